@@ -1,0 +1,1 @@
+"""cryptopay operations CLI (Typer)."""

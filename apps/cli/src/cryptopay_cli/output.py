@@ -1,0 +1,62 @@
+"""Shared CLI output and error handling: tables for people, ``--json`` for scripts, meaningful exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import typer
+
+from cryptopay.core.errors import CryptopayError
+
+T = TypeVar("T")
+
+
+def _default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def emit_json(data: Any) -> None:
+    """Print one JSON object (Decimals as strings) on one line."""
+    typer.echo(json.dumps(data, default=_default, sort_keys=False))
+
+
+def emit_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """Print rows as a plain aligned table."""
+    cells = [[str(_default(row.get(c, "")) if row.get(c) is not None else "") for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    typer.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for r in cells:
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def fail(message: str, exit_code: int = 1) -> typer.Exit:
+    """Print a message to stderr and return the Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(exit_code)
+
+
+@contextmanager
+def errors_to_exit_codes() -> Iterator[None]:
+    """Turn SDK errors into a message on stderr and the family's exit code."""
+    try:
+        yield
+    except CryptopayError as error:
+        raise fail(error.message, error.exit_code) from None
+
+
+def run(action: Callable[[], T]) -> T:
+    """Run an action under ``errors_to_exit_codes``."""
+    with errors_to_exit_codes():
+        return action()
+
+
+__all__ = ["emit_json", "emit_table", "errors_to_exit_codes", "fail", "run", "sys"]

@@ -1,0 +1,1 @@
+"""cryptopay REST API (Flask)."""

@@ -1,0 +1,1 @@
+"""cryptopay background jobs (RQ)."""

@@ -1,0 +1,1 @@
+"""cryptopay adapters: implementations of the core ports."""

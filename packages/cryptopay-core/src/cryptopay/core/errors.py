@@ -1,0 +1,116 @@
+"""The error hierarchy: every refusal the SDK raises is a ``CryptopayError`` with a stable ``code``.
+
+The shells map the families to transport errors: ``InvalidInput`` -> HTTP 422 / CLI exit 2,
+``NotFound`` -> 404 / exit 3, ``Conflict`` -> 409 / exit 4, ``Refused`` (a business rule said no)
+-> 422 / exit 5, ``Unavailable`` (a dependency failed, safe to retry later) -> 503 / exit 6.
+Messages are written for people and never contain secrets.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AssetMismatch",
+    "Conflict",
+    "CryptopayError",
+    "IdempotencyConflict",
+    "InsufficientFunds",
+    "InvalidAmount",
+    "InvalidInput",
+    "InvalidState",
+    "LimitExceeded",
+    "NotFound",
+    "QuoteExpired",
+    "Refused",
+    "Unavailable",
+    "UnbalancedEntry",
+    "UnknownAsset",
+]
+
+
+class CryptopayError(Exception):
+    """Base of every error the SDK raises on purpose."""
+
+    code = "cryptopay_error"
+    http_status = 500
+    exit_code = 1
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(CryptopayError, ValueError):
+    """The caller sent something malformed; nothing was changed."""
+
+    code = "invalid_input"
+    http_status = 422
+    exit_code = 2
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid_amount"
+
+
+class UnknownAsset(InvalidInput):
+    code = "unknown_asset"
+
+
+class AssetMismatch(InvalidInput):
+    code = "asset_mismatch"
+
+
+class UnbalancedEntry(InvalidInput):
+    code = "unbalanced_entry"
+
+
+class NotFound(CryptopayError, LookupError):
+    code = "not_found"
+    http_status = 404
+    exit_code = 3
+
+
+class Conflict(CryptopayError):
+    code = "conflict"
+    http_status = 409
+    exit_code = 4
+
+
+class IdempotencyConflict(Conflict):
+    """The idempotency key was used before with a different request."""
+
+    code = "idempotency_conflict"
+
+
+class InvalidState(Conflict):
+    """The object is not in a state that allows this operation."""
+
+    code = "invalid_state"
+
+
+class Refused(CryptopayError):
+    """A business rule refused a well-formed request."""
+
+    code = "refused"
+    http_status = 422
+    exit_code = 5
+
+
+class InsufficientFunds(Refused):
+    code = "insufficient_funds"
+
+
+class LimitExceeded(Refused):
+    code = "limit_exceeded"
+
+
+class QuoteExpired(Refused):
+    code = "quote_expired"
+
+
+class Unavailable(CryptopayError):
+    """A dependency (database, chain node, Daraja, rate source) failed; retry later."""
+
+    code = "unavailable"
+    http_status = 503
+    exit_code = 6
