@@ -20,14 +20,16 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 from typing import Any
 
 import attrs
-
 from cryptopay.core.errors import AssetMismatch, InvalidAmount, UnknownAsset
 
 __all__ = [
     "ASSETS",
+    "BNB",
     "BTC",
     "ETH",
     "KES",
+    "POL",
+    "TRX",
     "USD",
     "USDC",
     "USDT",
@@ -70,7 +72,10 @@ USDT = Asset("USDT", 6)
 USDC = Asset("USDC", 6)
 BTC = Asset("BTC", 8)
 ETH = Asset("ETH", 18)
-ASSETS: dict[str, Asset] = {a.code: a for a in (KES, USD, USDT, USDC, BTC, ETH)}
+BNB = Asset("BNB", 18)
+POL = Asset("POL", 18)
+TRX = Asset("TRX", 6)
+ASSETS: dict[str, Asset] = {a.code: a for a in (KES, USD, USDT, USDC, BTC, ETH, BNB, POL, TRX)}
 
 
 def asset_by_code(code: str) -> Asset:
@@ -259,7 +264,9 @@ class Money:
         >>> Money.of("1999.99", "KES").whole()
         Money('1999.00', 'KES')
         """
-        return Money(self.amount.quantize(Decimal(1), rounding=rounding).quantize(self.asset.quantum), self.asset)
+        return Money(
+            self.amount.quantize(Decimal(1), rounding=rounding).quantize(self.asset.quantum), self.asset
+        )
 
     def __str__(self) -> str:
         return f"{self.amount} {self.asset.code}"

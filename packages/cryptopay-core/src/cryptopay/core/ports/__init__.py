@@ -1,0 +1,1 @@
+"""Ports: the ``typing.Protocol``s the adapters implement, one module per area."""

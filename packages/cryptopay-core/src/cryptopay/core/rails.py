@@ -1,0 +1,201 @@
+"""Payment rails: the chains and M-Pesa, their tokens, decimals and confirmation depths.
+
+On-chain integers become ``Money`` here and only here, because a token's on-chain decimals
+differ from the asset's accounting decimals (USDT is 6 on Ethereum, Tron and Polygon but 18 on BSC).
+
+>>> from cryptopay.core.rails import ETHEREUM, BSC, Network, token_for
+>>> token_for(BSC, "USDT").to_money(1_500_000_000_000_000_000)
+Money('1.500000', 'USDT')
+>>> token_for(ETHEREUM, "USDT").to_base_units(token_for(ETHEREUM, "USDT").to_money(2_500_000))
+2500000
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import ROUND_DOWN, Decimal
+
+import attrs
+from cryptopay.core.errors import InvalidAmount, InvalidInput
+from cryptopay.core.money import BNB, BTC, ETH, KES, POL, TRX, USDC, USDT, Asset, Money, asset_by_code
+
+__all__ = [
+    "BITCOIN",
+    "BSC",
+    "ETHEREUM",
+    "MPESA",
+    "NETWORKS",
+    "POLYGON",
+    "TRON",
+    "AddressFormat",
+    "Network",
+    "Rail",
+    "Token",
+    "network_by_name",
+    "rail_for",
+    "token_for",
+]
+
+
+class AddressFormat(enum.Enum):
+    EVM = "evm"  # 0x-prefixed 20 bytes, EIP-55 checksum when mixed case
+    TRON = "tron"  # base58check with the 0x41 prefix ("T...")
+    BITCOIN = "bitcoin"  # bech32/bech32m or base58
+    MSISDN = "msisdn"  # a Kenyan phone number in 2547XXXXXXXX form
+
+
+@attrs.frozen
+class Token:
+    """An asset as it lives on one network: contract (None for the native coin) and on-chain decimals."""
+
+    asset: Asset
+    contract: str | None
+    chain_decimals: int
+
+    def to_money(self, base_units: int) -> Money:
+        """Convert an on-chain integer to Money; refuses amounts finer than the asset's accounting quantum."""
+        if not isinstance(base_units, int) or isinstance(base_units, bool):
+            raise TypeError("on-chain amounts are integers")
+        amount = Decimal(base_units).scaleb(-self.chain_decimals)
+        truncated = amount.quantize(self.asset.quantum, rounding=ROUND_DOWN)
+        if truncated != amount:
+            # Dust below the accounting quantum (possible on 18-decimal tokens) is not credited: round down.
+            return Money(truncated, self.asset)
+        return Money(amount, self.asset)
+
+    def to_base_units(self, money: Money) -> int:
+        """Convert Money of this token's asset to the on-chain integer."""
+        if money.asset != self.asset:
+            raise InvalidAmount(f"{money.asset.code} is not {self.asset.code}")
+        return int(money.amount.scaleb(self.chain_decimals))
+
+
+@attrs.frozen
+class Network:
+    """A chain (or M-Pesa) with its identity, native coin, tokens and default confirmation depth."""
+
+    name: str
+    chain_id: int | None
+    native: Token | None
+    tokens: tuple[Token, ...]
+    confirmations: int
+    address_format: AddressFormat
+    testnet: bool = False
+
+    def token(self, asset: Asset | str) -> Token:
+        code = asset.code if isinstance(asset, Asset) else asset_by_code(asset).code
+        candidates: tuple[Token, ...] = self.tokens + ((self.native,) if self.native else ())
+        for token in candidates:
+            if token.asset.code == code:
+                return token
+        raise InvalidInput(f"{code} is not supported on {self.name}")
+
+    @property
+    def assets(self) -> tuple[Asset, ...]:
+        return tuple(t.asset for t in self.tokens) + ((self.native.asset,) if self.native else ())
+
+    @property
+    def is_evm(self) -> bool:
+        return self.address_format is AddressFormat.EVM
+
+
+ETHEREUM = Network(
+    "ethereum",
+    1,
+    Token(ETH, None, 18),
+    (
+        Token(USDT, "0xdAC17F958D2ee523a2206206994597C13D831ec7", 6),
+        Token(USDC, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", 6),
+    ),
+    12,
+    AddressFormat.EVM,
+)
+POLYGON = Network(
+    "polygon",
+    137,
+    Token(POL, None, 18),
+    (Token(USDT, "0xc2132D05D31c914a87C6611C10748AEb04B58e8F", 6),),
+    12,
+    AddressFormat.EVM,
+)
+BSC = Network(
+    "bsc",
+    56,
+    Token(BNB, None, 18),
+    (Token(USDT, "0x55d398326f99059fF775485246999027B3197955", 18),),
+    12,
+    AddressFormat.EVM,
+)
+TRON = Network(
+    "tron",
+    None,
+    Token(TRX, None, 6),
+    (Token(USDT, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", 6),),
+    20,
+    AddressFormat.TRON,
+)
+BITCOIN = Network("bitcoin", None, Token(BTC, None, 8), (), 3, AddressFormat.BITCOIN)
+MPESA = Network("mpesa", None, Token(KES, None, 0), (), 0, AddressFormat.MSISDN)
+
+NETWORKS: dict[str, Network] = {n.name: n for n in (ETHEREUM, POLYGON, BSC, TRON, BITCOIN, MPESA)}
+
+
+def network_by_name(name: str) -> Network:
+    """Find a network by name.
+
+    >>> network_by_name("Tron").confirmations
+    20
+    """
+    try:
+        return NETWORKS[name.strip().lower()]
+    except (KeyError, AttributeError):
+        raise InvalidInput(f"unknown network {name!r}; known: {', '.join(NETWORKS)}") from None
+
+
+def token_for(network: Network | str, asset: Asset | str) -> Token:
+    """The token of an asset on a network."""
+    net = network if isinstance(network, Network) else network_by_name(network)
+    return net.token(asset)
+
+
+@attrs.frozen
+class Rail:
+    """Where a payment can arrive: an asset on a network (e.g. USDT on tron), with the deployment's settings."""
+
+    network: Network
+    token: Token
+    confirmations: int
+
+    @property
+    def asset(self) -> Asset:
+        return self.token.asset
+
+    @property
+    def key(self) -> str:
+        """A stable name such as ``"usdt-tron"``."""
+        return f"{self.asset.code.lower()}-{self.network.name}"
+
+
+def rail_for(
+    network: Network | str,
+    asset: Asset | str,
+    *,
+    contract: str | None = None,
+    confirmations: int | None = None,
+    chain_id: int | None = None,
+) -> Rail:
+    """A rail with per-deployment overrides (a local node's token contract, chain id or depth).
+
+    >>> rail_for("ethereum", "USDT", confirmations=2).key
+    'usdt-ethereum'
+    """
+    net = network if isinstance(network, Network) else network_by_name(network)
+    if chain_id is not None:
+        net = attrs.evolve(net, chain_id=chain_id)
+    token = net.token(asset)
+    if contract is not None:
+        token = attrs.evolve(token, contract=contract)
+    depth = net.confirmations if confirmations is None else confirmations
+    if depth < 0:
+        raise InvalidInput("confirmations cannot be negative")
+    return Rail(net, token, depth)
