@@ -1,0 +1,107 @@
+"""Chain ports: deriving deposit addresses, watching for transfers, and sending withdrawals.
+
+One implementation per network family (EVM via web3, Tron via tronpy, Bitcoin via bitcoinlib + Esplora).
+Transfers are identified by ``(network, tx_hash, index)`` (log index on account chains, output index on
+Bitcoin) and are matched to invoices only by the receiving address, never by sender or amount.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+
+from cryptopay.core.money import Money
+
+__all__ = [
+    "AddressDeriver",
+    "ChainSender",
+    "ChainWatcher",
+    "ObservedTransfer",
+    "SentTransaction",
+    "TxState",
+    "WithdrawalRequest",
+]
+
+
+@attrs.frozen
+class ObservedTransfer:
+    """A transfer of value to one of our addresses, as seen on chain (or in the mempool: ``block_number`` None)."""
+
+    network: str
+    tx_hash: str
+    index: int
+    to_address: str
+    amount: Money
+    block_number: int | None
+    block_hash: str | None
+    block_time: datetime | None
+    from_address: str | None = None
+    token_contract: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.network, self.tx_hash.lower(), self.index)
+
+
+class TxState(enum.Enum):
+    PENDING = "pending"  # broadcast, not yet in a block (or in a block that is not deep enough)
+    CONFIRMED = "confirmed"  # in a canonical block with the required depth
+    FAILED = "failed"  # mined but reverted, or definitively rejected
+    DROPPED = "dropped"  # no longer known to the network (replaced, double-spent, or reorganised away)
+
+
+@attrs.frozen
+class WithdrawalRequest:
+    """Send ``amount`` to ``to_address``; ``withdrawal_id`` makes the send idempotent."""
+
+    withdrawal_id: str
+    network: str
+    to_address: str
+    amount: Money
+    token_contract: str | None = None
+
+
+@attrs.frozen
+class SentTransaction:
+    withdrawal_id: str
+    tx_hash: str
+    state: TxState
+    fee: Money | None = None
+    block_number: int | None = None
+    confirmations: int = 0
+
+
+class AddressDeriver(Protocol):
+    """Derives receive addresses from an account-level extended public key (no private keys needed)."""
+
+    def derive(self, index: int) -> str: ...
+
+
+class ChainWatcher(Protocol):
+    """Read side of a chain: the head, transfers to our addresses in a block range, canonical block hashes."""
+
+    network: str
+
+    def head(self) -> int: ...
+
+    def scan(self, from_block: int, to_block: int, addresses: Sequence[str]) -> list[ObservedTransfer]: ...
+
+    def block_hash(self, number: int) -> str | None: ...
+
+    def confirmations(self, transfer: ObservedTransfer) -> int:
+        """0 if unmined or no longer on the canonical chain, else head - block + 1."""
+        ...
+
+
+class ChainSender(Protocol):
+    """Write side: broadcast a withdrawal once (idempotent on ``withdrawal_id``) and follow it to a final state."""
+
+    network: str
+
+    def send(self, request: WithdrawalRequest) -> SentTransaction: ...
+
+    def status(self, withdrawal_id: str) -> SentTransaction: ...
