@@ -21,6 +21,7 @@ __all__ = [
     "NotFound",
     "QuoteExpired",
     "Refused",
+    "TransientConflict",
     "Unavailable",
     "UnbalancedEntry",
     "UnknownAsset",
@@ -114,3 +115,9 @@ class Unavailable(CryptopayError):
     code = "unavailable"
     http_status = 503
     exit_code = 6
+
+
+class TransientConflict(Unavailable):
+    """A concurrent writer won a race (serialization failure, deadlock, duplicate key); retrying is safe."""
+
+    code = "transient_conflict"

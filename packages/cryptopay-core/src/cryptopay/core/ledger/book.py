@@ -1,0 +1,111 @@
+"""Pure bookkeeping rules: validate postings and compute new balances. No I/O, no clocks.
+
+Every function here either returns new values or raises, so a refused operation changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.errors import AssetMismatch, InsufficientFunds, InvalidInput, NotFound, UnbalancedEntry
+from cryptopay.core.ledger.model import AccountBalance, EntryLine, Posting
+from cryptopay.core.money import Money
+
+__all__ = [
+    "apply_hold",
+    "apply_postings",
+    "check_non_negative",
+    "release_hold",
+    "request_hash",
+    "validate_postings",
+]
+
+
+def request_hash(kind: str, payload: object) -> str:
+    """A stable hash of a write request, to tell a retry from a different request under the same key."""
+    text = json.dumps([kind, payload], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def validate_postings(postings: Sequence[Posting], balances: Mapping[str, AccountBalance]) -> None:
+    """Refuse entries with fewer than two lines, zero lines, unknown accounts, wrong assets or per-asset imbalance."""
+    if len(postings) < 2:
+        raise UnbalancedEntry("an entry needs at least two postings")
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for posting in postings:
+        if posting.amount.is_zero():
+            raise InvalidInput(f"posting to {posting.account} has a zero amount")
+        balance = balances.get(posting.account)
+        if balance is None:
+            raise NotFound(f"no ledger account {posting.account!r}")
+        if balance.account.asset != posting.amount.asset:
+            raise AssetMismatch(
+                f"account {posting.account} holds {balance.account.asset.code}, not {posting.amount.asset.code}"
+            )
+        sums[posting.amount.asset.code] += posting.amount.amount
+    unbalanced = {code: total for code, total in sums.items() if total != 0}
+    if unbalanced:
+        detail = ", ".join(f"{code} off by {total}" for code, total in sorted(unbalanced.items()))
+        raise UnbalancedEntry(f"postings do not sum to zero per asset: {detail}")
+
+
+def check_non_negative(balances: Iterable[AccountBalance]) -> None:
+    """Refuse if an account that may not go negative would have a negative available balance."""
+    for balance in balances:
+        if not balance.account.allow_negative and balance.available.is_negative():
+            raise InsufficientFunds(
+                f"account {balance.account.code} would go negative "
+                f"(available {balance.available.amount} {balance.account.asset.code})"
+            )
+
+
+def _posted(balance: AccountBalance, signed: Decimal) -> AccountBalance:
+    if signed > 0:
+        return _evolve(balance, debits_posted=balance.debits_posted + signed)
+    return _evolve(balance, credits_posted=balance.credits_posted - signed)
+
+
+def _evolve(balance: AccountBalance, **changes: Decimal) -> AccountBalance:
+    return attrs.evolve(balance, **changes)  # type: ignore[arg-type]
+
+
+def apply_postings(
+    postings: Sequence[Posting], balances: Mapping[str, AccountBalance]
+) -> tuple[dict[str, AccountBalance], tuple[EntryLine, ...]]:
+    """Apply validated postings; return the new balances and the stored lines with balance history."""
+    validate_postings(postings, balances)
+    updated = dict(balances)
+    lines = []
+    for posting in postings:
+        before = updated[posting.account]
+        after = _posted(before, posting.amount.amount)
+        updated[posting.account] = after
+        lines.append(EntryLine(posting.account, posting.amount, before.posted.amount, after.posted.amount))
+    check_non_negative(updated[p.account] for p in postings)
+    return updated, tuple(lines)
+
+
+def apply_hold(
+    debit: AccountBalance, credit: AccountBalance, amount: Money, *, sign: int = 1
+) -> tuple[AccountBalance, AccountBalance]:
+    """Add (sign=1) or remove (sign=-1) a pending debit/credit pair; refuses if availability would go negative."""
+    if amount.asset != debit.account.asset or amount.asset != credit.account.asset:
+        raise AssetMismatch(f"a hold of {amount.asset.code} needs accounts of that asset")
+    if not amount.is_positive():
+        raise InvalidInput("a hold amount must be positive")
+    delta = amount.amount * sign
+    new_debit = _evolve(debit, debits_pending=debit.debits_pending + delta)
+    new_credit = _evolve(credit, credits_pending=credit.credits_pending + delta)
+    if sign > 0:
+        check_non_negative((new_debit, new_credit))
+    return new_debit, new_credit
+
+
+def release_hold(debit: AccountBalance, credit: AccountBalance, amount: Money) -> tuple[AccountBalance, AccountBalance]:
+    """Remove a hold's pending amounts (before posting or when voiding)."""
+    return apply_hold(debit, credit, amount, sign=-1)

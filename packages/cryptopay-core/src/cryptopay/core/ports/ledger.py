@@ -1,0 +1,72 @@
+"""Ledger store port: what the ledger service needs from a database, one transaction at a time.
+
+A ``LedgerSession`` is one database transaction. ``lock_balances`` must lock the rows it returns until the
+session ends (``SELECT ... FOR UPDATE`` in a fixed order on PostgreSQL) so concurrent writers serialise on
+the accounts they share. Stores raise ``TransientConflict`` for races that a retry resolves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+import attrs
+from cryptopay.core.ledger.model import Account, AccountBalance, Entry, Hold
+
+__all__ = ["IdempotencyRecord", "LedgerSession", "LedgerStore"]
+
+
+@attrs.frozen
+class IdempotencyRecord:
+    """The first result of a keyed write: which object it produced and a hash of the request."""
+
+    key: str
+    request_hash: str
+    result_kind: str  # "entry" | "hold"
+    result_id: str
+
+
+class LedgerSession(Protocol):
+    def get_account(self, code: str) -> Account | None: ...
+
+    def add_account(self, account: Account) -> None: ...
+
+    def lock_balances(self, codes: Sequence[str]) -> dict[str, AccountBalance]:
+        """Lock and return the balances of these accounts (missing accounts are left out)."""
+        ...
+
+    def save_balances(self, balances: Iterable[AccountBalance]) -> None: ...
+
+    def find_idempotency(self, key: str) -> IdempotencyRecord | None: ...
+
+    def add_idempotency(self, record: IdempotencyRecord) -> None: ...
+
+    def add_entry(self, entry: Entry) -> None: ...
+
+    def get_entry(self, entry_id: str) -> Entry | None: ...
+
+    def find_reversal(self, entry_id: str) -> Entry | None: ...
+
+    def get_hold(self, hold_id: str) -> Hold | None:
+        """The hold, locked for update until the session ends."""
+        ...
+
+    def add_hold(self, hold: Hold) -> None: ...
+
+    def update_hold(self, hold: Hold) -> None: ...
+
+
+class LedgerStore(Protocol):
+    def session(self) -> AbstractContextManager[LedgerSession]:
+        """A transaction: committed when the block exits normally, rolled back on an exception."""
+        ...
+
+    def accounts(self) -> list[Account]: ...
+
+    def balances(self, codes: Sequence[str] | None = None) -> list[AccountBalance]: ...
+
+    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]: ...
+
+    def holds(self, *, pending_only: bool = False, expiring_before: datetime | None = None) -> list[Hold]: ...
