@@ -139,16 +139,17 @@ class Ledger:
     def open_account(self, account: Account, *, session: LedgerSession | None = None) -> Account:
         """Open an account, or return the existing one if it has the same definition."""
 
-        def work(s: LedgerSession) -> Account:
-            existing = s.get_account(account.code)
-            if existing is None:
-                s.add_account(account)
-                return account
-            if existing != account:
-                raise Conflict(f"account {account.code} exists with a different definition")
-            return existing
+        return self._run(lambda s: self._open_in(s, account), session)
 
-        return self._run(work, session)
+    @staticmethod
+    def _open_in(s: LedgerSession, account: Account) -> Account:
+        existing = s.get_account(account.code)
+        if existing is None:
+            s.add_account(account)
+            return account
+        if existing != account:
+            raise Conflict(f"account {account.code} exists with a different definition")
+        return existing
 
     # -- entries ------------------------------------------------------------------------------------------
     def _post_in(self, s: LedgerSession, request: EntryRequest, *, reverses: str | None = None) -> Entry:
@@ -227,10 +228,15 @@ class Ledger:
             Posting.debit(trading_account(target.asset.code), target),
             Posting.credit(target_account, target),
         )
-        for money in (source, target):
-            account = Account(trading_account(money.asset.code), AccountKind.EQUITY, money.asset, allow_negative=True)
-            self.open_account(account, session=session)
-        return self.post(EntryRequest(key, postings, description, quote_id), session=session)
+        request = EntryRequest(key, postings, description, quote_id)
+
+        def work(s: LedgerSession) -> Entry:
+            for money in (source, target):
+                code = trading_account(money.asset.code)
+                self._open_in(s, Account(code, AccountKind.EQUITY, money.asset, allow_negative=True))
+            return self._post_in(s, request)
+
+        return self._run(work, session)
 
     def reverse(self, entry_id: str, key: str, *, description: str = "", session: LedgerSession | None = None) -> Entry:
         """Post the mirror image of an entry; an entry can be reversed once."""
