@@ -1,0 +1,55 @@
+# cryptopay: the two commands are `make demo` and `make test`. Both set everything up on a fresh machine
+# (uv, the virtualenv with every workspace member, the npm tools anvil and solc) and are quick on a second run.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(PYTHON) -m uv
+MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
+PYTEST_ARGS ?=
+
+.PHONY: help setup demo test lint typecheck unit bench-ledger bench-chains clean
+
+help:
+	@echo "make demo   - run the end-to-end demo on the embedded defaults"
+	@echo "make test   - lint, type checks, import contracts and the whole test suite (real PostgreSQL/Redis/anvil)"
+	@echo "make bench-ledger | bench-chains - benchmarks (print figures, never assert timings)"
+
+$(VENV)/.synced: pyproject.toml uv.lock $(MEMBERS)
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
+	$(UV) sync --locked --all-packages --quiet
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required (Node.js) for anvil and solc"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.synced node_modules/.installed
+
+lint: $(VENV)/.synced
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(VENV)/.synced
+	$(BIN)/mypy packages/cryptopay-core/src
+
+test: setup lint typecheck
+	scripts/with-services.sh $(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(VENV)/.synced
+	$(BIN)/pytest tests/unit packages/cryptopay-core/src $(PYTEST_ARGS)
+
+demo: setup
+	$(BIN)/cryptopay demo
+
+bench-ledger: setup
+	scripts/with-services.sh $(BIN)/python tests/bench/bench_ledger.py
+
+bench-chains: setup
+	$(BIN)/python tests/bench/bench_chains.py
+
+clean:
+	rm -rf $(VENV) node_modules .cryptopay .mypy_cache .ruff_cache
