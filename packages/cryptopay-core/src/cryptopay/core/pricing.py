@@ -1,0 +1,258 @@
+"""Pricing: ask every rate source, keep the fresh answers, guard the stablecoin peg, lock and persist a quote.
+
+A source that fails, is stale, or does not quote the pair is skipped and the reason recorded; if no fresh
+source answers, pricing refuses (``Unavailable``) -- there is never a fallback constant. A source that only
+quotes the reference currency (e.g. USD/KES) still contributes to a stablecoin pair through a cross rate
+with the median stablecoin/reference observation (USDT/KES = USD/KES x USDT/USD). A stablecoin pair is
+refused while that median is outside the peg band (a depeg), or while nobody can tell.
+
+>>> from cryptopay.core.fx import Pair
+>>> from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
+>>> from cryptopay.core.testing.system import ManualClock, SequentialIds
+>>> clock = ManualClock()
+>>> market = FixedRateSource("market", clock, {"USDT/KES": "129.40", "USDT/USD": "1.0002"})
+>>> forex = FixedRateSource("forex", clock, {"USD/KES": "129.00"})
+>>> pricer = Pricer([market, forex], clock=clock, ids=SequentialIds(), quotes=InMemoryQuoteRepository())
+>>> quote = pricer.quote(Pair.parse("USDT/KES"))
+>>> quote.id, quote.sources, quote.mid
+('fxq_000001', ('forex (USD/KES x USDT/USD)', 'market'), Decimal('129.212900'))
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.errors import CryptopayError, InvalidInput, Refused, Unavailable
+from cryptopay.core.fx import DEFAULT_MARGIN, DEFAULT_MAX_AGE, DEFAULT_QUOTE_TTL, Pair, Quote, Rate, lock_quote
+from cryptopay.core.money import USD, USDT, Asset
+from cryptopay.core.ports.fx import QuoteRepository, RateCache, RateSource, UnsupportedPair
+from cryptopay.core.ports.system import Clock, IdGenerator
+
+__all__ = ["CachedRateSource", "Depegged", "PegBand", "Pricer", "PricingPolicy", "SourceFailure", "Survey"]
+
+log = logging.getLogger(__name__)
+
+
+class Depegged(Refused):
+    """A stablecoin trades too far from its reference currency to price it safely."""
+
+    code = "depegged"
+
+
+@attrs.frozen
+class PegBand:
+    """The band a stablecoin's price in its reference currency must stay inside to be priced."""
+
+    stable: Asset = USDT
+    reference: Asset = USD
+    low: Decimal = Decimal("0.98")
+    high: Decimal = Decimal("1.02")
+
+    def __attrs_post_init__(self) -> None:
+        if not Decimal(0) < self.low <= self.high:
+            raise InvalidInput(f"a peg band needs 0 < low <= high, got {self.low}-{self.high}")
+
+    @property
+    def pair(self) -> Pair:
+        return Pair(self.stable, self.reference)
+
+
+@attrs.frozen
+class PricingPolicy:
+    """How quotes are made: margin either side of the mid, quote lifetime, rate max age, peg bands."""
+
+    margin: Decimal = DEFAULT_MARGIN
+    quote_ttl: timedelta = DEFAULT_QUOTE_TTL
+    max_age: timedelta = DEFAULT_MAX_AGE
+    pegs: tuple[PegBand, ...] = (PegBand(),)
+
+    def band_for(self, pair: Pair) -> PegBand | None:
+        return next((b for b in self.pegs if b.stable in (pair.base, pair.quote)), None)
+
+
+@attrs.frozen
+class SourceFailure:
+    """Why one source gave nothing usable for one pair."""
+
+    source: str
+    pair: Pair
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.pair}: {self.reason}"
+
+
+@attrs.frozen
+class Survey:
+    """What the sources said about a pair at ``at``: the fresh rates, the failures, and the peg median if any."""
+
+    pair: Pair
+    at: datetime
+    rates: tuple[Rate, ...]
+    failures: tuple[SourceFailure, ...]
+    peg: Decimal | None = None
+
+
+class Pricer:
+    """Quotes pairs from a set of sources under a policy, persisting every quote it locks."""
+
+    def __init__(
+        self,
+        sources: Sequence[RateSource],
+        *,
+        clock: Clock,
+        ids: IdGenerator,
+        quotes: QuoteRepository,
+        policy: PricingPolicy | None = None,
+    ) -> None:
+        self.sources = tuple(sources)
+        self.policy = policy or PricingPolicy()
+        self._clock, self._ids, self._quotes = clock, ids, quotes
+
+    def survey(self, pair: Pair) -> Survey:
+        """Ask every source about ``pair`` (and the peg pair when a stablecoin is involved)."""
+        if pair.base == pair.quote:
+            raise InvalidInput(f"{pair} is not a pair of two different assets")
+        now, failures = self._clock.now(), list[SourceFailure]()
+        band = self.policy.band_for(pair)
+        pegged = self._collect(band.pair, now, failures) if band else []
+        peg = Decimal(statistics.median(r.mid for r in pegged)) if pegged else None
+        if band is not None and pair == band.pair:
+            return Survey(pair, now, tuple(pegged), tuple(failures), peg)
+        rates = [r for s in self.sources if (r := self._observe(s, pair, now, band, pegged, failures))]
+        return Survey(pair, now, tuple(rates), tuple(failures), peg)
+
+    def quote(self, pair: Pair) -> Quote:
+        """Lock a quote from the median of fresh sources, after the peg check, and persist it."""
+        survey = self.survey(pair)
+        self._check_peg(survey)
+        policy = self.policy
+        try:
+            quote = lock_quote(
+                survey.rates,
+                now=survey.at,
+                quote_id=self._ids.new_id("fxq"),
+                pair=pair,
+                margin=policy.margin,
+                ttl=policy.quote_ttl,
+                max_age=policy.max_age,
+            )
+        except Unavailable:
+            raise Unavailable(
+                f"no fresh rate for {pair}: refusing to quote ({_reasons(survey)})", failures=survey.failures
+            ) from None
+        self._quotes.add(quote)
+        return quote
+
+    def _check_peg(self, survey: Survey) -> None:
+        band = self.policy.band_for(survey.pair)
+        if band is None:
+            return
+        if survey.peg is None:
+            raise Unavailable(
+                f"cannot check the {band.pair} peg, no fresh source answered: refusing to quote {survey.pair} "
+                f"({_reasons(survey)})",
+                failures=survey.failures,
+            )
+        if not band.low <= survey.peg <= band.high:
+            raise Depegged(
+                f"{band.pair} is at {survey.peg}, outside {band.low}-{band.high}: refusing to quote {survey.pair}",
+                peg=survey.peg,
+            )
+
+    def _collect(self, pair: Pair, now: datetime, failures: list[SourceFailure]) -> list[Rate]:
+        return [r for s in self.sources if (r := self._fresh(s, pair, now, failures))]
+
+    def _observe(
+        self,
+        source: RateSource,
+        pair: Pair,
+        now: datetime,
+        band: PegBand | None,
+        pegged: list[Rate],
+        failures: list[SourceFailure],
+    ) -> Rate | None:
+        direct = self._fresh(source, pair, now, failures, quiet_unsupported=band is not None and bool(pegged))
+        if direct is not None or band is None or not pegged or pair.base != band.stable:
+            return direct
+        if any(f.source == source.name and f.pair == pair for f in failures):
+            return None  # it failed for another reason than not quoting the pair: don't mix its other answers in
+        leg = self._fresh(source, Pair(band.reference, pair.quote), now, failures)
+        if leg is None:
+            return None
+        peg = Decimal(statistics.median(r.mid for r in pegged))
+        as_of = min([leg.as_of, *(r.as_of for r in pegged)])
+        return Rate(pair, leg.mid * peg, f"{source.name} ({leg.pair} x {band.pair})", as_of)
+
+    def _fresh(
+        self,
+        source: RateSource,
+        pair: Pair,
+        now: datetime,
+        failures: list[SourceFailure],
+        *,
+        quiet_unsupported: bool = False,
+    ) -> Rate | None:
+        reason, level = None, logging.WARNING
+        try:
+            rate = source.fetch(pair)
+        except UnsupportedPair as error:
+            reason, level = (None if quiet_unsupported else error.message), logging.DEBUG
+        except CryptopayError as error:
+            reason = error.message
+        except Exception as error:  # a broken source must not stop the others; its text may hold a URL, so not shown
+            log.exception("rate source %s raised unexpectedly", source.name)
+            reason = f"unexpected {type(error).__name__}"
+        else:
+            if rate.pair != pair:
+                reason = f"answered {rate.pair} instead"
+            elif not rate.is_fresh(now, self.policy.max_age):
+                reason = f"stale: as of {rate.as_of.isoformat()}, older than {_seconds(self.policy.max_age)}"
+            else:
+                return rate
+        if reason is not None:
+            log.log(level, "skipping rate source %s for %s: %s", source.name, pair, reason)
+            failures.append(SourceFailure(source.name, pair, reason))
+        return None
+
+
+@attrs.frozen
+class CachedRateSource:
+    """A rate source whose answers are reused for ``ttl``; a failing cache is bypassed, never fatal."""
+
+    source: RateSource
+    cache: RateCache
+    ttl: timedelta
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    def fetch(self, pair: Pair) -> Rate:
+        key = f"{self.source.name}:{pair}"
+        try:
+            hit = self.cache.get(key)
+        except Unavailable as error:
+            log.warning("rate cache unavailable, asking %s directly: %s", self.source.name, error.message)
+            return self.source.fetch(pair)
+        if hit is not None:
+            return hit
+        rate = self.source.fetch(pair)
+        try:
+            self.cache.put(key, rate, self.ttl)
+        except Unavailable as error:
+            log.warning("rate cache unavailable, not caching %s: %s", key, error.message)
+        return rate
+
+
+def _reasons(survey: Survey) -> str:
+    return "; ".join(str(f) for f in survey.failures) or "no source configured"
+
+
+def _seconds(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds())} s"

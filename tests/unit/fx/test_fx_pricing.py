@@ -1,0 +1,201 @@
+"""Pricing with in-memory sources: median, staleness, failures, depeg guard, cross rates, persistence, caching."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from cryptopay.core.errors import InvalidInput, Unavailable
+from cryptopay.core.fx import Pair, Rate
+from cryptopay.core.pricing import CachedRateSource, Depegged, PegBand, Pricer, PricingPolicy
+from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository, InMemoryRateCache
+from cryptopay.core.testing.system import ManualClock, SequentialIds
+
+USDT_KES = Pair.parse("USDT/KES")
+USD_KES = Pair.parse("USD/KES")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def quotes() -> InMemoryQuoteRepository:
+    return InMemoryQuoteRepository()
+
+
+def make_pricer(clock, quotes, *sources, policy=None) -> Pricer:
+    return Pricer(list(sources), clock=clock, ids=SequentialIds(), quotes=quotes, policy=policy)
+
+
+def markets(clock, *mids: str) -> list[FixedRateSource]:
+    return [FixedRateSource(f"m{i}", clock, {"USDT/KES": mid, "USDT/USD": "1.0000"}) for i, mid in enumerate(mids)]
+
+
+def test_quote_is_the_median_of_three_sources_with_the_margin(clock, quotes):
+    """Three fresh sources give a quote around their median, with the margin either side."""
+    pricer = make_pricer(clock, quotes, *markets(clock, "128.00", "129.00", "135.00"))
+    quote = pricer.quote(USDT_KES)
+    assert quote.bid == Decimal("128.355000") and quote.ask == Decimal("129.645000")
+    assert quote.sources == ("m0", "m1", "m2")
+    assert quote.expires_at == clock.now() + timedelta(minutes=15)
+
+
+def test_a_stale_source_is_ignored_and_the_reason_recorded(clock, quotes):
+    """A source older than the max age leaves the median and is listed with the reason."""
+    a, b, c = markets(clock, "128.00", "129.00", "200.00")
+    c.go_stale(timedelta(minutes=6))
+    pricer = make_pricer(clock, quotes, a, b, c)
+    survey = pricer.survey(USDT_KES)
+    assert [f.source for f in survey.failures] == ["m2", "m2"]
+    assert "stale" in survey.failures[-1].reason
+    assert pricer.quote(USDT_KES).sources == ("m0", "m1")
+
+
+def test_all_sources_stale_refuses_to_quote_and_says_why(clock, quotes):
+    """When every source is stale the pricer refuses with Unavailable and names each reason."""
+    sources = markets(clock, "128.00", "129.00")
+    for source in sources:
+        source.go_stale(timedelta(hours=1))
+    with pytest.raises(Unavailable, match=r"refusing to quote.*m0.*stale.*m1.*stale") as raised:
+        make_pricer(clock, quotes, *sources).quote(USDT_KES)
+    assert len(quotes) == 0
+    assert raised.value.details["failures"]
+
+
+def test_all_sources_failing_refuses_to_quote(clock, quotes):
+    """Failing sources are skipped; with none left the pricer refuses rather than inventing a rate."""
+    sources = markets(clock, "128.00", "129.00")
+    for source in sources:
+        source.fail("HTTP 500")
+    with pytest.raises(Unavailable, match="HTTP 500"):
+        make_pricer(clock, quotes, *sources).quote(USDT_KES)
+
+
+def test_a_failing_source_falls_back_to_the_others(clock, quotes):
+    """One failing source does not stop the quote; the others price it."""
+    a, b = markets(clock, "128.00", "130.00")
+    a.fail("timed out")
+    assert make_pricer(clock, quotes, a, b).quote(USDT_KES).sources == ("m1",)
+
+
+def test_a_source_raising_an_unexpected_error_is_skipped_without_its_text(clock, quotes):
+    """A source that crashes is skipped, and its exception text (maybe a URL with a key) is not repeated."""
+
+    class Broken:
+        name = "broken"
+
+        def fetch(self, pair: Pair) -> Rate:
+            raise RuntimeError("https://host/v6/SECRET/latest/USD")
+
+    pricer = make_pricer(clock, quotes, Broken(), *markets(clock, "129.00"))
+    survey = pricer.survey(USDT_KES)
+    assert all("SECRET" not in f.reason for f in survey.failures)
+    assert pricer.quote(USDT_KES).sources == ("m0",)
+
+
+@pytest.mark.parametrize("peg", ["0.9799", "1.0201", "0.50"])
+def test_a_depegged_stablecoin_is_refused(clock, quotes, peg):
+    """A USDT/USD median outside 0.98-1.02 refuses the quote and persists nothing."""
+    source = FixedRateSource("m", clock, {"USDT/KES": "129.00", "USDT/USD": peg})
+    with pytest.raises(Depegged, match=r"outside 0\.98-1\.02"):
+        make_pricer(clock, quotes, source).quote(USDT_KES)
+    assert len(quotes) == 0
+
+
+def test_the_peg_band_is_configurable_and_inclusive(clock, quotes):
+    """A wider configured band accepts what the default refuses; the band edges themselves are inside."""
+    source = FixedRateSource("m", clock, {"USDT/KES": "129.00", "USDT/USD": "0.95"})
+    policy = PricingPolicy(pegs=(PegBand(low=Decimal("0.95"), high=Decimal("1.05")),))
+    assert make_pricer(clock, quotes, source, policy=policy).quote(USDT_KES).sources == ("m",)
+
+
+def test_no_peg_observation_refuses_a_stablecoin_quote(clock, quotes):
+    """Without a fresh USDT/USD observation nobody can tell a depeg, so USDT pairs are refused."""
+    source = FixedRateSource("m", clock, {"USDT/KES": "129.00"})
+    with pytest.raises(Unavailable, match="cannot check the USDT/USD peg"):
+        make_pricer(clock, quotes, source).quote(USDT_KES)
+
+
+def test_a_fiat_pair_needs_no_peg(clock, quotes):
+    """A pair without a stablecoin is quoted without any USDT/USD observation."""
+    source = FixedRateSource("forex", clock, {"USD/KES": "129.00"})
+    assert make_pricer(clock, quotes, source).quote(USD_KES).sources == ("forex",)
+
+
+def test_a_cross_rate_is_derived_from_the_reference_leg_and_the_peg(clock, quotes):
+    """A source with only USD/KES contributes USDT/KES = USD/KES x median USDT/USD."""
+    market = FixedRateSource("market", clock, {"USDT/USD": "1.01"})
+    forex = FixedRateSource("forex", clock, {"USD/KES": "128.00"})
+    survey = make_pricer(clock, quotes, market, forex).survey(USDT_KES)
+    assert [(r.source, r.mid) for r in survey.rates] == [("forex (USD/KES x USDT/USD)", Decimal("129.2800"))]
+
+
+def test_a_failing_source_is_not_used_for_a_cross_rate(clock, quotes):
+    """A source that failed on the pair is skipped, not re-asked for the cross leg."""
+    market = FixedRateSource("market", clock, {"USDT/USD": "1.00", "USDT/KES": "129.00"})
+    forex = FixedRateSource("forex", clock, {"USD/KES": "128.00"})
+    forex.fail("HTTP 500")
+    assert make_pricer(clock, quotes, market, forex).quote(USDT_KES).sources == ("market",)
+
+
+def test_every_quote_is_persisted_under_a_new_id(clock, quotes):
+    """Each locked quote is stored and can be read back by its id."""
+    pricer = make_pricer(clock, quotes, *markets(clock, "129.00"))
+    first, second = pricer.quote(USDT_KES), pricer.quote(USDT_KES)
+    assert first.id != second.id
+    assert quotes.get(first.id) == first and quotes.get(second.id) == second
+
+
+def test_a_pair_of_one_asset_is_invalid(clock, quotes):
+    """Quoting KES/KES is invalid input."""
+    with pytest.raises(InvalidInput):
+        make_pricer(clock, quotes, *markets(clock, "129.00")).quote(Pair.parse("KES/KES"))
+
+
+def test_no_sources_refuses_to_quote(clock, quotes):
+    """A pricer with no sources refuses instead of quoting."""
+    with pytest.raises(Unavailable, match="no source configured"):
+        make_pricer(clock, quotes).quote(USD_KES)
+
+
+def test_a_cached_source_is_asked_once_within_the_ttl(clock):
+    """Within the cache TTL the cached answer is reused; after it the source is asked again."""
+    source = FixedRateSource("m", clock, {"USD/KES": "129.00"})
+    cached = CachedRateSource(source, InMemoryRateCache(clock), timedelta(seconds=30))
+    first = cached.fetch(USD_KES)
+    clock.advance(seconds=29)
+    source.set("USD/KES", "130.00")
+    assert cached.fetch(USD_KES) == first
+    clock.advance(seconds=1)
+    assert cached.fetch(USD_KES).mid == Decimal("130.00")
+    assert len(source.calls) == 2
+
+
+def test_a_broken_cache_is_bypassed(clock):
+    """When the cache is unavailable the source is asked directly."""
+
+    class DownCache:
+        def get(self, key):
+            raise Unavailable("redis down")
+
+        def put(self, key, rate, ttl):
+            raise Unavailable("redis down")
+
+    source = FixedRateSource("m", clock, {"USD/KES": "129.00"})
+    cached = CachedRateSource(source, DownCache(), timedelta(seconds=30))
+    assert cached.fetch(USD_KES).mid == Decimal("129.00")
+    assert cached.name == "m"
+
+
+def test_a_cached_stale_rate_is_still_refused(clock, quotes):
+    """Caching never makes a rate fresher: staleness is judged on the source's own time."""
+    source = FixedRateSource("m", clock, {"USD/KES": "129.00"})
+    cached = CachedRateSource(source, InMemoryRateCache(clock), timedelta(minutes=10))
+    pricer = make_pricer(clock, quotes, cached)
+    pricer.quote(USD_KES)
+    clock.advance(minutes=6)
+    with pytest.raises(Unavailable, match="stale"):
+        pricer.quote(USD_KES)
