@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from cryptopay.adapters._paths import data_dir
 from cryptopay.core.errors import InvalidInput
 
 __all__ = [
@@ -29,11 +30,6 @@ __all__ = [
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 MAX_INDEX = 2**31 - 1
-
-
-def data_dir() -> Path:
-    """The project's data directory: ``$CRYPTOPAY_DATA_DIR`` or ``./.cryptopay``."""
-    return Path(os.environ.get("CRYPTOPAY_DATA_DIR") or ".cryptopay").expanduser().resolve()
 
 
 def bitcoinlib_home() -> Path:

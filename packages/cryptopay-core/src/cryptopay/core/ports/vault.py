@@ -1,10 +1,13 @@
-"""Key vault port: envelope encryption of secrets (private keys, API secrets) at rest."""
+"""Key vault port: envelope encryption of secrets (private keys, API secrets) at rest, and the hot-key store."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
-__all__ = ["KeyVault"]
+import attrs
+
+__all__ = ["KeyStore", "KeyVault", "StoredKey"]
 
 
 class KeyVault(Protocol):
@@ -23,3 +26,43 @@ class KeyVault(Protocol):
 
     @property
     def current_key_id(self) -> str: ...
+
+
+@attrs.frozen
+class StoredKey:
+    """A hot-wallet key at rest: its public parts in the clear, the private key only as a vault blob.
+
+    The blob's vault context is ``vault_context``, so a blob copied onto another record does not decrypt.
+    """
+
+    key_id: str
+    network: str
+    label: str
+    address: str
+    public_key: str
+    blob: bytes = attrs.field(repr=False)
+    created_at: datetime
+
+    @property
+    def vault_context(self) -> str:
+        return f"hot-key:{self.network}:{self.key_id}:{self.address}"
+
+
+class KeyStore(Protocol):
+    """Durable storage of hot-wallet keys (encrypted blobs plus public parts)."""
+
+    def add(self, key: StoredKey) -> None:
+        """Store a new key; raises Conflict if the id is taken."""
+        ...
+
+    def get(self, key_id: str) -> StoredKey:
+        """The key with this id; raises NotFound."""
+        ...
+
+    def list(self) -> list[StoredKey]:
+        """Every stored key, oldest first."""
+        ...
+
+    def replace_blob(self, key_id: str, blob: bytes) -> None:
+        """Swap a key's blob for a re-wrapped one (same plaintext, same context)."""
+        ...

@@ -1,0 +1,80 @@
+"""Hot-wallet keys: stored encrypted by the key vault, rotated by re-wrapping, unlocked only to sign.
+
+>>> from cryptopay.core.testing.system import ManualClock
+>>> from cryptopay.core.testing.vault import FakeVault, InMemoryKeyStore
+>>> vault, store = FakeVault(), InMemoryKeyStore()
+>>> key = store_hot_key(vault, store, ManualClock(), key_id="tron-hot-1", network="tron", label="payouts",
+...     private_key=PrivateKey(b"\\x01" * 32), address="TAddr", public_key="04ab")
+>>> VaultKeyProvider(vault, store).private_key_for("TAddr").reveal() == b"\\x01" * 32
+True
+>>> rotate_hot_keys(vault, store)
+1
+"""
+
+from __future__ import annotations
+
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.ports.chains import PrivateKey
+from cryptopay.core.ports.system import Clock
+from cryptopay.core.ports.vault import KeyStore, KeyVault, StoredKey
+
+__all__ = ["VaultKeyProvider", "rotate_hot_keys", "store_hot_key", "unlock_hot_key"]
+
+
+def store_hot_key(
+    vault: KeyVault,
+    store: KeyStore,
+    clock: Clock,
+    *,
+    key_id: str,
+    network: str,
+    label: str,
+    private_key: PrivateKey,
+    address: str,
+    public_key: str,
+) -> StoredKey:
+    """Encrypt a new private key under the current key-encryption key and store it with its public parts."""
+    if not key_id.strip():
+        raise InvalidInput("a key id is required")
+    draft = StoredKey(key_id, network, label, address, public_key, b"", clock.now())
+    blob = vault.encrypt(private_key.reveal(), context=draft.vault_context)
+    stored = StoredKey(key_id, network, label, address, public_key, blob, draft.created_at)
+    store.add(stored)
+    return stored
+
+
+def unlock_hot_key(vault: KeyVault, key: StoredKey) -> PrivateKey:
+    """Decrypt a stored key for one signing operation."""
+    return PrivateKey(vault.decrypt(key.blob, context=key.vault_context))
+
+
+def rotate_hot_keys(vault: KeyVault, store: KeyStore) -> int:
+    """Re-wrap every stored blob under the vault's current key-encryption key; return how many were re-wrapped."""
+    keys = store.list()
+    for key in keys:
+        store.replace_blob(key.key_id, vault.rewrap(key.blob, context=key.vault_context))
+    return len(keys)
+
+
+def _same_address(stored: str, wanted: str) -> bool:
+    # Only hex (EVM) addresses are case-insensitive; base58 (Tron, Bitcoin legacy) is case-sensitive.
+    if stored.lower().startswith("0x"):
+        return stored.lower() == wanted.lower()
+    return stored == wanted
+
+
+class VaultKeyProvider:
+    """``KeyProvider`` over the key store: finds the key by address and decrypts it on demand."""
+
+    def __init__(self, vault: KeyVault, store: KeyStore) -> None:
+        self._vault = vault
+        self._store = store
+
+    def private_key_for(self, address: str) -> PrivateKey:
+        for key in self._store.list():
+            if _same_address(key.address, address):
+                return unlock_hot_key(self._vault, key)
+        raise NotFound(f"no hot-wallet key is stored for {address}")
+
+    def __repr__(self) -> str:
+        return "VaultKeyProvider()"
