@@ -30,7 +30,15 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptopay.core.errors import InvalidInput, Unavailable
 
-__all__ = ["ENV_VAR", "EnvelopeVault", "KeyEncryptionKey", "VaultBlobRejected", "generate_kek"]
+__all__ = [
+    "ENV_VAR",
+    "EnvelopeVault",
+    "KeyEncryptionKey",
+    "VaultBlobRejected",
+    "blob_key_id",
+    "generate_kek",
+    "parse_keks",
+]
 
 ENV_VAR = "CRYPTOPAY_VAULT_KEKS"
 _MAGIC = b"CPV"
@@ -128,6 +136,11 @@ def _parse(blob: bytes) -> _Parsed:
     )
 
 
+def blob_key_id(blob: bytes) -> str:
+    """The id of the KEK a blob's data key is wrapped under (no key needed)."""
+    return _parse(blob).kek_id
+
+
 def _context_bytes(context: str) -> bytes:
     if not isinstance(context, str) or not context:
         raise InvalidInput("a vault context (the record the secret belongs to) is required")
@@ -163,7 +176,7 @@ class EnvelopeVault:
 
     def key_id_of(self, blob: bytes) -> str:
         """The id of the KEK a blob's data key is wrapped under."""
-        return _parse(blob).kek_id
+        return blob_key_id(blob)
 
     def encrypt(self, plaintext: bytes, *, context: str) -> bytes:
         ctx = _context_bytes(context)

@@ -1,0 +1,100 @@
+"""``cryptopay keys``: hot-wallet keys encrypted by the key vault. Only public parts are ever printed.
+
+The vault's key-encryption keys come from ``CRYPTOPAY_VAULT_KEKS`` (``id:base64,...``, current first); the
+encrypted keys live under ``<data dir>/keys`` (``CRYPTOPAY_DATA_DIR``, default ``.cryptopay``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from cryptopay.adapters.bitcoin import keys as bitcoin_keys
+from cryptopay.adapters.tron import keys as tron_keys
+from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore, blob_key_id, generate_kek, parse_keks
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.hotkeys import rotate_hot_keys, store_hot_key
+from cryptopay.core.ports.vault import StoredKey
+from cryptopay.core.system import RandomIds, SystemClock
+
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+
+app = typer.Typer(help="Hot-wallet keys: create, rotate the vault's key-encryption key, show public parts.")
+
+_COLUMNS = ["key_id", "network", "label", "address", "public_key", "kek_id", "created_at"]
+
+
+def _public(key: StoredKey) -> dict[str, Any]:
+    return {
+        "key_id": key.key_id,
+        "network": key.network,
+        "label": key.label,
+        "address": key.address,
+        "public_key": key.public_key,
+        "kek_id": blob_key_id(key.blob),
+        "created_at": key.created_at,
+    }
+
+
+def _new_key(network: str, testnet: bool) -> tron_keys.HotKey | bitcoin_keys.HotKey:
+    if network == "tron":
+        return tron_keys.new_hot_key()
+    if network == "bitcoin":
+        return bitcoin_keys.new_hot_key(testnet=testnet)
+    raise InvalidInput(f"hot keys are created here for tron and bitcoin, not {network!r}")
+
+
+@app.command()
+def create(
+    network: str = typer.Option(..., "--network", help="tron or bitcoin"),
+    label: str = typer.Option(..., "--label", help="what the key is for, e.g. payouts"),
+    key_id: str | None = typer.Option(None, "--key-id", help="an id (default: a new random id)"),
+    testnet: bool = typer.Option(False, "--testnet", help="a Bitcoin testnet key"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create a hot-wallet key, store it encrypted by the vault, and print its public parts."""
+    with errors_to_exit_codes():
+        vault, store = EnvelopeVault.from_env(), FileKeyStore()
+        fresh = _new_key(network.strip().lower(), testnet)
+        stored = store_hot_key(
+            vault, store, SystemClock(), key_id=key_id or RandomIds().new_id("key"), network=network.strip().lower(),
+            label=label, private_key=fresh.private_key, address=fresh.address, public_key=fresh.public_key,
+        )  # fmt: skip
+        row = _public(stored)
+    if as_json:
+        emit_json(row)
+    else:
+        emit_table([row], _COLUMNS)
+
+
+@app.command()
+def rotate(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Re-wrap every stored key under the current key-encryption key (the first in CRYPTOPAY_VAULT_KEKS)."""
+    with errors_to_exit_codes():
+        vault = EnvelopeVault.from_env()
+        count = rotate_hot_keys(vault, FileKeyStore())
+    result = {"rewrapped": count, "kek_id": vault.current_key_id}
+    if as_json:
+        emit_json(result)
+    else:
+        typer.echo(f"re-wrapped {count} key(s) under key-encryption key {vault.current_key_id!r}")
+
+
+@app.command()
+def show(as_json: bool = typer.Option(False, "--json")) -> None:
+    """List the stored keys' public parts and the key-encryption key each is wrapped under."""
+    with errors_to_exit_codes():
+        rows = [_public(key) for key in FileKeyStore().list()]
+    if as_json:
+        emit_json({"keys": rows})
+    else:
+        emit_table(rows, _COLUMNS)
+
+
+@app.command("generate-kek")
+def generate_kek_command(key_id: str = typer.Argument(..., help="the new key-encryption key's id")) -> None:
+    """Print a new random key-encryption key as 'id:base64' to prepend to CRYPTOPAY_VAULT_KEKS (keep it secret)."""
+    spec = f"{key_id}:{generate_kek()}"
+    with errors_to_exit_codes():
+        parse_keks(spec)  # checks the id
+    typer.echo(spec)

@@ -1,0 +1,48 @@
+"""``cryptopay keys``: create prints only public parts, rotate re-wraps under the new KEK, show lists them."""
+
+from __future__ import annotations
+
+import json
+
+from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore, generate_kek
+from cryptopay.core.hotkeys import VaultKeyProvider
+from cryptopay_cli.main import app
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+def _run(args, env):
+    return runner.invoke(app, ["keys", *args], env=env)
+
+
+def test_keys_cli_create_rotate_show_round_trip(tmp_path):
+    """A created key is stored encrypted; after rotation every key names the new KEK and still unlocks."""
+    k1, k2 = f"k1:{generate_kek()}", f"k2:{generate_kek()}"
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_VAULT_KEKS": k1}
+    tron = _run(["create", "--network", "tron", "--label", "payouts", "--key-id", "tron-1", "--json"], env)
+    assert tron.exit_code == 0, tron.output
+    created = json.loads(tron.output)
+    assert created["address"].startswith("T") and created["kek_id"] == "k1"
+    btc = _run(["create", "--network", "bitcoin", "--label", "payouts", "--json"], env)
+    assert json.loads(btc.output)["address"].startswith("bc1q")
+
+    rotated = _run(["rotate", "--json"], {**env, "CRYPTOPAY_VAULT_KEKS": f"{k2},{k1}"})
+    assert json.loads(rotated.output) == {"rewrapped": 2, "kek_id": "k2"}
+    shown = json.loads(_run(["show", "--json"], {"CRYPTOPAY_DATA_DIR": str(tmp_path)}).output)["keys"]
+    assert {row["kek_id"] for row in shown} == {"k2"}
+
+    store = FileKeyStore(tmp_path / "keys")
+    secret = VaultKeyProvider(EnvelopeVault.from_spec(k2), store).private_key_for(created["address"]).reveal()
+    assert len(secret) == 32
+    for text in (tron.output, btc.output, rotated.output):
+        assert secret.hex() not in text and k1.split(":")[1] not in text
+
+
+def test_keys_cli_refuses_without_keks_and_for_unknown_networks(tmp_path):
+    """No CRYPTOPAY_VAULT_KEKS is 'unavailable' (exit 6); an unsupported network is invalid input (exit 2)."""
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_VAULT_KEKS": ""}
+    assert _run(["create", "--network", "tron", "--label", "x"], env).exit_code == 6
+    env["CRYPTOPAY_VAULT_KEKS"] = f"k1:{generate_kek()}"
+    result = _run(["create", "--network", "dogecoin", "--label", "x"], env)
+    assert result.exit_code == 2 and "dogecoin" in result.output
