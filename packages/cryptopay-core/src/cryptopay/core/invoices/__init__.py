@@ -1,0 +1,31 @@
+"""Invoices: a merchant's request to be paid, its payment options, and the state its payments make of it.
+
+State (new, processing, settled, expired, invalid) and an orthogonal exception (none, paid_partial,
+paid_over, paid_late, marked). Transfers are matched by the invoice's own deposit address, never by
+sender or amount, and recorded idempotently by ``(network, tx_hash, index)``.
+"""
+
+from cryptopay.core.invoices.invoice import Invoice, TransferKey
+from cryptopay.core.invoices.values import (
+    DEFAULT_INVOICE_WINDOW,
+    DEFAULT_MONITORING_WINDOW,
+    InvoiceEvent,
+    InvoiceException,
+    InvoicePayment,
+    InvoiceState,
+    PaymentOption,
+    amount_due,
+)
+
+__all__ = [
+    "DEFAULT_INVOICE_WINDOW",
+    "DEFAULT_MONITORING_WINDOW",
+    "Invoice",
+    "InvoiceEvent",
+    "InvoiceException",
+    "InvoicePayment",
+    "InvoiceState",
+    "PaymentOption",
+    "TransferKey",
+    "amount_due",
+]

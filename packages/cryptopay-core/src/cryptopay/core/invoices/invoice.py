@@ -1,0 +1,322 @@
+"""The invoice entity: a merchant's request to be paid, and what its recorded payments make of it.
+
+The state and the exception are derived from the recorded payments and the time on every change, so
+recording a transfer twice, or in any order, gives the same invoice, and a withdrawn payment moves it back.
+Only payments made by the expiry (by block time) count towards the state; later ones are recorded and
+flagged ``paid_late``, never lost. Each method returns the events to write to the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import ROUND_UP, Decimal
+from fractions import Fraction
+
+import attrs
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
+from cryptopay.core.fx import Quote
+from cryptopay.core.invoices.values import (
+    DEFAULT_INVOICE_WINDOW,
+    DEFAULT_MONITORING_WINDOW,
+    InvoiceEvent,
+    InvoiceException,
+    InvoicePayment,
+    InvoiceState,
+    PaymentOption,
+    amount_due,
+)
+from cryptopay.core.money import Asset, Money, to_decimal
+from cryptopay.core.ports.chains import ObservedTransfer
+from cryptopay.core.rails import Rail
+
+__all__ = ["Invoice", "TransferKey"]
+
+TransferKey = tuple[str, str, int]  # (network, tx_hash lower-cased, log or output index)
+_Snapshot = tuple[InvoiceState, InvoiceException, frozenset[TransferKey]]
+
+
+def _tolerance(value: object) -> Decimal:
+    result = to_decimal(value)
+    if not Decimal(0) <= result < Decimal(100):
+        raise InvalidInput(f"underpayment tolerance is a percent in [0, 100), got {result}")
+    return result
+
+
+@attrs.define(kw_only=True)
+class Invoice:
+    """A request to pay ``price``, payable on each option's rail before ``expires_at``.
+
+    >>> from datetime import datetime, timezone
+    >>> from cryptopay.core.rails import rail_for
+    >>> from cryptopay.core.ports.chains import ObservedTransfer
+    >>> now = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+    >>> tron = rail_for("tron", "USDT", confirmations=2)
+    >>> invoice, events = Invoice.create(invoice_id="inv_1", merchant_id="m_1", price=Money.of("25", "USDT"),
+    ...                                  addresses={tron: "TXYZ"}, now=now)
+    >>> [e.name for e in events], invoice.expires_at.isoformat()
+    (['invoice.created'], '2026-01-05T09:15:00+00:00')
+    >>> paid = ObservedTransfer("tron", "0xabc", 0, "TXYZ", Money.of("25", "USDT"), 100, "0xb1", now)
+    >>> [e.name for e in invoice.record_transfer(paid, now=now)], invoice.state.value
+    (['invoice.payment_received', 'invoice.processing'], 'processing')
+    >>> invoice.record_transfer(paid, now=now)
+    []
+    >>> [e.name for e in invoice.confirm_transfer(paid.key, 2, now=now)], invoice.state.value
+    (['invoice.payment_confirmed', 'invoice.settled'], 'settled')
+    """
+
+    id: str
+    merchant_id: str
+    price: Money
+    options: tuple[PaymentOption, ...]
+    created_at: datetime
+    expires_at: datetime
+    monitoring_until: datetime
+    tolerance_percent: Decimal = attrs.field(default=Decimal(0), converter=_tolerance)
+    quote_ids: tuple[str, ...] = ()
+    order_id: str | None = None
+    state: InvoiceState = InvoiceState.NEW
+    exception: InvoiceException = InvoiceException.NONE
+    payments: list[InvoicePayment] = attrs.field(factory=list)
+    marked_state: InvoiceState | None = None
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        invoice_id: str,
+        merchant_id: str,
+        price: Money,
+        addresses: Mapping[Rail, str],
+        now: datetime,
+        quotes: Sequence[Quote] = (),
+        tolerance_percent: Decimal | int | str = 0,
+        window: timedelta = DEFAULT_INVOICE_WINDOW,
+        monitoring: timedelta = DEFAULT_MONITORING_WINDOW,
+        order_id: str | None = None,
+    ) -> tuple[Invoice, list[InvoiceEvent]]:
+        """A new invoice with the amount due on each rail; it never outlives the quotes that priced it."""
+        if not price.is_positive():
+            raise InvalidInput(f"an invoice price must be positive, got {price}")
+        if not addresses:
+            raise InvalidInput("an invoice needs at least one rail with a deposit address")
+        if window <= timedelta(0) or monitoring < timedelta(0):
+            raise InvalidInput("the invoice window must be positive and the monitoring window not negative")
+        options = tuple(
+            PaymentOption(rail, address, amount_due(price, rail.asset, quotes, at=now))
+            for rail, address in addresses.items()
+        )
+        used = [q for q in quotes if q.pair.quote == price.asset and q.pair.base in {o.rail.asset for o in options}]
+        expires_at = min([now + window, *(q.expires_at for q in used)])
+        invoice = cls(
+            id=invoice_id,
+            merchant_id=merchant_id,
+            price=price,
+            options=options,
+            created_at=now,
+            expires_at=expires_at,
+            monitoring_until=expires_at + monitoring,
+            tolerance_percent=tolerance_percent,
+            quote_ids=tuple(q.id for q in used),
+            order_id=order_id,
+        )
+        due = {f"due.{o.rail.key}": str(o.due.amount) for o in options}
+        data = {"merchant_id": merchant_id, "price": str(price.amount), "currency": price.asset.code, **due}
+        return invoice, [invoice._event("invoice.created", now, **data, expires_at=expires_at.isoformat())]
+
+    # --- commands -------------------------------------------------------------------------------------------
+
+    def record_transfer(self, transfer: ObservedTransfer, *, now: datetime) -> list[InvoiceEvent]:
+        """Record a transfer to one of this invoice's addresses; recording the same transfer again changes nothing."""
+        option = self._option_for(transfer)
+        before = self._snapshot()
+        mempool = now if transfer.block_number is None else None
+        index, existing = self._find(transfer.key)
+        if existing is None:
+            payment = InvoicePayment(transfer, option.rail.key, now, mempool_seen_at=mempool)
+            self.payments.append(payment)
+            return [self._payment_event("invoice.payment_received", payment, now), *self._changes(before, now)]
+        if existing.amount != transfer.amount:
+            raise Conflict(f"transfer {transfer.tx_hash}#{transfer.index} was recorded with {existing.amount}")
+        if existing.transfer == transfer and not existing.withdrawn:
+            return []
+        moved = existing.transfer.block_hash != transfer.block_hash
+        self.payments[index] = attrs.evolve(
+            existing,
+            transfer=transfer,
+            withdrawn=False,
+            confirmations=0 if moved else existing.confirmations,
+            mempool_seen_at=existing.mempool_seen_at or mempool,
+        )
+        revived = [self._payment_event("invoice.payment_received", self.payments[index], now)]
+        return (revived if existing.withdrawn else []) + self._changes(before, now)
+
+    def confirm_transfer(self, key: TransferKey, confirmations: int, *, now: datetime) -> list[InvoiceEvent]:
+        """Record a transfer's depth; at its rail's depth it is confirmed (``invoice.payment_confirmed``, once).
+
+        Depth only grows within a block: a transfer that leaves the chain is withdrawn (``withdraw_transfer``).
+        """
+        if confirmations < 0:
+            raise InvalidInput("confirmations cannot be negative")
+        index, payment = self._get(key)
+        if payment.withdrawn:
+            raise InvalidState(f"transfer {key[1]}#{key[2]} was withdrawn; record it again when it reappears")
+        before = self._snapshot()
+        self.payments[index] = attrs.evolve(payment, confirmations=max(payment.confirmations, confirmations))
+        return self._changes(before, now)
+
+    def withdraw_transfer(self, key: TransferKey, *, now: datetime, reason: str = "reorg") -> list[InvoiceEvent]:
+        """A transfer left the chain (reorg, double spend): keep it on record, stop counting it, move the state back."""
+        index, payment = self._get(key)
+        if payment.withdrawn:
+            return []
+        before = self._snapshot()
+        was_confirmed = self._is_confirmed(payment)
+        self.payments[index] = attrs.evolve(payment, withdrawn=True, confirmations=0)
+        event = self._payment_event(
+            "invoice.payment_withdrawn", payment, now, reason=reason, was_confirmed=str(was_confirmed).lower()
+        )
+        return [event, *self._changes(before, now)]
+
+    def refresh(self, *, now: datetime) -> list[InvoiceEvent]:
+        """Let time act: expire an unpaid invoice, invalidate one still unconfirmed after the monitoring window.
+
+        Pass the chain's scanned time (the watcher's cursor) as ``now`` so a stalled watcher never expires a paid
+        invoice.
+        """
+        return self._changes(self._snapshot(), now)
+
+    def mark(self, state: InvoiceState, *, by: str, now: datetime) -> list[InvoiceEvent]:
+        """A person sets the state by hand (settled or invalid); the exception becomes ``marked``."""
+        if state not in (InvoiceState.SETTLED, InvoiceState.INVALID):
+            raise InvalidInput("an invoice can only be marked settled or invalid")
+        before = self._snapshot()
+        self.marked_state = state
+        return [*self._changes(before, now), self._event("invoice.marked_by", now, by=by, state=state.value)]
+
+    # --- queries --------------------------------------------------------------------------------------------
+
+    def option(self, rail_key: str) -> PaymentOption:
+        for option in self.options:
+            if option.rail.key == rail_key:
+                return option
+        raise NotFound(f"invoice {self.id} cannot be paid on {rail_key}")
+
+    def total_paid(self, asset: Asset, *, include_late: bool = True, confirmed_only: bool = False) -> Money:
+        """The sum of counted (not withdrawn) payments in ``asset``."""
+        chosen = [
+            p.amount
+            for p in self._counted()
+            if p.amount.asset == asset
+            and (include_late or not p.is_late(self.expires_at))
+            and (not confirmed_only or self._is_confirmed(p))
+        ]
+        return sum(chosen, Money.zero(asset))
+
+    def still_due(self, rail_key: str) -> Money:
+        """What the customer still owes on ``rail_key`` for the payments made on time (zero once covered)."""
+        option = self.option(rail_key)
+        left = max(Fraction(0), 1 - self._coverage(self._on_time()))
+        amount = (Decimal(left.numerator) * option.due.amount / Decimal(left.denominator)).quantize(
+            option.due.asset.quantum, rounding=ROUND_UP
+        )
+        return Money(amount, option.due.asset)
+
+    def needs_watching(self, now: datetime) -> bool:
+        """Whether the watchers should still look at this invoice's addresses (monitoring window, unconfirmed)."""
+        return now < self.monitoring_until or any(not self._is_confirmed(p) for p in self._counted())
+
+    # --- derivation -----------------------------------------------------------------------------------------
+
+    def _derive(self, now: datetime) -> tuple[InvoiceState, InvoiceException]:
+        if self.marked_state is not None:
+            return self.marked_state, InvoiceException.MARKED
+        on_time = self._on_time()
+        seen = self._coverage(on_time)
+        confirmed = self._coverage([p for p in on_time if self._is_confirmed(p)])
+        enough = 1 - Fraction(self.tolerance_percent) / 100
+        if confirmed >= enough:
+            state = InvoiceState.SETTLED
+        elif seen >= enough:
+            state = InvoiceState.INVALID if now >= self.monitoring_until else InvoiceState.PROCESSING
+        else:
+            state = InvoiceState.EXPIRED if now >= self.expires_at else InvoiceState.NEW
+        if len(on_time) < len(self._counted()):
+            return state, InvoiceException.PAID_LATE
+        if seen > 1:
+            return state, InvoiceException.PAID_OVER
+        return state, InvoiceException.PAID_PARTIAL if 0 < seen < enough else InvoiceException.NONE
+
+    def _changes(self, before: _Snapshot, now: datetime) -> list[InvoiceEvent]:
+        self.state, self.exception = self._derive(now)
+        state, exception, confirmed = self._snapshot()
+        events = [
+            self._payment_event("invoice.payment_confirmed", p, now)
+            for p in self.payments
+            if p.key in confirmed - before[2]
+        ]
+        if state is not before[0] and state is not InvoiceState.NEW:
+            events.append(self._event(f"invoice.{state.value}", now))
+        if exception is not before[1] and exception is not InvoiceException.NONE:
+            events.append(self._event(f"invoice.{exception.value}", now))
+        return events
+
+    def _snapshot(self) -> _Snapshot:
+        confirmed = frozenset(p.key for p in self._counted() if self._is_confirmed(p))
+        return self.state, self.exception, confirmed
+
+    def _counted(self) -> list[InvoicePayment]:
+        return [p for p in self.payments if not p.withdrawn]
+
+    def _on_time(self) -> list[InvoicePayment]:
+        return [p for p in self._counted() if not p.is_late(self.expires_at)]
+
+    def _coverage(self, payments: Sequence[InvoicePayment]) -> Fraction:
+        """The share of the invoice paid: each payment's amount over its rail's due, summed exactly."""
+        return sum(
+            (Fraction(p.amount.amount) / Fraction(self.option(p.rail_key).due.amount) for p in payments), Fraction(0)
+        )
+
+    def _is_confirmed(self, payment: InvoicePayment) -> bool:
+        return not payment.withdrawn and payment.confirmations >= self.option(payment.rail_key).rail.confirmations
+
+    def _option_for(self, transfer: ObservedTransfer) -> PaymentOption:
+        for option in self.options:
+            if option.accepts(transfer):
+                return option
+        raise InvalidInput(
+            f"{transfer.amount.asset.code} to {transfer.to_address} on {transfer.network} "
+            f"does not pay invoice {self.id}"
+        )
+
+    def _find(self, key: TransferKey) -> tuple[int, InvoicePayment | None]:
+        for index, payment in enumerate(self.payments):
+            if payment.key == key:
+                return index, payment
+        return -1, None
+
+    def _get(self, key: TransferKey) -> tuple[int, InvoicePayment]:
+        index, payment = self._find(key)
+        if payment is None:
+            raise NotFound(f"invoice {self.id} has no transfer {key[1]}#{key[2]} on {key[0]}")
+        return index, payment
+
+    def _event(self, name: str, at: datetime, **data: str) -> InvoiceEvent:
+        status = {"state": self.state.value, "exception": self.exception.value}
+        return InvoiceEvent(name, self.id, at, {**status, **data})
+
+    def _payment_event(self, name: str, payment: InvoicePayment, at: datetime, **extra: str) -> InvoiceEvent:
+        network, tx_hash, index = payment.key
+        return self._event(
+            name,
+            at,
+            network=network,
+            tx_hash=tx_hash,
+            index=str(index),
+            rail=payment.rail_key,
+            amount=str(payment.amount.amount),
+            asset=payment.amount.asset.code,
+            block_hash=payment.transfer.block_hash or "",
+            late=str(payment.is_late(self.expires_at)).lower(),
+            **extra,
+        )

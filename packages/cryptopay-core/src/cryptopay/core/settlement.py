@@ -1,0 +1,255 @@
+"""Settlement: when a merchant is paid out (schedules with Nairobi cut-offs) and how (a payout plan).
+
+A plan converts the merchant's balance at a locked quote (the FX spread is in the quote's bid), charges
+the merchant's payout fee on each part, and splits the shillings into parts M-Pesa accepts: whole shillings,
+KES 10 to 250,000 a B2C payment, within the recipient's daily limit, and no two parts of the same amount
+(M-Pesa refuses the same amount to the same party within two minutes, result 17). What cannot be paid now,
+including the sub-shilling part, stays for the next run.
+
+Invariant: paid + fees + remainder == converted, and every part is legal for its method.
+
+>>> from datetime import datetime, timezone
+>>> from cryptopay.core.identity.model import SettlementMethod, SettlementSchedule
+>>> policy = SettlementPolicy(schedule=SettlementSchedule.DAILY, method=SettlementMethod.MPESA_B2C,
+...                           destination="0712 345 678")
+>>> plan = plan_payouts(Money.of("600000.75", KES), policy=policy, now=datetime(2026, 1, 5, 9, tzinfo=timezone.utc))
+>>> [str(part.amount.amount) for part in plan.parts], plan.remainder
+(['250000.00', '249999.00'], Money('100001.75', 'KES'))
+>>> policy.next_cutoff(datetime(2026, 1, 5, 9, tzinfo=timezone.utc)).isoformat()
+'2026-01-05T17:00:00+03:00'
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import attrs
+from cryptopay.core.errors import AssetMismatch, InvalidAmount, InvalidInput
+from cryptopay.core.fees import FeeQuote, FeeSchedule, fx_spread
+from cryptopay.core.fx import Quote
+from cryptopay.core.identity.merchants import check_settlement
+from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.mobile_money.limits import B2B_LIMITS, B2C_LIMITS, DAILY_CUSTOMER_LIMIT, AmountLimits
+from cryptopay.core.money import KES, Money
+from cryptopay.core.system import NAIROBI
+
+__all__ = [
+    "BANK_PAYOUTS",
+    "DEFAULT_CUTOFF",
+    "DEFAULT_MINIMUM_PAYOUT",
+    "MPESA_B2B_PAYOUTS",
+    "MPESA_B2C_PAYOUTS",
+    "PayoutLimits",
+    "PayoutPart",
+    "PayoutPlan",
+    "SettlementPolicy",
+    "plan_payouts",
+]
+
+DEFAULT_CUTOFF = time(17, 0)  # Nairobi time
+DEFAULT_MINIMUM_PAYOUT = Money.of(100, KES)
+
+
+@attrs.frozen(kw_only=True)
+class PayoutLimits:
+    """How payouts by one method may be cut: the legal size of a part, and the most a recipient may get a day."""
+
+    part: AmountLimits | None
+    per_day: Money | None = None
+    one_part: bool = False
+    distinct_amounts: bool = False  # M-Pesa refuses the same amount to the same party within 2 minutes (result 17)
+
+    @property
+    def smallest(self) -> Money:
+        return Money.of(self.part.minimum if self.part else 1, KES)
+
+    @property
+    def largest(self) -> Money | None:
+        return Money.of(self.part.maximum, KES) if self.part else None
+
+
+MPESA_B2C_PAYOUTS = PayoutLimits(part=B2C_LIMITS, per_day=DAILY_CUSTOMER_LIMIT, distinct_amounts=True)
+MPESA_B2B_PAYOUTS = PayoutLimits(part=B2B_LIMITS, distinct_amounts=True)
+BANK_PAYOUTS = PayoutLimits(part=None, one_part=True)
+_DEFAULT_LIMITS = {
+    SettlementMethod.MPESA_B2C: MPESA_B2C_PAYOUTS,
+    SettlementMethod.MPESA_PAYBILL: MPESA_B2B_PAYOUTS,
+    SettlementMethod.MPESA_TILL: MPESA_B2B_PAYOUTS,
+    SettlementMethod.BANK: BANK_PAYOUTS,
+}
+
+
+@attrs.frozen(kw_only=True)
+class SettlementPolicy:
+    """A merchant's settlement (its ``SettlementProfile``) with the cut-off, weekday, payout charges and limits.
+
+    ``destination`` is in the profile's form: a phone ``2547...``, ``<paybill>#<account>``, a till number,
+    or ``<bank code>:<account number>``.
+    """
+
+    schedule: SettlementSchedule
+    method: SettlementMethod
+    destination: str
+    minimum: Money = DEFAULT_MINIMUM_PAYOUT
+    cutoff: time = DEFAULT_CUTOFF
+    weekday: int = 4  # Friday (Monday is 0), for weekly settlements
+    charges: FeeSchedule | None = None
+    limits: PayoutLimits | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise InvalidInput("the settlement weekday is 0 (Monday) to 6 (Sunday)")
+        if self.charges is not None and self.charges.asset != KES:
+            raise InvalidInput("payout charges are in KES")
+        checked = check_settlement(SettlementProfile(self.schedule, self.method, self.destination, self.minimum))
+        object.__setattr__(self, "destination", checked.destination)
+
+    @classmethod
+    def from_profile(cls, profile: SettlementProfile, **options: Any) -> SettlementPolicy:
+        """A policy from a merchant's settlement profile; ``options`` set cutoff, weekday, charges, limits."""
+        policy = cls(schedule=profile.schedule, method=profile.method, destination=profile.destination, **options)
+        return policy if profile.minimum is None else attrs.evolve(policy, minimum=profile.minimum)
+
+    @property
+    def payout_limits(self) -> PayoutLimits:
+        return self.limits or _DEFAULT_LIMITS[self.method]
+
+    def next_cutoff(self, now: datetime) -> datetime:
+        """The first cut-off strictly after ``now`` (``now`` itself for instant settlement), in Nairobi time."""
+        local = now.astimezone(NAIROBI)
+        if self.schedule is SettlementSchedule.INSTANT:
+            return local
+        days = 0 if self.schedule is SettlementSchedule.DAILY else (self.weekday - local.weekday()) % 7
+        cutoff = datetime.combine(local.date() + timedelta(days=days), self.cutoff, tzinfo=NAIROBI)
+        return cutoff if cutoff > local else cutoff + self._period()
+
+    def is_due(self, last_run: datetime | None, now: datetime) -> bool:
+        """Whether a cut-off has passed since ``last_run`` (always, for instant settlement)."""
+        if self.schedule is SettlementSchedule.INSTANT or last_run is None:
+            return True
+        return last_run < self.next_cutoff(now) - self._period()
+
+    def _period(self) -> timedelta:
+        return timedelta(days=7 if self.schedule is SettlementSchedule.WEEKLY else 1)
+
+
+@attrs.frozen
+class PayoutPart:
+    """One payment to send: ``amount`` (whole shillings) to the destination; ``charge`` is taken on top."""
+
+    sequence: int
+    amount: Money
+    charge: FeeQuote | None = None
+
+    @property
+    def fee(self) -> Money:
+        return self.charge.fee if self.charge else Money.zero(KES)
+
+
+@attrs.frozen
+class PayoutPlan:
+    """A settlement's payouts: what was converted, the parts to send, and what stays for the next run."""
+
+    method: SettlementMethod
+    destination: str
+    source: Money
+    converted: Money
+    quote_id: str | None
+    fx_spread: Money
+    parts: tuple[PayoutPart, ...]
+    remainder: Money
+    reason: str
+
+    @property
+    def total_paid(self) -> Money:
+        return sum((p.amount for p in self.parts), Money.zero(KES))
+
+    @property
+    def total_fees(self) -> Money:
+        return sum((p.fee for p in self.parts), Money.zero(KES))
+
+
+def plan_payouts(
+    available: Money,
+    *,
+    policy: SettlementPolicy,
+    now: datetime,
+    quote: Quote | None = None,
+    paid_today: Money | None = None,
+) -> PayoutPlan:
+    """Plan today's payouts of ``available`` (KES, or crypto converted whole at ``quote``) under ``policy``.
+
+    ``paid_today`` is what this destination already received today (see ``kyc.day_bounds`` for the day).
+    """
+    if available.is_negative():
+        raise InvalidAmount(f"cannot settle a negative balance {available}")
+    converted, spread = _convert(available, quote, now)
+    plan = PayoutPlan(
+        policy.method, policy.destination, available, converted, quote.id if quote else None, spread, (), converted, ""
+    )
+    if converted < policy.minimum:
+        below = f"{_shillings(converted)} is below the minimum payout of {_shillings(policy.minimum)}"
+        return attrs.evolve(plan, reason=below)
+    parts, reason = _split(converted, policy, paid_today or Money.zero(KES))
+    paid_out = sum((p.amount + p.fee for p in parts), Money.zero(KES))
+    return attrs.evolve(plan, parts=tuple(parts), remainder=converted - paid_out, reason=reason)
+
+
+def _convert(available: Money, quote: Quote | None, now: datetime) -> tuple[Money, Money]:
+    if available.asset == KES:
+        return available, Money.zero(KES)
+    if quote is None or quote.pair.base != available.asset or quote.pair.quote != KES:
+        raise AssetMismatch(f"settling {available.asset.code} needs a locked {available.asset.code}/KES quote")
+    return quote.convert(available, at=now), fx_spread(quote, available, at=now)
+
+
+def _split(budget: Money, policy: SettlementPolicy, paid_today: Money) -> tuple[list[PayoutPart], str]:
+    """Greedy: the largest legal part that, with its charge, fits the budget and today's room; then the next."""
+    limits = policy.payout_limits
+    room = None if limits.per_day is None else max(limits.per_day - paid_today, Money.zero(KES))
+    parts: list[PayoutPart] = []
+    while not (limits.one_part and parts):
+        cap = _cap(budget, limits, room, parts[-1].amount if parts else None)
+        sized = _fit(cap, budget, limits.smallest, policy.charges)
+        if sized is None:
+            break
+        parts.append(PayoutPart(len(parts) + 1, *sized))
+        budget = budget - sized[0] - (sized[1].fee if sized[1] else Money.zero(KES))
+        room = None if room is None else room - sized[0]
+    return parts, _reason(parts, budget, limits, room)
+
+
+def _cap(budget: Money, limits: PayoutLimits, room: Money | None, previous: Money | None) -> Money:
+    caps = [budget.whole()]
+    caps += [c.whole() for c in (limits.largest, room) if c is not None]
+    if previous is not None and limits.distinct_amounts:
+        caps.append(previous - Money.of(1, KES))
+    return min(caps)
+
+
+def _fit(
+    cap: Money, budget: Money, smallest: Money, charges: FeeSchedule | None
+) -> tuple[Money, FeeQuote | None] | None:
+    """The largest whole-shilling amount <= ``cap`` whose charge still fits ``budget``, or None below ``smallest``."""
+    amount = cap
+    while amount >= smallest:
+        charge = charges.quote(amount) if charges else None
+        fee = charge.fee if charge else Money.zero(KES)
+        if amount + fee <= budget:
+            return amount, charge
+        amount = min(amount - Money.of(1, KES), (budget - fee).whole())
+    return None
+
+
+def _reason(parts: list[PayoutPart], left: Money, limits: PayoutLimits, room: Money | None) -> str:
+    paid = f"paid in {len(parts)} part{'s' if len(parts) != 1 else ''}" if parts else "nothing to pay now"
+    if left.is_zero():
+        return paid
+    if room is not None and room < limits.smallest:
+        return f"{paid}; {_shillings(left)} waits for the next run: today's limit for this recipient is reached"
+    return f"{paid}; {_shillings(left)} waits for the next run"
+
+
+def _shillings(money: Money) -> str:
+    return f"KES {money.amount:,}"
