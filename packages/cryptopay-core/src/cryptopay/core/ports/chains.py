@@ -13,17 +13,22 @@ from datetime import datetime
 from typing import Protocol
 
 import attrs
-
 from cryptopay.core.money import Money
 
 __all__ = [
     "AddressDeriver",
     "ChainSender",
     "ChainWatcher",
+    "KeyProvider",
     "ObservedTransfer",
+    "PrivateKey",
+    "ScanCursor",
+    "ScanCursorStore",
     "SentTransaction",
     "TxState",
+    "WithdrawalRecord",
     "WithdrawalRequest",
+    "WithdrawalStore",
 ]
 
 
@@ -105,3 +110,88 @@ class ChainSender(Protocol):
     def send(self, request: WithdrawalRequest) -> SentTransaction: ...
 
     def status(self, withdrawal_id: str) -> SentTransaction: ...
+
+
+@attrs.frozen
+class ScanCursor:
+    """How far a watcher has scanned: the last block fully processed, its hash and its time.
+
+    Invoice expiry compares deadlines with ``block_time`` (chain time), so a stalled node never expires a paid invoice.
+    """
+
+    network: str
+    block_number: int
+    block_hash: str
+    block_time: datetime
+
+
+class ScanCursorStore(Protocol):
+    """Persists one scan cursor per network (and scanner name)."""
+
+    def load(self, network: str) -> ScanCursor | None: ...
+
+    def save(self, cursor: ScanCursor) -> None: ...
+
+
+@attrs.frozen(repr=False)
+class PrivateKey:
+    """A private key held in memory; its repr and str never show the secret."""
+
+    _secret: bytes = attrs.field(repr=False)
+
+    def reveal(self) -> bytes:
+        """The raw key bytes, for the signing call only; never log or return them."""
+        return self._secret
+
+    def __repr__(self) -> str:
+        return "PrivateKey(<redacted>)"
+
+    __str__ = __repr__
+
+
+class KeyProvider(Protocol):
+    """Hands a signer the private key of one of our addresses (the composition root decrypts them from the vault)."""
+
+    def private_key_for(self, address: str) -> PrivateKey:
+        """The key for ``address``; raises NotFound when we do not hold it."""
+        ...
+
+
+@attrs.frozen
+class WithdrawalRecord:
+    """A withdrawal's durable state: the nonce it owns and, once signed, the exact transaction broadcast.
+
+    The nonce is bound to the withdrawal when it is claimed, so however often it is retried at most one
+    transaction for it can ever be mined; the signed transaction is stored before it is broadcast and a retry
+    rebroadcasts the same bytes.
+    """
+
+    withdrawal_id: str
+    network: str
+    from_address: str
+    request_hash: str
+    nonce: int
+    tx_hash: str | None = None
+    raw_tx: str | None = None
+    fee_cap: Money | None = None
+
+
+class WithdrawalStore(Protocol):
+    """Durable, concurrency-safe withdrawal and nonce bookkeeping for account-based chains.
+
+    Both writes are atomic: on SQL, ``claim`` runs in one transaction that locks the (network, address) nonce row.
+    """
+
+    def get(self, withdrawal_id: str) -> WithdrawalRecord | None: ...
+
+    def claim(
+        self, withdrawal_id: str, *, network: str, from_address: str, request_hash: str, chain_nonce: int
+    ) -> WithdrawalRecord:
+        """Return the existing record, or create one owning nonce max(chain_nonce, next stored nonce) and bump it."""
+        ...
+
+    def attach_signed(
+        self, withdrawal_id: str, *, tx_hash: str, raw_tx: str, fee_cap: Money | None
+    ) -> WithdrawalRecord:
+        """Store the signed transaction unless one is stored already; return the record as stored (first wins)."""
+        ...

@@ -1,0 +1,159 @@
+"""The ``ChainWatcher`` for EVM chains: ERC20 ``Transfer`` logs to our addresses, by block range.
+
+Logs are fetched with the token contracts as the address filter and our addresses as the ``to`` topic, in
+batches of ``block_range`` blocks and ``address_batch`` addresses. Transfers are matched by receiving address
+only (never by sender or amount), so ``transfer``, ``transferFrom`` and payments made by contracts all count.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptopay.adapters.evm.rpc import Backoff, call_with_backoff, connect
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.ports.chains import ObservedTransfer
+from cryptopay.core.rails import Rail, Token
+from eth_utils import to_checksum_address
+from web3 import Web3
+from web3.exceptions import BlockNotFound
+
+__all__ = ["TRANSFER_TOPIC", "EvmWatcher", "address_topic"]
+
+TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
+
+
+def address_topic(address: str) -> str:
+    """An address as a 32-byte log topic."""
+    return "0x" + "0" * 24 + address.lower().removeprefix("0x")
+
+
+def _hex(value: Any) -> str:
+    return "0x" + bytes(value).hex() if not isinstance(value, str) else value
+
+
+def _chunks(start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
+    while start <= end:
+        yield start, min(end, start + size - 1)
+        start += size
+
+
+class EvmWatcher:
+    """Reads one EVM network (Ethereum, Polygon or BSC: same code, per-network rails and settings)."""
+
+    def __init__(
+        self,
+        rpc: str | Web3,
+        rails: Sequence[Rail],
+        *,
+        block_range: int = 2_000,
+        address_batch: int = 500,
+        backoff: Backoff = Backoff(),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        tokens = [rail for rail in rails if rail.token.contract]
+        if not tokens or len({rail.network.name for rail in rails}) != 1:
+            raise InvalidInput("an EVM watcher needs token rails of exactly one network")
+        if block_range < 1 or address_batch < 1:
+            raise InvalidInput("block_range and address_batch must be at least 1")
+        self.network = tokens[0].network.name
+        self._w3 = connect(rpc) if isinstance(rpc, str) else rpc
+        self._tokens: dict[str, Token] = {str(r.token.contract).lower(): r.token for r in tokens}
+        self._depth = {r.token.asset.code: r.confirmations for r in tokens}
+        self._block_range = block_range
+        self._address_batch = address_batch
+        self._backoff = backoff
+        self._sleep = sleep
+        self._times: dict[str, datetime] = {}
+
+    def _call(self, what: str, action: Callable[[], Any]) -> Any:
+        return call_with_backoff(action, what=what, network=self.network, backoff=self._backoff, sleep=self._sleep)
+
+    def head(self) -> int:
+        """The latest block number."""
+        return int(self._call("reading the head", lambda: self._w3.eth.block_number))
+
+    def block_hash(self, number: int) -> str | None:
+        """The canonical hash of block ``number`` (None beyond the head)."""
+        header = self.block_header(number)
+        return None if header is None else header[0]
+
+    def block_header(self, number: int) -> tuple[str, datetime] | None:
+        """The canonical hash and timestamp of block ``number`` (None beyond the head)."""
+        block = self._block(number)
+        if block is None:
+            return None
+        return _hex(block["hash"]), datetime.fromtimestamp(int(block["timestamp"]), UTC)
+
+    def _block(self, ref: int | str) -> Any:
+        def fetch() -> Any:
+            try:
+                return self._w3.eth.get_block(ref)
+            except BlockNotFound:
+                return None
+
+        return self._call(f"reading block {ref}", fetch)
+
+    def scan(self, from_block: int, to_block: int, addresses: Sequence[str]) -> list[ObservedTransfer]:
+        """Every token transfer to ``addresses`` in blocks ``from_block..to_block``, in chain order."""
+        if from_block > to_block or not addresses:
+            return []
+        topics = sorted({address_topic(a) for a in addresses})
+        logs: list[Any] = []
+        for start, end in _chunks(from_block, to_block, self._block_range):
+            for i in range(0, len(topics), self._address_batch):
+                logs += self._logs(start, end, topics[i : i + self._address_batch])
+        logs.sort(key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
+        return [t for t in (self._transfer(log) for log in logs) if t is not None]
+
+    def _logs(self, start: int, end: int, topics: list[str]) -> list[Any]:
+        params: Any = {
+            "fromBlock": start,
+            "toBlock": end,
+            "address": [to_checksum_address(c) for c in self._tokens],
+            "topics": [TRANSFER_TOPIC, None, topics],
+        }
+        return list(self._call(f"fetching logs of blocks {start}-{end}", lambda: self._w3.eth.get_logs(params)))
+
+    def _transfer(self, log: Any) -> ObservedTransfer | None:
+        token = self._tokens.get(str(log["address"]).lower())
+        if token is None or log.get("removed") or len(log["topics"]) != 3:
+            return None  # an ERC721 Transfer has 4 topics; a removed log was reorganised away
+        block_hash = _hex(log["blockHash"])
+        return ObservedTransfer(
+            network=self.network,
+            tx_hash=_hex(log["transactionHash"]).lower(),
+            index=int(log["logIndex"]),
+            to_address=to_checksum_address("0x" + _hex(log["topics"][2])[-40:]),
+            amount=token.to_money(int(_hex(log["data"]), 16)),
+            block_number=int(log["blockNumber"]),
+            block_hash=block_hash,
+            block_time=self._time_of(block_hash),
+            from_address=to_checksum_address("0x" + _hex(log["topics"][1])[-40:]),
+            token_contract=to_checksum_address(str(log["address"])),
+        )
+
+    def _time_of(self, block_hash: str) -> datetime | None:
+        if block_hash not in self._times:
+            block = self._block(block_hash)
+            if block is None:
+                return None
+            if len(self._times) > 10_000:
+                self._times.clear()
+            self._times[block_hash] = datetime.fromtimestamp(int(block["timestamp"]), UTC)
+        return self._times[block_hash]
+
+    def confirmations(self, transfer: ObservedTransfer) -> int:
+        """0 if unmined or its block is no longer canonical (reorganised away), else head - block + 1."""
+        if transfer.block_number is None or transfer.block_hash is None:
+            return 0
+        canonical = self.block_hash(transfer.block_number)
+        if canonical is None or canonical.lower() != transfer.block_hash.lower():
+            return 0
+        return max(0, self.head() - transfer.block_number + 1)
+
+    def required_confirmations(self, transfer: ObservedTransfer) -> int:
+        """The configured confirmation depth for the transfer's asset on this network."""
+        return self._depth[transfer.amount.asset.code]

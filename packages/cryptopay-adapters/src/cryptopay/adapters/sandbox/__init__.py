@@ -1,0 +1,1 @@
+"""Local simulators and nodes for tests, the demo and development (never part of a production composition)."""
