@@ -192,7 +192,7 @@ class Invoice:
             raise InvalidInput("an invoice can only be marked settled or invalid")
         before = self._snapshot()
         self.marked_state = state
-        return [*self._changes(before, now), self._event("invoice.marked_by", now, by=by, state=state.value)]
+        return [attrs.evolve(e, data={**e.data, "marked_by": by}) for e in self._changes(before, now)]
 
     # --- queries --------------------------------------------------------------------------------------------
 
