@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 
 # (module under cryptopay_cli.commands, group name); each module exposes ``app: typer.Typer``.
-_GROUPS: list[tuple[str, str]] = [("keys", "keys"), ("addresses", "addresses")]
+_GROUPS: list[tuple[str, str]] = [("demo", "demo"), ("keys", "keys"), ("addresses", "addresses"), ("fx", "fx")]
 
 
 def _register() -> None:
