@@ -1,0 +1,101 @@
+"""Webhook ports: the HTTP sender and the repositories of endpoints and deliveries (the delivery log).
+
+``WebhookUnitOfWork`` is what the webhook use cases and the outbox relay need from one transaction: the outbox
+and the two webhook repositories. The SQL unit of work offers these next to its other repositories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+if TYPE_CHECKING:  # importing ports.storage first trips the ports.ledger <-> ledger import cycle
+    from cryptopay.core.ports.storage import Outbox
+
+__all__ = [
+    "WebhookDeliveries",
+    "WebhookEndpoints",
+    "WebhookResponse",
+    "WebhookSender",
+    "WebhookUnitOfWork",
+]
+
+
+@attrs.frozen
+class WebhookResponse:
+    """What an endpoint answered: the status and the start of the body (for the delivery log)."""
+
+    status_code: int
+    snippet: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300
+
+
+class WebhookSender(Protocol):
+    """POSTs one signed webhook; raises ``Unavailable`` when no answer came (refused, timed out, bad TLS)."""
+
+    def send(self, url: str, headers: Mapping[str, str], body: bytes) -> WebhookResponse: ...
+
+
+class WebhookEndpoints(Protocol):
+    def add(self, endpoint: WebhookEndpoint) -> None: ...
+
+    def get(self, endpoint_id: str) -> WebhookEndpoint | None: ...
+
+    def save(self, endpoint: WebhookEndpoint) -> None: ...
+
+    def for_merchant(self, merchant_id: str) -> list[WebhookEndpoint]:
+        """The merchant's endpoints, enabled or not, oldest first."""
+        ...
+
+
+class WebhookDeliveries(Protocol):
+    def add(self, delivery: WebhookDelivery) -> None:
+        """Store a new delivery; a second delivery of the same event to the same endpoint is a ``Conflict``."""
+        ...
+
+    def get(self, delivery_id: str) -> WebhookDelivery | None:
+        """The delivery, locked for update until the transaction ends."""
+        ...
+
+    def save(self, delivery: WebhookDelivery) -> None: ...
+
+    def due(self, now: datetime, *, limit: int = 100) -> list[WebhookDelivery]:
+        """Pending or retrying deliveries whose time has come and whose claim (if any) has lapsed, oldest first."""
+        ...
+
+    def add_attempt(self, attempt: WebhookAttempt) -> None: ...
+
+    def attempts(self, delivery_id: str) -> list[WebhookAttempt]:
+        """The delivery's attempts in the order they were made."""
+        ...
+
+    def for_merchant(
+        self,
+        merchant_id: str,
+        *,
+        endpoint_id: str | None = None,
+        status: DeliveryStatus | None = None,
+        limit: int = 100,
+    ) -> list[WebhookDelivery]:
+        """The merchant's delivery log, newest first."""
+        ...
+
+
+class WebhookUnitOfWork(Protocol):
+    """One transaction over the outbox and the webhook repositories."""
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    @property
+    def webhook_endpoints(self) -> WebhookEndpoints: ...
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveries: ...

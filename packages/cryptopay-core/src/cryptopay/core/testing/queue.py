@@ -1,0 +1,98 @@
+"""An in-memory ``JobQueue`` that runs nothing until told to: deterministic jobs for tests.
+
+>>> from cryptopay.core.ports.queue import JobRegistry
+>>> from cryptopay.core.testing.system import ManualClock
+>>> seen = []
+>>> registry = JobRegistry()
+>>> registry.register("note", lambda payload: seen.append(payload["text"]))
+>>> queue = FakeQueue(registry, ManualClock())
+>>> queue.enqueue("note", {"text": "a"}, job_id="n1").created, queue.enqueue("note", {"text": "a"}, job_id="n1").created
+(True, False)
+>>> queue.run_pending(), seen
+(1, ['a'])
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+import attrs
+from cryptopay.core.ports.queue import (
+    EnqueuedJob,
+    FailedJob,
+    JobRegistry,
+    JsonValue,
+    Payload,
+    check_job_id,
+    check_payload,
+)
+from cryptopay.core.ports.system import Clock
+
+__all__ = ["FakeQueue", "QueuedJob"]
+
+
+@attrs.define
+class QueuedJob:
+    job_id: str
+    job_name: str
+    payload: dict[str, JsonValue]
+    run_at: datetime
+    attempts: int = 0
+
+
+class FakeQueue:
+    """Jobs wait until ``run_pending``; a failing job is retried up to ``max_attempts`` times, then dead-lettered."""
+
+    def __init__(self, registry: JobRegistry, clock: Clock, *, max_attempts: int = 3) -> None:
+        self._registry = registry
+        self._clock = clock
+        self._max_attempts = max_attempts
+        self._ids = itertools.count(1)
+        self._known: set[str] = set()
+        self.pending: list[QueuedJob] = []
+        self.dead: dict[str, FailedJob] = {}
+        self.runs: list[tuple[str, str]] = []  # (job_id, job_name) of every run, successful or not
+
+    def enqueue(
+        self, job_name: str, payload: Payload, *, job_id: str | None = None, delay: timedelta | None = None
+    ) -> EnqueuedJob:
+        data = check_payload(payload)
+        the_id = check_job_id(job_id) if job_id is not None else f"job_{next(self._ids):06d}"
+        if the_id in self._known:
+            return EnqueuedJob(the_id, job_name, created=False)
+        self._known.add(the_id)
+        self.pending.append(QueuedJob(the_id, job_name, data, self._clock.now() + (delay or timedelta(0))))
+        return EnqueuedJob(the_id, job_name, created=True)
+
+    def run_pending(self) -> int:
+        """Run every job due now, including ones those jobs enqueue; the number of successful runs."""
+        done = 0
+        while due := [job for job in self.pending if job.run_at <= self._clock.now()]:
+            job = min(due, key=lambda queued: queued.run_at)
+            self.pending.remove(job)
+            done += self._run(job)
+        return done
+
+    def _run(self, job: QueuedJob) -> int:
+        job.attempts += 1
+        self.runs.append((job.job_id, job.job_name))
+        try:
+            self._registry.run(job.job_name, job.payload)
+        except Exception as error:
+            if job.attempts >= self._max_attempts:
+                self.dead[job.job_id] = FailedJob(job.job_id, job.job_name, job.payload, repr(error), self._clock.now())
+            else:
+                self.pending.append(job)
+            return 0
+        return 1
+
+    def dead_jobs(self, *, limit: int = 100) -> list[FailedJob]:
+        return list(self.dead.values())[:limit]
+
+    def requeue(self, job_id: str) -> bool:
+        failed = self.dead.pop(job_id, None)
+        if failed is None:
+            return False
+        self.pending.append(QueuedJob(job_id, failed.job_name, failed.payload, self._clock.now()))
+        return True

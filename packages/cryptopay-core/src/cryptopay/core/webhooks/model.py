@@ -1,0 +1,223 @@
+"""Webhook endpoints, deliveries and attempts, and the delivery state machine.
+
+A delivery is one event for one endpoint. It starts ``pending``; a 2xx answer makes it ``delivered``; any other
+answer (or none) makes it ``retrying`` with the next attempt ``RETRY_SCHEDULE`` later, and a failure with the
+schedule used up makes it ``dead``. A dead or delivered delivery can be sent again on request (``redelivered``).
+While one worker sends, the delivery is claimed (``locked_until``) so a duplicate job does not send it twice.
+
+>>> from datetime import datetime, timezone
+>>> at = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+>>> delivery = WebhookDelivery.new("whd_1", "whe_1", "m1", "out_1", "invoice.settled", "{}", at=at)
+>>> failed = delivery.claimed(at).after_attempt(at, ok=False, status_code=500, error=None)
+>>> failed.status.value, failed.next_attempt_at - at
+('retrying', datetime.timedelta(seconds=5))
+>>> failed.claimed(failed.next_attempt_at).after_attempt(at, ok=True, status_code=204, error=None).status.value
+'delivered'
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import attrs
+from cryptopay.core.errors import InvalidInput, InvalidState
+
+__all__ = [
+    "DEFAULT_LEASE",
+    "RETRY_SCHEDULE",
+    "WEBHOOK_EVENTS",
+    "DeliveryStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "check_endpoint_url",
+]
+
+WEBHOOK_EVENTS = (
+    "invoice.created",
+    "invoice.processing",
+    "invoice.settled",
+    "invoice.expired",
+    "invoice.paid_late",
+    "invoice.paid_partial",
+    "payout.completed",
+    "payout.failed",
+    "settlement.completed",
+)
+
+# Waits after the 1st, 2nd, ... failed attempt: 11 attempts over about three days, then the delivery is dead.
+RETRY_SCHEDULE: tuple[timedelta, ...] = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+    timedelta(hours=14),
+    timedelta(hours=14),
+    timedelta(hours=16),
+)
+
+DEFAULT_LEASE = timedelta(minutes=2)  # longer than the sender's timeout: a crashed sender's claim lapses after it
+_SNIPPET = 1000
+
+
+def check_endpoint_url(url: str, *, allow_insecure: bool = False) -> str:
+    """An absolute https URL to a public host, without credentials; ``allow_insecure`` admits http and local hosts."""
+    parts = urlsplit(url.strip())
+    allowed = {"https", "http"} if allow_insecure else {"https"}
+    if parts.scheme not in allowed:
+        raise InvalidInput(f"a webhook URL must use {' or '.join(sorted(allowed))}")
+    if not parts.hostname:
+        raise InvalidInput("a webhook URL needs a host")
+    if parts.username or parts.password:
+        raise InvalidInput("a webhook URL must not carry credentials")
+    if not allow_insecure and _is_internal(parts.hostname):
+        raise InvalidInput("a webhook URL must not point at a private or loopback address")
+    return url.strip()
+
+
+def _is_internal(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+
+
+def _events(values: Iterable[str]) -> frozenset[str]:
+    events = frozenset(values)
+    unknown = sorted(events - set(WEBHOOK_EVENTS))
+    if unknown:
+        raise InvalidInput(f"unknown webhook events {', '.join(unknown)}; known: {', '.join(WEBHOOK_EVENTS)}")
+    return events
+
+
+@attrs.frozen
+class WebhookEndpoint:
+    """Where a merchant wants events; ``events`` empty means every event. The secret never shows in a repr."""
+
+    id: str
+    merchant_id: str
+    url: str
+    secret: str = attrs.field(repr=False)
+    created_at: datetime
+    events: frozenset[str] = attrs.field(default=frozenset(), converter=_events)
+    enabled: bool = True
+    description: str = ""
+
+    def wants(self, event_type: str) -> bool:
+        return self.enabled and (not self.events or event_type in self.events)
+
+
+class DeliveryStatus(enum.Enum):
+    PENDING = "pending"  # not attempted yet
+    RETRYING = "retrying"  # failed at least once, next attempt scheduled
+    DELIVERED = "delivered"  # the endpoint answered 2xx
+    DEAD = "dead"  # failed on every scheduled attempt (or the endpoint went away): dead-lettered
+
+    @property
+    def final(self) -> bool:
+        return self in (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)
+
+
+@attrs.frozen
+class WebhookDelivery:
+    """One event to one endpoint; ``body`` is the exact JSON text signed and sent on every attempt."""
+
+    id: str
+    endpoint_id: str
+    merchant_id: str
+    event_id: str  # the webhook-id header: the same on every attempt and redelivery, so receivers can dedupe
+    event_type: str
+    body: str = attrs.field(repr=False)
+    created_at: datetime
+    next_attempt_at: datetime
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0  # every attempt ever made (the log); it makes each attempt's job id unique
+    failures: int = 0  # failed attempts since the last success or redelivery; indexes the retry schedule
+    locked_until: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+    @classmethod
+    def new(
+        cls,
+        delivery_id: str,
+        endpoint_id: str,
+        merchant_id: str,
+        event_id: str,
+        event_type: str,
+        body: str,
+        *,
+        at: datetime,
+    ) -> WebhookDelivery:
+        return cls(delivery_id, endpoint_id, merchant_id, event_id, event_type, body, at, at)
+
+    def is_due(self, now: datetime) -> bool:
+        """Waiting, its time has come, and no live claim holds it."""
+        unclaimed = self.locked_until is None or self.locked_until <= now
+        return not self.status.final and self.next_attempt_at <= now and unclaimed
+
+    def claimed(self, now: datetime, lease: timedelta = DEFAULT_LEASE) -> WebhookDelivery:
+        if not self.is_due(now):
+            raise InvalidState(f"webhook delivery {self.id} is not due for an attempt")
+        return attrs.evolve(self, locked_until=now + lease)
+
+    def after_attempt(
+        self,
+        now: datetime,
+        *,
+        ok: bool,
+        status_code: int | None,
+        error: str | None,
+        schedule: Sequence[timedelta] = RETRY_SCHEDULE,
+    ) -> WebhookDelivery:
+        """The delivery after an attempt's outcome; a final delivery stays final (a late duplicate only logs)."""
+        counted = attrs.evolve(self, attempts=self.attempts + 1, locked_until=None, last_status_code=status_code)
+        if self.status.final:
+            return attrs.evolve(self, attempts=self.attempts + 1)
+        if ok:
+            return attrs.evolve(counted, status=DeliveryStatus.DELIVERED, delivered_at=now, last_error=None, failures=0)
+        reason = (error or f"HTTP {status_code}")[:_SNIPPET]
+        if self.failures >= len(schedule):
+            return attrs.evolve(counted, status=DeliveryStatus.DEAD, last_error=reason, failures=self.failures + 1)
+        retry_at, failures = now + schedule[self.failures], self.failures + 1
+        return attrs.evolve(
+            counted, status=DeliveryStatus.RETRYING, last_error=reason, failures=failures, next_attempt_at=retry_at
+        )
+
+    def abandoned(self, now: datetime, reason: str) -> WebhookDelivery:
+        """Dead without an attempt (the endpoint was disabled or deleted)."""
+        return attrs.evolve(self, status=DeliveryStatus.DEAD, locked_until=None, last_error=reason[:_SNIPPET])
+
+    def redelivered(self, now: datetime) -> WebhookDelivery:
+        """Queued again by hand, with a fresh retry schedule; only a final delivery can be redelivered."""
+        if not self.status.final:
+            raise InvalidState(f"webhook delivery {self.id} is still {self.status.value}; it will be retried anyway")
+        return attrs.evolve(self, status=DeliveryStatus.PENDING, next_attempt_at=now, failures=0, locked_until=None)
+
+
+@attrs.frozen
+class WebhookAttempt:
+    """One row of the delivery log: when, what came back (a truncated snippet) or what went wrong."""
+
+    delivery_id: str
+    number: int
+    at: datetime
+    status_code: int | None
+    response_snippet: str
+    error: str | None
+    duration_ms: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -1,0 +1,209 @@
+"""Webhook use cases: fan an event out to endpoints, deliver with backoff, sweep lost jobs, redeliver by hand.
+
+Each use case is a short transaction; the HTTP call happens between two of them, never inside one. The
+delivery row is the source of truth and the queue only nudges it: a lost or duplicated job neither loses nor
+doubles a delivery, because an attempt must first claim the row, and ``sweep_webhooks`` re-nudges overdue rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+
+from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.outbox import OutboxMessage
+from cryptopay.core.ports.queue import JobQueue
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.webhooks import WebhookResponse, WebhookSender, WebhookUnitOfWork
+from cryptopay.core.webhooks.model import (
+    DEFAULT_LEASE,
+    RETRY_SCHEDULE,
+    WEBHOOK_EVENTS,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    check_endpoint_url,
+)
+from cryptopay.core.webhooks.signing import generate_secret, signature_headers
+
+__all__ = [
+    "DELIVER_JOB",
+    "SWEEP_JOB",
+    "UowFactory",
+    "create_endpoint",
+    "deliver_webhook",
+    "event_body",
+    "fan_out",
+    "nudge",
+    "redeliver_webhook",
+    "sweep_webhooks",
+]
+
+DELIVER_JOB = "webhooks.deliver"
+SWEEP_JOB = "webhooks.sweep"
+
+UowFactory = Callable[[], AbstractContextManager[WebhookUnitOfWork]]
+
+
+def event_body(message: OutboxMessage) -> str:
+    """The JSON a merchant receives: ``{"type", "timestamp", "data"}`` (compact, keys sorted, amounts as strings)."""
+    document = {"type": message.topic, "timestamp": message.created_at.isoformat(), "data": message.payload}
+    return json.dumps(document, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def fan_out(
+    uow: WebhookUnitOfWork, message: OutboxMessage, *, ids: IdGenerator, now: datetime
+) -> list[WebhookDelivery]:
+    """Create one delivery per endpoint of the event's merchant that wants it (in the caller's transaction)."""
+    merchant_id = message.payload.get("merchant_id")
+    if message.topic not in WEBHOOK_EVENTS or not isinstance(merchant_id, str):
+        return []
+    body = event_body(message)
+    deliveries = []
+    for endpoint in uow.webhook_endpoints.for_merchant(merchant_id):
+        if endpoint.wants(message.topic):
+            delivery = WebhookDelivery.new(
+                ids.new_id("whd"), endpoint.id, merchant_id, message.id, message.topic, body, at=now
+            )
+            uow.webhook_deliveries.add(delivery)
+            deliveries.append(delivery)
+    return deliveries
+
+
+def nudge(queue: JobQueue, delivery: WebhookDelivery, now: datetime, *, suffix: str = "") -> None:
+    """Ask the queue to attempt ``delivery`` when it is due; one job id per attempt keeps duplicates out."""
+    delay = max(delivery.next_attempt_at - now, timedelta(0))
+    job_id = f"webhook-{delivery.id}-{delivery.attempts}{suffix}"
+    queue.enqueue(DELIVER_JOB, {"delivery_id": delivery.id}, job_id=job_id, delay=delay or None)
+
+
+def _claim(
+    uow_factory: UowFactory, delivery_id: str, now: datetime, lease: timedelta
+) -> tuple[WebhookDelivery, WebhookEndpoint | None] | None:
+    with uow_factory() as uow:
+        delivery = uow.webhook_deliveries.get(delivery_id)
+        if delivery is None:
+            raise NotFound(f"no webhook delivery {delivery_id}")
+        if not delivery.is_due(now):
+            return None
+        endpoint = uow.webhook_endpoints.get(delivery.endpoint_id)
+        if endpoint is None or not endpoint.enabled:
+            uow.webhook_deliveries.save(delivery.abandoned(now, "the endpoint was disabled or deleted"))
+            return None
+        claimed = delivery.claimed(now, lease)
+        uow.webhook_deliveries.save(claimed)
+        return claimed, endpoint
+
+
+def _post(
+    sender: WebhookSender, endpoint: WebhookEndpoint, delivery: WebhookDelivery, at: datetime
+) -> tuple[WebhookResponse | None, str | None, int]:
+    body = delivery.body.encode()
+    headers = {"content-type": "application/json", **signature_headers(endpoint.secret, delivery.event_id, at, body)}
+    started = time.monotonic()
+    try:
+        response, error = sender.send(endpoint.url, headers, body), None
+    except Unavailable as failure:
+        response, error = None, failure.message
+    return response, error, int((time.monotonic() - started) * 1000)
+
+
+def deliver_webhook(
+    delivery_id: str,
+    *,
+    uow_factory: UowFactory,
+    sender: WebhookSender,
+    queue: JobQueue,
+    clock: Clock,
+    schedule: Sequence[timedelta] = RETRY_SCHEDULE,
+    lease: timedelta = DEFAULT_LEASE,
+) -> WebhookDelivery | None:
+    """Make one attempt if the delivery is due; record it; schedule the next attempt or dead-letter it.
+
+    Returns the delivery after the attempt, or None when there was nothing to do (not due, claimed elsewhere,
+    already final, or abandoned because its endpoint is gone): a duplicate job is harmless.
+    """
+    claim = _claim(uow_factory, delivery_id, clock.now(), lease)
+    if claim is None:
+        return None
+    delivery, endpoint = claim
+    assert endpoint is not None
+    sent_at = clock.now()
+    response, error, duration_ms = _post(sender, endpoint, delivery, sent_at)
+    status_code = response.status_code if response else None
+    with uow_factory() as uow:
+        current = uow.webhook_deliveries.get(delivery_id) or delivery
+        after = current.after_attempt(
+            clock.now(), ok=bool(response and response.ok), status_code=status_code, error=error, schedule=schedule
+        )
+        uow.webhook_deliveries.save(after)
+        snippet = response.snippet[:1000] if response else ""
+        uow.webhook_deliveries.add_attempt(
+            WebhookAttempt(delivery_id, after.attempts, sent_at, status_code, snippet, error, duration_ms)
+        )
+    if not after.status.final:
+        nudge(queue, after, clock.now())
+    return after
+
+
+def sweep_webhooks(
+    *,
+    uow_factory: UowFactory,
+    queue: JobQueue,
+    clock: Clock,
+    grace: timedelta = timedelta(minutes=1),
+    limit: int = 500,
+) -> int:
+    """Re-nudge deliveries overdue by more than ``grace`` (their job was lost); the number nudged."""
+    now = clock.now()
+    with uow_factory() as uow:
+        overdue = [d for d in uow.webhook_deliveries.due(now - grace, limit=limit) if d.is_due(now)]
+    for delivery in overdue:
+        nudge(queue, delivery, now, suffix=f"-sweep-{int(now.timestamp()) // 60}")
+    return len(overdue)
+
+
+def redeliver_webhook(
+    delivery_id: str, *, merchant_id: str | None = None, uow_factory: UowFactory, queue: JobQueue, clock: Clock
+) -> WebhookDelivery:
+    """Send a delivered or dead delivery again (same event id and body) with a fresh retry schedule."""
+    now = clock.now()
+    with uow_factory() as uow:
+        delivery = uow.webhook_deliveries.get(delivery_id)
+        if delivery is None or (merchant_id is not None and delivery.merchant_id != merchant_id):
+            raise NotFound(f"no webhook delivery {delivery_id}")
+        again = delivery.redelivered(now)
+        uow.webhook_deliveries.save(again)
+    nudge(queue, again, now, suffix="-redeliver")
+    return again
+
+
+def create_endpoint(
+    merchant_id: str,
+    url: str,
+    *,
+    events: Sequence[str] = (),
+    description: str = "",
+    uow_factory: UowFactory,
+    ids: IdGenerator,
+    clock: Clock,
+    allow_insecure: bool = False,
+) -> WebhookEndpoint:
+    """Register a merchant endpoint with a fresh ``whsec_`` secret (shown to the merchant once, at creation)."""
+    if len(description) > 200:
+        raise InvalidInput("an endpoint description is at most 200 characters")
+    endpoint = WebhookEndpoint(
+        ids.new_id("whe"),
+        merchant_id,
+        check_endpoint_url(url, allow_insecure=allow_insecure),
+        generate_secret(),
+        clock.now(),
+        frozenset(events),
+        description=description,
+    )
+    with uow_factory() as uow:
+        uow.webhook_endpoints.add(endpoint)
+    return endpoint
