@@ -190,7 +190,15 @@ class Ledger:
         """Post several entries in one transaction: all of them or none."""
         if len({r.key for r in requests}) != len(requests):
             raise InvalidInput("a batch cannot repeat an idempotency key")
-        return self._run(lambda s: [self._post_in(s, r) for r in requests], session)
+
+        def work(s: LedgerSession) -> list[Entry]:
+            # One read of the keys and one lock of every account, in code order, for the whole batch: two
+            # batches touching the same accounts then queue instead of deadlocking on a per-entry lock order.
+            s.find_idempotencies([r.key for r in requests])
+            s.lock_balances(sorted({p.account for r in requests for p in r.postings}))
+            return [self._post_in(s, r) for r in requests]
+
+        return self._run(work, session)
 
     def transfer(
         self,

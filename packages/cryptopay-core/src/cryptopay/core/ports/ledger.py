@@ -3,6 +3,10 @@
 A ``LedgerSession`` is one database transaction. ``lock_balances`` must lock the rows it returns until the
 session ends (``SELECT ... FOR UPDATE`` in a fixed order on PostgreSQL) so concurrent writers serialise on
 the accounts they share. Stores raise ``TransientConflict`` for races that a retry resolves.
+
+A session may answer repeated reads from what it already read or wrote in the same transaction (locked rows
+stay locked; a key read as absent that a concurrent writer then records makes this session's write fail with
+``TransientConflict``, and the retry sees it), so batched work costs one query per kind, not one per item.
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ class LedgerSession(Protocol):
     def save_balances(self, balances: Iterable[AccountBalance]) -> None: ...
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None: ...
+
+    def find_idempotencies(self, keys: Sequence[str]) -> dict[str, IdempotencyRecord]:
+        """Bulk ``find_idempotency`` (one query for a batch); the keys found, each with its record."""
+        ...
 
     def add_idempotency(self, record: IdempotencyRecord) -> None: ...
 

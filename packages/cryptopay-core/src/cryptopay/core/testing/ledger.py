@@ -54,6 +54,9 @@ class _Session:
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
         return self.state.keys.get(key)
 
+    def find_idempotencies(self, keys: Sequence[str]) -> dict[str, IdempotencyRecord]:
+        return {k: self.state.keys[k] for k in keys if k in self.state.keys}
+
     def add_idempotency(self, record: IdempotencyRecord) -> None:
         if record.key in self.state.keys:
             raise Conflict(f"idempotency key {record.key} exists")

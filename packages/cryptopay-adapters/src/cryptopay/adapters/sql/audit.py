@@ -1,0 +1,83 @@
+"""The audit log on SQL: appends serialise on the single ``audit_head`` row, which also names the last record.
+
+``verify_audit_log(engine)`` re-reads the whole chain in ``seq`` order and returns every problem
+(``cryptopay.core.audit.verify_chain``); an empty list means no record was edited or deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.errors import translating
+from cryptopay.adapters.sql.tables import audit_head, audit_log
+from cryptopay.core.audit import AuditEvent, AuditProblem, AuditRecord, chain_next, verify_chain
+from cryptopay.core.ports.system import IdGenerator
+from cryptopay.core.system import RandomIds
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["SqlAuditLog", "verify_audit_log"]
+
+_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+
+
+def _record(row: Any) -> AuditRecord:
+    m = row._mapping
+    details = tuple((str(k), str(v)) for k, v in m["details"])
+    return AuditRecord(
+        m["seq"], m["id"], m["at"], m["actor"], m["action"], m["subject"], details, m["prev_hash"], m["hash"]
+    )
+
+
+class SqlAuditLog:
+    """``AuditLog`` on one connection's transaction."""
+
+    def __init__(self, conn: Connection, ids: IdGenerator | None = None) -> None:
+        self._conn = conn
+        self._ids = ids or RandomIds()
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        seq, last_hash = self._conn.execute(_HEAD.with_for_update()).one()
+        record = chain_next((int(seq), str(last_hash)) if seq else None, event, self._ids.new_id("aud"))
+        self._conn.execute(
+            audit_log.insert(),
+            {
+                "seq": record.seq,
+                "id": record.id,
+                "at": record.at,
+                "actor": record.actor,
+                "action": record.action,
+                "subject": record.subject,
+                "details": [list(pair) for pair in record.details],
+                "prev_hash": record.prev_hash,
+                "hash": record.hash,
+            },
+        )
+        self._conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=record.seq, hash=record.hash))
+        return record
+
+    def records(self, *, after_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
+        query = sa.select(audit_log).where(audit_log.c.seq > after_seq).order_by(audit_log.c.seq)
+        return [_record(r) for r in self._conn.execute(query.limit(limit) if limit is not None else query)]
+
+    def head(self) -> tuple[int, str] | None:
+        seq, last_hash = self._conn.execute(_HEAD).one()
+        return (int(seq), str(last_hash)) if seq else None
+
+
+def _all_records(conn: Connection, page: int = 5000) -> Iterator[AuditRecord]:
+    after = 0
+    while True:
+        batch = SqlAuditLog(conn).records(after_seq=after, limit=page)
+        yield from batch
+        if len(batch) < page:
+            return
+        after = batch[-1].seq
+
+
+def verify_audit_log(engine: Engine) -> list[AuditProblem]:
+    """Every break in the stored chain (edited, deleted or reordered records); [] when the log is intact."""
+    with translating(), engine.connect() as conn, conn.execution_options(sqlite_readonly=True).begin():
+        head = SqlAuditLog(conn).head()
+        return verify_chain(_all_records(conn), head=head)

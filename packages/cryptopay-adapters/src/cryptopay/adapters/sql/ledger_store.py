@@ -1,0 +1,280 @@
+"""The ledger store on SQL: balance rows locked in a fixed order, writes batched at the end of the transaction.
+
+A ``SqlLedgerSession`` is one transaction on one connection. ``lock_balances`` runs ``SELECT ... FOR UPDATE``
+in account-code order (SQLite serialises writers with ``BEGIN IMMEDIATE`` instead) and keeps the locked rows,
+so later calls in the same transaction cost nothing. Entries, lines, balance updates, holds and idempotency
+records are buffered and written by ``flush`` in a few statements just before commit (on PostgreSQL, one
+statement). Reads that could depend on buffered writes are answered from the buffer first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql import ledger_rows as rows
+from cryptopay.adapters.sql.errors import translating
+from cryptopay.adapters.sql.ledger_flush import flush_postgres
+from cryptopay.adapters.sql.tables import (
+    ledger_accounts,
+    ledger_entries,
+    ledger_holds,
+    ledger_idempotency,
+    ledger_lines,
+)
+from cryptopay.core.ledger.model import Account, AccountBalance, Entry, Hold
+from cryptopay.core.ports.ledger import IdempotencyRecord
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["SqlLedgerSession", "SqlLedgerStore"]
+
+_LOCK = (
+    sa.select(ledger_accounts)
+    .where(ledger_accounts.c.code.in_(sa.bindparam("codes", expanding=True)))
+    .order_by(ledger_accounts.c.code)
+    .with_for_update()
+)
+_FIND_KEYS = sa.select(ledger_idempotency).where(ledger_idempotency.c.key.in_(sa.bindparam("keys", expanding=True)))
+_UPDATE_BALANCE = (
+    ledger_accounts.update()
+    .where(ledger_accounts.c.code == sa.bindparam("b_code"))
+    .values(
+        debits_posted=sa.bindparam("b_dp"),
+        credits_posted=sa.bindparam("b_cp"),
+        debits_pending=sa.bindparam("b_dpe"),
+        credits_pending=sa.bindparam("b_cpe"),
+        available=sa.bindparam("b_av"),
+    )
+)
+_UPDATE_HOLD = (
+    ledger_holds.update()
+    .where(ledger_holds.c.id == sa.bindparam("h_id"))
+    .values(
+        state=sa.bindparam("h_state"),
+        posted_amount=sa.bindparam("h_posted"),
+        entry_id=sa.bindparam("h_entry"),
+    )
+)
+
+
+def _load_entries(conn: Connection, where: sa.ColumnElement[bool], limit: int | None = None) -> list[Entry]:
+    query = (
+        sa.select(ledger_entries).where(where).order_by(ledger_entries.c.created_at.desc(), ledger_entries.c.id.desc())
+    )
+    heads = [r._mapping for r in conn.execute(query.limit(limit) if limit else query)]
+    if not heads:
+        return []
+    ids = [h["id"] for h in heads]
+    lines: dict[str, list[Any]] = {i: [] for i in ids}
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        for line in conn.execute(sa.select(ledger_lines).where(ledger_lines.c.entry_id.in_(chunk))):
+            lines[line.entry_id].append(line._mapping)
+    return [rows.entry_from_rows(h, lines[h["id"]]) for h in heads]
+
+
+class SqlLedgerSession:
+    """One transaction of the ledger (implements ``cryptopay.core.ports.ledger.LedgerSession``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._postgres = conn.dialect.name == "postgresql"
+        self._locked: dict[str, AccountBalance] = {}
+        self._dirty: dict[str, AccountBalance] = {}
+        self._keys: dict[str, IdempotencyRecord | None] = {}
+        self._new_keys: list[IdempotencyRecord] = []
+        self._entries: dict[str, Entry] = {}
+        self._new_entries: list[Entry] = []
+        self._reversals: dict[str, str] = {}
+        self._holds: dict[str, Hold] = {}
+        self._new_holds: dict[str, Hold] = {}
+        self._changed_holds: dict[str, Hold] = {}
+
+    @property
+    def connection(self) -> Connection:
+        return self._conn
+
+    # -- accounts and balances ------------------------------------------------------------------------------
+    def get_account(self, code: str) -> Account | None:
+        if code in self._locked:
+            return self._locked[code].account
+        row = self._conn.execute(sa.select(ledger_accounts).where(ledger_accounts.c.code == code)).first()
+        return rows.account_from_row(row._mapping) if row else None
+
+    def add_account(self, account: Account) -> None:
+        self._conn.execute(ledger_accounts.insert(), rows.account_row(account))
+
+    def lock_balances(self, codes: Sequence[str]) -> dict[str, AccountBalance]:
+        missing = sorted({c for c in codes if c not in self._locked})
+        if missing:
+            for row in self._conn.execute(_LOCK, {"codes": missing}):
+                balance = rows.balance_from_row(row._mapping)
+                self._locked[balance.account.code] = balance
+        return {c: self._locked[c] for c in codes if c in self._locked}
+
+    def save_balances(self, balances: Iterable[AccountBalance]) -> None:
+        for balance in balances:
+            code = balance.account.code
+            if code not in self._locked:
+                raise RuntimeError(f"balance of {code} saved without being locked first")
+            self._locked[code] = self._dirty[code] = balance
+
+    # -- idempotency ----------------------------------------------------------------------------------------
+    def find_idempotencies(self, keys: Sequence[str]) -> dict[str, IdempotencyRecord]:
+        unknown = sorted({k for k in keys if k not in self._keys})
+        for start in range(0, len(unknown), 500):
+            chunk = unknown[start : start + 500]
+            found = {
+                r.key: rows.idempotency_from_row(r._mapping) for r in self._conn.execute(_FIND_KEYS, {"keys": chunk})
+            }
+            for key in chunk:
+                self._keys[key] = found.get(key)
+        return {k: record for k in keys if (record := self._keys.get(k)) is not None}
+
+    def find_idempotency(self, key: str) -> IdempotencyRecord | None:
+        return self.find_idempotencies([key]).get(key)
+
+    def add_idempotency(self, record: IdempotencyRecord) -> None:
+        if self._keys.get(record.key) is not None:
+            raise RuntimeError(f"idempotency key {record.key!r} recorded twice in one transaction")
+        self._keys[record.key] = record
+        self._new_keys.append(record)
+
+    # -- entries --------------------------------------------------------------------------------------------
+    def add_entry(self, entry: Entry) -> None:
+        self._entries[entry.id] = entry
+        self._new_entries.append(entry)
+        if entry.reverses:
+            self._reversals[entry.reverses] = entry.id
+
+    def get_entry(self, entry_id: str) -> Entry | None:
+        if entry_id not in self._entries:
+            found = _load_entries(self._conn, ledger_entries.c.id == entry_id)
+            if not found:
+                return None
+            self._entries[entry_id] = found[0]
+        return self._entries[entry_id]
+
+    def find_reversal(self, entry_id: str) -> Entry | None:
+        if entry_id in self._reversals:
+            return self._entries[self._reversals[entry_id]]
+        found = _load_entries(self._conn, ledger_entries.c.reverses == entry_id)
+        return found[0] if found else None
+
+    # -- holds ----------------------------------------------------------------------------------------------
+    def get_hold(self, hold_id: str) -> Hold | None:
+        if hold_id not in self._holds:
+            query = sa.select(ledger_holds).where(ledger_holds.c.id == hold_id).with_for_update()
+            row = self._conn.execute(query).first()
+            if row is None:
+                return None
+            self._holds[hold_id] = rows.hold_from_row(row._mapping)
+        return self._holds[hold_id]
+
+    def add_hold(self, hold: Hold) -> None:
+        self._holds[hold.id] = self._new_holds[hold.id] = hold
+
+    def update_hold(self, hold: Hold) -> None:
+        self._holds[hold.id] = hold
+        if hold.id in self._new_holds:
+            self._new_holds[hold.id] = hold
+        else:
+            self._changed_holds[hold.id] = hold
+
+    # -- writing --------------------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write everything buffered so far (called before commit; safe to call more than once)."""
+        entries, self._new_entries = self._new_entries, []
+        balances, self._dirty = list(self._dirty.values()), {}
+        keys, self._new_keys = self._new_keys, []
+        if self._postgres:
+            flush_postgres(self._conn, entries, balances, keys)
+        else:
+            self._flush_generic(entries, balances, keys)
+        new_holds, self._new_holds = list(self._new_holds.values()), {}
+        changed, self._changed_holds = list(self._changed_holds.values()), {}
+        if new_holds:
+            self._conn.execute(ledger_holds.insert(), [rows.hold_row(h) for h in new_holds])
+        if changed:
+            self._conn.execute(_UPDATE_HOLD, [_hold_change(h) for h in changed])
+
+    def _flush_generic(
+        self, entries: list[Entry], balances: list[AccountBalance], keys: list[IdempotencyRecord]
+    ) -> None:
+        if entries:
+            self._conn.execute(ledger_entries.insert(), [rows.entry_row(e) for e in entries])
+            self._conn.execute(ledger_lines.insert(), [line for e in entries for line in rows.line_rows(e)])
+        if balances:
+            self._conn.execute(_UPDATE_BALANCE, [rows.balance_values(b) for b in balances])
+        if keys:
+            self._conn.execute(ledger_idempotency.insert(), [rows.idempotency_row(k) for k in keys])
+
+
+def _hold_change(hold: Hold) -> dict[str, Any]:
+    return {
+        "h_id": hold.id,
+        "h_state": hold.state.value,
+        "h_posted": hold.posted_amount.amount if hold.posted_amount else None,
+        "h_entry": hold.entry_id,
+    }
+
+
+class SqlLedgerStore:
+    """``LedgerStore`` over a SQLAlchemy engine (PostgreSQL or SQLite with the migrations applied)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @contextmanager
+    def session(self) -> Iterator[SqlLedgerSession]:
+        with translating(), self._engine.connect() as conn, conn.begin():
+            session = SqlLedgerSession(conn)
+            yield session
+            session.flush()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with translating(), self._engine.connect() as conn, conn.execution_options(sqlite_readonly=True).begin():
+            yield conn
+
+    def accounts(self) -> list[Account]:
+        with self._reading() as conn:
+            found = conn.execute(sa.select(ledger_accounts).order_by(ledger_accounts.c.code))
+            return [rows.account_from_row(r._mapping) for r in found]
+
+    def balances(self, codes: Sequence[str] | None = None) -> list[AccountBalance]:
+        query = sa.select(ledger_accounts).order_by(ledger_accounts.c.code)
+        with self._reading() as conn:
+            if codes is None:
+                return [rows.balance_from_row(r._mapping) for r in conn.execute(query)]
+            found = {}
+            for start in range(0, len(codes), 500):
+                chunk = list(codes[start : start + 500])
+                for r in conn.execute(query.where(ledger_accounts.c.code.in_(chunk))):
+                    found[r.code] = rows.balance_from_row(r._mapping)
+            return [found[c] for c in codes if c in found]
+
+    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]:
+        where: sa.ColumnElement[bool] = sa.true()
+        if account is not None:
+            where = ledger_entries.c.id.in_(
+                sa.select(ledger_lines.c.entry_id).where(ledger_lines.c.account_code == account)
+            )
+        with self._reading() as conn:
+            return _load_entries(conn, where, limit)
+
+    def holds(self, *, pending_only: bool = False, expiring_before: datetime | None = None) -> list[Hold]:
+        query = sa.select(ledger_holds).order_by(ledger_holds.c.id)
+        if pending_only:
+            query = query.where(ledger_holds.c.state == "pending")
+        if expiring_before is not None:
+            query = query.where(ledger_holds.c.expires_at.is_not(None), ledger_holds.c.expires_at <= expiring_before)
+        with self._reading() as conn:
+            return [rows.hold_from_row(r._mapping) for r in conn.execute(query)]

@@ -1,0 +1,74 @@
+"""Run the Alembic migrations from Python: the same scripts on SQLite and PostgreSQL.
+
+>>> import tempfile, pathlib
+>>> url = f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'doc.db'}"
+>>> current(url) is None
+True
+>>> upgrade(url) == head()
+True
+>>> downgrade(url, "base") is None
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from cryptopay.adapters.sql.engine import make_engine, resolve_url
+
+__all__ = ["current", "downgrade", "head", "upgrade"]
+
+_SCRIPTS = Path(__file__).parent / "migrations"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    return config
+
+
+def _run(url: str | None, action: str, revision: str) -> str | None:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            config = _config()
+            config.attributes["connection"] = conn
+            getattr(command, action)(config, revision)
+        return _current(engine)
+    finally:
+        engine.dispose()
+
+
+def _current(engine: object) -> str | None:
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head() -> str:
+    """The newest revision the code knows."""
+    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> str | None:
+    """Migrate the database at ``url`` (see ``resolve_url``) up to ``revision``; returns the revision now applied."""
+    return _run(resolve_url(url), "upgrade", revision)
+
+
+def downgrade(url: str | None, revision: str) -> str | None:
+    """Migrate down to ``revision`` (``"base"`` removes every table); returns the revision now applied."""
+    return _run(resolve_url(url), "downgrade", revision)
+
+
+def current(url: str | None = None) -> str | None:
+    """The revision applied to the database at ``url`` (None when it was never migrated)."""
+    engine = make_engine(url)
+    try:
+        return _current(engine)
+    finally:
+        engine.dispose()

@@ -1,0 +1,38 @@
+"""Alembic environment: runs on the connection the migrations API hands over (or one made from the URL)."""
+
+from __future__ import annotations
+
+from alembic import context
+from cryptopay.adapters.sql.engine import make_engine
+from cryptopay.adapters.sql.tables import metadata
+
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _migrate(connection)
+        return
+    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    try:
+        with engine.connect() as conn:
+            _migrate(conn)
+    finally:
+        engine.dispose()
+
+
+def _migrate(connection: object) -> None:
+    context.configure(
+        connection=connection,  # type: ignore[arg-type]
+        target_metadata=metadata,
+        render_as_batch=True,
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    if hasattr(connection, "commit"):
+        connection.commit()
+
+
+run()

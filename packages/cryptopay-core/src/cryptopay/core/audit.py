@@ -1,0 +1,140 @@
+"""The audit log: append-only records chained by hashes, so an edited or deleted record is detectable.
+
+Each record's hash covers its own fields and the previous record's hash; the first record chains to
+``GENESIS_HASH``. ``verify_chain`` re-computes the chain and names every record that does not fit.
+
+>>> from datetime import datetime, timezone
+>>> at = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+>>> first = chain_next(None, AuditEvent("admin:a1", "kyc.approve", "user:u1", at, {"tier": "1"}), "aud_1")
+>>> second = chain_next(first, AuditEvent("admin:a2", "kyc.approve", "user:u2", at), "aud_2")
+>>> second.prev_hash == first.hash
+True
+>>> verify_chain([first, second])
+[]
+>>> tampered = attrs.evolve(first, subject="user:u9")
+>>> [problem.reason for problem in verify_chain([tampered, second])]
+['hash does not match the record (edited)']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEvent",
+    "AuditProblem",
+    "AuditRecord",
+    "chain_next",
+    "record_hash",
+    "verify_chain",
+]
+
+GENESIS_HASH = "0" * 64
+
+
+def _as_details(details: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((str(k), str(v)) for k, v in dict(details).items()))
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise InvalidInput("audit times must be timezone-aware")
+    return moment.astimezone(UTC)
+
+
+@attrs.frozen
+class AuditEvent:
+    """What happened, who did it and to what; details are short strings (never secrets)."""
+
+    actor: str
+    action: str
+    subject: str
+    at: datetime = attrs.field(converter=_utc)
+    details: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_as_details)
+
+
+@attrs.frozen
+class AuditRecord:
+    """A stored audit event: its position ``seq``, the previous record's hash and its own."""
+
+    seq: int
+    id: str
+    at: datetime = attrs.field(converter=_utc)
+    actor: str
+    action: str
+    subject: str
+    details: tuple[tuple[str, str], ...] = attrs.field(converter=_as_details)
+    prev_hash: str
+    hash: str
+
+    @property
+    def event(self) -> AuditEvent:
+        return AuditEvent(self.actor, self.action, self.subject, self.at, self.details)
+
+
+@attrs.frozen
+class AuditProblem:
+    """A record that breaks the chain (``seq`` is where the break shows)."""
+
+    seq: int
+    record_id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"audit record #{self.seq} ({self.record_id}): {self.reason}"
+
+
+def record_hash(seq: int, record_id: str, event: AuditEvent, prev_hash: str) -> str:
+    """SHA-256 over a canonical JSON form of the record's fields and the previous hash."""
+    body = [
+        seq,
+        record_id,
+        event.at.isoformat(timespec="microseconds"),
+        event.actor,
+        event.action,
+        event.subject,
+        [list(pair) for pair in event.details],
+        prev_hash,
+    ]
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def chain_next(previous: AuditRecord | tuple[int, str] | None, event: AuditEvent, record_id: str) -> AuditRecord:
+    """The record that follows ``previous`` (a record, or the head's (seq, hash); None starts the chain)."""
+    if isinstance(previous, AuditRecord):
+        previous = (previous.seq, previous.hash)
+    seq, prev_hash = (previous[0] + 1, previous[1]) if previous else (1, GENESIS_HASH)
+    digest = record_hash(seq, record_id, event, prev_hash)
+    return AuditRecord(
+        seq, record_id, event.at, event.actor, event.action, event.subject, event.details, prev_hash, digest
+    )
+
+
+def verify_chain(records: Iterable[AuditRecord], *, head: tuple[int, str] | None = None) -> list[AuditProblem]:
+    """Every problem in a chain read in ``seq`` order: edits, deletions, reordering; [] when intact.
+
+    ``head`` is the stored (last seq, last hash) pointer, which also catches a deleted tail.
+    """
+    problems: list[AuditProblem] = []
+    expected_seq, expected_prev = 1, GENESIS_HASH
+    last: AuditRecord | None = None
+    for record in records:
+        if record.seq != expected_seq:
+            problems.append(AuditProblem(record.seq, record.id, f"expected record #{expected_seq} here (deleted)"))
+        elif record.prev_hash != expected_prev:
+            problems.append(AuditProblem(record.seq, record.id, "previous hash does not match (deleted or reordered)"))
+        if record_hash(record.seq, record.id, record.event, record.prev_hash) != record.hash:
+            problems.append(AuditProblem(record.seq, record.id, "hash does not match the record (edited)"))
+        expected_seq, expected_prev, last = record.seq + 1, record.hash, record
+    if head is not None and (last is None or (last.seq, last.hash) != head):
+        seq = head[0]
+        problems.append(AuditProblem(seq, "-", f"the log ends before record #{seq} that the head names (deleted)"))
+    return problems

@@ -1,0 +1,103 @@
+"""Storage ports: the unit of work and the repositories a use case writes through, all in one transaction.
+
+A use case opens a unit of work, changes its entities through the repositories, posts its ledger entry with
+``Ledger.post(..., session=uow.ledger)``, appends its audit record and its outbox message, and the unit of
+work commits all of it at once when the block exits normally (or rolls all of it back on an exception)::
+
+    with uow_factory() as uow:
+        uow.invoices.add(invoice)
+        ledger.post(request, session=uow.ledger)
+        uow.audit.append(AuditEvent("merchant:m1", "invoice.create", f"invoice:{invoice.id}", now))
+        uow.outbox.add(OutboxMessage.new(ids.new_id("out"), "invoice.created", {...}, at=now))
+
+``in_transaction`` runs such a block with bounded retries on ``TransientConflict``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from cryptopay.core.audit import AuditEvent, AuditRecord
+from cryptopay.core.errors import TransientConflict
+from cryptopay.core.outbox import OutboxMessage
+from cryptopay.core.ports.ledger import LedgerSession
+
+__all__ = [
+    "AuditLog",
+    "Outbox",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "in_transaction",
+]
+
+T = TypeVar("T")
+
+
+class AuditLog(Protocol):
+    """The append-only, hash-chained audit log; appends serialise on the chain's head."""
+
+    def append(self, event: AuditEvent) -> AuditRecord: ...
+
+    def records(self, *, after_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
+        """Records in ``seq`` order, starting after ``after_seq``."""
+        ...
+
+    def head(self) -> tuple[int, str] | None:
+        """The (seq, hash) of the last record as the head pointer names it; None for an empty log."""
+        ...
+
+
+class Outbox(Protocol):
+    """Messages to publish after commit; written in the same transaction as the change they announce."""
+
+    def add(self, message: OutboxMessage) -> None: ...
+
+    def get(self, message_id: str) -> OutboxMessage | None: ...
+
+    def due(self, now: datetime, *, limit: int = 100) -> list[OutboxMessage]:
+        """Unpublished messages available at ``now``, oldest first, locked (skipping ones other relays hold)."""
+        ...
+
+    def save(self, message: OutboxMessage) -> None:
+        """Store a message's new delivery state (published or failed)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository; commits when the ``with`` block exits normally."""
+
+    @property
+    def ledger(self) -> LedgerSession: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> AbstractContextManager[UnitOfWork]: ...
+
+
+def in_transaction(
+    factory: Callable[[], AbstractContextManager[UnitOfWork]],
+    work: Callable[[UnitOfWork], T],
+    *,
+    max_attempts: int = 8,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``work`` in a fresh unit of work, retrying (with backoff) when a concurrent writer won a race."""
+    for attempt in range(max_attempts):
+        try:
+            with factory() as uow:
+                return work(uow)
+        except TransientConflict:
+            if attempt == max_attempts - 1:
+                raise
+            sleep(min(0.002 * 2**attempt, 0.2))
+    raise AssertionError("unreachable")  # pragma: no cover
