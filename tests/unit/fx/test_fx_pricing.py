@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Rate
+from cryptopay.core.ports.fx import UnsupportedPair
 from cryptopay.core.pricing import CachedRateSource, Depegged, PegBand, Pricer, PricingPolicy
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository, InMemoryRateCache
 from cryptopay.core.testing.system import ManualClock, SequentialIds
@@ -147,6 +148,12 @@ def test_every_quote_is_persisted_under_a_new_id(clock, quotes):
     first, second = pricer.quote(USDT_KES), pricer.quote(USDT_KES)
     assert first.id != second.id
     assert quotes.get(first.id) == first and quotes.get(second.id) == second
+
+
+def test_a_pair_no_source_quotes_is_not_found(clock, quotes):
+    """When every source says it does not quote the pair, the pricer says so (not found, not a fault)."""
+    with pytest.raises(UnsupportedPair, match="no configured rate source quotes BTC/KES"):
+        make_pricer(clock, quotes, *markets(clock, "129.00")).quote(Pair.parse("BTC/KES"))
 
 
 def test_a_pair_of_one_asset_is_invalid(clock, quotes):

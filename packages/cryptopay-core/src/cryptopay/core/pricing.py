@@ -82,9 +82,10 @@ class SourceFailure:
     source: str
     pair: Pair
     reason: str
+    unsupported: bool = False  # the source simply does not quote the pair: expected, not a fault
 
     def __str__(self) -> str:
-        return f"{self.source} {self.pair}: {self.reason}"
+        return f"{self.source} {self.pair}: {self.reason.removeprefix(self.source + ': ')}"
 
 
 @attrs.frozen
@@ -131,6 +132,8 @@ class Pricer:
         """Lock a quote from the median of fresh sources, after the peg check, and persist it."""
         survey = self.survey(pair)
         self._check_peg(survey)
+        if not survey.rates and survey.failures and all(f.unsupported for f in survey.failures):
+            raise UnsupportedPair(f"no configured rate source quotes {pair}", failures=survey.failures)
         policy = self.policy
         try:
             quote = lock_quote(
@@ -198,11 +201,11 @@ class Pricer:
         *,
         quiet_unsupported: bool = False,
     ) -> Rate | None:
-        reason, level = None, logging.WARNING
+        reason, unsupported = None, False
         try:
             rate = source.fetch(pair)
         except UnsupportedPair as error:
-            reason, level = (None if quiet_unsupported else error.message), logging.DEBUG
+            reason, unsupported = (None if quiet_unsupported else error.message), True
         except CryptopayError as error:
             reason = error.message
         except Exception as error:  # a broken source must not stop the others; its text may hold a URL, so not shown
@@ -216,8 +219,8 @@ class Pricer:
             else:
                 return rate
         if reason is not None:
-            log.log(level, "skipping rate source %s for %s: %s", source.name, pair, reason)
-            failures.append(SourceFailure(source.name, pair, reason))
+            log.log(logging.DEBUG if unsupported else logging.INFO, "skipped %s for %s: %s", source.name, pair, reason)
+            failures.append(SourceFailure(source.name, pair, reason, unsupported))
         return None
 
 
@@ -251,7 +254,9 @@ class CachedRateSource:
 
 
 def _reasons(survey: Survey) -> str:
-    return "; ".join(str(f) for f in survey.failures) or "no source configured"
+    """The failures worth reading: faults first; "does not quote" only when that is all there is."""
+    faults = [f for f in survey.failures if not f.unsupported] or list(survey.failures)
+    return "; ".join(str(f) for f in faults) or "no source configured"
 
 
 def _seconds(delta: timedelta) -> str:
