@@ -16,7 +16,14 @@ import attrs
 from cryptopay.adapters.evm.rpc import Backoff, call_with_backoff
 from cryptopay.core.errors import IdempotencyConflict, InsufficientFunds, InvalidInput, NotFound
 from cryptopay.core.money import Money
-from cryptopay.core.ports.chains import KeyProvider, SentTransaction, TxState, WithdrawalRecord, WithdrawalStore
+from cryptopay.core.ports.chains import (
+    KeyProvider,
+    PrivateKey,
+    SentTransaction,
+    TxState,
+    WithdrawalRecord,
+    WithdrawalStore,
+)
 from cryptopay.core.rails import Network
 from eth_account import Account
 from web3 import Web3
@@ -43,6 +50,16 @@ class UnsignedCall:
     to: str
     value: int = 0
     data: str = "0x"
+
+
+@attrs.frozen
+class _Prepared:
+    """A transaction ready to sign once it has a nonce."""
+
+    call: UnsignedCall
+    gas: int
+    fees: Fees
+    key: PrivateKey = attrs.field(repr=False)
 
 
 def _hex(value: Any) -> str:
@@ -105,32 +122,46 @@ class EvmTransactions:
     ) -> WithdrawalRecord:
         """Claim, sign (once) and broadcast the transaction for ``tx_id``; a retry rebroadcasts the stored bytes.
 
-        ``fee_budget`` (wei) caps gas x max fee, for accounts that hold exactly their gas money (sweeps).
+        Everything that can fail (balance checks in ``build``, gas estimation, fees, the key lookup) runs before
+        a nonce is claimed, so a refused request never leaves a gap in the account's nonces. ``fee_budget`` (wei)
+        caps value + gas x max fee, for accounts that hold exactly their gas money (sweeps).
         """
         record = self._store.get(tx_id)
-        if record is None:
-            chain_nonce = self.call(
-                "reading the nonce", lambda: self._w3.eth.get_transaction_count(from_address, "pending")
-            )
-            record = self._store.claim(
-                tx_id,
-                network=self.network.name,
-                from_address=from_address,
-                request_hash=request_hash,
-                chain_nonce=int(chain_nonce),
-            )
-        if record.request_hash != request_hash:
-            raise IdempotencyConflict(f"{tx_id} was already used for a different {self.network.name} transaction")
-        if record.raw_tx is None:
-            record = self._sign(record, build(), fee_budget)
+        self._same_request(tx_id, record, request_hash)
+        if record is None or record.raw_tx is None:
+            prepared = self._prepare(from_address, build(), fee_budget)
+            if record is None:
+                record = self._claim(tx_id, from_address, request_hash)
+                self._same_request(tx_id, record, request_hash)
+            if record.raw_tx is None:
+                record = self._sign(record, prepared)
         self._broadcast(record)
         return record
 
-    def _sign(self, record: WithdrawalRecord, call: UnsignedCall, fee_budget: int | None) -> WithdrawalRecord:
-        gas = self.estimate_gas(record.from_address, call)
+    def _same_request(self, tx_id: str, record: WithdrawalRecord | None, request_hash: str) -> None:
+        if record is not None and record.request_hash != request_hash:
+            raise IdempotencyConflict(f"{tx_id} was already used for a different {self.network.name} transaction")
+
+    def _claim(self, tx_id: str, from_address: str, request_hash: str) -> WithdrawalRecord:
+        holder = Web3.to_checksum_address(from_address)
+        chain_nonce = self.call("reading the nonce", lambda: self._w3.eth.get_transaction_count(holder, "pending"))
+        return self._store.claim(
+            tx_id,
+            network=self.network.name,
+            from_address=from_address,
+            request_hash=request_hash,
+            chain_nonce=int(chain_nonce),
+        )
+
+    def _prepare(self, from_address: str, call: UnsignedCall, fee_budget: int | None) -> _Prepared:
+        gas = self.estimate_gas(from_address, call)
         fees = self.fees()
         if fee_budget is not None:
-            fees = self._within_budget(record, fees, (fee_budget - call.value) // gas)
+            fees = self._within_budget(from_address, fees, (fee_budget - call.value) // gas)
+        return _Prepared(call, gas, fees, self._keys.private_key_for(from_address))
+
+    def _sign(self, record: WithdrawalRecord, prepared: _Prepared) -> WithdrawalRecord:
+        call, fees = prepared.call, prepared.fees
         tx = {
             "type": 2,
             "chainId": self.network.chain_id,
@@ -138,23 +169,23 @@ class EvmTransactions:
             "to": Web3.to_checksum_address(call.to),
             "value": call.value,
             "data": call.data,
-            "gas": gas,
+            "gas": prepared.gas,
             "maxFeePerGas": fees.max_fee,
             "maxPriorityFeePerGas": fees.max_priority_fee,
         }
-        signed = Account.sign_transaction(tx, self._keys.private_key_for(record.from_address).reveal())
+        signed = Account.sign_transaction(tx, prepared.key.reveal())
         return self._store.attach_signed(
             record.withdrawal_id,
             tx_hash=_hex(signed.hash).lower(),
             raw_tx=_hex(signed.raw_transaction),
-            fee_cap=self.native_money(gas * fees.max_fee),
+            fee_cap=self.native_money(prepared.gas * fees.max_fee),
         )
 
-    def _within_budget(self, record: WithdrawalRecord, fees: Fees, max_fee: int) -> Fees:
+    def _within_budget(self, from_address: str, fees: Fees, max_fee: int) -> Fees:
         if max_fee >= fees.max_fee:
             return fees
         if max_fee < fees.base_fee + fees.max_priority_fee:
-            raise InsufficientFunds(f"{record.from_address} holds too little {self.network.name} gas money; top it up")
+            raise InsufficientFunds(f"{from_address} holds too little {self.network.name} gas money; top it up")
         return attrs.evolve(fees, max_fee=max_fee)
 
     def _broadcast(self, record: WithdrawalRecord) -> None:
