@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import attrs
 import httpx
+from cryptopay.adapters.sandbox._server import serve_in_thread
 from cryptopay.adapters.sandbox.fx import FxSimulatorState, create_fx_simulator
-from werkzeug.serving import make_server
 
 
 @attrs.frozen
@@ -35,11 +34,5 @@ class FxSandbox:
 def running_fx_sandbox() -> Iterator[FxSandbox]:
     """Serve a fresh simulator on a free local port for the duration of the block."""
     state = FxSimulatorState()
-    server = make_server("127.0.0.1", 0, create_fx_simulator(state), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield FxSandbox(f"http://127.0.0.1:{server.server_port}", state)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_in_thread(create_fx_simulator(state)) as server:
+        yield FxSandbox(server.url, state)
