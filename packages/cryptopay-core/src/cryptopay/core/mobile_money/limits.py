@@ -1,0 +1,83 @@
+"""M-Pesa product limits: whole shillings only, within each product's per-transaction range.
+
+>>> STK_LIMITS.check("1500")
+Money('1500.00', 'KES')
+>>> B2C_LIMITS.check(5)
+Traceback (most recent call last):
+...
+cryptopay.core.errors.LimitExceeded: B2C moves KES 10 to 250,000 a transaction; 5 is below the minimum
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.errors import InvalidAmount, LimitExceeded
+from cryptopay.core.money import KES, Money
+
+__all__ = [
+    "B2B_LIMITS",
+    "B2C_LIMITS",
+    "DAILY_CUSTOMER_LIMIT",
+    "REVERSAL_LIMITS",
+    "STK_LIMITS",
+    "AmountLimits",
+    "shillings",
+    "whole_shillings",
+]
+
+DAILY_CUSTOMER_LIMIT = Money.of(500_000, KES)  # also the maximum wallet balance of a customer
+
+
+def whole_shillings(value: object) -> Money:
+    """KES money with no cents: M-Pesa refuses a decimal amount, so we refuse it first."""
+    if isinstance(value, Money):
+        if value.asset != KES:
+            raise InvalidAmount(f"M-Pesa moves KES, not {value.asset.code}")
+        money = value
+    else:
+        money = Money.of(value, KES)
+    if money.amount != money.amount.to_integral_value():
+        raise InvalidAmount(f"M-Pesa moves whole shillings: {money.amount} KES has cents; round it explicitly")
+    return money
+
+
+def shillings(money: Money) -> str:
+    """Whole shillings as Daraja writes them: ``"1500"`` (cents only if present, never a float).
+
+    >>> shillings(Money.of("1.00", "KES"))
+    '1'
+    """
+    amount = money.amount
+    if amount == amount.to_integral_value():
+        return str(amount.quantize(Decimal(1)))
+    return str(amount)
+
+
+@attrs.frozen
+class AmountLimits:
+    """The per-transaction range of one M-Pesa product, in whole shillings."""
+
+    product: str
+    minimum: int
+    maximum: int
+
+    def check(self, value: object) -> Money:
+        """Return the amount as KES Money, or raise ``InvalidAmount`` / ``LimitExceeded``."""
+        money = whole_shillings(value)
+        if money.amount < self.minimum:
+            raise LimitExceeded(f"{self._range()}; {shillings(money)} is below the minimum")
+        if money.amount > self.maximum:
+            raise LimitExceeded(f"{self._range()}; {shillings(money)} is above the maximum")
+        return money
+
+    def _range(self) -> str:
+        return f"{self.product} moves KES {self.minimum:,} to {self.maximum:,} a transaction"
+
+
+STK_LIMITS = AmountLimits("STK Push", 1, 250_000)
+B2C_LIMITS = AmountLimits("B2C", 10, 250_000)
+# Daraja publishes no separate B2B or reversal figure in our notes; the same 250,000 cap is the conservative choice.
+B2B_LIMITS = AmountLimits("B2B", 1, 250_000)
+REVERSAL_LIMITS = AmountLimits("Reversal", 1, 250_000)

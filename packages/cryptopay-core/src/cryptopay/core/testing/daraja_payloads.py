@@ -1,0 +1,163 @@
+"""Daraja-shaped payloads for simulated transactions, exactly as Safaricom writes them (numbers as numbers).
+
+Shared by the in-memory fake and the HTTP sandbox so both speak the same wire format the parsers read.
+Amounts are ``Decimal`` (``1.00`` on the wire), phone numbers and dates are integers in STK callbacks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from cryptopay.core.mobile_money.interpret import NOT_FOUND_CODE
+from cryptopay.core.money import Money
+from cryptopay.core.system import NAIROBI
+
+__all__ = [
+    "account_balance_result",
+    "b2b_result",
+    "b2c_result",
+    "c2b_confirmation",
+    "failed_result",
+    "not_found_status_result",
+    "queue_timeout_result",
+    "reversal_result",
+    "status_result",
+    "stk_callback",
+    "stk_query_answer",
+]
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(NAIROBI).strftime("%Y%m%d%H%M%S")
+
+
+def _code(code: str) -> int | str:
+    return int(code) if code.isdigit() else code  # callbacks carry numeric codes as numbers
+
+
+def _result(code: str, desc: str, originator: str, conversation: str, transaction_id: str, **extra: Any) -> Any:
+    body: dict[str, Any] = {
+        "ResultType": 0,
+        "ResultCode": _code(code),
+        "ResultDesc": desc,
+        "OriginatorConversationID": originator,
+        "ConversationID": conversation,
+        "TransactionID": transaction_id,
+    }
+    body.update(extra)
+    body["ReferenceData"] = {"ReferenceItem": {"Key": "QueueTimeoutURL", "Value": "https://sandbox.invalid/timeout"}}
+    return {"Result": body}
+
+
+def _params(*pairs: tuple[str, Any]) -> dict[str, Any]:
+    items = [{"Key": key} if value is None else {"Key": key, "Value": value} for key, value in pairs]
+    return {"ResultParameters": {"ResultParameter": items[0] if len(items) == 1 else items}}
+
+
+def stk_callback(
+    merchant_id: str, checkout_id: str, code: str, desc: str, *, amount: Money | None = None,
+    receipt: str | None = None, phone: str | None = None, at: datetime | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """An STK callback; success carries CallbackMetadata with a value-less ``Balance`` item, as Daraja's does."""
+    body: dict[str, Any] = {"MerchantRequestID": merchant_id, "CheckoutRequestID": checkout_id,
+                            "ResultCode": _code(code), "ResultDesc": desc}  # fmt: skip
+    if code == "0" and amount is not None and at is not None and phone is not None:
+        body["CallbackMetadata"] = {"Item": [
+            {"Name": "Amount", "Value": amount.amount},
+            {"Name": "MpesaReceiptNumber", "Value": receipt},
+            {"Name": "Balance"},
+            {"Name": "TransactionDate", "Value": int(_stamp(at))},
+            {"Name": "PhoneNumber", "Value": int(phone)},
+        ]}  # fmt: skip
+    return {"Body": {"stkCallback": body}}
+
+
+def stk_query_answer(merchant_id: str, checkout_id: str, code: str, desc: str) -> dict[str, Any]:
+    """The STK query's synchronous answer: codes are strings here."""
+    return {"ResponseCode": "0", "ResponseDescription": "The service request has been accepted successsfully",
+            "MerchantRequestID": merchant_id, "CheckoutRequestID": checkout_id, "ResultCode": code,
+            "ResultDesc": desc}  # fmt: skip
+
+
+def failed_result(code: str, desc: str, originator: str, conversation: str, transaction_id: str) -> Any:
+    """A failed Result: no ResultParameters at all."""
+    return _result(code, desc, originator, conversation, transaction_id)
+
+
+def b2c_result(
+    originator: str, conversation: str, receipt: str, amount: Money, phone: str, at: datetime, utility: Money
+) -> Any:
+    """A successful B2C Result with the date as ``dd.MM.yyyy HH:mm:ss``."""
+    when = at.astimezone(NAIROBI).strftime("%d.%m.%Y %H:%M:%S")
+    params = _params(
+        ("TransactionAmount", int(amount.amount)), ("TransactionReceipt", receipt),
+        ("ReceiverPartyPublicName", f"{phone} - SANDBOX CUSTOMER"), ("TransactionCompletedDateTime", when),
+        ("B2CUtilityAccountAvailableFunds", utility.amount), ("B2CWorkingAccountAvailableFunds", Decimal("0.00")),
+        ("B2CRecipientIsRegisteredCustomer", "Y"), ("B2CChargesPaidAccountAvailableFunds", Decimal("0.00")),
+    )  # fmt: skip
+    return _result("0", "The service request is processed successfully.", originator, conversation, receipt, **params)
+
+
+def b2b_result(originator: str, conversation: str, receipt: str, amount: Money, receiver: str, at: datetime) -> Any:
+    """A successful B2B Result."""
+    params = _params(
+        ("Amount", amount.amount), ("TransCompletedTime", int(_stamp(at))), ("Currency", "KES"),
+        ("ReceiverPartyPublicName", f"{receiver} - SANDBOX BUSINESS"),
+    )  # fmt: skip
+    return _result("0", "The service request is processed successfully.", originator, conversation, receipt, **params)
+
+
+def reversal_result(
+    originator: str, conversation: str, receipt: str, original: str, amount: Money, phone: str | None, at: datetime
+) -> Any:
+    """A successful Reversal Result."""
+    params = _params(
+        ("Amount", amount.amount), ("TransCompletedTime", int(_stamp(at))), ("OriginalTransactionID", original),
+        ("Charge", Decimal("0.00")), ("CreditPartyPublicName", f"{phone} - SANDBOX CUSTOMER" if phone else None),
+    )  # fmt: skip
+    return _result("0", "The service request is processed successfully.", originator, conversation, receipt, **params)
+
+
+def status_result(
+    originator: str, conversation: str, *, receipt: str | None, status: str, amount: Money, phone: str | None,
+    original_originator: str, original_conversation: str, at: datetime,
+) -> Any:  # fmt: skip
+    """A Transaction Status Result: the query succeeded; ``TransactionStatus`` tells the queried one's state."""
+    params = _params(
+        ("ReceiptNo", receipt), ("Amount", str(int(amount.amount))), ("TransactionStatus", status),
+        ("FinalisedTime", _stamp(at)), ("CreditPartyName", f"{phone} - SANDBOX CUSTOMER" if phone else None),
+        ("OriginatorConversationID", original_originator), ("ConversationID", original_conversation),
+        ("TransactionReason", None), ("ReasonType", "Business Payment to Customer via API"),
+    )  # fmt: skip
+    return _result("0", "The service request is processed successfully.", originator, conversation,
+                   "SBX0000000", **params)  # fmt: skip
+
+
+def not_found_status_result(originator: str, conversation: str) -> Any:
+    """The sandbox's Transaction Status answer for a transaction it never saw."""
+    desc = "No transaction matches this TransactionID or OriginalConversationID (not found)."
+    return _result(NOT_FOUND_CODE, desc, originator, conversation, "SBX0000000")
+
+
+def queue_timeout_result(originator: str, conversation: str) -> Any:
+    """What the sandbox posts to a QueueTimeOutURL: not a final answer, only a cue to query the status."""
+    return _result("QueueTimeout", "The request timed out in the queue; query the transaction status.",
+                   originator, conversation, "SBX0000000")  # fmt: skip
+
+
+def account_balance_result(originator: str, conversation: str, utility: Money, at: datetime) -> Any:
+    """An Account Balance Result; the float is the Utility Account."""
+    value = f"Working Account|KES|0.00|0.00|0.00|0.00&Utility Account|KES|{utility.amount}|{utility.amount}|0.00|0.00"
+    params = _params(("AccountBalance", value), ("BOCompletedTime", _stamp(at)))
+    return _result("0", "The service request is processed successfully", originator, conversation,
+                   "SBX0000000", **params)  # fmt: skip
+
+
+def c2b_confirmation(receipt: str, amount: Money, shortcode: str, bill_ref: str, phone: str, at: datetime) -> Any:
+    """A C2B confirmation (v2 field names; the sandbox does not mask the number)."""
+    return {"TransactionType": "Pay Bill", "TransID": receipt, "TransTime": _stamp(at),
+            "TransAmount": str(amount.amount), "BusinessShortCode": shortcode, "BillRefNumber": bill_ref,
+            "InvoiceNumber": "", "OrgAccountBalance": "", "ThirdPartyTransID": "", "MSISDN": phone,
+            "FirstName": "SANDBOX", "MiddleName": "", "LastName": ""}  # fmt: skip
