@@ -1,0 +1,147 @@
+"""The production job queue: RQ on Redis.
+
+Every job is the one function ``perform(job_name, payload)``: the enqueuing side (HTTP app, CLI, worker)
+needs only job names, and the worker process installs its ``JobRegistry`` before it starts (``install``).
+Payloads are stored as JSON (RQ's JSON serializer, never pickle). A ``job_id`` is enqueued with RQ's
+``unique=True``, so a second enqueue of a remembered id is refused atomically in Redis; finished jobs are
+remembered for ``dedup_ttl``. A failing or abandoned job (its worker was killed) is retried after each wait in
+``retries``; then it lands in RQ's ``FailedJobRegistry``, our dead-letter list, for ``dead_ttl``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+
+import redis
+from cryptopay.core.errors import Unavailable
+from cryptopay.core.ports.queue import (
+    EnqueuedJob,
+    FailedJob,
+    JobRegistry,
+    JsonValue,
+    Payload,
+    UnknownJob,
+    check_job_id,
+    check_payload,
+)
+from rq import Queue, Retry, SimpleWorker, Worker
+from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+__all__ = ["DEFAULT_QUEUE", "RqQueue", "install", "perform"]
+
+DEFAULT_QUEUE = "cryptopay"
+_registry: JobRegistry | None = None
+
+
+def install(registry: JobRegistry) -> None:
+    """Make ``registry`` the handlers that ``perform`` dispatches to in this (worker) process."""
+    global _registry
+    _registry = registry
+
+
+def perform(job_name: str, payload: dict[str, JsonValue]) -> None:
+    """The single RQ entry point: run the installed handler for ``job_name``."""
+    if _registry is None:
+        raise UnknownJob(f"no job registry is installed in this worker; cannot run {job_name!r}")
+    _registry.run(job_name, payload)
+
+
+def _seconds(value: timedelta) -> int:
+    return max(1, int(value.total_seconds()))
+
+
+def _as_failed(job: Job) -> FailedJob:
+    name, payload = [*job.args, "?", {}][:2]
+    result = job.latest_result()
+    lines = ((result.exc_string if result else None) or "").strip().splitlines()
+    return FailedJob(job.id, str(name), dict(payload), lines[-1] if lines else "failed", job.ended_at)
+
+
+class RqQueue:
+    """``JobQueue`` and ``DeadLetters`` over RQ; ``routes`` sends some jobs to their own queue (e.g. payouts)."""
+
+    def __init__(
+        self,
+        connection: redis.Redis,
+        *,
+        queue_name: str = DEFAULT_QUEUE,
+        routes: Mapping[str, str] | None = None,
+        retries: Sequence[timedelta] = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5)),
+        timeout: timedelta = timedelta(minutes=5),
+        dedup_ttl: timedelta = timedelta(days=1),
+        dead_ttl: timedelta = timedelta(days=30),
+    ) -> None:
+        self._connection = connection
+        self._default = queue_name
+        self._routes = dict(routes or {})
+        self._retry = [int(wait.total_seconds()) for wait in retries]
+        self._options = {
+            "job_timeout": _seconds(timeout),
+            "result_ttl": _seconds(dedup_ttl),
+            "failure_ttl": _seconds(dead_ttl),
+        }
+
+    @property
+    def queue_names(self) -> list[str]:
+        """Every RQ queue this adapter enqueues to: the default one first, then the routed ones."""
+        return [self._default, *sorted(set(self._routes.values()) - {self._default})]
+
+    def _queue(self, name: str) -> Queue:
+        return Queue(name, connection=self._connection, serializer=JSONSerializer)
+
+    def enqueue(
+        self, job_name: str, payload: Payload, *, job_id: str | None = None, delay: timedelta | None = None
+    ) -> EnqueuedJob:
+        data = check_payload(payload)
+        queue = self._queue(self._routes.get(job_name, self._default))
+        options: dict[str, object] = {**self._options, "description": job_name}
+        if job_id is not None:
+            options.update(job_id=check_job_id(job_id), unique=True)
+        if self._retry:
+            options["retry"] = Retry(max=len(self._retry), interval=self._retry)
+        try:
+            if delay is not None and delay > timedelta(0):
+                job = queue.enqueue_in(delay, perform, job_name, data, **options)
+            else:
+                job = queue.enqueue(perform, job_name, data, **options)
+        except DuplicateJobError:
+            return EnqueuedJob(str(job_id), job_name, created=False)
+        except redis.RedisError as error:
+            raise Unavailable(f"the job queue is unreachable ({type(error).__name__})") from None
+        return EnqueuedJob(job.id, job_name, created=True)
+
+    def _failed_registries(self) -> list[FailedJobRegistry]:
+        return [FailedJobRegistry(queue=self._queue(name)) for name in self.queue_names]
+
+    def dead_jobs(self, *, limit: int = 100) -> list[FailedJob]:
+        found: list[FailedJob] = []
+        for registry in self._failed_registries():
+            for job_id in registry.get_job_ids(0, limit - 1):
+                try:
+                    found.append(_as_failed(Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)))
+                except NoSuchJobError:
+                    continue
+        return found[:limit]
+
+    def requeue(self, job_id: str) -> bool:
+        for registry in self._failed_registries():
+            try:
+                job = Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)
+                job.retries_left = len(self._retry) or None
+                job.save()
+                registry.requeue(job)
+            except (NoSuchJobError, InvalidJobOperation):
+                continue
+            return True
+        return False
+
+    def worker(self, registry: JobRegistry, *, queue_names: Sequence[str] | None = None, fork: bool = True) -> Worker:
+        """An RQ worker for our queues that dispatches to ``registry`` (``fork=False``: run jobs in this process)."""
+        install(registry)
+        worker_class = Worker if fork else SimpleWorker
+        queues = [self._queue(name) for name in (queue_names or self.queue_names)]
+        return worker_class(queues, connection=self._connection, serializer=JSONSerializer)

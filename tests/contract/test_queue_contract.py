@@ -1,0 +1,137 @@
+"""The job queue contract: the fake, the inline queue and RQ on the real Redis behave alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.ports.queue import JobRegistry
+
+from tests.support.queue_harness import Harness, harness
+
+
+@pytest.fixture(params=["fake", "inline", pytest.param("rq", marks=pytest.mark.redis)])
+def queue_harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """One harness per queue implementation, with its own registry (and, on RQ, its own queue name)."""
+    redis_url = request.getfixturevalue("redis_url") if request.param == "rq" else None
+    with harness(request.param, JobRegistry(), redis_url) as the_harness:
+        yield the_harness
+
+
+def _recorder(h: Harness, name: str = "record") -> list[dict]:
+    seen: list[dict] = []
+    h.registry.register(name, seen.append)
+    return seen
+
+
+def test_an_enqueued_job_runs_its_handler_with_the_payload(queue_harness: Harness) -> None:
+    """A job runs once, with its JSON payload intact (nested objects, lists, strings, ints, bools, null)."""
+    seen = _recorder(queue_harness)
+    payload = {"amount": "100.000000", "count": 3, "ok": True, "none": None, "nested": {"list": ["a", 1, False]}}
+    enqueued = queue_harness.queue.enqueue("record", payload)
+    assert enqueued.created and enqueued.job_name == "record"
+    queue_harness.run()
+    assert seen == [payload]
+
+
+def test_a_job_id_is_a_dedup_key(queue_harness: Harness) -> None:
+    """Enqueuing a remembered job id again does nothing, before and after the job ran."""
+    seen = _recorder(queue_harness)
+    job_id = queue_harness.jid("once")
+    assert queue_harness.queue.enqueue("record", {"n": 1}, job_id=job_id).created
+    assert not queue_harness.queue.enqueue("record", {"n": 2}, job_id=job_id).created
+    queue_harness.run()
+    again = queue_harness.queue.enqueue("record", {"n": 3}, job_id=job_id)
+    queue_harness.run()
+    assert (again.job_id, again.created) == (job_id, False)
+    assert seen == [{"n": 1}]
+
+
+def test_a_delayed_job_waits_for_its_time(queue_harness: Harness) -> None:
+    """A job enqueued with a delay does not run before the delay and does run after it."""
+    seen = _recorder(queue_harness)
+    queue_harness.queue.enqueue("record", {"late": True}, job_id=queue_harness.jid("late"), delay=timedelta(seconds=2))
+    queue_harness.run()
+    assert seen == []
+    queue_harness.wait(2.2)
+    queue_harness.run()
+    assert seen == [{"late": True}]
+
+
+def test_a_failing_job_is_retried_then_dead_lettered_and_can_be_requeued(queue_harness: Harness) -> None:
+    """A job failing every attempt runs three times, lands in the dead letters, and a requeue runs it again."""
+    attempts: list[dict] = []
+    broken = {"on": True}
+
+    def flaky(payload: dict) -> None:
+        attempts.append(payload)
+        if broken["on"]:
+            raise RuntimeError("receiver is down")
+
+    queue_harness.registry.register("flaky", flaky)
+    job_id = queue_harness.jid("flaky")
+    queue_harness.queue.enqueue("flaky", {"n": 1}, job_id=job_id)
+    queue_harness.run()
+    assert len(attempts) == 3
+    (dead,) = queue_harness.queue.dead_jobs()
+    assert (dead.job_id, dead.job_name, dead.payload) == (job_id, "flaky", {"n": 1})
+    assert "receiver is down" in dead.error
+    broken["on"] = False
+    assert queue_harness.queue.requeue(job_id)
+    assert not queue_harness.queue.requeue(queue_harness.jid("nothing"))
+    queue_harness.run()
+    assert len(attempts) == 4 and queue_harness.queue.dead_jobs() == []
+
+
+def test_a_job_that_succeeds_on_a_retry_is_not_dead(queue_harness: Harness) -> None:
+    """A job that fails once and then succeeds runs twice and leaves no dead letter."""
+    attempts: list[int] = []
+
+    def once_broken(payload: dict) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first time unlucky")
+
+    queue_harness.registry.register("once_broken", once_broken)
+    queue_harness.queue.enqueue("once_broken", {})
+    queue_harness.run()
+    assert len(attempts) == 2 and queue_harness.queue.dead_jobs() == []
+
+
+def test_a_job_without_a_handler_is_dead_lettered(queue_harness: Harness) -> None:
+    """A job name nobody registered fails on every attempt and ends in the dead letters."""
+    queue_harness.queue.enqueue("nobody.handles.this", {"x": "y"}, job_id=queue_harness.jid("orphan"))
+    queue_harness.run()
+    assert [job.job_name for job in queue_harness.queue.dead_jobs()] == ["nobody.handles.this"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [({"amount": 1.5}, "float"), ({"at": object()}, "not JSON"), ({"deep": [{"x": 0.1}]}, r"deep\[0\]\.x")],
+)
+def test_payloads_that_are_not_json_safe_are_refused(queue_harness: Harness, payload: dict, reason: str) -> None:
+    """Floats and non-JSON values are refused at enqueue, naming where they are; nothing is queued."""
+    seen = _recorder(queue_harness)
+    with pytest.raises(InvalidInput, match=reason):
+        queue_harness.queue.enqueue("record", payload)
+    queue_harness.run()
+    assert seen == []
+
+
+@pytest.mark.parametrize("job_id", ["has space", "colon:inside", "", "x" * 129])
+def test_job_ids_are_limited_to_safe_characters(queue_harness: Harness, job_id: str) -> None:
+    """A job id outside letters, digits, '_' and '-' (1 to 128 long) is refused everywhere alike."""
+    with pytest.raises(InvalidInput, match="job id"):
+        queue_harness.queue.enqueue("record", {}, job_id=job_id)
+
+
+def test_jobs_enqueued_by_a_running_job_also_run(queue_harness: Harness) -> None:
+    """A handler may enqueue follow-up jobs (as the webhook retries do), and they run too."""
+    seen = _recorder(queue_harness)
+    queue_harness.registry.register("chain", lambda p: queue_harness.queue.enqueue("record", {"from": "chain"}))
+    queue_harness.queue.enqueue("chain", {})
+    queue_harness.run()
+    queue_harness.run()
+    assert seen == [{"from": "chain"}]
