@@ -259,3 +259,24 @@ def test_tolerance_must_be_a_percent_below_100(tolerance):
     """A negative tolerance or one of 100% is refused."""
     with pytest.raises(InvalidInput):
         invoice(tolerance_percent=tolerance)
+
+
+def test_transfer_seen_in_another_block_is_withdrawn_then_received_again():
+    """A confirmed transfer re-reported in a new block withdraws the old sighting before counting the new one."""
+    inv = invoice()
+    inv.record_transfer(transfer("100"), now=NOW)
+    inv.confirm_transfer(transfer("100").key, 2, now=NOW)
+    events = inv.record_transfer(transfer("100", block="0xb2"), now=NOW)
+    assert names(events) == ["invoice.payment_withdrawn", "invoice.payment_received", "invoice.processing"]
+    assert events[0].payload["was_confirmed"] == "true" and events[1].payload["block_hash"] == "0xb2"
+    confirmed = inv.confirm_transfer(transfer("100").key, 2, now=NOW)
+    assert names(confirmed) == ["invoice.payment_confirmed", "invoice.settled"]
+    assert confirmed[0].payload["block_hash"] == "0xb2"
+
+
+def test_mempool_transfer_being_mined_is_not_a_withdrawal():
+    """A transfer first seen unmined and then in a block just gains its block; no withdrawal is announced."""
+    inv = invoice()
+    inv.record_transfer(transfer("100", block=None), now=NOW)
+    assert names(inv.record_transfer(transfer("100"), now=NOW)) == []
+    assert inv.payments[0].transfer.block_hash == "0xb1"

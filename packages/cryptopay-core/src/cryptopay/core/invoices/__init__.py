@@ -6,6 +6,7 @@ sender or amount, and recorded idempotently by ``(network, tx_hash, index)``.
 """
 
 from cryptopay.core.invoices.invoice import Invoice, TransferKey
+from cryptopay.core.invoices.status import Tally, derive_status, is_confirmed, tally
 from cryptopay.core.invoices.values import (
     DEFAULT_INVOICE_WINDOW,
     DEFAULT_MONITORING_WINDOW,
@@ -26,6 +27,10 @@ __all__ = [
     "InvoicePayment",
     "InvoiceState",
     "PaymentOption",
+    "Tally",
     "TransferKey",
     "amount_due",
+    "derive_status",
+    "is_confirmed",
+    "tally",
 ]

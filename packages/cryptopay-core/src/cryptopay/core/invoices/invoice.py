@@ -16,6 +16,7 @@ from fractions import Fraction
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
 from cryptopay.core.fx import Quote
+from cryptopay.core.invoices.status import Tally, derive_status, is_confirmed, tally
 from cryptopay.core.invoices.values import (
     DEFAULT_INVOICE_WINDOW,
     DEFAULT_MONITORING_WINDOW,
@@ -141,6 +142,10 @@ class Invoice:
         if existing.transfer == transfer and not existing.withdrawn:
             return []
         moved = existing.transfer.block_hash != transfer.block_hash
+        events = []
+        if moved and existing.transfer.block_hash is not None and not existing.withdrawn:
+            # Seen in another block: the old sighting left the chain (and may have been credited), so withdraw it.
+            events.append(self._withdrawal_event(existing, now, "moved to another block"))
         self.payments[index] = attrs.evolve(
             existing,
             transfer=transfer,
@@ -148,8 +153,9 @@ class Invoice:
             confirmations=0 if moved else existing.confirmations,
             mempool_seen_at=existing.mempool_seen_at or mempool,
         )
-        revived = [self._payment_event("invoice.payment_received", self.payments[index], now)]
-        return (revived if existing.withdrawn else []) + self._changes(before, now)
+        if events or existing.withdrawn:
+            events.append(self._payment_event("invoice.payment_received", self.payments[index], now))
+        return events + self._changes(before, now)
 
     def confirm_transfer(self, key: TransferKey, confirmations: int, *, now: datetime) -> list[InvoiceEvent]:
         """Record a transfer's depth; at its rail's depth it is confirmed (``invoice.payment_confirmed``, once).
@@ -171,11 +177,8 @@ class Invoice:
         if payment.withdrawn:
             return []
         before = self._snapshot()
-        was_confirmed = self._is_confirmed(payment)
+        event = self._withdrawal_event(payment, now, reason)
         self.payments[index] = attrs.evolve(payment, withdrawn=True, confirmations=0)
-        event = self._payment_event(
-            "invoice.payment_withdrawn", payment, now, reason=reason, was_confirmed=str(was_confirmed).lower()
-        )
         return [event, *self._changes(before, now)]
 
     def refresh(self, *, now: datetime) -> list[InvoiceEvent]:
@@ -216,7 +219,7 @@ class Invoice:
     def still_due(self, rail_key: str) -> Money:
         """What the customer still owes on ``rail_key`` for the payments made on time (zero once covered)."""
         option = self.option(rail_key)
-        left = max(Fraction(0), 1 - self._coverage(self._on_time()))
+        left = max(Fraction(0), 1 - self._tally().seen)
         amount = (Decimal(left.numerator) * option.due.amount / Decimal(left.denominator)).quantize(
             option.due.asset.quantum, rounding=ROUND_UP
         )
@@ -228,27 +231,18 @@ class Invoice:
 
     # --- derivation -----------------------------------------------------------------------------------------
 
-    def _derive(self, now: datetime) -> tuple[InvoiceState, InvoiceException]:
-        if self.marked_state is not None:
-            return self.marked_state, InvoiceException.MARKED
-        on_time = self._on_time()
-        seen = self._coverage(on_time)
-        confirmed = self._coverage([p for p in on_time if self._is_confirmed(p)])
-        enough = 1 - Fraction(self.tolerance_percent) / 100
-        if confirmed >= enough:
-            state = InvoiceState.SETTLED
-        elif seen >= enough:
-            state = InvoiceState.INVALID if now >= self.monitoring_until else InvoiceState.PROCESSING
-        else:
-            state = InvoiceState.EXPIRED if now >= self.expires_at else InvoiceState.NEW
-        if len(on_time) < len(self._counted()):
-            return state, InvoiceException.PAID_LATE
-        if seen > 1:
-            return state, InvoiceException.PAID_OVER
-        return state, InvoiceException.PAID_PARTIAL if 0 < seen < enough else InvoiceException.NONE
+    def _tally(self) -> Tally:
+        return tally(self.payments, {o.rail.key: o for o in self.options}, self.expires_at)
 
     def _changes(self, before: _Snapshot, now: datetime) -> list[InvoiceEvent]:
-        self.state, self.exception = self._derive(now)
+        self.state, self.exception = derive_status(
+            self._tally(),
+            tolerance_percent=self.tolerance_percent,
+            now=now,
+            expires_at=self.expires_at,
+            monitoring_until=self.monitoring_until,
+            marked=self.marked_state,
+        )
         state, exception, confirmed = self._snapshot()
         events = [
             self._payment_event("invoice.payment_confirmed", p, now)
@@ -268,17 +262,8 @@ class Invoice:
     def _counted(self) -> list[InvoicePayment]:
         return [p for p in self.payments if not p.withdrawn]
 
-    def _on_time(self) -> list[InvoicePayment]:
-        return [p for p in self._counted() if not p.is_late(self.expires_at)]
-
-    def _coverage(self, payments: Sequence[InvoicePayment]) -> Fraction:
-        """The share of the invoice paid: each payment's amount over its rail's due, summed exactly."""
-        return sum(
-            (Fraction(p.amount.amount) / Fraction(self.option(p.rail_key).due.amount) for p in payments), Fraction(0)
-        )
-
     def _is_confirmed(self, payment: InvoicePayment) -> bool:
-        return not payment.withdrawn and payment.confirmations >= self.option(payment.rail_key).rail.confirmations
+        return is_confirmed(payment, self.option(payment.rail_key))
 
     def _option_for(self, transfer: ObservedTransfer) -> PaymentOption:
         for option in self.options:
@@ -304,6 +289,10 @@ class Invoice:
     def _event(self, name: str, at: datetime, **data: str) -> InvoiceEvent:
         status = {"state": self.state.value, "exception": self.exception.value}
         return InvoiceEvent(name, self.id, at, {**status, **data})
+
+    def _withdrawal_event(self, payment: InvoicePayment, at: datetime, reason: str) -> InvoiceEvent:
+        confirmed = str(self._is_confirmed(payment)).lower()
+        return self._payment_event("invoice.payment_withdrawn", payment, at, reason=reason, was_confirmed=confirmed)
 
     def _payment_event(self, name: str, payment: InvoicePayment, at: datetime, **extra: str) -> InvoiceEvent:
         network, tx_hash, index = payment.key

@@ -1,0 +1,69 @@
+"""The rules that turn an invoice's recorded payments and the time into its state and exception.
+
+Only payments made by the expiry count towards the state, each as its amount over its rail's due, summed
+exactly (three payments of a third pay in full). A withdrawn payment does not count at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+
+import attrs
+from cryptopay.core.invoices.values import InvoiceException, InvoicePayment, InvoiceState, PaymentOption
+
+__all__ = ["Tally", "derive_status", "is_confirmed", "tally"]
+
+
+def is_confirmed(payment: InvoicePayment, option: PaymentOption) -> bool:
+    """A counted payment at or beyond its rail's confirmation depth."""
+    return not payment.withdrawn and payment.confirmations >= option.rail.confirmations
+
+
+@attrs.frozen
+class Tally:
+    """What the payments amount to, as exact shares of the invoice."""
+
+    seen: Fraction  # paid on time, confirmed or not
+    confirmed: Fraction  # paid on time and confirmed
+    late: bool  # some counted payment was made after the expiry
+
+
+def tally(payments: Sequence[InvoicePayment], options: Mapping[str, PaymentOption], expires_at: datetime) -> Tally:
+    """Add up the counted payments as shares of what each rail asks."""
+    counted = [p for p in payments if not p.withdrawn]
+    on_time = [p for p in counted if not p.is_late(expires_at)]
+
+    def share(chosen: Sequence[InvoicePayment]) -> Fraction:
+        return sum((Fraction(p.amount.amount) / Fraction(options[p.rail_key].due.amount) for p in chosen), Fraction(0))
+
+    confirmed = [p for p in on_time if is_confirmed(p, options[p.rail_key])]
+    return Tally(share(on_time), share(confirmed), len(on_time) < len(counted))
+
+
+def derive_status(
+    paid: Tally,
+    *,
+    tolerance_percent: Decimal,
+    now: datetime,
+    expires_at: datetime,
+    monitoring_until: datetime,
+    marked: InvoiceState | None = None,
+) -> tuple[InvoiceState, InvoiceException]:
+    """State from how much is paid and confirmed and the time; exception from late, over or short payment."""
+    if marked is not None:
+        return marked, InvoiceException.MARKED
+    enough = 1 - Fraction(tolerance_percent) / 100
+    if paid.confirmed >= enough:
+        state = InvoiceState.SETTLED
+    elif paid.seen >= enough:
+        state = InvoiceState.INVALID if now >= monitoring_until else InvoiceState.PROCESSING
+    else:
+        state = InvoiceState.EXPIRED if now >= expires_at else InvoiceState.NEW
+    if paid.late:
+        return state, InvoiceException.PAID_LATE
+    if paid.seen > 1:
+        return state, InvoiceException.PAID_OVER
+    return state, InvoiceException.PAID_PARTIAL if 0 < paid.seen < enough else InvoiceException.NONE
