@@ -1,0 +1,50 @@
+"""The Flask app factory: settings and services in, a wired app with every blueprint out."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cryptopay.core.identity import RateDecision
+from flask import Flask, Response, g
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from cryptopay_http.blueprints import api_keys, identity, merchants, system
+from cryptopay_http.metrics import HttpMetrics
+from cryptopay_http.problems import install_problem_handlers
+from cryptopay_http.runtime import Runtime
+from cryptopay_http.services import in_memory_services
+from cryptopay_http.settings import Settings
+
+__all__ = ["BLUEPRINTS", "create_app"]
+
+BLUEPRINTS = [system.bp, identity.bp, merchants.bp, api_keys.bp]
+
+
+def create_app(settings: Settings | None = None, services: Any = None) -> Flask:
+    """Build the API. ``settings`` default to the environment; ``services`` default to in-memory stores."""
+    settings = settings or Settings.from_env()
+    if services is None:
+        logging.getLogger("cryptopay.http").warning("no services given: using in-memory stores (lost on restart)")
+        services = in_memory_services()
+    app = Flask("cryptopay_http", static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    if settings.proxy_count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count)  # type: ignore[method-assign]
+    app.extensions["cryptopay"] = Runtime.wire(settings, services)
+    app.extensions["cryptopay.metrics"] = metrics = HttpMetrics()
+    metrics.init_app(app)
+    install_problem_handlers(app)
+    app.after_request(_common_headers)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    return app
+
+
+def _common_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    decision: RateDecision | None = g.get("rate_decision")
+    if decision is not None:
+        response.headers["RateLimit-Limit"] = str(decision.limit)
+        response.headers["RateLimit-Remaining"] = str(decision.remaining)
+    return response

@@ -1,0 +1,135 @@
+"""Who is calling: ``require()`` resolves the principal (a user's access token or a merchant API key) and its tenant.
+
+API keys are sent as ``Authorization: Bearer cp_<key id>.<secret>`` or ``X-Api-Key``; anything else after
+``Bearer`` is an access token. Requests for another tenant's objects get 404, exactly as if they did not exist.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import attrs
+from cryptopay.core.errors import NotFound
+from cryptopay.core.identity import (
+    API_KEY_PREFIX,
+    Forbidden,
+    Principal,
+    PrincipalKind,
+    RateLimited,
+    Role,
+    Unauthenticated,
+)
+from flask import g, request
+
+from cryptopay_http.openapi import annotate
+from cryptopay_http.runtime import runtime
+
+__all__ = ["current_principal", "limit_by_client", "not_found", "require"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def not_found(kind: str, object_id: str) -> NotFound:
+    """The one not-found error for an object, used both when it is missing and when it belongs to another tenant."""
+    return NotFound(f"{kind} {object_id} not found")
+
+
+def _presented() -> tuple[bool, str] | None:
+    """(is an API key, the credential) from the request headers, or None."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        token = value.strip()
+        return token.startswith(API_KEY_PREFIX), token
+    api_key = request.headers.get("X-Api-Key", "").strip()
+    return (True, api_key) if api_key else None
+
+
+def _resolve() -> Principal:
+    presented = _presented()
+    if presented is None:
+        raise Unauthenticated("authentication required: send Authorization: Bearer <access token or API key>")
+    is_key, credential = presented
+    rt = runtime()
+    if is_key:
+        return rt.api_keys.authenticate(credential)
+    principal = rt.accounts.authenticate(credential)
+    if principal.role is Role.MERCHANT:
+        merchant = rt.services.merchants.by_owner(principal.id)
+        principal = attrs.evolve(principal, merchant_id=merchant.id if merchant else None)
+    return principal
+
+
+def current_principal() -> Principal:
+    """The principal resolved by ``require`` for this request."""
+    principal: Principal | None = g.get("principal")
+    if principal is None:
+        raise Unauthenticated("authentication required")
+    return principal
+
+
+def _rate_limit(subject: str, limit: int) -> None:
+    settings = runtime().settings
+    route = request.url_rule.rule if request.url_rule else request.path
+    decision = runtime().services.rate_limiter.hit(
+        f"rl:{subject}:{request.method}:{route}", limit=limit, window_seconds=settings.rate_window_seconds
+    )
+    g.rate_decision = decision
+    if not decision.allowed:
+        raise RateLimited(
+            f"too many requests; retry in {decision.retry_after} seconds", retry_after=decision.retry_after
+        )
+
+
+def limit_by_client(view: F) -> F:
+    """Rate-limit an unauthenticated view (login, register, refresh) by the client's address."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _rate_limit(f"ip:{request.remote_addr}", runtime().settings.auth_rate_limit)
+        return view(*args, **kwargs)
+
+    return annotate(wrapper, errors=(429,))
+
+
+def _check(principal: Principal, scope: str | None, roles: frozenset[Role], accept_keys: bool) -> None:
+    if principal.kind is PrincipalKind.API_KEY and not accept_keys:
+        raise Forbidden("this operation needs a user login; API keys cannot use it")
+    if roles and principal.role not in roles:
+        raise Forbidden("this operation needs the role " + " or ".join(sorted(r.value for r in roles)))
+    if scope is not None and not principal.has_scope(scope):
+        raise Forbidden(f"this operation needs the scope {scope}")
+
+
+def require(
+    scope: str | None = None,
+    roles: Iterable[Role | str] = (),
+    *,
+    api_keys: bool | None = None,
+    tenant_arg: str | None = None,
+) -> Callable[[F], F]:
+    """Authenticate the caller and check its role, scope and tenant, then rate-limit it per route.
+
+    ``scope``: an API-key scope such as ``invoices:write`` (merchant and admin users hold every scope).
+    ``roles``: allowed roles (any if empty). ``api_keys``: whether API keys may call (default: only if ``scope``).
+    ``tenant_arg``: a URL argument naming a merchant id the caller must own (404 otherwise; admins pass).
+    """
+    wanted = frozenset(Role(r) for r in roles)
+    accept_keys = scope is not None if api_keys is None else api_keys
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = _resolve()
+            g.principal = principal
+            _rate_limit(principal.idempotency_scope, runtime().settings.rate_limit)
+            _check(principal, scope, wanted, accept_keys)
+            if tenant_arg is not None and not principal.can_access(kwargs[tenant_arg]):
+                raise not_found(tenant_arg.removesuffix("_id"), kwargs[tenant_arg])
+            return view(*args, **kwargs)
+
+        security = [{"accessToken": []}] + ([{"apiKey": [scope] if scope else []}] if accept_keys else [])
+        return annotate(wrapper, security=security, errors=(401, 403, 429) + ((404,) if tenant_arg else ()))
+
+    return decorate

@@ -1,0 +1,93 @@
+"""Merchant API keys: create (the secret is shown once), list (never the secret), revoke."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.identity import ApiKey, Role
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import current_principal, not_found, require
+from cryptopay_http.blueprints.merchants import load_merchant
+from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.runtime import runtime
+
+__all__ = ["ApiKeyView", "bp"]
+
+bp = Blueprint("api_keys", __name__)
+_STAFF = (Role.MERCHANT, Role.ADMIN)
+
+
+@attrs.frozen
+class CreateApiKey:
+    name: str
+    scopes: frozenset[str] = attrs.field(metadata={"description": "e.g. invoices:write, invoices:read, payouts:read"})
+
+
+@attrs.frozen
+class ApiKeyView:
+    """An API key without its secret; ``prefix`` is how the key string starts, to recognise it."""
+
+    id: str
+    prefix: str
+    merchant_id: str
+    name: str
+    scopes: frozenset[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyView:
+        return cls(key.id, f"cp_{key.id}", key.merchant_id, key.name, key.scopes, key.created_at, key.revoked_at)
+
+
+@attrs.frozen
+class NewApiKeyView:
+    """A just-created API key: ``secret`` is the full key string, shown this once and never again."""
+
+    key: ApiKeyView
+    secret: str = attrs.field(repr=False)
+
+
+@bp.post("/v1/merchants/<merchant_id>/api-keys")
+@operation(
+    "Create an API key (its secret is shown once)",
+    request=CreateApiKey,
+    response=NewApiKeyView,
+    status=201,
+    tags=("api keys",),
+)
+@require(roles=_STAFF, tenant_arg="merchant_id")
+def create_api_key(merchant_id: str) -> Response:
+    body = read_body(CreateApiKey)
+    merchant = load_merchant(merchant_id)
+    key, secret = runtime().api_keys.create(
+        merchant.id, name=body.name, scopes=body.scopes, created_by=current_principal().id
+    )
+    return json_response(NewApiKeyView(ApiKeyView.of(key), secret), 201, headers={"Cache-Control": "no-store"})
+
+
+@bp.get("/v1/merchants/<merchant_id>/api-keys")
+@operation("List a merchant's API keys (without secrets)", response=PageOf(ApiKeyView), tags=("api keys",))
+@require(roles=_STAFF, tenant_arg="merchant_id")
+@paginated
+def list_api_keys(merchant_id: str) -> Response:
+    merchant = load_merchant(merchant_id)
+    repo = runtime().services.api_keys
+    page = paginate(lambda after, limit: repo.for_merchant(merchant.id, after=after, limit=limit), ApiKeyView.of)
+    return json_response(page)
+
+
+@bp.delete("/v1/merchants/<merchant_id>/api-keys/<key_id>")
+@operation("Revoke an API key", status=204, tags=("api keys",))
+@require(roles=_STAFF, tenant_arg="merchant_id")
+def revoke_api_key(merchant_id: str, key_id: str) -> Response:
+    merchant = load_merchant(merchant_id)
+    key = runtime().services.api_keys.get(key_id)
+    if key is None or key.merchant_id != merchant.id:
+        raise not_found("api key", key_id)
+    runtime().api_keys.revoke(key)
+    return Response(status=204)

@@ -1,0 +1,175 @@
+"""Identity: register, log in, refresh (rotating), log out, and who am I.
+
+Web pages log in with ``"cookie": true``: the refresh token then travels only in an httpOnly cookie, and
+refresh/logout by cookie need the ``X-CSRF-Token`` header (see ``cryptopay_http.csrf``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.identity import PrincipalKind, Role, TokenPair, Unauthenticated, User
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import current_principal, limit_by_client, require
+from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.csrf import clear_session_cookies, cookie_refresh_token, set_session_cookies
+from cryptopay_http.openapi import operation
+from cryptopay_http.runtime import runtime
+
+__all__ = ["UserView", "bp"]
+
+bp = Blueprint("identity", __name__)
+
+
+@attrs.frozen
+class RegisterRequest:
+    email: str
+    password: str = attrs.field(repr=False)
+    role: Role = attrs.field(default=Role.PERSONAL, metadata={"description": "personal or merchant"})
+    display_name: str | None = None
+
+
+@attrs.frozen
+class LoginRequest:
+    email: str
+    password: str = attrs.field(repr=False)
+    cookie: bool = attrs.field(default=False, metadata={"description": "web session: refresh token in a cookie"})
+
+
+@attrs.frozen
+class RefreshRequest:
+    refresh_token: str | None = attrs.field(
+        default=None, repr=False, metadata={"description": "omit to use the cookie"}
+    )
+
+
+@attrs.frozen
+class UserView:
+    """A user account as shown to its owner and to admins."""
+
+    id: str
+    email: str
+    role: Role
+    created_at: datetime
+    display_name: str | None = None
+
+    @classmethod
+    def of(cls, user: User) -> UserView:
+        return cls(user.id, user.email, user.role, user.created_at, user.display_name)
+
+
+@attrs.frozen
+class SessionView:
+    """Tokens for a logged-in user; ``refresh_token`` is null for cookie sessions."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str | None
+    user: UserView
+    token_type: str = "Bearer"
+
+
+@attrs.frozen
+class MeView:
+    """The authenticated caller: a user or an API key, its role, tenant and scopes."""
+
+    kind: PrincipalKind
+    id: str
+    role: Role
+    merchant_id: str | None
+    scopes: frozenset[str]
+    user: UserView | None = None
+
+
+def _session(pair: TokenPair, *, cookie: bool, status: int = 200) -> Response:
+    body = SessionView(
+        pair.access_token, pair.expires_in, None if cookie else pair.refresh_token, UserView.of(pair.user)
+    )
+    response = json_response(body, status, headers={"Cache-Control": "no-store"})
+    if cookie:
+        set_session_cookies(response, pair)
+    return response
+
+
+@bp.post("/v1/auth/register")
+@operation(
+    "Create a personal or merchant account",
+    request=RegisterRequest,
+    response=UserView,
+    status=201,
+    tags=("auth",),
+    errors=(409,),
+)
+@limit_by_client
+def register() -> Response:
+    body = read_body(RegisterRequest)
+    if body.role is Role.ADMIN:
+        raise InvalidInput("role must be personal or merchant; admins are appointed by an operator", field="role")
+    user = runtime().accounts.register(body.email, body.password, role=body.role, display_name=body.display_name)
+    return json_response(UserView.of(user), 201)
+
+
+@bp.post("/v1/auth/login")
+@operation("Log in with email and password", request=LoginRequest, response=SessionView, tags=("auth",), errors=(401,))
+@limit_by_client
+def login() -> Response:
+    body = read_body(LoginRequest)
+    return _session(runtime().accounts.login(body.email, body.password), cookie=body.cookie)
+
+
+def _refresh_token(body: RefreshRequest) -> tuple[str, bool]:
+    if body.refresh_token:
+        return body.refresh_token, False
+    token = cookie_refresh_token()
+    if token is None:
+        raise Unauthenticated("send the refresh token in the body or the session cookie")
+    return token, True
+
+
+@bp.post("/v1/auth/refresh")
+@operation(
+    "Exchange a refresh token for new tokens (it rotates)",
+    request=RefreshRequest,
+    response=SessionView,
+    tags=("auth",),
+    errors=(401, 403),
+)
+@limit_by_client
+def refresh() -> Response:
+    token, by_cookie = _refresh_token(read_body(RefreshRequest, optional=True))
+    return _session(runtime().accounts.refresh(token), cookie=by_cookie)
+
+
+@bp.post("/v1/auth/logout")
+@operation(
+    "Log out: revoke the login's refresh tokens", request=RefreshRequest, status=204, tags=("auth",), errors=(401, 403)
+)
+@limit_by_client
+def logout() -> Response:
+    token, _ = _refresh_token(read_body(RefreshRequest, optional=True))
+    runtime().accounts.logout(token)
+    response = Response(status=204)
+    clear_session_cookies(response)
+    return response
+
+
+@bp.get("/v1/me")
+@operation("Who am I: the authenticated user or API key", response=MeView, tags=("auth",))
+@require(api_keys=True)
+def me() -> Response:
+    principal = current_principal()
+    user = runtime().services.users.get(principal.id) if principal.kind is PrincipalKind.USER else None
+    if principal.kind is PrincipalKind.USER and user is None:
+        raise Unauthenticated("the account no longer exists")
+    view = MeView(
+        principal.kind,
+        principal.id,
+        principal.role,
+        principal.merchant_id,
+        principal.scopes,
+        user and UserView.of(user),
+    )
+    return json_response(view)

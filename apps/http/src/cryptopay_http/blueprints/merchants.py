@@ -1,0 +1,112 @@
+"""Merchant profiles: created by a merchant user, read and edited by their owner (or an admin); 404 for others."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.identity import Merchant, Role, SettlementProfile
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import current_principal, not_found, require
+from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.runtime import runtime
+
+__all__ = ["MerchantView", "bp", "load_merchant"]
+
+bp = Blueprint("merchants", __name__)
+_STAFF = (Role.MERCHANT, Role.ADMIN)
+
+
+@attrs.frozen
+class CreateMerchant:
+    business_name: str
+    settlement: SettlementProfile
+
+
+@attrs.frozen
+class UpdateMerchant:
+    business_name: str | None = None
+    settlement: SettlementProfile | None = None
+
+
+@attrs.frozen
+class MerchantView:
+    """A merchant profile."""
+
+    id: str
+    owner_user_id: str
+    business_name: str
+    settlement: SettlementProfile
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> MerchantView:
+        m = merchant
+        return cls(m.id, m.owner_user_id, m.business_name, m.settlement, m.created_at, m.updated_at)
+
+
+def load_merchant(merchant_id: str) -> Merchant:
+    """The merchant if the caller may see it; the same 404 whether it is missing or another tenant's."""
+    merchant = runtime().services.merchants.get(merchant_id)
+    if merchant is None or not current_principal().can_access(merchant.id):
+        raise not_found("merchant", merchant_id)
+    return merchant
+
+
+@bp.post("/v1/merchants")
+@operation(
+    "Create the caller's merchant profile",
+    request=CreateMerchant,
+    response=MerchantView,
+    status=201,
+    tags=("merchants",),
+    errors=(409,),
+)
+@require(roles=[Role.MERCHANT])
+def create_merchant() -> Response:
+    body = read_body(CreateMerchant)
+    owner = runtime().services.users.get(current_principal().id)
+    if owner is None:
+        raise not_found("user", current_principal().id)
+    merchant = runtime().merchants.create(owner, business_name=body.business_name, settlement=body.settlement)
+    return json_response(MerchantView.of(merchant), 201, headers={"Location": f"/v1/merchants/{merchant.id}"})
+
+
+@bp.get("/v1/merchants")
+@operation("List merchants: all for admins, one's own otherwise", response=PageOf(MerchantView), tags=("merchants",))
+@require(roles=_STAFF)
+@paginated
+def list_merchants() -> Response:
+    principal, repo = current_principal(), runtime().services.merchants
+
+    def fetch(after: str | None, limit: int) -> list[Merchant]:
+        if principal.role is Role.ADMIN:
+            return repo.list(after=after, limit=limit)
+        own = repo.get(principal.merchant_id) if principal.merchant_id else None
+        return [own] if own and (after is None or own.id > after) else []
+
+    return json_response(paginate(fetch, MerchantView.of))
+
+
+@bp.get("/v1/merchants/<merchant_id>")
+@operation("Read a merchant profile", response=MerchantView, tags=("merchants",))
+@require(roles=_STAFF, api_keys=True, tenant_arg="merchant_id")
+def get_merchant(merchant_id: str) -> Response:
+    return json_response(MerchantView.of(load_merchant(merchant_id)))
+
+
+@bp.patch("/v1/merchants/<merchant_id>")
+@operation(
+    "Change a merchant's name or settlement profile", request=UpdateMerchant, response=MerchantView, tags=("merchants",)
+)
+@require(roles=_STAFF, tenant_arg="merchant_id")
+def update_merchant(merchant_id: str) -> Response:
+    body = read_body(UpdateMerchant)
+    merchant = runtime().merchants.update(
+        load_merchant(merchant_id), business_name=body.business_name, settlement=body.settlement
+    )
+    return json_response(MerchantView.of(merchant))

@@ -1,0 +1,89 @@
+"""Operational endpoints: liveness, readiness, metrics, the OpenAPI document and its docs page."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+import attrs
+from flask import Blueprint, Response, current_app
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from cryptopay_http.convert import json_response
+from cryptopay_http.openapi import build_document, operation
+from cryptopay_http.problems import problem
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("system", __name__)
+_log = logging.getLogger("cryptopay.http")
+
+
+@attrs.frozen
+class Health:
+    status: str
+    checks: dict[str, str] = attrs.Factory(dict)
+
+
+@bp.get("/healthz")
+@operation("Liveness: the process is up", response=Health, tags=("system",))
+def healthz() -> Response:
+    return json_response(Health("ok"))
+
+
+@bp.get("/readyz")
+@operation("Readiness: the database and queue answer", response=Health, tags=("system",), errors=())
+def readyz() -> Response:
+    checks: dict[str, str] = {}
+    for name, check in runtime().services.readiness_checks.items():
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as error:  # any failure means not ready; the reason goes to the log, not the client
+            _log.warning("readiness check %s failed: %s", name, type(error).__name__)
+            checks[name] = "failed"
+    if all(v == "ok" for v in checks.values()):
+        return json_response(Health("ok", checks))
+    return problem(503, "a dependency is not ready", code="not_ready", checks=checks)
+
+
+@bp.get("/metrics")
+@operation("Prometheus metrics", tags=("system",), media_type="text/plain")
+def metrics() -> Response:
+    registry = current_app.extensions["cryptopay.metrics"].registry
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+@bp.get("/openapi.json")
+@operation("This API's OpenAPI 3.1 document", tags=("system",))
+def openapi() -> Response:
+    return json_response(build_document(current_app))
+
+
+@bp.get("/docs")
+@operation("Human-readable list of the operations", tags=("system",), media_type="text/html")
+def docs() -> Response:
+    return Response(_docs_page(build_document(current_app)), mimetype="text/html")
+
+
+def _docs_page(document: dict[str, Any]) -> str:
+    rows = []
+    for path, methods in document["paths"].items():
+        for method, op in methods.items():
+            security = ", ".join(name for req in op.get("security", []) for name in req) or "public"
+            rows.append(
+                f"<tr id='{html.escape(op['operationId'])}'><td><code>{method.upper()}</code></td>"
+                f"<td><code>{html.escape(path)}</code></td><td>{html.escape(op['summary'])}</td>"
+                f"<td>{html.escape(security)}</td></tr>"
+            )
+    title = html.escape(document["info"]["title"])
+    return (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}</style></head>"
+        f"<body><h1>{title}</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
+        "Errors are RFC 9457 problem details (<code>application/problem+json</code>).</p>"
+        "<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></body></html>"
+    )

@@ -1,0 +1,183 @@
+"""The HTTP edge's one cattrs converter, strict JSON request parsing and JSON responses.
+
+Amounts travel as strings (``Decimal`` -> ``"12.50"``, ``Money`` -> ``{"amount": "12.50", "asset": "KES"}``), datetimes
+as ISO 8601 with an offset, enums as their values, sets as sorted lists. Parsing is strict: a number where a string is
+expected is an error, never coerced, and every field's problem is reported at once (HTTP 422 with ``errors``).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar, get_args, get_origin
+
+import attrs
+import cattrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import Money, to_decimal
+from flask import Response, request
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+__all__ = ["FieldError", "ValidationFailed", "converter", "json_response", "read_body", "structure_request"]
+
+T = TypeVar("T")
+converter = cattrs.Converter(detailed_validation=False)
+
+
+@attrs.frozen
+class FieldError:
+    """One problem with one field of a request; ``field`` is a dotted path such as ``settlement.destination``."""
+
+    field: str
+    detail: str
+
+
+class ValidationFailed(InvalidInput):
+    """The request body does not fit the operation's schema."""
+
+    code = "validation_failed"
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__("the request has invalid fields: " + ", ".join(e.field for e in self.errors))
+
+
+def _strict(kind: type, label: str) -> Any:
+    def structure(value: object, _: object) -> object:
+        if type(value) is not kind:
+            raise InvalidInput(f"must be {label}")
+        return value
+
+    return structure
+
+
+def _decimal(value: object, _: object) -> Decimal:
+    if not isinstance(value, str):
+        raise InvalidInput('must be a string such as "12.50" (amounts are never JSON numbers)')
+    return to_decimal(value)
+
+
+def _money(value: object, _: object) -> Money:
+    if not isinstance(value, dict) or set(value) != {"amount", "asset"}:
+        raise InvalidInput('must be an object {"amount": "12.50", "asset": "KES"}')
+    if not isinstance(value["asset"], str):
+        raise InvalidInput('asset must be a string such as "KES"')
+    return Money.of(_decimal(value["amount"], None), value["asset"])
+
+
+def _datetime(value: object, _: object) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidInput("must be an ISO 8601 date-time with a UTC offset")
+    return moment
+
+
+def _enum(value: object, kind: type[enum.Enum]) -> enum.Enum:
+    try:
+        return kind(value)
+    except ValueError:
+        raise InvalidInput("must be one of: " + ", ".join(str(m.value) for m in kind)) from None
+
+
+def _sequence(value: object, kind: Any) -> object:
+    if not isinstance(value, list):
+        raise InvalidInput("must be a JSON array")
+    (item,) = get_args(kind) or (Any,)
+    return get_origin(kind)(converter.structure(v, item) for v in value)
+
+
+for _kind, _label in ((str, "a string"), (int, "an integer"), (bool, "true or false")):
+    converter.register_structure_hook(_kind, _strict(_kind, _label))
+converter.register_structure_hook_func(lambda t: get_origin(t) in (list, set, frozenset), _sequence)
+converter.register_structure_hook(Decimal, _decimal)
+converter.register_structure_hook(Money, _money)
+converter.register_structure_hook(datetime, _datetime)
+converter.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _enum)
+converter.register_unstructure_hook(Decimal, str)
+converter.register_unstructure_hook(Money, Money.to_json)
+converter.register_unstructure_hook(datetime, datetime.isoformat)
+converter.register_unstructure_hook_func(
+    lambda t: t in (set, frozenset) or get_origin(t) in (set, frozenset),
+    lambda items: sorted(converter.unstructure(i) for i in items),
+)
+
+
+_LEAVES = (Money,)  # attrs classes with their own structure hook: values, not nested request objects
+
+
+def _optional_attrs(kind: Any) -> type | None:
+    """The attrs class in ``kind`` or ``kind | None``, else None."""
+    options = [a for a in getattr(kind, "__args__", ()) if a is not type(None)] if not attrs.has(kind) else [kind]
+    nested = options[0] if len(options) == 1 and attrs.has(options[0]) else None
+    return None if nested in _LEAVES else nested
+
+
+def _structure_fields(cls: type, data: dict[str, Any], prefix: str) -> tuple[dict[str, Any], list[FieldError]]:
+    values: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    fields = attrs.fields(attrs.resolve_types(cls))
+    for field in fields:
+        path = f"{prefix}{field.alias}"
+        if field.alias not in data:
+            if field.default is attrs.NOTHING:
+                errors.append(FieldError(path, "is required"))
+            continue
+        value, nested = data[field.alias], _optional_attrs(field.type)
+        if nested is not None and isinstance(value, dict):
+            try:
+                values[field.alias] = structure_request(nested, value, prefix=f"{path}.")
+            except ValidationFailed as failed:
+                errors.extend(failed.errors)
+            continue
+        try:
+            values[field.alias] = converter.structure(value, field.type)
+        except (InvalidInput, ValueError, TypeError) as error:
+            errors.append(FieldError(path, getattr(error, "message", None) or "has the wrong type"))
+    errors.extend(
+        FieldError(f"{prefix}{name}", "is not a known field") for name in sorted(set(data) - {f.alias for f in fields})
+    )
+    return values, errors
+
+
+def structure_request(cls: type[T], data: object, *, prefix: str = "") -> T:
+    """Build ``cls`` from parsed JSON, collecting every field's problem into one ``ValidationFailed``."""
+    if not isinstance(data, dict):
+        raise ValidationFailed([FieldError(prefix.rstrip(".") or "body", "must be a JSON object")])
+    values, errors = _structure_fields(cls, data, prefix)
+    if errors:
+        raise ValidationFailed(errors)
+    try:
+        return cls(**values)
+    except InvalidInput as error:
+        field = str(error.details.get("field", prefix.rstrip(".") or "body"))
+        raise ValidationFailed([FieldError(field, error.message)]) from None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def read_body(cls: type[T], *, optional: bool = False) -> T:
+    """The request's JSON body as ``cls``: 415 unless it is JSON, 400 if malformed, 422 if it does not fit."""
+    raw = request.get_data(cache=True)
+    if optional and not raw:
+        return structure_request(cls, {})
+    if not request.is_json:
+        raise UnsupportedMediaType("send the request body as application/json")
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the request body is not valid JSON") from None
+    return structure_request(cls, data)
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response of ``body`` unstructured by the edge converter."""
+    text = json.dumps(converter.unstructure(body), ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status=status, headers=headers, mimetype="application/json")

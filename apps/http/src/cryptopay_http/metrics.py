@@ -1,0 +1,49 @@
+"""Prometheus metrics per app: request counts by route and status, latency histograms by route.
+
+Routes are labelled by their URL rule (``/v1/merchants/<merchant_id>``), never the raw path, so ids never
+explode the label set; unmatched requests share the ``<unmatched>`` label.
+"""
+
+from __future__ import annotations
+
+import time
+
+import attrs
+from flask import Flask, Response, g, request
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+__all__ = ["HttpMetrics"]
+
+
+@attrs.define
+class HttpMetrics:
+    registry: CollectorRegistry = attrs.Factory(lambda: CollectorRegistry(auto_describe=True))
+    requests: Counter = attrs.field(init=False)
+    latency: Histogram = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.requests = Counter(
+            "cryptopay_http_requests", "HTTP requests served", ("method", "route", "status"), registry=self.registry
+        )
+        self.latency = Histogram(
+            "cryptopay_http_request_duration_seconds",
+            "HTTP request latency",
+            ("method", "route"),
+            registry=self.registry,
+        )
+
+    def init_app(self, app: Flask) -> None:
+        """Time every request and count it by route and status."""
+
+        @app.before_request
+        def _start() -> None:
+            g.request_started = time.perf_counter()
+
+        @app.after_request
+        def _observe(response: Response) -> Response:
+            route = request.url_rule.rule if request.url_rule else "<unmatched>"
+            started = g.get("request_started")
+            if started is not None:
+                self.latency.labels(request.method, route).observe(time.perf_counter() - started)
+            self.requests.labels(request.method, route, str(response.status_code)).inc()
+            return response

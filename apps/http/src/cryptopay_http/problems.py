@@ -1,0 +1,92 @@
+"""RFC 9457 problem details for every error: domain errors by their ``http_status``/``code``, HTTP errors, crashes.
+
+A problem carries ``type``, ``title``, ``status``, ``detail``, ``instance`` and our ``code``; validation problems add
+``errors`` (one ``{"field", "detail"}`` per bad field). Unexpected exceptions become a bare 500 with an ``error_id``
+that is also logged with the traceback; no exception text or stack trace ever reaches the client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import traceback
+from http import HTTPStatus
+from typing import Any
+
+from cryptopay.core.errors import CryptopayError
+from cryptopay.core.identity import RateLimited
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from cryptopay_http.convert import ValidationFailed
+from cryptopay_http.runtime import runtime
+
+__all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem"]
+
+PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger("cryptopay.http")
+
+
+def problem(
+    status: int, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
+    """A problem+json response; ``type`` names our error code, or is ``about:blank`` for plain HTTP errors."""
+    title = HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": f"urn:cryptopay:problem:{code}" if code else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        "code": code or title.lower().replace(" ", "_").replace("-", "_"),
+        **extra,
+    }
+    return Response(json.dumps(body), status=status, headers=headers, mimetype=PROBLEM_JSON)
+
+
+def _domain_error(error: CryptopayError) -> Response:
+    extra: dict[str, Any] = {}
+    headers: dict[str, str] = {}
+    if isinstance(error, ValidationFailed):
+        extra["errors"] = [{"field": e.field, "detail": e.detail} for e in error.errors]
+    elif "field" in error.details:
+        extra["errors"] = [{"field": str(error.details["field"]), "detail": error.message}]
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    if error.http_status >= 500:
+        _log.warning("request failed: %s (%s)", error.code, type(error).__name__)
+    return problem(error.http_status, error.message, code=error.code, headers=headers, **extra)
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    headers = {k: v for k, v in error.get_headers() if k.lower() in ("allow", "retry-after", "www-authenticate")}
+    detail = error.description if status != 404 else "no resource at this address"
+    return problem(status, detail or HTTPStatus(status).phrase, headers=headers)
+
+
+_URL_CREDENTIALS = re.compile(r"(\w+://[^:/@\s]+:)[^@\s]+@")
+
+
+def _redacted_traceback(error: Exception) -> str:
+    """The traceback with the token-signing keys and URL passwords masked (exception texts can quote them)."""
+    text = "".join(traceback.format_exception(error))
+    for key in runtime().settings.token_keys.values():
+        text = text.replace(key.decode(), "<redacted>")
+    return _URL_CREDENTIALS.sub(r"\1<redacted>@", text)
+
+
+def _crash(error: Exception) -> Response:
+    error_id = secrets.token_hex(8)
+    trace = _redacted_traceback(error)
+    _log.error("unhandled error %s on %s %s\n%s", error_id, request.method, request.path, trace)
+    return problem(500, "an unexpected error occurred; quote error_id when reporting it", error_id=error_id)
+
+
+def install_problem_handlers(app: Flask) -> None:
+    """Register the handlers that turn every error into problem+json."""
+    app.register_error_handler(CryptopayError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _crash)

@@ -1,0 +1,95 @@
+"""Merchant profiles: one per merchant user, with a validated settlement profile.
+
+>>> from cryptopay.core.identity.model import SettlementSchedule
+>>> profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712 345 678")
+>>> check_settlement(profile).destination
+'254712345678'
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+from cryptopay.core.errors import Conflict, InvalidInput
+from cryptopay.core.identity.model import (
+    Forbidden,
+    Merchant,
+    Role,
+    SettlementMethod,
+    SettlementProfile,
+    User,
+)
+from cryptopay.core.money import KES
+from cryptopay.core.ports.identity import MerchantRepository
+from cryptopay.core.ports.system import Clock, IdGenerator
+
+__all__ = ["Merchants", "check_settlement"]
+
+_PHONE = re.compile(r"^(?:\+?254|0)([17]\d{8})$")
+_SHORTCODE = re.compile(r"^\d{5,7}$")
+_PAYBILL = re.compile(r"^(\d{5,7})#([A-Za-z0-9 -]{1,20})$")
+_BANK = re.compile(r"^[A-Za-z0-9]{2,11}:\d{6,20}$")
+
+
+def check_settlement(profile: SettlementProfile) -> SettlementProfile:
+    """The profile with its destination normalised; ``InvalidInput`` naming the field if it does not fit the method."""
+    raw = profile.destination.strip()
+    destination = raw if profile.method is SettlementMethod.MPESA_PAYBILL else raw.replace(" ", "")
+    if profile.method is SettlementMethod.MPESA_B2C:
+        match = _PHONE.match(destination)
+        if not match:
+            raise InvalidInput("a Kenyan mobile number such as 0712345678 is required", field="settlement.destination")
+        destination = f"254{match.group(1)}"
+    elif profile.method is SettlementMethod.MPESA_TILL and not _SHORTCODE.match(destination):
+        raise InvalidInput("a till number of 5 to 7 digits is required", field="settlement.destination")
+    elif profile.method is SettlementMethod.MPESA_PAYBILL and not _PAYBILL.match(destination):
+        raise InvalidInput("a paybill as '<number>#<account>' is required", field="settlement.destination")
+    elif profile.method is SettlementMethod.BANK and not _BANK.match(destination):
+        raise InvalidInput(
+            "a bank account as '<bank code>:<account number>' is required", field="settlement.destination"
+        )
+    if profile.minimum is not None and (profile.minimum.asset != KES or profile.minimum.is_negative()):
+        raise InvalidInput("the settlement minimum is a non-negative KES amount", field="settlement.minimum")
+    return attrs.evolve(profile, destination=destination)
+
+
+@attrs.define
+class Merchants:
+    """Create and edit merchant profiles."""
+
+    merchants: MerchantRepository
+    clock: Clock
+    ids: IdGenerator
+
+    def create(self, owner: User, *, business_name: str, settlement: SettlementProfile) -> Merchant:
+        """A merchant profile for a merchant user; ``Conflict`` if the user already has one."""
+        if owner.role is not Role.MERCHANT:
+            raise Forbidden("only users with the merchant role can create a merchant profile")
+        if self.merchants.by_owner(owner.id) is not None:
+            raise Conflict("this user already has a merchant profile")
+        now = self.clock.now()
+        merchant = Merchant(
+            self.ids.new_id("mer"), owner.id, _name(business_name), check_settlement(settlement), now, now
+        )
+        self.merchants.add(merchant)
+        return merchant
+
+    def update(
+        self, merchant: Merchant, *, business_name: str | None = None, settlement: SettlementProfile | None = None
+    ) -> Merchant:
+        """Change the name and/or settlement profile."""
+        if business_name is not None:
+            merchant.business_name = _name(business_name)
+        if settlement is not None:
+            merchant.settlement = check_settlement(settlement)
+        merchant.updated_at = self.clock.now()
+        self.merchants.update(merchant)
+        return merchant
+
+
+def _name(business_name: str) -> str:
+    name = business_name.strip()
+    if not 2 <= len(name) <= 120:
+        raise InvalidInput("business_name must be 2 to 120 characters", field="business_name")
+    return name

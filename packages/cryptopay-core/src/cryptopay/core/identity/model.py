@@ -1,0 +1,215 @@
+"""Identity model: users and their roles, refresh-token families, merchants, API keys and the resolved principal.
+
+A principal is whoever is calling: a logged-in user or a merchant's API key. Its tenant is the merchant it
+acts for; a principal only ever sees its own tenant's objects, except an admin, who sees every tenant.
+
+>>> key = Principal(kind=PrincipalKind.API_KEY, id="key_1", role=Role.MERCHANT, merchant_id="mer_1",
+...                 scopes=frozenset({"invoices:read"}))
+>>> key.has_scope("invoices:read"), key.has_scope("invoices:write"), key.can_access("mer_2")
+(True, False, False)
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import CryptopayError, Refused
+from cryptopay.core.money import Money
+
+__all__ = [
+    "MERCHANT_SCOPES",
+    "ApiKey",
+    "Forbidden",
+    "IdempotencyEntry",
+    "Merchant",
+    "Principal",
+    "PrincipalKind",
+    "RateDecision",
+    "RateLimited",
+    "RefreshToken",
+    "Role",
+    "SettlementMethod",
+    "SettlementProfile",
+    "SettlementSchedule",
+    "StoredResponse",
+    "Unauthenticated",
+    "User",
+]
+
+MERCHANT_SCOPES = frozenset(
+    {"invoices:read", "invoices:write", "payouts:read", "payouts:write", "settlements:read", "settlements:write"}
+)
+
+
+class Unauthenticated(CryptopayError):
+    """No valid credentials were presented (missing, expired, revoked or wrong)."""
+
+    code = "unauthenticated"
+    http_status = 401
+    exit_code = 7
+
+
+class Forbidden(Refused):
+    """The caller is known but its role or scopes do not allow this operation."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class RateLimited(Refused):
+    """Too many requests from one principal on one route in the current window."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class Role(enum.Enum):
+    PERSONAL = "personal"
+    MERCHANT = "merchant"
+    ADMIN = "admin"
+
+
+class PrincipalKind(enum.Enum):
+    USER = "user"
+    API_KEY = "api_key"
+
+
+@attrs.define
+class User:
+    """A person who logs in; ``password_hash`` is an argon2 (or other PasswordHasher) hash, never the password."""
+
+    id: str
+    email: str
+    password_hash: str = attrs.field(repr=False)
+    role: Role
+    created_at: datetime
+    display_name: str | None = None
+
+
+@attrs.define
+class RefreshToken:
+    """One refresh token of a login's rotating family; only a SHA-256 hash of the token is kept."""
+
+    id: str
+    family_id: str
+    user_id: str
+    token_hash: str = attrs.field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+    rotated_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def usable(self, now: datetime) -> bool:
+        return self.rotated_at is None and self.revoked_at is None and now < self.expires_at
+
+
+class SettlementSchedule(enum.Enum):
+    INSTANT = "instant"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class SettlementMethod(enum.Enum):
+    MPESA_B2C = "mpesa_b2c"  # destination: a Kenyan phone number
+    MPESA_PAYBILL = "mpesa_paybill"  # destination: "<paybill>#<account>"
+    MPESA_TILL = "mpesa_till"  # destination: a till number
+    BANK = "bank"  # destination: "<bank code>:<account number>"
+
+
+@attrs.frozen
+class SettlementProfile:
+    """How and when a merchant is paid out; validated at the edge, interpreted by the settlement use cases."""
+
+    schedule: SettlementSchedule
+    method: SettlementMethod
+    destination: str
+    minimum: Money | None = None
+
+
+@attrs.define
+class Merchant:
+    """A business that takes payments; owned by one user with the merchant role."""
+
+    id: str
+    owner_user_id: str
+    business_name: str
+    settlement: SettlementProfile
+    created_at: datetime
+    updated_at: datetime
+
+
+@attrs.define
+class ApiKey:
+    """A merchant's API key: the public id is visible, only a SHA-256 hash of the secret is stored."""
+
+    id: str
+    merchant_id: str
+    name: str
+    scopes: frozenset[str]
+    secret_hash: str = attrs.field(repr=False)
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@attrs.frozen
+class Principal:
+    """The authenticated caller of one request."""
+
+    kind: PrincipalKind
+    id: str
+    role: Role
+    merchant_id: str | None = None
+    scopes: frozenset[str] = frozenset()
+
+    def has_scope(self, scope: str) -> bool:
+        """Users have every merchant scope their role allows (admins all); API keys only the ones granted."""
+        if self.kind is PrincipalKind.USER:
+            return self.role in (Role.MERCHANT, Role.ADMIN)
+        return scope in self.scopes
+
+    def can_access(self, merchant_id: str | None) -> bool:
+        """True for an admin or the tenant itself."""
+        return self.role is Role.ADMIN or (merchant_id is not None and merchant_id == self.merchant_id)
+
+    @property
+    def idempotency_scope(self) -> str:
+        return f"{self.kind.value}:{self.id}"
+
+
+@attrs.frozen
+class StoredResponse:
+    """The response first given to an idempotent request, replayed verbatim to retries."""
+
+    status: int
+    body: str
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.define
+class IdempotencyEntry:
+    """A claimed ``Idempotency-Key`` of one principal: in flight until ``response`` is set."""
+
+    scope: str
+    key: str
+    request_hash: str
+    created_at: datetime
+    response: StoredResponse | None = None
+
+
+@attrs.frozen
+class RateDecision:
+    """The outcome of counting one request against a limit."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: int  # seconds until the window resets

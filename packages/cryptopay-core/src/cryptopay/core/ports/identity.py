@@ -1,0 +1,116 @@
+"""Identity ports: users, refresh-token families, merchants, API keys, idempotency records, passwords, rate limits.
+
+Every repository method is atomic on its own. Listings are keyset-paginated: ordered by id ascending, starting
+strictly after ``after``. The methods that settle races (``RefreshTokenRepository.mark_rotated`` and
+``IdempotencyRepository.begin``) must be compare-and-set on SQL (``UPDATE ... WHERE rotated_at IS NULL`` and
+``INSERT ... ON CONFLICT DO NOTHING``), so two concurrent requests can never both win.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from cryptopay.core.identity.model import (
+    ApiKey,
+    IdempotencyEntry,
+    Merchant,
+    RateDecision,
+    RefreshToken,
+    StoredResponse,
+    User,
+)
+
+__all__ = [
+    "ApiKeyRepository",
+    "IdempotencyRepository",
+    "MerchantRepository",
+    "PasswordHasher",
+    "RateLimiter",
+    "RefreshTokenRepository",
+    "UserRepository",
+]
+
+
+class UserRepository(Protocol):
+    def add(self, user: User) -> None:
+        """Store a new user; ``Conflict`` if the (lower-cased) email is taken."""
+        ...
+
+    def get(self, user_id: str) -> User | None: ...
+
+    def by_email(self, email: str) -> User | None:
+        """The user with this email, compared case-insensitively."""
+        ...
+
+    def update(self, user: User) -> None: ...
+
+
+class RefreshTokenRepository(Protocol):
+    def add(self, token: RefreshToken) -> None: ...
+
+    def by_hash(self, token_hash: str) -> RefreshToken | None: ...
+
+    def mark_rotated(self, token_id: str, *, at: datetime) -> bool:
+        """Set ``rotated_at`` if the token is neither rotated nor revoked; False if another request won."""
+        ...
+
+    def revoke_family(self, family_id: str, *, at: datetime) -> int:
+        """Revoke every unrevoked token of a login family; returns how many were revoked."""
+        ...
+
+
+class MerchantRepository(Protocol):
+    def add(self, merchant: Merchant) -> None:
+        """Store a new merchant; ``Conflict`` if its owner already has one."""
+        ...
+
+    def get(self, merchant_id: str) -> Merchant | None: ...
+
+    def by_owner(self, user_id: str) -> Merchant | None: ...
+
+    def update(self, merchant: Merchant) -> None: ...
+
+    def list(self, *, after: str | None, limit: int) -> list[Merchant]: ...
+
+
+class ApiKeyRepository(Protocol):
+    def add(self, key: ApiKey) -> None: ...
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def update(self, key: ApiKey) -> None: ...
+
+    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]: ...
+
+
+class IdempotencyRepository(Protocol):
+    def begin(self, scope: str, key: str, *, request_hash: str, at: datetime) -> IdempotencyEntry | None:
+        """Claim ``(scope, key)`` for a request: None if claimed now, else the entry that already holds it."""
+        ...
+
+    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        """Record the response of a claimed key, to be replayed to retries."""
+        ...
+
+    def release(self, scope: str, key: str) -> None:
+        """Forget an in-flight claim whose request failed unexpectedly, so that a retry may run it again."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    """A slow, salted password hash (argon2id in production)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """True if the password matches; False (never an exception) if it does not or the hash is malformed."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+class RateLimiter(Protocol):
+    def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        """Count one request under ``key`` in the current fixed window and say whether it is allowed."""
+        ...

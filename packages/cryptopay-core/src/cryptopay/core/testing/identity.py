@@ -1,0 +1,191 @@
+"""In-memory identity repositories, idempotency store and rate limiter: thread-safe, for tests and embedding.
+
+They are the reference behaviour for the SQL implementations (see ``cryptopay.core.ports.identity``).
+
+>>> from cryptopay.core.testing.system import ManualClock
+>>> limiter = InMemoryRateLimiter(ManualClock())
+>>> [limiter.hit("k", limit=2, window_seconds=60).allowed for _ in range(3)]
+[True, True, False]
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import TypeVar
+
+import attrs
+from cryptopay.core.errors import Conflict
+from cryptopay.core.identity.model import (
+    ApiKey,
+    IdempotencyEntry,
+    Merchant,
+    RateDecision,
+    RefreshToken,
+    StoredResponse,
+    User,
+)
+from cryptopay.core.ports.system import Clock
+
+__all__ = [
+    "InMemoryApiKeys",
+    "InMemoryIdempotency",
+    "InMemoryMerchants",
+    "InMemoryRateLimiter",
+    "InMemoryRefreshTokens",
+    "InMemoryUsers",
+]
+
+_T = TypeVar("_T")
+
+
+def _page(items: dict[str, _T], after: str | None, limit: int) -> list[_T]:
+    return [items[k] for k in sorted(items) if after is None or k > after][:limit]
+
+
+def _copy(item: _T) -> _T:
+    # Return copies so callers mutate their own object and must call update(), as with a database.
+    return attrs.evolve(item)  # type: ignore[misc]
+
+
+class InMemoryUsers:
+    def __init__(self) -> None:
+        self._rows: dict[str, User] = {}
+        self._lock = threading.Lock()
+
+    def add(self, user: User) -> None:
+        with self._lock:
+            if any(u.email.lower() == user.email.lower() for u in self._rows.values()):
+                raise Conflict("an account with this email already exists", field="email")
+            self._rows[user.id] = _copy(user)
+
+    def get(self, user_id: str) -> User | None:
+        row = self._rows.get(user_id)
+        return _copy(row) if row else None
+
+    def by_email(self, email: str) -> User | None:
+        return next((_copy(u) for u in self._rows.values() if u.email.lower() == email.lower()), None)
+
+    def update(self, user: User) -> None:
+        with self._lock:
+            self._rows[user.id] = _copy(user)
+
+
+class InMemoryRefreshTokens:
+    def __init__(self) -> None:
+        self._rows: dict[str, RefreshToken] = {}
+        self._lock = threading.Lock()
+
+    def add(self, token: RefreshToken) -> None:
+        with self._lock:
+            self._rows[token.id] = _copy(token)
+
+    def by_hash(self, token_hash: str) -> RefreshToken | None:
+        return next((_copy(t) for t in self._rows.values() if t.token_hash == token_hash), None)
+
+    def mark_rotated(self, token_id: str, *, at: datetime) -> bool:
+        with self._lock:
+            token = self._rows.get(token_id)
+            if token is None or token.rotated_at is not None or token.revoked_at is not None:
+                return False
+            token.rotated_at = at
+            return True
+
+    def revoke_family(self, family_id: str, *, at: datetime) -> int:
+        with self._lock:
+            live = [t for t in self._rows.values() if t.family_id == family_id and t.revoked_at is None]
+            for token in live:
+                token.revoked_at = at
+            return len(live)
+
+
+class InMemoryMerchants:
+    def __init__(self) -> None:
+        self._rows: dict[str, Merchant] = {}
+        self._lock = threading.Lock()
+
+    def add(self, merchant: Merchant) -> None:
+        with self._lock:
+            if any(m.owner_user_id == merchant.owner_user_id for m in self._rows.values()):
+                raise Conflict("this user already has a merchant profile")
+            self._rows[merchant.id] = _copy(merchant)
+
+    def get(self, merchant_id: str) -> Merchant | None:
+        row = self._rows.get(merchant_id)
+        return _copy(row) if row else None
+
+    def by_owner(self, user_id: str) -> Merchant | None:
+        return next((_copy(m) for m in self._rows.values() if m.owner_user_id == user_id), None)
+
+    def update(self, merchant: Merchant) -> None:
+        with self._lock:
+            self._rows[merchant.id] = _copy(merchant)
+
+    def list(self, *, after: str | None, limit: int) -> list[Merchant]:
+        return [_copy(m) for m in _page(self._rows, after, limit)]
+
+
+class InMemoryApiKeys:
+    def __init__(self) -> None:
+        self._rows: dict[str, ApiKey] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: ApiKey) -> None:
+        with self._lock:
+            self._rows[key.id] = _copy(key)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self._rows.get(key_id)
+        return _copy(row) if row else None
+
+    def update(self, key: ApiKey) -> None:
+        with self._lock:
+            self._rows[key.id] = _copy(key)
+
+    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
+        mine = {k: v for k, v in self._rows.items() if v.merchant_id == merchant_id}
+        return [_copy(k) for k in _page(mine, after, limit)]
+
+
+class InMemoryIdempotency:
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], IdempotencyEntry] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, scope: str, key: str, *, request_hash: str, at: datetime) -> IdempotencyEntry | None:
+        with self._lock:
+            existing = self._rows.get((scope, key))
+            if existing is not None:
+                return _copy(existing)
+            self._rows[(scope, key)] = IdempotencyEntry(scope, key, request_hash, at)
+            return None
+
+    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        with self._lock:
+            self._rows[(scope, key)].response = response
+
+    def release(self, scope: str, key: str) -> None:
+        with self._lock:
+            entry = self._rows.get((scope, key))
+            if entry is not None and entry.response is None:
+                del self._rows[(scope, key)]
+
+
+class InMemoryRateLimiter:
+    """Fixed windows aligned to the clock; old windows are dropped as new ones open."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._counts: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
+        now = self._clock.now().timestamp()
+        window = int(now // window_seconds)
+        with self._lock:
+            if len(self._counts) > 10_000:
+                self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
+            count = self._counts.get((key, window), 0) + 1
+            self._counts[(key, window)] = count
+        retry_after = max(1, int((window + 1) * window_seconds - now + 0.999))
+        return RateDecision(count <= limit, limit, max(0, limit - count), retry_after)

@@ -1,0 +1,130 @@
+"""Helpers for the HTTP shell tests: settings, a probe blueprint standing in for payment resources, an auth helper.
+
+The ``probe`` blueprint uses ``require(scope=...)`` and ``idempotent`` the way the payment resources will, so the
+reusable guards are exercised through real HTTP requests before those resources exist.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import attrs
+from cryptopay.core.identity import Role
+from cryptopay.core.money import Money
+from cryptopay_http import (
+    Services,
+    Settings,
+    create_app,
+    current_principal,
+    idempotent,
+    json_response,
+    operation,
+    read_body,
+    require,
+)
+from cryptopay_http.runtime import Runtime
+from flask import Blueprint, Flask, current_app
+from flask.testing import FlaskClient
+
+TOKEN_SECRET = "test-token-secret-" + "s" * 40
+PASSWORD = "correct horse battery staple"
+
+
+@attrs.frozen
+class PaymentProbe:
+    amount: Money
+    reference: str
+
+
+def probe_blueprint() -> Blueprint:
+    """Stand-in resource routes that use require(scope=...) and idempotent like the payment resources will."""
+    bp = Blueprint("probe", __name__)
+
+    @bp.post("/v1/probe/payments")
+    @operation("Probe: a money-moving POST", request=PaymentProbe, response=PaymentProbe, status=201)
+    @require(scope="invoices:write")
+    @idempotent
+    def pay() -> Any:
+        body = read_body(PaymentProbe)
+        gate: threading.Event | None = current_app.config.get("PROBE_GATE")
+        if gate is not None:
+            current_app.config["PROBE_ENTERED"].set()
+            gate.wait(5)
+        counter = current_app.config.setdefault("PROBE_CALLS", [])
+        counter.append(current_principal().id)
+        if body.reference == "boom":
+            raise RuntimeError("database password is hunter2")
+        return json_response(body, 201)
+
+    @bp.get("/v1/probe/invoices")
+    @operation("Probe: a scoped read")
+    @require(scope="invoices:read")
+    def invoices() -> Any:
+        return json_response({"merchant_id": current_principal().merchant_id})
+
+    @bp.get("/v1/probe/crash")
+    @operation("Probe: an unexpected crash")
+    def crash() -> Any:
+        raise RuntimeError(f"leaking {TOKEN_SECRET} via postgresql://app:hunter2@db/cryptopay")
+
+    return bp
+
+
+def make_app(services: Services, **settings: Any) -> Flask:
+    options = {"token_secret": TOKEN_SECRET, "cookie_secure": False, "rate_limit": 1000, "auth_rate_limit": 1000}
+    app = create_app(Settings(**{**options, **settings}), services)
+    app.register_blueprint(probe_blueprint())
+    app.config["TESTING"] = True
+    return app
+
+
+class AuthActions:
+    """Logs people in through the API; ``headers`` are ready-to-send Authorization headers."""
+
+    def __init__(self, app: Flask, client: FlaskClient) -> None:
+        self.app, self.client = app, client
+        self._n = 0
+
+    def register(self, email: str, role: str = "personal", password: str = PASSWORD) -> dict[str, Any]:
+        response = self.client.post("/v1/auth/register", json={"email": email, "password": password, "role": role})
+        assert response.status_code == 201, response.json
+        return response.json
+
+    def login(self, email: str, password: str = PASSWORD, **extra: Any) -> dict[str, Any]:
+        response = self.client.post("/v1/auth/login", json={"email": email, "password": password, **extra})
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def user(self, role: str = "personal") -> dict[str, str]:
+        """Headers of a fresh logged-in user with this role."""
+        self._n += 1
+        email = f"{role}{self._n}@example.co.ke"
+        if role == "admin":
+            runtime: Runtime = self.app.extensions["cryptopay"]
+            runtime.accounts.register(email, PASSWORD, role=Role.ADMIN)
+        else:
+            self.register(email, role)
+        return bearer(self.login(email)["access_token"])
+
+    def merchant(self, name: str = "Duka Ltd") -> tuple[dict[str, str], str]:
+        """Headers of a merchant user and the id of its new merchant profile."""
+        headers = self.user("merchant")
+        body = {"business_name": name, "settlement": SETTLEMENT}
+        response = self.client.post("/v1/merchants", json=body, headers=headers)
+        assert response.status_code == 201, response.json
+        return headers, response.json["id"]
+
+    def api_key(self, headers: dict[str, str], merchant_id: str, scopes: list[str]) -> str:
+        """The secret of a new API key with these scopes."""
+        body = {"name": "shop", "scopes": scopes}
+        response = self.client.post(f"/v1/merchants/{merchant_id}/api-keys", json=body, headers=headers)
+        assert response.status_code == 201, response.json
+        return response.json["secret"]
+
+
+SETTLEMENT = {"schedule": "daily", "method": "mpesa_b2c", "destination": "0712345678"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -1,0 +1,160 @@
+"""Identity over HTTP: register, login, refresh rotation with reuse detection, logout, me, cookie sessions + CSRF."""
+
+from __future__ import annotations
+
+from cryptopay.core.identity import hash_secret
+
+from tests.integration.http.http_support import PASSWORD, bearer
+
+
+def test_register_returns_the_user_without_the_password(client):
+    """Registering creates a user and the response shows no password or hash."""
+    response = client.post("/v1/auth/register", json={"email": "Wanjiku@Example.co.ke", "password": PASSWORD})
+    assert response.status_code == 201
+    assert response.json["email"] == "wanjiku@example.co.ke"
+    assert response.json["role"] == "personal"
+    assert "password" not in response.get_data(as_text=True)
+
+
+def test_register_refuses_a_taken_email_and_an_admin_role(client, auth):
+    """A second account with the same email is a 409; self-registering as admin is a 422 on the role field."""
+    auth.register("amina@example.co.ke")
+    again = client.post("/v1/auth/register", json={"email": "AMINA@example.co.ke", "password": PASSWORD})
+    assert again.status_code == 409
+    admin = client.post("/v1/auth/register", json={"email": "x@example.co.ke", "password": PASSWORD, "role": "admin"})
+    assert admin.status_code == 422
+    assert admin.json["errors"] == [{"field": "role", "detail": admin.json["detail"]}]
+
+
+def test_register_reports_every_bad_field(client):
+    """Wrongly typed and unknown fields are all reported in one 422; a malformed email names its field."""
+    response = client.post("/v1/auth/register", json={"email": "not-an-email", "password": PASSWORD})
+    assert response.status_code == 422
+    assert response.json["errors"] == [{"field": "email", "detail": "email is not a valid email address"}]
+    typed = client.post("/v1/auth/register", json={"email": 5, "password": 7, "colour": "red"})
+    assert typed.status_code == 422
+    assert {e["field"] for e in typed.json["errors"]} == {"email", "password", "colour"}
+
+
+def test_login_with_a_wrong_password_or_unknown_email_is_the_same_401(client, auth):
+    """Wrong password and unknown email give the same answer, so accounts cannot be enumerated."""
+    auth.register("baraka@example.co.ke")
+    wrong = client.post("/v1/auth/login", json={"email": "baraka@example.co.ke", "password": "x" * 12})
+    unknown = client.post("/v1/auth/login", json={"email": "nobody@example.co.ke", "password": "x" * 12})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json["detail"] == unknown.json["detail"]
+    assert wrong.headers["Content-Type"] == "application/problem+json"
+
+
+def test_login_gives_tokens_that_open_me(client, auth):
+    """The access token from a login authenticates /v1/me as that user."""
+    auth.register("chebet@example.co.ke", role="merchant")
+    session = auth.login("chebet@example.co.ke")
+    assert session["token_type"] == "Bearer" and session["expires_in"] == 900
+    me = client.get("/v1/me", headers=bearer(session["access_token"]))
+    assert me.status_code == 200
+    assert me.json["kind"] == "user" and me.json["role"] == "merchant"
+    assert me.json["user"]["email"] == "chebet@example.co.ke"
+
+
+def test_me_refuses_missing_tampered_and_expired_tokens(client, auth, clock):
+    """No token, a tampered token and an expired token are all 401."""
+    auth.register("dede@example.co.ke")
+    token = auth.login("dede@example.co.ke")["access_token"]
+    assert client.get("/v1/me").status_code == 401
+    head, body, sig = token.split(".")
+    assert client.get("/v1/me", headers=bearer(f"{head}.{body}x.{sig}")).status_code == 401
+    clock.advance(minutes=16)
+    expired = client.get("/v1/me", headers=bearer(token))
+    assert expired.status_code == 401
+    assert "expired" in expired.json["detail"]
+
+
+def test_refresh_rotates_the_token(client, auth):
+    """A refresh gives a new refresh token and a working access token; the old refresh token is spent."""
+    auth.register("esther@example.co.ke")
+    first = auth.login("esther@example.co.ke")
+    second = client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second.status_code == 200
+    assert second.json["refresh_token"] != first["refresh_token"]
+    assert client.get("/v1/me", headers=bearer(second.json["access_token"])).status_code == 200
+
+
+def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(client, auth):
+    """Presenting a spent refresh token is treated as theft: it and its successor stop working."""
+    auth.register("faith@example.co.ke")
+    first = auth.login("faith@example.co.ke")
+    second = client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json
+    reuse = client.post("/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reuse.status_code == 401
+    assert "used before" in reuse.json["detail"]
+    successor = client.post("/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert successor.status_code == 401
+
+
+def test_refresh_tokens_are_stored_hashed(auth, services):
+    """Only a SHA-256 hash of a refresh token is kept."""
+    auth.register("gathoni@example.co.ke")
+    token = auth.login("gathoni@example.co.ke")["refresh_token"]
+    stored = services.refresh_tokens.by_hash(hash_secret(token))
+    assert stored is not None and token not in repr(stored) and stored.token_hash != token
+
+
+def test_logout_revokes_the_refresh_token(client, auth):
+    """After logout the refresh token no longer refreshes; other logins of the same user are unaffected."""
+    auth.register("halima@example.co.ke")
+    one, two = auth.login("halima@example.co.ke"), auth.login("halima@example.co.ke")
+    assert client.post("/v1/auth/logout", json={"refresh_token": one["refresh_token"]}).status_code == 204
+    assert client.post("/v1/auth/refresh", json={"refresh_token": one["refresh_token"]}).status_code == 401
+    assert client.post("/v1/auth/refresh", json={"refresh_token": two["refresh_token"]}).status_code == 200
+
+
+def test_cookie_session_refreshes_only_with_the_csrf_header(client, auth):
+    """A web login puts the refresh token in an httpOnly cookie; refreshing by cookie needs the CSRF header."""
+    auth.register("imani@example.co.ke")
+    session = auth.login("imani@example.co.ke", cookie=True)
+    assert session["refresh_token"] is None
+    refresh_cookie = client.get_cookie("cp_refresh", path="/v1/auth")
+    csrf = client.get_cookie("cp_csrf").value
+    assert refresh_cookie.http_only and refresh_cookie.same_site == "Strict"
+    assert client.post("/v1/auth/refresh").status_code == 403
+    assert client.post("/v1/auth/refresh", headers={"X-CSRF-Token": "forged.value"}).status_code == 403
+    ok = client.post("/v1/auth/refresh", headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 200 and ok.json["refresh_token"] is None
+    assert client.get_cookie("cp_refresh", path="/v1/auth").value != refresh_cookie.value
+
+
+def test_csrf_token_of_another_login_is_refused(client, auth, app):
+    """A CSRF token minted for another login (e.g. a cookie planted by a sibling site) does not pass."""
+    auth.register("jabali@example.co.ke")
+    auth.login("jabali@example.co.ke", cookie=True)
+    other_csrf = client.get_cookie("cp_csrf").value
+    auth.login("jabali@example.co.ke", cookie=True)  # a new family replaces the refresh cookie
+    client.set_cookie("cp_csrf", other_csrf)
+    response = client.post("/v1/auth/refresh", headers={"X-CSRF-Token": other_csrf})
+    assert response.status_code == 403
+
+
+def test_cookie_logout_clears_the_cookies(client, auth):
+    """Logging out by cookie (with CSRF) revokes the session and deletes both cookies."""
+    auth.register("kamau@example.co.ke")
+    auth.login("kamau@example.co.ke", cookie=True)
+    csrf = client.get_cookie("cp_csrf").value
+    assert client.post("/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert client.get_cookie("cp_refresh", path="/v1/auth") is None
+    assert client.post("/v1/auth/refresh", headers={"X-CSRF-Token": csrf}).status_code == 401
+
+
+def test_session_cookies_are_secure_by_default(services):
+    """With default settings the session cookies carry the Secure flag."""
+    from tests.integration.http.http_support import AuthActions, make_app
+
+    app = make_app(services, cookie_secure=True)
+    helper = AuthActions(app, app.test_client())
+    helper.register("lulu@example.co.ke")
+    response = helper.client.post(
+        "/v1/auth/login", json={"email": "lulu@example.co.ke", "password": PASSWORD, "cookie": True}
+    )
+    cookies = response.headers.getlist("Set-Cookie")
+    assert len(cookies) == 2 and all("Secure" in c and "SameSite=Strict" in c for c in cookies)
+    assert any(c.startswith("cp_refresh=") and "HttpOnly" in c and "Path=/v1/auth" in c for c in cookies)

@@ -1,0 +1,256 @@
+"""The HTTP frame: idempotency, pagination, rate limits, problem+json shapes, health, metrics, OpenAPI and docs."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.integration.http.http_support import TOKEN_SECRET, AuthActions, bearer, make_app
+
+PAYMENT = {"amount": {"amount": "1500.50", "asset": "KES"}, "reference": "order-1"}
+
+
+def _pay(client, headers, key, body=PAYMENT):
+    return client.post("/v1/probe/payments", json=body, headers={**headers, "Idempotency-Key": key})
+
+
+def test_same_key_and_body_replays_the_first_response(client, auth, app):
+    """A retry with the same key and body gets the stored response and the view does not run again."""
+    headers, _ = auth.merchant()
+    first, again = _pay(client, headers, "k-1"), _pay(client, headers, "k-1")
+    assert first.status_code == again.status_code == 201
+    assert first.json == again.json == PAYMENT | {"amount": {"amount": "1500.50", "asset": "KES"}}
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert len(app.config["PROBE_CALLS"]) == 1
+
+
+def test_same_key_with_a_different_body_is_a_conflict(client, auth):
+    """Reusing a key for a different request is a 409 idempotency_conflict problem."""
+    headers, _ = auth.merchant()
+    _pay(client, headers, "k-2")
+    response = _pay(client, headers, "k-2", PAYMENT | {"reference": "order-2"})
+    assert response.status_code == 409 and response.json["code"] == "idempotency_conflict"
+
+
+def test_keys_are_scoped_per_principal(client, auth, app):
+    """Two merchants using the same key string each get their own operation."""
+    one, _ = auth.merchant("One")
+    two, _ = auth.merchant("Two")
+    assert _pay(client, one, "shared").status_code == 201
+    second = _pay(client, two, "shared")
+    assert second.status_code == 201 and "Idempotent-Replayed" not in second.headers
+    assert len(app.config["PROBE_CALLS"]) == 2
+
+
+def test_missing_key_is_a_400(client, auth):
+    """A money-moving POST without Idempotency-Key is refused before it runs."""
+    headers, _ = auth.merchant()
+    response = client.post("/v1/probe/payments", json=PAYMENT, headers=headers)
+    assert response.status_code == 400 and "Idempotency-Key" in response.json["detail"]
+
+
+def test_a_concurrent_duplicate_is_a_409_while_the_first_is_in_flight(client, auth, app):
+    """While the first request holds the key, a duplicate gets 409 idempotency_in_flight; afterwards it replays."""
+    headers, _ = auth.merchant()
+    app.config["PROBE_GATE"], app.config["PROBE_ENTERED"] = threading.Event(), threading.Event()
+    results = {}
+    worker = threading.Thread(target=lambda: results.setdefault("first", _pay(app.test_client(), headers, "k-3")))
+    worker.start()
+    assert app.config["PROBE_ENTERED"].wait(5)
+    duplicate = _pay(client, headers, "k-3")
+    app.config["PROBE_GATE"].set()
+    worker.join(5)
+    assert duplicate.status_code == 409 and duplicate.json["code"] == "idempotency_in_flight"
+    assert results["first"].status_code == 201
+    app.config["PROBE_GATE"] = None
+    assert _pay(client, headers, "k-3").headers["Idempotent-Replayed"] == "true"
+
+
+def test_a_crash_releases_the_key(client, auth, app):
+    """A request that crashed is not stored, so the same key can be retried."""
+    headers, _ = auth.merchant()
+    boom = PAYMENT | {"reference": "boom"}
+    assert _pay(client, headers, "k-4", boom).status_code == 500
+    assert _pay(client, headers, "k-4", boom).status_code == 500
+    assert len(app.config["PROBE_CALLS"]) == 2
+
+
+def test_pagination_walks_every_item_once(client, auth):
+    """Pages of 2 over 5 keys give every key once, then a null next_cursor."""
+    headers, merchant_id = auth.merchant()
+    created = [
+        auth.api_key(headers, merchant_id, ["invoices:read"]).split(".")[0].removeprefix("cp_") for _ in range(5)
+    ]
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get(f"/v1/merchants/{merchant_id}/api-keys", query_string=query, headers=headers).json
+        seen += [k["id"] for k in page["data"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == created and pages == 3
+
+
+def test_pagination_refuses_bad_limits_and_cursors(client, auth):
+    """A limit above the maximum or a forged cursor is a 422 naming the parameter."""
+    headers, merchant_id = auth.merchant()
+    path = f"/v1/merchants/{merchant_id}/api-keys"
+    too_big = client.get(path, query_string={"limit": 5000}, headers=headers)
+    forged = client.get(path, query_string={"cursor": "not-a-cursor"}, headers=headers)
+    assert too_big.status_code == forged.status_code == 422
+    assert too_big.json["errors"][0]["field"] == "limit" and forged.json["errors"][0]["field"] == "cursor"
+
+
+def test_rate_limit_gives_429_with_retry_after(services, clock):
+    """Past the per-principal, per-route limit a 429 problem with Retry-After comes back, until the window ends."""
+    app = make_app(services, rate_limit=3, auth_rate_limit=50)
+    client = app.test_client()
+    headers = AuthActions(app, client).user("merchant")
+    statuses = [client.get("/v1/me", headers=headers).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    limited = client.get("/v1/me", headers=headers)
+    assert limited.json["code"] == "rate_limited" and 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert client.get("/v1/merchants", headers=headers).status_code == 200  # another route has its own budget
+    clock.advance(seconds=61)
+    assert client.get("/v1/me", headers=headers).status_code == 200
+
+
+def test_login_attempts_are_rate_limited_per_client(services):
+    """Password guessing from one address is cut off by the auth limit."""
+    app = make_app(services, auth_rate_limit=2)
+    client = app.test_client()
+    body = {"email": "x@example.co.ke", "password": "wrong password!"}
+    assert [client.post("/v1/auth/login", json=body).status_code for _ in range(3)] == [401, 401, 429]
+
+
+def _assert_problem(response, status):
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = response.json
+    assert {"type", "title", "status", "detail", "instance", "code"} <= set(body)
+    assert body["status"] == status
+    return body
+
+
+def test_problem_shapes_for_http_errors(client, auth):
+    """400, 401, 403, 404, 405, 409, 415 and 422 are all RFC 9457 problems."""
+    headers = auth.user("personal")
+    _assert_problem(client.post("/v1/auth/login", data="{nope", content_type="application/json"), 400)
+    _assert_problem(client.get("/v1/me"), 401)
+    _assert_problem(client.post("/v1/merchants", json={}, headers=headers), 403)
+    assert _assert_problem(client.get("/v1/nowhere"), 404)["type"] == "about:blank"
+    not_allowed = client.delete("/v1/me")
+    _assert_problem(not_allowed, 405)
+    assert "GET" in not_allowed.headers["Allow"]
+    auth.register("dup@example.co.ke")
+    _assert_problem(client.post("/v1/auth/register", json={"email": "dup@example.co.ke", "password": "p" * 12}), 409)
+    _assert_problem(
+        client.post("/v1/auth/login", data="email=a", content_type="application/x-www-form-urlencoded"), 415
+    )
+    body = _assert_problem(client.post("/v1/auth/login", json={"email": "a@b.co"}), 422)
+    assert body["errors"] == [{"field": "password", "detail": "is required"}]
+    assert _assert_problem(client.post("/v1/auth/login", json=[1]), 422)["errors"][0]["field"] == "body"
+
+
+def test_crashes_are_a_bare_500_without_internals(client, caplog):
+    """An unexpected exception is a 500 problem with an error id; its message stays in the server log."""
+    response = client.get("/v1/probe/crash")
+    body = _assert_problem(response, 500)
+    text = response.get_data(as_text=True)
+    assert "leaking" not in text and "Traceback" not in text and body["error_id"]
+    assert body["error_id"] in caplog.text
+    assert TOKEN_SECRET not in caplog.text and "hunter2" not in caplog.text and "<redacted>" in caplog.text
+
+
+def test_healthz_and_readyz(services):
+    """/healthz is always up; /readyz reports each injected check and is 503 when one fails, without its reason."""
+
+    def broken() -> None:
+        raise ConnectionError("postgresql://admin:pw@db/cryptopay refused")
+
+    services.readiness_checks = {"database": lambda: None, "queue": broken}
+    client = make_app(services).test_client()
+    assert client.get("/healthz").json == {"status": "ok", "checks": {}}
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["checks"] == {"database": "ok", "queue": "failed"}
+    assert "pw@db" not in ready.get_data(as_text=True)
+    services.readiness_checks = {"database": lambda: None}
+    assert client.get("/readyz").json == {"status": "ok", "checks": {"database": "ok"}}
+
+
+def test_metrics_count_requests_by_route_and_status(client):
+    """/metrics exposes request counters and latency histograms labelled by route template and status."""
+    client.get("/healthz")
+    client.get("/v1/merchants/mer_1")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'cryptopay_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert 'route="/v1/merchants/<merchant_id>",status="401"' in text
+    assert 'cryptopay_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/healthz"}' in text
+
+
+def test_openapi_document_is_3_1_and_covers_every_route(app, client):
+    """/openapi.json is OpenAPI 3.1 and documents every registered route and method with a resolvable schema."""
+    document = client.get("/openapi.json").json
+    assert document["openapi"] == "3.1.0" and document["info"]["title"]
+    schemas = document["components"]["schemas"]
+    for rule in app.url_map.iter_rules():
+        path = rule.rule.replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            op = document["paths"][path][method.lower()]
+            assert op["summary"] and op["responses"], (path, method)
+    text = client.get("/openapi.json").get_data(as_text=True)
+    for ref in {part.split('"')[0] for part in text.split('"$ref":"#/components/schemas/')[1:]}:
+        assert ref in schemas
+    login = document["paths"]["/v1/auth/login"]["post"]
+    assert login["security"] == [] and "422" in login["responses"]
+    payments = document["paths"]["/v1/probe/payments"]["post"]
+    assert {"accessToken": []} in payments["security"] and {"apiKey": ["invoices:write"]} in payments["security"]
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in payments["parameters"])
+    listing = document["paths"]["/v1/merchants/{merchant_id}/api-keys"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"merchant_id", "limit", "cursor"}
+    assert schemas["Money"]["properties"]["amount"]["type"] == "string"
+
+
+def test_docs_page_lists_the_operations_without_external_assets(client):
+    """/docs is a self-contained HTML page listing every operation."""
+    response = client.get("/docs")
+    page = response.get_data(as_text=True)
+    assert response.mimetype == "text/html"
+    assert "/v1/auth/login" in page and "/v1/merchants/{merchant_id}/api-keys" in page
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+
+
+def test_no_response_or_log_leaks_passwords_or_secrets(app, client, auth, caplog):
+    """Across a full session no response or log line contains the password or the token-signing secret, and an API
+    key secret appears only in the one response that creates it."""
+    from tests.integration.http.http_support import PASSWORD, TOKEN_SECRET
+
+    caplog.set_level("DEBUG")
+    seen: list[str] = []
+
+    def call(method, path, **kwargs):
+        response = getattr(client, method)(path, **kwargs)
+        seen.append(response.get_data(as_text=True) + str(response.headers))
+        return response
+
+    headers, merchant_id = auth.merchant()
+    created = call(
+        "post",
+        f"/v1/merchants/{merchant_id}/api-keys",
+        json={"name": "k", "scopes": ["invoices:write"]},
+        headers=headers,
+    )
+    secret = created.json["secret"].split(".", 1)[1]
+    key = bearer(created.json["secret"])
+    call("get", f"/v1/merchants/{merchant_id}/api-keys", headers=headers)
+    call("get", "/v1/me", headers=key)
+    call("post", "/v1/probe/payments", json=PAYMENT, headers={**key, "Idempotency-Key": "z"})
+    call("post", "/v1/auth/login", json={"email": "nobody@example.co.ke", "password": PASSWORD})
+    call("post", "/v1/auth/register", json={"email": "bad", "password": PASSWORD})
+    call("get", "/v1/probe/crash")
+    call("get", "/openapi.json")
+    logs = caplog.text + repr(app.extensions["cryptopay"])
+    assert PASSWORD not in logs and TOKEN_SECRET not in logs and secret not in logs
+    assert all(PASSWORD not in text and TOKEN_SECRET not in text for text in seen)
+    assert [secret in text for text in seen] == [True] + [False] * (len(seen) - 1)
