@@ -68,3 +68,10 @@ def test_fx_rates_shows_each_source_and_why_it_was_skipped(fx_sandbox):
     rows = json.loads(result.stdout)["sources"]
     assert {"source": "binance", "pair": "USDT/KES", "status": "binance: HTTP 500"} in rows
     assert any(r["status"] == "fresh" and r["source"].startswith("exchangerate-api") for r in rows)
+
+
+def test_sandbox_fx_serves_the_simulator_and_prints_how_to_point_at_it():
+    """`sandbox fx` serves the simulator on the given port and prints the CRYPTOPAY_FX_SANDBOX_URL to export."""
+    result = runner.invoke(app, ["sandbox", "fx", "--port", "0", "--duration", "0.2"])
+    assert result.exit_code == 0, result.output
+    assert "CRYPTOPAY_FX_SANDBOX_URL=http://127.0.0.1:" in result.stdout and "stopped" in result.stdout

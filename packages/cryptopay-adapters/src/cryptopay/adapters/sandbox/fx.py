@@ -24,7 +24,7 @@ import attrs
 from cryptopay.core.money import to_decimal
 from flask import Flask, Response, jsonify, request
 
-__all__ = ["SOURCES", "FxSimulatorState", "create_fx_simulator"]
+__all__ = ["SANDBOX_API_KEY", "SOURCES", "FxSimulatorState", "create_fx_simulator"]
 
 SANDBOX_API_KEY = "sandbox"
 SOURCES = ("exchangerate-api", "binance", "kraken")
