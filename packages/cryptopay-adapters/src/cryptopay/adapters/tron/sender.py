@@ -1,0 +1,50 @@
+"""The ``ChainSender`` for Tron: TRC20 (and TRX) withdrawals from the hot wallet, once per withdrawal id."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cryptopay.adapters.tron.addresses import validate_address
+from cryptopay.adapters.tron.transactions import TronTransactions
+from cryptopay.adapters.tron.watcher import tron_address
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.ports.chains import SentTransaction, WithdrawalRequest
+from cryptopay.core.rails import Rail, Token
+
+__all__ = ["TronSender"]
+
+
+class TronSender:
+    """Sends withdrawals from ``hot_address``; fee_limit is estimated per transfer (see ``TronTransactions``)."""
+
+    network = "tron"
+
+    def __init__(self, transactions: TronTransactions, *, hot_address: str, rails: Sequence[Rail]) -> None:
+        self._txs = transactions
+        self._hot = validate_address(hot_address)
+        self._tokens: dict[str, Token] = {
+            tron_address(str(r.token.contract)): r.token for r in rails if r.token.contract and r.network.name == "tron"
+        }
+        self._native = next((r.token for r in rails if r.token.contract is None and r.network.name == "tron"), None)
+
+    def send(self, request: WithdrawalRequest) -> SentTransaction:
+        """Broadcast the withdrawal (or return the one already sent for this id)."""
+        if request.network != self.network:
+            raise InvalidInput(f"a Tron sender cannot send on {request.network}")
+        to = validate_address(request.to_address)
+        if request.token_contract is None:
+            if self._native is None or request.amount.asset != self._native.asset:
+                raise InvalidInput(f"{request.amount.asset.code} is not sendable as native TRX")
+            sun = self._native.to_base_units(request.amount)
+            return self._txs.send_trx(request.withdrawal_id, owner=self._hot, to=to, sun=sun)
+        contract = tron_address(request.token_contract)
+        token = self._tokens.get(contract)
+        if token is None:
+            raise InvalidInput(f"token contract {contract} is not a configured Tron rail")
+        units = token.to_base_units(request.amount)
+        if units <= 0:
+            raise InvalidInput("a withdrawal amount must be positive")
+        return self._txs.send_trc20(request.withdrawal_id, owner=self._hot, contract=contract, to=to, base_units=units)
+
+    def status(self, withdrawal_id: str) -> SentTransaction:
+        return self._txs.status(withdrawal_id)
