@@ -181,3 +181,12 @@ def test_payout_split_is_always_legal_and_complete(available, paid_today, charge
         assert len(set(amounts)) == len(amounts)
     if limits.one_part:
         assert len(amounts) <= 1
+
+
+def test_shilling_balance_names_no_quote():
+    """A KES balance needs no conversion, so the plan names no quote and no spread."""
+    quote = Quote(
+        "fxq_9", Pair.parse("USDT/KES"), Decimal("128"), Decimal("130"), ("a",), NOW, NOW + timedelta(minutes=5)
+    )
+    plan = plan_payouts(kes(5000), policy=policy(), now=NOW, quote=quote)
+    assert (plan.quote_id, plan.fx_spread, plan.converted) == (None, kes(0), kes(5000))

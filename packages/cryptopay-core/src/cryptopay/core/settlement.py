@@ -181,13 +181,26 @@ def plan_payouts(
     """Plan today's payouts of ``available`` (KES, or crypto converted whole at ``quote``) under ``policy``.
 
     ``paid_today`` is what this destination already received today (see ``kyc.day_bounds`` for the day).
+
+    >>> from datetime import datetime, timedelta, timezone
+    >>> from decimal import Decimal
+    >>> from cryptopay.core.fx import Pair
+    >>> from cryptopay.core.identity.model import SettlementMethod, SettlementSchedule
+    >>> now = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
+    >>> quote = Quote("fxq_1", Pair.parse("USDT/KES"), Decimal("128.554"), Decimal("129.846"), ("a",), now,
+    ...               now + timedelta(minutes=15))
+    >>> policy = SettlementPolicy(schedule=SettlementSchedule.INSTANT, method=SettlementMethod.MPESA_B2C,
+    ...                           destination="254712345678")
+    >>> plan = plan_payouts(Money.of("3000", "USDT"), policy=policy, now=now, quote=quote,
+    ...                     paid_today=Money.of("200000", KES))
+    >>> plan.converted, [str(p.amount) for p in plan.parts], plan.remainder
+    (Money('385662.00', 'KES'), ['250000.00 KES', '50000.00 KES'], Money('85662.00', 'KES'))
     """
     if available.is_negative():
         raise InvalidAmount(f"cannot settle a negative balance {available}")
     converted, spread = _convert(available, quote, now)
-    plan = PayoutPlan(
-        policy.method, policy.destination, available, converted, quote.id if quote else None, spread, (), converted, ""
-    )
+    quote_id = quote.id if quote is not None and available.asset != KES else None
+    plan = PayoutPlan(policy.method, policy.destination, available, converted, quote_id, spread, (), converted, "")
     if converted < policy.minimum:
         below = f"{_shillings(converted)} is below the minimum payout of {_shillings(policy.minimum)}"
         return attrs.evolve(plan, reason=below)
