@@ -180,8 +180,9 @@ class Pricer:
         pegged: list[Rate],
         failures: list[SourceFailure],
     ) -> Rate | None:
-        direct = self._fresh(source, pair, now, failures, quiet_unsupported=band is not None and bool(pegged))
-        if direct is not None or band is None or not pegged or pair.base != band.stable:
+        can_cross = band is not None and bool(pegged) and pair.base == band.stable
+        direct = self._fresh(source, pair, now, failures, quiet_unsupported=can_cross)
+        if direct is not None or band is None or not can_cross:
             return direct
         if any(f.source == source.name and f.pair == pair for f in failures):
             return None  # it failed for another reason than not quoting the pair: don't mix its other answers in
