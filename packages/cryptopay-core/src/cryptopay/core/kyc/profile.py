@@ -1,0 +1,126 @@
+"""A party's verification: the status machine of its applications and the tier it holds."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, Refused
+from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, KycTier, PartyKind, Requirement
+
+__all__ = ["KycEvent", "KycProfile", "KycStatus"]
+
+
+def _requirements(values: Iterable[Requirement]) -> frozenset[Requirement]:
+    return frozenset(values)
+
+
+class KycStatus(enum.Enum):
+    UNVERIFIED = "unverified"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@attrs.frozen
+class KycEvent:
+    """Something that happened to a profile, for the outbox (``kyc.submitted|approval_recorded|approved|...``)."""
+
+    name: str
+    party_id: str
+    at: datetime
+    data: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.define(kw_only=True)
+class KycProfile:
+    """A party's verification: the granted tier (``level``) and the state of its latest application."""
+
+    party_id: str
+    kind: PartyKind
+    status: KycStatus = KycStatus.UNVERIFIED
+    level: int | None = None
+    requested_level: int | None = None
+    evidence: frozenset[Requirement] = attrs.field(factory=frozenset, converter=_requirements)
+    approvals: tuple[str, ...] = ()
+    reason: str | None = None
+    expires_at: datetime | None = None
+
+    def _event(self, name: str, at: datetime, **data: object) -> KycEvent:
+        return KycEvent(name, self.party_id, at, {k: str(v) for k, v in data.items()})
+
+    def submit(
+        self, level: int, evidence: Iterable[Requirement], *, at: datetime, policy: KycPolicy = DEFAULT_KYC_POLICY
+    ) -> list[KycEvent]:
+        """Apply for ``level`` with verified ``evidence``; a tier needing no review is granted at once."""
+        tier = policy.tier(self.kind, level)
+        if self.status is KycStatus.PENDING:
+            raise InvalidState(f"{self.party_id} already has tier {self.requested_level} under review")
+        current = self.tier_at(at, policy=policy)
+        if current is not None and current.level >= level:
+            raise InvalidState(f"{self.party_id} already holds {current.label}")
+        evidence = self.evidence | frozenset(evidence)
+        missing = sorted(r.value for r in tier.requirements - evidence)
+        if missing:
+            raise InvalidInput(f"{tier.label} needs {', '.join(missing)}", missing=missing)
+        self.evidence, self.requested_level, self.approvals, self.reason = evidence, level, (), None
+        self.status = KycStatus.PENDING
+        events = [self._event("kyc.submitted", at, level=level)]
+        if tier.approvals_required == 0:
+            events += self._grant(tier, at)
+        return events
+
+    def approve(self, admin_id: str, *, at: datetime, policy: KycPolicy = DEFAULT_KYC_POLICY) -> list[KycEvent]:
+        """Record an admin's approval; the tier is granted once enough different admins approved."""
+        tier = self._pending_tier(policy)
+        if admin_id == self.party_id:
+            raise Refused("nobody can approve their own KYC application")
+        if admin_id in self.approvals:
+            raise Conflict(f"{admin_id} already approved; {tier.label} needs a different second admin")
+        self.approvals = (*self.approvals, admin_id)
+        if len(self.approvals) < tier.approvals_required:
+            return [self._event("kyc.approval_recorded", at, level=tier.level, admin=admin_id)]
+        return self._grant(tier, at)
+
+    def reject(self, admin_id: str, reason: str, *, at: datetime) -> list[KycEvent]:
+        """An admin refuses the pending application; the tier already held stays in force."""
+        if self.status is not KycStatus.PENDING:
+            raise InvalidState(f"{self.party_id} has no application under review")
+        if not reason.strip():
+            raise InvalidInput("a rejection needs a reason the applicant can act on")
+        level = self.requested_level
+        self.status, self.requested_level, self.approvals, self.reason = KycStatus.REJECTED, None, (), reason
+        return [self._event("kyc.rejected", at, level=level, admin=admin_id, reason=reason)]
+
+    def expire(self, *, at: datetime, policy: KycPolicy = DEFAULT_KYC_POLICY) -> list[KycEvent]:
+        """Lapse the granted tier if its validity is over (nothing happens otherwise)."""
+        if self.expires_at is None or at < self.expires_at:
+            return []
+        lapsed, self.level, self.expires_at = self.level, self._fallback_level(policy), None
+        if self.status is KycStatus.APPROVED:
+            self.status = KycStatus.EXPIRED
+        return [self._event("kyc.expired", at, level=lapsed, now_level=self.level)]
+
+    def tier_at(self, at: datetime, *, policy: KycPolicy = DEFAULT_KYC_POLICY) -> KycTier | None:
+        """The tier in force at ``at`` (a lapsed approval counts as lapsed even before ``expire`` ran)."""
+        level = self.level
+        if self.expires_at is not None and at >= self.expires_at:
+            level = self._fallback_level(policy)
+        return None if level is None else policy.tier(self.kind, level)
+
+    def _pending_tier(self, policy: KycPolicy) -> KycTier:
+        if self.status is not KycStatus.PENDING or self.requested_level is None:
+            raise InvalidState(f"{self.party_id} has no application under review")
+        return policy.tier(self.kind, self.requested_level)
+
+    def _grant(self, tier: KycTier, at: datetime) -> list[KycEvent]:
+        self.status, self.level, self.requested_level = KycStatus.APPROVED, tier.level, None
+        self.expires_at = None if tier.validity is None else at + tier.validity
+        return [self._event("kyc.approved", at, level=tier.level, approvals=len(self.approvals))]
+
+    def _fallback_level(self, policy: KycPolicy) -> int | None:
+        kept = [t.level for t in policy.for_kind(self.kind) if t.validity is None and t.requirements <= self.evidence]
+        return max(kept, default=None)
