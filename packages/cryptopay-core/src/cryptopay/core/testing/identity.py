@@ -10,6 +10,9 @@ They are the reference behaviour for the SQL implementations (see ``cryptopay.co
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import threading
 from datetime import datetime
 from typing import TypeVar
@@ -28,6 +31,7 @@ from cryptopay.core.identity.model import (
 from cryptopay.core.ports.system import Clock
 
 __all__ = [
+    "FastPasswordHasher",
     "InMemoryApiKeys",
     "InMemoryIdempotency",
     "InMemoryMerchants",
@@ -189,3 +193,26 @@ class InMemoryRateLimiter:
             self._counts[(key, window)] = count
         retry_after = max(1, int((window + 1) * window_seconds - now + 0.999))
         return RateDecision(count <= limit, limit, max(0, limit - count), retry_after)
+
+
+class FastPasswordHasher:
+    """A salted PBKDF2 hasher with few rounds: fast for tests of the core, far too weak for production."""
+
+    def __init__(self, rounds: int = 1000) -> None:
+        self._rounds = rounds
+
+    def hash(self, password: str) -> str:
+        salt = secrets.token_hex(8)
+        digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), self._rounds).hex()
+        return f"pbkdf2${self._rounds}${salt}${digest}"
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        try:
+            _, rounds, salt, digest = password_hash.split("$")
+            computed = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(rounds)).hex()
+        except ValueError:
+            return False
+        return hmac.compare_digest(computed, digest)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"pbkdf2${self._rounds}$")

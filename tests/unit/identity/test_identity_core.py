@@ -1,0 +1,158 @@
+"""Core identity: access tokens, API key strings, sessions with rotating refresh tokens, and the in-memory fakes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptopay.core.errors import Conflict, InvalidInput
+from cryptopay.core.identity import (
+    AccessClaims,
+    AccessTokenSigner,
+    Accounts,
+    ApiKeys,
+    Role,
+    Unauthenticated,
+    hash_secret,
+    new_api_key,
+    parse_api_key,
+)
+from cryptopay.core.testing.identity import (
+    FastPasswordHasher,
+    InMemoryApiKeys,
+    InMemoryIdempotency,
+    InMemoryRefreshTokens,
+    InMemoryUsers,
+)
+from cryptopay.core.testing.system import ManualClock, SequentialIds
+from hypothesis import given
+from hypothesis import strategies as st
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+KEY = b"k" * 32
+
+
+def _claims(expires: timedelta = timedelta(minutes=15)) -> AccessClaims:
+    return AccessClaims("usr_1", "merchant", "atk_1", NOW, NOW + expires)
+
+
+def test_tokens_signed_with_a_previous_key_still_verify_after_rotation():
+    """A token signed under key k1 verifies with a signer whose current key is k2 but still knows k1."""
+    token = AccessTokenSigner({"k1": KEY}, current="k1").sign(_claims())
+    rotated = AccessTokenSigner({"k1": KEY, "k2": b"n" * 32}, current="k2")
+    assert rotated.verify(token, now=NOW).subject == "usr_1"
+    with pytest.raises(Unauthenticated):
+        AccessTokenSigner({"k2": b"n" * 32}, current="k2").verify(token, now=NOW)
+
+
+def test_tampered_expired_and_alg_none_tokens_are_refused():
+    """Changing a claim, passing expiry, or claiming alg none all fail verification."""
+    import base64
+    import json
+
+    signer = AccessTokenSigner({"k1": KEY}, current="k1")
+    head, body, sig = signer.sign(_claims()).split(".")
+    forged_body = (
+        base64.urlsafe_b64encode(
+            json.dumps({**json.loads(base64.urlsafe_b64decode(body + "==")), "role": "admin"}).encode()
+        )
+        .rstrip(b"=")
+        .decode()
+    )
+    none_head = base64.urlsafe_b64encode(b'{"alg":"none","kid":"k1"}').rstrip(b"=").decode()
+    for token in (f"{head}.{forged_body}.{sig}", f"{none_head}.{body}.", "garbage"):
+        with pytest.raises(Unauthenticated):
+            signer.verify(token, now=NOW)
+    with pytest.raises(Unauthenticated, match="expired"):
+        signer.verify(f"{head}.{body}.{sig}", now=NOW + timedelta(minutes=15))
+
+
+def test_signer_refuses_short_keys_and_hides_them():
+    """Keys under 32 bytes are refused and the repr names key ids only."""
+    with pytest.raises(InvalidInput):
+        AccessTokenSigner({"k1": b"short"}, current="k1")
+    assert "kkkk" not in repr(AccessTokenSigner({"k1": KEY}, current="k1"))
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=48, max_codepoint=122), min_size=1, max_size=30))
+def test_api_key_strings_round_trip(key_id):
+    """Every key string made for an id without dots parses back to that id and its secret."""
+    if "." in key_id:
+        return
+    made_id, secret, presented = new_api_key(key_id)
+    assert parse_api_key(presented) == (made_id, secret)
+
+
+@pytest.fixture
+def accounts():
+    clock = ManualClock(NOW)
+    signer = AccessTokenSigner({"k1": KEY}, current="k1")
+    return Accounts(InMemoryUsers(), InMemoryRefreshTokens(), FastPasswordHasher(), signer, clock, SequentialIds())
+
+
+def test_refresh_expires_and_concurrent_refreshes_have_one_winner(accounts):
+    """Of many simultaneous refreshes of one token exactly one succeeds; an old refresh token expires."""
+    accounts.register("a@example.co.ke", "p" * 12, role=Role.PERSONAL)
+    pair = accounts.login("a@example.co.ke", "p" * 12)
+    results: list[str] = []
+
+    def attempt() -> None:
+        try:
+            accounts.refresh(pair.refresh_token)
+            results.append("ok")
+        except Unauthenticated:
+            results.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count("ok") == 1
+    fresh = accounts.login("a@example.co.ke", "p" * 12)
+    accounts.clock.advance(days=31)
+    with pytest.raises(Unauthenticated, match="expired"):
+        accounts.refresh(fresh.refresh_token)
+
+
+def test_login_rehashes_passwords_hashed_with_old_parameters(accounts):
+    """A hash made with weaker parameters is replaced at the next successful login."""
+    user = accounts.register("b@example.co.ke", "p" * 12, role=Role.MERCHANT)
+    user.password_hash = FastPasswordHasher(rounds=10).hash("p" * 12)
+    accounts.users.update(user)
+    accounts.login("b@example.co.ke", "p" * 12)
+    assert accounts.users.get(user.id).password_hash.startswith("pbkdf2$1000$")
+
+
+def test_api_keys_are_stored_hashed_and_revocable():
+    """The store holds a SHA-256 of the secret only, and a revoked key no longer authenticates."""
+    keys = ApiKeys(InMemoryApiKeys(), ManualClock(NOW), SequentialIds())
+    key, presented = keys.create("mer_1", name="shop", scopes=["invoices:read"], created_by="usr_1")
+    assert key.secret_hash == hash_secret(presented.split(".", 1)[1]) and presented not in repr(key)
+    assert keys.authenticate(presented).merchant_id == "mer_1"
+    keys.revoke(key)
+    with pytest.raises(Unauthenticated):
+        keys.authenticate(presented)
+
+
+def test_idempotency_fake_claims_once_and_releases_only_in_flight():
+    """begin claims a key once; release forgets an in-flight claim but never a completed one."""
+    from cryptopay.core.identity import StoredResponse
+
+    store = InMemoryIdempotency()
+    assert store.begin("user:u", "k", request_hash="h", at=NOW) is None
+    assert store.begin("user:u", "k", request_hash="h", at=NOW).response is None
+    assert store.begin("user:v", "k", request_hash="h", at=NOW) is None
+    store.release("user:u", "k")
+    assert store.begin("user:u", "k", request_hash="h", at=NOW) is None
+    store.complete("user:u", "k", StoredResponse(201, "{}"))
+    store.release("user:u", "k")
+    assert store.begin("user:u", "k", request_hash="h", at=NOW).response == StoredResponse(201, "{}")
+
+
+def test_users_fake_refuses_duplicate_emails_case_insensitively(accounts):
+    """Two users cannot share an email, whatever its case."""
+    accounts.register("c@example.co.ke", "p" * 12, role=Role.PERSONAL)
+    with pytest.raises(Conflict):
+        accounts.register("C@Example.co.ke", "q" * 12, role=Role.PERSONAL)
