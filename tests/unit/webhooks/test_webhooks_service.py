@@ -13,7 +13,7 @@ from cryptopay.core.ports.queue import EnqueuedJob, JobRegistry
 from cryptopay.core.relay import RELAY_JOB, relay_outbox
 from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.system import ManualClock, SequentialIds
-from cryptopay.core.testing.webhooks import InMemoryWebhookStore, RecordingSender
+from cryptopay.core.testing.webhooks import RecordingSender, deliveries_of, webhook_storage
 from cryptopay.core.webhooks import (
     DELIVER_JOB,
     RETRY_SCHEDULE,
@@ -30,7 +30,7 @@ class World:
     """The fakes wired together the way the worker wires the real adapters."""
 
     def __init__(self, answer=lambda url: 200) -> None:
-        self.clock, self.ids, self.store = ManualClock(), SequentialIds(), InMemoryWebhookStore()
+        self.clock, self.ids, self.store = ManualClock(), SequentialIds(), webhook_storage()
         self.sender = RecordingSender(answer)
         self.registry = JobRegistry()
         self.queue = FakeQueue(self.registry, self.clock)
@@ -81,7 +81,7 @@ def test_an_event_reaches_each_subscribed_endpoint_signed_once() -> None:
         "data": {"merchant_id": "m1", "invoice_id": "inv_1", "amount": "100.000000"},
     }
     assert other_merchant.url == wanted.url  # same URL, different merchant: still not sent twice
-    (delivery,) = world.store.deliveries()
+    (delivery,) = deliveries_of(world.store).all()
     assert delivery.status is DeliveryStatus.DELIVERED and world.store.outbox_messages()[0].published_at
 
 
@@ -92,10 +92,10 @@ def test_a_failing_endpoint_is_retried_on_schedule_then_dead_lettered() -> None:
     world.emit("invoice.expired", invoice_id="inv_1")
     world.queue.enqueue(RELAY_JOB, {})
     world.run_for(sum(RETRY_SCHEDULE, timedelta(0)) + timedelta(hours=1), step=timedelta(seconds=5))
-    (delivery,) = world.store.deliveries()
+    (delivery,) = deliveries_of(world.store).all()
     assert delivery.status is DeliveryStatus.DEAD
     assert len(world.sender.sent) == len(RETRY_SCHEDULE) + 1 == delivery.attempts
-    log = world.store.attempts()
+    log = deliveries_of(world.store).all_attempts()
     assert [a.number for a in log] == list(range(1, len(RETRY_SCHEDULE) + 2))
     assert all(a.status_code == 500 and not a.ok for a in log)
     assert not world.queue.dead  # the use case dead-letters the delivery; no job failed
@@ -108,9 +108,9 @@ def test_an_unreachable_endpoint_is_logged_with_the_error_and_retried() -> None:
     world.emit("payout.failed", payout_id="po_1")
     world.queue.enqueue(RELAY_JOB, {})
     world.queue.run_pending()
-    (attempt,) = world.store.attempts()
+    (attempt,) = deliveries_of(world.store).all_attempts()
     assert attempt.status_code is None and "connection refused" in (attempt.error or "")
-    (delivery,) = world.store.deliveries()
+    (delivery,) = deliveries_of(world.store).all()
     assert delivery.status is DeliveryStatus.RETRYING
 
 
@@ -120,7 +120,7 @@ def test_duplicate_and_premature_jobs_do_not_send_twice() -> None:
     world.endpoint()
     world.emit("invoice.created", invoice_id="inv_1")
     relay_outbox(**world.ports(), ids=world.ids)
-    (delivery,) = world.store.deliveries()
+    (delivery,) = deliveries_of(world.store).all()
     deliver_webhook(delivery.id, **world.ports(sender=True))
     assert deliver_webhook(delivery.id, **world.ports(sender=True)) is None  # retry is 5 s away
     world.queue.run_pending()  # the relay's nudge for attempt 0 is a duplicate now
@@ -134,13 +134,13 @@ def test_redelivery_sends_the_same_event_again_with_a_fresh_schedule() -> None:
     world.emit("settlement.completed", settlement_id="set_1")
     world.queue.enqueue(RELAY_JOB, {})
     world.run_for(timedelta(days=4), step=timedelta(minutes=30))
-    (dead,) = world.store.deliveries()
+    (dead,) = deliveries_of(world.store).all()
     assert dead.status is DeliveryStatus.DEAD
     world.sender._answer = lambda url: 200
     again = redeliver_webhook(dead.id, merchant_id="m1", **world.ports())
     assert again.status is DeliveryStatus.PENDING
     world.queue.run_pending()
-    (delivered,) = world.store.deliveries()
+    (delivered,) = deliveries_of(world.store).all()
     assert delivered.status is DeliveryStatus.DELIVERED
     first, last = world.sender.sent[0], world.sender.sent[-1]
     assert first.body == last.body and first.headers["webhook-id"] == last.headers["webhook-id"]
@@ -158,7 +158,7 @@ def test_the_sweep_recovers_a_delivery_whose_job_was_lost() -> None:
     world.clock.advance(minutes=2)
     assert sweep_webhooks(**world.ports()) == 1
     world.queue.run_pending()
-    assert [d.status for d in world.store.deliveries()] == [DeliveryStatus.DELIVERED]
+    assert [d.status for d in deliveries_of(world.store).all()] == [DeliveryStatus.DELIVERED]
     assert sweep_webhooks(**world.ports()) == 0
 
 
@@ -172,7 +172,7 @@ def test_a_disabled_endpoint_abandons_its_waiting_deliveries() -> None:
     with world.store.unit_of_work() as uow:
         uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
     world.run_for(timedelta(minutes=1))
-    (delivery,) = world.store.deliveries()
+    (delivery,) = deliveries_of(world.store).all()
     assert delivery.status is DeliveryStatus.DEAD and "disabled" in (delivery.last_error or "")
     assert len(world.sender.sent) == 1
 
