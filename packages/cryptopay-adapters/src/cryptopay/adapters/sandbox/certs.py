@@ -11,18 +11,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-__all__ = ["TestCertificate", "decrypt_credential", "make_test_certificate"]
+__all__ = ["SandboxCertificate", "decrypt_credential", "make_test_certificate"]
 
 
 @attrs.frozen
-class TestCertificate:
+class SandboxCertificate:
     """A certificate (what the adapter encrypts with) and its private key (what the sandbox decrypts with)."""
 
     certificate_pem: bytes
     private_key_pem: bytes = attrs.field(repr=False)
 
 
-def make_test_certificate(common_name: str = "cryptopay sandbox") -> TestCertificate:
+def make_test_certificate(common_name: str = "cryptopay sandbox") -> SandboxCertificate:
     """A fresh 2048-bit RSA key and a one-day self-signed certificate."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -35,7 +35,7 @@ def make_test_certificate(common_name: str = "cryptopay sandbox") -> TestCertifi
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return TestCertificate(certificate.public_bytes(serialization.Encoding.PEM), key_pem)
+    return SandboxCertificate(certificate.public_bytes(serialization.Encoding.PEM), key_pem)
 
 
 def decrypt_credential(credential: str, private_key_pem: bytes) -> str | None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import attrs
@@ -79,6 +80,8 @@ class DarajaSandbox:
             customer_balance=self.config.customer_balance, auto_complete=False, deliver=self._deliver,
         )  # fmt: skip
         self.deliveries: list[dict[str, Any]] = []
+        self.tokens_issued = 0
+        self.requests: Counter[str] = Counter()  # product calls that passed the token check, by path
         self._tokens: dict[str, float] = {}
         self._throttles_left = 0
         self._phone_calls: dict[str, int] = {}
@@ -109,6 +112,14 @@ class DarajaSandbox:
             self._server = None
         self._http.close()
 
+    def client_settings(self) -> dict[str, Any]:
+        """Keyword arguments for the adapter's ``DarajaSettings`` pointing at this sandbox (add the certificate)."""
+        config = self.config
+        return {"base_url": self.url, "consumer_key": config.consumer_key, "consumer_secret": config.consumer_secret,
+                "shortcode": config.shortcode, "passkey": config.passkey, "payout_shortcode": config.payout_shortcode,
+                "initiator_name": config.initiator_name, "initiator_password": config.initiator_password,
+                "production": False}  # fmt: skip
+
     def __enter__(self) -> DarajaSandbox:
         if self._server is None:
             self.start()
@@ -122,6 +133,7 @@ class DarajaSandbox:
         token = uuid.uuid4().hex
         with self._lock:
             self._tokens[token] = time.monotonic() + self.config.token_ttl
+            self.tokens_issued += 1
         return token
 
     def expire_tokens(self) -> None:
@@ -139,6 +151,7 @@ class DarajaSandbox:
             expiry = self._tokens.get(header.removeprefix("Bearer ").strip())
             if not header.startswith("Bearer ") or expiry is None or expiry < time.monotonic():
                 raise Envelope("404.001.03", "Invalid Access Token")
+            self.requests[request.path] += 1
             if self._throttles_left > 0:
                 self._throttles_left -= 1
                 raise Envelope("500.003.02", "Spike arrest violation")
