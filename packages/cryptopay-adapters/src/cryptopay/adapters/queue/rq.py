@@ -11,7 +11,7 @@ remembered for ``dedup_ttl``. A failing or abandoned job (its worker was killed)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
 from cryptopay.core.errors import Unavailable
@@ -48,6 +48,12 @@ def perform(job_name: str, payload: dict[str, JsonValue]) -> None:
     if _registry is None:
         raise UnknownJob(f"no job registry is installed in this worker; cannot run {job_name!r}")
     _registry.run(job_name, payload)
+
+
+def _not_before(delay: timedelta) -> datetime:
+    # RQ's scheduler keeps whole seconds (it truncates), so round up: a delayed job must never run early.
+    at = datetime.now(UTC) + delay
+    return at.replace(microsecond=0) + timedelta(seconds=1) if at.microsecond else at
 
 
 def _seconds(value: timedelta) -> int:
@@ -105,7 +111,7 @@ class RqQueue:
             options["retry"] = Retry(max=len(self._retry), interval=self._retry)
         try:
             if delay is not None and delay > timedelta(0):
-                job = queue.enqueue_in(delay, perform, job_name, data, **options)
+                job = queue.enqueue_at(_not_before(delay), perform, job_name, data, **options)
             else:
                 job = queue.enqueue(perform, job_name, data, **options)
         except DuplicateJobError:

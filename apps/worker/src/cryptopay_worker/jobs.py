@@ -1,0 +1,94 @@
+"""The worker's job handlers and the registry that maps job names to them.
+
+The handlers here are module-level functions that take the JSON payload and resolve their ports from
+``services()``. Jobs whose use cases live elsewhere (``LEAD_JOBS``) are registered from ``services().jobs``,
+which the composition root fills in; a name it leaves out simply has no handler (and is not scheduled).
+"""
+
+from __future__ import annotations
+
+from cryptopay.core.ports.queue import JobRegistry, Payload
+from cryptopay.core.relay import RELAY_JOB, relay_outbox
+from cryptopay.core.webhooks import DELIVER_JOB, SWEEP_JOB, deliver_webhook, sweep_webhooks
+
+from cryptopay_worker.services import WorkerServices, services
+
+__all__ = [
+    "CHAIN_CONFIRM",
+    "CHAIN_SCAN",
+    "CORE_JOBS",
+    "FX_REFRESH",
+    "INVOICE_EXPIRE",
+    "LEAD_JOBS",
+    "OUTBOX_RELAY",
+    "PAYOUT_START",
+    "PAYOUT_STATUS",
+    "SETTLEMENT_RUN",
+    "WEBHOOK_DELIVER",
+    "WEBHOOK_SWEEP",
+    "build_registry",
+    "deliver_webhook_job",
+    "relay_outbox_job",
+    "sweep_webhooks_job",
+]
+
+OUTBOX_RELAY = RELAY_JOB
+WEBHOOK_DELIVER = DELIVER_JOB
+WEBHOOK_SWEEP = SWEEP_JOB
+CHAIN_SCAN = "chains.scan"
+CHAIN_CONFIRM = "chains.confirm"
+INVOICE_EXPIRE = "invoices.expire"
+SETTLEMENT_RUN = "settlements.run"
+PAYOUT_START = "payouts.start"
+PAYOUT_STATUS = "payouts.query_status"
+FX_REFRESH = "fx.refresh"
+
+# Registrations to fill in: the composition root supplies these handlers in ``WorkerServices.jobs``.
+LEAD_JOBS = (CHAIN_SCAN, CHAIN_CONFIRM, INVOICE_EXPIRE, SETTLEMENT_RUN, PAYOUT_START, PAYOUT_STATUS, FX_REFRESH)
+
+
+def relay_outbox_job(payload: Payload) -> None:
+    """Publish due outbox messages: webhook deliveries and routed jobs."""
+    s = services()
+    limit = payload.get("limit", 100)
+    relay_outbox(
+        uow_factory=s.uow_factory,
+        queue=s.queue,
+        clock=s.clock,
+        ids=s.ids,
+        routes=s.outbox_routes,
+        limit=limit if isinstance(limit, int) else 100,
+    )
+
+
+def deliver_webhook_job(payload: Payload) -> None:
+    """One attempt at one webhook delivery (a no-op when it is not due)."""
+    s = services()
+    deliver_webhook(
+        str(payload["delivery_id"]),
+        uow_factory=s.uow_factory,
+        sender=s.webhook_sender,
+        queue=s.queue,
+        clock=s.clock,
+        schedule=s.retry_schedule,
+        lease=s.webhook_lease,
+    )
+
+
+def sweep_webhooks_job(payload: Payload) -> None:
+    """Re-nudge webhook deliveries whose job was lost."""
+    s = services()
+    sweep_webhooks(uow_factory=s.uow_factory, queue=s.queue, clock=s.clock, grace=s.sweep_grace)
+
+
+CORE_JOBS = {OUTBOX_RELAY: relay_outbox_job, WEBHOOK_DELIVER: deliver_webhook_job, WEBHOOK_SWEEP: sweep_webhooks_job}
+
+
+def build_registry(services_: WorkerServices) -> JobRegistry:
+    """The worker's own jobs plus the use-case jobs the composition root supplied."""
+    registry = JobRegistry()
+    for name, handler in CORE_JOBS.items():
+        registry.register(name, handler)
+    for name, handler in services_.jobs.items():
+        registry.register(name, handler)
+    return registry

@@ -1,0 +1,67 @@
+"""``cryptopay-worker``: an RQ worker for cryptopay's queues, with the repeating-job scheduler beside it.
+
+Run one (or more) with the scheduler, and one on the Daraja queue alone if payouts are routed there so that
+M-Pesa calls are made one at a time::
+
+    cryptopay-worker --redis-url redis://127.0.0.1:6379/0
+    cryptopay-worker --queue cryptopay-daraja --no-scheduler
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Sequence
+
+import attrs
+import redis
+from cryptopay.adapters.queue import RqQueue
+from cryptopay.core.system import SystemClock
+
+from cryptopay_worker.jobs import build_registry
+from cryptopay_worker.schedule import SCHEDULE, Scheduler
+from cryptopay_worker.services import services, use_services
+
+__all__ = ["main", "run_worker"]
+
+
+def run_worker(
+    redis_url: str,
+    queues: Sequence[str] | None = None,
+    *,
+    with_scheduler: bool = True,
+    burst: bool = False,
+    fork: bool = True,
+) -> bool:
+    """Work the queues until stopped (or, with ``burst``, until they are empty); True if any job ran.
+
+    The jobs' queue becomes an ``RqQueue`` on ``redis_url`` unless the services already hold one.
+    ``with_scheduler`` also runs RQ's scheduler (delayed jobs and retries) and our repeating-job scheduler.
+    """
+    current = services()
+    queue = current.queue if isinstance(current.queue, RqQueue) else RqQueue(redis.Redis.from_url(redis_url))
+    use_services(attrs.evolve(current, queue=queue))
+    registry = build_registry(services())
+    scheduler = Scheduler(queue, SystemClock(), schedule=SCHEDULE, known=registry) if with_scheduler else None
+    if scheduler is not None and not burst:
+        scheduler.start()
+    try:
+        worker = queue.worker(registry, queue_names=queues or None, fork=fork)
+        return bool(worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO"))
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console entry point."""
+    parser = argparse.ArgumentParser(prog="cryptopay-worker", description="Run cryptopay background jobs (RQ).")
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--queue", action="append", dest="queues", help="a queue to work (repeatable)")
+    parser.add_argument("--no-scheduler", action="store_true", help="do not run the schedulers in this worker")
+    parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker(args.redis_url, args.queues, with_scheduler=not args.no_scheduler, burst=args.burst)
+    return 0

@@ -1,0 +1,135 @@
+"""Repeating jobs: the schedule table and the loop that enqueues each period's job exactly once.
+
+Each entry names a period (every N seconds, or once a day at a local time); the period's job id is derived
+from the job name and the period, so two schedulers (or one restarted mid-period) enqueue the same id and the
+queue drops the duplicate.
+
+>>> from datetime import datetime, timezone
+>>> at = datetime(2026, 1, 5, 9, 0, 7, tzinfo=timezone.utc)
+>>> Every("outbox.relay", timedelta(seconds=5)).job_id(at)
+'every-outbox_relay-353520721'
+>>> Daily("settlements.run", time(17, 0)).job_id(at) is None  # 12:00 in Nairobi: not yet
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Container, Mapping, Sequence
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Protocol
+
+import attrs
+from cryptopay.core.errors import CryptopayError
+from cryptopay.core.ports.queue import EnqueuedJob, JobQueue, JsonValue
+from cryptopay.core.ports.system import Clock
+from cryptopay.core.system import NAIROBI
+
+from cryptopay_worker import jobs
+
+__all__ = ["SCHEDULE", "Daily", "Every", "Scheduler", "enqueue_due"]
+
+log = logging.getLogger(__name__)
+
+
+class Entry(Protocol):
+    @property
+    def job_name(self) -> str: ...
+
+    @property
+    def payload(self) -> Mapping[str, JsonValue]: ...
+
+    def job_id(self, now: datetime) -> str | None:
+        """The id of the job for the period containing ``now``; None when nothing is due yet."""
+        ...
+
+
+def _slug(name: str) -> str:
+    return name.replace(".", "_")
+
+
+@attrs.frozen
+class Every:
+    """Run ``job_name`` once in every ``interval`` (periods aligned on the Unix epoch)."""
+
+    job_name: str
+    interval: timedelta
+    payload: Mapping[str, JsonValue] = attrs.field(factory=dict)
+
+    def job_id(self, now: datetime) -> str:
+        period = int(now.timestamp() // self.interval.total_seconds())
+        return f"every-{_slug(self.job_name)}-{period}"
+
+
+@attrs.frozen
+class Daily:
+    """Run ``job_name`` once a day, at or after ``at`` local time (Nairobi by default)."""
+
+    job_name: str
+    at: time
+    zone: tzinfo = NAIROBI
+    payload: Mapping[str, JsonValue] = attrs.field(factory=dict)
+
+    def job_id(self, now: datetime) -> str | None:
+        local = now.astimezone(self.zone)
+        if local.time() < self.at:
+            return None
+        return f"daily-{_slug(self.job_name)}-{local.date().isoformat()}"
+
+
+SCHEDULE: tuple[Every | Daily, ...] = (
+    Every(jobs.OUTBOX_RELAY, timedelta(seconds=5)),
+    Every(jobs.WEBHOOK_SWEEP, timedelta(minutes=1)),
+    Every(jobs.CHAIN_SCAN, timedelta(seconds=15)),
+    Every(jobs.CHAIN_CONFIRM, timedelta(seconds=30)),
+    Every(jobs.INVOICE_EXPIRE, timedelta(minutes=1)),
+    Every(jobs.SETTLEMENT_RUN, timedelta(minutes=15)),  # the use case decides which merchants' policies are due
+    Every(jobs.PAYOUT_STATUS, timedelta(minutes=2)),  # status queries for payouts past their callback deadline
+    Every(jobs.FX_REFRESH, timedelta(minutes=1)),
+)
+
+
+def enqueue_due(
+    queue: JobQueue, schedule: Sequence[Entry], now: datetime, *, known: Container[str]
+) -> list[EnqueuedJob]:
+    """Enqueue the current period's job of every entry whose job has a handler; the queue drops repeats."""
+    enqueued = []
+    for entry in schedule:
+        job_id = entry.job_id(now)
+        if job_id is None or entry.job_name not in known:
+            continue
+        try:
+            enqueued.append(queue.enqueue(entry.job_name, entry.payload, job_id=job_id))
+        except CryptopayError as error:
+            log.warning("could not enqueue %s: %s", job_id, error.message)
+    return enqueued
+
+
+class Scheduler:
+    """Ticks every ``tick`` seconds until stopped, enqueuing due periods (run it in a thread or its own process)."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        clock: Clock,
+        *,
+        schedule: Sequence[Entry] = SCHEDULE,
+        known: Container[str],
+        tick: float = 1.0,
+    ) -> None:
+        self._queue, self._clock, self._schedule, self._known, self._tick = queue, clock, schedule, known, tick
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            enqueue_due(self._queue, self._schedule, self._clock.now(), known=self._known)
+            self._stop.wait(self._tick)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="cryptopay-scheduler", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
