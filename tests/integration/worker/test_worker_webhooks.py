@@ -171,3 +171,20 @@ def test_the_sender_refuses_private_addresses_unless_allowed(receiver) -> None:
     with HttpxWebhookSender() as sender, pytest.raises(Unavailable, match="private or loopback"):
         sender.send(receiver.url, {}, b"{}")
     assert receiver.hits == []
+
+
+def test_the_sender_caps_the_response_it_keeps_and_never_follows_redirects() -> None:
+    """A huge answer is cut to the cap for the log, and a 302 is an answer (a failure), not a hop elsewhere."""
+    import httpx
+
+    def merchant(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/moved":
+            return httpx.Response(302, headers={"location": "http://elsewhere.test/"})
+        return httpx.Response(200, content=b"x" * 10_000)
+
+    options = {"allow_private_networks": True, "max_response_bytes": 100, "transport": httpx.MockTransport(merchant)}
+    with HttpxWebhookSender(**options) as sender:
+        big = sender.send("http://merchant.test/hook", {}, b"{}")
+        moved = sender.send("http://merchant.test/moved", {}, b"{}")
+    assert (big.status_code, len(big.snippet)) == (200, 100)
+    assert (moved.status_code, moved.ok) == (302, False)
