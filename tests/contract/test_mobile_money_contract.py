@@ -119,7 +119,7 @@ def harness(request: pytest.FixtureRequest, certificate: tuple[Path, bytes]) -> 
     if request.param == "fake":
         yield FakeHarness()
         return
-    config = DarajaSandboxConfig(private_key_pem=certificate[1], callback_delay=0.02, late_delay=0.2)
+    config = DarajaSandboxConfig(private_key_pem=certificate[1], callback_delay=0.02, late_delay=1.0)
     with DarajaSandbox(config) as sandbox, CallbackSink.start() as sink:
         yield SandboxHarness(sandbox, sink, certificate[0])
 

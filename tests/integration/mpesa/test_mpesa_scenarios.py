@@ -43,6 +43,14 @@ def b2c(sink: CallbackSink, key: str, phone: str, amount: int = 500) -> B2CReque
     )
 
 
+def settled(sandbox: DarajaSandbox, reference: str, timeout: float = 3.0) -> None:
+    """Wait until the sandbox has decided a transaction (its completion timer fired)."""
+    deadline = time.monotonic() + timeout
+    while sandbox.engine.transaction(reference).state == "open":
+        assert time.monotonic() < deadline, f"{reference} still open"
+        time.sleep(0.01)
+
+
 def status_of(gateway: DarajaGateway, sink: CallbackSink, key: str) -> Outcome:
     gateway.transaction_status(
         TransactionStatusRequest(
@@ -117,7 +125,7 @@ def test_a_late_callback_follows_a_query_that_already_told(
 ) -> None:
     """The STK query reports success before the late callback; both agree and money moved once."""
     accepted = gateway.stk_push(stk(sink, "254711000007"))
-    time.sleep(0.1)
+    settled(sandbox, accepted.checkout_request_id)
     query = gateway.stk_query(accepted.checkout_request_id)
     assert query.outcome is Outcome.SUCCEEDED and sink.at("/cb/stk/tok") == []
     callback = parse_payload(sink.wait("/cb/stk/tok", timeout=3)[0])
@@ -125,12 +133,34 @@ def test_a_late_callback_follows_a_query_that_already_told(
     assert sandbox.balance("254711000007") == START - Money.of(100, KES)
 
 
+def test_a_late_payout_result_after_a_status_query_is_the_same_event(
+    gateway: DarajaGateway, sandbox: DarajaSandbox, sink: CallbackSink
+) -> None:
+    """The status query confirms the payout first; the late result carries the same receipt and is a duplicate."""
+    gateway.b2c(b2c(sink, "po_late", "254711000007"))
+    settled(sandbox, "po_late")
+    gateway.transaction_status(
+        TransactionStatusRequest(
+            originator_conversation_id="po_late",
+            result_url=sink.url_for("/cb/status/po_late"),
+            timeout_url=sink.url_for("/cb/status-timeout/po_late"),
+        )
+    )
+    status = parse_payload(sink.wait("/cb/status/po_late")[0])
+    late = parse_payload(sink.wait("/cb/b2c/po_late", timeout=3)[0])
+    inbox = CallbackInbox()
+    assert status_outcome(status) is Outcome.SUCCEEDED and late.success and status.receipt == late.receipt
+    assert [inbox.accept(status), inbox.accept(late)] == [True, False]
+    assert sandbox.balance("254711000007") == START + Money.of(500, KES)
+
+
 def test_a_lost_stk_callback_is_recovered_by_the_query(
     gateway: DarajaGateway, sandbox: DarajaSandbox, sink: CallbackSink
 ) -> None:
     """No callback ever comes; the STK query after the deadline says the payment succeeded."""
     accepted = gateway.stk_push(stk(sink, "254711000008"))
-    time.sleep(0.4)
+    settled(sandbox, accepted.checkout_request_id)
+    time.sleep(0.1)
     assert sink.at("/cb/stk/tok") == []
     assert reconcile_stk(None, gateway.stk_query(accepted.checkout_request_id)) is Outcome.SUCCEEDED
     assert sandbox.balance("254711000008") == START - Money.of(100, KES)
@@ -141,7 +171,7 @@ def test_a_lost_payout_result_is_recovered_by_transaction_status(
 ) -> None:
     """A B2C whose result never arrives is confirmed by a status query on our OriginatorConversationID."""
     gateway.b2c(b2c(sink, "po_lost", "254711000008"))
-    time.sleep(0.1)
+    settled(sandbox, "po_lost")
     assert status_of(gateway, sink, "po_lost") is Outcome.SUCCEEDED
     assert sink.at("/cb/b2c/po_lost") == [] and sandbox.balance("254711000008") == START + Money.of(500, KES)
 
@@ -193,9 +223,10 @@ def test_an_expired_token_is_refreshed_once(
 
 
 def test_an_early_stk_query_says_being_processed(
-    gateway: DarajaGateway, sandbox: DarajaSandbox, sink: CallbackSink
+    start_sandbox: Callable[..., DarajaSandbox], make_gateway: Callable[..., DarajaGateway], sink: CallbackSink
 ) -> None:
     """While the prompt is open the query answers 'being processed' (pending), then the real result."""
+    gateway = make_gateway(start_sandbox(late_delay=0.8))
     accepted = gateway.stk_push(stk(sink, "254711000011"))
     early = gateway.stk_query(accepted.checkout_request_id)
     assert (early.outcome, early.result_code) == (Outcome.PENDING, "500.001.1001")
@@ -213,7 +244,7 @@ def test_a_payout_is_never_blindly_resent_after_a_lost_answer(
         gateway.b2c(b2c(sink, "po_unknown", "254711000013"))
     assert caught.value.reference == "po_unknown"
     assert sandbox.requests["/mpesa/b2c/v3/paymentrequest"] == 1
-    sink.wait("/cb/b2c/po_unknown")
+    settled(sandbox, "po_unknown")
     assert status_of(gateway, sink, "po_unknown") is Outcome.SUCCEEDED
     assert sandbox.balance("254711000013") == START + Money.of(500, KES)
     assert sandbox.requests["/mpesa/b2c/v3/paymentrequest"] == 1

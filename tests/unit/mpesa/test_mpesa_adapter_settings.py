@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from cryptopay.adapters.mpesa import SANDBOX_URL, DarajaSettings, TokenCache, is_sandbox_url
 from cryptopay.core.errors import InvalidInput
@@ -60,3 +63,22 @@ def test_token_cache_refreshes_before_expiry_and_after_invalidation() -> None:
     assert cache.get() == "t2"
     cache.invalidate("t2")
     assert cache.get() == "t3"
+
+
+def test_token_cache_fetches_once_for_many_threads() -> None:
+    """Concurrent callers share one token fetch instead of each invalidating the other's token."""
+    calls: list[int] = []
+
+    def slow_fetch() -> tuple[str, float]:
+        calls.append(1)
+        time.sleep(0.05)
+        return "shared", 3599.0
+
+    cache = TokenCache(slow_fetch, margin=600, clock=time.monotonic)
+    tokens: list[str] = []
+    threads = [threading.Thread(target=lambda: tokens.append(cache.get())) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert tokens == ["shared"] * 8 and len(calls) == 1

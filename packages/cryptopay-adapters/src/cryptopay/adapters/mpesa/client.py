@@ -101,6 +101,13 @@ class DarajaClient:
                 "confirm with a status query before trying again",
                 reference=reference,
             ) from None
+        if response.status_code >= 500 and not resend_safe and not _is_envelope(response):
+            # A proxy's 5xx page is no refusal from Daraja: the payment may have been made.
+            raise OutcomeUnknown(
+                f"Daraja answered HTTP {response.status_code} without an error envelope for {path}: "
+                "confirm with a status query before trying again",
+                reference=reference,
+            )
         return _decode(response)
 
     def _fetch_token(self) -> tuple[str, float]:
@@ -131,6 +138,14 @@ def _unreachable(url: str, error: Exception) -> MpesaUnavailable:
     failure = MpesaUnavailable(f"could not reach Daraja at {httpx.URL(url).host} ({type(error).__name__})")
     failure.retry_safe = True
     return failure
+
+
+def _is_envelope(response: httpx.Response) -> bool:
+    try:
+        data = load_json(response.content)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and "errorCode" in data
 
 
 def _decode(response: httpx.Response) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
+import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -179,7 +180,7 @@ def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
 
     @app.post("/mpesa/b2c/v1/paymentrequest")
     def b2c_v1() -> Response:
-        return b2c(_body(), f"sbx-{id(request)}-{sandbox.engine.transactions().__len__() + 1}")
+        return b2c(_body(), f"sbx-{uuid.uuid4().hex[:20]}")
 
     @app.post("/mpesa/b2b/v1/paymentrequest")
     def b2b() -> Response:
@@ -258,7 +259,7 @@ def _register_c2b(app: Flask, sandbox: DarajaSandbox) -> None:
         if sandbox.engine.c2b_validation_url() is None:
             raise Envelope("400.002.02", "Bad Request - No C2B URLs registered for this ShortCode")
         amount, bill_ref = whole_amount(body), str(body.get("BillRefNumber", ""))
-        sandbox._later(sandbox.config.callback_delay, sandbox.engine.simulate_c2b, phone, amount, bill_ref,
+        sandbox.later(sandbox.config.callback_delay, sandbox.engine.simulate_c2b, phone, amount, bill_ref,
                        sandbox.validate_c2b)  # fmt: skip
         return _json({"OriginatorCoversationID": f"sbx-c2b-{phone[-4:]}", "ResponseCode": "0",
                       "ResponseDescription": _ACCEPTED})  # fmt: skip

@@ -171,7 +171,7 @@ class DarajaSandbox:
     def schedule_completion(self, reference: str) -> None:
         scenario = self.engine.transaction(reference).scenario.value
         delay = self.config.late_delay if scenario == "slow" else self.config.callback_delay
-        self._later(delay, self.engine.complete, reference)
+        self.later(delay, self.engine.complete, reference)
 
     def respond_late_if_lost(self, reference: str) -> None:
         """The response_lost scenario: the work is done, the answer comes after the client gave up."""
@@ -180,9 +180,10 @@ class DarajaSandbox:
 
     def _deliver(self, delivery: Delivery) -> None:
         delay = self.config.late_delay if delivery.delay is Delay.LATE else 0.0
-        self._later(delay, self._post, delivery.url, delivery.payload)
+        self.later(delay, self._post, delivery.url, delivery.payload)
 
-    def _later(self, delay: float, action: Any, *args: Any) -> None:
+    def later(self, delay: float, action: Any, *args: Any) -> None:
+        """Run ``action(*args)`` on a timer thread after ``delay`` seconds (cancelled by ``stop``)."""
         timer = threading.Timer(delay, action, args)
         timer.daemon = True
         with self._lock:

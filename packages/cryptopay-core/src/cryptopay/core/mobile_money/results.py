@@ -96,7 +96,9 @@ class MpesaResult:
             ("conversation", self.conversation_id),
             ("receipt", self.receipt),
         )
-        return tuple(f"{self.kind.value}:{name}:{value}" for name, value in candidates if value)
+        # Not prefixed by kind: a receipt number is unique across M-Pesa, so a late B2C result and the status
+        # result that already confirmed the same receipt are one event.
+        return tuple(f"{name}:{value}" for name, value in candidates if value)
 
     def _first_parameters(self) -> dict[str, str | None]:
         found: dict[str, str | None] = {}
