@@ -5,8 +5,9 @@ become the business refusal they stand for, an unreachable database becomes ``Un
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
+import psycopg
 from cryptopay.core.errors import (
     CryptopayError,
     InsufficientFunds,
@@ -16,6 +17,7 @@ from cryptopay.core.errors import (
     UnbalancedEntry,
 )
 from sqlalchemy import exc
+from sqlalchemy.engine import Connection
 
 __all__ = ["BALANCED_CONSTRAINT", "translate", "translating"]
 
@@ -61,3 +63,24 @@ def translating() -> Iterator[None]:
         yield
     except exc.DBAPIError as error:
         raise translate(error) from error
+    except psycopg.Error as error:  # raised by a psycopg pipeline's sync, outside SQLAlchemy
+        raise translate(exc.DBAPIError(None, None, error)) from error
+
+
+@contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, send the statements of the block and its COMMIT in one round trip (psycopg pipeline)."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        with driver.pipeline():
+            yield
+    except BaseException:
+        # A failed pipeline can leave the connection inside the aborted transaction: end it here, or the pool
+        # would hand out a connection whose next statement fails with 25P02.
+        with suppress(psycopg.Error):
+            driver.rollback()
+        raise

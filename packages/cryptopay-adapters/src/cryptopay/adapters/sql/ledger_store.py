@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql import ledger_rows as rows
-from cryptopay.adapters.sql.errors import translating
-from cryptopay.adapters.sql.ledger_flush import flush_postgres
+from cryptopay.adapters.sql.errors import pipelined, translating
+from cryptopay.adapters.sql.ledger_flush import PREFETCH, flush_postgres
 from cryptopay.adapters.sql.tables import (
     ledger_accounts,
     ledger_entries,
@@ -134,6 +134,24 @@ class SqlLedgerSession:
                 self._keys[key] = found.get(key)
         return {k: record for k in keys if (record := self._keys.get(k)) is not None}
 
+    def prefetch(self, keys: Sequence[str], codes: Sequence[str]) -> None:
+        new_keys = sorted({k for k in keys if k not in self._keys})
+        new_codes = sorted({c for c in codes if c not in self._locked})
+        if not self._postgres or not new_keys:
+            self.find_idempotencies(new_keys)
+            self.lock_balances(new_codes)
+            return
+        found: dict[str, IdempotencyRecord] = {}
+        for row in self._conn.execute(PREFETCH, {"keys": new_keys, "codes": new_codes}):
+            m = row._mapping
+            if m["kind"] == "k":
+                found[m["code"]] = IdempotencyRecord(m["code"], m["request_hash"], m["result_kind"], m["result_id"])
+            else:
+                balance = rows.balance_from_row({**m, "kind": m["account_kind"]})
+                self._locked[balance.account.code] = balance
+        for key in new_keys:
+            self._keys[key] = found.get(key)
+
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
         return self.find_idempotencies([key]).get(key)
 
@@ -234,10 +252,17 @@ class SqlLedgerStore:
 
     @contextmanager
     def session(self) -> Iterator[SqlLedgerSession]:
-        with translating(), self._engine.connect() as conn, conn.begin():
-            session = SqlLedgerSession(conn)
-            yield session
-            session.flush()
+        with translating(), self._engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                session = SqlLedgerSession(conn)
+                yield session
+                with pipelined(conn):
+                    session.flush()
+                    transaction.commit()
+            finally:
+                if transaction.is_active:
+                    transaction.rollback()
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

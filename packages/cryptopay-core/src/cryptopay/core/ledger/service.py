@@ -154,10 +154,11 @@ class Ledger:
     # -- entries ------------------------------------------------------------------------------------------
     def _post_in(self, s: LedgerSession, request: EntryRequest, *, reverses: str | None = None) -> Entry:
         fingerprint = request.fingerprint()
+        codes = sorted({p.account for p in request.postings})
+        s.prefetch([request.key], codes)
         done = self._replay(s, request.key, fingerprint, "entry")
         if done is not None:
             return self._entry(s, done)
-        codes = sorted({p.account for p in request.postings})
         balances = s.lock_balances(codes)
         updated, lines = book.apply_postings(request.postings, balances)
         entry = Entry(
@@ -194,8 +195,7 @@ class Ledger:
         def work(s: LedgerSession) -> list[Entry]:
             # One read of the keys and one lock of every account, in code order, for the whole batch: two
             # batches touching the same accounts then queue instead of deadlocking on a per-entry lock order.
-            s.find_idempotencies([r.key for r in requests])
-            s.lock_balances(sorted({p.account for r in requests for p in r.postings}))
+            s.prefetch([r.key for r in requests], sorted({p.account for r in requests for p in r.postings}))
             return [self._post_in(s, r) for r in requests]
 
         return self._run(work, session)
@@ -272,6 +272,7 @@ class Ledger:
 
         def work(s: LedgerSession) -> Hold:
             fingerprint = request.fingerprint()
+            s.prefetch([request.key], sorted({request.debit, request.credit}))
             done = self._replay(s, request.key, fingerprint, "hold")
             if done is not None:
                 return self._hold(s, done)
@@ -321,6 +322,7 @@ class Ledger:
             hold = self._hold(s, hold_id)
             posted = amount or hold.amount
             fingerprint = book.request_hash("post_hold", [hold_id, str(posted)])
+            s.prefetch([key], sorted({hold.debit_account, hold.credit_account}))
             done = self._replay(s, key, fingerprint, "entry")
             if done is not None:
                 return self._entry(s, done)

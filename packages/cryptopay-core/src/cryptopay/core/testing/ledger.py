@@ -57,6 +57,9 @@ class _Session:
     def find_idempotencies(self, keys: Sequence[str]) -> dict[str, IdempotencyRecord]:
         return {k: self.state.keys[k] for k in keys if k in self.state.keys}
 
+    def prefetch(self, keys: Sequence[str], codes: Sequence[str]) -> None:
+        """Nothing to do: the whole state is at hand."""
+
     def add_idempotency(self, record: IdempotencyRecord) -> None:
         if record.key in self.state.keys:
             raise Conflict(f"idempotency key {record.key} exists")

@@ -188,20 +188,32 @@ END $$
 CREATE FUNCTION ledger_check_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   target varchar;
-  line_count integer;
+  line_count bigint;
+  unbalanced boolean;
   bad record;
 BEGIN
-  IF TG_TABLE_NAME = 'ledger_entries' THEN target := NEW.id; ELSE target := NEW.entry_id; END IF;
-  SELECT count(*) INTO line_count FROM ledger_lines WHERE entry_id = target;
+  IF TG_TABLE_NAME = 'ledger_lines' THEN
+    -- Lines of an entry inserted by this same transaction are checked once, by that entry's own trigger.
+    PERFORM 1 FROM ledger_entries WHERE id = NEW.entry_id AND xmin = pg_current_xact_id()::xid;
+    IF FOUND THEN
+      RETURN NULL;
+    END IF;
+    target := NEW.entry_id;
+  ELSE
+    target := NEW.id;
+  END IF;
+  SELECT coalesce(sum(n), 0), coalesce(bool_or(total <> 0), false) INTO line_count, unbalanced
+    FROM (SELECT count(*) AS n, sum(amount) AS total FROM ledger_lines WHERE entry_id = target GROUP BY asset) AS t;
   IF line_count < 2 THEN
     RAISE EXCEPTION 'ledger entry % has % line(s); an entry needs at least two', target, line_count
       USING ERRCODE = 'check_violation', CONSTRAINT = 'ledger_entry_balanced';
   END IF;
-  FOR bad IN SELECT asset, sum(amount) AS total FROM ledger_lines WHERE entry_id = target
-             GROUP BY asset HAVING sum(amount) <> 0 LOOP
+  IF unbalanced THEN
+    SELECT asset, sum(amount) AS total INTO bad FROM ledger_lines WHERE entry_id = target
+     GROUP BY asset HAVING sum(amount) <> 0 ORDER BY asset LIMIT 1;
     RAISE EXCEPTION 'ledger entry % does not sum to zero: % off by %', target, bad.asset, bad.total
       USING ERRCODE = 'check_violation', CONSTRAINT = 'ledger_entry_balanced';
-  END LOOP;
+  END IF;
   RETURN NULL;
 END $$
 """,
