@@ -108,13 +108,22 @@ class AnvilNode:
         block_time: float | None = None,
         chain_id: int = 31337,
         mnemonic: str = DEFAULT_MNEMONIC,
+        hardfork: str = "cancun",
+        prune_history: bool = False,
         extra_args: tuple[str, ...] = (),
         ready_timeout: float = 15.0,
     ) -> AnvilNode:
-        """Start anvil (instant mining unless ``block_time`` seconds is given) and wait until it answers."""
+        """Start anvil (instant mining unless ``block_time`` seconds is given) and wait until it answers.
+
+        Cancun is the default hardfork: the test contracts target it, and anvil 1.7 mines Prague/Osaka blocks
+        far slower as the chain grows. ``prune_history`` keeps only recent states (fast long backlogs; no
+        snapshots of old states).
+        """
         port = port or free_port()
         args = [str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id)]
-        args += ["--mnemonic", mnemonic, "--silent", *extra_args]
+        args += ["--mnemonic", mnemonic, "--hardfork", hardfork, "--silent", *extra_args]
+        if prune_history:
+            args.append("--prune-history")
         if block_time is not None:
             args += ["--block-time", str(block_time)]
         process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
