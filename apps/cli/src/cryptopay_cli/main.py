@@ -19,7 +19,8 @@ app = typer.Typer(
 
 # (module under cryptopay_cli.commands, group name); each module exposes ``app: typer.Typer``.
 _GROUPS: list[tuple[str, str]] = [("demo", "demo"), ("keys", "keys"), ("addresses", "addresses"), ("fx", "fx"),
-                                  ("mpesa", "mpesa"), ("sandbox", "sandbox")]  # fmt: skip
+                                  ("mpesa", "mpesa"), ("sandbox", "sandbox"), ("db", "db"), ("audit", "audit"),
+                                  ("ledger", "ledger")]  # fmt: skip
 
 
 def _register() -> None:

@@ -1,0 +1,65 @@
+"""``cryptopay db``: apply, inspect and roll back the database migrations (SQLite or PostgreSQL).
+
+The database is ``--url``, else ``$CRYPTOPAY_DATABASE_URL``, else the SQLite file under the data directory.
+"""
+
+from __future__ import annotations
+
+import typer
+from cryptopay.adapters.sql import current as current_revision
+from cryptopay.adapters.sql import downgrade as downgrade_to
+from cryptopay.adapters.sql import head as head_revision
+from cryptopay.adapters.sql import resolve_url
+from cryptopay.adapters.sql import upgrade as upgrade_to
+from sqlalchemy.engine import make_url
+
+from cryptopay_cli.output import emit_json, errors_to_exit_codes
+
+app = typer.Typer(help="Database migrations: upgrade, current, downgrade.")
+
+URL = typer.Option(None, "--url", help="Database URL (default: $CRYPTOPAY_DATABASE_URL, else the SQLite file).")
+JSON = typer.Option(False, "--json", help="Print one JSON object.")
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _report(url: str, revision: str | None, as_json: bool, verb: str) -> None:
+    if as_json:
+        emit_json({"url": _shown(url), "revision": revision, "head": head_revision()})
+    else:
+        typer.echo(f"{verb} {_shown(url)}: at revision {revision or 'base (empty)'} (newest: {head_revision()})")
+
+
+@app.command()
+def upgrade(
+    url: str | None = URL, revision: str = typer.Option("head", help="Target revision."), as_json: bool = JSON
+) -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    resolved = resolve_url(url)
+    with errors_to_exit_codes():
+        now = upgrade_to(resolved, revision)
+    _report(resolved, now, as_json, "upgraded")
+
+
+@app.command()
+def current(url: str | None = URL, as_json: bool = JSON) -> None:
+    """Print the revision the database is at."""
+    resolved = resolve_url(url)
+    with errors_to_exit_codes():
+        now = current_revision(resolved)
+    _report(resolved, now, as_json, "database")
+
+
+@app.command()
+def downgrade(
+    revision: str = typer.Argument(..., help="Target revision ('base' removes every table)."),
+    url: str | None = URL,
+    as_json: bool = JSON,
+) -> None:
+    """Roll the migrations back to REVISION."""
+    resolved = resolve_url(url)
+    with errors_to_exit_codes():
+        now = downgrade_to(resolved, revision)
+    _report(resolved, now, as_json, "downgraded")

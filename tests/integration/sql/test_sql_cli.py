@@ -1,0 +1,87 @@
+"""The ``cryptopay db``, ``audit`` and ``ledger`` commands, run through Typer's CliRunner on a SQLite file."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptopay.adapters.sql import SqlLedgerStore, head, make_engine
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.ledger import Account, AccountKind, Ledger
+from cryptopay.core.money import KES, Money
+from cryptopay_cli.main import app
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_db_upgrade_current_downgrade(url: str) -> None:
+    """``db upgrade`` migrates to the newest revision, ``db current`` says so, ``db downgrade base`` undoes it."""
+    code, out = _run("db", "current", "--url", url, "--json")
+    assert code == 0 and json.loads(out)["revision"] is None
+    code, out = _run("db", "upgrade", "--url", url)
+    assert code == 0 and f"at revision {head()}" in out
+    code, out = _run("db", "current", "--url", url, "--json")
+    assert json.loads(out) == {"url": url, "revision": head(), "head": head()}
+    code, out = _run("db", "downgrade", "base", "--url", url)
+    assert code == 0 and "base (empty)" in out
+
+
+def test_db_url_defaults_to_the_environment(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``--url`` the commands use ``CRYPTOPAY_DATABASE_URL``."""
+    monkeypatch.setenv("CRYPTOPAY_DATABASE_URL", url)
+    assert _run("db", "upgrade")[0] == 0
+    assert json.loads(_run("db", "current", "--json")[1])["revision"] == head()
+
+
+def test_audit_verify_reports_intact_then_broken(url: str) -> None:
+    """``audit verify`` exits 0 on an intact log and non-zero naming the first broken record after an edit."""
+    _run("db", "upgrade", "--url", url)
+    engine = make_engine(url)
+    storage = SqlStorage(engine)
+    for n in range(3):
+        with storage.unit_of_work() as uow:
+            uow.audit.append(AuditEvent("admin:a1", "kyc.approve", f"user:u{n}", datetime(2026, 1, 5, tzinfo=UTC)))
+    code, out = _run("audit", "verify", "--url", url)
+    assert code == 0 and "intact" in out
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER audit_log_no_update"))
+        conn.execute(text("UPDATE audit_log SET actor = 'admin:mallory' WHERE seq = 2"))
+    engine.dispose()
+    code, out = _run("audit", "verify", "--url", url)
+    assert code != 0 and "#2" in out and "edited" in out
+    code, out = _run("audit", "verify", "--url", url, "--json")
+    assert code != 0 and json.loads(out.splitlines()[0])["problems"][0]["seq"] == 2
+
+
+def test_ledger_balances_and_trial_balance(url: str) -> None:
+    """``ledger balances`` lists accounts with string amounts; ``ledger trial-balance`` is zero per asset."""
+    _run("db", "upgrade", "--url", url)
+    engine = make_engine(url)
+    ledger = Ledger(SqlLedgerStore(engine))
+    ledger.open_account(Account("assets:bank:KES", AccountKind.ASSET, KES, allow_negative=True))
+    ledger.open_account(Account("liabilities:user:a:KES", AccountKind.LIABILITY, KES))
+    ledger.transfer("t1", debit="assets:bank:KES", credit="liabilities:user:a:KES", amount=Money.of("12.50", KES))
+    engine.dispose()
+    code, out = _run("ledger", "balances", "--url", url, "--json")
+    assert code == 0
+    accounts = {a["account"]: a for a in json.loads(out)["accounts"]}
+    assert accounts["liabilities:user:a:KES"]["posted"] == "12.50"
+    code, out = _run("ledger", "trial-balance", "--url", url, "--json")
+    assert code == 0 and json.loads(out) == {"balanced": True, "assets": {"KES": "0.00"}}
+    code, out = _run("ledger", "balances", "--url", url)
+    assert code == 0 and "liabilities:user:a:KES" in out

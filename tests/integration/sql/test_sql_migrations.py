@@ -1,0 +1,73 @@
+"""The same migrations go up and down on SQLite and PostgreSQL, and SQLite keeps its own safety nets."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from cryptopay.adapters.sql import SqlLedgerStore, current, downgrade, head, make_engine, upgrade
+from cryptopay.adapters.sql.errors import translating
+from cryptopay.core.errors import InsufficientFunds
+from cryptopay.core.ledger import Account, AccountKind, Ledger
+from cryptopay.core.money import KES, Money
+from sqlalchemy import exc, text
+
+TABLES = {"ledger_accounts", "ledger_entries", "ledger_lines", "ledger_holds", "ledger_idempotency", "audit_log",
+          "audit_head", "outbox"}  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database that was never migrated."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh' / 'cryptopay.db'}"
+        return
+    admin = request.getfixturevalue("postgres_admin_url")
+    name = f"cryptopay_migrate_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{admin.rpartition('/')[0]}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
+    """Upgrading creates every table, downgrading to base removes them, and upgrading again works."""
+    assert current(empty_url) is None
+    assert upgrade(empty_url) == head()
+    assert current(empty_url) == head()
+    assert _tables(empty_url) >= TABLES
+    assert downgrade(empty_url, "base") is None
+    assert not (TABLES & _tables(empty_url))
+    assert upgrade(empty_url) == head()
+
+
+def test_sqlite_checks_and_append_only_triggers(tmp_path: Path) -> None:
+    """On SQLite too, a forbidden negative balance and edits of posted lines are refused by the database."""
+    url = f"sqlite:///{tmp_path / 'nets.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    ledger = Ledger(SqlLedgerStore(engine))
+    ledger.open_account(Account("assets:bank:KES", AccountKind.ASSET, KES, allow_negative=True))
+    ledger.open_account(Account("liabilities:user:a:KES", AccountKind.LIABILITY, KES))
+    ledger.transfer("t1", debit="assets:bank:KES", credit="liabilities:user:a:KES", amount=Money.of("5", KES))
+    with pytest.raises(InsufficientFunds), translating(), engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_accounts SET available = '-1.00' WHERE code = 'liabilities:user:a:KES'"))
+    with pytest.raises(exc.DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_lines SET amount = '0.01'"))
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    engine.dispose()

@@ -1,0 +1,108 @@
+"""The database itself refuses what would corrupt the books, even for hand-written SQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from cryptopay.adapters.sql import SqlLedgerStore
+from cryptopay.adapters.sql.errors import translating
+from cryptopay.core.errors import InsufficientFunds, UnbalancedEntry
+from cryptopay.core.ledger import Account, AccountKind, Ledger
+from cryptopay.core.money import KES, USDT, Money
+from sqlalchemy import exc, text
+from sqlalchemy.engine import Engine
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def books(pg_engine: Engine) -> Engine:
+    """Two KES accounts and a USDT one, opened through the ledger."""
+    ledger = Ledger(SqlLedgerStore(pg_engine))
+    ledger.open_account(Account("assets:bank:KES", AccountKind.ASSET, KES, allow_negative=True))
+    ledger.open_account(Account("liabilities:user:a:KES", AccountKind.LIABILITY, KES))
+    ledger.open_account(Account("liabilities:user:a:USDT", AccountKind.LIABILITY, USDT))
+    ledger.transfer("seed", debit="assets:bank:KES", credit="liabilities:user:a:KES", amount=Money.of("10", KES))
+    return pg_engine
+
+
+def _insert_entry(conn, entry_id: str, lines: list[tuple[str, str, str]]) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO ledger_entries (id, idempotency_key, description, created_at, meta) "
+            "VALUES (:id, :id, 'raw', :at, '[]')"
+        ),
+        {"id": entry_id, "at": NOW},
+    )
+    for number, (account, asset, amount) in enumerate(lines):
+        conn.execute(
+            text(
+                "INSERT INTO ledger_lines (entry_id, line_no, account_code, asset, amount, balance_before, balance_after)"
+                " VALUES (:e, :n, :acc, :asset, CAST(:amount AS numeric), 0, 0)"
+            ),
+            {"e": entry_id, "n": number, "acc": account, "asset": asset, "amount": amount},
+        )
+
+
+def test_raw_unbalanced_entry_is_refused_at_commit(books: Engine) -> None:
+    """A hand-written INSERT of an entry whose lines do not sum to zero is refused by the database at commit."""
+    with pytest.raises(exc.IntegrityError, match="does not sum to zero"), books.begin() as conn:
+        _insert_entry(conn, "raw_1", [("assets:bank:KES", "KES", "5.00"), ("liabilities:user:a:KES", "KES", "-4.99")])
+    with books.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ledger_entries WHERE id = 'raw_1'")).scalar() == 0
+
+
+def test_raw_single_line_and_cross_asset_entries_are_refused(books: Engine) -> None:
+    """An entry with one line, or balanced only across two assets, is refused; the error maps to UnbalancedEntry."""
+    with pytest.raises(UnbalancedEntry), translating(), books.begin() as conn:
+        _insert_entry(conn, "raw_2", [("assets:bank:KES", "KES", "5.00")])
+    with pytest.raises(UnbalancedEntry), translating(), books.begin() as conn:
+        _insert_entry(
+            conn, "raw_3", [("liabilities:user:a:KES", "KES", "1"), ("liabilities:user:a:USDT", "USDT", "-1")]
+        )
+
+
+def test_raw_line_added_to_an_old_entry_is_refused(books: Engine) -> None:
+    """Adding a line to an entry committed earlier unbalances it, and the database refuses."""
+    with books.connect() as conn:
+        entry_id = conn.execute(text("SELECT id FROM ledger_entries LIMIT 1")).scalar_one()
+    with pytest.raises(exc.IntegrityError, match="does not sum to zero"), books.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ledger_lines (entry_id, line_no, account_code, asset, amount, balance_before, balance_after)"
+                " VALUES (:e, 9, 'assets:bank:KES', 'KES', 1, 0, 0)"
+            ),
+            {"e": entry_id},
+        )
+
+
+def test_raw_balanced_entry_is_accepted(books: Engine) -> None:
+    """A balanced hand-written entry passes the trigger (the net refuses only what breaks the books)."""
+    with books.begin() as conn:
+        _insert_entry(conn, "raw_ok", [("assets:bank:KES", "KES", "1.00"), ("liabilities:user:a:KES", "KES", "-1.00")])
+
+
+def test_entries_and_lines_are_append_only(books: Engine) -> None:
+    """UPDATE and DELETE of posted entries and lines are refused."""
+    for statement in (
+        "UPDATE ledger_lines SET amount = amount * 2",
+        "DELETE FROM ledger_lines",
+        "UPDATE ledger_entries SET description = 'edited'",
+        "DELETE FROM ledger_entries",
+    ):
+        with pytest.raises(exc.DBAPIError, match="append-only"), books.begin() as conn:
+            conn.execute(text(statement))
+
+
+def test_negative_balance_is_refused_by_check_constraint(books: Engine) -> None:
+    """A raw UPDATE that would leave a no-overdraft account negative is refused and maps to InsufficientFunds."""
+    with pytest.raises(InsufficientFunds), translating(), books.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE ledger_accounts SET debits_posted = 20, available = credits_posted - 20 "
+                "WHERE code = 'liabilities:user:a:KES'"
+            )
+        )
+    with pytest.raises(exc.IntegrityError, match="available_computed"), books.begin() as conn:
+        conn.execute(text("UPDATE ledger_accounts SET available = 999 WHERE code = 'liabilities:user:a:KES'"))
