@@ -24,6 +24,7 @@ __all__ = [
     "EntryLine",
     "Hold",
     "HoldState",
+    "IdempotencyRecord",
     "Posting",
 ]
 
@@ -159,3 +160,13 @@ class AccountBalance:
     @property
     def available(self) -> Money:
         return self.posted - self.pending_out
+
+
+@attrs.frozen
+class IdempotencyRecord:
+    """The first result of a keyed write: which object it produced and a hash of the request."""
+
+    key: str
+    request_hash: str
+    result_kind: str  # "entry" | "hold"
+    result_id: str

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 from cryptopay.core.errors import (
@@ -35,11 +35,22 @@ from cryptopay.core.errors import (
     TransientConflict,
 )
 from cryptopay.core.ledger import book
-from cryptopay.core.ledger.model import Account, AccountBalance, AccountKind, Entry, Hold, HoldState, Posting
+from cryptopay.core.ledger.model import (
+    Account,
+    AccountBalance,
+    AccountKind,
+    Entry,
+    Hold,
+    HoldState,
+    IdempotencyRecord,
+    Posting,
+)
 from cryptopay.core.money import Money
-from cryptopay.core.ports.ledger import IdempotencyRecord, LedgerSession, LedgerStore
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.system import RandomIds, SystemClock
+
+if TYPE_CHECKING:  # the port imports the model; importing it at run time here would be circular
+    from cryptopay.core.ports.ledger import LedgerSession, LedgerStore
 
 __all__ = ["EntryRequest", "HoldRequest", "Ledger", "trading_account"]
 

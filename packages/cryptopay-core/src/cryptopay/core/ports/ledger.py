@@ -16,20 +16,9 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-import attrs
-from cryptopay.core.ledger.model import Account, AccountBalance, Entry, Hold
+from cryptopay.core.ledger.model import Account, AccountBalance, Entry, Hold, IdempotencyRecord
 
 __all__ = ["IdempotencyRecord", "LedgerSession", "LedgerStore"]
-
-
-@attrs.frozen
-class IdempotencyRecord:
-    """The first result of a keyed write: which object it produced and a hash of the request."""
-
-    key: str
-    request_hash: str
-    result_kind: str  # "entry" | "hold"
-    result_id: str
 
 
 class LedgerSession(Protocol):

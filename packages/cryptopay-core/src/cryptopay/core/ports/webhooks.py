@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-import attrs
-from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-
-if TYPE_CHECKING:  # importing ports.storage first trips the ports.ledger <-> ledger import cycle
-    from cryptopay.core.ports.storage import Outbox
+from cryptopay.core.ports.storage import Outbox
+from cryptopay.core.webhooks.model import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookResponse,
+)
 
 __all__ = [
     "WebhookDeliveries",
@@ -23,18 +26,6 @@ __all__ = [
     "WebhookSender",
     "WebhookUnitOfWork",
 ]
-
-
-@attrs.frozen
-class WebhookResponse:
-    """What an endpoint answered: the status and the start of the body (for the delivery log)."""
-
-    status_code: int
-    snippet: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status_code < 300
 
 
 class WebhookSender(Protocol):

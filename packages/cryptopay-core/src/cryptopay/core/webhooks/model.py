@@ -221,3 +221,15 @@ class WebhookAttempt:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+@attrs.frozen
+class WebhookResponse:
+    """What an endpoint answered: the status and the start of the body (for the delivery log)."""
+
+    status_code: int
+    snippet: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status_code < 300

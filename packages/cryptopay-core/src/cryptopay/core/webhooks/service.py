@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.ports.webhooks import WebhookResponse, WebhookSender, WebhookUnitOfWork
 from cryptopay.core.webhooks.model import (
     DEFAULT_LEASE,
     RETRY_SCHEDULE,
@@ -25,9 +25,13 @@ from cryptopay.core.webhooks.model import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
+    WebhookResponse,
     check_endpoint_url,
 )
 from cryptopay.core.webhooks.signing import generate_secret, signature_headers
+
+if TYPE_CHECKING:  # the port imports this package's model; a run-time import here would be circular
+    from cryptopay.core.ports.webhooks import WebhookSender, WebhookUnitOfWork
 
 __all__ = [
     "DELIVER_JOB",
@@ -45,7 +49,7 @@ __all__ = [
 DELIVER_JOB = "webhooks.deliver"
 SWEEP_JOB = "webhooks.sweep"
 
-UowFactory = Callable[[], AbstractContextManager[WebhookUnitOfWork]]
+UowFactory = Callable[[], AbstractContextManager["WebhookUnitOfWork"]]
 
 
 def event_body(message: OutboxMessage) -> str:
