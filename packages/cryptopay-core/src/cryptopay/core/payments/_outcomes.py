@@ -1,0 +1,101 @@
+"""The money side of a payout's end: post or void its hold, announce it, and complete its settlement when all are done.
+
+Each function runs inside the caller's unit of work, so the payout's state, its ledger entries, its outbox message
+and its audit record commit together.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from cryptopay.core import flows
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money import mask_msisdn
+from cryptopay.core.money import KES, Money
+from cryptopay.core.payments._support import audit, publish
+from cryptopay.core.payments.payout import Payout, PayoutState
+from cryptopay.core.ports.system import IdGenerator
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork
+
+__all__ = ["complete", "fail", "payout_payload"]
+
+
+def payout_payload(payout: Payout) -> dict[str, str]:
+    """The webhook view of a payout: amounts as strings, the phone masked."""
+    destination = mask_msisdn(payout.destination) if payout.is_b2c else payout.destination
+    return {
+        "merchant_id": payout.merchant_id,
+        "payout_id": payout.id,
+        "settlement_id": payout.settlement_id,
+        "attempt": str(payout.attempt),
+        "state": payout.state.value,
+        "amount": str(payout.amount.amount),
+        "charge": str(payout.charge.amount),
+        "currency": "KES",
+        "method": payout.method.value,
+        "destination": destination,
+        "receipt": payout.receipt or "",
+        "result_code": payout.result_code or "",
+        "result_desc": payout.result_desc or "",
+    }
+
+
+def complete(
+    uow: PaymentsUnitOfWork, ledger: Ledger, ids: IdGenerator, payout: Payout, now: datetime, **result: str | None
+) -> None:
+    """M-Pesa paid: post the hold, pay the float out, book the charge; ``payout.completed``."""
+    payout.completed(now, receipt=result.get("receipt"), code=result.get("code"), desc=result.get("desc") or "")
+    posted, paid = flows.complete_payout(
+        ledger, payout_id=payout.id, hold_id=payout.hold_id, amount=payout.amount, charge=payout.charge,
+        session=uow.ledger,
+    )  # fmt: skip
+    _finish(uow, ids, payout, now, "payout.completed", entries=f"{posted.id},{paid.id}")
+
+
+def fail(
+    uow: PaymentsUnitOfWork, ledger: Ledger, ids: IdGenerator, payout: Payout, now: datetime, **result: str | None
+) -> None:
+    """M-Pesa definitively did not pay: void the hold so the merchant's shillings are available again."""
+    payout.failed(now, code=result.get("code"), desc=result.get("desc") or "")
+    flows.fail_payout(ledger, hold_id=payout.hold_id, session=uow.ledger)
+    _finish(uow, ids, payout, now, "payout.failed", hold=payout.hold_id)
+
+
+def _finish(
+    uow: PaymentsUnitOfWork, ids: IdGenerator, payout: Payout, now: datetime, topic: str, **details: str
+) -> None:
+    uow.payouts.update(payout)
+    publish(uow, ids, topic, payout_payload(payout), at=now, key=payout.settlement_id)
+    audit(uow, "system:payouts", topic, f"payout:{payout.id}", now, amount=payout.amount, charge=payout.charge,
+          receipt=payout.receipt or "", code=payout.result_code or "", **details)  # fmt: skip
+    _complete_settlement(uow, ids, payout.settlement_id, now)
+
+
+def _complete_settlement(uow: PaymentsUnitOfWork, ids: IdGenerator, settlement_id: str, now: datetime) -> None:
+    settlement = uow.settlements.get(settlement_id)
+    if settlement is None:
+        return
+    payouts = [p for p in uow.payouts.for_settlement(settlement_id) if p.retried_by is None]
+    if not settlement.finish(payouts, now):
+        return
+    uow.settlements.update(settlement)
+    paid = sum((p.amount for p in payouts if p.state is PayoutState.COMPLETED), Money.zero(KES))
+    failed = sum(1 for p in payouts if p.state is PayoutState.FAILED)
+    payload = {
+        "merchant_id": settlement.merchant_id,
+        "settlement_id": settlement.id,
+        "cutoff": settlement.cutoff.isoformat(),
+        "paid": str(paid.amount),
+        "currency": "KES",
+        "payouts": str(len(payouts)),
+        "failed_payouts": str(failed),
+        "quote_id": settlement.quote_id or "",
+        "converted": str(settlement.converted.amount) if settlement.converted else "0",
+        "converted_asset": settlement.converted.asset.code if settlement.converted else "",
+    }
+    publish(uow, ids, "settlement.completed", payload, at=now, key=settlement.id)
+    audit(uow, "system:settlement", "settlement.completed", f"settlement:{settlement.id}", now, paid=paid,
+          failed=failed)  # fmt: skip

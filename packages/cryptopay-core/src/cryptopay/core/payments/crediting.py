@@ -1,0 +1,123 @@
+"""Keep the ledger in step with an invoice: every confirmed payment credited once, every withdrawn one reversed.
+
+The credits are derived from the invoice's state, not from its events, so recording, confirming and withdrawing
+in any order (or twice) books each confirmed payment exactly once. A transfer reorganised away has its credit
+reversed; if it is mined again it is credited again under a new ledger key (its ``generation``). A reversal the
+merchant's balance cannot cover (the money was already settled) is kept as a pending clawback and retried before
+the merchant's next settlement; it never blocks detection.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from cryptopay.core import flows
+from cryptopay.core.errors import InsufficientFunds
+from cryptopay.core.fees import FeeProduct, FeeSchedule
+from cryptopay.core.invoices import Invoice, InvoicePayment, is_confirmed
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import Asset
+from cryptopay.core.payments._support import audit
+from cryptopay.core.payments.model import PaymentCredit, StoreSettings
+from cryptopay.core.ports.system import IdGenerator
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork
+
+__all__ = ["retry_clawbacks", "sync_credits"]
+
+_ACTOR = "system:payments"
+
+
+def sync_credits(uow: PaymentsUnitOfWork, ledger: Ledger, ids: IdGenerator, invoice: Invoice, *, now: datetime) -> None:
+    """Credit the confirmed payments not yet credited; reverse the credits of payments no longer confirmed."""
+    confirmed = {p.key: p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))}
+    credits = uow.payment_credits.for_invoice(invoice.id)
+    live = {c.transfer: c for c in credits if c.reversal_entry_id is None}
+    for key, credit in live.items():
+        if key not in confirmed and not credit.clawback_pending:
+            _reverse(uow, ledger, credit, now)
+        elif key in confirmed and credit.clawback_pending:
+            credit.clawback_pending = False  # mined again before the clawback happened: the credit stands
+            uow.payment_credits.update(credit)
+            audit(uow, _ACTOR, "invoice.clawback_cancelled", f"invoice:{invoice.id}", now, credit=credit.id)
+    for key, payment in confirmed.items():
+        if key not in live:
+            generation = sum(1 for c in credits if c.transfer == key)
+            _credit(uow, ledger, ids, invoice, payment, generation, now)
+
+
+def retry_clawbacks(uow: PaymentsUnitOfWork, ledger: Ledger, merchant_id: str, *, now: datetime) -> int:
+    """Reverse the pending clawbacks the merchant's balance now covers; how many are still owed."""
+    owed = 0
+    for credit in uow.payment_credits.pending_clawbacks(merchant_id):
+        credit.clawback_pending = False
+        if not _reverse(uow, ledger, credit, now):
+            owed += 1
+    return owed
+
+
+def _credit(
+    uow: PaymentsUnitOfWork,
+    ledger: Ledger,
+    ids: IdGenerator,
+    invoice: Invoice,
+    payment: InvoicePayment,
+    generation: int,
+    now: datetime,
+) -> None:
+    network, tx_hash, index = payment.key
+    store = uow.stores.get(invoice.merchant_id)
+    # flows keys the entry by invoice and network; a payment (and each re-mining of it) needs its own key.
+    reference = f"{invoice.id}:{tx_hash}:{index}:g{generation}"
+    entry, fee = flows.credit_invoice_payment(
+        ledger,
+        invoice_id=reference,
+        merchant_id=invoice.merchant_id,
+        network=network,
+        received=payment.amount,
+        fees=_merchant_fee(store, payment.amount.asset, now),
+        session=uow.ledger,
+    )
+    late = payment.is_late(invoice.expires_at)
+    credit = PaymentCredit(
+        id=ids.new_id("crd"),
+        invoice_id=invoice.id,
+        merchant_id=invoice.merchant_id,
+        transfer=payment.key,
+        generation=generation,
+        received=payment.amount,
+        fee=fee.fee,
+        entry_id=entry.id,
+        credited_at=now,
+        late=late,
+    )
+    uow.payment_credits.add(credit)
+    audit(uow, _ACTOR, "invoice.payment_credited", f"invoice:{invoice.id}", now,
+          entry=entry.id, received=payment.amount, fee=fee.fee, tx=f"{network}:{tx_hash}#{index}",
+          late=str(late).lower())  # fmt: skip
+
+
+def _reverse(uow: PaymentsUnitOfWork, ledger: Ledger, credit: PaymentCredit, now: datetime) -> bool:
+    """Reverse one credit; False (and a pending clawback) when the merchant's balance cannot cover it."""
+    subject = f"invoice:{credit.invoice_id}"
+    try:
+        reversal = ledger.reverse(credit.entry_id, f"{credit.id}:reverse", session=uow.ledger)
+    except InsufficientFunds:
+        credit.clawback_pending = True
+        uow.payment_credits.update(credit)
+        audit(uow, _ACTOR, "invoice.clawback_owed", subject, now, credit=credit.id, amount=credit.received)
+        return False
+    credit.reversal_entry_id = reversal.id
+    uow.payment_credits.update(credit)
+    audit(uow, _ACTOR, "invoice.credit_reversed", subject, now, credit=credit.id, entry=reversal.id,
+          amount=credit.received)  # fmt: skip
+    return True
+
+
+def _merchant_fee(store: StoreSettings | None, asset: Asset, at: datetime) -> FeeSchedule:
+    if store is not None and any(s.product is FeeProduct.MERCHANT and s.asset == asset for s in store.fees):
+        return store.merchant_fee(asset, at)
+    return FeeSchedule(product=FeeProduct.MERCHANT, asset=asset, version=1, name="none",
+                       effective_from=datetime(2000, 1, 1, tzinfo=UTC))  # fmt: skip

@@ -1,0 +1,216 @@
+"""Chain detection: record transfers to deposit addresses, follow their confirmations, notice reorgs, expire invoices.
+
+A transfer is matched to an invoice by its receiving address only (never by sender or amount). Each invoice is
+changed in its own transaction together with its ledger credits (see ``crediting``), its outbox messages and its
+audit records. Chain reads (block hashes, depths) happen before the transaction, never inside it.
+
+Time: an invoice is judged by the chain's clock where one is known (the scan cursor's block time), so a watcher
+that stalls never expires an invoice whose payment sits in blocks it has not read yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+import attrs
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
+from cryptopay.core.invoices import Invoice, InvoiceEvent, InvoicePayment, TransferKey
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.payments._support import audit, publish_invoice_events, transaction
+from cryptopay.core.payments.crediting import sync_credits
+from cryptopay.core.ports.chains import ChainWatcher, ObservedTransfer, ScanCursorStore
+from cryptopay.core.ports.system import Clock, IdGenerator
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+
+__all__ = ["Detection", "DetectionReport"]
+
+_ACTOR = "system:detection"
+
+
+@attrs.frozen
+class DetectionReport:
+    """What a detection step did: the invoices it changed and the transfers that pay no invoice."""
+
+    invoices: tuple[str, ...] = ()
+    events: tuple[InvoiceEvent, ...] = ()
+    ignored: tuple[ObservedTransfer, ...] = ()
+
+
+@attrs.frozen
+class _Depth:
+    """What the chain says about one recorded payment: its depth, or that its block is gone."""
+
+    key: TransferKey
+    block_hash: str | None
+    depth: int
+    gone: bool
+
+
+class Detection:
+    """The detection use cases for every network."""
+
+    def __init__(
+        self,
+        *,
+        uow: PaymentsUowFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        ledger: Ledger,
+        cursors: ScanCursorStore | None = None,
+    ) -> None:
+        self._uow, self._clock, self._ids, self._ledger, self._cursors = uow, clock, ids, ledger, cursors
+
+    def chain_now(self, network: str) -> datetime:
+        """The time as ``network`` has been read: the earlier of the wall clock and the scan cursor's block time."""
+        now = self._clock.now()
+        cursor = self._cursors.load(network) if self._cursors is not None else None
+        return min(now, cursor.block_time) if cursor is not None else now
+
+    def watched_addresses(self, network: str) -> list[str]:
+        """The deposit addresses on ``network`` the watcher must scan now (invoices still watched)."""
+        invoices = transaction(self._uow, lambda uow: uow.invoices.watching(self._clock.now()))
+        found = {o.address for i in invoices for o in i.options if o.rail.network.name == network}
+        return sorted(found)
+
+    def record_chain_transfers(self, network: str, transfers: Sequence[ObservedTransfer]) -> DetectionReport:
+        """Record transfers seen on ``network`` against the invoices owning their addresses (idempotent)."""
+        if any(t.network != network for t in transfers):
+            raise InvalidInput(f"every transfer passed for {network} must be on {network}")
+        grouped, ignored = transaction(self._uow, lambda uow: _group(uow, network, transfers))
+        events: list[InvoiceEvent] = []
+        for invoice_id, batch in grouped.items():
+            events += transaction(
+                self._uow, partial(self._record, invoice_id=invoice_id, transfers=batch, network=network)
+            )
+        return DetectionReport(tuple(grouped), tuple(events), tuple(ignored))
+
+    def confirm_payments(self, network: str, watcher: ChainWatcher) -> DetectionReport:
+        """Update the depth of every watched payment on ``network``; withdraw those whose block left the chain."""
+        invoices = transaction(self._uow, lambda uow: uow.invoices.watching(self._clock.now()))
+        changed: list[str] = []
+        events: list[InvoiceEvent] = []
+        for invoice in invoices:
+            depths = [_depth(watcher, p) for p in _on_chain(invoice, network)]
+            if depths:
+                found = transaction(
+                    self._uow, partial(self._confirm, invoice_id=invoice.id, depths=depths, network=network)
+                )
+                changed += [invoice.id] if found else []
+                events += found
+        return DetectionReport(tuple(changed), tuple(events))
+
+    def expire_invoices(self, now_by_network: Mapping[str, datetime]) -> DetectionReport:
+        """Let time act on open invoices by each network's scanned time; an invoice waits for all its networks."""
+        if not now_by_network:
+            return DetectionReport()
+        latest = max(now_by_network.values())
+        invoices = transaction(self._uow, lambda uow: uow.invoices.expiring(latest))
+        changed: list[str] = []
+        events: list[InvoiceEvent] = []
+        for invoice in invoices:
+            networks = {o.rail.network.name for o in invoice.options}
+            if not networks <= set(now_by_network):
+                continue  # a network nobody has scanned: its chain time is unknown, so nothing expires
+            at = min([self._clock.now(), *(now_by_network[n] for n in networks)])
+            found = transaction(self._uow, partial(self._refresh, invoice_id=invoice.id, at=at))
+            changed += [invoice.id] if found else []
+            events += found
+        return DetectionReport(tuple(changed), tuple(events))
+
+    # --- transactions -------------------------------------------------------------------------------------------
+
+    def _record(
+        self, uow: PaymentsUnitOfWork, invoice_id: str, transfers: Sequence[ObservedTransfer], network: str
+    ) -> list[InvoiceEvent]:
+        invoice = _load(uow, invoice_id)
+        now, events = self.chain_now(network), list[InvoiceEvent]()
+        for transfer in transfers:
+            try:
+                events += invoice.record_transfer(transfer, now=now)
+            except (InvalidInput, Conflict) as refusal:
+                # Money at our address that pays nothing (another asset) or contradicts a record: keep a trace.
+                audit(uow, _ACTOR, "invoice.transfer_unmatched", f"invoice:{invoice.id}", now,
+                      tx=_tx(transfer), amount=transfer.amount, reason=refusal.message)  # fmt: skip
+        return self._save(uow, invoice, events, now)
+
+    def _confirm(
+        self, uow: PaymentsUnitOfWork, invoice_id: str, depths: Sequence[_Depth], network: str
+    ) -> list[InvoiceEvent]:
+        invoice = _load(uow, invoice_id)
+        now, events = self.chain_now(network), list[InvoiceEvent]()
+        current = {p.key: p for p in invoice.payments}
+        for seen in depths:
+            payment = current.get(seen.key)
+            if payment is None or payment.withdrawn or payment.transfer.block_hash != seen.block_hash:
+                continue  # changed since it was read: the next step looks again
+            try:
+                if seen.gone:
+                    events += invoice.withdraw_transfer(seen.key, now=now, reason="block reorganised away")
+                else:
+                    events += invoice.confirm_transfer(seen.key, seen.depth, now=now)
+            except InvalidState:
+                continue
+        return self._save(uow, invoice, events, now)
+
+    def _refresh(self, uow: PaymentsUnitOfWork, invoice_id: str, at: datetime) -> list[InvoiceEvent]:
+        invoice = _load(uow, invoice_id)
+        return self._save(uow, invoice, invoice.refresh(now=at), at)
+
+    def _save(
+        self, uow: PaymentsUnitOfWork, invoice: Invoice, events: list[InvoiceEvent], now: datetime
+    ) -> list[InvoiceEvent]:
+        if not events:
+            return []
+        sync_credits(uow, self._ledger, self._ids, invoice, now=now)
+        uow.invoices.update(invoice)
+        publish_invoice_events(uow, self._ids, invoice, events)
+        for event in events:
+            if event.name.startswith("invoice.payment_"):
+                audit(uow, _ACTOR, event.name, f"invoice:{invoice.id}", now, tx=event.data.get("tx_hash", ""),
+                      amount=event.data.get("amount", ""), block=event.data.get("block_hash", ""))  # fmt: skip
+        return events
+
+
+def _group(
+    uow: PaymentsUnitOfWork, network: str, transfers: Sequence[ObservedTransfer]
+) -> tuple[dict[str, list[ObservedTransfer]], list[ObservedTransfer]]:
+    grouped: dict[str, list[ObservedTransfer]] = {}
+    ignored: list[ObservedTransfer] = []
+    for transfer in transfers:
+        owner = uow.deposit_addresses.by_address(network, transfer.to_address)
+        if owner is None:
+            ignored.append(transfer)
+        else:
+            grouped.setdefault(owner.invoice_id, []).append(transfer)
+    return grouped, ignored
+
+
+def _on_chain(invoice: Invoice, network: str) -> list[InvoicePayment]:
+    return [
+        p for p in invoice.payments if p.key[0] == network and not p.withdrawn and p.transfer.block_number is not None
+    ]
+
+
+def _depth(watcher: ChainWatcher, payment: InvoicePayment) -> _Depth:
+    transfer = payment.transfer
+    assert transfer.block_number is not None  # _on_chain keeps mined payments only
+    canonical = watcher.block_hash(transfer.block_number)
+    gone = canonical is None or transfer.block_hash is None or canonical.lower() != transfer.block_hash.lower()
+    depth = 0 if gone else watcher.confirmations(transfer)
+    return _Depth(payment.key, transfer.block_hash, depth, gone)
+
+
+def _load(uow: PaymentsUnitOfWork, invoice_id: str) -> Invoice:
+    invoice = uow.invoices.get(invoice_id)
+    if invoice is None:
+        raise InvalidState(f"invoice {invoice_id} vanished while it was being updated")
+    return invoice
+
+
+def _tx(transfer: ObservedTransfer) -> str:
+    return f"{transfer.network}:{transfer.tx_hash}#{transfer.index}"

@@ -1,0 +1,146 @@
+"""Creating invoices: lock the quotes, allocate a fresh deposit address per network, compute what is due per rail.
+
+Quotes are locked before the transaction (the pricer asks rate sources over the network); the addresses, the
+invoice, its ledger accounts, the ``invoice.created`` outbox message and the audit record are one transaction.
+An invoice never outlives the quotes that priced it: the pricer's quote lifetime should be at least the longest
+store window (``Invoice.create`` cuts the window to the quote's expiry otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from cryptopay.core import flows
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.invoices import Invoice
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import Money
+from cryptopay.core.payments._support import audit, publish_invoice_events, transaction
+from cryptopay.core.payments.model import DepositAddress, StoreSettings
+from cryptopay.core.ports.chains import AddressDeriver
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.rails import Rail
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
+
+__all__ = ["Invoicing"]
+
+
+class Invoicing:
+    """The invoice use cases of a deployment: create, read and list invoices."""
+
+    def __init__(
+        self,
+        *,
+        uow: PaymentsUowFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        ledger: Ledger,
+        pricer: Quoter,
+        derivers: Mapping[str, AddressDeriver],
+    ) -> None:
+        self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
+        self._pricer, self._derivers = pricer, dict(derivers)
+
+    def create_invoice(
+        self,
+        merchant_id: str,
+        price: Money,
+        *,
+        rails: Sequence[str] | None = None,
+        order_id: str | None = None,
+        actor: str | None = None,
+    ) -> Invoice:
+        """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail)."""
+        store = transaction(self._uow, lambda uow: _store(uow, merchant_id))
+        chosen = _choose(store, rails)
+        for rail in chosen:
+            if rail.network.name not in self._derivers:
+                raise InvalidInput(f"no address deriver is configured for {rail.network.name}")
+        quotes = self._quotes(price, chosen)
+        return transaction(self._uow, lambda uow: self._create(uow, store, chosen, price, quotes, order_id, actor))
+
+    def get_invoice(self, invoice_id: str) -> Invoice:
+        """The invoice, or ``NotFound``."""
+        return transaction(self._uow, lambda uow: _invoice(uow, invoice_id))
+
+    def list_invoices(self, merchant_id: str, *, after: str | None = None, limit: int = 50) -> list[Invoice]:
+        """A page of the merchant's invoices, by id."""
+        return transaction(self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, after=after, limit=limit))
+
+    def _quotes(self, price: Money, rails: Sequence[Rail]) -> list[Quote]:
+        assets = {rail.asset for rail in rails if rail.asset != price.asset}
+        return [self._pricer.quote(Pair(asset, price.asset)) for asset in sorted(assets, key=lambda a: a.code)]
+
+    def _create(
+        self,
+        uow: PaymentsUnitOfWork,
+        store: StoreSettings,
+        rails: Sequence[Rail],
+        price: Money,
+        quotes: Sequence[Quote],
+        order_id: str | None,
+        actor: str | None,
+    ) -> Invoice:
+        now, invoice_id = self._clock.now(), self._ids.new_id("inv")
+        addresses = self._allocate(uow, invoice_id, store.merchant_id, rails)
+        invoice, events = Invoice.create(
+            invoice_id=invoice_id,
+            merchant_id=store.merchant_id,
+            price=price,
+            addresses={rail: addresses[rail.network.name] for rail in rails},
+            now=now,
+            quotes=quotes,
+            tolerance_percent=store.tolerance_percent,
+            window=store.window,
+            monitoring=store.monitoring,
+            order_id=order_id,
+        )
+        uow.invoices.add(invoice)
+        for rail in rails:
+            flows.open_platform_accounts(
+                self._ledger, store.merchant_id, rail.network.name, rail.asset, session=uow.ledger
+            )
+        publish_invoice_events(uow, self._ids, invoice, events)
+        audit(uow, actor or f"merchant:{store.merchant_id}", "invoice.create", f"invoice:{invoice.id}", now,
+              price=price, rails=",".join(r.key for r in rails), quotes=",".join(invoice.quote_ids))  # fmt: skip
+        return invoice
+
+    def _allocate(
+        self, uow: PaymentsUnitOfWork, invoice_id: str, merchant_id: str, rails: Sequence[Rail]
+    ) -> dict[str, str]:
+        """One fresh address per network (rails on one network share it: the asset tells the payments apart)."""
+        found: dict[str, str] = {}
+        for network in dict.fromkeys(rail.network.name for rail in rails):
+            index = uow.deposit_addresses.allocate_index(network)
+            address = self._derivers[network].derive(index)
+            uow.deposit_addresses.add(
+                DepositAddress(network, address, index, invoice_id, merchant_id, self._clock.now())
+            )
+            found[network] = address
+        return found
+
+
+def _store(uow: PaymentsUnitOfWork, merchant_id: str) -> StoreSettings:
+    store = uow.stores.get(merchant_id)
+    if store is None:
+        raise NotFound(f"merchant {merchant_id} has no store settings: it cannot take payments yet")
+    return store
+
+
+def _invoice(uow: PaymentsUnitOfWork, invoice_id: str) -> Invoice:
+    invoice = uow.invoices.get(invoice_id)
+    if invoice is None:
+        raise NotFound(f"no invoice {invoice_id}")
+    return invoice
+
+
+def _choose(store: StoreSettings, keys: Sequence[str] | None) -> list[Rail]:
+    if keys is None:
+        return list(store.rails)
+    if not keys:
+        raise InvalidInput("choose at least one rail for the invoice")
+    return [store.rail(key.strip().lower()) for key in dict.fromkeys(keys)]

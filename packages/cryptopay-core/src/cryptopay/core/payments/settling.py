@@ -1,0 +1,248 @@
+"""Running settlements: at each merchant's cut-off, sell its USDT at a locked quote and plan M-Pesa payouts.
+
+Per merchant and cut-off, one transaction: retry pending clawbacks, convert the available USDT through the trading
+accounts at the quote's bid (the spread is FX revenue), plan payouts within M-Pesa's sizes and the recipient's
+daily limit (``settlement.plan_payouts``; the payout charge is taken on top of each part), and hold each payout's
+shillings. The payouts are sent later by ``Payouts.submit_payouts``. A settlement is complete when every payout is
+final; ``complete_by`` (cut-off + 2 hours) is the promise ``Payouts.query_stale_payouts`` keeps even when M-Pesa's
+callbacks are lost.
+
+Cut-offs are in Nairobi time. A daily or weekly cut-off is settled once (unique per merchant and cut-off) and is
+recorded as skipped when there is nothing to pay; an instant settlement runs whenever there is enough to pay.
+Only USDT is converted (``settle_asset``): ``flows.convert_for_settlement`` keys one conversion per settlement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING
+
+import attrs
+from cryptopay.core import flows
+from cryptopay.core.errors import CryptopayError, NotFound
+from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.identity.model import SettlementMethod, SettlementSchedule
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import KES, USDT, Asset, Money
+from cryptopay.core.payments._support import audit, available, transaction
+from cryptopay.core.payments.crediting import retry_clawbacks
+from cryptopay.core.payments.model import StoreSettings
+from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from cryptopay.core.ports.identity import MerchantRepository
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.settlement import PayoutPlan, SettlementPolicy, plan_payouts
+from cryptopay.core.system import NAIROBI
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
+
+__all__ = ["COMPLETE_WITHIN", "SettlementRun", "Settling"]
+
+COMPLETE_WITHIN = timedelta(hours=2)
+_ACTOR = "system:settlement"
+
+
+@attrs.frozen
+class SettlementRun:
+    """What a run did (or, in a dry run, would do) for one merchant."""
+
+    merchant_id: str
+    reason: str
+    settlement: Settlement | None = None
+    payouts: tuple[Payout, ...] = ()
+    plan: PayoutPlan | None = None
+    dry_run: bool = False
+
+
+@attrs.frozen
+class _Funds:
+    crypto: Money
+    shillings: Money
+
+
+class Settling:
+    """The settlement use cases."""
+
+    def __init__(
+        self,
+        *,
+        uow: PaymentsUowFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        ledger: Ledger,
+        pricer: Quoter,
+        merchants: MerchantRepository,
+        settle_asset: Asset = USDT,
+    ) -> None:
+        self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
+        self._pricer, self._merchants, self._asset = pricer, merchants, settle_asset
+
+    def run_settlements(
+        self, now: datetime | None = None, *, merchant_id: str | None = None, dry_run: bool = False
+    ) -> list[SettlementRun]:
+        """Settle every merchant (or one) whose cut-off has passed; ``dry_run`` plans without writing anything."""
+        moment = now or self._clock.now()
+        stores = [self._store(merchant_id)] if merchant_id else list(self._stores())
+        return [self._guarded(store, moment, dry_run) for store in stores]
+
+    def overdue(self, now: datetime | None = None) -> list[Settlement]:
+        """Settlements still paying after their ``complete_by``: for alerts and the ops dashboard."""
+        moment = now or self._clock.now()
+        paying = transaction(self._uow, lambda uow: uow.settlements.by_state(SettlementState.PAYING, limit=1000))
+        return [s for s in paying if s.complete_by <= moment]
+
+    def policy_for(self, store: StoreSettings, at: datetime) -> SettlementPolicy:
+        """The merchant's settlement policy: its profile with the store's cut-off, weekday and payout charges."""
+        merchant = self._merchants.get(store.merchant_id)
+        if merchant is None:
+            raise NotFound(f"no merchant {store.merchant_id}")
+        return SettlementPolicy.from_profile(
+            merchant.settlement, cutoff=store.cutoff, weekday=store.weekday, charges=store.payout_charges(at)
+        )
+
+    # --- one merchant --------------------------------------------------------------------------------------------
+
+    def _guarded(self, store: StoreSettings, now: datetime, dry_run: bool) -> SettlementRun:
+        """One merchant's run; its refusal (no rate, a bad profile) is reported and does not stop the others."""
+        try:
+            return self._run_one(store, now, dry_run)
+        except CryptopayError as error:
+            return SettlementRun(store.merchant_id, f"{error.code}: {error.message}", dry_run=dry_run)
+
+    def _run_one(self, store: StoreSettings, now: datetime, dry_run: bool) -> SettlementRun:
+        merchant_id = store.merchant_id
+        policy = self.policy_for(store, now)
+        if policy.method is SettlementMethod.BANK:
+            return SettlementRun(merchant_id, "bank settlements are not automated: an operator pays them")
+        cutoff = _cutoff(policy, now)
+        last = transaction(self._uow, lambda uow: uow.settlements.last_for(merchant_id))
+        if last is not None and not policy.is_due(last.cutoff, now):
+            return SettlementRun(merchant_id, f"not due: settled at the cut-off of {last.cutoff.isoformat()}")
+        funds = transaction(self._uow, lambda uow: self._funds(uow, merchant_id))
+        quote = self._pricer.quote(Pair(self._asset, KES)) if funds.crypto.is_positive() else None
+        if dry_run:
+            plan = self._plan(funds, policy, quote, transaction(self._uow, lambda uow: _paid_today(uow, policy, now)))
+            return SettlementRun(merchant_id, plan.reason, plan=plan, dry_run=True)
+        return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quote))
+
+    def _settle(
+        self,
+        uow: PaymentsUnitOfWork,
+        store: StoreSettings,
+        policy: SettlementPolicy,
+        cutoff: datetime,
+        quote: Quote | None,
+    ) -> SettlementRun:
+        merchant_id, now = store.merchant_id, self._clock.now()
+        last = uow.settlements.last_for(merchant_id)
+        if last is not None and policy.schedule is not SettlementSchedule.INSTANT and last.cutoff >= cutoff:
+            return SettlementRun(merchant_id, f"not due: settled at the cut-off of {last.cutoff.isoformat()}")
+        retry_clawbacks(uow, self._ledger, merchant_id, now=now)
+        funds = self._funds(uow, merchant_id)
+        plan = self._plan(funds, policy, quote if funds.crypto.is_positive() else None, _paid_today(uow, policy, now))
+        settlement = Settlement(
+            id=self._ids.new_id("stl"),
+            merchant_id=merchant_id,
+            cutoff=cutoff,
+            created_at=now,
+            complete_by=cutoff + COMPLETE_WITHIN,
+            method=policy.method,
+            destination=policy.destination,
+            reason=plan.reason,
+            remainder=plan.remainder,
+        )
+        if not plan.parts:
+            return self._skip(uow, settlement, plan, policy)
+        if plan.quote_id is not None and quote is not None:
+            self._convert(uow, settlement, funds.crypto, quote)
+        payouts = [self._hold(uow, settlement, part.amount, part.fee, policy) for part in plan.parts]
+        settlement.payout_ids = tuple(p.id for p in payouts)
+        uow.settlements.add(settlement)
+        audit(uow, _ACTOR, "settlement.run", f"settlement:{settlement.id}", now, merchant=merchant_id,
+              cutoff=cutoff.isoformat(), paid=plan.total_paid, fees=plan.total_fees, parts=len(payouts),
+              remainder=plan.remainder)  # fmt: skip
+        return SettlementRun(merchant_id, plan.reason, settlement, tuple(payouts), plan)
+
+    def _skip(
+        self, uow: PaymentsUnitOfWork, settlement: Settlement, plan: PayoutPlan, policy: SettlementPolicy
+    ) -> SettlementRun:
+        if policy.schedule is SettlementSchedule.INSTANT:
+            return SettlementRun(settlement.merchant_id, plan.reason, plan=plan)  # no row per idle instant run
+        settlement.state, settlement.completed_at = SettlementState.SKIPPED, settlement.created_at
+        uow.settlements.add(settlement)
+        return SettlementRun(settlement.merchant_id, plan.reason, settlement, plan=plan)
+
+    def _convert(self, uow: PaymentsUnitOfWork, settlement: Settlement, crypto: Money, quote: Quote) -> None:
+        now = self._clock.now()
+        entry, credited = flows.convert_for_settlement(
+            self._ledger, settlement_id=settlement.id, merchant_id=settlement.merchant_id, amount=crypto,
+            quote=quote, at=now, session=uow.ledger,
+        )  # fmt: skip
+        settlement.quote_id, settlement.converted, settlement.credited = quote.id, crypto, credited
+        spread = [-p.amount for p in entry.postings if p.account == flows.FX_SPREAD]
+        settlement.fx_spread = spread[0] if spread else Money.zero(KES)
+        audit(uow, _ACTOR, "settlement.convert", f"settlement:{settlement.id}", now, entry=entry.id,
+              sold=crypto, credited=credited, quote=quote.id, bid=quote.bid)  # fmt: skip
+
+    def _hold(
+        self, uow: PaymentsUnitOfWork, settlement: Settlement, amount: Money, charge: Money, policy: SettlementPolicy
+    ) -> Payout:
+        now, payout_id = self._clock.now(), self._ids.new_id("po")
+        hold = flows.start_payout(
+            self._ledger, payout_id=payout_id, merchant_id=settlement.merchant_id, amount=amount, charge=charge,
+            session=uow.ledger,
+        )  # fmt: skip
+        payout = Payout(
+            id=payout_id, settlement_id=settlement.id, merchant_id=settlement.merchant_id, originator_id=payout_id,
+            method=policy.method, destination=policy.destination, amount=amount, charge=charge, hold_id=hold.id,
+            created_at=now,
+        )  # fmt: skip
+        uow.payouts.add(payout)
+        audit(uow, _ACTOR, "payout.hold", f"payout:{payout_id}", now, hold=hold.id, amount=amount, charge=charge,
+              settlement=settlement.id)  # fmt: skip
+        return payout
+
+    def _plan(self, funds: _Funds, policy: SettlementPolicy, quote: Quote | None, paid_today: Money) -> PayoutPlan:
+        shillings = funds.shillings
+        if quote is not None and funds.crypto.is_positive():
+            shillings += quote.convert(funds.crypto, at=self._clock.now())
+        return plan_payouts(shillings, policy=policy, now=self._clock.now(), paid_today=paid_today)
+
+    def _funds(self, uow: PaymentsUnitOfWork, merchant_id: str) -> _Funds:
+        crypto = available(uow, flows.merchant_liability(merchant_id, self._asset), Money.zero(self._asset))
+        shillings = available(uow, flows.merchant_liability(merchant_id, KES), Money.zero(KES))
+        return _Funds(crypto, shillings)
+
+    def _store(self, merchant_id: str) -> StoreSettings:
+        store = transaction(self._uow, lambda uow: uow.stores.get(merchant_id))
+        if store is None:
+            raise NotFound(f"merchant {merchant_id} has no store settings")
+        return store
+
+    def _stores(self) -> Iterator[StoreSettings]:
+        after: str | None = None
+        while page := transaction(self._uow, partial(_stores_page, after=after)):
+            yield from page
+            after = page[-1].merchant_id
+
+
+def _stores_page(uow: PaymentsUnitOfWork, *, after: str | None) -> list[StoreSettings]:
+    return uow.stores.list(after=after, limit=100)
+
+
+def _cutoff(policy: SettlementPolicy, now: datetime) -> datetime:
+    """The cut-off this run settles: the latest one at or before ``now`` (``now`` itself when instant)."""
+    if policy.schedule is SettlementSchedule.INSTANT:
+        return now
+    period = timedelta(days=7 if policy.schedule is SettlementSchedule.WEEKLY else 1)
+    return policy.next_cutoff(now) - period
+
+
+def _paid_today(uow: PaymentsUnitOfWork, policy: SettlementPolicy, now: datetime) -> Money:
+    """What this destination has received or has in flight since midnight in Nairobi (failed payouts excluded)."""
+    local = now.astimezone(NAIROBI)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    payouts = uow.payouts.to_destination(policy.destination, since=midnight)
+    return sum((p.amount for p in payouts if p.state is not PayoutState.FAILED), Money.zero(KES))

@@ -1,0 +1,212 @@
+"""Merchant-payment ports: the repositories of invoices, deposit addresses, credits, settlements, payouts, refunds.
+
+``PaymentsUnitOfWork`` is one transaction over all of them plus the ledger session, the audit log and the outbox
+(``ports.storage.UnitOfWork``). Repositories hand out copies: a change counts only once it is ``update``-d, and
+it commits with the unit of work. Listings are keyset-paginated by id, ascending, strictly ``after`` the given id.
+
+Rules the SQL adapter must keep (the in-memory fakes in ``cryptopay.core.testing.payments`` do):
+- ``DepositAddressRepository.allocate_index`` never hands out one index twice for a network, even to concurrent
+  transactions (a counter row locked ``FOR UPDATE``, or a sequence); gaps are fine. ``add`` is a ``Conflict`` for an
+  address already stored (unique ``(network, address key)``), so two invoices never share an address.
+- ``SettlementRepository.add`` is a ``Conflict`` for a second settlement of one merchant at one cut-off (unique
+  ``(merchant_id, cutoff)``), so two concurrent runs cannot both settle.
+- Addresses are matched by ``payments.model.address_key`` (EVM addresses compared case-insensitively).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+import cryptopay.core.ledger  # noqa: F401  (first: ports.storage alone trips the ports.ledger <-> ledger cycle)
+from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.invoices import Invoice
+from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings
+from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from cryptopay.core.ports.storage import UnitOfWork
+
+__all__ = [
+    "DepositAddressRepository",
+    "InvoiceRepository",
+    "PaymentCreditRepository",
+    "PaymentsUnitOfWork",
+    "PaymentsUowFactory",
+    "PayoutRepository",
+    "Quoter",
+    "RefundRepository",
+    "SettlementRepository",
+    "StoreSettingsRepository",
+]
+
+
+class Quoter(Protocol):
+    """Locks and persists a quote for a pair (``cryptopay.core.pricing.Pricer`` is one)."""
+
+    def quote(self, pair: Pair) -> Quote: ...
+
+
+class StoreSettingsRepository(Protocol):
+    def get(self, merchant_id: str) -> StoreSettings | None: ...
+
+    def put(self, settings: StoreSettings) -> None:
+        """Create or replace the store settings of ``settings.merchant_id``."""
+        ...
+
+    def list(self, *, after: str | None, limit: int) -> list[StoreSettings]:
+        """Stores ordered by merchant id."""
+        ...
+
+
+class InvoiceRepository(Protocol):
+    def add(self, invoice: Invoice) -> None:
+        """Store a new invoice; ``Conflict`` if the id exists."""
+        ...
+
+    def get(self, invoice_id: str) -> Invoice | None:
+        """The invoice, locked for update until the transaction ends."""
+        ...
+
+    def update(self, invoice: Invoice) -> None: ...
+
+    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Invoice]: ...
+
+    def by_address(self, network: str, address: str) -> Invoice | None:
+        """The invoice that owns the deposit address (by ``address_key``), if any."""
+        ...
+
+    def watching(self, now: datetime) -> list[Invoice]:
+        """Invoices whose addresses the watchers still scan: ``invoice.needs_watching(now)``.
+
+        On SQL: ``monitoring_until > now`` or a stored "has unconfirmed payments" flag, refreshed on every update.
+        """
+        ...
+
+    def expiring(self, before: datetime) -> list[Invoice]:
+        """Invoices still new or processing whose ``expires_at`` is at or before ``before``."""
+        ...
+
+
+class DepositAddressRepository(Protocol):
+    def allocate_index(self, network: str) -> int:
+        """The next unused derivation index of ``network`` (atomic: never the same index twice)."""
+        ...
+
+    def add(self, address: DepositAddress) -> None:
+        """Store an address with its index; ``Conflict`` if the address or the (network, index) is taken."""
+        ...
+
+    def by_address(self, network: str, address: str) -> DepositAddress | None: ...
+
+    def addresses_for(self, network: str) -> list[str]:
+        """Every deposit address on ``network`` (for a full rescan; live scanning uses ``Detection.watched``)."""
+        ...
+
+
+class PaymentCreditRepository(Protocol):
+    def add(self, credit: PaymentCredit) -> None: ...
+
+    def update(self, credit: PaymentCredit) -> None: ...
+
+    def for_invoice(self, invoice_id: str) -> list[PaymentCredit]:
+        """The invoice's credits, oldest first."""
+        ...
+
+    def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
+        """Credits whose reversal is still owed by the merchant, oldest first."""
+        ...
+
+
+class SettlementRepository(Protocol):
+    def add(self, settlement: Settlement) -> None:
+        """Store a new settlement; ``Conflict`` for a second one of the same merchant and cut-off."""
+        ...
+
+    def get(self, settlement_id: str) -> Settlement | None: ...
+
+    def update(self, settlement: Settlement) -> None: ...
+
+    def last_for(self, merchant_id: str) -> Settlement | None:
+        """The merchant's settlement with the latest cut-off."""
+        ...
+
+    def by_state(self, state: SettlementState, *, limit: int = 100) -> list[Settlement]:
+        """Settlements in ``state``, oldest cut-off first."""
+        ...
+
+    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Settlement]: ...
+
+
+class PayoutRepository(Protocol):
+    def add(self, payout: Payout) -> None: ...
+
+    def get(self, payout_id: str) -> Payout | None:
+        """The payout, locked for update until the transaction ends."""
+        ...
+
+    def update(self, payout: Payout) -> None: ...
+
+    def by_originator_id(self, originator_id: str) -> Payout | None:
+        """The payout sent with this OriginatorConversationID."""
+        ...
+
+    def by_conversation_id(self, conversation_id: str) -> Payout | None: ...
+
+    def by_query_id(self, originator_id: str) -> Payout | None:
+        """The payout a Transaction Status query (by that query's own originator id) asked about."""
+        ...
+
+    def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
+        """Payouts in ``state``, oldest first."""
+        ...
+
+    def due_for_status(self, now: datetime, *, limit: int = 100) -> list[Payout]:
+        """Submitted or unknown payouts whose ``check_at`` is at or before ``now``, oldest first."""
+        ...
+
+    def for_settlement(self, settlement_id: str) -> list[Payout]: ...
+
+    def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
+        """Payouts to ``destination`` created at or after ``since`` (for the recipient's daily limit)."""
+        ...
+
+
+class RefundRepository(Protocol):
+    def add(self, refund: Refund) -> None: ...
+
+    def get(self, refund_id: str) -> Refund | None: ...
+
+    def update(self, refund: Refund) -> None: ...
+
+    def for_invoice(self, invoice_id: str) -> list[Refund]: ...
+
+    def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]: ...
+
+
+class PaymentsUnitOfWork(UnitOfWork, Protocol):
+    """One transaction over the payment repositories, the ledger session, the audit log and the outbox."""
+
+    @property
+    def stores(self) -> StoreSettingsRepository: ...
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def deposit_addresses(self) -> DepositAddressRepository: ...
+
+    @property
+    def payment_credits(self) -> PaymentCreditRepository: ...
+
+    @property
+    def settlements(self) -> SettlementRepository: ...
+
+    @property
+    def payouts(self) -> PayoutRepository: ...
+
+    @property
+    def refunds(self) -> RefundRepository: ...
+
+
+PaymentsUowFactory = Callable[[], AbstractContextManager[PaymentsUnitOfWork]]

@@ -1,0 +1,295 @@
+"""In-memory payment repositories, offered by ``InMemoryStorage`` next to the ledger, the audit log and the outbox.
+
+They keep the rules the SQL repositories must keep (``ports.payments``): copies in and out, unique addresses and
+derivation indexes, one settlement per merchant and cut-off. ``payments_storage()`` builds the storage, whose
+units of work are all-or-nothing (a failed use case leaves every repository as it was).
+
+>>> from datetime import datetime, timezone
+>>> storage = payments_storage()
+>>> factory = payments_uow(storage)
+>>> with factory() as uow:
+...     uow.deposit_addresses.allocate_index("tron"), uow.deposit_addresses.allocate_index("tron")
+(0, 1)
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import cryptopay.core.ledger  # noqa: F401  (first: importing testing.storage first trips the ports.ledger cycle)
+from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.payments.model import (
+    DepositAddress,
+    PaymentCredit,
+    Refund,
+    RefundState,
+    StoreSettings,
+    address_key,
+)
+from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from cryptopay.core.testing.storage import InMemoryStorage
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+
+__all__ = [
+    "InMemoryDepositAddresses",
+    "InMemoryInvoices",
+    "InMemoryPaymentCredits",
+    "InMemoryPayouts",
+    "InMemoryRefunds",
+    "InMemorySettlements",
+    "InMemoryStores",
+    "payments_storage",
+    "payments_uow",
+]
+
+_T = TypeVar("_T")
+_OPEN_PAYOUTS = (PayoutState.SUBMITTED, PayoutState.UNKNOWN)
+
+
+def _copy(item: _T) -> _T:
+    return copy.deepcopy(item)
+
+
+def _page(items: Iterable[_T], key: Callable[[_T], str], after: str | None, limit: int) -> list[_T]:
+    ordered = sorted(items, key=key)
+    return [_copy(i) for i in ordered if after is None or key(i) > after][:limit]
+
+
+class _ById:
+    """Entities with an ``id``, stored as copies."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, object] = {}
+
+    def _add(self, item: object, item_id: str, what: str) -> None:
+        if item_id in self._items:
+            raise Conflict(f"{what} {item_id} exists")
+        self._items[item_id] = _copy(item)
+
+    def _update(self, item: object, item_id: str, what: str) -> None:
+        if item_id not in self._items:
+            raise NotFound(f"no {what} {item_id} to update")
+        self._items[item_id] = _copy(item)
+
+
+class InMemoryStores:
+    def __init__(self) -> None:
+        self._stores: dict[str, StoreSettings] = {}
+
+    def get(self, merchant_id: str) -> StoreSettings | None:
+        return self._stores.get(merchant_id)
+
+    def put(self, settings: StoreSettings) -> None:
+        self._stores[settings.merchant_id] = settings
+
+    def list(self, *, after: str | None, limit: int) -> list[StoreSettings]:
+        return _page(self._stores.values(), lambda s: s.merchant_id, after, limit)
+
+
+class InMemoryInvoices(_ById):
+    def _all(self) -> list[Invoice]:
+        return [cast(Invoice, i) for i in self._items.values()]
+
+    def add(self, invoice: Invoice) -> None:
+        self._add(invoice, invoice.id, "invoice")
+
+    def get(self, invoice_id: str) -> Invoice | None:
+        found = self._items.get(invoice_id)
+        return _copy(cast(Invoice, found)) if found is not None else None
+
+    def update(self, invoice: Invoice) -> None:
+        self._update(invoice, invoice.id, "invoice")
+
+    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Invoice]:
+        return _page([i for i in self._all() if i.merchant_id == merchant_id], lambda i: i.id, after, limit)
+
+    def by_address(self, network: str, address: str) -> Invoice | None:
+        wanted = address_key(network, address)
+        for invoice in self._all():
+            if any(
+                o.rail.network.name == network and address_key(network, o.address) == wanted for o in invoice.options
+            ):
+                return _copy(invoice)
+        return None
+
+    def watching(self, now: datetime) -> list[Invoice]:
+        return _page([i for i in self._all() if i.needs_watching(now)], lambda i: i.id, None, len(self._items))
+
+    def expiring(self, before: datetime) -> list[Invoice]:
+        open_states = (InvoiceState.NEW, InvoiceState.PROCESSING)
+        due = [i for i in self._all() if i.state in open_states and i.expires_at <= before]
+        return _page(due, lambda i: i.id, None, len(due))
+
+
+class InMemoryDepositAddresses:
+    def __init__(self) -> None:
+        self._addresses: dict[tuple[str, str], DepositAddress] = {}
+        self._next: dict[str, int] = {}
+
+    def allocate_index(self, network: str) -> int:
+        index = self._next.get(network, 0)
+        self._next[network] = index + 1
+        return index
+
+    def add(self, address: DepositAddress) -> None:
+        if (address.network, address.key) in self._addresses:
+            raise Conflict(f"deposit address {address.address} on {address.network} is taken")
+        if any(a.network == address.network and a.index == address.index for a in self._addresses.values()):
+            raise Conflict(f"derivation index {address.index} on {address.network} is taken")
+        self._addresses[(address.network, address.key)] = address
+
+    def by_address(self, network: str, address: str) -> DepositAddress | None:
+        return self._addresses.get((network, address_key(network, address)))
+
+    def addresses_for(self, network: str) -> list[str]:
+        return sorted(a.address for a in self._addresses.values() if a.network == network)
+
+
+class InMemoryPaymentCredits(_ById):
+    def _all(self) -> list[PaymentCredit]:
+        return [cast(PaymentCredit, c) for c in self._items.values()]
+
+    def add(self, credit: PaymentCredit) -> None:
+        self._add(credit, credit.id, "payment credit")
+
+    def update(self, credit: PaymentCredit) -> None:
+        self._update(credit, credit.id, "payment credit")
+
+    def for_invoice(self, invoice_id: str) -> list[PaymentCredit]:
+        found = [c for c in self._all() if c.invoice_id == invoice_id]
+        return [_copy(c) for c in sorted(found, key=lambda c: (c.credited_at, c.id))]
+
+    def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
+        found = [c for c in self._all() if c.merchant_id == merchant_id and c.clawback_pending]
+        return [_copy(c) for c in sorted(found, key=lambda c: (c.credited_at, c.id))]
+
+    def all(self) -> list[PaymentCredit]:
+        """Every credit (for tests)."""
+        return [_copy(c) for c in self._all()]
+
+
+class InMemorySettlements(_ById):
+    def _all(self) -> list[Settlement]:
+        return [cast(Settlement, s) for s in self._items.values()]
+
+    def add(self, settlement: Settlement) -> None:
+        if any(s.merchant_id == settlement.merchant_id and s.cutoff == settlement.cutoff for s in self._all()):
+            raise Conflict(f"merchant {settlement.merchant_id} is already settled at {settlement.cutoff.isoformat()}")
+        self._add(settlement, settlement.id, "settlement")
+
+    def get(self, settlement_id: str) -> Settlement | None:
+        found = self._items.get(settlement_id)
+        return _copy(cast(Settlement, found)) if found is not None else None
+
+    def update(self, settlement: Settlement) -> None:
+        self._update(settlement, settlement.id, "settlement")
+
+    def last_for(self, merchant_id: str) -> Settlement | None:
+        mine = [s for s in self._all() if s.merchant_id == merchant_id]
+        return _copy(max(mine, key=lambda s: s.cutoff)) if mine else None
+
+    def by_state(self, state: SettlementState, *, limit: int = 100) -> list[Settlement]:
+        found = sorted((s for s in self._all() if s.state is state), key=lambda s: (s.cutoff, s.id))
+        return [_copy(s) for s in found[:limit]]
+
+    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Settlement]:
+        return _page([s for s in self._all() if s.merchant_id == merchant_id], lambda s: s.id, after, limit)
+
+
+class InMemoryPayouts(_ById):
+    def _all(self) -> list[Payout]:
+        return [cast(Payout, p) for p in self._items.values()]
+
+    def _first(self, test: Callable[[Payout], bool]) -> Payout | None:
+        return next((_copy(p) for p in self._all() if test(p)), None)
+
+    def _sorted(self, found: Iterable[Payout], limit: int | None = None) -> list[Payout]:
+        ordered = sorted(found, key=lambda p: (p.created_at, p.id))
+        return [_copy(p) for p in ordered[:limit]]
+
+    def add(self, payout: Payout) -> None:
+        if payout.originator_id is not None and self.by_originator_id(payout.originator_id) is not None:
+            raise Conflict(f"originator id {payout.originator_id} is taken")
+        self._add(payout, payout.id, "payout")
+
+    def get(self, payout_id: str) -> Payout | None:
+        return self._first(lambda p: p.id == payout_id)
+
+    def update(self, payout: Payout) -> None:
+        self._update(payout, payout.id, "payout")
+
+    def by_originator_id(self, originator_id: str) -> Payout | None:
+        return self._first(lambda p: p.originator_id == originator_id)
+
+    def by_conversation_id(self, conversation_id: str) -> Payout | None:
+        return self._first(lambda p: p.conversation_id == conversation_id)
+
+    def by_query_id(self, originator_id: str) -> Payout | None:
+        return self._first(lambda p: any(q.originator_id == originator_id for q in p.queries))
+
+    def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
+        return self._sorted((p for p in self._all() if p.state is state), limit)
+
+    def due_for_status(self, now: datetime, *, limit: int = 100) -> list[Payout]:
+        due = (p for p in self._all() if p.state in _OPEN_PAYOUTS and p.check_at is not None and p.check_at <= now)
+        return self._sorted(due, limit)
+
+    def for_settlement(self, settlement_id: str) -> list[Payout]:
+        return self._sorted(p for p in self._all() if p.settlement_id == settlement_id)
+
+    def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
+        return self._sorted(p for p in self._all() if p.destination == destination and p.created_at >= since)
+
+    def all(self) -> list[Payout]:
+        """Every payout, oldest first (for tests)."""
+        return self._sorted(self._all())
+
+
+class InMemoryRefunds(_ById):
+    def _all(self) -> list[Refund]:
+        return [cast(Refund, r) for r in self._items.values()]
+
+    def add(self, refund: Refund) -> None:
+        self._add(refund, refund.id, "refund")
+
+    def get(self, refund_id: str) -> Refund | None:
+        found = self._items.get(refund_id)
+        return _copy(cast(Refund, found)) if found is not None else None
+
+    def update(self, refund: Refund) -> None:
+        self._update(refund, refund.id, "refund")
+
+    def for_invoice(self, invoice_id: str) -> list[Refund]:
+        found = sorted((r for r in self._all() if r.invoice_id == invoice_id), key=lambda r: (r.created_at, r.id))
+        return [_copy(r) for r in found]
+
+    def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
+        found = sorted((r for r in self._all() if r.state is state), key=lambda r: (r.created_at, r.id))
+        return [_copy(r) for r in found[:limit]]
+
+
+def payments_storage(**extra: Any) -> InMemoryStorage:
+    """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks)."""
+    return InMemoryStorage(
+        stores=InMemoryStores(),
+        invoices=InMemoryInvoices(),
+        deposit_addresses=InMemoryDepositAddresses(),
+        payment_credits=InMemoryPaymentCredits(),
+        settlements=InMemorySettlements(),
+        payouts=InMemoryPayouts(),
+        refunds=InMemoryRefunds(),
+        **extra,
+    )
+
+
+def payments_uow(storage: InMemoryStorage) -> PaymentsUowFactory:
+    """``storage``'s unit-of-work factory, typed as the payments port."""
+    factory = cast(Callable[[], AbstractContextManager["PaymentsUnitOfWork"]], storage.unit_of_work)
+    return factory

@@ -1,0 +1,304 @@
+"""A whole merchant-payments deployment in memory: fake chains, senders, M-Pesa, rates, and the wired use cases.
+
+``PaymentsStack`` is what the tests and the business features drive; a stack over the real adapters can offer
+the same attributes and helpers, so the same steps run on both.
+
+>>> from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
+>>> from cryptopay.core.money import Money
+>>> stack = PaymentsStack()
+>>> profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
+>>> _ = stack.add_merchant("m1", settlement=profile)
+>>> invoice = stack.invoicing.create_invoice("m1", Money.of("1000", "KES"))
+>>> _ = stack.chains["tron"].pay(invoice.options[0].address, invoice.options[0].due)
+>>> stack.tick(minutes=1)
+>>> stack.invoicing.get_invoice(invoice.id).state.value
+'processing'
+>>> stack.tick(minutes=1)
+>>> stack.invoicing.get_invoice(invoice.id).state.value, stack.books_balanced()
+('settled', True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.errors import NotFound
+from cryptopay.core.fees import FeeProduct, FeeSchedule
+from cryptopay.core.identity.model import Merchant, SettlementProfile
+from cryptopay.core.invoices import Invoice
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money import parse_payload, token_from_url
+from cryptopay.core.money import KES, Money
+from cryptopay.core.outbox import OutboxMessage
+from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.model import StoreSettings, address_key
+from cryptopay.core.payments.payout import Payout
+from cryptopay.core.payments.payouts import Payouts, PayoutUrls
+from cryptopay.core.payments.refunds import Refunds
+from cryptopay.core.payments.settling import Settling
+from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxState, WithdrawalRequest
+from cryptopay.core.pricing import Pricer
+from cryptopay.core.rails import NETWORKS, AddressFormat, rail_for
+from cryptopay.core.scanning import ChainScanner
+from cryptopay.core.testing.chains import InMemoryScanCursorStore
+from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
+from cryptopay.core.testing.identity import InMemoryMerchants
+from cryptopay.core.testing.mobile_money import FakeMobileMoney
+from cryptopay.core.testing.payments import payments_storage, payments_uow
+from cryptopay.core.testing.system import ManualClock, SequentialIds
+
+__all__ = ["FakeChain", "FakeChainSender", "PaymentsStack", "SequentialDeriver"]
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+CALLBACK_BASE = "https://pay.example.com/callbacks"
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+class SequentialDeriver:
+    """An ``AddressDeriver`` giving a distinct, well-formed address per index (no keys involved)."""
+
+    def __init__(self, network: str) -> None:
+        self.network = network
+
+    def derive(self, index: int) -> str:
+        raw = _digest(f"{self.network}:{index}")
+        style = NETWORKS[self.network].address_format
+        if style is AddressFormat.EVM:
+            return "0x" + raw[:20].hex()
+        if style is AddressFormat.TRON:
+            return "T" + "".join(_BASE58[b % 58] for b in raw[:33])
+        return "bc1q" + "".join(_BECH32[b % 32] for b in raw[:32])
+
+
+@attrs.define
+class _Block:
+    number: int
+    hash: str
+    time: datetime
+    transfers: list[ObservedTransfer]
+
+
+class FakeChain:
+    """A chain in memory: blocks on demand, transfers to addresses, reorgs; a ``ChainWatcher`` with headers."""
+
+    def __init__(self, network: str, clock: ManualClock, *, start_block: int = 100) -> None:
+        self.network = network
+        self._clock = clock
+        self._blocks: list[_Block] = []
+        self._start = start_block
+        self._fork = 0
+        self._tx = 0
+
+    # --- making history ---------------------------------------------------------------------------------------
+    def mine(self, transfers: Sequence[ObservedTransfer] = (), *, at: datetime | None = None) -> list[ObservedTransfer]:
+        """A new block holding ``transfers`` (their block fields are filled in); returns them as mined."""
+        number = self.head() + 1
+        moment = at or self._clock.now()
+        block_hash = "0x" + _digest(f"{self.network}:{number}:{self._fork}").hex()
+        mined = [attrs.evolve(t, block_number=number, block_hash=block_hash, block_time=moment) for t in transfers]
+        self._blocks.append(_Block(number, block_hash, moment, mined))
+        return mined
+
+    def pay(self, address: str, amount: Money, *, at: datetime | None = None) -> ObservedTransfer:
+        """A customer's transfer of ``amount`` to ``address``, mined in a new block."""
+        self._tx += 1
+        tx_hash = "0x" + _digest(f"{self.network}:tx:{self._tx}").hex()
+        transfer = ObservedTransfer(self.network, tx_hash, 0, address, amount, None, None, None, "0xcustomer")
+        return self.mine([transfer], at=at)[0]
+
+    def reorg(self, depth: int) -> list[ObservedTransfer]:
+        """Drop the last ``depth`` blocks (later blocks get new hashes); returns the transfers that left the chain."""
+        dropped = self._blocks[-depth:]
+        del self._blocks[-depth:]
+        self._fork += 1
+        return [t for block in dropped for t in block.transfers]
+
+    def include(self, transfer: ObservedTransfer, *, at: datetime | None = None) -> ObservedTransfer:
+        """Mine an earlier transaction again (it lands in a new block after a reorg)."""
+        return self.mine([transfer], at=at)[0]
+
+    # --- ChainWatcher ----------------------------------------------------------------------------------------
+    def head(self) -> int:
+        return self._blocks[-1].number if self._blocks else self._start - 1
+
+    def scan(self, from_block: int, to_block: int, addresses: Sequence[str]) -> list[ObservedTransfer]:
+        wanted = {address_key(self.network, a) for a in addresses}
+        return [
+            t
+            for b in self._blocks
+            if from_block <= b.number <= to_block
+            for t in b.transfers
+            if address_key(self.network, t.to_address) in wanted
+        ]
+
+    def block_hash(self, number: int) -> str | None:
+        block = self._block(number)
+        return block.hash if block else None
+
+    def block_header(self, number: int) -> tuple[str, datetime] | None:
+        block = self._block(number)
+        return (block.hash, block.time) if block else None
+
+    def confirmations(self, transfer: ObservedTransfer) -> int:
+        if transfer.block_number is None or self.block_hash(transfer.block_number) != transfer.block_hash:
+            return 0
+        return self.head() - transfer.block_number + 1
+
+    def _block(self, number: int) -> _Block | None:
+        return next((b for b in self._blocks if b.number == number), None)
+
+
+class FakeChainSender:
+    """A ``ChainSender`` that broadcasts once per withdrawal id and reports whatever state a test sets."""
+
+    def __init__(self, network: str) -> None:
+        self.network = network
+        self.sent: dict[str, SentTransaction] = {}
+        self.requests: list[WithdrawalRequest] = []
+
+    def send(self, request: WithdrawalRequest) -> SentTransaction:
+        self.requests.append(request)
+        if request.withdrawal_id not in self.sent:
+            tx_hash = "0x" + _digest(f"withdrawal:{request.withdrawal_id}").hex()
+            self.sent[request.withdrawal_id] = SentTransaction(request.withdrawal_id, tx_hash, TxState.PENDING)
+        return self.sent[request.withdrawal_id]
+
+    def status(self, withdrawal_id: str) -> SentTransaction:
+        if withdrawal_id not in self.sent:
+            raise NotFound(f"no withdrawal {withdrawal_id}")
+        return self.sent[withdrawal_id]
+
+    def finish(self, withdrawal_id: str, state: TxState) -> None:
+        """Decide a broadcast withdrawal (confirmed, failed or dropped)."""
+        self.sent[withdrawal_id] = attrs.evolve(self.sent[withdrawal_id], state=state)
+
+
+class PaymentsStack:
+    """Every payment use case wired over in-memory fakes, on a manual clock that starts on a Monday, 12:00 Nairobi."""
+
+    def __init__(self, *, start: datetime | None = None, usdt_kes: str = "130", networks: Sequence[str] = ("tron",)):
+        self.clock = ManualClock(start)
+        self.ids = SequentialIds()
+        self.storage = payments_storage()
+        self.uow = payments_uow(self.storage)
+        self.ledger = Ledger(self.storage.ledger_store, clock=self.clock, ids=self.ids)
+        self.rates = FixedRateSource("market", self.clock, {"USDT/KES": usdt_kes, "USDT/USD": "1"})
+        self.pricer = Pricer([self.rates], clock=self.clock, ids=self.ids, quotes=InMemoryQuoteRepository())
+        self.chains = {n: FakeChain(n, self.clock) for n in networks}
+        self.senders = {n: FakeChainSender(n) for n in networks}
+        self.cursors = InMemoryScanCursorStore()
+        self.mpesa = FakeMobileMoney(clock=self.clock)
+        self.merchants = InMemoryMerchants()
+        self.urls = PayoutUrls(
+            result=f"{CALLBACK_BASE}/payouts/result", timeout=f"{CALLBACK_BASE}/payouts/timeout",
+            status_result=f"{CALLBACK_BASE}/status/result", status_timeout=f"{CALLBACK_BASE}/status/timeout",
+        )  # fmt: skip
+        uow, clock, ids, ledger = self.uow, self.clock, self.ids, self.ledger
+        derivers = {n: SequentialDeriver(n) for n in networks}
+        self.invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, derivers=derivers)
+        self.detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=self.cursors)
+        self.settling = Settling(
+            uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
+        )
+        self.payouts = Payouts(uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=self.mpesa, urls=self.urls)
+        self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
+        self._scanners = {n: ChainScanner(c, self.cursors, start_block=c.head() + 1) for n, c in self.chains.items()}
+
+    # --- set-up -------------------------------------------------------------------------------------------------
+    def add_merchant(
+        self,
+        merchant_id: str,
+        *,
+        settlement: SettlementProfile,
+        rails: Sequence[str] = ("usdt-tron",),
+        confirmations: int = 3,
+        fee_percent: str = "1",
+        tolerance_percent: str = "0",
+        window: timedelta = timedelta(minutes=15),
+        payout_charge: FeeSchedule | None = None,
+    ) -> StoreSettings:
+        """A merchant with its settlement profile and a store accepting ``rails``."""
+        now = self.clock.now()
+        self.merchants.add(Merchant(merchant_id, f"user-{merchant_id}", f"Shop {merchant_id}", settlement, now, now))
+        keys = [key.split("-", 1) for key in rails]
+        store = StoreSettings(
+            merchant_id=merchant_id,
+            rails=[rail_for(network, asset, confirmations=confirmations) for asset, network in keys],
+            window=window,
+            tolerance_percent=Decimal(tolerance_percent),
+            fees=[self.merchant_fee(rail_for(n, a).asset.code, fee_percent) for a, n in keys]
+            + ([payout_charge] if payout_charge else []),
+        )
+        with self.uow() as uow:
+            uow.stores.put(store)
+        return store
+
+    def merchant_fee(self, asset: str, percent: str) -> FeeSchedule:
+        return FeeSchedule(product=FeeProduct.MERCHANT, asset=rail_for("tron", asset).asset, version=1,
+                           effective_from=self.clock.now() - timedelta(days=1), percent=Decimal(percent))  # fmt: skip
+
+    # --- the world moves ----------------------------------------------------------------------------------------
+    def tick(self, **delta: float) -> None:
+        """Time passes: every chain mines a block, the watchers scan and confirm, and invoices feel the time."""
+        self.clock.advance(**delta)
+        for chain in self.chains.values():
+            chain.mine()
+        self.sync()
+
+    def sync(self) -> None:
+        """Scan every chain to its head, update depths and reorgs, then let time act on the invoices."""
+        for network, scanner in self._scanners.items():
+            while True:
+                step = scanner.step(self.detection.watched_addresses(network), self._sink(network))
+                if step.to_block >= self.chains[network].head():
+                    break
+            self.detection.confirm_payments(network, self.chains[network])
+        self.detection.expire_invoices(self.chain_times())
+
+    def chain_times(self) -> dict[str, datetime]:
+        return {n: c.block_time for n in self.chains if (c := self.cursors.load(n)) is not None}
+
+    def _sink(self, network: str) -> Callable[[Sequence[ObservedTransfer]], None]:
+        def record(transfers: Sequence[ObservedTransfer]) -> None:
+            self.detection.record_chain_transfers(network, transfers)
+
+        return record
+
+    def deliver_callbacks(self) -> list[Payout | None]:
+        """Post every callback M-Pesa has sent so far to the payout handler, with the token from its URL."""
+        deliveries, self.mpesa.outbox[:] = list(self.mpesa.outbox), []
+        return [
+            self.payouts.handle_payout_result(
+                parse_payload(d.payload), token=token_from_url(d.url), timed_out=d.url.startswith(self.urls.timeout)
+            )
+            for d in deliveries
+        ]
+
+    # --- reading --------------------------------------------------------------------------------------------------
+    def invoice(self, invoice_id: str) -> Invoice:
+        return self.invoicing.get_invoice(invoice_id)
+
+    def balance(self, account: str) -> Money:
+        return self.ledger.balance(account).posted
+
+    def books_balanced(self) -> bool:
+        """The trial balance is zero for every asset."""
+        return all(total == 0 for total in self.ledger.trial_balance().values())
+
+    def outbox(self, topic: str | None = None) -> list[OutboxMessage]:
+        return [m for m in self.storage.outbox_messages() if topic is None or m.topic == topic]
+
+    def topics(self) -> list[str]:
+        return [m.topic for m in self.storage.outbox_messages()]
+
+    def kes(self, value: str) -> Money:
+        return Money.of(value, KES)
