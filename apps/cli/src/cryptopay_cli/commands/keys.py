@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from cryptopay.adapters.bitcoin import keys as bitcoin_keys
-from cryptopay.adapters.tron import keys as tron_keys
 from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore, blob_key_id, generate_kek, parse_keks
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.hotkeys import rotate_hot_keys, store_hot_key
@@ -36,7 +34,11 @@ def _public(key: StoredKey) -> dict[str, Any]:
     }
 
 
-def _new_key(network: str, testnet: bool) -> tron_keys.HotKey | bitcoin_keys.HotKey:
+def _new_key(network: str, testnet: bool) -> Any:
+    # bitcoinlib and tronpy take seconds to import: load them only for the command that needs them.
+    from cryptopay.adapters.bitcoin import keys as bitcoin_keys
+    from cryptopay.adapters.tron import keys as tron_keys
+
     if network == "tron":
         return tron_keys.new_hot_key()
     if network == "bitcoin":

@@ -5,11 +5,20 @@ Each simulator is one command that serves in the foreground until Ctrl-C; add ne
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import typer
 from cryptopay.adapters.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
+
+from cryptopay_cli.output import emit_json, fail
 
 app = typer.Typer(help="Run local simulators (Daraja, ...) that speak the real wire formats.", no_args_is_help=True)
 
@@ -63,3 +72,85 @@ def fx(
     typer.echo(f"FX sandbox: export CRYPTOPAY_FX_SANDBOX_URL={server.url} (API key {SANDBOX_API_KEY!r}); "
                f"state at {server.url}/_sandbox/fx/state")  # fmt: skip
     serve_until_stopped(server.stop, server.url, duration)
+
+
+def _manifest_path() -> Path:
+    return Path(os.environ.get("CRYPTOPAY_DATA_DIR", ".cryptopay")).resolve() / "sandbox.json"
+
+
+def _running(manifest: Path) -> dict[str, Any] | None:
+    """The manifest of a live sandbox, or None (a stale manifest of a dead process is removed)."""
+    if not manifest.exists():
+        return None
+    data: dict[str, Any] = json.loads(manifest.read_text())
+    try:
+        os.kill(int(data["pid"]), 0)
+    except (OSError, KeyError, ValueError):
+        manifest.unlink(missing_ok=True)
+        return None
+    return data
+
+
+def _summary(data: dict[str, Any]) -> None:
+    evm = data["evm"]
+    typer.echo(f"anvil     {evm['rpc_url']} chain {evm['chain_id']}, USDT {evm['usdt']['address']} (6 decimals)")
+    for account in evm["funded_accounts"]:
+        typer.echo(f"          payer #{account['index']} {account['address']} holds {account['usdt']:,} USDT")
+    typer.echo(f"daraja    {data['daraja']['base_url']} (shortcode {data['daraja']['shortcode']})")
+    for name in ("fx", "trongrid", "esplora"):
+        typer.echo(f"{name:<9} {data[name]['url']}")
+
+
+@app.command("up")
+def up(
+    block_time: float = typer.Option(1.0, "--block-time", help="Seconds per anvil block (0: instant mining)."),
+    callback_delay: float = typer.Option(1.0, "--callback-delay", help="Seconds before Daraja posts a callback."),
+    timeout: float = typer.Option(90.0, "--timeout", help="Seconds to wait for everything to start."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Start anvil (test USDT deployed, payers funded) and every simulator in the background; write the manifest."""
+    manifest = _manifest_path()
+    data = _running(manifest)
+    if data is None:
+        manifest.parent.mkdir(parents=True, exist_ok=True)
+        log = (manifest.parent / "sandbox.log").open("ab")
+        command = [sys.executable, "-m", "cryptopay.adapters.sandbox.stack", "--manifest", str(manifest),
+                   "--block-time", str(block_time), "--callback-delay", str(callback_delay)]  # fmt: skip
+        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
+        deadline = time.monotonic() + timeout
+        while (data := _running(manifest)) is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise fail(f"the sandbox did not start; see {manifest.parent / 'sandbox.log'}", 6)
+            time.sleep(0.2)
+    if as_json:
+        emit_json(data)
+    else:
+        _summary(data)
+        typer.echo(f"manifest  {manifest}")
+
+
+@app.command("down")
+def down(timeout: float = typer.Option(15.0, "--timeout")) -> None:
+    """Stop the background sandbox (nothing to do if none runs)."""
+    manifest = _manifest_path()
+    data = _running(manifest)
+    if data is None:
+        typer.echo("the sandbox is not running")
+        return
+    os.kill(int(data["pid"]), signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _running(manifest) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _running(manifest) is not None:
+        raise fail(f"the sandbox (pid {data['pid']}) did not stop within {timeout:g} s", 6)
+    typer.echo("the sandbox stopped")
+
+
+@app.command("status")
+def status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show the running sandbox's endpoints; exit 1 when none runs."""
+    data = _running(_manifest_path())
+    if data is None:
+        raise fail("the sandbox is not running (start it with `cryptopay sandbox up`)", 1)
+    emit_json(data) if as_json else _summary(data)

@@ -1,0 +1,133 @@
+"""The whole local sandbox in one process: anvil with test USDT, and the Daraja, FX, TronGrid and Esplora simulators.
+
+``python -m cryptopay.adapters.sandbox.stack --manifest PATH`` starts everything on loopback, writes a JSON manifest
+(every endpoint, the token contracts, the chain id, the funded test accounts and their keys: sandbox only) and runs
+until SIGTERM/SIGINT, then stops everything and removes the manifest. ``cryptopay sandbox up|down|status`` drives it.
+The manifest's ``env`` block is what a client sets to point cryptopay at the sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from cryptopay.adapters.sandbox._server import RunningServer, serve_in_thread
+
+__all__ = ["SandboxStack", "main"]
+
+PAYER_ACCOUNTS = (1, 2, 3)  # anvil dev accounts funded with test USDT; account 0 deploys and mints
+USDT_PER_PAYER = 1_000_000
+
+
+class SandboxStack:
+    """Start and stop every simulator; ``manifest()`` describes what is running."""
+
+    def __init__(self, *, block_time: float | None = 1.0, callback_delay: float = 1.0) -> None:
+        self.block_time = block_time
+        self.callback_delay = callback_delay
+        self._servers: list[RunningServer] = []
+        self._stoppers: list[Any] = []
+        self._manifest: dict[str, Any] = {}
+
+    def start(self) -> dict[str, Any]:
+        try:
+            self._manifest = {"pid": os.getpid(), "evm": self._start_anvil(), **self._start_simulators()}
+        except BaseException:
+            self.stop()
+            raise
+        self._manifest["env"] = self._client_env()
+        return self._manifest
+
+    def _start_anvil(self) -> dict[str, Any]:
+        from cryptopay.adapters.sandbox.anvil import AnvilNode, deploy_token, dev_account_key, mint
+        from eth_account import Account
+
+        node = AnvilNode.start(block_time=self.block_time)
+        self._stoppers.append(node.stop)
+        usdt = deploy_token(node.url, decimals=6, symbol="USDT")
+        accounts = []
+        for index in PAYER_ACCOUNTS:
+            key = dev_account_key(index)
+            address = Account.from_key(key).address
+            mint(node.url, usdt, address, USDT_PER_PAYER * 10**6)
+            accounts.append(
+                {"index": index, "address": address, "private_key": "0x" + key.hex(), "usdt": USDT_PER_PAYER}
+            )
+        return {"rpc_url": node.url, "chain_id": node.chain_id, "block_time": self.block_time,
+                "usdt": {"address": usdt, "decimals": 6}, "funded_accounts": accounts}  # fmt: skip
+
+    def _serve(self, app: Any) -> str:
+        server = serve_in_thread(app)
+        self._servers.append(server)
+        return server.url
+
+    def _start_simulators(self) -> dict[str, Any]:
+        from cryptopay.adapters.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
+        from cryptopay.adapters.sandbox.esplora import create_esplora_simulator
+        from cryptopay.adapters.sandbox.fx import SANDBOX_API_KEY, create_fx_simulator
+        from cryptopay.adapters.sandbox.trongrid import create_trongrid_simulator
+
+        daraja = DarajaSandbox(DarajaSandboxConfig(callback_delay=self.callback_delay))
+        daraja.start()
+        self._stoppers.append(daraja.stop)
+        settings = daraja.client_settings()
+        return {
+            "daraja": {key: value for key, value in settings.items() if key != "production"},
+            "fx": {"url": self._serve(create_fx_simulator()), "api_key": SANDBOX_API_KEY},
+            "trongrid": {"url": self._serve(create_trongrid_simulator())},
+            "esplora": {"url": self._serve(create_esplora_simulator())},
+        }
+
+    def _client_env(self) -> dict[str, str]:
+        daraja = self._manifest["daraja"]
+        env = {f"CRYPTOPAY_MPESA_{key.upper()}": str(value) for key, value in daraja.items()}
+        env.update(CRYPTOPAY_MPESA_PRODUCTION="false", CRYPTOPAY_MPESA_ALLOW_SANDBOX="true")
+        env["CRYPTOPAY_FX_SANDBOX_URL"] = self._manifest["fx"]["url"]
+        env["CRYPTOPAY_EVM_RPC_URL"] = self._manifest["evm"]["rpc_url"]
+        env["CRYPTOPAY_EVM_CHAIN_ID"] = str(self._manifest["evm"]["chain_id"])
+        env["CRYPTOPAY_EVM_USDT_CONTRACT"] = self._manifest["evm"]["usdt"]["address"]
+        env["CRYPTOPAY_TRON_API_URL"] = self._manifest["trongrid"]["url"]
+        env["CRYPTOPAY_ESPLORA_URL"] = self._manifest["esplora"]["url"]
+        return env
+
+    def stop(self) -> None:
+        for server in reversed(self._servers):
+            server.stop()
+        for stopper in reversed(self._stoppers):
+            stopper()
+        self._servers.clear()
+        self._stoppers.clear()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the stack until SIGTERM/SIGINT, with the manifest written to ``--manifest``."""
+    parser = argparse.ArgumentParser(prog="cryptopay-sandbox")
+    parser.add_argument("--manifest", type=Path, required=True)
+    parser.add_argument("--block-time", type=float, default=1.0)
+    parser.add_argument("--callback-delay", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    stack = SandboxStack(block_time=args.block_time or None, callback_delay=args.callback_delay)
+    manifest = stack.start()
+    try:
+        args.manifest.parent.mkdir(parents=True, exist_ok=True)
+        partial = args.manifest.with_suffix(".tmp")
+        partial.write_text(json.dumps(manifest, indent=2))
+        partial.chmod(0o600)  # it holds the funded test accounts' keys (sandbox only, but still)
+        partial.replace(args.manifest)
+        stopped.wait()
+    finally:
+        stack.stop()
+        args.manifest.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
