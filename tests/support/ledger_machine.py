@@ -13,9 +13,6 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.ledger import (
     Account,
@@ -29,6 +26,8 @@ from cryptopay.core.ledger import (
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.system import ManualClock, SequentialIds
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 ACCOUNTS = [
     Account("assets:custody:KES", AccountKind.ASSET, KES, allow_negative=True),

@@ -5,8 +5,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from typer.testing import CliRunner
-
 from cryptopay.core import flows
 from cryptopay.core.errors import InsufficientFunds
 from cryptopay.core.fees import FeeProduct, FeeSchedule
@@ -16,6 +14,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay_cli.main import app
+from typer.testing import CliRunner
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 FEE = FeeSchedule(product=FeeProduct.MERCHANT, asset=USDT, version=1, effective_from=NOW, percent=Decimal("2"))
