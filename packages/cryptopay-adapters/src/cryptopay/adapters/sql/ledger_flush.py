@@ -81,7 +81,7 @@ def flush_postgres(
             "quote_id": e.quote_id,
             "reverses": e.reverses,
             "hold_id": e.hold_id,
-            "meta": json.dumps([list(p) for p in e.metadata], separators=(",", ":")),
+            "meta": json.dumps([list(p) for p in e.metadata], separators=(",", ":")) if e.metadata else "[]",
         }
         for e in entries
     ]

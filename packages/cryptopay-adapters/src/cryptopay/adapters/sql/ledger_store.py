@@ -9,11 +9,13 @@ statement). Reads that could depend on buffered writes are answered from the buf
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from cryptopay.adapters.sql import ledger_rows as rows
 from cryptopay.adapters.sql.errors import pipelined, translating
@@ -27,7 +29,9 @@ from cryptopay.adapters.sql.tables import (
 )
 from cryptopay.core.ledger.model import Account, AccountBalance, Entry, Hold
 from cryptopay.core.ports.ledger import IdempotencyRecord
-from sqlalchemy.engine import Connection, Engine
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
+from sqlalchemy.engine import Connection, Dialect, Engine
 
 __all__ = ["SqlLedgerSession", "SqlLedgerStore"]
 
@@ -58,6 +62,16 @@ _UPDATE_HOLD = (
         entry_id=sa.bindparam("h_entry"),
     )
 )
+
+
+@functools.cache
+def _compiled_text(statement: sa.TextClause, dialect: Dialect) -> str:
+    return str(statement.compile(dialect=dialect))
+
+
+def _compiled(statement: sa.TextClause, conn: Connection) -> str:
+    """The statement as SQLAlchemy compiles it for this connection's driver (psycopg ``%(name)s`` parameters)."""
+    return _compiled_text(statement, conn.dialect)
 
 
 def _load_entries(conn: Connection, where: sa.ColumnElement[bool], limit: int | None = None) -> list[Entry]:
@@ -142,8 +156,7 @@ class SqlLedgerSession:
             self.lock_balances(new_codes)
             return
         found: dict[str, IdempotencyRecord] = {}
-        for row in self._conn.execute(PREFETCH, {"keys": new_keys, "codes": new_codes}):
-            m = row._mapping
+        for m in self._prefetch_rows({"keys": new_keys, "codes": new_codes}):
             if m["kind"] == "k":
                 found[m["code"]] = IdempotencyRecord(m["code"], m["request_hash"], m["result_kind"], m["result_id"])
             else:
@@ -151,6 +164,15 @@ class SqlLedgerSession:
                 self._locked[balance.account.code] = balance
         for key in new_keys:
             self._keys[key] = found.get(key)
+
+    def _prefetch_rows(self, params: dict[str, Any]) -> list[Mapping[str, Any]]:
+        driver = self._conn.connection.driver_connection
+        if not isinstance(driver, psycopg.Connection) or driver.info.transaction_status != TransactionStatus.IDLE:
+            return [row._mapping for row in self._conn.execute(PREFETCH, params)]
+        # First statement of the transaction: pipelined, psycopg sends its BEGIN with it (one round trip, not two).
+        with pipelined(self._conn), driver.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(_compiled(PREFETCH, self._conn), params)
+            return cursor.fetchall()
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
         return self.find_idempotencies([key]).get(key)

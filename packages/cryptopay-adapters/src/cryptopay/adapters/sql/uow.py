@@ -7,12 +7,12 @@ come out as SDK errors (``TransientConflict`` for races: use ``cryptopay.core.po
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from cryptopay.adapters.sql.audit import SqlAuditLog
-from cryptopay.adapters.sql.errors import translating
+from cryptopay.adapters.sql.errors import pipelined, translating
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore
 from cryptopay.adapters.sql.outbox import SqlOutbox
 from cryptopay.adapters.sql.repositories import REPOSITORIES
@@ -25,15 +25,21 @@ __all__ = ["SqlStorage", "SqlUnitOfWork"]
 class SqlUnitOfWork:
     """The repositories of one SQL transaction (see ``cryptopay.core.ports.storage.UnitOfWork``)."""
 
-    def __init__(self, conn: Connection, ids: IdGenerator | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        ids: IdGenerator | None = None,
+        factories: Mapping[str, Callable[[Connection], Any]] | None = None,
+    ) -> None:
         self.connection = conn
         self.ledger = SqlLedgerSession(conn)
         self.audit = SqlAuditLog(conn, ids)
         self.outbox = SqlOutbox(conn)
         self._repositories: dict[str, Any] = {}
+        self._factories = factories or {}
 
     def __getattr__(self, name: str) -> Any:
-        factory = REPOSITORIES.get(name)
+        factory = self.__dict__.get("_factories", {}).get(name) or REPOSITORIES.get(name)
         if factory is None:
             raise AttributeError(name)
         repository = self.__dict__["_repositories"].get(name)
@@ -49,16 +55,30 @@ class SqlUnitOfWork:
 class SqlStorage:
     """Holds the engine; ``unit_of_work()`` is the ``UnitOfWorkFactory`` and ``ledger_store`` the ``LedgerStore``."""
 
-    def __init__(self, engine: Engine, *, ids: IdGenerator | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        ids: IdGenerator | None = None,
+        repositories: Mapping[str, Callable[[Connection], Any]] | None = None,
+    ) -> None:
         self.engine = engine
         self.ledger_store = SqlLedgerStore(engine)
         self._ids = ids
+        self._factories = dict(repositories or {})  # override REPOSITORIES (e.g. webhook_repositories(cipher))
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
-        with translating(), self.engine.connect() as conn, conn.begin():
-            uow = SqlUnitOfWork(conn, self._ids)
-            yield uow
-            uow.flush()
+        with translating(), self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                uow = SqlUnitOfWork(conn, self._ids, self._factories)
+                yield uow
+                with pipelined(conn):
+                    uow.flush()
+                    transaction.commit()
+            finally:
+                if transaction.is_active:
+                    transaction.rollback()
 
     __call__ = unit_of_work
