@@ -155,7 +155,7 @@ class Settling:
         )
         if not plan.parts:
             return self._skip(uow, settlement, plan, policy)
-        if plan.quote_id is not None and quote is not None:
+        if quote is not None and funds.crypto.is_positive():
             self._convert(uow, settlement, funds.crypto, quote)
         payouts = [self._hold(uow, settlement, part.amount, part.fee, policy) for part in plan.parts]
         settlement.payout_ids = tuple(p.id for p in payouts)

@@ -247,6 +247,19 @@ class PaymentsStack:
                            effective_from=self.clock.now() - timedelta(days=1), percent=Decimal(percent))  # fmt: skip
 
     # --- the world moves ----------------------------------------------------------------------------------------
+    def pay(
+        self, invoice_id: str, amount: Money | None = None, *, rail: str | None = None, at: datetime | None = None
+    ) -> ObservedTransfer:
+        """The customer pays ``amount`` (default: what is due) to the invoice's address on ``rail``, in a new block."""
+        invoice = self.invoice(invoice_id)
+        option = invoice.option(rail) if rail else invoice.options[0]
+        return self.chains[option.rail.network.name].pay(option.address, amount or option.due, at=at)
+
+    def confirm(self, blocks: int = 3) -> None:
+        """``blocks`` more blocks, a minute apart, each scanned."""
+        for _ in range(blocks):
+            self.tick(minutes=1)
+
     def tick(self, **delta: float) -> None:
         """Time passes: every chain mines a block, the watchers scan and confirm, and invoices feel the time."""
         self.clock.advance(**delta)

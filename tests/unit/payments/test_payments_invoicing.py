@@ -1,0 +1,62 @@
+"""Creating invoices: quotes, fresh deposit addresses, amounts due, the outbox and the audit log."""
+
+from decimal import Decimal
+
+import pytest
+from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+
+def test_kes_invoice_is_priced_in_usdt_at_the_locked_bid(stack: PaymentsStack) -> None:
+    """A KES 5,000 invoice asks what sells for 5,000 at the quote's bid, rounded up, and names the quote."""
+    invoice = stack.invoicing.create_invoice("m1", Money.of("5000", KES), order_id="order-7")
+    option = invoice.options[0]
+    assert option.rail.key == "usdt-tron"
+    assert option.due == Money.of("38.654813", USDT)  # 5000 / (130 x 0.995), rounded up
+    assert invoice.quote_ids and invoice.order_id == "order-7"
+    created = stack.outbox("invoice.created")
+    assert [m.payload["merchant_id"] for m in created] == ["m1"]
+    assert [r.action for r in stack.storage.audit_records()] == ["invoice.create"]
+
+
+def test_usdt_invoice_needs_no_quote_and_lasts_the_store_window(stack: PaymentsStack) -> None:
+    """An invoice priced in the rail's own asset asks the price itself and expires after the store's window."""
+    invoice = stack.invoicing.create_invoice("m1", Money.of("25", USDT))
+    assert invoice.options[0].due == Money.of("25", USDT) and invoice.quote_ids == ()
+    assert (invoice.expires_at - invoice.created_at).total_seconds() == 15 * 60
+    assert invoice.tolerance_percent == Decimal("1")
+
+
+def test_every_invoice_gets_its_own_address_recorded_with_its_index(stack: PaymentsStack) -> None:
+    """Two invoices never share an address; each address is stored with its derivation index and owner."""
+    first = stack.invoicing.create_invoice("m1", Money.of("10", USDT))
+    second = stack.invoicing.create_invoice("m1", Money.of("10", USDT))
+    assert first.options[0].address != second.options[0].address
+    with stack.uow() as uow:
+        owners = [uow.deposit_addresses.by_address("tron", i.options[0].address) for i in (first, second)]
+        assert [(a.index, a.invoice_id) for a in owners if a] == [(0, first.id), (1, second.id)]
+        assert uow.invoices.by_address("tron", second.options[0].address).id == second.id
+
+
+def test_a_rail_the_store_does_not_take_is_refused(stack: PaymentsStack) -> None:
+    """Asking for a rail the store does not accept changes nothing."""
+    with pytest.raises(InvalidInput, match="does not accept usdt-ethereum"):
+        stack.invoicing.create_invoice("m1", Money.of("10", USDT), rails=["usdt-ethereum"])
+    assert stack.topics() == []
+
+
+def test_a_merchant_without_a_store_cannot_invoice(stack: PaymentsStack) -> None:
+    """An unknown merchant gets NotFound."""
+    with pytest.raises(NotFound, match="no store settings"):
+        stack.invoicing.create_invoice("m9", Money.of("10", USDT))
+
+
+def test_no_fresh_rate_means_no_invoice(stack: PaymentsStack) -> None:
+    """When no rate source answers, a KES invoice is refused and nothing is written."""
+    stack.rates.fail("HTTP 500")
+    with pytest.raises(Unavailable):
+        stack.invoicing.create_invoice("m1", Money.of("5000", KES))
+    assert stack.topics() == [] and stack.storage.audit_records() == []
+    with stack.uow() as uow:
+        assert uow.invoices.list_for_merchant("m1", after=None, limit=10) == []

@@ -1,0 +1,128 @@
+"""Settlement runs: Nairobi cut-offs, conversion at a locked quote, M-Pesa-sized payout plans, holds."""
+
+from datetime import UTC, datetime
+
+from cryptopay.core import flows
+from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments import PayoutState, SettlementState
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+AFTER_CUTOFF = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # Monday 17:30 in Nairobi
+
+
+def paid(stack: PaymentsStack, usdt: str, merchant: str = "m1") -> None:
+    invoice = stack.invoicing.create_invoice(merchant, Money.of(usdt, USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+
+
+def settlements(stack: PaymentsStack, merchant: str = "m1") -> list:
+    with stack.uow() as uow:
+        return uow.settlements.list_for_merchant(merchant, after=None, limit=100)
+
+
+def test_a_daily_settlement_sells_the_usdt_at_the_bid_and_holds_each_payout(stack: PaymentsStack) -> None:
+    """99 USDT at bid 129.35 gives KES 12,805.65 (spread 64.35 to revenue); KES 12,805 is held for one payout."""
+    paid(stack, "100")
+    stack.clock.set(AFTER_CUTOFF)
+    [run] = stack.settling.run_settlements()
+    settlement = run.settlement
+    assert settlement is not None and settlement.state is SettlementState.PAYING
+    assert (settlement.converted, settlement.credited) == (Money.of("99", USDT), Money.of("12805.65", KES))
+    assert settlement.fx_spread == Money.of("64.35", KES) and stack.balance(flows.FX_SPREAD) == settlement.fx_spread
+    assert [(p.amount, p.state) for p in run.payouts] == [(Money.of("12805", KES), PayoutState.PLANNED)]
+    merchant_kes = stack.ledger.balance(flows.merchant_liability("m1", KES))
+    assert merchant_kes.available == Money.of("0.65", KES) and merchant_kes.posted == Money.of("12805.65", KES)
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == Money.of("0", USDT)
+    assert {"settlement.convert", "payout.hold", "settlement.run"} <= {r.action for r in stack.storage.audit_records()}
+    assert stack.books_balanced()
+
+
+def test_a_cut_off_is_settled_once(stack: PaymentsStack) -> None:
+    """A second run before the next cut-off does nothing; after it, the new balance is settled."""
+    paid(stack, "100")
+    stack.clock.set(AFTER_CUTOFF)
+    stack.settling.run_settlements()
+    paid(stack, "50")
+    [again] = stack.settling.run_settlements()
+    assert again.settlement is None and again.reason.startswith("not due")
+    stack.clock.set(datetime(2026, 1, 6, 14, 1, tzinfo=UTC))
+    [next_day] = stack.settling.run_settlements()
+    assert next_day.settlement is not None and next_day.settlement.converted == Money.of("49.5", USDT)
+    assert len(settlements(stack)) == 2
+
+
+def test_a_large_balance_is_split_into_legal_payouts_within_the_daily_limit(stack: PaymentsStack) -> None:
+    """KES 512,226 to one phone: 250,000 then 249,999 (no two alike, daily limit 500,000); the rest waits."""
+    paid(stack, "4000")
+    stack.clock.set(AFTER_CUTOFF)
+    [run] = stack.settling.run_settlements()
+    assert [str(p.amount.amount) for p in run.payouts] == ["250000.00", "249999.00"]
+    assert run.settlement is not None and run.settlement.remainder == Money.of("12227.00", KES)
+    assert stack.ledger.balance(flows.merchant_liability("m1", KES)).available == Money.of("12227.00", KES)
+    assert stack.books_balanced()
+
+
+def test_a_balance_below_the_minimum_waits_and_the_cut_off_is_marked_skipped(stack: PaymentsStack) -> None:
+    """KES 64 is under the KES 100 minimum: nothing is converted, the cut-off is recorded as skipped."""
+    paid(stack, "0.5")
+    stack.clock.set(AFTER_CUTOFF)
+    [run] = stack.settling.run_settlements()
+    assert run.settlement is not None and run.settlement.state is SettlementState.SKIPPED
+    assert "below the minimum" in run.reason
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == Money.of("0.495", USDT)
+
+
+def test_an_idle_instant_merchant_leaves_no_record() -> None:
+    """An instant merchant with too little to pay gets no settlement row at all."""
+    stack = PaymentsStack()
+    stack.add_merchant("m2", settlement=SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C,
+                                                          "0712345678"))  # fmt: skip
+    [run] = stack.settling.run_settlements()
+    assert run.settlement is None and settlements(stack, "m2") == []
+
+
+def test_a_dry_run_plans_without_writing(stack: PaymentsStack) -> None:
+    """A dry run shows the plan and leaves the books, the settlements and the outbox untouched."""
+    paid(stack, "100")
+    stack.clock.set(AFTER_CUTOFF)
+    topics = stack.topics()
+    [run] = stack.settling.run_settlements(dry_run=True)
+    assert run.dry_run and run.plan is not None and run.plan.total_paid == Money.of("12805", KES)
+    assert settlements(stack) == [] and stack.topics() == topics
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == Money.of("99", USDT)
+
+
+def test_weekly_settlements_wait_for_friday_in_nairobi() -> None:
+    """A weekly merchant settled on Monday waits until Friday 17:00 Nairobi for the next run."""
+    stack = PaymentsStack()
+    stack.add_merchant("m3", settlement=SettlementProfile(SettlementSchedule.WEEKLY, SettlementMethod.MPESA_B2C,
+                                                          "0712345678"))  # fmt: skip
+    paid(stack, "100", "m3")
+    stack.settling.run_settlements()
+    paid(stack, "100", "m3")
+    stack.clock.set(datetime(2026, 1, 9, 13, 59, tzinfo=UTC))  # Friday 16:59 in Nairobi
+    assert stack.settling.run_settlements()[0].settlement is None
+    stack.clock.set(datetime(2026, 1, 9, 14, 0, tzinfo=UTC))
+    [friday] = stack.settling.run_settlements()
+    assert friday.settlement is not None and friday.settlement.cutoff == datetime(2026, 1, 9, 14, 0, tzinfo=UTC)
+
+
+def test_bank_settlements_are_left_to_an_operator() -> None:
+    """A bank-paid merchant is reported, not paid."""
+    stack = PaymentsStack()
+    stack.add_merchant("m4", settlement=SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.BANK,
+                                                          "KCB01:1234567890"))  # fmt: skip
+    [run] = stack.settling.run_settlements()
+    assert run.settlement is None and "operator" in run.reason
+
+
+def test_without_a_rate_nothing_is_settled(stack: PaymentsStack) -> None:
+    """When no rate source answers, the run reports it and changes nothing."""
+    paid(stack, "100")
+    stack.rates.fail("HTTP 500")
+    stack.clock.set(AFTER_CUTOFF)
+    [run] = stack.settling.run_settlements()
+    assert run.settlement is None and run.reason.startswith("unavailable")
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == Money.of("99", USDT)
