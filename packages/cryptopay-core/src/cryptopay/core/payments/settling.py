@@ -194,8 +194,11 @@ class Settling:
             self._ledger, payout_id=payout_id, merchant_id=settlement.merchant_id, amount=amount, charge=charge,
             session=uow.ledger,
         )  # fmt: skip
+        # B2B requests carry no id of ours: M-Pesa's is recorded from its answer. Guessing one would let a status
+        # answer of NOT_FOUND (about an id M-Pesa never saw) send a paid payout again.
+        originator = payout_id if policy.method is SettlementMethod.MPESA_B2C else None
         payout = Payout(
-            id=payout_id, settlement_id=settlement.id, merchant_id=settlement.merchant_id, originator_id=payout_id,
+            id=payout_id, settlement_id=settlement.id, merchant_id=settlement.merchant_id, originator_id=originator,
             method=policy.method, destination=policy.destination, amount=amount, charge=charge, hold_id=hold.id,
             created_at=now,
         )  # fmt: skip
