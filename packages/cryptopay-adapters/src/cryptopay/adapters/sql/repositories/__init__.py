@@ -10,3 +10,6 @@ from sqlalchemy.engine import Connection
 __all__ = ["REPOSITORIES"]
 
 REPOSITORIES: dict[str, Callable[[Connection], Any]] = {}
+
+# The modules below register their repositories in REPOSITORIES when imported.
+from cryptopay.adapters.sql.repositories import fx, identity, webhooks  # noqa: E402,F401

@@ -1,0 +1,61 @@
+"""What the SQL repositories share: a transaction on the caller's connection or a short one of their own, and
+``INSERT ... ON CONFLICT DO NOTHING`` that says whether the row went in (the same on PostgreSQL and SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.errors import translating
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["Bind", "insert_new", "reading", "upsert", "writing"]
+
+Bind = Engine | Connection
+"""An engine (each call is its own short transaction) or a unit of work's connection (calls join its transaction)."""
+
+
+@contextmanager
+def writing(bind: Bind) -> Iterator[Connection]:
+    """The caller's connection as it is, or a new transaction that commits when the block exits normally."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with translating(), bind.connect() as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def reading(bind: Bind) -> Iterator[Connection]:
+    """Like ``writing`` but, on SQLite, without taking the write lock (a deferred ``BEGIN``)."""
+    if isinstance(bind, Connection):
+        yield bind
+        return
+    with translating(), bind.connect() as conn:
+        conn.execution_options(sqlite_readonly=True)
+        with conn.begin():
+            yield conn
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def insert_new(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> bool:
+    """Insert unless a unique key is taken; True if the row went in (no error, so the transaction stays usable)."""
+    # RETURNING rather than rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT through SQLAlchemy.
+    key = next(iter(table.primary_key.columns))
+    statement = _insert(conn, table).values(**values).on_conflict_do_nothing().returning(key)
+    return conn.execute(statement).first() is not None
+
+
+def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any], key: list[str]) -> None:
+    """Insert, or update every non-key column of the row with this key."""
+    statement = _insert(conn, table).values(**values)
+    changes = {name: statement.excluded[name] for name in values if name not in key}
+    conn.execute(statement.on_conflict_do_update(index_elements=key, set_=changes))

@@ -1,0 +1,315 @@
+"""Identity repositories on SQL: users, refresh tokens, merchants, API keys, idempotency records.
+
+Each takes an ``Engine`` (every call is one short transaction: what the HTTP shell uses) or a unit of work's
+``Connection``. The races are settled by the database: ``mark_rotated`` is ``UPDATE ... WHERE rotated_at IS
+NULL AND revoked_at IS NULL`` and ``IdempotencyRepository.begin`` is ``INSERT ... ON CONFLICT DO NOTHING``.
+
+>>> import tempfile, pathlib
+>>> from datetime import datetime, timezone
+>>> from cryptopay.adapters.sql import make_engine, upgrade
+>>> from cryptopay.core.identity.model import Role, User
+>>> url = f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'doc.db'}"
+>>> _ = upgrade(url)
+>>> repos = sql_identity_repositories(make_engine(url))
+>>> at = datetime(2026, 1, 5, tzinfo=timezone.utc)
+>>> repos["users"].add(User("usr_1", "Ann@Example.com", "hash", Role.MERCHANT, at))
+>>> repos["users"].by_email("ann@example.COM").id
+'usr_1'
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.repositories import REPOSITORIES
+from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
+from cryptopay.adapters.sql.tables_identity import api_keys, idempotency_records, merchants, refresh_tokens, users
+from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.identity.model import (
+    ApiKey,
+    IdempotencyEntry,
+    Merchant,
+    RefreshToken,
+    Role,
+    SettlementMethod,
+    SettlementProfile,
+    SettlementSchedule,
+    StoredResponse,
+    User,
+)
+from cryptopay.core.money import Money
+
+__all__ = [
+    "SqlApiKeys",
+    "SqlIdempotency",
+    "SqlMerchants",
+    "SqlRefreshTokens",
+    "SqlUsers",
+    "sql_identity_repositories",
+]
+
+
+def _update(bind: Bind, table: sa.Table, key: Any, values: dict[str, Any], what: str) -> None:
+    with writing(bind) as conn:
+        if conn.execute(table.update().where(table.c.id == key).values(**values)).rowcount != 1:
+            raise NotFound(f"{what} {key} does not exist")
+
+
+def _one(bind: Bind, query: sa.Select[Any]) -> Any:
+    with reading(bind) as conn:
+        return conn.execute(query).first()
+
+
+class SqlUsers:
+    """``UserRepository``; emails are unique case-insensitively (a unique ``email_key`` = lower(email))."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add(self, user: User) -> None:
+        with writing(self._bind) as conn:
+            if not insert_new(conn, users, _user_row(user)):
+                raise Conflict("an account with this email already exists", field="email")
+
+    def get(self, user_id: str) -> User | None:
+        row = _one(self._bind, sa.select(users).where(users.c.id == user_id))
+        return _user(row) if row else None
+
+    def by_email(self, email: str) -> User | None:
+        row = _one(self._bind, sa.select(users).where(users.c.email_key == email.lower()))
+        return _user(row) if row else None
+
+    def update(self, user: User) -> None:
+        taken = sa.select(users.c.id).where(users.c.email_key == user.email.lower(), users.c.id != user.id)
+        with writing(self._bind) as conn:
+            if conn.execute(taken).first() is not None:
+                raise Conflict("an account with this email already exists", field="email")
+            _update(conn, users, user.id, _user_row(user), "user")
+
+
+def _user_row(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "email_key": user.email.lower(),
+        "password_hash": user.password_hash,
+        "role": user.role.value,
+        "created_at": user.created_at,
+        "display_name": user.display_name,
+    }
+
+
+def _user(row: Any) -> User:
+    m = row._mapping
+    return User(m["id"], m["email"], m["password_hash"], Role(m["role"]), m["created_at"], m["display_name"])
+
+
+class SqlRefreshTokens:
+    """``RefreshTokenRepository``; rotation and family revocation are single compare-and-set UPDATEs."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add(self, token: RefreshToken) -> None:
+        with writing(self._bind) as conn:
+            if not insert_new(conn, refresh_tokens, _columns(token, refresh_tokens)):
+                raise Conflict(f"refresh token {token.id} exists")
+
+    def by_hash(self, token_hash: str) -> RefreshToken | None:
+        row = _one(self._bind, sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash))
+        return RefreshToken(**row._mapping) if row else None
+
+    def mark_rotated(self, token_id: str, *, at: datetime) -> bool:
+        live = (refresh_tokens.c.id == token_id, refresh_tokens.c.rotated_at.is_(None))
+        statement = refresh_tokens.update().where(*live, refresh_tokens.c.revoked_at.is_(None)).values(rotated_at=at)
+        with writing(self._bind) as conn:
+            return bool(conn.execute(statement).rowcount == 1)
+
+    def revoke_family(self, family_id: str, *, at: datetime) -> int:
+        live = (refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+        with writing(self._bind) as conn:
+            return int(conn.execute(refresh_tokens.update().where(*live).values(revoked_at=at)).rowcount)
+
+
+def _columns(item: Any, table: sa.Table) -> dict[str, Any]:
+    return {column.name: getattr(item, column.name) for column in table.columns}
+
+
+class SqlMerchants:
+    """``MerchantRepository``; one merchant per owner (unique ``owner_user_id``), listed by id (keyset)."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add(self, merchant: Merchant) -> None:
+        with writing(self._bind) as conn:
+            if not insert_new(conn, merchants, _merchant_row(merchant)):
+                raise Conflict("this user already has a merchant profile")
+
+    def get(self, merchant_id: str) -> Merchant | None:
+        row = _one(self._bind, sa.select(merchants).where(merchants.c.id == merchant_id))
+        return _merchant(row) if row else None
+
+    def by_owner(self, user_id: str) -> Merchant | None:
+        row = _one(self._bind, sa.select(merchants).where(merchants.c.owner_user_id == user_id))
+        return _merchant(row) if row else None
+
+    def update(self, merchant: Merchant) -> None:
+        _update(self._bind, merchants, merchant.id, _merchant_row(merchant), "merchant")
+
+    def list(self, *, after: str | None, limit: int) -> list[Merchant]:
+        query = sa.select(merchants).order_by(merchants.c.id).limit(limit)
+        if after is not None:
+            query = query.where(merchants.c.id > after)
+        with reading(self._bind) as conn:
+            return [_merchant(row) for row in conn.execute(query)]
+
+
+def _merchant_row(merchant: Merchant) -> dict[str, Any]:
+    profile, minimum = merchant.settlement, merchant.settlement.minimum
+    return {
+        "id": merchant.id,
+        "owner_user_id": merchant.owner_user_id,
+        "business_name": merchant.business_name,
+        "settlement_schedule": profile.schedule.value,
+        "settlement_method": profile.method.value,
+        "settlement_destination": profile.destination,
+        "settlement_minimum": minimum.amount if minimum else None,
+        "settlement_minimum_asset": minimum.asset.code if minimum else None,
+        "created_at": merchant.created_at,
+        "updated_at": merchant.updated_at,
+    }
+
+
+def _merchant(row: Any) -> Merchant:
+    m = row._mapping
+    amount, asset = m["settlement_minimum"], m["settlement_minimum_asset"]
+    profile = SettlementProfile(
+        SettlementSchedule(m["settlement_schedule"]),
+        SettlementMethod(m["settlement_method"]),
+        m["settlement_destination"],
+        Money.of(amount, asset) if amount is not None else None,
+    )
+    return Merchant(m["id"], m["owner_user_id"], m["business_name"], profile, m["created_at"], m["updated_at"])
+
+
+class SqlApiKeys:
+    """``ApiKeyRepository``; only the secret's hash is stored, scopes as a sorted JSON list."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add(self, key: ApiKey) -> None:
+        with writing(self._bind) as conn:
+            if not insert_new(conn, api_keys, _key_row(key)):
+                raise Conflict(f"API key {key.id} exists")
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = _one(self._bind, sa.select(api_keys).where(api_keys.c.id == key_id))
+        return _key(row) if row else None
+
+    def update(self, key: ApiKey) -> None:
+        _update(self._bind, api_keys, key.id, _key_row(key), "API key")
+
+    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
+        query = sa.select(api_keys).where(api_keys.c.merchant_id == merchant_id).order_by(api_keys.c.id).limit(limit)
+        if after is not None:
+            query = query.where(api_keys.c.id > after)
+        with reading(self._bind) as conn:
+            return [_key(row) for row in conn.execute(query)]
+
+
+def _key_row(key: ApiKey) -> dict[str, Any]:
+    return _columns(key, api_keys) | {"scopes": sorted(key.scopes)}
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(**(dict(row._mapping) | {"scopes": frozenset(row.scopes)}))
+
+
+class SqlIdempotency:
+    """``IdempotencyRepository``: ``begin`` claims with ``INSERT ... ON CONFLICT DO NOTHING``.
+
+    A claim left in flight longer than ``stale_after`` (its request's process died without ``release``) is taken
+    over by the next ``begin``, with a compare-and-set UPDATE so only one retry wins it.
+    """
+
+    def __init__(self, bind: Bind, *, stale_after: timedelta = timedelta(minutes=5)) -> None:
+        self._bind = bind
+        self._stale_after = stale_after
+
+    def begin(self, scope: str, key: str, *, request_hash: str, at: datetime) -> IdempotencyEntry | None:
+        row = {"scope": scope, "key": key, "request_hash": request_hash, "created_at": at, "response": None}
+        while True:
+            with writing(self._bind) as conn:
+                if insert_new(conn, idempotency_records, row) or self._reclaim(conn, row):
+                    return None
+                existing = conn.execute(sa.select(idempotency_records).where(*_where(scope, key))).first()
+            if existing is not None:
+                return _entry(existing)
+            # Released between our INSERT and SELECT: claim again.
+
+    def _reclaim(self, conn: Any, row: dict[str, Any]) -> bool:
+        stale = (
+            idempotency_records.c.response.is_(None),
+            idempotency_records.c.created_at < row["created_at"] - self._stale_after,
+        )
+        values = {"request_hash": row["request_hash"], "created_at": row["created_at"]}
+        statement = idempotency_records.update().where(*_where(row["scope"], row["key"]), *stale).values(**values)
+        return bool(conn.execute(statement).rowcount == 1)
+
+    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        body = {
+            "status": response.status,
+            "body": response.body,
+            "content_type": response.content_type,
+            "headers": [list(pair) for pair in response.headers],
+        }
+        with writing(self._bind) as conn:
+            conn.execute(idempotency_records.update().where(*_where(scope, key)).values(response=body))
+
+    def release(self, scope: str, key: str) -> None:
+        in_flight = idempotency_records.c.response.is_(None)
+        with writing(self._bind) as conn:
+            conn.execute(idempotency_records.delete().where(*_where(scope, key), in_flight))
+
+    def purge(self, *, before: datetime) -> int:
+        """Delete completed records created before ``before`` (retries older than that are not replayed)."""
+        old = (idempotency_records.c.created_at < before, idempotency_records.c.response.is_not(None))
+        with writing(self._bind) as conn:
+            return int(conn.execute(idempotency_records.delete().where(*old)).rowcount)
+
+
+def _where(scope: str, key: str) -> tuple[Any, ...]:
+    return (idempotency_records.c.scope == scope, idempotency_records.c.key == key)
+
+
+def _entry(row: Any) -> IdempotencyEntry:
+    m, stored = row._mapping, row.response
+    response = None
+    if stored is not None:
+        headers = tuple((str(k), str(v)) for k, v in stored["headers"])
+        response = StoredResponse(stored["status"], stored["body"], stored["content_type"], headers)
+    return IdempotencyEntry(m["scope"], m["key"], m["request_hash"], m["created_at"], response)
+
+
+def sql_identity_repositories(bind: Bind) -> dict[str, Any]:
+    """The five identity repositories by the names the HTTP ``Services`` uses (``users``, ``refresh_tokens``, ...)."""
+    return {
+        "users": SqlUsers(bind),
+        "refresh_tokens": SqlRefreshTokens(bind),
+        "merchants": SqlMerchants(bind),
+        "api_keys": SqlApiKeys(bind),
+        "idempotency": SqlIdempotency(bind),
+    }
+
+
+REPOSITORIES.update(
+    users=SqlUsers,
+    refresh_tokens=SqlRefreshTokens,
+    merchants=SqlMerchants,
+    api_keys=SqlApiKeys,
+    idempotency=SqlIdempotency,
+)

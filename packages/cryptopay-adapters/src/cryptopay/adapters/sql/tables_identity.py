@@ -1,0 +1,87 @@
+"""Identity tables: users, refresh-token families, merchants, API keys and HTTP idempotency records.
+
+Only hashes of secrets are stored (passwords: the hasher's string; refresh tokens and API key secrets: SHA-256).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.tables import ASSET, CODE, ID, metadata
+from cryptopay.adapters.sql.types import Amount, JsonText, UtcDateTime
+
+__all__ = ["api_keys", "idempotency_records", "merchants", "refresh_tokens", "users"]
+
+EMAIL = 320
+HASH = 255
+# keep_existing: pytest's doctest collection (importlib mode) imports this module a second time under another
+# name; the second import must reuse these tables on the shared MetaData instead of failing.
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("email", sa.String(EMAIL), nullable=False),
+    sa.Column("email_key", sa.String(EMAIL), nullable=False, unique=True),  # lower(email): one account per address
+    sa.Column("password_hash", sa.String(HASH), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("display_name", sa.String(CODE)),
+    keep_existing=True,
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("family_id", sa.String(ID), nullable=False, index=True),
+    sa.Column("user_id", sa.String(ID), sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("token_hash", sa.String(HASH), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("rotated_at", UtcDateTime),
+    sa.Column("revoked_at", UtcDateTime),
+    keep_existing=True,
+)
+
+merchants = sa.Table(
+    "merchants",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("owner_user_id", sa.String(ID), sa.ForeignKey("users.id"), nullable=False, unique=True),
+    sa.Column("business_name", sa.String(CODE), nullable=False),
+    sa.Column("settlement_schedule", sa.String(16), nullable=False),
+    sa.Column("settlement_method", sa.String(16), nullable=False),
+    sa.Column("settlement_destination", sa.String(CODE), nullable=False),
+    sa.Column("settlement_minimum", Amount),
+    sa.Column("settlement_minimum_asset", sa.String(ASSET)),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    keep_existing=True,
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("merchant_id", sa.String(ID), sa.ForeignKey("merchants.id"), nullable=False),
+    sa.Column("name", sa.String(CODE), nullable=False),
+    sa.Column("scopes", JsonText, nullable=False),
+    sa.Column("secret_hash", sa.String(HASH), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(ID), nullable=False),
+    sa.Column("revoked_at", UtcDateTime),
+    sa.Column("last_used_at", UtcDateTime),
+    sa.Index("ix_api_keys_merchant", "merchant_id", "id"),
+    keep_existing=True,
+)
+
+idempotency_records = sa.Table(
+    "idempotency_records",
+    metadata,
+    sa.Column("scope", sa.String(CODE), primary_key=True),
+    sa.Column("key", sa.String(HASH), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("response", JsonText),  # null while the first request is in flight
+    keep_existing=True,
+)

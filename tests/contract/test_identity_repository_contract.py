@@ -1,0 +1,219 @@
+"""Identity repositories: the same behaviour from the in-memory fakes, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptopay.adapters.sql.repositories.identity import SqlIdempotency, sql_identity_repositories
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.errors import Conflict
+from cryptopay.core.identity.model import (
+    ApiKey,
+    Merchant,
+    RefreshToken,
+    Role,
+    SettlementMethod,
+    SettlementProfile,
+    SettlementSchedule,
+    StoredResponse,
+    User,
+)
+from cryptopay.core.money import Money
+from cryptopay.core.testing import identity as fakes
+
+from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
+
+NOW = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
+PROFILE = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request, tmp_path):
+    yield from backend_engine(request, tmp_path)
+
+
+@pytest.fixture
+def repos(engine):
+    if engine is None:
+        return {
+            "users": fakes.InMemoryUsers(),
+            "refresh_tokens": fakes.InMemoryRefreshTokens(),
+            "merchants": fakes.InMemoryMerchants(),
+            "api_keys": fakes.InMemoryApiKeys(),
+            "idempotency": fakes.InMemoryIdempotency(),
+        }
+    return sql_identity_repositories(engine)
+
+
+def user(n: int, email: str | None = None) -> User:
+    return User(f"usr_{n}", email or f"user{n}@example.com", f"hash-{n}", Role.MERCHANT, NOW, None)
+
+
+def token(n: int, family: str = "fam_1", user_id: str = "usr_1") -> RefreshToken:
+    return RefreshToken(f"rt_{n}", family, user_id, f"th_{n}", NOW, NOW + timedelta(days=30))
+
+
+def merchant(n: int, profile: SettlementProfile = PROFILE) -> Merchant:
+    return Merchant(f"mer_{n}", f"usr_{n}", f"Shop {n}", profile, NOW, NOW)
+
+
+def api_key(n: int, merchant_id: str = "mer_1") -> ApiKey:
+    return ApiKey(f"key_{n:02d}", merchant_id, f"key {n}", frozenset({"invoices:read"}), f"sh_{n}", NOW, "usr_1")
+
+
+def test_users_are_found_by_id_and_by_email_ignoring_case(repos):
+    """A stored user comes back by id and by its email in any case; unknown ones are None."""
+    users = repos["users"]
+    stored = user(1, "Ann.Wanjiru@Example.com")
+    users.add(stored)
+    assert users.get("usr_1") == stored
+    assert users.by_email("ann.wanjiru@EXAMPLE.COM") == stored
+    assert users.get("usr_9") is None and users.by_email("nobody@example.com") is None
+
+
+def test_an_email_taken_in_another_case_is_a_conflict(repos):
+    """Registering the same email again, whatever its case, is a Conflict and leaves the first user alone."""
+    users = repos["users"]
+    users.add(user(1, "ann@example.com"))
+    with pytest.raises(Conflict):
+        users.add(user(2, "ANN@example.com"))
+    assert users.get("usr_2") is None
+    assert users.by_email("ann@example.com").id == "usr_1"
+
+
+def test_user_update_is_stored_and_copies_are_independent(repos):
+    """A change counts only once update() stores it; afterwards every read sees it."""
+    users = repos["users"]
+    users.add(user(1))
+    changed = users.get("usr_1")
+    changed.display_name, changed.password_hash = "Ann", "new-hash"
+    assert users.get("usr_1").display_name is None
+    users.update(changed)
+    assert users.get("usr_1") == changed
+
+
+def test_refresh_tokens_rotate_once_and_families_revoke(repos):
+    """A token rotates once; rotated or revoked tokens never rotate; revoking counts only unrevoked family members."""
+    repos["users"].add(user(1))
+    tokens = repos["refresh_tokens"]
+    for n, family in ((1, "fam_1"), (2, "fam_1"), (3, "fam_1"), (4, "fam_2")):
+        tokens.add(token(n, family))
+    assert tokens.by_hash("th_1") == token(1)
+    assert tokens.mark_rotated("rt_1", at=NOW) is True
+    assert tokens.mark_rotated("rt_1", at=NOW) is False
+    assert tokens.by_hash("th_1").rotated_at == NOW
+    assert tokens.revoke_family("fam_1", at=NOW + timedelta(seconds=1)) == 3
+    assert tokens.revoke_family("fam_1", at=NOW + timedelta(seconds=2)) == 0
+    assert tokens.mark_rotated("rt_2", at=NOW) is False
+    assert tokens.by_hash("th_3").revoked_at == NOW + timedelta(seconds=1)
+    assert tokens.by_hash("th_4").revoked_at is None and tokens.by_hash("th_9") is None
+
+
+def test_refresh_token_rotation_race_has_one_winner(repos):
+    """Eight concurrent refreshes of one token: exactly one marks it rotated."""
+    repos["users"].add(user(1))
+    repos["refresh_tokens"].add(token(1))
+    results = race(8, lambda i: repos["refresh_tokens"].mark_rotated("rt_1", at=NOW + timedelta(seconds=i)))
+    assert sorted(results) == [False] * 7 + [True]
+
+
+def test_merchants_one_per_owner_with_settlement_profile(repos):
+    """A merchant comes back with its settlement profile (minimum as exact money); an owner has only one."""
+    repos["users"].add(user(1))
+    with_minimum = SettlementProfile(
+        SettlementSchedule.WEEKLY, SettlementMethod.BANK, "01:1234", Money.of("1500.5", "KES")
+    )
+    repos["merchants"].add(merchant(1, with_minimum))
+    assert repos["merchants"].get("mer_1") == merchant(1, with_minimum)
+    assert repos["merchants"].by_owner("usr_1").settlement.minimum == Money.of("1500.50", "KES")
+    second = Merchant("mer_2", "usr_1", "Other", PROFILE, NOW, NOW)
+    with pytest.raises(Conflict):
+        repos["merchants"].add(second)
+    assert repos["merchants"].get("mer_2") is None and repos["merchants"].by_owner("usr_9") is None
+
+
+def test_merchants_update_and_list_by_keyset(repos):
+    """Merchants list in id order, strictly after the cursor, at most ``limit``; updates are kept."""
+    for n in (3, 1, 2, 4):
+        repos["users"].add(user(n))
+        repos["merchants"].add(merchant(n))
+    renamed = repos["merchants"].get("mer_2")
+    renamed.business_name, renamed.updated_at = "Renamed", NOW + timedelta(hours=1)
+    repos["merchants"].update(renamed)
+    first = repos["merchants"].list(after=None, limit=2)
+    assert [m.id for m in first] == ["mer_1", "mer_2"] and first[1] == renamed
+    assert [m.id for m in repos["merchants"].list(after="mer_2", limit=5)] == ["mer_3", "mer_4"]
+    assert repos["merchants"].list(after="mer_4", limit=5) == []
+
+
+def test_api_keys_by_merchant_with_scopes_and_revocation(repos):
+    """API keys keep their scopes and revocation; a merchant's keys list by id after a cursor, never another's."""
+    for n in (1, 2):
+        repos["users"].add(user(n))
+        repos["merchants"].add(merchant(n))
+    keys = repos["api_keys"]
+    for n in (3, 1, 2):
+        keys.add(api_key(n))
+    keys.add(api_key(4, "mer_2"))
+    wide = api_key(1)
+    wide.scopes, wide.revoked_at, wide.last_used_at = frozenset({"payouts:write", "invoices:read"}), NOW, NOW
+    keys.update(wide)
+    assert keys.get("key_01") == wide
+    assert [k.id for k in keys.for_merchant("mer_1", after=None, limit=2)] == ["key_01", "key_02"]
+    assert [k.id for k in keys.for_merchant("mer_1", after="key_02", limit=10)] == ["key_03"]
+    assert keys.get("key_99") is None
+
+
+def test_idempotency_claim_replay_and_release(repos):
+    """The first begin claims; later ones see the entry (in flight, then with its response); release frees a claim."""
+    store = repos["idempotency"]
+    assert store.begin("user:u1", "k1", request_hash="h1", at=NOW) is None
+    in_flight = store.begin("user:u1", "k1", request_hash="h2", at=NOW)
+    assert (in_flight.request_hash, in_flight.response, in_flight.created_at) == ("h1", None, NOW)
+    response = StoredResponse(201, '{"id":"inv_1"}', "application/json", (("Location", "/v1/invoices/inv_1"),))
+    store.complete("user:u1", "k1", response)
+    assert store.begin("user:u1", "k1", request_hash="h1", at=NOW).response == response
+    store.release("user:u1", "k1")  # a completed key is never forgotten
+    assert store.begin("user:u1", "k1", request_hash="h1", at=NOW).response == response
+    assert store.begin("api_key:k9", "k1", request_hash="h1", at=NOW) is None  # scopes are independent
+    store.release("api_key:k9", "k1")
+    assert store.begin("api_key:k9", "k1", request_hash="h3", at=NOW) is None
+
+
+def test_idempotency_begin_race_has_one_winner(repos):
+    """Eight concurrent requests with one key: exactly one claims it, the others see that claim."""
+    results = race(8, lambda i: repos["idempotency"].begin("user:u1", "k1", request_hash="h", at=NOW))
+    assert sum(r is None for r in results) == 1
+    assert {r.request_hash for r in results if r is not None} == {"h"}
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_engine(request, tmp_path):
+    yield from backend_engine(request, tmp_path)
+
+
+def test_a_stale_in_flight_claim_is_taken_over_once(sql_engine):
+    """An in-flight claim older than ``stale_after`` goes to the next request (one of eight); fresh or done ones stay."""
+    store = SqlIdempotency(sql_engine, stale_after=timedelta(minutes=5))
+    store.begin("s", "crashed", request_hash="h1", at=NOW)
+    store.begin("s", "done", request_hash="h1", at=NOW)
+    store.complete("s", "done", StoredResponse(200, "{}"))
+    assert store.begin("s", "crashed", request_hash="h2", at=NOW + timedelta(minutes=4)).request_hash == "h1"
+    later = NOW + timedelta(minutes=6)
+    results = race(8, lambda i: store.begin("s", "crashed", request_hash="h2", at=later))
+    assert sum(r is None for r in results) == 1
+    assert store.begin("s", "crashed", request_hash="h3", at=later).request_hash == "h2"
+    assert store.begin("s", "done", request_hash="h1", at=later).response == StoredResponse(200, "{}")
+
+
+def test_identity_repositories_join_the_unit_of_work(sql_engine):
+    """In a SQL unit of work, identity writes commit with it and vanish when it fails (the fakes stand alone)."""
+    storage = SqlStorage(sql_engine)
+    with storage.unit_of_work() as uow:
+        uow.users.add(user(1))
+    with pytest.raises(RuntimeError), storage.unit_of_work() as uow:
+        uow.users.add(user(2))
+        raise RuntimeError("the use case failed")
+    with storage.unit_of_work() as uow:
+        assert uow.users.get("usr_1") == user(1) and uow.users.get("usr_2") is None

@@ -1,0 +1,191 @@
+"""Webhook repositories in a unit of work: the same behaviour from the in-memory fakes, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import pytest
+import sqlalchemy as sa
+from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookEndpoints, webhook_repositories
+from cryptopay.adapters.sql.tables_webhooks import webhook_endpoints
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.adapters.vault.envelope import EnvelopeVault, generate_kek
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
+from cryptopay.core.outbox import OutboxMessage
+from cryptopay.core.ports.queue import JobRegistry
+from cryptopay.core.testing.queue import FakeQueue
+from cryptopay.core.testing.system import ManualClock, SequentialIds
+from cryptopay.core.testing.webhooks import RecordingSender, webhook_storage
+from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from cryptopay.core.webhooks.service import deliver_webhook, fan_out
+
+from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+SECRET = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
+VAULT = EnvelopeVault.from_spec(f"k1:{generate_kek()}")
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request, tmp_path):
+    yield from backend_engine(request, tmp_path)
+
+
+@pytest.fixture
+def storage(engine):
+    if engine is None:
+        return webhook_storage()
+    return SqlStorage(engine, repositories=webhook_repositories(SecretCipher.from_vault(VAULT)))
+
+
+def endpoint(n: int, merchant_id: str = "m1", **changes) -> WebhookEndpoint:
+    values = {"events": frozenset({"invoice.settled"}), "description": f"shop {n}", "created_at": NOW} | changes
+    return WebhookEndpoint(f"whe_{n}", merchant_id, f"https://shop{n}.example.com/hook", SECRET, **values)
+
+
+def delivery(n: int, *, endpoint_id: str = "whe_1", event: str | None = None, at: datetime = NOW) -> WebhookDelivery:
+    event_id = event or f"out_{n}"
+    return WebhookDelivery.new(f"whd_{n}", endpoint_id, "m1", event_id, "invoice.settled", '{"a":"1.50"}', at=at)
+
+
+def test_endpoints_round_trip_and_list_oldest_first(storage):
+    """Endpoints come back whole (secret included); a merchant's list is oldest first; saves replace."""
+    first, second = endpoint(2), endpoint(1, created_at=NOW + timedelta(seconds=1), events=frozenset())
+    with storage.unit_of_work() as uow:
+        uow.webhook_endpoints.add(first)
+        uow.webhook_endpoints.add(second)
+        uow.webhook_endpoints.add(endpoint(3, "m2"))
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_endpoints.get("whe_2") == first
+        assert uow.webhook_endpoints.for_merchant("m1") == [first, second]
+        uow.webhook_endpoints.save(attrs.evolve(first, enabled=False))
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_endpoints.get("whe_2").enabled is False
+        assert uow.webhook_endpoints.get("whe_9") is None
+        with pytest.raises(Conflict):
+            uow.webhook_endpoints.add(first)
+
+
+def test_one_delivery_per_event_and_endpoint(storage):
+    """A second delivery of one event to one endpoint is a Conflict; another endpoint is fine."""
+    with storage.unit_of_work() as uow:
+        uow.webhook_deliveries.add(delivery(1))
+        uow.webhook_deliveries.add(delivery(2, endpoint_id="whe_2", event="out_1"))
+    with pytest.raises(Conflict), storage.unit_of_work() as uow:
+        uow.webhook_deliveries.add(delivery(3, event="out_1"))
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_deliveries.get("whd_1") == delivery(1)
+        assert uow.webhook_deliveries.get("whd_3") is None
+
+
+def test_due_deliveries_skip_final_future_and_claimed_ones(storage):
+    """Due means waiting, its time come and no live claim; oldest first, at most ``limit``."""
+    claimed = delivery(3, at=NOW - timedelta(minutes=3)).claimed(NOW - timedelta(minutes=1))
+    lapsed = delivery(4, at=NOW - timedelta(minutes=9)).claimed(NOW - timedelta(minutes=9))
+    done = delivery(5, at=NOW - timedelta(minutes=8)).claimed(NOW - timedelta(minutes=8))
+    done = done.after_attempt(NOW, ok=True, status_code=200, error=None)
+    with storage.unit_of_work() as uow:
+        for item in (delivery(1, at=NOW - timedelta(minutes=1)), delivery(2, at=NOW + timedelta(minutes=1))):
+            uow.webhook_deliveries.add(item)
+        for item in (claimed, lapsed, done):
+            uow.webhook_deliveries.add(item)
+    with storage.unit_of_work() as uow:
+        assert [d.id for d in uow.webhook_deliveries.due(NOW)] == ["whd_4", "whd_1"]
+        assert [d.id for d in uow.webhook_deliveries.due(NOW, limit=1)] == ["whd_4"]
+        assert uow.webhook_deliveries.get("whd_5") == done
+
+
+def test_attempts_and_the_merchant_delivery_log(storage):
+    """Attempts list in the order made; the merchant's log is newest first, filtered by endpoint and status."""
+    failed = delivery(1).claimed(NOW).after_attempt(NOW, ok=False, status_code=500, error=None)
+    with storage.unit_of_work() as uow:
+        uow.webhook_deliveries.add(failed)
+        uow.webhook_deliveries.add(delivery(2, endpoint_id="whe_2", at=NOW + timedelta(seconds=1)))
+        uow.webhook_deliveries.add(delivery(3, at=NOW + timedelta(seconds=2)))
+        for number, code in ((1, 500), (2, None)):
+            error = None if code else "timed out"
+            uow.webhook_deliveries.add_attempt(WebhookAttempt("whd_1", number, NOW, code, "no", error, 1500))
+    with storage.unit_of_work() as uow:
+        attempts = uow.webhook_deliveries.attempts("whd_1")
+        assert [(a.number, a.status_code, a.error) for a in attempts] == [(1, 500, None), (2, None, "timed out")]
+        log = uow.webhook_deliveries.for_merchant("m1")
+        assert [d.id for d in log] == ["whd_3", "whd_2", "whd_1"] and log[2] == failed
+        assert [d.id for d in uow.webhook_deliveries.for_merchant("m1", endpoint_id="whe_1", limit=1)] == ["whd_3"]
+        retrying = uow.webhook_deliveries.for_merchant("m1", status=DeliveryStatus.RETRYING)
+        assert [d.id for d in retrying] == ["whd_1"]
+        assert uow.webhook_deliveries.for_merchant("m2") == [] and uow.webhook_deliveries.attempts("whd_9") == []
+
+
+def test_a_failed_unit_of_work_keeps_no_webhook_rows(storage):
+    """Endpoints and deliveries written in a failing unit of work are rolled back with it."""
+    with pytest.raises(RuntimeError), storage.unit_of_work() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+        uow.webhook_deliveries.add(delivery(1))
+        raise RuntimeError("the use case failed")
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_endpoints.get("whe_1") is None and uow.webhook_deliveries.get("whd_1") is None
+
+
+def test_fan_out_and_delivery_through_the_use_cases(storage):
+    """The core use cases run on the repositories: fan-out, a failed attempt, the retry delivered and logged."""
+    clock, answers = ManualClock(NOW), iter([503, 200])
+    sender, queue = RecordingSender(lambda url: next(answers)), FakeQueue(JobRegistry(), clock)
+    message = OutboxMessage.new("out_1", "invoice.settled", {"merchant_id": "m1", "amount": "10.00"}, at=NOW)
+    with storage.unit_of_work() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+        [created] = fan_out(uow, message, ids=SequentialIds(), now=NOW)
+    deps = {"uow_factory": storage.unit_of_work, "sender": sender, "queue": queue, "clock": clock}
+    assert deliver_webhook(created.id, **deps).status is DeliveryStatus.RETRYING
+    clock.advance(seconds=5)
+    assert deliver_webhook(created.id, **deps).status is DeliveryStatus.DELIVERED
+    assert sender.sent[1].headers["webhook-id"] == "out_1"
+    with storage.unit_of_work() as uow:
+        assert [a.status_code for a in uow.webhook_deliveries.attempts(created.id)] == [503, 200]
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_engine(request, tmp_path):
+    yield from backend_engine(request, tmp_path)
+
+
+def test_secrets_are_stored_encrypted_and_bound_to_their_endpoint(sql_engine):
+    """The secret column holds a vault blob, never the secret; a blob copied to another endpoint does not decrypt."""
+    storage = SqlStorage(sql_engine, repositories=webhook_repositories(SecretCipher.from_vault(VAULT)))
+    with storage.unit_of_work() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+        uow.webhook_endpoints.add(endpoint(2))
+    with sql_engine.begin() as conn:
+        blobs = dict(conn.execute(sa.select(webhook_endpoints.c.id, webhook_endpoints.c.secret)).all())
+        assert SECRET.encode() not in blobs["whe_1"]
+        conn.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == "whe_2").values(secret=blobs["whe_1"]))
+    with pytest.raises(InvalidInput), storage.unit_of_work() as uow:
+        uow.webhook_endpoints.get("whe_2")
+
+
+def test_without_a_cipher_secrets_are_refused_unless_allowed(sql_engine):
+    """No cipher means no endpoints repository unless plaintext is explicitly allowed, which never reads sealed rows."""
+    with pytest.raises(InvalidInput), SqlStorage(sql_engine).unit_of_work() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+    with SqlStorage(sql_engine, repositories=webhook_repositories(SecretCipher.from_vault(VAULT)))() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+    plain = SqlWebhookEndpoints(sql_engine, allow_plaintext=True)
+    plain.add(endpoint(2))
+    assert plain.get("whe_2").secret == SECRET
+    with pytest.raises(InvalidState):
+        plain.get("whe_1")
+
+
+def test_concurrent_fan_outs_create_one_delivery(sql_engine):
+    """Eight transactions adding the same event's delivery to one endpoint: exactly one succeeds."""
+    storage = SqlStorage(sql_engine, repositories=webhook_repositories(SecretCipher.from_vault(VAULT)))
+
+    def add(i: int) -> bool:
+        try:
+            with storage.unit_of_work() as uow:
+                uow.webhook_deliveries.add(WebhookDelivery.new(f"whd_{i}", "whe_1", "m1", "out_1", "x", "{}", at=NOW))
+        except Conflict:
+            return False
+        return True
+
+    assert sorted(race(8, add)) == [False] * 7 + [True]

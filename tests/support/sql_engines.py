@@ -1,0 +1,63 @@
+"""Engines for the repository contract tests: None (the in-memory fake), a fresh SQLite file, or PostgreSQL.
+
+Use from a module's fixture parametrised over ``BACKENDS``; it reuses ``sqlite_template`` and
+``contract_pg_engine`` from tests/contract/conftest.py (PostgreSQL is emptied before each test).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+import cryptopay.adapters.sql.tables_fx_chains
+import cryptopay.adapters.sql.tables_identity
+import cryptopay.adapters.sql.tables_webhooks  # noqa: F401  (their tables join the shared MetaData)
+import pytest
+from cryptopay.adapters.sql import make_engine
+from cryptopay.adapters.sql.tables import metadata
+from sqlalchemy.engine import Engine
+
+BACKENDS = ["memory", "sqlite", "postgres"]
+SQL_BACKENDS = ["sqlite", "postgres"]
+T = TypeVar("T")
+
+
+def backend_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine | None]:
+    """Yield the engine ``request.param`` names (None for ``memory``)."""
+    if request.param == "memory":
+        yield None
+    elif request.param == "sqlite":
+        engine = make_engine(request.getfixturevalue("sqlite_template").fresh_url(tmp_path))
+        yield engine
+        engine.dispose()
+    else:
+        engine = request.getfixturevalue("contract_pg_engine")
+        empty_repository_tables(engine)
+        yield engine
+
+
+_LEDGER_AREA = {"ledger_accounts", "ledger_entries", "ledger_lines", "ledger_holds", "ledger_idempotency"}
+_LEDGER_AREA |= {"audit_log", "audit_head", "outbox"}
+
+
+def empty_repository_tables(engine: Engine) -> None:
+    """Delete the rows of the repository tables (children first); far quicker than truncating every table."""
+    tables = [t for t in reversed(metadata.sorted_tables) if t.name not in _LEDGER_AREA]
+    with engine.begin() as conn:
+        for table in tables:
+            conn.execute(table.delete())
+
+
+def race(threads: int, work: Callable[[int], T]) -> list[T]:
+    """Run ``work(i)`` on ``threads`` threads released together; the results in thread order."""
+    barrier = threading.Barrier(threads)
+
+    def run(i: int) -> T:
+        barrier.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(run, range(threads)))
