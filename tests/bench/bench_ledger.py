@@ -1,7 +1,8 @@
 """Ledger throughput on PostgreSQL against pgbench's TPC-B-like baseline, on the same server in the same run.
 
 Phases: pgbench (scale 10, 8 clients, 20 s); the ledger's single two-posting transfers, each its own transaction,
-from 8 worker processes; the ledger's batched path (``Ledger.post_many``, 100 transfers per transaction).
+from 8 worker processes among 1000 accounts; the ledger's batched path (``Ledger.post_many``, 100 transfers per
+transaction) from a few worker processes, each moving money among its own slice of the accounts.
 Prints a table, then as its last line one JSON object with the figures and the ratios
 (ledger transfers per second / pgbench transactions per second).
 
@@ -103,16 +104,23 @@ def setup_ledger(url: str) -> None:
     engine.dispose()
 
 
-def _transfer(rng: random.Random, key: str) -> EntryRequest:
-    a, b = rng.sample(range(ACCOUNTS), 2)
+def _transfer(rng: random.Random, key: str, accounts: range = range(ACCOUNTS)) -> EntryRequest:
+    a, b = rng.sample(accounts, 2)
     amount = Money.from_minor(rng.randint(1, 100_000), KES)
     return EntryRequest(key, (Posting.debit(_code(a), amount), Posting.credit(_code(b), amount)))
 
 
-def _worker(url: str, worker: int, batch: int, seconds: float, start: Any, results: Any) -> None:
+def _slice(worker: int, workers: int) -> range:
+    """A batch worker's own accounts: bulk runs are sharded (by merchant, say) so batches never queue on each other."""
+    size = ACCOUNTS // workers
+    return range(worker * size, (worker + 1) * size)
+
+
+def _worker(url: str, worker: int, workers: int, batch: int, seconds: float, start: Any, results: Any) -> None:
     engine = make_engine(url, pool_size=2)
     ledger = Ledger(SqlLedgerStore(engine))
     rng = random.Random(worker)
+    accounts = _slice(worker, workers) if batch > 1 else range(ACCOUNTS)
     prefix = f"{'b' if batch > 1 else 's'}{worker}-{secrets.token_hex(3)}"
     count = sequence = 0
     start.wait()
@@ -121,7 +129,7 @@ def _worker(url: str, worker: int, batch: int, seconds: float, start: Any, resul
         if batch == 1:
             ledger.post(_transfer(rng, f"{prefix}-{sequence}"))
         else:
-            ledger.post_many([_transfer(rng, f"{prefix}-{sequence}-{i}") for i in range(batch)])
+            ledger.post_many([_transfer(rng, f"{prefix}-{sequence}-{i}", accounts) for i in range(batch)])
         sequence += 1
         count += batch
     results.put(count)
@@ -132,7 +140,9 @@ def run_ledger(url: str, *, workers: int, batch: int, seconds: int) -> float:
     """Transfers per second from ``workers`` processes posting ``batch`` transfers per transaction."""
     ctx = mp.get_context("spawn")
     start, results = ctx.Barrier(workers + 1), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(url, w, batch, seconds, start, results)) for w in range(workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(url, w, workers, batch, seconds, start, results)) for w in range(workers)
+    ]
     for proc in procs:
         proc.start()
     start.wait()  # every worker is connected and ready: the clock starts for all at once

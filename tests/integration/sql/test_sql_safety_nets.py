@@ -106,3 +106,26 @@ def test_negative_balance_is_refused_by_check_constraint(books: Engine) -> None:
         )
     with pytest.raises(exc.IntegrityError, match="available_computed"), books.begin() as conn:
         conn.execute(text("UPDATE ledger_accounts SET available = 999 WHERE code = 'liabilities:user:a:KES'"))
+
+
+def test_raw_lines_must_be_numbered_from_zero(books: Engine) -> None:
+    """A balanced raw entry whose lines skip the numbers 0 and 1 is refused, so old entries cannot be padded later."""
+    with books.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ledger_entries (id, idempotency_key, description, created_at, meta) "
+                "VALUES ('raw_gap', 'raw_gap', 'raw', :at, '[]')"
+            ),
+            {"at": NOW},
+        )
+        for number, amount in ((5, "1.00"), (6, "-1.00")):
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_lines (entry_id, line_no, account_code, asset, amount, balance_before, "
+                    "balance_after) VALUES ('raw_gap', :n, 'assets:bank:KES', 'KES', CAST(:a AS numeric), 0, 0)"
+                ),
+                {"n": number, "a": amount},
+            )
+        with pytest.raises(exc.IntegrityError, match="numbered from 0"):
+            conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+        conn.rollback()
