@@ -43,9 +43,6 @@ class PayoutState(enum.Enum):
     FAILED = "failed"  # M-Pesa definitively did not pay it; the hold is voided
 
 
-_OPEN = frozenset({PayoutState.SUBMITTED, PayoutState.UNKNOWN})
-
-
 @attrs.frozen
 class PayoutQuery:
     """One Transaction Status query about a payout: its own originator id and its callback token's digest."""
@@ -109,9 +106,9 @@ class Payout:
         self.conversation_id = conversation_id or self.conversation_id
 
     def unknown(self, now: datetime, note: str, *, check_at: datetime) -> None:
-        """No usable result: ask Transaction Status at ``check_at``."""
-        if self.state not in _OPEN:
-            raise InvalidState(f"payout {self.id} is {self.state.value}; only a sent payout can be in doubt")
+        """No usable result: ask Transaction Status at ``check_at`` (news of a planned one proves it was sent)."""
+        if self.is_final:
+            raise InvalidState(f"payout {self.id} is already {self.state.value}")
         self.state, self.note, self.check_at = PayoutState.UNKNOWN, note, check_at
 
     def asked(self, query: PayoutQuery, *, check_at: datetime) -> None:
