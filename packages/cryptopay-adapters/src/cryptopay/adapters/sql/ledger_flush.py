@@ -9,16 +9,18 @@ between the parts hold because they are checked at the end of the statement; the
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from cryptopay.core.ledger.model import AccountBalance, Entry
 from cryptopay.core.ports.ledger import IdempotencyRecord
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
-__all__ = ["PREFETCH", "flush_postgres"]
+__all__ = ["PREFETCH", "compiled", "flush_postgres"]
 
 _FLUSH = sa.text(
     """
@@ -114,4 +116,17 @@ def flush_postgres(
         for k in keys
     ]
     params = {"entries": _json(entry_rows), "lines": _json(line_rows), "balances": _json(balance_rows)}
-    conn.execute(_FLUSH, {**params, "keys": _json(key_rows)})
+    params["keys"] = _json(key_rows)
+    driver = conn.connection.driver_connection
+    if isinstance(driver, psycopg.Connection) and driver.info.pipeline_status != psycopg.pq.PipelineStatus.OFF:
+        # Inside the commit pipeline: queue the statement on the driver (SQLAlchemy compiled it once); its result
+        # is read at the COMMIT's sync. Skipping SQLAlchemy's result handling here saves a good share of CPU.
+        driver.execute(compiled(_FLUSH, conn.dialect), params)
+    else:
+        conn.execute(_FLUSH, params)
+
+
+@functools.cache
+def compiled(statement: sa.TextClause, dialect: Dialect) -> str:
+    """The statement as SQLAlchemy compiles it for the dialect's driver (psycopg ``%(name)s`` parameters)."""
+    return str(statement.compile(dialect=dialect))

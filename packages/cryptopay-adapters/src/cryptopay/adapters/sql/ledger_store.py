@@ -9,7 +9,6 @@ statement). Reads that could depend on buffered writes are answered from the buf
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,7 +18,7 @@ import psycopg
 import sqlalchemy as sa
 from cryptopay.adapters.sql import ledger_rows as rows
 from cryptopay.adapters.sql.errors import pipelined, translating
-from cryptopay.adapters.sql.ledger_flush import PREFETCH, flush_postgres
+from cryptopay.adapters.sql.ledger_flush import PREFETCH, compiled, flush_postgres
 from cryptopay.adapters.sql.tables import (
     ledger_accounts,
     ledger_entries,
@@ -31,7 +30,7 @@ from cryptopay.core.ledger.model import Account, AccountBalance, Entry, Hold
 from cryptopay.core.ports.ledger import IdempotencyRecord
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["SqlLedgerSession", "SqlLedgerStore"]
 
@@ -62,16 +61,6 @@ _UPDATE_HOLD = (
         entry_id=sa.bindparam("h_entry"),
     )
 )
-
-
-@functools.cache
-def _compiled_text(statement: sa.TextClause, dialect: Dialect) -> str:
-    return str(statement.compile(dialect=dialect))
-
-
-def _compiled(statement: sa.TextClause, conn: Connection) -> str:
-    """The statement as SQLAlchemy compiles it for this connection's driver (psycopg ``%(name)s`` parameters)."""
-    return _compiled_text(statement, conn.dialect)
 
 
 def _load_entries(conn: Connection, where: sa.ColumnElement[bool], limit: int | None = None) -> list[Entry]:
@@ -171,7 +160,7 @@ class SqlLedgerSession:
             return [row._mapping for row in self._conn.execute(PREFETCH, params)]
         # First statement of the transaction: pipelined, psycopg sends its BEGIN with it (one round trip, not two).
         with pipelined(self._conn), driver.cursor(row_factory=dict_row) as cursor:
-            cursor.execute(_compiled(PREFETCH, self._conn), params)
+            cursor.execute(compiled(PREFETCH, self._conn.dialect), params)
             return cursor.fetchall()
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
