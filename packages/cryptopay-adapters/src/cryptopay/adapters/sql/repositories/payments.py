@@ -1,0 +1,355 @@
+"""Merchant-payment repositories on SQL, offered by the unit of work (``uow.invoices``, ``uow.payouts``, ...).
+
+Each aggregate is stored as its JSON document plus the columns it is looked up by; ``get`` of an invoice or a
+payout locks its row (``FOR UPDATE`` on PostgreSQL). Deposit-address indexes come from a counter row bumped with
+one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transaction: no index is handed out twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.documents import document, from_document
+from cryptopay.adapters.sql.repositories import REPOSITORIES
+from cryptopay.adapters.sql.repositories._base import insert_new
+from cryptopay.adapters.sql.tables_payments import (
+    deposit_address_counters,
+    deposit_addresses,
+    invoice_addresses,
+    invoices,
+    payment_credits,
+    payout_queries,
+    payouts,
+    refunds,
+    settlements,
+    stores,
+)
+from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings, address_key
+from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from sqlalchemy.engine import Connection
+
+__all__ = [
+    "SqlDepositAddresses",
+    "SqlInvoices",
+    "SqlPaymentCredits",
+    "SqlPayouts",
+    "SqlRefunds",
+    "SqlSettlements",
+    "SqlStores",
+]
+
+T = TypeVar("T")
+
+
+class _Documents(Generic[T]):
+    """Rows of one table holding ``cls`` documents plus the columns ``columns(item)`` names."""
+
+    cls: type[T]
+    table: sa.Table
+    what: str
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _columns(self, item: T) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _row(self, item: T) -> dict[str, Any]:
+        return self._columns(item) | {"doc": document(item)}
+
+    def _insert(self, item: T, conflict: str | None = None) -> None:
+        if not insert_new(self._conn, self.table, self._row(item)):
+            raise Conflict(conflict or f"{self.what} {self._row(item)['id']} exists")
+
+    def _update(self, item: T) -> None:
+        row = self._row(item)
+        statement = self.table.update().where(self.table.c.id == row["id"]).values(**row)
+        if self._conn.execute(statement).rowcount != 1:
+            raise NotFound(f"no {self.what} {row['id']} to update")
+
+    def _select(self, *where: Any, order: tuple[str, ...] = ("id",), limit: int | None = None) -> list[T]:
+        query = sa.select(self.table.c.doc).where(*where).order_by(*(self.table.c[name] for name in order))
+        return [from_document(self.cls, doc) for doc in self._conn.scalars(query.limit(limit))]
+
+    def _one(self, *where: Any, lock: bool = False) -> T | None:
+        query = sa.select(self.table.c.doc).where(*where)
+        doc = self._conn.scalars(query.with_for_update() if lock else query).first()
+        return from_document(self.cls, doc) if doc is not None else None
+
+
+def _page(table: sa.Table, key: str, after: str | None) -> tuple[Any, ...]:
+    return () if after is None else (table.c[key] > after,)
+
+
+class SqlStores(_Documents[StoreSettings]):
+    cls, table, what = StoreSettings, stores, "store"
+
+    def _columns(self, item: StoreSettings) -> dict[str, Any]:
+        return {"merchant_id": item.merchant_id}
+
+    def get(self, merchant_id: str) -> StoreSettings | None:
+        return self._one(stores.c.merchant_id == merchant_id)
+
+    def put(self, settings: StoreSettings) -> None:
+        row = self._row(settings)
+        if not insert_new(self._conn, stores, row):
+            self._conn.execute(stores.update().where(stores.c.merchant_id == settings.merchant_id).values(**row))
+
+    def list(self, *, after: str | None, limit: int) -> list[StoreSettings]:
+        return self._select(*_page(stores, "merchant_id", after), order=("merchant_id",), limit=limit)
+
+
+_OPEN_INVOICES = [InvoiceState.NEW.value, InvoiceState.PROCESSING.value]
+
+
+class SqlInvoices(_Documents[Invoice]):
+    cls, table, what = Invoice, invoices, "invoice"
+
+    def _columns(self, item: Invoice) -> dict[str, Any]:
+        return {
+            "id": item.id,
+            "merchant_id": item.merchant_id,
+            "state": item.state.value,
+            "expires_at": item.expires_at,
+            "monitoring_until": item.monitoring_until,
+            # At the end of its monitoring window an invoice is watched only for its unconfirmed payments.
+            "unconfirmed": item.needs_watching(item.monitoring_until),
+        }
+
+    def add(self, invoice: Invoice) -> None:
+        self._insert(invoice)
+        self._index_addresses(invoice)
+
+    def _index_addresses(self, invoice: Invoice) -> None:
+        for option in invoice.options:
+            network = option.rail.network.name
+            row = {"network": network, "address_key": address_key(network, option.address), "invoice_id": invoice.id}
+            if not insert_new(self._conn, invoice_addresses, row):
+                owner = self._conn.scalar(
+                    sa.select(invoice_addresses.c.invoice_id).where(
+                        invoice_addresses.c.network == network, invoice_addresses.c.address_key == row["address_key"]
+                    )
+                )
+                if owner != invoice.id:
+                    raise Conflict(f"deposit address {option.address} on {network} belongs to another invoice")
+
+    def get(self, invoice_id: str) -> Invoice | None:
+        return self._one(invoices.c.id == invoice_id, lock=True)
+
+    def update(self, invoice: Invoice) -> None:
+        self._update(invoice)
+        self._index_addresses(invoice)
+
+    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Invoice]:
+        return self._select(invoices.c.merchant_id == merchant_id, *_page(invoices, "id", after), limit=limit)
+
+    def by_address(self, network: str, address: str) -> Invoice | None:
+        owner = sa.select(invoice_addresses.c.invoice_id).where(
+            invoice_addresses.c.network == network, invoice_addresses.c.address_key == address_key(network, address)
+        )
+        return self._one(invoices.c.id == owner.scalar_subquery())
+
+    def watching(self, now: datetime) -> list[Invoice]:
+        return self._select(sa.or_(invoices.c.monitoring_until > now, invoices.c.unconfirmed))
+
+    def expiring(self, before: datetime) -> list[Invoice]:
+        return self._select(invoices.c.state.in_(_OPEN_INVOICES), invoices.c.expires_at <= before)
+
+
+class SqlDepositAddresses:
+    """``DepositAddressRepository``: unique (network, address key) and (network, index)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def allocate_index(self, network: str) -> int:
+        insert_new(self._conn, deposit_address_counters, {"network": network, "next_index": 0})
+        bump = (
+            deposit_address_counters.update()
+            .where(deposit_address_counters.c.network == network)
+            .values(next_index=deposit_address_counters.c.next_index + 1)
+            .returning(deposit_address_counters.c.next_index)
+        )
+        return int(self._conn.execute(bump).scalar_one()) - 1
+
+    def add(self, address: DepositAddress) -> None:
+        row = {
+            "network": address.network,
+            "address_key": address.key,
+            "address": address.address,
+            "index": address.index,
+            "invoice_id": address.invoice_id,
+            "merchant_id": address.merchant_id,
+            "created_at": address.created_at,
+        }
+        if not insert_new(self._conn, deposit_addresses, row):
+            raise Conflict(f"deposit address {address.address} or index {address.index} on {address.network} is taken")
+
+    def by_address(self, network: str, address: str) -> DepositAddress | None:
+        where = (
+            deposit_addresses.c.network == network,
+            deposit_addresses.c.address_key == address_key(network, address),
+        )
+        row = self._conn.execute(sa.select(deposit_addresses).where(*where)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return DepositAddress(
+            m["network"], m["address"], m["index"], m["invoice_id"], m["merchant_id"], m["created_at"]
+        )
+
+    def addresses_for(self, network: str) -> list[str]:
+        query = sa.select(deposit_addresses.c.address).where(deposit_addresses.c.network == network)
+        return sorted(self._conn.scalars(query))
+
+
+class SqlPaymentCredits(_Documents[PaymentCredit]):
+    cls, table, what = PaymentCredit, payment_credits, "payment credit"
+
+    def _columns(self, item: PaymentCredit) -> dict[str, Any]:
+        return {
+            "id": item.id,
+            "invoice_id": item.invoice_id,
+            "merchant_id": item.merchant_id,
+            "clawback_pending": item.clawback_pending,
+            "credited_at": item.credited_at,
+        }
+
+    def add(self, credit: PaymentCredit) -> None:
+        self._insert(credit)
+
+    def update(self, credit: PaymentCredit) -> None:
+        self._update(credit)
+
+    def for_invoice(self, invoice_id: str) -> list[PaymentCredit]:
+        return self._select(payment_credits.c.invoice_id == invoice_id, order=("credited_at", "id"))
+
+    def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
+        mine = (payment_credits.c.merchant_id == merchant_id, payment_credits.c.clawback_pending)
+        return self._select(*mine, order=("credited_at", "id"))
+
+
+class SqlSettlements(_Documents[Settlement]):
+    cls, table, what = Settlement, settlements, "settlement"
+
+    def _columns(self, item: Settlement) -> dict[str, Any]:
+        return {"id": item.id, "merchant_id": item.merchant_id, "cutoff": item.cutoff, "state": item.state.value}
+
+    def add(self, settlement: Settlement) -> None:
+        conflict = f"merchant {settlement.merchant_id} is already settled at {settlement.cutoff.isoformat()}"
+        self._insert(settlement, conflict)
+
+    def get(self, settlement_id: str) -> Settlement | None:
+        return self._one(settlements.c.id == settlement_id)
+
+    def update(self, settlement: Settlement) -> None:
+        self._update(settlement)
+
+    def last_for(self, merchant_id: str) -> Settlement | None:
+        found = self._select(settlements.c.merchant_id == merchant_id, order=("cutoff",))
+        return found[-1] if found else None
+
+    def by_state(self, state: SettlementState, *, limit: int = 100) -> list[Settlement]:
+        return self._select(settlements.c.state == state.value, order=("cutoff", "id"), limit=limit)
+
+    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Settlement]:
+        return self._select(settlements.c.merchant_id == merchant_id, *_page(settlements, "id", after), limit=limit)
+
+
+_OPEN_PAYOUTS = [PayoutState.SUBMITTED.value, PayoutState.UNKNOWN.value]
+_BY_AGE = ("created_at", "id")
+
+
+class SqlPayouts(_Documents[Payout]):
+    cls, table, what = Payout, payouts, "payout"
+
+    def _columns(self, item: Payout) -> dict[str, Any]:
+        return {
+            "id": item.id,
+            "settlement_id": item.settlement_id,
+            "originator_id": item.originator_id,
+            "conversation_id": item.conversation_id,
+            "state": item.state.value,
+            "check_at": item.check_at,
+            "destination": item.destination,
+            "created_at": item.created_at,
+        }
+
+    def add(self, payout: Payout) -> None:
+        self._insert(payout, f"payout {payout.id} or originator id {payout.originator_id} is taken")
+        self._index_queries(payout)
+
+    def _index_queries(self, payout: Payout) -> None:
+        for query in payout.queries:
+            insert_new(self._conn, payout_queries, {"originator_id": query.originator_id, "payout_id": payout.id})
+
+    def get(self, payout_id: str) -> Payout | None:
+        return self._one(payouts.c.id == payout_id, lock=True)
+
+    def update(self, payout: Payout) -> None:
+        self._update(payout)
+        self._index_queries(payout)
+
+    def by_originator_id(self, originator_id: str) -> Payout | None:
+        return self._one(payouts.c.originator_id == originator_id)
+
+    def by_conversation_id(self, conversation_id: str) -> Payout | None:
+        found = self._select(payouts.c.conversation_id == conversation_id, order=_BY_AGE, limit=1)
+        return found[0] if found else None
+
+    def by_query_id(self, originator_id: str) -> Payout | None:
+        owner = sa.select(payout_queries.c.payout_id).where(payout_queries.c.originator_id == originator_id)
+        return self._one(payouts.c.id == owner.scalar_subquery())
+
+    def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
+        return self._select(payouts.c.state == state.value, order=_BY_AGE, limit=limit)
+
+    def due_for_status(self, now: datetime, *, limit: int = 100) -> list[Payout]:
+        due = (payouts.c.state.in_(_OPEN_PAYOUTS), payouts.c.check_at <= now)
+        return self._select(*due, order=_BY_AGE, limit=limit)
+
+    def for_settlement(self, settlement_id: str) -> list[Payout]:
+        return self._select(payouts.c.settlement_id == settlement_id, order=_BY_AGE)
+
+    def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
+        return self._select(payouts.c.destination == destination, payouts.c.created_at >= since, order=_BY_AGE)
+
+
+class SqlRefunds(_Documents[Refund]):
+    cls, table, what = Refund, refunds, "refund"
+
+    def _columns(self, item: Refund) -> dict[str, Any]:
+        return {"id": item.id, "invoice_id": item.invoice_id, "state": item.state.value, "created_at": item.created_at}
+
+    def add(self, refund: Refund) -> None:
+        self._insert(refund)
+
+    def get(self, refund_id: str) -> Refund | None:
+        return self._one(refunds.c.id == refund_id)
+
+    def update(self, refund: Refund) -> None:
+        self._update(refund)
+
+    def for_invoice(self, invoice_id: str) -> list[Refund]:
+        return self._select(refunds.c.invoice_id == invoice_id, order=_BY_AGE)
+
+    def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
+        return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit)
+
+
+PAYMENT_REPOSITORIES: Mapping[str, Callable[[Connection], Any]] = {
+    "stores": SqlStores,
+    "invoices": SqlInvoices,
+    "deposit_addresses": SqlDepositAddresses,
+    "payment_credits": SqlPaymentCredits,
+    "settlements": SqlSettlements,
+    "payouts": SqlPayouts,
+    "refunds": SqlRefunds,
+}
+
+REPOSITORIES.update(PAYMENT_REPOSITORIES)

@@ -1,0 +1,147 @@
+"""Merchant-payment tables: each aggregate is a JSON document (``documents.py``) plus the columns it is queried by.
+
+The uniqueness rules of ``ports.payments`` are constraints here: one invoice per deposit address, one derivation
+index per network, one settlement per merchant and cut-off, one payout per originator id.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.tables import CODE, ID, metadata
+from cryptopay.adapters.sql.types import JsonText, UtcDateTime
+
+__all__ = [
+    "deposit_address_counters",
+    "deposit_addresses",
+    "invoice_addresses",
+    "invoices",
+    "payment_credits",
+    "payout_queries",
+    "payouts",
+    "refunds",
+    "settlements",
+    "stores",
+]
+
+ADDRESS = 128
+BIGINT = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+# keep_existing: pytest's doctest collection (importlib mode) imports this module a second time under another
+# name; the second import must reuse these tables on the shared MetaData instead of failing.
+
+stores = sa.Table(
+    "stores",
+    metadata,
+    sa.Column("merchant_id", sa.String(ID), primary_key=True),
+    sa.Column("doc", JsonText, nullable=False),
+    keep_existing=True,
+)
+
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("merchant_id", sa.String(ID), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("monitoring_until", UtcDateTime, nullable=False),
+    sa.Column("unconfirmed", sa.Boolean, nullable=False),  # has counted payments still short of their depth
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_invoices_merchant", "merchant_id", "id"),
+    sa.Index("ix_invoices_expiry", "state", "expires_at"),
+    sa.Index("ix_invoices_monitoring", "monitoring_until"),
+    keep_existing=True,
+)
+
+invoice_addresses = sa.Table(
+    "invoice_addresses",
+    metadata,
+    sa.Column("network", sa.String(CODE), primary_key=True),
+    sa.Column("address_key", sa.String(ADDRESS), primary_key=True),
+    sa.Column("invoice_id", sa.String(ID), sa.ForeignKey("invoices.id"), nullable=False),
+    keep_existing=True,
+)
+
+deposit_address_counters = sa.Table(
+    "deposit_address_counters",
+    metadata,
+    sa.Column("network", sa.String(CODE), primary_key=True),
+    sa.Column("next_index", BIGINT, nullable=False),
+    keep_existing=True,
+)
+
+deposit_addresses = sa.Table(
+    "deposit_addresses",
+    metadata,
+    sa.Column("network", sa.String(CODE), primary_key=True),
+    sa.Column("address_key", sa.String(ADDRESS), primary_key=True),
+    sa.Column("address", sa.String(ADDRESS), nullable=False),
+    sa.Column("index", BIGINT, nullable=False),
+    sa.Column("invoice_id", sa.String(ID), nullable=False),
+    sa.Column("merchant_id", sa.String(ID), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("network", "index", name="uq_deposit_addresses_index"),
+    keep_existing=True,
+)
+
+payment_credits = sa.Table(
+    "payment_credits",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("invoice_id", sa.String(ID), nullable=False, index=True),
+    sa.Column("merchant_id", sa.String(ID), nullable=False),
+    sa.Column("clawback_pending", sa.Boolean, nullable=False),
+    sa.Column("credited_at", UtcDateTime, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_payment_credits_clawbacks", "merchant_id", "clawback_pending"),
+    keep_existing=True,
+)
+
+settlements = sa.Table(
+    "settlements",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("merchant_id", sa.String(ID), nullable=False),
+    sa.Column("cutoff", UtcDateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.UniqueConstraint("merchant_id", "cutoff", name="uq_settlements_merchant_cutoff"),
+    sa.Index("ix_settlements_state", "state", "cutoff"),
+    keep_existing=True,
+)
+
+payouts = sa.Table(
+    "payouts",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("settlement_id", sa.String(ID), nullable=False, index=True),
+    sa.Column("originator_id", sa.String(CODE), unique=True),
+    sa.Column("conversation_id", sa.String(CODE), index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("check_at", UtcDateTime),
+    sa.Column("destination", sa.String(CODE), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_payouts_state", "state", "created_at"),
+    sa.Index("ix_payouts_destination", "destination", "created_at"),
+    keep_existing=True,
+)
+
+payout_queries = sa.Table(
+    "payout_queries",
+    metadata,
+    sa.Column("originator_id", sa.String(CODE), primary_key=True),
+    sa.Column("payout_id", sa.String(ID), sa.ForeignKey("payouts.id"), nullable=False),
+    keep_existing=True,
+)
+
+refunds = sa.Table(
+    "refunds",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("invoice_id", sa.String(ID), nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_refunds_state", "state", "created_at"),
+    keep_existing=True,
+)

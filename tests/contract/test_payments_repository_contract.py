@@ -1,0 +1,170 @@
+"""Payment repositories in a unit of work: the same rules from the in-memory fakes, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptopay.adapters.sql.ledger_store import SqlLedgerStore
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.errors import Conflict
+from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.invoices import InvoiceState
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.model import DepositAddress
+from cryptopay.core.payments.payout import Payout, PayoutQuery, PayoutState, Settlement, SettlementState
+from cryptopay.core.payments.payouts import Payouts
+from cryptopay.core.payments.refunds import Refunds
+from cryptopay.core.payments.settling import Settling
+from cryptopay.core.testing.payments import payments_storage
+from cryptopay.core.testing.payments_stack import PaymentsStack, SequentialDeriver
+
+from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+EVM = "0xAbCdEf0000000000000000000000000000000001"
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request, tmp_path):
+    yield from backend_engine(request, tmp_path)
+
+
+@pytest.fixture
+def storage(engine):
+    return payments_storage() if engine is None else SqlStorage(engine)
+
+
+def settlement(n: int, cutoff: datetime, merchant_id: str = "m1", state=SettlementState.PAYING) -> Settlement:
+    return Settlement(id=f"stl_{n}", merchant_id=merchant_id, cutoff=cutoff, created_at=cutoff, complete_by=cutoff,
+                      method=SettlementMethod.MPESA_B2C, destination="254712345678", state=state,
+                      converted=Money.of("99.5", USDT), credited=Money.of("12870.33", KES))  # fmt: skip
+
+
+def payout(n: int, *, originator: str | None = None, at: datetime = NOW, destination: str = "254712345678") -> Payout:
+    return Payout(id=f"po_{n}", settlement_id="stl_1", merchant_id="m1", originator_id=originator or f"po_{n}-1",
+                  method=SettlementMethod.MPESA_B2C, destination=destination, amount=Money.of(5000, KES),
+                  charge=Money.of("15.50", KES), hold_id=f"hld_{n}", created_at=at)  # fmt: skip
+
+
+def test_deposit_indexes_are_never_handed_out_twice(storage):
+    """Eight concurrent transactions each allocate an index: eight distinct ones, per network, from zero."""
+
+    def allocate(_: int) -> int:
+        with storage.unit_of_work() as uow:
+            return uow.deposit_addresses.allocate_index("ethereum")
+
+    assert sorted(race(8, allocate)) == list(range(8))
+    with storage.unit_of_work() as uow:
+        assert uow.deposit_addresses.allocate_index("tron") == 0
+        assert uow.deposit_addresses.allocate_index("ethereum") == 8
+
+
+def test_deposit_addresses_are_unique_by_key_and_index(storage):
+    """An EVM address is taken whatever its case, an index once per network; lookups ignore EVM case."""
+    first = DepositAddress("ethereum", EVM, 0, "inv_1", "m1", NOW)
+    with storage.unit_of_work() as uow:
+        uow.deposit_addresses.add(first)
+        uow.deposit_addresses.add(DepositAddress("tron", "TXyZ", 0, "inv_2", "m1", NOW))
+    for clash in (DepositAddress("ethereum", EVM.lower(), 1, "inv_3", "m1", NOW),
+                  DepositAddress("ethereum", "0x" + "2" * 40, 0, "inv_3", "m1", NOW)):  # fmt: skip
+        with pytest.raises(Conflict), storage.unit_of_work() as uow:
+            uow.deposit_addresses.add(clash)
+    with storage.unit_of_work() as uow:
+        assert uow.deposit_addresses.by_address("ethereum", EVM.upper().replace("0X", "0x")) == first
+        assert uow.deposit_addresses.by_address("tron", "txyz") is None
+        assert uow.deposit_addresses.addresses_for("ethereum") == [EVM]
+
+
+def test_one_settlement_per_merchant_and_cut_off(storage):
+    """A second settlement at one cut-off is a Conflict; the latest cut-off is the last; states list oldest first."""
+    day = timedelta(days=1)
+    with storage.unit_of_work() as uow:
+        uow.settlements.add(settlement(1, NOW))
+        uow.settlements.add(settlement(2, NOW + day, state=SettlementState.SKIPPED))
+        uow.settlements.add(settlement(3, NOW, merchant_id="m2"))
+    with pytest.raises(Conflict), storage.unit_of_work() as uow:
+        uow.settlements.add(settlement(4, NOW))
+    with storage.unit_of_work() as uow:
+        assert uow.settlements.get("stl_1") == settlement(1, NOW)
+        assert uow.settlements.last_for("m1").id == "stl_2" and uow.settlements.last_for("m9") is None
+        assert [s.id for s in uow.settlements.by_state(SettlementState.PAYING)] == ["stl_1", "stl_3"]
+        assert [s.id for s in uow.settlements.list_for_merchant("m1", after="stl_1", limit=5)] == ["stl_2"]
+
+
+def test_payouts_are_found_by_every_id_mpesa_echoes(storage):
+    """Originator ids are unique; payouts are found by originator, conversation and status-query ids."""
+    asked = payout(1)
+    asked.submitted(NOW, token_digest="d1", check_at=NOW + timedelta(minutes=2))
+    asked.acknowledged(originator_id=None, conversation_id="AG_1")
+    asked.unknown(NOW, "no answer", check_at=NOW + timedelta(minutes=2))
+    asked.asked(PayoutQuery("q_1", "d2", NOW), check_at=NOW + timedelta(minutes=2))
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(payout(1))
+        uow.payouts.update(asked)
+        uow.payouts.add(payout(2, at=NOW + timedelta(seconds=1), destination="254700000000"))
+    with pytest.raises(Conflict), storage.unit_of_work() as uow:
+        uow.payouts.add(payout(3, originator="po_1-1"))
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.get("po_1") == asked
+        assert uow.payouts.by_originator_id("po_2-1").id == "po_2"
+        assert uow.payouts.by_conversation_id("AG_1").id == uow.payouts.by_query_id("q_1").id == "po_1"
+        assert uow.payouts.by_query_id("q_9") is None
+        assert [p.id for p in uow.payouts.due_for_status(NOW + timedelta(minutes=2))] == ["po_1"]
+        assert uow.payouts.due_for_status(NOW + timedelta(minutes=1)) == []
+        assert [p.id for p in uow.payouts.by_state(PayoutState.PLANNED)] == ["po_2"]
+        assert [p.id for p in uow.payouts.for_settlement("stl_1")] == ["po_1", "po_2"]
+        assert [p.id for p in uow.payouts.to_destination("254700000000", since=NOW)] == ["po_2"]
+
+
+class SqlPaymentsStack(PaymentsStack):
+    """The in-memory deployment of the payment use cases, with its storage and ledger swapped for SQL."""
+
+    def __init__(self, storage: SqlStorage) -> None:
+        super().__init__()
+        self.storage, self.uow = storage, storage.unit_of_work
+        self.ledger = Ledger(SqlLedgerStore(storage.engine), clock=self.clock, ids=self.ids)
+        uow, clock, ids, ledger, derivers = (
+            self.uow,
+            self.clock,
+            self.ids,
+            self.ledger,
+            {"tron": SequentialDeriver("tron")},
+        )
+        self.invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, derivers=derivers)
+        self.detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=self.cursors)
+        self.settling = Settling(
+            uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
+        )
+        self.payouts = Payouts(uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=self.mpesa, urls=self.urls)
+        self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
+
+
+@pytest.fixture(params=SQL_BACKENDS)
+def sql_engine(request, tmp_path):
+    yield from backend_engine(request, tmp_path)
+
+
+def test_the_payment_use_cases_run_end_to_end_on_sql(sql_engine):
+    """Invoice, payment, confirmations, instant settlement and an M-Pesa payout, all through the SQL repositories."""
+    stack = SqlPaymentsStack(SqlStorage(sql_engine))
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "254712345678")
+    stack.add_merchant("m1", settlement=profile)
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    stack.pay(invoice.id)
+    stack.tick(minutes=1)
+    assert stack.invoice(invoice.id).state is InvoiceState.PROCESSING
+    stack.confirm(3)
+    assert stack.invoice(invoice.id).state is InvoiceState.SETTLED
+    [run] = stack.settling.run_settlements()
+    [sent] = stack.payouts.submit_payouts()
+    [done] = stack.deliver_callbacks()
+    assert sent.id == run.payouts[0].id and done.state is PayoutState.COMPLETED and done.receipt
+    with stack.uow() as uow:
+        assert uow.settlements.get(sent.settlement_id).state is SettlementState.COMPLETED
+        assert [c.invoice_id for c in uow.payment_credits.for_invoice(invoice.id)] == [invoice.id]
+        assert uow.invoices.by_address("tron", invoice.options[0].address).id == invoice.id
+    assert stack.books_balanced()
