@@ -83,16 +83,20 @@ def credit_invoice_payment(
     network: str,
     received: Money,
     fees: FeeSchedule,
+    reference: str | None = None,
     session: LedgerSession | None = None,
 ) -> tuple[Entry, FeeQuote]:
-    """Book confirmed crypto: Dr custody (gross) / Cr merchant liability (net) / Cr merchant fee revenue."""
+    """Book confirmed crypto: Dr custody (gross) / Cr merchant liability (net) / Cr merchant fee revenue.
+
+    ``reference`` names this credit (one per payment and per re-mining of it); by default one per invoice/network.
+    """
     fee = fees.quote(received)
     postings = [Posting.debit(custody(network, received.asset), received)]
     postings.append(Posting.credit(merchant_liability(merchant_id, received.asset), fee.net))
     if fee.fee.is_positive():
         postings.append(Posting.credit(merchant_fee(received.asset), fee.fee))
     request = EntryRequest(
-        f"invoice:{invoice_id}:{network}:credit",
+        f"invoice:{reference or f'{invoice_id}:{network}'}:credit",
         postings,
         f"invoice {invoice_id} paid on {network}",
         metadata={"invoice_id": invoice_id, "merchant_id": merchant_id, "fee_schedule": fees.id},

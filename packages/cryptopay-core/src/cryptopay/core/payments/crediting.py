@@ -69,11 +69,12 @@ def _credit(
 ) -> None:
     network, tx_hash, index = payment.key
     store = uow.stores.get(invoice.merchant_id)
-    # flows keys the entry by invoice and network; a payment (and each re-mining of it) needs its own key.
+    # A payment (and each re-mining of it after a reorg) is its own credit.
     reference = f"{invoice.id}:{tx_hash}:{index}:g{generation}"
     entry, fee = flows.credit_invoice_payment(
         ledger,
-        invoice_id=reference,
+        invoice_id=invoice.id,
+        reference=reference,
         merchant_id=invoice.merchant_id,
         network=network,
         received=payment.amount,
