@@ -14,7 +14,7 @@ from tests.support.ledger_machine import LedgerMachine
 from tests.support.sql_backends import SqliteTemplate, empty_postgres
 
 SETTINGS = settings(
-    max_examples=12,
+    max_examples=25,
     stateful_step_count=30,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
