@@ -13,9 +13,9 @@ __all__ = ["api_keys", "idempotency_records", "merchants", "refresh_tokens", "us
 
 EMAIL = 320
 HASH = 255
+
 # keep_existing: pytest's doctest collection (importlib mode) imports this module a second time under another
 # name; the second import must reuse these tables on the shared MetaData instead of failing.
-
 users = sa.Table(
     "users",
     metadata,
