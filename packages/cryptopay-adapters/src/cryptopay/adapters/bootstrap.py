@@ -23,13 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from cryptopay.core.fx import Pair
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import KES, USDT
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.system import RandomIds, SystemClock
 from sqlalchemy.engine import Engine
 
 __all__ = ["Container", "Settings", "build", "build_http_services", "container", "worker_container"]
 
+_EVM_NETWORKS = ("ethereum", "polygon", "bsc")
 _SANDBOX_HOSTS = ("127.0.0.1", "localhost", "[::1]", "sandbox.safaricom.co.ke")
 
 
@@ -103,9 +107,11 @@ class Container:
 
     @functools.cached_property
     def storage(self) -> Any:
+        from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, webhook_repositories
         from cryptopay.adapters.sql.uow import SqlStorage
 
-        return SqlStorage(self.engine, ids=self.ids)
+        cipher = SecretCipher.from_vault(self.vault)  # webhook endpoint secrets are sealed by the key vault
+        return SqlStorage(self.engine, ids=self.ids, repositories=webhook_repositories(cipher))
 
     def uow_factory(self) -> Any:
         """A new unit of work (a context manager committing on success)."""
@@ -143,6 +149,176 @@ class Container:
 
         return DarajaGateway(DarajaSettings.from_env(self.settings.env))
 
+    # -- chains and payments ------------------------------------------------------------------------------
+    def _env(self, name: str, default: str = "") -> str:
+        return self.settings.env.get(f"CRYPTOPAY_{name}", default)
+
+    @functools.cached_property
+    def rails(self) -> dict[str, Rail]:
+        """The deployment's rails by key (``usdt-ethereum``...): networks with an RPC/API URL configured."""
+        rails: dict[str, Rail] = {}
+        for network in _EVM_NETWORKS:
+            if not self._env(f"{network.upper()}_RPC_URL"):
+                continue
+            chain_id = self._env(f"{network.upper()}_CHAIN_ID")
+            rail = rail_for(
+                network,
+                "USDT",
+                contract=self._env(f"{network.upper()}_USDT_CONTRACT") or None,
+                chain_id=int(chain_id) if chain_id else None,
+                confirmations=self._depth(network),
+            )
+            rails[rail.key] = rail
+        if self._env("TRON_API_URL"):
+            rail = rail_for("tron", "USDT", contract=self._env("TRON_USDT_CONTRACT") or None,
+                            confirmations=self._depth("tron"))  # fmt: skip
+            rails[rail.key] = rail
+        if self._env("ESPLORA_URL"):
+            rail = rail_for("bitcoin", "BTC", confirmations=self._depth("bitcoin"))
+            rails[rail.key] = rail
+        return rails
+
+    def _depth(self, network: str) -> int | None:
+        value = self._env(f"{network.upper()}_CONFIRMATIONS")
+        return int(value) if value else None
+
+    def _rails_on(self, network: str) -> list[Rail]:
+        return [rail for rail in self.rails.values() if rail.network.name == network]
+
+    @functools.cached_property
+    def derivers(self) -> dict[str, Any]:
+        """Deposit-address derivers per network, from account-level extended public keys (no private keys)."""
+        from cryptopay.adapters.bitcoin.addresses import BitcoinAddressDeriver
+        from cryptopay.adapters.evm.addresses import EvmAddressDeriver
+        from cryptopay.adapters.tron.addresses import TronAddressDeriver
+
+        derivers: dict[str, Any] = {}
+        networks = {rail.network.name for rail in self.rails.values()}
+        if evm_xpub := self._env("EVM_XPUB"):
+            derivers.update({n: EvmAddressDeriver(evm_xpub) for n in networks & set(_EVM_NETWORKS)})
+        if "tron" in networks and (tron_xpub := self._env("TRON_XPUB")):
+            derivers["tron"] = TronAddressDeriver(tron_xpub)
+        if "bitcoin" in networks and (btc_xpub := self._env("BITCOIN_XPUB")):
+            derivers["bitcoin"] = BitcoinAddressDeriver(btc_xpub)
+        return derivers
+
+    @functools.cached_property
+    def watchers(self) -> dict[str, Any]:
+        """Chain watchers per configured network."""
+        watchers: dict[str, Any] = {}
+        for network in _EVM_NETWORKS:
+            if rails := self._rails_on(network):
+                from cryptopay.adapters.evm.watcher import EvmWatcher
+
+                watchers[network] = EvmWatcher(self._env(f"{network.upper()}_RPC_URL"), rails)
+        if rails := self._rails_on("tron"):
+            from cryptopay.adapters.tron.watcher import TronWatcher
+
+            watchers["tron"] = TronWatcher(self._env("TRON_API_URL"), rails)
+        if self._rails_on("bitcoin"):
+            from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
+
+            watchers["bitcoin"] = BitcoinWatcher(self._env("ESPLORA_URL"))
+        return watchers
+
+    @functools.cached_property
+    def cursors(self) -> Any:
+        from cryptopay.adapters.sql.repositories.chains import SqlScanCursorStore
+
+        return SqlScanCursorStore(self.engine)
+
+    @functools.cached_property
+    def scanners(self) -> dict[str, Any]:
+        """One cursor-keeping scanner per network; a new deployment starts a little behind the head."""
+        from cryptopay.core.scanning import ChainScanner
+
+        lookback = int(self._env("SCAN_LOOKBACK_BLOCKS", "100"))
+        return {
+            network: ChainScanner(watcher, self.cursors, start_block=max(0, watcher.head() - lookback))
+            for network, watcher in self.watchers.items()
+        }
+
+    @functools.cached_property
+    def merchants(self) -> Any:
+        from cryptopay.adapters.sql.repositories.identity import SqlMerchants
+
+        return SqlMerchants(self.engine)
+
+    def uow(self) -> Any:
+        """A payments unit of work (the same as ``uow_factory``; the name the use cases' wiring expects)."""
+        return self.storage.unit_of_work()
+
+    def _use_case_ports(self) -> dict[str, Any]:
+        return {"uow": self.uow, "clock": self.clock, "ids": self.ids, "ledger": self.ledger}
+
+    @functools.cached_property
+    def invoicing(self) -> Any:
+        from cryptopay.core.payments.invoicing import Invoicing
+
+        return Invoicing(**self._use_case_ports(), pricer=self.pricer, derivers=self.derivers)
+
+    @functools.cached_property
+    def detection(self) -> Any:
+        from cryptopay.core.payments.detection import Detection
+
+        return Detection(**self._use_case_ports(), cursors=self.cursors)
+
+    @functools.cached_property
+    def settling(self) -> Any:
+        from cryptopay.core.payments.settling import Settling
+
+        return Settling(**self._use_case_ports(), pricer=self.pricer, merchants=self.merchants)
+
+    @functools.cached_property
+    def payout_urls(self) -> Any:
+        from cryptopay.core.payments.payouts import PayoutUrls
+
+        base = self._env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/") + "/hooks/daraja"
+        return PayoutUrls(result=f"{base}/payouts/result", timeout=f"{base}/payouts/timeout",
+                          status_result=f"{base}/status/result", status_timeout=f"{base}/status/timeout")  # fmt: skip
+
+    @functools.cached_property
+    def payouts(self) -> Any:
+        from cryptopay.core.payments.payouts import Payouts
+
+        return Payouts(**self._use_case_ports(), gateway=self.mobile_money, urls=self.payout_urls)
+
+    @functools.cached_property
+    def refunds(self) -> Any:
+        from cryptopay.core.payments.refunds import Refunds
+
+        return Refunds(**self._use_case_ports(), senders={})  # hot-wallet senders: see docs/architecture.md
+
+    def scan_chains(self) -> int:
+        """Scan every network from its cursor towards its head, recording transfers to our addresses."""
+        recorded = 0
+        for network, scanner in self.scanners.items():
+            addresses = self.detection.watched_addresses(network)
+            step = scanner.step(addresses, lambda ts, n=network: self.detection.record_chain_transfers(n, ts))
+            recorded += len(step.transfers)
+        return recorded
+
+    def confirm_chains(self) -> None:
+        for network, watcher in self.watchers.items():
+            self.detection.confirm_payments(network, watcher)
+
+    def expire_invoices(self) -> None:
+        times = {network: self.detection.chain_now(network) for network in self.watchers}
+        self.detection.expire_invoices(times)
+
+    @property
+    def jobs(self) -> dict[str, Any]:
+        """The use-case jobs the worker runs (names from cryptopay_worker.jobs.LEAD_JOBS)."""
+        return {
+            "chains.scan": lambda _payload: self.scan_chains(),
+            "chains.confirm": lambda _payload: self.confirm_chains(),
+            "invoices.expire": lambda _payload: self.expire_invoices(),
+            "settlements.run": lambda _payload: self.settling.run_settlements(),
+            "payouts.start": lambda _payload: self.payouts.submit_payouts(),
+            "payouts.query_status": lambda _payload: self.payouts.query_stale_payouts(),
+            "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
+        }
+
     # -- queue and webhooks -------------------------------------------------------------------------------
     @functools.cached_property
     def job_registry(self) -> Any:
@@ -172,9 +348,19 @@ class Container:
 
     @functools.cached_property
     def vault(self) -> Any:
-        from cryptopay.adapters.vault import EnvelopeVault
+        """The key vault: KEKs from ``CRYPTOPAY_VAULT_KEKS``; outside production a local development KEK is kept
+        (mode 0600) in the data directory so the embedded default works out of the box."""
+        from cryptopay.adapters.vault import EnvelopeVault, generate_kek
 
-        return EnvelopeVault.from_env()
+        spec = self._env("VAULT_KEKS")
+        if not spec and not self.settings.production:
+            dev_kek = self.settings.data_dir / "dev-vault-kek"
+            if not dev_kek.exists():
+                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                dev_kek.touch(mode=0o600)
+                dev_kek.write_text(f"dev:{generate_kek()}")
+            spec = dev_kek.read_text().strip()
+        return EnvelopeVault.from_spec(spec)
 
     def close(self) -> None:
         for closer in reversed(self._closers):
@@ -217,15 +403,9 @@ def build_http_services(settings: Any = None) -> Any:
 
 
 def _identity_repositories(c: Container) -> dict[str, Any]:
-    from cryptopay.core.testing import identity as fakes
+    from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
 
-    return {
-        "users": fakes.InMemoryUsers(),
-        "refresh_tokens": fakes.InMemoryRefreshTokens(),
-        "merchants": fakes.InMemoryMerchants(),
-        "api_keys": fakes.InMemoryApiKeys(),
-        "idempotency": fakes.InMemoryIdempotency(),
-    }
+    return sql_identity_repositories(c.engine)
 
 
 class _Namespace:
