@@ -47,8 +47,8 @@ def test_two_schedulers_enqueue_each_period_once_and_skip_jobs_without_handlers(
 
 
 def test_the_schedule_covers_every_recurring_job_and_the_registry_takes_the_lead_jobs() -> None:
-    """Relay, sweep and every lead job but payouts.start repeat; supplied handlers join the worker's own."""
+    """Relay, sweep and every lead job repeat (planned payouts are picked up periodically); handlers join the worker's."""
     scheduled = {entry.job_name for entry in SCHEDULE}
-    assert scheduled == set(CORE_JOBS) - {"webhooks.deliver"} | set(LEAD_JOBS) - {"payouts.start"}
+    assert scheduled == set(CORE_JOBS) - {"webhooks.deliver"} | set(LEAD_JOBS)
     services = WorkerServices(None, None, None, ManualClock(), None, jobs={"fx.refresh": lambda p: None})  # type: ignore[arg-type]
     assert set(build_registry(services)) == set(CORE_JOBS) | {"fx.refresh"}

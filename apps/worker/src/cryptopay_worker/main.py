@@ -12,18 +12,20 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
+import threading
 from collections.abc import Sequence
 
 import attrs
 import redis
-from cryptopay.adapters.queue import RqQueue
+from cryptopay.adapters.queue import InlineQueue, RqQueue
 from cryptopay.core.system import SystemClock
 
 from cryptopay_worker.jobs import build_registry
-from cryptopay_worker.schedule import SCHEDULE, Scheduler
+from cryptopay_worker.schedule import SCHEDULE, Scheduler, fast
 from cryptopay_worker.services import services, use_services
 
-__all__ = ["main", "run_worker"]
+__all__ = ["main", "run_inline", "run_worker"]
 
 
 def run_worker(
@@ -54,6 +56,24 @@ def run_worker(
             scheduler.stop()
 
 
+def run_inline(*, fast_schedule: bool = False, stop: threading.Event | None = None) -> None:
+    """The embedded mode (no Redis): jobs run on an in-process queue, fed by the repeating-job scheduler."""
+    registry = build_registry(services())
+    queue = InlineQueue(registry)
+    use_services(attrs.evolve(services(), queue=queue))
+    schedule = fast(SCHEDULE) if fast_schedule else SCHEDULE
+    scheduler = Scheduler(queue, SystemClock(), schedule=schedule, known=registry, tick=0.5 if fast_schedule else 1.0)
+    stopped = stop or threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopped.set())
+    scheduler.start()
+    try:
+        stopped.wait()
+    finally:
+        scheduler.stop()
+        queue.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The console entry point."""
     parser = argparse.ArgumentParser(prog="cryptopay-worker", description="Run cryptopay background jobs (RQ).")
@@ -61,7 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--queue", action="append", dest="queues", help="a queue to work (repeatable)")
     parser.add_argument("--no-scheduler", action="store_true", help="do not run the schedulers in this worker")
     parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
+    parser.add_argument("--inline", action="store_true", help="no Redis: run jobs in this process (embedded mode)")
+    parser.add_argument("--fast", action="store_true", help="with --inline: every job each second (demo/sandbox)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.inline:
+        run_inline(fast_schedule=args.fast)
+        return 0
     run_worker(args.redis_url, args.queues, with_scheduler=not args.no_scheduler, burst=args.burst)
     return 0

@@ -28,7 +28,7 @@ from cryptopay.core.system import NAIROBI
 
 from cryptopay_worker import jobs
 
-__all__ = ["SCHEDULE", "Daily", "Every", "Scheduler", "enqueue_due"]
+__all__ = ["SCHEDULE", "Daily", "Every", "Scheduler", "enqueue_due", "fast"]
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,15 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.CHAIN_CONFIRM, timedelta(seconds=30)),
     Every(jobs.INVOICE_EXPIRE, timedelta(minutes=1)),
     Every(jobs.SETTLEMENT_RUN, timedelta(minutes=15)),  # the use case decides which merchants' policies are due
+    Every(jobs.PAYOUT_START, timedelta(seconds=30)),  # submit planned payouts (also nudged after each settlement run)
     Every(jobs.PAYOUT_STATUS, timedelta(minutes=2)),  # status queries for payouts past their callback deadline
     Every(jobs.FX_REFRESH, timedelta(minutes=1)),
 )
+
+
+def fast(schedule: Sequence[Every | Daily], interval: timedelta = timedelta(seconds=1)) -> tuple[Every, ...]:
+    """The same jobs every ``interval`` (demos and the local sandbox, where blocks come every second)."""
+    return tuple(Every(entry.job_name, interval, entry.payload) for entry in schedule)
 
 
 def enqueue_due(

@@ -397,7 +397,7 @@ def build_http_services(settings: Any = None) -> Any:
         clock=c.clock,
         ids=c.ids,
         readiness_checks={"database": lambda: c.engine.connect().close()},
-        extra={"container": c},
+        extra={"container": c, "payments": c, "webhooks": c},
     )
     return _Namespace(services)
 
