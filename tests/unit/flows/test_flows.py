@@ -72,8 +72,8 @@ def test_failed_payout_returns_the_shillings(ledger: Ledger) -> None:
 
 
 def test_demo_tour_ends_with_zero_trial_balance() -> None:
-    """`cryptopay demo --json` settles the invoice, pays out shillings and leaves the books balanced."""
-    result = CliRunner().invoke(app, ["demo", "--json"])
+    """`cryptopay demo tour --json` settles the invoice, pays out shillings and leaves the books balanced."""
+    result = CliRunner().invoke(app, ["demo", "tour", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert summary["invoice"] == "settled" and summary["trial_balance_zero"] is True

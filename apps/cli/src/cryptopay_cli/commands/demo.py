@@ -26,7 +26,7 @@ from cryptopay.core.settlement import SettlementPolicy, plan_payouts
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 
-app = typer.Typer(help="A narrated tour of cryptopay's main job.", invoke_without_command=True)
+app = typer.Typer(help="Demos of cryptopay's main job: end to end (default) or the core tour.")
 
 
 def _say(step: str, text: str) -> None:
@@ -34,6 +34,30 @@ def _say(step: str, text: str) -> None:
 
 
 @app.callback(invoke_without_command=True)
+def end_to_end(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="print only the summary JSON"),
+    workdir: str = typer.Option(".cryptopay/demo", "--workdir", help="where the demo's database and logs go"),
+) -> None:
+    """End to end: sandbox, API and worker; a merchant paid in USDT on anvil receives shillings over M-Pesa."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from pathlib import Path
+
+    from cryptopay_cli.demo_e2e import Demo
+
+    say = (lambda _text: None) if as_json else typer.echo
+    try:
+        summary = Demo(Path(workdir).resolve(), say).run()
+    except (RuntimeError, TimeoutError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(summary))
+    if not (summary["invoice"] == "settled" and summary["payout"] == "completed" and summary["trial_balance_zero"]):
+        raise typer.Exit(1)
+
+
+@app.command("tour")
 def demo(as_json: bool = typer.Option(False, "--json", help="print only the summary JSON")) -> None:
     """Run the core tour: quote, invoice, payment, fees, ledger, settlement, payouts, trial balance."""
     started = time.monotonic()

@@ -88,9 +88,9 @@ class SandboxStack:
         env = {f"CRYPTOPAY_MPESA_{key.upper()}": str(value) for key, value in daraja.items()}
         env.update(CRYPTOPAY_MPESA_PRODUCTION="false", CRYPTOPAY_MPESA_ALLOW_SANDBOX="true")
         env["CRYPTOPAY_FX_SANDBOX_URL"] = self._manifest["fx"]["url"]
-        env["CRYPTOPAY_EVM_RPC_URL"] = self._manifest["evm"]["rpc_url"]
-        env["CRYPTOPAY_EVM_CHAIN_ID"] = str(self._manifest["evm"]["chain_id"])
-        env["CRYPTOPAY_EVM_USDT_CONTRACT"] = self._manifest["evm"]["usdt"]["address"]
+        env["CRYPTOPAY_ETHEREUM_RPC_URL"] = self._manifest["evm"]["rpc_url"]
+        env["CRYPTOPAY_ETHEREUM_CHAIN_ID"] = str(self._manifest["evm"]["chain_id"])
+        env["CRYPTOPAY_ETHEREUM_USDT_CONTRACT"] = self._manifest["evm"]["usdt"]["address"]
         env["CRYPTOPAY_TRON_API_URL"] = self._manifest["trongrid"]["url"]
         env["CRYPTOPAY_ESPLORA_URL"] = self._manifest["esplora"]["url"]
         return env

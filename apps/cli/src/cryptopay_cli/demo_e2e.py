@@ -1,0 +1,282 @@
+"""The end-to-end demo: a merchant is paid in USDT on a local Ethereum node and receives shillings over M-Pesa.
+
+It starts the sandbox (anvil with test USDT, the Daraja and FX simulators), the REST API on SQLite and the worker
+in embedded mode (inline queue), then acts as a client of the REST API only: registers a merchant, creates an API
+key and a webhook endpoint, creates an invoice of KES 5,000 payable in USDT on ethereum, pays it from a funded test
+account, waits for it to settle, runs the merchant's settlement and waits for the B2C result. Everything it starts,
+it stops. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+DEMO_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+MERCHANT_PHONE = "254708374149"  # Safaricom's public sandbox test MSISDN
+ERC20_TRANSFER = [{"name": "transfer", "type": "function", "stateMutability": "nonpayable",
+                   "inputs": [{"name": "to", "type": "address"}, {"name": "value", "type": "uint256"}],
+                   "outputs": [{"name": "", "type": "bool"}]}]  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Receiver(http.server.ThreadingHTTPServer):
+    """A merchant's webhook endpoint: keeps what it receives and whether the signature verified."""
+
+    secret = ""
+    received: list[dict[str, Any]]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Receiver
+
+    def do_POST(self) -> None:
+        from cryptopay.core.webhooks.signing import verify
+
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        try:
+            verify(self.server.secret, dict(self.headers.items()), body)
+            ok = True
+        except Exception:
+            ok = False
+        self.server.received.append({"type": json.loads(body or b"{}").get("type"), "verified": ok})
+        self.send_response(204 if ok else 400)
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+class Demo:
+    """One run of the demo; ``say`` narrates (it may be a no-op for ``--json``)."""
+
+    def __init__(self, workdir: Path, say: Callable[[str], None], *, timeout: float = 120.0) -> None:
+        self.workdir = workdir
+        self.say = say
+        self.timeout = timeout
+        self.started = time.monotonic()
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self.env: dict[str, str] = {}
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+    def step(self, text: str) -> None:
+        self.say(f"[{time.monotonic() - self.started:6.1f}s] {text}")
+
+    def _cli(self, *args: str) -> str:
+        command = [sys.executable, "-m", "cryptopay_cli.main", *args]
+        done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=180)  # noqa: S603
+        if done.returncode != 0:
+            raise RuntimeError(f"`cryptopay {' '.join(args)}` failed: {done.stderr.strip()[-500:]}")
+        return done.stdout
+
+    def _spawn(self, name: str, *args: str) -> None:
+        log = (self.workdir / f"{name}.log").open("ab")
+        self._processes.append(subprocess.Popen([*args], env=self.env, stdout=log, stderr=log))  # noqa: S603
+
+    def _wait(self, what: str, check: Callable[[], Any], *, timeout: float | None = None) -> Any:
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while time.monotonic() < deadline:
+            try:
+                if result := check():
+                    return result
+            except (httpx.HTTPError, OSError):
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"timed out waiting for {what}; logs are in {self.workdir}")
+
+    # -- the stack ------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        from cryptopay.adapters.evm.keys import account_xpub
+
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir.mkdir(parents=True)
+        base_env = {**os.environ, "CRYPTOPAY_DATA_DIR": str(self.workdir.parent)}
+        self.env = base_env
+        manifest = json.loads(self._cli("sandbox", "up", "--block-time", "1", "--json"))
+        self.manifest = manifest
+        self.step(f"sandbox up: anvil {manifest['evm']['rpc_url']} (chain {manifest['evm']['chain_id']}), "
+                  f"test USDT {manifest['evm']['usdt']['address']}, Daraja {manifest['daraja']['base_url']}")  # fmt: skip
+        self.api_port = _free_port()
+        self.api = f"http://127.0.0.1:{self.api_port}"
+        self.env = {
+            **base_env,
+            **manifest["env"],
+            "CRYPTOPAY_DATA_DIR": str(self.workdir),
+            "CRYPTOPAY_DATABASE_URL": f"sqlite:///{self.workdir / 'cryptopay.db'}",
+            "CRYPTOPAY_TOKEN_SECRET": secrets.token_urlsafe(48),
+            "CRYPTOPAY_COOKIE_SECURE": "false",
+            "CRYPTOPAY_PUBLIC_URL": self.api,
+            "CRYPTOPAY_EVM_XPUB": account_xpub(DEMO_MNEMONIC),
+            "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "2",
+            "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": "5",
+        }
+        self.env.pop("CRYPTOPAY_REDIS_URL", None)
+        self._cli("db", "upgrade")
+        bin_dir = Path(sys.executable).parent
+        self._spawn("api", str(bin_dir / "cryptopay-http"), "--host", "127.0.0.1", "--port", str(self.api_port))
+        self._spawn("worker", str(bin_dir / "cryptopay-worker"), "--inline", "--fast")
+        self._wait("the API", lambda: httpx.get(f"{self.api}/readyz", timeout=2).status_code == 200, timeout=60)
+        self.step(f"API serving on {self.api} (SQLite, inline queue); worker running in embedded mode")
+
+    def stop(self) -> None:
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._processes.clear()
+        if self.env:
+            try:
+                self._cli("sandbox", "down")
+            except RuntimeError as error:
+                self.say(f"warning: {error}")
+
+    @contextmanager
+    def running(self) -> Iterator[Demo]:
+        try:
+            self.start()
+            yield self
+        finally:
+            self.stop()
+
+    # -- the merchant's journey -----------------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, token: str, body: Any = None, key: str | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"}
+        if key:
+            headers["Idempotency-Key"] = key
+        response = httpx.request(method, f"{self.api}{path}", json=body, headers=headers, timeout=30)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:400]}")
+        return response.json() if response.content else None
+
+    def _login(self, email: str, password: str) -> str:
+        answer = httpx.post(f"{self.api}/v1/auth/login", json={"email": email, "password": password}, timeout=30)
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
+
+    def merchant_setup(self) -> None:
+        email, password = "duka@example.co.ke", secrets.token_urlsafe(16)
+        httpx.post(f"{self.api}/v1/auth/register", json={"email": email, "password": password, "role": "merchant"},
+                   timeout=30).raise_for_status()  # fmt: skip
+        token = self._login(email, password)
+        merchant = self._call("POST", "/v1/merchants", token=token, body={
+            "business_name": "Duka la Mama Njeri",
+            "settlement": {"schedule": "instant", "method": "mpesa_b2c", "destination": MERCHANT_PHONE,
+                           "minimum": "100"},
+        })  # fmt: skip
+        self.merchant_id = merchant["id"]
+        self.token = self._login(email, password)  # the new token carries the merchant
+        self._call("PUT", f"/v1/merchants/{self.merchant_id}/store", token=self.token,
+                   body={"rails": ["usdt-ethereum"], "fee_percent": "1", "tolerance_percent": "0.5"})  # fmt: skip
+        key = self._call(
+            "POST",
+            f"/v1/merchants/{self.merchant_id}/api-keys",
+            token=self.token,
+            body={"name": "shop", "scopes": ["invoices:write", "invoices:read", "payouts:read"]},
+        )
+        self.api_key = key["secret"]
+        self.receiver = _Receiver(("127.0.0.1", 0), _Handler)
+        self.receiver.received = []
+        threading.Thread(target=self.receiver.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{self.receiver.server_address[1]}/hooks/cryptopay"
+        endpoint = self._call("POST", "/v1/webhook-endpoints", token=self.token, body={"url": url})
+        self.receiver.secret = endpoint["secret"]
+        self.step(f"merchant {self.merchant_id} registered (instant settlement to M-Pesa {MERCHANT_PHONE}), "
+                  f"API key {key.get('prefix', key.get('id'))}…, webhook endpoint {url}")  # fmt: skip
+
+    def invoice_and_pay(self) -> dict[str, Any]:
+        invoice = self._call("POST", "/v1/invoices", token=self.api_key, key="demo-order-1001",
+                             body={"amount": "5000", "currency": "KES", "rails": ["usdt-ethereum"],
+                                   "order_id": "1001"})  # fmt: skip
+        option = invoice["payment_options"][0]
+        self.step(f"invoice {invoice['id']}: KES 5,000.00 -> pay {option['amount']} USDT to {option['address']} "
+                  f"(quote {invoice['quote']['id']} bid {invoice['quote']['bid']})")  # fmt: skip
+        self.step(f"payment URI {option['uri']}")
+        from web3 import Web3
+
+        payer = self.manifest["evm"]["funded_accounts"][0]
+        w3 = Web3(Web3.HTTPProvider(self.manifest["evm"]["rpc_url"]))
+        token = w3.eth.contract(address=self.manifest["evm"]["usdt"]["address"], abi=ERC20_TRANSFER)
+        units = int(Decimal(option["amount"]).scaleb(6))
+        tx = token.functions.transfer(Web3.to_checksum_address(option["address"]), units).build_transaction(
+            {
+                "from": payer["address"],
+                "nonce": w3.eth.get_transaction_count(payer["address"]),
+                "chainId": w3.eth.chain_id,
+            }
+        )
+        signed = w3.eth.account.sign_transaction(tx, payer["private_key"])
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        self.paid_at = time.monotonic()
+        self.step(f"customer paid from {payer['address']} in block {receipt['blockNumber']} (tx {tx_hash.hex()[:18]}…)")
+        settled = self._wait("the invoice to settle", lambda: self._settled(invoice["id"]))
+        self.step(f"invoice {settled['state']} after the configured confirmations")
+        return dict(settled)
+
+    def _settled(self, invoice_id: str) -> dict[str, Any] | None:
+        invoice = self._call("GET", f"/v1/invoices/{invoice_id}", token=self.api_key)
+        return invoice if invoice["state"] == "settled" else None
+
+    def settle_and_pay_out(self) -> dict[str, Any]:
+        runs = self._call("POST", "/v1/settlements/run", token=self.token, body={}, key="demo-settlement-1")
+        self.step(f"settlement run: {json.dumps(runs)[:300]}")
+        payout = self._wait("the B2C result", self._completed_payout)
+        self.step(f"payout {payout['id']}: KES {payout['amount']} to {payout.get('destination', MERCHANT_PHONE)} "
+                  f"completed, M-Pesa receipt {payout.get('receipt')}")  # fmt: skip
+        return dict(payout)
+
+    def _completed_payout(self) -> dict[str, Any] | None:
+        page = self._call("GET", "/v1/payouts", token=self.token)
+        items = page["items"] if isinstance(page, dict) else page
+        done = [p for p in items if p["state"] == "completed"]
+        return done[0] if done else None
+
+    def trial_balance_zero(self) -> bool:
+        trial = json.loads(self._cli("ledger", "trial-balance", "--json"))
+        totals = trial.get("totals", trial) if isinstance(trial, dict) else trial
+        values = totals.values() if isinstance(totals, dict) else [row.get("total", 0) for row in totals]
+        return all(Decimal(str(v)) == 0 for v in values)
+
+    def run(self) -> dict[str, Any]:
+        with self.running():
+            self.merchant_setup()
+            invoice = self.invoice_and_pay()
+            payout = self.settle_and_pay_out()
+            seconds_to_payout = time.monotonic() - self.paid_at
+            self._wait("webhooks", lambda: any(r["type"] == "payout.completed" for r in self.receiver.received),
+                       timeout=30)  # fmt: skip
+            delivered = [r for r in self.receiver.received if r["verified"]]
+            self.step(f"webhooks received and verified: {', '.join(str(r['type']) for r in delivered)}")
+            balanced = self.trial_balance_zero()
+            self.step(f"trial balance zero per asset: {balanced}")
+        return {
+            "invoice": invoice["state"],
+            "payout": payout["state"],
+            "kes_paid_out": str(payout["amount"]),
+            "webhooks_delivered": len(delivered),
+            "trial_balance_zero": balanced,
+            "seconds": round(seconds_to_payout, 1),
+        }
