@@ -26,6 +26,14 @@ _GROUPS: list[tuple[str, str]] = [
     ("mpesa", "mpesa"),
     ("fx", "fx"),
     ("sandbox", "sandbox"),
+    ("merchants", "merchants"),
+    ("invoices", "invoices"),
+    ("settlements", "settlements"),
+    ("payouts", "payouts"),
+    ("reconcile", "reconcile"),
+    ("webhooks", "webhooks"),
+    ("serve", "serve"),
+    ("worker", "worker"),
 ]
 
 

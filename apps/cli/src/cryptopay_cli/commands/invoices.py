@@ -1,0 +1,50 @@
+"""``cryptopay invoices``: list invoices (by merchant and state) and show one with its options and payments."""
+
+from __future__ import annotations
+
+import typer
+from cryptopay.core.invoices import InvoiceState
+
+from cryptopay_cli.context import services
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.paging import all_invoices
+from cryptopay_cli.views import flat, invoice_view
+
+app = typer.Typer(help="Invoices: list and show.", no_args_is_help=True)
+
+_JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+_COLUMNS = ["id", "merchant_id", "state", "exception", "price", "order_id", "created_at", "expires_at"]
+
+
+@app.command("list")
+def list_invoices(
+    merchant: str | None = typer.Option(None, "--merchant", help="Only this merchant's invoices."),
+    state: InvoiceState | None = typer.Option(None, "--state", help="Only invoices in this state."),
+    as_json: bool = _JSON,
+) -> None:
+    """Invoices of one merchant or of all, optionally in one state."""
+    svc = services()
+    with errors_to_exit_codes():
+        found = [i for i in all_invoices(svc, merchant) if state is None or i.state is state]
+    views = [invoice_view(i) for i in found]
+    if as_json:
+        emit_json({"invoices": views})
+    else:
+        emit_table([flat(v) for v in views], _COLUMNS)
+
+
+@app.command("show")
+def show(invoice_id: str = typer.Argument(..., help="The invoice id."), as_json: bool = _JSON) -> None:
+    """One invoice: state, price, what is due on each rail, and every payment seen (exit 3 if unknown)."""
+    with errors_to_exit_codes():
+        invoice = services().invoicing.get_invoice(invoice_id)
+    view = invoice_view(invoice, detail=True)
+    if as_json:
+        emit_json(view)
+        return
+    emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
+    typer.echo("")
+    emit_table([flat(o) for o in view["options"]], ["rail", "address", "due"])
+    if view["payments"]:
+        typer.echo("")
+        emit_table([flat(p) for p in view["payments"]], ["rail", "tx_hash", "amount", "confirmations", "late"])

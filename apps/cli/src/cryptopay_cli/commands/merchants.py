@@ -1,0 +1,122 @@
+"""``cryptopay merchants``: create a merchant with its store settings, and list merchants.
+
+``create`` needs the owner to be a registered user with the merchant role (exit 3 if no such user, 5 if the user
+is not a merchant user, 4 if the user already has a merchant). Every input is checked before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from decimal import Decimal
+
+import attrs
+import typer
+from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.fees import FeeProduct, FeeSchedule
+from cryptopay.core.identity.merchants import Merchants, check_settlement
+from cryptopay.core.identity.model import Merchant, SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.money import KES, Money, to_decimal
+from cryptopay.core.payments import StoreSettings
+from cryptopay.core.rails import Rail, rail_for
+
+from cryptopay_cli.context import Services, services
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.paging import pages, read
+from cryptopay_cli.views import flat, merchant_view
+
+app = typer.Typer(help="Merchants: create one with its store settings; list them.", no_args_is_help=True)
+
+_JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+_COLUMNS = ["id", "name", "settlement", "method", "destination", "minimum", "rails"]
+
+
+def _rails(svc: Services, keys: str | None) -> list[Rail]:
+    """The rails named by comma-separated keys such as ``usdt-tron`` (default: every rail the deployment has)."""
+    deployed: dict[str, Rail] = dict(getattr(svc, "rails", None) or {})
+    wanted = [k.strip().lower() for k in keys.split(",") if k.strip()] if keys is not None else list(deployed)
+    if not wanted:
+        raise InvalidInput("name at least one rail with --rails, e.g. --rails usdt-tron")
+    return [deployed.get(key) or _rail(key) for key in dict.fromkeys(wanted)]
+
+
+def _rail(key: str) -> Rail:
+    asset, _, network = key.partition("-")
+    if not asset or not network:
+        raise InvalidInput(f"{key!r} is not a rail key such as usdt-tron (asset-network)")
+    return rail_for(network, asset.upper())
+
+
+def _percent(value: str, what: str, *, below: Decimal) -> Decimal:
+    result = to_decimal(value)
+    if not Decimal(0) <= result < below:
+        raise InvalidInput(f"{what} must be a percent from 0 to below {below}, got {result}")
+    return result
+
+
+def _store(svc: Services, merchant_id: str, rails: Sequence[Rail], fee: Decimal, tolerance: Decimal) -> StoreSettings:
+    since = svc.clock.now() - timedelta(minutes=1)  # in force for an invoice paid the moment the store exists
+    fees = [
+        FeeSchedule(product=FeeProduct.MERCHANT, asset=asset, version=1, effective_from=since, percent=fee)
+        for asset in dict.fromkeys(rail.asset for rail in rails)
+    ]
+    return StoreSettings(merchant_id=merchant_id, rails=rails, tolerance_percent=tolerance, fees=fees)
+
+
+def _create(svc: Services, name: str, owner: str, profile: SettlementProfile, store: StoreSettings) -> Merchant:
+    users = getattr(svc, "users", None)
+    if users is None:
+        raise Unavailable("this deployment offers no user repository to find the owner in")
+    user = users.by_email(owner.strip())
+    if user is None:
+        raise NotFound(f"no user with the email {owner.strip()}: the owner registers first, as a merchant user")
+    merchant = Merchants(merchants=svc.merchants, clock=svc.clock, ids=svc.ids).create(
+        user, business_name=name, settlement=profile
+    )
+    with svc.uow() as uow:
+        uow.stores.put(attrs.evolve(store, merchant_id=merchant.id))
+    return merchant
+
+
+@app.command("create")
+def create(
+    name: str = typer.Option(..., "--name", help="The business name (2 to 120 characters)."),
+    owner: str = typer.Option(..., "--owner", help="The email of the merchant user who owns it."),
+    settlement: SettlementSchedule = typer.Option(..., "--settlement", help="When the merchant is paid out."),
+    method: SettlementMethod = typer.Option(..., "--method", help="How the merchant is paid out."),
+    destination: str = typer.Option(
+        ..., "--destination", help="Phone 07..., till number, '<paybill>#<account>' or '<bank code>:<account>'."
+    ),
+    minimum: str | None = typer.Option(None, "--minimum", help="The smallest payout, in KES."),
+    rails: str | None = typer.Option(None, "--rails", help="Comma-separated rails, e.g. usdt-ethereum,usdt-tron."),
+    fee_percent: str = typer.Option("1", "--fee-percent", help="The merchant fee, in percent of each payment."),
+    tolerance: str = typer.Option("0", "--tolerance", help="Underpayment tolerance, in percent."),
+    as_json: bool = _JSON,
+) -> None:
+    """Create a merchant and its store settings (rails, fee, tolerance); prints the merchant."""
+    svc = services()
+    with errors_to_exit_codes():
+        profile = check_settlement(
+            SettlementProfile(settlement, method, destination, Money.of(minimum, KES) if minimum else None)
+        )
+        fee = _percent(fee_percent, "--fee-percent", below=Decimal(100))
+        store = _store(svc, "new", _rails(svc, rails), fee, _percent(tolerance, "--tolerance", below=Decimal(100)))
+        merchant = _create(svc, name, owner, profile, store)
+        view = merchant_view(merchant, read(svc, lambda uow: uow.stores.get(merchant.id)))
+    if as_json:
+        emit_json(view)
+    else:
+        emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
+
+
+@app.command("list")
+def list_merchants(as_json: bool = _JSON) -> None:
+    """Every merchant with its settlement profile and accepted rails."""
+    svc = services()
+    with errors_to_exit_codes():
+        merchants = list(pages(lambda after: svc.merchants.list(after=after, limit=100), lambda m: m.id))
+        views = [merchant_view(m, read(svc, lambda uow, m=m: uow.stores.get(m.id))) for m in merchants]
+    if as_json:
+        emit_json({"merchants": views})
+    else:
+        emit_table([flat(v) for v in views], _COLUMNS)

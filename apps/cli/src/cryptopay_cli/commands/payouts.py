@@ -1,0 +1,71 @@
+"""``cryptopay payouts``: list payouts, retry a definitively failed one, and run the overdue status queries now.
+
+``retry`` exits 3 for an unknown payout and 5 when the payout is not failed or was already retried.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+import typer
+from cryptopay.core.payments import PayoutState
+
+from cryptopay_cli.context import services
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.paging import all_payouts
+from cryptopay_cli.views import flat, payout_view
+
+app = typer.Typer(help="M-Pesa payouts: list, retry a failed one, query stale ones.", no_args_is_help=True)
+
+_JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+_COLUMNS = ["id", "merchant_id", "state", "method", "destination", "amount", "charge", "attempt", "receipt", "note"]
+
+
+def _operator() -> str:
+    try:
+        return f"ops:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        return "ops:cli"
+
+
+@app.command("list")
+def list_payouts(
+    state: PayoutState | None = typer.Option(None, "--state", help="Only payouts in this state."),
+    as_json: bool = _JSON,
+) -> None:
+    """Payouts in one state or in every state."""
+    with errors_to_exit_codes():
+        views = [payout_view(p) for p in all_payouts(services(), state)]
+    if as_json:
+        emit_json({"payouts": views})
+    else:
+        emit_table([flat(v) for v in views], _COLUMNS)
+
+
+@app.command("retry")
+def retry(
+    payout_id: str = typer.Argument(..., help="The failed payout's id."),
+    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    as_json: bool = _JSON,
+) -> None:
+    """A new attempt (new id, new hold) for a definitively failed payout; each failure is retried once."""
+    with errors_to_exit_codes():
+        new = services().payouts.retry_failed_payout(payout_id, actor=actor or _operator())
+    view = payout_view(new)
+    if as_json:
+        emit_json(view)
+    else:
+        typer.echo(f"payout {payout_id} retried as {new.id} ({new.amount} to {new.destination}, attempt {new.attempt})")
+
+
+@app.command("query-stale")
+def query_stale(as_json: bool = _JSON) -> None:
+    """Ask M-Pesa's Transaction Status now about every payout with no result by its deadline."""
+    with errors_to_exit_codes():
+        asked = services().payouts.query_stale_payouts()
+    views = [payout_view(p) for p in asked]
+    if as_json:
+        emit_json({"queried": views})
+        return
+    emit_table([flat(v) for v in views], _COLUMNS)
+    typer.echo(f"{len(views)} status quer{'y' if len(views) == 1 else 'ies'} sent; the answers arrive by callback")

@@ -1,0 +1,23 @@
+"""``cryptopay worker``: run the background jobs (execs ``cryptopay-worker`` with the same options)."""
+
+from __future__ import annotations
+
+import typer
+
+from cryptopay_cli.scripts import exec_script
+
+app = typer.Typer(help="Run the background jobs (runs cryptopay-worker).", subcommand_metavar="")
+
+
+@app.callback(invoke_without_command=True)
+def worker(
+    queue: list[str] = typer.Option([], "--queue", help="A queue to work (repeatable; default: every queue)."),
+    redis_url: str | None = typer.Option(None, "--redis-url", help="Redis (default: $REDIS_URL)."),
+    burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
+    no_scheduler: bool = typer.Option(False, "--no-scheduler", help="Do not run the schedulers in this worker."),
+) -> None:
+    """Work the job queues in the foreground until Ctrl-C."""
+    args = [arg for name in queue for arg in ("--queue", name)]
+    args += ["--redis-url", redis_url] if redis_url else []
+    args += (["--burst"] if burst else []) + (["--no-scheduler"] if no_scheduler else [])
+    exec_script("cryptopay-worker", args, package="cryptopay-worker")

@@ -1,0 +1,38 @@
+"""A whole payments deployment in memory (``PaymentsStack``) installed as the CLI's services for each test.
+
+The stack gets the attributes the composition root's container offers beyond the use cases: ``users`` (to find a
+merchant's owner), ``rails`` (the deployment's rails), and ``webhooks_uow``/``queue`` (for redelivery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptopay.core.identity.model import Role, User
+from cryptopay.core.ports.queue import JobRegistry
+from cryptopay.core.rails import rail_for
+from cryptopay.core.testing.identity import InMemoryUsers
+from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.testing.queue import FakeQueue
+from cryptopay.core.testing.webhooks import webhook_storage
+from cryptopay_cli.context import use_services
+
+from tests.integration.cli_payments.cli_payments_support import OWNER
+
+
+@pytest.fixture
+def stack() -> Iterator[PaymentsStack]:
+    """A fresh in-memory deployment with a merchant user, installed as the CLI's services for one test."""
+    deployment: Any = PaymentsStack()
+    deployment.users = InMemoryUsers()
+    deployment.users.add(User("usr_owner", OWNER, "unused-hash", Role.MERCHANT, deployment.clock.now()))
+    deployment.users.add(User("usr_pat", "pat@example.com", "unused-hash", Role.PERSONAL, deployment.clock.now()))
+    deployment.rails = {"usdt-tron": rail_for("tron", "USDT", confirmations=3)}
+    deployment.webhook_storage = webhook_storage()
+    deployment.webhooks_uow = deployment.webhook_storage.unit_of_work
+    deployment.queue = FakeQueue(JobRegistry(), deployment.clock)
+    previous = use_services(deployment)
+    yield deployment
+    use_services(previous)
