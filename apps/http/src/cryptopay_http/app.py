@@ -9,7 +9,19 @@ from cryptopay.core.identity import RateDecision
 from flask import Flask, Response, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from cryptopay_http.blueprints import api_keys, identity, merchants, system
+from cryptopay_http.blueprints import (
+    api_keys,
+    daraja_hooks,
+    fx,
+    identity,
+    invoices,
+    merchants,
+    payouts,
+    settlements,
+    stores,
+    system,
+    webhooks,
+)
 from cryptopay_http.metrics import HttpMetrics
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
@@ -19,6 +31,7 @@ from cryptopay_http.settings import Settings
 __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, merchants.bp, api_keys.bp]
+BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp]
 
 
 def create_app(settings: Settings | None = None, services: Any = None) -> Flask:

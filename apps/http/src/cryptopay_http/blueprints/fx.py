@@ -1,0 +1,55 @@
+"""FX quotes: lock a price for a pair (``?pair=USDT/KES``) from the fresh rate sources; 503 when none is fresh.
+
+Every call locks and persists a quote (conversions name the quote they used), so it needs a login or API key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.fx import Pair, Quote
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import require
+from cryptopay_http.convert import json_response
+from cryptopay_http.openapi import operation
+from cryptopay_http.payments_edge import payments
+
+__all__ = ["FxQuoteView", "bp"]
+
+bp = Blueprint("fx", __name__)
+
+
+@attrs.frozen
+class FxQuoteView:
+    """A locked quote: the platform buys one ``base`` at ``bid`` and sells at ``ask`` until ``expires_at``."""
+
+    id: str
+    pair: str
+    bid: Decimal
+    ask: Decimal
+    as_of: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, quote: Quote) -> FxQuoteView:
+        return cls(quote.id, str(quote.pair), quote.bid, quote.ask, quote.as_of, quote.expires_at)
+
+
+def _pair() -> Pair:
+    text = request.args.get("pair", "")
+    try:
+        return Pair.parse(text)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="pair") from None
+
+
+@bp.get("/v1/fx/quote")
+@operation("Lock an FX quote for a pair (?pair=USDT/KES)", response=FxQuoteView, tags=("fx",), errors=(422, 503))
+@require(api_keys=True)
+def fx_quote() -> Response:
+    quote = payments().pricer.quote(_pair())
+    return json_response(FxQuoteView.of(quote), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,229 @@
+"""Invoices: a shop asks to be paid (KES or USDT) and gets one fresh address, amount and wallet URI per rail.
+
+Created with an API key holding ``invoices:write`` (or a merchant login); an ``Idempotency-Key`` makes a retried
+create return the first invoice. Reads are tenant-scoped: another merchant's invoice is a 404.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+from cryptopay.adapters.evm.qr import qr_svg
+from cryptopay.core.errors import InvalidInput, NotFound, Refused
+from cryptopay.core.fx import Quote
+from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, PaymentOption
+from cryptopay.core.money import Money
+from cryptopay.core.payment_uri import payment_uri
+from cryptopay.core.rails import Rail
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import not_found, require
+from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.payments_edge import (
+    acting_merchant,
+    actor,
+    check_tenant,
+    idempotent_when_keyed,
+    payments,
+    resolve_rail,
+)
+
+__all__ = ["InvoiceView", "bp"]
+
+bp = Blueprint("invoices", __name__)
+_TAGS = ("invoices",)
+
+
+class InvoiceCurrency(enum.Enum):
+    KES = "KES"
+    USDT = "USDT"
+
+
+@attrs.frozen
+class CreateInvoice:
+    """What a shop wants to be paid: ``amount`` (a string) in ``currency``, on some or all of its store's rails."""
+
+    amount: Decimal
+    currency: InvoiceCurrency
+    rails: list[str] | None = attrs.field(default=None, metadata={"description": "rail keys, e.g. usdt-tron"})
+    order_id: str | None = None
+
+
+@attrs.frozen
+class QuoteView:
+    """The locked FX quote that priced the invoice: the platform buys ``base`` at ``bid`` until ``expires_at``."""
+
+    id: str
+    pair: str
+    bid: Decimal
+    ask: Decimal
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, quote: Quote) -> QuoteView:
+        return cls(quote.id, str(quote.pair), quote.bid, quote.ask, quote.expires_at)
+
+
+@attrs.frozen
+class PaymentOptionView:
+    """One way to pay: send ``amount`` of ``asset`` to ``address`` on ``network`` (``uri`` for wallets)."""
+
+    rail: str
+    network: str
+    asset: str
+    address: str
+    amount: Decimal
+    uri: str
+    qr_svg_url: str
+    token_contract: str | None = None
+    chain_id: int | None = None
+
+    @classmethod
+    def of(cls, invoice_id: str, option: PaymentOption) -> PaymentOptionView:
+        rail: Rail = option.rail
+        return cls(
+            rail=rail.key,
+            network=rail.network.name,
+            asset=rail.asset.code,
+            address=option.address,
+            amount=option.due.amount,
+            uri=payment_uri(rail, option.address, option.due),
+            qr_svg_url=f"/v1/invoices/{invoice_id}/qr.svg?rail={rail.key}",
+            token_contract=rail.token.contract,
+            chain_id=rail.network.chain_id,
+        )
+
+
+@attrs.frozen
+class InvoiceView:
+    """An invoice: its state, what is due where, and the quote that priced it (null when priced in the paid asset)."""
+
+    id: str
+    merchant_id: str
+    order_id: str | None
+    state: InvoiceState
+    exception: InvoiceException
+    price: Money
+    quote: QuoteView | None
+    payment_options: list[PaymentOptionView]
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceView:
+        return cls(
+            id=invoice.id,
+            merchant_id=invoice.merchant_id,
+            order_id=invoice.order_id,
+            state=invoice.state,
+            exception=invoice.exception,
+            price=invoice.price,
+            quote=_quote(invoice),
+            payment_options=[PaymentOptionView.of(invoice.id, o) for o in invoice.options],
+            created_at=invoice.created_at,
+            expires_at=invoice.expires_at,
+        )
+
+
+def _quote(invoice: Invoice) -> QuoteView | None:
+    if not invoice.quote_ids:
+        return None
+    quote = payments().quotes.get(invoice.quote_ids[0])
+    if quote is None:
+        raise NotFound(f"quote {invoice.quote_ids[0]} of invoice {invoice.id} is missing")
+    return QuoteView.of(quote)
+
+
+def _price(body: CreateInvoice) -> Money:
+    try:
+        return Money.of(body.amount, body.currency.value)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="amount") from None
+
+
+def _accepted_rails(merchant_id: str, keys: list[str] | None) -> list[str] | None:
+    """The chosen rail keys, each known and accepted by the merchant's store (422 on ``rails`` otherwise)."""
+    with payments().uow() as uow:
+        store = uow.stores.get(merchant_id)
+    if store is None:
+        raise Refused(f"merchant {merchant_id} has no store settings yet: PUT /v1/merchants/{merchant_id}/store")
+    if keys is None:
+        return None
+    if not keys:
+        raise InvalidInput("choose at least one rail, or leave rails out for every rail of the store", field="rails")
+    chosen = [resolve_rail(key).key for key in keys]
+    accepted = {rail.key for rail in store.rails}
+    for key in chosen:
+        if key not in accepted:
+            raise InvalidInput(f"the store does not accept {key}; it accepts {', '.join(sorted(accepted))}",
+                               field="rails")  # fmt: skip
+    return chosen
+
+
+def load_invoice(invoice_id: str) -> Invoice:
+    """The invoice if the caller may see it; the same 404 whether it is missing or another tenant's."""
+    try:
+        invoice = payments().invoicing.get_invoice(invoice_id)
+    except NotFound:
+        raise not_found("invoice", invoice_id) from None
+    check_tenant("invoice", invoice_id, invoice.merchant_id)
+    return invoice
+
+
+@bp.post("/v1/invoices")
+@operation("Create an invoice", request=CreateInvoice, response=InvoiceView, status=201, tags=_TAGS)
+@require(scope="invoices:write")
+@idempotent_when_keyed
+def create_invoice() -> Response:
+    body = read_body(CreateInvoice)
+    merchant_id = acting_merchant()
+    price = _price(body)
+    rails = _accepted_rails(merchant_id, body.rails)
+    invoice = payments().invoicing.create_invoice(
+        merchant_id, price, rails=rails, order_id=body.order_id, actor=actor()
+    )
+    return json_response(InvoiceView.of(invoice), 201, headers={"Location": f"/v1/invoices/{invoice.id}"})
+
+
+@bp.get("/v1/invoices")
+@operation("List the merchant's invoices (admins: ?merchant_id=)", response=PageOf(InvoiceView), tags=_TAGS)
+@require(scope="invoices:read")
+@paginated
+def list_invoices() -> Response:
+    merchant_id = acting_merchant(request.args.get("merchant_id"))
+    invoicing = payments().invoicing
+    page = paginate(lambda after, limit: invoicing.list_invoices(merchant_id, after=after, limit=limit), InvoiceView.of)
+    return json_response(page)
+
+
+@bp.get("/v1/invoices/<invoice_id>")
+@operation("Read an invoice", response=InvoiceView, tags=_TAGS)
+@require(scope="invoices:read")
+def get_invoice(invoice_id: str) -> Response:
+    return json_response(InvoiceView.of(load_invoice(invoice_id)))
+
+
+@bp.get("/v1/invoices/<invoice_id>/qr.svg")
+@operation(
+    "A QR code of the wallet URI for one rail (?rail=usdt-tron; default the first)",
+    tags=_TAGS,
+    media_type="image/svg+xml",
+    errors=(422,),
+)
+@require(scope="invoices:read")
+def invoice_qr(invoice_id: str) -> Response:
+    invoice = load_invoice(invoice_id)
+    key = request.args.get("rail")
+    try:
+        option = invoice.option(key.strip().lower()) if key else invoice.options[0]
+    except NotFound:
+        offered = ", ".join(o.rail.key for o in invoice.options)
+        raise InvalidInput(f"invoice {invoice.id} cannot be paid on {key}; it offers {offered}", field="rail") from None
+    image = qr_svg(payment_uri(option.rail, option.address, option.due))
+    # An invoice's options never change, so the image can be cached (privately: it is a tenant's object).
+    return Response(image, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,133 @@
+"""Payouts: the M-Pesa payments that settle a merchant; listed per merchant, retried by an admin after a failure.
+
+A merchant's payouts are found through its settlements (every payout, retries included, names its settlement).
+An admin may list payouts by ``state`` across merchants (e.g. ``?state=failed`` to find ones to retry).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.identity import Role
+from cryptopay.core.identity.model import SettlementMethod
+from cryptopay.core.money import Money
+from cryptopay.core.payments import Payout, PayoutState
+from cryptopay.core.ports.payments import PaymentsUnitOfWork
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import current_principal, not_found, require
+from cryptopay_http.convert import json_response
+from cryptopay_http.idempotency import idempotent
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.payments_edge import acting_merchant, actor, check_tenant, payments
+
+__all__ = ["PayoutView", "bp"]
+
+bp = Blueprint("payouts", __name__)
+_TAGS = ("payouts",)
+_SCAN = 1000  # settlements read per page while collecting a merchant's payouts
+
+
+@attrs.frozen
+class PayoutView:
+    """One M-Pesa payout: ``amount`` to ``destination``, ``charge`` on top; ``note`` says why it needs attention."""
+
+    id: str
+    settlement_id: str
+    merchant_id: str
+    method: SettlementMethod
+    destination: str
+    amount: Money
+    charge: Money
+    state: PayoutState
+    attempt: int
+    retry_of: str | None
+    retried_by: str | None
+    receipt: str | None
+    result_code: str | None
+    result_desc: str | None
+    note: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, p: Payout) -> PayoutView:
+        return cls(p.id, p.settlement_id, p.merchant_id, p.method, p.destination, p.amount, p.charge, p.state,
+                   p.attempt, p.retry_of, p.retried_by, p.receipt, p.result_code, p.result_desc, p.note, p.created_at,
+                   p.submitted_at, p.finished_at)  # fmt: skip
+
+
+def _state() -> PayoutState | None:
+    text = request.args.get("state")
+    if text is None:
+        return None
+    try:
+        return PayoutState(text)
+    except ValueError:
+        known = ", ".join(s.value for s in PayoutState)
+        raise InvalidInput(f"state must be one of: {known}", field="state") from None
+
+
+def merchant_payouts(uow: PaymentsUnitOfWork, merchant_id: str) -> list[Payout]:
+    """Every payout of the merchant, by id (through its settlements: the port has no per-merchant listing)."""
+    found: list[Payout] = []
+    after: str | None = None
+    while page := uow.settlements.list_for_merchant(merchant_id, after=after, limit=_SCAN):
+        for settlement in page:
+            found.extend(uow.payouts.for_settlement(settlement.id))
+        after = page[-1].id
+    return sorted({p.id: p for p in found}.values(), key=lambda p: p.id)
+
+
+def _listing(state: PayoutState | None) -> list[Payout]:
+    principal = current_principal()
+    requested = request.args.get("merchant_id")
+    with payments().uow() as uow:
+        if principal.role is Role.ADMIN and requested is None:
+            if state is None:
+                raise InvalidInput("admins name a merchant_id or a state to list payouts", field="merchant_id")
+            return sorted(uow.payouts.by_state(state, limit=_SCAN), key=lambda p: p.id)
+        payouts = merchant_payouts(uow, acting_merchant(requested))
+    return [p for p in payouts if state is None or p.state is state]
+
+
+@bp.get("/v1/payouts")
+@operation("List payouts (?state=; admins: ?merchant_id=)", response=PageOf(PayoutView), tags=_TAGS)
+@require(scope="payouts:read")
+@paginated
+def list_payouts() -> Response:
+    payouts = _listing(_state())
+
+    def fetch(after: str | None, limit: int) -> list[Payout]:
+        return [p for p in payouts if after is None or p.id > after][:limit]
+
+    return json_response(paginate(fetch, PayoutView.of))
+
+
+@bp.get("/v1/payouts/<payout_id>")
+@operation("Read a payout", response=PayoutView, tags=_TAGS)
+@require(scope="payouts:read")
+def get_payout(payout_id: str) -> Response:
+    try:
+        payout = payments().payouts.get_payout(payout_id)
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+    check_tenant("payout", payout_id, payout.merchant_id)
+    return json_response(PayoutView.of(payout))
+
+
+@bp.post("/v1/payouts/<payout_id>/retry")
+@operation("Retry a failed payout as a new attempt (admins)", response=PayoutView, status=201, tags=_TAGS,
+           errors=(404, 422))  # fmt: skip
+@require(roles=[Role.ADMIN])
+@idempotent
+def retry_payout(payout_id: str) -> Response:
+    try:
+        payout = payments().payouts.retry_failed_payout(payout_id, actor=actor())
+    except NotFound:
+        raise not_found("payout", payout_id) from None
+    return json_response(PayoutView.of(payout), 201, headers={"Location": f"/v1/payouts/{payout.id}"})

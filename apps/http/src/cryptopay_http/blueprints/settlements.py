@@ -1,0 +1,141 @@
+"""Settlements: a merchant's USDT sold at a locked quote and paid out over M-Pesa; listed, and run on demand.
+
+``POST /v1/settlements/run`` settles the merchants whose cut-off has passed (admins: all, or the one named;
+a merchant: itself), or with ``dry_run`` shows the plan without writing anything. It only plans and holds the
+payouts; the worker sends them to M-Pesa (the ``payouts.start`` job). It needs an ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.identity import Role
+from cryptopay.core.identity.model import SettlementMethod
+from cryptopay.core.money import Money
+from cryptopay.core.payments import Settlement, SettlementState
+from cryptopay.core.payments.settling import SettlementRun
+from cryptopay.core.settlement import PayoutPlan
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import current_principal, require
+from cryptopay_http.blueprints.payouts import PayoutView
+from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.idempotency import idempotent
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.payments_edge import acting_merchant, payments
+
+__all__ = ["SettlementView", "bp"]
+
+bp = Blueprint("settlements", __name__)
+_TAGS = ("settlements",)
+
+
+@attrs.frozen
+class SettlementView:
+    """One merchant's settlement at one cut-off: what was sold at which quote, and the payouts it planned."""
+
+    id: str
+    merchant_id: str
+    state: SettlementState
+    cutoff: datetime
+    method: SettlementMethod
+    destination: str
+    quote_id: str | None
+    converted: Money | None
+    credited: Money
+    fx_spread: Money
+    remainder: Money
+    payout_ids: list[str]
+    reason: str
+    created_at: datetime
+    complete_by: datetime
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, s: Settlement) -> SettlementView:
+        return cls(s.id, s.merchant_id, s.state, s.cutoff, s.method, s.destination, s.quote_id, s.converted,
+                   s.credited, s.fx_spread, s.remainder, list(s.payout_ids), s.reason, s.created_at, s.complete_by,
+                   s.completed_at)  # fmt: skip
+
+
+@attrs.frozen
+class PlanView:
+    """What a run pays (or would pay): parts of whole shillings, their charges, and what waits for the next run."""
+
+    converted: Money
+    quote_id: str | None
+    parts: list[Money]
+    total_paid: Money
+    total_fees: Money
+    remainder: Money
+
+    @classmethod
+    def of(cls, plan: PayoutPlan) -> PlanView:
+        parts = [p.amount for p in plan.parts]
+        return cls(plan.converted, plan.quote_id, parts, plan.total_paid, plan.total_fees, plan.remainder)
+
+
+@attrs.frozen
+class RunView:
+    """The outcome of one merchant's run; ``reason`` says why nothing was paid, when nothing was."""
+
+    merchant_id: str
+    reason: str
+    dry_run: bool
+    settlement: SettlementView | None
+    payouts: list[PayoutView]
+    plan: PlanView | None
+
+    @classmethod
+    def of(cls, run: SettlementRun) -> RunView:
+        return cls(
+            run.merchant_id,
+            run.reason,
+            run.dry_run,
+            SettlementView.of(run.settlement) if run.settlement else None,
+            [PayoutView.of(p) for p in run.payouts],
+            PlanView.of(run.plan) if run.plan else None,
+        )
+
+
+@attrs.frozen
+class RunSettlements:
+    """Which merchant to settle (admins may leave it out: every merchant), and whether only to plan."""
+
+    merchant_id: str | None = None
+    dry_run: bool = False
+
+
+@attrs.frozen
+class RunResult:
+    runs: list[RunView]
+
+
+@bp.get("/v1/settlements")
+@operation("List the merchant's settlements (admins: ?merchant_id=)", response=PageOf(SettlementView), tags=_TAGS)
+@require(scope="settlements:read")
+@paginated
+def list_settlements() -> Response:
+    merchant_id = acting_merchant(request.args.get("merchant_id"))
+
+    def fetch(after: str | None, limit: int) -> list[Settlement]:
+        with payments().uow() as uow:
+            found: list[Settlement] = uow.settlements.list_for_merchant(merchant_id, after=after, limit=limit)
+            return found
+
+    return json_response(paginate(fetch, SettlementView.of))
+
+
+@bp.post("/v1/settlements/run")
+@operation("Run settlements now (admins: all or one merchant; merchants: their own)", request=RunSettlements,
+           response=RunResult, tags=_TAGS)  # fmt: skip
+@require(scope="settlements:write")
+@idempotent
+def run_settlements() -> Response:
+    body = read_body(RunSettlements, optional=True)
+    everyone = current_principal().role is Role.ADMIN and body.merchant_id is None
+    merchant_id = None if everyone else acting_merchant(body.merchant_id)
+    runs = payments().settling.run_settlements(merchant_id=merchant_id, dry_run=body.dry_run)
+    return json_response(RunResult([RunView.of(run) for run in runs]))

@@ -1,0 +1,148 @@
+"""Store settings: the rails a merchant accepts, its invoice window and underpayment tolerance, and its fee.
+
+The merchant (or an admin) sets rails, window and tolerance; only an admin sets the merchant fee, as a new fee
+schedule version effective now for each asset the store accepts (earlier versions stay, so past payments keep
+the fee they were charged under). Every change is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.fees import FeeProduct, FeeSchedule
+from cryptopay.core.identity import Forbidden, Role
+from cryptopay.core.money import Asset
+from cryptopay.core.payments import StoreSettings
+from cryptopay.core.rails import Rail
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import current_principal, not_found, require
+from cryptopay_http.blueprints.merchants import load_merchant
+from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.openapi import operation
+from cryptopay_http.payments_edge import audit, payments, resolve_rail
+
+__all__ = ["StoreView", "bp"]
+
+bp = Blueprint("stores", __name__)
+_STAFF = (Role.MERCHANT, Role.ADMIN)
+_TAGS = ("stores",)
+_MAX_WINDOW_MINUTES = 24 * 60
+
+
+@attrs.frozen
+class StoreBody:
+    """The store's settings; ``merchant_fee_percent`` may only be sent by an admin."""
+
+    rails: list[str] = attrs.field(metadata={"description": "rail keys the store accepts, e.g. usdt-tron"})
+    invoice_window_minutes: int = 15
+    tolerance_percent: Decimal = attrs.field(default=Decimal(0), metadata={"description": "underpayment accepted"})
+    merchant_fee_percent: Decimal | None = None
+
+
+@attrs.frozen
+class FeeView:
+    """One merchant fee schedule version."""
+
+    asset: str
+    version: int
+    percent: Decimal
+    effective_from: datetime
+
+
+@attrs.frozen
+class StoreView:
+    """A merchant's store settings."""
+
+    merchant_id: str
+    rails: list[str]
+    invoice_window_minutes: int
+    tolerance_percent: Decimal
+    merchant_fees: list[FeeView]
+
+    @classmethod
+    def of(cls, store: StoreSettings) -> StoreView:
+        fees = [
+            FeeView(s.asset.code, s.version, s.percent, s.effective_from)
+            for s in store.fees
+            if s.product is FeeProduct.MERCHANT
+        ]
+        minutes = int(store.window.total_seconds() // 60)
+        return cls(store.merchant_id, [r.key for r in store.rails], minutes, store.tolerance_percent, fees)
+
+
+def _check(body: StoreBody) -> list[Rail]:
+    if not 1 <= body.invoice_window_minutes <= _MAX_WINDOW_MINUTES:
+        raise InvalidInput(f"must be 1 to {_MAX_WINDOW_MINUTES} minutes", field="invoice_window_minutes")
+    if not Decimal(0) <= body.tolerance_percent < Decimal(100):
+        raise InvalidInput("must be a percent from 0 up to (not including) 100", field="tolerance_percent")
+    fee = body.merchant_fee_percent
+    if fee is not None and not Decimal(0) <= fee <= Decimal(100):
+        raise InvalidInput("must be a percent from 0 to 100", field="merchant_fee_percent")
+    if fee is not None and current_principal().role is not Role.ADMIN:
+        raise Forbidden("only an admin sets the merchant fee")
+    if not body.rails:
+        raise InvalidInput("a store accepts at least one rail", field="rails")
+    return list({rail.key: rail for rail in (resolve_rail(key) for key in body.rails)}.values())
+
+
+def _fees(existing: StoreSettings | None, assets: set[Asset], percent: Decimal | None) -> list[FeeSchedule]:
+    """The store's fee schedules, plus a new merchant fee version per asset when ``percent`` is given."""
+    fees = list(existing.fees) if existing else []
+    if percent is None:
+        return fees
+    now = payments().clock.now()
+    for asset in sorted(assets, key=lambda a: a.code):
+        versions = [s.version for s in fees if s.product is FeeProduct.MERCHANT and s.asset == asset]
+        fees.append(FeeSchedule(product=FeeProduct.MERCHANT, asset=asset, version=max(versions, default=0) + 1,
+                                effective_from=now, percent=percent))  # fmt: skip
+    return fees
+
+
+def _store(merchant_id: str) -> StoreSettings | None:
+    with payments().uow() as uow:
+        found: StoreSettings | None = uow.stores.get(merchant_id)
+        return found
+
+
+@bp.put("/v1/merchants/<merchant_id>/store")
+@operation("Set the merchant's store settings", request=StoreBody, response=StoreView, tags=_TAGS)
+@require(roles=_STAFF, tenant_arg="merchant_id")
+def put_store(merchant_id: str) -> Response:
+    body = read_body(StoreBody)
+    merchant = load_merchant(merchant_id)
+    rails = _check(body)
+    with payments().uow() as uow:
+        existing = uow.stores.get(merchant.id)
+        keep = (
+            {"monitoring": existing.monitoring, "cutoff": existing.cutoff, "weekday": existing.weekday}
+            if existing
+            else {}
+        )
+        store = StoreSettings(
+            merchant_id=merchant.id,
+            rails=rails,
+            window=timedelta(minutes=body.invoice_window_minutes),
+            tolerance_percent=body.tolerance_percent,
+            fees=_fees(existing, {r.asset for r in rails}, body.merchant_fee_percent),
+            **keep,
+        )
+        uow.stores.put(store)
+        audit(uow, "store.put", f"merchant:{merchant.id}", rails=",".join(r.key for r in rails),
+              window_minutes=body.invoice_window_minutes, tolerance=body.tolerance_percent,
+              fee=body.merchant_fee_percent if body.merchant_fee_percent is not None else "unchanged")  # fmt: skip
+    return json_response(StoreView.of(store))
+
+
+@bp.get("/v1/merchants/<merchant_id>/store")
+@operation("Read the merchant's store settings", response=StoreView, tags=_TAGS)
+@require(roles=_STAFF, api_keys=True, tenant_arg="merchant_id")
+def get_store(merchant_id: str) -> Response:
+    merchant = load_merchant(merchant_id)
+    store = _store(merchant.id)
+    if store is None:
+        raise not_found("store of merchant", merchant.id)
+    return json_response(StoreView.of(store))

@@ -1,0 +1,239 @@
+"""Webhook endpoints (the signing secret is shown once, at creation), the delivery log, and redelivery.
+
+Merchant logins (or admins naming ``merchant_id``) manage them; API keys cannot, since there is no webhook
+scope. Deleting an endpoint disables it: its pending deliveries are dead-lettered by the worker, and it no
+longer appears. The log shows the newest ``LOG_WINDOW`` deliveries, newest first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.identity import Role
+from cryptopay.core.webhooks import (
+    WEBHOOK_EVENTS,
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    create_endpoint,
+    redeliver_webhook,
+)
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import not_found, require
+from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.payments_edge import acting_merchant, check_tenant, webhooks
+
+__all__ = ["LOG_WINDOW", "WebhookEndpointView", "bp"]
+
+bp = Blueprint("webhooks", __name__)
+_STAFF = (Role.MERCHANT, Role.ADMIN)
+_TAGS = ("webhooks",)
+LOG_WINDOW = 1000
+
+
+@attrs.frozen
+class CreateEndpoint:
+    """Where to send events; ``events`` empty or left out means every event."""
+
+    url: str
+    events: list[str] = attrs.field(factory=list, metadata={"description": "of: " + ", ".join(WEBHOOK_EVENTS)})
+    description: str = ""
+    merchant_id: str | None = attrs.field(default=None, metadata={"description": "admins only"})
+
+
+@attrs.frozen
+class WebhookEndpointView:
+    """A webhook endpoint, without its secret."""
+
+    id: str
+    merchant_id: str
+    url: str
+    events: list[str]
+    description: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, e: WebhookEndpoint) -> WebhookEndpointView:
+        return cls(e.id, e.merchant_id, e.url, sorted(e.events), e.description, e.created_at)
+
+
+@attrs.frozen
+class NewEndpointView:
+    """A just-created endpoint: ``secret`` (``whsec_...``) verifies the signatures; it is shown this once."""
+
+    endpoint: WebhookEndpointView
+    secret: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class DeliveryView:
+    """One event for one endpoint: its status and the last answer."""
+
+    id: str
+    endpoint_id: str
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+    @classmethod
+    def of(cls, d: WebhookDelivery) -> DeliveryView:
+        return cls(d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.next_attempt_at,
+                   d.last_status_code, d.last_error, d.created_at, d.delivered_at)  # fmt: skip
+
+
+@attrs.frozen
+class AttemptView:
+    """One attempt: when, the status code (null when no answer came), the start of the answer, or the error."""
+
+    number: int
+    at: datetime
+    status_code: int | None
+    response_snippet: str
+    error: str | None
+    duration_ms: int
+
+    @classmethod
+    def of(cls, a: WebhookAttempt) -> AttemptView:
+        return cls(a.number, a.at, a.status_code, a.response_snippet, a.error, a.duration_ms)
+
+
+@attrs.frozen
+class DeliveryDetailView:
+    """A delivery with its attempts and the exact body sent."""
+
+    delivery: DeliveryView
+    body: str
+    attempts: list[AttemptView]
+
+
+def _endpoint(endpoint_id: str) -> WebhookEndpoint:
+    with webhooks().uow() as uow:
+        endpoint: WebhookEndpoint | None = uow.webhook_endpoints.get(endpoint_id)
+    if endpoint is None or not endpoint.enabled:
+        raise not_found("webhook endpoint", endpoint_id)
+    check_tenant("webhook endpoint", endpoint_id, endpoint.merchant_id)
+    return endpoint
+
+
+def _status() -> DeliveryStatus | None:
+    text = request.args.get("status")
+    try:
+        return DeliveryStatus(text) if text is not None else None
+    except ValueError:
+        known = ", ".join(s.value for s in DeliveryStatus)
+        raise InvalidInput(f"status must be one of: {known}", field="status") from None
+
+
+@bp.post("/v1/webhook-endpoints")
+@operation("Add a webhook endpoint (its secret is shown once)", request=CreateEndpoint, response=NewEndpointView,
+           status=201, tags=_TAGS)  # fmt: skip
+@require(roles=_STAFF)
+def create_webhook_endpoint() -> Response:
+    body = read_body(CreateEndpoint)
+    merchant_id = acting_merchant(body.merchant_id)
+    hooks = webhooks()
+    endpoint = create_endpoint(
+        merchant_id, body.url, events=body.events, description=body.description, uow_factory=hooks.uow,
+        ids=hooks.ids, clock=hooks.clock, allow_insecure=bool(getattr(hooks, "allow_insecure_urls", False)),
+    )  # fmt: skip
+    view = NewEndpointView(WebhookEndpointView.of(endpoint), endpoint.secret)
+    headers = {"Cache-Control": "no-store", "Location": f"/v1/webhook-endpoints/{endpoint.id}"}
+    return json_response(view, 201, headers=headers)
+
+
+@bp.get("/v1/webhook-endpoints")
+@operation("List the merchant's webhook endpoints", response=PageOf(WebhookEndpointView), tags=_TAGS)
+@require(roles=_STAFF)
+@paginated
+def list_webhook_endpoints() -> Response:
+    merchant_id = acting_merchant(request.args.get("merchant_id"))
+    with webhooks().uow() as uow:
+        endpoints = sorted(
+            (e for e in uow.webhook_endpoints.for_merchant(merchant_id) if e.enabled), key=lambda e: e.id
+        )
+
+    def fetch(after: str | None, limit: int) -> list[WebhookEndpoint]:
+        return [e for e in endpoints if after is None or e.id > after][:limit]
+
+    return json_response(paginate(fetch, WebhookEndpointView.of))
+
+
+@bp.get("/v1/webhook-endpoints/<endpoint_id>")
+@operation("Read a webhook endpoint (without its secret)", response=WebhookEndpointView, tags=_TAGS)
+@require(roles=_STAFF)
+def get_webhook_endpoint(endpoint_id: str) -> Response:
+    return json_response(WebhookEndpointView.of(_endpoint(endpoint_id)))
+
+
+@bp.delete("/v1/webhook-endpoints/<endpoint_id>")
+@operation("Delete a webhook endpoint (no more events are sent to it)", status=204, tags=_TAGS)
+@require(roles=_STAFF)
+def delete_webhook_endpoint(endpoint_id: str) -> Response:
+    endpoint = _endpoint(endpoint_id)
+    with webhooks().uow() as uow:
+        uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
+    return Response(status=204)
+
+
+@bp.get("/v1/webhook-deliveries")
+@operation("The merchant's webhook delivery log, newest first (?endpoint_id=&status=)",
+           response=PageOf(DeliveryView), tags=_TAGS)  # fmt: skip
+@require(roles=_STAFF)
+@paginated
+def list_webhook_deliveries() -> Response:
+    merchant_id = acting_merchant(request.args.get("merchant_id"))
+    endpoint_id, status = request.args.get("endpoint_id"), _status()
+    with webhooks().uow() as uow:
+        log = uow.webhook_deliveries.for_merchant(merchant_id, endpoint_id=endpoint_id, status=status, limit=LOG_WINDOW)
+
+    def fetch(after: str | None, limit: int) -> list[WebhookDelivery]:
+        ids = [d.id for d in log]
+        start = ids.index(after) + 1 if after in ids else 0
+        return log[start : start + limit]
+
+    return json_response(paginate(fetch, DeliveryView.of))
+
+
+def _delivery(delivery_id: str) -> WebhookDelivery:
+    with webhooks().uow() as uow:
+        delivery: WebhookDelivery | None = uow.webhook_deliveries.get(delivery_id)
+    if delivery is None:
+        raise not_found("webhook delivery", delivery_id)
+    check_tenant("webhook delivery", delivery_id, delivery.merchant_id)
+    return delivery
+
+
+@bp.get("/v1/webhook-deliveries/<delivery_id>")
+@operation("A webhook delivery with its attempts", response=DeliveryDetailView, tags=_TAGS)
+@require(roles=_STAFF)
+def get_webhook_delivery(delivery_id: str) -> Response:
+    delivery = _delivery(delivery_id)
+    with webhooks().uow() as uow:
+        attempts = uow.webhook_deliveries.attempts(delivery.id)
+    view = DeliveryDetailView(DeliveryView.of(delivery), delivery.body, [AttemptView.of(a) for a in attempts])
+    return json_response(view)
+
+
+@bp.post("/v1/webhook-deliveries/<delivery_id>/redeliver")
+@operation("Send a delivered or dead delivery again (same event id and body)", response=DeliveryView, status=202,
+           tags=_TAGS, errors=(409,))  # fmt: skip
+@require(roles=_STAFF)
+def redeliver(delivery_id: str) -> Response:
+    delivery = _delivery(delivery_id)
+    hooks = webhooks()
+    again = redeliver_webhook(
+        delivery.id, merchant_id=delivery.merchant_id, uow_factory=hooks.uow, queue=hooks.queue, clock=hooks.clock
+    )
+    return json_response(DeliveryView.of(again), 202)

@@ -1,0 +1,63 @@
+"""Fixtures: the HTTP app over a ``PaymentsStack`` (every payment use case on fakes), its client and auth helper."""
+
+from __future__ import annotations
+
+import pytest
+from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay_http import Services, in_memory_services
+from cryptopay_http.passwords import Argon2Hasher
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import AuthActions, make_app
+from tests.integration.http_payments.payments_support import INSTANT, Shop, WebhookRig, payments_extra
+
+
+@pytest.fixture
+def stack() -> PaymentsStack:
+    return PaymentsStack(networks=("tron", "ethereum"))
+
+
+@pytest.fixture
+def hooks(stack: PaymentsStack) -> WebhookRig:
+    return WebhookRig(stack)
+
+
+@pytest.fixture
+def services(stack: PaymentsStack, hooks: WebhookRig) -> Services:
+    fast = Argon2Hasher(time_cost=1, memory_cost=1024)
+    services = in_memory_services(clock=stack.clock, ids=stack.ids, hasher=fast)
+    services.merchants = stack.merchants  # settlements read the profiles the API creates
+    services.extra["payments"] = payments_extra(stack, hooks)
+    return services
+
+
+@pytest.fixture
+def app(services: Services) -> Flask:
+    return make_app(services)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(app: Flask, client: FlaskClient) -> AuthActions:
+    return AuthActions(app, client)
+
+
+@pytest.fixture
+def shop(auth: AuthActions, client: FlaskClient) -> Shop:
+    """A merchant settled instantly over M-Pesa B2C, with a store accepting USDT on Tron and Ethereum."""
+    merchant = Shop(auth, client, "Duka Ltd", INSTANT)
+    merchant.store(["usdt-tron", "usdt-ethereum"])
+    return merchant
+
+
+@pytest.fixture
+def rival(auth: AuthActions, client: FlaskClient) -> Shop:
+    """A second merchant, to prove tenants never see each other's objects."""
+    merchant = Shop(auth, client, "Rival Ltd", INSTANT)
+    merchant.store(["usdt-tron"])
+    return merchant

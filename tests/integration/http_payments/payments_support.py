@@ -1,0 +1,120 @@
+"""Helpers for the payment resources over HTTP: the services behind ``extra["payments"]``, webhooks, merchants.
+
+``payments_extra`` is the object the composition root must offer as ``services.extra["payments"]``: the
+``PaymentsStack`` use cases plus ``quotes``, ``rails`` and ``webhooks``. The webhook rig keeps its own in-memory
+storage; ``relay`` copies the stack's new outbox messages into it, standing in for the one shared database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+from cryptopay.adapters.sandbox._wire import dumps
+from cryptopay.core.outbox import OutboxMessage
+from cryptopay.core.ports.queue import JobRegistry
+from cryptopay.core.rails import rail_for
+from cryptopay.core.relay import relay_outbox
+from cryptopay.core.testing.payments_stack import CALLBACK_BASE, PaymentsStack
+from cryptopay.core.testing.queue import FakeQueue
+from cryptopay.core.testing.webhooks import RecordingSender, deliveries_of, webhook_storage
+from cryptopay.core.webhooks import DELIVER_JOB, deliver_webhook
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import AuthActions
+
+RAILS = {
+    "usdt-tron": rail_for("tron", "USDT", confirmations=3),
+    "usdt-ethereum": rail_for("ethereum", "USDT", confirmations=3),
+}
+INSTANT = {"schedule": "instant", "method": "mpesa_b2c", "destination": "0712345678"}
+USE_CASES = ("invoicing", "detection", "settling", "payouts", "refunds", "merchants", "ledger", "pricer", "uow")
+
+
+class WebhookRig:
+    """``payments.webhooks``: an in-memory webhook storage, a fake queue running deliveries, a recording sender."""
+
+    def __init__(self, stack: PaymentsStack) -> None:
+        self.storage = webhook_storage()
+        self.uow = self.storage.unit_of_work
+        self.clock, self.ids = stack.clock, stack.ids
+        self.sender = RecordingSender()
+        registry = JobRegistry()
+        registry.register(DELIVER_JOB, self._deliver)
+        self.queue = FakeQueue(registry, self.clock)
+        self.allow_insecure_urls = False
+        self._stack = stack
+        self._copied: set[str] = set()
+
+    def _deliver(self, payload: Any) -> None:
+        deliver_webhook(payload["delivery_id"], uow_factory=self.uow, sender=self.sender, queue=self.queue,
+                        clock=self.clock)  # fmt: skip
+
+    def relay(self) -> list[str]:
+        """Publish the stack's new outbox messages to webhook deliveries; the ids of the deliveries created."""
+        fresh: list[OutboxMessage] = [m for m in self._stack.outbox() if m.id not in self._copied]
+        with self.uow() as uow:
+            for message in fresh:
+                uow.outbox.add(message)
+        self._copied |= {m.id for m in fresh}
+        report = relay_outbox(uow_factory=self.uow, queue=self.queue, clock=self.clock, ids=self.ids)
+        return list(report.deliveries)
+
+    def run_jobs(self) -> int:
+        return self.queue.run_pending()
+
+    def deliveries(self) -> list[Any]:
+        return deliveries_of(self.storage).all()
+
+
+def payments_extra(stack: PaymentsStack, webhooks: WebhookRig) -> SimpleNamespace:
+    """What ``services.extra["payments"]`` offers: the stack's use cases, ``quotes``, ``rails`` and ``webhooks``."""
+    parts = {name: getattr(stack, name) for name in USE_CASES}
+    # PaymentsStack keeps its quote repository inside the pricer; the composition root has it as ``quotes``.
+    quotes = stack.pricer._quotes
+    return SimpleNamespace(**parts, clock=stack.clock, ids=stack.ids, quotes=quotes, rails=RAILS, webhooks=webhooks)
+
+
+class Shop:
+    """One merchant over HTTP: its user's headers, its id, and helpers that go through the API."""
+
+    def __init__(self, auth: AuthActions, client: FlaskClient, name: str, settlement: dict[str, str]) -> None:
+        self.client = client
+        self.headers = auth.user("merchant")
+        created = client.post("/v1/merchants", json={"business_name": name, "settlement": settlement},
+                              headers=self.headers)  # fmt: skip
+        assert created.status_code == 201, created.json
+        self.id: str = created.json["id"]
+
+    def store(self, rails: list[str], headers: dict[str, str] | None = None, **settings: Any) -> dict[str, Any]:
+        body = {"rails": rails, **settings}
+        response = self.client.put(f"/v1/merchants/{self.id}/store", json=body, headers=headers or self.headers)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def invoice(self, amount: str = "5000", currency: str = "KES", **extra: Any) -> dict[str, Any]:
+        body = {"amount": amount, "currency": currency, **extra}
+        response = self.client.post("/v1/invoices", json=body, headers=self.headers)
+        assert response.status_code == 201, response.json
+        return response.json
+
+
+def key_headers(secret: str) -> dict[str, str]:
+    return {"X-Api-Key": secret}
+
+
+def idem(headers: dict[str, str], key: str | None = None) -> dict[str, str]:
+    """``headers`` with an ``Idempotency-Key`` (a fresh one unless given)."""
+    return {**headers, "Idempotency-Key": key or uuid.uuid4().hex}
+
+
+def hook_path(url: str) -> str:
+    """The path on our app of a callback URL the fake M-Pesa was given (``PaymentsStack``'s callback base)."""
+    assert url.startswith(CALLBACK_BASE), url
+    return "/hooks/daraja" + url[len(CALLBACK_BASE) :]
+
+
+def daraja_body(payload: Any) -> str:
+    """The payload as Daraja writes it: amounts as exact JSON numbers (the sandbox's own encoder)."""
+    return dumps(payload)

@@ -1,0 +1,180 @@
+"""The merchant journey over HTTP on the payment fakes: store, invoice, payment, settlement, M-Pesa payout result."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from cryptopay.core.money import Money
+
+from tests.integration.http_payments.payments_support import daraja_body, hook_path, idem, key_headers
+
+
+def test_a_merchant_is_paid_in_usdt_and_settled_in_shillings(client, auth, stack, shop):
+    """KES 5,000 paid in USDT on Tron settles, is sold at a locked quote and paid out over B2C, all via the API."""
+    admin = auth.user("admin")
+    store = shop.store(["usdt-tron", "usdt-ethereum"], headers=admin, merchant_fee_percent="1")
+    assert store["merchant_fees"][0]["percent"] == "1" and store["invoice_window_minutes"] == 15
+    secret = auth.api_key(shop.headers, shop.id, ["invoices:write", "invoices:read", "payouts:read"])
+    body = {"amount": "5000", "currency": "KES", "rails": ["usdt-tron"], "order_id": "ORD-1"}
+    created = client.post("/v1/invoices", json=body, headers=key_headers(secret))
+    assert created.status_code == 201, created.json
+    invoice = created.json
+    assert invoice["state"] == "new" and invoice["price"] == {"amount": "5000.00", "asset": "KES"}
+    assert invoice["quote"]["pair"] == "USDT/KES" and Decimal(invoice["quote"]["bid"]) < 130
+    (option,) = invoice["payment_options"]
+    assert option["rail"] == "usdt-tron" and option["asset"] == "USDT" and option["chain_id"] is None
+    assert option["uri"].startswith(f"tron:{option['address']}?token=") and isinstance(option["amount"], str)
+
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    read = client.get(f"/v1/invoices/{invoice['id']}", headers=key_headers(secret))
+    assert read.json["state"] == "settled" and read.json["exception"] == "none"
+
+    run = client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
+    assert run.status_code == 200, run.json
+    (outcome,) = run.json["runs"]
+    assert outcome["settlement"]["state"] == "paying" and len(outcome["payouts"]) == 1
+    payout = outcome["payouts"][0]
+    assert payout["state"] == "planned" and payout["destination"] == "254712345678"
+
+    stack.payouts.submit_payouts()  # the worker's payouts.start job
+    (delivery,) = stack.mpesa.outbox
+    answer = client.post(hook_path(delivery.url), data=daraja_body(delivery.payload), content_type="application/json")
+    assert answer.status_code == 200 and answer.json == {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+    payouts = client.get("/v1/payouts", headers=key_headers(secret)).json["data"]
+    assert [(p["id"], p["state"]) for p in payouts] == [(payout["id"], "completed")]
+    assert payouts[0]["receipt"] and payouts[0]["amount"]["asset"] == "KES"
+    settlements = client.get("/v1/settlements", headers=shop.headers).json["data"]
+    assert settlements[0]["state"] == "completed" and settlements[0]["converted"]["asset"] == "USDT"
+    assert stack.books_balanced()
+    assert stack.balance("revenue:merchant_fee:USDT") != Money.zero("USDT")
+
+
+def test_a_repeated_or_forged_payout_result_moves_nothing(client, stack, shop):
+    """A duplicate result is acknowledged and changes nothing; a wrong token is a 403 problem without internals."""
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
+    stack.payouts.submit_payouts()
+    (delivery,) = stack.mpesa.outbox
+    path, body = hook_path(delivery.url), daraja_body(delivery.payload)
+
+    forged = client.post(path.rsplit("/", 1)[0] + "/not-the-token", data=body, content_type="application/json")
+    assert forged.status_code == 403 and forged.content_type == "application/problem+json"
+    assert "Traceback" not in forged.get_data(as_text=True) and forged.json["code"] == "forbidden"
+    assert client.get("/v1/payouts", headers=shop.headers).json["data"][0]["state"] == "submitted"
+
+    for _ in range(2):
+        answer = client.post(path, data=body, content_type="application/json")
+        assert answer.status_code == 200 and answer.json["ResultCode"] == 0
+    balances = stack.ledger.trial_balance()
+    again = client.post(path, data=body, content_type="application/json")
+    assert again.status_code == 200 and stack.ledger.trial_balance() == balances
+    assert client.get("/v1/payouts", headers=shop.headers).json["data"][0]["state"] == "completed"
+    assert stack.books_balanced()
+
+
+def test_a_timeout_callback_makes_the_payout_unknown_until_status_answers(client, stack, shop):
+    """A queue-timeout callback makes the payout unknown; the Transaction Status answer on its own hook completes it."""
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
+    stack.payouts.submit_payouts()
+    result = stack.mpesa.outbox.pop()
+    token = hook_path(result.url).rsplit("/", 1)[1]
+    timeout = {"Result": {**result.payload["Result"], "ResultCode": "QueueTimeout", "ResultDesc": "queue timeout"}}
+    answer = client.post(f"/hooks/daraja/payouts/timeout/{token}", data=daraja_body(timeout),
+                         content_type="application/json")  # fmt: skip
+    assert answer.status_code == 200
+    assert client.get("/v1/payouts", headers=shop.headers).json["data"][0]["state"] == "unknown"
+    stack.payouts.query_stale_payouts()
+    (status,) = stack.mpesa.outbox
+    assert "/status/result/" in status.url
+    answer = client.post(hook_path(status.url), data=daraja_body(status.payload), content_type="application/json")
+    assert answer.status_code == 200
+    assert client.get("/v1/payouts", headers=shop.headers).json["data"][0]["state"] == "completed"
+
+
+def test_unreadable_callbacks_are_a_problem_not_a_crash(client):
+    """A body that is not a Daraja payload is a 422 problem; a result naming no payout is still acknowledged."""
+    answer = client.post("/hooks/daraja/payouts/result/tok", data="[1, 2]", content_type="application/json")
+    assert answer.status_code == 422 and answer.content_type == "application/problem+json"
+    stray = {"Result": {"ResultType": 0, "ResultCode": 0, "ResultDesc": "ok", "OriginatorConversationID": "nobody",
+                        "ConversationID": "AG_1", "TransactionID": "SBX1"}}  # fmt: skip
+    answer = client.post("/hooks/daraja/payouts/result/tok", data=daraja_body(stray), content_type="application/json")
+    assert answer.status_code == 200 and answer.json["ResultDesc"] == "Accepted"
+
+
+def test_creating_an_invoice_twice_with_one_key_makes_one_invoice(client, shop, stack):
+    """The same Idempotency-Key returns the first invoice; without a key each POST is a new invoice."""
+    body = {"amount": "1500", "currency": "KES"}
+    first = client.post("/v1/invoices", json=body, headers=idem(shop.headers, "order-77"))
+    second = client.post("/v1/invoices", json=body, headers=idem(shop.headers, "order-77"))
+    assert first.status_code == second.status_code == 201
+    assert first.json["id"] == second.json["id"] and second.headers["Idempotent-Replayed"] == "true"
+    assert len(first.json["payment_options"]) == 2
+    other = client.post("/v1/invoices", json={**body, "amount": "1600"}, headers=idem(shop.headers, "order-77"))
+    assert other.status_code == 409 and other.json["code"] == "idempotency_conflict"
+    assert client.post("/v1/invoices", json=body, headers=shop.headers).json["id"] != first.json["id"]
+    listing = client.get("/v1/invoices?limit=1", headers=shop.headers).json
+    assert len(listing["data"]) == 1 and listing["next_cursor"]
+    rest = client.get(f"/v1/invoices?limit=5&cursor={listing['next_cursor']}", headers=shop.headers).json
+    ids = [i["id"] for i in listing["data"] + rest["data"]]
+    assert len(ids) == 2 and ids == sorted(ids) and rest["next_cursor"] is None
+
+
+def test_a_usdt_priced_invoice_has_no_quote_and_an_eip681_uri(client, shop):
+    """An invoice in USDT on Ethereum asks exactly the price, with the token contract and chain id in its option."""
+    invoice = shop.invoice("25.5", "USDT", rails=["usdt-ethereum"])
+    (option,) = invoice["payment_options"]
+    assert invoice["quote"] is None and option["amount"] == "25.500000"
+    assert option["chain_id"] == 1 and option["token_contract"].startswith("0x")
+    assert option["uri"] == (
+        f"ethereum:{option['token_contract']}@1/transfer?address={option['address']}&uint256=25500000"
+    )
+
+
+def test_bad_invoice_requests_are_problems_naming_the_field(client, shop):
+    """A float amount, an unknown or unaccepted rail, a missing currency or a bad amount: 422 naming the field."""
+    cases = [
+        ({"amount": 5000.5, "currency": "KES"}, "amount"),
+        ({"amount": "5000"}, "currency"),
+        ({"amount": "5000", "currency": "EUR"}, "currency"),
+        ({"amount": "5000", "currency": "KES", "rails": ["usdt-solana"]}, "rails"),
+        ({"amount": "5000", "currency": "KES", "rails": ["btc-bitcoin"]}, "rails"),
+        ({"amount": "5000", "currency": "KES", "rails": []}, "rails"),
+        ({"amount": "50.001", "currency": "KES"}, "amount"),
+        ({"amount": "-5", "currency": "KES"}, None),
+    ]
+    for body, field in cases:
+        response = client.post("/v1/invoices", json=body, headers=shop.headers)
+        assert response.status_code == 422, (body, response.json)
+        assert response.content_type == "application/problem+json"
+        if field:
+            assert field in [e["field"] for e in response.json["errors"]], (body, response.json)
+    assert client.get("/v1/invoices", headers=shop.headers).json["data"] == []
+
+
+def test_an_invoice_needs_store_settings_first(client, auth):
+    """A merchant without store settings is refused with a problem saying how to set them."""
+    from tests.integration.http_payments.payments_support import INSTANT, Shop
+
+    bare = Shop(auth, client, "New Ltd", INSTANT)
+    response = client.post("/v1/invoices", json={"amount": "100", "currency": "KES"}, headers=bare.headers)
+    assert response.status_code == 422 and "/store" in response.json["detail"]
+
+
+def test_the_qr_code_is_an_svg_of_the_rails_uri(client, shop):
+    """qr.svg is image/svg+xml for the chosen rail; an unknown rail for the invoice is a 422 problem."""
+    invoice = shop.invoice()
+    option = invoice["payment_options"][1]
+    response = client.get(option["qr_svg_url"], headers=shop.headers)
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.get_data(as_text=True).lstrip().startswith("<?xml") and b"<svg" in response.data
+    default = client.get(f"/v1/invoices/{invoice['id']}/qr.svg", headers=shop.headers)
+    assert default.status_code == 200 and default.data != response.data
+    bad = client.get(f"/v1/invoices/{invoice['id']}/qr.svg?rail=btc-bitcoin", headers=shop.headers)
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "rail"
