@@ -35,9 +35,13 @@ def _check_view(check: Check, differences: list[Difference]) -> dict[str, Any]:
     }
 
 
+def _count(n: int) -> str:
+    return f"{n} difference{'s' if n != 1 else ''}"
+
+
 def _print(views: list[dict[str, Any]]) -> None:
     emit_table(
-        [{"area": v["area"], "check": v["name"], "result": "ok" if v["ok"] else f"{len(v['differences'])} differ"}
+        [{"area": v["area"], "check": v["name"], "result": "ok" if v["ok"] else _count(len(v["differences"]))}
          for v in views],
         ["area", "check", "result"],
     )  # fmt: skip
@@ -59,5 +63,4 @@ def run(as_json: bool = typer.Option(False, "--json", help="Print one JSON objec
     else:
         _print(views)
     if count:
-        raise fail(f"{count} difference{'s' if count != 1 else ''} found: the books do not reconcile",
-                   DIFFERENCES_EXIT_CODE)  # fmt: skip
+        raise fail(f"{_count(count)} found: the books do not reconcile", DIFFERENCES_EXIT_CODE)

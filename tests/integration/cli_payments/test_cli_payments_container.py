@@ -1,0 +1,38 @@
+"""The payment commands over the real composition root: an embedded SQLite deployment built from the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from cryptopay.adapters import bootstrap
+from cryptopay_cli.context import use_services
+from cryptopay_cli.main import app
+from typer.testing import CliRunner
+
+
+@pytest.fixture
+def embedded(tmp_path, monkeypatch):
+    """No installed services: the commands use ``bootstrap.container()``, built from a fresh data directory."""
+    for name in [n for n in os.environ if n.startswith("CRYPTOPAY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("CRYPTOPAY_DATA_DIR", str(tmp_path / "data"))
+    previous = use_services(None)
+    bootstrap.container.cache_clear()
+    yield
+    bootstrap.container().close()
+    bootstrap.container.cache_clear()
+    use_services(previous)
+
+
+def test_cli_payment_commands_read_a_fresh_sqlite_deployment(embedded):
+    """On a new embedded deployment the listings are empty and the books reconcile (exit 0)."""
+    runner = CliRunner()
+    report = runner.invoke(app, ["reconcile", "--json"])
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["clean"] is True
+    for group in ("merchants", "invoices", "payouts", "settlements"):
+        listed = runner.invoke(app, [group, "list", "--json"])
+        assert listed.exit_code == 0, listed.output
+        assert json.loads(listed.stdout) == {group: []}

@@ -1,0 +1,92 @@
+"""``cryptopay reconcile``: clean books exit 0; each deliberately broken record is reported and exits 5."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+from cryptopay_cli.reconciliation import CHECKS
+
+from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
+
+
+def busy_day(stack):
+    """A merchant paid twice: one payout completed, a second invoice credited but not yet settled."""
+    merchant_id = create_merchant()
+    first = paid_invoice(stack, merchant_id)
+    cli_json("settlements", "run")
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    second = paid_invoice(stack, merchant_id, price="2000")
+    return merchant_id, first, second
+
+
+def reconcile_json():
+    result = cli("reconcile", "--json")
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def differences(report, name):
+    return next(c for c in report["checks"] if c["name"] == name)["differences"]
+
+
+def test_cli_reconcile_clean_books_exit_0(stack):
+    """After payments, a settlement and a completed payout every check passes, each saying what it compares."""
+    busy_day(stack)
+    code, report, _ = reconcile_json()
+    assert code == 0 and report["clean"] and report["differences"] == 0
+    assert [c["name"] for c in report["checks"]] == [c.name for c in CHECKS]
+    assert {c["area"] for c in report["checks"]} == {"credits", "payouts", "books"}
+    assert all(c["ok"] and c["about"] for c in report["checks"])
+    table = cli("reconcile")
+    assert table.exit_code == 0 and "custody" in table.stdout and "trial-balance" in table.stdout
+
+
+def test_cli_reconcile_reports_a_missing_credit_row(stack):
+    """A credit row removed from storage shows as custody off by its amount and a confirmed payment uncredited."""
+    _, _, second = busy_day(stack)
+    credits = stack.storage.repositories["payment_credits"]
+    (lost,) = [c for c in credits.all() if c.invoice_id == second]
+    del credits._items[lost.id]  # the broken state: the ledger entry stays, the credit record is gone
+    code, report, stderr = reconcile_json()
+    assert code == 5 and not report["clean"]
+    (custody,) = differences(report, "custody")
+    assert custody["subject"] == "assets:custody:tron:USDT" and custody["detail"] == f"off by {lost.received}"
+    (uncredited,) = differences(report, "payments-credited")
+    assert second in uncredited["subject"] and uncredited["actual"] == "0 standing credits"
+    assert differences(report, "trial-balance") == []  # the ledger itself still balances
+    assert "the books do not reconcile" in stderr
+    table = cli("reconcile")
+    assert table.exit_code == 5 and "off by" in table.stdout
+
+
+def test_cli_reconcile_reports_a_completed_payout_without_receipt_and_a_wrong_hold(stack):
+    """A completed payout with no receipt, and a planned payout whose hold was voided, are both reported."""
+    busy_day(stack)
+    payouts = stack.storage.repositories["payouts"]
+    (done,) = payouts.all()
+    payouts.update(attrs.evolve(done, receipt=None))
+    (ran,) = cli_json("settlements", "run")["runs"]
+    planned = payouts.get(ran["payout_ids"][0])
+    stack.ledger.void_hold(planned.hold_id)  # the ledger let go of money a payout still means to send
+    code, report, _ = reconcile_json()
+    assert code == 5
+    assert [d["subject"] for d in differences(report, "receipts")] == [f"payout {done.id}"]
+    (hold,) = differences(report, "payout-holds")
+    assert hold["subject"] == f"payout {planned.id} (planned)" and hold["actual"] == "hold voided"
+    (in_flight,) = differences(report, "in-flight")
+    assert (
+        in_flight["subject"] == "liabilities:payouts_in_flight:KES" and "1 payouts in flight" in in_flight["expected"]
+    )
+
+
+def test_cli_reconcile_stays_clean_when_a_credited_payment_is_reorganised_away(stack):
+    """A confirmed payment that leaves the chain has its credit reversed in the ledger: the books still agree."""
+    merchant_id = create_merchant()
+    invoice_id = paid_invoice(stack, merchant_id)
+    stack.chains["tron"].reorg(4)  # drops the payment's block and the blocks confirming it
+    stack.confirm(1)
+    credits = stack.storage.repositories["payment_credits"].all()
+    assert [c.invoice_id for c in credits] == [invoice_id] and credits[0].reversal_entry_id is not None
+    code, report, _ = reconcile_json()
+    assert code == 0, report

@@ -1,0 +1,46 @@
+"""``cryptopay webhooks redeliver``: a delivered invoice event is queued again; bad ids and states are refused."""
+
+from __future__ import annotations
+
+import pytest
+from cryptopay.core.testing.webhooks import RecordingSender, deliveries_of
+from cryptopay.core.webhooks import DELIVER_JOB, create_endpoint, deliver_webhook, fan_out
+
+from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant
+
+
+@pytest.fixture
+def delivery(stack):
+    """The merchant's `invoice.created` webhook, fanned out from the stack's outbox and delivered (HTTP 200)."""
+    merchant_id = create_merchant()
+    stack.invoicing.create_invoice(merchant_id, stack.kes("500"))
+    create_endpoint(merchant_id, "https://duka.example/hooks", uow_factory=stack.webhooks_uow, ids=stack.ids,
+                    clock=stack.clock)  # fmt: skip
+    (message,) = stack.outbox("invoice.created")
+    with stack.webhooks_uow() as uow:
+        (created,) = fan_out(uow, message, ids=stack.ids, now=stack.clock.now())
+    delivered = deliver_webhook(created.id, uow_factory=stack.webhooks_uow, sender=RecordingSender(),
+                                queue=stack.queue, clock=stack.clock)  # fmt: skip
+    assert delivered is not None and delivered.status.value == "delivered"
+    return delivered
+
+
+def test_cli_webhooks_redeliver_queues_the_same_event_again(stack, delivery):
+    """`webhooks redeliver` makes the delivery pending now, with the same event id, and enqueues its delivery job."""
+    view = cli_json("webhooks", "redeliver", delivery.id, "--merchant", delivery.merchant_id)
+    assert view["status"] == "pending" and view["event_id"] == delivery.event_id
+    assert view["event_type"] == "invoice.created"
+    assert deliveries_of(stack.webhook_storage).get(delivery.id).status.value == "pending"
+    assert [(j.job_name, j.payload) for j in stack.queue.pending] == [(DELIVER_JOB, {"delivery_id": delivery.id})]
+
+
+def test_cli_webhooks_redeliver_refuses_unknown_other_merchants_and_pending_deliveries(stack, delivery):
+    """An unknown delivery or another merchant's exits 3; one still pending exits 4; none of them is queued."""
+    assert cli("webhooks", "redeliver", "whd_nope").exit_code == 3
+    other = cli("webhooks", "redeliver", delivery.id, "--merchant", "mer_other")
+    assert other.exit_code == 3 and f"no webhook delivery {delivery.id}" in other.stderr
+    assert stack.queue.pending == []
+    assert cli("webhooks", "redeliver", delivery.id).exit_code == 0
+    pending = cli("webhooks", "redeliver", delivery.id)
+    assert pending.exit_code == 4 and "still pending" in pending.stderr
+    assert len(stack.queue.pending) == 1
