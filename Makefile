@@ -21,9 +21,10 @@ $(VENV)/.synced: pyproject.toml uv.lock $(MEMBERS)
 	$(UV) sync --locked --all-packages --quiet
 	@touch $@
 
+# npm ci refuses a lockfile that lists only this platform's optional anvil binary; npm install honours the lock.
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is required (Node.js) for anvil and solc"; exit 1; }
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
 setup: $(VENV)/.synced node_modules/.installed
