@@ -39,7 +39,8 @@ class WebhookRig:
         self.storage = webhook_storage()
         self.uow = self.storage.unit_of_work
         self.clock, self.ids = stack.clock, stack.ids
-        self.sender = RecordingSender()
+        self.answer = 200  # the status every endpoint answers with; tests change it
+        self.sender = RecordingSender(lambda url: self.answer)
         registry = JobRegistry()
         registry.register(DELIVER_JOB, self._deliver)
         self.queue = FakeQueue(registry, self.clock)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cryptopay.core.money import Money
+from cryptopay_http.blueprints.daraja_hooks import allowlist_from_env
 
-from tests.integration.http_payments.payments_support import daraja_body, hook_path, idem, key_headers
+from tests.integration.http_payments.payments_support import INSTANT, Shop, daraja_body, hook_path, idem, key_headers
 
 
 def test_a_merchant_is_paid_in_usdt_and_settled_in_shillings(client, auth, stack, shop):
@@ -160,8 +161,6 @@ def test_bad_invoice_requests_are_problems_naming_the_field(client, shop):
 
 def test_an_invoice_needs_store_settings_first(client, auth):
     """A merchant without store settings is refused with a problem saying how to set them."""
-    from tests.integration.http_payments.payments_support import INSTANT, Shop
-
     bare = Shop(auth, client, "New Ltd", INSTANT)
     response = client.post("/v1/invoices", json={"amount": "100", "currency": "KES"}, headers=bare.headers)
     assert response.status_code == 422 and "/store" in response.json["detail"]
@@ -178,3 +177,22 @@ def test_the_qr_code_is_an_svg_of_the_rails_uri(client, shop):
     assert default.status_code == 200 and default.data != response.data
     bad = client.get(f"/v1/invoices/{invoice['id']}/qr.svg?rail=btc-bitcoin", headers=shop.headers)
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "rail"
+
+
+def test_a_source_allowlist_refuses_callbacks_from_elsewhere(client, services, stack, shop):
+    """With an allowlist set, a callback from another address is a 403 problem; one from Safaricom is applied."""
+    services.extra["daraja_allowlist"] = allowlist_from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom"})
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
+    stack.payouts.submit_payouts()
+    (delivery,) = stack.mpesa.outbox
+    path, body = hook_path(delivery.url), daraja_body(delivery.payload)
+    stranger = client.post(path, data=body, content_type="application/json")
+    assert stranger.status_code == 403 and stranger.content_type == "application/problem+json"
+    assert client.get("/v1/payouts", headers=shop.headers).json["data"][0]["state"] == "submitted"
+    safaricom = {"REMOTE_ADDR": "196.201.214.200"}
+    answer = client.post(path, data=body, content_type="application/json", environ_base=safaricom)
+    assert answer.status_code == 200
+    assert client.get("/v1/payouts", headers=shop.headers).json["data"][0]["state"] == "completed"

@@ -1,8 +1,9 @@
 """The payment resources' edge: the services they read, the caller's tenant, and an optional ``Idempotency-Key``.
 
 ``create_app`` finds the payment services in ``services.extra["payments"]``: any object with the attributes of
-``PaymentsServices`` (``cryptopay.core.testing.payments_stack.PaymentsStack`` and the composition root's
-``Container`` both have them). Webhook resources also need ``payments.webhooks`` (``WebhookServices``).
+``PaymentsServices`` (the composition root's ``Container`` has them; a ``PaymentsStack`` has all but ``quotes``).
+Webhook resources also need ``WebhookServices``: ``services.extra["webhooks"]`` (the composition root passes its
+container) or else ``payments.webhooks``.
 
 Tenancy: a merchant user or API key acts for its own merchant; an admin names the merchant it acts for
 (``merchant_id``). Naming another tenant's merchant, or reading another tenant's object, is the same 404 as a
@@ -98,8 +99,9 @@ def payments() -> Any:
 
 
 def webhooks() -> Any:
-    """The webhook services of this app; 503 when the deployment has none."""
-    found = getattr(payments(), "webhooks", None)
+    """The webhook services: ``services.extra["webhooks"]``, else ``payments.webhooks``; 503 when there are none."""
+    extra = runtime().services.extra
+    found = extra.get("webhooks") or getattr(extra.get("payments"), "webhooks", None)
     if found is None:
         raise Unavailable("webhooks are not configured on this server")
     return found

@@ -1,0 +1,47 @@
+"""The payment resources over the composition root's real container (SQLite): the wiring the server runs with."""
+
+from __future__ import annotations
+
+from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.bootstrap import build
+from cryptopay.adapters.passwords import Argon2Hasher
+from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
+from cryptopay.core.testing.identity import InMemoryRateLimiter
+from cryptopay_http import Services
+from cryptopay_http.blueprints.daraja_hooks import payout_urls
+
+from tests.integration.http.http_support import AuthActions, make_app
+from tests.integration.http_payments.payments_support import INSTANT, Shop
+
+
+def test_the_container_serves_stores_listings_and_webhooks_and_calls_back_to_our_hooks(tmp_path):
+    """Over the real container: stores, listings, webhook endpoints and FX refusals work; Daraja gets our hook URLs."""
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com",
+           "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9", "CRYPTOPAY_FX_SANDBOX_URL": "http://127.0.0.1:9"}  # fmt: skip
+    container = build(RootSettings.from_env(env))
+    try:
+        services = Services(
+            **sql_identity_repositories(container.engine), rate_limiter=InMemoryRateLimiter(container.clock),
+            password_hasher=Argon2Hasher(time_cost=1, memory_cost=1024), clock=container.clock, ids=container.ids,
+            extra={"payments": container, "webhooks": container},
+        )  # fmt: skip
+        app = make_app(services)
+        client = app.test_client()
+        shop = Shop(AuthActions(app, client), client, "Duka Ltd", INSTANT)
+        assert shop.store(["usdt-tron"])["rails"] == ["usdt-tron"]
+        refused = client.put(f"/v1/merchants/{shop.id}/store", json={"rails": ["usdt-ethereum"]}, headers=shop.headers)
+        assert refused.status_code == 422 and "usdt-tron" in refused.json["detail"]
+        for path in ("/v1/invoices", "/v1/settlements", "/v1/payouts", "/v1/webhook-deliveries"):
+            assert client.get(path, headers=shop.headers).json == {"data": [], "next_cursor": None}, path
+        created = client.post("/v1/webhook-endpoints", json={"url": "https://duka.example/hooks"}, headers=shop.headers)
+        assert created.status_code == 201 and created.json["secret"].startswith("whsec_")
+        listed = client.get("/v1/webhook-endpoints", headers=shop.headers).json["data"]
+        assert [e["id"] for e in listed] == [created.json["endpoint"]["id"]]
+        quote = client.get("/v1/fx/quote?pair=USDT/KES", headers=shop.headers)  # no FX source answers on port 9
+        assert quote.status_code == 503 and quote.content_type == "application/problem+json"
+        assert container.payout_urls == payout_urls("https://pay.example.com")
+        rules = {rule.rule.rsplit("/<", 1)[0] for rule in app.url_map.iter_rules()}
+        for url in (container.payout_urls.result, container.payout_urls.status_timeout):
+            assert url.removeprefix("https://pay.example.com") in rules
+    finally:
+        container.close()
