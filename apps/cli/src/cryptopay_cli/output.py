@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import typer
-
 from cryptopay.core.errors import CryptopayError
 
 T = TypeVar("T")

@@ -248,6 +248,16 @@ class Container:
         """A payments unit of work (the same as ``uow_factory``; the name the use cases' wiring expects)."""
         return self.storage.unit_of_work()
 
+    def webhooks_uow(self) -> Any:
+        """A unit of work offering the outbox and the (vault-sealed) webhook repositories."""
+        return self.storage.unit_of_work()
+
+    @functools.cached_property
+    def users(self) -> Any:
+        from cryptopay.adapters.sql.repositories.identity import SqlUsers
+
+        return SqlUsers(self.engine)
+
     def _use_case_ports(self) -> dict[str, Any]:
         return {"uow": self.uow, "clock": self.clock, "ids": self.ids, "ledger": self.ledger}
 

@@ -264,9 +264,7 @@ class Money:
         >>> Money.of("1999.99", "KES").whole()
         Money('1999.00', 'KES')
         """
-        return Money(
-            self.amount.quantize(Decimal(1), rounding=rounding).quantize(self.asset.quantum), self.asset
-        )
+        return Money(self.amount.quantize(Decimal(1), rounding=rounding).quantize(self.asset.quantum), self.asset)
 
     def __str__(self) -> str:
         return f"{self.amount} {self.asset.code}"
