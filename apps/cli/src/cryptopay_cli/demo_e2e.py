@@ -114,8 +114,9 @@ class Demo:
         self.env = base_env
         manifest = json.loads(self._cli("sandbox", "up", "--block-time", "1", "--json"))
         self.manifest = manifest
-        self.step(f"sandbox up: anvil {manifest['evm']['rpc_url']} (chain {manifest['evm']['chain_id']}), "
-                  f"test USDT {manifest['evm']['usdt']['address']}, Daraja {manifest['daraja']['base_url']}")  # fmt: skip
+        evm = manifest["evm"]
+        self.step(f"sandbox up: anvil {evm['rpc_url']} (chain {evm['chain_id']}), test USDT {evm['usdt']['address']}, "
+                  f"Daraja {manifest['daraja']['base_url']}")  # fmt: skip
         self.api_port = _free_port()
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.env = {
