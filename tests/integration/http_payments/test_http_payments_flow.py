@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from cryptopay.core.money import Money
 from cryptopay_http.blueprints.daraja_hooks import allowlist_from_env
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.integration.http_payments.payments_support import INSTANT, Shop, daraja_body, hook_path, idem, key_headers
 
@@ -139,7 +141,7 @@ def test_a_usdt_priced_invoice_has_no_quote_and_an_eip681_uri(client, shop):
 
 
 def test_bad_invoice_requests_are_problems_naming_the_field(client, shop):
-    """A float amount, an unknown or unaccepted rail, a missing currency or a bad amount: 422 naming the field."""
+    """A float, bad or non-positive amount, a missing currency, a bad rail or unknown field: 422 naming the field."""
     cases = [
         ({"amount": 5000.5, "currency": "KES"}, "amount"),
         ({"amount": "5000"}, "currency"),
@@ -148,14 +150,16 @@ def test_bad_invoice_requests_are_problems_naming_the_field(client, shop):
         ({"amount": "5000", "currency": "KES", "rails": ["btc-bitcoin"]}, "rails"),
         ({"amount": "5000", "currency": "KES", "rails": []}, "rails"),
         ({"amount": "50.001", "currency": "KES"}, "amount"),
-        ({"amount": "-5", "currency": "KES"}, None),
+        ({"amount": "-5", "currency": "KES"}, "amount"),
+        ({"amount": "0", "currency": "KES"}, "amount"),
+        ({"amount": "5000", "currency": "KES", "order_id": "x" * 101}, "order_id"),
+        ({"amount": "5000", "currency": "KES", "metadata": {"cart": "1"}}, "metadata"),
     ]
     for body, field in cases:
         response = client.post("/v1/invoices", json=body, headers=shop.headers)
         assert response.status_code == 422, (body, response.json)
         assert response.content_type == "application/problem+json"
-        if field:
-            assert field in [e["field"] for e in response.json["errors"]], (body, response.json)
+        assert field in [e["field"] for e in response.json["errors"]], (body, response.json)
     assert client.get("/v1/invoices", headers=shop.headers).json["data"] == []
 
 
@@ -196,3 +200,16 @@ def test_a_source_allowlist_refuses_callbacks_from_elsewhere(client, services, s
     answer = client.post(path, data=body, content_type="application/json", environ_base=safaricom)
     assert answer.status_code == 200
     assert client.get("/v1/payouts", headers=shop.headers).json["data"][0]["state"] == "completed"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cents=st.integers(min_value=1, max_value=10**9))
+def test_the_amount_due_sold_at_the_bid_covers_the_price_and_no_more(client, shop, cents):
+    """For any KES price, the USDT asked, sold at the quote's bid, covers the price, and one micro-USDT less would not."""
+    price = Decimal(cents).scaleb(-2)
+    invoice = client.post("/v1/invoices", json={"amount": str(price), "currency": "KES"}, headers=shop.headers).json
+    assert Decimal(invoice["price"]["amount"]) == price
+    bid = Decimal(invoice["quote"]["bid"])
+    for option in invoice["payment_options"]:
+        due = Decimal(option["amount"])
+        assert due * bid >= price > (due - Decimal("0.000001")) * bid

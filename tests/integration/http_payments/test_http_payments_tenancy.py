@@ -109,3 +109,15 @@ def test_personal_users_and_strangers_are_kept_out(client, auth, shop):
         assert client.get(path, headers=personal).status_code == 403, path
     retry = client.post("/v1/payouts/po_000001/retry", headers=idem(shop.headers))
     assert retry.status_code == 403 and "admin" in retry.json["detail"]
+
+
+def test_an_admin_creates_an_invoice_for_a_named_merchant(client, auth, shop):
+    """An admin names the merchant it invoices for; without a name it is a 422 on merchant_id."""
+    admin = auth.user("admin")
+    body = {"amount": "100", "currency": "KES"}
+    unnamed = client.post("/v1/invoices", json=body, headers=admin)
+    assert unnamed.status_code == 422 and unnamed.json["errors"][0]["field"] == "merchant_id"
+    created = client.post("/v1/invoices", json={**body, "merchant_id": shop.id}, headers=admin)
+    assert created.status_code == 201 and created.json["merchant_id"] == shop.id
+    spoofed = client.post("/v1/invoices", json={**body, "merchant_id": "mer_other"}, headers=shop.headers)
+    assert spoofed.status_code == 404

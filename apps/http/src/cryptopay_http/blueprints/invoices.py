@@ -37,6 +37,7 @@ __all__ = ["InvoiceView", "bp"]
 
 bp = Blueprint("invoices", __name__)
 _TAGS = ("invoices",)
+_MAX_ORDER_ID = 100
 
 
 class InvoiceCurrency(enum.Enum):
@@ -51,7 +52,8 @@ class CreateInvoice:
     amount: Decimal
     currency: InvoiceCurrency
     rails: list[str] | None = attrs.field(default=None, metadata={"description": "rail keys, e.g. usdt-tron"})
-    order_id: str | None = None
+    order_id: str | None = attrs.field(default=None, metadata={"description": "the shop's reference, up to 100"})
+    merchant_id: str | None = attrs.field(default=None, metadata={"description": "admins only"})
 
 
 @attrs.frozen
@@ -141,9 +143,14 @@ def _quote(invoice: Invoice) -> QuoteView | None:
 
 def _price(body: CreateInvoice) -> Money:
     try:
-        return Money.of(body.amount, body.currency.value)
+        price = Money.of(body.amount, body.currency.value)
     except InvalidInput as error:
         raise InvalidInput(error.message, field="amount") from None
+    if not price.is_positive():
+        raise InvalidInput("an invoice amount must be positive", field="amount")
+    if body.order_id is not None and not 0 < len(body.order_id) <= _MAX_ORDER_ID:
+        raise InvalidInput(f"must be 1 to {_MAX_ORDER_ID} characters", field="order_id")
+    return price
 
 
 def _accepted_rails(merchant_id: str, keys: list[str] | None) -> list[str] | None:
@@ -181,7 +188,7 @@ def load_invoice(invoice_id: str) -> Invoice:
 @idempotent_when_keyed
 def create_invoice() -> Response:
     body = read_body(CreateInvoice)
-    merchant_id = acting_merchant()
+    merchant_id = acting_merchant(body.merchant_id)
     price = _price(body)
     rails = _accepted_rails(merchant_id, body.rails)
     invoice = payments().invoicing.create_invoice(
