@@ -242,3 +242,22 @@ def test_nothing_is_asked_about_before_its_deadline() -> None:
     stack.payouts.submit_payouts()
     stack.clock.advance(seconds=timedelta(minutes=2).total_seconds() - 1)
     assert stack.payouts.query_stale_payouts() == []
+
+
+def test_a_failed_payout_stops_automatic_settlement_until_an_operator_retries() -> None:
+    """After a definitive failure the released shillings are not re-sent on every run; an operator's retry unblocks."""
+    stack, payout = planned_payout("254711000003")
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    stack.clock.advance(minutes=1)
+    [run] = stack.settling.run_settlements()
+    assert run.payouts == () or not run.payouts
+    assert payout.id in run.reason and "operator" in run.reason
+    stack.mpesa.set_scenario("254711000003", Scenario.SUCCESS)
+    stack.payouts.retry_failed_payout(payout.id, actor="ops:alice")
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    stack.clock.advance(minutes=1)
+    [after] = stack.settling.run_settlements()
+    assert "operator" not in after.reason
+    assert stack.books_balanced()

@@ -349,6 +349,11 @@ class Container:
         self._closers.append(inline.close)
         return inline
 
+    @property
+    def allow_insecure_urls(self) -> bool:
+        """Plain-http webhook endpoints are for development and the sandbox only."""
+        return not self.settings.production
+
     @functools.cached_property
     def webhook_sender(self) -> Any:
         from cryptopay.adapters.webhooks import HttpxWebhookSender

@@ -27,7 +27,10 @@ USDT_PER_PAYER = 1_000_000
 class SandboxStack:
     """Start and stop every simulator; ``manifest()`` describes what is running."""
 
-    def __init__(self, *, block_time: float | None = 1.0, callback_delay: float = 1.0) -> None:
+    def __init__(
+        self, *, block_time: float | None = 1.0, callback_delay: float = 1.0, directory: Path | None = None
+    ) -> None:
+        self.directory = directory or Path(".cryptopay")
         self.block_time = block_time
         self.callback_delay = callback_delay
         self._servers: list[RunningServer] = []
@@ -67,15 +70,21 @@ class SandboxStack:
         return server.url
 
     def _start_simulators(self) -> dict[str, Any]:
+        from cryptopay.adapters.sandbox.certs import make_test_certificate
         from cryptopay.adapters.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
         from cryptopay.adapters.sandbox.esplora import create_esplora_simulator
         from cryptopay.adapters.sandbox.fx import SANDBOX_API_KEY, create_fx_simulator
         from cryptopay.adapters.sandbox.trongrid import create_trongrid_simulator
 
-        daraja = DarajaSandbox(DarajaSandboxConfig(callback_delay=self.callback_delay))
+        # Like Safaricom: the client encrypts the initiator password with this certificate, the sandbox decrypts it.
+        certificate = make_test_certificate()
+        certificate_path = self.directory / "sandbox-daraja-cert.pem"
+        certificate_path.write_bytes(certificate.certificate_pem)
+        config = DarajaSandboxConfig(callback_delay=self.callback_delay, private_key_pem=certificate.private_key_pem)
+        daraja = DarajaSandbox(config)
         daraja.start()
         self._stoppers.append(daraja.stop)
-        settings = daraja.client_settings()
+        settings = {**daraja.client_settings(), "certificate_path": str(certificate_path)}
         return {
             "daraja": {key: value for key, value in settings.items() if key != "production"},
             "fx": {"url": self._serve(create_fx_simulator()), "api_key": SANDBOX_API_KEY},
@@ -114,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
-    stack = SandboxStack(block_time=args.block_time or None, callback_delay=args.callback_delay)
+    args.manifest.parent.mkdir(parents=True, exist_ok=True)
+    stack = SandboxStack(
+        block_time=args.block_time or None, callback_delay=args.callback_delay, directory=args.manifest.parent
+    )
     manifest = stack.start()
     try:
         args.manifest.parent.mkdir(parents=True, exist_ok=True)

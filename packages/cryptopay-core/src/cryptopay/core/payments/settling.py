@@ -120,6 +120,10 @@ class Settling:
         last = transaction(self._uow, lambda uow: uow.settlements.last_for(merchant_id))
         if last is not None and not policy.is_due(last.cutoff, now):
             return SettlementRun(merchant_id, f"not due: settled at the cut-off of {last.cutoff.isoformat()}")
+        if last is not None and (stuck := transaction(self._uow, lambda uow: _awaiting_operator(uow, last.id))):
+            # Re-planning the released shillings would fail the same way on every run (wrong number, bad credentials).
+            why = f"{stuck.result_code}: {stuck.result_desc}" if stuck.result_code else "failed"
+            return SettlementRun(merchant_id, f"payout {stuck.id} failed ({why}); an operator retries it first")
         funds = transaction(self._uow, lambda uow: self._funds(uow, merchant_id))
         quote = self._pricer.quote(Pair(self._asset, KES)) if funds.crypto.is_positive() else None
         if dry_run:
@@ -249,3 +253,11 @@ def _paid_today(uow: PaymentsUnitOfWork, policy: SettlementPolicy, now: datetime
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
     payouts = uow.payouts.to_destination(policy.destination, since=midnight)
     return sum((p.amount for p in payouts if p.state is not PayoutState.FAILED), Money.zero(KES))
+
+
+def _awaiting_operator(uow: PaymentsUnitOfWork, settlement_id: str) -> Payout | None:
+    """A definitively failed payout of the settlement that no operator has retried yet."""
+    for payout in uow.payouts.for_settlement(settlement_id):
+        if payout.state is PayoutState.FAILED and payout.retried_by is None:
+            return payout
+    return None
