@@ -71,8 +71,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class Demo:
     """One run of the demo; ``say`` narrates (it may be a no-op for ``--json``)."""
 
-    def __init__(self, workdir: Path, say: Callable[[str], None], *, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        say: Callable[[str], None],
+        *,
+        timeout: float = 120.0,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.database_url = database_url or f"sqlite:///{workdir / 'cryptopay.db'}"
+        self.redis_url = redis_url
         self.say = say
         self.timeout = timeout
         self.started = time.monotonic()
@@ -124,7 +134,7 @@ class Demo:
             **base_env,
             **manifest["env"],
             "CRYPTOPAY_DATA_DIR": str(self.workdir),
-            "CRYPTOPAY_DATABASE_URL": f"sqlite:///{self.workdir / 'cryptopay.db'}",
+            "CRYPTOPAY_DATABASE_URL": self.database_url,
             "CRYPTOPAY_TOKEN_SECRET": secrets.token_urlsafe(48),
             "CRYPTOPAY_COOKIE_SECURE": "false",
             "CRYPTOPAY_PUBLIC_URL": self.api,
@@ -132,13 +142,22 @@ class Demo:
             "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "2",
             "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": "5",
         }
-        self.env.pop("CRYPTOPAY_REDIS_URL", None)
+        if self.redis_url:
+            self.env.update(CRYPTOPAY_REDIS_URL=self.redis_url, CRYPTOPAY_QUEUE_NAME=f"demo-{secrets.token_hex(4)}")
+        else:
+            self.env.pop("CRYPTOPAY_REDIS_URL", None)
         self._cli("db", "upgrade")
         bin_dir = Path(sys.executable).parent
         self._spawn("api", str(bin_dir / "cryptopay-http"), "--host", "127.0.0.1", "--port", str(self.api_port))
-        self._spawn("worker", str(bin_dir / "cryptopay-worker"), "--inline", "--fast")
+        if self.redis_url:
+            worker = ["--redis-url", self.redis_url, "--queue", self.env["CRYPTOPAY_QUEUE_NAME"], "--no-fork"]
+        else:
+            worker = ["--inline"]
+        self._spawn("worker", str(bin_dir / "cryptopay-worker"), "--fast", *worker)
         self._wait("the API", lambda: httpx.get(f"{self.api}/readyz", timeout=2).status_code == 200, timeout=60)
-        self.step(f"API serving on {self.api} (SQLite, inline queue); worker running in embedded mode")
+        database = "PostgreSQL" if self.database_url.startswith("postgresql") else "SQLite"
+        queue = "RQ on Redis" if self.redis_url else "the inline queue"
+        self.step(f"API serving on {self.api} ({database}, {queue}); worker running")
 
     def stop(self) -> None:
         for process in self._processes:

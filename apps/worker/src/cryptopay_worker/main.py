@@ -35,6 +35,7 @@ def run_worker(
     with_scheduler: bool = True,
     burst: bool = False,
     fork: bool = True,
+    fast_schedule: bool = False,
 ) -> bool:
     """Work the queues until stopped (or, with ``burst``, until they are empty); True if any job ran.
 
@@ -45,7 +46,8 @@ def run_worker(
     queue = current.queue if isinstance(current.queue, RqQueue) else RqQueue(redis.Redis.from_url(redis_url))
     use_services(attrs.evolve(current, queue=queue))
     registry = build_registry(services())
-    scheduler = Scheduler(queue, SystemClock(), schedule=SCHEDULE, known=registry) if with_scheduler else None
+    schedule = fast(SCHEDULE) if fast_schedule else SCHEDULE
+    scheduler = Scheduler(queue, SystemClock(), schedule=schedule, known=registry) if with_scheduler else None
     if scheduler is not None and not burst:
         scheduler.start()
     try:
@@ -82,11 +84,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-scheduler", action="store_true", help="do not run the schedulers in this worker")
     parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
     parser.add_argument("--inline", action="store_true", help="no Redis: run jobs in this process (embedded mode)")
-    parser.add_argument("--fast", action="store_true", help="with --inline: every job each second (demo/sandbox)")
+    parser.add_argument("--fast", action="store_true", help="every repeating job each second (demo/sandbox)")
+    parser.add_argument("--no-fork", action="store_true", help="run RQ jobs in the worker process (no fork per job)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.inline:
         run_inline(fast_schedule=args.fast)
         return 0
-    run_worker(args.redis_url, args.queues, with_scheduler=not args.no_scheduler, burst=args.burst)
+    run_worker(
+        args.redis_url,
+        args.queues,
+        with_scheduler=not args.no_scheduler,
+        burst=args.burst,
+        fork=not args.no_fork,
+        fast_schedule=args.fast,
+    )
     return 0

@@ -342,7 +342,9 @@ class Container:
             import redis
             from cryptopay.adapters.queue import RqQueue
 
-            return RqQueue(redis.Redis.from_url(self.settings.redis_url))
+            return RqQueue(
+                redis.Redis.from_url(self.settings.redis_url), queue_name=self._env("QUEUE_NAME", "cryptopay")
+            )
         from cryptopay.adapters.queue import InlineQueue
 
         inline = InlineQueue(self.job_registry)

@@ -1,0 +1,49 @@
+"""The main job end to end, over real processes: sandbox (anvil + simulators), the REST API and the worker.
+
+A merchant registers through the REST API, an invoice of KES 5,000 is paid in test USDT on anvil, settles with the
+configured confirmations, and the merchant is paid over the Daraja sandbox's B2C; webhooks arrive signed and the
+books balance. Run on the embedded defaults (SQLite, inline queue) and on PostgreSQL with RQ on Redis.
+"""
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from cryptopay_cli.demo_e2e import Demo
+
+pytestmark = [pytest.mark.anvil, pytest.mark.slow]
+
+
+@pytest.fixture
+def fresh_postgres(postgres_admin_url: str, tmp_path: Path):
+    """An empty PostgreSQL database of its own (the demo migrates it), dropped afterwards."""
+    name = f"cryptopay_e2e_{tmp_path.name[-12:].replace('-', '_').lower()}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_admin_url.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _check(summary: dict) -> None:
+    assert summary["invoice"] == "settled"
+    assert summary["payout"] == "completed"
+    assert summary["kes_paid_out"] == "5000.00"
+    assert summary["webhooks_delivered"] >= 4
+    assert summary["trial_balance_zero"] is True
+
+
+def test_embedded_defaults_pay_a_merchant_in_shillings(tmp_path: Path) -> None:
+    """SQLite + inline queue: paid on anvil, settled, paid out over B2C, webhooks delivered, books balanced."""
+    lines: list[str] = []
+    _check(Demo(tmp_path / "demo", lines.append).run())
+    assert any("completed, M-Pesa receipt" in line for line in lines)
+
+
+def test_postgres_and_rq_pay_a_merchant_in_shillings(tmp_path: Path, fresh_postgres: str, redis_url: str) -> None:
+    """PostgreSQL + RQ on Redis: the same journey with the production-shaped stack."""
+    lines: list[str] = []
+    _check(Demo(tmp_path / "demo", lines.append, database_url=fresh_postgres, redis_url=redis_url).run())
+    assert any("PostgreSQL, RQ on Redis" in line for line in lines)
