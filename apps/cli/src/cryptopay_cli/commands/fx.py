@@ -7,15 +7,11 @@ Exit code 6 means no fresh source answered, 5 that the stablecoin is off its peg
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import typer
-from cryptopay.adapters.fx import FxSettings, build_pricer
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.pricing import Pricer, Survey
-from cryptopay.core.system import RandomIds, SystemClock
-from cryptopay.core.testing.fx import InMemoryQuoteRepository
 
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
@@ -26,9 +22,11 @@ _JSON = typer.Option(False, "--json", help="Print one JSON object instead of a t
 
 
 def _pricer() -> Pricer:
-    # Until the composition root wires the SQL quote repository, quotes from the CLI are kept in memory.
-    settings = FxSettings.from_env(os.environ)
-    return build_pricer(settings, clock=SystemClock(), ids=RandomIds(), quotes=InMemoryQuoteRepository())
+    """The composition root's pricer: sources and cache from the environment, quotes persisted in the database."""
+    from cryptopay.adapters.bootstrap import build
+
+    pricer: Pricer = build().pricer
+    return pricer
 
 
 def _quote_row(quote: Quote) -> dict[str, Any]:
