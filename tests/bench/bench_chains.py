@@ -21,11 +21,11 @@ from collections.abc import Sequence
 from cryptopay.adapters.evm.addresses import derive_address
 from cryptopay.adapters.evm.keys import account_xpub
 from cryptopay.adapters.evm.rpc import connect
-from cryptopay.adapters.evm.scanner import EvmScanner
 from cryptopay.adapters.evm.watcher import EvmWatcher
 from cryptopay.adapters.sandbox.anvil import AnvilNode, compile_contracts, deploy_token
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import rail_for
+from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
 from web3 import Web3
 
@@ -65,7 +65,9 @@ def bench_latency(addresses: list[str], payments: int, poll: float) -> dict[str,
         w3 = connect(node.url)
         token = deploy_token(node.url, decimals=6)
         watcher = EvmWatcher(w3, [rail_for("ethereum", "USDT", contract=token, chain_id=node.chain_id)])
-        scanner = EvmScanner(watcher, InMemoryScanCursorStore(), start_block=w3.eth.block_number + 1)
+        scanner = ChainScanner(
+            watcher, InMemoryScanCursorStore(), start_block=w3.eth.block_number + 1, max_blocks=10_000
+        )
         seen_at: dict[int, float] = {}
         recorded: dict[str, float] = {}
         stop = threading.Event()
@@ -126,7 +128,7 @@ def bench_backlog(addresses: list[str], backlog: int, payments: int, block_range
         watcher = EvmWatcher(
             w3, [rail_for("ethereum", "USDT", contract=token, chain_id=node.chain_id)], block_range=block_range
         )
-        scanner = EvmScanner(watcher, InMemoryScanCursorStore(), start_block=start, max_blocks=backlog)
+        scanner = ChainScanner(watcher, InMemoryScanCursorStore(), start_block=start, max_blocks=backlog)
         found: list[ObservedTransfer] = []
         began = time.perf_counter()
         while True:

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 from cryptopay.adapters.evm.addresses import derive_address
 from cryptopay.adapters.evm.rpc import Backoff, connect
-from cryptopay.adapters.evm.scanner import EvmScanner
 from cryptopay.adapters.evm.watcher import EvmWatcher
 from cryptopay.adapters.sandbox.anvil import dev_account_key, free_port
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.money import Money
+from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
 from eth_account import Account
 from web3 import Web3
@@ -90,7 +90,7 @@ def test_evm_reorg_withdraws_transfer_and_redetects_it(evm: EvmEnv, fresh_index:
     ours = derive_address(evm.xpub, fresh_index)
     watcher = _watcher(evm)
     cursors = InMemoryScanCursorStore()
-    scanner = EvmScanner(watcher, cursors, start_block=evm.w3.eth.block_number + 1, reorg_depth=5)
+    scanner = ChainScanner(watcher, cursors, start_block=evm.w3.eth.block_number + 1, reorg_depth=5)
     recorded: dict[tuple[str, str, int], object] = {}
 
     def sink(transfers: object) -> None:
@@ -121,7 +121,7 @@ def test_evm_scanner_rewinds_its_cursor_after_a_reorg(evm: EvmEnv, fresh_index: 
     watcher = _watcher(evm)
     cursors = InMemoryScanCursorStore()
     evm.mine(10)
-    scanner = EvmScanner(watcher, cursors, start_block=evm.w3.eth.block_number - 8, reorg_depth=4)
+    scanner = ChainScanner(watcher, cursors, start_block=evm.w3.eth.block_number - 8, reorg_depth=4)
     snapshot = evm.node.rpc("evm_snapshot")
     evm.mine(2)
     before = scanner.step([derive_address(evm.xpub, fresh_index)], lambda _: None)
@@ -139,7 +139,7 @@ def test_evm_scan_cursor_carries_block_time(evm: EvmEnv, fresh_index: int) -> No
     watcher = _watcher(evm)
     cursors = InMemoryScanCursorStore()
     head = evm.w3.eth.block_number
-    step = EvmScanner(watcher, cursors, start_block=head - 1).step([derive_address(evm.xpub, fresh_index)], print)
+    step = ChainScanner(watcher, cursors, start_block=head - 1).step([derive_address(evm.xpub, fresh_index)], print)
     block = evm.w3.eth.get_block(head)
     assert step.cursor is not None and step.cursor.block_number == head
     assert step.cursor.block_hash == "0x" + bytes(block["hash"]).hex()
@@ -157,7 +157,7 @@ def test_evm_dead_rpc_backs_off_then_gives_up_without_moving_the_cursor(evm: Evm
     )
     cursors = InMemoryScanCursorStore()
     with pytest.raises(Unavailable) as error:
-        EvmScanner(dead, cursors).step([derive_address(evm.xpub, fresh_index)], print)
+        ChainScanner(dead, cursors).step([derive_address(evm.xpub, fresh_index)], print)
     assert waits == [0.01, 0.03, pytest.approx(0.09)]
     assert "127.0.0.1" not in error.value.message and cursors.load("ethereum") is None
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TypeVar
 
-import attrs
 import requests
 from cryptopay.core.errors import Unavailable
+from cryptopay.core.retry import Backoff
 from web3 import Web3
 from web3.exceptions import BlockNotFound, TransactionNotFound, Web3Exception
 
@@ -24,27 +24,6 @@ log = logging.getLogger(__name__)
 # Failures worth retrying: transport errors and node-side errors. "Not found" answers are results, not failures.
 _RETRYABLE: tuple[type[BaseException], ...] = (requests.RequestException, OSError, TimeoutError, Web3Exception)
 _NOT_RETRYABLE: tuple[type[BaseException], ...] = (TransactionNotFound, BlockNotFound)
-
-
-@attrs.frozen
-class Backoff:
-    """Exponential backoff: ``attempts`` tries; waits start at ``initial`` s and grow by ``factor`` up to ``maximum``.
-
-    >>> list(Backoff(initial=0.5, factor=2, maximum=1.5, attempts=4).delays())
-    [0.5, 1.0, 1.5]
-    """
-
-    initial: float = 0.25
-    factor: float = 2.0
-    maximum: float = 10.0
-    attempts: int = 6
-
-    def delays(self) -> Iterator[float]:
-        """The waits between attempts (one fewer than ``attempts``)."""
-        delay = self.initial
-        for _ in range(self.attempts - 1):
-            yield min(delay, self.maximum)
-            delay *= self.factor
 
 
 def connect(rpc_url: str, *, timeout: float = 10.0) -> Web3:
