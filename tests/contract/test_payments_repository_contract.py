@@ -12,15 +12,10 @@ from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, S
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.detection import Detection
-from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.payments.payout import Payout, PayoutQuery, PayoutState, Settlement, SettlementState
-from cryptopay.core.payments.payouts import Payouts
-from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.payments.settling import Settling
 from cryptopay.core.testing.payments import payments_storage
-from cryptopay.core.testing.payments_stack import PaymentsStack, SequentialDeriver
+from cryptopay.core.testing.payments_stack import PaymentsStack
 
 from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
 
@@ -127,20 +122,7 @@ class SqlPaymentsStack(PaymentsStack):
         super().__init__()
         self.storage, self.uow = storage, storage.unit_of_work
         self.ledger = Ledger(SqlLedgerStore(storage.engine), clock=self.clock, ids=self.ids)
-        uow, clock, ids, ledger, derivers = (
-            self.uow,
-            self.clock,
-            self.ids,
-            self.ledger,
-            {"tron": SequentialDeriver("tron")},
-        )
-        self.invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, derivers=derivers)
-        self.detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=self.cursors)
-        self.settling = Settling(
-            uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
-        )
-        self.payouts = Payouts(uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=self.mpesa, urls=self.urls)
-        self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
+        self.wire_use_cases()
 
 
 @pytest.fixture(params=SQL_BACKENDS)

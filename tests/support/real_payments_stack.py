@@ -34,16 +34,11 @@ from cryptopay.core.identity.model import Role, User
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import parse_payload, token_from_url
 from cryptopay.core.outbox import OutboxMessage
-from cryptopay.core.payments.detection import Detection
-from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.model import StoreSettings
 from cryptopay.core.payments.payout import Payout
-from cryptopay.core.payments.payouts import Payouts, PayoutUrls
-from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.payments.settling import Settling
+from cryptopay.core.payments.payouts import PayoutUrls
 from cryptopay.core.pricing import Pricer
-from cryptopay.core.scanning import ChainScanner
-from cryptopay.core.testing.payments_stack import PaymentsStack, SequentialDeriver
+from cryptopay.core.testing.payments_stack import PaymentsStack
 from sqlalchemy.engine import Engine
 
 __all__ = ["RealPaymentsStack", "TrackedDarajaSandbox"]
@@ -123,16 +118,7 @@ class RealPaymentsStack(PaymentsStack):
             result=self.sink.url_for("/payouts/result"), timeout=self.sink.url_for("/payouts/timeout"),
             status_result=self.sink.url_for("/status/result"), status_timeout=self.sink.url_for("/status/timeout"),
         )  # fmt: skip
-        uow, clock, ids, ledger = self.uow, self.clock, self.ids, self.ledger
-        derivers = {n: SequentialDeriver(n) for n in networks}
-        self.invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, derivers=derivers)
-        self.detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=self.cursors)
-        self.settling = Settling(
-            uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
-        )
-        self.payouts = Payouts(uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=self.gateway, urls=self.urls)
-        self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
-        self._scanners = {n: ChainScanner(c, self.cursors, start_block=c.head() + 1) for n, c in self.chains.items()}
+        self.wire_use_cases(gateway=self.gateway)
 
     @classmethod
     @contextmanager

@@ -42,6 +42,7 @@ from cryptopay.core.payments.payouts import Payouts, PayoutUrls
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payments.settling import Settling
 from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxState, WithdrawalRequest
+from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import NETWORKS, AddressFormat, rail_for
 from cryptopay.core.scanning import ChainScanner
@@ -202,14 +203,20 @@ class PaymentsStack:
             result=f"{CALLBACK_BASE}/payouts/result", timeout=f"{CALLBACK_BASE}/payouts/timeout",
             status_result=f"{CALLBACK_BASE}/status/result", status_timeout=f"{CALLBACK_BASE}/status/timeout",
         )  # fmt: skip
+        self.wire_use_cases()
+
+    def wire_use_cases(self, *, gateway: MobileMoneyGateway | None = None) -> None:
+        """(Re)build the use cases from the stack's current parts: call it after swapping a part for a real one."""
         uow, clock, ids, ledger = self.uow, self.clock, self.ids, self.ledger
-        derivers = {n: SequentialDeriver(n) for n in networks}
+        derivers = {n: SequentialDeriver(n) for n in self.chains}
         self.invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, derivers=derivers)
         self.detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=self.cursors)
         self.settling = Settling(
             uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
         )
-        self.payouts = Payouts(uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=self.mpesa, urls=self.urls)
+        self.payouts = Payouts(
+            uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=gateway or self.mpesa, urls=self.urls
+        )
         self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
         self._scanners = {n: ChainScanner(c, self.cursors, start_block=c.head() + 1) for n, c in self.chains.items()}
 
