@@ -57,11 +57,15 @@ class RefundWorld:
     stack: PaymentsStack
     evm: EvmEnv
     store: WithdrawalStore
-    hot_wallet: str
+    hot_key: bytes
+
+    @property
+    def hot_wallet(self) -> str:
+        return Web3.to_checksum_address(Account.from_key(self.hot_key).address)
 
     def sender(self) -> EvmSender:
         """A new sender object over the same durable withdrawal store (as after a restart)."""
-        keys = StaticKeys({self.hot_wallet: dev_account_key(_index(self.hot_wallet))})
+        keys = StaticKeys({self.hot_wallet: self.hot_key})
         rails = [self.evm.rails(confirmations=CONFIRMATIONS)[0]]
         return EvmSender(self.evm.w3, rails, hot_wallet=self.hot_wallet, keys=keys, store=self.store, backoff=FAST)
 
@@ -84,17 +88,6 @@ class RefundWorld:
         token = Web3.to_checksum_address(self.evm.usdt6)
         query: Any = {"fromBlock": 0, "toBlock": "latest", "address": token, "topics": [TRANSFER_TOPIC, None, topic_to]}
         return len(self.evm.w3.eth.get_logs(query))
-
-
-_HOT_INDEXES = {Account.from_key(dev_account_key(i)).address.lower(): i for i in (FUNDED_HOT, EMPTY_HOT)}
-
-
-def _index(address: str) -> int:
-    return _HOT_INDEXES[address.lower()]
-
-
-def _hot_wallet(index: int) -> str:
-    return Web3.to_checksum_address(Account.from_key(dev_account_key(index)).address)
 
 
 def _stack(evm: EvmEnv) -> PaymentsStack:
@@ -149,7 +142,7 @@ def _fund(evm: EvmEnv, holder: str) -> None:
 
 def test_evm_refund_goes_from_hold_to_posted_on_anvil(evm: EvmEnv, store: WithdrawalStore, fresh_index: int) -> None:
     """An overpayment refund holds first, broadcasts once however often it is sent, and posts when deep enough."""
-    world = RefundWorld(_stack(evm), evm, store, _hot_wallet(FUNDED_HOT))
+    world = RefundWorld(_stack(evm), evm, store, dev_account_key(FUNDED_HOT))
     _fund(evm, world.hot_wallet)
     customer = derive_address(evm.xpub, fresh_index)
     invoice_id = world.overpaid_invoice()
@@ -188,7 +181,7 @@ def test_evm_refund_from_an_empty_hot_wallet_voids_its_hold(
     evm: EvmEnv, store: WithdrawalStore, fresh_index: int
 ) -> None:
     """A hot wallet without the tokens refuses the send: the refund fails, its hold is voided, nothing is sent."""
-    world = RefundWorld(_stack(evm), evm, store, _hot_wallet(EMPTY_HOT))
+    world = RefundWorld(_stack(evm), evm, store, dev_account_key(EMPTY_HOT))
     assert erc20_balance(evm.w3, evm.usdt6, world.hot_wallet) == 0
     nonce = evm.w3.eth.get_transaction_count(world.hot_wallet, "pending")
     customer = derive_address(evm.xpub, fresh_index)
@@ -206,6 +199,39 @@ def test_evm_refund_from_an_empty_hot_wallet_voids_its_hold(
     assert world.stack.books_balanced() and world.transfers_to(customer) == 0
     assert world.refunds().refundable(invoice_id, "usdt-ethereum") == usdt("20")
     assert world.refunds().send_refunds() == [] and world.refunds().check_refunds() == []
+
+
+def test_evm_refund_from_a_hot_wallet_without_gas_keeps_its_hold_and_sends_once_funded(
+    evm: EvmEnv, store: WithdrawalStore, fresh_index: int
+) -> None:
+    """A refund signed but refused for gas money stays held and requested; once gas arrives the same transaction lands.
+
+    Voiding it instead would leave its signed transaction owning the wallet's next nonce: every later withdrawal
+    would wait behind the gap, and the old transaction could still be mined after the merchant got the funds back.
+    """
+    hot_key = bytes(Account.create().key)
+    world = RefundWorld(_stack(evm), evm, store, hot_key)
+    _fund(evm, world.hot_wallet)
+    assert evm.w3.eth.get_balance(world.hot_wallet) == 0
+    customer = derive_address(evm.xpub, fresh_index)
+    invoice_id = world.overpaid_invoice()
+    refund = world.refunds().refund(invoice_id, address=customer, requested_by="merchant:m1")
+
+    [waiting] = world.refunds().send_refunds()
+    signed = store.get(refund.id)
+    assert waiting.state is RefundState.REQUESTED and signed is not None and signed.tx_hash
+    assert world.stack.ledger.balance(MERCHANT).available == usdt("98.8") and world.transfers_to(customer) == 0
+    assert world.refunds().refundable(invoice_id, "usdt-ethereum") == usdt("0")
+
+    gas = {"from": evm.w3.eth.accounts[0], "to": world.hot_wallet, "value": 10**18}
+    evm.w3.eth.wait_for_transaction_receipt(evm.w3.eth.send_transaction(gas))  # type: ignore[arg-type]
+    [sent] = world.refunds().send_refunds()
+    assert sent.state is RefundState.SENT and sent.tx_hash == signed.tx_hash
+    evm.node.rpc("anvil_mine", hex(CONFIRMATIONS))
+    [done] = world.refunds().check_refunds()
+    assert done.state is RefundState.CONFIRMED and world.stack.ledger.balance(MERCHANT).posted == usdt("98.8")
+    assert world.stack.books_balanced() and world.transfers_to(customer) == 1
+    assert erc20_balance(evm.w3, evm.usdt6, customer) == 20_000_000
 
 
 def _withdrawal(refund: Refund) -> WithdrawalRequest:

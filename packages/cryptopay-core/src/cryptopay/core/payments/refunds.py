@@ -133,6 +133,8 @@ class Refunds:
         except Unavailable:
             return refund  # try again on the next run
         except CryptopayError as error:
+            if send and _signed(sender, refund.id):
+                return refund  # its transaction exists and may still land: keep the hold, resend the same one later
             return transaction(self._uow, partial(self._settle, refund_id=refund.id, sent=None, error=error.message))
         return transaction(self._uow, lambda uow: self._settle(uow, refund.id, sent, None))
 
@@ -205,6 +207,17 @@ def _check_address(option: PaymentOption, address: str) -> None:
 
 def _reason(invoice: Invoice) -> str:
     return f"{invoice.state.value}/{invoice.exception.value}"
+
+
+def _signed(sender: ChainSender, withdrawal_id: str) -> bool:
+    """Whether the sender may hold a signed transaction for the withdrawal (only NotFound says it does not)."""
+    try:
+        sender.status(withdrawal_id)
+    except NotFound:
+        return False
+    except CryptopayError:
+        return True
+    return True
 
 
 def _withdrawal(refund: Refund) -> WithdrawalRequest:
