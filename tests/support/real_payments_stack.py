@@ -103,9 +103,9 @@ class RealPaymentsStack(PaymentsStack):
         self.gateway = DarajaGateway(DarajaSettings(**settings, backoff_seconds=0.01, timeout_seconds=5.0))
         self.mpesa = self.sandbox.engine  # the steps set scenarios and read phones' balances there
         self._callbacks_seen = 0
-        self._wire(networks)
+        self._use_real_parts()
 
-    def _wire(self, networks: Sequence[str]) -> None:
+    def _use_real_parts(self) -> None:
         """Replace the in-memory parts the base class built with the SQL and HTTP ones, and wire the use cases again."""
         self.storage = SqlStorage(self.engine, ids=self.ids)
         self.uow = self.storage.unit_of_work
