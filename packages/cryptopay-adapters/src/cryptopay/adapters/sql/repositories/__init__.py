@@ -12,4 +12,4 @@ __all__ = ["REPOSITORIES"]
 REPOSITORIES: dict[str, Callable[[Connection], Any]] = {}
 
 # The modules below register their repositories in REPOSITORIES when imported.
-from cryptopay.adapters.sql.repositories import fx, identity, payments, webhooks  # noqa: E402,F401
+from cryptopay.adapters.sql.repositories import fx, identity, kyc_fees, payments, webhooks  # noqa: E402,F401
