@@ -77,3 +77,16 @@ def test_refunds_are_refused_beyond_what_was_overpaid_or_while_the_invoice_is_op
     with pytest.raises(Refused, match="is new"):
         stack.refunds.refund(open_invoice.id, address=CUSTOMER, requested_by="merchant:m1", rail="usdt-tron")
     assert stack.ledger.balance(MERCHANT).available == usdt("118.8")
+
+
+def test_a_refund_dropped_after_rebroadcast_keeps_its_hold_and_asks_for_an_operator(stack: PaymentsStack) -> None:
+    """A transaction the network still drops after a rebroadcast is never re-signed; the hold stays, ops are told."""
+    invoice_id = overpaid(stack)
+    refund = stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="merchant:m1", amount=usdt("5"))
+    stack.refunds.send_refunds()
+    stack.senders["tron"].finish(refund.id, TxState.DROPPED)
+    [checked] = stack.refunds.check_refunds()
+    assert checked.state is RefundState.SENT and "dropped" in (checked.failure or "")
+    assert stack.ledger.balance(MERCHANT).available == usdt("113.8")  # still held: it may yet land
+    assert any(r.action == "refund.needs_operator" for r in stack.storage.audit_records())
+    assert stack.books_balanced()

@@ -151,6 +151,11 @@ class Refunds:
         elif sent.state is TxState.CONFIRMED:
             self._pay_out(uow, refund)
             refund.state, action = RefundState.CONFIRMED, "refund.confirmed"
+        elif sent.state is TxState.DROPPED:
+            # Still unknown to the network after rebroadcasting the same bytes (its nonce or inputs spent elsewhere?):
+            # it might yet land, so the hold stays and nothing is re-signed; an operator decides.
+            refund.state, action = RefundState.SENT, "refund.needs_operator"
+            refund.failure = f"transaction {sent.tx_hash} dropped by the network after a rebroadcast"
         else:
             refund.state, action = RefundState.SENT, "refund.sent"
         refund.tx_hash, refund.updated_at = (sent.tx_hash if sent else refund.tx_hash), now
