@@ -46,3 +46,20 @@ def test_keys_cli_refuses_without_keks_and_for_unknown_networks(tmp_path):
     env["CRYPTOPAY_VAULT_KEKS"] = f"k1:{generate_kek()}"
     result = _run(["create", "--network", "dogecoin", "--label", "x"], env)
     assert result.exit_code == 2 and "dogecoin" in result.output
+
+
+def test_keys_cli_creates_an_evm_hot_key_the_sender_can_unlock(tmp_path):
+    """An ethereum hot key is stored encrypted; the vault-backed key provider gives back the key of that address."""
+    from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore
+    from cryptopay.core.hotkeys import VaultKeyProvider
+    from eth_keys import keys as eth_keys
+
+    kek = f"k1:{generate_kek()}"
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_VAULT_KEKS": kek}
+    created = _run(["create", "--network", "ethereum", "--label", "refunds", "--json"], env)
+    assert created.exit_code == 0, created.output
+    row = json.loads(created.output)
+    assert row["address"].startswith("0x") and "private" not in created.output.lower()
+    provider = VaultKeyProvider(EnvelopeVault.from_spec(kek), FileKeyStore(tmp_path / "keys"))
+    secret = provider.private_key_for(row["address"]).reveal()
+    assert eth_keys.PrivateKey(secret).public_key.to_checksum_address() == row["address"]

@@ -23,6 +23,7 @@ __all__ = [
     "OUTBOX_RELAY",
     "PAYOUT_START",
     "PAYOUT_STATUS",
+    "REFUND_SEND",
     "SETTLEMENT_RUN",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
@@ -42,9 +43,19 @@ SETTLEMENT_RUN = "settlements.run"
 PAYOUT_START = "payouts.start"
 PAYOUT_STATUS = "payouts.query_status"
 FX_REFRESH = "fx.refresh"
+REFUND_SEND = "refunds.send"
 
-# Registrations to fill in: the composition root supplies these handlers in ``WorkerServices.jobs``.
-LEAD_JOBS = (CHAIN_SCAN, CHAIN_CONFIRM, INVOICE_EXPIRE, SETTLEMENT_RUN, PAYOUT_START, PAYOUT_STATUS, FX_REFRESH)
+# The composition root supplies these handlers in ``WorkerServices.jobs``.
+LEAD_JOBS = (
+    CHAIN_SCAN,
+    CHAIN_CONFIRM,
+    INVOICE_EXPIRE,
+    SETTLEMENT_RUN,
+    PAYOUT_START,
+    PAYOUT_STATUS,
+    REFUND_SEND,
+    FX_REFRESH,
+)
 
 
 def relay_outbox_job(payload: Payload) -> None:

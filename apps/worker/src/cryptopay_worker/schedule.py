@@ -87,6 +87,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.SETTLEMENT_RUN, timedelta(minutes=15)),  # the use case decides which merchants' policies are due
     Every(jobs.PAYOUT_START, timedelta(seconds=30)),  # submit planned payouts (also nudged after each settlement run)
     Every(jobs.PAYOUT_STATUS, timedelta(minutes=2)),  # status queries for payouts past their callback deadline
+    Every(jobs.REFUND_SEND, timedelta(seconds=30)),  # send requested refunds and follow sent ones
     Every(jobs.FX_REFRESH, timedelta(minutes=1)),
 )
 

@@ -39,16 +39,20 @@ def _new_key(network: str, testnet: bool) -> Any:
     from cryptopay.adapters.bitcoin import keys as bitcoin_keys
     from cryptopay.adapters.tron import keys as tron_keys
 
+    if network in {"ethereum", "polygon", "bsc"}:
+        from cryptopay.adapters.evm import keys as evm_keys
+
+        return evm_keys.new_hot_key()
     if network == "tron":
         return tron_keys.new_hot_key()
     if network == "bitcoin":
         return bitcoin_keys.new_hot_key(testnet=testnet)
-    raise InvalidInput(f"hot keys are created here for tron and bitcoin, not {network!r}")
+    raise InvalidInput(f"hot keys are created for ethereum, polygon, bsc, tron and bitcoin, not {network!r}")
 
 
 @app.command()
 def create(
-    network: str = typer.Option(..., "--network", help="tron or bitcoin"),
+    network: str = typer.Option(..., "--network", help="ethereum, polygon, bsc, tron or bitcoin"),
     label: str = typer.Option(..., "--label", help="what the key is for, e.g. payouts"),
     key_id: str | None = typer.Option(None, "--key-id", help="an id (default: a new random id)"),
     testnet: bool = typer.Option(False, "--testnet", help="a Bitcoin testnet key"),

@@ -294,10 +294,44 @@ class Container:
         return Payouts(**self._use_case_ports(), gateway=self.mobile_money, urls=self.payout_urls)
 
     @functools.cached_property
+    def senders(self) -> dict[str, Any]:
+        """Chain senders for networks with a hot wallet (``CRYPTOPAY_<NETWORK>_HOT_WALLET``), keys from the vault."""
+        from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
+        from cryptopay.adapters.vault import FileKeyStore
+        from cryptopay.core.hotkeys import VaultKeyProvider
+
+        keys = VaultKeyProvider(self.vault, FileKeyStore(self.settings.data_dir / "keys"))
+        store = SqlWithdrawalStore(self.engine)
+        senders: dict[str, Any] = {}
+        for network in {rail.network.name for rail in self.rails.values()}:
+            hot = self._env(f"{network.upper()}_HOT_WALLET")
+            if hot:
+                senders[network] = self._sender(network, hot, keys, store)
+        return senders
+
+    def _sender(self, network: str, hot: str, keys: Any, store: Any) -> Any:
+        if network in _EVM_NETWORKS:
+            from cryptopay.adapters.evm.sender import EvmSender
+
+            url = self._env(f"{network.upper()}_RPC_URL")
+            return EvmSender(url, self._rails_on(network), hot_wallet=hot, keys=keys, store=store)
+        if network == "tron":
+            from cryptopay.adapters.tron.client import TronApi
+            from cryptopay.adapters.tron.sender import TronSender
+            from cryptopay.adapters.tron.transactions import TronTransactions
+
+            txs = TronTransactions(TronApi(self._env("TRON_API_URL")), keys=keys, store=store)
+            return TronSender(txs, hot_address=hot, rails=self._rails_on("tron"))
+        from cryptopay.adapters.bitcoin.esplora import EsploraClient
+        from cryptopay.adapters.bitcoin.sender import BitcoinSender
+
+        return BitcoinSender(EsploraClient(self._env("ESPLORA_URL")), hot_address=hot, keys=keys, store=store)
+
+    @functools.cached_property
     def refunds(self) -> Any:
         from cryptopay.core.payments.refunds import Refunds
 
-        return Refunds(**self._use_case_ports(), senders={})  # hot-wallet senders: see docs/architecture.md
+        return Refunds(**self._use_case_ports(), senders=self.senders)
 
     def scan_chains(self) -> int:
         """Scan every network from its cursor towards its head, recording transfers to our addresses."""
@@ -326,6 +360,7 @@ class Container:
             "settlements.run": lambda _payload: self.settling.run_settlements(),
             "payouts.start": lambda _payload: self.payouts.submit_payouts(),
             "payouts.query_status": lambda _payload: self.payouts.query_stale_payouts(),
+            "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
         }
 

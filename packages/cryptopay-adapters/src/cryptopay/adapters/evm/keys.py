@@ -6,8 +6,10 @@ sweeper; the receiving side needs only ``account_xpub(...)``. Keys never appear 
 
 from __future__ import annotations
 
+import os
 import threading
 
+import attrs
 from cryptopay.adapters._hd import bitcoinlib_home, check_index
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.ports.chains import PrivateKey
@@ -16,7 +18,22 @@ from eth_account.hdaccount._utils import hmac_sha512
 from eth_account.hdaccount.deterministic import HardNode, SoftNode, derive_child_key
 from eth_keys import keys as eth_keys_keys
 
-__all__ = ["HdKeyring", "account_xpub"]
+__all__ = ["EvmHotKey", "HdKeyring", "account_xpub", "new_hot_key"]
+
+
+@attrs.frozen
+class EvmHotKey:
+    """A new hot-wallet key: the secret (redacted in repr) and its public parts."""
+
+    private_key: PrivateKey
+    address: str
+    public_key: str
+
+
+def new_hot_key() -> EvmHotKey:
+    """A random secp256k1 key with its EIP-55 address and uncompressed public key (hex, 64 bytes)."""
+    key = eth_keys_keys.PrivateKey(os.urandom(32))
+    return EvmHotKey(PrivateKey(key.to_bytes()), key.public_key.to_checksum_address(), key.public_key.to_hex()[2:])
 
 
 def account_xpub(mnemonic: str, *, passphrase: str = "", account: int = 0) -> str:

@@ -1,0 +1,42 @@
+"""The composition root wires rails, derivers, watchers, senders and the worker's jobs from settings alone."""
+
+from cryptopay.adapters.bootstrap import Settings, build
+from cryptopay.adapters.evm.keys import account_xpub
+
+MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+
+
+def test_settings_wire_an_ethereum_deployment(tmp_path) -> None:
+    """An RPC URL, a token contract, an xpub and a hot wallet give a rail, a deriver, a watcher and a sender."""
+    env = {
+        "CRYPTOPAY_DATA_DIR": str(tmp_path),
+        "CRYPTOPAY_ETHEREUM_RPC_URL": "http://127.0.0.1:9",
+        "CRYPTOPAY_ETHEREUM_CHAIN_ID": "31337",
+        "CRYPTOPAY_ETHEREUM_USDT_CONTRACT": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "2",
+        "CRYPTOPAY_EVM_XPUB": account_xpub(MNEMONIC),
+        "CRYPTOPAY_ETHEREUM_HOT_WALLET": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    }
+    container = build(Settings.from_env(env))
+    try:
+        rail = container.rails["usdt-ethereum"]
+        assert (rail.network.chain_id, rail.confirmations) == (31337, 2)
+        assert rail.token.contract == env["CRYPTOPAY_ETHEREUM_USDT_CONTRACT"]
+        assert container.derivers["ethereum"].derive(0) == "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+        assert set(container.watchers) == {"ethereum"} and set(container.senders) == {"ethereum"}
+        assert {"chains.scan", "settlements.run", "payouts.start", "refunds.send"} <= set(container.jobs)
+    finally:
+        container.close()
+
+
+def test_production_refuses_embedded_and_sandbox_settings(tmp_path) -> None:
+    """Production refuses SQLite, and sandbox/loopback endpoints unless explicitly allowed."""
+    import pytest
+    from cryptopay.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="PostgreSQL"):
+        Settings.from_env({"CRYPTOPAY_ENV": "production", "CRYPTOPAY_DATA_DIR": str(tmp_path)})
+    production = {"CRYPTOPAY_ENV": "production", "CRYPTOPAY_DATABASE_URL": "postgresql+psycopg://db/cryptopay"}
+    with pytest.raises(InvalidInput, match="sandbox"):
+        Settings.from_env({**production, "CRYPTOPAY_MPESA_BASE_URL": "https://sandbox.safaricom.co.ke"})
+    assert Settings.from_env({**production, "CRYPTOPAY_MPESA_BASE_URL": "https://api.safaricom.co.ke"}).production
