@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import NotFound
 from cryptopay.core.invoices import Invoice, InvoiceEvent
 from cryptopay.core.ledger.model import AccountBalance
 from cryptopay.core.money import Money
@@ -59,3 +60,11 @@ def available(uow: PaymentsUnitOfWork, account: str, zero: Money) -> Money:
     """What an account can give now (posted less pending holds); ``zero`` if it does not exist."""
     found = balance(uow, account)
     return found.available if found is not None else zero
+
+
+def load_invoice(uow: PaymentsUnitOfWork, invoice_id: str) -> Invoice:
+    """The invoice (locked for update), or ``NotFound``."""
+    invoice = uow.invoices.get(invoice_id)
+    if invoice is None:
+        raise NotFound(f"no invoice {invoice_id}")
+    return invoice

@@ -17,7 +17,7 @@ from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import Money
-from cryptopay.core.payments._support import audit, publish_invoice_events, transaction
+from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
 from cryptopay.core.payments.model import DepositAddress, StoreSettings
 from cryptopay.core.ports.chains import AddressDeriver
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -65,7 +65,7 @@ class Invoicing:
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """The invoice, or ``NotFound``."""
-        return transaction(self._uow, lambda uow: _invoice(uow, invoice_id))
+        return transaction(self._uow, lambda uow: load_invoice(uow, invoice_id))
 
     def list_invoices(self, merchant_id: str, *, after: str | None = None, limit: int = 50) -> list[Invoice]:
         """A page of the merchant's invoices, by id."""
@@ -129,13 +129,6 @@ def _store(uow: PaymentsUnitOfWork, merchant_id: str) -> StoreSettings:
     if store is None:
         raise NotFound(f"merchant {merchant_id} has no store settings: it cannot take payments yet")
     return store
-
-
-def _invoice(uow: PaymentsUnitOfWork, invoice_id: str) -> Invoice:
-    invoice = uow.invoices.get(invoice_id)
-    if invoice is None:
-        raise NotFound(f"no invoice {invoice_id}")
-    return invoice
 
 
 def _choose(store: StoreSettings, keys: Sequence[str] | None) -> list[Rail]:

@@ -21,7 +21,7 @@ from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidInpu
 from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, is_confirmed
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting
 from cryptopay.core.money import Asset, Money
-from cryptopay.core.payments._support import audit, transaction
+from cryptopay.core.payments._support import audit, load_invoice, transaction
 from cryptopay.core.payments.model import Refund, RefundState
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -60,7 +60,7 @@ class Refunds:
 
     def refundable(self, invoice_id: str, rail: str) -> Money:
         """What can still be refunded on ``rail`` (a rail key such as ``usdt-tron``)."""
-        return transaction(self._uow, lambda uow: _refundable(uow, _invoice(uow, invoice_id), rail))
+        return transaction(self._uow, lambda uow: _refundable(uow, load_invoice(uow, invoice_id), rail))
 
     def refund(
         self, invoice_id: str, *, address: str, requested_by: str, rail: str | None = None, amount: Money | None = None
@@ -87,7 +87,7 @@ class Refunds:
         rail_key: str | None,
         amount: Money | None,
     ) -> Refund:
-        invoice, now = _invoice(uow, invoice_id), self._clock.now()
+        invoice, now = load_invoice(uow, invoice_id), self._clock.now()
         option = invoice.option(rail_key) if rail_key else _paid_option(invoice)
         if option.rail.network.name not in self._senders:
             raise InvalidInput(f"refunds on {option.rail.network.name} are not configured")
@@ -227,13 +227,6 @@ def _signed(sender: ChainSender, withdrawal_id: str) -> bool:
 
 def _withdrawal(refund: Refund) -> WithdrawalRequest:
     return WithdrawalRequest(refund.id, refund.network, refund.address, refund.amount, refund.token_contract)
-
-
-def _invoice(uow: PaymentsUnitOfWork, invoice_id: str) -> Invoice:
-    invoice = uow.invoices.get(invoice_id)
-    if invoice is None:
-        raise NotFound(f"no invoice {invoice_id}")
-    return invoice
 
 
 def _refund(uow: PaymentsUnitOfWork, refund_id: str) -> Refund:
