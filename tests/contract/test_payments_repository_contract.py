@@ -135,7 +135,8 @@ def test_the_payment_use_cases_run_end_to_end_on_sql(sql_engine):
     stack = SqlPaymentsStack(SqlStorage(sql_engine))
     profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "254712345678")
     stack.add_merchant("m1", settlement=profile)
-    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT), metadata={"cart": "c-88"})
+    assert stack.invoice(invoice.id).metadata == {"cart": "c-88"}
     stack.pay(invoice.id)
     stack.tick(minutes=1)
     assert stack.invoice(invoice.id).state is InvoiceState.PROCESSING

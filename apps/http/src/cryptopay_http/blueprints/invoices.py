@@ -54,6 +54,9 @@ class CreateInvoice:
     rails: list[str] | None = attrs.field(default=None, metadata={"description": "rail keys, e.g. usdt-tron"})
     order_id: str | None = attrs.field(default=None, metadata={"description": "the shop's reference, up to 100"})
     merchant_id: str | None = attrs.field(default=None, metadata={"description": "admins only"})
+    metadata: dict[str, str] | None = attrs.field(
+        default=None, metadata={"description": "the shop's own notes: up to 20 string pairs, returned as given"}
+    )
 
 
 @attrs.frozen
@@ -108,6 +111,7 @@ class InvoiceView:
     id: str
     merchant_id: str
     order_id: str | None
+    metadata: dict[str, str]
     state: InvoiceState
     exception: InvoiceException
     price: Money
@@ -122,6 +126,7 @@ class InvoiceView:
             id=invoice.id,
             merchant_id=invoice.merchant_id,
             order_id=invoice.order_id,
+            metadata=dict(invoice.metadata),
             state=invoice.state,
             exception=invoice.exception,
             price=invoice.price,
@@ -192,7 +197,7 @@ def create_invoice() -> Response:
     price = _price(body)
     rails = _accepted_rails(merchant_id, body.rails)
     invoice = payments().invoicing.create_invoice(
-        merchant_id, price, rails=rails, order_id=body.order_id, actor=actor()
+        merchant_id, price, rails=rails, order_id=body.order_id, actor=actor(), metadata=body.metadata
     )
     return json_response(InvoiceView.of(invoice), 201, headers={"Location": f"/v1/invoices/{invoice.id}"})
 

@@ -44,6 +44,24 @@ def _tolerance(value: object) -> Decimal:
     return result
 
 
+_MAX_METADATA_KEYS, _MAX_KEY, _MAX_VALUE = 20, 40, 500
+
+
+def _metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """The shop's own key/value notes: at most 20 string pairs (keys up to 40 characters, values up to 500)."""
+    items = dict(metadata or {})
+    if len(items) > _MAX_METADATA_KEYS:
+        raise InvalidInput(f"metadata holds at most {_MAX_METADATA_KEYS} keys, got {len(items)}")
+    for key, value in items.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidInput("metadata keys and values are strings")
+        if not 0 < len(key) <= _MAX_KEY or len(value) > _MAX_VALUE:
+            raise InvalidInput(
+                f"metadata key {key[:_MAX_KEY]!r}: keys are 1-{_MAX_KEY} characters, values up to {_MAX_VALUE}"
+            )
+    return items
+
+
 @attrs.define(kw_only=True)
 class Invoice:
     """A request to pay ``price``, payable on each option's rail before ``expires_at``.
@@ -76,6 +94,7 @@ class Invoice:
     tolerance_percent: Decimal = attrs.field(default=Decimal(0), converter=_tolerance)
     quote_ids: tuple[str, ...] = ()
     order_id: str | None = None
+    metadata: dict[str, str] = attrs.field(factory=dict)
     state: InvoiceState = InvoiceState.NEW
     exception: InvoiceException = InvoiceException.NONE
     payments: list[InvoicePayment] = attrs.field(factory=list)
@@ -95,6 +114,7 @@ class Invoice:
         window: timedelta = DEFAULT_INVOICE_WINDOW,
         monitoring: timedelta = DEFAULT_MONITORING_WINDOW,
         order_id: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> tuple[Invoice, list[InvoiceEvent]]:
         """A new invoice with the amount due on each rail; it never outlives the quotes that priced it."""
         if not price.is_positive():
@@ -120,6 +140,7 @@ class Invoice:
             tolerance_percent=tolerance_percent,
             quote_ids=tuple(q.id for q in used),
             order_id=order_id,
+            metadata=_metadata(metadata),
         )
         due = {f"due.{o.rail.key}": str(o.due.amount) for o in options}
         data = {"merchant_id": merchant_id, "price": str(price.amount), "currency": price.asset.code, **due}

@@ -53,6 +53,7 @@ class Invoicing:
         rails: Sequence[str] | None = None,
         order_id: str | None = None,
         actor: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> Invoice:
         """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail)."""
         store = transaction(self._uow, lambda uow: _store(uow, merchant_id))
@@ -61,7 +62,9 @@ class Invoicing:
             if rail.network.name not in self._derivers:
                 raise InvalidInput(f"no address deriver is configured for {rail.network.name}")
         quotes = self._quotes(price, chosen)
-        return transaction(self._uow, lambda uow: self._create(uow, store, chosen, price, quotes, order_id, actor))
+        return transaction(
+            self._uow, lambda uow: self._create(uow, store, chosen, price, quotes, order_id, actor, metadata)
+        )
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """The invoice, or ``NotFound``."""
@@ -84,6 +87,7 @@ class Invoicing:
         quotes: Sequence[Quote],
         order_id: str | None,
         actor: str | None,
+        metadata: Mapping[str, str] | None = None,
     ) -> Invoice:
         now, invoice_id = self._clock.now(), self._ids.new_id("inv")
         addresses = self._allocate(uow, invoice_id, store.merchant_id, rails)
@@ -98,6 +102,7 @@ class Invoicing:
             window=store.window,
             monitoring=store.monitoring,
             order_id=order_id,
+            metadata=metadata,
         )
         uow.invoices.add(invoice)
         for rail in rails:
