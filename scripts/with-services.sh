@@ -4,9 +4,10 @@
 # started here from the installed binaries (installed with apt when root and missing), stopped afterwards.
 set -euo pipefail
 tmp=""
+runas=()  # initdb/pg_ctl refuse to run as root: the throw-away cluster belongs to the postgres user then
 cleanup() {
   if [ -n "$tmp" ]; then
-    [ -f "$tmp/pg/postmaster.pid" ] && "$PG_BIN/pg_ctl" -D "$tmp/pg" -m immediate stop >/dev/null 2>&1 || true
+    [ -f "$tmp/pg/postmaster.pid" ] && "${runas[@]}" "$PG_BIN/pg_ctl" -D "$tmp/pg" -m fast -w stop >/dev/null 2>&1 || true
     [ -f "$tmp/redis.pid" ] && kill "$(cat "$tmp/redis.pid")" 2>/dev/null || true
     rm -rf "$tmp"
   fi
@@ -32,7 +33,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
     if [ -z "$PG_BIN" ]; then apt_install postgresql; PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); fi
     tmp=${tmp:-$(mktemp -d)}; chmod 755 "$tmp"
     port=$(free_port)
-    runas=(); [ "$(id -u)" = 0 ] && { chown -R postgres "$tmp" 2>/dev/null || true; runas=(runuser -u postgres --); }
+    [ "$(id -u)" = 0 ] && { chown -R postgres "$tmp" 2>/dev/null || true; runas=(runuser -u postgres --); }
     "${runas[@]}" "$PG_BIN/initdb" -D "$tmp/pg" -U postgres -A trust >/dev/null
     "${runas[@]}" "$PG_BIN/pg_ctl" -D "$tmp/pg" -o "-p $port -k $tmp -c listen_addresses=127.0.0.1" -w -l "$tmp/pg.log" start >/dev/null
     export DATABASE_URL="postgresql://postgres@127.0.0.1:$port/postgres"
