@@ -7,9 +7,6 @@ from bitcoinlib.transactions import Transaction
 from cryptopay.adapters.bitcoin.esplora import EsploraClient
 from cryptopay.adapters.bitcoin.keys import new_hot_key
 from cryptopay.adapters.bitcoin.sender import BitcoinSender, estimate_vsize
-from cryptopay.adapters.sandbox._server import serve_in_thread
-from cryptopay.adapters.sandbox.bitcoin_chain import BitcoinChain
-from cryptopay.adapters.sandbox.esplora import create_esplora_simulator
 from cryptopay.core.errors import IdempotencyConflict, InsufficientFunds, InvalidInput
 from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import TxState, WithdrawalRequest
@@ -17,13 +14,6 @@ from cryptopay.core.retry import Backoff
 from cryptopay.core.testing.chains import InMemoryWithdrawalStore, StaticKeys
 
 CUSTOMER = "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"
-
-
-@pytest.fixture(scope="module")
-def served():
-    chain = BitcoinChain()
-    with serve_in_thread(create_esplora_simulator(chain)) as server:
-        yield chain, server.url
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ from decimal import Decimal
 import pytest
 from cryptopay.adapters.bitcoin.esplora import EsploraClient
 from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
-from cryptopay.adapters.sandbox._server import serve_in_thread
-from cryptopay.adapters.sandbox.bitcoin_chain import BitcoinChain
-from cryptopay.adapters.sandbox.esplora import create_esplora_simulator
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.ports.chains import TxState
 from cryptopay.core.retry import Backoff
@@ -18,13 +15,6 @@ from cryptopay.core.testing.chains import InMemoryScanCursorStore
 
 OURS = "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu"
 OTHER = "bc1q8c6fshw2dlwun7ekn9qwf37cu2rn755upcp6el"
-
-
-@pytest.fixture(scope="module")
-def served():
-    chain = BitcoinChain()
-    with serve_in_thread(create_esplora_simulator(chain)) as server:
-        yield chain, server.url
 
 
 @pytest.fixture

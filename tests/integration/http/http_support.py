@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 import attrs
+import pytest
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay_http import (
@@ -23,6 +24,7 @@ from cryptopay_http import (
     read_body,
     require,
 )
+from cryptopay_http.passwords import Argon2Hasher
 from cryptopay_http.runtime import Runtime
 from flask import Blueprint, Flask, current_app
 from flask.testing import FlaskClient
@@ -128,3 +130,27 @@ SETTLEMENT = {"schedule": "daily", "method": "mpesa_b2c", "destination": "071234
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def fast_hasher() -> Argon2Hasher:
+    """Argon2 at its cheapest settings, so logging in stays fast in tests."""
+    return Argon2Hasher(time_cost=1, memory_cost=1024)
+
+
+# Shared fixtures: each conftest imports them and supplies its own ``services``.
+
+
+@pytest.fixture
+def app(services: Services) -> Flask:
+    """The app over the conftest's services, with the probe blueprint."""
+    return make_app(services)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def auth(app: Flask, client: FlaskClient) -> AuthActions:
+    return AuthActions(app, client)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay_http import Services, in_memory_services
-from cryptopay_http.passwords import Argon2Hasher
-from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.integration.http.http_support import AuthActions, make_app
+from tests.integration.http.http_support import AuthActions, fast_hasher
+from tests.integration.http.http_support import app as app
+from tests.integration.http.http_support import auth as auth
+from tests.integration.http.http_support import client as client
 from tests.integration.http_payments.payments_support import INSTANT, Shop, WebhookRig, payments_extra
 
 
@@ -25,26 +26,10 @@ def hooks(stack: PaymentsStack) -> WebhookRig:
 
 @pytest.fixture
 def services(stack: PaymentsStack, hooks: WebhookRig) -> Services:
-    fast = Argon2Hasher(time_cost=1, memory_cost=1024)
-    services = in_memory_services(clock=stack.clock, ids=stack.ids, hasher=fast)
+    services = in_memory_services(clock=stack.clock, ids=stack.ids, hasher=fast_hasher())
     services.merchants = stack.merchants  # settlements read the profiles the API creates
     services.extra["payments"] = payments_extra(stack, hooks)
     return services
-
-
-@pytest.fixture
-def app(services: Services) -> Flask:
-    return make_app(services)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
-def auth(app: Flask, client: FlaskClient) -> AuthActions:
-    return AuthActions(app, client)
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from cryptopay.adapters.sandbox._server import serve_in_thread
-from cryptopay.adapters.sandbox.tron_chain import TronChain
-from cryptopay.adapters.sandbox.trongrid import create_trongrid_simulator
 from cryptopay.adapters.tron.client import TronApi
 from cryptopay.adapters.tron.keys import new_hot_key
 from cryptopay.adapters.tron.sender import TronSender
@@ -22,13 +19,6 @@ from cryptopay.core.testing.chains import InMemoryWithdrawalStore, StaticKeys
 from tronpy.keys import PublicKey, Signature
 
 CUSTOMER = "TUEZSdKsoDHQMeZwihtdoBiN46zxhGWYdH"
-
-
-@pytest.fixture(scope="module")
-def served():
-    chain = TronChain()
-    with serve_in_thread(create_trongrid_simulator(chain)) as server:
-        yield chain, server.url
 
 
 @pytest.fixture

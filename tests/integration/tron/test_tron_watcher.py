@@ -5,9 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from cryptopay.adapters.sandbox._server import serve_in_thread
-from cryptopay.adapters.sandbox.tron_chain import TronChain
-from cryptopay.adapters.sandbox.trongrid import create_trongrid_simulator
 from cryptopay.adapters.tron.client import TronApi
 from cryptopay.adapters.tron.watcher import TronWatcher
 from cryptopay.core.errors import Unavailable
@@ -20,13 +17,6 @@ PAYER = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 OURS = "TAFEmhbjjnTAnqRag2w9ke9J2cYiWzvyHr"
 OTHER = "TUEZSdKsoDHQMeZwihtdoBiN46zxhGWYdH"
 ROUTER = "TXLAQ63Xg1NAzckPwKHvzw7CSEmLMEqcdj"
-
-
-@pytest.fixture(scope="module")
-def served():
-    chain = TronChain()
-    with serve_in_thread(create_trongrid_simulator(chain)) as server:
-        yield chain, server.url
 
 
 @pytest.fixture
