@@ -12,13 +12,7 @@ from cryptopay.core.money import ETH, KES, USDT, Money
 from cryptopay.core.ports.ledger import IdempotencyRecord
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 
-FLOAT = "assets:mpesa_float:KES"
-ALICE = "liabilities:user:alice:KES"
-BOB = "liabilities:user:bob:KES"
-
-
-def kes(value: str) -> Money:
-    return Money.of(value, KES)
+from tests.support.ledger_books import ALICE, BOB, FLOAT, kes, open_float_and_wallets
 
 
 @pytest.fixture
@@ -30,10 +24,7 @@ def clock() -> ManualClock:
 def ledger(backend, clock) -> Ledger:
     """A ledger with a float account and two users' wallets."""
     ledger = Ledger(backend.ledger_store, clock=clock, ids=SequentialIds(), sleep=lambda _s: None)
-    ledger.open_account(Account(FLOAT, AccountKind.ASSET, KES, allow_negative=True))
-    ledger.open_account(Account(ALICE, AccountKind.LIABILITY, KES))
-    ledger.open_account(Account(BOB, AccountKind.LIABILITY, KES))
-    return ledger
+    return open_float_and_wallets(ledger, ALICE, BOB)
 
 
 def test_open_account_is_idempotent_and_listed(backend, ledger):

@@ -18,14 +18,9 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 
-FLOAT = "assets:mpesa_float:KES"
-ALICE = "liabilities:user:alice:KES"
-BOB = "liabilities:user:bob:KES"
+from tests.support.ledger_books import ALICE, BOB, FLOAT, kes, open_float_and_wallets
+
 FLIGHT = "liabilities:payouts_in_flight:KES"
-
-
-def kes(value: str) -> Money:
-    return Money.of(value, KES)
 
 
 @pytest.fixture
@@ -35,10 +30,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def ledger(clock: ManualClock) -> Ledger:
-    book = Ledger(InMemoryLedgerStore(), clock=clock, ids=SequentialIds())
-    book.open_account(Account(FLOAT, AccountKind.ASSET, KES, allow_negative=True))
-    for code in (ALICE, BOB, FLIGHT):
-        book.open_account(Account(code, AccountKind.LIABILITY, KES))
+    book = open_float_and_wallets(Ledger(InMemoryLedgerStore(), clock=clock, ids=SequentialIds()), ALICE, BOB, FLIGHT)
     book.open_account(Account("assets:custody:USDT", AccountKind.ASSET, USDT, allow_negative=True))
     book.open_account(Account("liabilities:user:alice:USDT", AccountKind.LIABILITY, USDT))
     book.transfer("fund-alice", debit=FLOAT, credit=ALICE, amount=kes("1000"))

@@ -52,13 +52,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Receiver
 
     def do_POST(self) -> None:
+        from cryptopay.core.errors import InvalidInput
         from cryptopay.core.webhooks.signing import verify
 
         body = self.rfile.read(int(self.headers.get("content-length", "0")))
         try:
             verify(self.server.secret, {k.lower(): v for k, v in self.headers.items()}, body, now=datetime.now(UTC))
             ok = True
-        except Exception:
+        except InvalidInput:  # a bad signature, or no secret yet: answer 400 as a merchant would
             ok = False
         self.server.received.append({"type": json.loads(body or b"{}").get("type"), "verified": ok})
         self.send_response(204 if ok else 400)
