@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from cryptopay.adapters.sql.errors import translating
+from cryptopay.adapters.sql.repositories._base import reading
 from cryptopay.adapters.sql.tables import audit_head, audit_log
 from cryptopay.core.audit import AuditEvent, AuditProblem, AuditRecord, chain_next, verify_chain
 from cryptopay.core.ports.system import IdGenerator
@@ -78,6 +78,6 @@ def _all_records(conn: Connection, page: int = 5000) -> Iterator[AuditRecord]:
 
 def verify_audit_log(engine: Engine) -> list[AuditProblem]:
     """Every break in the stored chain (edited, deleted or reordered records); [] when the log is intact."""
-    with translating(), engine.connect() as conn, conn.execution_options(sqlite_readonly=True).begin():
+    with reading(engine) as conn:
         head = SqlAuditLog(conn).head()
         return verify_chain(_all_records(conn), head=head)

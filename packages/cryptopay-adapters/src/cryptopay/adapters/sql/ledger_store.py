@@ -9,16 +9,17 @@ statement). Reads that could depend on buffered writes are answered from the buf
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 import sqlalchemy as sa
 from cryptopay.adapters.sql import ledger_rows as rows
 from cryptopay.adapters.sql.errors import pipelined, translating
 from cryptopay.adapters.sql.ledger_flush import PREFETCH, compiled, flush_postgres
+from cryptopay.adapters.sql.repositories._base import reading
 from cryptopay.adapters.sql.tables import (
     ledger_accounts,
     ledger_entries,
@@ -32,7 +33,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqlLedgerSession", "SqlLedgerStore"]
+__all__ = ["SqlLedgerSession", "SqlLedgerStore", "flushing_transaction"]
 
 _LOCK = (
     sa.select(ledger_accounts)
@@ -251,6 +252,29 @@ def _hold_change(hold: Hold) -> dict[str, Any]:
     }
 
 
+class _Flushes(Protocol):
+    def flush(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Flushes)
+
+
+@contextmanager
+def flushing_transaction(engine: Engine, open_session: Callable[[Connection], S]) -> Iterator[S]:
+    """A new transaction's session; on normal exit it is flushed and committed in one pipeline, else rolled back."""
+    with translating(), engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            session = open_session(conn)
+            yield session
+            with pipelined(conn):
+                session.flush()
+                transaction.commit()
+        finally:
+            if transaction.is_active:
+                transaction.rollback()
+
+
 class SqlLedgerStore:
     """``LedgerStore`` over a SQLAlchemy engine (PostgreSQL or SQLite with the migrations applied)."""
 
@@ -261,33 +285,17 @@ class SqlLedgerStore:
     def engine(self) -> Engine:
         return self._engine
 
-    @contextmanager
-    def session(self) -> Iterator[SqlLedgerSession]:
-        with translating(), self._engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                session = SqlLedgerSession(conn)
-                yield session
-                with pipelined(conn):
-                    session.flush()
-                    transaction.commit()
-            finally:
-                if transaction.is_active:
-                    transaction.rollback()
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        with translating(), self._engine.connect() as conn, conn.execution_options(sqlite_readonly=True).begin():
-            yield conn
+    def session(self) -> AbstractContextManager[SqlLedgerSession]:
+        return flushing_transaction(self._engine, SqlLedgerSession)
 
     def accounts(self) -> list[Account]:
-        with self._reading() as conn:
+        with reading(self._engine) as conn:
             found = conn.execute(sa.select(ledger_accounts).order_by(ledger_accounts.c.code))
             return [rows.account_from_row(r._mapping) for r in found]
 
     def balances(self, codes: Sequence[str] | None = None) -> list[AccountBalance]:
         query = sa.select(ledger_accounts).order_by(ledger_accounts.c.code)
-        with self._reading() as conn:
+        with reading(self._engine) as conn:
             if codes is None:
                 return [rows.balance_from_row(r._mapping) for r in conn.execute(query)]
             found = {}
@@ -303,7 +311,7 @@ class SqlLedgerStore:
             where = ledger_entries.c.id.in_(
                 sa.select(ledger_lines.c.entry_id).where(ledger_lines.c.account_code == account)
             )
-        with self._reading() as conn:
+        with reading(self._engine) as conn:
             return _load_entries(conn, where, limit)
 
     def holds(self, *, pending_only: bool = False, expiring_before: datetime | None = None) -> list[Hold]:
@@ -312,5 +320,5 @@ class SqlLedgerStore:
             query = query.where(ledger_holds.c.state == "pending")
         if expiring_before is not None:
             query = query.where(ledger_holds.c.expires_at.is_not(None), ledger_holds.c.expires_at <= expiring_before)
-        with self._reading() as conn:
+        with reading(self._engine) as conn:
             return [rows.hold_from_row(r._mapping) for r in conn.execute(query)]

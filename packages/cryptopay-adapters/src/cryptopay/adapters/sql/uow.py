@@ -7,13 +7,12 @@ come out as SDK errors (``TransientConflict`` for races: use ``cryptopay.core.po
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from cryptopay.adapters.sql.audit import SqlAuditLog
-from cryptopay.adapters.sql.errors import pipelined, translating
-from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore
+from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
 from cryptopay.adapters.sql.outbox import SqlOutbox
 from cryptopay.adapters.sql.repositories import REPOSITORIES
 from cryptopay.core.ports.system import IdGenerator
@@ -67,18 +66,7 @@ class SqlStorage:
         self._ids = ids
         self._factories = dict(repositories or {})  # override REPOSITORIES (e.g. webhook_repositories(cipher))
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
-        with translating(), self.engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                uow = SqlUnitOfWork(conn, self._ids, self._factories)
-                yield uow
-                with pipelined(conn):
-                    uow.flush()
-                    transaction.commit()
-            finally:
-                if transaction.is_active:
-                    transaction.rollback()
+    def unit_of_work(self) -> AbstractContextManager[SqlUnitOfWork]:
+        return flushing_transaction(self.engine, lambda conn: SqlUnitOfWork(conn, self._ids, self._factories))
 
     __call__ = unit_of_work

@@ -13,7 +13,7 @@ from cryptopay.adapters.sql.errors import translating
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["Bind", "insert_new", "reading", "upsert", "writing"]
+__all__ = ["Bind", "insert_new", "reading", "update_or_insert", "upsert", "writing"]
 
 Bind = Engine | Connection
 """An engine (each call is its own short transaction) or a unit of work's connection (calls join its transaction)."""
@@ -59,3 +59,9 @@ def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any], key: li
     statement = _insert(conn, table).values(**values)
     changes = {name: statement.excluded[name] for name in values if name not in key}
     conn.execute(statement.on_conflict_do_update(index_elements=key, set_=changes))
+
+
+def update_or_insert(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
+    """Update the row with this ``id``, or insert it when there is none (a lost insert race changes nothing)."""
+    if conn.execute(table.update().where(table.c.id == values["id"]).values(**values)).rowcount != 1:
+        insert_new(conn, table, values)

@@ -19,8 +19,9 @@ NULL AND revoked_at IS NULL`` and ``IdempotencyRepository.begin`` is ``INSERT ..
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories import REPOSITORIES
@@ -50,6 +51,8 @@ __all__ = [
     "sql_identity_repositories",
 ]
 
+T = TypeVar("T")
+
 
 def _update(bind: Bind, table: sa.Table, key: Any, values: dict[str, Any], what: str) -> None:
     with writing(bind) as conn:
@@ -57,9 +60,10 @@ def _update(bind: Bind, table: sa.Table, key: Any, values: dict[str, Any], what:
             raise NotFound(f"{what} {key} does not exist")
 
 
-def _one(bind: Bind, query: sa.Select[Any]) -> Any:
+def _one(bind: Bind, query: sa.Select[Any], into: Callable[[Any], T]) -> T | None:
     with reading(bind) as conn:
-        return conn.execute(query).first()
+        row = conn.execute(query).first()
+    return into(row) if row else None
 
 
 class SqlUsers:
@@ -74,12 +78,10 @@ class SqlUsers:
                 raise Conflict("an account with this email already exists", field="email")
 
     def get(self, user_id: str) -> User | None:
-        row = _one(self._bind, sa.select(users).where(users.c.id == user_id))
-        return _user(row) if row else None
+        return _one(self._bind, sa.select(users).where(users.c.id == user_id), _user)
 
     def by_email(self, email: str) -> User | None:
-        row = _one(self._bind, sa.select(users).where(users.c.email_key == email.lower()))
-        return _user(row) if row else None
+        return _one(self._bind, sa.select(users).where(users.c.email_key == email.lower()), _user)
 
     def update(self, user: User) -> None:
         taken = sa.select(users.c.id).where(users.c.email_key == user.email.lower(), users.c.id != user.id)
@@ -118,8 +120,8 @@ class SqlRefreshTokens:
                 raise Conflict(f"refresh token {token.id} exists")
 
     def by_hash(self, token_hash: str) -> RefreshToken | None:
-        row = _one(self._bind, sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash))
-        return RefreshToken(**row._mapping) if row else None
+        query = sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+        return _one(self._bind, query, lambda row: RefreshToken(**row._mapping))
 
     def mark_rotated(self, token_id: str, *, at: datetime) -> bool:
         live = (refresh_tokens.c.id == token_id, refresh_tokens.c.rotated_at.is_(None))
@@ -149,12 +151,10 @@ class SqlMerchants:
                 raise Conflict("this user already has a merchant profile")
 
     def get(self, merchant_id: str) -> Merchant | None:
-        row = _one(self._bind, sa.select(merchants).where(merchants.c.id == merchant_id))
-        return _merchant(row) if row else None
+        return _one(self._bind, sa.select(merchants).where(merchants.c.id == merchant_id), _merchant)
 
     def by_owner(self, user_id: str) -> Merchant | None:
-        row = _one(self._bind, sa.select(merchants).where(merchants.c.owner_user_id == user_id))
-        return _merchant(row) if row else None
+        return _one(self._bind, sa.select(merchants).where(merchants.c.owner_user_id == user_id), _merchant)
 
     def update(self, merchant: Merchant) -> None:
         _update(self._bind, merchants, merchant.id, _merchant_row(merchant), "merchant")
@@ -207,8 +207,7 @@ class SqlApiKeys:
                 raise Conflict(f"API key {key.id} exists")
 
     def get(self, key_id: str) -> ApiKey | None:
-        row = _one(self._bind, sa.select(api_keys).where(api_keys.c.id == key_id))
-        return _key(row) if row else None
+        return _one(self._bind, sa.select(api_keys).where(api_keys.c.id == key_id), _key)
 
     def update(self, key: ApiKey) -> None:
         _update(self._bind, api_keys, key.id, _key_row(key), "API key")

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.repositories import REPOSITORIES
-from cryptopay.adapters.sql.repositories._base import insert_new
+from cryptopay.adapters.sql.repositories._base import insert_new, upsert
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
     deposit_addresses,
@@ -63,8 +63,9 @@ class _Documents(Generic[T]):
         return self._columns(item) | {"doc": document(item)}
 
     def _insert(self, item: T, conflict: str | None = None) -> None:
-        if not insert_new(self._conn, self.table, self._row(item)):
-            raise Conflict(conflict or f"{self.what} {self._row(item)['id']} exists")
+        row = self._row(item)
+        if not insert_new(self._conn, self.table, row):
+            raise Conflict(conflict or f"{self.what} {row['id']} exists")
 
     def _update(self, item: T) -> None:
         row = self._row(item)
@@ -86,6 +87,11 @@ def _page(table: sa.Table, key: str, after: str | None) -> tuple[Any, ...]:
     return () if after is None else (table.c[key] > after,)
 
 
+def _address_owner(network: str, address: str) -> sa.Select[Any]:
+    where = (invoice_addresses.c.network == network, invoice_addresses.c.address_key == address_key(network, address))
+    return sa.select(invoice_addresses.c.invoice_id).where(*where)
+
+
 class SqlStores(_Documents[StoreSettings]):
     cls, table, what = StoreSettings, stores, "store"
 
@@ -96,9 +102,7 @@ class SqlStores(_Documents[StoreSettings]):
         return self._one(stores.c.merchant_id == merchant_id)
 
     def put(self, settings: StoreSettings) -> None:
-        row = self._row(settings)
-        if not insert_new(self._conn, stores, row):
-            self._conn.execute(stores.update().where(stores.c.merchant_id == settings.merchant_id).values(**row))
+        upsert(self._conn, stores, self._row(settings), ["merchant_id"])
 
     def list(self, *, after: str | None, limit: int) -> list[StoreSettings]:
         return self._select(*_page(stores, "merchant_id", after), order=("merchant_id",), limit=limit)
@@ -129,14 +133,9 @@ class SqlInvoices(_Documents[Invoice]):
         for option in invoice.options:
             network = option.rail.network.name
             row = {"network": network, "address_key": address_key(network, option.address), "invoice_id": invoice.id}
-            if not insert_new(self._conn, invoice_addresses, row):
-                owner = self._conn.scalar(
-                    sa.select(invoice_addresses.c.invoice_id).where(
-                        invoice_addresses.c.network == network, invoice_addresses.c.address_key == row["address_key"]
-                    )
-                )
-                if owner != invoice.id:
-                    raise Conflict(f"deposit address {option.address} on {network} belongs to another invoice")
+            taken = not insert_new(self._conn, invoice_addresses, row)
+            if taken and self._conn.scalar(_address_owner(network, option.address)) != invoice.id:
+                raise Conflict(f"deposit address {option.address} on {network} belongs to another invoice")
 
     def get(self, invoice_id: str) -> Invoice | None:
         return self._one(invoices.c.id == invoice_id, lock=True)
@@ -149,10 +148,7 @@ class SqlInvoices(_Documents[Invoice]):
         return self._select(invoices.c.merchant_id == merchant_id, *_page(invoices, "id", after), limit=limit)
 
     def by_address(self, network: str, address: str) -> Invoice | None:
-        owner = sa.select(invoice_addresses.c.invoice_id).where(
-            invoice_addresses.c.network == network, invoice_addresses.c.address_key == address_key(network, address)
-        )
-        return self._one(invoices.c.id == owner.scalar_subquery())
+        return self._one(invoices.c.id == _address_owner(network, address).scalar_subquery())
 
     def watching(self, now: datetime) -> list[Invoice]:
         return self._select(sa.or_(invoices.c.monitoring_until > now, invoices.c.unconfirmed))
@@ -251,8 +247,10 @@ class SqlSettlements(_Documents[Settlement]):
         self._update(settlement)
 
     def last_for(self, merchant_id: str) -> Settlement | None:
-        found = self._select(settlements.c.merchant_id == merchant_id, order=("cutoff",))
-        return found[-1] if found else None
+        # (merchant_id, cutoff) is unique: the latest cut-off names one row, without reading the whole history.
+        mine = settlements.c.merchant_id == merchant_id
+        latest = sa.select(sa.func.max(settlements.c.cutoff)).where(mine).scalar_subquery()
+        return self._one(mine, settlements.c.cutoff == latest)
 
     def by_state(self, state: SettlementState, *, limit: int = 100) -> list[Settlement]:
         return self._select(settlements.c.state == state.value, order=("cutoff", "id"), limit=limit)

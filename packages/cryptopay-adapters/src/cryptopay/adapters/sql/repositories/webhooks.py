@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories import REPOSITORIES
-from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
+from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, update_or_insert, writing
 from cryptopay.adapters.sql.tables_webhooks import webhook_attempts, webhook_deliveries, webhook_endpoints
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
 from cryptopay.core.ports.vault import KeyVault
@@ -72,13 +72,7 @@ class SqlWebhookEndpoints:
     def save(self, endpoint: WebhookEndpoint) -> None:
         values = self._row(endpoint)
         with writing(self._bind) as conn:
-            if (
-                conn.execute(
-                    webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint.id).values(**values)
-                ).rowcount
-                != 1
-            ):
-                insert_new(conn, webhook_endpoints, values)
+            update_or_insert(conn, webhook_endpoints, values)
 
     def for_merchant(self, merchant_id: str) -> list[WebhookEndpoint]:
         query = (
@@ -151,9 +145,7 @@ class SqlWebhookDeliveries:
     def save(self, delivery: WebhookDelivery) -> None:
         values = _delivery_row(delivery)
         with writing(self._bind) as conn:
-            statement = webhook_deliveries.update().where(webhook_deliveries.c.id == delivery.id).values(**values)
-            if conn.execute(statement).rowcount != 1:
-                insert_new(conn, webhook_deliveries, values)
+            update_or_insert(conn, webhook_deliveries, values)
 
     def due(self, now: datetime, *, limit: int = 100) -> list[WebhookDelivery]:
         c = webhook_deliveries.c
