@@ -23,7 +23,6 @@ __all__ = [
     "b58decode_check",
     "bitcoinlib_home",
     "check_index",
-    "data_dir",
     "load_account_key",
     "parse_extended_key",
 ]

@@ -114,8 +114,11 @@ class Container:
         return SqlStorage(self.engine, ids=self.ids, repositories=webhook_repositories(cipher))
 
     def uow_factory(self) -> Any:
-        """A new unit of work (a context manager committing on success)."""
+        """A new unit of work (a context manager committing on success), with the outbox and webhook repositories."""
         return self.storage.unit_of_work()
+
+    # The same factory under the names the payments wiring (``uow``) and the CLI's webhook commands look for.
+    uow = webhooks_uow = uow_factory
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -126,12 +129,10 @@ class Container:
     # -- money rails --------------------------------------------------------------------------------------
     @functools.cached_property
     def pricer(self) -> Any:
-        from cryptopay.adapters.fx import FxSettings, build_cache, build_pricer
+        from cryptopay.adapters.fx import FxSettings, build_pricer
 
         fx = FxSettings.from_env(self.settings.env)
-        return build_pricer(
-            fx, clock=self.clock, ids=self.ids, quotes=self.quotes, cache=build_cache(fx, clock=self.clock)
-        )
+        return build_pricer(fx, clock=self.clock, ids=self.ids, quotes=self.quotes)  # builds its cache only if used
 
     @functools.cached_property
     def quotes(self) -> Any:
@@ -243,14 +244,6 @@ class Container:
         from cryptopay.adapters.sql.repositories.identity import SqlMerchants
 
         return SqlMerchants(self.engine)
-
-    def uow(self) -> Any:
-        """A payments unit of work (the same as ``uow_factory``; the name the use cases' wiring expects)."""
-        return self.storage.unit_of_work()
-
-    def webhooks_uow(self) -> Any:
-        """A unit of work offering the outbox and the (vault-sealed) webhook repositories."""
-        return self.storage.unit_of_work()
 
     @functools.cached_property
     def users(self) -> Any:

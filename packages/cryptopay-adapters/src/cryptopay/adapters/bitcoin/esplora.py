@@ -27,7 +27,7 @@ class _Retry(Exception):
 class EsploraClient:
     """Blockstream Esplora-compatible API at ``url`` (mempool.space, blockstream.info, a local electrs)."""
 
-    url: str
+    url: str = attrs.field(repr=False)  # hosted endpoints may carry an API key in the URL
     timeout: float = 10.0
     backoff: Backoff = attrs.field(factory=Backoff)
     sleep: Callable[[float], None] = time.sleep

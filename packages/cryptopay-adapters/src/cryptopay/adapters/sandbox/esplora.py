@@ -9,8 +9,7 @@ Control (POST ``/_sim/...``): ``mine``, ``pay``, ``replace``, ``fund``, ``reorg`
 
 from __future__ import annotations
 
-from typing import Any
-
+from cryptopay.adapters.sandbox._sim import add_outage, json_body
 from cryptopay.adapters.sandbox.bitcoin_chain import BitcoinChain, SimulatedRejection
 from flask import Flask, Response, jsonify, request
 
@@ -127,42 +126,34 @@ def _tx_routes(app: Flask, chain: BitcoinChain) -> None:
 
 
 def _control_routes(app: Flask, chain: BitcoinChain) -> None:
-    def body() -> dict[str, Any]:
-        return request.get_json(silent=True) or {}
-
     @app.post("/_sim/mine")
     def mine() -> Response:
-        return jsonify({"height": chain.mine(int(body().get("count", 1)))})
+        return jsonify({"height": chain.mine(int(json_body().get("count", 1)))})
 
     @app.post("/_sim/pay")
     def pay() -> Response:
-        p = body()
+        p = json_body()
         txid = chain.pay(p["address"], int(p["value"]), rbf=bool(p.get("rbf", True)), mine=bool(p.get("mine", False)))
         return jsonify({"txid": txid})
 
     @app.post("/_sim/replace")
     def replace() -> Response:
-        p = body()
+        p = json_body()
         return jsonify({"txid": chain.replace(p["txid"], to=p.get("to"))})
 
     @app.post("/_sim/fund")
     def fund() -> Response:
-        txid, vout = chain.fund(body()["address"], int(body()["value"]))
+        txid, vout = chain.fund(json_body()["address"], int(json_body()["value"]))
         return jsonify({"txid": txid, "vout": vout})
 
     @app.post("/_sim/reorg")
     def reorg() -> Response:
-        chain.reorg(int(body().get("depth", 1)), drop=bool(body().get("drop", False)))
+        chain.reorg(int(json_body().get("depth", 1)), drop=bool(json_body().get("drop", False)))
         return jsonify({"height": chain.height})
-
-    @app.post("/_sim/fail")
-    def fail() -> Response:
-        chain.failures_left = int(body().get("count", -1))
-        return jsonify({"failures_left": chain.failures_left})
 
     @app.post("/_sim/fees")
     def fees() -> Response:
-        chain.fee_rates = {str(k): v for k, v in body().items()}
+        chain.fee_rates = {str(k): v for k, v in json_body().items()}
         return jsonify(chain.fee_rates)
 
 
@@ -171,15 +162,7 @@ def create_esplora_simulator(chain: BitcoinChain | None = None) -> Flask:
     the_chain = chain or BitcoinChain()
     app = Flask("esplora-simulator")
     app.config["BITCOIN_CHAIN"] = the_chain
-
-    @app.before_request
-    def outage() -> Response | None:
-        if request.path.startswith("/_sim/") or the_chain.failures_left == 0:
-            return None
-        if the_chain.failures_left > 0:
-            the_chain.failures_left -= 1
-        return _text("simulated outage", 503)
-
+    add_outage(app, the_chain, lambda: _text("simulated outage", 503))
     _chain_routes(app, the_chain)
     _address_routes(app, the_chain)
     _tx_routes(app, the_chain)

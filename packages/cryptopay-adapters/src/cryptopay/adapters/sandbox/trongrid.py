@@ -16,6 +16,7 @@ import base64
 import time
 from typing import Any
 
+from cryptopay.adapters.sandbox._sim import add_outage, json_body
 from cryptopay.adapters.sandbox.tron_chain import (
     ENERGY_FEE_SUN,
     ENERGY_TRANSFER,
@@ -100,9 +101,6 @@ def _account_resource(chain: TronChain, address: str) -> dict[str, Any]:
 
 
 def _wallet_routes(app: Flask, chain: TronChain) -> None:
-    def body() -> dict[str, Any]:
-        return request.get_json(silent=True) or {}
-
     @app.post("/wallet/getnowblock")
     def now_block() -> Response:
         return jsonify(_block_json(chain, chain.head))
@@ -113,7 +111,7 @@ def _wallet_routes(app: Flask, chain: TronChain) -> None:
 
     @app.post("/wallet/getblockbynum")
     def block_by_num() -> Response:
-        return jsonify(_block_json(chain, int(body().get("num", -1))))
+        return jsonify(_block_json(chain, int(json_body().get("num", -1))))
 
     @app.post("/wallet/getnodeinfo")
     def node_info() -> Response:
@@ -123,33 +121,33 @@ def _wallet_routes(app: Flask, chain: TronChain) -> None:
 
     @app.post("/wallet/getsignweight")
     def sign_weight() -> Response:
-        return jsonify(chain.sign_weight(body()))
+        return jsonify(chain.sign_weight(json_body()))
 
     @app.post("/wallet/broadcasttransaction")
     def broadcast() -> Response:
-        return jsonify(chain.broadcast(body()))
+        return jsonify(chain.broadcast(json_body()))
 
     @app.post("/wallet/gettransactioninfobyid")
     def tx_info() -> Response:
-        return jsonify(chain.transaction_info(str(body().get("value", ""))))
+        return jsonify(chain.transaction_info(str(json_body().get("value", ""))))
 
     @app.post("/walletsolidity/gettransactioninfobyid")
     def solid_tx_info() -> Response:
-        return jsonify(chain.transaction_info(str(body().get("value", "")), solid=True))
+        return jsonify(chain.transaction_info(str(json_body().get("value", "")), solid=True))
 
     @app.post("/wallet/getaccount")
     def account() -> Response:
-        address = str(body().get("address", ""))
+        address = str(json_body().get("address", ""))
         balance = chain.trx_balance(address)
         return jsonify({"address": address, "balance": balance} if balance else {})
 
     @app.post("/wallet/getaccountresource")
     def account_resource() -> Response:
-        return jsonify(_account_resource(chain, str(body().get("address", ""))))
+        return jsonify(_account_resource(chain, str(json_body().get("address", ""))))
 
     @app.post("/wallet/estimateenergy")
     def estimate_energy() -> Response:
-        params = body()
+        params = json_body()
         receiver = "41" + str(params.get("parameter", "0" * 128))[24:64]
         holds = chain.token_balance(str(params["contract_address"]), receiver) > 0
         return jsonify({"result": {"result": True},
@@ -162,7 +160,7 @@ def _wallet_routes(app: Flask, chain: TronChain) -> None:
 
     @app.post("/wallet/triggerconstantcontract")
     def constant_call() -> Response:
-        params = body()
+        params = json_body()
         holder = "41" + str(params.get("parameter", "0" * 64))[24:64]
         balance = chain.token_balance(str(params["contract_address"]), holder)
         return jsonify({"result": {"result": True}, "constant_result": [f"{balance:064x}"], "energy_used": 0})
@@ -180,31 +178,28 @@ def _v1_routes(app: Flask, chain: TronChain) -> None:
 
 
 def _control_routes(app: Flask, chain: TronChain) -> None:
-    def body() -> dict[str, Any]:
-        return request.get_json(silent=True) or {}
-
     @app.post("/_sim/mine")
     def mine() -> Response:
-        return jsonify({"head": chain.mine(int(body().get("count", 1)))})
+        return jsonify({"head": chain.mine(int(json_body().get("count", 1)))})
 
     @app.post("/_sim/solidify")
     def solidify() -> Response:
-        return jsonify({"solid": chain.solidify(body().get("number"))})
+        return jsonify({"solid": chain.solidify(json_body().get("number"))})
 
     @app.post("/_sim/token")
     def token() -> Response:
-        return jsonify({"address": chain.deploy_token(str(body().get("symbol", "USDT")))})
+        return jsonify({"address": chain.deploy_token(str(json_body().get("symbol", "USDT")))})
 
     @app.post("/_sim/fund")
     def fund() -> Response:
-        p = body()
+        p = json_body()
         chain.fund(p["address"], sun=int(p.get("sun", 0)), token=p.get("token"), amount=int(p.get("amount", 0)),
                    energy=int(p.get("energy", 0)))  # fmt: skip
         return jsonify({"ok": True})
 
     @app.post("/_sim/transfer")
     def transfer() -> Response:
-        p = body()
+        p = json_body()
         txid = chain.transfer_token(
             p["token"], p["from"], p["to"], int(p["amount"]),
             method=p.get("method", "transfer"), caller=p.get("caller"), mine=bool(p.get("mine", True)),
@@ -213,13 +208,8 @@ def _control_routes(app: Flask, chain: TronChain) -> None:
 
     @app.post("/_sim/reorg")
     def reorg() -> Response:
-        chain.reorg(int(body().get("depth", 1)))
+        chain.reorg(int(json_body().get("depth", 1)))
         return jsonify({"head": chain.head})
-
-    @app.post("/_sim/fail")
-    def fail() -> Response:
-        chain.failures_left = int(body().get("count", -1))
-        return jsonify({"failures_left": chain.failures_left})
 
     @app.get("/_sim/state")
     def state() -> Response:
@@ -231,15 +221,9 @@ def create_trongrid_simulator(chain: TronChain | None = None) -> Flask:
     the_chain = chain or TronChain()
     app = Flask("trongrid-simulator")
     app.config["TRON_CHAIN"] = the_chain
-
-    @app.before_request
-    def outage() -> Response | None:
-        if request.path.startswith("/_sim/") or the_chain.failures_left == 0:
-            return None
-        if the_chain.failures_left > 0:
-            the_chain.failures_left -= 1
-        return Response('{"Error": "simulated outage"}', status=503, mimetype="application/json")
-
+    add_outage(
+        app, the_chain, lambda: Response('{"Error": "simulated outage"}', status=503, mimetype="application/json")
+    )
     _wallet_routes(app, the_chain)
     _v1_routes(app, the_chain)
     _control_routes(app, the_chain)

@@ -26,7 +26,7 @@ _RETRYABLE: tuple[type[BaseException], ...] = (requests.RequestException, httpx.
 class TronApi:
     """A TronGrid-compatible endpoint: tronpy for the full-node API, httpx for the v1 extension API."""
 
-    url: str
+    url: str = attrs.field(repr=False)  # hosted endpoints may carry an API key in the URL
     api_key: str | None = attrs.field(default=None, repr=False)
     timeout: float = 10.0
     backoff: Backoff = attrs.field(factory=Backoff)
