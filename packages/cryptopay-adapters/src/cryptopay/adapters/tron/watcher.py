@@ -31,6 +31,9 @@ def _time(milliseconds: int) -> datetime:
     return datetime.fromtimestamp(milliseconds / 1000, UTC)
 
 
+_HEADER_CACHE_SIZE = 2048
+
+
 class TronWatcher:
     """Reads Tron through a TronGrid-compatible API (TronGrid itself, a full node + event server, or the simulator)."""
 
@@ -132,6 +135,8 @@ class TronWatcher:
             if header is None:
                 return None
             self._headers[number] = header
+            if len(self._headers) > _HEADER_CACHE_SIZE:  # a long-running worker must not keep every block it saw
+                del self._headers[next(iter(self._headers))]
         return self._headers[number]
 
     def confirmations(self, transfer: ObservedTransfer) -> int:
