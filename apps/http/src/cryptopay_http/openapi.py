@@ -210,15 +210,6 @@ HTTP_DESCRIPTIONS = {
 }
 
 
-def undocumented_routes(app: Flask) -> list[str]:
-    """Routes whose view has no ``@operation`` (Flask's static route excepted)."""
-    return sorted(
-        r.rule
-        for r in app.url_map.iter_rules()
-        if r.endpoint != "static" and "summary" not in getattr(app.view_functions[r.endpoint], "__openapi__", {})
-    )
-
-
 def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "1") -> dict[str, Any]:
     """The OpenAPI 3.1 document of every documented route of ``app``."""
     components: dict[str, Any] = {"Problem": _problem_schema()}
