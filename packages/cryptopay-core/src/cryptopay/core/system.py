@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 __all__ = ["NAIROBI", "RandomIds", "SystemClock"]
-
-from datetime import timedelta, timezone
 
 NAIROBI = timezone(timedelta(hours=3), "EAT")  # Africa/Nairobi: UTC+3 all year, no daylight saving
 

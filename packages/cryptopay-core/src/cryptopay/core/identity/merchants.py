@@ -20,13 +20,13 @@ from cryptopay.core.identity.model import (
     SettlementProfile,
     User,
 )
+from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 
 __all__ = ["Merchants", "check_settlement"]
 
-_PHONE = re.compile(r"^(?:\+?254|0)([17]\d{8})$")
 _SHORTCODE = re.compile(r"^\d{5,7}$")
 _PAYBILL = re.compile(r"^(\d{5,7})#([A-Za-z0-9 -]{1,20})$")
 _BANK = re.compile(r"^[A-Za-z0-9]{2,11}:\d{6,20}$")
@@ -37,10 +37,10 @@ def check_settlement(profile: SettlementProfile) -> SettlementProfile:
     raw = profile.destination.strip()
     destination = raw if profile.method is SettlementMethod.MPESA_PAYBILL else raw.replace(" ", "")
     if profile.method is SettlementMethod.MPESA_B2C:
-        match = _PHONE.match(destination)
-        if not match:
+        phone = try_normalize_msisdn(destination)
+        if phone is None:
             raise InvalidInput("a Kenyan mobile number such as 0712345678 is required", field="settlement.destination")
-        destination = f"254{match.group(1)}"
+        destination = phone
     elif profile.method is SettlementMethod.MPESA_TILL and not _SHORTCODE.match(destination):
         raise InvalidInput("a till number of 5 to 7 digits is required", field="settlement.destination")
     elif profile.method is SettlementMethod.MPESA_PAYBILL and not _PAYBILL.match(destination):

@@ -32,7 +32,6 @@ from cryptopay.core.errors import (
     InvalidInput,
     InvalidState,
     NotFound,
-    TransientConflict,
 )
 from cryptopay.core.ledger import book
 from cryptopay.core.ledger.model import (
@@ -46,6 +45,7 @@ from cryptopay.core.ledger.model import (
     Posting,
 )
 from cryptopay.core.money import Money
+from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.system import RandomIds, SystemClock
 
@@ -128,15 +128,7 @@ class Ledger:
     def _run(self, work: Callable[[LedgerSession], T], session: LedgerSession | None) -> T:
         if session is not None:
             return work(session)
-        for attempt in range(self._max_attempts):
-            try:
-                with self._store.session() as own:
-                    return work(own)
-            except TransientConflict:
-                if attempt == self._max_attempts - 1:
-                    raise
-                self._sleep(min(0.002 * 2**attempt, 0.2))
-        raise AssertionError("unreachable")  # pragma: no cover
+        return in_transaction(self._store.session, work, max_attempts=self._max_attempts, sleep=self._sleep)
 
     def _replay(self, s: LedgerSession, key: str, fingerprint: str, kind: str) -> str | None:
         record = s.find_idempotency(key)
@@ -282,14 +274,14 @@ class Ledger:
         """Reserve funds: they stop being available now and move only when the hold is posted."""
 
         def work(s: LedgerSession) -> Hold:
-            fingerprint = request.fingerprint()
-            s.prefetch([request.key], sorted({request.debit, request.credit}))
+            fingerprint, codes = request.fingerprint(), sorted({request.debit, request.credit})
+            s.prefetch([request.key], codes)
             done = self._replay(s, request.key, fingerprint, "hold")
             if done is not None:
                 return self._hold(s, done)
             if request.debit == request.credit:
                 raise InvalidInput("a hold needs two different accounts")
-            balances = s.lock_balances(sorted({request.debit, request.credit}))
+            balances = s.lock_balances(codes)
             for code in (request.debit, request.credit):
                 if code not in balances:
                     raise NotFound(f"no ledger account {code!r}")
@@ -387,6 +379,10 @@ class Ledger:
     def trial_balance(self) -> dict[str, Decimal]:
         """Sum of debits less credits per asset over all accounts: zero for every asset, always."""
         sums: dict[str, Decimal] = defaultdict(Decimal)
+        quanta: dict[str, Decimal] = {}
         for b in self._store.balances():
-            sums[b.account.asset.code] += b.debits_posted - b.credits_posted
-        return {code: total.quantize(Money.zero(code).asset.quantum) for code, total in sorted(sums.items())}
+            code = b.account.asset.code
+            sums[code] += b.debits_posted - b.credits_posted
+            if code not in quanta:
+                quanta[code] = b.account.asset.quantum
+        return {code: total.quantize(quanta[code]) for code, total in sorted(sums.items())}

@@ -14,15 +14,13 @@ True
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
-import secrets
 import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 import attrs
+from cryptopay.core.identity.credentials import hash_secret, new_secret, secrets_equal
 from cryptopay.core.mobile_money.results import MpesaResult
 
 __all__ = [
@@ -49,12 +47,12 @@ SAFARICOM_CALLBACK_NETWORKS = (
 
 def new_callback_token() -> str:
     """A fresh unguessable token (256 bits, URL-safe) for one request's callback URL."""
-    return secrets.token_urlsafe(32)
+    return new_secret(32)
 
 
 def token_digest(token: str) -> str:
     """What to store: a SHA-256 hex digest, so a database leak does not reveal live callback URLs."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hash_secret(token)
 
 
 def callback_url(base: str, token: str) -> str:
@@ -71,7 +69,7 @@ def verify_callback_token(presented: str | None, expected_digest: str) -> bool:
     """True only if the presented token hashes to the stored digest (constant-time comparison)."""
     if not presented:
         return False
-    return hmac.compare_digest(token_digest(presented), expected_digest)
+    return secrets_equal(token_digest(presented), expected_digest)
 
 
 @attrs.frozen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import NotFound
@@ -12,7 +12,7 @@ from cryptopay.core.invoices import Invoice, InvoiceEvent
 from cryptopay.core.ledger.model import AccountBalance
 from cryptopay.core.money import Money
 from cryptopay.core.outbox import OutboxMessage
-from cryptopay.core.ports.storage import UnitOfWork, in_transaction
+from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import IdGenerator
 
 if TYPE_CHECKING:
@@ -23,11 +23,7 @@ T = TypeVar("T")
 
 def transaction(factory: PaymentsUowFactory, work: Callable[[PaymentsUnitOfWork], T]) -> T:
     """Run ``work`` in one unit of work, retried when a concurrent writer won a race."""
-
-    def typed(uow: UnitOfWork) -> T:
-        return work(cast("PaymentsUnitOfWork", uow))
-
-    return in_transaction(factory, typed)
+    return in_transaction(factory, work)
 
 
 def publish(

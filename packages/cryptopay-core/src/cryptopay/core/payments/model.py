@@ -125,11 +125,6 @@ class PaymentCredit:
     reversal_entry_id: str | None = None
     clawback_pending: bool = False
 
-    @property
-    def active(self) -> bool:
-        """Counts for the merchant: neither reversed nor waiting to be."""
-        return self.reversal_entry_id is None and not self.clawback_pending
-
 
 class RefundState(enum.Enum):
     REQUESTED = "requested"  # funds held, not yet broadcast

@@ -24,6 +24,7 @@ from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import SettlementMethod, SettlementSchedule
+from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
@@ -33,7 +34,6 @@ from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, Sett
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.settlement import PayoutPlan, SettlementPolicy, plan_payouts
-from cryptopay.core.system import NAIROBI
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
@@ -249,8 +249,7 @@ def _cutoff(policy: SettlementPolicy, now: datetime) -> datetime:
 
 def _paid_today(uow: PaymentsUnitOfWork, policy: SettlementPolicy, now: datetime) -> Money:
     """What this destination has received or has in flight since midnight in Nairobi (failed payouts excluded)."""
-    local = now.astimezone(NAIROBI)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight, _ = day_bounds(now)
     payouts = uow.payouts.to_destination(policy.destination, since=midnight)
     return sum((p.amount for p in payouts if p.state is not PayoutState.FAILED), Money.zero(KES))
 

@@ -34,6 +34,7 @@ __all__ = [
     "in_transaction",
 ]
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 
@@ -85,13 +86,13 @@ class UnitOfWorkFactory(Protocol):
 
 
 def in_transaction(
-    factory: Callable[[], AbstractContextManager[UnitOfWork]],
-    work: Callable[[UnitOfWork], T],
+    factory: Callable[[], AbstractContextManager[S]],
+    work: Callable[[S], T],
     *,
     max_attempts: int = 8,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Run ``work`` in a fresh unit of work, retrying (with backoff) when a concurrent writer won a race."""
+    """Run ``work`` in a fresh unit of work (or ledger session), retried with backoff when a concurrent writer won."""
     for attempt in range(max_attempts):
         try:
             with factory() as uow:
