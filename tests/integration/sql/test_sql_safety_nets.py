@@ -129,3 +129,56 @@ def test_raw_lines_must_be_numbered_from_zero(books: Engine) -> None:
         with pytest.raises(exc.IntegrityError, match="numbered from 0"):
             conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
         conn.rollback()
+
+
+def _insert_line(conn, entry_id: str, number: int, account: str, asset: str, amount: str) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO ledger_lines (entry_id, line_no, account_code, asset, amount, balance_before, balance_after)"
+            " VALUES (:e, :n, :acc, :asset, CAST(:amount AS numeric), 0, 0)"
+        ),
+        {"e": entry_id, "n": number, "acc": account, "asset": asset, "amount": amount},
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([("assets:bank:KES", "KES", "1"), ("liabilities:user:nobody:KES", "KES", "-1")], "does not exist"),
+        ([("liabilities:user:a:USDT", "KES", "1"), ("assets:bank:KES", "KES", "-1")], "USDT|does not exist"),
+    ],
+    ids=["unknown-account", "account-in-another-asset"],
+)
+def test_raw_line_on_an_unknown_account_is_refused(
+    books: Engine, lines: list[tuple[str, str, str]], message: str
+) -> None:
+    """A balanced raw entry is still refused when a line names a missing account, or an account of another asset."""
+    with pytest.raises(exc.IntegrityError, match=message), books.begin() as conn:
+        _insert_entry(conn, "raw_acc", lines)
+    with books.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ledger_entries WHERE id = 'raw_acc'")).scalar() == 0
+
+
+def test_raw_lines_of_a_missing_entry_are_refused(books: Engine) -> None:
+    """Balanced lines numbered 0 and 1 that name no entry are refused (they would be postings of nothing)."""
+    with pytest.raises(exc.IntegrityError, match="names entry ghost"), books.begin() as conn:
+        _insert_line(conn, "ghost", 0, "assets:bank:KES", "KES", "1")
+        _insert_line(conn, "ghost", 1, "liabilities:user:a:KES", "KES", "-1")
+    with books.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ledger_lines WHERE entry_id = 'ghost'")).scalar() == 0
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM ledger_accounts WHERE code = 'liabilities:user:a:USDT'",
+        "UPDATE ledger_accounts SET code = 'liabilities:user:b:KES' WHERE code = 'liabilities:user:a:KES'",
+        "UPDATE ledger_accounts SET asset = 'USDT' WHERE code = 'liabilities:user:a:KES'",
+        "UPDATE ledger_accounts SET allow_negative = true WHERE code = 'liabilities:user:a:KES'",
+    ],
+    ids=["delete", "recode", "re-asset", "allow-overdraft"],
+)
+def test_accounts_cannot_be_deleted_or_rekeyed(books: Engine, statement: str) -> None:
+    """Lines rely on their account existing as it was: deleting one or changing its identity is refused."""
+    with pytest.raises(exc.IntegrityError, match="cannot"), books.begin() as conn:
+        conn.execute(text(statement))

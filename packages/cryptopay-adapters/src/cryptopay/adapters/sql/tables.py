@@ -55,6 +55,8 @@ ledger_entries = sa.Table(
     sa.Column("meta", JsonText, nullable=False),
 )
 
+# A line references its entry and its account. SQLite declares both as foreign keys; PostgreSQL checks them once
+# per statement with a trigger instead (migration 0005: per-line foreign-key locks were the batched path's main cost).
 ledger_lines = sa.Table(
     "ledger_lines",
     metadata,
