@@ -23,6 +23,7 @@ __all__ = ["BALANCED_CONSTRAINT", "translate", "translating"]
 
 BALANCED_CONSTRAINT = "ledger_entry_balanced"
 _RETRYABLE = {"40001": "serialization failure", "40P01": "deadlock", "23505": "duplicate key", "55P03": "lock timeout"}
+_RETRYABLE["26000"] = "prepared statement gone"  # the ledger's statements are prepared again on the retry
 
 
 def _sqlstate(error: exc.DBAPIError) -> str | None:

@@ -1,29 +1,37 @@
-"""PostgreSQL's fast paths for the ledger: one round trip to read keys and lock accounts, one to write.
+"""PostgreSQL's fast paths for the ledger: one round trip to read keys and lock accounts, one to write and commit.
 
 The writes of a transaction (entries, lines, balance updates, idempotency records) go as four JSON documents
 into one statement (``json_populate_recordset`` against each table's row type), so the statement text never
-changes with the batch size (psycopg prepares it once per connection) and the client encodes with the C JSON
-encoder. Amounts travel as JSON strings and are parsed by PostgreSQL's ``numeric`` input: exact. Foreign keys
-between the parts hold because they are checked at the end of the statement; the zero-sum trigger at commit.
+changes with the batch size and the client encodes with the C JSON encoder. Amounts travel as JSON strings and
+are parsed by PostgreSQL's ``numeric`` input: exact. Lines are checked against their entry and account at the end
+of the statement, the zero-sum trigger at commit.
+
+Both statements exist twice: as SQLAlchemy text (a unit of work runs them inside its own transaction) and as
+server-side prepared statements (``PREPARE`` once per connection), which a ledger-owned transaction sends over
+the simple-query protocol together with its ``BEGIN`` and its ``COMMIT``: ``BEGIN; EXECUTE prefetch(...)``, then
+``EXECUTE flush(...); COMMIT``. Two round trips, a cached plan, and far less client work than a psycopg pipeline
+(``make bench-ledger``: about 1.35 times the single-transfer rate). The parameters are bound client-side by
+psycopg's ``ClientCursor``, which quotes them with libpq's escaping.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 from cryptopay.core.ledger.model import AccountBalance, Entry
 from cryptopay.core.ports.ledger import IdempotencyRecord
+from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection, Dialect
 
-__all__ = ["PREFETCH", "compiled", "flush_postgres"]
+__all__ = ["PREFETCH", "PreparedLedger", "compiled", "flush_params", "flush_postgres"]
 
-_FLUSH = sa.text(
-    """
+_FLUSH_SQL = """
 WITH new_entries AS (
   INSERT INTO ledger_entries (id, idempotency_key, description, created_at, quote_id, reverses, hold_id, meta)
   SELECT id, idempotency_key, description, created_at, quote_id, reverses, hold_id, meta
@@ -43,11 +51,9 @@ INSERT INTO ledger_idempotency (key, request_hash, result_kind, result_id)
 SELECT key, request_hash, result_kind, result_id
   FROM json_populate_recordset(NULL::ledger_idempotency, CAST(:keys AS json))
 """
-)
 
 # Read idempotency keys and lock accounts (in code order) in one round trip; ``kind`` tells the rows apart.
-PREFETCH = sa.text(
-    """
+_PREFETCH_SQL = """
 WITH locked AS (
   SELECT * FROM ledger_accounts WHERE code = ANY(CAST(:codes AS varchar[])) ORDER BY code FOR UPDATE
 )
@@ -58,22 +64,78 @@ UNION ALL
 SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, request_hash, result_kind, result_id
   FROM ledger_idempotency WHERE key = ANY(CAST(:keys AS varchar[]))
 """
-)
+
+_FLUSH = sa.text(_FLUSH_SQL)
+PREFETCH = sa.text(_PREFETCH_SQL)
+
+
+class PreparedLedger:
+    """The two statements as server-side prepared statements on one psycopg connection, sent as simple queries.
+
+    ``info`` is the pool's per-connection dictionary: it remembers that this connection has prepared them.
+    A prepared statement that has disappeared (``DEALLOCATE ALL``, which psycopg sends after a rollback when it
+    holds prepared statements of its own) fails with SQLSTATE 26000; ``forget`` then makes the next transaction
+    prepare them again, and the error reaches the caller as a retryable conflict.
+    """
+
+    _VERSION = "v5"  # bump when a statement changes: a pooled connection may hold the previous text
+    _STATEMENTS = {
+        "prefetch": (_PREFETCH_SQL, ("codes", "keys"), ("varchar[]", "varchar[]")),
+        "flush": (_FLUSH_SQL, ("entries", "lines", "balances", "keys"), ("text",) * 4),
+    }
+
+    def __init__(self, driver: psycopg.Connection[Any], info: MutableMapping[str, Any]) -> None:
+        self._driver = driver
+        self._info = info
+
+    def _name(self, statement: str) -> str:
+        return f"cryptopay_ledger_{statement}_{self._VERSION}"
+
+    def ensure(self) -> None:
+        """Prepare the statements this connection does not hold yet (one round trip, once per connection)."""
+        if self._info.get("cryptopay_ledger_prepared"):
+            return
+        names = [self._name(s) for s in self._STATEMENTS]
+        query = "SELECT name FROM pg_prepared_statements WHERE name = ANY(%s)"
+        held = {row[0] for row in self._driver.execute(query, [names])}
+        for statement, (body, params, types) in self._STATEMENTS.items():
+            if self._name(statement) in held:
+                continue
+            text = body
+            for number, param in enumerate(params, 1):
+                text = re.sub(rf"(?<!:):{param}\b", f"${number}", text)
+            self._driver.execute(f"PREPARE {self._name(statement)} ({', '.join(types)}) AS {text}".encode())
+        self._info["cryptopay_ledger_prepared"] = True
+
+    def forget(self) -> None:
+        self._info.pop("cryptopay_ledger_prepared", None)
+
+    def execute(
+        self, statement: str, params: Mapping[str, Any], *, begin: bool = False, commit: bool = False
+    ) -> list[dict[str, Any]]:
+        """``[BEGIN;] EXECUTE statement(params)[; COMMIT]`` in one round trip; the EXECUTE's rows."""
+        names = self._STATEMENTS[statement][1]
+        call = f"EXECUTE {self._name(statement)}({', '.join(f'%({n})s' for n in names)})"
+        query = f"{'BEGIN; ' if begin else ''}{call}{'; COMMIT' if commit else ''}"
+        with psycopg.ClientCursor(self._driver, row_factory=dict_row) as cursor:
+            try:
+                cursor.execute(query.encode(), params)
+            except psycopg.errors.InvalidSqlStatementName:
+                self.forget()
+                raise
+            if begin:
+                cursor.nextset()
+            return cursor.fetchall() if cursor.description else []
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, default=str, separators=(",", ":"))
 
 
-def flush_postgres(
-    conn: Connection,
-    entries: Sequence[Entry],
-    balances: Sequence[AccountBalance],
-    keys: Sequence[IdempotencyRecord],
-) -> None:
-    """Write buffered ledger rows with one statement (nothing to do when all are empty)."""
-    if not (entries or balances or keys):
-        return
+def flush_params(
+    entries: Sequence[Entry], balances: Sequence[AccountBalance], keys: Sequence[IdempotencyRecord]
+) -> dict[str, str]:
+    """The flush statement's four JSON documents."""
     entry_rows = [
         {
             "id": e.id,
@@ -117,6 +179,19 @@ def flush_postgres(
     ]
     params = {"entries": _json(entry_rows), "lines": _json(line_rows), "balances": _json(balance_rows)}
     params["keys"] = _json(key_rows)
+    return params
+
+
+def flush_postgres(
+    conn: Connection,
+    entries: Sequence[Entry],
+    balances: Sequence[AccountBalance],
+    keys: Sequence[IdempotencyRecord],
+) -> None:
+    """Write buffered ledger rows with one statement, inside the connection's transaction (nothing when empty)."""
+    if not (entries or balances or keys):
+        return
+    params = flush_params(entries, balances, keys)
     driver = conn.connection.driver_connection
     if isinstance(driver, psycopg.Connection) and driver.info.pipeline_status != psycopg.pq.PipelineStatus.OFF:
         # Inside the commit pipeline: queue the statement on the driver (SQLAlchemy compiled it once); its result

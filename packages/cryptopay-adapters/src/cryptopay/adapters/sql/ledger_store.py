@@ -5,12 +5,17 @@ in account-code order (SQLite serialises writers with ``BEGIN IMMEDIATE`` instea
 so later calls in the same transaction cost nothing. Entries, lines, balance updates, holds and idempotency
 records are buffered and written by ``flush`` in a few statements just before commit (on PostgreSQL, one
 statement). Reads that could depend on buffered writes are answered from the buffer first.
+
+When the ledger owns the transaction on PostgreSQL (``SqlLedgerStore.session()``), the session begins and ends
+it itself with prepared statements (see ``ledger_flush.PreparedLedger``): a transfer is ``BEGIN; EXECUTE
+prefetch`` and ``EXECUTE flush; COMMIT``, two round trips. Inside a unit of work the session uses the unit's
+transaction instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -18,7 +23,7 @@ import psycopg
 import sqlalchemy as sa
 from cryptopay.adapters.sql import ledger_rows as rows
 from cryptopay.adapters.sql.errors import pipelined, translating
-from cryptopay.adapters.sql.ledger_flush import PREFETCH, compiled, flush_postgres
+from cryptopay.adapters.sql.ledger_flush import PREFETCH, PreparedLedger, compiled, flush_params, flush_postgres
 from cryptopay.adapters.sql.repositories._base import reading
 from cryptopay.adapters.sql.tables import (
     ledger_accounts,
@@ -81,10 +86,16 @@ def _load_entries(conn: Connection, where: sa.ColumnElement[bool], limit: int | 
 
 
 class SqlLedgerSession:
-    """One transaction of the ledger (implements ``cryptopay.core.ports.ledger.LedgerSession``)."""
+    """One transaction of the ledger (implements ``cryptopay.core.ports.ledger.LedgerSession``).
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    ``prepared`` (PostgreSQL only) makes the session run its own transaction on a driver in autocommit mode:
+    ``BEGIN`` goes out with the first statement and ``COMMIT`` (see ``commit``) with the last write.
+    """
+
+    def __init__(self, conn: Connection, prepared: PreparedLedger | None = None) -> None:
+        self._raw_conn = conn
+        self._prepared = prepared
+        self._pending_begin = prepared is not None
         self._postgres = conn.dialect.name == "postgresql"
         self._locked: dict[str, AccountBalance] = {}
         self._dirty: dict[str, AccountBalance] = {}
@@ -96,6 +107,14 @@ class SqlLedgerSession:
         self._holds: dict[str, Hold] = {}
         self._new_holds: dict[str, Hold] = {}
         self._changed_holds: dict[str, Hold] = {}
+
+    @property
+    def _conn(self) -> Connection:
+        """The connection, inside the transaction (an explicit session sends its ``BEGIN`` first if not yet sent)."""
+        if self._pending_begin:
+            self._raw_conn.exec_driver_sql("BEGIN")
+            self._pending_begin = False
+        return self._raw_conn
 
     @property
     def connection(self) -> Connection:
@@ -156,6 +175,9 @@ class SqlLedgerSession:
             self._keys[key] = found.get(key)
 
     def _prefetch_rows(self, params: dict[str, Any]) -> list[Mapping[str, Any]]:
+        if self._prepared is not None:
+            begin, self._pending_begin = self._pending_begin, False
+            return self._prepared.execute("prefetch", params, begin=begin)
         driver = self._conn.connection.driver_connection
         if not isinstance(driver, psycopg.Connection) or driver.info.transaction_status != TransactionStatus.IDLE:
             return [row._mapping for row in self._conn.execute(PREFETCH, params)]
@@ -217,10 +239,30 @@ class SqlLedgerSession:
     # -- writing --------------------------------------------------------------------------------------------
     def flush(self) -> None:
         """Write everything buffered so far (called before commit; safe to call more than once)."""
+        self._flush(commit=False)
+
+    def commit(self) -> None:
+        """Flush and commit an explicit session: with nothing but entries, balances and keys buffered, one round
+        trip (``EXECUTE flush; COMMIT``); nothing at all when the transaction never began."""
+        if self._prepared is None:
+            raise RuntimeError("only a session that owns its transaction commits it")
+        if self._pending_begin and not (self._new_entries or self._dirty or self._new_keys or self._new_holds):
+            return
+        if not self._flush(commit=True):
+            self._conn.exec_driver_sql("COMMIT")
+
+    def _flush(self, *, commit: bool) -> bool:
+        """Write the buffers; True when the COMMIT went out with the write."""
         entries, self._new_entries = self._new_entries, []
         balances, self._dirty = list(self._dirty.values()), {}
         keys, self._new_keys = self._new_keys, []
-        if self._postgres:
+        committed = False
+        if self._prepared is not None and (entries or balances or keys):
+            alone = commit and not (self._new_holds or self._changed_holds)
+            begin, self._pending_begin = self._pending_begin, False
+            self._prepared.execute("flush", flush_params(entries, balances, keys), begin=begin, commit=alone)
+            committed = alone
+        elif self._postgres:
             flush_postgres(self._conn, entries, balances, keys)
         else:
             self._flush_generic(entries, balances, keys)
@@ -230,6 +272,7 @@ class SqlLedgerSession:
             self._conn.execute(ledger_holds.insert(), [rows.hold_row(h) for h in new_holds])
         if changed:
             self._conn.execute(_UPDATE_HOLD, [_hold_change(h) for h in changed])
+        return committed
 
     def _flush_generic(
         self, entries: list[Entry], balances: list[AccountBalance], keys: list[IdempotencyRecord]
@@ -275,6 +318,32 @@ def flushing_transaction(engine: Engine, open_session: Callable[[Connection], S]
                 transaction.rollback()
 
 
+@contextmanager
+def _owned_transaction(engine: Engine) -> Iterator[SqlLedgerSession]:
+    """A ledger-owned PostgreSQL transaction: the driver in autocommit mode, ``BEGIN``/``COMMIT`` sent by the
+    session with its first and last statements. The connection goes back to the pool with autocommit off, or is
+    discarded if that cannot be restored."""
+    with translating(), engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        prepared = PreparedLedger(driver, conn.connection.info)
+        driver.autocommit = True
+        try:
+            prepared.ensure()
+            session = SqlLedgerSession(conn, prepared)
+            yield session
+            session.commit()
+        except BaseException:
+            with suppress(psycopg.Error):
+                driver.rollback()  # sends ROLLBACK only if a transaction is open
+            raise
+        finally:
+            try:
+                driver.autocommit = False
+            except psycopg.Error:
+                conn.invalidate()
+
+
 class SqlLedgerStore:
     """``LedgerStore`` over a SQLAlchemy engine (PostgreSQL or SQLite with the migrations applied)."""
 
@@ -286,6 +355,8 @@ class SqlLedgerStore:
         return self._engine
 
     def session(self) -> AbstractContextManager[SqlLedgerSession]:
+        if self._engine.dialect.name == "postgresql" and self._engine.dialect.driver == "psycopg":
+            return _owned_transaction(self._engine)
         return flushing_transaction(self._engine, SqlLedgerSession)
 
     def accounts(self) -> list[Account]:

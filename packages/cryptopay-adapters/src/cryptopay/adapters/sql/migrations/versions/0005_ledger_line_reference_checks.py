@@ -10,7 +10,9 @@ that can no longer happen:
 - an account can no longer be deleted, and its identity (code, asset, kind, sign, overdraft) no longer changed;
 
 so the same rule is kept by a statement-level trigger that checks every line the statement inserted against the
-entries and accounts with one anti-join each: a line naming a missing entry, or an account that does not exist
+entries and accounts, one index probe per line and no lock (``OFFSET 0`` keeps each probe a correlated
+subplan: an anti-join would be planned as a hash join over a sequential scan whenever the table's statistics
+lag behind its growth): a line naming a missing entry, or an account that does not exist
 in the line's asset, is refused (SQLSTATE 23503, constraint ``fk_lines_entry`` / ``fk_lines_account``, as
 before). SQLite keeps its foreign keys (it takes no row locks for them).
 
@@ -35,13 +37,13 @@ DECLARE
   bad record;
 BEGIN
   SELECT n.entry_id, n.line_no INTO bad FROM new_lines AS n
-   WHERE NOT EXISTS (SELECT 1 FROM ledger_entries AS e WHERE e.id = n.entry_id) LIMIT 1;
+   WHERE NOT EXISTS (SELECT 1 FROM ledger_entries AS e WHERE e.id = n.entry_id OFFSET 0) LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'ledger line % names entry %, which does not exist', bad.line_no, bad.entry_id
       USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'fk_lines_entry';
   END IF;
   SELECT n.account_code, n.asset INTO bad FROM new_lines AS n
-   WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts AS a WHERE a.code = n.account_code AND a.asset = n.asset)
+   WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts AS a WHERE a.code = n.account_code AND a.asset = n.asset OFFSET 0)
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'ledger line names account % in %, which does not exist', bad.account_code, bad.asset
