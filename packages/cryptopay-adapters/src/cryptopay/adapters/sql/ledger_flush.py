@@ -53,9 +53,13 @@ SELECT key, request_hash, result_kind, result_id
 """
 
 # Read idempotency keys and lock accounts (in code order) in one round trip; ``kind`` tells the rows apart.
+# The codes are joined from ``unnest`` rather than filtered with ``= ANY``: a cached generic plan would otherwise
+# scan a small accounts table and test every row against every code.
 _PREFETCH_SQL = """
 WITH locked AS (
-  SELECT * FROM ledger_accounts WHERE code = ANY(CAST(:codes AS varchar[])) ORDER BY code FOR UPDATE
+  SELECT a.* FROM unnest(CAST(:codes AS varchar[])) AS wanted (code)
+    JOIN ledger_accounts AS a ON a.code = wanted.code
+   ORDER BY a.code FOR UPDATE OF a
 )
 SELECT 'a' AS kind, code, kind AS account_kind, asset, allow_negative, debits_posted, credits_posted,
        debits_pending, credits_pending, NULL AS request_hash, NULL AS result_kind, NULL AS result_id
@@ -78,7 +82,7 @@ class PreparedLedger:
     prepare them again, and the error reaches the caller as a retryable conflict.
     """
 
-    _VERSION = "v5"  # bump when a statement changes: a pooled connection may hold the previous text
+    _VERSION = "v6"  # bump when a statement changes: a pooled connection may hold the previous text
     _STATEMENTS = {
         "prefetch": (_PREFETCH_SQL, ("codes", "keys"), ("varchar[]", "varchar[]")),
         "flush": (_FLUSH_SQL, ("entries", "lines", "balances", "keys"), ("text",) * 4),
