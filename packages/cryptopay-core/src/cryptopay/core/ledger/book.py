@@ -23,6 +23,7 @@ __all__ = [
     "release_hold",
     "request_hash",
     "validate_postings",
+    "well_formed",
 ]
 
 
@@ -52,6 +53,19 @@ def validate_postings(postings: Sequence[Posting], balances: Mapping[str, Accoun
     if unbalanced:
         detail = ", ".join(f"{code} off by {total}" for code, total in sorted(unbalanced.items()))
         raise UnbalancedEntry(f"postings do not sum to zero per asset: {detail}")
+
+
+def well_formed(postings: Sequence[Posting]) -> bool:
+    """True when the postings alone pass ``validate_postings`` (two or more, none zero, zero sum per asset),
+    whatever the accounts turn out to be."""
+    if len(postings) < 2:
+        return False
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for posting in postings:
+        if posting.amount.is_zero():
+            return False
+        sums[posting.amount.asset.code] += posting.amount.amount
+    return not any(sums.values())
 
 
 def check_non_negative(balances: Iterable[AccountBalance]) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "AccountBalance",
     "AccountKind",
     "Entry",
+    "EntryDraft",
     "EntryLine",
     "Hold",
     "HoldState",
@@ -99,6 +100,36 @@ class Entry:
     @property
     def postings(self) -> tuple[Posting, ...]:
         return tuple(Posting(line.account, line.amount) for line in self.lines)
+
+
+@attrs.frozen
+class EntryDraft:
+    """A new entry before it meets the balances: well-formed postings, an id, a time and its request's hash.
+
+    A store that posts drafts itself (``cryptopay.core.ports.ledger.DraftPoster``) turns each into an ``Entry``
+    whose lines carry the balance history.
+    """
+
+    id: str
+    idempotency_key: str
+    request_hash: str
+    postings: tuple[Posting, ...]
+    description: str
+    created_at: datetime
+    quote_id: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+
+    def entry(self, lines: tuple[EntryLine, ...]) -> Entry:
+        """The posted entry, given its stored lines (one per posting, in order)."""
+        return Entry(
+            self.id,
+            self.idempotency_key,
+            lines,
+            self.description,
+            self.created_at,
+            self.quote_id,
+            metadata=self.metadata,
+        )
 
 
 class HoldState(enum.Enum):

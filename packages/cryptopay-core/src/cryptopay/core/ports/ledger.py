@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from cryptopay.core.ledger.model import Account, AccountBalance, Entry, Hold, IdempotencyRecord
+from cryptopay.core.ledger.model import Account, AccountBalance, Entry, EntryDraft, Hold, IdempotencyRecord
 
-__all__ = ["IdempotencyRecord", "LedgerSession", "LedgerStore"]
+__all__ = ["DraftPoster", "IdempotencyRecord", "LedgerSession", "LedgerStore"]
 
 
 class LedgerSession(Protocol):
@@ -72,3 +72,24 @@ class LedgerStore(Protocol):
     def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]: ...
 
     def holds(self, *, pending_only: bool = False, expiring_before: datetime | None = None) -> list[Hold]: ...
+
+
+@runtime_checkable
+class DraftPoster(Protocol):
+    """An optional ``LedgerStore`` capability: post brand-new entries in one round trip, rules applied by the store.
+
+    ``Ledger.post``/``post_many`` hand their drafts here first when the store offers it and no caller's
+    transaction is involved; anything unusual goes the general way (``LedgerSession``), which then replays,
+    refuses with the precise error, or posts.
+    """
+
+    def post_drafts(self, drafts: Sequence[EntryDraft]) -> list[Entry] | None:
+        """Post every draft in one transaction of the store's own (all or none) and return the entries, in order.
+
+        Applies the ledger's rules exactly as ``cryptopay.core.ledger.book.apply_postings`` does: accounts locked
+        in code order, balance history per line, and no account that may not go negative left negative by any
+        entry. Returns ``None`` having written nothing when a draft needs the general path: its idempotency key is
+        already recorded, an account is missing or holds another asset, an available balance would go negative,
+        or the store cannot post drafts at all. May raise ``TransientConflict`` (a concurrent writer won; retry).
+        """
+        ...

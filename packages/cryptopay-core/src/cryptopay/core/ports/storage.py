@@ -32,6 +32,7 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "in_transaction",
+    "retrying",
 ]
 
 S = TypeVar("S")
@@ -85,6 +86,18 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> AbstractContextManager[UnitOfWork]: ...
 
 
+def retrying(call: Callable[[], T], *, max_attempts: int = 8, sleep: Callable[[float], None] = time.sleep) -> T:
+    """Call ``call`` again, with backoff, while it raises ``TransientConflict`` (at most ``max_attempts`` calls)."""
+    for attempt in range(max_attempts):
+        try:
+            return call()
+        except TransientConflict:
+            if attempt == max_attempts - 1:
+                raise
+            sleep(min(0.002 * 2**attempt, 0.2))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def in_transaction(
     factory: Callable[[], AbstractContextManager[S]],
     work: Callable[[S], T],
@@ -93,12 +106,9 @@ def in_transaction(
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Run ``work`` in a fresh unit of work (or ledger session), retried with backoff when a concurrent writer won."""
-    for attempt in range(max_attempts):
-        try:
-            with factory() as uow:
-                return work(uow)
-        except TransientConflict:
-            if attempt == max_attempts - 1:
-                raise
-            sleep(min(0.002 * 2**attempt, 0.2))
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def attempt() -> T:
+        with factory() as uow:
+            return work(uow)
+
+    return retrying(attempt, max_attempts=max_attempts, sleep=sleep)
