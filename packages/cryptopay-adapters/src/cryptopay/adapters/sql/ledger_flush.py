@@ -24,12 +24,13 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from cryptopay.core.ledger.model import AccountBalance, Entry
+from cryptopay.core.ledger.model import AccountBalance, Entry, EntryDraft
 from cryptopay.core.ports.ledger import IdempotencyRecord
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection, Dialect
 
-__all__ = ["PREFETCH", "PreparedLedger", "compiled", "flush_params", "flush_postgres"]
+__all__ = ["DECLINED", "PREFETCH", "PreparedLedger", "compiled", "draft_params", "flush_params", "flush_postgres"]
 
 _FLUSH_SQL = """
 WITH new_entries AS (
@@ -69,6 +70,13 @@ SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, request_hash, result_
   FROM ledger_idempotency WHERE key = ANY(CAST(:keys AS varchar[]))
 """
 
+# New entries only, the whole write in one statement: see migration 0006 (``ledger_post_new_entries``).
+_POST_SQL = """
+SELECT entry_id, line_no, balance_before, balance_after
+  FROM ledger_post_new_entries(CAST(:entries AS json), CAST(:lines AS json))
+"""
+DECLINED = "CPL01"  # SQLSTATE of ledger_post_new_entries declining: nothing was written, take the general path
+
 _FLUSH = sa.text(_FLUSH_SQL)
 PREFETCH = sa.text(_PREFETCH_SQL)
 
@@ -78,14 +86,16 @@ class PreparedLedger:
 
     ``info`` is the pool's per-connection dictionary: it remembers that this connection has prepared them.
     A prepared statement that has disappeared (``DEALLOCATE ALL``, which psycopg sends after a rollback when it
-    holds prepared statements of its own) fails with SQLSTATE 26000; ``forget`` then makes the next transaction
+    holds prepared statements of its own) fails with SQLSTATE 26000. A statement sent on its own in autocommit
+    mode is then prepared and sent again at once; inside a transaction ``forget`` makes the next transaction
     prepare them again, and the error reaches the caller as a retryable conflict.
     """
 
-    _VERSION = "v6"  # bump when a statement changes: a pooled connection may hold the previous text
+    _VERSION = "v7"  # bump when a statement changes: a pooled connection may hold the previous text
     _STATEMENTS = {
         "prefetch": (_PREFETCH_SQL, ("codes", "keys"), ("varchar[]", "varchar[]")),
         "flush": (_FLUSH_SQL, ("entries", "lines", "balances", "keys"), ("text",) * 4),
+        "post": (_POST_SQL, ("entries", "lines"), ("text", "text")),
     }
 
     def __init__(self, driver: psycopg.Connection[Any], info: MutableMapping[str, Any]) -> None:
@@ -126,7 +136,10 @@ class PreparedLedger:
                 cursor.execute(query.encode(), params)
             except psycopg.errors.InvalidSqlStatementName:
                 self.forget()
-                raise
+                if begin or commit or self._driver.info.transaction_status != TransactionStatus.IDLE:
+                    raise  # a transaction was under way: the caller retries it from the start
+                self.ensure()  # a statement of its own (autocommit): nothing ran, so prepare and send it again
+                cursor.execute(query.encode(), params)
             if begin:
                 cursor.nextset()
             return cursor.fetchall() if cursor.description else []
@@ -136,23 +149,41 @@ def _json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, default=str, separators=(",", ":"))
 
 
+def _entry_head(entry: Entry | EntryDraft) -> dict[str, Any]:
+    meta = json.dumps([list(p) for p in entry.metadata], separators=(",", ":")) if entry.metadata else "[]"
+    return {
+        "id": entry.id,
+        "idempotency_key": entry.idempotency_key,
+        "description": entry.description,
+        "created_at": entry.created_at.isoformat(),
+        "quote_id": entry.quote_id,
+        "meta": meta,
+    }
+
+
+def draft_params(drafts: Sequence[EntryDraft]) -> dict[str, str]:
+    """The post statement's two JSON documents: the entries (with their request hashes) and their lines."""
+    entry_rows = [{**_entry_head(d), "request_hash": d.request_hash} for d in drafts]
+    line_rows = [
+        {
+            "entry_id": d.id,
+            "seq": seq,
+            "line_no": n,
+            "account_code": p.account,
+            "asset": p.amount.asset.code,
+            "amount": str(p.amount.amount),
+        }
+        for seq, d in enumerate(drafts)
+        for n, p in enumerate(d.postings)
+    ]
+    return {"entries": _json(entry_rows), "lines": _json(line_rows)}
+
+
 def flush_params(
     entries: Sequence[Entry], balances: Sequence[AccountBalance], keys: Sequence[IdempotencyRecord]
 ) -> dict[str, str]:
     """The flush statement's four JSON documents."""
-    entry_rows = [
-        {
-            "id": e.id,
-            "idempotency_key": e.idempotency_key,
-            "description": e.description,
-            "created_at": e.created_at.isoformat(),
-            "quote_id": e.quote_id,
-            "reverses": e.reverses,
-            "hold_id": e.hold_id,
-            "meta": json.dumps([list(p) for p in e.metadata], separators=(",", ":")) if e.metadata else "[]",
-        }
-        for e in entries
-    ]
+    entry_rows = [{**_entry_head(e), "reverses": e.reverses, "hold_id": e.hold_id} for e in entries]
     line_rows = [
         {
             "entry_id": e.id,

@@ -11,6 +11,7 @@ from cryptopay.core.ledger.model import (
     AccountBalance,
     AccountKind,
     Entry,
+    EntryDraft,
     EntryLine,
     Hold,
     HoldState,
@@ -22,6 +23,7 @@ __all__ = [
     "account_row",
     "balance_from_row",
     "balance_values",
+    "drafted_entries",
     "entry_from_rows",
     "entry_row",
     "hold_from_row",
@@ -133,6 +135,23 @@ def entry_from_rows(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) 
         hold_id=row["hold_id"],
         metadata=tuple((str(k), str(v)) for k, v in meta),
     )
+
+
+def drafted_entries(drafts: Iterable[EntryDraft], lines: Iterable[Mapping[str, Any]]) -> list[Entry]:
+    """The entries ``ledger_post_new_entries`` posted, from their drafts and the balance history it returned."""
+    history = {(line["entry_id"], line["line_no"]): line for line in lines}
+    entries = []
+    for draft in drafts:
+        stored = []
+        for number, posting in enumerate(draft.postings):
+            line, asset = history[(draft.id, number)], posting.amount.asset
+            stored.append(
+                EntryLine(
+                    posting.account, posting.amount, _q(line["balance_before"], asset), _q(line["balance_after"], asset)
+                )
+            )
+        entries.append(draft.entry(tuple(stored)))
+    return entries
 
 
 def hold_row(hold: Hold) -> dict[str, Any]:

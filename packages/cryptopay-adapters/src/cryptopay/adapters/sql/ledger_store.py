@@ -23,7 +23,15 @@ import psycopg
 import sqlalchemy as sa
 from cryptopay.adapters.sql import ledger_rows as rows
 from cryptopay.adapters.sql.errors import pipelined, translating
-from cryptopay.adapters.sql.ledger_flush import PREFETCH, PreparedLedger, compiled, flush_params, flush_postgres
+from cryptopay.adapters.sql.ledger_flush import (
+    DECLINED,
+    PREFETCH,
+    PreparedLedger,
+    compiled,
+    draft_params,
+    flush_params,
+    flush_postgres,
+)
 from cryptopay.adapters.sql.repositories._base import reading
 from cryptopay.adapters.sql.tables import (
     ledger_accounts,
@@ -32,7 +40,7 @@ from cryptopay.adapters.sql.tables import (
     ledger_idempotency,
     ledger_lines,
 )
-from cryptopay.core.ledger.model import Account, AccountBalance, Entry, Hold
+from cryptopay.core.ledger.model import Account, AccountBalance, Entry, EntryDraft, Hold
 from cryptopay.core.ports.ledger import IdempotencyRecord
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
@@ -319,10 +327,10 @@ def flushing_transaction(engine: Engine, open_session: Callable[[Connection], S]
 
 
 @contextmanager
-def _owned_transaction(engine: Engine) -> Iterator[SqlLedgerSession]:
-    """A ledger-owned PostgreSQL transaction: the driver in autocommit mode, ``BEGIN``/``COMMIT`` sent by the
-    session with its first and last statements. The connection goes back to the pool with autocommit off, or is
-    discarded if that cannot be restored."""
+def _autocommit(engine: Engine) -> Iterator[tuple[Connection, PreparedLedger]]:
+    """A pooled PostgreSQL connection with its driver in autocommit mode and the ledger's statements prepared.
+    It goes back to the pool with autocommit off (an open transaction rolled back), or is discarded if that
+    cannot be restored."""
     with translating(), engine.connect() as conn:
         driver = conn.connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
@@ -330,9 +338,7 @@ def _owned_transaction(engine: Engine) -> Iterator[SqlLedgerSession]:
         driver.autocommit = True
         try:
             prepared.ensure()
-            session = SqlLedgerSession(conn, prepared)
-            yield session
-            session.commit()
+            yield conn, prepared
         except BaseException:
             with suppress(psycopg.Error):
                 driver.rollback()  # sends ROLLBACK only if a transaction is open
@@ -344,20 +350,46 @@ def _owned_transaction(engine: Engine) -> Iterator[SqlLedgerSession]:
                 conn.invalidate()
 
 
+@contextmanager
+def _owned_transaction(engine: Engine) -> Iterator[SqlLedgerSession]:
+    """A ledger-owned PostgreSQL transaction: ``BEGIN``/``COMMIT`` sent by the session with its first and last
+    statements."""
+    with _autocommit(engine) as (conn, prepared):
+        session = SqlLedgerSession(conn, prepared)
+        yield session
+        session.commit()
+
+
 class SqlLedgerStore:
     """``LedgerStore`` over a SQLAlchemy engine (PostgreSQL or SQLite with the migrations applied)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._prepares = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
 
     @property
     def engine(self) -> Engine:
         return self._engine
 
     def session(self) -> AbstractContextManager[SqlLedgerSession]:
-        if self._engine.dialect.name == "postgresql" and self._engine.dialect.driver == "psycopg":
+        if self._prepares:
             return _owned_transaction(self._engine)
         return flushing_transaction(self._engine, SqlLedgerSession)
+
+    def post_drafts(self, drafts: Sequence[EntryDraft]) -> list[Entry] | None:
+        """New entries in one statement, its own transaction (``DraftPoster``; PostgreSQL with psycopg only, else
+        ``None``): ``ledger_post_new_entries`` (migration 0006) applies the ledger's rules and declines, having
+        written nothing, whatever needs the general path."""
+        if not self._prepares or not drafts:
+            return None
+        with _autocommit(self._engine) as (_, prepared):
+            try:
+                history = prepared.execute("post", draft_params(drafts))
+            except psycopg.Error as error:
+                if error.sqlstate == DECLINED:
+                    return None
+                raise
+        return rows.drafted_entries(drafts, history)
 
     def accounts(self) -> list[Account]:
         with reading(self._engine) as conn:

@@ -1,0 +1,117 @@
+"""PostgreSQL: ``ledger_post_new_entries``, a whole new-entries write in one statement (one round trip).
+
+``Ledger.post``/``post_many`` hand brand-new entries (``EntryDraft``) to ``SqlLedgerStore.post_drafts``, which
+calls this function as a transaction of its own. It applies the same rules as ``book.apply_postings``:
+
+1. if any idempotency key is already recorded it declines (a replay or a conflict is the general path's work);
+2. it locks the accounts with ``FOR UPDATE``, one at a time in code order (the general path's order);
+3. it writes the entries, their idempotency records, their lines with each account's balance before and after
+   (running sums over the batch in entry order) and the new account totals; a line naming a missing account or
+   one of another asset, or an entry that would leave an account that may not go negative below zero, makes it
+   decline instead.
+
+Declining raises SQLSTATE ``CPL01``: the statement, and so its transaction, changes nothing, and the ledger
+takes the general path, which refuses with the precise error (or replays, or posts if the balances changed
+meanwhile). Every table constraint and trigger still applies (zero sum per entry, line references, checks).
+
+Every lookup is an index probe per input row (``LATERAL ... LIMIT 1``): json_to_recordset is estimated at 100
+rows whatever it holds, and against a small accounts table the planner would rather hash every account.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+_FUNCTIONS = [
+    """
+CREATE FUNCTION ledger_decline(reason text) RETURNS numeric LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'ledger fast path declined: %', reason USING ERRCODE = 'CPL01';
+END $$
+""",
+    """
+CREATE FUNCTION ledger_post_new_entries(p_entries json, p_lines json)
+RETURNS TABLE (entry_id varchar, line_no integer, balance_before numeric, balance_after numeric)
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM json_to_recordset(p_entries) AS e (idempotency_key varchar)
+    CROSS JOIN LATERAL (SELECT 1 FROM ledger_idempotency AS i WHERE i.key = e.idempotency_key LIMIT 1) AS used;
+  IF FOUND THEN
+    PERFORM ledger_decline('an idempotency key is already recorded');
+  END IF;
+  PERFORM 1 FROM (SELECT DISTINCT l.account_code FROM json_to_recordset(p_lines) AS l (account_code varchar)
+                   ORDER BY l.account_code) AS wanted
+    CROSS JOIN LATERAL (SELECT 1 FROM ledger_accounts AS a WHERE a.code = wanted.account_code FOR UPDATE) AS locked;
+  RETURN QUERY
+  WITH e AS (
+    SELECT * FROM json_to_recordset(p_entries) AS e (id varchar, idempotency_key varchar, request_hash varchar,
+      description text, created_at timestamptz, quote_id varchar, meta text)
+  ), new_entries AS (
+    INSERT INTO ledger_entries (id, idempotency_key, description, created_at, quote_id, reverses, hold_id, meta)
+    SELECT e.id, e.idempotency_key, e.description, e.created_at, e.quote_id, NULL, NULL, e.meta FROM e
+  ), new_keys AS (
+    INSERT INTO ledger_idempotency (key, request_hash, result_kind, result_id)
+    SELECT e.idempotency_key, e.request_hash, 'entry', e.id FROM e
+  ), l AS (
+    SELECT l.*, a.code IS NULL OR a.asset <> l.asset AS foreign_line,
+           coalesce(a.allow_negative, true) AS allow_negative, a.available,
+           CASE WHEN a.debit_normal THEN a.debits_posted - a.credits_posted
+                ELSE a.credits_posted - a.debits_posted END AS opening,
+           CASE WHEN a.debit_normal THEN l.amount ELSE -l.amount END AS delta
+      FROM json_to_recordset(p_lines)
+        AS l (entry_id varchar, seq integer, line_no integer, account_code varchar, asset varchar, amount numeric)
+      LEFT JOIN LATERAL (SELECT * FROM ledger_accounts AS a WHERE a.code = l.account_code LIMIT 1) AS a ON true
+  ), w AS (
+    SELECT l.*,
+           sum(l.delta) OVER (PARTITION BY l.account_code ORDER BY l.seq, l.line_no) AS moved,
+           sum(l.delta) OVER (PARTITION BY l.account_code ORDER BY l.seq RANGE UNBOUNDED PRECEDING) AS moved_by_entry
+      FROM l
+  ), new_lines AS (
+    INSERT INTO ledger_lines (entry_id, line_no, account_code, asset, amount, balance_before, balance_after)
+    SELECT w.entry_id, w.line_no, w.account_code, w.asset, w.amount,
+           CASE WHEN w.foreign_line THEN ledger_decline('an account is missing or holds another asset')
+                WHEN NOT w.allow_negative AND w.available + w.moved_by_entry < 0
+                THEN ledger_decline('an account would go negative')
+                ELSE 0 END + w.opening + w.moved - w.delta,
+           w.opening + w.moved
+      FROM w
+    RETURNING ledger_lines.entry_id, ledger_lines.line_no, ledger_lines.balance_before, ledger_lines.balance_after
+  ), totals AS (
+    SELECT l.account_code, sum(greatest(l.amount, 0)) AS debits, sum(greatest(-l.amount, 0)) AS credits,
+           sum(l.delta) AS delta
+      FROM l GROUP BY l.account_code
+  ), new_balances AS (
+    UPDATE ledger_accounts AS a
+       SET debits_posted = a.debits_posted + totals.debits, credits_posted = a.credits_posted + totals.credits,
+           available = a.available + totals.delta
+      FROM totals
+     CROSS JOIN LATERAL (SELECT t.ctid FROM ledger_accounts AS t WHERE t.code = totals.account_code LIMIT 1) AS target
+     WHERE a.ctid = target.ctid
+  )
+  SELECT * FROM new_lines;
+END $$
+""",
+]
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for statement in _FUNCTIONS:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("DROP FUNCTION IF EXISTS ledger_post_new_entries(json, json)")
+    op.execute("DROP FUNCTION IF EXISTS ledger_decline(text)")
