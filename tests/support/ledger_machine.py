@@ -89,6 +89,28 @@ class LedgerMachine(RuleBasedStateMachine):
         if entry is not None and entry.id not in self.entries:
             self.entries.append(entry.id)
 
+    @rule(
+        batch=st.lists(
+            st.tuples(keys, st.sampled_from(KES_CODES), st.sampled_from(KES_CODES), amounts),
+            min_size=1,
+            max_size=4,
+            unique_by=lambda item: item[0],
+        )
+    )
+    def post_batch(self, batch: list[tuple[str, str, str, Money]]) -> None:
+        """``post_many``: all of the batch or none of it (a repeated key replays its own entry)."""
+        requests = [EntryRequest(k, (Posting.debit(s, a), Posting.credit(d, a))) for k, s, d, a in batch]
+        before = self._snapshot()
+        try:
+            posted = self.ledger.post_many(requests)
+        except CryptopayError:
+            assert self._snapshot() == before, "a rejected batch changed balances"
+            return
+        for request, entry in zip(requests, posted, strict=True):
+            assert self.results.setdefault(request.key, entry.id) == entry.id, f"key {request.key} posted twice"
+            if entry.id not in self.entries:
+                self.entries.append(entry.id)
+
     @rule(key=keys, source=st.sampled_from(USDT_CODES), dest=st.sampled_from(USDT_CODES), amount=usdt_amounts)
     def transfer_usdt(self, key: str, source: str, dest: str, amount: Money) -> None:
         self._transfer(key, source, dest, amount)
