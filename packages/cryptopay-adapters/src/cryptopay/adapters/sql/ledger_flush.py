@@ -1,17 +1,24 @@
-"""PostgreSQL's fast paths for the ledger: one round trip to read keys and lock accounts, one to write and commit.
+"""PostgreSQL's fast paths for the ledger: new entries in one round trip; anything else in two (read keys and lock
+accounts, then write and commit).
 
-The writes of a transaction (entries, lines, balance updates, idempotency records) go as four JSON documents
-into one statement (``json_populate_recordset`` against each table's row type), so the statement text never
+Brand-new entries (``SqlLedgerStore.post_drafts``) are one ``EXECUTE`` of ``ledger_post_new_entries`` (migration
+0006) in autocommit mode: the function locks, checks, writes and returns the balance history, or declines
+(SQLSTATE ``CPL01``) with nothing written. Everything else goes through a ``SqlLedgerSession``.
+
+A session's writes (entries, lines, balance updates, idempotency records) go as four JSON documents into one
+statement (``json_populate_recordset`` against each table's row type), so the statement text never
 changes with the batch size and the client encodes with the C JSON encoder. Amounts travel as JSON strings and
 are parsed by PostgreSQL's ``numeric`` input: exact. Lines are checked against their entry and account at the end
-of the statement, the zero-sum trigger at commit.
+of the statement, the zero-sum trigger at commit. Each balance row is found by an index probe (``LATERAL ...
+LIMIT 1``, then by ``ctid``): json_populate_recordset is estimated at 100 rows whatever it holds, and against a
+small accounts table the planner would otherwise hash-join a sequential scan of every account.
 
-Both statements exist twice: as SQLAlchemy text (a unit of work runs them inside its own transaction) and as
-server-side prepared statements (``PREPARE`` once per connection), which a ledger-owned transaction sends over
-the simple-query protocol together with its ``BEGIN`` and its ``COMMIT``: ``BEGIN; EXECUTE prefetch(...)``, then
-``EXECUTE flush(...); COMMIT``. Two round trips, a cached plan, and far less client work than a psycopg pipeline
-(``make bench-ledger``: about 1.35 times the single-transfer rate). The parameters are bound client-side by
-psycopg's ``ClientCursor``, which quotes them with libpq's escaping.
+The session's two statements exist twice: as SQLAlchemy text (a unit of work runs them inside its own
+transaction) and as server-side prepared statements (``PREPARE`` once per connection, with the post statement),
+which a ledger-owned transaction sends over the simple-query protocol together with its ``BEGIN`` and its
+``COMMIT``: ``BEGIN; EXECUTE prefetch(...)``, then ``EXECUTE flush(...); COMMIT``. Two round trips, a cached plan,
+and far less client work than a psycopg pipeline. The parameters are bound client-side by psycopg's
+``ClientCursor``, which quotes them with libpq's escaping.
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ WITH new_entries AS (
      SET debits_posted = v.debits_posted, credits_posted = v.credits_posted,
          debits_pending = v.debits_pending, credits_pending = v.credits_pending, available = v.available
     FROM json_populate_recordset(NULL::ledger_accounts, CAST(:balances AS json)) AS v
-   WHERE a.code = v.code
+   CROSS JOIN LATERAL (SELECT t.ctid FROM ledger_accounts AS t WHERE t.code = v.code LIMIT 1) AS target
+   WHERE a.ctid = target.ctid
 )
 INSERT INTO ledger_idempotency (key, request_hash, result_kind, result_id)
 SELECT key, request_hash, result_kind, result_id
