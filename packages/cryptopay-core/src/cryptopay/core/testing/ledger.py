@@ -1,6 +1,7 @@
 """An in-memory ``LedgerStore``: serialisable (one writer at a time), all-or-nothing sessions.
 
-It is the reference the SQL stores are held to by the contract tests.
+It is the reference the SQL stores are held to by the contract tests; ``DraftPostingLedgerStore`` adds the
+reference ``post_drafts`` (the ``DraftPoster`` capability).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import attrs
-from cryptopay.core.errors import Conflict
-from cryptopay.core.ledger.model import Account, AccountBalance, Entry, Hold, HoldState
+from cryptopay.core.errors import AssetMismatch, Conflict, InsufficientFunds, NotFound
+from cryptopay.core.ledger import book
+from cryptopay.core.ledger.model import Account, AccountBalance, Entry, EntryDraft, Hold, HoldState
 from cryptopay.core.ports.ledger import IdempotencyRecord
 
-__all__ = ["InMemoryLedgerStore"]
+__all__ = ["DraftPostingLedgerStore", "InMemoryLedgerStore"]
 
 
 @attrs.define
@@ -120,3 +122,48 @@ class InMemoryLedgerStore:
         if expiring_before is not None:
             found = [h for h in found if h.expires_at is not None and h.expires_at <= expiring_before]
         return sorted(found, key=lambda h: h.id)
+
+
+class _Declined(Exception):
+    """A draft needs the general path: the whole batch is declined."""
+
+
+class DraftPostingLedgerStore(InMemoryLedgerStore):
+    """The in-memory store that also posts drafts itself: the reference ``DraftPoster`` (the contract tests hold
+    PostgreSQL's one-statement path to it). A ``Ledger`` over it takes the draft path for new entries.
+
+    >>> from cryptopay.core.ledger import Account, AccountKind, Ledger, Posting
+    >>> from cryptopay.core.money import KES, Money
+    >>> store = DraftPostingLedgerStore()
+    >>> ledger = Ledger(store)
+    >>> _ = ledger.open_account(Account("assets:bank:KES", AccountKind.ASSET, KES, allow_negative=True))
+    >>> _ = ledger.open_account(Account("liabilities:user:u1:KES", AccountKind.LIABILITY, KES))
+    >>> five = Money.of("5", KES)
+    >>> draft = EntryDraft("ent_1", "k1", "hash", (Posting.debit("assets:bank:KES", five),
+    ...                    Posting.credit("liabilities:user:u1:KES", five)), "", datetime(2026, 12, 5))
+    >>> [line.balance_after for line in store.post_drafts([draft])[0].lines]
+    [Decimal('5.00'), Decimal('5.00')]
+    >>> store.post_drafts([draft]) is None  # its key is recorded now: the general path replays it
+    True
+    """
+
+    def post_drafts(self, drafts: Sequence[EntryDraft]) -> list[Entry] | None:
+        try:
+            with self.session() as s:
+                posted = []
+                for draft in drafts:
+                    if s.find_idempotency(draft.idempotency_key) is not None:
+                        raise _Declined
+                    balances = s.lock_balances(sorted({p.account for p in draft.postings}))
+                    try:
+                        updated, lines = book.apply_postings(draft.postings, balances)
+                    except (NotFound, AssetMismatch, InsufficientFunds) as refused:
+                        raise _Declined from refused
+                    entry = draft.entry(lines)
+                    s.add_entry(entry)
+                    s.save_balances(updated.values())
+                    s.add_idempotency(IdempotencyRecord(draft.idempotency_key, draft.request_hash, "entry", draft.id))
+                    posted.append(entry)
+                return posted
+        except _Declined:
+            return None
