@@ -1,4 +1,4 @@
-"""Many writers at once on PostgreSQL: random transfers, holds and posts from 16 threads keep every invariant."""
+"""Many writers at once on PostgreSQL: random transfers, batches, holds and posts from 16 threads keep every invariant."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from cryptopay.adapters.sql import SqlLedgerStore
 from cryptopay.core.errors import CryptopayError, InsufficientFunds
-from cryptopay.core.ledger import Account, AccountKind, HoldRequest, HoldState, Ledger
+from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, HoldState, Ledger, Posting
 from cryptopay.core.money import KES, Money
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -39,11 +39,20 @@ def _worker(engine: Engine, seed: int, results: dict, errors: list, lock: thread
                 entry = _shared_transfer(ledger, k)
                 with lock:
                     results[f"shared-{k}"].add(entry.id)
-            elif choice < 0.65:
+            elif choice < 0.55:
                 a, b = rng.sample(USERS, 2)
                 ledger.transfer(
                     f"t-{seed}-{n}", debit=a, credit=b, amount=Money.from_minor(rng.randint(1, 20_000), KES)
                 )
+            elif choice < 0.65:  # a batch over overlapping accounts: all of it or none, never a deadlock
+                batch = []
+                for i in range(3):
+                    a, b = rng.sample(USERS, 2)
+                    amount = Money.from_minor(rng.randint(1, 10_000), KES)
+                    batch.append(
+                        EntryRequest(f"b-{seed}-{n}-{i}", (Posting.debit(a, amount), Posting.credit(b, amount)))
+                    )
+                ledger.post_many(batch)
             elif choice < 0.85:
                 a, b = rng.sample(USERS, 2)
                 hold = ledger.hold(HoldRequest(f"h-{seed}-{n}", a, b, Money.from_minor(rng.randint(1, 20_000), KES)))
