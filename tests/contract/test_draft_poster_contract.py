@@ -32,7 +32,7 @@ def store(request: pytest.FixtureRequest) -> Any:
         engine: Engine = request.getfixturevalue("contract_pg_engine")
         empty_postgres(engine)
         found = SqlLedgerStore(engine)
-    assert isinstance(found, DraftPoster)
+    assert isinstance(found, DraftPoster) and found.posts_drafts
     open_books(found)
     return found
 
@@ -113,6 +113,7 @@ def test_sqlite_cannot_post_drafts(sqlite_template: SqliteTemplate, tmp_path: Pa
     try:
         store = SqlLedgerStore(engine)
         ledger = open_books(store)
+        assert not store.posts_drafts
         assert store.post_drafts([draft("d", Posting.debit(A, kes("1")), Posting.credit(B, kes("1")))]) is None
         entry = ledger.post(EntryRequest("d", (Posting.debit(A, kes("1")), Posting.credit(B, kes("1")))))
         assert entry.lines[0].balance_after == kes("99").amount

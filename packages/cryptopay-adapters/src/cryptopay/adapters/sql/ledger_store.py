@@ -376,6 +376,11 @@ class SqlLedgerStore:
             return _owned_transaction(self._engine)
         return flushing_transaction(self._engine, SqlLedgerSession)
 
+    @property
+    def posts_drafts(self) -> bool:
+        """True on PostgreSQL (with psycopg); SQLite declines every draft."""
+        return self._prepares
+
     def post_drafts(self, drafts: Sequence[EntryDraft]) -> list[Entry] | None:
         """New entries in one statement, its own transaction (``DraftPoster``; PostgreSQL with psycopg only, else
         ``None``): ``ledger_post_new_entries`` (migration 0006) applies the ledger's rules and declines, having

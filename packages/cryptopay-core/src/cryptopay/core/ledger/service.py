@@ -126,7 +126,7 @@ class Ledger:
         self._sleep = sleep
         from cryptopay.core.ports.ledger import DraftPoster
 
-        self._drafts = store if isinstance(store, DraftPoster) else None
+        self._drafts = store if isinstance(store, DraftPoster) and store.posts_drafts else None
 
     # -- plumbing -----------------------------------------------------------------------------------------
     def _run(self, work: Callable[[LedgerSession], T], session: LedgerSession | None) -> T:

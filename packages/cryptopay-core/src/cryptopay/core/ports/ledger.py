@@ -83,6 +83,11 @@ class DraftPoster(Protocol):
     refuses with the precise error, or posts.
     """
 
+    @property
+    def posts_drafts(self) -> bool:
+        """False when this store would decline every draft (so the ledger does not build them): SQLite, say."""
+        ...
+
     def post_drafts(self, drafts: Sequence[EntryDraft]) -> list[Entry] | None:
         """Post every draft in one transaction of the store's own (all or none) and return the entries, in order.
 

@@ -147,6 +147,8 @@ class DraftPostingLedgerStore(InMemoryLedgerStore):
     True
     """
 
+    posts_drafts = True
+
     def post_drafts(self, drafts: Sequence[EntryDraft]) -> list[Entry] | None:
         try:
             with self.session() as s:
