@@ -7,6 +7,7 @@ written) whatever the general path has to decide. SQLite cannot post drafts and 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,35 @@ import pytest
 from cryptopay.adapters.sql import SqlLedgerStore, make_engine
 from cryptopay.core.ledger import EntryRequest, Posting
 from cryptopay.core.ledger.model import EntryDraft
+from cryptopay.core.money import ETH, Asset, Money
 from cryptopay.core.ports.ledger import DraftPoster
 from cryptopay.core.ports.storage import retrying
 from cryptopay.core.testing.ledger import DraftPostingLedgerStore
 from sqlalchemy.engine import Engine
 
-from tests.support.draft_books import DOLLARS, EXPENSE, FLOAT, NOBODY, NOW, A, B, C, draft, kes, open_books
+from tests.support.draft_books import (
+    DOLLARS,
+    ETH_FLOAT,
+    ETHER,
+    EXPENSE,
+    FLOAT,
+    NOBODY,
+    NOW,
+    A,
+    B,
+    C,
+    draft,
+    kes,
+    open_books,
+)
 from tests.support.sql_backends import SqliteTemplate, empty_postgres
+
+HUGE_ETH = Money.of("9999999999.999999999999999999", ETH)  # 28 digits: two of them make a total of 29
+
+
+def k4(value: str) -> Money:
+    """KES counted in four decimals: not the registered asset (accounts hold KES with two)."""
+    return Money(Decimal(value), Asset("KES", 4, fiat=True))
 
 
 @pytest.fixture(params=["memory", "postgres"])
@@ -89,6 +112,14 @@ def test_an_account_twice_in_one_entry_is_checked_at_the_entry_end(store: Any) -
         ("an unknown account", [draft("x", Posting.debit(A, kes("1")), Posting.credit(NOBODY, kes("1")))]),
         ("an account of another asset", [draft("x", Posting.debit(DOLLARS, kes("1")), Posting.credit(A, kes("1")))]),
         ("a balance gone negative", [draft("x", Posting.debit(A, kes("100.01")), Posting.credit(B, kes("100.01")))]),
+        (
+            "a scale of KES other than the registered one",
+            [draft("x", Posting.debit(A, k4("1.2345")), Posting.credit(B, k4("1.2345")))],
+        ),
+        (
+            "totals beyond the decimal context's 28 digits",
+            [draft(f"e{n}", Posting.debit(ETH_FLOAT, HUGE_ETH), Posting.credit(ETHER, HUGE_ETH)) for n in range(2)],
+        ),
         (
             "a balance negative after one entry, restored by the next",
             [

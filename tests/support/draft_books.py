@@ -1,4 +1,4 @@
-"""The books the draft-path tests share: KES wallets, a float, an expense account and a USDT wallet."""
+"""The books the draft-path tests share: KES wallets, a float, an expense account, a USDT wallet, ETH accounts."""
 
 from __future__ import annotations
 
@@ -7,16 +7,32 @@ from typing import Any
 
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, Ledger, Posting
 from cryptopay.core.ledger.model import EntryDraft
-from cryptopay.core.money import KES, USDT
+from cryptopay.core.money import ETH, KES, USDT
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 
 from tests.support.ledger_books import kes
 
-__all__ = ["ACCOUNTS", "DOLLARS", "EXPENSE", "FLOAT", "NOBODY", "NOW", "A", "B", "C", "draft", "kes", "open_books"]
+__all__ = [
+    "ACCOUNTS",
+    "DOLLARS",
+    "ETHER",
+    "ETH_FLOAT",
+    "EXPENSE",
+    "FLOAT",
+    "NOBODY",
+    "NOW",
+    "A",
+    "B",
+    "C",
+    "draft",
+    "kes",
+    "open_books",
+]
 
 NOW = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 FLOAT, A, B, C = "assets:float:KES", "liabilities:user:a:KES", "liabilities:user:b:KES", "liabilities:user:c:KES"
 EXPENSE, DOLLARS, NOBODY = "expenses:fees:KES", "liabilities:user:a:USDT", "liabilities:user:nobody:KES"
+ETH_FLOAT, ETHER = "assets:float:ETH", "liabilities:user:a:ETH"
 ACCOUNTS = [
     Account(FLOAT, AccountKind.ASSET, KES, allow_negative=True),
     Account(A, AccountKind.LIABILITY, KES),
@@ -24,6 +40,8 @@ ACCOUNTS = [
     Account(C, AccountKind.LIABILITY, KES),
     Account(EXPENSE, AccountKind.EXPENSE, KES),
     Account(DOLLARS, AccountKind.LIABILITY, USDT),
+    Account(ETH_FLOAT, AccountKind.ASSET, ETH, allow_negative=True),
+    Account(ETHER, AccountKind.LIABILITY, ETH),
 ]
 
 

@@ -14,7 +14,7 @@ import pytest
 from cryptopay.adapters.sql import SqlLedgerStore, make_engine
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import InsufficientFunds
-from cryptopay.core.ledger import Account, AccountKind, Ledger
+from cryptopay.core.ledger import Account, AccountKind, HoldRequest, Ledger
 from cryptopay.core.money import KES, Money
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -69,13 +69,16 @@ def test_refused_transfer_changes_nothing(ledger: Ledger, one_connection: Engine
 
 
 def test_prepared_statements_lost_to_deallocate_are_prepared_again(ledger: Ledger, one_connection: Engine) -> None:
-    """``DEALLOCATE ALL`` on the pooled connection (psycopg sends it after some rollbacks) costs one retry."""
+    """``DEALLOCATE ALL`` on the pooled connection (psycopg sends it after some rollbacks): a new entry's statement
+    of its own is prepared again at once, a transaction's statements after one retry."""
     with one_connection.connect() as conn:
         conn.exec_driver_sql("DEALLOCATE ALL")
         conn.commit()
     entry = ledger.transfer("after-deallocate", debit=ALICE, credit=BOB, amount=Money.of("3", KES))
     assert entry.idempotency_key == "after-deallocate"
     assert ledger.balance(BOB).posted == Money.of("3", KES)
+    hold = ledger.hold(HoldRequest("hold-after-deallocate", ALICE, BOB, Money.of("2", KES)))
+    assert ledger.balance(ALICE).available == Money.of("95", KES) and hold.amount == Money.of("2", KES)
     with one_connection.connect() as conn:
         names = conn.execute(text("SELECT name FROM pg_prepared_statements WHERE name LIKE 'cryptopay_ledger_%'"))
         held = {name.rsplit("_", 1)[0] for (name,) in names}

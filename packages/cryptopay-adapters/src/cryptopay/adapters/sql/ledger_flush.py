@@ -23,6 +23,7 @@ and far less client work than a psycopg pipeline. The parameters are bound clien
 
 from __future__ import annotations
 
+import decimal
 import functools
 import json
 import re
@@ -90,9 +91,10 @@ PREFETCH = sa.text(_PREFETCH_SQL)
 
 
 class PreparedLedger:
-    """The two statements as server-side prepared statements on one psycopg connection, sent as simple queries.
+    """The ledger's statements as server-side prepared statements on one psycopg connection, sent as simple queries.
 
-    ``info`` is the pool's per-connection dictionary: it remembers that this connection has prepared them.
+    ``info`` is the pool's per-connection dictionary: it remembers which statements this connection has prepared
+    (each is prepared on first use, so a database without migration 0006 still runs the session's two).
     A prepared statement that has disappeared (``DEALLOCATE ALL``, which psycopg sends after a rollback when it
     holds prepared statements of its own) fails with SQLSTATE 26000. A statement sent on its own in autocommit
     mode is then prepared and sent again at once; inside a transaction ``forget`` makes the next transaction
@@ -105,6 +107,7 @@ class PreparedLedger:
         "flush": (_FLUSH_SQL, ("entries", "lines", "balances", "keys"), ("text",) * 4),
         "post": (_POST_SQL, ("entries", "lines"), ("text", "text")),
     }
+    _KEY = "cryptopay_ledger_prepared"
 
     def __init__(self, driver: psycopg.Connection[Any], info: MutableMapping[str, Any]) -> None:
         self._driver = driver
@@ -113,24 +116,25 @@ class PreparedLedger:
     def _name(self, statement: str) -> str:
         return f"cryptopay_ledger_{statement}_{self._VERSION}"
 
-    def ensure(self) -> None:
-        """Prepare the statements this connection does not hold yet (one round trip, once per connection)."""
-        if self._info.get("cryptopay_ledger_prepared"):
+    def ensure(self, *statements: str) -> None:
+        """Prepare those of ``statements`` this connection does not hold yet (once per connection)."""
+        held: set[str] = self._info.setdefault(self._KEY, set())
+        missing = [s for s in statements if s not in held]
+        if not missing:
             return
-        names = [self._name(s) for s in self._STATEMENTS]
         query = "SELECT name FROM pg_prepared_statements WHERE name = ANY(%s)"
-        held = {row[0] for row in self._driver.execute(query, [names])}
-        for statement, (body, params, types) in self._STATEMENTS.items():
-            if self._name(statement) in held:
-                continue
-            text = body
-            for number, param in enumerate(params, 1):
-                text = re.sub(rf"(?<!:):{param}\b", f"${number}", text)
-            self._driver.execute(f"PREPARE {self._name(statement)} ({', '.join(types)}) AS {text}".encode())
-        self._info["cryptopay_ledger_prepared"] = True
+        there = {row[0] for row in self._driver.execute(query, [[self._name(s) for s in missing]])}
+        for statement in missing:
+            if self._name(statement) not in there:
+                body, params, types = self._STATEMENTS[statement]
+                text = body
+                for number, param in enumerate(params, 1):
+                    text = re.sub(rf"(?<!:):{param}\b", f"${number}", text)
+                self._driver.execute(f"PREPARE {self._name(statement)} ({', '.join(types)}) AS {text}".encode())
+            held.add(statement)
 
     def forget(self) -> None:
-        self._info.pop("cryptopay_ledger_prepared", None)
+        self._info.pop(self._KEY, None)
 
     def execute(
         self, statement: str, params: Mapping[str, Any], *, begin: bool = False, commit: bool = False
@@ -146,7 +150,7 @@ class PreparedLedger:
                 self.forget()
                 if begin or commit or self._driver.info.transaction_status != TransactionStatus.IDLE:
                     raise  # a transaction was under way: the caller retries it from the start
-                self.ensure()  # a statement of its own (autocommit): nothing ran, so prepare and send it again
+                self.ensure(statement)  # a statement of its own (autocommit): nothing ran, so prepare, send again
                 cursor.execute(query.encode(), params)
             if begin:
                 cursor.nextset()
@@ -170,8 +174,11 @@ def _entry_head(entry: Entry | EntryDraft) -> dict[str, Any]:
 
 
 def draft_params(drafts: Sequence[EntryDraft]) -> dict[str, str]:
-    """The post statement's two JSON documents: the entries (with their request hashes) and their lines."""
+    """The post statement's two JSON documents: the entries (with their request hashes) and their lines, each line
+    with the bound its balances must stay under to be held exactly by the core's decimal context at the asset's
+    decimals (``10 ** (precision - decimals)``)."""
     entry_rows = [{**_entry_head(d), "request_hash": d.request_hash} for d in drafts]
+    precision = decimal.getcontext().prec
     line_rows = [
         {
             "entry_id": d.id,
@@ -180,6 +187,7 @@ def draft_params(drafts: Sequence[EntryDraft]) -> dict[str, str]:
             "account_code": p.account,
             "asset": p.amount.asset.code,
             "amount": str(p.amount.amount),
+            "limit": f"1e{precision - p.amount.asset.decimals}",
         }
         for seq, d in enumerate(drafts)
         for n, p in enumerate(d.postings)

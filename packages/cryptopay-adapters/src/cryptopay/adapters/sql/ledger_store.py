@@ -40,7 +40,9 @@ from cryptopay.adapters.sql.tables import (
     ledger_idempotency,
     ledger_lines,
 )
+from cryptopay.core.errors import CryptopayError
 from cryptopay.core.ledger.model import Account, AccountBalance, Entry, EntryDraft, Hold
+from cryptopay.core.money import Asset, asset_by_code
 from cryptopay.core.ports.ledger import IdempotencyRecord
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
@@ -328,7 +330,7 @@ def flushing_transaction(engine: Engine, open_session: Callable[[Connection], S]
 
 @contextmanager
 def _autocommit(engine: Engine) -> Iterator[tuple[Connection, PreparedLedger]]:
-    """A pooled PostgreSQL connection with its driver in autocommit mode and the ledger's statements prepared.
+    """A pooled PostgreSQL connection with its driver in autocommit mode, and its ``PreparedLedger``.
     It goes back to the pool with autocommit off (an open transaction rolled back), or is discarded if that
     cannot be restored."""
     with translating(), engine.connect() as conn:
@@ -337,7 +339,6 @@ def _autocommit(engine: Engine) -> Iterator[tuple[Connection, PreparedLedger]]:
         prepared = PreparedLedger(driver, conn.connection.info)
         driver.autocommit = True
         try:
-            prepared.ensure()
             yield conn, prepared
         except BaseException:
             with suppress(psycopg.Error):
@@ -355,9 +356,17 @@ def _owned_transaction(engine: Engine) -> Iterator[SqlLedgerSession]:
     """A ledger-owned PostgreSQL transaction: ``BEGIN``/``COMMIT`` sent by the session with its first and last
     statements."""
     with _autocommit(engine) as (conn, prepared):
+        prepared.ensure("prefetch", "flush")
         session = SqlLedgerSession(conn, prepared)
         yield session
         session.commit()
+
+
+def _registered(asset: Asset) -> bool:
+    try:
+        return asset_by_code(asset.code) == asset
+    except CryptopayError:
+        return False
 
 
 class SqlLedgerStore:
@@ -366,6 +375,7 @@ class SqlLedgerStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._prepares = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+        self._without_post_function = False  # set when the database lacks migration 0006 (code deployed first)
 
     @property
     def engine(self) -> Engine:
@@ -384,12 +394,20 @@ class SqlLedgerStore:
     def post_drafts(self, drafts: Sequence[EntryDraft]) -> list[Entry] | None:
         """New entries in one statement, its own transaction (``DraftPoster``; PostgreSQL with psycopg only, else
         ``None``): ``ledger_post_new_entries`` (migration 0006) applies the ledger's rules and declines, having
-        written nothing, whatever needs the general path."""
-        if not self._prepares or not drafts:
+        written nothing, whatever needs the general path. Also ``None`` for an amount in an asset other than the
+        registered one of its code (accounts are read back in the registered asset), and, for the life of this
+        store, once the database turned out not to have the function yet."""
+        if not self._prepares or self._without_post_function or not drafts:
+            return None
+        if any(not _registered(p.amount.asset) for d in drafts for p in d.postings):
             return None
         with _autocommit(self._engine) as (_, prepared):
             try:
+                prepared.ensure("post")
                 history = prepared.execute("post", draft_params(drafts))
+            except psycopg.errors.UndefinedFunction:
+                self._without_post_function = True
+                return None
             except psycopg.Error as error:
                 if error.sqlstate == DECLINED:
                     return None

@@ -192,17 +192,28 @@ class Ledger:
 
     def _post_drafts(self, requests: Sequence[EntryRequest]) -> list[Entry] | None:
         """New entries through a store that posts drafts itself (one round trip); None: take the general path."""
-        if self._drafts is None or not all(book.well_formed(r.postings) for r in requests):
-            return None
-        now = self._clock.now()
-        drafts = [
-            EntryDraft(
-                self._ids.new_id("ent"), r.key, r.fingerprint(), r.postings, r.description, now, r.quote_id, r.metadata
-            )
-            for r in requests
-        ]
         poster = self._drafts
-        return retrying(lambda: poster.post_drafts(drafts), max_attempts=self._max_attempts, sleep=self._sleep)
+        if poster is None or not all(book.well_formed(r.postings) for r in requests):
+            return None
+        hashes = [r.fingerprint() for r in requests]
+
+        def attempt() -> list[Entry] | None:  # fresh ids and times on every attempt, as the general path has
+            drafts = [
+                EntryDraft(
+                    self._ids.new_id("ent"),
+                    r.key,
+                    h,
+                    r.postings,
+                    r.description,
+                    self._clock.now(),
+                    r.quote_id,
+                    r.metadata,
+                )
+                for r, h in zip(requests, hashes, strict=True)
+            ]
+            return poster.post_drafts(drafts)
+
+        return retrying(attempt, max_attempts=self._max_attempts, sleep=self._sleep)
 
     def post(self, request: EntryRequest, *, session: LedgerSession | None = None) -> Entry:
         """Post a balanced entry (idempotent on ``request.key``)."""

@@ -159,8 +159,8 @@ class DraftPostingLedgerStore(InMemoryLedgerStore):
                     balances = s.lock_balances(sorted({p.account for p in draft.postings}))
                     try:
                         updated, lines = book.apply_postings(draft.postings, balances)
-                    except (NotFound, AssetMismatch, InsufficientFunds) as refused:
-                        raise _Declined from refused
+                    except (NotFound, AssetMismatch, InsufficientFunds, ArithmeticError) as refused:
+                        raise _Declined from refused  # ArithmeticError: beyond the decimal context's precision
                     entry = draft.entry(lines)
                     s.add_entry(entry)
                     s.save_balances(updated.values())

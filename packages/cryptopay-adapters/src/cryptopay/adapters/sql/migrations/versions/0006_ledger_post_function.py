@@ -4,11 +4,13 @@
 calls this function as a transaction of its own. It applies the same rules as ``book.apply_postings``:
 
 1. if any idempotency key is already recorded it declines (a replay or a conflict is the general path's work);
-2. it locks the accounts with ``FOR UPDATE``, one at a time in code order (the general path's order);
+2. it locks the accounts with ``FOR UPDATE``, one at a time in code order (the general path's order), and declines
+   if any is missing (one opened meanwhile must not be read unlocked by the write);
 3. it writes the entries, their idempotency records, their lines with each account's balance before and after
-   (running sums over the batch in entry order) and the new account totals; a line naming a missing account or
-   one of another asset, or an entry that would leave an account that may not go negative below zero, makes it
-   decline instead.
+   (running sums over the batch in entry order) and the new account totals; a line naming an account of another
+   asset, an entry that would leave an account that may not go negative below zero, or a balance or total beyond
+   what the core's decimal context can hold (each line's ``limit``: ``10 ** (precision - decimals)``) makes it
+   decline instead, as does (a safety net) any locked account row the write failed to update.
 
 Declining raises SQLSTATE ``CPL01``: the statement, and so its transaction, changes nothing, and the ledger
 takes the general path, which refuses with the precise error (or replays, or posts if the balances changed
@@ -42,15 +44,24 @@ END $$
 CREATE FUNCTION ledger_post_new_entries(p_entries json, p_lines json)
 RETURNS TABLE (entry_id varchar, line_no integer, balance_before numeric, balance_after numeric)
 LANGUAGE plpgsql AS $$
+DECLARE
+  wanted_count bigint;
+  locked_count bigint;
 BEGIN
   PERFORM 1 FROM json_to_recordset(p_entries) AS e (idempotency_key varchar)
     CROSS JOIN LATERAL (SELECT 1 FROM ledger_idempotency AS i WHERE i.key = e.idempotency_key LIMIT 1) AS used;
   IF FOUND THEN
     PERFORM ledger_decline('an idempotency key is already recorded');
   END IF;
-  PERFORM 1 FROM (SELECT DISTINCT l.account_code FROM json_to_recordset(p_lines) AS l (account_code varchar)
-                   ORDER BY l.account_code) AS wanted
-    CROSS JOIN LATERAL (SELECT 1 FROM ledger_accounts AS a WHERE a.code = wanted.account_code FOR UPDATE) AS locked;
+  SELECT count(*), count(locked.code) INTO wanted_count, locked_count
+    FROM (SELECT DISTINCT l.account_code FROM json_to_recordset(p_lines) AS l (account_code varchar)
+           ORDER BY l.account_code) AS wanted
+    LEFT JOIN LATERAL (SELECT a.code FROM ledger_accounts AS a WHERE a.code = wanted.account_code FOR UPDATE)
+      AS locked ON true;
+  IF locked_count < wanted_count THEN
+    -- An account missing now may be opened before the write below reads it: never use a row not locked here.
+    PERFORM ledger_decline('an account is missing');
+  END IF;
   RETURN QUERY
   WITH e AS (
     SELECT * FROM json_to_recordset(p_entries) AS e (id varchar, idempotency_key varchar, request_hash varchar,
@@ -67,8 +78,8 @@ BEGIN
            CASE WHEN a.debit_normal THEN a.debits_posted - a.credits_posted
                 ELSE a.credits_posted - a.debits_posted END AS opening,
            CASE WHEN a.debit_normal THEN l.amount ELSE -l.amount END AS delta
-      FROM json_to_recordset(p_lines)
-        AS l (entry_id varchar, seq integer, line_no integer, account_code varchar, asset varchar, amount numeric)
+      FROM json_to_recordset(p_lines) AS l (entry_id varchar, seq integer, line_no integer, account_code varchar,
+        asset varchar, amount numeric, "limit" numeric)
       LEFT JOIN LATERAL (SELECT * FROM ledger_accounts AS a WHERE a.code = l.account_code LIMIT 1) AS a ON true
   ), w AS (
     SELECT l.*,
@@ -81,23 +92,37 @@ BEGIN
            CASE WHEN w.foreign_line THEN ledger_decline('an account is missing or holds another asset')
                 WHEN NOT w.allow_negative AND w.available + w.moved_by_entry < 0
                 THEN ledger_decline('an account would go negative')
+                WHEN abs(w.opening + w.moved) >= w."limit" THEN ledger_decline('a balance would exceed the precision')
                 ELSE 0 END + w.opening + w.moved - w.delta,
            w.opening + w.moved
       FROM w
     RETURNING ledger_lines.entry_id, ledger_lines.line_no, ledger_lines.balance_before, ledger_lines.balance_after
   ), totals AS (
     SELECT l.account_code, sum(greatest(l.amount, 0)) AS debits, sum(greatest(-l.amount, 0)) AS credits,
-           sum(l.delta) AS delta
+           sum(l.delta) AS delta, min(l."limit") AS "limit", bool_or(l.foreign_line) AS foreign_line
       FROM l GROUP BY l.account_code
   ), new_balances AS (
     UPDATE ledger_accounts AS a
-       SET debits_posted = a.debits_posted + totals.debits, credits_posted = a.credits_posted + totals.credits,
+       SET debits_posted = a.debits_posted + totals.debits
+             + CASE WHEN totals.foreign_line THEN ledger_decline('an account holds another asset')
+                    WHEN NOT a.allow_negative AND a.available + totals.delta < 0
+                    THEN ledger_decline('an account would go negative')
+                    WHEN a.debits_posted + totals.debits >= totals."limit"
+                      OR a.credits_posted + totals.credits >= totals."limit"
+                      OR abs(a.available + totals.delta) >= totals."limit"
+                    THEN ledger_decline('a total would exceed the precision') ELSE 0 END,
+           credits_posted = a.credits_posted + totals.credits,
            available = a.available + totals.delta
       FROM totals
      CROSS JOIN LATERAL (SELECT t.ctid FROM ledger_accounts AS t WHERE t.code = totals.account_code LIMIT 1) AS target
      WHERE a.ctid = target.ctid
+    RETURNING 1
   )
-  SELECT * FROM new_lines;
+  -- The write checks lines and totals alike, so it declines before a table constraint refuses, whichever of the
+  -- two runs first (the count below makes the balance update run before the lines are read).
+  SELECT * FROM new_lines
+   WHERE CASE WHEN (SELECT count(*) FROM new_balances) = (SELECT count(*) FROM totals) THEN true
+              ELSE ledger_decline('an account row changed under the write') IS NULL END;
 END $$
 """,
 ]
