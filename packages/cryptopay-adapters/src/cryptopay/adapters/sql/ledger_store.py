@@ -7,9 +7,10 @@ records are buffered and written by ``flush`` in a few statements just before co
 statement). Reads that could depend on buffered writes are answered from the buffer first.
 
 When the ledger owns the transaction on PostgreSQL (``SqlLedgerStore.session()``), the session begins and ends
-it itself with prepared statements (see ``ledger_flush.PreparedLedger``): a transfer is ``BEGIN; EXECUTE
-prefetch`` and ``EXECUTE flush; COMMIT``, two round trips. Inside a unit of work the session uses the unit's
-transaction instead.
+it itself with prepared statements (see ``ledger_flush.PreparedLedger``): ``BEGIN; EXECUTE prefetch`` and
+``EXECUTE flush; COMMIT``, two round trips. Inside a unit of work the session uses the unit's transaction instead.
+Brand-new entries skip the session altogether on PostgreSQL: ``SqlLedgerStore.post_drafts`` (the ``DraftPoster``
+port) posts them with one statement, ``ledger_post_new_entries`` (migration 0006), in one round trip.
 """
 
 from __future__ import annotations
