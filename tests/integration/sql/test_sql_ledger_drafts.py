@@ -74,7 +74,7 @@ def _outcome(ledger: Ledger, batch: list[tuple[str, str, str, Money]]) -> Any:
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batches=st.lists(transfers, min_size=1, max_size=6), held=st.integers(min_value=0, max_value=12_000))
+@given(batches=st.lists(transfers, min_size=1, max_size=6), held=st.integers(min_value=0, max_value=10_000))
 def test_same_outcomes_and_history_as_the_in_memory_ledger(pg_engine: Engine, batches: list[Any], held: int) -> None:
     """Random batches in KES and ETH (repeated keys, unknown accounts, wrong assets, overdrafts among them), with
     part of A's balance held, end the same way on PostgreSQL, where new entries take the one-statement path, as on
