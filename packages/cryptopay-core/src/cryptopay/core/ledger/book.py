@@ -33,11 +33,18 @@ def request_hash(kind: str, payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _imbalance(postings: Sequence[Posting]) -> dict[str, Decimal]:
+    """What each asset's postings are off zero by (only the assets that are)."""
+    sums: dict[str, Decimal] = defaultdict(Decimal)
+    for posting in postings:
+        sums[posting.amount.asset.code] += posting.amount.amount
+    return {code: total for code, total in sums.items() if total != 0}
+
+
 def validate_postings(postings: Sequence[Posting], balances: Mapping[str, AccountBalance]) -> None:
     """Refuse entries with fewer than two lines, zero lines, unknown accounts, wrong assets or per-asset imbalance."""
     if len(postings) < 2:
         raise UnbalancedEntry("an entry needs at least two postings")
-    sums: dict[str, Decimal] = defaultdict(Decimal)
     for posting in postings:
         if posting.amount.is_zero():
             raise InvalidInput(f"posting to {posting.account} has a zero amount")
@@ -48,8 +55,7 @@ def validate_postings(postings: Sequence[Posting], balances: Mapping[str, Accoun
             raise AssetMismatch(
                 f"account {posting.account} holds {balance.account.asset.code}, not {posting.amount.asset.code}"
             )
-        sums[posting.amount.asset.code] += posting.amount.amount
-    unbalanced = {code: total for code, total in sums.items() if total != 0}
+    unbalanced = _imbalance(postings)
     if unbalanced:
         detail = ", ".join(f"{code} off by {total}" for code, total in sorted(unbalanced.items()))
         raise UnbalancedEntry(f"postings do not sum to zero per asset: {detail}")
@@ -58,14 +64,7 @@ def validate_postings(postings: Sequence[Posting], balances: Mapping[str, Accoun
 def well_formed(postings: Sequence[Posting]) -> bool:
     """True when the postings alone pass ``validate_postings`` (two or more, none zero, zero sum per asset),
     whatever the accounts turn out to be."""
-    if len(postings) < 2:
-        return False
-    sums: dict[str, Decimal] = defaultdict(Decimal)
-    for posting in postings:
-        if posting.amount.is_zero():
-            return False
-        sums[posting.amount.asset.code] += posting.amount.amount
-    return not any(sums.values())
+    return len(postings) >= 2 and not any(p.amount.is_zero() for p in postings) and not _imbalance(postings)
 
 
 def check_non_negative(balances: Iterable[AccountBalance]) -> None:
