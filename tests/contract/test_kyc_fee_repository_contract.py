@@ -45,9 +45,14 @@ def pending(party_id: str, level: int = 2) -> KycProfile:
 
 def schedule(version: int, *, name: str = "standard", asset=KES, at=JAN, percent: str = "1.5") -> FeeSchedule:
     return FeeSchedule(
-        product=FeeProduct.MPESA_PAYOUT, asset=asset, version=version, effective_from=at, name=name,
-        percent=Decimal(percent), fixed=Money.of("10", asset),
-    )  # fmt: skip
+        product=FeeProduct.MPESA_PAYOUT,
+        asset=asset,
+        version=version,
+        effective_from=at,
+        name=name,
+        percent=Decimal(percent),
+        fixed=Money.of("10", asset),
+    )
 
 
 def test_a_profile_round_trips_with_evidence_approvals_status_and_expiry(repos):
@@ -106,12 +111,21 @@ def test_pending_profiles_are_paged_by_party_id(repos):
 def test_a_fee_schedule_round_trips_exactly_with_tiers_and_caps(repos):
     """A schedule with amount tiers, fixed fee and caps comes back equal and quotes the same exact fee."""
     banded = FeeSchedule(
-        product=FeeProduct.CRYPTO_WITHDRAWAL, asset=USDT, version=3, effective_from=NOW, name="vip",
-        percent=Decimal("0.125"), fixed=Money.of("0.000001", USDT), minimum=Money.of("1", USDT),
-        maximum=Money.of("25.5", USDT), tier_basis=TierBasis.AMOUNT,
-        tiers=(FeeTier(Money.of("1000", USDT), Decimal("0.1"), Money.of("0.5", USDT)),
-               FeeTier(Money.of("10000.123456", USDT), Decimal("0.0333333333333333333333"), Money.zero(USDT))),
-    )  # fmt: skip
+        product=FeeProduct.CRYPTO_WITHDRAWAL,
+        asset=USDT,
+        version=3,
+        effective_from=NOW,
+        name="vip",
+        percent=Decimal("0.125"),
+        fixed=Money.of("0.000001", USDT),
+        minimum=Money.of("1", USDT),
+        maximum=Money.of("25.5", USDT),
+        tier_basis=TierBasis.AMOUNT,
+        tiers=(
+            FeeTier(Money.of("1000", USDT), Decimal("0.1"), Money.of("0.5", USDT)),
+            FeeTier(Money.of("10000.123456", USDT), Decimal("0.0333333333333333333333"), Money.zero(USDT)),
+        ),
+    )
     repos["fee_schedules"].add(banded)
     [stored] = repos["fee_schedules"].versions(FeeProduct.CRYPTO_WITHDRAWAL, USDT, "vip")
     assert stored == banded
@@ -176,9 +190,20 @@ def test_the_unit_of_work_offers_both_repositories_in_its_transaction(sql_engine
 
 
 BOARD = KycPolicy(
-    [KycTier(kind=PartyKind.PERSONAL, level=1, name="board review", requirements=CONTACT, single_limit="1",
-             daily_limit="1", monthly_limit="1", approvals_required=8, validity=timedelta(days=30))]
-)  # fmt: skip
+    [
+        KycTier(
+            kind=PartyKind.PERSONAL,
+            level=1,
+            name="board review",
+            requirements=CONTACT,
+            single_limit="1",
+            daily_limit="1",
+            monthly_limit="1",
+            approvals_required=8,
+            validity=timedelta(days=30),
+        )
+    ]
+)
 
 
 @pytest.mark.parametrize("engine", ["postgres"], indirect=True)
@@ -213,9 +238,14 @@ def test_any_schedule_round_trips_digit_for_digit(sql_engine, percent, fixed, ca
     fees = sql_kyc_fee_repositories(sql_engine)["fee_schedules"]
     version = len(fees.versions(FeeProduct.MERCHANT, USDT)) + 1
     stored = FeeSchedule(
-        product=FeeProduct.MERCHANT, asset=USDT, version=version, effective_from=JAN, percent=percent,
-        fixed=Money.of(fixed, USDT), maximum=Money.of(cap, USDT),
-    )  # fmt: skip
+        product=FeeProduct.MERCHANT,
+        asset=USDT,
+        version=version,
+        effective_from=JAN,
+        percent=percent,
+        fixed=Money.of(fixed, USDT),
+        maximum=Money.of(cap, USDT),
+    )
     fees.add(stored)
     assert fees.versions(FeeProduct.MERCHANT, USDT)[-1] == stored
     assert fees.book().quote(FeeProduct.MERCHANT, Money.of(amount, USDT), at=NOW) == stored.quote(

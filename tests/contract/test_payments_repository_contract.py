@@ -34,15 +34,33 @@ def storage(engine):
 
 
 def settlement(n: int, cutoff: datetime, merchant_id: str = "m1", state=SettlementState.PAYING) -> Settlement:
-    return Settlement(id=f"stl_{n}", merchant_id=merchant_id, cutoff=cutoff, created_at=cutoff, complete_by=cutoff,
-                      method=SettlementMethod.MPESA_B2C, destination="254712345678", state=state,
-                      converted=Money.of("99.5", USDT), credited=Money.of("12870.33", KES))  # fmt: skip
+    return Settlement(
+        id=f"stl_{n}",
+        merchant_id=merchant_id,
+        cutoff=cutoff,
+        created_at=cutoff,
+        complete_by=cutoff,
+        method=SettlementMethod.MPESA_B2C,
+        destination="254712345678",
+        state=state,
+        converted=Money.of("99.5", USDT),
+        credited=Money.of("12870.33", KES),
+    )
 
 
 def payout(n: int, *, originator: str | None = None, at: datetime = NOW, destination: str = "254712345678") -> Payout:
-    return Payout(id=f"po_{n}", settlement_id="stl_1", merchant_id="m1", originator_id=originator or f"po_{n}-1",
-                  method=SettlementMethod.MPESA_B2C, destination=destination, amount=Money.of(5000, KES),
-                  charge=Money.of("15.50", KES), hold_id=f"hld_{n}", created_at=at)  # fmt: skip
+    return Payout(
+        id=f"po_{n}",
+        settlement_id="stl_1",
+        merchant_id="m1",
+        originator_id=originator or f"po_{n}-1",
+        method=SettlementMethod.MPESA_B2C,
+        destination=destination,
+        amount=Money.of(5000, KES),
+        charge=Money.of("15.50", KES),
+        hold_id=f"hld_{n}",
+        created_at=at,
+    )
 
 
 def test_deposit_indexes_are_never_handed_out_twice(storage):
@@ -64,8 +82,10 @@ def test_deposit_addresses_are_unique_by_key_and_index(storage):
     with storage.unit_of_work() as uow:
         uow.deposit_addresses.add(first)
         uow.deposit_addresses.add(DepositAddress("tron", "TXyZ", 0, "inv_2", "m1", NOW))
-    for clash in (DepositAddress("ethereum", EVM.lower(), 1, "inv_3", "m1", NOW),
-                  DepositAddress("ethereum", "0x" + "2" * 40, 0, "inv_3", "m1", NOW)):  # fmt: skip
+    for clash in (
+        DepositAddress("ethereum", EVM.lower(), 1, "inv_3", "m1", NOW),
+        DepositAddress("ethereum", "0x" + "2" * 40, 0, "inv_3", "m1", NOW),
+    ):
         with pytest.raises(Conflict), storage.unit_of_work() as uow:
             uow.deposit_addresses.add(clash)
     with storage.unit_of_work() as uow:

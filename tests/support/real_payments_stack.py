@@ -115,9 +115,11 @@ class RealPaymentsStack(PaymentsStack):
         self.cursors = SqlScanCursorStore(self.engine)
         self.merchants = SqlMerchants(self.engine)
         self.urls = PayoutUrls(
-            result=self.sink.url_for("/payouts/result"), timeout=self.sink.url_for("/payouts/timeout"),
-            status_result=self.sink.url_for("/status/result"), status_timeout=self.sink.url_for("/status/timeout"),
-        )  # fmt: skip
+            result=self.sink.url_for("/payouts/result"),
+            timeout=self.sink.url_for("/payouts/timeout"),
+            status_result=self.sink.url_for("/status/result"),
+            status_timeout=self.sink.url_for("/status/timeout"),
+        )
         self.wire_use_cases(gateway=self.gateway)
 
     @classmethod

@@ -28,9 +28,22 @@ def cli_json(*args: str) -> Any:
 def create_merchant(*extra: str, owner: str = OWNER, destination: str = "0712345678") -> str:
     """A merchant created through ``merchants create`` (instant B2C settlement to ``destination``); its id."""
     view = cli_json(
-        "merchants", "create", "--name", "Duka La Mama", "--owner", owner, "--settlement", "instant",
-        "--method", "mpesa_b2c", "--destination", destination, "--rails", "usdt-tron", *extra,
-    )  # fmt: skip
+        "merchants",
+        "create",
+        "--name",
+        "Duka La Mama",
+        "--owner",
+        owner,
+        "--settlement",
+        "instant",
+        "--method",
+        "mpesa_b2c",
+        "--destination",
+        destination,
+        "--rails",
+        "usdt-tron",
+        *extra,
+    )
     return str(view["id"])
 
 

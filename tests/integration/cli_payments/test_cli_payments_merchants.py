@@ -6,8 +6,20 @@ import pytest
 
 from tests.integration.cli_payments.cli_payments_support import OWNER, cli, cli_json, create_merchant
 
-BASE = ["merchants", "create", "--name", "Duka La Mama", "--settlement", "daily", "--method", "mpesa_b2c",
-        "--destination", "0712345678", "--rails", "usdt-tron"]  # fmt: skip
+BASE = [
+    "merchants",
+    "create",
+    "--name",
+    "Duka La Mama",
+    "--settlement",
+    "daily",
+    "--method",
+    "mpesa_b2c",
+    "--destination",
+    "0712345678",
+    "--rails",
+    "usdt-tron",
+]
 
 
 def test_cli_create_merchant_stores_its_profile_and_store_settings(stack):

@@ -14,13 +14,15 @@ def delivery(stack):
     """The merchant's `invoice.created` webhook, fanned out from the stack's outbox and delivered (HTTP 200)."""
     merchant_id = create_merchant()
     stack.invoicing.create_invoice(merchant_id, stack.kes("500"))
-    create_endpoint(merchant_id, "https://duka.example/hooks", uow_factory=stack.webhooks_uow, ids=stack.ids,
-                    clock=stack.clock)  # fmt: skip
+    create_endpoint(
+        merchant_id, "https://duka.example/hooks", uow_factory=stack.webhooks_uow, ids=stack.ids, clock=stack.clock
+    )
     (message,) = stack.outbox("invoice.created")
     with stack.webhooks_uow() as uow:
         (created,) = fan_out(uow, message, ids=stack.ids, now=stack.clock.now())
-    delivered = deliver_webhook(created.id, uow_factory=stack.webhooks_uow, sender=RecordingSender(),
-                                queue=stack.queue, clock=stack.clock)  # fmt: skip
+    delivered = deliver_webhook(
+        created.id, uow_factory=stack.webhooks_uow, sender=RecordingSender(), queue=stack.queue, clock=stack.clock
+    )
     assert delivered is not None and delivered.status.value == "delivered"
     return delivered
 

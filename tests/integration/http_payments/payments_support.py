@@ -49,8 +49,9 @@ class WebhookRig:
         self._copied: set[str] = set()
 
     def _deliver(self, payload: Any) -> None:
-        deliver_webhook(payload["delivery_id"], uow_factory=self.uow, sender=self.sender, queue=self.queue,
-                        clock=self.clock)  # fmt: skip
+        deliver_webhook(
+            payload["delivery_id"], uow_factory=self.uow, sender=self.sender, queue=self.queue, clock=self.clock
+        )
 
     def relay(self) -> list[str]:
         """Publish the stack's new outbox messages to webhook deliveries; the ids of the deliveries created."""
@@ -83,8 +84,9 @@ class Shop:
     def __init__(self, auth: AuthActions, client: FlaskClient, name: str, settlement: dict[str, str]) -> None:
         self.client = client
         self.headers = auth.user("merchant")
-        created = client.post("/v1/merchants", json={"business_name": name, "settlement": settlement},
-                              headers=self.headers)  # fmt: skip
+        created = client.post(
+            "/v1/merchants", json={"business_name": name, "settlement": settlement}, headers=self.headers
+        )
         assert created.status_code == 201, created.json
         self.id: str = created.json["id"]
 

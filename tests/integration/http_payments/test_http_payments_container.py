@@ -16,15 +16,22 @@ from tests.integration.http_payments.payments_support import INSTANT, Shop
 
 def test_the_container_serves_stores_listings_and_webhooks_and_calls_back_to_our_hooks(tmp_path):
     """Over the real container: stores, listings, webhook endpoints and FX refusals work; Daraja gets our hook URLs."""
-    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com",
-           "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9", "CRYPTOPAY_FX_SANDBOX_URL": "http://127.0.0.1:9"}  # fmt: skip
+    env = {
+        "CRYPTOPAY_DATA_DIR": str(tmp_path),
+        "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com",
+        "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9",
+        "CRYPTOPAY_FX_SANDBOX_URL": "http://127.0.0.1:9",
+    }
     container = build(RootSettings.from_env(env))
     try:
         services = Services(
-            **sql_identity_repositories(container.engine), rate_limiter=InMemoryRateLimiter(container.clock),
-            password_hasher=Argon2Hasher(time_cost=1, memory_cost=1024), clock=container.clock, ids=container.ids,
+            **sql_identity_repositories(container.engine),
+            rate_limiter=InMemoryRateLimiter(container.clock),
+            password_hasher=Argon2Hasher(time_cost=1, memory_cost=1024),
+            clock=container.clock,
+            ids=container.ids,
             extra={"payments": container, "webhooks": container},
-        )  # fmt: skip
+        )
         app = make_app(services)
         client = app.test_client()
         shop = Shop(AuthActions(app, client), client, "Duka Ltd", INSTANT)

@@ -89,8 +89,9 @@ def test_a_timeout_callback_makes_the_payout_unknown_until_status_answers(client
     result = stack.mpesa.outbox.pop()
     token = hook_path(result.url).rsplit("/", 1)[1]
     timeout = {"Result": {**result.payload["Result"], "ResultCode": "QueueTimeout", "ResultDesc": "queue timeout"}}
-    answer = client.post(f"/hooks/daraja/payouts/timeout/{token}", data=daraja_body(timeout),
-                         content_type="application/json")  # fmt: skip
+    answer = client.post(
+        f"/hooks/daraja/payouts/timeout/{token}", data=daraja_body(timeout), content_type="application/json"
+    )
     assert answer.status_code == 200
     assert client.get("/v1/payouts", headers=shop.headers).json["data"][0]["state"] == "unknown"
     stack.payouts.query_stale_payouts()
@@ -105,8 +106,16 @@ def test_unreadable_callbacks_are_a_problem_not_a_crash(client):
     """A body that is not a Daraja payload is a 422 problem; a result naming no payout is still acknowledged."""
     answer = client.post("/hooks/daraja/payouts/result/tok", data="[1, 2]", content_type="application/json")
     assert answer.status_code == 422 and answer.content_type == "application/problem+json"
-    stray = {"Result": {"ResultType": 0, "ResultCode": 0, "ResultDesc": "ok", "OriginatorConversationID": "nobody",
-                        "ConversationID": "AG_1", "TransactionID": "SBX1"}}  # fmt: skip
+    stray = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": 0,
+            "ResultDesc": "ok",
+            "OriginatorConversationID": "nobody",
+            "ConversationID": "AG_1",
+            "TransactionID": "SBX1",
+        }
+    }
     answer = client.post("/hooks/daraja/payouts/result/tok", data=daraja_body(stray), content_type="application/json")
     assert answer.status_code == 200 and answer.json["ResultDesc"] == "Accepted"
 

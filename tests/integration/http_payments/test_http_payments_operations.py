@@ -35,14 +35,20 @@ def test_store_settings_are_read_back_and_validated(client, auth, shop, stack):
     stored = shop.store(["usdt-tron"], invoice_window_minutes=30, tolerance_percent="0.5")
     assert stored == client.get(f"/v1/merchants/{shop.id}/store", headers=shop.headers).json
     assert stored["rails"] == ["usdt-tron"] and stored["tolerance_percent"] == "0.5"
-    for body, field in (({"rails": ["usdt-tron"], "invoice_window_minutes": 0}, "invoice_window_minutes"),
-                        ({"rails": ["usdt-tron"], "tolerance_percent": "100"}, "tolerance_percent"),
-                        ({"rails": ["usdt-tron"], "tolerance_percent": 1.5}, "tolerance_percent"),
-                        ({"rails": ["doge-dogecoin"]}, "rails"), ({"rails": []}, "rails")):  # fmt: skip
+    for body, field in (
+        ({"rails": ["usdt-tron"], "invoice_window_minutes": 0}, "invoice_window_minutes"),
+        ({"rails": ["usdt-tron"], "tolerance_percent": "100"}, "tolerance_percent"),
+        ({"rails": ["usdt-tron"], "tolerance_percent": 1.5}, "tolerance_percent"),
+        ({"rails": ["doge-dogecoin"]}, "rails"),
+        ({"rails": []}, "rails"),
+    ):
         response = client.put(f"/v1/merchants/{shop.id}/store", json=body, headers=shop.headers)
         assert response.status_code == 422 and response.json["errors"][0]["field"] == field, (body, response.json)
-    fee = client.put(f"/v1/merchants/{shop.id}/store", json={"rails": ["usdt-tron"], "merchant_fee_percent": "0"},
-                     headers=shop.headers)  # fmt: skip
+    fee = client.put(
+        f"/v1/merchants/{shop.id}/store",
+        json={"rails": ["usdt-tron"], "merchant_fee_percent": "0"},
+        headers=shop.headers,
+    )
     assert fee.status_code == 403 and "admin" in fee.json["detail"]
     admin = auth.user("admin")
     shop.store(["usdt-tron"], headers=admin, merchant_fee_percent="1")

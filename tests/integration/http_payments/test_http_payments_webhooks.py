@@ -43,8 +43,11 @@ def test_deleting_an_endpoint_hides_it_and_stops_its_events(client, hooks, shop)
 
 def test_bad_endpoints_are_refused_with_problems(client, shop):
     """A plain-http or private URL, or an unknown event, is a 422 problem and creates nothing."""
-    for body in ({"url": "http://duka.example/hooks"}, {"url": "https://10.0.0.7/hooks"},
-                 {"url": "https://duka.example/hooks", "events": ["invoice.paid_twice"]}):  # fmt: skip
+    for body in (
+        {"url": "http://duka.example/hooks"},
+        {"url": "https://10.0.0.7/hooks"},
+        {"url": "https://duka.example/hooks", "events": ["invoice.paid_twice"]},
+    ):
         response = client.post("/v1/webhook-endpoints", json=body, headers=shop.headers)
         assert response.status_code == 422 and response.content_type == "application/problem+json", body
     assert client.get("/v1/webhook-endpoints", headers=shop.headers).json["data"] == []

@@ -31,11 +31,16 @@ def test_inspect_json_of_a_b2c_result() -> None:
     result = runner.invoke(app, ["mpesa", "inspect", str(FIXTURES / "b2c_result_success_official.json"), "--json"])
     view = json.loads(result.stdout)
     assert {k: view[k] for k in KEYS} == {
-        "kind": "result", "success": True, "result_code": "0",
-        "result_desc": "The service request is processed successfully.", "receipt": "SG632NMUAB", "amount": "10",
-        "phone": "254705912645", "occurred_at": "2024-07-06T22:48:52+03:00",
+        "kind": "result",
+        "success": True,
+        "result_code": "0",
+        "result_desc": "The service request is processed successfully.",
+        "receipt": "SG632NMUAB",
+        "amount": "10",
+        "phone": "254705912645",
+        "occurred_at": "2024-07-06T22:48:52+03:00",
         "reference": "53e3-4aa8-9fe0-8fb5e4092cdd3533373",
-    }  # fmt: skip
+    }
 
 
 def test_inspect_prints_a_table_for_people() -> None:

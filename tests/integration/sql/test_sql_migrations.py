@@ -16,8 +16,16 @@ from cryptopay.core.ledger import Account, AccountKind, Ledger
 from cryptopay.core.money import KES, Money
 from sqlalchemy import exc, text
 
-TABLES = {"ledger_accounts", "ledger_entries", "ledger_lines", "ledger_holds", "ledger_idempotency", "audit_log",
-          "audit_head", "outbox"}  # fmt: skip
+TABLES = {
+    "ledger_accounts",
+    "ledger_entries",
+    "ledger_lines",
+    "ledger_holds",
+    "ledger_idempotency",
+    "audit_log",
+    "audit_head",
+    "outbox",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

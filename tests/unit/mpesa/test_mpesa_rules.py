@@ -35,17 +35,20 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.testing.daraja_payloads import not_found_status_result, status_result, stk_callback
 
 
-@pytest.mark.parametrize(("code", "message", "cls", "retry_safe"), [
-    ("404.001.03", "Invalid Access Token", MpesaTokenExpired, True),
-    ("500.003.02", "Spike arrest violation", MpesaThrottled, True),
-    ("500.003.03", "Quota Violation", MpesaThrottled, True),
-    ("500.002.1001", "Duplicate OriginatorConversationID.", MpesaDuplicateRequest, False),
-    ("500.001.1001", "The transaction is being processed", MpesaStillProcessing, False),
-    ("500.001.1001", "Wrong credentials", MpesaAuthFailed, False),
-    ("400.002.02", "Bad Request - Invalid BusinessShortCode", MpesaBadRequest, False),
-    ("401.003.01", "Error Occurred - Invalid Access Token", MpesaAuthFailed, False),
-    ("503.001.01", "Service Unavailable", MpesaUnavailable, False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("code", "message", "cls", "retry_safe"),
+    [
+        ("404.001.03", "Invalid Access Token", MpesaTokenExpired, True),
+        ("500.003.02", "Spike arrest violation", MpesaThrottled, True),
+        ("500.003.03", "Quota Violation", MpesaThrottled, True),
+        ("500.002.1001", "Duplicate OriginatorConversationID.", MpesaDuplicateRequest, False),
+        ("500.001.1001", "The transaction is being processed", MpesaStillProcessing, False),
+        ("500.001.1001", "Wrong credentials", MpesaAuthFailed, False),
+        ("400.002.02", "Bad Request - Invalid BusinessShortCode", MpesaBadRequest, False),
+        ("401.003.01", "Error Occurred - Invalid Access Token", MpesaAuthFailed, False),
+        ("503.001.01", "Service Unavailable", MpesaUnavailable, False),
+    ],
+)
 def test_every_error_envelope_maps_to_a_typed_error(code: str, message: str, cls: type, retry_safe: bool) -> None:
     """Each envelope becomes its typed error, keeping the code; only token expiry and throttling are resendable."""
     error = error_for_envelope(code, message, "req-1")

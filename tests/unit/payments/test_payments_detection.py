@@ -40,8 +40,13 @@ def test_a_full_payment_goes_processing_then_settled_and_is_credited_once(stack:
     stack.detection.record_chain_transfers("tron", [transfer])  # seen again by a rescan
     stack.confirm(1)
     assert stack.balance(CUSTODY) == usdt("100") and len(credits(stack).all()) == 1
-    assert stack.topics() == ["invoice.created", "invoice.payment_received", "invoice.processing",
-                              "invoice.payment_confirmed", "invoice.settled"]  # fmt: skip
+    assert stack.topics() == [
+        "invoice.created",
+        "invoice.payment_received",
+        "invoice.processing",
+        "invoice.payment_confirmed",
+        "invoice.settled",
+    ]
     assert {"invoice.payment_credited"} <= {r.action for r in stack.storage.audit_records()}
     assert stack.books_balanced()
 

@@ -47,8 +47,15 @@ def test_a_merchant_is_settled_once_per_cut_off(stack: PaymentsStack) -> None:
     """A second settlement of one merchant at one cut-off is a Conflict."""
 
     def settlement(settlement_id: str) -> Settlement:
-        return Settlement(id=settlement_id, merchant_id="m1", cutoff=AT, created_at=AT, complete_by=AT,
-                          method=SettlementMethod.MPESA_B2C, destination="254712345678")  # fmt: skip
+        return Settlement(
+            id=settlement_id,
+            merchant_id="m1",
+            cutoff=AT,
+            created_at=AT,
+            complete_by=AT,
+            method=SettlementMethod.MPESA_B2C,
+            destination="254712345678",
+        )
 
     with stack.uow() as uow:
         uow.settlements.add(settlement("stl_1"))

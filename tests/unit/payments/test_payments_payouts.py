@@ -35,14 +35,19 @@ class FlakyMpesa(FakeMobileMoney):
         return super().b2c(request, **options)
 
 
-def planned_payout(phone: str = OK_PHONE, *, method: SettlementMethod = SettlementMethod.MPESA_B2C,
-                   mpesa: FakeMobileMoney | None = None) -> tuple[PaymentsStack, Payout]:  # fmt: skip
+def planned_payout(
+    phone: str = OK_PHONE,
+    *,
+    method: SettlementMethod = SettlementMethod.MPESA_B2C,
+    mpesa: FakeMobileMoney | None = None,
+) -> tuple[PaymentsStack, Payout]:
     """An instant merchant paid 100 USDT, settled into one planned payout of KES 12,805."""
     stack = PaymentsStack()
     if mpesa is not None:
         stack.mpesa = mpesa
-        stack.payouts = Payouts(uow=stack.uow, clock=stack.clock, ids=stack.ids, ledger=stack.ledger, gateway=mpesa,
-                                urls=stack.urls)  # fmt: skip
+        stack.payouts = Payouts(
+            uow=stack.uow, clock=stack.clock, ids=stack.ids, ledger=stack.ledger, gateway=mpesa, urls=stack.urls
+        )
     stack.add_merchant("m1", settlement=SettlementProfile(SettlementSchedule.INSTANT, method, phone))
     invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
     stack.pay(invoice.id)
@@ -187,8 +192,15 @@ def test_a_success_result_that_does_not_match_the_payout_moves_nothing() -> None
     stack, payout = planned_payout("254711000008")
     stack.payouts.submit_payouts()
     sim = stack.mpesa.transaction(payout.originator_id or "")
-    forged = daraja_payloads.b2c_result(sim.reference, sim.conversation_id, "SBX9999999", Money.of("99999", KES),
-                                        OK_PHONE, stack.clock.now(), Money.of("1", KES))  # fmt: skip
+    forged = daraja_payloads.b2c_result(
+        sim.reference,
+        sim.conversation_id,
+        "SBX9999999",
+        Money.of("99999", KES),
+        OK_PHONE,
+        stack.clock.now(),
+        Money.of("1", KES),
+    )
     doubt = stack.payouts.handle_payout_result(parse_payload(forged), token=token_from_url(sim.result_url or ""))
     assert doubt is not None and doubt.state is PayoutState.UNKNOWN
     assert stack.balance(flows.FLOAT) == Money.zero(KES)

@@ -77,8 +77,9 @@ def test_a_balance_below_the_minimum_waits_and_the_cut_off_is_marked_skipped(sta
 def test_an_idle_instant_merchant_leaves_no_record() -> None:
     """An instant merchant with too little to pay gets no settlement row at all."""
     stack = PaymentsStack()
-    stack.add_merchant("m2", settlement=SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C,
-                                                          "0712345678"))  # fmt: skip
+    stack.add_merchant(
+        "m2", settlement=SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
+    )
     [run] = stack.settling.run_settlements()
     assert run.settlement is None and settlements(stack, "m2") == []
 
@@ -97,8 +98,9 @@ def test_a_dry_run_plans_without_writing(stack: PaymentsStack) -> None:
 def test_weekly_settlements_wait_for_friday_in_nairobi() -> None:
     """A weekly merchant settled on Monday waits until Friday 17:00 Nairobi for the next run."""
     stack = PaymentsStack()
-    stack.add_merchant("m3", settlement=SettlementProfile(SettlementSchedule.WEEKLY, SettlementMethod.MPESA_B2C,
-                                                          "0712345678"))  # fmt: skip
+    stack.add_merchant(
+        "m3", settlement=SettlementProfile(SettlementSchedule.WEEKLY, SettlementMethod.MPESA_B2C, "0712345678")
+    )
     paid(stack, "100", "m3")
     stack.settling.run_settlements()
     paid(stack, "100", "m3")
@@ -112,8 +114,9 @@ def test_weekly_settlements_wait_for_friday_in_nairobi() -> None:
 def test_bank_settlements_are_left_to_an_operator() -> None:
     """A bank-paid merchant is reported, not paid."""
     stack = PaymentsStack()
-    stack.add_merchant("m4", settlement=SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.BANK,
-                                                          "KCB01:1234567890"))  # fmt: skip
+    stack.add_merchant(
+        "m4", settlement=SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.BANK, "KCB01:1234567890")
+    )
     [run] = stack.settling.run_settlements()
     assert run.settlement is None and "operator" in run.reason
 

@@ -30,9 +30,15 @@ import httpx
 
 DEMO_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 MERCHANT_PHONE = "254708374149"  # Safaricom's public sandbox test MSISDN
-ERC20_TRANSFER = [{"name": "transfer", "type": "function", "stateMutability": "nonpayable",
-                   "inputs": [{"name": "to", "type": "address"}, {"name": "value", "type": "uint256"}],
-                   "outputs": [{"name": "", "type": "bool"}]}]  # fmt: skip
+ERC20_TRANSFER = [
+    {
+        "name": "transfer",
+        "type": "function",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "to", "type": "address"}, {"name": "value", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    }
+]
 
 
 def _free_port() -> int:
@@ -127,8 +133,10 @@ class Demo:
         manifest = json.loads(self._cli("sandbox", "up", "--block-time", "1", "--json", env=base_env))
         self.manifest = manifest
         evm = manifest["evm"]
-        self.step(f"sandbox up: anvil {evm['rpc_url']} (chain {evm['chain_id']}), test USDT {evm['usdt']['address']}, "
-                  f"Daraja {manifest['daraja']['base_url']}")  # fmt: skip
+        self.step(
+            f"sandbox up: anvil {evm['rpc_url']} (chain {evm['chain_id']}), test USDT {evm['usdt']['address']}, "
+            f"Daraja {manifest['daraja']['base_url']}"
+        )
         self.api_port = _free_port()
         self.api = f"http://127.0.0.1:{self.api_port}"
         self.env = {
@@ -200,18 +208,32 @@ class Demo:
 
     def merchant_setup(self) -> None:
         email, password = "duka@example.co.ke", secrets.token_urlsafe(16)
-        httpx.post(f"{self.api}/v1/auth/register", json={"email": email, "password": password, "role": "merchant"},
-                   timeout=30).raise_for_status()  # fmt: skip
+        httpx.post(
+            f"{self.api}/v1/auth/register", json={"email": email, "password": password, "role": "merchant"}, timeout=30
+        ).raise_for_status()
         token = self._login(email, password)
-        merchant = self._call("POST", "/v1/merchants", token=token, body={
-            "business_name": "Duka la Mama Njeri",
-            "settlement": {"schedule": "instant", "method": "mpesa_b2c", "destination": MERCHANT_PHONE,
-                           "minimum": {"amount": "100", "asset": "KES"}},
-        })  # fmt: skip
+        merchant = self._call(
+            "POST",
+            "/v1/merchants",
+            token=token,
+            body={
+                "business_name": "Duka la Mama Njeri",
+                "settlement": {
+                    "schedule": "instant",
+                    "method": "mpesa_b2c",
+                    "destination": MERCHANT_PHONE,
+                    "minimum": {"amount": "100", "asset": "KES"},
+                },
+            },
+        )
         self.merchant_id = merchant["id"]
         self.token = self._login(email, password)  # the new token carries the merchant
-        self._call("PUT", f"/v1/merchants/{self.merchant_id}/store", token=self.token,
-                   body={"rails": ["usdt-ethereum"], "tolerance_percent": "0.5"})  # fmt: skip
+        self._call(
+            "PUT",
+            f"/v1/merchants/{self.merchant_id}/store",
+            token=self.token,
+            body={"rails": ["usdt-ethereum"], "tolerance_percent": "0.5"},
+        )
         key = self._call(
             "POST",
             f"/v1/merchants/{self.merchant_id}/api-keys",
@@ -225,16 +247,24 @@ class Demo:
         url = f"http://127.0.0.1:{self.receiver.server_address[1]}/hooks/cryptopay"
         endpoint = self._call("POST", "/v1/webhook-endpoints", token=self.token, body={"url": url})
         self.receiver.secret = endpoint["secret"]
-        self.step(f"merchant {self.merchant_id} registered (instant settlement to M-Pesa {MERCHANT_PHONE}), "
-                  f"API key {key['key']['prefix']}…, webhook endpoint {url}")  # fmt: skip
+        self.step(
+            f"merchant {self.merchant_id} registered (instant settlement to M-Pesa {MERCHANT_PHONE}), "
+            f"API key {key['key']['prefix']}…, webhook endpoint {url}"
+        )
 
     def invoice_and_pay(self) -> dict[str, Any]:
-        invoice = self._call("POST", "/v1/invoices", token=self.api_key, key="demo-order-1001",
-                             body={"amount": "5000", "currency": "KES", "rails": ["usdt-ethereum"],
-                                   "order_id": "1001"})  # fmt: skip
+        invoice = self._call(
+            "POST",
+            "/v1/invoices",
+            token=self.api_key,
+            key="demo-order-1001",
+            body={"amount": "5000", "currency": "KES", "rails": ["usdt-ethereum"], "order_id": "1001"},
+        )
         option = invoice["payment_options"][0]
-        self.step(f"invoice {invoice['id']}: KES 5,000.00 -> pay {option['amount']} USDT to {option['address']} "
-                  f"(quote {invoice['quote']['id']} bid {invoice['quote']['bid']})")  # fmt: skip
+        self.step(
+            f"invoice {invoice['id']}: KES 5,000.00 -> pay {option['amount']} USDT to {option['address']} "
+            f"(quote {invoice['quote']['id']} bid {invoice['quote']['bid']})"
+        )
         self.step(f"payment URI {option['uri']}")
         from web3 import Web3
 
@@ -265,12 +295,16 @@ class Demo:
     def settle_and_pay_out(self) -> dict[str, Any]:
         runs = self._call("POST", "/v1/settlements/run", token=self.token, body={}, key="demo-settlement-1")
         for run in runs["runs"]:
-            self.step(f"settlement run for {run['merchant_id']}: {run['reason']} (instant settlement may already "
-                      "have been made by the worker)")  # fmt: skip
+            self.step(
+                f"settlement run for {run['merchant_id']}: {run['reason']} (instant settlement may already "
+                "have been made by the worker)"
+            )
         payout = self._wait("the B2C result", self._completed_payout)
         destination = payout.get("destination", MERCHANT_PHONE)
-        self.step(f"payout {payout['id']}: KES {payout['amount']['amount']} to {destination} "
-                  f"completed, M-Pesa receipt {payout.get('receipt')}")  # fmt: skip
+        self.step(
+            f"payout {payout['id']}: KES {payout['amount']['amount']} to {destination} "
+            f"completed, M-Pesa receipt {payout.get('receipt')}"
+        )
         return dict(payout)
 
     def _completed_payout(self) -> dict[str, Any] | None:
@@ -289,8 +323,9 @@ class Demo:
             invoice = self.invoice_and_pay()
             payout = self.settle_and_pay_out()
             seconds_to_payout = time.monotonic() - self.paid_at
-            self._wait("webhooks", lambda: any(r["type"] == "payout.completed" for r in self.receiver.received),
-                       timeout=30)  # fmt: skip
+            self._wait(
+                "webhooks", lambda: any(r["type"] == "payout.completed" for r in self.receiver.received), timeout=30
+            )
             delivered = [r for r in self.receiver.received if r["verified"]]
             self.step(f"webhooks received and verified: {', '.join(str(r['type']) for r in delivered)}")
             balanced = self.trial_balance_zero()

@@ -91,8 +91,9 @@ def confirmed_payments_credited(records: Records) -> list[Difference]:
             if key in confirmed and len(credits) != 1:
                 found.append(Difference(subject, "1 standing credit", f"{len(credits)} standing credits"))
             elif key not in confirmed and any(not c.clawback_pending for c in credits):
-                found.append(Difference(subject, "a confirmed payment", "credited but not confirmed",
-                                        f"credit {credits[0].id}"))  # fmt: skip
+                found.append(
+                    Difference(subject, "a confirmed payment", "credited but not confirmed", f"credit {credits[0].id}")
+                )
     return found
 
 
@@ -105,16 +106,25 @@ def credit_entries_posted(records: Records) -> list[Difference]:
         if not exists:
             found.append(Difference(f"credit {credit.id}", f"ledger entry {credit.entry_id}", "no such entry"))
         elif reversed_ != want_reversed:
-            found.append(Difference(f"credit {credit.id}", "reversed" if want_reversed else "standing",
-                                    "reversed" if reversed_ else "standing", f"entry {credit.entry_id}"))  # fmt: skip
+            found.append(
+                Difference(
+                    f"credit {credit.id}",
+                    "reversed" if want_reversed else "standing",
+                    "reversed" if reversed_ else "standing",
+                    f"entry {credit.entry_id}",
+                )
+            )
     return found
 
 
 def completed_payouts_have_receipts(records: Records) -> list[Difference]:
     """Every completed payout carries M-Pesa's receipt, and no receipt pays two payouts."""
     completed = [p for p in records.payouts if p.state is PayoutState.COMPLETED]
-    found = [Difference(f"payout {p.id}", "an M-Pesa receipt", "none", f"result {p.result_code or '-'}")
-             for p in completed if not p.receipt]  # fmt: skip
+    found = [
+        Difference(f"payout {p.id}", "an M-Pesa receipt", "none", f"result {p.result_code or '-'}")
+        for p in completed
+        if not p.receipt
+    ]
     twice = Counter(p.receipt for p in completed if p.receipt)
     found += [Difference(f"receipt {r}", "one payout", f"{n} payouts") for r, n in sorted(twice.items()) if n > 1]
     return found
@@ -150,8 +160,14 @@ def in_flight_matches_payouts(records: Records) -> list[Difference]:
     posted = balance.posted if balance else Money.zero(KES)
     found = []
     if pending != want:
-        found.append(Difference(flows.IN_FLIGHT, f"{want} held for {len(in_flight)} payouts in flight",
-                                f"{pending} pending", f"off by {pending - want}"))  # fmt: skip
+        found.append(
+            Difference(
+                flows.IN_FLIGHT,
+                f"{want} held for {len(in_flight)} payouts in flight",
+                f"{pending} pending",
+                f"off by {pending - want}",
+            )
+        )
     if not posted.is_zero():
         found.append(Difference(flows.IN_FLIGHT, f"0 {KES.code} posted", f"{posted} posted"))
     return found
@@ -243,7 +259,13 @@ def gather(svc: Services) -> Records:
     payouts = all_payouts(svc)
     holds, entries = _ledger_records(svc, credits, payouts)
     return Records(
-        invoices=tuple(invoices), credits=tuple(credits), refunds=tuple(refunds), payouts=tuple(payouts),
-        custody=_custody(svc, credits), in_flight=_balance(svc.ledger, flows.IN_FLIGHT), holds=holds,
-        credit_entries=entries, trial_balance=svc.ledger.trial_balance(),
-    )  # fmt: skip
+        invoices=tuple(invoices),
+        credits=tuple(credits),
+        refunds=tuple(refunds),
+        payouts=tuple(payouts),
+        custody=_custody(svc, credits),
+        in_flight=_balance(svc.ledger, flows.IN_FLIGHT),
+        holds=holds,
+        credit_entries=entries,
+        trial_balance=svc.ledger.trial_balance(),
+    )

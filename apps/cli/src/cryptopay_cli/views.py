@@ -73,12 +73,19 @@ def invoice_view(invoice: Invoice, *, detail: bool = False) -> dict[str, Any]:
     if detail:
         view["options"] = [{"rail": o.rail.key, "address": o.address, "due": money(o.due)} for o in invoice.options]
         view["payments"] = [
-            {"rail": p.rail_key, "tx_hash": p.transfer.tx_hash, "index": p.transfer.index,
-             "block_number": p.transfer.block_number,
-             "amount": money(p.amount), "confirmations": p.confirmations, "withdrawn": p.withdrawn,
-             "late": p.is_late(invoice.expires_at), "paid_at": p.paid_at}
+            {
+                "rail": p.rail_key,
+                "tx_hash": p.transfer.tx_hash,
+                "index": p.transfer.index,
+                "block_number": p.transfer.block_number,
+                "amount": money(p.amount),
+                "confirmations": p.confirmations,
+                "withdrawn": p.withdrawn,
+                "late": p.is_late(invoice.expires_at),
+                "paid_at": p.paid_at,
+            }
             for p in invoice.payments
-        ]  # fmt: skip
+        ]
         view["quote_ids"] = list(invoice.quote_ids)
         view["monitoring_until"] = invoice.monitoring_until
     return view

@@ -63,9 +63,16 @@ def create(
         vault, store = EnvelopeVault.from_env(), FileKeyStore()
         fresh = _new_key(network.strip().lower(), testnet)
         stored = store_hot_key(
-            vault, store, SystemClock(), key_id=key_id or RandomIds().new_id("key"), network=network.strip().lower(),
-            label=label, private_key=fresh.private_key, address=fresh.address, public_key=fresh.public_key,
-        )  # fmt: skip
+            vault,
+            store,
+            SystemClock(),
+            key_id=key_id or RandomIds().new_id("key"),
+            network=network.strip().lower(),
+            label=label,
+            private_key=fresh.private_key,
+            address=fresh.address,
+            public_key=fresh.public_key,
+        )
         row = _public(stored)
     if as_json:
         emit_json(row)

@@ -55,8 +55,10 @@ def retry(
     if as_json:
         emit_json(view)
     else:
-        typer.echo(f"payout {payout_id} retried as {new.id} ({new.amount} to {new.destination}, "
-                   f"attempt {new.attempt}); the worker's payouts job sends it")  # fmt: skip
+        typer.echo(
+            f"payout {payout_id} retried as {new.id} ({new.amount} to {new.destination}, "
+            f"attempt {new.attempt}); the worker's payouts job sends it"
+        )
 
 
 @app.command("query-stale")

@@ -41,10 +41,12 @@ def _count(n: int) -> str:
 
 def _print(views: list[dict[str, Any]]) -> None:
     emit_table(
-        [{"area": v["area"], "check": v["name"], "result": "ok" if v["ok"] else _count(len(v["differences"]))}
-         for v in views],
+        [
+            {"area": v["area"], "check": v["name"], "result": "ok" if v["ok"] else _count(len(v["differences"]))}
+            for v in views
+        ],
         ["area", "check", "result"],
-    )  # fmt: skip
+    )
     for view in views:
         if view["differences"]:
             typer.echo(f"\n{view['name']}: {view['about']}")

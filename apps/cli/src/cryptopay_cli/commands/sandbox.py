@@ -52,9 +52,11 @@ def daraja(
     config = DarajaSandboxConfig(callback_delay=callback_delay, late_delay=late_delay)
     sandbox = DarajaSandbox(config)
     server = sandbox.start(host, port, quiet=False)
-    typer.echo(f"Daraja sandbox: consumer key {config.consumer_key!r}, secret {config.consumer_secret!r}, "
-               f"shortcode {config.shortcode}, passkey {config.passkey!r}, payout shortcode {config.payout_shortcode}, "
-               f"initiator {config.initiator_name!r} (SecurityCredential not checked)")  # fmt: skip
+    typer.echo(
+        f"Daraja sandbox: consumer key {config.consumer_key!r}, secret {config.consumer_secret!r}, "
+        f"shortcode {config.shortcode}, passkey {config.passkey!r}, payout shortcode {config.payout_shortcode}, "
+        f"initiator {config.initiator_name!r} (SecurityCredential not checked)"
+    )
     serve_until_stopped(sandbox.stop, server.url, duration)
 
 
@@ -69,8 +71,10 @@ def fx(
     from cryptopay.adapters.sandbox.fx import SANDBOX_API_KEY, create_fx_simulator
 
     server = serve_in_thread(create_fx_simulator(), host, port)
-    typer.echo(f"FX sandbox: export CRYPTOPAY_FX_SANDBOX_URL={server.url} (API key {SANDBOX_API_KEY!r}); "
-               f"state at {server.url}/_sandbox/fx/state")  # fmt: skip
+    typer.echo(
+        f"FX sandbox: export CRYPTOPAY_FX_SANDBOX_URL={server.url} (API key {SANDBOX_API_KEY!r}); "
+        f"state at {server.url}/_sandbox/fx/state"
+    )
     serve_until_stopped(server.stop, server.url, duration)
 
 
@@ -114,8 +118,17 @@ def up(
     if data is None:
         manifest.parent.mkdir(parents=True, exist_ok=True)
         log = (manifest.parent / "sandbox.log").open("ab")
-        command = [sys.executable, "-m", "cryptopay.adapters.sandbox.stack", "--manifest", str(manifest),
-                   "--block-time", str(block_time), "--callback-delay", str(callback_delay)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "cryptopay.adapters.sandbox.stack",
+            "--manifest",
+            str(manifest),
+            "--block-time",
+            str(block_time),
+            "--callback-delay",
+            str(callback_delay),
+        ]
         process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
         deadline = time.monotonic() + timeout
         while (data := _running(manifest)) is None:

@@ -16,5 +16,6 @@ def serve(
     dev: bool = typer.Option(False, "--dev", help="Allow a throw-away token secret and insecure cookies."),
 ) -> None:
     """Serve the REST API in the foreground until Ctrl-C."""
-    exec_script("cryptopay-http", ["--host", host, "--port", str(port), *(["--dev"] if dev else [])],
-                package="cryptopay-http")  # fmt: skip
+    exec_script(
+        "cryptopay-http", ["--host", host, "--port", str(port), *(["--dev"] if dev else [])], package="cryptopay-http"
+    )

@@ -34,9 +34,12 @@ def redeliver(
     svc = services()
     with errors_to_exit_codes():
         again = redeliver_webhook(
-            delivery_id, merchant_id=merchant, uow_factory=_needs(svc, "webhooks_uow"), queue=_needs(svc, "queue"),
+            delivery_id,
+            merchant_id=merchant,
+            uow_factory=_needs(svc, "webhooks_uow"),
+            queue=_needs(svc, "queue"),
             clock=svc.clock,
-        )  # fmt: skip
+        )
     view = {
         "id": again.id,
         "merchant_id": again.merchant_id,

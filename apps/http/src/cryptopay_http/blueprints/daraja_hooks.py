@@ -55,8 +55,12 @@ def payout_urls(public_base_url: str) -> PayoutUrls:
     'https://pay.example.com/hooks/daraja/payouts/result'
     """
     base = public_base_url.rstrip("/") + HOOKS_PREFIX
-    return PayoutUrls(result=f"{base}/payouts/result", timeout=f"{base}/payouts/timeout",
-                      status_result=f"{base}/status/result", status_timeout=f"{base}/status/timeout")  # fmt: skip
+    return PayoutUrls(
+        result=f"{base}/payouts/result",
+        timeout=f"{base}/payouts/timeout",
+        status_result=f"{base}/status/result",
+        status_timeout=f"{base}/status/timeout",
+    )
 
 
 def allowlist_from_env(env: Mapping[str, str]) -> SourceAllowlist:

@@ -172,8 +172,9 @@ def _accepted_rails(merchant_id: str, keys: list[str] | None) -> list[str] | Non
     accepted = {rail.key for rail in store.rails}
     for key in chosen:
         if key not in accepted:
-            raise InvalidInput(f"the store does not accept {key}; it accepts {', '.join(sorted(accepted))}",
-                               field="rails")  # fmt: skip
+            raise InvalidInput(
+                f"the store does not accept {key}; it accepts {', '.join(sorted(accepted))}", field="rails"
+            )
     return chosen
 
 

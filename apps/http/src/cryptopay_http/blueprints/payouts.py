@@ -56,9 +56,26 @@ class PayoutView:
 
     @classmethod
     def of(cls, p: Payout) -> PayoutView:
-        return cls(p.id, p.settlement_id, p.merchant_id, p.method, p.destination, p.amount, p.charge, p.state,
-                   p.attempt, p.retry_of, p.retried_by, p.receipt, p.result_code, p.result_desc, p.note, p.created_at,
-                   p.submitted_at, p.finished_at)  # fmt: skip
+        return cls(
+            p.id,
+            p.settlement_id,
+            p.merchant_id,
+            p.method,
+            p.destination,
+            p.amount,
+            p.charge,
+            p.state,
+            p.attempt,
+            p.retry_of,
+            p.retried_by,
+            p.receipt,
+            p.result_code,
+            p.result_desc,
+            p.note,
+            p.created_at,
+            p.submitted_at,
+            p.finished_at,
+        )
 
 
 def _state() -> PayoutState | None:
@@ -121,8 +138,9 @@ def get_payout(payout_id: str) -> Response:
 
 
 @bp.post("/v1/payouts/<payout_id>/retry")
-@operation("Retry a failed payout as a new attempt (admins)", response=PayoutView, status=201, tags=_TAGS,
-           errors=(404, 422))  # fmt: skip
+@operation(
+    "Retry a failed payout as a new attempt (admins)", response=PayoutView, status=201, tags=_TAGS, errors=(404, 422)
+)
 @require(roles=[Role.ADMIN])
 @idempotent
 def retry_payout(payout_id: str) -> Response:

@@ -55,9 +55,24 @@ class SettlementView:
 
     @classmethod
     def of(cls, s: Settlement) -> SettlementView:
-        return cls(s.id, s.merchant_id, s.state, s.cutoff, s.method, s.destination, s.quote_id, s.converted,
-                   s.credited, s.fx_spread, s.remainder, list(s.payout_ids), s.reason, s.created_at, s.complete_by,
-                   s.completed_at)  # fmt: skip
+        return cls(
+            s.id,
+            s.merchant_id,
+            s.state,
+            s.cutoff,
+            s.method,
+            s.destination,
+            s.quote_id,
+            s.converted,
+            s.credited,
+            s.fx_spread,
+            s.remainder,
+            list(s.payout_ids),
+            s.reason,
+            s.created_at,
+            s.complete_by,
+            s.completed_at,
+        )
 
 
 @attrs.frozen
@@ -129,8 +144,12 @@ def list_settlements() -> Response:
 
 
 @bp.post("/v1/settlements/run")
-@operation("Run settlements now (admins: all or one merchant; merchants: their own)", request=RunSettlements,
-           response=RunResult, tags=_TAGS)  # fmt: skip
+@operation(
+    "Run settlements now (admins: all or one merchant; merchants: their own)",
+    request=RunSettlements,
+    response=RunResult,
+    tags=_TAGS,
+)
 @require(scope="settlements:write")
 @idempotent
 def run_settlements() -> Response:

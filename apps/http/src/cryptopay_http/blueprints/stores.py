@@ -97,8 +97,15 @@ def _fees(existing: StoreSettings | None, assets: set[Asset], percent: Decimal |
     now = payments().clock.now()
     for asset in sorted(assets, key=lambda a: a.code):
         versions = [s.version for s in fees if s.product is FeeProduct.MERCHANT and s.asset == asset]
-        fees.append(FeeSchedule(product=FeeProduct.MERCHANT, asset=asset, version=max(versions, default=0) + 1,
-                                effective_from=now, percent=percent))  # fmt: skip
+        fees.append(
+            FeeSchedule(
+                product=FeeProduct.MERCHANT,
+                asset=asset,
+                version=max(versions, default=0) + 1,
+                effective_from=now,
+                percent=percent,
+            )
+        )
     return fees
 
 
@@ -131,9 +138,15 @@ def put_store(merchant_id: str) -> Response:
             **keep,
         )
         uow.stores.put(store)
-        audit(uow, "store.put", f"merchant:{merchant.id}", rails=",".join(r.key for r in rails),
-              window_minutes=body.invoice_window_minutes, tolerance=body.tolerance_percent,
-              fee=body.merchant_fee_percent if body.merchant_fee_percent is not None else "unchanged")  # fmt: skip
+        audit(
+            uow,
+            "store.put",
+            f"merchant:{merchant.id}",
+            rails=",".join(r.key for r in rails),
+            window_minutes=body.invoice_window_minutes,
+            tolerance=body.tolerance_percent,
+            fee=body.merchant_fee_percent if body.merchant_fee_percent is not None else "unchanged",
+        )
     return json_response(StoreView.of(store))
 
 

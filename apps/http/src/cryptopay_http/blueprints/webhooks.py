@@ -89,8 +89,19 @@ class DeliveryView:
 
     @classmethod
     def of(cls, d: WebhookDelivery) -> DeliveryView:
-        return cls(d.id, d.endpoint_id, d.event_id, d.event_type, d.status, d.attempts, d.next_attempt_at,
-                   d.last_status_code, d.last_error, d.created_at, d.delivered_at)  # fmt: skip
+        return cls(
+            d.id,
+            d.endpoint_id,
+            d.event_id,
+            d.event_type,
+            d.status,
+            d.attempts,
+            d.next_attempt_at,
+            d.last_status_code,
+            d.last_error,
+            d.created_at,
+            d.delivered_at,
+        )
 
 
 @attrs.frozen
@@ -137,17 +148,28 @@ def _status() -> DeliveryStatus | None:
 
 
 @bp.post("/v1/webhook-endpoints")
-@operation("Add a webhook endpoint (its secret is shown once)", request=CreateEndpoint, response=NewEndpointView,
-           status=201, tags=_TAGS)  # fmt: skip
+@operation(
+    "Add a webhook endpoint (its secret is shown once)",
+    request=CreateEndpoint,
+    response=NewEndpointView,
+    status=201,
+    tags=_TAGS,
+)
 @require(roles=_STAFF)
 def create_webhook_endpoint() -> Response:
     body = read_body(CreateEndpoint)
     merchant_id = acting_merchant(body.merchant_id)
     hooks = webhooks()
     endpoint = create_endpoint(
-        merchant_id, body.url, events=body.events, description=body.description, uow_factory=hooks.uow,
-        ids=hooks.ids, clock=hooks.clock, allow_insecure=bool(getattr(hooks, "allow_insecure_urls", False)),
-    )  # fmt: skip
+        merchant_id,
+        body.url,
+        events=body.events,
+        description=body.description,
+        uow_factory=hooks.uow,
+        ids=hooks.ids,
+        clock=hooks.clock,
+        allow_insecure=bool(getattr(hooks, "allow_insecure_urls", False)),
+    )
     view = NewEndpointView(WebhookEndpointView.of(endpoint), endpoint.secret)
     headers = {"Cache-Control": "no-store", "Location": f"/v1/webhook-endpoints/{endpoint.id}"}
     return json_response(view, 201, headers=headers)
@@ -188,8 +210,11 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
 
 
 @bp.get("/v1/webhook-deliveries")
-@operation("The merchant's webhook delivery log, newest first (?endpoint_id=&status=)",
-           response=PageOf(DeliveryView), tags=_TAGS)  # fmt: skip
+@operation(
+    "The merchant's webhook delivery log, newest first (?endpoint_id=&status=)",
+    response=PageOf(DeliveryView),
+    tags=_TAGS,
+)
 @require(roles=_STAFF)
 @paginated
 def list_webhook_deliveries() -> Response:
@@ -227,8 +252,13 @@ def get_webhook_delivery(delivery_id: str) -> Response:
 
 
 @bp.post("/v1/webhook-deliveries/<delivery_id>/redeliver")
-@operation("Send a delivered or dead delivery again (same event id and body)", response=DeliveryView, status=202,
-           tags=_TAGS, errors=(409,))  # fmt: skip
+@operation(
+    "Send a delivered or dead delivery again (same event id and body)",
+    response=DeliveryView,
+    status=202,
+    tags=_TAGS,
+    errors=(409,),
+)
 @require(roles=_STAFF)
 def redeliver(delivery_id: str) -> Response:
     delivery = _delivery(delivery_id)

@@ -171,8 +171,9 @@ class Container:
             )
             rails[rail.key] = rail
         if self._env("TRON_API_URL"):
-            rail = rail_for("tron", "USDT", contract=self._env("TRON_USDT_CONTRACT") or None,
-                            confirmations=self._depth("tron"))  # fmt: skip
+            rail = rail_for(
+                "tron", "USDT", contract=self._env("TRON_USDT_CONTRACT") or None, confirmations=self._depth("tron")
+            )
             rails[rail.key] = rail
         if self._env("ESPLORA_URL"):
             rail = rail_for("bitcoin", "BTC", confirmations=self._depth("bitcoin"))
@@ -277,8 +278,12 @@ class Container:
         from cryptopay.core.payments.payouts import PayoutUrls
 
         base = self._env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/") + "/hooks/daraja"
-        return PayoutUrls(result=f"{base}/payouts/result", timeout=f"{base}/payouts/timeout",
-                          status_result=f"{base}/status/result", status_timeout=f"{base}/status/timeout")  # fmt: skip
+        return PayoutUrls(
+            result=f"{base}/payouts/result",
+            timeout=f"{base}/payouts/timeout",
+            status_result=f"{base}/status/result",
+            status_timeout=f"{base}/status/timeout",
+        )
 
     @functools.cached_property
     def payouts(self) -> Any:

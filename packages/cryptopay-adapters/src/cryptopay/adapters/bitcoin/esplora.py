@@ -50,9 +50,13 @@ class EsploraClient:
             return response
 
         return call_with_backoff(
-            attempt, what=what, network=self.network, retry_on=(httpx.HTTPError, OSError, _Retry),
-            backoff=self.backoff, sleep=self.sleep,
-        )  # fmt: skip
+            attempt,
+            what=what,
+            network=self.network,
+            retry_on=(httpx.HTTPError, OSError, _Retry),
+            backoff=self.backoff,
+            sleep=self.sleep,
+        )
 
     def get_text(self, what: str, path: str) -> str | None:
         response = self._request(what, "GET", path)

@@ -122,8 +122,14 @@ class BitcoinSender:
         key = Key(self._keys.private_key_for(self._hot).reveal(), network=network, compressed=True)
         tx = Transaction(network=network, witness_type="segwit", replace_by_fee=True)
         for coin in coins:
-            tx.add_input(coin["txid"], int(coin["vout"]), keys=key.public_hex, value=int(coin["value"]),
-                         witness_type="segwit", script_type="sig_pubkey")  # fmt: skip
+            tx.add_input(
+                coin["txid"],
+                int(coin["vout"]),
+                keys=key.public_hex,
+                value=int(coin["value"]),
+                witness_type="segwit",
+                script_type="sig_pubkey",
+            )
         tx.add_output(sats, to)
         if change >= DUST_LIMIT:
             tx.add_output(change, self._hot)

@@ -58,9 +58,13 @@ class DarajaClient:
     """POSTs JSON to Daraja with a bearer token; returns the decoded answer or raises an ``MpesaError``."""
 
     def __init__(
-        self, settings: DarajaSettings, *, http: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-    ) -> None:  # fmt: skip
+        self,
+        settings: DarajaSettings,
+        *,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self._http = http or httpx.Client(timeout=settings.timeout_seconds)
         self._sleep = sleep

@@ -52,25 +52,36 @@ class DarajaGateway:
     def stk_push(self, request: StkPushRequest) -> StkPushAccepted:
         timestamp, shortcode = self._timestamp(), self.settings.shortcode
         body = {
-            "BusinessShortCode": shortcode, "Password": self._password(timestamp), "Timestamp": timestamp,
-            "TransactionType": request.transaction_type.value, "Amount": _whole(request.amount),
-            "PartyA": request.phone, "PartyB": request.till_number or shortcode, "PhoneNumber": request.phone,
-            "CallBackURL": request.callback_url, "AccountReference": request.account_reference,
+            "BusinessShortCode": shortcode,
+            "Password": self._password(timestamp),
+            "Timestamp": timestamp,
+            "TransactionType": request.transaction_type.value,
+            "Amount": _whole(request.amount),
+            "PartyA": request.phone,
+            "PartyB": request.till_number or shortcode,
+            "PhoneNumber": request.phone,
+            "CallBackURL": request.callback_url,
+            "AccountReference": request.account_reference,
             "TransactionDesc": request.description,
-        }  # fmt: skip
+        }
         data = self.client.post("/mpesa/stkpush/v1/processrequest", body, resend_safe=False)
         _require_accepted(data)
         return StkPushAccepted(
             merchant_request_id=str(data.get("MerchantRequestID", "")),
             checkout_request_id=str(data.get("CheckoutRequestID", "")),
-            response_code=str(data.get("ResponseCode")), description=str(data.get("ResponseDescription", "")),
+            response_code=str(data.get("ResponseCode")),
+            description=str(data.get("ResponseDescription", "")),
             customer_message=str(data.get("CustomerMessage", "")),
-        )  # fmt: skip
+        )
 
     def stk_query(self, checkout_request_id: str) -> MpesaResult:
         timestamp, shortcode = self._timestamp(), self.settings.shortcode
-        body = {"BusinessShortCode": shortcode, "Password": self._password(timestamp), "Timestamp": timestamp,
-                "CheckoutRequestID": checkout_request_id}  # fmt: skip
+        body = {
+            "BusinessShortCode": shortcode,
+            "Password": self._password(timestamp),
+            "Timestamp": timestamp,
+            "CheckoutRequestID": checkout_request_id,
+        }
         try:
             data = self.client.post("/mpesa/stkpushquery/v1/query", body, resend_safe=True)
         except MpesaStillProcessing as still:
@@ -80,58 +91,91 @@ class DarajaGateway:
     def b2c(self, request: B2CRequest) -> Acknowledgement:
         body = {
             "OriginatorConversationID": request.originator_conversation_id,
-            "InitiatorName": self.settings.initiator_name, "SecurityCredential": self._security_credential(),
-            "CommandID": request.command.value, "Amount": _whole(request.amount), "PartyA": self.settings.party_a,
-            "PartyB": request.phone, "Remarks": request.remarks, "QueueTimeOutURL": request.timeout_url,
-            "ResultURL": request.result_url, "Occassion": request.occasion,
-        }  # fmt: skip
+            "InitiatorName": self.settings.initiator_name,
+            "SecurityCredential": self._security_credential(),
+            "CommandID": request.command.value,
+            "Amount": _whole(request.amount),
+            "PartyA": self.settings.party_a,
+            "PartyB": request.phone,
+            "Remarks": request.remarks,
+            "QueueTimeOutURL": request.timeout_url,
+            "ResultURL": request.result_url,
+            "Occassion": request.occasion,
+        }
         path = "/mpesa/b2c/v3/paymentrequest"
         return _ack(self.client.post(path, body, resend_safe=False, reference=request.originator_conversation_id))
 
     def b2b(self, request: B2BRequest) -> Acknowledgement:
         body = {
-            "Initiator": self.settings.initiator_name, "SecurityCredential": self._security_credential(),
-            "CommandID": request.command.value, "SenderIdentifierType": "4", "RecieverIdentifierType": "4",
-            "Amount": _whole(request.amount), "PartyA": self.settings.party_a, "PartyB": request.receiver,
-            "AccountReference": request.account_reference, "Remarks": request.remarks,
-            "QueueTimeOutURL": request.timeout_url, "ResultURL": request.result_url,
-        }  # fmt: skip
+            "Initiator": self.settings.initiator_name,
+            "SecurityCredential": self._security_credential(),
+            "CommandID": request.command.value,
+            "SenderIdentifierType": "4",
+            "RecieverIdentifierType": "4",
+            "Amount": _whole(request.amount),
+            "PartyA": self.settings.party_a,
+            "PartyB": request.receiver,
+            "AccountReference": request.account_reference,
+            "Remarks": request.remarks,
+            "QueueTimeOutURL": request.timeout_url,
+            "ResultURL": request.result_url,
+        }
         if request.requester:
             body["Requester"] = request.requester
         return _ack(self.client.post("/mpesa/b2b/v1/paymentrequest", body, resend_safe=False))
 
     def transaction_status(self, request: TransactionStatusRequest) -> Acknowledgement:
         body = {
-            "Initiator": self.settings.initiator_name, "SecurityCredential": self._security_credential(),
-            "CommandID": "TransactionStatusQuery", "TransactionID": request.transaction_id or "",
+            "Initiator": self.settings.initiator_name,
+            "SecurityCredential": self._security_credential(),
+            "CommandID": "TransactionStatusQuery",
+            "TransactionID": request.transaction_id or "",
             "OriginalConversationID": request.originator_conversation_id or "",
-            "PartyA": request.shortcode or self.settings.party_a, "IdentifierType": "4",
-            "ResultURL": request.result_url, "QueueTimeOutURL": request.timeout_url, "Remarks": request.remarks,
+            "PartyA": request.shortcode or self.settings.party_a,
+            "IdentifierType": "4",
+            "ResultURL": request.result_url,
+            "QueueTimeOutURL": request.timeout_url,
+            "Remarks": request.remarks,
             "Occasion": request.occasion,
-        }  # fmt: skip
+        }
         return _ack(self.client.post("/mpesa/transactionstatus/v1/query", body, resend_safe=True))
 
     def account_balance(self, request: AccountBalanceRequest) -> Acknowledgement:
         body = {
-            "Initiator": self.settings.initiator_name, "SecurityCredential": self._security_credential(),
-            "CommandID": "AccountBalance", "PartyA": self.settings.party_a, "IdentifierType": "4",
-            "Remarks": request.remarks, "QueueTimeOutURL": request.timeout_url, "ResultURL": request.result_url,
-        }  # fmt: skip
+            "Initiator": self.settings.initiator_name,
+            "SecurityCredential": self._security_credential(),
+            "CommandID": "AccountBalance",
+            "PartyA": self.settings.party_a,
+            "IdentifierType": "4",
+            "Remarks": request.remarks,
+            "QueueTimeOutURL": request.timeout_url,
+            "ResultURL": request.result_url,
+        }
         return _ack(self.client.post("/mpesa/accountbalance/v1/query", body, resend_safe=True))
 
     def reversal(self, request: ReversalRequest) -> Acknowledgement:
         body = {
-            "Initiator": self.settings.initiator_name, "SecurityCredential": self._security_credential(),
-            "CommandID": "TransactionReversal", "TransactionID": request.transaction_id,
-            "Amount": _whole(request.amount), "ReceiverParty": self.settings.party_a, "RecieverIdentifierType": "11",
-            "ResultURL": request.result_url, "QueueTimeOutURL": request.timeout_url, "Remarks": request.remarks,
+            "Initiator": self.settings.initiator_name,
+            "SecurityCredential": self._security_credential(),
+            "CommandID": "TransactionReversal",
+            "TransactionID": request.transaction_id,
+            "Amount": _whole(request.amount),
+            "ReceiverParty": self.settings.party_a,
+            "RecieverIdentifierType": "11",
+            "ResultURL": request.result_url,
+            "QueueTimeOutURL": request.timeout_url,
+            "Remarks": request.remarks,
             "Occasion": request.occasion,
-        }  # fmt: skip
+        }
         return _ack(self.client.post("/mpesa/reversal/v1/request", body, resend_safe=False))
 
     def register_c2b_urls(self, request: C2BRegistration) -> Acknowledgement:
-        body = {"ShortCode": self.settings.shortcode, "ResponseType": request.response_type,
-                "ConfirmationURL": request.confirmation_url, "ValidationURL": request.validation_url}  # fmt: skip
+        body = {
+            "ShortCode": self.settings.shortcode,
+            "ResponseType": request.response_type,
+            "ConfirmationURL": request.confirmation_url,
+            "ValidationURL": request.validation_url,
+        }
         return _ack(self.client.post("/mpesa/c2b/v1/registerurl", body, resend_safe=True))
 
     def _timestamp(self) -> str:

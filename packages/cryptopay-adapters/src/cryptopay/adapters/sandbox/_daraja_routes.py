@@ -72,8 +72,14 @@ def _build(factory: Callable[..., Any], **fields: Any) -> Any:
 
 
 def _ack(originator: str | None, conversation: str | None) -> Response:
-    return _json({"OriginatorConversationID": originator, "ConversationID": conversation, "ResponseCode": "0",
-                  "ResponseDescription": _ACCEPTED})  # fmt: skip
+    return _json(
+        {
+            "OriginatorConversationID": originator,
+            "ConversationID": conversation,
+            "ResponseCode": "0",
+            "ResponseDescription": _ACCEPTED,
+        }
+    )
 
 
 def register(app: Flask, sandbox: DarajaSandbox) -> None:
@@ -119,17 +125,29 @@ def _register_stk(app: Flask, sandbox: DarajaSandbox) -> None:
         check(len(str(body.get("AccountReference", ""))) <= 12, "AccountReference")
         kind = TransactionType(body["TransactionType"])
         party_b = str(body.get("PartyB", ""))
-        req = _build(StkPushRequest, phone=phone, amount=whole_amount(body),
-                     account_reference=text(body, "AccountReference", 12), callback_url=text(body, "CallBackURL", 500),
-                     description=str(body.get("TransactionDesc") or "Payment")[:13], transaction_type=kind,
-                     till_number=party_b if kind is TransactionType.BUY_GOODS else None)  # fmt: skip
+        req = _build(
+            StkPushRequest,
+            phone=phone,
+            amount=whole_amount(body),
+            account_reference=text(body, "AccountReference", 12),
+            callback_url=text(body, "CallBackURL", 500),
+            description=str(body.get("TransactionDesc") or "Payment")[:13],
+            transaction_type=kind,
+            till_number=party_b if kind is TransactionType.BUY_GOODS else None,
+        )
         accepted = sandbox.engine.stk_push(req)
         sandbox.schedule_completion(accepted.checkout_request_id)
         sandbox.respond_late_if_lost(accepted.checkout_request_id)
         message = "Success. Request accepted for processing"
-        return _json({"MerchantRequestID": accepted.merchant_request_id,
-                      "CheckoutRequestID": accepted.checkout_request_id, "ResponseCode": "0",
-                      "ResponseDescription": message, "CustomerMessage": message})  # fmt: skip
+        return _json(
+            {
+                "MerchantRequestID": accepted.merchant_request_id,
+                "CheckoutRequestID": accepted.checkout_request_id,
+                "ResponseCode": "0",
+                "ResponseDescription": message,
+                "CustomerMessage": message,
+            }
+        )
 
     @app.post("/mpesa/stkpushquery/v1/query")
     def stk_query() -> Response:
@@ -164,10 +182,17 @@ def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
         sandbox.guard(phone)
         check(str(body.get("PartyA")) == sandbox.config.payout_shortcode, "PartyA")
         check(body.get("CommandID") in {c.value for c in B2CCommand}, "CommandID")
-        req = _build(B2CRequest, originator_conversation_id=originator, phone=phone, amount=whole_amount(body),
-                     result_url=text(body, "ResultURL", 500), timeout_url=text(body, "QueueTimeOutURL", 500),
-                     remarks=text(body, "Remarks", 100), occasion=str(body.get("Occassion", "")),
-                     command=B2CCommand(body["CommandID"]))  # fmt: skip
+        req = _build(
+            B2CRequest,
+            originator_conversation_id=originator,
+            phone=phone,
+            amount=whole_amount(body),
+            result_url=text(body, "ResultURL", 500),
+            timeout_url=text(body, "QueueTimeOutURL", 500),
+            remarks=text(body, "Remarks", 100),
+            occasion=str(body.get("Occassion", "")),
+            command=B2CCommand(body["CommandID"]),
+        )
         ack = sandbox.engine.b2c(req, scenario=_initiator_scenario(sandbox, body, "InitiatorName"))
         sandbox.schedule_completion(originator)
         sandbox.respond_late_if_lost(originator)
@@ -189,11 +214,17 @@ def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
         check(str(body.get("PartyA")) == sandbox.config.payout_shortcode, "PartyA")
         check(body.get("CommandID") in {c.value for c in B2BCommand}, "CommandID")
         check(len(str(body.get("AccountReference", ""))) <= 13, "AccountReference")
-        req = _build(B2BRequest, command=B2BCommand(body["CommandID"]), receiver=str(body.get("PartyB", "")),
-                     amount=whole_amount(body), result_url=text(body, "ResultURL", 500),
-                     timeout_url=text(body, "QueueTimeOutURL", 500),
-                     account_reference=str(body.get("AccountReference", "")), requester=body.get("Requester"),
-                     remarks=text(body, "Remarks", 100))  # fmt: skip
+        req = _build(
+            B2BRequest,
+            command=B2BCommand(body["CommandID"]),
+            receiver=str(body.get("PartyB", "")),
+            amount=whole_amount(body),
+            result_url=text(body, "ResultURL", 500),
+            timeout_url=text(body, "QueueTimeOutURL", 500),
+            account_reference=str(body.get("AccountReference", "")),
+            requester=body.get("Requester"),
+            remarks=text(body, "Remarks", 100),
+        )
         ack = sandbox.engine.b2b(req, scenario=_initiator_scenario(sandbox, body, "Initiator"))
         sandbox.schedule_completion(str(ack.originator_conversation_id))
         return _ack(ack.originator_conversation_id, ack.conversation_id)
@@ -204,11 +235,14 @@ def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
         sandbox.guard(None)
         if _initiator_scenario(sandbox, body, "Initiator") is not None:
             raise Envelope("500.001.1001", "The initiator information is invalid.")
-        req = _build(TransactionStatusRequest, result_url=text(body, "ResultURL", 500),
-                     timeout_url=text(body, "QueueTimeOutURL", 500),
-                     transaction_id=str(body.get("TransactionID") or "") or None,
-                     originator_conversation_id=str(body.get("OriginalConversationID") or "") or None,
-                     remarks=str(body.get("Remarks") or "Status check"))  # fmt: skip
+        req = _build(
+            TransactionStatusRequest,
+            result_url=text(body, "ResultURL", 500),
+            timeout_url=text(body, "QueueTimeOutURL", 500),
+            transaction_id=str(body.get("TransactionID") or "") or None,
+            originator_conversation_id=str(body.get("OriginalConversationID") or "") or None,
+            remarks=str(body.get("Remarks") or "Status check"),
+        )
         ack = sandbox.engine.transaction_status(req)
         return _ack(ack.originator_conversation_id, ack.conversation_id)
 
@@ -218,8 +252,11 @@ def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
         sandbox.guard(None)
         if _initiator_scenario(sandbox, body, "Initiator") is not None:
             raise Envelope("500.001.1001", "The initiator information is invalid.")
-        req = _build(AccountBalanceRequest, result_url=text(body, "ResultURL", 500),
-                     timeout_url=text(body, "QueueTimeOutURL", 500))  # fmt: skip
+        req = _build(
+            AccountBalanceRequest,
+            result_url=text(body, "ResultURL", 500),
+            timeout_url=text(body, "QueueTimeOutURL", 500),
+        )
         ack = sandbox.engine.account_balance(req)
         return _ack(ack.originator_conversation_id, ack.conversation_id)
 
@@ -227,9 +264,14 @@ def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
     def reversal() -> Response:
         body = _body()
         sandbox.guard(None)
-        req = _build(ReversalRequest, transaction_id=text(body, "TransactionID", 64), amount=whole_amount(body),
-                     result_url=text(body, "ResultURL", 500), timeout_url=text(body, "QueueTimeOutURL", 500),
-                     remarks=str(body.get("Remarks") or "Reversal"))  # fmt: skip
+        req = _build(
+            ReversalRequest,
+            transaction_id=text(body, "TransactionID", 64),
+            amount=whole_amount(body),
+            result_url=text(body, "ResultURL", 500),
+            timeout_url=text(body, "QueueTimeOutURL", 500),
+            remarks=str(body.get("Remarks") or "Reversal"),
+        )
         ack = sandbox.engine.reversal(req, scenario=_initiator_scenario(sandbox, body, "Initiator"))
         sandbox.schedule_completion(str(ack.originator_conversation_id))
         return _ack(ack.originator_conversation_id, ack.conversation_id)
@@ -242,12 +284,20 @@ def _register_c2b(app: Flask, sandbox: DarajaSandbox) -> None:
         body = _body()
         sandbox.guard(None)
         check(str(body.get("ShortCode")) == sandbox.config.shortcode, "ShortCode")
-        req = _build(C2BRegistration, confirmation_url=text(body, "ConfirmationURL", 500),
-                     validation_url=text(body, "ValidationURL", 500),
-                     response_type=str(body.get("ResponseType", "Completed")))  # fmt: skip
+        req = _build(
+            C2BRegistration,
+            confirmation_url=text(body, "ConfirmationURL", 500),
+            validation_url=text(body, "ValidationURL", 500),
+            response_type=str(body.get("ResponseType", "Completed")),
+        )
         ack = sandbox.engine.register_c2b_urls(req)
-        return _json({"OriginatorCoversationID": ack.originator_conversation_id, "ResponseCode": "0",
-                      "ResponseDescription": "Success"})  # fmt: skip
+        return _json(
+            {
+                "OriginatorCoversationID": ack.originator_conversation_id,
+                "ResponseCode": "0",
+                "ResponseDescription": "Success",
+            }
+        )
 
     @app.post("/mpesa/c2b/v1/simulate")
     @app.post("/mpesa/c2b/v2/simulate")
@@ -259,10 +309,12 @@ def _register_c2b(app: Flask, sandbox: DarajaSandbox) -> None:
         if sandbox.engine.c2b_validation_url() is None:
             raise Envelope("400.002.02", "Bad Request - No C2B URLs registered for this ShortCode")
         amount, bill_ref = whole_amount(body), str(body.get("BillRefNumber", ""))
-        sandbox.later(sandbox.config.callback_delay, sandbox.engine.simulate_c2b, phone, amount, bill_ref,
-                       sandbox.validate_c2b)  # fmt: skip
-        return _json({"OriginatorCoversationID": f"sbx-c2b-{phone[-4:]}", "ResponseCode": "0",
-                      "ResponseDescription": _ACCEPTED})  # fmt: skip
+        sandbox.later(
+            sandbox.config.callback_delay, sandbox.engine.simulate_c2b, phone, amount, bill_ref, sandbox.validate_c2b
+        )
+        return _json(
+            {"OriginatorCoversationID": f"sbx-c2b-{phone[-4:]}", "ResponseCode": "0", "ResponseDescription": _ACCEPTED}
+        )
 
 
 def _register_controls(app: Flask, sandbox: DarajaSandbox) -> None:

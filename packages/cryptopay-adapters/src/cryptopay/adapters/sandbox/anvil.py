@@ -212,9 +212,12 @@ def _run_solc(root: Path, sources: dict[str, str]) -> dict[str, Any]:
     standard_input = {
         "language": "Solidity",
         "sources": {name: {"content": text} for name, text in sources.items()},
-        "settings": {"optimizer": {"enabled": True, "runs": 200}, "evmVersion": "cancun",
-                     "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}},
-    }  # fmt: skip
+        "settings": {
+            "optimizer": {"enabled": True, "runs": 200},
+            "evmVersion": "cancun",
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        },
+    }
     result = subprocess.run(  # noqa: S603
         ["node", str(root / "scripts" / "compile_contracts.js")],  # noqa: S607
         input=json.dumps(standard_input).encode(),

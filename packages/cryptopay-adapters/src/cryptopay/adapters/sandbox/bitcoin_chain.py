@@ -103,10 +103,26 @@ class BitcoinChain:
     def _coin(self, address: str, value: int) -> tuple[str, int]:
         """A confirmed coin for ``address`` in a funding transaction (mined at once)."""
         txid = _fake_txid("fund", address, value)
-        vout = [{"scriptpubkey": script_for(address), "scriptpubkey_type": "v0_p2wpkh",
-                 "scriptpubkey_address": address, "value": value}]  # fmt: skip
-        self._add({"txid": txid, "version": 2, "locktime": 0, "vin": [{"is_coinbase": True, "sequence": 0}],
-                   "vout": vout, "size": 120, "weight": 480, "fee": 0})  # fmt: skip
+        vout = [
+            {
+                "scriptpubkey": script_for(address),
+                "scriptpubkey_type": "v0_p2wpkh",
+                "scriptpubkey_address": address,
+                "value": value,
+            }
+        ]
+        self._add(
+            {
+                "txid": txid,
+                "version": 2,
+                "locktime": 0,
+                "vin": [{"is_coinbase": True, "sequence": 0}],
+                "vout": vout,
+                "size": 120,
+                "weight": 480,
+                "fee": 0,
+            }
+        )
         self.mempool.remove(txid)  # mined alone: the rest of the mempool stays unconfirmed
         self._append_block(self.blocks[-1].timestamp + 600).txids.append(txid)
         return txid, 0
@@ -129,12 +145,31 @@ class BitcoinChain:
         vin = []
         for txid, n in coins:
             prevout = self.txs[txid]["vout"][n]
-            vin.append({"txid": txid, "vout": n, "prevout": prevout, "scriptsig": "", "witness": ["30", "02"],
-                        "is_coinbase": False, "sequence": 0xFFFFFFFD if rbf else 0xFFFFFFFF})  # fmt: skip
-        vout = [{"scriptpubkey": script_for(a), "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": a,
-                 "value": v} for a, v in outputs]  # fmt: skip
-        tx = {"txid": _fake_txid("spend", coins, outputs), "version": 2, "locktime": 0, "vin": vin, "vout": vout,
-              "size": 222, "weight": 561, "fee": fee}  # fmt: skip
+            vin.append(
+                {
+                    "txid": txid,
+                    "vout": n,
+                    "prevout": prevout,
+                    "scriptsig": "",
+                    "witness": ["30", "02"],
+                    "is_coinbase": False,
+                    "sequence": 0xFFFFFFFD if rbf else 0xFFFFFFFF,
+                }
+            )
+        vout = [
+            {"scriptpubkey": script_for(a), "scriptpubkey_type": "v0_p2wpkh", "scriptpubkey_address": a, "value": v}
+            for a, v in outputs
+        ]
+        tx = {
+            "txid": _fake_txid("spend", coins, outputs),
+            "version": 2,
+            "locktime": 0,
+            "vin": vin,
+            "vout": vout,
+            "size": 222,
+            "weight": 561,
+            "fee": fee,
+        }
         return self._add(tx)
 
     def replace(self, txid: str, *, to: str | None = None, fee_bump: int = 2_000) -> str:
@@ -211,15 +246,41 @@ class BitcoinChain:
                 raise SimulatedRejection("mandatory-script-verify-flag-failed (Signature must be zero ...)")
             self._replace_conflicts(coins)
             fee = sum(values) - sum(o.value for o in parsed.outputs)
-            vin = [{"txid": t, "vout": n, "prevout": self.txs[t]["vout"][n], "scriptsig": "", "witness": [],
-                    "is_coinbase": False, "sequence": i.sequence} for (t, n), i in zip(coins, parsed.inputs,
-                                                                                        strict=True)]  # fmt: skip
-            vout = [{"scriptpubkey": o.lock_script.hex(), "scriptpubkey_type": "v0_p2wpkh",
-                     "scriptpubkey_address": o.address, "value": o.value} for o in parsed.outputs]  # fmt: skip
+            vin = [
+                {
+                    "txid": t,
+                    "vout": n,
+                    "prevout": self.txs[t]["vout"][n],
+                    "scriptsig": "",
+                    "witness": [],
+                    "is_coinbase": False,
+                    "sequence": i.sequence,
+                }
+                for (t, n), i in zip(coins, parsed.inputs, strict=True)
+            ]
+            vout = [
+                {
+                    "scriptpubkey": o.lock_script.hex(),
+                    "scriptpubkey_type": "v0_p2wpkh",
+                    "scriptpubkey_address": o.address,
+                    "value": o.value,
+                }
+                for o in parsed.outputs
+            ]
             txid = str(parsed.txid)
             self.raw[txid] = raw_hex
-            return self._add({"txid": txid, "version": 2, "locktime": 0, "vin": vin, "vout": vout,
-                              "size": len(raw_hex) // 2, "weight": int(parsed.vsize) * 4, "fee": fee})  # fmt: skip
+            return self._add(
+                {
+                    "txid": txid,
+                    "version": 2,
+                    "locktime": 0,
+                    "vin": vin,
+                    "vout": vout,
+                    "size": len(raw_hex) // 2,
+                    "weight": int(parsed.vsize) * 4,
+                    "fee": fee,
+                }
+            )
 
     def _replace_conflicts(self, coins: list[tuple[str, int]]) -> None:
         for coin in coins:
@@ -236,8 +297,12 @@ class BitcoinChain:
     def status(self, txid: str) -> dict[str, Any]:
         for block in self.blocks:
             if txid in block.txids:
-                return {"confirmed": True, "block_height": block.height, "block_hash": block.block_hash,
-                        "block_time": block.timestamp}  # fmt: skip
+                return {
+                    "confirmed": True,
+                    "block_height": block.height,
+                    "block_hash": block.block_hash,
+                    "block_time": block.timestamp,
+                }
         return {"confirmed": False}
 
     def tx_json(self, txid: str) -> dict[str, Any]:
@@ -245,8 +310,12 @@ class BitcoinChain:
 
     def address_txids(self, address: str) -> list[str]:
         """Transactions touching ``address``: mempool first (newest first), then confirmed newest first."""
-        touching = {t for t, tx in self.txs.items() if any(o["scriptpubkey_address"] == address for o in tx["vout"])
-                    or any(v.get("prevout", {}).get("scriptpubkey_address") == address for v in tx["vin"])}  # fmt: skip
+        touching = {
+            t
+            for t, tx in self.txs.items()
+            if any(o["scriptpubkey_address"] == address for o in tx["vout"])
+            or any(v.get("prevout", {}).get("scriptpubkey_address") == address for v in tx["vin"])
+        }
         mempool = [t for t in reversed(self.mempool) if t in touching]
         confirmed = [t for b in reversed(self.blocks) for t in reversed(b.txids) if t in touching]
         return mempool + confirmed

@@ -76,9 +76,12 @@ class DarajaSandbox:
     def __init__(self, config: DarajaSandboxConfig | None = None) -> None:
         self.config = config or DarajaSandboxConfig()
         self.engine = FakeMobileMoney(
-            shortcode=self.config.shortcode, float_balance=self.config.float_balance,
-            customer_balance=self.config.customer_balance, auto_complete=False, deliver=self._deliver,
-        )  # fmt: skip
+            shortcode=self.config.shortcode,
+            float_balance=self.config.float_balance,
+            customer_balance=self.config.customer_balance,
+            auto_complete=False,
+            deliver=self._deliver,
+        )
         self.deliveries: list[dict[str, Any]] = []
         self.tokens_issued = 0
         self.requests: Counter[str] = Counter()  # product calls that passed the token check, by path
@@ -115,10 +118,17 @@ class DarajaSandbox:
     def client_settings(self) -> dict[str, Any]:
         """Keyword arguments for the adapter's ``DarajaSettings`` pointing at this sandbox (add the certificate)."""
         config = self.config
-        return {"base_url": self.url, "consumer_key": config.consumer_key, "consumer_secret": config.consumer_secret,
-                "shortcode": config.shortcode, "passkey": config.passkey, "payout_shortcode": config.payout_shortcode,
-                "initiator_name": config.initiator_name, "initiator_password": config.initiator_password,
-                "production": False}  # fmt: skip
+        return {
+            "base_url": self.url,
+            "consumer_key": config.consumer_key,
+            "consumer_secret": config.consumer_secret,
+            "shortcode": config.shortcode,
+            "passkey": config.passkey,
+            "payout_shortcode": config.payout_shortcode,
+            "initiator_name": config.initiator_name,
+            "initiator_password": config.initiator_password,
+            "production": False,
+        }
 
     def __enter__(self) -> DarajaSandbox:
         if self._server is None:
@@ -214,12 +224,23 @@ class DarajaSandbox:
 
     def state(self) -> dict[str, Any]:
         transactions = [
-            {"product": t.product, "reference": t.reference, "state": t.state, "result_code": t.result_code,
-             "amount": str(t.amount.amount), "phone": t.phone, "receipt": t.receipt, "reversed": t.reversed}
+            {
+                "product": t.product,
+                "reference": t.reference,
+                "state": t.state,
+                "result_code": t.result_code,
+                "amount": str(t.amount.amount),
+                "phone": t.phone,
+                "receipt": t.receipt,
+                "reversed": t.reversed,
+            }
             for t in self.engine.transactions()
-        ]  # fmt: skip
-        return {"float": str(self.engine.float_balance.amount), "transactions": transactions,
-                "deliveries": list(self.deliveries)}  # fmt: skip
+        ]
+        return {
+            "float": str(self.engine.float_balance.amount),
+            "transactions": transactions,
+            "deliveries": list(self.deliveries),
+        }
 
     def balance(self, phone: str) -> Money:
         return self.engine.balance(phone)

@@ -26,10 +26,23 @@ def _block_json(chain: BitcoinChain, block_hash: str) -> Response:
     block = chain.block_by_hash(block_hash)
     if block is None:
         return _text("Block not found", 404)
-    return jsonify({"id": block.block_hash, "height": block.height, "version": 536870912, "timestamp": block.timestamp,
-                    "tx_count": len(block.txids), "size": 1000, "weight": 4000, "merkle_root": "0" * 64,
-                    "previousblockhash": block.previous, "mediantime": block.timestamp - 300, "nonce": 0,
-                    "bits": 486604799, "difficulty": 1})  # fmt: skip
+    return jsonify(
+        {
+            "id": block.block_hash,
+            "height": block.height,
+            "version": 536870912,
+            "timestamp": block.timestamp,
+            "tx_count": len(block.txids),
+            "size": 1000,
+            "weight": 4000,
+            "merkle_root": "0" * 64,
+            "previousblockhash": block.previous,
+            "mediantime": block.timestamp - 300,
+            "nonce": 0,
+            "bits": 486604799,
+            "difficulty": 1,
+        }
+    )
 
 
 def _address_routes(app: Flask, chain: BitcoinChain) -> None:

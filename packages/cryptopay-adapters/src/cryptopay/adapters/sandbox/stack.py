@@ -61,8 +61,13 @@ class SandboxStack:
             accounts.append(
                 {"index": index, "address": address, "private_key": "0x" + key.hex(), "usdt": USDT_PER_PAYER}
             )
-        return {"rpc_url": node.url, "chain_id": node.chain_id, "block_time": self.block_time,
-                "usdt": {"address": usdt, "decimals": 6}, "funded_accounts": accounts}  # fmt: skip
+        return {
+            "rpc_url": node.url,
+            "chain_id": node.chain_id,
+            "block_time": self.block_time,
+            "usdt": {"address": usdt, "decimals": 6},
+            "funded_accounts": accounts,
+        }
 
     def _serve(self, app: Any) -> str:
         server = serve_in_thread(app)

@@ -181,9 +181,17 @@ class TronChain:
             txid = hashlib.sha256(f"ext:{token}:{from_}:{to}:{amount}:{time.time_ns()}".encode()).hexdigest()
             caller_hex = _hex(caller) if caller else _hex(token)
             self._pending.append(
-                {"external": True, "txID": txid, "token": _hex(token), "from": _hex(from_), "to": _hex(to),
-                 "amount": amount, "caller": caller_hex, "method": method}
-            )  # fmt: skip
+                {
+                    "external": True,
+                    "txID": txid,
+                    "token": _hex(token),
+                    "from": _hex(from_),
+                    "to": _hex(to),
+                    "amount": amount,
+                    "caller": caller_hex,
+                    "method": method,
+                }
+            )
             if mine:
                 self.mine()
             return txid
@@ -221,18 +229,21 @@ class TronChain:
         if energy_fee > fee_limit or self._trx.get(owner, 0) < energy_fee + net_fee:
             burned = min(fee_limit, self._trx.get(owner, 0) - net_fee)
             self._trx[owner] = self._trx.get(owner, 0) - net_fee - burned
-            self._info[tx["txID"]] = self._receipt(tx["txID"], block, fee=net_fee + burned, energy=energy,
-                                                   result="OUT_OF_ENERGY", failed=True)  # fmt: skip
+            self._info[tx["txID"]] = self._receipt(
+                tx["txID"], block, fee=net_fee + burned, energy=energy, result="OUT_OF_ENERGY", failed=True
+            )
             return
         self._trx[owner] = self._trx.get(owner, 0) - net_fee - energy_fee
         if balances.get(owner, 0) < amount:
-            self._info[tx["txID"]] = self._receipt(tx["txID"], block, fee=net_fee + energy_fee, energy=energy,
-                                                   result="REVERT", failed=True)  # fmt: skip
+            self._info[tx["txID"]] = self._receipt(
+                tx["txID"], block, fee=net_fee + energy_fee, energy=energy, result="REVERT", failed=True
+            )
             return
         self._move_token(token, owner, to, amount)
         log = self._emit(block, tx["txID"], token, owner, to, amount, token)
-        self._info[tx["txID"]] = self._receipt(tx["txID"], block, fee=net_fee + energy_fee, energy=energy,
-                                               result="SUCCESS", log=log)  # fmt: skip
+        self._info[tx["txID"]] = self._receipt(
+            tx["txID"], block, fee=net_fee + energy_fee, energy=energy, result="SUCCESS", log=log
+        )
 
     def _bandwidth_fee(self, owner: str, size: int) -> int:
         used = self._free_net_used.get(owner, 0)
@@ -250,20 +261,41 @@ class TronChain:
         self, block: _Block, txid: str, token: str, from_: str, to: str, amount: int, caller: str
     ) -> dict[str, Any]:
         index = sum(1 for e in block.events if e["transaction_id"] == txid)
-        event = {"block": block.number, "transaction_id": txid, "event_index": index, "token": token,
-                 "from": from_, "to": to, "value": amount, "caller": caller}  # fmt: skip
+        event = {
+            "block": block.number,
+            "transaction_id": txid,
+            "event_index": index,
+            "token": token,
+            "from": from_,
+            "to": to,
+            "value": amount,
+            "caller": caller,
+        }
         block.events.append(event)
         return event
 
     def _receipt(
-        self, txid: str, block: _Block, *, fee: int, energy: int, result: str | None, failed: bool = False,
+        self,
+        txid: str,
+        block: _Block,
+        *,
+        fee: int,
+        energy: int,
+        result: str | None,
+        failed: bool = False,
         log: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         receipt: dict[str, Any] = {"net_usage": 268}
         if result is not None:
             receipt = {"energy_usage_total": energy, "energy_fee": max(0, fee), "net_usage": 345, "result": result}
-        info: dict[str, Any] = {"id": txid, "fee": fee, "blockNumber": block.number, "blockTimeStamp": block.timestamp,
-                                "contractResult": [""], "receipt": receipt}  # fmt: skip
+        info: dict[str, Any] = {
+            "id": txid,
+            "fee": fee,
+            "blockNumber": block.number,
+            "blockTimeStamp": block.timestamp,
+            "contractResult": [""],
+            "receipt": receipt,
+        }
         if failed:
             info["result"] = "FAILED"
             info["resMessage"] = result.encode().hex() if result else ""
@@ -276,8 +308,12 @@ class TronChain:
         """What ``/wallet/getsignweight`` answers: the txID and the owner's permission."""
         txid = txid_of(tx["raw_data"])
         owner = tx["raw_data"]["contract"][0]["parameter"]["value"]["owner_address"]
-        permission = {"type": "Owner", "permission_name": "owner", "threshold": 1,
-                      "keys": [{"address": owner, "weight": 1}]}  # fmt: skip
+        permission = {
+            "type": "Owner",
+            "permission_name": "owner",
+            "threshold": 1,
+            "keys": [{"address": owner, "weight": 1}],
+        }
         return {
             "permission": permission,
             "current_weight": 0,
@@ -296,8 +332,10 @@ class TronChain:
                 return _error("SIGERROR", "txID does not match raw_data", txid)
             if int(raw["expiration"]) <= int(time.time() * 1000):
                 return _error("TRANSACTION_EXPIRATION_ERROR", "transaction expired", txid)
-            if not any(b.block_id[12:16] == raw["ref_block_bytes"] and b.block_id[16:32] == raw["ref_block_hash"]
-                       for b in self.blocks):  # fmt: skip
+            if not any(
+                b.block_id[12:16] == raw["ref_block_bytes"] and b.block_id[16:32] == raw["ref_block_hash"]
+                for b in self.blocks
+            ):
                 return _error("TAPOS_ERROR", "Tapos check error", txid)
             owner = raw["contract"][0]["parameter"]["value"]["owner_address"]
             if not _signed_by(txid, tx.get("signature") or [], owner):

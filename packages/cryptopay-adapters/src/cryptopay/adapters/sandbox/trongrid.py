@@ -37,8 +37,14 @@ def _block_json(chain: TronChain, number: int) -> dict[str, Any]:
     block = chain.block(number)
     if block is None:
         return {}
-    header = {"number": block.number, "txTrieRoot": "0" * 64, "witness_address": _WITNESS,
-              "parentHash": block.parent, "version": 30, "timestamp": block.timestamp}  # fmt: skip
+    header = {
+        "number": block.number,
+        "txTrieRoot": "0" * 64,
+        "witness_address": _WITNESS,
+        "parentHash": block.parent,
+        "version": 30,
+        "timestamp": block.timestamp,
+    }
     body: dict[str, Any] = {"blockID": block.block_id, "block_header": {"raw_data": header, "witness_signature": ""}}
     if block.txids:
         body["transactions"] = [{"txID": txid} for txid in block.txids]
@@ -55,12 +61,18 @@ def _event_json(chain: TronChain, event: dict[str, Any]) -> dict[str, Any]:
         "contract_address": to_base58check_address(event["token"]),
         "event_index": event["event_index"],
         "event_name": "Transfer",
-        "result": {"0": sender, "1": receiver, "2": str(event["value"]), "from": sender, "to": receiver,
-                   "value": str(event["value"])},
+        "result": {
+            "0": sender,
+            "1": receiver,
+            "2": str(event["value"]),
+            "from": sender,
+            "to": receiver,
+            "value": str(event["value"]),
+        },
         "result_type": {"from": "address", "to": "address", "value": "uint256"},
         "event": TRANSFER_EVENT,
         "transaction_id": event["transaction_id"],
-    }  # fmt: skip
+    }
     if block.number > chain.solid_number:
         body["_unconfirmed"] = True
     return body
@@ -86,10 +98,12 @@ def _contract_events(chain: TronChain, address: str) -> Response:
     low, high = int(args.get("min_block_timestamp", 0)), int(args.get("max_block_timestamp", 2**63))
     confirmed_only = args.get("only_confirmed", "false").lower() == "true"
     selected = [
-        e for b in chain.blocks if low <= b.timestamp <= high and (not confirmed_only or b.number <= chain.solid_number)
-        for e in b.events if str(to_base58check_address(e["token"])) == token
-        and args.get("event_name", "Transfer") == "Transfer"
-    ]  # fmt: skip
+        e
+        for b in chain.blocks
+        if low <= b.timestamp <= high and (not confirmed_only or b.number <= chain.solid_number)
+        for e in b.events
+        if str(to_base58check_address(e["token"])) == token and args.get("event_name", "Transfer") == "Transfer"
+    ]
     if not args.get("order_by", "block_timestamp,desc").endswith(",asc"):
         selected.reverse()
     return _page(chain, selected)
@@ -116,8 +130,12 @@ def _wallet_routes(app: Flask, chain: TronChain) -> None:
     @app.post("/wallet/getnodeinfo")
     def node_info() -> Response:
         head, solid = chain.blocks[chain.head], chain.blocks[chain.solid_number]
-        return jsonify({"block": f"Num:{head.number},ID:{head.block_id}",
-                        "solidityBlock": f"Num:{solid.number},ID:{solid.block_id}"})  # fmt: skip
+        return jsonify(
+            {
+                "block": f"Num:{head.number},ID:{head.block_id}",
+                "solidityBlock": f"Num:{solid.number},ID:{solid.block_id}",
+            }
+        )
 
     @app.post("/wallet/getsignweight")
     def sign_weight() -> Response:
@@ -150,13 +168,20 @@ def _wallet_routes(app: Flask, chain: TronChain) -> None:
         params = json_body()
         receiver = "41" + str(params.get("parameter", "0" * 128))[24:64]
         holds = chain.token_balance(str(params["contract_address"]), receiver) > 0
-        return jsonify({"result": {"result": True},
-                        "energy_required": ENERGY_TRANSFER if holds else ENERGY_TRANSFER_NEW_HOLDER})  # fmt: skip
+        return jsonify(
+            {"result": {"result": True}, "energy_required": ENERGY_TRANSFER if holds else ENERGY_TRANSFER_NEW_HOLDER}
+        )
 
     @app.post("/wallet/getchainparameters")
     def chain_parameters() -> Response:
-        return jsonify({"chainParameter": [{"key": "getTransactionFee", "value": 1000},
-                                           {"key": "getEnergyFee", "value": ENERGY_FEE_SUN}]})  # fmt: skip
+        return jsonify(
+            {
+                "chainParameter": [
+                    {"key": "getTransactionFee", "value": 1000},
+                    {"key": "getEnergyFee", "value": ENERGY_FEE_SUN},
+                ]
+            }
+        )
 
     @app.post("/wallet/triggerconstantcontract")
     def constant_call() -> Response:
@@ -193,17 +218,27 @@ def _control_routes(app: Flask, chain: TronChain) -> None:
     @app.post("/_sim/fund")
     def fund() -> Response:
         p = json_body()
-        chain.fund(p["address"], sun=int(p.get("sun", 0)), token=p.get("token"), amount=int(p.get("amount", 0)),
-                   energy=int(p.get("energy", 0)))  # fmt: skip
+        chain.fund(
+            p["address"],
+            sun=int(p.get("sun", 0)),
+            token=p.get("token"),
+            amount=int(p.get("amount", 0)),
+            energy=int(p.get("energy", 0)),
+        )
         return jsonify({"ok": True})
 
     @app.post("/_sim/transfer")
     def transfer() -> Response:
         p = json_body()
         txid = chain.transfer_token(
-            p["token"], p["from"], p["to"], int(p["amount"]),
-            method=p.get("method", "transfer"), caller=p.get("caller"), mine=bool(p.get("mine", True)),
-        )  # fmt: skip
+            p["token"],
+            p["from"],
+            p["to"],
+            int(p["amount"]),
+            method=p.get("method", "transfer"),
+            caller=p.get("caller"),
+            mine=bool(p.get("mine", True)),
+        )
         return jsonify({"txid": txid})
 
     @app.post("/_sim/reorg")

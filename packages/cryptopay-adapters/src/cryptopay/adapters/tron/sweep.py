@@ -48,8 +48,9 @@ class TronSweeper:
     def trx_needed(self, deposit: str, contract: str, units: int) -> int:
         """TRX (sun) the deposit address lacks to pay fee_limit plus bandwidth for the transfer."""
         fee_limit = self._txs.estimate_fee_limit(deposit, contract, self._hot, units)
-        resource = self._txs._api.post("reading resources", "wallet/getaccountresource", {"address": deposit,
-                                                                                          "visible": True})  # fmt: skip
+        resource = self._txs._api.post(
+            "reading resources", "wallet/getaccountresource", {"address": deposit, "visible": True}
+        )
         free = int(resource.get("freeNetLimit", 0)) - int(resource.get("freeNetUsed", 0))
         bandwidth = 0 if free >= BANDWIDTH_BYTES else BANDWIDTH_BYTES * BANDWIDTH_SUN_PER_BYTE
         return max(0, fee_limit + bandwidth - self._txs.trx_balance(deposit))
@@ -71,13 +72,17 @@ class TronSweeper:
         elif top_up.state is not TxState.CONFIRMED:
             stage = SweepStage.FAILED if top_up.state in (TxState.FAILED, TxState.DROPPED) else SweepStage.TOPPING_UP
             return SweepStatus(sweep_id, stage, top_up=top_up)
-        sent = self._txs.send_trc20(f"{sweep_id}:sweep", owner=deposit, contract=contract, to=self._hot,
-                                    base_units=units)  # fmt: skip
+        sent = self._txs.send_trc20(
+            f"{sweep_id}:sweep", owner=deposit, contract=contract, to=self._hot, base_units=units
+        )
         return SweepStatus(sweep_id, SweepStage.SWEEPING, top_up=top_up, transfer=sent)
 
     def _after_transfer(self, sweep_id: str, transfer: SentTransaction) -> SweepStatus:
-        stage = {TxState.CONFIRMED: SweepStage.SWEPT, TxState.FAILED: SweepStage.FAILED,
-                 TxState.DROPPED: SweepStage.FAILED}.get(transfer.state, SweepStage.SWEEPING)  # fmt: skip
+        stage = {
+            TxState.CONFIRMED: SweepStage.SWEPT,
+            TxState.FAILED: SweepStage.FAILED,
+            TxState.DROPPED: SweepStage.FAILED,
+        }.get(transfer.state, SweepStage.SWEEPING)
         return SweepStatus(sweep_id, stage, top_up=self._known(f"{sweep_id}:topup"), transfer=transfer)
 
     def _known(self, withdrawal_id: str) -> SentTransaction | None:

@@ -86,8 +86,13 @@ class TronTransactions:
     def estimate_fee_limit(self, owner: str, contract: str, to: str, base_units: int) -> int:
         """fee_limit in sun for a TRC20 transfer: estimated energy x energy price x margin; refused above the cap."""
         parameter = "0" * 24 + Tron.to_hex_address(to)[2:] + f"{base_units:064x}"
-        body = {"owner_address": owner, "contract_address": contract, "function_selector": "transfer(address,uint256)",
-                "parameter": parameter, "visible": True}  # fmt: skip
+        body = {
+            "owner_address": owner,
+            "contract_address": contract,
+            "function_selector": "transfer(address,uint256)",
+            "parameter": parameter,
+            "visible": True,
+        }
         answer = self._api.post("estimating energy", "wallet/estimateenergy", body)
         energy = int(answer.get("energy_required", 0))
         if energy <= 0:
@@ -100,8 +105,13 @@ class TronTransactions:
     def token_balance(self, contract: str, holder: str) -> int:
         """A TRC20 balance in base units (``balanceOf``)."""
         parameter = "0" * 24 + Tron.to_hex_address(holder)[2:]
-        body = {"owner_address": holder, "contract_address": contract, "function_selector": "balanceOf(address)",
-                "parameter": parameter, "visible": True}  # fmt: skip
+        body = {
+            "owner_address": holder,
+            "contract_address": contract,
+            "function_selector": "balanceOf(address)",
+            "parameter": parameter,
+            "visible": True,
+        }
         answer = self._api.post("reading a token balance", "wallet/triggerconstantcontract", body)
         return int(answer["constant_result"][0] or "0", 16)
 
@@ -169,8 +179,11 @@ class TronTransactions:
         block = int(info["blockNumber"])
         if info.get("result") == "FAILED":
             return SentTransaction(withdrawal_id, txid, TxState.FAILED, fee, block)
-        solid = int(self._api.post("reading the solid head", "walletsolidity/getnowblock", {})["block_header"][
-            "raw_data"]["number"])  # fmt: skip
+        solid = int(
+            self._api.post("reading the solid head", "walletsolidity/getnowblock", {})["block_header"]["raw_data"][
+                "number"
+            ]
+        )
         if block <= solid:
             return SentTransaction(withdrawal_id, txid, TxState.CONFIRMED, fee, block, solid - block + 1)
         return SentTransaction(withdrawal_id, txid, TxState.PENDING, fee, block)

@@ -33,10 +33,22 @@ __all__ = ["PENDING_CODES", "load_json", "parse_payload", "parse_payload_text", 
 PENDING_CODES = frozenset({"4999"})  # STK query: "The transaction is still under processing"
 _RECEIPT_KEYS = ("MpesaReceiptNumber", "TransactionReceipt", "ReceiptNo", "TransID")
 _AMOUNT_KEYS = ("Amount", "TransactionAmount", "TransAmount")
-_TIME_KEYS = ("TransactionDate", "TransactionCompletedDateTime", "TransCompletedTime", "FinalisedTime",
-              "BOCompletedTime", "InitiatedTime", "TransTime")  # fmt: skip
-_PARTY_KEYS = ("ReceiverPartyPublicName", "CreditPartyPublicName", "CreditPartyName", "DebitPartyPublicName",
-               "DebitPartyName")  # fmt: skip
+_TIME_KEYS = (
+    "TransactionDate",
+    "TransactionCompletedDateTime",
+    "TransCompletedTime",
+    "FinalisedTime",
+    "BOCompletedTime",
+    "InitiatedTime",
+    "TransTime",
+)
+_PARTY_KEYS = (
+    "ReceiverPartyPublicName",
+    "CreditPartyPublicName",
+    "CreditPartyName",
+    "DebitPartyPublicName",
+    "DebitPartyName",
+)
 
 
 def load_json(text: str | bytes) -> Any:

@@ -49,9 +49,13 @@ def complete(
     """M-Pesa paid: post the hold, pay the float out, book the charge; ``payout.completed``."""
     payout.completed(now, receipt=result.get("receipt"), code=result.get("code"), desc=result.get("desc") or "")
     posted, paid = flows.complete_payout(
-        ledger, payout_id=payout.id, hold_id=payout.hold_id, amount=payout.amount, charge=payout.charge,
+        ledger,
+        payout_id=payout.id,
+        hold_id=payout.hold_id,
+        amount=payout.amount,
+        charge=payout.charge,
         session=uow.ledger,
-    )  # fmt: skip
+    )
     _finish(uow, ids, payout, now, "payout.completed", entries=f"{posted.id},{paid.id}")
 
 
@@ -69,8 +73,18 @@ def _finish(
 ) -> None:
     uow.payouts.update(payout)
     publish(uow, ids, topic, payout_payload(payout), at=now, key=payout.settlement_id)
-    audit(uow, "system:payouts", topic, f"payout:{payout.id}", now, amount=payout.amount, charge=payout.charge,
-          receipt=payout.receipt or "", code=payout.result_code or "", **details)  # fmt: skip
+    audit(
+        uow,
+        "system:payouts",
+        topic,
+        f"payout:{payout.id}",
+        now,
+        amount=payout.amount,
+        charge=payout.charge,
+        receipt=payout.receipt or "",
+        code=payout.result_code or "",
+        **details,
+    )
     _complete_settlement(uow, ids, payout.settlement_id, now)
 
 
@@ -97,5 +111,6 @@ def _complete_settlement(uow: PaymentsUnitOfWork, ids: IdGenerator, settlement_i
         "converted_asset": settlement.converted.asset.code if settlement.converted else "",
     }
     publish(uow, ids, "settlement.completed", payload, at=now, key=settlement.id)
-    audit(uow, "system:settlement", "settlement.completed", f"settlement:{settlement.id}", now, paid=paid,
-          failed=failed)  # fmt: skip
+    audit(
+        uow, "system:settlement", "settlement.completed", f"settlement:{settlement.id}", now, paid=paid, failed=failed
+    )

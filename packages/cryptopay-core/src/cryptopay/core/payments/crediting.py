@@ -95,9 +95,18 @@ def _credit(
         late=late,
     )
     uow.payment_credits.add(credit)
-    audit(uow, _ACTOR, "invoice.payment_credited", f"invoice:{invoice.id}", now,
-          entry=entry.id, received=payment.amount, fee=fee.fee, tx=f"{network}:{tx_hash}#{index}",
-          late=str(late).lower())  # fmt: skip
+    audit(
+        uow,
+        _ACTOR,
+        "invoice.payment_credited",
+        f"invoice:{invoice.id}",
+        now,
+        entry=entry.id,
+        received=payment.amount,
+        fee=fee.fee,
+        tx=f"{network}:{tx_hash}#{index}",
+        late=str(late).lower(),
+    )
 
 
 def _reverse(uow: PaymentsUnitOfWork, ledger: Ledger, credit: PaymentCredit, now: datetime) -> bool:
@@ -112,13 +121,26 @@ def _reverse(uow: PaymentsUnitOfWork, ledger: Ledger, credit: PaymentCredit, now
         return False
     credit.reversal_entry_id = reversal.id
     uow.payment_credits.update(credit)
-    audit(uow, _ACTOR, "invoice.credit_reversed", subject, now, credit=credit.id, entry=reversal.id,
-          amount=credit.received)  # fmt: skip
+    audit(
+        uow,
+        _ACTOR,
+        "invoice.credit_reversed",
+        subject,
+        now,
+        credit=credit.id,
+        entry=reversal.id,
+        amount=credit.received,
+    )
     return True
 
 
 def _merchant_fee(store: StoreSettings | None, asset: Asset, at: datetime) -> FeeSchedule:
     if store is not None and any(s.product is FeeProduct.MERCHANT and s.asset == asset for s in store.fees):
         return store.merchant_fee(asset, at)
-    return FeeSchedule(product=FeeProduct.MERCHANT, asset=asset, version=1, name="none",
-                       effective_from=datetime(2000, 1, 1, tzinfo=UTC))  # fmt: skip
+    return FeeSchedule(
+        product=FeeProduct.MERCHANT,
+        asset=asset,
+        version=1,
+        name="none",
+        effective_from=datetime(2000, 1, 1, tzinfo=UTC),
+    )

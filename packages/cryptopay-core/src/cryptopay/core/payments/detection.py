@@ -134,8 +134,16 @@ class Detection:
                 events += invoice.record_transfer(transfer, now=now)
             except (InvalidInput, Conflict) as refusal:
                 # Money at our address that pays nothing (another asset) or contradicts a record: keep a trace.
-                audit(uow, _ACTOR, "invoice.transfer_unmatched", f"invoice:{invoice.id}", now,
-                      tx=_tx(transfer), amount=transfer.amount, reason=refusal.message)  # fmt: skip
+                audit(
+                    uow,
+                    _ACTOR,
+                    "invoice.transfer_unmatched",
+                    f"invoice:{invoice.id}",
+                    now,
+                    tx=_tx(transfer),
+                    amount=transfer.amount,
+                    reason=refusal.message,
+                )
         return self._save(uow, invoice, events, now)
 
     def _confirm(
@@ -171,8 +179,16 @@ class Detection:
         publish_invoice_events(uow, self._ids, invoice, events)
         for event in events:
             if event.name.startswith("invoice.payment_"):
-                audit(uow, _ACTOR, event.name, f"invoice:{invoice.id}", now, tx=event.data.get("tx_hash", ""),
-                      amount=event.data.get("amount", ""), block=event.data.get("block_hash", ""))  # fmt: skip
+                audit(
+                    uow,
+                    _ACTOR,
+                    event.name,
+                    f"invoice:{invoice.id}",
+                    now,
+                    tx=event.data.get("tx_hash", ""),
+                    amount=event.data.get("amount", ""),
+                    block=event.data.get("block_hash", ""),
+                )
         return events
 
 

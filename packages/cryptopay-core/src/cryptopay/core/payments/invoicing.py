@@ -110,8 +110,16 @@ class Invoicing:
                 self._ledger, store.merchant_id, rail.network.name, rail.asset, session=uow.ledger
             )
         publish_invoice_events(uow, self._ids, invoice, events)
-        audit(uow, actor or f"merchant:{store.merchant_id}", "invoice.create", f"invoice:{invoice.id}", now,
-              price=price, rails=",".join(r.key for r in rails), quotes=",".join(invoice.quote_ids))  # fmt: skip
+        audit(
+            uow,
+            actor or f"merchant:{store.merchant_id}",
+            "invoice.create",
+            f"invoice:{invoice.id}",
+            now,
+            price=price,
+            rails=",".join(r.key for r in rails),
+            quotes=",".join(invoice.quote_ids),
+        )
         return invoice
 
     def _allocate(

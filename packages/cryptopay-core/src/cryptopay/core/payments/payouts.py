@@ -125,18 +125,32 @@ class Payouts:
             return None
         payout.submitted(now, token_digest=token_digest(token), check_at=now + self._deadline)
         uow.payouts.update(payout)
-        audit(uow, _ACTOR, "payout.submit", f"payout:{payout.id}", now, amount=payout.amount,
-              method=payout.method.value, originator=payout.originator_id or "")  # fmt: skip
+        audit(
+            uow,
+            _ACTOR,
+            "payout.submit",
+            f"payout:{payout.id}",
+            now,
+            amount=payout.amount,
+            method=payout.method.value,
+            originator=payout.originator_id or "",
+        )
         return payout
 
     def _send(self, payout: Payout, token: str) -> Acknowledgement:
         result_url, timeout_url = callback_url(self._urls.result, token), callback_url(self._urls.timeout, token)
         if payout.method is SettlementMethod.MPESA_B2C:
             assert payout.originator_id is not None  # B2C payouts are planned with our own id
-            return self._gateway.b2c(B2CRequest(
-                originator_conversation_id=payout.originator_id, phone=payout.destination, amount=payout.amount,
-                result_url=result_url, timeout_url=timeout_url, remarks=f"Settlement {payout.settlement_id}",
-            ))  # fmt: skip
+            return self._gateway.b2c(
+                B2CRequest(
+                    originator_conversation_id=payout.originator_id,
+                    phone=payout.destination,
+                    amount=payout.amount,
+                    result_url=result_url,
+                    timeout_url=timeout_url,
+                    remarks=f"Settlement {payout.settlement_id}",
+                )
+            )
         if payout.method is SettlementMethod.MPESA_PAYBILL:
             paybill, account = payout.destination.split("#", 1)
             command, receiver, reference = B2BCommand.PAYBILL, paybill, account[:13]
@@ -144,10 +158,17 @@ class Payouts:
             command, receiver, reference = B2BCommand.BUY_GOODS, payout.destination, ""
         else:
             raise InvalidInput(f"{payout.method.value} payouts are not sent over M-Pesa")
-        return self._gateway.b2b(B2BRequest(
-            command=command, receiver=receiver, amount=payout.amount, account_reference=reference,
-            result_url=result_url, timeout_url=timeout_url, remarks=f"Settlement {payout.settlement_id}",
-        ))  # fmt: skip
+        return self._gateway.b2b(
+            B2BRequest(
+                command=command,
+                receiver=receiver,
+                amount=payout.amount,
+                account_reference=reference,
+                result_url=result_url,
+                timeout_url=timeout_url,
+                remarks=f"Settlement {payout.settlement_id}",
+            )
+        )
 
     def _acknowledged(self, uow: PaymentsUnitOfWork, payout_id: str, ack: Acknowledgement) -> Payout:
         payout = _payout(uow, payout_id)
@@ -200,8 +221,14 @@ class Payouts:
             return self._status_answer(uow, queried, query, result)
         payout = _direct(uow, result)
         if payout is None:
-            audit(uow, "mpesa:callback", "payout.result_unmatched", f"mpesa:{result.reference or '-'}",
-                  self._clock.now(), code=result.result_code or "")  # fmt: skip
+            audit(
+                uow,
+                "mpesa:callback",
+                "payout.result_unmatched",
+                f"mpesa:{result.reference or '-'}",
+                self._clock.now(),
+                code=result.result_code or "",
+            )
             return None
         _check_token(token, payout.token_digest)
         if timed_out or result.result_code == QUEUE_TIMEOUT_CODE:
@@ -228,11 +255,22 @@ class Payouts:
         now = self._clock.now()
         if payout.is_final:
             if outcome in (Outcome.SUCCEEDED, Outcome.FAILED) and _contradicts(payout, outcome):
-                audit(uow, "mpesa:callback", "payout.result_conflict", f"payout:{payout.id}", now, source=source,
-                      state=payout.state.value, code=result.result_code or "")  # fmt: skip
+                audit(
+                    uow,
+                    "mpesa:callback",
+                    "payout.result_conflict",
+                    f"payout:{payout.id}",
+                    now,
+                    source=source,
+                    state=payout.state.value,
+                    code=result.result_code or "",
+                )
             return payout
-        details = {"receipt": result.receipt or result.transaction_id, "code": result.result_code,
-                   "desc": result.result_desc}  # fmt: skip
+        details = {
+            "receipt": result.receipt or result.transaction_id,
+            "code": result.result_code,
+            "desc": result.result_desc,
+        }
         if outcome is Outcome.SUCCEEDED:
             mismatch = _mismatch(payout, result)
             if mismatch:
@@ -255,11 +293,14 @@ class Payouts:
             return None
         token = self._tokens()
         try:
-            ack = self._gateway.transaction_status(TransactionStatusRequest(
-                result_url=callback_url(self._urls.status_result, token),
-                timeout_url=callback_url(self._urls.status_timeout, token),
-                originator_conversation_id=payout.originator_id, remarks=f"Payout {payout.id}",
-            ))  # fmt: skip
+            ack = self._gateway.transaction_status(
+                TransactionStatusRequest(
+                    result_url=callback_url(self._urls.status_result, token),
+                    timeout_url=callback_url(self._urls.status_timeout, token),
+                    originator_conversation_id=payout.originator_id,
+                    remarks=f"Payout {payout.id}",
+                )
+            )
         except CryptopayError as error:
             note = f"status query failed: {error.message}"
             transaction(self._uow, lambda uow: self._later(uow, payout.id, note))
@@ -306,14 +347,28 @@ class Payouts:
         if old.retried_by is not None:
             raise Refused(f"payout {old.id} was already retried as {old.retried_by}")
         new_id = self._ids.new_id("po")
-        hold = flows.start_payout(self._ledger, payout_id=new_id, merchant_id=old.merchant_id, amount=old.amount,
-                                  charge=old.charge, session=uow.ledger)  # fmt: skip
+        hold = flows.start_payout(
+            self._ledger,
+            payout_id=new_id,
+            merchant_id=old.merchant_id,
+            amount=old.amount,
+            charge=old.charge,
+            session=uow.ledger,
+        )
         new = Payout(
-            id=new_id, settlement_id=old.settlement_id, merchant_id=old.merchant_id,
-            originator_id=new_id if old.is_b2c else None, method=old.method, destination=old.destination,
-            amount=old.amount, charge=old.charge, hold_id=hold.id, created_at=now, attempt=old.attempt + 1,
+            id=new_id,
+            settlement_id=old.settlement_id,
+            merchant_id=old.merchant_id,
+            originator_id=new_id if old.is_b2c else None,
+            method=old.method,
+            destination=old.destination,
+            amount=old.amount,
+            charge=old.charge,
+            hold_id=hold.id,
+            created_at=now,
+            attempt=old.attempt + 1,
             retry_of=old.id,
-        )  # fmt: skip
+        )
         old.retried_by = new.id
         uow.payouts.update(old)
         uow.payouts.add(new)

@@ -101,14 +101,31 @@ class Refunds:
         refund_id = self._ids.new_id("rfd")
         hold_id = self._hold(uow, invoice, refund_id, wanted)
         refund = Refund(
-            id=refund_id, invoice_id=invoice.id, merchant_id=invoice.merchant_id, rail_key=option.rail.key,
-            network=option.rail.network.name, address=address.strip(), amount=wanted, hold_id=hold_id,
-            requested_by=requested_by, created_at=now, reason=_reason(invoice),
+            id=refund_id,
+            invoice_id=invoice.id,
+            merchant_id=invoice.merchant_id,
+            rail_key=option.rail.key,
+            network=option.rail.network.name,
+            address=address.strip(),
+            amount=wanted,
+            hold_id=hold_id,
+            requested_by=requested_by,
+            created_at=now,
+            reason=_reason(invoice),
             token_contract=option.rail.token.contract,
-        )  # fmt: skip
+        )
         uow.refunds.add(refund)
-        audit(uow, requested_by, "refund.request", f"refund:{refund.id}", now, invoice=invoice.id, amount=wanted,
-              address=refund.address, hold=hold_id)  # fmt: skip
+        audit(
+            uow,
+            requested_by,
+            "refund.request",
+            f"refund:{refund.id}",
+            now,
+            invoice=invoice.id,
+            amount=wanted,
+            address=refund.address,
+            hold=hold_id,
+        )
         return refund
 
     def _hold(self, uow: PaymentsUnitOfWork, invoice: Invoice, refund_id: str, amount: Money) -> str:
@@ -183,8 +200,9 @@ def _refundable(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Mon
     late = sum((p.amount for p in mine if p.is_late(invoice.expires_at)), Money.zero(option.due.asset))
     timely = sum((p.amount for p in mine if not p.is_late(invoice.expires_at)), Money.zero(option.due.asset))
     if invoice.state is InvoiceState.SETTLED:
-        share = sum((Fraction(p.amount.amount) / Fraction(invoice.option(p.rail_key).due.amount) for p in on_time),
-                    Fraction(0))  # fmt: skip
+        share = sum(
+            (Fraction(p.amount.amount) / Fraction(invoice.option(p.rail_key).due.amount) for p in on_time), Fraction(0)
+        )
         excess = max(Fraction(0), share - 1) * Fraction(option.due.amount)
         over = Decimal(excess.numerator) / Decimal(excess.denominator)
         timely = min(timely, Money(over.quantize(option.due.asset.quantum, rounding=ROUND_DOWN), option.due.asset))

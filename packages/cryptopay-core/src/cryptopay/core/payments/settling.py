@@ -164,9 +164,19 @@ class Settling:
         payouts = [self._hold(uow, settlement, part.amount, part.fee, policy) for part in plan.parts]
         settlement.payout_ids = tuple(p.id for p in payouts)
         uow.settlements.add(settlement)
-        audit(uow, _ACTOR, "settlement.run", f"settlement:{settlement.id}", now, merchant=merchant_id,
-              cutoff=cutoff.isoformat(), paid=plan.total_paid, fees=plan.total_fees, parts=len(payouts),
-              remainder=plan.remainder)  # fmt: skip
+        audit(
+            uow,
+            _ACTOR,
+            "settlement.run",
+            f"settlement:{settlement.id}",
+            now,
+            merchant=merchant_id,
+            cutoff=cutoff.isoformat(),
+            paid=plan.total_paid,
+            fees=plan.total_fees,
+            parts=len(payouts),
+            remainder=plan.remainder,
+        )
         return SettlementRun(merchant_id, plan.reason, settlement, tuple(payouts), plan)
 
     def _skip(
@@ -181,34 +191,69 @@ class Settling:
     def _convert(self, uow: PaymentsUnitOfWork, settlement: Settlement, crypto: Money, quote: Quote) -> None:
         now = self._clock.now()
         entry, credited = flows.convert_for_settlement(
-            self._ledger, settlement_id=settlement.id, merchant_id=settlement.merchant_id, amount=crypto,
-            quote=quote, at=now, session=uow.ledger,
-        )  # fmt: skip
+            self._ledger,
+            settlement_id=settlement.id,
+            merchant_id=settlement.merchant_id,
+            amount=crypto,
+            quote=quote,
+            at=now,
+            session=uow.ledger,
+        )
         settlement.quote_id, settlement.converted, settlement.credited = quote.id, crypto, credited
         spread = [-p.amount for p in entry.postings if p.account == flows.FX_SPREAD]
         settlement.fx_spread = spread[0] if spread else Money.zero(KES)
-        audit(uow, _ACTOR, "settlement.convert", f"settlement:{settlement.id}", now, entry=entry.id,
-              sold=crypto, credited=credited, quote=quote.id, bid=quote.bid)  # fmt: skip
+        audit(
+            uow,
+            _ACTOR,
+            "settlement.convert",
+            f"settlement:{settlement.id}",
+            now,
+            entry=entry.id,
+            sold=crypto,
+            credited=credited,
+            quote=quote.id,
+            bid=quote.bid,
+        )
 
     def _hold(
         self, uow: PaymentsUnitOfWork, settlement: Settlement, amount: Money, charge: Money, policy: SettlementPolicy
     ) -> Payout:
         now, payout_id = self._clock.now(), self._ids.new_id("po")
         hold = flows.start_payout(
-            self._ledger, payout_id=payout_id, merchant_id=settlement.merchant_id, amount=amount, charge=charge,
+            self._ledger,
+            payout_id=payout_id,
+            merchant_id=settlement.merchant_id,
+            amount=amount,
+            charge=charge,
             session=uow.ledger,
-        )  # fmt: skip
+        )
         # B2B requests carry no id of ours: M-Pesa's is recorded from its answer. Guessing one would let a status
         # answer of NOT_FOUND (about an id M-Pesa never saw) send a paid payout again.
         originator = payout_id if policy.method is SettlementMethod.MPESA_B2C else None
         payout = Payout(
-            id=payout_id, settlement_id=settlement.id, merchant_id=settlement.merchant_id, originator_id=originator,
-            method=policy.method, destination=policy.destination, amount=amount, charge=charge, hold_id=hold.id,
+            id=payout_id,
+            settlement_id=settlement.id,
+            merchant_id=settlement.merchant_id,
+            originator_id=originator,
+            method=policy.method,
+            destination=policy.destination,
+            amount=amount,
+            charge=charge,
+            hold_id=hold.id,
             created_at=now,
-        )  # fmt: skip
+        )
         uow.payouts.add(payout)
-        audit(uow, _ACTOR, "payout.hold", f"payout:{payout_id}", now, hold=hold.id, amount=amount, charge=charge,
-              settlement=settlement.id)  # fmt: skip
+        audit(
+            uow,
+            _ACTOR,
+            "payout.hold",
+            f"payout:{payout_id}",
+            now,
+            hold=hold.id,
+            amount=amount,
+            charge=charge,
+            settlement=settlement.id,
+        )
         return payout
 
     def _plan(self, funds: _Funds, policy: SettlementPolicy, quote: Quote | None, paid_today: Money) -> PayoutPlan:

@@ -57,28 +57,46 @@ def _params(*pairs: tuple[str, Any]) -> dict[str, Any]:
 
 
 def stk_callback(
-    merchant_id: str, checkout_id: str, code: str, desc: str, *, amount: Money | None = None,
-    receipt: str | None = None, phone: str | None = None, at: datetime | None = None,
-) -> dict[str, Any]:  # fmt: skip
+    merchant_id: str,
+    checkout_id: str,
+    code: str,
+    desc: str,
+    *,
+    amount: Money | None = None,
+    receipt: str | None = None,
+    phone: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
     """An STK callback; success carries CallbackMetadata with a value-less ``Balance`` item, as Daraja's does."""
-    body: dict[str, Any] = {"MerchantRequestID": merchant_id, "CheckoutRequestID": checkout_id,
-                            "ResultCode": _code(code), "ResultDesc": desc}  # fmt: skip
+    body: dict[str, Any] = {
+        "MerchantRequestID": merchant_id,
+        "CheckoutRequestID": checkout_id,
+        "ResultCode": _code(code),
+        "ResultDesc": desc,
+    }
     if code == "0" and amount is not None and at is not None and phone is not None:
-        body["CallbackMetadata"] = {"Item": [
-            {"Name": "Amount", "Value": amount.amount},
-            {"Name": "MpesaReceiptNumber", "Value": receipt},
-            {"Name": "Balance"},
-            {"Name": "TransactionDate", "Value": int(_stamp(at))},
-            {"Name": "PhoneNumber", "Value": int(phone)},
-        ]}  # fmt: skip
+        body["CallbackMetadata"] = {
+            "Item": [
+                {"Name": "Amount", "Value": amount.amount},
+                {"Name": "MpesaReceiptNumber", "Value": receipt},
+                {"Name": "Balance"},
+                {"Name": "TransactionDate", "Value": int(_stamp(at))},
+                {"Name": "PhoneNumber", "Value": int(phone)},
+            ]
+        }
     return {"Body": {"stkCallback": body}}
 
 
 def stk_query_answer(merchant_id: str, checkout_id: str, code: str, desc: str) -> dict[str, Any]:
     """The STK query's synchronous answer: codes are strings here."""
-    return {"ResponseCode": "0", "ResponseDescription": "The service request has been accepted successsfully",
-            "MerchantRequestID": merchant_id, "CheckoutRequestID": checkout_id, "ResultCode": code,
-            "ResultDesc": desc}  # fmt: skip
+    return {
+        "ResponseCode": "0",
+        "ResponseDescription": "The service request has been accepted successsfully",
+        "MerchantRequestID": merchant_id,
+        "CheckoutRequestID": checkout_id,
+        "ResultCode": code,
+        "ResultDesc": desc,
+    }
 
 
 def failed_result(code: str, desc: str, originator: str, conversation: str, transaction_id: str) -> Any:
@@ -92,20 +110,26 @@ def b2c_result(
     """A successful B2C Result with the date as ``dd.MM.yyyy HH:mm:ss``."""
     when = at.astimezone(NAIROBI).strftime("%d.%m.%Y %H:%M:%S")
     params = _params(
-        ("TransactionAmount", int(amount.amount)), ("TransactionReceipt", receipt),
-        ("ReceiverPartyPublicName", f"{phone} - SANDBOX CUSTOMER"), ("TransactionCompletedDateTime", when),
-        ("B2CUtilityAccountAvailableFunds", utility.amount), ("B2CWorkingAccountAvailableFunds", Decimal("0.00")),
-        ("B2CRecipientIsRegisteredCustomer", "Y"), ("B2CChargesPaidAccountAvailableFunds", Decimal("0.00")),
-    )  # fmt: skip
+        ("TransactionAmount", int(amount.amount)),
+        ("TransactionReceipt", receipt),
+        ("ReceiverPartyPublicName", f"{phone} - SANDBOX CUSTOMER"),
+        ("TransactionCompletedDateTime", when),
+        ("B2CUtilityAccountAvailableFunds", utility.amount),
+        ("B2CWorkingAccountAvailableFunds", Decimal("0.00")),
+        ("B2CRecipientIsRegisteredCustomer", "Y"),
+        ("B2CChargesPaidAccountAvailableFunds", Decimal("0.00")),
+    )
     return _result("0", "The service request is processed successfully.", originator, conversation, receipt, **params)
 
 
 def b2b_result(originator: str, conversation: str, receipt: str, amount: Money, receiver: str, at: datetime) -> Any:
     """A successful B2B Result."""
     params = _params(
-        ("Amount", amount.amount), ("TransCompletedTime", int(_stamp(at))), ("Currency", "KES"),
+        ("Amount", amount.amount),
+        ("TransCompletedTime", int(_stamp(at))),
+        ("Currency", "KES"),
         ("ReceiverPartyPublicName", f"{receiver} - SANDBOX BUSINESS"),
-    )  # fmt: skip
+    )
     return _result("0", "The service request is processed successfully.", originator, conversation, receipt, **params)
 
 
@@ -114,25 +138,42 @@ def reversal_result(
 ) -> Any:
     """A successful Reversal Result."""
     params = _params(
-        ("Amount", amount.amount), ("TransCompletedTime", int(_stamp(at))), ("OriginalTransactionID", original),
-        ("Charge", Decimal("0.00")), ("CreditPartyPublicName", f"{phone} - SANDBOX CUSTOMER" if phone else None),
-    )  # fmt: skip
+        ("Amount", amount.amount),
+        ("TransCompletedTime", int(_stamp(at))),
+        ("OriginalTransactionID", original),
+        ("Charge", Decimal("0.00")),
+        ("CreditPartyPublicName", f"{phone} - SANDBOX CUSTOMER" if phone else None),
+    )
     return _result("0", "The service request is processed successfully.", originator, conversation, receipt, **params)
 
 
 def status_result(
-    originator: str, conversation: str, *, receipt: str | None, status: str, amount: Money, phone: str | None,
-    original_originator: str, original_conversation: str, at: datetime,
-) -> Any:  # fmt: skip
+    originator: str,
+    conversation: str,
+    *,
+    receipt: str | None,
+    status: str,
+    amount: Money,
+    phone: str | None,
+    original_originator: str,
+    original_conversation: str,
+    at: datetime,
+) -> Any:
     """A Transaction Status Result: the query succeeded; ``TransactionStatus`` tells the queried one's state."""
     params = _params(
-        ("ReceiptNo", receipt), ("Amount", str(int(amount.amount))), ("TransactionStatus", status),
-        ("FinalisedTime", _stamp(at)), ("CreditPartyName", f"{phone} - SANDBOX CUSTOMER" if phone else None),
-        ("OriginatorConversationID", original_originator), ("ConversationID", original_conversation),
-        ("TransactionReason", None), ("ReasonType", "Business Payment to Customer via API"),
-    )  # fmt: skip
-    return _result("0", "The service request is processed successfully.", originator, conversation,
-                   "SBX0000000", **params)  # fmt: skip
+        ("ReceiptNo", receipt),
+        ("Amount", str(int(amount.amount))),
+        ("TransactionStatus", status),
+        ("FinalisedTime", _stamp(at)),
+        ("CreditPartyName", f"{phone} - SANDBOX CUSTOMER" if phone else None),
+        ("OriginatorConversationID", original_originator),
+        ("ConversationID", original_conversation),
+        ("TransactionReason", None),
+        ("ReasonType", "Business Payment to Customer via API"),
+    )
+    return _result(
+        "0", "The service request is processed successfully.", originator, conversation, "SBX0000000", **params
+    )
 
 
 def not_found_status_result(originator: str, conversation: str) -> Any:
@@ -143,21 +184,38 @@ def not_found_status_result(originator: str, conversation: str) -> Any:
 
 def queue_timeout_result(originator: str, conversation: str) -> Any:
     """What the sandbox posts to a QueueTimeOutURL: not a final answer, only a cue to query the status."""
-    return _result("QueueTimeout", "The request timed out in the queue; query the transaction status.",
-                   originator, conversation, "SBX0000000")  # fmt: skip
+    return _result(
+        "QueueTimeout",
+        "The request timed out in the queue; query the transaction status.",
+        originator,
+        conversation,
+        "SBX0000000",
+    )
 
 
 def account_balance_result(originator: str, conversation: str, utility: Money, at: datetime) -> Any:
     """An Account Balance Result; the float is the Utility Account."""
     value = f"Working Account|KES|0.00|0.00|0.00|0.00&Utility Account|KES|{utility.amount}|{utility.amount}|0.00|0.00"
     params = _params(("AccountBalance", value), ("BOCompletedTime", _stamp(at)))
-    return _result("0", "The service request is processed successfully", originator, conversation,
-                   "SBX0000000", **params)  # fmt: skip
+    return _result(
+        "0", "The service request is processed successfully", originator, conversation, "SBX0000000", **params
+    )
 
 
 def c2b_confirmation(receipt: str, amount: Money, shortcode: str, bill_ref: str, phone: str, at: datetime) -> Any:
     """A C2B confirmation (v2 field names; the sandbox does not mask the number)."""
-    return {"TransactionType": "Pay Bill", "TransID": receipt, "TransTime": _stamp(at),
-            "TransAmount": str(amount.amount), "BusinessShortCode": shortcode, "BillRefNumber": bill_ref,
-            "InvoiceNumber": "", "OrgAccountBalance": "", "ThirdPartyTransID": "", "MSISDN": phone,
-            "FirstName": "SANDBOX", "MiddleName": "", "LastName": ""}  # fmt: skip
+    return {
+        "TransactionType": "Pay Bill",
+        "TransID": receipt,
+        "TransTime": _stamp(at),
+        "TransAmount": str(amount.amount),
+        "BusinessShortCode": shortcode,
+        "BillRefNumber": bill_ref,
+        "InvoiceNumber": "",
+        "OrgAccountBalance": "",
+        "ThirdPartyTransID": "",
+        "MSISDN": phone,
+        "FirstName": "SANDBOX",
+        "MiddleName": "",
+        "LastName": "",
+    }

@@ -91,9 +91,11 @@ _FAILURES = {
     Scenario.UNREACHABLE: ("1037", "DS timeout user cannot be reached"),
     Scenario.INSUFFICIENT_FUNDS: ("1", "The balance is insufficient for the transaction."),
     Scenario.WRONG_PIN: ("2001", "The initiator information is invalid."),
-    Scenario.UNREGISTERED: ("2040", "Credit Party customer type (Unregistered or Registered Customer) "
-                                    "can't be supported by the service."),
-}  # fmt: skip
+    Scenario.UNREGISTERED: (
+        "2040",
+        "Credit Party customer type (Unregistered or Registered Customer) can't be supported by the service.",
+    ),
+}
 _OK = ("0", "The service request is processed successfully.")
 _INSUFFICIENT = _FAILURES[Scenario.INSUFFICIENT_FUNDS]
 
@@ -137,9 +139,15 @@ class FakeMobileMoney:
     """The in-memory gateway; ``auto_complete=False`` leaves transactions open until ``complete`` (sandbox use)."""
 
     def __init__(
-        self, *, shortcode: str = "600000", float_balance: object = "10000000", customer_balance: object = "100000",
-        clock: Clock | None = None, auto_complete: bool = True, deliver: Callable[[Delivery], None] | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        *,
+        shortcode: str = "600000",
+        float_balance: object = "10000000",
+        customer_balance: object = "100000",
+        clock: Clock | None = None,
+        auto_complete: bool = True,
+        deliver: Callable[[Delivery], None] | None = None,
+    ) -> None:
         self.shortcode = shortcode
         self.float_balance = Money.of(float_balance, KES)
         self._default_balance = Money.of(customer_balance, KES)
@@ -209,15 +217,22 @@ class FakeMobileMoney:
     def stk_push(self, request: StkPushRequest, *, scenario: Scenario | None = None) -> StkPushAccepted:
         with self._lock:
             checkout = f"ws_CO_{self._stamp()}{self._next():06d}"
-            tx = SimTransaction("stk", checkout, f"{self._next()}-{self._next()}-1", request.amount,
-                                scenario or self.scenario_for(request.phone), phone=request.phone,
-                                result_url=request.callback_url)  # fmt: skip
+            tx = SimTransaction(
+                "stk",
+                checkout,
+                f"{self._next()}-{self._next()}-1",
+                request.amount,
+                scenario or self.scenario_for(request.phone),
+                phone=request.phone,
+                result_url=request.callback_url,
+            )
             self._submit(tx)
             return StkPushAccepted(
-                merchant_request_id=tx.conversation_id, checkout_request_id=checkout,
+                merchant_request_id=tx.conversation_id,
+                checkout_request_id=checkout,
                 description="Success. Request accepted for processing",
                 customer_message="Success. Request accepted for processing",
-            )  # fmt: skip
+            )
 
     def stk_query(self, checkout_request_id: str) -> MpesaResult:
         with self._lock:
@@ -233,25 +248,46 @@ class FakeMobileMoney:
         with self._lock:
             if request.originator_conversation_id in self._tx:
                 raise error_for_envelope("500.002.1001", "Duplicate OriginatorConversationID.")
-            tx = SimTransaction("b2c", request.originator_conversation_id, self._conversation(), request.amount,
-                                scenario or self.scenario_for(request.phone), phone=request.phone,
-                                result_url=request.result_url, timeout_url=request.timeout_url)  # fmt: skip
+            tx = SimTransaction(
+                "b2c",
+                request.originator_conversation_id,
+                self._conversation(),
+                request.amount,
+                scenario or self.scenario_for(request.phone),
+                phone=request.phone,
+                result_url=request.result_url,
+                timeout_url=request.timeout_url,
+            )
             return self._submit(tx)
 
     def b2b(self, request: B2BRequest, *, scenario: Scenario | None = None) -> Acknowledgement:
         with self._lock:
-            tx = SimTransaction("b2b", f"{self._next()}-{self._next()}-1", self._conversation(), request.amount,
-                                scenario or self.scenario_for(request.receiver), counterparty=request.receiver,
-                                result_url=request.result_url, timeout_url=request.timeout_url)  # fmt: skip
+            tx = SimTransaction(
+                "b2b",
+                f"{self._next()}-{self._next()}-1",
+                self._conversation(),
+                request.amount,
+                scenario or self.scenario_for(request.receiver),
+                counterparty=request.receiver,
+                result_url=request.result_url,
+                timeout_url=request.timeout_url,
+            )
             return self._submit(tx)
 
     def reversal(self, request: ReversalRequest, *, scenario: Scenario | None = None) -> Acknowledgement:
         with self._lock:
             original = self._by_receipt.get(request.transaction_id)
-            tx = SimTransaction("reversal", f"{self._next()}-{self._next()}-1", self._conversation(), request.amount,
-                                scenario or Scenario.SUCCESS, phone=original.phone if original else None,
-                                counterparty=request.transaction_id, result_url=request.result_url,
-                                timeout_url=request.timeout_url)  # fmt: skip
+            tx = SimTransaction(
+                "reversal",
+                f"{self._next()}-{self._next()}-1",
+                self._conversation(),
+                request.amount,
+                scenario or Scenario.SUCCESS,
+                phone=original.phone if original else None,
+                counterparty=request.transaction_id,
+                result_url=request.result_url,
+                timeout_url=request.timeout_url,
+            )
             return self._submit(tx)
 
     def transaction_status(self, request: TransactionStatusRequest, **_: object) -> Acknowledgement:
@@ -261,22 +297,31 @@ class FakeMobileMoney:
                 request.originator_conversation_id or ""
             )
             self._emit(Delivery(request.result_url, self._status_payload(found, originator, conversation)))
-            return Acknowledgement(originator_conversation_id=originator, conversation_id=conversation,
-                                   description="Accept the service request successfully.")  # fmt: skip
+            return Acknowledgement(
+                originator_conversation_id=originator,
+                conversation_id=conversation,
+                description="Accept the service request successfully.",
+            )
 
     def account_balance(self, request: AccountBalanceRequest, **_: object) -> Acknowledgement:
         with self._lock:
             originator, conversation = f"{self._next()}-{self._next()}-1", self._conversation()
             payload = payloads.account_balance_result(originator, conversation, self.float_balance, self._now())
             self._emit(Delivery(request.result_url, payload))
-            return Acknowledgement(originator_conversation_id=originator, conversation_id=conversation,
-                                   description="Accept the service request successfully.")  # fmt: skip
+            return Acknowledgement(
+                originator_conversation_id=originator,
+                conversation_id=conversation,
+                description="Accept the service request successfully.",
+            )
 
     def register_c2b_urls(self, request: C2BRegistration, **_: object) -> Acknowledgement:
         with self._lock:
             self._c2b_urls = request
-            return Acknowledgement(originator_conversation_id=f"{self._next()}-{self._next()}-1",
-                                   conversation_id=None, description="Success")  # fmt: skip
+            return Acknowledgement(
+                originator_conversation_id=f"{self._next()}-{self._next()}-1",
+                conversation_id=None,
+                description="Success",
+            )
 
     def simulate_c2b(
         self, phone: str, amount: object, bill_ref: str, validate: Callable[[Any], Mapping[str, Any]] | None = None
@@ -294,8 +339,9 @@ class FakeMobileMoney:
                 return None
             self._customers[msisdn] = self.balance(msisdn) - money
             self.float_balance += money
-            self._by_receipt[receipt] = SimTransaction("c2b", receipt, receipt, money, Scenario.SUCCESS, msisdn,
-                                                       state="succeeded", receipt=receipt)  # fmt: skip
+            self._by_receipt[receipt] = SimTransaction(
+                "c2b", receipt, receipt, money, Scenario.SUCCESS, msisdn, state="succeeded", receipt=receipt
+            )
             self._emit(Delivery(self._c2b_urls.confirmation_url, payload))
             return receipt
 
@@ -367,8 +413,11 @@ class FakeMobileMoney:
         if tx.scenario is Scenario.QUEUE_TIMEOUT and tx.timeout_url:
             self._emit(Delivery(tx.timeout_url, payloads.queue_timeout_result(tx.reference, tx.conversation_id)))
             return
-        delivery = Delivery(tx.result_url or "", self._result_payload(tx),
-                            Delay.LATE if tx.scenario is Scenario.LATE_CALLBACK else Delay.NOW)  # fmt: skip
+        delivery = Delivery(
+            tx.result_url or "",
+            self._result_payload(tx),
+            Delay.LATE if tx.scenario is Scenario.LATE_CALLBACK else Delay.NOW,
+        )
         self._emit(delivery)
         if tx.scenario is Scenario.DUPLICATE_CALLBACK:
             self._emit(delivery)
@@ -376,30 +425,46 @@ class FakeMobileMoney:
     def _result_payload(self, tx: SimTransaction) -> Any:
         at = tx.completed_at or self._now()
         if tx.product == "stk":
-            return payloads.stk_callback(tx.conversation_id, tx.reference, tx.result_code, tx.result_desc,
-                                         amount=tx.amount, receipt=tx.receipt, phone=tx.phone, at=at)  # fmt: skip
+            return payloads.stk_callback(
+                tx.conversation_id,
+                tx.reference,
+                tx.result_code,
+                tx.result_desc,
+                amount=tx.amount,
+                receipt=tx.receipt,
+                phone=tx.phone,
+                at=at,
+            )
         if tx.state != "succeeded" or tx.receipt is None:
             placeholder = f"{tx.reference[:3].upper()}0000000"
-            return payloads.failed_result(tx.result_code, tx.result_desc, tx.reference, tx.conversation_id,
-                                          placeholder)  # fmt: skip
+            return payloads.failed_result(tx.result_code, tx.result_desc, tx.reference, tx.conversation_id, placeholder)
         if tx.product == "b2c":
-            return payloads.b2c_result(tx.reference, tx.conversation_id, tx.receipt, tx.amount, tx.phone or "", at,
-                                       self.float_balance)  # fmt: skip
+            return payloads.b2c_result(
+                tx.reference, tx.conversation_id, tx.receipt, tx.amount, tx.phone or "", at, self.float_balance
+            )
         if tx.product == "b2b":
-            return payloads.b2b_result(tx.reference, tx.conversation_id, tx.receipt, tx.amount,
-                                       tx.counterparty or "", at)  # fmt: skip
-        return payloads.reversal_result(tx.reference, tx.conversation_id, tx.receipt, tx.counterparty or "",
-                                        tx.amount, tx.phone, at)  # fmt: skip
+            return payloads.b2b_result(
+                tx.reference, tx.conversation_id, tx.receipt, tx.amount, tx.counterparty or "", at
+            )
+        return payloads.reversal_result(
+            tx.reference, tx.conversation_id, tx.receipt, tx.counterparty or "", tx.amount, tx.phone, at
+        )
 
     def _status_payload(self, tx: SimTransaction | None, originator: str, conversation: str) -> Any:
         if tx is None:
             return payloads.not_found_status_result(originator, conversation)
         status = {"open": "Pending", "succeeded": "Completed", "failed": "Failed"}[tx.state]
         return payloads.status_result(
-            originator, conversation, receipt=tx.receipt, status=status, amount=tx.amount, phone=tx.phone,
-            original_originator=tx.reference, original_conversation=tx.conversation_id,
+            originator,
+            conversation,
+            receipt=tx.receipt,
+            status=status,
+            amount=tx.amount,
+            phone=tx.phone,
+            original_originator=tx.reference,
+            original_conversation=tx.conversation_id,
             at=tx.completed_at or self._now(),
-        )  # fmt: skip
+        )
 
     # ---- plumbing -------------------------------------------------------------------------------------------
     def _submit(self, tx: SimTransaction) -> Acknowledgement:
@@ -408,8 +473,11 @@ class FakeMobileMoney:
             self.complete(tx.reference)
         if tx.scenario is Scenario.RESPONSE_LOST and self._auto:  # the sandbox loses the answer on the wire instead
             raise OutcomeUnknown("the answer from M-Pesa was lost (fake)", reference=tx.reference)
-        return Acknowledgement(originator_conversation_id=tx.reference, conversation_id=tx.conversation_id,
-                               description="Accept the service request successfully.")  # fmt: skip
+        return Acknowledgement(
+            originator_conversation_id=tx.reference,
+            conversation_id=tx.conversation_id,
+            description="Accept the service request successfully.",
+        )
 
     def _emit(self, delivery: Delivery) -> None:
         self._deliver(delivery)

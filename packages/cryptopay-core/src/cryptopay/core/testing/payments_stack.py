@@ -200,9 +200,11 @@ class PaymentsStack:
         self.mpesa = FakeMobileMoney(clock=self.clock)
         self.merchants = InMemoryMerchants()
         self.urls = PayoutUrls(
-            result=f"{CALLBACK_BASE}/payouts/result", timeout=f"{CALLBACK_BASE}/payouts/timeout",
-            status_result=f"{CALLBACK_BASE}/status/result", status_timeout=f"{CALLBACK_BASE}/status/timeout",
-        )  # fmt: skip
+            result=f"{CALLBACK_BASE}/payouts/result",
+            timeout=f"{CALLBACK_BASE}/payouts/timeout",
+            status_result=f"{CALLBACK_BASE}/status/result",
+            status_timeout=f"{CALLBACK_BASE}/status/timeout",
+        )
         self.wire_use_cases()
 
     def wire_use_cases(self, *, gateway: MobileMoneyGateway | None = None) -> None:
@@ -250,8 +252,13 @@ class PaymentsStack:
         return store
 
     def merchant_fee(self, asset: str, percent: str) -> FeeSchedule:
-        return FeeSchedule(product=FeeProduct.MERCHANT, asset=rail_for("tron", asset).asset, version=1,
-                           effective_from=self.clock.now() - timedelta(days=1), percent=Decimal(percent))  # fmt: skip
+        return FeeSchedule(
+            product=FeeProduct.MERCHANT,
+            asset=rail_for("tron", asset).asset,
+            version=1,
+            effective_from=self.clock.now() - timedelta(days=1),
+            percent=Decimal(percent),
+        )
 
     # --- the world moves ----------------------------------------------------------------------------------------
     def pay(
