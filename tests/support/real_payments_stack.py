@@ -21,9 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptopay.adapters.mpesa import DarajaGateway, DarajaSettings
-from cryptopay.adapters.sandbox.certs import SandboxCertificate
-from cryptopay.adapters.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
-from cryptopay.adapters.sandbox.sink import CallbackSink
 from cryptopay.adapters.sql.repositories.chains import SqlScanCursorStore
 from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 from cryptopay.adapters.sql.repositories.identity import SqlMerchants, SqlUsers
@@ -39,6 +36,9 @@ from cryptopay.core.payments.payout import Payout
 from cryptopay.core.payments.payouts import PayoutUrls
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.sandbox.certs import SandboxCertificate
+from cryptopay.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
+from cryptopay.sandbox.sink import CallbackSink
 from sqlalchemy.engine import Engine
 
 __all__ = ["RealPaymentsStack", "TrackedDarajaSandbox"]
