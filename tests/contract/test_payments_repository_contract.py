@@ -8,12 +8,18 @@ import pytest
 from cryptopay.adapters.sql.ledger_store import SqlLedgerStore
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import Conflict
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import DepositAddress
-from cryptopay.core.payments.payout import Payout, PayoutQuery, PayoutState, Settlement, SettlementState
+from cryptopay.core.payouts import Payout, PayoutQuery, PayoutState
+from cryptopay.core.settlement import (
+    Settlement,
+    SettlementMethod,
+    SettlementProfile,
+    SettlementSchedule,
+    SettlementState,
+)
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.payments_stack import PaymentsStack
 

@@ -32,8 +32,8 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import parse_payload, token_from_url
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.model import StoreSettings
-from cryptopay.core.payments.payout import Payout
-from cryptopay.core.payments.payouts import PayoutUrls
+from cryptopay.core.payouts import Payout
+from cryptopay.core.payouts.service import PayoutUrls
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.sandbox.certs import SandboxCertificate

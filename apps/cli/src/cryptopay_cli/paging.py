@@ -7,8 +7,10 @@ from typing import TypeVar
 
 from cryptopay.core.errors import NotFound
 from cryptopay.core.invoices import Invoice
-from cryptopay.core.payments import Payout, PayoutState, Settlement, StoreSettings
+from cryptopay.core.payments import StoreSettings
+from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
+from cryptopay.core.settlement import Settlement
 
 from cryptopay_cli.context import Services
 

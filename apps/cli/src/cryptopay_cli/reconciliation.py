@@ -21,7 +21,8 @@ from cryptopay.core.errors import NotFound
 from cryptopay.core.invoices import Invoice, TransferKey, is_confirmed
 from cryptopay.core.ledger import AccountBalance, Hold, HoldState, Ledger
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payments import PaymentCredit, Payout, PayoutState, Refund, RefundState
+from cryptopay.core.payments import PaymentCredit, Refund, RefundState
+from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
 
 from cryptopay_cli.context import Services

@@ -22,15 +22,15 @@ from cryptopay.core.identity import Forbidden, Role
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
-from cryptopay.core.payments.payouts import Payouts
 from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.payments.settling import Settling
+from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.settlement.service import Settling
 from cryptopay.core.webhooks import UowFactory
 from flask import request
 

@@ -20,7 +20,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Forbidden
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist, load_json, parse_payload
-from cryptopay.core.payments.payouts import PayoutUrls
+from cryptopay.core.payouts.service import PayoutUrls
 from flask import Blueprint, Response, request
 
 from cryptopay_http.convert import json_response

@@ -24,8 +24,9 @@ import cryptopay.core.ledger  # noqa: F401  (first: ports.storage alone trips th
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings
-from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.storage import UnitOfWork
+from cryptopay.core.settlement.model import Settlement, SettlementState
 
 __all__ = [
     "DepositAddressRepository",

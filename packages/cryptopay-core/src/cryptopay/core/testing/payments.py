@@ -31,7 +31,8 @@ from cryptopay.core.payments.model import (
     StoreSettings,
     address_key,
 )
-from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from cryptopay.core.payouts.model import Payout, PayoutState
+from cryptopay.core.settlement.model import Settlement, SettlementState
 from cryptopay.core.testing.storage import InMemoryStorage
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Refused
-from cryptopay.core.identity.model import Forbidden, SettlementMethod
+from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -50,11 +50,12 @@ from cryptopay.core.mobile_money import (
     token_digest,
     verify_callback_token,
 )
-from cryptopay.core.payments import _outcomes
 from cryptopay.core.payments._support import audit, transaction
-from cryptopay.core.payments.payout import Payout, PayoutQuery, PayoutState
+from cryptopay.core.payouts import _outcomes
+from cryptopay.core.payouts.model import Payout, PayoutQuery, PayoutState
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.settlement.model import SettlementMethod
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
