@@ -172,10 +172,16 @@ def _mapping(value: object, kind: Any) -> object:
     return {converter.structure(k, key_type): converter.structure(v, value_type) for k, v in value.items()}
 
 
+def _origin_in(kind: object, origins: tuple[type, ...]) -> bool:
+    """Whether ``kind`` is a parametrised form of one of ``origins`` (``list[int]`` of ``list``)."""
+    origin: object = get_origin(kind)
+    return origin in origins
+
+
 for _kind, _label in ((str, "a string"), (int, "an integer"), (bool, "true or false")):
     converter.register_structure_hook(_kind, _strict(_kind, _label))
-converter.register_structure_hook_func(lambda t: get_origin(t) in (list, set, frozenset), _sequence)
-converter.register_structure_hook_func(lambda t: get_origin(t) is dict, _mapping)
+converter.register_structure_hook_func(lambda t: _origin_in(t, (list, set, frozenset)), _sequence)
+converter.register_structure_hook_func(lambda t: _origin_in(t, (dict,)), _mapping)
 converter.register_structure_hook(Decimal, _decimal)
 converter.register_structure_hook(Money, _money)
 converter.register_structure_hook(datetime, _datetime)
@@ -184,7 +190,7 @@ converter.register_unstructure_hook(Decimal, str)
 converter.register_unstructure_hook(Money, Money.to_json)
 converter.register_unstructure_hook(datetime, datetime.isoformat)
 converter.register_unstructure_hook_func(
-    lambda t: t in (set, frozenset) or get_origin(t) in (set, frozenset),
+    lambda t: t in (set, frozenset) or _origin_in(t, (set, frozenset)),
     lambda items: sorted(converter.unstructure(i) for i in items),
 )
 

@@ -15,11 +15,12 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec
 
 from cryptopay.core.errors import Conflict, CryptopayError, IdempotencyConflict, InvalidInput
 from cryptopay.core.identity import Principal, StoredResponse
 from flask import Response, current_app, make_response, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 
 from cryptopay_http.auth import current_principal
@@ -31,7 +32,7 @@ __all__ = ["HEADER", "IdempotencyInFlight", "idempotent", "key_parameter", "pres
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[\x20-\x7E]{1,255}$"
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
 
 
 class IdempotencyInFlight(Conflict):
@@ -85,20 +86,19 @@ def _replay(stored: StoredResponse) -> Response:
     return response
 
 
-def _run(view: Callable[..., Any], args: Any, kwargs: Any) -> tuple[Response, bool]:
+def _run(view: Callable[P, ResponseReturnValue], *args: P.args, **kwargs: P.kwargs) -> tuple[Response, bool]:
     """The view's response, and whether it is a result to keep (a refused invalid input is not)."""
     try:
         return make_response(view(*args, **kwargs)), True
     except CryptopayError as error:  # a business refusal is a result too: store it like a success
-        response: Response = current_app.handle_user_exception(error)  # type: ignore[assignment]
-        return response, not isinstance(error, InvalidInput)
+        return make_response(current_app.handle_user_exception(error)), not isinstance(error, InvalidInput)
 
 
-def idempotent(view: F) -> F:
+def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     """Make a view idempotent under the ``Idempotency-Key`` header (required). Place it below ``require``."""
 
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         key, scope, store = _key(), scope_of(current_principal()), runtime().services.idempotency
         request_hash = _request_hash()
         existing = store.begin(scope, key, request_hash=request_hash, at=runtime().services.clock.now())
@@ -109,7 +109,7 @@ def idempotent(view: F) -> F:
                 raise IdempotencyInFlight(f"a request with this {HEADER} is still being processed; retry shortly")
             return _replay(existing.response)
         try:
-            response, keep = _run(view, args, kwargs)
+            response, keep = _run(view, *args, **kwargs)
         except BaseException:
             store.release(scope, key)
             raise
@@ -124,4 +124,4 @@ def idempotent(view: F) -> F:
         )
         return response
 
-    return annotate(wrapper, parameters=(key_parameter(required=True),), errors=(400, 409))  # type: ignore[return-value]
+    return annotate(wrapper, parameters=(key_parameter(required=True),), errors=(400, 409))
