@@ -12,8 +12,8 @@ from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, S
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.payments.answers import UnmatchedAnswer
+from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.payments.payout import (
     CallbackPurpose,
     CallbackToken,

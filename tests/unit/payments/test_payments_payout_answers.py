@@ -1,10 +1,9 @@
 """Payout answers: recorded before sent, matched by token and ids, single use, strict successes, kept when unmatched."""
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-
-import json
 
 import pytest
 from cryptopay.core import flows
@@ -187,9 +186,9 @@ def test_an_answer_with_an_unknown_token_from_an_unvouched_source_writes_nothing
     assert stack.payouts.get_payout(payout.id).state is PayoutState.SUBMITTED
 
 
-def test_the_timeout_of_a_deadline_is_what_makes_a_submitted_payout_unknown() -> None:
+def test_a_submitted_payout_becomes_unknown_when_its_status_query_is_recorded() -> None:
     """A submitted payout becomes unknown when its status query is recorded, before the query is sent."""
-    stack, payout = planned_payout(LOST)
+    stack, _payout = planned_payout(LOST)
     stack.payouts.submit_payouts()
     stack.clock.advance(seconds=timedelta(minutes=2).total_seconds())
     [asked] = stack.payouts.query_stale_payouts()

@@ -7,7 +7,7 @@ import pytest
 from cryptopay.core import flows
 from cryptopay.core.errors import Refused
 from cryptopay.core.identity.model import Forbidden, SettlementMethod, SettlementProfile, SettlementSchedule
-from cryptopay.core.mobile_money import B2CRequest, OutcomeUnknown, error_for_envelope, parse_payload, token_from_url
+from cryptopay.core.mobile_money import B2CRequest, OutcomeUnknown, error_for_envelope, parse_payload
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments import Payout, PayoutState, SettlementState
 from cryptopay.core.payments.payouts import CallbackPurpose, Payouts
