@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import typer
@@ -111,13 +112,17 @@ def create(
         emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
 
 
+def _view(svc: Services, merchant: Merchant) -> dict[str, Any]:
+    return merchant_view(merchant, read(svc, lambda uow: uow.stores.get(merchant.id)))
+
+
 @app.command("list")
 def list_merchants(as_json: bool = _JSON) -> None:
     """Every merchant with its settlement profile and accepted rails."""
     svc = services()
     with errors_to_exit_codes():
         merchants = list(pages(lambda after: svc.merchants.list(after=after, limit=100), lambda m: m.id))
-        views = [merchant_view(m, read(svc, lambda uow, m=m: uow.stores.get(m.id))) for m in merchants]
+        views = [_view(svc, m) for m in merchants]
     if as_json:
         emit_json({"merchants": views})
     else:
