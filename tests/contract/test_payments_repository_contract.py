@@ -214,4 +214,5 @@ def test_invoices_are_listed_per_merchant_in_a_state(engine):
     listed = stack.listings.invoices("m1", after=None, limit=9, state=InvoiceState.NEW)
     assert [i.id for i in listed] == sorted(i.id for i in (invoices[0], invoices[2]))
     assert len(stack.listings.invoices("m1", after=None, limit=9)) == 3
-    assert list(stack.listings.each_invoice("m1", InvoiceState.PROCESSING))[0].id == invoices[1].id
+    (processing,) = stack.listings.each_invoice("m1", InvoiceState.PROCESSING)
+    assert processing.id == invoices[1].id

@@ -92,9 +92,15 @@ def _sequence(value: object, kind: Any) -> object:
     return get_origin(kind)(converter.structure(v, item) for v in value)
 
 
+def _origin_in(kind: object, origins: tuple[type, ...]) -> bool:
+    """Whether ``kind`` is a parametrised form of one of ``origins`` (``list[int]`` of ``list``)."""
+    origin: object = get_origin(kind)
+    return origin in origins
+
+
 for _kind, _label in ((str, "a string"), (int, "an integer"), (bool, "true or false")):
     converter.register_structure_hook(_kind, _strict(_kind, _label))
-converter.register_structure_hook_func(lambda t: get_origin(t) in (list, set, frozenset), _sequence)
+converter.register_structure_hook_func(lambda t: _origin_in(t, (list, set, frozenset)), _sequence)
 converter.register_structure_hook(Decimal, _decimal)
 converter.register_structure_hook(Money, _money)
 converter.register_structure_hook(datetime, _datetime)
@@ -103,7 +109,7 @@ converter.register_unstructure_hook(Decimal, str)
 converter.register_unstructure_hook(Money, Money.to_json)
 converter.register_unstructure_hook(datetime, datetime.isoformat)
 converter.register_unstructure_hook_func(
-    lambda t: t in (set, frozenset) or get_origin(t) in (set, frozenset),
+    lambda t: t in (set, frozenset) or _origin_in(t, (set, frozenset)),
     lambda items: sorted(converter.unstructure(i) for i in items),
 )
 

@@ -12,11 +12,12 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import ParamSpec
 
 from cryptopay.core.errors import Conflict, CryptopayError, IdempotencyConflict
 from cryptopay.core.identity import StoredResponse
 from flask import Response, current_app, make_response, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 
 from cryptopay_http.auth import current_principal
@@ -26,7 +27,7 @@ from cryptopay_http.runtime import runtime
 __all__ = ["HEADER", "IdempotencyInFlight", "idempotent"]
 
 HEADER = "Idempotency-Key"
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
 
 
 class IdempotencyInFlight(Conflict):
@@ -61,18 +62,18 @@ def _replay(stored: StoredResponse) -> Response:
     return response
 
 
-def _run(view: Callable[..., Any], args: Any, kwargs: Any) -> Response:
+def _run(view: Callable[P, ResponseReturnValue], *args: P.args, **kwargs: P.kwargs) -> Response:
     try:
         return make_response(view(*args, **kwargs))
     except CryptopayError as error:  # a refusal is a result too: store it like a success
-        return current_app.handle_user_exception(error)  # type: ignore[return-value]
+        return make_response(current_app.handle_user_exception(error))
 
 
-def idempotent(view: F) -> F:
+def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     """Make a view idempotent under the ``Idempotency-Key`` header (required). Place it below ``require``."""
 
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         key, scope, store = _key(), current_principal().idempotency_scope, runtime().services.idempotency
         request_hash = _request_hash()
         existing = store.begin(scope, key, request_hash=request_hash, at=runtime().services.clock.now())
@@ -83,7 +84,7 @@ def idempotent(view: F) -> F:
                 raise IdempotencyInFlight(f"a request with this {HEADER} is still being processed; retry shortly")
             return _replay(existing.response)
         try:
-            response = _run(view, args, kwargs)
+            response = _run(view, *args, **kwargs)
         except BaseException:
             store.release(scope, key)
             raise
@@ -99,4 +100,4 @@ def idempotent(view: F) -> F:
         return response
 
     parameter = {"name": HEADER, "in": "header", "required": True, "schema": {"type": "string", "maxLength": 255}}
-    return annotate(wrapper, parameters=(parameter,), errors=(400, 409))  # type: ignore[return-value]
+    return annotate(wrapper, parameters=(parameter,), errors=(400, 409))

@@ -111,12 +111,16 @@ def create(
         emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
 
 
+def _merchant_id(row: tuple[Merchant, StoreSettings | None]) -> str:
+    return row[0].id
+
+
 @app.command("list")
 def list_merchants(as_json: bool = _JSON) -> None:
     """Every merchant with its settlement profile and accepted rails."""
     svc = services()
     with errors_to_exit_codes():
-        rows = each(lambda after, limit: svc.listings.merchants(after=after, limit=limit), lambda row: row[0].id)
+        rows = each(lambda after, limit: svc.listings.merchants(after=after, limit=limit), _merchant_id)
         views = [merchant_view(merchant, store) for merchant, store in rows]
     if as_json:
         emit_json({"merchants": views})

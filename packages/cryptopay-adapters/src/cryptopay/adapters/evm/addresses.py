@@ -14,7 +14,8 @@ from functools import lru_cache
 
 from cryptopay.adapters._hd import check_index, load_account_key
 from cryptopay.core.errors import InvalidInput
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 __all__ = ["EvmAddressDeriver", "derive_address", "validate_address"]
 

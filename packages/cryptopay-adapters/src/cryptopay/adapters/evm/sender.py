@@ -18,7 +18,7 @@ from cryptopay.core.errors import InsufficientFunds, InvalidInput
 from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import KeyProvider, SentTransaction, WithdrawalRequest, WithdrawalStore
 from cryptopay.core.rails import Rail, Token
-from eth_abi import encode
+from eth_abi.abi import encode
 from web3 import Web3
 
 __all__ = ["EvmSender", "erc20_balance", "erc20_transfer_call", "request_hash"]
