@@ -26,7 +26,7 @@ Amounts are Kenya shillings with two decimals (thousands separators allowed), re
 A row that cannot be read is an ``InvalidInput`` naming its line; nothing is half-read.
 
 >>> text = render_statement(Statement(shortcode="600992", lines=(StatementLine(
-...     receipt="SBX1", completed_at=datetime(2026, 1, 5, 11, 0, tzinfo=timezone.utc), status="Completed",
+...     receipt="SBX1", completed_at=datetime(2026, 1, 5, 11, 0, tzinfo=UTC), status="Completed",
 ...     withdrawn=Money.of(5000, KES), reason_type="Business Payment", other_party="254708374149 - John"),)))
 >>> statement = parse_statement(text)
 >>> line = statement.lines[0]
