@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import attrs
 from cryptopay.core.errors import NotFound
@@ -28,7 +28,8 @@ from cryptopay_http.runtime import runtime
 
 __all__ = ["current_principal", "limit_by_client", "not_found", "require"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def not_found(kind: str, object_id: str) -> NotFound:
@@ -37,13 +38,24 @@ def not_found(kind: str, object_id: str) -> NotFound:
 
 
 def _presented() -> tuple[bool, str] | None:
-    """(is an API key, the credential) from the request headers, or None."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        token = value.strip()
-        return token.startswith(API_KEY_PREFIX), token
-    api_key = request.headers.get("X-Api-Key", "").strip()
-    return (True, api_key) if api_key else None
+    """(is an API key, the credential) from the request headers, or None when none is sent.
+
+    Every credential presented must be well formed and they must agree: a junk ``Authorization`` beside a valid
+    ``X-Api-Key`` (or two different credentials) is a 401, never silently ignored.
+    """
+    found: set[tuple[bool, str]] = set()
+    if "Authorization" in request.headers:
+        scheme, _, value = request.headers["Authorization"].partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthenticated("the Authorization header must be: Bearer <access token or API key>")
+        found.add((value.strip().startswith(API_KEY_PREFIX), value.strip()))
+    if "X-Api-Key" in request.headers:
+        if not request.headers["X-Api-Key"].strip():
+            raise Unauthenticated("the X-Api-Key header is empty")
+        found.add((True, request.headers["X-Api-Key"].strip()))
+    if len(found) > 1:
+        raise Unauthenticated("send one credential: Authorization and X-Api-Key name different ones")
+    return found.pop() if found else None
 
 
 def _resolve() -> Principal:
@@ -82,11 +94,11 @@ def _rate_limit(subject: str, limit: int) -> None:
         )
 
 
-def limit_by_client(view: F) -> F:
+def limit_by_client(view: Callable[P, R]) -> Callable[P, R]:
     """Rate-limit an unauthenticated view (login, register, refresh) by the client's address."""
 
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         _rate_limit(f"ip:{request.remote_addr}", runtime().settings.auth_rate_limit)
         return view(*args, **kwargs)
 
@@ -102,13 +114,18 @@ def _check(principal: Principal, scope: str | None, roles: frozenset[Role], acce
         raise Forbidden(f"this operation needs the scope {scope}")
 
 
+def _check_tenant(principal: Principal, name: str, object_id: str) -> None:
+    if not principal.can_access(object_id):
+        raise not_found(name.removesuffix("_id"), object_id)
+
+
 def require(
     scope: str | None = None,
     roles: Iterable[Role | str] = (),
     *,
     api_keys: bool | None = None,
     tenant_arg: str | None = None,
-) -> Callable[[F], F]:
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Authenticate the caller and check its role, scope and tenant, then rate-limit it per route.
 
     ``scope``: an API-key scope such as ``invoices:write`` (merchant and admin users hold every scope).
@@ -118,18 +135,20 @@ def require(
     wanted = frozenset(Role(r) for r in roles)
     accept_keys = scope is not None if api_keys is None else api_keys
 
-    def decorate(view: F) -> F:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             principal = _resolve()
             g.principal = principal
             _rate_limit(principal.idempotency_scope, runtime().settings.rate_limit)
             _check(principal, scope, wanted, accept_keys)
-            if tenant_arg is not None and not principal.can_access(kwargs[tenant_arg]):
-                raise not_found(tenant_arg.removesuffix("_id"), kwargs[tenant_arg])
+            if tenant_arg is not None:
+                _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str
             return view(*args, **kwargs)
 
-        security = [{"accessToken": []}] + ([{"apiKey": [scope] if scope else []}] if accept_keys else [])
+        security: list[dict[str, list[str]]] = [{"accessToken": []}]
+        if accept_keys:
+            security.append({"apiKey": [scope] if scope else []})
         return annotate(wrapper, security=security, errors=(401, 403, 429) + ((404,) if tenant_arg else ()))
 
     return decorate

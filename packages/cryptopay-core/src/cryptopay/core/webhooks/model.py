@@ -18,16 +18,17 @@ While one worker sends, the delivery is claimed (``locked_until``) so a duplicat
 from __future__ import annotations
 
 import enum
-import ipaddress
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState
+from cryptopay.core.webhooks.targets import host_problem
 
 __all__ = [
     "DEFAULT_LEASE",
+    "MAX_URL_LENGTH",
     "RETRY_SCHEDULE",
     "WEBHOOK_EVENTS",
     "DeliveryStatus",
@@ -67,9 +68,34 @@ DEFAULT_LEASE = timedelta(minutes=2)  # longer than the sender's timeout: a cras
 _SNIPPET = 1000
 
 
+MAX_URL_LENGTH = 2048
+_URL_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%")
+
+
+def _parse_strictly(url: str) -> SplitResult:
+    """The URL's parts, refusing what a lenient parser would quietly accept: spaces, CR/LF and other characters
+    outside RFC 3986, over-long URLs, fragments, and ports out of range."""
+    if not url or len(url) > MAX_URL_LENGTH:
+        raise InvalidInput(f"a webhook URL has 1 to {MAX_URL_LENGTH} characters")
+    if not set(url) <= _URL_CHARACTERS:
+        raise InvalidInput("a webhook URL has only RFC 3986 characters (no spaces or line breaks; percent-encode)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
+    except ValueError:
+        raise InvalidInput("a webhook URL needs a valid host and a port from 1 to 65535") from None
+    if parts.port == 0 or parts.netloc.endswith(":"):
+        raise InvalidInput("a webhook URL needs a valid host and a port from 1 to 65535")
+    if parts.fragment or "#" in url:
+        raise InvalidInput("a webhook URL has no #fragment")
+    return parts
+
+
 def check_endpoint_url(url: str, *, allow_insecure: bool = False) -> str:
-    """An absolute https URL to a public host, without credentials; ``allow_insecure`` admits http and local hosts."""
-    parts = urlsplit(url.strip())
+    """An absolute https URL to a public host, without credentials; ``allow_insecure`` (the sandbox, outside
+    production) also admits http and loopback hosts, never private ones. Hosts are read as a resolver reads them
+    (see ``cryptopay.core.webhooks.targets``)."""
+    parts = _parse_strictly(url)
     allowed = {"https", "http"} if allow_insecure else {"https"}
     if parts.scheme not in allowed:
         raise InvalidInput(f"a webhook URL must use {' or '.join(sorted(allowed))}")
@@ -77,19 +103,10 @@ def check_endpoint_url(url: str, *, allow_insecure: bool = False) -> str:
         raise InvalidInput("a webhook URL needs a host")
     if parts.username or parts.password:
         raise InvalidInput("a webhook URL must not carry credentials")
-    if not allow_insecure and _is_internal(parts.hostname):
-        raise InvalidInput("a webhook URL must not point at a private or loopback address")
-    return url.strip()
-
-
-def _is_internal(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+    problem = host_problem(parts.hostname, allow_loopback=allow_insecure)
+    if problem is not None:
+        raise InvalidInput(problem)
+    return url
 
 
 def _events(values: Iterable[str]) -> frozenset[str]:
@@ -208,7 +225,10 @@ class WebhookDelivery:
 
 @attrs.frozen
 class WebhookAttempt:
-    """One row of the delivery log: when, what came back (a truncated snippet) or what went wrong."""
+    """One row of the delivery log: when, the status that came back or what went wrong (in our words).
+
+    ``response_snippet`` is always empty since #12.3 (response bodies are never stored); the column stays for
+    old rows."""
 
     delivery_id: str
     number: int
@@ -225,10 +245,9 @@ class WebhookAttempt:
 
 @attrs.frozen
 class WebhookResponse:
-    """What an endpoint answered: the status and the start of the body (for the delivery log)."""
+    """What an endpoint answered: its status only (the body is never kept nor shown to the merchant)."""
 
     status_code: int
-    snippet: str = ""
 
     @property
     def ok(self) -> bool:
