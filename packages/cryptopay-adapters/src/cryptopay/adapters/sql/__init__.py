@@ -21,9 +21,9 @@ from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore
 from cryptopay.adapters.sql.migrate import check_at_head, current, downgrade, head, upgrade
 
 __all__ = [
-    "check_at_head",
     "SqlLedgerSession",
     "SqlLedgerStore",
+    "check_at_head",
     "current",
     "default_database_url",
     "downgrade",
