@@ -10,6 +10,7 @@ from flask import Flask, Response, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cryptopay_http.blueprints import (
+    admin,
     api_keys,
     daraja_hooks,
     fx,
@@ -32,7 +33,7 @@ from cryptopay_http.settings import Settings
 __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, merchants.bp, api_keys.bp]
-BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp]
+BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
 
 
 def create_app(settings: Settings | None = None, services: Any = None) -> Flask:

@@ -20,6 +20,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.identity import Forbidden, Role
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.payouts import Payouts
@@ -31,11 +32,12 @@ from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.webhooks import UowFactory
 from flask import request
 
 from cryptopay_http.auth import current_principal, not_found
-from cryptopay_http.idempotency import HEADER, idempotent
+from cryptopay_http.idempotency import HEADER, idempotent, key_parameter
 from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
 
@@ -84,6 +86,8 @@ class PaymentsServices(Protocol):
     ledger: Ledger
     pricer: Quoter
     quotes: QuoteRepository
+    listings: Listings
+    reconciliation: Reconciliation
     clock: Clock
     ids: IdGenerator
 
@@ -173,7 +177,6 @@ def idempotent_when_keyed(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return keyed(*args, **kwargs) if request.headers.get(HEADER) else view(*args, **kwargs)
+        return keyed(*args, **kwargs) if HEADER in request.headers else view(*args, **kwargs)
 
-    parameter = {"name": HEADER, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}}
-    return annotate(wrapper, parameters=(parameter,), errors=(409,))
+    return annotate(wrapper, parameters=(key_parameter(required=False),), errors=(400, 409))
