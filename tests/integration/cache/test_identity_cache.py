@@ -112,9 +112,33 @@ def _merchant(engine: Engine) -> str:
 
 
 def _create_merchant(merchants, owner: str, repositories) -> str:
-    from cryptopay.core.identity import Role, SettlementMethod, SettlementProfile, SettlementSchedule, User
+    from cryptopay.core.identity import Role, User
+    from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
     user = User(owner, f"{owner}@example.co.ke", "x", Role.MERCHANT, datetime.now(UTC))
     repositories["users"].add(user)
     settlement = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254708374149")
     return merchants.create(user, business_name="Duka", settlement=settlement).id
+
+
+def test_a_locked_quote_is_read_from_the_database_once(engine) -> None:
+    """Quotes never change once locked, so the second read of one sends no SQL; an unknown id is asked again."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from cryptopay.adapters.cache import CachedQuotes
+    from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
+    from cryptopay.core.fx import Pair, Rate, lock_quote
+    from cryptopay.core.money import KES, USDT
+
+    now = datetime.now(UTC)
+    quote = lock_quote(
+        [Rate(Pair(USDT, KES), Decimal("129.20"), "test", now)], now=now, quote_id=f"q_{uuid.uuid4().hex[:8]}"
+    )
+    quotes = CachedQuotes(SqlQuoteRepository(engine))
+    quotes.add(quote)
+    assert quotes.get(quote.id) == quote
+    statements = Statements(engine)
+    assert quotes.get(quote.id) == quote and statements.count == 0
+    assert quotes.get("q_unknown") is None and quotes.get("q_unknown") is None and statements.count == 2
+    assert quote.expires_at - now <= timedelta(hours=1)

@@ -153,7 +153,9 @@ class Container:
             from cryptopay.core.testing.fx import InMemoryQuoteRepository
 
             return InMemoryQuoteRepository()
-        return SqlQuoteRepository(self.engine)
+        from cryptopay.adapters.cache import CachedQuotes
+
+        return CachedQuotes(SqlQuoteRepository(self.engine))  # a locked quote never changes: read it once
 
     @functools.cached_property
     def mobile_money(self) -> Any:
