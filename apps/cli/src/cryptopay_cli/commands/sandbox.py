@@ -116,8 +116,9 @@ def up(
     manifest = _manifest_path()
     data = _running(manifest)
     if data is None:
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        log = (manifest.parent / "sandbox.log").open("ab")
+        from cryptopay.adapters._paths import private_file
+
+        log = private_file(manifest.parent / "sandbox.log").open("ab")  # 0600 in a 0700 directory
         command = [
             sys.executable,
             "-m",

@@ -96,9 +96,10 @@ class Container:
     # -- storage ------------------------------------------------------------------------------------------
     @functools.cached_property
     def engine(self) -> Engine:
+        from cryptopay.adapters._paths import private_dir
         from cryptopay.adapters.sql import make_engine, upgrade
 
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
             upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
         engine = make_engine(self.settings.database_url)
@@ -404,13 +405,42 @@ class Container:
 
         spec = self._env("VAULT_KEKS")
         if not spec and not self.settings.production:
+            from cryptopay.adapters._paths import private_file
+
             dev_kek = self.settings.data_dir / "dev-vault-kek"
-            if not dev_kek.exists():
-                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                dev_kek.touch(mode=0o600)
+            fresh = not dev_kek.exists()
+            private_file(dev_kek)  # 0600 in a 0700 directory, also when an older version left it readable
+            if fresh:
                 dev_kek.write_text(f"dev:{generate_kek()}")
             spec = dev_kek.read_text().strip()
         return EnvelopeVault.from_spec(spec)
+
+    # -- security -------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def audit_trail(self) -> Any:
+        """The audit log for events outside a unit of work (logins, step-ups, keys, operator actions)."""
+        from cryptopay.adapters.sql.audit import SqlAuditTrail
+
+        return SqlAuditTrail(self.engine, self.ids)
+
+    @functools.cached_property
+    def notifier(self) -> Any:
+        """Email over SMTP when ``CRYPTOPAY_SMTP_HOST`` is set; otherwise a private file in the data directory."""
+        from cryptopay.adapters.notify import FileNotifier, SmtpNotifier, SmtpSettings
+
+        if self._env("SMTP_HOST"):
+            return SmtpNotifier(SmtpSettings.from_env(self.settings.env))
+        if self.settings.production:
+            import logging
+
+            logging.getLogger("cryptopay").warning("CRYPTOPAY_SMTP_HOST is not set: notifications go to a file")
+        return FileNotifier(self.settings.data_dir / "notifications.jsonl")
+
+    @functools.cached_property
+    def totp(self) -> Any:
+        from cryptopay.adapters.otp import PyOtpTotp
+
+        return PyOtpTotp()
 
     def close(self) -> None:
         for closer in reversed(self._closers):
@@ -448,6 +478,9 @@ def build_http_services(settings: Any = None) -> Any:
         ids=c.ids,
         readiness_checks={"database": lambda: c.engine.connect().close()},
         extra={"container": c, "payments": c, "webhooks": c},
+        audit=c.audit_trail,
+        notifier=c.notifier,
+        totp=c.totp,
     )
     return _Namespace(services)
 
