@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import attrs
 import typer
@@ -72,9 +73,15 @@ def _create(svc: Services, name: str, owner: str, profile: SettlementProfile, st
         raise NotFound(f"no user with the email {owner.strip()}: the owner registers first, as a merchant user")
     # Merchants live in the identity repository, outside the payments unit of work: every check that can refuse
     # (owner, role, one merchant per owner, name, store settings) runs before the first write.
-    merchant = Merchants(merchants=svc.merchants, clock=svc.clock, ids=svc.ids).create(
-        user, business_name=name, settlement=profile
+    merchants = Merchants(
+        merchants=svc.merchants,
+        clock=svc.clock,
+        ids=svc.ids,
+        users=users,
+        audit=svc.audit_trail,
+        notifier=svc.notifier,
     )
+    merchant = merchants.create(user, business_name=name, settlement=profile)
     with svc.uow() as uow:
         uow.stores.put(attrs.evolve(store, merchant_id=merchant.id))
     return merchant
@@ -111,13 +118,17 @@ def create(
         emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
 
 
+def _view(svc: Services, merchant: Merchant) -> dict[str, Any]:
+    return merchant_view(merchant, read(svc, lambda uow: uow.stores.get(merchant.id)))
+
+
 @app.command("list")
 def list_merchants(as_json: bool = _JSON) -> None:
     """Every merchant with its settlement profile and accepted rails."""
     svc = services()
     with errors_to_exit_codes():
         merchants = list(pages(lambda after: svc.merchants.list(after=after, limit=100), lambda m: m.id))
-        views = [merchant_view(m, read(svc, lambda uow, m=m: uow.stores.get(m.id))) for m in merchants]
+        views = [_view(svc, m) for m in merchants]
     if as_json:
         emit_json({"merchants": views})
     else:

@@ -46,6 +46,7 @@ class Settings:
     redis_url: str | None = None
     production: bool = False
     allow_sandbox: bool = False
+    webhook_allow_loopback: bool = False  # http and loopback webhook endpoints, for the sandbox (never production)
     env: Mapping[str, str] = attrs.field(factory=dict, repr=False)
 
     @property
@@ -64,6 +65,7 @@ class Settings:
             redis_url=source.get("CRYPTOPAY_REDIS_URL") or None,
             production=source.get("CRYPTOPAY_ENV", "development").lower() == "production",
             allow_sandbox=source.get("CRYPTOPAY_ALLOW_SANDBOX", "").lower() in {"1", "true", "yes"},
+            webhook_allow_loopback=source.get("CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK", "").lower() in {"1", "true", "yes"},
             env=source,
         )
         settings.check()
@@ -75,6 +77,10 @@ class Settings:
 
         if not self.production:
             return
+        if self.webhook_allow_loopback:
+            raise InvalidInput(
+                "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK is for the sandbox; production sends to public hosts only"
+            )
         if self.database_url.startswith("sqlite"):
             raise InvalidInput("production needs CRYPTOPAY_DATABASE_URL (PostgreSQL); SQLite is for embedding")
         if self.allow_sandbox:
@@ -387,15 +393,14 @@ class Container:
 
     @property
     def allow_insecure_urls(self) -> bool:
-        """Plain-http webhook endpoints are for development and the sandbox only."""
-        return not self.settings.production
+        """Plain-http and loopback webhook endpoints: the sandbox only, by ``CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK``."""
+        return self.settings.webhook_allow_loopback
 
     @functools.cached_property
     def webhook_sender(self) -> Any:
         from cryptopay.adapters.webhooks import HttpxWebhookSender
 
-        allow_private = not self.settings.production or self.settings.allow_sandbox
-        return HttpxWebhookSender(allow_private_networks=allow_private)
+        return HttpxWebhookSender(allow_loopback=self.settings.webhook_allow_loopback)
 
     @functools.cached_property
     def vault(self) -> Any:

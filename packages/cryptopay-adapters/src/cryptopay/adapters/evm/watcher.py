@@ -16,7 +16,8 @@ from cryptopay.adapters.evm.rpc import Backoff, call_with_backoff, connect
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import Rail, Token
-from eth_utils import to_checksum_address
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.exceptions import BlockNotFound
 
@@ -87,7 +88,7 @@ class EvmWatcher:
             return None
         return _hex(block["hash"]), datetime.fromtimestamp(int(block["timestamp"]), UTC)
 
-    def _block(self, ref: int | str) -> Any:
+    def _block(self, ref: int | HexStr) -> Any:
         def fetch() -> Any:
             try:
                 return self._w3.eth.get_block(ref)
@@ -137,7 +138,7 @@ class EvmWatcher:
 
     def _time_of(self, block_hash: str) -> datetime | None:
         if block_hash not in self._times:
-            block = self._block(block_hash)
+            block = self._block(HexStr(block_hash))
             if block is None:
                 return None
             if len(self._times) > 10_000:

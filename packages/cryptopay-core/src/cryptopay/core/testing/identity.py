@@ -11,6 +11,7 @@ They are the reference behaviour for the SQL implementations (see ``cryptopay.co
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import secrets
@@ -21,7 +22,6 @@ from datetime import datetime
 from typing import TypeVar
 from urllib.parse import quote
 
-import attrs
 from cryptopay.core.errors import Conflict
 from cryptopay.core.identity.model import (
     ApiKey,
@@ -54,7 +54,7 @@ def _page(items: dict[str, _T], after: str | None, limit: int) -> list[_T]:
 
 def _copy(item: _T) -> _T:
     # Return copies so callers mutate their own object and must call update(), as with a database.
-    return attrs.evolve(item)  # type: ignore[misc]
+    return copy.copy(item)
 
 
 class InMemoryUsers:
