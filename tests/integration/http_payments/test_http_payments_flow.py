@@ -87,11 +87,11 @@ def test_a_timeout_callback_makes_the_payout_unknown_until_status_answers(client
     client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
     stack.payouts.submit_payouts()
     result = stack.mpesa.outbox.pop()
-    token = hook_path(result.url).rsplit("/", 1)[1]
+    timeout_url = stack.mpesa.transaction(result.payload["Result"]["OriginatorConversationID"]).timeout_url
     timeout = {"Result": {**result.payload["Result"], "ResultCode": "QueueTimeout", "ResultDesc": "queue timeout"}}
-    answer = client.post(
-        f"/hooks/daraja/payouts/timeout/{token}", data=daraja_body(timeout), content_type="application/json"
-    )
+    wrong = client.post(hook_path(result.url).replace("/result/", "/timeout/"), data=daraja_body(timeout))
+    assert wrong.status_code == 403  # the result URL's token is not the timeout URL's
+    answer = client.post(hook_path(timeout_url or ""), data=daraja_body(timeout), content_type="application/json")
     assert answer.status_code == 200
     assert client.get("/v1/payouts", headers=shop.headers).json["data"][0]["state"] == "unknown"
     stack.payouts.query_stale_payouts()
@@ -103,7 +103,7 @@ def test_a_timeout_callback_makes_the_payout_unknown_until_status_answers(client
 
 
 def test_unreadable_callbacks_are_a_problem_not_a_crash(client):
-    """A body that is not a Daraja payload is a 422 problem; a result naming no payout is still acknowledged."""
+    """A body that is not a Daraja payload is a 422 problem; an unknown token is a 403 whatever the body names."""
     answer = client.post("/hooks/daraja/payouts/result/tok", data="[1, 2]", content_type="application/json")
     assert answer.status_code == 422 and answer.content_type == "application/problem+json"
     stray = {
@@ -117,7 +117,7 @@ def test_unreadable_callbacks_are_a_problem_not_a_crash(client):
         }
     }
     answer = client.post("/hooks/daraja/payouts/result/tok", data=daraja_body(stray), content_type="application/json")
-    assert answer.status_code == 200 and answer.json["ResultDesc"] == "Accepted"
+    assert answer.status_code == 403 and answer.json["code"] == "forbidden"
 
 
 def test_creating_an_invoice_twice_with_one_key_makes_one_invoice(client, shop, stack):

@@ -12,10 +12,12 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings
 from cryptopay.core.ports.identity import AuditTrail
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.reconciliation import Reconciliation
 
 __all__ = ["Services", "services", "use_services"]
 
@@ -23,7 +25,8 @@ __all__ = ["Services", "services", "use_services"]
 class Services(Protocol):
     """What the payment commands read from the container (the attribute names ``PaymentsStack`` also offers).
 
-    ``invoicing``, ``settling``, ``payouts``: the use cases of ``cryptopay.core.payments``; ``merchants``: a
+    ``invoicing``, ``settling``, ``payouts``: the use cases of ``cryptopay.core.payments``; ``listings`` and
+    ``reconciliation``: the read models and the reconciliation use case; ``merchants``: a
     ``MerchantRepository``; ``uow``: a ``PaymentsUnitOfWork`` factory. ``users`` (a ``UserRepository``, for
     ``merchants create``), ``webhooks_uow`` and ``queue`` (for ``webhooks redeliver``) and ``rails`` (the
     deployment's rails by key) are read only by the commands that need them.
@@ -36,6 +39,8 @@ class Services(Protocol):
     refunds: Any
     merchants: Any
     ledger: Ledger
+    listings: Listings
+    reconciliation: Reconciliation
     pricer: Any
     clock: Clock
     ids: IdGenerator

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from cryptopay.core import redaction
 from cryptopay.core.identity import RateDecision
 from flask import Flask, Response, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cryptopay_http.blueprints import (
+    admin,
     api_keys,
     daraja_hooks,
     fx,
@@ -32,11 +34,12 @@ from cryptopay_http.settings import Settings
 __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
-BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp]
+BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
 
 
 def create_app(settings: Settings | None = None, services: Any = None) -> Flask:
     """Build the API. ``settings`` default to the environment; ``services`` default to in-memory stores."""
+    redaction.install()  # no secret in any log line, werkzeug's and httpx's included
     settings = settings or Settings.from_env()
     if services is None:
         logging.getLogger("cryptopay.http").warning("no services given: using in-memory stores (lost on restart)")

@@ -20,6 +20,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.identity import Forbidden, Role
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.payouts import Payouts
@@ -31,6 +32,7 @@ from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.webhooks import UowFactory
 from flask import request
 
@@ -84,6 +86,8 @@ class PaymentsServices(Protocol):
     ledger: Ledger
     pricer: Quoter
     quotes: QuoteRepository
+    listings: Listings
+    reconciliation: Reconciliation
     clock: Clock
     ids: IdGenerator
 

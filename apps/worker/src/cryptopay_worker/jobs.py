@@ -25,6 +25,7 @@ __all__ = [
     "OUTBOX_RELAY",
     "PAYOUT_START",
     "PAYOUT_STATUS",
+    "RECONCILIATION_RUN",
     "REFUND_SEND",
     "SETTLEMENT_RUN",
     "WEBHOOK_DELIVER",
@@ -46,6 +47,7 @@ PAYOUT_START = "payouts.start"
 PAYOUT_STATUS = "payouts.query_status"
 FX_REFRESH = "fx.refresh"
 REFUND_SEND = "refunds.send"
+RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -57,6 +59,7 @@ LEAD_JOBS = (
     PAYOUT_STATUS,
     REFUND_SEND,
     FX_REFRESH,
+    RECONCILIATION_RUN,
 )
 
 

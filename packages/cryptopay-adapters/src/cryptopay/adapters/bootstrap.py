@@ -20,7 +20,7 @@ import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from cryptopay.core.fx import Pair
@@ -30,6 +30,11 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.system import RandomIds, SystemClock
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from cryptopay.core.listings import Listings
+    from cryptopay.core.ports.chains import BalanceReader
+    from cryptopay.core.reconciliation import Reconciliation
 
 __all__ = ["Container", "Settings", "build", "build_http_services", "container", "worker_container"]
 
@@ -299,6 +304,37 @@ class Container:
         return Payouts(**self._use_case_ports(), gateway=self.mobile_money, urls=self.payout_urls)
 
     @functools.cached_property
+    def listings(self) -> Listings:
+        """The read models every listing (CLI, HTTP) pages through."""
+        from cryptopay.core.listings import Listings
+
+        return Listings(uow=self.uow, merchants=self.merchants)
+
+    @functools.cached_property
+    def balance_readers(self) -> dict[str, BalanceReader]:
+        """What the chains hold at our addresses, per network (EVM networks: the token rails' balances)."""
+        from cryptopay.adapters.evm.watcher import EvmWatcher
+
+        return {n: w for n, w in self.watchers.items() if isinstance(w, EvmWatcher)}
+
+    @functools.cached_property
+    def reconciliation(self) -> Reconciliation:
+        """Reconciliation against our records, M-Pesa and the chains (custody: deposit addresses + hot wallets)."""
+        from cryptopay.adapters.metrics import PrometheusMetrics
+        from cryptopay.core.reconciliation import Reconciliation
+
+        hot = {n: wallet for n in self.balance_readers if (wallet := self._env(f"{n.upper()}_HOT_WALLET"))}
+        metrics = PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "reconciliation.prom")
+        return Reconciliation(
+            uow=self.uow,
+            ledger=self.ledger,
+            clock=self.clock,
+            chains=self.balance_readers,
+            hot_wallets=hot,
+            metrics=metrics,
+        )
+
+    @functools.cached_property
     def senders(self) -> dict[str, Any]:
         """Chain senders for networks with a hot wallet (``CRYPTOPAY_<NETWORK>_HOT_WALLET``), keys from the vault."""
         from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
@@ -367,6 +403,7 @@ class Container:
             "payouts.query_status": lambda _payload: self.payouts.query_stale_payouts(),
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
+            "reconciliation.run": lambda _payload: self.reconciliation.reconcile_and_alert(),
         }
 
     # -- queue and webhooks -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import cryptopay.core.ledger  # noqa: F401  (first: importing testing.storage first trips the ports.ledger cycle)
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import (
     DepositAddress,
     PaymentCredit,
@@ -45,6 +46,7 @@ __all__ = [
     "InMemoryRefunds",
     "InMemorySettlements",
     "InMemoryStores",
+    "InMemoryUnmatchedAnswers",
     "payments_storage",
     "payments_uow",
 ]
@@ -107,8 +109,11 @@ class InMemoryInvoices(_ById):
     def update(self, invoice: Invoice) -> None:
         self._update(invoice, invoice.id, "invoice")
 
-    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Invoice]:
-        return _page([i for i in self._all() if i.merchant_id == merchant_id], lambda i: i.id, after, limit)
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+    ) -> list[Invoice]:
+        mine = [i for i in self._all() if i.merchant_id == merchant_id and (state is None or i.state is state)]
+        return _page(mine, lambda i: i.id, after, limit)
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         wanted = address_key(network, address)
@@ -231,8 +236,8 @@ class InMemoryPayouts(_ById):
     def by_conversation_id(self, conversation_id: str) -> Payout | None:
         return self._first(lambda p: p.conversation_id == conversation_id)
 
-    def by_query_id(self, originator_id: str) -> Payout | None:
-        return self._first(lambda p: any(q.originator_id == originator_id for q in p.queries))
+    def by_answer_key(self, key: str) -> Payout | None:
+        return self._first(lambda p: key in p.answer_keys)
 
     def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
         return self._sorted((p for p in self._all() if p.state is state), limit)
@@ -243,6 +248,15 @@ class InMemoryPayouts(_ById):
 
     def for_settlement(self, settlement_id: str) -> list[Payout]:
         return self._sorted(p for p in self._all() if p.settlement_id == settlement_id)
+
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: PayoutState | None = None
+    ) -> list[Payout]:
+        mine = [p for p in self._all() if p.merchant_id == merchant_id and (state is None or p.state is state)]
+        return _page(mine, lambda p: p.id, after, limit)
+
+    def list_in_state(self, state: PayoutState, *, after: str | None, limit: int) -> list[Payout]:
+        return _page([p for p in self._all() if p.state is state], lambda p: p.id, after, limit)
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         return self._sorted(p for p in self._all() if p.destination == destination and p.created_at >= since)
@@ -275,6 +289,25 @@ class InMemoryRefunds(_ById):
         return [_copy(r) for r in found[:limit]]
 
 
+class InMemoryUnmatchedAnswers(_ById):
+    def _all(self) -> list[UnmatchedAnswer]:
+        return [cast(UnmatchedAnswer, a) for a in self._items.values()]
+
+    def add(self, answer: UnmatchedAnswer) -> None:
+        self._add(answer, answer.id, "answer")
+
+    def get(self, answer_id: str) -> UnmatchedAnswer | None:
+        found = self._items.get(answer_id)
+        return _copy(cast(UnmatchedAnswer, found)) if found is not None else None
+
+    def update(self, answer: UnmatchedAnswer) -> None:
+        self._update(answer, answer.id, "answer")
+
+    def pending(self, *, limit: int = 100) -> list[UnmatchedAnswer]:
+        found = sorted((a for a in self._all() if a.matched_at is None), key=lambda a: (a.received_at, a.id))
+        return [_copy(a) for a in found[:limit]]
+
+
 def payments_storage(**extra: Any) -> InMemoryStorage:
     """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks)."""
     return InMemoryStorage(
@@ -285,6 +318,7 @@ def payments_storage(**extra: Any) -> InMemoryStorage:
         settlements=InMemorySettlements(),
         payouts=InMemoryPayouts(),
         refunds=InMemoryRefunds(),
+        unmatched_answers=InMemoryUnmatchedAnswers(),
         **extra,
     )
 

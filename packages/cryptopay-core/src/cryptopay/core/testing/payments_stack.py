@@ -24,6 +24,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from cryptopay.core.errors import NotFound
@@ -31,6 +32,7 @@ from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.model import Merchant, SettlementProfile
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import parse_payload, token_from_url
 from cryptopay.core.money import KES, Money
 from cryptopay.core.outbox import OutboxMessage
@@ -45,10 +47,12 @@ from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxSta
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import NETWORKS, AddressFormat, rail_for
+from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import InMemoryMerchants
+from cryptopay.core.testing.metrics import RecordingMetrics
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage, payments_uow
 from cryptopay.core.testing.system import ManualClock, SequentialIds
@@ -199,6 +203,7 @@ class PaymentsStack:
         self.cursors = InMemoryScanCursorStore()
         self.mpesa = FakeMobileMoney(clock=self.clock)
         self.merchants = InMemoryMerchants()
+        self.metrics = RecordingMetrics()
         self.urls = PayoutUrls(
             result=f"{CALLBACK_BASE}/payouts/result",
             timeout=f"{CALLBACK_BASE}/payouts/timeout",
@@ -220,6 +225,8 @@ class PaymentsStack:
             uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=gateway or self.mpesa, urls=self.urls
         )
         self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
+        self.listings = Listings(uow=uow, merchants=self.merchants)
+        self.reconciliation = Reconciliation(uow=uow, ledger=ledger, clock=clock, metrics=self.metrics)
         self._scanners = {n: ChainScanner(c, self.cursors, start_block=c.head() + 1) for n, c in self.chains.items()}
 
     # --- set-up -------------------------------------------------------------------------------------------------
@@ -303,12 +310,13 @@ class PaymentsStack:
     def deliver_callbacks(self) -> list[Payout | None]:
         """Post every callback M-Pesa has sent so far to the payout handler, with the token from its URL."""
         deliveries, self.mpesa.outbox[:] = list(self.mpesa.outbox), []
-        return [
-            self.payouts.handle_payout_result(
-                parse_payload(d.payload), token=token_from_url(d.url), timed_out=d.url.startswith(self.urls.timeout)
-            )
-            for d in deliveries
-        ]
+        return [self.deliver(d.url, d.payload) for d in deliveries]
+
+    def deliver(self, url: str, payload: Any) -> Payout | None:
+        """Post one callback to the payout handler as the HTTP hooks would: the URL's token and purpose."""
+        purpose = self.urls.purpose_of(url)
+        assert purpose is not None, f"{url} is none of the payout callback URLs"
+        return self.payouts.handle_payout_result(parse_payload(payload), token=token_from_url(url), purpose=purpose)
 
     # --- reading --------------------------------------------------------------------------------------------------
     def invoice(self, invoice_id: str) -> Invoice:

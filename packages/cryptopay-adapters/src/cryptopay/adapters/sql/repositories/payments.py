@@ -26,9 +26,11 @@ from cryptopay.adapters.sql.tables_payments import (
     refunds,
     settlements,
     stores,
+    unmatched_answers,
 )
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings, address_key
 from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
 from sqlalchemy.engine import Connection
@@ -41,6 +43,7 @@ __all__ = [
     "SqlRefunds",
     "SqlSettlements",
     "SqlStores",
+    "SqlUnmatchedAnswers",
 ]
 
 T = TypeVar("T")
@@ -144,8 +147,12 @@ class SqlInvoices(_Documents[Invoice]):
         self._update(invoice)
         self._index_addresses(invoice)
 
-    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Invoice]:
-        return self._select(invoices.c.merchant_id == merchant_id, *_page(invoices, "id", after), limit=limit)
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+    ) -> list[Invoice]:
+        in_state = () if state is None else (invoices.c.state == state.value,)
+        mine = (invoices.c.merchant_id == merchant_id, *in_state, *_page(invoices, "id", after))
+        return self._select(*mine, limit=limit)
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         return self._one(invoices.c.id == _address_owner(network, address).scalar_subquery())
@@ -283,8 +290,8 @@ class SqlPayouts(_Documents[Payout]):
         self._index_queries(payout)
 
     def _index_queries(self, payout: Payout) -> None:
-        for query in payout.queries:
-            insert_new(self._conn, payout_queries, {"originator_id": query.originator_id, "payout_id": payout.id})
+        for key in payout.answer_keys:
+            insert_new(self._conn, payout_queries, {"originator_id": key, "payout_id": payout.id})
 
     def get(self, payout_id: str) -> Payout | None:
         return self._one(payouts.c.id == payout_id, lock=True)
@@ -300,8 +307,8 @@ class SqlPayouts(_Documents[Payout]):
         found = self._select(payouts.c.conversation_id == conversation_id, order=_BY_AGE, limit=1)
         return found[0] if found else None
 
-    def by_query_id(self, originator_id: str) -> Payout | None:
-        owner = sa.select(payout_queries.c.payout_id).where(payout_queries.c.originator_id == originator_id)
+    def by_answer_key(self, key: str) -> Payout | None:
+        owner = sa.select(payout_queries.c.payout_id).where(payout_queries.c.originator_id == key)
         return self._one(payouts.c.id == owner.scalar_subquery())
 
     def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
@@ -313,6 +320,18 @@ class SqlPayouts(_Documents[Payout]):
 
     def for_settlement(self, settlement_id: str) -> list[Payout]:
         return self._select(payouts.c.settlement_id == settlement_id, order=_BY_AGE)
+
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: PayoutState | None = None
+    ) -> list[Payout]:
+        # A payout names its settlement, and the settlement its merchant: one keyset query over the join.
+        of_merchant = sa.select(settlements.c.id).where(settlements.c.merchant_id == merchant_id)
+        in_state = () if state is None else (payouts.c.state == state.value,)
+        mine = (payouts.c.settlement_id.in_(of_merchant), *in_state, *_page(payouts, "id", after))
+        return self._select(*mine, limit=limit)
+
+    def list_in_state(self, state: PayoutState, *, after: str | None, limit: int) -> list[Payout]:
+        return self._select(payouts.c.state == state.value, *_page(payouts, "id", after), limit=limit)
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         return self._select(payouts.c.destination == destination, payouts.c.created_at >= since, order=_BY_AGE)
@@ -340,6 +359,26 @@ class SqlRefunds(_Documents[Refund]):
         return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit)
 
 
+class SqlUnmatchedAnswers(_Documents[UnmatchedAnswer]):
+    cls, table, what = UnmatchedAnswer, unmatched_answers, "answer"
+
+    def _columns(self, item: UnmatchedAnswer) -> dict[str, Any]:
+        return {"id": item.id, "received_at": item.received_at, "matched_at": item.matched_at}
+
+    def add(self, answer: UnmatchedAnswer) -> None:
+        self._insert(answer)
+
+    def get(self, answer_id: str) -> UnmatchedAnswer | None:
+        return self._one(unmatched_answers.c.id == answer_id, lock=True)
+
+    def update(self, answer: UnmatchedAnswer) -> None:
+        self._update(answer)
+
+    def pending(self, *, limit: int = 100) -> list[UnmatchedAnswer]:
+        waiting = unmatched_answers.c.matched_at.is_(None)
+        return self._select(waiting, order=("received_at", "id"), limit=limit)
+
+
 PAYMENT_REPOSITORIES: Mapping[str, Callable[[Connection], Any]] = {
     "stores": SqlStores,
     "invoices": SqlInvoices,
@@ -348,6 +387,7 @@ PAYMENT_REPOSITORIES: Mapping[str, Callable[[Connection], Any]] = {
     "settlements": SqlSettlements,
     "payouts": SqlPayouts,
     "refunds": SqlRefunds,
+    "unmatched_answers": SqlUnmatchedAnswers,
 }
 
 REPOSITORIES.update(PAYMENT_REPOSITORIES)
