@@ -49,7 +49,12 @@ def healthz() -> Response:
 
 
 @bp.get("/readyz")
-@operation("Readiness: the database and queue answer", response=Health, tags=("system",), errors=())
+@operation(
+    "Readiness: the database answers and is migrated to head, and Redis answers when configured",
+    response=Health,
+    tags=("system",),
+    errors=(503,),
+)
 def readyz() -> Response:
     checks: dict[str, str] = {}
     for name, check in runtime().services.readiness_checks.items():

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -484,6 +484,21 @@ class Container:
 
         return PyOtpTotp()
 
+    def readiness_checks(self) -> dict[str, Callable[[], object]]:
+        """What ``/readyz`` asks: the database answers and is migrated to head; Redis answers when configured."""
+        from cryptopay.adapters.sql import check_at_head
+
+        checks: dict[str, Callable[[], object]] = {
+            "database": lambda: self.engine.connect().close(),
+            "migrations": lambda: check_at_head(self.engine),
+        }
+        if self.settings.redis_url:
+            import redis
+
+            client = redis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+            checks["redis"] = client.ping
+        return checks
+
     def close(self) -> None:
         for closer in reversed(self._closers):
             closer()
@@ -518,7 +533,7 @@ def build_http_services(settings: Any = None) -> Any:
         password_hasher=Argon2Hasher(),
         clock=c.clock,
         ids=c.ids,
-        readiness_checks={"database": lambda: c.engine.connect().close()},
+        readiness_checks=c.readiness_checks(),
         extra={"container": c, "payments": c, "webhooks": c},
         audit=c.audit_trail,
         notifier=c.notifier,

@@ -49,6 +49,11 @@ class Quoter(Protocol):
 
     def quote(self, pair: Pair) -> Quote: ...
 
+    def prices(self, pair: Pair) -> bool:
+        """False when nothing configured can ever quote ``pair`` (every source says so); True otherwise, even
+        while the sources are down (that is a passing outage, not a missing price)."""
+        ...
+
 
 class StoreSettingsRepository(Protocol):
     def get(self, merchant_id: str) -> StoreSettings | None: ...
