@@ -25,6 +25,7 @@ from cryptopay_http.blueprints import (
     system,
     webhooks,
 )
+from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, services: Any = None) -> Flask:
     metrics.init_app(app)
     install_problem_handlers(app)
     app.after_request(_common_headers)
+    install_security_headers(app, production=settings.production)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app

@@ -40,6 +40,8 @@ class Settings:
     quote_rate_limit: int = 30  # FX quotes locked (and stored) per principal per window
     reset_ttl_seconds: int = 30 * 60
     public_url: str = "http://127.0.0.1:8000"  # password-reset links point here
+    production: bool = False  # CRYPTOPAY_ENV=production: HSTS on every answer
+    metrics_token: str = attrs.field(default="", repr=False)  # CRYPTOPAY_METRICS_TOKEN: /metrics is 404 without it
 
     def __repr__(self) -> str:
         return (
@@ -77,4 +79,6 @@ class Settings:
             destination_cool_off_seconds=int(env.get("CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS", str(24 * 3600))),
             session_cache_seconds=int(env.get("CRYPTOPAY_SESSION_CACHE_SECONDS", "2")),
             public_url=env.get("CRYPTOPAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            production=env.get("CRYPTOPAY_ENV", "development").lower() == "production",
+            metrics_token=env.get("CRYPTOPAY_METRICS_TOKEN", ""),
         )
