@@ -13,6 +13,7 @@ from cryptopay.adapters.sql import make_engine, upgrade
 from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
 from cryptopay.core.identity import ApiKeys, Unauthenticated
 from cryptopay.core.system import RandomIds, SystemClock
+from cryptopay.core.testing.storage import InMemoryAuditLog
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -47,7 +48,7 @@ def _process(engine: Engine, redis_url: str, epoch_key: str) -> ApiKeys:
     """What one API process builds: its own cache over the shared database and the shared Redis epoch."""
     epoch = RedisEpoch(redis.Redis.from_url(redis_url), key=epoch_key)
     keys = CachedApiKeys(sql_identity_repositories(engine)["api_keys"], epoch)
-    return ApiKeys(keys, SystemClock(), RandomIds())
+    return ApiKeys(keys, SystemClock(), RandomIds(), InMemoryAuditLog())
 
 
 def test_a_cached_key_is_checked_without_a_database_statement(engine, redis_url, epoch_key) -> None:
@@ -67,7 +68,7 @@ def test_a_revocation_in_one_process_is_honoured_at_once_in_another(engine, redi
     key, presented = a.create(_merchant(engine), name="shop", scopes=["invoices:read"], created_by="u")
     b.authenticate(presented)
     b.authenticate(presented)
-    a.revoke(a.keys.get(key.id))
+    a.revoke(a.keys.get(key.id), actor="user:u")
     with pytest.raises(Unauthenticated):
         b.authenticate(presented)
 
@@ -75,9 +76,14 @@ def test_a_revocation_in_one_process_is_honoured_at_once_in_another(engine, redi
 def test_an_unreadable_epoch_means_no_cache(engine, epoch_key) -> None:
     """With Redis unreachable every check reads the database (never a possibly revoked cached key)."""
     dead = RedisEpoch(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), key=epoch_key)
-    api = ApiKeys(CachedApiKeys(sql_identity_repositories(engine)["api_keys"], dead), SystemClock(), RandomIds())
+    api = ApiKeys(
+        CachedApiKeys(sql_identity_repositories(engine)["api_keys"], dead),
+        SystemClock(),
+        RandomIds(),
+        InMemoryAuditLog(),
+    )
     keys = sql_identity_repositories(engine)["api_keys"]
-    key, presented = ApiKeys(keys, SystemClock(), RandomIds()).create(
+    key, presented = ApiKeys(keys, SystemClock(), RandomIds(), InMemoryAuditLog()).create(
         _merchant(engine), name="shop", scopes=["invoices:read"], created_by="u"
     )
     api.authenticate(presented)
@@ -89,14 +95,12 @@ def test_an_unreadable_epoch_means_no_cache(engine, epoch_key) -> None:
 
 def test_a_merchant_users_tenant_is_resolved_from_the_cache(engine, redis_url, epoch_key) -> None:
     """``by_owner`` (read on every merchant user's request) is served from the cache after the first read."""
-    from cryptopay.core.identity import Merchants
-
     epoch = RedisEpoch(redis.Redis.from_url(redis_url), key=epoch_key)
     repositories = sql_identity_repositories(engine)
     merchants = CachedMerchants(repositories["merchants"], epoch)
     owner = f"usr_{uuid.uuid4().hex[:8]}"
     assert merchants.by_owner(owner) is None  # not cached: a merchant created next is found at once
-    created = _create_merchant(Merchants(merchants, SystemClock(), RandomIds()), owner, repositories)
+    created = _create_merchant(merchants, owner, repositories)
     assert merchants.by_owner(owner).id == created
     statements = Statements(engine)
     assert merchants.by_owner(owner).id == created and statements.count == 0
@@ -104,21 +108,21 @@ def test_a_merchant_users_tenant_is_resolved_from_the_cache(engine, redis_url, e
 
 def _merchant(engine: Engine) -> str:
     """A merchant stored in the database (API keys belong to one)."""
-    from cryptopay.core.identity import Merchants
-
     repositories = sql_identity_repositories(engine)
-    merchants = Merchants(repositories["merchants"], SystemClock(), RandomIds())
-    return _create_merchant(merchants, f"usr_{uuid.uuid4().hex[:8]}", repositories)
+    return _create_merchant(repositories["merchants"], f"usr_{uuid.uuid4().hex[:8]}", repositories)
 
 
 def _create_merchant(merchants, owner: str, repositories) -> str:
-    from cryptopay.core.identity import Role, User
+    """A merchant user and its merchant, stored through ``merchants`` (a repository)."""
+    from cryptopay.core.identity import Merchant, Role, User
     from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
-    user = User(owner, f"{owner}@example.co.ke", "x", Role.MERCHANT, datetime.now(UTC))
-    repositories["users"].add(user)
+    now = datetime.now(UTC)
+    repositories["users"].add(User(owner, f"{owner}@example.co.ke", "x", Role.MERCHANT, now))
     settlement = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254708374149")
-    return merchants.create(user, business_name="Duka", settlement=settlement).id
+    merchant = Merchant(f"mer_{uuid.uuid4().hex[:8]}", owner, "Duka", settlement, now, now)
+    merchants.add(merchant)
+    return merchant.id
 
 
 def test_a_locked_quote_is_read_from_the_database_once(engine) -> None:
