@@ -40,7 +40,9 @@ def test_the_role_is_reloaded_on_every_request(client, auth, app):
     headers, merchant_id = auth.merchant()
     assert client.get(f"/v1/merchants/{merchant_id}", headers=headers).status_code == 200
     email = client.get("/v1/me", headers=headers).json["user"]["email"]
-    UserAdmin(app.extensions["cryptopay"].accounts).set_role(email, Role.PERSONAL, actor="operator:test")
+    accounts = app.extensions["cryptopay"].accounts
+    admin = UserAdmin(accounts.users, accounts.hasher, accounts.audit, accounts.clock, accounts.ids, accounts.sessions)
+    admin.set_role(email, Role.PERSONAL, actor="operator:test")
     assert client.get(f"/v1/merchants/{merchant_id}", headers=headers).status_code == 403
     assert client.get("/v1/me", headers=headers).json["role"] == "personal"
 
