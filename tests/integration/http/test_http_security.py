@@ -148,3 +148,13 @@ def test_security_events_are_audited(client, auth, services):
     client.post("/v1/auth/logout", json={"refresh_token": session["refresh_token"]})
     assert _actions(services) == ["auth.register", "auth.login_failed", "auth.login", "auth.logout"]
     assert all(PASSWORD not in str(record) for record in services.audit.records())
+
+
+def test_every_change_an_admin_makes_is_audited(client, auth, services):
+    """An admin's successful write through the API (here a merchant rename) leaves an admin.request record."""
+    _, merchant_id = auth.merchant()
+    admin = auth.user("admin")
+    renamed = client.patch(f"/v1/merchants/{merchant_id}", json={"business_name": "Renamed"}, headers=admin)
+    assert renamed.status_code == 200
+    routes = [r.subject for r in services.audit.records() if r.action == "admin.request"]
+    assert "route:/v1/merchants/<merchant_id>" in routes
