@@ -17,7 +17,7 @@ from cryptopay.adapters.mpesa import DarajaGateway, DarajaSettings
 from cryptopay.adapters.sql import make_engine
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.payments.payouts import Payouts, PayoutUrls
+from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.system import RandomIds
 from cryptopay.core.testing.system import ManualClock
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import attrs
 import pytest
-from cryptopay.adapters.sandbox.certs import SandboxCertificate, make_test_certificate
 from cryptopay.adapters.sql import make_engine, upgrade
 from cryptopay.core import faults
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.money import USDT, Money
-from cryptopay.core.payments import Payout, PayoutState
+from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.sandbox.certs import SandboxCertificate, make_test_certificate
 
 from tests.support.real_payments_stack import RealPaymentsStack
 

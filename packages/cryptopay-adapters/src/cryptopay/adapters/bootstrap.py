@@ -280,13 +280,13 @@ class Container:
 
     @functools.cached_property
     def settling(self) -> Any:
-        from cryptopay.core.payments.settling import Settling
+        from cryptopay.core.settlement.service import Settling
 
         return Settling(**self._use_case_ports(), pricer=self.pricer, merchants=self.merchants)
 
     @functools.cached_property
     def payout_urls(self) -> Any:
-        from cryptopay.core.payments.payouts import PayoutUrls
+        from cryptopay.core.payouts.service import PayoutUrls
 
         base = self._env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/") + "/hooks/daraja"
         return PayoutUrls(
@@ -298,7 +298,7 @@ class Container:
 
     @functools.cached_property
     def payouts(self) -> Any:
-        from cryptopay.core.payments.payouts import Payouts
+        from cryptopay.core.payouts.service import Payouts
 
         return Payouts(**self._use_case_ports(), gateway=self.mobile_money, urls=self.payout_urls)
 
