@@ -19,6 +19,7 @@ from cryptopay_http.blueprints import (
     invoices,
     merchants,
     payouts,
+    security,
     settlements,
     stores,
     system,
@@ -33,7 +34,7 @@ from cryptopay_http.settings import Settings
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
-BLUEPRINTS = [system.bp, identity.bp, merchants.bp, api_keys.bp]
+BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
 
 

@@ -107,9 +107,10 @@ class Container:
     # -- storage ------------------------------------------------------------------------------------------
     @functools.cached_property
     def engine(self) -> Engine:
+        from cryptopay.adapters._paths import private_dir
         from cryptopay.adapters.sql import make_engine, upgrade
 
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
             upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
         engine = make_engine(self.settings.database_url)
@@ -153,7 +154,9 @@ class Container:
             from cryptopay.core.testing.fx import InMemoryQuoteRepository
 
             return InMemoryQuoteRepository()
-        return SqlQuoteRepository(self.engine)
+        from cryptopay.adapters.cache import CachedQuotes
+
+        return CachedQuotes(SqlQuoteRepository(self.engine))  # a locked quote never changes: read it once
 
     @functools.cached_property
     def mobile_money(self) -> Any:
@@ -390,7 +393,7 @@ class Container:
         times = {network: self.detection.chain_now(network) for network in self.watchers}
         self.detection.expire_invoices(times)
 
-    @property
+    @functools.cached_property
     def jobs(self) -> dict[str, Any]:
         """The use-case jobs the worker runs (names from cryptopay_worker.jobs.LEAD_JOBS)."""
         return {
@@ -403,14 +406,41 @@ class Container:
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconciliation.reconcile_and_alert(),
+            **self._webhook_jobs(),
+        }
+
+    def _webhook_jobs(self) -> dict[str, Any]:
+        """Outbox relay, webhook delivery and sweep: in ``jobs`` so the inline queue runs them as the worker does."""
+        from cryptopay.core.relay import RELAY_JOB, relay_outbox
+        from cryptopay.core.webhooks import DELIVER_JOB, SWEEP_JOB, deliver_webhook, sweep_webhooks
+
+        # Each handler reads the ports when it runs: the queue is built from this registry.
+        return {
+            RELAY_JOB: lambda _payload: relay_outbox(
+                uow_factory=self.uow_factory, queue=self.queue, clock=self.clock, ids=self.ids
+            ),
+            DELIVER_JOB: lambda payload: deliver_webhook(
+                str(payload["delivery_id"]),
+                uow_factory=self.uow_factory,
+                sender=self.webhook_sender,
+                queue=self.queue,
+                clock=self.clock,
+            ),
+            SWEEP_JOB: lambda _payload: sweep_webhooks(
+                uow_factory=self.uow_factory, queue=self.queue, clock=self.clock
+            ),
         }
 
     # -- queue and webhooks -------------------------------------------------------------------------------
     @functools.cached_property
     def job_registry(self) -> Any:
+        """Every job the RQ worker runs (``jobs``), for the inline queue: one set of handlers for both modes."""
         from cryptopay.core.ports.queue import JobRegistry
 
-        return JobRegistry()
+        registry = JobRegistry()
+        for name, handler in self.jobs.items():
+            registry.register(name, handler)
+        return registry
 
     @functools.cached_property
     def queue(self) -> Any:
@@ -446,13 +476,42 @@ class Container:
 
         spec = self._env("VAULT_KEKS")
         if not spec and not self.settings.production:
+            from cryptopay.adapters._paths import private_file
+
             dev_kek = self.settings.data_dir / "dev-vault-kek"
-            if not dev_kek.exists():
-                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                dev_kek.touch(mode=0o600)
+            fresh = not dev_kek.exists()
+            private_file(dev_kek)  # 0600 in a 0700 directory, also when an older version left it readable
+            if fresh:
                 dev_kek.write_text(f"dev:{generate_kek()}")
             spec = dev_kek.read_text().strip()
         return EnvelopeVault.from_spec(spec)
+
+    # -- security -------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def audit_trail(self) -> Any:
+        """The audit log for events outside a unit of work (logins, step-ups, keys, operator actions)."""
+        from cryptopay.adapters.sql.audit import SqlAuditTrail
+
+        return SqlAuditTrail(self.engine, self.ids)
+
+    @functools.cached_property
+    def notifier(self) -> Any:
+        """Email over SMTP when ``CRYPTOPAY_SMTP_HOST`` is set; otherwise a private file in the data directory."""
+        from cryptopay.adapters.notify import FileNotifier, SmtpNotifier, SmtpSettings
+
+        if self._env("SMTP_HOST"):
+            return SmtpNotifier(SmtpSettings.from_env(self.settings.env))
+        if self.settings.production:
+            import logging
+
+            logging.getLogger("cryptopay").warning("CRYPTOPAY_SMTP_HOST is not set: notifications go to a file")
+        return FileNotifier(self.settings.data_dir / "notifications.jsonl")
+
+    @functools.cached_property
+    def totp(self) -> Any:
+        from cryptopay.adapters.otp import PyOtpTotp
+
+        return PyOtpTotp()
 
     def readiness_checks(self) -> dict[str, Callable[[], object]]:
         """What ``/readyz`` asks: the database answers and is migrated to head; Redis answers when configured."""
@@ -494,25 +553,44 @@ def worker_container() -> Container:
 def build_http_services(settings: Any = None) -> Any:
     """The services object ``cryptopay_http.create_app`` reads (identity repositories, limiter, checks)."""
     c = container()
+    from cryptopay.adapters.bounded_hashing import BoundedHasher
     from cryptopay.adapters.passwords import Argon2Hasher
     from cryptopay.core.testing.identity import InMemoryRateLimiter
 
     services = _identity_repositories(c)
     services.update(
         rate_limiter=InMemoryRateLimiter(c.clock),
-        password_hasher=Argon2Hasher(),
+        password_hasher=BoundedHasher(
+            Argon2Hasher(), max_concurrent=int(c.settings.env.get("CRYPTOPAY_PASSWORD_HASH_CONCURRENCY", "2"))
+        ),
         clock=c.clock,
         ids=c.ids,
         readiness_checks=c.readiness_checks(),
         extra={"container": c, "payments": c, "webhooks": c},
+        audit=c.audit_trail,
+        notifier=c.notifier,
+        totp=c.totp,
     )
     return _Namespace(services)
 
 
 def _identity_repositories(c: Container) -> dict[str, Any]:
+    """The SQL identity repositories; with Redis, API keys and merchant owners are cached per process and
+    invalidated across processes by a shared epoch (``cryptopay.adapters.cache``), so a request's credential
+    check costs a Redis GET instead of a database transaction."""
     from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
 
-    return sql_identity_repositories(c.engine)
+    repositories = sql_identity_repositories(c.engine)
+    if c.settings.redis_url:
+        import redis
+        from cryptopay.adapters.cache import CachedApiKeys, CachedMerchants, RedisEpoch
+        from cryptopay.adapters.deployment import RedisKeys
+
+        client = redis.Redis.from_url(c.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        epoch = RedisEpoch(client, key=RedisKeys.from_env(c.settings.env).identity_epoch)
+        repositories["api_keys"] = CachedApiKeys(repositories["api_keys"], epoch)
+        repositories["merchants"] = CachedMerchants(repositories["merchants"], epoch)
+    return repositories
 
 
 class _Namespace:
