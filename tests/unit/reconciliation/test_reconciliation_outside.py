@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import attrs
 import pytest
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments import Payout, PayoutState
+from cryptopay.core.payments.payout import CallbackPurpose
 from cryptopay.core.reconciliation import Outside, Report, Statement, parse_statement, render_statement
+from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -192,3 +196,16 @@ def test_statement_of_the_fake_follows_its_float() -> None:
     record = statement_of(stack.mpesa)
     assert [line.receipt for line in record.lines] == [payout.receipt]
     assert record.lines[-1].balance == stack.mpesa.float_balance
+
+
+def test_an_mpesa_answer_no_request_of_ours_names_is_reported_after_a_grace_period() -> None:
+    """An answer kept unmatched (its token and ids name no payout) is a difference once it has waited too long."""
+    stack, _ = paid_out()
+    answer = daraja_payloads.failed_result("1", "The balance is insufficient", "9-9-9", "AG_99", "SBX0000000")
+    stack.payouts.handle_payout_result(
+        parse_payload(answer), token="unknown", purpose=CallbackPurpose.RESULT, keep=json.dumps(answer)
+    )
+    assert differences(stack.reconciliation.reconcile(), "mpesa-answers") == []  # it may still be matched
+    stack.clock.advance(minutes=11)
+    [(subject, expected, actual)] = differences(stack.reconciliation.reconcile(), "mpesa-answers")
+    assert subject.endswith("(result)") and expected == "matched to a payout of ours" and actual.startswith("unmatched")

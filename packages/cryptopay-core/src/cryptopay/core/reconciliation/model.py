@@ -16,6 +16,7 @@ import attrs
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold
 from cryptopay.core.money import Money
+from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payments.payout import Payout
 from cryptopay.core.reconciliation.statement import Statement
@@ -55,6 +56,8 @@ class Records:
     holds: Mapping[str, Hold | None]  # a payout's hold id -> the hold, None if the ledger has none
     credit_entries: Mapping[str, tuple[bool, bool]]  # a credit's entry id -> (the entry exists, it has a reversal)
     trial_balance: Mapping[str, Decimal]
+    at: datetime  # when the snapshot was read
+    answers: tuple[UnmatchedAnswer, ...] = ()  # M-Pesa answers kept because no request of ours named them yet
     statement: Statement | None = None  # M-Pesa's own record of what moved (the org portal's statement export)
     mpesa_balance: Money | None = None  # M-Pesa's Account Balance answer (the float's available funds)
     float_baseline: Money | None = None  # float funded outside the books: opening balance, unbooked top-ups

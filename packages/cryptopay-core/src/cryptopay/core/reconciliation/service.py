@@ -89,8 +89,8 @@ class Reconciliation:
 
     def reconcile(self, outside: Outside | None = None) -> Report:
         """Every check's differences on a snapshot read now."""
-        at = self._clock.now()
-        return Report(at, run_checks(self.snapshot(outside or Outside()), self._checks))
+        records = self.snapshot(outside or Outside())
+        return Report(records.at, run_checks(records, self._checks))
 
     def reconcile_and_alert(self, outside: Outside | None = None) -> Report:
         """``reconcile``, then set the gauges, and on any difference write an audit record and log an error."""
@@ -121,6 +121,7 @@ class Reconciliation:
 
     def snapshot(self, outside: Outside) -> Records:
         """Read the records the checks compare, from the repositories, the ledger and the chains."""
+        at = self._clock.now()
         invoices = list(self._listings.each_invoice())
         credits, refunds = in_transaction(self._uow, lambda uow: _per_invoice(uow, invoices))
         payouts = list(self._listings.each_payout())
@@ -137,6 +138,8 @@ class Reconciliation:
             holds=holds,
             credit_entries=entries,
             trial_balance=self._ledger.trial_balance(),
+            at=at,
+            answers=tuple(in_transaction(self._uow, lambda uow: uow.unmatched_answers.pending(limit=_ANSWERS))),
             statement=outside.statement,
             mpesa_balance=outside.mpesa_balance,
             float_baseline=outside.float_baseline,
@@ -169,6 +172,7 @@ class Reconciliation:
         return found
 
 
+_ANSWERS = 1000  # unmatched answers read (the oldest); more than that is a difference in itself
 _ABOUT_DIFF = "differences the last reconciliation found, per check"
 _ABOUT_SKIP = "1 when the last reconciliation skipped the check (its outside source was not read)"
 
