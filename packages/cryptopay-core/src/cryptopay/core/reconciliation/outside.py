@@ -133,7 +133,8 @@ def float_matches_balance(records: Records) -> list[Difference]:
     """M-Pesa's Account Balance equals the books' float plus the float funded outside the books (the baseline)."""
     if records.mpesa_balance is None or records.float_baseline is None:
         return []
-    books = records.float_balance.posted if records.float_balance else Money.zero(KES)
+    now = records.float_balance.posted if records.float_balance else Money.zero(KES)
+    books = records.books_float if records.books_float is not None else now
     want = records.float_baseline + books
     if records.mpesa_balance == want:
         return []
