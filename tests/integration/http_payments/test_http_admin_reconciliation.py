@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cryptopay.adapters.sandbox._wire import dumps
 from cryptopay.core.mobile_money import token_from_url
 from cryptopay.core.reconciliation import CHECKS
+from cryptopay.sandbox._wire import dumps
 
 from tests.integration.http_payments.payments_support import idem
 

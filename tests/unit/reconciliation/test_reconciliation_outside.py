@@ -8,12 +8,13 @@ from datetime import timedelta
 import attrs
 import pytest
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.identity.model import Forbidden, SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import parse_payload, token_from_url
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments import Payout, PayoutState
-from cryptopay.core.payments.payout import CallbackPurpose
+from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.payouts.model import CallbackPurpose
 from cryptopay.core.reconciliation import FloatBalance, Outside, Report, Statement, parse_statement, render_statement
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import Delivery, FakeMobileMoney, Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of

@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
+from cryptopay.core.ports.identity import AuditTrail
+from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.reconciliation import Reconciliation
@@ -42,6 +44,8 @@ class Services(Protocol):
     pricer: Any
     clock: Clock
     ids: IdGenerator
+    audit_trail: AuditTrail  # operator actions outside a unit of work (merchants, users)
+    notifier: Notifier
 
     @property
     def uow(self) -> Callable[[], AbstractContextManager[PaymentsUnitOfWork]]: ...

@@ -19,11 +19,13 @@ from cryptopay_http.blueprints import (
     invoices,
     merchants,
     payouts,
+    security,
     settlements,
     stores,
     system,
     webhooks,
 )
+from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
@@ -32,7 +34,7 @@ from cryptopay_http.settings import Settings
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
-BLUEPRINTS = [system.bp, identity.bp, merchants.bp, api_keys.bp]
+BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
 
 
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None, services: Any = None) -> Flask:
     metrics.init_app(app)
     install_problem_handlers(app)
     app.after_request(_common_headers)
+    install_security_headers(app, production=settings.production)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app

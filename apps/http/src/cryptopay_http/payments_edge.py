@@ -23,9 +23,8 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
-from cryptopay.core.payments.payouts import Payouts
 from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.payments.settling import Settling
+from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
@@ -33,6 +32,7 @@ from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.settlement.service import Settling
 from cryptopay.core.webhooks import UowFactory
 from flask import request
 

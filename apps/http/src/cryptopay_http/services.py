@@ -12,13 +12,16 @@ from typing import Any
 import attrs
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
+    AuditTrail,
     IdempotencyRepository,
     MerchantRepository,
     PasswordHasher,
     RateLimiter,
     RefreshTokenRepository,
+    TotpEngine,
     UserRepository,
 )
+from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.system import RandomIds, SystemClock
 from cryptopay.core.testing.identity import (
@@ -28,7 +31,10 @@ from cryptopay.core.testing.identity import (
     InMemoryRateLimiter,
     InMemoryRefreshTokens,
     InMemoryUsers,
+    StdlibTotp,
 )
+from cryptopay.core.testing.notifications import InMemoryNotifier
+from cryptopay.core.testing.storage import InMemoryAuditLog
 
 from cryptopay_http.passwords import Argon2Hasher
 
@@ -50,6 +56,9 @@ class Services:
     ids: IdGenerator = attrs.Factory(RandomIds)
     readiness_checks: Mapping[str, Callable[[], object]] = attrs.Factory(dict)
     extra: dict[str, Any] = attrs.Factory(dict)  # resources added later (invoices, payouts, ...) find theirs here
+    audit: AuditTrail = attrs.field(kw_only=True)  # security events (logins, step-ups, keys, destinations)
+    notifier: Notifier = attrs.field(kw_only=True)  # password resets, destination-change alerts
+    totp: TotpEngine = attrs.field(kw_only=True)
 
 
 def in_memory_services(
@@ -67,4 +76,7 @@ def in_memory_services(
         password_hasher=hasher or Argon2Hasher(),
         clock=the_clock,
         ids=ids or RandomIds(),
+        audit=InMemoryAuditLog(),
+        notifier=InMemoryNotifier(),
+        totp=StdlibTotp(),
     )

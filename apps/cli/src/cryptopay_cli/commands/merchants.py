@@ -15,11 +15,12 @@ import typer
 from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.merchants import Merchants, check_settlement
-from cryptopay.core.identity.model import Merchant, SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.identity.model import Merchant
 from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money, to_decimal
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
 from cryptopay_cli.context import Services, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
@@ -72,9 +73,15 @@ def _create(svc: Services, name: str, owner: str, profile: SettlementProfile, st
         raise NotFound(f"no user with the email {owner.strip()}: the owner registers first, as a merchant user")
     # Merchants live in the identity repository, outside the payments unit of work: every check that can refuse
     # (owner, role, one merchant per owner, name, store settings) runs before the first write.
-    merchant = Merchants(merchants=svc.merchants, clock=svc.clock, ids=svc.ids).create(
-        user, business_name=name, settlement=profile
+    merchants = Merchants(
+        merchants=svc.merchants,
+        clock=svc.clock,
+        ids=svc.ids,
+        users=users,
+        audit=svc.audit_trail,
+        notifier=svc.notifier,
     )
+    merchant = merchants.create(user, business_name=name, settlement=profile)
     with svc.uow() as uow:
         uow.stores.put(attrs.evolve(store, merchant_id=merchant.id))
     return merchant

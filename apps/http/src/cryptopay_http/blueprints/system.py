@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cryptopay_http.convert import FieldError, ValidationFailed, json_response
+from cryptopay_http.metrics import scraper_allowed
 from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
 from cryptopay_http.runtime import runtime
@@ -72,6 +73,8 @@ def readyz() -> Response:
 @bp.get("/metrics")
 @operation("Prometheus metrics", tags=("system",), media_type="text/plain")
 def metrics() -> Response:
+    if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
+        return problem(404, "not found", code="not_found")
     registry = current_app.extensions["cryptopay.metrics"].registry
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
 

@@ -110,9 +110,10 @@ class Container:
     # -- storage ------------------------------------------------------------------------------------------
     @functools.cached_property
     def engine(self) -> Engine:
+        from cryptopay.adapters._paths import private_dir
         from cryptopay.adapters.sql import make_engine, upgrade
 
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
             upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
         engine = make_engine(self.settings.database_url)
@@ -283,13 +284,13 @@ class Container:
 
     @functools.cached_property
     def settling(self) -> Any:
-        from cryptopay.core.payments.settling import Settling
+        from cryptopay.core.settlement.service import Settling
 
         return Settling(**self._use_case_ports(), pricer=self.pricer, merchants=self.merchants)
 
     @functools.cached_property
     def payout_urls(self) -> Any:
-        from cryptopay.core.payments.payouts import PayoutUrls
+        from cryptopay.core.payouts.service import PayoutUrls
 
         base = self._env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/") + "/hooks/daraja"
         return PayoutUrls(
@@ -301,7 +302,7 @@ class Container:
 
     @functools.cached_property
     def payouts(self) -> Any:
-        from cryptopay.core.payments.payouts import Payouts
+        from cryptopay.core.payouts.service import Payouts
 
         return Payouts(**self._use_case_ports(), gateway=self.mobile_money, urls=self.payout_urls)
 
@@ -483,13 +484,42 @@ class Container:
 
         spec = self._env("VAULT_KEKS")
         if not spec and not self.settings.production:
+            from cryptopay.adapters._paths import private_file
+
             dev_kek = self.settings.data_dir / "dev-vault-kek"
-            if not dev_kek.exists():
-                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                dev_kek.touch(mode=0o600)
+            fresh = not dev_kek.exists()
+            private_file(dev_kek)  # 0600 in a 0700 directory, also when an older version left it readable
+            if fresh:
                 dev_kek.write_text(f"dev:{generate_kek()}")
             spec = dev_kek.read_text().strip()
         return EnvelopeVault.from_spec(spec)
+
+    # -- security -------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def audit_trail(self) -> Any:
+        """The audit log for events outside a unit of work (logins, step-ups, keys, operator actions)."""
+        from cryptopay.adapters.sql.audit import SqlAuditTrail
+
+        return SqlAuditTrail(self.engine, self.ids)
+
+    @functools.cached_property
+    def notifier(self) -> Any:
+        """Email over SMTP when ``CRYPTOPAY_SMTP_HOST`` is set; otherwise a private file in the data directory."""
+        from cryptopay.adapters.notify import FileNotifier, SmtpNotifier, SmtpSettings
+
+        if self._env("SMTP_HOST"):
+            return SmtpNotifier(SmtpSettings.from_env(self.settings.env))
+        if self.settings.production:
+            import logging
+
+            logging.getLogger("cryptopay").warning("CRYPTOPAY_SMTP_HOST is not set: notifications go to a file")
+        return FileNotifier(self.settings.data_dir / "notifications.jsonl")
+
+    @functools.cached_property
+    def totp(self) -> Any:
+        from cryptopay.adapters.otp import PyOtpTotp
+
+        return PyOtpTotp()
 
     def readiness_checks(self) -> dict[str, Callable[[], object]]:
         """What ``/readyz`` asks: the database answers and is migrated to head; Redis answers when configured."""
@@ -542,6 +572,9 @@ def build_http_services(settings: Any = None) -> Any:
         ids=c.ids,
         readiness_checks=c.readiness_checks(),
         extra={"container": c, "payments": c, "webhooks": c},
+        audit=c.audit_trail,
+        notifier=c.notifier,
+        totp=c.totp,
     )
     return _Namespace(services)
 
