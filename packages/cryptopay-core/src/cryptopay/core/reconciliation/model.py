@@ -5,6 +5,7 @@ entries) next to what the outside world says: M-Pesa's statement and Account Bal
 our addresses. Each outside source is optional; a check whose source was not read is reported as skipped, never
 as clean.
 
+>>> from datetime import UTC
 >>> now = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
 >>> query = BalanceQuery(id="bq_1", token_digest="d", asked_at=now)
 >>> query.answered(now, available=Money.of(9000, "KES"), books=Money.of(-1000, "KES"), code="0", desc="ok")
