@@ -428,7 +428,7 @@ class Container:
         times = {network: self.detection.chain_now(network) for network in self.watchers}
         self.detection.expire_invoices(times)
 
-    @property
+    @functools.cached_property
     def jobs(self) -> dict[str, Any]:
         """The use-case jobs the worker runs (names from cryptopay_worker.jobs.LEAD_JOBS)."""
         return {
@@ -441,14 +441,41 @@ class Container:
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
+            **self._webhook_jobs(),
+        }
+
+    def _webhook_jobs(self) -> dict[str, Any]:
+        """Outbox relay, webhook delivery and sweep: in ``jobs`` so the inline queue runs them as the worker does."""
+        from cryptopay.core.relay import RELAY_JOB, relay_outbox
+        from cryptopay.core.webhooks import DELIVER_JOB, SWEEP_JOB, deliver_webhook, sweep_webhooks
+
+        # Each handler reads the ports when it runs: the queue is built from this registry.
+        return {
+            RELAY_JOB: lambda _payload: relay_outbox(
+                uow_factory=self.uow_factory, queue=self.queue, clock=self.clock, ids=self.ids
+            ),
+            DELIVER_JOB: lambda payload: deliver_webhook(
+                str(payload["delivery_id"]),
+                uow_factory=self.uow_factory,
+                sender=self.webhook_sender,
+                queue=self.queue,
+                clock=self.clock,
+            ),
+            SWEEP_JOB: lambda _payload: sweep_webhooks(
+                uow_factory=self.uow_factory, queue=self.queue, clock=self.clock
+            ),
         }
 
     # -- queue and webhooks -------------------------------------------------------------------------------
     @functools.cached_property
     def job_registry(self) -> Any:
+        """Every job the RQ worker runs (``jobs``), for the inline queue: one set of handlers for both modes."""
         from cryptopay.core.ports.queue import JobRegistry
 
-        return JobRegistry()
+        registry = JobRegistry()
+        for name, handler in self.jobs.items():
+            registry.register(name, handler)
+        return registry
 
     @functools.cached_property
     def queue(self) -> Any:
