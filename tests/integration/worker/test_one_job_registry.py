@@ -54,11 +54,15 @@ def test_redelivery_is_delivered_in_the_embedded_setup(embedded, receiver):
         clock=embedded.clock,
         ids=embedded.ids,
         extra={"payments": embedded, "webhooks": embedded},
+        audit=embedded.audit_trail,
+        notifier=embedded.notifier,
+        totp=embedded.totp,
     )
     app = make_app(services)
     client = app.test_client()
-    headers, merchant_id = AuthActions(app, client).merchant()
-    created = client.post("/v1/webhook-endpoints", json={"url": receiver.url}, headers=headers)
+    auth = AuthActions(app, client)
+    headers, merchant_id = auth.merchant()
+    created = client.post("/v1/webhook-endpoints", json={"url": receiver.url}, headers=auth.stepped_up(headers))
     assert created.status_code == 201, created.json
     message = OutboxMessage.new("out_1", "invoice.created", {"merchant_id": merchant_id}, at=embedded.clock.now())
     with embedded.uow_factory() as uow:

@@ -157,7 +157,9 @@ class Container:
             from cryptopay.core.testing.fx import InMemoryQuoteRepository
 
             return InMemoryQuoteRepository()
-        return SqlQuoteRepository(self.engine)
+        from cryptopay.adapters.cache import CachedQuotes
+
+        return CachedQuotes(SqlQuoteRepository(self.engine))  # a locked quote never changes: read it once
 
     @functools.cached_property
     def mobile_money(self) -> Any:
@@ -588,13 +590,16 @@ def worker_container() -> Container:
 def build_http_services(settings: Any = None) -> Any:
     """The services object ``cryptopay_http.create_app`` reads (identity repositories, limiter, checks)."""
     c = container()
+    from cryptopay.adapters.bounded_hashing import BoundedHasher
     from cryptopay.adapters.passwords import Argon2Hasher
     from cryptopay.core.testing.identity import InMemoryRateLimiter
 
     services = _identity_repositories(c)
     services.update(
         rate_limiter=InMemoryRateLimiter(c.clock),
-        password_hasher=Argon2Hasher(),
+        password_hasher=BoundedHasher(
+            Argon2Hasher(), max_concurrent=int(c.settings.env.get("CRYPTOPAY_PASSWORD_HASH_CONCURRENCY", "2"))
+        ),
         clock=c.clock,
         ids=c.ids,
         readiness_checks=c.readiness_checks(),
@@ -607,9 +612,22 @@ def build_http_services(settings: Any = None) -> Any:
 
 
 def _identity_repositories(c: Container) -> dict[str, Any]:
+    """The SQL identity repositories; with Redis, API keys and merchant owners are cached per process and
+    invalidated across processes by a shared epoch (``cryptopay.adapters.cache``), so a request's credential
+    check costs a Redis GET instead of a database transaction."""
     from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
 
-    return sql_identity_repositories(c.engine)
+    repositories = sql_identity_repositories(c.engine)
+    if c.settings.redis_url:
+        import redis
+        from cryptopay.adapters.cache import CachedApiKeys, CachedMerchants, RedisEpoch
+        from cryptopay.adapters.deployment import RedisKeys
+
+        client = redis.Redis.from_url(c.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        epoch = RedisEpoch(client, key=RedisKeys.from_env(c.settings.env).identity_epoch)
+        repositories["api_keys"] = CachedApiKeys(repositories["api_keys"], epoch)
+        repositories["merchants"] = CachedMerchants(repositories["merchants"], epoch)
+    return repositories
 
 
 class _Namespace:
