@@ -116,9 +116,19 @@ class Container:
         private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
             upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
-        engine = make_engine(self.settings.database_url)
+        engine = make_engine(self.settings.database_url, pool_size=self.pool_size)
         self._closers.append(engine.dispose)
         return engine
+
+    @property
+    def pool_size(self) -> int:
+        """Database connections per process: ``CRYPTOPAY_DB_POOL_SIZE``, else one per API thread plus two for the
+        process's own work (the same again may overflow briefly). Size PostgreSQL's ``max_connections`` above
+        processes x 2 x this."""
+        explicit, threads = self._env("DB_POOL_SIZE"), self._env("WEB_THREADS", "8")
+        if explicit.isdigit() and int(explicit) > 0:
+            return int(explicit)
+        return int(threads) + 2 if threads.isdigit() else 10
 
     @functools.cached_property
     def storage(self) -> Any:
