@@ -8,8 +8,8 @@ and invoice creation at 50 users. Prints a table and, last, one JSON line. Figur
 
 Environment: ``DATABASE_URL`` (admin URL of the PostgreSQL server), ``REDIS_URL`` (optional: the rate limiter and
 the API-key cache use it), ``BENCH_SECONDS`` (per case, default 15), ``CRYPTOPAY_WEB_WORKERS``/``_THREADS``, and
-``BENCH_SERVER=granian`` to run both apps on granian instead (``uv pip install granian`` first): how the production
-server was chosen.
+``BENCH_SERVER=gunicorn`` to run both apps on gunicorn (gthread) instead (``uv pip install gunicorn`` first): how the
+production server was chosen.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -137,15 +137,14 @@ def _create(key: str) -> object:
 
 
 def _server_command(app: str, port: int) -> list[str]:
-    """The command serving ``app`` (``module:factory``): ``cryptopay-http`` (gunicorn), or granian to compare."""
-    if os.environ.get("BENCH_SERVER") == "granian":
+    """The command serving ``app`` (``module:factory``): ``cryptopay-http`` (granian), or gunicorn to compare."""
+    if os.environ.get("BENCH_SERVER") == "gunicorn":
         from cryptopay_http.serve import ServerSettings
 
         server = ServerSettings.from_env()
-        options = ["--interface", "wsgi", "--factory", "--workers", str(server.workers)]
-        options += ["--blocking-threads", str(server.threads), "--host", "127.0.0.1", "--port", str(port)]
-        return [str(BIN / "granian"), *options, app]
-    return [str(BIN / "cryptopay-http"), "--host", "127.0.0.1", "--port", str(port), "--app", f"{app}()"]
+        options = ["--worker-class", "gthread", "--workers", str(server.workers), "--threads", str(server.threads)]
+        return [str(BIN / "gunicorn"), *options, "--bind", f"127.0.0.1:{port}", f"{app}()"]
+    return [str(BIN / "cryptopay-http"), "--host", "127.0.0.1", "--port", str(port), "--app", app]
 
 
 BARE_APP = """
@@ -167,10 +166,8 @@ def _drained(url: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         started = time.monotonic()
-        try:
+        with suppress(httpx.HTTPError):
             httpx.get(url, timeout=5)
-        except httpx.HTTPError:
-            pass
         if time.monotonic() - started < 0.1:
             return
         time.sleep(1)
@@ -227,7 +224,7 @@ def main() -> None:
                 _drained(f"{api}/healthz")
                 results.append(run_case(case))
     bare_1000, read_200, read_1000, create_50 = results
-    server = os.environ.get("BENCH_SERVER", "gunicorn")
+    server = os.environ.get("BENCH_SERVER", "granian")
     print(f"server: {server}, {SECONDS} s per case, load average {os.getloadavg()[0]:.1f}, logs in {workdir}")
     _table(results)
     figures = {
