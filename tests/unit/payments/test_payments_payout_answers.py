@@ -105,6 +105,21 @@ def test_a_success_missing_the_amount_or_the_receiving_party_moves_nothing(drop:
     assert stack.balance(flows.FLOAT) == Money.zero(KES)
 
 
+def test_a_success_that_carries_none_of_the_payout_s_ids_moves_nothing() -> None:
+    """A success result must carry the payout's OriginatorConversationID or ConversationID."""
+    stack, payout = planned_payout(LOST)
+    stack.payouts.submit_payouts()
+    sim = stack.mpesa.transaction(payout.originator_id or "")
+    anonymous = daraja_payloads.b2c_result(
+        sim.reference, sim.conversation_id, "SBX1", AMOUNT, OK_PHONE, stack.clock.now(), Money.of("1", KES)
+    )
+    for key in ("OriginatorConversationID", "ConversationID"):
+        del anonymous["Result"][key]
+    doubt = stack.deliver(sim.result_url or "", anonymous)
+    assert doubt is not None and doubt.state is PayoutState.UNKNOWN
+    assert stack.balance(flows.FLOAT) == Money.zero(KES)
+
+
 def test_a_success_to_another_phone_moves_nothing() -> None:
     """A success naming our payout but another receiving phone makes it unknown for a status query."""
     stack, payout = planned_payout(LOST)

@@ -345,7 +345,7 @@ class Payouts:
             "desc": result.result_desc,
         }
         if outcome is Outcome.SUCCEEDED:
-            mismatch = _answers.success_mismatch(payout, result)
+            mismatch = _answers.success_mismatch(payout, result, status=source == "status")
             if mismatch:
                 return self._doubt_payout(uow, payout, f"{source} does not match the payout: {mismatch}", None)
             _outcomes.complete(uow, self._ledger, self._ids, payout, now, **details)
