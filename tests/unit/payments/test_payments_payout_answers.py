@@ -209,3 +209,22 @@ def test_a_submitted_payout_becomes_unknown_when_its_status_query_is_recorded() 
     [asked] = stack.payouts.query_stale_payouts()
     assert asked.state is PayoutState.UNKNOWN and asked.unknown_since == stack.clock.now()
     assert len(asked.queries) == 1 and asked.queries[0].originator_id is not None
+
+
+def test_the_follow_up_job_matches_kept_answers_reports_overdue_payouts_and_asks_about_them() -> None:
+    """One scheduled run: a kept answer makes its payout due, the overdue one is reported, both are asked about."""
+    stack, payout = planned_payout(LOST)
+    stack.payouts.submit_payouts()
+    sim = stack.mpesa.transaction(payout.originator_id or "")
+    answer = daraja_payloads.failed_result("1", "Insufficient funds", sim.reference, sim.conversation_id, "X")
+    stack.payouts.handle_payout_result(
+        parse_payload(answer), token="lost", purpose=CallbackPurpose.RESULT, keep=json.dumps(answer)
+    )
+    [asked] = stack.payouts.follow_up_payouts()
+    assert asked.id == payout.id and asked.state is PayoutState.UNKNOWN
+    stack.clock.advance(minutes=31)
+    stack.mpesa.outbox.clear()
+    [again] = stack.payouts.follow_up_payouts()
+    assert again.overdue_since is not None
+    assert "payout.unknown_overdue" in {r.action for r in stack.storage.audit_records()}
+    assert stack.deliver_callbacks()[-1].state is PayoutState.COMPLETED  # type: ignore[union-attr]

@@ -383,6 +383,12 @@ class Payouts:
 
     # --- status queries -----------------------------------------------------------------------------------------
 
+    def follow_up_payouts(self, *, limit: int = 100) -> list[Payout]:
+        """The scheduled job: match kept answers, report payouts unknown past the bound, then ask about every due one."""
+        self.match_kept_answers(limit=limit)
+        self.report_overdue_payouts(limit=limit)
+        return self.query_stale_payouts(limit=limit)
+
     def query_stale_payouts(self, *, limit: int = 100) -> list[Payout]:
         """Ask Transaction Status about every payout with no result by its deadline; returns those asked about."""
         due = transaction(self._uow, lambda uow: uow.payouts.due_for_status(self._clock.now(), limit=limit))
