@@ -384,7 +384,7 @@ class Payouts:
     # --- status queries -----------------------------------------------------------------------------------------
 
     def follow_up_payouts(self, *, limit: int = 100) -> list[Payout]:
-        """The scheduled job: match kept answers, report payouts unknown past the bound, then ask about every due one."""
+        """The scheduled job: match kept answers, report payouts unknown past the bound, ask about every due one."""
         self.match_kept_answers(limit=limit)
         self.report_overdue_payouts(limit=limit)
         return self.query_stale_payouts(limit=limit)
