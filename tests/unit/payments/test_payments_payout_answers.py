@@ -159,6 +159,7 @@ def test_a_payout_unknown_past_the_bound_is_reported_once_and_asked_about_again(
     assert late.id == payout.id and late.overdue_since is not None
     assert stack.payouts.report_overdue_payouts() == []
     assert [r.action for r in stack.storage.audit_records()].count("payout.unknown_overdue") == 1
+    assert stack.metrics.get("cryptopay_payouts_unknown_overdue") == 1
     assert [p.id for p in stack.payouts.query_stale_payouts()] == [payout.id]
 
 
@@ -228,3 +229,18 @@ def test_the_follow_up_job_matches_kept_answers_reports_overdue_payouts_and_asks
     assert again.overdue_since is not None
     assert "payout.unknown_overdue" in {r.action for r in stack.storage.audit_records()}
     assert stack.deliver_callbacks()[-1].state is PayoutState.COMPLETED  # type: ignore[union-attr]
+
+
+def test_status_queries_about_a_payout_that_stays_unknown_come_less_often_but_never_stop() -> None:
+    """Each unanswered status query doubles the wait before the next, up to half an hour."""
+    stack, payout = planned_payout(LOST)
+    stack.mpesa.set_scenario(LOST, Scenario.QUEUE_TIMEOUT)
+    stack.payouts.submit_payouts()
+    stack.mpesa.outbox.clear()
+    waits = []
+    for _ in range(6):
+        stack.clock.advance(minutes=31)
+        [asked] = stack.payouts.query_stale_payouts()
+        stack.mpesa.outbox.clear()  # the answers are lost
+        waits.append(int((asked.check_at - stack.clock.now()).total_seconds() // 60))
+    assert waits == [2, 4, 8, 16, 30, 30] and payout.id == asked.id
