@@ -81,10 +81,14 @@ class Settings:
 
     def check(self) -> None:
         """Production refuses embedded defaults and sandbox endpoints unless explicitly allowed."""
+        from cryptopay.adapters.deployment import RedisKeys
         from cryptopay.core.errors import InvalidInput
 
+        RedisKeys.from_env(self.env)  # a bad CRYPTOPAY_DEPLOYMENT is refused at start-up
         if not self.production:
             return
+        if self.env.get("CRYPTOPAY_FAULT_POINTS", "").strip():
+            raise InvalidInput("CRYPTOPAY_FAULT_POINTS is a test setting; production refuses it")
         if self.webhook_allow_loopback:
             raise InvalidInput(
                 "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK is for the sandbox; production sends to public hosts only"
@@ -304,9 +308,17 @@ class Container:
 
     @functools.cached_property
     def payouts(self) -> Any:
+        from cryptopay.adapters.faults import fault_points_from_env
+        from cryptopay.adapters.metrics import PrometheusMetrics
         from cryptopay.core.payouts.service import Payouts
 
-        return Payouts(**self._use_case_ports(), gateway=self.mobile_money, urls=self.payout_urls)
+        return Payouts(
+            **self._use_case_ports(),
+            gateway=self.mobile_money,
+            urls=self.payout_urls,
+            faults=fault_points_from_env(self.settings.env, production=self.settings.production),
+            metrics=PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "payouts.prom"),
+        )
 
     @functools.cached_property
     def listings(self) -> Listings:
@@ -439,7 +451,7 @@ class Container:
             "invoices.expire": lambda _payload: self.expire_invoices(),
             "settlements.run": lambda _payload: self.settling.run_settlements(),
             "payouts.start": lambda _payload: self.payouts.submit_payouts(),
-            "payouts.query_status": lambda _payload: self.payouts.query_stale_payouts(),
+            "payouts.query_status": lambda _payload: self.payouts.follow_up_payouts(),
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
@@ -483,10 +495,13 @@ class Container:
     def queue(self) -> Any:
         if self.settings.redis_url:
             import redis
+            from cryptopay.adapters.deployment import RedisKeys
             from cryptopay.adapters.queue import RqQueue
 
             return RqQueue(
-                redis.Redis.from_url(self.settings.redis_url), queue_name=self._env("QUEUE_NAME", "cryptopay")
+                redis.Redis.from_url(self.settings.redis_url),
+                queue_name=self._env("QUEUE_NAME", "cryptopay"),
+                namespace=RedisKeys.from_env(self.settings.env).queue_namespace,
             )
         from cryptopay.adapters.queue import InlineQueue
 
