@@ -30,7 +30,7 @@ RAILS = {
 }
 INSTANT = {"schedule": "instant", "method": "mpesa_b2c", "destination": "0712345678"}
 USE_CASES = ("invoicing", "detection", "settling", "payouts", "refunds", "merchants", "ledger", "pricer", "uow")
-USE_CASES += ("listings", "reconciliation")
+USE_CASES += ("listings", "reconciliation", "float_balance")
 
 
 class WebhookRig:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
-from cryptopay.core.ports.identity import AuditTrail
+from cryptopay.core.ports.identity import AuditTrail, UserRepository
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -45,6 +45,7 @@ class Services(Protocol):
     clock: Clock
     ids: IdGenerator
     audit_trail: AuditTrail  # operator actions outside a unit of work (merchants, users)
+    users: UserRepository
     notifier: Notifier
 
     @property

@@ -27,6 +27,7 @@ _GROUPS: list[tuple[str, str]] = [
     ("fx", "fx"),
     ("sandbox", "sandbox"),
     ("merchants", "merchants"),
+    ("users", "users"),
     ("invoices", "invoices"),
     ("settlements", "settlements"),
     ("payouts", "payouts"),

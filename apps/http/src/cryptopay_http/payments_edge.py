@@ -31,7 +31,7 @@ from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
-from cryptopay.core.reconciliation import Reconciliation
+from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.webhooks import UowFactory
 from flask import request
@@ -88,6 +88,7 @@ class PaymentsServices(Protocol):
     quotes: QuoteRepository
     listings: Listings
     reconciliation: Reconciliation
+    float_balance: FloatBalance
     clock: Clock
     ids: IdGenerator
 

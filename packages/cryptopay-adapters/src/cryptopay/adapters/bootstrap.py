@@ -17,15 +17,17 @@ Embedded defaults: SQLite under ``.cryptopay/``, the inline queue, no Redis. Pro
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
+from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.money import KES, USDT
+from cryptopay.core.money import KES, USDT, Money, to_decimal
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.system import RandomIds, SystemClock
@@ -34,7 +36,8 @@ from sqlalchemy.engine import Engine
 if TYPE_CHECKING:
     from cryptopay.core.listings import Listings
     from cryptopay.core.ports.chains import BalanceReader
-    from cryptopay.core.reconciliation import Reconciliation
+    from cryptopay.core.ports.reconciliation import BalanceQueryStore
+    from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 
 __all__ = ["Container", "Settings", "build", "build_http_services", "container", "worker_container"]
 
@@ -154,7 +157,9 @@ class Container:
             from cryptopay.core.testing.fx import InMemoryQuoteRepository
 
             return InMemoryQuoteRepository()
-        return SqlQuoteRepository(self.engine)
+        from cryptopay.adapters.cache import CachedQuotes
+
+        return CachedQuotes(SqlQuoteRepository(self.engine))  # a locked quote never changes: read it once
 
     @functools.cached_property
     def mobile_money(self) -> Any:
@@ -325,6 +330,7 @@ class Container:
 
         hot = {n: wallet for n in self.balance_readers if (wallet := self._env(f"{n.upper()}_HOT_WALLET"))}
         metrics = PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "reconciliation.prom")
+        baseline = self._env("MPESA_FLOAT_BASELINE")
         return Reconciliation(
             uow=self.uow,
             ledger=self.ledger,
@@ -332,6 +338,30 @@ class Container:
             chains=self.balance_readers,
             hot_wallets=hot,
             metrics=metrics,
+            balance_answers=self.balance_queries,
+            float_baseline=Money.of(to_decimal(baseline), KES) if baseline else None,
+        )
+
+    @functools.cached_property
+    def balance_queries(self) -> BalanceQueryStore:
+        from cryptopay.adapters.sql.repositories.reconciliation import SqlBalanceQueryStore
+
+        return SqlBalanceQueryStore(self.engine)
+
+    @functools.cached_property
+    def float_balance(self) -> FloatBalance:
+        """Account Balance requests, recorded before they are sent; answers on ``/hooks/daraja/balance/...``."""
+        from cryptopay.core.reconciliation import BalanceUrls, FloatBalance
+
+        base = self._env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/") + "/hooks/daraja"
+        urls = BalanceUrls(result=f"{base}/balance/result", timeout=f"{base}/balance/timeout")
+        return FloatBalance(
+            store=self.balance_queries,
+            gateway=self.mobile_money,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            urls=urls,
         )
 
     @functools.cached_property
@@ -374,6 +404,15 @@ class Container:
 
         return Refunds(**self._use_case_ports(), senders=self.senders)
 
+    def reconcile_and_ask(self) -> None:
+        """The scheduled reconciliation (alerting on differences), then a new Account Balance question whose
+        answer, kept with the books' float of its moment, the next run compares."""
+        self.reconciliation.reconcile_and_alert()
+        try:
+            self.float_balance.ask()
+        except CryptopayError as error:  # e.g. no Daraja settings: the balance check stays skipped, said why
+            logging.getLogger(__name__).warning("no Account Balance question sent: %s", error.message)
+
     def scan_chains(self) -> int:
         """Scan every network from its cursor towards its head, recording transfers to our addresses."""
         recorded = 0
@@ -403,7 +442,7 @@ class Container:
             "payouts.query_status": lambda _payload: self.payouts.query_stale_payouts(),
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
-            "reconciliation.run": lambda _payload: self.reconciliation.reconcile_and_alert(),
+            "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             **self._webhook_jobs(),
         }
 
@@ -551,13 +590,16 @@ def worker_container() -> Container:
 def build_http_services(settings: Any = None) -> Any:
     """The services object ``cryptopay_http.create_app`` reads (identity repositories, limiter, checks)."""
     c = container()
+    from cryptopay.adapters.bounded_hashing import BoundedHasher
     from cryptopay.adapters.passwords import Argon2Hasher
     from cryptopay.core.testing.identity import InMemoryRateLimiter
 
     services = _identity_repositories(c)
     services.update(
         rate_limiter=InMemoryRateLimiter(c.clock),
-        password_hasher=Argon2Hasher(),
+        password_hasher=BoundedHasher(
+            Argon2Hasher(), max_concurrent=int(c.settings.env.get("CRYPTOPAY_PASSWORD_HASH_CONCURRENCY", "2"))
+        ),
         clock=c.clock,
         ids=c.ids,
         readiness_checks=c.readiness_checks(),
@@ -570,9 +612,22 @@ def build_http_services(settings: Any = None) -> Any:
 
 
 def _identity_repositories(c: Container) -> dict[str, Any]:
+    """The SQL identity repositories; with Redis, API keys and merchant owners are cached per process and
+    invalidated across processes by a shared epoch (``cryptopay.adapters.cache``), so a request's credential
+    check costs a Redis GET instead of a database transaction."""
     from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
 
-    return sql_identity_repositories(c.engine)
+    repositories = sql_identity_repositories(c.engine)
+    if c.settings.redis_url:
+        import redis
+        from cryptopay.adapters.cache import CachedApiKeys, CachedMerchants, RedisEpoch
+        from cryptopay.adapters.deployment import RedisKeys
+
+        client = redis.Redis.from_url(c.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        epoch = RedisEpoch(client, key=RedisKeys.from_env(c.settings.env).identity_epoch)
+        repositories["api_keys"] = CachedApiKeys(repositories["api_keys"], epoch)
+        repositories["merchants"] = CachedMerchants(repositories["merchants"], epoch)
+    return repositories
 
 
 class _Namespace:
