@@ -616,8 +616,9 @@ def _identity_repositories(c: Container) -> dict[str, Any]:
     invalidated across processes by a shared epoch (``cryptopay.adapters.cache``), so a request's credential
     check costs a Redis GET instead of a database transaction."""
     from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
+    from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 
-    repositories = sql_identity_repositories(c.engine)
+    repositories = sql_identity_repositories(c.engine, cipher=SecretCipher.from_vault(c.vault))  # TOTP sealed
     if c.settings.redis_url:
         import redis
         from cryptopay.adapters.cache import CachedApiKeys, CachedMerchants, RedisEpoch
