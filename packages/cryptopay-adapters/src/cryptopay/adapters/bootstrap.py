@@ -317,10 +317,10 @@ class Container:
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
-        """What the chains hold at our addresses, per network (EVM networks: the token rails' balances)."""
-        from cryptopay.adapters.evm.watcher import EvmWatcher
-
-        return {n: w for n, w in self.watchers.items() if isinstance(w, EvmWatcher)}
+        """What the chains hold at our addresses, per network: every watcher reads balances too (EVM and Tron:
+        the token rails' ``balanceOf``; Bitcoin: mined unspent outputs)."""
+        readers: dict[str, BalanceReader] = dict(self.watchers)
+        return readers
 
     @functools.cached_property
     def reconciliation(self) -> Reconciliation:
