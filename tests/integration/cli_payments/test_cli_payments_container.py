@@ -8,21 +8,23 @@ import os
 import pytest
 from cryptopay.adapters import bootstrap
 from cryptopay_cli.context import use_services
-from cryptopay_cli.main import app
+from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
+
+app = build_app()
 
 
 @pytest.fixture
 def embedded(tmp_path, monkeypatch):
-    """No installed services: the commands use ``bootstrap.container()``, built from a fresh data directory."""
+    """No installed services: the commands use ``bootstrap.load()``, built from a fresh data directory."""
     for name in [n for n in os.environ if n.startswith("CRYPTOPAY_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("CRYPTOPAY_DATA_DIR", str(tmp_path / "data"))
     previous = use_services(None)
-    bootstrap.container.cache_clear()
+    bootstrap.load.cache_clear()
     yield
-    bootstrap.container().close()
-    bootstrap.container.cache_clear()
+    bootstrap.load().close()
+    bootstrap.load.cache_clear()
     use_services(previous)
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import attrs
+from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.core.money import Money
-from cryptopay_http.blueprints.daraja_hooks import allowlist_from_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -205,9 +206,13 @@ def test_the_qr_code_is_an_svg_of_the_rails_uri(client, shop):
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "rail"
 
 
-def test_a_source_allowlist_refuses_callbacks_from_elsewhere(client, services, stack, shop):
+def test_a_source_allowlist_refuses_callbacks_from_elsewhere(app, client, services, stack, shop):
     """With an allowlist set, a callback from another address is a 403 problem; one from Safaricom is applied."""
-    services.extra["daraja_allowlist"] = allowlist_from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom"})
+    sources = RootSettings.from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom"}).daraja_callback_sources
+    running = app.extensions["cryptopay"]
+    app.extensions["cryptopay"] = attrs.evolve(
+        running, services=attrs.evolve(services, daraja_callback_sources=sources)
+    )
     invoice = shop.invoice()
     stack.pay(invoice["id"])
     stack.confirm(3)

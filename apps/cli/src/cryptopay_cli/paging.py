@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from cryptopay.core.errors import NotFound
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.payments import Payout, PayoutState, Settlement, StoreSettings
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
 
-from cryptopay_cli.context import Services
+if TYPE_CHECKING:  # imported when a command runs: keeps `--help` light
+    from cryptopay.adapters.bootstrap import Services
 
 __all__ = ["all_invoices", "all_payouts", "all_settlements", "all_stores", "pages", "read"]
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import flows
@@ -24,8 +25,10 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.payments import PaymentCredit, Payout, PayoutState, Refund, RefundState
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
 
-from cryptopay_cli.context import Services
 from cryptopay_cli.paging import all_invoices, all_payouts, all_stores, read
+
+if TYPE_CHECKING:  # imported when a command runs: keeps `--help` light
+    from cryptopay.adapters.bootstrap import Services
 
 __all__ = ["CHECKS", "Check", "Difference", "Records", "gather", "reconcile"]
 

@@ -1,37 +1,29 @@
-"""``cryptopay-http``: serve the API with werkzeug's threaded server.
-
-Services come from the composition root ``cryptopay.adapters.bootstrap`` when it is installed (its
-``build_http_services(settings)`` or ``build_services()``), else from in-memory stores (development only).
-"""
+"""``cryptopay-http``: serve the API with werkzeug's threaded server, over the composition root's ``Services``."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import secrets
-from typing import Any
 
+import attrs
+from cryptopay.adapters.bootstrap import ApiSettings, Services, build
 from werkzeug.serving import run_simple
 
 from cryptopay_http.app import create_app
-from cryptopay_http.settings import Settings
 
 __all__ = ["main"]
 
 _log = logging.getLogger("cryptopay.http")
 
 
-def _services(settings: Settings) -> Any:
-    try:
-        bootstrap = importlib.import_module("cryptopay.adapters.bootstrap")
-    except ModuleNotFoundError:
-        return None
-    for name in ("build_http_services", "build_services"):
-        factory = getattr(bootstrap, name, None)
-        if factory is not None:
-            return factory(settings) if name == "build_http_services" else factory()
-    return None
+def _dev_api(services: Services) -> Services:
+    """Without ``CRYPTOPAY_TOKEN_SECRET``, ``--dev`` uses a throw-away secret and insecure cookies."""
+    if services.settings.api is not None:
+        return services
+    _log.warning("CRYPTOPAY_TOKEN_SECRET is not set: using a throw-away secret (sessions end on restart)")
+    api = ApiSettings(token_secret=secrets.token_urlsafe(48), cookie_secure=False)
+    return attrs.evolve(services, settings=attrs.evolve(services.settings, api=api))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,14 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dev", action="store_true", help="allow a throw-away token secret and insecure cookies")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    try:
-        settings = Settings.from_env()
-    except ValueError:
-        if not args.dev:
-            raise
-        _log.warning("CRYPTOPAY_TOKEN_SECRET is not set: using a throw-away secret (sessions end on restart)")
-        settings = Settings(token_secret=secrets.token_urlsafe(48), cookie_secure=False)
-    app = create_app(settings, _services(settings))
+    services = build()
+    app = create_app(_dev_api(services) if args.dev else services)
     run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
 
 

@@ -1,68 +1,7 @@
-"""HTTP shell settings: token keys, lifetimes, cookies, limits. Secrets never appear in the repr.
-
->>> Settings.from_env({"CRYPTOPAY_TOKEN_SECRET": "x" * 32})
-Settings(token_key_id='k1', previous_token_keys=<redacted>, access_ttl_seconds=900, ...)
-"""
+"""The API's settings (token keys, lifetimes, cookies, limits) are part of the root's settings: ``ApiSettings``."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from cryptopay.adapters.bootstrap import ApiSettings
 
-import attrs
-from cryptopay.core.errors import InvalidInput
-
-__all__ = ["Settings"]
-
-
-@attrs.frozen
-class Settings:
-    """Everything the HTTP shell needs to know that is not a service."""
-
-    token_secret: str = attrs.field(repr=False)
-    token_key_id: str = "k1"
-    previous_token_keys: Mapping[str, str] = attrs.field(factory=dict, repr=lambda _: "<redacted>")
-    access_ttl_seconds: int = 15 * 60
-    refresh_ttl_seconds: int = 30 * 24 * 3600
-    cookie_secure: bool = True
-    rate_limit: int = 600  # requests per principal and route per window
-    auth_rate_limit: int = 30  # login/register/refresh attempts per client address and route per window
-    rate_window_seconds: int = 60
-    page_size: int = 50
-    max_page_size: int = 200
-    proxy_count: int = 0  # how many reverse proxies set X-Forwarded-For in front of us
-    max_body_bytes: int = 1_000_000
-
-    def __repr__(self) -> str:
-        return (
-            f"Settings(token_key_id={self.token_key_id!r}, previous_token_keys=<redacted>, "
-            f"access_ttl_seconds={self.access_ttl_seconds}, ...)"
-        )
-
-    @property
-    def token_keys(self) -> dict[str, bytes]:
-        """Every signing key by id: the current one and those still accepted for tokens signed before a rotation."""
-        keys = {kid: secret.encode() for kid, secret in self.previous_token_keys.items()}
-        keys[self.token_key_id] = self.token_secret.encode()
-        return keys
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read ``CRYPTOPAY_TOKEN_SECRET`` (required, >= 32 chars), ``CRYPTOPAY_TOKEN_KEY_ID``,
-        ``CRYPTOPAY_PREVIOUS_TOKEN_KEYS`` (``kid=secret,...``), ``CRYPTOPAY_COOKIE_SECURE``, ``CRYPTOPAY_RATE_LIMIT``,
-        ``CRYPTOPAY_PROXY_COUNT``."""
-        env = os.environ if environ is None else environ
-        secret = env.get("CRYPTOPAY_TOKEN_SECRET", "")
-        if len(secret) < 32:
-            raise InvalidInput("CRYPTOPAY_TOKEN_SECRET must be set to a random string of at least 32 characters")
-        previous = dict(
-            pair.split("=", 1) for pair in env.get("CRYPTOPAY_PREVIOUS_TOKEN_KEYS", "").split(",") if "=" in pair
-        )
-        return cls(
-            token_secret=secret,
-            token_key_id=env.get("CRYPTOPAY_TOKEN_KEY_ID", "k1"),
-            previous_token_keys=previous,
-            cookie_secure=env.get("CRYPTOPAY_COOKIE_SECURE", "1") not in ("0", "false", "no"),
-            rate_limit=int(env.get("CRYPTOPAY_RATE_LIMIT", "600")),
-            proxy_count=int(env.get("CRYPTOPAY_PROXY_COUNT", "0")),
-        )
+__all__ = ["ApiSettings"]

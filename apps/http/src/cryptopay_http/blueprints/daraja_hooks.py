@@ -4,23 +4,22 @@ Each request we send to Daraja names its own callback URL ending in a fresh secr
 the token's digest and checks it, so a forged or misdirected callback moves nothing and gets a 403 problem.
 Anything we accept, duplicates and results naming no payout included, is answered ``{"ResultCode": 0, ...}``, so
 Daraja stops retrying. Bodies are read with numbers as ``Decimal``, never floats. An optional source allowlist
-(``services.extra["daraja_allowlist"]``, a ``SourceAllowlist``) refuses callbacks from other addresses.
+(``CRYPTOPAY_DARAJA_CALLBACK_SOURCES``: ``Services.daraja_callback_sources``) refuses callbacks from other addresses.
 
 The paths avoid the words Daraja refuses in callback URLs ("mpesa", "safaricom"). The composition root gives
-``Payouts`` the URLs ``payout_urls(<public base URL>)`` returns: ``<base>/hooks/daraja/payouts/result`` and so on.
+``Payouts`` the URLs ``cryptopay.adapters.bootstrap.payout_urls(<public base URL>)`` returns:
+``<base>/hooks/daraja/payouts/result`` and so on.
 These routes are for Daraja only: the OpenAPI document lists them under the ``internal`` tag.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Forbidden
-from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist, load_json, parse_payload
-from cryptopay.core.payments.payouts import PayoutUrls
+from cryptopay.core.mobile_money import load_json, parse_payload
 from flask import Blueprint, Response, request
 
 from cryptopay_http.convert import json_response
@@ -28,10 +27,10 @@ from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import payments
 from cryptopay_http.runtime import runtime
 
-__all__ = ["ACCEPTED", "HOOKS_PREFIX", "allowlist_from_env", "bp", "payout_urls"]
+__all__ = ["ACCEPTED", "HOOKS_PREFIX", "bp"]
 
 bp = Blueprint("daraja_hooks", __name__)
-HOOKS_PREFIX = "/hooks/daraja"
+HOOKS_PREFIX = "/hooks/daraja"  # the root's ``payout_urls(CRYPTOPAY_PUBLIC_URL)`` point here
 _log = logging.getLogger("cryptopay.http.daraja")
 _TAGS = ("internal",)
 _ABOUT = "For Daraja only: the path ends in the request's secret token; a wrong token is a 403 problem."
@@ -48,37 +47,8 @@ class DarajaAck:
 ACCEPTED = DarajaAck(0, "Accepted")
 
 
-def payout_urls(public_base_url: str) -> PayoutUrls:
-    """The callback URLs ``Payouts`` should give Daraja when this app is reachable at ``public_base_url``.
-
-    >>> payout_urls("https://pay.example.com/").result
-    'https://pay.example.com/hooks/daraja/payouts/result'
-    """
-    base = public_base_url.rstrip("/") + HOOKS_PREFIX
-    return PayoutUrls(
-        result=f"{base}/payouts/result",
-        timeout=f"{base}/payouts/timeout",
-        status_result=f"{base}/status/result",
-        status_timeout=f"{base}/status/timeout",
-    )
-
-
-def allowlist_from_env(env: Mapping[str, str]) -> SourceAllowlist:
-    """``CRYPTOPAY_DARAJA_CALLBACK_SOURCES``: comma-separated networks, or ``safaricom`` for the published ones.
-
-    >>> allowlist_from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom"}).allows("196.201.214.200")
-    True
-    >>> allowlist_from_env({}).allows("203.0.113.9")
-    True
-    """
-    text = env.get("CRYPTOPAY_DARAJA_CALLBACK_SOURCES", "").strip()
-    if text.lower() == "safaricom":
-        return SourceAllowlist.of(*SAFARICOM_CALLBACK_NETWORKS)
-    return SourceAllowlist.of(*(part.strip() for part in text.split(",") if part.strip()))
-
-
 def _check_source() -> None:
-    allowlist: SourceAllowlist | None = runtime().services.extra.get("daraja_allowlist")
+    allowlist = runtime().services.daraja_callback_sources
     if allowlist is not None and not allowlist.allows(request.remote_addr):
         _log.warning("refused a Daraja callback from %s", request.remote_addr)
         raise Forbidden("callbacks are not accepted from this address")

@@ -168,7 +168,7 @@ def create_webhook_endpoint() -> Response:
         uow_factory=hooks.uow,
         ids=hooks.ids,
         clock=hooks.clock,
-        allow_insecure=bool(getattr(hooks, "allow_insecure_urls", False)),
+        allow_insecure=hooks.allow_insecure_urls,
     )
     view = NewEndpointView(WebhookEndpointView.of(endpoint), endpoint.secret)
     headers = {"Cache-Control": "no-store", "Location": f"/v1/webhook-endpoints/{endpoint.id}"}
