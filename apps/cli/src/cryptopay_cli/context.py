@@ -1,7 +1,8 @@
-"""Where the commands get their services: the composition root's ``Services``, or the one a test installed.
+"""Where the commands get their services: the composition root's ``Services``, or the ones a test installed.
 
-Commands never wire adapters themselves. ``services()`` is ``cryptopay.adapters.bootstrap.load()`` (built once from
-the environment, each part on first use) unless ``use_services(services)`` installed another ``Services``.
+Commands never wire adapters themselves. ``services()`` builds ``cryptopay.adapters.bootstrap.build()`` from the
+environment on the first call of an invocation (each part on first use) unless ``use_services(services)``
+installed other ``Services``. ``begin_invocation()`` (the CLI's root callback) starts every command afresh.
 """
 
 from __future__ import annotations
@@ -11,18 +12,30 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the root (and what it imports) loads when a command runs, not when the CLI starts
     from cryptopay.adapters.bootstrap import Services
 
-__all__ = ["services", "use_services"]
+__all__ = ["begin_invocation", "services", "use_services"]
 
 _installed: Services | None = None
+_built: Services | None = None
 
 
 def services() -> Services:
-    """The services the commands use: the installed ones, else the process-wide ones from the environment."""
+    """The services the commands use: the installed ones, else this invocation's, built from the environment."""
+    global _built
     if _installed is not None:
         return _installed
-    from cryptopay.adapters.bootstrap import load
+    if _built is None:
+        from cryptopay.adapters.bootstrap import build
 
-    return load()
+        _built = build()
+    return _built
+
+
+def begin_invocation() -> None:
+    """Forget (and close) the last invocation's services: each command reads the environment it runs in."""
+    global _built
+    previous, _built = _built, None
+    if previous is not None:
+        previous.close()
 
 
 def use_services(installed: Services | None) -> Services | None:

@@ -16,6 +16,8 @@ import sys
 import attrs
 import typer
 
+from cryptopay_cli.context import begin_invocation
+
 __all__ = ["GROUPS", "Group", "build_app", "run"]
 
 
@@ -71,6 +73,7 @@ def build_app(only: str | None = None, *, stand_ins: bool = False) -> typer.Type
     @cli.callback()
     def _root() -> None:
         """cryptopay operations CLI."""
+        begin_invocation()
 
     for group in GROUPS:
         real = group.name == only or not stand_ins

@@ -17,6 +17,7 @@ Embedded defaults: SQLite under ``.cryptopay/``, the inline queue, no Redis. Pro
 from __future__ import annotations
 
 import functools
+import os
 
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing, ready
@@ -38,6 +39,7 @@ __all__ = [
     "missing",
     "payout_urls",
     "ready",
+    "reset",
 ]
 
 
@@ -79,7 +81,18 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
     )
 
 
-@functools.lru_cache(maxsize=1)
 def load() -> Services:
-    """The process-wide ``Services``, built once from the environment (the CLI and the worker use it)."""
-    return build()
+    """The process-wide ``Services`` for the current ``CRYPTOPAY_*`` environment (the CLI and the worker use it)."""
+    return _load(tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CRYPTOPAY_"))))
+
+
+def reset() -> None:
+    """Close and forget the process-wide ``Services`` (the next ``load()`` builds new ones)."""
+    if _load.cache_info().currsize:
+        load().close()
+    _load.cache_clear()
+
+
+@functools.lru_cache(maxsize=1)
+def _load(env: tuple[tuple[str, str], ...]) -> Services:
+    return build(Settings.from_env(dict(env)))
