@@ -35,7 +35,7 @@ lint: $(VENV)/.synced
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.synced
-	$(BIN)/mypy packages/cryptopay-core/src
+	$(BIN)/mypy
 
 test: setup lint typecheck
 	scripts/with-services.sh $(BIN)/pytest $(PYTEST_ARGS)

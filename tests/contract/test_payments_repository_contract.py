@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from cryptopay.adapters.sql.ledger_store import SqlLedgerStore
 from cryptopay.adapters.sql.uow import SqlStorage
-from cryptopay.core.errors import Conflict
+from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.payments.payout import Payout, PayoutQuery, PayoutState, Settlement, SettlementState
@@ -171,3 +173,46 @@ def test_the_payment_use_cases_run_end_to_end_on_sql(sql_engine):
         assert [c.invoice_id for c in uow.payment_credits.for_invoice(invoice.id)] == [invoice.id]
         assert uow.invoices.by_address("tron", invoice.options[0].address).id == invoice.id
     assert stack.books_balanced()
+
+
+def test_payouts_are_listed_per_merchant_and_per_state_a_page_at_a_time(storage):
+    """A merchant's payouts (found through their settlements) and every merchant's payouts in a state come by id,
+    strictly after the cursor, at most ``limit``; the read model walks every page."""
+    with storage.unit_of_work() as uow:
+        uow.settlements.add(settlement(1, NOW))
+        uow.settlements.add(settlement(2, NOW, merchant_id="m2"))
+        for n in (3, 1, 2):
+            uow.payouts.add(payout(n))
+        uow.payouts.add(attrs.evolve(payout(4), settlement_id="stl_2", merchant_id="m2"))
+        done = payout(2)
+        done.submitted(NOW, token_digest="d", check_at=NOW)
+        uow.payouts.update(done)
+    with storage.unit_of_work() as uow:
+        first = uow.payouts.list_for_merchant("m1", after=None, limit=2)
+        assert [p.id for p in first] == ["po_1", "po_2"]
+        assert [p.id for p in uow.payouts.list_for_merchant("m1", after="po_2", limit=2)] == ["po_3"]
+        planned = uow.payouts.list_for_merchant("m1", after=None, limit=9, state=PayoutState.PLANNED)
+        assert [p.id for p in planned] == ["po_1", "po_3"]
+        assert [p.id for p in uow.payouts.list_in_state(PayoutState.PLANNED, after="po_1", limit=9)] == ["po_3", "po_4"]
+        assert uow.payouts.list_for_merchant("m9", after=None, limit=9) == []
+    listings = Listings(uow=storage.unit_of_work)
+    walked = each(lambda after, limit: listings.payouts("m1", after=after, limit=limit), lambda p: p.id, page=1)
+    assert [p.id for p in walked] == ["po_1", "po_2", "po_3"]
+    assert [p.id for p in listings.payouts(None, after=None, limit=9, state=PayoutState.SUBMITTED)] == ["po_2"]
+    with pytest.raises(InvalidInput):
+        listings.payouts(None, after=None, limit=9)
+
+
+def test_invoices_are_listed_per_merchant_in_a_state(engine):
+    """A merchant's invoices are listed by id, only those in the state asked for when one is named."""
+    stack = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile)
+    invoices = [stack.invoicing.create_invoice("m1", Money.of(100 * n, KES)) for n in (1, 2, 3)]
+    stack.pay(invoices[1].id)
+    stack.sync()
+    listed = stack.listings.invoices("m1", after=None, limit=9, state=InvoiceState.NEW)
+    assert [i.id for i in listed] == sorted(i.id for i in (invoices[0], invoices[2]))
+    assert len(stack.listings.invoices("m1", after=None, limit=9)) == 3
+    (processing,) = stack.listings.each_invoice("m1", InvoiceState.PROCESSING)
+    assert processing.id == invoices[1].id

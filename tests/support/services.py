@@ -86,6 +86,8 @@ def with_stack(
         settling=ready(stack.settling),
         payouts=ready(stack.payouts),
         refunds=ready(stack.refunds),
+        listings=ready(stack.listings),
+        reconciliation=ready(stack.reconciliation),
         **{name: part for name, part in extra.items() if part is not None},
     )
 

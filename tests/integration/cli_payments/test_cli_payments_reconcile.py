@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import attrs
-from cryptopay_cli.reconciliation import CHECKS
+from cryptopay.core.reconciliation import CHECKS
 
 from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
 
@@ -36,8 +36,10 @@ def test_cli_reconcile_clean_books_exit_0(stack):
     code, report, _ = reconcile_json()
     assert code == 0 and report["clean"] and report["differences"] == 0
     assert [c["name"] for c in report["checks"]] == [c.name for c in CHECKS]
-    assert {c["area"] for c in report["checks"]} == {"credits", "payouts", "books"}
+    assert {c["area"] for c in report["checks"]} == {"credits", "payouts", "books", "mpesa", "chains"}
     assert all(c["ok"] and c["about"] for c in report["checks"])
+    skipped = {c["name"]: c["skipped"] for c in report["checks"] if c["skipped"]}
+    assert set(skipped) == {"mpesa-statement", "mpesa-float", "custody-on-chain"}  # no outside source given
     table = cli("reconcile")
     assert table.exit_code == 0 and "custody" in table.stdout and "trial-balance" in table.stdout
 

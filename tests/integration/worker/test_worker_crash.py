@@ -68,7 +68,7 @@ def _services(db_url: str, redis_url: str, queue_name: str, queue_class=RqQueue)
     return WorkerServices(
         uow_factory=SqlStorage(make_engine(db_url)).unit_of_work,
         queue=queue_class(redis.Redis.from_url(redis_url), queue_name=queue_name, retries=[timedelta(0)]),
-        webhook_sender=HttpxWebhookSender(allow_private_networks=True),
+        webhook_sender=HttpxWebhookSender(allow_loopback=True),
         clock=SystemClock(),
         ids=RandomIds(),
         jobs={EFFECT_JOB: apply_effect},

@@ -117,9 +117,9 @@ def test_endpoints_subscribe_to_known_events_only() -> None:
     [
         ("http://shop.example/hook", "must use https"),
         ("https://user:pw@shop.example/hook", "credentials"),
-        ("https://127.0.0.1/hook", "private or loopback"),
-        ("https://10.1.2.3/hook", "private or loopback"),
-        ("https://localhost/hook", "private or loopback"),
+        ("https://127.0.0.1/hook", "non-public"),
+        ("https://10.1.2.3/hook", "non-public"),
+        ("https://localhost/hook", "internal"),
         ("ftp://shop.example", "must use https"),
         ("https:///nohost", "needs a host"),
     ],

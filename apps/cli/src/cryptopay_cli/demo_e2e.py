@@ -146,6 +146,7 @@ class Demo:
             "CRYPTOPAY_DATABASE_URL": self.database_url,
             "CRYPTOPAY_TOKEN_SECRET": secrets.token_urlsafe(48),
             "CRYPTOPAY_COOKIE_SECURE": "false",
+            "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "1",  # the demo's merchant receiver listens on loopback
             "CRYPTOPAY_PUBLIC_URL": self.api,
             "CRYPTOPAY_EVM_XPUB": account_xpub(DEMO_MNEMONIC),
             "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "2",

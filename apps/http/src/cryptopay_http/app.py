@@ -9,6 +9,7 @@ from flask import Flask, Response, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cryptopay_http.blueprints import (
+    admin,
     api_keys,
     daraja_hooks,
     fx,
@@ -28,7 +29,7 @@ from cryptopay_http.runtime import Runtime
 __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, merchants.bp, api_keys.bp]
-BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp]
+BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
 
 
 def create_app(services: Services) -> Flask:

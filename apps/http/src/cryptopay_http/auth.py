@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import ParamSpec, TypeVar
 
 import attrs
 from cryptopay.core.errors import NotFound
@@ -28,7 +28,8 @@ from cryptopay_http.runtime import runtime
 
 __all__ = ["current_principal", "limit_by_client", "not_found", "require"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def not_found(kind: str, object_id: str) -> NotFound:
@@ -82,11 +83,11 @@ def _rate_limit(subject: str, limit: int) -> None:
         )
 
 
-def limit_by_client(view: F) -> F:
+def limit_by_client(view: Callable[P, R]) -> Callable[P, R]:
     """Rate-limit an unauthenticated view (login, register, refresh) by the client's address."""
 
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         _rate_limit(f"ip:{request.remote_addr}", runtime().settings.auth_rate_limit)
         return view(*args, **kwargs)
 
@@ -102,13 +103,18 @@ def _check(principal: Principal, scope: str | None, roles: frozenset[Role], acce
         raise Forbidden(f"this operation needs the scope {scope}")
 
 
+def _check_tenant(principal: Principal, name: str, object_id: str) -> None:
+    if not principal.can_access(object_id):
+        raise not_found(name.removesuffix("_id"), object_id)
+
+
 def require(
     scope: str | None = None,
     roles: Iterable[Role | str] = (),
     *,
     api_keys: bool | None = None,
     tenant_arg: str | None = None,
-) -> Callable[[F], F]:
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Authenticate the caller and check its role, scope and tenant, then rate-limit it per route.
 
     ``scope``: an API-key scope such as ``invoices:write`` (merchant and admin users hold every scope).
@@ -118,18 +124,20 @@ def require(
     wanted = frozenset(Role(r) for r in roles)
     accept_keys = scope is not None if api_keys is None else api_keys
 
-    def decorate(view: F) -> F:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             principal = _resolve()
             g.principal = principal
             _rate_limit(principal.idempotency_scope, runtime().settings.rate_limit)
             _check(principal, scope, wanted, accept_keys)
-            if tenant_arg is not None and not principal.can_access(kwargs[tenant_arg]):
-                raise not_found(tenant_arg.removesuffix("_id"), kwargs[tenant_arg])
+            if tenant_arg is not None:
+                _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str
             return view(*args, **kwargs)
 
-        security = [{"accessToken": []}] + ([{"apiKey": [scope] if scope else []}] if accept_keys else [])
+        security: list[dict[str, list[str]]] = [{"accessToken": []}]
+        if accept_keys:
+            security.append({"apiKey": [scope] if scope else []})
         return annotate(wrapper, security=security, errors=(401, 403, 429) + ((404,) if tenant_arg else ()))
 
     return decorate

@@ -3,12 +3,21 @@
 Amounts travel as strings (``Decimal`` -> ``"12.50"``, ``Money`` -> ``{"amount": "12.50", "asset": "KES"}``), datetimes
 as ISO 8601 with an offset, enums as their values, sets as sorted lists. Parsing is strict: a number where a string is
 expected is an error, never coerced, and every field's problem is reported at once (HTTP 422 with ``errors``).
+
+The input classes, checked here before anything is written (the OpenAPI document states the same rules, from the
+same declarations: ``limits`` metadata on a request field is enforced here and published by ``openapi``):
+- text is valid Unicode without control characters (``cryptopay.core.text``), at most ``MAX_TEXT`` characters
+  unless a field declares its own ``max_length``;
+- an amount is exactly ``AMOUNT_PATTERN`` (ASCII digits, an optional fraction; no sign, exponent, separators or
+  spaces), with at most ``MAX_INTEGER_DIGITS`` + ``MAX_FRACTION_DIGITS`` digits;
+- a JSON body is UTF-8, nests at most ``MAX_DEPTH`` deep and repeats no key in one object (400 otherwise).
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -17,11 +26,25 @@ from typing import Any, TypeVar, get_args, get_origin
 import attrs
 import cattrs
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.money import Money, to_decimal
+from cryptopay.core.money import Money
+from cryptopay.core.text import text_problem
 from flask import Response, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
-__all__ = ["FieldError", "ValidationFailed", "converter", "json_response", "read_body", "structure_request"]
+__all__ = [
+    "AMOUNT_PATTERN",
+    "MAX_DEPTH",
+    "MAX_TEXT",
+    "FieldError",
+    "ValidationFailed",
+    "check_text",
+    "converter",
+    "json_response",
+    "limits",
+    "parse_json",
+    "read_body",
+    "structure_request",
+]
 
 T = TypeVar("T")
 converter = cattrs.Converter(detailed_validation=False)
@@ -45,11 +68,56 @@ class ValidationFailed(InvalidInput):
         super().__init__("the request has invalid fields: " + ", ".join(e.field for e in self.errors))
 
 
+MAX_TEXT = 10_000
+MAX_DEPTH = 32
+MAX_INTEGER_DIGITS = 18
+MAX_FRACTION_DIGITS = 18
+AMOUNT_PATTERN = rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?$"
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+
+
+def limits(
+    description: str | None = None,
+    *,
+    min_length: int | None = None,
+    max_length: int | None = None,
+    min_items: int | None = None,
+    max_items: int | None = None,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    item_max_length: int | None = None,
+    key_max_length: int | None = None,
+) -> dict[str, Any]:
+    """Field metadata: a description and the bounds the edge enforces and the OpenAPI document publishes."""
+    given = {
+        "description": description,
+        "min_length": min_length,
+        "max_length": max_length,
+        "min_items": min_items,
+        "max_items": max_items,
+        "minimum": minimum,
+        "maximum": maximum,
+        "item_max_length": item_max_length,
+        "key_max_length": key_max_length,
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def check_text(value: str, *, max_length: int = MAX_TEXT) -> str:
+    """``value`` if it is acceptable text of at most ``max_length`` characters, else ``InvalidInput``."""
+    reason = text_problem(value)
+    if reason is not None:
+        raise InvalidInput(reason)
+    if len(value) > max_length:
+        raise InvalidInput(f"must be at most {max_length} characters")
+    return value
+
+
 def _strict(kind: type, label: str) -> Any:
     def structure(value: object, _: object) -> object:
         if type(value) is not kind:
             raise InvalidInput(f"must be {label}")
-        return value
+        return check_text(value) if isinstance(value, str) else value
 
     return structure
 
@@ -57,7 +125,12 @@ def _strict(kind: type, label: str) -> Any:
 def _decimal(value: object, _: object) -> Decimal:
     if not isinstance(value, str):
         raise InvalidInput('must be a string such as "12.50" (amounts are never JSON numbers)')
-    return to_decimal(value)
+    if not _AMOUNT.match(value):
+        raise InvalidInput(
+            f'must be digits with an optional fraction, such as "12.50" (no sign, exponent, separators or spaces; '
+            f"at most {MAX_INTEGER_DIGITS} digits before the point and {MAX_FRACTION_DIGITS} after)"
+        )
+    return Decimal(value)
 
 
 def _money(value: object, _: object) -> Money:
@@ -92,9 +165,23 @@ def _sequence(value: object, kind: Any) -> object:
     return get_origin(kind)(converter.structure(v, item) for v in value)
 
 
+def _mapping(value: object, kind: Any) -> object:
+    if not isinstance(value, dict):
+        raise InvalidInput("must be a JSON object")
+    key_type, value_type = get_args(kind) or (str, Any)
+    return {converter.structure(k, key_type): converter.structure(v, value_type) for k, v in value.items()}
+
+
+def _origin_in(kind: object, origins: tuple[type, ...]) -> bool:
+    """Whether ``kind`` is a parametrised form of one of ``origins`` (``list[int]`` of ``list``)."""
+    origin: object = get_origin(kind)
+    return origin in origins
+
+
 for _kind, _label in ((str, "a string"), (int, "an integer"), (bool, "true or false")):
     converter.register_structure_hook(_kind, _strict(_kind, _label))
-converter.register_structure_hook_func(lambda t: get_origin(t) in (list, set, frozenset), _sequence)
+converter.register_structure_hook_func(lambda t: _origin_in(t, (list, set, frozenset)), _sequence)
+converter.register_structure_hook_func(lambda t: _origin_in(t, (dict,)), _mapping)
 converter.register_structure_hook(Decimal, _decimal)
 converter.register_structure_hook(Money, _money)
 converter.register_structure_hook(datetime, _datetime)
@@ -103,7 +190,7 @@ converter.register_unstructure_hook(Decimal, str)
 converter.register_unstructure_hook(Money, Money.to_json)
 converter.register_unstructure_hook(datetime, datetime.isoformat)
 converter.register_unstructure_hook_func(
-    lambda t: t in (set, frozenset) or get_origin(t) in (set, frozenset),
+    lambda t: t in (set, frozenset) or _origin_in(t, (set, frozenset)),
     lambda items: sorted(converter.unstructure(i) for i in items),
 )
 
@@ -136,13 +223,39 @@ def _structure_fields(cls: type, data: dict[str, Any], prefix: str) -> tuple[dic
                 errors.extend(failed.errors)
             continue
         try:
-            values[field.alias] = converter.structure(value, field.type)
+            values[field.alias] = _within_limits(converter.structure(value, field.type), field.metadata)
         except (InvalidInput, ValueError, TypeError) as error:
             errors.append(FieldError(path, getattr(error, "message", None) or "has the wrong type"))
     errors.extend(
         FieldError(f"{prefix}{name}", "is not a known field") for name in sorted(set(data) - {f.alias for f in fields})
     )
     return values, errors
+
+
+def _outside(size: int, low: int | None, high: int | None) -> bool:
+    return (low is not None and size < low) or (high is not None and size > high)
+
+
+def _bounds(low: int | None, high: int | None) -> str:
+    return f"{low if low is not None else 0} to {high if high is not None else 'any number of'}"
+
+
+def _within_limits(value: Any, declared: Any) -> Any:
+    """``value`` if it keeps the bounds declared with ``limits`` (the same bounds the OpenAPI document shows)."""
+    if isinstance(value, str) and _outside(len(value), declared.get("min_length"), declared.get("max_length")):
+        raise InvalidInput(f"must have {_bounds(declared.get('min_length'), declared.get('max_length'))} characters")
+    if isinstance(value, list | set | frozenset | dict):
+        if _outside(len(value), declared.get("min_items"), declared.get("max_items")):
+            raise InvalidInput(f"must have {_bounds(declared.get('min_items'), declared.get('max_items'))} items")
+        items = value.values() if isinstance(value, dict) else value
+        for item in items if "item_max_length" in declared else ():
+            check_text(item, max_length=declared["item_max_length"])
+        for key in value if isinstance(value, dict) and "key_max_length" in declared else ():
+            if not 1 <= len(key) <= declared["key_max_length"]:
+                raise InvalidInput(f"keys must have 1 to {declared['key_max_length']} characters")
+    if type(value) is int and _outside(value, declared.get("minimum"), declared.get("maximum")):
+        raise InvalidInput(f"must be from {_bounds(declared.get('minimum'), declared.get('maximum'))}")
+    return value
 
 
 def structure_request(cls: type[T], data: object, *, prefix: str = "") -> T:
@@ -163,6 +276,39 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise BadRequest(f"the request body repeats the key {repeated!r} in one object")
+    return found
+
+
+def _depth(value: object) -> int:
+    """How deep ``value`` nests, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a request body strictly: UTF-8, no NaN/Infinity, no repeated keys, at most ``MAX_DEPTH`` deep (400)."""
+    try:
+        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the request body is not valid JSON") from None
+    if _depth(data) > MAX_DEPTH:
+        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
+    return data
+
+
 def read_body(cls: type[T], *, optional: bool = False) -> T:
     """The request's JSON body as ``cls``: 415 unless it is JSON, 400 if malformed, 422 if it does not fit."""
     raw = request.get_data(cache=True)
@@ -170,11 +316,7 @@ def read_body(cls: type[T], *, optional: bool = False) -> T:
         return structure_request(cls, {})
     if not request.is_json:
         raise UnsupportedMediaType("send the request body as application/json")
-    try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the request body is not valid JSON") from None
-    return structure_request(cls, data)
+    return structure_request(cls, parse_json(raw))
 
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:

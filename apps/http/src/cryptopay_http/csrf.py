@@ -46,10 +46,21 @@ def csrf_token(family_id: str) -> str:
 
 def set_session_cookies(response: Response, pair: TokenPair) -> None:
     """Put the refresh token (httpOnly, only sent to /v1/auth) and its CSRF token in cookies."""
+    _set_cookie(response, REFRESH_COOKIE, pair.refresh_token, httponly=True, path=_COOKIE_PATH)
+    _set_cookie(response, CSRF_COOKIE, csrf_token(pair.family_id), httponly=False, path="/")
+
+
+def _set_cookie(response: Response, name: str, value: str, *, httponly: bool, path: str) -> None:
     settings = runtime().settings
-    common = {"secure": settings.cookie_secure, "samesite": "Strict", "max_age": settings.refresh_ttl_seconds}
-    response.set_cookie(REFRESH_COOKIE, pair.refresh_token, httponly=True, path=_COOKIE_PATH, **common)  # type: ignore[arg-type]
-    response.set_cookie(CSRF_COOKIE, csrf_token(pair.family_id), httponly=False, path="/", **common)  # type: ignore[arg-type]
+    response.set_cookie(
+        name,
+        value,
+        httponly=httponly,
+        path=path,
+        secure=settings.cookie_secure,
+        samesite="Strict",
+        max_age=settings.refresh_ttl_seconds,
+    )
 
 
 def clear_session_cookies(response: Response) -> None:

@@ -1,9 +1,12 @@
 """``Idempotency-Key`` for POSTs that move money: a retry gets the first response, never a second effect.
 
-Keys are scoped per principal. The same key with the same request replays the stored response (with
-``Idempotent-Replayed: true``); with a different request it is a 409 ``idempotency_conflict``; while the first
-request is still running a duplicate gets a 409 ``idempotency_in_flight``. Responses with status >= 500 and crashes
-are not stored, so the client may retry them. Do not use it on views whose response carries a secret.
+One rule everywhere: a key is 1 to 255 printable ASCII characters (else 400), and it is scoped to the merchant the
+caller acts for (a merchant's user token and its API keys share keys; callers without a merchant have their own).
+The same key with the same request replays the stored response (with ``Idempotent-Replayed: true``); with a
+different request it is a 409 ``idempotency_conflict``; while the first request is still running a duplicate gets a
+409 ``idempotency_in_flight``. A request refused as malformed or invalid (400, 415, 422 ``InvalidInput``) does not
+consume its key, nor do responses with status >= 500 and crashes, so the client may fix or retry them; business
+refusals are results and are replayed. Do not use it on views whose response carries a secret.
 """
 
 from __future__ import annotations
@@ -12,21 +15,24 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ParamSpec
 
-from cryptopay.core.errors import Conflict, CryptopayError, IdempotencyConflict
-from cryptopay.core.identity import StoredResponse
+from cryptopay.core.errors import Conflict, CryptopayError, IdempotencyConflict, InvalidInput
+from cryptopay.core.identity import Principal, StoredResponse
 from flask import Response, current_app, make_response, request
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 
 from cryptopay_http.auth import current_principal
+from cryptopay_http.convert import parse_json
 from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
 
-__all__ = ["HEADER", "IdempotencyInFlight", "idempotent"]
+__all__ = ["HEADER", "IdempotencyInFlight", "idempotent", "key_parameter", "presented_key", "scope_of"]
 
 HEADER = "Idempotency-Key"
-F = TypeVar("F", bound=Callable[..., Any])
+KEY_PATTERN = r"^[\x20-\x7E]{1,255}$"
+P = ParamSpec("P")
 
 
 class IdempotencyInFlight(Conflict):
@@ -38,19 +44,38 @@ class IdempotencyInFlight(Conflict):
 def _request_hash() -> str:
     raw = request.get_data(cache=True)
     try:
-        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode() if raw else b""
-    except ValueError:
+        body = json.dumps(parse_json(raw), sort_keys=True, separators=(",", ":")).encode() if raw else b""
+    except BadRequest:  # the view refuses it with a 400, which does not consume the key
         body = raw
     return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + body).hexdigest()
 
 
-def _key() -> str:
-    key = request.headers.get(HEADER, "")
-    if not key:
-        raise BadRequest(f"this operation needs an {HEADER} header (a unique string per intended operation)")
-    if len(key) > 255 or not key.isascii() or not key.isprintable():
+def presented_key() -> str | None:
+    """The request's ``Idempotency-Key`` if it sent one (400 unless it is 1 to 255 printable ASCII characters)."""
+    if HEADER not in request.headers:
+        return None
+    key = request.headers[HEADER]
+    if not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
         raise BadRequest(f"the {HEADER} header must be 1 to 255 printable ASCII characters")
     return key
+
+
+def _key() -> str:
+    key = presented_key()
+    if key is None:
+        raise BadRequest(f"this operation needs an {HEADER} header (a unique string per intended operation)")
+    return key
+
+
+def scope_of(principal: Principal) -> str:
+    """Whose keys these are: the merchant the caller acts for, else the caller itself."""
+    return f"merchant:{principal.merchant_id}" if principal.merchant_id else principal.idempotency_scope
+
+
+def key_parameter(*, required: bool) -> dict[str, Any]:
+    """The OpenAPI description of the header, with the constraints ``presented_key`` enforces."""
+    schema = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN}
+    return {"name": HEADER, "in": "header", "required": required, "schema": schema}
 
 
 def _replay(stored: StoredResponse) -> Response:
@@ -61,19 +86,20 @@ def _replay(stored: StoredResponse) -> Response:
     return response
 
 
-def _run(view: Callable[..., Any], args: Any, kwargs: Any) -> Response:
+def _run(view: Callable[P, ResponseReturnValue], *args: P.args, **kwargs: P.kwargs) -> tuple[Response, bool]:
+    """The view's response, and whether it is a result to keep (a refused invalid input is not)."""
     try:
-        return make_response(view(*args, **kwargs))
-    except CryptopayError as error:  # a refusal is a result too: store it like a success
-        return current_app.handle_user_exception(error)  # type: ignore[return-value]
+        return make_response(view(*args, **kwargs)), True
+    except CryptopayError as error:  # a business refusal is a result too: store it like a success
+        return make_response(current_app.handle_user_exception(error)), not isinstance(error, InvalidInput)
 
 
-def idempotent(view: F) -> F:
+def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     """Make a view idempotent under the ``Idempotency-Key`` header (required). Place it below ``require``."""
 
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        key, scope, store = _key(), current_principal().idempotency_scope, runtime().services.idempotency
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        key, scope, store = _key(), scope_of(current_principal()), runtime().services.idempotency
         request_hash = _request_hash()
         existing = store.begin(scope, key, request_hash=request_hash, at=runtime().services.clock.now())
         if existing is not None:
@@ -83,11 +109,11 @@ def idempotent(view: F) -> F:
                 raise IdempotencyInFlight(f"a request with this {HEADER} is still being processed; retry shortly")
             return _replay(existing.response)
         try:
-            response = _run(view, args, kwargs)
+            response, keep = _run(view, *args, **kwargs)
         except BaseException:
             store.release(scope, key)
             raise
-        if response.status_code >= 500:
+        if response.status_code >= 500 or not keep:
             store.release(scope, key)
             return response
         kept = tuple((k, v) for k, v in response.headers.items() if k.lower() == "location")
@@ -98,5 +124,4 @@ def idempotent(view: F) -> F:
         )
         return response
 
-    parameter = {"name": HEADER, "in": "header", "required": True, "schema": {"type": "string", "maxLength": 255}}
-    return annotate(wrapper, parameters=(parameter,), errors=(400, 409))  # type: ignore[return-value]
+    return annotate(wrapper, parameters=(key_parameter(required=True),), errors=(400, 409))

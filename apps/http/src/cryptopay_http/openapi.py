@@ -19,6 +19,8 @@ import attrs
 from cryptopay.core.money import Money
 from flask import Flask
 
+from cryptopay_http.convert import AMOUNT_PATTERN
+
 __all__ = ["PageOf", "annotate", "build_document", "operation", "schema_for"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,7 +71,7 @@ _SIMPLE: dict[Any, dict[str, Any]] = {
     str: {"type": "string"},
     int: {"type": "integer"},
     bool: {"type": "boolean"},
-    Decimal: {"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["12.50"]},
+    Decimal: {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12.50"]},
     datetime: {"type": "string", "format": "date-time"},
     Any: {},
 }
@@ -116,15 +118,41 @@ def schema_for(kind: Any, components: dict[str, Any]) -> dict[str, Any]:
 
 def _object_schema(cls: type, components: dict[str, Any]) -> dict[str, Any]:
     fields = attrs.fields(attrs.resolve_types(cls))
-    properties = {f.alias: schema_for(f.type, components) for f in fields}
-    for f in fields:
-        if "description" in f.metadata:
-            properties[f.alias]["description"] = f.metadata["description"]
+    properties = {f.alias: _with_limits(schema_for(f.type, components), f.metadata) for f in fields}
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     required = [f.alias for f in fields if f.default is attrs.NOTHING]
     if cls.__doc__:
         schema["description"] = cls.__doc__.strip().splitlines()[0]
     return {**schema, "required": required} if required else schema
+
+
+_KEYWORDS = {
+    "description": "description",
+    "min_length": "minLength",
+    "max_length": "maxLength",
+    "min_items": "minItems",
+    "max_items": "maxItems",
+    "minimum": "minimum",
+    "maximum": "maximum",
+}
+
+
+def _with_limits(schema: dict[str, Any], declared: Any) -> dict[str, Any]:
+    """A field's schema with the bounds declared by ``convert.limits`` (the ones the edge enforces)."""
+    target = schema["anyOf"][0] if "anyOf" in schema and len(schema["anyOf"]) == 2 else schema
+    if "$ref" in target:
+        return {**schema, **({"description": declared["description"]} if "description" in declared else {})}
+    for name, keyword in _KEYWORDS.items():
+        if name in declared:
+            if target.get("type") == "object":
+                keyword = keyword.replace("Items", "Properties")
+            (schema if name == "description" else target)[keyword] = declared[name]
+    if "item_max_length" in declared:
+        inner = "items" if "items" in target else "additionalProperties"
+        target[inner] = {**target[inner], "maxLength": declared["item_max_length"]}
+    if "key_max_length" in declared:
+        target["propertyNames"] = {"minLength": 1, "maxLength": declared["key_max_length"]}
+    return schema
 
 
 def _money_schema() -> dict[str, Any]:

@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 from cryptopay.core.errors import InvalidInput
@@ -21,7 +21,15 @@ from cryptopay_http.runtime import runtime
 
 __all__ = ["Page", "decode_cursor", "encode_cursor", "paginate", "paginated"]
 
-T = TypeVar("T")
+
+class Identified(Protocol):
+    """An item listed by its id (ids are time-ordered, so they sort as the listing does)."""
+
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=Identified)
 V = TypeVar("V")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,7 +69,7 @@ def _limit() -> int:
 def paginate(
     fetch: Callable[[str | None, int], list[T]],
     present: Callable[[T], V],
-    key: Callable[[T], str] = lambda item: str(item.id),  # type: ignore[attr-defined]
+    key: Callable[[T], str] = lambda item: item.id,
 ) -> Page[V]:
     """One page: ``fetch(after, limit)`` returns items ordered by ``key``; one extra tells whether more follow."""
     limit = _limit()

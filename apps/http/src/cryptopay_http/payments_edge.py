@@ -27,7 +27,7 @@ from cryptopay.core.webhooks import UowFactory
 from flask import request
 
 from cryptopay_http.auth import current_principal, not_found
-from cryptopay_http.idempotency import HEADER, idempotent
+from cryptopay_http.idempotency import HEADER, idempotent, key_parameter
 from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
 
@@ -136,7 +136,6 @@ def idempotent_when_keyed(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return keyed(*args, **kwargs) if request.headers.get(HEADER) else view(*args, **kwargs)
+        return keyed(*args, **kwargs) if HEADER in request.headers else view(*args, **kwargs)
 
-    parameter = {"name": HEADER, "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255}}
-    return annotate(wrapper, parameters=(parameter,), errors=(409,))
+    return annotate(wrapper, parameters=(key_parameter(required=False),), errors=(400, 409))

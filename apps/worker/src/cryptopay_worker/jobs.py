@@ -7,7 +7,9 @@ which the composition root fills in; a name it leaves out simply has no handler 
 
 from __future__ import annotations
 
-from cryptopay.core.ports.queue import JobRegistry, Payload
+from collections.abc import Mapping
+
+from cryptopay.core.ports.queue import JobHandler, JobRegistry, Payload
 from cryptopay.core.relay import RELAY_JOB, relay_outbox
 from cryptopay.core.webhooks import DELIVER_JOB, SWEEP_JOB, deliver_webhook, sweep_webhooks
 
@@ -23,6 +25,7 @@ __all__ = [
     "OUTBOX_RELAY",
     "PAYOUT_START",
     "PAYOUT_STATUS",
+    "RECONCILIATION_RUN",
     "REFUND_SEND",
     "SETTLEMENT_RUN",
     "WEBHOOK_DELIVER",
@@ -44,6 +47,7 @@ PAYOUT_START = "payouts.start"
 PAYOUT_STATUS = "payouts.query_status"
 FX_REFRESH = "fx.refresh"
 REFUND_SEND = "refunds.send"
+RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -55,6 +59,7 @@ LEAD_JOBS = (
     PAYOUT_STATUS,
     REFUND_SEND,
     FX_REFRESH,
+    RECONCILIATION_RUN,
 )
 
 
@@ -92,7 +97,11 @@ def sweep_webhooks_job(payload: Payload) -> None:
     sweep_webhooks(uow_factory=s.uow_factory, queue=s.queue, clock=s.clock, grace=s.sweep_grace)
 
 
-CORE_JOBS = {OUTBOX_RELAY: relay_outbox_job, WEBHOOK_DELIVER: deliver_webhook_job, WEBHOOK_SWEEP: sweep_webhooks_job}
+CORE_JOBS: Mapping[str, JobHandler] = {
+    OUTBOX_RELAY: relay_outbox_job,
+    WEBHOOK_DELIVER: deliver_webhook_job,
+    WEBHOOK_SWEEP: sweep_webhooks_job,
+}
 
 
 def build_registry(services_: WorkerServices) -> JobRegistry:

@@ -89,6 +89,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.PAYOUT_STATUS, timedelta(minutes=2)),  # status queries for payouts past their callback deadline
     Every(jobs.REFUND_SEND, timedelta(seconds=30)),  # send requested refunds and follow sent ones
     Every(jobs.FX_REFRESH, timedelta(minutes=1)),
+    Every(jobs.RECONCILIATION_RUN, timedelta(minutes=30)),  # the books against our records, M-Pesa and the chains
 )
 
 

@@ -7,7 +7,6 @@ from cryptopay.core.invoices import InvoiceState
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
-from cryptopay_cli.paging import all_invoices
 from cryptopay_cli.views import flat, invoice_view
 
 app = typer.Typer(help="Invoices: list and show.", no_args_is_help=True)
@@ -23,10 +22,8 @@ def list_invoices(
     as_json: bool = _JSON,
 ) -> None:
     """Invoices of one merchant or of all, optionally in one state."""
-    svc = services()
     with errors_to_exit_codes():
-        found = [i for i in all_invoices(svc, merchant) if state is None or i.state is state]
-    views = [invoice_view(i) for i in found]
+        views = [invoice_view(i) for i in services().listings.each_invoice(merchant, state)]
     if as_json:
         emit_json({"invoices": views})
     else:

@@ -17,13 +17,13 @@ from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.merchants import Merchants, check_settlement
 from cryptopay.core.identity.model import Merchant, SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money, to_decimal
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.rails import Rail, rail_for
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
-from cryptopay_cli.paging import pages, read
 from cryptopay_cli.views import flat, merchant_view
 
 if TYPE_CHECKING:  # imported when a command runs: keeps `--help` light
@@ -105,11 +105,15 @@ def create(
         fee = _percent(fee_percent, "--fee-percent", below=Decimal(100))
         store = _store(svc, "new", _rails(svc, rails), fee, _percent(tolerance, "--tolerance", below=Decimal(100)))
         merchant = _create(svc, name, owner, profile, store)
-        view = merchant_view(merchant, read(svc, lambda uow: uow.stores.get(merchant.id)))
+        view = merchant_view(merchant, svc.listings.store(merchant.id))
     if as_json:
         emit_json(view)
     else:
         emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
+
+
+def _merchant_id(row: tuple[Merchant, StoreSettings | None]) -> str:
+    return row[0].id
 
 
 @app.command("list")
@@ -117,8 +121,8 @@ def list_merchants(as_json: bool = _JSON) -> None:
     """Every merchant with its settlement profile and accepted rails."""
     svc = services()
     with errors_to_exit_codes():
-        merchants = list(pages(lambda after: svc.merchants.list(after=after, limit=100), lambda m: m.id))
-        views = [merchant_view(m, read(svc, lambda uow, m=m: uow.stores.get(m.id))) for m in merchants]
+        rows = each(lambda after, limit: svc.listings.merchants(after=after, limit=limit), _merchant_id)
+        views = [merchant_view(merchant, store) for merchant, store in rows]
     if as_json:
         emit_json({"merchants": views})
     else:

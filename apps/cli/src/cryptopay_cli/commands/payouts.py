@@ -12,7 +12,6 @@ from cryptopay.core.payments import PayoutState
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
-from cryptopay_cli.paging import all_payouts
 from cryptopay_cli.views import flat, payout_view
 
 app = typer.Typer(help="M-Pesa payouts: list, retry a failed one, query stale ones.", no_args_is_help=True)
@@ -31,11 +30,12 @@ def _operator() -> str:
 @app.command("list")
 def list_payouts(
     state: PayoutState | None = typer.Option(None, "--state", help="Only payouts in this state."),
+    merchant: str | None = typer.Option(None, "--merchant", help="Only this merchant's payouts."),
     as_json: bool = _JSON,
 ) -> None:
-    """Payouts in one state or in every state."""
+    """Payouts of one merchant or of all (by merchant, then id), in one state or in every state."""
     with errors_to_exit_codes():
-        views = [payout_view(p) for p in all_payouts(services(), state)]
+        views = [payout_view(p) for p in services().listings.each_payout(merchant, state)]
     if as_json:
         emit_json({"payouts": views})
     else:

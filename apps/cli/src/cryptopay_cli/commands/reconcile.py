@@ -1,36 +1,45 @@
-"""``cryptopay reconcile``: report every difference between the ledger, the invoice credits and the payouts.
+"""``cryptopay reconcile``: report every difference between the ledger, our records, M-Pesa and the chains.
 
-Checks (see ``cryptopay_cli.reconciliation``): custody per network against the standing invoice credits, confirmed
-payments against credits, credit entries in the ledger, completed payouts against M-Pesa receipts, payout holds,
-the in-flight account against the payouts in flight, and the trial balance per asset.
+The checks are the core's (``cryptopay.core.reconciliation.CHECKS``): custody against the standing invoice
+credits, confirmed payments against credits, credit entries, completed payouts against M-Pesa receipts, payout
+holds, the in-flight account, the trial balance; then the outside world: M-Pesa's statement export
+(``--mpesa-statement FILE``, the org portal's CSV) against our payouts, the float against an Account Balance
+answer (``--mpesa-balance`` with ``--float-baseline``), and custody against the chains' balances of our
+addresses (when the deployment reads them). A check whose outside source was not given is shown as skipped.
 
-Exit codes: 0 when everything agrees; 5 when any difference is found (the books do not reconcile); the usual
-codes otherwise (6 when the database is unavailable).
+Exit codes: 0 when everything agrees; 5 when any difference is found (the books do not reconcile); 2 for an
+unreadable statement or amount; 6 when the database or a chain is unavailable.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import KES, Money, to_decimal
+from cryptopay.core.reconciliation import CheckResult, Outside, Report, parse_statement
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, fail
-from cryptopay_cli.reconciliation import Check, Difference, gather, reconcile
 
-app = typer.Typer(help="Reconcile the ledger with invoice credits, payouts and M-Pesa results.", subcommand_metavar="")
+app = typer.Typer(help="Reconcile the ledger with our records, M-Pesa and the chains.", subcommand_metavar="")
 
 DIFFERENCES_EXIT_CODE = 5
 
 
-def _check_view(check: Check, differences: list[Difference]) -> dict[str, Any]:
+def _result_view(result: CheckResult) -> dict[str, Any]:
+    check = result.check
     return {
         "name": check.name,
         "area": check.area,
         "about": check.about,
-        "ok": not differences,
+        "ok": result.ok,
+        "skipped": result.skipped or None,
         "differences": [
-            {"subject": d.subject, "expected": d.expected, "actual": d.actual, "detail": d.detail} for d in differences
+            {"subject": d.subject, "expected": d.expected, "actual": d.actual, "detail": d.detail}
+            for d in result.differences
         ],
     }
 
@@ -39,12 +48,15 @@ def _count(n: int) -> str:
     return f"{n} difference{'s' if n != 1 else ''}"
 
 
+def _outcome(view: dict[str, Any]) -> str:
+    if view["skipped"]:
+        return f"skipped: {view['skipped']}"
+    return "ok" if view["ok"] else _count(len(view["differences"]))
+
+
 def _print(views: list[dict[str, Any]]) -> None:
     emit_table(
-        [
-            {"area": v["area"], "check": v["name"], "result": "ok" if v["ok"] else _count(len(v["differences"]))}
-            for v in views
-        ],
+        [{"area": v["area"], "check": v["name"], "result": _outcome(v)} for v in views],
         ["area", "check", "result"],
     )
     for view in views:
@@ -53,16 +65,51 @@ def _print(views: list[dict[str, Any]]) -> None:
             emit_table(view["differences"], ["subject", "expected", "actual", "detail"])
 
 
+def _shillings(text: str | None, option: str) -> Money | None:
+    if text is None:
+        return None
+    try:
+        return Money.of(to_decimal(text), KES)
+    except (InvalidInput, ValueError, ArithmeticError):
+        raise InvalidInput(f"{option} must be an amount in shillings, e.g. 150000.00", field=option) from None
+
+
+def _outside(statement: Path | None, balance: str | None, baseline: str | None) -> Outside:
+    if statement is not None:
+        try:
+            text = statement.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InvalidInput(f"cannot read {statement}: {error}", field="--mpesa-statement") from None
+    return Outside(
+        statement=parse_statement(text) if statement is not None else None,
+        mpesa_balance=_shillings(balance, "--mpesa-balance"),
+        float_baseline=_shillings(baseline, "--float-baseline"),
+    )
+
+
+def _report_view(report: Report) -> dict[str, Any]:
+    checks = [_result_view(r) for r in report.results]
+    return {"clean": report.clean, "differences": report.differences, "at": report.at, "checks": checks}
+
+
 @app.callback(invoke_without_command=True)
-def run(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+def run(
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    statement: Path | None = typer.Option(
+        None, "--mpesa-statement", help="M-Pesa org portal statement export (CSV) to match payouts against."
+    ),
+    balance: str | None = typer.Option(None, "--mpesa-balance", help="The float per an Account Balance answer (KES)."),
+    baseline: str | None = typer.Option(
+        None, "--float-baseline", help="Float funded outside the books: opening balance and unbooked top-ups (KES)."
+    ),
+) -> None:
     """Compare the records now; exit 0 when they agree, 5 listing every difference when they do not."""
     with errors_to_exit_codes():
-        results = reconcile(gather(services()))
-    views = [_check_view(check, differences) for check, differences in results]
-    count = sum(len(v["differences"]) for v in views)
+        report = services().reconciliation.reconcile(_outside(statement, balance, baseline))
+    view = _report_view(report)
     if as_json:
-        emit_json({"clean": count == 0, "differences": count, "checks": views})
+        emit_json(view)
     else:
-        _print(views)
-    if count:
-        raise fail(f"{_count(count)} found: the books do not reconcile", DIFFERENCES_EXIT_CODE)
+        _print(view["checks"])
+    if not report.clean:
+        raise fail(f"{_count(report.differences)} found: the books do not reconcile", DIFFERENCES_EXIT_CODE)

@@ -12,7 +12,6 @@ import typer
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
-from cryptopay_cli.paging import all_settlements
 from cryptopay_cli.views import flat, run_view, settlement_view
 
 app = typer.Typer(help="Settlements: run the ones due (or dry-run them); list them.", no_args_is_help=True)
@@ -48,7 +47,7 @@ def run(
 def list_settlements(merchant: str | None = _MERCHANT, as_json: bool = _JSON) -> None:
     """Settlements of one merchant or of all."""
     with errors_to_exit_codes():
-        views = [settlement_view(s) for s in all_settlements(services(), merchant)]
+        views = [settlement_view(s) for s in services().listings.each_settlement(merchant)]
     if as_json:
         emit_json({"settlements": views})
     else:

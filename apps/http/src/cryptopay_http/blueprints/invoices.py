@@ -21,7 +21,7 @@ from cryptopay.core.rails import Rail
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import not_found, require
-from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import (
@@ -51,11 +51,21 @@ class CreateInvoice:
 
     amount: Decimal
     currency: InvoiceCurrency
-    rails: list[str] | None = attrs.field(default=None, metadata={"description": "rail keys, e.g. usdt-tron"})
-    order_id: str | None = attrs.field(default=None, metadata={"description": "the shop's reference, up to 100"})
-    merchant_id: str | None = attrs.field(default=None, metadata={"description": "admins only"})
+    rails: list[str] | None = attrs.field(
+        default=None, metadata=limits("rail keys, e.g. usdt-tron", min_items=1, max_items=20, item_max_length=64)
+    )
+    order_id: str | None = attrs.field(
+        default=None, metadata=limits("the shop's reference", min_length=1, max_length=_MAX_ORDER_ID)
+    )
+    merchant_id: str | None = attrs.field(default=None, metadata=limits("admins only", max_length=64))
     metadata: dict[str, str] | None = attrs.field(
-        default=None, metadata={"description": "the shop's own notes: up to 20 string pairs, returned as given"}
+        default=None,
+        metadata=limits(
+            "the shop's own notes: up to 20 string pairs, returned as given",
+            max_items=20,
+            key_max_length=40,
+            item_max_length=500,
+        ),
     )
 
 

@@ -1,6 +1,6 @@
 """Payouts: the M-Pesa payments that settle a merchant; listed per merchant, retried by an admin after a failure.
 
-A merchant's payouts are found through its settlements (every payout, retries included, names its settlement).
+A merchant's payouts (retries included) are one keyset query of the read model (``cryptopay.core.listings``).
 An admin may list payouts by ``state`` across merchants (e.g. ``?state=failed`` to find ones to retry).
 """
 
@@ -14,7 +14,6 @@ from cryptopay.core.identity import Role
 from cryptopay.core.identity.model import SettlementMethod
 from cryptopay.core.money import Money
 from cryptopay.core.payments import Payout, PayoutState
-from cryptopay.core.ports.payments import PaymentsUnitOfWork
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, not_found, require
@@ -28,7 +27,6 @@ __all__ = ["PayoutView", "bp"]
 
 bp = Blueprint("payouts", __name__)
 _TAGS = ("payouts",)
-_SCAN = 1000  # settlements read per page while collecting a merchant's payouts
 
 
 @attrs.frozen
@@ -89,27 +87,12 @@ def _state() -> PayoutState | None:
         raise InvalidInput(f"state must be one of: {known}", field="state") from None
 
 
-def merchant_payouts(uow: PaymentsUnitOfWork, merchant_id: str) -> list[Payout]:
-    """Every payout of the merchant, by id (through its settlements: the port has no per-merchant listing)."""
-    found: list[Payout] = []
-    after: str | None = None
-    while page := uow.settlements.list_for_merchant(merchant_id, after=after, limit=_SCAN):
-        for settlement in page:
-            found.extend(uow.payouts.for_settlement(settlement.id))
-        after = page[-1].id
-    return sorted({p.id: p for p in found}.values(), key=lambda p: p.id)
-
-
-def _listing(state: PayoutState | None) -> list[Payout]:
-    principal = current_principal()
+def _merchant() -> str | None:
+    """The merchant whose payouts are listed: the caller's own; an admin's named one, or None (every merchant)."""
     requested = request.args.get("merchant_id")
-    with payments().uow() as uow:
-        if principal.role is Role.ADMIN and requested is None:
-            if state is None:
-                raise InvalidInput("admins name a merchant_id or a state to list payouts", field="merchant_id")
-            return sorted(uow.payouts.by_state(state, limit=_SCAN), key=lambda p: p.id)
-        payouts = merchant_payouts(uow, acting_merchant(requested))
-    return [p for p in payouts if state is None or p.state is state]
+    if current_principal().role is Role.ADMIN and requested is None:
+        return None
+    return acting_merchant(requested)
 
 
 @bp.get("/v1/payouts")
@@ -117,10 +100,13 @@ def _listing(state: PayoutState | None) -> list[Payout]:
 @require(scope="payouts:read")
 @paginated
 def list_payouts() -> Response:
-    payouts = _listing(_state())
+    merchant_id, state = _merchant(), _state()
+    if merchant_id is None and state is None:
+        raise InvalidInput("admins name a merchant_id or a state to list payouts", field="merchant_id")
 
     def fetch(after: str | None, limit: int) -> list[Payout]:
-        return [p for p in payouts if after is None or p.id > after][:limit]
+        found: list[Payout] = payments().listings.payouts(merchant_id, after=after, limit=limit, state=state)
+        return found
 
     return json_response(paginate(fetch, PayoutView.of))
 

@@ -136,9 +136,8 @@ def list_settlements() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
 
     def fetch(after: str | None, limit: int) -> list[Settlement]:
-        with payments().uow() as uow:
-            found: list[Settlement] = uow.settlements.list_for_merchant(merchant_id, after=after, limit=limit)
-            return found
+        found: list[Settlement] = payments().listings.settlements(merchant_id, after=after, limit=limit)
+        return found
 
     return json_response(paginate(fetch, SettlementView.of))
 

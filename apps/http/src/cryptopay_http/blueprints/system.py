@@ -7,10 +7,11 @@ import logging
 from typing import Any
 
 import attrs
-from flask import Blueprint, Response, current_app
+from cryptopay.core.text import text_problem
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from cryptopay_http.convert import json_response
+from cryptopay_http.convert import FieldError, ValidationFailed, json_response
 from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
 from cryptopay_http.runtime import runtime
@@ -19,6 +20,20 @@ __all__ = ["bp"]
 
 bp = Blueprint("system", __name__)
 _log = logging.getLogger("cryptopay.http")
+
+
+_MAX_PARAMETER = 1000
+
+
+@bp.before_app_request
+def refuse_invalid_text() -> None:
+    """Path segments and query parameters obey the same text rules as bodies (422 before any view runs)."""
+    pairs = [(f"path.{k}", v) for k, v in (request.view_args or {}).items() if isinstance(v, str)]
+    pairs += [(f"query.{k}", f"{k}{v}") for k, v in request.args.items(multi=True)]
+    errors = [FieldError(name, text_problem(value) or "") for name, value in pairs if text_problem(value)]
+    errors += [FieldError(name, "is too long") for name, value in pairs if len(value) > _MAX_PARAMETER]
+    if errors:
+        raise ValidationFailed(errors)
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import attrs
 from cryptopay.adapters._paths import data_dir
@@ -20,6 +20,7 @@ __all__ = [
     "MAX_INDEX",
     "Base58Error",
     "ExtendedKeyKind",
+    "PublicHDKey",
     "b58decode_check",
     "bitcoinlib_home",
     "check_index",
@@ -29,6 +30,17 @@ __all__ = [
 
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 MAX_INDEX = 2**31 - 1
+
+
+class PublicHDKey(Protocol):
+    """What the adapters use of bitcoinlib's (untyped) ``HDKey``: public child derivation and encodings."""
+
+    @property
+    def public_uncompressed_byte(self) -> bytes: ...
+
+    def child_public(self, index: int) -> PublicHDKey: ...
+
+    def address(self, *, encoding: str, script_type: str) -> str: ...
 
 
 def bitcoinlib_home() -> Path:
@@ -110,7 +122,7 @@ def parse_extended_key(text: str) -> tuple[ExtendedKeyKind, bytes]:
     return kind, raw
 
 
-def load_account_key(text: str, *, allowed: tuple[str, ...], witness_type: str = "legacy") -> tuple[Any, bool]:
+def load_account_key(text: str, *, allowed: tuple[str, ...], witness_type: str = "legacy") -> tuple[PublicHDKey, bool]:
     """An account-level (depth 3) public HDKey of an allowed kind, and whether it is a testnet key."""
     kind, raw = parse_extended_key(text)
     if kind.name not in allowed:
@@ -123,7 +135,8 @@ def load_account_key(text: str, *, allowed: tuple[str, ...], witness_type: str =
     from bitcoinlib.keys import HDKey
 
     network = "testnet" if kind.testnet else "bitcoin"
-    return HDKey(text.strip(), network=network, witness_type=witness_type), kind.testnet
+    key: PublicHDKey = HDKey(text.strip(), network=network, witness_type=witness_type)  # untyped library
+    return key, kind.testnet
 
 
 def check_index(index: int) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -12,8 +14,13 @@ class Argon2Hasher:
     """Argon2id with the library's recommended parameters unless told otherwise (tests use cheap ones)."""
 
     def __init__(self, *, time_cost: int | None = None, memory_cost: int | None = None) -> None:
-        options = {k: v for k, v in (("time_cost", time_cost), ("memory_cost", memory_cost)) if v is not None}
-        self._hasher = argon2.PasswordHasher(**options)
+        params = argon2.profiles.get_default_parameters()
+        params = dataclasses.replace(
+            params,
+            time_cost=params.time_cost if time_cost is None else time_cost,
+            memory_cost=params.memory_cost if memory_cost is None else memory_cost,
+        )
+        self._hasher = argon2.PasswordHasher.from_parameters(params)
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)

@@ -118,7 +118,10 @@ def to_decimal(value: object) -> Decimal:
 
 
 def _quantize_exact(amount: Decimal, asset: Asset) -> Decimal:
-    quantized = amount.quantize(asset.quantum, rounding=ROUND_DOWN)
+    try:
+        quantized = amount.quantize(asset.quantum, rounding=ROUND_DOWN)
+    except decimal.InvalidOperation:  # more digits than the context's precision: no real amount is that large
+        raise InvalidAmount(f"{amount} is too large an amount of {asset.code}") from None
     if quantized != amount:
         raise InvalidAmount(
             f"{amount} has more than {asset.decimals} decimal places for {asset.code}; round it explicitly"

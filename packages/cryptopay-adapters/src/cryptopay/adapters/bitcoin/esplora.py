@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 import httpx
-from cryptopay.core.errors import Refused
+from cryptopay.core.errors import Refused, Unavailable
 from cryptopay.core.retry import Backoff, call_with_backoff
 
 __all__ = ["EsploraClient"]
@@ -67,6 +67,22 @@ class EsploraClient:
         response = self._request(what, "GET", path)
         return None if response is None else json.loads(response.text, parse_float=Decimal)
 
+    def get_object(self, what: str, path: str) -> dict[str, Any] | None:
+        """A JSON object (None on 404); any other JSON shape is an upstream fault."""
+        value = self.get_json(what, path)
+        if value is None or isinstance(value, dict):
+            return value
+        raise Unavailable(f"{what}: the Esplora answer is not a JSON object")
+
+    def get_array(self, what: str, path: str) -> list[dict[str, Any]]:
+        """A JSON array of objects ([] on 404); any other JSON shape is an upstream fault."""
+        value = self.get_json(what, path)
+        if value is None:
+            return []
+        if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+            return value
+        raise Unavailable(f"{what}: the Esplora answer is not a JSON array of objects")
+
     def tip_height(self) -> int:
         return int(self.get_text("reading the tip height", "/blocks/tip/height") or 0)
 
@@ -74,29 +90,29 @@ class EsploraClient:
         return self.get_text(f"reading block {height}", f"/block-height/{height}")
 
     def block(self, block_hash: str) -> dict[str, Any] | None:
-        return self.get_json("reading a block", f"/block/{block_hash}")
+        return self.get_object("reading a block", f"/block/{block_hash}")
 
     def tx(self, txid: str) -> dict[str, Any] | None:
-        return self.get_json("reading a transaction", f"/tx/{txid}")
+        return self.get_object("reading a transaction", f"/tx/{txid}")
 
     def tx_status(self, txid: str) -> dict[str, Any] | None:
-        return self.get_json("reading a transaction status", f"/tx/{txid}/status")
+        return self.get_object("reading a transaction status", f"/tx/{txid}/status")
 
     def outspend(self, txid: str, vout: int) -> dict[str, Any]:
-        return self.get_json("reading an outspend", f"/tx/{txid}/outspend/{vout}") or {"spent": False}
+        return self.get_object("reading an outspend", f"/tx/{txid}/outspend/{vout}") or {"spent": False}
 
     def address_txs(self, address: str) -> list[dict[str, Any]]:
-        return self.get_json("reading address transactions", f"/address/{address}/txs") or []
+        return self.get_array("reading address transactions", f"/address/{address}/txs")
 
     def address_chain_txs(self, address: str, last_seen: str) -> list[dict[str, Any]]:
-        return self.get_json("reading address history", f"/address/{address}/txs/chain/{last_seen}") or []
+        return self.get_array("reading address history", f"/address/{address}/txs/chain/{last_seen}")
 
     def utxos(self, address: str) -> list[dict[str, Any]]:
-        return self.get_json("reading unspent outputs", f"/address/{address}/utxo") or []
+        return self.get_array("reading unspent outputs", f"/address/{address}/utxo")
 
     def fee_estimates(self) -> dict[int, Decimal]:
         """Target blocks -> sat/vB."""
-        raw = self.get_json("reading fee estimates", "/fee-estimates") or {}
+        raw = self.get_object("reading fee estimates", "/fee-estimates") or {}
         return {int(k): Decimal(v) for k, v in raw.items()}
 
     def broadcast(self, raw_hex: str) -> str:

@@ -72,11 +72,13 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         settling=Lazy(lambda: parts.settling),
         payouts=Lazy(lambda: parts.payouts),
         refunds=Lazy(lambda: parts.refunds),
+        listings=Lazy(lambda: parts.listings),
+        reconciliation=Lazy(lambda: parts.reconciliation),
         jobs=Lazy(parts.jobs),
         readiness_checks={"database": parts.database_ready},
         daraja_callback_sources=the_settings.daraja_callback_sources,
         job_routes={job: the_settings.daraja_queue for job in PAYOUT_JOBS if the_settings.daraja_queue},
-        allow_insecure_urls=not the_settings.production,
+        allow_insecure_urls=the_settings.webhook_allow_loopback,
         closers=parts.closers,
     )
 

@@ -14,6 +14,7 @@ import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import SourceAllowlist
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
@@ -37,6 +38,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
+from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.webhooks import UowFactory
 
 __all__ = ["Services"]
@@ -76,7 +78,9 @@ class Services:
     _settling: Lazy[Settling] = attrs.field(factory=lambda: missing("settlements"))
     _payouts: Lazy[Payouts] = attrs.field(factory=lambda: missing("payouts"))
     _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
-    # -- reconciliation and the read models: the `recon` work adds its use case here
+    # -- reconciliation and the read models
+    _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
     # -- plain values
@@ -173,6 +177,15 @@ class Services:
     @property
     def refunds(self) -> Refunds:
         return self._refunds.get()
+
+    @property
+    def listings(self) -> Listings:
+        """The read models: per-merchant, cursor-paged listings."""
+        return self._listings.get()
+
+    @property
+    def reconciliation(self) -> Reconciliation:
+        return self._reconciliation.get()
 
     @property
     def jobs(self) -> Mapping[str, JobHandler]:

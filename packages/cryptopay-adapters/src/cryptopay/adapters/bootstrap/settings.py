@@ -56,6 +56,7 @@ class Settings:
     redis_url: str | None = attrs.field(default=None, repr=_hidden)
     production: bool = False
     allow_sandbox: bool = False
+    webhook_allow_loopback: bool = False  # http and loopback webhook endpoints, for the sandbox (never production)
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -95,6 +96,7 @@ class Settings:
             redis_url=get.text("REDIS_URL") or None,
             production=production,
             allow_sandbox=get.flag("ALLOW_SANDBOX"),
+            webhook_allow_loopback=get.flag("WEBHOOK_ALLOW_LOOPBACK"),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
@@ -118,6 +120,10 @@ class Settings:
         """Production refuses the embedded database, an open Daraja callback path and (unless allowed) sandbox URLs."""
         if not self.production:
             return
+        if self.webhook_allow_loopback:
+            raise InvalidInput(
+                "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK is for the sandbox; production sends to public hosts only"
+            )
         if self.database_url.startswith("sqlite"):
             raise InvalidInput("production needs CRYPTOPAY_DATABASE_URL (PostgreSQL); SQLite is for embedding")
         if self.daraja_callback_sources is None:

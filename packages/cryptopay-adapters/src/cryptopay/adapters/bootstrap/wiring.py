@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from cryptopay.adapters.bootstrap.settings import EVM_NETWORKS, ChainSettings, Settings
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings
 from cryptopay.core.money import KES, USDT
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
@@ -22,6 +23,7 @@ from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payments.settling import Settling
 from cryptopay.core.ports.chains import (
     AddressDeriver,
+    BalanceReader,
     ChainSender,
     KeyProvider,
     ObservedTransfer,
@@ -45,6 +47,7 @@ from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.scanning import ChainScanner, HeaderWatcher
 from sqlalchemy.engine import Engine
 
@@ -257,7 +260,7 @@ class Parts:
     def webhook_sender(self) -> WebhookSender:
         from cryptopay.adapters.webhooks import HttpxWebhookSender
 
-        return HttpxWebhookSender(allow_private_networks=not self.settings.production or self.settings.allow_sandbox)
+        return HttpxWebhookSender(allow_loopback=self.settings.webhook_allow_loopback)
 
     # -- use cases -------------------------------------------------------------------------------------------
     @functools.cached_property
@@ -305,6 +308,34 @@ class Parts:
     def refunds(self) -> Refunds:
         return Refunds(
             uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, ledger=self.ledger, senders=self.senders
+        )
+
+    @functools.cached_property
+    def listings(self) -> Listings:
+        """The read models every listing (CLI, HTTP) pages through."""
+        return Listings(uow=self.storage.unit_of_work, merchants=self.merchants)
+
+    @functools.cached_property
+    def balance_readers(self) -> dict[str, BalanceReader]:
+        """What the chains hold at our addresses, per network (EVM networks: the token rails' balances)."""
+        from cryptopay.adapters.evm.watcher import EvmWatcher
+
+        return {n: w for n, w in self.watchers.items() if isinstance(w, EvmWatcher)}
+
+    @functools.cached_property
+    def reconciliation(self) -> Reconciliation:
+        """Reconciliation against our records, M-Pesa and the chains (custody: deposit addresses + hot wallets)."""
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        hot = {c.network: c.hot_wallet for c in self.settings.chains if c.hot_wallet and c.network in self.balance_readers}
+        metrics = PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "reconciliation.prom")
+        return Reconciliation(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            chains=self.balance_readers,
+            hot_wallets=hot,
+            metrics=metrics,
         )
 
     # -- identity --------------------------------------------------------------------------------------------
@@ -371,6 +402,7 @@ class Parts:
             "payouts.query_status": lambda _payload: self.payouts.query_stale_payouts(),
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
+            "reconciliation.run": lambda _payload: self.reconciliation.reconcile_and_alert(),
         }
 
     def scan_chains(self) -> int:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from cryptopay.adapters._hd import check_index, load_account_key
+from cryptopay.adapters._hd import PublicHDKey, check_index, load_account_key
 from cryptopay.core.errors import InvalidInput
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 __all__ = ["EvmAddressDeriver", "derive_address", "validate_address"]
 
@@ -23,14 +24,14 @@ _ZERO = "0x" + "0" * 40
 
 
 @lru_cache(maxsize=64)
-def _external_chain(xpub: str) -> object:
+def _external_chain(xpub: str) -> PublicHDKey:
     account, _ = load_account_key(xpub, allowed=("xpub", "tpub"))
     return account.child_public(0)
 
 
 def derive_address(xpub: str, index: int) -> str:
     """The EIP-55 address at m/44'/60'/0'/0/index from the account-level xpub."""
-    child = _external_chain(xpub.strip()).child_public(check_index(index))  # type: ignore[attr-defined]
+    child = _external_chain(xpub.strip()).child_public(check_index(index))
     return to_checksum_address(keccak(child.public_uncompressed_byte[1:])[-20:])
 
 

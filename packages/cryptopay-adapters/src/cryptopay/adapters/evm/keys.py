@@ -16,7 +16,7 @@ from cryptopay.core.ports.chains import PrivateKey
 from eth_account.hdaccount import seed_from_mnemonic
 from eth_account.hdaccount._utils import hmac_sha512
 from eth_account.hdaccount.deterministic import HardNode, SoftNode, derive_child_key
-from eth_keys import keys as eth_keys_keys
+from eth_keys.main import lazy_key_api as eth_keys_keys
 
 __all__ = ["EvmHotKey", "HdKeyring", "account_xpub", "new_hot_key"]
 

@@ -18,7 +18,8 @@ from cryptopay.core.errors import InsufficientFunds, InvalidInput
 from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import KeyProvider, SentTransaction, WithdrawalRequest, WithdrawalStore
 from cryptopay.core.rails import Rail, Token
-from eth_abi import encode
+from eth_abi.abi import encode
+from eth_typing import HexStr
 from web3 import Web3
 
 __all__ = ["EvmSender", "erc20_balance", "erc20_transfer_call", "request_hash"]
@@ -42,7 +43,7 @@ def erc20_transfer_call(token_contract: str, to: str, base_units: int) -> Unsign
 def erc20_balance(w3: Web3, token_contract: str, holder: str) -> int:
     """``token.balanceOf(holder)`` in on-chain units."""
     data = "0x" + _BALANCE_OF_SELECTOR + encode(["address"], [holder]).hex()
-    result = w3.eth.call({"to": Web3.to_checksum_address(token_contract), "data": data})  # type: ignore[typeddict-item]
+    result = w3.eth.call({"to": Web3.to_checksum_address(token_contract), "data": HexStr(data)})
     return int.from_bytes(bytes(result), "big")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from typing import NoReturn
 
 import attrs
 from cryptopay.adapters.evm.addresses import validate_address
@@ -71,16 +72,20 @@ class EvmSweeper:
             return SweepResult(address, SweepState.EMPTY)
         call = erc20_transfer_call(self._contract, self._sender.hot_wallet, units)
         need = self._tx.estimate_gas(address, call) * self._tx.fees().max_fee
-        have = int(self._tx.call("reading a balance", lambda: self._sender.w3.eth.get_balance(address)))
+        have = self._native_balance(address)
         topup = None
         if have < need:
             topup = self._top_up(address, 2 * need - have, f"{sweep_id}:gas")
             if topup.block_number is None:
                 return SweepResult(address, SweepState.GAS_PENDING, self._rail.token.to_money(units), topup)
-            have = int(self._tx.call("reading a balance", lambda: self._sender.w3.eth.get_balance(address)))
+            have = self._native_balance(address)
         self._tx.submit(sweep_tx, from_address=address, request_hash=fingerprint, build=lambda: call, fee_budget=have)
         amount = self._rail.token.to_money(units)
         return SweepResult(address, SweepState.SENT, amount, topup, self._tx.state(sweep_tx))
+
+    def _native_balance(self, address: str) -> int:
+        checksummed = Web3.to_checksum_address(address)
+        return int(self._tx.call("reading a balance", lambda: self._sender.w3.eth.get_balance(checksummed)))
 
     def _top_up(self, address: str, wei: int, topup_id: str) -> SentTransaction:
         native = self._rail.network.native
@@ -93,5 +98,5 @@ class EvmSweeper:
         return self._tx.state(f"{sweep_id}:sweep")
 
 
-def _never() -> object:
+def _never() -> NoReturn:
     raise AssertionError("a stored sweep is never rebuilt")

@@ -26,6 +26,7 @@ from cryptopay.core.ports.chains import (
 )
 from cryptopay.core.rails import Network
 from eth_account import Account
+from eth_typing import HexStr
 from web3 import Web3
 from web3.exceptions import TransactionNotFound, Web3RPCError
 
@@ -193,7 +194,7 @@ class EvmTransactions:
 
         def send() -> None:
             try:
-                self._w3.eth.send_raw_transaction(raw)
+                self._w3.eth.send_raw_transaction(HexStr(raw))
             except Web3RPCError as error:
                 self._broadcast_refused(record, str(error).lower())
 
@@ -230,14 +231,13 @@ class EvmTransactions:
     def _receipt(self, tx_hash: str) -> Any:
         def fetch() -> Any:
             try:
-                return self._w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+                return self._w3.eth.get_transaction_receipt(HexStr(tx_hash))
             except TransactionNotFound:
                 return None
 
         return self.call("reading a receipt", fetch)
 
     def _unmined_state(self, record: WithdrawalRecord) -> TxState:
-        mined_nonce = int(
-            self.call("reading the nonce", lambda: self._w3.eth.get_transaction_count(record.from_address, "latest"))
-        )
+        sender = Web3.to_checksum_address(record.from_address)
+        mined_nonce = int(self.call("reading the nonce", lambda: self._w3.eth.get_transaction_count(sender, "latest")))
         return TxState.DROPPED if mined_nonce > record.nonce else TxState.PENDING

@@ -13,10 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptopay.adapters.evm.rpc import Backoff, call_with_backoff, connect
+from cryptopay.adapters.evm.sender import erc20_balance
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import Rail, Token
-from eth_utils import to_checksum_address
+from eth_typing import HexStr
+from eth_utils.address import to_checksum_address
 from web3 import Web3
 from web3.exceptions import BlockNotFound
 
@@ -87,7 +90,7 @@ class EvmWatcher:
             return None
         return _hex(block["hash"]), datetime.fromtimestamp(int(block["timestamp"]), UTC)
 
-    def _block(self, ref: int | str) -> Any:
+    def _block(self, ref: int | HexStr) -> Any:
         def fetch() -> Any:
             try:
                 return self._w3.eth.get_block(ref)
@@ -137,13 +140,24 @@ class EvmWatcher:
 
     def _time_of(self, block_hash: str) -> datetime | None:
         if block_hash not in self._times:
-            block = self._block(block_hash)
+            block = self._block(HexStr(block_hash))
             if block is None:
                 return None
             if len(self._times) > 10_000:
                 self._times.clear()
             self._times[block_hash] = datetime.fromtimestamp(int(block["timestamp"]), UTC)
         return self._times[block_hash]
+
+    def balance(self, address: str, asset: Asset) -> Money:
+        """``asset``'s token balance at ``address`` (``balanceOf`` on the rail's contract), for reconciliation."""
+        token = next((t for t in self._tokens.values() if t.asset == asset), None)
+        if token is None:
+            raise InvalidInput(f"{self.network} has no {asset.code} token rail")
+        contract = str(token.contract)
+        units = self._call(
+            f"reading the {asset.code} balance of {address}", lambda: erc20_balance(self._w3, contract, address)
+        )
+        return token.to_money(int(units))
 
     def confirmations(self, transfer: ObservedTransfer) -> int:
         """0 if unmined or its block is no longer canonical (reorganised away), else head - block + 1."""

@@ -30,6 +30,7 @@ from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
+from rq.worker import BaseWorker
 
 __all__ = ["DEFAULT_QUEUE", "RqQueue", "install", "perform"]
 
@@ -145,9 +146,11 @@ class RqQueue:
             return True
         return False
 
-    def worker(self, registry: JobRegistry, *, queue_names: Sequence[str] | None = None, fork: bool = True) -> Worker:
+    def worker(
+        self, registry: JobRegistry, *, queue_names: Sequence[str] | None = None, fork: bool = True
+    ) -> BaseWorker:
         """An RQ worker for our queues that dispatches to ``registry`` (``fork=False``: run jobs in this process)."""
         install(registry)
-        worker_class = Worker if fork else SimpleWorker
+        worker_class: type[BaseWorker] = Worker if fork else SimpleWorker
         queues = [self._queue(name) for name in (queue_names or self.queue_names)]
         return worker_class(queues, connection=self._connection, serializer=JSONSerializer)

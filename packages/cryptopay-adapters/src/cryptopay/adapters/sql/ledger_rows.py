@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 from cryptopay.core.ledger.model import (
     Account,
@@ -18,8 +18,10 @@ from cryptopay.core.ledger.model import (
 )
 from cryptopay.core.money import Asset, Money, asset_by_code
 from cryptopay.core.ports.ledger import IdempotencyRecord
+from sqlalchemy import RowMapping
 
 __all__ = [
+    "Row",
     "account_row",
     "balance_from_row",
     "balance_values",
@@ -40,6 +42,10 @@ def _q(value: Decimal, asset: Asset) -> Decimal:
     return value.quantize(asset.quantum)
 
 
+# A row by column name: a psycopg ``dict_row`` or SQLAlchemy's ``RowMapping`` (keyed by name or column).
+Row: TypeAlias = Mapping[str, Any] | RowMapping
+
+
 def account_row(account: Account) -> dict[str, Any]:
     zero = _q(_ZERO, account.asset)
     return {
@@ -56,11 +62,11 @@ def account_row(account: Account) -> dict[str, Any]:
     }
 
 
-def account_from_row(row: Mapping[str, Any]) -> Account:
+def account_from_row(row: Row) -> Account:
     return Account(row["code"], AccountKind(row["kind"]), asset_by_code(row["asset"]), bool(row["allow_negative"]))
 
 
-def balance_from_row(row: Mapping[str, Any]) -> AccountBalance:
+def balance_from_row(row: Row) -> AccountBalance:
     account = account_from_row(row)
     asset = account.asset
     return AccountBalance(
@@ -111,7 +117,7 @@ def line_rows(entry: Entry) -> list[dict[str, Any]]:
     ]
 
 
-def entry_from_rows(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) -> Entry:
+def entry_from_rows(row: Row, lines: Iterable[Row]) -> Entry:
     stored = []
     for line in sorted(lines, key=lambda r: r["line_no"]):
         asset = asset_by_code(line["asset"])
@@ -137,7 +143,7 @@ def entry_from_rows(row: Mapping[str, Any], lines: Iterable[Mapping[str, Any]]) 
     )
 
 
-def drafted_entries(drafts: Iterable[EntryDraft], lines: Iterable[Mapping[str, Any]]) -> list[Entry]:
+def drafted_entries(drafts: Iterable[EntryDraft], lines: Iterable[Row]) -> list[Entry]:
     """The entries ``ledger_post_new_entries`` posted, from their drafts and the balance history it returned."""
     history = {(line["entry_id"], line["line_no"]): line for line in lines}
     entries = []
@@ -171,7 +177,7 @@ def hold_row(hold: Hold) -> dict[str, Any]:
     }
 
 
-def hold_from_row(row: Mapping[str, Any]) -> Hold:
+def hold_from_row(row: Row) -> Hold:
     asset = asset_by_code(row["asset"])
     posted = row["posted_amount"]
     return Hold(
@@ -198,5 +204,5 @@ def idempotency_row(record: IdempotencyRecord) -> dict[str, Any]:
     }
 
 
-def idempotency_from_row(row: Mapping[str, Any]) -> IdempotencyRecord:
+def idempotency_from_row(row: Row) -> IdempotencyRecord:
     return IdempotencyRecord(row["key"], row["request_hash"], row["result_kind"], row["result_id"])

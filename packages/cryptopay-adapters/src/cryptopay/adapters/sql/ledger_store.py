@@ -15,7 +15,7 @@ port) posts them with one statement, ``ledger_post_new_entries`` (migration 0006
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -185,7 +185,7 @@ class SqlLedgerSession:
         for key in new_keys:
             self._keys[key] = found.get(key)
 
-    def _prefetch_rows(self, params: dict[str, Any]) -> list[Mapping[str, Any]]:
+    def _prefetch_rows(self, params: dict[str, Any]) -> Sequence[rows.Row]:
         if self._prepared is not None:
             begin, self._pending_begin = self._pending_begin, False
             return self._prepared.execute("prefetch", params, begin=begin)

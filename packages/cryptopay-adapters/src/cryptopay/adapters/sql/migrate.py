@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from cryptopay.adapters.sql.engine import make_engine, resolve_url
+from sqlalchemy.engine import Engine
 
 __all__ = ["current", "downgrade", "head", "upgrade"]
 
@@ -31,20 +33,20 @@ def _config() -> Config:
     return config
 
 
-def _run(url: str | None, action: str, revision: str) -> str | None:
+def _run(url: str | None, action: Callable[[Config, str], None], revision: str) -> str | None:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             config = _config()
             config.attributes["connection"] = conn
-            getattr(command, action)(config, revision)
+            action(config, revision)
         return _current(engine)
     finally:
         engine.dispose()
 
 
-def _current(engine: object) -> str | None:
-    with engine.connect() as conn:  # type: ignore[attr-defined]
+def _current(engine: Engine) -> str | None:
+    with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -57,12 +59,12 @@ def head() -> str:
 
 def upgrade(url: str | None = None, revision: str = "head") -> str | None:
     """Migrate the database at ``url`` (see ``resolve_url``) up to ``revision``; returns the revision now applied."""
-    return _run(resolve_url(url), "upgrade", revision)
+    return _run(resolve_url(url), command.upgrade, revision)
 
 
 def downgrade(url: str | None, revision: str) -> str | None:
     """Migrate down to ``revision`` (``"base"`` removes every table); returns the revision now applied."""
-    return _run(resolve_url(url), "downgrade", revision)
+    return _run(resolve_url(url), command.downgrade, revision)
 
 
 def current(url: str | None = None) -> str | None:

@@ -79,12 +79,8 @@ def check_non_negative(balances: Iterable[AccountBalance]) -> None:
 
 def _posted(balance: AccountBalance, signed: Decimal) -> AccountBalance:
     if signed > 0:
-        return _evolve(balance, debits_posted=balance.debits_posted + signed)
-    return _evolve(balance, credits_posted=balance.credits_posted - signed)
-
-
-def _evolve(balance: AccountBalance, **changes: Decimal) -> AccountBalance:
-    return attrs.evolve(balance, **changes)  # type: ignore[arg-type]
+        return attrs.evolve(balance, debits_posted=balance.debits_posted + signed)
+    return attrs.evolve(balance, credits_posted=balance.credits_posted - signed)
 
 
 def apply_postings(
@@ -112,8 +108,8 @@ def apply_hold(
     if not amount.is_positive():
         raise InvalidInput("a hold amount must be positive")
     delta = amount.amount * sign
-    new_debit = _evolve(debit, debits_pending=debit.debits_pending + delta)
-    new_credit = _evolve(credit, credits_pending=credit.credits_pending + delta)
+    new_debit = attrs.evolve(debit, debits_pending=debit.debits_pending + delta)
+    new_credit = attrs.evolve(credit, credits_pending=credit.credits_pending + delta)
     if sign > 0:
         check_non_negative((new_debit, new_credit))
     return new_debit, new_credit

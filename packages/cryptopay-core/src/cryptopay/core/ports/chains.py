@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Protocol
 
 import attrs
-from cryptopay.core.money import Money
+from cryptopay.core.money import Asset, Money
 
 __all__ = [
     "AddressDeriver",
+    "BalanceReader",
     "ChainSender",
     "ChainWatcher",
     "KeyProvider",
@@ -99,6 +100,16 @@ class ChainWatcher(Protocol):
 
     def confirmations(self, transfer: ObservedTransfer) -> int:
         """0 if unmined or no longer on the canonical chain, else head - block + 1."""
+        ...
+
+
+class BalanceReader(Protocol):
+    """What the chain holds now at one address, for reconciling custody with the chain."""
+
+    network: str
+
+    def balance(self, address: str, asset: Asset) -> Money:
+        """The address's balance of ``asset`` (a token by its rail's contract, or the network's coin)."""
         ...
 
 

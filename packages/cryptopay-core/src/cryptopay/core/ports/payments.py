@@ -2,7 +2,8 @@
 
 ``PaymentsUnitOfWork`` is one transaction over all of them plus the ledger session, the audit log and the outbox
 (``ports.storage.UnitOfWork``). Repositories hand out copies: a change counts only once it is ``update``-d, and
-it commits with the unit of work. Listings are keyset-paginated by id, ascending, strictly ``after`` the given id.
+it commits with the unit of work. Listings are keyset-paginated by id, ascending, strictly ``after`` the given id
+(the read models of ``cryptopay.core.listings`` page through them; nothing pages in memory).
 
 Rules the SQL adapter must keep (the in-memory fakes in ``cryptopay.core.testing.payments`` do):
 - ``DepositAddressRepository.allocate_index`` never hands out one index twice for a network, even to concurrent
@@ -22,7 +23,7 @@ from typing import Protocol
 
 import cryptopay.core.ledger  # noqa: F401  (first: ports.storage alone trips the ports.ledger <-> ledger cycle)
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.invoices import Invoice
+from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings
 from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
 from cryptopay.core.ports.storage import UnitOfWork
@@ -70,7 +71,11 @@ class InvoiceRepository(Protocol):
 
     def update(self, invoice: Invoice) -> None: ...
 
-    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Invoice]: ...
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+    ) -> list[Invoice]:
+        """The merchant's invoices (only those in ``state`` when given), by id."""
+        ...
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         """The invoice that owns the deposit address (by ``address_key``), if any."""
@@ -166,6 +171,16 @@ class PayoutRepository(Protocol):
         ...
 
     def for_settlement(self, settlement_id: str) -> list[Payout]: ...
+
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: PayoutState | None = None
+    ) -> list[Payout]:
+        """The merchant's payouts, retries included (only those in ``state`` when given), by id."""
+        ...
+
+    def list_in_state(self, state: PayoutState, *, after: str | None, limit: int) -> list[Payout]:
+        """Every merchant's payouts in ``state``, by id (an operator's cross-merchant view)."""
+        ...
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         """Payouts to ``destination`` created at or after ``since`` (for the recipient's daily limit)."""

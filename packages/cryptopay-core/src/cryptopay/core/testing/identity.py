@@ -10,6 +10,7 @@ They are the reference behaviour for the SQL implementations (see ``cryptopay.co
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import secrets
@@ -17,7 +18,6 @@ import threading
 from datetime import datetime
 from typing import TypeVar
 
-import attrs
 from cryptopay.core.errors import Conflict
 from cryptopay.core.identity.model import (
     ApiKey,
@@ -49,7 +49,7 @@ def _page(items: dict[str, _T], after: str | None, limit: int) -> list[_T]:
 
 def _copy(item: _T) -> _T:
     # Return copies so callers mutate their own object and must call update(), as with a database.
-    return attrs.evolve(item)  # type: ignore[misc]
+    return copy.copy(item)
 
 
 class InMemoryUsers:

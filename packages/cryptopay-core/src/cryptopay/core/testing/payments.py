@@ -107,8 +107,11 @@ class InMemoryInvoices(_ById):
     def update(self, invoice: Invoice) -> None:
         self._update(invoice, invoice.id, "invoice")
 
-    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Invoice]:
-        return _page([i for i in self._all() if i.merchant_id == merchant_id], lambda i: i.id, after, limit)
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+    ) -> list[Invoice]:
+        mine = [i for i in self._all() if i.merchant_id == merchant_id and (state is None or i.state is state)]
+        return _page(mine, lambda i: i.id, after, limit)
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         wanted = address_key(network, address)
@@ -243,6 +246,15 @@ class InMemoryPayouts(_ById):
 
     def for_settlement(self, settlement_id: str) -> list[Payout]:
         return self._sorted(p for p in self._all() if p.settlement_id == settlement_id)
+
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: PayoutState | None = None
+    ) -> list[Payout]:
+        mine = [p for p in self._all() if p.merchant_id == merchant_id and (state is None or p.state is state)]
+        return _page(mine, lambda p: p.id, after, limit)
+
+    def list_in_state(self, state: PayoutState, *, after: str | None, limit: int) -> list[Payout]:
+        return _page([p for p in self._all() if p.state is state], lambda p: p.id, after, limit)
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         return self._sorted(p for p in self._all() if p.destination == destination and p.created_at >= since)

@@ -31,6 +31,7 @@ from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.model import Merchant, SettlementProfile
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import parse_payload, token_from_url
 from cryptopay.core.money import KES, Money
 from cryptopay.core.outbox import OutboxMessage
@@ -45,10 +46,12 @@ from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxSta
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import NETWORKS, AddressFormat, rail_for
+from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import InMemoryMerchants
+from cryptopay.core.testing.metrics import RecordingMetrics
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage, payments_uow
 from cryptopay.core.testing.system import ManualClock, SequentialIds
@@ -199,6 +202,7 @@ class PaymentsStack:
         self.cursors = InMemoryScanCursorStore()
         self.mpesa = FakeMobileMoney(clock=self.clock)
         self.merchants = InMemoryMerchants()
+        self.metrics = RecordingMetrics()
         self.urls = PayoutUrls(
             result=f"{CALLBACK_BASE}/payouts/result",
             timeout=f"{CALLBACK_BASE}/payouts/timeout",
@@ -220,6 +224,8 @@ class PaymentsStack:
             uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=gateway or self.mpesa, urls=self.urls
         )
         self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
+        self.listings = Listings(uow=uow, merchants=self.merchants)
+        self.reconciliation = Reconciliation(uow=uow, ledger=ledger, clock=clock, metrics=self.metrics)
         self._scanners = {n: ChainScanner(c, self.cursors, start_block=c.head() + 1) for n, c in self.chains.items()}
 
     # --- set-up -------------------------------------------------------------------------------------------------

@@ -143,7 +143,7 @@ class RecordingSender:
         outcome = self._answer(url)
         if isinstance(outcome, Exception):
             raise outcome
-        return WebhookResponse(outcome, "ok" if 200 <= outcome < 300 else "no")
+        return WebhookResponse(outcome)
 
     @staticmethod
     def unreachable(url: str) -> Exception:

@@ -17,6 +17,7 @@ from cryptopay.core.webhooks.model import (
 )
 from cryptopay.core.webhooks.service import (
     DELIVER_JOB,
+    MAX_ENDPOINTS,
     SWEEP_JOB,
     UowFactory,
     create_endpoint,
@@ -42,6 +43,7 @@ __all__ = [
     "DEFAULT_LEASE",
     "DEFAULT_TOLERANCE",
     "DELIVER_JOB",
+    "MAX_ENDPOINTS",
     "RETRY_SCHEDULE",
     "SECRET_PREFIX",
     "SWEEP_JOB",

@@ -18,13 +18,13 @@ While one worker sends, the delivery is claimed (``locked_until``) so a duplicat
 from __future__ import annotations
 
 import enum
-import ipaddress
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState
+from cryptopay.core.webhooks.targets import host_problem
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -68,7 +68,9 @@ _SNIPPET = 1000
 
 
 def check_endpoint_url(url: str, *, allow_insecure: bool = False) -> str:
-    """An absolute https URL to a public host, without credentials; ``allow_insecure`` admits http and local hosts."""
+    """An absolute https URL to a public host, without credentials; ``allow_insecure`` (the sandbox, outside
+    production) also admits http and loopback hosts, never private ones. Hosts are read as a resolver reads them
+    (see ``cryptopay.core.webhooks.targets``)."""
     parts = urlsplit(url.strip())
     allowed = {"https", "http"} if allow_insecure else {"https"}
     if parts.scheme not in allowed:
@@ -77,19 +79,10 @@ def check_endpoint_url(url: str, *, allow_insecure: bool = False) -> str:
         raise InvalidInput("a webhook URL needs a host")
     if parts.username or parts.password:
         raise InvalidInput("a webhook URL must not carry credentials")
-    if not allow_insecure and _is_internal(parts.hostname):
-        raise InvalidInput("a webhook URL must not point at a private or loopback address")
+    problem = host_problem(parts.hostname, allow_loopback=allow_insecure)
+    if problem is not None:
+        raise InvalidInput(problem)
     return url.strip()
-
-
-def _is_internal(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
 
 
 def _events(values: Iterable[str]) -> frozenset[str]:
@@ -208,7 +201,10 @@ class WebhookDelivery:
 
 @attrs.frozen
 class WebhookAttempt:
-    """One row of the delivery log: when, what came back (a truncated snippet) or what went wrong."""
+    """One row of the delivery log: when, the status that came back or what went wrong (in our words).
+
+    ``response_snippet`` is always empty since #12.3 (response bodies are never stored); the column stays for
+    old rows."""
 
     delivery_id: str
     number: int
@@ -225,10 +221,9 @@ class WebhookAttempt:
 
 @attrs.frozen
 class WebhookResponse:
-    """What an endpoint answered: the status and the start of the body (for the delivery log)."""
+    """What an endpoint answered: its status only (the body is never kept nor shown to the merchant)."""
 
     status_code: int
-    snippet: str = ""
 
     @property
     def ok(self) -> bool:

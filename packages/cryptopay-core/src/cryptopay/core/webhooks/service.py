@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # the port imports this package's model; a run-time import he
 
 __all__ = [
     "DELIVER_JOB",
+    "MAX_ENDPOINTS",
     "SWEEP_JOB",
     "UowFactory",
     "create_endpoint",
@@ -46,6 +47,7 @@ __all__ = [
     "sweep_webhooks",
 ]
 
+MAX_ENDPOINTS = 10  # enabled webhook endpoints per merchant (CRYPTOPAY_WEBHOOK_MAX_ENDPOINTS)
 DELIVER_JOB = "webhooks.deliver"
 SWEEP_JOB = "webhooks.sweep"
 
@@ -144,9 +146,9 @@ def deliver_webhook(
             clock.now(), ok=bool(response and response.ok), status_code=status_code, error=error, schedule=schedule
         )
         uow.webhook_deliveries.save(after)
-        snippet = response.snippet[:1000] if response else ""
+        # Only the status and our own short reason are kept: never what the endpoint answered (#12.3).
         uow.webhook_deliveries.add_attempt(
-            WebhookAttempt(delivery_id, after.attempts, sent_at, status_code, snippet, error, duration_ms)
+            WebhookAttempt(delivery_id, after.attempts, sent_at, status_code, "", error, duration_ms)
         )
     if not after.status.final:
         nudge(queue, after, clock.now())
@@ -195,8 +197,13 @@ def create_endpoint(
     ids: IdGenerator,
     clock: Clock,
     allow_insecure: bool = False,
+    max_endpoints: int = MAX_ENDPOINTS,
 ) -> WebhookEndpoint:
-    """Register a merchant endpoint with a fresh ``whsec_`` secret (shown to the merchant once, at creation)."""
+    """Register a merchant endpoint with a fresh ``whsec_`` secret (shown to the merchant once, at creation).
+
+    A merchant has at most ``max_endpoints`` enabled endpoints: each one is retried for days, so an unbounded
+    number would let one merchant multiply our outgoing traffic.
+    """
     if len(description) > 200:
         raise InvalidInput("an endpoint description is at most 200 characters")
     endpoint = WebhookEndpoint(
@@ -209,5 +216,8 @@ def create_endpoint(
         description=description,
     )
     with uow_factory() as uow:
+        enabled = sum(1 for existing in uow.webhook_endpoints.for_merchant(merchant_id) if existing.enabled)
+        if enabled >= max_endpoints:
+            raise InvalidInput(f"a merchant has at most {max_endpoints} webhook endpoints; delete one first")
         uow.webhook_endpoints.add(endpoint)
     return endpoint

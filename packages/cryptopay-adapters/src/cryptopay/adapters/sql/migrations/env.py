@@ -5,13 +5,14 @@ from __future__ import annotations
 from alembic import context
 from cryptopay.adapters.sql.engine import make_engine
 from cryptopay.adapters.sql.tables import metadata
+from sqlalchemy.engine import Connection
 
 config = context.config
 
 
 def run() -> None:
     connection = config.attributes.get("connection")
-    if connection is not None:
+    if isinstance(connection, Connection):
         _migrate(connection)
         return
     engine = make_engine(config.get_main_option("sqlalchemy.url"))
@@ -22,17 +23,16 @@ def run() -> None:
         engine.dispose()
 
 
-def _migrate(connection: object) -> None:
+def _migrate(connection: Connection) -> None:
     context.configure(
-        connection=connection,  # type: ignore[arg-type]
+        connection=connection,
         target_metadata=metadata,
         render_as_batch=True,
         transaction_per_migration=False,
     )
     with context.begin_transaction():
         context.run_migrations()
-    if hasattr(connection, "commit"):
-        connection.commit()
+    connection.commit()
 
 
 run()

@@ -142,8 +142,12 @@ class SqlInvoices(_Documents[Invoice]):
         self._update(invoice)
         self._index_addresses(invoice)
 
-    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Invoice]:
-        return self._select(invoices.c.merchant_id == merchant_id, *_page(invoices, "id", after), limit=limit)
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+    ) -> list[Invoice]:
+        in_state = () if state is None else (invoices.c.state == state.value,)
+        mine = (invoices.c.merchant_id == merchant_id, *in_state, *_page(invoices, "id", after))
+        return self._select(*mine, limit=limit)
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         return self._one(invoices.c.id == _address_owner(network, address).scalar_subquery())
@@ -311,6 +315,18 @@ class SqlPayouts(_Documents[Payout]):
 
     def for_settlement(self, settlement_id: str) -> list[Payout]:
         return self._select(payouts.c.settlement_id == settlement_id, order=_BY_AGE)
+
+    def list_for_merchant(
+        self, merchant_id: str, *, after: str | None, limit: int, state: PayoutState | None = None
+    ) -> list[Payout]:
+        # A payout names its settlement, and the settlement its merchant: one keyset query over the join.
+        of_merchant = sa.select(settlements.c.id).where(settlements.c.merchant_id == merchant_id)
+        in_state = () if state is None else (payouts.c.state == state.value,)
+        mine = (payouts.c.settlement_id.in_(of_merchant), *in_state, *_page(payouts, "id", after))
+        return self._select(*mine, limit=limit)
+
+    def list_in_state(self, state: PayoutState, *, after: str | None, limit: int) -> list[Payout]:
+        return self._select(payouts.c.state == state.value, *_page(payouts, "id", after), limit=limit)
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         return self._select(payouts.c.destination == destination, payouts.c.created_at >= since, order=_BY_AGE)

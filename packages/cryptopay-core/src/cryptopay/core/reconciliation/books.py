@@ -1,61 +1,32 @@
-"""Reconciliation: every difference between the ledger and the payment records it should agree with.
+"""The books against our own records: custody against invoice credits, payouts against their holds, the trial
+balance. Each check is a pure function of one ``Records`` snapshot returning its differences.
 
-``gather`` reads one snapshot of the records (invoices, their credits and refunds, payouts, the ledger balances,
-holds and entries they name); each check is a pure function of that snapshot returning its differences. The checks
-cover the merchant-payment flows: a custody account that other flows also book (personal wallets) would show
-their amounts as differences until their records are gathered here too.
-
-Areas: ``credits`` (the ledger against the invoice credits), ``payouts`` (payouts against M-Pesa's results and
-the ledger's holds) and ``books`` (the trial balance).
+The checks cover the merchant-payment flows: a custody account that other flows also book (personal wallets)
+would show their amounts as differences until their records are gathered here too.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from decimal import Decimal
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
-import attrs
 from cryptopay.core import flows
-from cryptopay.core.errors import NotFound
-from cryptopay.core.invoices import Invoice, TransferKey, is_confirmed
-from cryptopay.core.ledger import AccountBalance, Hold, HoldState, Ledger
+from cryptopay.core.invoices import TransferKey, is_confirmed
+from cryptopay.core.ledger import HoldState
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payments import PaymentCredit, Payout, PayoutState, Refund, RefundState
-from cryptopay.core.ports.payments import PaymentsUnitOfWork
+from cryptopay.core.payments.model import PaymentCredit, RefundState
+from cryptopay.core.payments.payout import PayoutState
+from cryptopay.core.reconciliation.model import Difference, Records
 
-from cryptopay_cli.paging import all_invoices, all_payouts, all_stores, read
-
-if TYPE_CHECKING:  # imported when a command runs: keeps `--help` light
-    from cryptopay.adapters.bootstrap import Services
-
-__all__ = ["CHECKS", "Check", "Difference", "Records", "gather", "reconcile"]
-
-
-@attrs.frozen
-class Difference:
-    """One thing that does not agree: what it is about, what was expected and what was found."""
-
-    subject: str
-    expected: str
-    actual: str
-    detail: str = ""
-
-
-@attrs.frozen(kw_only=True)
-class Records:
-    """A snapshot of the records the checks compare."""
-
-    invoices: tuple[Invoice, ...]
-    credits: tuple[PaymentCredit, ...]
-    refunds: tuple[Refund, ...]
-    payouts: tuple[Payout, ...]
-    custody: dict[str, Money]  # custody account -> posted balance (zero when the account was never opened)
-    in_flight: AccountBalance | None
-    holds: dict[str, Hold | None]  # a payout's hold id -> the hold, None if the ledger has none
-    credit_entries: dict[str, tuple[bool, bool]]  # a credit's entry id -> (the entry exists, it has a reversal)
-    trial_balance: dict[str, Decimal]
+__all__ = [
+    "completed_payouts_have_receipts",
+    "confirmed_payments_credited",
+    "credit_entries_posted",
+    "custody_matches_credits",
+    "in_flight_matches_payouts",
+    "payout_holds_match",
+    "trial_balance_zero",
+]
 
 
 def _standing(credits: Iterable[PaymentCredit]) -> list[PaymentCredit]:
@@ -181,94 +152,6 @@ def trial_balance_zero(records: Records) -> list[Difference]:
     return [Difference(f"asset {asset}", "0", str(total)) for asset, total in records.trial_balance.items() if total]
 
 
-@attrs.frozen
-class Check:
-    """One named check of an area; ``about`` is its rule."""
-
-    name: str
-    area: str
-    run: Callable[[Records], list[Difference]]
-
-    @property
-    def about(self) -> str:
-        return (self.run.__doc__ or "").strip()
-
-
-CHECKS: tuple[Check, ...] = (
-    Check("custody", "credits", custody_matches_credits),
-    Check("payments-credited", "credits", confirmed_payments_credited),
-    Check("credit-entries", "credits", credit_entries_posted),
-    Check("receipts", "payouts", completed_payouts_have_receipts),
-    Check("payout-holds", "payouts", payout_holds_match),
-    Check("in-flight", "payouts", in_flight_matches_payouts),
-    Check("trial-balance", "books", trial_balance_zero),
-)
-
-
-def reconcile(records: Records, checks: Sequence[Check] = CHECKS) -> list[tuple[Check, list[Difference]]]:
-    """Run every check on one snapshot."""
-    return [(check, check.run(records)) for check in checks]
-
-
-# --- reading the snapshot --------------------------------------------------------------------------------------
-
-
 def _tx(key: TransferKey) -> str:
     network, tx_hash, index = key
     return f"{network}:{tx_hash}#{index}"
-
-
-def _balance(ledger: Ledger, code: str) -> AccountBalance | None:
-    try:
-        return ledger.balance(code)
-    except NotFound:
-        return None
-
-
-def _per_invoice(svc: Services, invoices: Sequence[Invoice]) -> tuple[list[PaymentCredit], list[Refund]]:
-    def work(uow: PaymentsUnitOfWork) -> tuple[list[PaymentCredit], list[Refund]]:
-        credits = [c for i in invoices for c in uow.payment_credits.for_invoice(i.id)]
-        return credits, [r for i in invoices for r in uow.refunds.for_invoice(i.id)]
-
-    return read(svc, work)
-
-
-def _ledger_records(
-    svc: Services, credits: Sequence[PaymentCredit], payouts: Sequence[Payout]
-) -> tuple[dict[str, Hold | None], dict[str, tuple[bool, bool]]]:
-    def work(uow: PaymentsUnitOfWork) -> tuple[dict[str, Hold | None], dict[str, tuple[bool, bool]]]:
-        session = uow.ledger
-        holds = {p.hold_id: session.get_hold(p.hold_id) for p in payouts}
-        entries = {
-            c.entry_id: (session.get_entry(c.entry_id) is not None, session.find_reversal(c.entry_id) is not None)
-            for c in credits
-        }
-        return holds, entries
-
-    return read(svc, work)
-
-
-def _custody(svc: Services, credits: Sequence[PaymentCredit]) -> dict[str, Money]:
-    accounts = {flows.custody(rail.network.name, rail.asset): rail.asset for s in all_stores(svc) for rail in s.rails}
-    accounts |= {flows.custody(c.transfer[0], c.received.asset): c.received.asset for c in credits}
-    found = {code: _balance(svc.ledger, code) for code in sorted(accounts)}
-    return {code: b.posted if b else Money.zero(accounts[code]) for code, b in found.items()}
-
-
-def gather(svc: Services) -> Records:
-    """Read the snapshot the checks compare, from the payment repositories and the ledger."""
-    invoices = list(all_invoices(svc))
-    credits, refunds = _per_invoice(svc, invoices)
-    payouts = all_payouts(svc)
-    holds, entries = _ledger_records(svc, credits, payouts)
-    return Records(
-        invoices=tuple(invoices),
-        credits=tuple(credits),
-        refunds=tuple(refunds),
-        payouts=tuple(payouts),
-        custody=_custody(svc, credits),
-        in_flight=_balance(svc.ledger, flows.IN_FLIGHT),
-        holds=holds,
-        credit_entries=entries,
-        trial_balance=svc.ledger.trial_balance(),
-    )

@@ -1,0 +1,131 @@
+"""Read models for listings: per-merchant, cursor-paged queries every shell runs (nothing pages in memory).
+
+Each page is one keyset query of a repository (``ports.payments``): items ordered by id, strictly after the
+cursor ``after``, at most ``limit`` of them. ``each`` walks a listing page by page for the commands and the
+reconciliation that need every row; it holds one page at a time.
+
+>>> from cryptopay.core.testing.payments import payments_storage, payments_uow
+>>> listings = Listings(uow=payments_uow(payments_storage()))
+>>> listings.payouts("m1", after=None, limit=10)
+[]
+>>> rows = ["a", "b", "c"]
+>>> list(each(lambda after, limit: [r for r in rows if after is None or r > after][:limit], key=str, page=2))
+['a', 'b', 'c']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
+
+from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.identity.model import Merchant
+from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.payments.model import StoreSettings
+from cryptopay.core.payments.payout import Payout, PayoutState, Settlement
+from cryptopay.core.ports.storage import in_transaction
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.identity import MerchantRepository
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+
+__all__ = ["PAGE", "Listings", "each"]
+
+T = TypeVar("T")
+PAGE = 100
+
+
+def each(fetch: Callable[[str | None, int], list[T]], key: Callable[[T], str], *, page: int = PAGE) -> Iterator[T]:
+    """Every item of a keyset listing ``fetch(after, limit)`` ordered by ``key``, one page at a time."""
+    after: str | None = None
+    while found := fetch(after, page):
+        yield from found
+        if len(found) < page:
+            return
+        after = key(found[-1])
+
+
+class Listings:
+    """The merchant-payment listings: merchants, stores, invoices, settlements and payouts, one page per call."""
+
+    def __init__(self, *, uow: PaymentsUowFactory, merchants: MerchantRepository | None = None) -> None:
+        self._uow, self._merchants = uow, merchants
+
+    def _read(self, work: Callable[[PaymentsUnitOfWork], T]) -> T:
+        return in_transaction(self._uow, work)
+
+    def stores(self, *, after: str | None, limit: int) -> list[StoreSettings]:
+        """Merchants' store settings, by merchant id."""
+        return self._read(lambda uow: uow.stores.list(after=after, limit=limit))
+
+    def store(self, merchant_id: str) -> StoreSettings | None:
+        """One merchant's store settings, if it has a store."""
+        return self._read(lambda uow: uow.stores.get(merchant_id))
+
+    def merchants(self, *, after: str | None, limit: int) -> list[tuple[Merchant, StoreSettings | None]]:
+        """Merchants by id, each with its store settings (None before it has a store)."""
+        if self._merchants is None:
+            raise Unavailable("this deployment offers no merchant repository")
+        found = self._merchants.list(after=after, limit=limit)
+        return [(merchant, self.store(merchant.id)) for merchant in found]
+
+    def merchant_ids(self, merchant_id: str | None = None) -> list[str]:
+        """The one merchant asked for (``NotFound`` if it has no store), or every merchant with a store."""
+        if merchant_id is None:
+            return [s.merchant_id for s in each(lambda a, n: self.stores(after=a, limit=n), lambda s: s.merchant_id)]
+        if self._read(lambda uow: uow.stores.get(merchant_id)) is None:
+            raise NotFound(f"no merchant {merchant_id} with store settings")
+        return [merchant_id]
+
+    def invoices(
+        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+    ) -> list[Invoice]:
+        """The merchant's invoices (in ``state`` when given), by id."""
+        return self._read(
+            lambda uow: uow.invoices.list_for_merchant(merchant_id, after=after, limit=limit, state=state)
+        )
+
+    def settlements(self, merchant_id: str, *, after: str | None, limit: int) -> list[Settlement]:
+        """The merchant's settlements, by id."""
+        return self._read(lambda uow: uow.settlements.list_for_merchant(merchant_id, after=after, limit=limit))
+
+    def payouts(
+        self, merchant_id: str | None, *, after: str | None, limit: int, state: PayoutState | None = None
+    ) -> list[Payout]:
+        """One merchant's payouts (in ``state`` when given), or, with no merchant, every payout in ``state``."""
+        if merchant_id is not None:
+            return self._read(
+                lambda uow: uow.payouts.list_for_merchant(merchant_id, after=after, limit=limit, state=state)
+            )
+        if state is None:
+            raise InvalidInput("name a merchant or a state to list payouts", field="merchant_id")
+        return self._read(lambda uow: uow.payouts.list_in_state(state, after=after, limit=limit))
+
+    def each_invoice(self, merchant_id: str | None = None, state: InvoiceState | None = None) -> Iterator[Invoice]:
+        """Every invoice of one merchant (or of every merchant with a store), by merchant then id."""
+        for merchant in self.merchant_ids(merchant_id):
+            yield from each(partial(self._invoices, merchant, state), _id)
+
+    def each_settlement(self, merchant_id: str | None = None) -> Iterator[Settlement]:
+        """Every settlement of one merchant (or of every merchant with a store), by merchant then id."""
+        for merchant in self.merchant_ids(merchant_id):
+            yield from each(partial(self._settlements, merchant), _id)
+
+    def each_payout(self, merchant_id: str | None = None, state: PayoutState | None = None) -> Iterator[Payout]:
+        """Every payout of one merchant (or of every merchant with a store), by merchant then id."""
+        for merchant in self.merchant_ids(merchant_id):
+            yield from each(partial(self._payouts, merchant, state), _id)
+
+    def _invoices(self, merchant_id: str, state: InvoiceState | None, after: str | None, limit: int) -> list[Invoice]:
+        return self.invoices(merchant_id, after=after, limit=limit, state=state)
+
+    def _settlements(self, merchant_id: str, after: str | None, limit: int) -> list[Settlement]:
+        return self.settlements(merchant_id, after=after, limit=limit)
+
+    def _payouts(self, merchant_id: str, state: PayoutState | None, after: str | None, limit: int) -> list[Payout]:
+        return self.payouts(merchant_id, after=after, limit=limit, state=state)
+
+
+def _id(item: Invoice | Settlement | Payout) -> str:
+    return item.id

@@ -1,0 +1,27 @@
+"""Reconciliation: every difference between the ledger, our payment records, M-Pesa and the chains.
+
+``Reconciliation`` (the use case) reads one ``Records`` snapshot through the ports; each check in ``CHECKS`` is a
+pure function of it returning its ``Difference`` list. ``parse_statement`` reads M-Pesa's statement export.
+"""
+
+from cryptopay.core.reconciliation.checks import CHECKS
+from cryptopay.core.reconciliation.model import Check, CheckResult, Difference, OnChain, Records, Report
+from cryptopay.core.reconciliation.service import Outside, Reconciliation, run_checks
+from cryptopay.core.reconciliation.statement import Statement, StatementLine, parse_statement, render_statement
+
+__all__ = [
+    "CHECKS",
+    "Check",
+    "CheckResult",
+    "Difference",
+    "OnChain",
+    "Outside",
+    "Reconciliation",
+    "Records",
+    "Report",
+    "Statement",
+    "StatementLine",
+    "parse_statement",
+    "render_statement",
+    "run_checks",
+]

@@ -1,0 +1,23 @@
+"""Every reconciliation check, by area: ``credits``, ``payouts`` and ``books`` compare our own records; ``mpesa``
+and ``chains`` compare them with the outside world.
+"""
+
+from __future__ import annotations
+
+from cryptopay.core.reconciliation import books, outside
+from cryptopay.core.reconciliation.model import Check
+
+__all__ = ["CHECKS"]
+
+CHECKS: tuple[Check, ...] = (
+    Check("custody", "credits", books.custody_matches_credits),
+    Check("payments-credited", "credits", books.confirmed_payments_credited),
+    Check("credit-entries", "credits", books.credit_entries_posted),
+    Check("receipts", "payouts", books.completed_payouts_have_receipts),
+    Check("payout-holds", "payouts", books.payout_holds_match),
+    Check("in-flight", "payouts", books.in_flight_matches_payouts),
+    Check("trial-balance", "books", books.trial_balance_zero),
+    Check("mpesa-statement", "mpesa", outside.statement_matches_payouts, outside.needs_statement),
+    Check("mpesa-float", "mpesa", outside.float_matches_balance, outside.needs_balance),
+    Check("custody-on-chain", "chains", outside.custody_on_chain, outside.needs_chains),
+)

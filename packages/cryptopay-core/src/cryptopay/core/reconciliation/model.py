@@ -1,0 +1,108 @@
+"""What reconciliation compares and what it finds: the snapshot, a difference, a check, the report.
+
+A ``Records`` snapshot holds our own records (invoices, credits, refunds, payouts, the ledger's balances, holds and
+entries) next to what the outside world says: M-Pesa's statement and Account Balance, and the chains' balances of
+our addresses. Each outside source is optional; a check whose source was not read is reported as skipped, never
+as clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.invoices import Invoice
+from cryptopay.core.ledger import AccountBalance, Hold
+from cryptopay.core.money import Money
+from cryptopay.core.payments.model import PaymentCredit, Refund
+from cryptopay.core.payments.payout import Payout
+from cryptopay.core.reconciliation.statement import Statement
+
+__all__ = ["Check", "CheckResult", "Difference", "OnChain", "Records", "Report"]
+
+
+@attrs.frozen
+class Difference:
+    """One thing that does not agree: what it is about, what was expected and what was found."""
+
+    subject: str
+    expected: str
+    actual: str
+    detail: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class OnChain:
+    """A custody account's on-chain side: the summed balance of the addresses read, and how many were read."""
+
+    balance: Money
+    addresses: int
+
+
+@attrs.frozen(kw_only=True)
+class Records:
+    """A snapshot of the records the checks compare (outside sources are None when not read)."""
+
+    invoices: tuple[Invoice, ...]
+    credits: tuple[PaymentCredit, ...]
+    refunds: tuple[Refund, ...]
+    payouts: tuple[Payout, ...]
+    custody: Mapping[str, Money]  # custody account -> posted balance (zero when the account was never opened)
+    in_flight: AccountBalance | None
+    float_balance: AccountBalance | None  # the books' M-Pesa float
+    holds: Mapping[str, Hold | None]  # a payout's hold id -> the hold, None if the ledger has none
+    credit_entries: Mapping[str, tuple[bool, bool]]  # a credit's entry id -> (the entry exists, it has a reversal)
+    trial_balance: Mapping[str, Decimal]
+    statement: Statement | None = None  # M-Pesa's own record of what moved (the org portal's statement export)
+    mpesa_balance: Money | None = None  # M-Pesa's Account Balance answer (the float's available funds)
+    float_baseline: Money | None = None  # float funded outside the books: opening balance, unbooked top-ups
+    on_chain: Mapping[str, OnChain] | None = None  # custody account -> what the chain holds at our addresses
+
+
+@attrs.frozen
+class Check:
+    """One named check of an area; ``about`` is its rule; ``needs`` says why it cannot run on a snapshot."""
+
+    name: str
+    area: str
+    run: Callable[[Records], list[Difference]]
+    needs: Callable[[Records], str] = lambda _records: ""
+
+    @property
+    def about(self) -> str:
+        return (self.run.__doc__ or "").strip()
+
+
+@attrs.frozen
+class CheckResult:
+    """A check's differences, or the reason it was skipped (an outside source was not read)."""
+
+    check: Check
+    differences: tuple[Difference, ...]
+    skipped: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+@attrs.frozen
+class Report:
+    """Every check's result on one snapshot, taken at ``at``."""
+
+    at: datetime
+    results: tuple[CheckResult, ...]
+
+    @property
+    def differences(self) -> int:
+        return sum(len(r.differences) for r in self.results)
+
+    @property
+    def clean(self) -> bool:
+        return self.differences == 0
+
+    def by_check(self) -> dict[str, int]:
+        """How many differences each check found."""
+        return {r.check.name: len(r.differences) for r in self.results}

@@ -1,0 +1,177 @@
+"""Our books against the outside world: M-Pesa's statement and Account Balance, the chains' balances.
+
+The database agreeing with itself proves little when a lost callback leaves a payout ``unknown`` that M-Pesa
+paid: only M-Pesa's own record can show it. So payouts are matched against the statement export by receipt
+(M-Pesa's TransactionID), and a paid row whose receipt no payout carries is matched by amount and receiving
+party among the payouts not completed in our books, which names the payout M-Pesa paid while we think it
+failed or do not know. The float is compared with Account Balance, and each custody account with what the
+chain holds at our deposit and hot-wallet addresses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from cryptopay.core import flows
+from cryptopay.core.invoices import is_confirmed
+from cryptopay.core.money import KES, Money
+from cryptopay.core.payments.model import RefundState
+from cryptopay.core.payments.payout import Payout, PayoutState
+from cryptopay.core.reconciliation.model import Difference, Records
+from cryptopay.core.reconciliation.statement import StatementLine
+
+__all__ = [
+    "custody_on_chain",
+    "float_matches_balance",
+    "needs_balance",
+    "needs_chains",
+    "needs_statement",
+    "statement_matches_payouts",
+]
+
+
+def needs_statement(records: Records) -> str:
+    return "" if records.statement is not None else "no M-Pesa statement was imported"
+
+
+def needs_balance(records: Records) -> str:
+    if records.mpesa_balance is None:
+        return "no M-Pesa Account Balance answer"
+    return "" if records.float_baseline is not None else "no float baseline (opening balance and unbooked top-ups)"
+
+
+def needs_chains(records: Records) -> str:
+    return "" if records.on_chain else "no chain balance reader is configured"
+
+
+# --- M-Pesa ----------------------------------------------------------------------------------------------------
+
+
+def _digits_match(pattern: str, number: str) -> bool:
+    """A statement's party number (portals mask digits with ``*``) against one of ours."""
+    return len(pattern) == len(number) and all(p in ("*", n) for p, n in zip(pattern, number, strict=True))
+
+
+def _party(payout: Payout) -> str:
+    return payout.destination.split("#", 1)[0]
+
+
+def _same_party(payout: Payout, line: StatementLine) -> bool:
+    return not line.party_number or _digits_match(line.party_number, _party(payout))
+
+
+def _paid(line: StatementLine) -> str:
+    return f"M-Pesa paid {line.withdrawn} to {line.other_party or '?'} (receipt {line.receipt})"
+
+
+def _match_unreceipted(line: StatementLine, payouts: Iterable[Payout], taken: set[str]) -> Payout | None:
+    """The oldest payout not completed in our books that this paid row could be: same amount, same party."""
+    for payout in sorted(payouts, key=lambda p: (p.created_at, p.id)):
+        if payout.id in taken or payout.state is PayoutState.COMPLETED or payout.state is PayoutState.PLANNED:
+            continue
+        if payout.amount == line.withdrawn and _same_party(payout, line) and payout.created_at <= line.completed_at:
+            return payout
+    return None
+
+
+def _line_against(payout: Payout, line: StatementLine) -> list[Difference]:
+    subject = f"payout {payout.id} ({payout.state.value})"
+    found = []
+    if payout.state is not PayoutState.COMPLETED:
+        found.append(Difference(subject, f"{payout.state.value} as in our books", "paid by M-Pesa", _paid(line)))
+    if payout.amount != line.withdrawn:
+        found.append(Difference(subject, f"{payout.amount} paid", f"{line.withdrawn} paid", _paid(line)))
+    if not _same_party(payout, line):
+        found.append(Difference(subject, f"paid to {_party(payout)}", f"paid to {line.party_number}", _paid(line)))
+    return found
+
+
+def statement_matches_payouts(records: Records) -> list[Difference]:
+    """Every payment on M-Pesa's statement is one completed payout (receipt, amount, party), and every payout we
+    completed within the statement's period is on it, the totals agreeing."""
+    statement = records.statement
+    if statement is None or (covers := statement.covers) is None:
+        return []
+    by_receipt = {p.receipt: p for p in records.payouts if p.receipt}
+    found: list[Difference] = []
+    matched: set[str] = set()
+    paid = [line for line in statement.lines if line.is_payout]
+    for line in paid:
+        payout = by_receipt.get(line.receipt) or _match_unreceipted(line, records.payouts, matched)
+        if payout is None:
+            found.append(Difference(f"receipt {line.receipt}", "a payout of ours", "none in our books", _paid(line)))
+            continue
+        matched.add(payout.id)
+        found += _line_against(payout, line)
+    ours = [p for p in records.payouts if p.state is PayoutState.COMPLETED and _within(p, covers)]
+    for payout in ours:
+        if payout.id not in matched:
+            detail = f"{payout.amount} to {payout.destination}, completed {payout.finished_at}"
+            subject = f"payout {payout.id} (completed)"
+            found.append(Difference(subject, f"receipt {payout.receipt} on M-Pesa's statement", "not on it", detail))
+    return found + _totals(paid, ours)
+
+
+def _within(payout: Payout, covers: tuple[datetime, datetime]) -> bool:
+    start, end = covers
+    return payout.finished_at is not None and start <= payout.finished_at <= end
+
+
+def _totals(paid: list[StatementLine], ours: list[Payout]) -> list[Difference]:
+    theirs = sum((line.withdrawn for line in paid), Money.zero(KES))
+    books = sum((p.amount for p in ours), Money.zero(KES))
+    if theirs == books:
+        return []
+    subject = f"{flows.FLOAT} paid out in the statement's period"
+    return [Difference(subject, f"{books} in our books", f"{theirs} per M-Pesa", f"off by {theirs - books}")]
+
+
+def float_matches_balance(records: Records) -> list[Difference]:
+    """M-Pesa's Account Balance equals the books' float plus the float funded outside the books (the baseline)."""
+    if records.mpesa_balance is None or records.float_baseline is None:
+        return []
+    books = records.float_balance.posted if records.float_balance else Money.zero(KES)
+    want = records.float_baseline + books
+    if records.mpesa_balance == want:
+        return []
+    in_flight = sum(1 for p in records.payouts if not p.is_final)
+    detail = f"off by {records.mpesa_balance - want}; {in_flight} payouts in flight"
+    expected = f"{want} (books {books} + baseline {records.float_baseline})"
+    return [Difference(flows.FLOAT, expected, f"{records.mpesa_balance} per Account Balance", detail)]
+
+
+# --- chains ----------------------------------------------------------------------------------------------------
+
+
+def _uncredited(records: Records, code: str, zero: Money) -> Money:
+    """Payments mined to our addresses but not yet confirmed: on the chain, not yet in the books."""
+    total = zero
+    for invoice in records.invoices:
+        for payment in invoice.payments:
+            option = invoice.option(payment.rail_key)
+            mined = payment.transfer.block_number is not None and not payment.withdrawn
+            account = flows.custody(option.rail.network.name, payment.amount.asset)
+            if account == code and mined and not is_confirmed(payment, option):
+                total += payment.amount
+    return total
+
+
+def _refunds_sent(records: Records, code: str, zero: Money) -> Money:
+    """Refunds broadcast but not yet confirmed: gone from the chain, still in the books."""
+    sent = (r for r in records.refunds if r.state is RefundState.SENT)
+    return sum((r.amount for r in sent if flows.custody(r.network, r.amount.asset) == code), zero)
+
+
+def custody_on_chain(records: Records) -> list[Difference]:
+    """Each custody account equals what the chain holds at our deposit and hot-wallet addresses, counting the
+    payments mined but not yet confirmed and the refunds sent but not yet confirmed."""
+    found: list[Difference] = []
+    for code, chain in sorted((records.on_chain or {}).items()):
+        zero = Money.zero(chain.balance.asset)
+        books = records.custody.get(code, zero)
+        want = books + _uncredited(records, code, zero) - _refunds_sent(records, code, zero)
+        if chain.balance != want:
+            expected = f"{want} at our {chain.addresses} addresses (books {books})"
+            found.append(Difference(code, expected, f"{chain.balance} on chain", f"off by {chain.balance - want}"))
+    return found

@@ -1,0 +1,194 @@
+"""The reconciliation use case: read one snapshot through the ports, run every check, alert on differences.
+
+The CLI (``cryptopay reconcile``), the worker's schedule (``reconciliation.run``) and the admin endpoint
+(``GET /v1/admin/reconciliation``) all call ``Reconciliation``; none of them reads a repository itself.
+``reconcile_and_alert`` is the scheduled form: besides the report it sets the ``cryptopay_reconciliation_*``
+gauges and, on any difference, appends an audit record and logs an error, so an operator is told.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING
+
+import attrs
+from cryptopay.core import flows
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import NotFound
+from cryptopay.core.invoices import Invoice
+from cryptopay.core.ledger import AccountBalance, Hold, Ledger
+from cryptopay.core.listings import Listings, each
+from cryptopay.core.money import Money
+from cryptopay.core.payments.model import PaymentCredit, Refund
+from cryptopay.core.payments.payout import Payout
+from cryptopay.core.ports.chains import BalanceReader
+from cryptopay.core.ports.monitoring import Metrics
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock
+from cryptopay.core.reconciliation.checks import CHECKS
+from cryptopay.core.reconciliation.model import Check, CheckResult, OnChain, Records, Report
+from cryptopay.core.reconciliation.statement import Statement
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+
+__all__ = ["Outside", "Reconciliation", "run_checks"]
+
+log = logging.getLogger(__name__)
+_ACTOR = "system:reconciliation"
+
+
+@attrs.frozen(kw_only=True)
+class Outside:
+    """What the caller read from M-Pesa for this run (each part optional; its checks are skipped without it).
+
+    ``statement``: the org portal's statement export; ``mpesa_balance``: the float's available funds from an
+    Account Balance answer; ``float_baseline``: float funded outside the books (opening balance, unbooked top-ups).
+    """
+
+    statement: Statement | None = None
+    mpesa_balance: Money | None = None
+    float_baseline: Money | None = None
+
+
+def run_checks(records: Records, checks: Sequence[Check] = CHECKS) -> tuple[CheckResult, ...]:
+    """Run every check on one snapshot; a check whose outside source is missing is skipped, saying why."""
+    results = []
+    for check in checks:
+        missing = check.needs(records)
+        found = () if missing else tuple(check.run(records))
+        results.append(CheckResult(check, found, missing))
+    return tuple(results)
+
+
+class Reconciliation:
+    """Compares the ledger with our payment records, with M-Pesa and with the chains."""
+
+    def __init__(
+        self,
+        *,
+        uow: PaymentsUowFactory,
+        ledger: Ledger,
+        clock: Clock,
+        chains: Mapping[str, BalanceReader] | None = None,
+        hot_wallets: Mapping[str, str] | None = None,
+        metrics: Metrics | None = None,
+        checks: Sequence[Check] = CHECKS,
+    ) -> None:
+        self._uow, self._ledger, self._clock = uow, ledger, clock
+        self._listings = Listings(uow=uow)
+        self._chains = dict(chains or {})
+        self._hot = dict(hot_wallets or {})
+        self._metrics, self._checks = metrics, tuple(checks)
+
+    @property
+    def checks(self) -> tuple[Check, ...]:
+        return self._checks
+
+    def reconcile(self, outside: Outside | None = None) -> Report:
+        """Every check's differences on a snapshot read now."""
+        at = self._clock.now()
+        return Report(at, run_checks(self.snapshot(outside or Outside()), self._checks))
+
+    def reconcile_and_alert(self, outside: Outside | None = None) -> Report:
+        """``reconcile``, then set the gauges, and on any difference write an audit record and log an error."""
+        report = self.reconcile(outside)
+        self._measure(report)
+        if not report.clean:
+            counts = {name: n for name, n in report.by_check().items() if n}
+            in_transaction(self._uow, lambda uow: self._audit(uow, report, counts))
+            log.error("reconciliation found %d differences: %s", report.differences, counts)
+        return report
+
+    def _audit(self, uow: PaymentsUnitOfWork, report: Report, counts: Mapping[str, int]) -> None:
+        details = {name: str(n) for name, n in counts.items()} | {"differences": str(report.differences)}
+        uow.audit.append(AuditEvent(_ACTOR, "reconciliation.differences", "books", report.at, details))
+
+    def _measure(self, report: Report) -> None:
+        if self._metrics is None:
+            return
+        gauge = self._metrics.gauge
+        for result in report.results:
+            labels = {"check": result.check.name, "area": result.check.area}
+            gauge("cryptopay_reconciliation_differences", len(result.differences), about=_ABOUT_DIFF, labels=labels)
+            gauge("cryptopay_reconciliation_skipped", int(bool(result.skipped)), about=_ABOUT_SKIP, labels=labels)
+        gauge("cryptopay_reconciliation_clean", int(report.clean), about="1 when the last run found no difference")
+        gauge("cryptopay_reconciliation_last_run_seconds", report.at.timestamp(), about="when the last run read")
+
+    # --- reading the snapshot ------------------------------------------------------------------------------
+
+    def snapshot(self, outside: Outside) -> Records:
+        """Read the records the checks compare, from the repositories, the ledger and the chains."""
+        invoices = list(self._listings.each_invoice())
+        credits, refunds = in_transaction(self._uow, lambda uow: _per_invoice(uow, invoices))
+        payouts = list(self._listings.each_payout())
+        holds, entries = in_transaction(self._uow, lambda uow: _ledger_records(uow, credits, payouts))
+        custody = self._custody(credits)
+        return Records(
+            invoices=tuple(invoices),
+            credits=tuple(credits),
+            refunds=tuple(refunds),
+            payouts=tuple(payouts),
+            custody=custody,
+            in_flight=self._balance(flows.IN_FLIGHT),
+            float_balance=self._balance(flows.FLOAT),
+            holds=holds,
+            credit_entries=entries,
+            trial_balance=self._ledger.trial_balance(),
+            statement=outside.statement,
+            mpesa_balance=outside.mpesa_balance,
+            float_baseline=outside.float_baseline,
+            on_chain=self._on_chain(custody) if self._chains else None,
+        )
+
+    def _balance(self, code: str) -> AccountBalance | None:
+        try:
+            return self._ledger.balance(code)
+        except NotFound:
+            return None
+
+    def _custody(self, credits: Sequence[PaymentCredit]) -> dict[str, Money]:
+        stores = each(lambda after, limit: self._listings.stores(after=after, limit=limit), lambda s: s.merchant_id)
+        accounts = {flows.custody(rail.network.name, rail.asset): rail.asset for s in stores for rail in s.rails}
+        accounts |= {flows.custody(c.transfer[0], c.received.asset): c.received.asset for c in credits}
+        found = {code: self._balance(code) for code in sorted(accounts)}
+        return {code: b.posted if b else Money.zero(accounts[code]) for code, b in found.items()}
+
+    def _on_chain(self, custody: Mapping[str, Money]) -> dict[str, OnChain]:
+        found: dict[str, OnChain] = {}
+        for network, reader in sorted(self._chains.items()):
+            addresses = in_transaction(self._uow, partial(_addresses, network=network))
+            if hot := self._hot.get(network):
+                addresses = [*addresses, hot]
+            for code, held in custody.items():
+                if code.startswith(f"assets:custody:{network}:"):
+                    total = sum((reader.balance(a, held.asset) for a in addresses), Money.zero(held.asset))
+                    found[code] = OnChain(balance=total, addresses=len(addresses))
+        return found
+
+
+_ABOUT_DIFF = "differences the last reconciliation found, per check"
+_ABOUT_SKIP = "1 when the last reconciliation skipped the check (its outside source was not read)"
+
+
+def _addresses(uow: PaymentsUnitOfWork, *, network: str) -> list[str]:
+    return uow.deposit_addresses.addresses_for(network)
+
+
+def _per_invoice(uow: PaymentsUnitOfWork, invoices: Sequence[Invoice]) -> tuple[list[PaymentCredit], list[Refund]]:
+    credits = [c for i in invoices for c in uow.payment_credits.for_invoice(i.id)]
+    return credits, [r for i in invoices for r in uow.refunds.for_invoice(i.id)]
+
+
+def _ledger_records(
+    uow: PaymentsUnitOfWork, credits: Sequence[PaymentCredit], payouts: Sequence[Payout]
+) -> tuple[dict[str, Hold | None], dict[str, tuple[bool, bool]]]:
+    session = uow.ledger
+    holds = {p.hold_id: session.get_hold(p.hold_id) for p in payouts}
+    entries = {
+        c.entry_id: (session.get_entry(c.entry_id) is not None, session.find_reversal(c.entry_id) is not None)
+        for c in credits
+    }
+    return holds, entries

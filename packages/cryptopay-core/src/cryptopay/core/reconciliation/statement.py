@@ -1,0 +1,255 @@
+"""M-Pesa's own record: the organisation statement exported from the M-Pesa org portal (CSV), read and written.
+
+The portal's "Download statement" CSV opens with a few ``Key:,value`` lines (``Short Code``, ``Account``,
+``Time Period`` ...) and then one row per transaction under this header (column order may vary; names may not):
+
+=====================  ========  ====================================================================
+column                 needed    meaning
+=====================  ========  ====================================================================
+Receipt No.            yes       M-Pesa's receipt (TransactionID), e.g. ``SBX1A2B3C4``
+Completion Time        yes       when it completed, Nairobi time, ``DD-MM-YYYY HH:MM:SS`` (ISO also read)
+Initiation Time        no        when it was started, same format
+Details                no        free text, e.g. ``Business Payment to 254708374149 - John Doe``
+Transaction Status     yes       ``Completed`` (others, e.g. ``Failed``, moved no money)
+Paid In                yes       money into the account (empty when none)
+Withdrawn              yes       money out, often written negative (``-5,000.00``); read as its magnitude
+Balance                no        the account's running balance after the row
+Balance Confirmed      no        ``true`` / ``false``
+Reason Type            yes       ``Business Payment``, ``Salary Payment``, ``Promotion Payment``,
+                                 ``Business Pay Bill``, ``Business Buy Goods``, ``Pay Bill Online``, charges ...
+Other Party Info       yes       ``<number> - <name>``; portals mask phones (``2547******149 - J Doe``)
+Linked Transaction ID  no        the receipt a charge or a reversal belongs to
+A/C No.                no        the account number of a pay-bill payment
+=====================  ========  ====================================================================
+
+Amounts are Kenya shillings with two decimals (thousands separators allowed), read as ``Decimal`` (never float).
+A row that cannot be read is an ``InvalidInput`` naming its line; nothing is half-read.
+
+>>> text = render_statement(Statement(shortcode="600992", lines=(StatementLine(
+...     receipt="SBX1", completed_at=datetime(2026, 1, 5, 11, 0, tzinfo=UTC), status="Completed",
+...     withdrawn=Money.of(5000, KES), reason_type="Business Payment", other_party="254708374149 - John"),)))
+>>> statement = parse_statement(text)
+>>> line = statement.lines[0]
+>>> line.receipt, str(line.withdrawn), line.party_number, line.completed_at.isoformat()
+('SBX1', '5000.00 KES', '254708374149', '2026-01-05T11:00:00+00:00')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import KES, Money
+from cryptopay.core.system import NAIROBI
+
+__all__ = ["COLUMNS", "PAYOUT_REASONS", "Statement", "StatementLine", "parse_statement", "render_statement"]
+
+COLUMNS = (
+    "Receipt No.",
+    "Completion Time",
+    "Initiation Time",
+    "Details",
+    "Transaction Status",
+    "Paid In",
+    "Withdrawn",
+    "Balance",
+    "Balance Confirmed",
+    "Reason Type",
+    "Other Party Info",
+    "Linked Transaction ID",
+    "A/C No.",
+)
+_REQUIRED = (
+    "Receipt No.",
+    "Completion Time",
+    "Transaction Status",
+    "Paid In",
+    "Withdrawn",
+    "Reason Type",
+    "Other Party Info",
+)
+_TIME_FORMATS = ("%d-%m-%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+PAYOUT_REASONS = frozenset(
+    {"business payment", "salary payment", "promotion payment", "business pay bill", "business buy goods"}
+)
+"""Reason types of the payments we send (B2C and B2B); the statement's other rows are not payouts."""
+
+
+@attrs.frozen(kw_only=True)
+class StatementLine:
+    """One statement row: a completed (or not) movement of the organisation's account."""
+
+    receipt: str
+    completed_at: datetime
+    status: str
+    reason_type: str
+    other_party: str = ""
+    paid_in: Money = attrs.field(factory=lambda: Money.zero(KES))
+    withdrawn: Money = attrs.field(factory=lambda: Money.zero(KES))
+    balance: Money | None = None
+    initiated_at: datetime | None = None
+    details: str = ""
+    linked_receipt: str = ""
+    account_no: str = ""
+
+    @property
+    def completed(self) -> bool:
+        return self.status.strip().lower() == "completed"
+
+    @property
+    def is_payout(self) -> bool:
+        """A completed B2C or B2B payment out of the account (not a charge, a top-up or a reversal)."""
+        return self.completed and self.reason_type.strip().lower() in PAYOUT_REASONS and self.withdrawn.is_positive()
+
+    @property
+    def party_number(self) -> str:
+        """The other party's number (phone, paybill or till) as written, masked digits kept as ``*``."""
+        return self.other_party.split(" - ", 1)[0].strip()
+
+
+@attrs.frozen(kw_only=True)
+class Statement:
+    """A statement export: the account it is of, the period it covers, and its rows in file order."""
+
+    lines: tuple[StatementLine, ...]
+    shortcode: str = ""
+    account: str = ""
+    period: tuple[datetime, datetime] | None = None
+
+    @property
+    def covers(self) -> tuple[datetime, datetime] | None:
+        """The period the statement covers: as its header says, else from its first to its last row."""
+        if self.period is not None:
+            return self.period
+        times = [line.completed_at for line in self.lines]
+        return (min(times), max(times)) if times else None
+
+    def by_receipt(self) -> dict[str, StatementLine]:
+        return {line.receipt: line for line in self.lines}
+
+
+def parse_statement(text: str) -> Statement:
+    """Read a statement CSV (preamble lines, then the header row, then one row per transaction)."""
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    start = next((i for i, row in enumerate(rows) if row and row[0].strip() == "Receipt No."), None)
+    if start is None:
+        raise InvalidInput("not an M-Pesa statement: no header row starting with 'Receipt No.'", field="statement")
+    header = [name.strip() for name in rows[start]]
+    missing = [name for name in _REQUIRED if name not in header]
+    if missing:
+        raise InvalidInput(f"the statement has no {', '.join(missing)} column", field="statement")
+    meta = {row[0].strip().rstrip(":"): row[1].strip() for row in rows[:start] if len(row) >= 2}
+    lines = tuple(
+        _line(dict(zip(header, row, strict=False)), number)
+        for number, row in enumerate(rows[start + 1 :], start=start + 2)
+        if any(cell.strip() for cell in row)
+    )
+    return Statement(
+        lines=lines,
+        shortcode=meta.get("Short Code", ""),
+        account=meta.get("Account", ""),
+        period=_period(meta.get("Time Period", "")),
+    )
+
+
+def _line(cells: dict[str, str], number: int) -> StatementLine:
+    try:
+        return StatementLine(
+            receipt=_required(cells, "Receipt No."),
+            completed_at=_time(_required(cells, "Completion Time")),
+            initiated_at=_time(cells["Initiation Time"]) if cells.get("Initiation Time", "").strip() else None,
+            details=cells.get("Details", "").strip(),
+            status=_required(cells, "Transaction Status"),
+            paid_in=_amount(cells.get("Paid In", "")),
+            withdrawn=_amount(cells.get("Withdrawn", "")),
+            balance=_amount(cells["Balance"]) if cells.get("Balance", "").strip() else None,
+            reason_type=cells.get("Reason Type", "").strip(),
+            other_party=cells.get("Other Party Info", "").strip(),
+            linked_receipt=cells.get("Linked Transaction ID", "").strip(),
+            account_no=cells.get("A/C No.", "").strip(),
+        )
+    except InvalidInput as error:
+        raise InvalidInput(f"statement line {number}: {error.message}", field="statement") from None
+
+
+def _required(cells: dict[str, str], name: str) -> str:
+    value = cells.get(name, "").strip()
+    if not value:
+        raise InvalidInput(f"{name} is empty")
+    return value
+
+
+def _time(text: str) -> datetime:
+    for layout in _TIME_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), layout).replace(tzinfo=NAIROBI).astimezone(UTC)
+        except ValueError:
+            continue
+    raise InvalidInput(f"{text!r} is not a time such as 05-01-2026 14:00:00")
+
+
+def _amount(text: str) -> Money:
+    cleaned = text.strip().replace(",", "")
+    if not cleaned:
+        return Money.zero(KES)
+    try:
+        value = abs(Decimal(cleaned))
+    except InvalidOperation:
+        raise InvalidInput(f"{text!r} is not an amount") from None
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")):
+        raise InvalidInput(f"{text!r} is not an amount in shillings and cents")
+    return Money.of(value, KES)
+
+
+def _period(text: str) -> tuple[datetime, datetime] | None:
+    start, separator, end = text.partition(" - ")
+    if not separator:
+        return None
+    return _time(start), _time(end)
+
+
+def _stamp(moment: datetime | None) -> str:
+    return moment.astimezone(NAIROBI).strftime(_TIME_FORMATS[0]) if moment is not None else ""
+
+
+def _money(value: Money, *, negative: bool = False) -> str:
+    """An amount cell: empty for zero, withdrawals written negative as the portal does."""
+    return "" if value.is_zero() else f"{'-' if negative else ''}{value.amount}"
+
+
+def render_statement(statement: Statement, *, holder: str = "") -> str:
+    """The statement as the portal writes it (the sandbox exports its own record of what it paid this way)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["Account Holder:", holder])
+    writer.writerow(["Short Code:", statement.shortcode])
+    writer.writerow(["Account:", statement.account or "Utility Account"])
+    if statement.period is not None:
+        writer.writerow(["Time Period:", f"{_stamp(statement.period[0])} - {_stamp(statement.period[1])}"])
+    writer.writerow(COLUMNS)
+    writer.writerows(_row(line) for line in statement.lines)
+    return out.getvalue()
+
+
+def _row(line: StatementLine) -> Sequence[str]:
+    balance = "" if line.balance is None else str(line.balance.amount)
+    return (
+        line.receipt,
+        _stamp(line.completed_at),
+        _stamp(line.initiated_at),
+        line.details,
+        line.status,
+        _money(line.paid_in),
+        _money(line.withdrawn, negative=True),
+        balance,
+        "true" if line.balance is not None else "",
+        line.reason_type,
+        line.other_party,
+        line.linked_receipt,
+        line.account_no,
+    )

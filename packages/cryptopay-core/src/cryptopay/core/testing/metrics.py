@@ -1,0 +1,20 @@
+"""Metrics kept in memory, to assert on what a use case reported."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = ["RecordingMetrics"]
+
+
+class RecordingMetrics:
+    """The ``Metrics`` port as a dict: ``values[(name, ((label, value), ...))] = value``."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+    def gauge(self, name: str, value: float, *, about: str, labels: Mapping[str, str] | None = None) -> None:
+        self.values[(name, tuple(sorted((labels or {}).items())))] = value
+
+    def get(self, name: str, **labels: str) -> float | None:
+        return self.values.get((name, tuple(sorted(labels.items()))))

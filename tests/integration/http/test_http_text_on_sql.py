@@ -1,0 +1,84 @@
+"""Issue 18 #1/#4: text with NUL or a lone surrogate is the same 422 on SQLite and PostgreSQL, and stores nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.bootstrap import build
+from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
+from cryptopay.core.testing.identity import InMemoryRateLimiter
+from cryptopay_http import Services
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import PASSWORD, SETTLEMENT, AuthActions, fast_hasher, make_app
+from tests.support.sql_backends import postgres_database
+
+BAD = ["a\x00b", "\ud800"]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[FlaskClient, AuthActions]]:
+    """The app over the real SQL repositories and container, on SQLite or a fresh PostgreSQL database."""
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    if request.param == "sqlite":
+        yield from _client(env)
+    else:
+        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_text") as url:
+            yield from _client({**env, "CRYPTOPAY_DATABASE_URL": url})
+
+
+def _client(env: dict[str, str]) -> Iterator[tuple[FlaskClient, AuthActions]]:
+    container = build(RootSettings.from_env(env))
+    try:
+        services = Services(
+            **sql_identity_repositories(container.engine),
+            rate_limiter=InMemoryRateLimiter(container.clock),
+            password_hasher=fast_hasher(),
+            clock=container.clock,
+            ids=container.ids,
+            extra={"payments": container, "webhooks": container},
+        )
+        app = make_app(services)
+        client = app.test_client()
+        yield client, AuthActions(app, client)
+    finally:
+        container.close()
+
+
+def _refused(response: Any) -> None:
+    assert response.status_code == 422, (response.status_code, response.get_data(as_text=True))
+    assert response.content_type == "application/problem+json"
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_register_and_login_with_invalid_text_are_422_and_store_no_user(sql_client, bad):
+    """An email with a NUL or a surrogate neither registers nor logs in, on both databases."""
+    client, _ = sql_client
+    email = f"duka{bad}@example.co.ke"
+    _refused(client.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "role": "merchant"}))
+    _refused(client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}))
+    clean = client.post("/v1/auth/register", json={"email": "duka@example.co.ke", "password": PASSWORD})
+    assert clean.status_code == 201
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_names_descriptions_urls_and_path_ids_with_invalid_text_are_422(sql_client, bad):
+    """Business name, API key name, webhook URL and description and a path id: 422, nothing stored."""
+    client, auth = sql_client
+    headers, merchant_id = auth.merchant()
+    _refused(client.post("/v1/merchants", json={"business_name": f"D{bad}", "settlement": SETTLEMENT}, headers=headers))
+    _refused(client.patch(f"/v1/merchants/{merchant_id}", json={"business_name": f"D{bad}"}, headers=headers))
+    keys = f"/v1/merchants/{merchant_id}/api-keys"
+    _refused(client.post(keys, json={"name": f"k{bad}", "scopes": ["invoices:read"]}, headers=headers))
+    hooks = "/v1/webhook-endpoints"
+    _refused(client.post(hooks, json={"url": "https://shop.example/h", "description": bad}, headers=headers))
+    _refused(client.post(hooks, json={"url": f"https://shop.example/{bad}"}, headers=headers))
+    _refused(client.get("/v1/invoices/inv%00", headers=headers))
+    _refused(client.get("/v1/merchants/m%00", headers=headers))
+    assert client.get(keys, headers=headers).json["data"] == []
+    assert client.get(hooks, headers=headers).json["data"] == []
+    assert client.get(f"/v1/merchants/{merchant_id}", headers=headers).json["business_name"] == "Duka Ltd"
