@@ -327,7 +327,9 @@ class Parts:
         """Reconciliation against our records, M-Pesa and the chains (custody: deposit addresses + hot wallets)."""
         from cryptopay.adapters.metrics import PrometheusMetrics
 
-        hot = {c.network: c.hot_wallet for c in self.settings.chains if c.hot_wallet and c.network in self.balance_readers}
+        hot = {
+            c.network: c.hot_wallet for c in self.settings.chains if c.hot_wallet and c.network in self.balance_readers
+        }
         metrics = PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "reconciliation.prom")
         return Reconciliation(
             uow=self.storage.unit_of_work,
