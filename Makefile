@@ -9,12 +9,13 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint typecheck unit bench-ledger bench-chains clean
+.PHONY: help setup demo test lint typecheck unit bench-ledger bench-chains chaos clean
 
 help:
 	@echo "make demo   - run the end-to-end demo on the embedded defaults"
 	@echo "make test   - lint, type checks, import contracts and the whole test suite (real PostgreSQL/Redis/anvil)"
 	@echo "make bench-ledger | bench-chains - benchmarks (print figures, never assert timings)"
+	@echo "make chaos  - kill processes, crash the database, pause Redis while invoices are paid; check the money"
 
 $(VENV)/.synced: pyproject.toml uv.lock $(MEMBERS)
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
@@ -51,6 +52,14 @@ bench-ledger: setup
 
 bench-chains: setup
 	$(BIN)/python tests/bench/bench_chains.py
+
+CHAOS_SEEDS ?= 1
+CHAOS_SETUPS ?= postgres-rq sqlite-inline
+# Bounded and self-stopping: throw-away PostgreSQL/Redis of its own, loopback only; the last line is JSON.
+chaos: setup
+	@for setup in $(CHAOS_SETUPS); do for seed in $(CHAOS_SEEDS); do \
+	  $(BIN)/python -m tests.chaos.run --setup $$setup --seed $$seed || exit 1; \
+	done; done
 
 clean:
 	rm -rf $(VENV) node_modules .cryptopay .mypy_cache .ruff_cache

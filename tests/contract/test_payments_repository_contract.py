@@ -14,8 +14,18 @@ from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import DepositAddress
-from cryptopay.core.payments.payout import Payout, PayoutQuery, PayoutState, Settlement, SettlementState
+from cryptopay.core.payments.payout import (
+    CallbackPurpose,
+    CallbackToken,
+    Payout,
+    PayoutQuery,
+    PayoutState,
+    Settlement,
+    SettlementState,
+    token_key,
+)
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
@@ -113,12 +123,14 @@ def test_one_settlement_per_merchant_and_cut_off(storage):
 
 
 def test_payouts_are_found_by_every_id_mpesa_echoes(storage):
-    """Originator ids are unique; payouts are found by originator, conversation and status-query ids."""
+    """Originator ids are unique; payouts are found by originator and conversation ids and by every answer key."""
     asked = payout(1)
-    asked.submitted(NOW, token_digest="d1", check_at=NOW + timedelta(minutes=2))
+    sent = CallbackToken("d1", CallbackPurpose.RESULT, "send:1")
+    asked.submitted(NOW, callbacks=(sent,), check_at=NOW + timedelta(minutes=2))
     asked.acknowledged(originator_id=None, conversation_id="AG_1")
     asked.unknown(NOW, "no answer", check_at=NOW + timedelta(minutes=2))
-    asked.asked(PayoutQuery("q_1", "d2", NOW), check_at=NOW + timedelta(minutes=2))
+    status = CallbackToken("d2", CallbackPurpose.STATUS_RESULT, "pq_1")
+    asked.asking(PayoutQuery(query_id="pq_1", asked_at=NOW), (status,), check_at=NOW + timedelta(minutes=2))
     with storage.unit_of_work() as uow:
         uow.payouts.add(payout(1))
         uow.payouts.update(asked)
@@ -128,8 +140,9 @@ def test_payouts_are_found_by_every_id_mpesa_echoes(storage):
     with storage.unit_of_work() as uow:
         assert uow.payouts.get("po_1") == asked
         assert uow.payouts.by_originator_id("po_2-1").id == "po_2"
-        assert uow.payouts.by_conversation_id("AG_1").id == uow.payouts.by_query_id("q_1").id == "po_1"
-        assert uow.payouts.by_query_id("q_9") is None
+        assert uow.payouts.by_conversation_id("AG_1").id == "po_1"
+        assert uow.payouts.by_answer_key(token_key("d1")).id == uow.payouts.by_answer_key(token_key("d2")).id == "po_1"
+        assert uow.payouts.by_answer_key(token_key("d9")) is None
         assert [p.id for p in uow.payouts.due_for_status(NOW + timedelta(minutes=2))] == ["po_1"]
         assert uow.payouts.due_for_status(NOW + timedelta(minutes=1)) == []
         assert [p.id for p in uow.payouts.by_state(PayoutState.PLANNED)] == ["po_2"]
@@ -175,6 +188,38 @@ def test_the_payment_use_cases_run_end_to_end_on_sql(sql_engine):
     assert stack.books_balanced()
 
 
+def test_a_status_query_s_ids_learnt_later_find_its_payout_too(storage):
+    """M-Pesa's ids for a status query, stored after its acknowledgement, become answer keys as well."""
+    asked = payout(1)
+    asked.asking(PayoutQuery(query_id="pq_1", asked_at=NOW), (), check_at=NOW)
+    asked.query_answered("pq_1", originator_id="16740-1", conversation_id="AG_9")
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(asked)
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.by_answer_key("query:16740-1").id == "po_1"
+        assert uow.payouts.by_answer_key("query-conversation:AG_9").id == "po_1"
+
+
+def test_kept_answers_are_pending_until_matched(storage):
+    """A kept answer is pending, oldest first, until a matching attempt closes it."""
+    first = UnmatchedAnswer(id="ans_1", received_at=NOW, purpose=CallbackPurpose.STATUS_RESULT, body='{"Result": {}}')
+    second = UnmatchedAnswer(
+        id="ans_2", received_at=NOW + timedelta(seconds=1), purpose=CallbackPurpose.RESULT, body="{}"
+    )
+    with storage.unit_of_work() as uow:
+        uow.unmatched_answers.add(second)
+        uow.unmatched_answers.add(first)
+    with storage.unit_of_work() as uow:
+        assert [a.id for a in uow.unmatched_answers.pending()] == ["ans_1", "ans_2"]
+        kept = uow.unmatched_answers.get("ans_1")
+        assert kept == first
+        kept.tried(NOW, "po_1")
+        uow.unmatched_answers.update(kept)
+    with storage.unit_of_work() as uow:
+        assert [a.id for a in uow.unmatched_answers.pending()] == ["ans_2"]
+        assert uow.unmatched_answers.get("ans_1").payout_id == "po_1"
+
+
 def test_payouts_are_listed_per_merchant_and_per_state_a_page_at_a_time(storage):
     """A merchant's payouts (found through their settlements) and every merchant's payouts in a state come by id,
     strictly after the cursor, at most ``limit``; the read model walks every page."""
@@ -185,7 +230,7 @@ def test_payouts_are_listed_per_merchant_and_per_state_a_page_at_a_time(storage)
             uow.payouts.add(payout(n))
         uow.payouts.add(attrs.evolve(payout(4), settlement_id="stl_2", merchant_id="m2"))
         done = payout(2)
-        done.submitted(NOW, token_digest="d", check_at=NOW)
+        done.submitted(NOW, callbacks=(CallbackToken("d", CallbackPurpose.RESULT, "send:1"),), check_at=NOW)
         uow.payouts.update(done)
     with storage.unit_of_work() as uow:
         first = uow.payouts.list_for_merchant("m1", after=None, limit=2)

@@ -32,7 +32,6 @@ from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.mobile_money import parse_payload, token_from_url
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.model import StoreSettings
 from cryptopay.core.payments.payout import Payout
@@ -154,15 +153,7 @@ class RealPaymentsStack(PaymentsStack):
         self._callbacks_seen += len(fresh)
         failed = [d for d in self.sandbox.deliveries if d["status"] != 200]
         assert not failed, f"the sandbox could not deliver: {failed}"
-        return [
-            self.payouts.handle_payout_result(
-                parse_payload(r.payload), token=token_from_url(r.path), timed_out=self._is_timeout(r.path)
-            )
-            for r in fresh
-        ]
-
-    def _is_timeout(self, path: str) -> bool:
-        return self.sink.url_for(path).startswith(self.urls.timeout)
+        return [self.deliver(self.sink.url_for(r.path), r.payload) for r in fresh]
 
     # --- reading --------------------------------------------------------------------------------------------------
     def outbox(self, topic: str | None = None) -> list[OutboxMessage]:

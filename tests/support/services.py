@@ -27,6 +27,7 @@ from cryptopay.core.testing.identity import (
 )
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.webhooks import UowFactory
+from flask import Flask
 
 TEST_SETTINGS = Settings(data_dir=Path(".cryptopay-tests"), database_url="sqlite://")
 
@@ -95,3 +96,11 @@ def with_stack(
 def stack_services(stack: PaymentsStack, **parts: object) -> Services:
     """A ``Services`` over ``stack`` alone (the CLI's payment commands), identity stores in memory."""
     return with_stack(in_memory_services(clock=stack.clock, ids=stack.ids), stack, **parts)  # type: ignore[arg-type]
+
+
+def allow_daraja_sources(app: Flask, sources: str) -> None:
+    """Give a running app ``CRYPTOPAY_DARAJA_CALLBACK_SOURCES=sources`` (parsed by the root's settings)."""
+    allowlist = Settings.from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": sources}).daraja_callback_sources
+    running = app.extensions["cryptopay"]
+    services = attrs.evolve(running.services, daraja_callback_sources=allowlist)
+    app.extensions["cryptopay"] = attrs.evolve(running, services=services)

@@ -32,11 +32,19 @@ def run_cli(tmp_path, *args):
 
 
 def test_cli_serve_execs_cryptopay_http_with_the_same_options(tmp_path):
-    """`cryptopay serve --host --port --dev` becomes `cryptopay-http --host H --port P --dev`."""
+    """`cryptopay serve --host --port --workers --dev` becomes `cryptopay-http --host H --port P --workers W --dev`."""
     fake_script(tmp_path, "cryptopay-http")
-    done = run_cli(tmp_path, "serve", "--host", "0.0.0.0", "--port", "9123", "--dev")
+    done = run_cli(tmp_path, "serve", "--host", "0.0.0.0", "--port", "9123", "--workers", "3", "--dev", "--no-sandbox")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "started cryptopay-http --host 0.0.0.0 --port 9123 --dev"
+    assert done.stdout.strip() == "started cryptopay-http --host 0.0.0.0 --port 9123 --workers 3 --dev"
+
+
+def test_cli_worker_inline_is_the_documented_embedded_mode(tmp_path):
+    """`cryptopay worker --inline --fast` (as the README documents) becomes `cryptopay-worker --inline --fast`."""
+    fake_script(tmp_path, "cryptopay-worker")
+    done = run_cli(tmp_path, "worker", "--inline", "--fast")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "started cryptopay-worker --inline --fast"
 
 
 def test_cli_worker_execs_cryptopay_worker_with_its_queues(tmp_path):

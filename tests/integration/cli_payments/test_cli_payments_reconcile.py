@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import attrs
-from cryptopay.core.reconciliation import CHECKS
+from cryptopay.core.reconciliation import CHECKS, render_statement
+from cryptopay.core.testing.mpesa_statement import statement_of
 
 from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
 
@@ -92,3 +93,44 @@ def test_cli_reconcile_stays_clean_when_a_credited_payment_is_reorganised_away(s
     assert [c.invoice_id for c in credits] == [invoice_id] and credits[0].reversal_entry_id is not None
     code, report, _ = reconcile_json()
     assert code == 0, report
+
+
+def test_cli_reconcile_reports_a_payout_mpesa_paid_that_our_books_do_not_know(stack, tmp_path):
+    """M-Pesa paid a payout whose callbacks were lost (ours: unknown): with M-Pesa's statement export and its
+    Account Balance, reconcile names the payout, the float is off by its amount, and the command exits 5."""
+    merchant_id = create_merchant(destination="0711000008")  # the fake M-Pesa pays and posts no callback
+    paid_invoice(stack, merchant_id)
+    cli_json("settlements", "run")
+    (payout,) = stack.payouts.submit_payouts()
+    stack.clock.advance(minutes=3)
+    stack.payouts.query_stale_payouts()  # its status answer is never delivered either
+    statement = tmp_path / "statement.csv"
+    statement.write_text(render_statement(statement_of(stack.mpesa)))
+    balance = str(stack.mpesa.float_balance.amount)
+    clean = cli("reconcile", "--json")
+    assert clean.exit_code == 0  # our records agree with each other: only M-Pesa's record shows the payment
+    result = cli(
+        "reconcile",
+        "--json",
+        "--mpesa-statement",
+        str(statement),
+        "--mpesa-balance",
+        balance,
+        "--float-baseline",
+        "10000000",
+    )
+    assert result.exit_code == 5, result.output
+    report = json.loads(result.stdout)
+    (paid, *_) = differences(report, "mpesa-statement")
+    assert paid["subject"] == f"payout {payout.id} (unknown)" and paid["actual"] == "paid by M-Pesa"
+    (off,) = differences(report, "mpesa-float")
+    assert off["detail"].startswith(f"off by -{payout.amount}")
+
+
+def test_cli_reconcile_refuses_an_unreadable_statement(stack, tmp_path):
+    """A statement file that is not M-Pesa's export is an input error (exit 2) naming what is wrong."""
+    bad = tmp_path / "statement.csv"
+    bad.write_text("date,amount\n2026-01-05,10\n")
+    result = cli("reconcile", "--mpesa-statement", str(bad))
+    assert result.exit_code == 2 and "Receipt No." in result.stderr
+    assert cli("reconcile", "--mpesa-balance", "ten").exit_code == 2

@@ -184,11 +184,12 @@ def test_healthz_and_readyz(services):
     assert client.get("/readyz").json == {"status": "ok", "checks": {"database": "ok", "queue": "ok"}}
 
 
-def test_metrics_count_requests_by_route_and_status(client):
+def test_metrics_count_requests_by_route_and_status(services):
     """/metrics exposes request counters and latency histograms labelled by route template and status."""
+    client = make_app(services, metrics_token="scrape-token").test_client()
     client.get("/healthz")
     client.get("/v1/merchants/mer_1")
-    text = client.get("/metrics").get_data(as_text=True)
+    text = client.get("/metrics", headers={"Authorization": "Bearer scrape-token"}).get_data(as_text=True)
     assert 'cryptopay_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
     assert 'route="/v1/merchants/<merchant_id>",status="401"' in text
     assert 'cryptopay_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/healthz"}' in text

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import urllib.response
 import uuid
 
 import attrs
@@ -44,8 +46,19 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_entry_point_serves_healthz():
-    """``python -m cryptopay_http.serve --dev`` starts a threaded server that answers /healthz."""
+def _wait_for(url: str, process: subprocess.Popen) -> urllib.response.addinfourl:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=2)
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise
+            time.sleep(0.1)
+
+
+def test_dev_entry_point_serves_healthz_with_a_throw_away_secret():
+    """``cryptopay-http --dev`` starts werkzeug's server, which answers /healthz, with a throw-away secret."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "CRYPTOPAY_TOKEN_SECRET"}
     process = subprocess.Popen(
@@ -55,17 +68,38 @@ def test_serve_entry_point_serves_healthz():
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        with _wait_for(f"http://127.0.0.1:{port}/healthz", process) as response:
+            assert response.status == 200
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=10)
     assert b"throw-away secret" in stderr
+
+
+def test_production_server_is_gunicorn_without_a_banner_and_stops_gracefully(tmp_path):
+    """Without --dev the API runs on gunicorn with bounded workers, sends no Server banner, and exits 0 on SIGTERM."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CRYPTOPAY_TOKEN_SECRET": "s" * 40,
+        "CRYPTOPAY_DATA_DIR": str(tmp_path),
+        "CRYPTOPAY_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}",
+        "CRYPTOPAY_WEB_WORKERS": "2",
+        "CRYPTOPAY_WEB_THREADS": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cryptopay_http.serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        with _wait_for(f"http://127.0.0.1:{port}/healthz", process) as response:
+            assert response.status == 200 and response.headers["Server"] is None
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert b"gunicorn" in stderr and b"Booting worker" in stderr and stderr.count(b"Booting worker") == 2
+    assert b"Shutting down" in stderr or b"Handling signal: term" in stderr

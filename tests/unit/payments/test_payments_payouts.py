@@ -7,10 +7,10 @@ import pytest
 from cryptopay.core import flows
 from cryptopay.core.errors import Refused
 from cryptopay.core.identity.model import Forbidden, SettlementMethod, SettlementProfile, SettlementSchedule
-from cryptopay.core.mobile_money import B2CRequest, OutcomeUnknown, error_for_envelope, parse_payload, token_from_url
+from cryptopay.core.mobile_money import B2CRequest, OutcomeUnknown, error_for_envelope, parse_payload
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments import Payout, PayoutState, SettlementState
-from cryptopay.core.payments.payouts import Payouts
+from cryptopay.core.payments.payouts import CallbackPurpose, Payouts
 from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import FakeMobileMoney, Scenario
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -182,7 +182,9 @@ def test_a_callback_with_a_wrong_token_is_refused_and_changes_nothing() -> None:
     stack.payouts.submit_payouts()
     delivery = stack.mpesa.outbox.pop()
     with pytest.raises(Forbidden):
-        stack.payouts.handle_payout_result(parse_payload(delivery.payload), token="guessed")
+        stack.payouts.handle_payout_result(
+            parse_payload(delivery.payload), token="guessed", purpose=CallbackPurpose.RESULT
+        )
     assert stack.payouts.get_payout(payout.id).state is PayoutState.SUBMITTED
     assert stack.balance(flows.FLOAT) == Money.zero(KES)
 
@@ -201,7 +203,7 @@ def test_a_success_result_that_does_not_match_the_payout_moves_nothing() -> None
         stack.clock.now(),
         Money.of("1", KES),
     )
-    doubt = stack.payouts.handle_payout_result(parse_payload(forged), token=token_from_url(sim.result_url or ""))
+    doubt = stack.deliver(sim.result_url or "", forged)
     assert doubt is not None and doubt.state is PayoutState.UNKNOWN
     assert stack.balance(flows.FLOAT) == Money.zero(KES)
     stack.payouts.query_stale_payouts()

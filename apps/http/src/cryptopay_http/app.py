@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cryptopay.adapters.bootstrap import Services
+from cryptopay.core import redaction
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import RateDecision
 from flask import Flask, Response, g
@@ -22,6 +23,7 @@ from cryptopay_http.blueprints import (
     system,
     webhooks,
 )
+from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
@@ -34,6 +36,7 @@ BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, 
 
 def create_app(services: Services) -> Flask:
     """Build the API over ``services``; its settings are ``services.settings.api`` (``CRYPTOPAY_TOKEN_SECRET``)."""
+    redaction.install()  # no secret in any log line, werkzeug's and httpx's included
     settings = services.settings.api
     if settings is None:
         raise InvalidInput("CRYPTOPAY_TOKEN_SECRET must be set to a random string of at least 32 characters")
@@ -46,6 +49,7 @@ def create_app(services: Services) -> Flask:
     metrics.init_app(app)
     install_problem_handlers(app)
     app.after_request(_common_headers)
+    install_security_headers(app, production=settings.production)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     return app

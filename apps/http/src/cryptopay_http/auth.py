@@ -38,13 +38,24 @@ def not_found(kind: str, object_id: str) -> NotFound:
 
 
 def _presented() -> tuple[bool, str] | None:
-    """(is an API key, the credential) from the request headers, or None."""
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        token = value.strip()
-        return token.startswith(API_KEY_PREFIX), token
-    api_key = request.headers.get("X-Api-Key", "").strip()
-    return (True, api_key) if api_key else None
+    """(is an API key, the credential) from the request headers, or None when none is sent.
+
+    Every credential presented must be well formed and they must agree: a junk ``Authorization`` beside a valid
+    ``X-Api-Key`` (or two different credentials) is a 401, never silently ignored.
+    """
+    found: set[tuple[bool, str]] = set()
+    if "Authorization" in request.headers:
+        scheme, _, value = request.headers["Authorization"].partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthenticated("the Authorization header must be: Bearer <access token or API key>")
+        found.add((value.strip().startswith(API_KEY_PREFIX), value.strip()))
+    if "X-Api-Key" in request.headers:
+        if not request.headers["X-Api-Key"].strip():
+            raise Unauthenticated("the X-Api-Key header is empty")
+        found.add((True, request.headers["X-Api-Key"].strip()))
+    if len(found) > 1:
+        raise Unauthenticated("send one credential: Authorization and X-Api-Key name different ones")
+    return found.pop() if found else None
 
 
 def _resolve() -> Principal:

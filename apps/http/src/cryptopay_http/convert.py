@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, get_args, get_origin
@@ -65,7 +65,7 @@ class ValidationFailed(InvalidInput):
 
     def __init__(self, errors: Iterable[FieldError]) -> None:
         self.errors = list(errors)
-        super().__init__("the request has invalid fields: " + ", ".join(e.field for e in self.errors))
+        super().__init__("the request has invalid fields: " + "; ".join(f"{e.field} {e.detail}" for e in self.errors))
 
 
 MAX_TEXT = 10_000
@@ -87,8 +87,14 @@ def limits(
     maximum: int | None = None,
     item_max_length: int | None = None,
     key_max_length: int | None = None,
+    pattern: str | None = None,
+    choices: Callable[[], Iterable[str]] | None = None,
 ) -> dict[str, Any]:
-    """Field metadata: a description and the bounds the edge enforces and the OpenAPI document publishes."""
+    """Field metadata: a description and the bounds the edge enforces and the OpenAPI document publishes.
+
+    ``pattern`` is an anchored regular expression a string (or an amount's text) must match; ``choices`` returns
+    the values a string, or each item of a collection, may take (called per request: a deployment's rails).
+    """
     given = {
         "description": description,
         "min_length": min_length,
@@ -99,6 +105,8 @@ def limits(
         "maximum": maximum,
         "item_max_length": item_max_length,
         "key_max_length": key_max_length,
+        "pattern": pattern,
+        "choices": choices,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -223,6 +231,7 @@ def _structure_fields(cls: type, data: dict[str, Any], prefix: str) -> tuple[dic
                 errors.extend(failed.errors)
             continue
         try:
+            _matches(value, field.metadata.get("pattern"))
             values[field.alias] = _within_limits(converter.structure(value, field.type), field.metadata)
         except (InvalidInput, ValueError, TypeError) as error:
             errors.append(FieldError(path, getattr(error, "message", None) or "has the wrong type"))
@@ -240,6 +249,19 @@ def _bounds(low: int | None, high: int | None) -> str:
     return f"{low if low is not None else 0} to {high if high is not None else 'any number of'}"
 
 
+def _matches(raw: object, pattern: str | None) -> None:
+    """The JSON text of a field (before parsing: ``"050"`` is not ``"50"``) matches its declared pattern."""
+    if pattern is not None and isinstance(raw, str) and not re.search(pattern, raw):
+        raise InvalidInput(f"must match {pattern}")
+
+
+def _check_choices(value: object, allowed: list[str]) -> None:
+    values = value if isinstance(value, list | set | frozenset) else [value]
+    for item in values:
+        if item not in allowed:
+            raise InvalidInput(f"{item!r} is not one of: {', '.join(allowed) or 'none offered'}")
+
+
 def _within_limits(value: Any, declared: Any) -> Any:
     """``value`` if it keeps the bounds declared with ``limits`` (the same bounds the OpenAPI document shows)."""
     if isinstance(value, str) and _outside(len(value), declared.get("min_length"), declared.get("max_length")):
@@ -253,6 +275,8 @@ def _within_limits(value: Any, declared: Any) -> Any:
         for key in value if isinstance(value, dict) and "key_max_length" in declared else ():
             if not 1 <= len(key) <= declared["key_max_length"]:
                 raise InvalidInput(f"keys must have 1 to {declared['key_max_length']} characters")
+    if "choices" in declared:
+        _check_choices(value, sorted(declared["choices"]()))
     if type(value) is int and _outside(value, declared.get("minimum"), declared.get("maximum")):
         raise InvalidInput(f"must be from {_bounds(declared.get('minimum'), declared.get('maximum'))}")
     return value

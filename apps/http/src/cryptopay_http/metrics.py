@@ -2,17 +2,27 @@
 
 Routes are labelled by their URL rule (``/v1/merchants/<merchant_id>``), never the raw path, so ids never
 explode the label set; unmatched requests share the ``<unmatched>`` label.
+
+``/metrics`` is not public (#12.7): it answers only a scraper presenting ``Authorization: Bearer <token>`` with
+the token set in ``CRYPTOPAY_METRICS_TOKEN``; without that setting it answers 404 to everyone.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
 
 import attrs
 from flask import Flask, Response, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-__all__ = ["HttpMetrics"]
+__all__ = ["HttpMetrics", "scraper_allowed"]
+
+
+def scraper_allowed(token: str, authorization: str) -> bool:
+    """True when metrics are enabled (``token`` set) and the request presents exactly that bearer token."""
+    scheme, _, presented = authorization.partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(presented.strip(), token)
 
 
 @attrs.define

@@ -134,6 +134,7 @@ _KEYWORDS = {
     "max_items": "maxItems",
     "minimum": "minimum",
     "maximum": "maximum",
+    "pattern": "pattern",
 }
 
 
@@ -150,6 +151,12 @@ def _with_limits(schema: dict[str, Any], declared: Any) -> dict[str, Any]:
     if "item_max_length" in declared:
         inner = "items" if "items" in target else "additionalProperties"
         target[inner] = {**target[inner], "maxLength": declared["item_max_length"]}
+    if "choices" in declared:
+        allowed = sorted(declared["choices"]())
+        if "items" in target:
+            target["items"] = {**target["items"], "enum": allowed}
+        else:
+            target["enum"] = allowed
     if "key_max_length" in declared:
         target["propertyNames"] = {"minLength": 1, "maxLength": declared["key_max_length"]}
     return schema

@@ -26,6 +26,8 @@ from cryptopay_http.runtime import runtime
 __all__ = ["PROBLEM_JSON", "install_problem_handlers", "problem"]
 
 PROBLEM_JSON = "application/problem+json"
+# RFC 9110 11.6.1: a 401 names the scheme to use (access tokens and API keys are both Bearer credentials).
+CHALLENGE = 'Bearer realm="cryptopay"'
 _log = logging.getLogger("cryptopay.http")
 
 
@@ -55,6 +57,8 @@ def _domain_error(error: CryptopayError) -> Response:
         extra["errors"] = [{"field": str(error.details["field"]), "detail": error.message}]
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if error.http_status == 401:
+        headers["WWW-Authenticate"] = CHALLENGE
     if error.http_status >= 500:
         _log.warning("request failed: %s (%s)", error.code, type(error).__name__)
     return problem(error.http_status, error.message, code=error.code, headers=headers, **extra)
@@ -63,6 +67,8 @@ def _domain_error(error: CryptopayError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
     headers = {k: v for k, v in error.get_headers() if k.lower() in ("allow", "retry-after", "www-authenticate")}
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", CHALLENGE)
     detail = error.description if status != 404 else "no resource at this address"
     return problem(status, detail or HTTPStatus(status).phrase, headers=headers)
 

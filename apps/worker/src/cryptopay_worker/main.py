@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import attrs
 import redis
 from cryptopay.adapters.queue import InlineQueue, RqQueue
+from cryptopay.core import redaction
 from cryptopay.core.system import SystemClock
 
 from cryptopay_worker.jobs import build_registry
@@ -92,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="every repeating job each second (demo/sandbox)")
     parser.add_argument("--no-fork", action="store_true", help="run RQ jobs in the worker process (no fork per job)")
     args = parser.parse_args(argv)
+    redaction.install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.inline:
         run_inline(fast_schedule=args.fast)

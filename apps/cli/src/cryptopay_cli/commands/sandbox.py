@@ -105,6 +105,50 @@ def _summary(data: dict[str, Any]) -> None:
         typer.echo(f"{name:<9} {data[name]['url']}")
 
 
+DEV_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+
+
+def start_sandbox(*, block_time: float = 1.0, callback_delay: float = 1.0, timeout: float = 90.0) -> dict[str, Any]:
+    """The running sandbox's manifest, starting it in the background first if none runs."""
+    manifest = _manifest_path()
+    data = _running(manifest)
+    if data is not None:
+        return data
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    log = (manifest.parent / "sandbox.log").open("ab")
+    command = [
+        sys.executable,
+        "-m",
+        "cryptopay.adapters.sandbox.stack",
+        "--manifest",
+        str(manifest),
+        "--block-time",
+        str(block_time),
+        "--callback-delay",
+        str(callback_delay),
+    ]
+    process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
+    deadline = time.monotonic() + timeout
+    while (data := _running(manifest)) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise fail(f"the sandbox did not start; see {manifest.parent / 'sandbox.log'}", 6)
+        time.sleep(0.2)
+    return data
+
+
+def development_env(data: dict[str, Any]) -> dict[str, str]:
+    """What the API and worker need to run against the sandbox: its endpoints, a deposit xpub, loopback webhooks."""
+    from cryptopay.adapters.evm.keys import account_xpub
+
+    return {
+        **data["env"],
+        "CRYPTOPAY_EVM_XPUB": account_xpub(DEV_MNEMONIC),
+        "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "1",
+        "CRYPTOPAY_COOKIE_SECURE": "false",
+    }
+
+
 @app.command("up")
 def up(
     block_time: float = typer.Option(1.0, "--block-time", help="Seconds per anvil block (0: instant mining)."),
@@ -113,34 +157,12 @@ def up(
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Start anvil (test USDT deployed, payers funded) and every simulator in the background; write the manifest."""
-    manifest = _manifest_path()
-    data = _running(manifest)
-    if data is None:
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        log = (manifest.parent / "sandbox.log").open("ab")
-        command = [
-            sys.executable,
-            "-m",
-            "cryptopay.adapters.sandbox.stack",
-            "--manifest",
-            str(manifest),
-            "--block-time",
-            str(block_time),
-            "--callback-delay",
-            str(callback_delay),
-        ]
-        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
-        deadline = time.monotonic() + timeout
-        while (data := _running(manifest)) is None:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise fail(f"the sandbox did not start; see {manifest.parent / 'sandbox.log'}", 6)
-            time.sleep(0.2)
+    data = start_sandbox(block_time=block_time, callback_delay=callback_delay, timeout=timeout)
     if as_json:
         emit_json(data)
     else:
         _summary(data)
-        typer.echo(f"manifest  {manifest}")
+        typer.echo(f"manifest  {_manifest_path()}")
 
 
 @app.command("down")

@@ -1,6 +1,13 @@
-"""``cryptopay serve``: run the REST API (execs ``cryptopay-http`` with the same options)."""
+"""``cryptopay serve``: run the REST API (execs ``cryptopay-http`` with the same options).
+
+Without ``--dev``: the production server (gunicorn, bounded workers and threads from ``CRYPTOPAY_WEB_*``).
+With ``--dev``: werkzeug's development server, and the sandbox started (or joined) and wired by itself, so the
+README's curl walk-through works as pasted; ``--no-sandbox`` keeps the environment as it is.
+"""
 
 from __future__ import annotations
+
+import os
 
 import typer
 
@@ -13,9 +20,20 @@ app = typer.Typer(help="Serve the REST API (runs cryptopay-http).", subcommand_m
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    dev: bool = typer.Option(False, "--dev", help="Allow a throw-away token secret and insecure cookies."),
+    workers: int = typer.Option(0, "--workers", help="Worker processes (default: $CRYPTOPAY_WEB_WORKERS or per CPU)."),
+    threads: int = typer.Option(0, "--threads", help="Threads per worker (default: $CRYPTOPAY_WEB_THREADS or 8)."),
+    dev: bool = typer.Option(False, "--dev", help="Development server wired to the sandbox (never production)."),
+    no_sandbox: bool = typer.Option(False, "--no-sandbox", help="With --dev: do not start or wire the sandbox."),
 ) -> None:
-    """Serve the REST API in the foreground until Ctrl-C."""
-    exec_script(
-        "cryptopay-http", ["--host", host, "--port", str(port), *(["--dev"] if dev else [])], package="cryptopay-http"
-    )
+    """Serve the REST API in the foreground until Ctrl-C (SIGTERM drains in-flight requests first)."""
+    args = ["--host", host, "--port", str(port)]
+    args += (["--workers", str(workers)] if workers else []) + (["--threads", str(threads)] if threads else [])
+    if dev:
+        args.append("--dev")
+        if not no_sandbox:
+            from cryptopay_cli.commands.sandbox import development_env, start_sandbox
+
+            manifest = start_sandbox()
+            os.environ.update(development_env(manifest))
+            typer.echo(f"sandbox wired: Daraja {manifest['daraja']['base_url']}, anvil {manifest['evm']['rpc_url']}")
+    exec_script("cryptopay-http", args, package="cryptopay-http")

@@ -15,9 +15,12 @@ def worker(
     redis_url: str | None = typer.Option(None, "--redis-url", help="Redis (default: $REDIS_URL)."),
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
     no_scheduler: bool = typer.Option(False, "--no-scheduler", help="Do not run the schedulers in this worker."),
+    inline: bool = typer.Option(False, "--inline", help="No Redis: run the jobs in this process (embedded mode)."),
+    fast: bool = typer.Option(False, "--fast", help="Every repeating job each second (demo, sandbox)."),
 ) -> None:
     """Work the job queues in the foreground until Ctrl-C."""
     args = [arg for name in queue for arg in ("--queue", name)]
+    args += (["--inline"] if inline else []) + (["--fast"] if fast else [])
     args += ["--redis-url", redis_url] if redis_url else []
     args += (["--burst"] if burst else []) + (["--no-scheduler"] if no_scheduler else [])
     exec_script("cryptopay-worker", args, package="cryptopay-worker")

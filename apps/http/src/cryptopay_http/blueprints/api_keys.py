@@ -6,11 +6,12 @@ from datetime import datetime
 
 import attrs
 from cryptopay.core.identity import ApiKey, Role
+from cryptopay.core.identity.model import MERCHANT_SCOPES
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require
 from cryptopay_http.blueprints.merchants import load_merchant
-from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
@@ -23,8 +24,12 @@ _STAFF = (Role.MERCHANT, Role.ADMIN)
 
 @attrs.frozen
 class CreateApiKey:
-    name: str
-    scopes: frozenset[str] = attrs.field(metadata={"description": "e.g. invoices:write, invoices:read, payouts:read"})
+    """A named key holding some of the merchant scopes."""
+
+    name: str = attrs.field(metadata=limits(min_length=1, max_length=100, pattern=r"\S"))
+    scopes: frozenset[str] = attrs.field(
+        metadata=limits("e.g. invoices:write, invoices:read", min_items=1, choices=lambda: MERCHANT_SCOPES)
+    )
 
 
 @attrs.frozen

@@ -1,25 +1,35 @@
 """Where M-Pesa (Daraja) posts payout results, queue timeouts and Transaction Status answers.
 
-Each request we send to Daraja names its own callback URL ending in a fresh secret token; ``Payouts`` stores only
-the token's digest and checks it, so a forged or misdirected callback moves nothing and gets a 403 problem.
-Anything we accept, duplicates and results naming no payout included, is answered ``{"ResultCode": 0, ...}``, so
-Daraja stops retrying. Bodies are read with numbers as ``Decimal``, never floats. An optional source allowlist
-(``CRYPTOPAY_DARAJA_CALLBACK_SOURCES``: ``Services.daraja_callback_sources``) refuses callbacks from other addresses.
+Each request we send to Daraja names its callback URLs, each ending in its own fresh secret token (one per URL,
+valid on that URL only and once); ``Payouts`` stores only the tokens' digests, committed before the request is
+sent, and finds the payout by them. The order of the checks is the defence:
+
+1. the source address, against ``CRYPTOPAY_DARAJA_CALLBACK_SOURCES`` (required in production), before the body
+   is read: another address gets a 403 problem;
+2. callers the allowlist does not vouch for are rate limited per address (429), still before the body is read;
+3. the body is parsed (numbers as ``Decimal``; an unreadable one is a 422 problem);
+4. the token: one we did not issue for this URL is a 403 problem, the same whatever the body names, and writes
+   nothing, unless the allowlist vouched for the source: then the answer is kept for matching later.
+
+Anything accepted, duplicates included, is answered ``{"ResultCode": 0, ...}``, so Daraja stops retrying. The
+token is never logged: log lines name the URL rule, not the path (``cryptopay_http.logs`` also redacts any
+``/hooks/daraja/...`` path a server or library logs).
 
 The paths avoid the words Daraja refuses in callback URLs ("mpesa", "safaricom"). The composition root gives
-``Payouts`` the URLs ``cryptopay.adapters.bootstrap.payout_urls(<public base URL>)`` returns:
-``<base>/hooks/daraja/payouts/result`` and so on.
+``Payouts`` the URLs ``payout_urls(<public base URL>)`` returns: ``<base>/hooks/daraja/payouts/result`` and so on.
 These routes are for Daraja only: the OpenAPI document lists them under the ``internal`` tag.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import attrs
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.identity import Forbidden
-from cryptopay.core.mobile_money import load_json, parse_payload
+from cryptopay.core.identity import Forbidden, RateLimited
+from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist, load_json, parse_payload
+from cryptopay.core.payments.payouts import CallbackPurpose, PayoutUrls
 from flask import Blueprint, Response, request
 
 from cryptopay_http.convert import json_response
@@ -27,13 +37,15 @@ from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import payments
 from cryptopay_http.runtime import runtime
 
-__all__ = ["ACCEPTED", "HOOKS_PREFIX", "bp"]
+__all__ = ["ACCEPTED", "HOOKS_PREFIX", "UNVOUCHED_LIMIT_PER_MINUTE", "allowlist_from_env", "bp", "payout_urls"]
 
 bp = Blueprint("daraja_hooks", __name__)
-HOOKS_PREFIX = "/hooks/daraja"  # the root's ``payout_urls(CRYPTOPAY_PUBLIC_URL)`` point here
+HOOKS_PREFIX = "/hooks/daraja"
+UNVOUCHED_LIMIT_PER_MINUTE = 120  # per source address, for callers no allowlist vouches for
 _log = logging.getLogger("cryptopay.http.daraja")
 _TAGS = ("internal",)
 _ABOUT = "For Daraja only: the path ends in the request's secret token; a wrong token is a 403 problem."
+_ERRORS = (403, 422, 429)
 
 
 @attrs.frozen
@@ -47,47 +59,101 @@ class DarajaAck:
 ACCEPTED = DarajaAck(0, "Accepted")
 
 
-def _check_source() -> None:
-    allowlist = runtime().services.daraja_callback_sources
-    if allowlist is not None and not allowlist.allows(request.remote_addr):
+def payout_urls(public_base_url: str) -> PayoutUrls:
+    """The callback URLs ``Payouts`` should give Daraja when this app is reachable at ``public_base_url``.
+
+    >>> payout_urls("https://pay.example.com/").result
+    'https://pay.example.com/hooks/daraja/payouts/result'
+    """
+    base = public_base_url.rstrip("/") + HOOKS_PREFIX
+    return PayoutUrls(
+        result=f"{base}/payouts/result",
+        timeout=f"{base}/payouts/timeout",
+        status_result=f"{base}/status/result",
+        status_timeout=f"{base}/status/timeout",
+    )
+
+
+def allowlist_from_env(env: Mapping[str, str]) -> SourceAllowlist:
+    """``CRYPTOPAY_DARAJA_CALLBACK_SOURCES``: comma-separated networks, or ``safaricom`` for the published ones.
+
+    >>> allowlist_from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom"}).allows("196.201.214.200")
+    True
+    >>> allowlist_from_env({}).allows("203.0.113.9")
+    True
+    """
+    text = env.get("CRYPTOPAY_DARAJA_CALLBACK_SOURCES", "").strip()
+    if text.lower() == "safaricom":
+        return SourceAllowlist.of(*SAFARICOM_CALLBACK_NETWORKS)
+    return SourceAllowlist.of(*(part.strip() for part in text.split(",") if part.strip()))
+
+
+def _allowlist() -> SourceAllowlist:
+    found = runtime().services.daraja_callback_sources
+    return found if found is not None else SourceAllowlist()
+
+
+def _vouched_source() -> bool:
+    """Refuse a source the allowlist excludes; True when an allowlist is set and vouches for this one."""
+    allowlist = _allowlist()
+    if not allowlist.allows(request.remote_addr):
         _log.warning("refused a Daraja callback from %s", request.remote_addr)
         raise Forbidden("callbacks are not accepted from this address")
+    return bool(allowlist.networks)
 
 
-def _handle(token: str, *, timed_out: bool) -> Response:
-    _check_source()
+def _limit_unvouched() -> None:
+    decision = runtime().services.rate_limiter.hit(
+        f"daraja-hooks:{request.remote_addr}", limit=UNVOUCHED_LIMIT_PER_MINUTE, window_seconds=60
+    )
+    if not decision.allowed:
+        raise RateLimited(
+            f"too many callbacks; retry in {decision.retry_after} seconds", retry_after=decision.retry_after
+        )
+
+
+def _handle(token: str, purpose: CallbackPurpose) -> Response:
+    vouched = _vouched_source()
+    if not vouched:
+        _limit_unvouched()
+    body = request.get_data(cache=True)
+    rule = request.url_rule.rule if request.url_rule else "?"  # the rule, never the path: it holds the token
     try:
-        result = parse_payload(load_json(request.get_data(cache=True)))
+        result = parse_payload(load_json(body))
     except InvalidInput as error:
-        rule = request.url_rule.rule if request.url_rule else "?"  # the rule, never the path: it holds the token
         _log.warning("unreadable Daraja callback on %s: %s", rule, error.message)
         raise
-    payout = payments().payouts.handle_payout_result(result, token=token, timed_out=timed_out)
-    _log.info("Daraja callback %s: payout %s", result.result_code, payout.id if payout else "none matched")
+    keep = body.decode("utf-8", "replace") if vouched else None
+    try:
+        payout = payments().payouts.handle_payout_result(result, token=token, purpose=purpose, keep=keep)
+    except Forbidden:
+        _log.warning("refused a Daraja callback on %s from %s: unknown token", rule, request.remote_addr)
+        raise
+    _log.info("Daraja callback %s on %s: payout %s", result.result_code, rule, payout.id if payout else "kept")
     return json_response(ACCEPTED)
 
 
 @bp.post(f"{HOOKS_PREFIX}/payouts/result/<token>")
-@operation("Daraja: a B2C/B2B payout result", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=(403, 422))
+@operation("Daraja: a B2C/B2B payout result", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=_ERRORS)
 def payout_result(token: str) -> Response:
-    return _handle(token, timed_out=False)
+    return _handle(token, CallbackPurpose.RESULT)
 
 
 @bp.post(f"{HOOKS_PREFIX}/payouts/timeout/<token>")
-@operation("Daraja: a payout's queue timeout", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=(403, 422))
+@operation("Daraja: a payout's queue timeout", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=_ERRORS)
 def payout_timeout(token: str) -> Response:
-    return _handle(token, timed_out=True)
+    return _handle(token, CallbackPurpose.TIMEOUT)
 
 
 @bp.post(f"{HOOKS_PREFIX}/status/result/<token>")
-@operation("Daraja: a Transaction Status answer", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=(403, 422))
+@operation("Daraja: a Transaction Status answer", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=_ERRORS)
 def status_result(token: str) -> Response:
-    return _handle(token, timed_out=False)
+    return _handle(token, CallbackPurpose.STATUS_RESULT)
 
 
 @bp.post(f"{HOOKS_PREFIX}/status/timeout/<token>")
 @operation(
-    "Daraja: a Transaction Status queue timeout", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=(403, 422)
+    "Daraja: a Transaction Status queue timeout", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=_ERRORS
 )
 def status_timeout(token: str) -> Response:
-    return _handle(token, timed_out=True)
+    return _handle(token, CallbackPurpose.STATUS_TIMEOUT)

@@ -9,7 +9,7 @@ from cryptopay.core.identity import Merchant, Role, SettlementProfile
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require
-from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
@@ -20,15 +20,22 @@ bp = Blueprint("merchants", __name__)
 _STAFF = (Role.MERCHANT, Role.ADMIN)
 
 
+_NAME = limits("2 to 120 characters, no leading or trailing space", min_length=2, max_length=120, pattern=r"^\S.*\S$")
+
+
 @attrs.frozen
 class CreateMerchant:
-    business_name: str
+    """A merchant profile for the calling merchant user."""
+
+    business_name: str = attrs.field(metadata=_NAME)
     settlement: SettlementProfile
 
 
 @attrs.frozen
 class UpdateMerchant:
-    business_name: str | None = None
+    """The fields to change; those left out stay as they are."""
+
+    business_name: str | None = attrs.field(default=None, metadata=_NAME)
     settlement: SettlementProfile | None = None
 
 

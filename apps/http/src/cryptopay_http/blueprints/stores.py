@@ -11,19 +11,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import attrs
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.fees import FeeProduct, FeeSchedule
+from cryptopay.core.fx import Pair
 from cryptopay.core.identity import Forbidden, Role
-from cryptopay.core.money import Asset
+from cryptopay.core.money import KES, Asset
 from cryptopay.core.payments import StoreSettings
-from cryptopay.core.rails import Rail
+from cryptopay.core.rails import NETWORKS, Rail, rail_for
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require
 from cryptopay_http.blueprints.merchants import load_merchant
-from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
-from cryptopay_http.payments_edge import audit, payments, resolve_rail
+from cryptopay_http.payments_edge import audit, payments, rail_catalogue, resolve_rail
 
 __all__ = ["StoreView", "bp"]
 
@@ -33,14 +34,72 @@ _TAGS = ("stores",)
 _MAX_WINDOW_MINUTES = 24 * 60
 
 
+def offered_rails() -> dict[str, Rail]:
+    """The rails this deployment offers by key: its own catalogue, else every token rail the core knows."""
+    catalogue = rail_catalogue()
+    if catalogue is not None:
+        return dict(catalogue)
+    tokens = [(n, t) for n in NETWORKS.values() if n.name != "mpesa" for t in (*n.tokens, n.native) if t is not None]
+    return {rail.key: rail for rail in (rail_for(network, token.asset) for network, token in tokens)}
+
+
+def _rail_keys() -> list[str]:
+    try:
+        return sorted(offered_rails())
+    except Unavailable:  # no payments on this server: no rail to choose
+        return []
+
+
+_BELOW_100 = r"^[0-9]{1,2}(\.[0-9]{1,18})?$"
+_UP_TO_100 = r"^([0-9]{1,2}(\.[0-9]{1,18})?|100(\.0{1,18})?)$"
+
+
 @attrs.frozen
 class StoreBody:
     """The store's settings; ``merchant_fee_percent`` may only be sent by an admin."""
 
-    rails: list[str] = attrs.field(metadata={"description": "rail keys the store accepts, e.g. usdt-tron"})
-    invoice_window_minutes: int = 15
-    tolerance_percent: Decimal = attrs.field(default=Decimal(0), metadata={"description": "underpayment accepted"})
-    merchant_fee_percent: Decimal | None = None
+    rails: list[str] = attrs.field(
+        metadata=limits("rail keys the store accepts (GET /v1/rails)", min_items=1, max_items=20, choices=_rail_keys)
+    )
+    invoice_window_minutes: int = attrs.field(default=15, metadata=limits(minimum=1, maximum=_MAX_WINDOW_MINUTES))
+    tolerance_percent: Decimal = attrs.field(
+        default=Decimal(0), metadata=limits("underpayment accepted, a percent below 100", pattern=_BELOW_100)
+    )
+    merchant_fee_percent: Decimal | None = attrs.field(
+        default=None, metadata=limits("admins only: a percent from 0 to 100", pattern=_UP_TO_100)
+    )
+
+
+@attrs.frozen
+class RailView:
+    """A rail this server offers: ``asset`` (``decimals`` places) on ``network``, credited after ``confirmations``."""
+
+    key: str
+    network: str
+    asset: str
+    decimals: int
+    confirmations: int
+    chain_id: int | None
+    token_contract: str | None
+
+    @classmethod
+    def of(cls, rail: Rail) -> RailView:
+        token = rail.token
+        network = rail.network
+        return cls(
+            rail.key,
+            network.name,
+            rail.asset.code,
+            rail.asset.decimals,
+            rail.confirmations,
+            network.chain_id,
+            token.contract,
+        )
+
+
+@attrs.frozen
+class RailList:
+    data: list[RailView]
 
 
 @attrs.frozen
@@ -86,7 +145,17 @@ def _check(body: StoreBody) -> list[Rail]:
         raise Forbidden("only an admin sets the merchant fee")
     if not body.rails:
         raise InvalidInput("a store accepts at least one rail", field="rails")
-    return list({rail.key: rail for rail in (resolve_rail(key) for key in body.rails)}.values())
+    rails = list({rail.key: rail for rail in (resolve_rail(key) for key in body.rails)}.values())
+    _check_priced(rails)
+    return rails
+
+
+def _check_priced(rails: list[Rail]) -> None:
+    """Refuse a rail nothing can price into shillings now, not at every invoice later."""
+    pricer = payments().pricer
+    for asset in sorted({rail.asset for rail in rails if rail.asset != KES}, key=lambda a: a.code):
+        if not pricer.prices(Pair(asset, KES)):
+            raise InvalidInput(f"no configured rate source prices {asset.code}/KES; choose other rails", field="rails")
 
 
 def _fees(existing: StoreSettings | None, assets: set[Asset], percent: Decimal | None) -> list[FeeSchedule]:
@@ -159,3 +228,10 @@ def get_store(merchant_id: str) -> Response:
     if store is None:
         raise not_found("store of merchant", merchant.id)
     return json_response(StoreView.of(store))
+
+
+@bp.get("/v1/rails")
+@operation("The rails this server offers (asset, network, decimals, confirmations)", response=RailList, tags=_TAGS)
+@require(api_keys=True)
+def list_rails() -> Response:
+    return json_response(RailList([RailView.of(r) for _, r in sorted(offered_rails().items())]))

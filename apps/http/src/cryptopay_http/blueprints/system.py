@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cryptopay_http.convert import FieldError, ValidationFailed, json_response
+from cryptopay_http.metrics import scraper_allowed
 from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
 from cryptopay_http.runtime import runtime
@@ -49,7 +50,12 @@ def healthz() -> Response:
 
 
 @bp.get("/readyz")
-@operation("Readiness: the database and queue answer", response=Health, tags=("system",), errors=())
+@operation(
+    "Readiness: the database answers and is migrated to head, and Redis answers when configured",
+    response=Health,
+    tags=("system",),
+    errors=(503,),
+)
 def readyz() -> Response:
     checks: dict[str, str] = {}
     for name, check in runtime().services.readiness_checks.items():
@@ -67,6 +73,8 @@ def readyz() -> Response:
 @bp.get("/metrics")
 @operation("Prometheus metrics", tags=("system",), media_type="text/plain")
 def metrics() -> Response:
+    if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
+        return problem(404, "not found", code="not_found")
     registry = current_app.extensions["cryptopay.metrics"].registry
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
 

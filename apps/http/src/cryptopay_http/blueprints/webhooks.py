@@ -21,10 +21,11 @@ from cryptopay.core.webhooks import (
     create_endpoint,
     redeliver_webhook,
 )
+from cryptopay.core.webhooks.model import MAX_URL_LENGTH
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import not_found, require
-from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, check_tenant, webhooks
@@ -41,10 +42,12 @@ LOG_WINDOW = 1000
 class CreateEndpoint:
     """Where to send events; ``events`` empty or left out means every event."""
 
-    url: str
-    events: list[str] = attrs.field(factory=list, metadata={"description": "of: " + ", ".join(WEBHOOK_EVENTS)})
-    description: str = ""
-    merchant_id: str | None = attrs.field(default=None, metadata={"description": "admins only"})
+    url: str = attrs.field(metadata=limits("an https URL", min_length=1, max_length=MAX_URL_LENGTH))
+    events: list[str] = attrs.field(
+        factory=list, metadata=limits("event types; empty for all", max_items=32, choices=lambda: WEBHOOK_EVENTS)
+    )
+    description: str = attrs.field(default="", metadata=limits(max_length=200))
+    merchant_id: str | None = attrs.field(default=None, metadata=limits("admins only", max_length=64))
 
 
 @attrs.frozen

@@ -128,6 +128,11 @@ class Pricer:
         rates = [r for s in self.sources if (r := self._observe(s, pair, now, band, pegged, failures))]
         return Survey(pair, now, tuple(rates), tuple(failures), peg)
 
+    def prices(self, pair: Pair) -> bool:
+        """Whether some source quotes ``pair`` (see ``Quoter.prices``); nothing is locked or persisted."""
+        survey = self.survey(pair)
+        return bool(survey.rates) or not all(f.unsupported for f in survey.failures)
+
     def quote(self, pair: Pair) -> Quote:
         """Lock a quote from the median of fresh sources, after the peg check, and persist it."""
         survey = self.survey(pair)

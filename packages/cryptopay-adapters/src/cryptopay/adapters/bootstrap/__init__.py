@@ -75,7 +75,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         listings=Lazy(lambda: parts.listings),
         reconciliation=Lazy(lambda: parts.reconciliation),
         jobs=Lazy(parts.jobs),
-        readiness_checks={"database": parts.database_ready},
+        readiness_checks=parts.readiness_checks(),
         daraja_callback_sources=the_settings.daraja_callback_sources,
         job_routes={job: the_settings.daraja_queue for job in PAYOUT_JOBS if the_settings.daraja_queue},
         allow_insecure_urls=the_settings.webhook_allow_loopback,

@@ -32,6 +32,8 @@ class ApiSettings:
     max_page_size: int = 200
     proxy_count: int = 0  # how many reverse proxies set X-Forwarded-For in front of us
     max_body_bytes: int = 1_000_000
+    production: bool = False  # CRYPTOPAY_ENV=production: HSTS on every answer
+    metrics_token: str = attrs.field(default="", repr=False)  # CRYPTOPAY_METRICS_TOKEN: /metrics is 404 without it
 
     def __repr__(self) -> str:
         return (
@@ -65,4 +67,6 @@ class ApiSettings:
             cookie_secure=env.get("CRYPTOPAY_COOKIE_SECURE", "1") not in ("0", "false", "no"),
             rate_limit=int(env.get("CRYPTOPAY_RATE_LIMIT", "600")),
             proxy_count=int(env.get("CRYPTOPAY_PROXY_COUNT", "0")),
+            production=env.get("CRYPTOPAY_ENV", "development").lower() == "production",
+            metrics_token=env.get("CRYPTOPAY_METRICS_TOKEN", ""),
         )

@@ -81,6 +81,9 @@ class LazyQuoter:
     def quote(self, pair: Pair) -> Quote:
         return self._pricer().quote(pair)
 
+    def prices(self, pair: Pair) -> bool:
+        return self._pricer().prices(pair)
+
 
 class Parts:
     """Every real adapter and use case of one deployment, each built on first use."""
@@ -388,9 +391,23 @@ class Parts:
 
         return ProcessRateLimiter(self.clock)
 
-    def database_ready(self) -> None:
-        """Raises unless the database answers."""
-        self.engine.connect().close()
+    def readiness_checks(self) -> dict[str, Callable[[], object]]:
+        """What ``/readyz`` asks: the database answers and is migrated to head; Redis answers when configured."""
+        checks: dict[str, Callable[[], object]] = {
+            "database": lambda: self.engine.connect().close(),
+            "migrations": self._at_head,
+        }
+        if self.settings.redis_url:
+            import redis
+
+            client = redis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+            checks["redis"] = client.ping
+        return checks
+
+    def _at_head(self) -> None:
+        from cryptopay.adapters.sql import check_at_head
+
+        check_at_head(self.engine)
 
     # -- the worker's use-case jobs --------------------------------------------------------------------------
     def jobs(self) -> Mapping[str, JobHandler]:

@@ -22,7 +22,7 @@ from alembic.script import ScriptDirectory
 from cryptopay.adapters.sql.engine import make_engine, resolve_url
 from sqlalchemy.engine import Engine
 
-__all__ = ["current", "downgrade", "head", "upgrade"]
+__all__ = ["NotMigrated", "check_at_head", "current", "downgrade", "head", "upgrade"]
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 
@@ -74,3 +74,14 @@ def current(url: str | None = None) -> str | None:
         return _current(engine)
     finally:
         engine.dispose()
+
+
+class NotMigrated(RuntimeError):
+    """The database is not at the code's newest revision: run ``cryptopay db upgrade``."""
+
+
+def check_at_head(engine: Engine) -> None:
+    """Raise ``NotMigrated`` unless the database behind ``engine`` is at ``head()`` (a readiness check)."""
+    applied, wanted = _current(engine), head()
+    if applied != wanted:
+        raise NotMigrated(f"database at revision {applied or 'none'}, the code needs {wanted}")

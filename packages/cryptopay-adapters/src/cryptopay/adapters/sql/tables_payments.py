@@ -21,6 +21,7 @@ __all__ = [
     "refunds",
     "settlements",
     "stores",
+    "unmatched_answers",
 ]
 
 ADDRESS = 128
@@ -126,6 +127,8 @@ payouts = sa.Table(
     keep_existing=True,
 )
 
+# Every key an answer may find its payout by (``Payout.answer_keys``: callback-token digests, status-query ids);
+# the column keeps its first name, from when it held status queries' originator ids only.
 payout_queries = sa.Table(
     "payout_queries",
     metadata,
@@ -143,5 +146,16 @@ refunds = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_refunds_state", "state", "created_at"),
+    keep_existing=True,
+)
+
+unmatched_answers = sa.Table(
+    "unmatched_answers",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("matched_at", UtcDateTime),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_unmatched_answers_pending", "matched_at", "received_at"),
     keep_existing=True,
 )

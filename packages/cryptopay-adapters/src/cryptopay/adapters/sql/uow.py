@@ -31,6 +31,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlRefunds,
     SqlSettlements,
     SqlStores,
+    SqlUnmatchedAnswers,
 )
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
 from cryptopay.core.ports.system import IdGenerator
@@ -84,6 +85,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def refunds(self) -> SqlRefunds:
         return SqlRefunds(self.connection)
+
+    @functools.cached_property
+    def unmatched_answers(self) -> SqlUnmatchedAnswers:
+        return SqlUnmatchedAnswers(self.connection)
 
     @functools.cached_property
     def quotes(self) -> SqlQuoteRepository:

@@ -12,7 +12,10 @@ payout (a new attempt with a new originator id), by an operator.
 >>> payout = Payout(id="po_1", settlement_id="stl_1", merchant_id="m1", originator_id="po_1-1",
 ...                 method=SettlementMethod.MPESA_B2C, destination="254712345678", amount=Money.of(5000, "KES"),
 ...                 charge=Money.zero("KES"), hold_id="hld_1", created_at=now)
->>> payout.submitted(now, token_digest="d", check_at=now + timedelta(minutes=2))
+>>> payout.submitted(now, callbacks=(CallbackToken("d1", CallbackPurpose.RESULT, "send:1"),),
+...                  check_at=now + timedelta(minutes=2))
+>>> payout.answer_keys
+('token:d1',)
 >>> payout.unknown(now, "no answer from M-Pesa", check_at=now)
 >>> payout.state.value, payout.is_final
 ('unknown', False)
@@ -25,14 +28,23 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.errors import InvalidState
 from cryptopay.core.identity.model import SettlementMethod
 from cryptopay.core.money import KES, Money
 
-__all__ = ["Payout", "PayoutQuery", "PayoutState", "Settlement", "SettlementState"]
+__all__ = [
+    "CallbackPurpose",
+    "CallbackToken",
+    "Payout",
+    "PayoutQuery",
+    "PayoutState",
+    "Settlement",
+    "SettlementState",
+    "token_key",
+]
 
 
 class PayoutState(enum.Enum):
@@ -43,13 +55,50 @@ class PayoutState(enum.Enum):
     FAILED = "failed"  # M-Pesa definitively did not pay it; the hold is voided
 
 
-@attrs.frozen
-class PayoutQuery:
-    """One Transaction Status query about a payout: its own originator id and its callback token's digest."""
+class CallbackPurpose(enum.Enum):
+    """Which of a request's callback URLs a token belongs to: a token is valid on its own URL only."""
 
-    originator_id: str
-    token_digest: str
+    RESULT = "result"  # a B2C/B2B Result
+    TIMEOUT = "timeout"  # the payout's QueueTimeOutURL
+    STATUS_RESULT = "status_result"  # a Transaction Status answer
+    STATUS_TIMEOUT = "status_timeout"  # the status query's QueueTimeOutURL
+
+    @property
+    def is_status(self) -> bool:
+        return self in (CallbackPurpose.STATUS_RESULT, CallbackPurpose.STATUS_TIMEOUT)
+
+    @property
+    def is_timeout(self) -> bool:
+        return self in (CallbackPurpose.TIMEOUT, CallbackPurpose.STATUS_TIMEOUT)
+
+
+@attrs.frozen
+class CallbackToken:
+    """One callback URL's secret (its digest), recorded and committed before the request naming it is sent.
+
+    ``request`` names that request (``send:<n>`` for the n-th B2C/B2B submission, else a status query's id);
+    ``used_at`` is set by the first answer, so the token works once.
+    """
+
+    digest: str
+    purpose: CallbackPurpose
+    request: str
+    used_at: datetime | None = None
+
+
+def token_key(digest: str) -> str:
+    """The answer key under which a callback token's digest finds its payout."""
+    return f"token:{digest}"
+
+
+@attrs.frozen(kw_only=True)
+class PayoutQuery:
+    """One Transaction Status query about a payout, recorded before it is sent; M-Pesa's ids once it answers."""
+
+    query_id: str
     asked_at: datetime
+    originator_id: str | None = None  # the query's own OriginatorConversationID (M-Pesa's)
+    conversation_id: str | None = None
 
 
 @attrs.define(kw_only=True)
@@ -69,7 +118,7 @@ class Payout:
     attempt: int = 1
     retry_of: str | None = None
     state: PayoutState = PayoutState.PLANNED
-    token_digest: str | None = None
+    callbacks: tuple[CallbackToken, ...] = ()  # every callback token ever issued for this payout's requests
     submitted_at: datetime | None = None
     check_at: datetime | None = None  # when to ask Transaction Status if no result came
     conversation_id: str | None = None
@@ -78,6 +127,8 @@ class Payout:
     result_code: str | None = None
     result_desc: str | None = None
     note: str | None = None  # why it is unknown, or what an operator should look at
+    unknown_since: datetime | None = None  # when it last became unknown (the bound on unknown runs from here)
+    overdue_since: datetime | None = None  # when it was reported as unknown for too long
     finished_at: datetime | None = None
     retried_by: str | None = None
 
@@ -89,15 +140,16 @@ class Payout:
     def is_b2c(self) -> bool:
         return self.method is SettlementMethod.MPESA_B2C
 
-    def submitted(self, now: datetime, *, token_digest: str, check_at: datetime) -> None:
+    @property
+    def submissions(self) -> int:
+        """How many times this payout was handed to M-Pesa (a NOT_FOUND status answer allows one more)."""
+        return sum(1 for c in self.callbacks if c.purpose is CallbackPurpose.RESULT)
+
+    def submitted(self, now: datetime, *, callbacks: tuple[CallbackToken, ...], check_at: datetime) -> None:
         """About to call M-Pesa: from here on the payout is never sent again without a status answer."""
         self._require(PayoutState.PLANNED)
-        self.state, self.token_digest, self.submitted_at, self.check_at = (
-            PayoutState.SUBMITTED,
-            token_digest,
-            now,
-            check_at,
-        )
+        self.callbacks = (*self.callbacks, *callbacks)
+        self.state, self.submitted_at, self.check_at = PayoutState.SUBMITTED, now, check_at
 
     def acknowledged(self, *, originator_id: str | None, conversation_id: str | None) -> None:
         """M-Pesa accepted the request; remember its ids to match the result."""
@@ -109,21 +161,63 @@ class Payout:
         """No usable result: ask Transaction Status at ``check_at`` (news of a planned one proves it was sent)."""
         if self.is_final:
             raise InvalidState(f"payout {self.id} is already {self.state.value}")
+        if self.state is not PayoutState.UNKNOWN:
+            self.unknown_since = now
         self.state, self.note, self.check_at = PayoutState.UNKNOWN, note, check_at
 
-    def asked(self, query: PayoutQuery, *, check_at: datetime) -> None:
-        """A status query was sent; ask again at ``check_at`` if its answer is lost too."""
+    def asking(self, query: PayoutQuery, callbacks: tuple[CallbackToken, ...], *, check_at: datetime) -> None:
+        """A status query is about to be sent: record it and its tokens; ask again at ``check_at`` if it is lost."""
         self.queries = (*self.queries, query)
+        self.callbacks = (*self.callbacks, *callbacks)
         self.check_at = check_at
 
-    def query(self, originator_id: str | None) -> PayoutQuery | None:
-        """The status query sent with this originator id, if it was ours."""
-        return next((q for q in self.queries if originator_id and q.originator_id == originator_id), None)
+    def query_answered(self, query_id: str, *, originator_id: str | None, conversation_id: str | None) -> None:
+        """M-Pesa's own ids for a status query (from its acknowledgement or its answer)."""
+        self.queries = tuple(
+            attrs.evolve(
+                q,
+                originator_id=q.originator_id or originator_id,
+                conversation_id=q.conversation_id or conversation_id,
+            )
+            if q.query_id == query_id
+            else q
+            for q in self.queries
+        )
+
+    def query(self, query_id: str) -> PayoutQuery | None:
+        """The status query recorded under our ``query_id``."""
+        return next((q for q in self.queries if q.query_id == query_id), None)
+
+    def callback(self, digest: str) -> CallbackToken | None:
+        """The callback token with this digest, if it was issued for this payout."""
+        return next((c for c in self.callbacks if c.digest == digest), None)
+
+    def use_callback(self, digest: str, now: datetime) -> None:
+        """The token's one answer arrived: it will not be accepted again."""
+        self.callbacks = tuple(attrs.evolve(c, used_at=now) if c.digest == digest else c for c in self.callbacks)
+
+    @property
+    def answer_keys(self) -> tuple[str, ...]:
+        """Every key an answer may find this payout by: its callback tokens, its status queries' ids."""
+        keys = [token_key(c.digest) for c in self.callbacks]
+        for q in self.queries:
+            keys += [f"query:{q.originator_id}"] if q.originator_id else []
+            keys += [f"query-conversation:{q.conversation_id}"] if q.conversation_id else []
+        return tuple(keys)
 
     def is_latest(self, query: PayoutQuery) -> bool:
         """Whether ``query`` is the newest one, asked after the payout was last submitted."""
         sent = self.submitted_at
-        return bool(self.queries) and self.queries[-1] == query and (sent is None or query.asked_at >= sent)
+        return (
+            bool(self.queries)
+            and self.queries[-1].query_id == query.query_id
+            and (sent is None or query.asked_at >= sent)
+        )
+
+    def overdue(self, now: datetime, bound: timedelta) -> bool:
+        """Unknown for longer than ``bound`` and not yet reported."""
+        since = self.unknown_since
+        return self.state is PayoutState.UNKNOWN and since is not None and now - since > bound
 
     def returned(self, note: str) -> None:
         """M-Pesa certainly did not act on the request (throttled, token expired): send it again later."""
@@ -147,6 +241,7 @@ class Payout:
         """M-Pesa never saw it: it may be sent again (the same originator id keeps that safe)."""
         self._require(PayoutState.UNKNOWN)
         self.state, self.check_at, self.note = PayoutState.PLANNED, None, f"not found at M-Pesa at {now.isoformat()}"
+        self.unknown_since = self.overdue_since = None
 
     def _require(self, state: PayoutState) -> None:
         if self.state is not state:

@@ -4,18 +4,23 @@ The protocol (see ``ports.mobile_money``): a payout is marked ``submitted`` and 
 called, with its unique OriginatorConversationID (the payout id; M-Pesa refuses a repeat), so a crash or a lost
 answer can never lead to a second send: from then on only a Transaction Status answer of NOT_FOUND puts it back to
 ``planned``. ``OutcomeUnknown``, a duplicate-request refusal, a server error, a queue timeout, or no result by
-``deadline`` make it ``unknown`` and ``query_stale_payouts`` asks Transaction Status. A refusal that certainly
-moved nothing (a bad request, a business rejection) fails it; throttling and an expired token send it again later.
+``deadline`` make it ``unknown`` and ``query_stale_payouts`` asks Transaction Status, again after every
+``deadline`` until it is decided; a payout ``unknown`` for longer than ``unknown_bound`` is reported once
+(``report_overdue_payouts``: an audit record and a warning). A refusal that certainly moved nothing (a bad request,
+a business rejection) fails it; throttling and an expired token send it again later.
+
+Recorded before sent -- the decision. Every request whose answer comes back later (the B2C/B2B itself, each status
+query) gets one fresh secret token per callback URL, and the tokens' digests are committed with the request's
+record *before* the request leaves. An answer is found by its token's digest, so it can never arrive before the
+record it needs (the old race: a status answer faster than the commit that stored the query's id was dropped).
 
 Trusting results -- the decision. M-Pesa's callbacks are unsigned, so a result moves money only when all of these
-hold: its URL carries the secret token whose digest we stored for that very request (``token``; a forged or
-replayed-to-the-wrong-URL callback is ``Forbidden``); it names our payout by OriginatorConversationID or
-ConversationID (or, for a status answer, the status query's own id); and, for a success, its amount equals the
-payout's and the receiving phone, when the result names one, is the payout's. A result that fails the match moves
-nothing and makes the payout ``unknown``, so Transaction Status decides. We do not confirm every matching success
-with a status query: the status answer arrives on a callback too, so it would add no assurance against forgery,
-only double the calls Daraja rate-limits and slow settlement down. Results are idempotent: a repeat of a result
-for a final payout changes nothing (a contradicting one is audited for an operator, still changing nothing).
+hold: its URL carries a token we recorded for that very URL (result, timeout, status result, status timeout: a
+token is valid on its own URL only, and once); the ids it carries agree with the payout (see ``_answers``); and, for
+a success, it carries and matches the payout's amount and receiving party. A result that fails the match moves
+nothing and makes the payout ``unknown``, so Transaction Status decides; a *failure* result for a payout whose
+outcome was already unknown waits for a status answer too. A repeat of an answer changes nothing (a contradicting
+one for a final payout is audited for an operator, still changing nothing).
 
 B2B (paybill/till) requests carry no originator id of ours: M-Pesa's is recorded from its answer. A B2B payout
 whose answer was lost without a reference cannot be queried; it stays ``unknown`` for an operator (never resent).
@@ -23,14 +28,16 @@ whose answer was lost without a reference cannot be queried; it stays ``unknown`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
 import attrs
-from cryptopay.core import flows
+from cryptopay.core import faults, flows
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Refused
+from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.model import Forbidden, SettlementMethod
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
@@ -48,22 +55,30 @@ from cryptopay.core.mobile_money import (
     new_callback_token,
     status_outcome,
     token_digest,
-    verify_callback_token,
 )
-from cryptopay.core.payments import _outcomes
+from cryptopay.core.payments import _answers, _outcomes
 from cryptopay.core.payments._support import audit, transaction
-from cryptopay.core.payments.payout import Payout, PayoutQuery, PayoutState
+from cryptopay.core.payments.payout import CallbackPurpose, CallbackToken, Payout, PayoutQuery, PayoutState
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.system import Clock, IdGenerator
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 
-__all__ = ["DEFAULT_RESULT_DEADLINE", "QUEUE_TIMEOUT_CODE", "PayoutUrls", "Payouts"]
+__all__ = [
+    "DEFAULT_RESULT_DEADLINE",
+    "DEFAULT_UNKNOWN_BOUND",
+    "QUEUE_TIMEOUT_CODE",
+    "CallbackPurpose",
+    "PayoutUrls",
+    "Payouts",
+]
 
 DEFAULT_RESULT_DEADLINE = timedelta(minutes=2)
+DEFAULT_UNKNOWN_BOUND = timedelta(minutes=30)
 QUEUE_TIMEOUT_CODE = "QueueTimeout"
 _ACTOR = "system:payouts"
+_log = logging.getLogger("cryptopay.payouts")
 
 
 @attrs.frozen(kw_only=True)
@@ -74,6 +89,16 @@ class PayoutUrls:
     timeout: str
     status_result: str
     status_timeout: str
+
+    def purpose_of(self, url: str) -> CallbackPurpose | None:
+        """Which of these URLs ``url`` was built from (its token appended), if any."""
+        bases = {
+            CallbackPurpose.RESULT: self.result,
+            CallbackPurpose.TIMEOUT: self.timeout,
+            CallbackPurpose.STATUS_RESULT: self.status_result,
+            CallbackPurpose.STATUS_TIMEOUT: self.status_timeout,
+        }
+        return next((p for p, base in bases.items() if url.startswith(base.rstrip("/") + "/")), None)
 
 
 class Payouts:
@@ -89,41 +114,58 @@ class Payouts:
         gateway: MobileMoneyGateway,
         urls: PayoutUrls,
         deadline: timedelta = DEFAULT_RESULT_DEADLINE,
+        unknown_bound: timedelta = DEFAULT_UNKNOWN_BOUND,
         tokens: Callable[[], str] = new_callback_token,
+        faults: FaultPoints = NO_FAULTS,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._gateway, self._urls, self._deadline, self._tokens = gateway, urls, deadline, tokens
+        self._unknown_bound, self._faults = unknown_bound, faults
 
     def get_payout(self, payout_id: str) -> Payout:
         """The payout, or ``NotFound``."""
         return transaction(self._uow, lambda uow: _payout(uow, payout_id))
+
+    def _issue(
+        self, request: str, *purposes: CallbackPurpose
+    ) -> tuple[dict[CallbackPurpose, str], tuple[CallbackToken, ...]]:
+        """Fresh tokens for a request's callback URLs, and their records (digests only) to commit before sending."""
+        tokens = {purpose: self._tokens() for purpose in purposes}
+        return tokens, tuple(CallbackToken(token_digest(t), p, request) for p, t in tokens.items())
 
     # --- sending ------------------------------------------------------------------------------------------------
 
     def submit_payouts(self, *, limit: int = 100) -> list[Payout]:
         """Send every planned payout once; returns them as they stand afterwards."""
         planned = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.PLANNED, limit=limit))
-        return [self._submit(p.id) for p in planned]
+        return [self._submit(p) for p in planned]
 
-    def _submit(self, payout_id: str) -> Payout:
-        token = self._tokens()
-        claimed = transaction(self._uow, lambda uow: self._claim(uow, payout_id, token))
+    def _submit(self, planned: Payout) -> Payout:
+        payout_id = planned.id
+        tokens, records = self._issue(
+            f"send:{planned.submissions + 1}", CallbackPurpose.RESULT, CallbackPurpose.TIMEOUT
+        )
+        claimed = transaction(self._uow, lambda uow: self._claim(uow, payout_id, records))
         if claimed is None:
             return self.get_payout(payout_id)  # another worker took it
+        self._faults.reached(faults.PAYOUT_SUBMITTED)
         try:
-            ack = self._send(claimed, token)
+            ack = self._send(claimed, tokens)
         except CryptopayError as error:
             return transaction(self._uow, partial(self._refused, payout_id=payout_id, error=error))
         except Exception:
             transaction(self._uow, lambda uow: self._doubt(uow, payout_id, "the send raised unexpectedly", None))
             raise
-        return transaction(self._uow, lambda uow: self._acknowledged(uow, payout_id, ack))
+        self._faults.reached(faults.PAYOUT_SENT)
+        done = transaction(self._uow, lambda uow: self._acknowledged(uow, payout_id, ack))
+        self._faults.reached(faults.PAYOUT_ACKNOWLEDGED)
+        return done
 
-    def _claim(self, uow: PaymentsUnitOfWork, payout_id: str, token: str) -> Payout | None:
+    def _claim(self, uow: PaymentsUnitOfWork, payout_id: str, records: tuple[CallbackToken, ...]) -> Payout | None:
         payout, now = _payout(uow, payout_id), self._clock.now()
         if payout.state is not PayoutState.PLANNED:
             return None
-        payout.submitted(now, token_digest=token_digest(token), check_at=now + self._deadline)
+        payout.submitted(now, callbacks=records, check_at=now + self._deadline)
         uow.payouts.update(payout)
         audit(
             uow,
@@ -137,8 +179,9 @@ class Payouts:
         )
         return payout
 
-    def _send(self, payout: Payout, token: str) -> Acknowledgement:
-        result_url, timeout_url = callback_url(self._urls.result, token), callback_url(self._urls.timeout, token)
+    def _send(self, payout: Payout, tokens: dict[CallbackPurpose, str]) -> Acknowledgement:
+        result_url = callback_url(self._urls.result, tokens[CallbackPurpose.RESULT])
+        timeout_url = callback_url(self._urls.timeout, tokens[CallbackPurpose.TIMEOUT])
         if payout.method is SettlementMethod.MPESA_B2C:
             assert payout.originator_id is not None  # B2C payouts are planned with our own id
             return self._gateway.b2c(
@@ -182,6 +225,8 @@ class Payouts:
     def _refused(self, uow: PaymentsUnitOfWork, payout_id: str, error: CryptopayError) -> Payout:
         """Sort a failed send: certainly not acted on (fail it, or send it later) versus maybe acted on (ask)."""
         payout, now = _payout(uow, payout_id), self._clock.now()
+        if payout.state is not PayoutState.SUBMITTED:
+            return payout  # an answer arrived meanwhile and decided it
         if (isinstance(error, MpesaError) and error.retry_safe) or isinstance(error, MpesaAuthFailed):
             payout.returned(f"sent again later: {error.message}")  # refused before anything could happen
             uow.payouts.update(payout)
@@ -190,62 +235,89 @@ class Payouts:
             _outcomes.fail(uow, self._ledger, self._ids, payout, now, code=error.code, desc=error.message)
         else:  # OutcomeUnknown, a duplicate originator id, a server error: M-Pesa may have acted
             reference = error.reference if isinstance(error, OutcomeUnknown) else None
-            return self._doubt(uow, payout_id, f"outcome unknown: {error.message}", reference)
+            return self._doubt_payout(uow, payout, f"outcome unknown: {error.message}", reference)
         return payout
 
     def _doubt(self, uow: PaymentsUnitOfWork, payout_id: str, note: str, reference: str | None) -> Payout:
-        payout, now = _payout(uow, payout_id), self._clock.now()
+        return self._doubt_payout(uow, _payout(uow, payout_id), note, reference)
+
+    def _doubt_payout(self, uow: PaymentsUnitOfWork, payout: Payout, note: str, reference: str | None) -> Payout:
+        """No usable result: the payout is ``unknown`` and Transaction Status is asked at the next run."""
+        now = self._clock.now()
         if payout.is_final:
             return payout
         if reference and payout.originator_id is None:
             payout.originator_id = reference
-        payout.unknown(now, note, check_at=now)  # ask Transaction Status at the next run
+        payout.unknown(now, note, check_at=now)
         uow.payouts.update(payout)
         audit(uow, _ACTOR, "payout.unknown", f"payout:{payout.id}", now, note=note)
         return payout
 
-    # --- results ------------------------------------------------------------------------------------------------
+    # --- answers ------------------------------------------------------------------------------------------------
 
-    def handle_payout_result(self, result: MpesaResult, *, token: str | None, timed_out: bool = False) -> Payout | None:
-        """Apply a B2C/B2B Result, a queue timeout, or a Transaction Status answer; None if it names no payout."""
-        return transaction(self._uow, lambda uow: self._handle(uow, result, token, timed_out))
+    def handle_payout_result(
+        self, result: MpesaResult, *, token: str | None, purpose: CallbackPurpose, keep: str | None = None
+    ) -> Payout | None:
+        """Apply a B2C/B2B Result, a queue timeout or a Transaction Status answer posted to ``purpose``'s URL.
+
+        ``token`` (the URL's) must be one we recorded for that very URL, else ``Forbidden`` and nothing is
+        written; a caller that vouches for the sender (an allowed Daraja source address) passes the raw body as
+        ``keep``, and then an answer whose token names no request is kept for ``match_kept_answers`` instead.
+        """
+        try:
+            return transaction(self._uow, lambda uow: self._handle(uow, result, token, purpose))
+        except Forbidden:
+            if keep is None:
+                raise
+        transaction(self._uow, lambda uow: _answers.keep(uow, self._ids, self._clock.now(), purpose, keep))
+        return None
 
     def _handle(
-        self, uow: PaymentsUnitOfWork, result: MpesaResult, token: str | None, timed_out: bool
-    ) -> Payout | None:
-        queried = uow.payouts.by_query_id(result.originator_conversation_id or "")
-        if queried is not None:
-            query = queried.query(result.originator_conversation_id)
-            assert query is not None  # by_query_id found it by this id
-            _check_token(token, query.token_digest)
-            return self._status_answer(uow, queried, query, result)
-        payout = _direct(uow, result)
-        if payout is None:
-            audit(
-                uow,
-                "mpesa:callback",
-                "payout.result_unmatched",
-                f"mpesa:{result.reference or '-'}",
-                self._clock.now(),
-                code=result.result_code or "",
+        self, uow: PaymentsUnitOfWork, result: MpesaResult, token: str | None, purpose: CallbackPurpose
+    ) -> Payout:
+        payout, callback = _answers.authenticate(uow, token, purpose)
+        now = self._clock.now()
+        if callback.used_at is not None:
+            return payout  # a repeat of an answer already taken: single use, nothing changes
+        payout.use_callback(callback.digest, now)
+        uow.payouts.update(payout)
+        query = payout.query(callback.request) if purpose.is_status else None
+        if query is not None:
+            payout.query_answered(
+                query.query_id, originator_id=result.originator_conversation_id, conversation_id=result.conversation_id
             )
-            return None
-        _check_token(token, payout.token_digest)
-        if timed_out or result.result_code == QUEUE_TIMEOUT_CODE:
-            return self._doubt(uow, payout.id, "M-Pesa's queue timed out", None)
+            uow.payouts.update(payout)
+        stranger = _answers.names_another(payout, result, status=purpose.is_status)
+        if stranger:
+            return self._suspect(uow, payout, purpose, stranger)
+        if purpose.is_timeout or result.result_code == QUEUE_TIMEOUT_CODE:
+            return self._doubt_payout(uow, payout, "M-Pesa's queue timed out", None)
+        if query is not None:
+            return self._status_answer(uow, payout, query, result)
+        _answers.learn_ids(payout, result)
         return self._apply(uow, payout, result.outcome, result, source="result")
+
+    def _suspect(self, uow: PaymentsUnitOfWork, payout: Payout, purpose: CallbackPurpose, why: str) -> Payout:
+        audit(
+            uow,
+            "mpesa:callback",
+            "payout.result_mismatch",
+            f"payout:{payout.id}",
+            self._clock.now(),
+            url=purpose.value,
+            why=why,
+        )
+        return self._doubt_payout(uow, payout, f"an answer on the {purpose.value} URL {why}", None)
 
     def _status_answer(
         self, uow: PaymentsUnitOfWork, payout: Payout, query: PayoutQuery, result: MpesaResult
     ) -> Payout:
-        outcome = status_outcome(result)
+        outcome, now = status_outcome(result), self._clock.now()
         if outcome is Outcome.NOT_FOUND:
             if payout.state is PayoutState.UNKNOWN and payout.is_latest(query):
-                payout.not_found(self._clock.now())  # never reached M-Pesa: safe to send with the same id
+                payout.not_found(now)  # never reached M-Pesa: safe to send with the same id
                 uow.payouts.update(payout)
-                audit(
-                    uow, _ACTOR, "payout.not_found", f"payout:{payout.id}", self._clock.now(), query=query.originator_id
-                )
+                audit(uow, _ACTOR, "payout.not_found", f"payout:{payout.id}", now, query=query.query_id)
             return payout
         return self._apply(uow, payout, outcome, result, source="status")
 
@@ -272,12 +344,40 @@ class Payouts:
             "desc": result.result_desc,
         }
         if outcome is Outcome.SUCCEEDED:
-            mismatch = _mismatch(payout, result)
+            mismatch = _answers.success_mismatch(payout, result)
             if mismatch:
-                return self._doubt(uow, payout.id, f"{source} does not match the payout: {mismatch}", None)
+                return self._doubt_payout(uow, payout, f"{source} does not match the payout: {mismatch}", None)
             _outcomes.complete(uow, self._ledger, self._ids, payout, now, **details)
+        elif outcome is Outcome.FAILED and source == "result" and payout.state is PayoutState.UNKNOWN:
+            # Its outcome was in doubt: a failure releases the hold only once Transaction Status confirms it.
+            payout.check_at, payout.note = now, f"a failure result ({result.result_code}) awaits a status query"
+            uow.payouts.update(payout)
+            audit(uow, _ACTOR, "payout.failure_unconfirmed", f"payout:{payout.id}", now, code=result.result_code or "")
         elif outcome is Outcome.FAILED:
             _outcomes.fail(uow, self._ledger, self._ids, payout, now, **details)
+        return payout
+
+    def match_kept_answers(self, *, limit: int = 100) -> list[Payout]:
+        """Match answers kept without a known token by the ids they carry: each names a payout to ask about now."""
+        pending = transaction(self._uow, lambda uow: uow.unmatched_answers.pending(limit=limit))
+        found = [transaction(self._uow, partial(self._match_kept, answer_id=kept.id)) for kept in pending]
+        return [p for p in found if p is not None]
+
+    def _match_kept(self, uow: PaymentsUnitOfWork, answer_id: str) -> Payout | None:
+        answer, now = uow.unmatched_answers.get(answer_id), self._clock.now()
+        if answer is None or answer.matched_at is not None:
+            return None
+        payout = _answers.find_by_ids(uow, answer)
+        answer.tried(now, payout.id if payout else None)
+        uow.unmatched_answers.update(answer)
+        if payout is None or payout.is_final:
+            return None
+        # Its token was not ours, so it moves no money: it only makes Transaction Status decide now.
+        audit(uow, _ACTOR, "payout.answer_matched", f"payout:{payout.id}", now, answer=answer.id)
+        if payout.state is PayoutState.PLANNED:
+            return payout
+        payout.check_at = now
+        uow.payouts.update(payout)
         return payout
 
     # --- status queries -----------------------------------------------------------------------------------------
@@ -291,13 +391,18 @@ class Payouts:
         if payout.originator_id is None:
             transaction(self._uow, lambda uow: self._park(uow, payout.id))
             return None
-        token = self._tokens()
+        query_id = self._ids.new_id("pq")
+        tokens, records = self._issue(query_id, CallbackPurpose.STATUS_RESULT, CallbackPurpose.STATUS_TIMEOUT)
+        recorded = transaction(self._uow, lambda uow: self._record_query(uow, payout.id, query_id, records))
+        if recorded is None or recorded.originator_id is None:
+            return None
+        self._faults.reached(faults.STATUS_RECORDED)
         try:
             ack = self._gateway.transaction_status(
                 TransactionStatusRequest(
-                    result_url=callback_url(self._urls.status_result, token),
-                    timeout_url=callback_url(self._urls.status_timeout, token),
-                    originator_conversation_id=payout.originator_id,
+                    result_url=callback_url(self._urls.status_result, tokens[CallbackPurpose.STATUS_RESULT]),
+                    timeout_url=callback_url(self._urls.status_timeout, tokens[CallbackPurpose.STATUS_TIMEOUT]),
+                    originator_conversation_id=recorded.originator_id,
                     remarks=f"Payout {payout.id}",
                 )
             )
@@ -305,19 +410,30 @@ class Payouts:
             note = f"status query failed: {error.message}"
             transaction(self._uow, lambda uow: self._later(uow, payout.id, note))
             return None
-        return transaction(self._uow, lambda uow: self._asked(uow, payout.id, ack, token))
+        self._faults.reached(faults.STATUS_ASKED)
+        return transaction(self._uow, lambda uow: self._asked(uow, payout.id, query_id, ack))
 
-    def _asked(self, uow: PaymentsUnitOfWork, payout_id: str, ack: Acknowledgement, token: str) -> Payout:
+    def _record_query(
+        self, uow: PaymentsUnitOfWork, payout_id: str, query_id: str, records: tuple[CallbackToken, ...]
+    ) -> Payout | None:
+        """Commit the query and its callback tokens before asking, so its answer always finds them."""
         payout, now = _payout(uow, payout_id), self._clock.now()
-        if payout.is_final or ack.originator_conversation_id is None:
-            return payout
+        if payout.is_final or payout.check_at is None or payout.check_at > now:
+            return None  # decided, or asked about by another worker meanwhile
         if payout.state is PayoutState.SUBMITTED:
             payout.unknown(now, f"no result within {self._deadline}", check_at=now + self._deadline)
-        payout.asked(
-            PayoutQuery(ack.originator_conversation_id, token_digest(token), now), check_at=now + self._deadline
+        payout.asking(PayoutQuery(query_id=query_id, asked_at=now), records, check_at=now + self._deadline)
+        uow.payouts.update(payout)
+        audit(uow, _ACTOR, "payout.status_query", f"payout:{payout.id}", now, query=query_id)
+        return payout
+
+    def _asked(self, uow: PaymentsUnitOfWork, payout_id: str, query_id: str, ack: Acknowledgement) -> Payout:
+        """Remember M-Pesa's ids for the query (an extra key for its answer; the token already finds it)."""
+        payout = _payout(uow, payout_id)
+        payout.query_answered(
+            query_id, originator_id=ack.originator_conversation_id, conversation_id=ack.conversation_id
         )
         uow.payouts.update(payout)
-        audit(uow, _ACTOR, "payout.status_query", f"payout:{payout.id}", now, query=ack.originator_conversation_id)
         return payout
 
     def _later(self, uow: PaymentsUnitOfWork, payout_id: str, note: str) -> None:
@@ -333,6 +449,33 @@ class Payouts:
         payout.check_at, payout.note = None, "needs an operator: sent without an answer and no id to query by"
         uow.payouts.update(payout)
         audit(uow, _ACTOR, "payout.needs_operator", f"payout:{payout.id}", now, note=payout.note)
+
+    # --- the bound on unknown -------------------------------------------------------------------------------------
+
+    def report_overdue_payouts(self, *, limit: int = 100) -> list[Payout]:
+        """Alert (audit + log) once about each payout ``unknown`` for longer than the bound; status is still asked."""
+        unknown = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.UNKNOWN, limit=limit))
+        now = self._clock.now()
+        late = [p for p in unknown if p.overdue(now, self._unknown_bound) and p.overdue_since is None]
+        reported = [transaction(self._uow, partial(self._overdue, payout_id=p.id)) for p in late]
+        return [p for p in reported if p is not None]
+
+    def _overdue(self, uow: PaymentsUnitOfWork, payout_id: str) -> Payout | None:
+        payout, now = _payout(uow, payout_id), self._clock.now()
+        if not payout.overdue(now, self._unknown_bound) or payout.overdue_since is not None:
+            return None
+        payout.overdue_since = now
+        payout.check_at = min(payout.check_at or now, now)  # and ask again at once
+        uow.payouts.update(payout)
+        since = payout.unknown_since.isoformat() if payout.unknown_since else ""
+        audit(uow, _ACTOR, "payout.unknown_overdue", f"payout:{payout.id}", now, since=since, amount=payout.amount)
+        _log.warning(
+            "payout %s has been unknown since %s (bound %s): an operator should look",
+            payout.id,
+            since,
+            self._unknown_bound,
+        )
+        return payout
 
     # --- operator retry -----------------------------------------------------------------------------------------
 
@@ -381,27 +524,6 @@ def _payout(uow: PaymentsUnitOfWork, payout_id: str) -> Payout:
     if payout is None:
         raise NotFound(f"no payout {payout_id}")
     return payout
-
-
-def _direct(uow: PaymentsUnitOfWork, result: MpesaResult) -> Payout | None:
-    if result.originator_conversation_id:
-        found = uow.payouts.by_originator_id(result.originator_conversation_id)
-        if found is not None:
-            return found
-    return uow.payouts.by_conversation_id(result.conversation_id) if result.conversation_id else None
-
-
-def _check_token(token: str | None, digest: str | None) -> None:
-    if digest is None or not verify_callback_token(token, digest):
-        raise Forbidden("this callback's token does not belong to the request it names")
-
-
-def _mismatch(payout: Payout, result: MpesaResult) -> str:
-    if result.amount is not None and result.amount != payout.amount:
-        return f"amount {result.amount} is not {payout.amount}"
-    if payout.is_b2c and result.phone is not None and result.phone != payout.destination:
-        return "the receiving phone is not the payout's"
-    return ""
 
 
 def _contradicts(payout: Payout, outcome: Outcome) -> bool:

@@ -10,14 +10,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol
 
-from cryptopay.core.errors import NotFound
+from cryptopay.core.errors import Refused
 from cryptopay.core.fx import Pair, Quote, Rate
 
 __all__ = ["QuoteRepository", "RateCache", "RateSource", "UnsupportedPair"]
 
 
-class UnsupportedPair(NotFound):
-    """This source does not quote the pair (another source, or a cross rate, may)."""
+class UnsupportedPair(Refused):
+    """This source does not quote the pair (another source, or a cross rate, may). Not a 404: the request names
+    nothing missing; the deployment cannot price what it asks for."""
 
     code = "unsupported_pair"
 

@@ -24,6 +24,7 @@ from typing import Protocol
 import cryptopay.core.ledger  # noqa: F401  (first: ports.storage alone trips the ports.ledger <-> ledger cycle)
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings
 from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
 from cryptopay.core.ports.storage import UnitOfWork
@@ -39,6 +40,7 @@ __all__ = [
     "RefundRepository",
     "SettlementRepository",
     "StoreSettingsRepository",
+    "UnmatchedAnswerRepository",
 ]
 
 
@@ -46,6 +48,11 @@ class Quoter(Protocol):
     """Locks and persists a quote for a pair (``cryptopay.core.pricing.Pricer`` is one)."""
 
     def quote(self, pair: Pair) -> Quote: ...
+
+    def prices(self, pair: Pair) -> bool:
+        """False when nothing configured can ever quote ``pair`` (every source says so); True otherwise, even
+        while the sources are down (that is a passing outage, not a missing price)."""
+        ...
 
 
 class StoreSettingsRepository(Protocol):
@@ -158,8 +165,12 @@ class PayoutRepository(Protocol):
 
     def by_conversation_id(self, conversation_id: str) -> Payout | None: ...
 
-    def by_query_id(self, originator_id: str) -> Payout | None:
-        """The payout a Transaction Status query (by that query's own originator id) asked about."""
+    def by_answer_key(self, key: str) -> Payout | None:
+        """The payout one of whose ``Payout.answer_keys`` is ``key`` (a callback token's digest, a query's id).
+
+        The keys are indexed by ``add`` and ``update`` in the same transaction, so a request recorded before it
+        is sent is found by its answer however soon that answer comes.
+        """
         ...
 
     def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
@@ -199,6 +210,20 @@ class RefundRepository(Protocol):
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]: ...
 
 
+class UnmatchedAnswerRepository(Protocol):
+    def add(self, answer: UnmatchedAnswer) -> None: ...
+
+    def get(self, answer_id: str) -> UnmatchedAnswer | None:
+        """The kept answer, locked for update until the transaction ends."""
+        ...
+
+    def update(self, answer: UnmatchedAnswer) -> None: ...
+
+    def pending(self, *, limit: int = 100) -> list[UnmatchedAnswer]:
+        """Kept answers not matched (nor given up on) yet, oldest first."""
+        ...
+
+
 class PaymentsUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the payment repositories, the ledger session, the audit log and the outbox."""
 
@@ -222,6 +247,9 @@ class PaymentsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def refunds(self) -> RefundRepository: ...
+
+    @property
+    def unmatched_answers(self) -> UnmatchedAnswerRepository: ...
 
 
 PaymentsUowFactory = Callable[[], AbstractContextManager[PaymentsUnitOfWork]]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import cryptopay.core.ledger  # noqa: F401  (first: importing testing.storage first trips the ports.ledger cycle)
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import (
     DepositAddress,
     PaymentCredit,
@@ -45,6 +46,7 @@ __all__ = [
     "InMemoryRefunds",
     "InMemorySettlements",
     "InMemoryStores",
+    "InMemoryUnmatchedAnswers",
     "payments_storage",
     "payments_uow",
 ]
@@ -234,8 +236,8 @@ class InMemoryPayouts(_ById):
     def by_conversation_id(self, conversation_id: str) -> Payout | None:
         return self._first(lambda p: p.conversation_id == conversation_id)
 
-    def by_query_id(self, originator_id: str) -> Payout | None:
-        return self._first(lambda p: any(q.originator_id == originator_id for q in p.queries))
+    def by_answer_key(self, key: str) -> Payout | None:
+        return self._first(lambda p: key in p.answer_keys)
 
     def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
         return self._sorted((p for p in self._all() if p.state is state), limit)
@@ -287,6 +289,25 @@ class InMemoryRefunds(_ById):
         return [_copy(r) for r in found[:limit]]
 
 
+class InMemoryUnmatchedAnswers(_ById):
+    def _all(self) -> list[UnmatchedAnswer]:
+        return [cast(UnmatchedAnswer, a) for a in self._items.values()]
+
+    def add(self, answer: UnmatchedAnswer) -> None:
+        self._add(answer, answer.id, "answer")
+
+    def get(self, answer_id: str) -> UnmatchedAnswer | None:
+        found = self._items.get(answer_id)
+        return _copy(cast(UnmatchedAnswer, found)) if found is not None else None
+
+    def update(self, answer: UnmatchedAnswer) -> None:
+        self._update(answer, answer.id, "answer")
+
+    def pending(self, *, limit: int = 100) -> list[UnmatchedAnswer]:
+        found = sorted((a for a in self._all() if a.matched_at is None), key=lambda a: (a.received_at, a.id))
+        return [_copy(a) for a in found[:limit]]
+
+
 def payments_storage(**extra: Any) -> InMemoryStorage:
     """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks)."""
     return InMemoryStorage(
@@ -297,6 +318,7 @@ def payments_storage(**extra: Any) -> InMemoryStorage:
         settlements=InMemorySettlements(),
         payouts=InMemoryPayouts(),
         refunds=InMemoryRefunds(),
+        unmatched_answers=InMemoryUnmatchedAnswers(),
         **extra,
     )
 

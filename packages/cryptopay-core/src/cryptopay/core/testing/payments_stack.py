@@ -24,6 +24,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from cryptopay.core.errors import NotFound
@@ -309,12 +310,13 @@ class PaymentsStack:
     def deliver_callbacks(self) -> list[Payout | None]:
         """Post every callback M-Pesa has sent so far to the payout handler, with the token from its URL."""
         deliveries, self.mpesa.outbox[:] = list(self.mpesa.outbox), []
-        return [
-            self.payouts.handle_payout_result(
-                parse_payload(d.payload), token=token_from_url(d.url), timed_out=d.url.startswith(self.urls.timeout)
-            )
-            for d in deliveries
-        ]
+        return [self.deliver(d.url, d.payload) for d in deliveries]
+
+    def deliver(self, url: str, payload: Any) -> Payout | None:
+        """Post one callback to the payout handler as the HTTP hooks would: the URL's token and purpose."""
+        purpose = self.urls.purpose_of(url)
+        assert purpose is not None, f"{url} is none of the payout callback URLs"
+        return self.payouts.handle_payout_result(parse_payload(payload), token=token_from_url(url), purpose=purpose)
 
     # --- reading --------------------------------------------------------------------------------------------------
     def invoice(self, invoice_id: str) -> Invoice:

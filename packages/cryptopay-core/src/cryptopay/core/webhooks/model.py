@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState
@@ -28,6 +28,7 @@ from cryptopay.core.webhooks.targets import host_problem
 
 __all__ = [
     "DEFAULT_LEASE",
+    "MAX_URL_LENGTH",
     "RETRY_SCHEDULE",
     "WEBHOOK_EVENTS",
     "DeliveryStatus",
@@ -67,11 +68,34 @@ DEFAULT_LEASE = timedelta(minutes=2)  # longer than the sender's timeout: a cras
 _SNIPPET = 1000
 
 
+MAX_URL_LENGTH = 2048
+_URL_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%")
+
+
+def _parse_strictly(url: str) -> SplitResult:
+    """The URL's parts, refusing what a lenient parser would quietly accept: spaces, CR/LF and other characters
+    outside RFC 3986, over-long URLs, fragments, and ports out of range."""
+    if not url or len(url) > MAX_URL_LENGTH:
+        raise InvalidInput(f"a webhook URL has 1 to {MAX_URL_LENGTH} characters")
+    if not set(url) <= _URL_CHARACTERS:
+        raise InvalidInput("a webhook URL has only RFC 3986 characters (no spaces or line breaks; percent-encode)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range or not a number)
+    except ValueError:
+        raise InvalidInput("a webhook URL needs a valid host and a port from 1 to 65535") from None
+    if parts.port == 0 or parts.netloc.endswith(":"):
+        raise InvalidInput("a webhook URL needs a valid host and a port from 1 to 65535")
+    if parts.fragment or "#" in url:
+        raise InvalidInput("a webhook URL has no #fragment")
+    return parts
+
+
 def check_endpoint_url(url: str, *, allow_insecure: bool = False) -> str:
     """An absolute https URL to a public host, without credentials; ``allow_insecure`` (the sandbox, outside
     production) also admits http and loopback hosts, never private ones. Hosts are read as a resolver reads them
     (see ``cryptopay.core.webhooks.targets``)."""
-    parts = urlsplit(url.strip())
+    parts = _parse_strictly(url)
     allowed = {"https", "http"} if allow_insecure else {"https"}
     if parts.scheme not in allowed:
         raise InvalidInput(f"a webhook URL must use {' or '.join(sorted(allowed))}")
@@ -82,7 +106,7 @@ def check_endpoint_url(url: str, *, allow_insecure: bool = False) -> str:
     problem = host_problem(parts.hostname, allow_loopback=allow_insecure)
     if problem is not None:
         raise InvalidInput(problem)
-    return url.strip()
+    return url
 
 
 def _events(values: Iterable[str]) -> frozenset[str]:

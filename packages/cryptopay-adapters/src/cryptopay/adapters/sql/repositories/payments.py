@@ -24,9 +24,11 @@ from cryptopay.adapters.sql.tables_payments import (
     refunds,
     settlements,
     stores,
+    unmatched_answers,
 )
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings, address_key
 from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
 from sqlalchemy.engine import Connection
@@ -39,6 +41,7 @@ __all__ = [
     "SqlRefunds",
     "SqlSettlements",
     "SqlStores",
+    "SqlUnmatchedAnswers",
 ]
 
 T = TypeVar("T")
@@ -285,8 +288,8 @@ class SqlPayouts(_Documents[Payout]):
         self._index_queries(payout)
 
     def _index_queries(self, payout: Payout) -> None:
-        for query in payout.queries:
-            insert_new(self._conn, payout_queries, {"originator_id": query.originator_id, "payout_id": payout.id})
+        for key in payout.answer_keys:
+            insert_new(self._conn, payout_queries, {"originator_id": key, "payout_id": payout.id})
 
     def get(self, payout_id: str) -> Payout | None:
         return self._one(payouts.c.id == payout_id, lock=True)
@@ -302,8 +305,8 @@ class SqlPayouts(_Documents[Payout]):
         found = self._select(payouts.c.conversation_id == conversation_id, order=_BY_AGE, limit=1)
         return found[0] if found else None
 
-    def by_query_id(self, originator_id: str) -> Payout | None:
-        owner = sa.select(payout_queries.c.payout_id).where(payout_queries.c.originator_id == originator_id)
+    def by_answer_key(self, key: str) -> Payout | None:
+        owner = sa.select(payout_queries.c.payout_id).where(payout_queries.c.originator_id == key)
         return self._one(payouts.c.id == owner.scalar_subquery())
 
     def by_state(self, state: PayoutState, *, limit: int = 100) -> list[Payout]:
@@ -352,3 +355,23 @@ class SqlRefunds(_Documents[Refund]):
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit)
+
+
+class SqlUnmatchedAnswers(_Documents[UnmatchedAnswer]):
+    cls, table, what = UnmatchedAnswer, unmatched_answers, "answer"
+
+    def _columns(self, item: UnmatchedAnswer) -> dict[str, Any]:
+        return {"id": item.id, "received_at": item.received_at, "matched_at": item.matched_at}
+
+    def add(self, answer: UnmatchedAnswer) -> None:
+        self._insert(answer)
+
+    def get(self, answer_id: str) -> UnmatchedAnswer | None:
+        return self._one(unmatched_answers.c.id == answer_id, lock=True)
+
+    def update(self, answer: UnmatchedAnswer) -> None:
+        self._update(answer)
+
+    def pending(self, *, limit: int = 100) -> list[UnmatchedAnswer]:
+        waiting = unmatched_answers.c.matched_at.is_(None)
+        return self._select(waiting, order=("received_at", "id"), limit=limit)

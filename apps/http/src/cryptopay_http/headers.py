@@ -1,0 +1,44 @@
+"""Security headers on every response (#12.7): no caching of authenticated answers, a CSP, frame protection.
+
+- ``Cache-Control: no-store`` on every answer to a request that presented a credential (a proxy or browser cache
+  must never keep a tenant's data), whatever the view asked for.
+- ``Content-Security-Policy`` on every answer, HTML or JSON: only our own origin, no plugins, no framing; inline
+  styles are allowed (the docs page has one), inline scripts are not.
+- ``X-Frame-Options: DENY`` for browsers without ``frame-ancestors``; ``Referrer-Policy: no-referrer``;
+  ``X-Content-Type-Options: nosniff``; ``Strict-Transport-Security`` in production (TLS ends at the proxy in front).
+- No ``Server`` banner: the production server sends none (``serve.py``), and the app drops any it is given.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+__all__ = ["CSP", "HSTS", "install_security_headers"]
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; manifest-src 'self'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+HSTS = "max-age=63072000; includeSubDomains"
+_CREDENTIALS = ("Authorization", "X-Api-Key", "Cookie")
+
+
+def install_security_headers(app: Flask, *, production: bool) -> None:
+    """Add the headers above to every response of ``app``; HSTS only when ``production``."""
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        if any(name in request.headers for name in _CREDENTIALS):
+            headers["Cache-Control"] = "no-store"
+            headers["Pragma"] = "no-cache"
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "no-referrer")
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if production:
+            headers.setdefault("Strict-Transport-Security", HSTS)
+        headers.pop("Server", None)
+        return response

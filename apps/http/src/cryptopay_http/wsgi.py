@@ -1,0 +1,35 @@
+"""The WSGI entry point production servers load: ``cryptopay_http.wsgi:build_app()`` (one app per worker process).
+
+Each worker builds its own app after the fork, so database pools and Redis connections are never shared across
+processes. ``cryptopay serve`` runs this under gunicorn; any WSGI server can load it the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import attrs
+from cryptopay.adapters.bootstrap import ApiSettings, Services, build
+from flask import Flask
+
+from cryptopay_http.app import create_app
+
+__all__ = ["build_app", "dev_services"]
+
+_log = logging.getLogger("cryptopay.http")
+
+
+def build_app(services: Services | None = None) -> Flask:
+    """The app over the composition root's ``Services`` (built from the environment unless given)."""
+    return create_app(services or build())
+
+
+def dev_services() -> Services:
+    """The root's services; without ``CRYPTOPAY_TOKEN_SECRET``, a throw-away secret and insecure cookies."""
+    services = build()
+    if services.settings.api is not None:
+        return services
+    _log.warning("CRYPTOPAY_TOKEN_SECRET is not set: using a throw-away secret (sessions end on restart)")
+    api = ApiSettings(token_secret=secrets.token_urlsafe(48), cookie_secure=False)
+    return attrs.evolve(services, settings=attrs.evolve(services.settings, api=api))

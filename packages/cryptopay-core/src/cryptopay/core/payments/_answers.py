@@ -1,0 +1,135 @@
+"""How an M-Pesa answer finds its payout, and when it may move money.
+
+An answer is authenticated by its URL's token alone: every request records its callback tokens' digests (one per
+URL, committed before the request is sent) and the digest finds the payout through ``PayoutRepository.by_answer_key``,
+so an answer can never arrive "too early". The ids it carries must then agree with the payout (the B2C/B2B
+OriginatorConversationID or ConversationID; for a status answer the original OriginatorConversationID in its
+parameters), and a success must carry and match the amount and the receiving party.
+
+An answer whose token names nothing is refused (nothing written), unless the caller vouches for its source (an
+allowed Daraja address): then it is kept as an ``UnmatchedAnswer`` and matched later by its ids, as a reason to
+ask Transaction Status, never as a result.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.identity.model import Forbidden
+from cryptopay.core.mobile_money import MpesaResult, normalize_msisdn, parse_payload_text, token_digest
+from cryptopay.core.mobile_money.phones import InvalidPhoneNumber
+from cryptopay.core.payments.answers import UnmatchedAnswer
+from cryptopay.core.payments.payout import CallbackPurpose, CallbackToken, Payout, token_key
+from cryptopay.core.ports.system import IdGenerator
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork
+
+__all__ = ["authenticate", "find_by_ids", "keep", "learn_ids", "names_another", "success_mismatch"]
+
+_RECEIVER_KEYS = ("ReceiverPartyPublicName", "CreditPartyPublicName", "CreditPartyName")
+_REFUSED = "this callback's token does not belong to a request sent to this URL"
+
+
+def authenticate(uow: PaymentsUnitOfWork, token: str | None, purpose: CallbackPurpose) -> tuple[Payout, CallbackToken]:
+    """The payout and callback token this URL token was issued as; ``Forbidden`` (writing nothing) otherwise."""
+    digest = token_digest(token) if token else ""
+    payout = uow.payouts.by_answer_key(token_key(digest)) if digest else None
+    callback = payout.callback(digest) if payout is not None else None
+    if payout is None or callback is None or callback.purpose is not purpose:
+        raise Forbidden(_REFUSED)
+    return payout, callback
+
+
+def names_another(payout: Payout, result: MpesaResult, *, status: bool) -> str:
+    """Why an authenticated answer does not speak of this payout ('' when its ids agree or are not known yet)."""
+    if status:
+        original = result.param("OriginatorConversationID")
+        if original and payout.originator_id and original != payout.originator_id:
+            return f"asks about {original}, not {payout.originator_id}"
+        return ""
+    ours = {payout.originator_id, payout.conversation_id} - {None}
+    theirs = {result.originator_conversation_id, result.conversation_id} - {None, ""}
+    if ours and theirs and not ours & theirs:
+        return "names another request"
+    return ""
+
+
+def learn_ids(payout: Payout, result: MpesaResult) -> None:
+    """A B2B payout learns M-Pesa's ids from its authenticated result when its acknowledgement was lost."""
+    if payout.originator_id is None and result.originator_conversation_id:
+        payout.originator_id = result.originator_conversation_id
+    payout.conversation_id = payout.conversation_id or result.conversation_id
+
+
+def success_mismatch(payout: Payout, result: MpesaResult) -> str:
+    """Why a success may not complete this payout: it must carry our ids, our amount and our receiving party."""
+    if result.amount is None:
+        return "no amount"
+    if result.amount != payout.amount:
+        return f"amount {result.amount} is not {payout.amount}"
+    party = _receiver(result)
+    if party is None:
+        return "no receiving party"
+    if not _same_party(party, _destination(payout)):
+        return "the receiving party is not the payout's"
+    return ""
+
+
+def _destination(payout: Payout) -> str:
+    return payout.destination.split("#", 1)[0]
+
+
+def _receiver(result: MpesaResult) -> str | None:
+    for key in _RECEIVER_KEYS:
+        value = result.param(key)
+        if value and value.split(" - ", 1)[0].strip():
+            return value.split(" - ", 1)[0].strip()
+    return None
+
+
+def _same_party(party: str, expected: str) -> bool:
+    """Equal identifiers; M-Pesa may mask a phone's middle digits (``2547******149``)."""
+    wanted = _canonical(expected)
+    seen = _canonical(party) if "*" not in party else _masked(party)
+    return len(seen) == len(wanted) and all(a in ("*", b) for a, b in zip(seen, wanted, strict=True))
+
+
+def _canonical(text: str) -> str:
+    try:
+        return normalize_msisdn(text)
+    except InvalidPhoneNumber:
+        return text.strip()
+
+
+def _masked(text: str) -> str:
+    text = text.strip().removeprefix("+")
+    return "254" + text[1:] if text.startswith("0") else text
+
+
+def keep(uow: PaymentsUnitOfWork, ids: IdGenerator, now: datetime, purpose: CallbackPurpose, body: str) -> None:
+    """Keep an answer from a vouched-for source whose token named no request."""
+    uow.unmatched_answers.add(UnmatchedAnswer(id=ids.new_id("ans"), received_at=now, purpose=purpose, body=body))
+
+
+def find_by_ids(uow: PaymentsUnitOfWork, answer: UnmatchedAnswer) -> Payout | None:
+    """The payout a kept answer names by any id it carries, if any."""
+    try:
+        result = parse_payload_text(answer.body)
+    except InvalidInput:  # an unreadable body names nothing: it is closed, after a while, with no payout
+        return None
+    originals = (result.param("OriginatorConversationID"), result.originator_conversation_id)
+    for originator in filter(None, originals):
+        found = uow.payouts.by_originator_id(originator) or uow.payouts.by_answer_key(f"query:{originator}")
+        if found is not None:
+            return found
+    conversations = (result.param("ConversationID"), result.conversation_id)
+    for conversation in filter(None, conversations):
+        found = uow.payouts.by_conversation_id(conversation) or uow.payouts.by_answer_key(
+            f"query-conversation:{conversation}"
+        )
+        if found is not None:
+            return found
+    return None

@@ -1,0 +1,75 @@
+"""Secrets never reach a log line: callback tokens in paths, tokens and keys in URLs, credentials in headers.
+
+``install()`` wraps the process's log-record factory, so every record from every library (werkzeug's and
+gunicorn's access logs, httpx's request lines, our own, tracebacks included) is redacted once, when it is made,
+whatever handler or formatter prints it later. The shells call it at start-up.
+
+>>> redact('"POST /hooks/daraja/payouts/result/Zm9vYmFyLXNlY3JldA HTTP/1.1" 200')
+'"POST /hooks/daraja/payouts/result/<redacted> HTTP/1.1" 200'
+>>> redact("GET https://api.example.com/rates?access_key=abc123&pair=USDKES")
+'GET https://api.example.com/rates?access_key=<redacted>&pair=USDKES'
+>>> redact("Authorization: Bearer eyJhbGciOi.x.y and redis://:hunter2@cache:6379/0")
+'Authorization: Bearer <redacted> and redis://:<redacted>@cache:6379/0'
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["REDACTED", "install", "redact"]
+
+REDACTED = "<redacted>"
+_PATTERNS = (
+    # a Daraja callback URL's last segment is its secret token
+    (re.compile(r"(/hooks/daraja/[A-Za-z_]+/[A-Za-z_]+/)[^/\s?#\"']+"), rf"\g<1>{REDACTED}"),
+    # secrets passed as query parameters
+    (
+        re.compile(r"([?&](?:[A-Za-z_]*token|[A-Za-z_]*key|secret|password|passkey|signature|sig)=)[^&\s\"'#]+", re.I),
+        rf"\g<1>{REDACTED}",
+    ),
+    # credentials in Authorization headers
+    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\g<1> {REDACTED}"),
+    # passwords in URLs (database, Redis)
+    (re.compile(r"(://[^/\s:@]*:)[^@\s/]+@"), rf"\g<1>{REDACTED}@"),
+)
+_installed = threading.Lock()
+_factory: list[Callable[..., logging.LogRecord]] = []
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret we know the shape of replaced by ``<redacted>``."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redacted_record(record: logging.LogRecord) -> logging.LogRecord:
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: keep the template, drop the arguments
+        message = str(record.msg)
+    record.msg, record.args = redact(message), None
+    if record.exc_info and record.exc_info[0] is not None:
+        record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    return record
+
+
+def install() -> None:
+    """Redact every log record made in this process from now on (idempotent)."""
+    with _installed:
+        if _factory:
+            return
+        previous = logging.getLogRecordFactory()
+        _factory.append(previous)
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            return _redacted_record(previous(*args, **kwargs))
+
+        logging.setLogRecordFactory(factory)

@@ -1,0 +1,77 @@
+"""Custody against the chain on a real node: the ledger's custody account against ``balanceOf`` our addresses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from cryptopay.adapters.evm.addresses import derive_address
+from cryptopay.adapters.evm.watcher import EvmWatcher
+from cryptopay.core import flows
+from cryptopay.core.fees import FeeProduct, FeeSchedule
+from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.money import USDT, Money
+from cryptopay.core.payments import DepositAddress
+from cryptopay.core.reconciliation import Reconciliation, Report
+from cryptopay.core.testing.payments_stack import PaymentsStack
+from eth_account import Account
+
+from .conftest import FAST, EvmEnv
+
+pytestmark = pytest.mark.anvil
+
+
+def custody_differences(report: Report) -> list[tuple[str, str, str]]:
+    (result,) = [r for r in report.results if r.check.name == "custody-on-chain"]
+    assert not result.skipped, result.skipped
+    return [(d.subject, d.actual, d.detail) for d in result.differences]
+
+
+def book_credit(stack: PaymentsStack, invoice_id: str, amount: str) -> None:
+    """Book a confirmed payment of ``amount`` USDT on ethereum to merchant m1's custody (no fee)."""
+    fees = FeeSchedule(
+        product=FeeProduct.MERCHANT,
+        asset=USDT,
+        version=1,
+        effective_from=stack.clock.now() - timedelta(days=1),
+        percent=Decimal(0),
+    )
+    flows.open_platform_accounts(stack.ledger, "m1", "ethereum", USDT)
+    flows.credit_invoice_payment(
+        stack.ledger,
+        invoice_id=invoice_id,
+        merchant_id="m1",
+        network="ethereum",
+        received=Money.of(amount, USDT),
+        fees=fees,
+    )
+
+
+def test_custody_is_reconciled_with_the_chain_and_a_mismatch_is_reported(evm: EvmEnv, fresh_index: int) -> None:
+    """Custody equals the token balances of our deposit address and hot wallet; a credit the chain never saw
+    is reported as custody off by its amount."""
+    stack = PaymentsStack(networks=("ethereum",))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile, rails=("usdt-ethereum",))
+    deposit = derive_address(evm.xpub, fresh_index)
+    hot = Account.create().address
+    with stack.uow() as uow:
+        uow.deposit_addresses.add(DepositAddress("ethereum", deposit, fresh_index, "inv_1", "m1", stack.clock.now()))
+    evm.pay(evm.usdt6, deposit, 100_000_000)  # 100 USDT paid to the invoice's address
+    evm.pay(evm.usdt6, hot, 25_500_000)  # 25.5 USDT swept to the hot wallet earlier
+    book_credit(stack, "inv_1", "100")
+    book_credit(stack, "inv_0", "25.5")
+    reader = EvmWatcher(evm.w3, evm.rails()[:1], backoff=FAST)
+    reconciliation = Reconciliation(
+        uow=stack.uow,
+        ledger=stack.ledger,
+        clock=stack.clock,
+        chains={"ethereum": reader},
+        hot_wallets={"ethereum": hot},
+    )
+    assert custody_differences(reconciliation.reconcile()) == []
+    book_credit(stack, "inv_2", "40")  # booked, but no such transfer on the chain
+    [(subject, actual, detail)] = custody_differences(reconciliation.reconcile())
+    assert subject == "assets:custody:ethereum:USDT" and actual == "125.500000 USDT on chain"
+    assert detail == "off by -40.000000 USDT"

@@ -1,0 +1,194 @@
+"""Reconciliation against M-Pesa's own record: the statement export, Account Balance, and the alert it raises."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import pytest
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments import Payout, PayoutState
+from cryptopay.core.reconciliation import Outside, Report, Statement, parse_statement, render_statement
+from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.testing.mpesa_statement import statement_of
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+PHONE = "254712345678"
+LOST = "254711000008"  # the fake M-Pesa pays, and posts no callback
+FLOAT = Money.of("10000000", KES)  # the fake's opening float
+
+
+def paid_out(phone: str = PHONE) -> tuple[PaymentsStack, Payout]:
+    """An instant merchant paid 100 USDT, settled, its one payout sent to M-Pesa and its callbacks delivered."""
+    stack = PaymentsStack()
+    stack.add_merchant(
+        "m1", settlement=SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, phone)
+    )
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    [run] = stack.settling.run_settlements()
+    [payout] = run.payouts
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    return stack, stack.payouts.get_payout(payout.id)
+
+
+def mpesa_says(stack: PaymentsStack) -> Outside:
+    """What M-Pesa says: its statement (through the CSV an operator downloads) and its Account Balance."""
+    statement = parse_statement(render_statement(statement_of(stack.mpesa)))
+    return Outside(statement=statement, mpesa_balance=stack.mpesa.float_balance, float_baseline=FLOAT)
+
+
+def differences(report: Report, name: str) -> list[tuple[str, str, str]]:
+    (result,) = [r for r in report.results if r.check.name == name]
+    assert not result.skipped, result.skipped
+    return [(d.subject, d.expected, d.actual) for d in result.differences]
+
+
+def test_books_that_agree_with_mpesa_reconcile_clean() -> None:
+    """A payout M-Pesa paid and we completed: the statement, the float and Account Balance all agree."""
+    stack, payout = paid_out()
+    assert payout.state is PayoutState.COMPLETED
+    report = stack.reconciliation.reconcile(mpesa_says(stack))
+    assert report.clean, [(r.check.name, r.differences) for r in report.results if r.differences]
+    assert not any(r.skipped for r in report.results if r.check.area == "mpesa")
+
+
+def test_a_payout_mpesa_paid_while_our_books_do_not_know_is_reported() -> None:
+    """M-Pesa paid a payout whose result callback was lost (our books: unknown): the statement row is matched
+    to it by amount and party, and the float is off by exactly that amount."""
+    stack, payout = paid_out(LOST)
+    stack.clock.advance(minutes=3)
+    stack.payouts.query_stale_payouts()  # the status answer is lost too: it is never delivered
+    assert stack.payouts.get_payout(payout.id).state is PayoutState.UNKNOWN
+    report = stack.reconciliation.reconcile(mpesa_says(stack))
+    assert not report.clean
+    paid, total = differences(report, "mpesa-statement")
+    assert paid == (f"payout {payout.id} (unknown)", "unknown as in our books", "paid by M-Pesa")
+    assert total[1:] == ("0.00 KES in our books", f"{payout.amount} per M-Pesa")
+    [(_, _, float_actual)] = differences(report, "mpesa-float")
+    assert float_actual == f"{FLOAT - payout.amount} per Account Balance"
+
+
+def test_a_payout_our_books_failed_but_mpesa_paid_is_reported() -> None:
+    """A payout failed in our books (its receipt unknown to us) that M-Pesa paid shows as paid by M-Pesa."""
+    stack, payout = paid_out(LOST)
+    payouts = stack.storage.repositories["payouts"]
+    payouts.update(attrs.evolve(payouts.get(payout.id), state=PayoutState.FAILED))  # the broken state
+    report = stack.reconciliation.reconcile(mpesa_says(stack))
+    found = differences(report, "mpesa-statement")
+    assert (f"payout {payout.id} (failed)", "failed as in our books", "paid by M-Pesa") in found
+
+
+def test_a_payout_we_completed_that_mpesa_never_paid_is_reported() -> None:
+    """A completed payout whose receipt is not on M-Pesa's statement for its period, and the totals, differ."""
+    stack, payout = paid_out()
+    record = statement_of(stack.mpesa)
+    start = record.lines[0].completed_at - timedelta(hours=1)
+    empty = Statement(lines=(), shortcode=record.shortcode, period=(start, start + timedelta(days=1)))
+    report = stack.reconciliation.reconcile(Outside(statement=empty))
+    found = differences(report, "mpesa-statement")
+    assert found[0] == (
+        f"payout {payout.id} (completed)",
+        f"receipt {payout.receipt} on M-Pesa's statement",
+        "not on it",
+    )
+    assert found[1][1:] == (f"{payout.amount} in our books", "0.00 KES per M-Pesa")
+
+
+def test_a_statement_row_paid_to_another_party_or_amount_is_reported() -> None:
+    """The statement row with our payout's receipt but another amount and party is two differences."""
+    stack, payout = paid_out()
+    record = statement_of(stack.mpesa)
+    [line] = record.lines
+    moved = attrs.evolve(line, withdrawn=Money.of("100", KES), other_party="254799999999 - Somebody")
+    report = stack.reconciliation.reconcile(Outside(statement=attrs.evolve(record, lines=(moved,))))
+    found = differences(report, "mpesa-statement")
+    assert (f"payout {payout.id} (completed)", f"{payout.amount} paid", "100.00 KES paid") in found
+    assert (f"payout {payout.id} (completed)", f"paid to {PHONE}", "paid to 254799999999") in found
+
+
+def test_mpesa_checks_are_skipped_not_clean_without_mpesa_s_record() -> None:
+    """With no statement and no Account Balance the M-Pesa checks say why they were skipped."""
+    stack, _ = paid_out()
+    report = stack.reconciliation.reconcile()
+    skipped = {r.check.name: r.skipped for r in report.results if r.skipped}
+    assert skipped["mpesa-statement"] == "no M-Pesa statement was imported"
+    assert skipped["mpesa-float"] == "no M-Pesa Account Balance answer"
+
+
+def test_the_scheduled_run_alerts_with_an_audit_record_and_gauges() -> None:
+    """A run with differences appends one audit record and sets the gauges; a clean run sets clean to 1."""
+    stack, _ = paid_out()
+    clean = stack.reconciliation.reconcile_and_alert(mpesa_says(stack))
+    assert clean.clean and stack.metrics.get("cryptopay_reconciliation_clean") == 1
+    assert not [r for r in stack.storage.audit_records() if r.action == "reconciliation.differences"]
+    broken = attrs.evolve(mpesa_says(stack), float_baseline=FLOAT + Money.of("1", KES))
+    report = stack.reconciliation.reconcile_and_alert(broken)
+    assert not report.clean and stack.metrics.get("cryptopay_reconciliation_clean") == 0
+    assert stack.metrics.get("cryptopay_reconciliation_differences", check="mpesa-float", area="mpesa") == 1
+    [alert] = [r for r in stack.storage.audit_records() if r.action == "reconciliation.differences"]
+    assert dict(alert.details) == {"mpesa-float": "1", "differences": "1"}
+
+
+def test_the_statement_parser_reads_the_portal_format() -> None:
+    """Preamble lines, masked phones, negative withdrawals with separators and empty cells are read exactly."""
+    text = (
+        "Account Holder:,Duka Ltd\nShort Code:,600992\nAccount:,Utility Account\n"
+        "Time Period:,01-01-2026 00:00:00 - 31-01-2026 23:59:59\n"
+        "Receipt No.,Completion Time,Initiation Time,Details,Transaction Status,Paid In,Withdrawn,Balance,"
+        "Balance Confirmed,Reason Type,Other Party Info,Linked Transaction ID,A/C No.\n"
+        'SBX1,05-01-2026 14:00:00,,Pay,Completed,,"-12,805.00","9,987,195.00",true,Business Payment,'
+        "2547******678 - J Doe,,\n"
+        "SBX2,05-01-2026 14:00:00,,Charge,Completed,,-15.27,,true,Business Payment Charge,,SBX1,\n"
+    )
+    statement = parse_statement(text)
+    first, charge = statement.lines
+    assert statement.shortcode == "600992" and statement.covers[0].isoformat() == "2025-12-31T21:00:00+00:00"
+    assert first.is_payout and first.withdrawn == Money.of("12805", KES) and first.party_number == "2547******678"
+    assert first.balance == Money.of("9987195", KES) and not charge.is_payout and charge.linked_receipt == "SBX1"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b\n1,2\n", "no header row starting with 'Receipt No.'"),
+        ("Receipt No.,Completion Time\nSBX1,05-01-2026 14:00:00\n", "no Transaction Status, Paid In"),
+        (
+            "Receipt No.,Completion Time,Transaction Status,Paid In,Withdrawn,Reason Type,Other Party Info\n"
+            "SBX1,yesterday,Completed,,-10.00,Business Payment,x\n",
+            "statement line 2: 'yesterday' is not a time",
+        ),
+        (
+            "Receipt No.,Completion Time,Transaction Status,Paid In,Withdrawn,Reason Type,Other Party Info\n"
+            "SBX1,05-01-2026 14:00:00,Completed,,-10.001,Business Payment,x\n",
+            "statement line 2: '-10.001' is not an amount in shillings and cents",
+        ),
+    ],
+)
+def test_an_unreadable_statement_is_refused_naming_what_is_wrong(text: str, message: str) -> None:
+    """A file that is not a statement, misses a column or has a bad cell is an InvalidInput naming it."""
+    with pytest.raises(InvalidInput, match=message):
+        parse_statement(text)
+
+
+def test_mpesa_paid_rows_not_of_ours_are_reported() -> None:
+    """A payment on the statement that no payout of ours can be is reported by its receipt."""
+    stack, _ = paid_out()
+    record = statement_of(stack.mpesa)
+    [line] = record.lines
+    stranger = attrs.evolve(line, receipt="SBX9999999", other_party="254700000001 - X", withdrawn=Money.of(50, KES))
+    report = stack.reconciliation.reconcile(Outside(statement=attrs.evolve(record, lines=(line, stranger))))
+    assert ("receipt SBX9999999", "a payout of ours", "none in our books") in differences(report, "mpesa-statement")
+
+
+def test_statement_of_the_fake_follows_its_float() -> None:
+    """The fake M-Pesa's statement ends at its float and shows each payout once, by scenario."""
+    stack, payout = paid_out()
+    stack.mpesa.set_scenario("254711000003", Scenario.INSUFFICIENT_FUNDS)
+    record = statement_of(stack.mpesa)
+    assert [line.receipt for line in record.lines] == [payout.receipt]
+    assert record.lines[-1].balance == stack.mpesa.float_balance
