@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from cryptopay.core import flows
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.invoices import InvoiceException, InvoiceState
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments import Payout, PayoutState
+from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.ports.chains import ObservedTransfer
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.webhooks import WEBHOOK_EVENTS

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptopay.adapters.sandbox.certs import SandboxCertificate, make_test_certificate
 from cryptopay.adapters.sql import make_engine, upgrade
+from cryptopay.sandbox.certs import SandboxCertificate, make_test_certificate
 from pytest_bdd import scenarios
 from sqlalchemy.engine import Engine
 

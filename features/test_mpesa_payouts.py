@@ -3,9 +3,9 @@
 from datetime import time
 
 from cryptopay.core.fees import FeeProduct, FeeSchedule
-from cryptopay.core.identity.model import SettlementMethod, SettlementSchedule
 from cryptopay.core.money import KES, Money
-from cryptopay.core.settlement import SettlementPolicy, plan_payouts
+from cryptopay.core.settlement import SettlementMethod, SettlementSchedule
+from cryptopay.core.settlement.policy import SettlementPolicy, plan_payouts
 from pytest_bdd import given, parsers, scenarios, then, when
 
 scenarios("mpesa_payouts.feature")

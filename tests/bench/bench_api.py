@@ -28,8 +28,8 @@ from pathlib import Path
 import httpx
 import psycopg
 from cryptopay.adapters.evm.keys import account_xpub
-from cryptopay.adapters.sandbox._server import serve_in_thread
-from cryptopay.adapters.sandbox.fx import FxSimulatorState, create_fx_simulator
+from cryptopay.sandbox._server import serve_in_thread
+from cryptopay.sandbox.fx import FxSimulatorState, create_fx_simulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import Case, Result, run_case

@@ -22,11 +22,11 @@ from cryptopay.adapters.evm.addresses import derive_address
 from cryptopay.adapters.evm.keys import account_xpub
 from cryptopay.adapters.evm.rpc import connect
 from cryptopay.adapters.evm.watcher import EvmWatcher
-from cryptopay.adapters.sandbox.anvil import AnvilNode, compile_contracts, deploy_token
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import rail_for
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
+from cryptopay.sandbox.anvil import AnvilNode, compile_contracts, deploy_token
 from web3 import Web3
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"

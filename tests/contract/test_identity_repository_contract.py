@@ -8,18 +8,9 @@ import pytest
 from cryptopay.adapters.sql.repositories.identity import SqlIdempotency, sql_identity_repositories
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import Conflict
-from cryptopay.core.identity.model import (
-    ApiKey,
-    Merchant,
-    RefreshToken,
-    Role,
-    SettlementMethod,
-    SettlementProfile,
-    SettlementSchedule,
-    StoredResponse,
-    User,
-)
+from cryptopay.core.identity.model import ApiKey, Merchant, RefreshToken, Role, StoredResponse, User
 from cryptopay.core.money import Money
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing import identity as fakes
 
 from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race

@@ -10,9 +10,6 @@ from typing import Any, Protocol
 import httpx
 import pytest
 from cryptopay.adapters.mpesa import DarajaGateway, DarajaSettings
-from cryptopay.adapters.sandbox.certs import make_test_certificate
-from cryptopay.adapters.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
-from cryptopay.adapters.sandbox.sink import CallbackSink
 from cryptopay.core.mobile_money import (
     AccountBalanceRequest,
     B2BCommand,
@@ -33,6 +30,9 @@ from cryptopay.core.mobile_money import (
 from cryptopay.core.money import KES, Money
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
+from cryptopay.sandbox.certs import make_test_certificate
+from cryptopay.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
+from cryptopay.sandbox.sink import CallbackSink
 
 CUSTOMER = "254708374149"
 

@@ -9,22 +9,20 @@ import pytest
 from cryptopay.adapters.sql.ledger_store import SqlLedgerStore
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import Conflict, InvalidInput
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import DepositAddress
-from cryptopay.core.payments.payout import (
-    CallbackPurpose,
-    CallbackToken,
-    Payout,
-    PayoutQuery,
-    PayoutState,
+from cryptopay.core.payouts import Payout, PayoutQuery, PayoutState
+from cryptopay.core.payouts.answers import UnmatchedAnswer
+from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, token_key
+from cryptopay.core.settlement import (
     Settlement,
+    SettlementMethod,
+    SettlementProfile,
+    SettlementSchedule,
     SettlementState,
-    token_key,
 )
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.payments_stack import PaymentsStack

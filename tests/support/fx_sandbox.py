@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 import attrs
 import httpx
-from cryptopay.adapters.sandbox._server import serve_in_thread
-from cryptopay.adapters.sandbox.fx import FxSimulatorState, create_fx_simulator
+from cryptopay.sandbox._server import serve_in_thread
+from cryptopay.sandbox.fx import FxSimulatorState, create_fx_simulator
 
 
 @attrs.frozen

@@ -21,9 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptopay.adapters.mpesa import DarajaGateway, DarajaSettings
-from cryptopay.adapters.sandbox.certs import SandboxCertificate
-from cryptopay.adapters.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
-from cryptopay.adapters.sandbox.sink import CallbackSink
 from cryptopay.adapters.sql.repositories.chains import SqlScanCursorStore
 from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 from cryptopay.adapters.sql.repositories.identity import SqlMerchants, SqlUsers
@@ -34,10 +31,13 @@ from cryptopay.core.identity.model import Role, User
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.model import StoreSettings
-from cryptopay.core.payments.payout import Payout
-from cryptopay.core.payments.payouts import PayoutUrls
+from cryptopay.core.payouts import Payout
+from cryptopay.core.payouts.service import PayoutUrls
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.sandbox.certs import SandboxCertificate
+from cryptopay.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
+from cryptopay.sandbox.sink import CallbackSink
 from sqlalchemy.engine import Engine
 
 __all__ = ["RealPaymentsStack", "TrackedDarajaSandbox"]

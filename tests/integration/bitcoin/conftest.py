@@ -8,9 +8,9 @@ from cryptopay.adapters._hd import bitcoinlib_home
 bitcoinlib_home()
 
 import pytest  # noqa: E402
-from cryptopay.adapters.sandbox._server import serve_in_thread  # noqa: E402
-from cryptopay.adapters.sandbox.bitcoin_chain import BitcoinChain  # noqa: E402
-from cryptopay.adapters.sandbox.esplora import create_esplora_simulator  # noqa: E402
+from cryptopay.sandbox._server import serve_in_thread  # noqa: E402
+from cryptopay.sandbox.bitcoin_chain import BitcoinChain  # noqa: E402
+from cryptopay.sandbox.esplora import create_esplora_simulator  # noqa: E402
 
 
 @pytest.fixture(scope="module")

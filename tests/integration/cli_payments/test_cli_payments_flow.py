@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cryptopay.core.payments import PayoutState
+from cryptopay.core.payouts import PayoutState
 
 from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
 

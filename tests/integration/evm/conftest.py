@@ -14,15 +14,15 @@ import attrs
 import pytest
 from cryptopay.adapters.evm.keys import HdKeyring, account_xpub
 from cryptopay.adapters.evm.rpc import Backoff, connect
-from cryptopay.adapters.sandbox.anvil import (
+from cryptopay.core.errors import Unavailable
+from cryptopay.core.rails import Rail, rail_for
+from cryptopay.sandbox.anvil import (
     AnvilNode,
     compile_contracts,
     deploy_payer,
     deploy_token,
     dev_account_key,
 )
-from cryptopay.core.errors import Unavailable
-from cryptopay.core.rails import Rail, rail_for
 from eth_account import Account
 from web3 import Web3
 

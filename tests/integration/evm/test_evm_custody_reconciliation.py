@@ -10,10 +10,10 @@ from cryptopay.adapters.evm.addresses import derive_address
 from cryptopay.adapters.evm.watcher import EvmWatcher
 from cryptopay.core import flows
 from cryptopay.core.fees import FeeProduct, FeeSchedule
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.payments import DepositAddress
 from cryptopay.core.reconciliation import Reconciliation, Report
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from eth_account import Account
 

@@ -8,11 +8,11 @@ import pytest
 from cryptopay.adapters.evm.addresses import derive_address
 from cryptopay.adapters.evm.sender import EvmSender, erc20_balance
 from cryptopay.adapters.evm.sweep import EvmSweeper, SweepState
-from cryptopay.adapters.sandbox.anvil import dev_account_key
 from cryptopay.core.errors import IdempotencyConflict, InsufficientFunds
 from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import TxState, WithdrawalRecord, WithdrawalRequest
 from cryptopay.core.testing.chains import InMemoryWithdrawalStore, StaticKeys
+from cryptopay.sandbox.anvil import dev_account_key
 from eth_account import Account
 from web3 import Web3
 

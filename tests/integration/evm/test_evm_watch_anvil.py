@@ -8,11 +8,11 @@ import pytest
 from cryptopay.adapters.evm.addresses import derive_address
 from cryptopay.adapters.evm.rpc import Backoff, connect
 from cryptopay.adapters.evm.watcher import EvmWatcher
-from cryptopay.adapters.sandbox.anvil import dev_account_key, free_port
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.money import Money
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
+from cryptopay.sandbox.anvil import dev_account_key, free_port
 from eth_account import Account
 from web3 import Web3
 

@@ -14,19 +14,19 @@ import attrs
 import pytest
 from cryptopay.adapters.evm.addresses import derive_address
 from cryptopay.adapters.evm.sender import EvmSender, erc20_balance
-from cryptopay.adapters.sandbox.anvil import dev_account_key
 from cryptopay.adapters.sql import make_engine
 from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
 from cryptopay.adapters.sql.tables_fx_chains import chain_nonces, chain_withdrawals
 from cryptopay.core import flows
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.payments import Refund, RefundState
 from cryptopay.core.payments.refunds import Refunds, withdrawals_in_flight
 from cryptopay.core.ports.chains import WithdrawalRequest, WithdrawalStore
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.chains import InMemoryWithdrawalStore, StaticKeys
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.sandbox.anvil import dev_account_key
 from eth_account import Account
 from sqlalchemy.engine import Engine
 from web3 import Web3

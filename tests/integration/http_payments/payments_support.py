@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from cryptopay.adapters.sandbox._wire import dumps
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.rails import rail_for
@@ -19,6 +18,7 @@ from cryptopay.core.testing.payments_stack import CALLBACK_BASE, PaymentsStack
 from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.webhooks import RecordingSender, deliveries_of, webhook_storage
 from cryptopay.core.webhooks import DELIVER_JOB, deliver_webhook
+from cryptopay.sandbox._wire import dumps
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import AuthActions

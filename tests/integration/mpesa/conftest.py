@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from cryptopay.adapters.mpesa import DarajaGateway, DarajaSettings
-from cryptopay.adapters.sandbox.certs import SandboxCertificate, make_test_certificate
-from cryptopay.adapters.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
-from cryptopay.adapters.sandbox.sink import CallbackSink
+from cryptopay.sandbox.certs import SandboxCertificate, make_test_certificate
+from cryptopay.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
+from cryptopay.sandbox.sink import CallbackSink
 
 FAST = {"callback_delay": 0.02, "late_delay": 0.3, "response_delay": 1.0}
 

@@ -10,8 +10,6 @@ from typing import Any
 import httpx
 import pytest
 from cryptopay.adapters.mpesa import DarajaGateway, DarajaSettings
-from cryptopay.adapters.sandbox.daraja import DarajaSandbox
-from cryptopay.adapters.sandbox.sink import CallbackSink
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.mobile_money import (
     SAFARICOM_CALLBACK_NETWORKS,
@@ -26,6 +24,8 @@ from cryptopay.core.mobile_money import (
     parse_payload,
 )
 from cryptopay.core.money import KES, Money
+from cryptopay.sandbox.daraja import DarajaSandbox
+from cryptopay.sandbox.sink import CallbackSink
 
 
 def token(sandbox: DarajaSandbox) -> str:

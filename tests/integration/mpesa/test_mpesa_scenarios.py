@@ -9,8 +9,6 @@ from collections.abc import Callable
 import httpx
 import pytest
 from cryptopay.adapters.mpesa import DarajaGateway
-from cryptopay.adapters.sandbox.daraja import DarajaSandbox
-from cryptopay.adapters.sandbox.sink import CallbackSink
 from cryptopay.core.mobile_money import (
     B2CRequest,
     CallbackInbox,
@@ -25,6 +23,8 @@ from cryptopay.core.mobile_money import (
     status_outcome,
 )
 from cryptopay.core.money import KES, Money
+from cryptopay.sandbox.daraja import DarajaSandbox
+from cryptopay.sandbox.sink import CallbackSink
 
 START = Money.of(100_000, KES)
 

@@ -8,9 +8,9 @@ from cryptopay.adapters._hd import bitcoinlib_home
 bitcoinlib_home()
 
 import pytest  # noqa: E402
-from cryptopay.adapters.sandbox._server import serve_in_thread  # noqa: E402
-from cryptopay.adapters.sandbox.tron_chain import TronChain  # noqa: E402
-from cryptopay.adapters.sandbox.trongrid import create_trongrid_simulator  # noqa: E402
+from cryptopay.sandbox._server import serve_in_thread  # noqa: E402
+from cryptopay.sandbox.tron_chain import TronChain  # noqa: E402
+from cryptopay.sandbox.trongrid import create_trongrid_simulator  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import pytest
 from cryptopay.core.errors import AssetMismatch, InvalidAmount, InvalidInput, QuoteExpired
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.settlement import (
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.settlement.policy import (
     BANK_PAYOUTS,
     MPESA_B2C_PAYOUTS,
     PayoutLimits,

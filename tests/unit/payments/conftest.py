@@ -1,7 +1,7 @@
 """Fixtures for the payment use cases: an in-memory deployment with one merchant paid out daily by M-Pesa."""
 
 import pytest
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
 PHONE = "254712345678"

@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptopay.core.errors import Conflict
-from cryptopay.core.identity.model import SettlementMethod
 from cryptopay.core.money import USDT, Money
-from cryptopay.core.payments import DepositAddress, Settlement
+from cryptopay.core.payments import DepositAddress
+from cryptopay.core.settlement import Settlement, SettlementMethod
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from cryptopay.core import flows
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import Acknowledgement, TransactionStatusRequest, parse_payload
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payments import PayoutState
-from cryptopay.core.payments.payouts import CallbackPurpose
+from cryptopay.core.payouts import PayoutState
+from cryptopay.core.payouts.service import CallbackPurpose
 from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import FakeMobileMoney, Scenario
 

@@ -6,11 +6,12 @@ from typing import Any
 import pytest
 from cryptopay.core import flows
 from cryptopay.core.errors import Refused
-from cryptopay.core.identity.model import Forbidden, SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import B2CRequest, OutcomeUnknown, error_for_envelope, parse_payload
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments import Payout, PayoutState, SettlementState
-from cryptopay.core.payments.payouts import CallbackPurpose, Payouts
+from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.payouts.service import CallbackPurpose, Payouts
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule, SettlementState
 from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import FakeMobileMoney, Scenario
 from cryptopay.core.testing.payments_stack import PaymentsStack

@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 
 from cryptopay.core import flows
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments import PayoutState, SettlementState
+from cryptopay.core.payouts import PayoutState
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule, SettlementState
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
 AFTER_CUTOFF = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # Monday 17:30 in Nairobi

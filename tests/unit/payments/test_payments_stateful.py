@@ -3,10 +3,10 @@
 from collections import Counter
 
 from cryptopay.core import flows
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.invoices import is_confirmed
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.ports.chains import ObservedTransfer
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments import InMemoryPaymentCredits
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from hypothesis import HealthCheck, settings

@@ -7,10 +7,10 @@ from datetime import timedelta
 import attrs
 import pytest
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments import Payout, PayoutState
+from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.reconciliation import Outside, Report, Statement, parse_statement, render_statement
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.testing.payments_stack import PaymentsStack

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cryptopay.adapters.sandbox._tron_proto import raw_data_bytes, txid_of
+from cryptopay.sandbox._tron_proto import raw_data_bytes, txid_of
 
 # A mainnet TransferContract transaction as published with its raw_data_hex and txID.
 RAW = {

@@ -11,8 +11,10 @@ from typing import Any
 from cryptopay.core.identity.model import Merchant
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.money import Money
-from cryptopay.core.payments import Payout, Settlement, StoreSettings
-from cryptopay.core.payments.settling import SettlementRun
+from cryptopay.core.payments import StoreSettings
+from cryptopay.core.payouts import Payout
+from cryptopay.core.settlement import Settlement
+from cryptopay.core.settlement.service import SettlementRun
 
 __all__ = [
     "flat",

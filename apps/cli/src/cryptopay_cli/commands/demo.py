@@ -16,13 +16,13 @@ import typer
 from cryptopay.core import flows
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.fx import Pair, Rate, lock_quote
-from cryptopay.core.identity.model import SettlementMethod, SettlementSchedule
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import rail_for
-from cryptopay.core.settlement import SettlementPolicy, plan_payouts
+from cryptopay.core.settlement import SettlementMethod, SettlementSchedule
+from cryptopay.core.settlement.policy import SettlementPolicy, plan_payouts
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 

@@ -16,11 +16,12 @@ import typer
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.merchants import Merchants, check_settlement
-from cryptopay.core.identity.model import Merchant, SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.identity.model import Merchant
 from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money, to_decimal
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes

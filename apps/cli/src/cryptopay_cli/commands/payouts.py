@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 
 import typer
-from cryptopay.core.payments import PayoutState
+from cryptopay.core.payouts import PayoutState
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from cryptopay.adapters.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
 
 from cryptopay_cli.output import emit_json, fail
 
@@ -48,7 +47,9 @@ def daraja(
     late_delay: float = typer.Option(5.0, "--late-delay", help="Seconds a late callback is held back."),
     duration: float = _DURATION,
 ) -> None:
-    """Serve the M-Pesa Daraja simulator (magic test numbers: see cryptopay.adapters.sandbox.daraja)."""
+    """Serve the M-Pesa Daraja simulator (magic test numbers: see cryptopay.sandbox.daraja)."""
+    from cryptopay.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
+
     config = DarajaSandboxConfig(callback_delay=callback_delay, late_delay=late_delay)
     sandbox = DarajaSandbox(config)
     server = sandbox.start(host, port, quiet=False)
@@ -67,8 +68,8 @@ def fx(
     duration: float = _DURATION,
 ) -> None:
     """Serve the FX simulator (ExchangeRate-API, Binance- and Kraken-style); scripted at /_sandbox/fx/..."""
-    from cryptopay.adapters.sandbox._server import serve_in_thread
-    from cryptopay.adapters.sandbox.fx import SANDBOX_API_KEY, create_fx_simulator
+    from cryptopay.sandbox._server import serve_in_thread
+    from cryptopay.sandbox.fx import SANDBOX_API_KEY, create_fx_simulator
 
     server = serve_in_thread(create_fx_simulator(), host, port)
     typer.echo(
@@ -119,7 +120,7 @@ def start_sandbox(*, block_time: float = 1.0, callback_delay: float = 1.0, timeo
     command = [
         sys.executable,
         "-m",
-        "cryptopay.adapters.sandbox.stack",
+        "cryptopay.sandbox.stack",
         "--manifest",
         str(manifest),
         "--block-time",

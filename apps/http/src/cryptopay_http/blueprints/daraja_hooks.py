@@ -29,7 +29,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Forbidden, RateLimited
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist, load_json, parse_payload
-from cryptopay.core.payments.payouts import CallbackPurpose, PayoutUrls
+from cryptopay.core.payouts.service import CallbackPurpose, PayoutUrls
 from flask import Blueprint, Response, request
 
 from cryptopay_http.convert import json_response

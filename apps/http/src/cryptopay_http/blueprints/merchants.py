@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
-from cryptopay.core.identity import Merchant, Role, SettlementProfile
+from cryptopay.core.identity import Merchant, Role
+from cryptopay.core.settlement import SettlementProfile
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require

@@ -11,9 +11,9 @@ from datetime import datetime
 import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.identity import Role
-from cryptopay.core.identity.model import SettlementMethod
 from cryptopay.core.money import Money
-from cryptopay.core.payments import Payout, PayoutState
+from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.settlement import SettlementMethod
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, not_found, require

@@ -11,11 +11,10 @@ from datetime import datetime
 
 import attrs
 from cryptopay.core.identity import Role
-from cryptopay.core.identity.model import SettlementMethod
 from cryptopay.core.money import Money
-from cryptopay.core.payments import Settlement, SettlementState
-from cryptopay.core.payments.settling import SettlementRun
-from cryptopay.core.settlement import PayoutPlan
+from cryptopay.core.settlement import Settlement, SettlementMethod, SettlementState
+from cryptopay.core.settlement.policy import PayoutPlan
+from cryptopay.core.settlement.service import SettlementRun
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, require

@@ -49,7 +49,7 @@ from cryptopay.core.ledger import (
 )
 from cryptopay.core.money import BTC, KES, USD, USDC, USDT, Asset, Money, Rounding
 from cryptopay.core.rails import NETWORKS, Network, Rail, Token, network_by_name, rail_for
-from cryptopay.core.settlement import PayoutPlan, SettlementPolicy, plan_payouts
+from cryptopay.core.settlement.policy import PayoutPlan, SettlementPolicy, plan_payouts
 
 __all__ = [
     "BTC",

@@ -23,8 +23,9 @@ from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.identity.model import Merchant
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.payments.model import StoreSettings
-from cryptopay.core.payments.payout import Payout, PayoutState, Settlement
+from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.settlement.model import Settlement
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.identity import MerchantRepository

@@ -18,9 +18,8 @@ from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import SourceAllowlist
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
-from cryptopay.core.payments.payouts import Payouts
 from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.payments.settling import Settling
+from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
@@ -39,6 +38,7 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import Reconciliation
+from cryptopay.core.settlement.service import Settling
 from cryptopay.core.webhooks import UowFactory
 
 __all__ = ["Services"]

@@ -18,9 +18,8 @@ from cryptopay.core.listings import Listings
 from cryptopay.core.money import KES, USDT
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
-from cryptopay.core.payments.payouts import Payouts, PayoutUrls
 from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.payments.settling import Settling
+from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
@@ -49,6 +48,7 @@ from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.scanning import ChainScanner, HeaderWatcher
+from cryptopay.core.settlement.service import Settling
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:

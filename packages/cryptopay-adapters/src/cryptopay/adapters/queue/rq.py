@@ -6,6 +6,11 @@ Payloads are stored as JSON (RQ's JSON serializer, never pickle). A ``job_id`` i
 ``unique=True``, so a second enqueue of a remembered id is refused atomically in Redis; finished jobs are
 remembered for ``dedup_ttl``. A failing or abandoned job (its worker was killed) is retried after each wait in
 ``retries``; then it lands in RQ's ``FailedJobRegistry``, our dead-letter list, for ``dead_ttl``.
+
+Several deployments may share one Redis: ``namespace`` (the deployment's name, ``CRYPTOPAY_DEPLOYMENT``) prefixes
+every queue name (``<namespace>:<queue>``) and every job id stored in Redis (``<namespace>-<job id>``: RQ allows
+only letters, digits, ``_`` and ``-``), so one deployment's scheduled job ids are never another's duplicates.
+Callers see their own ids: the prefix is added and removed here.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import redis
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.ports.queue import (
@@ -81,10 +87,13 @@ class RqQueue:
         timeout: timedelta = timedelta(minutes=5),
         dedup_ttl: timedelta = timedelta(days=1),
         dead_ttl: timedelta = timedelta(days=30),
+        namespace: str = "",
     ) -> None:
         self._connection = connection
         self._default = queue_name
         self._routes = dict(routes or {})
+        self._queue_prefix = f"{namespace}:" if namespace else ""
+        self._id_prefix = f"{check_job_id(namespace)}-" if namespace else ""
         self._retry = [int(wait.total_seconds()) for wait in retries]
         self._options = {
             "job_timeout": _seconds(timeout),
@@ -98,7 +107,13 @@ class RqQueue:
         return [self._default, *sorted(set(self._routes.values()) - {self._default})]
 
     def _queue(self, name: str) -> Queue:
-        return Queue(name, connection=self._connection, serializer=JSONSerializer)
+        return Queue(self._queue_prefix + name, connection=self._connection, serializer=JSONSerializer)
+
+    def _stored_id(self, job_id: str) -> str:
+        return self._id_prefix + check_job_id(job_id)
+
+    def _caller_id(self, stored: str) -> str:
+        return stored.removeprefix(self._id_prefix)
 
     def enqueue(
         self, job_name: str, payload: Payload, *, job_id: str | None = None, delay: timedelta | None = None
@@ -107,7 +122,7 @@ class RqQueue:
         queue = self._queue(self._routes.get(job_name, self._default))
         options: dict[str, object] = {**self._options, "description": job_name}
         if job_id is not None:
-            options.update(job_id=check_job_id(job_id), unique=True)
+            options.update(job_id=self._stored_id(job_id), unique=True)
         if self._retry:
             options["retry"] = Retry(max=len(self._retry), interval=self._retry)
         try:
@@ -119,7 +134,7 @@ class RqQueue:
             return EnqueuedJob(str(job_id), job_name, created=False)
         except redis.RedisError as error:
             raise Unavailable(f"the job queue is unreachable ({type(error).__name__})") from None
-        return EnqueuedJob(job.id, job_name, created=True)
+        return EnqueuedJob(self._caller_id(job.id), job_name, created=True)
 
     def _failed_registries(self) -> list[FailedJobRegistry]:
         return [FailedJobRegistry(queue=self._queue(name)) for name in self.queue_names]
@@ -129,7 +144,8 @@ class RqQueue:
         for registry in self._failed_registries():
             for job_id in registry.get_job_ids(0, limit - 1):
                 try:
-                    found.append(_as_failed(Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)))
+                    job = Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)
+                    found.append(attrs.evolve(_as_failed(job), job_id=self._caller_id(job.id)))
                 except NoSuchJobError:
                     continue
         return found[:limit]
@@ -137,7 +153,7 @@ class RqQueue:
     def requeue(self, job_id: str) -> bool:
         for registry in self._failed_registries():
             try:
-                job = Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)
+                job = Job.fetch(self._stored_id(job_id), connection=self._connection, serializer=JSONSerializer)
                 job.retries_left = len(self._retry) or None
                 job.save()
                 registry.requeue(job)

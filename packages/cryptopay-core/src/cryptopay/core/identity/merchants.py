@@ -1,6 +1,6 @@
 """Merchant profiles: one per merchant user, with a validated settlement profile.
 
->>> from cryptopay.core.identity.model import SettlementSchedule
+>>> from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
 >>> profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712 345 678")
 >>> check_settlement(profile).destination
 '254712345678'
@@ -12,18 +12,12 @@ import re
 
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
-from cryptopay.core.identity.model import (
-    Forbidden,
-    Merchant,
-    Role,
-    SettlementMethod,
-    SettlementProfile,
-    User,
-)
+from cryptopay.core.identity.model import Forbidden, Merchant, Role, User
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
 
 __all__ = ["Merchants", "check_settlement"]
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import attrs
 from cryptopay.core.errors import CryptopayError, Refused
-from cryptopay.core.money import Money
+from cryptopay.core.settlement.model import SettlementProfile
 
 __all__ = [
     "MERCHANT_SCOPES",
@@ -30,9 +30,6 @@ __all__ = [
     "RateLimited",
     "RefreshToken",
     "Role",
-    "SettlementMethod",
-    "SettlementProfile",
-    "SettlementSchedule",
     "StoredResponse",
     "Unauthenticated",
     "User",
@@ -107,29 +104,6 @@ class RefreshToken:
 
     def usable(self, now: datetime) -> bool:
         return self.rotated_at is None and self.revoked_at is None and now < self.expires_at
-
-
-class SettlementSchedule(enum.Enum):
-    INSTANT = "instant"
-    DAILY = "daily"
-    WEEKLY = "weekly"
-
-
-class SettlementMethod(enum.Enum):
-    MPESA_B2C = "mpesa_b2c"  # destination: a Kenyan phone number
-    MPESA_PAYBILL = "mpesa_paybill"  # destination: "<paybill>#<account>"
-    MPESA_TILL = "mpesa_till"  # destination: a till number
-    BANK = "bank"  # destination: "<bank code>:<account number>"
-
-
-@attrs.frozen
-class SettlementProfile:
-    """How and when a merchant is paid out; validated at the edge, interpreted by the settlement use cases."""
-
-    schedule: SettlementSchedule
-    method: SettlementMethod
-    destination: str
-    minimum: Money | None = None
 
 
 @attrs.define

@@ -1,6 +1,6 @@
 """Merchant-payment records: deposit addresses, store settings, ledger credits of payments, and refunds.
 
-Settlements and payouts have their own module (``cryptopay.core.payments.payout``).
+Settlements and payouts have their own packages (``cryptopay.core.settlement``, ``cryptopay.core.payouts``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.invoices import DEFAULT_INVOICE_WINDOW, DEFAULT_MONITORING_WINDOW, TransferKey
 from cryptopay.core.money import KES, Asset, Money, to_decimal
 from cryptopay.core.rails import NETWORKS, Rail
-from cryptopay.core.settlement import DEFAULT_CUTOFF
+from cryptopay.core.settlement.policy import DEFAULT_CUTOFF
 
 __all__ = [
     "DepositAddress",

@@ -24,10 +24,11 @@ from typing import Protocol
 import cryptopay.core.ledger  # noqa: F401  (first: ports.storage alone trips the ports.ledger <-> ledger cycle)
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceState
-from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings
-from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from cryptopay.core.payouts.answers import UnmatchedAnswer
+from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.storage import UnitOfWork
+from cryptopay.core.settlement.model import Settlement, SettlementState
 
 __all__ = [
     "DepositAddressRepository",

@@ -15,7 +15,7 @@ from cryptopay.core.invoices import TransferKey, is_confirmed
 from cryptopay.core.ledger import HoldState
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, RefundState
-from cryptopay.core.payments.payout import PayoutState
+from cryptopay.core.payouts.model import PayoutState
 from cryptopay.core.reconciliation.model import Difference, Records
 
 __all__ = [

@@ -17,7 +17,7 @@ from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold
 from cryptopay.core.money import Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
-from cryptopay.core.payments.payout import Payout
+from cryptopay.core.payouts.model import Payout
 from cryptopay.core.reconciliation.statement import Statement
 
 __all__ = ["Check", "CheckResult", "Difference", "OnChain", "Records", "Report"]

@@ -17,7 +17,7 @@ from cryptopay.core import flows
 from cryptopay.core.invoices import is_confirmed
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import RefundState
-from cryptopay.core.payments.payout import Payout, PayoutState
+from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.reconciliation.model import Difference, Records
 from cryptopay.core.reconciliation.statement import StatementLine
 

@@ -22,7 +22,7 @@ from cryptopay.core.ledger import AccountBalance, Hold, Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
-from cryptopay.core.payments.payout import Payout
+from cryptopay.core.payouts.model import Payout
 from cryptopay.core.ports.chains import BalanceReader
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.storage import in_transaction

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import cryptopay.core.ledger  # noqa: F401  (first: importing testing.storage first trips the ports.ledger cycle)
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceState
-from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import (
     DepositAddress,
     PaymentCredit,
@@ -32,7 +31,9 @@ from cryptopay.core.payments.model import (
     StoreSettings,
     address_key,
 )
-from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from cryptopay.core.payouts.answers import UnmatchedAnswer
+from cryptopay.core.payouts.model import Payout, PayoutState
+from cryptopay.core.settlement.model import Settlement, SettlementState
 from cryptopay.core.testing.storage import InMemoryStorage
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 ``PaymentsStack`` is what the tests and the business features drive; a stack over the real adapters can offer
 the same attributes and helpers, so the same steps run on both.
 
->>> from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
+>>> from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
 >>> from cryptopay.core.money import Money
 >>> stack = PaymentsStack()
 >>> profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
-from cryptopay.core.identity.model import Merchant, SettlementProfile
+from cryptopay.core.identity.model import Merchant
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
@@ -39,16 +39,17 @@ from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.model import StoreSettings, address_key
-from cryptopay.core.payments.payout import Payout
-from cryptopay.core.payments.payouts import Payouts, PayoutUrls
 from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.payments.settling import Settling
+from cryptopay.core.payouts.model import Payout
+from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import NETWORKS, AddressFormat, rail_for
 from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.scanning import ChainScanner
+from cryptopay.core.settlement.model import SettlementProfile
+from cryptopay.core.settlement.service import Settling
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import InMemoryMerchants

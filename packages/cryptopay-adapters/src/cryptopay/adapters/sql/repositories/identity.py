@@ -27,19 +27,9 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
 from cryptopay.adapters.sql.tables_identity import api_keys, idempotency_records, merchants, refresh_tokens, users
 from cryptopay.core.errors import Conflict, NotFound
-from cryptopay.core.identity.model import (
-    ApiKey,
-    IdempotencyEntry,
-    Merchant,
-    RefreshToken,
-    Role,
-    SettlementMethod,
-    SettlementProfile,
-    SettlementSchedule,
-    StoredResponse,
-    User,
-)
+from cryptopay.core.identity.model import ApiKey, IdempotencyEntry, Merchant, RefreshToken, Role, StoredResponse, User
 from cryptopay.core.money import Money
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
 __all__ = [
     "SqlApiKeys",

@@ -28,9 +28,10 @@ from cryptopay.adapters.sql.tables_payments import (
 )
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceState
-from cryptopay.core.payments.answers import UnmatchedAnswer
 from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings, address_key
-from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.payouts.answers import UnmatchedAnswer
+from cryptopay.core.settlement import Settlement, SettlementState
 from sqlalchemy.engine import Connection
 
 __all__ = [

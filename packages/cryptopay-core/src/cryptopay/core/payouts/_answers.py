@@ -20,8 +20,8 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import MpesaResult, normalize_msisdn, parse_payload_text, token_digest
 from cryptopay.core.mobile_money.phones import InvalidPhoneNumber
-from cryptopay.core.payments.answers import UnmatchedAnswer
-from cryptopay.core.payments.payout import CallbackPurpose, CallbackToken, Payout, token_key
+from cryptopay.core.payouts.answers import UnmatchedAnswer
+from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, Payout, token_key
 from cryptopay.core.ports.system import IdGenerator
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ import attrs
 from cryptopay.core import faults, flows
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Refused
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
-from cryptopay.core.identity.model import Forbidden, SettlementMethod
+from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -56,11 +56,12 @@ from cryptopay.core.mobile_money import (
     status_outcome,
     token_digest,
 )
-from cryptopay.core.payments import _answers, _outcomes
 from cryptopay.core.payments._support import audit, transaction
-from cryptopay.core.payments.payout import CallbackPurpose, CallbackToken, Payout, PayoutQuery, PayoutState
+from cryptopay.core.payouts import _answers, _outcomes
+from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, Payout, PayoutQuery, PayoutState
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.settlement.model import SettlementMethod
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory

@@ -9,8 +9,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cryptopay.adapters.sandbox._wire import Envelope, check, dumps, envelope_response, msisdn, text, whole_amount
-from cryptopay.adapters.sandbox.certs import decrypt_credential
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.mobile_money import (
     AccountBalanceRequest,
@@ -29,10 +27,12 @@ from cryptopay.core.mobile_money import (
 )
 from cryptopay.core.testing.daraja_payloads import stk_query_answer
 from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.sandbox._wire import Envelope, check, dumps, envelope_response, msisdn, text, whole_amount
+from cryptopay.sandbox.certs import decrypt_credential
 from flask import Flask, Response, request
 
 if TYPE_CHECKING:
-    from cryptopay.adapters.sandbox.daraja import DarajaSandbox
+    from cryptopay.sandbox.daraja import DarajaSandbox
 
 __all__ = ["envelope_handler", "mpesa_error_handler", "register"]
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-from cryptopay.adapters.sandbox._server import RunningServer, serve_in_thread
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.mobile_money import load_json
+from cryptopay.sandbox._server import RunningServer, serve_in_thread
 from flask import Flask, Response, request
 
 __all__ = ["CallbackSink", "Received"]

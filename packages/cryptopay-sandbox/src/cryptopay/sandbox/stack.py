@@ -1,6 +1,6 @@
 """The whole local sandbox in one process: anvil with test USDT, and the Daraja, FX, TronGrid and Esplora simulators.
 
-``python -m cryptopay.adapters.sandbox.stack --manifest PATH`` starts everything on loopback, writes a JSON manifest
+``python -m cryptopay.sandbox.stack --manifest PATH`` starts everything on loopback, writes a JSON manifest
 (every endpoint, the token contracts, the chain id, the funded test accounts and their keys: sandbox only) and runs
 until SIGTERM/SIGINT, then stops everything and removes the manifest. ``cryptopay sandbox up|down|status`` drives it.
 The manifest's ``env`` block is what a client sets to point cryptopay at the sandbox.
@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cryptopay.adapters.sandbox._server import RunningServer, serve_in_thread
+from cryptopay.sandbox._server import RunningServer, serve_in_thread
 
 __all__ = ["SandboxStack", "main"]
 
@@ -47,7 +47,7 @@ class SandboxStack:
         return self._manifest
 
     def _start_anvil(self) -> dict[str, Any]:
-        from cryptopay.adapters.sandbox.anvil import AnvilNode, deploy_token, dev_account_key, mint
+        from cryptopay.sandbox.anvil import AnvilNode, deploy_token, dev_account_key, mint
         from eth_account import Account
 
         node = AnvilNode.start(block_time=self.block_time)
@@ -75,11 +75,11 @@ class SandboxStack:
         return server.url
 
     def _start_simulators(self) -> dict[str, Any]:
-        from cryptopay.adapters.sandbox.certs import make_test_certificate
-        from cryptopay.adapters.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
-        from cryptopay.adapters.sandbox.esplora import create_esplora_simulator
-        from cryptopay.adapters.sandbox.fx import SANDBOX_API_KEY, create_fx_simulator
-        from cryptopay.adapters.sandbox.trongrid import create_trongrid_simulator
+        from cryptopay.sandbox.certs import make_test_certificate
+        from cryptopay.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
+        from cryptopay.sandbox.esplora import create_esplora_simulator
+        from cryptopay.sandbox.fx import SANDBOX_API_KEY, create_fx_simulator
+        from cryptopay.sandbox.trongrid import create_trongrid_simulator
 
         # Like Safaricom: the client encrypts the initiator password with this certificate, the sandbox decrypts it.
         certificate = make_test_certificate()

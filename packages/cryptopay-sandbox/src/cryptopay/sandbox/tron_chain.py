@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 import attrs
-from cryptopay.adapters.sandbox._tron_proto import txid_of
+from cryptopay.sandbox._tron_proto import txid_of
 from tronpy.keys import Signature, keccak256, to_base58check_address, to_hex_address
 
 __all__ = ["TRANSFER_EVENT", "TronChain"]

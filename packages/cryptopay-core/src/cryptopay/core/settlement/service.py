@@ -23,17 +23,17 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.identity.model import SettlementMethod, SettlementSchedule
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
 from cryptopay.core.payments.crediting import retry_clawbacks
 from cryptopay.core.payments.model import StoreSettings
-from cryptopay.core.payments.payout import Payout, PayoutState, Settlement, SettlementState
+from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.settlement import PayoutPlan, SettlementPolicy, plan_payouts
+from cryptopay.core.settlement.model import Settlement, SettlementMethod, SettlementSchedule, SettlementState
+from cryptopay.core.settlement.policy import PayoutPlan, SettlementPolicy, plan_payouts
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter

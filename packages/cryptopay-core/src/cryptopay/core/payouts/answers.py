@@ -1,7 +1,7 @@
 """Answers from M-Pesa kept because no recorded request named them yet: matched later, never dropped.
 
 >>> from datetime import datetime, timezone
->>> from cryptopay.core.payments.payout import CallbackPurpose
+>>> from cryptopay.core.payouts.model import CallbackPurpose
 >>> now = datetime(2026, 1, 5, 14, 0, tzinfo=timezone.utc)
 >>> answer = UnmatchedAnswer(id="ans_1", received_at=now, purpose=CallbackPurpose.STATUS_RESULT, body="{}")
 >>> answer.tried(now, "po_1")
@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import attrs
-from cryptopay.core.payments.payout import CallbackPurpose
+from cryptopay.core.payouts.model import CallbackPurpose
 
 __all__ = ["KEEP_TRYING_FOR", "UnmatchedAnswer"]
 

@@ -16,8 +16,8 @@ import base64
 import time
 from typing import Any
 
-from cryptopay.adapters.sandbox._sim import add_outage, json_body
-from cryptopay.adapters.sandbox.tron_chain import (
+from cryptopay.sandbox._sim import add_outage, json_body
+from cryptopay.sandbox.tron_chain import (
     ENERGY_FEE_SUN,
     ENERGY_TRANSFER,
     ENERGY_TRANSFER_NEW_HOLDER,

@@ -9,8 +9,8 @@ Control (POST ``/_sim/...``): ``mine``, ``pay``, ``replace``, ``fund``, ``reorg`
 
 from __future__ import annotations
 
-from cryptopay.adapters.sandbox._sim import add_outage, json_body
-from cryptopay.adapters.sandbox.bitcoin_chain import BitcoinChain, SimulatedRejection
+from cryptopay.sandbox._sim import add_outage, json_body
+from cryptopay.sandbox.bitcoin_chain import BitcoinChain, SimulatedRejection
 from flask import Flask, Response, jsonify, request
 
 __all__ = ["BitcoinChain", "create_esplora_simulator"]

@@ -1,4 +1,4 @@
-"""Settlements and payouts: the records of paying a merchant out, and the payout's state machine.
+"""Payouts: the record of paying a merchant out over M-Pesa, and the payout's state machine.
 
 A payout moves ``planned -> submitted -> completed | failed``; ``unknown`` means a Transaction Status query is
 pending (the request may have reached M-Pesa but no usable result came back). From ``unknown`` only a status
@@ -7,7 +7,7 @@ sending it once more with the same originator id cannot pay twice). A failed pay
 payout (a new attempt with a new originator id), by an operator.
 
 >>> from datetime import datetime, timedelta, timezone
->>> from cryptopay.core.identity.model import SettlementMethod
+>>> from cryptopay.core.settlement import SettlementMethod
 >>> now = datetime(2026, 1, 5, 14, 0, tzinfo=timezone.utc)
 >>> payout = Payout(id="po_1", settlement_id="stl_1", merchant_id="m1", originator_id="po_1-1",
 ...                 method=SettlementMethod.MPESA_B2C, destination="254712345678", amount=Money.of(5000, "KES"),
@@ -27,13 +27,12 @@ payout (a new attempt with a new originator id), by an operator.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.errors import InvalidState
-from cryptopay.core.identity.model import SettlementMethod
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import Money
+from cryptopay.core.settlement.model import SettlementMethod
 
 __all__ = [
     "CallbackPurpose",
@@ -41,8 +40,6 @@ __all__ = [
     "Payout",
     "PayoutQuery",
     "PayoutState",
-    "Settlement",
-    "SettlementState",
     "token_key",
 ]
 
@@ -246,38 +243,3 @@ class Payout:
     def _require(self, state: PayoutState) -> None:
         if self.state is not state:
             raise InvalidState(f"payout {self.id} is {self.state.value}, not {state.value}")
-
-
-class SettlementState(enum.Enum):
-    PAYING = "paying"  # payouts in flight
-    COMPLETED = "completed"  # every payout reached a final state
-    SKIPPED = "skipped"  # the cut-off passed with nothing to pay (below the minimum, or no balance)
-
-
-@attrs.define(kw_only=True)
-class Settlement:
-    """One merchant's settlement at one cut-off: what was converted at which quote, and the payouts it planned."""
-
-    id: str
-    merchant_id: str
-    cutoff: datetime
-    created_at: datetime
-    complete_by: datetime
-    method: SettlementMethod
-    destination: str
-    quote_id: str | None = None
-    converted: Money | None = None  # the crypto sold
-    credited: Money = attrs.Factory(lambda: Money.zero(KES))  # the shillings it gave the merchant
-    fx_spread: Money = attrs.Factory(lambda: Money.zero(KES))
-    payout_ids: tuple[str, ...] = ()
-    remainder: Money = attrs.Factory(lambda: Money.zero(KES))
-    reason: str = ""
-    state: SettlementState = SettlementState.PAYING
-    completed_at: datetime | None = None
-
-    def finish(self, payouts: Sequence[Payout], now: datetime) -> bool:
-        """Complete once every payout is final; True when this call completed it."""
-        if self.state is not SettlementState.PAYING or not all(p.is_final for p in payouts):
-            return False
-        self.state, self.completed_at = SettlementState.COMPLETED, now
-        return True

@@ -38,12 +38,12 @@ from typing import Any
 
 import attrs
 import httpx
-from cryptopay.adapters.sandbox import _daraja_routes
-from cryptopay.adapters.sandbox._server import RunningServer, serve_in_thread
-from cryptopay.adapters.sandbox._wire import Envelope, dumps
 from cryptopay.core.mobile_money import MpesaError
 from cryptopay.core.money import Money
 from cryptopay.core.testing.mobile_money import Delay, Delivery, FakeMobileMoney
+from cryptopay.sandbox import _daraja_routes
+from cryptopay.sandbox._server import RunningServer, serve_in_thread
+from cryptopay.sandbox._wire import Envelope, dumps
 from flask import Flask, Response, request
 
 __all__ = ["DarajaSandbox", "DarajaSandboxConfig", "create_daraja_app"]

@@ -14,7 +14,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import mask_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, publish
-from cryptopay.core.payments.payout import Payout, PayoutState
+from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.system import IdGenerator
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ including the sub-shilling part, stays for the next run.
 Invariant: paid + fees + remainder == converted, and every part is legal for its method.
 
 >>> from datetime import datetime, timezone
->>> from cryptopay.core.identity.model import SettlementMethod, SettlementSchedule
+>>> from cryptopay.core.settlement.model import SettlementMethod, SettlementSchedule
 >>> policy = SettlementPolicy(schedule=SettlementSchedule.DAILY, method=SettlementMethod.MPESA_B2C,
 ...                           destination="0712 345 678")
 >>> plan = plan_payouts(Money.of("600000.75", KES), policy=policy, now=datetime(2026, 1, 5, 9, tzinfo=timezone.utc))
@@ -29,9 +29,9 @@ from cryptopay.core.errors import AssetMismatch, InvalidAmount, InvalidInput
 from cryptopay.core.fees import FeeQuote, FeeSchedule, fx_spread
 from cryptopay.core.fx import Quote
 from cryptopay.core.identity.merchants import check_settlement
-from cryptopay.core.identity.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.mobile_money.limits import B2B_LIMITS, B2C_LIMITS, DAILY_CUSTOMER_LIMIT, AmountLimits
 from cryptopay.core.money import KES, Money
+from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.system import NAIROBI
 
 __all__ = [
@@ -185,7 +185,7 @@ def plan_payouts(
     >>> from datetime import datetime, timedelta, timezone
     >>> from decimal import Decimal
     >>> from cryptopay.core.fx import Pair
-    >>> from cryptopay.core.identity.model import SettlementMethod, SettlementSchedule
+    >>> from cryptopay.core.settlement.model import SettlementMethod, SettlementSchedule
     >>> now = datetime(2026, 1, 5, 9, tzinfo=timezone.utc)
     >>> quote = Quote("fxq_1", Pair.parse("USDT/KES"), Decimal("128.554"), Decimal("129.846"), ("a",), now,
     ...               now + timedelta(minutes=15))
