@@ -12,7 +12,8 @@ from pathlib import Path
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services, Settings, ready
 from cryptopay.adapters.passwords import Argon2Hasher
-from cryptopay.core.ports.identity import PasswordHasher, UserRepository
+from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
+from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
@@ -24,8 +25,11 @@ from cryptopay.core.testing.identity import (
     InMemoryRateLimiter,
     InMemoryRefreshTokens,
     InMemoryUsers,
+    StdlibTotp,
 )
+from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.webhooks import UowFactory
 from flask import Flask
 
@@ -48,6 +52,9 @@ def in_memory_services(
         idempotency=ready(InMemoryIdempotency()),
         rate_limiter=ready(InMemoryRateLimiter(the_clock)),
         password_hasher=ready(hasher or Argon2Hasher()),
+        audit=ready(InMemoryAuditLog()),
+        notifier=ready(InMemoryNotifier()),
+        totp=ready(StdlibTotp()),
     )
 
 
@@ -64,12 +71,16 @@ def with_stack(
     users: UserRepository | None = None,
     webhooks_uow: UowFactory | None = None,
     queue: JobQueue | None = None,
+    audit: AuditTrail | None = None,
+    notifier: Notifier | None = None,
 ) -> Services:
     """``services`` with the payment use cases and ports of ``stack`` (and, if given, its rails, users, webhooks)."""
     extra = {
         "webhooks_uow": ready(webhooks_uow) if webhooks_uow else None,
         "queue": ready(queue) if queue else None,
         "users": ready(users) if users else None,
+        "audit": ready(audit) if audit else None,
+        "notifier": ready(notifier) if notifier else None,
     }
     return attrs.evolve(
         services,

@@ -16,8 +16,10 @@ from cryptopay.core.identity.model import Role, User
 from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.identity import InMemoryUsers
+from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.testing.queue import FakeQueue
+from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.testing.webhooks import webhook_storage
 from cryptopay_cli.context import use_services
 
@@ -32,6 +34,8 @@ def stack() -> Iterator[PaymentsStack]:
     deployment.users = InMemoryUsers()
     deployment.users.add(User("usr_owner", OWNER, "unused-hash", Role.MERCHANT, deployment.clock.now()))
     deployment.users.add(User("usr_pat", "pat@example.com", "unused-hash", Role.PERSONAL, deployment.clock.now()))
+    deployment.audit_trail = InMemoryAuditLog()
+    deployment.notifier = InMemoryNotifier()
     deployment.rails = {"usdt-tron": rail_for("tron", "USDT", confirmations=3)}
     deployment.webhook_storage = webhook_storage()
     deployment.webhooks_uow = deployment.webhook_storage.unit_of_work
@@ -42,6 +46,8 @@ def stack() -> Iterator[PaymentsStack]:
         rails=deployment.rails,
         webhooks_uow=deployment.webhooks_uow,
         queue=deployment.queue,
+        audit=deployment.audit_trail,
+        notifier=deployment.notifier,
     )
     previous = use_services(deployment.services)
     yield deployment

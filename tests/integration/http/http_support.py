@@ -13,6 +13,7 @@ import attrs
 import pytest
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
+from cryptopay.core.testing.identity import StdlibTotp
 from cryptopay_http import (
     ApiSettings,
     Services,
@@ -101,15 +102,28 @@ class AuthActions:
         return response.json
 
     def user(self, role: str = "personal") -> dict[str, str]:
-        """Headers of a fresh logged-in user with this role."""
+        """Headers of a fresh logged-in user with this role (staff roles enrol TOTP and log in with a code)."""
         self._n += 1
         email = f"{role}{self._n}@example.co.ke"
-        if role == "admin":
+        if role in ("admin", "compliance"):
             runtime: Runtime = self.app.extensions["cryptopay"]
-            runtime.accounts.register(email, PASSWORD, role=Role.ADMIN)
-        else:
-            self.register(email, role)
+            runtime.accounts.register(email, PASSWORD, role=Role(role))
+            recovery = self.enrol_totp(bearer(self.login(email)["access_token"]))
+            return bearer(self.login(email, code=recovery[0])["access_token"])
+        self.register(email, role)
         return bearer(self.login(email)["access_token"])
+
+    def enrol_totp(self, headers: dict[str, str]) -> list[str]:
+        """Enrol a TOTP second factor (step-up, enrol, confirm with the current code); returns the recovery codes."""
+        runtime: Runtime = self.app.extensions["cryptopay"]
+        stepped = self.stepped_up(headers)
+        enrolment = self.client.post("/v1/auth/2fa/enrol", headers=stepped)
+        assert enrolment.status_code == 200, enrolment.json
+        now = int(runtime.services.clock.now().timestamp())
+        code = StdlibTotp().code_at(enrolment.json["secret"], now)
+        confirmed = self.client.post("/v1/auth/2fa/confirm", json={"code": code}, headers=headers)
+        assert confirmed.status_code == 200, confirmed.json
+        return list(confirmed.json["recovery_codes"])
 
     def merchant(self, name: str = "Duka Ltd") -> tuple[dict[str, str], str]:
         """Headers of a merchant user and the id of its new merchant profile."""
@@ -119,10 +133,17 @@ class AuthActions:
         assert response.status_code == 201, response.json
         return headers, response.json["id"]
 
+    def stepped_up(self, headers: dict[str, str], password: str = PASSWORD) -> dict[str, str]:
+        """The headers plus a fresh step-up token (``POST /v1/auth/step-up`` with the password)."""
+        response = self.client.post("/v1/auth/step-up", json={"password": password}, headers=headers)
+        assert response.status_code == 200, response.json
+        return {**headers, "X-Step-Up-Token": response.json["step_up_token"]}
+
     def api_key(self, headers: dict[str, str], merchant_id: str, scopes: list[str]) -> str:
-        """The secret of a new API key with these scopes."""
+        """The secret of a new API key with these scopes (created after a step-up)."""
         body = {"name": "shop", "scopes": scopes}
-        response = self.client.post(f"/v1/merchants/{merchant_id}/api-keys", json=body, headers=headers)
+        path = f"/v1/merchants/{merchant_id}/api-keys"
+        response = self.client.post(path, json=body, headers=self.stepped_up(headers))
         assert response.status_code == 201, response.json
         return response.json["secret"]
 

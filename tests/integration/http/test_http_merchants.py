@@ -43,7 +43,7 @@ def test_patch_validates_the_settlement_profile(client, auth):
             "minimum": {"amount": "500", "asset": "KES"},
         }
     }
-    response = client.patch(f"/v1/merchants/{merchant_id}", json=good, headers=headers)
+    response = client.patch(f"/v1/merchants/{merchant_id}", json=good, headers=auth.stepped_up(headers))
     assert response.status_code == 200
     assert response.json["settlement"]["minimum"] == {"amount": "500.00", "asset": "KES"}
 
@@ -61,7 +61,9 @@ def test_api_key_secret_is_shown_once_and_stored_hashed(client, auth, services):
     """The key secret appears only in the creation response; listings show the prefix, the store a SHA-256 hash."""
     headers, merchant_id = auth.merchant()
     created = client.post(
-        f"/v1/merchants/{merchant_id}/api-keys", json={"name": "till", "scopes": ["invoices:read"]}, headers=headers
+        f"/v1/merchants/{merchant_id}/api-keys",
+        json={"name": "till", "scopes": ["invoices:read"]},
+        headers=auth.stepped_up(headers),
     )
     assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
     secret, key = created.json["secret"], created.json["key"]
@@ -78,7 +80,9 @@ def test_api_key_scopes_must_be_known(client, auth):
     headers, merchant_id = auth.merchant()
     for scopes in (["invoices:delete"], []):
         response = client.post(
-            f"/v1/merchants/{merchant_id}/api-keys", json={"name": "x", "scopes": scopes}, headers=headers
+            f"/v1/merchants/{merchant_id}/api-keys",
+            json={"name": "x", "scopes": scopes},
+            headers=auth.stepped_up(headers),
         )
         assert response.status_code == 422 and response.json["errors"][0]["field"] == "scopes"
 
@@ -134,9 +138,12 @@ def test_tenant_isolation_on_every_merchant_endpoint(client, auth):
     a_headers, a_id = auth.merchant("A Ltd")
     b_headers, _ = auth.merchant("B Ltd")
     a_key = client.post(
-        f"/v1/merchants/{a_id}/api-keys", json={"name": "a", "scopes": ["invoices:read"]}, headers=a_headers
+        f"/v1/merchants/{a_id}/api-keys",
+        json={"name": "a", "scopes": ["invoices:read"]},
+        headers=auth.stepped_up(a_headers),
     ).json["key"]["id"]
-    b_secret = auth.api_key(b_headers, _, ["invoices:read"])
+    b_secret = auth.api_key(b_headers, _, ["merchant:read"])
+    b_headers = auth.stepped_up(b_headers)
     requests = [
         ("get", f"/v1/merchants/{a_id}", None),
         ("patch", f"/v1/merchants/{a_id}", {"business_name": "Hijacked"}),

@@ -245,7 +245,7 @@ def test_no_response_or_log_leaks_passwords_or_secrets(app, client, auth, caplog
         "post",
         f"/v1/merchants/{merchant_id}/api-keys",
         json={"name": "k", "scopes": ["invoices:write"]},
-        headers=headers,
+        headers=auth.stepped_up(headers),
     )
     secret = created.json["secret"].split(".", 1)[1]
     key = bearer(created.json["secret"])

@@ -71,13 +71,18 @@ class Shop:
     """One merchant over HTTP: its user's headers, its id, and helpers that go through the API."""
 
     def __init__(self, auth: AuthActions, client: FlaskClient, name: str, settlement: dict[str, str]) -> None:
-        self.client = client
+        self.client, self.auth = client, auth
         self.headers = auth.user("merchant")
         created = client.post(
             "/v1/merchants", json={"business_name": name, "settlement": settlement}, headers=self.headers
         )
         assert created.status_code == 201, created.json
         self.id: str = created.json["id"]
+
+    @property
+    def stepped(self) -> dict[str, str]:
+        """The merchant user's headers with a fresh step-up token (for endpoints, keys, destinations)."""
+        return self.auth.stepped_up(self.headers)
 
     def store(self, rails: list[str], headers: dict[str, str] | None = None, **settings: Any) -> dict[str, Any]:
         body = {"rails": rails, **settings}

@@ -29,7 +29,8 @@ def test_the_root_serves_stores_listings_and_webhooks_and_calls_back_to_our_hook
         assert refused.status_code == 422 and "usdt-tron" in refused.json["detail"]
         for path in ("/v1/invoices", "/v1/settlements", "/v1/payouts", "/v1/webhook-deliveries"):
             assert client.get(path, headers=shop.headers).json == {"data": [], "next_cursor": None}, path
-        created = client.post("/v1/webhook-endpoints", json={"url": "https://duka.example/hooks"}, headers=shop.headers)
+        body, stepped = {"url": "https://duka.example/hooks"}, shop.auth.stepped_up(shop.headers)
+        created = client.post("/v1/webhook-endpoints", json=body, headers=stepped)
         assert created.status_code == 201 and created.json["secret"].startswith("whsec_")
         listed = client.get("/v1/webhook-endpoints", headers=shop.headers).json["data"]
         assert [e["id"] for e in listed] == [created.json["endpoint"]["id"]]

@@ -10,7 +10,8 @@ from tests.integration.http_payments.payments_support import idem, key_headers
 @pytest.fixture
 def rivals_world(client, stack, hooks, rival):
     """The rival's invoice, settlement, payout, webhook endpoint and delivery."""
-    created = client.post("/v1/webhook-endpoints", json={"url": "https://rival.example/hooks"}, headers=rival.headers)
+    body = {"url": "https://rival.example/hooks"}
+    created = client.post("/v1/webhook-endpoints", json=body, headers=rival.stepped)
     endpoint_id = created.json["endpoint"]["id"]
     invoice = rival.invoice()
     stack.pay(invoice["id"])

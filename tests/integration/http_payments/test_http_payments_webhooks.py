@@ -7,7 +7,7 @@ from cryptopay.core.webhooks import verify
 
 def _endpoint(client, shop, **body):
     created = client.post(
-        "/v1/webhook-endpoints", json={"url": "https://duka.example/hooks", **body}, headers=shop.headers
+        "/v1/webhook-endpoints", json={"url": "https://duka.example/hooks", **body}, headers=shop.stepped
     )
     assert created.status_code == 201, created.json
     return created
@@ -33,10 +33,10 @@ def test_an_endpoint_secret_is_shown_once_and_signs_the_deliveries(client, hooks
 def test_deleting_an_endpoint_hides_it_and_stops_its_events(client, hooks, shop):
     """A deleted endpoint is gone from the list (404 on read) and receives no new events."""
     endpoint_id = _endpoint(client, shop).json["endpoint"]["id"]
-    assert client.delete(f"/v1/webhook-endpoints/{endpoint_id}", headers=shop.headers).status_code == 204
+    assert client.delete(f"/v1/webhook-endpoints/{endpoint_id}", headers=shop.stepped).status_code == 204
     assert client.get("/v1/webhook-endpoints", headers=shop.headers).json["data"] == []
     assert client.get(f"/v1/webhook-endpoints/{endpoint_id}", headers=shop.headers).status_code == 404
-    assert client.delete(f"/v1/webhook-endpoints/{endpoint_id}", headers=shop.headers).status_code == 404
+    assert client.delete(f"/v1/webhook-endpoints/{endpoint_id}", headers=shop.stepped).status_code == 404
     shop.invoice()
     assert hooks.relay() == []
 
@@ -48,7 +48,7 @@ def test_bad_endpoints_are_refused_with_problems(client, shop):
         {"url": "https://10.0.0.7/hooks"},
         {"url": "https://duka.example/hooks", "events": ["invoice.paid_twice"]},
     ):
-        response = client.post("/v1/webhook-endpoints", json=body, headers=shop.headers)
+        response = client.post("/v1/webhook-endpoints", json=body, headers=shop.stepped)
         assert response.status_code == 422 and response.content_type == "application/problem+json", body
     assert client.get("/v1/webhook-endpoints", headers=shop.headers).json["data"] == []
 

@@ -13,6 +13,8 @@ from cryptopay.core.identity import (
     Accounts,
     ApiKeys,
     Role,
+    SessionStates,
+    TwoFactor,
     Unauthenticated,
     hash_secret,
     new_api_key,
@@ -24,7 +26,9 @@ from cryptopay.core.testing.identity import (
     InMemoryIdempotency,
     InMemoryRefreshTokens,
     InMemoryUsers,
+    StdlibTotp,
 )
+from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from hypothesis import given
 from hypothesis import strategies as st
@@ -84,11 +88,19 @@ def test_api_key_strings_round_trip(key_id):
     assert parse_api_key(presented) == (made_id, secret)
 
 
+def make_accounts(clock: ManualClock) -> Accounts:
+    """Accounts over the in-memory fakes, with an audit log, a TOTP second factor and a session cache."""
+    signer = AccessTokenSigner({"k1": KEY}, current="k1")
+    users, tokens, audit = InMemoryUsers(), InMemoryRefreshTokens(), InMemoryAuditLog()
+    sessions = SessionStates(users, tokens, clock)
+    two_factor = TwoFactor(users, StdlibTotp(), audit, clock, sessions)
+    hasher = FastPasswordHasher()
+    return Accounts(users, tokens, hasher, signer, clock, SequentialIds(), audit, two_factor, sessions)
+
+
 @pytest.fixture
 def accounts():
-    clock = ManualClock(NOW)
-    signer = AccessTokenSigner({"k1": KEY}, current="k1")
-    return Accounts(InMemoryUsers(), InMemoryRefreshTokens(), FastPasswordHasher(), signer, clock, SequentialIds())
+    return make_accounts(ManualClock(NOW))
 
 
 def test_refresh_expires_and_concurrent_refreshes_have_one_winner(accounts):
@@ -127,11 +139,11 @@ def test_login_rehashes_passwords_hashed_with_old_parameters(accounts):
 
 def test_api_keys_are_stored_hashed_and_revocable():
     """The store holds a SHA-256 of the secret only, and a revoked key no longer authenticates."""
-    keys = ApiKeys(InMemoryApiKeys(), ManualClock(NOW), SequentialIds())
+    keys = ApiKeys(InMemoryApiKeys(), ManualClock(NOW), SequentialIds(), InMemoryAuditLog())
     key, presented = keys.create("mer_1", name="shop", scopes=["invoices:read"], created_by="usr_1")
     assert key.secret_hash == hash_secret(presented.split(".", 1)[1]) and presented not in repr(key)
     assert keys.authenticate(presented).merchant_id == "mer_1"
-    keys.revoke(key)
+    keys.revoke(key, actor="user:usr_1")
     with pytest.raises(Unauthenticated):
         keys.authenticate(presented)
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptopay.adapters._paths import private_dir, private_file
 
 DEMO_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 MERCHANT_PHONE = "254708374149"  # Safaricom's public sandbox test MSISDN
@@ -108,7 +109,7 @@ class Demo:
         return done.stdout
 
     def _spawn(self, name: str, *args: str) -> None:
-        log = (self.workdir / f"{name}.log").open("ab")
+        log = private_file(self.workdir / f"{name}.log").open("ab")  # logs are private (0600), like the data
         self._processes.append(subprocess.Popen([*args], env=self.env, stdout=log, stderr=log))  # noqa: S603
 
     def _wait(self, what: str, check: Callable[[], Any], *, timeout: float | None = None) -> Any:
@@ -127,7 +128,7 @@ class Demo:
         from cryptopay.adapters.evm.keys import account_xpub
 
         shutil.rmtree(self.workdir, ignore_errors=True)
-        self.workdir.mkdir(parents=True)
+        private_dir(self.workdir)
         base_env = {**os.environ, "CRYPTOPAY_DATA_DIR": str(self.workdir.parent)}
         self.sandbox_env = base_env
         manifest = json.loads(self._cli("sandbox", "up", "--block-time", "1", "--json", env=base_env))
@@ -193,10 +194,14 @@ class Demo:
             self.stop()
 
     # -- the merchant's journey -----------------------------------------------------------------------------
-    def _call(self, method: str, path: str, *, token: str, body: Any = None, key: str | None = None) -> Any:
+    def _call(
+        self, method: str, path: str, *, token: str, body: Any = None, key: str | None = None, step_up: str = ""
+    ) -> Any:
         headers = {"Authorization": f"Bearer {token}"}
         if key:
             headers["Idempotency-Key"] = key
+        if step_up:
+            headers["X-Step-Up-Token"] = step_up
         response = httpx.request(method, f"{self.api}{path}", json=body, headers=headers, timeout=30)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:400]}")
@@ -235,18 +240,22 @@ class Demo:
             token=self.token,
             body={"rails": ["usdt-ethereum"], "tolerance_percent": "0.5"},
         )
+        # creating keys and webhook endpoints needs a fresh step-up (the password again)
+        step_up = self._call("POST", "/v1/auth/step-up", token=self.token, body={"password": password})
+        stepped = str(step_up["step_up_token"])
         key = self._call(
             "POST",
             f"/v1/merchants/{self.merchant_id}/api-keys",
             token=self.token,
             body={"name": "shop", "scopes": ["invoices:write", "invoices:read", "payouts:read"]},
+            step_up=stepped,
         )
         self.api_key = key["secret"]
         self.receiver = _Receiver(("127.0.0.1", 0), _Handler)
         self.receiver.received = []
         threading.Thread(target=self.receiver.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{self.receiver.server_address[1]}/hooks/cryptopay"
-        endpoint = self._call("POST", "/v1/webhook-endpoints", token=self.token, body={"url": url})
+        endpoint = self._call("POST", "/v1/webhook-endpoints", token=self.token, body={"url": url}, step_up=stepped)
         self.receiver.secret = endpoint["secret"]
         self.step(
             f"merchant {self.merchant_id} registered (instant settlement to M-Pesa {MERCHANT_PHONE}), "

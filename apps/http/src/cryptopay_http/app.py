@@ -18,6 +18,7 @@ from cryptopay_http.blueprints import (
     invoices,
     merchants,
     payouts,
+    security,
     settlements,
     stores,
     system,
@@ -30,7 +31,7 @@ from cryptopay_http.runtime import Runtime
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
-BLUEPRINTS = [system.bp, identity.bp, merchants.bp, api_keys.bp]
+BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
 
 

@@ -2,6 +2,11 @@
 
 API keys are sent as ``Authorization: Bearer cp_<key id>.<secret>`` or ``X-Api-Key``; anything else after
 ``Bearer`` is an access token. Requests for another tenant's objects get 404, exactly as if they did not exist.
+
+Each request reloads the user's role and checks that its login is still active (``Accounts.authenticate``).
+Operations that redirect money or credentials also need a step-up: ``@step_up`` (or ``check_step_up()`` when only
+some requests need it) wants an ``X-Step-Up-Token`` from ``POST /v1/auth/step-up``, younger than a few minutes and
+bound to the caller's login. A staff login without a second factor may only enrol one (``enrolment=True``).
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
 import attrs
+from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import NotFound
 from cryptopay.core.identity import (
     API_KEY_PREFIX,
+    EnrolmentRequired,
     Forbidden,
     Principal,
     PrincipalKind,
@@ -26,7 +33,20 @@ from flask import g, request
 from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
 
-__all__ = ["current_principal", "limit_by_client", "not_found", "require"]
+__all__ = [
+    "STEP_UP_HEADER",
+    "audit_security",
+    "check_step_up",
+    "current_principal",
+    "limit_account",
+    "limit_by_client",
+    "limit_caller",
+    "not_found",
+    "require",
+    "step_up",
+]
+
+STEP_UP_HEADER = "X-Step-Up-Token"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -81,11 +101,11 @@ def current_principal() -> Principal:
     return principal
 
 
-def _rate_limit(subject: str, limit: int) -> None:
+def _rate_limit(subject: str, limit: int, window: int | None = None) -> None:
     settings = runtime().settings
     route = request.url_rule.rule if request.url_rule else request.path
     decision = runtime().services.rate_limiter.hit(
-        f"rl:{subject}:{request.method}:{route}", limit=limit, window_seconds=settings.rate_window_seconds
+        f"rl:{subject}:{request.method}:{route}", limit=limit, window_seconds=window or settings.rate_window_seconds
     )
     g.rate_decision = decision
     if not decision.allowed:
@@ -103,6 +123,46 @@ def limit_by_client(view: Callable[P, R]) -> Callable[P, R]:
         return view(*args, **kwargs)
 
     return annotate(wrapper, errors=(429,))
+
+
+def limit_account(account: str) -> None:
+    """Per-account backoff for password and code checks (login, step-up, reset requests), whatever the address.
+
+    Counted through the rate limiter port (Redis when configured), so every API process shares the count.
+    """
+    settings = runtime().settings
+    key = f"account:{account.strip().lower()}"
+    _rate_limit(key, settings.login_account_limit, settings.login_account_window_seconds)
+
+
+def limit_caller(limit: int) -> None:
+    """A tighter per-principal limit for one route (e.g. operations that persist something each call)."""
+    _rate_limit(f"strict:{current_principal().idempotency_scope}", limit)
+
+
+def audit_security(action: str, subject: str, **details: str) -> None:
+    """Append a security event by the current caller (``user:<id>`` or ``api_key:<id>``) to the audit trail."""
+    principal = current_principal()
+    actor = f"{principal.kind.value}:{principal.id}"
+    at = runtime().services.clock.now()
+    runtime().services.audit.append(AuditEvent(actor, action, subject, at, details))
+
+
+def check_step_up() -> None:
+    """``StepUpRequired`` (403) unless the request carries a fresh step-up token of the caller's own login."""
+    runtime().accounts.check_step_up(current_principal(), request.headers.get(STEP_UP_HEADER))
+
+
+def step_up(view: Callable[P, R]) -> Callable[P, R]:
+    """Require a fresh step-up for this view (put it under ``require``)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        check_step_up()
+        return view(*args, **kwargs)
+
+    parameter = {"name": STEP_UP_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
+    return annotate(wrapper, parameters=(parameter,), errors=(403,))
 
 
 def _check(principal: Principal, scope: str | None, roles: frozenset[Role], accept_keys: bool) -> None:
@@ -125,12 +185,14 @@ def require(
     *,
     api_keys: bool | None = None,
     tenant_arg: str | None = None,
+    enrolment: bool = False,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Authenticate the caller and check its role, scope and tenant, then rate-limit it per route.
 
     ``scope``: an API-key scope such as ``invoices:write`` (merchant and admin users hold every scope).
     ``roles``: allowed roles (any if empty). ``api_keys``: whether API keys may call (default: only if ``scope``).
     ``tenant_arg``: a URL argument naming a merchant id the caller must own (404 otherwise; admins pass).
+    ``enrolment``: whether a staff login that has not enrolled a second factor yet may call (2FA enrolment only).
     """
     wanted = frozenset(Role(r) for r in roles)
     accept_keys = scope is not None if api_keys is None else api_keys
@@ -141,6 +203,8 @@ def require(
             principal = _resolve()
             g.principal = principal
             _rate_limit(principal.idempotency_scope, runtime().settings.rate_limit)
+            if principal.enrolment_only and not enrolment:
+                raise EnrolmentRequired("enrol a second factor first (POST /v1/auth/2fa/enrol after a step-up)")
             _check(principal, scope, wanted, accept_keys)
             if tenant_arg is not None:
                 _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str

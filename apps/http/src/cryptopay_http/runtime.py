@@ -1,4 +1,4 @@
-"""What one app instance runs with: its settings, its services and the identity use cases wired from them."""
+"""What one app instance runs with: its settings, its services and the core use cases wired from them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from datetime import timedelta
 
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services
-from cryptopay.core.identity import AccessTokenSigner, Accounts, ApiKeys, Merchants
+from cryptopay.core.identity import (
+    AccessTokenSigner,
+    Accounts,
+    ApiKeys,
+    Merchants,
+    PasswordResets,
+    SessionStates,
+    TwoFactor,
+)
 from flask import current_app
 
 __all__ = ["Runtime", "runtime"]
@@ -19,23 +27,49 @@ class Runtime:
     accounts: Accounts
     api_keys: ApiKeys
     merchants: Merchants
+    two_factor: TwoFactor
+    resets: PasswordResets
 
     @classmethod
     def wire(cls, settings: ApiSettings, services: Services) -> Runtime:
         """Build the identity use cases from the services."""
         signer = AccessTokenSigner(settings.token_keys, current=settings.token_key_id)
+        clock, audit = services.clock, services.audit
+        sessions = SessionStates(
+            services.users, services.refresh_tokens, clock, ttl=timedelta(seconds=settings.session_cache_seconds)
+        )
+        two_factor = TwoFactor(services.users, services.totp, audit, clock, sessions)
         accounts = Accounts(
             services.users,
             services.refresh_tokens,
             services.password_hasher,
             signer,
-            services.clock,
+            clock,
             services.ids,
+            audit,
+            two_factor,
+            sessions,
             access_ttl=timedelta(seconds=settings.access_ttl_seconds),
             refresh_ttl=timedelta(seconds=settings.refresh_ttl_seconds),
+            step_up_ttl=timedelta(seconds=settings.step_up_ttl_seconds),
         )
-        api_keys = ApiKeys(services.api_keys, services.clock, services.ids)
-        return cls(settings, services, accounts, api_keys, Merchants(services.merchants, services.clock, services.ids))
+        api_keys = ApiKeys(services.api_keys, clock, services.ids, audit)
+        merchants = Merchants(
+            services.merchants,
+            clock,
+            services.ids,
+            services.users,
+            audit,
+            services.notifier,
+            cool_off=timedelta(seconds=settings.destination_cool_off_seconds),
+        )
+        resets = PasswordResets(
+            accounts,
+            services.notifier,
+            link=f"{settings.public_url}/reset-password#token=",
+            ttl=timedelta(seconds=settings.reset_ttl_seconds),
+        )
+        return cls(settings, services, accounts, api_keys, merchants, two_factor, resets)
 
 
 def runtime() -> Runtime:

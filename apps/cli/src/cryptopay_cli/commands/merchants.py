@@ -74,9 +74,15 @@ def _create(svc: Services, name: str, owner: str, profile: SettlementProfile, st
         raise NotFound(f"no user with the email {owner.strip()}: the owner registers first, as a merchant user")
     # Merchants live in the identity repository, outside the payments unit of work: every check that can refuse
     # (owner, role, one merchant per owner, name, store settings) runs before the first write.
-    merchant = Merchants(merchants=svc.merchants, clock=svc.clock, ids=svc.ids).create(
-        user, business_name=name, settlement=profile
+    merchants = Merchants(
+        merchants=svc.merchants,
+        clock=svc.clock,
+        ids=svc.ids,
+        users=svc.users,
+        audit=svc.audit,
+        notifier=svc.notifier,
     )
+    merchant = merchants.create(user, business_name=name, settlement=profile)
     with svc.uow() as uow:
         uow.stores.put(attrs.evolve(store, merchant_id=merchant.id))
     return merchant

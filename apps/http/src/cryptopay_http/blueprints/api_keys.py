@@ -9,7 +9,7 @@ from cryptopay.core.identity import ApiKey, Role
 from cryptopay.core.identity.model import MERCHANT_SCOPES
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, not_found, require
+from cryptopay_http.auth import current_principal, not_found, require, step_up
 from cryptopay_http.blueprints.merchants import load_merchant
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
@@ -59,13 +59,14 @@ class NewApiKeyView:
 
 @bp.post("/v1/merchants/<merchant_id>/api-keys")
 @operation(
-    "Create an API key (its secret is shown once)",
+    "Create an API key (its secret is shown once; needs a step-up)",
     request=CreateApiKey,
     response=NewApiKeyView,
     status=201,
     tags=("api keys",),
 )
 @require(roles=_STAFF, tenant_arg="merchant_id")
+@step_up
 def create_api_key(merchant_id: str) -> Response:
     body = read_body(CreateApiKey)
     merchant = load_merchant(merchant_id)
@@ -94,5 +95,6 @@ def revoke_api_key(merchant_id: str, key_id: str) -> Response:
     key = runtime().services.api_keys.get(key_id)
     if key is None or key.merchant_id != merchant.id:
         raise not_found("api key", key_id)
-    runtime().api_keys.revoke(key)
+    principal = current_principal()
+    runtime().api_keys.revoke(key, actor=f"{principal.kind.value}:{principal.id}")
     return Response(status=204)

@@ -1,6 +1,7 @@
 """FX quotes: lock a price for a pair (``?pair=USDT/KES``) from the fresh rate sources; 503 when none is fresh.
 
-Every call locks and persists a quote (conversions name the quote they used), so it needs a login or API key.
+Every call locks and persists a quote (conversions name the quote they used), so only merchant and admin logins
+and API keys with ``fx:quote`` may lock one, each at most ``quote_rate_limit`` times per window.
 """
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from decimal import Decimal
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.identity import Role
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import require
+from cryptopay_http.auth import limit_caller, require
 from cryptopay_http.convert import json_response
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import payments
+from cryptopay_http.runtime import runtime
 
 __all__ = ["FxQuoteView", "bp"]
 
@@ -49,7 +52,8 @@ def _pair() -> Pair:
 
 @bp.get("/v1/fx/quote")
 @operation("Lock an FX quote for a pair (?pair=USDT/KES)", response=FxQuoteView, tags=("fx",), errors=(422, 503))
-@require(api_keys=True)
+@require(scope="fx:quote", roles=(Role.MERCHANT, Role.ADMIN))
 def fx_quote() -> Response:
+    limit_caller(runtime().settings.quote_rate_limit)
     quote = payments().pricer.quote(_pair())
     return json_response(FxQuoteView.of(quote), headers={"Cache-Control": "no-store"})

@@ -1,6 +1,7 @@
-"""Identity: register, log in, refresh (rotating), log out, and who am I.
+"""Identity: register, log in (with a second factor when enrolled), refresh (rotating), log out, step up, who am I.
 
-Web pages log in with ``"cookie": true``: the refresh token then travels only in an httpOnly cookie, and
+Logins and step-ups are throttled per client address and per account (``limit_account``). Web pages log in
+with ``"cookie": true``: the refresh token then travels only in an httpOnly cookie, and
 refresh/logout by cookie need the ``X-CSRF-Token`` header (see ``cryptopay_http.csrf``).
 """
 
@@ -13,7 +14,7 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import PrincipalKind, Role, TokenPair, Unauthenticated, User
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, limit_by_client, require
+from cryptopay_http.auth import current_principal, limit_account, limit_by_client, require
 from cryptopay_http.convert import json_response, read_body
 from cryptopay_http.csrf import clear_session_cookies, cookie_refresh_token, set_session_cookies
 from cryptopay_http.openapi import operation
@@ -37,6 +38,23 @@ class LoginRequest:
     email: str
     password: str = attrs.field(repr=False)
     cookie: bool = attrs.field(default=False, metadata={"description": "web session: refresh token in a cookie"})
+    code: str | None = attrs.field(
+        default=None, repr=False, metadata={"description": "a TOTP or recovery code, when 2FA is on"}
+    )
+
+
+@attrs.frozen
+class StepUpRequest:
+    password: str | None = attrs.field(default=None, repr=False)
+    code: str | None = attrs.field(default=None, repr=False, metadata={"description": "a TOTP or recovery code"})
+
+
+@attrs.frozen
+class StepUpView:
+    """Send ``step_up_token`` as the ``X-Step-Up-Token`` header of sensitive operations until it expires."""
+
+    step_up_token: str = attrs.field(repr=False)
+    expires_in: int
 
 
 @attrs.frozen
@@ -70,6 +88,9 @@ class SessionView:
     refresh_token: str | None
     user: UserView
     token_type: str = "Bearer"
+    enrolment_required: bool = attrs.field(
+        default=False, metadata={"description": "staff: enrol a second factor before anything else"}
+    )
 
 
 @attrs.frozen
@@ -85,8 +106,9 @@ class MeView:
 
 
 def _session(pair: TokenPair, *, cookie: bool, status: int = 200) -> Response:
+    refresh = None if cookie else pair.refresh_token
     body = SessionView(
-        pair.access_token, pair.expires_in, None if cookie else pair.refresh_token, UserView.of(pair.user)
+        pair.access_token, pair.expires_in, refresh, UserView.of(pair.user), enrolment_required=pair.enrolment_only
     )
     response = json_response(body, status, headers={"Cache-Control": "no-store"})
     if cookie:
@@ -117,7 +139,26 @@ def register() -> Response:
 @limit_by_client
 def login() -> Response:
     body = read_body(LoginRequest)
-    return _session(runtime().accounts.login(body.email, body.password), cookie=body.cookie)
+    limit_account(body.email)
+    return _session(runtime().accounts.login(body.email, body.password, code=body.code), cookie=body.cookie)
+
+
+@bp.post("/v1/auth/step-up")
+@operation(
+    "Step up: re-authenticate with the password or a one-time code for sensitive operations",
+    request=StepUpRequest,
+    response=StepUpView,
+    tags=("auth",),
+    errors=(403, 429),
+)
+@require(enrolment=True)
+def step_up() -> Response:
+    body = read_body(StepUpRequest)
+    principal = current_principal()
+    limit_account(principal.id)
+    token = runtime().accounts.step_up(principal, password=body.password, code=body.code)
+    view = StepUpView(token, runtime().settings.step_up_ttl_seconds)
+    return json_response(view, headers={"Cache-Control": "no-store"})
 
 
 def _refresh_token(body: RefreshRequest) -> tuple[str, bool]:
@@ -158,7 +199,7 @@ def logout() -> Response:
 
 @bp.get("/v1/me")
 @operation("Who am I: the authenticated user or API key", response=MeView, tags=("auth",))
-@require(api_keys=True)
+@require(api_keys=True, enrolment=True)
 def me() -> Response:
     principal = current_principal()
     user = runtime().services.users.get(principal.id) if principal.kind is PrincipalKind.USER else None

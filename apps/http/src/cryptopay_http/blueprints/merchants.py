@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
-from cryptopay.core.identity import Merchant, Role
+from cryptopay.core.identity import Merchant, Role, changes_destination
 from cryptopay.core.settlement import SettlementProfile
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, not_found, require
+from cryptopay_http.auth import check_step_up, current_principal, not_found, require
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
@@ -50,11 +50,15 @@ class MerchantView:
     settlement: SettlementProfile
     created_at: datetime
     updated_at: datetime
+    destination_ready_at: datetime | None = attrs.field(
+        default=None, metadata={"description": "a changed payout destination receives money from then on"}
+    )
 
     @classmethod
     def of(cls, merchant: Merchant) -> MerchantView:
         m = merchant
-        return cls(m.id, m.owner_user_id, m.business_name, m.settlement, m.created_at, m.updated_at)
+        ready = m.destination_ready_at
+        return cls(m.id, m.owner_user_id, m.business_name, m.settlement, m.created_at, m.updated_at, ready)
 
 
 def load_merchant(merchant_id: str) -> Merchant:
@@ -101,20 +105,31 @@ def list_merchants() -> Response:
 
 
 @bp.get("/v1/merchants/<merchant_id>")
-@operation("Read a merchant profile", response=MerchantView, tags=("merchants",))
-@require(roles=_STAFF, api_keys=True, tenant_arg="merchant_id")
+@operation("Read a merchant profile (API keys need merchant:read)", response=MerchantView, tags=("merchants",))
+@require(scope="merchant:read", roles=_STAFF, tenant_arg="merchant_id")
 def get_merchant(merchant_id: str) -> Response:
     return json_response(MerchantView.of(load_merchant(merchant_id)))
 
 
 @bp.patch("/v1/merchants/<merchant_id>")
 @operation(
-    "Change a merchant's name or settlement profile", request=UpdateMerchant, response=MerchantView, tags=("merchants",)
+    "Change a merchant's name or settlement profile (a new payout destination needs a step-up, then cools off)",
+    request=UpdateMerchant,
+    response=MerchantView,
+    tags=("merchants",),
+    errors=(403,),
 )
 @require(roles=_STAFF, tenant_arg="merchant_id")
 def update_merchant(merchant_id: str) -> Response:
     body = read_body(UpdateMerchant)
+    merchant = load_merchant(merchant_id)
+    if body.settlement is not None and changes_destination(merchant.settlement, body.settlement):
+        check_step_up()
+    principal = current_principal()
     merchant = runtime().merchants.update(
-        load_merchant(merchant_id), business_name=body.business_name, settlement=body.settlement
+        merchant,
+        business_name=body.business_name,
+        settlement=body.settlement,
+        actor=f"{principal.kind.value}:{principal.id}",
     )
     return json_response(MerchantView.of(merchant))

@@ -8,6 +8,7 @@ longer appears. The log shows the newest ``LOG_WINDOW`` deliveries, newest first
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import attrs
 from cryptopay.core.errors import InvalidInput
@@ -24,7 +25,7 @@ from cryptopay.core.webhooks import (
 from cryptopay.core.webhooks.model import MAX_URL_LENGTH
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import not_found, require
+from cryptopay_http.auth import audit_security, check_step_up, not_found, require, step_up
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
@@ -152,13 +153,14 @@ def _status() -> DeliveryStatus | None:
 
 @bp.post("/v1/webhook-endpoints")
 @operation(
-    "Add a webhook endpoint (its secret is shown once)",
+    "Add a webhook endpoint (its secret is shown once; needs a step-up)",
     request=CreateEndpoint,
     response=NewEndpointView,
     status=201,
     tags=_TAGS,
 )
 @require(roles=_STAFF)
+@step_up
 def create_webhook_endpoint() -> Response:
     body = read_body(CreateEndpoint)
     merchant_id = acting_merchant(body.merchant_id)
@@ -173,6 +175,8 @@ def create_webhook_endpoint() -> Response:
         clock=hooks.clock,
         allow_insecure=hooks.allow_insecure_urls,
     )
+    host = urlsplit(endpoint.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
+    audit_security("webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=merchant_id, host=host)
     view = NewEndpointView(WebhookEndpointView.of(endpoint), endpoint.secret)
     headers = {"Cache-Control": "no-store", "Location": f"/v1/webhook-endpoints/{endpoint.id}"}
     return json_response(view, 201, headers=headers)
@@ -203,12 +207,14 @@ def get_webhook_endpoint(endpoint_id: str) -> Response:
 
 
 @bp.delete("/v1/webhook-endpoints/<endpoint_id>")
-@operation("Delete a webhook endpoint (no more events are sent to it)", status=204, tags=_TAGS)
+@operation("Delete a webhook endpoint (no more events are sent to it; needs a step-up)", status=204, tags=_TAGS)
 @require(roles=_STAFF)
 def delete_webhook_endpoint(endpoint_id: str) -> Response:
-    endpoint = _endpoint(endpoint_id)
+    endpoint = _endpoint(endpoint_id)  # another tenant's endpoint is a 404 before any step-up question
+    check_step_up()
     with webhooks().uow() as uow:
         uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
+    audit_security("webhook_endpoint.deleted", f"webhook_endpoint:{endpoint.id}", merchant=endpoint.merchant_id)
     return Response(status=204)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 import attrs
-from cryptopay.adapters._paths import data_dir
+from cryptopay.adapters._paths import data_dir, private_dir
 from cryptopay.core.errors import InvalidInput
 
 __all__ = [
@@ -46,8 +46,7 @@ class PublicHDKey(Protocol):
 def bitcoinlib_home() -> Path:
     """Point bitcoinlib's data directory inside ours (unless BCL_DATA_DIR is already set) and return it."""
     home = Path(os.environ.setdefault("BCL_DATA_DIR", str(data_dir() / "bitcoinlib")))
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+    return private_dir(home)
 
 
 @attrs.frozen

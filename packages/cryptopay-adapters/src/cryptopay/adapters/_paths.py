@@ -1,13 +1,39 @@
-"""The project's data directory (hot keys, bitcoinlib's files, caches): ``$CRYPTOPAY_DATA_DIR`` or ``.cryptopay``."""
+"""The project's data directory (hot keys, bitcoinlib's files, caches): ``$CRYPTOPAY_DATA_DIR`` or ``.cryptopay``.
+
+Everything in it is private to the service's user, in development too: directories 0700, files 0600
+(``private_dir``, ``private_file``), whatever the umask. The database holds password hashes and sits beside the
+development vault key.
+
+>>> import tempfile, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> db = private_file(root / "data" / "cryptopay.db")
+>>> oct(db.stat().st_mode & 0o777), oct(db.parent.stat().st_mode & 0o777)
+('0o600', '0o700')
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-__all__ = ["data_dir"]
+__all__ = ["data_dir", "private_dir", "private_file"]
 
 
 def data_dir() -> Path:
     """The project's data directory: ``$CRYPTOPAY_DATA_DIR`` or ``./.cryptopay``, as an absolute path."""
     return Path(os.environ.get("CRYPTOPAY_DATA_DIR") or ".cryptopay").expanduser().resolve()
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) and make it 0700."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` if missing (empty) in a private directory, and make it 0600."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    path.chmod(0o600)
+    return path

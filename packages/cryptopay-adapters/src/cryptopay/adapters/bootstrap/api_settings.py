@@ -32,6 +32,14 @@ class ApiSettings:
     max_page_size: int = 200
     proxy_count: int = 0  # how many reverse proxies set X-Forwarded-For in front of us
     max_body_bytes: int = 1_000_000
+    step_up_ttl_seconds: int = 5 * 60  # how long a step-up (fresh password or code) lasts
+    session_cache_seconds: int = 2  # other processes honour a logout or role change within this
+    destination_cool_off_seconds: int = 24 * 3600  # a new payout destination receives nothing before this
+    login_account_limit: int = 10  # login and step-up attempts per account per window, whatever the address
+    login_account_window_seconds: int = 15 * 60
+    quote_rate_limit: int = 30  # FX quotes locked (and stored) per principal per window
+    reset_ttl_seconds: int = 30 * 60
+    public_url: str = "http://127.0.0.1:8000"  # password-reset links point here
     production: bool = False  # CRYPTOPAY_ENV=production: HSTS on every answer
     metrics_token: str = attrs.field(default="", repr=False)  # CRYPTOPAY_METRICS_TOKEN: /metrics is 404 without it
 
@@ -52,7 +60,8 @@ class ApiSettings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
         """Read ``CRYPTOPAY_TOKEN_SECRET`` (required, >= 32 chars), ``CRYPTOPAY_TOKEN_KEY_ID``,
         ``CRYPTOPAY_PREVIOUS_TOKEN_KEYS`` (``kid=secret,...``), ``CRYPTOPAY_COOKIE_SECURE``, ``CRYPTOPAY_RATE_LIMIT``,
-        ``CRYPTOPAY_PROXY_COUNT``."""
+        ``CRYPTOPAY_PROXY_COUNT``, ``CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS``, ``CRYPTOPAY_SESSION_CACHE_SECONDS``,
+        ``CRYPTOPAY_PUBLIC_URL``."""
         env = os.environ if environ is None else environ
         secret = env.get("CRYPTOPAY_TOKEN_SECRET", "")
         if len(secret) < 32:
@@ -67,6 +76,9 @@ class ApiSettings:
             cookie_secure=env.get("CRYPTOPAY_COOKIE_SECURE", "1") not in ("0", "false", "no"),
             rate_limit=int(env.get("CRYPTOPAY_RATE_LIMIT", "600")),
             proxy_count=int(env.get("CRYPTOPAY_PROXY_COUNT", "0")),
+            destination_cool_off_seconds=int(env.get("CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS", str(24 * 3600))),
+            session_cache_seconds=int(env.get("CRYPTOPAY_SESSION_CACHE_SECONDS", "2")),
+            public_url=env.get("CRYPTOPAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             production=env.get("CRYPTOPAY_ENV", "development").lower() == "production",
             metrics_token=env.get("CRYPTOPAY_METRICS_TOKEN", ""),
         )

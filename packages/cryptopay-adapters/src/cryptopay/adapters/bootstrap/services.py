@@ -23,14 +23,17 @@ from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
+    AuditTrail,
     IdempotencyRepository,
     MerchantRepository,
     PasswordHasher,
     RateLimiter,
     RefreshTokenRepository,
+    TotpEngine,
     UserRepository,
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.payments import PaymentsUowFactory
 from cryptopay.core.ports.queue import JobHandler, JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -66,6 +69,9 @@ class Services:
     _idempotency: Lazy[IdempotencyRepository] = attrs.field(factory=lambda: missing("idempotency records"))
     _password_hasher: Lazy[PasswordHasher] = attrs.field(factory=lambda: missing("password hashing"))
     _rate_limiter: Lazy[RateLimiter] = attrs.field(factory=lambda: missing("rate limits"))
+    _audit: Lazy[AuditTrail] = attrs.field(factory=lambda: missing("the audit trail"))
+    _notifier: Lazy[Notifier] = attrs.field(factory=lambda: missing("notifications"))
+    _totp: Lazy[TotpEngine] = attrs.field(factory=lambda: missing("one-time codes"))
     # -- the outside world
     _pricer: Lazy[Pricer] = attrs.field(factory=lambda: missing("FX rates"))
     _mobile_money: Lazy[MobileMoneyGateway] = attrs.field(factory=lambda: missing("M-Pesa payouts"))
@@ -136,6 +142,20 @@ class Services:
     @property
     def rate_limiter(self) -> RateLimiter:
         return self._rate_limiter.get()
+
+    @property
+    def audit(self) -> AuditTrail:
+        """Security and operator events outside a unit of work (logins, step-ups, keys, destinations)."""
+        return self._audit.get()
+
+    @property
+    def notifier(self) -> Notifier:
+        """Password resets and destination-change alerts."""
+        return self._notifier.get()
+
+    @property
+    def totp(self) -> TotpEngine:
+        return self._totp.get()
 
     @property
     def pricer(self) -> Pricer:

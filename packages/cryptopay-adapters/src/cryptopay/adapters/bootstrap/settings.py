@@ -21,6 +21,7 @@ import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.fx.settings import FxSettings
 from cryptopay.adapters.mpesa.settings import DarajaSettings
+from cryptopay.adapters.notify.smtp import SmtpSettings
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 
@@ -70,6 +71,7 @@ class Settings:
     api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
     fx: FxSettings = attrs.Factory(FxSettings)
     mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
+    smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
 
     @property
     def queue_backend(self) -> str:
@@ -114,6 +116,7 @@ class Settings:
             api=ApiSettings.from_env(source) if get.text("TOKEN_SECRET") else None,
             fx=FxSettings.from_env(source),
             mpesa=DarajaSettings.from_env(source) if _any(source, "CRYPTOPAY_MPESA_") else None,
+            smtp=SmtpSettings.from_env(source) if get.text("SMTP_HOST") else None,
         )
 
     def check(self, env: Mapping[str, str]) -> None:

@@ -8,6 +8,7 @@ so building ``Services`` costs nothing and a command pays only for the parts it 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -32,14 +33,17 @@ from cryptopay.core.ports.chains import (
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
+    AuditTrail,
     IdempotencyRepository,
     MerchantRepository,
     PasswordHasher,
     RateLimiter,
     RefreshTokenRepository,
+    TotpEngine,
     UserRepository,
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobHandler, JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
@@ -95,9 +99,10 @@ class Parts:
     # -- storage ---------------------------------------------------------------------------------------------
     @functools.cached_property
     def engine(self) -> Engine:
+        from cryptopay.adapters._paths import private_dir
         from cryptopay.adapters.sql import make_engine, upgrade
 
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
             upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
         engine = make_engine(self.settings.database_url)
@@ -135,14 +140,15 @@ class Parts:
     def vault(self) -> KeyVault:
         """KEKs from ``CRYPTOPAY_VAULT_KEKS``; outside production a local development KEK is kept (mode 0600) in
         the data directory so the embedded default works out of the box."""
+        from cryptopay.adapters._paths import private_file
         from cryptopay.adapters.vault import EnvelopeVault, generate_kek
 
         spec = self.settings.vault_keks
         if not spec and not self.settings.production:
             dev_kek = self.settings.data_dir / "dev-vault-kek"
-            if not dev_kek.exists():
-                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                dev_kek.touch(mode=0o600)
+            fresh = not dev_kek.exists()
+            private_file(dev_kek)  # 0600 in a 0700 directory, also when an older version left it readable
+            if fresh:
                 dev_kek.write_text(f"dev:{generate_kek()}")
             spec = dev_kek.read_text().strip()
         return EnvelopeVault.from_spec(spec or "")
@@ -390,6 +396,30 @@ class Parts:
         from cryptopay.adapters.ratelimit import ProcessRateLimiter
 
         return ProcessRateLimiter(self.clock)
+
+    @functools.cached_property
+    def audit(self) -> AuditTrail:
+        """The audit log for events outside a unit of work (logins, step-ups, keys, operator actions)."""
+        from cryptopay.adapters.sql.audit import SqlAuditTrail
+
+        return SqlAuditTrail(self.engine, self.ids)
+
+    @functools.cached_property
+    def notifier(self) -> Notifier:
+        """Email over SMTP when ``CRYPTOPAY_SMTP_HOST`` is set; otherwise a private file in the data directory."""
+        from cryptopay.adapters.notify import FileNotifier, SmtpNotifier
+
+        if self.settings.smtp is not None:
+            return SmtpNotifier(self.settings.smtp)
+        if self.settings.production:
+            logging.getLogger("cryptopay").warning("CRYPTOPAY_SMTP_HOST is not set: notifications go to a file")
+        return FileNotifier(self.settings.data_dir / "notifications.jsonl")
+
+    @functools.cached_property
+    def totp(self) -> TotpEngine:
+        from cryptopay.adapters.otp import PyOtpTotp
+
+        return PyOtpTotp()
 
     def readiness_checks(self) -> dict[str, Callable[[], object]]:
         """What ``/readyz`` asks: the database answers and is migrated to head; Redis answers when configured."""

@@ -10,14 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from cryptopay.adapters.sql.repositories._base import reading
+from cryptopay.adapters.sql.repositories._base import reading, writing
 from cryptopay.adapters.sql.tables import audit_head, audit_log
 from cryptopay.core.audit import AuditEvent, AuditProblem, AuditRecord, chain_next, verify_chain
 from cryptopay.core.ports.system import IdGenerator
 from cryptopay.core.system import RandomIds
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqlAuditLog", "verify_audit_log"]
+__all__ = ["SqlAuditLog", "SqlAuditTrail", "verify_audit_log"]
 
 _HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
 
@@ -64,6 +64,18 @@ class SqlAuditLog:
     def head(self) -> tuple[int, str] | None:
         seq, last_hash = self._conn.execute(_HEAD).one()
         return (int(seq), str(last_hash)) if seq else None
+
+
+class SqlAuditTrail:
+    """``AuditTrail``: appends to the same chain, each in a transaction of its own (identity events, CLI actions)."""
+
+    def __init__(self, engine: Engine, ids: IdGenerator | None = None) -> None:
+        self._engine = engine
+        self._ids = ids or RandomIds()
+
+    def append(self, event: AuditEvent) -> AuditRecord:
+        with writing(self._engine) as conn:
+            return SqlAuditLog(conn, self._ids).append(event)
 
 
 def _all_records(conn: Connection, page: int = 5000) -> Iterator[AuditRecord]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from cryptopay.adapters._paths import private_file
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -71,7 +72,7 @@ def make_engine(url: str | None = None, *, pool_size: int = 10, echo: bool = Fal
     if resolved.get_backend_name() == "sqlite":
         database = resolved.database or ""
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(database))  # password hashes live here: 0600 in a 0700 directory
         engine = sa.create_engine(resolved, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         _sqlite_setup(engine)
         return engine

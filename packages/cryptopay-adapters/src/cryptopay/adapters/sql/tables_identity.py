@@ -26,6 +26,11 @@ users = sa.Table(
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("display_name", sa.String(CODE)),
+    sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("totp_secret", sa.String(64)),
+    sa.Column("totp_confirmed_at", UtcDateTime),
+    sa.Column("totp_last_step", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("recovery_code_hashes", JsonText),  # SHA-256 of each unused recovery code
     keep_existing=True,
 )
 
@@ -40,6 +45,7 @@ refresh_tokens = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("rotated_at", UtcDateTime),
     sa.Column("revoked_at", UtcDateTime),
+    sa.Index("ix_refresh_tokens_user", "user_id"),
     keep_existing=True,
 )
 
@@ -56,6 +62,7 @@ merchants = sa.Table(
     sa.Column("settlement_minimum_asset", sa.String(ASSET)),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("destination_ready_at", UtcDateTime),  # a new payout destination cools off until then
     keep_existing=True,
 )
 

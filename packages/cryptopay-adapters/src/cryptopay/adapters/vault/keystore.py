@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from cryptopay.adapters._paths import data_dir
+from cryptopay.adapters._paths import data_dir, private_dir
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.ports.vault import StoredKey
 
@@ -65,7 +65,7 @@ class FileKeyStore:
         return self._dir / f"{key_id}.json"
 
     def _write(self, path: Path, key: StoredKey, *, exclusive: bool) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self._dir)
         temp = path.with_suffix(".tmp")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -26,12 +26,13 @@ from datetime import UTC, datetime
 
 import attrs
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.identity.model import Unauthenticated
+from cryptopay.core.identity.model import StepUpRequired, Unauthenticated
 
 __all__ = [
     "API_KEY_PREFIX",
     "AccessClaims",
     "AccessTokenSigner",
+    "StepUpClaims",
     "hash_secret",
     "new_api_key",
     "new_secret",
@@ -80,11 +81,27 @@ def parse_api_key(presented: str) -> tuple[str, str] | None:
 
 @attrs.frozen
 class AccessClaims:
-    """What an access token asserts: who, with which role, until when."""
+    """What an access token asserts: who, in which login (``family_id``) and session version, until when.
+
+    The role in a token is informative only: each request reloads it (see ``identity.sessions``).
+    """
 
     subject: str
     role: str
     token_id: str
+    issued_at: datetime
+    expires_at: datetime
+    family_id: str = ""
+    session_version: int = 0
+    enrolment_only: bool = False
+
+
+@attrs.frozen
+class StepUpClaims:
+    """A step-up proof: this user, in this login, re-authenticated at ``issued_at``; good until ``expires_at``."""
+
+    subject: str
+    family_id: str
     issued_at: datetime
     expires_at: datetime
 
@@ -115,46 +132,109 @@ class AccessTokenSigner:
 
     def sign(self, claims: AccessClaims) -> str:
         """A compact JWT carrying ``claims``, signed with the current key."""
-        header = {"alg": "HS256", "typ": "JWT", "kid": self._current}
         payload = {
             "sub": claims.subject,
             "role": claims.role,
             "jti": claims.token_id,
             "iat": int(claims.issued_at.timestamp()),
             "exp": int(claims.expires_at.timestamp()),
+            "fam": claims.family_id,
+            "sv": claims.session_version,
+            "enr": claims.enrolment_only,
             "typ": "access",
         }
-        signing_input = f"{_b64(_canonical(header))}.{_b64(_canonical(payload))}"
-        return f"{signing_input}.{_b64(self._mac(self._current, signing_input))}"
+        return self._encode(payload)
+
+    def sign_step_up(self, claims: StepUpClaims) -> str:
+        """A step-up proof token (``typ`` step_up): never accepted as an access token, nor the reverse."""
+        payload = {
+            "sub": claims.subject,
+            "fam": claims.family_id,
+            "iat": int(claims.issued_at.timestamp()),
+            "exp": int(claims.expires_at.timestamp()),
+            "typ": "step_up",
+        }
+        return self._encode(payload)
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims:
         """The claims of a genuine, unexpired access token; ``Unauthenticated`` otherwise."""
         try:
-            head, body, signature = token.split(".")
-            header = json.loads(_unb64(head))
-            kid = header["kid"]
-            if header.get("alg") != "HS256" or kid not in self._keys:
-                raise ValueError("unsupported token header")
-            if not hmac.compare_digest(_unb64(signature), self._mac(kid, f"{head}.{body}")):
-                raise ValueError("bad signature")
-            payload = json.loads(_unb64(body))
+            payload = self._decode(token, "access")
             claims = AccessClaims(
                 subject=str(payload["sub"]),
                 role=str(payload["role"]),
                 token_id=str(payload["jti"]),
-                issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),
-                expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),
+                issued_at=datetime.fromtimestamp(_int(payload["iat"]), UTC),
+                expires_at=datetime.fromtimestamp(_int(payload["exp"]), UTC),
+                family_id=str(payload["fam"]),
+                session_version=_int(payload["sv"]),
+                enrolment_only=payload["enr"] is True,
             )
-            if payload.get("typ") != "access":
-                raise ValueError("not an access token")
         except (ValueError, KeyError, TypeError):
             raise Unauthenticated("the access token is invalid") from None
         if now >= claims.expires_at:
             raise Unauthenticated("the access token has expired")
         return claims
 
+    def verify_step_up(self, token: str, *, now: datetime) -> StepUpClaims:
+        """The claims of a genuine, unexpired step-up token; ``StepUpRequired`` otherwise."""
+        try:
+            payload = self._decode(token, "step_up")
+            claims = StepUpClaims(
+                subject=str(payload["sub"]),
+                family_id=str(payload["fam"]),
+                issued_at=datetime.fromtimestamp(_int(payload["iat"]), UTC),
+                expires_at=datetime.fromtimestamp(_int(payload["exp"]), UTC),
+            )
+        except (ValueError, KeyError, TypeError):
+            raise StepUpRequired("the step-up token is invalid; step up again (POST /v1/auth/step-up)") from None
+        if now >= claims.expires_at:
+            raise StepUpRequired("the step-up has expired; step up again (POST /v1/auth/step-up)")
+        return claims
+
+    def sign_reset(self, subject: str, fingerprint: str, *, expires_at: datetime) -> str:
+        """A password-reset token bound to the account's current password hash (``fingerprint``)."""
+        payload = {"sub": subject, "fp": fingerprint, "exp": int(expires_at.timestamp()), "typ": "reset"}
+        return self._encode(payload)
+
+    def verify_reset(self, token: str, *, now: datetime) -> tuple[str, str]:
+        """(subject, fingerprint) of a genuine, unexpired reset token; ``Unauthenticated`` otherwise."""
+        try:
+            payload = self._decode(token, "reset")
+            subject, fingerprint = str(payload["sub"]), str(payload["fp"])
+            expires_at = datetime.fromtimestamp(_int(payload["exp"]), UTC)
+        except (ValueError, KeyError, TypeError):
+            raise Unauthenticated("the reset link is invalid or was used; ask for a new one") from None
+        if now >= expires_at:
+            raise Unauthenticated("the reset link has expired; ask for a new one")
+        return subject, fingerprint
+
+    def _encode(self, payload: dict[str, object]) -> str:
+        header = {"alg": "HS256", "typ": "JWT", "kid": self._current}
+        signing_input = f"{_b64(_canonical(header))}.{_b64(_canonical(payload))}"
+        return f"{signing_input}.{_b64(self._mac(self._current, signing_input))}"
+
+    def _decode(self, token: str, typ: str) -> dict[str, object]:
+        head, body, signature = token.split(".")
+        header = json.loads(_unb64(head))
+        kid = header["kid"]
+        if header.get("alg") != "HS256" or kid not in self._keys:
+            raise ValueError("unsupported token header")
+        if not hmac.compare_digest(_unb64(signature), self._mac(kid, f"{head}.{body}")):
+            raise ValueError("bad signature")
+        payload = json.loads(_unb64(body))
+        if not isinstance(payload, dict) or payload.get("typ") != typ:
+            raise ValueError(f"not a {typ} token")
+        return payload
+
     def _mac(self, kid: str, signing_input: str) -> bytes:
         return hmac.new(self._keys[kid], signing_input.encode(), hashlib.sha256).digest()
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("not an integer claim")
+    return value
 
 
 def _canonical(value: object) -> bytes:

@@ -9,17 +9,20 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import attrs
+from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.identity.model import Forbidden, Merchant, Role, User
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES
-from cryptopay.core.ports.identity import MerchantRepository
+from cryptopay.core.ports.identity import AuditTrail, MerchantRepository, UserRepository
+from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
 
-__all__ = ["Merchants", "check_settlement"]
+__all__ = ["Merchants", "changes_destination", "check_settlement"]
 
 _SHORTCODE = re.compile(r"^\d{5,7}$")
 _PAYBILL = re.compile(r"^(\d{5,7})#([A-Za-z0-9 -]{1,20})$")
@@ -48,13 +51,31 @@ def check_settlement(profile: SettlementProfile) -> SettlementProfile:
     return attrs.evolve(profile, destination=destination)
 
 
+def changes_destination(before: SettlementProfile, after: SettlementProfile) -> bool:
+    """True if money would go somewhere else: another method or another destination (after normalising)."""
+    checked = check_settlement(after)
+    return (checked.method, checked.destination) != (before.method, before.destination)
+
+
+def _masked(profile: SettlementProfile) -> str:
+    return f"{profile.method.value} ending {profile.destination[-3:]}"
+
+
 @attrs.define
 class Merchants:
-    """Create and edit merchant profiles."""
+    """Create and edit merchant profiles; a new payout destination cools off before money goes there.
+
+    A destination change (which the shells allow only after a step-up) is audited and announced to the owner's
+    email through the notifier, naming the old and new destinations (masked) and when the new one takes effect.
+    """
 
     merchants: MerchantRepository
     clock: Clock
     ids: IdGenerator
+    users: UserRepository
+    audit: AuditTrail
+    notifier: Notifier
+    cool_off: timedelta = timedelta(hours=24)
 
     def create(self, owner: User, *, business_name: str, settlement: SettlementProfile) -> Merchant:
         """A merchant profile for a merchant user; ``Conflict`` if the user already has one."""
@@ -67,19 +88,47 @@ class Merchants:
             self.ids.new_id("mer"), owner.id, _name(business_name), check_settlement(settlement), now, now
         )
         self.merchants.add(merchant)
+        self._record(f"user:{owner.id}", "merchant.created", merchant, destination=_masked(merchant.settlement))
         return merchant
 
     def update(
-        self, merchant: Merchant, *, business_name: str | None = None, settlement: SettlementProfile | None = None
+        self,
+        merchant: Merchant,
+        *,
+        business_name: str | None = None,
+        settlement: SettlementProfile | None = None,
+        actor: str,
     ) -> Merchant:
-        """Change the name and/or settlement profile."""
+        """Change the name and/or settlement profile; a new destination cools off for ``cool_off``."""
+        before = merchant.settlement
         if business_name is not None:
             merchant.business_name = _name(business_name)
+        moved = settlement is not None and changes_destination(before, settlement)
         if settlement is not None:
             merchant.settlement = check_settlement(settlement)
-        merchant.updated_at = self.clock.now()
+        merchant.updated_at = now = self.clock.now()
+        if moved:
+            merchant.destination_ready_at = now + self.cool_off
         self.merchants.update(merchant)
+        if moved:
+            self._destination_changed(merchant, before, actor)
         return merchant
+
+    def _destination_changed(self, merchant: Merchant, before: SettlementProfile, actor: str) -> None:
+        ready = merchant.destination_ready_at.isoformat() if merchant.destination_ready_at else "now"
+        old, new = _masked(before), _masked(merchant.settlement)
+        self._record(actor, "merchant.destination_changed", merchant, old=old, new=new, ready_at=ready)
+        owner = self.users.get(merchant.owner_user_id)
+        if owner is not None:
+            body = (
+                f"The payout destination of {merchant.business_name} changed from {old} to {new}.\n"
+                f"Payouts go to the new destination from {ready}; until then they wait.\n"
+                "If you did not make this change, contact support at once and change your password."
+            )
+            self.notifier.send(Notification(owner.email, "Your payout destination changed", body))
+
+    def _record(self, actor: str, action: str, merchant: Merchant, **details: str) -> None:
+        self.audit.append(AuditEvent(actor, action, f"merchant:{merchant.id}", self.clock.now(), details))
 
 
 def _name(business_name: str) -> str:

@@ -21,6 +21,7 @@ from cryptopay.core.settlement.model import SettlementProfile
 __all__ = [
     "MERCHANT_SCOPES",
     "ApiKey",
+    "EnrolmentRequired",
     "Forbidden",
     "IdempotencyEntry",
     "Merchant",
@@ -30,13 +31,24 @@ __all__ = [
     "RateLimited",
     "RefreshToken",
     "Role",
+    "StepUpRequired",
     "StoredResponse",
+    "TwoFactorRequired",
     "Unauthenticated",
     "User",
 ]
 
 MERCHANT_SCOPES = frozenset(
-    {"invoices:read", "invoices:write", "payouts:read", "payouts:write", "settlements:read", "settlements:write"}
+    {
+        "invoices:read",
+        "invoices:write",
+        "payouts:read",
+        "payouts:write",
+        "settlements:read",
+        "settlements:write",
+        "merchant:read",  # the merchant profile, with its payout destination
+        "fx:quote",  # lock (and persist) FX quotes
+    }
 )
 
 
@@ -55,6 +67,12 @@ class Forbidden(Refused):
     http_status = 403
 
 
+class EnrolmentRequired(Forbidden):
+    """A staff account must enrol a second factor (``/v1/auth/2fa``) before it may do anything else."""
+
+    code = "two_factor_enrolment_required"
+
+
 class RateLimited(Refused):
     """Too many requests from one principal on one route in the current window."""
 
@@ -66,10 +84,30 @@ class RateLimited(Refused):
         self.retry_after = retry_after
 
 
+class StepUpRequired(CryptopayError):
+    """The operation redirects money or credentials: it needs a fresh password or code (``/v1/auth/step-up``)."""
+
+    code = "step_up_required"
+    http_status = 403
+    exit_code = 7
+
+
+class TwoFactorRequired(Unauthenticated):
+    """The account has two-factor authentication: the login needs a one-time code (or a recovery code)."""
+
+    code = "two_factor_required"
+
+
 class Role(enum.Enum):
     PERSONAL = "personal"
     MERCHANT = "merchant"
     ADMIN = "admin"
+    COMPLIANCE = "compliance"
+
+    @property
+    def needs_two_factor(self) -> bool:
+        """Staff roles must log in with a second factor; others may choose to."""
+        return self in (Role.ADMIN, Role.COMPLIANCE)
 
 
 class PrincipalKind(enum.Enum):
@@ -87,6 +125,16 @@ class User:
     role: Role
     created_at: datetime
     display_name: str | None = None
+    session_version: int = 0  # bumped to end every session of the account at once (password reset, role change)
+    totp_secret: str | None = attrs.field(default=None, repr=False)  # set at enrolment, confirmed by a first code
+    totp_confirmed_at: datetime | None = None
+    totp_last_step: int = 0  # the last accepted TOTP time step: a code is never accepted twice
+    recovery_code_hashes: tuple[str, ...] = attrs.field(default=(), repr=False)
+
+    @property
+    def two_factor(self) -> bool:
+        """True once a TOTP enrolment was confirmed."""
+        return self.totp_confirmed_at is not None and self.totp_secret is not None
 
 
 @attrs.define
@@ -116,6 +164,11 @@ class Merchant:
     settlement: SettlementProfile
     created_at: datetime
     updated_at: datetime
+    destination_ready_at: datetime | None = None  # a changed payout destination cools off until then
+
+    def destination_cooling(self, now: datetime) -> bool:
+        """True while a newly set payout destination may not receive money yet."""
+        return self.destination_ready_at is not None and now < self.destination_ready_at
 
 
 @attrs.define
@@ -142,6 +195,8 @@ class Principal:
     role: Role
     merchant_id: str | None = None
     scopes: frozenset[str] = frozenset()
+    session_id: str | None = None  # a user's login (refresh-token family); step-up proofs are bound to it
+    enrolment_only: bool = False  # a staff login without 2FA yet: it may only enrol a second factor
 
     def has_scope(self, scope: str) -> bool:
         """Users have every merchant scope their role allows (admins all); API keys only the ones granted."""

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import attrs
+from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.identity.credentials import (
     AccessClaims,
     AccessTokenSigner,
+    StepUpClaims,
     hash_secret,
     new_api_key,
     new_secret,
@@ -25,17 +27,28 @@ from cryptopay.core.identity.credentials import (
 from cryptopay.core.identity.model import (
     MERCHANT_SCOPES,
     ApiKey,
+    Forbidden,
     Principal,
     PrincipalKind,
     RefreshToken,
     Role,
+    StepUpRequired,
+    TwoFactorRequired,
     Unauthenticated,
     User,
 )
-from cryptopay.core.ports.identity import ApiKeyRepository, PasswordHasher, RefreshTokenRepository, UserRepository
+from cryptopay.core.identity.sessions import SessionStates
+from cryptopay.core.identity.two_factor import TwoFactor
+from cryptopay.core.ports.identity import (
+    ApiKeyRepository,
+    AuditTrail,
+    PasswordHasher,
+    RefreshTokenRepository,
+    UserRepository,
+)
 from cryptopay.core.ports.system import Clock, IdGenerator
 
-__all__ = ["Accounts", "ApiKeys", "TokenPair"]
+__all__ = ["Accounts", "ApiKeys", "TokenPair", "check_password", "valid_email"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD, MAX_PASSWORD = 12, 256  # the upper bound keeps argon2 from being a denial-of-service lever
@@ -50,11 +63,12 @@ class TokenPair:
     refresh_token: str = attrs.field(repr=False)
     family_id: str
     expires_in: int
+    enrolment_only: bool = False  # a staff login that must enrol a second factor before anything else
 
 
 @attrs.define
 class Accounts:
-    """Users, passwords and sessions."""
+    """Users, passwords and sessions; every security event is appended to the audit trail."""
 
     users: UserRepository
     refresh_tokens: RefreshTokenRepository
@@ -62,51 +76,77 @@ class Accounts:
     signer: AccessTokenSigner
     clock: Clock
     ids: IdGenerator
+    audit: AuditTrail
+    second_factor: TwoFactor
+    sessions: SessionStates
     access_ttl: timedelta = timedelta(minutes=15)
-    refresh_ttl: timedelta = timedelta(days=30)
+    refresh_ttl: timedelta = timedelta(days=30)  # absolute: a login ends this long after it started
+    step_up_ttl: timedelta = timedelta(minutes=5)
     _dummy_hash: str | None = None
 
     def register(self, email: str, password: str, *, role: Role, display_name: str | None = None) -> User:
         """Create a user with a hashed password; ``Conflict`` if the email is taken."""
-        email = _valid_email(email)
-        _check_password(password, email)
+        email = valid_email(email)
+        check_password(password, email)
         if self.users.by_email(email) is not None:
             raise Conflict("an account with this email already exists", field="email")
         user = User(self.ids.new_id("usr"), email, self.hasher.hash(password), role, self.clock.now(), display_name)
         self.users.add(user)
+        self._record(user.id, "auth.register", role=role.value)
         return user
 
-    def login(self, email: str, password: str) -> TokenPair:
-        """Check the password and start a new session family; the same error for an unknown email or bad password."""
+    def login(self, email: str, password: str, *, code: str | None = None) -> TokenPair:
+        """Check the password (and the second factor if the account has one) and start a new login family.
+
+        The same error for an unknown email or a bad password. A staff account without a second factor gets an
+        enrolment-only session: it can do nothing but enrol one.
+        """
         user = self.users.by_email(email.strip().lower()) if isinstance(email, str) else None
         if user is None:
             self.hasher.verify(self._timing_hash(), password)  # spend the same time as a real check
             raise Unauthenticated("the email or password is wrong")
         if not self.hasher.verify(user.password_hash, password):
+            self._record(user.id, "auth.login_failed", reason="password")
             raise Unauthenticated("the email or password is wrong")
+        if user.two_factor:
+            self._second_factor(user, code)
         if self.hasher.needs_rehash(user.password_hash):
             user.password_hash = self.hasher.hash(password)
             self.users.update(user)
-        return self._issue(user, family_id=self.ids.new_id("fam"))
+        pair = self._issue(user, family_id=self.ids.new_id("fam"), expires_at=self.clock.now() + self.refresh_ttl)
+        self._record(user.id, "auth.login", family=pair.family_id, enrolment_only=str(pair.enrolment_only))
+        return pair
+
+    def _second_factor(self, user: User, code: str | None) -> None:
+        if not code:
+            raise TwoFactorRequired("this account uses two-factor authentication: send the code")
+        if not self.second_factor.check(user, code):
+            self._record(user.id, "auth.login_failed", reason="second factor")
+            raise TwoFactorRequired("the one-time code is wrong or already used")
 
     def refresh(self, presented: str) -> TokenPair:
-        """Rotate a refresh token; reusing a rotated or revoked one revokes its whole family."""
+        """Rotate a refresh token; reusing a rotated or revoked one revokes its whole family.
+
+        The new token keeps the family's expiry: a login lasts ``refresh_ttl`` from the login, however often it
+        is refreshed.
+        """
         now = self.clock.now()
         token = self.refresh_tokens.by_hash(hash_secret(presented))
         if token is None:
             raise Unauthenticated("the refresh token is invalid")
-        if token.rotated_at is not None or token.revoked_at is not None:
-            self.refresh_tokens.revoke_family(token.family_id, at=now)
+        if (
+            token.rotated_at is not None
+            or token.revoked_at is not None
+            or not self.refresh_tokens.mark_rotated(token.id, at=now)
+        ):
+            self._revoke(token.user_id, token.family_id, "auth.family_revoked", reason="refresh token reused")
             raise Unauthenticated("this refresh token was used before; the login has been signed out everywhere")
         if now >= token.expires_at:
             raise Unauthenticated("the refresh token has expired; log in again")
-        if not self.refresh_tokens.mark_rotated(token.id, at=now):
-            self.refresh_tokens.revoke_family(token.family_id, at=now)
-            raise Unauthenticated("this refresh token was used before; the login has been signed out everywhere")
         user = self.users.get(token.user_id)
         if user is None:
             raise Unauthenticated("the account no longer exists")
-        return self._issue(user, family_id=token.family_id)
+        return self._issue(user, family_id=token.family_id, expires_at=token.expires_at)
 
     def family_of(self, presented: str) -> str | None:
         """The family id of a refresh token, if it is known (used to bind CSRF tokens to a login)."""
@@ -114,30 +154,87 @@ class Accounts:
         return token.family_id if token else None
 
     def logout(self, presented: str) -> None:
-        """Revoke the session family of a refresh token; unknown tokens are ignored."""
+        """Revoke the session family of a refresh token (its access tokens stop at once); unknown tokens are ignored."""
         token = self.refresh_tokens.by_hash(hash_secret(presented))
         if token is not None:
-            self.refresh_tokens.revoke_family(token.family_id, at=self.clock.now())
+            self._revoke(token.user_id, token.family_id, "auth.logout")
+
+    def end_all_sessions(self, user: User, *, actor: str, reason: str) -> None:
+        """End every login of the account at once: bump its session version and revoke every refresh token."""
+        user.session_version += 1
+        self.users.update(user)
+        self.refresh_tokens.revoke_user(user.id, at=self.clock.now())
+        self.sessions.forget_user(user.id)
+        self._record(user.id, "auth.sessions_ended", actor=actor, reason=reason)
 
     def authenticate(self, access_token: str) -> Principal:
-        """The user principal of a valid access token (its tenant is resolved by the caller)."""
+        """The user principal of a valid access token whose login is still active, with the role reloaded."""
         claims = self.signer.verify(access_token, now=self.clock.now())
-        try:
-            role = Role(claims.role)
-        except ValueError:
-            raise Unauthenticated("the access token is invalid") from None
-        return Principal(kind=PrincipalKind.USER, id=claims.subject, role=role)
+        state = self.sessions.get(claims.subject, claims.family_id)
+        if state is None or not state.login_active or state.session_version != claims.session_version:
+            raise Unauthenticated("this session has ended; log in again")
+        enrolment_only = claims.enrolment_only or (state.role.needs_two_factor and not state.two_factor)
+        return Principal(
+            kind=PrincipalKind.USER,
+            id=claims.subject,
+            role=state.role,
+            session_id=claims.family_id,
+            enrolment_only=enrolment_only,
+        )
 
-    def _issue(self, user: User, *, family_id: str) -> TokenPair:
+    def step_up(self, principal: Principal, *, password: str | None = None, code: str | None = None) -> str:
+        """A short-lived step-up token after a fresh password or one-time code, bound to the caller's login."""
+        user = self.users.get(principal.id) if principal.kind is PrincipalKind.USER else None
+        if user is None or principal.session_id is None:
+            raise Forbidden("only a logged-in user can step up")
+        if code:
+            ok = self.second_factor.check(user, code)
+        elif password:
+            ok = self.hasher.verify(user.password_hash, password)
+        else:
+            raise InvalidInput("send the password or a one-time code", field="password")
+        if not ok:
+            self._record(user.id, "auth.step_up_failed")
+            raise StepUpRequired("the password or code is wrong")
+        now = self.clock.now()
+        self._record(user.id, "auth.step_up", method="code" if code else "password")
+        return self.signer.sign_step_up(StepUpClaims(user.id, principal.session_id, now, now + self.step_up_ttl))
+
+    def check_step_up(self, principal: Principal, token: str | None) -> None:
+        """``StepUpRequired`` unless ``token`` is a fresh step-up of this very login."""
+        if not token:
+            raise StepUpRequired("this operation needs a fresh step-up (POST /v1/auth/step-up, X-Step-Up-Token header)")
+        claims = self.signer.verify_step_up(token, now=self.clock.now())
+        if claims.subject != principal.id or claims.family_id != principal.session_id:
+            raise StepUpRequired("the step-up token belongs to another login; step up again")
+
+    def _issue(self, user: User, *, family_id: str, expires_at: datetime) -> TokenPair:
         now = self.clock.now()
         secret = new_secret()
-        token = RefreshToken(
-            self.ids.new_id("rtk"), family_id, user.id, hash_secret(secret), now, now + self.refresh_ttl
-        )
+        token = RefreshToken(self.ids.new_id("rtk"), family_id, user.id, hash_secret(secret), now, expires_at)
         self.refresh_tokens.add(token)
-        claims = AccessClaims(user.id, user.role.value, self.ids.new_id("atk"), now, now + self.access_ttl)
+        enrolment_only = user.role.needs_two_factor and not user.two_factor
+        claims = AccessClaims(
+            user.id,
+            user.role.value,
+            self.ids.new_id("atk"),
+            now,
+            now + self.access_ttl,
+            family_id,
+            user.session_version,
+            enrolment_only,
+        )
         ttl = int(self.access_ttl.total_seconds())
-        return TokenPair(user, self.signer.sign(claims), secret, family_id, ttl)
+        return TokenPair(user, self.signer.sign(claims), secret, family_id, ttl, enrolment_only)
+
+    def _revoke(self, user_id: str, family_id: str, action: str, **details: str) -> None:
+        self.refresh_tokens.revoke_family(family_id, at=self.clock.now())
+        self.sessions.forget_family(family_id)
+        self._record(user_id, action, family=family_id, **details)
+
+    def _record(self, user_id: str, action: str, *, actor: str | None = None, **details: str) -> None:
+        event = AuditEvent(actor or f"user:{user_id}", action, f"user:{user_id}", self.clock.now(), details)
+        self.audit.append(event)
 
     def _timing_hash(self) -> str:
         if self._dummy_hash is None:
@@ -152,6 +249,7 @@ class ApiKeys:
     keys: ApiKeyRepository
     clock: Clock
     ids: IdGenerator
+    audit: AuditTrail
 
     def create(self, merchant_id: str, *, name: str, scopes: Iterable[str], created_by: str) -> tuple[ApiKey, str]:
         """A new key and the secret string to show the merchant exactly once."""
@@ -165,6 +263,8 @@ class ApiKeys:
         key_id, secret, presented = new_api_key(self.ids.new_id("key"))
         key = ApiKey(key_id, merchant_id, name.strip(), wanted, hash_secret(secret), self.clock.now(), created_by)
         self.keys.add(key)
+        scopes = ",".join(sorted(wanted))
+        self._record(f"user:{created_by}", "api_key.created", key, scopes=scopes)
         return key, presented
 
     def authenticate(self, presented: str) -> Principal:
@@ -179,22 +279,29 @@ class ApiKeys:
             kind=PrincipalKind.API_KEY, id=key.id, role=Role.MERCHANT, merchant_id=key.merchant_id, scopes=key.scopes
         )
 
-    def revoke(self, key: ApiKey) -> ApiKey:
-        """Revoke a key (idempotent)."""
+    def revoke(self, key: ApiKey, *, actor: str) -> ApiKey:
+        """Revoke a key (idempotent); ``actor`` is who, as the audit log names it (``user:<id>``)."""
         if key.revoked_at is None:
             key.revoked_at = self.clock.now()
             self.keys.update(key)
+            self._record(actor, "api_key.revoked", key)
         return key
 
+    def _record(self, actor: str, action: str, key: ApiKey, **details: str) -> None:
+        details = {"merchant": key.merchant_id, **details}
+        self.audit.append(AuditEvent(actor, action, f"api_key:{key.id}", self.clock.now(), details))
 
-def _valid_email(email: str) -> str:
+
+def valid_email(email: str) -> str:
+    """The normalised (lower-cased) email; ``InvalidInput`` if it is not one."""
     normalized = email.strip().lower()
     if len(normalized) > 254 or not _EMAIL.match(normalized):
         raise InvalidInput("email is not a valid email address", field="email")
     return normalized
 
 
-def _check_password(password: str, email: str) -> None:
+def check_password(password: str, email: str) -> None:
+    """``InvalidInput`` unless the password is long enough, bounded, and not the email address."""
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidInput(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password")
     if password.strip().lower() == email:

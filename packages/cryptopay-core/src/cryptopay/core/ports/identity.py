@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from cryptopay.core.audit import AuditEvent, AuditRecord
 from cryptopay.core.identity.model import (
     ApiKey,
     IdempotencyEntry,
@@ -23,11 +24,13 @@ from cryptopay.core.identity.model import (
 
 __all__ = [
     "ApiKeyRepository",
+    "AuditTrail",
     "IdempotencyRepository",
     "MerchantRepository",
     "PasswordHasher",
     "RateLimiter",
     "RefreshTokenRepository",
+    "TotpEngine",
     "UserRepository",
 ]
 
@@ -57,6 +60,14 @@ class RefreshTokenRepository(Protocol):
 
     def revoke_family(self, family_id: str, *, at: datetime) -> int:
         """Revoke every unrevoked token of a login family; returns how many were revoked."""
+        ...
+
+    def revoke_user(self, user_id: str, *, at: datetime) -> int:
+        """Revoke every unrevoked token of every login of a user (password reset, role change)."""
+        ...
+
+    def family_active(self, family_id: str) -> bool:
+        """True while some token of the family is unrevoked (one indexed read: the per-request session check)."""
         ...
 
 
@@ -113,4 +124,26 @@ class PasswordHasher(Protocol):
 class RateLimiter(Protocol):
     def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
         """Count one request under ``key`` in the current fixed window and say whether it is allowed."""
+        ...
+
+
+class AuditTrail(Protocol):
+    """The hash-chained audit log outside a unit of work: each append is its own committed transaction."""
+
+    def append(self, event: AuditEvent) -> AuditRecord: ...
+
+
+class TotpEngine(Protocol):
+    """RFC 6238 time-based one-time passwords (30-second steps, 6 digits, SHA-1: what authenticator apps use)."""
+
+    def new_secret(self) -> str:
+        """A fresh random base32 secret."""
+        ...
+
+    def provisioning_uri(self, secret: str, *, account: str, issuer: str) -> str:
+        """The ``otpauth://`` URI an authenticator app scans (as a QR code) to enrol."""
+        ...
+
+    def matching_step(self, secret: str, code: str, *, at: datetime) -> int | None:
+        """The time step of ``code`` if it is valid at ``at`` (one step of clock drift either side); else None."""
         ...

@@ -10,13 +10,17 @@ They are the reference behaviour for the SQL implementations (see ``cryptopay.co
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
 import secrets
+import struct
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
+from urllib.parse import quote
 
 from cryptopay.core.errors import Conflict
 from cryptopay.core.identity.model import (
@@ -38,6 +42,7 @@ __all__ = [
     "InMemoryRateLimiter",
     "InMemoryRefreshTokens",
     "InMemoryUsers",
+    "StdlibTotp",
 ]
 
 _T = TypeVar("_T")
@@ -96,8 +101,17 @@ class InMemoryRefreshTokens:
             return True
 
     def revoke_family(self, family_id: str, *, at: datetime) -> int:
+        return self._revoke(lambda t: t.family_id == family_id, at)
+
+    def revoke_user(self, user_id: str, *, at: datetime) -> int:
+        return self._revoke(lambda t: t.user_id == user_id, at)
+
+    def family_active(self, family_id: str) -> bool:
+        return any(t.family_id == family_id and t.revoked_at is None for t in self._rows.values())
+
+    def _revoke(self, chosen: Callable[[RefreshToken], bool], at: datetime) -> int:
         with self._lock:
-            live = [t for t in self._rows.values() if t.family_id == family_id and t.revoked_at is None]
+            live = [t for t in self._rows.values() if chosen(t) and t.revoked_at is None]
             for token in live:
                 token.revoked_at = at
             return len(live)
@@ -216,3 +230,40 @@ class FastPasswordHasher:
 
     def needs_rehash(self, password_hash: str) -> bool:
         return not password_hash.startswith(f"pbkdf2${self._rounds}$")
+
+
+class StdlibTotp:
+    """RFC 6238 with the standard library: the reference the pyotp adapter is held to by the contract tests.
+
+    >>> from datetime import datetime, timezone
+    >>> secret = base64.b32encode(b"12345678901234567890").decode()
+    >>> StdlibTotp().code_at(secret, 59)  # RFC 6238 appendix B (SHA-1), last 6 digits
+    '287082'
+    """
+
+    step_seconds = 30
+
+    def new_secret(self) -> str:
+        return base64.b32encode(secrets.token_bytes(20)).decode()
+
+    def provisioning_uri(self, secret: str, *, account: str, issuer: str) -> str:
+        label = quote(f"{issuer}:{account}")
+        return f"otpauth://totp/{label}?secret={secret}&issuer={quote(issuer)}"
+
+    def code_at(self, secret: str, unix_seconds: int) -> str:
+        """The 6-digit code for the step holding ``unix_seconds``."""
+        return self._code(secret, unix_seconds // self.step_seconds)
+
+    def matching_step(self, secret: str, code: str, *, at: datetime) -> int | None:
+        step = int(at.timestamp()) // self.step_seconds
+        for candidate in (step - 1, step, step + 1):
+            if hmac.compare_digest(self._code(secret, candidate), code):
+                return candidate
+        return None
+
+    def _code(self, secret: str, step: int) -> str:
+        key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+        digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+        offset = digest[-1] & 0x0F
+        value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+        return f"{value % 1_000_000:06d}"

@@ -89,12 +89,29 @@ def _user_row(user: User) -> dict[str, Any]:
         "role": user.role.value,
         "created_at": user.created_at,
         "display_name": user.display_name,
+        "session_version": user.session_version,
+        "totp_secret": user.totp_secret,
+        "totp_confirmed_at": user.totp_confirmed_at,
+        "totp_last_step": user.totp_last_step,
+        "recovery_code_hashes": list(user.recovery_code_hashes),
     }
 
 
 def _user(row: Any) -> User:
     m = row._mapping
-    return User(m["id"], m["email"], m["password_hash"], Role(m["role"]), m["created_at"], m["display_name"])
+    return User(
+        m["id"],
+        m["email"],
+        m["password_hash"],
+        Role(m["role"]),
+        m["created_at"],
+        m["display_name"],
+        session_version=int(m["session_version"]),
+        totp_secret=m["totp_secret"],
+        totp_confirmed_at=m["totp_confirmed_at"],
+        totp_last_step=int(m["totp_last_step"]),
+        recovery_code_hashes=tuple(m["recovery_code_hashes"] or ()),
+    )
 
 
 class SqlRefreshTokens:
@@ -119,7 +136,17 @@ class SqlRefreshTokens:
             return bool(conn.execute(statement).rowcount == 1)
 
     def revoke_family(self, family_id: str, *, at: datetime) -> int:
+        return self._revoke(refresh_tokens.c.family_id == family_id, at)
+
+    def revoke_user(self, user_id: str, *, at: datetime) -> int:
+        return self._revoke(refresh_tokens.c.user_id == user_id, at)
+
+    def family_active(self, family_id: str) -> bool:
         live = (refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+        return _one(self._bind, sa.select(refresh_tokens.c.id).where(*live).limit(1), lambda _: True) or False
+
+    def _revoke(self, chosen: Any, at: datetime) -> int:
+        live = (chosen, refresh_tokens.c.revoked_at.is_(None))
         with writing(self._bind) as conn:
             return int(conn.execute(refresh_tokens.update().where(*live).values(revoked_at=at)).rowcount)
 
@@ -169,6 +196,7 @@ def _merchant_row(merchant: Merchant) -> dict[str, Any]:
         "settlement_minimum_asset": minimum.asset.code if minimum else None,
         "created_at": merchant.created_at,
         "updated_at": merchant.updated_at,
+        "destination_ready_at": merchant.destination_ready_at,
     }
 
 
@@ -181,7 +209,15 @@ def _merchant(row: Any) -> Merchant:
         m["settlement_destination"],
         Money.of(amount, asset) if amount is not None else None,
     )
-    return Merchant(m["id"], m["owner_user_id"], m["business_name"], profile, m["created_at"], m["updated_at"])
+    return Merchant(
+        m["id"],
+        m["owner_user_id"],
+        m["business_name"],
+        profile,
+        m["created_at"],
+        m["updated_at"],
+        m["destination_ready_at"],
+    )
 
 
 class SqlApiKeys:

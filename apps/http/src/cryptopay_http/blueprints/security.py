@@ -1,0 +1,116 @@
+"""Two-factor authentication (TOTP with recovery codes) and account recovery (password reset by an emailed link).
+
+Enrolling and removing a second factor need a step-up; a staff login that has no second factor yet may call these
+(and nothing else). A reset request answers 202 whether or not the email is known; the link it sends works once,
+for a short time, and the reset ends every session of the account.
+"""
+
+from __future__ import annotations
+
+import attrs
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import current_principal, limit_account, limit_by_client, require, step_up
+from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.openapi import operation
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("security", __name__)
+_TAGS = ("auth",)
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@attrs.frozen
+class EnrolmentView:
+    """Scan ``uri`` (or type ``secret``) into an authenticator app, then confirm with a first code."""
+
+    secret: str = attrs.field(repr=False)
+    uri: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class ConfirmRequest:
+    code: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class RecoveryCodesView:
+    """Single-use recovery codes, shown this once: keep them somewhere safe."""
+
+    recovery_codes: list[str] = attrs.field(repr=False)
+
+
+@attrs.frozen
+class ResetRequest:
+    email: str
+
+
+@attrs.frozen
+class ResetConfirm:
+    token: str = attrs.field(repr=False)
+    password: str = attrs.field(repr=False)
+
+
+@bp.post("/v1/auth/2fa/enrol")
+@operation("Start enrolling a TOTP second factor (needs a step-up)", response=EnrolmentView, tags=_TAGS, errors=(409,))
+@require(enrolment=True)
+@step_up
+def enrol() -> Response:
+    enrolment = runtime().two_factor.begin(current_principal().id)
+    return json_response(EnrolmentView(enrolment.secret, enrolment.uri), headers=_NO_STORE)
+
+
+@bp.post("/v1/auth/2fa/confirm")
+@operation(
+    "Confirm the enrolment with a first code; returns recovery codes (the login must sign in again)",
+    request=ConfirmRequest,
+    response=RecoveryCodesView,
+    tags=_TAGS,
+    errors=(409,),
+)
+@require(enrolment=True)
+def confirm() -> Response:
+    body = read_body(ConfirmRequest)
+    codes = runtime().two_factor.confirm(current_principal().id, body.code)
+    return json_response(RecoveryCodesView(codes), headers=_NO_STORE)
+
+
+@bp.delete("/v1/auth/2fa")
+@operation("Remove the second factor (needs a step-up; not for staff roles)", status=204, tags=_TAGS)
+@require()
+@step_up
+def remove() -> Response:
+    runtime().two_factor.remove(current_principal().id)
+    return Response(status=204)
+
+
+@bp.post("/v1/auth/password-reset")
+@operation(
+    "Ask for a password-reset link by email (same answer for unknown emails)",
+    request=ResetRequest,
+    status=202,
+    tags=_TAGS,
+)
+@limit_by_client
+def request_reset() -> Response:
+    body = read_body(ResetRequest)
+    limit_account(body.email)
+    runtime().resets.request(body.email)
+    return Response(status=202)
+
+
+@bp.post("/v1/auth/password-reset/confirm")
+@operation(
+    "Set a new password with the emailed token; every session of the account ends",
+    request=ResetConfirm,
+    status=204,
+    tags=_TAGS,
+    errors=(401,),
+)
+@limit_by_client
+def confirm_reset() -> Response:
+    body = read_body(ResetConfirm)
+    runtime().resets.reset(body.token, body.password)
+    return Response(status=204)

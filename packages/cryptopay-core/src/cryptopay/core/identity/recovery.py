@@ -1,0 +1,65 @@
+"""Account recovery: a password reset by a single-use, short-lived link sent through the notifier.
+
+The reset token is signed (like access tokens) and bound to a fingerprint of the account's current password hash
+and session version, so it stops working as soon as it is used (the reset changes both) and after ``ttl``. A reset
+ends every session of the account. Asking for a reset answers the same whether or not the email is known.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.identity.credentials import hash_secret, secrets_equal
+from cryptopay.core.identity.model import Unauthenticated, User
+from cryptopay.core.identity.service import Accounts, check_password
+from cryptopay.core.ports.notifications import Notification, Notifier
+
+__all__ = ["PasswordResets"]
+
+
+def _fingerprint(user: User) -> str:
+    return hash_secret(f"{user.password_hash}:{user.session_version}")[:32]
+
+
+@attrs.define
+class PasswordResets:
+    """Request and complete password resets."""
+
+    accounts: Accounts
+    notifier: Notifier
+    link: str = "http://127.0.0.1:8000/reset-password#token="  # the reset page; the token is appended
+    ttl: timedelta = timedelta(minutes=30)
+
+    def request(self, email: str) -> None:
+        """Send a reset link if the account exists; nothing observable differs when it does not."""
+        user = self.accounts.users.by_email(email.strip().lower())
+        if user is None:
+            return
+        expires_at = self.accounts.clock.now() + self.ttl
+        token = self.accounts.signer.sign_reset(user.id, _fingerprint(user), expires_at=expires_at)
+        minutes = int(self.ttl.total_seconds() // 60)
+        body = (
+            f"Someone asked to reset the password of this account.\n\nReset it within {minutes} minutes: "
+            f"{self.link}{token}\n\nIf it was not you, ignore this message; your password stays as it is."
+        )
+        self.notifier.send(Notification(user.email, "Reset your cryptopay password", body))
+        self._record(user, "auth.password_reset_requested")
+
+    def reset(self, token: str, new_password: str) -> User:
+        """Set a new password with a reset token, and end every session of the account."""
+        subject, fingerprint = self.accounts.signer.verify_reset(token, now=self.accounts.clock.now())
+        user = self.accounts.users.get(subject)
+        if user is None or not secrets_equal(fingerprint, _fingerprint(user)):
+            raise Unauthenticated("the reset link is invalid or was used; ask for a new one")
+        check_password(new_password, user.email)
+        user.password_hash = self.accounts.hasher.hash(new_password)
+        self.accounts.users.update(user)
+        self._record(user, "auth.password_reset")
+        self.accounts.end_all_sessions(user, actor=f"user:{user.id}", reason="password reset")
+        return user
+
+    def _record(self, user: User, action: str) -> None:
+        at = self.accounts.clock.now()
+        self.accounts.audit.append(AuditEvent(f"user:{user.id}", action, f"user:{user.id}", at))
