@@ -33,7 +33,7 @@ def test_settings_wire_an_ethereum_deployment(tmp_path) -> None:
         assert rail.token.contract == env["CRYPTOPAY_ETHEREUM_USDT_CONTRACT"]
         assert parts.derivers["ethereum"].derive(0) == "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
         assert set(parts.watchers) == {"ethereum"} and set(parts.senders) == {"ethereum"}
-        assert {"chains.scan", "settlements.run", "payouts.start", "refunds.send"} <= set(parts.jobs())
+        assert {"chains.scan", "settlements.run", "payouts.start", "refunds.send"} <= set(parts.jobs)
     finally:
         for close in parts.closers:
             close()

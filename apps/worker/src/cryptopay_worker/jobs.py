@@ -105,10 +105,9 @@ CORE_JOBS: Mapping[str, JobHandler] = {
 
 
 def build_registry(services_: WorkerServices) -> JobRegistry:
-    """The worker's own jobs plus the use-case jobs the composition root supplied."""
+    """The jobs the composition root supplied (the same ones its inline queue runs), and the worker's own
+    handlers for the outbox and webhook jobs it left out (embedders handing in bare ports)."""
     registry = JobRegistry()
-    for name, handler in CORE_JOBS.items():
-        registry.register(name, handler)
-    for name, handler in services_.jobs.items():
+    for name, handler in {**CORE_JOBS, **services_.jobs}.items():
         registry.register(name, handler)
     return registry

@@ -47,9 +47,11 @@ class RunningServer:
 
 
 def serve_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0, *, quiet: bool = True) -> RunningServer:
-    """Serve ``app`` (threaded, so slow handlers don't block others) and return once it accepts connections."""
+    """Serve ``app`` (threaded, so slow handlers don't block others) and return once it accepts connections.
+
+    werkzeug's threaded server runs each request in a daemon thread, so a hung handler never blocks exit.
+    """
     server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler if quiet else None)
-    server.daemon_threads = True  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=f"sandbox-{server.port}", daemon=True)
     thread.start()
     return RunningServer(server, thread)

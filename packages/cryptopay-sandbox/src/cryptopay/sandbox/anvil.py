@@ -27,7 +27,9 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import Unavailable
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
+from hexbytes import HexBytes
 from web3 import Web3
+from web3.types import TxReceipt
 
 __all__ = [
     "DEFAULT_MNEMONIC",
@@ -249,7 +251,7 @@ def deploy_contract(url: str, artifact: ContractArtifact, *args: Any, deployer: 
     return str(receipt["contractAddress"])
 
 
-def _mined(w3: Web3, tx_hash: bytes) -> Any:
+def _mined(w3: Web3, tx_hash: HexBytes) -> TxReceipt:
     """Wait for a receipt, mining a block if the node does not mine on its own (``--no-mining``)."""
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
     if receipt["status"] != 1:

@@ -40,7 +40,7 @@ def _fake_txid(*parts: object) -> str:
 
 def script_for(address: str) -> str:
     """The scriptPubKey (hex) of a segwit v0 address."""
-    program = addr_to_pubkeyhash(address, as_hex=True)
+    program: str = addr_to_pubkeyhash(address, as_hex=True)  # bitcoinlib is untyped
     return ("0014" if len(program) == 40 else "0020") + program
 
 
@@ -57,8 +57,11 @@ class BitcoinChain:
     """Blocks on demand, a mempool, coins by outpoint; payments, RBF replacement, double spends and reorgs."""
 
     def __init__(self, *, start_time: int | None = None) -> None:
-        self._options = {"start_time": start_time}
+        self._start_time = start_time
         self._lock = threading.RLock()
+        self._start()
+
+    def _start(self) -> None:
         self.blocks: list[_Block] = []
         self.txs: dict[str, dict[str, Any]] = {}
         self.raw: dict[str, str] = {}
@@ -67,12 +70,12 @@ class BitcoinChain:
         self.fee_rates: dict[str, float] = {"1": 25.5, "3": 12.25, "6": 8.0, "144": 1.5}
         self.failures_left = 0
         self._salt = 0
-        self._append_block(start_time or int(time.time()) - 86_400)
+        self._append_block(self._start_time or int(time.time()) - 86_400)
 
     def reset(self) -> None:
         """Back to a fresh chain with only the genesis block (a served app keeps serving it)."""
         with self._lock:
-            self.__init__(**self._options)  # type: ignore[misc]
+            self._start()
 
     @property
     def height(self) -> int:
@@ -97,8 +100,9 @@ class BitcoinChain:
             if vin.get("txid"):
                 self.spent_by[(vin["txid"], vin["vout"])] = tx["txid"]
         self.txs[tx["txid"]] = tx
-        self.mempool.append(tx["txid"])
-        return tx["txid"]
+        txid: str = tx["txid"]
+        self.mempool.append(txid)
+        return txid
 
     def _coin(self, address: str, value: int) -> tuple[str, int]:
         """A confirmed coin for ``address`` in a funding transaction (mined at once)."""

@@ -58,10 +58,13 @@ class TronChain:
     """An in-memory Tron chain: blocks every call to ``mine``, a solidified height you move, balances and events."""
 
     def __init__(self, *, start_ms: int | None = None, solid_lag: int | None = None) -> None:
-        self._options = {"start_ms": start_ms, "solid_lag": solid_lag}
-        self._lock = threading.RLock()
-        self._salt = 0
+        self._start_ms = start_ms
         self._solid_lag = solid_lag
+        self._lock = threading.RLock()
+        self._start()
+
+    def _start(self) -> None:
+        self._salt = 0
         self.blocks: list[_Block] = []
         self.solid_number = 0
         self._trx: dict[str, int] = {}
@@ -74,13 +77,13 @@ class TronChain:
         self._next_event_tx: list[dict[str, Any]] = []
         self.failures_left = 0
         self.requests: list[str] = []
-        start = start_ms if start_ms is not None else int(time.time() * 1000) - 3_600_000
+        start = self._start_ms if self._start_ms is not None else int(time.time() * 1000) - 3_600_000
         self._append_block(start)
 
     def reset(self) -> None:
         """Forget everything: back to a fresh chain with only the genesis block (a served app keeps serving it)."""
         with self._lock:
-            self.__init__(**self._options)  # type: ignore[misc]
+            self._start()
 
     # -- chain structure ------------------------------------------------------------------------------------
     def _block_id(self, number: int) -> str:

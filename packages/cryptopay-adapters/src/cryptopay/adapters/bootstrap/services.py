@@ -35,7 +35,7 @@ from cryptopay.core.ports.identity import (
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.payments import PaymentsUowFactory
-from cryptopay.core.ports.queue import JobHandler, JobQueue
+from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
@@ -89,6 +89,7 @@ class Services:
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
+    _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
     # -- plain values
     readiness_checks: Mapping[str, ReadinessCheck] = attrs.Factory(dict)
     daraja_callback_sources: SourceAllowlist | None = None  # None: Daraja callbacks from any address
@@ -210,6 +211,11 @@ class Services:
     @property
     def jobs(self) -> Mapping[str, JobHandler]:
         return self._jobs.get()
+
+    @property
+    def job_registry(self) -> JobRegistry:
+        """The handlers of ``jobs``, registered: what the inline queue runs."""
+        return self._job_registry.get()
 
     def close(self) -> None:
         """Release what the built parts hold (connection pools, the inline queue's thread)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from cryptopay.adapters.bootstrap.settings import EVM_NETWORKS, ChainSettings, Settings
@@ -44,7 +44,7 @@ from cryptopay.core.ports.identity import (
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.notifications import Notifier
-from cryptopay.core.ports.queue import JobHandler, JobQueue
+from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
@@ -259,9 +259,8 @@ class Parts:
             client = redis.Redis.from_url(self.settings.redis_url)
             return RqQueue(client, queue_name=self.settings.queue_name, routes=routes)
         from cryptopay.adapters.queue import InlineQueue
-        from cryptopay.core.ports.queue import JobRegistry
 
-        inline = InlineQueue(JobRegistry())
+        inline = InlineQueue(self.job_registry)
         self.closers.append(inline.close)
         return inline
 
@@ -439,9 +438,11 @@ class Parts:
 
         check_at_head(self.engine)
 
-    # -- the worker's use-case jobs --------------------------------------------------------------------------
-    def jobs(self) -> Mapping[str, JobHandler]:
-        """The use-case jobs the worker runs (names from ``cryptopay_worker.jobs.LEAD_JOBS``)."""
+    # -- the jobs: one registry for the RQ worker and the inline queue --------------------------------------
+    @functools.cached_property
+    def jobs(self) -> dict[str, JobHandler]:
+        """Every job the worker runs (names from ``cryptopay_worker.jobs``): the use cases, the outbox relay and
+        the webhook jobs, so the inline queue runs exactly the worker's handlers."""
         return {
             "chains.scan": lambda _payload: self.scan_chains(),
             "chains.confirm": lambda _payload: self.confirm_chains(),
@@ -452,7 +453,34 @@ class Parts:
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconciliation.reconcile_and_alert(),
+            **self._webhook_jobs(),
         }
+
+    def _webhook_jobs(self) -> dict[str, JobHandler]:
+        """Outbox relay, webhook delivery and sweep; each handler reads the ports when it runs."""
+        from cryptopay.core.relay import RELAY_JOB, relay_outbox
+        from cryptopay.core.webhooks import DELIVER_JOB, SWEEP_JOB, deliver_webhook, sweep_webhooks
+
+        uow = self.storage.unit_of_work
+        return {
+            RELAY_JOB: lambda _payload: relay_outbox(uow_factory=uow, queue=self.queue, clock=self.clock, ids=self.ids),
+            DELIVER_JOB: lambda payload: deliver_webhook(
+                str(payload["delivery_id"]),
+                uow_factory=uow,
+                sender=self.webhook_sender,
+                queue=self.queue,
+                clock=self.clock,
+            ),
+            SWEEP_JOB: lambda _payload: sweep_webhooks(uow_factory=uow, queue=self.queue, clock=self.clock),
+        }
+
+    @functools.cached_property
+    def job_registry(self) -> JobRegistry:
+        """The handlers of ``jobs``, for the inline queue: one set of handlers for both modes."""
+        registry = JobRegistry()
+        for name, handler in self.jobs.items():
+            registry.register(name, handler)
+        return registry
 
     def scan_chains(self) -> int:
         """Scan every network from its cursor towards its head, recording transfers to our addresses."""

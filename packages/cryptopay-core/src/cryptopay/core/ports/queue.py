@@ -148,6 +148,10 @@ class JobRegistry:
 
         return decorate
 
+    def names(self) -> frozenset[str]:
+        """Every job name with a handler."""
+        return frozenset(self._handlers)
+
     def get(self, name: str) -> JobHandler:
         try:
             return self._handlers[name]
