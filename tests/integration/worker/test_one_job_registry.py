@@ -47,7 +47,9 @@ def test_redelivery_is_delivered_in_the_embedded_setup(embedded, receiver):
     """POST .../redeliver on the inline queue sends the delivery again instead of leaving it pending."""
     app = make_app(attrs.evolve(embedded, password_hasher=ready(fast_hasher())))
     client = app.test_client()
-    headers, merchant_id = AuthActions(app, client).merchant()
+    auth = AuthActions(app, client)
+    headers, merchant_id = auth.merchant()
+    headers = auth.stepped_up(headers)  # webhook endpoints need a step-up
     created = client.post("/v1/webhook-endpoints", json={"url": receiver.url}, headers=headers)
     assert created.status_code == 201, created.json
     message = OutboxMessage.new("out_1", "invoice.created", {"merchant_id": merchant_id}, at=embedded.clock.now())
