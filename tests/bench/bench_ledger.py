@@ -3,6 +3,8 @@
 Phases: pgbench (scale 10, 8 clients, 20 s); the ledger's single two-posting transfers, each its own transaction,
 from 8 worker processes among 1000 accounts; the ledger's batched path (``Ledger.post_many``, 100 transfers per
 transaction) from a few worker processes, each moving money among its own slice of the accounts.
+The ledger runs on ``SqlBatchLedgerStore``, the opt-in SDK/batch store whose new entries take the one-statement
+PL/pgSQL path (migration 0006); production flows post inside a unit of work on ``SqlLedgerStore`` instead.
 Prints a table, then as its last line one JSON object with the figures and the ratios
 (ledger transfers per second / pgbench transactions per second).
 
@@ -28,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
-from cryptopay.adapters.sql import SqlLedgerStore, make_engine, upgrade
+from cryptopay.adapters.sql import SqlBatchLedgerStore, make_engine, upgrade
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, Ledger, Posting
 from cryptopay.core.money import KES, Money
 
@@ -91,7 +93,7 @@ def setup_ledger(url: str) -> None:
     """Migrate, open the accounts and fund each one from an asset account (in batches)."""
     upgrade(url)
     engine = make_engine(url)
-    ledger = Ledger(SqlLedgerStore(engine))
+    ledger = Ledger(SqlBatchLedgerStore(engine))
     ledger.open_account(Account("assets:bank:KES", AccountKind.ASSET, KES, allow_negative=True))
     for n in range(ACCOUNTS):
         ledger.open_account(Account(_code(n), AccountKind.LIABILITY, KES))
@@ -118,7 +120,7 @@ def _slice(worker: int, workers: int) -> range:
 
 def _worker(url: str, worker: int, workers: int, batch: int, seconds: float, start: Any, results: Any) -> None:
     engine = make_engine(url, pool_size=2)
-    ledger = Ledger(SqlLedgerStore(engine))
+    ledger = Ledger(SqlBatchLedgerStore(engine))
     rng = random.Random(worker)
     accounts = _slice(worker, workers) if batch > 1 else range(ACCOUNTS)
     prefix = f"{'b' if batch > 1 else 's'}{worker}-{secrets.token_hex(3)}"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptopay.adapters.sql import SqlLedgerStore, make_engine
+from cryptopay.adapters.sql import SqlBatchLedgerStore, SqlLedgerStore, make_engine
 from cryptopay.core.ledger import EntryRequest, Posting
 from cryptopay.core.ledger.model import EntryDraft
 from cryptopay.core.money import ETH, Asset, Money
@@ -54,7 +54,7 @@ def store(request: pytest.FixtureRequest) -> Any:
     else:
         engine: Engine = request.getfixturevalue("contract_pg_engine")
         empty_postgres(engine)
-        found = SqlLedgerStore(engine)
+        found = SqlBatchLedgerStore(engine)
     assert isinstance(found, DraftPoster) and found.posts_drafts
     open_books(found)
     return found
@@ -142,7 +142,7 @@ def test_sqlite_cannot_post_drafts(sqlite_template: SqliteTemplate, tmp_path: Pa
     """SQLite declines every draft; the ledger then posts through its general path."""
     engine = make_engine(sqlite_template.fresh_url(tmp_path))
     try:
-        store = SqlLedgerStore(engine)
+        store = SqlBatchLedgerStore(engine)
         ledger = open_books(store)
         assert not store.posts_drafts
         assert store.post_drafts([draft("d", Posting.debit(A, kes("1")), Posting.credit(B, kes("1")))]) is None
@@ -150,3 +150,11 @@ def test_sqlite_cannot_post_drafts(sqlite_template: SqliteTemplate, tmp_path: Pa
         assert entry.lines[0].balance_after == kes("99").amount
     finally:
         engine.dispose()
+
+
+def test_the_production_store_never_posts_drafts(contract_pg_engine: Engine) -> None:
+    """The store production flows use is no DraftPoster: only the opt-in SDK/batch store takes the PL/pgSQL path."""
+    empty_postgres(contract_pg_engine)
+    store = SqlLedgerStore(contract_pg_engine)
+    assert not isinstance(store, DraftPoster)
+    assert isinstance(SqlBatchLedgerStore(contract_pg_engine), DraftPoster)

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from cryptopay.adapters.sql import SqlLedgerStore, downgrade, make_engine, upgrade
+from cryptopay.adapters.sql import SqlBatchLedgerStore, downgrade, make_engine, upgrade
 from cryptopay.adapters.sql.errors import translating
 from cryptopay.core.errors import CryptopayError, UnbalancedEntry
 from cryptopay.core.ledger import Account, AccountKind, Entry, EntryRequest, HoldRequest, Ledger, Posting
@@ -29,7 +29,7 @@ from tests.support.sql_backends import empty_postgres, postgres_database
 
 def test_the_function_cannot_unbalance_the_books(pg_engine: Engine) -> None:
     """Called by hand with lines that do not sum to zero, the function's write is refused at commit."""
-    store = SqlLedgerStore(pg_engine)
+    store = SqlBatchLedgerStore(pg_engine)
     open_books(store)
     entries = '[{"id": "raw", "idempotency_key": "raw", "request_hash": "h", "description": "", ' + (
         '"created_at": "2026-12-05T09:00:00+00:00", "quote_id": null, "meta": "[]"}]'
@@ -80,7 +80,7 @@ def test_same_outcomes_and_history_as_the_in_memory_ledger(pg_engine: Engine, ba
     part of A's balance held, end the same way on PostgreSQL, where new entries take the one-statement path, as on
     the in-memory store: same errors, same lines with the same balance history, same balances."""
     empty_postgres(pg_engine)
-    sql, memory = SqlLedgerStore(pg_engine), InMemoryLedgerStore()
+    sql, memory = SqlBatchLedgerStore(pg_engine), InMemoryLedgerStore()
     on_sql, in_memory = open_books(sql), open_books(memory)
     if held:
         for ledger in (on_sql, in_memory):  # pending: A's available balance is less than its posted balance
@@ -105,7 +105,7 @@ def _blocked_by(engine: Engine, pid: int, seconds: float = 10.0) -> None:
 def test_an_account_opened_while_a_post_waits_is_never_used_unlocked(pg_engine: Engine) -> None:
     """A post that found an account missing declines, even if the account is opened (and moved) while it waits:
     the books stay consistent and the general path posts it under lock."""
-    store = SqlLedgerStore(pg_engine)
+    store = SqlBatchLedgerStore(pg_engine)
     ledger = open_books(store)
     late = "assets:late:KES"
     blocker = pg_engine.connect()
@@ -146,13 +146,13 @@ def test_without_migration_0006_the_ledger_takes_the_general_path(postgres_admin
         downgrade(url, "0005")
         engine = make_engine(url)
         try:
-            store = SqlLedgerStore(engine)
+            store = SqlBatchLedgerStore(engine)
             ledger = open_books(store)
             assert store.post_drafts([draft("d", Posting.debit(A, kes("1")), Posting.credit(B, kes("1")))]) is None
             entry = ledger.post(EntryRequest("t", (Posting.debit(A, kes("2")), Posting.credit(B, kes("2")))))
             assert entry.lines[1].balance_after == kes("102").amount
             upgrade(url)
-            fresh = SqlLedgerStore(engine)
+            fresh = SqlBatchLedgerStore(engine)
             assert fresh.post_drafts([draft("d", Posting.debit(A, kes("1")), Posting.credit(B, kes("1")))]) is not None
         finally:
             engine.dispose()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cryptopay.adapters.sql import SqlLedgerStore, make_engine
+from cryptopay.adapters.sql import SqlBatchLedgerStore, SqlLedgerStore, make_engine
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import InsufficientFunds
 from cryptopay.core.ledger import Account, AccountKind, HoldRequest, Ledger
@@ -34,9 +34,16 @@ def one_connection(sql_pg_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(params=[SqlLedgerStore, SqlBatchLedgerStore])
+def store(request: pytest.FixtureRequest, one_connection: Engine) -> SqlLedgerStore:
+    """The production store, and the opt-in SDK/batch store (new entries in one statement)."""
+    found: SqlLedgerStore = request.param(one_connection)
+    return found
+
+
 @pytest.fixture
-def ledger(one_connection: Engine) -> Ledger:
-    ledger = Ledger(SqlLedgerStore(one_connection))
+def ledger(store: SqlLedgerStore) -> Ledger:
+    ledger = Ledger(store)
     ledger.open_account(Account(BANK, AccountKind.ASSET, KES, allow_negative=True))
     for code in (ALICE, BOB):
         ledger.open_account(Account(code, AccountKind.LIABILITY, KES))
@@ -68,7 +75,9 @@ def test_refused_transfer_changes_nothing(ledger: Ledger, one_connection: Engine
     assert ledger.trial_balance() == {"KES": Money.of("0", KES).amount}
 
 
-def test_prepared_statements_lost_to_deallocate_are_prepared_again(ledger: Ledger, one_connection: Engine) -> None:
+def test_prepared_statements_lost_to_deallocate_are_prepared_again(
+    ledger: Ledger, store: SqlLedgerStore, one_connection: Engine
+) -> None:
     """``DEALLOCATE ALL`` on the pooled connection (psycopg sends it after some rollbacks): a new entry's statement
     of its own is prepared again at once, a transaction's statements after one retry."""
     with one_connection.connect() as conn:
@@ -82,4 +91,5 @@ def test_prepared_statements_lost_to_deallocate_are_prepared_again(ledger: Ledge
     with one_connection.connect() as conn:
         names = conn.execute(text("SELECT name FROM pg_prepared_statements WHERE name LIKE 'cryptopay_ledger_%'"))
         held = {name.rsplit("_", 1)[0] for (name,) in names}
-    assert held == {"cryptopay_ledger_prefetch", "cryptopay_ledger_flush", "cryptopay_ledger_post"}
+    batch = {"cryptopay_ledger_post"} if isinstance(store, SqlBatchLedgerStore) else set()
+    assert held == {"cryptopay_ledger_prefetch", "cryptopay_ledger_flush", *batch}

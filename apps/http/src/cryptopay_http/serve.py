@@ -95,7 +95,7 @@ def _gunicorn(target: str, host: str, port: int, server: ServerSettings) -> None
         "proc_name": "cryptopay-http",
     }
 
-    class Application(BaseApplication):  # type: ignore[misc]
+    class Application(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)

@@ -86,7 +86,10 @@ def register(app: Flask, sandbox: DarajaSandbox) -> None:
     """Add every route to ``app``."""
     _register_auth(app, sandbox)
     _register_stk(app, sandbox)
-    _register_initiator_products(app, sandbox)
+    _register_b2c(app, sandbox)
+    _register_b2b(app, sandbox)
+    _register_queries(app, sandbox)
+    _register_reversal(app, sandbox)
     _register_c2b(app, sandbox)
     _register_controls(app, sandbox)
 
@@ -176,7 +179,9 @@ def _initiator_scenario(sandbox: DarajaSandbox, body: dict[str, Any], name_field
     return None
 
 
-def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
+def _register_b2c(app: Flask, sandbox: DarajaSandbox) -> None:
+    """B2C payments (v3 carries our OriginatorConversationID; v1 gets one from M-Pesa)."""
+
     def b2c(body: dict[str, Any], originator: str) -> Response:
         phone = msisdn(body, "PartyB")
         sandbox.guard(phone)
@@ -207,6 +212,10 @@ def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
     def b2c_v1() -> Response:
         return b2c(_body(), f"sbx-{uuid.uuid4().hex[:20]}")
 
+
+def _register_b2b(app: Flask, sandbox: DarajaSandbox) -> None:
+    """B2B payments to a paybill or a till."""
+
     @app.post("/mpesa/b2b/v1/paymentrequest")
     def b2b() -> Response:
         body = _body()
@@ -228,6 +237,10 @@ def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
         ack = sandbox.engine.b2b(req, scenario=_initiator_scenario(sandbox, body, "Initiator"))
         sandbox.schedule_completion(str(ack.originator_conversation_id))
         return _ack(ack.originator_conversation_id, ack.conversation_id)
+
+
+def _register_queries(app: Flask, sandbox: DarajaSandbox) -> None:
+    """Queries that move no money: Transaction Status and Account Balance."""
 
     @app.post("/mpesa/transactionstatus/v1/query")
     def transaction_status() -> Response:
@@ -259,6 +272,10 @@ def _register_initiator_products(app: Flask, sandbox: DarajaSandbox) -> None:
         )
         ack = sandbox.engine.account_balance(req)
         return _ack(ack.originator_conversation_id, ack.conversation_id)
+
+
+def _register_reversal(app: Flask, sandbox: DarajaSandbox) -> None:
+    """Reversals of a completed transaction."""
 
     @app.post("/mpesa/reversal/v1/request")
     def reversal() -> Response:

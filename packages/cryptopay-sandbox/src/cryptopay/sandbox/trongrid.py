@@ -114,7 +114,9 @@ def _account_resource(chain: TronChain, address: str) -> dict[str, Any]:
     return {"freeNetLimit": FREE_BANDWIDTH, "freeNetUsed": used, "EnergyLimit": energy, "EnergyUsed": 0}
 
 
-def _wallet_routes(app: Flask, chain: TronChain) -> None:
+def _block_routes(app: Flask, chain: TronChain) -> None:
+    """Blocks: the head, the solid (irreversible) head, one block by number, and the node's view of both."""
+
     @app.post("/wallet/getnowblock")
     def now_block() -> Response:
         return jsonify(_block_json(chain, chain.head))
@@ -137,6 +139,10 @@ def _wallet_routes(app: Flask, chain: TronChain) -> None:
             }
         )
 
+
+def _transaction_routes(app: Flask, chain: TronChain) -> None:
+    """Transactions: signature weight, broadcast, and their receipts (latest and solid)."""
+
     @app.post("/wallet/getsignweight")
     def sign_weight() -> Response:
         return jsonify(chain.sign_weight(json_body()))
@@ -153,6 +159,10 @@ def _wallet_routes(app: Flask, chain: TronChain) -> None:
     def solid_tx_info() -> Response:
         return jsonify(chain.transaction_info(str(json_body().get("value", "")), solid=True))
 
+
+def _account_routes(app: Flask, chain: TronChain) -> None:
+    """Accounts: TRX balance and bandwidth/energy resources."""
+
     @app.post("/wallet/getaccount")
     def account() -> Response:
         address = str(json_body().get("address", ""))
@@ -162,6 +172,10 @@ def _wallet_routes(app: Flask, chain: TronChain) -> None:
     @app.post("/wallet/getaccountresource")
     def account_resource() -> Response:
         return jsonify(_account_resource(chain, str(json_body().get("address", ""))))
+
+
+def _contract_routes(app: Flask, chain: TronChain) -> None:
+    """TRC-20 contracts and fees: energy estimates, the chain's fee parameters, constant calls (balanceOf)."""
 
     @app.post("/wallet/estimateenergy")
     def estimate_energy() -> Response:
@@ -259,7 +273,10 @@ def create_trongrid_simulator(chain: TronChain | None = None) -> Flask:
     add_outage(
         app, the_chain, lambda: Response('{"Error": "simulated outage"}', status=503, mimetype="application/json")
     )
-    _wallet_routes(app, the_chain)
+    _block_routes(app, the_chain)
+    _transaction_routes(app, the_chain)
+    _account_routes(app, the_chain)
+    _contract_routes(app, the_chain)
     _v1_routes(app, the_chain)
     _control_routes(app, the_chain)
     return app

@@ -17,10 +17,11 @@ Money('250.00', 'KES')
 """
 
 from cryptopay.adapters.sql.engine import default_database_url, make_engine, normalize_url, resolve_url
-from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore
+from cryptopay.adapters.sql.ledger_store import SqlBatchLedgerStore, SqlLedgerSession, SqlLedgerStore
 from cryptopay.adapters.sql.migrate import check_at_head, current, downgrade, head, upgrade
 
 __all__ = [
+    "SqlBatchLedgerStore",
     "SqlLedgerSession",
     "SqlLedgerStore",
     "check_at_head",

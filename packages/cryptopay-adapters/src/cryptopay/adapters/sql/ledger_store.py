@@ -9,8 +9,11 @@ statement). Reads that could depend on buffered writes are answered from the buf
 When the ledger owns the transaction on PostgreSQL (``SqlLedgerStore.session()``), the session begins and ends
 it itself with prepared statements (see ``ledger_flush.PreparedLedger``): ``BEGIN; EXECUTE prefetch`` and
 ``EXECUTE flush; COMMIT``, two round trips. Inside a unit of work the session uses the unit's transaction instead.
-Brand-new entries skip the session altogether on PostgreSQL: ``SqlLedgerStore.post_drafts`` (the ``DraftPoster``
-port) posts them with one statement, ``ledger_post_new_entries`` (migration 0006), in one round trip.
+``SqlBatchLedgerStore`` (opt-in, for SDK and batch callers posting outside a unit of work) lets brand-new entries
+skip the session altogether on PostgreSQL: its ``post_drafts`` (the ``DraftPoster`` port) posts them with one
+statement, ``ledger_post_new_entries`` (migration 0006), in one round trip. The production stores never take that
+path: every production posting joins a unit of work's transaction (see docs/architecture.md, "The ledger's batch
+path").
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqlLedgerSession", "SqlLedgerStore", "flushing_transaction"]
+__all__ = ["SqlBatchLedgerStore", "SqlLedgerSession", "SqlLedgerStore", "flushing_transaction"]
 
 _LOCK = (
     sa.select(ledger_accounts)
@@ -376,7 +379,6 @@ class SqlLedgerStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._prepares = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
-        self._without_post_function = False  # set when the database lacks migration 0006 (code deployed first)
 
     @property
     def engine(self) -> Engine:
@@ -386,34 +388,6 @@ class SqlLedgerStore:
         if self._prepares:
             return _owned_transaction(self._engine)
         return flushing_transaction(self._engine, SqlLedgerSession)
-
-    @property
-    def posts_drafts(self) -> bool:
-        """True on PostgreSQL (with psycopg); SQLite declines every draft."""
-        return self._prepares
-
-    def post_drafts(self, drafts: Sequence[EntryDraft]) -> list[Entry] | None:
-        """New entries in one statement, its own transaction (``DraftPoster``; PostgreSQL with psycopg only, else
-        ``None``): ``ledger_post_new_entries`` (migration 0006) applies the ledger's rules and declines, having
-        written nothing, whatever needs the general path. Also ``None`` for an amount in an asset other than the
-        registered one of its code (accounts are read back in the registered asset), and, for the life of this
-        store, once the database turned out not to have the function yet."""
-        if not self._prepares or self._without_post_function or not drafts:
-            return None
-        if any(not _registered(p.amount.asset) for d in drafts for p in d.postings):
-            return None
-        with _autocommit(self._engine) as (_, prepared):
-            try:
-                prepared.ensure("post")
-                history = prepared.execute("post", draft_params(drafts))
-            except psycopg.errors.UndefinedFunction:
-                self._without_post_function = True
-                return None
-            except psycopg.Error as error:
-                if error.sqlstate == DECLINED:
-                    return None
-                raise
-        return rows.drafted_entries(drafts, history)
 
     def accounts(self) -> list[Account]:
         with reading(self._engine) as conn:
@@ -449,3 +423,42 @@ class SqlLedgerStore:
             query = query.where(ledger_holds.c.expires_at.is_not(None), ledger_holds.c.expires_at <= expiring_before)
         with reading(self._engine) as conn:
             return [rows.hold_from_row(r._mapping) for r in conn.execute(query)]
+
+
+class SqlBatchLedgerStore(SqlLedgerStore):
+    """Opt-in ``SqlLedgerStore`` that also posts brand-new entries in one statement (``DraftPoster``): for SDK and
+    batch callers whose postings are the whole transaction (``Ledger.post``/``post_many`` without a session).
+
+    Production flows post inside a unit of work, together with their own rows, and never use it."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._without_post_function = False  # set when the database lacks migration 0006 (code deployed first)
+
+    @property
+    def posts_drafts(self) -> bool:
+        """True on PostgreSQL (with psycopg); SQLite declines every draft."""
+        return self._prepares
+
+    def post_drafts(self, drafts: Sequence[EntryDraft]) -> list[Entry] | None:
+        """New entries in one statement, its own transaction (``DraftPoster``; PostgreSQL with psycopg only, else
+        ``None``): ``ledger_post_new_entries`` (migration 0006) applies the ledger's rules and declines, having
+        written nothing, whatever needs the general path. Also ``None`` for an amount in an asset other than the
+        registered one of its code (accounts are read back in the registered asset), and, for the life of this
+        store, once the database turned out not to have the function yet."""
+        if not self._prepares or self._without_post_function or not drafts:
+            return None
+        if any(not _registered(p.amount.asset) for d in drafts for p in d.postings):
+            return None
+        with _autocommit(self._engine) as (_, prepared):
+            try:
+                prepared.ensure("post")
+                history = prepared.execute("post", draft_params(drafts))
+            except psycopg.errors.UndefinedFunction:
+                self._without_post_function = True
+                return None
+            except psycopg.Error as error:
+                if error.sqlstate == DECLINED:
+                    return None
+                raise
+        return rows.drafted_entries(drafts, history)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import attrs
-from cryptopay.core.errors import AssetMismatch, Conflict, InsufficientFunds, NotFound
+from cryptopay.core.errors import AssetMismatch, Conflict, InsufficientFunds, InvalidAmount, NotFound
 from cryptopay.core.ledger import book
 from cryptopay.core.ledger.model import Account, AccountBalance, Entry, EntryDraft, Hold, HoldState
 from cryptopay.core.ports.ledger import IdempotencyRecord
@@ -159,8 +159,9 @@ class DraftPostingLedgerStore(InMemoryLedgerStore):
                     balances = s.lock_balances(sorted({p.account for p in draft.postings}))
                     try:
                         updated, lines = book.apply_postings(draft.postings, balances)
-                    except (NotFound, AssetMismatch, InsufficientFunds, ArithmeticError) as refused:
-                        raise _Declined from refused  # ArithmeticError: beyond the decimal context's precision
+                    except (NotFound, AssetMismatch, InsufficientFunds, InvalidAmount, ArithmeticError) as refused:
+                        # InvalidAmount / ArithmeticError: a balance beyond the decimal context's precision
+                        raise _Declined from refused
                     entry = draft.entry(lines)
                     s.add_entry(entry)
                     s.save_balances(updated.values())
