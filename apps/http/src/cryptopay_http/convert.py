@@ -26,6 +26,7 @@ from typing import Any, TypeVar, get_args, get_origin
 import attrs
 import cattrs
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.jsontext import MAX_JSON_DEPTH, json_depth
 from cryptopay.core.money import Money
 from cryptopay.core.text import text_problem
 from flask import Response, request
@@ -69,7 +70,7 @@ class ValidationFailed(InvalidInput):
 
 
 MAX_TEXT = 10_000
-MAX_DEPTH = 32
+MAX_DEPTH = MAX_JSON_DEPTH
 MAX_INTEGER_DIGITS = 18
 MAX_FRACTION_DIGITS = 18
 AMOUNT_PATTERN = rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?$"
@@ -309,28 +310,16 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _depth(value: object) -> int:
-    """How deep ``value`` nests, counted without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
 def parse_json(raw: bytes) -> Any:
     """Parse a request body strictly: UTF-8, no NaN/Infinity, no repeated keys, at most ``MAX_DEPTH`` deep (400)."""
+    if json_depth(raw) > MAX_DEPTH:
+        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
     try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the request body is not valid JSON") from None
-    if _depth(data) > MAX_DEPTH:
-        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
-    return data
 
 
 def read_body(cls: type[T], *, optional: bool = False) -> T:

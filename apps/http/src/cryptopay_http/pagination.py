@@ -14,6 +14,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.jsontext import json_depth
 from flask import request
 
 from cryptopay_http.openapi import annotate
@@ -48,7 +49,10 @@ def encode_cursor(after: str) -> str:
 def decode_cursor(cursor: str) -> str:
     """The key a cursor points after; ``InvalidInput`` for anything this API did not issue."""
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if len(cursor) > 512 or json_depth(raw) > 1:
+            raise ValueError("not a cursor of ours")
+        data = json.loads(raw)
         if data.get("v") != 1 or not isinstance(data.get("after"), str):
             raise ValueError("unknown cursor version")
         return str(data["after"])

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.jsontext import MAX_JSON_DEPTH, json_depth
 from cryptopay.core.mobile_money._values import (
     amount_of,
     code_of,
@@ -52,7 +53,9 @@ _PARTY_KEYS = (
 
 
 def load_json(text: str | bytes) -> Any:
-    """JSON with every number that has a fraction read as ``Decimal`` (never a float)."""
+    """JSON with every number that has a fraction read as ``Decimal`` (never a float), at most 32 deep."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise InvalidInput(f"not a Daraja payload: nests deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(text, parse_float=Decimal)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
