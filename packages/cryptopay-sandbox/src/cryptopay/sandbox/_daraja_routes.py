@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.mobile_money import (
     AccountBalanceRequest,
@@ -355,6 +356,11 @@ def _register_controls(app: Flask, sandbox: DarajaSandbox) -> None:
     def expire_tokens() -> Response:
         sandbox.expire_tokens()
         return _json({"ok": True})
+
+    @app.post("/sandbox/answers-first")
+    def answers_first() -> Response:
+        sandbox.config = attrs.evolve(sandbox.config, answers_first=bool(_body().get("on", True)))
+        return _json({"answers_first": sandbox.config.answers_first})
 
     @app.post("/sandbox/complete")
     def complete() -> Response:

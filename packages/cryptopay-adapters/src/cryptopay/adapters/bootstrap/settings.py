@@ -19,6 +19,7 @@ from pathlib import Path
 
 import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
+from cryptopay.adapters.deployment import DEFAULT_DEPLOYMENT, RedisKeys
 from cryptopay.adapters.fx.settings import FxSettings
 from cryptopay.adapters.mpesa.settings import DarajaSettings
 from cryptopay.adapters.notify.smtp import SmtpSettings
@@ -67,6 +68,8 @@ class Settings:
     tron_xpub: str | None = None
     bitcoin_xpub: str | None = None
     scan_lookback_blocks: int = 100
+    redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
+    password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     vault_keks: str | None = attrs.field(default=None, repr=_hidden)
     api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
     fx: FxSettings = attrs.Factory(FxSettings)
@@ -108,6 +111,8 @@ class Settings:
             tron_xpub=get.text("TRON_XPUB") or None,
             bitcoin_xpub=get.text("BITCOIN_XPUB") or None,
             scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
+            redis_keys=RedisKeys.of(get.text("DEPLOYMENT") or DEFAULT_DEPLOYMENT),
+            password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
             vault_keks=get.text("VAULT_KEKS") or None,
         )
         settings.check(source)  # before the sections: a sandbox URL is named as such, not as a missing credential

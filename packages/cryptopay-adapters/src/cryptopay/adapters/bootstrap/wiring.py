@@ -56,6 +56,7 @@ from cryptopay.core.settlement.service import Settling
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
+    from cryptopay.adapters.cache import RedisEpoch
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
@@ -125,9 +126,10 @@ class Parts:
 
     @functools.cached_property
     def quotes(self) -> QuoteRepository:
+        from cryptopay.adapters.cache import CachedQuotes
         from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 
-        return SqlQuoteRepository(self.engine)
+        return CachedQuotes(SqlQuoteRepository(self.engine))  # a locked quote never changes: read it once
 
     @functools.cached_property
     def cursors(self) -> ScanCursorStore:
@@ -363,15 +365,36 @@ class Parts:
 
     @functools.cached_property
     def merchants(self) -> MerchantRepository:
+        """With Redis, merchant owners are cached per process and invalidated across processes (``identity_epoch``)."""
         from cryptopay.adapters.sql.repositories.identity import SqlMerchants
 
-        return SqlMerchants(self.engine)
+        if self.identity_epoch is None:
+            return SqlMerchants(self.engine)
+        from cryptopay.adapters.cache import CachedMerchants
+
+        return CachedMerchants(SqlMerchants(self.engine), self.identity_epoch)
 
     @functools.cached_property
     def api_keys(self) -> ApiKeyRepository:
+        """With Redis, a request's credential check costs a Redis GET instead of a database transaction."""
         from cryptopay.adapters.sql.repositories.identity import SqlApiKeys
 
-        return SqlApiKeys(self.engine)
+        if self.identity_epoch is None:
+            return SqlApiKeys(self.engine)
+        from cryptopay.adapters.cache import CachedApiKeys
+
+        return CachedApiKeys(SqlApiKeys(self.engine), self.identity_epoch)
+
+    @functools.cached_property
+    def identity_epoch(self) -> RedisEpoch | None:
+        """The shared counter that invalidates every process's cached API keys and merchant owners (Redis only)."""
+        if not self.settings.redis_url:
+            return None
+        import redis
+        from cryptopay.adapters.cache import RedisEpoch
+
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return RedisEpoch(client, key=self.settings.redis_keys.identity_epoch)
 
     @functools.cached_property
     def idempotency(self) -> IdempotencyRepository:
@@ -381,9 +404,10 @@ class Parts:
 
     @functools.cached_property
     def password_hasher(self) -> PasswordHasher:
+        from cryptopay.adapters.bounded_hashing import BoundedHasher
         from cryptopay.adapters.passwords import Argon2Hasher
 
-        return Argon2Hasher()
+        return BoundedHasher(Argon2Hasher(), max_concurrent=self.settings.password_hash_concurrency)
 
     @functools.cached_property
     def rate_limiter(self) -> RateLimiter:
@@ -391,7 +415,7 @@ class Parts:
         if self.settings.redis_url:
             from cryptopay.adapters.ratelimit import RedisRateLimiter
 
-            return RedisRateLimiter.from_url(self.settings.redis_url)
+            return RedisRateLimiter.from_url(self.settings.redis_url, prefix=self.settings.redis_keys.rate_limits)
         from cryptopay.adapters.ratelimit import ProcessRateLimiter
 
         return ProcessRateLimiter(self.clock)
