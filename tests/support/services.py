@@ -100,6 +100,7 @@ def with_stack(
         refunds=ready(stack.refunds),
         listings=ready(stack.listings),
         reconciliation=ready(stack.reconciliation),
+        float_balance=ready(stack.float_balance),
         **{name: part for name, part in extra.items() if part is not None},
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from cryptopay.core.mobile_money import token_from_url
 from cryptopay.core.reconciliation import CHECKS
+from cryptopay.sandbox._wire import dumps
 
 from tests.integration.http_payments.payments_support import idem
 
@@ -58,3 +60,20 @@ def test_the_route_is_in_the_openapi_document(client):
     op = client.get("/openapi.json").json["paths"][ROUTE]["get"]
     assert op["summary"] and op["security"] and "default" in op["responses"] and "403" in op["responses"]
     assert "admin" in op["tags"]
+
+
+def test_an_account_balance_answer_posted_to_its_hook_feeds_the_float_check(client, auth, stack, shop):
+    """Daraja's Account Balance answer on its hook (with the query's token) is kept, and the next report compares
+    the float with it; a forged token is a 403 problem that keeps nothing."""
+    stack.float_balance.ask()
+    [delivery] = [d for d in stack.mpesa.outbox if d.url.startswith(stack.balance_urls.result)]
+    stack.mpesa.outbox.clear()
+    forged = client.post("/hooks/daraja/balance/result/not-ours", data=dumps(delivery.payload))
+    assert forged.status_code == 403 and forged.mimetype == "application/problem+json"
+    assert stack.float_balance.latest() is None
+    token = token_from_url(delivery.url)
+    kept = client.post(f"/hooks/daraja/balance/result/{token}", data=dumps(delivery.payload))
+    assert kept.status_code == 200 and kept.json["ResultCode"] == 0
+    report = client.get(ROUTE, headers=auth.user("admin")).json
+    (float_check,) = [c for c in report["checks"] if c["name"] == "mpesa-float"]
+    assert float_check["ok"] and not float_check["skipped"]

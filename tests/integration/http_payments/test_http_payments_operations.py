@@ -127,7 +127,7 @@ def test_openapi_documents_every_payment_route(client):
     qr = document["paths"]["/v1/invoices/{invoice_id}/qr.svg"]["get"]["responses"]["200"]
     assert "image/svg+xml" in qr["content"]
     hooks = [op for path, ops in document["paths"].items() if path.startswith("/hooks/") for op in ops.values()]
-    assert len(hooks) == 4 and all(op["tags"] == ["internal"] and op["security"] == [] for op in hooks)
+    assert len(hooks) == 6 and all(op["tags"] == ["internal"] and op["security"] == [] for op in hooks)
     schemas = document["components"]["schemas"]
     assert schemas["CreateInvoice"]["properties"]["amount"]["type"] == "string"
     assert schemas["CreateInvoice"]["properties"]["currency"]["enum"] == ["KES", "USDT"]

@@ -58,6 +58,7 @@ GROUPS = (
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
+    Group("users", "users", "Users: create an admin, change a role (audited)."),
 )
 
 

@@ -26,7 +26,10 @@ phone          scenario             over HTTP
 Control endpoints (not Daraja's): ``POST /sandbox/scenarios {"phone": ..., "scenario": ...}``,
 ``POST /sandbox/throttle {"count": n}``, ``POST /sandbox/expire-tokens``, ``POST /sandbox/complete``,
 ``POST /sandbox/answers-first {"on": true}`` (post a Transaction Status answer before replying to the request, as
-a fast Daraja can: the caller's record of the query must already be committed), ``GET /sandbox/state``.
+a fast Daraja can: the caller's record of the query must already be committed), ``GET /sandbox/state``, and
+``GET /sandbox/statement``: what it really paid (its own record, whatever callbacks were lost) as the M-Pesa org
+portal's statement CSV that ``cryptopay reconcile --mpesa-statement`` reads. Its Account Balance product answers
+with its float as the ``Utility Account``.
 """
 
 from __future__ import annotations

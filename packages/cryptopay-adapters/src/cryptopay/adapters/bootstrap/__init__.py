@@ -77,6 +77,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         refunds=Lazy(lambda: parts.refunds),
         listings=Lazy(lambda: parts.listings),
         reconciliation=Lazy(lambda: parts.reconciliation),
+        float_balance=Lazy(lambda: parts.float_balance),
         jobs=Lazy(lambda: parts.jobs),
         job_registry=Lazy(lambda: parts.job_registry),
         readiness_checks=parts.readiness_checks(),

@@ -40,7 +40,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
-from cryptopay.core.reconciliation import Reconciliation
+from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.webhooks import UowFactory
 
@@ -87,6 +87,7 @@ class Services:
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
+    _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
     _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
@@ -207,6 +208,11 @@ class Services:
     @property
     def reconciliation(self) -> Reconciliation:
         return self._reconciliation.get()
+
+    @property
+    def float_balance(self) -> FloatBalance:
+        """Account Balance questions to M-Pesa and their answers, for reconciling the float."""
+        return self._float_balance.get()
 
     @property
     def jobs(self) -> Mapping[str, JobHandler]:

@@ -25,6 +25,7 @@ from cryptopay.adapters.mpesa.settings import DarajaSettings
 from cryptopay.adapters.notify.smtp import SmtpSettings
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
+from cryptopay.core.money import KES, Money, to_decimal
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
 
@@ -74,6 +75,7 @@ class Settings:
     api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
     fx: FxSettings = attrs.Factory(FxSettings)
     mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
+    mpesa_float_baseline: Money | None = None  # the M-Pesa float's opening balance, for reconciliation
     smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
 
     @property
@@ -120,7 +122,8 @@ class Settings:
             settings,
             api=ApiSettings.from_env(source) if get.text("TOKEN_SECRET") else None,
             fx=FxSettings.from_env(source),
-            mpesa=DarajaSettings.from_env(source) if _any(source, "CRYPTOPAY_MPESA_") else None,
+            mpesa=DarajaSettings.from_env(source) if _daraja_configured(source) else None,
+            mpesa_float_baseline=_kes("MPESA_FLOAT_BASELINE", get.text("MPESA_FLOAT_BASELINE")),
             smtp=SmtpSettings.from_env(source) if get.text("SMTP_HOST") else None,
         )
 
@@ -164,8 +167,19 @@ class _Reader:
         return int(text)
 
 
-def _any(env: Mapping[str, str], prefix: str) -> bool:
-    return any(name.startswith(prefix) and value.strip() for name, value in env.items())
+def _daraja_configured(env: Mapping[str, str]) -> bool:
+    """Any ``CRYPTOPAY_MPESA_*`` Daraja setting (the float baseline is the books', not Daraja's)."""
+    names = (n for n, v in env.items() if n.startswith("CRYPTOPAY_MPESA_") and v.strip())
+    return any(n != "CRYPTOPAY_MPESA_FLOAT_BASELINE" for n in names)
+
+
+def _kes(name: str, text: str) -> Money | None:
+    if not text:
+        return None
+    try:
+        return Money.of(to_decimal(text), KES)
+    except (InvalidInput, ArithmeticError):
+        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in KES, got {text!r}") from None
 
 
 def _allowlist(text: str) -> SourceAllowlist | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from cryptopay.adapters.bootstrap.settings import EVM_NETWORKS, ChainSettings, Settings
+from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
@@ -45,12 +46,13 @@ from cryptopay.core.ports.identity import (
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
+from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail, rail_for
-from cryptopay.core.reconciliation import Reconciliation
+from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
 from cryptopay.core.scanning import ChainScanner, HeaderWatcher
 from cryptopay.core.settlement.service import Settling
 from sqlalchemy.engine import Engine
@@ -348,7 +350,38 @@ class Parts:
             chains=self.balance_readers,
             hot_wallets=hot,
             metrics=metrics,
+            balance_answers=self.balance_queries,
+            float_baseline=self.settings.mpesa_float_baseline,
         )
+
+    @functools.cached_property
+    def balance_queries(self) -> BalanceQueryStore:
+        from cryptopay.adapters.sql.repositories.reconciliation import SqlBalanceQueryStore
+
+        return SqlBalanceQueryStore(self.engine)
+
+    @functools.cached_property
+    def float_balance(self) -> FloatBalance:
+        """Account Balance requests, recorded before they are sent; answers on ``/hooks/daraja/balance/...``."""
+        base = self.settings.public_url.rstrip("/") + HOOKS_PREFIX
+        urls = BalanceUrls(result=f"{base}/balance/result", timeout=f"{base}/balance/timeout")
+        return FloatBalance(
+            store=self.balance_queries,
+            gateway=self.mobile_money,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            urls=urls,
+        )
+
+    def reconcile_and_ask(self) -> None:
+        """The scheduled reconciliation (alerting on differences), then a new Account Balance question whose
+        answer, kept with the books' float of its moment, the next run compares."""
+        self.reconciliation.reconcile_and_alert()
+        try:
+            self.float_balance.ask()
+        except CryptopayError as error:  # e.g. no Daraja settings: the balance check stays skipped, said why
+            logging.getLogger(__name__).warning("no Account Balance question sent: %s", error.message)
 
     # -- identity --------------------------------------------------------------------------------------------
     @functools.cached_property
@@ -476,7 +509,7 @@ class Parts:
             "payouts.query_status": lambda _payload: self.payouts.query_stale_payouts(),
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
-            "reconciliation.run": lambda _payload: self.reconciliation.reconcile_and_alert(),
+            "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             **self._webhook_jobs(),
         }
 
