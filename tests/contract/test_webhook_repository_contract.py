@@ -117,6 +117,21 @@ def test_attempts_and_the_merchant_delivery_log(storage):
         assert uow.webhook_deliveries.for_merchant("m2") == [] and uow.webhook_deliveries.attempts("whd_9") == []
 
 
+def test_the_delivery_log_is_paged_newest_first_by_a_cursor(storage):
+    """Each page of the log holds the deliveries older than the cursor (the previous page's last one), even
+    among deliveries created at the same instant; an unknown cursor gives an empty page."""
+    with storage.unit_of_work() as uow:
+        for n, seconds in ((1, 0), (2, 1), (3, 1), (4, 2)):
+            uow.webhook_deliveries.add(delivery(n, event=f"out_{n}", at=NOW + timedelta(seconds=seconds)))
+    with storage.unit_of_work() as uow:
+        log = uow.webhook_deliveries
+        first = log.for_merchant("m1", limit=2)
+        assert [d.id for d in first] == ["whd_4", "whd_3"]
+        assert [d.id for d in log.for_merchant("m1", limit=2, before="whd_3")] == ["whd_2", "whd_1"]
+        assert log.for_merchant("m1", before="whd_1") == [] and log.for_merchant("m1", before="whd_9") == []
+        assert [d.id for d in log.for_merchant("m1", endpoint_id="whe_1", before="whd_4", limit=1)] == ["whd_3"]
+
+
 def test_a_failed_unit_of_work_keeps_no_webhook_rows(storage):
     """Endpoints and deliveries written in a failing unit of work are rolled back with it."""
     with pytest.raises(RuntimeError), storage.unit_of_work() as uow:

@@ -2,7 +2,7 @@
 
 Merchant logins (or admins naming ``merchant_id``) manage them; API keys cannot, since there is no webhook
 scope. Deleting an endpoint disables it: its pending deliveries are dead-lettered by the worker, and it no
-longer appears. The log shows the newest ``LOG_WINDOW`` deliveries, newest first.
+longer appears. The delivery log pages through every delivery, newest first, one keyset query per page.
 """
 
 from __future__ import annotations
@@ -31,12 +31,11 @@ from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, check_tenant, webhooks
 
-__all__ = ["LOG_WINDOW", "WebhookEndpointView", "bp"]
+__all__ = ["WebhookEndpointView", "bp"]
 
 bp = Blueprint("webhooks", __name__)
 _STAFF = (Role.MERCHANT, Role.ADMIN)
 _TAGS = ("webhooks",)
-LOG_WINDOW = 1000
 
 
 @attrs.frozen
@@ -229,13 +228,14 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
 def list_webhook_deliveries() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
     endpoint_id, status = request.args.get("endpoint_id"), _status()
-    with webhooks().uow() as uow:
-        log = uow.webhook_deliveries.for_merchant(merchant_id, endpoint_id=endpoint_id, status=status, limit=LOG_WINDOW)
 
     def fetch(after: str | None, limit: int) -> list[WebhookDelivery]:
-        ids = [d.id for d in log]
-        start = ids.index(after) + 1 if after in ids else 0
-        return log[start : start + limit]
+        # One keyset query per page, newest first: the cursor is the previous page's last (oldest) delivery.
+        with webhooks().uow() as uow:
+            found: list[WebhookDelivery] = uow.webhook_deliveries.for_merchant(
+                merchant_id, endpoint_id=endpoint_id, status=status, limit=limit, before=after
+            )
+        return found
 
     return json_response(paginate(fetch, DeliveryView.of))
 

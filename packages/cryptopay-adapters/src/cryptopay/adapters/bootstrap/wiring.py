@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptopay.adapters.bootstrap.settings import EVM_NETWORKS, ChainSettings, Settings
 from cryptopay.core.errors import CryptopayError
@@ -77,6 +77,10 @@ def payout_urls(public_url: str) -> PayoutUrls:
         status_result=f"{base}/status/result",
         status_timeout=f"{base}/status/timeout",
     )
+
+
+class ChainReader(HeaderWatcher, BalanceReader, Protocol):
+    """What each network's watcher is: it scans and confirms transfers, and reads our addresses' balances."""
 
 
 class LazyQuoter:
@@ -198,11 +202,11 @@ class Parts:
         return derivers
 
     @functools.cached_property
-    def watchers(self) -> dict[str, HeaderWatcher]:
+    def watchers(self) -> dict[str, ChainReader]:
         """Chain watchers per configured network."""
         return {chain.network: self._watcher(chain) for chain in self.settings.chains}
 
-    def _watcher(self, chain: ChainSettings) -> HeaderWatcher:
+    def _watcher(self, chain: ChainSettings) -> ChainReader:
         if chain.network in EVM_NETWORKS:
             from cryptopay.adapters.evm.watcher import EvmWatcher
 
@@ -329,10 +333,10 @@ class Parts:
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
-        """What the chains hold at our addresses, per network (EVM networks: the token rails' balances)."""
-        from cryptopay.adapters.evm.watcher import EvmWatcher
-
-        return {n: w for n, w in self.watchers.items() if isinstance(w, EvmWatcher)}
+        """What the chains hold at our addresses, per network: every watcher reads balances too (EVM and Tron:
+        the token rails' ``balanceOf``; Bitcoin: mined unspent outputs)."""
+        readers: dict[str, BalanceReader] = dict(self.watchers)
+        return readers
 
     @functools.cached_property
     def reconciliation(self) -> Reconciliation:

@@ -74,8 +74,10 @@ class WebhookDeliveries(Protocol):
         endpoint_id: str | None = None,
         status: DeliveryStatus | None = None,
         limit: int = 100,
+        before: str | None = None,
     ) -> list[WebhookDelivery]:
-        """The merchant's delivery log, newest first."""
+        """The merchant's delivery log, newest first (by creation time, then id); with ``before`` (a delivery id,
+        the cursor of the previous page), only deliveries older than that one."""
         ...
 
 

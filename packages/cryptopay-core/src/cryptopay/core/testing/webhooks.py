@@ -94,13 +94,16 @@ class InMemoryWebhookDeliveries:
         endpoint_id: str | None = None,
         status: DeliveryStatus | None = None,
         limit: int = 100,
+        before: str | None = None,
     ) -> list[WebhookDelivery]:
+        cursor = self._deliveries.get(before) if before is not None else None
         found = [
             d
             for d in self._deliveries.values()
             if d.merchant_id == merchant_id
             and (endpoint_id is None or d.endpoint_id == endpoint_id)
             and (status is None or d.status is status)
+            and (before is None or (cursor is not None and (d.created_at, d.id) < (cursor.created_at, cursor.id)))
         ]
         return sorted(found, key=lambda d: (d.created_at, d.id), reverse=True)[:limit]
 

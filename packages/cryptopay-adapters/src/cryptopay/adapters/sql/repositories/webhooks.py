@@ -170,9 +170,13 @@ class SqlWebhookDeliveries:
         endpoint_id: str | None = None,
         status: DeliveryStatus | None = None,
         limit: int = 100,
+        before: str | None = None,
     ) -> list[WebhookDelivery]:
         c = webhook_deliveries.c
         query = sa.select(webhook_deliveries).where(c.merchant_id == merchant_id)
+        if before is not None:  # keyset on (created_at, id), newest first: the rows older than the cursor's
+            cursor = sa.select(c.created_at).where(c.id == before).scalar_subquery()
+            query = query.where(sa.tuple_(c.created_at, c.id) < sa.tuple_(cursor, sa.literal(before)))
         if endpoint_id is not None:
             query = query.where(c.endpoint_id == endpoint_id)
         if status is not None:
