@@ -77,17 +77,17 @@ class _Documents(Generic[T]):
         if self._conn.execute(statement).rowcount != 1:
             raise NotFound(f"no {self.what} {row['id']} to update")
 
-    def _select(self, *where: Any, order: tuple[str, ...] = ("id",), limit: int | None = None) -> list[T]:
+    def _select(self, *where: sa.ColumnElement[bool], order: tuple[str, ...] = ("id",), limit: int | None = None) -> list[T]:
         query = sa.select(self.table.c.doc).where(*where).order_by(*(self.table.c[name] for name in order))
         return [from_document(self.cls, doc) for doc in self._conn.scalars(query.limit(limit))]
 
-    def _one(self, *where: Any, lock: bool = False) -> T | None:
+    def _one(self, *where: sa.ColumnElement[bool], lock: bool = False) -> T | None:
         query = sa.select(self.table.c.doc).where(*where)
         doc = self._conn.scalars(query.with_for_update() if lock else query).first()
         return from_document(self.cls, doc) if doc is not None else None
 
 
-def _page(table: sa.Table, key: str, after: str | None) -> tuple[Any, ...]:
+def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:
     return () if after is None else (table.c[key] > after,)
 
 
