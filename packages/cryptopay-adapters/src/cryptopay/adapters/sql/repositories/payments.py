@@ -77,7 +77,9 @@ class _Documents(Generic[T]):
         if self._conn.execute(statement).rowcount != 1:
             raise NotFound(f"no {self.what} {row['id']} to update")
 
-    def _select(self, *where: sa.ColumnElement[bool], order: tuple[str, ...] = ("id",), limit: int | None = None) -> list[T]:
+    def _select(
+        self, *where: sa.ColumnElement[bool], order: tuple[str, ...] = ("id",), limit: int | None = None
+    ) -> list[T]:
         query = sa.select(self.table.c.doc).where(*where).order_by(*(self.table.c[name] for name in order))
         return [from_document(self.cls, doc) for doc in self._conn.scalars(query.limit(limit))]
 
