@@ -172,7 +172,7 @@ def create_webhook_endpoint() -> Response:
         uow_factory=hooks.uow,
         ids=hooks.ids,
         clock=hooks.clock,
-        allow_insecure=bool(getattr(hooks, "allow_insecure_urls", False)),
+        allow_insecure=hooks.allow_insecure_urls,
     )
     host = urlsplit(endpoint.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
     audit_security("webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=merchant_id, host=host)

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from cryptopay.adapters.sql.repositories import REPOSITORIES
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
 from cryptopay.adapters.sql.tables_identity import api_keys, idempotency_records, merchants, refresh_tokens, users
 from cryptopay.core.errors import Conflict, NotFound
@@ -329,12 +328,3 @@ def sql_identity_repositories(bind: Bind) -> dict[str, Any]:
         "api_keys": SqlApiKeys(bind),
         "idempotency": SqlIdempotency(bind),
     }
-
-
-REPOSITORIES.update(
-    users=SqlUsers,
-    refresh_tokens=SqlRefreshTokens,
-    merchants=SqlMerchants,
-    api_keys=SqlApiKeys,
-    idempotency=SqlIdempotency,
-)

@@ -7,13 +7,11 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories import REPOSITORIES
 from cryptopay.adapters.sql.repositories._base import insert_new, upsert
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
@@ -380,17 +378,3 @@ class SqlUnmatchedAnswers(_Documents[UnmatchedAnswer]):
     def pending(self, *, limit: int = 100) -> list[UnmatchedAnswer]:
         waiting = unmatched_answers.c.matched_at.is_(None)
         return self._select(waiting, order=("received_at", "id"), limit=limit)
-
-
-PAYMENT_REPOSITORIES: Mapping[str, Callable[[Connection], Any]] = {
-    "stores": SqlStores,
-    "invoices": SqlInvoices,
-    "deposit_addresses": SqlDepositAddresses,
-    "payment_credits": SqlPaymentCredits,
-    "settlements": SqlSettlements,
-    "payouts": SqlPayouts,
-    "refunds": SqlRefunds,
-    "unmatched_answers": SqlUnmatchedAnswers,
-}
-
-REPOSITORIES.update(PAYMENT_REPOSITORIES)
