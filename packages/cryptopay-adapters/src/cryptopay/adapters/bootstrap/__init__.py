@@ -23,6 +23,7 @@ from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing, ready
 from cryptopay.adapters.bootstrap.services import Services
 from cryptopay.adapters.bootstrap.settings import ChainSettings, Settings
+from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.bootstrap.wiring import PAYOUT_JOBS, Parts, payout_urls
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.system import RandomIds, SystemClock
@@ -34,6 +35,7 @@ __all__ = [
     "Lazy",
     "Services",
     "Settings",
+    "WebSettings",
     "build",
     "load",
     "missing",
