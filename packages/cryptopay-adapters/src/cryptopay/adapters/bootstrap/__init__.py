@@ -84,7 +84,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         job_registry=Lazy(lambda: parts.job_registry),
         readiness_checks=parts.readiness_checks(),
         daraja_callback_sources=the_settings.daraja_callback_sources,
-        job_routes={job: the_settings.daraja_queue for job in PAYOUT_JOBS if the_settings.daraja_queue},
+        job_routes=parts.job_routes,
         allow_insecure_urls=the_settings.webhook_allow_loopback,
         closers=parts.closers,
     )
