@@ -117,6 +117,20 @@ def test_attempts_and_the_merchant_delivery_log(storage):
         assert uow.webhook_deliveries.for_merchant("m2") == [] and uow.webhook_deliveries.attempts("whd_9") == []
 
 
+def test_enabled_endpoints_are_listed_a_page_at_a_time(storage):
+    """A merchant's enabled endpoints come by id, strictly after the cursor; disabled and others' are left out."""
+    with storage.unit_of_work() as uow:
+        for n in (3, 1, 2):
+            uow.webhook_endpoints.add(endpoint(n))
+        uow.webhook_endpoints.add(endpoint(4, enabled=False))
+        uow.webhook_endpoints.add(endpoint(5, merchant_id="m2"))
+    with storage.unit_of_work() as uow:
+        endpoints = uow.webhook_endpoints
+        assert [e.id for e in endpoints.enabled_for_merchant("m1", after=None, limit=2)] == ["whe_1", "whe_2"]
+        assert [e.id for e in endpoints.enabled_for_merchant("m1", after="whe_2", limit=2)] == ["whe_3"]
+        assert endpoints.enabled_for_merchant("m9", after=None, limit=2) == []
+
+
 def test_the_delivery_log_is_paged_newest_first_by_a_cursor(storage):
     """Each page of the log holds the deliveries older than the cursor (the previous page's last one), even
     among deliveries created at the same instant; an unknown cursor gives an empty page."""

@@ -272,3 +272,9 @@ def test_a_payout_whose_state_contradicts_its_recorded_result_is_reported() -> N
     payouts.update(attrs.evolve(payouts.get(payout.id), result_code="1"))
     found = differences(stack.reconciliation.reconcile(), "results")
     assert found == [(f"payout {payout.id} (completed)", "result code 0", "result code 1")]
+
+
+def test_a_file_the_csv_reader_cannot_read_is_refused_as_input() -> None:
+    """A field beyond the CSV reader's limit (or another reader error) is an InvalidInput, not a crash."""
+    with pytest.raises(InvalidInput, match="not a readable CSV file"):
+        parse_statement("Receipt No.,Completion Time\n" + "S" * 200_000 + ",x\n")

@@ -179,9 +179,8 @@ def _fees(existing: StoreSettings | None, assets: set[Asset], percent: Decimal |
 
 
 def _store(merchant_id: str) -> StoreSettings | None:
-    with payments().uow() as uow:
-        found: StoreSettings | None = uow.stores.get(merchant_id)
-        return found
+    found: StoreSettings | None = payments().listings.store(merchant_id)
+    return found
 
 
 @bp.put("/v1/merchants/<merchant_id>/store")

@@ -187,13 +187,13 @@ def create_webhook_endpoint() -> Response:
 @paginated
 def list_webhook_endpoints() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
-    with webhooks().uow() as uow:
-        endpoints = sorted(
-            (e for e in uow.webhook_endpoints.for_merchant(merchant_id) if e.enabled), key=lambda e: e.id
-        )
 
     def fetch(after: str | None, limit: int) -> list[WebhookEndpoint]:
-        return [e for e in endpoints if after is None or e.id > after][:limit]
+        with webhooks().uow() as uow:
+            found: list[WebhookEndpoint] = uow.webhook_endpoints.enabled_for_merchant(
+                merchant_id, after=after, limit=limit
+            )
+        return found
 
     return json_response(paginate(fetch, WebhookEndpointView.of))
 

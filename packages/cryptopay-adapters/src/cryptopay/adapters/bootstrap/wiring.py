@@ -396,8 +396,9 @@ class Parts:
     @functools.cached_property
     def users(self) -> UserRepository:
         from cryptopay.adapters.sql.repositories.identity import SqlUsers
+        from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 
-        return SqlUsers(self.engine)
+        return SqlUsers(self.engine, cipher=SecretCipher.from_vault(self.vault))  # TOTP secrets sealed at rest
 
     @functools.cached_property
     def refresh_tokens(self) -> RefreshTokenRepository:

@@ -55,6 +55,10 @@ class InMemoryWebhookEndpoints:
         found = [e for e in self._endpoints.values() if e.merchant_id == merchant_id]
         return sorted(found, key=lambda e: (e.created_at, e.id))
 
+    def enabled_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[WebhookEndpoint]:
+        mine = (e for e in self._endpoints.values() if e.merchant_id == merchant_id and e.enabled)
+        return sorted((e for e in mine if after is None or e.id > after), key=lambda e: e.id)[:limit]
+
 
 class InMemoryWebhookDeliveries:
     """Webhook deliveries by id, and their attempts (the delivery log)."""

@@ -81,6 +81,14 @@ class SqlWebhookEndpoints:
         with reading(self._bind) as conn:
             return [self._endpoint(row) for row in conn.execute(query)]
 
+    def enabled_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[WebhookEndpoint]:
+        c = webhook_endpoints.c
+        query = sa.select(webhook_endpoints).where(c.merchant_id == merchant_id, c.enabled)
+        if after is not None:
+            query = query.where(c.id > after)
+        with reading(self._bind) as conn:
+            return [self._endpoint(row) for row in conn.execute(query.order_by(c.id).limit(limit))]
+
     def _row(self, endpoint: WebhookEndpoint) -> dict[str, Any]:
         secret = endpoint.secret.encode()
         if self._cipher is not None:
