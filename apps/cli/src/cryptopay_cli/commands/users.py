@@ -21,10 +21,9 @@ app = typer.Typer(help="Users: create an admin, change a role (audited).", no_ar
 
 
 def _admin() -> UserAdmin:
-    from cryptopay.adapters.passwords import Argon2Hasher
 
     svc = services()
-    return UserAdmin(svc.users, Argon2Hasher(), svc.audit_trail, svc.clock, svc.ids)
+    return UserAdmin(svc.users, svc.password_hasher, svc.audit, svc.clock, svc.ids)
 
 
 def _operator() -> str:
