@@ -67,6 +67,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         audit=Lazy(lambda: parts.audit),
         notifier=Lazy(lambda: parts.notifier),
         totp=Lazy(lambda: parts.totp),
+        session_epoch=Lazy(lambda: parts.identity_epoch),
         pricer=Lazy(lambda: parts.pricer),
         mobile_money=Lazy(lambda: parts.mobile_money),
         rails=Lazy(lambda: parts.rails),
