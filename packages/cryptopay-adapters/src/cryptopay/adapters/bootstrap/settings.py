@@ -19,6 +19,7 @@ from pathlib import Path
 
 import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
+from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.deployment import DEFAULT_DEPLOYMENT, RedisKeys
 from cryptopay.adapters.faults import fault_points_from_env
 from cryptopay.adapters.fx.settings import FxSettings
@@ -74,6 +75,7 @@ class Settings:
     redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     vault_keks: str | None = attrs.field(default=None, repr=_hidden)
+    web: WebSettings = attrs.Factory(WebSettings)  # the production web server (``cryptopay serve``)
     api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
     fx: FxSettings = attrs.Factory(FxSettings)
     mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
@@ -124,6 +126,7 @@ class Settings:
         return attrs.evolve(
             settings,
             api=ApiSettings.from_env(source) if get.text("TOKEN_SECRET") else None,
+            web=WebSettings.from_env(source),
             fx=FxSettings.from_env(source),
             mpesa=DarajaSettings.from_env(source) if _daraja_configured(source) else None,
             mpesa_float_baseline=_kes("MPESA_FLOAT_BASELINE", get.text("MPESA_FLOAT_BASELINE")),

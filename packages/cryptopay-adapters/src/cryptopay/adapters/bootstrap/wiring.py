@@ -258,16 +258,21 @@ class Parts:
         return BitcoinSender(EsploraClient(chain.url), hot_address=hot, keys=keys, store=store)
 
     # -- jobs and webhooks -----------------------------------------------------------------------------------
+    @property
+    def job_routes(self) -> dict[str, str]:
+        """The jobs that call Daraja go to ``CRYPTOPAY_DARAJA_QUEUE`` when it is set."""
+        daraja = self.settings.daraja_queue
+        return dict.fromkeys(PAYOUT_JOBS, daraja) if daraja else {}
+
     @functools.cached_property
     def queue(self) -> JobQueue:
         if self.settings.redis_url:
             import redis
             from cryptopay.adapters.queue import RqQueue
 
-            routes = {job: self.settings.daraja_queue for job in PAYOUT_JOBS if self.settings.daraja_queue}
             client = redis.Redis.from_url(self.settings.redis_url)
             namespace = self.settings.redis_keys.queue_namespace
-            return RqQueue(client, queue_name=self.settings.queue_name, routes=routes, namespace=namespace)
+            return RqQueue(client, queue_name=self.settings.queue_name, routes=self.job_routes, namespace=namespace)
         from cryptopay.adapters.queue import InlineQueue
 
         inline = InlineQueue(self.job_registry)
