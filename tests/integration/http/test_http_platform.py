@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import attrs
+
 from tests.integration.http.http_support import TOKEN_SECRET, AuthActions, bearer, make_app
 
 PAYMENT = {"amount": {"amount": "1500.50", "asset": "KES"}, "reference": "order-1"}
@@ -166,17 +168,20 @@ def test_crashes_are_a_bare_500_without_internals(client, caplog):
 def test_healthz_and_readyz(services):
     """/healthz is always up; /readyz reports each injected check and is 503 when one fails, without its reason."""
 
-    def broken() -> None:
-        raise ConnectionError("postgresql://admin:pw@db/cryptopay refused")
+    down = [True]
 
-    services.readiness_checks = {"database": lambda: None, "queue": broken}
-    client = make_app(services).test_client()
+    def queue() -> None:
+        if down:
+            raise ConnectionError("postgresql://admin:pw@db/cryptopay refused")
+
+    checks = {"database": lambda: None, "queue": queue}
+    client = make_app(attrs.evolve(services, readiness_checks=checks)).test_client()
     assert client.get("/healthz").json == {"status": "ok", "checks": {}}
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json["checks"] == {"database": "ok", "queue": "failed"}
     assert "pw@db" not in ready.get_data(as_text=True)
-    services.readiness_checks = {"database": lambda: None}
-    assert client.get("/readyz").json == {"status": "ok", "checks": {"database": "ok"}}
+    down.clear()
+    assert client.get("/readyz").json == {"status": "ok", "checks": {"database": "ok", "queue": "ok"}}
 
 
 def test_metrics_count_requests_by_route_and_status(services):

@@ -40,7 +40,9 @@ def test_the_role_is_reloaded_on_every_request(client, auth, app):
     headers, merchant_id = auth.merchant()
     assert client.get(f"/v1/merchants/{merchant_id}", headers=headers).status_code == 200
     email = client.get("/v1/me", headers=headers).json["user"]["email"]
-    UserAdmin(app.extensions["cryptopay"].accounts).set_role(email, Role.PERSONAL, actor="operator:test")
+    accounts = app.extensions["cryptopay"].accounts
+    admin = UserAdmin(accounts.users, accounts.hasher, accounts.audit, accounts.clock, accounts.ids, accounts.sessions)
+    admin.set_role(email, Role.PERSONAL, actor="operator:test")
     assert client.get(f"/v1/merchants/{merchant_id}", headers=headers).status_code == 403
     assert client.get("/v1/me", headers=headers).json["role"] == "personal"
 
@@ -146,3 +148,13 @@ def test_security_events_are_audited(client, auth, services):
     client.post("/v1/auth/logout", json={"refresh_token": session["refresh_token"]})
     assert _actions(services) == ["auth.register", "auth.login_failed", "auth.login", "auth.logout"]
     assert all(PASSWORD not in str(record) for record in services.audit.records())
+
+
+def test_every_change_an_admin_makes_is_audited(client, auth, services):
+    """An admin's successful write through the API (here a merchant rename) leaves an admin.request record."""
+    _, merchant_id = auth.merchant()
+    admin = auth.user("admin")
+    renamed = client.patch(f"/v1/merchants/{merchant_id}", json={"business_name": "Renamed"}, headers=admin)
+    assert renamed.status_code == 200
+    routes = [r.subject for r in services.audit.records() if r.action == "admin.request"]
+    assert "route:/v1/merchants/<merchant_id>" in routes

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 from cryptopay.core.testing.payments_stack import PaymentsStack
-from cryptopay_http import Settings, create_app, in_memory_services
+from cryptopay_http import ApiSettings, create_app
 from werkzeug.serving import make_server
 
 from tests.integration.http.http_support import TOKEN_SECRET, AuthActions, fast_hasher
-from tests.integration.http_payments.payments_support import INSTANT, Shop, WebhookRig, payments_extra
+from tests.integration.http_payments.payments_support import INSTANT, RAILS, Shop, WebhookRig
+from tests.support.services import in_memory_services, with_api, with_stack
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
@@ -28,11 +29,11 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 def live() -> Iterator[tuple[str, str]]:
     """The API served on a free loopback port, and a merchant user's access token."""
     stack = PaymentsStack(networks=("tron", "ethereum"))
+    hooks = WebhookRig(stack)
     services = in_memory_services(clock=stack.clock, ids=stack.ids, hasher=fast_hasher())
-    services.merchants = stack.merchants
-    services.extra["payments"] = payments_extra(stack, WebhookRig(stack))
-    settings = Settings(token_secret=TOKEN_SECRET, cookie_secure=False, rate_limit=100_000, auth_rate_limit=100_000)
-    app = create_app(settings, services)
+    services = with_stack(services, stack, rails=RAILS, webhooks_uow=hooks.uow, queue=hooks.queue)
+    settings = ApiSettings(token_secret=TOKEN_SECRET, cookie_secure=False, rate_limit=10**6, auth_rate_limit=10**6)
+    app = create_app(with_api(services, settings))
     client = app.test_client()
     shop = Shop(AuthActions(app, client), client, "Duka Ltd", INSTANT)
     shop.store(["usdt-tron", "usdt-ethereum"])

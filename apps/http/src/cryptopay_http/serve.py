@@ -114,19 +114,11 @@ def serve_production(host: str, port: int, server: ServerSettings, *, target: st
 
 def _serve_dev(host: str, port: int) -> None:
     """werkzeug's threaded server, one process; a throw-away token secret when none is set."""
-    import secrets
-
     from werkzeug.serving import run_simple
 
-    from cryptopay_http.settings import Settings
-    from cryptopay_http.wsgi import build_app
+    from cryptopay_http.wsgi import build_app, dev_services
 
-    try:
-        settings = Settings.from_env()
-    except ValueError:
-        _log.warning("CRYPTOPAY_TOKEN_SECRET is not set: using a throw-away secret (sessions end on restart)")
-        settings = Settings(token_secret=secrets.token_urlsafe(48), cookie_secure=False)
-    run_simple(host, port, build_app(settings), threaded=True, use_reloader=False)
+    run_simple(host, port, build_app(dev_services()), threaded=True, use_reloader=False)
 
 
 def main(argv: list[str] | None = None) -> None:

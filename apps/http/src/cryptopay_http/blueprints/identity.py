@@ -228,6 +228,6 @@ def me() -> Response:
         principal.role,
         principal.merchant_id,
         principal.scopes,
-        user and UserView.of(user),
+        UserView.of(user) if user is not None else None,
     )
     return json_response(view)

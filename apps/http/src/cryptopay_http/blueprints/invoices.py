@@ -187,8 +187,7 @@ def _price(body: CreateInvoice) -> Money:
 
 def _accepted_rails(merchant_id: str, keys: list[str] | None) -> list[str] | None:
     """The chosen rail keys, each known and accepted by the merchant's store (422 on ``rails`` otherwise)."""
-    with payments().uow() as uow:
-        store = uow.stores.get(merchant_id)
+    store = payments().listings.store(merchant_id)
     if store is None:
         raise Refused(f"merchant {merchant_id} has no store settings yet: PUT /v1/merchants/{merchant_id}/store")
     if keys is None:

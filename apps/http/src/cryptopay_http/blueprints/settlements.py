@@ -149,6 +149,7 @@ def list_settlements() -> Response:
     request=RunSettlements,
     response=RunResult,
     tags=_TAGS,
+    errors=(404,),
 )
 @require(scope="settlements:write")
 @idempotent

@@ -191,9 +191,8 @@ def _fees(existing: StoreSettings | None, assets: set[Asset], percent: Decimal |
 
 
 def _store(merchant_id: str) -> StoreSettings | None:
-    with payments().uow() as uow:
-        found: StoreSettings | None = uow.stores.get(merchant_id)
-        return found
+    found: StoreSettings | None = payments().listings.store(merchant_id)
+    return found
 
 
 @bp.put("/v1/merchants/<merchant_id>/store")
@@ -205,19 +204,17 @@ def put_store(merchant_id: str) -> Response:
     rails = _check(body)
     with payments().uow() as uow:
         existing = uow.stores.get(merchant.id)
-        keep = (
-            {"monitoring": existing.monitoring, "cutoff": existing.cutoff, "weekday": existing.weekday}
-            if existing
-            else {}
-        )
         store = StoreSettings(
             merchant_id=merchant.id,
             rails=rails,
             window=timedelta(minutes=body.invoice_window_minutes),
             tolerance_percent=body.tolerance_percent,
             fees=_fees(existing, {r.asset for r in rails}, body.merchant_fee_percent),
-            **keep,
         )
+        if existing:  # what this body does not set is kept
+            store = attrs.evolve(
+                store, monitoring=existing.monitoring, cutoff=existing.cutoff, weekday=existing.weekday
+            )
         uow.stores.put(store)
         audit(
             uow,
