@@ -54,7 +54,7 @@ GROUPS = (
     Group("invoices", "invoices", "Invoices: list and show."),
     Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
     Group("payouts", "payouts", "M-Pesa payouts: list, retry a failed one, query stale ones."),
-    Group("reconcile", "reconcile", "Reconcile the ledger with invoice credits, payouts and M-Pesa results."),
+    Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
@@ -69,6 +69,7 @@ def build_app(only: str | None = None, *, stand_ins: bool = False) -> typer.Type
         help="cryptopay: crypto-fiat payments for Kenya. Operate the ledger, chains, M-Pesa, FX and settlements.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: importing rich would cost more than the whole rest of `--help`
     )
 
     @cli.callback()

@@ -36,7 +36,11 @@ class Runtime:
         signer = AccessTokenSigner(settings.token_keys, current=settings.token_key_id)
         clock, audit = services.clock, services.audit
         sessions = SessionStates(
-            services.users, services.refresh_tokens, clock, ttl=timedelta(seconds=settings.session_cache_seconds)
+            services.users,
+            services.refresh_tokens,
+            clock,
+            ttl=timedelta(seconds=settings.session_cache_seconds),
+            epoch=services.session_epoch,
         )
         two_factor = TwoFactor(services.users, services.totp, audit, clock, sessions)
         accounts = Accounts(

@@ -23,6 +23,7 @@ from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing, ready
 from cryptopay.adapters.bootstrap.services import Services
 from cryptopay.adapters.bootstrap.settings import ChainSettings, Settings
+from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.bootstrap.wiring import PAYOUT_JOBS, Parts, payout_urls
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.system import RandomIds, SystemClock
@@ -34,6 +35,7 @@ __all__ = [
     "Lazy",
     "Services",
     "Settings",
+    "WebSettings",
     "build",
     "load",
     "missing",
@@ -65,6 +67,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         audit=Lazy(lambda: parts.audit),
         notifier=Lazy(lambda: parts.notifier),
         totp=Lazy(lambda: parts.totp),
+        session_epoch=Lazy(lambda: parts.identity_epoch),
         pricer=Lazy(lambda: parts.pricer),
         mobile_money=Lazy(lambda: parts.mobile_money),
         rails=Lazy(lambda: parts.rails),
@@ -82,7 +85,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         job_registry=Lazy(lambda: parts.job_registry),
         readiness_checks=parts.readiness_checks(),
         daraja_callback_sources=the_settings.daraja_callback_sources,
-        job_routes={job: the_settings.daraja_queue for job in PAYOUT_JOBS if the_settings.daraja_queue},
+        job_routes=parts.job_routes,
         allow_insecure_urls=the_settings.webhook_allow_loopback,
         closers=parts.closers,
     )

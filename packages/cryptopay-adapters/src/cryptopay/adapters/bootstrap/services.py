@@ -24,6 +24,7 @@ from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
     AuditTrail,
+    ChangeEpoch,
     IdempotencyRepository,
     MerchantRepository,
     PasswordHasher,
@@ -72,6 +73,7 @@ class Services:
     _audit: Lazy[AuditTrail] = attrs.field(factory=lambda: missing("the audit trail"))
     _notifier: Lazy[Notifier] = attrs.field(factory=lambda: missing("notifications"))
     _totp: Lazy[TotpEngine] = attrs.field(factory=lambda: missing("one-time codes"))
+    _session_epoch: Lazy[ChangeEpoch | None] = attrs.Factory(lambda: Lazy(lambda: None))  # None: one process
     # -- the outside world
     _pricer: Lazy[Pricer] = attrs.field(factory=lambda: missing("FX rates"))
     _mobile_money: Lazy[MobileMoneyGateway] = attrs.field(factory=lambda: missing("M-Pesa payouts"))
@@ -158,6 +160,11 @@ class Services:
     @property
     def totp(self) -> TotpEngine:
         return self._totp.get()
+
+    @property
+    def session_epoch(self) -> ChangeEpoch | None:
+        """Shared by every API process when Redis is configured: a logout or role change is seen everywhere at once."""
+        return self._session_epoch.get()
 
     @property
     def pricer(self) -> Pricer:

@@ -19,11 +19,14 @@ from pathlib import Path
 
 import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
+from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.deployment import DEFAULT_DEPLOYMENT, RedisKeys
+from cryptopay.adapters.faults import fault_points_from_env
 from cryptopay.adapters.fx.settings import FxSettings
 from cryptopay.adapters.mpesa.settings import DarajaSettings
 from cryptopay.adapters.notify.smtp import SmtpSettings
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 from cryptopay.core.money import KES, Money, to_decimal
 
@@ -72,11 +75,13 @@ class Settings:
     redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     vault_keks: str | None = attrs.field(default=None, repr=_hidden)
+    web: WebSettings = attrs.Factory(WebSettings)  # the production web server (``cryptopay serve``)
     api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
     fx: FxSettings = attrs.Factory(FxSettings)
     mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
     mpesa_float_baseline: Money | None = None  # the M-Pesa float's opening balance, for reconciliation
     smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
+    faults: FaultPoints = NO_FAULTS  # CRYPTOPAY_FAULT_POINTS: a test setting (tests, make chaos); production refuses it
 
     @property
     def queue_backend(self) -> str:
@@ -121,10 +126,12 @@ class Settings:
         return attrs.evolve(
             settings,
             api=ApiSettings.from_env(source) if get.text("TOKEN_SECRET") else None,
+            web=WebSettings.from_env(source),
             fx=FxSettings.from_env(source),
             mpesa=DarajaSettings.from_env(source) if _daraja_configured(source) else None,
             mpesa_float_baseline=_kes("MPESA_FLOAT_BASELINE", get.text("MPESA_FLOAT_BASELINE")),
             smtp=SmtpSettings.from_env(source) if get.text("SMTP_HOST") else None,
+            faults=fault_points_from_env(source, production=production),
         )
 
     def check(self, env: Mapping[str, str]) -> None:
