@@ -239,3 +239,23 @@ def test_revoking_a_users_tokens_ends_every_login_and_family_activity_follows(re
     assert tokens.family_active("fam_c")
     tokens.revoke_family("fam_c", at=NOW)
     assert not tokens.family_active("fam_c")
+
+
+@pytest.mark.parametrize("engine", SQL_BACKENDS, indirect=True)
+def test_totp_secrets_are_sealed_by_the_vault_at_rest(engine):
+    """With a cipher the stored TOTP secret is a vault blob bound to the user; reads give the secret back."""
+    import sqlalchemy as sa
+    from cryptopay.adapters.sql.repositories.identity import SqlUsers
+    from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
+    from cryptopay.adapters.sql.tables_identity import users as users_table
+    from cryptopay.adapters.vault import EnvelopeVault, generate_kek
+
+    sealed = SqlUsers(engine, cipher=SecretCipher.from_vault(EnvelopeVault.from_spec(f"k1:{generate_kek()}")))
+    stored = user(1)
+    stored.totp_secret = "JBSWY3DPEHPK3PXP"
+    sealed.add(stored)
+    with engine.connect() as conn:
+        raw = conn.execute(sa.select(users_table.c.totp_secret)).scalar_one()
+    assert raw.startswith("v1:") and "JBSWY3DPEHPK3PXP" not in raw
+    assert sealed.get("usr_1").totp_secret == "JBSWY3DPEHPK3PXP"
+    assert sealed.by_email(stored.email).totp_secret == "JBSWY3DPEHPK3PXP"

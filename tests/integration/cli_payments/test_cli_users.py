@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 from cryptopay.core.identity import Role
-from cryptopay_cli.main import app
+from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
 
 from tests.integration.cli_payments.cli_payments_support import OWNER
+
+app = build_app()
 
 runner = CliRunner()
 

@@ -158,3 +158,28 @@ def test_every_change_an_admin_makes_is_audited(client, auth, services):
     assert renamed.status_code == 200
     routes = [r.subject for r in services.audit.records() if r.action == "admin.request"]
     assert "route:/v1/merchants/<merchant_id>" in routes
+
+
+def test_a_logout_in_one_api_process_ends_the_session_in_another_at_once(services, redis_url):
+    """Two API processes sharing a Redis epoch: a logout through one is refused by the other on the next request."""
+    import uuid
+
+    import attrs
+    import redis
+    from cryptopay.adapters.bootstrap import ready
+    from cryptopay.adapters.cache import RedisEpoch
+
+    from tests.integration.http.http_support import AuthActions, make_app
+
+    epoch = RedisEpoch(redis.Redis.from_url(redis_url), key=f"test:session-epoch:{uuid.uuid4().hex}")
+    shared = attrs.evolve(services, session_epoch=ready(epoch))
+    first, second = make_app(shared), make_app(shared)  # one runtime (and session cache) each
+    auth = AuthActions(first, first.test_client())
+    session = _session(auth, "two@example.co.ke")
+    headers = bearer(session["access_token"])
+    other = second.test_client()
+    assert other.get("/v1/me", headers=headers).status_code == 200  # cached in the second process now
+    assert (
+        first.test_client().post("/v1/auth/logout", json={"refresh_token": session["refresh_token"]}).status_code == 204
+    )
+    assert other.get("/v1/me", headers=headers).status_code == 401

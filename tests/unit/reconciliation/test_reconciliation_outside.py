@@ -263,3 +263,18 @@ def test_an_account_balance_answer_arriving_during_the_request_is_matched() -> N
     query = float_balance.ask()
     assert len(answers) == 1 and float_balance.latest() is not None
     assert float_balance.latest().available == FLOAT and float_balance.latest().id == query.id
+
+
+def test_a_payout_whose_state_contradicts_its_recorded_result_is_reported() -> None:
+    """A completed payout recorded with a failure code, and a failed one with code 0, are differences."""
+    stack, payout = paid_out()
+    payouts = stack.storage.repositories["payouts"]
+    payouts.update(attrs.evolve(payouts.get(payout.id), result_code="1"))
+    found = differences(stack.reconciliation.reconcile(), "results")
+    assert found == [(f"payout {payout.id} (completed)", "result code 0", "result code 1")]
+
+
+def test_a_file_the_csv_reader_cannot_read_is_refused_as_input() -> None:
+    """A field beyond the CSV reader's limit (or another reader error) is an InvalidInput, not a crash."""
+    with pytest.raises(InvalidInput, match="not a readable CSV file"):
+        parse_statement("Receipt No.,Completion Time\n" + "S" * 200_000 + ",x\n")

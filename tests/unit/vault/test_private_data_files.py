@@ -20,7 +20,7 @@ def test_the_embedded_database_and_the_dev_vault_key_are_private_whatever_the_um
         container = build(Settings.from_env({"CRYPTOPAY_DATA_DIR": str(data)}))
         try:
             container.ledger.trial_balance()  # opens (and migrates) the SQLite database
-            container.vault  # creates the development key-encryption key
+            container.users.get("usr_none")  # users seal TOTP secrets: creates the development key-encryption key
         finally:
             container.close()
     finally:
@@ -43,7 +43,7 @@ def test_files_left_readable_by_an_older_version_are_made_private(tmp_path):
     container = build(Settings.from_env({"CRYPTOPAY_DATA_DIR": str(data)}))
     try:
         container.ledger.trial_balance()
-        container.vault
+        container.users.get("usr_none")
     finally:
         container.close()
     assert (_mode(data), _mode(data / "cryptopay.db"), _mode(data / "dev-vault-kek")) == (0o700, 0o600, 0o600)

@@ -11,7 +11,7 @@ import getpass
 import sys
 
 import typer
-from cryptopay.core.identity import Role, UserAdmin
+from cryptopay.core.identity import Role, SessionStates, UserAdmin
 from cryptopay.core.identity.model import User
 
 from cryptopay_cli.context import services
@@ -21,10 +21,10 @@ app = typer.Typer(help="Users: create an admin, change a role (audited).", no_ar
 
 
 def _admin() -> UserAdmin:
-    from cryptopay.adapters.passwords import Argon2Hasher
-
     svc = services()
-    return UserAdmin(svc.users, Argon2Hasher(), svc.audit_trail, svc.clock, svc.ids)
+    # with Redis, forgetting the user bumps the shared epoch: every API process reloads its role at once
+    sessions = SessionStates(svc.users, svc.refresh_tokens, svc.clock, epoch=svc.session_epoch)
+    return UserAdmin(svc.users, svc.password_hasher, svc.audit, svc.clock, svc.ids, sessions)
 
 
 def _operator() -> str:

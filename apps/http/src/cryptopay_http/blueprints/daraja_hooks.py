@@ -89,7 +89,7 @@ def allowlist_from_env(env: Mapping[str, str]) -> SourceAllowlist:
 
 
 def _allowlist() -> SourceAllowlist:
-    found: SourceAllowlist | None = runtime().services.extra.get("daraja_allowlist")
+    found = runtime().services.daraja_callback_sources
     return found if found is not None else SourceAllowlist()
 
 

@@ -14,6 +14,7 @@ CHECKS: tuple[Check, ...] = (
     Check("payments-credited", "credits", books.confirmed_payments_credited),
     Check("credit-entries", "credits", books.credit_entries_posted),
     Check("receipts", "payouts", books.completed_payouts_have_receipts),
+    Check("results", "payouts", books.payout_results_agree),
     Check("payout-holds", "payouts", books.payout_holds_match),
     Check("in-flight", "payouts", books.in_flight_matches_payouts),
     Check("trial-balance", "books", books.trial_balance_zero),

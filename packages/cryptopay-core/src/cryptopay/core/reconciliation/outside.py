@@ -44,7 +44,7 @@ def needs_balance(records: Records) -> str:
 
 
 def needs_chains(records: Records) -> str:
-    return "" if records.on_chain else "no chain balance reader is configured"
+    return "" if records.on_chain is not None else "no chain balance reader is configured"
 
 
 # --- M-Pesa ----------------------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ class Reconciliation:
         return found
 
 
-_ANSWERS = 1000  # unmatched answers read (the oldest); more than that is a difference in itself
+_ANSWERS = 1000  # the oldest unmatched answers read: enough to report, however many more wait
 _ABOUT_DIFF = "differences the last reconciliation found, per check"
 _ABOUT_SKIP = "1 when the last reconciliation skipped the check (its outside source was not read)"
 
