@@ -97,8 +97,25 @@ def test_production_server_is_granian_without_a_banner_and_stops_gracefully(tmp_
         with _wait_for(f"http://127.0.0.1:{port}/healthz", process) as response:
             assert response.status == 200 and response.headers["Server"] == ""
             assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        workers = _python_children(process.pid)
+        assert len(workers) == 2
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr.decode()[-2000:]
-    assert stderr.count(b"Spawning worker-") == 2 and b"Shutting down granian" in stderr
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
+
+
+def _python_children(pid: int) -> list[int]:
+    """The processes ``pid`` started (its workers), read from /proc."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                children.append(int(entry))
+    return children
