@@ -16,8 +16,8 @@ from http import HTTPStatus
 from typing import Any
 
 from cryptopay.core.errors import CryptopayError
-from cryptopay.core.redaction import redact
 from cryptopay.core.identity import RateLimited
+from cryptopay.core.redaction import redact
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
