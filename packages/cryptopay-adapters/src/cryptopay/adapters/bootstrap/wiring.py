@@ -42,6 +42,7 @@ from cryptopay.core.ports.identity import (
     UserRepository,
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
@@ -223,7 +224,8 @@ class Parts:
             from cryptopay.adapters.queue import RqQueue
 
             client = redis.Redis.from_url(self.settings.redis_url)
-            return RqQueue(client, queue_name=self.settings.queue_name, routes=self.job_routes)
+            namespace = self.settings.redis_keys.queue_namespace
+            return RqQueue(client, queue_name=self.settings.queue_name, routes=self.job_routes, namespace=namespace)
         from cryptopay.adapters.queue import InlineQueue
 
         inline = InlineQueue(self.job_registry)
@@ -276,7 +278,15 @@ class Parts:
             ledger=self.ledger,
             gateway=self.mobile_money,
             urls=payout_urls(self.settings.public_url),
+            faults=self.settings.faults,
+            metrics=self._payout_metrics,
         )
+
+    @functools.cached_property
+    def _payout_metrics(self) -> Metrics:
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "payouts.prom")
 
     @functools.cached_property
     def refunds(self) -> Refunds:
@@ -469,7 +479,7 @@ class Parts:
             "invoices.expire": lambda _payload: self.expire_invoices(),
             "settlements.run": lambda _payload: self.settling.run_settlements(),
             "payouts.start": lambda _payload: self.payouts.submit_payouts(),
-            "payouts.query_status": lambda _payload: self.payouts.query_stale_payouts(),
+            "payouts.query_status": lambda _payload: self.payouts.follow_up_payouts(),
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
