@@ -30,6 +30,7 @@ MPESA = {
     "CRYPTOPAY_MPESA_CONSUMER_SECRET": "s",
     "CRYPTOPAY_MPESA_SHORTCODE": "600000",
 }
+FAULTS = {"CRYPTOPAY_FAULT_POINTS": "payout.submitted=kill"}
 PRODUCTION = {
     "CRYPTOPAY_ENV": "production",
     "CRYPTOPAY_DATABASE_URL": "postgresql+psycopg://app@db.example.com/cryptopay",
@@ -131,17 +132,19 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_MPESA_*": Probe("", lambda s, p: _outcome(lambda: type(s.mobile_money).__name__)),
     "CRYPTOPAY_WEB_WORKERS": Probe("3", _web("workers")),
     "CRYPTOPAY_WEB_THREADS": Probe("3", _web("threads")),
-    "CRYPTOPAY_WEB_TIMEOUT": Probe("3", _web("timeout_seconds")),
     "CRYPTOPAY_WEB_GRACEFUL_TIMEOUT": Probe("3", _web("graceful_seconds")),
-    "CRYPTOPAY_WEB_KEEPALIVE": Probe("3", _web("keepalive_seconds")),
     "CRYPTOPAY_WEB_BACKLOG": Probe("3", _web("backlog")),
-    "CRYPTOPAY_WEB_MAX_REQUESTS": Probe("3", _web("max_requests")),
+    "CRYPTOPAY_WEB_BACKPRESSURE": Probe("3", _web("backpressure")),
     "CRYPTOPAY_METRICS_TOKEN": Probe("m" * 20, _api("metrics_token"), SECRET),
     "CRYPTOPAY_PROXY_COUNT": Probe("1", _api("proxy_count"), SECRET),
     "CRYPTOPAY_PASSWORD_HASH_CONCURRENCY": Probe("5", lambda s, p: s.settings.password_hash_concurrency),
     "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": Probe("safaricom", lambda s, p: s.daraja_callback_sources),
     "CRYPTOPAY_DARAJA_QUEUE": Probe("cryptopay-daraja", lambda s, p: dict(s.job_routes)),
     "CRYPTOPAY_DEPLOYMENT": Probe("shop-a", lambda s, p: s.settings.redis_keys.rate_limits),
+    "CRYPTOPAY_FAULT_POINTS": Probe("payout.submitted=kill", lambda s, p: type(s.settings.faults).__name__),
+    "CRYPTOPAY_FAULT_RATE": Probe("0.5", lambda s, p: s.settings.faults, FAULTS),
+    "CRYPTOPAY_FAULT_SEED": Probe("7", lambda s, p: s.settings.faults, FAULTS),
+    "CRYPTOPAY_FAULT_ONCE_DIR": Probe("/tmp/faults-once", lambda s, p: s.settings.faults, FAULTS),
     "CRYPTOPAY_ALLOW_SANDBOX": Probe("1", lambda s, p: s.settings.allow_sandbox),
     "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": Probe("7", lambda s, p: s.settings.scan_lookback_blocks),
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
@@ -227,6 +230,7 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
         ("CRYPTOPAY_MPESA_FLOAT_BASELINE", "lots"),
         ("CRYPTOPAY_WEB_WORKERS", "0"),
         ("CRYPTOPAY_DEPLOYMENT", "Shop A"),
+        ("CRYPTOPAY_FAULT_POINTS", "payout.sent=explode"),
     ]:
         with pytest.raises(InvalidInput, match=name):
             Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), name: value})

@@ -154,9 +154,8 @@ class Demo:
             "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": "5",
         }
         if self.redis_url:
-            run = f"demo-{secrets.token_hex(4)}"
-            # a deployment of its own: its queues, rate-limit counts and caches never meet another run's on one Redis
-            self.env.update(CRYPTOPAY_REDIS_URL=self.redis_url, CRYPTOPAY_QUEUE_NAME=run, CRYPTOPAY_DEPLOYMENT=run)
+            name = f"demo-{secrets.token_hex(4)}"  # its own Redis keys: job ids too, not only the queue
+            self.env.update(CRYPTOPAY_REDIS_URL=self.redis_url, CRYPTOPAY_QUEUE_NAME=name, CRYPTOPAY_DEPLOYMENT=name)
         else:
             self.env.pop("CRYPTOPAY_REDIS_URL", None)
         self._cli("db", "upgrade")

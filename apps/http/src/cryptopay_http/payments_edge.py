@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import ParamSpec
 
 import attrs
 from cryptopay.adapters.bootstrap import Services
@@ -25,6 +25,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.webhooks import UowFactory
 from flask import request
+from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import current_principal, not_found
 from cryptopay_http.idempotency import HEADER, idempotent, key_parameter
@@ -44,7 +45,7 @@ __all__ = [
     "webhooks",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
 
 
 @attrs.frozen
@@ -130,12 +131,12 @@ def audit(uow: PaymentsUnitOfWork, action: str, subject: str, **details: object)
     uow.audit.append(AuditEvent(actor(), action, subject, at, {k: str(v) for k, v in details.items()}))
 
 
-def idempotent_when_keyed(view: F) -> F:
+def idempotent_when_keyed(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
     """Like ``idempotent`` when the request carries an ``Idempotency-Key``; a plain call without one."""
     keyed = idempotent(view)
 
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         return keyed(*args, **kwargs) if HEADER in request.headers else view(*args, **kwargs)
 
     return annotate(wrapper, parameters=(key_parameter(required=False),), errors=(400, 409))

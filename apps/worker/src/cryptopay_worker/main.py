@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import attrs
 import redis
+from cryptopay.adapters.deployment import RedisKeys
 from cryptopay.adapters.queue import InlineQueue, RqQueue
 from cryptopay.core import redaction
 from cryptopay.core.system import SystemClock
@@ -48,7 +49,12 @@ def run_worker(
     ``with_scheduler`` also runs RQ's scheduler (delayed jobs and retries) and our repeating-job scheduler.
     """
     current = services()
-    queue = current.queue if isinstance(current.queue, RqQueue) else RqQueue(redis.Redis.from_url(redis_url))
+    namespace = RedisKeys.from_env(os.environ).queue_namespace
+    queue = (
+        current.queue
+        if isinstance(current.queue, RqQueue)
+        else RqQueue(redis.Redis.from_url(redis_url), namespace=namespace)
+    )
     use_services(attrs.evolve(current, queue=queue))
     registry = build_registry(services())
     schedule = fast(SCHEDULE) if fast_schedule else SCHEDULE

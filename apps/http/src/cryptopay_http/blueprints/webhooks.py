@@ -30,6 +30,7 @@ from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, check_tenant, webhooks
+from cryptopay_http.query import MERCHANT_ID, enum_param, id_param, query
 
 __all__ = ["WebhookEndpointView", "bp"]
 
@@ -157,6 +158,7 @@ def _status() -> DeliveryStatus | None:
     response=NewEndpointView,
     status=201,
     tags=_TAGS,
+    errors=(404,),
 )
 @require(roles=_STAFF)
 @step_up
@@ -185,6 +187,7 @@ def create_webhook_endpoint() -> Response:
 @operation("List the merchant's webhook endpoints", response=PageOf(WebhookEndpointView), tags=_TAGS)
 @require(roles=_STAFF)
 @paginated
+@query(MERCHANT_ID)
 def list_webhook_endpoints() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
 
@@ -225,6 +228,11 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
 )
 @require(roles=_STAFF)
 @paginated
+@query(
+    MERCHANT_ID,
+    id_param("endpoint_id", "only deliveries to this endpoint"),
+    enum_param("status", lambda: [s.value for s in DeliveryStatus], "only deliveries with this status"),
+)
 def list_webhook_deliveries() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
     endpoint_id, status = request.args.get("endpoint_id"), _status()

@@ -31,24 +31,24 @@ class Lazy(Generic[T_co]):
 
     def __init__(self, factory: Callable[[], T_co]) -> None:
         self._factory = factory
-        self._value: T_co | None = None
-        self._built = False
+        self._box: tuple[T_co] | None = None  # the built value, boxed so that None can be a value too
         self._lock = threading.Lock()
 
     @property
     def built(self) -> bool:
-        return self._built
+        return self._box is not None
 
     def get(self) -> T_co:
-        if not self._built:
+        box = self._box
+        if box is None:
             with self._lock:
-                if not self._built:
-                    self._value = self._factory()
-                    self._built = True
-        return self._value  # type: ignore[return-value]  # set above; None only when T admits None
+                box = self._box
+                if box is None:
+                    box = self._box = (self._factory(),)
+        return box[0]
 
     def __repr__(self) -> str:
-        return f"Lazy({'built' if self._built else 'not built'})"
+        return f"Lazy({'built' if self.built else 'not built'})"
 
 
 def ready(value: T) -> Lazy[T]:

@@ -21,10 +21,12 @@ import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.deployment import DEFAULT_DEPLOYMENT, RedisKeys
+from cryptopay.adapters.faults import fault_points_from_env
 from cryptopay.adapters.fx.settings import FxSettings
 from cryptopay.adapters.mpesa.settings import DarajaSettings
 from cryptopay.adapters.notify.smtp import SmtpSettings
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 from cryptopay.core.money import KES, Money, to_decimal
 
@@ -79,6 +81,7 @@ class Settings:
     mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
     mpesa_float_baseline: Money | None = None  # the M-Pesa float's opening balance, for reconciliation
     smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
+    faults: FaultPoints = NO_FAULTS  # CRYPTOPAY_FAULT_POINTS: a test setting (tests, make chaos); production refuses it
 
     @property
     def queue_backend(self) -> str:
@@ -128,6 +131,7 @@ class Settings:
             mpesa=DarajaSettings.from_env(source) if _daraja_configured(source) else None,
             mpesa_float_baseline=_kes("MPESA_FLOAT_BASELINE", get.text("MPESA_FLOAT_BASELINE")),
             smtp=SmtpSettings.from_env(source) if get.text("SMTP_HOST") else None,
+            faults=fault_points_from_env(source, production=production),
         )
 
     def check(self, env: Mapping[str, str]) -> None:

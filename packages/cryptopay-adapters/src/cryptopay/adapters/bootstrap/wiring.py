@@ -44,6 +44,7 @@ from cryptopay.core.ports.identity import (
     UserRepository,
 )
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
@@ -112,7 +113,8 @@ class Parts:
         private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
             upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
-        engine = make_engine(self.settings.database_url)
+        # One connection per app thread plus two for the process's own work (as many again may overflow briefly).
+        engine = make_engine(self.settings.database_url, pool_size=self.settings.web.threads + 2)
         self.closers.append(engine.dispose)
         return engine
 
@@ -270,7 +272,8 @@ class Parts:
             from cryptopay.adapters.queue import RqQueue
 
             client = redis.Redis.from_url(self.settings.redis_url)
-            return RqQueue(client, queue_name=self.settings.queue_name, routes=self.job_routes)
+            namespace = self.settings.redis_keys.queue_namespace
+            return RqQueue(client, queue_name=self.settings.queue_name, routes=self.job_routes, namespace=namespace)
         from cryptopay.adapters.queue import InlineQueue
 
         inline = InlineQueue(self.job_registry)
@@ -323,7 +326,15 @@ class Parts:
             ledger=self.ledger,
             gateway=self.mobile_money,
             urls=payout_urls(self.settings.public_url),
+            faults=self.settings.faults,
+            metrics=self._payout_metrics,
         )
+
+    @functools.cached_property
+    def _payout_metrics(self) -> Metrics:
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "payouts.prom")
 
     @functools.cached_property
     def refunds(self) -> Refunds:
@@ -516,7 +527,7 @@ class Parts:
             "invoices.expire": lambda _payload: self.expire_invoices(),
             "settlements.run": lambda _payload: self.settling.run_settlements(),
             "payouts.start": lambda _payload: self.payouts.submit_payouts(),
-            "payouts.query_status": lambda _payload: self.payouts.query_stale_payouts(),
+            "payouts.query_status": lambda _payload: self.payouts.follow_up_payouts(),
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),

@@ -20,6 +20,7 @@ When the epoch cannot be read (Redis down), nothing is cached and every lookup g
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -101,11 +102,11 @@ class _Cache(Generic[T]):
             with self._lock:
                 entry = self._entries.get(key)
             if entry is not None and entry.epoch == epoch and self._now() - entry.at < self._ttl:
-                return attrs.evolve(entry.value)  # type: ignore[misc]  # a copy: callers may mutate theirs
+                return copy.copy(entry.value)  # a copy: callers may mutate theirs
         value = fetch()
         if value is not None and epoch is not None:
             with self._lock:
-                self._entries[key] = _Entry(attrs.evolve(value), epoch, self._now())  # type: ignore[misc]
+                self._entries[key] = _Entry(copy.copy(value), epoch, self._now())
                 self._entries.move_to_end(key)
                 while len(self._entries) > self._max:
                     self._entries.popitem(last=False)

@@ -31,7 +31,7 @@ def build_sources(settings: FxSettings) -> list[RateSource]:
 def build_cache(settings: FxSettings, *, clock: Clock) -> RateCache:
     """A Redis cache when ``redis_url`` is set, else an in-process one."""
     if settings.redis_url:
-        return RedisRateCache.from_url(settings.redis_url)
+        return RedisRateCache.from_url(settings.redis_url, prefix=settings.cache_prefix)
     return ProcessRateCache(clock)
 
 

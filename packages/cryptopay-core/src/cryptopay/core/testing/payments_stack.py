@@ -228,7 +228,13 @@ class PaymentsStack:
             uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
         )
         self.payouts = Payouts(
-            uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=gateway or self.mpesa, urls=self.urls
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            ledger=ledger,
+            gateway=gateway or self.mpesa,
+            urls=self.urls,
+            metrics=self.metrics,
         )
         self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
         self.listings = Listings(uow=uow, merchants=self.merchants)
