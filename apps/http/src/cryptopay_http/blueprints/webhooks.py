@@ -175,6 +175,7 @@ def create_webhook_endpoint() -> Response:
         ids=hooks.ids,
         clock=hooks.clock,
         allow_insecure=hooks.allow_insecure_urls,
+        max_endpoints=hooks.max_endpoints,
     )
     host = urlsplit(endpoint.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
     audit_security("webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=merchant_id, host=host)
