@@ -117,7 +117,11 @@ def test_africastalking_sends_the_wire_format_with_the_sender_id(simulator):
     )
     message_id = AfricasTalkingSms(settings).send(SmsMessage.to_phone("0712345678", "hi"))
     (sent,) = state.sent_to("254712345678")
-    assert message_id.startswith("ATXid_") and (sent.message_id, sent.sender, sent.text) == (message_id, "CRYPTOPAY", "hi")
+    assert message_id.startswith("ATXid_") and (sent.message_id, sent.sender, sent.text) == (
+        message_id,
+        "CRYPTOPAY",
+        "hi",
+    )
 
 
 def test_africastalking_bad_credentials_are_unavailable_and_never_show_the_key(simulator):

@@ -64,7 +64,10 @@ def test_a_failed_or_impossible_sms_keeps_the_change_and_is_audited():
         outcomes.append((details["outcome"], details.get("reason", "")))
     assert [outcome for outcome, _ in outcomes] == ["failed", "failed", "skipped", "skipped"]
     assert "refused 2547******78" in outcomes[0][1] and "unavailable" in outcomes[1][1]
-    assert outcomes[2:] == [("skipped", "no SMS provider is configured"), ("skipped", "the old destination is not a phone")]
+    assert outcomes[2:] == [
+        ("skipped", "no SMS provider is configured"),
+        ("skipped", "the old destination is not a phone"),
+    ]
 
 
 def _till() -> SettlementProfile:
