@@ -95,6 +95,15 @@ Feature: A merchant is paid in crypto and settled in shillings over M-Pesa
     And the settlement is completed within 2 hours of its cut-off
     And the merchant's phone has received KES 12,805
 
+  Scenario: M-Pesa pays but its answers are lost, and reconciling with M-Pesa's statement finds it
+    Given M-Pesa will lose the result of the next payment to the merchant's phone
+    And an invoice for 100 USDT paid in full and confirmed
+    When the settlement runs and the payout is sent
+    Then the payout is still waiting for its result
+    And our own records reconcile
+    When the books are reconciled with M-Pesa's statement
+    Then reconciliation reports the payout as paid by M-Pesa though our books say submitted
+
   Scenario: M-Pesa sends the same result twice
     Given M-Pesa will send the result of the next payment to the merchant's phone twice
     And an invoice for 100 USDT paid in full and confirmed

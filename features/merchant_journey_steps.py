@@ -17,8 +17,10 @@ from cryptopay.core.invoices import InvoiceException, InvoiceState
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.ports.chains import ObservedTransfer
+from cryptopay.core.reconciliation import Outside, parse_statement, render_statement
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.webhooks import WEBHOOK_EVENTS
 from pytest_bdd import given, parsers, then, when
@@ -225,3 +227,25 @@ def settlement_in_time(stack, journey, hours):
         settlement = uow.settlements.get(journey["settlement"])
     assert settlement is not None and settlement.completed_at is not None
     assert settlement.completed_at - settlement.cutoff <= timedelta(hours=hours)
+
+
+# --- reconciliation ---------------------------------------------------------------------------------------------
+
+
+@then("our own records reconcile")
+def own_records_reconcile(stack):
+    report = stack.reconciliation.reconcile()
+    assert report.clean, [(r.check.name, r.differences) for r in report.results if r.differences]
+
+
+@when("the books are reconciled with M-Pesa's statement")
+def reconcile_with_statement(stack, journey):
+    statement = parse_statement(render_statement(statement_of(stack.mpesa)))  # as an operator downloads it
+    journey["report"] = stack.reconciliation.reconcile(Outside(statement=statement))
+
+
+@then(parsers.parse("reconciliation reports the payout as paid by M-Pesa though our books say {state}"))
+def reported_paid(stack, journey, state):
+    (result,) = [r for r in journey["report"].results if r.check.name == "mpesa-statement"]
+    subjects = [(d.subject, d.actual) for d in result.differences]
+    assert (f"payout {journey['payout']} ({state})", "paid by M-Pesa") in subjects

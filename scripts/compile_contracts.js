@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Compile Solidity sources with solc-js: reads solc standard JSON input on stdin, writes the output on stdout.
-// Used by cryptopay.adapters.sandbox.anvil (which caches the result under .cryptopay/build/).
+// Used by cryptopay.sandbox.anvil (which caches the result under .cryptopay/build/).
 'use strict';
 const solc = require('solc');
 

@@ -208,3 +208,54 @@ def test_identity_repositories_join_the_unit_of_work(sql_engine):
         raise RuntimeError("the use case failed")
     with storage.unit_of_work() as uow:
         assert uow.users.get("usr_1") == user(1) and uow.users.get("usr_2") is None
+
+
+def test_security_fields_of_users_and_merchants_round_trip(repos):
+    """Session version, TOTP enrolment, recovery-code hashes and a destination cool-off are stored and read back."""
+    users, merchants = repos["users"], repos["merchants"]
+    users.add(user(1))
+    stored = users.get("usr_1")
+    stored.session_version, stored.totp_secret, stored.totp_confirmed_at = 3, "JBSWY3DPEHPK3PXP", NOW
+    stored.totp_last_step, stored.recovery_code_hashes = 59_000_000, ("h1", "h2")
+    users.update(stored)
+    assert users.get("usr_1") == stored and users.get("usr_1").two_factor
+    merchants.add(merchant(1))
+    cooling = merchants.get("mer_1")
+    cooling.destination_ready_at = NOW + timedelta(hours=24)
+    merchants.update(cooling)
+    assert merchants.get("mer_1").destination_ready_at == NOW + timedelta(hours=24)
+
+
+def test_revoking_a_users_tokens_ends_every_login_and_family_activity_follows(repos):
+    """revoke_user revokes every family of one user only; family_active is false once a family is revoked."""
+    users, tokens = repos["users"], repos["refresh_tokens"]
+    users.add(user(1))
+    users.add(user(2))
+    for n, family, owner in ((1, "fam_a", "usr_1"), (2, "fam_b", "usr_1"), (3, "fam_c", "usr_2")):
+        tokens.add(token(n, family, owner))
+    assert tokens.family_active("fam_a") and not tokens.family_active("fam_unknown")
+    assert tokens.revoke_user("usr_1", at=NOW) == 2
+    assert not tokens.family_active("fam_a") and not tokens.family_active("fam_b")
+    assert tokens.family_active("fam_c")
+    tokens.revoke_family("fam_c", at=NOW)
+    assert not tokens.family_active("fam_c")
+
+
+@pytest.mark.parametrize("engine", SQL_BACKENDS, indirect=True)
+def test_totp_secrets_are_sealed_by_the_vault_at_rest(engine):
+    """With a cipher the stored TOTP secret is a vault blob bound to the user; reads give the secret back."""
+    import sqlalchemy as sa
+    from cryptopay.adapters.sql.repositories.identity import SqlUsers
+    from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
+    from cryptopay.adapters.sql.tables_identity import users as users_table
+    from cryptopay.adapters.vault import EnvelopeVault, generate_kek
+
+    sealed = SqlUsers(engine, cipher=SecretCipher.from_vault(EnvelopeVault.from_spec(f"k1:{generate_kek()}")))
+    stored = user(1)
+    stored.totp_secret = "JBSWY3DPEHPK3PXP"
+    sealed.add(stored)
+    with engine.connect() as conn:
+        raw = conn.execute(sa.select(users_table.c.totp_secret)).scalar_one()
+    assert raw.startswith("v1:") and "JBSWY3DPEHPK3PXP" not in raw
+    assert sealed.get("usr_1").totp_secret == "JBSWY3DPEHPK3PXP"
+    assert sealed.by_email(stored.email).totp_secret == "JBSWY3DPEHPK3PXP"

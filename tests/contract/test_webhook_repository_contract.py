@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 import pytest
 import sqlalchemy as sa
-from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookEndpoints, webhook_repositories
+from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookEndpoints
 from cryptopay.adapters.sql.tables_webhooks import webhook_endpoints
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.adapters.vault.envelope import EnvelopeVault, generate_kek
@@ -36,7 +36,7 @@ def engine(request, tmp_path):
 def storage(engine):
     if engine is None:
         return webhook_storage()
-    return SqlStorage(engine, repositories=webhook_repositories(SecretCipher.from_vault(VAULT)))
+    return SqlStorage(engine, cipher=SecretCipher.from_vault(VAULT))
 
 
 def endpoint(n: int, merchant_id: str = "m1", **changes) -> WebhookEndpoint:
@@ -117,6 +117,35 @@ def test_attempts_and_the_merchant_delivery_log(storage):
         assert uow.webhook_deliveries.for_merchant("m2") == [] and uow.webhook_deliveries.attempts("whd_9") == []
 
 
+def test_enabled_endpoints_are_listed_a_page_at_a_time(storage):
+    """A merchant's enabled endpoints come by id, strictly after the cursor; disabled and others' are left out."""
+    with storage.unit_of_work() as uow:
+        for n in (3, 1, 2):
+            uow.webhook_endpoints.add(endpoint(n))
+        uow.webhook_endpoints.add(endpoint(4, enabled=False))
+        uow.webhook_endpoints.add(endpoint(5, merchant_id="m2"))
+    with storage.unit_of_work() as uow:
+        endpoints = uow.webhook_endpoints
+        assert [e.id for e in endpoints.enabled_for_merchant("m1", after=None, limit=2)] == ["whe_1", "whe_2"]
+        assert [e.id for e in endpoints.enabled_for_merchant("m1", after="whe_2", limit=2)] == ["whe_3"]
+        assert endpoints.enabled_for_merchant("m9", after=None, limit=2) == []
+
+
+def test_the_delivery_log_is_paged_newest_first_by_a_cursor(storage):
+    """Each page of the log holds the deliveries older than the cursor (the previous page's last one), even
+    among deliveries created at the same instant; an unknown cursor gives an empty page."""
+    with storage.unit_of_work() as uow:
+        for n, seconds in ((1, 0), (2, 1), (3, 1), (4, 2)):
+            uow.webhook_deliveries.add(delivery(n, event=f"out_{n}", at=NOW + timedelta(seconds=seconds)))
+    with storage.unit_of_work() as uow:
+        log = uow.webhook_deliveries
+        first = log.for_merchant("m1", limit=2)
+        assert [d.id for d in first] == ["whd_4", "whd_3"]
+        assert [d.id for d in log.for_merchant("m1", limit=2, before="whd_3")] == ["whd_2", "whd_1"]
+        assert log.for_merchant("m1", before="whd_1") == [] and log.for_merchant("m1", before="whd_9") == []
+        assert [d.id for d in log.for_merchant("m1", endpoint_id="whe_1", before="whd_4", limit=1)] == ["whd_3"]
+
+
 def test_a_failed_unit_of_work_keeps_no_webhook_rows(storage):
     """Endpoints and deliveries written in a failing unit of work are rolled back with it."""
     with pytest.raises(RuntimeError), storage.unit_of_work() as uow:
@@ -151,7 +180,7 @@ def sql_engine(request, tmp_path):
 
 def test_secrets_are_stored_encrypted_and_bound_to_their_endpoint(sql_engine):
     """The secret column holds a vault blob, never the secret; a blob copied to another endpoint does not decrypt."""
-    storage = SqlStorage(sql_engine, repositories=webhook_repositories(SecretCipher.from_vault(VAULT)))
+    storage = SqlStorage(sql_engine, cipher=SecretCipher.from_vault(VAULT))
     with storage.unit_of_work() as uow:
         uow.webhook_endpoints.add(endpoint(1))
         uow.webhook_endpoints.add(endpoint(2))
@@ -167,7 +196,7 @@ def test_without_a_cipher_secrets_are_refused_unless_allowed(sql_engine):
     """No cipher means no endpoints repository unless plaintext is explicitly allowed, which never reads sealed rows."""
     with pytest.raises(InvalidInput), SqlStorage(sql_engine).unit_of_work() as uow:
         uow.webhook_endpoints.add(endpoint(1))
-    with SqlStorage(sql_engine, repositories=webhook_repositories(SecretCipher.from_vault(VAULT)))() as uow:
+    with SqlStorage(sql_engine, cipher=SecretCipher.from_vault(VAULT))() as uow:
         uow.webhook_endpoints.add(endpoint(1))
     plain = SqlWebhookEndpoints(sql_engine, allow_plaintext=True)
     plain.add(endpoint(2))
@@ -178,7 +207,7 @@ def test_without_a_cipher_secrets_are_refused_unless_allowed(sql_engine):
 
 def test_concurrent_fan_outs_create_one_delivery(sql_engine):
     """Eight transactions adding the same event's delivery to one endpoint: exactly one succeeds."""
-    storage = SqlStorage(sql_engine, repositories=webhook_repositories(SecretCipher.from_vault(VAULT)))
+    storage = SqlStorage(sql_engine, cipher=SecretCipher.from_vault(VAULT))
 
     def add(i: int) -> bool:
         try:

@@ -9,6 +9,7 @@ from cryptopay.adapters.bitcoin.esplora import EsploraClient
 from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.ports.chains import TxState
+from cryptopay.core.rails import BITCOIN
 from cryptopay.core.retry import Backoff
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
@@ -95,3 +96,13 @@ def test_bitcoin_history_is_paged_back_to_the_start_of_the_range(sim):
     for _ in range(30):
         chain.pay(OURS, 1_000, mine=True)
     assert len(_watcher(url).scan(1, chain.height, [OURS])) == 30
+
+
+def test_bitcoin_watcher_reads_the_mined_unspent_balance_of_an_address(sim):
+    """An address's balance counts mined unspent outputs only: a payment still in the mempool is not on chain yet."""
+    chain, url = sim
+    chain.pay(OURS, 150_000)
+    chain.mine()
+    chain.pay(OURS, 20_000)  # in the mempool
+    watcher = _watcher(url)
+    assert watcher.balance(OURS, BITCOIN.token("BTC").asset).amount == Decimal("0.0015")

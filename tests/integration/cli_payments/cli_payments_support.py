@@ -6,8 +6,10 @@ import json
 from typing import Any
 
 from cryptopay.core.testing.payments_stack import PaymentsStack
-from cryptopay_cli.main import app
+from cryptopay_cli.main import build_app
 from typer.testing import CliRunner, Result
+
+app = build_app()
 
 OWNER = "owner@duka.co.ke"
 runner = CliRunner()

@@ -1,7 +1,8 @@
 """A whole payments deployment in memory (``PaymentsStack``) installed as the CLI's services for each test.
 
-The stack gets the attributes the composition root's container offers beyond the use cases: ``users`` (to find a
-merchant's owner), ``rails`` (the deployment's rails), and ``webhooks_uow``/``queue`` (for redelivery).
+The CLI gets a ``Services`` over the stack (``tests.support.services.stack_services``) with what the commands read
+beyond the use cases: ``users`` (to find a merchant's owner), ``rails`` (the deployment's rails), and
+``webhooks_uow``/``queue`` (for redelivery). The stack keeps them as attributes too, for the tests to inspect.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from cryptopay.adapters.bootstrap import Services
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.rails import rail_for
@@ -22,6 +24,7 @@ from cryptopay.core.testing.webhooks import webhook_storage
 from cryptopay_cli.context import use_services
 
 from tests.integration.cli_payments.cli_payments_support import OWNER
+from tests.support.services import stack_services as services_of
 
 
 @pytest.fixture
@@ -37,6 +40,22 @@ def stack() -> Iterator[PaymentsStack]:
     deployment.webhook_storage = webhook_storage()
     deployment.webhooks_uow = deployment.webhook_storage.unit_of_work
     deployment.queue = FakeQueue(JobRegistry(), deployment.clock)
-    previous = use_services(deployment)
+    deployment.services = services_of(
+        deployment,
+        users=deployment.users,
+        rails=deployment.rails,
+        webhooks_uow=deployment.webhooks_uow,
+        queue=deployment.queue,
+        audit=deployment.audit_trail,
+        notifier=deployment.notifier,
+    )
+    previous = use_services(deployment.services)
     yield deployment
     use_services(previous)
+
+
+@pytest.fixture
+def stack_services(stack: Any) -> Services:
+    """The ``Services`` the CLI runs on in these tests."""
+    found: Services = stack.services
+    return found

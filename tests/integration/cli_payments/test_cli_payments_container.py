@@ -6,23 +6,22 @@ import json
 import os
 
 import pytest
-from cryptopay.adapters import bootstrap
-from cryptopay_cli.context import use_services
-from cryptopay_cli.main import app
+from cryptopay_cli.context import begin_invocation, use_services
+from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
+
+app = build_app()
 
 
 @pytest.fixture
 def embedded(tmp_path, monkeypatch):
-    """No installed services: the commands use ``bootstrap.container()``, built from a fresh data directory."""
+    """No installed services: the commands build the root's ``Services`` from a fresh data directory."""
     for name in [n for n in os.environ if n.startswith("CRYPTOPAY_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("CRYPTOPAY_DATA_DIR", str(tmp_path / "data"))
     previous = use_services(None)
-    bootstrap.container.cache_clear()
     yield
-    bootstrap.container().close()
-    bootstrap.container.cache_clear()
+    begin_invocation()
     use_services(previous)
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from cryptopay_cli.main import app
+from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
+
+app = build_app()
 
 runner = CliRunner()
 

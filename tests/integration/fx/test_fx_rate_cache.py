@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 import redis
-from cryptopay.adapters.fx import BinanceTickerSource, FxSettings, RedisRateCache, build_cache
+from cryptopay.adapters.fx import BinanceTickerSource, FxSettings, ProcessRateCache, RedisRateCache, build_cache
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair, Rate
 from cryptopay.core.pricing import CachedRateSource
@@ -89,4 +89,4 @@ def test_settings_choose_redis_when_configured_and_in_process_otherwise(redis_ur
     clock = ManualClock()
     with_redis = FxSettings.from_env({"CRYPTOPAY_FX_REDIS_URL": redis_url})
     assert isinstance(build_cache(with_redis, clock=clock), RedisRateCache)
-    assert isinstance(build_cache(FxSettings.from_env({}), clock=clock), InMemoryRateCache)
+    assert isinstance(build_cache(FxSettings.from_env({}), clock=clock), ProcessRateCache)

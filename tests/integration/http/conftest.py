@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from cryptopay.core.testing.system import ManualClock, SequentialIds
-from cryptopay_http import Services, in_memory_services
+from cryptopay_http import Services
 
 from tests.integration.http.http_support import app as app
 from tests.integration.http.http_support import auth as auth
 from tests.integration.http.http_support import client as client
 from tests.integration.http.http_support import fast_hasher
+from tests.support.services import in_memory_services
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay.core.testing.identity import StdlibTotp
 from cryptopay_http import (
+    ApiSettings,
     Services,
-    Settings,
     create_app,
     current_principal,
     idempotent,
@@ -29,6 +29,8 @@ from cryptopay_http.passwords import Argon2Hasher
 from cryptopay_http.runtime import Runtime
 from flask import Blueprint, Flask, current_app
 from flask.testing import FlaskClient
+
+from tests.support.services import with_api
 
 TOKEN_SECRET = "test-token-secret-" + "s" * 40
 PASSWORD = "correct horse battery staple"
@@ -76,7 +78,7 @@ def probe_blueprint() -> Blueprint:
 
 def make_app(services: Services, **settings: Any) -> Flask:
     options = {"token_secret": TOKEN_SECRET, "cookie_secure": False, "rate_limit": 1000, "auth_rate_limit": 1000}
-    app = create_app(Settings(**{**options, **settings}), services)
+    app = create_app(with_api(services, ApiSettings(**{**options, **settings})))
     app.register_blueprint(probe_blueprint())
     app.config["TESTING"] = True
     return app

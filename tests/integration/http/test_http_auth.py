@@ -23,7 +23,7 @@ def test_register_refuses_a_taken_email_and_an_admin_role(client, auth):
     assert again.status_code == 409
     admin = client.post("/v1/auth/register", json={"email": "x@example.co.ke", "password": PASSWORD, "role": "admin"})
     assert admin.status_code == 422
-    assert admin.json["errors"] == [{"field": "role", "detail": admin.json["detail"]}]
+    assert [e["field"] for e in admin.json["errors"]] == ["role"] and "admin" in admin.json["detail"]
 
 
 def test_register_reports_every_bad_field(client):

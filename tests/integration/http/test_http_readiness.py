@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import psycopg
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build
 from cryptopay.adapters.sql import upgrade
-from cryptopay_http import in_memory_services
 
 from tests.integration.http.http_support import fast_hasher, make_app
+from tests.support.services import in_memory_services
 
 
 def _readyz(env: dict[str, str]) -> tuple[int, dict[str, str]]:
-    container = build(RootSettings.from_env(env))
+    root = build(RootSettings.from_env(env))
     try:
-        services = in_memory_services(hasher=fast_hasher())
-        services.readiness_checks = container.readiness_checks()
+        services = attrs.evolve(in_memory_services(hasher=fast_hasher()), readiness_checks=root.readiness_checks)
         response = make_app(services).test_client().get("/readyz")
         body = response.json
         return response.status_code, body["checks"]
     finally:
-        container.close()
+        root.close()
 
 
 def test_readyz_is_503_on_an_unmigrated_database_and_ok_at_head(postgres_admin_url, tmp_path: Path):

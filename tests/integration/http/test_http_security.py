@@ -40,7 +40,9 @@ def test_the_role_is_reloaded_on_every_request(client, auth, app):
     headers, merchant_id = auth.merchant()
     assert client.get(f"/v1/merchants/{merchant_id}", headers=headers).status_code == 200
     email = client.get("/v1/me", headers=headers).json["user"]["email"]
-    UserAdmin(app.extensions["cryptopay"].accounts).set_role(email, Role.PERSONAL, actor="operator:test")
+    accounts = app.extensions["cryptopay"].accounts
+    admin = UserAdmin(accounts.users, accounts.hasher, accounts.audit, accounts.clock, accounts.ids, accounts.sessions)
+    admin.set_role(email, Role.PERSONAL, actor="operator:test")
     assert client.get(f"/v1/merchants/{merchant_id}", headers=headers).status_code == 403
     assert client.get("/v1/me", headers=headers).json["role"] == "personal"
 
@@ -146,3 +148,38 @@ def test_security_events_are_audited(client, auth, services):
     client.post("/v1/auth/logout", json={"refresh_token": session["refresh_token"]})
     assert _actions(services) == ["auth.register", "auth.login_failed", "auth.login", "auth.logout"]
     assert all(PASSWORD not in str(record) for record in services.audit.records())
+
+
+def test_every_change_an_admin_makes_is_audited(client, auth, services):
+    """An admin's successful write through the API (here a merchant rename) leaves an admin.request record."""
+    _, merchant_id = auth.merchant()
+    admin = auth.user("admin")
+    renamed = client.patch(f"/v1/merchants/{merchant_id}", json={"business_name": "Renamed"}, headers=admin)
+    assert renamed.status_code == 200
+    routes = [r.subject for r in services.audit.records() if r.action == "admin.request"]
+    assert "route:/v1/merchants/<merchant_id>" in routes
+
+
+def test_a_logout_in_one_api_process_ends_the_session_in_another_at_once(services, redis_url):
+    """Two API processes sharing a Redis epoch: a logout through one is refused by the other on the next request."""
+    import uuid
+
+    import attrs
+    import redis
+    from cryptopay.adapters.bootstrap import ready
+    from cryptopay.adapters.cache import RedisEpoch
+
+    from tests.integration.http.http_support import AuthActions, make_app
+
+    epoch = RedisEpoch(redis.Redis.from_url(redis_url), key=f"test:session-epoch:{uuid.uuid4().hex}")
+    shared = attrs.evolve(services, session_epoch=ready(epoch))
+    first, second = make_app(shared), make_app(shared)  # one runtime (and session cache) each
+    auth = AuthActions(first, first.test_client())
+    session = _session(auth, "two@example.co.ke")
+    headers = bearer(session["access_token"])
+    other = second.test_client()
+    assert other.get("/v1/me", headers=headers).status_code == 200  # cached in the second process now
+    assert (
+        first.test_client().post("/v1/auth/logout", json={"refresh_token": session["refresh_token"]}).status_code == 204
+    )
+    assert other.get("/v1/me", headers=headers).status_code == 401

@@ -12,8 +12,10 @@ import urllib.request
 import urllib.response
 import uuid
 
+import attrs
 import pytest
-from cryptopay_http.ratelimit import RedisRateLimiter
+from cryptopay.adapters.bootstrap import ready
+from cryptopay.adapters.ratelimit import RedisRateLimiter
 
 from tests.integration.http.http_support import AuthActions, make_app
 
@@ -31,8 +33,8 @@ def test_redis_limiter_counts_per_key_and_sets_an_expiry(redis_url):
 @pytest.mark.redis
 def test_app_rate_limits_through_redis(services, redis_url):
     """Wired with the Redis limiter, the app answers 429 after the limit."""
-    services.rate_limiter = RedisRateLimiter.from_url(redis_url, prefix=f"test:{uuid.uuid4().hex}:")
-    app = make_app(services, rate_limit=2)
+    limiter = RedisRateLimiter.from_url(redis_url, prefix=f"test:{uuid.uuid4().hex}:")
+    app = make_app(attrs.evolve(services, rate_limiter=ready(limiter)), rate_limit=2)
     client = app.test_client()
     headers = AuthActions(app, client).user("personal")
     assert [client.get("/v1/me", headers=headers).status_code for _ in range(3)] == [200, 200, 429]

@@ -6,12 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from cryptopay.adapters.bootstrap import Settings as RootSettings
-from cryptopay.adapters.bootstrap import build
-from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
-from cryptopay.core.testing.identity import InMemoryRateLimiter
-from cryptopay_http import Services
+from cryptopay.adapters.bootstrap import build, ready
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import PASSWORD, SETTLEMENT, AuthActions, fast_hasher, make_app
@@ -22,7 +20,7 @@ BAD = ["a\x00b", "\ud800"]
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def sql_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[FlaskClient, AuthActions]]:
-    """The app over the real SQL repositories and container, on SQLite or a fresh PostgreSQL database."""
+    """The app over the root's real SQL services, on SQLite or a fresh PostgreSQL database."""
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
     if request.param == "sqlite":
         yield from _client(env)
@@ -32,24 +30,13 @@ def sql_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
 
 
 def _client(env: dict[str, str]) -> Iterator[tuple[FlaskClient, AuthActions]]:
-    container = build(RootSettings.from_env(env))
+    root = build(RootSettings.from_env(env))
     try:
-        services = Services(
-            **sql_identity_repositories(container.engine),
-            rate_limiter=InMemoryRateLimiter(container.clock),
-            password_hasher=fast_hasher(),
-            clock=container.clock,
-            ids=container.ids,
-            extra={"payments": container, "webhooks": container},
-            audit=container.audit_trail,
-            notifier=container.notifier,
-            totp=container.totp,
-        )
-        app = make_app(services)
+        app = make_app(attrs.evolve(root, password_hasher=ready(fast_hasher())))
         client = app.test_client()
         yield client, AuthActions(app, client)
     finally:
-        container.close()
+        root.close()
 
 
 def _refused(response: Any) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 from cryptopay.core.testing.payments_stack import PaymentsStack
-from cryptopay_http import Services, in_memory_services
+from cryptopay_http import Services
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import AuthActions, fast_hasher
 from tests.integration.http.http_support import app as app
 from tests.integration.http.http_support import auth as auth
 from tests.integration.http.http_support import client as client
-from tests.integration.http_payments.payments_support import INSTANT, Shop, WebhookRig, payments_extra
+from tests.integration.http_payments.payments_support import INSTANT, RAILS, Shop, WebhookRig
+from tests.support.services import in_memory_services, with_stack
 
 
 @pytest.fixture
@@ -27,9 +28,8 @@ def hooks(stack: PaymentsStack) -> WebhookRig:
 @pytest.fixture
 def services(stack: PaymentsStack, hooks: WebhookRig) -> Services:
     services = in_memory_services(clock=stack.clock, ids=stack.ids, hasher=fast_hasher())
-    services.merchants = stack.merchants  # settlements read the profiles the API creates
-    services.extra["payments"] = payments_extra(stack, hooks)
-    return services
+    # the API creates merchant profiles in the stack's store, which settlements read
+    return with_stack(services, stack, rails=RAILS, webhooks_uow=hooks.uow, queue=hooks.queue)
 
 
 @pytest.fixture

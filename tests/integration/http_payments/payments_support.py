@@ -1,14 +1,13 @@
-"""Helpers for the payment resources over HTTP: the services behind ``extra["payments"]``, webhooks, merchants.
+"""Helpers for the payment resources over HTTP: the deployment's rails, webhooks, merchants.
 
-``payments_extra`` is the object the composition root must offer as ``services.extra["payments"]``: the
-``PaymentsStack`` use cases plus ``quotes``, ``rails`` and ``webhooks``. The webhook rig keeps its own in-memory
-storage; ``relay`` copies the stack's new outbox messages into it, standing in for the one shared database.
+The app's ``Services`` carry the ``PaymentsStack`` use cases (``tests.support.services.with_stack``). The webhook
+rig keeps its own in-memory storage; ``relay`` copies the stack's new outbox messages into it, standing in for the
+one shared database.
 """
 
 from __future__ import annotations
 
 import uuid
-from types import SimpleNamespace
 from typing import Any
 
 from cryptopay.core.outbox import OutboxMessage
@@ -29,12 +28,10 @@ RAILS = {
     "usdt-ethereum": rail_for("ethereum", "USDT", confirmations=3),
 }
 INSTANT = {"schedule": "instant", "method": "mpesa_b2c", "destination": "0712345678"}
-USE_CASES = ("invoicing", "detection", "settling", "payouts", "refunds", "merchants", "ledger", "pricer", "uow")
-USE_CASES += ("listings", "reconciliation")
 
 
 class WebhookRig:
-    """``payments.webhooks``: an in-memory webhook storage, a fake queue running deliveries, a recording sender."""
+    """The webhook ports: an in-memory webhook storage, a fake queue running deliveries, a recording sender."""
 
     def __init__(self, stack: PaymentsStack) -> None:
         self.storage = webhook_storage()
@@ -45,7 +42,6 @@ class WebhookRig:
         registry = JobRegistry()
         registry.register(DELIVER_JOB, self._deliver)
         self.queue = FakeQueue(registry, self.clock)
-        self.allow_insecure_urls = False
         self._stack = stack
         self._copied: set[str] = set()
 
@@ -69,14 +65,6 @@ class WebhookRig:
 
     def deliveries(self) -> list[Any]:
         return deliveries_of(self.storage).all()
-
-
-def payments_extra(stack: PaymentsStack, webhooks: WebhookRig) -> SimpleNamespace:
-    """What ``services.extra["payments"]`` offers: the stack's use cases, ``quotes``, ``rails`` and ``webhooks``."""
-    parts = {name: getattr(stack, name) for name in USE_CASES}
-    # PaymentsStack keeps its quote repository inside the pricer; the composition root has it as ``quotes``.
-    quotes = stack.pricer._quotes
-    return SimpleNamespace(**parts, clock=stack.clock, ids=stack.ids, quotes=quotes, rails=RAILS, webhooks=webhooks)
 
 
 class Shop:

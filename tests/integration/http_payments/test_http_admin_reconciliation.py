@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from cryptopay.core.reconciliation import CHECKS
+from cryptopay.core.mobile_money import token_from_url
+from cryptopay.core.reconciliation import CHECKS, render_statement
+from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.testing.mpesa_statement import statement_of
+from cryptopay.sandbox._wire import dumps
 
 from tests.integration.http_payments.payments_support import idem
 
@@ -56,5 +60,46 @@ def test_only_admins_reconcile(client, auth, shop):
 def test_the_route_is_in_the_openapi_document(client):
     """The admin route is documented with its response schema, security and problem responses."""
     op = client.get("/openapi.json").json["paths"][ROUTE]["get"]
-    assert op["summary"] and op["security"] and "default" in op["responses"] and "403" in op["responses"]
+    assert op["summary"] and op["security"] and "401" in op["responses"] and "403" in op["responses"]
     assert "admin" in op["tags"]
+
+
+def test_an_account_balance_answer_posted_to_its_hook_feeds_the_float_check(client, auth, stack, shop):
+    """Daraja's Account Balance answer on its hook (with the query's token) is kept, and the next report compares
+    the float with it; a forged token is a 403 problem that keeps nothing."""
+    stack.float_balance.ask()
+    [delivery] = [d for d in stack.mpesa.outbox if d.url.startswith(stack.balance_urls.result)]
+    stack.mpesa.outbox.clear()
+    forged = client.post("/hooks/daraja/balance/result/not-ours", data=dumps(delivery.payload))
+    assert forged.status_code == 403 and forged.mimetype == "application/problem+json"
+    assert stack.float_balance.latest() is None
+    token = token_from_url(delivery.url)
+    kept = client.post(f"/hooks/daraja/balance/result/{token}", data=dumps(delivery.payload))
+    assert kept.status_code == 200 and kept.json["ResultCode"] == 0
+    report = client.get(ROUTE, headers=auth.user("admin")).json
+    (float_check,) = [c for c in report["checks"] if c["name"] == "mpesa-float"]
+    assert float_check["ok"] and not float_check["skipped"]
+
+
+def test_an_admin_reconciles_against_mpesa_s_statement_and_balance(client, auth, stack, shop):
+    """Posting M-Pesa's statement (one CSV line per string) and balance shows the payout M-Pesa paid that our books
+    do not know about; an unreadable statement or amount is a 422 problem and reconciles nothing."""
+    stack.mpesa.set_scenario("254712345678", Scenario.LOST_CALLBACK)
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    admin = auth.user("admin")
+    client.post("/v1/settlements/run", json={"merchant_id": shop.id}, headers=idem(admin))
+    [payout] = stack.payouts.submit_payouts()
+    lines = render_statement(statement_of(stack.mpesa)).splitlines()
+    body = {"statement": lines, "mpesa_balance": str(stack.mpesa.float_balance.amount), "float_baseline": "10000000"}
+    report = client.post(ROUTE, json=body, headers=admin).json
+    assert not report["clean"]
+    (statement,) = [c for c in report["checks"] if c["name"] == "mpesa-statement"]
+    assert statement["differences"][0]["subject"] == f"payout {payout.id} (submitted)"
+    (float_check,) = [c for c in report["checks"] if c["name"] == "mpesa-float"]
+    assert float_check["differences"][0]["actual"].endswith("per Account Balance")
+    for bad in ({"statement": ["date,amount", "x,1"]}, {"mpesa_balance": "1.234"}, {"mpesa_balance": "-5"}):
+        refused = client.post(ROUTE, json=bad, headers=admin)
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json", (bad, refused.json)
+    assert client.post(ROUTE, json={}, headers=shop.headers).status_code == 403

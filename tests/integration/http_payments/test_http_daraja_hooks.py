@@ -10,13 +10,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from cryptopay.core.testing.payments_stack import PaymentsStack
-from cryptopay_http import Services
-from cryptopay_http.blueprints.daraja_hooks import UNVOUCHED_LIMIT_PER_MINUTE, allowlist_from_env
+from cryptopay_http.blueprints.daraja_hooks import UNVOUCHED_LIMIT_PER_MINUTE
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from tests.integration.http_payments.payments_support import Shop, daraja_body, hook_path, idem
+from tests.support.services import allow_daraja_sources
 
 SAFARICOM = {"REMOTE_ADDR": "196.201.214.200"}
 
@@ -51,9 +51,9 @@ def test_a_forged_token_gets_the_same_answer_whether_or_not_the_payout_exists_an
     assert audit_rows(stack) == before and stack.payouts.match_kept_answers() == []
 
 
-def test_the_source_is_checked_before_the_body_is_read(client, services: Services):
+def test_the_source_is_checked_before_the_body_is_read(app, client):
     """With an allowlist, a stranger's unreadable body is a 403 (not a 422): the body was never parsed."""
-    services.extra["daraja_allowlist"] = allowlist_from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom"})
+    allow_daraja_sources(app, "safaricom")
     stranger = client.post("/hooks/daraja/payouts/result/tok", data="[1, 2", content_type="application/json")
     assert stranger.status_code == 403
     vouched = client.post(
@@ -71,9 +71,9 @@ def test_callers_no_allowlist_vouches_for_are_rate_limited(client):
     assert set(answers[:-1]) == {422} and answers[-1] == 429
 
 
-def test_an_unknown_token_from_an_allowed_source_is_kept_and_matched_later(client, services, stack, shop):
+def test_an_unknown_token_from_an_allowed_source_is_kept_and_matched_later(app, client, stack, shop):
     """From Safaricom's address, an answer whose token we never issued is acknowledged, kept, and matched by id."""
-    services.extra["daraja_allowlist"] = allowlist_from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom"})
+    allow_daraja_sources(app, "safaricom")
     path, body = sent_payout(client, stack, shop)
     lost = path.rsplit("/", 1)[0] + "/a-token-whose-record-was-lost"
     answer = client.post(lost, data=body, content_type="application/json", environ_base=SAFARICOM)

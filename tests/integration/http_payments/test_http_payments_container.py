@@ -1,41 +1,27 @@
-"""The payment resources over the composition root's real container (SQLite): the wiring the server runs with."""
+"""The payment resources over the composition root's real ``Services`` (SQLite): the wiring the server runs with."""
 
 from __future__ import annotations
 
+import attrs
 from cryptopay.adapters.bootstrap import Settings as RootSettings
-from cryptopay.adapters.bootstrap import build
+from cryptopay.adapters.bootstrap import build, payout_urls, ready
 from cryptopay.adapters.passwords import Argon2Hasher
-from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
-from cryptopay.core.testing.identity import InMemoryRateLimiter
-from cryptopay_http import Services
-from cryptopay_http.blueprints.daraja_hooks import payout_urls
 
 from tests.integration.http.http_support import AuthActions, make_app
 from tests.integration.http_payments.payments_support import INSTANT, Shop
 
 
-def test_the_container_serves_stores_listings_and_webhooks_and_calls_back_to_our_hooks(tmp_path):
-    """Over the real container: stores, listings, webhook endpoints and FX refusals work; Daraja gets our hook URLs."""
+def test_the_root_serves_stores_listings_and_webhooks_and_calls_back_to_our_hooks(tmp_path):
+    """Over the real root: stores, listings, webhook endpoints and FX refusals work; Daraja gets our hook URLs."""
     env = {
         "CRYPTOPAY_DATA_DIR": str(tmp_path),
         "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com",
         "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9",
         "CRYPTOPAY_FX_SANDBOX_URL": "http://127.0.0.1:9",
     }
-    container = build(RootSettings.from_env(env))
+    root = build(RootSettings.from_env(env))
     try:
-        services = Services(
-            **sql_identity_repositories(container.engine),
-            rate_limiter=InMemoryRateLimiter(container.clock),
-            password_hasher=Argon2Hasher(time_cost=1, memory_cost=1024),
-            clock=container.clock,
-            ids=container.ids,
-            extra={"payments": container, "webhooks": container},
-            audit=container.audit_trail,
-            notifier=container.notifier,
-            totp=container.totp,
-        )
-        app = make_app(services)
+        app = make_app(attrs.evolve(root, password_hasher=ready(Argon2Hasher(time_cost=1, memory_cost=1024))))
         client = app.test_client()
         shop = Shop(AuthActions(app, client), client, "Duka Ltd", INSTANT)
         assert shop.store(["usdt-tron"])["rails"] == ["usdt-tron"]
@@ -50,9 +36,10 @@ def test_the_container_serves_stores_listings_and_webhooks_and_calls_back_to_our
         assert [e["id"] for e in listed] == [created.json["endpoint"]["id"]]
         quote = client.get("/v1/fx/quote?pair=USDT/KES", headers=shop.headers)  # no FX source answers on port 9
         assert quote.status_code == 503 and quote.content_type == "application/problem+json"
-        assert container.payout_urls == payout_urls("https://pay.example.com")
+        urls = payout_urls(root.settings.public_url)
+        assert urls.result == "https://pay.example.com/hooks/daraja/payouts/result"
         rules = {rule.rule.rsplit("/<", 1)[0] for rule in app.url_map.iter_rules()}
-        for url in (container.payout_urls.result, container.payout_urls.status_timeout):
+        for url in (urls.result, urls.timeout, urls.status_result, urls.status_timeout):
             assert url.removeprefix("https://pay.example.com") in rules
     finally:
-        container.close()
+        root.close()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from cryptopay.core.money import Money
-from cryptopay_http.blueprints.daraja_hooks import allowlist_from_env
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.http_payments.payments_support import INSTANT, Shop, daraja_body, hook_path, idem, key_headers
+from tests.support.services import allow_daraja_sources
 
 
 def test_a_merchant_is_paid_in_usdt_and_settled_in_shillings(client, auth, stack, shop):
@@ -205,9 +205,9 @@ def test_the_qr_code_is_an_svg_of_the_rails_uri(client, shop):
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "rail"
 
 
-def test_a_source_allowlist_refuses_callbacks_from_elsewhere(client, services, stack, shop):
+def test_a_source_allowlist_refuses_callbacks_from_elsewhere(app, client, stack, shop):
     """With an allowlist set, a callback from another address is a 403 problem; one from Safaricom is applied."""
-    services.extra["daraja_allowlist"] = allowlist_from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom"})
+    allow_daraja_sources(app, "safaricom")
     invoice = shop.invoice()
     stack.pay(invoice["id"])
     stack.confirm(3)

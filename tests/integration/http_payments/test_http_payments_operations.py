@@ -118,7 +118,7 @@ def test_openapi_documents_every_payment_route(client):
     assert documented >= NEW_ROUTES
     for path, method in NEW_ROUTES:
         op = document["paths"][path][method]
-        assert op["summary"] and op["security"] and "default" in op["responses"], (path, method)
+        assert op["summary"] and op["security"] and "401" in op["responses"], (path, method)
     create = document["paths"]["/v1/invoices"]["post"]
     assert {"apiKey": ["invoices:write"]} in create["security"]
     assert any(p["name"] == "Idempotency-Key" and not p["required"] for p in create["parameters"])
@@ -126,8 +126,8 @@ def test_openapi_documents_every_payment_route(client):
     assert any(p["name"] == "Idempotency-Key" and p["required"] for p in run["parameters"])
     qr = document["paths"]["/v1/invoices/{invoice_id}/qr.svg"]["get"]["responses"]["200"]
     assert "image/svg+xml" in qr["content"]
-    hooks = [op for path, ops in document["paths"].items() if path.startswith("/hooks/") for op in ops.values()]
-    assert len(hooks) == 4 and all(op["tags"] == ["internal"] and op["security"] == [] for op in hooks)
+    assert not [path for path in document["paths"] if path.startswith("/hooks/")]  # Safaricom's, not integrators'
+
     schemas = document["components"]["schemas"]
     assert schemas["CreateInvoice"]["properties"]["amount"]["type"] == "string"
     assert schemas["CreateInvoice"]["properties"]["currency"]["enum"] == ["KES", "USDT"]

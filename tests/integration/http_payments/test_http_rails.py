@@ -5,21 +5,19 @@ from __future__ import annotations
 import pytest
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.payments_stack import PaymentsStack
-from cryptopay_http import Services, in_memory_services
+from cryptopay_http import Services
 
 from tests.integration.http.http_support import fast_hasher
-from tests.integration.http_payments.payments_support import RAILS, WebhookRig, payments_extra
+from tests.integration.http_payments.payments_support import RAILS, WebhookRig
+from tests.support.services import in_memory_services, with_stack
 
 
 @pytest.fixture
 def services(stack: PaymentsStack, hooks: WebhookRig) -> Services:
     """The payments stack offering BTC on bitcoin too, although its only rate source quotes no BTC pair."""
     services = in_memory_services(clock=stack.clock, ids=stack.ids, hasher=fast_hasher())
-    services.merchants = stack.merchants
-    extra = payments_extra(stack, hooks)
-    extra.rails = {**RAILS, "btc-bitcoin": rail_for("bitcoin", "BTC")}
-    services.extra["payments"] = extra
-    return services
+    rails = {**RAILS, "btc-bitcoin": rail_for("bitcoin", "BTC")}
+    return with_stack(services, stack, rails=rails, webhooks_uow=hooks.uow, queue=hooks.queue)
 
 
 def test_a_rail_nothing_can_price_is_refused_when_the_store_is_saved(client, auth):

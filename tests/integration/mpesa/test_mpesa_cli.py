@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from cryptopay_cli.main import app
+from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
+
+app = build_app()
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "daraja"
 KEYS = {"kind", "success", "result_code", "result_desc", "receipt", "amount", "phone", "occurred_at", "reference"}

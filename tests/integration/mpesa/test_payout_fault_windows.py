@@ -109,3 +109,31 @@ def test_a_worker_killed_at_a_recovery_window_leaves_a_payout_that_ends_paid_onc
         assert done.state is PayoutState.COMPLETED and len(sent) == 1 and sent[0].state == "succeeded"
         assert stack.books_balanced()
     engine.dispose()
+
+
+def test_a_status_answer_posted_before_the_sandbox_replies_still_completes_the_payout(
+    tmp_path: Path, certificate: tuple[SandboxCertificate, Path]
+) -> None:
+    """The result callback is lost and the sandbox posts the status answer before replying: the payout ends paid."""
+    database_url = f"sqlite:///{tmp_path / 'cryptopay.db'}"
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with RealPaymentsStack.running(engine, *certificate) as stack:
+        handled: list[str] = []
+
+        def handle_at_once(path: str, payload: object) -> dict[str, object]:
+            # the hooks' work, done while the sandbox still holds the status request open
+            done = stack.deliver(stack.sink.url_for(path), payload)
+            handled.append(done.state.value if done else "none")
+            return {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+        payout = planned(stack, LOST_PHONE)
+        stack.payouts.submit_payouts()
+        stack.deliver_callbacks()
+        stack.sandbox.config = attrs.evolve(stack.sandbox.config, answers_first=True)
+        stack.sink.reply = handle_at_once
+        stack.clock.advance(minutes=2)
+        stack.payouts.query_stale_payouts()
+        assert handled == ["completed"]
+        assert stack.payouts.get_payout(payout.id).state is PayoutState.COMPLETED and stack.books_balanced()
+    engine.dispose()

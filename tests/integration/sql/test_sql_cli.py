@@ -12,9 +12,11 @@ from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.ledger import Account, AccountKind, Ledger
 from cryptopay.core.money import KES, Money
-from cryptopay_cli.main import app
+from cryptopay_cli.main import build_app
 from sqlalchemy import text
 from typer.testing import CliRunner
+
+app = build_app()
 
 runner = CliRunner()
 

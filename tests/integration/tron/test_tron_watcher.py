@@ -87,3 +87,13 @@ def test_tron_a_transient_failure_is_retried_transparently(sim):
     chain.transfer_token(usdt, PAYER, OURS, 1_000_000)
     chain.failures_left = 2
     assert len(_watcher(url, usdt, attempts=4).scan(1, chain.head, [OURS])) == 1
+
+
+def test_tron_watcher_reads_the_token_balance_of_an_address(sim):
+    """The USDT balance at an address is its ``balanceOf``, in the token's decimals (for custody reconciliation)."""
+    chain, usdt, url = sim
+    chain.transfer_token(usdt, PAYER, OURS, 1_500_000)
+    chain.transfer_token(usdt, PAYER, OURS, 250_000)
+    watcher = _watcher(url, usdt)
+    assert watcher.balance(OURS, rail_for("tron", "USDT").asset).amount == Decimal("1.75")
+    assert watcher.balance(OTHER, rail_for("tron", "USDT").asset).amount == 0

@@ -5,27 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
-from cryptopay.adapters.bootstrap import Container, build
+from cryptopay.adapters.bootstrap import Services, build, ready
 from cryptopay.adapters.bootstrap import Settings as RootSettings
-from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.relay import RELAY_JOB
-from cryptopay.core.testing.identity import InMemoryRateLimiter
 from cryptopay.core.webhooks import DeliveryStatus
-from cryptopay_http import Services
 from cryptopay_worker import WorkerServices, build_registry
 
 from tests.integration.http.http_support import AuthActions, fast_hasher, make_app
 
 
-def _container(tmp_path: Path, **env: str) -> Container:
+def _container(tmp_path: Path, **env: str) -> Services:
     settings = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "1", **env}
     return build(RootSettings.from_env(settings))
 
 
 @pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[Container]:
+def embedded(tmp_path: Path) -> Iterator[Services]:
     container = _container(tmp_path)
     yield container
     container.close()
@@ -36,7 +34,7 @@ def test_the_inline_queue_knows_every_job_the_worker_runs(tmp_path, redis_url, r
     """With or without Redis, the container's registry holds every job name the RQ worker registers."""
     container = _container(tmp_path, **({"CRYPTOPAY_REDIS_URL": redis_url} if redis else {}))
     try:
-        worker = build_registry(WorkerServices.from_container(container))
+        worker = build_registry(WorkerServices.of(container))
         inline = container.job_registry
         assert worker.names() <= inline.names()
         for name in worker.names():
@@ -47,21 +45,15 @@ def test_the_inline_queue_knows_every_job_the_worker_runs(tmp_path, redis_url, r
 
 def test_redelivery_is_delivered_in_the_embedded_setup(embedded, receiver):
     """POST .../redeliver on the inline queue sends the delivery again instead of leaving it pending."""
-    services = Services(
-        **sql_identity_repositories(embedded.engine),
-        rate_limiter=InMemoryRateLimiter(embedded.clock),
-        password_hasher=fast_hasher(),
-        clock=embedded.clock,
-        ids=embedded.ids,
-        extra={"payments": embedded, "webhooks": embedded},
-    )
-    app = make_app(services)
+    app = make_app(attrs.evolve(embedded, password_hasher=ready(fast_hasher())))
     client = app.test_client()
-    headers, merchant_id = AuthActions(app, client).merchant()
+    auth = AuthActions(app, client)
+    headers, merchant_id = auth.merchant()
+    headers = auth.stepped_up(headers)  # webhook endpoints need a step-up
     created = client.post("/v1/webhook-endpoints", json={"url": receiver.url}, headers=headers)
     assert created.status_code == 201, created.json
     message = OutboxMessage.new("out_1", "invoice.created", {"merchant_id": merchant_id}, at=embedded.clock.now())
-    with embedded.uow_factory() as uow:
+    with embedded.webhooks_uow() as uow:
         uow.outbox.add(message)
     embedded.queue.enqueue(RELAY_JOB, {})
     assert embedded.queue.drain()

@@ -66,3 +66,24 @@ def test_fx_rates_and_rate_limits_are_kept_per_deployment(client, two) -> None:
     for keys in two:
         for key in client.scan_iter(f"{keys.deployment}:*"):
             client.delete(key)
+
+
+def test_two_deployments_wired_from_settings_on_one_redis_keep_their_scheduled_jobs(redis_url, two, tmp_path) -> None:
+    """Wired by the composition root, each deployment's queue takes the same repeating-job id as new."""
+    from cryptopay.adapters.bootstrap import Settings, build
+
+    job_id = "payouts-query_status-2026-12-05T10-00-00"
+    created = []
+    for keys in two:
+        env = {
+            "CRYPTOPAY_DATA_DIR": str(tmp_path / keys.deployment),
+            "CRYPTOPAY_REDIS_URL": redis_url,
+            "CRYPTOPAY_DEPLOYMENT": keys.deployment,
+            "CRYPTOPAY_QUEUE_NAME": "jobs",
+        }
+        container = build(Settings.from_env(env))
+        try:
+            created.append(container.queue.enqueue("payouts.query_status", {}, job_id=job_id).created)
+        finally:
+            container.close()
+    assert created == [True, True]

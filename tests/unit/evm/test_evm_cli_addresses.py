@@ -8,8 +8,10 @@ import pytest
 from cryptopay.adapters.bitcoin.addresses import validate_address as bitcoin_validate
 from cryptopay.adapters.evm.keys import account_xpub
 from cryptopay.adapters.tron.addresses import validate_address as tron_validate
-from cryptopay_cli.main import app
+from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
+
+app = build_app()
 
 runner = CliRunner()
 XPUB = account_xpub("test test test test test test test test test test test junk")

@@ -13,8 +13,10 @@ from cryptopay.core.ledger import HoldState, Ledger
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.system import ManualClock, SequentialIds
-from cryptopay_cli.main import app
+from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
+
+app = build_app()
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 FEE = FeeSchedule(product=FeeProduct.MERCHANT, asset=USDT, version=1, effective_from=NOW, percent=Decimal("2"))

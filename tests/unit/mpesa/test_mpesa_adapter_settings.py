@@ -44,6 +44,12 @@ def test_settings_from_environment() -> None:
         DarajaSettings.from_env({})
 
 
+def test_settings_from_environment_default_like_the_constructor() -> None:
+    """Unset CRYPTOPAY_MPESA_* variables leave every field at the constructor's default."""
+    env = {"CRYPTOPAY_MPESA_" + name.upper(): value for name, value in KEYS.items()}
+    assert DarajaSettings.from_env(env) == DarajaSettings(**KEYS)
+
+
 def test_token_cache_refreshes_before_expiry_and_after_invalidation() -> None:
     """A one-hour token is reused for ~50 minutes, then refreshed; invalidating the current one forces a fetch."""
     now = [0.0]

@@ -105,6 +105,21 @@ def test_a_success_missing_the_amount_or_the_receiving_party_moves_nothing(drop:
     assert stack.balance(flows.FLOAT) == Money.zero(KES)
 
 
+def test_a_success_that_carries_none_of_the_payout_s_ids_moves_nothing() -> None:
+    """A success result must carry the payout's OriginatorConversationID or ConversationID."""
+    stack, payout = planned_payout(LOST)
+    stack.payouts.submit_payouts()
+    sim = stack.mpesa.transaction(payout.originator_id or "")
+    anonymous = daraja_payloads.b2c_result(
+        sim.reference, sim.conversation_id, "SBX1", AMOUNT, OK_PHONE, stack.clock.now(), Money.of("1", KES)
+    )
+    for key in ("OriginatorConversationID", "ConversationID"):
+        del anonymous["Result"][key]
+    doubt = stack.deliver(sim.result_url or "", anonymous)
+    assert doubt is not None and doubt.state is PayoutState.UNKNOWN
+    assert stack.balance(flows.FLOAT) == Money.zero(KES)
+
+
 def test_a_success_to_another_phone_moves_nothing() -> None:
     """A success naming our payout but another receiving phone makes it unknown for a status query."""
     stack, payout = planned_payout(LOST)
@@ -144,6 +159,7 @@ def test_a_payout_unknown_past_the_bound_is_reported_once_and_asked_about_again(
     assert late.id == payout.id and late.overdue_since is not None
     assert stack.payouts.report_overdue_payouts() == []
     assert [r.action for r in stack.storage.audit_records()].count("payout.unknown_overdue") == 1
+    assert stack.metrics.get("cryptopay_payouts_unknown_overdue") == 1
     assert [p.id for p in stack.payouts.query_stale_payouts()] == [payout.id]
 
 
@@ -194,3 +210,37 @@ def test_a_submitted_payout_becomes_unknown_when_its_status_query_is_recorded() 
     [asked] = stack.payouts.query_stale_payouts()
     assert asked.state is PayoutState.UNKNOWN and asked.unknown_since == stack.clock.now()
     assert len(asked.queries) == 1 and asked.queries[0].originator_id is not None
+
+
+def test_the_follow_up_job_matches_kept_answers_reports_overdue_payouts_and_asks_about_them() -> None:
+    """One scheduled run: a kept answer makes its payout due, the overdue one is reported, both are asked about."""
+    stack, payout = planned_payout(LOST)
+    stack.payouts.submit_payouts()
+    sim = stack.mpesa.transaction(payout.originator_id or "")
+    answer = daraja_payloads.failed_result("1", "Insufficient funds", sim.reference, sim.conversation_id, "X")
+    stack.payouts.handle_payout_result(
+        parse_payload(answer), token="lost", purpose=CallbackPurpose.RESULT, keep=json.dumps(answer)
+    )
+    [asked] = stack.payouts.follow_up_payouts()
+    assert asked.id == payout.id and asked.state is PayoutState.UNKNOWN
+    stack.clock.advance(minutes=31)
+    stack.mpesa.outbox.clear()
+    [again] = stack.payouts.follow_up_payouts()
+    assert again.overdue_since is not None
+    assert "payout.unknown_overdue" in {r.action for r in stack.storage.audit_records()}
+    assert stack.deliver_callbacks()[-1].state is PayoutState.COMPLETED  # type: ignore[union-attr]
+
+
+def test_status_queries_about_a_payout_that_stays_unknown_come_less_often_but_never_stop() -> None:
+    """Each unanswered status query doubles the wait before the next, up to half an hour."""
+    stack, payout = planned_payout(LOST)
+    stack.mpesa.set_scenario(LOST, Scenario.QUEUE_TIMEOUT)
+    stack.payouts.submit_payouts()
+    stack.mpesa.outbox.clear()
+    waits = []
+    for _ in range(6):
+        stack.clock.advance(minutes=31)
+        [asked] = stack.payouts.query_stale_payouts()
+        stack.mpesa.outbox.clear()  # the answers are lost
+        waits.append(int((asked.check_at - stack.clock.now()).total_seconds() // 60))
+    assert waits == [2, 4, 8, 16, 30, 30] and payout.id == asked.id

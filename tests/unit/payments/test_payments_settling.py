@@ -1,6 +1,6 @@
 """Settlement runs: Nairobi cut-offs, conversion at a locked quote, M-Pesa-sized payout plans, holds."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptopay.core import flows
 from cryptopay.core.money import KES, USDT, Money
@@ -129,3 +129,19 @@ def test_without_a_rate_nothing_is_settled(stack: PaymentsStack) -> None:
     [run] = stack.settling.run_settlements()
     assert run.settlement is None and run.reason.startswith("unavailable")
     assert stack.balance(flows.merchant_liability("m1", USDT)) == Money.of("99", USDT)
+
+
+def test_a_new_payout_destination_receives_nothing_until_its_cool_off_ends(stack: PaymentsStack) -> None:
+    """While a changed destination cools off the run plans no payout; the balance waits, then is paid there."""
+    paid(stack, "100")
+    stack.clock.set(AFTER_CUTOFF)
+    merchant = stack.merchants.get("m1")
+    assert merchant is not None
+    merchant.destination_ready_at = AFTER_CUTOFF + timedelta(hours=24)
+    stack.merchants.update(merchant)
+    [held] = stack.settling.run_settlements()
+    assert held.settlement is None and "cools off" in held.reason and held.payouts == ()
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == Money.of("99", USDT)
+    stack.clock.set(AFTER_CUTOFF + timedelta(hours=24, minutes=1))
+    [paid_out] = stack.settling.run_settlements()
+    assert paid_out.settlement is not None and len(paid_out.payouts) == 1

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import attrs
 import pytest
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.identity.model import Forbidden
+from cryptopay.core.mobile_money import parse_payload, token_from_url
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutState
-from cryptopay.core.reconciliation import Outside, Report, Statement, parse_statement, render_statement
+from cryptopay.core.payouts.model import CallbackPurpose
+from cryptopay.core.reconciliation import FloatBalance, Outside, Report, Statement, parse_statement, render_statement
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
-from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.testing import daraja_payloads
+from cryptopay.core.testing.mobile_money import Delivery, FakeMobileMoney, Scenario
 from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries
 
 PHONE = "254712345678"
 LOST = "254711000008"  # the fake M-Pesa pays, and posts no callback
@@ -192,3 +198,83 @@ def test_statement_of_the_fake_follows_its_float() -> None:
     record = statement_of(stack.mpesa)
     assert [line.receipt for line in record.lines] == [payout.receipt]
     assert record.lines[-1].balance == stack.mpesa.float_balance
+
+
+def test_an_mpesa_answer_no_request_of_ours_names_is_reported_after_a_grace_period() -> None:
+    """An answer kept unmatched (its token and ids name no payout) is a difference once it has waited too long."""
+    stack, _ = paid_out()
+    answer = daraja_payloads.failed_result("1", "The balance is insufficient", "9-9-9", "AG_99", "SBX0000000")
+    stack.payouts.handle_payout_result(
+        parse_payload(answer), token="unknown", purpose=CallbackPurpose.RESULT, keep=json.dumps(answer)
+    )
+    assert differences(stack.reconciliation.reconcile(), "mpesa-answers") == []  # it may still be matched
+    stack.clock.advance(minutes=11)
+    [(subject, expected, actual)] = differences(stack.reconciliation.reconcile(), "mpesa-answers")
+    assert subject.endswith("(result)") and expected == "matched to a payout of ours" and actual.startswith("unmatched")
+
+
+def test_an_account_balance_answer_is_compared_with_the_books_float_of_its_moment() -> None:
+    """The query is recorded before it is sent; its answer is kept with the books' float read when it came, so
+    payouts completed since do not show as differences, and a payout M-Pesa paid unknown to us does."""
+    stack, payout = paid_out()
+    query = stack.float_balance.ask()
+    assert stack.balance_queries.by_token(query.token_digest) is not None and not query.failure
+    stack.deliver_callbacks()
+    assert stack.reconciliation.reconcile().clean
+    answer = stack.float_balance.latest()
+    assert answer is not None and answer.available == FLOAT - payout.amount and answer.books == -payout.amount
+    later, _ = paid_out(LOST)  # a second deployment: M-Pesa pays, no callback reaches us
+    later.float_balance.ask()
+    later.deliver_callbacks()
+    [(subject, _, actual)] = differences(later.reconciliation.reconcile(), "mpesa-float")
+    assert subject == "assets:mpesa_float:KES" and actual == f"{FLOAT - payout.amount} per Account Balance"
+
+
+def test_an_account_balance_answer_needs_the_token_of_its_request_and_counts_once() -> None:
+    """An answer with a token we never issued is Forbidden and kept nowhere; a repeat keeps the first answer."""
+    stack, _ = paid_out()
+    stack.float_balance.ask(token="t-1")
+    [delivery] = [d for d in stack.mpesa.outbox if d.url.startswith(stack.balance_urls.result)]
+    result = parse_payload(delivery.payload)
+    with pytest.raises(Forbidden):
+        stack.float_balance.answer(result, token="t-forged")
+    first = stack.float_balance.answer(result, token="t-1")
+    stack.clock.advance(minutes=1)
+    assert stack.float_balance.answer(result, token="t-1") == first and first.answered_at is not None
+
+
+def test_an_account_balance_answer_arriving_during_the_request_is_matched() -> None:
+    """M-Pesa answering before the request call returns still finds the query: it was recorded before sending."""
+    stack = PaymentsStack()
+    answers: list[object] = []
+
+    def answer_at_once(delivery: Delivery) -> None:
+        answers.append(float_balance.answer(parse_payload(delivery.payload), token=token_from_url(delivery.url)))
+
+    mpesa = FakeMobileMoney(clock=stack.clock, deliver=answer_at_once)
+    float_balance = FloatBalance(
+        store=InMemoryBalanceQueries(),
+        gateway=mpesa,
+        ledger=stack.ledger,
+        clock=stack.clock,
+        ids=stack.ids,
+        urls=stack.balance_urls,
+    )
+    query = float_balance.ask()
+    assert len(answers) == 1 and float_balance.latest() is not None
+    assert float_balance.latest().available == FLOAT and float_balance.latest().id == query.id
+
+
+def test_a_payout_whose_state_contradicts_its_recorded_result_is_reported() -> None:
+    """A completed payout recorded with a failure code, and a failed one with code 0, are differences."""
+    stack, payout = paid_out()
+    payouts = stack.storage.repositories["payouts"]
+    payouts.update(attrs.evolve(payouts.get(payout.id), result_code="1"))
+    found = differences(stack.reconciliation.reconcile(), "results")
+    assert found == [(f"payout {payout.id} (completed)", "result code 0", "result code 1")]
+
+
+def test_a_file_the_csv_reader_cannot_read_is_refused_as_input() -> None:
+    """A field beyond the CSV reader's limit (or another reader error) is an InvalidInput, not a crash."""
+    with pytest.raises(InvalidInput, match="not a readable CSV file"):
+        parse_statement("Receipt No.,Completion Time\n" + "S" * 200_000 + ",x\n")

@@ -6,8 +6,10 @@ import json
 
 from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore, generate_kek
 from cryptopay.core.hotkeys import VaultKeyProvider
-from cryptopay_cli.main import app
+from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
+
+app = build_app()
 
 runner = CliRunner()
 

@@ -1,72 +1,45 @@
-"""Where the payment commands get their services: the composition root's container, or what a test installed.
+"""Where the commands get their services: the composition root's ``Services``, or the ones a test installed.
 
-Commands never wire adapters themselves. ``services()`` is ``cryptopay.adapters.bootstrap.container()`` unless
-``use_services(obj)`` installed another object offering the same attributes (``Services``), such as
-``cryptopay.core.testing.payments_stack.PaymentsStack`` in the tests.
+Commands never wire adapters themselves. ``services()`` builds ``cryptopay.adapters.bootstrap.build()`` from the
+environment on the first call of an invocation (each part on first use) unless ``use_services(services)``
+installed other ``Services``. ``begin_invocation()`` (the CLI's root callback) starts every command afresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
-from cryptopay.core.ledger import Ledger
-from cryptopay.core.listings import Listings
-from cryptopay.core.ports.identity import AuditTrail
-from cryptopay.core.ports.notifications import Notifier
-from cryptopay.core.ports.payments import PaymentsUnitOfWork
-from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.reconciliation import Reconciliation
+if TYPE_CHECKING:  # the root (and what it imports) loads when a command runs, not when the CLI starts
+    from cryptopay.adapters.bootstrap import Services
 
-__all__ = ["Services", "services", "use_services"]
+__all__ = ["begin_invocation", "services", "use_services"]
 
-
-class Services(Protocol):
-    """What the payment commands read from the container (the attribute names ``PaymentsStack`` also offers).
-
-    ``invoicing``, ``settling``, ``payouts``: the use cases of ``cryptopay.core.payments``; ``listings`` and
-    ``reconciliation``: the read models and the reconciliation use case; ``merchants``: a
-    ``MerchantRepository``; ``uow``: a ``PaymentsUnitOfWork`` factory. ``users`` (a ``UserRepository``, for
-    ``merchants create``), ``webhooks_uow`` and ``queue`` (for ``webhooks redeliver``) and ``rails`` (the
-    deployment's rails by key) are read only by the commands that need them.
-    """
-
-    invoicing: Any
-    detection: Any
-    settling: Any
-    payouts: Any
-    refunds: Any
-    merchants: Any
-    ledger: Ledger
-    listings: Listings
-    reconciliation: Reconciliation
-    pricer: Any
-    clock: Clock
-    ids: IdGenerator
-    audit_trail: AuditTrail  # operator actions outside a unit of work (merchants, users)
-    notifier: Notifier
-
-    @property
-    def uow(self) -> Callable[[], AbstractContextManager[PaymentsUnitOfWork]]: ...
-
-
-_installed: Any = None
+_installed: Services | None = None
+_built: Services | None = None
 
 
 def services() -> Services:
-    """The services the commands use: the installed object, else the process-wide container."""
+    """The services the commands use: the installed ones, else this invocation's, built from the environment."""
+    global _built
     if _installed is not None:
-        found: Services = _installed
-        return found
-    from cryptopay.adapters.bootstrap import container
+        return _installed
+    if _built is None:
+        from cryptopay.adapters.bootstrap import build
 
-    built: Services = container()
-    return built
+        _built = build()
+    return _built
 
 
-def use_services(obj: Any) -> Any:
-    """Install ``obj`` as the services (``None`` restores the container); returns what was installed before."""
+def begin_invocation() -> None:
+    """Forget (and close) the last invocation's services: each command reads the environment it runs in."""
+    global _built
+    previous, _built = _built, None
+    if previous is not None:
+        previous.close()
+
+
+def use_services(installed: Services | None) -> Services | None:
+    """Install ``installed`` (``None`` restores the environment's); returns what was installed before."""
     global _installed
-    previous, _installed = _installed, obj
+    previous, _installed = _installed, installed
     return previous

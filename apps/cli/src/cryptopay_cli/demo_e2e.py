@@ -154,7 +154,8 @@ class Demo:
             "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": "5",
         }
         if self.redis_url:
-            self.env.update(CRYPTOPAY_REDIS_URL=self.redis_url, CRYPTOPAY_QUEUE_NAME=f"demo-{secrets.token_hex(4)}")
+            name = f"demo-{secrets.token_hex(4)}"  # its own Redis keys: job ids too, not only the queue
+            self.env.update(CRYPTOPAY_REDIS_URL=self.redis_url, CRYPTOPAY_QUEUE_NAME=name, CRYPTOPAY_DEPLOYMENT=name)
         else:
             self.env.pop("CRYPTOPAY_REDIS_URL", None)
         self._cli("db", "upgrade")

@@ -1,79 +1,93 @@
-"""The ``cryptopay`` command: one Typer sub-app per command group, assembled here.
+"""The ``cryptopay`` command: one Typer sub-app per command group, each imported only when it is used.
 
 Exit codes: 0 ok, 1 unexpected failure, 2 invalid input, 3 not found, 4 conflict, 5 refused by a business
 rule, 6 a dependency unavailable (see ``cryptopay.core.errors``).
 
-The console entry point (``run``) imports only the group being invoked, because some groups pull in heavy
-libraries (SQLAlchemy, bitcoinlib, tronpy); ``cryptopay_cli.main.app`` is the full app, for tests and embedding.
+``cryptopay --help`` lists the groups from ``GROUPS`` (name, module, one-line help) without importing any of them;
+``cryptopay invoices ...`` imports ``cryptopay_cli.commands.invoices`` alone, and the composition root only when
+a command asks for its services. ``build_app()`` is the whole CLI, for tests and embedding.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
 
+import attrs
 import typer
 
-# (module under cryptopay_cli.commands, group name); each module exposes ``app: typer.Typer``.
-_GROUPS: list[tuple[str, str]] = [
-    ("demo", "demo"),
-    ("db", "db"),
-    ("ledger", "ledger"),
-    ("audit", "audit"),
-    ("addresses", "addresses"),
-    ("keys", "keys"),
-    ("mpesa", "mpesa"),
-    ("fx", "fx"),
-    ("sandbox", "sandbox"),
-    ("merchants", "merchants"),
-    ("invoices", "invoices"),
-    ("settlements", "settlements"),
-    ("payouts", "payouts"),
-    ("reconcile", "reconcile"),
-    ("webhooks", "webhooks"),
-    ("serve", "serve"),
-    ("worker", "worker"),
-]
+from cryptopay_cli.context import begin_invocation
+
+__all__ = ["GROUPS", "Group", "build_app", "run"]
 
 
-def build_app(only: str | None = None) -> typer.Typer:
-    """The CLI with every command group, or with just ``only``."""
+@attrs.frozen
+class Group:
+    """A command group: its name, its module under ``cryptopay_cli.commands`` (exposing ``app``), its help line."""
+
+    name: str
+    module: str
+    help: str
+
+    def load(self) -> typer.Typer:
+        """The group's real Typer app (imports its module)."""
+        module = importlib.import_module(f"cryptopay_cli.commands.{self.module}")
+        group: typer.Typer = module.app
+        return group
+
+    def stand_in(self) -> typer.Typer:
+        """A Typer with the group's help line and no commands, for listing it without importing its module."""
+        return typer.Typer(help=self.help)
+
+
+GROUPS = (
+    Group("demo", "demo", "Demos of cryptopay's main job: end to end (default) or the core tour."),
+    Group("db", "db", "Database migrations: upgrade, current, downgrade."),
+    Group("ledger", "ledger", "Ledger reports: balances and the trial balance."),
+    Group("audit", "audit", "The append-only, hash-chained audit log."),
+    Group("addresses", "addresses", "Deposit addresses: derive from an account xpub, validate for a network."),
+    Group("keys", "keys", "Hot-wallet keys: create, rotate the vault's key-encryption key, show public parts."),
+    Group("mpesa", "mpesa", "M-Pesa: inspect Daraja payloads in their normalised form."),
+    Group("fx", "fx", "FX: lock quotes from the median of fresh rate sources; inspect the sources."),
+    Group("sandbox", "sandbox", "Run local simulators (Daraja, ...) that speak the real wire formats."),
+    Group("merchants", "merchants", "Merchants: create one with its store settings; list them."),
+    Group("invoices", "invoices", "Invoices: list and show."),
+    Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
+    Group("payouts", "payouts", "M-Pesa payouts: list, retry a failed one, query stale ones."),
+    Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
+    Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
+    Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
+    Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
+    Group("users", "users", "Users: create an admin, change a role (audited)."),
+)
+
+
+def build_app(only: str | None = None, *, stand_ins: bool = False) -> typer.Typer:
+    """The CLI with every command group (or ``only`` that one real, the others as stand-ins when ``stand_ins``)."""
     cli = typer.Typer(
         name="cryptopay",
         help="cryptopay: crypto-fiat payments for Kenya. Operate the ledger, chains, M-Pesa, FX and settlements.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: importing rich would cost more than the whole rest of `--help`
     )
 
     @cli.callback()
     def _root() -> None:
         """cryptopay operations CLI."""
+        begin_invocation()
 
-    for module_name, group in _GROUPS:
-        if only is None or group == only:
-            module = importlib.import_module(f"cryptopay_cli.commands.{module_name}")
-            cli.add_typer(module.app, name=group)
+    for group in GROUPS:
+        real = group.name == only or not stand_ins
+        cli.add_typer(group.load() if real else group.stand_in(), name=group.name)
     return cli
 
 
 def run() -> None:
-    """Console entry point: load the invoked group only (all of them for ``--help``)."""
-    groups = {group for _, group in _GROUPS}
+    """Console entry point: import the invoked group only; ``--help`` lists the groups without importing any."""
+    names = {group.name for group in GROUPS}
     first = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
-    build_app(first if first in groups else None)()
-
-
-_app: typer.Typer | None = None
-
-
-def __getattr__(name: str) -> Any:
-    global _app
-    if name == "app":
-        if _app is None:
-            _app = build_app()
-        return _app
-    raise AttributeError(name)
+    build_app(first if first in names else None, stand_ins=True)()
 
 
 if __name__ == "__main__":  # pragma: no cover

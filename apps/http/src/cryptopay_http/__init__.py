@@ -1,4 +1,4 @@
-"""cryptopay REST API (Flask): ``create_app(settings, services)``, the ``require`` guard and the resource helpers."""
+"""cryptopay REST API (Flask): ``create_app(services)``, the ``require`` guard and the resource helpers."""
 
 from cryptopay_http.app import BLUEPRINTS, create_app
 from cryptopay_http.auth import current_principal, limit_by_client, not_found, require
@@ -7,20 +7,19 @@ from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import Page, paginate, paginated
 from cryptopay_http.problems import problem
-from cryptopay_http.services import Services, in_memory_services
-from cryptopay_http.settings import Settings
+from cryptopay_http.services import Services
+from cryptopay_http.settings import ApiSettings
 
 __all__ = [
     "BLUEPRINTS",
+    "ApiSettings",
     "Page",
     "PageOf",
     "Services",
-    "Settings",
     "converter",
     "create_app",
     "current_principal",
     "idempotent",
-    "in_memory_services",
     "json_response",
     "limit_by_client",
     "not_found",

@@ -1,11 +1,10 @@
-"""The Flask app factory: settings and services in, a wired app with every blueprint out."""
+"""The Flask app factory: the root's ``Services`` in, a wired app with every blueprint out."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
+from cryptopay.adapters.bootstrap import Services
 from cryptopay.core import redaction
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import RateDecision
 from flask import Flask, Response, g
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -29,8 +28,6 @@ from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
-from cryptopay_http.services import in_memory_services
-from cryptopay_http.settings import Settings
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
@@ -38,13 +35,12 @@ BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
 
 
-def create_app(settings: Settings | None = None, services: Any = None) -> Flask:
-    """Build the API. ``settings`` default to the environment; ``services`` default to in-memory stores."""
+def create_app(services: Services) -> Flask:
+    """Build the API over ``services``; its settings are ``services.settings.api`` (``CRYPTOPAY_TOKEN_SECRET``)."""
     redaction.install()  # no secret in any log line, werkzeug's and httpx's included
-    settings = settings or Settings.from_env()
-    if services is None:
-        logging.getLogger("cryptopay.http").warning("no services given: using in-memory stores (lost on restart)")
-        services = in_memory_services()
+    settings = services.settings.api
+    if settings is None:
+        raise InvalidInput("CRYPTOPAY_TOKEN_SECRET must be set to a random string of at least 32 characters")
     app = Flask("cryptopay_http", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     if settings.proxy_count:

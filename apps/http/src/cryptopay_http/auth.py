@@ -148,6 +148,15 @@ def audit_security(action: str, subject: str, **details: str) -> None:
     runtime().services.audit.append(AuditEvent(actor, action, subject, at, details))
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _audit_admin_action() -> None:
+    """Every change an admin makes through the API is an audit record (route and method; never the body)."""
+    route = request.url_rule.rule if request.url_rule else "?"
+    audit_security("admin.request", f"route:{route}", method=request.method, path=request.path)
+
+
 def check_step_up() -> None:
     """``StepUpRequired`` (403) unless the request carries a fresh step-up token of the caller's own login."""
     runtime().accounts.check_step_up(current_principal(), request.headers.get(STEP_UP_HEADER))
@@ -208,7 +217,10 @@ def require(
             _check(principal, scope, wanted, accept_keys)
             if tenant_arg is not None:
                 _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str
-            return view(*args, **kwargs)
+            result = view(*args, **kwargs)
+            if principal.role is Role.ADMIN and request.method not in _READS:
+                _audit_admin_action()
+            return result
 
         security: list[dict[str, list[str]]] = [{"accessToken": []}]
         if accept_keys:

@@ -27,7 +27,7 @@ import attrs
 import cattrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.jsontext import MAX_JSON_DEPTH, json_depth
-from cryptopay.core.money import Money
+from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.text import text_problem
 from flask import Response, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
@@ -36,8 +36,12 @@ __all__ = [
     "AMOUNT_PATTERN",
     "MAX_DEPTH",
     "MAX_TEXT",
+    "TEXT_PATTERN",
+    "TRIMMED_PATTERN",
     "FieldError",
     "ValidationFailed",
+    "amount_pattern",
+    "check_places",
     "check_text",
     "converter",
     "json_response",
@@ -73,8 +77,32 @@ MAX_TEXT = 10_000
 MAX_DEPTH = MAX_JSON_DEPTH
 MAX_INTEGER_DIGITS = 18
 MAX_FRACTION_DIGITS = 18
-AMOUNT_PATTERN = rf"^[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?$"
+AMOUNT_PATTERN = rf"^(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}})(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
+# The text rule (``cryptopay.core.text``) as a JSON Schema pattern, for the OpenAPI document. Lone surrogates are
+# refused too, but stay out of the pattern: no valid UTF-8 carries them and regex dialects cannot all name them.
+TEXT_CHARACTER = r"[^\x00-\x1f\x7f-\x9f]"
+VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f-\x9f]"
+TEXT_PATTERN = rf"^{TEXT_CHARACTER}*$"
+TRIMMED_PATTERN = rf"^{VISIBLE_CHARACTER}({TEXT_CHARACTER}*{VISIBLE_CHARACTER})?$"
+
+
+def amount_pattern(decimals: int, *, positive: bool = False) -> str:
+    """The exact text of an amount with at most ``decimals`` places (and above zero when ``positive``)."""
+    whole = f"(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}})"
+    fraction = f"(\\.[0-9]{{1,{decimals}}})?" if decimals else ""
+    if not positive:
+        return f"^{whole}{fraction}$"
+    below_one = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{decimals - 1 - k}}}" for k in range(decimals))
+    tail = f"|0\\.({below_one})" if decimals else ""
+    return f"^([1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}{fraction}{tail})$"
+
+
+def check_places(amount: Decimal, decimals: int) -> None:
+    """``InvalidInput`` unless ``amount`` is written with at most ``decimals`` places (``1.000`` KES has three)."""
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > decimals:
+        raise InvalidInput(f"has at most {decimals} decimal places")
 
 
 def limits(
@@ -89,11 +117,13 @@ def limits(
     item_max_length: int | None = None,
     key_max_length: int | None = None,
     pattern: str | None = None,
+    hint: str | None = None,
     choices: Callable[[], Iterable[str]] | None = None,
 ) -> dict[str, Any]:
     """Field metadata: a description and the bounds the edge enforces and the OpenAPI document publishes.
 
-    ``pattern`` is an anchored regular expression a string (or an amount's text) must match; ``choices`` returns
+    ``pattern`` is an anchored regular expression a string (or an amount's text) must match (``hint`` is the
+    message when it does not); ``choices`` returns
     the values a string, or each item of a collection, may take (called per request: a deployment's rails).
     """
     given = {
@@ -107,6 +137,7 @@ def limits(
         "item_max_length": item_max_length,
         "key_max_length": key_max_length,
         "pattern": pattern,
+        "hint": hint,
         "choices": choices,
     }
     return {name: value for name, value in given.items() if value is not None}
@@ -124,6 +155,8 @@ def check_text(value: str, *, max_length: int = MAX_TEXT) -> str:
 
 def _strict(kind: type, label: str) -> Any:
     def structure(value: object, _: object) -> object:
+        if kind is int and type(value) is Decimal and value.is_finite() and value == value.to_integral_value():
+            value = int(value)  # 1.0 is an integer in JSON Schema; 1.5 is not
         if type(value) is not kind:
             raise InvalidInput(f"must be {label}")
         return check_text(value) if isinstance(value, str) else value
@@ -147,7 +180,9 @@ def _money(value: object, _: object) -> Money:
         raise InvalidInput('must be an object {"amount": "12.50", "asset": "KES"}')
     if not isinstance(value["asset"], str):
         raise InvalidInput('asset must be a string such as "KES"')
-    return Money.of(_decimal(value["amount"], None), value["asset"])
+    amount, asset = _decimal(value["amount"], None), asset_by_code(value["asset"])
+    check_places(amount, asset.decimals)
+    return Money.of(amount, asset)
 
 
 def _datetime(value: object, _: object) -> datetime:
@@ -232,7 +267,7 @@ def _structure_fields(cls: type, data: dict[str, Any], prefix: str) -> tuple[dic
                 errors.extend(failed.errors)
             continue
         try:
-            _matches(value, field.metadata.get("pattern"))
+            _matches(value, field.metadata)
             values[field.alias] = _within_limits(converter.structure(value, field.type), field.metadata)
         except (InvalidInput, ValueError, TypeError) as error:
             errors.append(FieldError(path, getattr(error, "message", None) or "has the wrong type"))
@@ -250,17 +285,19 @@ def _bounds(low: int | None, high: int | None) -> str:
     return f"{low if low is not None else 0} to {high if high is not None else 'any number of'}"
 
 
-def _matches(raw: object, pattern: str | None) -> None:
+def _matches(raw: object, declared: Any) -> None:
     """The JSON text of a field (before parsing: ``"050"`` is not ``"50"``) matches its declared pattern."""
+    pattern = declared.get("pattern")
     if pattern is not None and isinstance(raw, str) and not re.search(pattern, raw):
-        raise InvalidInput(f"must match {pattern}")
+        raise InvalidInput(declared.get("hint") or f"must match {pattern}")
 
 
 def _check_choices(value: object, allowed: list[str]) -> None:
     values = value if isinstance(value, list | set | frozenset) else [value]
     for item in values:
-        if item not in allowed:
-            raise InvalidInput(f"{item!r} is not one of: {', '.join(allowed) or 'none offered'}")
+        text = item.value if isinstance(item, enum.Enum) else item
+        if text not in allowed:
+            raise InvalidInput(f"{text!r} is not one of: {', '.join(allowed) or 'none offered'}")
 
 
 def _within_limits(value: Any, declared: Any) -> Any:
@@ -302,11 +339,11 @@ def _reject_constant(name: str) -> None:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found = dict(pairs)
-    if len(found) != len(pairs):
-        seen: set[str] = set()
-        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise BadRequest(f"the request body repeats the key {repeated!r} in one object")
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise BadRequest(f"the request body repeats the key {key!r} in one object")
+        found[key] = value
     return found
 
 

@@ -10,18 +10,27 @@ from __future__ import annotations
 import enum
 import re
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 import attrs
-from cryptopay.core.money import Money
+from cryptopay.core.money import ASSETS, Money
 from flask import Flask
 
-from cryptopay_http.convert import AMOUNT_PATTERN
+from cryptopay_http.convert import AMOUNT_PATTERN, TEXT_PATTERN, amount_pattern
 
-__all__ = ["PageOf", "annotate", "build_document", "operation", "schema_for"]
+__all__ = [
+    "PageOf",
+    "Param",
+    "annotate",
+    "build_document",
+    "object_schema",
+    "operation",
+    "register_schema",
+    "schema_for",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -68,7 +77,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 _SIMPLE: dict[Any, dict[str, Any]] = {
-    str: {"type": "string"},
+    str: {"type": "string", "pattern": TEXT_PATTERN},
     int: {"type": "integer"},
     bool: {"type": "boolean"},
     Decimal: {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12.50"]},
@@ -77,8 +86,22 @@ _SIMPLE: dict[Any, dict[str, Any]] = {
 }
 
 
+_OVERRIDES: dict[type, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def register_schema(kind: type, build: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Describe ``kind`` with ``build(components)`` instead of its fields: for rules across fields (a destination
+    whose form depends on the method, an amount whose places depend on the currency) that the edge enforces."""
+    _OVERRIDES[kind] = build
+
+
 def schema_for(kind: Any, components: dict[str, Any]) -> dict[str, Any]:
     """The JSON Schema of a type, adding attrs classes to ``components`` and returning a ``$ref`` to them."""
+    if kind in _OVERRIDES:
+        if kind.__name__ not in components:
+            components[kind.__name__] = {}
+            components[kind.__name__] = _OVERRIDES[kind](components)
+        return {"$ref": f"#/components/schemas/{kind.__name__}"}
     if kind in _SIMPLE:
         return dict(_SIMPLE[kind])
     if isinstance(kind, PageOf):
@@ -158,17 +181,24 @@ def _with_limits(schema: dict[str, Any], declared: Any) -> dict[str, Any]:
         else:
             target["enum"] = allowed
     if "key_max_length" in declared:
-        target["propertyNames"] = {"minLength": 1, "maxLength": declared["key_max_length"]}
+        target["propertyNames"] = {"minLength": 1, "maxLength": declared["key_max_length"], "pattern": TEXT_PATTERN}
     return schema
 
 
 def _money_schema() -> dict[str, Any]:
-    amount = dict(_SIMPLE[Decimal])
-    return {
-        "type": "object",
-        "properties": {"amount": amount, "asset": {"type": "string"}},
-        "required": ["amount", "asset"],
-    }
+    """An amount of one asset, written with at most the asset's places."""
+    variants = [
+        {"properties": {"asset": {"const": a.code}, "amount": {"pattern": amount_pattern(a.decimals)}}}
+        for a in ASSETS.values()
+    ]
+    properties = {"amount": {"type": "string", "examples": ["12.50"]}, "asset": {"enum": sorted(ASSETS)}}
+    schema = {"type": "object", "properties": properties, "required": ["amount", "asset"]}
+    return {**schema, "additionalProperties": False, "oneOf": variants}
+
+
+def object_schema(cls: type, components: dict[str, Any]) -> dict[str, Any]:
+    """The plain schema of an attrs class from its fields (for overrides that add rules to it)."""
+    return _object_schema(cls, components)
 
 
 def _problem_schema() -> dict[str, Any]:
@@ -177,7 +207,9 @@ def _problem_schema() -> dict[str, Any]:
         "type": "array",
         "items": {"type": "object", "properties": {"field": {"type": "string"}, "detail": {"type": "string"}}},
     }
-    return {"type": "object", "properties": {**strings, "status": {"type": "integer"}, "errors": errors}}
+    properties = {**strings, "status": {"type": "integer"}, "errors": errors}
+    required = ["type", "title", "status", "detail", "instance", "code"]
+    return {"type": "object", "properties": properties, "required": required}
 
 
 _SECURITY_SCHEMES = {
@@ -202,29 +234,83 @@ def _path(rule: str) -> tuple[str, list[str]]:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule), names
 
 
-def _operation_object(
-    meta: dict[str, Any], path_params: list[str], components: dict[str, Any], op_id: str
-) -> dict[str, Any]:
-    params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in path_params]
-    result: dict[str, Any] = {"operationId": op_id, "summary": meta["summary"], "tags": list(meta.get("tags", ()))}
-    if meta.get("description"):
-        result["description"] = meta["description"]
-    result["parameters"] = params + list(meta.get("parameters", ()))
-    result["security"] = list(meta.get("security", []))
+@attrs.frozen
+class Param:
+    """A query parameter, declared once (see ``cryptopay_http.query``): checked against this schema and documented.
+
+    ``schema`` is a dict, or a callable returning one when it depends on the deployment (the page-size maximum).
+    """
+
+    name: str
+    schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = attrs.field(
+        factory=lambda: {"type": "string", "maxLength": 200, "pattern": TEXT_PATTERN}
+    )
+    required: bool = False
+    description: str = ""
+    names_an_object: bool = False  # an id that must exist (and be the caller's): 404 otherwise
+
+    def resolved(self) -> dict[str, Any]:
+        """The schema now (calling it when it depends on the deployment)."""
+        return dict(self.schema() if callable(self.schema) else self.schema)
+
+    def document(self) -> dict[str, Any]:
+        """The OpenAPI parameter object."""
+        found = {"name": self.name, "in": "query", "required": self.required, "schema": self.resolved()}
+        return {**found, "description": self.description} if self.description else found
+
+
+PATH_SEGMENT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN}
+
+
+def _parameters(meta: dict[str, Any], path_params: list[str]) -> list[dict[str, Any]]:
+    params = [{"name": n, "in": "path", "required": True, "schema": dict(PATH_SEGMENT)} for n in path_params]
+    for declared in meta.get("parameters", ()):
+        params.append(declared.document() if isinstance(declared, Param) else declared)
+    return params
+
+
+def _error_codes(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[int]:
+    """Every status an operation can answer with besides success: what its guards and inputs imply."""
+    codes = set(meta.get("errors", ()))
     if meta.get("request") is not None:
-        schema = schema_for(meta["request"], components)
-        result["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+        codes |= {400, 413, 415, 422}
+    if any(p["in"] == "path" for p in params):
+        codes |= {404, 422}
+    if any(p["in"] == "query" for p in params):
+        codes.add(422)
+    if any(isinstance(p, Param) and p.names_an_object for p in meta.get("parameters", ())):
+        codes.add(404)
+    if "system" not in meta.get("tags", ()):
+        codes.add(503)  # the database or a service it needs is down
+    return sorted(codes)
+
+
+def _success(meta: dict[str, Any], components: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     status = str(meta.get("status", 200))
     ok: dict[str, Any] = {"description": HTTP_DESCRIPTIONS.get(status, "Success")}
     media_type = meta.get("media_type", "application/json")
     if meta.get("response") is not None:
         ok["content"] = {media_type: {"schema": schema_for(meta["response"], components)}}
-    elif status != "204":
+    elif status not in ("202", "204"):  # accepted or done, with nothing to show
         ok["content"] = {media_type: {"schema": {"type": "string"} if "json" not in media_type else {"type": "object"}}}
+    return status, ok
+
+
+def _operation_object(
+    meta: dict[str, Any], path_params: list[str], components: dict[str, Any], op_id: str
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"operationId": op_id, "summary": meta["summary"], "tags": list(meta.get("tags", ()))}
+    if meta.get("description"):
+        result["description"] = meta["description"]
+    result["parameters"] = _parameters(meta, path_params)
+    result["security"] = list(meta.get("security", []))
+    if meta.get("request") is not None:
+        schema = schema_for(meta["request"], components)
+        result["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    status, ok = _success(meta, components)
     responses = {status: ok}
-    for code in sorted(set(meta.get("errors", ())) | ({400, 415, 422} if meta.get("request") else set())):
+    for code in _error_codes(meta, result["parameters"]):
         responses[str(code)] = {"description": HTTP_DESCRIPTIONS.get(str(code), "Error"), "content": _PROBLEM}
-    responses["default"] = {"description": "An error (RFC 9457 problem details)", "content": _PROBLEM}
     result["responses"] = responses
     return result
 
@@ -238,11 +324,15 @@ HTTP_DESCRIPTIONS = {
     "403": "Not allowed",
     "404": "Not found",
     "409": "Conflict",
+    "413": "Body too large",
     "415": "Not JSON",
     "422": "Invalid fields",
     "429": "Too many requests",
     "503": "Not ready",
 }
+
+
+_INTERNAL = "internal"  # a tag for routes outside the public API (M-Pesa's callbacks: Safaricom calls them)
 
 
 def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "1") -> dict[str, Any]:
@@ -251,7 +341,7 @@ def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         meta = getattr(app.view_functions[rule.endpoint], "__openapi__", None)
-        if rule.endpoint == "static" or not meta or "summary" not in meta:
+        if rule.endpoint == "static" or not meta or "summary" not in meta or _INTERNAL in meta.get("tags", ()):
             continue
         path, names = _path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):

@@ -1,9 +1,7 @@
 """The payment resources' edge: the services they read, the caller's tenant, and an optional ``Idempotency-Key``.
 
-``create_app`` finds the payment services in ``services.extra["payments"]``: any object with the attributes of
-``PaymentsServices`` (the composition root's ``Container`` has them; a ``PaymentsStack`` has all but ``quotes``).
-Webhook resources also need ``WebhookServices``: ``services.extra["webhooks"]`` (the composition root passes its
-container) or else ``payments.webhooks``.
+``payments()`` is the app's ``Services`` (the composition root's one typed object); ``webhooks()`` the ports the
+webhook resources use. A part the deployment lacks raises ``Unavailable`` when used (a 503 problem).
 
 Tenancy: a merchant user or API key acts for its own merchant; an admin names the merchant it acts for
 (``merchant_id``). Naming another tenant's merchant, or reading another tenant's object, is the same 404 as a
@@ -14,27 +12,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import ParamSpec
 
+import attrs
+from cryptopay.adapters.bootstrap import Services
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import InvalidInput, Unavailable
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Forbidden, Role
-from cryptopay.core.ledger import Ledger
-from cryptopay.core.listings import Listings
-from cryptopay.core.payments.detection import Detection
-from cryptopay.core.payments.invoicing import Invoicing
-from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.payouts.service import Payouts
-from cryptopay.core.ports.fx import QuoteRepository
-from cryptopay.core.ports.identity import MerchantRepository
-from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
+from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
-from cryptopay.core.reconciliation import Reconciliation
-from cryptopay.core.settlement.service import Settling
 from cryptopay.core.webhooks import UowFactory
 from flask import request
+from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import current_principal, not_found
 from cryptopay_http.idempotency import HEADER, idempotent, key_parameter
@@ -42,8 +33,7 @@ from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
 
 __all__ = [
-    "PaymentsServices",
-    "WebhookServices",
+    "WebhookPorts",
     "acting_merchant",
     "actor",
     "audit",
@@ -55,70 +45,40 @@ __all__ = [
     "webhooks",
 ]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
 
 
-class WebhookServices(Protocol):
-    """``payments.webhooks``: a unit of work offering outbox, webhook_endpoints and webhook_deliveries, and more.
-
-    ``allow_insecure_urls`` (optional, default False) admits http and local endpoint URLs (development only).
-    """
+@attrs.frozen
+class WebhookPorts:
+    """What the webhook resources use: a unit of work over the outbox and webhook repositories, and the queue."""
 
     uow: UowFactory
     queue: JobQueue
     clock: Clock
     ids: IdGenerator
+    allow_insecure_urls: bool  # http and private endpoint URLs (development and the sandbox only)
 
 
-class PaymentsServices(Protocol):
-    """``services.extra["payments"]``: the wired payment use cases and what they run on.
-
-    ``quotes`` looks up the locked quote an invoice names. Optional: ``rails`` (the deployment's rails by key,
-    e.g. with a local node's contract and depth; default: the core's rails) and ``webhooks``.
-    """
-
-    invoicing: Invoicing
-    detection: Detection
-    settling: Settling
-    payouts: Payouts
-    refunds: Refunds
-    merchants: MerchantRepository
-    ledger: Ledger
-    pricer: Quoter
-    quotes: QuoteRepository
-    listings: Listings
-    reconciliation: Reconciliation
-    clock: Clock
-    ids: IdGenerator
-
-    def uow(self) -> Any: ...  # a PaymentsUowFactory: ``with payments.uow() as uow``
+def payments() -> Services:
+    """The services of this app: the payment use cases and what they run on."""
+    return runtime().services
 
 
-def payments() -> Any:
-    """The payment services of this app; 503 when the deployment has none."""
-    found = runtime().services.extra.get("payments")
-    if found is None:
-        raise Unavailable("payments are not configured on this server")
-    return found
-
-
-def webhooks() -> Any:
-    """The webhook services: ``services.extra["webhooks"]``, else ``payments.webhooks``; 503 when there are none."""
-    extra = runtime().services.extra
-    found = extra.get("webhooks") or getattr(extra.get("payments"), "webhooks", None)
-    if found is None:
-        raise Unavailable("webhooks are not configured on this server")
-    return found
+def webhooks() -> WebhookPorts:
+    """The webhook ports of this app."""
+    services = runtime().services
+    return WebhookPorts(
+        services.webhooks_uow, services.queue, services.clock, services.ids, services.allow_insecure_urls
+    )
 
 
 def payments_uow() -> PaymentsUowFactory:
-    factory: PaymentsUowFactory = payments().uow
-    return factory
+    return payments().uow
 
 
 def rail_catalogue() -> Mapping[str, Rail] | None:
     """The deployment's rails by key, if it says which it offers."""
-    return getattr(payments(), "rails", None)
+    return payments().rails
 
 
 def resolve_rail(key: str) -> Rail:
@@ -171,12 +131,12 @@ def audit(uow: PaymentsUnitOfWork, action: str, subject: str, **details: object)
     uow.audit.append(AuditEvent(actor(), action, subject, at, {k: str(v) for k, v in details.items()}))
 
 
-def idempotent_when_keyed(view: F) -> F:
+def idempotent_when_keyed(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
     """Like ``idempotent`` when the request carries an ``Idempotency-Key``; a plain call without one."""
     keyed = idempotent(view)
 
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         return keyed(*args, **kwargs) if HEADER in request.headers else view(*args, **kwargs)
 
     return annotate(wrapper, parameters=(key_parameter(required=False),), errors=(400, 409))

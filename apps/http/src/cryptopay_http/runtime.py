@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import attrs
+from cryptopay.adapters.bootstrap import ApiSettings, Services
 from cryptopay.core.identity import (
     AccessTokenSigner,
     Accounts,
@@ -17,15 +17,13 @@ from cryptopay.core.identity import (
 )
 from flask import current_app
 
-from cryptopay_http.settings import Settings
-
 __all__ = ["Runtime", "runtime"]
 
 
 @attrs.frozen
 class Runtime:
-    settings: Settings
-    services: Any  # a cryptopay_http.services.Services or any object with the same attributes
+    settings: ApiSettings
+    services: Services
     accounts: Accounts
     api_keys: ApiKeys
     merchants: Merchants
@@ -33,12 +31,16 @@ class Runtime:
     resets: PasswordResets
 
     @classmethod
-    def wire(cls, settings: Settings, services: Any) -> Runtime:
+    def wire(cls, settings: ApiSettings, services: Services) -> Runtime:
         """Build the identity use cases from the services."""
         signer = AccessTokenSigner(settings.token_keys, current=settings.token_key_id)
         clock, audit = services.clock, services.audit
         sessions = SessionStates(
-            services.users, services.refresh_tokens, clock, ttl=timedelta(seconds=settings.session_cache_seconds)
+            services.users,
+            services.refresh_tokens,
+            clock,
+            ttl=timedelta(seconds=settings.session_cache_seconds),
+            epoch=services.session_epoch,
         )
         two_factor = TwoFactor(services.users, services.totp, audit, clock, sessions)
         accounts = Accounts(
@@ -76,4 +78,5 @@ class Runtime:
 
 def runtime() -> Runtime:
     """The runtime of the current app."""
-    return current_app.extensions["cryptopay"]  # type: ignore[no-any-return]
+    found: Runtime = current_app.extensions["cryptopay"]
+    return found

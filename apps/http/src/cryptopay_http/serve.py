@@ -12,55 +12,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-from collections.abc import Mapping
 from typing import Any
 
 import attrs
+from cryptopay.adapters.bootstrap import Settings, WebSettings
 
-__all__ = ["ServerSettings", "main"]
+__all__ = ["main"]
 
 _log = logging.getLogger("cryptopay.http")
-
-
-def _default_workers() -> int:
-    return max(2, min(8, os.cpu_count() or 1))
-
-
-@attrs.frozen(kw_only=True)
-class ServerSettings:
-    """How many processes and threads serve requests; from ``CRYPTOPAY_WEB_*`` (see README, Configuration)."""
-
-    workers: int = attrs.field(factory=_default_workers)
-    threads: int = 8
-    timeout_seconds: int = 30
-    graceful_seconds: int = 20
-    keepalive_seconds: int = 5
-    backlog: int = 2048
-    max_requests: int = 0  # recycle a worker after this many requests (0: never)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
-        source = os.environ if env is None else env
-
-        def number(name: str, default: int) -> int:
-            value = source.get(f"CRYPTOPAY_WEB_{name}", "").strip()
-            if not value:
-                return default
-            if not value.isdigit() or int(value) < 1:
-                raise ValueError(f"CRYPTOPAY_WEB_{name} must be a positive whole number, not {value!r}")
-            return int(value)
-
-        defaults = cls()
-        return cls(
-            workers=number("WORKERS", defaults.workers),
-            threads=number("THREADS", defaults.threads),
-            timeout_seconds=number("TIMEOUT", defaults.timeout_seconds),
-            graceful_seconds=number("GRACEFUL_TIMEOUT", defaults.graceful_seconds),
-            keepalive_seconds=number("KEEPALIVE", defaults.keepalive_seconds),
-            backlog=number("BACKLOG", defaults.backlog),
-            max_requests=int(source.get("CRYPTOPAY_WEB_MAX_REQUESTS", "0") or 0),
-        )
 
 
 def _drop_server_banner(response_class: Any) -> None:
@@ -73,7 +32,7 @@ def _drop_server_banner(response_class: Any) -> None:
     response_class.default_headers = without_banner
 
 
-def _gunicorn(target: str, host: str, port: int, server: ServerSettings) -> None:
+def _gunicorn(target: str, host: str, port: int, server: WebSettings) -> None:
     import gunicorn.http.wsgi
     from gunicorn.app.base import BaseApplication
     from gunicorn.util import import_app
@@ -106,7 +65,7 @@ def _gunicorn(target: str, host: str, port: int, server: ServerSettings) -> None
     Application().run()
 
 
-def serve_production(host: str, port: int, server: ServerSettings, *, target: str) -> None:
+def serve_production(host: str, port: int, server: WebSettings, *, target: str) -> None:
     """Run ``target`` (``module:factory()``) on gunicorn until SIGTERM/SIGINT (graceful) or SIGHUP (reload)."""
     _log.info("serving on %s:%d (%d workers x %d threads)", host, port, server.workers, server.threads)
     _gunicorn(target, host, port, server)
@@ -114,19 +73,11 @@ def serve_production(host: str, port: int, server: ServerSettings, *, target: st
 
 def _serve_dev(host: str, port: int) -> None:
     """werkzeug's threaded server, one process; a throw-away token secret when none is set."""
-    import secrets
-
     from werkzeug.serving import run_simple
 
-    from cryptopay_http.settings import Settings
-    from cryptopay_http.wsgi import build_app
+    from cryptopay_http.wsgi import build_app, dev_services
 
-    try:
-        settings = Settings.from_env()
-    except ValueError:
-        _log.warning("CRYPTOPAY_TOKEN_SECRET is not set: using a throw-away secret (sessions end on restart)")
-        settings = Settings(token_secret=secrets.token_urlsafe(48), cookie_secure=False)
-    run_simple(host, port, build_app(settings), threaded=True, use_reloader=False)
+    run_simple(host, port, build_app(dev_services()), threaded=True, use_reloader=False)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.dev:
         _serve_dev(args.host, args.port)
         return
-    server = ServerSettings.from_env()
+    server = Settings.from_env().web
     overrides = {k: v for k, v in (("workers", args.workers), ("threads", args.threads)) if v}
     serve_production(args.host, args.port, attrs.evolve(server, **overrides), target=args.app)
 

@@ -1,4 +1,4 @@
-"""The WSGI entry point production servers load: ``cryptopay_http.wsgi:app`` (one app per worker process).
+"""The WSGI entry point production servers load: ``cryptopay_http.wsgi:build_app()`` (one app per worker process).
 
 Each worker builds its own app after the fork, so database pools and Redis connections are never shared across
 processes. ``cryptopay serve`` runs this under gunicorn; any WSGI server can load it the same way.
@@ -6,27 +6,30 @@ processes. ``cryptopay serve`` runs this under gunicorn; any WSGI server can loa
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import logging
+import secrets
 
+import attrs
+from cryptopay.adapters.bootstrap import ApiSettings, Services, build
 from flask import Flask
 
 from cryptopay_http.app import create_app
-from cryptopay_http.settings import Settings
 
-__all__ = ["build_app", "services_for"]
+__all__ = ["build_app", "dev_services"]
 
-
-def services_for(settings: Settings) -> Any:
-    """The services from the composition root ``cryptopay.adapters.bootstrap``, or None (in-memory stores)."""
-    try:
-        bootstrap = importlib.import_module("cryptopay.adapters.bootstrap")
-    except ModuleNotFoundError:
-        return None
-    return bootstrap.build_http_services(settings)
+_log = logging.getLogger("cryptopay.http")
 
 
-def build_app(settings: Settings | None = None) -> Flask:
-    """The production app: settings from the environment, services from the composition root."""
-    settings = settings or Settings.from_env()
-    return create_app(settings, services_for(settings))
+def build_app(services: Services | None = None) -> Flask:
+    """The app over the composition root's ``Services`` (built from the environment unless given)."""
+    return create_app(services or build())
+
+
+def dev_services() -> Services:
+    """The root's services; without ``CRYPTOPAY_TOKEN_SECRET``, a throw-away secret and insecure cookies."""
+    services = build()
+    if services.settings.api is not None:
+        return services
+    _log.warning("CRYPTOPAY_TOKEN_SECRET is not set: using a throw-away secret (sessions end on restart)")
+    api = ApiSettings(token_secret=secrets.token_urlsafe(48), cookie_secure=False)
+    return attrs.evolve(services, settings=attrs.evolve(services.settings, api=api))

@@ -1,8 +1,9 @@
 """cryptopay background jobs (RQ): job handlers, the schedule table, and the ``cryptopay-worker`` command.
 
-Wiring: the composition root offers ``cryptopay.adapters.bootstrap.worker_container()`` (or a caller passes
-``use_services(WorkerServices(...))``); ``build_registry`` registers the worker's own jobs plus the ones the
-container supplies in ``jobs``; ``run_worker`` works the RQ queues with the schedulers beside it.
+Wiring: the worker takes the composition root's ``Services`` (``cryptopay.adapters.bootstrap.load()``, read as
+``WorkerServices.of(services)``), or a caller passes ``use_services(WorkerServices(...))``; ``build_registry``
+registers the worker's own jobs plus the use-case ``jobs``; ``run_worker`` works the RQ queues with the schedulers
+beside it.
 """
 
 from cryptopay_worker.jobs import CORE_JOBS, LEAD_JOBS, build_registry

@@ -1,10 +1,14 @@
 """``cryptopay-worker``: an RQ worker for cryptopay's queues, with the repeating-job scheduler beside it.
 
-Run one (or more) with the scheduler, and one on the Daraja queue alone if payouts are routed there so that
-M-Pesa calls are made one at a time::
+Run one (or more) with the scheduler; with ``CRYPTOPAY_DARAJA_QUEUE=cryptopay-daraja`` the jobs that call Daraja
+(``payouts.start``, ``payouts.query_status``) go to that queue, and one worker on it alone makes the M-Pesa calls one
+at a time::
 
-    cryptopay-worker --redis-url redis://127.0.0.1:6379/0
+    cryptopay-worker --queue cryptopay
     cryptopay-worker --queue cryptopay-daraja --no-scheduler
+
+The queue, its name and the routes come from the composition root (``CRYPTOPAY_REDIS_URL``, ``CRYPTOPAY_QUEUE_NAME``,
+``CRYPTOPAY_DARAJA_QUEUE``); ``--redis-url`` serves a root that has no Redis configured.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Sequence
 
 import attrs
 import redis
+from cryptopay.adapters.deployment import RedisKeys
 from cryptopay.adapters.queue import InlineQueue, RqQueue
 from cryptopay.core import redaction
 from cryptopay.core.system import SystemClock
@@ -44,7 +49,12 @@ def run_worker(
     ``with_scheduler`` also runs RQ's scheduler (delayed jobs and retries) and our repeating-job scheduler.
     """
     current = services()
-    queue = current.queue if isinstance(current.queue, RqQueue) else RqQueue(redis.Redis.from_url(redis_url))
+    namespace = RedisKeys.from_env(os.environ).queue_namespace
+    queue = (
+        current.queue
+        if isinstance(current.queue, RqQueue)
+        else RqQueue(redis.Redis.from_url(redis_url), namespace=namespace)
+    )
     use_services(attrs.evolve(current, queue=queue))
     registry = build_registry(services())
     schedule = fast(SCHEDULE) if fast_schedule else SCHEDULE
@@ -80,7 +90,8 @@ def run_inline(*, fast_schedule: bool = False, stop: threading.Event | None = No
 def main(argv: Sequence[str] | None = None) -> int:
     """The console entry point."""
     parser = argparse.ArgumentParser(prog="cryptopay-worker", description="Run cryptopay background jobs (RQ).")
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    default_redis = os.environ.get("CRYPTOPAY_REDIS_URL") or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    parser.add_argument("--redis-url", default=default_redis)
     parser.add_argument("--queue", action="append", dest="queues", help="a queue to work (repeatable)")
     parser.add_argument("--no-scheduler", action="store_true", help="do not run the schedulers in this worker")
     parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")

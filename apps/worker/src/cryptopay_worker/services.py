@@ -1,16 +1,15 @@
 """What the jobs need, resolved once per worker process: ``services()``.
 
-The composition root (``cryptopay.adapters.bootstrap``) builds the real thing; tests and embedders hand the
-worker their own with ``use_services``. ``from_container`` reads any object with the attributes named in
-``WorkerServices`` (extra ones are ignored; ``jobs`` and ``outbox_routes`` are optional).
+The worker takes the composition root's ``Services`` (``cryptopay.adapters.bootstrap``) and reads its own view of
+them, ``WorkerServices.of(services)``: the webhook storage, the queue (with the Daraja route when configured), the
+sender, the use-case jobs and the outbox routes. Tests and embedders hand the worker their own with ``use_services``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core.ports.queue import JobHandler, JobQueue
@@ -18,12 +17,15 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.webhooks import DEFAULT_LEASE, RETRY_SCHEDULE, UowFactory
 
+if TYPE_CHECKING:
+    from cryptopay.adapters.bootstrap import Services
+
 __all__ = ["WorkerServices", "reset_services", "services", "use_services"]
 
 
 @attrs.frozen
 class WorkerServices:
-    """The ports the worker's own jobs use, plus the lead's use-case jobs by name (``jobs``)."""
+    """The ports the worker's own jobs use, plus the use-case jobs by name (``jobs``)."""
 
     uow_factory: UowFactory  # a unit of work offering outbox, webhook_endpoints and webhook_deliveries
     queue: JobQueue
@@ -37,10 +39,17 @@ class WorkerServices:
     sweep_grace: timedelta = timedelta(minutes=1)  # how overdue a delivery must be before the sweep re-nudges it
 
     @classmethod
-    def from_container(cls, container: Any) -> WorkerServices:
-        """Adapt the composition root's container (duck-typed: it cannot import this app)."""
-        names = [field.name for field in attrs.fields(cls)]
-        return cls(**{name: getattr(container, name) for name in names if hasattr(container, name)})
+    def of(cls, root: Services) -> WorkerServices:
+        """The worker's view of the composition root's services."""
+        return cls(
+            uow_factory=root.webhooks_uow,
+            queue=root.queue,
+            webhook_sender=root.webhook_sender,
+            clock=root.clock,
+            ids=root.ids,
+            jobs=root.jobs,
+            outbox_routes=root.outbox_routes,
+        )
 
 
 _services: WorkerServices | None = None
@@ -58,21 +67,10 @@ def reset_services() -> None:
 
 
 def services() -> WorkerServices:
-    """The worker's services: the ones handed to ``use_services``, else built by the composition root."""
+    """The worker's services: the ones handed to ``use_services``, else the root's, built from the environment."""
     global _services
     if _services is None:
-        _services = _from_bootstrap()
+        from cryptopay.adapters.bootstrap import load
+
+        _services = WorkerServices.of(load())
     return _services
-
-
-def _from_bootstrap() -> WorkerServices:
-    # The composition root is expected to offer ``worker_container()`` returning an object with the
-    # WorkerServices attributes (the lead wires it: cryptopay.adapters.bootstrap).
-    try:
-        bootstrap = importlib.import_module("cryptopay.adapters.bootstrap")
-    except ImportError:
-        raise RuntimeError(
-            "the worker's services are not wired: cryptopay.adapters.bootstrap is missing; "
-            "call cryptopay_worker.use_services(WorkerServices(...)) first"
-        ) from None
-    return WorkerServices.from_container(bootstrap.worker_container())

@@ -6,8 +6,6 @@ Exit 0 when intact; exit 1 naming the first broken record otherwise.
 from __future__ import annotations
 
 import typer
-from cryptopay.adapters.sql import make_engine
-from cryptopay.adapters.sql.audit import verify_audit_log
 
 from cryptopay_cli.output import emit_json, errors_to_exit_codes, fail
 
@@ -19,6 +17,9 @@ URL = typer.Option(None, "--url", help="Database URL (default: $CRYPTOPAY_DATABA
 @app.command()
 def verify(url: str | None = URL, as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Re-compute the audit log's hash chain; exit non-zero naming the first broken record."""
+    from cryptopay.adapters.sql import make_engine  # SQLAlchemy loads when the command runs, never for `--help`
+    from cryptopay.adapters.sql.audit import verify_audit_log
+
     engine = make_engine(url)
     try:
         with errors_to_exit_codes():

@@ -6,12 +6,6 @@ The database is ``--url``, else ``$CRYPTOPAY_DATABASE_URL``, else the SQLite fil
 from __future__ import annotations
 
 import typer
-from cryptopay.adapters.sql import current as current_revision
-from cryptopay.adapters.sql import downgrade as downgrade_to
-from cryptopay.adapters.sql import head as head_revision
-from cryptopay.adapters.sql import resolve_url
-from cryptopay.adapters.sql import upgrade as upgrade_to
-from sqlalchemy.engine import make_url
 
 from cryptopay_cli.output import emit_json, errors_to_exit_codes
 
@@ -21,11 +15,18 @@ URL = typer.Option(None, "--url", help="Database URL (default: $CRYPTOPAY_DATABA
 JSON = typer.Option(False, "--json", help="Print one JSON object.")
 
 
+# SQLAlchemy and Alembic load when a command runs, never for `--help`.
+
+
 def _shown(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
 def _report(url: str, revision: str | None, as_json: bool, verb: str) -> None:
+    from cryptopay.adapters.sql import head as head_revision
+
     if as_json:
         emit_json({"url": _shown(url), "revision": revision, "head": head_revision()})
     else:
@@ -37,6 +38,9 @@ def upgrade(
     url: str | None = URL, revision: str = typer.Option("head", help="Target revision."), as_json: bool = JSON
 ) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
+    from cryptopay.adapters.sql import resolve_url
+    from cryptopay.adapters.sql import upgrade as upgrade_to
+
     resolved = resolve_url(url)
     with errors_to_exit_codes():
         now = upgrade_to(resolved, revision)
@@ -46,6 +50,9 @@ def upgrade(
 @app.command()
 def current(url: str | None = URL, as_json: bool = JSON) -> None:
     """Print the revision the database is at."""
+    from cryptopay.adapters.sql import current as current_revision
+    from cryptopay.adapters.sql import resolve_url
+
     resolved = resolve_url(url)
     with errors_to_exit_codes():
         now = current_revision(resolved)
@@ -59,6 +66,9 @@ def downgrade(
     as_json: bool = JSON,
 ) -> None:
     """Roll the migrations back to REVISION."""
+    from cryptopay.adapters.sql import downgrade as downgrade_to
+    from cryptopay.adapters.sql import resolve_url
+
     resolved = resolve_url(url)
     with errors_to_exit_codes():
         now = downgrade_to(resolved, revision)

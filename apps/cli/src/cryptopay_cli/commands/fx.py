@@ -13,6 +13,7 @@ import typer
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.pricing import Pricer, Survey
 
+from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
 app = typer.Typer(help="FX: lock quotes from the median of fresh rate sources; inspect the sources.")
@@ -23,10 +24,7 @@ _JSON = typer.Option(False, "--json", help="Print one JSON object instead of a t
 
 def _pricer() -> Pricer:
     """The composition root's pricer: sources and cache from the environment, quotes persisted in the database."""
-    from cryptopay.adapters.bootstrap import build
-
-    pricer: Pricer = build().pricer
-    return pricer
+    return services().pricer
 
 
 def _quote_row(quote: Quote) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore, blob_key_id, generate_kek, parse_keks
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.hotkeys import rotate_hot_keys, store_hot_key
 from cryptopay.core.ports.vault import StoredKey
@@ -22,7 +21,12 @@ app = typer.Typer(help="Hot-wallet keys: create, rotate the vault's key-encrypti
 _COLUMNS = ["key_id", "network", "label", "address", "public_key", "kek_id", "created_at"]
 
 
+# The vault (and the cryptography library) loads when a command runs, never for `--help`.
+
+
 def _public(key: StoredKey) -> dict[str, Any]:
+    from cryptopay.adapters.vault import blob_key_id
+
     return {
         "key_id": key.key_id,
         "network": key.network,
@@ -59,6 +63,8 @@ def create(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Create a hot-wallet key, store it encrypted by the vault, and print its public parts."""
+    from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore
+
     with errors_to_exit_codes():
         vault, store = EnvelopeVault.from_env(), FileKeyStore()
         fresh = _new_key(network.strip().lower(), testnet)
@@ -83,6 +89,8 @@ def create(
 @app.command()
 def rotate(as_json: bool = typer.Option(False, "--json")) -> None:
     """Re-wrap every stored key under the current key-encryption key (the first in CRYPTOPAY_VAULT_KEKS)."""
+    from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore
+
     with errors_to_exit_codes():
         vault = EnvelopeVault.from_env()
         count = rotate_hot_keys(vault, FileKeyStore())
@@ -96,6 +104,8 @@ def rotate(as_json: bool = typer.Option(False, "--json")) -> None:
 @app.command()
 def show(as_json: bool = typer.Option(False, "--json")) -> None:
     """List the stored keys' public parts and the key-encryption key each is wrapped under."""
+    from cryptopay.adapters.vault import FileKeyStore
+
     with errors_to_exit_codes():
         rows = [_public(key) for key in FileKeyStore().list()]
     if as_json:
@@ -107,6 +117,8 @@ def show(as_json: bool = typer.Option(False, "--json")) -> None:
 @app.command("generate-kek")
 def generate_kek_command(key_id: str = typer.Argument(..., help="the new key-encryption key's id")) -> None:
     """Print a new random key-encryption key as 'id:base64' to prepend to CRYPTOPAY_VAULT_KEKS (keep it secret)."""
+    from cryptopay.adapters.vault import generate_kek, parse_keks
+
     spec = f"{key_id}:{generate_kek()}"
     with errors_to_exit_codes():
         parse_keks(spec)  # checks the id

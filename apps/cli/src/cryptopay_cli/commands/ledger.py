@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from cryptopay.adapters.sql import SqlLedgerStore, make_engine
 from cryptopay.core.ledger import Ledger
 
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, fail
+
+if TYPE_CHECKING:  # SQLAlchemy loads when a command runs, never for `--help`
+    from cryptopay.adapters.sql import SqlLedgerStore
 
 app = typer.Typer(help="Ledger reports: balances and the trial balance.")
 
@@ -17,6 +19,8 @@ JSON = typer.Option(False, "--json", help="Print one JSON object.")
 
 
 def _ledger(url: str | None) -> tuple[Ledger, SqlLedgerStore]:
+    from cryptopay.adapters.sql import SqlLedgerStore, make_engine
+
     store = SqlLedgerStore(make_engine(url))
     return Ledger(store), store
 

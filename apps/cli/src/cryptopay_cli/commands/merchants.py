@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import attrs
 import typer
-from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.merchants import Merchants, check_settlement
 from cryptopay.core.identity.model import Merchant
@@ -22,9 +23,12 @@ from cryptopay.core.payments import StoreSettings
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
-from cryptopay_cli.context import Services, services
+from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 from cryptopay_cli.views import flat, merchant_view
+
+if TYPE_CHECKING:  # imported when a command runs: keeps `--help` light
+    from cryptopay.adapters.bootstrap import Services
 
 app = typer.Typer(help="Merchants: create one with its store settings; list them.", no_args_is_help=True)
 
@@ -34,7 +38,7 @@ _COLUMNS = ["id", "name", "settlement", "method", "destination", "minimum", "rai
 
 def _rails(svc: Services, keys: str | None) -> list[Rail]:
     """The rails named by comma-separated keys such as ``usdt-tron`` (default: every rail the deployment has)."""
-    deployed: dict[str, Rail] = dict(getattr(svc, "rails", None) or {})
+    deployed: dict[str, Rail] = dict(svc.rails or {})
     wanted = [k.strip().lower() for k in keys.split(",") if k.strip()] if keys is not None else list(deployed)
     if not wanted:
         raise InvalidInput("name at least one rail with --rails, e.g. --rails usdt-tron")
@@ -65,10 +69,7 @@ def _store(svc: Services, merchant_id: str, rails: Sequence[Rail], fee: Decimal,
 
 
 def _create(svc: Services, name: str, owner: str, profile: SettlementProfile, store: StoreSettings) -> Merchant:
-    users = getattr(svc, "users", None)
-    if users is None:
-        raise Unavailable("this deployment offers no user repository to find the owner in")
-    user = users.by_email(owner.strip())
+    user = svc.users.by_email(owner.strip())
     if user is None:
         raise NotFound(f"no user with the email {owner.strip()}: the owner registers first, as a merchant user")
     # Merchants live in the identity repository, outside the payments unit of work: every check that can refuse
@@ -77,8 +78,8 @@ def _create(svc: Services, name: str, owner: str, profile: SettlementProfile, st
         merchants=svc.merchants,
         clock=svc.clock,
         ids=svc.ids,
-        users=users,
-        audit=svc.audit_trail,
+        users=svc.users,
+        audit=svc.audit,
         notifier=svc.notifier,
     )
     merchant = merchants.create(user, business_name=name, settlement=profile)

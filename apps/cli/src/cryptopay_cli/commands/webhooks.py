@@ -5,23 +5,13 @@ Exit 3 when the delivery is unknown (or belongs to another ``--merchant``), 4 wh
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
-from cryptopay.core.errors import Unavailable
 from cryptopay.core.webhooks import redeliver_webhook
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, errors_to_exit_codes
 
 app = typer.Typer(help="Merchant webhooks: redeliver one.", no_args_is_help=True)
-
-
-def _needs(svc: Any, name: str) -> Any:
-    found = getattr(svc, name, None)
-    if found is None:
-        raise Unavailable(f"this deployment offers no {name} for webhooks")
-    return found
 
 
 @app.command("redeliver")
@@ -36,8 +26,8 @@ def redeliver(
         again = redeliver_webhook(
             delivery_id,
             merchant_id=merchant,
-            uow_factory=_needs(svc, "webhooks_uow"),
-            queue=_needs(svc, "queue"),
+            uow_factory=svc.webhooks_uow,
+            queue=svc.queue,
             clock=svc.clock,
         )
     view = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from cryptopay_cli.scripts import exec_script
@@ -17,8 +19,13 @@ def worker(
     no_scheduler: bool = typer.Option(False, "--no-scheduler", help="Do not run the schedulers in this worker."),
     inline: bool = typer.Option(False, "--inline", help="No Redis: run the jobs in this process (embedded mode)."),
     fast: bool = typer.Option(False, "--fast", help="Every repeating job each second (demo, sandbox)."),
+    dev: bool = typer.Option(False, "--dev", help="Wire the sandbox, as `cryptopay serve --dev` does."),
 ) -> None:
     """Work the job queues in the foreground until Ctrl-C."""
+    if dev:
+        from cryptopay_cli.commands.sandbox import development_env, start_sandbox
+
+        os.environ.update(development_env(start_sandbox()))
     args = [arg for name in queue for arg in ("--queue", name)]
     args += (["--inline"] if inline else []) + (["--fast"] if fast else [])
     args += ["--redis-url", redis_url] if redis_url else []

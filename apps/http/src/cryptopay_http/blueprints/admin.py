@@ -1,21 +1,24 @@
 """Admin reports: ``GET /v1/admin/reconciliation`` runs the core's reconciliation now and returns its report.
 
 The report says, for each check, what it compares and every difference it found (or why it was skipped: an
-outside source such as M-Pesa's statement is imported with ``cryptopay reconcile --mpesa-statement``). A report
-with differences is still a 200: finding them is the endpoint's job. Admins only (403 for anyone else).
+outside source was not given). ``POST`` runs it with what M-Pesa says: its statement export (the org portal's CSV,
+one string per line) and an Account Balance figure; an unreadable statement is a 422 problem naming the line.
+A report with differences is still a 200: finding them is the endpoint's job. Admins only (403 for anyone else).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import attrs
 from cryptopay.core.identity import Role
-from cryptopay.core.reconciliation import CheckResult, Difference, Report
+from cryptopay.core.money import KES, Money
+from cryptopay.core.reconciliation import CheckResult, Difference, Outside, Report, parse_statement
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import require
-from cryptopay_http.convert import json_response
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import payments
 
@@ -69,9 +72,52 @@ class ReconciliationView:
         return cls(report.clean, report.differences, report.at, [CheckView.of(r) for r in report.results])
 
 
+@attrs.frozen
+class ReconcileWith:
+    """What M-Pesa says, for this run: its statement export and the float per an Account Balance answer (KES)."""
+
+    statement: list[str] | None = attrs.field(
+        default=None,
+        metadata=limits("the M-Pesa org portal's statement CSV, one string per line", min_items=1, max_items=100_000),
+    )
+    mpesa_balance: Decimal | None = attrs.field(default=None, metadata=limits("the float's available funds, KES"))
+    float_baseline: Decimal | None = attrs.field(
+        default=None, metadata=limits("float funded outside the books (opening balance, unbooked top-ups), KES")
+    )
+
+    def outside(self) -> Outside:
+        return Outside(
+            statement=parse_statement("\n".join(self.statement)) if self.statement is not None else None,
+            mpesa_balance=_kes(self.mpesa_balance),
+            float_baseline=_kes(self.float_baseline),
+        )
+
+
+def _kes(amount: Decimal | None) -> Money | None:
+    return Money.of(amount, KES) if amount is not None else None
+
+
+_TAGS = ("admin",)
+
+
 @bp.get("/v1/admin/reconciliation")
-@operation("Reconcile the books now (admins)", response=ReconciliationView, tags=("admin",), errors=(403,))
+@operation("Reconcile the books now (admins)", response=ReconciliationView, tags=_TAGS, errors=(403,))
 @require(roles=[Role.ADMIN])
 def reconciliation() -> Response:
     report = payments().reconciliation.reconcile()
+    return json_response(ReconciliationView.of(report))
+
+
+@bp.post("/v1/admin/reconciliation")
+@operation(
+    "Reconcile the books now against M-Pesa's statement and balance (admins)",
+    request=ReconcileWith,
+    response=ReconciliationView,
+    tags=_TAGS,
+    errors=(403,),
+)
+@require(roles=[Role.ADMIN])
+def reconciliation_with() -> Response:
+    outside = read_body(ReconcileWith).outside()
+    report = payments().reconciliation.reconcile(outside)
     return json_response(ReconciliationView.of(report))

@@ -89,7 +89,7 @@ def allowlist_from_env(env: Mapping[str, str]) -> SourceAllowlist:
 
 
 def _allowlist() -> SourceAllowlist:
-    found: SourceAllowlist | None = runtime().services.extra.get("daraja_allowlist")
+    found = runtime().services.daraja_callback_sources
     return found if found is not None else SourceAllowlist()
 
 
@@ -157,3 +157,31 @@ def status_result(token: str) -> Response:
 )
 def status_timeout(token: str) -> Response:
     return _handle(token, CallbackPurpose.STATUS_TIMEOUT)
+
+
+def _balance_answer(token: str, *, timed_out: bool) -> Response:
+    """An Account Balance answer: the same source and rate checks, then the token of a recorded query."""
+    if not _vouched_source():
+        _limit_unvouched()
+    result = parse_payload(load_json(request.get_data(cache=True)))
+    try:
+        query = payments().float_balance.answer(result, token=token, timed_out=timed_out)
+    except Forbidden:
+        _log.warning("refused an Account Balance answer from %s: unknown token", request.remote_addr)
+        raise
+    _log.info("Account Balance answer %s for query %s", result.result_code, query.id)
+    return json_response(ACCEPTED)
+
+
+@bp.post(f"{HOOKS_PREFIX}/balance/result/<token>")
+@operation("Daraja: an Account Balance answer", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=_ERRORS)
+def balance_result(token: str) -> Response:
+    return _balance_answer(token, timed_out=False)
+
+
+@bp.post(f"{HOOKS_PREFIX}/balance/timeout/<token>")
+@operation(
+    "Daraja: an Account Balance queue timeout", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=_ERRORS
+)
+def balance_timeout(token: str) -> Response:
+    return _balance_answer(token, timed_out=True)

@@ -8,16 +8,18 @@ refresh/logout by cookie need the ``X-CSRF-Token`` header (see ``cryptopay_http.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import PrincipalKind, Role, TokenPair, Unauthenticated, User
+from cryptopay.core.identity.service import EMAIL_PATTERN, MAX_PASSWORD, MIN_PASSWORD
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, limit_account, limit_by_client, require
-from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.csrf import clear_session_cookies, cookie_refresh_token, set_session_cookies
-from cryptopay_http.openapi import operation
+from cryptopay_http.openapi import object_schema, operation, register_schema
 from cryptopay_http.runtime import runtime
 
 __all__ = ["UserView", "bp"]
@@ -25,11 +27,17 @@ __all__ = ["UserView", "bp"]
 bp = Blueprint("identity", __name__)
 
 
+# The core's email rule, without the control characters the text rule refuses anyway.
+_EMAIL = EMAIL_PATTERN.replace("[^@\\s]", "[^@\\s\\x00-\\x1f\\x7f-\\x9f]")
+
+
 @attrs.frozen
 class RegisterRequest:
-    email: str
-    password: str = attrs.field(repr=False)
-    role: Role = attrs.field(default=Role.PERSONAL, metadata={"description": "personal or merchant"})
+    email: str = attrs.field(metadata=limits(max_length=254, pattern=_EMAIL, hint="email is not a valid email address"))
+    password: str = attrs.field(repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD))
+    role: Role = attrs.field(
+        default=Role.PERSONAL, metadata=limits("personal or merchant", choices=lambda: ("personal", "merchant"))
+    )
     display_name: str | None = None
 
 
@@ -47,6 +55,15 @@ class LoginRequest:
 class StepUpRequest:
     password: str | None = attrs.field(default=None, repr=False)
     code: str | None = attrs.field(default=None, repr=False, metadata={"description": "a TOTP or recovery code"})
+
+
+def _step_up_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """The fields, one of which must be sent (the view refuses a body with neither)."""
+    either = [{"required": [n], "properties": {n: {"type": "string", "minLength": 1}}} for n in ("password", "code")]
+    return {**object_schema(StepUpRequest, components), "anyOf": either}
+
+
+register_schema(StepUpRequest, _step_up_schema)
 
 
 @attrs.frozen
@@ -211,6 +228,6 @@ def me() -> Response:
         principal.role,
         principal.merchant_id,
         principal.scopes,
-        user and UserView.of(user),
+        UserView.of(user) if user is not None else None,
     )
     return json_response(view)

@@ -9,20 +9,22 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from cryptopay.adapters.evm.qr import qr_svg
 from cryptopay.core.errors import InvalidInput, NotFound, Refused
 from cryptopay.core.fx import Quote
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, PaymentOption
-from cryptopay.core.money import Money
+from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payment_uri import payment_uri
 from cryptopay.core.rails import Rail
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import not_found, require
-from cryptopay_http.convert import json_response, limits, read_body
-from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.blueprints.stores import offered_rail_keys
+from cryptopay_http.convert import amount_pattern, check_places, json_response, limits, read_body
+from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import (
     acting_merchant,
@@ -32,6 +34,7 @@ from cryptopay_http.payments_edge import (
     payments,
     resolve_rail,
 )
+from cryptopay_http.query import MERCHANT_ID, enum_param, query
 
 __all__ = ["InvoiceView", "bp"]
 
@@ -156,8 +159,22 @@ def _quote(invoice: Invoice) -> QuoteView | None:
     return QuoteView.of(quote)
 
 
+def _create_invoice_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """The fields, plus the amount's places and positivity per currency (what ``_price`` enforces)."""
+    variants = []
+    for currency in InvoiceCurrency:
+        places = asset_by_code(currency.value).decimals
+        amount = {"type": "string", "pattern": amount_pattern(places, positive=True)}
+        variants.append({"properties": {"currency": {"const": currency.value}, "amount": amount}})
+    return {**object_schema(CreateInvoice, components), "oneOf": variants}
+
+
+register_schema(CreateInvoice, _create_invoice_schema)
+
+
 def _price(body: CreateInvoice) -> Money:
     try:
+        check_places(body.amount, asset_by_code(body.currency.value).decimals)
         price = Money.of(body.amount, body.currency.value)
     except InvalidInput as error:
         raise InvalidInput(error.message, field="amount") from None
@@ -170,8 +187,7 @@ def _price(body: CreateInvoice) -> Money:
 
 def _accepted_rails(merchant_id: str, keys: list[str] | None) -> list[str] | None:
     """The chosen rail keys, each known and accepted by the merchant's store (422 on ``rails`` otherwise)."""
-    with payments().uow() as uow:
-        store = uow.stores.get(merchant_id)
+    store = payments().listings.store(merchant_id)
     if store is None:
         raise Refused(f"merchant {merchant_id} has no store settings yet: PUT /v1/merchants/{merchant_id}/store")
     if keys is None:
@@ -199,7 +215,7 @@ def load_invoice(invoice_id: str) -> Invoice:
 
 
 @bp.post("/v1/invoices")
-@operation("Create an invoice", request=CreateInvoice, response=InvoiceView, status=201, tags=_TAGS)
+@operation("Create an invoice", request=CreateInvoice, response=InvoiceView, status=201, tags=_TAGS, errors=(404,))
 @require(scope="invoices:write")
 @idempotent_when_keyed
 def create_invoice() -> Response:
@@ -217,6 +233,7 @@ def create_invoice() -> Response:
 @operation("List the merchant's invoices (admins: ?merchant_id=)", response=PageOf(InvoiceView), tags=_TAGS)
 @require(scope="invoices:read")
 @paginated
+@query(MERCHANT_ID)
 def list_invoices() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
     invoicing = payments().invoicing
@@ -239,6 +256,7 @@ def get_invoice(invoice_id: str) -> Response:
     errors=(422,),
 )
 @require(scope="invoices:read")
+@query(enum_param("rail", offered_rail_keys, "the rail to pay on (default: the invoice's first)"))
 def invoice_qr(invoice_id: str) -> Response:
     invoice = load_invoice(invoice_id)
     key = request.args.get("rail")
@@ -246,7 +264,7 @@ def invoice_qr(invoice_id: str) -> Response:
         option = invoice.option(key.strip().lower()) if key else invoice.options[0]
     except NotFound:
         offered = ", ".join(o.rail.key for o in invoice.options)
-        raise InvalidInput(f"invoice {invoice.id} cannot be paid on {key}; it offers {offered}", field="rail") from None
+        raise NotFound(f"invoice {invoice.id} has no QR code for {key}; it offers {offered}") from None
     image = qr_svg(payment_uri(option.rail, option.address, option.due))
     # An invoice's options never change, so the image can be cached (privately: it is a tenant's object).
     return Response(image, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
 import attrs
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Merchant, Role, changes_destination
+from cryptopay.core.money import KES
 from cryptopay.core.settlement import SettlementProfile
+from cryptopay.core.settlement.model import SettlementMethod, SettlementSchedule
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import check_step_up, current_principal, not_found, require
-from cryptopay_http.convert import json_response, limits, read_body
-from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.convert import TRIMMED_PATTERN, amount_pattern, check_places, json_response, limits, read_body
+from cryptopay_http.openapi import PageOf, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
 
@@ -21,7 +26,51 @@ bp = Blueprint("merchants", __name__)
 _STAFF = (Role.MERCHANT, Role.ADMIN)
 
 
-_NAME = limits("2 to 120 characters, no leading or trailing space", min_length=2, max_length=120, pattern=r"^\S.*\S$")
+_DESTINATIONS = {
+    SettlementMethod.MPESA_B2C: r"^(0|\+?254)[17][0-9]{8}$",
+    SettlementMethod.MPESA_PAYBILL: r"^[0-9]{5,7}#[A-Za-z0-9-]([A-Za-z0-9 -]{0,18}[A-Za-z0-9-])?$",
+    SettlementMethod.MPESA_TILL: r"^[0-9]{5,7}$",
+    SettlementMethod.BANK: r"^[A-Za-z0-9]{2,11}:[0-9]{6,20}$",
+}
+
+
+def _settlement_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """A settlement profile: the destination's form follows the method; the minimum is shillings."""
+    minimum = {
+        "type": "object",
+        "properties": {
+            "amount": {"type": "string", "pattern": amount_pattern(KES.decimals)},
+            "asset": {"const": "KES"},
+        },
+        "required": ["amount", "asset"],
+        "additionalProperties": False,
+    }
+    properties = {
+        "schedule": {"type": "string", "enum": [s.value for s in SettlementSchedule]},
+        "method": {"type": "string", "enum": [m.value for m in SettlementMethod]},
+        "destination": {"type": "string"},
+        "minimum": {"anyOf": [minimum, {"type": "null"}]},
+    }
+    variants = [
+        {"properties": {"method": {"const": m.value}, "destination": {"pattern": p}}} for m, p in _DESTINATIONS.items()
+    ]
+    schema = {"type": "object", "properties": properties, "required": ["schedule", "method", "destination"]}
+    return {**schema, "additionalProperties": False, "oneOf": variants}
+
+
+def _check_destination(profile: SettlementProfile | None) -> None:
+    """The destination in the exact form the document shows (the core also accepts spaces and separators)."""
+    if profile is not None and not re.search(_DESTINATIONS[profile.method], profile.destination):
+        raise InvalidInput(f"does not fit {_DESTINATIONS[profile.method]}", field="settlement.destination")
+    if profile is not None and profile.minimum is not None:
+        check_places(profile.minimum.amount, KES.decimals)
+
+
+register_schema(SettlementProfile, _settlement_schema)
+
+_NAME = limits(
+    "2 to 120 characters, no leading or trailing space", min_length=2, max_length=120, pattern=TRIMMED_PATTERN
+)
 
 
 @attrs.frozen
@@ -81,6 +130,7 @@ def load_merchant(merchant_id: str) -> Merchant:
 @require(roles=[Role.MERCHANT])
 def create_merchant() -> Response:
     body = read_body(CreateMerchant)
+    _check_destination(body.settlement)
     owner = runtime().services.users.get(current_principal().id)
     if owner is None:
         raise not_found("user", current_principal().id)
@@ -122,6 +172,7 @@ def get_merchant(merchant_id: str) -> Response:
 @require(roles=_STAFF, tenant_arg="merchant_id")
 def update_merchant(merchant_id: str) -> Response:
     body = read_body(UpdateMerchant)
+    _check_destination(body.settlement)
     merchant = load_merchant(merchant_id)
     if body.settlement is not None and changes_destination(merchant.settlement, body.settlement):
         check_step_up()

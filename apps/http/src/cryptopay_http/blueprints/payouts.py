@@ -22,6 +22,7 @@ from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, actor, check_tenant, payments
+from cryptopay_http.query import MERCHANT_ID, enum_param, query
 
 __all__ = ["PayoutView", "bp"]
 
@@ -99,6 +100,7 @@ def _merchant() -> str | None:
 @operation("List payouts (?state=; admins: ?merchant_id=)", response=PageOf(PayoutView), tags=_TAGS)
 @require(scope="payouts:read")
 @paginated
+@query(enum_param("state", lambda: [s.value for s in PayoutState], "only payouts in this state"), MERCHANT_ID)
 def list_payouts() -> Response:
     merchant_id, state = _merchant(), _state()
     if merchant_id is None and state is None:

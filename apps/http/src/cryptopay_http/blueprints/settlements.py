@@ -24,6 +24,7 @@ from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, payments
+from cryptopay_http.query import MERCHANT_ID, query
 
 __all__ = ["SettlementView", "bp"]
 
@@ -131,6 +132,7 @@ class RunResult:
 @operation("List the merchant's settlements (admins: ?merchant_id=)", response=PageOf(SettlementView), tags=_TAGS)
 @require(scope="settlements:read")
 @paginated
+@query(MERCHANT_ID)
 def list_settlements() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
 
@@ -147,6 +149,7 @@ def list_settlements() -> Response:
     request=RunSettlements,
     response=RunResult,
     tags=_TAGS,
+    errors=(404,),
 )
 @require(scope="settlements:write")
 @idempotent

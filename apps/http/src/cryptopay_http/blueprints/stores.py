@@ -26,7 +26,7 @@ from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import audit, payments, rail_catalogue, resolve_rail
 
-__all__ = ["StoreView", "bp"]
+__all__ = ["StoreView", "bp", "offered_rail_keys", "offered_rails", "quoted_pairs"]
 
 bp = Blueprint("stores", __name__)
 _STAFF = (Role.MERCHANT, Role.ADMIN)
@@ -43,15 +43,25 @@ def offered_rails() -> dict[str, Rail]:
     return {rail.key: rail for rail in (rail_for(network, token.asset) for network, token in tokens)}
 
 
-def _rail_keys() -> list[str]:
+def offered_rail_keys() -> list[str]:
+    """The keys of ``offered_rails``, or none when this server has no payments."""
     try:
         return sorted(offered_rails())
     except Unavailable:  # no payments on this server: no rail to choose
         return []
 
 
-_BELOW_100 = r"^[0-9]{1,2}(\.[0-9]{1,18})?$"
-_UP_TO_100 = r"^([0-9]{1,2}(\.[0-9]{1,18})?|100(\.0{1,18})?)$"
+def quoted_pairs() -> list[str]:
+    """The pairs invoices are priced with: each offered rail's asset in shillings."""
+    try:
+        assets = {rail.asset.code for rail in offered_rails().values() if rail.asset != KES}
+    except Unavailable:
+        return []
+    return sorted(f"{code}/KES" for code in assets)
+
+
+_BELOW_100 = r"^(0|[1-9][0-9]?)(\.[0-9]{1,18})?$"
+_UP_TO_100 = r"^((0|[1-9][0-9]?)(\.[0-9]{1,18})?|100(\.0{1,18})?)$"
 
 
 @attrs.frozen
@@ -59,7 +69,9 @@ class StoreBody:
     """The store's settings; ``merchant_fee_percent`` may only be sent by an admin."""
 
     rails: list[str] = attrs.field(
-        metadata=limits("rail keys the store accepts (GET /v1/rails)", min_items=1, max_items=20, choices=_rail_keys)
+        metadata=limits(
+            "rail keys the store accepts (GET /v1/rails)", min_items=1, max_items=20, choices=offered_rail_keys
+        )
     )
     invoice_window_minutes: int = attrs.field(default=15, metadata=limits(minimum=1, maximum=_MAX_WINDOW_MINUTES))
     tolerance_percent: Decimal = attrs.field(
@@ -179,9 +191,8 @@ def _fees(existing: StoreSettings | None, assets: set[Asset], percent: Decimal |
 
 
 def _store(merchant_id: str) -> StoreSettings | None:
-    with payments().uow() as uow:
-        found: StoreSettings | None = uow.stores.get(merchant_id)
-        return found
+    found: StoreSettings | None = payments().listings.store(merchant_id)
+    return found
 
 
 @bp.put("/v1/merchants/<merchant_id>/store")
@@ -193,19 +204,17 @@ def put_store(merchant_id: str) -> Response:
     rails = _check(body)
     with payments().uow() as uow:
         existing = uow.stores.get(merchant.id)
-        keep = (
-            {"monitoring": existing.monitoring, "cutoff": existing.cutoff, "weekday": existing.weekday}
-            if existing
-            else {}
-        )
         store = StoreSettings(
             merchant_id=merchant.id,
             rails=rails,
             window=timedelta(minutes=body.invoice_window_minutes),
             tolerance_percent=body.tolerance_percent,
             fees=_fees(existing, {r.asset for r in rails}, body.merchant_fee_percent),
-            **keep,
         )
+        if existing:  # what this body does not set is kept
+            store = attrs.evolve(
+                store, monitoring=existing.monitoring, cutoff=existing.cutoff, weekday=existing.weekday
+            )
         uow.stores.put(store)
         audit(
             uow,

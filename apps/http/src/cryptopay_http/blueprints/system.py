@@ -30,7 +30,8 @@ _MAX_PARAMETER = 1000
 def refuse_invalid_text() -> None:
     """Path segments and query parameters obey the same text rules as bodies (422 before any view runs)."""
     pairs = [(f"path.{k}", v) for k, v in (request.view_args or {}).items() if isinstance(v, str)]
-    pairs += [(f"query.{k}", f"{k}{v}") for k, v in request.args.items(multi=True)]
+    pairs += [(f"query.{k}", v) for k, v in request.args.items(multi=True)]
+    pairs += [(f"query.{k}", k) for k in request.args]
     errors = [FieldError(name, text_problem(value) or "") for name, value in pairs if text_problem(value)]
     errors += [FieldError(name, "is too long") for name, value in pairs if len(value) > _MAX_PARAMETER]
     if errors:
@@ -71,7 +72,12 @@ def readyz() -> Response:
 
 
 @bp.get("/metrics")
-@operation("Prometheus metrics", tags=("system",), media_type="text/plain")
+@operation(
+    "Prometheus metrics (with the scrape token; 404 otherwise)",
+    tags=("system",),
+    media_type="text/plain",
+    errors=(404,),
+)
 def metrics() -> Response:
     if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
         return problem(404, "not found", code="not_found")

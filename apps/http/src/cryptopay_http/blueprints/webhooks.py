@@ -2,7 +2,7 @@
 
 Merchant logins (or admins naming ``merchant_id``) manage them; API keys cannot, since there is no webhook
 scope. Deleting an endpoint disables it: its pending deliveries are dead-lettered by the worker, and it no
-longer appears. The log shows the newest ``LOG_WINDOW`` deliveries, newest first.
+longer appears. The delivery log pages through every delivery, newest first, one keyset query per page.
 """
 
 from __future__ import annotations
@@ -30,13 +30,13 @@ from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, check_tenant, webhooks
+from cryptopay_http.query import MERCHANT_ID, enum_param, id_param, query
 
-__all__ = ["LOG_WINDOW", "WebhookEndpointView", "bp"]
+__all__ = ["WebhookEndpointView", "bp"]
 
 bp = Blueprint("webhooks", __name__)
 _STAFF = (Role.MERCHANT, Role.ADMIN)
 _TAGS = ("webhooks",)
-LOG_WINDOW = 1000
 
 
 @attrs.frozen
@@ -158,6 +158,7 @@ def _status() -> DeliveryStatus | None:
     response=NewEndpointView,
     status=201,
     tags=_TAGS,
+    errors=(404,),
 )
 @require(roles=_STAFF)
 @step_up
@@ -173,7 +174,7 @@ def create_webhook_endpoint() -> Response:
         uow_factory=hooks.uow,
         ids=hooks.ids,
         clock=hooks.clock,
-        allow_insecure=bool(getattr(hooks, "allow_insecure_urls", False)),
+        allow_insecure=hooks.allow_insecure_urls,
     )
     host = urlsplit(endpoint.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
     audit_security("webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=merchant_id, host=host)
@@ -186,15 +187,16 @@ def create_webhook_endpoint() -> Response:
 @operation("List the merchant's webhook endpoints", response=PageOf(WebhookEndpointView), tags=_TAGS)
 @require(roles=_STAFF)
 @paginated
+@query(MERCHANT_ID)
 def list_webhook_endpoints() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
-    with webhooks().uow() as uow:
-        endpoints = sorted(
-            (e for e in uow.webhook_endpoints.for_merchant(merchant_id) if e.enabled), key=lambda e: e.id
-        )
 
     def fetch(after: str | None, limit: int) -> list[WebhookEndpoint]:
-        return [e for e in endpoints if after is None or e.id > after][:limit]
+        with webhooks().uow() as uow:
+            found: list[WebhookEndpoint] = uow.webhook_endpoints.enabled_for_merchant(
+                merchant_id, after=after, limit=limit
+            )
+        return found
 
     return json_response(paginate(fetch, WebhookEndpointView.of))
 
@@ -226,16 +228,22 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
 )
 @require(roles=_STAFF)
 @paginated
+@query(
+    MERCHANT_ID,
+    id_param("endpoint_id", "only deliveries to this endpoint"),
+    enum_param("status", lambda: [s.value for s in DeliveryStatus], "only deliveries with this status"),
+)
 def list_webhook_deliveries() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
     endpoint_id, status = request.args.get("endpoint_id"), _status()
-    with webhooks().uow() as uow:
-        log = uow.webhook_deliveries.for_merchant(merchant_id, endpoint_id=endpoint_id, status=status, limit=LOG_WINDOW)
 
     def fetch(after: str | None, limit: int) -> list[WebhookDelivery]:
-        ids = [d.id for d in log]
-        start = ids.index(after) + 1 if after in ids else 0
-        return log[start : start + limit]
+        # One keyset query per page, newest first: the cursor is the previous page's last (oldest) delivery.
+        with webhooks().uow() as uow:
+            found: list[WebhookDelivery] = uow.webhook_deliveries.for_merchant(
+                merchant_id, endpoint_id=endpoint_id, status=status, limit=limit, before=after
+            )
+        return found
 
     return json_response(paginate(fetch, DeliveryView.of))
 

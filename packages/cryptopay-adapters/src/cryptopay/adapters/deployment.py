@@ -58,3 +58,8 @@ class RedisKeys:
     @property
     def rate_limits(self) -> str:
         return f"{self.deployment}:ratelimit:"
+
+    @property
+    def identity_epoch(self) -> str:
+        """The counter that invalidates cached API keys and merchant owners in every API process."""
+        return f"{self.deployment}:identity:epoch"

@@ -42,7 +42,7 @@ class FaultPlan:
     rate: float = 1.0
     seed: int | None = None
     once_dir: Path | None = None
-    _random: random.Random = attrs.field(init=False)
+    _random: random.Random = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         self._random = random.Random(self.seed)
@@ -91,8 +91,7 @@ def fault_points_from_env(env: Mapping[str, str], *, production: bool) -> FaultP
     seed = env.get("CRYPTOPAY_FAULT_SEED", "").strip()
     try:
         rate = float(env.get("CRYPTOPAY_FAULT_RATE", "1") or "1")
-        return FaultPlan.parse(
-            text, rate=rate, seed=int(seed) if seed else None, once_dir=Path(once).resolve() if once else None
-        )
+        number = int(seed) if seed else None
     except ValueError:
         raise InvalidInput("CRYPTOPAY_FAULT_RATE is a number and CRYPTOPAY_FAULT_SEED an integer") from None
+    return FaultPlan.parse(text, rate=rate, seed=number, once_dir=Path(once).resolve() if once else None)

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.mobile_money import (
     AccountBalanceRequest,
@@ -25,8 +26,10 @@ from cryptopay.core.mobile_money import (
     load_json,
     stk_password,
 )
+from cryptopay.core.reconciliation import render_statement
 from cryptopay.core.testing.daraja_payloads import stk_query_answer
 from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.testing.mpesa_statement import statement_of
 from cryptopay.sandbox._wire import Envelope, check, dumps, envelope_response, msisdn, text, whole_amount
 from cryptopay.sandbox.certs import decrypt_credential
 from flask import Flask, Response, request
@@ -356,6 +359,11 @@ def _register_controls(app: Flask, sandbox: DarajaSandbox) -> None:
         sandbox.expire_tokens()
         return _json({"ok": True})
 
+    @app.post("/sandbox/answers-first")
+    def answers_first() -> Response:
+        sandbox.config = attrs.evolve(sandbox.config, answers_first=bool(_body().get("on", True)))
+        return _json({"answers_first": sandbox.config.answers_first})
+
     @app.post("/sandbox/complete")
     def complete() -> Response:
         sandbox.engine.complete_open()
@@ -364,3 +372,10 @@ def _register_controls(app: Flask, sandbox: DarajaSandbox) -> None:
     @app.get("/sandbox/state")
     def state() -> Response:
         return _json(sandbox.state())
+
+    @app.get("/sandbox/statement")
+    def statement() -> Response:
+        """What this M-Pesa really paid, whatever its callbacks said: the org portal's statement export (CSV)."""
+        text = render_statement(statement_of(sandbox.engine), holder="Sandbox Ltd")
+        headers = {"Content-Disposition": 'attachment; filename="statement.csv"'}
+        return Response(text, mimetype="text/csv", headers=headers)

@@ -25,7 +25,11 @@ phone          scenario             over HTTP
 
 Control endpoints (not Daraja's): ``POST /sandbox/scenarios {"phone": ..., "scenario": ...}``,
 ``POST /sandbox/throttle {"count": n}``, ``POST /sandbox/expire-tokens``, ``POST /sandbox/complete``,
-``GET /sandbox/state``.
+``POST /sandbox/answers-first {"on": true}`` (post a Transaction Status answer before replying to the request, as
+a fast Daraja can: the caller's record of the query must already be committed), ``GET /sandbox/state``, and
+``GET /sandbox/statement``: what it really paid (its own record, whatever callbacks were lost) as the M-Pesa org
+portal's statement CSV that ``cryptopay reconcile --mpesa-statement`` reads. Its Account Balance product answers
+with its float as the ``Utility Account``.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ class DarajaSandboxConfig:
     throttle_count: int = 2
     float_balance: str = "10000000"
     customer_balance: str = "100000"
+    answers_first: bool = False  # post an immediate answer (Transaction Status, balance) before the request's reply
 
 
 class DarajaSandbox:
@@ -189,6 +194,10 @@ class DarajaSandbox:
             time.sleep(self.config.response_delay)
 
     def _deliver(self, delivery: Delivery) -> None:
+        if self.config.answers_first and delivery.delay is not Delay.LATE:
+            # The caller cannot have stored anything about its request yet: its answer is already in.
+            self._post(delivery.url, delivery.payload)
+            return
         delay = self.config.late_delay if delivery.delay is Delay.LATE else 0.0
         self.later(delay, self._post, delivery.url, delivery.payload)
 

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptopay.adapters.bitcoin.esplora import EsploraClient
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.chains import ObservedTransfer, TxState
 from cryptopay.core.rails import BITCOIN, Token
 
@@ -27,6 +29,13 @@ class BitcoinWatcher:
     def __init__(self, esplora: EsploraClient | str, *, token: Token | None = None) -> None:
         self._api = esplora if isinstance(esplora, EsploraClient) else EsploraClient(esplora)
         self._token = token or BITCOIN.token("BTC")
+
+    def balance(self, address: str, asset: Asset) -> Money:
+        """The mined, unspent outputs at ``address`` (a spend in the mempool counts as spent), for reconciliation."""
+        if asset != self._token.asset:
+            raise InvalidInput(f"bitcoin holds no {asset.code}")
+        mined = (u for u in self._api.utxos(address) if u.get("status", {}).get("confirmed"))
+        return self._token.to_money(sum(int(u["value"]) for u in mined))
 
     def head(self) -> int:
         return self._api.tip_height()

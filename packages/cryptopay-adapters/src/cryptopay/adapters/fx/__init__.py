@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from cryptopay.adapters.fx.binance import BinanceTickerSource
 from cryptopay.adapters.fx.build import build_cache, build_pricer, build_sources
-from cryptopay.adapters.fx.cache import InMemoryRateCache, RedisRateCache
+from cryptopay.adapters.fx.cache import ProcessRateCache, RedisRateCache
 from cryptopay.adapters.fx.exchangerate import ExchangeRateApiSource
 from cryptopay.adapters.fx.kraken import KrakenSpreadSource
 from cryptopay.adapters.fx.settings import SOURCE_NAMES, FxSettings
@@ -17,8 +17,8 @@ __all__ = [
     "BinanceTickerSource",
     "ExchangeRateApiSource",
     "FxSettings",
-    "InMemoryRateCache",
     "KrakenSpreadSource",
+    "ProcessRateCache",
     "RedisRateCache",
     "build_cache",
     "build_pricer",

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from cryptopay.adapters.fx.binance import BinanceTickerSource
-from cryptopay.adapters.fx.cache import InMemoryRateCache, RedisRateCache
+from cryptopay.adapters.fx.cache import ProcessRateCache, RedisRateCache
 from cryptopay.adapters.fx.exchangerate import ExchangeRateApiSource
 from cryptopay.adapters.fx.kraken import KrakenSpreadSource
 from cryptopay.adapters.fx.settings import FxSettings
@@ -31,8 +31,8 @@ def build_sources(settings: FxSettings) -> list[RateSource]:
 def build_cache(settings: FxSettings, *, clock: Clock) -> RateCache:
     """A Redis cache when ``redis_url`` is set, else an in-process one."""
     if settings.redis_url:
-        return RedisRateCache.from_url(settings.redis_url)
-    return InMemoryRateCache(clock)
+        return RedisRateCache.from_url(settings.redis_url, prefix=settings.cache_prefix)
+    return ProcessRateCache(clock)
 
 
 def build_pricer(

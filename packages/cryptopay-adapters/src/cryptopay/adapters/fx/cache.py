@@ -6,14 +6,15 @@ In Redis a rate is a JSON string with its mid as a string (never a float) and ex
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta
 
 import redis
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair, Rate
-from cryptopay.core.testing.fx import InMemoryRateCache
+from cryptopay.core.ports.system import Clock
 
-__all__ = ["InMemoryRateCache", "RedisRateCache", "rate_from_json", "rate_to_json"]
+__all__ = ["ProcessRateCache", "RedisRateCache", "rate_from_json", "rate_to_json"]
 
 DEFAULT_PREFIX = "cryptopay:fx:rate:"
 
@@ -63,3 +64,24 @@ class RedisRateCache:
             self._client.set(self._prefix + key, rate_to_json(rate), px=milliseconds)
         except redis.RedisError as error:
             raise Unavailable(f"rate cache (redis): {type(error).__name__}") from None
+
+
+class ProcessRateCache:
+    """Rates in this process's memory, expiring by the injected clock (thread-safe)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._entries: dict[str, tuple[Rate, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Rate | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or self._clock.now() >= entry[1]:
+                self._entries.pop(key, None)
+                return None
+            return entry[0]
+
+    def put(self, key: str, rate: Rate, ttl: timedelta) -> None:
+        with self._lock:
+            self._entries[key] = (rate, self._clock.now() + ttl)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import attrs
+from cryptopay.adapters.deployment import RedisKeys
 from cryptopay.adapters.fx import binance, exchangerate, kraken
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.fx import DEFAULT_MARGIN, DEFAULT_MAX_AGE, DEFAULT_QUOTE_TTL
@@ -46,6 +47,7 @@ class FxSettings:
     peg_low: Decimal = Decimal("0.98")
     peg_high: Decimal = Decimal("1.02")
     redis_url: str | None = attrs.field(default=None, repr=False)
+    cache_prefix: str = "cryptopay:fx:rate:"  # the deployment's (``CRYPTOPAY_DEPLOYMENT``) Redis keys
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> FxSettings:
@@ -72,6 +74,7 @@ class FxSettings:
             peg_low=_positive("PEG_MIN", get("PEG_MIN", "0.98")),
             peg_high=_positive("PEG_MAX", get("PEG_MAX", "1.02")),
             redis_url=get("REDIS_URL") or env.get("CRYPTOPAY_REDIS_URL") or None,
+            cache_prefix=RedisKeys.from_env(env).fx_rates,
         )
 
     def policy(self) -> PricingPolicy:

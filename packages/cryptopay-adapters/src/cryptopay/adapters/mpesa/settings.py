@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
+from typing import overload
 from urllib.parse import urlsplit
 
 import attrs
@@ -71,25 +72,57 @@ class DarajaSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, prefix: str = "CRYPTOPAY_MPESA_") -> DarajaSettings:
-        """Read ``CRYPTOPAY_MPESA_BASE_URL``, ``..._CONSUMER_KEY``, ``..._SHORTCODE`` and friends."""
-        source = os.environ if env is None else env
-        names = {field.name for field in attrs.fields(cls)}
-        values: dict[str, object] = {}
-        for name in names:
-            raw = source.get(prefix + name.upper())
-            if raw is not None:
-                values[name] = _convert(name, raw)
-        missing = {"consumer_key", "consumer_secret", "shortcode"} - set(values)
+        """Read ``CRYPTOPAY_MPESA_BASE_URL``, ``..._CONSUMER_KEY``, ``..._SHORTCODE`` and friends.
+
+        An unset variable keeps the field's default (the same defaults as the constructor's).
+        """
+        read = _Variables(os.environ if env is None else env, prefix)
+        missing = [name for name in ("consumer_key", "consumer_secret", "shortcode") if read.text(name) is None]
         if missing:
-            raise InvalidInput(f"missing Daraja settings: {', '.join(prefix + m.upper() for m in sorted(missing))}")
-        return cls(**values)  # type: ignore[arg-type]
+            raise InvalidInput(f"missing Daraja settings: {', '.join(prefix + m.upper() for m in missing)}")
+        return cls(
+            consumer_key=read.text("consumer_key", ""),
+            consumer_secret=read.text("consumer_secret", ""),
+            shortcode=read.text("shortcode", ""),
+            base_url=read.text("base_url", PRODUCTION_URL),
+            passkey=read.text("passkey", ""),
+            payout_shortcode=read.text("payout_shortcode"),
+            initiator_name=read.text("initiator_name", ""),
+            initiator_password=read.text("initiator_password", ""),
+            certificate_path=read.text("certificate_path"),
+            production=read.flag("production", True),
+            allow_sandbox=read.flag("allow_sandbox", False),
+            timeout_seconds=read.number("timeout_seconds", 30.0),
+            max_attempts=read.integer("max_attempts", 3),
+            backoff_seconds=read.number("backoff_seconds", 0.5),
+            token_refresh_margin_seconds=read.integer("token_refresh_margin_seconds", 600),
+        )
 
 
-def _convert(name: str, raw: str) -> object:
-    if name in ("production", "allow_sandbox"):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if name in ("max_attempts", "token_refresh_margin_seconds"):
-        return int(raw)
-    if name in ("timeout_seconds", "backoff_seconds"):
-        return float(raw)
-    return raw
+@attrs.frozen
+class _Variables:
+    """Typed reads of ``prefix + NAME`` variables: an unset one gives the default."""
+
+    source: Mapping[str, str]
+    prefix: str
+
+    @overload
+    def text(self, name: str) -> str | None: ...
+
+    @overload
+    def text(self, name: str, default: str) -> str: ...
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        return self.source.get(self.prefix + name.upper(), default)
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name)
+        return default if raw is None else raw.strip().lower() in ("1", "true", "yes", "on")
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self.text(name)
+        return default if raw is None else int(raw)
+
+    def number(self, name: str, default: float) -> float:
+        raw = self.text(name)
+        return default if raw is None else float(raw)

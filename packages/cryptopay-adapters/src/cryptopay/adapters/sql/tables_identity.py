@@ -27,7 +27,7 @@ users = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("display_name", sa.String(CODE)),
     sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
-    sa.Column("totp_secret", sa.String(64)),
+    sa.Column("totp_secret", sa.Text),  # a vault blob (v1:<base64>) when the repository has a cipher
     sa.Column("totp_confirmed_at", UtcDateTime),
     sa.Column("totp_last_step", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("recovery_code_hashes", JsonText),  # SHA-256 of each unused recovery code

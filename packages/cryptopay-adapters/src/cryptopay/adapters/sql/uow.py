@@ -1,20 +1,39 @@
 """The SQL unit of work: one connection, one transaction, every repository on it.
 
 ``SqlStorage(engine).unit_of_work()`` (or calling the storage) opens a transaction; the ledger session, audit log,
-outbox and repositories all write through it, and it commits when the block exits normally. Database errors
-come out as SDK errors (``TransientConflict`` for races: use ``cryptopay.core.ports.storage.in_transaction``).
+outbox and repositories all write through it, and it commits when the block exits normally. Each repository is a
+typed attribute, made on first use in the transaction. Database errors come out as SDK errors
+(``TransientConflict`` for races: use ``cryptopay.core.ports.storage.in_transaction``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
 from contextlib import AbstractContextManager
-from typing import Any
 
 from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
 from cryptopay.adapters.sql.outbox import SqlOutbox
-from cryptopay.adapters.sql.repositories import REPOSITORIES
+from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
+from cryptopay.adapters.sql.repositories.identity import (
+    SqlApiKeys,
+    SqlIdempotency,
+    SqlMerchants,
+    SqlRefreshTokens,
+    SqlUsers,
+)
+from cryptopay.adapters.sql.repositories.kyc_fees import SqlFeeSchedules, SqlKycProfiles
+from cryptopay.adapters.sql.repositories.payments import (
+    SqlDepositAddresses,
+    SqlInvoices,
+    SqlPaymentCredits,
+    SqlPayouts,
+    SqlRefunds,
+    SqlSettlements,
+    SqlStores,
+    SqlUnmatchedAnswers,
+)
+from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
 from cryptopay.core.ports.system import IdGenerator
 from sqlalchemy.engine import Connection, Engine
 
@@ -22,29 +41,97 @@ __all__ = ["SqlStorage", "SqlUnitOfWork"]
 
 
 class SqlUnitOfWork:
-    """The repositories of one SQL transaction (see ``cryptopay.core.ports.storage.UnitOfWork``)."""
+    """The repositories of one SQL transaction (``PaymentsUnitOfWork``, ``WebhookUnitOfWork`` and the rest)."""
 
     def __init__(
         self,
         conn: Connection,
         ids: IdGenerator | None = None,
-        factories: Mapping[str, Callable[[Connection], Any]] | None = None,
+        *,
+        cipher: SecretCipher | None = None,
+        allow_plaintext: bool = False,
     ) -> None:
         self.connection = conn
         self.ledger = SqlLedgerSession(conn)
         self.audit = SqlAuditLog(conn, ids)
         self.outbox = SqlOutbox(conn)
-        self._repositories: dict[str, Any] = {}
-        self._factories = factories or {}
+        self._cipher, self._allow_plaintext = cipher, allow_plaintext
 
-    def __getattr__(self, name: str) -> Any:
-        factory = self.__dict__.get("_factories", {}).get(name) or REPOSITORIES.get(name)
-        if factory is None:
-            raise AttributeError(name)
-        repository = self.__dict__["_repositories"].get(name)
-        if repository is None:
-            repository = self.__dict__["_repositories"][name] = factory(self.__dict__["connection"])
-        return repository
+    # -- payments
+    @functools.cached_property
+    def stores(self) -> SqlStores:
+        return SqlStores(self.connection)
+
+    @functools.cached_property
+    def invoices(self) -> SqlInvoices:
+        return SqlInvoices(self.connection)
+
+    @functools.cached_property
+    def deposit_addresses(self) -> SqlDepositAddresses:
+        return SqlDepositAddresses(self.connection)
+
+    @functools.cached_property
+    def payment_credits(self) -> SqlPaymentCredits:
+        return SqlPaymentCredits(self.connection)
+
+    @functools.cached_property
+    def settlements(self) -> SqlSettlements:
+        return SqlSettlements(self.connection)
+
+    @functools.cached_property
+    def payouts(self) -> SqlPayouts:
+        return SqlPayouts(self.connection)
+
+    @functools.cached_property
+    def refunds(self) -> SqlRefunds:
+        return SqlRefunds(self.connection)
+
+    @functools.cached_property
+    def unmatched_answers(self) -> SqlUnmatchedAnswers:
+        return SqlUnmatchedAnswers(self.connection)
+
+    @functools.cached_property
+    def quotes(self) -> SqlQuoteRepository:
+        return SqlQuoteRepository(self.connection)
+
+    # -- webhooks
+    @functools.cached_property
+    def webhook_endpoints(self) -> SqlWebhookEndpoints:
+        """Endpoint secrets are sealed by the storage's cipher (refused without one, unless plaintext is allowed)."""
+        return SqlWebhookEndpoints(self.connection, cipher=self._cipher, allow_plaintext=self._allow_plaintext)
+
+    @functools.cached_property
+    def webhook_deliveries(self) -> SqlWebhookDeliveries:
+        return SqlWebhookDeliveries(self.connection)
+
+    # -- identity, KYC and fees
+    @functools.cached_property
+    def users(self) -> SqlUsers:
+        return SqlUsers(self.connection)
+
+    @functools.cached_property
+    def refresh_tokens(self) -> SqlRefreshTokens:
+        return SqlRefreshTokens(self.connection)
+
+    @functools.cached_property
+    def merchants(self) -> SqlMerchants:
+        return SqlMerchants(self.connection)
+
+    @functools.cached_property
+    def api_keys(self) -> SqlApiKeys:
+        return SqlApiKeys(self.connection)
+
+    @functools.cached_property
+    def idempotency(self) -> SqlIdempotency:
+        return SqlIdempotency(self.connection)
+
+    @functools.cached_property
+    def kyc(self) -> SqlKycProfiles:
+        return SqlKycProfiles(self.connection)
+
+    @functools.cached_property
+    def fee_schedules(self) -> SqlFeeSchedules:
+        return SqlFeeSchedules(self.connection)
 
     def flush(self) -> None:
         """Write what the ledger session buffered (done automatically before commit)."""
@@ -52,21 +139,28 @@ class SqlUnitOfWork:
 
 
 class SqlStorage:
-    """Holds the engine; ``unit_of_work()`` is the ``UnitOfWorkFactory`` and ``ledger_store`` the ``LedgerStore``."""
+    """Holds the engine; ``unit_of_work()`` is the ``UnitOfWorkFactory`` and ``ledger_store`` the ``LedgerStore``.
+
+    ``cipher`` seals webhook endpoint secrets (the composition root passes ``SecretCipher.from_vault(vault)``);
+    ``allow_plaintext`` is for tests only.
+    """
 
     def __init__(
         self,
         engine: Engine,
         *,
         ids: IdGenerator | None = None,
-        repositories: Mapping[str, Callable[[Connection], Any]] | None = None,
+        cipher: SecretCipher | None = None,
+        allow_plaintext: bool = False,
     ) -> None:
         self.engine = engine
         self.ledger_store = SqlLedgerStore(engine)
-        self._ids = ids
-        self._factories = dict(repositories or {})  # override REPOSITORIES (e.g. webhook_repositories(cipher))
+        self._ids, self._cipher, self._allow_plaintext = ids, cipher, allow_plaintext
 
     def unit_of_work(self) -> AbstractContextManager[SqlUnitOfWork]:
-        return flushing_transaction(self.engine, lambda conn: SqlUnitOfWork(conn, self._ids, self._factories))
+        return flushing_transaction(self.engine, self._open)
+
+    def _open(self, conn: Connection) -> SqlUnitOfWork:
+        return SqlUnitOfWork(conn, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext)
 
     __call__ = unit_of_work

@@ -70,3 +70,17 @@ class TronApi:
             return dict(response.json())
 
         return self.call(what, fetch)
+
+
+def trc20_balance(api: TronApi, contract: str, holder: str) -> int:
+    """``contract.balanceOf(holder)`` in base units, by a constant call (nothing is broadcast)."""
+    parameter = "0" * 24 + Tron.to_hex_address(holder)[2:]
+    body = {
+        "owner_address": holder,
+        "contract_address": contract,
+        "function_selector": "balanceOf(address)",
+        "parameter": parameter,
+        "visible": True,
+    }
+    answer = api.post("reading a token balance", "wallet/triggerconstantcontract", body)
+    return int(answer["constant_result"][0] or "0", 16)

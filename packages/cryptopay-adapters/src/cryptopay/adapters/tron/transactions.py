@@ -16,7 +16,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from cryptopay.adapters.tron.client import TronApi
+from cryptopay.adapters.tron.client import TronApi, trc20_balance
 from cryptopay.core.errors import IdempotencyConflict, NotFound, Refused
 from cryptopay.core.money import TRX, Money
 from cryptopay.core.ports.chains import KeyProvider, SentTransaction, TxState, WithdrawalRecord, WithdrawalStore
@@ -104,16 +104,7 @@ class TronTransactions:
 
     def token_balance(self, contract: str, holder: str) -> int:
         """A TRC20 balance in base units (``balanceOf``)."""
-        parameter = "0" * 24 + Tron.to_hex_address(holder)[2:]
-        body = {
-            "owner_address": holder,
-            "contract_address": contract,
-            "function_selector": "balanceOf(address)",
-            "parameter": parameter,
-            "visible": True,
-        }
-        answer = self._api.post("reading a token balance", "wallet/triggerconstantcontract", body)
-        return int(answer["constant_result"][0] or "0", 16)
+        return trc20_balance(self._api, contract, holder)
 
     def trx_balance(self, holder: str) -> int:
         account = self._api.post("reading an account", "wallet/getaccount", {"address": holder, "visible": True})

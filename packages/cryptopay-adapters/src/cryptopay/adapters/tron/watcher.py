@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptopay.adapters.tron.client import TronApi
+from cryptopay.adapters.tron.client import TronApi, trc20_balance
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import Rail, Token
 from tronpy.keys import to_base58check_address
@@ -47,6 +48,14 @@ class TronWatcher:
         self._tokens: dict[str, Token] = {tron_address(str(t.contract)): t for t in tokens}
         self._page_size = page_size
         self._headers: dict[int, tuple[str, datetime]] = {}
+
+    def balance(self, address: str, asset: Asset) -> Money:
+        """``asset``'s TRC20 balance at ``address`` (``balanceOf`` on the rail's contract), for reconciliation."""
+        found = next(((c, t) for c, t in self._tokens.items() if t.asset == asset), None)
+        if found is None:
+            raise InvalidInput(f"tron has no {asset.code} token rail")
+        contract, token = found
+        return token.to_money(trc20_balance(self._api, contract, address))
 
     def head(self) -> int:
         """The latest block number."""

@@ -8,37 +8,51 @@ from __future__ import annotations
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import NotFound
+from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.identity.model import Role, User
-from cryptopay.core.identity.service import Accounts
+from cryptopay.core.identity.service import check_password, valid_email
+from cryptopay.core.identity.sessions import SessionStates
+from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
+from cryptopay.core.ports.system import Clock, IdGenerator
 
 __all__ = ["UserAdmin"]
 
 
 @attrs.define
 class UserAdmin:
-    accounts: Accounts
+    users: UserRepository
+    hasher: PasswordHasher
+    audit: AuditTrail
+    clock: Clock
+    ids: IdGenerator
+    sessions: SessionStates | None = None  # an API process forgets its cached state of the changed user at once
 
     def create_admin(self, email: str, password: str, *, actor: str, display_name: str | None = None) -> User:
         """A new admin account (it must enrol a second factor at its first login)."""
-        user = self.accounts.register(email, password, role=Role.ADMIN, display_name=display_name)
+        email = valid_email(email)
+        check_password(password, email)
+        if self.users.by_email(email) is not None:
+            raise Conflict("an account with this email already exists", field="email")
+        now = self.clock.now()
+        user = User(self.ids.new_id("usr"), email, self.hasher.hash(password), Role.ADMIN, now, display_name)
+        self.users.add(user)
         self._record(actor, "user.admin_created", user, role=Role.ADMIN.value)
         return user
 
     def set_role(self, email: str, role: Role, *, actor: str) -> User:
         """Give an existing account another role; ``NotFound`` for an unknown email."""
-        user = self.accounts.users.by_email(email.strip().lower())
+        user = self.users.by_email(email.strip().lower())
         if user is None:
-            raise NotFound(f"no account with the email {email}")
+            raise NotFound(f"no account with the email {email.strip()}")
         before = user.role
         if before is role:
             return user
         user.role = role
-        self.accounts.users.update(user)
-        self.accounts.sessions.forget_user(user.id)
+        self.users.update(user)
+        if self.sessions is not None:
+            self.sessions.forget_user(user.id)
         self._record(actor, "user.role_changed", user, before=before.value, after=role.value)
         return user
 
     def _record(self, actor: str, action: str, user: User, **details: str) -> None:
-        at = self.accounts.clock.now()
-        self.accounts.audit.append(AuditEvent(actor, action, f"user:{user.id}", at, details))
+        self.audit.append(AuditEvent(actor, action, f"user:{user.id}", self.clock.now(), details))

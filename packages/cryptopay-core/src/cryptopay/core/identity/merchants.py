@@ -24,9 +24,9 @@ from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
 
 __all__ = ["Merchants", "changes_destination", "check_settlement"]
 
-_SHORTCODE = re.compile(r"^\d{5,7}$")
-_PAYBILL = re.compile(r"^(\d{5,7})#([A-Za-z0-9 -]{1,20})$")
-_BANK = re.compile(r"^[A-Za-z0-9]{2,11}:\d{6,20}$")
+_SHORTCODE = re.compile(r"^\d{5,7}$", re.ASCII)
+_PAYBILL = re.compile(r"^(\d{5,7})#([A-Za-z0-9 -]{1,20})$", re.ASCII)
+_BANK = re.compile(r"^[A-Za-z0-9]{2,11}:\d{6,20}$", re.ASCII)
 
 
 def check_settlement(profile: SettlementProfile) -> SettlementProfile:

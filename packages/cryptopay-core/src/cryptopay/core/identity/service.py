@@ -50,7 +50,8 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 
 __all__ = ["Accounts", "ApiKeys", "TokenPair", "check_password", "valid_email"]
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 MIN_PASSWORD, MAX_PASSWORD = 12, 256  # the upper bound keeps argon2 from being a denial-of-service lever
 
 

@@ -18,8 +18,8 @@ __all__ = ["InvalidPhoneNumber", "mask_msisdn", "normalize_msisdn", "try_normali
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 # Safaricom-era mobile ranges: 07XX XXX XXX and 01XX XXX XXX (nine digits after the country code).
-_NATIONAL = re.compile(r"0([17]\d{8})")
-_INTERNATIONAL = re.compile(r"\+?254([17]\d{8})")
+_NATIONAL = re.compile(r"0([17]\d{8})", re.ASCII)
+_INTERNATIONAL = re.compile(r"\+?254([17]\d{8})", re.ASCII)
 _HINT = "use 07XXXXXXXX, 01XXXXXXXX, +2547XXXXXXXX, +2541XXXXXXXX, 2547XXXXXXXX or 2541XXXXXXXX"
 
 

@@ -64,8 +64,10 @@ def learn_ids(payout: Payout, result: MpesaResult) -> None:
     payout.conversation_id = payout.conversation_id or result.conversation_id
 
 
-def success_mismatch(payout: Payout, result: MpesaResult) -> str:
+def success_mismatch(payout: Payout, result: MpesaResult, *, status: bool) -> str:
     """Why a success may not complete this payout: it must carry our ids, our amount and our receiving party."""
+    if not _names_us(payout, result, status=status):
+        return "it does not carry the payout's ids"
     if result.amount is None:
         return "no amount"
     if result.amount != payout.amount:
@@ -76,6 +78,13 @@ def success_mismatch(payout: Payout, result: MpesaResult) -> str:
     if not _same_party(party, _destination(payout)):
         return "the receiving party is not the payout's"
     return ""
+
+
+def _names_us(payout: Payout, result: MpesaResult, *, status: bool) -> bool:
+    if status:  # a status answer names the queried payout by its original OriginatorConversationID
+        return payout.originator_id is not None and result.param("OriginatorConversationID") == payout.originator_id
+    ours = {payout.originator_id, payout.conversation_id} - {None}
+    return bool(ours & {result.originator_conversation_id, result.conversation_id})
 
 
 def _destination(payout: Payout) -> str:

@@ -60,6 +60,7 @@ from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payouts import _answers, _outcomes
 from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, Payout, PayoutQuery, PayoutState
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.settlement.model import SettlementMethod
 
@@ -80,6 +81,8 @@ DEFAULT_UNKNOWN_BOUND = timedelta(minutes=30)
 QUEUE_TIMEOUT_CODE = "QueueTimeout"
 _ACTOR = "system:payouts"
 _log = logging.getLogger("cryptopay.payouts")
+_ABOUT_OVERDUE = "payouts unknown for longer than the bound (an operator should look)"
+_QUERY_WAIT_CAP = timedelta(minutes=30)
 
 
 @attrs.frozen(kw_only=True)
@@ -118,10 +121,11 @@ class Payouts:
         unknown_bound: timedelta = DEFAULT_UNKNOWN_BOUND,
         tokens: Callable[[], str] = new_callback_token,
         faults: FaultPoints = NO_FAULTS,
+        metrics: Metrics | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._gateway, self._urls, self._deadline, self._tokens = gateway, urls, deadline, tokens
-        self._unknown_bound, self._faults = unknown_bound, faults
+        self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
 
     def get_payout(self, payout_id: str) -> Payout:
         """The payout, or ``NotFound``."""
@@ -345,7 +349,7 @@ class Payouts:
             "desc": result.result_desc,
         }
         if outcome is Outcome.SUCCEEDED:
-            mismatch = _answers.success_mismatch(payout, result)
+            mismatch = _answers.success_mismatch(payout, result, status=source == "status")
             if mismatch:
                 return self._doubt_payout(uow, payout, f"{source} does not match the payout: {mismatch}", None)
             _outcomes.complete(uow, self._ledger, self._ids, payout, now, **details)
@@ -382,6 +386,12 @@ class Payouts:
         return payout
 
     # --- status queries -----------------------------------------------------------------------------------------
+
+    def follow_up_payouts(self, *, limit: int = 100) -> list[Payout]:
+        """The scheduled job: match kept answers, report payouts unknown past the bound, ask about every due one."""
+        self.match_kept_answers(limit=limit)
+        self.report_overdue_payouts(limit=limit)
+        return self.query_stale_payouts(limit=limit)
 
     def query_stale_payouts(self, *, limit: int = 100) -> list[Payout]:
         """Ask Transaction Status about every payout with no result by its deadline; returns those asked about."""
@@ -423,7 +433,8 @@ class Payouts:
             return None  # decided, or asked about by another worker meanwhile
         if payout.state is PayoutState.SUBMITTED:
             payout.unknown(now, f"no result within {self._deadline}", check_at=now + self._deadline)
-        payout.asking(PayoutQuery(query_id=query_id, asked_at=now), records, check_at=now + self._deadline)
+        wait = min(self._deadline * 2 ** min(len(payout.queries), 8), _QUERY_WAIT_CAP)  # ask less often, not never
+        payout.asking(PayoutQuery(query_id=query_id, asked_at=now), records, check_at=now + wait)
         uow.payouts.update(payout)
         audit(uow, _ACTOR, "payout.status_query", f"payout:{payout.id}", now, query=query_id)
         return payout
@@ -454,11 +465,14 @@ class Payouts:
     # --- the bound on unknown -------------------------------------------------------------------------------------
 
     def report_overdue_payouts(self, *, limit: int = 100) -> list[Payout]:
-        """Alert (audit + log) once about each payout ``unknown`` for longer than the bound; status is still asked."""
+        """Alert (audit, log, gauge) once about each payout ``unknown`` past the bound; status is still asked."""
         unknown = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.UNKNOWN, limit=limit))
         now = self._clock.now()
-        late = [p for p in unknown if p.overdue(now, self._unknown_bound) and p.overdue_since is None]
-        reported = [transaction(self._uow, partial(self._overdue, payout_id=p.id)) for p in late]
+        late = [p for p in unknown if p.overdue(now, self._unknown_bound)]
+        if self._metrics is not None:
+            self._metrics.gauge("cryptopay_payouts_unknown", len(unknown), about="payouts whose outcome is unknown")
+            self._metrics.gauge("cryptopay_payouts_unknown_overdue", len(late), about=_ABOUT_OVERDUE)
+        reported = [transaction(self._uow, partial(self._overdue, payout_id=p.id)) for p in late if not p.overdue_since]
         return [p for p in reported if p is not None]
 
     def _overdue(self, uow: PaymentsUnitOfWork, payout_id: str) -> Payout | None:

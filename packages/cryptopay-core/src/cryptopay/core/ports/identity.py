@@ -25,6 +25,7 @@ from cryptopay.core.identity.model import (
 __all__ = [
     "ApiKeyRepository",
     "AuditTrail",
+    "ChangeEpoch",
     "IdempotencyRepository",
     "MerchantRepository",
     "PasswordHasher",
@@ -147,3 +148,14 @@ class TotpEngine(Protocol):
     def matching_step(self, secret: str, code: str, *, at: datetime) -> int | None:
         """The time step of ``code`` if it is valid at ``at`` (one step of clock drift either side); else None."""
         ...
+
+
+class ChangeEpoch(Protocol):
+    """A counter shared by every API process (Redis): bumped on each identity change, so per-process caches of
+    sessions and credentials can tell at once that what they hold may be stale."""
+
+    def current(self) -> int | None:
+        """The counter; None when it cannot be read (then nothing may be served from a cache)."""
+        ...
+
+    def bump(self) -> None: ...

@@ -45,6 +45,10 @@ class WebhookEndpoints(Protocol):
         """The merchant's endpoints, enabled or not, oldest first."""
         ...
 
+    def enabled_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[WebhookEndpoint]:
+        """One page of the merchant's enabled endpoints, by id, strictly after the endpoint id ``after``."""
+        ...
+
 
 class WebhookDeliveries(Protocol):
     def add(self, delivery: WebhookDelivery) -> None:
@@ -74,8 +78,10 @@ class WebhookDeliveries(Protocol):
         endpoint_id: str | None = None,
         status: DeliveryStatus | None = None,
         limit: int = 100,
+        before: str | None = None,
     ) -> list[WebhookDelivery]:
-        """The merchant's delivery log, newest first."""
+        """The merchant's delivery log, newest first (by creation time, then id); with ``before`` (a delivery id,
+        the cursor of the previous page), only deliveries older than that one."""
         ...
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "custody_matches_credits",
     "in_flight_matches_payouts",
     "payout_holds_match",
+    "payout_results_agree",
     "trial_balance_zero",
 ]
 
@@ -101,6 +102,19 @@ def completed_payouts_have_receipts(records: Records) -> list[Difference]:
     ]
     twice = Counter(p.receipt for p in completed if p.receipt)
     found += [Difference(f"receipt {r}", "one payout", f"{n} payouts") for r, n in sorted(twice.items()) if n > 1]
+    return found
+
+
+def payout_results_agree(records: Records) -> list[Difference]:
+    """A completed payout's recorded M-Pesa result is a success (code 0); a failed one's is not."""
+    found = []
+    for payout in records.payouts:
+        code = payout.result_code
+        if payout.state is PayoutState.COMPLETED and code != "0":
+            found.append(Difference(f"payout {payout.id} (completed)", "result code 0", f"result code {code or '-'}"))
+        elif payout.state is PayoutState.FAILED and code == "0":
+            detail = payout.result_desc or ""
+            found.append(Difference(f"payout {payout.id} (failed)", "a failure result", "result code 0", detail))
     return found
 
 

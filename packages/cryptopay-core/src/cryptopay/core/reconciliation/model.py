@@ -4,6 +4,13 @@ A ``Records`` snapshot holds our own records (invoices, credits, refunds, payout
 entries) next to what the outside world says: M-Pesa's statement and Account Balance, and the chains' balances of
 our addresses. Each outside source is optional; a check whose source was not read is reported as skipped, never
 as clean.
+
+>>> from datetime import UTC
+>>> now = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)
+>>> query = BalanceQuery(id="bq_1", token_digest="d", asked_at=now)
+>>> query.answered(now, available=Money.of(9000, "KES"), books=Money.of(-1000, "KES"), code="0", desc="ok")
+>>> query.is_answered, str(query.available)
+(True, '9000.00 KES')
 """
 
 from __future__ import annotations
@@ -17,10 +24,34 @@ from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold
 from cryptopay.core.money import Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
+from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.reconciliation.statement import Statement
 
-__all__ = ["Check", "CheckResult", "Difference", "OnChain", "Records", "Report"]
+__all__ = ["BalanceQuery", "Check", "CheckResult", "Difference", "OnChain", "Records", "Report"]
+
+
+@attrs.define(kw_only=True)
+class BalanceQuery:
+    """One Account Balance request and, once it came, its answer with the books' float at that moment."""
+
+    id: str
+    token_digest: str
+    asked_at: datetime
+    answered_at: datetime | None = None
+    available: Money | None = None  # the float's available funds per M-Pesa
+    books: Money | None = None  # the books' float (posted) when the answer arrived
+    result_code: str | None = None
+    result_desc: str = ""
+    failure: str = ""  # why the request could not be sent
+
+    @property
+    def is_answered(self) -> bool:
+        return self.answered_at is not None
+
+    def answered(self, now: datetime, *, available: Money | None, books: Money, code: str | None, desc: str) -> None:
+        self.answered_at, self.available, self.books = now, available, books
+        self.result_code, self.result_desc = code, desc
 
 
 @attrs.frozen
@@ -55,8 +86,11 @@ class Records:
     holds: Mapping[str, Hold | None]  # a payout's hold id -> the hold, None if the ledger has none
     credit_entries: Mapping[str, tuple[bool, bool]]  # a credit's entry id -> (the entry exists, it has a reversal)
     trial_balance: Mapping[str, Decimal]
+    at: datetime  # when the snapshot was read
+    answers: tuple[UnmatchedAnswer, ...] = ()  # M-Pesa answers kept because no request of ours named them yet
     statement: Statement | None = None  # M-Pesa's own record of what moved (the org portal's statement export)
     mpesa_balance: Money | None = None  # M-Pesa's Account Balance answer (the float's available funds)
+    books_float: Money | None = None  # the books' float when that answer came (None: compare with the books now)
     float_baseline: Money | None = None  # float funded outside the books: opening balance, unbooked top-ups
     on_chain: Mapping[str, OnChain] | None = None  # custody account -> what the chain holds at our addresses
 

@@ -11,7 +11,7 @@ chain holds at our deposit and hot-wallet addresses.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptopay.core import flows
 from cryptopay.core.invoices import is_confirmed
@@ -22,6 +22,8 @@ from cryptopay.core.reconciliation.model import Difference, Records
 from cryptopay.core.reconciliation.statement import StatementLine
 
 __all__ = [
+    "ANSWER_GRACE",
+    "answers_matched",
     "custody_on_chain",
     "float_matches_balance",
     "needs_balance",
@@ -42,7 +44,7 @@ def needs_balance(records: Records) -> str:
 
 
 def needs_chains(records: Records) -> str:
-    return "" if records.on_chain else "no chain balance reader is configured"
+    return "" if records.on_chain is not None else "no chain balance reader is configured"
 
 
 # --- M-Pesa ----------------------------------------------------------------------------------------------------
@@ -131,7 +133,8 @@ def float_matches_balance(records: Records) -> list[Difference]:
     """M-Pesa's Account Balance equals the books' float plus the float funded outside the books (the baseline)."""
     if records.mpesa_balance is None or records.float_baseline is None:
         return []
-    books = records.float_balance.posted if records.float_balance else Money.zero(KES)
+    now = records.float_balance.posted if records.float_balance else Money.zero(KES)
+    books = records.books_float if records.books_float is not None else now
     want = records.float_baseline + books
     if records.mpesa_balance == want:
         return []
@@ -139,6 +142,25 @@ def float_matches_balance(records: Records) -> list[Difference]:
     detail = f"off by {records.mpesa_balance - want}; {in_flight} payouts in flight"
     expected = f"{want} (books {books} + baseline {records.float_baseline})"
     return [Difference(flows.FLOAT, expected, f"{records.mpesa_balance} per Account Balance", detail)]
+
+
+ANSWER_GRACE = timedelta(minutes=10)
+"""How long an answer may wait for its request: an answer can arrive before its request's transaction commits."""
+
+
+def answers_matched(records: Records) -> list[Difference]:
+    """Every answer M-Pesa posted us names a request of ours: one kept unmatched past the grace period is reported
+    (M-Pesa says something about a payment our books cannot place)."""
+    late = [a for a in records.answers if records.at - a.received_at > ANSWER_GRACE]
+    return [
+        Difference(
+            f"M-Pesa answer {a.id} ({a.purpose.value})",
+            "matched to a payout of ours",
+            f"unmatched since {a.received_at.isoformat()}",
+            f"{a.attempts} matching attempts",
+        )
+        for a in late
+    ]
 
 
 # --- chains ----------------------------------------------------------------------------------------------------

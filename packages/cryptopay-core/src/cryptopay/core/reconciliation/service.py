@@ -25,6 +25,7 @@ from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.ports.chains import BalanceReader
 from cryptopay.core.ports.monitoring import Metrics
+from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.reconciliation.checks import CHECKS
@@ -45,11 +46,13 @@ class Outside:
     """What the caller read from M-Pesa for this run (each part optional; its checks are skipped without it).
 
     ``statement``: the org portal's statement export; ``mpesa_balance``: the float's available funds from an
-    Account Balance answer; ``float_baseline``: float funded outside the books (opening balance, unbooked top-ups).
+    Account Balance answer, and ``books_float`` the books' float when it was taken (None: the books now);
+    ``float_baseline``: float funded outside the books (opening balance, unbooked top-ups).
     """
 
     statement: Statement | None = None
     mpesa_balance: Money | None = None
+    books_float: Money | None = None
     float_baseline: Money | None = None
 
 
@@ -75,6 +78,8 @@ class Reconciliation:
         chains: Mapping[str, BalanceReader] | None = None,
         hot_wallets: Mapping[str, str] | None = None,
         metrics: Metrics | None = None,
+        balance_answers: BalanceQueryStore | None = None,
+        float_baseline: Money | None = None,
         checks: Sequence[Check] = CHECKS,
     ) -> None:
         self._uow, self._ledger, self._clock = uow, ledger, clock
@@ -82,6 +87,7 @@ class Reconciliation:
         self._chains = dict(chains or {})
         self._hot = dict(hot_wallets or {})
         self._metrics, self._checks = metrics, tuple(checks)
+        self._answers, self._baseline = balance_answers, float_baseline
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -89,8 +95,16 @@ class Reconciliation:
 
     def reconcile(self, outside: Outside | None = None) -> Report:
         """Every check's differences on a snapshot read now."""
-        at = self._clock.now()
-        return Report(at, run_checks(self.snapshot(outside or Outside()), self._checks))
+        records = self.snapshot(self._with_defaults(outside or Outside()))
+        return Report(records.at, run_checks(records, self._checks))
+
+    def _with_defaults(self, outside: Outside) -> Outside:
+        """The deployment's float baseline and latest Account Balance answer, unless the caller gave its own."""
+        if outside.float_baseline is None and self._baseline is not None:
+            outside = attrs.evolve(outside, float_baseline=self._baseline)
+        if outside.mpesa_balance is None and self._answers is not None and (answer := self._answers.latest_answered()):
+            outside = attrs.evolve(outside, mpesa_balance=answer.available, books_float=answer.books)
+        return outside
 
     def reconcile_and_alert(self, outside: Outside | None = None) -> Report:
         """``reconcile``, then set the gauges, and on any difference write an audit record and log an error."""
@@ -121,6 +135,7 @@ class Reconciliation:
 
     def snapshot(self, outside: Outside) -> Records:
         """Read the records the checks compare, from the repositories, the ledger and the chains."""
+        at = self._clock.now()
         invoices = list(self._listings.each_invoice())
         credits, refunds = in_transaction(self._uow, lambda uow: _per_invoice(uow, invoices))
         payouts = list(self._listings.each_payout())
@@ -137,8 +152,11 @@ class Reconciliation:
             holds=holds,
             credit_entries=entries,
             trial_balance=self._ledger.trial_balance(),
+            at=at,
+            answers=tuple(in_transaction(self._uow, lambda uow: uow.unmatched_answers.pending(limit=_ANSWERS))),
             statement=outside.statement,
             mpesa_balance=outside.mpesa_balance,
+            books_float=outside.books_float,
             float_baseline=outside.float_baseline,
             on_chain=self._on_chain(custody) if self._chains else None,
         )
@@ -169,6 +187,7 @@ class Reconciliation:
         return found
 
 
+_ANSWERS = 1000  # the oldest unmatched answers read: enough to report, however many more wait
 _ABOUT_DIFF = "differences the last reconciliation found, per check"
 _ABOUT_SKIP = "1 when the last reconciliation skipped the check (its outside source was not read)"
 

@@ -135,7 +135,10 @@ class Statement:
 
 def parse_statement(text: str) -> Statement:
     """Read a statement CSV (preamble lines, then the header row, then one row per transaction)."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    try:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as error:  # e.g. a field beyond the csv module's limit
+        raise InvalidInput(f"not a readable CSV file: {error}", field="statement") from None
     start = next((i for i, row in enumerate(rows) if row and row[0].strip() == "Receipt No."), None)
     if start is None:
         raise InvalidInput("not an M-Pesa statement: no header row starting with 'Receipt No.'", field="statement")

@@ -22,7 +22,7 @@ Invariant: paid + fees + remainder == converted, and every part is legal for its
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import TypedDict, Unpack
 
 import attrs
 from cryptopay.core.errors import AssetMismatch, InvalidAmount, InvalidInput
@@ -43,6 +43,7 @@ __all__ = [
     "PayoutLimits",
     "PayoutPart",
     "PayoutPlan",
+    "PolicyOptions",
     "SettlementPolicy",
     "plan_payouts",
 ]
@@ -80,6 +81,15 @@ _DEFAULT_LIMITS = {
 }
 
 
+class PolicyOptions(TypedDict, total=False):
+    """What a store adds to a merchant's settlement profile (each one defaults as in ``SettlementPolicy``)."""
+
+    cutoff: time
+    weekday: int
+    charges: FeeSchedule | None
+    limits: PayoutLimits | None
+
+
 @attrs.frozen(kw_only=True)
 class SettlementPolicy:
     """A merchant's settlement (its ``SettlementProfile``) with the cut-off, weekday, payout charges and limits.
@@ -106,7 +116,7 @@ class SettlementPolicy:
         object.__setattr__(self, "destination", checked.destination)
 
     @classmethod
-    def from_profile(cls, profile: SettlementProfile, **options: Any) -> SettlementPolicy:
+    def from_profile(cls, profile: SettlementProfile, **options: Unpack[PolicyOptions]) -> SettlementPolicy:
         """A policy from a merchant's settlement profile; ``options`` set cutoff, weekday, charges, limits."""
         policy = cls(schedule=profile.schedule, method=profile.method, destination=profile.destination, **options)
         return policy if profile.minimum is None else attrs.evolve(policy, minimum=profile.minimum)

@@ -114,6 +114,8 @@ class Settling:
     def _run_one(self, store: StoreSettings, now: datetime, dry_run: bool) -> SettlementRun:
         merchant_id = store.merchant_id
         policy = self.policy_for(store, now)
+        if cooling := self._cooling_until(merchant_id, now):
+            return SettlementRun(merchant_id, f"the new payout destination cools off until {cooling}; payouts wait")
         if policy.method is SettlementMethod.BANK:
             return SettlementRun(merchant_id, "bank settlements are not automated: an operator pays them")
         cutoff = _cutoff(policy, now)
@@ -130,6 +132,14 @@ class Settling:
             plan = self._plan(funds, policy, quote, transaction(self._uow, lambda uow: _paid_today(uow, policy, now)))
             return SettlementRun(merchant_id, plan.reason, plan=plan, dry_run=True)
         return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quote))
+
+    def _cooling_until(self, merchant_id: str, now: datetime) -> str | None:
+        """When a newly set payout destination may receive money, if that is still ahead (a stolen login's
+        redirected payouts wait, and the owner, told of the change, can stop them)."""
+        merchant = self._merchants.get(merchant_id)
+        if merchant is None or merchant.destination_ready_at is None or not merchant.destination_cooling(now):
+            return None
+        return merchant.destination_ready_at.isoformat()
 
     def _settle(
         self,

@@ -46,7 +46,7 @@ from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxSta
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import NETWORKS, AddressFormat, rail_for
-from cryptopay.core.reconciliation import Reconciliation
+from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.model import SettlementProfile
 from cryptopay.core.settlement.service import Settling
@@ -56,6 +56,7 @@ from cryptopay.core.testing.identity import InMemoryMerchants
 from cryptopay.core.testing.metrics import RecordingMetrics
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage, payments_uow
+from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 
 __all__ = ["FakeChain", "FakeChainSender", "PaymentsStack", "SequentialDeriver"]
@@ -205,6 +206,10 @@ class PaymentsStack:
         self.mpesa = FakeMobileMoney(clock=self.clock)
         self.merchants = InMemoryMerchants()
         self.metrics = RecordingMetrics()
+        self.balance_queries = InMemoryBalanceQueries()
+        self.balance_urls = BalanceUrls(
+            result=f"{CALLBACK_BASE}/balance/result", timeout=f"{CALLBACK_BASE}/balance/timeout"
+        )
         self.urls = PayoutUrls(
             result=f"{CALLBACK_BASE}/payouts/result",
             timeout=f"{CALLBACK_BASE}/payouts/timeout",
@@ -223,11 +228,32 @@ class PaymentsStack:
             uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
         )
         self.payouts = Payouts(
-            uow=uow, clock=clock, ids=ids, ledger=ledger, gateway=gateway or self.mpesa, urls=self.urls
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            ledger=ledger,
+            gateway=gateway or self.mpesa,
+            urls=self.urls,
+            metrics=self.metrics,
         )
         self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
         self.listings = Listings(uow=uow, merchants=self.merchants)
-        self.reconciliation = Reconciliation(uow=uow, ledger=ledger, clock=clock, metrics=self.metrics)
+        self.float_balance = FloatBalance(
+            store=self.balance_queries,
+            gateway=gateway or self.mpesa,
+            ledger=ledger,
+            clock=clock,
+            ids=ids,
+            urls=self.balance_urls,
+        )
+        self.reconciliation = Reconciliation(
+            uow=uow,
+            ledger=ledger,
+            clock=clock,
+            metrics=self.metrics,
+            balance_answers=self.balance_queries,
+            float_baseline=self.mpesa.float_balance,  # the fake's opening float: funded outside the books
+        )
         self._scanners = {n: ChainScanner(c, self.cursors, start_block=c.head() + 1) for n, c in self.chains.items()}
 
     # --- set-up -------------------------------------------------------------------------------------------------
@@ -309,9 +335,12 @@ class PaymentsStack:
         return record
 
     def deliver_callbacks(self) -> list[Payout | None]:
-        """Post every callback M-Pesa has sent so far to the payout handler, with the token from its URL."""
+        """Post every callback M-Pesa has sent so far to its handler (payouts, or Account Balance answers)."""
         deliveries, self.mpesa.outbox[:] = list(self.mpesa.outbox), []
-        return [self.deliver(d.url, d.payload) for d in deliveries]
+        balances = [d for d in deliveries if d.url.startswith(self.balance_urls.result)]
+        for answer in balances:
+            self.float_balance.answer(parse_payload(answer.payload), token=token_from_url(answer.url))
+        return [self.deliver(d.url, d.payload) for d in deliveries if d not in balances]
 
     def deliver(self, url: str, payload: Any) -> Payout | None:
         """Post one callback to the payout handler as the HTTP hooks would: the URL's token and purpose."""

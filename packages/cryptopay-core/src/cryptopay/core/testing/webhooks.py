@@ -55,6 +55,10 @@ class InMemoryWebhookEndpoints:
         found = [e for e in self._endpoints.values() if e.merchant_id == merchant_id]
         return sorted(found, key=lambda e: (e.created_at, e.id))
 
+    def enabled_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[WebhookEndpoint]:
+        mine = (e for e in self._endpoints.values() if e.merchant_id == merchant_id and e.enabled)
+        return sorted((e for e in mine if after is None or e.id > after), key=lambda e: e.id)[:limit]
+
 
 class InMemoryWebhookDeliveries:
     """Webhook deliveries by id, and their attempts (the delivery log)."""
@@ -94,13 +98,16 @@ class InMemoryWebhookDeliveries:
         endpoint_id: str | None = None,
         status: DeliveryStatus | None = None,
         limit: int = 100,
+        before: str | None = None,
     ) -> list[WebhookDelivery]:
+        cursor = self._deliveries.get(before) if before is not None else None
         found = [
             d
             for d in self._deliveries.values()
             if d.merchant_id == merchant_id
             and (endpoint_id is None or d.endpoint_id == endpoint_id)
             and (status is None or d.status is status)
+            and (before is None or (cursor is not None and (d.created_at, d.id) < (cursor.created_at, cursor.id)))
         ]
         return sorted(found, key=lambda d: (d.created_at, d.id), reverse=True)[:limit]
 

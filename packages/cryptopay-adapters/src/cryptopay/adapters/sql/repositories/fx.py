@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from cryptopay.adapters.sql.repositories import REPOSITORIES
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
 from cryptopay.adapters.sql.tables_fx_chains import fx_quotes
 from cryptopay.core.errors import Conflict
@@ -61,6 +60,3 @@ def _quote(row: Any) -> Quote:
     m = row._mapping
     pair = Pair(asset_by_code(m["base"]), asset_by_code(m["quote"]))
     return Quote(m["id"], pair, m["bid"], m["ask"], tuple(m["sources"]), m["as_of"], m["expires_at"])
-
-
-REPOSITORIES.update(quotes=SqlQuoteRepository)

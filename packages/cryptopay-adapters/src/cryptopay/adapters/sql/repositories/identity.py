@@ -19,15 +19,16 @@ NULL AND revoked_at IS NULL`` and ``IdempotencyRepository.begin`` is ``INSERT ..
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from cryptopay.adapters.sql.repositories import REPOSITORIES
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
+from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 from cryptopay.adapters.sql.tables_identity import api_keys, idempotency_records, merchants, refresh_tokens, users
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict, InvalidState, NotFound
 from cryptopay.core.identity.model import ApiKey, IdempotencyEntry, Merchant, RefreshToken, Role, StoredResponse, User
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -57,28 +58,57 @@ def _one(bind: Bind, query: sa.Select[Any], into: Callable[[Any], T]) -> T | Non
 
 
 class SqlUsers:
-    """``UserRepository``; emails are unique case-insensitively (a unique ``email_key`` = lower(email))."""
+    """``UserRepository``; emails are unique case-insensitively (a unique ``email_key`` = lower(email)).
 
-    def __init__(self, bind: Bind) -> None:
+    With a ``cipher`` (the key vault's), TOTP secrets are stored sealed (``v1:`` + base64 blob, bound to the user
+    id), so a copy of the database does not give away anyone's second factor.
+    """
+
+    def __init__(self, bind: Bind, *, cipher: SecretCipher | None = None) -> None:
         self._bind = bind
+        self._cipher = cipher
 
     def add(self, user: User) -> None:
         with writing(self._bind) as conn:
-            if not insert_new(conn, users, _user_row(user)):
+            if not insert_new(conn, users, self._row(user)):
                 raise Conflict("an account with this email already exists", field="email")
 
     def get(self, user_id: str) -> User | None:
-        return _one(self._bind, sa.select(users).where(users.c.id == user_id), _user)
+        return _one(self._bind, sa.select(users).where(users.c.id == user_id), self._user)
 
     def by_email(self, email: str) -> User | None:
-        return _one(self._bind, sa.select(users).where(users.c.email_key == email.lower()), _user)
+        return _one(self._bind, sa.select(users).where(users.c.email_key == email.lower()), self._user)
 
     def update(self, user: User) -> None:
         taken = sa.select(users.c.id).where(users.c.email_key == user.email.lower(), users.c.id != user.id)
         with writing(self._bind) as conn:
             if conn.execute(taken).first() is not None:
                 raise Conflict("an account with this email already exists", field="email")
-            _update(conn, users, user.id, _user_row(user), "user")
+            _update(conn, users, user.id, self._row(user), "user")
+
+    def _row(self, user: User) -> dict[str, Any]:
+        row = _user_row(user)
+        if user.totp_secret is not None and self._cipher is not None:
+            blob = self._cipher.encrypt(user.totp_secret.encode(), _totp_context(user.id))
+            row["totp_secret"] = _SEALED + base64.b64encode(blob).decode()
+        return row
+
+    def _user(self, row: Any) -> User:
+        user = _user(row)
+        stored = user.totp_secret
+        if stored is not None and stored.startswith(_SEALED):
+            if self._cipher is None:
+                raise InvalidState(f"user {user.id}'s TOTP secret is sealed; this repository has no cipher")
+            blob = base64.b64decode(stored.removeprefix(_SEALED))
+            user.totp_secret = self._cipher.decrypt(blob, _totp_context(user.id)).decode()
+        return user
+
+
+_SEALED = "v1:"
+
+
+def _totp_context(user_id: str) -> str:
+    return f"totp-secret:{user_id}"
 
 
 def _user_row(user: User) -> dict[str, Any]:
@@ -320,21 +350,13 @@ def _entry(row: Any) -> IdempotencyEntry:
     return IdempotencyEntry(m["scope"], m["key"], m["request_hash"], m["created_at"], response)
 
 
-def sql_identity_repositories(bind: Bind) -> dict[str, Any]:
-    """The five identity repositories by the names the HTTP ``Services`` uses (``users``, ``refresh_tokens``, ...)."""
+def sql_identity_repositories(bind: Bind, *, cipher: SecretCipher | None = None) -> dict[str, Any]:
+    """The five identity repositories by the names the HTTP ``Services`` uses (``users``, ``refresh_tokens``, ...);
+    ``cipher`` seals TOTP secrets (the composition root passes the key vault's)."""
     return {
-        "users": SqlUsers(bind),
+        "users": SqlUsers(bind, cipher=cipher),
         "refresh_tokens": SqlRefreshTokens(bind),
         "merchants": SqlMerchants(bind),
         "api_keys": SqlApiKeys(bind),
         "idempotency": SqlIdempotency(bind),
     }
-
-
-REPOSITORIES.update(
-    users=SqlUsers,
-    refresh_tokens=SqlRefreshTokens,
-    merchants=SqlMerchants,
-    api_keys=SqlApiKeys,
-    idempotency=SqlIdempotency,
-)

@@ -25,7 +25,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories import REPOSITORIES
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
 from cryptopay.adapters.sql.tables_kyc_fees import fee_schedules, kyc_profiles
 from cryptopay.core.errors import Conflict, NotFound
@@ -120,6 +119,3 @@ class SqlFeeSchedules:
 def sql_kyc_fee_repositories(bind: Bind) -> dict[str, Any]:
     """Both repositories on one engine or connection, by their unit-of-work names (``kyc``, ``fee_schedules``)."""
     return {"kyc": SqlKycProfiles(bind), "fee_schedules": SqlFeeSchedules(bind)}
-
-
-REPOSITORIES.update(kyc=SqlKycProfiles, fee_schedules=SqlFeeSchedules)

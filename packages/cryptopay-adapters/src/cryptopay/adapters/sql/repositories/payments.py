@@ -7,13 +7,11 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories import REPOSITORIES
 from cryptopay.adapters.sql.repositories._base import insert_new, upsert
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
@@ -77,17 +75,19 @@ class _Documents(Generic[T]):
         if self._conn.execute(statement).rowcount != 1:
             raise NotFound(f"no {self.what} {row['id']} to update")
 
-    def _select(self, *where: Any, order: tuple[str, ...] = ("id",), limit: int | None = None) -> list[T]:
+    def _select(
+        self, *where: sa.ColumnElement[bool], order: tuple[str, ...] = ("id",), limit: int | None = None
+    ) -> list[T]:
         query = sa.select(self.table.c.doc).where(*where).order_by(*(self.table.c[name] for name in order))
         return [from_document(self.cls, doc) for doc in self._conn.scalars(query.limit(limit))]
 
-    def _one(self, *where: Any, lock: bool = False) -> T | None:
+    def _one(self, *where: sa.ColumnElement[bool], lock: bool = False) -> T | None:
         query = sa.select(self.table.c.doc).where(*where)
         doc = self._conn.scalars(query.with_for_update() if lock else query).first()
         return from_document(self.cls, doc) if doc is not None else None
 
 
-def _page(table: sa.Table, key: str, after: str | None) -> tuple[Any, ...]:
+def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:
     return () if after is None else (table.c[key] > after,)
 
 
@@ -378,17 +378,3 @@ class SqlUnmatchedAnswers(_Documents[UnmatchedAnswer]):
     def pending(self, *, limit: int = 100) -> list[UnmatchedAnswer]:
         waiting = unmatched_answers.c.matched_at.is_(None)
         return self._select(waiting, order=("received_at", "id"), limit=limit)
-
-
-PAYMENT_REPOSITORIES: Mapping[str, Callable[[Connection], Any]] = {
-    "stores": SqlStores,
-    "invoices": SqlInvoices,
-    "deposit_addresses": SqlDepositAddresses,
-    "payment_credits": SqlPaymentCredits,
-    "settlements": SqlSettlements,
-    "payouts": SqlPayouts,
-    "refunds": SqlRefunds,
-    "unmatched_answers": SqlUnmatchedAnswers,
-}
-
-REPOSITORIES.update(PAYMENT_REPOSITORIES)

@@ -3,7 +3,7 @@
 They join a unit of work's transaction (``uow.webhook_endpoints``, ``uow.webhook_deliveries``). The composition
 root passes the vault's encrypt/decrypt so secrets are never stored in the clear::
 
-    SqlStorage(engine, repositories=webhook_repositories(SecretCipher.from_vault(vault)))
+    SqlStorage(engine, cipher=SecretCipher.from_vault(vault))
 
 Without a cipher the endpoints repository refuses to work unless ``allow_plaintext=True`` (tests only).
 """
@@ -16,15 +16,13 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from cryptopay.adapters.sql.repositories import REPOSITORIES
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, update_or_insert, writing
 from cryptopay.adapters.sql.tables_webhooks import webhook_attempts, webhook_deliveries, webhook_endpoints
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from sqlalchemy.engine import Connection
 
-__all__ = ["SecretCipher", "SqlWebhookDeliveries", "SqlWebhookEndpoints", "webhook_repositories"]
+__all__ = ["SecretCipher", "SqlWebhookDeliveries", "SqlWebhookEndpoints"]
 
 
 @attrs.frozen
@@ -82,6 +80,14 @@ class SqlWebhookEndpoints:
         )
         with reading(self._bind) as conn:
             return [self._endpoint(row) for row in conn.execute(query)]
+
+    def enabled_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[WebhookEndpoint]:
+        c = webhook_endpoints.c
+        query = sa.select(webhook_endpoints).where(c.merchant_id == merchant_id, c.enabled)
+        if after is not None:
+            query = query.where(c.id > after)
+        with reading(self._bind) as conn:
+            return [self._endpoint(row) for row in conn.execute(query.order_by(c.id).limit(limit))]
 
     def _row(self, endpoint: WebhookEndpoint) -> dict[str, Any]:
         secret = endpoint.secret.encode()
@@ -172,9 +178,13 @@ class SqlWebhookDeliveries:
         endpoint_id: str | None = None,
         status: DeliveryStatus | None = None,
         limit: int = 100,
+        before: str | None = None,
     ) -> list[WebhookDelivery]:
         c = webhook_deliveries.c
         query = sa.select(webhook_deliveries).where(c.merchant_id == merchant_id)
+        if before is not None:  # keyset on (created_at, id), newest first: the rows older than the cursor's
+            cursor = sa.select(c.created_at).where(c.id == before).scalar_subquery()
+            query = query.where(sa.tuple_(c.created_at, c.id) < sa.tuple_(cursor, sa.literal(before)))
         if endpoint_id is not None:
             query = query.where(c.endpoint_id == endpoint_id)
         if status is not None:
@@ -192,16 +202,3 @@ def _delivery_row(delivery: WebhookDelivery) -> dict[str, Any]:
 def _delivery(row: Any) -> WebhookDelivery:
     values = {name: row._mapping[name] for name in _DELIVERY_FIELDS}
     return WebhookDelivery(**(values | {"status": DeliveryStatus(values["status"])}))
-
-
-def webhook_repositories(
-    cipher: SecretCipher | None = None, *, allow_plaintext: bool = False
-) -> dict[str, Callable[[Connection], Any]]:
-    """Factories of both webhook repositories, for ``SqlStorage(engine, repositories=...)``."""
-    return {
-        "webhook_endpoints": lambda conn: SqlWebhookEndpoints(conn, cipher=cipher, allow_plaintext=allow_plaintext),
-        "webhook_deliveries": SqlWebhookDeliveries,
-    }
-
-
-REPOSITORIES.update(webhook_endpoints=SqlWebhookEndpoints, webhook_deliveries=SqlWebhookDeliveries)

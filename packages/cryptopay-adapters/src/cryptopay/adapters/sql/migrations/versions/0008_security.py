@@ -23,7 +23,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as users:
         users.add_column(sa.Column("session_version", sa.Integer, nullable=False, server_default="0"))
-        users.add_column(sa.Column("totp_secret", sa.String(64)))
+        users.add_column(sa.Column("totp_secret", sa.Text))  # sealed by the key vault
         users.add_column(sa.Column("totp_confirmed_at", UtcDateTime))
         users.add_column(sa.Column("totp_last_step", sa.BigInteger, nullable=False, server_default="0"))
         users.add_column(sa.Column("recovery_code_hashes", JsonText))

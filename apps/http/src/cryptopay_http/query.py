@@ -1,0 +1,83 @@
+"""Query parameters, declared once: ``@query(Param(...))`` checks them before the view and documents them.
+
+A ``Param`` carries a JSON Schema (a dict, or a callable returning one when it depends on the deployment, such as
+the page-size maximum or the rails offered). The same schema is what ``/openapi.json`` shows and what a request is
+checked against (types, enums, patterns, lengths and bounds), so the two cannot drift. Unknown parameters are
+ignored, as HTTP APIs usually do; a declared one that does not fit is a 422 naming it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar
+
+from flask import request
+
+from cryptopay_http.convert import TEXT_PATTERN, FieldError, ValidationFailed
+from cryptopay_http.openapi import Param, annotate
+
+__all__ = ["MERCHANT_ID", "Param", "enum_param", "id_param", "query"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+_ID = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": TEXT_PATTERN}
+MERCHANT_ID = Param("merchant_id", _ID, description="admins: the merchant to act for", names_an_object=True)
+
+
+def id_param(name: str, description: str) -> Param:
+    """An optional id filter (an unknown id matches nothing)."""
+    return Param(name, _ID, description=description)
+
+
+def enum_param(name: str, values: Callable[[], Iterable[str]], description: str, *, required: bool = False) -> Param:
+    """A parameter taking one of ``values()`` (called per request: the deployment's rails or pairs)."""
+    return Param(name, lambda: {"type": "string", "enum": sorted(values())}, required, description)
+
+
+def _problem(param: Param, text: str) -> str | None:
+    """Why ``text`` does not fit the parameter's schema, or None."""
+    schema = param.resolved()
+    if schema.get("type") == "integer":
+        return _integer_problem(text, schema)
+    if "enum" in schema and text not in schema["enum"]:
+        return "must be one of: " + ", ".join(map(str, schema["enum"]))
+    if not schema.get("minLength", 0) <= len(text) <= schema.get("maxLength", len(text)):
+        return f"must have {schema.get('minLength', 0)} to {schema.get('maxLength')} characters"
+    if "pattern" in schema and not re.search(schema["pattern"], text):
+        return f"must match {schema['pattern']}"
+    return None
+
+
+def _integer_problem(text: str, schema: Mapping[str, Any]) -> str | None:
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if not _INTEGER.fullmatch(text) or (low is not None and int(text) < low) or (high is not None and int(text) > high):
+        return f"must be an integer from {low} to {high}"
+    return None
+
+
+def _check(params: tuple[Param, ...]) -> None:
+    errors = [FieldError(p.name, "is required") for p in params if p.required and p.name not in request.args]
+    for param in params:
+        for text in request.args.getlist(param.name)[:1]:
+            reason = _problem(param, text)
+            if reason is not None:
+                errors.append(FieldError(param.name, reason))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def query(*params: Param) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Check the declared query parameters before the view runs, and document them."""
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            _check(params)
+            return view(*args, **kwargs)
+
+        return annotate(wrapper, parameters=params, errors=(422,))
+
+    return decorate

@@ -1,0 +1,84 @@
+"""The REST API's settings: token keys, lifetimes, cookies, limits. Secrets never appear in the repr.
+
+>>> ApiSettings.from_env({"CRYPTOPAY_TOKEN_SECRET": "x" * 32})
+ApiSettings(token_key_id='k1', previous_token_keys=<redacted>, access_ttl_seconds=900, ...)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+
+__all__ = ["ApiSettings"]
+
+
+@attrs.frozen
+class ApiSettings:
+    """Everything the HTTP shell needs to know that is not a service."""
+
+    token_secret: str = attrs.field(repr=False)
+    token_key_id: str = "k1"
+    previous_token_keys: Mapping[str, str] = attrs.field(factory=dict, repr=lambda _: "<redacted>")
+    access_ttl_seconds: int = 15 * 60
+    refresh_ttl_seconds: int = 30 * 24 * 3600
+    cookie_secure: bool = True
+    rate_limit: int = 600  # requests per principal and route per window
+    auth_rate_limit: int = 30  # login/register/refresh attempts per client address and route per window
+    rate_window_seconds: int = 60
+    page_size: int = 50
+    max_page_size: int = 200
+    proxy_count: int = 0  # how many reverse proxies set X-Forwarded-For in front of us
+    max_body_bytes: int = 1_000_000
+    step_up_ttl_seconds: int = 5 * 60  # how long a step-up (fresh password or code) lasts
+    session_cache_seconds: int = 2  # other processes honour a logout or role change within this
+    destination_cool_off_seconds: int = 24 * 3600  # a new payout destination receives nothing before this
+    login_account_limit: int = 10  # login and step-up attempts per account per window, whatever the address
+    login_account_window_seconds: int = 15 * 60
+    quote_rate_limit: int = 30  # FX quotes locked (and stored) per principal per window
+    reset_ttl_seconds: int = 30 * 60
+    public_url: str = "http://127.0.0.1:8000"  # password-reset links point here
+    production: bool = False  # CRYPTOPAY_ENV=production: HSTS on every answer
+    metrics_token: str = attrs.field(default="", repr=False)  # CRYPTOPAY_METRICS_TOKEN: /metrics is 404 without it
+
+    def __repr__(self) -> str:
+        return (
+            f"ApiSettings(token_key_id={self.token_key_id!r}, previous_token_keys=<redacted>, "
+            f"access_ttl_seconds={self.access_ttl_seconds}, ...)"
+        )
+
+    @property
+    def token_keys(self) -> dict[str, bytes]:
+        """Every signing key by id: the current one and those still accepted for tokens signed before a rotation."""
+        keys = {kid: secret.encode() for kid, secret in self.previous_token_keys.items()}
+        keys[self.token_key_id] = self.token_secret.encode()
+        return keys
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
+        """Read ``CRYPTOPAY_TOKEN_SECRET`` (required, >= 32 chars), ``CRYPTOPAY_TOKEN_KEY_ID``,
+        ``CRYPTOPAY_PREVIOUS_TOKEN_KEYS`` (``kid=secret,...``), ``CRYPTOPAY_COOKIE_SECURE``, ``CRYPTOPAY_RATE_LIMIT``,
+        ``CRYPTOPAY_PROXY_COUNT``, ``CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS``, ``CRYPTOPAY_SESSION_CACHE_SECONDS``,
+        ``CRYPTOPAY_PUBLIC_URL``."""
+        env = os.environ if environ is None else environ
+        secret = env.get("CRYPTOPAY_TOKEN_SECRET", "")
+        if len(secret) < 32:
+            raise InvalidInput("CRYPTOPAY_TOKEN_SECRET must be set to a random string of at least 32 characters")
+        previous = dict(
+            pair.split("=", 1) for pair in env.get("CRYPTOPAY_PREVIOUS_TOKEN_KEYS", "").split(",") if "=" in pair
+        )
+        return cls(
+            token_secret=secret,
+            token_key_id=env.get("CRYPTOPAY_TOKEN_KEY_ID", "k1"),
+            previous_token_keys=previous,
+            cookie_secure=env.get("CRYPTOPAY_COOKIE_SECURE", "1") not in ("0", "false", "no"),
+            rate_limit=int(env.get("CRYPTOPAY_RATE_LIMIT", "600")),
+            proxy_count=int(env.get("CRYPTOPAY_PROXY_COUNT", "0")),
+            destination_cool_off_seconds=int(env.get("CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS", str(24 * 3600))),
+            session_cache_seconds=int(env.get("CRYPTOPAY_SESSION_CACHE_SECONDS", "2")),
+            public_url=env.get("CRYPTOPAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            production=env.get("CRYPTOPAY_ENV", "development").lower() == "production",
+            metrics_token=env.get("CRYPTOPAY_METRICS_TOKEN", ""),
+        )

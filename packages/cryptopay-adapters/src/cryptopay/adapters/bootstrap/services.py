@@ -1,0 +1,236 @@
+"""``Services``: the one typed object the three shells take (the HTTP app factory, the CLI and the worker).
+
+Each part is a ``Lazy`` cell, built on first use and then kept, so a command builds only what it touches: listing
+invoices opens the database and never builds the FX sources or the M-Pesa client. ``build(settings)`` fills every
+cell from the settings (``cryptopay.adapters.bootstrap.wiring``); tests and embedders construct ``Services``
+with their own parts (``ready(port)``); a part nobody gave is ``missing``: using it is ``Unavailable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import attrs
+from cryptopay.adapters.bootstrap.lazy import Lazy, missing
+from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings
+from cryptopay.core.mobile_money import SourceAllowlist
+from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.refunds import Refunds
+from cryptopay.core.payouts.service import Payouts
+from cryptopay.core.ports.fx import QuoteRepository
+from cryptopay.core.ports.identity import (
+    ApiKeyRepository,
+    AuditTrail,
+    ChangeEpoch,
+    IdempotencyRepository,
+    MerchantRepository,
+    PasswordHasher,
+    RateLimiter,
+    RefreshTokenRepository,
+    TotpEngine,
+    UserRepository,
+)
+from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.notifications import Notifier
+from cryptopay.core.ports.payments import PaymentsUowFactory
+from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.webhooks import WebhookSender
+from cryptopay.core.pricing import Pricer
+from cryptopay.core.rails import Rail
+from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.settlement.service import Settling
+from cryptopay.core.webhooks import UowFactory
+
+__all__ = ["Services"]
+
+ReadinessCheck = Callable[[], object]
+
+
+@attrs.frozen(kw_only=True)
+class Services:
+    """The use cases and the ports they need; read a part as an attribute (``services.invoicing``)."""
+
+    settings: Settings
+    clock: Clock
+    ids: IdGenerator
+    # -- storage
+    _uow: Lazy[PaymentsUowFactory] = attrs.field(factory=lambda: missing("payment storage"))
+    _webhooks_uow: Lazy[UowFactory] = attrs.field(factory=lambda: missing("webhook storage"))
+    _ledger: Lazy[Ledger] = attrs.field(factory=lambda: missing("ledger"))
+    _quotes: Lazy[QuoteRepository] = attrs.field(factory=lambda: missing("quotes"))
+    # -- identity
+    _users: Lazy[UserRepository] = attrs.field(factory=lambda: missing("users"))
+    _refresh_tokens: Lazy[RefreshTokenRepository] = attrs.field(factory=lambda: missing("refresh tokens"))
+    _merchants: Lazy[MerchantRepository] = attrs.field(factory=lambda: missing("merchants"))
+    _api_keys: Lazy[ApiKeyRepository] = attrs.field(factory=lambda: missing("API keys"))
+    _idempotency: Lazy[IdempotencyRepository] = attrs.field(factory=lambda: missing("idempotency records"))
+    _password_hasher: Lazy[PasswordHasher] = attrs.field(factory=lambda: missing("password hashing"))
+    _rate_limiter: Lazy[RateLimiter] = attrs.field(factory=lambda: missing("rate limits"))
+    _audit: Lazy[AuditTrail] = attrs.field(factory=lambda: missing("the audit trail"))
+    _notifier: Lazy[Notifier] = attrs.field(factory=lambda: missing("notifications"))
+    _totp: Lazy[TotpEngine] = attrs.field(factory=lambda: missing("one-time codes"))
+    _session_epoch: Lazy[ChangeEpoch | None] = attrs.Factory(lambda: Lazy(lambda: None))  # None: one process
+    # -- the outside world
+    _pricer: Lazy[Pricer] = attrs.field(factory=lambda: missing("FX rates"))
+    _mobile_money: Lazy[MobileMoneyGateway] = attrs.field(factory=lambda: missing("M-Pesa payouts"))
+    _rails: Lazy[Mapping[str, Rail] | None] = attrs.Factory(lambda: Lazy(lambda: None))
+    _queue: Lazy[JobQueue] = attrs.field(factory=lambda: missing("jobs"))
+    _webhook_sender: Lazy[WebhookSender] = attrs.field(factory=lambda: missing("webhook sending"))
+    # -- the use cases
+    _invoicing: Lazy[Invoicing] = attrs.field(factory=lambda: missing("invoices"))
+    _detection: Lazy[Detection] = attrs.field(factory=lambda: missing("chain payments"))
+    _settling: Lazy[Settling] = attrs.field(factory=lambda: missing("settlements"))
+    _payouts: Lazy[Payouts] = attrs.field(factory=lambda: missing("payouts"))
+    _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
+    # -- reconciliation and the read models
+    _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
+    _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
+    # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
+    _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
+    _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
+    # -- plain values
+    readiness_checks: Mapping[str, ReadinessCheck] = attrs.Factory(dict)
+    daraja_callback_sources: SourceAllowlist | None = None  # None: Daraja callbacks from any address
+    job_routes: Mapping[str, str] = attrs.Factory(dict)  # job name -> its own RQ queue (the Daraja queue)
+    outbox_routes: Mapping[str, str] = attrs.Factory(dict)  # outbox topic -> the job that consumes it
+    allow_insecure_urls: bool = False  # plain-http and private webhook endpoints (development and sandbox only)
+    _closers: list[Callable[[], None]] = attrs.Factory(list)
+
+    @property
+    def uow(self) -> PaymentsUowFactory:
+        """A new payments unit of work: ``with services.uow() as uow``."""
+        return self._uow.get()
+
+    @property
+    def webhooks_uow(self) -> UowFactory:
+        """A new unit of work over the outbox and the webhook repositories."""
+        return self._webhooks_uow.get()
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._ledger.get()
+
+    @property
+    def quotes(self) -> QuoteRepository:
+        return self._quotes.get()
+
+    @property
+    def users(self) -> UserRepository:
+        return self._users.get()
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository:
+        return self._refresh_tokens.get()
+
+    @property
+    def merchants(self) -> MerchantRepository:
+        return self._merchants.get()
+
+    @property
+    def api_keys(self) -> ApiKeyRepository:
+        return self._api_keys.get()
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        return self._idempotency.get()
+
+    @property
+    def password_hasher(self) -> PasswordHasher:
+        return self._password_hasher.get()
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        return self._rate_limiter.get()
+
+    @property
+    def audit(self) -> AuditTrail:
+        """Security and operator events outside a unit of work (logins, step-ups, keys, destinations)."""
+        return self._audit.get()
+
+    @property
+    def notifier(self) -> Notifier:
+        """Password resets and destination-change alerts."""
+        return self._notifier.get()
+
+    @property
+    def totp(self) -> TotpEngine:
+        return self._totp.get()
+
+    @property
+    def session_epoch(self) -> ChangeEpoch | None:
+        """Shared by every API process when Redis is configured: a logout or role change is seen everywhere at once."""
+        return self._session_epoch.get()
+
+    @property
+    def pricer(self) -> Pricer:
+        return self._pricer.get()
+
+    @property
+    def mobile_money(self) -> MobileMoneyGateway:
+        return self._mobile_money.get()
+
+    @property
+    def rails(self) -> Mapping[str, Rail] | None:
+        """The deployment's rails by key (``usdt-tron``); None: the core's default rails."""
+        return self._rails.get()
+
+    @property
+    def queue(self) -> JobQueue:
+        return self._queue.get()
+
+    @property
+    def webhook_sender(self) -> WebhookSender:
+        return self._webhook_sender.get()
+
+    @property
+    def invoicing(self) -> Invoicing:
+        return self._invoicing.get()
+
+    @property
+    def detection(self) -> Detection:
+        return self._detection.get()
+
+    @property
+    def settling(self) -> Settling:
+        return self._settling.get()
+
+    @property
+    def payouts(self) -> Payouts:
+        return self._payouts.get()
+
+    @property
+    def refunds(self) -> Refunds:
+        return self._refunds.get()
+
+    @property
+    def listings(self) -> Listings:
+        """The read models: per-merchant, cursor-paged listings."""
+        return self._listings.get()
+
+    @property
+    def reconciliation(self) -> Reconciliation:
+        return self._reconciliation.get()
+
+    @property
+    def float_balance(self) -> FloatBalance:
+        """Account Balance questions to M-Pesa and their answers, for reconciling the float."""
+        return self._float_balance.get()
+
+    @property
+    def jobs(self) -> Mapping[str, JobHandler]:
+        return self._jobs.get()
+
+    @property
+    def job_registry(self) -> JobRegistry:
+        """The handlers of ``jobs``, registered: what the inline queue runs."""
+        return self._job_registry.get()
+
+    def close(self) -> None:
+        """Release what the built parts hold (connection pools, the inline queue's thread)."""
+        while self._closers:
+            self._closers.pop()()

@@ -1,0 +1,226 @@
+"""Deployment settings, parsed and validated on their own: every ``CRYPTOPAY_*`` variable the README documents.
+
+``Settings.from_env`` reads the environment once; the ``Services`` are built from the result and never read the
+environment again. Secrets (database and Redis URLs, node URLs, key-encryption keys, the token secret, Daraja and FX
+credentials) never appear in a ``repr``.
+
+>>> s = Settings.from_env({"CRYPTOPAY_DATA_DIR": "/tmp/cp", "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9"})
+>>> s.queue_backend, [c.network for c in s.chains], s.production
+('inline', ['tron'], False)
+>>> "127.0.0.1:9" in repr(s)
+False
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+from cryptopay.adapters.bootstrap.api_settings import ApiSettings
+from cryptopay.adapters.bootstrap.web_settings import WebSettings
+from cryptopay.adapters.deployment import DEFAULT_DEPLOYMENT, RedisKeys
+from cryptopay.adapters.faults import fault_points_from_env
+from cryptopay.adapters.fx.settings import FxSettings
+from cryptopay.adapters.mpesa.settings import DarajaSettings
+from cryptopay.adapters.notify.smtp import SmtpSettings
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.faults import NO_FAULTS, FaultPoints
+from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
+from cryptopay.core.money import KES, Money, to_decimal
+
+__all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
+
+EVM_NETWORKS = ("ethereum", "polygon", "bsc")
+_SANDBOX_HOSTS = ("127.0.0.1", "localhost", "[::1]", "sandbox.safaricom.co.ke")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _hidden(_: object) -> str:
+    return "<redacted>"
+
+
+@attrs.frozen(kw_only=True)
+class ChainSettings:
+    """One network's rail: its node or API URL (may embed an API key: never shown), depth and hot wallet."""
+
+    network: str
+    url: str = attrs.field(repr=_hidden)
+    chain_id: int | None = None
+    usdt_contract: str | None = None
+    confirmations: int | None = None
+    hot_wallet: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """What the composition root builds from (see README, Configuration)."""
+
+    data_dir: Path
+    database_url: str = attrs.field(repr=_hidden)
+    redis_url: str | None = attrs.field(default=None, repr=_hidden)
+    production: bool = False
+    allow_sandbox: bool = False
+    webhook_allow_loopback: bool = False  # http and loopback webhook endpoints, for the sandbox (never production)
+    public_url: str = "http://127.0.0.1:8000"
+    queue_name: str = "cryptopay"
+    daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
+    daraja_callback_sources: SourceAllowlist | None = None  # None: callbacks accepted from any address
+    chains: tuple[ChainSettings, ...] = ()
+    evm_xpub: str | None = None
+    tron_xpub: str | None = None
+    bitcoin_xpub: str | None = None
+    scan_lookback_blocks: int = 100
+    redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
+    password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
+    vault_keks: str | None = attrs.field(default=None, repr=_hidden)
+    web: WebSettings = attrs.Factory(WebSettings)  # the production web server (``cryptopay serve``)
+    api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
+    fx: FxSettings = attrs.Factory(FxSettings)
+    mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
+    mpesa_float_baseline: Money | None = None  # the M-Pesa float's opening balance, for reconciliation
+    smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
+    faults: FaultPoints = NO_FAULTS  # CRYPTOPAY_FAULT_POINTS: a test setting (tests, make chaos); production refuses it
+
+    @property
+    def queue_backend(self) -> str:
+        return "rq" if self.redis_url else "inline"
+
+    def chain(self, network: str) -> ChainSettings | None:
+        return next((c for c in self.chains if c.network == network), None)
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> Settings:
+        """The embedded defaults in ``data_dir`` (SQLite, inline queue, no rails): for tests and embedding."""
+        return cls.from_env({"CRYPTOPAY_DATA_DIR": str(data_dir)})
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate ``CRYPTOPAY_*`` (the process environment by default)."""
+        source = dict(os.environ if env is None else env)
+        get = _Reader(source)
+        data_dir = Path(get.text("DATA_DIR") or ".cryptopay").resolve()
+        production = get.text("ENV").lower() == "production"
+        settings = cls(
+            data_dir=data_dir,
+            database_url=get.text("DATABASE_URL") or f"sqlite:///{data_dir / 'cryptopay.db'}",
+            redis_url=get.text("REDIS_URL") or None,
+            production=production,
+            allow_sandbox=get.flag("ALLOW_SANDBOX"),
+            webhook_allow_loopback=get.flag("WEBHOOK_ALLOW_LOOPBACK"),
+            public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
+            queue_name=get.text("QUEUE_NAME") or "cryptopay",
+            daraja_queue=get.text("DARAJA_QUEUE") or None,
+            daraja_callback_sources=_allowlist(get.text("DARAJA_CALLBACK_SOURCES")),
+            chains=_chains(get),
+            evm_xpub=get.text("EVM_XPUB") or None,
+            tron_xpub=get.text("TRON_XPUB") or None,
+            bitcoin_xpub=get.text("BITCOIN_XPUB") or None,
+            scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
+            redis_keys=RedisKeys.of(get.text("DEPLOYMENT") or DEFAULT_DEPLOYMENT),
+            password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
+            vault_keks=get.text("VAULT_KEKS") or None,
+        )
+        settings.check(source)  # before the sections: a sandbox URL is named as such, not as a missing credential
+        return attrs.evolve(
+            settings,
+            api=ApiSettings.from_env(source) if get.text("TOKEN_SECRET") else None,
+            web=WebSettings.from_env(source),
+            fx=FxSettings.from_env(source),
+            mpesa=DarajaSettings.from_env(source) if _daraja_configured(source) else None,
+            mpesa_float_baseline=_kes("MPESA_FLOAT_BASELINE", get.text("MPESA_FLOAT_BASELINE")),
+            smtp=SmtpSettings.from_env(source) if get.text("SMTP_HOST") else None,
+            faults=fault_points_from_env(source, production=production),
+        )
+
+    def check(self, env: Mapping[str, str]) -> None:
+        """Production refuses the embedded database, an open Daraja callback path and (unless allowed) sandbox URLs."""
+        if not self.production:
+            return
+        if self.webhook_allow_loopback:
+            raise InvalidInput(
+                "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK is for the sandbox; production sends to public hosts only"
+            )
+        if self.database_url.startswith("sqlite"):
+            raise InvalidInput("production needs CRYPTOPAY_DATABASE_URL (PostgreSQL); SQLite is for embedding")
+        if self.daraja_callback_sources is None:
+            raise InvalidInput(
+                "production needs CRYPTOPAY_DARAJA_CALLBACK_SOURCES (`safaricom` or the networks Daraja calls from)"
+            )
+        if self.allow_sandbox:
+            return
+        for name, value in env.items():
+            if name.startswith("CRYPTOPAY_") and name.endswith("_URL") and any(h in value for h in _SANDBOX_HOSTS):
+                raise InvalidInput(f"{name} points at a sandbox or loopback host; set CRYPTOPAY_ALLOW_SANDBOX=1")
+
+
+@attrs.frozen
+class _Reader:
+    env: Mapping[str, str]
+
+    def text(self, name: str) -> str:
+        return self.env.get(f"CRYPTOPAY_{name}", "").strip()
+
+    def flag(self, name: str) -> bool:
+        return self.text(name).lower() in _TRUE
+
+    def number(self, name: str) -> int | None:
+        text = self.text(name)
+        if not text:
+            return None
+        if not text.isdigit():
+            raise InvalidInput(f"CRYPTOPAY_{name} must be a whole number, got {text!r}")
+        return int(text)
+
+
+def _daraja_configured(env: Mapping[str, str]) -> bool:
+    """Any ``CRYPTOPAY_MPESA_*`` Daraja setting (the float baseline is the books', not Daraja's)."""
+    names = (n for n, v in env.items() if n.startswith("CRYPTOPAY_MPESA_") and v.strip())
+    return any(n != "CRYPTOPAY_MPESA_FLOAT_BASELINE" for n in names)
+
+
+def _kes(name: str, text: str) -> Money | None:
+    if not text:
+        return None
+    try:
+        return Money.of(to_decimal(text), KES)
+    except (InvalidInput, ArithmeticError):
+        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in KES, got {text!r}") from None
+
+
+def _allowlist(text: str) -> SourceAllowlist | None:
+    """``safaricom`` (Safaricom's published networks) or comma-separated addresses/networks; empty: none."""
+    if not text:
+        return None
+    if text.lower() == "safaricom":
+        return SourceAllowlist.of(*SAFARICOM_CALLBACK_NETWORKS)
+    try:
+        return SourceAllowlist.of(*(part.strip() for part in text.split(",") if part.strip()))
+    except ValueError as error:
+        raise InvalidInput(f"CRYPTOPAY_DARAJA_CALLBACK_SOURCES: {error}") from None
+
+
+def _chains(get: _Reader) -> tuple[ChainSettings, ...]:
+    """The networks with a node/API URL configured, in a fixed order."""
+    chains = []
+    for network in EVM_NETWORKS:
+        if url := get.text(f"{network.upper()}_RPC_URL"):
+            chains.append(_chain(get, network, url))
+    if url := get.text("TRON_API_URL"):
+        chains.append(_chain(get, "tron", url))
+    if url := get.text("ESPLORA_URL"):
+        chains.append(_chain(get, "bitcoin", url))
+    return tuple(chains)
+
+
+def _chain(get: _Reader, network: str, url: str) -> ChainSettings:
+    prefix = network.upper()
+    return ChainSettings(
+        network=network,
+        url=url,
+        chain_id=get.number(f"{prefix}_CHAIN_ID"),
+        usdt_contract=get.text(f"{prefix}_USDT_CONTRACT") or None,
+        confirmations=get.number(f"{prefix}_CONFIRMATIONS"),
+        hot_wallet=get.text(f"{prefix}_HOT_WALLET") or None,
+    )

@@ -1,0 +1,55 @@
+"""The production web server's settings (``CRYPTOPAY_WEB_*``): processes, threads, timeouts; read by the root.
+
+>>> WebSettings.from_env({"CRYPTOPAY_WEB_THREADS": "4"}).threads
+4
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+
+__all__ = ["WebSettings"]
+
+
+def _default_workers() -> int:
+    return max(2, min(8, os.cpu_count() or 1))
+
+
+@attrs.frozen(kw_only=True)
+class WebSettings:
+    """How many processes and threads serve requests; from ``CRYPTOPAY_WEB_*`` (see README, Configuration)."""
+
+    workers: int = attrs.field(factory=_default_workers)
+    threads: int = 8
+    timeout_seconds: int = 30
+    graceful_seconds: int = 20
+    keepalive_seconds: int = 5
+    backlog: int = 2048
+    max_requests: int = 0  # recycle a worker after this many requests (0: never)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
+        source = os.environ if env is None else env
+
+        def number(name: str, default: int) -> int:
+            value = source.get(f"CRYPTOPAY_WEB_{name}", "").strip()
+            if not value:
+                return default
+            if not value.isdigit() or int(value) < 1:
+                raise InvalidInput(f"CRYPTOPAY_WEB_{name} must be a positive whole number, not {value!r}")
+            return int(value)
+
+        defaults = cls()
+        return cls(
+            workers=number("WORKERS", defaults.workers),
+            threads=number("THREADS", defaults.threads),
+            timeout_seconds=number("TIMEOUT", defaults.timeout_seconds),
+            graceful_seconds=number("GRACEFUL_TIMEOUT", defaults.graceful_seconds),
+            keepalive_seconds=number("KEEPALIVE", defaults.keepalive_seconds),
+            backlog=number("BACKLOG", defaults.backlog),
+            max_requests=int(source.get("CRYPTOPAY_WEB_MAX_REQUESTS", "0") or 0),
+        )

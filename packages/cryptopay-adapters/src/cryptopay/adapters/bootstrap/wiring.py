@@ -1,0 +1,593 @@
+"""How the root builds each real part from ``Settings``: one cached property per part, imported on first use.
+
+``Parts`` is private to the root: the shells see only ``Services``, whose cells call these properties. Heavy
+libraries (SQLAlchemy, web3, tronpy, bitcoinlib, httpx, redis) are imported inside the property that needs them,
+so building ``Services`` costs nothing and a command pays only for the parts it touches.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from cryptopay.adapters.bootstrap.settings import EVM_NETWORKS, ChainSettings, Settings
+from cryptopay.core.errors import CryptopayError
+from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.listings import Listings
+from cryptopay.core.money import KES, USDT
+from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.refunds import Refunds
+from cryptopay.core.payouts.service import Payouts, PayoutUrls
+from cryptopay.core.ports.chains import (
+    AddressDeriver,
+    BalanceReader,
+    ChainSender,
+    KeyProvider,
+    ObservedTransfer,
+    ScanCursorStore,
+    WithdrawalStore,
+)
+from cryptopay.core.ports.fx import QuoteRepository
+from cryptopay.core.ports.identity import (
+    ApiKeyRepository,
+    AuditTrail,
+    IdempotencyRepository,
+    MerchantRepository,
+    PasswordHasher,
+    RateLimiter,
+    RefreshTokenRepository,
+    TotpEngine,
+    UserRepository,
+)
+from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.monitoring import Metrics
+from cryptopay.core.ports.notifications import Notifier
+from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
+from cryptopay.core.ports.reconciliation import BalanceQueryStore
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.vault import KeyVault
+from cryptopay.core.ports.webhooks import WebhookSender
+from cryptopay.core.pricing import Pricer
+from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.scanning import ChainScanner, HeaderWatcher
+from cryptopay.core.settlement.service import Settling
+from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from cryptopay.adapters.cache import RedisEpoch
+    from cryptopay.adapters.sql.uow import SqlStorage
+
+__all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
+
+# The jobs that call Daraja: with ``CRYPTOPAY_DARAJA_QUEUE`` they go to that queue, worked by its own worker.
+PAYOUT_JOBS = ("payouts.start", "payouts.query_status")
+HOOKS_PREFIX = "/hooks/daraja"
+
+
+def payout_urls(public_url: str) -> PayoutUrls:
+    """The callback URLs Daraja is given when the API is reachable at ``public_url`` (see the daraja_hooks routes)."""
+    base = public_url.rstrip("/") + HOOKS_PREFIX
+    return PayoutUrls(
+        result=f"{base}/payouts/result",
+        timeout=f"{base}/payouts/timeout",
+        status_result=f"{base}/status/result",
+        status_timeout=f"{base}/status/timeout",
+    )
+
+
+class ChainReader(HeaderWatcher, BalanceReader, Protocol):
+    """What each network's watcher is: it scans and confirms transfers, and reads our addresses' balances."""
+
+
+class LazyQuoter:
+    """A ``Quoter`` that builds the pricer (and its FX sources) at the first quote, not when a use case is built."""
+
+    def __init__(self, pricer: Callable[[], Pricer]) -> None:
+        self._pricer = pricer
+
+    def quote(self, pair: Pair) -> Quote:
+        return self._pricer().quote(pair)
+
+    def prices(self, pair: Pair) -> bool:
+        return self._pricer().prices(pair)
+
+
+class Parts:
+    """Every real adapter and use case of one deployment, each built on first use."""
+
+    def __init__(self, settings: Settings, *, clock: Clock, ids: IdGenerator) -> None:
+        self.settings, self.clock, self.ids = settings, clock, ids
+        self.closers: list[Callable[[], None]] = []
+
+    # -- storage ---------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def engine(self) -> Engine:
+        from cryptopay.adapters._paths import private_dir
+        from cryptopay.adapters.sql import make_engine, upgrade
+
+        private_dir(self.settings.data_dir)
+        if self.settings.database_url.startswith("sqlite"):
+            upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
+        engine = make_engine(self.settings.database_url)
+        self.closers.append(engine.dispose)
+        return engine
+
+    @functools.cached_property
+    def storage(self) -> SqlStorage:
+        from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
+        from cryptopay.adapters.sql.uow import SqlStorage
+
+        cipher = SecretCipher.from_vault(self.vault)  # webhook endpoint secrets are sealed by the key vault
+        return SqlStorage(self.engine, ids=self.ids, cipher=cipher)
+
+    @functools.cached_property
+    def ledger(self) -> Ledger:
+        from cryptopay.adapters.sql import SqlLedgerStore
+
+        return Ledger(SqlLedgerStore(self.engine), clock=self.clock, ids=self.ids)
+
+    @functools.cached_property
+    def quotes(self) -> QuoteRepository:
+        from cryptopay.adapters.cache import CachedQuotes
+        from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
+
+        return CachedQuotes(SqlQuoteRepository(self.engine))  # a locked quote never changes: read it once
+
+    @functools.cached_property
+    def cursors(self) -> ScanCursorStore:
+        from cryptopay.adapters.sql.repositories.chains import SqlScanCursorStore
+
+        return SqlScanCursorStore(self.engine)
+
+    # -- keys ------------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def vault(self) -> KeyVault:
+        """KEKs from ``CRYPTOPAY_VAULT_KEKS``; outside production a local development KEK is kept (mode 0600) in
+        the data directory so the embedded default works out of the box."""
+        from cryptopay.adapters._paths import private_file
+        from cryptopay.adapters.vault import EnvelopeVault, generate_kek
+
+        spec = self.settings.vault_keks
+        if not spec and not self.settings.production:
+            dev_kek = self.settings.data_dir / "dev-vault-kek"
+            fresh = not dev_kek.exists()
+            private_file(dev_kek)  # 0600 in a 0700 directory, also when an older version left it readable
+            if fresh:
+                dev_kek.write_text(f"dev:{generate_kek()}")
+            spec = dev_kek.read_text().strip()
+        return EnvelopeVault.from_spec(spec or "")
+
+    # -- the outside world -----------------------------------------------------------------------------------
+    @functools.cached_property
+    def pricer(self) -> Pricer:
+        from cryptopay.adapters.fx import build_pricer
+
+        return build_pricer(self.settings.fx, clock=self.clock, ids=self.ids, quotes=self.quotes)
+
+    @functools.cached_property
+    def mobile_money(self) -> MobileMoneyGateway:
+        from cryptopay.adapters.mpesa import DarajaGateway, DarajaSettings
+
+        return DarajaGateway(self.settings.mpesa or DarajaSettings.from_env({}))  # the latter names what is missing
+
+    @functools.cached_property
+    def rails(self) -> dict[str, Rail]:
+        """The deployment's rails by key (``usdt-ethereum``...): networks with an RPC/API URL configured."""
+        return {rail.key: rail for rail in map(_rail, self.settings.chains)}
+
+    def _rails_on(self, network: str) -> list[Rail]:
+        return [rail for rail in self.rails.values() if rail.network.name == network]
+
+    @functools.cached_property
+    def derivers(self) -> dict[str, AddressDeriver]:
+        """Deposit-address derivers per network, from account-level extended public keys (no private keys)."""
+        networks = {chain.network for chain in self.settings.chains}
+        derivers: dict[str, AddressDeriver] = {}
+        if xpub := self.settings.evm_xpub:
+            from cryptopay.adapters.evm.addresses import EvmAddressDeriver
+
+            derivers.update({n: EvmAddressDeriver(xpub) for n in networks & set(EVM_NETWORKS)})
+        if "tron" in networks and (xpub := self.settings.tron_xpub):
+            from cryptopay.adapters.tron.addresses import TronAddressDeriver
+
+            derivers["tron"] = TronAddressDeriver(xpub)
+        if "bitcoin" in networks and (xpub := self.settings.bitcoin_xpub):
+            from cryptopay.adapters.bitcoin.addresses import BitcoinAddressDeriver
+
+            derivers["bitcoin"] = BitcoinAddressDeriver(xpub)
+        return derivers
+
+    @functools.cached_property
+    def watchers(self) -> dict[str, ChainReader]:
+        """Chain watchers per configured network."""
+        return {chain.network: self._watcher(chain) for chain in self.settings.chains}
+
+    def _watcher(self, chain: ChainSettings) -> ChainReader:
+        if chain.network in EVM_NETWORKS:
+            from cryptopay.adapters.evm.watcher import EvmWatcher
+
+            return EvmWatcher(chain.url, self._rails_on(chain.network))
+        if chain.network == "tron":
+            from cryptopay.adapters.tron.watcher import TronWatcher
+
+            return TronWatcher(chain.url, self._rails_on("tron"))
+        from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
+
+        return BitcoinWatcher(chain.url)
+
+    @functools.cached_property
+    def scanners(self) -> dict[str, ChainScanner]:
+        """One cursor-keeping scanner per network; a new deployment starts a little behind the head."""
+        lookback = self.settings.scan_lookback_blocks
+        return {
+            network: ChainScanner(watcher, self.cursors, start_block=max(0, watcher.head() - lookback))
+            for network, watcher in self.watchers.items()
+        }
+
+    @functools.cached_property
+    def senders(self) -> dict[str, ChainSender]:
+        """Chain senders for networks with a hot wallet (``CRYPTOPAY_<NETWORK>_HOT_WALLET``), keys from the vault."""
+        from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
+        from cryptopay.adapters.vault import FileKeyStore
+        from cryptopay.core.hotkeys import VaultKeyProvider
+
+        keys = VaultKeyProvider(self.vault, FileKeyStore(self.settings.data_dir / "keys"))
+        store = SqlWithdrawalStore(self.engine)
+        return {c.network: self._sender(c, c.hot_wallet, keys, store) for c in self.settings.chains if c.hot_wallet}
+
+    def _sender(self, chain: ChainSettings, hot: str, keys: KeyProvider, store: WithdrawalStore) -> ChainSender:
+        if chain.network in EVM_NETWORKS:
+            from cryptopay.adapters.evm.sender import EvmSender
+
+            return EvmSender(chain.url, self._rails_on(chain.network), hot_wallet=hot, keys=keys, store=store)
+        if chain.network == "tron":
+            from cryptopay.adapters.tron.client import TronApi
+            from cryptopay.adapters.tron.sender import TronSender
+            from cryptopay.adapters.tron.transactions import TronTransactions
+
+            txs = TronTransactions(TronApi(chain.url), keys=keys, store=store)
+            return TronSender(txs, hot_address=hot, rails=self._rails_on("tron"))
+        from cryptopay.adapters.bitcoin.esplora import EsploraClient
+        from cryptopay.adapters.bitcoin.sender import BitcoinSender
+
+        return BitcoinSender(EsploraClient(chain.url), hot_address=hot, keys=keys, store=store)
+
+    # -- jobs and webhooks -----------------------------------------------------------------------------------
+    @property
+    def job_routes(self) -> dict[str, str]:
+        """The jobs that call Daraja go to ``CRYPTOPAY_DARAJA_QUEUE`` when it is set."""
+        daraja = self.settings.daraja_queue
+        return dict.fromkeys(PAYOUT_JOBS, daraja) if daraja else {}
+
+    @functools.cached_property
+    def queue(self) -> JobQueue:
+        if self.settings.redis_url:
+            import redis
+            from cryptopay.adapters.queue import RqQueue
+
+            client = redis.Redis.from_url(self.settings.redis_url)
+            namespace = self.settings.redis_keys.queue_namespace
+            return RqQueue(client, queue_name=self.settings.queue_name, routes=self.job_routes, namespace=namespace)
+        from cryptopay.adapters.queue import InlineQueue
+
+        inline = InlineQueue(self.job_registry)
+        self.closers.append(inline.close)
+        return inline
+
+    @functools.cached_property
+    def webhook_sender(self) -> WebhookSender:
+        from cryptopay.adapters.webhooks import HttpxWebhookSender
+
+        return HttpxWebhookSender(allow_loopback=self.settings.webhook_allow_loopback)
+
+    # -- use cases -------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def invoicing(self) -> Invoicing:
+        quoter = LazyQuoter(lambda: self.pricer)  # listing invoices never builds the FX sources
+        return Invoicing(
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            ledger=self.ledger,
+            pricer=quoter,
+            derivers=self.derivers,
+        )
+
+    @functools.cached_property
+    def detection(self) -> Detection:
+        return Detection(
+            uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, ledger=self.ledger, cursors=self.cursors
+        )
+
+    @functools.cached_property
+    def settling(self) -> Settling:
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Settling(
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            ledger=self.ledger,
+            pricer=quoter,
+            merchants=self.merchants,
+        )
+
+    @functools.cached_property
+    def payouts(self) -> Payouts:
+        return Payouts(
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            ledger=self.ledger,
+            gateway=self.mobile_money,
+            urls=payout_urls(self.settings.public_url),
+            faults=self.settings.faults,
+            metrics=self._payout_metrics,
+        )
+
+    @functools.cached_property
+    def _payout_metrics(self) -> Metrics:
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "payouts.prom")
+
+    @functools.cached_property
+    def refunds(self) -> Refunds:
+        return Refunds(
+            uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, ledger=self.ledger, senders=self.senders
+        )
+
+    @functools.cached_property
+    def listings(self) -> Listings:
+        """The read models every listing (CLI, HTTP) pages through."""
+        return Listings(uow=self.storage.unit_of_work, merchants=self.merchants)
+
+    @functools.cached_property
+    def balance_readers(self) -> dict[str, BalanceReader]:
+        """What the chains hold at our addresses, per network: every watcher reads balances too (EVM and Tron:
+        the token rails' ``balanceOf``; Bitcoin: mined unspent outputs)."""
+        readers: dict[str, BalanceReader] = dict(self.watchers)
+        return readers
+
+    @functools.cached_property
+    def reconciliation(self) -> Reconciliation:
+        """Reconciliation against our records, M-Pesa and the chains (custody: deposit addresses + hot wallets)."""
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        hot = {
+            c.network: c.hot_wallet for c in self.settings.chains if c.hot_wallet and c.network in self.balance_readers
+        }
+        metrics = PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "reconciliation.prom")
+        return Reconciliation(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            chains=self.balance_readers,
+            hot_wallets=hot,
+            metrics=metrics,
+            balance_answers=self.balance_queries,
+            float_baseline=self.settings.mpesa_float_baseline,
+        )
+
+    @functools.cached_property
+    def balance_queries(self) -> BalanceQueryStore:
+        from cryptopay.adapters.sql.repositories.reconciliation import SqlBalanceQueryStore
+
+        return SqlBalanceQueryStore(self.engine)
+
+    @functools.cached_property
+    def float_balance(self) -> FloatBalance:
+        """Account Balance requests, recorded before they are sent; answers on ``/hooks/daraja/balance/...``."""
+        base = self.settings.public_url.rstrip("/") + HOOKS_PREFIX
+        urls = BalanceUrls(result=f"{base}/balance/result", timeout=f"{base}/balance/timeout")
+        return FloatBalance(
+            store=self.balance_queries,
+            gateway=self.mobile_money,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            urls=urls,
+        )
+
+    def reconcile_and_ask(self) -> None:
+        """The scheduled reconciliation (alerting on differences), then a new Account Balance question whose
+        answer, kept with the books' float of its moment, the next run compares."""
+        self.reconciliation.reconcile_and_alert()
+        try:
+            self.float_balance.ask()
+        except CryptopayError as error:  # e.g. no Daraja settings: the balance check stays skipped, said why
+            logging.getLogger(__name__).warning("no Account Balance question sent: %s", error.message)
+
+    # -- identity --------------------------------------------------------------------------------------------
+    @functools.cached_property
+    def users(self) -> UserRepository:
+        from cryptopay.adapters.sql.repositories.identity import SqlUsers
+        from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
+
+        return SqlUsers(self.engine, cipher=SecretCipher.from_vault(self.vault))  # TOTP secrets sealed at rest
+
+    @functools.cached_property
+    def refresh_tokens(self) -> RefreshTokenRepository:
+        from cryptopay.adapters.sql.repositories.identity import SqlRefreshTokens
+
+        return SqlRefreshTokens(self.engine)
+
+    @functools.cached_property
+    def merchants(self) -> MerchantRepository:
+        """With Redis, merchant owners are cached per process and invalidated across processes (``identity_epoch``)."""
+        from cryptopay.adapters.sql.repositories.identity import SqlMerchants
+
+        if self.identity_epoch is None:
+            return SqlMerchants(self.engine)
+        from cryptopay.adapters.cache import CachedMerchants
+
+        return CachedMerchants(SqlMerchants(self.engine), self.identity_epoch)
+
+    @functools.cached_property
+    def api_keys(self) -> ApiKeyRepository:
+        """With Redis, a request's credential check costs a Redis GET instead of a database transaction."""
+        from cryptopay.adapters.sql.repositories.identity import SqlApiKeys
+
+        if self.identity_epoch is None:
+            return SqlApiKeys(self.engine)
+        from cryptopay.adapters.cache import CachedApiKeys
+
+        return CachedApiKeys(SqlApiKeys(self.engine), self.identity_epoch)
+
+    @functools.cached_property
+    def identity_epoch(self) -> RedisEpoch | None:
+        """The shared counter that invalidates every process's cached API keys and merchant owners (Redis only)."""
+        if not self.settings.redis_url:
+            return None
+        import redis
+        from cryptopay.adapters.cache import RedisEpoch
+
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return RedisEpoch(client, key=self.settings.redis_keys.identity_epoch)
+
+    @functools.cached_property
+    def idempotency(self) -> IdempotencyRepository:
+        from cryptopay.adapters.sql.repositories.identity import SqlIdempotency
+
+        return SqlIdempotency(self.engine)
+
+    @functools.cached_property
+    def password_hasher(self) -> PasswordHasher:
+        from cryptopay.adapters.bounded_hashing import BoundedHasher
+        from cryptopay.adapters.passwords import Argon2Hasher
+
+        return BoundedHasher(Argon2Hasher(), max_concurrent=self.settings.password_hash_concurrency)
+
+    @functools.cached_property
+    def rate_limiter(self) -> RateLimiter:
+        """Redis when configured (every API process shares the counts), else this process's memory."""
+        if self.settings.redis_url:
+            from cryptopay.adapters.ratelimit import RedisRateLimiter
+
+            return RedisRateLimiter.from_url(self.settings.redis_url, prefix=self.settings.redis_keys.rate_limits)
+        from cryptopay.adapters.ratelimit import ProcessRateLimiter
+
+        return ProcessRateLimiter(self.clock)
+
+    @functools.cached_property
+    def audit(self) -> AuditTrail:
+        """The audit log for events outside a unit of work (logins, step-ups, keys, operator actions)."""
+        from cryptopay.adapters.sql.audit import SqlAuditTrail
+
+        return SqlAuditTrail(self.engine, self.ids)
+
+    @functools.cached_property
+    def notifier(self) -> Notifier:
+        """Email over SMTP when ``CRYPTOPAY_SMTP_HOST`` is set; otherwise a private file in the data directory."""
+        from cryptopay.adapters.notify import FileNotifier, SmtpNotifier
+
+        if self.settings.smtp is not None:
+            return SmtpNotifier(self.settings.smtp)
+        if self.settings.production:
+            logging.getLogger("cryptopay").warning("CRYPTOPAY_SMTP_HOST is not set: notifications go to a file")
+        return FileNotifier(self.settings.data_dir / "notifications.jsonl")
+
+    @functools.cached_property
+    def totp(self) -> TotpEngine:
+        from cryptopay.adapters.otp import PyOtpTotp
+
+        return PyOtpTotp()
+
+    def readiness_checks(self) -> dict[str, Callable[[], object]]:
+        """What ``/readyz`` asks: the database answers and is migrated to head; Redis answers when configured."""
+        checks: dict[str, Callable[[], object]] = {
+            "database": lambda: self.engine.connect().close(),
+            "migrations": self._at_head,
+        }
+        if self.settings.redis_url:
+            import redis
+
+            client = redis.Redis.from_url(self.settings.redis_url, socket_connect_timeout=2, socket_timeout=2)
+            checks["redis"] = client.ping
+        return checks
+
+    def _at_head(self) -> None:
+        from cryptopay.adapters.sql import check_at_head
+
+        check_at_head(self.engine)
+
+    # -- the jobs: one registry for the RQ worker and the inline queue --------------------------------------
+    @functools.cached_property
+    def jobs(self) -> dict[str, JobHandler]:
+        """Every job the worker runs (names from ``cryptopay_worker.jobs``): the use cases, the outbox relay and
+        the webhook jobs, so the inline queue runs exactly the worker's handlers."""
+        return {
+            "chains.scan": lambda _payload: self.scan_chains(),
+            "chains.confirm": lambda _payload: self.confirm_chains(),
+            "invoices.expire": lambda _payload: self.expire_invoices(),
+            "settlements.run": lambda _payload: self.settling.run_settlements(),
+            "payouts.start": lambda _payload: self.payouts.submit_payouts(),
+            "payouts.query_status": lambda _payload: self.payouts.follow_up_payouts(),
+            "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
+            "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
+            "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
+            **self._webhook_jobs(),
+        }
+
+    def _webhook_jobs(self) -> dict[str, JobHandler]:
+        """Outbox relay, webhook delivery and sweep; each handler reads the ports when it runs."""
+        from cryptopay.core.relay import RELAY_JOB, relay_outbox
+        from cryptopay.core.webhooks import DELIVER_JOB, SWEEP_JOB, deliver_webhook, sweep_webhooks
+
+        uow = self.storage.unit_of_work
+        return {
+            RELAY_JOB: lambda _payload: relay_outbox(uow_factory=uow, queue=self.queue, clock=self.clock, ids=self.ids),
+            DELIVER_JOB: lambda payload: deliver_webhook(
+                str(payload["delivery_id"]),
+                uow_factory=uow,
+                sender=self.webhook_sender,
+                queue=self.queue,
+                clock=self.clock,
+            ),
+            SWEEP_JOB: lambda _payload: sweep_webhooks(uow_factory=uow, queue=self.queue, clock=self.clock),
+        }
+
+    @functools.cached_property
+    def job_registry(self) -> JobRegistry:
+        """The handlers of ``jobs``, for the inline queue: one set of handlers for both modes."""
+        registry = JobRegistry()
+        for name, handler in self.jobs.items():
+            registry.register(name, handler)
+        return registry
+
+    def scan_chains(self) -> int:
+        """Scan every network from its cursor towards its head, recording transfers to our addresses."""
+        recorded = 0
+        for network, scanner in self.scanners.items():
+            step = scanner.step(self.detection.watched_addresses(network), self._recorder(network))
+            recorded += len(step.transfers)
+        return recorded
+
+    def _recorder(self, network: str) -> Callable[[Sequence[ObservedTransfer]], None]:
+        def record(transfers: Sequence[ObservedTransfer]) -> None:
+            self.detection.record_chain_transfers(network, transfers)
+
+        return record
+
+    def confirm_chains(self) -> None:
+        for network, watcher in self.watchers.items():
+            self.detection.confirm_payments(network, watcher)
+
+    def expire_invoices(self) -> None:
+        times = {network: self.detection.chain_now(network) for network in self.watchers}
+        self.detection.expire_invoices(times)
+
+
+def _rail(chain: ChainSettings) -> Rail:
+    asset = "BTC" if chain.network == "bitcoin" else "USDT"
+    return rail_for(
+        chain.network,
+        asset,
+        contract=chain.usdt_contract if chain.network != "bitcoin" else None,
+        chain_id=chain.chain_id if chain.network in EVM_NETWORKS else None,
+        confirmations=chain.confirmations,
+    )

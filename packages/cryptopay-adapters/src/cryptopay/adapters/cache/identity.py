@@ -1,0 +1,183 @@
+"""API keys and merchants without a database round trip per request, and revocation honoured at once.
+
+Every authenticated request reads its API key (or, for a merchant user, the merchant it owns). These rows change
+rarely (a key is revoked, a profile edited), so each process keeps them for ``ttl_seconds``, tagged with the
+*epoch* it read before fetching them. Every change goes through the wrapper, which writes the row and then bumps
+the epoch; a cached row is used only while the epoch is unchanged. With ``RedisEpoch`` the epoch is one shared
+counter, so a revocation in one API process is seen by every other on its next request: the cost per request is
+one Redis ``GET`` instead of a database transaction.
+
+Order matters: the epoch is read *before* the row is fetched and bumped *after* the change is committed, so a
+row fetched across a concurrent change is tagged with the old epoch and never used once the bump is visible.
+When the epoch cannot be read (Redis down), nothing is cached and every lookup goes to the database.
+
+>>> from cryptopay.core.testing.identity import InMemoryApiKeys
+>>> epoch = LocalEpoch()
+>>> keys = CachedApiKeys(InMemoryApiKeys(), epoch)
+>>> keys.get("key_missing") is None, epoch.current()
+(True, 0)
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+import attrs
+from cryptopay.core.identity import ApiKey, Merchant
+from cryptopay.core.ports.identity import ApiKeyRepository, MerchantRepository
+from redis import Redis
+from redis.exceptions import RedisError
+
+__all__ = ["CachedApiKeys", "CachedMerchants", "Epoch", "LocalEpoch", "RedisEpoch"]
+
+_log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Epoch(Protocol):
+    """A counter that every change of a cached row bumps; None when it cannot be read (then nothing is cached)."""
+
+    def current(self) -> int | None: ...
+
+    def bump(self) -> None: ...
+
+
+class LocalEpoch:
+    """An in-process epoch: right for one process only (tests, a single worker)."""
+
+    def __init__(self) -> None:
+        self._value = 0
+        self._lock = threading.Lock()
+
+    def current(self) -> int | None:
+        return self._value
+
+    def bump(self) -> None:
+        with self._lock:
+            self._value += 1
+
+
+class RedisEpoch:
+    """The epoch as one Redis counter shared by every API process."""
+
+    def __init__(self, client: Redis, *, key: str = "cryptopay:identity:epoch") -> None:
+        self._redis, self._key = client, key
+
+    def current(self) -> int | None:
+        try:
+            value = self._redis.get(self._key)
+        except RedisError as error:
+            _log.warning("identity cache epoch unreadable (%s): reading from the database", type(error).__name__)
+            return None
+        return int(value) if value is not None else 0
+
+    def bump(self) -> None:
+        self._redis.incr(self._key)  # a failure here must surface: the change would otherwise go unseen
+
+
+@attrs.frozen
+class _Entry(Generic[T]):
+    value: T
+    epoch: int
+    at: float
+
+
+class _Cache(Generic[T]):
+    """A bounded LRU of rows tagged with the epoch they were read under."""
+
+    def __init__(self, epoch: Epoch, ttl_seconds: float, max_entries: int, now: Callable[[], float]) -> None:
+        self.epoch, self._ttl, self._max, self._now = epoch, ttl_seconds, max_entries, now
+        self._entries: OrderedDict[str, _Entry[T]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, key: str, fetch: Callable[[], T | None]) -> T | None:
+        epoch = self.epoch.current()
+        if epoch is not None:
+            with self._lock:
+                entry = self._entries.get(key)
+            if entry is not None and entry.epoch == epoch and self._now() - entry.at < self._ttl:
+                return copy.copy(entry.value)  # a copy: callers may mutate theirs
+        value = fetch()
+        if value is not None and epoch is not None:
+            with self._lock:
+                self._entries[key] = _Entry(copy.copy(value), epoch, self._now())
+                self._entries.move_to_end(key)
+                while len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
+        return value
+
+    def changed(self, *keys: str) -> None:
+        self.epoch.bump()
+        with self._lock:
+            for key in keys:
+                self._entries.pop(key, None)
+
+
+class CachedApiKeys:
+    """``ApiKeyRepository`` that serves ``get`` from a short-lived cache; ``update`` (revocation) bumps the epoch."""
+
+    def __init__(
+        self,
+        inner: ApiKeyRepository,
+        epoch: Epoch,
+        *,
+        ttl_seconds: float = 60.0,
+        max_entries: int = 10_000,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self._cache: _Cache[ApiKey] = _Cache(epoch, ttl_seconds, max_entries, now)
+
+    def add(self, key: ApiKey) -> None:
+        self._inner.add(key)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        return self._cache.read(key_id, lambda: self._inner.get(key_id))
+
+    def update(self, key: ApiKey) -> None:
+        self._inner.update(key)
+        self._cache.changed(key.id)
+
+    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
+        return self._inner.for_merchant(merchant_id, after=after, limit=limit)
+
+
+class CachedMerchants:
+    """``MerchantRepository`` that serves ``by_owner`` (read on every merchant user's request) from the cache.
+
+    ``get`` is not cached: other paths (the payments unit of work, the CLI) change merchant rows too."""
+
+    def __init__(
+        self,
+        inner: MerchantRepository,
+        epoch: Epoch,
+        *,
+        ttl_seconds: float = 60.0,
+        max_entries: int = 10_000,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self._cache: _Cache[Merchant] = _Cache(epoch, ttl_seconds, max_entries, now)
+
+    def add(self, merchant: Merchant) -> None:
+        self._inner.add(merchant)
+        self._cache.changed(merchant.owner_user_id)
+
+    def get(self, merchant_id: str) -> Merchant | None:
+        return self._inner.get(merchant_id)
+
+    def by_owner(self, user_id: str) -> Merchant | None:
+        return self._cache.read(user_id, lambda: self._inner.by_owner(user_id))
+
+    def update(self, merchant: Merchant) -> None:
+        self._inner.update(merchant)
+        self._cache.changed(merchant.owner_user_id)
+
+    def list(self, *, after: str | None, limit: int) -> list[Merchant]:
+        return self._inner.list(after=after, limit=limit)

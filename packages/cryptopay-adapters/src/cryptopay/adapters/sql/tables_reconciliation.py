@@ -1,0 +1,23 @@
+"""Reconciliation tables: Account Balance queries, recorded before they are sent and found by their token."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.tables import ID, metadata
+from cryptopay.adapters.sql.types import JsonText, UtcDateTime
+
+__all__ = ["mpesa_balance_queries"]
+
+DIGEST = 128
+
+mpesa_balance_queries = sa.Table(
+    "mpesa_balance_queries",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("token_digest", sa.String(DIGEST), nullable=False, unique=True),
+    sa.Column("answered_at", UtcDateTime),  # set with a balance (or a failure) when the answer came
+    sa.Column("has_balance", sa.Boolean, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_mpesa_balance_queries_answered", "has_balance", "answered_at"),
+    keep_existing=True,
+)

@@ -1,0 +1,118 @@
+"""``Services`` over fakes, for the shells' tests: the identity stores in memory, and a ``PaymentsStack``'s parts.
+
+Production builds ``Services`` with ``cryptopay.adapters.bootstrap.build(settings)``; tests construct the same type
+with their own parts (``ready(port)``), so the shells see exactly what they see in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+from cryptopay.adapters.bootstrap import ApiSettings, Services, Settings, ready
+from cryptopay.adapters.passwords import Argon2Hasher
+from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
+from cryptopay.core.ports.notifications import Notifier
+from cryptopay.core.ports.queue import JobQueue
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.rails import Rail
+from cryptopay.core.system import RandomIds, SystemClock
+from cryptopay.core.testing.identity import (
+    InMemoryApiKeys,
+    InMemoryIdempotency,
+    InMemoryMerchants,
+    InMemoryRateLimiter,
+    InMemoryRefreshTokens,
+    InMemoryUsers,
+    StdlibTotp,
+)
+from cryptopay.core.testing.notifications import InMemoryNotifier
+from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.testing.storage import InMemoryAuditLog
+from cryptopay.core.webhooks import UowFactory
+from flask import Flask
+
+TEST_SETTINGS = Settings(data_dir=Path(".cryptopay-tests"), database_url="sqlite://")
+
+
+def in_memory_services(
+    *, clock: Clock | None = None, ids: IdGenerator | None = None, hasher: PasswordHasher | None = None
+) -> Services:
+    """The identity stores, limiter and hasher in memory; every payment part is missing (503 when used)."""
+    the_clock = clock or SystemClock()
+    return Services(
+        settings=TEST_SETTINGS,
+        clock=the_clock,
+        ids=ids or RandomIds(),
+        users=ready(InMemoryUsers()),
+        refresh_tokens=ready(InMemoryRefreshTokens()),
+        merchants=ready(InMemoryMerchants()),
+        api_keys=ready(InMemoryApiKeys()),
+        idempotency=ready(InMemoryIdempotency()),
+        rate_limiter=ready(InMemoryRateLimiter(the_clock)),
+        password_hasher=ready(hasher or Argon2Hasher()),
+        audit=ready(InMemoryAuditLog()),
+        notifier=ready(InMemoryNotifier()),
+        totp=ready(StdlibTotp()),
+    )
+
+
+def with_api(services: Services, api: ApiSettings) -> Services:
+    """``services`` whose settings carry the API's settings."""
+    return attrs.evolve(services, settings=attrs.evolve(services.settings, api=api))
+
+
+def with_stack(
+    services: Services,
+    stack: PaymentsStack,
+    *,
+    rails: Mapping[str, Rail] | None = None,
+    users: UserRepository | None = None,
+    webhooks_uow: UowFactory | None = None,
+    queue: JobQueue | None = None,
+    audit: AuditTrail | None = None,
+    notifier: Notifier | None = None,
+) -> Services:
+    """``services`` with the payment use cases and ports of ``stack`` (and, if given, its rails, users, webhooks)."""
+    extra = {
+        "webhooks_uow": ready(webhooks_uow) if webhooks_uow else None,
+        "queue": ready(queue) if queue else None,
+        "users": ready(users) if users else None,
+        "audit": ready(audit) if audit else None,
+        "notifier": ready(notifier) if notifier else None,
+    }
+    return attrs.evolve(
+        services,
+        clock=stack.clock,
+        ids=stack.ids,
+        uow=ready(stack.uow),
+        ledger=ready(stack.ledger),
+        quotes=ready(stack.pricer._quotes),  # the stack keeps its quote repository inside the pricer
+        merchants=ready(stack.merchants),
+        pricer=ready(stack.pricer),
+        mobile_money=ready(stack.mpesa),
+        rails=ready(rails),
+        invoicing=ready(stack.invoicing),
+        detection=ready(stack.detection),
+        settling=ready(stack.settling),
+        payouts=ready(stack.payouts),
+        refunds=ready(stack.refunds),
+        listings=ready(stack.listings),
+        reconciliation=ready(stack.reconciliation),
+        float_balance=ready(stack.float_balance),
+        **{name: part for name, part in extra.items() if part is not None},
+    )
+
+
+def stack_services(stack: PaymentsStack, **parts: object) -> Services:
+    """A ``Services`` over ``stack`` alone (the CLI's payment commands), identity stores in memory."""
+    return with_stack(in_memory_services(clock=stack.clock, ids=stack.ids), stack, **parts)  # type: ignore[arg-type]
+
+
+def allow_daraja_sources(app: Flask, sources: str) -> None:
+    """Give a running app ``CRYPTOPAY_DARAJA_CALLBACK_SOURCES=sources`` (parsed by the root's settings)."""
+    allowlist = Settings.from_env({"CRYPTOPAY_DARAJA_CALLBACK_SOURCES": sources}).daraja_callback_sources
+    running = app.extensions["cryptopay"]
+    services = attrs.evolve(running.services, daraja_callback_sources=allowlist)
+    app.extensions["cryptopay"] = attrs.evolve(running, services=services)

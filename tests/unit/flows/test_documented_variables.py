@@ -1,0 +1,238 @@
+"""Every ``CRYPTOPAY_*`` variable the README documents is read by the composition root and changes what it builds.
+
+The README's Configuration table is parsed (``{A,B}`` and ``<NETWORK>`` expanded, ``_PORT``-style names completed
+from the row's first name, ``..._X`` from the row's network list); ``PROBES`` says, for each variable, a value to
+set, what else it needs, and what to look at in the ``Services`` the root builds. A documented variable without a
+probe fails the test: document a variable and wire it in the same change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import Services, Settings, build
+from cryptopay.adapters.bootstrap.wiring import Parts
+from cryptopay.adapters.evm.keys import account_xpub
+from cryptopay.core.system import RandomIds, SystemClock
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+NETWORKS = ("ethereum", "polygon", "bsc", "tron", "bitcoin")
+XPUB = account_xpub("abandon " * 11 + "about")
+SECRET = {"CRYPTOPAY_TOKEN_SECRET": "s" * 40}
+SMTP = {"CRYPTOPAY_SMTP_HOST": "smtp.example.com", "CRYPTOPAY_SMTP_FROM": "ops@example.com"}
+MPESA = {
+    "CRYPTOPAY_MPESA_CONSUMER_KEY": "k",
+    "CRYPTOPAY_MPESA_CONSUMER_SECRET": "s",
+    "CRYPTOPAY_MPESA_SHORTCODE": "600000",
+}
+FAULTS = {"CRYPTOPAY_FAULT_POINTS": "payout.submitted=kill"}
+PRODUCTION = {
+    "CRYPTOPAY_ENV": "production",
+    "CRYPTOPAY_DATABASE_URL": "postgresql+psycopg://app@db.example.com/cryptopay",
+    "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom",
+}
+
+
+@attrs.frozen
+class Probe:
+    """Set ``name`` to ``value`` (with ``needs`` set in both builds) and ``look`` at the result."""
+
+    value: str
+    look: Callable[[Services, Parts], Any]
+    needs: dict[str, str] = attrs.field(factory=dict)
+
+
+def _rail(key: str, field: Callable[[Any], Any]) -> Callable[[Services, Parts], Any]:
+    return lambda services, parts: field((services.rails or {})[key])
+
+
+def _chain_probes() -> dict[str, Probe]:
+    probes: dict[str, Probe] = {}
+    for network in ("ethereum", "polygon", "bsc"):
+        upper, key = network.upper(), f"usdt-{network}"
+        url = {f"CRYPTOPAY_{upper}_RPC_URL": "http://node.example.com:8545"}
+        probes[f"CRYPTOPAY_{upper}_RPC_URL"] = Probe(url[f"CRYPTOPAY_{upper}_RPC_URL"], lambda s, p: sorted(s.rails))
+        probes[f"CRYPTOPAY_{upper}_CHAIN_ID"] = Probe("31337", _rail(key, lambda r: r.network.chain_id), url)
+        contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+        probes[f"CRYPTOPAY_{upper}_USDT_CONTRACT"] = Probe(contract, _rail(key, lambda r: r.token.contract), url)
+        probes[f"CRYPTOPAY_{upper}_CONFIRMATIONS"] = Probe("7", _rail(key, lambda r: r.confirmations), url)
+    probes["CRYPTOPAY_TRON_API_URL"] = Probe("https://api.trongrid.io", lambda s, p: sorted(s.rails))
+    probes["CRYPTOPAY_ESPLORA_URL"] = Probe("https://blockstream.info/api", lambda s, p: sorted(s.rails))
+    urls = {
+        "ethereum": {"CRYPTOPAY_ETHEREUM_RPC_URL": "http://node.example.com:8545"},
+        "polygon": {"CRYPTOPAY_POLYGON_RPC_URL": "http://node.example.com:8545"},
+        "bsc": {"CRYPTOPAY_BSC_RPC_URL": "http://node.example.com:8545"},
+        "tron": {"CRYPTOPAY_TRON_API_URL": "https://api.trongrid.io"},
+        "bitcoin": {"CRYPTOPAY_ESPLORA_URL": "https://blockstream.info/api"},
+    }
+    for network in NETWORKS:
+        probes[f"CRYPTOPAY_{network.upper()}_HOT_WALLET"] = Probe(
+            "TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE", lambda s, p, n=network: s.settings.chain(n).hot_wallet, urls[network]
+        )
+    probes["CRYPTOPAY_EVM_XPUB"] = Probe(XPUB, lambda s, p: sorted(p.derivers), urls["ethereum"])
+    tron_xpub = "xpub6CUGRUonZSQ4TWtTMmzXdrXDtypWKiKrhko4egpiMZbpiaQL2jkwSB1icqYh2cfDfVxdx4df189oLKnC5fSwqPfgyP3hooxujYzAu3fDVmz"
+    probes["CRYPTOPAY_TRON_XPUB"] = Probe(tron_xpub, lambda s, p: sorted(p.derivers), urls["tron"])
+    probes["CRYPTOPAY_BITCOIN_XPUB"] = Probe(tron_xpub, lambda s, p: s.settings.bitcoin_xpub, urls["bitcoin"])
+    return probes
+
+
+def _outcome(look: Callable[[], Any]) -> Any:
+    """What ``look`` returns, or the error it raises (a part the settings leave unbuildable)."""
+    try:
+        return look()
+    except Exception as error:
+        return type(error).__name__
+
+
+def _api(field: str) -> Callable[[Services, Parts], Any]:
+    return lambda services, parts: getattr(services.settings.api, field)
+
+
+def _web(field: str) -> Callable[[Services, Parts], Any]:
+    return lambda services, parts: getattr(services.settings.web, field)
+
+
+def _smtp(field: str) -> Callable[[Services, Parts], Any]:
+    return lambda services, parts: getattr(services.settings.smtp, field)
+
+
+PROBES: dict[str, Probe] = {
+    "CRYPTOPAY_ENV": Probe("production", lambda s, p: s.settings.production, PRODUCTION | {"CRYPTOPAY_ENV": "dev"}),
+    "CRYPTOPAY_DATA_DIR": Probe("elsewhere", lambda s, p: s.settings.data_dir.name),
+    "CRYPTOPAY_DATABASE_URL": Probe("sqlite:////tmp/other.db", lambda s, p: s.settings.database_url),
+    "CRYPTOPAY_REDIS_URL": Probe("redis://127.0.0.1:9/0", lambda s, p: type(s.queue).__name__),
+    "CRYPTOPAY_QUEUE_NAME": Probe(
+        "payments", lambda s, p: s.queue.queue_names[0], {"CRYPTOPAY_REDIS_URL": "redis://127.0.0.1:9/0"}
+    ),
+    "CRYPTOPAY_TOKEN_SECRET": Probe("t" * 40, lambda s, p: s.settings.api is None),
+    "CRYPTOPAY_PUBLIC_URL": Probe(
+        "https://pay.example.com", lambda s, p: (s.settings.public_url, _api("public_url")(s, p)), SECRET
+    ),
+    "CRYPTOPAY_SMTP_HOST": Probe(
+        "smtp.example.com", lambda s, p: type(s.notifier).__name__, {"CRYPTOPAY_SMTP_FROM": "o@example.com"}
+    ),
+    "CRYPTOPAY_SMTP_PORT": Probe("2525", _smtp("port"), SMTP),
+    "CRYPTOPAY_SMTP_USERNAME": Probe("ops", _smtp("username"), SMTP),
+    "CRYPTOPAY_SMTP_PASSWORD": Probe("pw", _smtp("password"), SMTP),
+    "CRYPTOPAY_SMTP_FROM": Probe("alerts@example.com", _smtp("sender"), SMTP),
+    "CRYPTOPAY_SMTP_STARTTLS": Probe("0", _smtp("starttls"), SMTP),
+    "CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS": Probe("60", _api("destination_cool_off_seconds"), SECRET),
+    "CRYPTOPAY_SESSION_CACHE_SECONDS": Probe("9", _api("session_cache_seconds"), SECRET),
+    "CRYPTOPAY_VAULT_KEKS": Probe(
+        "k9:" + "A" * 43 + "=",
+        lambda s, p: p.vault.current_key_id,  # type: ignore[attr-defined]
+    ),
+    "CRYPTOPAY_FX_*": Probe("", lambda s, p: s.settings.fx.margin),
+    "CRYPTOPAY_MPESA_FLOAT_BASELINE": Probe("250000", lambda s, p: s.settings.mpesa_float_baseline),
+    "CRYPTOPAY_MPESA_*": Probe("", lambda s, p: _outcome(lambda: type(s.mobile_money).__name__)),
+    "CRYPTOPAY_WEB_WORKERS": Probe("3", _web("workers")),
+    "CRYPTOPAY_WEB_THREADS": Probe("3", _web("threads")),
+    "CRYPTOPAY_WEB_TIMEOUT": Probe("3", _web("timeout_seconds")),
+    "CRYPTOPAY_WEB_GRACEFUL_TIMEOUT": Probe("3", _web("graceful_seconds")),
+    "CRYPTOPAY_WEB_KEEPALIVE": Probe("3", _web("keepalive_seconds")),
+    "CRYPTOPAY_WEB_BACKLOG": Probe("3", _web("backlog")),
+    "CRYPTOPAY_WEB_MAX_REQUESTS": Probe("3", _web("max_requests")),
+    "CRYPTOPAY_METRICS_TOKEN": Probe("m" * 20, _api("metrics_token"), SECRET),
+    "CRYPTOPAY_PROXY_COUNT": Probe("1", _api("proxy_count"), SECRET),
+    "CRYPTOPAY_PASSWORD_HASH_CONCURRENCY": Probe("5", lambda s, p: s.settings.password_hash_concurrency),
+    "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": Probe("safaricom", lambda s, p: s.daraja_callback_sources),
+    "CRYPTOPAY_DARAJA_QUEUE": Probe("cryptopay-daraja", lambda s, p: dict(s.job_routes)),
+    "CRYPTOPAY_DEPLOYMENT": Probe("shop-a", lambda s, p: s.settings.redis_keys.rate_limits),
+    "CRYPTOPAY_FAULT_POINTS": Probe("payout.submitted=kill", lambda s, p: type(s.settings.faults).__name__),
+    "CRYPTOPAY_FAULT_RATE": Probe("0.5", lambda s, p: s.settings.faults, FAULTS),
+    "CRYPTOPAY_FAULT_SEED": Probe("7", lambda s, p: s.settings.faults, FAULTS),
+    "CRYPTOPAY_FAULT_ONCE_DIR": Probe("/tmp/faults-once", lambda s, p: s.settings.faults, FAULTS),
+    "CRYPTOPAY_ALLOW_SANDBOX": Probe("1", lambda s, p: s.settings.allow_sandbox),
+    "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": Probe("7", lambda s, p: s.settings.scan_lookback_blocks),
+    "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
+    **_chain_probes(),
+}
+# A family documented as one row is set through representatives (its probe's value is not used).
+SAMPLES = {"CRYPTOPAY_FX_*": {"CRYPTOPAY_FX_MARGIN": "0.05"}, "CRYPTOPAY_MPESA_*": MPESA}
+
+
+def documented() -> list[str]:
+    """The ``CRYPTOPAY_*`` names of the README's Configuration table, expanded."""
+    text = README.read_text()
+    table = text[text.index("## Configuration") :]
+    table = table[: table.index("\n## ", 1)]
+    names: list[str] = []
+    for row in table.splitlines():
+        if not row.startswith("| `CRYPTOPAY_"):
+            continue
+        names += _expand(re.findall(r"`([A-Z_.<>{},*]+)`", row.split("|")[1]))
+    return names
+
+
+def _expand(cells: list[str]) -> list[str]:
+    first, names = cells[0], []
+    family = re.match(r"CRYPTOPAY_[A-Z]*", first).group(0)  # type: ignore[union-attr]
+    networks = re.search(r"\{([A-Z,]+)\}", first)
+    for cell in cells:
+        if cell.startswith("..._") and networks:
+            names += [f"CRYPTOPAY_{n}{cell[3:]}" for n in networks.group(1).split(",")]
+        elif cell.startswith("_"):
+            names.append(family + cell)
+        elif networks and "{" in cell:
+            names += [cell.replace(networks.group(0), n) for n in networks.group(1).split(",")]
+        elif "<NETWORK>" in cell:
+            names += [cell.replace("<NETWORK>", n.upper()) for n in NETWORKS]
+        else:
+            names.append(cell)
+    return names
+
+
+def _looked(tmp_path: Path, env: dict[str, str], look: Callable[[Services, Parts], Any]) -> Any:
+    """What ``look`` sees in the root built from ``env`` (then closed: no pool or queue thread outlives it)."""
+    settings = Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path / "data"), **env})
+    services, parts = build(settings), Parts(settings, clock=SystemClock(), ids=RandomIds())
+    try:
+        return look(services, parts)
+    finally:
+        services.close()
+        for close in parts.closers:
+            close()
+
+
+def test_the_readme_documents_a_known_set_of_variables():
+    """The parser finds the README's variables (a sanity check of the expansion itself)."""
+    names = documented()
+    assert {"CRYPTOPAY_ENV", "CRYPTOPAY_BSC_CHAIN_ID", "CRYPTOPAY_SMTP_PORT", "CRYPTOPAY_TRON_HOT_WALLET"} <= set(names)
+    assert len(names) == len(set(names)) and len(names) > 40
+
+
+@pytest.mark.parametrize("name", documented())
+def test_every_documented_variable_changes_what_the_root_builds(name, tmp_path):
+    """Setting the variable (alone, or with what it needs) changes what the root's Services show."""
+    assert name in PROBES, f"{name} is documented but no probe shows that the root reads it"
+    probe = PROBES[name]
+    setting = SAMPLES.get(name, {name: probe.value})
+    before = _looked(tmp_path, probe.needs, probe.look)
+    after = _looked(tmp_path, {**probe.needs, **setting}, probe.look)
+    assert before != after, f"{setting} changed nothing the root builds"
+
+
+def test_probes_name_only_documented_variables():
+    """No probe outlives its README row."""
+    assert set(PROBES) <= set(documented())
+
+
+def test_bad_values_are_refused_before_anything_is_built(tmp_path):
+    """A malformed number, allowlist or amount is an InvalidInput from Settings, naming the variable."""
+    from cryptopay.core.errors import InvalidInput
+
+    for name, value in [
+        ("CRYPTOPAY_SCAN_LOOKBACK_BLOCKS", "many"),
+        ("CRYPTOPAY_DARAJA_CALLBACK_SOURCES", "not-a-network"),
+        ("CRYPTOPAY_MPESA_FLOAT_BASELINE", "lots"),
+        ("CRYPTOPAY_WEB_WORKERS", "0"),
+        ("CRYPTOPAY_DEPLOYMENT", "Shop A"),
+        ("CRYPTOPAY_FAULT_POINTS", "payout.sent=explode"),
+    ]:
+        with pytest.raises(InvalidInput, match=name):
+            Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), name: value})
