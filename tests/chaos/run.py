@@ -217,16 +217,18 @@ class Client:
         headers = {"Authorization": f"Bearer {token}"}
         if key:
             headers["Idempotency-Key"] = key
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + float(os.environ.get("CHAOS_CLIENT_PATIENCE", "180"))
+        seen: Counter[str] = Counter()
         while True:
             try:
                 response = httpx.request(method, f"{self.api}{path}", json=body, headers=headers, timeout=15)
                 if response.status_code < 500 and response.status_code not in {409, 429}:
                     break
-            except httpx.HTTPError:
-                response = None
+                seen[f"{response.status_code} {response.text[:120]}"] += 1
+            except httpx.HTTPError as error:
+                seen[type(error).__name__] += 1
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{method} {path} kept failing: {response.text[:300] if response else 'no answer'}")
+                raise RuntimeError(f"{method} {path} kept failing: {dict(seen.most_common(4))}")
             time.sleep(0.5)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:400]}")
