@@ -7,7 +7,9 @@ time; see ``loadgen.py``): invoice reads with an API key at 200 and 1,000 users,
 and invoice creation at 50 users. Prints a table and, last, one JSON line. Figures only: nothing is asserted.
 
 Environment: ``DATABASE_URL`` (admin URL of the PostgreSQL server), ``REDIS_URL`` (optional: the rate limiter and
-the API-key cache use it), ``BENCH_SECONDS`` (per case, default 15), ``CRYPTOPAY_WEB_WORKERS``/``_THREADS``.
+the API-key cache use it), ``BENCH_SECONDS`` (per case, default 15), ``CRYPTOPAY_WEB_WORKERS``/``_THREADS``, and
+``BENCH_SERVER=gunicorn`` to run both apps on gunicorn (gthread) instead (``uv pip install gunicorn`` first): how the
+production server was chosen.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -98,10 +100,12 @@ def _setup_merchant(client: httpx.Client) -> tuple[str, str, str]:
     merchant_id, token = merchant.json()["id"], login()
     store = {"rails": ["usdt-ethereum"], "tolerance_percent": "0.5"}
     client.put(f"/v1/merchants/{merchant_id}/store", json=store, headers=token).raise_for_status()
+    step = client.post("/v1/auth/step-up", json={"password": password}, headers=token)
+    step.raise_for_status()
     key = client.post(
         f"/v1/merchants/{merchant_id}/api-keys",
         json={"name": "bench", "scopes": ["invoices:read", "invoices:write"]},
-        headers=token,
+        headers={**token, "X-Step-Up-Token": step.json()["step_up_token"]},
     )
     key.raise_for_status()
     secret = key.json()["secret"]
@@ -132,6 +136,17 @@ def _create(key: str) -> object:
     return request
 
 
+def _server_command(app: str, port: int) -> list[str]:
+    """The command serving ``app`` (``module:factory``): ``cryptopay-http`` (granian), or gunicorn to compare."""
+    if os.environ.get("BENCH_SERVER") == "gunicorn":
+        from cryptopay_http.serve import ServerSettings
+
+        server = ServerSettings.from_env()
+        options = ["--worker-class", "gthread", "--workers", str(server.workers), "--threads", str(server.threads)]
+        return [str(BIN / "gunicorn"), *options, "--bind", f"127.0.0.1:{port}", f"{app}()"]
+    return [str(BIN / "cryptopay-http"), "--host", "127.0.0.1", "--port", str(port), "--app", app]
+
+
 BARE_APP = """
 from flask import Flask, jsonify
 
@@ -144,6 +159,18 @@ def build_app():
 
     return app
 """
+
+
+def _drained(url: str) -> None:
+    """Wait (at most a minute) until the server answers a probe within 100 ms: the last case's queue is gone."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        with suppress(httpx.HTTPError):
+            httpx.get(url, timeout=5)
+        if time.monotonic() - started < 0.1:
+            return
+        time.sleep(1)
 
 
 def _table(results: list[Result]) -> None:
@@ -176,28 +203,29 @@ def main() -> None:
         subprocess.run([str(BIN / "cryptopay"), "db", "upgrade"], env=env, check=True, capture_output=True)
         api_port, bare_port = _free_port(), _free_port()
         api, bare = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
-        serve = [str(BIN / "cryptopay-http"), "--host", "127.0.0.1"]
+        api_command = _server_command("cryptopay_http.wsgi:build_app", api_port)
+        bare_command = _server_command("bare_app:build_app", bare_port)
         with (
-            _process([*serve, "--port", str(api_port)], env, workdir / "api.log", f"{api}/healthz"),
-            _process(
-                [*serve, "--port", str(bare_port), "--app", "bare_app:build_app()"],
-                env,
-                workdir / "bare.log",
-                f"{bare}/bare",
-            ),
+            _process(api_command, env, workdir / "api.log", f"{api}/healthz"),
+            _process(bare_command, env, workdir / "bare.log", f"{bare}/bare"),
         ):
             key, _token, invoice_id = _setup_merchant(httpx.Client(base_url=api, timeout=30))
             read = _get(f"/v1/invoices/{invoice_id}", key)
             warm = Case("warm-up", "127.0.0.1", api_port, 50, 3, lambda u, n: read)
             run_case(warm)
-            results = [
-                run_case(Case("bare Flask", "127.0.0.1", bare_port, 1000, SECONDS, lambda u, n: _get("/bare", key))),
-                run_case(Case("GET invoice", "127.0.0.1", api_port, 200, SECONDS, lambda u, n: read)),
-                run_case(Case("GET invoice", "127.0.0.1", api_port, 1000, SECONDS, lambda u, n: read)),
-                run_case(Case("POST invoice", "127.0.0.1", api_port, 50, SECONDS, _create(key))),  # type: ignore[arg-type]
+            cases = [
+                Case("bare Flask", "127.0.0.1", bare_port, 1000, SECONDS, lambda u, n: _get("/bare", key)),
+                Case("GET invoice", "127.0.0.1", api_port, 200, SECONDS, lambda u, n: read),
+                Case("GET invoice", "127.0.0.1", api_port, 1000, SECONDS, lambda u, n: read),
+                Case("POST invoice", "127.0.0.1", api_port, 50, SECONDS, _create(key)),  # type: ignore[arg-type]
             ]
+            results = []
+            for case in cases:
+                _drained(f"{api}/healthz")
+                results.append(run_case(case))
     bare_1000, read_200, read_1000, create_50 = results
-    print(f"server: {os.environ.get('CRYPTOPAY_WEB_SERVER', 'gunicorn')}, {SECONDS} s per case, logs in {workdir}")
+    server = os.environ.get("BENCH_SERVER", "granian")
+    print(f"server: {server}, {SECONDS} s per case, load average {os.getloadavg()[0]:.1f}, logs in {workdir}")
     _table(results)
     figures = {
         "bare_p99_ms": round(bare_1000.percentile(99), 1),

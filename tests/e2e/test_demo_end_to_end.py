@@ -5,6 +5,8 @@ configured confirmations, and the merchant is paid over the Daraja sandbox's B2C
 books balance. Run on the embedded defaults (SQLite, inline queue) and on PostgreSQL with RQ on Redis.
 """
 
+import os
+import secrets
 from pathlib import Path
 
 import psycopg
@@ -17,7 +19,7 @@ pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 @pytest.fixture
 def fresh_postgres(postgres_admin_url: str, tmp_path: Path):
     """An empty PostgreSQL database of its own (the demo migrates it), dropped afterwards."""
-    name = f"cryptopay_e2e_{tmp_path.name[-12:].replace('-', '_').lower()}"
+    name = f"cryptopay_e2e_{os.getpid()}_{secrets.token_hex(4)}"  # unique: other runs share this server
     with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')

@@ -20,7 +20,7 @@ HEAVY = {
     "cryptography",
     "eth_account",
     "flask",
-    "gunicorn",
+    "granian",
     "httpx",
     "psycopg",
     "redis",

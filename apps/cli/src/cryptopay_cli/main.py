@@ -75,6 +75,9 @@ def build_app(only: str | None = None, *, stand_ins: bool = False) -> typer.Type
     @cli.callback()
     def _root() -> None:
         """cryptopay operations CLI."""
+        from cryptopay.core import redaction
+
+        redaction.install()  # `sandbox`, `serve`, `demo`...: no callback token or credential in any log line
         begin_invocation()
 
     for group in GROUPS:

@@ -15,10 +15,16 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, ParamSpec
 
+import attrs
+from cryptopay.core import fencing
 from cryptopay.core.errors import Conflict, CryptopayError, IdempotencyConflict, InvalidInput
-from cryptopay.core.identity import Principal, StoredResponse
+from cryptopay.core.fencing import ClaimLost
+from cryptopay.core.identity import IdempotencyEntry, Principal, StoredResponse
+from cryptopay.core.ports.identity import IdempotencyRepository
+from cryptopay.core.ports.system import Clock
 from flask import Response, current_app, make_response, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
@@ -94,34 +100,70 @@ def _run(view: Callable[P, ResponseReturnValue], *args: P.args, **kwargs: P.kwar
         return make_response(current_app.handle_user_exception(error)), not isinstance(error, InvalidInput)
 
 
+@attrs.define
+class _Claim:
+    """This request's hold on its key, a commit ``Fence``: renewed inside every commit of the request's work, so once
+    a retry has taken the key over (after ``stale_after``), this request can no longer commit anything."""
+
+    store: IdempotencyRepository
+    clock: Clock
+    scope: str
+    key: str
+    claimed_at: datetime
+
+    def hold(self, claims: IdempotencyRepository | None) -> None:
+        if not self.renew(claims or self.store):
+            raise ClaimLost(f"this {HEADER} was taken over by a retry; this request changed nothing")
+
+    def renew(self, claims: IdempotencyRepository) -> bool:
+        now = self.clock.now()
+        if not claims.renew(self.scope, self.key, claimed_at=self.claimed_at, at=now):
+            return False
+        self.claimed_at = now
+        return True
+
+    def release(self) -> None:
+        if self.renew(self.store):  # never the claim of the retry that took over
+            self.store.release(self.scope, self.key)
+
+    def complete(self, response: Response) -> None:
+        if self.renew(self.store):
+            kept = tuple((k, v) for k, v in response.headers.items() if k.lower() == "location")
+            body = response.get_data(as_text=True)
+            self.store.complete(
+                self.scope, self.key, StoredResponse(response.status_code, body, response.content_type or "", kept)
+            )
+
+
+def _existing(existing: IdempotencyEntry, request_hash: str) -> Response:
+    if existing.request_hash != request_hash:
+        raise IdempotencyConflict(f"this {HEADER} was already used with a different request")
+    if existing.response is None:
+        raise IdempotencyInFlight(f"a request with this {HEADER} is still being processed; retry shortly")
+    return _replay(existing.response)
+
+
 def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     """Make a view idempotent under the ``Idempotency-Key`` header (required). Place it below ``require``."""
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-        key, scope, store = _key(), scope_of(current_principal()), runtime().services.idempotency
-        request_hash = _request_hash()
-        existing = store.begin(scope, key, request_hash=request_hash, at=runtime().services.clock.now())
+        key, scope, services = _key(), scope_of(current_principal()), runtime().services
+        request_hash, at = _request_hash(), services.clock.now()
+        existing = services.idempotency.begin(scope, key, request_hash=request_hash, at=at)
         if existing is not None:
-            if existing.request_hash != request_hash:
-                raise IdempotencyConflict(f"this {HEADER} was already used with a different request")
-            if existing.response is None:
-                raise IdempotencyInFlight(f"a request with this {HEADER} is still being processed; retry shortly")
-            return _replay(existing.response)
+            return _existing(existing, request_hash)
+        claim = _Claim(services.idempotency, services.clock, scope, key, at)
         try:
-            response, keep = _run(view, *args, **kwargs)
+            with fencing.fenced(claim):
+                response, keep = _run(view, *args, **kwargs)
         except BaseException:
-            store.release(scope, key)
+            claim.release()
             raise
         if response.status_code >= 500 or not keep:
-            store.release(scope, key)
-            return response
-        kept = tuple((k, v) for k, v in response.headers.items() if k.lower() == "location")
-        store.complete(
-            scope,
-            key,
-            StoredResponse(response.status_code, response.get_data(as_text=True), response.content_type or "", kept),
-        )
+            claim.release()
+        else:
+            claim.complete(response)
         return response
 
     return annotate(wrapper, parameters=(key_parameter(required=True),), errors=(400, 409))

@@ -17,6 +17,7 @@ from typing import Any
 
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.identity import RateLimited
+from cryptopay.core.redaction import redact
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
@@ -41,7 +42,7 @@ def problem(
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.path,
+        "instance": redact(request.path),  # a Daraja hook's path ends in its secret token
         "code": code or title.lower().replace(" ", "_").replace("-", "_"),
         **extra,
     }

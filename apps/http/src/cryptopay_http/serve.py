@@ -1,8 +1,9 @@
 """``cryptopay-http``: serve the API on a production WSGI server, or on werkzeug's with ``--dev``.
 
-Production: gunicorn with ``gthread`` workers (chosen by measurement, see ``docs/architecture.md``), each worker
-building its own app after the fork (``cryptopay_http.wsgi:build_app``); workers and threads are bounded and come
-from settings, SIGTERM drains in-flight requests for ``graceful_seconds`` then stops, SIGHUP reloads the workers.
+Production: granian's WSGI interface (chosen over gunicorn by measurement, see ``docs/architecture.md``), each
+worker process building its own app (``cryptopay_http.wsgi:build_app``); worker processes and the threads running
+the app in each are bounded and come from settings. SIGTERM or SIGINT stops accepting and lets workers finish for
+``graceful_seconds`` before they are killed; SIGHUP replaces the workers (reload); a crashed worker is respawned.
 No access log is written (URLs may carry callback tokens); the app's metrics count requests by route.
 
 ``--dev`` runs werkzeug's development server in one process (``cryptopay serve --dev`` also wires the sandbox).
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
 
 import attrs
 from cryptopay.adapters.bootstrap import Settings, WebSettings
@@ -22,53 +22,30 @@ __all__ = ["main"]
 _log = logging.getLogger("cryptopay.http")
 
 
-def _drop_server_banner(response_class: Any) -> None:
-    """gunicorn always writes ``Server: gunicorn``; it has no setting for it, so its header list is filtered."""
-    default_headers = response_class.default_headers
+def _granian(target: str, host: str, port: int, server: WebSettings) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
 
-    def without_banner(self: Any) -> list[str]:
-        return [line for line in default_headers(self) if not line.lower().startswith("server:")]
-
-    response_class.default_headers = without_banner
-
-
-def _gunicorn(target: str, host: str, port: int, server: WebSettings) -> None:
-    import gunicorn.http.wsgi
-    from gunicorn.app.base import BaseApplication
-    from gunicorn.util import import_app
-
-    _drop_server_banner(gunicorn.http.wsgi.Response)
-    options: dict[str, Any] = {
-        "bind": f"{host}:{port}",
-        "workers": server.workers,
-        "threads": server.threads,
-        "worker_class": "gthread",
-        "timeout": server.timeout_seconds,
-        "graceful_timeout": server.graceful_seconds,
-        "keepalive": server.keepalive_seconds,
-        "backlog": server.backlog,
-        "max_requests": server.max_requests,
-        "max_requests_jitter": server.max_requests // 10,
-        "accesslog": None,
-        "errorlog": "-",
-        "proc_name": "cryptopay-http",
-    }
-
-    class Application(BaseApplication):
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            return import_app(target)  # in each worker, after the fork
-
-    Application().run()
+    Granian(
+        target,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        factory=True,  # each worker calls the factory after it starts: no pool or socket crosses a fork
+        workers=server.workers,
+        blocking_threads=server.threads,
+        backlog=server.backlog,
+        backpressure=server.backpressure,
+        workers_kill_timeout=server.graceful_seconds,
+        respawn_failed_workers=True,
+        log_access=False,
+    ).serve()
 
 
 def serve_production(host: str, port: int, server: WebSettings, *, target: str) -> None:
-    """Run ``target`` (``module:factory()``) on gunicorn until SIGTERM/SIGINT (graceful) or SIGHUP (reload)."""
+    """Run ``target`` (``module:factory``) on granian until SIGTERM/SIGINT (graceful) or SIGHUP (reload)."""
     _log.info("serving on %s:%d (%d workers x %d threads)", host, port, server.workers, server.threads)
-    _gunicorn(target, host, port, server)
+    _granian(target, host, port, server)
 
 
 def _serve_dev(host: str, port: int) -> None:
@@ -87,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, help="worker processes (default: $CRYPTOPAY_WEB_WORKERS or per CPU)")
     parser.add_argument("--threads", type=int, help="threads per worker (default: $CRYPTOPAY_WEB_THREADS or 8)")
-    parser.add_argument("--app", default="cryptopay_http.wsgi:build_app()", help=argparse.SUPPRESS)
+    parser.add_argument("--app", default="cryptopay_http.wsgi:build_app", help=argparse.SUPPRESS)
     parser.add_argument("--dev", action="store_true", help="werkzeug's development server (never production)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -1,7 +1,7 @@
-"""The WSGI entry point production servers load: ``cryptopay_http.wsgi:build_app()`` (one app per worker process).
+"""The WSGI entry point production servers load: the factory ``cryptopay_http.wsgi:build_app`` (one app per worker).
 
 Each worker builds its own app after the fork, so database pools and Redis connections are never shared across
-processes. ``cryptopay serve`` runs this under gunicorn; any WSGI server can load it the same way.
+processes. ``cryptopay serve`` runs this on granian (``factory``); any WSGI server can load it the same way.
 """
 
 from __future__ import annotations

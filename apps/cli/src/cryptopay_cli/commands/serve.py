@@ -1,6 +1,6 @@
 """``cryptopay serve``: run the REST API (execs ``cryptopay-http`` with the same options).
 
-Without ``--dev``: the production server (gunicorn, bounded workers and threads from ``CRYPTOPAY_WEB_*``).
+Without ``--dev``: the production server (granian, bounded workers and threads from ``CRYPTOPAY_WEB_*``).
 With ``--dev``: werkzeug's development server, and the sandbox started (or joined) and wired by itself, so the
 README's curl walk-through works as pasted; ``--no-sandbox`` keeps the environment as it is.
 """

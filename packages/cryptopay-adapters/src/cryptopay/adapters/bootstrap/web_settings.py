@@ -1,4 +1,4 @@
-"""The production web server's settings (``CRYPTOPAY_WEB_*``): processes, threads, timeouts; read by the root.
+"""The production web server's settings (``CRYPTOPAY_WEB_*``): processes, threads, drain time; read by the root.
 
 >>> WebSettings.from_env({"CRYPTOPAY_WEB_THREADS": "4"}).threads
 4
@@ -24,12 +24,10 @@ class WebSettings:
     """How many processes and threads serve requests; from ``CRYPTOPAY_WEB_*`` (see README, Configuration)."""
 
     workers: int = attrs.field(factory=_default_workers)
-    threads: int = 8
-    timeout_seconds: int = 30
-    graceful_seconds: int = 20
-    keepalive_seconds: int = 5
-    backlog: int = 2048
-    max_requests: int = 0  # recycle a worker after this many requests (0: never)
+    threads: int = 8  # threads running the app per worker (the database pool is this plus two)
+    graceful_seconds: int = 20  # after SIGTERM, how long workers may finish in-flight requests
+    backlog: int = 2048  # connections the kernel queues before they are accepted
+    backpressure: int | None = None  # requests in flight per worker before new ones wait (None: backlog / workers)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WebSettings:
@@ -47,9 +45,7 @@ class WebSettings:
         return cls(
             workers=number("WORKERS", defaults.workers),
             threads=number("THREADS", defaults.threads),
-            timeout_seconds=number("TIMEOUT", defaults.timeout_seconds),
             graceful_seconds=number("GRACEFUL_TIMEOUT", defaults.graceful_seconds),
-            keepalive_seconds=number("KEEPALIVE", defaults.keepalive_seconds),
             backlog=number("BACKLOG", defaults.backlog),
-            max_requests=int(source.get("CRYPTOPAY_WEB_MAX_REQUESTS", "0") or 0),
+            backpressure=number("BACKPRESSURE", 0) or None,
         )

@@ -113,7 +113,8 @@ class Parts:
         private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
             upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
-        engine = make_engine(self.settings.database_url)
+        # One connection per app thread plus two for the process's own work (as many again may overflow briefly).
+        engine = make_engine(self.settings.database_url, pool_size=self.settings.web.threads + 2)
         self.closers.append(engine.dispose)
         return engine
 

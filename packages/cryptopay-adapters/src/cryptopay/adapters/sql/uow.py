@@ -9,7 +9,8 @@ typed attribute, made on first use in the transaction. Database errors come out 
 from __future__ import annotations
 
 import functools
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
@@ -34,6 +35,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlUnmatchedAnswers,
 )
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
+from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
 from sqlalchemy.engine import Connection, Engine
 
@@ -157,8 +159,12 @@ class SqlStorage:
         self.ledger_store = SqlLedgerStore(engine)
         self._ids, self._cipher, self._allow_plaintext = ids, cipher, allow_plaintext
 
-    def unit_of_work(self) -> AbstractContextManager[SqlUnitOfWork]:
-        return flushing_transaction(self.engine, self._open)
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
+        """A transaction's repositories; it commits on normal exit once the commit fence (if any) holds."""
+        with flushing_transaction(self.engine, self._open) as uow:
+            yield uow
+            fencing.check(uow.idempotency)  # in this transaction: a lost claim rolls the work back
 
     def _open(self, conn: Connection) -> SqlUnitOfWork:
         return SqlUnitOfWork(conn, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext)

@@ -109,6 +109,11 @@ class IdempotencyRepository(Protocol):
         """Forget an in-flight claim whose request failed unexpectedly, so that a retry may run it again."""
         ...
 
+    def renew(self, scope: str, key: str, *, claimed_at: datetime, at: datetime) -> bool:
+        """Move the in-flight claim made at ``claimed_at`` to ``at`` (keeping it fresh); False if it is no longer
+        that claim (taken over by a retry, completed or released)."""
+        ...
+
 
 class PasswordHasher(Protocol):
     """A slow, salted password hash (argon2id in production)."""

@@ -188,6 +188,14 @@ class InMemoryIdempotency:
             if entry is not None and entry.response is None:
                 del self._rows[(scope, key)]
 
+    def renew(self, scope: str, key: str, *, claimed_at: datetime, at: datetime) -> bool:
+        with self._lock:
+            entry = self._rows.get((scope, key))
+            if entry is None or entry.response is not None or entry.created_at != claimed_at:
+                return False
+            entry.created_at = at
+            return True
+
 
 class InMemoryRateLimiter:
     """Fixed windows aligned to the clock; old windows are dropped as new ones open."""

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from cryptopay.core import fencing
 from cryptopay.core.audit import AuditEvent, AuditRecord, chain_next
 from cryptopay.core.errors import Conflict
 from cryptopay.core.outbox import OutboxMessage
@@ -118,6 +119,7 @@ class InMemoryStorage:
             snapshot = copy.deepcopy(self._repositories)
             try:
                 yield InMemoryUnitOfWork(ledger, audit, outbox, self._repositories)
+                fencing.check(None)  # a lost idempotency claim rolls the work back, as on SQL
             except BaseException:
                 self._repositories = snapshot
                 raise

@@ -330,6 +330,12 @@ class SqlIdempotency:
         with writing(self._bind) as conn:
             conn.execute(idempotency_records.delete().where(*_where(scope, key), in_flight))
 
+    def renew(self, scope: str, key: str, *, claimed_at: datetime, at: datetime) -> bool:
+        ours = (idempotency_records.c.response.is_(None), idempotency_records.c.created_at == claimed_at)
+        statement = idempotency_records.update().where(*_where(scope, key), *ours).values(created_at=at)
+        with writing(self._bind) as conn:
+            return bool(conn.execute(statement).rowcount == 1)
+
     def purge(self, *, before: datetime) -> int:
         """Delete completed records created before ``before`` (retries older than that are not replayed)."""
         old = (idempotency_records.c.created_at < before, idempotency_records.c.response.is_not(None))
