@@ -24,7 +24,8 @@ def test_payout_jobs_go_to_the_daraja_queue_and_the_rest_to_the_main_one(redis_u
     }
     services = build(Settings.from_env(env))
     client = redis.Redis.from_url(redis_url)
-    queues = {name: Queue(name, connection=client, serializer=JSONSerializer) for name in (main, daraja)}
+    prefix = services.settings.redis_keys.queue_namespace  # RQ's queues are this deployment's: "<deployment>:<name>"
+    queues = {name: Queue(f"{prefix}:{name}", connection=client, serializer=JSONSerializer) for name in (main, daraja)}
     try:
         assert services.job_routes == dict.fromkeys(PAYOUT_JOBS, daraja)
         for job in (*PAYOUT_JOBS, "settlements.run"):

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from cryptopay.adapters.bootstrap.settings import EVM_NETWORKS, ChainSettings, Settings
+from cryptopay.adapters.bootstrap.chains import ChainReader, deriver_map, rail_of, scan_chains, sender_for, watcher_for
+from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.ledger import Ledger
@@ -26,10 +27,7 @@ from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
     ChainSender,
-    KeyProvider,
-    ObservedTransfer,
     ScanCursorStore,
-    WithdrawalStore,
 )
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.identity import (
@@ -52,9 +50,9 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
-from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
-from cryptopay.core.scanning import ChainScanner, HeaderWatcher
+from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
 from sqlalchemy.engine import Engine
 
@@ -78,10 +76,6 @@ def payout_urls(public_url: str) -> PayoutUrls:
         status_result=f"{base}/status/result",
         status_timeout=f"{base}/status/timeout",
     )
-
-
-class ChainReader(HeaderWatcher, BalanceReader, Protocol):
-    """What each network's watcher is: it scans and confirms transfers, and reads our addresses' balances."""
 
 
 class LazyQuoter:
@@ -179,47 +173,19 @@ class Parts:
     @functools.cached_property
     def rails(self) -> dict[str, Rail]:
         """The deployment's rails by key (``usdt-ethereum``...): networks with an RPC/API URL configured."""
-        return {rail.key: rail for rail in map(_rail, self.settings.chains)}
+        return {rail.key: rail for rail in map(rail_of, self.settings.chains)}
 
     def _rails_on(self, network: str) -> list[Rail]:
         return [rail for rail in self.rails.values() if rail.network.name == network]
 
     @functools.cached_property
     def derivers(self) -> dict[str, AddressDeriver]:
-        """Deposit-address derivers per network, from account-level extended public keys (no private keys)."""
-        networks = {chain.network for chain in self.settings.chains}
-        derivers: dict[str, AddressDeriver] = {}
-        if xpub := self.settings.evm_xpub:
-            from cryptopay.adapters.evm.addresses import EvmAddressDeriver
-
-            derivers.update({n: EvmAddressDeriver(xpub) for n in networks & set(EVM_NETWORKS)})
-        if "tron" in networks and (xpub := self.settings.tron_xpub):
-            from cryptopay.adapters.tron.addresses import TronAddressDeriver
-
-            derivers["tron"] = TronAddressDeriver(xpub)
-        if "bitcoin" in networks and (xpub := self.settings.bitcoin_xpub):
-            from cryptopay.adapters.bitcoin.addresses import BitcoinAddressDeriver
-
-            derivers["bitcoin"] = BitcoinAddressDeriver(xpub)
-        return derivers
+        return deriver_map(self.settings)
 
     @functools.cached_property
     def watchers(self) -> dict[str, ChainReader]:
         """Chain watchers per configured network."""
-        return {chain.network: self._watcher(chain) for chain in self.settings.chains}
-
-    def _watcher(self, chain: ChainSettings) -> ChainReader:
-        if chain.network in EVM_NETWORKS:
-            from cryptopay.adapters.evm.watcher import EvmWatcher
-
-            return EvmWatcher(chain.url, self._rails_on(chain.network))
-        if chain.network == "tron":
-            from cryptopay.adapters.tron.watcher import TronWatcher
-
-            return TronWatcher(chain.url, self._rails_on("tron"))
-        from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
-
-        return BitcoinWatcher(chain.url)
+        return {c.network: watcher_for(c, self._rails_on(c.network)) for c in self.settings.chains}
 
     @functools.cached_property
     def scanners(self) -> dict[str, ChainScanner]:
@@ -239,24 +205,11 @@ class Parts:
 
         keys = VaultKeyProvider(self.vault, FileKeyStore(self.settings.data_dir / "keys"))
         store = SqlWithdrawalStore(self.engine)
-        return {c.network: self._sender(c, c.hot_wallet, keys, store) for c in self.settings.chains if c.hot_wallet}
-
-    def _sender(self, chain: ChainSettings, hot: str, keys: KeyProvider, store: WithdrawalStore) -> ChainSender:
-        if chain.network in EVM_NETWORKS:
-            from cryptopay.adapters.evm.sender import EvmSender
-
-            return EvmSender(chain.url, self._rails_on(chain.network), hot_wallet=hot, keys=keys, store=store)
-        if chain.network == "tron":
-            from cryptopay.adapters.tron.client import TronApi
-            from cryptopay.adapters.tron.sender import TronSender
-            from cryptopay.adapters.tron.transactions import TronTransactions
-
-            txs = TronTransactions(TronApi(chain.url), keys=keys, store=store)
-            return TronSender(txs, hot_address=hot, rails=self._rails_on("tron"))
-        from cryptopay.adapters.bitcoin.esplora import EsploraClient
-        from cryptopay.adapters.bitcoin.sender import BitcoinSender
-
-        return BitcoinSender(EsploraClient(chain.url), hot_address=hot, keys=keys, store=store)
+        return {
+            c.network: sender_for(c, self._rails_on(c.network), hot=c.hot_wallet, keys=keys, store=store)
+            for c in self.settings.chains
+            if c.hot_wallet
+        }
 
     # -- jobs and webhooks -----------------------------------------------------------------------------------
     @property
@@ -522,7 +475,7 @@ class Parts:
         """Every job the worker runs (names from ``cryptopay_worker.jobs``): the use cases, the outbox relay and
         the webhook jobs, so the inline queue runs exactly the worker's handlers."""
         return {
-            "chains.scan": lambda _payload: self.scan_chains(),
+            "chains.scan": lambda _payload: scan_chains(self.scanners, self.detection),
             "chains.confirm": lambda _payload: self.confirm_chains(),
             "invoices.expire": lambda _payload: self.expire_invoices(),
             "settlements.run": lambda _payload: self.settling.run_settlements(),
@@ -560,20 +513,6 @@ class Parts:
             registry.register(name, handler)
         return registry
 
-    def scan_chains(self) -> int:
-        """Scan every network from its cursor towards its head, recording transfers to our addresses."""
-        recorded = 0
-        for network, scanner in self.scanners.items():
-            step = scanner.step(self.detection.watched_addresses(network), self._recorder(network))
-            recorded += len(step.transfers)
-        return recorded
-
-    def _recorder(self, network: str) -> Callable[[Sequence[ObservedTransfer]], None]:
-        def record(transfers: Sequence[ObservedTransfer]) -> None:
-            self.detection.record_chain_transfers(network, transfers)
-
-        return record
-
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():
             self.detection.confirm_payments(network, watcher)
@@ -581,14 +520,3 @@ class Parts:
     def expire_invoices(self) -> None:
         times = {network: self.detection.chain_now(network) for network in self.watchers}
         self.detection.expire_invoices(times)
-
-
-def _rail(chain: ChainSettings) -> Rail:
-    asset = "BTC" if chain.network == "bitcoin" else "USDT"
-    return rail_for(
-        chain.network,
-        asset,
-        contract=chain.usdt_contract if chain.network != "bitcoin" else None,
-        chain_id=chain.chain_id if chain.network in EVM_NETWORKS else None,
-        confirmations=chain.confirmations,
-    )

@@ -1,0 +1,112 @@
+"""How the root builds each network's parts from its ``ChainSettings``: rail, deposit-address deriver, watcher, sender.
+
+Each chain library (web3, tronpy, bitcoinlib) is imported inside the function that needs it, so a deployment
+without that network never loads it. ``chain_jobs`` are the worker's scan, confirm and expiry steps over them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from cryptopay.adapters.bootstrap.settings import EVM_NETWORKS, ChainSettings, Settings
+from cryptopay.core.payments.detection import Detection
+from cryptopay.core.ports.chains import (
+    AddressDeriver,
+    BalanceReader,
+    ChainSender,
+    KeyProvider,
+    ObservedTransfer,
+    WithdrawalStore,
+)
+from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.scanning import ChainScanner, HeaderWatcher
+
+__all__ = ["ChainReader", "deriver_map", "rail_of", "scan_chains", "sender_for", "watcher_for"]
+
+
+class ChainReader(HeaderWatcher, BalanceReader, Protocol):
+    """What each network's watcher is: it scans and confirms transfers, and reads our addresses' balances."""
+
+
+def rail_of(chain: ChainSettings) -> Rail:
+    """The network's rail (USDT, or BTC on bitcoin) with the deployment's contract, chain id and depth."""
+    asset = "BTC" if chain.network == "bitcoin" else "USDT"
+    return rail_for(
+        chain.network,
+        asset,
+        contract=chain.usdt_contract if chain.network != "bitcoin" else None,
+        chain_id=chain.chain_id if chain.network in EVM_NETWORKS else None,
+        confirmations=chain.confirmations,
+    )
+
+
+def deriver_map(settings: Settings) -> dict[str, AddressDeriver]:
+    """Deposit-address derivers per network, from account-level extended public keys (no private keys)."""
+    networks = {chain.network for chain in settings.chains}
+    derivers: dict[str, AddressDeriver] = {}
+    if xpub := settings.evm_xpub:
+        from cryptopay.adapters.evm.addresses import EvmAddressDeriver
+
+        derivers.update({n: EvmAddressDeriver(xpub) for n in networks & set(EVM_NETWORKS)})
+    if "tron" in networks and (xpub := settings.tron_xpub):
+        from cryptopay.adapters.tron.addresses import TronAddressDeriver
+
+        derivers["tron"] = TronAddressDeriver(xpub)
+    if "bitcoin" in networks and (xpub := settings.bitcoin_xpub):
+        from cryptopay.adapters.bitcoin.addresses import BitcoinAddressDeriver
+
+        derivers["bitcoin"] = BitcoinAddressDeriver(xpub)
+    return derivers
+
+
+def watcher_for(chain: ChainSettings, rails: Sequence[Rail]) -> ChainReader:
+    """The network's watcher over its node or API (``rails``: the network's own)."""
+    if chain.network in EVM_NETWORKS:
+        from cryptopay.adapters.evm.watcher import EvmWatcher
+
+        return EvmWatcher(chain.url, rails)
+    if chain.network == "tron":
+        from cryptopay.adapters.tron.watcher import TronWatcher
+
+        return TronWatcher(chain.url, rails)
+    from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
+
+    return BitcoinWatcher(chain.url)
+
+
+def sender_for(
+    chain: ChainSettings, rails: Sequence[Rail], *, hot: str, keys: KeyProvider, store: WithdrawalStore
+) -> ChainSender:
+    """The network's sender from its hot wallet ``hot`` (keys from the vault, withdrawals recorded in ``store``)."""
+    if chain.network in EVM_NETWORKS:
+        from cryptopay.adapters.evm.sender import EvmSender
+
+        return EvmSender(chain.url, rails, hot_wallet=hot, keys=keys, store=store)
+    if chain.network == "tron":
+        from cryptopay.adapters.tron.client import TronApi
+        from cryptopay.adapters.tron.sender import TronSender
+        from cryptopay.adapters.tron.transactions import TronTransactions
+
+        txs = TronTransactions(TronApi(chain.url), keys=keys, store=store)
+        return TronSender(txs, hot_address=hot, rails=rails)
+    from cryptopay.adapters.bitcoin.esplora import EsploraClient
+    from cryptopay.adapters.bitcoin.sender import BitcoinSender
+
+    return BitcoinSender(EsploraClient(chain.url), hot_address=hot, keys=keys, store=store)
+
+
+def scan_chains(scanners: Mapping[str, ChainScanner], detection: Detection) -> int:
+    """Scan every network from its cursor towards its head, recording transfers to our addresses."""
+    recorded = 0
+    for network, scanner in scanners.items():
+        step = scanner.step(detection.watched_addresses(network), _recorder(detection, network))
+        recorded += len(step.transfers)
+    return recorded
+
+
+def _recorder(detection: Detection, network: str) -> Callable[[Sequence[ObservedTransfer]], None]:
+    def record(transfers: Sequence[ObservedTransfer]) -> None:
+        detection.record_chain_transfers(network, transfers)
+
+    return record
