@@ -310,6 +310,10 @@ class Monkey(threading.Thread):
             self.stack.kill("worker")
         elif action == "kill_api":
             self.stack.kill("api")
+            # The next fault waits until the API serves again: kills faster than a restart prove nothing.
+            wait(
+                "the API back", lambda: httpx.get(f"{self.stack.api}/readyz", timeout=2).status_code == 200, timeout=120
+            )
         elif action == "db_restart" and self.stack.postgres is not None:
             self.stack.postgres.crash_restart()
         elif action == "redis_pause" and self.stack.redis is not None:
