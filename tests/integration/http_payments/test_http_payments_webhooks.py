@@ -91,3 +91,18 @@ def test_the_delivery_log_pages_newest_first(client, hooks, shop):
     assert [d["id"] for d in first["data"] + rest["data"]] == list(reversed(created)) and rest["next_cursor"] is None
     bad = client.get("/v1/webhook-deliveries?status=lost", headers=shop.headers)
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "status"
+
+
+def test_a_merchant_past_its_endpoint_cap_gets_422_and_nothing_is_stored(client, services, shop):
+    """At the cap (ten by default), another endpoint is refused with a problem+json 422 and the list keeps ten."""
+    assert services.webhook_max_endpoints == 10
+    stepped = shop.stepped  # one step-up serves every request below
+
+    def create(n: int):
+        return client.post("/v1/webhook-endpoints", json={"url": f"https://hooks{n}.duka.co.ke/h"}, headers=stepped)
+
+    assert [create(n).status_code for n in range(10)] == [201] * 10
+    refused = create(10)
+    assert refused.status_code == 422 and "at most 10" in refused.json["detail"]
+    listing = client.get("/v1/webhook-endpoints", headers={**shop.headers}, query_string={"limit": 50})
+    assert len(listing.json["data"]) == 10

@@ -138,6 +138,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_METRICS_TOKEN": Probe("m" * 20, _api("metrics_token"), SECRET),
     "CRYPTOPAY_PROXY_COUNT": Probe("1", _api("proxy_count"), SECRET),
     "CRYPTOPAY_PASSWORD_HASH_CONCURRENCY": Probe("5", lambda s, p: s.settings.password_hash_concurrency),
+    "CRYPTOPAY_WEBHOOK_MAX_ENDPOINTS": Probe("3", lambda s, p: s.webhook_max_endpoints),
     "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": Probe("safaricom", lambda s, p: s.daraja_callback_sources),
     "CRYPTOPAY_DARAJA_QUEUE": Probe("cryptopay-daraja", lambda s, p: dict(s.job_routes)),
     "CRYPTOPAY_DEPLOYMENT": Probe("shop-a", lambda s, p: s.settings.redis_keys.rate_limits),

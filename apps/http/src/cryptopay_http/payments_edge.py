@@ -57,6 +57,7 @@ class WebhookPorts:
     clock: Clock
     ids: IdGenerator
     allow_insecure_urls: bool  # http and private endpoint URLs (development and the sandbox only)
+    max_endpoints: int  # enabled endpoints per merchant
 
 
 def payments() -> Services:
@@ -68,7 +69,12 @@ def webhooks() -> WebhookPorts:
     """The webhook ports of this app."""
     services = runtime().services
     return WebhookPorts(
-        services.webhooks_uow, services.queue, services.clock, services.ids, services.allow_insecure_urls
+        services.webhooks_uow,
+        services.queue,
+        services.clock,
+        services.ids,
+        services.allow_insecure_urls,
+        services.webhook_max_endpoints,
     )
 
 

@@ -1,8 +1,9 @@
 """Webhook endpoints (the signing secret is shown once, at creation), the delivery log, and redelivery.
 
-Merchant logins (or admins naming ``merchant_id``) manage them; API keys cannot, since there is no webhook
-scope. Deleting an endpoint disables it: its pending deliveries are dead-lettered by the worker, and it no
-longer appears. The delivery log pages through every delivery, newest first, one keyset query per page.
+Merchant logins (or admins naming ``merchant_id``) manage them, and API keys holding ``webhooks:read`` or
+``webhooks:write`` (creating an endpoint also needs a user's step-up, which an API key cannot give). Deleting an
+endpoint disables it: its pending deliveries are dead-lettered by the worker, and it no longer appears. The
+delivery log pages through every delivery, newest first, one keyset query per page.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def _status() -> DeliveryStatus | None:
     tags=_TAGS,
     errors=(404,),
 )
-@require(roles=_STAFF)
+@require(scope="webhooks:write", roles=_STAFF)
 @step_up
 def create_webhook_endpoint() -> Response:
     body = read_body(CreateEndpoint)
@@ -175,6 +176,7 @@ def create_webhook_endpoint() -> Response:
         ids=hooks.ids,
         clock=hooks.clock,
         allow_insecure=hooks.allow_insecure_urls,
+        max_endpoints=hooks.max_endpoints,
     )
     host = urlsplit(endpoint.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
     audit_security("webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=merchant_id, host=host)
@@ -185,7 +187,7 @@ def create_webhook_endpoint() -> Response:
 
 @bp.get("/v1/webhook-endpoints")
 @operation("List the merchant's webhook endpoints", response=PageOf(WebhookEndpointView), tags=_TAGS)
-@require(roles=_STAFF)
+@require(scope="webhooks:read", roles=_STAFF)
 @paginated
 @query(MERCHANT_ID)
 def list_webhook_endpoints() -> Response:
@@ -203,14 +205,14 @@ def list_webhook_endpoints() -> Response:
 
 @bp.get("/v1/webhook-endpoints/<endpoint_id>")
 @operation("Read a webhook endpoint (without its secret)", response=WebhookEndpointView, tags=_TAGS)
-@require(roles=_STAFF)
+@require(scope="webhooks:read", roles=_STAFF)
 def get_webhook_endpoint(endpoint_id: str) -> Response:
     return json_response(WebhookEndpointView.of(_endpoint(endpoint_id)))
 
 
 @bp.delete("/v1/webhook-endpoints/<endpoint_id>")
 @operation("Delete a webhook endpoint (no more events are sent to it; needs a step-up)", status=204, tags=_TAGS)
-@require(roles=_STAFF)
+@require(scope="webhooks:write", roles=_STAFF)
 def delete_webhook_endpoint(endpoint_id: str) -> Response:
     endpoint = _endpoint(endpoint_id)  # another tenant's endpoint is a 404 before any step-up question
     check_step_up()
@@ -226,7 +228,7 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
     response=PageOf(DeliveryView),
     tags=_TAGS,
 )
-@require(roles=_STAFF)
+@require(scope="webhooks:read", roles=_STAFF)
 @paginated
 @query(
     MERCHANT_ID,
@@ -259,7 +261,7 @@ def _delivery(delivery_id: str) -> WebhookDelivery:
 
 @bp.get("/v1/webhook-deliveries/<delivery_id>")
 @operation("A webhook delivery with its attempts", response=DeliveryDetailView, tags=_TAGS)
-@require(roles=_STAFF)
+@require(scope="webhooks:read", roles=_STAFF)
 def get_webhook_delivery(delivery_id: str) -> Response:
     delivery = _delivery(delivery_id)
     with webhooks().uow() as uow:
@@ -276,7 +278,7 @@ def get_webhook_delivery(delivery_id: str) -> Response:
     tags=_TAGS,
     errors=(409,),
 )
-@require(roles=_STAFF)
+@require(scope="webhooks:write", roles=_STAFF)
 def redeliver(delivery_id: str) -> Response:
     delivery = _delivery(delivery_id)
     hooks = webhooks()

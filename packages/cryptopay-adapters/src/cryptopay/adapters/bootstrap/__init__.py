@@ -87,6 +87,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         daraja_callback_sources=the_settings.daraja_callback_sources,
         job_routes=parts.job_routes,
         allow_insecure_urls=the_settings.webhook_allow_loopback,
+        webhook_max_endpoints=the_settings.webhook_max_endpoints,
         closers=parts.closers,
     )
 

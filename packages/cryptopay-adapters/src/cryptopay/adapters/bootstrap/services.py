@@ -44,6 +44,7 @@ from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.webhooks import UowFactory
+from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["Services"]
 
@@ -99,6 +100,7 @@ class Services:
     job_routes: Mapping[str, str] = attrs.Factory(dict)  # job name -> its own RQ queue (the Daraja queue)
     outbox_routes: Mapping[str, str] = attrs.Factory(dict)  # outbox topic -> the job that consumes it
     allow_insecure_urls: bool = False  # plain-http and private webhook endpoints (development and sandbox only)
+    webhook_max_endpoints: int = MAX_ENDPOINTS  # enabled webhook endpoints per merchant
     _closers: list[Callable[[], None]] = attrs.Factory(list)
 
     @property
