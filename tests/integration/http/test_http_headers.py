@@ -51,3 +51,13 @@ def test_metrics_answer_the_scraper_with_the_token(services) -> None:
     client = make_app(services, metrics_token="scrape-token").test_client()
     answer = client.get("/metrics", headers={"Authorization": "Bearer scrape-token"})
     assert answer.status_code == 200 and b"cryptopay_http_requests" in answer.data
+
+
+def test_unknown_http_methods_share_one_metrics_label(services) -> None:
+    """Anonymous requests with made-up methods cannot grow the metrics' label set: they count as OTHER."""
+    client = make_app(services, metrics_token="scrape-token").test_client()
+    for n in range(3):
+        client.open("/v1/invoices", method=f"XMETHOD{n}")
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-token"}).data
+    assert b"XMETHOD" not in scraped
+    assert b'method="OTHER",route="<unmatched>",status="405"} 3.0' in scraped

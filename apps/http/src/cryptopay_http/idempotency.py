@@ -16,6 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ParamSpec
 
 import attrs
@@ -47,10 +48,22 @@ class IdempotencyInFlight(Conflict):
     code = "idempotency_in_flight"
 
 
+def _canonical(value: object) -> str:
+    """``value`` as compact JSON with sorted keys; a number keeps its literal (``parse_json`` reads fractions and
+    exponents as ``Decimal``, which ``json.dumps`` cannot write). Depth is bounded by ``parse_json``."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{_canonical(v)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical(item) for item in value) + "]"
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value)
+
+
 def _request_hash() -> str:
     raw = request.get_data(cache=True)
     try:
-        body = json.dumps(parse_json(raw), sort_keys=True, separators=(",", ":")).encode() if raw else b""
+        body = _canonical(parse_json(raw)).encode() if raw else b""
     except BadRequest:  # the view refuses it with a 400, which does not consume the key
         body = raw
     return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + body).hexdigest()

@@ -1,7 +1,8 @@
 """Prometheus metrics per app: request counts by route and status, latency histograms by route.
 
 Routes are labelled by their URL rule (``/v1/merchants/<merchant_id>``), never the raw path, so ids never
-explode the label set; unmatched requests share the ``<unmatched>`` label.
+explode the label set; unmatched requests share the ``<unmatched>`` label, and methods outside HTTP's usual
+ones share ``OTHER`` (a client picks the method: made-up ones must not grow the label set either).
 
 ``/metrics`` is not public (#12.7): it answers only a scraper presenting ``Authorization: Bearer <token>`` with
 the token set in ``CRYPTOPAY_METRICS_TOKEN``; without that setting it answers 404 to everyone.
@@ -17,6 +18,8 @@ from flask import Flask, Response, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 __all__ = ["HttpMetrics", "scraper_allowed"]
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def scraper_allowed(token: str, authorization: str) -> bool:
@@ -52,8 +55,9 @@ class HttpMetrics:
         @app.after_request
         def _observe(response: Response) -> Response:
             route = request.url_rule.rule if request.url_rule else "<unmatched>"
+            method = request.method if request.method in _METHODS else "OTHER"
             started = g.get("request_started")
             if started is not None:
-                self.latency.labels(request.method, route).observe(time.perf_counter() - started)
-            self.requests.labels(request.method, route, str(response.status_code)).inc()
+                self.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.requests.labels(method, route, str(response.status_code)).inc()
             return response

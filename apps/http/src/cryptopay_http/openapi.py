@@ -234,6 +234,15 @@ def _path(rule: str) -> tuple[str, list[str]]:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule), names
 
 
+def _segment_rules(app: Flask, rule: str) -> dict[str, dict[str, Any]]:
+    """Per path parameter, the extra schema its URL converter declares (a ``schema`` class attribute)."""
+    found: dict[str, dict[str, Any]] = {}
+    for converter, name in re.findall(r"<([^:<>]+):([^<>]+)>", rule):
+        declared = app.url_map.converters.get(converter)
+        found[name] = dict(vars(declared).get("schema", {})) if declared is not None else {}
+    return found
+
+
 @attrs.frozen
 class Param:
     """A query parameter, declared once (see ``cryptopay_http.query``): checked against this schema and documented.
@@ -262,8 +271,13 @@ class Param:
 PATH_SEGMENT = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN}
 
 
-def _parameters(meta: dict[str, Any], path_params: list[str]) -> list[dict[str, Any]]:
-    params = [{"name": n, "in": "path", "required": True, "schema": dict(PATH_SEGMENT)} for n in path_params]
+def _parameters(
+    meta: dict[str, Any], path_params: list[str], segments: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    params = [
+        {"name": n, "in": "path", "required": True, "schema": {**PATH_SEGMENT, **segments.get(n, {})}}
+        for n in path_params
+    ]
     for declared in meta.get("parameters", ()):
         params.append(declared.document() if isinstance(declared, Param) else declared)
     return params
@@ -297,12 +311,16 @@ def _success(meta: dict[str, Any], components: dict[str, Any]) -> tuple[str, dic
 
 
 def _operation_object(
-    meta: dict[str, Any], path_params: list[str], components: dict[str, Any], op_id: str
+    meta: dict[str, Any],
+    path_params: list[str],
+    components: dict[str, Any],
+    op_id: str,
+    segments: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"operationId": op_id, "summary": meta["summary"], "tags": list(meta.get("tags", ()))}
     if meta.get("description"):
         result["description"] = meta["description"]
-    result["parameters"] = _parameters(meta, path_params)
+    result["parameters"] = _parameters(meta, path_params, segments)
     result["security"] = list(meta.get("security", []))
     if meta.get("request") is not None:
         schema = schema_for(meta["request"], components)
@@ -332,6 +350,33 @@ HTTP_DESCRIPTIONS = {
 }
 
 
+_EVENTS: dict[str, dict[str, Any]] = {}
+
+
+def register_event(name: str, data: dict[str, Any], summary: str) -> None:
+    """Add a webhook event type to the document's ``webhooks`` catalogue, with the schema of its ``data``."""
+    _EVENTS[name] = {"summary": summary, "data": data}
+
+
+def _event_operations() -> dict[str, Any]:
+    """OpenAPI 3.1 ``webhooks``: one POST per event type, its body the signed envelope around the event's data."""
+    operations: dict[str, Any] = {}
+    for name, event in sorted(_EVENTS.items()):
+        envelope = {
+            "type": "object",
+            "properties": {
+                "type": {"const": name},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "data": event["data"],
+            },
+            "required": ["type", "timestamp", "data"],
+        }
+        body = {"required": True, "content": {"application/json": {"schema": envelope}}}
+        answer = {"2XX": {"description": "Received (any other answer is retried for about three days)"}}
+        operations[name] = {"post": {"summary": event["summary"], "requestBody": body, "responses": answer}}
+    return operations
+
+
 _INTERNAL = "internal"  # a tag for routes outside the public API (M-Pesa's callbacks: Safaricom calls them)
 
 
@@ -346,10 +391,12 @@ def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "
         path, names = _path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             op_id = f"{rule.endpoint.replace('.', '_')}_{method.lower()}"
-            paths.setdefault(path, {})[method.lower()] = _operation_object(meta, names, components, op_id)
+            segments = _segment_rules(app, rule.rule)
+            paths.setdefault(path, {})[method.lower()] = _operation_object(meta, names, components, op_id, segments)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
+        "webhooks": _event_operations(),
         "components": {"schemas": components, "securitySchemes": _SECURITY_SCHEMES},
     }

@@ -8,6 +8,7 @@ payouts; the worker sends them to M-Pesa (the ``payouts.start`` job). It needs a
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 import attrs
 from cryptopay.core.identity import Role
@@ -16,14 +17,16 @@ from cryptopay.core.settlement import Settlement, SettlementMethod, SettlementSt
 from cryptopay.core.settlement.policy import PayoutPlan
 from cryptopay.core.settlement.service import SettlementRun
 from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
-from cryptopay_http.auth import current_principal, require
+from cryptopay_http.auth import current_principal, not_found, require
 from cryptopay_http.blueprints.payouts import PayoutView
 from cryptopay_http.convert import json_response, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
-from cryptopay_http.payments_edge import acting_merchant, payments
+from cryptopay_http.payments_edge import acting_merchant, check_tenant, payments
 from cryptopay_http.query import MERCHANT_ID, query
 
 __all__ = ["SettlementView", "bp"]
@@ -141,6 +144,35 @@ def list_settlements() -> Response:
         return found
 
     return json_response(paginate(fetch, SettlementView.of))
+
+
+class SettlementId(BaseConverter):
+    """A settlement id: any path segment but ``run``, which names the run operation (so GET .../run is a 405)."""
+
+    regex = r"(?!run$)[^/]+"
+    schema: ClassVar[dict[str, object]] = {"not": {"const": "run"}}
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("settlement_id", SettlementId)
+
+
+@bp.get("/v1/settlements/<settlement_id:settlement_id>")
+@operation(
+    "Read a settlement (the id ``run`` names the run operation: 405)",
+    response=SettlementView,
+    tags=_TAGS,
+    errors=(405,),
+)
+@require(scope="settlements:read")
+def get_settlement(settlement_id: str) -> Response:
+    with payments().uow() as uow:
+        settlement: Settlement | None = uow.settlements.get(settlement_id)
+    if settlement is None:
+        raise not_found("settlement", settlement_id)
+    check_tenant("settlement", settlement_id, settlement.merchant_id)
+    return json_response(SettlementView.of(settlement))
 
 
 @bp.post("/v1/settlements/run")

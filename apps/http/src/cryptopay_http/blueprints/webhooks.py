@@ -1,13 +1,15 @@
 """Webhook endpoints (the signing secret is shown once, at creation), the delivery log, and redelivery.
 
-Merchant logins (or admins naming ``merchant_id``) manage them; API keys cannot, since there is no webhook
-scope. Deleting an endpoint disables it: its pending deliveries are dead-lettered by the worker, and it no
-longer appears. The delivery log pages through every delivery, newest first, one keyset query per page.
+Merchant logins (or admins naming ``merchant_id``) manage them, and API keys holding ``webhooks:read`` or
+``webhooks:write`` (creating an endpoint also needs a user's step-up, which an API key cannot give). Deleting an
+endpoint disables it: its pending deliveries are dead-lettered by the worker, and it no longer appears. The
+delivery log pages through every delivery, newest first, one keyset query per page.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -27,7 +29,7 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import audit_security, check_step_up, not_found, require, step_up
 from cryptopay_http.convert import json_response, limits, read_body
-from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.openapi import PageOf, operation, register_event
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, check_tenant, webhooks
 from cryptopay_http.query import MERCHANT_ID, enum_param, id_param, query
@@ -133,6 +135,27 @@ class DeliveryDetailView:
     attempts: list[AttemptView]
 
 
+def _event_data(name: str) -> dict[str, Any]:
+    """The ``data`` of an event: invoice events name the invoice, the shop's order and notes, and the state."""
+    if not name.startswith("invoice."):
+        return {"type": "object", "properties": {"merchant_id": {"type": "string"}}}
+    strings = {"type": "object", "additionalProperties": {"type": "string"}}
+    properties = {
+        "invoice_id": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"},
+        "order_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "metadata": strings,
+        "state": {"type": "string"},
+        "exception": {"type": "string"},
+        "due": {**strings, "description": "invoice.created: the amount due per rail key"},
+    }
+    return {"type": "object", "properties": properties, "required": ["invoice_id", "at", "order_id", "metadata"]}
+
+
+for _name in WEBHOOK_EVENTS:
+    register_event(_name, _event_data(_name), f"The {_name} event, signed with the endpoint's secret")
+
+
 def _endpoint(endpoint_id: str) -> WebhookEndpoint:
     with webhooks().uow() as uow:
         endpoint: WebhookEndpoint | None = uow.webhook_endpoints.get(endpoint_id)
@@ -160,7 +183,7 @@ def _status() -> DeliveryStatus | None:
     tags=_TAGS,
     errors=(404,),
 )
-@require(roles=_STAFF)
+@require(scope="webhooks:write", roles=_STAFF)
 @step_up
 def create_webhook_endpoint() -> Response:
     body = read_body(CreateEndpoint)
@@ -186,7 +209,7 @@ def create_webhook_endpoint() -> Response:
 
 @bp.get("/v1/webhook-endpoints")
 @operation("List the merchant's webhook endpoints", response=PageOf(WebhookEndpointView), tags=_TAGS)
-@require(roles=_STAFF)
+@require(scope="webhooks:read", roles=_STAFF)
 @paginated
 @query(MERCHANT_ID)
 def list_webhook_endpoints() -> Response:
@@ -204,14 +227,14 @@ def list_webhook_endpoints() -> Response:
 
 @bp.get("/v1/webhook-endpoints/<endpoint_id>")
 @operation("Read a webhook endpoint (without its secret)", response=WebhookEndpointView, tags=_TAGS)
-@require(roles=_STAFF)
+@require(scope="webhooks:read", roles=_STAFF)
 def get_webhook_endpoint(endpoint_id: str) -> Response:
     return json_response(WebhookEndpointView.of(_endpoint(endpoint_id)))
 
 
 @bp.delete("/v1/webhook-endpoints/<endpoint_id>")
 @operation("Delete a webhook endpoint (no more events are sent to it; needs a step-up)", status=204, tags=_TAGS)
-@require(roles=_STAFF)
+@require(scope="webhooks:write", roles=_STAFF)
 def delete_webhook_endpoint(endpoint_id: str) -> Response:
     endpoint = _endpoint(endpoint_id)  # another tenant's endpoint is a 404 before any step-up question
     check_step_up()
@@ -227,7 +250,7 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
     response=PageOf(DeliveryView),
     tags=_TAGS,
 )
-@require(roles=_STAFF)
+@require(scope="webhooks:read", roles=_STAFF)
 @paginated
 @query(
     MERCHANT_ID,
@@ -260,7 +283,7 @@ def _delivery(delivery_id: str) -> WebhookDelivery:
 
 @bp.get("/v1/webhook-deliveries/<delivery_id>")
 @operation("A webhook delivery with its attempts", response=DeliveryDetailView, tags=_TAGS)
-@require(roles=_STAFF)
+@require(scope="webhooks:read", roles=_STAFF)
 def get_webhook_delivery(delivery_id: str) -> Response:
     delivery = _delivery(delivery_id)
     with webhooks().uow() as uow:
@@ -277,7 +300,7 @@ def get_webhook_delivery(delivery_id: str) -> Response:
     tags=_TAGS,
     errors=(409,),
 )
-@require(roles=_STAFF)
+@require(scope="webhooks:write", roles=_STAFF)
 def redeliver(delivery_id: str) -> Response:
     delivery = _delivery(delivery_id)
     hooks = webhooks()

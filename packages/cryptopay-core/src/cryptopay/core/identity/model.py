@@ -48,6 +48,8 @@ MERCHANT_SCOPES = frozenset(
         "settlements:write",
         "merchant:read",  # the merchant profile, with its payout destination
         "fx:quote",  # lock (and persist) FX quotes
+        "webhooks:read",  # endpoints and the delivery log
+        "webhooks:write",  # endpoints (creation also needs a user's step-up) and redelivery
     }
 )
 

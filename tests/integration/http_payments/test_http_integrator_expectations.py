@@ -1,0 +1,55 @@
+"""Issue 18, what integrators expect: a webhooks scope, a settlement by id, a token that works for a new merchant."""
+
+from __future__ import annotations
+
+from tests.integration.http_payments.payments_support import idem, key_headers
+
+
+def test_an_api_key_with_the_webhooks_scope_reads_the_delivery_log_and_one_without_cannot(client, auth, shop):
+    """webhooks:read lets a key list endpoints and deliveries; a key without it gets a 403."""
+    reader = auth.api_key(shop.headers, shop.id, ["webhooks:read"])
+    other = auth.api_key(shop.headers, shop.id, ["invoices:read"])
+    for path in ("/v1/webhook-endpoints", "/v1/webhook-deliveries"):
+        assert client.get(path, headers=key_headers(reader)).status_code == 200, path
+        assert client.get(path, headers=key_headers(other)).status_code == 403, path
+
+
+def test_a_settlement_is_read_by_id_and_hidden_from_other_tenants(client, stack, shop, rival):
+    """GET /v1/settlements/{id} returns the merchant's settlement; another merchant gets the same 404 as a typo."""
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    run = client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
+    settlement = run.json["runs"][0]["settlement"]
+    read = client.get(f"/v1/settlements/{settlement['id']}", headers=shop.headers)
+    assert read.status_code == 200 and read.json == settlement
+    assert client.get(f"/v1/settlements/{settlement['id']}", headers=rival.headers).status_code == 404
+    assert client.get("/v1/settlements/stl_missing", headers=shop.headers).status_code == 404
+
+
+def test_the_callers_token_works_for_the_merchant_it_just_created(client, auth):
+    """No second login: the token used to create the merchant profile acts for it at once."""
+    headers = auth.user("merchant")
+    created = client.post(
+        "/v1/merchants",
+        json={
+            "business_name": "Duka",
+            "settlement": {"schedule": "daily", "method": "mpesa_till", "destination": "123456"},
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201
+    store = client.put(f"/v1/merchants/{created.json['id']}/store", json={"rails": ["usdt-tron"]}, headers=headers)
+    assert store.status_code == 200, store.json
+    assert client.get("/v1/me", headers=headers).json["merchant_id"] == created.json["id"]
+
+
+def test_the_openapi_document_has_an_event_catalogue_with_a_schema_per_event(client):
+    """Every webhook event type is in the document's webhooks section; invoice events promise order_id and metadata."""
+    from cryptopay.core.webhooks import WEBHOOK_EVENTS
+
+    catalogue = client.get("/openapi.json").json["webhooks"]
+    assert set(catalogue) == set(WEBHOOK_EVENTS)
+    body = catalogue["invoice.settled"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["type"] == {"const": "invoice.settled"}
+    assert {"order_id", "metadata"} <= set(body["properties"]["data"]["required"])
