@@ -47,6 +47,7 @@ from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import DeadLetters, JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
+from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
@@ -478,6 +479,21 @@ class Parts:
         if self.settings.production:
             logging.getLogger("cryptopay").warning("CRYPTOPAY_SMTP_HOST is not set: notifications go to a file")
         return FileNotifier(self.settings.data_dir / "notifications.jsonl")
+
+    @functools.cached_property
+    def sms(self) -> SmsSender | None:
+        """Africa's Talking, or a private file in development; None when ``CRYPTOPAY_SMS_PROVIDER`` is ``none``."""
+        from cryptopay.adapters.sms import AfricasTalkingSms, FileSms
+
+        settings = self.settings.sms
+        if settings.provider == "africastalking":
+            sender = AfricasTalkingSms(settings)
+            self.closers.append(sender.close)
+            return sender
+        if settings.provider == "file":
+            return FileSms(self.settings.data_dir / "sms.jsonl")
+        logging.getLogger("cryptopay").warning("no SMS provider (CRYPTOPAY_SMS_PROVIDER=none): SMS notices are skipped")
+        return None
 
     @functools.cached_property
     def totp(self) -> TotpEngine:
