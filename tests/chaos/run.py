@@ -82,6 +82,7 @@ class Stack:
         self.env: dict[str, str] = {}
         self.manifest: dict[str, Any] = {}
         self.api = ""
+        self.fault_dir = workdir / "fault-points"
         self._lock = threading.Lock()
 
     def cli(
@@ -97,6 +98,7 @@ class Stack:
         from cryptopay.adapters.evm.keys import account_xpub
 
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.fault_dir.mkdir()
         base = {k: v for k, v in os.environ.items() if not k.startswith("CRYPTOPAY_")}
         base["CRYPTOPAY_DATA_DIR"] = str(self.workdir / "sandbox")
         self.sandbox_env = base
@@ -118,7 +120,9 @@ class Stack:
             "CRYPTOPAY_EVM_XPUB": account_xpub(MNEMONIC),
             "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "2",
             "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": "5",
-            "CRYPTOPAY_CHAOS": "1",
+            # Each recovery window (cryptopay.core.faults.WINDOWS) SIGKILLs the process that reaches it, once.
+            "CRYPTOPAY_FAULT_POINTS": "*=kill",
+            "CRYPTOPAY_FAULT_ONCE_DIR": str(self.fault_dir),
         }
         if self.redis is not None:
             self.env.update(CRYPTOPAY_REDIS_URL=self.redis.url, CRYPTOPAY_QUEUE_NAME="chaos")
@@ -153,10 +157,18 @@ class Stack:
             process.wait(timeout=10)
         self.spawn(name)
 
-    def ensure_running(self) -> None:
-        for name, process in list(self.processes.items()):
-            if process.poll() is not None:
-                self.spawn(name)
+    def ensure_running(self) -> int:
+        """Restart whatever died (as a process supervisor would); how many were restarted."""
+        restarted = 0
+        with self._lock:
+            dead = [name for name, process in self.processes.items() if process.poll() is not None]
+        for name in dead:
+            self.spawn(name)
+            restarted += 1
+        return restarted
+
+    def windows_fired(self) -> list[str]:
+        return sorted(p.stem for p in self.fault_dir.glob("*.fired"))
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -205,16 +217,18 @@ class Client:
         headers = {"Authorization": f"Bearer {token}"}
         if key:
             headers["Idempotency-Key"] = key
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + float(os.environ.get("CHAOS_CLIENT_PATIENCE", "180"))
+        seen: Counter[str] = Counter()
         while True:
             try:
                 response = httpx.request(method, f"{self.api}{path}", json=body, headers=headers, timeout=15)
                 if response.status_code < 500 and response.status_code not in {409, 429}:
                     break
-            except httpx.HTTPError:
-                response = None
+                seen[f"{response.status_code} {response.text[:120]}"] += 1
+            except httpx.HTTPError as error:
+                seen[type(error).__name__] += 1
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{method} {path} kept failing: {response.text[:300] if response else 'no answer'}")
+                raise RuntimeError(f"{method} {path} kept failing: {dict(seen.most_common(4))}")
             time.sleep(0.5)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path} -> {response.status_code}: {response.text[:400]}")
@@ -279,9 +293,12 @@ class Monkey(threading.Thread):
         actions = [a for a in ("kill_worker", "kill_worker", "kill_api") if a in self.faults]
         if self.stack.postgres is not None:
             actions += [a for a in ("db_restart", "redis_pause") if a in self.faults]
-        if not actions:
-            return
-        while not self.stopped.wait(self.rng.uniform(2.0, 6.0)):
+        next_fault = time.monotonic() + self.rng.uniform(2.0, 6.0)
+        while not self.stopped.wait(0.5):
+            self.counts["supervisor_restarts"] += self.stack.ensure_running()
+            if not actions or time.monotonic() < next_fault:
+                continue
+            next_fault = time.monotonic() + self.rng.uniform(2.0, 6.0)
             action = self.rng.choice(actions)
             try:
                 self.act(action)
@@ -293,6 +310,10 @@ class Monkey(threading.Thread):
             self.stack.kill("worker")
         elif action == "kill_api":
             self.stack.kill("api")
+            # The next fault waits until the API serves again: kills faster than a restart prove nothing.
+            wait(
+                "the API back", lambda: httpx.get(f"{self.stack.api}/readyz", timeout=2).status_code == 200, timeout=120
+            )
         elif action == "db_restart" and self.stack.postgres is not None:
             self.stack.postgres.crash_restart()
         elif action == "redis_pause" and self.stack.redis is not None:
@@ -358,12 +379,12 @@ class ChaosRun:
         finally:
             monkey.stopped.set()
             monkey.join(timeout=30)
-        self.stack.ensure_running()
         stuck = self._recover(client)
         summary = self._check(client, payer, stuck)
         summary.update(
             rounds=self.rounds,
-            kills=monkey.counts["kill_worker"] + monkey.counts["kill_api"],
+            kills=monkey.counts["kill_worker"] + monkey.counts["kill_api"] + len(self.stack.windows_fired()),
+            window_kills=self.stack.windows_fired(),
             db_restarts=monkey.counts["db_restart"],
             redis_pauses=monkey.counts["redis_pause"],
             monkey_errors=monkey.errors,

@@ -198,6 +198,14 @@ def test_a_stale_in_flight_claim_is_taken_over_once(sql_engine):
     assert store.begin("s", "done", request_hash="h1", at=later).response == StoredResponse(200, "{}")
 
 
+def test_a_crashed_requests_claim_is_free_for_its_retry_within_a_minute(sql_engine):
+    """By default a claim whose request died (no release, no renewal) goes to the retry after 30 s, not 5 minutes."""
+    store = SqlIdempotency(sql_engine)
+    store.begin("s", "crashed", request_hash="h1", at=NOW)
+    assert store.begin("s", "crashed", request_hash="h1", at=NOW + timedelta(seconds=20)) is not None
+    assert store.begin("s", "crashed", request_hash="h1", at=NOW + timedelta(seconds=31)) is None
+
+
 def test_identity_repositories_join_the_unit_of_work(sql_engine):
     """In a SQL unit of work, identity writes commit with it and vanish when it fails (the fakes stand alone)."""
     storage = SqlStorage(sql_engine)

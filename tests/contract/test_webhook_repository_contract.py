@@ -96,6 +96,18 @@ def test_due_deliveries_skip_final_future_and_claimed_ones(storage):
         assert uow.webhook_deliveries.get("whd_5") == done
 
 
+def test_deliveries_are_counted_by_status(storage):
+    """``count`` is the number of deliveries of every merchant in one status (dead letters for the alert)."""
+    dead = attrs.evolve(delivery(2, at=NOW), status=DeliveryStatus.DEAD)
+    with storage.unit_of_work() as uow:
+        for item in (delivery(1, at=NOW), dead, delivery(3, at=NOW)):
+            uow.webhook_deliveries.add(item)
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_deliveries.count(DeliveryStatus.DEAD) == 1
+        assert uow.webhook_deliveries.count(DeliveryStatus.PENDING) == 2
+        assert uow.webhook_deliveries.count(DeliveryStatus.DELIVERED) == 0
+
+
 def test_attempts_and_the_merchant_delivery_log(storage):
     """Attempts list in the order made; the merchant's log is newest first, filtered by endpoint and status."""
     failed = delivery(1).claimed(NOW).after_attempt(NOW, ok=False, status_code=500, error=None)

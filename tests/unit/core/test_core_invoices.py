@@ -60,7 +60,7 @@ def test_kes_invoice_is_due_in_usdt_at_the_locked_quote():
     }
     assert created.quote_ids == ("fxq_1",)
     assert created.expires_at == quote.expires_at  # never outlives the price lock
-    assert events[0].payload["due.usdt-tron"] == "38.894162"
+    assert events[0].payload["due"] == {"usdt-tron": "38.894162", "usdt-ethereum": "38.894162"}
 
 
 def test_invoice_refuses_a_price_it_cannot_convert():
@@ -280,3 +280,24 @@ def test_mempool_transfer_being_mined_is_not_a_withdrawal():
     inv.record_transfer(transfer("100", block=None), now=NOW)
     assert names(inv.record_transfer(transfer("100"), now=NOW)) == []
     assert inv.payments[0].transfer.block_hash == "0xb1"
+
+
+def test_every_invoice_event_carries_the_order_id_and_metadata_as_objects():
+    """Webhook payloads name the shop's order and notes as given, and what is due as an object by rail."""
+    created, events = Invoice.create(
+        invoice_id="inv_2",
+        merchant_id="mer_1",
+        price=usdt("10"),
+        addresses=ADDRESSES,
+        now=NOW,
+        order_id="order-7",
+        metadata={"cart": "c-88"},
+    )
+    payload = events[0].payload
+    assert (payload["order_id"], payload["metadata"]) == ("order-7", {"cart": "c-88"})
+    assert payload["due"] == {"usdt-tron": "10.000000", "usdt-ethereum": "10.000000"}
+    assert not any(key.startswith("due.") for key in payload)
+    later = created.refresh(now=NOW + timedelta(hours=2))
+    assert later and all(
+        e.payload["order_id"] == "order-7" and e.payload["metadata"] == {"cart": "c-88"} for e in later
+    )

@@ -30,6 +30,11 @@ MPESA = {
     "CRYPTOPAY_MPESA_CONSUMER_SECRET": "s",
     "CRYPTOPAY_MPESA_SHORTCODE": "600000",
 }
+SMS = {
+    "CRYPTOPAY_SMS_PROVIDER": "africastalking",
+    "CRYPTOPAY_SMS_USERNAME": "duka",
+    "CRYPTOPAY_SMS_API_KEY": "atsk-1",
+}
 FAULTS = {"CRYPTOPAY_FAULT_POINTS": "payout.submitted=kill"}
 PRODUCTION = {
     "CRYPTOPAY_ENV": "production",
@@ -97,6 +102,10 @@ def _web(field: str) -> Callable[[Services, Parts], Any]:
     return lambda services, parts: getattr(services.settings.web, field)
 
 
+def _sms(field: str) -> Callable[[Services, Parts], Any]:
+    return lambda services, parts: getattr(services.settings.sms, field)
+
+
 def _smtp(field: str) -> Callable[[Services, Parts], Any]:
     return lambda services, parts: getattr(services.settings.smtp, field)
 
@@ -121,6 +130,13 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_SMTP_PASSWORD": Probe("pw", _smtp("password"), SMTP),
     "CRYPTOPAY_SMTP_FROM": Probe("alerts@example.com", _smtp("sender"), SMTP),
     "CRYPTOPAY_SMTP_STARTTLS": Probe("0", _smtp("starttls"), SMTP),
+    "CRYPTOPAY_SMS_PROVIDER": Probe("none", lambda s, p: type(s.sms).__name__),
+    "CRYPTOPAY_SMS_USERNAME": Probe("duka-ke", _sms("username"), SMS),
+    "CRYPTOPAY_SMS_API_KEY": Probe("atsk-2", _sms("api_key"), SMS),
+    "CRYPTOPAY_SMS_SENDER_ID": Probe("CRYPTOPAY", _sms("sender_id"), SMS),
+    "CRYPTOPAY_SMS_BASE_URL": Probe(
+        "https://sms.example.com", lambda s, p: type(s.sms).__name__ + s.settings.sms.base_url, SMS
+    ),
     "CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS": Probe("60", _api("destination_cool_off_seconds"), SECRET),
     "CRYPTOPAY_SESSION_CACHE_SECONDS": Probe("9", _api("session_cache_seconds"), SECRET),
     "CRYPTOPAY_VAULT_KEKS": Probe(

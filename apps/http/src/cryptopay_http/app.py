@@ -9,6 +9,7 @@ from cryptopay.core.identity import RateDecision
 from flask import Flask, Response, g
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from cryptopay_http import request_ids
 from cryptopay_http.blueprints import (
     admin,
     api_keys,
@@ -46,6 +47,7 @@ def create_app(services: Services) -> Flask:
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count)  # type: ignore[method-assign]
     app.extensions["cryptopay"] = Runtime.wire(settings, services)
+    request_ids.init_app(app)  # first: every later hook's log lines carry the request id
     app.extensions["cryptopay.metrics"] = metrics = HttpMetrics()
     metrics.init_app(app)
     install_problem_handlers(app)

@@ -66,6 +66,7 @@ class Runtime:
             audit,
             services.notifier,
             cool_off=timedelta(seconds=settings.destination_cool_off_seconds),
+            sms=services.sms,
         )
         resets = PasswordResets(
             accounts,

@@ -16,6 +16,7 @@ import logging
 
 import attrs
 from cryptopay.adapters.bootstrap import Settings, WebSettings
+from cryptopay.core import logs
 
 __all__ = ["main"]
 
@@ -64,10 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, help="worker processes (default: $CRYPTOPAY_WEB_WORKERS or per CPU)")
     parser.add_argument("--threads", type=int, help="threads per worker (default: $CRYPTOPAY_WEB_THREADS or 8)")
-    parser.add_argument("--app", default="cryptopay_http.wsgi:build_app", help=argparse.SUPPRESS)
+    parser.add_argument("--app", default="cryptopay_http.wsgi:build_production_app", help=argparse.SUPPRESS)
     parser.add_argument("--dev", action="store_true", help="werkzeug's development server (never production)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(structured=not args.dev)  # production: JSON lines (each worker's app configures its own too)
     if args.dev:
         _serve_dev(args.host, args.port)
         return

@@ -11,11 +11,12 @@ import secrets
 
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services, build
+from cryptopay.core import logs
 from flask import Flask
 
 from cryptopay_http.app import create_app
 
-__all__ = ["build_app", "dev_services"]
+__all__ = ["build_app", "build_production_app", "dev_services"]
 
 _log = logging.getLogger("cryptopay.http")
 
@@ -23,6 +24,12 @@ _log = logging.getLogger("cryptopay.http")
 def build_app(services: Services | None = None) -> Flask:
     """The app over the composition root's ``Services`` (built from the environment unless given)."""
     return create_app(services or build())
+
+
+def build_production_app() -> Flask:
+    """``build_app`` in a production server's worker: JSON log lines with request ids (``cryptopay.core.logs``)."""
+    logs.configure(structured=True)
+    return build_app()
 
 
 def dev_services() -> Services:

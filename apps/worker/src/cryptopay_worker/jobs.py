@@ -22,6 +22,7 @@ __all__ = [
     "FX_REFRESH",
     "INVOICE_EXPIRE",
     "LEAD_JOBS",
+    "METRICS_MEASURE",
     "OUTBOX_RELAY",
     "PAYOUT_START",
     "PAYOUT_STATUS",
@@ -48,6 +49,7 @@ PAYOUT_STATUS = "payouts.query_status"
 FX_REFRESH = "fx.refresh"
 REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
+METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -60,6 +62,7 @@ LEAD_JOBS = (
     REFUND_SEND,
     FX_REFRESH,
     RECONCILIATION_RUN,
+    METRICS_MEASURE,
 )
 
 

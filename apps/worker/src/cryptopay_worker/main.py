@@ -14,7 +14,6 @@ The queue, its name and the routes come from the composition root (``CRYPTOPAY_R
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import threading
@@ -24,7 +23,7 @@ import attrs
 import redis
 from cryptopay.adapters.deployment import RedisKeys
 from cryptopay.adapters.queue import InlineQueue, RqQueue
-from cryptopay.core import redaction
+from cryptopay.core import logs
 from cryptopay.core.system import SystemClock
 
 from cryptopay_worker.jobs import build_registry
@@ -99,8 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="every repeating job each second (demo/sandbox)")
     parser.add_argument("--no-fork", action="store_true", help="run RQ jobs in the worker process (no fork per job)")
     args = parser.parse_args(argv)
-    redaction.install()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(structured=not args.inline)  # RQ workers: JSON lines with job ids; redacted either way
     if args.inline:
         run_inline(fast_schedule=args.fast)
         return 0

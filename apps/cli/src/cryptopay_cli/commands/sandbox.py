@@ -79,6 +79,25 @@ def fx(
     serve_until_stopped(server.stop, server.url, duration)
 
 
+@app.command("sms")
+def sms(
+    host: str = _HOST,
+    port: int = typer.Option(8093, "--port", help="Port to listen on (0: any free port)."),
+    duration: float = _DURATION,
+) -> None:
+    """Serve the SMS simulator (Africa's Talking's messaging API); its outbox at /_sandbox/sms/outbox."""
+    from cryptopay.sandbox._server import serve_in_thread
+    from cryptopay.sandbox.sms import SANDBOX_API_KEY, SANDBOX_USERNAME, create_sms_simulator
+
+    server = serve_in_thread(create_sms_simulator(), host, port)
+    typer.echo(
+        f"SMS sandbox: export CRYPTOPAY_SMS_PROVIDER=africastalking CRYPTOPAY_SMS_BASE_URL={server.url} "
+        f"CRYPTOPAY_SMS_USERNAME={SANDBOX_USERNAME} CRYPTOPAY_SMS_API_KEY={SANDBOX_API_KEY}; "
+        f"outbox at {server.url}/_sandbox/sms/outbox"
+    )
+    serve_until_stopped(server.stop, server.url, duration)
+
+
 def _manifest_path() -> Path:
     return Path(os.environ.get("CRYPTOPAY_DATA_DIR", ".cryptopay")).resolve() / "sandbox.json"
 
@@ -102,7 +121,7 @@ def _summary(data: dict[str, Any]) -> None:
     for account in evm["funded_accounts"]:
         typer.echo(f"          payer #{account['index']} {account['address']} holds {account['usdt']:,} USDT")
     typer.echo(f"daraja    {data['daraja']['base_url']} (shortcode {data['daraja']['shortcode']})")
-    for name in ("fx", "trongrid", "esplora"):
+    for name in ("fx", "sms", "trongrid", "esplora"):
         typer.echo(f"{name:<9} {data[name]['url']}")
 
 

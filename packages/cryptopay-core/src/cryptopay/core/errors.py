@@ -21,6 +21,7 @@ __all__ = [
     "NotFound",
     "QuoteExpired",
     "Refused",
+    "SmsUndeliverable",
     "TransientConflict",
     "Unavailable",
     "UnbalancedEntry",
@@ -107,6 +108,12 @@ class LimitExceeded(Refused):
 
 class QuoteExpired(Refused):
     code = "quote_expired"
+
+
+class SmsUndeliverable(Refused):
+    """The SMS provider refused this recipient (invalid, blacklisted, do-not-disturb): retrying will not help."""
+
+    code = "sms_undeliverable"
 
 
 class Unavailable(CryptopayError):

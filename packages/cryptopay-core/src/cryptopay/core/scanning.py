@@ -15,6 +15,7 @@ from typing import Protocol
 import attrs
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.ports.chains import ChainWatcher, ObservedTransfer, ScanCursor, ScanCursorStore
+from cryptopay.core.ports.monitoring import Metrics
 
 __all__ = ["ChainScanner", "HeaderWatcher", "ScanStep"]
 
@@ -47,18 +48,22 @@ class ChainScanner:
         start_block: int = 0,
         max_blocks: int = 1_000,
         reorg_depth: int = 6,
+        metrics: Metrics | None = None,
     ) -> None:
         self._watcher = watcher
         self._cursors = cursors
         self._start = start_block
         self._max_blocks = max_blocks
         self._reorg_depth = reorg_depth
+        self._metrics = metrics
 
     def step(self, addresses: Sequence[str], sink: Callable[[Sequence[ObservedTransfer]], None]) -> ScanStep:
         """Scan the next blocks for transfers to ``addresses``; ``sink`` records them before the cursor moves."""
         cursor = self._cursors.load(self._watcher.network)
         first, rewound = self._next_block(cursor)
-        last = min(self._watcher.head(), first + self._max_blocks - 1)
+        head = self._watcher.head()
+        last = min(head, first + self._max_blocks - 1)
+        self._measure(max(head - last, 0))
         if last < first:
             return ScanStep(first, last, (), cursor, rewound)
         transfers = self._watcher.scan(first, last, addresses)
@@ -70,6 +75,12 @@ class ChainScanner:
         self._cursors.save(moved)
         return ScanStep(first, last, tuple(transfers), moved, rewound)
 
+    def _measure(self, behind: int) -> None:
+        """The blocks left between this step's end and the head (``cryptopay_scanner_lag_blocks``)."""
+        if self._metrics is not None:
+            labels = {"network": self._watcher.network}
+            self._metrics.gauge("cryptopay_scanner_lag_blocks", behind, about=_ABOUT_LAG, labels=labels)
+
     def _next_block(self, cursor: ScanCursor | None) -> tuple[int, bool]:
         if cursor is None:
             return self._start, False
@@ -77,3 +88,6 @@ class ChainScanner:
         if canonical is not None and canonical.lower() == cursor.block_hash.lower():
             return cursor.block_number + 1, False
         return max(self._start, cursor.block_number + 1 - self._reorg_depth), True
+
+
+_ABOUT_LAG = "blocks between the chain's head and the scanner's cursor after its last step"

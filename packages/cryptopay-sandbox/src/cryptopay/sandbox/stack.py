@@ -1,4 +1,5 @@
-"""The whole local sandbox in one process: anvil with test USDT, and the Daraja, FX, TronGrid and Esplora simulators.
+"""The whole local sandbox in one process: anvil with test USDT, and the Daraja, FX, SMS, TronGrid and Esplora
+simulators.
 
 ``python -m cryptopay.sandbox.stack --manifest PATH`` starts everything on loopback, writes a JSON manifest
 (every endpoint, the token contracts, the chain id, the funded test accounts and their keys: sandbox only) and runs
@@ -79,6 +80,9 @@ class SandboxStack:
         from cryptopay.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
         from cryptopay.sandbox.esplora import create_esplora_simulator
         from cryptopay.sandbox.fx import SANDBOX_API_KEY, create_fx_simulator
+        from cryptopay.sandbox.sms import SANDBOX_API_KEY as SMS_API_KEY
+        from cryptopay.sandbox.sms import SANDBOX_USERNAME as SMS_USERNAME
+        from cryptopay.sandbox.sms import create_sms_simulator
         from cryptopay.sandbox.trongrid import create_trongrid_simulator
 
         # Like Safaricom: the client encrypts the initiator password with this certificate, the sandbox decrypts it.
@@ -93,6 +97,7 @@ class SandboxStack:
         return {
             "daraja": {key: value for key, value in settings.items() if key != "production"},
             "fx": {"url": self._serve(create_fx_simulator()), "api_key": SANDBOX_API_KEY},
+            "sms": {"url": self._serve(create_sms_simulator()), "username": SMS_USERNAME, "api_key": SMS_API_KEY},
             "trongrid": {"url": self._serve(create_trongrid_simulator())},
             "esplora": {"url": self._serve(create_esplora_simulator())},
         }
@@ -102,6 +107,11 @@ class SandboxStack:
         env = {f"CRYPTOPAY_MPESA_{key.upper()}": str(value) for key, value in daraja.items()}
         env.update(CRYPTOPAY_MPESA_PRODUCTION="false", CRYPTOPAY_MPESA_ALLOW_SANDBOX="true")
         env["CRYPTOPAY_FX_SANDBOX_URL"] = self._manifest["fx"]["url"]
+        sms = self._manifest["sms"]
+        env["CRYPTOPAY_SMS_PROVIDER"] = "africastalking"
+        env["CRYPTOPAY_SMS_BASE_URL"] = sms["url"]
+        env["CRYPTOPAY_SMS_USERNAME"] = sms["username"]
+        env["CRYPTOPAY_SMS_API_KEY"] = sms["api_key"]
         env["CRYPTOPAY_ETHEREUM_RPC_URL"] = self._manifest["evm"]["rpc_url"]
         env["CRYPTOPAY_ETHEREUM_CHAIN_ID"] = str(self._manifest["evm"]["chain_id"])
         env["CRYPTOPAY_ETHEREUM_USDT_CONTRACT"] = self._manifest["evm"]["usdt"]["address"]

@@ -66,6 +66,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         rate_limiter=Lazy(lambda: parts.rate_limiter),
         audit=Lazy(lambda: parts.audit),
         notifier=Lazy(lambda: parts.notifier),
+        sms=Lazy(lambda: parts.sms),
         totp=Lazy(lambda: parts.totp),
         session_epoch=Lazy(lambda: parts.identity_epoch),
         pricer=Lazy(lambda: parts.pricer),

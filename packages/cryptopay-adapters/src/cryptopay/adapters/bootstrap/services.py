@@ -37,6 +37,7 @@ from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.payments import PaymentsUowFactory
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
+from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
@@ -73,6 +74,7 @@ class Services:
     _rate_limiter: Lazy[RateLimiter] = attrs.field(factory=lambda: missing("rate limits"))
     _audit: Lazy[AuditTrail] = attrs.field(factory=lambda: missing("the audit trail"))
     _notifier: Lazy[Notifier] = attrs.field(factory=lambda: missing("notifications"))
+    _sms: Lazy[SmsSender | None] = attrs.Factory(lambda: Lazy(lambda: None))  # None: no SMS (notices skipped)
     _totp: Lazy[TotpEngine] = attrs.field(factory=lambda: missing("one-time codes"))
     _session_epoch: Lazy[ChangeEpoch | None] = attrs.Factory(lambda: Lazy(lambda: None))  # None: one process
     # -- the outside world
@@ -158,6 +160,11 @@ class Services:
     def notifier(self) -> Notifier:
         """Password resets and destination-change alerts."""
         return self._notifier.get()
+
+    @property
+    def sms(self) -> SmsSender | None:
+        """Text messages to phones (the old payout number's alert); None: no SMS here, each skip is audited."""
+        return self._sms.get()
 
     @property
     def totp(self) -> TotpEngine:

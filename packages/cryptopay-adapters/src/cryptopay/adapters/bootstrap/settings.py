@@ -1,8 +1,8 @@
 """Deployment settings, parsed and validated on their own: every ``CRYPTOPAY_*`` variable the README documents.
 
 ``Settings.from_env`` reads the environment once; the ``Services`` are built from the result and never read the
-environment again. Secrets (database and Redis URLs, node URLs, key-encryption keys, the token secret, Daraja and FX
-credentials) never appear in a ``repr``.
+environment again. Secrets (database and Redis URLs, node URLs, key-encryption keys, the token secret, Daraja, FX
+and SMS credentials) never appear in a ``repr``.
 
 >>> s = Settings.from_env({"CRYPTOPAY_DATA_DIR": "/tmp/cp", "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9"})
 >>> s.queue_backend, [c.network for c in s.chains], s.production
@@ -25,6 +25,7 @@ from cryptopay.adapters.faults import fault_points_from_env
 from cryptopay.adapters.fx.settings import FxSettings
 from cryptopay.adapters.mpesa.settings import DarajaSettings
 from cryptopay.adapters.notify.smtp import SmtpSettings
+from cryptopay.adapters.sms.settings import SmsSettings
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
@@ -83,6 +84,7 @@ class Settings:
     mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
     mpesa_float_baseline: Money | None = None  # the M-Pesa float's opening balance, for reconciliation
     smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
+    sms: SmsSettings = attrs.Factory(SmsSettings)  # CRYPTOPAY_SMS_*: Africa's Talking, a private file, or none
     faults: FaultPoints = NO_FAULTS  # CRYPTOPAY_FAULT_POINTS: a test setting (tests, make chaos); production refuses it
 
     @property
@@ -134,6 +136,7 @@ class Settings:
             mpesa=DarajaSettings.from_env(source) if _daraja_configured(source) else None,
             mpesa_float_baseline=_kes("MPESA_FLOAT_BASELINE", get.text("MPESA_FLOAT_BASELINE")),
             smtp=SmtpSettings.from_env(source) if get.text("SMTP_HOST") else None,
+            sms=SmsSettings.from_env(source, production=production, allow_sandbox=settings.allow_sandbox),
             faults=fault_points_from_env(source, production=production),
         )
 

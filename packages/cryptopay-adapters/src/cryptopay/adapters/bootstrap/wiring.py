@@ -19,6 +19,7 @@ from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.money import KES, USDT
+from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.refunds import Refunds
@@ -44,8 +45,9 @@ from cryptopay.core.ports.identity import (
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
-from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
+from cryptopay.core.ports.queue import DeadLetters, JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
+from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
@@ -192,9 +194,17 @@ class Parts:
         """One cursor-keeping scanner per network; a new deployment starts a little behind the head."""
         lookback = self.settings.scan_lookback_blocks
         return {
-            network: ChainScanner(watcher, self.cursors, start_block=max(0, watcher.head() - lookback))
+            network: ChainScanner(
+                watcher, self.cursors, start_block=max(0, watcher.head() - lookback), metrics=self._scanner_metrics
+            )
             for network, watcher in self.watchers.items()
         }
+
+    @functools.cached_property
+    def _scanner_metrics(self) -> Metrics:
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "scanner.prom")
 
     @functools.cached_property
     def senders(self) -> dict[str, ChainSender]:
@@ -328,6 +338,31 @@ class Parts:
         )
 
     @functools.cached_property
+    def observing(self) -> Observing:
+        """The business gauges the alerting rules (docs/alerts.rules.yml) watch, in a node-exporter text file."""
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return Observing(
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ledger=self.ledger,
+            settling=self.settling,
+            webhooks=self.storage.unit_of_work,
+            metrics=PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "business.prom"),
+            dead_letters=self.dead_letters,
+            balances=self.balance_queries,
+        )
+
+    @functools.cached_property
+    def dead_letters(self) -> DeadLetters:
+        """The queue's dead-lettered jobs (both queues keep them)."""
+        from cryptopay.adapters.queue import InlineQueue, RqQueue
+
+        queue = self.queue
+        assert isinstance(queue, InlineQueue | RqQueue)
+        return queue
+
+    @functools.cached_property
     def balance_queries(self) -> BalanceQueryStore:
         from cryptopay.adapters.sql.repositories.reconciliation import SqlBalanceQueryStore
 
@@ -446,6 +481,21 @@ class Parts:
         return FileNotifier(self.settings.data_dir / "notifications.jsonl")
 
     @functools.cached_property
+    def sms(self) -> SmsSender | None:
+        """Africa's Talking, or a private file in development; None when ``CRYPTOPAY_SMS_PROVIDER`` is ``none``."""
+        from cryptopay.adapters.sms import AfricasTalkingSms, FileSms
+
+        settings = self.settings.sms
+        if settings.provider == "africastalking":
+            sender = AfricasTalkingSms(settings)
+            self.closers.append(sender.close)
+            return sender
+        if settings.provider == "file":
+            return FileSms(self.settings.data_dir / "sms.jsonl")
+        logging.getLogger("cryptopay").warning("no SMS provider (CRYPTOPAY_SMS_PROVIDER=none): SMS notices are skipped")
+        return None
+
+    @functools.cached_property
     def totp(self) -> TotpEngine:
         from cryptopay.adapters.otp import PyOtpTotp
 
@@ -484,6 +534,7 @@ class Parts:
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
+            "metrics.measure": lambda _payload: self.observing.measure(),
             **self._webhook_jobs(),
         }
 

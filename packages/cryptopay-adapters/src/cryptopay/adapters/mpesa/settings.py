@@ -8,31 +8,19 @@ False
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Mapping
 from typing import overload
 from urllib.parse import urlsplit
 
 import attrs
+from cryptopay.adapters._urls import is_sandbox_url
 from cryptopay.core.errors import InvalidInput
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "DarajaSettings", "is_sandbox_url"]
 
 PRODUCTION_URL = "https://api.safaricom.co.ke"
 SANDBOX_URL = "https://sandbox.safaricom.co.ke"
-
-
-def is_sandbox_url(url: str) -> bool:
-    """True for Safaricom's sandbox, our local simulators, and any loopback or private address."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith((".localhost", ".local", ".test", ".invalid")) or "sandbox" in host:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_unspecified
 
 
 @attrs.frozen(kw_only=True)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import attrs
+from cryptopay.core import logs
 from cryptopay.core.ports.queue import (
     EnqueuedJob,
     FailedJob,
@@ -113,7 +114,8 @@ class InlineQueue:
     def _run(self, job: _Job) -> None:
         job.attempts += 1
         try:
-            self._registry.run(job.job_name, job.payload)
+            with logs.scope(job_id=job.job_id, job=job.job_name):
+                self._registry.run(job.job_name, job.payload)
         except Exception as error:
             log.warning("job %s (%s) failed on attempt %d: %r", job.job_id, job.job_name, job.attempts, error)
             with self._changed:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 import redis
+from cryptopay.core import logs
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.ports.queue import (
     EnqueuedJob,
@@ -33,7 +34,7 @@ from cryptopay.core.ports.queue import (
 )
 from rq import Queue, Retry, SimpleWorker, Worker
 from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
-from rq.job import Job
+from rq.job import Job, get_current_job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
@@ -54,7 +55,9 @@ def perform(job_name: str, payload: dict[str, JsonValue]) -> None:
     """The single RQ entry point: run the installed handler for ``job_name``."""
     if _registry is None:
         raise UnknownJob(f"no job registry is installed in this worker; cannot run {job_name!r}")
-    _registry.run(job_name, payload)
+    job = get_current_job()
+    with logs.scope(job_id=job.id if job is not None else "", job=job_name):
+        _registry.run(job_name, payload)
 
 
 def _not_before(delay: timedelta) -> datetime:

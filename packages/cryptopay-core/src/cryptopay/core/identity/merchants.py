@@ -15,10 +15,12 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.identity.model import Forbidden, Merchant, Role, User
+from cryptopay.core.identity.old_destination import notify_old_destination
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES
 from cryptopay.core.ports.identity import AuditTrail, MerchantRepository, UserRepository
 from cryptopay.core.ports.notifications import Notification, Notifier
+from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
 
@@ -66,7 +68,8 @@ class Merchants:
     """Create and edit merchant profiles; a new payout destination cools off before money goes there.
 
     A destination change (which the shells allow only after a step-up) is audited and announced to the owner's
-    email through the notifier, naming the old and new destinations (masked) and when the new one takes effect.
+    email through the notifier, naming the old and new destinations (masked) and when the new one takes effect;
+    an old payout phone is also told by SMS (``identity.old_destination``; ``sms`` None: the skip is audited).
     """
 
     merchants: MerchantRepository
@@ -76,6 +79,7 @@ class Merchants:
     audit: AuditTrail
     notifier: Notifier
     cool_off: timedelta = timedelta(hours=24)
+    sms: SmsSender | None = None
 
     def create(self, owner: User, *, business_name: str, settlement: SettlementProfile) -> Merchant:
         """A merchant profile for a merchant user; ``Conflict`` if the user already has one."""
@@ -118,6 +122,7 @@ class Merchants:
         ready = merchant.destination_ready_at.isoformat() if merchant.destination_ready_at else "now"
         old, new = _masked(before), _masked(merchant.settlement)
         self._record(actor, "merchant.destination_changed", merchant, old=old, new=new, ready_at=ready)
+        notify_old_destination(self.sms, self.audit, self.clock, merchant, before)
         owner = self.users.get(merchant.owner_user_id)
         if owner is not None:
             body = (

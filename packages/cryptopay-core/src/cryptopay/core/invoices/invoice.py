@@ -142,9 +142,10 @@ class Invoice:
             order_id=order_id,
             metadata=_metadata(metadata),
         )
-        due = {f"due.{o.rail.key}": str(o.due.amount) for o in options}
-        data = {"merchant_id": merchant_id, "price": str(price.amount), "currency": price.asset.code, **due}
-        return invoice, [invoice._event("invoice.created", now, **data, expires_at=expires_at.isoformat())]
+        due = {o.rail.key: str(o.due.amount) for o in options}
+        data = {"merchant_id": merchant_id, "price": str(price.amount), "currency": price.asset.code}
+        created = invoice._event("invoice.created", now, **data, expires_at=expires_at.isoformat())
+        return invoice, [attrs.evolve(created, due=due)]
 
     # --- commands -------------------------------------------------------------------------------------------
 
@@ -309,7 +310,7 @@ class Invoice:
 
     def _event(self, name: str, at: datetime, **data: str) -> InvoiceEvent:
         status = {"state": self.state.value, "exception": self.exception.value}
-        return InvoiceEvent(name, self.id, at, {**status, **data})
+        return InvoiceEvent(name, self.id, at, {**status, **data}, order_id=self.order_id, metadata=self.metadata)
 
     def _withdrawal_event(self, payment: InvoicePayment, at: datetime, reason: str) -> InvoiceEvent:
         confirmed = str(self._is_confirmed(payment)).lower()

@@ -55,11 +55,17 @@ class InvoiceEvent:
     invoice_id: str
     at: datetime
     data: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    order_id: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    due: Mapping[str, str] = attrs.field(factory=dict, hash=False)  # rail key -> amount, on invoice.created
 
     @property
     def payload(self) -> dict[str, Any]:
-        """The JSON payload for an ``OutboxMessage`` (amounts are strings)."""
-        return {"invoice_id": self.invoice_id, "at": self.at.isoformat(), **self.data}
+        """The JSON payload for an ``OutboxMessage`` (amounts are strings): the merchant's ``order_id`` and
+        ``metadata`` ride on every event, as given, and ``due`` is an object by rail key."""
+        found: dict[str, Any] = {"invoice_id": self.invoice_id, "at": self.at.isoformat(), "order_id": self.order_id}
+        found |= {**self.data, "metadata": dict(self.metadata)}
+        return {**found, "due": dict(self.due)} if self.due else found
 
 
 def _same_address(rail: Rail, left: str, right: str) -> bool:

@@ -84,6 +84,10 @@ class WebhookDeliveries(Protocol):
         the cursor of the previous page), only deliveries older than that one."""
         ...
 
+    def count(self, status: DeliveryStatus) -> int:
+        """How many deliveries (of every merchant) are in ``status``: the dead letters an operator is alerted to."""
+        ...
+
 
 class WebhookUnitOfWork(Protocol):
     """One transaction over the outbox and the webhook repositories."""

@@ -35,6 +35,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import parse_payload, token_from_url
 from cryptopay.core.money import KES, Money
+from cryptopay.core.observing import Observing
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
@@ -44,6 +45,7 @@ from cryptopay.core.payouts.model import Payout
 from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import NETWORKS, AddressFormat, rail_for
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
@@ -56,8 +58,10 @@ from cryptopay.core.testing.identity import InMemoryMerchants
 from cryptopay.core.testing.metrics import RecordingMetrics
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage, payments_uow
+from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries
 from cryptopay.core.testing.system import ManualClock, SequentialIds
+from cryptopay.core.testing.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookEndpoints
 
 __all__ = ["FakeChain", "FakeChainSender", "PaymentsStack", "SequentialDeriver"]
 
@@ -195,7 +199,9 @@ class PaymentsStack:
     def __init__(self, *, start: datetime | None = None, usdt_kes: str = "130", networks: Sequence[str] = ("tron",)):
         self.clock = ManualClock(start)
         self.ids = SequentialIds()
-        self.storage = payments_storage()
+        self.storage = payments_storage(
+            webhook_endpoints=InMemoryWebhookEndpoints(), webhook_deliveries=InMemoryWebhookDeliveries()
+        )
         self.uow = payments_uow(self.storage)
         self.ledger = Ledger(self.storage.ledger_store, clock=self.clock, ids=self.ids)
         self.rates = FixedRateSource("market", self.clock, {"USDT/KES": usdt_kes, "USDT/USD": "1"})
@@ -206,6 +212,7 @@ class PaymentsStack:
         self.mpesa = FakeMobileMoney(clock=self.clock)
         self.merchants = InMemoryMerchants()
         self.metrics = RecordingMetrics()
+        self.jobs = FakeQueue(JobRegistry(), self.clock)  # dead letters for the gauges (the stack runs no jobs)
         self.balance_queries = InMemoryBalanceQueries()
         self.balance_urls = BalanceUrls(
             result=f"{CALLBACK_BASE}/balance/result", timeout=f"{CALLBACK_BASE}/balance/timeout"
@@ -254,7 +261,20 @@ class PaymentsStack:
             balance_answers=self.balance_queries,
             float_baseline=self.mpesa.float_balance,  # the fake's opening float: funded outside the books
         )
-        self._scanners = {n: ChainScanner(c, self.cursors, start_block=c.head() + 1) for n, c in self.chains.items()}
+        self.observing = Observing(
+            uow=uow,
+            clock=clock,
+            ledger=ledger,
+            settling=self.settling,
+            webhooks=self.storage.unit_of_work,
+            metrics=self.metrics,
+            balances=self.balance_queries,
+            dead_letters=self.jobs,
+        )
+        self._scanners = {
+            n: ChainScanner(c, self.cursors, start_block=c.head() + 1, metrics=self.metrics)
+            for n, c in self.chains.items()
+        }
 
     # --- set-up -------------------------------------------------------------------------------------------------
     def add_merchant(

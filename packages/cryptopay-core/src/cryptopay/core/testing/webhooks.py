@@ -111,6 +111,9 @@ class InMemoryWebhookDeliveries:
         ]
         return sorted(found, key=lambda d: (d.created_at, d.id), reverse=True)[:limit]
 
+    def count(self, status: DeliveryStatus) -> int:
+        return sum(1 for d in self._deliveries.values() if d.status is status)
+
     def all(self) -> list[WebhookDelivery]:
         """Every delivery, oldest first (for tests)."""
         return sorted(self._deliveries.values(), key=lambda d: (d.created_at, d.id))

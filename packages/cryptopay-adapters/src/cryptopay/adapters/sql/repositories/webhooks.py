@@ -194,6 +194,11 @@ class SqlWebhookDeliveries:
                 _delivery(row) for row in conn.execute(query.order_by(c.created_at.desc(), c.id.desc()).limit(limit))
             ]
 
+    def count(self, status: DeliveryStatus) -> int:
+        query = sa.select(sa.func.count()).select_from(webhook_deliveries)
+        with reading(self._bind) as conn:
+            return int(conn.execute(query.where(webhook_deliveries.c.status == status.value)).scalar_one())
+
 
 def _delivery_row(delivery: WebhookDelivery) -> dict[str, Any]:
     return {name: getattr(delivery, name) for name in _DELIVERY_FIELDS} | {"status": delivery.status.value}

@@ -1,0 +1,152 @@
+"""Business gauges for alerting: payouts by state and age, settlements past their promise, float, dead letters.
+
+The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
+``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
+a backlog larger than that reads as ``limit``: an alert fires long before) and sets one gauge each.
+
+``Settling.overdue`` (settlements still paying after their ``complete_by``, cut-off + 2 hours) feeds
+``cryptopay_settlements_overdue`` and ``cryptopay_settlement_lag_seconds``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING
+
+import attrs
+from cryptopay.core import flows
+from cryptopay.core.errors import NotFound
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.payments._support import transaction
+from cryptopay.core.payouts.model import Payout, PayoutState
+from cryptopay.core.ports.monitoring import Metrics
+from cryptopay.core.ports.queue import DeadLetters
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock
+from cryptopay.core.settlement.model import SettlementState
+from cryptopay.core.settlement.service import Settling
+from cryptopay.core.webhooks.model import DeliveryStatus
+from cryptopay.core.webhooks.service import UowFactory as WebhookUowFactory
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+    from cryptopay.core.ports.reconciliation import BalanceQueryStore
+    from cryptopay.core.ports.webhooks import WebhookUnitOfWork
+
+__all__ = ["PENDING_PAYOUTS", "Measures", "Observing"]
+
+PENDING_PAYOUTS = (PayoutState.PLANNED, PayoutState.SUBMITTED, PayoutState.UNKNOWN)
+
+
+@attrs.frozen
+class Measures:
+    """What one ``measure`` read (also set as gauges)."""
+
+    payouts: dict[str, int]
+    oldest_payout_seconds: dict[str, float]
+    settlements_paying: int
+    settlements_overdue: int
+    settlement_lag_seconds: float
+    float_kes: float | None
+    webhook_dead_letters: int
+    jobs_dead: int | None
+
+
+class Observing:
+    """Reads the business state an operator is alerted on and sets the ``Metrics`` gauges."""
+
+    def __init__(
+        self,
+        *,
+        uow: PaymentsUowFactory,
+        clock: Clock,
+        ledger: Ledger,
+        settling: Settling,
+        webhooks: WebhookUowFactory,
+        metrics: Metrics,
+        dead_letters: DeadLetters | None = None,
+        balances: BalanceQueryStore | None = None,
+        limit: int = 10_000,
+    ) -> None:
+        self._uow, self._clock, self._ledger, self._settling = uow, clock, ledger, settling
+        self._webhooks = webhooks
+        self._metrics, self._dead, self._balances, self._limit = metrics, dead_letters, balances, limit
+
+    def measure(self) -> Measures:
+        """Read every measure once and set its gauge."""
+        now = self._clock.now()
+        counts, ages = self._payouts(now)
+        paying, overdue, lag = self._settlements(now)
+        measures = Measures(
+            payouts=counts,
+            oldest_payout_seconds=ages,
+            settlements_paying=paying,
+            settlements_overdue=overdue,
+            settlement_lag_seconds=lag,
+            float_kes=self._float(),
+            webhook_dead_letters=in_transaction(self._webhooks, _dead_letters),
+            jobs_dead=len(self._dead.dead_jobs(limit=self._limit)) if self._dead is not None else None,
+        )
+        self._export(measures)
+        return measures
+
+    def _payouts(self, now: datetime) -> tuple[dict[str, int], dict[str, float]]:
+        counts: dict[str, int] = {}
+        ages: dict[str, float] = {}
+        for state in PENDING_PAYOUTS:
+            found = transaction(self._uow, partial(_payouts_in, state=state, limit=self._limit))
+            counts[state.value] = len(found)
+            ages[state.value] = _oldest([p.created_at for p in found], now)
+        return counts, ages
+
+    def _settlements(self, now: datetime) -> tuple[int, int, float]:
+        paying = transaction(self._uow, lambda uow: uow.settlements.by_state(SettlementState.PAYING, limit=self._limit))
+        overdue = self._settling.overdue(now)
+        lag = max(((now - s.complete_by).total_seconds() for s in overdue), default=0.0)
+        return len(paying), len(overdue), lag
+
+    def _float(self) -> float | None:
+        """The float M-Pesa last reported (Account Balance, asked by each reconciliation run), less the payouts
+        the books completed since: the books' float moved by ``now - books_then``."""
+        answer = self._balances.latest_answered() if self._balances is not None else None
+        if answer is None or answer.available is None or answer.books is None:
+            return None
+        try:
+            books_now = self._ledger.balance(flows.FLOAT).posted
+        except NotFound:
+            books_now = answer.books
+        return float((answer.available + (books_now - answer.books)).amount)  # a gauge; the books keep Decimals
+
+    def _export(self, m: Measures) -> None:
+        gauge = self._metrics.gauge
+        for state, count in m.payouts.items():
+            gauge("cryptopay_payouts", count, about="payouts not yet final, by state", labels={"state": state})
+            age = m.oldest_payout_seconds[state]
+            gauge("cryptopay_payout_oldest_age_seconds", age, about=_ABOUT_AGE, labels={"state": state})
+        gauge("cryptopay_settlements_paying", m.settlements_paying, about="settlements whose payouts are not final")
+        gauge("cryptopay_settlements_overdue", m.settlements_overdue, about="settlements past cut-off + 2 hours")
+        gauge("cryptopay_settlement_lag_seconds", m.settlement_lag_seconds, about=_ABOUT_LAG)
+        if m.float_kes is not None:
+            gauge("cryptopay_float_kes", m.float_kes, about="M-Pesa float: last Account Balance plus book moves since")
+        gauge("cryptopay_webhook_dead_letters", m.webhook_dead_letters, about="webhook deliveries dead-lettered")
+        if m.jobs_dead is not None:
+            gauge("cryptopay_jobs_dead", m.jobs_dead, about="jobs that failed on every attempt")
+        gauge("cryptopay_observed_at_seconds", self._clock.now().timestamp(), about="when these gauges were read")
+
+
+_ABOUT_AGE = "age of the oldest payout in this state (0 when none)"
+_ABOUT_LAG = "how far the most overdue settlement is past its complete_by (0 when none)"
+
+
+def _dead_letters(uow: WebhookUnitOfWork) -> int:
+    return uow.webhook_deliveries.count(DeliveryStatus.DEAD)
+
+
+def _payouts_in(uow: PaymentsUnitOfWork, *, state: PayoutState, limit: int) -> list[Payout]:
+    return uow.payouts.by_state(state, limit=limit)
+
+
+def _oldest(times: Sequence[datetime], now: datetime) -> float:
+    return max(((now - t).total_seconds() for t in times), default=0.0)

@@ -1,0 +1,29 @@
+"""The worker's ``metrics.measure`` over the real composition root (SQLite): the business gauges' text file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptopay.adapters.bootstrap import Services, Settings, build
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    built = build(Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path / "data")}))
+    yield built
+    built.close()
+
+
+def test_the_scheduled_measure_writes_the_business_gauges(services: Services) -> None:
+    """One run writes business.prom with payouts by state, settlements overdue, dead letters and dead jobs."""
+    services.jobs["metrics.measure"]({})
+    text = (services.settings.data_dir / "metrics" / "business.prom").read_text()
+    for line in (
+        'cryptopay_payouts{state="unknown"} 0',
+        "cryptopay_settlements_overdue 0",
+        "cryptopay_webhook_dead_letters 0",
+        "cryptopay_jobs_dead 0",
+    ):
+        assert line in text

@@ -1,0 +1,64 @@
+"""The Prometheus alerting rules file loads, is well formed, and alerts only on metrics the project exports."""
+
+import re
+from pathlib import Path
+
+import yaml
+from cryptopay.core.money import USDT, Money
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+RULES = Path(__file__).resolve().parents[3] / "docs" / "alerts.rules.yml"
+REQUIRED = {
+    "CryptopayPayoutStuck",
+    "CryptopaySettlementOverdue",
+    "CryptopayFloatLow",
+    "CryptopayScannerLag",
+    "CryptopayReconciliationDifference",
+    "CryptopayWebhookDeadLetters",
+}
+_DURATION = re.compile(r"\d+[smhd]")
+_METRIC = re.compile(r"\bcryptopay_[a-z_]+\b")
+_HTTP = {"cryptopay_http_requests_total", "cryptopay_http_request_duration_seconds"}  # the API's own /metrics
+
+
+def rules() -> list[dict]:
+    document = yaml.safe_load(RULES.read_text())
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def exported_by_a_working_day() -> set[str]:
+    """Every gauge name the use cases set on a day with a payout, a float answer, a scan and a reconciliation."""
+    stack = PaymentsStack()
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile)
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    stack.settling.run_settlements()
+    stack.payouts.submit_payouts()
+    stack.float_balance.ask()
+    stack.deliver_callbacks()
+    stack.payouts.report_overdue_payouts()
+    stack.reconciliation.reconcile_and_alert()
+    stack.observing.measure()
+    return {name for name, _labels in stack.metrics.values} | _HTTP
+
+
+def test_every_rule_is_well_formed() -> None:
+    """Each rule has a unique alert name, an expression, a duration, a severity and a summary."""
+    found = rules()
+    names = [rule["alert"] for rule in found]
+    assert len(names) == len(set(names)) and set(names) >= REQUIRED
+    for rule in found:
+        assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
+        assert _DURATION.fullmatch(rule["for"]) and rule["labels"]["severity"] in {"page", "warning"}
+        assert rule["annotations"]["summary"] and rule["expr"].count("(") == rule["expr"].count(")")
+
+
+def test_every_alert_watches_a_metric_the_project_exports() -> None:
+    """No alert can stay silent for want of its metric: each metric named in an expression is set by the code."""
+    exported = exported_by_a_working_day()
+    for rule in rules():
+        watched = set(_METRIC.findall(rule["expr"]))
+        assert watched and watched <= exported, (rule["alert"], watched - exported)

@@ -1,0 +1,65 @@
+"""Business gauges: payouts by state and age, settlements past their promise, dead letters, scanner lag."""
+
+from datetime import UTC, datetime, timedelta
+
+import attrs
+from cryptopay.core.money import USDT, Money
+from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.webhooks.model import DeliveryStatus, WebhookDelivery
+
+AFTER_CUTOFF = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # Monday 17:30 in Nairobi; the cut-off was 14:00 UTC
+
+
+def settled(stack: PaymentsStack) -> None:
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    stack.clock.set(AFTER_CUTOFF)
+    stack.settling.run_settlements()
+
+
+def test_a_planned_payout_and_its_settlement_are_measured_and_the_overdue_one_counted(stack: PaymentsStack) -> None:
+    """Three hours after the run: one planned payout 3 h old, one settlement 1 h past its complete_by."""
+    settled(stack)
+    stack.clock.set(AFTER_CUTOFF + timedelta(hours=3))
+    measures = stack.observing.measure()
+    assert measures.payouts == {"planned": 1, "submitted": 0, "unknown": 0}
+    assert measures.oldest_payout_seconds["planned"] == 3 * 3600
+    assert (measures.settlements_paying, measures.settlements_overdue) == (1, 1)
+    assert measures.settlement_lag_seconds == 5400  # 17:30 UTC less complete_by (14:00 + 2 h)
+    assert stack.metrics.get("cryptopay_payouts", state="planned") == 1
+    assert stack.metrics.get("cryptopay_settlements_overdue") == 1
+
+
+def test_a_settlement_within_its_two_hours_is_not_overdue(stack: PaymentsStack) -> None:
+    """Before cut-off + 2 hours a paying settlement is counted as paying, not overdue, and lags by nothing."""
+    settled(stack)
+    measures = stack.observing.measure()
+    assert (measures.settlements_paying, measures.settlements_overdue, measures.settlement_lag_seconds) == (1, 0, 0)
+
+
+def test_dead_webhook_deliveries_are_counted(stack: PaymentsStack) -> None:
+    """A dead-lettered delivery shows in ``cryptopay_webhook_dead_letters``; a pending one does not."""
+    now = stack.clock.now()
+    with stack.storage.unit_of_work() as uow:
+        uow.webhook_deliveries.add(WebhookDelivery.new("whd_1", "whe_1", "m1", "evt_1", "invoice.paid", "{}", at=now))
+        dead = WebhookDelivery.new("whd_2", "whe_1", "m1", "evt_2", "invoice.paid", "{}", at=now)
+        uow.webhook_deliveries.add(attrs.evolve(dead, status=DeliveryStatus.DEAD))
+    assert stack.observing.measure().webhook_dead_letters == 1
+    assert stack.metrics.get("cryptopay_webhook_dead_letters") == 1
+
+
+def test_the_scanner_reports_how_far_behind_the_head_it_is() -> None:
+    """A scanner stepping at most 2 blocks with 5 new ones stays 3 behind, then catches up to 0."""
+    stack = PaymentsStack()
+    chain = stack.chains["tron"]
+    for _ in range(5):
+        chain.mine()
+    from cryptopay.core.scanning import ChainScanner
+
+    scanner = ChainScanner(chain, stack.cursors, start_block=chain.head() - 4, max_blocks=2, metrics=stack.metrics)
+    scanner.step([], lambda transfers: None)
+    assert stack.metrics.get("cryptopay_scanner_lag_blocks", network="tron") == 3
+    scanner.step([], lambda transfers: None)
+    scanner.step([], lambda transfers: None)
+    assert stack.metrics.get("cryptopay_scanner_lag_blocks", network="tron") == 0
