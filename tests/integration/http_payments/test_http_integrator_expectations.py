@@ -42,3 +42,14 @@ def test_the_callers_token_works_for_the_merchant_it_just_created(client, auth):
     store = client.put(f"/v1/merchants/{created.json['id']}/store", json={"rails": ["usdt-tron"]}, headers=headers)
     assert store.status_code == 200, store.json
     assert client.get("/v1/me", headers=headers).json["merchant_id"] == created.json["id"]
+
+
+def test_the_openapi_document_has_an_event_catalogue_with_a_schema_per_event(client):
+    """Every webhook event type is in the document's webhooks section; invoice events promise order_id and metadata."""
+    from cryptopay.core.webhooks import WEBHOOK_EVENTS
+
+    catalogue = client.get("/openapi.json").json["webhooks"]
+    assert set(catalogue) == set(WEBHOOK_EVENTS)
+    body = catalogue["invoice.settled"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["type"] == {"const": "invoice.settled"}
+    assert {"order_id", "metadata"} <= set(body["properties"]["data"]["required"])

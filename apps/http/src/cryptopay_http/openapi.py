@@ -350,6 +350,33 @@ HTTP_DESCRIPTIONS = {
 }
 
 
+_EVENTS: dict[str, dict[str, Any]] = {}
+
+
+def register_event(name: str, data: dict[str, Any], summary: str) -> None:
+    """Add a webhook event type to the document's ``webhooks`` catalogue, with the schema of its ``data``."""
+    _EVENTS[name] = {"summary": summary, "data": data}
+
+
+def _event_operations() -> dict[str, Any]:
+    """OpenAPI 3.1 ``webhooks``: one POST per event type, its body the signed envelope around the event's data."""
+    operations: dict[str, Any] = {}
+    for name, event in sorted(_EVENTS.items()):
+        envelope = {
+            "type": "object",
+            "properties": {
+                "type": {"const": name},
+                "timestamp": {"type": "string", "format": "date-time"},
+                "data": event["data"],
+            },
+            "required": ["type", "timestamp", "data"],
+        }
+        body = {"required": True, "content": {"application/json": {"schema": envelope}}}
+        answer = {"2XX": {"description": "Received (any other answer is retried for about three days)"}}
+        operations[name] = {"post": {"summary": event["summary"], "requestBody": body, "responses": answer}}
+    return operations
+
+
 _INTERNAL = "internal"  # a tag for routes outside the public API (M-Pesa's callbacks: Safaricom calls them)
 
 
@@ -370,5 +397,6 @@ def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
+        "webhooks": _event_operations(),
         "components": {"schemas": components, "securitySchemes": _SECURITY_SCHEMES},
     }

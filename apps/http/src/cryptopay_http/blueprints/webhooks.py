@@ -9,6 +9,7 @@ delivery log pages through every delivery, newest first, one keyset query per pa
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
@@ -28,7 +29,7 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import audit_security, check_step_up, not_found, require, step_up
 from cryptopay_http.convert import json_response, limits, read_body
-from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.openapi import PageOf, operation, register_event
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, check_tenant, webhooks
 from cryptopay_http.query import MERCHANT_ID, enum_param, id_param, query
@@ -132,6 +133,27 @@ class DeliveryDetailView:
     delivery: DeliveryView
     body: str
     attempts: list[AttemptView]
+
+
+def _event_data(name: str) -> dict[str, Any]:
+    """The ``data`` of an event: invoice events name the invoice, the shop's order and notes, and the state."""
+    if not name.startswith("invoice."):
+        return {"type": "object", "properties": {"merchant_id": {"type": "string"}}}
+    strings = {"type": "object", "additionalProperties": {"type": "string"}}
+    properties = {
+        "invoice_id": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"},
+        "order_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "metadata": strings,
+        "state": {"type": "string"},
+        "exception": {"type": "string"},
+        "due": {**strings, "description": "invoice.created: the amount due per rail key"},
+    }
+    return {"type": "object", "properties": properties, "required": ["invoice_id", "at", "order_id", "metadata"]}
+
+
+for _name in WEBHOOK_EVENTS:
+    register_event(_name, _event_data(_name), f"The {_name} event, signed with the endpoint's secret")
 
 
 def _endpoint(endpoint_id: str) -> WebhookEndpoint:
