@@ -9,12 +9,12 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint typecheck unit bench-ledger bench-chains bench-api chaos clean
+.PHONY: help setup demo test lint typecheck unit bench-ledger bench-chains bench-api bench-settlement chaos clean
 
 help:
 	@echo "make demo   - run the end-to-end demo on the embedded defaults"
 	@echo "make test   - lint, type checks, import contracts and the whole test suite (real PostgreSQL/Redis/anvil)"
-	@echo "make bench-ledger | bench-chains | bench-api - benchmarks (print figures, never assert timings)"
+	@echo "make bench-ledger | bench-chains | bench-api | bench-settlement - benchmarks (print figures, never assert timings)"
 	@echo "make chaos  - kill processes, crash the database, pause Redis while invoices are paid; check the money"
 
 $(VENV)/.synced: pyproject.toml uv.lock $(MEMBERS)
@@ -55,6 +55,9 @@ bench-chains: setup
 
 bench-api: setup
 	scripts/with-services.sh $(BIN)/python tests/bench/bench_api.py
+
+bench-settlement: setup
+	scripts/with-services.sh $(BIN)/python tests/bench/bench_settlement.py
 
 CHAOS_SEEDS ?= 1
 CHAOS_SETUPS ?= postgres-rq sqlite-inline

@@ -116,6 +116,8 @@ def test_one_settlement_per_merchant_and_cut_off(storage):
     with storage.unit_of_work() as uow:
         assert uow.settlements.get("stl_1") == settlement(1, NOW)
         assert uow.settlements.last_for("m1").id == "stl_2" and uow.settlements.last_for("m9") is None
+        each = uow.settlements.last_for_each(["m1", "m2", "m9"])
+        assert {m: s.id for m, s in each.items()} == {"m1": "stl_2", "m2": "stl_3"}
         assert [s.id for s in uow.settlements.by_state(SettlementState.PAYING)] == ["stl_1", "stl_3"]
         assert [s.id for s in uow.settlements.list_for_merchant("m1", after="stl_1", limit=5)] == ["stl_2"]
 
@@ -146,6 +148,9 @@ def test_payouts_are_found_by_every_id_mpesa_echoes(storage):
         assert [p.id for p in uow.payouts.by_state(PayoutState.PLANNED)] == ["po_2"]
         assert [p.id for p in uow.payouts.for_settlement("stl_1")] == ["po_1", "po_2"]
         assert [p.id for p in uow.payouts.to_destination("254700000000", since=NOW)] == ["po_2"]
+        both = uow.payouts.to_destinations(["254700000000", payout(1).destination, "254799999999"], since=NOW)
+        assert [p.id for p in both] == ["po_1", "po_2"]
+        assert uow.payouts.to_destinations(["254700000000"], since=NOW + timedelta(seconds=2)) == []
 
 
 class SqlPaymentsStack(PaymentsStack):

@@ -28,13 +28,15 @@ def _notices(audit: InMemoryAuditLog) -> list[dict[str, str]]:
 
 
 def test_the_old_phone_gets_an_sms_naming_the_new_destination_masked():
-    """The old number receives one SMS with the new number masked and what to do; the message id is audited."""
+    """The old number receives one SMS (one part) with the new number masked and what to do, and none of the text the
+    changer typed (a renamed business cannot phish the owner); the message id is audited."""
     sms = InMemorySms()
     merchants, audit, owner = _merchants(sms)
     merchant = merchants.create(owner, business_name="Duka", settlement=OLD)
-    merchants.update(merchant, settlement=NEW, actor="user:usr_1")
+    merchants.update(merchant, business_name="Call 0733000111 for help", settlement=NEW, actor="user:usr_1")
     (notice,) = sms.sent_to("0712345678")
-    assert "ending 999" in notice.text and "Not you?" in notice.text and "0799999999" not in notice.text
+    assert "ending 999" in notice.text and "Not you?" in notice.text and len(notice.text) <= 160
+    assert "0799999999" not in notice.text and "0733000111" not in notice.text
     assert sms.sent_to("0799999999") == []
     assert _notices(audit) == [{"outcome": "sent", "message_id": "mem-1", "to": "2547******78"}]
 

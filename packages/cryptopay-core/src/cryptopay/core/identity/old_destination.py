@@ -1,7 +1,7 @@
 """The old payout phone is told by SMS when a merchant's payout destination changes (#12 finding 4).
 
-Whoever took over an account and moved the payouts would also receive the owner's email; the old M-Pesa number is
-the one channel they do not control. The text names the new destination masked, when money starts going there,
+Whoever took over the login may hold the owner's mailbox too; the old M-Pesa number is the one channel they are
+least likely to control. The text names the new destination masked, when money starts going there,
 and what to do if the change was not the owner's. Sending is best effort (the change is already stored and cools
 off), and its outcome, sent with the provider's message id, skipped (no phone, no SMS provider) or failed, is one
 audit record ``merchant.old_destination_notified``.
@@ -9,9 +9,13 @@ audit record ``merchant.old_destination_notified``.
 >>> from datetime import datetime, timezone
 >>> from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
 >>> new = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254799999999")
->>> text = notice_text("Duka", new, datetime(2026, 12, 6, 9, 30, tzinfo=timezone.utc))
->>> "From 2026-12-06 09:30 UTC they go to the M-Pesa number ending 999" in text, len(text) <= 2 * 160
-(True, True)
+>>> text = notice_text(new, datetime(2026, 12, 6, 9, 30, tzinfo=timezone.utc))
+>>> import textwrap
+>>> print(textwrap.fill(text, 100))
+cryptopay: your payouts move from this number to the M-Pesa number ending 999 on 06 Dec 09:30 UTC.
+Not you? Change your password and call support now.
+>>> len(text) <= 160
+True
 """
 
 from __future__ import annotations
@@ -39,13 +43,16 @@ _KINDS = {
 }
 
 
-def notice_text(business_name: str, new: SettlementProfile, ready_at: datetime | None) -> str:
-    """The SMS to the old number: the new destination masked, from when, and what to do if it was not the owner."""
-    when = ready_at.strftime("%Y-%m-%d %H:%M UTC") if ready_at else "now"
+def notice_text(new: SettlementProfile, ready_at: datetime | None) -> str:
+    """The SMS to the old number (one 160-character part): the new destination masked, from when, and what to do.
+
+    It carries nothing the account holder typed (not even the business name): whoever changed the destination could
+    have chosen that text, and this message must not become their channel to the real owner.
+    """
+    when = ready_at.strftime("%d %b %H:%M UTC") if ready_at else "now"
     return (
-        f"cryptopay: payouts of {business_name} will no longer come to this number. "
-        f"From {when} they go to {_KINDS[new.method]} ending {new.destination[-3:]}. "
-        "Not you? Log in, change your password and call support before then."
+        f"cryptopay: your payouts move from this number to {_KINDS[new.method]} ending {new.destination[-3:]} "
+        f"on {when}. Not you? Change your password and call support now."
     )
 
 
@@ -63,7 +70,7 @@ def notify_old_destination(
             "to": mask_msisdn(before.destination),
         }
     else:
-        text = notice_text(merchant.business_name, merchant.settlement, merchant.destination_ready_at)
+        text = notice_text(merchant.settlement, merchant.destination_ready_at)
         details = {**_send(sms, SmsMessage(before.destination, text)), "to": mask_msisdn(before.destination)}
     audit.append(AuditEvent(_ACTOR, ACTION, f"merchant:{merchant.id}", clock.now(), details))
 

@@ -409,6 +409,10 @@ class Ledger:
             raise NotFound(f"no ledger account {code!r}")
         return found[0]
 
+    def balances(self, codes: Sequence[str]) -> dict[str, AccountBalance]:
+        """The balances of ``codes`` in one read (accounts that do not exist are absent)."""
+        return {b.account.code: b for b in self._store.balances(list(codes))} if codes else {}
+
     def trial_balance(self) -> dict[str, Decimal]:
         """Sum of debits less credits per asset over all accounts: zero for every asset, always."""
         sums: dict[str, Decimal] = defaultdict(Decimal)

@@ -16,7 +16,7 @@ Rules the SQL adapter must keep (the in-memory fakes in ``cryptopay.core.testing
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -144,6 +144,10 @@ class SettlementRepository(Protocol):
         """The merchant's settlement with the latest cut-off."""
         ...
 
+    def last_for_each(self, merchant_ids: Sequence[str]) -> dict[str, Settlement]:
+        """``last_for`` of many merchants in one read (merchants never settled are absent): a run's page at a time."""
+        ...
+
     def by_state(self, state: SettlementState, *, limit: int = 100) -> list[Settlement]:
         """Settlements in ``state``, oldest cut-off first."""
         ...
@@ -196,6 +200,10 @@ class PayoutRepository(Protocol):
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         """Payouts to ``destination`` created at or after ``since`` (for the recipient's daily limit)."""
+        ...
+
+    def to_destinations(self, destinations: Sequence[str], *, since: datetime) -> list[Payout]:
+        """``to_destination`` for many destinations in one read."""
         ...
 
 

@@ -14,7 +14,7 @@ Only USDT is converted (``settle_asset``): ``flows.convert_for_settlement`` keys
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -23,8 +23,9 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.identity.model import Merchant
 from cryptopay.core.kyc.limits import day_bounds
-from cryptopay.core.ledger import Ledger
+from cryptopay.core.ledger import AccountBalance, Ledger
 from cryptopay.core.money import KES, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
 from cryptopay.core.payments.crediting import retry_clawbacks
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = ["COMPLETE_WITHIN", "SettlementRun", "Settling"]
 
 COMPLETE_WITHIN = timedelta(hours=2)
+_PAGE = 200
+_QUOTE_MARGIN = timedelta(seconds=5)  # a quote this close to expiry is renewed before a settlement uses it
 _ACTOR = "system:settlement"
 
 
@@ -82,10 +85,20 @@ class Settling:
     def run_settlements(
         self, now: datetime | None = None, *, merchant_id: str | None = None, dry_run: bool = False
     ) -> list[SettlementRun]:
-        """Settle every merchant (or one) whose cut-off has passed; ``dry_run`` plans without writing anything."""
+        """Settle every merchant (or one) whose cut-off has passed; ``dry_run`` plans without writing anything.
+
+        Merchants are read a page at a time, each page's merchants, last settlements, balances and (dry run)
+        payouts of the day in one query each, and one quote serves the run until it expires: a run over 10,000
+        merchants is a few hundred reads, not tens of thousands. Each settlement re-reads what it moves under
+        lock in its own transaction, so the page's reads only decide who is due."""
         moment = now or self._clock.now()
-        stores = [self._store(merchant_id)] if merchant_id else list(self._stores())
-        return [self._guarded(store, moment, dry_run) for store in stores]
+        quotes = _RunQuotes(self._pricer, Pair(self._asset, KES), self._clock)
+        pages = [(None, [self._store(merchant_id)])] if merchant_id else self._store_pages()
+        runs: list[SettlementRun] = []
+        for after, stores in pages:
+            page = self._read_page(stores, after, moment, dry_run)
+            runs += [self._guarded(store, page, moment, dry_run, quotes) for store in stores]
+        return runs
 
     def overdue(self, now: datetime | None = None) -> list[Settlement]:
         """Settlements still paying after their ``complete_by``: for alerts and the ops dashboard."""
@@ -104,42 +117,71 @@ class Settling:
 
     # --- one merchant --------------------------------------------------------------------------------------------
 
-    def _guarded(self, store: StoreSettings, now: datetime, dry_run: bool) -> SettlementRun:
+    def _guarded(
+        self, store: StoreSettings, page: _Page, now: datetime, dry_run: bool, quotes: _RunQuotes
+    ) -> SettlementRun:
         """One merchant's run; its refusal (no rate, a bad profile) is reported and does not stop the others."""
         try:
-            return self._run_one(store, now, dry_run)
+            return self._run_one(store, page, now, dry_run, quotes)
         except CryptopayError as error:
             return SettlementRun(store.merchant_id, f"{error.code}: {error.message}", dry_run=dry_run)
 
-    def _run_one(self, store: StoreSettings, now: datetime, dry_run: bool) -> SettlementRun:
+    def _run_one(
+        self, store: StoreSettings, page: _Page, now: datetime, dry_run: bool, quotes: _RunQuotes
+    ) -> SettlementRun:
         merchant_id = store.merchant_id
-        policy = self.policy_for(store, now)
-        if cooling := self._cooling_until(merchant_id, now):
+        merchant = page.merchants.get(merchant_id)
+        policy = self._policy(store, merchant, now)
+        if cooling := _cooling_until(merchant, now):
             return SettlementRun(merchant_id, f"the new payout destination cools off until {cooling}; payouts wait")
         if policy.method is SettlementMethod.BANK:
             return SettlementRun(merchant_id, "bank settlements are not automated: an operator pays them")
         cutoff = _cutoff(policy, now)
-        last = transaction(self._uow, lambda uow: uow.settlements.last_for(merchant_id))
+        last = page.last.get(merchant_id)
         if last is not None and not policy.is_due(last.cutoff, now):
             return SettlementRun(merchant_id, f"not due: settled at the cut-off of {last.cutoff.isoformat()}")
         if last is not None and (stuck := transaction(self._uow, lambda uow: _awaiting_operator(uow, last.id))):
             # Re-planning the released shillings would fail the same way on every run (wrong number, bad credentials).
             why = f"{stuck.result_code}: {stuck.result_desc}" if stuck.result_code else "failed"
             return SettlementRun(merchant_id, f"payout {stuck.id} failed ({why}); an operator retries it first")
-        funds = transaction(self._uow, lambda uow: self._funds(uow, merchant_id))
-        quote = self._pricer.quote(Pair(self._asset, KES)) if funds.crypto.is_positive() else None
+        funds = page.funds(merchant_id, self._asset)
+        quote = quotes.current() if funds.crypto.is_positive() else None
         if dry_run:
-            plan = self._plan(funds, policy, quote, transaction(self._uow, lambda uow: _paid_today(uow, policy, now)))
+            plan = self._plan(funds, policy, quote, page.paid_today(policy.destination))
             return SettlementRun(merchant_id, plan.reason, plan=plan, dry_run=True)
         return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quote))
 
-    def _cooling_until(self, merchant_id: str, now: datetime) -> str | None:
-        """When a newly set payout destination may receive money, if that is still ahead (a stolen login's
-        redirected payouts wait, and the owner, told of the change, can stop them)."""
-        merchant = self._merchants.get(merchant_id)
-        if merchant is None or merchant.destination_ready_at is None or not merchant.destination_cooling(now):
-            return None
-        return merchant.destination_ready_at.isoformat()
+    def _policy(self, store: StoreSettings, merchant: Merchant | None, at: datetime) -> SettlementPolicy:
+        if merchant is None:
+            raise NotFound(f"no merchant {store.merchant_id}")
+        return SettlementPolicy.from_profile(
+            merchant.settlement, cutoff=store.cutoff, weekday=store.weekday, charges=store.payout_charges(at)
+        )
+
+    def _read_page(self, stores: Sequence[StoreSettings], after: str | None, now: datetime, dry_run: bool) -> _Page:
+        """The page's merchants, last settlements, balances and (dry run) payouts of the day: one read each."""
+        ids = [s.merchant_id for s in stores]
+        merchants = self._merchants_of(ids, after)
+        last = transaction(self._uow, lambda uow: uow.settlements.last_for_each(ids))
+        codes = [flows.merchant_liability(m, asset) for m in ids for asset in (self._asset, KES)]
+        balances = self._ledger.balances(codes)
+        paid: list[Payout] = []
+        if dry_run:
+            destinations = [m.settlement.destination for m in merchants.values()]
+            since, _ = day_bounds(now)
+            paid = transaction(self._uow, lambda uow: uow.payouts.to_destinations(destinations, since=since))
+        return _Page(merchants, last, balances, paid)
+
+    def _merchants_of(self, ids: Sequence[str], after: str | None) -> dict[str, Merchant]:
+        """The merchants of a page of stores listed after ``after`` (both listed by id): one listing of as many
+        merchants after the same key, then any the listing missed (merchants without a store) one by one."""
+        wanted = set(ids)
+        listed = self._merchants.list(after=after, limit=len(ids)) if after is not None or len(ids) > 1 else []
+        found = {m.id: m for m in listed if m.id in wanted}
+        for missing in wanted - found.keys():
+            if (merchant := self._merchants.get(missing)) is not None:
+                found[missing] = merchant
+        return found
 
     def _settle(
         self,
@@ -283,15 +325,60 @@ class Settling:
             raise NotFound(f"merchant {merchant_id} has no store settings")
         return store
 
-    def _stores(self) -> Iterator[StoreSettings]:
+    def _store_pages(self) -> Iterator[tuple[str | None, list[StoreSettings]]]:
+        """Pages of stores by merchant id, each with the key it was listed after."""
         after: str | None = None
         while page := transaction(self._uow, partial(_stores_page, after=after)):
-            yield from page
+            yield after, page
             after = page[-1].merchant_id
 
 
 def _stores_page(uow: PaymentsUnitOfWork, *, after: str | None) -> list[StoreSettings]:
-    return uow.stores.list(after=after, limit=100)
+    return uow.stores.list(after=after, limit=_PAGE)
+
+
+def _cooling_until(merchant: Merchant | None, now: datetime) -> str | None:
+    """When a newly set payout destination may receive money, if that is still ahead (a stolen login's
+    redirected payouts wait, and the owner, told of the change, can stop them)."""
+    if merchant is None or merchant.destination_ready_at is None or not merchant.destination_cooling(now):
+        return None
+    return merchant.destination_ready_at.isoformat()
+
+
+@attrs.frozen
+class _Page:
+    """What a page of merchants' runs read up front."""
+
+    merchants: dict[str, Merchant]
+    last: dict[str, Settlement]
+    balances: dict[str, AccountBalance]
+    paid: list[Payout]
+
+    def funds(self, merchant_id: str, asset: Asset) -> _Funds:
+        crypto = self.balances.get(flows.merchant_liability(merchant_id, asset))
+        shillings = self.balances.get(flows.merchant_liability(merchant_id, KES))
+        return _Funds(
+            crypto.available if crypto is not None else Money.zero(asset),
+            shillings.available if shillings is not None else Money.zero(KES),
+        )
+
+    def paid_today(self, destination: str) -> Money:
+        """What ``destination`` has received or has in flight today (failed payouts excluded)."""
+        mine = (p.amount for p in self.paid if p.destination == destination and p.state is not PayoutState.FAILED)
+        return sum(mine, Money.zero(KES))
+
+
+class _RunQuotes:
+    """One locked quote for a run's conversions, renewed once it expires (not one quote row per merchant)."""
+
+    def __init__(self, pricer: Quoter, pair: Pair, clock: Clock) -> None:
+        self._pricer, self._pair, self._clock = pricer, pair, clock
+        self._quote: Quote | None = None
+
+    def current(self) -> Quote:
+        if self._quote is None or self._quote.expires_at <= self._clock.now() + _QUOTE_MARGIN:
+            self._quote = self._pricer.quote(self._pair)
+        return self._quote
 
 
 def _cutoff(policy: SettlementPolicy, now: datetime) -> datetime:

@@ -15,7 +15,7 @@ units of work are all-or-nothing (a failed use case leaves every repository as i
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -201,6 +201,10 @@ class InMemorySettlements(_ById):
         mine = [s for s in self._all() if s.merchant_id == merchant_id]
         return _copy(max(mine, key=lambda s: s.cutoff)) if mine else None
 
+    def last_for_each(self, merchant_ids: Sequence[str]) -> dict[str, Settlement]:
+        found = (self.last_for(merchant_id) for merchant_id in merchant_ids)
+        return {s.merchant_id: s for s in found if s is not None}
+
     def by_state(self, state: SettlementState, *, limit: int = 100) -> list[Settlement]:
         found = sorted((s for s in self._all() if s.state is state), key=lambda s: (s.cutoff, s.id))
         return [_copy(s) for s in found[:limit]]
@@ -261,6 +265,10 @@ class InMemoryPayouts(_ById):
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         return self._sorted(p for p in self._all() if p.destination == destination and p.created_at >= since)
+
+    def to_destinations(self, destinations: Sequence[str], *, since: datetime) -> list[Payout]:
+        wanted = set(destinations)
+        return self._sorted(p for p in self._all() if p.destination in wanted and p.created_at >= since)
 
     def all(self) -> list[Payout]:
         """Every payout, oldest first (for tests)."""

@@ -7,6 +7,7 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -260,6 +261,12 @@ class SqlSettlements(_Documents[Settlement]):
         latest = sa.select(sa.func.max(settlements.c.cutoff)).where(mine).scalar_subquery()
         return self._one(mine, settlements.c.cutoff == latest)
 
+    def last_for_each(self, merchant_ids: Sequence[str]) -> dict[str, Settlement]:
+        c = settlements.c
+        latest = sa.select(c.merchant_id, sa.func.max(c.cutoff)).where(c.merchant_id.in_(merchant_ids))
+        newest = sa.tuple_(c.merchant_id, c.cutoff).in_(latest.group_by(c.merchant_id))
+        return {s.merchant_id: s for s in self._select(c.merchant_id.in_(merchant_ids), newest)}
+
     def by_state(self, state: SettlementState, *, limit: int = 100) -> list[Settlement]:
         return self._select(settlements.c.state == state.value, order=("cutoff", "id"), limit=limit)
 
@@ -336,6 +343,10 @@ class SqlPayouts(_Documents[Payout]):
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         return self._select(payouts.c.destination == destination, payouts.c.created_at >= since, order=_BY_AGE)
+
+    def to_destinations(self, destinations: Sequence[str], *, since: datetime) -> list[Payout]:
+        wanted = payouts.c.destination.in_(destinations)
+        return self._select(wanted, payouts.c.created_at >= since, order=_BY_AGE)
 
 
 class SqlRefunds(_Documents[Refund]):
