@@ -251,3 +251,14 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
     ]:
         with pytest.raises(InvalidInput, match=name):
             Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), name: value})
+
+
+@pytest.mark.parametrize("sources", [",", " , ", "0.0.0.0/0", "::/0", "0.0.0.0/1,128.0.0.0/1", "10.0.0.0/8"])
+def test_a_daraja_allowlist_that_names_no_network_or_vouches_for_everyone_is_refused(tmp_path, sources):
+    """Commas alone (no network: any source) or networks wider than /16 (IPv6 /32) cannot pass as the allowlist
+    production requires: a vouched source skips the rate limit and gets its unknown-token answers kept."""
+    from cryptopay.core.errors import InvalidInput
+
+    env = {**PRODUCTION, "CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": sources}
+    with pytest.raises(InvalidInput, match="CRYPTOPAY_DARAJA_CALLBACK_SOURCES"):
+        Settings.from_env(env)
