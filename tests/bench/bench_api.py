@@ -1,6 +1,6 @@
 """``make bench-api``: the API on its production server and PostgreSQL vs a bare Flask endpoint on the same server.
 
-Starts the FX simulator (in this process), a throw-away PostgreSQL database, ``cryptopay-http`` (the production
+Starts the FX simulator (a process of its own), a throw-away PostgreSQL database, ``cryptopay-http`` (the production
 server, as ``cryptopay serve`` runs it) and a bare Flask app on the same server kind with the same workers and
 threads. Then drives both with an open-loop load (every user 1 request per second, latency from the scheduled send
 time; see ``loadgen.py``): invoice reads with an API key at 200 and 1,000 users, the bare endpoint at 1,000 users,
@@ -30,8 +30,6 @@ from pathlib import Path
 import httpx
 import psycopg
 from cryptopay.adapters.evm.keys import account_xpub
-from cryptopay.sandbox._server import serve_in_thread
-from cryptopay.sandbox.fx import FxSimulatorState, create_fx_simulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import Case, Result, run_case
@@ -183,15 +181,21 @@ def _table(results: list[Result]) -> None:
 def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     (workdir / "bare_app.py").write_text(BARE_APP)
-    fx_state = FxSimulatorState()
-    with serve_in_thread(create_fx_simulator(fx_state)) as fx, _database() as database_url:
+    fx_port = _free_port()
+    fx_url = f"http://127.0.0.1:{fx_port}"
+    fx_command = [str(BIN / "cryptopay"), "sandbox", "fx", "--port", str(fx_port)]
+    # The FX simulator runs in a process of its own: in this one it would share the GIL with the load generator.
+    with (
+        _process(fx_command, dict(os.environ), workdir / "fx.log", f"{fx_url}/_sandbox/fx/state"),
+        _database() as database_url,
+    ):
         env = {
             **os.environ,
             "CRYPTOPAY_DATA_DIR": str(workdir),
             "CRYPTOPAY_DATABASE_URL": database_url,
             "CRYPTOPAY_TOKEN_SECRET": secrets.token_urlsafe(48),
             "CRYPTOPAY_COOKIE_SECURE": "false",
-            "CRYPTOPAY_FX_SANDBOX_URL": fx.url,
+            "CRYPTOPAY_FX_SANDBOX_URL": fx_url,
             "CRYPTOPAY_ETHEREUM_RPC_URL": "http://127.0.0.1:9/unused",
             "CRYPTOPAY_EVM_XPUB": account_xpub(MNEMONIC),
             "CRYPTOPAY_RATE_LIMIT": "1000000",  # one busy key would otherwise be throttled (right, but not measured)

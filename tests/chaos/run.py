@@ -465,7 +465,21 @@ class ChaosRun:
             if invoice["state"] != "settled":
                 self.findings.append(f"invoice {invoice_id} ended {invoice['state']}")
         trial = self.stack.cli("ledger", "trial-balance", "--json", check=False)
-        reconcile = self.stack.cli("reconcile", "--json", check=False)
+        # Reconcile against M-Pesa's own record: the sandbox's statement export and its float (opening 10,000,000).
+        base = self.stack.manifest["daraja"]["base_url"]
+        statement = self.stack.workdir / "mpesa-statement.csv"
+        statement.write_text(httpx.get(f"{base}/sandbox/statement", timeout=30).text)
+        reconcile = self.stack.cli(
+            "reconcile",
+            "--json",
+            "--mpesa-statement",
+            str(statement),
+            "--mpesa-balance",
+            daraja["float"],
+            "--float-baseline",
+            "10000000",
+            check=False,
+        )
         audit = self.stack.cli("audit", "verify", check=False)
         for name, done in (("trial balance", trial), ("reconcile", reconcile), ("audit chain", audit)):
             if done.returncode != 0:

@@ -14,6 +14,7 @@ from cryptopay.core.system import NAIROBI
 
 __all__ = ["amount_of", "code_of", "items_of", "moment_of", "pairs_of", "phone_in_party", "text_of"]
 
+_CODE_DIGITS = 30  # a result code is a few digits; past this it stays text, never converted
 _TIME_FORMATS = ("%Y%m%d%H%M%S", "%d.%m.%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 
 
@@ -36,8 +37,8 @@ def code_of(value: Any) -> str | None:
         number = Decimal(text)
     except ArithmeticError:
         return text
-    if number.is_finite() and number == number.to_integral_value():
-        return str(int(number))
+    if number.is_finite() and number.adjusted() < _CODE_DIGITS and number == number.to_integral_value():
+        return str(int(number))  # bounded first: int() of 1E+999999 would take minutes
     return text
 
 

@@ -53,13 +53,18 @@ _PARTY_KEYS = (
 
 
 def load_json(text: str | bytes) -> Any:
-    """JSON with every number that has a fraction read as ``Decimal`` (never a float), at most 32 deep."""
+    """JSON with every number that has a fraction read as ``Decimal`` (never a float), at most 32 deep; no
+    ``NaN``/``Infinity`` and no integer past Python's digit limit (``ValueError``): both are "not JSON"."""
     if json_depth(text) > MAX_JSON_DEPTH:
         raise InvalidInput(f"not a Daraja payload: nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(text, parse_float=Decimal)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
         raise InvalidInput(f"not JSON: {error}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_payload_text(text: str | bytes) -> MpesaResult:
