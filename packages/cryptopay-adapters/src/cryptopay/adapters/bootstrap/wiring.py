@@ -23,7 +23,7 @@ from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.refunds import Refunds
-from cryptopay.core.payouts.service import Payouts, PayoutUrls
+from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
@@ -49,6 +49,7 @@ from cryptopay.core.ports.queue import DeadLetters, JobHandler, JobQueue, JobReg
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.throughput import Throughput, TokenBucket
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
 
+# Requests per second towards one shortcode, all workers together (a conservative default under Daraja's limits).
+DARAJA_THROUGHPUT = Throughput(rate=5, burst=5)
 # The jobs that call Daraja: with ``CRYPTOPAY_DARAJA_QUEUE`` they go to that queue, worked by its own worker.
 PAYOUT_JOBS = ("payouts.start", "payouts.query_status")
 HOOKS_PREFIX = "/hooks/daraja"
@@ -291,7 +294,23 @@ class Parts:
             urls=payout_urls(self.settings.public_url),
             faults=self.settings.faults,
             metrics=self._payout_metrics,
+            pacing=self.daraja_pacing,
         )
+
+    @functools.cached_property
+    def daraja_pacing(self) -> Pacing:
+        """Payouts and status queries towards one shortcode share one token bucket: in Redis when configured (every
+        worker), else in this process. Daraja's limit is per shortcode, so more workers add resilience, not speed."""
+        from cryptopay.adapters.ratelimit import ProcessTokenBucket, RedisTokenBucket
+
+        bucket: TokenBucket = ProcessTokenBucket()
+        if self.settings.redis_url:
+            import redis
+
+            client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            bucket = RedisTokenBucket(client, prefix=self.settings.redis_keys.rate_limits + "bucket:")
+        shortcode = self.settings.mpesa.party_a if self.settings.mpesa is not None else "unconfigured"
+        return Pacing(bucket, f"daraja:{shortcode}", DARAJA_THROUGHPUT)
 
     @functools.cached_property
     def _payout_metrics(self) -> Metrics:

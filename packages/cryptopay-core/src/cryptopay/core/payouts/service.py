@@ -29,6 +29,7 @@ whose answer was lost without a reference cannot be queried; it stays ``unknown`
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
@@ -62,6 +63,7 @@ from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, Payout,
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.throughput import Throughput, TokenBucket
 from cryptopay.core.settlement.model import SettlementMethod
 
 if TYPE_CHECKING:
@@ -72,6 +74,7 @@ __all__ = [
     "DEFAULT_UNKNOWN_BOUND",
     "QUEUE_TIMEOUT_CODE",
     "CallbackPurpose",
+    "Pacing",
     "PayoutUrls",
     "Payouts",
 ]
@@ -122,10 +125,12 @@ class Payouts:
         tokens: Callable[[], str] = new_callback_token,
         faults: FaultPoints = NO_FAULTS,
         metrics: Metrics | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._gateway, self._urls, self._deadline, self._tokens = gateway, urls, deadline, tokens
         self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
+        self._pacing = pacing
 
     def get_payout(self, payout_id: str) -> Payout:
         """The payout, or ``NotFound``."""
@@ -141,9 +146,16 @@ class Payouts:
     # --- sending ------------------------------------------------------------------------------------------------
 
     def submit_payouts(self, *, limit: int = 100) -> list[Payout]:
-        """Send every planned payout once; returns them as they stand afterwards."""
+        """Send every planned payout once, oldest first, as fast as the shortcode's bucket allows (``Pacing``);
+        returns those sent as they stand afterwards. When the bucket would make it wait too long, it stops: the
+        rest stay planned, in order, for the next run (nothing is lost or sent out of turn)."""
         planned = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.PLANNED, limit=limit))
-        return [self._submit(p) for p in planned]
+        sent = []
+        for payout in planned:
+            if self._pacing is not None and not self._pacing.admit():
+                break
+            sent.append(self._submit(payout))
+        return sent
 
     def _submit(self, planned: Payout) -> Payout:
         payout_id = planned.id
@@ -396,7 +408,13 @@ class Payouts:
     def query_stale_payouts(self, *, limit: int = 100) -> list[Payout]:
         """Ask Transaction Status about every payout with no result by its deadline; returns those asked about."""
         due = transaction(self._uow, lambda uow: uow.payouts.due_for_status(self._clock.now(), limit=limit))
-        return [asked for p in due if (asked := self._query(p)) is not None]
+        asked = []
+        for payout in due:
+            if self._pacing is not None and not self._pacing.admit():
+                break  # the rest are still due: the next run asks
+            if (query := self._query(payout)) is not None:
+                asked.append(query)
+        return asked
 
     def _query(self, payout: Payout) -> Payout | None:
         if payout.originator_id is None:
@@ -544,3 +562,25 @@ def _payout(uow: PaymentsUnitOfWork, payout_id: str) -> Payout:
 def _contradicts(payout: Payout, outcome: Outcome) -> bool:
     succeeded = payout.state is PayoutState.COMPLETED
     return succeeded != (outcome is Outcome.SUCCEEDED)
+
+
+@attrs.frozen
+class Pacing:
+    """Daraja's throughput limit is per shortcode: every request towards it takes a token from the bucket shared by
+    all workers (``key``: the shortcode). A short wait is slept; a longer one defers the rest to the next run."""
+
+    bucket: TokenBucket
+    key: str
+    limit: Throughput
+    max_wait: float = 2.0  # seconds
+    sleep: Callable[[float], None] = time.sleep
+
+    def admit(self) -> bool:
+        """True once a token is taken (after sleeping at most ``max_wait`` in all); False to stop for now."""
+        waited = 0.0
+        while (wait := self.bucket.take(self.key, self.limit)) > 0:
+            if waited + wait > self.max_wait:
+                return False
+            self.sleep(wait)
+            waited += wait
+        return True
