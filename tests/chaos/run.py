@@ -481,6 +481,13 @@ class ChaosRun:
             check=False,
         )
         audit = self.stack.cli("audit", "verify", check=False)
+        (self.stack.workdir / "reconcile.json").write_text(reconcile.stdout)
+        if reconcile.returncode != 0 and reconcile.stdout.strip():
+            report = json.loads(reconcile.stdout)
+            for check in report.get("checks", []):
+                if not check.get("ok", True):
+                    self.findings.append(f"reconcile {check['name']}: {json.dumps(check['differences'])[:400]}")
+            reconcile = subprocess.CompletedProcess(reconcile.args, 0, "", "")
         for name, done in (("trial balance", trial), ("reconcile", reconcile), ("audit chain", audit)):
             if done.returncode != 0:
                 self.findings.append(f"{name} not clean: {(done.stdout + done.stderr).strip()[-600:]}")

@@ -151,7 +151,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_WEB_GRACEFUL_TIMEOUT": Probe("3", _web("graceful_seconds")),
     "CRYPTOPAY_WEB_BACKLOG": Probe("3", _web("backlog")),
     "CRYPTOPAY_WEB_BACKPRESSURE": Probe("3", _web("backpressure")),
-    "CRYPTOPAY_METRICS_TOKEN": Probe("m" * 20, _api("metrics_token"), SECRET),
+    "CRYPTOPAY_METRICS_TOKEN": Probe("m" * 32, _api("metrics_token"), SECRET),
     "CRYPTOPAY_PROXY_COUNT": Probe("1", _api("proxy_count"), SECRET),
     "CRYPTOPAY_PASSWORD_HASH_CONCURRENCY": Probe("5", lambda s, p: s.settings.password_hash_concurrency),
     "CRYPTOPAY_WEBHOOK_MAX_ENDPOINTS": Probe("3", lambda s, p: s.webhook_max_endpoints),
@@ -251,3 +251,26 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
     ]:
         with pytest.raises(InvalidInput, match=name):
             Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), name: value})
+
+
+@pytest.mark.parametrize("sources", [",", " , ", "0.0.0.0/0", "::/0", "0.0.0.0/1,128.0.0.0/1", "10.0.0.0/8"])
+def test_a_daraja_allowlist_that_names_no_network_or_vouches_for_everyone_is_refused(tmp_path, sources):
+    """Commas alone (no network: any source) or networks wider than /16 (IPv6 /32) cannot pass as the allowlist
+    production requires: a vouched source skips the rate limit and gets its unknown-token answers kept."""
+    from cryptopay.core.errors import InvalidInput
+
+    env = {**PRODUCTION, "CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": sources}
+    with pytest.raises(InvalidInput, match="CRYPTOPAY_DARAJA_CALLBACK_SOURCES"):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("CRYPTOPAY_METRICS_TOKEN", "x"), ("CRYPTOPAY_PREVIOUS_TOKEN_KEYS", "k0=short")]
+)
+def test_short_bearer_and_token_secrets_are_refused(name, value):
+    """The metrics bearer token and every previous token-signing secret need 32 characters, like the current one."""
+    from cryptopay.adapters.bootstrap.api_settings import ApiSettings
+    from cryptopay.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match=name):
+        ApiSettings.from_env({"CRYPTOPAY_TOKEN_SECRET": "s" * 32, name: value})

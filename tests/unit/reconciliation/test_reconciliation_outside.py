@@ -79,6 +79,16 @@ def test_a_payout_mpesa_paid_while_our_books_do_not_know_is_reported() -> None:
     assert float_actual == f"{FLOAT - payout.amount} per Account Balance"
 
 
+def test_a_payout_whose_result_reached_us_after_the_statement_period_still_counts_in_it() -> None:
+    """M-Pesa completed it inside the period; we learned it minutes later (a status query): the totals agree."""
+    stack, payout = paid_out()
+    payouts = stack.storage.repositories["payouts"]
+    late = payout.finished_at + timedelta(minutes=10)
+    payouts.update(attrs.evolve(payouts.get(payout.id), finished_at=late))
+    report = stack.reconciliation.reconcile(mpesa_says(stack))
+    assert differences(report, "mpesa-statement") == []
+
+
 def test_a_payout_our_books_failed_but_mpesa_paid_is_reported() -> None:
     """A payout failed in our books (its receipt unknown to us) that M-Pesa paid shows as paid by M-Pesa."""
     stack, payout = paid_out(LOST)

@@ -69,6 +69,11 @@ class ApiSettings:
         previous = dict(
             pair.split("=", 1) for pair in env.get("CRYPTOPAY_PREVIOUS_TOKEN_KEYS", "").split(",") if "=" in pair
         )
+        if any(len(old) < 32 for old in previous.values()):  # each one still verifies tokens: as strong as the first
+            raise InvalidInput("each CRYPTOPAY_PREVIOUS_TOKEN_KEYS secret must have at least 32 characters")
+        metrics_token = env.get("CRYPTOPAY_METRICS_TOKEN", "")
+        if metrics_token and len(metrics_token) < 32:  # a bearer token guessed is /metrics public
+            raise InvalidInput("CRYPTOPAY_METRICS_TOKEN must be a random string of at least 32 characters")
         return cls(
             token_secret=secret,
             token_key_id=env.get("CRYPTOPAY_TOKEN_KEY_ID", "k1"),
@@ -80,5 +85,5 @@ class ApiSettings:
             session_cache_seconds=int(env.get("CRYPTOPAY_SESSION_CACHE_SECONDS", "2")),
             public_url=env.get("CRYPTOPAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             production=env.get("CRYPTOPAY_ENV", "development").lower() == "production",
-            metrics_token=env.get("CRYPTOPAY_METRICS_TOKEN", ""),
+            metrics_token=metrics_token,
         )

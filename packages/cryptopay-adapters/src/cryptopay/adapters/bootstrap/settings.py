@@ -195,6 +195,9 @@ def _kes(name: str, text: str) -> Money | None:
         raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in KES, got {text!r}") from None
 
 
+_NARROWEST_SOURCE_PREFIX = {4: 16, 6: 32}  # Daraja calls from a few published addresses, never whole ranges
+
+
 def _allowlist(text: str) -> SourceAllowlist | None:
     """``safaricom`` (Safaricom's published networks) or comma-separated addresses/networks; empty: none."""
     if not text:
@@ -202,9 +205,15 @@ def _allowlist(text: str) -> SourceAllowlist | None:
     if text.lower() == "safaricom":
         return SourceAllowlist.of(*SAFARICOM_CALLBACK_NETWORKS)
     try:
-        return SourceAllowlist.of(*(part.strip() for part in text.split(",") if part.strip()))
+        allowlist = SourceAllowlist.of(*(part.strip() for part in text.split(",") if part.strip()))
     except ValueError as error:
         raise InvalidInput(f"CRYPTOPAY_DARAJA_CALLBACK_SOURCES: {error}") from None
+    if not allowlist.networks:  # an empty list allows any source: it must not pass as the required allowlist
+        raise InvalidInput("CRYPTOPAY_DARAJA_CALLBACK_SOURCES names no address or network")
+    for network in allowlist.networks:  # a vouched source skips the rate limit and its stray answers are kept
+        if network.prefixlen < _NARROWEST_SOURCE_PREFIX[network.version]:
+            raise InvalidInput(f"CRYPTOPAY_DARAJA_CALLBACK_SOURCES: {network} is too wide to vouch for Daraja")
+    return allowlist
 
 
 def _chains(get: _Reader) -> tuple[ChainSettings, ...]:

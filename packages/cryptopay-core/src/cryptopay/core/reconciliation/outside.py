@@ -106,7 +106,9 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
             continue
         matched.add(payout.id)
         found += _line_against(payout, line)
-    ours = [p for p in records.payouts if p.state is PayoutState.COMPLETED and _within(p, covers)]
+    # A payout on the statement belongs to its period whenever our books learned of it (a result settled by a
+    # status query minutes after M-Pesa's completion time still counts); others, by when we completed them.
+    ours = [p for p in records.payouts if p.state is PayoutState.COMPLETED and (p.id in matched or _within(p, covers))]
     for payout in ours:
         if payout.id not in matched:
             detail = f"{payout.amount} to {payout.destination}, completed {payout.finished_at}"
