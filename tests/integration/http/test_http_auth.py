@@ -165,7 +165,9 @@ def test_the_auth_rate_limits_are_documented_on_each_auth_operation(client):
     """Login, register, refresh, step-up and password reset state their per-address and per-account limits."""
     defaults = ApiSettings(token_secret="")
     per_ip = f"{defaults.auth_rate_limit} per minute per client address"
-    per_account = f"{defaults.login_account_limit} per {defaults.login_account_window_seconds // 60} minutes per account"
+    per_account = (
+        f"{defaults.login_account_limit} per {defaults.login_account_window_seconds // 60} minutes per account"
+    )
     paths = client.get("/openapi.json").json["paths"]
     expected = {
         "/v1/auth/login": (per_ip, per_account),
