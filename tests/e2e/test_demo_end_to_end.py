@@ -6,6 +6,7 @@ books balance. Run on the embedded defaults (SQLite, inline queue) and on Postgr
 """
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -44,8 +45,25 @@ def test_embedded_defaults_pay_a_merchant_in_shillings(tmp_path: Path) -> None:
     assert any("completed, M-Pesa receipt" in line for line in lines)
 
 
-def test_postgres_and_rq_pay_a_merchant_in_shillings(tmp_path: Path, fresh_postgres: str, redis_url: str) -> None:
-    """PostgreSQL + RQ on Redis: the same journey with the production-shaped stack."""
+def _scheduled_runs(workdir: Path) -> dict[str, list[str]]:
+    """Per worker log, the ids of the scheduled jobs it started (RQ logs ``<queue>: <job name> (<job id>)``)."""
+    started = re.compile(r": [a-z_.]+ \((?:[a-z0-9-]+-)?(every-[a-z_]+-\d+)\)")
+    return {log.name: started.findall(log.read_text(errors="replace")) for log in sorted(workdir.glob("worker*.log"))}
+
+
+def test_postgres_and_rq_scaled_out_pay_a_merchant_once(tmp_path: Path, fresh_postgres: str, redis_url: str) -> None:
+    """The production-shaped stack scaled out (#17.3): two API processes and two RQ workers (each with its
+    scheduler) on one PostgreSQL and Redis pay the merchant; M-Pesa's own record shows one B2C payment, each webhook
+    event id arrives once, and no scheduled job id is started twice."""
     lines: list[str] = []
-    _check(Demo(tmp_path / "demo", lines.append, database_url=fresh_postgres, redis_url=redis_url).run())
+    demo = Demo(tmp_path / "demo", lines.append, database_url=fresh_postgres, redis_url=redis_url, apis=2, workers=2)
+    summary = demo.run()
+    _check(summary)
     assert any("PostgreSQL, RQ on Redis" in line for line in lines)
+    assert summary["b2c_paid_by_mpesa"] == 1
+    ids = summary["webhook_ids_verified"]
+    assert len(ids) == len(set(ids)) >= 4
+    per_worker = _scheduled_runs(tmp_path / "demo")
+    assert len(per_worker) == 2 and all(per_worker.values())  # both workers ran scheduled jobs
+    runs = [job for jobs in per_worker.values() for job in jobs]
+    assert len(runs) == len(set(runs)), sorted({r for r in runs if runs.count(r) > 1})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cryptopay.core.identity import hash_secret
+from cryptopay_http import ApiSettings
 
 from tests.integration.http.http_support import PASSWORD, bearer
 
@@ -158,3 +159,24 @@ def test_session_cookies_are_secure_by_default(services):
     cookies = response.headers.getlist("Set-Cookie")
     assert len(cookies) == 2 and all("Secure" in c and "SameSite=Strict" in c for c in cookies)
     assert any(c.startswith("cp_refresh=") and "HttpOnly" in c and "Path=/v1/auth" in c for c in cookies)
+
+
+def test_the_auth_rate_limits_are_documented_on_each_auth_operation(client):
+    """Login, register, refresh, step-up and password reset state their per-address and per-account limits."""
+    defaults = ApiSettings(token_secret="")
+    per_ip = f"{defaults.auth_rate_limit} per minute per client address"
+    per_account = (
+        f"{defaults.login_account_limit} per {defaults.login_account_window_seconds // 60} minutes per account"
+    )
+    paths = client.get("/openapi.json").json["paths"]
+    expected = {
+        "/v1/auth/login": (per_ip, per_account),
+        "/v1/auth/register": (per_ip,),
+        "/v1/auth/refresh": (per_ip,),
+        "/v1/auth/step-up": (per_account,),
+        "/v1/auth/password-reset": (per_ip, per_account),
+        "/v1/auth/password-reset/confirm": (per_ip,),
+    }
+    for path, phrases in expected.items():
+        description = paths[path]["post"]["description"]
+        assert all(phrase in description for phrase in phrases) and "429" in description, path

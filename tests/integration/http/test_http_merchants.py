@@ -171,3 +171,15 @@ def test_admins_see_every_tenant(client, auth):
     names = [m["business_name"] for m in client.get("/v1/merchants", headers=admin).json["data"]]
     assert names == ["A Ltd", "B Ltd"]
     assert client.get(f"/v1/merchants/{b_id}/api-keys", headers=admin).status_code == 200
+
+
+def test_a_merchant_reads_only_its_own_facts_about_itself(client, auth):
+    """Reading, listing and updating one's merchant profile shows no admin-only field (the owning user's id)."""
+    headers, merchant_id = auth.merchant()
+    expected = {"id", "business_name", "settlement", "created_at", "updated_at", "destination_ready_at"}
+    one = client.get(f"/v1/merchants/{merchant_id}", headers=headers).json
+    listed = client.get("/v1/merchants", headers=headers).json["data"]
+    patched = client.patch(f"/v1/merchants/{merchant_id}", json={"business_name": "Renamed"}, headers=headers).json
+    assert set(one) == set(listed[0]) == set(patched) == expected
+    schema = client.get("/openapi.json").json["components"]["schemas"]["MerchantView"]
+    assert set(schema["properties"]) == expected

@@ -131,6 +131,19 @@ def test_a_success_to_another_phone_moves_nothing() -> None:
     assert stack.deliver(sim.result_url or "", forged).state is PayoutState.UNKNOWN  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("masked", ["************", "254*********", "2547*******9"])
+def test_a_success_whose_receiving_party_is_masked_past_recognition_moves_nothing(masked: str) -> None:
+    """M-Pesa masks a phone's middle digits only: a party hiding the prefix or the last three digits matches nothing."""
+    stack, payout = planned_payout(LOST)
+    stack.payouts.submit_payouts()
+    sim = stack.mpesa.transaction(payout.originator_id or "")
+    forged = daraja_payloads.b2c_result(
+        sim.reference, sim.conversation_id, "SBX1", AMOUNT, masked, stack.clock.now(), Money.of("1", KES)
+    )
+    assert stack.deliver(sim.result_url or "", forged).state is PayoutState.UNKNOWN  # type: ignore[union-attr]
+    assert stack.balance(flows.FLOAT) == Money.zero(KES)
+
+
 def test_a_failure_for_a_payout_whose_outcome_was_unknown_waits_for_a_status_answer() -> None:
     """Unknown, then a failure result: the hold stays until Transaction Status confirms the failure."""
     stack, payout = planned_payout("254711000012")  # only the queue timeout URL is hit

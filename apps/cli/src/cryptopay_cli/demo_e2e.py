@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _ready(url: str) -> bool:
+    return httpx.get(url, timeout=2).status_code == 200
+
+
 class _Receiver(http.server.ThreadingHTTPServer):
     """A merchant's webhook endpoint: keeps what it receives and whether the signature verified."""
 
@@ -68,7 +73,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             ok = True
         except InvalidInput:  # a bad signature, or no secret yet: answer 400 as a merchant would
             ok = False
-        self.server.received.append({"type": json.loads(body or b"{}").get("type"), "verified": ok})
+        event = {"type": json.loads(body or b"{}").get("type"), "verified": ok, "id": self.headers.get("webhook-id")}
+        self.server.received.append(event)
         self.send_response(204 if ok else 400)
         self.end_headers()
 
@@ -87,7 +93,10 @@ class Demo:
         timeout: float = 120.0,
         database_url: str | None = None,
         redis_url: str | None = None,
+        apis: int = 1,
+        workers: int = 1,
     ) -> None:
+        self.apis, self.workers = apis, workers  # scale-out: N API processes and N workers on one database
         self.workdir = workdir
         self.database_url = database_url or f"sqlite:///{workdir / 'cryptopay.db'}"
         self.redis_url = redis_url
@@ -160,13 +169,17 @@ class Demo:
             self.env.pop("CRYPTOPAY_REDIS_URL", None)
         self._cli("db", "upgrade")
         bin_dir = Path(sys.executable).parent
-        self._spawn("api", str(bin_dir / "cryptopay-http"), "--host", "127.0.0.1", "--port", str(self.api_port))
+        self.api_ports = [self.api_port] + [_free_port() for _ in range(self.apis - 1)]
+        for n, port in enumerate(self.api_ports):
+            self._spawn(f"api{n or ''}", str(bin_dir / "cryptopay-http"), "--host", "127.0.0.1", "--port", str(port))
         if self.redis_url:
             worker = ["--redis-url", self.redis_url, "--queue", self.env["CRYPTOPAY_QUEUE_NAME"], "--no-fork"]
         else:
             worker = ["--inline"]
-        self._spawn("worker", str(bin_dir / "cryptopay-worker"), "--fast", *worker)
-        self._wait("the API", lambda: httpx.get(f"{self.api}/readyz", timeout=2).status_code == 200, timeout=60)
+        for n in range(self.workers):
+            self._spawn(f"worker{n or ''}", str(bin_dir / "cryptopay-worker"), "--fast", *worker)
+        for port in self.api_ports:
+            self._wait("the API", partial(_ready, f"http://127.0.0.1:{port}/readyz"), timeout=60)
         database = "PostgreSQL" if self.database_url.startswith("postgresql") else "SQLite"
         queue = "RQ on Redis" if self.redis_url else "the inline queue"
         self.step(f"API serving on {self.api} ({database}, {queue}); worker running")
@@ -341,7 +354,11 @@ class Demo:
             self.step(f"webhooks received and verified: {', '.join(str(r['type']) for r in delivered)}")
             balanced = self.trial_balance_zero()
             self.step(f"trial balance zero per asset: {balanced}")
+            mpesa = httpx.get(f"{self.manifest['daraja']['base_url']}/sandbox/state", timeout=10).json()
+        paid = [t for t in mpesa["transactions"] if t["product"] == "b2c" and t["state"] == "succeeded"]
         return {
+            "b2c_paid_by_mpesa": len(paid),
+            "webhook_ids_verified": [str(r["id"]) for r in delivered],
             "invoice": invoice["state"],
             "payout": payout["state"],
             "kes_paid_out": str(payout["amount"]["amount"]),

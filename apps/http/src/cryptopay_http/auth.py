@@ -32,6 +32,7 @@ from flask import g, request
 
 from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
+from cryptopay_http.settings import ApiSettings
 
 __all__ = [
     "STEP_UP_HEADER",
@@ -42,6 +43,7 @@ __all__ = [
     "limit_by_client",
     "limit_caller",
     "not_found",
+    "rate_limits",
     "require",
     "step_up",
 ]
@@ -133,6 +135,22 @@ def limit_account(account: str) -> None:
     settings = runtime().settings
     key = f"account:{account.strip().lower()}"
     _rate_limit(key, settings.login_account_limit, settings.login_account_window_seconds)
+
+
+def _per_window(limit: int, window: int) -> str:
+    return f"{limit} per minute" if window == 60 else f"{limit} per {window // 60} minutes"
+
+
+def rate_limits(*, per_client: bool, per_account: bool) -> str:
+    """The rate limits of an auth operation, for its OpenAPI description (the same defaults the limiter uses)."""
+    defaults = ApiSettings(token_secret="")
+    parts = []
+    if per_client:
+        parts.append(f"{_per_window(defaults.auth_rate_limit, defaults.rate_window_seconds)} per client address")
+    if per_account:
+        window = defaults.login_account_window_seconds
+        parts.append(f"{_per_window(defaults.login_account_limit, window)} per account, whatever the address")
+    return f"Rate limited: {' and '.join(parts)}; beyond that 429 with Retry-After."
 
 
 def limit_caller(limit: int) -> None:

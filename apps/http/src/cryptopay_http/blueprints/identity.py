@@ -16,7 +16,7 @@ from cryptopay.core.identity import PrincipalKind, Role, TokenPair, Unauthentica
 from cryptopay.core.identity.service import EMAIL_PATTERN, MAX_PASSWORD, MIN_PASSWORD
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, limit_account, limit_by_client, require
+from cryptopay_http.auth import current_principal, limit_account, limit_by_client, rate_limits, require
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.csrf import clear_session_cookies, cookie_refresh_token, set_session_cookies
 from cryptopay_http.openapi import object_schema, operation, register_schema
@@ -136,6 +136,7 @@ def _session(pair: TokenPair, *, cookie: bool, status: int = 200) -> Response:
 @bp.post("/v1/auth/register")
 @operation(
     "Create a personal or merchant account",
+    description=rate_limits(per_client=True, per_account=False),
     request=RegisterRequest,
     response=UserView,
     status=201,
@@ -152,7 +153,14 @@ def register() -> Response:
 
 
 @bp.post("/v1/auth/login")
-@operation("Log in with email and password", request=LoginRequest, response=SessionView, tags=("auth",), errors=(401,))
+@operation(
+    "Log in with email and password",
+    description=rate_limits(per_client=True, per_account=True),
+    request=LoginRequest,
+    response=SessionView,
+    tags=("auth",),
+    errors=(401,),
+)
 @limit_by_client
 def login() -> Response:
     body = read_body(LoginRequest)
@@ -163,6 +171,7 @@ def login() -> Response:
 @bp.post("/v1/auth/step-up")
 @operation(
     "Step up: re-authenticate with the password or a one-time code for sensitive operations",
+    description=rate_limits(per_client=False, per_account=True),
     request=StepUpRequest,
     response=StepUpView,
     tags=("auth",),
@@ -190,6 +199,7 @@ def _refresh_token(body: RefreshRequest) -> tuple[str, bool]:
 @bp.post("/v1/auth/refresh")
 @operation(
     "Exchange a refresh token for new tokens (it rotates)",
+    description=rate_limits(per_client=True, per_account=False),
     request=RefreshRequest,
     response=SessionView,
     tags=("auth",),

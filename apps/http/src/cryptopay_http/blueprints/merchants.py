@@ -91,10 +91,9 @@ class UpdateMerchant:
 
 @attrs.frozen
 class MerchantView:
-    """A merchant profile."""
+    """A merchant profile, as its owner may read it: no operator-only facts (the owning user's id stays internal)."""
 
     id: str
-    owner_user_id: str
     business_name: str
     settlement: SettlementProfile
     created_at: datetime
@@ -107,7 +106,7 @@ class MerchantView:
     def of(cls, merchant: Merchant) -> MerchantView:
         m = merchant
         ready = m.destination_ready_at
-        return cls(m.id, m.owner_user_id, m.business_name, m.settlement, m.created_at, m.updated_at, ready)
+        return cls(m.id, m.business_name, m.settlement, m.created_at, m.updated_at, ready)
 
 
 def load_merchant(merchant_id: str) -> Merchant:

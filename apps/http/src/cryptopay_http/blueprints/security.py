@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, limit_account, limit_by_client, require, step_up
+from cryptopay_http.auth import current_principal, limit_account, limit_by_client, rate_limits, require, step_up
 from cryptopay_http.convert import json_response, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.runtime import runtime
@@ -89,6 +89,7 @@ def remove() -> Response:
 @bp.post("/v1/auth/password-reset")
 @operation(
     "Ask for a password-reset link by email (same answer for unknown emails)",
+    description=rate_limits(per_client=True, per_account=True),
     request=ResetRequest,
     status=202,
     tags=_TAGS,
@@ -104,6 +105,7 @@ def request_reset() -> Response:
 @bp.post("/v1/auth/password-reset/confirm")
 @operation(
     "Set a new password with the emailed token; every session of the account ends",
+    description=rate_limits(per_client=True, per_account=False),
     request=ResetConfirm,
     status=204,
     tags=_TAGS,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["authenticate", "find_by_ids", "keep", "learn_ids", "names_another", "success_mismatch"]
 
 _RECEIVER_KEYS = ("ReceiverPartyPublicName", "CreditPartyPublicName", "CreditPartyName")
+_MAX_MASKED = 6  # M-Pesa shows a phone as 2547******149
 _REFUSED = "this callback's token does not belong to a request sent to this URL"
 
 
@@ -100,9 +101,12 @@ def _receiver(result: MpesaResult) -> str | None:
 
 
 def _same_party(party: str, expected: str) -> bool:
-    """Equal identifiers; M-Pesa may mask a phone's middle digits (``2547******149``)."""
+    """Equal identifiers; M-Pesa may mask a phone's middle digits (``2547******149``), never more of it: a party
+    masking more than six digits, or any of the last three, matches nothing (``************`` matched every phone)."""
     wanted = _canonical(expected)
     seen = _canonical(party) if "*" not in party else _masked(party)
+    if seen.count("*") > _MAX_MASKED or "*" in seen[-3:]:
+        return False
     return len(seen) == len(wanted) and all(a in ("*", b) for a, b in zip(seen, wanted, strict=True))
 
 
