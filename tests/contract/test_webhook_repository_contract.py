@@ -230,3 +230,20 @@ def test_concurrent_fan_outs_create_one_delivery(sql_engine):
         return True
 
     assert sorted(race(8, add)) == [False] * 7 + [True]
+
+
+def test_a_rotated_endpoint_keeps_its_previous_secret_sealed(storage, engine):
+    """A rotated endpoint comes back with both secrets and the overlap's end; on SQL neither is stored in the clear."""
+    new_secret = "whsec_bmV3LW5ldy1uZXctbmV3LW5ldy1uZXctbmV3LW5ldw=="
+    rotated = endpoint(1).rotated(new_secret, NOW, timedelta(hours=24))
+    with storage.unit_of_work() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+        uow.webhook_endpoints.save(rotated)
+    with storage.unit_of_work() as uow:
+        found = uow.webhook_endpoints.get("whe_1")
+    assert found == rotated and found.signing_secrets(NOW) == [new_secret, SECRET]
+    assert found.signing_secrets(NOW + timedelta(hours=24)) == [new_secret]
+    if engine is not None:
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(webhook_endpoints)).one()._mapping
+        assert SECRET.encode() not in bytes(row["previous_secret"]) and new_secret.encode() not in bytes(row["secret"])

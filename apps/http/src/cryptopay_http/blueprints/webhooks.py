@@ -8,7 +8,7 @@ delivery log pages through every delivery, newest first, one keyset query per pa
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,13 +16,19 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Role
 from cryptopay.core.webhooks import (
+    DEFAULT_ROTATION_OVERLAP,
+    PING_EVENT,
     WEBHOOK_EVENTS,
     DeliveryStatus,
+    EndpointChanges,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     create_endpoint,
     redeliver_webhook,
+    rotate_secret,
+    send_test_event,
+    update_endpoint,
 )
 from cryptopay.core.webhooks.model import MAX_URL_LENGTH
 from flask import Blueprint, Response, request
@@ -54,6 +60,32 @@ class CreateEndpoint:
 
 
 @attrs.frozen
+class UpdateEndpoint:
+    """What to change; a field left out stays as it is. ``enabled: false`` deletes the endpoint (as DELETE does)."""
+
+    url: str | None = attrs.field(
+        default=None, metadata=limits("an https URL", min_length=1, max_length=MAX_URL_LENGTH)
+    )
+    events: list[str] | None = attrs.field(
+        default=None, metadata=limits("event types; empty for all", max_items=32, choices=lambda: WEBHOOK_EVENTS)
+    )
+    description: str | None = attrs.field(default=None, metadata=limits(max_length=200))
+    enabled: bool | None = attrs.field(default=None, metadata=limits("false deletes the endpoint"))
+
+
+MAX_OVERLAP_SECONDS = 7 * 24 * 3600
+
+
+@attrs.frozen
+class RotateSecret:
+    """How long the old secret keeps signing (a second signature on each delivery); 24 hours if left out."""
+
+    overlap_seconds: int | None = attrs.field(
+        default=None, metadata=limits("seconds, 0 to 604800", minimum=0, maximum=MAX_OVERLAP_SECONDS)
+    )
+
+
+@attrs.frozen
 class WebhookEndpointView:
     """A webhook endpoint, without its secret."""
 
@@ -75,6 +107,15 @@ class NewEndpointView:
 
     endpoint: WebhookEndpointView
     secret: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class RotatedSecretView:
+    """A new ``secret``, shown this once; the old one also signs until ``previous_secret_expires_at``."""
+
+    endpoint: WebhookEndpointView
+    secret: str = attrs.field(repr=False)
+    previous_secret_expires_at: datetime | None
 
 
 @attrs.frozen
@@ -154,6 +195,8 @@ def _event_data(name: str) -> dict[str, Any]:
 
 for _name in WEBHOOK_EVENTS:
     register_event(_name, _event_data(_name), f"The {_name} event, signed with the endpoint's secret")
+_PING_DATA = {"type": "object", "properties": {"merchant_id": {"type": "string"}, "endpoint_id": {"type": "string"}}}
+register_event(PING_EVENT, _PING_DATA, "A test event sent to one endpoint on request (POST .../test)")
 
 
 def _endpoint(endpoint_id: str) -> WebhookEndpoint:
@@ -242,6 +285,78 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
         uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
     audit_security("webhook_endpoint.deleted", f"webhook_endpoint:{endpoint.id}", merchant=endpoint.merchant_id)
     return Response(status=204)
+
+
+@bp.patch("/v1/webhook-endpoints/<endpoint_id>")
+@operation(
+    "Change a webhook endpoint's URL, event types or description, or disable it (needs a step-up)",
+    request=UpdateEndpoint,
+    response=WebhookEndpointView,
+    tags=_TAGS,
+)
+@require(scope="webhooks:write", roles=_STAFF)
+def update_webhook_endpoint(endpoint_id: str) -> Response:
+    endpoint = _endpoint(endpoint_id)  # another tenant's endpoint is a 404 before any step-up question
+    body = read_body(UpdateEndpoint)
+    check_step_up()
+    hooks = webhooks()
+    changes = EndpointChanges(url=body.url, events=body.events, description=body.description)
+    updated = update_endpoint(
+        endpoint.id, endpoint.merchant_id, changes, uow_factory=hooks.uow, allow_insecure=hooks.allow_insecure_urls
+    )
+    if body.enabled is False:
+        updated = attrs.evolve(updated, enabled=False)
+        with hooks.uow() as uow:
+            uow.webhook_endpoints.save(updated)
+    host = urlsplit(updated.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
+    audit_security(
+        "webhook_endpoint.updated", f"webhook_endpoint:{endpoint.id}", merchant=endpoint.merchant_id, host=host
+    )
+    return json_response(WebhookEndpointView.of(updated))
+
+
+@bp.post("/v1/webhook-endpoints/<endpoint_id>/rotate-secret")
+@operation(
+    "Give a webhook endpoint a new secret (shown once); the old one also signs for an overlap (needs a step-up)",
+    request=RotateSecret,
+    response=RotatedSecretView,
+    tags=_TAGS,
+)
+@require(scope="webhooks:write", roles=_STAFF)
+def rotate_webhook_secret(endpoint_id: str) -> Response:
+    endpoint = _endpoint(endpoint_id)
+    body = read_body(RotateSecret, optional=True)
+    check_step_up()
+    hooks = webhooks()
+    overlap = DEFAULT_ROTATION_OVERLAP if body.overlap_seconds is None else timedelta(seconds=body.overlap_seconds)
+    rotated = rotate_secret(
+        endpoint.id, endpoint.merchant_id, uow_factory=hooks.uow, clock=hooks.clock, overlap=overlap
+    )
+    audit_security(
+        "webhook_endpoint.secret_rotated",
+        f"webhook_endpoint:{endpoint.id}",
+        merchant=endpoint.merchant_id,
+        overlap_seconds=str(int(overlap.total_seconds())),
+    )
+    view = RotatedSecretView(WebhookEndpointView.of(rotated), rotated.secret, rotated.previous_secret_until)
+    return json_response(view, headers={"Cache-Control": "no-store"})
+
+
+@bp.post("/v1/webhook-endpoints/<endpoint_id>/test")
+@operation(
+    "Send a ping test event to this endpoint through the normal delivery path (it shows in the delivery log)",
+    response=DeliveryView,
+    status=202,
+    tags=_TAGS,
+)
+@require(scope="webhooks:write", roles=_STAFF)
+def test_webhook_endpoint(endpoint_id: str) -> Response:
+    endpoint = _endpoint(endpoint_id)
+    hooks = webhooks()
+    delivery = send_test_event(
+        endpoint.id, endpoint.merchant_id, uow_factory=hooks.uow, ids=hooks.ids, queue=hooks.queue, clock=hooks.clock
+    )
+    return json_response(DeliveryView.of(delivery), 202)
 
 
 @bp.get("/v1/webhook-deliveries")

@@ -25,6 +25,8 @@ webhook_endpoints = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("previous_secret", sa.LargeBinary),  # the rotated-out secret, sealed like ``secret``
+    sa.Column("previous_secret_until", UtcDateTime),  # when it stops signing
     sa.Index("ix_webhook_endpoints_merchant", "merchant_id", "created_at", "id"),
     keep_existing=True,
 )

@@ -7,6 +7,8 @@
 
 from cryptopay.core.webhooks.model import (
     DEFAULT_LEASE,
+    DEFAULT_ROTATION_OVERLAP,
+    PING_EVENT,
     RETRY_SCHEDULE,
     WEBHOOK_EVENTS,
     DeliveryStatus,
@@ -19,6 +21,7 @@ from cryptopay.core.webhooks.service import (
     DELIVER_JOB,
     MAX_ENDPOINTS,
     SWEEP_JOB,
+    EndpointChanges,
     UowFactory,
     create_endpoint,
     deliver_webhook,
@@ -26,7 +29,10 @@ from cryptopay.core.webhooks.service import (
     fan_out,
     nudge,
     redeliver_webhook,
+    rotate_secret,
+    send_test_event,
     sweep_webhooks,
+    update_endpoint,
 )
 from cryptopay.core.webhooks.signing import (
     DEFAULT_TOLERANCE,
@@ -41,14 +47,17 @@ from cryptopay.core.webhooks.signing import (
 
 __all__ = [
     "DEFAULT_LEASE",
+    "DEFAULT_ROTATION_OVERLAP",
     "DEFAULT_TOLERANCE",
     "DELIVER_JOB",
     "MAX_ENDPOINTS",
+    "PING_EVENT",
     "RETRY_SCHEDULE",
     "SECRET_PREFIX",
     "SWEEP_JOB",
     "WEBHOOK_EVENTS",
     "DeliveryStatus",
+    "EndpointChanges",
     "InvalidSignature",
     "UowFactory",
     "WebhookAttempt",
@@ -62,9 +71,12 @@ __all__ = [
     "generate_secret",
     "nudge",
     "redeliver_webhook",
+    "rotate_secret",
     "secret_is_valid",
+    "send_test_event",
     "sign",
     "signature_headers",
     "sweep_webhooks",
+    "update_endpoint",
     "verify",
 ]

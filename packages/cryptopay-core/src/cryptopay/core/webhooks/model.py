@@ -28,7 +28,9 @@ from cryptopay.core.webhooks.targets import host_problem
 
 __all__ = [
     "DEFAULT_LEASE",
+    "DEFAULT_ROTATION_OVERLAP",
     "MAX_URL_LENGTH",
+    "PING_EVENT",
     "RETRY_SCHEDULE",
     "WEBHOOK_EVENTS",
     "DeliveryStatus",
@@ -64,6 +66,8 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(hours=16),
 )
 
+PING_EVENT = "ping"  # a test event sent on request; endpoints cannot subscribe to it, it goes to one endpoint
+DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)  # how long a rotated-out secret still signs (both signatures sent)
 DEFAULT_LEASE = timedelta(minutes=2)  # longer than the sender's timeout: a crashed sender's claim lapses after it
 _SNIPPET = 1000
 
@@ -129,9 +133,24 @@ class WebhookEndpoint:
     events: frozenset[str] = attrs.field(default=frozenset(), converter=_events)
     enabled: bool = True
     description: str = ""
+    previous_secret: str | None = attrs.field(default=None, repr=False)  # still signs until previous_secret_until
+    previous_secret_until: datetime | None = None
 
     def wants(self, event_type: str) -> bool:
         return self.enabled and (not self.events or event_type in self.events)
+
+    def signing_secrets(self, at: datetime) -> list[str]:
+        """The secrets that sign a message sent at ``at``: the current one, and the previous one during the overlap."""
+        previous, until = self.previous_secret, self.previous_secret_until
+        if previous is not None and until is not None and at < until:
+            return [self.secret, previous]
+        return [self.secret]
+
+    def rotated(self, new_secret: str, at: datetime, overlap: timedelta) -> WebhookEndpoint:
+        """The endpoint signing with ``new_secret``; the current secret keeps signing for ``overlap`` too."""
+        if overlap < timedelta(0):
+            raise InvalidInput("a rotation overlap is zero or more seconds")
+        return attrs.evolve(self, secret=new_secret, previous_secret=self.secret, previous_secret_until=at + overlap)
 
 
 class DeliveryStatus(enum.Enum):

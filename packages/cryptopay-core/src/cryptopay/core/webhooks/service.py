@@ -14,12 +14,15 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import attrs
 from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.webhooks.model import (
     DEFAULT_LEASE,
+    DEFAULT_ROTATION_OVERLAP,
+    PING_EVENT,
     RETRY_SCHEDULE,
     WEBHOOK_EVENTS,
     WebhookAttempt,
@@ -44,7 +47,10 @@ __all__ = [
     "fan_out",
     "nudge",
     "redeliver_webhook",
+    "rotate_secret",
+    "send_test_event",
     "sweep_webhooks",
+    "update_endpoint",
 ]
 
 MAX_ENDPOINTS = 10  # enabled webhook endpoints per merchant (CRYPTOPAY_WEBHOOK_MAX_ENDPOINTS)
@@ -108,7 +114,9 @@ def _post(
     sender: WebhookSender, endpoint: WebhookEndpoint, delivery: WebhookDelivery, at: datetime
 ) -> tuple[WebhookResponse | None, str | None, int]:
     body = delivery.body.encode()
-    headers = {"content-type": "application/json", **signature_headers(endpoint.secret, delivery.event_id, at, body)}
+    current, *previous = endpoint.signing_secrets(at)
+    signed = signature_headers(current, delivery.event_id, at, body, also=previous)
+    headers = {"content-type": "application/json", **signed}
     started = time.monotonic()
     try:
         response, error = sender.send(endpoint.url, headers, body), None
@@ -221,3 +229,80 @@ def create_endpoint(
             raise InvalidInput(f"a merchant has at most {max_endpoints} webhook endpoints; delete one first")
         uow.webhook_endpoints.add(endpoint)
     return endpoint
+
+
+def _enabled_endpoint(uow: WebhookUnitOfWork, endpoint_id: str, merchant_id: str) -> WebhookEndpoint:
+    endpoint = uow.webhook_endpoints.get(endpoint_id)
+    if endpoint is None or not endpoint.enabled or endpoint.merchant_id != merchant_id:
+        raise NotFound(f"no webhook endpoint {endpoint_id}")
+    return endpoint
+
+
+@attrs.frozen
+class EndpointChanges:
+    """What an update changes; None leaves a field as it is."""
+
+    url: str | None = None
+    events: Sequence[str] | None = None
+    description: str | None = None
+
+
+def update_endpoint(
+    endpoint_id: str,
+    merchant_id: str,
+    changes: EndpointChanges,
+    *,
+    uow_factory: UowFactory,
+    allow_insecure: bool = False,
+) -> WebhookEndpoint:
+    """Change an enabled endpoint's URL (checked as at creation), event types or description; the secret stays."""
+    if changes.description is not None and len(changes.description) > 200:
+        raise InvalidInput("an endpoint description is at most 200 characters")
+    url = None if changes.url is None else check_endpoint_url(changes.url, allow_insecure=allow_insecure)
+    with uow_factory() as uow:
+        endpoint = _enabled_endpoint(uow, endpoint_id, merchant_id)
+        updated = attrs.evolve(
+            endpoint,
+            url=endpoint.url if url is None else url,
+            events=endpoint.events if changes.events is None else frozenset(changes.events),
+            description=endpoint.description if changes.description is None else changes.description,
+        )
+        uow.webhook_endpoints.save(updated)
+    return updated
+
+
+def rotate_secret(
+    endpoint_id: str,
+    merchant_id: str,
+    *,
+    uow_factory: UowFactory,
+    clock: Clock,
+    overlap: timedelta = DEFAULT_ROTATION_OVERLAP,
+) -> WebhookEndpoint:
+    """Give an endpoint a fresh secret; the old one signs too (a second signature) for ``overlap``, then stops."""
+    with uow_factory() as uow:
+        endpoint = _enabled_endpoint(uow, endpoint_id, merchant_id)
+        rotated = endpoint.rotated(generate_secret(), clock.now(), overlap)
+        uow.webhook_endpoints.save(rotated)
+    return rotated
+
+
+def send_test_event(
+    endpoint_id: str, merchant_id: str, *, uow_factory: UowFactory, ids: IdGenerator, queue: JobQueue, clock: Clock
+) -> WebhookDelivery:
+    """Queue a ``ping`` event to one endpoint through the normal delivery path (it shows in the delivery log)."""
+    now = clock.now()
+    event_id = ids.new_id("evt")
+    data = {"merchant_id": merchant_id, "endpoint_id": endpoint_id}
+    body = json.dumps(
+        {"type": PING_EVENT, "timestamp": now.isoformat(), "data": data},
+        separators=(",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    with uow_factory() as uow:
+        endpoint = _enabled_endpoint(uow, endpoint_id, merchant_id)
+        delivery = WebhookDelivery.new(ids.new_id("whd"), endpoint.id, merchant_id, event_id, PING_EVENT, body, at=now)
+        uow.webhook_deliveries.add(delivery)
+    nudge(queue, delivery, now)
+    return delivery

@@ -18,7 +18,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from cryptopay.core.errors import InvalidInput
@@ -77,13 +77,17 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-def signature_headers(secret: str, message_id: str, at: datetime, body: bytes) -> dict[str, str]:
-    """The three Standard Webhooks headers for a message sent at ``at``."""
+def signature_headers(
+    secret: str, message_id: str, at: datetime, body: bytes, *, also: Sequence[str] = ()
+) -> dict[str, str]:
+    """The three Standard Webhooks headers for a message sent at ``at``; each secret of ``also`` (a rotated-out
+    secret during its overlap) adds its signature after the first, space-separated."""
     timestamp = int(at.timestamp())
+    signatures = [sign(key, message_id, timestamp, body) for key in (secret, *also)]
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, message_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
     }
 
 

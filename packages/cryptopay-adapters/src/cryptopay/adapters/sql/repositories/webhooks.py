@@ -89,11 +89,21 @@ class SqlWebhookEndpoints:
         with reading(self._bind) as conn:
             return [self._endpoint(row) for row in conn.execute(query.order_by(c.id).limit(limit))]
 
+    def _seal(self, secret: str, context: str) -> bytes:
+        plain = secret.encode()
+        return plain if self._cipher is None else self._cipher.encrypt(plain, context)
+
+    def _unseal(self, blob: Any, context: str) -> str:
+        sealed = bytes(blob)
+        return (sealed if self._cipher is None else self._cipher.decrypt(sealed, context)).decode()
+
     def _row(self, endpoint: WebhookEndpoint) -> dict[str, Any]:
-        secret = endpoint.secret.encode()
-        if self._cipher is not None:
-            secret = self._cipher.encrypt(secret, _context(endpoint.id, endpoint.merchant_id))
+        context = _context(endpoint.id, endpoint.merchant_id)
+        secret = self._seal(endpoint.secret, context)
+        previous = endpoint.previous_secret
         return {
+            "previous_secret": None if previous is None else self._seal(previous, context + ":previous"),
+            "previous_secret_until": endpoint.previous_secret_until,
             "id": endpoint.id,
             "merchant_id": endpoint.merchant_id,
             "url": endpoint.url,
@@ -112,18 +122,19 @@ class SqlWebhookEndpoints:
             raise InvalidState(
                 f"webhook endpoint {m['id']} has its secret stored {stored}; this repository cannot read it"
             )
-        secret = bytes(m["secret"])
-        if self._cipher is not None:
-            secret = self._cipher.decrypt(secret, _context(m["id"], m["merchant_id"]))
+        context = _context(m["id"], m["merchant_id"])
+        previous = m["previous_secret"]
         return WebhookEndpoint(
             id=m["id"],
             merchant_id=m["merchant_id"],
             url=m["url"],
-            secret=secret.decode(),
+            secret=self._unseal(m["secret"], context),
             created_at=m["created_at"],
             events=frozenset(m["events"]),
             enabled=m["enabled"],
             description=m["description"],
+            previous_secret=None if previous is None else self._unseal(previous, context + ":previous"),
+            previous_secret_until=m["previous_secret_until"],
         )
 
 
