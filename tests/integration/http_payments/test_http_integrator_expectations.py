@@ -45,11 +45,12 @@ def test_the_callers_token_works_for_the_merchant_it_just_created(client, auth):
 
 
 def test_the_openapi_document_has_an_event_catalogue_with_a_schema_per_event(client):
-    """Every webhook event type is in the document's webhooks section; invoice events promise order_id and metadata."""
-    from cryptopay.core.webhooks import WEBHOOK_EVENTS
+    """Every webhook event type (and the ping test event) is in the document's webhooks section; invoice events
+    promise order_id and metadata."""
+    from cryptopay.core.webhooks import PING_EVENT, WEBHOOK_EVENTS
 
     catalogue = client.get("/openapi.json").json["webhooks"]
-    assert set(catalogue) == set(WEBHOOK_EVENTS)
+    assert set(catalogue) == {*WEBHOOK_EVENTS, PING_EVENT}
     body = catalogue["invoice.settled"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["type"] == {"const": "invoice.settled"}
     assert {"order_id", "metadata"} <= set(body["properties"]["data"]["required"])

@@ -18,10 +18,14 @@ from cryptopay.core.webhooks import (
     DELIVER_JOB,
     RETRY_SCHEDULE,
     DeliveryStatus,
+    EndpointChanges,
     create_endpoint,
     deliver_webhook,
     redeliver_webhook,
+    rotate_secret,
+    send_test_event,
     sweep_webhooks,
+    update_endpoint,
     verify,
 )
 
@@ -238,3 +242,45 @@ def test_create_endpoint_validates_and_keeps_a_fresh_secret() -> None:
         world.endpoint(events=["invoice.paid"])
     with world.store.unit_of_work() as uow:
         assert len(uow.webhook_endpoints.for_merchant("m1")) == 2
+
+
+def test_an_update_is_checked_like_a_creation_and_changes_nothing_when_refused() -> None:
+    """A private URL or unknown event is refused before anything is written; another merchant's id is NotFound."""
+    world = World()
+    endpoint = world.endpoint(events=["invoice.settled"])
+    uow = world.store.unit_of_work
+    for changes in (EndpointChanges(url="https://192.168.1.2/h"), EndpointChanges(events=["invoice.lost"])):
+        with pytest.raises(InvalidInput):
+            update_endpoint(endpoint.id, "m1", changes, uow_factory=uow)
+    with pytest.raises(NotFound):
+        update_endpoint(endpoint.id, "m2", EndpointChanges(description="x"), uow_factory=uow)
+    with world.store.unit_of_work() as unit:
+        assert unit.webhook_endpoints.get(endpoint.id) == endpoint
+    disabled = update_endpoint(endpoint.id, "m1", EndpointChanges(enabled=False), uow_factory=uow)
+    assert not disabled.enabled and disabled.secret == endpoint.secret
+
+
+def test_a_rotation_signs_with_both_secrets_until_the_overlap_ends() -> None:
+    """During the overlap a delivery carries the new then the old signature; afterwards only the new one."""
+    world = World()
+    endpoint = world.endpoint()
+    overlap = timedelta(hours=1)
+    rotated = rotate_secret(endpoint.id, "m1", uow_factory=world.store.unit_of_work, clock=world.clock, overlap=overlap)
+    assert rotated.previous_secret == endpoint.secret and rotated.secret != endpoint.secret
+    with pytest.raises(InvalidInput):
+        rotate_secret(endpoint.id, "m1", uow_factory=world.store.unit_of_work, clock=world.clock, overlap=-overlap)
+
+    def ping_signatures() -> list[str]:
+        ports = {"uow_factory": world.store.unit_of_work, "queue": world.queue, "clock": world.clock}
+        send_test_event(endpoint.id, "m1", ids=world.ids, **ports)
+        world.queue.run_pending()
+        return world.sender.sent[-1].headers["webhook-signature"].split(" ")
+
+    during = ping_signatures()
+    world.clock.advance(seconds=overlap.total_seconds())
+    after = ping_signatures()
+    sent = world.sender.sent[-1]
+    assert len(during) == 2 and len(after) == 1
+    verify(rotated.secret, sent.headers, sent.body, now=world.clock.now())
+    with pytest.raises(InvalidInput):
+        verify(endpoint.secret, sent.headers, sent.body, now=world.clock.now())

@@ -300,14 +300,10 @@ def update_webhook_endpoint(endpoint_id: str) -> Response:
     body = read_body(UpdateEndpoint)
     check_step_up()
     hooks = webhooks()
-    changes = EndpointChanges(url=body.url, events=body.events, description=body.description)
+    changes = EndpointChanges(url=body.url, events=body.events, description=body.description, enabled=body.enabled)
     updated = update_endpoint(
         endpoint.id, endpoint.merchant_id, changes, uow_factory=hooks.uow, allow_insecure=hooks.allow_insecure_urls
     )
-    if body.enabled is False:
-        updated = attrs.evolve(updated, enabled=False)
-        with hooks.uow() as uow:
-            uow.webhook_endpoints.save(updated)
     host = urlsplit(updated.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
     audit_security(
         "webhook_endpoint.updated", f"webhook_endpoint:{endpoint.id}", merchant=endpoint.merchant_id, host=host

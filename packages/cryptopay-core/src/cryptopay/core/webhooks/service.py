@@ -240,11 +240,12 @@ def _enabled_endpoint(uow: WebhookUnitOfWork, endpoint_id: str, merchant_id: str
 
 @attrs.frozen
 class EndpointChanges:
-    """What an update changes; None leaves a field as it is."""
+    """What an update changes; None leaves a field as it is; ``enabled=False`` disables (deletes) the endpoint."""
 
     url: str | None = None
     events: Sequence[str] | None = None
     description: str | None = None
+    enabled: bool | None = None
 
 
 def update_endpoint(
@@ -255,7 +256,8 @@ def update_endpoint(
     uow_factory: UowFactory,
     allow_insecure: bool = False,
 ) -> WebhookEndpoint:
-    """Change an enabled endpoint's URL (checked as at creation), event types or description; the secret stays."""
+    """Change an enabled endpoint's URL (checked as at creation), event types or description, or disable it, in one
+    transaction; the secret stays."""
     if changes.description is not None and len(changes.description) > 200:
         raise InvalidInput("an endpoint description is at most 200 characters")
     url = None if changes.url is None else check_endpoint_url(changes.url, allow_insecure=allow_insecure)
@@ -266,6 +268,7 @@ def update_endpoint(
             url=endpoint.url if url is None else url,
             events=endpoint.events if changes.events is None else frozenset(changes.events),
             description=endpoint.description if changes.description is None else changes.description,
+            enabled=changes.enabled is not False,
         )
         uow.webhook_endpoints.save(updated)
     return updated
