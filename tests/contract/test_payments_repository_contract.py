@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import attrs
 import pytest
@@ -13,10 +14,11 @@ from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import DepositAddress
+from cryptopay.core.payments.model import DepositAddress, StoreSettings
 from cryptopay.core.payouts import Payout, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, token_key
+from cryptopay.core.rails import rail_for
 from cryptopay.core.settlement import (
     Settlement,
     SettlementMethod,
@@ -264,3 +266,16 @@ def test_invoices_are_listed_per_merchant_in_a_state(engine):
     assert len(stack.listings.invoices("m1", after=None, limit=9)) == 3
     (processing,) = stack.listings.each_invoice("m1", InvoiceState.PROCESSING)
     assert processing.id == invoices[1].id
+
+
+def test_store_invoice_bounds_round_trip_and_a_store_without_them_has_none(storage):
+    """A store's minimum and maximum invoice amounts are kept exactly; a store saved without them reads back None."""
+    rails = [rail_for("tron", "USDT")]
+    bounded = StoreSettings(merchant_id="m1", rails=rails, min_invoice=Decimal("100"), max_invoice=Decimal("2500.50"))
+    with storage.unit_of_work() as uow:
+        uow.stores.put(bounded)
+        uow.stores.put(StoreSettings(merchant_id="m2", rails=rails))
+    with storage.unit_of_work() as uow:
+        assert uow.stores.get("m1") == bounded
+        found = uow.stores.get("m2")
+    assert found is not None and (found.min_invoice, found.max_invoice) == (None, None)

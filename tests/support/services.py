@@ -12,6 +12,7 @@ from pathlib import Path
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services, Settings, ready
 from cryptopay.adapters.passwords import Argon2Hasher
+from cryptopay.adapters.ratelimit import ProcessRateLimiter
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobQueue
@@ -22,7 +23,6 @@ from cryptopay.core.testing.identity import (
     InMemoryApiKeys,
     InMemoryIdempotency,
     InMemoryMerchants,
-    InMemoryRateLimiter,
     InMemoryRefreshTokens,
     InMemoryUsers,
     StdlibTotp,
@@ -50,7 +50,7 @@ def in_memory_services(
         merchants=ready(InMemoryMerchants()),
         api_keys=ready(InMemoryApiKeys()),
         idempotency=ready(InMemoryIdempotency()),
-        rate_limiter=ready(InMemoryRateLimiter(the_clock)),
+        rate_limiter=ready(ProcessRateLimiter(the_clock)),
         password_hasher=ready(hasher or Argon2Hasher()),
         audit=ready(InMemoryAuditLog()),
         notifier=ready(InMemoryNotifier()),

@@ -14,7 +14,6 @@ from cryptopay.adapters.fx import BinanceTickerSource, FxSettings, ProcessRateCa
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair, Rate
 from cryptopay.core.pricing import CachedRateSource
-from cryptopay.core.testing.fx import InMemoryRateCache
 from cryptopay.core.testing.system import ManualClock
 
 USDT_KES = Pair.parse("USDT/KES")
@@ -75,7 +74,7 @@ def test_a_redis_cached_source_serves_from_the_cache_within_the_ttl(fx_sandbox, 
 def test_the_in_process_cache_expires_by_the_clock(fx_sandbox):
     """The in-process cache serves a rate until the clock passes its TTL."""
     clock = ManualClock()
-    source = CachedRateSource(BinanceTickerSource(fx_sandbox.url), InMemoryRateCache(clock), timedelta(seconds=30))
+    source = CachedRateSource(BinanceTickerSource(fx_sandbox.url), ProcessRateCache(clock), timedelta(seconds=30))
     source.fetch(USDT_KES)
     fx_sandbox.set_rate("binance", "USDT/KES", "131.00")
     clock.advance(seconds=29)

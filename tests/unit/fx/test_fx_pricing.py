@@ -6,11 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from cryptopay.adapters.fx import ProcessRateCache
 from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Rate
 from cryptopay.core.ports.fx import UnsupportedPair
 from cryptopay.core.pricing import CachedRateSource, Depegged, PegBand, Pricer, PricingPolicy
-from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository, InMemoryRateCache
+from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 
 USDT_KES = Pair.parse("USDT/KES")
@@ -171,7 +172,7 @@ def test_no_sources_refuses_to_quote(clock, quotes):
 def test_a_cached_source_is_asked_once_within_the_ttl(clock):
     """Within the cache TTL the cached answer is reused; after it the source is asked again."""
     source = FixedRateSource("m", clock, {"USD/KES": "129.00"})
-    cached = CachedRateSource(source, InMemoryRateCache(clock), timedelta(seconds=30))
+    cached = CachedRateSource(source, ProcessRateCache(clock), timedelta(seconds=30))
     first = cached.fetch(USD_KES)
     clock.advance(seconds=29)
     source.set("USD/KES", "130.00")
@@ -200,7 +201,7 @@ def test_a_broken_cache_is_bypassed(clock):
 def test_a_cached_stale_rate_is_still_refused(clock, quotes):
     """Caching never makes a rate fresher: staleness is judged on the source's own time."""
     source = FixedRateSource("m", clock, {"USD/KES": "129.00"})
-    cached = CachedRateSource(source, InMemoryRateCache(clock), timedelta(minutes=10))
+    cached = CachedRateSource(source, ProcessRateCache(clock), timedelta(minutes=10))
     pricer = make_pricer(clock, quotes, cached)
     pricer.quote(USD_KES)
     clock.advance(minutes=6)

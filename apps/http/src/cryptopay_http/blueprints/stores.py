@@ -22,7 +22,7 @@ from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require
 from cryptopay_http.blueprints.merchants import load_merchant
-from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.convert import amount_pattern, json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import audit, payments, rail_catalogue, resolve_rail
 
@@ -64,6 +64,12 @@ _BELOW_100 = r"^(0|[1-9][0-9]?)(\.[0-9]{1,18})?$"
 _UP_TO_100 = r"^((0|[1-9][0-9]?)(\.[0-9]{1,18})?|100(\.0{1,18})?)$"
 
 
+_BOUND = limits(
+    "KES (the pricing currency): invoices worth less than the minimum or more than the maximum are refused (422)",
+    pattern=amount_pattern(KES.decimals, positive=True),
+)
+
+
 @attrs.frozen
 class StoreBody:
     """The store's settings; ``merchant_fee_percent`` may only be sent by an admin."""
@@ -80,6 +86,8 @@ class StoreBody:
     merchant_fee_percent: Decimal | None = attrs.field(
         default=None, metadata=limits("admins only: a percent from 0 to 100", pattern=_UP_TO_100)
     )
+    min_invoice_amount: Decimal | None = attrs.field(default=None, metadata=_BOUND)
+    max_invoice_amount: Decimal | None = attrs.field(default=None, metadata=_BOUND)
 
 
 @attrs.frozen
@@ -133,6 +141,8 @@ class StoreView:
     invoice_window_minutes: int
     tolerance_percent: Decimal
     merchant_fees: list[FeeView]
+    min_invoice_amount: Decimal | None = attrs.field(default=None, metadata={"description": "KES; null: no minimum"})
+    max_invoice_amount: Decimal | None = attrs.field(default=None, metadata={"description": "KES; null: no maximum"})
 
     @classmethod
     def of(cls, store: StoreSettings) -> StoreView:
@@ -142,7 +152,9 @@ class StoreView:
             if s.product is FeeProduct.MERCHANT
         ]
         minutes = int(store.window.total_seconds() // 60)
-        return cls(store.merchant_id, [r.key for r in store.rails], minutes, store.tolerance_percent, fees)
+        rails = [r.key for r in store.rails]
+        bounds = store.min_invoice, store.max_invoice
+        return cls(store.merchant_id, rails, minutes, store.tolerance_percent, fees, *bounds)
 
 
 def _check(body: StoreBody) -> list[Rail]:
@@ -210,6 +222,8 @@ def put_store(merchant_id: str) -> Response:
             window=timedelta(minutes=body.invoice_window_minutes),
             tolerance_percent=body.tolerance_percent,
             fees=_fees(existing, {r.asset for r in rails}, body.merchant_fee_percent),
+            min_invoice=body.min_invoice_amount,
+            max_invoice=body.max_invoice_amount,
         )
         if existing:  # what this body does not set is kept
             store = attrs.evolve(
@@ -224,6 +238,8 @@ def put_store(merchant_id: str) -> Response:
             window_minutes=body.invoice_window_minutes,
             tolerance=body.tolerance_percent,
             fee=body.merchant_fee_percent if body.merchant_fee_percent is not None else "unchanged",
+            min_invoice=body.min_invoice_amount if body.min_invoice_amount is not None else "none",
+            max_invoice=body.max_invoice_amount if body.max_invoice_amount is not None else "none",
         )
     return json_response(StoreView.of(store))
 

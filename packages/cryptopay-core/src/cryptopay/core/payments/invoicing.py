@@ -16,7 +16,7 @@ from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.money import Money
+from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
 from cryptopay.core.payments.model import DepositAddress, StoreSettings
 from cryptopay.core.ports.chains import AddressDeriver
@@ -58,6 +58,8 @@ class Invoicing:
         """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail)."""
         store = transaction(self._uow, lambda uow: _store(uow, merchant_id))
         chosen = _choose(store, rails)
+        if store.bounded:
+            store.check_invoice_worth(self._worth_in_kes(price))
         for rail in chosen:
             if rail.network.name not in self._derivers:
                 raise InvalidInput(f"no address deriver is configured for {rail.network.name}")
@@ -73,6 +75,12 @@ class Invoicing:
     def list_invoices(self, merchant_id: str, *, after: str | None = None, limit: int = 50) -> list[Invoice]:
         """A page of the merchant's invoices, by id."""
         return transaction(self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, after=after, limit=limit))
+
+    def _worth_in_kes(self, price: Money) -> Money:
+        """What ``price`` is worth in shillings, the currency a store's invoice bounds are in."""
+        if price.asset == KES:
+            return price
+        return self._pricer.quote(Pair(price.asset, KES)).convert(price, at=self._clock.now())
 
     def _quotes(self, price: Money, rails: Sequence[Rail]) -> list[Quote]:
         assets = {rail.asset for rail in rails if rail.asset != price.asset}

@@ -19,6 +19,8 @@ from cryptopay.core.rails import NETWORKS, Rail
 from cryptopay.core.settlement.policy import DEFAULT_CUTOFF
 
 __all__ = [
+    "AboveStoreMaximum",
+    "BelowStoreMinimum",
     "DepositAddress",
     "PaymentCredit",
     "Refund",
@@ -62,11 +64,28 @@ def _fees(value: Sequence[FeeSchedule]) -> tuple[FeeSchedule, ...]:
     return tuple(value)
 
 
+class BelowStoreMinimum(InvalidInput):
+    """An invoice worth less than its store's minimum invoice amount."""
+
+    code = "below_store_minimum"
+
+
+class AboveStoreMaximum(InvalidInput):
+    """An invoice worth more than its store's maximum invoice amount."""
+
+    code = "above_store_maximum"
+
+
+def _bound(value: object) -> Decimal | None:
+    return None if value is None else to_decimal(value)
+
+
 @attrs.frozen(kw_only=True)
 class StoreSettings:
     """A merchant's store: the rails it accepts, invoice window, underpayment tolerance, fees, settlement cut-off.
 
     ``fees`` holds the versioned schedules that apply to this store (merchant fee per asset, M-Pesa payout charge).
+    ``min_invoice`` and ``max_invoice`` bound what one invoice may be worth, in shillings (the pricing currency).
     """
 
     merchant_id: str
@@ -77,6 +96,8 @@ class StoreSettings:
     fees: tuple[FeeSchedule, ...] = attrs.field(default=(), converter=_fees)
     cutoff: time = DEFAULT_CUTOFF
     weekday: int = 4
+    min_invoice: Decimal | None = attrs.field(default=None, converter=_bound)
+    max_invoice: Decimal | None = attrs.field(default=None, converter=_bound)
 
     def __attrs_post_init__(self) -> None:
         if not self.rails:
@@ -84,6 +105,28 @@ class StoreSettings:
         if self.window <= timedelta(0) or self.monitoring < timedelta(0):
             raise InvalidInput("the invoice window must be positive and the monitoring window not negative")
         FeeBook(self.fees)  # refuses a schedule version listed twice
+        self._check_bounds()
+
+    def _check_bounds(self) -> None:
+        for name, bound in (("min_invoice_amount", self.min_invoice), ("max_invoice_amount", self.max_invoice)):
+            if bound is not None and (bound <= 0 or bound != bound.quantize(KES.quantum)):
+                raise InvalidInput(f"must be a positive amount of KES with at most {KES.decimals} places", field=name)
+        if self.min_invoice is not None and self.max_invoice is not None and self.min_invoice > self.max_invoice:
+            raise InvalidInput("the minimum invoice amount exceeds the maximum", field="min_invoice_amount")
+
+    def check_invoice_worth(self, worth: Money) -> None:
+        """Refuse an invoice worth (in KES) less than the store's minimum or more than its maximum."""
+        if self.min_invoice is not None and worth.amount < self.min_invoice:
+            minimum = Money.of(self.min_invoice, KES)
+            raise BelowStoreMinimum(f"{worth} is below the store minimum of {minimum}", field="amount")
+        if self.max_invoice is not None and worth.amount > self.max_invoice:
+            maximum = Money.of(self.max_invoice, KES)
+            raise AboveStoreMaximum(f"{worth} is above the store maximum of {maximum}", field="amount")
+
+    @property
+    def bounded(self) -> bool:
+        """Whether invoices of this store have a minimum or maximum worth."""
+        return self.min_invoice is not None or self.max_invoice is not None
 
     def rail(self, key: str) -> Rail:
         for rail in self.rails:

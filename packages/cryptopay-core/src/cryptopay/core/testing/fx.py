@@ -17,9 +17,8 @@ cryptopay.core.errors.Unavailable: fake: HTTP 500
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from cryptopay.core.errors import Conflict, Unavailable
@@ -28,7 +27,7 @@ from cryptopay.core.money import to_decimal
 from cryptopay.core.ports.fx import UnsupportedPair
 from cryptopay.core.ports.system import Clock
 
-__all__ = ["FixedRateSource", "InMemoryQuoteRepository", "InMemoryRateCache"]
+__all__ = ["FixedRateSource", "InMemoryQuoteRepository"]
 
 
 class FixedRateSource:
@@ -64,27 +63,6 @@ class FixedRateSource:
         if pair not in self._mids:
             raise UnsupportedPair(f"{self._name} does not quote {pair}")
         return Rate(pair, self._mids[pair], self._name, self._clock.now() - self._age)
-
-
-class InMemoryRateCache:
-    """A thread-safe dict of rates that expire by the injected clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._entries: dict[str, tuple[Rate, datetime]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Rate | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or self._clock.now() >= entry[1]:
-                self._entries.pop(key, None)
-                return None
-            return entry[0]
-
-    def put(self, key: str, rate: Rate, ttl: timedelta) -> None:
-        with self._lock:
-            self._entries[key] = (rate, self._clock.now() + ttl)
 
 
 class InMemoryQuoteRepository:

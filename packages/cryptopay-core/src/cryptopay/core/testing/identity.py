@@ -1,11 +1,7 @@
-"""In-memory identity repositories, idempotency store and rate limiter: thread-safe, for tests and embedding.
+"""In-memory identity repositories and idempotency store: thread-safe, for tests and embedding.
 
-They are the reference behaviour for the SQL implementations (see ``cryptopay.core.ports.identity``).
-
->>> from cryptopay.core.testing.system import ManualClock
->>> limiter = InMemoryRateLimiter(ManualClock())
->>> [limiter.hit("k", limit=2, window_seconds=60).allowed for _ in range(3)]
-[True, True, False]
+They are the reference behaviour for the SQL implementations (see ``cryptopay.core.ports.identity``). The rate
+limiter has no fake: tests use the in-process adapter (``cryptopay.adapters.ratelimit.ProcessRateLimiter``).
 """
 
 from __future__ import annotations
@@ -27,19 +23,16 @@ from cryptopay.core.identity.model import (
     ApiKey,
     IdempotencyEntry,
     Merchant,
-    RateDecision,
     RefreshToken,
     StoredResponse,
     User,
 )
-from cryptopay.core.ports.system import Clock
 
 __all__ = [
     "FastPasswordHasher",
     "InMemoryApiKeys",
     "InMemoryIdempotency",
     "InMemoryMerchants",
-    "InMemoryRateLimiter",
     "InMemoryRefreshTokens",
     "InMemoryUsers",
     "StdlibTotp",
@@ -195,26 +188,6 @@ class InMemoryIdempotency:
                 return False
             entry.created_at = at
             return True
-
-
-class InMemoryRateLimiter:
-    """Fixed windows aligned to the clock; old windows are dropped as new ones open."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._counts: dict[tuple[str, int], int] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
-        now = self._clock.now().timestamp()
-        window = int(now // window_seconds)
-        with self._lock:
-            if len(self._counts) > 10_000:
-                self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
-            count = self._counts.get((key, window), 0) + 1
-            self._counts[(key, window)] = count
-        retry_after = max(1, int((window + 1) * window_seconds - now + 0.999))
-        return RateDecision(count <= limit, limit, max(0, limit - count), retry_after)
 
 
 class FastPasswordHasher:
