@@ -85,8 +85,9 @@ def test_patch_enabled_false_deletes_the_endpoint(client, shop):
     assert client.get(f"/v1/webhook-endpoints/{endpoint_id}", headers=shop.headers).status_code == 404
 
 
-def test_rotation_signs_with_both_secrets_during_the_overlap_then_only_the_new_one(client, hooks, shop):
-    """After a rotation each delivery carries the new and the old signature; after the overlap only the new one."""
+def test_rotation_signs_with_both_secrets_during_the_overlap_then_only_the_new_one(client, hooks, services, shop):
+    """After an audited rotation each delivery carries the new and the old signature; after the overlap only the new
+    one."""
     endpoint_id, old = _endpoint(client, shop)
     rotated = client.post(
         f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret", json={"overlap_seconds": 60}, headers=shop.stepped
@@ -96,6 +97,10 @@ def test_rotation_signs_with_both_secrets_during_the_overlap_then_only_the_new_o
     assert new.startswith("whsec_") and new != old and rotated.json["previous_secret_expires_at"]
     listing = client.get("/v1/webhook-endpoints", headers=shop.headers).get_data(as_text=True)
     assert new not in listing and old not in listing
+    (audited,) = [r for r in services.audit.records() if r.action == "webhook_endpoint.secret_rotated"]
+    assert (
+        audited.subject == f"webhook_endpoint:{endpoint_id}" and new not in repr(audited) and old not in repr(audited)
+    )
 
     shop.invoice()
     hooks.relay()
