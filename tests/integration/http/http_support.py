@@ -133,9 +133,11 @@ class AuthActions:
         assert response.status_code == 201, response.json
         return headers, response.json["id"]
 
-    def stepped_up(self, headers: dict[str, str], password: str = PASSWORD) -> dict[str, str]:
-        """The headers plus a fresh step-up token (``POST /v1/auth/step-up`` with the password)."""
-        response = self.client.post("/v1/auth/step-up", json={"password": password}, headers=headers)
+    def stepped_up(self, headers: dict[str, str], password: str = PASSWORD, code: str | None = None) -> dict[str, str]:
+        """The headers plus a fresh step-up token (``POST /v1/auth/step-up`` with the password, or with a one-time
+        code, which an account with two-factor authentication must use)."""
+        body = {"code": code} if code else {"password": password}
+        response = self.client.post("/v1/auth/step-up", json=body, headers=headers)
         assert response.status_code == 200, response.json
         return {**headers, "X-Step-Up-Token": response.json["step_up_token"]}
 

@@ -49,7 +49,24 @@ def test_an_admin_without_2fa_can_only_enrol(client, auth, app, services):
     recovery = auth.enrol_totp(headers)
     admin = bearer(auth.login("boss@example.co.ke", code=recovery[0])["access_token"])
     assert client.get("/v1/merchants", headers=admin).status_code == 200
-    assert client.delete("/v1/auth/2fa", headers=auth.stepped_up(admin)).status_code == 403  # staff keep it
+    assert client.delete("/v1/auth/2fa", headers=auth.stepped_up(admin, code=recovery[1])).status_code == 403
+
+
+def test_with_2fa_enrolled_the_password_alone_cannot_step_up(client, auth, services, clock):
+    """A thief holding the session and the password cannot step up to remove the second factor; a code can."""
+    auth.register("owner@example.co.ke")
+    headers = bearer(auth.login("owner@example.co.ke")["access_token"])
+    secret = client.post("/v1/auth/2fa/enrol", headers=auth.stepped_up(headers)).json["secret"]
+    client.post("/v1/auth/2fa/confirm", json={"code": _code(services, secret)}, headers=headers)
+    clock.advance(seconds=30)
+    body = {"email": "owner@example.co.ke", "password": PASSWORD, "code": _code(services, secret)}
+    session = bearer(client.post("/v1/auth/login", json=body).json["access_token"])
+    refused = client.post("/v1/auth/step-up", json={"password": PASSWORD}, headers=session)
+    assert refused.status_code == 403 and refused.json["code"] == "step_up_required"
+    assert client.delete("/v1/auth/2fa", headers=session).status_code == 403
+    clock.advance(seconds=30)
+    stepped = auth.stepped_up(session, code=_code(services, secret))
+    assert client.delete("/v1/auth/2fa", headers=stepped).status_code == 204
 
 
 def auth_role(name: str):

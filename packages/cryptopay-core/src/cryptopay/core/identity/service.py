@@ -184,12 +184,18 @@ class Accounts:
         )
 
     def step_up(self, principal: Principal, *, password: str | None = None, code: str | None = None) -> str:
-        """A short-lived step-up token after a fresh password or one-time code, bound to the caller's login."""
+        """A short-lived step-up token after a fresh password or one-time code, bound to the caller's login.
+
+        With two-factor authentication enrolled only a code (TOTP or recovery) will do: the password alone is what a
+        thief of the session is most likely to also have."""
         user = self.users.get(principal.id) if principal.kind is PrincipalKind.USER else None
         if user is None or principal.session_id is None:
             raise Forbidden("only a logged-in user can step up")
         if code:
             ok = self.second_factor.check(user, code)
+        elif password and user.two_factor:
+            # A stolen session plus the password must not be enough to remove the second factor or redirect money.
+            raise StepUpRequired("this account has two-factor authentication: step up with a one-time code")
         elif password:
             ok = self.hasher.verify(user.password_hash, password)
         else:
