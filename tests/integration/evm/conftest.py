@@ -71,7 +71,8 @@ class EvmEnv:
         )
         signed = account.sign_transaction(tx)
         raw = "0x" + bytes(signed.raw_transaction).hex()
-        self.w3.eth.send_raw_transaction(raw)
+        # Mined before we return, even when the machine is slow: a scan right after must see it.
+        self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_raw_transaction(raw), timeout=30, poll_latency=0.05)
         return raw
 
     def mine(self, blocks: int = 1) -> None:
