@@ -26,7 +26,7 @@ from typing import Any, TypeVar, get_args, get_origin
 import attrs
 import cattrs
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.jsontext import MAX_JSON_DEPTH, json_depth
+from cryptopay.core.jsontext import MAX_JSON_DEPTH, JsonTooDeep, loads_untrusted
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.text import text_problem
 from flask import Response, request
@@ -334,10 +334,6 @@ def structure_request(cls: type[T], data: object, *, prefix: str = "") -> T:
         raise ValidationFailed([FieldError(field, error.message)]) from None
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, value in pairs:
@@ -349,11 +345,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_json(raw: bytes) -> Any:
     """Parse a request body strictly: UTF-8, no NaN/Infinity, no repeated keys, at most ``MAX_DEPTH`` deep (400)."""
-    if json_depth(raw) > MAX_DEPTH:
-        raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
-    except RecursionError:
+        return loads_untrusted(raw, object_pairs_hook=_unique_keys)
+    except JsonTooDeep:
         raise BadRequest(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the request body is not valid JSON") from None

@@ -13,9 +13,13 @@ The reason is not style: web3's ``py_ecc`` raises Python's recursion limit to 10
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
 
-__all__ = ["MAX_JSON_DEPTH", "json_depth"]
+__all__ = ["MAX_JSON_DEPTH", "JsonTooDeep", "json_depth", "loads_untrusted"]
 
 MAX_JSON_DEPTH = 32
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
@@ -33,3 +37,27 @@ def json_depth(text: str | bytes) -> int:
         elif mark == 2:
             depth -= 1
     return deepest
+
+
+class JsonTooDeep(ValueError):
+    """The text nests deeper than ``MAX_JSON_DEPTH``; refused before any parser ran."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads_untrusted(
+    text: str | bytes, *, object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None
+) -> Any:
+    """Parse outside JSON: depth measured first (``JsonTooDeep``), fractions as ``Decimal``, no ``NaN``/``Infinity``.
+
+    Malformed text, a constant, or an integer past Python's digit limit raise ``ValueError`` (or
+    ``UnicodeDecodeError``); callers turn them into their own "not JSON" refusal.
+
+    >>> loads_untrusted('{"amount": 1.5}')
+    {'amount': Decimal('1.5')}
+    """
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise JsonTooDeep(f"nests deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=object_pairs_hook)

@@ -11,13 +11,11 @@ a list; items may lack a Value; amounts may read ``1.00``; times are Nairobi-tim
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
-from decimal import Decimal
 from typing import Any
 
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.jsontext import MAX_JSON_DEPTH, json_depth
+from cryptopay.core.jsontext import MAX_JSON_DEPTH, JsonTooDeep, loads_untrusted
 from cryptopay.core.mobile_money._values import (
     amount_of,
     code_of,
@@ -55,16 +53,12 @@ _PARTY_KEYS = (
 def load_json(text: str | bytes) -> Any:
     """JSON with every number that has a fraction read as ``Decimal`` (never a float), at most 32 deep; no
     ``NaN``/``Infinity`` and no integer past Python's digit limit (``ValueError``): both are "not JSON"."""
-    if json_depth(text) > MAX_JSON_DEPTH:
-        raise InvalidInput(f"not a Daraja payload: nests deeper than {MAX_JSON_DEPTH} levels")
     try:
-        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        return loads_untrusted(text)
+    except JsonTooDeep:
+        raise InvalidInput(f"not a Daraja payload: nests deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
         raise InvalidInput(f"not JSON: {error}") from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_payload_text(text: str | bytes) -> MpesaResult:
