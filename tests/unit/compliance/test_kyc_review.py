@@ -114,7 +114,7 @@ def test_submitting_without_the_needed_documents_names_them(rig):
     """A tier-2 application without its photos is refused, naming what is missing."""
     application = rig.review.apply_personal("usr_wanjiku", 2, person(), notify_to=None)
     rig.review.upload("usr_wanjiku", application.id, DocumentKind.ID_FRONT, photo())
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(InvalidState) as refused:
         rig.review.submit("usr_wanjiku", application.id)
     assert refused.value.details["missing"] == ["id_back", "selfie"]
 

@@ -17,6 +17,7 @@ from cryptopay_http.blueprints import (
     fx,
     identity,
     invoices,
+    kyc,
     merchants,
     payouts,
     security,
@@ -34,6 +35,7 @@ __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
+BLUEPRINTS += [kyc.bp]
 
 
 def create_app(services: Services) -> Flask:

@@ -187,7 +187,7 @@ class KycApplication:
         self._editable()
         missing = [k.value for k in self.missing_documents()]
         if missing:
-            raise InvalidInput(f"upload {', '.join(missing)} first", missing=missing)
+            raise InvalidState(f"upload {', '.join(missing)} first", missing=missing)
         self.state, self.submitted_at, self.reason = ApplicationState.SUBMITTED, at, None
         self._step(at, f"user:{self.submitted_by}", "submitted")
 

@@ -85,6 +85,7 @@ class KycReview:
 
     def upload(self, party_id: str, application_id: str, kind: DocumentKind, data: bytes) -> StoredDocument:
         """Check, encrypt and store one document of the party's open application (same kind again: replaced)."""
+        self.check_owner(party_id, application_id)  # before anything else: a stranger learns nothing of the content
         facts = inspect(kind, data, dimensions=self.probe.dimensions(data) if data else None)
         document_id = self.ids.new_id("kyd")
         now = self.clock.now()
@@ -98,7 +99,6 @@ class KycReview:
             width=facts.width,
             height=facts.height,
         )
-        self._owned(party_id, application_id)  # before writing anything: a stranger's upload stores nothing
         # The blob is written before the metadata commits: a failed commit leaves an unreadable orphan, never a
         # document the application names but the store lacks.
         self.documents.put(document_id, self.vault.encrypt(data, context=document_context(application_id, document_id)))
@@ -276,7 +276,8 @@ class KycReview:
             raise Conflict(f"{application.party_id} is verified as {profile.kind.value}")
         return profile
 
-    def _owned(self, party_id: str, application_id: str) -> None:
+    def check_owner(self, party_id: str, application_id: str) -> None:
+        """``NotFound`` unless ``application_id`` is one of the party's applications."""
         with self.uow() as uow:
             self._load_owned(uow, party_id, application_id)
 
