@@ -72,9 +72,11 @@ class Invoicing:
         """The invoice, or ``NotFound``."""
         return transaction(self._uow, lambda uow: load_invoice(uow, invoice_id))
 
-    def list_invoices(self, merchant_id: str, *, after: str | None = None, limit: int = 50) -> list[Invoice]:
-        """A page of the merchant's invoices, by id."""
-        return transaction(self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, after=after, limit=limit))
+    def list_invoices(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Invoice]:
+        """A page of the merchant's invoices, newest first, older than the invoice id ``before``."""
+        return transaction(
+            self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit)
+        )
 
     def _worth_in_kes(self, price: Money) -> Money:
         """What ``price`` is worth in shillings, the currency a store's invoice bounds are in."""
