@@ -138,6 +138,10 @@ def settlement_view(settlement: Settlement) -> dict[str, Any]:
         "converted": money(settlement.converted),
         "credited": money(settlement.credited),
         "fx_spread": money(settlement.fx_spread),
+        "conversions": [
+            {"quote_id": c.quote_id, "converted": money(c.converted), "credited": money(c.credited)}
+            for c in settlement.conversions
+        ],
         "payout_ids": list(settlement.payout_ids),
         "remainder": money(settlement.remainder),
         "reason": settlement.reason,

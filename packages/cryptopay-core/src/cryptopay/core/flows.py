@@ -17,7 +17,7 @@ from cryptopay.core.fees import FeeQuote, FeeSchedule
 from cryptopay.core.fx import Quote
 from cryptopay.core.ledger import Account, AccountKind, Entry, EntryRequest, Hold, HoldRequest, Ledger, Posting
 from cryptopay.core.ledger.service import trading_account
-from cryptopay.core.money import KES, Asset, Money, Rounding
+from cryptopay.core.money import KES, USDT, Asset, Money, Rounding
 from cryptopay.core.ports.ledger import LedgerSession
 
 __all__ = [
@@ -135,9 +135,17 @@ def convert_for_settlement(
     if spread.is_positive():
         postings.append(Posting.credit(FX_SPREAD, spread))
     request = EntryRequest(
-        f"settlement:{settlement_id}:convert", postings, f"settlement {settlement_id} at quote {quote.id}", quote.id
+        _conversion_key(settlement_id, amount.asset),
+        postings,
+        f"settlement {settlement_id} at quote {quote.id}",
+        quote.id,
     )
     return ledger.post(request, session=session), credited
+
+
+def _conversion_key(settlement_id: str, asset: Asset) -> str:
+    """USDT keeps the key it always had; every other asset sold in the same settlement has its own."""
+    return f"settlement:{settlement_id}:convert" + ("" if asset == USDT else f":{asset.code}")
 
 
 def start_payout(

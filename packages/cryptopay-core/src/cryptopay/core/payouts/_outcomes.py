@@ -110,6 +110,7 @@ def _complete_settlement(uow: PaymentsUnitOfWork, ids: IdGenerator, settlement_i
         "quote_id": settlement.quote_id or "",
         "converted": str(settlement.converted.amount) if settlement.converted else "0",
         "converted_asset": settlement.converted.asset.code if settlement.converted else "",
+        "conversions": ", ".join(f"{c.converted} at {c.quote_id}" for c in settlement.conversions),
     }
     publish(uow, ids, "settlement.completed", payload, at=now, key=settlement.id)
     audit(
