@@ -23,6 +23,7 @@ from cryptopay.core.money import BTC, KES, USDT, Asset, Money, Rounding
 from cryptopay.core.ports.ledger import LedgerSession
 
 __all__ = [
+    "BANK",
     "FLOAT",
     "FX_SPREAD",
     "IN_FLIGHT",
@@ -47,6 +48,7 @@ FLOAT = "assets:mpesa_float:KES"
 IN_FLIGHT = "liabilities:payouts_in_flight:KES"
 FX_SPREAD = "revenue:fx_spread:KES"
 PAYOUT_FEE = "revenue:payout_fee:KES"
+BANK = "assets:bank:KES"  # our bank account, which operators' bank transfers to merchants are paid from
 
 
 def custody(network: str, asset: Asset) -> str:
@@ -179,17 +181,23 @@ def complete_payout(
     amount: Money,
     charge: Money | None = None,
     session: LedgerSession | None = None,
+    paid_from: str = FLOAT,
 ) -> tuple[Entry, Entry]:
-    """On M-Pesa's success result: post the hold, then pay the float out and book the charge as revenue."""
+    """On M-Pesa's success result: post the hold, then pay the float out and book the charge as revenue.
+
+    Dr ``liabilities:payouts_in_flight:KES`` amount + charge / Cr ``paid_from`` amount / Cr ``revenue:payout_fee:KES``
+    charge. ``paid_from`` is the M-Pesa float, or ``BANK`` for a bank transfer an operator confirmed.
+    """
     posted = ledger.post_hold(hold_id, f"payout:{payout_id}:post", session=session)
     fee = charge or Money.zero(KES)
-    postings = [Posting.debit(IN_FLIGHT, amount + fee), Posting.credit(FLOAT, amount)]
+    if paid_from == BANK:
+        ledger.open_account(Account(BANK, AccountKind.ASSET, KES, allow_negative=True), session=session)
+    postings = [Posting.debit(IN_FLIGHT, amount + fee), Posting.credit(paid_from, amount)]
     if fee.is_positive():
         postings.append(Posting.credit(PAYOUT_FEE, fee))
-    paid = ledger.post(
-        EntryRequest(f"payout:{payout_id}:float", postings, f"payout {payout_id} paid from the M-Pesa float"),
-        session=session,
-    )
+    source = "the M-Pesa float" if paid_from == FLOAT else paid_from
+    key = f"payout:{payout_id}:float" if paid_from == FLOAT else f"payout:{payout_id}:paid"
+    paid = ledger.post(EntryRequest(key, postings, f"payout {payout_id} paid from {source}"), session=session)
     return posted, paid
 
 
