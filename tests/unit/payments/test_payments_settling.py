@@ -111,14 +111,14 @@ def test_weekly_settlements_wait_for_friday_in_nairobi() -> None:
     assert friday.settlement is not None and friday.settlement.cutoff == datetime(2026, 1, 9, 14, 0, tzinfo=UTC)
 
 
-def test_bank_settlements_are_left_to_an_operator() -> None:
-    """A bank-paid merchant is reported, not paid."""
+def test_a_bank_code_missing_from_the_catalogue_is_reported_not_paid() -> None:
+    """A profile stored before the bank catalogue with an unknown bank code: reported, nothing planned."""
     stack = PaymentsStack()
     stack.add_merchant(
         "m4", settlement=SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.BANK, "KCB01:1234567890")
     )
     [run] = stack.settling.run_settlements()
-    assert run.settlement is None and "operator" in run.reason
+    assert run.settlement is None and "unknown bank code" in run.reason
 
 
 def test_without_a_rate_nothing_is_settled(stack: PaymentsStack) -> None:

@@ -55,6 +55,7 @@ def complete(
         amount=payout.amount,
         charge=payout.charge,
         session=uow.ledger,
+        paid_from=flows.BANK if payout.is_bank_transfer else flows.FLOAT,
     )
     _finish(uow, ids, payout, now, "payout.completed", entries=f"{posted.id},{paid.id}")
 

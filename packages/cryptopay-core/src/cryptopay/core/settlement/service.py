@@ -13,6 +13,11 @@ The assets converted are ``settle_assets`` (USDT, USDC and BTC by default): ``fl
 one conversion per settlement and asset. A merchant whose balance holds an asset no source prices now is reported
 (``no fresh rate``) and waits for the next run; stores cannot accept such a rail in the first place
 (``refuse_unpriced_rails``).
+
+Bank settlements (#13.7): a bank account whose bank has a paybill in the bank catalogue is paid by M-Pesa B2B
+(``BusinessPayBill`` to the paybill, the account number as AccountReference), planned in B2B's sizes and sent by the
+same payout machinery as B2C; any other bank account becomes one bank transfer awaiting an operator (the bank file,
+then ``Payouts.confirm_bank_transfer``).
 """
 
 from __future__ import annotations
@@ -33,9 +38,10 @@ from cryptopay.core.money import BTC, KES, USDC, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
 from cryptopay.core.payments.crediting import retry_clawbacks
 from cryptopay.core.payments.model import StoreSettings
-from cryptopay.core.payouts.model import Payout, PayoutState
+from cryptopay.core.payouts.model import B2BTarget, Payout, PayoutState
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import (
     Settlement,
     SettlementConversion,
@@ -48,7 +54,7 @@ from cryptopay.core.settlement.policy import PayoutPlan, SettlementPolicy, plan_
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
-__all__ = ["COMPLETE_WITHIN", "SETTLE_ASSETS", "SettlementRun", "Settling"]
+__all__ = ["COMPLETE_WITHIN", "SETTLE_ASSETS", "SettlementRun", "Settling", "b2b_target"]
 
 COMPLETE_WITHIN = timedelta(hours=2)
 _PAGE = 200
@@ -149,8 +155,6 @@ class Settling:
         policy = self._policy(store, merchant, now)
         if cooling := _cooling_until(merchant, now):
             return SettlementRun(merchant_id, f"the new payout destination cools off until {cooling}; payouts wait")
-        if policy.method is SettlementMethod.BANK:
-            return SettlementRun(merchant_id, "bank settlements are not automated: an operator pays them")
         cutoff = _cutoff(policy, now)
         last = page.last.get(merchant_id)
         if last is not None and not policy.is_due(last.cutoff, now):
@@ -310,7 +314,10 @@ class Settling:
             charge=charge,
             hold_id=hold.id,
             created_at=now,
+            b2b=b2b_target(policy.method, policy.destination),
         )
+        if payout.is_bank_transfer:
+            payout.awaiting_transfer(now)  # an operator pays it from the bank file; M-Pesa is never called
         uow.payouts.add(payout)
         audit(
             uow,
@@ -322,6 +329,7 @@ class Settling:
             amount=amount,
             charge=charge,
             settlement=settlement.id,
+            route=_route_name(payout),
         )
         return payout
 
@@ -348,6 +356,34 @@ class Settling:
         while page := transaction(self._uow, partial(_stores_page, after=after)):
             yield after, page
             after = page[-1].merchant_id
+
+
+def b2b_target(method: SettlementMethod, destination: str) -> B2BTarget | None:
+    """Where M-Pesa B2B pays a settlement by ``method`` to ``destination``; None for B2C and bank transfers.
+
+    A bank account goes to its bank's paybill with the account number as the AccountReference when the bank
+    catalogue allows (``settlement.banks``); otherwise it is a bank transfer from the bank file.
+
+    >>> b2b_target(SettlementMethod.BANK, "KCB:1234567890")
+    B2BTarget(command=<B2BCommand.PAYBILL: 'BusinessPayBill'>, party='522522', account_reference='1234567890')
+    >>> b2b_target(SettlementMethod.BANK, "CITI:1234567890") is None
+    True
+    """
+    if method is SettlementMethod.MPESA_PAYBILL:
+        paybill, account = destination.split("#", 1)
+        return B2BTarget.paybill(paybill, account[:13])
+    if method is SettlementMethod.MPESA_TILL:
+        return B2BTarget.till(destination)
+    if method is SettlementMethod.BANK:
+        route = bank_catalogue().route(destination)
+        return B2BTarget.paybill(route.paybill, route.account) if route.paybill is not None else None
+    return None
+
+
+def _route_name(payout: Payout) -> str:
+    if payout.is_bank_transfer:
+        return "bank_transfer"
+    return payout.b2b.command.value if payout.b2b is not None else "b2c"
 
 
 def _stores_page(uow: PaymentsUnitOfWork, *, after: str | None) -> list[StoreSettings]:
