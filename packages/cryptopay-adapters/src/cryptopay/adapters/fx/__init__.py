@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from cryptopay.adapters.fx.binance import BinanceTickerSource
 from cryptopay.adapters.fx.build import build_cache, build_pricer, build_sources
-from cryptopay.adapters.fx.cache import ProcessRateCache, RedisRateCache
+from cryptopay.adapters.fx.cache import ProcessRateCache, RedisRateCache, TieredRateCache
 from cryptopay.adapters.fx.exchangerate import ExchangeRateApiSource
 from cryptopay.adapters.fx.kraken import KrakenSpreadSource
 from cryptopay.adapters.fx.settings import SOURCE_NAMES, FxSettings
@@ -20,6 +20,7 @@ __all__ = [
     "KrakenSpreadSource",
     "ProcessRateCache",
     "RedisRateCache",
+    "TieredRateCache",
     "build_cache",
     "build_pricer",
     "build_sources",

@@ -41,9 +41,12 @@ class Invoicing:
         ledger: Ledger,
         pricer: Quoter,
         derivers: Mapping[str, AddressDeriver],
+        reader: PaymentsUowFactory | None = None,
     ) -> None:
+        """``reader``: units of work for the reads that need no transaction (default ``uow``)."""
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._derivers = pricer, dict(derivers)
+        self._reader = reader or uow
 
     def create_invoice(
         self,
@@ -56,7 +59,7 @@ class Invoicing:
         metadata: Mapping[str, str] | None = None,
     ) -> Invoice:
         """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail)."""
-        store = transaction(self._uow, lambda uow: _store(uow, merchant_id))
+        store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
         chosen = _choose(store, rails)
         if store.bounded:
             store.check_invoice_worth(self._worth_in_kes(price))
@@ -70,11 +73,13 @@ class Invoicing:
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """The invoice, or ``NotFound``."""
-        return transaction(self._uow, lambda uow: load_invoice(uow, invoice_id))
+        return transaction(self._reader, lambda uow: load_invoice(uow, invoice_id))
 
     def list_invoices(self, merchant_id: str, *, after: str | None = None, limit: int = 50) -> list[Invoice]:
         """A page of the merchant's invoices, by id."""
-        return transaction(self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, after=after, limit=limit))
+        return transaction(
+            self._reader, lambda uow: uow.invoices.list_for_merchant(merchant_id, after=after, limit=limit)
+        )
 
     def _worth_in_kes(self, price: Money) -> Money:
         """What ``price`` is worth in shillings, the currency a store's invoice bounds are in."""
