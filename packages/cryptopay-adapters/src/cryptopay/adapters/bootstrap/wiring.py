@@ -12,7 +12,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cryptopay.adapters.bootstrap.chains import ChainReader, deriver_map, rail_of, scan_chains, sender_for, watcher_for
+from cryptopay.adapters.bootstrap.chains import (
+    ChainReader,
+    address_validators,
+    deriver_map,
+    rail_of,
+    scan_chains,
+    sender_for,
+    watcher_for,
+)
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
@@ -321,7 +329,14 @@ class Parts:
     @functools.cached_property
     def refunds(self) -> Refunds:
         return Refunds(
-            uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, ledger=self.ledger, senders=self.senders
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            ledger=self.ledger,
+            senders=self.senders,
+            pricer=LazyQuoter(lambda: self.pricer),
+            quotes=self.quotes,
+            validators=address_validators(self.settings),
         )
 
     @functools.cached_property

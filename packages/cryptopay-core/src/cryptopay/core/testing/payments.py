@@ -18,7 +18,7 @@ import copy
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import cryptopay.core.ledger  # noqa: F401  (first: importing testing.storage first trips the ports.ledger cycle)
 from cryptopay.core.errors import Conflict, NotFound
@@ -63,6 +63,28 @@ def _copy(item: _T) -> _T:
 def _page(items: Iterable[_T], key: Callable[[_T], str], after: str | None, limit: int) -> list[_T]:
     ordered = sorted(items, key=key)
     return [_copy(i) for i in ordered if after is None or key(i) > after][:limit]
+
+
+class _Dated(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def created_at(self) -> datetime: ...
+
+
+_D = TypeVar("_D", bound=_Dated)
+
+
+def _newest_first(items: Sequence[_D], before: str | None, limit: int) -> list[_D]:
+    """Keyset page by (created_at, id) descending, strictly older than the item ``before`` (as SQL does it)."""
+    ordered = sorted(items, key=lambda i: (i.created_at, i.id), reverse=True)
+    if before is not None:
+        cursor = next((i for i in items if i.id == before), None)
+        if cursor is None:
+            return []
+        ordered = [i for i in ordered if (i.created_at, i.id) < (cursor.created_at, cursor.id)]
+    return [_copy(i) for i in ordered[:limit]]
 
 
 class _ById:
@@ -292,6 +314,9 @@ class InMemoryRefunds(_ById):
     def for_invoice(self, invoice_id: str) -> list[Refund]:
         found = sorted((r for r in self._all() if r.invoice_id == invoice_id), key=lambda r: (r.created_at, r.id))
         return [_copy(r) for r in found]
+
+    def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        return _newest_first([r for r in self._all() if r.invoice_id == invoice_id], before, limit)
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         found = sorted((r for r in self._all() if r.state is state), key=lambda r: (r.created_at, r.id))

@@ -205,7 +205,8 @@ class PaymentsStack:
         self.uow = payments_uow(self.storage)
         self.ledger = Ledger(self.storage.ledger_store, clock=self.clock, ids=self.ids)
         self.rates = FixedRateSource("market", self.clock, {"USDT/KES": usdt_kes, "USDT/USD": "1"})
-        self.pricer = Pricer([self.rates], clock=self.clock, ids=self.ids, quotes=InMemoryQuoteRepository())
+        self.quotes = InMemoryQuoteRepository()
+        self.pricer = Pricer([self.rates], clock=self.clock, ids=self.ids, quotes=self.quotes)
         self.chains = {n: FakeChain(n, self.clock) for n in networks}
         self.senders = {n: FakeChainSender(n) for n in networks}
         self.cursors = InMemoryScanCursorStore()
@@ -243,7 +244,15 @@ class PaymentsStack:
             urls=self.urls,
             metrics=self.metrics,
         )
-        self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
+        self.refunds = Refunds(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            ledger=ledger,
+            senders=self.senders,
+            pricer=self.pricer,
+            quotes=self.quotes,
+        )
         self.listings = Listings(uow=uow, merchants=self.merchants)
         self.float_balance = FloatBalance(
             store=self.balance_queries,

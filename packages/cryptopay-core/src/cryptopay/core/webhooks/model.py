@@ -47,6 +47,7 @@ WEBHOOK_EVENTS = (
     "invoice.expired",
     "invoice.paid_late",
     "invoice.paid_partial",
+    "invoice.cancelled",
     "payout.completed",
     "payout.failed",
     "settlement.completed",

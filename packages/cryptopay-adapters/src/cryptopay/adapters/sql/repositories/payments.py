@@ -82,6 +82,15 @@ class _Documents(Generic[T]):
         query = sa.select(self.table.c.doc).where(*where).order_by(*(self.table.c[name] for name in order))
         return [from_document(self.cls, doc) for doc in self._conn.scalars(query.limit(limit))]
 
+    def _newest_first(self, *where: sa.ColumnElement[bool], before: str | None, limit: int) -> list[T]:
+        """Keyset page on (created_at, id), newest first: with ``before``, the rows older than that row."""
+        c = self.table.c
+        if before is not None:
+            cursor = sa.select(c.created_at).where(c.id == before).scalar_subquery()
+            where = (*where, sa.tuple_(c.created_at, c.id) < sa.tuple_(cursor, sa.literal(before)))
+        query = sa.select(c.doc).where(*where).order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        return [from_document(self.cls, doc) for doc in self._conn.scalars(query)]
+
     def _one(self, *where: sa.ColumnElement[bool], lock: bool = False) -> T | None:
         query = sa.select(self.table.c.doc).where(*where)
         doc = self._conn.scalars(query.with_for_update() if lock else query).first()
@@ -366,6 +375,9 @@ class SqlRefunds(_Documents[Refund]):
 
     def for_invoice(self, invoice_id: str) -> list[Refund]:
         return self._select(refunds.c.invoice_id == invoice_id, order=_BY_AGE)
+
+    def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        return self._newest_first(refunds.c.invoice_id == invoice_id, before=before, limit=limit)
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit)
