@@ -43,9 +43,7 @@ def test_a_settled_invoice_can_be_refunded_up_to_what_it_received_pending_refund
 def test_a_refund_in_shillings_is_converted_at_a_locked_quote_it_names(stack: PaymentsStack) -> None:
     """KES 1,300 becomes USDT at the quote's ask; the refund keeps the quote id, its rate and the amount asked."""
     invoice_id = paid_in_kes(stack)
-    refund = stack.refunds.refund(
-        invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("1300", KES)
-    )
+    refund = stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("1300", KES))
     quote = stack.quotes.get(refund.quote_id or "")
     assert quote is not None and quote.pair == Pair(USDT, KES)
     assert refund.rate == quote.ask and refund.requested == Money.of("1300", KES)

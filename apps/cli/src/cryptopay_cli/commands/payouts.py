@@ -5,12 +5,10 @@
 
 from __future__ import annotations
 
-import getpass
-
 import typer
 from cryptopay.core.payouts import PayoutState
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 from cryptopay_cli.views import flat, payout_view
 
@@ -18,13 +16,6 @@ app = typer.Typer(help="M-Pesa payouts: list, retry a failed one, query stale on
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _COLUMNS = ["id", "merchant_id", "state", "method", "destination", "amount", "charge", "attempt", "receipt", "note"]
-
-
-def _operator() -> str:
-    try:
-        return f"ops:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name in some containers
-        return "ops:cli"
 
 
 @app.command("list")
@@ -50,7 +41,7 @@ def retry(
 ) -> None:
     """A new attempt (new id, new hold) for a definitively failed payout; each failure is retried once."""
     with errors_to_exit_codes():
-        new = services().payouts.retry_failed_payout(payout_id, actor=actor or _operator())
+        new = services().payouts.retry_failed_payout(payout_id, actor=actor or operator())
     view = payout_view(new)
     if as_json:
         emit_json(view)

@@ -176,8 +176,26 @@ class DeliveryDetailView:
     attempts: list[AttemptView]
 
 
+_REFUND_DATA = {
+    "type": "object",
+    "properties": {
+        **{
+            name: {"type": "string"}
+            for name in ("merchant_id", "refund_id", "invoice_id", "state", "rail", "asset", "address", "quote_id")
+        },
+        "amount": {"type": "string", "description": "in the refunded asset"},
+        "tx_hash": {"type": "string", "description": "empty until broadcast"},
+        "failure": {"type": "string", "description": "why it failed (refund.failed), else empty"},
+    },
+    "required": ["merchant_id", "refund_id", "invoice_id", "state", "rail", "amount", "asset", "address"],
+}
+
+
 def _event_data(name: str) -> dict[str, Any]:
-    """The ``data`` of an event: invoice events name the invoice, the shop's order and notes, and the state."""
+    """The ``data`` of an event: invoice events name the invoice, the shop's order and notes, and the state;
+    refund events the refund, its invoice, amount, address and transaction."""
+    if name.startswith("refund."):
+        return _REFUND_DATA
     if not name.startswith("invoice."):
         return {"type": "object", "properties": {"merchant_id": {"type": "string"}}}
     strings = {"type": "object", "additionalProperties": {"type": "string"}}

@@ -154,7 +154,9 @@ class Refunds:
         asset = option.rail.asset
         if amount is None or amount.asset == asset:
             if quote_id is not None:
-                raise InvalidInput("a quote converts an amount in the invoice's currency; this one is not", field="quote_id")
+                raise InvalidInput(
+                    "a quote converts an amount in the invoice's currency; this one is not", field="quote_id"
+                )
             return RefundRequest(option.rail.key, amount, None, None)
         if amount.asset != invoice.price.asset:
             raise InvalidInput(
@@ -193,7 +195,9 @@ class Refunds:
         most = _refundable(uow, invoice, option.rail.key)
         amount = wanted.amount or _owed(uow, invoice, option.rail.key)
         if amount.asset != option.rail.asset or not amount.is_positive():
-            raise InvalidInput(f"a refund on {option.rail.key} is a positive {option.rail.asset.code} amount", field="amount")
+            raise InvalidInput(
+                f"a refund on {option.rail.key} is a positive {option.rail.asset.code} amount", field="amount"
+            )
         if amount > most:
             raise Refused(
                 f"at most {most} can be refunded on invoice {invoice.id} (received, less earlier refunds), not {amount}"
@@ -373,7 +377,9 @@ def _publish(uow: PaymentsUnitOfWork, ids: IdGenerator, refund: Refund, now: dat
 def _paid_option(invoice: Invoice) -> PaymentOption:
     paid = {p.rail_key for p in invoice.payments if not p.withdrawn}
     if len(paid) != 1:
-        raise InvalidInput(f"invoice {invoice.id} was paid on {len(paid)} rails: name the rail to refund on", field="rail")
+        raise InvalidInput(
+            f"invoice {invoice.id} was paid on {len(paid)} rails: name the rail to refund on", field="rail"
+        )
     return invoice.option(paid.pop())
 
 

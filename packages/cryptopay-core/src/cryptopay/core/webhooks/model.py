@@ -51,6 +51,10 @@ WEBHOOK_EVENTS = (
     "payout.completed",
     "payout.failed",
     "settlement.completed",
+    "refund.requested",
+    "refund.sent",
+    "refund.confirmed",
+    "refund.failed",
 )
 
 # Waits after the 1st, 2nd, ... failed attempt: 11 attempts over about three days, then the delivery is dead.
