@@ -231,7 +231,8 @@ class Invoice:
         """The merchant withdraws an invoice that has received nothing: it expires now (``invoice.cancelled``).
 
         Its addresses stay watched for the monitoring window, so a payment made after the cancellation is
-        recorded as late (``paid_late``), credited and refundable like any late payment: never lost. Cancelling
+        recorded as late (``paid_late``), credited and refundable like any late payment: never lost. A payment the
+        chain dates before the cancellation (mined then, seen after) was made in time and counts as such. Cancelling
         a cancelled invoice again changes nothing.
 
         >>> from datetime import datetime, timezone

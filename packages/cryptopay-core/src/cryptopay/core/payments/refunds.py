@@ -6,7 +6,7 @@ Invariants:
   invoice's row lock, so two concurrent refunds cannot both take the same funds;
 - the default amount is what the customer is owed beyond the price (``owed``): for a settled invoice the confirmed
   excess plus every late payment; for an expired, cancelled or invalid one everything confirmed;
-- an amount in the invoice's currency (KES) is converted at a locked quote, named by the merchant (``quote_id``,
+- an amount in shillings (or the invoice's own currency) is converted at a locked quote, named by the merchant (``quote_id``,
   from ``/v1/fx/quote``) or locked for the refund; the refund keeps the quote's id and rate (its ask: the
   shillings buy the crypto the platform would sell them);
 - the refund holds the amount from the merchant's balance towards ``liabilities:withdrawals_in_flight:<ASSET>``
@@ -33,7 +33,7 @@ from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidInpu
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, is_confirmed
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting
-from cryptopay.core.money import Asset, Money
+from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish, transaction
 from cryptopay.core.payments.model import Refund, RefundState, address_key
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
@@ -116,7 +116,7 @@ class Refunds:
     ) -> Refund:
         """Hold and record a refund to ``address`` (default amount: what is owed on the invoice's paid rail).
 
-        ``amount`` is in the rail's asset, or in the invoice's currency (KES), converted at the quote ``quote_id``
+        ``amount`` is in the rail's asset, or in KES (or the invoice's currency), converted at the quote ``quote_id``
         or at one locked now.
 
         >>> # refunds.refund("inv_1", address="T...", requested_by="user:u1", amount=Money.of("500", "KES"))
@@ -158,11 +158,8 @@ class Refunds:
                     "a quote converts an amount in the invoice's currency; this one is not", field="quote_id"
                 )
             return RefundRequest(option.rail.key, amount, None, None)
-        if amount.asset != invoice.price.asset:
-            raise InvalidInput(
-                f"a refund on {option.rail.key} is in {asset.code} or the invoice's {invoice.price.asset.code}",
-                field="currency",
-            )
+        if amount.asset not in (invoice.price.asset, KES):
+            raise InvalidInput(f"a refund on {option.rail.key} is in {asset.code} or KES", field="currency")
         if not amount.is_positive():
             raise InvalidInput("a refund amount must be positive", field="amount")
         quote = self._quote(Pair(asset, amount.asset), quote_id)
