@@ -17,7 +17,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import DepositAddress, StoreSettings
 from cryptopay.core.payouts import Payout, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
-from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, token_key
+from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
 from cryptopay.core.rails import rail_for
 from cryptopay.core.settlement import (
     Settlement,
@@ -153,6 +153,30 @@ def test_payouts_are_found_by_every_id_mpesa_echoes(storage):
         both = uow.payouts.to_destinations(["254700000000", payout(1).destination, "254799999999"], since=NOW)
         assert [p.id for p in both] == ["po_1", "po_2"]
         assert uow.payouts.to_destinations(["254700000000"], since=NOW + timedelta(seconds=2)) == []
+
+
+def test_a_bank_payout_keeps_its_b2b_target_and_its_bank_file_export(storage):
+    """A B2B target (paybill + account reference) and a bank transfer's export time survive a round trip."""
+    by_paybill = attrs.evolve(
+        payout(5, originator="x"),
+        originator_id=None,
+        method=SettlementMethod.BANK,
+        destination="EQUITY:0170123456789",
+        b2b=B2BTarget.paybill("247247", "0170123456789"),
+    )
+    transfer = attrs.evolve(
+        payout(6, originator="y"), originator_id=None, method=SettlementMethod.BANK, destination="CITI:12345678"
+    )
+    transfer.awaiting_transfer(NOW)
+    transfer.exported_at = NOW + timedelta(minutes=5)
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(by_paybill)
+        uow.payouts.add(transfer)
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.get("po_5") == by_paybill and uow.payouts.get("po_6") == transfer
+        assert uow.payouts.get("po_6").is_bank_transfer and not uow.payouts.get("po_5").is_bank_transfer
+        assert [p.id for p in uow.payouts.by_state(PayoutState.SUBMITTED)] == ["po_6"]
+        assert uow.payouts.due_for_status(NOW + timedelta(days=1)) == []
 
 
 class SqlPaymentsStack(PaymentsStack):

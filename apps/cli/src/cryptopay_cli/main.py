@@ -54,7 +54,9 @@ GROUPS = (
     Group("invoices", "invoices", "Invoices: list, show and cancel."),
     Group("refunds", "refunds", "Refunds: create one for an invoice, list an invoice's, show one."),
     Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
-    Group("payouts", "payouts", "M-Pesa payouts: list, retry a failed one, query stale ones."),
+    Group(
+        "payouts", "payouts", "Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations."
+    ),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),

@@ -6,8 +6,8 @@ Invariants:
   invoice's row lock, so two concurrent refunds cannot both take the same funds;
 - the default amount is what the customer is owed beyond the price (``owed``): for a settled invoice the confirmed
   excess plus every late payment; for an expired, cancelled or invalid one everything confirmed;
-- an amount in shillings (or the invoice's own currency) is converted at a locked quote, named by the merchant (``quote_id``,
-  from ``/v1/fx/quote``) or locked for the refund; the refund keeps the quote's id and rate (its ask: the
+- an amount in shillings (or the invoice's own currency) is converted at a locked quote, named by the merchant
+  (``quote_id``, from ``/v1/fx/quote``) or locked for the refund; the refund keeps the quote's id and rate (its ask: the
   shillings buy the crypto the platform would sell them);
 - the refund holds the amount from the merchant's balance towards ``liabilities:withdrawals_in_flight:<ASSET>``
   in the transaction that records it, before anything is sent (recorded before sent), and the network's
