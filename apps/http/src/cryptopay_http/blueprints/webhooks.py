@@ -276,10 +276,10 @@ def create_webhook_endpoint() -> Response:
 def list_webhook_endpoints() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
 
-    def fetch(after: str | None, limit: int) -> list[WebhookEndpoint]:
+    def fetch(before: str | None, limit: int) -> list[WebhookEndpoint]:
         with webhooks().uow() as uow:
             found: list[WebhookEndpoint] = uow.webhook_endpoints.enabled_for_merchant(
-                merchant_id, after=after, limit=limit
+                merchant_id, before=before, limit=limit
             )
         return found
 

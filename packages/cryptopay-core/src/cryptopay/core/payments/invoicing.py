@@ -127,9 +127,11 @@ class Invoicing:
         audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id)
         return invoice
 
-    def list_invoices(self, merchant_id: str, *, after: str | None = None, limit: int = 50) -> list[Invoice]:
-        """A page of the merchant's invoices, by id."""
-        return transaction(self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, after=after, limit=limit))
+    def list_invoices(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Invoice]:
+        """A page of the merchant's invoices, newest first, older than the invoice id ``before``."""
+        return transaction(
+            self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit)
+        )
 
     def _worth_in_kes(self, price: Money) -> Money:
         """What ``price`` is worth in shillings, the currency a store's invoice bounds are in."""

@@ -165,9 +165,9 @@ class InMemoryApiKeys:
         with self._lock:
             self._rows[key.id] = _copy(key)
 
-    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
-        mine = {k: v for k, v in self._rows.items() if v.merchant_id == merchant_id}
-        return [_copy(k) for k in _page(mine, after, limit)]
+    def for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[ApiKey]:
+        mine = sorted((k for k in self._rows.values() if k.merchant_id == merchant_id), key=lambda k: k.id)
+        return [_copy(k) for k in reversed(mine) if before is None or k.id < before][:limit]
 
 
 class InMemoryIdempotency:

@@ -284,10 +284,11 @@ class SqlApiKeys:
     def update(self, key: ApiKey) -> None:
         _update(self._bind, api_keys, key.id, _key_row(key), "API key")
 
-    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
-        query = sa.select(api_keys).where(api_keys.c.merchant_id == merchant_id).order_by(api_keys.c.id).limit(limit)
-        if after is not None:
-            query = query.where(api_keys.c.id > after)
+    def for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[ApiKey]:
+        query = sa.select(api_keys).where(api_keys.c.merchant_id == merchant_id)
+        query = query.order_by(api_keys.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(api_keys.c.id < before)
         with reading(self._bind) as conn:
             return [_key(row) for row in conn.execute(query)]
 
