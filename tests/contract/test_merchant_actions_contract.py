@@ -76,5 +76,5 @@ def test_a_cancelled_invoice_round_trips_and_is_no_longer_expiring(storage):
         assert (found.cancelled_at, found.cancelled_by) == (NOW + timedelta(minutes=1), "user:u1")
         assert uow.invoices.expiring(NOW + timedelta(hours=1)) == []
         assert [i.id for i in uow.invoices.watching(NOW + timedelta(hours=1))] == ["inv_c"]
-        listed = uow.invoices.list_for_merchant("m1", after=None, limit=5, state=InvoiceState.CANCELLED)
+        listed = uow.invoices.list_for_merchant("m1", before=None, limit=5, state=InvoiceState.CANCELLED)
         assert [i.id for i in listed] == ["inv_c"]
