@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import jsonschema_rs
 from cryptopay.core.ports.chains import TxState
 
 from tests.integration.http_payments.payments_support import idem, key_headers
@@ -40,6 +43,12 @@ def test_an_api_key_with_refunds_write_refunds_a_settled_invoice_once_per_key(cl
     hooks.relay()
     types = [d.event_type for d in hooks.deliveries()]
     assert [t for t in types if t.startswith("refund.")] == ["refund.requested", "refund.sent", "refund.confirmed"]
+    hooks.run_jobs()
+    catalogue = client.get("/openapi.json").json["webhooks"]
+    bodies = [json.loads(sent.body) for sent in hooks.sender.sent]
+    for body in [b for b in bodies if b["type"].startswith(("refund.", "invoice.cancelled"))]:
+        schema = catalogue[body["type"]]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert [e.message for e in jsonschema_rs.validator_for(schema).iter_errors(body)] == [], body
 
 
 def test_a_user_session_needs_a_step_up_and_a_key_needs_the_scope(client, auth, stack, shop):
