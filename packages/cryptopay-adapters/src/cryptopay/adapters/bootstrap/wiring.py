@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from cryptopay.adapters.bootstrap.chains import (
     ChainReader,
+    address_validators,
     deriver_map,
     rails_of,
     scan_chains,
@@ -329,7 +330,14 @@ class Parts:
     @functools.cached_property
     def refunds(self) -> Refunds:
         return Refunds(
-            uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, ledger=self.ledger, senders=self.senders
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            ledger=self.ledger,
+            senders=self.senders,
+            pricer=LazyQuoter(lambda: self.pricer),
+            quotes=self.quotes,
+            validators=address_validators(self.settings),
         )
 
     @functools.cached_property

@@ -65,7 +65,7 @@ def refuse_unpriced_rails(rails: Sequence[Rail], pricer: Quoter, *, skip: Sequen
 
 
 class Invoicing:
-    """The invoice use cases of a deployment: create, read and list invoices."""
+    """The invoice use cases of a deployment: create, read, list and cancel invoices."""
 
     def __init__(
         self,
@@ -111,6 +111,24 @@ class Invoicing:
     def get_invoice(self, invoice_id: str) -> Invoice:
         """The invoice, or ``NotFound``."""
         return transaction(self._reader, lambda uow: load_invoice(uow, invoice_id))
+
+    def cancel_invoice(self, invoice_id: str, *, actor: str) -> Invoice:
+        """Cancel an invoice that has received nothing (``InvoiceReceivedPayment``, a 409, otherwise).
+
+        One transaction: the invoice, its ``invoice.cancelled`` outbox message and the audit record. A payment that
+        still arrives is detected, credited and flagged ``paid_late`` like any late payment, and can be refunded.
+        """
+        return transaction(self._uow, lambda uow: self._cancel(uow, invoice_id, actor))
+
+    def _cancel(self, uow: PaymentsUnitOfWork, invoice_id: str, actor: str) -> Invoice:
+        invoice, now = load_invoice(uow, invoice_id), self._clock.now()
+        events = invoice.cancel(by=actor, now=now)
+        if not events:
+            return invoice  # cancelled before: nothing changes
+        uow.invoices.update(invoice)
+        publish_invoice_events(uow, self._ids, invoice, events)
+        audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id)
+        return invoice
 
     def list_invoices(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Invoice]:
         """A page of the merchant's invoices, newest first, older than the invoice id ``before``."""

@@ -372,6 +372,10 @@ class SqlRefunds(_Documents[Refund]):
     def for_invoice(self, invoice_id: str) -> list[Refund]:
         return self._select(refunds.c.invoice_id == invoice_id, order=_BY_AGE)
 
+    def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        mine = (refunds.c.invoice_id == invoice_id, *_older(refunds, before))
+        return self._select(*mine, limit=limit, newest_first=True)
+
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit)
 
