@@ -19,7 +19,7 @@ def paid(stack: PaymentsStack, usdt: str, merchant: str = "m1") -> None:
 
 def settlements(stack: PaymentsStack, merchant: str = "m1") -> list:
     with stack.uow() as uow:
-        return uow.settlements.list_for_merchant(merchant, after=None, limit=100)
+        return uow.settlements.list_for_merchant(merchant, before=None, limit=100)
 
 
 def test_a_daily_settlement_sells_the_usdt_at_the_bid_and_holds_each_payout(stack: PaymentsStack) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from cryptopay.adapters.bootstrap.chains import (
     ChainReader,
+    address_validators,
     deriver_map,
     rails_of,
     scan_chains,
@@ -67,7 +68,7 @@ from cryptopay.core.settlement.service import Settling
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
-    from cryptopay.adapters.cache import RedisEpoch
+    from cryptopay.adapters.cache import SubscribedEpoch
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
@@ -270,6 +271,7 @@ class Parts:
             ledger=self.ledger,
             pricer=quoter,
             derivers=self.derivers,
+            reader=self.storage.reading,
         )
 
     @functools.cached_property
@@ -328,13 +330,20 @@ class Parts:
     @functools.cached_property
     def refunds(self) -> Refunds:
         return Refunds(
-            uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, ledger=self.ledger, senders=self.senders
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            ledger=self.ledger,
+            senders=self.senders,
+            pricer=LazyQuoter(lambda: self.pricer),
+            quotes=self.quotes,
+            validators=address_validators(self.settings),
         )
 
     @functools.cached_property
     def listings(self) -> Listings:
         """The read models every listing (CLI, HTTP) pages through."""
-        return Listings(uow=self.storage.unit_of_work, merchants=self.merchants)
+        return Listings(uow=self.storage.reading, merchants=self.merchants)  # one statement a page, no transaction
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
@@ -444,7 +453,7 @@ class Parts:
 
     @functools.cached_property
     def api_keys(self) -> ApiKeyRepository:
-        """With Redis, a request's credential check costs a Redis GET instead of a database transaction."""
+        """With Redis, a request's credential check costs no database transaction (nor a Redis round trip)."""
         from cryptopay.adapters.sql.repositories.identity import SqlApiKeys
 
         if self.identity_epoch is None:
@@ -454,15 +463,18 @@ class Parts:
         return CachedApiKeys(SqlApiKeys(self.engine), self.identity_epoch)
 
     @functools.cached_property
-    def identity_epoch(self) -> RedisEpoch | None:
-        """The shared counter that invalidates every process's cached API keys and merchant owners (Redis only)."""
+    def identity_epoch(self) -> SubscribedEpoch | None:
+        """The shared counter that invalidates every process's cached API keys and merchant owners (Redis only);
+        each process follows its changes on a Redis channel, so a request reads it without a round trip."""
         if not self.settings.redis_url:
             return None
         import redis
-        from cryptopay.adapters.cache import RedisEpoch
+        from cryptopay.adapters.cache import SubscribedEpoch
 
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        return RedisEpoch(client, key=self.settings.redis_keys.identity_epoch)
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        epoch = SubscribedEpoch(client, key=self.settings.redis_keys.identity_epoch)
+        self.closers.append(epoch.close)
+        return epoch
 
     @functools.cached_property
     def idempotency(self) -> IdempotencyRepository:
