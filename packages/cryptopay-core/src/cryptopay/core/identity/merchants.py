@@ -128,7 +128,7 @@ class Merchants:
         self._record(actor, "merchant.destination_changed", merchant, old=old, new=new, ready_at=ready)
         notify_old_destination(self.sms, self.audit, self.clock, merchant, before)
         owner = self.users.get(merchant.owner_user_id)
-        if owner is not None:
+        if owner is not None and owner.email is not None:
             body = (
                 f"The payout destination of {merchant.business_name} changed from {old} to {new}.\n"
                 f"Payouts go to the new destination from {ready}; until then they wait.\n"

@@ -47,6 +47,10 @@ class UserRepository(Protocol):
         """The user with this email, compared case-insensitively."""
         ...
 
+    def by_phone(self, phone: str) -> User | None:
+        """The user with this verified phone (wire form ``2547…``)."""
+        ...
+
     def update(self, user: User) -> None: ...
 
 
