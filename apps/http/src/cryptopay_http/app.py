@@ -19,6 +19,7 @@ from cryptopay_http.blueprints import (
     invoices,
     merchants,
     payouts,
+    reports,
     security,
     settlements,
     stores,
@@ -34,6 +35,7 @@ __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
+BLUEPRINTS += [reports.bp]
 
 
 def create_app(services: Services) -> Flask:

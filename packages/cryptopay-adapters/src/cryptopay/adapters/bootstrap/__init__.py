@@ -80,6 +80,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         payouts=Lazy(lambda: parts.payouts),
         refunds=Lazy(lambda: parts.refunds),
         listings=Lazy(lambda: parts.listings),
+        reports=Lazy(lambda: parts.reports),
         reconciliation=Lazy(lambda: parts.reconciliation),
         float_balance=Lazy(lambda: parts.float_balance),
         jobs=Lazy(lambda: parts.jobs),

@@ -43,6 +43,7 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.webhooks import UowFactory
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
@@ -91,6 +92,7 @@ class Services:
     _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
@@ -220,6 +222,11 @@ class Services:
     def listings(self) -> Listings:
         """The read models: per-merchant, cursor-paged listings."""
         return self._listings.get()
+
+    @property
+    def reports(self) -> Reports:
+        """Merchant reports: sales, fees and their taxes, settlements per day or month."""
+        return self._reports.get()
 
     @property
     def reconciliation(self) -> Reconciliation:
