@@ -41,12 +41,12 @@ def test_reports_need_the_scope_and_show_only_the_merchants_own(client, auth, st
 
 
 def test_bad_report_queries_are_422_naming_the_parameter(client, shop):
-    """An unknown period, a malformed date, from after to: 422 problems that name the parameter."""
+    """An unknown period or a date that is no date: 422 problems naming the parameter; from after to is empty."""
     for query, field in (("period=week", "period"), ("from=2026-1-5", "from"), ("from=2026-02-30", "from")):
         answer = client.get(f"/v1/reports/sales?{query}", headers=shop.headers)
         assert answer.status_code == 422 and field in answer.text, answer.json
     late = client.get("/v1/reports/sales?from=2026-03-01&to=2026-02-01", headers=shop.headers)
-    assert late.status_code == 422
+    assert late.status_code == 200 and late.json["rows"] == []  # from after to: nothing in between
 
 
 def test_a_bank_destination_must_be_a_catalogued_bank(client, auth):
@@ -57,7 +57,7 @@ def test_a_bank_destination_must_be_a_catalogued_bank(client, auth):
         "settlement": {"schedule": "daily", "method": "bank", "destination": "XYZ:1234567890"},
     }
     refused = client.post("/v1/merchants", json=body, headers=headers)
-    assert refused.status_code == 422 and "unknown bank code" in refused.text
+    assert refused.status_code == 422 and "settlement.destination" in refused.text
     body["settlement"]["destination"] = "kcb:1234567890"
     created = client.post("/v1/merchants", json=body, headers=headers)
     assert created.status_code == 201, created.json

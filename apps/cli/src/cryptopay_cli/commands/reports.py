@@ -36,6 +36,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "rows": list(report.rows),
         "totals": list(report.totals),
         "tax_version": report.tax_version,
+        "next_from": report.next_first.isoformat() if report.next_first else None,
     }
 
 

@@ -1,7 +1,8 @@
 """Reports: a merchant's sales, fees (with the taxes on them) and settlements per Nairobi day or month.
 
 ``GET /v1/reports/{sales|fees|settlements}?period=day|month&from=YYYY-MM-DD&to=YYYY-MM-DD`` answers JSON, or CSV
-(rows, then the totals) with ``format=csv`` or ``Accept: text/csv``. The report is the core's
+(rows, then the totals) with ``format=csv`` or ``Accept: text/csv``. ``to`` is capped at today; ``from`` after
+``to`` is an empty report; more than 400 periods come a page at a time (``next_from``). The report is the core's
 (``cryptopay.core.reports``): amounts are decimal strings per asset, taxes come from the fee-tax data.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import attrs
 from cryptopay.core.reports import Report
+from cryptopay.core.reports.periods import DATE_PATTERN
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import require
@@ -21,11 +23,11 @@ __all__ = ["ReportView", "bp"]
 
 bp = Blueprint("reports", __name__)
 _TAGS = ("reports",)
-_DATE = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "format": "date"}
+_DATE = {"type": "string", "pattern": DATE_PATTERN}
 _PARAMS = (
     Param("period", {"type": "string", "enum": ["day", "month"]}, description="day (default) or month, in Nairobi"),
     Param("from", _DATE, description="the first day (default: this month's first day; by month, a year back)"),
-    Param("to", _DATE, description="the last day, inclusive (default: today)"),
+    Param("to", _DATE, description="the last day, inclusive (default and at most: today)"),
     Param("format", {"type": "string", "enum": ["json", "csv"]}, description="csv: the same report as CSV"),
     MERCHANT_ID,
 )
@@ -47,6 +49,9 @@ class ReportView:
     tax_version: int | None = attrs.field(
         default=None, metadata={"description": "fees: the fee-tax data version in force on the first day"}
     )
+    next_from: str | None = attrs.field(
+        default=None, metadata={"description": "more periods than one report holds: ask again with from= this day"}
+    )
 
     @classmethod
     def of(cls, r: Report) -> ReportView:
@@ -60,6 +65,7 @@ class ReportView:
             [dict(row) for row in r.rows],
             [dict(row) for row in r.totals],
             r.tax_version,
+            r.next_first.isoformat() if r.next_first else None,
         )
 
 

@@ -62,6 +62,7 @@ class Report:
     rows: tuple[dict[str, str], ...]
     totals: tuple[dict[str, str], ...]
     tax_version: int | None = None
+    next_first: date | None = None  # the span was longer than one report: ask again from this day
 
     def as_csv(self) -> str:
         """The rows, then the totals (period ``total``), as CSV with a header row."""
@@ -122,7 +123,7 @@ class Reports:
         for payout in self._payouts(merchant_id):
             if (paid := _charged_in(payout, span)) is not None:
                 add(paid, "payout_charge", payout.charge)
-        in_force = self._taxes.in_force(span.first)
+        in_force = self._taxes.in_force(max(span.first, self._taxes.versions[0].effective_from))
         names = in_force.names
         columns = ("period", "product", "asset", "fees", *names, "net_of_tax")
         first_days = {b.label: b.first_day for b in span.buckets}
@@ -176,7 +177,17 @@ class Reports:
         rows: list[dict[str, str]],
         totals: list[dict[str, str]],
     ) -> Report:
-        return Report(kind, merchant_id, span.period.value, span.first, span.last, columns, tuple(rows), tuple(totals))
+        return Report(
+            kind,
+            merchant_id,
+            span.period.value,
+            span.first,
+            span.last,
+            columns,
+            tuple(rows),
+            tuple(totals),
+            next_first=span.next_first,
+        )
 
     def _credits(self, merchant_id: str, span: ReportSpan) -> Iterator[tuple[PaymentCredit, Bucket]]:
         """Standing credits (not withdrawn by a reorganisation) made within the span, with their bucket."""
