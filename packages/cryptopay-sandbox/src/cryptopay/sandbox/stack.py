@@ -1,4 +1,4 @@
-"""The whole local sandbox in one process: anvil with test USDT, and the Daraja, FX, SMS, TronGrid and Esplora
+"""The whole local sandbox in one process: anvil with test USDT and USDC, and the Daraja, FX, SMS, TronGrid and Esplora
 simulators.
 
 ``python -m cryptopay.sandbox.stack --manifest PATH`` starts everything on loopback, writes a JSON manifest
@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,19 +55,28 @@ class SandboxStack:
         node = AnvilNode.start(block_time=self.block_time)
         self._stoppers.append(node.stop)
         usdt = deploy_token(node.url, decimals=6, symbol="USDT")
+        usdc = deploy_token(node.url, decimals=6, symbol="USDC")
         accounts = []
         for index in PAYER_ACCOUNTS:
             key = dev_account_key(index)
             address = Account.from_key(key).address
             mint(node.url, usdt, address, USDT_PER_PAYER * 10**6)
+            mint(node.url, usdc, address, USDT_PER_PAYER * 10**6)
             accounts.append(
-                {"index": index, "address": address, "private_key": "0x" + key.hex(), "usdt": USDT_PER_PAYER}
+                {
+                    "index": index,
+                    "address": address,
+                    "private_key": "0x" + key.hex(),
+                    "usdt": USDT_PER_PAYER,
+                    "usdc": USDT_PER_PAYER,
+                }
             )
         return {
             "rpc_url": node.url,
             "chain_id": node.chain_id,
             "block_time": self.block_time,
             "usdt": {"address": usdt, "decimals": 6},
+            "usdc": {"address": usdc, "decimals": 6},
             "funded_accounts": accounts,
         }
 
@@ -83,8 +93,12 @@ class SandboxStack:
         from cryptopay.sandbox.sms import SANDBOX_API_KEY as SMS_API_KEY
         from cryptopay.sandbox.sms import SANDBOX_USERNAME as SMS_USERNAME
         from cryptopay.sandbox.sms import create_sms_simulator
+        from cryptopay.sandbox.tron_chain import TronChain
         from cryptopay.sandbox.trongrid import create_trongrid_simulator
 
+        # Tron's clock starts now (blocks follow every 3 s of `mine`), and the chain has a test USDT (TRC20).
+        tron = TronChain(start_ms=int(time.time() * 1000))
+        tron_usdt = tron.deploy_token("USDT")
         # Like Safaricom: the client encrypts the initiator password with this certificate, the sandbox decrypts it.
         certificate = make_test_certificate()
         certificate_path = self.directory / "sandbox-daraja-cert.pem"
@@ -98,7 +112,7 @@ class SandboxStack:
             "daraja": {key: value for key, value in settings.items() if key != "production"},
             "fx": {"url": self._serve(create_fx_simulator()), "api_key": SANDBOX_API_KEY},
             "sms": {"url": self._serve(create_sms_simulator()), "username": SMS_USERNAME, "api_key": SMS_API_KEY},
-            "trongrid": {"url": self._serve(create_trongrid_simulator())},
+            "trongrid": {"url": self._serve(create_trongrid_simulator(tron)), "usdt": tron_usdt},
             "esplora": {"url": self._serve(create_esplora_simulator())},
         }
 
@@ -115,7 +129,9 @@ class SandboxStack:
         env["CRYPTOPAY_ETHEREUM_RPC_URL"] = self._manifest["evm"]["rpc_url"]
         env["CRYPTOPAY_ETHEREUM_CHAIN_ID"] = str(self._manifest["evm"]["chain_id"])
         env["CRYPTOPAY_ETHEREUM_USDT_CONTRACT"] = self._manifest["evm"]["usdt"]["address"]
+        env["CRYPTOPAY_ETHEREUM_USDC_CONTRACT"] = self._manifest["evm"]["usdc"]["address"]
         env["CRYPTOPAY_TRON_API_URL"] = self._manifest["trongrid"]["url"]
+        env["CRYPTOPAY_TRON_USDT_CONTRACT"] = self._manifest["trongrid"]["usdt"]
         env["CRYPTOPAY_ESPLORA_URL"] = self._manifest["esplora"]["url"]
         return env
 
