@@ -208,7 +208,7 @@ class Reports:
     def _settlements(self, merchant_id: str, span: ReportSpan) -> Iterator[Settlement]:
         def page(after: str | None, limit: int) -> list[Settlement]:
             return in_transaction(
-                self._uow, lambda uow: uow.settlements.list_for_merchant(merchant_id, after=after, limit=limit)
+                self._uow, lambda uow: uow.settlements.list_for_merchant(merchant_id, before=after, limit=limit)
             )
 
         for settlement in each(page, _id_of, page=_PAGE):
@@ -218,7 +218,7 @@ class Reports:
     def _payouts(self, merchant_id: str) -> Iterator[Payout]:
         def page(after: str | None, limit: int) -> list[Payout]:
             return in_transaction(
-                self._uow, lambda uow: uow.payouts.list_for_merchant(merchant_id, after=after, limit=limit)
+                self._uow, lambda uow: uow.payouts.list_for_merchant(merchant_id, before=after, limit=limit)
             )
 
         yield from each(page, _id_of, page=_PAGE)
