@@ -61,6 +61,7 @@ GROUPS = (
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
     Group("users", "users", "Users: create an admin, change a role (audited)."),
+    Group("wallets", "wallets", "Personal wallets: show, history, freeze and unfreeze (audited)."),
 )
 
 

@@ -23,6 +23,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    wallet,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -34,6 +35,7 @@ __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
+BLUEPRINTS += [wallet.bp]
 
 
 def create_app(services: Services) -> Flask:
