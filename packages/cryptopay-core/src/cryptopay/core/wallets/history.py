@@ -75,7 +75,8 @@ def history(
         for h in lines
         if (since is None or h.at >= since) and (until is None or h.at < until) and (kind is None or h.kind == kind)
     ]
-    return sorted(chosen, key=lambda h: (h.at, h.entry_id), reverse=True)[:limit]
+    # Stable: within one instant the ledger's own order (newest first) stands.
+    return sorted(chosen, key=lambda h: h.at, reverse=True)[:limit]
 
 
 def statement_period(month: str) -> tuple[datetime, datetime]:
@@ -92,11 +93,12 @@ def statement_period(month: str) -> tuple[datetime, datetime]:
 
 
 def statement_csv(lines: Iterable[HistoryLine]) -> str:
-    """A statement as CSV, oldest first: date (Nairobi), asset, amount, balance after, kind, description."""
+    """A statement as CSV, oldest first (``lines`` newest first, as ``history`` gives them): date (Nairobi), asset,
+    amount, balance after, kind, description, reference."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "asset", "amount", "balance_after", "kind", "description", "reference"])
-    for h in sorted(lines, key=lambda h: (h.at, h.entry_id)):
+    for h in sorted(reversed(list(lines)), key=lambda h: h.at):  # ``lines`` come newest first
         writer.writerow(
             [
                 h.at.astimezone(NAIROBI).isoformat(timespec="seconds"),
