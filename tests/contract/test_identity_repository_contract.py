@@ -139,7 +139,7 @@ def test_merchants_update_and_list_by_keyset(repos):
 
 
 def test_api_keys_by_merchant_with_scopes_and_revocation(repos):
-    """API keys keep their scopes and revocation; a merchant's keys list by id after a cursor, never another's."""
+    """API keys keep their scopes and revocation; a merchant's keys list newest first before a cursor, never another's."""
     for n in (1, 2):
         repos["users"].add(user(n))
         repos["merchants"].add(merchant(n))
@@ -151,8 +151,9 @@ def test_api_keys_by_merchant_with_scopes_and_revocation(repos):
     wide.scopes, wide.revoked_at, wide.last_used_at = frozenset({"payouts:write", "invoices:read"}), NOW, NOW
     keys.update(wide)
     assert keys.get("key_01") == wide
-    assert [k.id for k in keys.for_merchant("mer_1", after=None, limit=2)] == ["key_01", "key_02"]
-    assert [k.id for k in keys.for_merchant("mer_1", after="key_02", limit=10)] == ["key_03"]
+    assert [k.id for k in keys.for_merchant("mer_1", before=None, limit=2)] == ["key_03", "key_02"]
+    assert [k.id for k in keys.for_merchant("mer_1", before="key_02", limit=10)] == ["key_01"]
+    assert keys.for_merchant("mer_1", before="key_01", limit=10) == []
     assert keys.get("key_99") is None
 
 
@@ -170,6 +171,18 @@ def test_idempotency_claim_replay_and_release(repos):
     assert store.begin("api_key:k9", "k1", request_hash="h1", at=NOW) is None  # scopes are independent
     store.release("api_key:k9", "k1")
     assert store.begin("api_key:k9", "k1", request_hash="h3", at=NOW) is None
+
+
+def test_idempotency_complete_of_a_claim_only_while_it_is_ours(repos):
+    """``complete`` with ``claimed_at`` records the response only while the key is still that in-flight claim."""
+    store, later = repos["idempotency"], NOW + timedelta(seconds=5)
+    assert store.begin("user:u1", "k2", request_hash="h1", at=NOW) is None
+    assert store.renew("user:u1", "k2", claimed_at=NOW, at=later)  # e.g. the retry that took it over
+    assert not store.complete("user:u1", "k2", StoredResponse(201, "{}"), claimed_at=NOW)
+    assert store.begin("user:u1", "k2", request_hash="h1", at=later).response is None
+    assert store.complete("user:u1", "k2", StoredResponse(201, "{}"), claimed_at=later)
+    assert store.begin("user:u1", "k2", request_hash="h1", at=later).response == StoredResponse(201, "{}")
+    assert not store.complete("user:u1", "k2", StoredResponse(500, "{}"), claimed_at=later)  # done: kept as is
 
 
 def test_idempotency_begin_race_has_one_winner(repos):

@@ -59,7 +59,7 @@ def test_no_fresh_rate_means_no_invoice(stack: PaymentsStack) -> None:
         stack.invoicing.create_invoice("m1", Money.of("5000", KES))
     assert stack.topics() == [] and stack.storage.audit_records() == []
     with stack.uow() as uow:
-        assert uow.invoices.list_for_merchant("m1", after=None, limit=10) == []
+        assert uow.invoices.list_for_merchant("m1", before=None, limit=10) == []
 
 
 def test_a_rail_nothing_prices_in_shillings_is_refused_even_when_no_quote_is_needed() -> None:

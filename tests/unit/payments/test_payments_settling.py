@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from cryptopay.core import flows
-from cryptopay.core.money import BTC, KES, USDT, Money
+from cryptopay.core.money import BTC, KES, USDC, USDT, Money
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule, SettlementState
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -19,7 +19,7 @@ def paid(stack: PaymentsStack, usdt: str, merchant: str = "m1") -> None:
 
 def settlements(stack: PaymentsStack, merchant: str = "m1") -> list:
     with stack.uow() as uow:
-        return uow.settlements.list_for_merchant(merchant, after=None, limit=100)
+        return uow.settlements.list_for_merchant(merchant, before=None, limit=100)
 
 
 def test_a_daily_settlement_sells_the_usdt_at_the_bid_and_holds_each_payout(stack: PaymentsStack) -> None:
@@ -188,3 +188,22 @@ def test_a_bitcoin_balance_nobody_prices_now_waits_and_says_why() -> None:
     [run] = stack.settling.run_settlements()
     assert run.settlement is None and "no fresh rate for BTC/KES" in run.reason
     assert stack.balance(flows.merchant_liability("m1", BTC)).is_positive()
+
+
+def test_usdc_is_settled_at_its_own_quote() -> None:
+    """A USDC payment (on an EVM rail) is sold at a USDC/KES quote, crossed through the median USDC/USD."""
+    stack = PaymentsStack(networks=("ethereum",))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+    stack.add_merchant("m1", settlement=profile, rails=("usdc-ethereum",))
+    stack.rates.set("USD/KES", "129")
+    stack.rates.set("USDC/USD", "1")
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDC))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    stack.clock.set(AFTER_CUTOFF)
+    [run] = stack.settling.run_settlements()
+    assert run.settlement is not None, run.reason
+    [conversion] = run.settlement.conversions
+    assert conversion.converted == Money.of("99", USDC)  # 1% fee
+    assert conversion.credited == Money.of("12707.14", KES)  # 99 x 129 x 0.995, rounded down
+    assert stack.books_balanced()

@@ -19,6 +19,7 @@ from cryptopay_http.blueprints import (
     invoices,
     merchants,
     payouts,
+    refunds,
     security,
     settlements,
     stores,
@@ -34,7 +35,17 @@ from cryptopay_http.runtime import Runtime
 __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
-BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
+BLUEPRINTS += [
+    invoices.bp,
+    refunds.bp,
+    stores.bp,
+    settlements.bp,
+    payouts.bp,
+    webhooks.bp,
+    fx.bp,
+    daraja_hooks.bp,
+    admin.bp,
+]
 BLUEPRINTS += [wallet.bp]
 
 

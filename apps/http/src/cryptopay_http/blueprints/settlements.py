@@ -153,8 +153,8 @@ class RunResult:
 def list_settlements() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
 
-    def fetch(after: str | None, limit: int) -> list[Settlement]:
-        found: list[Settlement] = payments().listings.settlements(merchant_id, after=after, limit=limit)
+    def fetch(before: str | None, limit: int) -> list[Settlement]:
+        found: list[Settlement] = payments().listings.settlements(merchant_id, before=before, limit=limit)
         return found
 
     return json_response(paginate(fetch, SettlementView.of))

@@ -12,7 +12,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cryptopay.adapters.bootstrap.chains import ChainReader, deriver_map, rail_of, scan_chains, sender_for, watcher_for
+from cryptopay.adapters.bootstrap.chains import (
+    ChainReader,
+    address_validators,
+    deriver_map,
+    rails_of,
+    scan_chains,
+    sender_for,
+    watcher_for,
+)
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
@@ -63,7 +71,7 @@ from cryptopay.core.wallets.signup import WalletSignup
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
-    from cryptopay.adapters.cache import RedisEpoch
+    from cryptopay.adapters.cache import SubscribedEpoch
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
@@ -180,8 +188,8 @@ class Parts:
 
     @functools.cached_property
     def rails(self) -> dict[str, Rail]:
-        """The deployment's rails by key (``usdt-ethereum``...): networks with an RPC/API URL configured."""
-        return {rail.key: rail for rail in map(rail_of, self.settings.chains)}
+        """The deployment's rails by key (``usdt-ethereum``, ``usdc-polygon``...): networks with an RPC/API URL."""
+        return {rail.key: rail for chain in self.settings.chains for rail in rails_of(chain)}
 
     def _rails_on(self, network: str) -> list[Rail]:
         return [rail for rail in self.rails.values() if rail.network.name == network]
@@ -266,6 +274,7 @@ class Parts:
             ledger=self.ledger,
             pricer=quoter,
             derivers=self.derivers,
+            reader=self.storage.reading,
         )
 
     @functools.cached_property
@@ -324,7 +333,14 @@ class Parts:
     @functools.cached_property
     def refunds(self) -> Refunds:
         return Refunds(
-            uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, ledger=self.ledger, senders=self.senders
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            ledger=self.ledger,
+            senders=self.senders,
+            pricer=LazyQuoter(lambda: self.pricer),
+            quotes=self.quotes,
+            validators=address_validators(self.settings),
         )
 
     @functools.cached_property
@@ -351,7 +367,7 @@ class Parts:
     @functools.cached_property
     def listings(self) -> Listings:
         """The read models every listing (CLI, HTTP) pages through."""
-        return Listings(uow=self.storage.unit_of_work, merchants=self.merchants)
+        return Listings(uow=self.storage.reading, merchants=self.merchants)  # one statement a page, no transaction
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
@@ -461,7 +477,7 @@ class Parts:
 
     @functools.cached_property
     def api_keys(self) -> ApiKeyRepository:
-        """With Redis, a request's credential check costs a Redis GET instead of a database transaction."""
+        """With Redis, a request's credential check costs no database transaction (nor a Redis round trip)."""
         from cryptopay.adapters.sql.repositories.identity import SqlApiKeys
 
         if self.identity_epoch is None:
@@ -471,15 +487,18 @@ class Parts:
         return CachedApiKeys(SqlApiKeys(self.engine), self.identity_epoch)
 
     @functools.cached_property
-    def identity_epoch(self) -> RedisEpoch | None:
-        """The shared counter that invalidates every process's cached API keys and merchant owners (Redis only)."""
+    def identity_epoch(self) -> SubscribedEpoch | None:
+        """The shared counter that invalidates every process's cached API keys and merchant owners (Redis only);
+        each process follows its changes on a Redis channel, so a request reads it without a round trip."""
         if not self.settings.redis_url:
             return None
         import redis
-        from cryptopay.adapters.cache import RedisEpoch
+        from cryptopay.adapters.cache import SubscribedEpoch
 
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        return RedisEpoch(client, key=self.settings.redis_keys.identity_epoch)
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        epoch = SubscribedEpoch(client, key=self.settings.redis_keys.identity_epoch)
+        self.closers.append(epoch.close)
+        return epoch
 
     @functools.cached_property
     def idempotency(self) -> IdempotencyRepository:

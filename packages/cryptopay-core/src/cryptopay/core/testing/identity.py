@@ -165,9 +165,9 @@ class InMemoryApiKeys:
         with self._lock:
             self._rows[key.id] = _copy(key)
 
-    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
-        mine = {k: v for k, v in self._rows.items() if v.merchant_id == merchant_id}
-        return [_copy(k) for k in _page(mine, after, limit)]
+    def for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[ApiKey]:
+        mine = sorted((k for k in self._rows.values() if k.merchant_id == merchant_id), key=lambda k: k.id)
+        return [_copy(k) for k in reversed(mine) if before is None or k.id < before][:limit]
 
 
 class InMemoryIdempotency:
@@ -183,9 +183,13 @@ class InMemoryIdempotency:
             self._rows[(scope, key)] = IdempotencyEntry(scope, key, request_hash, at)
             return None
 
-    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+    def complete(self, scope: str, key: str, response: StoredResponse, *, claimed_at: datetime | None = None) -> bool:
         with self._lock:
-            self._rows[(scope, key)].response = response
+            entry = self._rows[(scope, key)]
+            if claimed_at is not None and (entry.response is not None or entry.created_at != claimed_at):
+                return False
+            entry.response = response
+            return True
 
     def release(self, scope: str, key: str) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories._base import insert_new, upsert
+from cryptopay.adapters.sql.repositories._base import increment, insert_new, upsert
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
     deposit_addresses,
@@ -56,8 +56,8 @@ class _Documents(Generic[T]):
     table: sa.Table
     what: str
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, conn: Connection, *, locking: bool = True) -> None:
+        self._conn, self._locking = conn, locking  # a reading unit of work takes no row locks
 
     def _columns(self, item: T) -> dict[str, Any]:
         raise NotImplementedError
@@ -77,19 +77,30 @@ class _Documents(Generic[T]):
             raise NotFound(f"no {self.what} {row['id']} to update")
 
     def _select(
-        self, *where: sa.ColumnElement[bool], order: tuple[str, ...] = ("id",), limit: int | None = None
+        self,
+        *where: sa.ColumnElement[bool],
+        order: tuple[str, ...] = ("id",),
+        limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[T]:
-        query = sa.select(self.table.c.doc).where(*where).order_by(*(self.table.c[name] for name in order))
+        columns = [self.table.c[name] for name in order]
+        ordering = [c.desc() for c in columns] if newest_first else columns
+        query = sa.select(self.table.c.doc).where(*where).order_by(*ordering)
         return [from_document(self.cls, doc) for doc in self._conn.scalars(query.limit(limit))]
 
     def _one(self, *where: sa.ColumnElement[bool], lock: bool = False) -> T | None:
         query = sa.select(self.table.c.doc).where(*where)
-        doc = self._conn.scalars(query.with_for_update() if lock else query).first()
+        doc = self._conn.scalars(query.with_for_update() if lock and self._locking else query).first()
         return from_document(self.cls, doc) if doc is not None else None
 
 
 def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:
     return () if after is None else (table.c[key] > after,)
+
+
+def _older(table: sa.Table, before: str | None) -> tuple[sa.ColumnElement[bool], ...]:
+    """The rows of a newest-first listing (by id, descending) after the cursor ``before``."""
+    return () if before is None else (table.c.id < before,)
 
 
 def _address_owner(network: str, address: str) -> sa.Select[Any]:
@@ -150,11 +161,11 @@ class SqlInvoices(_Documents[Invoice]):
         self._index_addresses(invoice)
 
     def list_for_merchant(
-        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
     ) -> list[Invoice]:
         in_state = () if state is None else (invoices.c.state == state.value,)
-        mine = (invoices.c.merchant_id == merchant_id, *in_state, *_page(invoices, "id", after))
-        return self._select(*mine, limit=limit)
+        mine = (invoices.c.merchant_id == merchant_id, *in_state, *_older(invoices, before))
+        return self._select(*mine, limit=limit, newest_first=True)
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         return self._one(invoices.c.id == _address_owner(network, address).scalar_subquery())
@@ -173,14 +184,7 @@ class SqlDepositAddresses:
         self._conn = conn
 
     def allocate_index(self, network: str) -> int:
-        insert_new(self._conn, deposit_address_counters, {"network": network, "next_index": 0})
-        bump = (
-            deposit_address_counters.update()
-            .where(deposit_address_counters.c.network == network)
-            .values(next_index=deposit_address_counters.c.next_index + 1)
-            .returning(deposit_address_counters.c.next_index)
-        )
-        return int(self._conn.execute(bump).scalar_one()) - 1
+        return increment(self._conn, deposit_address_counters, {"network": network}, "next_index") - 1
 
     def add(self, address: DepositAddress) -> None:
         row = {
@@ -270,8 +274,9 @@ class SqlSettlements(_Documents[Settlement]):
     def by_state(self, state: SettlementState, *, limit: int = 100) -> list[Settlement]:
         return self._select(settlements.c.state == state.value, order=("cutoff", "id"), limit=limit)
 
-    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Settlement]:
-        return self._select(settlements.c.merchant_id == merchant_id, *_page(settlements, "id", after), limit=limit)
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Settlement]:
+        mine = (settlements.c.merchant_id == merchant_id, *_older(settlements, before))
+        return self._select(*mine, limit=limit, newest_first=True)
 
 
 _OPEN_PAYOUTS = [PayoutState.SUBMITTED.value, PayoutState.UNKNOWN.value]
@@ -330,16 +335,16 @@ class SqlPayouts(_Documents[Payout]):
         return self._select(payouts.c.settlement_id == settlement_id, order=_BY_AGE)
 
     def list_for_merchant(
-        self, merchant_id: str, *, after: str | None, limit: int, state: PayoutState | None = None
+        self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
         # A payout names its settlement, and the settlement its merchant: one keyset query over the join.
         of_merchant = sa.select(settlements.c.id).where(settlements.c.merchant_id == merchant_id)
         in_state = () if state is None else (payouts.c.state == state.value,)
-        mine = (payouts.c.settlement_id.in_(of_merchant), *in_state, *_page(payouts, "id", after))
-        return self._select(*mine, limit=limit)
+        mine = (payouts.c.settlement_id.in_(of_merchant), *in_state, *_older(payouts, before))
+        return self._select(*mine, limit=limit, newest_first=True)
 
-    def list_in_state(self, state: PayoutState, *, after: str | None, limit: int) -> list[Payout]:
-        return self._select(payouts.c.state == state.value, *_page(payouts, "id", after), limit=limit)
+    def list_in_state(self, state: PayoutState, *, before: str | None, limit: int) -> list[Payout]:
+        return self._select(payouts.c.state == state.value, *_older(payouts, before), limit=limit, newest_first=True)
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         return self._select(payouts.c.destination == destination, payouts.c.created_at >= since, order=_BY_AGE)
@@ -366,6 +371,10 @@ class SqlRefunds(_Documents[Refund]):
 
     def for_invoice(self, invoice_id: str) -> list[Refund]:
         return self._select(refunds.c.invoice_id == invoice_id, order=_BY_AGE)
+
+    def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        mine = (refunds.c.invoice_id == invoice_id, *_older(refunds, before))
+        return self._select(*mine, limit=limit, newest_first=True)
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit)
