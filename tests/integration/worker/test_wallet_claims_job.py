@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from cryptopay.adapters.bootstrap import build
 from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.bootstrap import build
 from cryptopay.adapters.sms.file import FileSms
 from cryptopay.core.flows import FLOAT, wallet_account
 from cryptopay.core.kyc import Requirement

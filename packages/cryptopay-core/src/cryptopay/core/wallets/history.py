@@ -98,7 +98,8 @@ def statement_csv(lines: Iterable[HistoryLine]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "asset", "amount", "balance_after", "kind", "description", "reference"])
-    for h in sorted(reversed(list(lines)), key=lambda h: h.at):  # ``lines`` come newest first
+    oldest_first = list(lines)[::-1]  # ``lines`` come newest first; a stable sort keeps ties in ledger order
+    for h in sorted(oldest_first, key=lambda h: h.at):
         writer.writerow(
             [
                 h.at.astimezone(NAIROBI).isoformat(timespec="seconds"),
