@@ -17,7 +17,9 @@ def _stack(context):
     return context["wallets"]
 
 
-@given(parsers.re(r"(?P<name>\w+) signs up with the phone number (?P<phone>[\d ]+) and the code (s?he) receives by SMS"))
+@given(
+    parsers.re(r"(?P<name>\w+) signs up with the phone number (?P<phone>[\d ]+) and the code (s?he) receives by SMS")
+)
 @when(parsers.re(r"(?P<name>\w+) signs up with the phone number (?P<phone>[\d ]+) and the code (s?he) receives by SMS"))
 def signs_up(context, name, phone):
     context["people"] = {**context.get("people", {})}
