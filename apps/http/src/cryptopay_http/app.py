@@ -17,6 +17,7 @@ from cryptopay_http.blueprints import (
     fx,
     identity,
     invoices,
+    kyc,
     merchants,
     payouts,
     refunds,
@@ -47,6 +48,7 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [wallet.bp]
+BLUEPRINTS += [kyc.bp]
 
 
 def create_app(services: Services) -> Flask:

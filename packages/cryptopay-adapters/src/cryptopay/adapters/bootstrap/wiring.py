@@ -24,6 +24,7 @@ from cryptopay.adapters.bootstrap.chains import (
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.money import KES, USDT
@@ -362,6 +363,21 @@ class Parts:
             self.audit,
             self.clock,
             self.ids,
+        )
+
+    @functools.cached_property
+    def kyc_review(self) -> KycReview:
+        """KYC/KYB review; documents are vault blobs in ``<data dir>/documents``, measured by Pillow."""
+        from cryptopay.adapters.documents import FileDocumentStore, PillowProbe
+
+        return KycReview(
+            uow=self.storage.unit_of_work,
+            documents=FileDocumentStore(self.settings.data_dir / "documents"),
+            vault=self.vault,
+            probe=PillowProbe(),
+            notifier=self.notifier,
+            clock=self.clock,
+            ids=self.ids,
         )
 
     @functools.cached_property
