@@ -17,6 +17,7 @@ from cryptopay_http.blueprints import (
     fx,
     identity,
     invoices,
+    kyc,
     merchants,
     payouts,
     refunds,
@@ -25,6 +26,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    wallet,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -47,6 +49,8 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [wallet.bp]
+BLUEPRINTS += [kyc.bp]
 
 
 def create_app(services: Services) -> Flask:
