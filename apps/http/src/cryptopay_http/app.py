@@ -21,10 +21,12 @@ from cryptopay_http.blueprints import (
     merchants,
     payouts,
     refunds,
+    reports,
     security,
     settlements,
     stores,
     system,
+    wallet,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -46,6 +48,8 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
+BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
 
 
