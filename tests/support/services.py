@@ -37,6 +37,8 @@ from cryptopay.core.testing.storage import InMemoryAuditLog, InMemoryStorage
 from cryptopay.core.webhooks import UowFactory
 from flask import Flask
 
+from tests.support.wallet_stack import WalletStack
+
 TEST_SETTINGS = Settings(data_dir=Path(".cryptopay-tests"), database_url="sqlite://")
 
 
@@ -122,6 +124,11 @@ def with_stack(
         float_balance=ready(stack.float_balance),
         **{name: part for name, part in extra.items() if part is not None},
     )
+
+
+def with_wallets(services: Services, wallets: WalletStack) -> Services:
+    """``services`` with the personal-wallet use cases of ``wallets`` (its own storage, users and SMS in memory)."""
+    return attrs.evolve(services, wallets=ready(wallets.wallets), wallet_signup=ready(wallets.signup))
 
 
 def stack_services(stack: PaymentsStack, **parts: object) -> Services:

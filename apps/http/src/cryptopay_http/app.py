@@ -25,6 +25,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    wallet,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -46,6 +47,7 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
+BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
 
 

@@ -45,6 +45,8 @@ from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.service import Wallets
+from cryptopay.core.wallets.signup import WalletSignup
 from cryptopay.core.webhooks import UowFactory
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
@@ -93,6 +95,8 @@ class Services:
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
+    _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
@@ -217,6 +221,14 @@ class Services:
     @property
     def refunds(self) -> Refunds:
         return self._refunds.get()
+
+    @property
+    def wallets(self) -> Wallets:
+        return self._wallets.get()
+
+    @property
+    def wallet_signup(self) -> WalletSignup:
+        return self._wallet_signup.get()
 
     @property
     def kyc_review(self) -> KycReview:

@@ -67,6 +67,9 @@ from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.service import Wallets
+from cryptopay.core.wallets.signup import WalletSignup
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
@@ -354,6 +357,27 @@ class Parts:
         )
 
     @functools.cached_property
+    def wallets(self) -> Wallets:
+        """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Wallets(
+            self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+        )
+
+    @functools.cached_property
+    def wallet_signup(self) -> WalletSignup:
+        return WalletSignup(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.sms,
+            self.password_hasher,
+            self.rate_limiter,
+            self.audit,
+            self.clock,
+            self.ids,
+        )
+
+    @functools.cached_property
     def kyc_review(self) -> KycReview:
         """KYC/KYB review; documents are vault blobs in ``<data dir>/documents``, measured by Pillow."""
         from cryptopay.adapters.documents import FileDocumentStore, PillowProbe
@@ -601,6 +625,9 @@ class Parts:
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
+            "wallets.expire_claims": lambda _payload: return_expired_claims(
+                self.storage.unit_of_work, self.ledger, now=self.clock.now()
+            ),
             **self._webhook_jobs(),
         }
 
