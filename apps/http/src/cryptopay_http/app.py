@@ -21,6 +21,7 @@ from cryptopay_http.blueprints import (
     merchants,
     payouts,
     refunds,
+    reports,
     security,
     settlements,
     stores,
@@ -47,6 +48,7 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
+BLUEPRINTS += [reports.bp]
 BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
 

@@ -65,6 +65,7 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.wallets.claims import return_expired_claims
@@ -396,6 +397,11 @@ class Parts:
     def listings(self) -> Listings:
         """The read models every listing (CLI, HTTP) pages through."""
         return Listings(uow=self.storage.reading, merchants=self.merchants)  # one statement a page, no transaction
+
+    @functools.cached_property
+    def reports(self) -> Reports:
+        """Merchant reports (sales, fees and their taxes, settlements) over the same records."""
+        return Reports(uow=self.storage.unit_of_work, clock=self.clock)
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
