@@ -24,6 +24,7 @@ from cryptopay.adapters.bootstrap.chains import (
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
@@ -294,6 +295,16 @@ class Parts:
             ledger=self.ledger,
             pricer=quoter,
             merchants=self.merchants,
+            gate=self.payout_gate,
+        )
+
+    @functools.cached_property
+    def payout_gate(self) -> PayoutGate:
+        """Compliance on money leaving a merchant: freezes, KYB (``CRYPTOPAY_SETTLEMENT_REQUIRES_KYB``), tier limits."""
+        return PayoutGate(
+            uow=lambda: self.storage.unit_of_work(),
+            clock=self.clock,
+            require_kyb=self.settings.settlement_requires_kyb,
         )
 
     @functools.cached_property
@@ -308,6 +319,7 @@ class Parts:
             faults=self.settings.faults,
             metrics=self._payout_metrics,
             pacing=self.daraja_pacing,
+            gate=self.payout_gate,
         )
 
     @functools.cached_property
