@@ -403,6 +403,10 @@ class Ledger:
         return [self._finish_hold(h.id, HoldState.EXPIRED, None) for h in due]
 
     # -- reads --------------------------------------------------------------------------------------------
+    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]:
+        """Posted entries, newest first, only those touching ``account`` when given (reports, cost bases)."""
+        return self._store.entries(account=account, limit=limit)
+
     def balance(self, code: str) -> AccountBalance:
         found = self._store.balances([code])
         if not found:
