@@ -129,8 +129,13 @@ def test_a_conversion_into_the_float_is_booked_through_the_trading_accounts():
     settled(stack)  # the merchant's USDT was bought at the quote (130)
     bought, paid = stack.rebalancing.cost_basis("USDT")
     done = stack.rebalancing.record_conversion(
-        reference="otc-1", network="tron", fills=[Fill(bought, p.kes("131").amount)], fee=p.kes("100"),
-        venue="OTC desk", actor="ops", into="float",
+        reference="otc-1",
+        network="tron",
+        fills=[Fill(bought, p.kes("131").amount)],
+        fee=p.kes("100"),
+        venue="OTC desk",
+        actor="ops",
+        into="float",
     )
     assert done.cost == paid and done.gain.is_positive()
     assert p.ledger.balance(flows.FX_GAIN).posted == done.gain

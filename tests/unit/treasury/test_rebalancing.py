@@ -20,8 +20,12 @@ def test_a_sale_below_the_customers_quotes_is_a_realised_loss():
     """500 of 1,000 USDT bought at 129 sold at 128: KES 500 loss, the rest keeps its cost."""
     stack = rebalancing_stack(bought="1000", paid="129000")
     done = stack.rebalancing.record_conversion(
-        reference="ex-1", network="tron", fills=[Fill(usdt("500"), Decimal("128"))], fee=Money.of("64", KES),
-        venue="exchange", actor="ops",
+        reference="ex-1",
+        network="tron",
+        fills=[Fill(usdt("500"), Decimal("128"))],
+        fee=Money.of("64", KES),
+        venue="exchange",
+        actor="ops",
     )
     assert (str(done.cost), str(done.gain)) == ("64500.00 KES", "-500.00 KES")
     assert stack.ledger.balance(flows.FX_LOSS).posted == Money.of("500", KES)
