@@ -55,6 +55,7 @@ GROUPS = (
     Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
     Group("payouts", "payouts", "M-Pesa payouts: list, retry a failed one, query stale ones."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
+    Group("treasury", "treasury", "The treasury: float and inventory, sweeps, top-ups and conversions."),
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),

@@ -29,6 +29,8 @@ __all__ = [
     "RECONCILIATION_RUN",
     "REFUND_SEND",
     "SETTLEMENT_RUN",
+    "TREASURY_MEASURE",
+    "TREASURY_SWEEP",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
     "build_registry",
@@ -50,6 +52,8 @@ FX_REFRESH = "fx.refresh"
 REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
+TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
+TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -63,6 +67,8 @@ LEAD_JOBS = (
     FX_REFRESH,
     RECONCILIATION_RUN,
     METRICS_MEASURE,
+    TREASURY_SWEEP,
+    TREASURY_MEASURE,
 )
 
 

@@ -61,6 +61,10 @@ class Sweeps:
     def networks(self) -> tuple[str, ...]:
         return tuple(sorted(self._sweepers))
 
+    def recorded(self, *, state: SweepState | None = None, limit: int = 100) -> list[Sweep]:
+        """Sweeps oldest first, in one state or all."""
+        return self._store.sweeps(state=state, limit=limit)
+
     def run(self) -> list[Sweep]:
         """Plan the sweeps that are due, then advance every open one by a step; returns the open and finished ones."""
         self.plan()
