@@ -51,8 +51,8 @@ def test_an_address_below_the_threshold_waits():
     assert stack.sweeps.run() == [] and stack.sweepers["tron"].calls == 0
 
 
-def test_a_failed_sweep_is_kept_for_an_operator_and_books_nothing():
-    """The chain refuses the transfer: the sweep is failed, audited, the tokens stay and no fee is booked."""
+def test_a_failed_sweep_is_kept_for_an_operator_and_books_the_gas_it_burnt():
+    """The chain refuses the transfer: the sweep is failed, audited, the tokens stay, the burnt gas is booked."""
     stack = TreasuryStack()
     address = paid_invoice(stack, "100")
     stack.sweepers["tron"].fail = True
@@ -63,6 +63,7 @@ def test_a_failed_sweep_is_kept_for_an_operator_and_books_nothing():
     assert stack.balances["tron"].balance(address, USDT) == Money.of("100", USDT)
     assert "sweep.failed" in [r.action for r in stack.payments.storage.audit_records()]
     assert stack.treasury.status().sweeps_failed == 1
+    assert stack.payments.ledger.balance(flows.network_fees("tron", TRX)).posted == failed[0].fee == Money.of(1, TRX)
 
 
 def test_a_confirmed_sweep_booked_by_an_interrupted_run_is_not_booked_twice():
@@ -94,3 +95,23 @@ def test_the_status_shows_the_books_against_the_chain_per_network():
     metrics = stack.payments.metrics
     assert metrics.get("cryptopay_inventory_on_chain", network="tron", asset="USDT", where="hot") == 100.0
     assert metrics.get("cryptopay_sweeps_open") == 0
+
+
+def test_reconcile_checks_the_sweeps_fees_and_the_ones_left_open():
+    """Clean after sweeps; a sweep open for over an hour and fees booked without a sweep are both reported."""
+    stack = TreasuryStack()
+    paid_invoice(stack, "100")
+    for _ in range(4):
+        stack.sweeps.run()
+    report = stack.reconcile()
+    assert report.clean, [(r.check.name, r.differences) for r in report.results if r.differences]
+    assert {r.check.name for r in report.results if r.skipped} == {"mpesa-statement", "mpesa-float", "float-b2c"}
+    stack.payments.add_merchant("m2", settlement=WEEKLY)
+    invoice = stack.payments.invoicing.create_invoice("m2", Money.of("1000", KES))
+    stack.payments.pay(invoice.id, Money.of("80", USDT))
+    stack.payments.confirm()
+    stack.sweeps.plan()
+    stack.payments.clock.advance(hours=2)
+    flows.book_sweep_fees(stack.payments.ledger, sweep_id="ghost", network="tron", fee=Money.of("3", TRX))
+    by_check = stack.reconcile().by_check()
+    assert by_check["sweeps-settled"] == 1 and by_check["sweep-fees"] == 1

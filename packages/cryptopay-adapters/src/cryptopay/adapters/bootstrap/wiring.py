@@ -357,6 +357,7 @@ class Parts:
             metrics=metrics,
             balance_answers=self.balance_queries,
             float_baseline=self.settings.mpesa_float_baseline,
+            treasury=self.treasury_store,  # sweeps and the float B2C results report
         )
 
     @functools.cached_property

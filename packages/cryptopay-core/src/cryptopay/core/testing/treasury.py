@@ -262,6 +262,7 @@ class TreasuryStack:
         from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 
         self.payments = p = PaymentsStack(networks=networks)
+        self.baseline = Money.of(baseline, KES) if baseline is not None else None
         self.store = InMemoryTreasuryStore()
         self.balances = {n: FakeBalances(p.chains[n]) for n in networks}
         self.sweepers = {n: FakeSweeper(self.balances[n], hot_wallet=f"{n}-hot") for n in networks}
@@ -310,6 +311,22 @@ class TreasuryStack:
             hot_wallets={n: f"{n}-hot" for n in networks},
             metrics=p.metrics,
         )
+
+    def reconcile(self) -> Any:
+        """Reconcile the stack's books, its M-Pesa and its chains, with the treasury's checks."""
+        from cryptopay.core.reconciliation import Reconciliation
+
+        p = self.payments
+        return Reconciliation(
+            uow=p.uow,
+            ledger=p.ledger,
+            clock=p.clock,
+            chains=self.balances,
+            hot_wallets={n: s.hot_wallet for n, s in self.sweepers.items()},
+            balance_answers=p.balance_queries,
+            float_baseline=self.baseline,
+            treasury=self.store,
+        ).reconcile()
 
     def float_reported(self) -> None:
         """M-Pesa answers an Account Balance question (the fake's float now)."""

@@ -145,21 +145,7 @@ class Sweeps:
         elif progress.stage is SweepStage.SENT:
             sweep.moved(now, SweepState.SENT, top_up_tx=top_up, sweep_tx=sent, swept=progress.amount)
         else:
-            note = "the chain refused or dropped a sweep transaction: the tokens stay at the deposit address"
-            sweep.moved(now, SweepState.FAILED, top_up_tx=top_up, sweep_tx=sent, note=note)
-            log.error("sweep %s of %s on %s failed: %s", sweep.id, sweep.deposit_address, sweep.network, note)
-            transaction(
-                self._uow,
-                lambda uow: audit(
-                    uow,
-                    _ACTOR,
-                    "sweep.failed",
-                    f"sweep:{sweep.id}",
-                    now,
-                    network=sweep.network,
-                    tx=sent or top_up or "",
-                ),
-            )
+            return self._failed(sweep, sweeper, progress)
         self._store.update_sweep(sweep)
         return sweep
 
@@ -167,34 +153,49 @@ class Sweeps:
         """Book the fees and audit in one unit of work (idempotent on the sweep id), then close the sweep."""
         now, fee = self._clock.now(), progress.fees(sweeper.coin)
         swept = progress.amount or sweep.swept or sweep.seen
-
-        def book(uow: PaymentsUnitOfWork) -> str | None:
-            if (booked := uow.ledger.find_idempotency(f"sweep:{sweep.id}:fees")) is not None:
-                return booked.result_id  # booked and audited by a run that stopped before closing the sweep
-            entry = None
-            if fee.is_positive():
-                entry = flows.book_sweep_fees(
-                    self._ledger, sweep_id=sweep.id, network=sweep.network, fee=fee, session=uow.ledger
-                ).id
-            audit(
-                uow,
-                _ACTOR,
-                "sweep.confirmed",
-                f"sweep:{sweep.id}",
-                now,
-                network=sweep.network,
-                amount=swept,
-                fee=fee,
-                tx=progress.transfer.tx_hash if progress.transfer else "",
-            )
-            return entry
-
-        entry_id = transaction(self._uow, book)
+        tx = progress.transfer.tx_hash if progress.transfer else ""
+        entry_id = transaction(self._uow, lambda uow: self._book(uow, sweep, "sweep.confirmed", fee, tx, amount=swept))
         sweep.confirmed(now, swept=swept, fee=fee, entry_id=entry_id)
-        if progress.transfer is not None:
-            sweep.sweep_tx = progress.transfer.tx_hash
+        sweep.sweep_tx = tx or sweep.sweep_tx
         self._store.update_sweep(sweep)
         return sweep
+
+    def _failed(self, sweep: Sweep, sweeper: Sweeper, progress: SweepProgress) -> Sweep:
+        """The chain refused it: the gas it burnt is booked, it is audited and logged; the next run plans anew."""
+        now, fee = self._clock.now(), progress.fees(sweeper.coin)
+        top_up = progress.top_up.tx_hash if progress.top_up else None
+        sent = progress.transfer.tx_hash if progress.transfer else None
+        note = "the chain refused or dropped a sweep transaction: the tokens stay at the deposit address"
+        entry_id = transaction(self._uow, lambda uow: self._book(uow, sweep, "sweep.failed", fee, sent or top_up or ""))
+        sweep.moved(now, SweepState.FAILED, top_up_tx=top_up, sweep_tx=sent, note=note)
+        sweep.fee, sweep.entry_id = fee, entry_id
+        self._store.update_sweep(sweep)
+        log.error("sweep %s of %s on %s failed: %s", sweep.id, sweep.deposit_address, sweep.network, note)
+        return sweep
+
+    def _book(
+        self, uow: PaymentsUnitOfWork, sweep: Sweep, action: str, fee: Money, tx: str, **details: object
+    ) -> str | None:
+        """Book a finished sweep's fees and audit it, once (idempotent on the sweep id)."""
+        if (booked := uow.ledger.find_idempotency(f"sweep:{sweep.id}:fees")) is not None:
+            return booked.result_id  # booked and audited by a run that stopped before closing the sweep
+        entry = None
+        if fee.is_positive():
+            entry = flows.book_sweep_fees(
+                self._ledger, sweep_id=sweep.id, network=sweep.network, fee=fee, session=uow.ledger
+            ).id
+        audit(
+            uow,
+            _ACTOR,
+            action,
+            f"sweep:{sweep.id}",
+            self._clock.now(),
+            network=sweep.network,
+            fee=fee,
+            tx=tx,
+            **details,
+        )
+        return entry
 
 
 def _addresses(uow: PaymentsUnitOfWork, *, network: str) -> list[str]:
