@@ -3,8 +3,8 @@
 A sweep is recorded before its sweeper sends anything; ``open_address`` (unique with the network) keeps one open
 sweep per address. Float readings are the balances B2C results carry, kept with the books' float of that moment.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from cryptopay.adapters.sql.types import JsonText, UtcDateTime
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
