@@ -22,9 +22,10 @@ from cryptopay.core.ledger import EntryRequest, Ledger, Posting
 from cryptopay.core.ledger.service import trading_account
 from cryptopay.core.money import KES, USDT, Asset, Money
 from cryptopay.core.ports.chains import SentTransaction, TxState
-from cryptopay.core.ports.treasury import SweepProgress, SweepStage
+from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.treasury import SweepProgress, SweepStage, TreasuryStore
 from cryptopay.core.testing.payments import payments_storage, payments_uow
-from cryptopay.core.testing.payments_stack import FakeChain
+from cryptopay.core.testing.payments_stack import FakeChain, PaymentsStack
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.treasury.model import FloatReading, Sweep, SweepState
 
@@ -254,16 +255,19 @@ class TreasuryStack:
         threshold: str = "50",
         baseline: str | None = None,
         low_alert: str | None = None,
+        payments: PaymentsStack | None = None,
+        store: TreasuryStore | None = None,
+        gateway: MobileMoneyGateway | None = None,
     ) -> None:
         from cryptopay.core.payouts.service import Payouts
         from cryptopay.core.rails import rail_for
         from cryptopay.core.testing.notifications import InMemoryNotifier
-        from cryptopay.core.testing.payments_stack import PaymentsStack
         from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 
-        self.payments = p = PaymentsStack(networks=networks)
+        self.payments = p = payments or PaymentsStack(networks=networks)
+        networks = tuple(p.chains)
         self.baseline = Money.of(baseline, KES) if baseline is not None else None
-        self.store = InMemoryTreasuryStore()
+        self.store: TreasuryStore = store or InMemoryTreasuryStore()
         self.balances = {n: FakeBalances(p.chains[n]) for n in networks}
         self.sweepers = {n: FakeSweeper(self.balances[n], hot_wallet=f"{n}-hot") for n in networks}
         self.notifier = InMemoryNotifier()
@@ -285,7 +289,7 @@ class TreasuryStack:
             clock=p.clock,
             ids=p.ids,
             ledger=p.ledger,
-            gateway=p.mpesa,
+            gateway=gateway or p.mpesa,
             urls=p.urls,
             metrics=p.metrics,
             guard=self.guard,
