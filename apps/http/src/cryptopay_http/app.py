@@ -17,8 +17,10 @@ from cryptopay_http.blueprints import (
     fx,
     identity,
     invoices,
+    kyc,
     merchants,
     payouts,
+    refunds,
     security,
     settlements,
     stores,
@@ -33,7 +35,18 @@ from cryptopay_http.runtime import Runtime
 __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
-BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
+BLUEPRINTS += [
+    invoices.bp,
+    refunds.bp,
+    stores.bp,
+    settlements.bp,
+    payouts.bp,
+    webhooks.bp,
+    fx.bp,
+    daraja_hooks.bp,
+    admin.bp,
+]
+BLUEPRINTS += [kyc.bp]
 
 
 def create_app(services: Services) -> Flask:

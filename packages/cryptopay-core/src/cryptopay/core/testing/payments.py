@@ -298,6 +298,9 @@ class InMemoryRefunds(_ById):
         found = sorted((r for r in self._all() if r.invoice_id == invoice_id), key=lambda r: (r.created_at, r.id))
         return [_copy(r) for r in found]
 
+    def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        return _newest([r for r in self._all() if r.invoice_id == invoice_id], lambda r: r.id, before, limit)
+
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         found = sorted((r for r in self._all() if r.state is state), key=lambda r: (r.created_at, r.id))
         return [_copy(r) for r in found[:limit]]
