@@ -31,6 +31,7 @@ from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
+from cryptopay_http.treasury_metrics import TreasuryCollector
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
@@ -63,6 +64,7 @@ def create_app(services: Services) -> Flask:
     request_ids.init_app(app)  # first: every later hook's log lines carry the request id
     app.extensions["cryptopay.metrics"] = metrics = HttpMetrics()
     metrics.init_app(app)
+    metrics.registry.register(TreasuryCollector(lambda: services.treasury.status(read_chains=False)))
     install_problem_handlers(app)
     app.after_request(_common_headers)
     install_security_headers(app, production=settings.production)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["GasHolding", "Holding", "Treasury", "TreasuryStatus"]
 
 log = logging.getLogger("cryptopay.treasury")
+CHAIN_INTERVAL = timedelta(minutes=5)
 
 
 @attrs.frozen(kw_only=True)
@@ -104,11 +105,14 @@ class Treasury:
         hot_wallets: Mapping[str, str] | None = None,
         inventory_reserve: Mapping[str, Decimal] | None = None,
         metrics: Metrics | None = None,
+        chain_interval: timedelta = CHAIN_INTERVAL,
     ) -> None:
         self._uow, self._ledger, self._store, self._guard = uow, ledger, store, guard
         self._rails = tuple(r for r in rails if r.network.native is not None)
         self._chains, self._hot = dict(chains or {}), dict(hot_wallets or {})
         self._reserve, self._metrics = dict(inventory_reserve or {}), metrics
+        self._chain_interval = chain_interval
+        self._chains_read_at: datetime | None = None
 
     @property
     def guard(self) -> FloatGuard:
@@ -149,8 +153,13 @@ class Treasury:
         return Cover(False, reason, holding.sendable)
 
     def measure(self) -> TreasuryStatus:
-        """Read the status and set the float and inventory gauges; warn when the float is below its alert level."""
-        status = self.status()
+        """Read the status and set the float and inventory gauges; warn when the float is below its alert level.
+
+        The chains (every deposit address) are read at most once per ``chain_interval``; between, the on-chain
+        gauges keep their last value (the worker's fast mode runs this every second)."""
+        status = self.status(read_chains=False)
+        if self._chains_read_at is None or status.at - self._chains_read_at >= self._chain_interval:
+            status, self._chains_read_at = self.status(), status.at  # chain reads at most every chain_interval
         if status.float.low:
             log.warning(
                 "the M-Pesa float (%s) is below its alert level (%s)", status.float.known, status.float.low_alert

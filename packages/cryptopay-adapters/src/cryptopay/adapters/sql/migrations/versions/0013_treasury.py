@@ -3,8 +3,8 @@
 A sweep is recorded before its sweeper sends anything; ``open_address`` (unique with the network) keeps one open
 sweep per address. Float readings are the balances B2C results carry, kept with the books' float of that moment.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from cryptopay.adapters.sql.types import JsonText, UtcDateTime
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
