@@ -25,6 +25,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    treasury,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -48,6 +49,7 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [kyc.bp]
+BLUEPRINTS += [treasury.bp]
 
 
 def create_app(services: Services) -> Flask:
