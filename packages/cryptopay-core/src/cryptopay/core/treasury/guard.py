@@ -75,7 +75,8 @@ class FloatGuard:
         books = self._books()
         word = self.latest_word()
         known, source = estimate(word, books=books, baseline=self._baseline)
-        in_flight = [p for state in _IN_FLIGHT for p in self._payouts(state)]
+        # Bank transfers are paid from the bank by an operator, never from the M-Pesa float.
+        in_flight = [p for state in _IN_FLIGHT for p in self._payouts(state) if not p.is_bank_transfer]
         held = sum(1 for p in self._payouts(PayoutState.PLANNED) if p.held)
         return FloatPosition(
             at=self._clock.now(),
@@ -118,6 +119,9 @@ class FloatGuard:
         position = self.position()
         taken, admitted, held = Money.zero(KES), [], 0
         for payout in planned:
+            if payout.is_bank_transfer:
+                admitted.append(payout)  # paid from the bank, not the float
+                continue
             cover = position.covers(payout.amount, taken=taken)
             if cover.ok:
                 taken += payout.amount
