@@ -21,6 +21,7 @@ from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
+from cryptopay.core.reports import Reports
 from cryptopay.core.system import RandomIds, SystemClock
 from cryptopay.core.testing.identity import (
     InMemoryApiKeys,
@@ -36,6 +37,8 @@ from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.testing.storage import InMemoryAuditLog, InMemoryStorage
 from cryptopay.core.webhooks import UowFactory
 from flask import Flask
+
+from tests.support.wallet_stack import WalletStack
 
 TEST_SETTINGS = Settings(data_dir=Path(".cryptopay-tests"), database_url="sqlite://")
 
@@ -118,10 +121,16 @@ def with_stack(
         payouts=ready(stack.payouts),
         refunds=ready(stack.refunds),
         listings=ready(stack.listings),
+        reports=ready(Reports(uow=stack.uow, clock=stack.clock)),
         reconciliation=ready(stack.reconciliation),
         float_balance=ready(stack.float_balance),
         **{name: part for name, part in extra.items() if part is not None},
     )
+
+
+def with_wallets(services: Services, wallets: WalletStack) -> Services:
+    """``services`` with the personal-wallet use cases of ``wallets`` (its own storage, users and SMS in memory)."""
+    return attrs.evolve(services, wallets=ready(wallets.wallets), wallet_signup=ready(wallets.signup))
 
 
 def stack_services(stack: PaymentsStack, **parts: object) -> Services:

@@ -21,11 +21,13 @@ from cryptopay_http.blueprints import (
     merchants,
     payouts,
     refunds,
+    reports,
     security,
     settlements,
     stores,
     system,
     treasury,
+    wallet,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -48,6 +50,8 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
+BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
 BLUEPRINTS += [treasury.bp]
 

@@ -31,6 +31,7 @@ __all__ = [
     "SETTLEMENT_RUN",
     "TREASURY_MEASURE",
     "TREASURY_SWEEP",
+    "WALLET_CLAIMS_EXPIRE",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
     "build_registry",
@@ -54,6 +55,7 @@ RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, ga
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
 TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
 TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
+WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -69,6 +71,7 @@ LEAD_JOBS = (
     METRICS_MEASURE,
     TREASURY_SWEEP,
     TREASURY_MEASURE,
+    WALLET_CLAIMS_EXPIRE,
 )
 
 

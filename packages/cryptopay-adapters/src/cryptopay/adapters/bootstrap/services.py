@@ -44,8 +44,11 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
+from cryptopay.core.wallets.service import Wallets
+from cryptopay.core.wallets.signup import WalletSignup
 from cryptopay.core.webhooks import UowFactory
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
@@ -94,6 +97,9 @@ class Services:
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
+    _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
+    _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the treasury
@@ -224,6 +230,14 @@ class Services:
         return self._refunds.get()
 
     @property
+    def wallets(self) -> Wallets:
+        return self._wallets.get()
+
+    @property
+    def wallet_signup(self) -> WalletSignup:
+        return self._wallet_signup.get()
+
+    @property
     def kyc_review(self) -> KycReview:
         """KYC/KYB applications, their documents and the officers' review queue."""
         return self._kyc_review.get()
@@ -232,6 +246,11 @@ class Services:
     def listings(self) -> Listings:
         """The read models: per-merchant, cursor-paged listings."""
         return self._listings.get()
+
+    @property
+    def reports(self) -> Reports:
+        """Merchant reports: sales, fees and their taxes, settlements per day or month."""
+        return self._reports.get()
 
     @property
     def reconciliation(self) -> Reconciliation:

@@ -67,6 +67,7 @@ class Settings:
     production: bool = False
     allow_sandbox: bool = False
     webhook_allow_loopback: bool = False  # http and loopback webhook endpoints, for the sandbox (never production)
+    settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -116,6 +117,7 @@ class Settings:
             production=production,
             allow_sandbox=get.flag("ALLOW_SANDBOX"),
             webhook_allow_loopback=get.flag("WEBHOOK_ALLOW_LOOPBACK"),
+            settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
@@ -174,6 +176,15 @@ class _Reader:
 
     def flag(self, name: str) -> bool:
         return self.text(name).lower() in _TRUE
+
+    def switch(self, name: str, *, default: bool) -> bool:
+        """An explicit on/off (``1/true/yes/on`` or ``0/false/no/off``); unset is ``default``; anything else refused."""
+        text = self.text(name).lower()
+        if not text:
+            return default
+        if text in _TRUE or text in ("0", "false", "no", "off"):
+            return text in _TRUE
+        raise InvalidInput(f"CRYPTOPAY_{name} must be on or off (1/0, true/false), got {text!r}")
 
     def number(self, name: str) -> int | None:
         text = self.text(name)

@@ -24,6 +24,7 @@ from cryptopay.adapters.bootstrap.chains import (
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
@@ -65,9 +66,13 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
+from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.service import Wallets
+from cryptopay.core.wallets.signup import WalletSignup
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
@@ -293,6 +298,16 @@ class Parts:
             ledger=self.ledger,
             pricer=quoter,
             merchants=self.merchants,
+            gate=self.payout_gate,
+        )
+
+    @functools.cached_property
+    def payout_gate(self) -> PayoutGate:
+        """Compliance on money leaving a merchant: freezes, KYB (``CRYPTOPAY_SETTLEMENT_REQUIRES_KYB``), tier limits."""
+        return PayoutGate(
+            uow=lambda: self.storage.unit_of_work(),
+            clock=self.clock,
+            require_kyb=self.settings.settlement_requires_kyb,
         )
 
     @functools.cached_property
@@ -308,6 +323,7 @@ class Parts:
             metrics=self._payout_metrics,
             pacing=self.daraja_pacing,
             guard=self.float_guard,  # refusal before overdraft: what the float cannot cover is held
+            gate=self.payout_gate,
         )
 
     @functools.cached_property
@@ -345,6 +361,27 @@ class Parts:
         )
 
     @functools.cached_property
+    def wallets(self) -> Wallets:
+        """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Wallets(
+            self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+        )
+
+    @functools.cached_property
+    def wallet_signup(self) -> WalletSignup:
+        return WalletSignup(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.sms,
+            self.password_hasher,
+            self.rate_limiter,
+            self.audit,
+            self.clock,
+            self.ids,
+        )
+
+    @functools.cached_property
     def kyc_review(self) -> KycReview:
         """KYC/KYB review; documents are vault blobs in ``<data dir>/documents``, measured by Pillow."""
         from cryptopay.adapters.documents import FileDocumentStore, PillowProbe
@@ -363,6 +400,11 @@ class Parts:
     def listings(self) -> Listings:
         """The read models every listing (CLI, HTTP) pages through."""
         return Listings(uow=self.storage.reading, merchants=self.merchants)  # one statement a page, no transaction
+
+    @functools.cached_property
+    def reports(self) -> Reports:
+        """Merchant reports (sales, fees and their taxes, settlements) over the same records."""
+        return Reports(uow=self.storage.unit_of_work, clock=self.clock)
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
@@ -682,6 +724,9 @@ class Parts:
             "metrics.measure": lambda _payload: self.observing.measure(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
+            "wallets.expire_claims": lambda _payload: return_expired_claims(
+                self.storage.unit_of_work, self.ledger, now=self.clock.now()
+            ),
             **self._webhook_jobs(),
         }
 

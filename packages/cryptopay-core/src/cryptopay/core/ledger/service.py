@@ -418,15 +418,15 @@ class Ledger:
         return [self._finish_hold(h.id, HoldState.EXPIRED, None) for h in due]
 
     # -- reads --------------------------------------------------------------------------------------------
-    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]:
-        """Posted entries, newest first, only those touching ``account`` when given (reports, cost bases)."""
-        return self._store.entries(account=account, limit=limit)
-
     def balance(self, code: str) -> AccountBalance:
         found = self._store.balances([code])
         if not found:
             raise NotFound(f"no ledger account {code!r}")
         return found[0]
+
+    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]:
+        """The latest entries (touching ``account``), newest first, each line with its balance before and after."""
+        return self._store.entries(account=account, limit=limit)
 
     def balances(self, codes: Sequence[str]) -> dict[str, AccountBalance]:
         """The balances of ``codes`` in one read (accounts that do not exist are absent)."""

@@ -41,6 +41,7 @@ from cryptopay.core import faults, flows
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Refused
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.model import Forbidden
+from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -131,12 +132,14 @@ class Payouts:
         metrics: Metrics | None = None,
         pacing: Pacing | None = None,
         guard: PayoutGuard | None = None,
+        gate: PayoutGate | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._guard = guard  # the treasury's refusal before overdraft: what the float cannot cover is held
         self._gateway, self._urls, self._deadline, self._tokens = gateway, urls, deadline, tokens
         self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
         self._pacing = pacing
+        self._gate = gate  # compliance: a frozen merchant's payouts stay planned (None: nothing is held)
 
     def get_payout(self, payout_id: str) -> Payout:
         """The payout, or ``NotFound``."""
@@ -156,6 +159,8 @@ class Payouts:
         returns those sent as they stand afterwards. When the bucket would make it wait too long, it stops: the
         rest stay planned, in order, for the next run (nothing is lost or sent out of turn)."""
         planned = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.PLANNED, limit=limit))
+        if self._gate is not None:  # held by compliance (frozen): it stays planned, its shillings stay held
+            planned = [payout for payout in planned if self._gate.held(payout.merchant_id).allowed]
         if self._guard is not None:
             planned = self._guard.admit(planned)  # the rest are held with a reason until the float covers them
         sent = []

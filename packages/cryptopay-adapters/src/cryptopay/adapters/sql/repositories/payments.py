@@ -242,6 +242,13 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
         mine = (payment_credits.c.merchant_id == merchant_id, payment_credits.c.clawback_pending)
         return self._select(*mine, order=("credited_at", "id"))
 
+    def credited_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
+    ) -> list[PaymentCredit]:
+        c = payment_credits.c
+        within = (c.merchant_id == merchant_id, c.credited_at >= since, c.credited_at < until)
+        return self._select(*within, *_page(payment_credits, "id", after), limit=limit)
+
 
 class SqlSettlements(_Documents[Settlement]):
     cls, table, what = Settlement, settlements, "settlement"
