@@ -89,6 +89,10 @@ class InvoiceRepository(Protocol):
         """The invoice that owns the deposit address (by ``address_key``), if any."""
         ...
 
+    def by_public_id(self, public_id: str) -> Invoice | None:
+        """The invoice whose hosted checkout page is ``/pay/<public_id>``, if any (not locked)."""
+        ...
+
     def watching(self, now: datetime) -> list[Invoice]:
         """Invoices whose addresses the watchers still scan: ``invoice.needs_watching(now)``.
 

@@ -125,6 +125,10 @@ class InMemoryInvoices(_ById):
                 return _copy(invoice)
         return None
 
+    def by_public_id(self, public_id: str) -> Invoice | None:
+        found = [i for i in self._all() if i.public_id is not None and i.public_id == public_id]
+        return _copy(found[0]) if found else None
+
     def watching(self, now: datetime) -> list[Invoice]:
         return _page([i for i in self._all() if i.needs_watching(now)], lambda i: i.id, None, len(self._items))
 

@@ -128,6 +128,7 @@ class SqlInvoices(_Documents[Invoice]):
             "monitoring_until": item.monitoring_until,
             # At the end of its monitoring window an invoice is watched only for its unconfirmed payments.
             "unconfirmed": item.needs_watching(item.monitoring_until),
+            "public_id": item.public_id,
         }
 
     def add(self, invoice: Invoice) -> None:
@@ -158,6 +159,9 @@ class SqlInvoices(_Documents[Invoice]):
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         return self._one(invoices.c.id == _address_owner(network, address).scalar_subquery())
+
+    def by_public_id(self, public_id: str) -> Invoice | None:
+        return self._one(invoices.c.public_id == public_id)
 
     def watching(self, now: datetime) -> list[Invoice]:
         return self._select(sa.or_(invoices.c.monitoring_until > now, invoices.c.unconfirmed))
