@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -95,6 +95,7 @@ class Demo:
         redis_url: str | None = None,
         apis: int = 1,
         workers: int = 1,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.apis, self.workers = apis, workers  # scale-out: N API processes and N workers on one database
         self.workdir = workdir
@@ -105,6 +106,7 @@ class Demo:
         self.started = time.monotonic()
         self._processes: list[subprocess.Popen[bytes]] = []
         self.env: dict[str, str] = {}
+        self.extra_env = dict(env or {})  # settings over the demo's own (the browser tests: more confirmations)
 
     # -- plumbing -------------------------------------------------------------------------------------------
     def step(self, text: str) -> None:
@@ -161,6 +163,7 @@ class Demo:
             "CRYPTOPAY_EVM_XPUB": account_xpub(DEMO_MNEMONIC),
             "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "2",
             "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": "5",
+            **self.extra_env,
         }
         if self.redis_url:
             name = f"demo-{secrets.token_hex(4)}"  # its own Redis keys: job ids too, not only the queue
