@@ -139,7 +139,7 @@ def test_merchants_update_and_list_by_keyset(repos):
 
 
 def test_api_keys_by_merchant_with_scopes_and_revocation(repos):
-    """API keys keep their scopes and revocation; a merchant's keys list by id after a cursor, never another's."""
+    """API keys keep their scopes and revocation; a merchant's keys list newest first before a cursor, never another's."""
     for n in (1, 2):
         repos["users"].add(user(n))
         repos["merchants"].add(merchant(n))
@@ -151,8 +151,9 @@ def test_api_keys_by_merchant_with_scopes_and_revocation(repos):
     wide.scopes, wide.revoked_at, wide.last_used_at = frozenset({"payouts:write", "invoices:read"}), NOW, NOW
     keys.update(wide)
     assert keys.get("key_01") == wide
-    assert [k.id for k in keys.for_merchant("mer_1", after=None, limit=2)] == ["key_01", "key_02"]
-    assert [k.id for k in keys.for_merchant("mer_1", after="key_02", limit=10)] == ["key_03"]
+    assert [k.id for k in keys.for_merchant("mer_1", before=None, limit=2)] == ["key_03", "key_02"]
+    assert [k.id for k in keys.for_merchant("mer_1", before="key_02", limit=10)] == ["key_01"]
+    assert keys.for_merchant("mer_1", before="key_01", limit=10) == []
     assert keys.get("key_99") is None
 
 

@@ -267,6 +267,34 @@ def test_b2b_paybill_pays_a_bill_from_our_float(harness: Harness) -> None:
     assert harness.float_balance() == float_before - Money.of(1000, KES)
 
 
+def test_b2b_to_a_bank_paybill_echoes_the_account_and_is_found_by_status(harness: Harness) -> None:
+    """BusinessPayBill to a bank's paybill: the result names the paybill and returns the account as
+    BillReferenceNumber; Transaction Status by M-Pesa's originator id finds it, naming the paybill."""
+    request = B2BRequest(
+        command=B2BCommand.PAYBILL,
+        receiver="247247",
+        account_reference="0170123456789",
+        amount=25000,
+        result_url=harness.url("/cb/b2b/bank"),
+        timeout_url=harness.url("/cb/b2b-timeout/bank"),
+    )
+    ack = harness.gateway.b2b(request)
+    [result] = harness.wait(harness.url("/cb/b2b/bank"))
+    assert result.success and result.account_reference == "0170123456789"
+    assert (result.param("ReceiverPartyPublicName") or "").startswith("247247 - ")
+    status_request = TransactionStatusRequest(
+        originator_conversation_id=ack.originator_conversation_id,
+        result_url=harness.url("/cb/status/bank"),
+        timeout_url=harness.url("/cb/status-timeout/bank"),
+    )
+    harness.gateway.transaction_status(status_request)
+    [status] = harness.wait(harness.url("/cb/status/bank"))
+    assert status_outcome(status) is Outcome.SUCCEEDED and status.amount == Money.of(25000, KES)
+    assert (status.param("CreditPartyName") or "").startswith("247247 - ") and status.receipt == (
+        result.receipt or result.transaction_id
+    )
+
+
 def test_account_balance_reports_our_float(harness: Harness) -> None:
     """The Account Balance result's Utility Account equals the float."""
     request = AccountBalanceRequest(result_url=harness.url("/cb/balance/1"), timeout_url=harness.url("/cb/bt/1"))

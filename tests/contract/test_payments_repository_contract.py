@@ -17,7 +17,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import DepositAddress, StoreSettings
 from cryptopay.core.payouts import Payout, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
-from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, token_key
+from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
 from cryptopay.core.rails import rail_for
 from cryptopay.core.settlement import (
     Settlement,
@@ -121,7 +121,8 @@ def test_one_settlement_per_merchant_and_cut_off(storage):
         each = uow.settlements.last_for_each(["m1", "m2", "m9"])
         assert {m: s.id for m, s in each.items()} == {"m1": "stl_2", "m2": "stl_3"}
         assert [s.id for s in uow.settlements.by_state(SettlementState.PAYING)] == ["stl_1", "stl_3"]
-        assert [s.id for s in uow.settlements.list_for_merchant("m1", after="stl_1", limit=5)] == ["stl_2"]
+        assert [s.id for s in uow.settlements.list_for_merchant("m1", before=None, limit=5)] == ["stl_2", "stl_1"]
+        assert [s.id for s in uow.settlements.list_for_merchant("m1", before="stl_2", limit=5)] == ["stl_1"]
 
 
 def test_payouts_are_found_by_every_id_mpesa_echoes(storage):
@@ -153,6 +154,30 @@ def test_payouts_are_found_by_every_id_mpesa_echoes(storage):
         both = uow.payouts.to_destinations(["254700000000", payout(1).destination, "254799999999"], since=NOW)
         assert [p.id for p in both] == ["po_1", "po_2"]
         assert uow.payouts.to_destinations(["254700000000"], since=NOW + timedelta(seconds=2)) == []
+
+
+def test_a_bank_payout_keeps_its_b2b_target_and_its_bank_file_export(storage):
+    """A B2B target (paybill + account reference) and a bank transfer's export time survive a round trip."""
+    by_paybill = attrs.evolve(
+        payout(5, originator="x"),
+        originator_id=None,
+        method=SettlementMethod.BANK,
+        destination="EQUITY:0170123456789",
+        b2b=B2BTarget.paybill("247247", "0170123456789"),
+    )
+    transfer = attrs.evolve(
+        payout(6, originator="y"), originator_id=None, method=SettlementMethod.BANK, destination="CITI:12345678"
+    )
+    transfer.awaiting_transfer(NOW)
+    transfer.exported_at = NOW + timedelta(minutes=5)
+    with storage.unit_of_work() as uow:
+        uow.payouts.add(by_paybill)
+        uow.payouts.add(transfer)
+    with storage.unit_of_work() as uow:
+        assert uow.payouts.get("po_5") == by_paybill and uow.payouts.get("po_6") == transfer
+        assert uow.payouts.get("po_6").is_bank_transfer and not uow.payouts.get("po_5").is_bank_transfer
+        assert [p.id for p in uow.payouts.by_state(PayoutState.SUBMITTED)] == ["po_6"]
+        assert uow.payouts.due_for_status(NOW + timedelta(days=1)) == []
 
 
 class SqlPaymentsStack(PaymentsStack):
@@ -250,8 +275,8 @@ def test_kept_answers_are_pending_until_matched(storage):
 
 
 def test_payouts_are_listed_per_merchant_and_per_state_a_page_at_a_time(storage):
-    """A merchant's payouts (found through their settlements) and every merchant's payouts in a state come by id,
-    strictly after the cursor, at most ``limit``; the read model walks every page."""
+    """A merchant's payouts (found through their settlements) and every merchant's payouts in a state come newest
+    first (by id, descending), strictly before the cursor, at most ``limit``; the read model walks every page."""
     with storage.unit_of_work() as uow:
         uow.settlements.add(settlement(1, NOW))
         uow.settlements.add(settlement(2, NOW, merchant_id="m2"))
@@ -262,32 +287,34 @@ def test_payouts_are_listed_per_merchant_and_per_state_a_page_at_a_time(storage)
         done.submitted(NOW, callbacks=(CallbackToken("d", CallbackPurpose.RESULT, "send:1"),), check_at=NOW)
         uow.payouts.update(done)
     with storage.unit_of_work() as uow:
-        first = uow.payouts.list_for_merchant("m1", after=None, limit=2)
-        assert [p.id for p in first] == ["po_1", "po_2"]
-        assert [p.id for p in uow.payouts.list_for_merchant("m1", after="po_2", limit=2)] == ["po_3"]
-        planned = uow.payouts.list_for_merchant("m1", after=None, limit=9, state=PayoutState.PLANNED)
-        assert [p.id for p in planned] == ["po_1", "po_3"]
-        assert [p.id for p in uow.payouts.list_in_state(PayoutState.PLANNED, after="po_1", limit=9)] == ["po_3", "po_4"]
-        assert uow.payouts.list_for_merchant("m9", after=None, limit=9) == []
+        first = uow.payouts.list_for_merchant("m1", before=None, limit=2)
+        assert [p.id for p in first] == ["po_3", "po_2"]
+        assert [p.id for p in uow.payouts.list_for_merchant("m1", before="po_2", limit=2)] == ["po_1"]
+        planned = uow.payouts.list_for_merchant("m1", before=None, limit=9, state=PayoutState.PLANNED)
+        assert [p.id for p in planned] == ["po_3", "po_1"]
+        in_state = uow.payouts.list_in_state(PayoutState.PLANNED, before="po_4", limit=9)
+        assert [p.id for p in in_state] == ["po_3", "po_1"]
+        assert uow.payouts.list_for_merchant("m9", before=None, limit=9) == []
     listings = Listings(uow=storage.unit_of_work)
-    walked = each(lambda after, limit: listings.payouts("m1", after=after, limit=limit), lambda p: p.id, page=1)
-    assert [p.id for p in walked] == ["po_1", "po_2", "po_3"]
-    assert [p.id for p in listings.payouts(None, after=None, limit=9, state=PayoutState.SUBMITTED)] == ["po_2"]
+    walked = each(lambda before, limit: listings.payouts("m1", before=before, limit=limit), lambda p: p.id, page=1)
+    assert [p.id for p in walked] == ["po_3", "po_2", "po_1"]
+    assert [p.id for p in listings.payouts(None, before=None, limit=9, state=PayoutState.SUBMITTED)] == ["po_2"]
     with pytest.raises(InvalidInput):
-        listings.payouts(None, after=None, limit=9)
+        listings.payouts(None, before=None, limit=9)
 
 
 def test_invoices_are_listed_per_merchant_in_a_state(engine):
-    """A merchant's invoices are listed by id, only those in the state asked for when one is named."""
+    """A merchant's invoices are listed newest first, only those in the state asked for when one is named."""
     stack = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
     profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
     stack.add_merchant("m1", settlement=profile)
     invoices = [stack.invoicing.create_invoice("m1", Money.of(100 * n, KES)) for n in (1, 2, 3)]
     stack.pay(invoices[1].id)
     stack.sync()
-    listed = stack.listings.invoices("m1", after=None, limit=9, state=InvoiceState.NEW)
-    assert [i.id for i in listed] == sorted(i.id for i in (invoices[0], invoices[2]))
-    assert len(stack.listings.invoices("m1", after=None, limit=9)) == 3
+    listed = stack.listings.invoices("m1", before=None, limit=9, state=InvoiceState.NEW)
+    assert [i.id for i in listed] == [invoices[2].id, invoices[0].id]
+    assert [i.id for i in stack.listings.invoices("m1", before=None, limit=9)] == [i.id for i in reversed(invoices)]
+    assert [i.id for i in stack.listings.invoices("m1", before=invoices[1].id, limit=9)] == [invoices[0].id]
     (processing,) = stack.listings.each_invoice("m1", InvoiceState.PROCESSING)
     assert processing.id == invoices[1].id
 

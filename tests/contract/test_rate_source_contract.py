@@ -8,7 +8,13 @@ from decimal import Decimal
 
 import attrs
 import pytest
-from cryptopay.adapters.fx import BinanceTickerSource, ExchangeRateApiSource, KrakenSpreadSource
+from cryptopay.adapters.fx import (
+    BinanceTickerSource,
+    BitstampTickerSource,
+    CoinbaseTickerSource,
+    ExchangeRateApiSource,
+    KrakenSpreadSource,
+)
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair
 from cryptopay.core.ports.fx import RateSource, UnsupportedPair
@@ -63,6 +69,13 @@ KITS = {
     ),
     "binance": lambda sb: _http_kit(BinanceTickerSource(sb.url, timeout=0.2), "binance", "USDT/KES", sb),
     "kraken": lambda sb: _http_kit(KrakenSpreadSource(sb.url, timeout=0.2), "kraken", "USDT/USD", sb),
+    "coinbase": lambda sb: _http_kit(CoinbaseTickerSource(sb.url, timeout=0.2), "coinbase", "USDC/USD", sb),
+    "bitstamp": lambda sb: _http_kit(BitstampTickerSource(sb.url, timeout=0.2), "bitstamp", "USDT/USD", sb),
+    # bitcoin in dollars, the leg BTC/KES is crossed through, from every market that quotes it
+    "binance-btc": lambda sb: _http_kit(BinanceTickerSource(sb.url, timeout=0.2), "binance", "BTC/USD", sb),
+    "kraken-btc": lambda sb: _http_kit(KrakenSpreadSource(sb.url, timeout=0.2), "kraken", "BTC/USD", sb),
+    "coinbase-btc": lambda sb: _http_kit(CoinbaseTickerSource(sb.url, timeout=0.2), "coinbase", "BTC/USD", sb),
+    "bitstamp-btc": lambda sb: _http_kit(BitstampTickerSource(sb.url, timeout=0.2), "bitstamp", "BTC/USD", sb),
 }
 
 
@@ -86,7 +99,7 @@ def test_a_quoted_pair_returns_a_fresh_decimal_rate_named_after_the_source(kit):
 def test_a_pair_the_source_does_not_quote_is_unsupported(kit):
     """An unquoted pair raises UnsupportedPair, so the pricer may try a cross rate instead."""
     with pytest.raises(UnsupportedPair):
-        kit.source.fetch(Pair.parse("BTC/KES"))
+        kit.source.fetch(Pair.parse("BTC/KES" if kit.pair.base.code != "BTC" else "ETH/KES"))
 
 
 @pytest.mark.parametrize("kind", ["fail", "timeout", "malformed"])

@@ -130,7 +130,8 @@ def test_attempts_and_the_merchant_delivery_log(storage):
 
 
 def test_enabled_endpoints_are_listed_a_page_at_a_time(storage):
-    """A merchant's enabled endpoints come by id, strictly after the cursor; disabled and others' are left out."""
+    """A merchant's enabled endpoints come newest first, strictly before the cursor; disabled and others' are
+    left out."""
     with storage.unit_of_work() as uow:
         for n in (3, 1, 2):
             uow.webhook_endpoints.add(endpoint(n))
@@ -138,9 +139,9 @@ def test_enabled_endpoints_are_listed_a_page_at_a_time(storage):
         uow.webhook_endpoints.add(endpoint(5, merchant_id="m2"))
     with storage.unit_of_work() as uow:
         endpoints = uow.webhook_endpoints
-        assert [e.id for e in endpoints.enabled_for_merchant("m1", after=None, limit=2)] == ["whe_1", "whe_2"]
-        assert [e.id for e in endpoints.enabled_for_merchant("m1", after="whe_2", limit=2)] == ["whe_3"]
-        assert endpoints.enabled_for_merchant("m9", after=None, limit=2) == []
+        assert [e.id for e in endpoints.enabled_for_merchant("m1", before=None, limit=2)] == ["whe_3", "whe_2"]
+        assert [e.id for e in endpoints.enabled_for_merchant("m1", before="whe_2", limit=2)] == ["whe_1"]
+        assert endpoints.enabled_for_merchant("m9", before=None, limit=2) == []
 
 
 def test_the_delivery_log_is_paged_newest_first_by_a_cursor(storage):

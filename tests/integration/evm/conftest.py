@@ -1,4 +1,5 @@
-"""EVM integration fixtures: one anvil node per session (instant mining), test USDTs with 6 and 18 decimals.
+"""EVM integration fixtures: one anvil node per session (instant mining), test USDTs and USDCs with 6 and 18
+decimals (Ethereum and Polygon tokens have 6, BSC's Binance-Peg ones 18).
 
 anvil comes from node_modules (``npm install`` at the repo root); when it is missing the fixture fails with
 that instruction, never skips: CI must not pass without the real-node tests.
@@ -44,6 +45,8 @@ class EvmEnv:
     deposit_keys: HdKeyring
     abi: list[dict[str, Any]]
     payer_abi: list[dict[str, Any]]
+    usdc6: str = ""
+    usdc18: str = ""
 
     def rails(self, *, confirmations: int = 3) -> list[Rail]:
         """USDT rails on ethereum (6 decimals) and bsc-style (18 decimals) pointing at the local contracts."""
@@ -94,6 +97,8 @@ def evm() -> Iterator[EvmEnv]:
         w3 = connect(node.url)
         usdt6 = deploy_token(node.url, decimals=6)
         usdt18 = deploy_token(node.url, decimals=18)
+        usdc6 = deploy_token(node.url, decimals=6, symbol="USDC")
+        usdc18 = deploy_token(node.url, decimals=18, symbol="USDC")
         owner = w3.eth.accounts[0]
         payer = deploy_payer(node.url)
         artifacts = compile_contracts()
@@ -107,8 +112,10 @@ def evm() -> Iterator[EvmEnv]:
             HdKeyring.from_mnemonic(DEPOSIT_MNEMONIC, max_index=500),
             artifacts["TetherToken"].abi,
             artifacts["PayerContract"].abi,
+            usdc6,
+            usdc18,
         )
-        for token in (usdt6, usdt18):
+        for token in (usdt6, usdt18, usdc6, usdc18):
             contract = env.token(token)
             for index in range(4):
                 holder = Web3.to_checksum_address(Account.from_key(dev_account_key(index)).address)

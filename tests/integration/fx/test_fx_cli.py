@@ -40,6 +40,8 @@ def test_fx_quote_exits_6_when_no_fresh_source_answers(fx_sandbox):
     """With every source failing or stale the command exits 6 and says it refuses to quote."""
     fx_sandbox.set_mode("binance", "fail")
     fx_sandbox.set_mode("kraken", "fail")
+    fx_sandbox.set_mode("coinbase", "fail")
+    fx_sandbox.set_mode("bitstamp", "fail")
     fx_sandbox.set_mode("exchangerate-api", "stale")
     result = runner.invoke(app, ["fx", "quote", "USDT/KES"], env=env_for(fx_sandbox))
     assert result.exit_code == 6
@@ -77,3 +79,22 @@ def test_sandbox_fx_serves_the_simulator_and_prints_how_to_point_at_it():
     result = runner.invoke(app, ["sandbox", "fx", "--port", "0", "--duration", "0.2"])
     assert result.exit_code == 0, result.output
     assert "CRYPTOPAY_FX_SANDBOX_URL=http://127.0.0.1:" in result.stdout and "stopped" in result.stdout
+
+
+def test_fx_quote_prices_bitcoin_in_shillings_through_the_dollar(fx_sandbox):
+    """`fx quote BTC/KES`: no market quotes bitcoin in shillings, so USD/KES x the median BTC/USD of the four
+    markets (Binance, Kraken, Coinbase, Bitstamp simulators) is quoted, with the usual margin."""
+    result = runner.invoke(app, ["fx", "quote", "BTC/KES", "--json"], env=env_for(fx_sandbox))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["sources"] == ["exchangerate-api (USD/KES x BTC/USD)"]
+    # the median of 97012.50, 97005.00, 97020.00 and 96998.00 (each a mid of its bid and ask) is 97008.75
+    assert Decimal(data["mid"]) == (Decimal("129.20") * Decimal("97008.75")).quantize(Decimal("0.000001"))
+
+
+def test_fx_rates_shows_every_market_s_bitcoin_price(fx_sandbox):
+    """`fx rates BTC/USD` lists the four markets' fresh prices and why the forex source has none."""
+    result = runner.invoke(app, ["fx", "rates", "BTC/USD", "--json"], env=env_for(fx_sandbox))
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["sources"]
+    assert sorted(r["source"] for r in rows if r["status"] == "fresh") == ["binance", "bitstamp", "coinbase", "kraken"]

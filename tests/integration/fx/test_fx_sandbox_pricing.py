@@ -72,16 +72,16 @@ def test_every_kes_source_stale_refuses_to_quote(fx_sandbox):
 
 def test_a_depeg_seen_by_the_market_sources_refuses_usdt_quotes(fx_sandbox):
     """USDT/USD at 0.95 on the market sources refuses USDT/KES even though KES rates are fresh."""
-    fx_sandbox.set_rate("binance", "USDT/USD", "0.95")
-    fx_sandbox.set_rate("kraken", "USDT/USD", "0.96")
+    for source, mid in (("binance", "0.95"), ("kraken", "0.96"), ("coinbase", "0.955"), ("bitstamp", "0.955")):
+        fx_sandbox.set_rate(source, "USDT/USD", mid)
     with pytest.raises(Depegged, match=r"USDT/USD is at 0\.955"):
         pricer_for(fx_sandbox).quote(USDT_KES)
 
 
 def test_the_configured_peg_band_is_honoured(fx_sandbox):
     """CRYPTOPAY_FX_PEG_MIN widens the band so the same market prices again."""
-    fx_sandbox.set_rate("binance", "USDT/USD", "0.95")
-    fx_sandbox.set_rate("kraken", "USDT/USD", "0.96")
+    for source, mid in (("binance", "0.95"), ("kraken", "0.96"), ("coinbase", "0.955"), ("bitstamp", "0.955")):
+        fx_sandbox.set_rate(source, "USDT/USD", mid)
     assert pricer_for(fx_sandbox, CRYPTOPAY_FX_PEG_MIN="0.90").quote(USDT_KES).sources == ("binance", CROSS)
 
 

@@ -79,7 +79,7 @@ def test_a_crash_releases_the_key(client, auth, app):
 
 
 def test_pagination_walks_every_item_once(client, auth):
-    """Pages of 2 over 5 keys give every key once, then a null next_cursor."""
+    """Pages of 2 over 5 keys give every key once, newest first, then a null next_cursor."""
     headers, merchant_id = auth.merchant()
     created = [
         auth.api_key(headers, merchant_id, ["invoices:read"]).split(".")[0].removeprefix("cp_") for _ in range(5)
@@ -93,7 +93,7 @@ def test_pagination_walks_every_item_once(client, auth):
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == created and pages == 3
+    assert seen == list(reversed(created)) and pages == 3  # newest first
 
 
 def test_pagination_refuses_bad_limits_and_cursors(client, auth):

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import jsonschema_rs
+from cryptopay.core.mobile_money import normalize_msisdn
+from cryptopay.core.testing.mobile_money import Scenario
+
 from tests.integration.http_payments.payments_support import idem, key_headers
 
 
@@ -54,3 +60,32 @@ def test_the_openapi_document_has_an_event_catalogue_with_a_schema_per_event(cli
     body = catalogue["invoice.settled"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["type"] == {"const": "invoice.settled"}
     assert {"order_id", "metadata"} <= set(body["properties"]["data"]["required"])
+
+
+def test_every_event_sent_matches_its_schema_in_the_catalogue(client, auth, stack, hooks, shop):
+    """The bodies actually delivered (invoice, payout completed and failed, settlement completed) validate against
+    the catalogue's schema of their type: the document describes what endpoints receive, every member required."""
+
+    catalogue = client.get("/openapi.json").json["webhooks"]
+    client.post("/v1/webhook-endpoints", json={"url": "https://duka.example/hooks"}, headers=shop.stepped)
+    scopes = ["invoices:write", "settlements:write"]
+    shop.headers = key_headers(auth.api_key(shop.headers, shop.id, scopes))  # a key outlives the day's login
+    for scenario in (None, Scenario.INSUFFICIENT_FUNDS):
+        if scenario is not None:
+            stack.mpesa.set_scenario(normalize_msisdn("0712345678"), scenario)
+            stack.clock.advance(days=1)
+        stack.pay(shop.invoice()["id"])
+        stack.confirm(3)
+        run = client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
+        assert run.status_code == 200, run.json
+        stack.payouts.submit_payouts()
+        stack.deliver_callbacks()
+    hooks.relay()
+    hooks.run_jobs()
+    bodies = [json.loads(sent.body) for sent in hooks.sender.sent]
+    types = {body["type"] for body in bodies}
+    assert {"invoice.created", "invoice.settled", "payout.completed", "payout.failed", "settlement.completed"} <= types
+    for body in bodies:
+        schema = catalogue[body["type"]]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        errors = [e.message for e in jsonschema_rs.validator_for(schema).iter_errors(body)]
+        assert errors == [], (body["type"], errors)

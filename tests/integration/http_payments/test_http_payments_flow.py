@@ -135,7 +135,7 @@ def test_creating_an_invoice_twice_with_one_key_makes_one_invoice(client, shop, 
     assert len(listing["data"]) == 1 and listing["next_cursor"]
     rest = client.get(f"/v1/invoices?limit=5&cursor={listing['next_cursor']}", headers=shop.headers).json
     ids = [i["id"] for i in listing["data"] + rest["data"]]
-    assert len(ids) == 2 and ids == sorted(ids) and rest["next_cursor"] is None
+    assert len(ids) == 2 and ids == sorted(ids, reverse=True) and rest["next_cursor"] is None
 
 
 def test_a_usdt_priced_invoice_has_no_quote_and_an_eip681_uri(client, shop):

@@ -107,8 +107,9 @@ def test_an_admin_retries_a_failed_payout_once(client, auth, stack, shop):
     again = client.post(f"/v1/payouts/{payout_id}/retry", headers=idem(admin))
     assert again.status_code == 422 and "already retried" in again.json["detail"]
     assert client.post("/v1/payouts/po_nope/retry", headers=idem(admin)).status_code == 404
+    # Newest first: the retry, then the failed payout.
     states = [p["state"] for p in client.get("/v1/payouts", headers=shop.headers).json["data"]]
-    assert states == ["failed", "planned"] and stack.books_balanced()
+    assert states == ["planned", "failed"] and stack.books_balanced()
 
 
 def test_openapi_documents_every_payment_route(client):

@@ -11,6 +11,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.settlement.policy import (
     BANK_PAYOUTS,
+    MPESA_B2B_PAYOUTS,
     MPESA_B2C_PAYOUTS,
     PayoutLimits,
     SettlementPolicy,
@@ -118,12 +119,18 @@ def test_parts_are_distinct_so_mpesa_does_not_refuse_a_repeat():
     assert [str(p.amount.amount) for p in plan.parts] == ["250000.00", "249999.00", "249998.00", "249997.00"]
 
 
-def test_bank_payout_is_one_part_of_whole_shillings():
-    """A bank payout sends everything in one part, without the M-Pesa sizes."""
-    bank = policy(method=SettlementMethod.BANK, destination="01:1234567890")
+def test_bank_transfer_payout_is_one_part_of_whole_shillings():
+    """A bank transfer (a bank without a paybill) sends everything in one part, without the M-Pesa sizes."""
+    bank = policy(method=SettlementMethod.BANK, destination="CITI:1234567890")
     plan = plan_payouts(kes("1234567.89"), policy=bank, now=NOW)
     assert [p.amount for p in plan.parts] == [kes(1234567)] and plan.remainder == kes("0.89")
     assert bank.payout_limits is BANK_PAYOUTS
+
+
+def test_bank_paid_by_paybill_is_cut_to_b2b_sizes():
+    """A bank with a paybill is paid over M-Pesa B2B: parts of at most KES 250,000."""
+    bank = policy(method=SettlementMethod.BANK, destination="KCB:1234567890")
+    assert bank.payout_limits is MPESA_B2B_PAYOUTS
 
 
 def test_policy_from_a_merchant_profile_normalises_the_destination():
@@ -165,7 +172,7 @@ balances = st.integers(min_value=0, max_value=2_000_000_00).map(lambda cents: Mo
 )
 def test_payout_split_is_always_legal_and_complete(available, paid_today, charged, method):
     """Parts are whole, legal and distinct, within the day's room, and paid + fees + remainder == available."""
-    destination = {SettlementMethod.BANK: "01:1234567890", SettlementMethod.MPESA_TILL: "123456"}.get(method, PHONE)
+    destination = {SettlementMethod.BANK: "KCB:1234567890", SettlementMethod.MPESA_TILL: "123456"}.get(method, PHONE)
     chosen = policy(method=method, destination=destination, charges=CHARGES if charged else None, minimum=kes(0))
     plan = plan_payouts(available, policy=chosen, now=NOW, paid_today=paid_today)
     limits = chosen.payout_limits

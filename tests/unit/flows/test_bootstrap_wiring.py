@@ -58,7 +58,7 @@ def test_listing_builds_no_fx_sources(tmp_path) -> None:
     """Listing invoices works without FX settings, which building the pricer (its sources) would refuse."""
     services = build(Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}))
     try:
-        assert services.invoicing.list_invoices("m1", after=None, limit=10) == []
+        assert services.invoicing.list_invoices("m1", before=None, limit=10) == []
         with pytest.raises(InvalidInput, match="CRYPTOPAY_FX_EXCHANGERATE_KEY"):
             _ = services.pricer
     finally:

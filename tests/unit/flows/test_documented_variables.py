@@ -65,6 +65,8 @@ def _chain_probes() -> dict[str, Probe]:
         probes[f"CRYPTOPAY_{upper}_CHAIN_ID"] = Probe("31337", _rail(key, lambda r: r.network.chain_id), url)
         contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
         probes[f"CRYPTOPAY_{upper}_USDT_CONTRACT"] = Probe(contract, _rail(key, lambda r: r.token.contract), url)
+        usdc = f"usdc-{network}"
+        probes[f"CRYPTOPAY_{upper}_USDC_CONTRACT"] = Probe(contract, _rail(usdc, lambda r: r.token.contract), url)
         probes[f"CRYPTOPAY_{upper}_CONFIRMATIONS"] = Probe("7", _rail(key, lambda r: r.confirmations), url)
     probes["CRYPTOPAY_TRON_API_URL"] = Probe("https://api.trongrid.io", lambda s, p: sorted(s.rails))
     probes["CRYPTOPAY_ESPLORA_URL"] = Probe("https://blockstream.info/api", lambda s, p: sorted(s.rails))

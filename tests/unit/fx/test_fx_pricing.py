@@ -207,3 +207,51 @@ def test_a_cached_stale_rate_is_still_refused(clock, quotes):
     clock.advance(minutes=6)
     with pytest.raises(Unavailable, match="stale"):
         pricer.quote(USD_KES)
+
+
+BTC_KES = Pair.parse("BTC/KES")
+
+
+def _btc_markets(clock, *mids: str) -> list[FixedRateSource]:
+    return [FixedRateSource(f"x{i}", clock, {"BTC/USD": mid}) for i, mid in enumerate(mids)]
+
+
+def test_bitcoin_is_priced_in_shillings_through_the_median_dollar_price(clock, quotes):
+    """BTC/KES = USD/KES x the median BTC/USD of the markets, with the same margin as any quote."""
+    forex = FixedRateSource("forex", clock, {"USD/KES": "129.00"})
+    pricer = make_pricer(clock, quotes, forex, *_btc_markets(clock, "96000", "97000", "99000"))
+    quote = pricer.quote(BTC_KES)
+    assert quote.sources == ("forex (USD/KES x BTC/USD)",)
+    assert quote.mid == Decimal("12513000.000000")
+    assert quote.bid == Decimal("12450435.000000")
+
+
+def test_a_bitcoin_cross_rate_is_as_old_as_its_older_leg(clock, quotes):
+    """A dollar price older than the max age cannot make a fresh shilling price: the quote is refused."""
+    forex = FixedRateSource("forex", clock, {"USD/KES": "129.00"})
+    (market,) = _btc_markets(clock, "97000")
+    market.go_stale(timedelta(minutes=6))
+    with pytest.raises(Unavailable) as refused:
+        make_pricer(clock, quotes, forex, market).quote(BTC_KES)
+    assert "stale" in refused.value.message
+
+
+def test_bitcoin_without_a_dollar_market_is_an_unsupported_pair(clock, quotes):
+    """With no market quoting BTC at all, BTC/KES is unsupported (a store cannot accept it), not unavailable."""
+    forex = FixedRateSource("forex", clock, {"USD/KES": "129.00"})
+    pricer = make_pricer(clock, quotes, forex, *markets(clock, "129.1"))
+    assert pricer.prices(BTC_KES) is False
+    with pytest.raises(UnsupportedPair):
+        pricer.quote(BTC_KES)
+
+
+def test_usdc_is_priced_like_usdt_and_guarded_by_its_own_peg(clock, quotes):
+    """USDC/KES crosses through the median USDC/USD, and a USDC depeg refuses USDC without touching USDT."""
+    forex = FixedRateSource("forex", clock, {"USD/KES": "129.00"})
+    market = FixedRateSource("m", clock, {"USDC/USD": "1.0000", "USDT/USD": "1.0000"})
+    pricer = make_pricer(clock, quotes, forex, market)
+    assert pricer.quote(Pair.parse("USDC/KES")).mid == Decimal("129.000000")
+    market.set("USDC/USD", "0.90")
+    with pytest.raises(Depegged):
+        pricer.quote(Pair.parse("USDC/KES"))
+    assert pricer.quote(USDT_KES).mid == Decimal("129.000000")

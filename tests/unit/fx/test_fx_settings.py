@@ -14,9 +14,12 @@ def test_defaults_point_at_the_real_providers_with_a_safe_policy():
     """With no variables the settings name the real hosts, a 5 minute max age and a 0.98-1.02 peg band."""
     settings = FxSettings.from_env({})
     assert settings.exchangerate_url == "https://v6.exchangerate-api.com"
-    assert settings.sources == ("exchangerate-api", "binance", "kraken")
+    assert settings.sources == ("exchangerate-api", "binance", "kraken", "coinbase", "bitstamp")
+    assert settings.coinbase_url == "https://api.exchange.coinbase.com"
+    assert settings.bitstamp_url == "https://www.bitstamp.net"
     policy = settings.policy()
     assert policy.max_age == timedelta(minutes=5) and policy.pegs[0].low == Decimal("0.98")
+    assert [band.stable.code for band in policy.pegs] == ["USDT", "USDC"]
     assert settings.redis_url is None
 
 

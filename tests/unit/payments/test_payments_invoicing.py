@@ -59,4 +59,23 @@ def test_no_fresh_rate_means_no_invoice(stack: PaymentsStack) -> None:
         stack.invoicing.create_invoice("m1", Money.of("5000", KES))
     assert stack.topics() == [] and stack.storage.audit_records() == []
     with stack.uow() as uow:
-        assert uow.invoices.list_for_merchant("m1", after=None, limit=10) == []
+        assert uow.invoices.list_for_merchant("m1", before=None, limit=10) == []
+
+
+def test_a_rail_nothing_prices_in_shillings_is_refused_even_when_no_quote_is_needed() -> None:
+    """An invoice priced in BTC and paid in BTC needs no quote, but with no BTC/KES price it could never be
+    settled: it is refused (unpriced_rail) and nothing is stored."""
+    from cryptopay.core.money import BTC
+    from cryptopay.core.payments.invoicing import UnpricedRail
+    from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+
+    stack = PaymentsStack(networks=("bitcoin",))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+    stack.add_merchant("m1", settlement=profile, rails=("btc-bitcoin",))
+    with pytest.raises(UnpricedRail) as refused:
+        stack.invoicing.create_invoice("m1", Money.of("0.01", BTC))
+    assert refused.value.code == "unpriced_rail" and "BTC/KES" in refused.value.message
+    assert stack.invoicing.list_invoices("m1") == []
+    stack.rates.set("BTC/USD", "97000")
+    stack.rates.set("USD/KES", "129")
+    assert stack.invoicing.create_invoice("m1", Money.of("0.01", BTC)).options[0].due == Money.of("0.01", BTC)

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from cryptopay.core import flows
-from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.money import BTC, KES, USDC, USDT, Money
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule, SettlementState
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -19,7 +19,7 @@ def paid(stack: PaymentsStack, usdt: str, merchant: str = "m1") -> None:
 
 def settlements(stack: PaymentsStack, merchant: str = "m1") -> list:
     with stack.uow() as uow:
-        return uow.settlements.list_for_merchant(merchant, after=None, limit=100)
+        return uow.settlements.list_for_merchant(merchant, before=None, limit=100)
 
 
 def test_a_daily_settlement_sells_the_usdt_at_the_bid_and_holds_each_payout(stack: PaymentsStack) -> None:
@@ -111,14 +111,14 @@ def test_weekly_settlements_wait_for_friday_in_nairobi() -> None:
     assert friday.settlement is not None and friday.settlement.cutoff == datetime(2026, 1, 9, 14, 0, tzinfo=UTC)
 
 
-def test_bank_settlements_are_left_to_an_operator() -> None:
-    """A bank-paid merchant is reported, not paid."""
+def test_a_bank_code_missing_from_the_catalogue_is_reported_not_paid() -> None:
+    """A profile stored before the bank catalogue with an unknown bank code: reported, nothing planned."""
     stack = PaymentsStack()
     stack.add_merchant(
         "m4", settlement=SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.BANK, "KCB01:1234567890")
     )
     [run] = stack.settling.run_settlements()
-    assert run.settlement is None and "operator" in run.reason
+    assert run.settlement is None and "unknown bank code" in run.reason
 
 
 def test_without_a_rate_nothing_is_settled(stack: PaymentsStack) -> None:
@@ -145,3 +145,65 @@ def test_a_new_payout_destination_receives_nothing_until_its_cool_off_ends(stack
     stack.clock.set(AFTER_CUTOFF + timedelta(hours=24, minutes=1))
     [paid_out] = stack.settling.run_settlements()
     assert paid_out.settlement is not None and len(paid_out.payouts) == 1
+
+
+def _bitcoin_and_tron_merchant() -> PaymentsStack:
+    stack = PaymentsStack(networks=("tron", "bitcoin"))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+    stack.add_merchant("m1", settlement=profile, rails=("usdt-tron", "btc-bitcoin"))
+    stack.rates.set("USD/KES", "129")
+    stack.rates.set("BTC/USD", "100000")
+    return stack
+
+
+def test_bitcoin_is_settled_in_shillings_like_usdt_each_at_its_own_quote() -> None:
+    """A merchant paid in BTC and in USDT is settled in one run: each asset sold at its own KES quote, one payout."""
+    stack = _bitcoin_and_tron_merchant()
+    usdt = stack.invoicing.create_invoice("m1", Money.of("1000", KES), rails=["usdt-tron"])
+    btc = stack.invoicing.create_invoice("m1", Money.of("1000", KES), rails=["btc-bitcoin"])
+    stack.pay(usdt.id)
+    stack.pay(btc.id)
+    stack.confirm(3)
+    stack.clock.set(AFTER_CUTOFF)
+    [run] = stack.settling.run_settlements()
+    settlement = run.settlement
+    assert settlement is not None, run.reason
+    assert [c.converted.asset.code for c in settlement.conversions] == ["USDT", "BTC"]
+    assert len({c.quote_id for c in settlement.conversions}) == 2
+    assert settlement.credited == sum((c.credited for c in settlement.conversions), Money.zero(KES))
+    assert Money.of("1960", KES) <= settlement.credited <= Money.of("1980", KES)  # 2 x KES 1,000 less fee and spread
+    assert stack.balance(flows.merchant_liability("m1", BTC)) == Money.zero(BTC)
+    assert [p.amount for p in run.payouts] == [settlement.credited.whole()]
+    assert stack.books_balanced()
+
+
+def test_a_bitcoin_balance_nobody_prices_now_waits_and_says_why() -> None:
+    """With no fresh BTC price the merchant's run is refused with the reason; nothing is converted or paid."""
+    stack = _bitcoin_and_tron_merchant()
+    invoice = stack.invoicing.create_invoice("m1", Money.of("1000", KES), rails=["btc-bitcoin"])
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    stack.clock.set(AFTER_CUTOFF)
+    stack.rates.go_stale(timedelta(hours=1))
+    [run] = stack.settling.run_settlements()
+    assert run.settlement is None and "no fresh rate for BTC/KES" in run.reason
+    assert stack.balance(flows.merchant_liability("m1", BTC)).is_positive()
+
+
+def test_usdc_is_settled_at_its_own_quote() -> None:
+    """A USDC payment (on an EVM rail) is sold at a USDC/KES quote, crossed through the median USDC/USD."""
+    stack = PaymentsStack(networks=("ethereum",))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+    stack.add_merchant("m1", settlement=profile, rails=("usdc-ethereum",))
+    stack.rates.set("USD/KES", "129")
+    stack.rates.set("USDC/USD", "1")
+    invoice = stack.invoicing.create_invoice("m1", Money.of("100", USDC))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    stack.clock.set(AFTER_CUTOFF)
+    [run] = stack.settling.run_settlements()
+    assert run.settlement is not None, run.reason
+    [conversion] = run.settlement.conversions
+    assert conversion.converted == Money.of("99", USDC)  # 1% fee
+    assert conversion.credited == Money.of("12707.14", KES)  # 99 x 129 x 0.995, rounded down
+    assert stack.books_balanced()

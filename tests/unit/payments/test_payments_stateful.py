@@ -78,7 +78,7 @@ class MerchantPayments(RuleBasedStateMachine):
         standing = [c for c in repository.all() if c.reversal_entry_id is None]
         assert max(Counter((c.invoice_id, c.transfer) for c in standing).values(), default=0) <= 1
         with self.stack.uow() as uow:
-            invoices = uow.invoices.list_for_merchant("m1", after=None, limit=1000)
+            invoices = uow.invoices.list_for_merchant("m1", before=None, limit=1000)
         confirmed = {
             (i.id, p.key): p.amount for i in invoices for p in i.payments if is_confirmed(p, i.option(p.rail_key))
         }

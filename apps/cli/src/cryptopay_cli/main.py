@@ -53,7 +53,9 @@ GROUPS = (
     Group("merchants", "merchants", "Merchants: create one with its store settings; list them."),
     Group("invoices", "invoices", "Invoices: list and show."),
     Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
-    Group("payouts", "payouts", "M-Pesa payouts: list, retry a failed one, query stale ones."),
+    Group(
+        "payouts", "payouts", "Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations."
+    ),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),

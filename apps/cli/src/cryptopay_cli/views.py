@@ -93,6 +93,16 @@ def invoice_view(invoice: Invoice, *, detail: bool = False) -> dict[str, Any]:
     return view
 
 
+def payout_route(payout: Payout) -> str:
+    """How the payout is paid: ``b2c``, ``BusinessPayBill <paybill> <account>``, ``BusinessBuyGoods <till>`` or
+    ``bank_transfer``."""
+    if payout.is_bank_transfer:
+        return "bank_transfer"
+    if payout.b2b is None:
+        return "b2c" if payout.is_b2c else payout.method.value
+    return " ".join(filter(None, (payout.b2b.command.value, payout.b2b.party, payout.b2b.account_reference)))
+
+
 def payout_view(payout: Payout) -> dict[str, Any]:
     return {
         "id": payout.id,
@@ -101,6 +111,7 @@ def payout_view(payout: Payout) -> dict[str, Any]:
         "state": payout.state.value,
         "method": payout.method.value,
         "destination": payout.destination,
+        "route": payout_route(payout),
         "amount": money(payout.amount),
         "charge": money(payout.charge),
         "attempt": payout.attempt,
@@ -127,6 +138,10 @@ def settlement_view(settlement: Settlement) -> dict[str, Any]:
         "converted": money(settlement.converted),
         "credited": money(settlement.credited),
         "fx_spread": money(settlement.fx_spread),
+        "conversions": [
+            {"quote_id": c.quote_id, "converted": money(c.converted), "credited": money(c.credited)}
+            for c in settlement.conversions
+        ],
         "payout_ids": list(settlement.payout_ids),
         "remainder": money(settlement.remainder),
         "reason": settlement.reason,

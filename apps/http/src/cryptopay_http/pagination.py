@@ -1,7 +1,8 @@
 """Cursor pagination: ``?limit=&cursor=`` in, ``{"data": [...], "next_cursor": ...}`` out.
 
-Listings are keyset-paginated on a sortable key (ids are time-ordered); the cursor is the last key seen, which
-clients treat as opaque and pass back unchanged. Any text is a position, so a valid-looking cursor is never refused.
+Listings are keyset-paginated on a sortable key (ids are time-ordered); a merchant's lists are newest first. The
+cursor is the last key seen, which clients treat as opaque and pass back unchanged; the next page holds the items
+that follow it in the listing's order. Any text is a position, so a valid-looking cursor is never refused.
 """
 
 from __future__ import annotations
@@ -40,14 +41,14 @@ class Page(Generic[V]):
     next_cursor: str | None
 
 
-def encode_cursor(after: str) -> str:
-    """The cursor meaning "the items after ``after``": the last key seen, which clients pass back unchanged."""
-    return after
+def encode_cursor(last: str) -> str:
+    """The cursor meaning "the items that follow ``last``": the last key seen, which clients pass back unchanged."""
+    return last
 
 
 def decode_cursor(cursor: str) -> str:
-    """The key a cursor points after. Every key-shaped text is a position in the listing, so no cursor is refused
-    once it passed the parameter's declared pattern (a stale one simply starts after that key)."""
+    """The key a cursor points past. Every key-shaped text is a position in the listing, so no cursor is refused
+    once it passed the parameter's declared pattern (a stale one simply starts past that key)."""
     return cursor
 
 
@@ -66,7 +67,8 @@ def paginate(
     present: Callable[[T], V],
     key: Callable[[T], str] = lambda item: item.id,
 ) -> Page[V]:
-    """One page: ``fetch(after, limit)`` returns items ordered by ``key``; one extra tells whether more follow."""
+    """One page: ``fetch(cursor, limit)`` returns the items that follow the cursor in the listing's order (``key``
+    is what the next cursor is made of); one extra tells whether more follow."""
     limit = _limit()
     cursor = request.args.get("cursor")
     items = fetch(decode_cursor(cursor) if cursor else None, limit + 1)

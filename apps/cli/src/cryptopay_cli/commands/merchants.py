@@ -20,6 +20,7 @@ from cryptopay.core.identity.model import Merchant
 from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money, to_decimal
 from cryptopay.core.payments import StoreSettings
+from cryptopay.core.payments.invoicing import refuse_unpriced_rails
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
@@ -111,6 +112,7 @@ def create(
         )
         fee = _percent(fee_percent, "--fee-percent", below=Decimal(100))
         store = _store(svc, "new", _rails(svc, rails), fee, _percent(tolerance, "--tolerance", below=Decimal(100)))
+        refuse_unpriced_rails(store.rails, svc.pricer)  # a rail nothing prices in KES would strand its payments
         merchant = _create(svc, name, owner, profile, store)
         view = merchant_view(merchant, svc.listings.store(merchant.id))
     if as_json:

@@ -1,20 +1,26 @@
-"""``cryptopay payouts``: list payouts, retry a definitively failed one, and run the overdue status queries now.
+"""``cryptopay payouts``: list payouts, retry a definitively failed one, run the overdue status queries now, and
+pay bank transfers (``bank-file``, ``confirm-bank``).
 
-``retry`` exits 3 for an unknown payout and 5 when the payout is not failed or was already retried.
+``retry`` exits 3 for an unknown payout and 5 when the payout is not failed or was already retried;
+``confirm-bank`` exits 2 for a bad reference, 3 for an unknown payout, 5 when it is not a bank transfer awaiting one.
 """
 
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 import typer
 from cryptopay.core.payouts import PayoutState
+from cryptopay.core.payouts.bank_file import bank_file_csv
 
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 from cryptopay_cli.views import flat, payout_view
 
-app = typer.Typer(help="M-Pesa payouts: list, retry a failed one, query stale ones.", no_args_is_help=True)
+app = typer.Typer(
+    help="Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations.", no_args_is_help=True
+)
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _COLUMNS = ["id", "merchant_id", "state", "method", "destination", "amount", "charge", "attempt", "receipt", "note"]
@@ -72,3 +78,35 @@ def query_stale(as_json: bool = _JSON) -> None:
         return
     emit_table([flat(v) for v in views], _COLUMNS)
     typer.echo(f"{len(views)} status quer{'y' if len(views) == 1 else 'ies'} sent; the answers arrive by callback")
+
+
+@app.command("bank-file")
+def bank_file(
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the CSV here (default: standard output)."),
+    actor: str | None = typer.Option(None, "--actor", help="Who exports, for the audit log (default: ops:<login>)."),
+) -> None:
+    """The bank transfers awaiting an operator, as CSV (payout id, bank, account, amount, narrative); audited."""
+    with errors_to_exit_codes():
+        waiting = services().payouts.bank_file(actor=actor or _operator())
+    text = bank_file_csv(waiting)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"{len(waiting)} bank transfer{'' if len(waiting) == 1 else 's'} written to {output}", err=True)
+
+
+@app.command("confirm-bank")
+def confirm_bank(
+    payout_id: str = typer.Argument(..., help="The bank transfer's payout id (from the bank file)."),
+    reference: str = typer.Option(..., "--reference", help="The bank's reference for the transfer."),
+    actor: str | None = typer.Option(None, "--actor", help="Who confirms, for the audit log (default: ops:<login>)."),
+    as_json: bool = _JSON,
+) -> None:
+    """Record that a bank transfer left our bank account: the payout completes (audited)."""
+    with errors_to_exit_codes():
+        payout = services().payouts.confirm_bank_transfer(payout_id, reference=reference, actor=actor or _operator())
+    if as_json:
+        emit_json(payout_view(payout))
+    else:
+        typer.echo(f"payout {payout.id} completed: {payout.amount} to {payout.destination} (bank ref {payout.receipt})")

@@ -83,7 +83,7 @@ def create_api_key(merchant_id: str) -> Response:
 def list_api_keys(merchant_id: str) -> Response:
     merchant = load_merchant(merchant_id)
     repo = runtime().services.api_keys
-    page = paginate(lambda after, limit: repo.for_merchant(merchant.id, after=after, limit=limit), ApiKeyView.of)
+    page = paginate(lambda before, limit: repo.for_merchant(merchant.id, before=before, limit=limit), ApiKeyView.of)
     return json_response(page)
 
 

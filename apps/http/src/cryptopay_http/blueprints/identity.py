@@ -86,14 +86,15 @@ class UserView:
     """A user account as shown to its owner and to admins."""
 
     id: str
-    email: str
+    email: str | None
     role: Role
     created_at: datetime
     display_name: str | None = None
+    phone: str | None = attrs.field(default=None, metadata={"description": "a personal wallet's verified phone"})
 
     @classmethod
     def of(cls, user: User) -> UserView:
-        return cls(user.id, user.email, user.role, user.created_at, user.display_name)
+        return cls(user.id, user.email, user.role, user.created_at, user.display_name, user.phone)
 
 
 @attrs.frozen

@@ -264,7 +264,9 @@ def create_invoice() -> Response:
 def list_invoices() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
     invoicing = payments().invoicing
-    page = paginate(lambda after, limit: invoicing.list_invoices(merchant_id, after=after, limit=limit), InvoiceView.of)
+    page = paginate(
+        lambda before, limit: invoicing.list_invoices(merchant_id, before=before, limit=limit), InvoiceView.of
+    )
     return json_response(page)
 
 

@@ -106,8 +106,8 @@ def list_payouts() -> Response:
     if merchant_id is None and state is None:
         raise InvalidInput("admins name a merchant_id or a state to list payouts", field="merchant_id")
 
-    def fetch(after: str | None, limit: int) -> list[Payout]:
-        found: list[Payout] = payments().listings.payouts(merchant_id, after=after, limit=limit, state=state)
+    def fetch(before: str | None, limit: int) -> list[Payout]:
+        found: list[Payout] = payments().listings.payouts(merchant_id, before=before, limit=limit, state=state)
         return found
 
     return json_response(paginate(fetch, PayoutView.of))

@@ -36,6 +36,16 @@ _TAGS = ("settlements",)
 
 
 @attrs.frozen
+class ConversionView:
+    """One asset sold in a settlement: ``converted`` at quote ``quote_id`` gave ``credited`` shillings."""
+
+    quote_id: str
+    converted: Money
+    credited: Money
+    fx_spread: Money
+
+
+@attrs.frozen
 class SettlementView:
     """One merchant's settlement at one cut-off: what was sold at which quote, and the payouts it planned."""
 
@@ -55,6 +65,9 @@ class SettlementView:
     created_at: datetime
     complete_by: datetime
     completed_at: datetime | None
+    conversions: list[ConversionView] = attrs.field(
+        factory=list, metadata={"description": "every asset sold (USDT, USDC, BTC), each at its own quote"}
+    )
 
     @classmethod
     def of(cls, s: Settlement) -> SettlementView:
@@ -75,6 +88,7 @@ class SettlementView:
             s.created_at,
             s.complete_by,
             s.completed_at,
+            [ConversionView(c.quote_id, c.converted, c.credited, c.fx_spread) for c in s.conversions],
         )
 
 
@@ -139,8 +153,8 @@ class RunResult:
 def list_settlements() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
 
-    def fetch(after: str | None, limit: int) -> list[Settlement]:
-        found: list[Settlement] = payments().listings.settlements(merchant_id, after=after, limit=limit)
+    def fetch(before: str | None, limit: int) -> list[Settlement]:
+        found: list[Settlement] = payments().listings.settlements(merchant_id, before=before, limit=limit)
         return found
 
     return json_response(paginate(fetch, SettlementView.of))

@@ -13,10 +13,10 @@ from decimal import Decimal
 import attrs
 from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.fees import FeeProduct, FeeSchedule
-from cryptopay.core.fx import Pair
 from cryptopay.core.identity import Forbidden, Role
 from cryptopay.core.money import KES, Asset
 from cryptopay.core.payments import StoreSettings
+from cryptopay.core.payments.invoicing import refuse_unpriced_rails
 from cryptopay.core.rails import NETWORKS, Rail, rail_for
 from flask import Blueprint, Response
 
@@ -175,11 +175,8 @@ def _check(body: StoreBody) -> list[Rail]:
 
 
 def _check_priced(rails: list[Rail]) -> None:
-    """Refuse a rail nothing can price into shillings now, not at every invoice later."""
-    pricer = payments().pricer
-    for asset in sorted({rail.asset for rail in rails if rail.asset != KES}, key=lambda a: a.code):
-        if not pricer.prices(Pair(asset, KES)):
-            raise InvalidInput(f"no configured rate source prices {asset.code}/KES; choose other rails", field="rails")
+    """Refuse a rail nothing can price into shillings now, not at every invoice later (422 ``unpriced_rail``)."""
+    refuse_unpriced_rails(rails, payments().pricer)
 
 
 def _fees(existing: StoreSettings | None, assets: set[Asset], percent: Decimal | None) -> list[FeeSchedule]:

@@ -176,8 +176,49 @@ class DeliveryDetailView:
     attempts: list[AttemptView]
 
 
+_TEXT = {"type": "string"}
+_DECIMAL = {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
+_PAYOUT_DATA = {  # core.payouts._outcomes.payout_payload
+    "merchant_id": _TEXT,
+    "payout_id": _TEXT,
+    "settlement_id": _TEXT,
+    "attempt": {**_TEXT, "description": "1 for the first attempt, 2 for its retry, ..."},
+    "state": {"type": "string", "enum": ["completed", "failed"]},
+    "amount": {**_DECIMAL, "description": "KES paid out (whole shillings)"},
+    "charge": {**_DECIMAL, "description": "M-Pesa's charge, KES"},
+    "currency": {"const": "KES"},
+    "method": _TEXT,
+    "destination": {**_TEXT, "description": "the M-Pesa number masked (2547****5678), or the bank account"},
+    "receipt": {**_TEXT, "description": "M-Pesa's receipt (TransactionReceipt); empty when it failed"},
+    "result_code": _TEXT,
+    "result_desc": _TEXT,
+}
+_SETTLEMENT_DATA = {  # core.payouts._outcomes._complete_settlement
+    "merchant_id": _TEXT,
+    "settlement_id": _TEXT,
+    "cutoff": {"type": "string", "format": "date-time"},
+    "paid": {**_DECIMAL, "description": "KES paid out by the settlement's completed payouts"},
+    "currency": {"const": "KES"},
+    "payouts": {**_TEXT, "description": "how many payouts (retries counted once)"},
+    "failed_payouts": _TEXT,
+    "quote_id": {**_TEXT, "description": "the quote the crypto was sold at (empty when nothing was converted)"},
+    "converted": _DECIMAL,
+    "converted_asset": _TEXT,
+    "conversions": {**_TEXT, "description": "each asset sold and its quote, comma-separated"},
+}
+
+
+def _strict(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": sorted(properties)}
+
+
 def _event_data(name: str) -> dict[str, Any]:
-    """The ``data`` of an event: invoice events name the invoice, the shop's order and notes, and the state."""
+    """The ``data`` of an event: invoice events name the invoice, the shop's order and notes, and the state; payout
+    and settlement events carry every member of their payload (amounts as decimal strings)."""
+    if name.startswith("payout."):
+        return _strict(_PAYOUT_DATA)
+    if name.startswith("settlement."):
+        return _strict(_SETTLEMENT_DATA)
     if not name.startswith("invoice."):
         return {"type": "object", "properties": {"merchant_id": {"type": "string"}}}
     strings = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -258,10 +299,10 @@ def create_webhook_endpoint() -> Response:
 def list_webhook_endpoints() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
 
-    def fetch(after: str | None, limit: int) -> list[WebhookEndpoint]:
+    def fetch(before: str | None, limit: int) -> list[WebhookEndpoint]:
         with webhooks().uow() as uow:
             found: list[WebhookEndpoint] = uow.webhook_endpoints.enabled_for_merchant(
-                merchant_id, after=after, limit=limit
+                merchant_id, before=before, limit=limit
             )
         return found
 

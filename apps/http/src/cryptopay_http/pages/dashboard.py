@@ -124,7 +124,7 @@ def home() -> Response:
     codes = [flows.merchant_liability(merchant_id, asset) for asset in {*assets, asset_by_code("KES")}]
     summary = summarise(services.listings.each_invoice(merchant_id), services.ledger.balances(codes), since=midnight)
     merchant = services.merchants.get(merchant_id)
-    recent = services.listings.payouts(merchant_id, after=None, limit=5)
+    recent = services.listings.payouts(merchant_id, before=None, limit=5)
     return page("dashboard/home.html", summary=summary, merchant=merchant, payouts=recent, nav="home")
 
 
@@ -161,11 +161,11 @@ def _search(merchant_id: str, term: str) -> list[Invoice]:
 @bp.get("/invoices")
 def invoices() -> Response:
     merchant_id, term, state = _merchant_id(), (request.args.get("q") or "").strip()[:100], _state()
-    after = request.args.get("after") or None
+    before = request.args.get("before") or None
     if term:
         rows, more = [i for i in _search(merchant_id, term) if state is None or i.state is state], None
     else:
-        rows = runtime().services.listings.invoices(merchant_id, after=after, limit=_PAGE + 1, state=state)
+        rows = runtime().services.listings.invoices(merchant_id, before=before, limit=_PAGE + 1, state=state)
         more = rows[_PAGE - 1].id if len(rows) > _PAGE else None
         rows = rows[:_PAGE]
     states = [s.value for s in InvoiceState]
@@ -223,8 +223,8 @@ def create_invoice() -> ResponseReturnValue:
 @bp.get("/settlements")
 def settlements() -> Response:
     listings, merchant_id = runtime().services.listings, _merchant_id()
-    rows = listings.settlements(merchant_id, after=None, limit=200)[-_PAGE:][::-1]
-    payouts = listings.payouts(merchant_id, after=None, limit=200)[-_PAGE:][::-1]
+    rows = listings.settlements(merchant_id, before=None, limit=_PAGE)
+    payouts = listings.payouts(merchant_id, before=None, limit=_PAGE)
     return page("dashboard/settlements.html", settlements=rows, payouts=payouts, nav="settlements")
 
 
@@ -233,10 +233,10 @@ def settlements() -> Response:
 
 def _developers(status: int = 200, **context: Any) -> Response:
     merchant_id = _merchant_id()
-    keys = runtime().services.api_keys.for_merchant(merchant_id, after=None, limit=100)
+    keys = runtime().services.api_keys.for_merchant(merchant_id, before=None, limit=100)
     hooks = webhooks()
     with hooks.uow() as uow:
-        endpoints = uow.webhook_endpoints.enabled_for_merchant(merchant_id, after=None, limit=100)
+        endpoints = uow.webhook_endpoints.enabled_for_merchant(merchant_id, before=None, limit=100)
         deliveries = uow.webhook_deliveries.for_merchant(
             merchant_id, endpoint_id=None, status=None, limit=_PAGE, before=None
         )

@@ -50,6 +50,7 @@ class FeeProduct(enum.Enum):
     FX_SPREAD = "fx_spread"  # the margin either side of the mid when a quote is locked
     CRYPTO_WITHDRAWAL = "crypto_withdrawal"  # on an on-chain send
     MPESA_PAYOUT = "mpesa_payout"  # on each M-Pesa (or bank) payout to a merchant
+    P2P = "p2p"  # on a transfer between two personal wallets (none by default: free)
 
 
 class TierBasis(enum.Enum):

@@ -6,6 +6,8 @@ retried job never books twice. Pass ``session=`` to join a caller's unit of work
 Account names: ``assets:custody:<network>:<ASSET>``, ``liabilities:merchant:<id>:<ASSET>``,
 ``revenue:merchant_fee:<ASSET>``, ``revenue:fx_spread:KES``, ``liabilities:payouts_in_flight:KES``,
 ``assets:mpesa_float:KES``, and the trading accounts ``equity:trading:<ASSET>``.
+Personal wallets: ``liabilities:wallet:<user>:<ASSET>`` (never negative), ``liabilities:wallet_claims:<ASSET>``
+(transfers waiting for a recipient to sign up) and ``revenue:p2p_fee:<ASSET>``.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from cryptopay.core.fees import FeeQuote, FeeSchedule
 from cryptopay.core.fx import Quote
 from cryptopay.core.ledger import Account, AccountKind, Entry, EntryRequest, Hold, HoldRequest, Ledger, Posting
 from cryptopay.core.ledger.service import trading_account
-from cryptopay.core.money import KES, Asset, Money, Rounding
+from cryptopay.core.money import BTC, KES, USDT, Asset, Money, Rounding
 from cryptopay.core.ports.ledger import LedgerSession
 
 __all__ = [
+    "BANK",
     "FLOAT",
     "FX_SPREAD",
     "IN_FLIGHT",
@@ -32,13 +35,20 @@ __all__ = [
     "fail_payout",
     "merchant_liability",
     "open_platform_accounts",
+    "open_wallet_accounts",
+    "p2p_fee",
+    "send_p2p",
+    "settle_claim",
     "start_payout",
+    "wallet_account",
+    "wallet_claims",
 ]
 
 FLOAT = "assets:mpesa_float:KES"
 IN_FLIGHT = "liabilities:payouts_in_flight:KES"
 FX_SPREAD = "revenue:fx_spread:KES"
 PAYOUT_FEE = "revenue:payout_fee:KES"
+BANK = "assets:bank:KES"  # our bank account, which operators' bank transfers to merchants are paid from
 
 
 def custody(network: str, asset: Asset) -> str:
@@ -133,9 +143,17 @@ def convert_for_settlement(
     if spread.is_positive():
         postings.append(Posting.credit(FX_SPREAD, spread))
     request = EntryRequest(
-        f"settlement:{settlement_id}:convert", postings, f"settlement {settlement_id} at quote {quote.id}", quote.id
+        _conversion_key(settlement_id, amount.asset),
+        postings,
+        f"settlement {settlement_id} at quote {quote.id}",
+        quote.id,
     )
     return ledger.post(request, session=session), credited
+
+
+def _conversion_key(settlement_id: str, asset: Asset) -> str:
+    """USDT keeps the key it always had; every other asset sold in the same settlement has its own."""
+    return f"settlement:{settlement_id}:convert" + ("" if asset == USDT else f":{asset.code}")
 
 
 def start_payout(
@@ -163,20 +181,96 @@ def complete_payout(
     amount: Money,
     charge: Money | None = None,
     session: LedgerSession | None = None,
+    paid_from: str = FLOAT,
 ) -> tuple[Entry, Entry]:
-    """On M-Pesa's success result: post the hold, then pay the float out and book the charge as revenue."""
+    """On M-Pesa's success result: post the hold, then pay the float out and book the charge as revenue.
+
+    Dr ``liabilities:payouts_in_flight:KES`` amount + charge / Cr ``paid_from`` amount / Cr ``revenue:payout_fee:KES``
+    charge. ``paid_from`` is the M-Pesa float, or ``BANK`` for a bank transfer an operator confirmed.
+    """
     posted = ledger.post_hold(hold_id, f"payout:{payout_id}:post", session=session)
     fee = charge or Money.zero(KES)
-    postings = [Posting.debit(IN_FLIGHT, amount + fee), Posting.credit(FLOAT, amount)]
+    if paid_from == BANK:
+        ledger.open_account(Account(BANK, AccountKind.ASSET, KES, allow_negative=True), session=session)
+    postings = [Posting.debit(IN_FLIGHT, amount + fee), Posting.credit(paid_from, amount)]
     if fee.is_positive():
         postings.append(Posting.credit(PAYOUT_FEE, fee))
-    paid = ledger.post(
-        EntryRequest(f"payout:{payout_id}:float", postings, f"payout {payout_id} paid from the M-Pesa float"),
-        session=session,
-    )
+    source = "the M-Pesa float" if paid_from == FLOAT else paid_from
+    key = f"payout:{payout_id}:float" if paid_from == FLOAT else f"payout:{payout_id}:paid"
+    paid = ledger.post(EntryRequest(key, postings, f"payout {payout_id} paid from {source}"), session=session)
     return posted, paid
 
 
 def fail_payout(ledger: Ledger, *, hold_id: str, session: LedgerSession | None = None) -> Hold:
     """On a definitive failure: void the hold so the merchant's shillings are available again."""
     return ledger.void_hold(hold_id, session=session)
+
+
+# -- personal wallets -------------------------------------------------------------------------------------------
+WALLET_ASSETS: tuple[Asset, ...] = (KES, USDT, BTC)
+
+
+def wallet_account(user_id: str, asset: Asset) -> str:
+    return f"liabilities:wallet:{user_id}:{asset.code}"
+
+
+def wallet_claims(asset: Asset) -> str:
+    return f"liabilities:wallet_claims:{asset.code}"
+
+
+def p2p_fee(asset: Asset) -> str:
+    return f"revenue:p2p_fee:{asset.code}"
+
+
+def open_wallet_accounts(ledger: Ledger, user_id: str, *, session: LedgerSession | None = None) -> None:
+    """Open (idempotently) a user's wallet balances and the platform accounts transfers between people touch."""
+    for asset in WALLET_ASSETS:
+        ledger.open_account(Account(wallet_account(user_id, asset), AccountKind.LIABILITY, asset), session=session)
+        ledger.open_account(Account(wallet_claims(asset), AccountKind.LIABILITY, asset), session=session)
+        ledger.open_account(Account(p2p_fee(asset), AccountKind.REVENUE, asset), session=session)
+
+
+def send_p2p(
+    ledger: Ledger,
+    *,
+    transfer_id: str,
+    sender_id: str,
+    recipient_id: str | None,
+    amount: Money,
+    fee: Money,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """Move money between people: Dr wallet:sender (amount + fee) / Cr wallet:recipient (amount) / Cr p2p fee.
+
+    With no ``recipient_id`` (a number that has no wallet yet) the amount goes to ``wallet_claims`` instead.
+    """
+    credit = wallet_account(recipient_id, amount.asset) if recipient_id else wallet_claims(amount.asset)
+    postings = [Posting.debit(wallet_account(sender_id, amount.asset), amount + fee), Posting.credit(credit, amount)]
+    if fee.is_positive():
+        postings.append(Posting.credit(p2p_fee(amount.asset), fee))
+    metadata = {"kind": "p2p", "transfer_id": transfer_id, "sender": sender_id, "recipient": recipient_id or ""}
+    request = EntryRequest(f"p2p:{transfer_id}:send", postings, f"transfer {transfer_id}", metadata=metadata)
+    return ledger.post(request, session=session)
+
+
+def settle_claim(
+    ledger: Ledger,
+    *,
+    transfer_id: str,
+    user_id: str,
+    amount: Money,
+    returned: bool,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A waiting transfer reaches a wallet: Dr wallet_claims / Cr wallet:user (the recipient, or the sender back)."""
+    step = "return" if returned else "claim"
+    request = EntryRequest(
+        f"p2p:{transfer_id}:{step}",
+        [
+            Posting.debit(wallet_claims(amount.asset), amount),
+            Posting.credit(wallet_account(user_id, amount.asset), amount),
+        ],
+        f"transfer {transfer_id} {'returned to its sender' if returned else 'claimed'}",
+        metadata={"kind": f"p2p_{step}", "transfer_id": transfer_id, "user": user_id},
+    )
+    return ledger.post(request, session=session)

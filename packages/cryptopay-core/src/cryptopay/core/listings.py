@@ -1,12 +1,13 @@
 """Read models for listings: per-merchant, cursor-paged queries every shell runs (nothing pages in memory).
 
-Each page is one keyset query of a repository (``ports.payments``): items ordered by id, strictly after the
-cursor ``after``, at most ``limit`` of them. ``each`` walks a listing page by page for the commands and the
+Each page is one keyset query of a repository (``ports.payments``): a merchant's invoices, settlements and payouts
+newest first (by id, descending) strictly before the cursor ``before``; merchants and stores by id, ascending,
+strictly after ``after``; at most ``limit`` of them. ``each`` walks a listing page by page for the commands and the
 reconciliation that need every row; it holds one page at a time.
 
 >>> from cryptopay.core.testing.payments import payments_storage, payments_uow
 >>> listings = Listings(uow=payments_uow(payments_storage()))
->>> listings.payouts("m1", after=None, limit=10)
+>>> listings.payouts("m1", before=None, limit=10)
 []
 >>> rows = ["a", "b", "c"]
 >>> list(each(lambda after, limit: [r for r in rows if after is None or r > after][:limit], key=str, page=2))
@@ -38,13 +39,14 @@ PAGE = 100
 
 
 def each(fetch: Callable[[str | None, int], list[T]], key: Callable[[T], str], *, page: int = PAGE) -> Iterator[T]:
-    """Every item of a keyset listing ``fetch(after, limit)`` ordered by ``key``, one page at a time."""
-    after: str | None = None
-    while found := fetch(after, page):
+    """Every item of a keyset listing ``fetch(cursor, limit)`` in its order, one page at a time: the cursor is the
+    ``key`` of the last item seen (``after`` it in an ascending listing, ``before`` it in a newest-first one)."""
+    cursor: str | None = None
+    while found := fetch(cursor, page):
         yield from found
         if len(found) < page:
             return
-        after = key(found[-1])
+        cursor = key(found[-1])
 
 
 class Listings:
@@ -80,52 +82,52 @@ class Listings:
         return [merchant_id]
 
     def invoices(
-        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
     ) -> list[Invoice]:
-        """The merchant's invoices (in ``state`` when given), by id."""
+        """The merchant's invoices (in ``state`` when given), newest first."""
         return self._read(
-            lambda uow: uow.invoices.list_for_merchant(merchant_id, after=after, limit=limit, state=state)
+            lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit, state=state)
         )
 
-    def settlements(self, merchant_id: str, *, after: str | None, limit: int) -> list[Settlement]:
-        """The merchant's settlements, by id."""
-        return self._read(lambda uow: uow.settlements.list_for_merchant(merchant_id, after=after, limit=limit))
+    def settlements(self, merchant_id: str, *, before: str | None, limit: int) -> list[Settlement]:
+        """The merchant's settlements, newest first."""
+        return self._read(lambda uow: uow.settlements.list_for_merchant(merchant_id, before=before, limit=limit))
 
     def payouts(
-        self, merchant_id: str | None, *, after: str | None, limit: int, state: PayoutState | None = None
+        self, merchant_id: str | None, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
         """One merchant's payouts (in ``state`` when given), or, with no merchant, every payout in ``state``."""
         if merchant_id is not None:
             return self._read(
-                lambda uow: uow.payouts.list_for_merchant(merchant_id, after=after, limit=limit, state=state)
+                lambda uow: uow.payouts.list_for_merchant(merchant_id, before=before, limit=limit, state=state)
             )
         if state is None:
             raise InvalidInput("name a merchant or a state to list payouts", field="merchant_id")
-        return self._read(lambda uow: uow.payouts.list_in_state(state, after=after, limit=limit))
+        return self._read(lambda uow: uow.payouts.list_in_state(state, before=before, limit=limit))
 
     def each_invoice(self, merchant_id: str | None = None, state: InvoiceState | None = None) -> Iterator[Invoice]:
-        """Every invoice of one merchant (or of every merchant with a store), by merchant then id."""
+        """Every invoice of one merchant (or of every merchant with a store), by merchant, newest first."""
         for merchant in self.merchant_ids(merchant_id):
             yield from each(partial(self._invoices, merchant, state), _id)
 
     def each_settlement(self, merchant_id: str | None = None) -> Iterator[Settlement]:
-        """Every settlement of one merchant (or of every merchant with a store), by merchant then id."""
+        """Every settlement of one merchant (or of every merchant with a store), by merchant, newest first."""
         for merchant in self.merchant_ids(merchant_id):
             yield from each(partial(self._settlements, merchant), _id)
 
     def each_payout(self, merchant_id: str | None = None, state: PayoutState | None = None) -> Iterator[Payout]:
-        """Every payout of one merchant (or of every merchant with a store), by merchant then id."""
+        """Every payout of one merchant (or of every merchant with a store), by merchant, newest first."""
         for merchant in self.merchant_ids(merchant_id):
             yield from each(partial(self._payouts, merchant, state), _id)
 
-    def _invoices(self, merchant_id: str, state: InvoiceState | None, after: str | None, limit: int) -> list[Invoice]:
-        return self.invoices(merchant_id, after=after, limit=limit, state=state)
+    def _invoices(self, merchant_id: str, state: InvoiceState | None, before: str | None, limit: int) -> list[Invoice]:
+        return self.invoices(merchant_id, before=before, limit=limit, state=state)
 
-    def _settlements(self, merchant_id: str, after: str | None, limit: int) -> list[Settlement]:
-        return self.settlements(merchant_id, after=after, limit=limit)
+    def _settlements(self, merchant_id: str, before: str | None, limit: int) -> list[Settlement]:
+        return self.settlements(merchant_id, before=before, limit=limit)
 
-    def _payouts(self, merchant_id: str, state: PayoutState | None, after: str | None, limit: int) -> list[Payout]:
-        return self.payouts(merchant_id, after=after, limit=limit, state=state)
+    def _payouts(self, merchant_id: str, state: PayoutState | None, before: str | None, limit: int) -> list[Payout]:
+        return self.payouts(merchant_id, before=before, limit=limit, state=state)
 
 
 def _id(item: Invoice | Settlement | Payout) -> str:

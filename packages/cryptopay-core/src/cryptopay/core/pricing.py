@@ -2,9 +2,12 @@
 
 A source that fails, is stale, or does not quote the pair is skipped and the reason recorded; if no fresh
 source answers, pricing refuses (``Unavailable``) -- there is never a fallback constant. A source that only
-quotes the reference currency (e.g. USD/KES) still contributes to a stablecoin pair through a cross rate
-with the median stablecoin/reference observation (USDT/KES = USD/KES x USDT/USD). A stablecoin pair is
-refused while that median is outside the peg band (a depeg), or while nobody can tell.
+quotes the reference currency (e.g. USD/KES) still contributes to a crypto pair through a cross rate with the
+median crypto/reference observation of every source: USDT/KES = USD/KES x median USDT/USD, and BTC/KES =
+USD/KES x median BTC/USD (exchanges quote BTC in dollars, forex sources quote dollars in shillings). Both legs
+must be fresh, the cross rate is as old as its older leg, and the quote takes the same median and margin as a
+direct rate. A stablecoin pair is refused while its median against the reference is outside the peg band (a
+depeg), or while nobody can tell.
 
 >>> from cryptopay.core.fx import Pair
 >>> from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
@@ -16,6 +19,9 @@ refused while that median is outside the peg band (a depeg), or while nobody can
 >>> quote = pricer.quote(Pair.parse("USDT/KES"))
 >>> quote.id, quote.sources, quote.mid
 ('fxq_000001', ('forex (USD/KES x USDT/USD)', 'market'), Decimal('129.212900'))
+>>> market.set("BTC/USD", "97000")
+>>> pricer.quote(Pair.parse("BTC/KES")).sources
+('forex (USD/KES x BTC/USD)',)
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from decimal import Decimal
 import attrs
 from cryptopay.core.errors import CryptopayError, InvalidInput, Refused, Unavailable
 from cryptopay.core.fx import DEFAULT_MARGIN, DEFAULT_MAX_AGE, DEFAULT_QUOTE_TTL, Pair, Quote, Rate, lock_quote
-from cryptopay.core.money import USD, USDT, Asset
+from cryptopay.core.money import USD, USDC, USDT, Asset
 from cryptopay.core.ports.fx import QuoteRepository, RateCache, RateSource, UnsupportedPair
 from cryptopay.core.ports.system import Clock, IdGenerator
 
@@ -69,10 +75,17 @@ class PricingPolicy:
     margin: Decimal = DEFAULT_MARGIN
     quote_ttl: timedelta = DEFAULT_QUOTE_TTL
     max_age: timedelta = DEFAULT_MAX_AGE
-    pegs: tuple[PegBand, ...] = (PegBand(),)
+    pegs: tuple[PegBand, ...] = (PegBand(), PegBand(stable=USDC))
+    reference: Asset = USD  # the currency crypto is crossed through when no source quotes a pair directly
 
     def band_for(self, pair: Pair) -> PegBand | None:
         return next((b for b in self.pegs if b.stable in (pair.base, pair.quote)), None)
+
+    def bridge_for(self, pair: Pair) -> Pair | None:
+        """The crypto/reference pair a cross rate for ``pair`` goes through (BTC/KES: BTC/USD), if one can."""
+        if pair.base.fiat or not pair.quote.fiat or self.reference in (pair.base, pair.quote):
+            return None
+        return Pair(pair.base, self.reference)
 
 
 @attrs.frozen
@@ -125,7 +138,12 @@ class Pricer:
         peg = Decimal(statistics.median(r.mid for r in pegged)) if pegged else None
         if band is not None and pair == band.pair:
             return Survey(pair, now, tuple(pegged), tuple(failures), peg)
-        rates = [r for s in self.sources if (r := self._observe(s, pair, now, band, pegged, failures))]
+        bridge = self.policy.bridge_for(pair)
+        if band is not None and bridge == band.pair:
+            legs = pegged
+        else:
+            legs = self._collect(bridge, now, failures) if bridge is not None else []
+        rates = [r for s in self.sources if (r := self._observe(s, pair, now, bridge, legs, failures))]
         return Survey(pair, now, tuple(rates), tuple(failures), peg)
 
     def prices(self, pair: Pair) -> bool:
@@ -181,22 +199,23 @@ class Pricer:
         source: RateSource,
         pair: Pair,
         now: datetime,
-        band: PegBand | None,
-        pegged: list[Rate],
+        bridge: Pair | None,
+        legs: list[Rate],
         failures: list[SourceFailure],
     ) -> Rate | None:
-        can_cross = band is not None and bool(pegged) and pair.base == band.stable
+        """The source's own rate for ``pair``, else its reference/quote rate times the median bridge rate."""
+        can_cross = bridge is not None and bool(legs)
         direct = self._fresh(source, pair, now, failures, quiet_unsupported=can_cross)
-        if direct is not None or band is None or not can_cross:
+        if direct is not None or bridge is None or not can_cross:
             return direct
         if any(f.source == source.name and f.pair == pair for f in failures):
             return None  # it failed for another reason than not quoting the pair: don't mix its other answers in
-        leg = self._fresh(source, Pair(band.reference, pair.quote), now, failures)
+        leg = self._fresh(source, Pair(bridge.quote, pair.quote), now, failures)
         if leg is None:
             return None
-        peg = Decimal(statistics.median(r.mid for r in pegged))
-        as_of = min([leg.as_of, *(r.as_of for r in pegged)])
-        return Rate(pair, leg.mid * peg, f"{source.name} ({leg.pair} x {band.pair})", as_of)
+        median = Decimal(statistics.median(r.mid for r in legs))
+        as_of = min([leg.as_of, *(r.as_of for r in legs)])
+        return Rate(pair, leg.mid * median, f"{source.name} ({leg.pair} x {bridge})", as_of)
 
     def _fresh(
         self,

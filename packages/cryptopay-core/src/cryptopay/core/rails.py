@@ -8,6 +8,8 @@ differ from the asset's accounting decimals (USDT is 6 on Ethereum, Tron and Pol
 Money('1.500000', 'USDT')
 >>> token_for(ETHEREUM, "USDT").to_base_units(token_for(ETHEREUM, "USDT").to_money(2_500_000))
 2500000
+>>> [(n.name, n.token("USDC").chain_decimals) for n in (ETHEREUM, POLYGON, BSC)]
+[('ethereum', 6), ('polygon', 6), ('bsc', 18)]
 """
 
 from __future__ import annotations
@@ -99,6 +101,19 @@ class Network:
         return self.address_format is AddressFormat.EVM
 
 
+# Token contracts and their on-chain decimals, and where each was checked (a wrong contract is money sent to a
+# stranger, so every one names its source; one of the product documents this project started from gave a wrong
+# USDC address):
+# - USDC on Ethereum 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48, 6 decimals: the address Circle lists on its USDC
+#   contract addresses page (developers.circle.com/stablecoins/usdc-contract-addresses; we read it through copies,
+#   that page itself was not reachable from here); Etherscan shows it as Circle's "FiatTokenProxy", 6 decimals.
+# - USDC on Polygon PoS 0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359, 6 decimals: Circle's native USDC, announced by
+#   Circle ("What you need to know: Native USDC on Polygon PoS", circle.com/blog, 2023-09-28), which also names
+#   0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174 as the *bridged* USDC.e: that one is not accepted here.
+# - USDC on BSC 0x8AC76a51cc950d9822D68b83fE1Ad97B32Cd580d, 18 decimals: "Binance-Peg USD Coin", issued by Binance,
+#   not Circle (Circle issues no USDC on BSC); its 18 decimals (like BSC's USDT) were cross-checked in several
+#   independent token lists, not on an issuer's page: check it on bscscan.com before going live.
+# - USDT: Tether's published contracts (6 decimals on Ethereum, Polygon and Tron; BSC's Binance-Peg USDT has 18).
 ETHEREUM = Network(
     "ethereum",
     1,
@@ -114,7 +129,10 @@ POLYGON = Network(
     "polygon",
     137,
     Token(POL, None, 18),
-    (Token(USDT, "0xc2132D05D31c914a87C6611C10748AEb04B58e8F", 6),),
+    (
+        Token(USDT, "0xc2132D05D31c914a87C6611C10748AEb04B58e8F", 6),
+        Token(USDC, "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359", 6),
+    ),
     12,
     AddressFormat.EVM,
 )
@@ -122,7 +140,10 @@ BSC = Network(
     "bsc",
     56,
     Token(BNB, None, 18),
-    (Token(USDT, "0x55d398326f99059fF775485246999027B3197955", 18),),
+    (
+        Token(USDT, "0x55d398326f99059fF775485246999027B3197955", 18),
+        Token(USDC, "0x8AC76a51cc950d9822D68b83fE1Ad97B32Cd580d", 18),
+    ),
     12,
     AddressFormat.EVM,
 )

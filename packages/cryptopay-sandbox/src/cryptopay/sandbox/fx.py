@@ -1,4 +1,5 @@
-"""FX simulator: ExchangeRate-API v6, a Binance-style 24h ticker and a Kraken-style spread feed on one Flask app.
+"""FX simulator: ExchangeRate-API v6 and four crypto markets (a Binance-style 24h ticker, a Kraken-style spread
+feed, a Coinbase Exchange-style product ticker, a Bitstamp-style v2 ticker) on one Flask app.
 
 Each source speaks its provider's wire format (ExchangeRate-API sends rates as JSON numbers, the markets
 send prices as strings) so the real HTTP adapters are exercised end to end. A control API scripts it:
@@ -8,7 +9,9 @@ send prices as strings) so the real HTTP adapters are exercised end to end. A co
   "delay_seconds": "2", "age_seconds": "3600"}``
 - ``POST /_sandbox/fx/reset``, ``GET /_sandbox/fx/state``
 
-Sources: ``exchangerate-api`` (fiat rates against USD), ``binance`` (USDT/KES, USDT/USD), ``kraken`` (USDT/USD).
+Sources: ``exchangerate-api`` (fiat rates against USD), ``binance`` (USDT/KES, USDT/USD, USDC/USD, BTC/USD,
+BTC/USDT), ``kraken``, ``coinbase`` and ``bitstamp`` (USDT/USD, USDC/USD, BTC/USD). BTC/KES is nobody's market:
+it is priced as USD/KES x BTC/USD, as in life.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from flask import Flask, Response, jsonify, request
 __all__ = ["SANDBOX_API_KEY", "SOURCES", "FxSimulatorState", "create_fx_simulator"]
 
 SANDBOX_API_KEY = "sandbox"
-SOURCES = ("exchangerate-api", "binance", "kraken")
+SOURCES = ("exchangerate-api", "binance", "kraken", "coinbase", "bitstamp")
 MODES = ("ok", "fail", "timeout", "stale", "malformed")
 _HALF_SPREAD = Decimal("0.0005")
 _TICK = Decimal("0.0001")
@@ -37,8 +40,16 @@ def _default_mids() -> dict[str, dict[str, Decimal]]:
     usd = {"USD": "1", "KES": "129.20", "EUR": "0.9210", "GBP": "0.7890", "UGX": "3720.50", "TZS": "2650.00"}
     return {
         "exchangerate-api": {f"USD/{code}": Decimal(mid) for code, mid in usd.items()},
-        "binance": {"USDT/KES": Decimal("129.45"), "USDT/USD": Decimal("1.0003")},
-        "kraken": {"USDT/USD": Decimal("1.0001")},
+        "binance": {
+            "USDT/KES": Decimal("129.45"),
+            "USDT/USD": Decimal("1.0003"),
+            "USDC/USD": Decimal("0.9999"),
+            "BTC/USD": Decimal("97012.50"),
+            "BTC/USDT": Decimal("96990.10"),
+        },
+        "kraken": {"USDT/USD": Decimal("1.0001"), "USDC/USD": Decimal("1.0000"), "BTC/USD": Decimal("97005.00")},
+        "coinbase": {"USDT/USD": Decimal("1.0002"), "USDC/USD": Decimal("1.0000"), "BTC/USD": Decimal("97020.00")},
+        "bitstamp": {"USDT/USD": Decimal("1.0000"), "USDC/USD": Decimal("1.0001"), "BTC/USD": Decimal("96998.00")},
     }
 
 
@@ -148,14 +159,60 @@ def _binance(state: FxSimulatorState, symbol: str) -> Response:
 
 
 def _kraken(state: FxSimulatorState, name: str) -> Response:
-    pair = _pair_for("kraken", name, state)
+    pair = _pair_for("kraken", name.upper().replace("XBT", "BTC"), state)  # Kraken calls bitcoin XBT
     if pair is None:
         return _respond({"error": ["EQuery:Unknown asset pair"]})
     mid = state.mids["kraken"][pair]
     now = state.observed_at("kraken")
     bid, ask = f"{mid * (1 - _HALF_SPREAD):.5f}", f"{mid * (1 + _HALF_SPREAD):.5f}"
     base, quote = pair.split("/")
-    return _respond({"error": [], "result": {f"{base}Z{quote}": [[now - 5, bid, ask], [now, bid, ask]], "last": now}})
+    name = "XXBTZ" + quote if base == "BTC" else f"{base}Z{quote}"  # Kraken's own names: XXBTZUSD, USDTZUSD
+    return _respond({"error": [], "result": {name: [[now - 5, bid, ask], [now, bid, ask]], "last": now}})
+
+
+def _coinbase(state: FxSimulatorState, product: str) -> Response:
+    pair = _pair_for("coinbase", product.replace("-", ""), state)
+    if pair is None:
+        return _respond({"message": "NotFound"}, 404)
+    mid = state.mids["coinbase"][pair]
+    bid, ask = (mid * (1 - _HALF_SPREAD)).quantize(_TICK), (mid * (1 + _HALF_SPREAD)).quantize(_TICK)
+    moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(state.observed_at("coinbase")))
+    return _respond(
+        {
+            "ask": f"{ask}",
+            "bid": f"{bid}",
+            "volume": "8123.41502221",
+            "trade_id": 721593321,
+            "price": f"{mid}",
+            "size": "0.00120000",
+            "time": f"{moment}.412383Z",
+            "rfq_volume": "31.050612",
+        }
+    )
+
+
+def _bitstamp(state: FxSimulatorState, market: str) -> Response:
+    pair = _pair_for("bitstamp", market, state)
+    if pair is None:
+        return Response("<html><body>404 Not Found</body></html>", status=404, mimetype="text/html")
+    mid = state.mids["bitstamp"][pair]
+    bid, ask = (mid * (1 - _HALF_SPREAD)).quantize(_TICK), (mid * (1 + _HALF_SPREAD)).quantize(_TICK)
+    return _respond(
+        {
+            "timestamp": str(state.observed_at("bitstamp")),
+            "open": f"{mid}",
+            "high": f"{mid * Decimal('1.01'):.2f}",
+            "low": f"{mid * Decimal('0.99'):.2f}",
+            "last": f"{mid}",
+            "volume": "1843.20948100",
+            "vwap": f"{mid}",
+            "bid": f"{bid}",
+            "ask": f"{ask}",
+            "side": "0",
+            "open_24": f"{mid}",
+            "percent_change_24": "0.12",
+        }
+    )
 
 
 def _control(app: Flask, state: FxSimulatorState) -> None:
@@ -217,6 +274,14 @@ def create_fx_simulator(state: FxSimulatorState | None = None) -> Flask:
     @app.get("/0/public/Spread")
     def spread() -> Response:
         return _behave(the_state, "kraken", lambda: _kraken(the_state, request.args.get("pair", "")))
+
+    @app.get("/products/<product>/ticker")
+    def coinbase_ticker(product: str) -> Response:
+        return _behave(the_state, "coinbase", lambda: _coinbase(the_state, product))
+
+    @app.get("/api/v2/ticker/<market>/")
+    def bitstamp_ticker(market: str) -> Response:
+        return _behave(the_state, "bitstamp", lambda: _bitstamp(the_state, market))
 
     _control(app, the_state)
     return app

@@ -1,4 +1,4 @@
-"""The whole local sandbox in one process: anvil with test USDT, and the Daraja, FX, SMS, TronGrid and Esplora
+"""The whole local sandbox in one process: anvil with test USDT and USDC, and the Daraja, FX, SMS, TronGrid and Esplora
 simulators.
 
 ``python -m cryptopay.sandbox.stack --manifest PATH`` starts everything on loopback, writes a JSON manifest
@@ -54,19 +54,28 @@ class SandboxStack:
         node = AnvilNode.start(block_time=self.block_time)
         self._stoppers.append(node.stop)
         usdt = deploy_token(node.url, decimals=6, symbol="USDT")
+        usdc = deploy_token(node.url, decimals=6, symbol="USDC")
         accounts = []
         for index in PAYER_ACCOUNTS:
             key = dev_account_key(index)
             address = Account.from_key(key).address
             mint(node.url, usdt, address, USDT_PER_PAYER * 10**6)
+            mint(node.url, usdc, address, USDT_PER_PAYER * 10**6)
             accounts.append(
-                {"index": index, "address": address, "private_key": "0x" + key.hex(), "usdt": USDT_PER_PAYER}
+                {
+                    "index": index,
+                    "address": address,
+                    "private_key": "0x" + key.hex(),
+                    "usdt": USDT_PER_PAYER,
+                    "usdc": USDT_PER_PAYER,
+                }
             )
         return {
             "rpc_url": node.url,
             "chain_id": node.chain_id,
             "block_time": self.block_time,
             "usdt": {"address": usdt, "decimals": 6},
+            "usdc": {"address": usdc, "decimals": 6},
             "funded_accounts": accounts,
         }
 
@@ -115,6 +124,7 @@ class SandboxStack:
         env["CRYPTOPAY_ETHEREUM_RPC_URL"] = self._manifest["evm"]["rpc_url"]
         env["CRYPTOPAY_ETHEREUM_CHAIN_ID"] = str(self._manifest["evm"]["chain_id"])
         env["CRYPTOPAY_ETHEREUM_USDT_CONTRACT"] = self._manifest["evm"]["usdt"]["address"]
+        env["CRYPTOPAY_ETHEREUM_USDC_CONTRACT"] = self._manifest["evm"]["usdc"]["address"]
         env["CRYPTOPAY_TRON_API_URL"] = self._manifest["trongrid"]["url"]
         env["CRYPTOPAY_ESPLORA_URL"] = self._manifest["esplora"]["url"]
         return env

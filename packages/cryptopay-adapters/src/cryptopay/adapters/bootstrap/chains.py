@@ -22,23 +22,27 @@ from cryptopay.core.ports.chains import (
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.scanning import ChainScanner, HeaderWatcher
 
-__all__ = ["ChainReader", "deriver_map", "rail_of", "scan_chains", "sender_for", "watcher_for"]
+__all__ = ["ChainReader", "deriver_map", "rails_of", "scan_chains", "sender_for", "watcher_for"]
 
 
 class ChainReader(HeaderWatcher, BalanceReader, Protocol):
     """What each network's watcher is: it scans and confirms transfers, and reads our addresses' balances."""
 
 
-def rail_of(chain: ChainSettings) -> Rail:
-    """The network's rail (USDT, or BTC on bitcoin) with the deployment's contract, chain id and depth."""
-    asset = "BTC" if chain.network == "bitcoin" else "USDT"
-    return rail_for(
-        chain.network,
-        asset,
-        contract=chain.usdt_contract if chain.network != "bitcoin" else None,
-        chain_id=chain.chain_id if chain.network in EVM_NETWORKS else None,
-        confirmations=chain.confirmations,
-    )
+def rails_of(chain: ChainSettings) -> list[Rail]:
+    """The network's rails with the deployment's contracts, chain id and depth: BTC on bitcoin, USDT on Tron, USDT
+    and USDC on the EVM networks, one code path. USDC is offered on mainnet (the issuers' contracts in
+    ``core.rails``) or wherever ``CRYPTOPAY_<NETWORK>_USDC_CONTRACT`` names one; a test chain (its own chain id)
+    without it has no USDC rail rather than one watching a mainnet address nothing pays on."""
+    depth = chain.confirmations
+    if chain.network == "bitcoin":
+        return [rail_for("bitcoin", "BTC", confirmations=depth)]
+    chain_id = chain.chain_id if chain.network in EVM_NETWORKS else None
+    rails = [rail_for(chain.network, "USDT", contract=chain.usdt_contract, chain_id=chain_id, confirmations=depth)]
+    if chain.network in EVM_NETWORKS and (chain.usdc_contract or chain.chain_id is None):
+        usdc = chain.usdc_contract
+        rails.append(rail_for(chain.network, "USDC", contract=usdc, chain_id=chain_id, confirmations=depth))
+    return rails
 
 
 def deriver_map(settings: Settings) -> dict[str, AddressDeriver]:
@@ -61,7 +65,8 @@ def deriver_map(settings: Settings) -> dict[str, AddressDeriver]:
 
 
 def watcher_for(chain: ChainSettings, rails: Sequence[Rail]) -> ChainReader:
-    """The network's watcher over its node or API (``rails``: the network's own)."""
+    """The network's watcher over its node or API (``rails``: the network's own; an EVM watcher reads every token
+    rail's ``Transfer`` logs in one filter, so USDC costs no extra request)."""
     if chain.network in EVM_NETWORKS:
         from cryptopay.adapters.evm.watcher import EvmWatcher
 

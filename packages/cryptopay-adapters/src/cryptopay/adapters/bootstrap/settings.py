@@ -51,6 +51,7 @@ class ChainSettings:
     url: str = attrs.field(repr=_hidden)
     chain_id: int | None = None
     usdt_contract: str | None = None
+    usdc_contract: str | None = None  # EVM only; a test chain (own chain id) offers USDC only with its own contract
     confirmations: int | None = None
     hot_wallet: str | None = None
 
@@ -236,6 +237,7 @@ def _chain(get: _Reader, network: str, url: str) -> ChainSettings:
         url=url,
         chain_id=get.number(f"{prefix}_CHAIN_ID"),
         usdt_contract=get.text(f"{prefix}_USDT_CONTRACT") or None,
+        usdc_contract=(get.text(f"{prefix}_USDC_CONTRACT") or None) if network in EVM_NETWORKS else None,
         confirmations=get.number(f"{prefix}_CONFIRMATIONS"),
         hot_wallet=get.text(f"{prefix}_HOT_WALLET") or None,
     )

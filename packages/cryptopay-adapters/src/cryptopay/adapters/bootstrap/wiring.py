@@ -12,7 +12,14 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cryptopay.adapters.bootstrap.chains import ChainReader, deriver_map, rail_of, scan_chains, sender_for, watcher_for
+from cryptopay.adapters.bootstrap.chains import (
+    ChainReader,
+    deriver_map,
+    rails_of,
+    scan_chains,
+    sender_for,
+    watcher_for,
+)
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
@@ -177,8 +184,8 @@ class Parts:
 
     @functools.cached_property
     def rails(self) -> dict[str, Rail]:
-        """The deployment's rails by key (``usdt-ethereum``...): networks with an RPC/API URL configured."""
-        return {rail.key: rail for rail in map(rail_of, self.settings.chains)}
+        """The deployment's rails by key (``usdt-ethereum``, ``usdc-polygon``...): networks with an RPC/API URL."""
+        return {rail.key: rail for chain in self.settings.chains for rail in rails_of(chain)}
 
     def _rails_on(self, network: str) -> list[Rail]:
         return [rail for rail in self.rails.values() if rail.network.name == network]

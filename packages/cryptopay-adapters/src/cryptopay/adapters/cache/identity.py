@@ -144,8 +144,8 @@ class CachedApiKeys:
         self._inner.update(key)
         self._cache.changed(key.id)
 
-    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
-        return self._inner.for_merchant(merchant_id, after=after, limit=limit)
+    def for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[ApiKey]:
+        return self._inner.for_merchant(merchant_id, before=before, limit=limit)
 
 
 class CachedMerchants:

@@ -26,7 +26,8 @@ def new_client(base_url: str, timeout: float, headers: Mapping[str, str] | None 
 
 
 def get_json(client: httpx.Client, path: str, *, source: str, params: Mapping[str, str] | None = None) -> Response:
-    """GET ``path`` and return ``(status, body)``; 5xx, 429, timeouts and non-JSON bodies are ``Unavailable``."""
+    """GET ``path`` and return ``(status, body)``; 5xx, 429, timeouts and non-JSON bodies (but a 404's, which comes
+    back as ``None``) are ``Unavailable``."""
     try:
         response = client.get(path, params=params)
     except httpx.TimeoutException:
@@ -40,6 +41,8 @@ def get_json(client: httpx.Client, path: str, *, source: str, params: Mapping[st
     try:
         return response.status_code, json.loads(response.content, parse_float=Decimal)
     except ValueError:
+        if response.status_code == 404:  # an unknown market's page: the caller decides what a 404 means
+            return response.status_code, None
         raise Unavailable(f"{source}: HTTP {response.status_code} with a body that is not JSON") from None
 
 

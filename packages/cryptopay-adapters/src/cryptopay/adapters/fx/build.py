@@ -5,13 +5,15 @@
 >>> settings = FxSettings.from_env({"CRYPTOPAY_FX_SANDBOX_URL": "http://127.0.0.1:9"})
 >>> pricer = build_pricer(settings, clock=ManualClock(), ids=SequentialIds(), quotes=InMemoryQuoteRepository())
 >>> [s.name for s in pricer.sources]
-['exchangerate-api', 'binance', 'kraken']
+['exchangerate-api', 'binance', 'kraken', 'coinbase', 'bitstamp']
 """
 
 from __future__ import annotations
 
 from cryptopay.adapters.fx.binance import BinanceTickerSource
+from cryptopay.adapters.fx.bitstamp import BitstampTickerSource
 from cryptopay.adapters.fx.cache import ProcessRateCache, RedisRateCache
+from cryptopay.adapters.fx.coinbase import CoinbaseTickerSource
 from cryptopay.adapters.fx.exchangerate import ExchangeRateApiSource
 from cryptopay.adapters.fx.kraken import KrakenSpreadSource
 from cryptopay.adapters.fx.settings import FxSettings
@@ -61,4 +63,8 @@ def _source(name: str, settings: FxSettings) -> RateSource:
         return BinanceTickerSource(settings.binance_url, timeout=timeout)
     if name == "kraken":
         return KrakenSpreadSource(settings.kraken_url, timeout=timeout)
+    if name == "coinbase":
+        return CoinbaseTickerSource(settings.coinbase_url, timeout=timeout)
+    if name == "bitstamp":
+        return BitstampTickerSource(settings.bitstamp_url, timeout=timeout)
     raise InvalidInput(f"unknown FX source {name!r}")

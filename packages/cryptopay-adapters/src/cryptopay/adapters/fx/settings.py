@@ -18,15 +18,15 @@ from decimal import Decimal
 
 import attrs
 from cryptopay.adapters.deployment import RedisKeys
-from cryptopay.adapters.fx import binance, exchangerate, kraken
+from cryptopay.adapters.fx import binance, bitstamp, coinbase, exchangerate, kraken
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.fx import DEFAULT_MARGIN, DEFAULT_MAX_AGE, DEFAULT_QUOTE_TTL
-from cryptopay.core.money import to_decimal
+from cryptopay.core.money import USDC, USDT, to_decimal
 from cryptopay.core.pricing import PegBand, PricingPolicy
 
 __all__ = ["SOURCE_NAMES", "FxSettings"]
 
-SOURCE_NAMES = ("exchangerate-api", "binance", "kraken")
+SOURCE_NAMES = ("exchangerate-api", "binance", "kraken", "coinbase", "bitstamp")
 _PREFIX = "CRYPTOPAY_FX_"
 
 
@@ -39,6 +39,8 @@ class FxSettings:
     exchangerate_key: str = attrs.field(default="", repr=False)
     binance_url: str = binance.DEFAULT_URL
     kraken_url: str = kraken.DEFAULT_URL
+    coinbase_url: str = coinbase.DEFAULT_URL
+    bitstamp_url: str = bitstamp.DEFAULT_URL
     timeout: Decimal = Decimal("5")
     cache_ttl: timedelta = timedelta(seconds=30)
     max_age: timedelta = DEFAULT_MAX_AGE
@@ -66,6 +68,8 @@ class FxSettings:
             exchangerate_key=get("EXCHANGERATE_KEY", "sandbox" if sandbox else ""),
             binance_url=get("BINANCE_URL", sandbox or binance.DEFAULT_URL),
             kraken_url=get("KRAKEN_URL", sandbox or kraken.DEFAULT_URL),
+            coinbase_url=get("COINBASE_URL", sandbox or coinbase.DEFAULT_URL),
+            bitstamp_url=get("BITSTAMP_URL", sandbox or bitstamp.DEFAULT_URL),
             timeout=_positive("TIMEOUT_SECONDS", get("TIMEOUT_SECONDS", "5")),
             cache_ttl=_seconds("CACHE_TTL_SECONDS", get("CACHE_TTL_SECONDS", "30"), allow_zero=True),
             max_age=_seconds("MAX_AGE_SECONDS", get("MAX_AGE_SECONDS", "300")),
@@ -78,9 +82,9 @@ class FxSettings:
         )
 
     def policy(self) -> PricingPolicy:
-        """The pricing policy these settings describe."""
-        band = PegBand(low=self.peg_low, high=self.peg_high)
-        return PricingPolicy(margin=self.margin, quote_ttl=self.quote_ttl, max_age=self.max_age, pegs=(band,))
+        """The pricing policy these settings describe (one peg band, ``PEG_MIN``-``PEG_MAX``, for each stablecoin)."""
+        bands = tuple(PegBand(stable=coin, low=self.peg_low, high=self.peg_high) for coin in (USDT, USDC))
+        return PricingPolicy(margin=self.margin, quote_ttl=self.quote_ttl, max_age=self.max_age, pegs=bands)
 
 
 @attrs.frozen

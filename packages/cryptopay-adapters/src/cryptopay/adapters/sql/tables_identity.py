@@ -20,8 +20,8 @@ users = sa.Table(
     "users",
     metadata,
     sa.Column("id", sa.String(ID), primary_key=True),
-    sa.Column("email", sa.String(EMAIL), nullable=False),
-    sa.Column("email_key", sa.String(EMAIL), nullable=False, unique=True),  # lower(email): one account per address
+    sa.Column("email", sa.String(EMAIL)),  # none for a personal wallet that signed up by phone alone
+    sa.Column("email_key", sa.String(EMAIL), unique=True),  # lower(email): one account per address
     sa.Column("password_hash", sa.String(HASH), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
@@ -31,6 +31,7 @@ users = sa.Table(
     sa.Column("totp_confirmed_at", UtcDateTime),
     sa.Column("totp_last_step", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("recovery_code_hashes", JsonText),  # SHA-256 of each unused recovery code
+    sa.Column("phone", sa.String(16), unique=True),  # a verified phone (2547...), the login of a personal wallet
     keep_existing=True,
 )
 

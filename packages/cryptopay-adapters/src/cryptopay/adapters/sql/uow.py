@@ -34,6 +34,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlStores,
     SqlUnmatchedAnswers,
 )
+from cryptopay.adapters.sql.repositories.wallets import SqlPhoneVerifications, SqlTransfers, SqlUsage, SqlWallets
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
@@ -134,6 +135,23 @@ class SqlUnitOfWork:
     @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
         return SqlFeeSchedules(self.connection)
+
+    # -- personal wallets
+    @functools.cached_property
+    def wallets(self) -> SqlWallets:
+        return SqlWallets(self.connection)
+
+    @functools.cached_property
+    def phone_verifications(self) -> SqlPhoneVerifications:
+        return SqlPhoneVerifications(self.connection)
+
+    @functools.cached_property
+    def wallet_transfers(self) -> SqlTransfers:
+        return SqlTransfers(self.connection)
+
+    @functools.cached_property
+    def wallet_usage(self) -> SqlUsage:
+        return SqlUsage(self.connection)
 
     def flush(self) -> None:
         """Write what the ledger session buffered (done automatically before commit)."""

@@ -22,6 +22,7 @@ from cryptopay.core.ports.identity import AuditTrail, MerchantRepository, UserRe
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
 
 __all__ = ["Merchants", "changes_destination", "check_settlement"]
@@ -44,10 +45,13 @@ def check_settlement(profile: SettlementProfile) -> SettlementProfile:
         raise InvalidInput("a till number of 5 to 7 digits is required", field="settlement.destination")
     elif profile.method is SettlementMethod.MPESA_PAYBILL and not _PAYBILL.match(destination):
         raise InvalidInput("a paybill as '<number>#<account>' is required", field="settlement.destination")
-    elif profile.method is SettlementMethod.BANK and not _BANK.match(destination):
-        raise InvalidInput(
-            "a bank account as '<bank code>:<account number>' is required", field="settlement.destination"
-        )
+    elif profile.method is SettlementMethod.BANK:
+        if not _BANK.match(destination):
+            raise InvalidInput(
+                "a bank account as '<bank code>:<account number>' is required", field="settlement.destination"
+            )
+        route = bank_catalogue().route(destination)  # a bank of the catalogue, an account in its format
+        destination = f"{route.bank.code}:{route.account}"
     if profile.minimum is not None and (profile.minimum.asset != KES or profile.minimum.is_negative()):
         raise InvalidInput("the settlement minimum is a non-negative KES amount", field="settlement.minimum")
     return attrs.evolve(profile, destination=destination)
@@ -124,7 +128,7 @@ class Merchants:
         self._record(actor, "merchant.destination_changed", merchant, old=old, new=new, ready_at=ready)
         notify_old_destination(self.sms, self.audit, self.clock, merchant, before)
         owner = self.users.get(merchant.owner_user_id)
-        if owner is not None:
+        if owner is not None and owner.email is not None:
             body = (
                 f"The payout destination of {merchant.business_name} changed from {old} to {new}.\n"
                 f"Payouts go to the new destination from {ready}; until then they wait.\n"

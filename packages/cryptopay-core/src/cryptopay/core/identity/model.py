@@ -119,10 +119,14 @@ class PrincipalKind(enum.Enum):
 
 @attrs.define
 class User:
-    """A person who logs in; ``password_hash`` is an argon2 (or other PasswordHasher) hash, never the password."""
+    """A person who logs in; ``password_hash`` is an argon2 (or other PasswordHasher) hash, never the password.
+
+    Merchants and staff log in by email; a personal wallet signs up with a verified phone (``phone``, wire form
+    ``2547…``) and may have no email at all.
+    """
 
     id: str
-    email: str
+    email: str | None
     password_hash: str = attrs.field(repr=False)
     role: Role
     created_at: datetime
@@ -132,6 +136,12 @@ class User:
     totp_confirmed_at: datetime | None = None
     totp_last_step: int = 0  # the last accepted TOTP time step: a code is never accepted twice
     recovery_code_hashes: tuple[str, ...] = attrs.field(default=(), repr=False)
+    phone: str | None = None  # verified at sign-up (personal wallets); unique
+
+    @property
+    def login_name(self) -> str:
+        """What the person logs in with: the email, or the phone of a wallet without one."""
+        return self.email or self.phone or self.id
 
     @property
     def two_factor(self) -> bool:

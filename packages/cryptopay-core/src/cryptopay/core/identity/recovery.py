@@ -44,6 +44,8 @@ class PasswordResets:
             f"Someone asked to reset the password of this account.\n\nReset it within {minutes} minutes: "
             f"{self.link}{token}\n\nIf it was not you, ignore this message; your password stays as it is."
         )
+        if user.email is None:  # found by email, so it has one
+            return
         self.notifier.send(Notification(user.email, "Reset your cryptopay password", body))
         self._record(user, "auth.password_reset_requested")
 
@@ -53,7 +55,7 @@ class PasswordResets:
         user = self.accounts.users.get(subject)
         if user is None or not secrets_equal(fingerprint, _fingerprint(user)):
             raise Unauthenticated("the reset link is invalid or was used; ask for a new one")
-        check_password(new_password, user.email)
+        check_password(new_password, user.email or "")
         user.password_hash = self.accounts.hasher.hash(new_password)
         self.accounts.users.update(user)
         self._record(user, "auth.password_reset")

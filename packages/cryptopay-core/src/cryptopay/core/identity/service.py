@@ -39,6 +39,7 @@ from cryptopay.core.identity.model import (
 )
 from cryptopay.core.identity.sessions import SessionStates
 from cryptopay.core.identity.two_factor import TwoFactor
+from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
     AuditTrail,
@@ -99,10 +100,11 @@ class Accounts:
     def login(self, email: str, password: str, *, code: str | None = None) -> TokenPair:
         """Check the password (and the second factor if the account has one) and start a new login family.
 
+        ``email`` is the email, or the verified phone of a personal wallet (``07…``, ``+2547…``).
         The same error for an unknown email or a bad password. A staff account without a second factor gets an
         enrolment-only session: it can do nothing but enrol one.
         """
-        user = self.users.by_email(email.strip().lower()) if isinstance(email, str) else None
+        user = self._by_login_name(email)
         if user is None:
             self.hasher.verify(self._timing_hash(), password)  # spend the same time as a real check
             raise Unauthenticated("the email or password is wrong")
@@ -117,6 +119,14 @@ class Accounts:
         pair = self._issue(user, family_id=self.ids.new_id("fam"), expires_at=self.clock.now() + self.refresh_ttl)
         self._record(user.id, "auth.login", family=pair.family_id, enrolment_only=str(pair.enrolment_only))
         return pair
+
+    def _by_login_name(self, name: object) -> User | None:
+        if not isinstance(name, str):
+            return None
+        if "@" in name:
+            return self.users.by_email(name.strip().lower())
+        phone = try_normalize_msisdn(name)
+        return self.users.by_phone(phone) if phone is not None else None
 
     def _second_factor(self, user: User, code: str | None) -> None:
         if not code:

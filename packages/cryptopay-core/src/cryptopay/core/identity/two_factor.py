@@ -75,7 +75,7 @@ class TwoFactor:
             raise Conflict("two-factor authentication is already active; remove it first")
         user.totp_secret, user.totp_confirmed_at = self.totp.new_secret(), None
         self.users.update(user)
-        uri = self.totp.provisioning_uri(user.totp_secret, account=user.email, issuer=self.issuer)
+        uri = self.totp.provisioning_uri(user.totp_secret, account=user.login_name, issuer=self.issuer)
         return Enrolment(user.totp_secret, uri)
 
     def confirm(self, user_id: str, code: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 A party (a person or a merchant) holds one granted tier at a time. Applying for a higher tier leaves the
 current one in force until an admin decides; the highest tier of each kind needs two different admins.
-An approval that lapses drops the party back to the tiers that need no review (phone and email).
+An approval that lapses drops the party back to the tiers that need no review (a verified phone; for merchants
+phone and email).
 
 >>> from datetime import datetime, timezone
 >>> from cryptopay.core.money import KES, Money
@@ -13,15 +14,27 @@ An approval that lapses drops the party back to the tiers that need no review (p
 >>> decision = check_movement(alice, Money.of("15000", KES), spent_today=Money.of("10000", KES),
 ...                           spent_this_month=Money.of("10000", KES), at=now)
 >>> decision.allowed, decision.reason
-(False, 'KES 15,000.00 is above the single-movement limit of KES 5,000.00 for tier 0 (phone and email)')
+(False, 'KES 15,000.00 is above the single-movement limit of KES 5,000.00 for tier 0 (phone verified)')
 """
 
-from cryptopay.core.kyc.limits import Decision, check_movement, day_bounds, month_bounds
+from cryptopay.core.kyc.limits import (
+    PRODUCT_LIMITS,
+    Decision,
+    Product,
+    ProductLimit,
+    ProductLimits,
+    Spending,
+    check_movement,
+    check_wallet_movement,
+    day_bounds,
+    month_bounds,
+)
 from cryptopay.core.kyc.profile import KycEvent, KycProfile, KycStatus
 from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, KycTier, PartyKind, Requirement
 
 __all__ = [
     "DEFAULT_KYC_POLICY",
+    "PRODUCT_LIMITS",
     "Decision",
     "KycEvent",
     "KycPolicy",
@@ -29,8 +42,13 @@ __all__ = [
     "KycStatus",
     "KycTier",
     "PartyKind",
+    "Product",
+    "ProductLimit",
+    "ProductLimits",
     "Requirement",
+    "Spending",
     "check_movement",
+    "check_wallet_movement",
     "day_bounds",
     "month_bounds",
 ]

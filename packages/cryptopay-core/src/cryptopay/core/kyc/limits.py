@@ -1,17 +1,37 @@
-"""Whether a movement is allowed under the tier a party holds, and the Nairobi days and months limits count in."""
+"""Whether a movement is allowed under the tier a party holds, and the Nairobi days and months limits count in.
+
+Two layers, both data: the tier's own single/daily/monthly limits over every movement (``check_movement``), and,
+for the personal wallet's products (buy, sell, P2P, withdraw, bills), a per-product table of the same three limits
+per tier (``PRODUCT_LIMITS``; a zero limit means the tier may not use the product at all).
+``check_wallet_movement`` applies both and refuses with the limit's name (``daily``, ``p2p.monthly``, ...) and what
+remains of it. This is the one place limits are checked: a new rule belongs here, not in a use case.
+"""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Iterable, Mapping
 from datetime import datetime, time, timedelta
 
 import attrs
 from cryptopay.core.errors import AssetMismatch, InvalidAmount, LimitExceeded
 from cryptopay.core.kyc.profile import KycProfile
-from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy
+from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, PartyKind
 from cryptopay.core.money import KES, Money
 from cryptopay.core.system import NAIROBI
 
-__all__ = ["Decision", "check_movement", "day_bounds", "month_bounds"]
+__all__ = [
+    "PRODUCT_LIMITS",
+    "Decision",
+    "Product",
+    "ProductLimit",
+    "ProductLimits",
+    "Spending",
+    "check_movement",
+    "check_wallet_movement",
+    "day_bounds",
+    "month_bounds",
+]
 
 
 @attrs.frozen
@@ -21,11 +41,13 @@ class Decision:
     allowed: bool
     reason: str
     limit: str | None = None
+    remaining: Money | None = None  # what the refusing limit still allows (KES), when a limit refused
 
     def enforce(self) -> None:
-        """Raise ``LimitExceeded`` with the reason if the movement is not allowed."""
+        """Raise ``LimitExceeded`` with the reason, the limit's name and what remains, if the movement is refused."""
         if not self.allowed:
-            raise LimitExceeded(self.reason, limit=self.limit)
+            remaining = None if self.remaining is None else str(self.remaining.amount)
+            raise LimitExceeded(self.reason, limit=self.limit, remaining=remaining)
 
 
 def _shillings(money: Money) -> str:
@@ -49,7 +71,7 @@ def check_movement(
         raise InvalidAmount(f"a movement must be positive, got {amount}")
     tier = profile.tier_at(at, policy=policy)
     if tier is None:
-        return Decision(False, f"{profile.party_id} is not verified: verify a phone number and email first", "tier")
+        return Decision(False, f"{profile.party_id} is not verified: verify a phone number first", "tier")
     what = _shillings(amount)
     checks = (
         ("single", amount, tier.single_limit, f"{what} is above the single-movement limit"),
@@ -59,8 +81,160 @@ def check_movement(
     for name, value, limit, opening in checks:
         if value > limit:
             above = "" if name == "single" else f" {_shillings(value)}, above the {name} limit"
-            return Decision(False, f"{opening}{above} of {_shillings(limit)} for {tier.label}", name)
+            remaining = _remaining(limit, value - amount)
+            return Decision(False, f"{opening}{above} of {_shillings(limit)} for {tier.label}", name, remaining)
     return Decision(True, f"within the limits of {tier.label}")
+
+
+def _remaining(limit: Money, used: Money) -> Money:
+    left = limit - used
+    return left if left.is_positive() else Money.zero(KES)
+
+
+class Product(enum.Enum):
+    """A personal wallet's products, each with its own limits per tier."""
+
+    BUY = "buy"  # buy crypto with M-Pesa
+    SELL = "sell"  # sell crypto to M-Pesa
+    P2P = "p2p"  # send to another person
+    WITHDRAW = "withdraw"  # send crypto on chain
+    BILL = "bill"  # pay a bill
+
+
+def _optional_kes(value: object) -> Money | None:
+    return None if value is None else value if isinstance(value, Money) else Money.of(value, KES)
+
+
+@attrs.frozen(kw_only=True)
+class ProductLimit:
+    """One product's KES limits for one tier; ``None`` leaves only the tier's own limit (zero: not allowed)."""
+
+    kind: PartyKind
+    level: int
+    product: Product
+    single: Money | None = attrs.field(default=None, converter=_optional_kes)
+    daily: Money | None = attrs.field(default=None, converter=_optional_kes)
+    monthly: Money | None = attrs.field(default=None, converter=_optional_kes)
+
+
+def _limits(rows: Iterable[ProductLimit]) -> tuple[ProductLimit, ...]:
+    return tuple(rows)
+
+
+@attrs.frozen
+class ProductLimits:
+    """The per-product limit table (data, not code); a product with no row for a tier has only the tier's limits."""
+
+    rows: tuple[ProductLimit, ...] = attrs.field(converter=_limits)
+
+    def find(self, kind: PartyKind, level: int, product: Product) -> ProductLimit | None:
+        for row in self.rows:
+            if (row.kind, row.level, row.product) == (kind, level, product):
+                return row
+        return None
+
+
+@attrs.frozen
+class Spending:
+    """What a party moved already (KES values): in total and per product, today and this month (Nairobi time)."""
+
+    today: Money
+    this_month: Money
+    product_today: Mapping[Product, Money] = attrs.field(factory=dict)
+    product_this_month: Mapping[Product, Money] = attrs.field(factory=dict)
+
+    @classmethod
+    def nothing(cls) -> Spending:
+        return cls(Money.zero(KES), Money.zero(KES))
+
+    def of(self, product: Product) -> tuple[Money, Money]:
+        zero = Money.zero(KES)
+        return self.product_today.get(product, zero), self.product_this_month.get(product, zero)
+
+
+_P = PartyKind.PERSONAL
+PRODUCT_LIMITS = ProductLimits(
+    [
+        # Tier 0 (a verified phone) may hold money and buy small amounts: nothing leaves the wallet before tier 1.
+        ProductLimit(kind=_P, level=0, product=Product.BUY, single="5000", daily="10000", monthly="30000"),
+        ProductLimit(kind=_P, level=0, product=Product.SELL, single="0", daily="0", monthly="0"),
+        ProductLimit(kind=_P, level=0, product=Product.P2P, single="0", daily="0", monthly="0"),
+        ProductLimit(kind=_P, level=0, product=Product.WITHDRAW, single="0", daily="0", monthly="0"),
+        ProductLimit(kind=_P, level=0, product=Product.BILL, single="0", daily="0", monthly="0"),
+        # Tier 1: crypto leaving to an outside address is capped lower than money staying inside Kenya's rails.
+        ProductLimit(kind=_P, level=1, product=Product.WITHDRAW, single="50000", daily="100000", monthly="500000"),
+        ProductLimit(kind=_P, level=1, product=Product.P2P, daily="100000", monthly="700000"),
+    ]
+)
+
+
+def check_wallet_movement(
+    profile: KycProfile,
+    product: Product,
+    amount: Money,
+    *,
+    spent: Spending,
+    at: datetime,
+    policy: KycPolicy = DEFAULT_KYC_POLICY,
+    products: ProductLimits = PRODUCT_LIMITS,
+) -> Decision:
+    """Whether ``profile`` may use ``product`` for ``amount`` (KES value) now: the tier's limits, then the product's.
+
+    >>> from cryptopay.core.kyc.profile import KycProfile
+    >>> from cryptopay.core.kyc.tiers import Requirement
+    >>> now = datetime(2026, 3, 2, 8, 0, tzinfo=NAIROBI)
+    >>> amina = KycProfile(party_id="usr_1", kind=PartyKind.PERSONAL)
+    >>> _ = amina.submit(0, {Requirement.PHONE}, at=now)
+    >>> check_wallet_movement(amina, Product.BUY, Money.of("3000", KES), spent=Spending.nothing(), at=now).allowed
+    True
+    >>> refused = check_wallet_movement(amina, Product.P2P, Money.of("100", KES), spent=Spending.nothing(), at=now)
+    >>> refused.limit, refused.remaining, refused.reason
+    ('p2p.single', Money('0.00', 'KES'), 'tier 0 (phone verified) cannot send to other people: verify your national ID')
+    """
+    overall = check_movement(
+        profile, amount, spent_today=spent.today, spent_this_month=spent.this_month, at=at, policy=policy
+    )
+    if not overall.allowed:
+        return overall
+    tier = profile.tier_at(at, policy=policy)
+    row = None if tier is None else products.find(profile.kind, tier.level, product)
+    if tier is None or row is None:
+        return overall
+    today, month = spent.of(product)
+    checks = (
+        ("single", amount, row.single),
+        ("daily", today + amount, row.daily),
+        ("monthly", month + amount, row.monthly),
+    )
+    for name, value, limit in checks:
+        if limit is None or value <= limit:
+            continue
+        what = f"{product.value}.{name}"
+        remaining = _remaining(limit, value - amount)
+        if not limit.is_positive():
+            reason = f"{tier.label} cannot {_VERBS[product]}: verify your national ID"
+        elif name == "single":
+            reason = (
+                f"{_shillings(amount)} is above the {product.value} single limit of {_shillings(limit)} "
+                f"for {tier.label}"
+            )
+        else:
+            period = "today's" if name == "daily" else "this month's"
+            reason = (
+                f"{_shillings(amount)} would bring {period} {product.value} total to {_shillings(value)}, above the "
+                f"{product.value} {name} limit of {_shillings(limit)} for {tier.label}; {_shillings(remaining)} remains"
+            )
+        return Decision(False, reason, what, remaining)
+    return Decision(True, f"within the {product.value} limits of {tier.label}")
+
+
+_VERBS: Mapping[Product, str] = {
+    Product.BUY: "buy crypto",
+    Product.SELL: "sell crypto",
+    Product.P2P: "send to other people",
+    Product.WITHDRAW: "withdraw crypto",
+    Product.BILL: "pay bills",
+}
 
 
 def day_bounds(at: datetime) -> tuple[datetime, datetime]:

@@ -57,8 +57,9 @@ class KycTier:
         return f"tier {self.level} ({self.name})"
 
 
+_PHONE = frozenset({Requirement.PHONE})  # a personal wallet signs up with a verified phone; email is optional
 _CONTACT = frozenset({Requirement.PHONE, Requirement.EMAIL})
-_ID = _CONTACT | {Requirement.NATIONAL_ID}
+_ID = _PHONE | {Requirement.NATIONAL_ID}  # email stays optional for people
 _DOCS = _ID | {Requirement.ID_DOCUMENT, Requirement.SELFIE}
 _BUSINESS = _CONTACT | {Requirement.BUSINESS_REGISTRATION, Requirement.KRA_PIN}
 
@@ -89,8 +90,8 @@ DEFAULT_KYC_POLICY = KycPolicy(
         KycTier(
             kind=_P,
             level=0,
-            name="phone and email",
-            requirements=_CONTACT,
+            name="phone verified",
+            requirements=_PHONE,
             single_limit="5000",
             daily_limit="20000",
             monthly_limit="100000",

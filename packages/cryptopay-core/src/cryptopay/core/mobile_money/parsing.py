@@ -150,6 +150,7 @@ def _result(data: Mapping[str, Any]) -> MpesaResult:
     code = code_of(body.get("ResultCode"))
     originator = text_of(body.get("OriginatorConversationID"))
     conversation = text_of(body.get("ConversationID"))
+    references = dict(pairs_of(_nested(body, "ReferenceData", "ReferenceItem"), "Key"))
     return MpesaResult(
         kind=PayloadKind.RESULT,
         outcome=_outcome(code),
@@ -163,6 +164,7 @@ def _result(data: Mapping[str, Any]) -> MpesaResult:
         originator_conversation_id=originator,
         conversation_id=conversation,
         transaction_id=text_of(body.get("TransactionID")),
+        account_reference=references.get("BillReferenceNumber"),  # a B2B paybill payment's AccountReference
         parameters=pairs,
     )
 

@@ -17,7 +17,7 @@ from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
 from cryptopay.core.payments.model import DepositAddress, StoreSettings
 from cryptopay.core.ports.chains import AddressDeriver
@@ -27,7 +27,7 @@ from cryptopay.core.rails import Rail
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
-__all__ = ["Invoicing", "new_public_id"]
+__all__ = ["Invoicing", "UnpricedRail", "new_public_id", "refuse_unpriced_rails"]
 
 
 def new_public_id() -> str:
@@ -39,6 +39,41 @@ def new_public_id() -> str:
     (22, True)
     """
     return secrets.token_urlsafe(16)
+
+
+class UnpricedRail(InvalidInput):
+    """A rail whose asset nothing configured can price in shillings: its payments could never be settled."""
+
+    code = "unpriced_rail"
+
+
+def refuse_unpriced_rails(rails: Sequence[Rail], pricer: Quoter, *, skip: Sequence[Asset] = ()) -> None:
+    """Refuse rails whose asset no rate source prices in KES (the settlement currency), so that no payment is ever
+    accepted and then stranded unsettled. Used when a store is saved and when an invoice is created; ``skip``
+    names assets a quote was just locked for. A passing outage is not a refusal (``Quoter.prices``).
+
+    >>> from cryptopay.core.rails import rail_for
+    >>> from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
+    >>> from cryptopay.core.testing.system import ManualClock, SequentialIds
+    >>> from cryptopay.core.pricing import Pricer
+    >>> clock = ManualClock()
+    >>> pricer = Pricer([FixedRateSource("m", clock, {"USDT/KES": "129"})], clock=clock, ids=SequentialIds(),
+    ...                 quotes=InMemoryQuoteRepository())
+    >>> try:
+    ...     refuse_unpriced_rails([rail_for("bitcoin", "BTC")], pricer)
+    ... except UnpricedRail as refused:
+    ...     print(refused.message)
+    no configured rate source prices BTC/KES, so btc-bitcoin payments could not be settled; choose other rails
+    """
+    for rail in rails:
+        if rail.asset == KES or rail.asset in skip:
+            continue
+        if not pricer.prices(Pair(rail.asset, KES)):
+            raise UnpricedRail(
+                f"no configured rate source prices {rail.asset.code}/KES, so {rail.key} payments could not be "
+                "settled; choose other rails",
+                field="rails",
+            )
 
 
 class Invoicing:
@@ -82,6 +117,8 @@ class Invoicing:
             if rail.network.name not in self._derivers:
                 raise InvalidInput(f"no address deriver is configured for {rail.network.name}")
         quotes = self._quotes(price, chosen)
+        in_shillings = [q.pair.base for q in quotes if q.pair.quote == KES]
+        refuse_unpriced_rails(chosen, self._pricer, skip=in_shillings)  # an invoice priced in crypto, paid in it
         return transaction(
             self._uow,
             lambda uow: self._create(uow, store, chosen, price, quotes, order_id, actor, metadata, return_url),
@@ -98,9 +135,11 @@ class Invoicing:
             raise NotFound("no such checkout page")
         return found
 
-    def list_invoices(self, merchant_id: str, *, after: str | None = None, limit: int = 50) -> list[Invoice]:
-        """A page of the merchant's invoices, by id."""
-        return transaction(self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, after=after, limit=limit))
+    def list_invoices(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Invoice]:
+        """A page of the merchant's invoices, newest first, older than the invoice id ``before``."""
+        return transaction(
+            self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit)
+        )
 
     def _worth_in_kes(self, price: Money) -> Money:
         """What ``price`` is worth in shillings, the currency a store's invoice bounds are in."""

@@ -78,6 +78,9 @@ def success_mismatch(payout: Payout, result: MpesaResult, *, status: bool) -> st
         return "no receiving party"
     if not _same_party(party, _destination(payout)):
         return "the receiving party is not the payout's"
+    wanted = payout.b2b.account_reference if payout.b2b is not None else ""
+    if wanted and result.account_reference is not None and result.account_reference != wanted:
+        return "the account reference is not the payout's"  # the right paybill, someone else's bank account
     return ""
 
 
@@ -89,7 +92,7 @@ def _names_us(payout: Payout, result: MpesaResult, *, status: bool) -> bool:
 
 
 def _destination(payout: Payout) -> str:
-    return payout.destination.split("#", 1)[0]
+    return payout.party
 
 
 def _receiver(result: MpesaResult) -> str | None:

@@ -55,6 +55,7 @@ def complete(
         amount=payout.amount,
         charge=payout.charge,
         session=uow.ledger,
+        paid_from=flows.BANK if payout.is_bank_transfer else flows.FLOAT,
     )
     _finish(uow, ids, payout, now, "payout.completed", entries=f"{posted.id},{paid.id}")
 
@@ -109,6 +110,7 @@ def _complete_settlement(uow: PaymentsUnitOfWork, ids: IdGenerator, settlement_i
         "quote_id": settlement.quote_id or "",
         "converted": str(settlement.converted.amount) if settlement.converted else "0",
         "converted_asset": settlement.converted.asset.code if settlement.converted else "",
+        "conversions": ", ".join(f"{c.converted} at {c.quote_id}" for c in settlement.conversions),
     }
     publish(uow, ids, "settlement.completed", payload, at=now, key=settlement.id)
     audit(

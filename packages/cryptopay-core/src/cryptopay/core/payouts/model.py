@@ -30,11 +30,13 @@ import enum
 from datetime import datetime, timedelta
 
 import attrs
-from cryptopay.core.errors import InvalidState
+from cryptopay.core.errors import InvalidInput, InvalidState
+from cryptopay.core.mobile_money.requests import B2BCommand
 from cryptopay.core.money import Money
 from cryptopay.core.settlement.model import SettlementMethod
 
 __all__ = [
+    "B2BTarget",
     "CallbackPurpose",
     "CallbackToken",
     "Payout",
@@ -89,6 +91,32 @@ def token_key(digest: str) -> str:
 
 
 @attrs.frozen(kw_only=True)
+class B2BTarget:
+    """Where an M-Pesa B2B payment goes: a paybill and its account (a bank, a biller) or a till (buy goods).
+
+    Resolved when the payout is planned and kept on it, so a later change of the bank catalogue never redirects a
+    payout in flight. A bill payment is the same target (e.g. KPLC ``888880`` with the meter number).
+
+    >>> B2BTarget.paybill("247247", "0170123456789")
+    B2BTarget(command=<B2BCommand.PAYBILL: 'BusinessPayBill'>, party='247247', account_reference='0170123456789')
+    """
+
+    command: B2BCommand
+    party: str
+    account_reference: str = ""
+
+    @classmethod
+    def paybill(cls, paybill: str, account: str) -> B2BTarget:
+        if not account.strip() or len(account) > 13:
+            raise InvalidInput("a paybill account reference is 1 to 13 characters")
+        return cls(command=B2BCommand.PAYBILL, party=paybill, account_reference=account)
+
+    @classmethod
+    def till(cls, till: str) -> B2BTarget:
+        return cls(command=B2BCommand.BUY_GOODS, party=till)
+
+
+@attrs.frozen(kw_only=True)
 class PayoutQuery:
     """One Transaction Status query about a payout, recorded before it is sent; M-Pesa's ids once it answers."""
 
@@ -128,10 +156,32 @@ class Payout:
     overdue_since: datetime | None = None  # when it was reported as unknown for too long
     finished_at: datetime | None = None
     retried_by: str | None = None
+    b2b: B2BTarget | None = None  # set for a B2B payment (bank by paybill, bill); None for B2C and bank transfers
+    exported_at: datetime | None = None  # a bank transfer: when it was last written to a bank file
 
     @property
     def is_final(self) -> bool:
         return self.state in (PayoutState.COMPLETED, PayoutState.FAILED)
+
+    @property
+    def is_bank_transfer(self) -> bool:
+        """Paid by an operator's bank transfer (the bank file), not over M-Pesa."""
+        return self.method is SettlementMethod.BANK and self.b2b is None
+
+    @property
+    def party(self) -> str:
+        """Who M-Pesa pays: the phone (B2C), the paybill or till (B2B); a bank transfer's destination."""
+        if self.b2b is not None:
+            return self.b2b.party
+        return self.destination.split("#", 1)[0]
+
+    def awaiting_transfer(self, now: datetime) -> None:
+        """A bank transfer handed to operators: no M-Pesa request will ever be made, so no status query is due."""
+        self._require(PayoutState.PLANNED)
+        if not self.is_bank_transfer:
+            raise InvalidState(f"payout {self.id} is paid over M-Pesa, not by a bank transfer")
+        self.state, self.submitted_at, self.check_at = PayoutState.SUBMITTED, now, None
+        self.note = "awaiting a bank transfer by an operator (cryptopay payouts bank-file, then confirm-bank)"
 
     @property
     def is_b2c(self) -> bool:

@@ -29,6 +29,7 @@ whose answer was lost without a reference cannot be queried; it stays ``unknown`
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -57,9 +58,10 @@ from cryptopay.core.mobile_money import (
     status_outcome,
     token_digest,
 )
+from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payouts import _answers, _outcomes
-from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, Payout, PayoutQuery, PayoutState
+from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, Payout, PayoutQuery, PayoutState
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -86,6 +88,7 @@ _ACTOR = "system:payouts"
 _log = logging.getLogger("cryptopay.payouts")
 _ABOUT_OVERDUE = "payouts unknown for longer than the bound (an operator should look)"
 _QUERY_WAIT_CAP = timedelta(minutes=30)
+_BANK_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9./-]{0,63}", re.ASCII)
 
 
 @attrs.frozen(kw_only=True)
@@ -211,19 +214,13 @@ class Payouts:
                     remarks=f"Settlement {payout.settlement_id}",
                 )
             )
-        if payout.method is SettlementMethod.MPESA_PAYBILL:
-            paybill, account = payout.destination.split("#", 1)
-            command, receiver, reference = B2BCommand.PAYBILL, paybill, account[:13]
-        elif payout.method is SettlementMethod.MPESA_TILL:
-            command, receiver, reference = B2BCommand.BUY_GOODS, payout.destination, ""
-        else:
-            raise InvalidInput(f"{payout.method.value} payouts are not sent over M-Pesa")
+        target = payout.b2b or _legacy_b2b_target(payout)
         return self._gateway.b2b(
             B2BRequest(
-                command=command,
-                receiver=receiver,
+                command=target.command,
+                receiver=target.party,
                 amount=payout.amount,
-                account_reference=reference,
+                account_reference=target.account_reference,
                 result_url=result_url,
                 timeout_url=timeout_url,
                 remarks=f"Settlement {payout.settlement_id}",
@@ -510,6 +507,50 @@ class Payouts:
         )
         return payout
 
+    # --- bank transfers (operators) ------------------------------------------------------------------------------
+
+    def bank_file(self, *, actor: str, limit: int = 1000) -> list[Payout]:
+        """Bank transfers awaiting an operator, oldest first, each marked as exported (audited): the rows of the
+        bank file (``bank_file_csv``). A payout stays in later files until it is confirmed or failed."""
+        return transaction(self._uow, lambda uow: self._export(uow, actor, limit))
+
+    def _export(self, uow: PaymentsUnitOfWork, actor: str, limit: int) -> list[Payout]:
+        now = self._clock.now()
+        waiting = [p for p in uow.payouts.by_state(PayoutState.SUBMITTED, limit=limit) if p.is_bank_transfer]
+        for payout in waiting:
+            payout.exported_at = now
+            uow.payouts.update(payout)
+        total = sum((p.amount for p in waiting), Money.zero(KES))
+        audit(uow, actor, "payout.bank_file", "payouts:bank", now, payouts=len(waiting), total=total)
+        return waiting
+
+    def confirm_bank_transfer(self, payout_id: str, *, reference: str, actor: str) -> Payout:
+        """An operator saw the bank transfer leave (``reference``: the bank's): complete the payout from the bank
+        account, audited. Confirming again with the same reference changes nothing; another reference is refused.
+
+        ``InvalidInput`` for a bad reference, ``NotFound``, ``Refused`` for a payout that is not a bank transfer
+        awaiting confirmation."""
+        ref = reference.strip()
+        if not _BANK_REFERENCE.fullmatch(ref):
+            raise InvalidInput("a bank reference is 1 to 64 letters, digits, '-', '/' or '.'", field="reference")
+        return transaction(self._uow, lambda uow: self._confirm(uow, payout_id, ref, actor))
+
+    def _confirm(self, uow: PaymentsUnitOfWork, payout_id: str, reference: str, actor: str) -> Payout:
+        payout, now = _payout(uow, payout_id), self._clock.now()
+        if not payout.is_bank_transfer:
+            raise Refused(f"payout {payout.id} is paid over M-Pesa: its result comes from M-Pesa, not an operator")
+        if payout.state is PayoutState.COMPLETED and payout.receipt == reference:
+            return payout  # the same confirmation again
+        if payout.state is not PayoutState.SUBMITTED:
+            raise Refused(f"payout {payout.id} is {payout.state.value}: only one awaiting a transfer is confirmed")
+        audit(
+            uow, actor, "payout.bank_confirmed", f"payout:{payout.id}", now, reference=reference, amount=payout.amount
+        )
+        _outcomes.complete(
+            uow, self._ledger, self._ids, payout, now, receipt=reference, code="bank", desc=f"confirmed by {actor}"
+        )
+        return payout
+
     # --- operator retry -----------------------------------------------------------------------------------------
 
     def retry_failed_payout(self, payout_id: str, *, actor: str) -> Payout:
@@ -544,12 +585,25 @@ class Payouts:
             created_at=now,
             attempt=old.attempt + 1,
             retry_of=old.id,
+            b2b=old.b2b,
         )
+        if new.is_bank_transfer:
+            new.awaiting_transfer(now)
         old.retried_by = new.id
         uow.payouts.update(old)
         uow.payouts.add(new)
         audit(uow, actor, "payout.retry", f"payout:{new.id}", now, retry_of=old.id, hold=hold.id, amount=new.amount)
         return new
+
+
+def _legacy_b2b_target(payout: Payout) -> B2BTarget:
+    """The B2B target of a payout planned before targets were recorded on payouts (paybill or till profiles)."""
+    if payout.method is SettlementMethod.MPESA_PAYBILL:
+        paybill, account = payout.destination.split("#", 1)
+        return B2BTarget(command=B2BCommand.PAYBILL, party=paybill, account_reference=account[:13])
+    if payout.method is SettlementMethod.MPESA_TILL:
+        return B2BTarget.till(payout.destination)
+    raise InvalidInput(f"{payout.method.value} payouts to {payout.destination} are not sent over M-Pesa")
 
 
 def _payout(uow: PaymentsUnitOfWork, payout_id: str) -> Payout:

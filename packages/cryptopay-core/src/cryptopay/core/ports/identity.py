@@ -1,9 +1,10 @@
 """Identity ports: users, refresh-token families, merchants, API keys, idempotency records, passwords, rate limits.
 
-Every repository method is atomic on its own. Listings are keyset-paginated: ordered by id ascending, starting
-strictly after ``after``. The methods that settle races (``RefreshTokenRepository.mark_rotated`` and
-``IdempotencyRepository.begin``) must be compare-and-set on SQL (``UPDATE ... WHERE rotated_at IS NULL`` and
-``INSERT ... ON CONFLICT DO NOTHING``), so two concurrent requests can never both win.
+Every repository method is atomic on its own. Listings are keyset-paginated: merchants by id ascending, strictly
+after ``after``; a merchant's API keys newest first, strictly before ``before``. The methods that settle races
+(``RefreshTokenRepository.mark_rotated`` and ``IdempotencyRepository.begin``) must be compare-and-set on SQL
+(``UPDATE ... WHERE rotated_at IS NULL`` and ``INSERT ... ON CONFLICT DO NOTHING``), so two concurrent requests can
+never both win.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class UserRepository(Protocol):
 
     def by_email(self, email: str) -> User | None:
         """The user with this email, compared case-insensitively."""
+        ...
+
+    def by_phone(self, phone: str) -> User | None:
+        """The user with this verified phone (wire form ``2547…``)."""
         ...
 
     def update(self, user: User) -> None: ...
@@ -93,7 +98,9 @@ class ApiKeyRepository(Protocol):
 
     def update(self, key: ApiKey) -> None: ...
 
-    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]: ...
+    def for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[ApiKey]:
+        """The merchant's keys, revoked ones included, newest first (by id), strictly older than ``before``."""
+        ...
 
 
 class IdempotencyRepository(Protocol):

@@ -2,8 +2,10 @@
 
 ``PaymentsUnitOfWork`` is one transaction over all of them plus the ledger session, the audit log and the outbox
 (``ports.storage.UnitOfWork``). Repositories hand out copies: a change counts only once it is ``update``-d, and
-it commits with the unit of work. Listings are keyset-paginated by id, ascending, strictly ``after`` the given id
-(the read models of ``cryptopay.core.listings`` page through them; nothing pages in memory).
+it commits with the unit of work. A merchant's listings (``list_for_merchant``) and the payouts in a state are
+newest first: keyset-paginated by id, descending, strictly ``before`` the given id (ids are time-ordered); the
+other listings are by id, ascending, strictly ``after`` the given id (the read models of
+``cryptopay.core.listings`` page through them; nothing pages in memory).
 
 Rules the SQL adapter must keep (the in-memory fakes in ``cryptopay.core.testing.payments`` do):
 - ``DepositAddressRepository.allocate_index`` never hands out one index twice for a network, even to concurrent
@@ -80,9 +82,9 @@ class InvoiceRepository(Protocol):
     def update(self, invoice: Invoice) -> None: ...
 
     def list_for_merchant(
-        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
     ) -> list[Invoice]:
-        """The merchant's invoices (only those in ``state`` when given), by id."""
+        """The merchant's invoices (only those in ``state`` when given), newest first, older than ``before``."""
         ...
 
     def by_address(self, network: str, address: str) -> Invoice | None:
@@ -156,7 +158,9 @@ class SettlementRepository(Protocol):
         """Settlements in ``state``, oldest cut-off first."""
         ...
 
-    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Settlement]: ...
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Settlement]:
+        """The merchant's settlements, newest first, older than ``before``."""
+        ...
 
 
 class PayoutRepository(Protocol):
@@ -193,13 +197,14 @@ class PayoutRepository(Protocol):
     def for_settlement(self, settlement_id: str) -> list[Payout]: ...
 
     def list_for_merchant(
-        self, merchant_id: str, *, after: str | None, limit: int, state: PayoutState | None = None
+        self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
-        """The merchant's payouts, retries included (only those in ``state`` when given), by id."""
+        """The merchant's payouts, retries included (only those in ``state`` when given), newest first, older
+        than ``before``."""
         ...
 
-    def list_in_state(self, state: PayoutState, *, after: str | None, limit: int) -> list[Payout]:
-        """Every merchant's payouts in ``state``, by id (an operator's cross-merchant view)."""
+    def list_in_state(self, state: PayoutState, *, before: str | None, limit: int) -> list[Payout]:
+        """Every merchant's payouts in ``state``, newest first, older than ``before`` (an operator's view)."""
         ...
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:

@@ -45,8 +45,8 @@ class WebhookEndpoints(Protocol):
         """The merchant's endpoints, enabled or not, oldest first."""
         ...
 
-    def enabled_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[WebhookEndpoint]:
-        """One page of the merchant's enabled endpoints, by id, strictly after the endpoint id ``after``."""
+    def enabled_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[WebhookEndpoint]:
+        """One page of the merchant's enabled endpoints, newest first (by id), strictly older than ``before``."""
         ...
 
 

@@ -56,7 +56,7 @@ def _digits_match(pattern: str, number: str) -> bool:
 
 
 def _party(payout: Payout) -> str:
-    return payout.destination.split("#", 1)[0]
+    return payout.party
 
 
 def _same_party(payout: Payout, line: StatementLine) -> bool:
@@ -72,6 +72,8 @@ def _match_unreceipted(line: StatementLine, payouts: Iterable[Payout], taken: se
     for payout in sorted(payouts, key=lambda p: (p.created_at, p.id)):
         if payout.id in taken or payout.state is PayoutState.COMPLETED or payout.state is PayoutState.PLANNED:
             continue
+        if payout.is_bank_transfer:
+            continue  # paid from the bank, never by M-Pesa
         if payout.amount == line.withdrawn and _same_party(payout, line) and payout.created_at <= line.completed_at:
             return payout
     return None
@@ -108,7 +110,11 @@ def statement_matches_payouts(records: Records) -> list[Difference]:
         found += _line_against(payout, line)
     # A payout on the statement belongs to its period whenever our books learned of it (a result settled by a
     # status query minutes after M-Pesa's completion time still counts); others, by when we completed them.
-    ours = [p for p in records.payouts if p.state is PayoutState.COMPLETED and (p.id in matched or _within(p, covers))]
+    ours = [
+        p
+        for p in records.payouts
+        if p.state is PayoutState.COMPLETED and not p.is_bank_transfer and (p.id in matched or _within(p, covers))
+    ]
     for payout in ours:
         if payout.id not in matched:
             detail = f"{payout.amount} to {payout.destination}, completed {payout.finished_at}"

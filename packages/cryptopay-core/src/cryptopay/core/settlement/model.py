@@ -17,7 +17,14 @@ from cryptopay.core.money import KES, Money
 if TYPE_CHECKING:
     from cryptopay.core.payouts.model import Payout
 
-__all__ = ["Settlement", "SettlementMethod", "SettlementProfile", "SettlementSchedule", "SettlementState"]
+__all__ = [
+    "Settlement",
+    "SettlementConversion",
+    "SettlementMethod",
+    "SettlementProfile",
+    "SettlementSchedule",
+    "SettlementState",
+]
 
 
 class SettlementSchedule(enum.Enum):
@@ -49,6 +56,16 @@ class SettlementState(enum.Enum):
     SKIPPED = "skipped"  # the cut-off passed with nothing to pay (below the minimum, or no balance)
 
 
+@attrs.frozen
+class SettlementConversion:
+    """One asset sold in a settlement: ``converted`` crypto at quote ``quote_id`` gave ``credited`` shillings."""
+
+    quote_id: str
+    converted: Money
+    credited: Money
+    fx_spread: Money
+
+
 @attrs.define(kw_only=True)
 class Settlement:
     """One merchant's settlement at one cut-off: what was converted at which quote, and the payouts it planned."""
@@ -60,15 +77,24 @@ class Settlement:
     complete_by: datetime
     method: SettlementMethod
     destination: str
-    quote_id: str | None = None
-    converted: Money | None = None  # the crypto sold
-    credited: Money = attrs.Factory(lambda: Money.zero(KES))  # the shillings it gave the merchant
-    fx_spread: Money = attrs.Factory(lambda: Money.zero(KES))
+    quote_id: str | None = None  # the quote of the first conversion (each is in ``conversions``)
+    converted: Money | None = None  # the crypto sold by the first conversion
+    credited: Money = attrs.Factory(lambda: Money.zero(KES))  # the shillings every conversion gave the merchant
+    fx_spread: Money = attrs.Factory(lambda: Money.zero(KES))  # the spread of every conversion
+    conversions: tuple[SettlementConversion, ...] = ()  # one per asset sold (USDT, USDC, BTC), in that order
     payout_ids: tuple[str, ...] = ()
     remainder: Money = attrs.Factory(lambda: Money.zero(KES))
     reason: str = ""
     state: SettlementState = SettlementState.PAYING
     completed_at: datetime | None = None
+
+    def add_conversion(self, conversion: SettlementConversion) -> None:
+        """Record one asset sold; ``credited`` and ``fx_spread`` are the totals over every conversion."""
+        self.conversions = (*self.conversions, conversion)
+        if self.quote_id is None:
+            self.quote_id, self.converted = conversion.quote_id, conversion.converted
+        self.credited += conversion.credited
+        self.fx_spread += conversion.fx_spread
 
     def finish(self, payouts: Sequence[Payout], now: datetime) -> bool:
         """Complete once every payout is final; True when this call completed it."""

@@ -31,6 +31,7 @@ from cryptopay.core.fx import Quote
 from cryptopay.core.identity.merchants import check_settlement
 from cryptopay.core.mobile_money.limits import B2B_LIMITS, B2C_LIMITS, DAILY_CUSTOMER_LIMIT, AmountLimits
 from cryptopay.core.money import KES, Money
+from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.system import NAIROBI
 
@@ -123,7 +124,12 @@ class SettlementPolicy:
 
     @property
     def payout_limits(self) -> PayoutLimits:
-        return self.limits or _DEFAULT_LIMITS[self.method]
+        """The limits given, else the method's; a bank account paid by M-Pesa B2B is cut to B2B's sizes."""
+        if self.limits is not None:
+            return self.limits
+        if self.method is SettlementMethod.BANK and bank_catalogue().route(self.destination).by_mpesa:
+            return MPESA_B2B_PAYOUTS
+        return _DEFAULT_LIMITS[self.method]
 
     def next_cutoff(self, now: datetime) -> datetime:
         """The first cut-off strictly after ``now`` (``now`` itself for instant settlement), in Nairobi time."""

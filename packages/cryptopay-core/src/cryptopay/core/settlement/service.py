@@ -1,15 +1,23 @@
-"""Running settlements: at each merchant's cut-off, sell its USDT at a locked quote and plan M-Pesa payouts.
+"""Running settlements: at each merchant's cut-off, sell its crypto at locked quotes and plan M-Pesa payouts.
 
-Per merchant and cut-off, one transaction: retry pending clawbacks, convert the available USDT through the trading
-accounts at the quote's bid (the spread is FX revenue), plan payouts within M-Pesa's sizes and the recipient's
-daily limit (``settlement.plan_payouts``; the payout charge is taken on top of each part), and hold each payout's
-shillings. The payouts are sent later by ``Payouts.submit_payouts``. A settlement is complete when every payout is
-final; ``complete_by`` (cut-off + 2 hours) is the promise ``Payouts.query_stale_payouts`` keeps even when M-Pesa's
-callbacks are lost.
+Per merchant and cut-off, one transaction: retry pending clawbacks, convert the available crypto (each asset at its
+own ``<ASSET>/KES`` quote) through the trading accounts at the quote's bid (the spread is FX revenue), plan payouts
+within M-Pesa's sizes and the recipient's daily limit (``settlement.plan_payouts``; the payout charge is taken on top
+of each part), and hold each payout's shillings. The payouts are sent later by ``Payouts.submit_payouts``. A
+settlement is complete when every payout is final; ``complete_by`` (cut-off + 2 hours) is the promise
+``Payouts.query_stale_payouts`` keeps even when M-Pesa's callbacks are lost.
 
 Cut-offs are in Nairobi time. A daily or weekly cut-off is settled once (unique per merchant and cut-off) and is
 recorded as skipped when there is nothing to pay; an instant settlement runs whenever there is enough to pay.
-Only USDT is converted (``settle_asset``): ``flows.convert_for_settlement`` keys one conversion per settlement.
+The assets converted are ``settle_assets`` (USDT, USDC and BTC by default): ``flows.convert_for_settlement`` keys
+one conversion per settlement and asset. A merchant whose balance holds an asset no source prices now is reported
+(``no fresh rate``) and waits for the next run; stores cannot accept such a rail in the first place
+(``refuse_unpriced_rails``).
+
+Bank settlements (#13.7): a bank account whose bank has a paybill in the bank catalogue is paid by M-Pesa B2B
+(``BusinessPayBill`` to the paybill, the account number as AccountReference), planned in B2B's sizes and sent by the
+same payout machinery as B2C; any other bank account becomes one bank transfer awaiting an operator (the bank file,
+then ``Payouts.confirm_bank_transfer``).
 """
 
 from __future__ import annotations
@@ -26,20 +34,27 @@ from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import Merchant
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import AccountBalance, Ledger
-from cryptopay.core.money import KES, USDT, Asset, Money
+from cryptopay.core.money import BTC, KES, USDC, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
 from cryptopay.core.payments.crediting import retry_clawbacks
 from cryptopay.core.payments.model import StoreSettings
-from cryptopay.core.payouts.model import Payout, PayoutState
+from cryptopay.core.payouts.model import B2BTarget, Payout, PayoutState
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.settlement.model import Settlement, SettlementMethod, SettlementSchedule, SettlementState
+from cryptopay.core.settlement.banks import bank_catalogue
+from cryptopay.core.settlement.model import (
+    Settlement,
+    SettlementConversion,
+    SettlementMethod,
+    SettlementSchedule,
+    SettlementState,
+)
 from cryptopay.core.settlement.policy import PayoutPlan, SettlementPolicy, plan_payouts
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
-__all__ = ["COMPLETE_WITHIN", "SettlementRun", "Settling"]
+__all__ = ["COMPLETE_WITHIN", "SETTLE_ASSETS", "SettlementRun", "Settling", "b2b_target"]
 
 COMPLETE_WITHIN = timedelta(hours=2)
 _PAGE = 200
@@ -59,10 +74,16 @@ class SettlementRun:
     dry_run: bool = False
 
 
+SETTLE_ASSETS = (USDT, USDC, BTC)
+
+
 @attrs.frozen
 class _Funds:
-    crypto: Money
+    crypto: tuple[Money, ...]  # the positive balances of the assets to convert
     shillings: Money
+
+    def quotes(self, quotes: _RunQuotes) -> list[Quote]:
+        return [quotes.current(amount.asset) for amount in self.crypto]
 
 
 class Settling:
@@ -77,10 +98,10 @@ class Settling:
         ledger: Ledger,
         pricer: Quoter,
         merchants: MerchantRepository,
-        settle_asset: Asset = USDT,
+        settle_assets: Sequence[Asset] = SETTLE_ASSETS,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
-        self._pricer, self._merchants, self._asset = pricer, merchants, settle_asset
+        self._pricer, self._merchants, self._assets = pricer, merchants, tuple(settle_assets)
 
     def run_settlements(
         self, now: datetime | None = None, *, merchant_id: str | None = None, dry_run: bool = False
@@ -92,7 +113,7 @@ class Settling:
         merchants is a few hundred reads, not tens of thousands. Each settlement re-reads what it moves under
         lock in its own transaction, so the page's reads only decide who is due."""
         moment = now or self._clock.now()
-        quotes = _RunQuotes(self._pricer, Pair(self._asset, KES), self._clock)
+        quotes = _RunQuotes(self._pricer, self._clock)
         pages = [(None, [self._store(merchant_id)])] if merchant_id else self._store_pages()
         runs: list[SettlementRun] = []
         for after, stores in pages:
@@ -134,8 +155,6 @@ class Settling:
         policy = self._policy(store, merchant, now)
         if cooling := _cooling_until(merchant, now):
             return SettlementRun(merchant_id, f"the new payout destination cools off until {cooling}; payouts wait")
-        if policy.method is SettlementMethod.BANK:
-            return SettlementRun(merchant_id, "bank settlements are not automated: an operator pays them")
         cutoff = _cutoff(policy, now)
         last = page.last.get(merchant_id)
         if last is not None and not policy.is_due(last.cutoff, now):
@@ -144,12 +163,12 @@ class Settling:
             # Re-planning the released shillings would fail the same way on every run (wrong number, bad credentials).
             why = f"{stuck.result_code}: {stuck.result_desc}" if stuck.result_code else "failed"
             return SettlementRun(merchant_id, f"payout {stuck.id} failed ({why}); an operator retries it first")
-        funds = page.funds(merchant_id, self._asset)
-        quote = quotes.current() if funds.crypto.is_positive() else None
+        funds = page.funds(merchant_id, self._assets)
+        locked = funds.quotes(quotes)
         if dry_run:
-            plan = self._plan(funds, policy, quote, page.paid_today(policy.destination))
+            plan = self._plan(funds, policy, locked, page.paid_today(policy.destination))
             return SettlementRun(merchant_id, plan.reason, plan=plan, dry_run=True)
-        return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quote))
+        return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quotes))
 
     def _policy(self, store: StoreSettings, merchant: Merchant | None, at: datetime) -> SettlementPolicy:
         if merchant is None:
@@ -163,7 +182,7 @@ class Settling:
         ids = [s.merchant_id for s in stores]
         merchants = self._merchants_of(ids, after)
         last = transaction(self._uow, lambda uow: uow.settlements.last_for_each(ids))
-        codes = [flows.merchant_liability(m, asset) for m in ids for asset in (self._asset, KES)]
+        codes = [flows.merchant_liability(m, asset) for m in ids for asset in (*self._assets, KES)]
         balances = self._ledger.balances(codes)
         paid: list[Payout] = []
         if dry_run:
@@ -189,7 +208,7 @@ class Settling:
         store: StoreSettings,
         policy: SettlementPolicy,
         cutoff: datetime,
-        quote: Quote | None,
+        quotes: _RunQuotes,
     ) -> SettlementRun:
         merchant_id, now = store.merchant_id, self._clock.now()
         last = uow.settlements.last_for(merchant_id)
@@ -197,7 +216,8 @@ class Settling:
             return SettlementRun(merchant_id, f"not due: settled at the cut-off of {last.cutoff.isoformat()}")
         retry_clawbacks(uow, self._ledger, merchant_id, now=now)
         funds = self._funds(uow, merchant_id)
-        plan = self._plan(funds, policy, quote if funds.crypto.is_positive() else None, _paid_today(uow, policy, now))
+        locked = funds.quotes(quotes)
+        plan = self._plan(funds, policy, locked, _paid_today(uow, policy, now))
         settlement = Settlement(
             id=self._ids.new_id("stl"),
             merchant_id=merchant_id,
@@ -211,8 +231,8 @@ class Settling:
         )
         if not plan.parts:
             return self._skip(uow, settlement, plan, policy)
-        if quote is not None and funds.crypto.is_positive():
-            self._convert(uow, settlement, funds.crypto, quote)
+        for amount, quote in zip(funds.crypto, locked, strict=True):
+            self._convert(uow, settlement, amount, quote)
         payouts = [self._hold(uow, settlement, part.amount, part.fee, policy) for part in plan.parts]
         settlement.payout_ids = tuple(p.id for p in payouts)
         uow.settlements.add(settlement)
@@ -251,9 +271,10 @@ class Settling:
             at=now,
             session=uow.ledger,
         )
-        settlement.quote_id, settlement.converted, settlement.credited = quote.id, crypto, credited
         spread = [-p.amount for p in entry.postings if p.account == flows.FX_SPREAD]
-        settlement.fx_spread = spread[0] if spread else Money.zero(KES)
+        settlement.add_conversion(
+            SettlementConversion(quote.id, crypto, credited, spread[0] if spread else Money.zero(KES))
+        )
         audit(
             uow,
             _ACTOR,
@@ -293,7 +314,10 @@ class Settling:
             charge=charge,
             hold_id=hold.id,
             created_at=now,
+            b2b=b2b_target(policy.method, policy.destination),
         )
+        if payout.is_bank_transfer:
+            payout.awaiting_transfer(now)  # an operator pays it from the bank file; M-Pesa is never called
         uow.payouts.add(payout)
         audit(
             uow,
@@ -305,19 +329,20 @@ class Settling:
             amount=amount,
             charge=charge,
             settlement=settlement.id,
+            route=_route_name(payout),
         )
         return payout
 
-    def _plan(self, funds: _Funds, policy: SettlementPolicy, quote: Quote | None, paid_today: Money) -> PayoutPlan:
-        shillings = funds.shillings
-        if quote is not None and funds.crypto.is_positive():
-            shillings += quote.convert(funds.crypto, at=self._clock.now())
-        return plan_payouts(shillings, policy=policy, now=self._clock.now(), paid_today=paid_today)
+    def _plan(self, funds: _Funds, policy: SettlementPolicy, quotes: Sequence[Quote], paid_today: Money) -> PayoutPlan:
+        shillings, now = funds.shillings, self._clock.now()
+        for amount, quote in zip(funds.crypto, quotes, strict=True):
+            shillings += quote.convert(amount, at=now)
+        return plan_payouts(shillings, policy=policy, now=now, paid_today=paid_today)
 
     def _funds(self, uow: PaymentsUnitOfWork, merchant_id: str) -> _Funds:
-        crypto = available(uow, flows.merchant_liability(merchant_id, self._asset), Money.zero(self._asset))
+        held = (available(uow, flows.merchant_liability(merchant_id, a), Money.zero(a)) for a in self._assets)
         shillings = available(uow, flows.merchant_liability(merchant_id, KES), Money.zero(KES))
-        return _Funds(crypto, shillings)
+        return _Funds(tuple(m for m in held if m.is_positive()), shillings)
 
     def _store(self, merchant_id: str) -> StoreSettings:
         store = transaction(self._uow, lambda uow: uow.stores.get(merchant_id))
@@ -331,6 +356,34 @@ class Settling:
         while page := transaction(self._uow, partial(_stores_page, after=after)):
             yield after, page
             after = page[-1].merchant_id
+
+
+def b2b_target(method: SettlementMethod, destination: str) -> B2BTarget | None:
+    """Where M-Pesa B2B pays a settlement by ``method`` to ``destination``; None for B2C and bank transfers.
+
+    A bank account goes to its bank's paybill with the account number as the AccountReference when the bank
+    catalogue allows (``settlement.banks``); otherwise it is a bank transfer from the bank file.
+
+    >>> b2b_target(SettlementMethod.BANK, "KCB:1234567890")
+    B2BTarget(command=<B2BCommand.PAYBILL: 'BusinessPayBill'>, party='522522', account_reference='1234567890')
+    >>> b2b_target(SettlementMethod.BANK, "CITI:1234567890") is None
+    True
+    """
+    if method is SettlementMethod.MPESA_PAYBILL:
+        paybill, account = destination.split("#", 1)
+        return B2BTarget.paybill(paybill, account[:13])
+    if method is SettlementMethod.MPESA_TILL:
+        return B2BTarget.till(destination)
+    if method is SettlementMethod.BANK:
+        route = bank_catalogue().route(destination)
+        return B2BTarget.paybill(route.paybill, route.account) if route.paybill is not None else None
+    return None
+
+
+def _route_name(payout: Payout) -> str:
+    if payout.is_bank_transfer:
+        return "bank_transfer"
+    return payout.b2b.command.value if payout.b2b is not None else "b2c"
 
 
 def _stores_page(uow: PaymentsUnitOfWork, *, after: str | None) -> list[StoreSettings]:
@@ -354,11 +407,11 @@ class _Page:
     balances: dict[str, AccountBalance]
     paid: list[Payout]
 
-    def funds(self, merchant_id: str, asset: Asset) -> _Funds:
-        crypto = self.balances.get(flows.merchant_liability(merchant_id, asset))
+    def funds(self, merchant_id: str, assets: Sequence[Asset]) -> _Funds:
+        held = [self.balances.get(flows.merchant_liability(merchant_id, asset)) for asset in assets]
         shillings = self.balances.get(flows.merchant_liability(merchant_id, KES))
         return _Funds(
-            crypto.available if crypto is not None else Money.zero(asset),
+            tuple(b.available for b in held if b is not None and b.available.is_positive()),
             shillings.available if shillings is not None else Money.zero(KES),
         )
 
@@ -369,16 +422,18 @@ class _Page:
 
 
 class _RunQuotes:
-    """One locked quote for a run's conversions, renewed once it expires (not one quote row per merchant)."""
+    """One locked quote per asset for a run's conversions, renewed once it expires (not one quote row per
+    merchant); an asset nobody holds is never quoted."""
 
-    def __init__(self, pricer: Quoter, pair: Pair, clock: Clock) -> None:
-        self._pricer, self._pair, self._clock = pricer, pair, clock
-        self._quote: Quote | None = None
+    def __init__(self, pricer: Quoter, clock: Clock) -> None:
+        self._pricer, self._clock = pricer, clock
+        self._quotes: dict[Asset, Quote] = {}
 
-    def current(self) -> Quote:
-        if self._quote is None or self._quote.expires_at <= self._clock.now() + _QUOTE_MARGIN:
-            self._quote = self._pricer.quote(self._pair)
-        return self._quote
+    def current(self, asset: Asset) -> Quote:
+        quote = self._quotes.get(asset)
+        if quote is None or quote.expires_at <= self._clock.now() + _QUOTE_MARGIN:
+            quote = self._quotes[asset] = self._pricer.quote(Pair(asset, KES))
+        return quote
 
 
 def _cutoff(policy: SettlementPolicy, now: datetime) -> datetime:

@@ -46,8 +46,13 @@ def _result(code: str, desc: str, originator: str, conversation: str, transactio
         "ConversationID": conversation,
         "TransactionID": transaction_id,
     }
+    bill_reference = extra.pop("bill_reference", None)
     body.update(extra)
-    body["ReferenceData"] = {"ReferenceItem": {"Key": "QueueTimeoutURL", "Value": "https://sandbox.invalid/timeout"}}
+    timeout = {"Key": "QueueTimeoutURL", "Value": "https://sandbox.invalid/timeout"}
+    items: Any = (
+        timeout if bill_reference is None else [{"Key": "BillReferenceNumber", "Value": bill_reference}, timeout]
+    )
+    body["ReferenceData"] = {"ReferenceItem": items}
     return {"Result": body}
 
 
@@ -122,15 +127,30 @@ def b2c_result(
     return _result("0", "The service request is processed successfully.", originator, conversation, receipt, **params)
 
 
-def b2b_result(originator: str, conversation: str, receipt: str, amount: Money, receiver: str, at: datetime) -> Any:
-    """A successful B2B Result."""
+def b2b_result(
+    originator: str,
+    conversation: str,
+    receipt: str,
+    amount: Money,
+    receiver: str,
+    at: datetime,
+    account_reference: str = "",
+) -> Any:
+    """A successful B2B Result, as Safaricom documents BusinessPayBill's: the paybill payment's AccountReference comes
+    back as the ``BillReferenceNumber`` reference item."""
     params = _params(
+        ("DebitAccountBalance", "{Amount={CurrencyCode=KES, MinimumAmount=618683, BasicAmount=6186.83}}"),
         ("Amount", amount.amount),
+        ("DebitPartyAffectedAccountBalance", "Working Account|KES|346760.00|346760.00|0.00|0.00"),
         ("TransCompletedTime", int(_stamp(at))),
-        ("Currency", "KES"),
+        ("DebitPartyCharges", None),
         ("ReceiverPartyPublicName", f"{receiver} - SANDBOX BUSINESS"),
+        ("Currency", "KES"),
+        ("InitiatorAccountCurrentBalance", "{Amount={CurrencyCode=KES, MinimumAmount=618683, BasicAmount=6186.83}}"),
     )
-    return _result("0", "The service request is processed successfully.", originator, conversation, receipt, **params)
+    reference = {"bill_reference": account_reference} if account_reference else {}
+    code, desc = "0", "The service request is processed successfully."
+    return _result(code, desc, originator, conversation, receipt, **params, **reference)
 
 
 def reversal_result(
@@ -158,18 +178,25 @@ def status_result(
     original_originator: str,
     original_conversation: str,
     at: datetime,
+    business: str | None = None,
 ) -> Any:
-    """A Transaction Status Result: the query succeeded; ``TransactionStatus`` tells the queried one's state."""
+    """A Transaction Status Result: the query succeeded; ``TransactionStatus`` tells the queried one's state.
+
+    ``business`` (a paybill or till) makes it the answer about a B2B payment: that shortcode is the credit party."""
+    credit: str | None = f"{phone} - SANDBOX CUSTOMER" if phone else None
+    reason = "Business Payment to Customer via API"
+    if business is not None:
+        credit, reason = f"{business} - SANDBOX BUSINESS", "Business Pay Bill"
     params = _params(
         ("ReceiptNo", receipt),
         ("Amount", str(int(amount.amount))),
         ("TransactionStatus", status),
         ("FinalisedTime", _stamp(at)),
-        ("CreditPartyName", f"{phone} - SANDBOX CUSTOMER" if phone else None),
+        ("CreditPartyName", credit),
         ("OriginatorConversationID", original_originator),
         ("ConversationID", original_conversation),
         ("TransactionReason", None),
-        ("ReasonType", "Business Payment to Customer via API"),
+        ("ReasonType", reason),
     )
     return _result(
         "0", "The service request is processed successfully.", originator, conversation, "SBX0000000", **params

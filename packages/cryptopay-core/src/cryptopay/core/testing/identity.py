@@ -55,10 +55,18 @@ class InMemoryUsers:
         self._rows: dict[str, User] = {}
         self._lock = threading.Lock()
 
+    def __deepcopy__(self, memo: dict[int, object]) -> InMemoryUsers:
+        """A copy with its own lock (``InMemoryStorage`` snapshots its repositories this way)."""
+        copied = InMemoryUsers()
+        copied._rows = {k: _copy(v) for k, v in self._rows.items()}
+        return copied
+
     def add(self, user: User) -> None:
         with self._lock:
-            if any(u.email.lower() == user.email.lower() for u in self._rows.values()):
+            if user.email is not None and self.by_email(user.email) is not None:
                 raise Conflict("an account with this email already exists", field="email")
+            if user.phone is not None and self.by_phone(user.phone) is not None:
+                raise Conflict("an account with this phone number already exists", field="phone")
             self._rows[user.id] = _copy(user)
 
     def get(self, user_id: str) -> User | None:
@@ -66,7 +74,11 @@ class InMemoryUsers:
         return _copy(row) if row else None
 
     def by_email(self, email: str) -> User | None:
-        return next((_copy(u) for u in self._rows.values() if u.email.lower() == email.lower()), None)
+        found = (u for u in self._rows.values() if u.email is not None and u.email.lower() == email.lower())
+        return next((_copy(u) for u in found), None)
+
+    def by_phone(self, phone: str) -> User | None:
+        return next((_copy(u) for u in self._rows.values() if u.phone is not None and u.phone == phone), None)
 
     def update(self, user: User) -> None:
         with self._lock:
@@ -153,9 +165,9 @@ class InMemoryApiKeys:
         with self._lock:
             self._rows[key.id] = _copy(key)
 
-    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
-        mine = {k: v for k, v in self._rows.items() if v.merchant_id == merchant_id}
-        return [_copy(k) for k in _page(mine, after, limit)]
+    def for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[ApiKey]:
+        mine = sorted((k for k in self._rows.values() if k.merchant_id == merchant_id), key=lambda k: k.id)
+        return [_copy(k) for k in reversed(mine) if before is None or k.id < before][:limit]
 
 
 class InMemoryIdempotency:

@@ -25,6 +25,12 @@ class InMemoryKycProfiles:
         self._rows: dict[str, KycProfile] = {}
         self._lock = threading.Lock()
 
+    def __deepcopy__(self, memo: dict[int, object]) -> InMemoryKycProfiles:
+        """A copy with its own lock (``InMemoryStorage`` snapshots its repositories this way)."""
+        copied = InMemoryKycProfiles()
+        copied._rows = {k: attrs.evolve(v) for k, v in self._rows.items()}
+        return copied
+
     def add(self, profile: KycProfile) -> None:
         with self._lock:
             if profile.party_id in self._rows:

@@ -125,6 +125,7 @@ class SimTransaction:
     scenario: Scenario
     phone: str | None = None
     counterparty: str | None = None  # B2B receiver, or the reversed receipt
+    account_reference: str = ""  # a B2B paybill payment's AccountReference
     result_url: str | None = None
     timeout_url: str | None = None
     state: str = "open"  # open, succeeded, failed
@@ -269,6 +270,7 @@ class FakeMobileMoney:
                 request.amount,
                 scenario or self.scenario_for(request.receiver),
                 counterparty=request.receiver,
+                account_reference=request.account_reference,
                 result_url=request.result_url,
                 timeout_url=request.timeout_url,
             )
@@ -444,7 +446,7 @@ class FakeMobileMoney:
             )
         if tx.product == "b2b":
             return payloads.b2b_result(
-                tx.reference, tx.conversation_id, tx.receipt, tx.amount, tx.counterparty or "", at
+                tx.reference, tx.conversation_id, tx.receipt, tx.amount, tx.counterparty or "", at, tx.account_reference
             )
         return payloads.reversal_result(
             tx.reference, tx.conversation_id, tx.receipt, tx.counterparty or "", tx.amount, tx.phone, at
@@ -464,6 +466,7 @@ class FakeMobileMoney:
             original_originator=tx.reference,
             original_conversation=tx.conversation_id,
             at=tx.completed_at or self._now(),
+            business=tx.counterparty if tx.product == "b2b" else None,
         )
 
     # ---- plumbing -------------------------------------------------------------------------------------------

@@ -65,6 +65,11 @@ def _page(items: Iterable[_T], key: Callable[[_T], str], after: str | None, limi
     return [_copy(i) for i in ordered if after is None or key(i) > after][:limit]
 
 
+def _newest(items: Iterable[_T], key: Callable[[_T], str], before: str | None, limit: int) -> list[_T]:
+    ordered = sorted(items, key=key, reverse=True)
+    return [_copy(i) for i in ordered if before is None or key(i) < before][:limit]
+
+
 class _ById:
     """Entities with an ``id``, stored as copies."""
 
@@ -111,10 +116,10 @@ class InMemoryInvoices(_ById):
         self._update(invoice, invoice.id, "invoice")
 
     def list_for_merchant(
-        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
     ) -> list[Invoice]:
         mine = [i for i in self._all() if i.merchant_id == merchant_id and (state is None or i.state is state)]
-        return _page(mine, lambda i: i.id, after, limit)
+        return _newest(mine, lambda i: i.id, before, limit)
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         wanted = address_key(network, address)
@@ -213,8 +218,8 @@ class InMemorySettlements(_ById):
         found = sorted((s for s in self._all() if s.state is state), key=lambda s: (s.cutoff, s.id))
         return [_copy(s) for s in found[:limit]]
 
-    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Settlement]:
-        return _page([s for s in self._all() if s.merchant_id == merchant_id], lambda s: s.id, after, limit)
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Settlement]:
+        return _newest([s for s in self._all() if s.merchant_id == merchant_id], lambda s: s.id, before, limit)
 
 
 class InMemoryPayouts(_ById):
@@ -259,13 +264,13 @@ class InMemoryPayouts(_ById):
         return self._sorted(p for p in self._all() if p.settlement_id == settlement_id)
 
     def list_for_merchant(
-        self, merchant_id: str, *, after: str | None, limit: int, state: PayoutState | None = None
+        self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
         mine = [p for p in self._all() if p.merchant_id == merchant_id and (state is None or p.state is state)]
-        return _page(mine, lambda p: p.id, after, limit)
+        return _newest(mine, lambda p: p.id, before, limit)
 
-    def list_in_state(self, state: PayoutState, *, after: str | None, limit: int) -> list[Payout]:
-        return _page([p for p in self._all() if p.state is state], lambda p: p.id, after, limit)
+    def list_in_state(self, state: PayoutState, *, before: str | None, limit: int) -> list[Payout]:
+        return _newest([p for p in self._all() if p.state is state], lambda p: p.id, before, limit)
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         return self._sorted(p for p in self._all() if p.destination == destination and p.created_at >= since)

@@ -34,7 +34,7 @@ from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import parse_payload, token_from_url
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import KES, Money, asset_by_code
 from cryptopay.core.observing import Observing
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.detection import Detection
@@ -308,7 +308,7 @@ class PaymentsStack:
     def merchant_fee(self, asset: str, percent: str) -> FeeSchedule:
         return FeeSchedule(
             product=FeeProduct.MERCHANT,
-            asset=rail_for("tron", asset).asset,
+            asset=asset_by_code(asset),
             version=1,
             effective_from=self.clock.now() - timedelta(days=1),
             percent=Decimal(percent),

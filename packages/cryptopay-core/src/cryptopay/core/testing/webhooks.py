@@ -55,9 +55,10 @@ class InMemoryWebhookEndpoints:
         found = [e for e in self._endpoints.values() if e.merchant_id == merchant_id]
         return sorted(found, key=lambda e: (e.created_at, e.id))
 
-    def enabled_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[WebhookEndpoint]:
+    def enabled_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[WebhookEndpoint]:
         mine = (e for e in self._endpoints.values() if e.merchant_id == merchant_id and e.enabled)
-        return sorted((e for e in mine if after is None or e.id > after), key=lambda e: e.id)[:limit]
+        older = (e for e in mine if before is None or e.id < before)
+        return sorted(older, key=lambda e: e.id, reverse=True)[:limit]
 
 
 class InMemoryWebhookDeliveries:

@@ -71,6 +71,8 @@ class SqlUsers:
     def add(self, user: User) -> None:
         with writing(self._bind) as conn:
             if not insert_new(conn, users, self._row(user)):
+                if user.phone is not None and conn.execute(_phone_taken(user)).first() is not None:
+                    raise Conflict("an account with this phone number already exists", field="phone")
                 raise Conflict("an account with this email already exists", field="email")
 
     def get(self, user_id: str) -> User | None:
@@ -79,11 +81,15 @@ class SqlUsers:
     def by_email(self, email: str) -> User | None:
         return _one(self._bind, sa.select(users).where(users.c.email_key == email.lower()), self._user)
 
+    def by_phone(self, phone: str) -> User | None:
+        return _one(self._bind, sa.select(users).where(users.c.phone == phone), self._user)
+
     def update(self, user: User) -> None:
-        taken = sa.select(users.c.id).where(users.c.email_key == user.email.lower(), users.c.id != user.id)
         with writing(self._bind) as conn:
-            if conn.execute(taken).first() is not None:
+            if user.email is not None and conn.execute(_email_taken(user)).first() is not None:
                 raise Conflict("an account with this email already exists", field="email")
+            if user.phone is not None and conn.execute(_phone_taken(user)).first() is not None:
+                raise Conflict("an account with this phone number already exists", field="phone")
             _update(conn, users, user.id, self._row(user), "user")
 
     def _row(self, user: User) -> dict[str, Any]:
@@ -107,6 +113,14 @@ class SqlUsers:
 _SEALED = "v1:"
 
 
+def _email_taken(user: User) -> sa.Select[Any]:
+    return sa.select(users.c.id).where(users.c.email_key == (user.email or "").lower(), users.c.id != user.id)
+
+
+def _phone_taken(user: User) -> sa.Select[Any]:
+    return sa.select(users.c.id).where(users.c.phone == user.phone, users.c.id != user.id)
+
+
 def _totp_context(user_id: str) -> str:
     return f"totp-secret:{user_id}"
 
@@ -115,7 +129,7 @@ def _user_row(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
         "email": user.email,
-        "email_key": user.email.lower(),
+        "email_key": user.email.lower() if user.email is not None else None,
         "password_hash": user.password_hash,
         "role": user.role.value,
         "created_at": user.created_at,
@@ -125,6 +139,7 @@ def _user_row(user: User) -> dict[str, Any]:
         "totp_confirmed_at": user.totp_confirmed_at,
         "totp_last_step": user.totp_last_step,
         "recovery_code_hashes": list(user.recovery_code_hashes),
+        "phone": user.phone,
     }
 
 
@@ -142,6 +157,7 @@ def _user(row: Any) -> User:
         totp_confirmed_at=m["totp_confirmed_at"],
         totp_last_step=int(m["totp_last_step"]),
         recovery_code_hashes=tuple(m["recovery_code_hashes"] or ()),
+        phone=m["phone"],
     )
 
 
@@ -268,10 +284,11 @@ class SqlApiKeys:
     def update(self, key: ApiKey) -> None:
         _update(self._bind, api_keys, key.id, _key_row(key), "API key")
 
-    def for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[ApiKey]:
-        query = sa.select(api_keys).where(api_keys.c.merchant_id == merchant_id).order_by(api_keys.c.id).limit(limit)
-        if after is not None:
-            query = query.where(api_keys.c.id > after)
+    def for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[ApiKey]:
+        query = sa.select(api_keys).where(api_keys.c.merchant_id == merchant_id)
+        query = query.order_by(api_keys.c.id.desc()).limit(limit)
+        if before is not None:
+            query = query.where(api_keys.c.id < before)
         with reading(self._bind) as conn:
             return [_key(row) for row in conn.execute(query)]
 

@@ -77,9 +77,15 @@ class _Documents(Generic[T]):
             raise NotFound(f"no {self.what} {row['id']} to update")
 
     def _select(
-        self, *where: sa.ColumnElement[bool], order: tuple[str, ...] = ("id",), limit: int | None = None
+        self,
+        *where: sa.ColumnElement[bool],
+        order: tuple[str, ...] = ("id",),
+        limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[T]:
-        query = sa.select(self.table.c.doc).where(*where).order_by(*(self.table.c[name] for name in order))
+        columns = [self.table.c[name] for name in order]
+        ordering = [c.desc() for c in columns] if newest_first else columns
+        query = sa.select(self.table.c.doc).where(*where).order_by(*ordering)
         return [from_document(self.cls, doc) for doc in self._conn.scalars(query.limit(limit))]
 
     def _one(self, *where: sa.ColumnElement[bool], lock: bool = False) -> T | None:
@@ -90,6 +96,11 @@ class _Documents(Generic[T]):
 
 def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:
     return () if after is None else (table.c[key] > after,)
+
+
+def _older(table: sa.Table, before: str | None) -> tuple[sa.ColumnElement[bool], ...]:
+    """The rows of a newest-first listing (by id, descending) after the cursor ``before``."""
+    return () if before is None else (table.c.id < before,)
 
 
 def _address_owner(network: str, address: str) -> sa.Select[Any]:
@@ -151,11 +162,11 @@ class SqlInvoices(_Documents[Invoice]):
         self._index_addresses(invoice)
 
     def list_for_merchant(
-        self, merchant_id: str, *, after: str | None, limit: int, state: InvoiceState | None = None
+        self, merchant_id: str, *, before: str | None, limit: int, state: InvoiceState | None = None
     ) -> list[Invoice]:
         in_state = () if state is None else (invoices.c.state == state.value,)
-        mine = (invoices.c.merchant_id == merchant_id, *in_state, *_page(invoices, "id", after))
-        return self._select(*mine, limit=limit)
+        mine = (invoices.c.merchant_id == merchant_id, *in_state, *_older(invoices, before))
+        return self._select(*mine, limit=limit, newest_first=True)
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         return self._one(invoices.c.id == _address_owner(network, address).scalar_subquery())
@@ -274,8 +285,9 @@ class SqlSettlements(_Documents[Settlement]):
     def by_state(self, state: SettlementState, *, limit: int = 100) -> list[Settlement]:
         return self._select(settlements.c.state == state.value, order=("cutoff", "id"), limit=limit)
 
-    def list_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[Settlement]:
-        return self._select(settlements.c.merchant_id == merchant_id, *_page(settlements, "id", after), limit=limit)
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[Settlement]:
+        mine = (settlements.c.merchant_id == merchant_id, *_older(settlements, before))
+        return self._select(*mine, limit=limit, newest_first=True)
 
 
 _OPEN_PAYOUTS = [PayoutState.SUBMITTED.value, PayoutState.UNKNOWN.value]
@@ -334,16 +346,16 @@ class SqlPayouts(_Documents[Payout]):
         return self._select(payouts.c.settlement_id == settlement_id, order=_BY_AGE)
 
     def list_for_merchant(
-        self, merchant_id: str, *, after: str | None, limit: int, state: PayoutState | None = None
+        self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
         # A payout names its settlement, and the settlement its merchant: one keyset query over the join.
         of_merchant = sa.select(settlements.c.id).where(settlements.c.merchant_id == merchant_id)
         in_state = () if state is None else (payouts.c.state == state.value,)
-        mine = (payouts.c.settlement_id.in_(of_merchant), *in_state, *_page(payouts, "id", after))
-        return self._select(*mine, limit=limit)
+        mine = (payouts.c.settlement_id.in_(of_merchant), *in_state, *_older(payouts, before))
+        return self._select(*mine, limit=limit, newest_first=True)
 
-    def list_in_state(self, state: PayoutState, *, after: str | None, limit: int) -> list[Payout]:
-        return self._select(payouts.c.state == state.value, *_page(payouts, "id", after), limit=limit)
+    def list_in_state(self, state: PayoutState, *, before: str | None, limit: int) -> list[Payout]:
+        return self._select(payouts.c.state == state.value, *_older(payouts, before), limit=limit, newest_first=True)
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
         return self._select(payouts.c.destination == destination, payouts.c.created_at >= since, order=_BY_AGE)

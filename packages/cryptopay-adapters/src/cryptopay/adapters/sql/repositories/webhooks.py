@@ -81,13 +81,13 @@ class SqlWebhookEndpoints:
         with reading(self._bind) as conn:
             return [self._endpoint(row) for row in conn.execute(query)]
 
-    def enabled_for_merchant(self, merchant_id: str, *, after: str | None, limit: int) -> list[WebhookEndpoint]:
+    def enabled_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[WebhookEndpoint]:
         c = webhook_endpoints.c
         query = sa.select(webhook_endpoints).where(c.merchant_id == merchant_id, c.enabled)
-        if after is not None:
-            query = query.where(c.id > after)
+        if before is not None:
+            query = query.where(c.id < before)
         with reading(self._bind) as conn:
-            return [self._endpoint(row) for row in conn.execute(query.order_by(c.id).limit(limit))]
+            return [self._endpoint(row) for row in conn.execute(query.order_by(c.id.desc()).limit(limit))]
 
     def _seal(self, secret: str, context: str) -> bytes:
         plain = secret.encode()

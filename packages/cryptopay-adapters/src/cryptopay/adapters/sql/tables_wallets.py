@@ -1,0 +1,66 @@
+"""Personal wallet tables: wallets, phone verifications, transfers between people, and KYC limit usage.
+
+Each aggregate is a JSON document (``documents.py``) plus the columns it is looked up by. ``wallet_usage`` is
+plain columns: the limit check sums it per user and product on every movement (index on user and time).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.tables import ASSET, ID, metadata
+from cryptopay.adapters.sql.types import Amount, JsonText, UtcDateTime
+
+__all__ = ["phone_verifications", "wallet_transfers", "wallet_usage", "wallets"]
+
+PHONE = 16
+
+# keep_existing: pytest's doctest collection (importlib mode) imports this module a second time under another
+# name; the second import must reuse these tables on the shared MetaData instead of failing.
+wallets = sa.Table(
+    "wallets",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),  # the user id: one wallet per user
+    sa.Column("phone", sa.String(PHONE), nullable=False, unique=True),
+    sa.Column("username", sa.String(32), unique=True),
+    sa.Column("doc", JsonText, nullable=False),
+    keep_existing=True,
+)
+
+phone_verifications = sa.Table(
+    "phone_verifications",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("phone", sa.String(PHONE), nullable=False, index=True),
+    sa.Column("doc", JsonText, nullable=False),
+    keep_existing=True,
+)
+
+wallet_transfers = sa.Table(
+    "wallet_transfers",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("sender_id", sa.String(ID), nullable=False),
+    sa.Column("recipient_id", sa.String(ID)),
+    sa.Column("recipient_phone", sa.String(PHONE), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("claim_expires_at", UtcDateTime),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_wallet_transfers_sender", "sender_id", "id"),
+    sa.Index("ix_wallet_transfers_recipient", "recipient_id", "id"),
+    sa.Index("ix_wallet_transfers_claims", "state", "recipient_phone"),
+    keep_existing=True,
+)
+
+wallet_usage = sa.Table(
+    "wallet_usage",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("user_id", sa.String(ID), nullable=False),
+    sa.Column("product", sa.String(16), nullable=False),
+    sa.Column("kes_value", Amount, nullable=False),
+    sa.Column("asset", sa.String(ASSET), nullable=False, server_default="KES"),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("reference", sa.String(ID), nullable=False),
+    sa.Index("ix_wallet_usage_user_at", "user_id", "at"),
+    keep_existing=True,
+)

@@ -1,0 +1,120 @@
+"""Wallet ports: wallets, phone verifications, transfers, limit usage, and the unit of work that holds them.
+
+Every repository hands out copies (a change counts once it is ``update``-d). ``get(..., lock=True)`` locks the row
+until the transaction ends (``SELECT ... FOR UPDATE`` on PostgreSQL): a wallet's movements are serialised on its
+row, so two sends at once cannot both pass a limit that only one of them fits.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from cryptopay.core.identity.model import User
+from cryptopay.core.money import Money
+from cryptopay.core.ports.kyc import KycRepository
+from cryptopay.core.ports.storage import UnitOfWork
+from cryptopay.core.wallets.model import PhoneVerification, Transfer, Usage, Wallet
+
+__all__ = [
+    "PhoneVerificationRepository",
+    "TransferRepository",
+    "UsageRepository",
+    "WalletRepository",
+    "WalletUnitOfWork",
+    "WalletUowFactory",
+    "WalletUsers",
+]
+
+
+class WalletRepository(Protocol):
+    def add(self, wallet: Wallet) -> None:
+        """Store a new wallet; ``Conflict`` if the user, the phone or the username already has one."""
+        ...
+
+    def get(self, user_id: str, *, lock: bool = False) -> Wallet | None: ...
+
+    def by_phone(self, phone: str) -> Wallet | None:
+        """The wallet of a phone in wire form (``2547…``)."""
+        ...
+
+    def by_username(self, username: str) -> Wallet | None: ...
+
+    def update(self, wallet: Wallet) -> None: ...
+
+    def list(self, *, after: str | None, limit: int) -> list[Wallet]:
+        """Wallets by user id, ascending, strictly after ``after``."""
+        ...
+
+
+class PhoneVerificationRepository(Protocol):
+    def add(self, verification: PhoneVerification) -> None: ...
+
+    def get(self, verification_id: str, *, lock: bool = False) -> PhoneVerification | None: ...
+
+    def update(self, verification: PhoneVerification) -> None: ...
+
+
+class TransferRepository(Protocol):
+    def add(self, transfer: Transfer) -> None: ...
+
+    def get(self, transfer_id: str, *, lock: bool = False) -> Transfer | None: ...
+
+    def update(self, transfer: Transfer) -> None: ...
+
+    def awaiting_claim(self, phone: str) -> list[Transfer]:
+        """Transfers waiting for a wallet at ``phone``, oldest first."""
+        ...
+
+    def claims_expiring(self, before: datetime, *, limit: int) -> list[Transfer]:
+        """Transfers still awaiting a claim whose claim window ended before ``before``, oldest first."""
+        ...
+
+    def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Transfer]:
+        """Transfers the user sent or received, newest first (by id, descending), strictly before ``after``."""
+        ...
+
+
+class UsageRepository(Protocol):
+    def add(self, usage: Usage) -> None: ...
+
+    def totals(self, user_id: str, *, day_start: datetime, month_start: datetime) -> dict[str, tuple[Money, Money]]:
+        """Per product the user used this month: the KES sums since ``day_start`` and since ``month_start``."""
+        ...
+
+
+class WalletUsers(Protocol):
+    """The users a wallet sign-up creates (``UserRepository`` offers these and more)."""
+
+    def add(self, user: User) -> None: ...
+
+    def get(self, user_id: str) -> User | None: ...
+
+    def by_phone(self, phone: str) -> User | None: ...
+
+
+class WalletUnitOfWork(UnitOfWork, Protocol):
+    """One transaction over the wallet repositories, the users, KYC profiles, ledger, audit log and outbox."""
+
+    @property
+    def wallets(self) -> WalletRepository: ...
+
+    @property
+    def phone_verifications(self) -> PhoneVerificationRepository: ...
+
+    @property
+    def wallet_transfers(self) -> TransferRepository: ...
+
+    @property
+    def wallet_usage(self) -> UsageRepository: ...
+
+    @property
+    def users(self) -> WalletUsers: ...
+
+    @property
+    def kyc(self) -> KycRepository: ...
+
+
+class WalletUowFactory(Protocol):
+    def __call__(self) -> AbstractContextManager[WalletUnitOfWork]: ...

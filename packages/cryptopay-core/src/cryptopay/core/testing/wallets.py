@@ -1,0 +1,131 @@
+"""In-memory wallet repositories: the reference behaviour of ``cryptopay.core.ports.wallets``.
+
+Used inside ``InMemoryStorage(wallets=..., phone_verifications=..., wallet_transfers=..., wallet_usage=...)``,
+whose unit of work snapshots and restores them; they hand out copies.
+
+>>> from datetime import datetime, timezone
+>>> wallets = InMemoryWallets()
+>>> wallets.add(Wallet(user_id="usr_1", phone="254712345678", created_at=datetime(2026, 3, 2, tzinfo=timezone.utc)))
+>>> wallets.by_phone("254712345678").user_id
+'usr_1'
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.money import KES, Money
+from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
+
+__all__ = ["InMemoryPhoneVerifications", "InMemoryTransfers", "InMemoryUsage", "InMemoryWallets"]
+
+
+class InMemoryWallets:
+    def __init__(self) -> None:
+        self._rows: dict[str, Wallet] = {}
+
+    def add(self, wallet: Wallet) -> None:
+        if wallet.user_id in self._rows or self.by_phone(wallet.phone) is not None:
+            raise Conflict("this user or phone number already has a wallet", field="phone")
+        if wallet.username is not None and self.by_username(wallet.username) is not None:
+            raise Conflict("this username is taken", field="username")
+        self._rows[wallet.user_id] = attrs.evolve(wallet)
+
+    def get(self, user_id: str, *, lock: bool = False) -> Wallet | None:
+        row = self._rows.get(user_id)
+        return attrs.evolve(row) if row else None
+
+    def by_phone(self, phone: str) -> Wallet | None:
+        return next((attrs.evolve(w) for w in self._rows.values() if w.phone == phone), None)
+
+    def by_username(self, username: str) -> Wallet | None:
+        return next((attrs.evolve(w) for w in self._rows.values() if w.username == username), None)
+
+    def update(self, wallet: Wallet) -> None:
+        if wallet.user_id not in self._rows:
+            raise NotFound(f"{wallet.user_id} has no wallet")
+        self._rows[wallet.user_id] = attrs.evolve(wallet)
+
+    def list(self, *, after: str | None, limit: int) -> list[Wallet]:
+        keys = sorted(k for k in self._rows if after is None or k > after)[:limit]
+        return [attrs.evolve(self._rows[k]) for k in keys]
+
+
+class InMemoryPhoneVerifications:
+    def __init__(self) -> None:
+        self._rows: dict[str, PhoneVerification] = {}
+
+    def add(self, verification: PhoneVerification) -> None:
+        if verification.id in self._rows:
+            raise Conflict(f"phone verification {verification.id} exists")
+        self._rows[verification.id] = attrs.evolve(verification)
+
+    def get(self, verification_id: str, *, lock: bool = False) -> PhoneVerification | None:
+        row = self._rows.get(verification_id)
+        return attrs.evolve(row) if row else None
+
+    def update(self, verification: PhoneVerification) -> None:
+        if verification.id not in self._rows:
+            raise NotFound(f"no phone verification {verification.id}")
+        self._rows[verification.id] = attrs.evolve(verification)
+
+
+class InMemoryTransfers:
+    def __init__(self) -> None:
+        self._rows: dict[str, Transfer] = {}
+
+    def add(self, transfer: Transfer) -> None:
+        if transfer.id in self._rows:
+            raise Conflict(f"transfer {transfer.id} exists")
+        self._rows[transfer.id] = attrs.evolve(transfer)
+
+    def get(self, transfer_id: str, *, lock: bool = False) -> Transfer | None:
+        row = self._rows.get(transfer_id)
+        return attrs.evolve(row) if row else None
+
+    def update(self, transfer: Transfer) -> None:
+        if transfer.id not in self._rows:
+            raise NotFound(f"no transfer {transfer.id}")
+        self._rows[transfer.id] = attrs.evolve(transfer)
+
+    def awaiting_claim(self, phone: str) -> list[Transfer]:
+        found = [
+            t for t in self._rows.values() if t.state is TransferState.AWAITING_CLAIM and t.recipient_phone == phone
+        ]
+        return [attrs.evolve(t) for t in sorted(found, key=lambda t: (t.created_at, t.id))]
+
+    def claims_expiring(self, before: datetime, *, limit: int) -> list[Transfer]:
+        found = [
+            t
+            for t in self._rows.values()
+            if t.state is TransferState.AWAITING_CLAIM
+            and t.claim_expires_at is not None
+            and t.claim_expires_at < before
+        ]
+        return [attrs.evolve(t) for t in sorted(found, key=lambda t: (t.claim_expires_at, t.id))[:limit]]
+
+    def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Transfer]:
+        mine = [t for t in self._rows.values() if user_id in (t.sender_id, t.recipient_id)]
+        ordered = sorted((t for t in mine if after is None or t.id < after), key=lambda t: t.id, reverse=True)
+        return [attrs.evolve(t) for t in ordered[:limit]]
+
+
+class InMemoryUsage:
+    def __init__(self) -> None:
+        self._rows: dict[str, Usage] = {}
+
+    def add(self, usage: Usage) -> None:
+        if usage.id in self._rows:
+            raise Conflict(f"usage {usage.id} exists")
+        self._rows[usage.id] = usage
+
+    def totals(self, user_id: str, *, day_start: datetime, month_start: datetime) -> dict[str, tuple[Money, Money]]:
+        sums: dict[str, tuple[Money, Money]] = {}
+        for u in self._rows.values():
+            if u.user_id != user_id or u.at < month_start:
+                continue
+            today, month = sums.get(u.product, (Money.zero(KES), Money.zero(KES)))
+            sums[u.product] = (today + u.kes_value if u.at >= day_start else today, month + u.kes_value)
+        return sums

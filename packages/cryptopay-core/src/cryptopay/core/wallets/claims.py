@@ -1,0 +1,66 @@
+"""Transfers waiting for a recipient: delivered when the number signs up, returned to the sender after 7 days.
+
+A transfer to a number with no wallet is booked to ``liabilities:wallet_claims:<ASSET>`` at once (the sender's
+money has left); the recipient is invited by SMS. Signing up with that number delivers every waiting transfer in
+the sign-up's own transaction; the worker's ``wallets.expire_claims`` job returns the ones nobody claimed.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.flows import settle_claim
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+from cryptopay.core.wallets.model import Transfer, TransferState, Wallet
+
+__all__ = ["deliver_waiting", "return_expired_claims"]
+
+
+def deliver_waiting(uow: WalletUnitOfWork, ledger: Ledger, wallet: Wallet, *, at: datetime) -> int:
+    """Credit ``wallet`` with every transfer waiting for its phone (inside the caller's unit of work)."""
+    waiting = uow.wallet_transfers.awaiting_claim(wallet.phone)
+    for transfer in waiting:
+        _finish(uow, ledger, transfer, wallet.user_id, TransferState.CLAIMED, at)
+    return len(waiting)
+
+
+def return_expired_claims(uow: WalletUowFactory, ledger: Ledger, *, now: datetime, batch: int = 100) -> int:
+    """Return every transfer whose claim window has ended to its sender; how many were returned."""
+    returned = 0
+    while True:
+        due = in_transaction(uow, lambda u: _expiring(u, now, batch))
+        for transfer_id in due:
+            returned += in_transaction(uow, functools.partial(_return, ledger=ledger, transfer_id=transfer_id, now=now))
+        if len(due) < batch:
+            return returned
+
+
+def _expiring(uow: WalletUnitOfWork, now: datetime, batch: int) -> list[str]:
+    return [t.id for t in uow.wallet_transfers.claims_expiring(now, limit=batch)]
+
+
+def _return(uow: WalletUnitOfWork, *, ledger: Ledger, transfer_id: str, now: datetime) -> int:
+    transfer = uow.wallet_transfers.get(transfer_id, lock=True)
+    if transfer is None or transfer.state is not TransferState.AWAITING_CLAIM:
+        return 0  # claimed (or returned) meanwhile
+    _finish(uow, ledger, transfer, transfer.sender_id, TransferState.RETURNED, now)
+    return 1
+
+
+def _finish(
+    uow: WalletUnitOfWork, ledger: Ledger, transfer: Transfer, user_id: str, state: TransferState, at: datetime
+) -> None:
+    returned = state is TransferState.RETURNED
+    settle_claim(
+        ledger, transfer_id=transfer.id, user_id=user_id, amount=transfer.amount, returned=returned, session=uow.ledger
+    )
+    transfer.state, transfer.finished_at = state, at
+    if not returned:
+        transfer.recipient_id = user_id
+    uow.wallet_transfers.update(transfer)
+    action = "wallet.transfer_returned" if returned else "wallet.transfer_claimed"
+    uow.audit.append(AuditEvent("system", action, f"transfer:{transfer.id}", at, {"user": user_id}))

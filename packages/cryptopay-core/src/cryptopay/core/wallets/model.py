@@ -1,0 +1,126 @@
+"""Personal wallets: the wallet of a user, the one-time codes that verify a phone, and transfers between people.
+
+A wallet belongs to one user and is known by its verified phone number (and, optionally, a username). Its
+balances are ledger accounts (``cryptopay.core.flows.wallet_account``): KES, USDT (one balance whatever the network)
+and BTC. A transfer to a phone number with no wallet waits for its recipient as a claim, and goes back to the
+sender when nobody claims it in time.
+
+>>> from datetime import datetime, timezone
+>>> at = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+>>> Wallet(user_id="usr_1", phone="254712345678", created_at=at).frozen
+False
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import BTC, KES, USDT, Asset, Money
+
+__all__ = [
+    "HOLDINGS",
+    "SENDABLE",
+    "PhoneVerification",
+    "Transfer",
+    "TransferState",
+    "Usage",
+    "Wallet",
+    "valid_username",
+]
+
+HOLDINGS: tuple[Asset, ...] = (KES, USDT, BTC)  # the balances every wallet has
+SENDABLE: tuple[Asset, ...] = (KES, USDT)  # what people send to each other
+
+_USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
+
+
+def valid_username(text: str) -> str:
+    """The lower-cased username; ``InvalidInput`` unless 3 to 30 letters, digits or ``_``, starting with a letter.
+
+    >>> valid_username("Wanjiku_K")
+    'wanjiku_k'
+    """
+    name = text.strip().lower()
+    if not _USERNAME.match(name):
+        raise InvalidInput("a username is 3 to 30 letters, digits or _, starting with a letter", field="username")
+    return name
+
+
+@attrs.define(kw_only=True)
+class Wallet:
+    """A user's wallet; a frozen wallet can receive nothing and send nothing until an operator unfreezes it."""
+
+    user_id: str
+    phone: str
+    created_at: datetime
+    username: str | None = None
+    frozen_at: datetime | None = None
+    frozen_reason: str | None = None
+
+    @property
+    def frozen(self) -> bool:
+        return self.frozen_at is not None
+
+
+@attrs.define(kw_only=True)
+class PhoneVerification:
+    """A one-time code sent to a phone by SMS; only a keyed hash of the code is kept."""
+
+    id: str
+    phone: str
+    code_hash: str = attrs.field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+    last_sent_at: datetime
+    sends: int = 1
+    attempts: int = 0
+    verified_at: datetime | None = None
+    used_at: datetime | None = None  # the sign-up that consumed it
+
+
+class TransferState(enum.Enum):
+    DELIVERED = "delivered"  # in the recipient's wallet
+    AWAITING_CLAIM = "awaiting_claim"  # the number has no wallet yet: held until it signs up or the claim expires
+    CLAIMED = "claimed"  # the recipient signed up and received it
+    RETURNED = "returned"  # nobody claimed it in time: back in the sender's wallet
+
+
+@attrs.define(kw_only=True)
+class Transfer:
+    """Money sent from one wallet to a person, by phone number or username, with a note."""
+
+    id: str
+    sender_id: str
+    recipient_phone: str
+    amount: Money
+    fee: Money
+    state: TransferState
+    created_at: datetime
+    recipient_id: str | None = None
+    note: str | None = None
+    claim_expires_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def asset(self) -> Asset:
+        return self.amount.asset
+
+
+@attrs.frozen
+class Usage:
+    """One movement counted against the KYC limits: its product and its value in KES when it was made."""
+
+    id: str
+    user_id: str
+    product: str
+    kes_value: Money
+    at: datetime
+    reference: str
+
+    def __attrs_post_init__(self) -> None:
+        if self.kes_value.asset != KES:
+            raise InvalidInput("usage is counted in KES")

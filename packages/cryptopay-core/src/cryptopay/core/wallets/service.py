@@ -1,0 +1,248 @@
+"""The wallet use cases: balances, sending to a person (P2P), freezing; each movement one unit of work.
+
+Sending is a pure ledger move and the busiest thing a wallet does, so it stays one short transaction: lock the
+sender's wallet row (movements of one wallet queue, so two sends cannot both pass a limit only one fits), read
+the month's usage, check the KYC limits (``cryptopay.core.kyc.check_wallet_movement``), record the transfer and
+its usage, post the entry. A number with no wallet gets the money as a claim and an SMS invitation after commit.
+
+Over the in-memory fakes and on SQL alike: ``tests/support/wallet_stack.py`` builds the whole thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import InvalidAmount, InvalidInput, NotFound, Refused
+from cryptopay.core.fees import FeeBook, FeeProduct
+from cryptopay.core.flows import WALLET_ASSETS, send_p2p, wallet_account
+from cryptopay.core.fx import Pair
+from cryptopay.core.kyc import Product, Spending, check_wallet_movement, day_bounds, month_bounds
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money.phones import try_normalize_msisdn
+from cryptopay.core.money import KES, Money, Rounding
+from cryptopay.core.ports.payments import Quoter
+from cryptopay.core.ports.sms import SmsMessage, SmsSender
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+from cryptopay.core.text import text_problem
+from cryptopay.core.wallets.model import SENDABLE, Transfer, TransferState, Usage, Wallet, valid_username
+
+__all__ = ["CLAIM_WINDOW", "WalletFrozen", "Wallets", "kes_value", "spending"]
+
+CLAIM_WINDOW = timedelta(days=7)
+MAX_NOTE = 140
+
+
+class WalletFrozen(Refused):
+    """An operator froze the wallet: it can neither send nor receive."""
+
+    code = "wallet_frozen"
+
+
+def kes_value(money: Money, quoter: Quoter | None) -> Money:
+    """What ``money`` is worth in KES for the limits: KES itself, other assets at the mid of a fresh quote."""
+    if money.asset == KES:
+        return money
+    if quoter is None:
+        raise InvalidInput(f"{money.asset.code} cannot be valued in KES here (no price source)")
+    quote = quoter.quote(Pair(money.asset, KES))
+    return Money.rounded(money.amount * quote.mid, KES, Rounding.HALF_EVEN)
+
+
+def spending(uow: WalletUnitOfWork, user_id: str, at: datetime) -> Spending:
+    """What the user moved today and this month (Nairobi), in total and per product."""
+    totals = uow.wallet_usage.totals(user_id, day_start=day_bounds(at)[0], month_start=month_bounds(at)[0])
+    zero = Money.zero(KES)
+    today = {Product(p): t for p, (t, _) in totals.items()}
+    month = {Product(p): m for p, (_, m) in totals.items()}
+    return Spending(sum(today.values(), zero), sum(month.values(), zero), today, month)
+
+
+@attrs.define
+class Wallets:
+    """Personal wallets over a unit of work and the ledger."""
+
+    uow: WalletUowFactory
+    ledger: Ledger
+    clock: Clock
+    ids: IdGenerator
+    sms: Callable[[], SmsSender | None] = lambda: None
+    quoter: Callable[[], Quoter | None] = lambda: None
+    fees: FeeBook = attrs.Factory(lambda: FeeBook(()))
+    claim_window: timedelta = CLAIM_WINDOW
+
+    def wallet(self, user_id: str) -> Wallet:
+        return in_transaction(self.uow, lambda uow: _wallet(uow, user_id))
+
+    def balances(self, user_id: str) -> dict[str, Money]:
+        """Available balance per asset (KES, USDT, BTC)."""
+        self.wallet(user_id)
+        codes = [wallet_account(user_id, asset) for asset in WALLET_ASSETS]
+        found = self.ledger.balances(codes)
+        return {a.code: found[wallet_account(user_id, a)].available for a in WALLET_ASSETS}
+
+    def send(self, sender_id: str, to: str, amount: Money, *, note: str | None = None) -> Transfer:
+        """Send ``amount`` (KES or USDT) to a phone number or username; free unless a P2P fee schedule says so."""
+        if amount.asset not in SENDABLE:
+            raise InvalidAmount(f"people send KES or USDT to each other, not {amount.asset.code}", field="amount")
+        if not amount.is_positive():
+            raise InvalidAmount("the amount must be positive", field="amount")
+        note = _note(note)
+        phone, username = _recipient(to)
+        value = kes_value(amount, self.quoter())
+        transfer = in_transaction(
+            self.uow, lambda uow: self._send(uow, sender_id, phone, username, amount, value, note)
+        )
+        if transfer.state is TransferState.AWAITING_CLAIM:
+            self._invite(transfer)
+        return transfer
+
+    def _send(
+        self,
+        uow: WalletUnitOfWork,
+        sender_id: str,
+        phone: str | None,
+        username: str | None,
+        amount: Money,
+        value: Money,
+        note: str | None,
+    ) -> Transfer:
+        now = self.clock.now()
+        sender = _wallet(uow, sender_id, lock=True)
+        if sender.frozen:
+            raise WalletFrozen("this wallet is frozen: contact support")
+        recipient = uow.wallets.by_phone(phone) if phone else uow.wallets.by_username(username or "")
+        if recipient is None and phone is None:
+            raise NotFound(f"nobody has the username {username!r}", field="to")
+        if recipient is not None and recipient.user_id == sender_id:
+            raise InvalidInput("you cannot send to yourself", field="to")
+        if recipient is not None and recipient.frozen:
+            raise WalletFrozen("the recipient's wallet cannot receive money at the moment")
+        profile = uow.kyc.get(sender_id)
+        if profile is None:
+            raise NotFound(f"{sender_id} has no KYC profile")
+        check_wallet_movement(profile, Product.P2P, value, spent=spending(uow, sender_id, now), at=now).enforce()
+        transfer = Transfer(
+            id=self.ids.new_id("trf"),
+            sender_id=sender_id,
+            recipient_phone=recipient.phone if recipient else str(phone),
+            recipient_id=recipient.user_id if recipient else None,
+            amount=amount,
+            fee=self._fee(amount, now),
+            state=TransferState.DELIVERED if recipient else TransferState.AWAITING_CLAIM,
+            created_at=now,
+            note=note,
+            claim_expires_at=None if recipient else now + self.claim_window,
+            finished_at=now if recipient else None,
+        )
+        uow.wallet_transfers.add(transfer)
+        uow.wallet_usage.add(Usage(self.ids.new_id("use"), sender_id, Product.P2P.value, value, now, transfer.id))
+        send_p2p(
+            self.ledger,
+            transfer_id=transfer.id,
+            sender_id=sender_id,
+            recipient_id=transfer.recipient_id,
+            amount=amount,
+            fee=transfer.fee,
+            session=uow.ledger,
+        )
+        return transfer
+
+    def _fee(self, amount: Money, at: datetime) -> Money:
+        try:
+            return self.fees.quote(FeeProduct.P2P, amount, at=at).fee
+        except NotFound:  # no P2P schedule: sending is free
+            return Money.zero(amount.asset)
+
+    def _invite(self, transfer: Transfer) -> None:
+        """Tell the number that money waits for it; a failed SMS is audited and the claim stands."""
+        sender = self.sms()
+        days = self.claim_window.days
+        text = (
+            f"You have been sent {transfer.amount.asset.code} {transfer.amount.amount:,} on cryptopay. Sign up with "
+            f"this number within {days} days to receive it; after that it goes back to the sender."
+        )
+        outcome = "skipped: no SMS provider"
+        if sender is not None:
+            try:
+                outcome = f"sent {sender.send(SmsMessage(transfer.recipient_phone, text))}"
+            except Exception as error:  # the money is safe; the invitation is a courtesy
+                outcome = f"failed: {type(error).__name__}"
+        self._audit(f"user:{transfer.sender_id}", "wallet.invitation", f"transfer:{transfer.id}", outcome=outcome)
+
+    def transfer(self, user_id: str, transfer_id: str) -> Transfer:
+        """A transfer the user sent or received (``NotFound`` for anyone else's)."""
+        found = in_transaction(self.uow, lambda uow: _transfer(uow, transfer_id))
+        if found is None or user_id not in (found.sender_id, found.recipient_id):
+            raise NotFound(f"no transfer {transfer_id!r}")
+        return found
+
+    def transfers(self, user_id: str, *, after: str | None = None, limit: int = 50) -> list[Transfer]:
+        return in_transaction(self.uow, lambda uow: uow.wallet_transfers.for_user(user_id, after=after, limit=limit))
+
+    def freeze(self, user_id: str, *, reason: str, actor: str) -> Wallet:
+        """Stop a wallet sending and receiving (an operator's decision, audited with its reason)."""
+        if not reason.strip():
+            raise InvalidInput("freezing a wallet needs a reason", field="reason")
+
+        def work(uow: WalletUnitOfWork) -> Wallet:
+            wallet = _wallet(uow, user_id, lock=True)
+            if not wallet.frozen:
+                wallet.frozen_at, wallet.frozen_reason = self.clock.now(), reason.strip()
+                uow.wallets.update(wallet)
+                uow.audit.append(self._event(actor, "wallet.frozen", f"user:{user_id}", reason=reason.strip()))
+            return wallet
+
+        return in_transaction(self.uow, work)
+
+    def unfreeze(self, user_id: str, *, actor: str) -> Wallet:
+        def work(uow: WalletUnitOfWork) -> Wallet:
+            wallet = _wallet(uow, user_id, lock=True)
+            if wallet.frozen:
+                wallet.frozen_at, wallet.frozen_reason = None, None
+                uow.wallets.update(wallet)
+                uow.audit.append(self._event(actor, "wallet.unfrozen", f"user:{user_id}"))
+            return wallet
+
+        return in_transaction(self.uow, work)
+
+    def _event(self, actor: str, action: str, subject: str, **details: str) -> AuditEvent:
+        return AuditEvent(actor, action, subject, self.clock.now(), details)
+
+    def _audit(self, actor: str, action: str, subject: str, **details: str) -> None:
+        in_transaction(self.uow, lambda uow: uow.audit.append(self._event(actor, action, subject, **details)))
+
+
+def _wallet(uow: WalletUnitOfWork, user_id: str, *, lock: bool = False) -> Wallet:
+    found = uow.wallets.get(user_id, lock=lock)
+    if found is None:
+        raise NotFound(f"{user_id} has no wallet")
+    return found
+
+
+def _transfer(uow: WalletUnitOfWork, transfer_id: str) -> Transfer | None:
+    return uow.wallet_transfers.get(transfer_id)
+
+
+def _recipient(to: str) -> tuple[str | None, str | None]:
+    """A phone number in wire form, or else a username."""
+    phone = try_normalize_msisdn(to)
+    if phone is not None:
+        return phone, None
+    try:
+        return None, valid_username(to.removeprefix("@"))
+    except InvalidInput:
+        raise InvalidInput("send to a Kenyan mobile number (07…, +2547…) or a username", field="to") from None
+
+
+def _note(note: str | None) -> str | None:
+    if note is None or not note.strip():
+        return None
+    problem = text_problem(note)
+    if problem is not None or len(note.strip()) > MAX_NOTE:
+        raise InvalidInput(problem or f"a note is at most {MAX_NOTE} characters", field="note")
+    return note.strip()

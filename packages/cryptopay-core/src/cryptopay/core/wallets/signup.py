@@ -1,0 +1,202 @@
+"""Signing up for a personal wallet: verify a Kenyan phone by a one-time SMS code, then choose a password.
+
+``start`` sends a code (at most ``per_phone_hourly`` new verifications an hour per number, through the
+``RateLimiter``), ``resend`` replaces it (not before a minute, at most five times), ``complete`` checks it (five
+tries) and, in one transaction, creates the user (role personal, the phone verified, the email optional), the wallet
+with its KES, USDT and BTC balances, the KYC profile at tier 0, and delivers any transfer that was waiting for
+this number. Every step is in the audit log; codes are never logged, only the masked number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused, Unavailable
+from cryptopay.core.flows import open_wallet_accounts
+from cryptopay.core.identity.model import RateLimited, Role, User
+from cryptopay.core.identity.service import check_password, valid_email
+from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money.phones import mask_msisdn, normalize_msisdn
+from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, RateLimiter
+from cryptopay.core.ports.sms import SmsMessage, SmsSender
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+from cryptopay.core.wallets import codes
+from cryptopay.core.wallets.claims import deliver_waiting
+from cryptopay.core.wallets.model import PhoneVerification, Wallet, valid_username
+
+__all__ = ["SignUp", "WalletSignup"]
+
+
+@attrs.frozen
+class SignUp:
+    """A finished sign-up: the new user and wallet, and how many waiting transfers it received."""
+
+    user: User
+    wallet: Wallet
+    claimed: int
+
+
+class WrongCode(InvalidInput):
+    """The one-time code is wrong, expired, used or out of tries."""
+
+    code = "wrong_code"
+
+
+@attrs.define
+class WalletSignup:
+    """Phone-first sign-up for personal wallets."""
+
+    uow: WalletUowFactory
+    ledger: Ledger
+    sms: Callable[[], SmsSender | None]
+    hasher: PasswordHasher
+    limiter: RateLimiter
+    audit: AuditTrail
+    clock: Clock
+    ids: IdGenerator
+    policy: codes.CodePolicy = codes.DEFAULT_CODES
+    per_phone_hourly: int = 5
+    new_code: Callable[[], str] = codes.new_code
+
+    def start(self, phone: str) -> PhoneVerification:
+        """Send a one-time code to ``phone`` (``Conflict`` if it already has an account)."""
+        number = normalize_msisdn(phone)
+        sender = self._sender()
+        decision = self.limiter.hit(f"wallet-otp:{number}", limit=self.per_phone_hourly, window_seconds=3600)
+        if not decision.allowed:
+            raise RateLimited("too many codes for this number; try again later", retry_after=decision.retry_after)
+        now, code = self.clock.now(), self.new_code()
+        verification = codes.new_verification(self.ids.new_id("ver"), number, code, at=now, policy=self.policy)
+
+        def work(uow: WalletUnitOfWork) -> None:
+            if uow.users.by_phone(number) is not None:
+                raise Conflict("this number already has an account: log in instead", field="phone")
+            uow.phone_verifications.add(verification)
+
+        in_transaction(self.uow, work)
+        self._send(sender, verification, code)
+        return verification
+
+    def resend(self, verification_id: str) -> PhoneVerification:
+        """Send a fresh code for the same verification (not before a minute, at most five sends)."""
+        sender, code = self._sender(), self.new_code()
+
+        def work(uow: WalletUnitOfWork) -> PhoneVerification:
+            found = self._verification(uow, verification_id)
+            codes.resend(found, code, at=self.clock.now(), policy=self.policy)
+            uow.phone_verifications.update(found)
+            return found
+
+        verification = in_transaction(self.uow, work)
+        self._send(sender, verification, code)
+        return verification
+
+    def complete(
+        self,
+        verification_id: str,
+        code: str,
+        *,
+        password: str,
+        email: str | None = None,
+        username: str | None = None,
+        display_name: str | None = None,
+    ) -> SignUp:
+        """Check the code and create the account, its wallet and its tier-0 profile (all or nothing)."""
+        address = valid_email(email) if email else None
+        name = valid_username(username) if username else None
+        check_password(password, address or "")
+        outcome = self._try(verification_id, code)
+        if outcome != "ok":
+            raise WrongCode(_WHY[outcome], field="code")
+        password_hash = self.hasher.hash(password)
+        return in_transaction(
+            self.uow, lambda uow: self._create(uow, verification_id, password_hash, address, name, display_name)
+        )
+
+    def _try(self, verification_id: str, code: str) -> str:
+        """Count the try in its own transaction: a wrong code must use up a try even though the sign-up fails."""
+
+        def work(uow: WalletUnitOfWork) -> str:
+            found = self._verification(uow, verification_id)
+            outcome = codes.check_code(found, code, at=self.clock.now(), policy=self.policy)
+            uow.phone_verifications.update(found)
+            if outcome != "ok":
+                self._record(uow, "wallet.code_failed", found.phone, outcome=outcome, attempts=str(found.attempts))
+            return outcome
+
+        return in_transaction(self.uow, work)
+
+    def _create(
+        self,
+        uow: WalletUnitOfWork,
+        verification_id: str,
+        password_hash: str,
+        email: str | None,
+        username: str | None,
+        display_name: str | None,
+    ) -> SignUp:
+        verification = self._verification(uow, verification_id)
+        if verification.used_at is not None or verification.verified_at is None:
+            raise WrongCode("this code was used already; start again", field="code")
+        now, phone = self.clock.now(), verification.phone
+        if uow.users.by_phone(phone) is not None:
+            raise Conflict("this number already has an account: log in instead", field="phone")
+        if username is not None and uow.wallets.by_username(username) is not None:
+            raise Conflict("this username is taken", field="username")
+        user = User(self.ids.new_id("usr"), email, password_hash, Role.PERSONAL, now, display_name, phone=phone)
+        uow.users.add(user)
+        wallet = Wallet(user_id=user.id, phone=phone, created_at=now, username=username)
+        uow.wallets.add(wallet)
+        profile = KycProfile(party_id=user.id, kind=PartyKind.PERSONAL)
+        profile.submit(0, {Requirement.PHONE}, at=now)
+        uow.kyc.add(profile)
+        open_wallet_accounts(self.ledger, user.id, session=uow.ledger)
+        verification.used_at = now
+        uow.phone_verifications.update(verification)
+        claimed = deliver_waiting(uow, self.ledger, wallet, at=now)
+        self._record(uow, "wallet.signup", phone, user=user.id, claimed=str(claimed))
+        return SignUp(user, wallet, claimed)
+
+    def _sender(self) -> SmsSender:
+        sender = self.sms()
+        if sender is None:
+            raise Unavailable("SMS is not configured (CRYPTOPAY_SMS_PROVIDER): phone numbers cannot be verified")
+        return sender
+
+    def _send(self, sender: SmsSender, verification: PhoneVerification, code: str) -> None:
+        minutes = int(self.policy.ttl.total_seconds() // 60)
+        text = f"Your cryptopay code is {code}. It expires in {minutes} minutes. Never share it with anyone."
+        try:
+            sender.send(SmsMessage(verification.phone, text))
+        except Refused as error:  # the provider refuses this number: say so; the code is useless anyway
+            self.audit.append(self._event("wallet.code_undeliverable", verification.phone, reason=error.code))
+            raise
+        self.audit.append(self._event("wallet.code_sent", verification.phone, sends=str(verification.sends)))
+
+    @staticmethod
+    def _verification(uow: WalletUnitOfWork, verification_id: str) -> PhoneVerification:
+        found = uow.phone_verifications.get(verification_id, lock=True)
+        if found is None:
+            raise NotFound(f"no phone verification {verification_id!r}")
+        return found
+
+    def _event(self, action: str, phone: str, **details: str) -> AuditEvent:
+        return AuditEvent(
+            f"phone:{mask_msisdn(phone)}", action, f"phone:{mask_msisdn(phone)}", self.clock.now(), details
+        )
+
+    def _record(self, uow: WalletUnitOfWork, action: str, phone: str, **details: str) -> None:
+        uow.audit.append(self._event(action, phone, **details))
+
+
+_WHY = {
+    "wrong": "the code is wrong",
+    "expired": "the code has expired: ask for a new one",
+    "exhausted": "too many wrong codes: ask for a new one",
+    "used": "this code was used already; start again",
+}

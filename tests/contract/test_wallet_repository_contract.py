@@ -1,0 +1,162 @@
+"""Wallet repositories and the wallet use cases: the same behaviour on the in-memory fakes, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptopay.core.errors import Conflict
+from cryptopay.core.identity import Role, User
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.wallets import PhoneVerification, Transfer, TransferState, Usage, Wallet
+
+from tests.contract.conftest import sql_backend_from_engine
+from tests.support.sql_backends import Backend, empty_postgres, sql_backend
+from tests.support.wallet_stack import memory_wallet_backend, wallet_stack
+
+AT = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "memory":
+        yield memory_wallet_backend()
+    elif request.param == "sqlite":
+        found = sql_backend("sqlite", request.getfixturevalue("sqlite_template").fresh_url(tmp_path))
+        yield found
+        found.engine.dispose()
+    else:
+        engine = request.getfixturevalue("contract_pg_engine")
+        empty_postgres(engine)
+        yield sql_backend_from_engine(engine)
+
+
+def _user(uid: str, phone: str | None, email: str | None = None) -> User:
+    return User(uid, email, "hash", Role.PERSONAL, AT, phone=phone)
+
+
+def _transfer(tid: str, sender: str, *, state=TransferState.AWAITING_CLAIM, phone="254733000003", expires=None):
+    return Transfer(
+        id=tid,
+        sender_id=sender,
+        recipient_phone=phone,
+        amount=Money.of("200", KES),
+        fee=Money.zero(KES),
+        state=state,
+        created_at=AT,
+        note="rent",
+        claim_expires_at=expires or AT + timedelta(days=7),
+    )
+
+
+def test_users_without_email_are_found_by_phone_and_phones_are_unique(backend: Backend):
+    """A phone-only user round-trips, is found by phone, and a second user with that phone is a conflict."""
+    with backend.uow() as uow:
+        uow.users.add(_user("usr_1", "254712000001"))
+        uow.users.add(_user("usr_2", None, "ann@example.com"))
+    with backend.uow() as uow:
+        assert uow.users.by_phone("254712000001").email is None
+        assert uow.users.get("usr_2").phone is None
+    with pytest.raises(Conflict), backend.uow() as uow:
+        uow.users.add(_user("usr_3", "254712000001"))
+
+
+def test_wallets_round_trip_and_phone_and_username_are_unique(backend: Backend):
+    """A wallet is found by user, phone and username; another wallet with the same phone or username conflicts."""
+    wallet = Wallet(user_id="usr_1", phone="254712000001", created_at=AT, username="amina")
+    with backend.uow() as uow:
+        uow.wallets.add(wallet)
+    with backend.uow() as uow:
+        assert uow.wallets.get("usr_1", lock=True) == wallet
+        assert uow.wallets.by_phone("254712000001") == wallet == uow.wallets.by_username("amina")
+        wallet.frozen_at, wallet.frozen_reason = AT, "fraud report"
+        uow.wallets.update(wallet)
+    with backend.uow() as uow:
+        assert uow.wallets.get("usr_1").frozen
+        assert [w.user_id for w in uow.wallets.list(after=None, limit=10)] == ["usr_1"]
+    for clash in (
+        Wallet(user_id="usr_2", phone="254712000001", created_at=AT),
+        Wallet(user_id="usr_3", phone="254712000009", created_at=AT, username="amina"),
+    ):
+        with pytest.raises(Conflict), backend.uow() as uow:
+            uow.wallets.add(clash)
+
+
+def test_phone_verifications_keep_tries_and_sends(backend: Backend):
+    """A verification's tries, sends and times come back exactly as stored."""
+    v = PhoneVerification(
+        id="ver_1",
+        phone="254712000001",
+        code_hash="h",
+        created_at=AT,
+        expires_at=AT + timedelta(minutes=10),
+        last_sent_at=AT,
+    )
+    with backend.uow() as uow:
+        uow.phone_verifications.add(v)
+    v.attempts, v.sends, v.verified_at = 2, 3, AT
+    with backend.uow() as uow:
+        uow.phone_verifications.update(v)
+    with backend.uow() as uow:
+        assert uow.phone_verifications.get("ver_1", lock=True) == v
+
+
+def test_transfers_claims_and_listing(backend: Backend):
+    """Waiting transfers are found by phone and by expiry; a user's transfers list newest first, paged."""
+    with backend.uow() as uow:
+        uow.wallet_transfers.add(_transfer("trf_1", "usr_1"))
+        uow.wallet_transfers.add(_transfer("trf_2", "usr_1", expires=AT + timedelta(days=1)))
+        uow.wallet_transfers.add(_transfer("trf_3", "usr_2", state=TransferState.DELIVERED, phone="254712000001"))
+    with backend.uow() as uow:
+        assert [t.id for t in uow.wallet_transfers.awaiting_claim("254733000003")] == ["trf_1", "trf_2"]
+        expiring = uow.wallet_transfers.claims_expiring(AT + timedelta(days=2), limit=10)
+        assert [t.id for t in expiring] == ["trf_2"]
+        assert [t.id for t in uow.wallet_transfers.for_user("usr_1", after=None, limit=1)] == ["trf_2"]
+        assert [t.id for t in uow.wallet_transfers.for_user("usr_1", after="trf_2", limit=5)] == ["trf_1"]
+        assert uow.wallet_transfers.get("trf_1") == _transfer("trf_1", "usr_1")
+
+
+def test_usage_totals_split_today_and_the_month_exactly(backend: Backend):
+    """Usage sums per product, today's part and the month's, to the cent (never through a float)."""
+    day, month = AT.replace(hour=0), AT.replace(day=1, hour=0)
+    rows = [
+        ("p2p", "0.10", AT),
+        ("p2p", "0.20", AT),
+        ("p2p", "100.00", AT - timedelta(days=1)),
+        ("buy", "5", AT),
+        ("p2p", "999", month - timedelta(days=1)),
+    ]
+    with backend.uow() as uow:
+        for i, (product, value, at) in enumerate(rows):
+            uow.wallet_usage.add(Usage(f"use_{i}", "usr_1", product, Money.of(value, KES), at, f"trf_{i}"))
+        uow.wallet_usage.add(Usage("use_x", "usr_2", "p2p", Money.of("7", KES), AT, "trf_x"))
+    with backend.uow() as uow:
+        totals = uow.wallet_usage.totals("usr_1", day_start=day, month_start=month)
+    assert totals == {
+        "p2p": (Money.of("0.30", KES), Money.of("100.30", KES)),
+        "buy": (Money.of("5", KES), Money.of("5", KES)),
+    }
+
+
+def test_the_whole_p2p_journey_on_this_backend(backend: Backend):
+    """Sign up, send, invite, claim and return run the same on this storage, and the books balance."""
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1, username="amina")
+    baraka = stack.sign_up("0712000002")
+    stack.fund(amina, "1000", "KES")
+    stack.fund(amina, "20", "USDT")
+    stack.wallets.send(amina.id, "0712000002", Money.of("100", KES), note="chai")
+    invited = stack.wallets.send(amina.id, "0733000003", Money.of("50", KES))
+    unclaimed = stack.wallets.send(amina.id, "0733000004", Money.of("25", KES))
+    chebet = stack.sign_up("0733000003")
+    stack.clock.advance(days=8)
+    from cryptopay.core.wallets.claims import return_expired_claims
+
+    assert return_expired_claims(backend.uow, stack.ledger, now=stack.clock.now()) == 1
+    assert stack.balance(baraka, "KES").amount == 100 and stack.balance(chebet, "KES").amount == 50
+    assert stack.balance(amina, "KES").amount == 850
+    assert stack.wallets.transfer(amina.id, invited.id).state is TransferState.CLAIMED
+    assert stack.wallets.transfer(amina.id, unclaimed.id).state is TransferState.RETURNED
+    assert set(stack.ledger.trial_balance().values()) == {0}
+    assert stack.balance(amina, "USDT") == Money.of("20", USDT)

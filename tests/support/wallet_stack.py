@@ -1,0 +1,109 @@
+"""A personal-wallet stack over one storage backend (in memory, SQLite or PostgreSQL) for tests and features.
+
+``sign_up`` goes through the real sign-up (the code is read from the SMS the fake provider received, as a person
+reads it from their phone); ``grant_tier`` records an admin's KYC approval; ``fund`` books money into a wallet
+from the M-Pesa float, standing in for a purchase.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import attrs
+from cryptopay.adapters.ratelimit import ProcessRateLimiter
+from cryptopay.core.flows import FLOAT, wallet_account
+from cryptopay.core.identity import User
+from cryptopay.core.kyc import Requirement
+from cryptopay.core.ledger import Account, AccountKind, Ledger
+from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.system import RandomIds
+from cryptopay.core.testing.identity import FastPasswordHasher, InMemoryUsers
+from cryptopay.core.testing.kyc import InMemoryKycProfiles
+from cryptopay.core.testing.sms import InMemorySms
+from cryptopay.core.testing.storage import InMemoryAuditLog
+from cryptopay.core.testing.system import ManualClock
+from cryptopay.core.testing.wallets import InMemoryPhoneVerifications, InMemoryTransfers, InMemoryUsage, InMemoryWallets
+from cryptopay.core.wallets.service import Wallets
+from cryptopay.core.wallets.signup import WalletSignup
+
+from tests.support.sql_backends import Backend, memory_backend
+
+PASSWORD = "a long passphrase"
+
+
+def memory_wallet_backend() -> Backend:
+    return memory_backend(
+        users=InMemoryUsers(),
+        kyc=InMemoryKycProfiles(),
+        wallets=InMemoryWallets(),
+        phone_verifications=InMemoryPhoneVerifications(),
+        wallet_transfers=InMemoryTransfers(),
+        wallet_usage=InMemoryUsage(),
+    )
+
+
+@attrs.define
+class WalletStack:
+    backend: Backend
+    clock: ManualClock
+    ledger: Ledger
+    sms: InMemorySms
+    signup: WalletSignup
+    wallets: Wallets
+    audit: Any
+
+    def last_code(self, phone: str) -> str:
+        text = self.sms.sent_to(phone)[-1].text
+        found = re.search(r"\b(\d{6})\b", text)
+        assert found, text
+        return found.group(1)
+
+    def sign_up(self, phone: str, *, tier: int = 0, username: str | None = None, email: str | None = None) -> User:
+        verification = self.signup.start(phone)
+        code = self.last_code(phone)
+        done = self.signup.complete(verification.id, code, password=PASSWORD, username=username, email=email)
+        if tier >= 1:
+            self.grant_tier(done.user.id)
+        return done.user
+
+    def grant_tier(self, user_id: str) -> None:
+        with self.backend.uow() as uow:
+            profile = uow.kyc.get(user_id)
+            profile.submit(1, {Requirement.NATIONAL_ID}, at=self.clock.now())
+            profile.approve("usr_admin", at=self.clock.now())
+            uow.kyc.update(profile)
+
+    def fund(self, user: User, amount: str, asset: str) -> None:
+        money = Money.of(amount, asset_by_code(asset))
+        float_account = FLOAT if money.asset.code == "KES" else f"assets:inventory:{money.asset.code}"
+        self.ledger.open_account(Account(float_account, AccountKind.ASSET, money.asset, allow_negative=True))
+        key = f"test-fund:{user.id}:{asset}:{amount}:{self.clock.now().isoformat()}"
+        self.ledger.transfer(key, debit=float_account, credit=wallet_account(user.id, money.asset), amount=money)
+
+    def balance(self, user: User, asset: str) -> Money:
+        return self.wallets.balances(user.id)[asset]
+
+
+def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = None) -> WalletStack:
+    the_backend = backend or memory_wallet_backend()
+    the_clock = clock or ManualClock()
+    ids = RandomIds()
+    ledger = Ledger(the_backend.ledger_store, clock=the_clock, ids=ids)
+    sms = InMemorySms()
+    audit = InMemoryAuditLog()
+    signup = WalletSignup(
+        the_backend.uow,
+        ledger,
+        lambda: sms,
+        FastPasswordHasher(),
+        ProcessRateLimiter(the_clock),
+        audit,
+        the_clock,
+        ids,
+    )
+    wallets = Wallets(the_backend.uow, ledger, the_clock, ids, sms=lambda: sms)
+    return WalletStack(the_backend, the_clock, ledger, sms, signup, wallets, audit)
+
+
+__all__ = ["PASSWORD", "WalletStack", "memory_wallet_backend", "wallet_stack"]

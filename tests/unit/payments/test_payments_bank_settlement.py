@@ -1,0 +1,177 @@
+"""Bank settlements: M-Pesa B2B to the bank's paybill, or a bank transfer from the bank file confirmed by an operator."""
+
+from datetime import UTC, datetime
+
+import pytest
+from cryptopay.core import flows
+from cryptopay.core.errors import InvalidInput, NotFound, Refused
+from cryptopay.core.identity.merchants import check_settlement
+from cryptopay.core.mobile_money import B2BCommand
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.payouts.bank_file import bank_file_csv
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule, SettlementState
+from cryptopay.core.settlement.banks import bank_catalogue, parse_bank_catalogue
+from cryptopay.core.testing import daraja_payloads
+from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+AFTER_CUTOFF = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # Monday 17:30 in Nairobi
+
+
+def bank_merchant(destination: str, usdt: str = "100") -> tuple[PaymentsStack, list[Payout]]:
+    """A daily merchant settled to ``destination`` (a bank account), paid ``usdt`` and settled after the cut-off."""
+    stack = PaymentsStack()
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.BANK, destination)
+    stack.add_merchant("m1", settlement=profile)
+    invoice = stack.invoicing.create_invoice("m1", Money.of(usdt, USDT))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    stack.clock.set(AFTER_CUTOFF)
+    [run] = stack.settling.run_settlements()
+    assert run.settlement is not None, run.reason
+    return stack, list(run.payouts)
+
+
+def test_a_bank_with_a_paybill_is_paid_by_b2b_with_the_account_as_reference() -> None:
+    """Equity: BusinessPayBill to 247247, AccountReference = the account number; the success completes it."""
+    stack, [payout] = bank_merchant("EQUITY:0170123456789")
+    assert payout.b2b is not None and payout.b2b.command is B2BCommand.PAYBILL
+    assert (payout.b2b.party, payout.b2b.account_reference, payout.originator_id) == ("247247", "0170123456789", None)
+    [sent] = stack.payouts.submit_payouts()
+    assert sent.state is PayoutState.SUBMITTED and sent.originator_id  # M-Pesa's id, from its acknowledgement
+    [tx] = stack.mpesa.transactions()
+    assert (tx.product, tx.counterparty, tx.account_reference) == ("b2b", "247247", "0170123456789")
+    [done] = stack.deliver_callbacks()
+    assert done is not None and done.state is PayoutState.COMPLETED and done.receipt == tx.receipt
+    assert stack.balance(flows.FLOAT) == Money.of("-12805", KES)
+    with stack.uow() as uow:
+        assert uow.settlements.get(payout.settlement_id).state is SettlementState.COMPLETED  # type: ignore[union-attr]
+    assert stack.books_balanced()
+
+
+def test_a_large_bank_settlement_is_cut_to_b2b_sizes() -> None:
+    """KES 512,226 to a bank paybill: parts of at most 250,000, no two alike (no per-recipient daily limit)."""
+    _, payouts = bank_merchant("KCB:1234567890", usdt="4000")
+    amounts = [p.amount for p in payouts]
+    assert amounts[0] == Money.of("250000", KES) and all(a <= Money.of("250000", KES) for a in amounts)
+    assert len(set(amounts)) == len(amounts) and sum(amounts, Money.zero(KES)) == Money.of("512226", KES)
+
+
+def test_a_b2b_success_naming_another_account_completes_nothing() -> None:
+    """The right paybill but another account reference: the payout is unknown until Transaction Status decides."""
+    stack, _ = bank_merchant("EQUITY:0170123456789")
+    [sent] = stack.payouts.submit_payouts()
+    [delivery] = stack.mpesa.outbox
+    stack.mpesa.outbox.clear()
+    [tx] = stack.mpesa.transactions()
+    forged = daraja_payloads.b2b_result(
+        tx.reference, tx.conversation_id, "SBX999", sent.amount, "247247", AFTER_CUTOFF, "0170999999999"
+    )
+    after = stack.deliver(delivery.url, forged)
+    assert after is not None and after.state is PayoutState.UNKNOWN and "account reference" in (after.note or "")
+    assert stack.balance(flows.FLOAT).is_zero()
+
+
+def test_a_lost_b2b_result_is_settled_by_a_status_query_never_sent_twice() -> None:
+    """No result by the deadline: Transaction Status by M-Pesa's originator id completes it; one B2B request only."""
+    stack, _ = bank_merchant("EQUITY:0170123456789")
+    stack.payouts.submit_payouts()
+    stack.mpesa.outbox.clear()  # the result is lost
+    stack.tick(minutes=3)
+    [asked] = stack.payouts.query_stale_payouts()
+    assert asked.state is PayoutState.UNKNOWN
+    [done] = stack.deliver_callbacks()
+    assert done is not None and done.state is PayoutState.COMPLETED
+    assert stack.payouts.submit_payouts() == [] and len(stack.mpesa.transactions()) == 1
+    assert stack.books_balanced()
+
+
+def test_a_failed_b2b_releases_the_hold() -> None:
+    """M-Pesa refuses (insufficient funds): the hold is voided and the shillings are the merchant's again."""
+    stack, [payout] = bank_merchant("EQUITY:0170123456789")
+    stack.mpesa.set_scenario("247247", Scenario.INSUFFICIENT_FUNDS)
+    stack.payouts.submit_payouts()
+    [failed] = stack.deliver_callbacks()
+    assert failed is not None and failed.state is PayoutState.FAILED
+    assert stack.ledger.balance(flows.merchant_liability("m1", KES)).available >= payout.amount
+
+
+def test_a_bank_without_a_paybill_waits_for_an_operator_and_is_never_sent_to_mpesa() -> None:
+    """Citibank has no paybill: one transfer awaiting an operator; the payouts job and status queries skip it."""
+    stack, [payout] = bank_merchant("CITI:12345678")
+    assert payout.is_bank_transfer and payout.state is PayoutState.SUBMITTED and payout.check_at is None
+    assert stack.payouts.submit_payouts() == []
+    stack.tick(hours=3)
+    assert stack.payouts.follow_up_payouts() == [] and stack.mpesa.transactions() == []
+
+
+def test_the_bank_file_lists_transfers_and_confirming_one_completes_it_from_the_bank_account() -> None:
+    """The CSV names the bank and account; confirm-bank posts the hold and pays from assets:bank:KES, audited."""
+    stack, [payout] = bank_merchant("CITI:12345678")
+    rows = stack.payouts.bank_file(actor="ops:amina")
+    assert [p.id for p in rows] == [payout.id] and rows[0].exported_at == AFTER_CUTOFF
+    text = bank_file_csv(rows)
+    assert f"{payout.id},m1,CITI,Citibank N.A. Kenya,12345678,12805.00,KES," in text
+    done = stack.payouts.confirm_bank_transfer(payout.id, reference="FT26005ABC", actor="ops:amina")
+    assert done.state is PayoutState.COMPLETED and done.receipt == "FT26005ABC"
+    assert stack.balance(flows.BANK) == Money.of("-12805", KES) and stack.balance(flows.FLOAT).is_zero()
+    assert stack.payouts.confirm_bank_transfer(payout.id, reference="FT26005ABC", actor="ops:amina") == done
+    actions = [r.action for r in stack.storage.audit_records()]
+    assert actions.count("payout.bank_confirmed") == 1 and "payout.bank_file" in actions
+    assert "payout.completed" in stack.topics() and stack.books_balanced()
+    assert stack.payouts.bank_file(actor="ops:amina") == []
+
+
+def test_confirming_wrongly_is_refused_and_changes_nothing() -> None:
+    """A bad reference, another reference after a confirmation, an M-Pesa payout, an unknown id: each refused."""
+    stack, [payout] = bank_merchant("CITI:12345678")
+    with pytest.raises(InvalidInput):
+        stack.payouts.confirm_bank_transfer(payout.id, reference=" ", actor="ops:a")
+    with pytest.raises(NotFound):
+        stack.payouts.confirm_bank_transfer("po_nope", reference="FT1", actor="ops:a")
+    stack.payouts.confirm_bank_transfer(payout.id, reference="FT1", actor="ops:a")
+    with pytest.raises(Refused):
+        stack.payouts.confirm_bank_transfer(payout.id, reference="FT2", actor="ops:a")
+    other, [b2b] = bank_merchant("EQUITY:0170123456789")
+    with pytest.raises(Refused):
+        other.payouts.confirm_bank_transfer(b2b.id, reference="FT3", actor="ops:a")
+    with other.uow() as uow:
+        assert uow.payouts.get(b2b.id).state is PayoutState.PLANNED  # type: ignore[union-attr]
+
+
+def test_an_account_too_long_for_account_reference_goes_to_the_bank_file() -> None:
+    """Co-op account numbers of 14 digits do not fit B2B's 13-character AccountReference: a bank transfer."""
+    _, [payout] = bank_merchant("COOP:01109012345600")
+    assert payout.is_bank_transfer
+
+
+def test_the_catalogue_refuses_unknown_banks_and_bad_accounts() -> None:
+    """Profiles name a catalogued bank and an account in its format; the data file itself is checked."""
+    with pytest.raises(InvalidInput, match="unknown bank code"):
+        bank_catalogue().route("NOPE:1234567890")
+    with pytest.raises(InvalidInput, match="Equity Bank account number"):
+        bank_catalogue().route("EQUITY:12")
+    with pytest.raises(InvalidInput):
+        check_settlement(SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.BANK, "kcb:123"))
+    row = {"code": "X1", "name": "X", "paybill": "12", "account_pattern": ".*"}
+    with pytest.raises(InvalidInput, match=r"malformed|bad bank"):
+        parse_bank_catalogue({"version": 1, "effective_from": "2026-01-01", "banks": [row]})
+
+
+def test_a_profile_names_the_bank_code_in_capitals() -> None:
+    """``kcb:1234567890`` is stored as ``KCB:1234567890``."""
+    checked = check_settlement(SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.BANK, "kcb:1234567890"))
+    assert checked.destination == "KCB:1234567890"
+
+
+def test_reconciliation_is_clean_after_b2b_and_bank_transfer_payouts() -> None:
+    """A bank payout by B2B and one by transfer: receipts, results, holds and the trial balance all agree."""
+    for destination in ("EQUITY:0170123456789", "CITI:12345678"):
+        stack, [payout] = bank_merchant(destination)
+        stack.payouts.submit_payouts()
+        stack.deliver_callbacks()
+        if payout.is_bank_transfer:
+            stack.payouts.confirm_bank_transfer(payout.id, reference="FT26005ABC", actor="ops:amina")
+        report = stack.reconciliation.reconcile()
+        assert report.clean, report.by_check()

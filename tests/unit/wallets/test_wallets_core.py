@@ -1,0 +1,170 @@
+"""Personal wallets over the in-memory fakes: phone sign-up, limits, transfers between people and claims."""
+
+from __future__ import annotations
+
+import pytest
+from cryptopay.core.errors import Conflict, InsufficientFunds, LimitExceeded
+from cryptopay.core.flows import wallet_claims
+from cryptopay.core.identity.model import RateLimited
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.wallets import TransferState
+from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.service import WalletFrozen
+from cryptopay.core.wallets.signup import WrongCode
+
+from tests.support.wallet_stack import PASSWORD, wallet_stack
+
+
+@pytest.fixture
+def stack():
+    return wallet_stack()
+
+
+def test_sign_up_verifies_the_phone_and_opens_three_balances(stack):
+    """A sign-up by phone alone gives a personal user with KES, USDT and BTC balances at zero and a tier-0 profile."""
+    user = stack.sign_up("0712 000 001", username="Amina")
+    assert (user.phone, user.email, user.role.value) == ("254712000001", None, "personal")
+    assert {k: v.amount for k, v in stack.wallets.balances(user.id).items()} == {
+        "KES": Money.zero(KES).amount,
+        "USDT": Money.zero(USDT).amount,
+        "BTC": Money.of(0, "BTC").amount,
+    }
+    assert stack.wallets.wallet(user.id).username == "amina"
+    assert "wallet.signup" in [r.action for r in stack.backend.storage.audit_records()]
+
+
+def test_the_code_is_stored_hashed_and_never_audited(stack):
+    """The stored verification holds no code, and no audit record carries it."""
+    verification = stack.signup.start("0712000001")
+    code = stack.last_code("0712000001")
+    assert code not in repr(verification) and code not in verification.code_hash
+    assert all(code not in str(r.event.details) for r in stack.audit.records())
+
+
+def test_a_wrong_code_uses_up_a_try_and_five_end_the_verification(stack):
+    """Each wrong code costs a try (even though the sign-up fails); after five even the right code is refused."""
+    verification = stack.signup.start("0712000001")
+    code = stack.last_code("0712000001")
+    for _ in range(5):
+        with pytest.raises(WrongCode, match="wrong"):
+            stack.signup.complete(verification.id, "000000" if code != "000000" else "111111", password=PASSWORD)
+    with pytest.raises(WrongCode, match="too many"):
+        stack.signup.complete(verification.id, code, password=PASSWORD)
+
+
+def test_an_expired_code_is_refused_and_a_resend_waits_a_minute(stack):
+    """A code is valid ten minutes; a new one cannot be sent within a minute of the last."""
+    verification = stack.signup.start("0712000001")
+    with pytest.raises(RateLimited):
+        stack.signup.resend(verification.id)
+    stack.clock.advance(minutes=11)
+    with pytest.raises(WrongCode, match="expired"):
+        stack.signup.complete(verification.id, stack.last_code("0712000001"), password=PASSWORD)
+    stack.signup.resend(verification.id)
+    done = stack.signup.complete(verification.id, stack.last_code("0712000001"), password=PASSWORD)
+    assert done.user.phone == "254712000001"
+
+
+def test_a_number_gets_at_most_five_new_verifications_an_hour(stack):
+    """Starting over and over is throttled per number, so nobody can flood a phone with codes."""
+    for _ in range(5):
+        stack.signup.start("0712000001")
+    with pytest.raises(RateLimited):
+        stack.signup.start("0712000001")
+
+
+def test_a_number_with_an_account_cannot_sign_up_again(stack):
+    """A second sign-up with the same phone is a conflict."""
+    stack.sign_up("0712000001")
+    with pytest.raises(Conflict):
+        stack.signup.start("+254712000001")
+
+
+def test_tier_0_cannot_send_and_is_told_which_limit(stack):
+    """A tier-0 wallet may hold money but not send it: refused by the p2p limit, with nothing remaining."""
+    amina, baraka = stack.sign_up("0712000001"), stack.sign_up("0712000002")
+    stack.fund(amina, "1000", "KES")
+    with pytest.raises(LimitExceeded) as refused:
+        stack.wallets.send(amina.id, "0712000002", Money.of("100", KES))
+    assert refused.value.details["limit"] == "p2p.single"
+    assert refused.value.details["remaining"] == "0.00"
+    assert stack.balance(amina, "KES").amount == 1000 and stack.balance(baraka, "KES").amount == 0
+
+
+def test_send_by_phone_or_username_moves_money_at_once(stack):
+    """KES by phone and USDT by username arrive at once; free by default."""
+    amina = stack.sign_up("0712000001", tier=1)
+    baraka = stack.sign_up("0712000002", username="baraka")
+    stack.fund(amina, "1000", "KES")
+    stack.fund(amina, "10", "USDT")
+    stack.wallets.quoter = lambda: None
+    first = stack.wallets.send(amina.id, "0712000002", Money.of("250", KES), note="lunch")
+    assert (first.state, first.fee.amount, first.note) == (TransferState.DELIVERED, 0, "lunch")
+    assert stack.balance(baraka, "KES").amount == 250 and stack.balance(amina, "KES").amount == 750
+    assert stack.ledger.trial_balance()["KES"] == 0
+
+
+def test_the_daily_p2p_limit_names_itself_and_what_remains(stack):
+    """Tier 1 sends KES 100,000 a day: the transfer that would pass it is refused, saying how much remains."""
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.sign_up("0712000002")
+    stack.fund(amina, "200000", "KES")
+    for _ in range(2):
+        stack.wallets.send(amina.id, "0712000002", Money.of("45000", KES))
+    with pytest.raises(LimitExceeded) as refused:
+        stack.wallets.send(amina.id, "0712000002", Money.of("20000", KES))
+    assert refused.value.details == {"limit": "p2p.daily", "remaining": "10000.00"}
+    assert "10,000.00 remains" in str(refused.value)
+
+
+def test_more_than_the_balance_is_refused_and_changes_nothing(stack):
+    """Sending more than the wallet holds is insufficient funds; no transfer, no usage counted."""
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.sign_up("0712000002")
+    stack.fund(amina, "100", "KES")
+    with pytest.raises(InsufficientFunds):
+        stack.wallets.send(amina.id, "0712000002", Money.of("100.01", KES))
+    assert stack.wallets.transfers(amina.id) == []
+
+
+def test_a_frozen_wallet_neither_sends_nor_receives(stack):
+    """Frozen by an operator (audited with the reason): its sends and transfers to it are refused."""
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "100", "KES")
+    stack.fund(baraka, "100", "KES")
+    stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
+    with pytest.raises(WalletFrozen):
+        stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+    with pytest.raises(WalletFrozen):
+        stack.wallets.send(baraka.id, "0712000001", Money.of("10", KES))
+    stack.wallets.unfreeze(baraka.id, actor="admin:ops")
+    stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+    actions = [r.action for r in stack.backend.storage.audit_records()]
+    assert "wallet.frozen" in actions and "wallet.unfrozen" in actions
+
+
+def test_a_number_without_a_wallet_is_invited_and_receives_on_sign_up(stack):
+    """Money to a number with no wallet waits as a claim, the number gets an SMS, and signing up delivers it."""
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "500", "KES")
+    sent = stack.wallets.send(amina.id, "0733000003", Money.of("200", KES))
+    assert sent.state is TransferState.AWAITING_CLAIM
+    assert "Sign up with this number within 7 days" in stack.sms.sent_to("0733000003")[-1].text
+    assert stack.ledger.balance(wallet_claims(KES)).posted.amount == 200
+    chebet = stack.sign_up("0733000003")
+    assert stack.balance(chebet, "KES").amount == 200
+    assert stack.wallets.transfer(chebet.id, sent.id).state is TransferState.CLAIMED
+
+
+def test_an_unclaimed_transfer_returns_to_its_sender_after_seven_days(stack):
+    """Nobody signs up in seven days: the worker's job gives the money back, once."""
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "500", "KES")
+    sent = stack.wallets.send(amina.id, "0733000003", Money.of("200", KES))
+    stack.clock.advance(days=6)
+    assert return_expired_claims(stack.backend.uow, stack.ledger, now=stack.clock.now()) == 0
+    stack.clock.advance(days=2)
+    assert return_expired_claims(stack.backend.uow, stack.ledger, now=stack.clock.now()) == 1
+    assert return_expired_claims(stack.backend.uow, stack.ledger, now=stack.clock.now()) == 0
+    assert stack.balance(amina, "KES").amount == 500
+    assert stack.wallets.transfer(amina.id, sent.id).state is TransferState.RETURNED
