@@ -109,8 +109,8 @@ class RealPaymentsStack(PaymentsStack):
         self.storage = SqlStorage(self.engine, ids=self.ids)
         self.uow = self.storage.unit_of_work
         self.ledger = Ledger(self.storage.ledger_store, clock=self.clock, ids=self.ids)
-        quotes = SqlQuoteRepository(self.engine)
-        self.pricer = Pricer([self.rates], clock=self.clock, ids=self.ids, quotes=quotes)
+        self.quotes = SqlQuoteRepository(self.engine)
+        self.pricer = Pricer([self.rates], clock=self.clock, ids=self.ids, quotes=self.quotes)
         self.cursors = SqlScanCursorStore(self.engine)
         self.merchants = SqlMerchants(self.engine)
         self.urls = PayoutUrls(

@@ -197,7 +197,7 @@ def test_evm_refund_from_an_empty_hot_wallet_voids_its_hold(
     assert (balance.posted, balance.available) == (usdt("118.8"), usdt("118.8"))
     assert (world.stack.balance(CUSTODY), world.stack.balance(IN_FLIGHT)) == (usdt("120"), usdt("0"))
     assert world.stack.books_balanced() and world.transfers_to(customer) == 0
-    assert world.refunds().refundable(invoice_id, "usdt-ethereum") == usdt("20")
+    assert world.refunds().owed(invoice_id, "usdt-ethereum") == usdt("20")
     assert world.refunds().send_refunds() == [] and world.refunds().check_refunds() == []
 
 
@@ -221,7 +221,7 @@ def test_evm_refund_from_a_hot_wallet_without_gas_keeps_its_hold_and_sends_once_
     signed = store.get(refund.id)
     assert waiting.state is RefundState.REQUESTED and signed is not None and signed.tx_hash
     assert world.stack.ledger.balance(MERCHANT).available == usdt("98.8") and world.transfers_to(customer) == 0
-    assert world.refunds().refundable(invoice_id, "usdt-ethereum") == usdt("0")
+    assert world.refunds().owed(invoice_id, "usdt-ethereum") == usdt("0")
 
     gas = {"from": evm.w3.eth.accounts[0], "to": world.hot_wallet, "value": 10**18}
     evm.w3.eth.wait_for_transaction_receipt(evm.w3.eth.send_transaction(gas))  # type: ignore[arg-type]

@@ -28,7 +28,8 @@ def overpaid(stack: PaymentsStack) -> str:
 def test_an_overpayment_is_refunded_from_the_merchant_balance_and_custody(stack: PaymentsStack) -> None:
     """20 USDT over: held from the merchant, sent once, and on confirmation paid out of custody."""
     invoice_id = overpaid(stack)
-    assert stack.refunds.refundable(invoice_id, "usdt-tron") == usdt("20")
+    assert stack.refunds.owed(invoice_id, "usdt-tron") == usdt("20")
+    assert stack.refunds.refundable(invoice_id, "usdt-tron") == usdt("120")
     refund = stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="merchant:m1")
     assert (refund.amount, refund.state) == (usdt("20"), RefundState.REQUESTED)
     assert stack.ledger.balance(MERCHANT).available == usdt("98.8")  # 118.8 credited, 20 held
@@ -39,7 +40,8 @@ def test_an_overpayment_is_refunded_from_the_merchant_balance_and_custody(stack:
     assert done.state is RefundState.CONFIRMED
     assert (stack.balance(MERCHANT), stack.balance(CUSTODY)) == (usdt("98.8"), usdt("100"))
     assert stack.balance(withdrawals_in_flight(USDT)) == usdt("0")
-    assert stack.refunds.refundable(invoice_id, "usdt-tron") == usdt("0")
+    assert stack.refunds.owed(invoice_id, "usdt-tron") == usdt("0")
+    assert stack.refunds.refundable(invoice_id, "usdt-tron") == usdt("100")
     assert len(stack.senders["tron"].requests) == 1 and stack.books_balanced()
 
 
@@ -52,7 +54,7 @@ def test_a_failed_refund_voids_its_hold_and_can_be_asked_again(stack: PaymentsSt
     [failed] = stack.refunds.check_refunds()
     assert failed.state is RefundState.FAILED
     assert stack.ledger.balance(MERCHANT).available == usdt("118.8")
-    assert stack.refunds.refundable(invoice_id, "usdt-tron") == usdt("20") and stack.books_balanced()
+    assert stack.refunds.owed(invoice_id, "usdt-tron") == usdt("20") and stack.books_balanced()
 
 
 def test_a_late_payment_to_an_expired_invoice_is_refundable_in_full(stack: PaymentsStack) -> None:
@@ -61,16 +63,16 @@ def test_a_late_payment_to_an_expired_invoice_is_refundable_in_full(stack: Payme
     stack.tick(minutes=16)
     stack.pay(invoice.id)
     stack.confirm(3)
-    assert stack.refunds.refundable(invoice.id, "usdt-tron") == usdt("100")
+    assert stack.refunds.owed(invoice.id, "usdt-tron") == usdt("100")
     refund = stack.refunds.refund(invoice.id, address=CUSTOMER, requested_by="ops:alice", amount=usdt("99"))
     assert refund.reason == "expired/paid_late"
 
 
-def test_refunds_are_refused_beyond_what_was_overpaid_or_while_the_invoice_is_open(stack: PaymentsStack) -> None:
-    """More than refundable, a bad address, or an open invoice: refused, nothing held."""
+def test_refunds_are_refused_beyond_what_was_received_or_while_the_invoice_is_open(stack: PaymentsStack) -> None:
+    """More than received, a bad address, or an open invoice: refused, nothing held."""
     invoice_id = overpaid(stack)
-    with pytest.raises(Refused, match="at most 20"):
-        stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="merchant:m1", amount=usdt("21"))
+    with pytest.raises(Refused, match="at most 120"):
+        stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="merchant:m1", amount=usdt("120.000001"))
     with pytest.raises(InvalidInput, match="not a tron address"):
         stack.refunds.refund(invoice_id, address="0x1234", requested_by="merchant:m1")
     open_invoice = stack.invoicing.create_invoice("m1", usdt("10"))

@@ -7,6 +7,7 @@ installed other ``Services``. ``begin_invocation()`` (the CLI's root callback) s
 
 from __future__ import annotations
 
+import getpass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the root (and what it imports) loads when a command runs, not when the CLI starts
@@ -43,3 +44,11 @@ def use_services(installed: Services | None) -> Services | None:
     global _installed
     previous, _installed = _installed, installed
     return previous
+
+
+def operator() -> str:
+    """Who runs the command, as the audit log names an operator: ``ops:<login>``."""
+    try:
+        return f"ops:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        return "ops:cli"

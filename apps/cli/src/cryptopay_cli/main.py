@@ -51,16 +51,20 @@ GROUPS = (
     Group("fx", "fx", "FX: lock quotes from the median of fresh rate sources; inspect the sources."),
     Group("sandbox", "sandbox", "Run local simulators (Daraja, ...) that speak the real wire formats."),
     Group("merchants", "merchants", "Merchants: create one with its store settings; list them."),
-    Group("invoices", "invoices", "Invoices: list and show."),
+    Group("invoices", "invoices", "Invoices: list, show and cancel."),
+    Group("refunds", "refunds", "Refunds: create one for an invoice, list an invoice's, show one."),
     Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
     Group(
         "payouts", "payouts", "Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations."
     ),
+    Group("reports", "reports", "Merchant reports: sales, fees and taxes, settlements per day or month."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
     Group("users", "users", "Users: create an admin, change a role (audited)."),
+    Group("wallets", "wallets", "Personal wallets: show, history, freeze and unfreeze (audited)."),
+    Group("compliance", "compliance", "Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more)."),
 )
 
 

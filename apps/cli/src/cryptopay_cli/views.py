@@ -11,7 +11,7 @@ from typing import Any
 from cryptopay.core.identity.model import Merchant
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.money import Money
-from cryptopay.core.payments import StoreSettings
+from cryptopay.core.payments import Refund, StoreSettings
 from cryptopay.core.payouts import Payout
 from cryptopay.core.settlement import Settlement
 from cryptopay.core.settlement.service import SettlementRun
@@ -22,6 +22,7 @@ __all__ = [
     "merchant_view",
     "money",
     "payout_view",
+    "refund_view",
     "run_view",
     "settlement_view",
 ]
@@ -166,4 +167,23 @@ def run_view(run: SettlementRun) -> dict[str, Any]:
         "payout_ids": [p.id for p in run.payouts],
         "remainder": money(plan.remainder if plan else None),
         "reason": run.reason,
+    }
+
+
+def refund_view(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "invoice_id": refund.invoice_id,
+        "merchant_id": refund.merchant_id,
+        "state": refund.state.value,
+        "rail": refund.rail_key,
+        "address": refund.address,
+        "amount": money(refund.amount),
+        "requested": money(refund.requested),
+        "quote_id": refund.quote_id,
+        "rate": str(refund.rate) if refund.rate is not None else None,
+        "tx_hash": refund.tx_hash,
+        "failure": refund.failure,
+        "requested_by": refund.requested_by,
+        "created_at": refund.created_at,
     }

@@ -17,12 +17,16 @@ from cryptopay_http.blueprints import (
     fx,
     identity,
     invoices,
+    kyc,
     merchants,
     payouts,
+    refunds,
+    reports,
     security,
     settlements,
     stores,
     system,
+    wallet,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -34,7 +38,20 @@ from cryptopay_http.runtime import Runtime
 __all__ = ["BLUEPRINTS", "create_app"]
 
 BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
-BLUEPRINTS += [invoices.bp, stores.bp, settlements.bp, payouts.bp, webhooks.bp, fx.bp, daraja_hooks.bp, admin.bp]
+BLUEPRINTS += [
+    invoices.bp,
+    refunds.bp,
+    stores.bp,
+    settlements.bp,
+    payouts.bp,
+    webhooks.bp,
+    fx.bp,
+    daraja_hooks.bp,
+    admin.bp,
+]
+BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [wallet.bp]
+BLUEPRINTS += [kyc.bp]
 
 
 def create_app(services: Services) -> Flask:

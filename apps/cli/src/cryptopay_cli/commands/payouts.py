@@ -7,14 +7,13 @@ pay bank transfers (``bank-file``, ``confirm-bank``).
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 
 import typer
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.bank_file import bank_file_csv
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 from cryptopay_cli.views import flat, payout_view
 
@@ -24,13 +23,6 @@ app = typer.Typer(
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _COLUMNS = ["id", "merchant_id", "state", "method", "destination", "amount", "charge", "attempt", "receipt", "note"]
-
-
-def _operator() -> str:
-    try:
-        return f"ops:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name in some containers
-        return "ops:cli"
 
 
 @app.command("list")
@@ -56,7 +48,7 @@ def retry(
 ) -> None:
     """A new attempt (new id, new hold) for a definitively failed payout; each failure is retried once."""
     with errors_to_exit_codes():
-        new = services().payouts.retry_failed_payout(payout_id, actor=actor or _operator())
+        new = services().payouts.retry_failed_payout(payout_id, actor=actor or operator())
     view = payout_view(new)
     if as_json:
         emit_json(view)
@@ -87,7 +79,7 @@ def bank_file(
 ) -> None:
     """The bank transfers awaiting an operator, as CSV (payout id, bank, account, amount, narrative); audited."""
     with errors_to_exit_codes():
-        waiting = services().payouts.bank_file(actor=actor or _operator())
+        waiting = services().payouts.bank_file(actor=actor or operator())
     text = bank_file_csv(waiting)
     if output is None:
         typer.echo(text, nl=False)
@@ -105,7 +97,7 @@ def confirm_bank(
 ) -> None:
     """Record that a bank transfer left our bank account: the payout completes (audited)."""
     with errors_to_exit_codes():
-        payout = services().payouts.confirm_bank_transfer(payout_id, reference=reference, actor=actor or _operator())
+        payout = services().payouts.confirm_bank_transfer(payout_id, reference=reference, actor=actor or operator())
     if as_json:
         emit_json(payout_view(payout))
     else:

@@ -141,6 +141,7 @@ class InvoiceView:
     payment_options: list[PaymentOptionView]
     created_at: datetime
     expires_at: datetime
+    cancelled_at: datetime | None = None
     checkout_url: str | None = attrs.field(
         default=None, metadata={"description": "the hosted checkout page to send the customer to (no login)"}
     )
@@ -160,6 +161,7 @@ class InvoiceView:
             payment_options=[PaymentOptionView.of(invoice.id, o) for o in invoice.options],
             created_at=invoice.created_at,
             expires_at=invoice.expires_at,
+            cancelled_at=invoice.cancelled_at,
             checkout_url=_checkout_url(invoice),
             return_url=invoice.return_url,
         )
@@ -275,6 +277,20 @@ def list_invoices() -> Response:
 @require(scope="invoices:read")
 def get_invoice(invoice_id: str) -> Response:
     return json_response(InvoiceView.of(load_invoice(invoice_id)))
+
+
+@bp.post("/v1/invoices/<invoice_id>/cancel")
+@operation(
+    "Cancel an invoice that has received nothing (409 if anything was received); a payment that still comes is "
+    "credited as a late payment (paid_late) and can be refunded",
+    response=InvoiceView,
+    tags=_TAGS,
+)
+@require(scope="invoices:write")
+def cancel_invoice(invoice_id: str) -> Response:
+    invoice = load_invoice(invoice_id)
+    cancelled = payments().invoicing.cancel_invoice(invoice.id, actor=actor())
+    return json_response(InvoiceView.of(cancelled))
 
 
 @bp.get("/v1/invoices/<invoice_id>/qr.svg")

@@ -206,6 +206,19 @@ _SETTLEMENT_DATA = {  # core.payouts._outcomes._complete_settlement
     "converted_asset": _TEXT,
     "conversions": {**_TEXT, "description": "each asset sold and its quote, comma-separated"},
 }
+_REFUND_DATA = {  # core.payments.refunds._publish
+    "merchant_id": _TEXT,
+    "refund_id": _TEXT,
+    "invoice_id": _TEXT,
+    "state": {"type": "string", "enum": ["requested", "sent", "confirmed", "failed"]},
+    "rail": {**_TEXT, "description": "e.g. usdt-tron"},
+    "amount": {**_DECIMAL, "description": "in the refunded asset"},
+    "asset": _TEXT,
+    "address": {**_TEXT, "description": "the customer's address the refund goes to"},
+    "tx_hash": {**_TEXT, "description": "empty until broadcast"},
+    "quote_id": {**_TEXT, "description": "the quote that converted an amount asked in KES (else empty)"},
+    "failure": {**_TEXT, "description": "why it failed (refund.failed), else empty"},
+}
 
 
 def _strict(properties: dict[str, Any]) -> dict[str, Any]:
@@ -213,8 +226,10 @@ def _strict(properties: dict[str, Any]) -> dict[str, Any]:
 
 
 def _event_data(name: str) -> dict[str, Any]:
-    """The ``data`` of an event: invoice events name the invoice, the shop's order and notes, and the state; payout
-    and settlement events carry every member of their payload (amounts as decimal strings)."""
+    """The ``data`` of an event: invoice events name the invoice, the shop's order and notes, and the state; payout,
+    settlement and refund events carry every member of their payload (amounts as decimal strings)."""
+    if name.startswith("refund."):
+        return _strict(_REFUND_DATA)
     if name.startswith("payout."):
         return _strict(_PAYOUT_DATA)
     if name.startswith("settlement."):

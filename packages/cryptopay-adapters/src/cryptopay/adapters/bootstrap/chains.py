@@ -22,7 +22,7 @@ from cryptopay.core.ports.chains import (
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.scanning import ChainScanner, HeaderWatcher
 
-__all__ = ["ChainReader", "deriver_map", "rails_of", "scan_chains", "sender_for", "watcher_for"]
+__all__ = ["ChainReader", "address_validators", "deriver_map", "rails_of", "scan_chains", "sender_for", "watcher_for"]
 
 
 class ChainReader(HeaderWatcher, BalanceReader, Protocol):
@@ -62,6 +62,27 @@ def deriver_map(settings: Settings) -> dict[str, AddressDeriver]:
 
         derivers["bitcoin"] = BitcoinAddressDeriver(xpub)
     return derivers
+
+
+def address_validators(settings: Settings) -> dict[str, Callable[[str], str]]:
+    """Each configured network's address check with its checksum (refund addresses): EIP-55, Tron base58check,
+    Bitcoin base58/bech32 of the deployment's own network (testnet when its xpub is a tpub/vpub)."""
+    return {chain.network: _validator(chain.network, settings) for chain in settings.chains}
+
+
+def _validator(network: str, settings: Settings) -> Callable[[str], str]:
+    if network in EVM_NETWORKS:
+        from cryptopay.adapters.evm.addresses import validate_address as evm
+
+        return evm
+    if network == "tron":
+        from cryptopay.adapters.tron.addresses import validate_address as tron
+
+        return tron
+    from cryptopay.adapters.bitcoin.addresses import validate_address as bitcoin
+
+    testnet = (settings.bitcoin_xpub or "")[:4] in ("tpub", "vpub")
+    return lambda address: bitcoin(address, testnet=testnet)
 
 
 def watcher_for(chain: ChainSettings, rails: Sequence[Rail]) -> ChainReader:

@@ -46,10 +46,15 @@ MERCHANT_SCOPES = frozenset(
         "payouts:write",
         "settlements:read",
         "settlements:write",
+        "reports:read",  # sales, fees and settlements reports
         "merchant:read",  # the merchant profile, with its payout destination
         "fx:quote",  # lock (and persist) FX quotes
         "webhooks:read",  # endpoints and the delivery log
         "webhooks:write",  # endpoints (creation also needs a user's step-up) and redelivery
+        "refunds:read",
+        "refunds:write",  # send funds an invoice received back to a customer (users also need a step-up)
+        "payment_links:read",
+        "payment_links:write",
     }
 )
 

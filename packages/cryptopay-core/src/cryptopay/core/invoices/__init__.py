@@ -1,11 +1,11 @@
 """Invoices: a merchant's request to be paid, its payment options, and the state its payments make of it.
 
-State (new, processing, settled, expired, invalid) and an orthogonal exception (none, paid_partial,
+State (new, processing, settled, expired, invalid, cancelled) and an orthogonal exception (none, paid_partial,
 paid_over, paid_late, marked). Transfers are matched by the invoice's own deposit address, never by
 sender or amount, and recorded idempotently by ``(network, tx_hash, index)``.
 """
 
-from cryptopay.core.invoices.invoice import Invoice, TransferKey
+from cryptopay.core.invoices.invoice import Invoice, InvoiceReceivedPayment, TransferKey
 from cryptopay.core.invoices.status import Tally, derive_status, is_confirmed, tally
 from cryptopay.core.invoices.values import (
     DEFAULT_INVOICE_WINDOW,
@@ -25,6 +25,7 @@ __all__ = [
     "InvoiceEvent",
     "InvoiceException",
     "InvoicePayment",
+    "InvoiceReceivedPayment",
     "InvoiceState",
     "PaymentOption",
     "Tally",

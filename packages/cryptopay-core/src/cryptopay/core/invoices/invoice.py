@@ -31,10 +31,16 @@ from cryptopay.core.money import Asset, Money, to_decimal
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import Rail
 
-__all__ = ["Invoice", "TransferKey"]
+__all__ = ["Invoice", "InvoiceReceivedPayment", "TransferKey"]
 
 TransferKey = tuple[str, str, int]  # (network, tx_hash lower-cased, log or output index)
 _Snapshot = tuple[InvoiceState, InvoiceException, frozenset[TransferKey]]
+
+
+class InvoiceReceivedPayment(InvalidState):
+    """An invoice that has received a payment (seen or confirmed) cannot be cancelled: refund it instead."""
+
+    code = "invoice_received_payment"
 
 
 def _tolerance(value: object) -> Decimal:
@@ -102,6 +108,8 @@ class Invoice:
     exception: InvoiceException = InvoiceException.NONE
     payments: list[InvoicePayment] = attrs.field(factory=list)
     marked_state: InvoiceState | None = None
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
 
     @classmethod
     def create(
@@ -226,6 +234,36 @@ class Invoice:
         self.marked_state = state
         return [attrs.evolve(e, data={**e.data, "marked_by": by}) for e in self._changes(before, now)]
 
+    def cancel(self, *, by: str, now: datetime) -> list[InvoiceEvent]:
+        """The merchant withdraws an invoice that has received nothing: it expires now (``invoice.cancelled``).
+
+        Its addresses stay watched for the monitoring window, so a payment made after the cancellation is
+        recorded as late (``paid_late``), credited and refundable like any late payment: never lost. A payment the
+        chain dates before the cancellation (mined then, seen after) was made in time and counts as such. Cancelling
+        a cancelled invoice again changes nothing.
+
+        >>> from datetime import datetime, timezone
+        >>> from cryptopay.core.rails import rail_for
+        >>> now = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+        >>> tron = rail_for("tron", "USDT", confirmations=2)
+        >>> invoice, _ = Invoice.create(invoice_id="inv_1", merchant_id="m_1", price=Money.of("25", "USDT"),
+        ...                             addresses={tron: "TXYZ"}, now=now)
+        >>> [e.name for e in invoice.cancel(by="user:u1", now=now)], invoice.state.value
+        (['invoice.cancelled'], 'cancelled')
+        """
+        if self.cancelled_at is not None:
+            return []
+        if self._counted():
+            raise InvoiceReceivedPayment(f"invoice {self.id} has received a payment: it cannot be cancelled")
+        if self.state is not InvoiceState.NEW or self.marked_state is not None:
+            raise InvalidState(f"invoice {self.id} is {self.state.value}: only a new invoice can be cancelled")
+        before = self._snapshot()
+        monitoring = self.monitoring_until - self.expires_at
+        self.cancelled_at, self.cancelled_by = now, by
+        self.expires_at = min(self.expires_at, now)
+        self.monitoring_until = self.expires_at + monitoring
+        return [attrs.evolve(e, data={**e.data, "cancelled_by": by}) for e in self._changes(before, now)]
+
     # --- queries --------------------------------------------------------------------------------------------
 
     def option(self, rail_key: str) -> PaymentOption:
@@ -271,6 +309,7 @@ class Invoice:
             expires_at=self.expires_at,
             monitoring_until=self.monitoring_until,
             marked=self.marked_state,
+            cancelled=self.cancelled_at is not None,
         )
         state, exception, confirmed = self._snapshot()
         events = [

@@ -51,8 +51,12 @@ def derive_status(
     expires_at: datetime,
     monitoring_until: datetime,
     marked: InvoiceState | None = None,
+    cancelled: bool = False,
 ) -> tuple[InvoiceState, InvoiceException]:
-    """State from how much is paid and confirmed and the time; exception from late, over or short payment."""
+    """State from how much is paid and confirmed and the time; exception from late, over or short payment.
+
+    A cancelled invoice expired at its cancellation, so it reads ``cancelled`` where it would read new or expired.
+    """
     if marked is not None:
         return marked, InvoiceException.MARKED
     enough = 1 - Fraction(tolerance_percent) / 100
@@ -62,6 +66,8 @@ def derive_status(
         state = InvoiceState.INVALID if now >= monitoring_until else InvoiceState.PROCESSING
     else:
         state = InvoiceState.EXPIRED if now >= expires_at else InvoiceState.NEW
+        if cancelled:  # even at an earlier ``now`` (a chain scanned behind the wall clock): it never reopens
+            state = InvoiceState.CANCELLED
     if paid.late:
         return state, InvoiceException.PAID_LATE
     if paid.seen > 1:

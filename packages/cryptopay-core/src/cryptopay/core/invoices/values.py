@@ -35,6 +35,7 @@ class InvoiceState(enum.Enum):
     SETTLED = "settled"  # paid enough and confirmed
     EXPIRED = "expired"  # not paid enough in time
     INVALID = "invalid"  # paid but never confirmed within the monitoring window, or marked invalid
+    CANCELLED = "cancelled"  # withdrawn by the merchant before anything was paid (later payments: paid_late)
 
 
 class InvoiceException(enum.Enum):

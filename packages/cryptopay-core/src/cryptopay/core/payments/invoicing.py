@@ -77,7 +77,7 @@ def refuse_unpriced_rails(rails: Sequence[Rail], pricer: Quoter, *, skip: Sequen
 
 
 class Invoicing:
-    """The invoice use cases of a deployment: create, read and list invoices."""
+    """The invoice use cases of a deployment: create, read, list and cancel invoices."""
 
     def __init__(
         self,
@@ -88,9 +88,12 @@ class Invoicing:
         ledger: Ledger,
         pricer: Quoter,
         derivers: Mapping[str, AddressDeriver],
+        reader: PaymentsUowFactory | None = None,
     ) -> None:
+        """``reader``: units of work for the reads that need no transaction (default ``uow``)."""
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._derivers = pricer, dict(derivers)
+        self._reader = reader or uow
 
     def create_invoice(
         self,
@@ -109,7 +112,7 @@ class Invoicing:
         """
         if return_url is not None and not return_url.startswith(("https://", "http://")):
             raise InvalidInput("return_url must be an http or https URL", field="return_url")
-        store = transaction(self._uow, lambda uow: _store(uow, merchant_id))
+        store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
         chosen = _choose(store, rails)
         if store.bounded:
             store.check_invoice_worth(self._worth_in_kes(price))
@@ -126,11 +129,29 @@ class Invoicing:
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """The invoice, or ``NotFound``."""
-        return transaction(self._uow, lambda uow: load_invoice(uow, invoice_id))
+        return transaction(self._reader, lambda uow: load_invoice(uow, invoice_id))
+
+    def cancel_invoice(self, invoice_id: str, *, actor: str) -> Invoice:
+        """Cancel an invoice that has received nothing (``InvoiceReceivedPayment``, a 409, otherwise).
+
+        One transaction: the invoice, its ``invoice.cancelled`` outbox message and the audit record. A payment that
+        still arrives is detected, credited and flagged ``paid_late`` like any late payment, and can be refunded.
+        """
+        return transaction(self._uow, lambda uow: self._cancel(uow, invoice_id, actor))
+
+    def _cancel(self, uow: PaymentsUnitOfWork, invoice_id: str, actor: str) -> Invoice:
+        invoice, now = load_invoice(uow, invoice_id), self._clock.now()
+        events = invoice.cancel(by=actor, now=now)
+        if not events:
+            return invoice  # cancelled before: nothing changes
+        uow.invoices.update(invoice)
+        publish_invoice_events(uow, self._ids, invoice, events)
+        audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id)
+        return invoice
 
     def get_public_invoice(self, public_id: str) -> Invoice:
         """The invoice behind a hosted checkout page, or ``NotFound`` (the same for any unknown id)."""
-        found = transaction(self._uow, lambda uow: uow.invoices.by_public_id(public_id))
+        found = transaction(self._reader, lambda uow: uow.invoices.by_public_id(public_id))
         if found is None:
             raise NotFound("no such checkout page")
         return found
@@ -138,7 +159,7 @@ class Invoicing:
     def list_invoices(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Invoice]:
         """A page of the merchant's invoices, newest first, older than the invoice id ``before``."""
         return transaction(
-            self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit)
+            self._reader, lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit)
         )
 
     def _worth_in_kes(self, price: Money) -> Money:

@@ -192,6 +192,9 @@ class Refund:
     created_at: datetime
     reason: str
     token_contract: str | None = None
+    requested: Money | None = None  # the amount as the merchant asked it (in the invoice's currency), if converted
+    quote_id: str | None = None  # the locked quote that converted ``requested`` into ``amount``
+    rate: Decimal | None = None  # that quote's ask: what one unit of the refunded asset cost in ``requested``
     state: RefundState = RefundState.REQUESTED
     tx_hash: str | None = None
     updated_at: datetime | None = None

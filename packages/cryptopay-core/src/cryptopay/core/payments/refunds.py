@@ -1,47 +1,80 @@
-"""Refunds of overpayments and of late or expired payments, to an address the customer gives.
+"""Refunds to an address the customer gives: a merchant's refund of an order, an overpayment, a late payment.
 
-What can be refunded on a rail: for a settled invoice, the confirmed excess over what was due plus every late
-payment; for an expired or invalid one, everything confirmed; less what earlier refunds (not failed) took. The
-refund holds the amount from the merchant's balance towards ``liabilities:withdrawals_in_flight:<ASSET>`` and is
-sent by the network's ``ChainSender`` (idempotent on the refund id). On confirmation the hold is posted and custody
-pays out (Dr in flight / Cr custody); a definitive failure voids the hold. The network fee is the platform's.
+Invariants:
+- a refund on a rail never takes more than the invoice received there, confirmed, less every refund on it that has
+  not failed (requested and sent ones included): ``refundable``. Requests on one invoice are serialised by the
+  invoice's row lock, so two concurrent refunds cannot both take the same funds;
+- the default amount is what the customer is owed beyond the price (``owed``): for a settled invoice the confirmed
+  excess plus every late payment; for an expired, cancelled or invalid one everything confirmed;
+- an amount in shillings (or the invoice's own currency) is converted at a locked quote, named by the merchant
+  (``quote_id``, from ``/v1/fx/quote``) or locked for the refund; the refund keeps the quote's id and rate (its ask: the
+  shillings buy the crypto the platform would sell them);
+- the refund holds the amount from the merchant's balance towards ``liabilities:withdrawals_in_flight:<ASSET>``
+  in the transaction that records it, before anything is sent (recorded before sent), and the network's
+  ``ChainSender`` is idempotent on the refund id. On confirmation the hold is posted and custody pays out (Dr in
+  flight / Cr custody); a definitive failure voids the hold. The network fee is the platform's;
+- every state is an outbox message (``refund.requested|sent|confirmed|failed``, a merchant webhook) and an audit
+  record, in the same transaction as the change.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 from functools import partial
 from typing import TYPE_CHECKING
 
+import attrs
 from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidInput, NotFound, Refused, Unavailable
+from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, is_confirmed
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting
-from cryptopay.core.money import Asset, Money
-from cryptopay.core.payments._support import audit, load_invoice, transaction
-from cryptopay.core.payments.model import Refund, RefundState
+from cryptopay.core.money import KES, Asset, Money
+from cryptopay.core.payments._support import audit, load_invoice, publish, transaction
+from cryptopay.core.payments.model import Refund, RefundState, address_key
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
+from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import NETWORKS, AddressFormat
 
 if TYPE_CHECKING:
-    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
-__all__ = ["Refunds", "withdrawals_in_flight"]
+__all__ = ["AddressValidator", "RefundRequest", "Refunds", "withdrawals_in_flight"]
+
+AddressValidator = Callable[[str], str]
+"""Checks an address for one network and returns its normal form, or raises ``InvalidInput`` saying why."""
 
 _ADDRESS = {
     AddressFormat.EVM: re.compile(r"0x[0-9a-fA-F]{40}"),
     AddressFormat.TRON: re.compile(r"T[1-9A-HJ-NP-Za-km-z]{33}"),
     AddressFormat.BITCOIN: re.compile(r"(bc1|tb1|bcrt1)[02-9ac-hj-np-z]{8,87}|[13mn2][1-9A-HJ-NP-Za-km-z]{25,34}"),
 }
-_CLOSED = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID)
+_CLOSED = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
+_EVENTS = {
+    RefundState.REQUESTED: "refund.requested",
+    RefundState.SENT: "refund.sent",
+    RefundState.CONFIRMED: "refund.confirmed",
+    RefundState.FAILED: "refund.failed",
+}
 
 
 def withdrawals_in_flight(asset: Asset) -> str:
     return f"liabilities:withdrawals_in_flight:{asset.code}"
+
+
+@attrs.frozen
+class RefundRequest:
+    """What a refund asks for once its amount is in the rail's asset (and the quote that converted it, if any)."""
+
+    rail_key: str
+    amount: Money | None  # None: what the customer is owed
+    requested: Money | None  # the amount as asked, when a quote converted it
+    quote: Quote | None
 
 
 class Refunds:
@@ -55,18 +88,54 @@ class Refunds:
         ids: IdGenerator,
         ledger: Ledger,
         senders: Mapping[str, ChainSender],
+        pricer: Quoter | None = None,
+        quotes: QuoteRepository | None = None,
+        validators: Mapping[str, AddressValidator] | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger, self._senders = uow, clock, ids, ledger, dict(senders)
+        self._pricer, self._quotes, self._validators = pricer, quotes, dict(validators or {})
 
     def refundable(self, invoice_id: str, rail: str) -> Money:
-        """What can still be refunded on ``rail`` (a rail key such as ``usdt-tron``)."""
+        """The most a refund on ``rail`` (a rail key such as ``usdt-tron``) may still take: what the invoice
+        received there, confirmed, less every refund on it that has not failed."""
         return transaction(self._uow, lambda uow: _refundable(uow, load_invoice(uow, invoice_id), rail))
 
+    def owed(self, invoice_id: str, rail: str) -> Money:
+        """What the customer is owed beyond the price on ``rail`` (the default amount of a refund)."""
+        return transaction(self._uow, lambda uow: _owed(uow, load_invoice(uow, invoice_id), rail))
+
     def refund(
-        self, invoice_id: str, *, address: str, requested_by: str, rail: str | None = None, amount: Money | None = None
+        self,
+        invoice_id: str,
+        *,
+        address: str,
+        requested_by: str,
+        rail: str | None = None,
+        amount: Money | None = None,
+        quote_id: str | None = None,
     ) -> Refund:
-        """Hold and record a refund to ``address`` (default: all that is refundable on the invoice's paid rail)."""
-        return transaction(self._uow, lambda uow: self._request(uow, invoice_id, address, requested_by, rail, amount))
+        """Hold and record a refund to ``address`` (default amount: what is owed on the invoice's paid rail).
+
+        ``amount`` is in the rail's asset, or in KES (or the invoice's currency), converted at the quote ``quote_id``
+        or at one locked now.
+
+        >>> # refunds.refund("inv_1", address="T...", requested_by="user:u1", amount=Money.of("500", "KES"))
+        """
+        invoice = self.get_invoice(invoice_id)
+        option = invoice.option(rail.strip().lower()) if rail else _paid_option(invoice)
+        wanted = self._convert(invoice, option, amount, quote_id)
+        return transaction(self._uow, lambda uow: self._request(uow, invoice_id, address, requested_by, wanted))
+
+    def get_invoice(self, invoice_id: str) -> Invoice:
+        return transaction(self._uow, lambda uow: load_invoice(uow, invoice_id))
+
+    def get_refund(self, refund_id: str) -> Refund:
+        """The refund, or ``NotFound``."""
+        return transaction(self._uow, lambda uow: _refund(uow, refund_id))
+
+    def list_refunds(self, invoice_id: str, *, before: str | None = None, limit: int = 50) -> list[Refund]:
+        """A page of the invoice's refunds, newest first; ``before`` is the last id of the previous page."""
+        return transaction(self._uow, lambda uow: uow.refunds.list_for_invoice(invoice_id, before=before, limit=limit))
 
     def send_refunds(self, *, limit: int = 100) -> list[Refund]:
         """Broadcast every requested refund (the sender is idempotent on the refund id)."""
@@ -78,43 +147,80 @@ class Refunds:
         sent = transaction(self._uow, lambda uow: uow.refunds.by_state(RefundState.SENT, limit=limit))
         return [self._follow(r, send=False) for r in sent]
 
+    def _convert(
+        self, invoice: Invoice, option: PaymentOption, amount: Money | None, quote_id: str | None
+    ) -> RefundRequest:
+        """The request in the rail's asset: as given, or converted from the invoice's currency at a locked quote."""
+        asset = option.rail.asset
+        if amount is None or amount.asset == asset:
+            if quote_id is not None:
+                raise InvalidInput(
+                    "a quote converts an amount in the invoice's currency; this one is not", field="quote_id"
+                )
+            return RefundRequest(option.rail.key, amount, None, None)
+        if amount.asset not in (invoice.price.asset, KES):
+            raise InvalidInput(f"a refund on {option.rail.key} is in {asset.code} or KES", field="currency")
+        if not amount.is_positive():
+            raise InvalidInput("a refund amount must be positive", field="amount")
+        quote = self._quote(Pair(asset, amount.asset), quote_id)
+        converted = quote.convert(amount, at=self._clock.now())
+        if not converted.is_positive():
+            raise InvalidInput(f"{amount} is less than the smallest unit of {asset.code}", field="amount")
+        return RefundRequest(option.rail.key, converted, amount, quote)
+
+    def _quote(self, pair: Pair, quote_id: str | None) -> Quote:
+        if quote_id is None:
+            if self._pricer is None:
+                raise Unavailable("no FX rates are configured to convert a refund amount")
+            return self._pricer.quote(pair)
+        quote = self._quotes.get(quote_id) if self._quotes is not None else None
+        if quote is None:
+            raise InvalidInput(f"no quote {quote_id}", field="quote_id")
+        if quote.pair != pair:
+            raise InvalidInput(f"quote {quote_id} is for {quote.pair}, this refund needs {pair}", field="quote_id")
+        quote.check_valid(self._clock.now())
+        return quote
+
     def _request(
-        self,
-        uow: PaymentsUnitOfWork,
-        invoice_id: str,
-        address: str,
-        requested_by: str,
-        rail_key: str | None,
-        amount: Money | None,
+        self, uow: PaymentsUnitOfWork, invoice_id: str, address: str, requested_by: str, wanted: RefundRequest
     ) -> Refund:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
-        option = invoice.option(rail_key) if rail_key else _paid_option(invoice)
+        option = invoice.option(wanted.rail_key)
         if option.rail.network.name not in self._senders:
-            raise InvalidInput(f"refunds on {option.rail.network.name} are not configured")
-        _check_address(option, address)
+            raise Refused(f"refunds on {option.rail.network.name} are not configured (no hot wallet)")
+        target = self._check_address(option, address)
         most = _refundable(uow, invoice, option.rail.key)
-        wanted = amount or most
-        if wanted.asset != option.rail.asset or not wanted.is_positive():
-            raise InvalidInput(f"a refund on {option.rail.key} is a positive {option.rail.asset.code} amount")
-        if wanted > most:
-            raise Refused(f"at most {most} can be refunded on invoice {invoice.id}, not {wanted}")
+        amount = wanted.amount or _owed(uow, invoice, option.rail.key)
+        if amount.asset != option.rail.asset or not amount.is_positive():
+            raise InvalidInput(
+                f"a refund on {option.rail.key} is a positive {option.rail.asset.code} amount", field="amount"
+            )
+        if amount > most:
+            raise Refused(
+                f"at most {most} can be refunded on invoice {invoice.id} (received, less earlier refunds), not {amount}"
+            )
         refund_id = self._ids.new_id("rfd")
-        hold_id = self._hold(uow, invoice, refund_id, wanted)
+        hold_id = self._hold(uow, invoice, refund_id, amount)
+        quote = wanted.quote
         refund = Refund(
             id=refund_id,
             invoice_id=invoice.id,
             merchant_id=invoice.merchant_id,
             rail_key=option.rail.key,
             network=option.rail.network.name,
-            address=address.strip(),
-            amount=wanted,
+            address=target,
+            amount=amount,
             hold_id=hold_id,
             requested_by=requested_by,
             created_at=now,
             reason=_reason(invoice),
             token_contract=option.rail.token.contract,
+            requested=wanted.requested,
+            quote_id=quote.id if quote else None,
+            rate=quote.ask if quote else None,
         )
         uow.refunds.add(refund)
+        _publish(uow, self._ids, refund, now)
         audit(
             uow,
             requested_by,
@@ -122,11 +228,24 @@ class Refunds:
             f"refund:{refund.id}",
             now,
             invoice=invoice.id,
-            amount=wanted,
+            amount=amount,
             address=refund.address,
             hold=hold_id,
+            quote=refund.quote_id or "",
         )
         return refund
+
+    def _check_address(self, option: PaymentOption, address: str) -> str:
+        network = option.rail.network.name
+        if address_key(network, address) == address_key(network, option.address):
+            raise InvalidInput("a refund cannot go to the invoice's own deposit address", field="address")
+        validate = self._validators.get(network)
+        if validate is None:
+            return _check_pattern(network, address)
+        try:
+            return validate(address)
+        except InvalidInput as error:
+            raise InvalidInput(f"not a {network} address: {error.message}", field="address") from None
 
     def _hold(self, uow: PaymentsUnitOfWork, invoice: Invoice, refund_id: str, amount: Money) -> str:
         in_flight = withdrawals_in_flight(amount.asset)
@@ -161,6 +280,7 @@ class Refunds:
         refund, now = _refund(uow, refund_id), self._clock.now()
         if not refund.is_open:
             return refund
+        before = refund.state
         if sent is None or sent.state is TxState.FAILED:
             self._ledger.void_hold(refund.hold_id, session=uow.ledger)
             refund.state, refund.failure = RefundState.FAILED, error or f"transaction {sent and sent.tx_hash} failed"
@@ -177,6 +297,8 @@ class Refunds:
             refund.state, action = RefundState.SENT, "refund.sent"
         refund.tx_hash, refund.updated_at = (sent.tx_hash if sent else refund.tx_hash), now
         uow.refunds.update(refund)
+        if refund.state is not before:
+            _publish(uow, self._ids, refund, now)
         audit(uow, "system:refunds", action, f"refund:{refund.id}", now, tx=refund.tx_hash or "", amount=refund.amount)
         return refund
 
@@ -191,9 +313,16 @@ class Refunds:
 
 
 def _refundable(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
-    option = invoice.option(rail_key)
-    if invoice.state not in _CLOSED:
-        raise Refused(f"invoice {invoice.id} is {invoice.state.value}: refunds wait until it is settled or expired")
+    """Confirmed receipts on the rail less every refund on it that has not failed (pending ones included)."""
+    option = _closed_option(invoice, rail_key)
+    mine = [p for p in invoice.payments if p.rail_key == rail_key and is_confirmed(p, option)]
+    received = sum((p.amount for p in mine), Money.zero(option.due.asset))
+    return max(received - _refunded(uow, invoice, rail_key, option.due.asset), Money.zero(option.due.asset))
+
+
+def _owed(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
+    """What the customer is owed beyond the price on the rail (late payments, overpayment), less refunds."""
+    option = _closed_option(invoice, rail_key)
     confirmed = [p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
     on_time = [p for p in confirmed if not p.is_late(invoice.expires_at)]
     mine = [p for p in confirmed if p.rail_key == rail_key]
@@ -206,26 +335,58 @@ def _refundable(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Mon
         excess = max(Fraction(0), share - 1) * Fraction(option.due.amount)
         over = Decimal(excess.numerator) / Decimal(excess.denominator)
         timely = min(timely, Money(over.quantize(option.due.asset.quantum, rounding=ROUND_DOWN), option.due.asset))
+    refunded = _refunded(uow, invoice, rail_key, option.due.asset)
+    return max(timely + late - refunded, Money.zero(option.due.asset))
+
+
+def _closed_option(invoice: Invoice, rail_key: str) -> PaymentOption:
+    option = invoice.option(rail_key)
+    if invoice.state not in _CLOSED:
+        raise Refused(f"invoice {invoice.id} is {invoice.state.value}: refunds wait until it is settled or expired")
+    return option
+
+
+def _refunded(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str, asset: Asset) -> Money:
+    """Every refund on the rail that has not failed: requested and sent ones hold their amount too."""
     refunds = uow.refunds.for_invoice(invoice.id)
     taken = [r.amount for r in refunds if r.rail_key == rail_key and r.state is not RefundState.FAILED]
-    refunded = sum(taken, Money.zero(option.due.asset))
-    return max(timely + late - refunded, Money.zero(option.due.asset))
+    return sum(taken, Money.zero(asset))
+
+
+def _publish(uow: PaymentsUnitOfWork, ids: IdGenerator, refund: Refund, now: datetime) -> None:
+    """The refund's state as a merchant webhook (``refund.requested|sent|confirmed|failed``)."""
+    payload = {
+        "merchant_id": refund.merchant_id,
+        "refund_id": refund.id,
+        "invoice_id": refund.invoice_id,
+        "state": refund.state.value,
+        "rail": refund.rail_key,
+        "amount": str(refund.amount.amount),
+        "asset": refund.amount.asset.code,
+        "address": refund.address,
+        "tx_hash": refund.tx_hash or "",
+        "quote_id": refund.quote_id or "",
+        "failure": refund.failure or "",
+    }
+    publish(uow, ids, _EVENTS[refund.state], payload, at=now, key=refund.id)
 
 
 def _paid_option(invoice: Invoice) -> PaymentOption:
     paid = {p.rail_key for p in invoice.payments if not p.withdrawn}
     if len(paid) != 1:
-        raise InvalidInput(f"invoice {invoice.id} was paid on {len(paid)} rails: name the rail to refund on")
+        raise InvalidInput(
+            f"invoice {invoice.id} was paid on {len(paid)} rails: name the rail to refund on", field="rail"
+        )
     return invoice.option(paid.pop())
 
 
-def _check_address(option: PaymentOption, address: str) -> None:
-    network = NETWORKS.get(option.rail.network.name)
-    pattern = _ADDRESS.get(network.address_format) if network else None
+def _check_pattern(network: str, address: str) -> str:
+    """The address's shape for its network (deployments validate checksums too: ``Refunds(validators=...)``)."""
+    known = NETWORKS.get(network)
+    pattern = _ADDRESS.get(known.address_format) if known else None
     if pattern is not None and not pattern.fullmatch(address.strip()):
-        raise InvalidInput(f"{address!r} is not a {option.rail.network.name} address")
-    if address.strip() == option.address:
-        raise InvalidInput("a refund cannot go to the invoice's own deposit address")
+        raise InvalidInput(f"{address!r} is not a {network} address", field="address")
+    return address.strip()
 
 
 def _reason(invoice: Invoice) -> str:

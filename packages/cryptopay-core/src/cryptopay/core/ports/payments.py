@@ -136,6 +136,12 @@ class PaymentCreditRepository(Protocol):
         """Credits whose reversal is still owed by the merchant, oldest first."""
         ...
 
+    def credited_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
+    ) -> list[PaymentCredit]:
+        """The merchant's credits made in [``since``, ``until``), by id after ``after``: a report's page."""
+        ...
+
 
 class SettlementRepository(Protocol):
     def add(self, settlement: Settlement) -> None:
@@ -223,7 +229,14 @@ class RefundRepository(Protocol):
 
     def update(self, refund: Refund) -> None: ...
 
-    def for_invoice(self, invoice_id: str) -> list[Refund]: ...
+    def for_invoice(self, invoice_id: str) -> list[Refund]:
+        """Every refund of the invoice, oldest first."""
+        ...
+
+    def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        """The invoice's refunds newest first (by id, descending); with ``before`` (a refund id, the previous
+        page's last) only those older than it."""
+        ...
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]: ...
 

@@ -185,6 +185,16 @@ class InMemoryPaymentCredits(_ById):
         found = [c for c in self._all() if c.merchant_id == merchant_id and c.clawback_pending]
         return [_copy(c) for c in sorted(found, key=lambda c: (c.credited_at, c.id))]
 
+    def credited_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
+    ) -> list[PaymentCredit]:
+        found = [
+            c
+            for c in self._all()
+            if c.merchant_id == merchant_id and since <= c.credited_at < until and (after is None or c.id > after)
+        ]
+        return [_copy(c) for c in sorted(found, key=lambda c: c.id)[:limit]]
+
     def all(self) -> list[PaymentCredit]:
         """Every credit (for tests)."""
         return [_copy(c) for c in self._all()]
@@ -301,6 +311,9 @@ class InMemoryRefunds(_ById):
     def for_invoice(self, invoice_id: str) -> list[Refund]:
         found = sorted((r for r in self._all() if r.invoice_id == invoice_id), key=lambda r: (r.created_at, r.id))
         return [_copy(r) for r in found]
+
+    def list_for_invoice(self, invoice_id: str, *, before: str | None, limit: int) -> list[Refund]:
+        return _newest([r for r in self._all() if r.invoice_id == invoice_id], lambda r: r.id, before, limit)
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         found = sorted((r for r in self._all() if r.state is state), key=lambda r: (r.created_at, r.id))

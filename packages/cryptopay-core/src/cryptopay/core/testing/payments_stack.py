@@ -44,6 +44,7 @@ from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxState, WithdrawalRequest
+from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.pricing import Pricer
@@ -205,7 +206,8 @@ class PaymentsStack:
         self.uow = payments_uow(self.storage)
         self.ledger = Ledger(self.storage.ledger_store, clock=self.clock, ids=self.ids)
         self.rates = FixedRateSource("market", self.clock, {"USDT/KES": usdt_kes, "USDT/USD": "1"})
-        self.pricer = Pricer([self.rates], clock=self.clock, ids=self.ids, quotes=InMemoryQuoteRepository())
+        self.quotes: QuoteRepository = InMemoryQuoteRepository()
+        self.pricer = Pricer([self.rates], clock=self.clock, ids=self.ids, quotes=self.quotes)
         self.chains = {n: FakeChain(n, self.clock) for n in networks}
         self.senders = {n: FakeChainSender(n) for n in networks}
         self.cursors = InMemoryScanCursorStore()
@@ -243,7 +245,15 @@ class PaymentsStack:
             urls=self.urls,
             metrics=self.metrics,
         )
-        self.refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=self.senders)
+        self.refunds = Refunds(
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            ledger=ledger,
+            senders=self.senders,
+            pricer=self.pricer,
+            quotes=self.quotes,
+        )
         self.listings = Listings(uow=uow, merchants=self.merchants)
         self.float_balance = FloatBalance(
             store=self.balance_queries,

@@ -47,9 +47,14 @@ WEBHOOK_EVENTS = (
     "invoice.expired",
     "invoice.paid_late",
     "invoice.paid_partial",
+    "invoice.cancelled",
     "payout.completed",
     "payout.failed",
     "settlement.completed",
+    "refund.requested",
+    "refund.sent",
+    "refund.confirmed",
+    "refund.failed",
 )
 
 # Waits after the 1st, 2nd, ... failed attempt: 11 attempts over about three days, then the delivery is dead.

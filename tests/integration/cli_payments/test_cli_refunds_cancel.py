@@ -1,0 +1,67 @@
+"""`cryptopay refunds create|list|show` and `cryptopay invoices cancel`, with their exit codes."""
+
+from __future__ import annotations
+
+from tests.integration.cli_payments.cli_payments_support import cli, cli_json, create_merchant, paid_invoice
+
+CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+
+
+def test_cli_refunds_create_list_and_show(stack):
+    """A KES refund is converted at a locked quote, listed newest first and shown; each is audited by operator."""
+    merchant_id = create_merchant()
+    invoice_id = paid_invoice(stack, merchant_id)
+    first = cli_json("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "130", "--currency", "KES")
+    assert first["state"] == "requested" and first["quote_id"] and first["requested"]["asset"] == "KES"
+    assert first["requested_by"].startswith("ops:")
+    second = cli_json(
+        "refunds",
+        "create",
+        invoice_id,
+        "--address",
+        CUSTOMER,
+        "--amount",
+        "1",
+        "--currency",
+        "USDT",
+        "--actor",
+        "ops:amina",
+    )
+    stack.clock.advance(seconds=1)
+    listed = cli_json("refunds", "list", invoice_id)["refunds"]
+    assert {r["id"] for r in listed} == {first["id"], second["id"]}
+    shown = cli_json("refunds", "show", second["id"])
+    assert shown["amount"] == {"amount": "1.000000", "asset": "USDT"} and shown["requested_by"] == "ops:amina"
+    assert cli("refunds", "list", invoice_id).exit_code == 0
+
+
+def test_cli_refunds_exit_codes(stack):
+    """Unknown invoice or refund 3; a bad address or amount 2; beyond what was received or an open invoice 5."""
+    merchant_id = create_merchant()
+    invoice_id = paid_invoice(stack, merchant_id)
+    assert cli("refunds", "show", "rfd_nope").exit_code == 3
+    assert cli("refunds", "list", "inv_nope").exit_code == 3
+    assert cli("refunds", "create", "inv_nope", "--address", CUSTOMER).exit_code == 3
+    assert (
+        cli("refunds", "create", invoice_id, "--address", "0x12", "--amount", "1", "--currency", "USDT").exit_code == 2
+    )
+    assert (
+        cli("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "ten", "--currency", "USDT").exit_code
+        == 2
+    )
+    too_much = cli("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "1000", "--currency", "USDT")
+    assert too_much.exit_code == 5 and "at most" in too_much.stderr
+    open_id = stack.invoicing.create_invoice(merchant_id, stack.kes("250")).id
+    assert cli("refunds", "create", open_id, "--address", CUSTOMER, "--rail", "usdt-tron").exit_code == 5
+
+
+def test_cli_invoices_cancel(stack):
+    """A new invoice is cancelled; a paid one exits 4 (conflict) and stays as it was."""
+    merchant_id = create_merchant()
+    open_id = stack.invoicing.create_invoice(merchant_id, stack.kes("250")).id
+    assert cli_json("invoices", "cancel", open_id)["state"] == "cancelled"
+    paid_id = paid_invoice(stack, merchant_id)
+    refused = cli("invoices", "cancel", paid_id)
+    assert refused.exit_code == 4 and "cannot be cancelled" in refused.stderr
+    assert cli_json("invoices", "show", paid_id)["state"] == "settled"
+    assert any(r.action == "invoice.cancel" for r in stack.storage.audit_records())

@@ -1,0 +1,125 @@
+"""Refunds a merchant asks for: capped by what the invoice received, at a named quote, one webhook per state."""
+
+from decimal import Decimal
+
+import pytest
+from cryptopay.core import flows
+from cryptopay.core.errors import InvalidInput, QuoteExpired, Refused
+from cryptopay.core.fx import Pair
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments import RefundState
+from cryptopay.core.ports.chains import TxState
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+MERCHANT = flows.merchant_liability("m1", USDT)
+
+
+def usdt(value: str) -> Money:
+    return Money.of(value, USDT)
+
+
+def paid_in_kes(stack: PaymentsStack) -> str:
+    """An invoice of KES 13,000 (100 USDT at 130) paid in full and settled."""
+    invoice = stack.invoicing.create_invoice("m1", Money.of("13000", KES))
+    stack.pay(invoice.id)
+    stack.confirm(3)
+    return invoice.id
+
+
+def test_a_settled_invoice_can_be_refunded_up_to_what_it_received_pending_refunds_included(
+    stack: PaymentsStack,
+) -> None:
+    """Two refunds may not together take more than was received, even while the first is still in flight."""
+    invoice_id = paid_in_kes(stack)
+    received = stack.invoice(invoice_id).options[0].due
+    first = stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("60"))
+    assert first.state is RefundState.REQUESTED
+    with pytest.raises(Refused, match=f"at most {received - usdt('60')}"):
+        stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("50"))
+    assert stack.refunds.refundable(invoice_id, "usdt-tron") == received - usdt("60")
+
+
+def test_a_refund_in_shillings_is_converted_at_a_locked_quote_it_names(stack: PaymentsStack) -> None:
+    """KES 1,300 becomes USDT at the quote's ask; the refund keeps the quote id, its rate and the amount asked."""
+    invoice_id = paid_in_kes(stack)
+    refund = stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("1300", KES))
+    quote = stack.quotes.get(refund.quote_id or "")
+    assert quote is not None and quote.pair == Pair(USDT, KES)
+    assert refund.rate == quote.ask and refund.requested == Money.of("1300", KES)
+    assert refund.amount == quote.convert(Money.of("1300", KES), at=stack.clock.now())
+    assert Decimal(9) < refund.amount.amount < Decimal(10)
+
+
+def test_a_named_quote_must_be_live_and_of_the_right_pair(stack: PaymentsStack) -> None:
+    """A quote the merchant locked converts the refund; an expired or unknown one is refused, nothing is held."""
+    invoice_id = paid_in_kes(stack)
+    quote = stack.pricer.quote(Pair(USDT, KES))
+    refund = stack.refunds.refund(
+        invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("650", KES), quote_id=quote.id
+    )
+    assert refund.quote_id == quote.id
+    with pytest.raises(InvalidInput, match="no quote"):
+        stack.refunds.refund(
+            invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("650", KES), quote_id="fxq_none"
+        )
+    with pytest.raises(InvalidInput, match="converts an amount in the invoice's currency"):
+        stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("1"), quote_id=quote.id)
+    stack.clock.advance(hours=2)
+    with pytest.raises(QuoteExpired):
+        stack.refunds.refund(
+            invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("650", KES), quote_id=quote.id
+        )
+    assert len(stack.refunds.list_refunds(invoice_id)) == 1
+
+
+def test_each_refund_state_is_a_merchant_event_and_an_audit_record(stack: PaymentsStack) -> None:
+    """requested, sent and confirmed each go to the outbox (for webhooks) with the refund's amount and address."""
+    invoice_id = paid_in_kes(stack)
+    refund = stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("10"))
+    stack.refunds.send_refunds()
+    stack.senders["tron"].finish(refund.id, TxState.CONFIRMED)
+    stack.refunds.check_refunds()
+    events = [m for m in stack.outbox() if m.topic.startswith("refund.")]
+    assert [m.topic for m in events] == ["refund.requested", "refund.sent", "refund.confirmed"]
+    assert {m.payload["refund_id"] for m in events} == {refund.id}
+    assert events[-1].payload["merchant_id"] == "m1" and events[-1].payload["amount"] == "10.000000"
+    assert events[-1].payload["tx_hash"]
+    actions = [r.action for r in stack.storage.audit_records() if r.subject == f"refund:{refund.id}"]
+    assert actions == ["refund.request", "refund.sent", "refund.confirmed"]
+
+
+def test_a_failed_refund_is_an_event_and_frees_its_amount(stack: PaymentsStack) -> None:
+    """refund.failed is published and the held amount is refundable again."""
+    invoice_id = paid_in_kes(stack)
+    before = stack.refunds.refundable(invoice_id, "usdt-tron")
+    refund = stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("10"))
+    stack.refunds.send_refunds()
+    stack.senders["tron"].finish(refund.id, TxState.FAILED)
+    stack.refunds.check_refunds()
+    assert stack.topics()[-1] == "refund.failed"
+    assert stack.refunds.refundable(invoice_id, "usdt-tron") == before and stack.books_balanced()
+
+
+def test_refunds_of_an_invoice_list_newest_first_by_cursor(stack: PaymentsStack) -> None:
+    """Each page is older than the cursor; the walk sees every refund once."""
+    invoice_id = paid_in_kes(stack)
+    made = []
+    for _ in range(3):
+        made.append(stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="u", amount=usdt("1")).id)
+        stack.clock.advance(seconds=1)
+    first = stack.refunds.list_refunds(invoice_id, limit=2)
+    rest = stack.refunds.list_refunds(invoice_id, before=first[-1].id, limit=2)
+    assert [r.id for r in first + rest] == list(reversed(made))
+    assert stack.refunds.get_refund(made[0]).id == made[0]
+
+
+def test_a_refund_address_must_belong_to_the_rail_and_not_be_the_invoice(stack: PaymentsStack) -> None:
+    """An EVM address on Tron, or the invoice's own deposit address, is refused before anything is held."""
+    invoice_id = paid_in_kes(stack)
+    own = stack.invoice(invoice_id).options[0].address
+    with pytest.raises(InvalidInput, match="not a tron address"):
+        stack.refunds.refund(invoice_id, address="0x" + "ab" * 20, requested_by="u", amount=usdt("1"))
+    with pytest.raises(InvalidInput, match="own deposit address"):
+        stack.refunds.refund(invoice_id, address=own, requested_by="u", amount=usdt("1"))
+    assert stack.refunds.list_refunds(invoice_id) == []
