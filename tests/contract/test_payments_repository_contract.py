@@ -348,6 +348,23 @@ def test_invoices_are_listed_per_merchant_in_a_state(engine):
     assert processing.id == invoices[1].id
 
 
+def test_invoices_and_confirmed_payments_are_counted(engine):
+    """Invoices by state, those with payments seen but not confirmed, and credits booked: counted alike everywhere."""
+    stack = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile)
+    invoices = [stack.invoicing.create_invoice("m1", Money.of(100 * n, KES)) for n in (1, 2, 3)]
+    stack.pay(invoices[1].id)
+    stack.tick(minutes=1)
+    with stack.uow() as uow:
+        assert uow.invoices.count_by_state() == {InvoiceState.NEW: 2, InvoiceState.PROCESSING: 1}
+        assert (uow.invoices.count_unconfirmed(), uow.payment_credits.count()) == (1, 0)
+    stack.confirm(3)
+    with stack.uow() as uow:
+        assert uow.invoices.count_by_state() == {InvoiceState.NEW: 2, InvoiceState.SETTLED: 1}
+        assert (uow.invoices.count_unconfirmed(), uow.payment_credits.count()) == (0, 1)
+
+
 def test_store_invoice_bounds_round_trip_and_a_store_without_them_has_none(storage):
     """A store's minimum and maximum invoice amounts are kept exactly; a store saved without them reads back None."""
     rails = [rail_for("tron", "USDT")]

@@ -106,6 +106,14 @@ class InvoiceRepository(Protocol):
         """Invoices still new or processing whose ``expires_at`` is at or before ``before``."""
         ...
 
+    def count_by_state(self) -> dict[InvoiceState, int]:
+        """How many invoices are in each state (states without any are left out): one aggregate query."""
+        ...
+
+    def count_unconfirmed(self) -> int:
+        """How many invoices have payments seen on chain but still short of their confirmations."""
+        ...
+
 
 class DepositAddressRepository(Protocol):
     def allocate_index(self, network: str) -> int:
@@ -134,6 +142,10 @@ class PaymentCreditRepository(Protocol):
 
     def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
         """Credits whose reversal is still owed by the merchant, oldest first."""
+        ...
+
+    def count(self) -> int:
+        """How many credits (confirmed payments) were ever booked: it only grows."""
         ...
 
     def credited_between(

@@ -180,6 +180,13 @@ class SqlInvoices(_Documents[Invoice]):
     def expiring(self, before: datetime) -> list[Invoice]:
         return self._select(invoices.c.state.in_(_OPEN_INVOICES), invoices.c.expires_at <= before)
 
+    def count_by_state(self) -> dict[InvoiceState, int]:
+        query = sa.select(invoices.c.state, sa.func.count()).group_by(invoices.c.state)
+        return {InvoiceState(state): int(n) for state, n in self._conn.execute(query)}
+
+    def count_unconfirmed(self) -> int:
+        return int(self._conn.execute(sa.select(sa.func.count()).where(invoices.c.unconfirmed)).scalar_one())
+
 
 class SqlDepositAddresses:
     """``DepositAddressRepository``: unique (network, address key) and (network, index)."""
@@ -245,6 +252,9 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
     def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
         mine = (payment_credits.c.merchant_id == merchant_id, payment_credits.c.clawback_pending)
         return self._select(*mine, order=("credited_at", "id"))
+
+    def count(self) -> int:
+        return int(self._conn.execute(sa.select(sa.func.count()).select_from(payment_credits)).scalar_one())
 
     def credited_between(
         self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
