@@ -21,6 +21,7 @@ from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
+from cryptopay.core.reports import Reports
 from cryptopay.core.system import RandomIds, SystemClock
 from cryptopay.core.testing.identity import (
     InMemoryApiKeys,
@@ -120,6 +121,7 @@ def with_stack(
         payouts=ready(stack.payouts),
         refunds=ready(stack.refunds),
         listings=ready(stack.listings),
+        reports=ready(Reports(uow=stack.uow, clock=stack.clock)),
         reconciliation=ready(stack.reconciliation),
         float_balance=ready(stack.float_balance),
         **{name: part for name, part in extra.items() if part is not None},

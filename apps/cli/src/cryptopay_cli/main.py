@@ -57,6 +57,7 @@ GROUPS = (
     Group(
         "payouts", "payouts", "Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations."
     ),
+    Group("reports", "reports", "Merchant reports: sales, fees and taxes, settlements per day or month."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),

@@ -81,6 +81,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         refunds=Lazy(lambda: parts.refunds),
         kyc_review=Lazy(lambda: parts.kyc_review),
         listings=Lazy(lambda: parts.listings),
+        reports=Lazy(lambda: parts.reports),
         wallets=Lazy(lambda: parts.wallets),
         wallet_signup=Lazy(lambda: parts.wallet_signup),
         wallet_buys=Lazy(lambda: parts.wallet_buys),

@@ -44,6 +44,7 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.service import Wallets
@@ -96,6 +97,7 @@ class Services:
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
     _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
@@ -245,6 +247,11 @@ class Services:
     def listings(self) -> Listings:
         """The read models: per-merchant, cursor-paged listings."""
         return self._listings.get()
+
+    @property
+    def reports(self) -> Reports:
+        """Merchant reports: sales, fees and their taxes, settlements per day or month."""
+        return self._reports.get()
 
     @property
     def reconciliation(self) -> Reconciliation:
