@@ -98,6 +98,7 @@ def with_stack(
         settling=ready(stack.settling),
         payouts=ready(stack.payouts),
         refunds=ready(stack.refunds),
+        payment_links=ready(stack.payment_links),
         listings=ready(stack.listings),
         reconciliation=ready(stack.reconciliation),
         float_balance=ready(stack.float_balance),

@@ -18,6 +18,7 @@ from cryptopay_http.blueprints import (
     identity,
     invoices,
     merchants,
+    payment_links,
     payouts,
     refunds,
     security,
@@ -37,6 +38,7 @@ BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [
     invoices.bp,
     refunds.bp,
+    payment_links.bp,
     stores.bp,
     settlements.bp,
     payouts.bp,

@@ -79,6 +79,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         settling=Lazy(lambda: parts.settling),
         payouts=Lazy(lambda: parts.payouts),
         refunds=Lazy(lambda: parts.refunds),
+        payment_links=Lazy(lambda: parts.payment_links),
         listings=Lazy(lambda: parts.listings),
         reconciliation=Lazy(lambda: parts.reconciliation),
         float_balance=Lazy(lambda: parts.float_balance),

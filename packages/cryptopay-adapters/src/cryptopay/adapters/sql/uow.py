@@ -28,6 +28,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlDepositAddresses,
     SqlInvoices,
     SqlPaymentCredits,
+    SqlPaymentLinks,
     SqlPayouts,
     SqlRefunds,
     SqlSettlements,
@@ -92,6 +93,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def unmatched_answers(self) -> SqlUnmatchedAnswers:
         return SqlUnmatchedAnswers(self.connection)
+
+    @functools.cached_property
+    def payment_links(self) -> SqlPaymentLinks:
+        return SqlPaymentLinks(self.connection)
 
     @functools.cached_property
     def quotes(self) -> SqlQuoteRepository:

@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import attrs
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.errors import InvalidInput, NotFound, Refused
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.invoices import DEFAULT_INVOICE_WINDOW, DEFAULT_MONITORING_WINDOW, TransferKey
 from cryptopay.core.money import KES, Asset, Money, to_decimal
@@ -23,6 +23,8 @@ __all__ = [
     "BelowStoreMinimum",
     "DepositAddress",
     "PaymentCredit",
+    "PaymentLink",
+    "PaymentLinkClosed",
     "Refund",
     "RefundState",
     "StoreSettings",
@@ -203,3 +205,60 @@ class Refund:
     @property
     def is_open(self) -> bool:
         return self.state in (RefundState.REQUESTED, RefundState.SENT)
+
+
+class PaymentLinkClosed(Refused):
+    """The link is deactivated, expired or used up: it makes no more invoices."""
+
+    code = "payment_link_closed"
+
+
+def _rail_keys(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+@attrs.define(kw_only=True)
+class PaymentLink:
+    """A merchant's reusable request to be paid: a fixed ``amount``, or one the customer enters in ``currency``."""
+
+    id: str
+    public_id: str
+    merchant_id: str
+    currency: Asset
+    description: str
+    created_at: datetime
+    created_by: str
+    amount: Money | None = None  # None: the customer enters the amount
+    rails: tuple[str, ...] | None = attrs.field(default=None, converter=_rail_keys)  # None: every rail of the store
+    expires_at: datetime | None = None
+    max_uses: int | None = None
+    uses: int = 0
+    active: bool = True
+    deactivated_at: datetime | None = None
+
+    def closed_reason(self, now: datetime) -> str | None:
+        """Why the link makes no more invoices at ``now``, or None while it is open."""
+        if not self.active:
+            return "it was deactivated"
+        if self.expires_at is not None and now >= self.expires_at:
+            return f"it expired at {self.expires_at.isoformat()}"
+        if self.max_uses is not None and self.uses >= self.max_uses:
+            return f"it has been used {self.uses} times, its limit"
+        return None
+
+    def check_open(self, now: datetime) -> None:
+        reason = self.closed_reason(now)
+        if reason is not None:
+            raise PaymentLinkClosed(f"payment link {self.public_id} is closed: {reason}")
+
+    def price_for(self, entered: Money | None) -> Money:
+        """The invoice's price: the link's fixed amount, or what the customer entered (positive, in ``currency``)."""
+        if self.amount is not None:
+            if entered is not None and entered != self.amount:
+                raise InvalidInput(f"this link asks a fixed {self.amount}; leave the amount out", field="amount")
+            return self.amount
+        if entered is None:
+            raise InvalidInput(f"enter the amount to pay in {self.currency.code}", field="amount")
+        if entered.asset != self.currency or not entered.is_positive():
+            raise InvalidInput(f"the amount is a positive amount of {self.currency.code}", field="amount")
+        return entered
