@@ -22,8 +22,9 @@ def test_a_customer_uses_a_fixed_link_without_credentials_until_its_cap(client, 
     assert {i.json["price"]["amount"] for i in invoices} == {"500.00"}
     assert invoices[0].json["metadata"] == {"payment_link": link["id"]}
     assert [o["rail"] for o in invoices[0].json["payment_options"]] == ["usdt-tron"]
-    closed = client.post(path)
-    assert closed.status_code == 422 and closed.json["code"] == "payment_link_closed"
+    closed = client.post(path, json={})
+    assert closed.status_code == 409 and closed.json["code"] == "payment_link_closed"
+    assert client.post(path, json={"amount": "501"}).json["code"] in ("payment_link_closed", "payment_link_terms")
     shown = client.get(f"/v1/payment-links/{link['id']}", headers=key).json
     assert shown["uses"] == 2 and not shown["open"] and "limit" in shown["closed_reason"]
     listed = client.get("/v1/invoices", headers=shop.headers).json["data"]
@@ -31,17 +32,18 @@ def test_a_customer_uses_a_fixed_link_without_credentials_until_its_cap(client, 
 
 
 def test_an_entered_amount_is_validated_and_the_store_bounds_apply(client, shop):
-    """No amount, too many places, or outside the store's min/max: 422 and no invoice; a good amount: 201."""
+    """No amount or too many places for the link: 409; outside the store's min/max: 422; no invoice; else 201."""
     shop.store(["usdt-tron"], min_invoice_amount="100", max_invoice_amount="10000")
     link = _link(client, shop.headers, currency="KES")
     path = f"/v1/payment-links/{link['public_id']}/invoices"
-    for body, code in (
-        ({}, "invalid_input"),
-        ({"amount": "1.001"}, "invalid_input"),
-        ({"amount": "99"}, "below_store_minimum"),
+    for body, status, code in (
+        ({}, 409, "payment_link_terms"),
+        ({"amount": "1.001"}, 409, "payment_link_terms"),
+        ({"amount": "99"}, 422, "below_store_minimum"),
+        ({"amount": "0"}, 422, "validation_failed"),
     ):
         refused = client.post(path, json=body)
-        assert refused.status_code == 422 and refused.json["code"] == code, (body, refused.json)
+        assert (refused.status_code, refused.json["code"]) == (status, code), (body, refused.json)
     assert client.post(path, json={"amount": "10001"}).json["code"] == "above_store_maximum"
     made = client.post(path, json={"amount": "250"})
     assert made.status_code == 201 and made.json["price"]["amount"] == "250.00"
@@ -53,11 +55,11 @@ def test_deactivated_and_expired_links_make_no_invoice_and_unknown_ones_are_404(
     link = _link(client, shop.headers, amount="500")
     off = client.post(f"/v1/payment-links/{link['id']}/deactivate", headers=shop.headers)
     assert off.status_code == 200 and not off.json["active"] and off.json["deactivated_at"]
-    assert client.post(f"/v1/payment-links/{link['public_id']}/invoices").json["code"] == "payment_link_closed"
+    assert client.post(f"/v1/payment-links/{link['public_id']}/invoices", json={}).json["code"] == "payment_link_closed"
     timed = _link(client, shop.headers, amount="500", expires_in_minutes=30)
     stack.clock.advance(minutes=30)
-    assert client.post(f"/v1/payment-links/{timed['public_id']}/invoices").status_code == 422
-    missing = client.post("/v1/payment-links/pl_unknown/invoices")
+    assert client.post(f"/v1/payment-links/{timed['public_id']}/invoices", json={}).status_code == 409
+    missing = client.post("/v1/payment-links/pl_unknown/invoices", json={})
     assert missing.status_code == 404 and missing.content_type == "application/problem+json"
 
 

@@ -1,13 +1,14 @@
 """Payment links: each use makes an invoice; fixed or entered amounts, store bounds, expiry, caps, deactivation."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import attrs
 import pytest
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.links import PaymentLinkClosed
+from cryptopay.core.payments.links import PaymentLinkClosed, PaymentLinkTerms
 from cryptopay.core.payments.model import AboveStoreMaximum, BelowStoreMinimum
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -27,7 +28,7 @@ def test_a_fixed_link_makes_an_invoice_per_use_named_after_the_link(stack: Payme
     assert stack.payment_links.get_link(link.id).uses == 2
     actions = [r.action for r in stack.storage.audit_records()]
     assert actions.count("payment_link.create") == 1 and actions.count("invoice.create") == 2
-    with pytest.raises(InvalidInput, match="fixed"):
+    with pytest.raises(PaymentLinkTerms, match="fixed"):
         stack.payment_links.create_invoice(link.public_id, amount=kes("1"))
 
 
@@ -38,14 +39,19 @@ def test_an_entered_amount_must_fit_the_store_bounds(stack: PaymentsStack) -> No
         assert settings is not None
         uow.stores.put(attrs.evolve(settings, min_invoice="100", max_invoice="10000"))
     link = stack.payment_links.create_link("m1", actor="user:u1", description="Tip jar", max_uses=5)
-    with pytest.raises(InvalidInput, match="enter the amount"):
+    with pytest.raises(PaymentLinkTerms, match="enter the amount"):
         stack.payment_links.create_invoice(link.public_id)
     with pytest.raises(BelowStoreMinimum):
         stack.payment_links.create_invoice(link.public_id, amount=kes("99"))
     with pytest.raises(AboveStoreMaximum):
         stack.payment_links.create_invoice(link.public_id, amount=kes("10001"))
-    with pytest.raises(InvalidInput, match="KES"):
+    with pytest.raises(PaymentLinkTerms, match="KES"):
         stack.payment_links.create_invoice(link.public_id, amount=Money.of("5", USDT))
+    with pytest.raises(PaymentLinkTerms, match="at most 2 places"):
+        stack.payment_links.create_invoice(link.public_id, amount=Decimal("250.001"))
+    with pytest.raises(PaymentLinkTerms, match="paid on usdt-tron"):
+        restricted = stack.payment_links.create_link("m1", actor="u", description="x", rails=["usdt-tron"])
+        stack.payment_links.create_invoice(restricted.public_id, amount=kes("250"), rail="usdt-ethereum")
     invoice = stack.payment_links.create_invoice(link.public_id, amount=kes("250"))
     assert invoice.price == kes("250") and stack.payment_links.get_link(link.id).uses == 1
 

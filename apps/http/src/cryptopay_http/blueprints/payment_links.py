@@ -63,7 +63,10 @@ def _create_link_schema(components: dict[str, Any]) -> dict[str, Any]:
     variants = []
     for currency in InvoiceCurrency:
         amount = {"type": "string", "pattern": amount_pattern(asset_by_code(currency.value).decimals, positive=True)}
-        variants.append({"properties": {"currency": {"const": currency.value}, "amount": amount}})
+        variant: dict[str, Any] = {"properties": {"currency": {"const": currency.value}, "amount": amount}}
+        if currency is not InvoiceCurrency.KES:  # left out, the currency is KES
+            variant["required"] = ["currency"]
+        variants.append(variant)
     return {**object_schema(CreatePaymentLink, components), "oneOf": variants}
 
 
@@ -72,10 +75,15 @@ register_schema(CreatePaymentLink, _create_link_schema)
 
 @attrs.frozen
 class UseLink:
-    """The customer's choice: the ``amount`` to pay (links without a fixed price) and the ``rail`` to pay on."""
+    """The customer's choice: the ``amount`` to pay in the link's currency (links without a fixed price; at most
+    that currency's places) and the ``rail`` to pay on (one of the link's). What does not fit the link is a 409."""
 
-    amount: Decimal | None = None
-    rail: str | None = attrs.field(default=None, metadata=limits("e.g. usdt-tron; default every rail", max_length=64))
+    amount: Decimal | None = attrs.field(
+        default=None, metadata=limits("positive", pattern=amount_pattern(18, positive=True))
+    )
+    rail: str | None = attrs.field(
+        default=None, metadata=limits("default every rail of the link", choices=offered_rail_keys)
+    )
 
 
 @attrs.frozen
@@ -199,12 +207,13 @@ def deactivate_payment_link(link_id: str) -> Response:
 @bp.post("/v1/payment-links/<public_id>/invoices")
 @operation(
     "Use a payment link: an invoice for its price or the amount entered (no credentials; by the link's public id; "
-    "422 payment_link_closed once it is deactivated, expired or used up)",
+    "409 payment_link_closed once it is deactivated, expired or used up, 409 payment_link_terms for an amount "
+    "or rail the link does not take)",
     request=UseLink,
     response=InvoiceView,
     status=201,
     tags=_TAGS,
-    errors=(404,),
+    errors=(404, 409),
 )
 @limit_by_client
 def use_payment_link(public_id: str) -> Response:
@@ -213,7 +222,6 @@ def use_payment_link(public_id: str) -> Response:
         link = links.load_public(public_id)
     except NotFound:
         raise not_found("payment link", public_id) from None
-    body = read_body(UseLink, optional=True)
-    entered = _money(body.amount, link.currency) if body.amount is not None else None
-    invoice = links.create_invoice(link.public_id, amount=entered, rail=body.rail)
+    body = read_body(UseLink)
+    invoice = links.create_invoice(link.public_id, amount=body.amount, rail=body.rail)
     return json_response(InvoiceView.of(invoice), 201)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from cryptopay.core.errors import InvalidInput, NotFound
@@ -31,13 +32,13 @@ from cryptopay.core.invoices import Invoice
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payments.invoicing import Invoicing
-from cryptopay.core.payments.model import PaymentLink, PaymentLinkClosed
+from cryptopay.core.payments.model import PaymentLink, PaymentLinkClosed, PaymentLinkTerms
 from cryptopay.core.ports.system import Clock, IdGenerator
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 
-__all__ = ["PaymentLink", "PaymentLinkClosed", "PaymentLinks", "new_public_id"]
+__all__ = ["PaymentLink", "PaymentLinkClosed", "PaymentLinkTerms", "PaymentLinks", "new_public_id"]
 
 MAX_DESCRIPTION = 200
 
@@ -103,12 +104,20 @@ class PaymentLinks:
         """Close the link for good (deactivating it again changes nothing); audited."""
         return transaction(self._uow, lambda uow: self._deactivate(uow, link_id, actor))
 
-    def create_invoice(self, public_id: str, *, amount: Money | None = None, rail: str | None = None) -> Invoice:
-        """Use the link: an invoice for its price (or the amount entered), counted against its cap atomically."""
+    def create_invoice(
+        self, public_id: str, *, amount: Money | Decimal | None = None, rail: str | None = None
+    ) -> Invoice:
+        """Use the link: an invoice for its price (or the amount entered), counted against its cap atomically.
+
+        ``amount`` (links without a fixed price) is in the link's currency; ``PaymentLinkTerms`` (409) when it or
+        ``rail`` does not fit the link, ``PaymentLinkClosed`` (409) once the link is closed.
+        """
         link, now = self.load_public(public_id), self._clock.now()
         link.check_open(now)
-        price = link.price_for(amount)
-        rails = _chosen_rails(link, rail)
+        if isinstance(amount, Money) and amount.asset != link.currency:
+            raise PaymentLinkTerms(f"this link is paid in {link.currency.code}", field="amount")
+        price = link.price_for(amount.amount if isinstance(amount, Money) else amount)
+        rails = link.rails_for(rail)
         return self._invoicing.create_invoice(
             link.merchant_id,
             price,
@@ -200,15 +209,6 @@ def _check_terms(
         raise InvalidInput("a link's expiry must be in the future", field="expires_at")
     if max_uses is not None and max_uses < 1:
         raise InvalidInput("a link's use limit is at least 1", field="max_uses")
-
-
-def _chosen_rails(link: PaymentLink, rail: str | None) -> list[str] | None:
-    if rail is None:
-        return list(link.rails) if link.rails is not None else None
-    wanted = rail.strip().lower()
-    if link.rails is not None and wanted not in link.rails:
-        raise InvalidInput(f"this link is paid on {', '.join(link.rails)}, not {rail}", field="rail")
-    return [wanted]
 
 
 def _found(link: PaymentLink | None, key: str) -> PaymentLink:
