@@ -9,10 +9,11 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo test lint typecheck unit bench-ledger bench-chains bench-api bench-settlement chaos clean
+.PHONY: help setup demo demo-btc-tron test lint typecheck unit bench-ledger bench-chains bench-api bench-settlement chaos clean
 
 help:
 	@echo "make demo   - run the end-to-end demo on the embedded defaults"
+	@echo "make demo-btc-tron - the second demo flow: BTC (Esplora simulator) and USDT on Tron (TronGrid simulator)"
 	@echo "make test   - lint, type checks, import contracts and the whole test suite (real PostgreSQL/Redis/anvil)"
 	@echo "make bench-ledger | bench-chains | bench-api | bench-settlement - benchmarks (print figures, never assert timings)"
 	@echo "make chaos  - kill processes, crash the database, pause Redis while invoices are paid; check the money"
@@ -46,6 +47,9 @@ unit: $(VENV)/.synced
 
 demo: setup
 	$(BIN)/cryptopay demo
+
+demo-btc-tron: setup
+	$(BIN)/cryptopay demo btc-tron
 
 bench-ledger: setup
 	scripts/with-services.sh $(BIN)/python tests/bench/bench_ledger.py

@@ -173,6 +173,18 @@ def test_idempotency_claim_replay_and_release(repos):
     assert store.begin("api_key:k9", "k1", request_hash="h3", at=NOW) is None
 
 
+def test_idempotency_complete_of_a_claim_only_while_it_is_ours(repos):
+    """``complete`` with ``claimed_at`` records the response only while the key is still that in-flight claim."""
+    store, later = repos["idempotency"], NOW + timedelta(seconds=5)
+    assert store.begin("user:u1", "k2", request_hash="h1", at=NOW) is None
+    assert store.renew("user:u1", "k2", claimed_at=NOW, at=later)  # e.g. the retry that took it over
+    assert not store.complete("user:u1", "k2", StoredResponse(201, "{}"), claimed_at=NOW)
+    assert store.begin("user:u1", "k2", request_hash="h1", at=later).response is None
+    assert store.complete("user:u1", "k2", StoredResponse(201, "{}"), claimed_at=later)
+    assert store.begin("user:u1", "k2", request_hash="h1", at=later).response == StoredResponse(201, "{}")
+    assert not store.complete("user:u1", "k2", StoredResponse(500, "{}"), claimed_at=later)  # done: kept as is
+
+
 def test_idempotency_begin_race_has_one_winner(repos):
     """Eight concurrent requests with one key: exactly one claims it, the others see that claim."""
     results = race(8, lambda i: repos["idempotency"].begin("user:u1", "k1", request_hash="h", at=NOW))

@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from cryptopay.core.errors import IdempotencyConflict, InsufficientFunds, InvalidState, NotFound, UnbalancedEntry
+from cryptopay.core.errors import (
+    Conflict,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidState,
+    NotFound,
+    UnbalancedEntry,
+)
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, HoldState, Ledger, Posting
 from cryptopay.core.money import ETH, KES, USDT, Money
 from cryptopay.core.ports.ledger import IdempotencyRecord
@@ -33,6 +40,19 @@ def test_open_account_is_idempotent_and_listed(backend, ledger):
     assert ledger.open_account(account) == account
     assert account in backend.ledger_store.accounts()
     assert ledger.balance(ALICE).posted == kes("0")
+
+
+def test_open_accounts_opens_the_missing_ones_and_refuses_a_different_definition(backend, ledger):
+    """Opening several accounts at once adds the missing ones, keeps the existing ones, and refuses (changing
+    nothing) when one exists with another definition."""
+    bob = Account(BOB, AccountKind.LIABILITY, KES)
+    fees = Account("revenue:fees:KES", AccountKind.REVENUE, KES)
+    ledger.open_accounts([bob, fees, fees])
+    assert {bob, fees} <= set(backend.ledger_store.accounts())
+    spread = Account("revenue:spread:KES", AccountKind.REVENUE, KES)
+    with pytest.raises(Conflict):
+        ledger.open_accounts([spread, Account(BOB, AccountKind.ASSET, KES)])
+    assert spread not in backend.ledger_store.accounts()
 
 
 def test_transfer_moves_money_and_keeps_trial_balance(backend, ledger):

@@ -14,7 +14,7 @@ from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import DepositAddress, StoreSettings
+from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings
 from cryptopay.core.payouts import Payout, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
@@ -178,6 +178,35 @@ def test_a_bank_payout_keeps_its_b2b_target_and_its_bank_file_export(storage):
         assert uow.payouts.get("po_6").is_bank_transfer and not uow.payouts.get("po_5").is_bank_transfer
         assert [p.id for p in uow.payouts.by_state(PayoutState.SUBMITTED)] == ["po_6"]
         assert uow.payouts.due_for_status(NOW + timedelta(days=1)) == []
+
+
+def credit(n: int, at: datetime, merchant_id: str = "m1") -> PaymentCredit:
+    return PaymentCredit(
+        id=f"crd_{n}",
+        invoice_id=f"inv_{n}",
+        merchant_id=merchant_id,
+        transfer=("tron", f"0x{n:064x}", 0),
+        generation=0,
+        received=Money.of("100", USDT),
+        fee=Money.of("1", USDT),
+        entry_id=f"ent_{n}",
+        credited_at=at,
+    )
+
+
+def test_credits_are_found_by_merchant_and_time_a_page_at_a_time(storage):
+    """A report's credits: one merchant's, credited in [since, until), by id after the cursor, at most limit."""
+    with storage.unit_of_work() as uow:
+        for n, minutes in enumerate((0, 5, 10, 15), start=1):
+            uow.payment_credits.add(credit(n, NOW + timedelta(minutes=minutes)))
+        uow.payment_credits.add(credit(9, NOW + timedelta(minutes=5), merchant_id="m2"))
+    until = NOW + timedelta(minutes=15)
+    with storage.unit_of_work() as uow:
+        found = uow.payment_credits.credited_between("m1", NOW, until, after=None, limit=10)
+        assert [c.id for c in found] == ["crd_1", "crd_2", "crd_3"] and found[0] == credit(1, NOW)
+        page = uow.payment_credits.credited_between("m1", NOW, until, after="crd_1", limit=1)
+        assert [c.id for c in page] == ["crd_2"]
+        assert uow.payment_credits.credited_between("m3", NOW, until, after=None, limit=10) == []
 
 
 class SqlPaymentsStack(PaymentsStack):

@@ -8,6 +8,7 @@ books balance. Run on the embedded defaults (SQLite, inline queue) and on Postgr
 import os
 import re
 import secrets
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -43,6 +44,19 @@ def test_embedded_defaults_pay_a_merchant_in_shillings(tmp_path: Path) -> None:
     lines: list[str] = []
     _check(Demo(tmp_path / "demo", lines.append).run())
     assert any("completed, M-Pesa receipt" in line for line in lines)
+
+
+def test_second_flow_settles_bitcoin_and_tron_payments_in_shillings(tmp_path: Path) -> None:
+    """The second demo flow (SQLite + inline queue): an invoice paid in BTC on the Esplora simulator and one in USDT
+    on the TronGrid simulator are each seen, confirmed by their network (Bitcoin blocks, Tron solidified blocks),
+    settled to KES at their own quote and paid out over B2C; the books balance."""
+    lines: list[str] = []
+    summary = Demo(tmp_path / "demo", lines.append).run_btc_tron()
+    assert summary["invoices"] == {"btc-bitcoin": "settled", "usdt-tron": "settled"}
+    assert summary["payouts"] == ["completed", "completed"]
+    assert Decimal("9990") <= Decimal(summary["kes_paid_out"]) <= Decimal("10000")
+    assert summary["trial_balance_zero"] is True
+    assert any("BTC/KES bid" in line for line in lines) and any("processing" in line for line in lines)
 
 
 def _scheduled_runs(workdir: Path) -> dict[str, list[str]]:

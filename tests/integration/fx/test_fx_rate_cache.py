@@ -10,9 +10,18 @@ from decimal import Decimal
 
 import pytest
 import redis
-from cryptopay.adapters.fx import BinanceTickerSource, FxSettings, ProcessRateCache, RedisRateCache, build_cache
+from cryptopay.adapters.fx import (
+    BinanceTickerSource,
+    FxSettings,
+    KrakenSpreadSource,
+    ProcessRateCache,
+    RedisRateCache,
+    TieredRateCache,
+    build_cache,
+)
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair, Rate
+from cryptopay.core.ports.fx import UnsupportedPair
 from cryptopay.core.pricing import CachedRateSource
 from cryptopay.core.testing.system import ManualClock
 
@@ -87,5 +96,30 @@ def test_settings_choose_redis_when_configured_and_in_process_otherwise(redis_ur
     """build_cache returns a Redis cache for CRYPTOPAY_FX_REDIS_URL and an in-process one without it."""
     clock = ManualClock()
     with_redis = FxSettings.from_env({"CRYPTOPAY_FX_REDIS_URL": redis_url})
-    assert isinstance(build_cache(with_redis, clock=clock), RedisRateCache)
+    assert isinstance(build_cache(with_redis, clock=clock), TieredRateCache)
     assert isinstance(build_cache(FxSettings.from_env({}), clock=clock), ProcessRateCache)
+
+
+def test_a_source_that_does_not_quote_a_pair_is_asked_once_within_the_ttl(fx_sandbox, redis_cache):
+    """ "Does not quote this pair" is cached like a rate (in Redis, for every process): no HTTP call per quote."""
+    cache, _, _ = redis_cache
+    source = CachedRateSource(KrakenSpreadSource(fx_sandbox.url), cache, timedelta(seconds=30))
+    with pytest.raises(UnsupportedPair, match="USDT/KES") as first:
+        source.fetch(USDT_KES)
+    other_process = CachedRateSource(KrakenSpreadSource("http://127.0.0.1:9"), cache, timedelta(seconds=30))
+    with pytest.raises(UnsupportedPair) as again:  # answered from Redis: the unreachable URL is never asked
+        other_process.fetch(USDT_KES)
+    assert again.value.message == first.value.message
+
+
+def test_the_tiered_cache_keeps_a_redis_answer_in_the_process_until_it_expires_there(redis_cache):
+    """An answer read from Redis is served from the process afterwards, and only until Redis' own expiry."""
+    shared, client, prefix = redis_cache
+    clock = ManualClock()
+    shared.put("k", a_rate(), timedelta(seconds=20))
+    tiered = TieredRateCache(shared, ProcessRateCache(clock))
+    assert tiered.get("k") == a_rate()
+    client.delete(f"{prefix}k")  # gone from Redis: the process copy still answers until its expiry
+    assert tiered.get("k") == a_rate()
+    clock.advance(seconds=20)
+    assert tiered.get("k") is None

@@ -69,6 +69,12 @@ def _chain_probes() -> dict[str, Probe]:
         probes[f"CRYPTOPAY_{upper}_USDC_CONTRACT"] = Probe(contract, _rail(usdc, lambda r: r.token.contract), url)
         probes[f"CRYPTOPAY_{upper}_CONFIRMATIONS"] = Probe("7", _rail(key, lambda r: r.confirmations), url)
     probes["CRYPTOPAY_TRON_API_URL"] = Probe("https://api.trongrid.io", lambda s, p: sorted(s.rails))
+    tron_url = {"CRYPTOPAY_TRON_API_URL": "https://api.trongrid.io"}
+    esplora_url = {"CRYPTOPAY_ESPLORA_URL": "https://blockstream.info/api"}
+    probes["CRYPTOPAY_TRON_CONFIRMATIONS"] = Probe("5", _rail("usdt-tron", lambda r: r.confirmations), tron_url)
+    probes["CRYPTOPAY_BITCOIN_CONFIRMATIONS"] = Probe("2", _rail("btc-bitcoin", lambda r: r.confirmations), esplora_url)
+    token = "TXLAQ63Xg1NAzckPwKHvzw7CSEmLMEqcdj"
+    probes["CRYPTOPAY_TRON_USDT_CONTRACT"] = Probe(token, _rail("usdt-tron", lambda r: r.token.contract), tron_url)
     probes["CRYPTOPAY_ESPLORA_URL"] = Probe("https://blockstream.info/api", lambda s, p: sorted(s.rails))
     urls = {
         "ethereum": {"CRYPTOPAY_ETHEREUM_RPC_URL": "http://node.example.com:8545"},

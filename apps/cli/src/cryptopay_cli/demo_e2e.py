@@ -1,4 +1,9 @@
-"""The end-to-end demo: a merchant is paid in USDT on a local Ethereum node and receives shillings over M-Pesa.
+"""The end-to-end demos: a merchant is paid in crypto and receives shillings over M-Pesa.
+
+``Demo.run`` (``cryptopay demo``): USDT on a local Ethereum node. ``Demo.run_btc_tron`` (``cryptopay demo
+btc-tron``): one invoice paid in BTC on the Esplora simulator and one in USDT on the TronGrid simulator, each
+confirmed by its network's own signal (Bitcoin blocks, Tron's solidified blocks) and settled to KES at its own
+quote (BTC/KES is USD/KES x the markets' median BTC/USD).
 
 It starts the sandbox (anvil with test USDT, the Daraja and FX simulators), the REST API on SQLite and the worker
 in embedded mode (inline queue), then acts as a client of the REST API only: registers a merchant, creates an API
@@ -32,6 +37,7 @@ from cryptopay.adapters._paths import private_dir, private_file
 
 DEMO_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 MERCHANT_PHONE = "254708374149"  # Safaricom's public sandbox test MSISDN
+TRON_PAYER = "TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"  # any customer's address: the simulator funds it on the fly
 ERC20_TRANSFER = [
     {
         "name": "transfer",
@@ -103,6 +109,7 @@ class Demo:
         self.say = say
         self.timeout = timeout
         self.started = time.monotonic()
+        self.rails = ["usdt-ethereum"]  # the store's rails (the second flow: btc-bitcoin and usdt-tron)
         self._processes: list[subprocess.Popen[bytes]] = []
         self.env: dict[str, str] = {}
 
@@ -159,7 +166,11 @@ class Demo:
             "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "1",  # the demo's merchant receiver listens on loopback
             "CRYPTOPAY_PUBLIC_URL": self.api,
             "CRYPTOPAY_EVM_XPUB": account_xpub(DEMO_MNEMONIC),
+            "CRYPTOPAY_TRON_XPUB": account_xpub(DEMO_MNEMONIC, coin=195),
+            "CRYPTOPAY_BITCOIN_XPUB": account_xpub(DEMO_MNEMONIC, purpose=84, coin=0),
             "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "2",
+            "CRYPTOPAY_TRON_CONFIRMATIONS": "2",  # solidified blocks
+            "CRYPTOPAY_BITCOIN_CONFIRMATIONS": "2",
             "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": "5",
         }
         if self.redis_url:
@@ -252,7 +263,7 @@ class Demo:
             "PUT",
             f"/v1/merchants/{self.merchant_id}/store",
             token=self.token,
-            body={"rails": ["usdt-ethereum"], "tolerance_percent": "0.5"},
+            body={"rails": self.rails, "tolerance_percent": "0.5"},
         )
         # creating keys and webhook endpoints needs a fresh step-up (the password again)
         step_up = self._call("POST", "/v1/auth/step-up", token=self.token, body={"password": password})
@@ -365,4 +376,91 @@ class Demo:
             "webhooks_delivered": len(delivered),
             "trial_balance_zero": balanced,
             "seconds": round(seconds_to_payout, 1),
+        }
+
+    # -- the second flow: BTC on the Esplora simulator and USDT on the TronGrid simulator -------------------------
+    def _simulator(self, name: str, path: str, body: dict[str, Any]) -> Any:
+        answer = httpx.post(f"{self.manifest[name]['url']}/_sim/{path}", json=body, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def _invoice(self, rail: str, order: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        invoice = self._call(
+            "POST",
+            "/v1/invoices",
+            token=self.api_key,
+            key=f"demo-order-{order}",
+            body={"amount": "5000", "currency": "KES", "rails": [rail], "order_id": order},
+        )
+        option = invoice["payment_options"][0]
+        quote = invoice["quote"]
+        self.step(
+            f"invoice {invoice['id']}: KES 5,000.00 -> pay {option['amount']} {option['asset']} on {rail} to "
+            f"{option['address']} (quote {quote['id']}, {quote['pair']} bid {quote['bid']})"
+        )
+        return invoice, option
+
+    def pay_bitcoin(self) -> dict[str, Any]:
+        """A BTC payment mined in one block on the Esplora simulator (seen: 1 of 2), then one more (settled)."""
+        invoice, option = self._invoice("btc-bitcoin", "2001")
+        sats = int(Decimal(option["amount"]).scaleb(8))
+        txid = self._simulator("esplora", "pay", {"address": option["address"], "value": sats, "mine": True})["txid"]
+        seen = self._wait("the BTC payment to be seen", lambda: self._in_state(invoice["id"], "processing"))
+        self.step(f"customer paid {sats} sats (tx {txid[:16]}…): invoice {seen['state']} at 1 of 2 blocks")
+        self._simulator("esplora", "mine", {"count": 1})
+        settled = self._wait("the BTC invoice to settle", lambda: self._settled(invoice["id"]))
+        self.step(f"invoice {settled['id']} {settled['state']} after 2 Bitcoin blocks")
+        return dict(settled)
+
+    def pay_tron(self) -> dict[str, Any]:
+        """A TRC20 USDT transfer mined on the TronGrid simulator (seen), then solidified: Tron's own finality."""
+        invoice, option = self._invoice("usdt-tron", "2002")
+        units = int(Decimal(option["amount"]).scaleb(6))
+        body = {
+            "token": self.manifest["trongrid"]["usdt"],
+            "from": TRON_PAYER,
+            "to": option["address"],
+            "amount": units,
+        }
+        txid = str(self._simulator("trongrid", "transfer", body)["txid"])
+        self._simulator("trongrid", "mine", {"count": 1})
+        seen = self._wait("the Tron payment to be seen", lambda: self._in_state(invoice["id"], "processing"))
+        self.step(f"customer sent {option['amount']} USDT on Tron (tx {txid[:16]}…): invoice {seen['state']}")
+        self._simulator("trongrid", "solidify", {})
+        settled = self._wait("the Tron invoice to settle", lambda: self._settled(invoice["id"]))
+        self.step(f"invoice {settled['id']} {settled['state']} once its block was solidified")
+        return dict(settled)
+
+    def _in_state(self, invoice_id: str, state: str) -> dict[str, Any] | None:
+        invoice = self._call("GET", f"/v1/invoices/{invoice_id}", token=self.api_key)
+        return invoice if invoice["state"] == state else None
+
+    def _completed_payouts(self, count: int) -> list[dict[str, Any]] | None:
+        page = self._call("GET", "/v1/payouts", token=self.token)
+        items = page["data"] if isinstance(page, dict) else page
+        done = [p for p in items if p["state"] == "completed"]
+        return done if len(done) >= count else None
+
+    def run_btc_tron(self) -> dict[str, Any]:
+        """The second flow; its summary names both invoices, both payouts and the trial balance."""
+        self.rails = ["btc-bitcoin", "usdt-tron"]
+        with self.running():
+            self.merchant_setup()
+            started = time.monotonic()
+            btc = self.pay_bitcoin()
+            tron = self.pay_tron()
+            payouts = self._wait("both B2C results", lambda: self._completed_payouts(2))
+            for payout in payouts:
+                amount, receipt = payout["amount"]["amount"], payout.get("receipt")
+                self.step(f"payout {payout['id']}: KES {amount} completed, M-Pesa receipt {receipt}")
+            balanced = self.trial_balance_zero()
+            self.step(f"trial balance zero per asset: {balanced}")
+        paid = sum((Decimal(p["amount"]["amount"]) for p in payouts), Decimal(0))
+        return {
+            "flow": "btc-tron",
+            "invoices": {"btc-bitcoin": btc["state"], "usdt-tron": tron["state"]},
+            "payouts": [p["state"] for p in payouts],
+            "kes_paid_out": f"{paid:.2f}",
+            "trial_balance_zero": balanced,
+            "seconds": round(time.monotonic() - started, 1),
         }

@@ -17,14 +17,17 @@ from cryptopay_http.blueprints import (
     fx,
     identity,
     invoices,
+    kyc,
     merchants,
     payment_links,
     payouts,
     refunds,
+    reports,
     security,
     settlements,
     stores,
     system,
+    wallet,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -47,6 +50,9 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
+BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [wallet.bp]
+BLUEPRINTS += [kyc.bp]
 
 
 def create_app(services: Services) -> Flask:

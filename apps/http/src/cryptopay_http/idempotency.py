@@ -140,12 +140,11 @@ class _Claim:
             self.store.release(self.scope, self.key)
 
     def complete(self, response: Response) -> None:
-        if self.renew(self.store):
-            kept = tuple((k, v) for k, v in response.headers.items() if k.lower() == "location")
-            body = response.get_data(as_text=True)
-            self.store.complete(
-                self.scope, self.key, StoredResponse(response.status_code, body, response.content_type or "", kept)
-            )
+        kept = tuple((k, v) for k, v in response.headers.items() if k.lower() == "location")
+        body = response.get_data(as_text=True)
+        stored = StoredResponse(response.status_code, body, response.content_type or "", kept)
+        # Only while the key is still our claim (one compare-and-set): never the claim of the retry that took over.
+        self.store.complete(self.scope, self.key, stored, claimed_at=self.claimed_at)
 
 
 def _existing(existing: IdempotencyEntry, request_hash: str) -> Response:

@@ -1,4 +1,5 @@
-"""``cryptopay demo``: end to end over the sandbox, the REST API and the worker (``cryptopay_cli.demo_e2e``), or
+"""``cryptopay demo``: end to end over the sandbox, the REST API and the worker (``cryptopay_cli.demo_e2e``): USDT
+on anvil (the default) or ``btc-tron`` (BTC on the Esplora simulator and USDT on the TronGrid simulator); or
 ``tour``, a narrated walk of a merchant payment through the core with no servers (``cryptopay.sandbox.tour``).
 
 The tour imports the sandbox inside the command; the end-to-end demo starts it as a process (`cryptopay sandbox up`).
@@ -38,6 +39,29 @@ def end_to_end(
         raise typer.Exit(1) from None
     typer.echo(json.dumps(summary))
     if not (summary["invoice"] == "settled" and summary["payout"] == "completed" and summary["trial_balance_zero"]):
+        raise typer.Exit(1)
+
+
+@app.command("btc-tron")
+def btc_tron(
+    as_json: bool = typer.Option(False, "--json", help="print only the summary JSON"),
+    workdir: str = typer.Option(".cryptopay/demo-btc-tron", "--workdir", help="where its database and logs go"),
+) -> None:
+    """The second flow: one invoice paid in BTC (Esplora simulator), one in USDT on Tron (TronGrid simulator), each
+    settled to KES over M-Pesa; the books balance."""
+    from pathlib import Path
+
+    from cryptopay_cli.demo_e2e import Demo
+
+    say = (lambda _text: None) if as_json else typer.echo
+    try:
+        summary = Demo(Path(workdir).resolve(), say).run_btc_tron()
+    except (RuntimeError, TimeoutError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(summary))
+    settled = set(summary["invoices"].values()) == {"settled"} and summary["payouts"] == ["completed"] * 2
+    if not (settled and summary["trial_balance_zero"]):
         raise typer.Exit(1)
 
 

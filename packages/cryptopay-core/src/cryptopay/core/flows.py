@@ -81,8 +81,7 @@ def open_platform_accounts(
         Account(trading_account(asset.code), AccountKind.EQUITY, asset, allow_negative=True),
         Account(trading_account(KES.code), AccountKind.EQUITY, KES, allow_negative=True),
     ]
-    for account in accounts:
-        ledger.open_account(account, session=session)
+    ledger.open_accounts(accounts, session=session)
 
 
 def credit_invoice_payment(

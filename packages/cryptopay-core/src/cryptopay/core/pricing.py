@@ -36,7 +36,7 @@ import attrs
 from cryptopay.core.errors import CryptopayError, InvalidInput, Refused, Unavailable
 from cryptopay.core.fx import DEFAULT_MARGIN, DEFAULT_MAX_AGE, DEFAULT_QUOTE_TTL, Pair, Quote, Rate, lock_quote
 from cryptopay.core.money import USD, USDC, USDT, Asset
-from cryptopay.core.ports.fx import QuoteRepository, RateCache, RateSource, UnsupportedPair
+from cryptopay.core.ports.fx import QuoteRepository, RateCache, RateSource, Unquoted, UnsupportedPair
 from cryptopay.core.ports.system import Clock, IdGenerator
 
 __all__ = ["CachedRateSource", "Depegged", "PegBand", "Pricer", "PricingPolicy", "SourceFailure", "Survey"]
@@ -251,7 +251,12 @@ class Pricer:
 
 @attrs.frozen
 class CachedRateSource:
-    """A rate source whose answers are reused for ``ttl``; a failing cache is bypassed, never fatal."""
+    """A rate source whose answers are reused for ``ttl``; a failing cache is bypassed, never fatal.
+
+    "Does not quote this pair" is an answer too, kept for the same ``ttl``: without it, every quote of a pair some
+    source lacks (USDT/KES on a forex source) would call that source. A failure (``Unavailable``) is not kept.
+    Caching never makes a rate fresher: the pricer still judges it by the source's own ``as_of``.
+    """
 
     source: RateSource
     cache: RateCache
@@ -268,14 +273,23 @@ class CachedRateSource:
         except Unavailable as error:
             log.warning("rate cache unavailable, asking %s directly: %s", self.source.name, error.message)
             return self.source.fetch(pair)
+        if isinstance(hit, Unquoted):
+            raise UnsupportedPair(hit.reason)
         if hit is not None:
             return hit
-        rate = self.source.fetch(pair)
         try:
-            self.cache.put(key, rate, self.ttl)
+            rate = self.source.fetch(pair)
+        except UnsupportedPair as error:
+            self._keep(key, Unquoted(pair, error.message))
+            raise
+        self._keep(key, rate)
+        return rate
+
+    def _keep(self, key: str, answer: Rate | Unquoted) -> None:
+        try:
+            self.cache.put(key, answer, self.ttl)
         except Unavailable as error:
             log.warning("rate cache unavailable, not caching %s: %s", key, error.message)
-        return rate
 
 
 def _reasons(survey: Survey) -> str:

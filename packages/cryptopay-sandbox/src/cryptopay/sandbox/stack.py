@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -92,8 +93,12 @@ class SandboxStack:
         from cryptopay.sandbox.sms import SANDBOX_API_KEY as SMS_API_KEY
         from cryptopay.sandbox.sms import SANDBOX_USERNAME as SMS_USERNAME
         from cryptopay.sandbox.sms import create_sms_simulator
+        from cryptopay.sandbox.tron_chain import TronChain
         from cryptopay.sandbox.trongrid import create_trongrid_simulator
 
+        # Tron's clock starts now (blocks follow every 3 s of `mine`), and the chain has a test USDT (TRC20).
+        tron = TronChain(start_ms=int(time.time() * 1000))
+        tron_usdt = tron.deploy_token("USDT")
         # Like Safaricom: the client encrypts the initiator password with this certificate, the sandbox decrypts it.
         certificate = make_test_certificate()
         certificate_path = self.directory / "sandbox-daraja-cert.pem"
@@ -107,7 +112,7 @@ class SandboxStack:
             "daraja": {key: value for key, value in settings.items() if key != "production"},
             "fx": {"url": self._serve(create_fx_simulator()), "api_key": SANDBOX_API_KEY},
             "sms": {"url": self._serve(create_sms_simulator()), "username": SMS_USERNAME, "api_key": SMS_API_KEY},
-            "trongrid": {"url": self._serve(create_trongrid_simulator())},
+            "trongrid": {"url": self._serve(create_trongrid_simulator(tron)), "usdt": tron_usdt},
             "esplora": {"url": self._serve(create_esplora_simulator())},
         }
 
@@ -126,6 +131,7 @@ class SandboxStack:
         env["CRYPTOPAY_ETHEREUM_USDT_CONTRACT"] = self._manifest["evm"]["usdt"]["address"]
         env["CRYPTOPAY_ETHEREUM_USDC_CONTRACT"] = self._manifest["evm"]["usdc"]["address"]
         env["CRYPTOPAY_TRON_API_URL"] = self._manifest["trongrid"]["url"]
+        env["CRYPTOPAY_TRON_USDT_CONTRACT"] = self._manifest["trongrid"]["usdt"]
         env["CRYPTOPAY_ESPLORA_URL"] = self._manifest["esplora"]["url"]
         return env
 

@@ -24,6 +24,7 @@ from cryptopay.adapters.bootstrap.chains import (
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.money import KES, USDT
@@ -64,12 +65,16 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.service import Wallets
+from cryptopay.core.wallets.signup import WalletSignup
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
-    from cryptopay.adapters.cache import RedisEpoch
+    from cryptopay.adapters.cache import SubscribedEpoch
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
@@ -272,6 +277,7 @@ class Parts:
             ledger=self.ledger,
             pricer=quoter,
             derivers=self.derivers,
+            reader=self.storage.reading,
         )
 
     @functools.cached_property
@@ -345,9 +351,50 @@ class Parts:
         return PaymentLinks(uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, invoicing=self.invoicing)
 
     @functools.cached_property
+    def wallets(self) -> Wallets:
+        """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Wallets(
+            self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+        )
+
+    @functools.cached_property
+    def wallet_signup(self) -> WalletSignup:
+        return WalletSignup(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.sms,
+            self.password_hasher,
+            self.rate_limiter,
+            self.audit,
+            self.clock,
+            self.ids,
+        )
+
+    @functools.cached_property
+    def kyc_review(self) -> KycReview:
+        """KYC/KYB review; documents are vault blobs in ``<data dir>/documents``, measured by Pillow."""
+        from cryptopay.adapters.documents import FileDocumentStore, PillowProbe
+
+        return KycReview(
+            uow=self.storage.unit_of_work,
+            documents=FileDocumentStore(self.settings.data_dir / "documents"),
+            vault=self.vault,
+            probe=PillowProbe(),
+            notifier=self.notifier,
+            clock=self.clock,
+            ids=self.ids,
+        )
+
+    @functools.cached_property
     def listings(self) -> Listings:
         """The read models every listing (CLI, HTTP) pages through."""
-        return Listings(uow=self.storage.unit_of_work, merchants=self.merchants)
+        return Listings(uow=self.storage.reading, merchants=self.merchants)  # one statement a page, no transaction
+
+    @functools.cached_property
+    def reports(self) -> Reports:
+        """Merchant reports (sales, fees and their taxes, settlements) over the same records."""
+        return Reports(uow=self.storage.unit_of_work, clock=self.clock)
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
@@ -457,7 +504,7 @@ class Parts:
 
     @functools.cached_property
     def api_keys(self) -> ApiKeyRepository:
-        """With Redis, a request's credential check costs a Redis GET instead of a database transaction."""
+        """With Redis, a request's credential check costs no database transaction (nor a Redis round trip)."""
         from cryptopay.adapters.sql.repositories.identity import SqlApiKeys
 
         if self.identity_epoch is None:
@@ -467,15 +514,18 @@ class Parts:
         return CachedApiKeys(SqlApiKeys(self.engine), self.identity_epoch)
 
     @functools.cached_property
-    def identity_epoch(self) -> RedisEpoch | None:
-        """The shared counter that invalidates every process's cached API keys and merchant owners (Redis only)."""
+    def identity_epoch(self) -> SubscribedEpoch | None:
+        """The shared counter that invalidates every process's cached API keys and merchant owners (Redis only);
+        each process follows its changes on a Redis channel, so a request reads it without a round trip."""
         if not self.settings.redis_url:
             return None
         import redis
-        from cryptopay.adapters.cache import RedisEpoch
+        from cryptopay.adapters.cache import SubscribedEpoch
 
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
-        return RedisEpoch(client, key=self.settings.redis_keys.identity_epoch)
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        epoch = SubscribedEpoch(client, key=self.settings.redis_keys.identity_epoch)
+        self.closers.append(epoch.close)
+        return epoch
 
     @functools.cached_property
     def idempotency(self) -> IdempotencyRepository:
@@ -574,6 +624,9 @@ class Parts:
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
+            "wallets.expire_claims": lambda _payload: return_expired_claims(
+                self.storage.unit_of_work, self.ledger, now=self.clock.now()
+            ),
             **self._webhook_jobs(),
         }
 

@@ -11,6 +11,9 @@ Order matters: the epoch is read *before* the row is fetched and bumped *after* 
 row fetched across a concurrent change is tagged with the old epoch and never used once the bump is visible.
 When the epoch cannot be read (Redis down), nothing is cached and every lookup goes to the database.
 
+``SubscribedEpoch`` (what the composition root builds) saves even that GET: each process listens on a Redis channel
+that every bump publishes on, and reads the counter again only when a bump is announced.
+
 >>> from cryptopay.core.testing.identity import InMemoryApiKeys
 >>> epoch = LocalEpoch()
 >>> keys = CachedApiKeys(InMemoryApiKeys(), epoch)
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -34,7 +38,7 @@ from cryptopay.core.ports.identity import ApiKeyRepository, MerchantRepository
 from redis import Redis
 from redis.exceptions import RedisError
 
-__all__ = ["CachedApiKeys", "CachedMerchants", "Epoch", "LocalEpoch", "RedisEpoch"]
+__all__ = ["CachedApiKeys", "CachedMerchants", "Epoch", "LocalEpoch", "RedisEpoch", "SubscribedEpoch"]
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -79,6 +83,99 @@ class RedisEpoch:
 
     def bump(self) -> None:
         self._redis.incr(self._key)  # a failure here must surface: the change would otherwise go unseen
+
+
+class SubscribedEpoch:
+    """The shared Redis epoch without a round trip per request: a listener thread keeps this process's copy.
+
+    ``bump`` increments the counter and publishes on ``<key>:changed`` in one MULTI. The listener (started on first
+    use, and again in a forked child) subscribes first, then reads the counter, then reads it again whenever a
+    bump is announced; ``bump`` updates the copy itself, so this process sees its own change at once and every
+    other process as soon as the announcement arrives (a fraction of a millisecond on one network). The listener
+    pings every ``heartbeat`` seconds; while it is not subscribed (starting, reconnecting, Redis down) or has heard
+    nothing, not even its pong, for ``max_silence`` seconds, ``current`` falls back to a GET per call
+    (``RedisEpoch``), so a lost announcement cannot keep a revoked key usable for longer than that.
+    """
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        key: str = "cryptopay:identity:epoch",
+        heartbeat: float = 1.0,
+        max_silence: float = 3.0,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._redis, self._key, self._channel = client, key, f"{key}:changed"
+        self._fallback = RedisEpoch(client, key=key)
+        self._heartbeat, self._max_silence, self._now = heartbeat, max_silence, now
+        self._value: int | None = None  # this process's copy; None while not subscribed
+        self._heard_at = 0.0
+        self._owner_pid: int | None = None
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()  # orders the copy's updates: each reads Redis inside it
+
+    def current(self) -> int | None:
+        if self._owner_pid != os.getpid():
+            self._start()
+        value = self._value
+        if value is not None and self._now() - self._heard_at < self._max_silence:
+            return value
+        return self._fallback.current()
+
+    def bump(self) -> None:
+        with self._lock:
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.incr(self._key)
+            pipe.publish(self._channel, b"1")
+            value, _ = pipe.execute()  # a failure here must surface: the change would otherwise go unseen
+            if self._value is not None:
+                self._value = int(value)
+
+    def close(self) -> None:
+        self._stopped.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._owner_pid == os.getpid():
+                return
+            self._owner_pid, self._value = os.getpid(), None  # a forked child has no listener thread yet
+            threading.Thread(target=self._listen, name="identity-epoch", daemon=True).start()
+
+    def _listen(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._follow()
+            except RedisError as error:
+                _log.warning(
+                    "identity epoch listener lost Redis (%s): reading the epoch per request", type(error).__name__
+                )
+            with self._lock:
+                self._value = None
+            self._stopped.wait(self._heartbeat)
+
+    def _follow(self) -> None:
+        pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+        try:
+            pubsub.subscribe(self._channel)
+            self._reread()  # after subscribing: no bump can fall between the read and the first announcement
+            pinged = self._now()
+            while not self._stopped.is_set():
+                message = pubsub.get_message(timeout=self._heartbeat)
+                if message is not None and message["type"] == "message":
+                    self._reread()
+                elif message is not None:
+                    self._heard_at = self._now()  # a pong, or the subscription's confirmation
+                if self._now() - pinged >= self._heartbeat:
+                    pubsub.ping()
+                    pinged = self._now()
+        finally:
+            pubsub.close()
+
+    def _reread(self) -> None:
+        with self._lock:
+            value = self._redis.get(self._key)
+            self._value, self._heard_at = (int(value) if value is not None else 0), self._now()
 
 
 @attrs.frozen

@@ -36,13 +36,14 @@ def new_hot_key() -> EvmHotKey:
     return EvmHotKey(PrivateKey(key.to_bytes()), key.public_key.to_checksum_address(), key.public_key.to_hex()[2:])
 
 
-def account_xpub(mnemonic: str, *, passphrase: str = "", account: int = 0) -> str:
-    """The account-level xpub at m/44'/60'/account' of a BIP39 mnemonic (what the API host is configured with)."""
+def account_xpub(mnemonic: str, *, passphrase: str = "", account: int = 0, purpose: int = 44, coin: int = 60) -> str:
+    """The account-level xpub at m/purpose'/coin'/account' of a BIP39 mnemonic (what the API host is configured
+    with): m/44'/60' for EVM deposit addresses (the default), m/44'/195' for Tron, m/84'/0' for Bitcoin."""
     bitcoinlib_home()
     from bitcoinlib.keys import HDKey
 
     root = HDKey.from_seed(seed_from_mnemonic(mnemonic, passphrase), witness_type="legacy", network="bitcoin")
-    node = root.child_private(44, hardened=True).child_private(60, hardened=True)
+    node = root.child_private(check_index(purpose), hardened=True).child_private(check_index(coin), hardened=True)
     return str(node.child_private(check_index(account), hardened=True).wif_public())
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from cryptopay.adapters.fx.binance import BinanceTickerSource
 from cryptopay.adapters.fx.bitstamp import BitstampTickerSource
 from cryptopay.adapters.fx.build import build_cache, build_pricer, build_sources
-from cryptopay.adapters.fx.cache import ProcessRateCache, RedisRateCache
+from cryptopay.adapters.fx.cache import ProcessRateCache, RedisRateCache, TieredRateCache
 from cryptopay.adapters.fx.coinbase import CoinbaseTickerSource
 from cryptopay.adapters.fx.exchangerate import ExchangeRateApiSource
 from cryptopay.adapters.fx.kraken import KrakenSpreadSource
@@ -25,6 +25,7 @@ __all__ = [
     "KrakenSpreadSource",
     "ProcessRateCache",
     "RedisRateCache",
+    "TieredRateCache",
     "build_cache",
     "build_pricer",
     "build_sources",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from cryptopay.adapters.fx.binance import BinanceTickerSource
 from cryptopay.adapters.fx.bitstamp import BitstampTickerSource
-from cryptopay.adapters.fx.cache import ProcessRateCache, RedisRateCache
+from cryptopay.adapters.fx.cache import ProcessRateCache, RedisRateCache, TieredRateCache
 from cryptopay.adapters.fx.coinbase import CoinbaseTickerSource
 from cryptopay.adapters.fx.exchangerate import ExchangeRateApiSource
 from cryptopay.adapters.fx.kraken import KrakenSpreadSource
@@ -31,9 +31,11 @@ def build_sources(settings: FxSettings) -> list[RateSource]:
 
 
 def build_cache(settings: FxSettings, *, clock: Clock) -> RateCache:
-    """A Redis cache when ``redis_url`` is set, else an in-process one."""
+    """Redis (with each process's copy in front) when ``redis_url`` is set, else an in-process cache."""
     if settings.redis_url:
-        return RedisRateCache.from_url(settings.redis_url, prefix=settings.cache_prefix)
+        return TieredRateCache(
+            RedisRateCache.from_url(settings.redis_url, prefix=settings.cache_prefix), ProcessRateCache(clock)
+        )
     return ProcessRateCache(clock)
 
 

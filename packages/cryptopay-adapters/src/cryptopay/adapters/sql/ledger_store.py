@@ -141,6 +141,16 @@ class SqlLedgerSession:
         row = self._conn.execute(sa.select(ledger_accounts).where(ledger_accounts.c.code == code)).first()
         return rows.account_from_row(row._mapping) if row else None
 
+    def get_accounts(self, codes: Sequence[str]) -> dict[str, Account]:
+        found = {c: self._locked[c].account for c in codes if c in self._locked}
+        missing = sorted({c for c in codes if c not in found})
+        if missing:
+            query = sa.select(ledger_accounts).where(ledger_accounts.c.code.in_(missing))
+            for row in self._conn.execute(query):
+                account = rows.account_from_row(row._mapping)
+                found[account.code] = account
+        return found
+
     def add_account(self, account: Account) -> None:
         self._conn.execute(ledger_accounts.insert(), rows.account_row(account))
 

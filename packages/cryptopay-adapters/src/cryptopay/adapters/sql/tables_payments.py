@@ -95,6 +95,7 @@ payment_credits = sa.Table(
     sa.Column("credited_at", UtcDateTime, nullable=False),
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_payment_credits_clawbacks", "merchant_id", "clawback_pending"),
+    sa.Index("ix_payment_credits_merchant_credited", "merchant_id", "credited_at"),
     keep_existing=True,
 )
 

@@ -4,6 +4,10 @@
 outbox and repositories all write through it, and it commits when the block exits normally. Each repository is a
 typed attribute, made on first use in the transaction. Database errors come out as SDK errors
 (``TransientConflict`` for races: use ``cryptopay.core.ports.storage.in_transaction``).
+
+``SqlStorage.reading()`` is the same repositories for reads that need no transaction (an invoice, a store, a page
+of a listing: one statement each): the connection runs in autocommit, so no ``BEGIN``/``COMMIT`` round trips, and
+nothing is locked (``get`` of an invoice or payout does not take its row lock). Give it only to read paths.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from cryptopay.adapters.sql.audit import SqlAuditLog
+from cryptopay.adapters.sql.errors import translating
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
 from cryptopay.adapters.sql.outbox import SqlOutbox
+from cryptopay.adapters.sql.repositories.compliance import SqlKycApplications
 from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 from cryptopay.adapters.sql.repositories.identity import (
     SqlApiKeys,
@@ -54,8 +60,10 @@ class SqlUnitOfWork:
         *,
         cipher: SecretCipher | None = None,
         allow_plaintext: bool = False,
+        locking: bool = True,
     ) -> None:
         self.connection = conn
+        self._locking = locking
         self.ledger = SqlLedgerSession(conn)
         self.audit = SqlAuditLog(conn, ids)
         self.outbox = SqlOutbox(conn)
@@ -68,7 +76,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def invoices(self) -> SqlInvoices:
-        return SqlInvoices(self.connection)
+        return SqlInvoices(self.connection, locking=self._locking)
 
     @functools.cached_property
     def deposit_addresses(self) -> SqlDepositAddresses:
@@ -84,7 +92,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def payouts(self) -> SqlPayouts:
-        return SqlPayouts(self.connection)
+        return SqlPayouts(self.connection, locking=self._locking)
 
     @functools.cached_property
     def refunds(self) -> SqlRefunds:
@@ -138,6 +146,10 @@ class SqlUnitOfWork:
         return SqlKycProfiles(self.connection)
 
     @functools.cached_property
+    def kyc_applications(self) -> SqlKycApplications:
+        return SqlKycApplications(self.connection)
+
+    @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
         return SqlFeeSchedules(self.connection)
 
@@ -188,6 +200,15 @@ class SqlStorage:
         with flushing_transaction(self.engine, self._open) as uow:
             yield uow
             fencing.check(uow.idempotency)  # in this transaction: a lost claim rolls the work back
+
+    @contextmanager
+    def reading(self) -> Iterator[SqlUnitOfWork]:
+        """Repositories for reads only: autocommit (each statement its own snapshot), no row locks, no commit."""
+        with translating(), self.engine.connect() as conn:
+            reader = conn.execution_options(isolation_level="AUTOCOMMIT")
+            yield SqlUnitOfWork(
+                reader, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext, locking=False
+            )
 
     def _open(self, conn: Connection) -> SqlUnitOfWork:
         return SqlUnitOfWork(conn, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext)

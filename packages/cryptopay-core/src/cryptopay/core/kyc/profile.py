@@ -95,6 +95,15 @@ class KycProfile:
         self.status, self.requested_level, self.approvals, self.reason = KycStatus.REJECTED, None, (), reason
         return [self._event("kyc.rejected", at, level=level, admin=admin_id, reason=reason)]
 
+    def return_to_applicant(self, admin_id: str, message: str, *, at: datetime) -> list[KycEvent]:
+        """An officer asks for more information: the application leaves review and earlier approvals lapse."""
+        if self.status is not KycStatus.PENDING:
+            raise InvalidState(f"{self.party_id} has no application under review")
+        level = self.requested_level
+        self.status = KycStatus.APPROVED if self.level is not None else KycStatus.UNVERIFIED
+        self.requested_level, self.approvals, self.reason = None, (), message
+        return [self._event("kyc.information_requested", at, level=level, admin=admin_id)]
+
     def expire(self, *, at: datetime, policy: KycPolicy = DEFAULT_KYC_POLICY) -> list[KycEvent]:
         """Lapse the granted tier if its validity is over (nothing happens otherwise)."""
         if self.expires_at is None or at < self.expires_at:

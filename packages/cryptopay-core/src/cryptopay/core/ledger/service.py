@@ -148,6 +148,10 @@ class Ledger:
 
         return self._run(lambda s: self._open_in(s, account), session)
 
+    def open_accounts(self, accounts: Sequence[Account], *, session: LedgerSession | None = None) -> None:
+        """``open_account`` for each, in one transaction, reading the existing ones with one query."""
+        return self._run(lambda s: self._open_all_in(s, accounts), session)
+
     @staticmethod
     def _open_in(s: LedgerSession, account: Account) -> Account:
         existing = s.get_account(account.code)
@@ -157,6 +161,17 @@ class Ledger:
         if existing != account:
             raise Conflict(f"account {account.code} exists with a different definition")
         return existing
+
+    @staticmethod
+    def _open_all_in(s: LedgerSession, accounts: Sequence[Account]) -> None:
+        existing = s.get_accounts([a.code for a in accounts])
+        for account in accounts:
+            found = existing.get(account.code)
+            if found is None:
+                s.add_account(account)
+                existing[account.code] = account
+            elif found != account:
+                raise Conflict(f"account {account.code} exists with a different definition")
 
     # -- entries ------------------------------------------------------------------------------------------
     def _post_in(self, s: LedgerSession, request: EntryRequest, *, reverses: str | None = None) -> Entry:
@@ -408,6 +423,10 @@ class Ledger:
         if not found:
             raise NotFound(f"no ledger account {code!r}")
         return found[0]
+
+    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]:
+        """The latest entries (touching ``account``), newest first, each line with its balance before and after."""
+        return self._store.entries(account=account, limit=limit)
 
     def balances(self, codes: Sequence[str]) -> dict[str, AccountBalance]:
         """The balances of ``codes`` in one read (accounts that do not exist are absent)."""

@@ -76,9 +76,12 @@ class Invoicing:
         ledger: Ledger,
         pricer: Quoter,
         derivers: Mapping[str, AddressDeriver],
+        reader: PaymentsUowFactory | None = None,
     ) -> None:
+        """``reader``: units of work for the reads that need no transaction (default ``uow``)."""
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._derivers = pricer, dict(derivers)
+        self._reader = reader or uow
 
     def create_invoice(
         self,
@@ -96,7 +99,7 @@ class Invoicing:
         ``within`` runs in the invoice's own transaction before it is stored (a payment link counts its use there):
         if it raises, nothing is stored.
         """
-        store = transaction(self._uow, lambda uow: _store(uow, merchant_id))
+        store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
         chosen = _choose(store, rails)
         if store.bounded:
             store.check_invoice_worth(self._worth_in_kes(price))
@@ -116,7 +119,7 @@ class Invoicing:
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """The invoice, or ``NotFound``."""
-        return transaction(self._uow, lambda uow: load_invoice(uow, invoice_id))
+        return transaction(self._reader, lambda uow: load_invoice(uow, invoice_id))
 
     def cancel_invoice(self, invoice_id: str, *, actor: str) -> Invoice:
         """Cancel an invoice that has received nothing (``InvoiceReceivedPayment``, a 409, otherwise).
@@ -139,7 +142,7 @@ class Invoicing:
     def list_invoices(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Invoice]:
         """A page of the merchant's invoices, newest first, older than the invoice id ``before``."""
         return transaction(
-            self._uow, lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit)
+            self._reader, lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit)
         )
 
     def _worth_in_kes(self, price: Money) -> Money:

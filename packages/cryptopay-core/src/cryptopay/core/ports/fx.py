@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Protocol
 
+import attrs
 from cryptopay.core.errors import Refused
 from cryptopay.core.fx import Pair, Quote, Rate
 
-__all__ = ["QuoteRepository", "RateCache", "RateSource", "UnsupportedPair"]
+__all__ = ["QuoteRepository", "RateCache", "RateSource", "Unquoted", "UnsupportedPair"]
 
 
 class UnsupportedPair(Refused):
@@ -32,12 +33,21 @@ class RateSource(Protocol):
     def fetch(self, pair: Pair) -> Rate: ...
 
 
+@attrs.frozen
+class Unquoted:
+    """A source's answer that it does not quote ``pair`` (its ``UnsupportedPair``), cached like a rate."""
+
+    pair: Pair
+    reason: str
+
+
 class RateCache(Protocol):
-    """Short-lived storage of rates by key; an entry vanishes ``ttl`` after it was put."""
+    """Short-lived storage of sources' answers (a rate, or ``Unquoted``) by key; an entry vanishes ``ttl`` after it
+    was put."""
 
-    def get(self, key: str) -> Rate | None: ...
+    def get(self, key: str) -> Rate | Unquoted | None: ...
 
-    def put(self, key: str, rate: Rate, ttl: timedelta) -> None: ...
+    def put(self, key: str, answer: Rate | Unquoted, ttl: timedelta) -> None: ...
 
 
 class QuoteRepository(Protocol):

@@ -108,8 +108,9 @@ class IdempotencyRepository(Protocol):
         """Claim ``(scope, key)`` for a request: None if claimed now, else the entry that already holds it."""
         ...
 
-    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
-        """Record the response of a claimed key, to be replayed to retries."""
+    def complete(self, scope: str, key: str, response: StoredResponse, *, claimed_at: datetime | None = None) -> bool:
+        """Record the response of a claimed key, to be replayed to retries. With ``claimed_at``, only while the key
+        is still the in-flight claim made then (one compare-and-set: never a retry's claim); whether it recorded."""
         ...
 
     def release(self, scope: str, key: str) -> None:

@@ -24,6 +24,10 @@ __all__ = ["DraftPoster", "IdempotencyRecord", "LedgerSession", "LedgerStore"]
 class LedgerSession(Protocol):
     def get_account(self, code: str) -> Account | None: ...
 
+    def get_accounts(self, codes: Sequence[str]) -> dict[str, Account]:
+        """Bulk ``get_account`` (one query for a batch); the accounts found, by code."""
+        ...
+
     def add_account(self, account: Account) -> None: ...
 
     def lock_balances(self, codes: Sequence[str]) -> dict[str, AccountBalance]:

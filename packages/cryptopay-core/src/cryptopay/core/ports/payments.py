@@ -140,6 +140,12 @@ class PaymentCreditRepository(Protocol):
         """Credits whose reversal is still owed by the merchant, oldest first."""
         ...
 
+    def credited_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
+    ) -> list[PaymentCredit]:
+        """The merchant's credits made in [``since``, ``until``), by id after ``after``: a report's page."""
+        ...
+
 
 class SettlementRepository(Protocol):
     def add(self, settlement: Settlement) -> None:

@@ -183,9 +183,13 @@ class InMemoryIdempotency:
             self._rows[(scope, key)] = IdempotencyEntry(scope, key, request_hash, at)
             return None
 
-    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+    def complete(self, scope: str, key: str, response: StoredResponse, *, claimed_at: datetime | None = None) -> bool:
         with self._lock:
-            self._rows[(scope, key)].response = response
+            entry = self._rows[(scope, key)]
+            if claimed_at is not None and (entry.response is not None or entry.created_at != claimed_at):
+                return False
+            entry.response = response
+            return True
 
     def release(self, scope: str, key: str) -> None:
         with self._lock:

@@ -40,6 +40,9 @@ class _Session:
     def get_account(self, code: str) -> Account | None:
         return self.state.accounts.get(code)
 
+    def get_accounts(self, codes: Sequence[str]) -> dict[str, Account]:
+        return {c: self.state.accounts[c] for c in codes if c in self.state.accounts}
+
     def add_account(self, account: Account) -> None:
         if account.code in self.state.accounts:
             raise Conflict(f"account {account.code} exists")

@@ -184,6 +184,16 @@ class InMemoryPaymentCredits(_ById):
         found = [c for c in self._all() if c.merchant_id == merchant_id and c.clawback_pending]
         return [_copy(c) for c in sorted(found, key=lambda c: (c.credited_at, c.id))]
 
+    def credited_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
+    ) -> list[PaymentCredit]:
+        found = [
+            c
+            for c in self._all()
+            if c.merchant_id == merchant_id and since <= c.credited_at < until and (after is None or c.id > after)
+        ]
+        return [_copy(c) for c in sorted(found, key=lambda c: c.id)[:limit]]
+
     def all(self) -> list[PaymentCredit]:
         """Every credit (for tests)."""
         return [_copy(c) for c in self._all()]

@@ -13,7 +13,7 @@ from cryptopay.adapters.sql.errors import translating
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["Bind", "insert_new", "reading", "update_or_insert", "upsert", "writing"]
+__all__ = ["Bind", "increment", "insert_new", "reading", "update_or_insert", "upsert", "writing"]
 
 Bind = Engine | Connection
 """An engine (each call is its own short transaction) or a unit of work's connection (calls join its transaction)."""
@@ -52,6 +52,14 @@ def insert_new(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> 
     key = next(iter(table.primary_key.columns))
     statement = _insert(conn, table).values(**values).on_conflict_do_nothing().returning(key)
     return conn.execute(statement).first() is not None
+
+
+def increment(conn: Connection, table: sa.Table, key: Mapping[str, Any], column: str) -> int:
+    """Add 1 to ``column`` of the row with ``key`` (created at 1 when missing) in one statement; the new value.
+    Concurrent callers queue on the row's lock, so each gets its own value."""
+    statement = _insert(conn, table).values(**key, **{column: 1})
+    bumped = statement.on_conflict_do_update(index_elements=list(key), set_={column: table.c[column] + 1})
+    return int(conn.execute(bumped.returning(table.c[column])).scalar_one())
 
 
 def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any], key: list[str]) -> None:

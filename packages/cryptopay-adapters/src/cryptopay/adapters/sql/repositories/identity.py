@@ -337,15 +337,17 @@ class SqlIdempotency:
         statement = idempotency_records.update().where(*_where(row["scope"], row["key"]), *stale).values(**values)
         return bool(conn.execute(statement).rowcount == 1)
 
-    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+    def complete(self, scope: str, key: str, response: StoredResponse, *, claimed_at: datetime | None = None) -> bool:
         body = {
             "status": response.status,
             "body": response.body,
             "content_type": response.content_type,
             "headers": [list(pair) for pair in response.headers],
         }
+        ours = () if claimed_at is None else _in_flight_since(claimed_at)
         with writing(self._bind) as conn:
-            conn.execute(idempotency_records.update().where(*_where(scope, key)).values(response=body))
+            statement = idempotency_records.update().where(*_where(scope, key), *ours).values(response=body)
+            return bool(conn.execute(statement).rowcount == 1)
 
     def release(self, scope: str, key: str) -> None:
         in_flight = idempotency_records.c.response.is_(None)
@@ -353,7 +355,7 @@ class SqlIdempotency:
             conn.execute(idempotency_records.delete().where(*_where(scope, key), in_flight))
 
     def renew(self, scope: str, key: str, *, claimed_at: datetime, at: datetime) -> bool:
-        ours = (idempotency_records.c.response.is_(None), idempotency_records.c.created_at == claimed_at)
+        ours = _in_flight_since(claimed_at)
         statement = idempotency_records.update().where(*_where(scope, key), *ours).values(created_at=at)
         with writing(self._bind) as conn:
             return bool(conn.execute(statement).rowcount == 1)
@@ -363,6 +365,11 @@ class SqlIdempotency:
         old = (idempotency_records.c.created_at < before, idempotency_records.c.response.is_not(None))
         with writing(self._bind) as conn:
             return int(conn.execute(idempotency_records.delete().where(*old)).rowcount)
+
+
+def _in_flight_since(claimed_at: datetime) -> tuple[sa.ColumnElement[bool], ...]:
+    """The conditions of an in-flight claim made (or last renewed) at ``claimed_at``."""
+    return (idempotency_records.c.response.is_(None), idempotency_records.c.created_at == claimed_at)
 
 
 def _where(scope: str, key: str) -> tuple[Any, ...]:

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories._base import insert_new, upsert
+from cryptopay.adapters.sql.repositories._base import increment, insert_new, upsert
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
     deposit_addresses,
@@ -67,8 +67,8 @@ class _Documents(Generic[T]):
     table: sa.Table
     what: str
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
+    def __init__(self, conn: Connection, *, locking: bool = True) -> None:
+        self._conn, self._locking = conn, locking  # a reading unit of work takes no row locks
 
     def _columns(self, item: T) -> dict[str, Any]:
         raise NotImplementedError
@@ -101,7 +101,7 @@ class _Documents(Generic[T]):
 
     def _one(self, *where: sa.ColumnElement[bool], lock: bool = False) -> T | None:
         query = sa.select(self.table.c.doc).where(*where)
-        doc = self._conn.scalars(query.with_for_update() if lock else query).first()
+        doc = self._conn.scalars(query.with_for_update() if lock and self._locking else query).first()
         return from_document(self.cls, doc) if doc is not None else None
 
 
@@ -195,14 +195,7 @@ class SqlDepositAddresses:
         self._conn = conn
 
     def allocate_index(self, network: str) -> int:
-        insert_new(self._conn, deposit_address_counters, {"network": network, "next_index": 0})
-        bump = (
-            deposit_address_counters.update()
-            .where(deposit_address_counters.c.network == network)
-            .values(next_index=deposit_address_counters.c.next_index + 1)
-            .returning(deposit_address_counters.c.next_index)
-        )
-        return int(self._conn.execute(bump).scalar_one()) - 1
+        return increment(self._conn, deposit_address_counters, {"network": network}, "next_index") - 1
 
     def add(self, address: DepositAddress) -> None:
         row = {
@@ -259,6 +252,13 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
     def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
         mine = (payment_credits.c.merchant_id == merchant_id, payment_credits.c.clawback_pending)
         return self._select(*mine, order=("credited_at", "id"))
+
+    def credited_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
+    ) -> list[PaymentCredit]:
+        c = payment_credits.c
+        within = (c.merchant_id == merchant_id, c.credited_at >= since, c.credited_at < until)
+        return self._select(*within, *_page(payment_credits, "id", after), limit=limit)
 
 
 class SqlSettlements(_Documents[Settlement]):

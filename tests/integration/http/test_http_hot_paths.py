@@ -1,0 +1,158 @@
+"""What one request costs on the real stack (PostgreSQL, Redis, the FX simulator): SQL statements, Redis round
+trips and outgoing HTTP calls, counted per request. Counts do not depend on the machine's load, so they guard the
+hot paths where a timing could not (#17.1: "an invoice read is one query"; creation cut from 29 statements, 10
+Redis round trips and 2 FX calls to what is asserted here)."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+
+import attrs
+import httpx
+import pytest
+import sqlalchemy as sa
+from cryptopay.adapters.bootstrap import Settings, build
+from cryptopay.adapters.evm.keys import account_xpub
+from cryptopay.adapters.sql import upgrade
+from cryptopay_http.app import create_app
+from flask.testing import FlaskClient
+from redis.connection import AbstractConnection
+
+from tests.support.fx_sandbox import running_fx_sandbox
+
+pytestmark = pytest.mark.redis
+
+MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+
+
+@attrs.define
+class Costs:
+    """What the requests inside ``counting()`` sent: SQL statements, Redis round trips, HTTP requests."""
+
+    sql: list[str] = attrs.Factory(list)
+    redis: list[str] = attrs.Factory(list)
+    http: list[str] = attrs.Factory(list)
+
+
+@attrs.frozen
+class Shop:
+    client: FlaskClient
+    api_key: str
+    invoice_id: str
+
+    def create(self) -> str:
+        headers = {"authorization": f"Bearer {self.api_key}", "idempotency-key": uuid.uuid4().hex}
+        body = {"amount": "5000", "currency": "KES", "rails": ["usdt-ethereum"]}
+        answer = self.client.post("/v1/invoices", json=body, headers=headers)
+        assert answer.status_code == 201, answer.json
+        return str(answer.json["id"])
+
+    def read(self) -> None:
+        answer = self.client.get(f"/v1/invoices/{self.invoice_id}", headers={"authorization": f"Bearer {self.api_key}"})
+        assert answer.status_code == 200, answer.json
+
+
+@pytest.fixture(scope="module")
+def shop(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    """The production composition (``build(Settings)``) on PostgreSQL and Redis, a merchant with an API key."""
+    upgrade(database_url)
+    with running_fx_sandbox() as fx:
+        env = {
+            "CRYPTOPAY_DATA_DIR": str(tmp_path_factory.mktemp("hot-paths")),
+            "CRYPTOPAY_DATABASE_URL": database_url,
+            "CRYPTOPAY_REDIS_URL": redis_url,
+            "CRYPTOPAY_DEPLOYMENT": f"hot{uuid.uuid4().hex[:8]}",
+            "CRYPTOPAY_TOKEN_SECRET": secrets.token_urlsafe(48),
+            "CRYPTOPAY_COOKIE_SECURE": "false",
+            "CRYPTOPAY_FX_SANDBOX_URL": fx.url,
+            "CRYPTOPAY_ETHEREUM_RPC_URL": "http://127.0.0.1:9/unused",
+            "CRYPTOPAY_EVM_XPUB": account_xpub(MNEMONIC),
+        }
+        services = build(Settings.from_env(env))
+        client = create_app(services).test_client()
+        api_key = _merchant_key(client)
+        first = Shop(client, api_key, "")
+        yield Shop(client, api_key, first.create())
+        services.close()
+
+
+def _merchant_key(client: FlaskClient) -> str:
+    email, password = f"hot-{uuid.uuid4().hex[:6]}@example.co.ke", "a long passphrase"
+    assert (
+        client.post("/v1/auth/register", json={"email": email, "password": password, "role": "merchant"}).status_code
+        == 201
+    )
+
+    def token() -> dict[str, str]:
+        login = client.post("/v1/auth/login", json={"email": email, "password": password})
+        return {"authorization": f"Bearer {login.json['access_token']}"}
+
+    settlement = {"schedule": "daily", "method": "mpesa_b2c", "destination": "254708374149"}
+    merchant = client.post(
+        "/v1/merchants", json={"business_name": "Hot paths", "settlement": settlement}, headers=token()
+    )
+    merchant_id, headers = merchant.json["id"], token()
+    store = {"rails": ["usdt-ethereum"], "tolerance_percent": "0.5"}
+    assert client.put(f"/v1/merchants/{merchant_id}/store", json=store, headers=headers).status_code == 200
+    step = client.post("/v1/auth/step-up", json={"password": password}, headers=headers).json["step_up_token"]
+    key = client.post(
+        f"/v1/merchants/{merchant_id}/api-keys",
+        json={"name": "shop", "scopes": ["invoices:read", "invoices:write"]},
+        headers={**headers, "X-Step-Up-Token": step},
+    )
+    return str(key.json["secret"])
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]], Costs]:
+    """Runs a request and returns what it sent (the libraries' own send paths, observed and called through)."""
+
+    def run(request: Callable[[], object]) -> Costs:
+        costs = Costs()
+
+        def on_sql(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            costs.sql.append(statement.split("\n", 1)[0])
+
+        real_redis, real_http = AbstractConnection.send_packed_command, httpx.Client.send
+
+        def redis_sent(self: AbstractConnection, command: object, check_health: bool = True) -> None:
+            costs.redis.append(repr(command)[:80])
+            real_redis(self, command, check_health)
+
+        def http_sent(self: httpx.Client, request: httpx.Request, **options: object) -> httpx.Response:
+            costs.http.append(str(request.url))
+            return real_http(self, request, **options)  # type: ignore[arg-type]
+
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", on_sql)
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", redis_sent)
+        monkeypatch.setattr(httpx.Client, "send", http_sent)
+        try:
+            request()
+        finally:
+            sa.event.remove(sa.engine.Engine, "before_cursor_execute", on_sql)
+            monkeypatch.undo()
+        return costs
+
+    return run
+
+
+def test_an_invoice_read_is_one_query_and_one_redis_round_trip(shop, counting) -> None:
+    """Reading an invoice with an API key: one SQL statement (no transaction, no row lock), the rate limit's one
+    Redis command, and neither the API key nor the epoch read again."""
+    shop.read()
+    costs = counting(shop.read)
+    assert len(costs.sql) == 1 and costs.sql[0].startswith("SELECT invoices.doc"), costs.sql
+    assert "FOR UPDATE" not in costs.sql[0]
+    assert len(costs.redis) == 1 and costs.http == [], costs
+
+
+def test_an_invoice_creation_stays_within_its_budget(shop, counting) -> None:
+    """Creating an invoice (FX answers cached, the merchant's accounts open): at most 15 SQL statements, one Redis
+    round trip (the rate limit) and no call to an FX source, including the sources that do not quote the pair."""
+    shop.create()
+    costs = counting(shop.create)
+    assert len(costs.sql) <= 15, costs.sql
+    assert sum(s.startswith("SELECT ledger_accounts") for s in costs.sql) == 1
+    assert len(costs.redis) == 1 and costs.http == [], costs
