@@ -32,6 +32,7 @@ from cryptopay_http.blueprints import (
 )
 from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
+from cryptopay_http.pages import install_pages
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
 
@@ -74,6 +75,7 @@ def create_app(services: Services) -> Flask:
     install_security_headers(app, production=settings.production)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    install_pages(app)  # the HTML pages: checkout, dashboard (cryptopay_http.pages)
     return app
 
 

@@ -24,6 +24,7 @@ from cryptopay.adapters.bootstrap.chains import (
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
@@ -55,7 +56,7 @@ from cryptopay.core.ports.identity import (
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
-from cryptopay.core.ports.queue import DeadLetters, JobHandler, JobQueue, JobRegistry
+from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -75,12 +76,11 @@ from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from cryptopay.adapters.cache import SubscribedEpoch
+    from cryptopay.adapters.queue import InlineQueue, RqQueue
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
 
-# Requests per second towards one shortcode, all workers together (a conservative default under Daraja's limits).
-DARAJA_THROUGHPUT = Throughput(rate=5, burst=5)
 # The jobs that call Daraja: with ``CRYPTOPAY_DARAJA_QUEUE`` they go to that queue, worked by its own worker.
 PAYOUT_JOBS = ("payouts.start", "payouts.query_status")
 HOOKS_PREFIX = "/hooks/daraja"
@@ -296,6 +296,16 @@ class Parts:
             ledger=self.ledger,
             pricer=quoter,
             merchants=self.merchants,
+            gate=self.payout_gate,
+        )
+
+    @functools.cached_property
+    def payout_gate(self) -> PayoutGate:
+        """Compliance on money leaving a merchant: freezes, KYB (``CRYPTOPAY_SETTLEMENT_REQUIRES_KYB``), tier limits."""
+        return PayoutGate(
+            uow=lambda: self.storage.unit_of_work(),
+            clock=self.clock,
+            require_kyb=self.settings.settlement_requires_kyb,
         )
 
     @functools.cached_property
@@ -310,6 +320,7 @@ class Parts:
             faults=self.settings.faults,
             metrics=self._payout_metrics,
             pacing=self.daraja_pacing,
+            gate=self.payout_gate,
         )
 
     @functools.cached_property
@@ -325,7 +336,8 @@ class Parts:
             client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
             bucket = RedisTokenBucket(client, prefix=self.settings.redis_keys.rate_limits + "bucket:")
         shortcode = self.settings.mpesa.party_a if self.settings.mpesa is not None else "unconfigured"
-        return Pacing(bucket, f"daraja:{shortcode}", DARAJA_THROUGHPUT)
+        rate = self.settings.daraja_throughput  # CRYPTOPAY_DARAJA_THROUGHPUT: per second, all workers together
+        return Pacing(bucket, f"daraja:{shortcode}", Throughput(rate=rate, burst=rate))
 
     @functools.cached_property
     def _payout_metrics(self) -> Metrics:
@@ -437,11 +449,12 @@ class Parts:
             metrics=PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "business.prom"),
             dead_letters=self.dead_letters,
             balances=self.balance_queries,
+            backlog=self.dead_letters,  # the same queue: its jobs waiting per queue
         )
 
     @functools.cached_property
-    def dead_letters(self) -> DeadLetters:
-        """The queue's dead-lettered jobs (both queues keep them)."""
+    def dead_letters(self) -> InlineQueue | RqQueue:
+        """The queue's dead-lettered jobs and its backlog (both queues keep them)."""
         from cryptopay.adapters.queue import InlineQueue, RqQueue
 
         queue = self.queue
