@@ -85,6 +85,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         reports=Lazy(lambda: parts.reports),
         wallets=Lazy(lambda: parts.wallets),
         wallet_signup=Lazy(lambda: parts.wallet_signup),
+        wallet_buys=Lazy(lambda: parts.wallet_buys),
         reconciliation=Lazy(lambda: parts.reconciliation),
         float_balance=Lazy(lambda: parts.float_balance),
         jobs=Lazy(lambda: parts.jobs),

@@ -69,6 +69,7 @@ from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliat
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -82,7 +83,7 @@ if TYPE_CHECKING:
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
 
 # The jobs that call Daraja: with ``CRYPTOPAY_DARAJA_QUEUE`` they go to that queue, worked by its own worker.
-PAYOUT_JOBS = ("payouts.start", "payouts.query_status")
+PAYOUT_JOBS = ("payouts.start", "payouts.query_status", "wallets.stk_query")  # the jobs that call Daraja
 HOOKS_PREFIX = "/hooks/daraja"
 
 
@@ -371,6 +372,21 @@ class Parts:
         )
 
     @functools.cached_property
+    def wallet_buys(self) -> Buys:
+        """USDT bought with M-Pesa: STK callbacks come to ``<public URL>/hooks/daraja/stk/<token>``."""
+        base = self.settings.public_url.rstrip("/")
+        return Buys(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.pricer,
+            lambda: self.quotes,
+            lambda: self.mobile_money,
+            lambda token: f"{base}/hooks/daraja/stk/{token}",
+            self.clock,
+            self.ids,
+        )
+
+    @functools.cached_property
     def wallet_signup(self) -> WalletSignup:
         return WalletSignup(
             self.storage.unit_of_work,
@@ -640,6 +656,7 @@ class Parts:
             "wallets.expire_claims": lambda _payload: return_expired_claims(
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
+            "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
             **self._webhook_jobs(),
         }
 

@@ -41,7 +41,13 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlStores,
     SqlUnmatchedAnswers,
 )
-from cryptopay.adapters.sql.repositories.wallets import SqlPhoneVerifications, SqlTransfers, SqlUsage, SqlWallets
+from cryptopay.adapters.sql.repositories.wallets import (
+    SqlBuys,
+    SqlPhoneVerifications,
+    SqlTransfers,
+    SqlUsage,
+    SqlWallets,
+)
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
@@ -169,6 +175,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def wallet_usage(self) -> SqlUsage:
         return SqlUsage(self.connection)
+
+    @functools.cached_property
+    def wallet_buys(self) -> SqlBuys:
+        return SqlBuys(self.connection)
 
     def flush(self) -> None:
         """Write what the ledger session buffered (done automatically before commit)."""
