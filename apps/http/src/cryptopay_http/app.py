@@ -19,6 +19,7 @@ from cryptopay_http.blueprints import (
     invoices,
     kyc,
     merchants,
+    payment_links,
     payouts,
     refunds,
     reports,
@@ -32,9 +33,9 @@ from cryptopay_http.blueprints import (
 )
 from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
+from cryptopay_http.pages import install_pages
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
-from cryptopay_http.treasury_metrics import TreasuryCollector
 
 __all__ = ["BLUEPRINTS", "create_app"]
 
@@ -42,6 +43,7 @@ BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [
     invoices.bp,
     refunds.bp,
+    payment_links.bp,
     stores.bp,
     settlements.bp,
     payouts.bp,
@@ -70,12 +72,12 @@ def create_app(services: Services) -> Flask:
     request_ids.init_app(app)  # first: every later hook's log lines carry the request id
     app.extensions["cryptopay.metrics"] = metrics = HttpMetrics()
     metrics.init_app(app)
-    metrics.registry.register(TreasuryCollector(lambda: services.treasury.status(read_chains=False)))
     install_problem_handlers(app)
     app.after_request(_common_headers)
     install_security_headers(app, production=settings.production)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    install_pages(app)  # the HTML pages: checkout, dashboard (cryptopay_http.pages)
     return app
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "TREASURY_MEASURE",
     "TREASURY_SWEEP",
     "WALLET_CLAIMS_EXPIRE",
+    "WALLET_STK_QUERY",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
     "build_registry",
@@ -56,6 +57,7 @@ METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml
 TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
 TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
+WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -72,6 +74,7 @@ LEAD_JOBS = (
     TREASURY_SWEEP,
     TREASURY_MEASURE,
     WALLET_CLAIMS_EXPIRE,
+    WALLET_STK_QUERY,
 )
 
 
