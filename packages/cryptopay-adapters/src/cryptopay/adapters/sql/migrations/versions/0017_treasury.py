@@ -3,8 +3,8 @@
 A sweep is recorded before its sweeper sends anything; ``open_address`` (unique with the network) keeps one open
 sweep per address. Float readings are the balances B2C results carry, kept with the books' float of that moment.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-05
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from cryptopay.adapters.sql.types import JsonText, UtcDateTime
 
-revision = "0014"
-down_revision = "0013"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
