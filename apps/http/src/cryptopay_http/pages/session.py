@@ -1,7 +1,7 @@
 """People's sessions on the pages: a signed cookie naming a login of the identity core, and CSRF tokens on forms.
 
 A page login is an ordinary login (``Accounts.login``: password, second factor, audit). The ``cp_session`` cookie
-(httpOnly, ``SameSite=Lax``, ``Secure`` unless developing on http, path ``/dashboard``) carries the user, the login
+(httpOnly, ``SameSite=Lax``, ``Secure`` unless developing on http, path ``/``: the dashboard and the console) carries the user, the login
 family, the account's session version and an expiry, under an HMAC keyed from the token secret. Every request
 checks it against the core's ``SessionStates``: a logout, a family revoked for token reuse, a password reset or a
 role change ends the page session at once, exactly as it ends the API's access tokens. The login's refresh token
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 SESSION_COOKIE, LOGOUT_COOKIE, ANON_COOKIE = "cp_session", "cp_session_rt", "cp_anon"
-PATH, LOGOUT_PATH = "/dashboard", "/dashboard/logout"
+PATH, LOGOUT_PATH = "/", "/dashboard/logout"  # the dashboard and the console share one login
 LIFETIME = timedelta(hours=12)  # a page login ends this long after it started (the core's login may last longer)
 
 
