@@ -19,6 +19,7 @@ from cryptopay_http.blueprints import (
     invoices,
     kyc,
     merchants,
+    payment_links,
     payouts,
     refunds,
     reports,
@@ -41,6 +42,7 @@ BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [
     invoices.bp,
     refunds.bp,
+    payment_links.bp,
     stores.bp,
     settlements.bp,
     payouts.bp,

@@ -79,6 +79,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         settling=Lazy(lambda: parts.settling),
         payouts=Lazy(lambda: parts.payouts),
         refunds=Lazy(lambda: parts.refunds),
+        payment_links=Lazy(lambda: parts.payment_links),
         kyc_review=Lazy(lambda: parts.kyc_review),
         listings=Lazy(lambda: parts.listings),
         reports=Lazy(lambda: parts.reports),

@@ -19,6 +19,7 @@ from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import SourceAllowlist
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.fx import QuoteRepository
@@ -95,6 +96,7 @@ class Services:
     _settling: Lazy[Settling] = attrs.field(factory=lambda: missing("settlements"))
     _payouts: Lazy[Payouts] = attrs.field(factory=lambda: missing("payouts"))
     _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
+    _payment_links: Lazy[PaymentLinks] = attrs.field(factory=lambda: missing("payment links"))
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
@@ -227,6 +229,10 @@ class Services:
     @property
     def refunds(self) -> Refunds:
         return self._refunds.get()
+
+    @property
+    def payment_links(self) -> PaymentLinks:
+        return self._payment_links.get()
 
     @property
     def wallets(self) -> Wallets:

@@ -32,6 +32,7 @@ from cryptopay.core.money import KES, USDT
 from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
@@ -358,6 +359,10 @@ class Parts:
             quotes=self.quotes,
             validators=address_validators(self.settings),
         )
+
+    @functools.cached_property
+    def payment_links(self) -> PaymentLinks:
+        return PaymentLinks(uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, invoicing=self.invoicing)
 
     @functools.cached_property
     def wallets(self) -> Wallets:

@@ -34,6 +34,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlDepositAddresses,
     SqlInvoices,
     SqlPaymentCredits,
+    SqlPaymentLinks,
     SqlPayouts,
     SqlRefunds,
     SqlSettlements,
@@ -106,6 +107,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def unmatched_answers(self) -> SqlUnmatchedAnswers:
         return SqlUnmatchedAnswers(self.connection)
+
+    @functools.cached_property
+    def payment_links(self) -> SqlPaymentLinks:
+        return SqlPaymentLinks(self.connection)
 
     @functools.cached_property
     def quotes(self) -> SqlQuoteRepository:
