@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cryptopay.core.errors import LimitExceeded
+from cryptopay.core.errors import LimitExceeded, Refused
 from cryptopay.core.flows import FLOAT, IN_FLIGHT
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import PayoutState
@@ -55,4 +55,16 @@ def test_tier_0_cannot_sell_and_tiny_sales_are_refused(stack):
     stack.grant_tier(amina.id)
     with pytest.raises(LimitExceeded, match="below the minimum"):
         stack.sells.start(amina.id, Money.of("0.05", USDT))
+    assert stack.balance(amina, "USDT") == Money.of(10, USDT)
+
+
+def test_a_sale_the_float_cannot_cover_is_refused_before_anything_moves(stack):
+    """The treasury's float guard says no: the sale is refused with its reason and the USDT stays."""
+    from cryptopay.core.treasury.cover import Cover
+
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "10", "USDT")
+    stack.sells.float_cover = lambda amount: Cover(False, "the float holds KES 200, KES 1,288 is needed")
+    with pytest.raises(Refused, match="cannot pay this sale out"):
+        stack.sells.start(amina.id, Money.of(10, USDT))
     assert stack.balance(amina, "USDT") == Money.of(10, USDT)

@@ -27,6 +27,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    treasury,
     wallet,
     webhooks,
 )
@@ -54,6 +55,7 @@ BLUEPRINTS += [
 BLUEPRINTS += [reports.bp]
 BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
+BLUEPRINTS += [treasury.bp]
 
 
 def create_app(services: Services) -> Flask:

@@ -9,7 +9,9 @@ and voids it on failure (the shillings then stay in the wallet, as KES). No seco
 
 The amount paid out is whole shillings (B2C: KES 10 to 250,000) after the charge; the sub-shilling rest stays in
 the wallet. A customer receives at most KES 500,000 a day over M-Pesa (``DAILY_CUSTOMER_LIMIT``).
-TODO(treasury): refuse before the M-Pesa float would be overdrawn, with the treasury's core check once it lands.
+Before anything moves, the treasury's ``FloatGuard.can_cover`` (given as ``float_cover``) must say the float can
+pay the amount: a sale the float cannot cover is refused (``float_short``), never planned to wait; a payout that
+becomes uncoverable between planning and sending is held by the same guard inside ``Payouts``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Callable
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteExpired
+from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteExpired, Refused
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.ledger import Entry, Ledger
@@ -32,6 +34,7 @@ from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import SellUnitOfWork, SellUowFactory
 from cryptopay.core.settlement.model import SettlementMethod
+from cryptopay.core.treasury.cover import Cover
 from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.service import WalletFrozen, _wallet, spending
 
@@ -63,6 +66,7 @@ class Sells:
     clock: Clock
     ids: IdGenerator
     tariff: Tariff = B2C_TARIFF
+    float_cover: Callable[[Money], Cover] | None = None  # the treasury's FloatGuard.can_cover (None: not checked)
 
     def start(self, user_id: str, usdt: Money, *, quote_id: str | None = None) -> Sale:
         """Sell ``usdt`` at the bid and plan the B2C payout of the whole shillings to the wallet's phone."""
@@ -72,6 +76,8 @@ class Sells:
         kes = quote.convert(usdt, at=self.clock.now())
         charge = self.tariff.charge(kes.whole()) if kes.whole().amount >= B2C_LIMITS.minimum else Money.zero(KES)
         amount = B2C_LIMITS.check((kes - charge).whole())
+        if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
+            raise Refused(f"M-Pesa cannot pay this sale out right now: {cover.reason}", reason="float_short")
         return in_transaction(self.uow, lambda uow: self._plan(uow, user_id, usdt, kes, amount, charge, quote))
 
     def _quote(self, quote_id: str | None) -> Quote:
