@@ -26,6 +26,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    teams,
     wallet,
     webhooks,
 )
@@ -48,7 +49,7 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
-BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
 
