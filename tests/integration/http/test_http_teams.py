@@ -49,14 +49,14 @@ def test_an_invited_member_acts_for_the_merchant_within_its_role(client, auth, s
 
 
 def test_the_owner_cannot_be_removed_or_demoted_and_hands_over_with_a_step_up(client, auth, services):
-    """Removing or demoting the owner is refused (422); a transfer makes the member owner and the old owner an admin."""
+    """Removing or demoting the owner is a conflict (409); a transfer makes the member owner and the old owner an admin."""
     owner, _ = auth.merchant()
     admin = join(client, auth, services, owner, "achieng@duka.co.ke", "admin")
     members = client.get("/v1/merchants/me/members", headers=owner).json["members"]
     owner_id, admin_id = members[0]["user_id"], members[1]["user_id"]
-    assert client.delete(f"/v1/merchants/me/members/{owner_id}", headers=admin).status_code == 422
+    assert client.delete(f"/v1/merchants/me/members/{owner_id}", headers=admin).status_code == 409
     demote = client.patch(f"/v1/merchants/me/members/{owner_id}", json={"role": "staff"}, headers=admin)
-    assert demote.status_code == 422
+    assert demote.status_code == 409
     assert client.post("/v1/merchants/me/owner", json={"user_id": admin_id}, headers=admin).status_code == 403
     assert client.post("/v1/merchants/me/owner", json={"user_id": admin_id}, headers=owner).status_code == 403
     moved = client.post("/v1/merchants/me/owner", json={"user_id": admin_id}, headers=auth.stepped_up(owner))
@@ -72,11 +72,11 @@ def test_an_invitation_works_once_for_its_address_and_expires(client, auth, serv
     client.post("/v1/merchants/me/invitations", json={"email": "njeri@duka.co.ke", "role": "staff"}, headers=owner)
     token = _token(services, "njeri@duka.co.ke")
     other = auth.user("merchant")
-    assert client.post("/v1/invitations/accept", json={"token": token}, headers=other).status_code == 422
+    assert client.post("/v1/invitations/accept", json={"token": token}, headers=other).status_code == 403
     auth.register("njeri@duka.co.ke", "merchant")
     njeri = bearer(auth.login("njeri@duka.co.ke", PASSWORD)["access_token"])
     assert client.post("/v1/invitations/accept", json={"token": token}, headers=njeri).status_code == 200
-    assert client.post("/v1/invitations/accept", json={"token": token}, headers=njeri).status_code == 422
+    assert client.post("/v1/invitations/accept", json={"token": token}, headers=njeri).status_code == 409
     body = {
         "business_name": "Mine",
         "settlement": {"schedule": "daily", "method": "mpesa_b2c", "destination": "0712345678"},
@@ -89,4 +89,4 @@ def test_an_invitation_works_once_for_its_address_and_expires(client, auth, serv
     clock.advance(days=8)
     auth.register("late@duka.co.ke", "merchant")
     late_headers = bearer(auth.login("late@duka.co.ke")["access_token"])
-    assert client.post("/v1/invitations/accept", json={"token": late}, headers=late_headers).status_code == 422
+    assert client.post("/v1/invitations/accept", json={"token": late}, headers=late_headers).status_code == 409

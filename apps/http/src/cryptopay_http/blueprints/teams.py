@@ -128,7 +128,7 @@ def list_members() -> Response:
     request=SetRole,
     response=MemberView,
     tags=_TAGS,
-    errors=(404, 409, 422),
+    errors=(404, 409),
 )
 @require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
 def set_member_role(user_id: str) -> Response:
@@ -142,7 +142,7 @@ def set_member_role(user_id: str) -> Response:
     "Remove a member (owner and admins; a member may leave); never the owner",
     status=204,
     tags=_TAGS,
-    errors=(404, 409, 422),
+    errors=(404, 409),
 )
 @require(roles=_MERCHANT)
 def remove_member(user_id: str) -> Response:
@@ -204,7 +204,7 @@ def revoke_invitation(invitation_id: str) -> Response:
     request=Accept,
     response=MemberView,
     tags=_TAGS,
-    errors=(409, 422),
+    errors=(409,),
 )
 @require(roles=_MERCHANT)
 def accept_invitation() -> Response:

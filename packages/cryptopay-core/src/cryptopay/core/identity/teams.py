@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.identity.model import Forbidden, Merchant, Role, TeamRole, User
 from cryptopay.core.ports.identity import AuditTrail, MerchantRepository, TeamRepository, UserRepository
 from cryptopay.core.ports.notifications import Notification, Notifier
@@ -128,8 +128,11 @@ class Teams:
 
     # --- invitations --------------------------------------------------------------------------------------------
 
-    def invite(self, merchant_id: str, *, actor: str, email: str, role: TeamRole) -> tuple[Invitation, str]:
-        """Invite ``email`` as ``role`` (not owner); the token is sent by email and returned once."""
+    def invite(
+        self, merchant_id: str, *, actor: str, email: str, role: TeamRole, via: str = ""
+    ) -> tuple[Invitation, str]:
+        """Invite ``email`` as ``role`` (not owner); the token is sent by email and returned once. ``via`` names an
+        operator acting for ``actor`` (the CLI), for the audit record."""
         merchant = self._merchant(merchant_id)
         self._require_manager(merchant, actor)
         if role is TeamRole.OWNER:
@@ -146,7 +149,8 @@ class Teams:
             invited_by=actor,
         )
         self._teams.add_invitation(invitation)
-        self._record(actor, "team.invite", merchant.id, invitation=invitation.id, email=address, role=role.value)
+        details = {"invitation": invitation.id, "email": address, "role": role.value, "via": via}
+        self._record(actor, "team.invite", merchant.id, **details)
         body = (
             f"You are invited to act for {merchant.business_name} on cryptopay as {role.value}.\n"
             f"Register or log in as a merchant user with {address}, then accept with this token "
@@ -172,16 +176,16 @@ class Teams:
         invitation = self._teams.invitation_by_hash(invitation_digest(token.strip()))
         now = self._clock.now()
         if invitation is None or not invitation.open(now):
-            raise Refused("this invitation is unknown, used, revoked or expired: ask for a new one")
+            raise Conflict("this invitation is unknown, used, revoked or expired: ask for a new one")
         user = self._user(user_id)
         if user.role is not Role.MERCHANT:
-            raise Refused("only a merchant user may join a merchant's team (register with the role merchant)")
+            raise Forbidden("only a merchant user may join a merchant's team (register with the role merchant)")
         if user.email is None or user.email.lower() != invitation.email:
-            raise Refused("this invitation was sent to another email address")
+            raise Forbidden("this invitation was sent to another email address")
         if self._merchants.by_owner(user.id) is not None or self._teams.membership(user.id) is not None:
             raise Conflict("this user already acts for a merchant (a user belongs to one team)")
         if not self._teams.claim_invitation(invitation.id, user.id, at=now):
-            raise Refused("this invitation was used meanwhile")
+            raise Conflict("this invitation was used meanwhile")
         member = Member(
             merchant_id=invitation.merchant_id,
             user_id=user.id,
@@ -195,29 +199,30 @@ class Teams:
 
     # --- changes --------------------------------------------------------------------------------------------------
 
-    def set_role(self, merchant_id: str, user_id: str, role: TeamRole, *, actor: str) -> Member:
+    def set_role(self, merchant_id: str, user_id: str, role: TeamRole, *, actor: str, via: str = "") -> Member:
         """Change a member's role; the owner's role is never changed (hand ownership over instead)."""
         merchant = self._merchant(merchant_id)
         self._require_manager(merchant, actor)
         if user_id == merchant.owner_user_id or role is TeamRole.OWNER:
-            raise Refused("the owner cannot be demoted and nobody is made owner this way: transfer ownership")
+            raise Conflict("the owner cannot be demoted and nobody is made owner this way: transfer ownership")
         member = self._member(merchant, user_id)
         before = member.role
         member.role = role
         self._teams.update_member(member)
-        self._record(actor, "team.role_changed", merchant.id, user=user_id, before=before.value, after=role.value)
+        changed = {"user": user_id, "before": before.value, "after": role.value, "via": via}
+        self._record(actor, "team.role_changed", merchant.id, **changed)
         return member
 
-    def remove(self, merchant_id: str, user_id: str, *, actor: str) -> None:
+    def remove(self, merchant_id: str, user_id: str, *, actor: str, via: str = "") -> None:
         """Remove a member (a member may also leave); never the owner."""
         merchant = self._merchant(merchant_id)
         if user_id == merchant.owner_user_id:
-            raise Refused("the owner cannot be removed: transfer ownership first")
+            raise Conflict("the owner cannot be removed: transfer ownership first")
         if actor != user_id:
             self._require_manager(merchant, actor)
         member = self._member(merchant, user_id)
         self._teams.remove_member(merchant.id, user_id)
-        self._record(actor, "team.member_removed", merchant.id, user=user_id, role=member.role.value)
+        self._record(actor, "team.member_removed", merchant.id, user=user_id, role=member.role.value, via=via)
 
     def transfer_ownership(self, merchant_id: str, to_user_id: str, *, actor: str) -> Merchant:
         """The owner hands the merchant to a member; the old owner stays as an admin."""
@@ -259,5 +264,6 @@ class Teams:
             raise Forbidden("only the owner or an admin manages the team")
 
     def _record(self, actor: str, action: str, merchant_id: str, **details: str) -> None:
-        event = AuditEvent(f"user:{actor}", action, f"merchant:{merchant_id}", self._clock.now(), details)
+        kept = {k: v for k, v in details.items() if v}
+        event = AuditEvent(f"user:{actor}", action, f"merchant:{merchant_id}", self._clock.now(), kept)
         self._audit.append(event)
