@@ -9,8 +9,8 @@ owner. Every change is audited (``team.*``). What each role may do is ``model.TE
 ``require(team=...)`` on the routes that change keys, the store and the profile (the matrix is in the README).
 
 >>> from cryptopay.core.testing.identity import team_fixture
->>> teams, owner, merchant = team_fixture()
->>> invitation, token = teams.invite(merchant.id, actor=owner.id, email="amina@duka.co.ke", role=TeamRole.FINANCE)
+>>> duka = team_fixture()
+>>> invitation, token = duka.teams.invite("mer_1", actor=duka.owner.id, email="amina@duka.co.ke", role=TeamRole.FINANCE)
 >>> invitation.role.value, len(token) > 30
 ('finance', True)
 """

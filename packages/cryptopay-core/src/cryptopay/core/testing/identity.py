@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import quote
 
+import attrs
 from cryptopay.core.errors import Conflict
 from cryptopay.core.identity.model import (
     ApiKey,
@@ -29,6 +30,9 @@ from cryptopay.core.identity.model import (
     User,
 )
 from cryptopay.core.identity.teams import Invitation, Member, Teams
+from cryptopay.core.testing.notifications import InMemoryNotifier
+from cryptopay.core.testing.storage import InMemoryAuditLog
+from cryptopay.core.testing.system import ManualClock, SequentialIds
 
 __all__ = [
     "FastPasswordHasher",
@@ -39,6 +43,7 @@ __all__ = [
     "InMemoryTeams",
     "InMemoryUsers",
     "StdlibTotp",
+    "TeamFixture",
     "team_fixture",
 ]
 
@@ -213,16 +218,26 @@ class InMemoryTeams:
             return True
 
 
-def team_fixture() -> tuple[Teams, User, Merchant]:
-    """``Teams`` over in-memory stores with one merchant and its owner (for doctests and unit tests)."""
+@attrs.frozen
+class TeamFixture:
+    """``Teams`` over in-memory stores with one merchant and its owner, and the parts a test inspects."""
 
+    teams: Teams
+    owner: User
+    merchant: Merchant
+    clock: ManualClock
+    users: InMemoryUsers
+    merchants: InMemoryMerchants
+    audit: InMemoryAuditLog
+    notifier: InMemoryNotifier
+
+
+def team_fixture() -> TeamFixture:
+    """A merchant "Duka" owned by ``usr_owner`` (owner@duka.co.ke), on a manual clock, with its ``Teams``."""
     from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
-    from cryptopay.core.testing.notifications import InMemoryNotifier
-    from cryptopay.core.testing.storage import InMemoryAuditLog
-    from cryptopay.core.testing.system import ManualClock, SequentialIds
 
     clock = ManualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
-    users, merchants = InMemoryUsers(), InMemoryMerchants()
+    users, merchants, audit, notifier = InMemoryUsers(), InMemoryMerchants(), InMemoryAuditLog(), InMemoryNotifier()
     owner = User("usr_owner", "owner@duka.co.ke", "x", Role.MERCHANT, clock.now())
     users.add(owner)
     profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
@@ -232,12 +247,12 @@ def team_fixture() -> tuple[Teams, User, Merchant]:
         teams=InMemoryTeams(),
         merchants=merchants,
         users=users,
-        notifier=InMemoryNotifier(),
-        audit=InMemoryAuditLog(),
+        notifier=notifier,
+        audit=audit,
         clock=clock,
         ids=SequentialIds(),
     )
-    return teams, owner, merchant
+    return TeamFixture(teams, owner, merchant, clock, users, merchants, audit, notifier)
 
 
 class InMemoryApiKeys:
