@@ -28,3 +28,18 @@ Feature: A compliance officer reviews who our customers and merchants are
     Given Wanjiku applied for tier 2 with her national ID, both sides of the card and a selfie
     When officer Ann opens the selfie
     Then the audit log shows that Ann viewed a document of Wanjiku's
+
+  Scenario: An unverified merchant is paid, but its money waits for business verification
+    Given Duka Ltd, not yet verified, sells goods for 100 USDT
+    When the settlement runs
+    Then Duka Ltd's balance holds the payment and nothing is paid out, because its business verification is pending
+    When two officers approve Duka Ltd's business verification
+    And the settlement runs
+    Then Duka Ltd is paid out over M-Pesa
+
+  Scenario: A frozen merchant's payouts are held
+    Given Duka Ltd, verified, has a payout waiting to be sent
+    When officer Ann freezes Duka Ltd because "a sanctions match is under review"
+    Then the payout is not sent
+    When officer Bob unfreezes Duka Ltd
+    Then the payout is sent

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from cryptopay.core.errors import Conflict
+from cryptopay.core.kyc import PartyKind
 from cryptopay.core.kyc.applications import ApplicationState
 from cryptopay.core.kyc.documents import DocumentKind
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from tests.support.kyc_rig import KycRig
+from tests.support.kyc_rig import GatedStack, KycRig
 
 scenarios("kyc_review.feature")
 
@@ -101,3 +102,66 @@ def audited(office, name):
         "kyc.document_viewed",
         "kyc:usr_wanjiku",
     )
+
+
+@pytest.fixture
+def shop():
+    return GatedStack(require_kyb=True)
+
+
+@given("Duka Ltd, not yet verified, sells goods for 100 USDT")
+def unverified_sale(shop):
+    shop.paid("100")
+
+
+@given("Duka Ltd, verified, has a payout waiting to be sent")
+def verified_with_payout(shop):
+    shop.kyb_approved()
+    shop.paid("100")
+    [run] = shop.stack.settling.run_settlements()
+    shop.payout = run.payouts[0]
+
+
+@when("the settlement runs")
+def settlement_runs(shop):
+    shop.runs = shop.stack.settling.run_settlements()
+
+
+@when("two officers approve Duka Ltd's business verification")
+def two_officers(shop):
+    shop.kyb_approved()
+
+
+@when(parsers.parse('officer {name} freezes Duka Ltd because "{reason}"'))
+def freezes(shop, name, reason):
+    shop.kyc.review.freeze(OFFICERS[name], "mer_duka", PartyKind.MERCHANT, reason)
+
+
+@when(parsers.parse("officer {name} unfreezes Duka Ltd"))
+def unfreezes(shop, name):
+    shop.kyc.review.unfreeze(OFFICERS[name], "mer_duka", PartyKind.MERCHANT)
+
+
+@then("Duka Ltd's balance holds the payment and nothing is paid out, because its business verification is pending")
+def waits_for_kyb(shop):
+    [run] = shop.runs
+    assert run.settlement is None and "KYB" in run.reason
+    assert shop.stack.mpesa.transactions() == []
+
+
+@then("Duka Ltd is paid out over M-Pesa")
+def paid_out(shop):
+    [run] = shop.runs
+    assert len(run.payouts) == 1
+    [sent] = shop.stack.payouts.submit_payouts()
+    assert sent.amount.amount > 0
+
+
+@then("the payout is not sent")
+def not_sent(shop):
+    assert shop.stack.payouts.submit_payouts() == []
+
+
+@then("the payout is sent")
+def sent(shop):
+    assert [p.id for p in shop.stack.payouts.submit_payouts()] == [shop.payout.id]

@@ -14,10 +14,16 @@ from cryptopay.adapters.vault import EnvelopeVault, generate_kek
 from cryptopay.core.kyc.applications import BusinessDetails, Director, PersonDetails
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.documents import DocumentKind
+from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
+from cryptopay.core.money import USDT, Money
+from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.kyc import DocumentStore
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.settlement.service import Settling
 from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplications, InMemoryKycProfiles
 from cryptopay.core.testing.notifications import InMemoryNotifier
+from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.testing.storage import InMemoryStorage
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from PIL import Image
@@ -101,3 +107,42 @@ class KycRig:
     def audit_actions(self) -> list[str]:
         with self.storage.unit_of_work() as uow:
             return [r.action for r in uow.audit.records()]
+
+
+class GatedStack:
+    """A payment deployment whose settlement and payouts ask the compliance gate, and the officers' review."""
+
+    def __init__(self, *, require_kyb: bool) -> None:
+        self.kyc = KycRig()
+        self.stack = stack = PaymentsStack()
+        self.gate = PayoutGate(uow=self.kyc.storage.unit_of_work, clock=stack.clock, require_kyb=require_kyb)
+        stack.settling = Settling(
+            uow=stack.uow,
+            clock=stack.clock,
+            ids=stack.ids,
+            ledger=stack.ledger,
+            pricer=stack.pricer,
+            merchants=stack.merchants,
+            gate=self.gate,
+        )
+        stack.payouts = Payouts(
+            uow=stack.uow,
+            clock=stack.clock,
+            ids=stack.ids,
+            ledger=stack.ledger,
+            gateway=stack.mpesa,
+            urls=stack.urls,
+            gate=self.gate,
+        )
+        profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "254712345678")
+        stack.add_merchant("mer_duka", settlement=profile)
+
+    def paid(self, usdt: str = "100") -> None:
+        invoice = self.stack.invoicing.create_invoice("mer_duka", Money.of(usdt, USDT))
+        self.stack.pay(invoice.id)
+        self.stack.confirm(3)
+
+    def kyb_approved(self) -> None:
+        app_id = self.kyc.kyb("mer_duka", "usr_owner")
+        self.kyc.decide("usr_ann", app_id)
+        self.kyc.decide("usr_bob", app_id)

@@ -72,3 +72,13 @@ def test_show_and_request_information(rig):
     sent_back = cli("request-info", app_id, "--officer", "ann@example.co.ke", "--message", "a sharper selfie")
     assert json.loads(sent_back.stdout)["state"] == "information_requested"
     assert cli("approve", "kya_missing", "--officer", "ann@example.co.ke").exit_code == 3
+
+
+def test_freeze_and_unfreeze_from_the_cli(rig):
+    """A personal account is frozen and released by named officers; a second freeze is exit 4."""
+    frozen = cli("freeze", "usr_pat", "--officer", "ann@example.co.ke", "--reason", "court order")
+    assert frozen.exit_code == 0, frozen.output
+    assert json.loads(frozen.stdout)["state"] == "frozen"
+    assert cli("freeze", "usr_pat", "--officer", "ann@example.co.ke", "--reason", "again").exit_code == 4
+    assert json.loads(cli("unfreeze", "usr_pat", "--officer", "bob@example.co.ke").stdout)["state"] == "active"
+    assert cli("freeze", "usr_nobody", "--officer", "ann@example.co.ke", "--reason", "x").exit_code == 3

@@ -137,3 +137,22 @@ def test_a_rejection_reaches_the_customer(client, auth, services):
     mine = client.get("/v1/kyc", headers=customer).json
     assert mine["status"] == "rejected" and mine["applications"][0]["reason"] == "name does not match the ID"
     assert services.notifier.sent[-1].subject == "Your identity verification was not approved"
+
+
+def test_an_officer_freezes_and_unfreezes_a_merchant(client, auth, services):
+    """Freezing is audited, twice is a 409, an unknown account a 404, and only officers may do it."""
+    _, merchant_id = auth.merchant()
+    officer = auth.user("compliance")
+    path = f"/v1/admin/accounts/{merchant_id}"
+    assert client.post(f"{path}/freeze", json={"reason": "x"}, headers=auth.user("admin")).status_code == 403
+    frozen = client.post(f"{path}/freeze", json={"reason": "sanctions match under review"}, headers=officer)
+    assert frozen.status_code == 200, frozen.json
+    assert (frozen.json["state"], frozen.json["kind"], frozen.json["freeze_reason"]) == (
+        "frozen",
+        "merchant",
+        "sanctions match under review",
+    )
+    assert client.post(f"{path}/freeze", json={"reason": "again"}, headers=officer).status_code == 409
+    assert client.post(f"{path}/unfreeze", headers=officer).json["state"] == "active"
+    assert client.post(f"{path}/unfreeze", headers=officer).status_code == 409
+    assert client.post("/v1/admin/accounts/mer_nobody/freeze", json={"reason": "x"}, headers=officer).status_code == 404

@@ -30,6 +30,7 @@ __all__ = [
     "REFUND_SEND",
     "SETTLEMENT_RUN",
     "WALLET_CLAIMS_EXPIRE",
+    "WALLET_STK_QUERY",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
     "build_registry",
@@ -52,6 +53,7 @@ REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
+WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -66,6 +68,7 @@ LEAD_JOBS = (
     RECONCILIATION_RUN,
     METRICS_MEASURE,
     WALLET_CLAIMS_EXPIRE,
+    WALLET_STK_QUERY,
 )
 
 

@@ -1,4 +1,4 @@
-"""``cryptopay compliance``: the officers' KYC/KYB review queue from the server's shell (each step audited).
+"""``cryptopay compliance``: the officers' KYC/KYB review queue and account freezes from the server's shell (audited).
 
 Every decision names the officer (``--officer EMAIL``): an account with the ``compliance`` role, so four-eyes holds
 from the CLI exactly as over REST (the officer who gave the first approval cannot give the second).
@@ -7,6 +7,7 @@ from the CLI exactly as over REST (the officer who gave the first approval canno
     cryptopay compliance claim kya_1 --officer ann@example.co.ke
     cryptopay compliance approve kya_1 --officer ann@example.co.ke
     cryptopay compliance reject kya_1 --officer bob@example.co.ke --reason "the ID number does not match"
+    cryptopay compliance freeze mer_1 --officer ann@example.co.ke --reason "sanctions match under review"
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import typer
 from cryptopay.core.errors import NotFound, Refused
 from cryptopay.core.identity import Role
+from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import KycApplication
 from cryptopay.core.kyc.review import KycReview
 
@@ -148,3 +150,43 @@ def request_info(
         if claim_first:
             _review().claim(officer_id, application_id)
         _show(_review().request_information(officer_id, application_id, message))
+
+
+def _kind(party_id: str) -> PartyKind:
+    svc = services()
+    if svc.merchants.get(party_id) is not None:
+        return PartyKind.MERCHANT
+    user = svc.users.get(party_id)
+    if user is not None and user.role is Role.PERSONAL:
+        return PartyKind.PERSONAL
+    raise NotFound(f"no merchant or personal account {party_id}")
+
+
+def _state(profile: KycProfile) -> None:
+    emit_json(
+        {
+            "party": profile.party_id,
+            "state": "frozen" if profile.frozen else "active",
+            "frozen_at": profile.frozen_at,
+            "frozen_by": profile.frozen_by,
+            "reason": profile.freeze_reason,
+        }
+    )
+
+
+@app.command("freeze")
+def freeze(
+    party_id: str = typer.Argument(..., help="A merchant id (mer_...) or a personal user's id (usr_...)."),
+    officer: str = OFFICER,
+    reason: str = typer.Option(..., "--reason", help="Why, for the record (the party is not told)."),
+) -> None:
+    """Hold every outgoing movement of an account (exit 4 if it is already frozen)."""
+    with errors_to_exit_codes():
+        _state(_review().freeze(_officer(officer), party_id, _kind(party_id), reason))
+
+
+@app.command("unfreeze")
+def unfreeze(party_id: str, officer: str = OFFICER) -> None:
+    """Release a freeze (exit 4 if the account is not frozen)."""
+    with errors_to_exit_codes():
+        _state(_review().unfreeze(_officer(officer), party_id, _kind(party_id)))

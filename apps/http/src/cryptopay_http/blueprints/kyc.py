@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.identity import Role
-from cryptopay.core.kyc import KycProfile
+from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import (
     BusinessDetails,
     Director,
@@ -555,3 +555,76 @@ def read_document(application_id: str, document_id: str) -> Response:
     response = json_response(body)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# -- freezes ---------------------------------------------------------------------------------------------------
+@attrs.frozen
+class FreezeRequest:
+    reason: str = attrs.field(
+        metadata=limits("why, for the record (not shown to the party)", min_length=1, max_length=1000)
+    )
+
+
+@attrs.frozen
+class AccountStateView:
+    """A party's compliance state: frozen or active, and its verification tier."""
+
+    party_id: str
+    kind: str
+    state: str
+    frozen_at: datetime | None
+    frozen_by: str | None
+    freeze_reason: str | None
+    tier: int | None
+
+    @classmethod
+    def of(cls, profile: KycProfile) -> AccountStateView:
+        tier = profile.tier_at(runtime().services.clock.now())
+        return cls(
+            party_id=profile.party_id,
+            kind=profile.kind.value,
+            state="frozen" if profile.frozen else "active",
+            frozen_at=profile.frozen_at,
+            frozen_by=profile.frozen_by,
+            freeze_reason=profile.freeze_reason,
+            tier=tier.level if tier else None,
+        )
+
+
+def _kind_of(party_id: str) -> PartyKind:
+    """A merchant id or a personal user's id; anything else is a 404."""
+    services = runtime().services
+    if services.merchants.get(party_id) is not None:
+        return PartyKind.MERCHANT
+    user = services.users.get(party_id)
+    if user is not None and user.role is Role.PERSONAL:
+        return PartyKind.PERSONAL
+    raise not_found("account", party_id)
+
+
+@bp.post("/v1/admin/accounts/<party_id>/freeze")
+@operation(
+    "Freeze an account: every outgoing movement is held (officers; audited)",
+    request=FreezeRequest,
+    response=AccountStateView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+)
+@require(roles=_OFFICERS)
+def freeze(party_id: str) -> Response:
+    reason = read_body(FreezeRequest).reason
+    profile = _review().freeze(current_principal().id, party_id, _kind_of(party_id), reason)
+    return json_response(AccountStateView.of(profile))
+
+
+@bp.post("/v1/admin/accounts/<party_id>/unfreeze")
+@operation(
+    "Unfreeze an account: what was held moves at the next run (officers; audited)",
+    response=AccountStateView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+)
+@require(roles=_OFFICERS)
+def unfreeze(party_id: str) -> Response:
+    profile = _review().unfreeze(current_principal().id, party_id, _kind_of(party_id))
+    return json_response(AccountStateView.of(profile))

@@ -24,6 +24,7 @@ from cryptopay.adapters.bootstrap.chains import (
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
@@ -31,6 +32,7 @@ from cryptopay.core.money import KES, USDT
 from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
@@ -55,7 +57,7 @@ from cryptopay.core.ports.identity import (
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
-from cryptopay.core.ports.queue import DeadLetters, JobHandler, JobQueue, JobRegistry
+from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -68,6 +70,7 @@ from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliat
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -75,14 +78,13 @@ from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from cryptopay.adapters.cache import SubscribedEpoch
+    from cryptopay.adapters.queue import InlineQueue, RqQueue
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
 
-# Requests per second towards one shortcode, all workers together (a conservative default under Daraja's limits).
-DARAJA_THROUGHPUT = Throughput(rate=5, burst=5)
 # The jobs that call Daraja: with ``CRYPTOPAY_DARAJA_QUEUE`` they go to that queue, worked by its own worker.
-PAYOUT_JOBS = ("payouts.start", "payouts.query_status")
+PAYOUT_JOBS = ("payouts.start", "payouts.query_status", "wallets.stk_query")  # the jobs that call Daraja
 HOOKS_PREFIX = "/hooks/daraja"
 
 
@@ -296,6 +298,16 @@ class Parts:
             ledger=self.ledger,
             pricer=quoter,
             merchants=self.merchants,
+            gate=self.payout_gate,
+        )
+
+    @functools.cached_property
+    def payout_gate(self) -> PayoutGate:
+        """Compliance on money leaving a merchant: freezes, KYB (``CRYPTOPAY_SETTLEMENT_REQUIRES_KYB``), tier limits."""
+        return PayoutGate(
+            uow=lambda: self.storage.unit_of_work(),
+            clock=self.clock,
+            require_kyb=self.settings.settlement_requires_kyb,
         )
 
     @functools.cached_property
@@ -310,6 +322,7 @@ class Parts:
             faults=self.settings.faults,
             metrics=self._payout_metrics,
             pacing=self.daraja_pacing,
+            gate=self.payout_gate,
         )
 
     @functools.cached_property
@@ -325,7 +338,8 @@ class Parts:
             client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
             bucket = RedisTokenBucket(client, prefix=self.settings.redis_keys.rate_limits + "bucket:")
         shortcode = self.settings.mpesa.party_a if self.settings.mpesa is not None else "unconfigured"
-        return Pacing(bucket, f"daraja:{shortcode}", DARAJA_THROUGHPUT)
+        rate = self.settings.daraja_throughput  # CRYPTOPAY_DARAJA_THROUGHPUT: per second, all workers together
+        return Pacing(bucket, f"daraja:{shortcode}", Throughput(rate=rate, burst=rate))
 
     @functools.cached_property
     def _payout_metrics(self) -> Metrics:
@@ -347,11 +361,30 @@ class Parts:
         )
 
     @functools.cached_property
+    def payment_links(self) -> PaymentLinks:
+        return PaymentLinks(uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, invoicing=self.invoicing)
+
+    @functools.cached_property
     def wallets(self) -> Wallets:
         """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
         quoter = LazyQuoter(lambda: self.pricer)
         return Wallets(
             self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+        )
+
+    @functools.cached_property
+    def wallet_buys(self) -> Buys:
+        """USDT bought with M-Pesa: STK callbacks come to ``<public URL>/hooks/daraja/stk/<token>``."""
+        base = self.settings.public_url.rstrip("/")
+        return Buys(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.pricer,
+            lambda: self.quotes,
+            lambda: self.mobile_money,
+            lambda token: f"{base}/hooks/daraja/stk/{token}",
+            self.clock,
+            self.ids,
         )
 
     @functools.cached_property
@@ -433,11 +466,12 @@ class Parts:
             metrics=PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "business.prom"),
             dead_letters=self.dead_letters,
             balances=self.balance_queries,
+            backlog=self.dead_letters,  # the same queue: its jobs waiting per queue
         )
 
     @functools.cached_property
-    def dead_letters(self) -> DeadLetters:
-        """The queue's dead-lettered jobs (both queues keep them)."""
+    def dead_letters(self) -> InlineQueue | RqQueue:
+        """The queue's dead-lettered jobs and its backlog (both queues keep them)."""
         from cryptopay.adapters.queue import InlineQueue, RqQueue
 
         queue = self.queue
@@ -630,6 +664,7 @@ class Parts:
             "wallets.expire_claims": lambda _payload: return_expired_claims(
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
+            "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
             **self._webhook_jobs(),
         }
 

@@ -227,6 +227,42 @@ class KycReview:
         blob = self.documents.get(document_id)
         return document, self.vault.decrypt(blob, context=document_context(application_id, document_id))
 
+    # -- freezes ---------------------------------------------------------------------------------------------
+    def freeze(self, officer: str, party_id: str, kind: PartyKind, reason: str) -> KycProfile:
+        """Hold every outgoing movement of the party (settlements, payouts, wallet movements) until unfrozen.
+
+        The party is not told: telling someone under suspicion could tip them off (an officer decides what to say).
+        """
+        return self._set_freeze(officer, party_id, kind, lambda p, at: p.freeze(officer, reason, at=at))
+
+    def unfreeze(self, officer: str, party_id: str, kind: PartyKind) -> KycProfile:
+        """Release the party's freeze; what was held moves at the next run."""
+        return self._set_freeze(officer, party_id, kind, lambda p, at: p.unfreeze(officer, at=at))
+
+    def _set_freeze(
+        self,
+        officer: str,
+        party_id: str,
+        kind: PartyKind,
+        change: Callable[[KycProfile, datetime], list[KycEvent]],
+    ) -> KycProfile:
+        now = self.clock.now()
+
+        def work(uow: KycUnitOfWork) -> KycProfile:
+            profile = uow.kyc.get(party_id)
+            if profile is None:
+                profile = KycProfile(party_id=party_id, kind=kind)
+                uow.kyc.add(profile)
+            events = change(profile, now)
+            uow.kyc.update(profile)
+            for event in events:
+                details = {k: str(v) for k, v in event.data.items()}
+                uow.audit.append(AuditEvent(f"user:{officer}", event.name, f"kyc:{party_id}", now, details))
+            _publish(uow, self.ids, events)
+            return profile
+
+        return in_transaction(self.uow, work)
+
     # -- helpers -----------------------------------------------------------------------------------------------
     def _open(
         self,

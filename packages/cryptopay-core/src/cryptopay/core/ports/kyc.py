@@ -36,6 +36,10 @@ class KycRepository(Protocol):
         """Replace the stored profile of ``profile.party_id``; ``NotFound`` if there is none."""
         ...
 
+    def find(self, party_ids: Sequence[str]) -> dict[str, KycProfile]:
+        """The profiles of these parties that exist, by party id, unlocked (one read for a page of merchants)."""
+        ...
+
     def pending(self, *, after: str | None = None, limit: int = 100) -> list[KycProfile]:
         """Profiles awaiting an admin's decision (status pending), ordered by party id."""
         ...

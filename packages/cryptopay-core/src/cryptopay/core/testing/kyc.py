@@ -52,6 +52,10 @@ class InMemoryKycProfiles:
                 raise NotFound(f"{profile.party_id} has no KYC profile to update")
             self._rows[profile.party_id] = attrs.evolve(profile)
 
+    def find(self, party_ids: Sequence[str]) -> dict[str, KycProfile]:
+        with self._lock:
+            return {k: attrs.evolve(self._rows[k]) for k in party_ids if k in self._rows}
+
     def pending(self, *, after: str | None = None, limit: int = 100) -> list[KycProfile]:
         with self._lock:
             waiting = sorted(k for k, p in self._rows.items() if p.status is KycStatus.PENDING)
