@@ -28,6 +28,7 @@ from cryptopay_http.blueprints import (
     stores,
     system,
     teams,
+    treasury,
     wallet,
     webhooks,
 )
@@ -55,6 +56,7 @@ BLUEPRINTS += [
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
+BLUEPRINTS += [treasury.bp]
 
 
 def create_app(services: Services) -> Flask:
