@@ -27,6 +27,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    teams,
     treasury,
     wallet,
     webhooks,
@@ -52,7 +53,7 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
-BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
 BLUEPRINTS += [treasury.bp]

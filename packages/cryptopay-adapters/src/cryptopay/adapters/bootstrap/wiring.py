@@ -50,6 +50,7 @@ from cryptopay.core.ports.identity import (
     PasswordHasher,
     RateLimiter,
     RefreshTokenRepository,
+    TeamRepository,
     TotpEngine,
     UserRepository,
 )
@@ -73,6 +74,7 @@ from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
 from sqlalchemy.engine import Engine
@@ -390,6 +392,19 @@ class Parts:
         )
 
     @functools.cached_property
+    def wallet_sells(self) -> Sells:
+        """USDT sold for KES: the B2C payout is planned here and sent by ``payouts`` (the same machinery)."""
+        return Sells(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.pricer,
+            lambda: self.quotes,
+            self.clock,
+            self.ids,
+            float_cover=lambda amount: self.float_guard.can_cover(amount),  # the treasury's refusal before overdraft
+        )
+
+    @functools.cached_property
     def wallet_signup(self) -> WalletSignup:
         return WalletSignup(
             self.storage.unit_of_work,
@@ -623,6 +638,13 @@ class Parts:
         return CachedMerchants(SqlMerchants(self.engine), self.identity_epoch)
 
     @functools.cached_property
+    def team_store(self) -> TeamRepository:
+        """Merchant team members and invitations (uncached: a role change counts from the next request)."""
+        from cryptopay.adapters.sql.repositories.identity import SqlTeams
+
+        return SqlTeams(self.engine)
+
+    @functools.cached_property
     def api_keys(self) -> ApiKeyRepository:
         """With Redis, a request's credential check costs no database transaction (nor a Redis round trip)."""
         from cryptopay.adapters.sql.repositories.identity import SqlApiKeys
@@ -642,7 +664,7 @@ class Parts:
         import redis
         from cryptopay.adapters.cache import SubscribedEpoch
 
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         epoch = SubscribedEpoch(client, key=self.settings.redis_keys.identity_epoch)
         self.closers.append(epoch.close)
         return epoch
