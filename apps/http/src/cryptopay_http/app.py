@@ -27,6 +27,8 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    teams,
+    treasury,
     wallet,
     webhooks,
 )
@@ -51,9 +53,10 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
-BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
+BLUEPRINTS += [treasury.bp]
 
 
 def create_app(services: Services) -> Flask:

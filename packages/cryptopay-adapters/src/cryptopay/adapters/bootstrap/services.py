@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.identity.teams import Teams
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
@@ -32,6 +33,7 @@ from cryptopay.core.ports.identity import (
     PasswordHasher,
     RateLimiter,
     RefreshTokenRepository,
+    TeamRepository,
     TotpEngine,
     UserRepository,
 )
@@ -47,7 +49,9 @@ from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.buys import Buys
+from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
 from cryptopay.core.webhooks import UowFactory
@@ -76,6 +80,7 @@ class Services:
     _merchants: Lazy[MerchantRepository] = attrs.field(factory=lambda: missing("merchants"))
     _api_keys: Lazy[ApiKeyRepository] = attrs.field(factory=lambda: missing("API keys"))
     _idempotency: Lazy[IdempotencyRepository] = attrs.field(factory=lambda: missing("idempotency records"))
+    _team_store: Lazy[TeamRepository] = attrs.field(factory=lambda: missing("merchant teams"))
     _password_hasher: Lazy[PasswordHasher] = attrs.field(factory=lambda: missing("password hashing"))
     _rate_limiter: Lazy[RateLimiter] = attrs.field(factory=lambda: missing("rate limits"))
     _audit: Lazy[AuditTrail] = attrs.field(factory=lambda: missing("the audit trail"))
@@ -103,8 +108,13 @@ class Services:
     _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
+    _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
+    # -- the treasury
+    _treasury: Lazy[Treasury] = attrs.field(factory=lambda: missing("the treasury"))
+    _sweeps: Lazy[Sweeps] = attrs.field(factory=lambda: missing("sweeps"))
+    _rebalancing: Lazy[Rebalancing] = attrs.field(factory=lambda: missing("rebalancing records"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
     _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
@@ -134,6 +144,24 @@ class Services:
     @property
     def quotes(self) -> QuoteRepository:
         return self._quotes.get()
+
+    @property
+    def team_store(self) -> TeamRepository:
+        """Merchant team members and invitations."""
+        return self._team_store.get()
+
+    @property
+    def teams(self) -> Teams:
+        """The team use cases over this object's own stores (so a test's swapped merchants are the ones used)."""
+        return Teams(
+            teams=self.team_store,
+            merchants=self.merchants,
+            users=self.users,
+            notifier=self.notifier,
+            audit=self.audit,
+            clock=self.clock,
+            ids=self.ids,
+        )
 
     @property
     def users(self) -> UserRepository:
@@ -245,6 +273,10 @@ class Services:
         return self._wallet_buys.get()
 
     @property
+    def wallet_sells(self) -> Sells:
+        return self._wallet_sells.get()
+
+    @property
     def kyc_review(self) -> KycReview:
         """KYC/KYB applications, their documents and the officers' review queue."""
         return self._kyc_review.get()
@@ -267,6 +299,20 @@ class Services:
     def float_balance(self) -> FloatBalance:
         """Account Balance questions to M-Pesa and their answers, for reconciling the float."""
         return self._float_balance.get()
+
+    @property
+    def treasury(self) -> Treasury:
+        """The float and the inventory; ``can_cover`` is the refusal before overdraft for every payment."""
+        return self._treasury.get()
+
+    @property
+    def sweeps(self) -> Sweeps:
+        return self._sweeps.get()
+
+    @property
+    def rebalancing(self) -> Rebalancing:
+        """Operators' records of float top-ups and crypto sold for KES."""
+        return self._rebalancing.get()
 
     @property
     def jobs(self) -> Mapping[str, JobHandler]:
