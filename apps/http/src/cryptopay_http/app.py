@@ -13,6 +13,7 @@ from cryptopay_http import request_ids
 from cryptopay_http.blueprints import (
     admin,
     api_keys,
+    compliance,
     daraja_hooks,
     fx,
     identity,
@@ -50,7 +51,7 @@ BLUEPRINTS += [
 ]
 BLUEPRINTS += [reports.bp]
 BLUEPRINTS += [wallet.bp]
-BLUEPRINTS += [kyc.bp]
+BLUEPRINTS += [kyc.bp, compliance.bp]
 
 
 def create_app(services: Services) -> Flask:

@@ -18,6 +18,7 @@ from cryptopay_worker.services import WorkerServices, services
 __all__ = [
     "CHAIN_CONFIRM",
     "CHAIN_SCAN",
+    "COMPLIANCE_MONITOR",
     "CORE_JOBS",
     "FX_REFRESH",
     "INVOICE_EXPIRE",
@@ -51,6 +52,7 @@ FX_REFRESH = "fx.refresh"
 REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
+COMPLIANCE_MONITOR = "compliance.monitor"  # AML batch rules over recent movements; overdue cases warned
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
@@ -66,6 +68,7 @@ LEAD_JOBS = (
     RECONCILIATION_RUN,
     METRICS_MEASURE,
     WALLET_CLAIMS_EXPIRE,
+    COMPLIANCE_MONITOR,
 )
 
 

@@ -80,6 +80,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         payouts=Lazy(lambda: parts.payouts),
         refunds=Lazy(lambda: parts.refunds),
         kyc_review=Lazy(lambda: parts.kyc_review),
+        monitoring=Lazy(lambda: parts.monitoring),
         listings=Lazy(lambda: parts.listings),
         reports=Lazy(lambda: parts.reports),
         wallets=Lazy(lambda: parts.wallets),
