@@ -247,6 +247,30 @@ def test_the_payment_use_cases_run_end_to_end_on_sql(sql_engine):
     assert stack.books_balanced()
 
 
+@pytest.fixture(params=BACKENDS)
+def any_stack(request, tmp_path):
+    for engine in backend_engine(request, tmp_path):
+        yield PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+
+
+def test_an_invoice_is_found_by_its_public_id_only(any_stack):
+    """The checkout page's public id finds its invoice (with its return URL); another id finds nothing."""
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "254712345678")
+    any_stack.add_merchant("m1", settlement=profile)
+    invoicing = any_stack.invoicing
+    first = invoicing.create_invoice("m1", Money.of("100", USDT), return_url="https://duka.example/done")
+    second = invoicing.create_invoice("m1", Money.of("5", USDT))
+    assert first.public_id and second.public_id and first.public_id != second.public_id
+    assert first.public_id not in first.id and len(first.public_id) == 22
+    found = invoicing.get_public_invoice(first.public_id)
+    assert found.id == first.id and found.return_url == "https://duka.example/done"
+    assert invoicing.get_public_invoice(second.public_id).id == second.id
+    with any_stack.uow() as uow:
+        assert uow.invoices.by_public_id("not-" + first.public_id) is None
+    with pytest.raises(InvalidInput):
+        invoicing.create_invoice("m1", Money.of("1", USDT), return_url="javascript:alert(1)")
+
+
 def test_a_status_query_s_ids_learnt_later_find_its_payout_too(storage):
     """M-Pesa's ids for a status query, stored after its acknowledgement, become answer keys as well."""
     asked = payout(1)
@@ -322,6 +346,23 @@ def test_invoices_are_listed_per_merchant_in_a_state(engine):
     assert [i.id for i in stack.listings.invoices("m1", before=invoices[1].id, limit=9)] == [invoices[0].id]
     (processing,) = stack.listings.each_invoice("m1", InvoiceState.PROCESSING)
     assert processing.id == invoices[1].id
+
+
+def test_invoices_and_confirmed_payments_are_counted(engine):
+    """Invoices by state, those with payments seen but not confirmed, and credits booked: counted alike everywhere."""
+    stack = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile)
+    invoices = [stack.invoicing.create_invoice("m1", Money.of(100 * n, KES)) for n in (1, 2, 3)]
+    stack.pay(invoices[1].id)
+    stack.tick(minutes=1)
+    with stack.uow() as uow:
+        assert uow.invoices.count_by_state() == {InvoiceState.NEW: 2, InvoiceState.PROCESSING: 1}
+        assert (uow.invoices.count_unconfirmed(), uow.payment_credits.count()) == (1, 0)
+    stack.confirm(3)
+    with stack.uow() as uow:
+        assert uow.invoices.count_by_state() == {InvoiceState.NEW: 2, InvoiceState.SETTLED: 1}
+        assert (uow.invoices.count_unconfirmed(), uow.payment_credits.count()) == (0, 1)
 
 
 def test_store_invoice_bounds_round_trip_and_a_store_without_them_has_none(storage):

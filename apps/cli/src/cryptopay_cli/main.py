@@ -53,6 +53,7 @@ GROUPS = (
     Group("merchants", "merchants", "Merchants: create one with its store settings; list them."),
     Group("invoices", "invoices", "Invoices: list, show and cancel."),
     Group("refunds", "refunds", "Refunds: create one for an invoice, list an invoice's, show one."),
+    Group("links", "links", "Payment links: create, list, show, deactivate."),
     Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
     Group(
         "payouts", "payouts", "Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations."

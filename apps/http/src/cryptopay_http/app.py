@@ -20,6 +20,7 @@ from cryptopay_http.blueprints import (
     invoices,
     kyc,
     merchants,
+    payment_links,
     payouts,
     refunds,
     reports,
@@ -32,6 +33,7 @@ from cryptopay_http.blueprints import (
 )
 from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
+from cryptopay_http.pages import install_pages
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
 
@@ -41,6 +43,7 @@ BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [
     invoices.bp,
     refunds.bp,
+    payment_links.bp,
     stores.bp,
     settlements.bp,
     payouts.bp,
@@ -73,6 +76,7 @@ def create_app(services: Services) -> Flask:
     install_security_headers(app, production=settings.production)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    install_pages(app)  # the HTML pages: checkout, dashboard (cryptopay_http.pages)
     return app
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "REFUND_SEND",
     "SETTLEMENT_RUN",
     "WALLET_CLAIMS_EXPIRE",
+    "WALLET_STK_QUERY",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
     "build_registry",
@@ -54,6 +55,7 @@ RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, ga
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
 COMPLIANCE_MONITOR = "compliance.monitor"  # AML batch rules over recent movements; overdue cases warned
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
+WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -68,6 +70,7 @@ LEAD_JOBS = (
     RECONCILIATION_RUN,
     METRICS_MEASURE,
     WALLET_CLAIMS_EXPIRE,
+    WALLET_STK_QUERY,
     COMPLIANCE_MONITOR,
 )
 

@@ -13,6 +13,7 @@ Personal wallets: ``liabilities:wallet:<user>:<ASSET>`` (never negative), ``liab
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.fees import FeeQuote, FeeSchedule
@@ -30,6 +31,7 @@ __all__ = [
     "PAYOUT_FEE",
     "complete_payout",
     "convert_for_settlement",
+    "credit_buy",
     "credit_invoice_payment",
     "custody",
     "fail_payout",
@@ -272,4 +274,44 @@ def settle_claim(
         f"transfer {transfer_id} {'returned to its sender' if returned else 'claimed'}",
         metadata={"kind": f"p2p_{step}", "transfer_id": transfer_id, "user": user_id},
     )
+    return ledger.post(request, session=session)
+
+
+MPESA_COLLECTIONS = "assets:mpesa_collections:KES"  # our paybill's takings (STK Push), apart from the B2C float
+
+
+def credit_buy(
+    ledger: Ledger,
+    *,
+    buy_id: str,
+    user_id: str,
+    kes: Money,
+    usdt: Money,
+    mid: Decimal,
+    quote_id: str,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A paid STK purchase: the shillings in, the USDT out at the locked quote, the spread against the mid as revenue.
+
+    Dr mpesa_collections (kes) / Cr trading:KES (the USDT's value at the mid) / Cr fx_spread (the rest), and
+    Dr trading:USDT / Cr wallet:<user>:USDT (usdt). Keyed ``buy:<id>:credit``: a second answer books nothing.
+    """
+    at_mid = min(Money.rounded(usdt.amount * mid, KES, Rounding.DOWN), kes)
+    for account in (
+        Account(MPESA_COLLECTIONS, AccountKind.ASSET, KES),
+        Account(trading_account(KES.code), AccountKind.EQUITY, KES, allow_negative=True),
+        Account(trading_account(usdt.asset.code), AccountKind.EQUITY, usdt.asset, allow_negative=True),
+        Account(FX_SPREAD, AccountKind.REVENUE, KES),
+    ):
+        ledger.open_account(account, session=session)
+    postings = [
+        Posting.debit(MPESA_COLLECTIONS, kes),
+        Posting.credit(trading_account(KES.code), at_mid),
+        Posting.debit(trading_account(usdt.asset.code), usdt),
+        Posting.credit(wallet_account(user_id, usdt.asset), usdt),
+    ]
+    if (kes - at_mid).is_positive():
+        postings.append(Posting.credit(FX_SPREAD, kes - at_mid))
+    metadata = {"kind": "buy", "buy_id": buy_id, "user": user_id}
+    request = EntryRequest(f"buy:{buy_id}:credit", postings, f"buy {buy_id} paid by M-Pesa", quote_id, metadata)
     return ledger.post(request, session=session)

@@ -20,6 +20,7 @@ from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import SourceAllowlist
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.fx import QuoteRepository
@@ -47,6 +48,7 @@ from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
 from cryptopay.core.webhooks import UowFactory
@@ -94,6 +96,7 @@ class Services:
     _settling: Lazy[Settling] = attrs.field(factory=lambda: missing("settlements"))
     _payouts: Lazy[Payouts] = attrs.field(factory=lambda: missing("payouts"))
     _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
+    _payment_links: Lazy[PaymentLinks] = attrs.field(factory=lambda: missing("payment links"))
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     _monitoring: Lazy[Monitoring] = attrs.field(factory=lambda: missing("transaction monitoring"))
     # -- reconciliation and the read models
@@ -101,6 +104,7 @@ class Services:
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
     _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
+    _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
@@ -227,12 +231,20 @@ class Services:
         return self._refunds.get()
 
     @property
+    def payment_links(self) -> PaymentLinks:
+        return self._payment_links.get()
+
+    @property
     def wallets(self) -> Wallets:
         return self._wallets.get()
 
     @property
     def wallet_signup(self) -> WalletSignup:
         return self._wallet_signup.get()
+
+    @property
+    def wallet_buys(self) -> Buys:
+        return self._wallet_buys.get()
 
     @property
     def kyc_review(self) -> KycReview:

@@ -71,6 +71,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
+    daraja_throughput: int = 5  # Daraja requests per second towards one shortcode, all workers together (= burst)
     daraja_callback_sources: SourceAllowlist | None = None  # None: callbacks accepted from any address
     chains: tuple[ChainSettings, ...] = ()
     evm_xpub: str | None = None
@@ -121,6 +122,7 @@ class Settings:
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
+            daraja_throughput=_positive(get, "DARAJA_THROUGHPUT", 5),
             daraja_callback_sources=_allowlist(get.text("DARAJA_CALLBACK_SOURCES")),
             chains=_chains(get),
             evm_xpub=get.text("EVM_XPUB") or None,
@@ -192,6 +194,13 @@ class _Reader:
         if not text.isdigit():
             raise InvalidInput(f"CRYPTOPAY_{name} must be a whole number, got {text!r}")
         return int(text)
+
+
+def _positive(get: _Reader, name: str, default: int) -> int:
+    value = get.number(name)
+    if value == 0:
+        raise InvalidInput(f"CRYPTOPAY_{name} must be at least 1")
+    return default if value is None else value
 
 
 def _daraja_configured(env: Mapping[str, str]) -> bool:

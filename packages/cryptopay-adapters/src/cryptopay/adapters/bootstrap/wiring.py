@@ -34,6 +34,7 @@ from cryptopay.core.money import KES, USDT
 from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
@@ -57,7 +58,7 @@ from cryptopay.core.ports.identity import (
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
-from cryptopay.core.ports.queue import DeadLetters, JobHandler, JobQueue, JobRegistry
+from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -70,6 +71,7 @@ from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliat
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -77,14 +79,13 @@ from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from cryptopay.adapters.cache import SubscribedEpoch
+    from cryptopay.adapters.queue import InlineQueue, RqQueue
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
 
-# Requests per second towards one shortcode, all workers together (a conservative default under Daraja's limits).
-DARAJA_THROUGHPUT = Throughput(rate=5, burst=5)
 # The jobs that call Daraja: with ``CRYPTOPAY_DARAJA_QUEUE`` they go to that queue, worked by its own worker.
-PAYOUT_JOBS = ("payouts.start", "payouts.query_status")
+PAYOUT_JOBS = ("payouts.start", "payouts.query_status", "wallets.stk_query")  # the jobs that call Daraja
 HOOKS_PREFIX = "/hooks/daraja"
 
 
@@ -364,7 +365,8 @@ class Parts:
             client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
             bucket = RedisTokenBucket(client, prefix=self.settings.redis_keys.rate_limits + "bucket:")
         shortcode = self.settings.mpesa.party_a if self.settings.mpesa is not None else "unconfigured"
-        return Pacing(bucket, f"daraja:{shortcode}", DARAJA_THROUGHPUT)
+        rate = self.settings.daraja_throughput  # CRYPTOPAY_DARAJA_THROUGHPUT: per second, all workers together
+        return Pacing(bucket, f"daraja:{shortcode}", Throughput(rate=rate, burst=rate))
 
     @functools.cached_property
     def _payout_metrics(self) -> Metrics:
@@ -386,11 +388,30 @@ class Parts:
         )
 
     @functools.cached_property
+    def payment_links(self) -> PaymentLinks:
+        return PaymentLinks(uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, invoicing=self.invoicing)
+
+    @functools.cached_property
     def wallets(self) -> Wallets:
         """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
         quoter = LazyQuoter(lambda: self.pricer)
         return Wallets(
             self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+        )
+
+    @functools.cached_property
+    def wallet_buys(self) -> Buys:
+        """USDT bought with M-Pesa: STK callbacks come to ``<public URL>/hooks/daraja/stk/<token>``."""
+        base = self.settings.public_url.rstrip("/")
+        return Buys(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.pricer,
+            lambda: self.quotes,
+            lambda: self.mobile_money,
+            lambda token: f"{base}/hooks/daraja/stk/{token}",
+            self.clock,
+            self.ids,
         )
 
     @functools.cached_property
@@ -472,11 +493,12 @@ class Parts:
             metrics=PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "business.prom"),
             dead_letters=self.dead_letters,
             balances=self.balance_queries,
+            backlog=self.dead_letters,  # the same queue: its jobs waiting per queue
         )
 
     @functools.cached_property
-    def dead_letters(self) -> DeadLetters:
-        """The queue's dead-lettered jobs (both queues keep them)."""
+    def dead_letters(self) -> InlineQueue | RqQueue:
+        """The queue's dead-lettered jobs and its backlog (both queues keep them)."""
         from cryptopay.adapters.queue import InlineQueue, RqQueue
 
         queue = self.queue
@@ -663,6 +685,7 @@ class Parts:
             "wallets.expire_claims": lambda _payload: return_expired_claims(
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
+            "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
             **self._webhook_jobs(),
         }
 

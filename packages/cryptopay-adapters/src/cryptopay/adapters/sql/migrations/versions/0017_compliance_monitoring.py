@@ -1,7 +1,7 @@
 """Compliance monitoring: the journal of movements the rules read, alerts (one per rule, version and movement), cases.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-05
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from cryptopay.adapters.sql.types import JsonText, UtcDateTime
 
-revision = "0014"
-down_revision = "0013"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
