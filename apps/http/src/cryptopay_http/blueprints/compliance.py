@@ -8,7 +8,6 @@ Every change is audited.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 import attrs
@@ -47,7 +46,7 @@ class AlertView:
     blocking: bool
     status: str
     case_id: str | None
-    evidence: Mapping[str, str]
+    evidence: dict[str, str]
     created_at: datetime
 
     @classmethod
