@@ -125,6 +125,7 @@ def payout_view(payout: Payout) -> dict[str, Any]:
         "result_code": payout.result_code,
         "result_desc": payout.result_desc,
         "note": payout.note,
+        "held": payout.held,  # why the float cannot cover it yet (operators only: it names the float)
         "created_at": payout.created_at,
         "finished_at": payout.finished_at,
     }

@@ -28,6 +28,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    treasury,
     wallet,
     webhooks,
 )
@@ -55,6 +56,7 @@ BLUEPRINTS += [
 BLUEPRINTS += [reports.bp]
 BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp]
+BLUEPRINTS += [treasury.bp]
 
 
 def create_app(services: Services) -> Flask:

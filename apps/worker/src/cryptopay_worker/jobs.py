@@ -30,6 +30,8 @@ __all__ = [
     "RECONCILIATION_RUN",
     "REFUND_SEND",
     "SETTLEMENT_RUN",
+    "TREASURY_MEASURE",
+    "TREASURY_SWEEP",
     "WALLET_CLAIMS_EXPIRE",
     "WALLET_STK_QUERY",
     "WEBHOOK_DELIVER",
@@ -54,6 +56,8 @@ REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
 COMPLIANCE_MONITOR = "compliance.monitor"  # AML batch rules over recent movements; overdue cases warned
+TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
+TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
 WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
 
@@ -69,6 +73,8 @@ LEAD_JOBS = (
     FX_REFRESH,
     RECONCILIATION_RUN,
     METRICS_MEASURE,
+    TREASURY_SWEEP,
+    TREASURY_MEASURE,
     WALLET_CLAIMS_EXPIRE,
     WALLET_STK_QUERY,
     COMPLIANCE_MONITOR,

@@ -48,6 +48,7 @@ from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -107,6 +108,10 @@ class Services:
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
+    # -- the treasury
+    _treasury: Lazy[Treasury] = attrs.field(factory=lambda: missing("the treasury"))
+    _sweeps: Lazy[Sweeps] = attrs.field(factory=lambda: missing("sweeps"))
+    _rebalancing: Lazy[Rebalancing] = attrs.field(factory=lambda: missing("rebalancing records"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
     _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
@@ -274,6 +279,20 @@ class Services:
     def float_balance(self) -> FloatBalance:
         """Account Balance questions to M-Pesa and their answers, for reconciling the float."""
         return self._float_balance.get()
+
+    @property
+    def treasury(self) -> Treasury:
+        """The float and the inventory; ``can_cover`` is the refusal before overdraft for every payment."""
+        return self._treasury.get()
+
+    @property
+    def sweeps(self) -> Sweeps:
+        return self._sweeps.get()
+
+    @property
+    def rebalancing(self) -> Rebalancing:
+        """Operators' records of float top-ups and crypto sold for KES."""
+        return self._rebalancing.get()
 
     @property
     def jobs(self) -> Mapping[str, JobHandler]:

@@ -63,6 +63,7 @@ from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.throughput import Throughput, TokenBucket
+from cryptopay.core.ports.treasury import Sweeper, TreasuryStore
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
@@ -71,6 +72,7 @@ from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliat
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.service import Wallets
@@ -349,6 +351,7 @@ class Parts:
             faults=self.settings.faults,
             metrics=self._payout_metrics,
             pacing=self.daraja_pacing,
+            guard=self.float_guard,  # refusal before overdraft: what the float cannot cover is held
             gate=self.payout_gate,
         )
 
@@ -477,6 +480,7 @@ class Parts:
             metrics=metrics,
             balance_answers=self.balance_queries,
             float_baseline=self.settings.mpesa_float_baseline,
+            treasury=self.treasury_store,  # sweeps and the float B2C results report
         )
 
     @functools.cached_property
@@ -533,6 +537,93 @@ class Parts:
             self.float_balance.ask()
         except CryptopayError as error:  # e.g. no Daraja settings: the balance check stays skipped, said why
             logging.getLogger(__name__).warning("no Account Balance question sent: %s", error.message)
+
+    # -- the treasury ----------------------------------------------------------------------------------------
+    @functools.cached_property
+    def treasury_store(self) -> TreasuryStore:
+        from cryptopay.adapters.sql.repositories.treasury import SqlTreasuryStore
+
+        return SqlTreasuryStore(self.engine)
+
+    @functools.cached_property
+    def _treasury_metrics(self) -> Metrics:
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "treasury.prom")
+
+    @functools.cached_property
+    def float_guard(self) -> FloatGuard:
+        """Holds payouts the M-Pesa float cannot cover (``CRYPTOPAY_FLOAT_RESERVE`` kept back), alerting
+        ``CRYPTOPAY_TREASURY_ALERT_EMAIL``; keeps the balances B2C results report."""
+        treasury = self.settings.treasury
+        return FloatGuard(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            store=self.treasury_store,
+            clock=self.clock,
+            answers=self.balance_queries,
+            reserve=treasury.float_reserve,
+            baseline=self.settings.mpesa_float_baseline,
+            low_alert=treasury.float_low_alert,
+            notifier=self.notifier if treasury.alert_email else None,
+            alert_to=treasury.alert_email,
+            metrics=self._treasury_metrics,
+        )
+
+    @functools.cached_property
+    def sweepers(self) -> dict[str, Sweeper]:
+        """EVM sweepers for networks with a hot wallet, signing for deposit addresses with the seed of
+        ``CRYPTOPAY_EVM_XPUB`` (``CRYPTOPAY_EVM_SWEEP_MNEMONIC``: only the worker that sweeps needs it)."""
+        mnemonic = self.settings.treasury.evm_sweep_mnemonic
+        if not mnemonic:
+            return {}
+        from cryptopay.adapters.bootstrap.settings import EVM_NETWORKS
+        from cryptopay.adapters.evm.keys import HdKeyring, account_xpub
+        from cryptopay.adapters.evm.sender import EvmSender
+        from cryptopay.adapters.evm.sweep import EvmRailSweeper
+        from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
+
+        if self.settings.evm_xpub and account_xpub(mnemonic) != self.settings.evm_xpub:
+            raise InvalidInput("CRYPTOPAY_EVM_SWEEP_MNEMONIC is not the seed of CRYPTOPAY_EVM_XPUB")
+        keyring, store = HdKeyring.from_mnemonic(mnemonic), SqlWithdrawalStore(self.engine)
+        found: dict[str, Sweeper] = {}
+        for network, sender in self.senders.items():
+            if network in EVM_NETWORKS and isinstance(sender, EvmSender):
+                for rail in self._rails_on(network):
+                    found[network] = EvmRailSweeper(sender, rail, deposit_keys=keyring, store=store)
+        return found
+
+    @functools.cached_property
+    def sweeps(self) -> Sweeps:
+        return Sweeps(
+            uow=self.storage.unit_of_work,
+            store=self.treasury_store,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            sweepers=self.sweepers,
+            balances=self.balance_readers,
+            threshold=self.settings.treasury.sweep_threshold,
+        )
+
+    @functools.cached_property
+    def rebalancing(self) -> Rebalancing:
+        return Rebalancing(uow=self.storage.unit_of_work, ledger=self.ledger, clock=self.clock, guard=self.float_guard)
+
+    @functools.cached_property
+    def treasury(self) -> Treasury:
+        """The float and the inventory (books against the chains' deposit addresses and hot wallets)."""
+        return Treasury(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            store=self.treasury_store,
+            guard=self.float_guard,
+            rails=list(self.rails.values()),
+            chains=self.balance_readers,
+            hot_wallets={c.network: c.hot_wallet for c in self.settings.chains if c.hot_wallet},
+            inventory_reserve=self.settings.treasury.inventory_reserve,
+            metrics=self._treasury_metrics,
+        )
 
     # -- identity --------------------------------------------------------------------------------------------
     @functools.cached_property
@@ -682,6 +773,8 @@ class Parts:
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
             "compliance.monitor": lambda _payload: self.monitor(),
+            "treasury.sweep": lambda _payload: self.sweeps.run(),
+            "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
