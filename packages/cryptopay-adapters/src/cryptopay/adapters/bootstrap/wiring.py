@@ -670,7 +670,7 @@ class Parts:
         import redis
         from cryptopay.adapters.cache import SubscribedEpoch
 
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         epoch = SubscribedEpoch(client, key=self.settings.redis_keys.identity_epoch)
         self.closers.append(epoch.close)
         return epoch
