@@ -31,6 +31,7 @@ from cryptopay.core.testing.identity import (
     InMemoryIdempotency,
     InMemoryMerchants,
     InMemoryRefreshTokens,
+    InMemoryTeams,
     InMemoryUsers,
     StdlibTotp,
 )
@@ -60,6 +61,7 @@ def in_memory_services(
         merchants=ready(InMemoryMerchants()),
         api_keys=ready(InMemoryApiKeys()),
         idempotency=ready(InMemoryIdempotency()),
+        team_store=ready(InMemoryTeams()),
         rate_limiter=ready(ProcessRateLimiter(the_clock)),
         password_hasher=ready(hasher or Argon2Hasher()),
         audit=ready(InMemoryAuditLog()),

@@ -28,6 +28,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    teams,
     treasury,
     wallet,
     webhooks,
@@ -53,7 +54,7 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
-BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp]
 BLUEPRINTS += [treasury.bp]

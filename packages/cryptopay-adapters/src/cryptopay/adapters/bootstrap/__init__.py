@@ -60,6 +60,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         users=Lazy(lambda: parts.users),
         refresh_tokens=Lazy(lambda: parts.refresh_tokens),
         merchants=Lazy(lambda: parts.merchants),
+        team_store=Lazy(lambda: parts.team_store),
         api_keys=Lazy(lambda: parts.api_keys),
         idempotency=Lazy(lambda: parts.idempotency),
         password_hasher=Lazy(lambda: parts.password_hasher),

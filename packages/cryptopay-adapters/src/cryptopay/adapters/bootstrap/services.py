@@ -14,6 +14,7 @@ import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.identity.teams import Teams
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
@@ -33,6 +34,7 @@ from cryptopay.core.ports.identity import (
     PasswordHasher,
     RateLimiter,
     RefreshTokenRepository,
+    TeamRepository,
     TotpEngine,
     UserRepository,
 )
@@ -78,6 +80,7 @@ class Services:
     _merchants: Lazy[MerchantRepository] = attrs.field(factory=lambda: missing("merchants"))
     _api_keys: Lazy[ApiKeyRepository] = attrs.field(factory=lambda: missing("API keys"))
     _idempotency: Lazy[IdempotencyRepository] = attrs.field(factory=lambda: missing("idempotency records"))
+    _team_store: Lazy[TeamRepository] = attrs.field(factory=lambda: missing("merchant teams"))
     _password_hasher: Lazy[PasswordHasher] = attrs.field(factory=lambda: missing("password hashing"))
     _rate_limiter: Lazy[RateLimiter] = attrs.field(factory=lambda: missing("rate limits"))
     _audit: Lazy[AuditTrail] = attrs.field(factory=lambda: missing("the audit trail"))
@@ -141,6 +144,24 @@ class Services:
     @property
     def quotes(self) -> QuoteRepository:
         return self._quotes.get()
+
+    @property
+    def team_store(self) -> TeamRepository:
+        """Merchant team members and invitations."""
+        return self._team_store.get()
+
+    @property
+    def teams(self) -> Teams:
+        """The team use cases over this object's own stores (so a test's swapped merchants are the ones used)."""
+        return Teams(
+            teams=self.team_store,
+            merchants=self.merchants,
+            users=self.users,
+            notifier=self.notifier,
+            audit=self.audit,
+            clock=self.clock,
+            ids=self.ids,
+        )
 
     @property
     def users(self) -> UserRepository:

@@ -52,6 +52,7 @@ from cryptopay.core.ports.identity import (
     PasswordHasher,
     RateLimiter,
     RefreshTokenRepository,
+    TeamRepository,
     TotpEngine,
     UserRepository,
 )
@@ -649,6 +650,13 @@ class Parts:
         from cryptopay.adapters.cache import CachedMerchants
 
         return CachedMerchants(SqlMerchants(self.engine), self.identity_epoch)
+
+    @functools.cached_property
+    def team_store(self) -> TeamRepository:
+        """Merchant team members and invitations (uncached: a role change counts from the next request)."""
+        from cryptopay.adapters.sql.repositories.identity import SqlTeams
+
+        return SqlTeams(self.engine)
 
     @functools.cached_property
     def api_keys(self) -> ApiKeyRepository:
