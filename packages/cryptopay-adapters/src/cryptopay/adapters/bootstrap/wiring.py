@@ -76,6 +76,7 @@ from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
 from sqlalchemy.engine import Engine
@@ -416,6 +417,19 @@ class Parts:
             lambda token: f"{base}/hooks/daraja/stk/{token}",
             self.clock,
             self.ids,
+        )
+
+    @functools.cached_property
+    def wallet_sells(self) -> Sells:
+        """USDT sold for KES: the B2C payout is planned here and sent by ``payouts`` (the same machinery)."""
+        return Sells(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.pricer,
+            lambda: self.quotes,
+            self.clock,
+            self.ids,
+            float_cover=lambda amount: self.float_guard.can_cover(amount),  # the treasury's refusal before overdraft
         )
 
     @functools.cached_property
