@@ -94,7 +94,7 @@ def test_a_policy_change_does_not_move_an_open_invoice() -> None:
 @pytest.mark.parametrize(
     ("tier", "says"),
     [
-        (SpeedTier("usdt-tron", None, confirmations=1), "does not accept"),
+        (SpeedTier("usdt-bitcoin", None, confirmations=1), "which is no rail"),
         (SpeedTier("usdt-ethereum", None), "either confirmations or a finality"),
         (SpeedTier("usdt-ethereum", None, confirmations=2, finality=Finality.SAFE), "either confirmations"),
         (SpeedTier("usdt-ethereum", None, confirmations=0), "1 to 1000"),
@@ -103,10 +103,10 @@ def test_a_policy_change_does_not_move_an_open_invoice() -> None:
     ],
 )
 def test_a_bad_tier_is_refused_with_its_reason(tier: SpeedTier, says: str) -> None:
-    """Every malformed tier is an InvalidInput on the ``speed`` field naming what is wrong."""
+    """Every malformed tier is an InvalidInput on the ``speed_policy`` field naming what is wrong."""
     with pytest.raises(InvalidInput) as refused:
         StoreSettings(merchant_id="m1", rails=[rail_for("ethereum", "USDT")], speed=[tier])
-    assert says in refused.value.message and refused.value.details["field"] == "speed"
+    assert says in refused.value.message and refused.value.details["field"] == "speed_policy"
 
 
 def test_networks_offer_only_their_own_finality_signals() -> None:

@@ -65,6 +65,10 @@ def _fees(value: Sequence[FeeSchedule]) -> tuple[FeeSchedule, ...]:
     return tuple(value)
 
 
+def _tiers(value: Sequence[SpeedTier]) -> tuple[SpeedTier, ...]:
+    return tuple(value)
+
+
 class BelowStoreMinimum(InvalidInput):
     """An invoice worth less than its store's minimum invoice amount."""
 
@@ -99,7 +103,7 @@ class StoreSettings:
     weekday: int = 4
     min_invoice: Decimal | None = attrs.field(default=None, converter=_bound)
     max_invoice: Decimal | None = attrs.field(default=None, converter=_bound)
-    speed: tuple[SpeedTier, ...] = attrs.field(default=(), converter=tuple)  # see ``cryptopay.core.payments.speed``
+    speed: tuple[SpeedTier, ...] = attrs.field(default=(), converter=_tiers)  # ``cryptopay.core.payments.speed``
 
     def __attrs_post_init__(self) -> None:
         if not self.rails:
@@ -108,7 +112,7 @@ class StoreSettings:
             raise InvalidInput("the invoice window must be positive and the monitoring window not negative")
         FeeBook(self.fees)  # refuses a schedule version listed twice
         self._check_bounds()
-        check_speed_policy(self.speed, self.rails)
+        check_speed_policy(self.speed)
 
     def _check_bounds(self) -> None:
         for name, bound in (("min_invoice_amount", self.min_invoice), ("max_invoice_amount", self.max_invoice)):
