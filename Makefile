@@ -9,7 +9,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo demo-btc-tron test lint typecheck unit bench-ledger bench-chains bench-api bench-settlement chaos clean
+.PHONY: help setup demo demo-btc-tron test lint typecheck unit translations bench-ledger bench-chains bench-api bench-settlement chaos clean
 
 help:
 	@echo "make demo   - run the end-to-end demo on the embedded defaults"
@@ -17,6 +17,7 @@ help:
 	@echo "make test   - lint, type checks, import contracts and the whole test suite (real PostgreSQL/Redis/anvil)"
 	@echo "make bench-ledger | bench-chains | bench-api | bench-settlement - benchmarks (print figures, never assert timings)"
 	@echo "make chaos  - kill processes, crash the database, pause Redis while invoices are paid; check the money"
+	@echo "make translations - extract the pages' messages into the catalogues (then translate the new ones)"
 
 $(VENV)/.synced: pyproject.toml uv.lock $(MEMBERS)
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install -q uv
@@ -29,7 +30,17 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(VENV)/.synced node_modules/.installed
+# The web pages' static assets (htmx and Pico CSS from node_modules, our own CSS/JS, fingerprinted, gzipped) and the
+# compiled message catalogues; rebuilt when a source, package.json or a catalogue changes.
+WEB := apps/http/src/cryptopay_http/pages
+WEB_SOURCES := $(wildcard $(WEB)/assets/*) $(wildcard $(WEB)/translations/*/LC_MESSAGES/messages.po)
+$(WEB)/static/manifest.json: scripts/build_web_assets.py $(WEB_SOURCES) node_modules/.installed $(VENV)/.synced
+	$(BIN)/python scripts/build_web_assets.py
+
+setup: $(VENV)/.synced node_modules/.installed $(WEB)/static/manifest.json
+
+translations: $(VENV)/.synced
+	$(BIN)/python scripts/update_translations.py
 
 lint: $(VENV)/.synced
 	$(BIN)/ruff check .

@@ -56,4 +56,7 @@ if [ -z "${REDIS_URL:-}" ]; then
   fi
 fi
 
+# The browser tests (tests/browser) drive Debian's Chromium by path; Playwright never downloads a browser.
+[ -x /usr/bin/chromium ] || apt_install chromium
+
 "$@"

@@ -251,3 +251,13 @@ def test_any_schedule_round_trips_digit_for_digit(sql_engine, percent, fixed, ca
     assert fees.book().quote(FeeProduct.MERCHANT, Money.of(amount, USDT), at=NOW) == stored.quote(
         Money.of(amount, USDT)
     )
+
+
+def test_find_reads_a_page_of_profiles_and_skips_the_missing(repos):
+    """``find`` returns the profiles that exist, by party id (the settlement's one read per page)."""
+    profiles = repos["kyc"]
+    profiles.add(pending("usr_1"))
+    profiles.add(pending("usr_2"))
+    found = profiles.find(["usr_2", "usr_9", "usr_1"])
+    assert sorted(found) == ["usr_1", "usr_2"] and found["usr_2"] == pending("usr_2")
+    assert profiles.find([]) == {}

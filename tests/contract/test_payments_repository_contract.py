@@ -14,7 +14,7 @@ from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import DepositAddress, StoreSettings
+from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings
 from cryptopay.core.payouts import Payout, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
@@ -180,6 +180,35 @@ def test_a_bank_payout_keeps_its_b2b_target_and_its_bank_file_export(storage):
         assert uow.payouts.due_for_status(NOW + timedelta(days=1)) == []
 
 
+def credit(n: int, at: datetime, merchant_id: str = "m1") -> PaymentCredit:
+    return PaymentCredit(
+        id=f"crd_{n}",
+        invoice_id=f"inv_{n}",
+        merchant_id=merchant_id,
+        transfer=("tron", f"0x{n:064x}", 0),
+        generation=0,
+        received=Money.of("100", USDT),
+        fee=Money.of("1", USDT),
+        entry_id=f"ent_{n}",
+        credited_at=at,
+    )
+
+
+def test_credits_are_found_by_merchant_and_time_a_page_at_a_time(storage):
+    """A report's credits: one merchant's, credited in [since, until), by id after the cursor, at most limit."""
+    with storage.unit_of_work() as uow:
+        for n, minutes in enumerate((0, 5, 10, 15), start=1):
+            uow.payment_credits.add(credit(n, NOW + timedelta(minutes=minutes)))
+        uow.payment_credits.add(credit(9, NOW + timedelta(minutes=5), merchant_id="m2"))
+    until = NOW + timedelta(minutes=15)
+    with storage.unit_of_work() as uow:
+        found = uow.payment_credits.credited_between("m1", NOW, until, after=None, limit=10)
+        assert [c.id for c in found] == ["crd_1", "crd_2", "crd_3"] and found[0] == credit(1, NOW)
+        page = uow.payment_credits.credited_between("m1", NOW, until, after="crd_1", limit=1)
+        assert [c.id for c in page] == ["crd_2"]
+        assert uow.payment_credits.credited_between("m3", NOW, until, after=None, limit=10) == []
+
+
 class SqlPaymentsStack(PaymentsStack):
     """The in-memory deployment of the payment use cases, with its storage and ledger swapped for SQL."""
 
@@ -216,6 +245,30 @@ def test_the_payment_use_cases_run_end_to_end_on_sql(sql_engine):
         assert [c.invoice_id for c in uow.payment_credits.for_invoice(invoice.id)] == [invoice.id]
         assert uow.invoices.by_address("tron", invoice.options[0].address).id == invoice.id
     assert stack.books_balanced()
+
+
+@pytest.fixture(params=BACKENDS)
+def any_stack(request, tmp_path):
+    for engine in backend_engine(request, tmp_path):
+        yield PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+
+
+def test_an_invoice_is_found_by_its_public_id_only(any_stack):
+    """The checkout page's public id finds its invoice (with its return URL); another id finds nothing."""
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "254712345678")
+    any_stack.add_merchant("m1", settlement=profile)
+    invoicing = any_stack.invoicing
+    first = invoicing.create_invoice("m1", Money.of("100", USDT), return_url="https://duka.example/done")
+    second = invoicing.create_invoice("m1", Money.of("5", USDT))
+    assert first.public_id and second.public_id and first.public_id != second.public_id
+    assert first.public_id not in first.id and len(first.public_id) == 22
+    found = invoicing.get_public_invoice(first.public_id)
+    assert found.id == first.id and found.return_url == "https://duka.example/done"
+    assert invoicing.get_public_invoice(second.public_id).id == second.id
+    with any_stack.uow() as uow:
+        assert uow.invoices.by_public_id("not-" + first.public_id) is None
+    with pytest.raises(InvalidInput):
+        invoicing.create_invoice("m1", Money.of("1", USDT), return_url="javascript:alert(1)")
 
 
 def test_a_status_query_s_ids_learnt_later_find_its_payout_too(storage):
@@ -293,6 +346,23 @@ def test_invoices_are_listed_per_merchant_in_a_state(engine):
     assert [i.id for i in stack.listings.invoices("m1", before=invoices[1].id, limit=9)] == [invoices[0].id]
     (processing,) = stack.listings.each_invoice("m1", InvoiceState.PROCESSING)
     assert processing.id == invoices[1].id
+
+
+def test_invoices_and_confirmed_payments_are_counted(engine):
+    """Invoices by state, those with payments seen but not confirmed, and credits booked: counted alike everywhere."""
+    stack = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile)
+    invoices = [stack.invoicing.create_invoice("m1", Money.of(100 * n, KES)) for n in (1, 2, 3)]
+    stack.pay(invoices[1].id)
+    stack.tick(minutes=1)
+    with stack.uow() as uow:
+        assert uow.invoices.count_by_state() == {InvoiceState.NEW: 2, InvoiceState.PROCESSING: 1}
+        assert (uow.invoices.count_unconfirmed(), uow.payment_credits.count()) == (1, 0)
+    stack.confirm(3)
+    with stack.uow() as uow:
+        assert uow.invoices.count_by_state() == {InvoiceState.NEW: 2, InvoiceState.SETTLED: 1}
+        assert (uow.invoices.count_unconfirmed(), uow.payment_credits.count()) == (0, 1)
 
 
 def test_store_invoice_bounds_round_trip_and_a_store_without_them_has_none(storage):

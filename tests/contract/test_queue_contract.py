@@ -135,3 +135,14 @@ def test_jobs_enqueued_by_a_running_job_also_run(queue_harness: Harness) -> None
     queue_harness.run()
     queue_harness.run()
     assert seen == [{"from": "chain"}]
+
+
+def test_the_backlog_counts_jobs_not_started_yet(queue_harness: Harness) -> None:
+    """A delayed job waits (counted in its queue's backlog); once it has run, nothing waits."""
+    seen = _recorder(queue_harness)
+    before = sum(queue_harness.queue.waiting().values())
+    queue_harness.queue.enqueue("record", {"n": 1}, job_id=queue_harness.jid("backlog"), delay=timedelta(seconds=1))
+    assert sum(queue_harness.queue.waiting().values()) == before + 1
+    queue_harness.wait(2.1)
+    queue_harness.run()
+    assert seen == [{"n": 1}] and sum(queue_harness.queue.waiting().values()) == before

@@ -11,13 +11,17 @@ from pathlib import Path
 
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services, Settings, ready
+from cryptopay.adapters.documents import PillowProbe
 from cryptopay.adapters.passwords import Argon2Hasher
 from cryptopay.adapters.ratelimit import ProcessRateLimiter
+from cryptopay.adapters.vault import EnvelopeVault, generate_kek
+from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
+from cryptopay.core.reports import Reports
 from cryptopay.core.system import RandomIds, SystemClock
 from cryptopay.core.testing.identity import (
     InMemoryApiKeys,
@@ -27,11 +31,14 @@ from cryptopay.core.testing.identity import (
     InMemoryUsers,
     StdlibTotp,
 )
+from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplications, InMemoryKycProfiles
 from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.payments_stack import PaymentsStack
-from cryptopay.core.testing.storage import InMemoryAuditLog
+from cryptopay.core.testing.storage import InMemoryAuditLog, InMemoryStorage
 from cryptopay.core.webhooks import UowFactory
 from flask import Flask
+
+from tests.support.wallet_stack import WalletStack
 
 TEST_SETTINGS = Settings(data_dir=Path(".cryptopay-tests"), database_url="sqlite://")
 
@@ -40,11 +47,11 @@ def in_memory_services(
     *, clock: Clock | None = None, ids: IdGenerator | None = None, hasher: PasswordHasher | None = None
 ) -> Services:
     """The identity stores, limiter and hasher in memory; every payment part is missing (503 when used)."""
-    the_clock = clock or SystemClock()
+    the_clock, the_ids, notifier = clock or SystemClock(), ids or RandomIds(), InMemoryNotifier()
     return Services(
         settings=TEST_SETTINGS,
         clock=the_clock,
-        ids=ids or RandomIds(),
+        ids=the_ids,
         users=ready(InMemoryUsers()),
         refresh_tokens=ready(InMemoryRefreshTokens()),
         merchants=ready(InMemoryMerchants()),
@@ -53,8 +60,23 @@ def in_memory_services(
         rate_limiter=ready(ProcessRateLimiter(the_clock)),
         password_hasher=ready(hasher or Argon2Hasher()),
         audit=ready(InMemoryAuditLog()),
-        notifier=ready(InMemoryNotifier()),
+        notifier=ready(notifier),
         totp=ready(StdlibTotp()),
+        kyc_review=ready(kyc_review(clock=the_clock, ids=the_ids, notifier=notifier)),
+    )
+
+
+def kyc_review(*, clock: Clock, ids: IdGenerator, notifier: Notifier) -> KycReview:
+    """The KYC review over in-memory storage and documents, a real envelope vault and Pillow."""
+    storage = InMemoryStorage(kyc=InMemoryKycProfiles(), kyc_applications=InMemoryKycApplications())
+    return KycReview(
+        uow=storage.unit_of_work,
+        documents=InMemoryDocumentStore(),
+        vault=EnvelopeVault.from_spec(f"test:{generate_kek()}"),
+        probe=PillowProbe(),
+        notifier=notifier,
+        clock=clock,
+        ids=ids,
     )
 
 
@@ -99,10 +121,16 @@ def with_stack(
         payouts=ready(stack.payouts),
         refunds=ready(stack.refunds),
         listings=ready(stack.listings),
+        reports=ready(Reports(uow=stack.uow, clock=stack.clock)),
         reconciliation=ready(stack.reconciliation),
         float_balance=ready(stack.float_balance),
         **{name: part for name, part in extra.items() if part is not None},
     )
+
+
+def with_wallets(services: Services, wallets: WalletStack) -> Services:
+    """``services`` with the personal-wallet use cases of ``wallets`` (its own storage, users and SMS in memory)."""
+    return attrs.evolve(services, wallets=ready(wallets.wallets), wallet_signup=ready(wallets.signup))
 
 
 def stack_services(stack: PaymentsStack, **parts: object) -> Services:

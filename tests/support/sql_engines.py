@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+import cryptopay.adapters.sql.tables_compliance
 import cryptopay.adapters.sql.tables_fx_chains
 import cryptopay.adapters.sql.tables_identity
 import cryptopay.adapters.sql.tables_payments

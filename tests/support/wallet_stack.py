@@ -80,6 +80,7 @@ class WalletStack:
         self.ledger.open_account(Account(float_account, AccountKind.ASSET, money.asset, allow_negative=True))
         key = f"test-fund:{user.id}:{asset}:{amount}:{self.clock.now().isoformat()}"
         self.ledger.transfer(key, debit=float_account, credit=wallet_account(user.id, money.asset), amount=money)
+        self.clock.advance(seconds=1)  # what happens next happens after the money arrived
 
     def balance(self, user: User, asset: str) -> Money:
         return self.wallets.balances(user.id)[asset]

@@ -17,7 +17,8 @@ def services(tmp_path: Path) -> Iterator[Services]:
 
 
 def test_the_scheduled_measure_writes_the_business_gauges(services: Services) -> None:
-    """One run writes business.prom with payouts by state, settlements overdue, dead letters and dead jobs."""
+    """One run writes business.prom with invoices by state, payments seen and confirmed, payouts by state,
+    settlements overdue, the queue backlog, dead letters and dead jobs."""
     services.jobs["metrics.measure"]({})
     text = (services.settings.data_dir / "metrics" / "business.prom").read_text()
     for line in (
@@ -25,5 +26,9 @@ def test_the_scheduled_measure_writes_the_business_gauges(services: Services) ->
         "cryptopay_settlements_overdue 0",
         "cryptopay_webhook_dead_letters 0",
         "cryptopay_jobs_dead 0",
+        'cryptopay_invoices{state="new"} 0',
+        "cryptopay_payments_unconfirmed 0",
+        "cryptopay_payments_confirmed 0",
+        'cryptopay_jobs_waiting{queue="inline"} 0',
     ):
         assert line in text

@@ -165,6 +165,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_WEBHOOK_MAX_ENDPOINTS": Probe("3", lambda s, p: s.webhook_max_endpoints),
     "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": Probe("safaricom", lambda s, p: s.daraja_callback_sources),
     "CRYPTOPAY_DARAJA_QUEUE": Probe("cryptopay-daraja", lambda s, p: dict(s.job_routes)),
+    "CRYPTOPAY_DARAJA_THROUGHPUT": Probe("12", lambda s, p: p.daraja_pacing.limit),
     "CRYPTOPAY_DEPLOYMENT": Probe("shop-a", lambda s, p: s.settings.redis_keys.rate_limits),
     "CRYPTOPAY_FAULT_POINTS": Probe("payout.submitted=kill", lambda s, p: type(s.settings.faults).__name__),
     "CRYPTOPAY_FAULT_RATE": Probe("0.5", lambda s, p: s.settings.faults, FAULTS),
@@ -173,6 +174,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_ALLOW_SANDBOX": Probe("1", lambda s, p: s.settings.allow_sandbox),
     "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": Probe("7", lambda s, p: s.settings.scan_lookback_blocks),
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
+    "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
     **_chain_probes(),
 }
 # A family documented as one row is set through representatives (its probe's value is not used).

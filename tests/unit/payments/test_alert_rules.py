@@ -16,6 +16,7 @@ REQUIRED = {
     "CryptopayScannerLag",
     "CryptopayReconciliationDifference",
     "CryptopayWebhookDeadLetters",
+    "CryptopayQueueBacklog",
 }
 _DURATION = re.compile(r"\d+[smhd]")
 _METRIC = re.compile(r"\bcryptopay_[a-z_]+\b")

@@ -1,4 +1,5 @@
-"""Business gauges: payouts by state and age, settlements past their promise, dead letters, scanner lag."""
+"""Business gauges: invoices by state, payments seen and confirmed, payouts by state and age, settlements past
+their promise, queue backlog, dead letters, scanner lag."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -63,3 +64,31 @@ def test_the_scanner_reports_how_far_behind_the_head_it_is() -> None:
     scanner.step([], lambda transfers: None)
     scanner.step([], lambda transfers: None)
     assert stack.metrics.get("cryptopay_scanner_lag_blocks", network="tron") == 0
+
+
+def test_invoices_by_state_and_payments_seen_then_confirmed_are_measured(stack: PaymentsStack) -> None:
+    """A paid invoice is counted as processing with a payment seen; once confirmed, settled with one credit."""
+    open_one = stack.invoicing.create_invoice("m1", Money.of("50", USDT))
+    paid = stack.invoicing.create_invoice("m1", Money.of("100", USDT))
+    stack.pay(paid.id)
+    stack.confirm(1)  # scanned: seen, not yet 3 confirmations deep
+    seen = stack.observing.measure()
+    assert seen.invoices["new"] == 1 and seen.invoices["processing"] == 1 and seen.invoices["settled"] == 0
+    assert (seen.payments_unconfirmed, seen.payments_confirmed) == (1, 0)
+    stack.confirm(2)
+    confirmed = stack.observing.measure()
+    assert confirmed.invoices["settled"] == 1 and (confirmed.payments_unconfirmed, confirmed.payments_confirmed) == (
+        0,
+        1,
+    )
+    assert stack.metrics.get("cryptopay_invoices", state="settled") == 1
+    assert stack.metrics.get("cryptopay_payments_confirmed") == 1
+    assert open_one.id != paid.id
+
+
+def test_the_queue_backlog_is_measured_per_queue(stack: PaymentsStack) -> None:
+    """Jobs waiting to run show in ``cryptopay_jobs_waiting`` by queue."""
+    stack.jobs.enqueue("webhooks.sweep", {}, job_id="sweep-later", delay=timedelta(hours=1))
+    measures = stack.observing.measure()
+    assert measures.jobs_waiting is not None and sum(measures.jobs_waiting.values()) >= 1
+    assert stack.metrics.get("cryptopay_jobs_waiting", queue="fake") == sum(measures.jobs_waiting.values())

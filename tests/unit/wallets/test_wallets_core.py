@@ -168,3 +168,24 @@ def test_an_unclaimed_transfer_returns_to_its_sender_after_seven_days(stack):
     assert return_expired_claims(stack.backend.uow, stack.ledger, now=stack.clock.now()) == 0
     assert stack.balance(amina, "KES").amount == 500
     assert stack.wallets.transfer(amina.id, sent.id).state is TransferState.RETURNED
+
+
+def test_history_shows_running_balances_and_filters(stack):
+    """Each movement shows its signed amount and the balance after it; filters by asset and kind; a CSV statement."""
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.sign_up("0712000002")
+    stack.fund(amina, "1000", "KES")
+    stack.clock.advance(minutes=1)
+    stack.wallets.send(amina.id, "0712000002", Money.of("250", KES), note="lunch")
+    stack.clock.advance(minutes=1)
+    stack.wallets.send(amina.id, "0712000002", Money.of("100", KES))
+    lines = stack.wallets.history(amina.id, asset=KES)
+    assert [(str(h.amount.amount), str(h.balance_after.amount)) for h in lines] == [
+        ("-100.00", "650.00"),
+        ("-250.00", "750.00"),
+        ("1000.00", "1000.00"),
+    ]
+    assert len(stack.wallets.history(amina.id, kind="p2p")) == 2
+    csv_text = stack.wallets.statement(amina.id, stack.clock.now().strftime("%Y-%m"))
+    assert csv_text.splitlines()[0].startswith("date,asset,amount,balance_after")
+    assert csv_text.splitlines()[-1].split(",")[2:4] == ["-100.00", "650.00"]

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -101,6 +101,7 @@ class Demo:
         redis_url: str | None = None,
         apis: int = 1,
         workers: int = 1,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.apis, self.workers = apis, workers  # scale-out: N API processes and N workers on one database
         self.workdir = workdir
@@ -112,6 +113,7 @@ class Demo:
         self.rails = ["usdt-ethereum"]  # the store's rails (the second flow: btc-bitcoin and usdt-tron)
         self._processes: list[subprocess.Popen[bytes]] = []
         self.env: dict[str, str] = {}
+        self.extra_env = dict(env or {})  # settings over the demo's own (the browser tests: more confirmations)
 
     # -- plumbing -------------------------------------------------------------------------------------------
     def step(self, text: str) -> None:
@@ -172,6 +174,7 @@ class Demo:
             "CRYPTOPAY_TRON_CONFIRMATIONS": "2",  # solidified blocks
             "CRYPTOPAY_BITCOIN_CONFIRMATIONS": "2",
             "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": "5",
+            **self.extra_env,
         }
         if self.redis_url:
             name = f"demo-{secrets.token_hex(4)}"  # its own Redis keys: job ids too, not only the queue

@@ -57,11 +57,14 @@ GROUPS = (
     Group(
         "payouts", "payouts", "Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations."
     ),
+    Group("reports", "reports", "Merchant reports: sales, fees and taxes, settlements per day or month."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
     Group("users", "users", "Users: create an admin, change a role (audited)."),
+    Group("wallets", "wallets", "Personal wallets: show, history, freeze and unfreeze (audited)."),
+    Group("compliance", "compliance", "Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more)."),
 )
 
 

@@ -17,17 +17,21 @@ from cryptopay_http.blueprints import (
     fx,
     identity,
     invoices,
+    kyc,
     merchants,
     payouts,
     refunds,
+    reports,
     security,
     settlements,
     stores,
     system,
+    wallet,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
+from cryptopay_http.pages import install_pages
 from cryptopay_http.problems import install_problem_handlers
 from cryptopay_http.runtime import Runtime
 
@@ -45,6 +49,9 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
+BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [wallet.bp]
+BLUEPRINTS += [kyc.bp]
 
 
 def create_app(services: Services) -> Flask:
@@ -66,6 +73,7 @@ def create_app(services: Services) -> Flask:
     install_security_headers(app, production=settings.production)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    install_pages(app)  # the HTML pages: checkout, dashboard (cryptopay_http.pages)
     return app
 
 

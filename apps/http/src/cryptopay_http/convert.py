@@ -74,6 +74,7 @@ class ValidationFailed(InvalidInput):
 
 
 MAX_TEXT = 10_000
+MAX_BODY_TEXT = 12_000_000  # the longest text a field may declare (a base64 document upload)
 MAX_DEPTH = MAX_JSON_DEPTH
 MAX_INTEGER_DIGITS = 18
 MAX_FRACTION_DIGITS = 18
@@ -273,6 +274,9 @@ def _structure_fields(cls: type, data: dict[str, Any], prefix: str) -> tuple[dic
             continue
         try:
             _matches(value, field.metadata)
+            if isinstance(value, str) and field.metadata.get("max_length", 0) > MAX_TEXT:  # a declared long text
+                values[field.alias] = _within_limits(check_text(value, max_length=MAX_BODY_TEXT), field.metadata)
+                continue
             values[field.alias] = _within_limits(converter.structure(value, field.type), field.metadata)
         except (InvalidInput, ValueError, TypeError) as error:
             errors.append(FieldError(path, getattr(error, "message", None) or "has the wrong type"))

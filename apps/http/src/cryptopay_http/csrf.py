@@ -21,8 +21,10 @@ __all__ = [
     "CSRF_COOKIE",
     "CSRF_HEADER",
     "REFRESH_COOKIE",
+    "check_csrf_token",
     "clear_session_cookies",
     "cookie_refresh_token",
+    "csrf_token",
     "set_session_cookies",
 ]
 
@@ -39,9 +41,15 @@ def _mac(family_id: str, nonce: str) -> str:
 
 
 def csrf_token(family_id: str) -> str:
-    """A fresh CSRF token bound to a login family."""
+    """A fresh CSRF token bound to a login family (or another binding, such as a page's anonymous cookie)."""
     nonce = new_secret(16)
     return f"{nonce}.{_mac(family_id, nonce)}"
+
+
+def check_csrf_token(binding: str, token: str) -> bool:
+    """Whether ``token`` is a CSRF token made by ``csrf_token(binding)`` (the web pages' forms use this)."""
+    nonce, _, mac = token.partition(".")
+    return bool(nonce and mac) and hmac.compare_digest(mac.encode(), _mac(binding, nonce).encode())
 
 
 def set_session_cookies(response: Response, pair: TokenPair) -> None:

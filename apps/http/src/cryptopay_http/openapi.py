@@ -62,12 +62,16 @@ def operation(
     description: str = "",
     errors: tuple[int, ...] = (),
     media_type: str = "application/json",
+    alternatives: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
-    """Document a view: summary, request body type, response type, success status and other error statuses."""
+    """Document a view: summary, request body type, response type, success status and other error statuses;
+    ``alternatives`` are other media types the same success may be served as (text, e.g. ``text/csv``)."""
     facts = {"summary": summary, "request": request, "response": response, "status": status, "tags": tags}
 
     def decorate(view: F) -> F:
-        return annotate(view, **facts, description=description, errors=errors, media_type=media_type)
+        return annotate(
+            view, **facts, description=description, errors=errors, media_type=media_type, alternatives=alternatives
+        )
 
     return decorate
 
@@ -307,6 +311,8 @@ def _success(meta: dict[str, Any], components: dict[str, Any]) -> tuple[str, dic
         ok["content"] = {media_type: {"schema": schema_for(meta["response"], components)}}
     elif status not in ("202", "204"):  # accepted or done, with nothing to show
         ok["content"] = {media_type: {"schema": {"type": "string"} if "json" not in media_type else {"type": "object"}}}
+    for alternative in meta.get("alternatives", ()):
+        ok.setdefault("content", {})[alternative] = {"schema": {"type": "string"}}
     return status, ok
 
 

@@ -15,7 +15,7 @@ import traceback
 from http import HTTPStatus
 from typing import Any
 
-from cryptopay.core.errors import CryptopayError
+from cryptopay.core.errors import CryptopayError, LimitExceeded
 from cryptopay.core.identity import RateLimited
 from cryptopay.core.redaction import redact
 from flask import Flask, Response, request
@@ -58,6 +58,8 @@ def _domain_error(error: CryptopayError) -> Response:
         extra["errors"] = [{"field": str(error.details["field"]), "detail": error.message}]
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, LimitExceeded):  # which limit refused, and what it still allows (KES), for the client
+        extra.update({k: error.details[k] for k in ("limit", "remaining") if error.details.get(k) is not None})
     if error.http_status == 401:
         headers["WWW-Authenticate"] = CHALLENGE
     if error.http_status >= 500:

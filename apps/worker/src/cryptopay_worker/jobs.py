@@ -29,6 +29,7 @@ __all__ = [
     "RECONCILIATION_RUN",
     "REFUND_SEND",
     "SETTLEMENT_RUN",
+    "WALLET_CLAIMS_EXPIRE",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
     "build_registry",
@@ -50,6 +51,7 @@ FX_REFRESH = "fx.refresh"
 REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
+WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -63,6 +65,7 @@ LEAD_JOBS = (
     FX_REFRESH,
     RECONCILIATION_RUN,
     METRICS_MEASURE,
+    WALLET_CLAIMS_EXPIRE,
 )
 
 

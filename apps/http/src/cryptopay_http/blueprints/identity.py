@@ -28,7 +28,8 @@ bp = Blueprint("identity", __name__)
 
 
 # The core's email rule, without the control characters the text rule refuses anyway.
-_EMAIL = EMAIL_PATTERN.replace("[^@\\s]", "[^@\\s\\x00-\\x1f\\x7f-\\x9f]")
+EMAIL_FIELD_PATTERN = EMAIL_PATTERN.replace("[^@\\s]", "[^@\\s\\x00-\\x1f\\x7f-\\x9f]")
+_EMAIL = EMAIL_FIELD_PATTERN
 
 
 @attrs.frozen

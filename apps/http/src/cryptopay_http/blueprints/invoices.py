@@ -35,6 +35,7 @@ from cryptopay_http.payments_edge import (
     resolve_rail,
 )
 from cryptopay_http.query import MERCHANT_ID, enum_param, query
+from cryptopay_http.runtime import runtime
 
 __all__ = ["InvoiceView", "bp"]
 
@@ -68,6 +69,14 @@ class CreateInvoice:
             max_items=20,
             key_max_length=40,
             item_max_length=500,
+        ),
+    )
+    return_url: str | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "where the hosted checkout page sends the customer back (http or https)",
+            max_length=2000,
+            pattern=r"^https?://[!-~]+$",
         ),
     )
 
@@ -141,6 +150,10 @@ class InvoiceView:
     created_at: datetime
     expires_at: datetime
     cancelled_at: datetime | None = None
+    checkout_url: str | None = attrs.field(
+        default=None, metadata={"description": "the hosted checkout page to send the customer to (no login)"}
+    )
+    return_url: str | None = None
 
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceView:
@@ -157,7 +170,15 @@ class InvoiceView:
             created_at=invoice.created_at,
             expires_at=invoice.expires_at,
             cancelled_at=invoice.cancelled_at,
+            checkout_url=_checkout_url(invoice),
+            return_url=invoice.return_url,
         )
+
+
+def _checkout_url(invoice: Invoice) -> str | None:
+    if invoice.public_id is None:
+        return None
+    return f"{runtime().settings.public_url}/pay/{invoice.public_id}"
 
 
 def _quote(invoice: Invoice) -> QuoteView | None:
@@ -234,7 +255,13 @@ def create_invoice() -> Response:
     price = _price(body)
     rails = _accepted_rails(merchant_id, body.rails)
     invoice = payments().invoicing.create_invoice(
-        merchant_id, price, rails=rails, order_id=body.order_id, actor=actor(), metadata=body.metadata
+        merchant_id,
+        price,
+        rails=rails,
+        order_id=body.order_id,
+        actor=actor(),
+        metadata=body.metadata,
+        return_url=body.return_url,
     )
     return json_response(InvoiceView.of(invoice), 201, headers={"Location": f"/v1/invoices/{invoice.id}"})
 

@@ -11,6 +11,7 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Merchant, Role, changes_destination
 from cryptopay.core.money import KES
 from cryptopay.core.settlement import SettlementProfile
+from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import SettlementMethod, SettlementSchedule
 from flask import Blueprint, Response
 
@@ -30,7 +31,7 @@ _DESTINATIONS = {
     SettlementMethod.MPESA_B2C: r"^(0|\+?254)[17][0-9]{8}$",
     SettlementMethod.MPESA_PAYBILL: r"^[0-9]{5,7}#[A-Za-z0-9-]([A-Za-z0-9 -]{0,18}[A-Za-z0-9-])?$",
     SettlementMethod.MPESA_TILL: r"^[0-9]{5,7}$",
-    SettlementMethod.BANK: r"^[A-Za-z0-9]{2,11}:[0-9]{6,20}$",
+    SettlementMethod.BANK: bank_catalogue().destination_pattern(),  # a catalogued bank, an account in its format
 }
 
 

@@ -276,8 +276,12 @@ class Money:
         return f"Money('{self.amount}', '{self.asset.code}')"
 
     def to_json(self) -> dict[str, Any]:
-        """The edge form: amounts as strings, never numbers."""
-        return {"amount": str(self.amount), "asset": self.asset.code}
+        """The edge form: amounts as plain decimal strings, never numbers (and never ``0E-8`` for zero bitcoin).
+
+        >>> Money.zero(BTC).to_json()
+        {'amount': '0.00000000', 'asset': 'BTC'}
+        """
+        return {"amount": format(self.amount, "f"), "asset": self.asset.code}
 
 
 def total(items: Iterable[Money], asset: Asset) -> Money:

@@ -1,4 +1,5 @@
-"""Business gauges for alerting: payouts by state and age, settlements past their promise, float, dead letters.
+"""Business gauges for alerting: invoices by state, payments seen and confirmed, payouts by state and age,
+settlements past their promise, float, queue backlog and dead letters.
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -18,11 +19,12 @@ from typing import TYPE_CHECKING
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.errors import NotFound
+from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.payments._support import transaction
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.monitoring import Metrics
-from cryptopay.core.ports.queue import DeadLetters
+from cryptopay.core.ports.queue import Backlog, DeadLetters
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.settlement.model import SettlementState
@@ -44,6 +46,9 @@ PENDING_PAYOUTS = (PayoutState.PLANNED, PayoutState.SUBMITTED, PayoutState.UNKNO
 class Measures:
     """What one ``measure`` read (also set as gauges)."""
 
+    invoices: dict[str, int]
+    payments_unconfirmed: int
+    payments_confirmed: int
     payouts: dict[str, int]
     oldest_payout_seconds: dict[str, float]
     settlements_paying: int
@@ -52,6 +57,7 @@ class Measures:
     float_kes: float | None
     webhook_dead_letters: int
     jobs_dead: int | None
+    jobs_waiting: dict[str, int] | None = None
 
 
 class Observing:
@@ -68,10 +74,11 @@ class Observing:
         metrics: Metrics,
         dead_letters: DeadLetters | None = None,
         balances: BalanceQueryStore | None = None,
+        backlog: Backlog | None = None,
         limit: int = 10_000,
     ) -> None:
         self._uow, self._clock, self._ledger, self._settling = uow, clock, ledger, settling
-        self._webhooks = webhooks
+        self._webhooks, self._backlog = webhooks, backlog
         self._metrics, self._dead, self._balances, self._limit = metrics, dead_letters, balances, limit
 
     def measure(self) -> Measures:
@@ -79,7 +86,11 @@ class Observing:
         now = self._clock.now()
         counts, ages = self._payouts(now)
         paying, overdue, lag = self._settlements(now)
+        invoices, unconfirmed, confirmed = transaction(self._uow, _invoice_counts)
         measures = Measures(
+            invoices=invoices,
+            payments_unconfirmed=unconfirmed,
+            payments_confirmed=confirmed,
             payouts=counts,
             oldest_payout_seconds=ages,
             settlements_paying=paying,
@@ -88,6 +99,7 @@ class Observing:
             float_kes=self._float(),
             webhook_dead_letters=in_transaction(self._webhooks, _dead_letters),
             jobs_dead=len(self._dead.dead_jobs(limit=self._limit)) if self._dead is not None else None,
+            jobs_waiting=self._backlog.waiting() if self._backlog is not None else None,
         )
         self._export(measures)
         return measures
@@ -121,6 +133,17 @@ class Observing:
 
     def _export(self, m: Measures) -> None:
         gauge = self._metrics.gauge
+        for state, count in m.invoices.items():
+            gauge("cryptopay_invoices", count, about="invoices by state", labels={"state": state})
+        gauge("cryptopay_payments_unconfirmed", m.payments_unconfirmed, about=_ABOUT_UNCONFIRMED)
+        gauge("cryptopay_payments_confirmed", m.payments_confirmed, about=_ABOUT_CONFIRMED)
+        for queue, waiting in (m.jobs_waiting or {}).items():
+            gauge(
+                "cryptopay_jobs_waiting",
+                waiting,
+                about="jobs not started yet (ready or delayed), per queue",
+                labels={"queue": queue},
+            )
         for state, count in m.payouts.items():
             gauge("cryptopay_payouts", count, about="payouts not yet final, by state", labels={"state": state})
             age = m.oldest_payout_seconds[state]
@@ -137,7 +160,16 @@ class Observing:
 
 
 _ABOUT_AGE = "age of the oldest payout in this state (0 when none)"
+_ABOUT_UNCONFIRMED = "invoices with payments seen on chain, still short of their confirmations"
+_ABOUT_CONFIRMED = "payments confirmed and credited, ever (only grows: use increase())"
 _ABOUT_LAG = "how far the most overdue settlement is past its complete_by (0 when none)"
+
+
+def _invoice_counts(uow: PaymentsUnitOfWork) -> tuple[dict[str, int], int, int]:
+    """Invoices by state (every state, zero included), those with unconfirmed payments, and confirmed payments."""
+    counts = uow.invoices.count_by_state()
+    by_state = {state.value: counts.get(state, 0) for state in InvoiceState}
+    return by_state, uow.invoices.count_unconfirmed(), uow.payment_credits.count()
 
 
 def _dead_letters(uow: WebhookUnitOfWork) -> int:

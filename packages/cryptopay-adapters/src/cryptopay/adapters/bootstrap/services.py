@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import SourceAllowlist
@@ -43,7 +44,10 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.service import Wallets
+from cryptopay.core.wallets.signup import WalletSignup
 from cryptopay.core.webhooks import UowFactory
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
@@ -89,8 +93,12 @@ class Services:
     _settling: Lazy[Settling] = attrs.field(factory=lambda: missing("settlements"))
     _payouts: Lazy[Payouts] = attrs.field(factory=lambda: missing("payouts"))
     _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
+    _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
+    _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
+    _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
@@ -217,9 +225,27 @@ class Services:
         return self._refunds.get()
 
     @property
+    def wallets(self) -> Wallets:
+        return self._wallets.get()
+
+    @property
+    def wallet_signup(self) -> WalletSignup:
+        return self._wallet_signup.get()
+
+    @property
+    def kyc_review(self) -> KycReview:
+        """KYC/KYB applications, their documents and the officers' review queue."""
+        return self._kyc_review.get()
+
+    @property
     def listings(self) -> Listings:
         """The read models: per-merchant, cursor-paged listings."""
         return self._listings.get()
+
+    @property
+    def reports(self) -> Reports:
+        """Merchant reports: sales, fees and their taxes, settlements per day or month."""
+        return self._reports.get()
 
     @property
     def reconciliation(self) -> Reconciliation:

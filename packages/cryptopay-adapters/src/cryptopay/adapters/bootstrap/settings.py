@@ -66,9 +66,11 @@ class Settings:
     production: bool = False
     allow_sandbox: bool = False
     webhook_allow_loopback: bool = False  # http and loopback webhook endpoints, for the sandbox (never production)
+    settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
+    daraja_throughput: int = 5  # Daraja requests per second towards one shortcode, all workers together (= burst)
     daraja_callback_sources: SourceAllowlist | None = None  # None: callbacks accepted from any address
     chains: tuple[ChainSettings, ...] = ()
     evm_xpub: str | None = None
@@ -114,9 +116,11 @@ class Settings:
             production=production,
             allow_sandbox=get.flag("ALLOW_SANDBOX"),
             webhook_allow_loopback=get.flag("WEBHOOK_ALLOW_LOOPBACK"),
+            settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
+            daraja_throughput=_positive(get, "DARAJA_THROUGHPUT", 5),
             daraja_callback_sources=_allowlist(get.text("DARAJA_CALLBACK_SOURCES")),
             chains=_chains(get),
             evm_xpub=get.text("EVM_XPUB") or None,
@@ -172,6 +176,15 @@ class _Reader:
     def flag(self, name: str) -> bool:
         return self.text(name).lower() in _TRUE
 
+    def switch(self, name: str, *, default: bool) -> bool:
+        """An explicit on/off (``1/true/yes/on`` or ``0/false/no/off``); unset is ``default``; anything else refused."""
+        text = self.text(name).lower()
+        if not text:
+            return default
+        if text in _TRUE or text in ("0", "false", "no", "off"):
+            return text in _TRUE
+        raise InvalidInput(f"CRYPTOPAY_{name} must be on or off (1/0, true/false), got {text!r}")
+
     def number(self, name: str) -> int | None:
         text = self.text(name)
         if not text:
@@ -179,6 +192,13 @@ class _Reader:
         if not text.isdigit():
             raise InvalidInput(f"CRYPTOPAY_{name} must be a whole number, got {text!r}")
         return int(text)
+
+
+def _positive(get: _Reader, name: str, default: int) -> int:
+    value = get.number(name)
+    if value == 0:
+        raise InvalidInput(f"CRYPTOPAY_{name} must be at least 1")
+    return default if value is None else value
 
 
 def _daraja_configured(env: Mapping[str, str]) -> bool:

@@ -24,6 +24,8 @@ from cryptopay.adapters.bootstrap.chains import (
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.kyc.gate import PayoutGate
+from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
 from cryptopay.core.money import KES, USDT
@@ -53,7 +55,7 @@ from cryptopay.core.ports.identity import (
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
-from cryptopay.core.ports.queue import DeadLetters, JobHandler, JobQueue, JobRegistry
+from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -63,18 +65,21 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.service import Wallets
+from cryptopay.core.wallets.signup import WalletSignup
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from cryptopay.adapters.cache import SubscribedEpoch
+    from cryptopay.adapters.queue import InlineQueue, RqQueue
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
 
-# Requests per second towards one shortcode, all workers together (a conservative default under Daraja's limits).
-DARAJA_THROUGHPUT = Throughput(rate=5, burst=5)
 # The jobs that call Daraja: with ``CRYPTOPAY_DARAJA_QUEUE`` they go to that queue, worked by its own worker.
 PAYOUT_JOBS = ("payouts.start", "payouts.query_status")
 HOOKS_PREFIX = "/hooks/daraja"
@@ -290,6 +295,16 @@ class Parts:
             ledger=self.ledger,
             pricer=quoter,
             merchants=self.merchants,
+            gate=self.payout_gate,
+        )
+
+    @functools.cached_property
+    def payout_gate(self) -> PayoutGate:
+        """Compliance on money leaving a merchant: freezes, KYB (``CRYPTOPAY_SETTLEMENT_REQUIRES_KYB``), tier limits."""
+        return PayoutGate(
+            uow=lambda: self.storage.unit_of_work(),
+            clock=self.clock,
+            require_kyb=self.settings.settlement_requires_kyb,
         )
 
     @functools.cached_property
@@ -304,6 +319,7 @@ class Parts:
             faults=self.settings.faults,
             metrics=self._payout_metrics,
             pacing=self.daraja_pacing,
+            gate=self.payout_gate,
         )
 
     @functools.cached_property
@@ -319,7 +335,8 @@ class Parts:
             client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
             bucket = RedisTokenBucket(client, prefix=self.settings.redis_keys.rate_limits + "bucket:")
         shortcode = self.settings.mpesa.party_a if self.settings.mpesa is not None else "unconfigured"
-        return Pacing(bucket, f"daraja:{shortcode}", DARAJA_THROUGHPUT)
+        rate = self.settings.daraja_throughput  # CRYPTOPAY_DARAJA_THROUGHPUT: per second, all workers together
+        return Pacing(bucket, f"daraja:{shortcode}", Throughput(rate=rate, burst=rate))
 
     @functools.cached_property
     def _payout_metrics(self) -> Metrics:
@@ -341,9 +358,50 @@ class Parts:
         )
 
     @functools.cached_property
+    def wallets(self) -> Wallets:
+        """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Wallets(
+            self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+        )
+
+    @functools.cached_property
+    def wallet_signup(self) -> WalletSignup:
+        return WalletSignup(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.sms,
+            self.password_hasher,
+            self.rate_limiter,
+            self.audit,
+            self.clock,
+            self.ids,
+        )
+
+    @functools.cached_property
+    def kyc_review(self) -> KycReview:
+        """KYC/KYB review; documents are vault blobs in ``<data dir>/documents``, measured by Pillow."""
+        from cryptopay.adapters.documents import FileDocumentStore, PillowProbe
+
+        return KycReview(
+            uow=self.storage.unit_of_work,
+            documents=FileDocumentStore(self.settings.data_dir / "documents"),
+            vault=self.vault,
+            probe=PillowProbe(),
+            notifier=self.notifier,
+            clock=self.clock,
+            ids=self.ids,
+        )
+
+    @functools.cached_property
     def listings(self) -> Listings:
         """The read models every listing (CLI, HTTP) pages through."""
         return Listings(uow=self.storage.reading, merchants=self.merchants)  # one statement a page, no transaction
+
+    @functools.cached_property
+    def reports(self) -> Reports:
+        """Merchant reports (sales, fees and their taxes, settlements) over the same records."""
+        return Reports(uow=self.storage.unit_of_work, clock=self.clock)
 
     @functools.cached_property
     def balance_readers(self) -> dict[str, BalanceReader]:
@@ -386,11 +444,12 @@ class Parts:
             metrics=PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "business.prom"),
             dead_letters=self.dead_letters,
             balances=self.balance_queries,
+            backlog=self.dead_letters,  # the same queue: its jobs waiting per queue
         )
 
     @functools.cached_property
-    def dead_letters(self) -> DeadLetters:
-        """The queue's dead-lettered jobs (both queues keep them)."""
+    def dead_letters(self) -> InlineQueue | RqQueue:
+        """The queue's dead-lettered jobs and its backlog (both queues keep them)."""
         from cryptopay.adapters.queue import InlineQueue, RqQueue
 
         queue = self.queue
@@ -573,6 +632,9 @@ class Parts:
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
+            "wallets.expire_claims": lambda _payload: return_expired_claims(
+                self.storage.unit_of_work, self.ledger, now=self.clock.now()
+            ),
             **self._webhook_jobs(),
         }
 

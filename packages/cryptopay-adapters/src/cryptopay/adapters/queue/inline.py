@@ -146,6 +146,11 @@ class InlineQueue:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def waiting(self) -> dict[str, int]:
+        """Jobs queued in this process, due or not (``Backlog``)."""
+        with self._changed:
+            return {"inline": len(self._heap)}
+
     def dead_jobs(self, *, limit: int = 100) -> list[FailedJob]:
         with self._changed:
             return list(self._dead.values())[:limit]

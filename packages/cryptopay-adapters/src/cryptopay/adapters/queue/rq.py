@@ -109,6 +109,14 @@ class RqQueue:
         """Every RQ queue this adapter enqueues to: the default one first, then the routed ones."""
         return [self._default, *sorted(set(self._routes.values()) - {self._default})]
 
+    def waiting(self) -> dict[str, int]:
+        """Jobs not started yet per queue, ready or delayed (``Backlog``)."""
+        found: dict[str, int] = {}
+        for name in self.queue_names:
+            queue = self._queue(name)
+            found[name] = int(queue.count) + int(queue.scheduled_job_registry.count)
+        return found
+
     def _queue(self, name: str) -> Queue:
         return Queue(self._queue_prefix + name, connection=self._connection, serializer=JSONSerializer)
 

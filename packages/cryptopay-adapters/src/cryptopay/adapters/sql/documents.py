@@ -12,7 +12,7 @@ Money('12.50', 'KES')
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -29,6 +29,8 @@ converter.register_unstructure_hook(Decimal, str)
 converter.register_structure_hook(Decimal, lambda value, _: Decimal(value))
 converter.register_unstructure_hook(datetime, datetime.isoformat)
 converter.register_structure_hook(datetime, lambda value, _: datetime.fromisoformat(value))
+converter.register_unstructure_hook(date, date.isoformat)
+converter.register_structure_hook(date, lambda value, _: date.fromisoformat(value))
 converter.register_unstructure_hook(time, time.isoformat)
 converter.register_structure_hook(time, lambda value, _: time.fromisoformat(value))
 converter.register_unstructure_hook(timedelta, lambda value: value // _MICROSECOND)

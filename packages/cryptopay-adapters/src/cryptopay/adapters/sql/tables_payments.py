@@ -46,8 +46,10 @@ invoices = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("monitoring_until", UtcDateTime, nullable=False),
     sa.Column("unconfirmed", sa.Boolean, nullable=False),  # has counted payments still short of their depth
+    sa.Column("public_id", sa.String(ID), nullable=True),  # the hosted checkout page's id (unguessable)
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_invoices_merchant", "merchant_id", "id"),
+    sa.Index("ux_invoices_public_id", "public_id", unique=True),
     sa.Index("ix_invoices_expiry", "state", "expires_at"),
     sa.Index("ix_invoices_monitoring", "monitoring_until"),
     keep_existing=True,
@@ -94,6 +96,7 @@ payment_credits = sa.Table(
     sa.Column("credited_at", UtcDateTime, nullable=False),
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_payment_credits_clawbacks", "merchant_id", "clawback_pending"),
+    sa.Index("ix_payment_credits_merchant_credited", "merchant_id", "credited_at"),
     keep_existing=True,
 )
 

@@ -20,6 +20,7 @@ from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.adapters.sql.errors import translating
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
 from cryptopay.adapters.sql.outbox import SqlOutbox
+from cryptopay.adapters.sql.repositories.compliance import SqlKycApplications
 from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 from cryptopay.adapters.sql.repositories.identity import (
     SqlApiKeys,
@@ -138,6 +139,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def kyc(self) -> SqlKycProfiles:
         return SqlKycProfiles(self.connection)
+
+    @functools.cached_property
+    def kyc_applications(self) -> SqlKycApplications:
+        return SqlKycApplications(self.connection)
 
     @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:

@@ -46,6 +46,7 @@ MERCHANT_SCOPES = frozenset(
         "payouts:write",
         "settlements:read",
         "settlements:write",
+        "reports:read",  # sales, fees and settlements reports
         "merchant:read",  # the merchant profile, with its payout destination
         "fx:quote",  # lock (and persist) FX quotes
         "webhooks:read",  # endpoints and the delivery log

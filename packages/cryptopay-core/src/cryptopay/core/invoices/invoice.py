@@ -101,6 +101,9 @@ class Invoice:
     quote_ids: tuple[str, ...] = ()
     order_id: str | None = None
     metadata: dict[str, str] = attrs.field(factory=dict)
+    # The unguessable id of the hosted checkout page (``/pay/<public_id>``); None only on invoices made before it.
+    public_id: str | None = None
+    return_url: str | None = None  # where the checkout page sends the customer back to the shop
     state: InvoiceState = InvoiceState.NEW
     exception: InvoiceException = InvoiceException.NONE
     payments: list[InvoicePayment] = attrs.field(factory=list)
@@ -123,6 +126,8 @@ class Invoice:
         monitoring: timedelta = DEFAULT_MONITORING_WINDOW,
         order_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        public_id: str | None = None,
+        return_url: str | None = None,
     ) -> tuple[Invoice, list[InvoiceEvent]]:
         """A new invoice with the amount due on each rail; it never outlives the quotes that priced it."""
         if not price.is_positive():
@@ -149,6 +154,8 @@ class Invoice:
             quote_ids=tuple(q.id for q in used),
             order_id=order_id,
             metadata=_metadata(metadata),
+            public_id=public_id,
+            return_url=return_url,
         )
         due = {o.rail.key: str(o.due.amount) for o in options}
         data = {"merchant_id": merchant_id, "price": str(price.amount), "currency": price.asset.code}

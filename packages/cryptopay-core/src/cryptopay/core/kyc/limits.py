@@ -10,7 +10,7 @@ remains of it. This is the one place limits are checked: a new rule belongs here
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, time, timedelta
 
 import attrs
@@ -28,6 +28,7 @@ __all__ = [
     "ProductLimits",
     "Spending",
     "check_movement",
+    "check_payout",
     "check_wallet_movement",
     "day_bounds",
     "month_bounds",
@@ -69,6 +70,8 @@ def check_movement(
             raise AssetMismatch(f"KYC limits are in KES: convert {money.asset.code} to its KES value first")
     if not amount.is_positive():
         raise InvalidAmount(f"a movement must be positive, got {amount}")
+    if profile.frozen:
+        return Decision(False, f"{profile.party_id} is frozen by compliance: outgoing movements are held", "frozen")
     tier = profile.tier_at(at, policy=policy)
     if tier is None:
         return Decision(False, f"{profile.party_id} is not verified: verify a phone number first", "tier")
@@ -235,6 +238,43 @@ _VERBS: Mapping[Product, str] = {
     Product.WITHDRAW: "withdraw crypto",
     Product.BILL: "pay bills",
 }
+
+
+def check_payout(
+    profile: KycProfile | None,
+    parts: Sequence[Money],
+    *,
+    paid_today: Money,
+    paid_this_month: Money,
+    at: datetime,
+    require_kyb: bool,
+    policy: KycPolicy = DEFAULT_KYC_POLICY,
+) -> Decision:
+    """Whether a merchant's payouts (``parts``, KES) may be planned now: not frozen, KYB approved when the
+    deployment requires it (``kyb``), and each part within the tier's limits, counted in order after what was paid
+    today and this month. A merchant with no verification and no KYB requirement has no tier to limit it.
+
+    >>> now = datetime(2026, 3, 2, 8, 0, tzinfo=NAIROBI)
+    >>> duka, zero = KycProfile(party_id="mer_1", kind=PartyKind.MERCHANT), Money.zero(KES)
+    >>> check_payout(duka, [Money.of("900", KES)], paid_today=zero, paid_this_month=zero, at=now,
+    ...              require_kyb=True).limit
+    'kyb'
+    """
+    if profile is not None and profile.frozen:
+        return Decision(False, f"{profile.party_id} is frozen by compliance: outgoing movements are held", "frozen")
+    tier = None if profile is None else profile.tier_at(at, policy=policy)
+    if require_kyb and (tier is None or tier.level < 1):
+        name = "this merchant" if profile is None else profile.party_id
+        return Decision(False, f"{name} is not KYB-verified yet: settlement waits for the approval", "kyb")
+    if profile is None or tier is None:
+        return Decision(True, "no verification tier to limit this merchant")
+    today, month = paid_today, paid_this_month
+    for part in parts:
+        decision = check_movement(profile, part, spent_today=today, spent_this_month=month, at=at, policy=policy)
+        if not decision.allowed:
+            return decision
+        today, month = today + part, month + part
+    return Decision(True, f"within the limits of {tier.label}")
 
 
 def day_bounds(at: datetime) -> tuple[datetime, datetime]:

@@ -48,6 +48,13 @@ class KycProfile:
     approvals: tuple[str, ...] = ()
     reason: str | None = None
     expires_at: datetime | None = None
+    frozen_at: datetime | None = None  # an officer froze the account: every outgoing movement is held
+    frozen_by: str | None = None
+    freeze_reason: str | None = None
+
+    @property
+    def frozen(self) -> bool:
+        return self.frozen_at is not None
 
     def _event(self, name: str, at: datetime, **data: object) -> KycEvent:
         return KycEvent(name, self.party_id, at, {k: str(v) for k, v in data.items()})
@@ -94,6 +101,32 @@ class KycProfile:
         level = self.requested_level
         self.status, self.requested_level, self.approvals, self.reason = KycStatus.REJECTED, None, (), reason
         return [self._event("kyc.rejected", at, level=level, admin=admin_id, reason=reason)]
+
+    def return_to_applicant(self, admin_id: str, message: str, *, at: datetime) -> list[KycEvent]:
+        """An officer asks for more information: the application leaves review and earlier approvals lapse."""
+        if self.status is not KycStatus.PENDING:
+            raise InvalidState(f"{self.party_id} has no application under review")
+        level = self.requested_level
+        self.status = KycStatus.APPROVED if self.level is not None else KycStatus.UNVERIFIED
+        self.requested_level, self.approvals, self.reason = None, (), message
+        return [self._event("kyc.information_requested", at, level=level, admin=admin_id)]
+
+    def freeze(self, officer: str, reason: str, *, at: datetime) -> list[KycEvent]:
+        """Hold every outgoing movement of the party until an officer unfreezes it (freezing twice is a conflict)."""
+        if not reason.strip():
+            raise InvalidInput("a freeze needs a reason for the record", field="reason")
+        if self.frozen:
+            raise Conflict(f"{self.party_id} is already frozen (since {self.frozen_at})")
+        self.frozen_at, self.frozen_by, self.freeze_reason = at, officer, reason.strip()
+        return [self._event("kyc.frozen", at, officer=officer, reason=self.freeze_reason)]
+
+    def unfreeze(self, officer: str, *, at: datetime) -> list[KycEvent]:
+        """Release a freeze; what was held may move again (an account that is not frozen is a conflict)."""
+        if not self.frozen:
+            raise Conflict(f"{self.party_id} is not frozen")
+        since = self.frozen_at
+        self.frozen_at, self.frozen_by, self.freeze_reason = None, None, None
+        return [self._event("kyc.unfrozen", at, officer=officer, frozen_since=since)]
 
     def expire(self, *, at: datetime, policy: KycPolicy = DEFAULT_KYC_POLICY) -> list[KycEvent]:
         """Lapse the granted tier if its validity is over (nothing happens otherwise)."""

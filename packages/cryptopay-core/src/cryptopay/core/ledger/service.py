@@ -424,6 +424,10 @@ class Ledger:
             raise NotFound(f"no ledger account {code!r}")
         return found[0]
 
+    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]:
+        """The latest entries (touching ``account``), newest first, each line with its balance before and after."""
+        return self._store.entries(account=account, limit=limit)
+
     def balances(self, codes: Sequence[str]) -> dict[str, AccountBalance]:
         """The balances of ``codes`` in one read (accounts that do not exist are absent)."""
         return {b.account.code: b for b in self._store.balances(list(codes))} if codes else {}

@@ -8,6 +8,7 @@ store window (``Invoice.create`` cuts the window to the quote's expiry otherwise
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,18 @@ from cryptopay.core.rails import Rail
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
-__all__ = ["Invoicing", "UnpricedRail", "refuse_unpriced_rails"]
+__all__ = ["Invoicing", "UnpricedRail", "new_public_id", "refuse_unpriced_rails"]
+
+
+def new_public_id() -> str:
+    """An unguessable id for an invoice's hosted checkout page: 128 random bits, URL-safe, no timestamp.
+
+    The invoice id is not used for it: it starts with its creation time and appears in API logs and webhooks.
+
+    >>> len(new_public_id()), new_public_id() != new_public_id()
+    (22, True)
+    """
+    return secrets.token_urlsafe(16)
 
 
 class UnpricedRail(InvalidInput):
@@ -92,8 +104,14 @@ class Invoicing:
         order_id: str | None = None,
         actor: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        return_url: str | None = None,
     ) -> Invoice:
-        """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail)."""
+        """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail).
+
+        ``return_url``: where the hosted checkout page sends the customer back to the shop (http or https).
+        """
+        if return_url is not None and not return_url.startswith(("https://", "http://")):
+            raise InvalidInput("return_url must be an http or https URL", field="return_url")
         store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
         chosen = _choose(store, rails)
         worth = self._worth_in_kes(price) if store.bounded or store.speed else None
@@ -108,7 +126,8 @@ class Invoicing:
         in_shillings = [q.pair.base for q in quotes if q.pair.quote == KES]
         refuse_unpriced_rails(chosen, self._pricer, skip=in_shillings)  # an invoice priced in crypto, paid in it
         return transaction(
-            self._uow, lambda uow: self._create(uow, store, chosen, price, quotes, order_id, actor, metadata)
+            self._uow,
+            lambda uow: self._create(uow, store, chosen, price, quotes, order_id, actor, metadata, return_url),
         )
 
     def get_invoice(self, invoice_id: str) -> Invoice:
@@ -132,6 +151,13 @@ class Invoicing:
         publish_invoice_events(uow, self._ids, invoice, events)
         audit(uow, actor, "invoice.cancel", f"invoice:{invoice.id}", now, merchant=invoice.merchant_id)
         return invoice
+
+    def get_public_invoice(self, public_id: str) -> Invoice:
+        """The invoice behind a hosted checkout page, or ``NotFound`` (the same for any unknown id)."""
+        found = transaction(self._reader, lambda uow: uow.invoices.by_public_id(public_id))
+        if found is None:
+            raise NotFound("no such checkout page")
+        return found
 
     def list_invoices(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[Invoice]:
         """A page of the merchant's invoices, newest first, older than the invoice id ``before``."""
@@ -159,6 +185,7 @@ class Invoicing:
         order_id: str | None,
         actor: str | None,
         metadata: Mapping[str, str] | None = None,
+        return_url: str | None = None,
     ) -> Invoice:
         now, invoice_id = self._clock.now(), self._ids.new_id("inv")
         addresses = self._allocate(uow, invoice_id, store.merchant_id, rails)
@@ -174,6 +201,8 @@ class Invoicing:
             monitoring=store.monitoring,
             order_id=order_id,
             metadata=metadata,
+            public_id=new_public_id(),
+            return_url=return_url,
         )
         uow.invoices.add(invoice)
         for rail in rails:

@@ -41,6 +41,7 @@ from cryptopay.core import faults, flows
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Refused
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.model import Forbidden
+from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -129,11 +130,13 @@ class Payouts:
         faults: FaultPoints = NO_FAULTS,
         metrics: Metrics | None = None,
         pacing: Pacing | None = None,
+        gate: PayoutGate | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._gateway, self._urls, self._deadline, self._tokens = gateway, urls, deadline, tokens
         self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
         self._pacing = pacing
+        self._gate = gate  # compliance: a frozen merchant's payouts stay planned (None: nothing is held)
 
     def get_payout(self, payout_id: str) -> Payout:
         """The payout, or ``NotFound``."""
@@ -155,6 +158,8 @@ class Payouts:
         planned = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.PLANNED, limit=limit))
         sent = []
         for payout in planned:
+            if self._gate is not None and not self._gate.held(payout.merchant_id).allowed:
+                continue  # held by compliance (frozen): it stays planned, its shillings stay held
             if self._pacing is not None and not self._pacing.admit():
                 break
             sent.append(self._submit(payout))

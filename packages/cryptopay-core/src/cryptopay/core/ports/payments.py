@@ -91,6 +91,10 @@ class InvoiceRepository(Protocol):
         """The invoice that owns the deposit address (by ``address_key``), if any."""
         ...
 
+    def by_public_id(self, public_id: str) -> Invoice | None:
+        """The invoice whose hosted checkout page is ``/pay/<public_id>``, if any (not locked)."""
+        ...
+
     def watching(self, now: datetime) -> list[Invoice]:
         """Invoices whose addresses the watchers still scan: ``invoice.needs_watching(now)``.
 
@@ -100,6 +104,14 @@ class InvoiceRepository(Protocol):
 
     def expiring(self, before: datetime) -> list[Invoice]:
         """Invoices still new or processing whose ``expires_at`` is at or before ``before``."""
+        ...
+
+    def count_by_state(self) -> dict[InvoiceState, int]:
+        """How many invoices are in each state (states without any are left out): one aggregate query."""
+        ...
+
+    def count_unconfirmed(self) -> int:
+        """How many invoices have payments seen on chain but still short of their confirmations."""
         ...
 
 
@@ -130,6 +142,16 @@ class PaymentCreditRepository(Protocol):
 
     def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
         """Credits whose reversal is still owed by the merchant, oldest first."""
+        ...
+
+    def count(self) -> int:
+        """How many credits (confirmed payments) were ever booked: it only grows."""
+        ...
+
+    def credited_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
+    ) -> list[PaymentCredit]:
+        """The merchant's credits made in [``since``, ``until``), by id after ``after``: a report's page."""
         ...
 
 

@@ -28,6 +28,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
 
 __all__ = [
+    "Backlog",
     "DeadLetters",
     "EnqueuedJob",
     "FailedJob",
@@ -80,6 +81,13 @@ class JobQueue(Protocol):
     ) -> EnqueuedJob:
         """Queue ``job_name`` with ``payload``; a ``job_id`` the queue still remembers makes this a no-op."""
         ...
+
+
+class Backlog(Protocol):
+    """How much work waits: the jobs not started yet (ready or delayed), per queue; a backlog that keeps growing
+    means too few workers, or one stuck."""
+
+    def waiting(self) -> dict[str, int]: ...
 
 
 class DeadLetters(Protocol):

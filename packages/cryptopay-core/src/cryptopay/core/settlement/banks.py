@@ -87,6 +87,21 @@ class BankCatalogue:
             raise InvalidInput(f"unknown bank code {code!r} (known: {known})", field="settlement.destination")
         return found
 
+    def destination_pattern(self) -> str:
+        """One regular expression (ECMA 262 and Python alike) matching exactly the destinations ``route`` accepts:
+        a catalogued code in either case, ``:``, an account in that bank's format (for an API's published schema).
+
+        >>> import re
+        >>> pattern = bank_catalogue().destination_pattern()
+        >>> bool(re.fullmatch(pattern, "kcb:1234567890")), bool(re.fullmatch(pattern, "KCB:12"))
+        (True, False)
+        """
+        options = []
+        for bank in self.banks.values():
+            code = "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in bank.code)
+            options.append(f"{code}:(?:{bank.account_pattern[1:-1]})")
+        return "^(?:" + "|".join(options) + ")$"
+
     def route(self, destination: str) -> BankRoute:
         """How ``<bank code>:<account number>`` is paid; ``InvalidInput`` for an unknown bank or a bad account."""
         code, sep, account = destination.partition(":")
@@ -115,6 +130,8 @@ def parse_bank_catalogue(data: Mapping[str, Any]) -> BankCatalogue:
             if not _CODE.match(bank.code) or (bank.paybill is not None and not _PAYBILL.match(bank.paybill)):
                 raise InvalidInput(f"bad bank catalogue row {bank.code}")
             re.compile(bank.account_pattern)
+            if not (bank.account_pattern.startswith("^") and bank.account_pattern.endswith("$")):
+                raise InvalidInput(f"bank {bank.code}: an account pattern is anchored (^...$)")
             if bank.code in banks:
                 raise InvalidInput(f"bank {bank.code} is listed twice")
             banks[bank.code] = bank

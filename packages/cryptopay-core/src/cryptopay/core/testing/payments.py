@@ -15,6 +15,7 @@ units of work are all-or-nothing (a failed use case leaves every repository as i
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -130,6 +131,10 @@ class InMemoryInvoices(_ById):
                 return _copy(invoice)
         return None
 
+    def by_public_id(self, public_id: str) -> Invoice | None:
+        found = [i for i in self._all() if i.public_id is not None and i.public_id == public_id]
+        return _copy(found[0]) if found else None
+
     def watching(self, now: datetime) -> list[Invoice]:
         return _page([i for i in self._all() if i.needs_watching(now)], lambda i: i.id, None, len(self._items))
 
@@ -137,6 +142,13 @@ class InMemoryInvoices(_ById):
         open_states = (InvoiceState.NEW, InvoiceState.PROCESSING)
         due = [i for i in self._all() if i.state in open_states and i.expires_at <= before]
         return _page(due, lambda i: i.id, None, len(due))
+
+    def count_by_state(self) -> dict[InvoiceState, int]:
+        return dict(Counter(i.state for i in self._all()))
+
+    def count_unconfirmed(self) -> int:
+        # As the SQL column: payments counted but not confirmed (``needs_watching`` once the window is over).
+        return sum(1 for i in self._all() if i.needs_watching(i.monitoring_until))
 
 
 class InMemoryDepositAddresses:
@@ -180,6 +192,19 @@ class InMemoryPaymentCredits(_ById):
     def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
         found = [c for c in self._all() if c.merchant_id == merchant_id and c.clawback_pending]
         return [_copy(c) for c in sorted(found, key=lambda c: (c.credited_at, c.id))]
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def credited_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
+    ) -> list[PaymentCredit]:
+        found = [
+            c
+            for c in self._all()
+            if c.merchant_id == merchant_id and since <= c.credited_at < until and (after is None or c.id > after)
+        ]
+        return [_copy(c) for c in sorted(found, key=lambda c: c.id)[:limit]]
 
     def all(self) -> list[PaymentCredit]:
         """Every credit (for tests)."""

@@ -285,6 +285,7 @@ class PaymentsStack:
             metrics=self.metrics,
             balances=self.balance_queries,
             dead_letters=self.jobs,
+            backlog=self.jobs,
         )
         self._scanners = {
             n: ChainScanner(c, self.cursors, start_block=c.head() + 1, metrics=self.metrics)

@@ -87,6 +87,9 @@ class FakeQueue:
             return 0
         return 1
 
+    def waiting(self) -> dict[str, int]:
+        return {"fake": len(self.pending)}
+
     def dead_jobs(self, *, limit: int = 100) -> list[FailedJob]:
         return list(self.dead.values())[:limit]
 

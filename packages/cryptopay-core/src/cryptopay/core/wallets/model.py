@@ -39,12 +39,13 @@ _USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
 
 
 def valid_username(text: str) -> str:
-    """The lower-cased username; ``InvalidInput`` unless 3 to 30 letters, digits or ``_``, starting with a letter.
+    """The lower-cased username (a leading ``@`` dropped); ``InvalidInput`` unless 3 to 30 letters, digits or ``_``,
+    starting with a letter.
 
-    >>> valid_username("Wanjiku_K")
+    >>> valid_username("@Wanjiku_K")
     'wanjiku_k'
     """
-    name = text.strip().lower()
+    name = text.strip().removeprefix("@").lower()
     if not _USERNAME.match(name):
         raise InvalidInput("a username is 3 to 30 letters, digits or _, starting with a letter", field="username")
     return name

@@ -22,13 +22,14 @@ from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, Spending, check_wallet_movement, day_bounds, month_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
-from cryptopay.core.money import KES, Money, Rounding
+from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.text import text_problem
+from cryptopay.core.wallets.history import HistoryLine, history, statement_csv, statement_period
 from cryptopay.core.wallets.model import SENDABLE, Transfer, TransferState, Usage, Wallet, valid_username
 
 __all__ = ["CLAIM_WINDOW", "WalletFrozen", "Wallets", "kes_value", "spending"]
@@ -77,6 +78,20 @@ class Wallets:
 
     def wallet(self, user_id: str) -> Wallet:
         return in_transaction(self.uow, lambda uow: _wallet(uow, user_id))
+
+    def find(self, who: str) -> Wallet:
+        """A wallet by user id, phone number or username (for operators); ``NotFound`` otherwise."""
+
+        def work(uow: WalletUnitOfWork) -> Wallet | None:
+            phone = try_normalize_msisdn(who)
+            if phone is not None:
+                return uow.wallets.by_phone(phone)
+            return uow.wallets.get(who) or uow.wallets.by_username(who.removeprefix("@").lower())
+
+        found = in_transaction(self.uow, work)
+        if found is None:
+            raise NotFound(f"no wallet for {who!r}")
+        return found
 
     def balances(self, user_id: str) -> dict[str, Money]:
         """Available balance per asset (KES, USDT, BTC)."""
@@ -183,6 +198,25 @@ class Wallets:
 
     def transfers(self, user_id: str, *, after: str | None = None, limit: int = 50) -> list[Transfer]:
         return in_transaction(self.uow, lambda uow: uow.wallet_transfers.for_user(user_id, after=after, limit=limit))
+
+    def history(
+        self,
+        user_id: str,
+        *,
+        asset: Asset | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+    ) -> list[HistoryLine]:
+        """The wallet's movements with running balances, newest first (see ``cryptopay.core.wallets.history``)."""
+        self.wallet(user_id)
+        return history(self.ledger, user_id, asset=asset, since=since, until=until, kind=kind, limit=limit)
+
+    def statement(self, user_id: str, month: str) -> str:
+        """The month's statement (``YYYY-MM``, Nairobi time) as CSV, oldest first."""
+        since, until = statement_period(month)
+        return statement_csv(self.history(user_id, since=since, until=until, limit=100_000))
 
     def freeze(self, user_id: str, *, reason: str, actor: str) -> Wallet:
         """Stop a wallet sending and receiving (an operator's decision, audited with its reason)."""

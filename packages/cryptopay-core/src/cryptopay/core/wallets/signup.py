@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused, Unavailable
+from cryptopay.core.errors import Conflict, NotFound, Refused, Unavailable
 from cryptopay.core.flows import open_wallet_accounts
 from cryptopay.core.identity.model import RateLimited, Role, User
 from cryptopay.core.identity.service import check_password, valid_email
@@ -41,10 +41,11 @@ class SignUp:
     claimed: int
 
 
-class WrongCode(InvalidInput):
-    """The one-time code is wrong, expired, used or out of tries."""
+class WrongCode(Refused):
+    """The one-time code is wrong, expired, used or out of tries: the phone is not proven (403, like a bad proof)."""
 
     code = "wrong_code"
+    http_status = 403
 
 
 @attrs.define

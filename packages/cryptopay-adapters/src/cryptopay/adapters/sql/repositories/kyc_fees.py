@@ -21,6 +21,7 @@ cannot lose another admin's concurrent approval.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,6 +59,15 @@ class SqlKycProfiles:
         with writing(self._bind) as conn:
             if conn.execute(statement).rowcount != 1:
                 raise NotFound(f"{profile.party_id} has no KYC profile to update")
+
+    def find(self, party_ids: Sequence[str]) -> dict[str, KycProfile]:
+        if not party_ids:
+            return {}
+        query = sa.select(kyc_profiles.c.doc).where(kyc_profiles.c.party_id.in_(list(party_ids)))
+        with reading(self._bind) as conn:
+            docs = conn.scalars(query).all()
+        found = [from_document(KycProfile, doc) for doc in docs]
+        return {p.party_id: p for p in found}
 
     def pending(self, *, after: str | None = None, limit: int = 100) -> list[KycProfile]:
         query = sa.select(kyc_profiles.c.doc).where(kyc_profiles.c.status == KycStatus.PENDING.value)

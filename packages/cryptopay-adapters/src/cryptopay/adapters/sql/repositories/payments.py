@@ -139,6 +139,7 @@ class SqlInvoices(_Documents[Invoice]):
             "monitoring_until": item.monitoring_until,
             # At the end of its monitoring window an invoice is watched only for its unconfirmed payments.
             "unconfirmed": item.needs_watching(item.monitoring_until),
+            "public_id": item.public_id,
         }
 
     def add(self, invoice: Invoice) -> None:
@@ -170,11 +171,21 @@ class SqlInvoices(_Documents[Invoice]):
     def by_address(self, network: str, address: str) -> Invoice | None:
         return self._one(invoices.c.id == _address_owner(network, address).scalar_subquery())
 
+    def by_public_id(self, public_id: str) -> Invoice | None:
+        return self._one(invoices.c.public_id == public_id)
+
     def watching(self, now: datetime) -> list[Invoice]:
         return self._select(sa.or_(invoices.c.monitoring_until > now, invoices.c.unconfirmed))
 
     def expiring(self, before: datetime) -> list[Invoice]:
         return self._select(invoices.c.state.in_(_OPEN_INVOICES), invoices.c.expires_at <= before)
+
+    def count_by_state(self) -> dict[InvoiceState, int]:
+        query = sa.select(invoices.c.state, sa.func.count()).group_by(invoices.c.state)
+        return {InvoiceState(state): int(n) for state, n in self._conn.execute(query)}
+
+    def count_unconfirmed(self) -> int:
+        return int(self._conn.execute(sa.select(sa.func.count()).where(invoices.c.unconfirmed)).scalar_one())
 
 
 class SqlDepositAddresses:
@@ -241,6 +252,16 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
     def pending_clawbacks(self, merchant_id: str) -> list[PaymentCredit]:
         mine = (payment_credits.c.merchant_id == merchant_id, payment_credits.c.clawback_pending)
         return self._select(*mine, order=("credited_at", "id"))
+
+    def count(self) -> int:
+        return int(self._conn.execute(sa.select(sa.func.count()).select_from(payment_credits)).scalar_one())
+
+    def credited_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, after: str | None, limit: int
+    ) -> list[PaymentCredit]:
+        c = payment_credits.c
+        within = (c.merchant_id == merchant_id, c.credited_at >= since, c.credited_at < until)
+        return self._select(*within, *_page(payment_credits, "id", after), limit=limit)
 
 
 class SqlSettlements(_Documents[Settlement]):

@@ -1,0 +1,192 @@
+"""``cryptopay compliance``: the officers' KYC/KYB review queue and account freezes from the server's shell (audited).
+
+Every decision names the officer (``--officer EMAIL``): an account with the ``compliance`` role, so four-eyes holds
+from the CLI exactly as over REST (the officer who gave the first approval cannot give the second).
+
+    cryptopay compliance queue
+    cryptopay compliance claim kya_1 --officer ann@example.co.ke
+    cryptopay compliance approve kya_1 --officer ann@example.co.ke
+    cryptopay compliance reject kya_1 --officer bob@example.co.ke --reason "the ID number does not match"
+    cryptopay compliance freeze mer_1 --officer ann@example.co.ke --reason "sanctions match under review"
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from cryptopay.core.errors import NotFound, Refused
+from cryptopay.core.identity import Role
+from cryptopay.core.kyc import KycProfile, PartyKind
+from cryptopay.core.kyc.applications import KycApplication
+from cryptopay.core.kyc.review import KycReview
+
+from cryptopay_cli.context import services
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+
+app = typer.Typer(
+    help="Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more).", no_args_is_help=True
+)
+
+OFFICER = typer.Option(..., "--officer", help="The deciding officer's email (an account with the compliance role).")
+JSON = typer.Option(False, "--json", help="One JSON object per line instead of a table.")
+
+
+def _review() -> KycReview:
+    return services().kyc_review
+
+
+def _officer(email: str) -> str:
+    user = services().users.by_email(email.strip().lower())
+    if user is None:
+        raise NotFound(f"no account with the email {email.strip()}")
+    if user.role is not Role.COMPLIANCE:
+        raise Refused(f"{user.email} is not a compliance officer")
+    return user.id
+
+
+def _row(a: KycApplication) -> dict[str, Any]:
+    needed = _review().policy.tier(a.kind, a.level).approvals_required
+    return {
+        "id": a.id,
+        "party": a.party_id,
+        "kind": a.kind.value,
+        "level": a.level,
+        "state": a.state.value,
+        "claimed_by": a.claimed_by,
+        "approvals": f"{len(a.approvals)}/{needed}",
+        "submitted_at": a.submitted_at,
+        "reason": a.reason,
+    }
+
+
+def _show(application: KycApplication) -> None:
+    emit_json(_row(application))
+
+
+@app.command("queue")
+def queue(
+    limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
+    as_json: bool = JSON,
+) -> None:
+    """Applications waiting for review or being reviewed, oldest first."""
+    with errors_to_exit_codes():
+        rows = [_row(a) for a in _review().queue(limit=limit)]
+    if as_json:
+        for row in rows:
+            emit_json(row)
+        return
+    emit_table(rows, ["id", "party", "kind", "level", "state", "claimed_by", "approvals", "submitted_at"])
+
+
+@app.command("show")
+def show(application_id: str, officer: str = OFFICER) -> None:
+    """An application with its particulars and documents' metadata (the read is audited)."""
+    with errors_to_exit_codes():
+        application = _review().application(_officer(officer), application_id)
+        person = application.person
+        business = application.business
+        emit_json(
+            {
+                **_row(application),
+                "person": None
+                if person is None
+                else {"legal_name": person.legal_name, "id_type": person.id_type.value},
+                "business": None if business is None else {"registered_name": business.registered_name},
+                "documents": [
+                    {"id": d.id, "kind": d.kind.value, "type": d.content_type} for d in application.documents
+                ],
+                "missing_documents": [k.value for k in application.missing_documents()],
+            }
+        )
+
+
+@app.command("claim")
+def claim(application_id: str, officer: str = OFFICER) -> None:
+    """Take an application off the queue to review it (exit 4 if another officer has it)."""
+    with errors_to_exit_codes():
+        _show(_review().claim(_officer(officer), application_id))
+
+
+@app.command("approve")
+def approve(
+    application_id: str,
+    officer: str = OFFICER,
+    claim_first: bool = typer.Option(True, "--claim/--no-claim", help="Claim it first if it is waiting."),
+) -> None:
+    """Approve (the tier is granted at the last approval the tier needs; exit 4 for the same officer twice)."""
+    with errors_to_exit_codes():
+        officer_id = _officer(officer)
+        if claim_first:
+            _review().claim(officer_id, application_id)
+        _show(_review().approve(officer_id, application_id))
+
+
+@app.command("reject")
+def reject(
+    application_id: str,
+    officer: str = OFFICER,
+    reason: str = typer.Option(..., "--reason", help="What the applicant can act on (sent to them)."),
+    claim_first: bool = typer.Option(True, "--claim/--no-claim", help="Claim it first if it is waiting."),
+) -> None:
+    """Reject with a reason; the applicant is told it."""
+    with errors_to_exit_codes():
+        officer_id = _officer(officer)
+        if claim_first:
+            _review().claim(officer_id, application_id)
+        _show(_review().reject(officer_id, application_id, reason))
+
+
+@app.command("request-info")
+def request_info(
+    application_id: str,
+    officer: str = OFFICER,
+    message: str = typer.Option(..., "--message", help="What is needed (sent to the applicant)."),
+    claim_first: bool = typer.Option(True, "--claim/--no-claim", help="Claim it first if it is waiting."),
+) -> None:
+    """Send the application back to the applicant saying what is needed."""
+    with errors_to_exit_codes():
+        officer_id = _officer(officer)
+        if claim_first:
+            _review().claim(officer_id, application_id)
+        _show(_review().request_information(officer_id, application_id, message))
+
+
+def _kind(party_id: str) -> PartyKind:
+    svc = services()
+    if svc.merchants.get(party_id) is not None:
+        return PartyKind.MERCHANT
+    user = svc.users.get(party_id)
+    if user is not None and user.role is Role.PERSONAL:
+        return PartyKind.PERSONAL
+    raise NotFound(f"no merchant or personal account {party_id}")
+
+
+def _state(profile: KycProfile) -> None:
+    emit_json(
+        {
+            "party": profile.party_id,
+            "state": "frozen" if profile.frozen else "active",
+            "frozen_at": profile.frozen_at,
+            "frozen_by": profile.frozen_by,
+            "reason": profile.freeze_reason,
+        }
+    )
+
+
+@app.command("freeze")
+def freeze(
+    party_id: str = typer.Argument(..., help="A merchant id (mer_...) or a personal user's id (usr_...)."),
+    officer: str = OFFICER,
+    reason: str = typer.Option(..., "--reason", help="Why, for the record (the party is not told)."),
+) -> None:
+    """Hold every outgoing movement of an account (exit 4 if it is already frozen)."""
+    with errors_to_exit_codes():
+        _state(_review().freeze(_officer(officer), party_id, _kind(party_id), reason))
+
+
+@app.command("unfreeze")
+def unfreeze(party_id: str, officer: str = OFFICER) -> None:
+    """Release a freeze (exit 4 if the account is not frozen)."""
+    with errors_to_exit_codes():
+        _state(_review().unfreeze(_officer(officer), party_id, _kind(party_id)))

@@ -1,0 +1,101 @@
+"""``cryptopay wallets``: look at a personal wallet, its history, and freeze or unfreeze it (operators; audited).
+
+A wallet is named by its user id, its phone number (``0712…``, ``+2547…``) or its username. Exit 3 when there is
+no such wallet, 2 for a bad month or asset, 2 for a freeze without a reason.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+import typer
+from cryptopay.core.money import asset_by_code
+from cryptopay.core.wallets.history import statement_period
+
+from cryptopay_cli.context import services
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+
+app = typer.Typer(help="Personal wallets: show, history, freeze and unfreeze (audited).", no_args_is_help=True)
+
+_JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+_WHO = typer.Argument(..., help="The wallet's user id, phone number or username.")
+
+
+def _operator() -> str:
+    try:
+        return f"ops:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        return "ops:cli"
+
+
+@app.command("show")
+def show(who: str = _WHO, as_json: bool = _JSON) -> None:
+    """The wallet, whether it is frozen, and its available balances."""
+    with errors_to_exit_codes():
+        wallets = services().wallets
+        wallet = wallets.find(who)
+        balances = {code: format(m.amount, "f") for code, m in wallets.balances(wallet.user_id).items()}
+    view = {
+        "user_id": wallet.user_id,
+        "phone": wallet.phone,
+        "username": wallet.username,
+        "frozen": wallet.frozen,
+        "frozen_reason": wallet.frozen_reason,
+        "balances": balances,
+    }
+    if as_json:
+        emit_json(view)
+    else:
+        emit_table(
+            [{k: v for k, v in view.items() if k != "balances"} | balances], [*view.keys() - {"balances"}, *balances]
+        )
+
+
+@app.command("history")
+def history(
+    who: str = _WHO,
+    asset: str | None = typer.Option(None, "--asset", help="KES, USDT or BTC only."),
+    month: str | None = typer.Option(None, "--month", help="One Nairobi month, YYYY-MM."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000),
+    as_json: bool = _JSON,
+) -> None:
+    """Movements with the balance after each, newest first."""
+    with errors_to_exit_codes():
+        since, until = statement_period(month) if month else (None, None)
+        wallets = services().wallets
+        wallet = wallets.find(who)
+        held = asset_by_code(asset.upper()) if asset else None
+        lines = wallets.history(wallet.user_id, asset=held, since=since, until=until, limit=limit)
+    rows = [
+        {
+            "at": h.at.isoformat(timespec="seconds"),
+            "asset": h.amount.asset.code,
+            "amount": format(h.amount.amount, "f"),
+            "balance_after": format(h.balance_after.amount, "f"),
+            "kind": h.kind,
+            "reference": h.transfer_id or h.entry_id,
+        }
+        for h in lines
+    ]
+    if as_json:
+        emit_json({"history": rows})
+    else:
+        emit_table(rows, ["at", "asset", "amount", "balance_after", "kind", "reference"])
+
+
+@app.command("freeze")
+def freeze(who: str = _WHO, reason: str = typer.Option(..., "--reason", help="Why (kept in the audit log).")) -> None:
+    """Stop the wallet sending and receiving until it is unfrozen."""
+    with errors_to_exit_codes():
+        wallets = services().wallets
+        wallet = wallets.freeze(wallets.find(who).user_id, reason=reason, actor=_operator())
+    emit_json({"user_id": wallet.user_id, "frozen": wallet.frozen, "reason": wallet.frozen_reason})
+
+
+@app.command("unfreeze")
+def unfreeze(who: str = _WHO) -> None:
+    """Let a frozen wallet send and receive again."""
+    with errors_to_exit_codes():
+        wallets = services().wallets
+        wallet = wallets.unfreeze(wallets.find(who).user_id, actor=_operator())
+    emit_json({"user_id": wallet.user_id, "frozen": wallet.frozen})

@@ -1,0 +1,630 @@
+"""KYC/KYB over REST: applicants apply and upload (``/v1/kyc/...``); officers review (``/v1/admin/kyc/...``).
+
+A personal user applies for a tier with their particulars, uploads the photos the tier needs (base64 in JSON, up to
+8 MB each; checked by content, never by the name or type claimed), then submits. A merchant's owner does the same
+for KYB with the business's particulars and its certificate of incorporation. Officers (role ``compliance``) list
+the queue, read an application (audited), claim it, and approve, reject with a reason, or ask for more information;
+the top personal tier and every KYB need two different officers. Documents are served only to officers, each read
+audited; applicants never get a document back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+from cryptopay.core.errors import InvalidInput, Refused
+from cryptopay.core.identity import Role
+from cryptopay.core.kyc import KycProfile, PartyKind
+from cryptopay.core.kyc.applications import (
+    BusinessDetails,
+    Director,
+    KycApplication,
+    PersonDetails,
+    ReviewStep,
+    StoredDocument,
+)
+from cryptopay.core.kyc.checks import (
+    IdType,
+    check_birth_date,
+    check_id_number,
+    check_kra_pin,
+    check_name,
+    check_registration_number,
+)
+from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, DocumentKind
+from cryptopay.core.kyc.review import KycReview
+from cryptopay.core.mobile_money.phones import normalize_msisdn
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import current_principal, not_found, require
+from cryptopay_http.convert import converter, json_response, limits, read_body, structure_request
+from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("kyc", __name__)
+_TAGS, _ADMIN_TAGS = ("kyc",), ("admin", "kyc")
+# The edge's patterns are exactly what the core's checks accept (the OpenAPI document publishes them), so a request
+# the document calls valid is never refused for its form.
+_NAME = r"^[A-Za-z][A-Za-z0-9 .,'&()-]{0,119}$"
+_ADDRESS = r"^[A-Za-z0-9][A-Za-z0-9 .,'/#&()-]{0,299}$"
+_PHONE = r"^(\+?254|0)[17][0-9]{8}$"
+_KRA_PIN = r"^[AP][0-9]{9}[A-Z]$"
+_REGISTRATION = r"^[A-Z0-9][A-Z0-9./-]{3,29}$"
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_ID_NUMBERS = {
+    IdType.NATIONAL_ID: r"^[0-9]{6,8}$",
+    IdType.PASSPORT: r"^(?=.*[0-9])[A-Z0-9]{6,9}$",
+    IdType.ALIEN_ID: r"^[0-9]{6,9}$",
+}
+_MAX_BASE64 = (MAX_DOCUMENT_BYTES + 2) // 3 * 4
+_UPLOAD_BODY = _MAX_BASE64 + 4096
+
+
+def _review() -> KycReview:
+    return runtime().services.kyc_review
+
+
+# -- requests --------------------------------------------------------------------------------------------------
+@attrs.frozen
+class PersonalApplication:
+    """An individual's application for a tier (1: national ID; 2: ID photos and a selfie, two officers)."""
+
+    level: int = attrs.field(metadata=limits("the tier applied for", minimum=1, maximum=2))
+    legal_name: str = attrs.field(metadata=limits("as on the ID", pattern=_NAME))
+    date_of_birth: str = attrs.field(metadata=limits("YYYY-MM-DD; the applicant must be 18 or older"))
+    id_type: IdType = attrs.field(metadata=limits("national_id, passport or alien_id"))
+    id_number: str = attrs.field(metadata=limits("national ID 6-8 digits, alien ID 6-9 digits, passport 6-9 A-Z/0-9"))
+    phone: str = attrs.field(
+        metadata=limits("a Kenyan mobile number (07..., 01..., 2547..., +2547...)", pattern=_PHONE)
+    )
+    address: str = attrs.field(metadata=limits("physical address", pattern=_ADDRESS))
+
+    def details(self) -> PersonDetails:
+        return PersonDetails(
+            legal_name=check_name(self.legal_name),
+            date_of_birth=_birth_date(self.date_of_birth),
+            id_type=self.id_type,
+            id_number=_id_number(self.id_type, self.id_number),
+            phone=_phone(self.phone),
+            address=_address(self.address),
+        )
+
+
+@attrs.frozen
+class DirectorRequest:
+    """A director: name and ID."""
+
+    name: str = attrs.field(metadata=limits("as on their ID", pattern=_NAME))
+    id_type: IdType = attrs.field(metadata=limits("national_id, passport or alien_id"))
+    id_number: str = attrs.field(metadata=limits("national ID 6-8 digits, alien ID 6-9 digits, passport 6-9 A-Z/0-9"))
+
+    def director(self) -> Director:
+        return Director(
+            name=check_name(self.name, field="directors.name"),
+            id_type=self.id_type,
+            id_number=_id_number(self.id_type, self.id_number, field="directors.id_number"),
+        )
+
+
+@attrs.frozen
+class BusinessApplication:
+    """A merchant's KYB: the business's particulars (the certificate of incorporation is uploaded next)."""
+
+    registered_name: str = attrs.field(metadata=limits("as registered", pattern=_NAME))
+    registration_number: str = attrs.field(metadata=limits("e.g. PVT-AB12CD3", pattern=_REGISTRATION))
+    kra_pin: str = attrs.field(metadata=limits("the business's KRA PIN (P051234567Q)", pattern=_KRA_PIN))
+    phone: str = attrs.field(metadata=limits("a Kenyan mobile number", pattern=_PHONE))
+    address: str = attrs.field(metadata=limits("registered office", pattern=_ADDRESS))
+    directors: list[DirectorRequest] = attrs.field(metadata=limits("every director", min_items=1, max_items=20))
+
+    def details(self) -> BusinessDetails:
+        return BusinessDetails(
+            registered_name=check_name(self.registered_name, field="registered_name"),
+            registration_number=check_registration_number(self.registration_number),
+            kra_pin=check_kra_pin(self.kra_pin),
+            phone=_phone(self.phone),
+            address=_address(self.address),
+            directors=tuple(d.director() for d in self.directors),
+        )
+
+
+@attrs.frozen
+class DocumentUpload:
+    """One document: its kind and its content in base64 (JPEG or PNG; PDF too for business documents; 8 MB)."""
+
+    kind: DocumentKind = attrs.field(metadata=limits("which document this is"))
+    content_base64: str = attrs.field(
+        metadata=limits("the file, base64-encoded", min_length=4, max_length=_MAX_BASE64, pattern=r"^[A-Za-z0-9+/=]+$")
+    )
+
+    def content(self) -> bytes:
+        try:
+            return base64.b64decode(self.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput("not valid base64", field="content_base64") from None
+
+
+@attrs.frozen
+class Rejection:
+    reason: str = attrs.field(metadata=limits("what the applicant can act on", min_length=1, max_length=1000))
+
+
+@attrs.frozen
+class InformationRequest:
+    message: str = attrs.field(metadata=limits("what is needed", min_length=1, max_length=1000))
+
+
+def _id_variants(components: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {"properties": {"id_type": {"const": kind.value}, "id_number": {"type": "string", "pattern": pattern}}}
+        for kind, pattern in _ID_NUMBERS.items()
+    ]
+
+
+def _personal_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """The fields, with the date's format and the ID number's form for each ID type."""
+    schema = object_schema(PersonalApplication, components)
+    properties = {**schema["properties"], "date_of_birth": {"type": "string", "format": "date"}}
+    return {**schema, "properties": properties, "oneOf": _id_variants(components)}
+
+
+def _director_schema(components: dict[str, Any]) -> dict[str, Any]:
+    return {**object_schema(DirectorRequest, components), "oneOf": _id_variants(components)}
+
+
+register_schema(PersonalApplication, _personal_schema)
+register_schema(DirectorRequest, _director_schema)
+converter.register_structure_hook(
+    DirectorRequest, lambda value, _: structure_request(DirectorRequest, value, prefix="directors.")
+)
+
+
+class NotEligible(Refused):
+    """The applicant cannot be verified at all (under 18)."""
+
+    code = "not_eligible"
+    http_status = 403
+
+
+def _birth_date(text: str) -> date:
+    if not _DATE.match(text):
+        raise InvalidInput("a date is YYYY-MM-DD", field="date_of_birth")
+    try:
+        born = date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("not a calendar date", field="date_of_birth") from None
+    try:
+        return check_birth_date(born, today=runtime().services.clock.now().date())
+    except InvalidInput as error:
+        raise NotEligible(error.message, field="date_of_birth") from None
+
+
+def _id_number(id_type: IdType, text: str, *, field: str = "id_number") -> str:
+    if not re.match(_ID_NUMBERS[id_type], text):
+        raise InvalidInput(f"not a {id_type.value} number: {_ID_HINTS[id_type]}", field=field)
+    return check_id_number(id_type, text)
+
+
+_ID_HINTS = {
+    IdType.NATIONAL_ID: "6 to 8 digits",
+    IdType.PASSPORT: "6 to 9 capital letters and digits, at least one digit",
+    IdType.ALIEN_ID: "6 to 9 digits",
+}
+
+
+def _phone(text: str) -> str:
+    try:
+        return normalize_msisdn(text)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="phone") from None
+
+
+def _address(text: str) -> str:
+    value = " ".join(text.split())
+    if not value:
+        raise InvalidInput("give a physical address", field="address")
+    return value
+
+
+# -- views -----------------------------------------------------------------------------------------------------
+@attrs.frozen
+class DocumentView:
+    id: str
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
+    width: int | None
+    height: int | None
+    uploaded_at: datetime
+
+    @classmethod
+    def of(cls, d: StoredDocument) -> DocumentView:
+        return cls(d.id, d.kind.value, d.content_type, d.size, d.sha256, d.width, d.height, d.uploaded_at)
+
+
+@attrs.frozen
+class PersonView:
+    legal_name: str
+    date_of_birth: str
+    id_type: str
+    id_number: str
+    phone: str
+    address: str
+
+    @classmethod
+    def of(cls, p: PersonDetails) -> PersonView:
+        return cls(p.legal_name, p.date_of_birth.isoformat(), p.id_type.value, p.id_number, p.phone, p.address)
+
+
+@attrs.frozen
+class DirectorView:
+    name: str
+    id_type: str
+    id_number: str
+
+
+@attrs.frozen
+class BusinessView:
+    registered_name: str
+    registration_number: str
+    kra_pin: str
+    phone: str
+    address: str
+    directors: list[DirectorView]
+
+    @classmethod
+    def of(cls, b: BusinessDetails) -> BusinessView:
+        directors = [DirectorView(d.name, d.id_type.value, d.id_number) for d in b.directors]
+        return cls(b.registered_name, b.registration_number, b.kra_pin, b.phone, b.address, directors)
+
+
+@attrs.frozen
+class StepView:
+    at: datetime
+    actor: str
+    action: str
+    note: str | None
+
+    @classmethod
+    def of(cls, s: ReviewStep) -> StepView:
+        return cls(s.at, s.actor, s.action, s.note)
+
+
+@attrs.frozen
+class ApplicationView:
+    """An application: its state, approvals so far and needed, documents (metadata only) and history."""
+
+    id: str
+    party_id: str
+    kind: str
+    level: int
+    state: str
+    claimed_by: str | None
+    approvals: int
+    approvals_needed: int
+    reason: str | None
+    missing_documents: list[str]
+    documents: list[DocumentView]
+    person: PersonView | None
+    business: BusinessView | None
+    created_at: datetime
+    submitted_at: datetime | None
+    decided_at: datetime | None
+    history: list[StepView]
+
+    @classmethod
+    def of(cls, a: KycApplication) -> ApplicationView:
+        needed = _review().policy.tier(a.kind, a.level).approvals_required
+        return cls(
+            a.id,
+            a.party_id,
+            a.kind.value,
+            a.level,
+            a.state.value,
+            a.claimed_by,
+            len(a.approvals),
+            needed,
+            a.reason,
+            [k.value for k in a.missing_documents()],
+            [DocumentView.of(d) for d in a.documents],
+            PersonView.of(a.person) if a.person else None,
+            BusinessView.of(a.business) if a.business else None,
+            a.created_at,
+            a.submitted_at,
+            a.decided_at,
+            [StepView.of(s) for s in a.history],
+        )
+
+
+@attrs.frozen
+class StandingView:
+    """The caller's verification: the tier in force, its limits (KES), and every application."""
+
+    party_id: str
+    status: str
+    tier: int | None
+    tier_name: str | None
+    single_limit: str | None
+    daily_limit: str | None
+    monthly_limit: str | None
+    applications: list[ApplicationView]
+
+    @classmethod
+    def of(cls, party_id: str, profile: KycProfile | None, applications: list[KycApplication]) -> StandingView:
+        tier = profile.tier_at(runtime().services.clock.now()) if profile else None
+        return cls(
+            party_id=party_id,
+            status=profile.status.value if profile else "unverified",
+            tier=tier.level if tier else None,
+            tier_name=tier.name if tier else None,
+            single_limit=str(tier.single_limit.amount) if tier else None,
+            daily_limit=str(tier.daily_limit.amount) if tier else None,
+            monthly_limit=str(tier.monthly_limit.amount) if tier else None,
+            applications=[ApplicationView.of(a) for a in applications],
+        )
+
+
+@attrs.frozen
+class DocumentContent:
+    """A document for an officer: its metadata and its content in base64 (this read is audited)."""
+
+    document: DocumentView
+    content_base64: str
+
+
+# -- the applicant's routes ------------------------------------------------------------------------------------
+def _party() -> str:
+    """The party the caller applies for: a personal user themselves, a merchant user their merchant."""
+    principal = current_principal()
+    if principal.role is Role.MERCHANT:
+        if principal.merchant_id is None:
+            raise InvalidInput("create the merchant profile first (POST /v1/merchants)")
+        return principal.merchant_id
+    return principal.id
+
+
+def _email() -> str | None:
+    user = runtime().services.users.get(current_principal().id)
+    return user.email if user is not None else None
+
+
+@bp.get("/v1/kyc")
+@operation("The caller's verification: tier, limits and applications", response=StandingView, tags=_TAGS)
+@require(roles=[Role.PERSONAL, Role.MERCHANT])
+def standing() -> Response:
+    party = _party()
+    found = _review().standing(party)
+    return json_response(StandingView.of(party, found.profile, found.applications))
+
+
+@bp.post("/v1/kyc/applications")
+@operation(
+    "Apply for a personal tier (then upload its documents and submit)",
+    request=PersonalApplication,
+    response=ApplicationView,
+    status=201,
+    tags=_TAGS,
+    errors=(409,),
+)
+@require(roles=[Role.PERSONAL])
+def apply_personal() -> Response:
+    body = read_body(PersonalApplication)
+    details = body.details()
+    application = _review().apply_personal(current_principal().id, body.level, details, notify_to=_email())
+    return _created(application)
+
+
+@bp.post("/v1/kyc/business-applications")
+@operation(
+    "Apply for KYB as a merchant (then upload the certificate of incorporation and submit)",
+    request=BusinessApplication,
+    response=ApplicationView,
+    status=201,
+    tags=_TAGS,
+    errors=(409,),
+)
+@require(roles=[Role.MERCHANT])
+def apply_business() -> Response:
+    body = read_body(BusinessApplication)
+    details = body.details()
+    review = _review()
+    application = review.apply_business(_party(), details, owner_id=current_principal().id, notify_to=_email())
+    return _created(application)
+
+
+@bp.post("/v1/kyc/applications/<application_id>/documents")
+@operation(
+    "Upload a document to one's open application (the same kind again replaces it)",
+    request=DocumentUpload,
+    response=DocumentView,
+    status=201,
+    tags=_TAGS,
+    errors=(409,),
+)
+@require(roles=[Role.PERSONAL, Role.MERCHANT])
+def upload_document(application_id: str) -> Response:
+    party = _party()
+    _review().check_owner(party, application_id)  # an unknown application is a 404 whatever the body
+    request.max_content_length = _UPLOAD_BODY  # documents are larger than the API's usual bodies
+    body = read_body(DocumentUpload)
+    document = _review().upload(party, application_id, body.kind, body.content())
+    return json_response(DocumentView.of(document), 201)
+
+
+@bp.post("/v1/kyc/applications/<application_id>/submit")
+@operation("Submit one's application for review", response=ApplicationView, tags=_TAGS, errors=(409,))
+@require(roles=[Role.PERSONAL, Role.MERCHANT])
+def submit(application_id: str) -> Response:
+    return json_response(ApplicationView.of(_review().submit(_party(), application_id)))
+
+
+def _created(application: KycApplication) -> Response:
+    location = {"Location": f"/v1/kyc/applications/{application.id}"}
+    return json_response(ApplicationView.of(application), 201, headers=location)
+
+
+# -- the officers' routes --------------------------------------------------------------------------------------
+_OFFICERS = [Role.COMPLIANCE]
+
+
+@bp.get("/v1/admin/kyc/queue")
+@operation(
+    "Applications waiting for review or being reviewed (officers)", response=PageOf(ApplicationView), tags=_ADMIN_TAGS
+)
+@require(roles=_OFFICERS)
+@paginated
+def queue() -> Response:
+    return json_response(paginate(lambda after, limit: _review().queue(after=after, limit=limit), ApplicationView.of))
+
+
+@bp.get("/v1/admin/kyc/applications/<application_id>")
+@operation(
+    "Read an application with its personal details (officers; audited)", response=ApplicationView, tags=_ADMIN_TAGS
+)
+@require(roles=_OFFICERS)
+def read_application(application_id: str) -> Response:
+    return json_response(ApplicationView.of(_review().application(current_principal().id, application_id)))
+
+
+@bp.post("/v1/admin/kyc/applications/<application_id>/claim")
+@operation("Claim an application for review (officers)", response=ApplicationView, tags=_ADMIN_TAGS, errors=(409,))
+@require(roles=_OFFICERS)
+def claim(application_id: str) -> Response:
+    return json_response(ApplicationView.of(_review().claim(current_principal().id, application_id)))
+
+
+@bp.post("/v1/admin/kyc/applications/<application_id>/approve")
+@operation(
+    "Approve a claimed application (the tier is granted at the last approval it needs; officers)",
+    response=ApplicationView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+)
+@require(roles=_OFFICERS)
+def approve(application_id: str) -> Response:
+    return json_response(ApplicationView.of(_review().approve(current_principal().id, application_id)))
+
+
+@bp.post("/v1/admin/kyc/applications/<application_id>/reject")
+@operation(
+    "Reject a claimed application with a reason (officers)",
+    request=Rejection,
+    response=ApplicationView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+)
+@require(roles=_OFFICERS)
+def reject(application_id: str) -> Response:
+    reason = read_body(Rejection).reason
+    return json_response(ApplicationView.of(_review().reject(current_principal().id, application_id, reason)))
+
+
+@bp.post("/v1/admin/kyc/applications/<application_id>/request-information")
+@operation(
+    "Send a claimed application back to the applicant, saying what is needed (officers)",
+    request=InformationRequest,
+    response=ApplicationView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+)
+@require(roles=_OFFICERS)
+def request_information(application_id: str) -> Response:
+    message = read_body(InformationRequest).message
+    found = _review().request_information(current_principal().id, application_id, message)
+    return json_response(ApplicationView.of(found))
+
+
+@bp.get("/v1/admin/kyc/applications/<application_id>/documents/<document_id>")
+@operation("Read a document (officers; every read is audited)", response=DocumentContent, tags=_ADMIN_TAGS)
+@require(roles=_OFFICERS)
+def read_document(application_id: str, document_id: str) -> Response:
+    try:
+        document, content = _review().document(current_principal().id, application_id, document_id)
+    except InvalidInput:
+        raise not_found("document", document_id) from None
+    body = DocumentContent(DocumentView.of(document), base64.b64encode(content).decode())
+    response = json_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# -- freezes ---------------------------------------------------------------------------------------------------
+@attrs.frozen
+class FreezeRequest:
+    reason: str = attrs.field(
+        metadata=limits("why, for the record (not shown to the party)", min_length=1, max_length=1000)
+    )
+
+
+@attrs.frozen
+class AccountStateView:
+    """A party's compliance state: frozen or active, and its verification tier."""
+
+    party_id: str
+    kind: str
+    state: str
+    frozen_at: datetime | None
+    frozen_by: str | None
+    freeze_reason: str | None
+    tier: int | None
+
+    @classmethod
+    def of(cls, profile: KycProfile) -> AccountStateView:
+        tier = profile.tier_at(runtime().services.clock.now())
+        return cls(
+            party_id=profile.party_id,
+            kind=profile.kind.value,
+            state="frozen" if profile.frozen else "active",
+            frozen_at=profile.frozen_at,
+            frozen_by=profile.frozen_by,
+            freeze_reason=profile.freeze_reason,
+            tier=tier.level if tier else None,
+        )
+
+
+def _kind_of(party_id: str) -> PartyKind:
+    """A merchant id or a personal user's id; anything else is a 404."""
+    services = runtime().services
+    if services.merchants.get(party_id) is not None:
+        return PartyKind.MERCHANT
+    user = services.users.get(party_id)
+    if user is not None and user.role is Role.PERSONAL:
+        return PartyKind.PERSONAL
+    raise not_found("account", party_id)
+
+
+@bp.post("/v1/admin/accounts/<party_id>/freeze")
+@operation(
+    "Freeze an account: every outgoing movement is held (officers; audited)",
+    request=FreezeRequest,
+    response=AccountStateView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+)
+@require(roles=_OFFICERS)
+def freeze(party_id: str) -> Response:
+    reason = read_body(FreezeRequest).reason
+    profile = _review().freeze(current_principal().id, party_id, _kind_of(party_id), reason)
+    return json_response(AccountStateView.of(profile))
+
+
+@bp.post("/v1/admin/accounts/<party_id>/unfreeze")
+@operation(
+    "Unfreeze an account: what was held moves at the next run (officers; audited)",
+    response=AccountStateView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+)
+@require(roles=_OFFICERS)
+def unfreeze(party_id: str) -> Response:
+    profile = _review().unfreeze(current_principal().id, party_id, _kind_of(party_id))
+    return json_response(AccountStateView.of(profile))

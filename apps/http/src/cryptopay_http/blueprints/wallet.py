@@ -1,0 +1,308 @@
+"""Personal wallets: sign up by phone, balances, transfers between people (``/v1/wallet/...``).
+
+Sign-up is public and throttled per client address (and per number by the use case): ``POST /v1/wallet/signup``
+sends a one-time code by SMS, ``.../resend`` a fresh one, ``.../complete`` checks it and creates the account.
+Everything else needs a personal user's login; a transfer needs an ``Idempotency-Key`` (a retry with the same key
+replays the first answer, so a lost response never sends twice).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.identity import Role
+from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
+from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
+from cryptopay.core.wallets.history import HistoryLine, statement_period
+from cryptopay.core.wallets.service import MAX_NOTE
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import current_principal, limit_by_client, rate_limits, require
+from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, UserView
+from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.idempotency import idempotent
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.query import Param, enum_param, query
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("wallet", __name__)
+
+# What the use cases accept, published so that clients (and schemathesis) know it: separators as people type them.
+PHONE_PATTERN = r"^(\+?254|0) ?[17][0-9]{2} ?[0-9]{3} ?[0-9]{3}$"
+USERNAME_PATTERN = r"^@?[A-Za-z][A-Za-z0-9_]{2,29}$"
+_TO_PATTERN = f"({PHONE_PATTERN})|({USERNAME_PATTERN})"
+_TAGS = ("wallet",)
+_PERSONAL = [Role.PERSONAL]
+
+
+@attrs.frozen
+class SignupStart:
+    phone: str = attrs.field(
+        metadata=limits("a Kenyan mobile number: 07…, 01…, +2547…", max_length=32, pattern=PHONE_PATTERN)
+    )
+
+
+@attrs.frozen
+class SignupComplete:
+    code: str = attrs.field(repr=False, metadata=limits("the six-digit SMS code", pattern=r"^[0-9]{6}$"))
+    password: str = attrs.field(repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD))
+    email: str | None = attrs.field(default=None, metadata=limits(max_length=254, pattern=EMAIL_FIELD_PATTERN))
+    username: str | None = attrs.field(default=None, metadata=limits(max_length=31, pattern=USERNAME_PATTERN))
+    display_name: str | None = attrs.field(default=None, metadata=limits(max_length=100))
+
+
+@attrs.frozen
+class VerificationView:
+    """A code is on its way: complete the sign-up with it before ``expires_at``."""
+
+    verification_id: str
+    phone: str
+    expires_at: datetime
+    resend_after: datetime
+
+
+@attrs.frozen
+class WalletView:
+    """A wallet and its available balances (KES, USDT whatever the network, BTC)."""
+
+    user_id: str
+    phone: str
+    username: str | None
+    frozen: bool
+    balances: list[Money]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, wallet: Wallet, balances: dict[str, Money]) -> WalletView:
+        return cls(
+            wallet.user_id, wallet.phone, wallet.username, wallet.frozen, list(balances.values()), wallet.created_at
+        )
+
+
+@attrs.frozen
+class SignupView:
+    user: UserView
+    wallet: WalletView
+    received_transfers: int = attrs.field(metadata={"description": "transfers that were waiting for this number"})
+
+
+@attrs.frozen
+class TransferRequest:
+    to: str = attrs.field(
+        metadata=limits("a phone number (07…, +2547…) or a username", max_length=32, pattern=_TO_PATTERN)
+    )
+    amount: Money = attrs.field(metadata={"description": "KES or USDT"})
+    note: str | None = attrs.field(default=None, metadata=limits(max_length=MAX_NOTE))
+
+
+@attrs.frozen
+class TransferView:
+    """A transfer; ``awaiting_claim`` until the number signs up, ``returned`` if nobody did by ``claim_expires_at``."""
+
+    id: str
+    direction: str
+    amount: Money
+    fee: Money
+    state: TransferState
+    recipient_phone: str
+    note: str | None
+    created_at: datetime
+    claim_expires_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, t: Transfer, user_id: str) -> TransferView:
+        direction = "sent" if t.sender_id == user_id else "received"
+        return cls(
+            t.id,
+            direction,
+            t.amount,
+            t.fee,
+            t.state,
+            t.recipient_phone,
+            t.note,
+            t.created_at,
+            t.claim_expires_at,
+            t.finished_at,
+        )
+
+
+def _verification_view(v: PhoneVerification) -> VerificationView:
+    policy = runtime().services.wallet_signup.policy
+    return VerificationView(v.id, v.phone, v.expires_at, v.last_sent_at + policy.resend_after)
+
+
+@bp.post("/v1/wallet/signup")
+@operation(
+    "Start a personal wallet: send a one-time code to a Kenyan phone",
+    description=rate_limits(per_client=True, per_account=False) + " At most 5 codes an hour per number.",
+    request=SignupStart,
+    response=VerificationView,
+    status=202,
+    tags=_TAGS,
+    errors=(409, 422, 503),
+)
+@limit_by_client
+def start_signup() -> Response:
+    body = read_body(SignupStart)
+    return json_response(_verification_view(runtime().services.wallet_signup.start(body.phone)), 202)
+
+
+@bp.post("/v1/wallet/signup/<verification_id>/resend")
+@operation(
+    "Send a fresh code (not before a minute after the last, at most 5 times)",
+    response=VerificationView,
+    status=202,
+    tags=_TAGS,
+    errors=(404, 409, 503),
+)
+@limit_by_client
+def resend_code(verification_id: str) -> Response:
+    return json_response(_verification_view(runtime().services.wallet_signup.resend(verification_id)), 202)
+
+
+@bp.post("/v1/wallet/signup/<verification_id>/complete")
+@operation(
+    "Finish signing up with the code and a password (email and username optional)",
+    request=SignupComplete,
+    response=SignupView,
+    status=201,
+    tags=_TAGS,
+    errors=(403, 404, 409, 422),
+)
+@limit_by_client
+def complete_signup(verification_id: str) -> Response:
+    body = read_body(SignupComplete)
+    services = runtime().services
+    done = services.wallet_signup.complete(
+        verification_id,
+        body.code,
+        password=body.password,
+        email=body.email,
+        username=body.username,
+        display_name=body.display_name,
+    )
+    wallet = WalletView.of(done.wallet, services.wallets.balances(done.user.id))
+    return json_response(SignupView(UserView.of(done.user), wallet, done.claimed), 201)
+
+
+@bp.get("/v1/wallet")
+@operation("My wallet and its balances", response=WalletView, tags=_TAGS, errors=(404,))
+@require(roles=_PERSONAL)
+def my_wallet() -> Response:
+    wallets, user_id = runtime().services.wallets, current_principal().id
+    return json_response(WalletView.of(wallets.wallet(user_id), wallets.balances(user_id)))
+
+
+@bp.get("/v1/wallet/balances")
+@operation("My available balances", response=list[Money], tags=_TAGS, errors=(404,))
+@require(roles=_PERSONAL)
+def my_balances() -> Response:
+    return json_response(list(runtime().services.wallets.balances(current_principal().id).values()))
+
+
+@bp.post("/v1/wallet/transfers")
+@operation(
+    "Send KES or USDT to a phone number or username (a number without a wallet is invited; unclaimed in 7 days, "
+    "it comes back)",
+    request=TransferRequest,
+    response=TransferView,
+    status=201,
+    tags=_TAGS,
+    errors=(404, 422),
+)
+@require(roles=_PERSONAL)
+@idempotent
+def send_transfer() -> Response:
+    body = read_body(TransferRequest)
+    user_id = current_principal().id
+    transfer = runtime().services.wallets.send(user_id, body.to, body.amount, note=body.note)
+    view = TransferView.of(transfer, user_id)
+    return json_response(view, 201, headers={"Location": f"/v1/wallet/transfers/{transfer.id}"})
+
+
+@bp.get("/v1/wallet/transfers")
+@operation("My transfers, newest first", response=PageOf(TransferView), tags=_TAGS)
+@require(roles=_PERSONAL)
+@paginated
+def list_transfers() -> Response:
+    wallets, user_id = runtime().services.wallets, current_principal().id
+
+    def fetch(after: str | None, limit: int) -> list[Transfer]:
+        return wallets.transfers(user_id, after=after, limit=limit)
+
+    return json_response(paginate(fetch, lambda t: TransferView.of(t, user_id)))
+
+
+@bp.get("/v1/wallet/transfers/<transfer_id>")
+@operation("A transfer I sent or received", response=TransferView, tags=_TAGS, errors=(404,))
+@require(roles=_PERSONAL)
+def get_transfer(transfer_id: str) -> Response:
+    user_id = current_principal().id
+    return json_response(TransferView.of(runtime().services.wallets.transfer(user_id, transfer_id), user_id))
+
+
+@attrs.frozen
+class HistoryView:
+    """One movement: signed ``amount`` (+ in, - out) and the balance after it."""
+
+    entry_id: str
+    at: datetime
+    amount: Money
+    balance_after: Money
+    kind: str
+    description: str
+    transfer_id: str | None
+
+    @classmethod
+    def of(cls, h: HistoryLine) -> HistoryView:
+        return cls(h.entry_id, h.at, h.amount, h.balance_after, h.kind, h.description, h.transfer_id)
+
+
+_MONTH = {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}
+_KINDS = ("p2p", "p2p_claim", "p2p_return", "other")
+
+
+@bp.get("/v1/wallet/history")
+@operation(
+    "My movements with running balances, newest first (?asset=, ?kind=, ?month=YYYY-MM)",
+    response=list[HistoryView],
+    tags=_TAGS,
+    errors=(404, 422),
+)
+@require(roles=_PERSONAL)
+@query(
+    enum_param("asset", lambda: [a.code for a in HOLDINGS], "one balance only"),
+    enum_param("kind", lambda: _KINDS, "one kind of movement only"),
+    Param("month", _MONTH, description="one Nairobi calendar month"),
+    Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="at most this many (100)"),
+)
+def my_history() -> Response:
+    args = request.args
+    since, until = statement_period(args["month"]) if "month" in args else (None, None)
+    asset = asset_by_code(args["asset"]) if "asset" in args else None
+    lines = runtime().services.wallets.history(
+        current_principal().id,
+        asset=asset,
+        since=since,
+        until=until,
+        kind=args.get("kind"),
+        limit=int(args.get("limit", "100")),
+    )
+    return json_response([HistoryView.of(h) for h in lines])
+
+
+@bp.get("/v1/wallet/statements/<month>")
+@operation(
+    "My monthly statement as CSV (month YYYY-MM, Nairobi time)", tags=_TAGS, media_type="text/csv", errors=(404, 422)
+)
+@require(roles=_PERSONAL)
+def my_statement(month: str) -> Response:
+    text = runtime().services.wallets.statement(current_principal().id, month)
+    disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
+    return Response(text, mimetype="text/csv", headers={"Content-Disposition": disposition})

@@ -1,0 +1,28 @@
+"""The web pages of the Flask shell: server-rendered Jinja templates, htmx for the live parts, no SPA.
+
+- ``checkout``: the hosted checkout page ``/pay/<public id>`` (public, by an unguessable id).
+- ``dashboard``: the merchant dashboard ``/dashboard`` (a page session: ``session``).
+- ``web``: what every page shares (errors as HTML, the strict page CSP, the language switch ``/lang/<code>``);
+  ``assets``: fingerprinted static files; ``i18n``: English and Swahili.
+
+Pages call the same use cases as the REST API through the app's ``Services``; API keys are never read here.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from cryptopay_http.pages import assets, checkout, dashboard, web
+
+__all__ = ["PAGE_BLUEPRINTS", "install_pages"]
+
+# HTML, not the REST API: the OpenAPI document leaves these blueprints' routes out.
+PAGE_BLUEPRINTS = frozenset({"assets", "web", "checkout", "dashboard"})
+
+
+def install_pages(app: Flask) -> None:
+    """Register the page blueprints and their Jinja setup on ``app``."""
+    web.install_web(app)
+    app.register_blueprint(assets.bp)
+    for blueprint in (web.bp, checkout.bp, dashboard.bp):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,33 @@
+// cryptopay pages: small enhancements; every page works without them.
+(function () {
+  "use strict";
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function countdowns() {
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var left = parseInt(el.getAttribute("data-countdown"), 10);
+      var end = Date.now() + left * 1000;
+      function tick() {
+        var s = Math.max(0, Math.round((end - Date.now()) / 1000));
+        el.textContent = Math.floor(s / 60) + ":" + pad(s % 60);
+        if (s > 0) { setTimeout(tick, 1000); }
+      }
+      tick();
+    });
+  }
+  function copyButtons() {
+    if (!navigator.clipboard) { return; }
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      var label = button.textContent;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.getAttribute("data-copy"));
+        var text = button.getAttribute("data-value") || (source ? source.textContent.trim() : "");
+        navigator.clipboard.writeText(text).then(function () {
+          button.textContent = button.getAttribute("data-done") || "\u2713";
+          setTimeout(function () { button.textContent = label; }, 2000);
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { countdowns(); copyButtons(); });
+})();

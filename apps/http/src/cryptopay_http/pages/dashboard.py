@@ -1,0 +1,334 @@
+"""The merchant dashboard ``/dashboard``: log in, today's sales and what is due, invoices, settlements and payouts,
+API keys and webhook endpoints with the delivery log.
+
+Every view calls the same use cases as the REST API through the app's ``Services`` (and the API's own helpers:
+tenancy, audit, step-up), never HTTP. Forms post and redirect (POST/redirect/GET), so everything works without
+JavaScript. Creating an API key or a webhook endpoint hands out a secret: the form asks for the password (or a
+one-time code with 2FA) and steps up first, like the API's ``X-Step-Up-Token``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from cryptopay.core import flows
+from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound
+from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
+from cryptopay.core.identity.model import MERCHANT_SCOPES
+from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.payments.summary import summarise
+from cryptopay.core.webhooks import DeliveryStatus, create_endpoint, redeliver_webhook
+from flask import Response, g, request
+from flask.typing import ResponseReturnValue
+
+from cryptopay_http.auth import audit_security, limit_account, limit_by_client
+from cryptopay_http.pages.i18n import NAIROBI
+from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
+from cryptopay_http.pages.web import page, page_blueprint, redirect
+from cryptopay_http.payments_edge import webhooks
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = page_blueprint("dashboard", __name__, url_prefix="/dashboard")
+_PUBLIC = {"dashboard.login", "dashboard.login_form"}
+_PAGE = 25
+_SEARCH_LIMIT = 2000  # invoices scanned by a search of order ids (newest merchants rarely have more)
+
+
+@bp.before_request
+def _guard() -> ResponseReturnValue | None:
+    """Resolve the page session, check CSRF on every POST, and send visitors without a login to the login page."""
+    principal = page_login()
+    if principal is not None:
+        g.principal = principal
+    if request.method == "POST":
+        check_form_csrf()
+    if request.endpoint in _PUBLIC:
+        return None
+    if principal is None:
+        return redirect(f"/dashboard/login?next={quote(request.full_path.rstrip('?'))}", 303)
+    if principal.role is not Role.MERCHANT:
+        raise Forbidden("the dashboard is for merchants")
+    if principal.merchant_id is None:
+        raise Forbidden("create your merchant profile first (POST /v1/merchants)")
+    return None
+
+
+def _merchant_id() -> str:
+    found: str = g.principal.merchant_id
+    return found
+
+
+def _actor() -> str:
+    return f"user:{g.principal.id}"
+
+
+def _local(target: str | None) -> str:
+    if not target or not target.startswith("/dashboard") or urlsplit(target).netloc:
+        return "/dashboard"
+    return target
+
+
+# --- login ------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/login")
+def login_form() -> Response:
+    if g.get("principal") is not None:
+        return redirect(_local(request.args.get("next")), 303)
+    return page("dashboard/login.html", next=_local(request.args.get("next")))
+
+
+@bp.post("/login")
+@limit_by_client
+def login() -> ResponseReturnValue:
+    email, password = request.form.get("email", ""), request.form.get("password", "")
+    code = request.form.get("code") or None
+    target = _local(request.form.get("next"))
+    limit_account(email)
+    try:
+        pair = runtime().accounts.login(email, password, code=code)
+    except TwoFactorRequired as error:
+        return page("dashboard/login.html", 401, next=target, email=email, need_code=True, error=error.message)
+    except Unauthenticated as error:
+        return page("dashboard/login.html", 401, next=target, email=email, error=error.message)
+    response = redirect(target, 303)
+    start_page_session(response, pair)
+    return response
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    response = redirect("/dashboard/login", 303)
+    end_page_session(response)
+    return response
+
+
+# --- home -------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def home() -> Response:
+    services = runtime().services
+    merchant_id = _merchant_id()
+    now = services.clock.now()
+    midnight = datetime.combine(now.astimezone(NAIROBI).date(), time(0), tzinfo=NAIROBI)
+    store = services.listings.store(merchant_id)
+    assets = {rail.asset for rail in store.rails} if store else set()
+    codes = [flows.merchant_liability(merchant_id, asset) for asset in {*assets, asset_by_code("KES")}]
+    summary = summarise(services.listings.each_invoice(merchant_id), services.ledger.balances(codes), since=midnight)
+    merchant = services.merchants.get(merchant_id)
+    recent = services.listings.payouts(merchant_id, before=None, limit=5)
+    return page("dashboard/home.html", summary=summary, merchant=merchant, payouts=recent, nav="home")
+
+
+# --- invoices ---------------------------------------------------------------------------------------------------
+
+
+def _state() -> InvoiceState | None:
+    text = request.args.get("state") or None
+    try:
+        return InvoiceState(text) if text else None
+    except ValueError:
+        raise InvalidInput("unknown invoice state", field="state") from None
+
+
+def _search(merchant_id: str, term: str) -> list[Invoice]:
+    """An invoice id or checkout reference exactly, else order ids containing ``term`` (case-insensitive)."""
+    invoicing, found = runtime().services.invoicing, list[Invoice]()
+    for lookup in (invoicing.get_invoice, invoicing.get_public_invoice):
+        try:
+            invoice = lookup(term)
+        except NotFound:
+            continue
+        if invoice.merchant_id == merchant_id:
+            return [invoice]
+    wanted = term.casefold()
+    for scanned, invoice in enumerate(runtime().services.listings.each_invoice(merchant_id)):
+        if scanned >= _SEARCH_LIMIT or len(found) >= _PAGE:
+            break
+        if invoice.order_id and wanted in invoice.order_id.casefold():
+            found.append(invoice)
+    return found
+
+
+@bp.get("/invoices")
+def invoices() -> Response:
+    merchant_id, term, state = _merchant_id(), (request.args.get("q") or "").strip()[:100], _state()
+    before = request.args.get("before") or None
+    if term:
+        rows, more = [i for i in _search(merchant_id, term) if state is None or i.state is state], None
+    else:
+        rows = runtime().services.listings.invoices(merchant_id, before=before, limit=_PAGE + 1, state=state)
+        more = rows[_PAGE - 1].id if len(rows) > _PAGE else None
+        rows = rows[:_PAGE]
+    states = [s.value for s in InvoiceState]
+    return page("dashboard/invoices.html", rows=rows, q=term, state=state, states=states, more=more, nav="invoices")
+
+
+@bp.get("/invoices/<invoice_id>")
+def invoice_detail(invoice_id: str) -> Response:
+    invoice = runtime().services.invoicing.get_invoice(invoice_id)
+    if invoice.merchant_id != _merchant_id():
+        raise NotFound(f"invoice {invoice_id} not found")
+    return page("dashboard/invoice.html", invoice=invoice, nav="invoices")
+
+
+def _new_invoice_form(status: int = 200, **context: Any) -> Response:
+    store = runtime().services.listings.store(_merchant_id())
+    rails = list(store.rails) if store else []
+    return page("dashboard/new_invoice.html", status, rails=rails, form=request.form, nav="new", **context)
+
+
+@bp.get("/invoices/new")
+def new_invoice() -> Response:
+    return _new_invoice_form()
+
+
+def _price(amount: str, currency: str) -> Money:
+    if currency not in ("KES", "USDT"):
+        raise InvalidInput("choose KES or USDT", field="currency")
+    try:
+        price = Money.of(Decimal(amount.replace(",", "").strip()), currency)
+    except (InvalidOperation, InvalidInput):
+        raise InvalidInput("enter an amount such as 5000 or 12.50", field="amount") from None
+    if not price.is_positive():
+        raise InvalidInput("the amount must be more than zero", field="amount")
+    return price
+
+
+@bp.post("/invoices/new")
+def create_invoice() -> ResponseReturnValue:
+    form = request.form
+    try:
+        price = _price(form.get("amount", ""), form.get("currency", "KES"))
+        order_id = (form.get("order_id") or "").strip()[:100] or None
+        invoice = runtime().services.invoicing.create_invoice(
+            _merchant_id(), price, rails=form.getlist("rails") or None, order_id=order_id, actor=_actor()
+        )
+    except InvalidInput as error:
+        return _new_invoice_form(422, error=error.message)
+    return redirect(f"/dashboard/invoices/{invoice.id}", 303)
+
+
+# --- settlements and payouts ------------------------------------------------------------------------------------
+
+
+@bp.get("/settlements")
+def settlements() -> Response:
+    listings, merchant_id = runtime().services.listings, _merchant_id()
+    rows = listings.settlements(merchant_id, before=None, limit=_PAGE)
+    payouts = listings.payouts(merchant_id, before=None, limit=_PAGE)
+    return page("dashboard/settlements.html", settlements=rows, payouts=payouts, nav="settlements")
+
+
+# --- developers: API keys, webhook endpoints, deliveries --------------------------------------------------------
+
+
+def _developers(status: int = 200, **context: Any) -> Response:
+    merchant_id = _merchant_id()
+    keys = runtime().services.api_keys.for_merchant(merchant_id, before=None, limit=100)
+    hooks = webhooks()
+    with hooks.uow() as uow:
+        endpoints = uow.webhook_endpoints.enabled_for_merchant(merchant_id, before=None, limit=100)
+        deliveries = uow.webhook_deliveries.for_merchant(
+            merchant_id, endpoint_id=None, status=None, limit=_PAGE, before=None
+        )
+    scopes = sorted(MERCHANT_SCOPES)
+    statuses = [s.value for s in DeliveryStatus]
+    return page(
+        "dashboard/developers.html",
+        status,
+        keys=keys,
+        endpoints=endpoints,
+        deliveries=deliveries,
+        scopes=scopes,
+        statuses=statuses,
+        nav="developers",
+        **context,
+    )
+
+
+@bp.get("/developers")
+def developers() -> Response:
+    return _developers()
+
+
+def _stepped_up(action: Callable[[], Response]) -> Response:
+    """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does."""
+    password, code = request.form.get("password") or None, request.form.get("code") or None
+    limit_account(g.principal.id)
+    try:
+        token = runtime().accounts.step_up(g.principal, password=password, code=code)
+        runtime().accounts.check_step_up(g.principal, token)
+        return action()
+    except CryptopayError as error:
+        if error.http_status >= 500:
+            raise
+        return _developers(error.http_status if error.http_status != 401 else 403, error=error.message)
+
+
+@bp.post("/developers/api-keys")
+def create_api_key() -> Response:
+    def create() -> Response:
+        name = (request.form.get("name") or "").strip()[:100]
+        if not name:
+            raise InvalidInput("give the key a name", field="name")
+        scopes = request.form.getlist("scopes") or sorted(MERCHANT_SCOPES)
+        key, secret = runtime().api_keys.create(_merchant_id(), name=name, scopes=scopes, created_by=g.principal.id)
+        return _developers(201, secret=secret, secret_for=key.name)
+
+    return _stepped_up(create)
+
+
+@bp.post("/developers/api-keys/<key_id>/revoke")
+def revoke_api_key(key_id: str) -> ResponseReturnValue:
+    key = runtime().services.api_keys.get(key_id)
+    if key is None or key.merchant_id != _merchant_id():
+        raise NotFound(f"API key {key_id} not found")
+    runtime().api_keys.revoke(key, actor=_actor())
+    return redirect("/dashboard/developers", 303)
+
+
+@bp.post("/developers/webhooks")
+def create_webhook_endpoint() -> Response:
+    def create() -> Response:
+        hooks = webhooks()
+        url = (request.form.get("url") or "").strip()
+        endpoint = create_endpoint(
+            _merchant_id(),
+            url,
+            events=(),
+            description=(request.form.get("description") or "").strip()[:200],
+            uow_factory=hooks.uow,
+            ids=hooks.ids,
+            clock=hooks.clock,
+            allow_insecure=hooks.allow_insecure_urls,
+            max_endpoints=hooks.max_endpoints,
+        )
+        host = urlsplit(endpoint.url).hostname or "?"
+        audit_security(
+            "webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=_merchant_id(), host=host
+        )
+        return _developers(201, secret=endpoint.secret, secret_for=endpoint.url)
+
+    return _stepped_up(create)
+
+
+@bp.post("/developers/deliveries/<delivery_id>/redeliver")
+def redeliver(delivery_id: str) -> ResponseReturnValue:
+    hooks = webhooks()
+    with hooks.uow() as uow:
+        delivery = uow.webhook_deliveries.get(delivery_id)
+    if delivery is None or delivery.merchant_id != _merchant_id():
+        raise NotFound(f"webhook delivery {delivery_id} not found")
+    redeliver_webhook(
+        delivery.id, merchant_id=delivery.merchant_id, uow_factory=hooks.uow, queue=hooks.queue, clock=hooks.clock
+    )
+    return redirect("/dashboard/developers#deliveries", 303)

@@ -1,0 +1,108 @@
+"""English and Swahili for the pages: Babel catalogues, the language from a cookie or ``Accept-Language``.
+
+Templates use ``{{ _("...") }}``; the callables look the request's language up when called, so one Jinja
+environment serves every thread. Catalogues live in ``translations/<lang>/LC_MESSAGES/messages.po``; ``make setup``
+compiles them to ``.mo`` (``scripts/build_web_assets.py``), and a catalogue not compiled yet is compiled in memory
+from its ``.po`` (a fresh checkout still shows Swahili).
+
+>>> from decimal import Decimal
+>>> amount(Decimal("12500.5"), "en", places=2), amount(Decimal("0.00150000"), "sw")
+('12,500.50', '0.0015')
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import NullTranslations, Translations
+from cryptopay.core.money import Money
+from flask import Flask, g, request
+
+__all__ = ["LANGUAGES", "LANG_COOKIE", "amount", "install_i18n", "language", "when"]
+
+LANGUAGES = {"en": "English", "sw": "Kiswahili"}
+LANG_COOKIE = "cp_lang"
+NAIROBI = ZoneInfo("Africa/Nairobi")
+_HERE = Path(__file__).parent / "translations"
+
+
+@functools.cache
+def _catalogue(lang: str) -> NullTranslations:
+    compiled = _HERE / lang / "LC_MESSAGES" / "messages.mo"
+    source = compiled.with_suffix(".po")
+    if compiled.exists() and compiled.stat().st_mtime >= source.stat().st_mtime:
+        with compiled.open("rb") as handle:
+            return Translations(handle)
+    if not source.exists():
+        return NullTranslations()
+    with source.open("rb") as handle:
+        buffer = io.BytesIO()
+        write_mo(buffer, read_po(handle))
+    buffer.seek(0)
+    return Translations(buffer)
+
+
+def language() -> str:
+    """The request's language: the switch's cookie, else the browser's best match, else English."""
+    chosen: str | None = g.get("lang")
+    if chosen is None:
+        cookie = request.cookies.get(LANG_COOKIE)
+        chosen = cookie if cookie in LANGUAGES else request.accept_languages.best_match(list(LANGUAGES), "en")
+        g.lang = chosen
+    return chosen or "en"
+
+
+def _gettext(message: str) -> str:
+    # Jinja's newstyle gettext fills in the %(name)s variables (escaped) after this returns.
+    return _catalogue(language()).gettext(message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return _catalogue(language()).ngettext(singular, plural, n)
+
+
+def money(value: Money) -> str:
+    """``KES 5,000.00``: shillings with their two places, crypto with every significant digit."""
+    places = value.asset.decimals if value.asset.code == "KES" else None
+    return f"{value.asset.code} {amount(value.amount, language(), places=places)}"
+
+
+def crypto(value: Money) -> str:
+    """A crypto amount's digits, exactly (``38.75969``), without the asset code."""
+    return amount(value.amount, language())
+
+
+def amount(value: Decimal, lang: str, *, places: int | None = None) -> str:
+    """A money amount for people: grouped; ``places`` fixed (KES: 2), else every significant digit, exactly."""
+    if places is not None:
+        pattern = "#,##0." + "0" * places if places else "#,##0"
+        return format_decimal(value, format=pattern, locale=lang)
+    whole, _, fraction = format(abs(value).normalize(), "f").partition(".")
+    grouped = format_decimal(Decimal(whole), format="#,##0", locale=lang)
+    return ("-" if value < 0 else "") + (f"{grouped}.{fraction}" if fraction else grouped)
+
+
+def when(moment: datetime, lang: str) -> str:
+    """A date and time in Nairobi's time zone (EAT), in the page's language."""
+    return format_datetime(moment, "d MMM y, HH:mm", tzinfo=NAIROBI, locale=lang)
+
+
+def install_i18n(app: Flask) -> None:
+    """Add Jinja's i18n extension with request-bound callables and the formatting filters."""
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    app.jinja_env.globals["language"] = language
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+    app.jinja_env.filters["when"] = lambda moment: when(moment, language())
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.filters["crypto"] = crypto
+    app.jinja_env.filters["plain"] = lambda value: format(value.amount.normalize(), "f")  # for wallets: 38.75969

@@ -1,0 +1,161 @@
+"""People's sessions on the pages: a signed cookie naming a login of the identity core, and CSRF tokens on forms.
+
+A page login is an ordinary login (``Accounts.login``: password, second factor, audit). The ``cp_session`` cookie
+(httpOnly, ``SameSite=Lax``, ``Secure`` unless developing on http, path ``/dashboard``) carries the user, the login
+family, the account's session version and an expiry, under an HMAC keyed from the token secret. Every request
+checks it against the core's ``SessionStates``: a logout, a family revoked for token reuse, a password reset or a
+role change ends the page session at once, exactly as it ends the API's access tokens. The login's refresh token
+stays in a second httpOnly cookie sent only to ``/dashboard/logout``, which revokes the family with it.
+
+Every form carries a CSRF token (``csrf.csrf_token``) bound to the login family, or before login to a random
+``cp_anon`` cookie; a POST without a matching token is refused (403) before anything is read or written.
+API keys are never accepted on pages: only this cookie is read.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import timedelta
+
+import attrs
+from cryptopay.core.identity import Forbidden, Principal, PrincipalKind, TokenPair, new_secret
+from flask import Response, g, request
+
+from cryptopay_http.csrf import check_csrf_token, csrf_token
+from cryptopay_http.runtime import runtime
+
+__all__ = [
+    "ANON_COOKIE",
+    "SESSION_COOKIE",
+    "PageLogin",
+    "check_form_csrf",
+    "end_page_session",
+    "form_csrf_token",
+    "page_login",
+    "start_page_session",
+]
+
+SESSION_COOKIE, LOGOUT_COOKIE, ANON_COOKIE = "cp_session", "cp_session_rt", "cp_anon"
+PATH, LOGOUT_PATH = "/dashboard", "/dashboard/logout"
+LIFETIME = timedelta(hours=12)  # a page login ends this long after it started (the core's login may last longer)
+
+
+@attrs.frozen
+class PageLogin:
+    """The login behind a page session."""
+
+    user_id: str
+    family_id: str
+    session_version: int
+    expires: int  # unix seconds
+
+    def encode(self) -> str:
+        body = f"{self.user_id}.{self.family_id}.{self.session_version}.{self.expires}"
+        return f"{body}.{_mac(body)}"
+
+    @classmethod
+    def decode(cls, value: str) -> PageLogin | None:
+        body, _, mac = value.rpartition(".")
+        parts = body.split(".")
+        if len(parts) != 4 or not hmac.compare_digest(mac.encode(), _mac(body).encode()):
+            return None
+        user_id, family_id, version, expires = parts
+        if not (version.isdigit() and expires.isdigit()):
+            return None
+        return cls(user_id, family_id, int(version), int(expires))
+
+
+def _mac(body: str) -> str:
+    key = hashlib.sha256(b"cryptopay-page-session:" + runtime().settings.token_secret.encode()).digest()
+    digest = hmac.new(key, body.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _now() -> int:
+    return int(runtime().services.clock.now().timestamp())
+
+
+def page_login() -> Principal | None:
+    """The user logged in on this browser, if the session cookie is genuine, unexpired and its login is active."""
+    value = request.cookies.get(SESSION_COOKIE)
+    login = PageLogin.decode(value) if value else None
+    if login is None or login.expires <= _now():
+        return None
+    state = runtime().accounts.sessions.get(login.user_id, login.family_id)
+    if state is None or not state.login_active or state.session_version != login.session_version:
+        return None
+    merchant = runtime().services.merchants.by_owner(login.user_id)
+    return Principal(
+        kind=PrincipalKind.USER,
+        id=login.user_id,
+        role=state.role,
+        merchant_id=merchant.id if merchant else None,
+        session_id=login.family_id,
+        enrolment_only=state.role.needs_two_factor and not state.two_factor,
+    )
+
+
+def start_page_session(response: Response, pair: TokenPair) -> None:
+    """Set the session cookies for a fresh login."""
+    expires = _now() + int(LIFETIME.total_seconds())
+    login = PageLogin(pair.user.id, pair.family_id, pair.user.session_version, expires)
+    _cookie(response, SESSION_COOKIE, login.encode(), PATH)
+    _cookie(response, LOGOUT_COOKIE, pair.refresh_token, LOGOUT_PATH)
+    response.delete_cookie(ANON_COOKIE, path=PATH)
+
+
+def end_page_session(response: Response) -> None:
+    """Revoke the login (when its refresh token came with the request) and clear the cookies."""
+    token = request.cookies.get(LOGOUT_COOKIE)
+    if token:
+        runtime().accounts.logout(token)
+    response.delete_cookie(SESSION_COOKIE, path=PATH)
+    response.delete_cookie(LOGOUT_COOKIE, path=LOGOUT_PATH)
+
+
+def _cookie(response: Response, name: str, value: str, path: str) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=int(LIFETIME.total_seconds()),
+        path=path,
+        secure=runtime().settings.cookie_secure,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def _binding() -> str:
+    principal: Principal | None = g.get("principal")
+    if principal is not None and principal.session_id:
+        return principal.session_id
+    anon = g.get("anon") or request.cookies.get(ANON_COOKIE)
+    if not anon:
+        g.anon = anon = new_secret(16)
+    return f"anon:{anon}"
+
+
+def form_csrf_token() -> str:
+    """The CSRF token for the forms of this page (bound to the login, or to the anonymous cookie before it)."""
+    return csrf_token(_binding())
+
+
+def keep_anon_cookie(response: Response) -> None:
+    """Set the anonymous cookie a login form's token was bound to, when this request made one."""
+    anon: str | None = g.get("anon")
+    if anon:
+        response.set_cookie(
+            ANON_COOKIE, anon, path=PATH, secure=runtime().settings.cookie_secure, httponly=True, samesite="Lax"
+        )
+
+
+def check_form_csrf() -> None:
+    """``Forbidden`` unless the posted form's ``csrf_token`` was made for this browser's login (or anonymous cookie)."""
+    token = request.form.get("csrf_token", "")
+    anon = request.cookies.get(ANON_COOKIE)
+    principal: Principal | None = g.get("principal")
+    binding = principal.session_id if principal is not None and principal.session_id else f"anon:{anon}"
+    if not token or (binding == "anon:None") or not check_csrf_token(binding, token):
+        raise Forbidden("the form has expired or came from another site: reload the page and try again")

@@ -1,0 +1,103 @@
+"""What every page shares: rendering, HTML error pages, the language switch and the pages' headers.
+
+Pages are HTML answers of their own blueprints: errors raised in them become an HTML page with the same status the
+API would give (never problem+json), their CSP forbids inline styles too (``headers.PAGE_CSP``), and nothing a
+page shows is stored by a cache (``no-store``): an invoice's status or a merchant's sales change.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptopay.core.errors import CryptopayError
+from flask import Blueprint, Flask, Response, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from cryptopay_http.headers import PAGE_CSP
+from cryptopay_http.pages.assets import asset_url
+from cryptopay_http.pages.i18n import LANG_COOKIE, LANGUAGES, install_i18n, language
+from cryptopay_http.pages.session import form_csrf_token, keep_anon_cookie
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp", "install_web", "page", "page_blueprint", "redirect"]
+
+_log = logging.getLogger("cryptopay.http.pages")
+_YEAR = 31_536_000
+
+
+def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
+    """Render a page template in the request's language (``http_status``: the answer's status)."""
+    return Response(render_template(template, **context), status=http_status, mimetype="text/html")
+
+
+def _error_page(status: int, message: str) -> Response:
+    return page("error.html", status, status=status, message=message)
+
+
+def _domain_error(error: CryptopayError) -> Response:
+    return _error_page(error.http_status, error.message)
+
+
+def _http_error(error: HTTPException) -> Response:
+    return _error_page(error.code or 500, error.description or "")
+
+
+def _crash(error: Exception) -> Response:
+    error_id = secrets.token_hex(8)
+    _log.error("unhandled error %s on page %s", error_id, request.path, exc_info=error)
+    return _error_page(500, f"error id {error_id}")
+
+
+def _page_headers(response: Response) -> Response:
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Language"] = language()
+        keep_anon_cookie(response)
+    return response
+
+
+def redirect(location: str, status: int = 303) -> Response:
+    """See other: the answer to a form post (POST/redirect/GET), or a page moved."""
+    return Response(status=status, headers={"Location": location}, mimetype="text/html")
+
+
+def page_blueprint(name: str, import_name: str, **options: Any) -> Blueprint:
+    """A blueprint of pages: HTML error pages and the pages' headers on every answer."""
+    blueprint = Blueprint(name, import_name, **options)
+    blueprint.register_error_handler(CryptopayError, _domain_error)
+    blueprint.register_error_handler(HTTPException, _http_error)
+    blueprint.register_error_handler(Exception, _crash)
+    blueprint.after_request(_page_headers)
+    return blueprint
+
+
+bp = page_blueprint("web", __name__, template_folder="templates")
+
+
+def install_web(app: Flask) -> None:
+    """The Jinja setup every page uses."""
+    install_i18n(app)
+    app.jinja_env.globals["asset"] = asset_url
+    app.jinja_env.globals["csrf_token"] = form_csrf_token
+    app.jinja_env.globals["public_url"] = lambda: runtime().settings.public_url
+    app.jinja_env.autoescape = True
+
+
+def _local(target: str | None) -> str:
+    """Only a path on this site (``/pay/...``), never another host: the switch must not be an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return "/dashboard"
+    return target
+
+
+@bp.get("/lang/<code>")
+def switch_language(code: str) -> Response:
+    """Remember the chosen language for a year and go back to the page (``?next=``)."""
+    response = redirect(_local(request.args.get("next")), 303)
+    if code in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, code, max_age=_YEAR, samesite="Lax", secure=runtime().settings.cookie_secure)
+    return response

@@ -1,0 +1,45 @@
+Feature: A compliance officer reviews who our customers and merchants are
+  Before a customer may move larger sums, an officer checks their identity documents; before a merchant's
+  business is verified, two officers check its registration. Nobody reviews their own application, and the
+  officer who gave the first approval cannot give the second.
+
+  Scenario: A customer's top tier needs two officers
+    Given Wanjiku applied for tier 2 with her national ID, both sides of the card and a selfie
+    When officer Ann claims the application and approves it
+    Then Wanjiku is not verified yet and her application is back in the queue
+    And Ann cannot approve it a second time
+    When officer Bob claims the application and approves it
+    Then Wanjiku holds tier 2 and may move KES 250,000 at once
+    And Wanjiku is told "Your identity verification is approved"
+
+  Scenario: A merchant's business needs two officers as well
+    Given Duka Ltd applied for business verification with its KRA PIN and certificate of incorporation
+    When officer Ann claims the application and approves it
+    And officer Bob claims the application and approves it
+    Then Duka Ltd holds business tier 1
+
+  Scenario: An officer asks for a better selfie
+    Given Wanjiku applied for tier 2 with her national ID, both sides of the card and a selfie
+    When officer Ann claims the application and asks for "a selfie in daylight"
+    Then Wanjiku is told "Your identity verification needs more information"
+    And the application waits for Wanjiku
+
+  Scenario: Every look at a document is on the record
+    Given Wanjiku applied for tier 2 with her national ID, both sides of the card and a selfie
+    When officer Ann opens the selfie
+    Then the audit log shows that Ann viewed a document of Wanjiku's
+
+  Scenario: An unverified merchant is paid, but its money waits for business verification
+    Given Duka Ltd, not yet verified, sells goods for 100 USDT
+    When the settlement runs
+    Then Duka Ltd's balance holds the payment and nothing is paid out, because its business verification is pending
+    When two officers approve Duka Ltd's business verification
+    And the settlement runs
+    Then Duka Ltd is paid out over M-Pesa
+
+  Scenario: A frozen merchant's payouts are held
+    Given Duka Ltd, verified, has a payout waiting to be sent
+    When officer Ann freezes Duka Ltd because "a sanctions match is under review"
+    Then the payout is not sent
+    When officer Bob unfreezes Duka Ltd
+    Then the payout is sent

@@ -1,0 +1,167 @@
+"""Steps for kyc_review.feature: the officers' review over the core's use cases and real documents."""
+
+from __future__ import annotations
+
+import pytest
+from cryptopay.core.errors import Conflict
+from cryptopay.core.kyc import PartyKind
+from cryptopay.core.kyc.applications import ApplicationState
+from cryptopay.core.kyc.documents import DocumentKind
+from pytest_bdd import given, parsers, scenarios, then, when
+
+from tests.support.kyc_rig import GatedStack, KycRig
+
+scenarios("kyc_review.feature")
+
+OFFICERS = {"Ann": "usr_ann", "Bob": "usr_bob"}
+PARTIES = {"Wanjiku": "usr_wanjiku", "Duka Ltd": "mer_duka"}
+
+
+@pytest.fixture
+def office() -> dict[str, object]:
+    return {"rig": KycRig()}
+
+
+def rig_of(office) -> KycRig:
+    return office["rig"]
+
+
+@given("Wanjiku applied for tier 2 with her national ID, both sides of the card and a selfie")
+def wanjiku_applied(office):
+    office["application"] = rig_of(office).personal("usr_wanjiku", level=2)
+
+
+@given("Duka Ltd applied for business verification with its KRA PIN and certificate of incorporation")
+def duka_applied(office):
+    office["application"] = rig_of(office).kyb("mer_duka", "usr_owner")
+
+
+@when(parsers.parse("officer {name} claims the application and approves it"))
+def approves(office, name):
+    rig_of(office).decide(OFFICERS[name], office["application"])
+
+
+@when(parsers.parse('officer {name} claims the application and asks for "{what}"'))
+def asks_for_more(office, name, what):
+    review = rig_of(office).review
+    review.claim(OFFICERS[name], office["application"])
+    review.request_information(OFFICERS[name], office["application"], what)
+
+
+@when(parsers.parse("officer {name} opens the selfie"))
+def opens_selfie(office, name):
+    review = rig_of(office).review
+    [application] = review.standing("usr_wanjiku").applications
+    selfie = next(d for d in application.documents if d.kind is DocumentKind.SELFIE)
+    _, content = review.document(OFFICERS[name], application.id, selfie.id)
+    assert content.startswith(b"\xff\xd8\xff")
+
+
+@then("Wanjiku is not verified yet and her application is back in the queue")
+def not_yet(office):
+    standing = rig_of(office).review.standing("usr_wanjiku")
+    assert standing.profile.level is None
+    assert [a.id for a in rig_of(office).review.queue()] == [office["application"]]
+
+
+@then(parsers.parse("{name} cannot approve it a second time"))
+def not_twice(office, name):
+    with pytest.raises(Conflict):
+        rig_of(office).decide(OFFICERS[name], office["application"])
+
+
+@then(parsers.parse("Wanjiku holds tier {level:d} and may move KES {amount} at once"))
+def holds_tier(office, level, amount):
+    profile = rig_of(office).review.standing("usr_wanjiku").profile
+    tier = profile.tier_at(rig_of(office).clock.now())
+    assert tier.level == level and f"{tier.single_limit.amount:,.0f}" == amount
+
+
+@then(parsers.parse("Duka Ltd holds business tier {level:d}"))
+def business_tier(office, level):
+    assert rig_of(office).review.standing("mer_duka").profile.level == level
+
+
+@then(parsers.parse('{name} is told "{subject}"'))
+def told(office, name, subject):
+    assert rig_of(office).notifier.sent[-1].subject == subject
+
+
+@then("the application waits for Wanjiku")
+def waits(office):
+    [application] = rig_of(office).review.standing("usr_wanjiku").applications
+    assert application.state is ApplicationState.INFORMATION_REQUESTED
+
+
+@then(parsers.parse("the audit log shows that {name} viewed a document of Wanjiku's"))
+def audited(office, name):
+    with rig_of(office).storage.unit_of_work() as uow:
+        last = uow.audit.records()[-1]
+    assert (last.actor, last.action, last.subject) == (
+        f"user:{OFFICERS[name]}",
+        "kyc.document_viewed",
+        "kyc:usr_wanjiku",
+    )
+
+
+@pytest.fixture
+def shop():
+    return GatedStack(require_kyb=True)
+
+
+@given("Duka Ltd, not yet verified, sells goods for 100 USDT")
+def unverified_sale(shop):
+    shop.paid("100")
+
+
+@given("Duka Ltd, verified, has a payout waiting to be sent")
+def verified_with_payout(shop):
+    shop.kyb_approved()
+    shop.paid("100")
+    [run] = shop.stack.settling.run_settlements()
+    shop.payout = run.payouts[0]
+
+
+@when("the settlement runs")
+def settlement_runs(shop):
+    shop.runs = shop.stack.settling.run_settlements()
+
+
+@when("two officers approve Duka Ltd's business verification")
+def two_officers(shop):
+    shop.kyb_approved()
+
+
+@when(parsers.parse('officer {name} freezes Duka Ltd because "{reason}"'))
+def freezes(shop, name, reason):
+    shop.kyc.review.freeze(OFFICERS[name], "mer_duka", PartyKind.MERCHANT, reason)
+
+
+@when(parsers.parse("officer {name} unfreezes Duka Ltd"))
+def unfreezes(shop, name):
+    shop.kyc.review.unfreeze(OFFICERS[name], "mer_duka", PartyKind.MERCHANT)
+
+
+@then("Duka Ltd's balance holds the payment and nothing is paid out, because its business verification is pending")
+def waits_for_kyb(shop):
+    [run] = shop.runs
+    assert run.settlement is None and "KYB" in run.reason
+    assert shop.stack.mpesa.transactions() == []
+
+
+@then("Duka Ltd is paid out over M-Pesa")
+def paid_out(shop):
+    [run] = shop.runs
+    assert len(run.payouts) == 1
+    [sent] = shop.stack.payouts.submit_payouts()
+    assert sent.amount.amount > 0
+
+
+@then("the payout is not sent")
+def not_sent(shop):
+    assert shop.stack.payouts.submit_payouts() == []
+
+
+@then("the payout is sent")
+def sent(shop):
+    assert [p.id for p in shop.stack.payouts.submit_payouts()] == [shop.payout.id]

@@ -1,0 +1,13 @@
+"""KYC documents: the document store on a directory and the image probe on Pillow.
+
+>>> import tempfile, pathlib
+>>> store = FileDocumentStore(pathlib.Path(tempfile.mkdtemp()))
+>>> store.put("kyd_1", b"blob")
+>>> store.get("kyd_1")
+b'blob'
+"""
+
+from cryptopay.adapters.documents.filesystem import FileDocumentStore
+from cryptopay.adapters.documents.images import PillowProbe
+
+__all__ = ["FileDocumentStore", "PillowProbe"]

@@ -1,0 +1,27 @@
+"""Compliance tables: KYC/KYB applications (a JSON document plus the columns they are queried by).
+
+An application's personal details live only in its document; its documents' contents are vault blobs in the
+document store, never in the database.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from cryptopay.adapters.sql.tables import ID, metadata
+from cryptopay.adapters.sql.types import JsonText, UtcDateTime
+
+__all__ = ["kyc_applications"]
+
+kyc_applications = sa.Table(
+    "kyc_applications",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("party_id", sa.String(ID), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_kyc_applications_party", "party_id", "created_at"),
+    sa.Index("ix_kyc_applications_state", "state", "id"),
+    keep_existing=True,
+)

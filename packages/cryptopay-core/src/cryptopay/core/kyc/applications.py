@@ -1,0 +1,262 @@
+"""A KYC (individual) or KYB (merchant) application: what the applicant gave, its documents, and its review.
+
+The application carries the details and documents; the party's ``KycProfile`` stays the one authority on the tier
+granted and on how many different officers must approve (four-eyes for the top personal tier and every KYB).
+
+States::
+
+    draft --submit--> submitted --claim--> in_review --approve (last)--> approved
+      ^                  ^                    |  |--approve (first of two): back to submitted, unclaimed
+      |                  |                    |  '--reject--> rejected
+      '-- information_requested <--request information--'   (the applicant adds or replaces, then submits again)
+
+>>> from datetime import datetime, timezone
+>>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+>>> app = KycApplication(id="kya_1", party_id="usr_1", kind=PartyKind.PERSONAL, level=1, created_at=at,
+...                      submitted_by="usr_1")
+>>> app.state.value, [k.value for k in app.missing_documents()]
+('draft', [])
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+import attrs
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, Refused
+from cryptopay.core.kyc.checks import IdType
+from cryptopay.core.kyc.documents import DocumentKind
+from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, PartyKind, Requirement
+
+__all__ = [
+    "ApplicationState",
+    "BusinessDetails",
+    "Director",
+    "KycApplication",
+    "PersonDetails",
+    "ReviewStep",
+    "StoredDocument",
+]
+
+
+class ApplicationState(enum.Enum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    INFORMATION_REQUESTED = "information_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+    @property
+    def open(self) -> bool:
+        return self not in (ApplicationState.APPROVED, ApplicationState.REJECTED)
+
+
+EDITABLE = (ApplicationState.DRAFT, ApplicationState.INFORMATION_REQUESTED)
+
+
+@attrs.frozen(kw_only=True)
+class PersonDetails:
+    """An individual's particulars (each already format-checked: see ``kyc.checks``)."""
+
+    legal_name: str
+    date_of_birth: date
+    id_type: IdType
+    id_number: str
+    phone: str  # MSISDN, 2547XXXXXXXX
+    address: str
+
+
+@attrs.frozen(kw_only=True)
+class Director:
+    """A director of a business: their name and ID; ``party_id`` links their own KYC when they have an account."""
+
+    name: str
+    id_type: IdType
+    id_number: str
+    party_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BusinessDetails:
+    """A business's particulars for KYB."""
+
+    registered_name: str
+    registration_number: str
+    kra_pin: str
+    phone: str
+    address: str
+    directors: tuple[Director, ...]
+
+
+@attrs.frozen(kw_only=True)
+class StoredDocument:
+    """A document's metadata; its content is a vault blob in the document store under ``id``."""
+
+    id: str
+    kind: DocumentKind
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+    width: int | None = None
+    height: int | None = None
+
+
+@attrs.frozen
+class ReviewStep:
+    """One step of the review, for the applicant's and the officers' history."""
+
+    at: datetime
+    actor: str
+    action: str
+    note: str | None = None
+
+
+@attrs.define(kw_only=True)
+class KycApplication:
+    """One application for one tier; at most one is open per party."""
+
+    id: str
+    party_id: str
+    kind: PartyKind
+    level: int
+    created_at: datetime
+    submitted_by: str  # the user who applied (a merchant's owner for KYB): never their own reviewer
+    notify_to: str | None = None  # where the outcome is sent (the applicant's email)
+    person: PersonDetails | None = None
+    business: BusinessDetails | None = None
+    documents: tuple[StoredDocument, ...] = ()
+    state: ApplicationState = ApplicationState.DRAFT
+    claimed_by: str | None = None
+    approvals: tuple[str, ...] = ()
+    reason: str | None = None  # a rejection's reason or the information asked for
+    submitted_at: datetime | None = None
+    decided_at: datetime | None = None
+    history: tuple[ReviewStep, ...] = ()
+
+    # -- the applicant -----------------------------------------------------------------------------------------
+    def needed_documents(self, policy: KycPolicy = DEFAULT_KYC_POLICY) -> list[DocumentKind]:
+        """The document kinds this tier needs (an ID's back unless it is a passport)."""
+        needs = policy.tier(self.kind, self.level).requirements
+        kinds: list[DocumentKind] = []
+        if Requirement.ID_DOCUMENT in needs:
+            kinds.append(DocumentKind.ID_FRONT)
+            if self.person is None or self.person.id_type is not IdType.PASSPORT:
+                kinds.append(DocumentKind.ID_BACK)
+        if Requirement.SELFIE in needs:
+            kinds.append(DocumentKind.SELFIE)
+        if Requirement.BUSINESS_REGISTRATION in needs:
+            kinds.append(DocumentKind.CERTIFICATE_OF_INCORPORATION)
+        return kinds
+
+    def missing_documents(self, policy: KycPolicy = DEFAULT_KYC_POLICY) -> list[DocumentKind]:
+        have = {d.kind for d in self.documents}
+        return [k for k in self.needed_documents(policy) if k not in have]
+
+    def evidence(self) -> frozenset[Requirement]:
+        """What this application, once approved, counts as verified."""
+        found = {Requirement.EMAIL} if self.notify_to else set()
+        kinds = {d.kind for d in self.documents}
+        if self.person is not None:
+            found |= {Requirement.PHONE, Requirement.NATIONAL_ID}
+            front = DocumentKind.ID_FRONT in kinds
+            if front and (DocumentKind.ID_BACK in kinds or self.person.id_type is IdType.PASSPORT):
+                found.add(Requirement.ID_DOCUMENT)
+            if DocumentKind.SELFIE in kinds:
+                found.add(Requirement.SELFIE)
+        if self.business is not None:
+            found |= {Requirement.PHONE, Requirement.KRA_PIN}
+            if DocumentKind.CERTIFICATE_OF_INCORPORATION in kinds:
+                found.add(Requirement.BUSINESS_REGISTRATION)
+        return frozenset(found)
+
+    def add_document(self, document: StoredDocument, *, at: datetime) -> StoredDocument | None:
+        """Attach ``document``, replacing one of the same kind (returned, so its content can be removed)."""
+        self._editable()
+        if document.kind not in self.needed_documents() and document.kind is not DocumentKind.KRA_PIN_CERTIFICATE:
+            raise InvalidInput(f"tier {self.level} does not take a {document.kind.value}", field="kind")
+        replaced = next((d for d in self.documents if d.kind is document.kind), None)
+        self.documents = (*(d for d in self.documents if d.kind is not document.kind), document)
+        self._step(at, f"user:{self.submitted_by}", "document_added", document.kind.value)
+        return replaced
+
+    def submit(self, *, at: datetime) -> None:
+        """Put the application in the officers' queue once every needed document is there."""
+        self._editable()
+        missing = [k.value for k in self.missing_documents()]
+        if missing:
+            raise InvalidState(f"upload {', '.join(missing)} first", missing=missing)
+        self.state, self.submitted_at, self.reason = ApplicationState.SUBMITTED, at, None
+        self._step(at, f"user:{self.submitted_by}", "submitted")
+
+    # -- the officers ------------------------------------------------------------------------------------------
+    def claim(self, officer: str, *, at: datetime) -> None:
+        """Take the application off the queue to review it (claiming one's own claim again changes nothing)."""
+        self._not_applicant(officer)
+        if self.state is ApplicationState.IN_REVIEW and self.claimed_by == officer:
+            return
+        if self.state is ApplicationState.IN_REVIEW:
+            raise Conflict(f"application {self.id} is being reviewed by another officer")
+        if self.state is not ApplicationState.SUBMITTED:
+            raise InvalidState(f"application {self.id} is {self.state.value}, not waiting for review")
+        if officer in self.approvals:
+            raise Conflict(f"{officer} already approved application {self.id}: a different officer must review it")
+        self.state, self.claimed_by = ApplicationState.IN_REVIEW, officer
+        self._step(at, f"user:{officer}", "claimed")
+
+    def record_approval(self, officer: str, *, granted: bool, needed: int, at: datetime) -> None:
+        """Mirror the profile's decision: granted, or the first of ``needed`` approvals (back to the queue)."""
+        self._claimed_by(officer)
+        self.approvals = (*self.approvals, officer)
+        self.claimed_by = None
+        if granted:
+            self.state, self.decided_at = ApplicationState.APPROVED, at
+            self._step(at, f"user:{officer}", "approved")
+        else:
+            self.state = ApplicationState.SUBMITTED
+            self._step(at, f"user:{officer}", "approval_recorded", f"{len(self.approvals)} of {needed}")
+
+    def reject(self, officer: str, reason: str, *, at: datetime) -> None:
+        self._claimed_by(officer)
+        self.state, self.reason, self.decided_at, self.claimed_by = ApplicationState.REJECTED, reason, at, None
+        self._step(at, f"user:{officer}", "rejected", reason)
+
+    def request_information(self, officer: str, message: str, *, at: datetime) -> None:
+        """Send the application back to the applicant; earlier approvals no longer count once it changes."""
+        self._claimed_by(officer)
+        if not message.strip():
+            raise InvalidInput("say what information is needed", field="message")
+        self.state, self.reason, self.claimed_by, self.approvals = (
+            ApplicationState.INFORMATION_REQUESTED,
+            message,
+            None,
+            (),
+        )
+        self._step(at, f"user:{officer}", "information_requested", message)
+
+    def document(self, document_id: str) -> StoredDocument:
+        for document in self.documents:
+            if document.id == document_id:
+                return document
+        raise InvalidInput(f"application {self.id} has no document {document_id}", field="document_id")
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+    def _editable(self) -> None:
+        if self.state not in EDITABLE:
+            raise InvalidState(f"application {self.id} is {self.state.value}: it cannot be changed now")
+
+    def _not_applicant(self, officer: str) -> None:
+        if officer in (self.submitted_by, self.party_id):
+            raise Refused("nobody can review their own application")
+
+    def _claimed_by(self, officer: str) -> None:
+        self._not_applicant(officer)
+        if self.state is not ApplicationState.IN_REVIEW:
+            raise InvalidState(f"application {self.id} is {self.state.value}: claim it for review first")
+        if self.claimed_by != officer:
+            raise Conflict(f"application {self.id} is claimed by another officer")
+
+    def _step(self, at: datetime, actor: str, action: str, note: str | None = None) -> None:
+        self.history = (*self.history, ReviewStep(at, actor, action, note))

@@ -1,0 +1,83 @@
+"""The merchant side of the limits: may this merchant's money leave now? (the rules are ``kyc.limits.check_payout``)
+
+Settlement asks before it converts anything (``held``: frozen, or KYB not approved when the deployment requires it)
+and again with the planned payout parts (``settlement``: the tier's single, daily and monthly limits); the payout
+sender asks ``held`` before each send, so a freeze placed after a settlement still stops its payouts. The profile
+is read in a short transaction of its own: a decision taken a moment before a freeze is caught at the send.
+
+Merchants may *receive* payments whatever their verification; only money leaving is gated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+import attrs
+from cryptopay.core.kyc.limits import Decision, check_payout
+from cryptopay.core.kyc.profile import KycProfile
+from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy
+from cryptopay.core.money import KES, Money
+from cryptopay.core.ports.kyc import KycUnitOfWork
+from cryptopay.core.ports.system import Clock
+
+__all__ = ["PayoutGate"]
+
+
+@attrs.frozen(kw_only=True)
+class PayoutGate:
+    """``require_kyb``: a merchant's settlement waits for KYB approval (``CRYPTOPAY_SETTLEMENT_REQUIRES_KYB``)."""
+
+    uow: Callable[[], AbstractContextManager[KycUnitOfWork]]
+    clock: Clock
+    require_kyb: bool = True
+    policy: KycPolicy = DEFAULT_KYC_POLICY
+
+    def held(self, merchant_id: str, *, at: datetime | None = None) -> Decision:
+        """Whether anything may leave at all (frozen, KYB), before amounts are known."""
+        return self.settlement(merchant_id, (), at=at)
+
+    def held_many(self, merchant_ids: Sequence[str], *, at: datetime | None = None) -> dict[str, Decision]:
+        """``held`` for a page of merchants, with one read of their profiles."""
+        moment = at or self.clock.now()
+        with self.uow() as uow:
+            profiles = uow.kyc.find(merchant_ids)
+        zero = Money.zero(KES)
+        return {
+            m: check_payout(
+                profiles.get(m),
+                (),
+                paid_today=zero,
+                paid_this_month=zero,
+                at=moment,
+                require_kyb=self.require_kyb,
+                policy=self.policy,
+            )
+            for m in merchant_ids
+        }
+
+    def settlement(
+        self,
+        merchant_id: str,
+        parts: Sequence[Money],
+        *,
+        paid_today: Money | None = None,
+        paid_this_month: Money | None = None,
+        at: datetime | None = None,
+    ) -> Decision:
+        """Whether these payout parts (KES) may be planned now."""
+        zero = Money.zero(KES)
+        return check_payout(
+            self._profile(merchant_id),
+            parts,
+            paid_today=paid_today or zero,
+            paid_this_month=paid_this_month or zero,
+            at=at or self.clock.now(),
+            require_kyb=self.require_kyb,
+            policy=self.policy,
+        )
+
+    def _profile(self, party_id: str) -> KycProfile | None:
+        with self.uow() as uow:
+            return uow.kyc.get(party_id)

@@ -1,0 +1,391 @@
+"""KYC/KYB review, the use cases: applicants apply and upload, officers claim, approve, reject or ask for more.
+
+Every step is one transaction over the profile, the application, the audit log and the outbox; a tier granted by
+the last approval is in force as soon as it commits (limits read the profile). Four-eyes is the profile's rule
+(``KycTier.approvals_required``): a first approval sends the application back to the queue, and the officer who
+gave it can neither claim it again nor approve it twice. The applicant is told each outcome by the notifier, after
+the commit; a notice that cannot be sent is audited (``kyc.notice_failed``), the decision stands.
+
+Documents are checked by content (``kyc.documents``), encrypted by the key vault with the application and document
+ids as context (a blob moved to another record does not decrypt), and kept in the document store. Only officers
+read them back (``document``), and every read is audited, as is every read of an application's personal details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import Conflict, CryptopayError, InvalidInput, NotFound
+from cryptopay.core.kyc.applications import (
+    ApplicationState,
+    BusinessDetails,
+    KycApplication,
+    PersonDetails,
+    StoredDocument,
+)
+from cryptopay.core.kyc.documents import DocumentKind, inspect
+from cryptopay.core.kyc.profile import KycEvent, KycProfile
+from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, PartyKind
+from cryptopay.core.outbox import OutboxMessage
+from cryptopay.core.ports.kyc import DocumentStore, ImageProbe, KycUnitOfWork
+from cryptopay.core.ports.notifications import Notification, Notifier
+from cryptopay.core.ports.storage import AuditLog, in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.vault import KeyVault
+
+__all__ = ["QUEUE_STATES", "KycReview", "KycStanding", "document_context"]
+
+QUEUE_STATES = (ApplicationState.SUBMITTED, ApplicationState.IN_REVIEW)
+
+
+def document_context(application_id: str, document_id: str) -> str:
+    """The vault context a document's blob is bound to."""
+    return f"kyc-document:{application_id}:{document_id}"
+
+
+@attrs.frozen
+class KycStanding:
+    """A party's verification as they see it: the profile (None before any application) and its applications."""
+
+    profile: KycProfile | None
+    applications: list[KycApplication]
+
+
+@attrs.define(kw_only=True)
+class KycReview:
+    """The KYC/KYB use cases over a unit of work, the document store, the vault and the notifier."""
+
+    uow: Callable[[], AbstractContextManager[KycUnitOfWork]]
+    documents: DocumentStore
+    vault: KeyVault
+    probe: ImageProbe
+    notifier: Notifier
+    clock: Clock
+    ids: IdGenerator
+    policy: KycPolicy = DEFAULT_KYC_POLICY
+
+    # -- applicants --------------------------------------------------------------------------------------------
+    def apply_personal(
+        self, user_id: str, level: int, details: PersonDetails, *, notify_to: str | None
+    ) -> KycApplication:
+        """Open a personal application for ``level`` (documents next, then ``submit``)."""
+        return self._open(user_id, PartyKind.PERSONAL, level, user_id, notify_to, person=details)
+
+    def apply_business(
+        self, merchant_id: str, details: BusinessDetails, *, owner_id: str, notify_to: str | None, level: int = 1
+    ) -> KycApplication:
+        """Open a merchant's KYB application (certificate of incorporation next, then ``submit``)."""
+        if not details.directors:
+            raise InvalidInput("name at least one director", field="directors")
+        return self._open(merchant_id, PartyKind.MERCHANT, level, owner_id, notify_to, business=details)
+
+    def upload(self, party_id: str, application_id: str, kind: DocumentKind, data: bytes) -> StoredDocument:
+        """Check, encrypt and store one document of the party's open application (same kind again: replaced)."""
+        self.check_owner(party_id, application_id)  # before anything else: a stranger learns nothing of the content
+        facts = inspect(kind, data, dimensions=self.probe.dimensions(data) if data else None)
+        document_id = self.ids.new_id("kyd")
+        now = self.clock.now()
+        document = StoredDocument(
+            id=document_id,
+            kind=kind,
+            content_type=facts.content_type,
+            size=facts.size,
+            sha256=facts.sha256,
+            uploaded_at=now,
+            width=facts.width,
+            height=facts.height,
+        )
+        # The blob is written before the metadata commits: a failed commit leaves an unreadable orphan, never a
+        # document the application names but the store lacks.
+        self.documents.put(document_id, self.vault.encrypt(data, context=document_context(application_id, document_id)))
+
+        def work(uow: KycUnitOfWork) -> StoredDocument | None:
+            application = self._load_owned(uow, party_id, application_id)
+            replaced = application.add_document(document, at=now)
+            uow.kyc_applications.update(application)
+            _audit(
+                uow.audit,
+                f"user:{application.submitted_by}",
+                "kyc.document_uploaded",
+                application,
+                now,
+                document=document_id,
+                kind=kind.value,
+                sha256=facts.sha256,
+            )
+            return replaced
+
+        try:
+            replaced = in_transaction(self.uow, work)
+        except BaseException:
+            self.documents.delete(document_id)
+            raise
+        if replaced is not None:
+            self.documents.delete(replaced.id)
+        return document
+
+    def submit(self, party_id: str, application_id: str) -> KycApplication:
+        """Send the application to the officers (the profile's evidence is checked against the tier)."""
+        now = self.clock.now()
+
+        def work(uow: KycUnitOfWork) -> KycApplication:
+            application = self._load_owned(uow, party_id, application_id)
+            application.submit(at=now)
+            profile = self._profile(uow, application)
+            events = profile.submit(application.level, application.evidence(), at=now, policy=self.policy)
+            uow.kyc.update(profile)
+            uow.kyc_applications.update(application)
+            _audit(uow.audit, f"user:{application.submitted_by}", "kyc.application_submitted", application, now)
+            _publish(uow, self.ids, events)
+            return application
+
+        return in_transaction(self.uow, work)
+
+    def standing(self, party_id: str) -> KycStanding:
+        """The party's profile and applications."""
+        with self.uow() as uow:
+            return KycStanding(uow.kyc.get(party_id), uow.kyc_applications.for_party(party_id))
+
+    # -- officers ----------------------------------------------------------------------------------------------
+    def queue(self, *, after: str | None = None, limit: int = 100) -> list[KycApplication]:
+        """Applications waiting for an officer or being reviewed, oldest id first."""
+        with self.uow() as uow:
+            return uow.kyc_applications.queue(QUEUE_STATES, after=after, limit=limit)
+
+    def application(self, officer: str, application_id: str) -> KycApplication:
+        """An application with the applicant's personal details (the read is audited)."""
+
+        def work(uow: KycUnitOfWork) -> KycApplication:
+            application = _load(uow, application_id)
+            _audit(uow.audit, f"user:{officer}", "kyc.application_viewed", application, self.clock.now())
+            return application
+
+        return in_transaction(self.uow, work)
+
+    def claim(self, officer: str, application_id: str) -> KycApplication:
+        return self._decide(
+            officer, application_id, "kyc.application_claimed", lambda a, p, at: a.claim(officer, at=at)
+        )
+
+    def approve(self, officer: str, application_id: str) -> KycApplication:
+        """Approve; the tier is granted (at once) when this is the last approval the tier needs."""
+
+        def step(application: KycApplication, profile: KycProfile, at: datetime) -> list[KycEvent]:
+            application._claimed_by(officer)  # checked before the profile records anything
+            events = profile.approve(officer, at=at, policy=self.policy)
+            granted = any(e.name == "kyc.approved" for e in events)
+            needed = self.policy.tier(application.kind, application.level).approvals_required
+            application.record_approval(officer, granted=granted, needed=needed, at=at)
+            return events
+
+        return self._decide(officer, application_id, "kyc.application_approved", step)
+
+    def reject(self, officer: str, application_id: str, reason: str) -> KycApplication:
+        """Reject with a reason the applicant can act on; a tier already held stays in force."""
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("a rejection needs a reason the applicant can act on", field="reason")
+
+        def step(application: KycApplication, profile: KycProfile, at: datetime) -> list[KycEvent]:
+            application.reject(officer, reason, at=at)
+            return profile.reject(officer, reason, at=at)
+
+        return self._decide(officer, application_id, "kyc.application_rejected", step, reason=reason)
+
+    def request_information(self, officer: str, application_id: str, message: str) -> KycApplication:
+        """Send the application back to the applicant with what is needed."""
+        message = message.strip()
+
+        def step(application: KycApplication, profile: KycProfile, at: datetime) -> list[KycEvent]:
+            application.request_information(officer, message, at=at)
+            return profile.return_to_applicant(officer, message, at=at)
+
+        return self._decide(officer, application_id, "kyc.information_requested", step, message=message)
+
+    def document(self, officer: str, application_id: str, document_id: str) -> tuple[StoredDocument, bytes]:
+        """A document's metadata and content, decrypted for an officer (audited before it is read)."""
+
+        def work(uow: KycUnitOfWork) -> StoredDocument:
+            application = _load(uow, application_id)
+            document = application.document(document_id)
+            _audit(
+                uow.audit,
+                f"user:{officer}",
+                "kyc.document_viewed",
+                application,
+                self.clock.now(),
+                document=document_id,
+                kind=document.kind.value,
+            )
+            return document
+
+        document = in_transaction(self.uow, work)
+        blob = self.documents.get(document_id)
+        return document, self.vault.decrypt(blob, context=document_context(application_id, document_id))
+
+    # -- freezes ---------------------------------------------------------------------------------------------
+    def freeze(self, officer: str, party_id: str, kind: PartyKind, reason: str) -> KycProfile:
+        """Hold every outgoing movement of the party (settlements, payouts, wallet movements) until unfrozen.
+
+        The party is not told: telling someone under suspicion could tip them off (an officer decides what to say).
+        """
+        return self._set_freeze(officer, party_id, kind, lambda p, at: p.freeze(officer, reason, at=at))
+
+    def unfreeze(self, officer: str, party_id: str, kind: PartyKind) -> KycProfile:
+        """Release the party's freeze; what was held moves at the next run."""
+        return self._set_freeze(officer, party_id, kind, lambda p, at: p.unfreeze(officer, at=at))
+
+    def _set_freeze(
+        self,
+        officer: str,
+        party_id: str,
+        kind: PartyKind,
+        change: Callable[[KycProfile, datetime], list[KycEvent]],
+    ) -> KycProfile:
+        now = self.clock.now()
+
+        def work(uow: KycUnitOfWork) -> KycProfile:
+            profile = uow.kyc.get(party_id)
+            if profile is None:
+                profile = KycProfile(party_id=party_id, kind=kind)
+                uow.kyc.add(profile)
+            events = change(profile, now)
+            uow.kyc.update(profile)
+            for event in events:
+                details = {k: str(v) for k, v in event.data.items()}
+                uow.audit.append(AuditEvent(f"user:{officer}", event.name, f"kyc:{party_id}", now, details))
+            _publish(uow, self.ids, events)
+            return profile
+
+        return in_transaction(self.uow, work)
+
+    # -- helpers -----------------------------------------------------------------------------------------------
+    def _open(
+        self,
+        party_id: str,
+        kind: PartyKind,
+        level: int,
+        submitted_by: str,
+        notify_to: str | None,
+        *,
+        person: PersonDetails | None = None,
+        business: BusinessDetails | None = None,
+    ) -> KycApplication:
+        tier = self.policy.tier(kind, level)
+        if tier.approvals_required == 0:
+            raise InvalidInput(f"{tier.label} needs no application", field="level")
+        now = self.clock.now()
+        application = KycApplication(
+            id=self.ids.new_id("kya"),
+            party_id=party_id,
+            kind=kind,
+            level=level,
+            created_at=now,
+            submitted_by=submitted_by,
+            notify_to=notify_to,
+            person=person,
+            business=business,
+        )
+
+        def work(uow: KycUnitOfWork) -> KycApplication:
+            if any(a.state.open for a in uow.kyc_applications.for_party(party_id)):
+                raise Conflict(f"{party_id} already has an open application: finish or wait for it")
+            held = self._profile(uow, application).tier_at(now, policy=self.policy)
+            if held is not None and held.level >= level:
+                raise Conflict(f"{party_id} already holds {held.label}")
+            uow.kyc_applications.add(application)
+            _audit(uow.audit, f"user:{submitted_by}", "kyc.application_opened", application, now, level=level)
+            return application
+
+        return in_transaction(self.uow, work)
+
+    def _profile(self, uow: KycUnitOfWork, application: KycApplication) -> KycProfile:
+        profile = uow.kyc.get(application.party_id)
+        if profile is None:
+            profile = KycProfile(party_id=application.party_id, kind=application.kind)
+            uow.kyc.add(profile)
+        elif profile.kind is not application.kind:
+            raise Conflict(f"{application.party_id} is verified as {profile.kind.value}")
+        return profile
+
+    def check_owner(self, party_id: str, application_id: str) -> None:
+        """``NotFound`` unless ``application_id`` is one of the party's applications."""
+        with self.uow() as uow:
+            self._load_owned(uow, party_id, application_id)
+
+    @staticmethod
+    def _load_owned(uow: KycUnitOfWork, party_id: str, application_id: str) -> KycApplication:
+        application = uow.kyc_applications.get(application_id)
+        if application is None or application.party_id != party_id:
+            raise NotFound(f"no application {application_id}")
+        return application
+
+    def _decide(
+        self,
+        officer: str,
+        application_id: str,
+        action: str,
+        step: Callable[[KycApplication, KycProfile, datetime], list[KycEvent] | None],
+        **details: str,
+    ) -> KycApplication:
+        now = self.clock.now()
+
+        def work(uow: KycUnitOfWork) -> tuple[KycApplication, list[KycEvent]]:
+            application = _load(uow, application_id)
+            profile = self._profile(uow, application)
+            events = step(application, profile, now) or []
+            uow.kyc.update(profile)
+            uow.kyc_applications.update(application)
+            _audit(uow.audit, f"user:{officer}", action, application, now, **details)
+            _publish(uow, self.ids, events)
+            return application, events
+
+        application, events = in_transaction(self.uow, work)
+        self._tell(application, events, now)
+        return application
+
+    def _tell(self, application: KycApplication, events: list[KycEvent], at: datetime) -> None:
+        notice = _notice(application, {e.name for e in events})
+        if notice is None or application.notify_to is None:
+            return
+        try:
+            self.notifier.send(Notification(application.notify_to, *notice))
+        except CryptopayError as error:
+            with self.uow() as uow:
+                _audit(uow.audit, "system:kyc", "kyc.notice_failed", application, at, error=error.code)
+
+
+def _notice(application: KycApplication, events: set[str]) -> tuple[str, str] | None:
+    what = "business verification" if application.kind is PartyKind.MERCHANT else "identity verification"
+    if "kyc.approved" in events:
+        return f"Your {what} is approved", f"Tier {application.level} is now in force on your account, with its limits."
+    if "kyc.rejected" in events:
+        return f"Your {what} was not approved", f"Reason: {application.reason}. You may apply again."
+    if "kyc.information_requested" in events:
+        body = f"We need more information: {application.reason}. Update your application and submit it again."
+        return f"Your {what} needs more information", body
+    return None
+
+
+def _load(uow: KycUnitOfWork, application_id: str) -> KycApplication:
+    application = uow.kyc_applications.get(application_id)
+    if application is None:
+        raise NotFound(f"no application {application_id}")
+    return application
+
+
+def _audit(
+    log: AuditLog, actor: str, action: str, application: KycApplication, at: datetime, **details: object
+) -> None:
+    facts = {"application": application.id, "state": application.state.value, **details}
+    log.append(AuditEvent(actor, action, f"kyc:{application.party_id}", at, {k: str(v) for k, v in facts.items()}))
+
+
+def _publish(uow: KycUnitOfWork, ids: IdGenerator, events: list[KycEvent]) -> None:
+    for event in events:
+        data = {"party_id": event.party_id, **event.data}
+        uow.outbox.add(OutboxMessage.new(ids.new_id("out"), event.name, data, at=event.at))

@@ -1,0 +1,58 @@
+"""A merchant's day at a glance (the dashboard's home): what was paid today, what is open, what is owed.
+
+A read model over invoices and ledger balances; it decides nothing and writes nothing.
+
+- ``paid``: invoices settled whose creation falls in the day, summed per price currency, with their count.
+- ``open``: invoices still new or processing (waiting for payment or confirmations).
+- ``due``: what the platform owes the merchant and has not paid out yet: the available balance of each of its
+  liability accounts (``flows.merchant_liability``), in crypto before settlement and in KES before payout.
+
+>>> from datetime import datetime, timezone
+>>> from cryptopay.core.money import Money
+>>> summary = summarise([], {}, since=datetime(2026, 1, 5, tzinfo=timezone.utc))
+>>> summary.paid, summary.paid_count, summary.open_count, summary.due
+({}, 0, 0, [])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+import attrs
+from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.ledger.model import AccountBalance
+from cryptopay.core.money import Money
+
+__all__ = ["MerchantSummary", "summarise"]
+
+_OPEN = (InvoiceState.NEW, InvoiceState.PROCESSING)
+
+
+@attrs.frozen
+class MerchantSummary:
+    paid: dict[str, Money]  # price currency -> total of the day's settled invoices
+    paid_count: int
+    created_count: int
+    open_count: int
+    due: list[Money]  # positive available balances owed to the merchant, by asset
+
+
+def summarise(
+    invoices: Iterable[Invoice], balances: Mapping[str, AccountBalance], *, since: datetime
+) -> MerchantSummary:
+    """Sum the invoices created since ``since`` and the merchant's liability balances."""
+    paid: dict[str, Money] = {}
+    paid_count = created = open_count = 0
+    for invoice in invoices:
+        if invoice.state in _OPEN:
+            open_count += 1
+        if invoice.created_at < since:
+            continue
+        created += 1
+        if invoice.state is InvoiceState.SETTLED:
+            paid_count += 1
+            code = invoice.price.asset.code
+            paid[code] = paid.get(code, Money.zero(invoice.price.asset)) + invoice.price
+    due = [b.available for b in balances.values() if b.available.is_positive()]
+    return MerchantSummary(paid, paid_count, created, open_count, sorted(due, key=lambda m: m.asset.code))

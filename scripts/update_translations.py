@@ -1,0 +1,43 @@
+"""Extract the pages' messages and merge them into every catalogue (``make translations``).
+
+New messages appear in each ``messages.po`` untranslated (English is shown until someone translates them);
+``tests/integration/web/test_translations.py`` fails while a Swahili message is missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ROOT / "apps/http/src/cryptopay_http/pages"
+METHODS = [("templates/**.html", "jinja2")]
+OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+
+
+def extract() -> Catalog:
+    """Every message the page templates ask for."""
+    template = Catalog(project="cryptopay", version="1")
+    for _file, _line, message, comments, context in extract_from_dir(PAGES, METHODS, options_map=OPTIONS):
+        template.add(message, None, [], auto_comments=comments, context=context)
+    return template
+
+
+def main() -> None:
+    template = extract()
+    for po in sorted((PAGES / "translations").glob("*/LC_MESSAGES/messages.po")):
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        catalog.update(template, no_fuzzy_matching=True)
+        catalog.obsolete.clear()
+        with po.open("wb") as target:
+            write_po(target, catalog, sort_output=True, no_location=True)
+        missing = [m.id for m in catalog if m.id and not m.string]
+        print(f"{po.relative_to(ROOT)}: {len(catalog)} messages, {len(missing)} to translate")
+
+
+if __name__ == "__main__":
+    main()

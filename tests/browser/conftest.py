@@ -1,0 +1,36 @@
+"""One real stack and one Chromium for every browser test of the session (they are few and share both)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptopay_cli.demo_e2e import Demo
+
+from tests.browser.support import BROWSER_ENV, CHROMIUM, Merchant
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """Sandbox (anvil with 1-second blocks, the simulators), the API and the inline worker, on SQLite."""
+    workdir: Path = tmp_path_factory.mktemp("browser") / "stack"
+    with Demo(workdir, lambda _line: None, env=BROWSER_ENV).running() as demo:
+        yield demo
+
+
+@pytest.fixture(scope="session")
+def merchant(live: Demo) -> Merchant:
+    return Merchant(live)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (scripts/with-services.sh does it as root)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

@@ -1,0 +1,89 @@
+"""Browser-test plumbing: the real stack (sandbox with anvil, the API, the worker), a merchant, Chromium, axe-core.
+
+Chromium is Debian's (``/usr/bin/chromium``, installed by ``scripts/with-services.sh`` when missing), launched by
+path: Playwright's own browser downloads are never used. axe-core comes from npm (``node_modules/axe-core``) and is
+evaluated in the page through the DevTools protocol, so the pages' strict CSP stays on.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptopay_cli.demo_e2e import ERC20_TRANSFER, Demo
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "node_modules/axe-core/axe.min.js"
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+PASSWORD = "correct horse battery staple"
+EMAIL = "owner@duka.example"
+# Enough confirmations (1-second blocks) that the page is seen confirming before it is paid.
+BROWSER_ENV = {"CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "8"}
+
+
+class Merchant:
+    """A merchant registered through the REST API, with a store taking USDT on the sandbox's Ethereum."""
+
+    def __init__(self, demo: Demo) -> None:
+        self.demo, self.api = demo, demo.api
+        register = {"email": EMAIL, "password": PASSWORD, "role": "merchant"}
+        httpx.post(f"{self.api}/v1/auth/register", json=register, timeout=30).raise_for_status()
+        token = self._login()
+        settlement = {"schedule": "daily", "method": "mpesa_b2c", "destination": "254712345678"}
+        created = self._call(
+            "POST", "/v1/merchants", token, {"business_name": "Duka la Mama Njeri", **{"settlement": settlement}}
+        )
+        self.id = created["id"]
+        self.token = self._login()
+        self._call("PUT", f"/v1/merchants/{self.id}/store", self.token, {"rails": ["usdt-ethereum"]})
+
+    def _login(self) -> str:
+        answer = httpx.post(f"{self.api}/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=30)
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
+
+    def _call(self, method: str, path: str, token: str, body: Any = None) -> Any:
+        headers = {"Authorization": f"Bearer {token}"}
+        answer = httpx.request(method, f"{self.api}{path}", json=body, headers=headers, timeout=30)
+        assert answer.status_code < 400, answer.text
+        return answer.json()
+
+    def invoice(self, amount: str = "1500", **extra: Any) -> dict[str, Any]:
+        body = {"amount": amount, "currency": "KES", "order_id": f"B-{secrets.token_hex(3)}", **extra}
+        return dict(self._call("POST", "/v1/invoices", self.token, body))
+
+    def pay(self, option: dict[str, Any]) -> str:
+        """Send the option's amount of test USDT from a funded anvil account; returns the transaction hash."""
+        from web3 import Web3
+
+        evm = self.demo.manifest["evm"]
+        payer = evm["funded_accounts"][1]
+        w3 = Web3(Web3.HTTPProvider(evm["rpc_url"]))
+        token = w3.eth.contract(address=evm["usdt"]["address"], abi=ERC20_TRANSFER)
+        units = int(Decimal(option["amount"]).scaleb(6))
+        tx = token.functions.transfer(Web3.to_checksum_address(option["address"]), units).build_transaction(
+            {
+                "from": payer["address"],
+                "nonce": w3.eth.get_transaction_count(payer["address"]),
+                "chainId": w3.eth.chain_id,
+            }
+        )
+        signed = w3.eth.account.sign_transaction(tx, payer["private_key"])
+        return str(w3.eth.send_raw_transaction(signed.raw_transaction).hex())
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """The serious and critical axe-core violations of the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -1,0 +1,156 @@
+"""KYC applications and the document store: the same behaviour from the fakes, SQLite, PostgreSQL and a directory.
+
+The review use cases run whole over each storage backend, so four-eyes and the tier change are checked on the real
+databases too (the row lock of ``get`` serialises two officers deciding at once on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from cryptopay.adapters.documents import FileDocumentStore
+from cryptopay.adapters.sql.repositories.compliance import SqlKycApplications
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound
+from cryptopay.core.kyc.applications import ApplicationState, KycApplication
+from cryptopay.core.kyc.tiers import PartyKind
+from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplications
+
+from tests.support.kyc_rig import START, KycRig, business, person
+from tests.support.sql_engines import BACKENDS, backend_engine
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request, tmp_path):
+    yield from backend_engine(request, tmp_path)
+
+
+@pytest.fixture
+def applications(engine):
+    return InMemoryKycApplications() if engine is None else SqlKycApplications(engine)
+
+
+@pytest.fixture
+def rig(engine):
+    if engine is None:
+        return KycRig()
+    from cryptopay.adapters.sql.uow import SqlStorage
+
+    return KycRig(SqlStorage(engine))
+
+
+@pytest.fixture(params=["memory", "directory"])
+def store(request, tmp_path):
+    return InMemoryDocumentStore() if request.param == "memory" else FileDocumentStore(tmp_path / "documents")
+
+
+def application(app_id: str, party: str = "usr_1", *, minutes: int = 0, merchant: bool = False) -> KycApplication:
+    kind = PartyKind.MERCHANT if merchant else PartyKind.PERSONAL
+    return KycApplication(
+        id=app_id,
+        party_id=party,
+        kind=kind,
+        level=1,
+        created_at=START + timedelta(minutes=minutes),
+        submitted_by=party,
+        notify_to="a@example.co.ke",
+        person=None if merchant else person(),
+        business=business() if merchant else None,
+    )
+
+
+def test_an_application_round_trips_with_its_details(applications):
+    """Details (dates, ID type, directors) come back equal."""
+    for item in (application("kya_1"), application("kya_2", "mer_1", merchant=True)):
+        applications.add(item)
+        assert applications.get(item.id) == item
+
+
+def test_adding_an_id_twice_is_a_conflict_and_updating_a_missing_one_is_not_found(applications):
+    """Ids are unique; an update needs a stored application."""
+    applications.add(application("kya_1"))
+    with pytest.raises(Conflict):
+        applications.add(application("kya_1"))
+    with pytest.raises(NotFound):
+        applications.update(application("kya_9"))
+    assert applications.get("kya_9") is None
+
+
+def test_updates_are_stored_and_copies_are_handed_out(applications):
+    """A change counts only once updated."""
+    item = application("kya_1")
+    applications.add(item)
+    item.state = ApplicationState.SUBMITTED
+    assert applications.get("kya_1").state is ApplicationState.DRAFT
+    applications.update(item)
+    assert applications.get("kya_1").state is ApplicationState.SUBMITTED
+
+
+def test_a_partys_applications_come_oldest_first(applications):
+    """``for_party`` lists only that party's, by creation time."""
+    applications.add(application("kya_b", minutes=5))
+    applications.add(application("kya_a", minutes=9))
+    applications.add(application("kya_c", "usr_2"))
+    assert [a.id for a in applications.for_party("usr_1")] == ["kya_b", "kya_a"]
+
+
+def test_the_queue_pages_by_id_within_the_states_asked(applications):
+    """Keyset pages over the states asked for, strictly after the cursor."""
+    for index, state in enumerate([ApplicationState.SUBMITTED, ApplicationState.DRAFT, ApplicationState.IN_REVIEW]):
+        item = application(f"kya_{index}", f"usr_{index}")
+        item.state = state
+        applications.add(item)
+    wanted = (ApplicationState.SUBMITTED, ApplicationState.IN_REVIEW)
+    assert [a.id for a in applications.queue(wanted)] == ["kya_0", "kya_2"]
+    assert [a.id for a in applications.queue(wanted, after="kya_0", limit=1)] == ["kya_2"]
+    assert applications.queue(wanted, after="kya_2") == []
+
+
+def test_the_review_runs_whole_on_each_backend(rig):
+    """Four-eyes on a KYB, then a tier-2 person: the tier is in force after the second approval."""
+    kyb = rig.kyb()
+    rig.decide("usr_ann", kyb)
+    rig.decide("usr_bob", kyb)
+    personal = rig.personal()
+    rig.decide("usr_ann", personal)
+    with pytest.raises(Conflict):
+        rig.decide("usr_ann", personal)
+    rig.decide("usr_bob", personal)
+    assert rig.review.standing("mer_duka").profile.level == 1
+    assert rig.review.standing("usr_wanjiku").profile.level == 2
+    assert rig.review.queue() == []
+
+
+def test_a_failed_decision_changes_nothing(rig):
+    """A refused approval (not claimed) leaves the profile, the application and the audit log as they were."""
+    app_id = rig.personal(level=1)
+    before = (rig.review.standing("usr_wanjiku"), rig.audit_actions())
+    with pytest.raises(Exception):
+        rig.review.approve("usr_ann", app_id)
+    assert (rig.review.standing("usr_wanjiku"), rig.audit_actions()) == before
+
+
+def test_a_blob_round_trips_and_is_replaced_whole(store):
+    """``put`` then ``get``; a second ``put`` replaces; ``delete`` removes, and twice is harmless."""
+    store.put("kyd_1", b"first")
+    store.put("kyd_1", b"second")
+    assert store.get("kyd_1") == b"second"
+    store.delete("kyd_1")
+    store.delete("kyd_1")
+    with pytest.raises(NotFound):
+        store.get("kyd_1")
+
+
+def test_the_directory_refuses_keys_that_could_leave_it(tmp_path):
+    """A key is an id, never a path."""
+    store = FileDocumentStore(tmp_path / "documents")
+    for key in ("../etc/passwd", "a/b", ""):
+        with pytest.raises(InvalidInput):
+            store.put(key, b"x")
+
+
+def test_the_directory_keeps_blobs_private(tmp_path):
+    """Files 0600 in 0700 directories."""
+    FileDocumentStore(tmp_path / "documents").put("kyd_1", b"x")
+    [path] = list((tmp_path / "documents").rglob("kyd_1"))
+    assert path.stat().st_mode & 0o777 == 0o600 and path.parent.stat().st_mode & 0o777 == 0o700

@@ -1,0 +1,84 @@
+"""``cryptopay compliance``: the review queue from the CLI, with four-eyes by named officers and exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.identity.model import Role, User
+from cryptopay.core.testing.identity import InMemoryUsers
+from cryptopay_cli.context import use_services
+from cryptopay_cli.main import build_app
+from typer.testing import CliRunner
+
+from tests.support.kyc_rig import START, KycRig
+from tests.support.services import in_memory_services
+
+
+@pytest.fixture
+def rig() -> Iterator[KycRig]:
+    rig = KycRig()
+    users = InMemoryUsers()
+    for user_id, email, role in [
+        ("usr_ann", "ann@example.co.ke", Role.COMPLIANCE),
+        ("usr_bob", "bob@example.co.ke", Role.COMPLIANCE),
+        ("usr_pat", "pat@example.co.ke", Role.PERSONAL),
+    ]:
+        users.add(User(user_id, email, "unused-hash", role, START))
+    services = attrs.evolve(in_memory_services(clock=rig.clock), users=ready(users), kyc_review=ready(rig.review))
+    use_services(services)
+    yield rig
+    use_services(None)
+
+
+def cli(*args: str):
+    return CliRunner().invoke(build_app("compliance", stand_ins=True), ["compliance", *args])
+
+
+def test_two_officers_approve_a_tier_two_application_from_the_cli(rig):
+    """The queue lists it; ann approves (1/2), ann again is exit 4, bob approves and the tier is granted."""
+    app_id = rig.personal()
+    listed = cli("queue", "--json")
+    assert listed.exit_code == 0 and json.loads(listed.stdout)["id"] == app_id
+    first = cli("approve", app_id, "--officer", "ann@example.co.ke")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["approvals"] == "1/2"
+    assert cli("approve", app_id, "--officer", "ann@example.co.ke").exit_code == 4
+    second = cli("approve", app_id, "--officer", "bob@example.co.ke")
+    assert json.loads(second.stdout)["state"] == "approved"
+    assert rig.review.standing("usr_wanjiku").profile.level == 2
+    assert cli("queue").stdout.strip().startswith("ID")
+
+
+def test_reject_needs_a_reason_and_an_officer(rig):
+    """A non-officer is refused (exit 5); a rejection with a reason is recorded and told."""
+    app_id = rig.personal(level=1)
+    assert cli("reject", app_id, "--officer", "pat@example.co.ke", "--reason", "x").exit_code == 5
+    assert cli("reject", app_id, "--officer", "nobody@example.co.ke", "--reason", "x").exit_code == 3
+    rejected = cli("reject", app_id, "--officer", "ann@example.co.ke", "--reason", "name does not match")
+    assert rejected.exit_code == 0 and json.loads(rejected.stdout)["state"] == "rejected"
+    assert rig.notifier.sent[-1].subject == "Your identity verification was not approved"
+
+
+def test_show_and_request_information(rig):
+    """``show`` is audited; ``request-info`` sends the application back."""
+    app_id = rig.personal()
+    shown = cli("show", app_id, "--officer", "ann@example.co.ke")
+    assert json.loads(shown.stdout)["person"]["legal_name"] == "Wanjiku Kamau"
+    assert rig.audit_actions()[-1] == "kyc.application_viewed"
+    sent_back = cli("request-info", app_id, "--officer", "ann@example.co.ke", "--message", "a sharper selfie")
+    assert json.loads(sent_back.stdout)["state"] == "information_requested"
+    assert cli("approve", "kya_missing", "--officer", "ann@example.co.ke").exit_code == 3
+
+
+def test_freeze_and_unfreeze_from_the_cli(rig):
+    """A personal account is frozen and released by named officers; a second freeze is exit 4."""
+    frozen = cli("freeze", "usr_pat", "--officer", "ann@example.co.ke", "--reason", "court order")
+    assert frozen.exit_code == 0, frozen.output
+    assert json.loads(frozen.stdout)["state"] == "frozen"
+    assert cli("freeze", "usr_pat", "--officer", "ann@example.co.ke", "--reason", "again").exit_code == 4
+    assert json.loads(cli("unfreeze", "usr_pat", "--officer", "bob@example.co.ke").stdout)["state"] == "active"
+    assert cli("freeze", "usr_nobody", "--officer", "ann@example.co.ke", "--reason", "x").exit_code == 3

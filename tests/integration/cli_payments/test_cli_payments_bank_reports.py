@@ -1,0 +1,87 @@
+"""`cryptopay payouts bank-file / confirm-bank` and `cryptopay reports`, over a merchant's real journey."""
+
+from __future__ import annotations
+
+from tests.integration.cli_payments.cli_payments_support import OWNER, cli, cli_json, paid_invoice
+
+
+def bank_merchant(destination: str) -> str:
+    view = cli_json(
+        "merchants",
+        "create",
+        "--name",
+        "Duka La Mama",
+        "--owner",
+        OWNER,
+        "--settlement",
+        "instant",
+        "--method",
+        "bank",
+        "--destination",
+        destination,
+        "--rails",
+        "usdt-tron",
+    )
+    return str(view["id"])
+
+
+def test_cli_bank_file_and_confirm_bank_pay_a_bank_transfer(stack, tmp_path):
+    """A Citibank account: the bank file names it; confirm-bank completes it once; a second reference exits 5."""
+    merchant_id = bank_merchant("CITI:12345678")
+    paid_invoice(stack, merchant_id)
+    (ran,) = cli_json("settlements", "run", "--merchant", merchant_id)["runs"]
+    (payout_id,) = ran["payout_ids"]
+    out = tmp_path / "bank.csv"
+    written = cli("payouts", "bank-file", "--output", str(out), "--actor", "ops:amina")
+    assert written.exit_code == 0, written.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("payout_id,merchant_id,bank_code,bank_name,account_number,amount")
+    assert lines[1].startswith(f"{payout_id},{merchant_id},CITI,Citibank N.A. Kenya,12345678,")
+    done = cli_json("payouts", "confirm-bank", payout_id, "--reference", "FT26005ABC", "--actor", "ops:amina")
+    assert done["state"] == "completed" and done["receipt"] == "FT26005ABC" and done["route"] == "bank_transfer"
+    assert cli("payouts", "confirm-bank", payout_id, "--reference", "FT2").exit_code == 5
+    assert cli("payouts", "confirm-bank", payout_id, "--reference", "bad ref!").exit_code == 2
+    assert cli("payouts", "confirm-bank", "po_nope", "--reference", "FT3").exit_code == 3
+    assert cli("payouts", "bank-file").stdout.splitlines()[1:] == []
+
+
+def test_cli_merchant_with_an_unknown_bank_is_refused(stack):
+    """A bank code missing from the catalogue is a usage error naming the known codes."""
+    result = cli(
+        "merchants",
+        "create",
+        "--name",
+        "X",
+        "--owner",
+        OWNER,
+        "--settlement",
+        "daily",
+        "--method",
+        "bank",
+        "--destination",
+        "NOPE:1234567890",
+        "--rails",
+        "usdt-tron",
+    )
+    assert result.exit_code == 2 and "unknown bank code" in result.stderr
+
+
+def test_cli_reports_sales_fees_and_settlements(stack):
+    """Sales as JSON and CSV, fees with the excise duty column, settlements; a bad period exits 2."""
+    merchant_id = bank_merchant("EQUITY:0170123456789")
+    paid_invoice(stack, merchant_id)
+    cli_json("settlements", "run", "--merchant", merchant_id)
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    sales = cli_json("reports", "sales", "--merchant", merchant_id, "--period", "month")
+    assert sales["kind"] == "sales" and sales["rows"][0]["asset"] == "USDT" and sales["rows"][0]["payments"] == "1"
+    csv = cli("reports", "sales", "--merchant", merchant_id, "--csv").stdout.splitlines()
+    assert csv[0] == "period,asset,payments,received,fees,net" and csv[-1].startswith("total,USDT,1,")
+    fees = cli_json("reports", "fees", "--merchant", merchant_id)
+    assert "excise_duty" in fees["columns"] and fees["tax_version"] == 1
+    settled = cli_json("reports", "settlements", "--merchant", merchant_id)
+    assert settled["rows"][0]["settlements"] == "1" and settled["rows"][0]["in_flight"] == "0.00"
+    assert cli("reports", "sales", "--merchant", merchant_id, "--period", "week").exit_code == 2
+    assert cli("reports", "sales", "--merchant", "mer_nope").exit_code == 3
+    table = cli("reports", "settlements", "--merchant", merchant_id)
+    assert table.exit_code == 0 and "PAID_OUT" in table.stdout

@@ -1,0 +1,158 @@
+"""KYC/KYB over REST: a customer applies and uploads, two officers review, the tier is in force at once."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.support.kyc_rig import pdf, photo
+
+PERSON = {
+    "level": 2,
+    "legal_name": "Wanjiku Kamau",
+    "date_of_birth": "1990-05-17",
+    "id_type": "national_id",
+    "id_number": "23456789",
+    "phone": "0712345678",
+    "address": "Moi Avenue 12, Nairobi",
+}
+BUSINESS = {
+    "registered_name": "Duka Ltd",
+    "registration_number": "PVT-AB12CD3",
+    "kra_pin": "P051234567Q",
+    "phone": "+254712345678",
+    "address": "Kenyatta Avenue 1, Nairobi",
+    "directors": [{"name": "Otieno Odhiambo", "id_type": "national_id", "id_number": "12345678"}],
+}
+
+
+def upload(client, headers, app_id, kind, content):
+    body = {"kind": kind, "content_base64": base64.b64encode(content).decode()}
+    return client.post(f"/v1/kyc/applications/{app_id}/documents", json=body, headers=headers)
+
+
+def decide(client, officer, app_id, action="approve", body=None):
+    claimed = client.post(f"/v1/admin/kyc/applications/{app_id}/claim", headers=officer)
+    assert claimed.status_code == 200, claimed.json
+    return client.post(f"/v1/admin/kyc/applications/{app_id}/{action}", json=body, headers=officer)
+
+
+def test_a_customer_is_verified_by_two_officers_and_their_limits_change(client, auth):
+    """Apply, upload three photos, submit; one approval keeps tier none, the second grants tier 2 and its limits."""
+    customer, ann, bob = auth.user("personal"), auth.user("compliance"), auth.user("compliance")
+    created = client.post("/v1/kyc/applications", json=PERSON, headers=customer)
+    assert created.status_code == 201, created.json
+    app_id = created.json["id"]
+    assert created.json["missing_documents"] == ["id_front", "id_back", "selfie"]
+    for kind in ("id_front", "id_back", "selfie"):
+        assert upload(client, customer, app_id, kind, photo()).status_code == 201
+    submitted = client.post(f"/v1/kyc/applications/{app_id}/submit", headers=customer)
+    assert submitted.json["state"] == "submitted"
+    queue = client.get("/v1/admin/kyc/queue", headers=ann).json
+    assert [a["id"] for a in queue["data"]] == [app_id]
+    first = decide(client, ann, app_id)
+    assert (first.json["state"], first.json["approvals"], first.json["approvals_needed"]) == ("submitted", 1, 2)
+    assert client.post(f"/v1/admin/kyc/applications/{app_id}/claim", headers=ann).status_code == 409
+    assert decide(client, bob, app_id).json["state"] == "approved"
+    mine = client.get("/v1/kyc", headers=customer).json
+    assert (mine["tier"], mine["single_limit"], mine["daily_limit"]) == (2, "250000.00", "500000.00")
+
+
+def test_only_officers_read_documents_and_each_read_is_audited(client, auth, services):
+    """A customer gets 403 on the admin routes; an officer reads the photo back byte for byte."""
+    customer, officer = auth.user("personal"), auth.user("compliance")
+    app_id = client.post("/v1/kyc/applications", json=PERSON, headers=customer).json["id"]
+    content = photo(700, 500)
+    doc_id = upload(client, customer, app_id, "id_front", content).json["id"]
+    path = f"/v1/admin/kyc/applications/{app_id}/documents/{doc_id}"
+    assert client.get(path, headers=customer).status_code == 403
+    assert client.get(path, headers=auth.user("admin")).status_code == 403
+    read = client.get(path, headers=officer)
+    assert read.status_code == 200 and base64.b64decode(read.json["content_base64"]) == content
+    assert read.headers["Cache-Control"] == "no-store"
+    assert client.get(f"/v1/admin/kyc/applications/{app_id}/documents/kyd_nope", headers=officer).status_code == 404
+
+
+def test_a_merchant_applies_for_kyb_with_a_pdf_certificate(client, auth):
+    """A merchant's KYB takes a PDF certificate and needs two officers."""
+    owner, merchant_id = auth.merchant()
+    created = client.post("/v1/kyc/business-applications", json=BUSINESS, headers=owner)
+    assert created.status_code == 201, created.json
+    app_id = created.json["id"]
+    assert created.json["party_id"] == merchant_id and created.json["business"]["kra_pin"] == "P051234567Q"
+    assert upload(client, owner, app_id, "certificate_of_incorporation", pdf()).status_code == 201
+    assert client.post(f"/v1/kyc/applications/{app_id}/submit", headers=owner).json["state"] == "submitted"
+    decide(client, auth.user("compliance"), app_id)
+    decide(client, auth.user("compliance"), app_id)
+    assert client.get("/v1/kyc", headers=owner).json["tier"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"id_number": "12"}, "id_number"),
+        ({"id_type": "passport", "id_number": "ABCDEFG"}, "id_number"),
+        ({"date_of_birth": "1990-02-31"}, "date_of_birth"),
+        ({"phone": "12345"}, "phone"),
+    ],
+)
+def test_bad_particulars_are_a_422_naming_the_field(client, auth, change, field):
+    """Format checks refuse what cannot be a real ID number, a minor's birth date or a non-Kenyan phone."""
+    refused = client.post("/v1/kyc/applications", json={**PERSON, **change}, headers=auth.user("personal"))
+    assert refused.status_code == 422, refused.json
+    assert field in str(refused.json)
+
+
+def test_a_minor_is_not_eligible(client, auth):
+    """An applicant under 18 is refused (403 not_eligible): no application is opened."""
+    refused = client.post("/v1/kyc/applications", json={**PERSON, "date_of_birth": "2015-01-01"}, headers=auth.user())
+    assert (refused.status_code, refused.json["code"]) == (403, "not_eligible")
+
+
+def test_a_bad_kra_pin_is_refused(client, auth):
+    """The KRA PIN format is checked at the edge."""
+    owner, _ = auth.merchant()
+    body = {**BUSINESS, "kra_pin": "B051234567Q"}
+    assert client.post("/v1/kyc/business-applications", json=body, headers=owner).status_code == 422
+
+
+def test_a_disguised_upload_is_refused_and_nothing_is_stored(client, auth):
+    """A PDF as an ID photo, or bytes that only start like a JPEG, are 422 problems."""
+    customer = auth.user("personal")
+    app_id = client.post("/v1/kyc/applications", json=PERSON, headers=customer).json["id"]
+    assert upload(client, customer, app_id, "id_front", pdf()).json["code"] == "document_rejected"
+    assert upload(client, customer, app_id, "selfie", b"\xff\xd8\xff" + b"0" * 100).status_code == 422
+    mine = client.get("/v1/kyc", headers=customer).json
+    assert mine["applications"][0]["documents"] == []
+
+
+def test_a_rejection_reaches_the_customer(client, auth, services):
+    """The customer sees the reason in their standing and is told by email."""
+    customer = auth.user("personal")
+    app_id = client.post("/v1/kyc/applications", json={**PERSON, "level": 1}, headers=customer).json["id"]
+    client.post(f"/v1/kyc/applications/{app_id}/submit", headers=customer)
+    rejected = decide(client, auth.user("compliance"), app_id, "reject", {"reason": "name does not match the ID"})
+    assert rejected.json["state"] == "rejected"
+    mine = client.get("/v1/kyc", headers=customer).json
+    assert mine["status"] == "rejected" and mine["applications"][0]["reason"] == "name does not match the ID"
+    assert services.notifier.sent[-1].subject == "Your identity verification was not approved"
+
+
+def test_an_officer_freezes_and_unfreezes_a_merchant(client, auth, services):
+    """Freezing is audited, twice is a 409, an unknown account a 404, and only officers may do it."""
+    _, merchant_id = auth.merchant()
+    officer = auth.user("compliance")
+    path = f"/v1/admin/accounts/{merchant_id}"
+    assert client.post(f"{path}/freeze", json={"reason": "x"}, headers=auth.user("admin")).status_code == 403
+    frozen = client.post(f"{path}/freeze", json={"reason": "sanctions match under review"}, headers=officer)
+    assert frozen.status_code == 200, frozen.json
+    assert (frozen.json["state"], frozen.json["kind"], frozen.json["freeze_reason"]) == (
+        "frozen",
+        "merchant",
+        "sanctions match under review",
+    )
+    assert client.post(f"{path}/freeze", json={"reason": "again"}, headers=officer).status_code == 409
+    assert client.post(f"{path}/unfreeze", headers=officer).json["state"] == "active"
+    assert client.post(f"{path}/unfreeze", headers=officer).status_code == 409
+    assert client.post("/v1/admin/accounts/mer_nobody/freeze", json={"reason": "x"}, headers=officer).status_code == 404

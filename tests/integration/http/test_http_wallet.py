@@ -1,0 +1,152 @@
+"""Issue 14: personal wallets over REST on the root's real SQL services (SQLite and PostgreSQL).
+
+The one-time code is read from the development SMS file, as a person reads it from their phone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import Services, build, ready
+from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.sms.file import FileSms
+from cryptopay.core.flows import FLOAT, wallet_account
+from cryptopay.core.kyc import Requirement
+from cryptopay.core.ledger import Account, AccountKind
+from cryptopay.core.money import KES, Money
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import PASSWORD, fast_hasher, make_app
+from tests.support.sql_backends import postgres_database
+
+
+@attrs.define
+class WalletApi:
+    client: FlaskClient
+    services: Services
+    sms_file: Path
+
+    def code(self, phone: str) -> str:
+        texts = [m.text for m in FileSms(self.sms_file).read() if m.to == phone]
+        found = re.search(r"\b(\d{6})\b", texts[-1])
+        assert found
+        return found.group(1)
+
+    def sign_up(self, phone: str, **extra: Any) -> dict[str, Any]:
+        started = self.client.post("/v1/wallet/signup", json={"phone": phone})
+        assert started.status_code == 202, started.get_json()
+        body = started.get_json()
+        path = f"/v1/wallet/signup/{body['verification_id']}/complete"
+        done = self.client.post(path, json={"code": self.code(body["phone"]), "password": PASSWORD, **extra})
+        assert done.status_code == 201, done.get_json()
+        return done.get_json()
+
+    def login(self, phone: str) -> dict[str, str]:
+        answer = self.client.post("/v1/auth/login", json={"email": phone, "password": PASSWORD})
+        assert answer.status_code == 200, answer.get_json()
+        return {"Authorization": f"Bearer {answer.get_json()['access_token']}"}
+
+    def tier_1(self, user_id: str) -> None:
+        with self.services.uow() as uow:
+            profile = uow.kyc.get(user_id)
+            profile.submit(1, {Requirement.NATIONAL_ID}, at=self.services.clock.now())
+            profile.approve("usr_admin", at=self.services.clock.now())
+            uow.kyc.update(profile)
+
+    def fund(self, user_id: str, amount: str) -> None:
+        ledger = self.services.ledger
+        ledger.open_account(Account(FLOAT, AccountKind.ASSET, KES, allow_negative=True))
+        ledger.transfer(
+            f"fund:{user_id}", debit=FLOAT, credit=wallet_account(user_id, KES), amount=Money.of(amount, KES)
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    if request.param == "sqlite":
+        yield from _api(env, tmp_path)
+    else:
+        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_wallet") as url:
+            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url}, tmp_path)
+
+
+def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:
+    root = build(RootSettings.from_env(env))
+    try:
+        services = attrs.evolve(root, password_hasher=ready(fast_hasher()))
+        yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl")
+    finally:
+        root.close()
+
+
+def test_sign_up_by_phone_log_in_by_phone_and_see_three_balances(api: WalletApi):
+    """A phone and a password make an account; the phone logs in; the wallet shows KES, USDT and BTC at zero."""
+    done = api.sign_up("0712 000 001", username="amina")
+    assert (done["user"]["phone"], done["user"]["email"], done["wallet"]["username"]) == ("254712000001", None, "amina")
+    headers = api.login("+254712000001")
+    wallet = api.client.get("/v1/wallet", headers=headers).get_json()
+    assert [(b["asset"], b["amount"]) for b in wallet["balances"]] == [
+        ("KES", "0.00"),
+        ("USDT", "0.000000"),
+        ("BTC", "0.00000000"),
+    ]
+
+
+def test_a_wrong_code_is_a_403_problem_and_creates_nothing(api: WalletApi):
+    """A wrong code answers a problem (the phone is not proven) and no account exists; a bad number is a 422."""
+    body = api.client.post("/v1/wallet/signup", json={"phone": "0712000001"}).get_json()
+    wrong = "999999" if api.code("254712000001") != "999999" else "111111"
+    path = f"/v1/wallet/signup/{body['verification_id']}/complete"
+    answer = api.client.post(path, json={"code": wrong, "password": PASSWORD})
+    assert answer.status_code == 403 and answer.content_type == "application/problem+json"
+    assert api.client.post("/v1/auth/login", json={"email": "0712000001", "password": PASSWORD}).status_code == 401
+    assert api.client.post("/v1/wallet/signup", json={"phone": "not a phone"}).status_code == 422
+
+
+def test_send_by_phone_is_idempotent_and_limited_by_tier(api: WalletApi):
+    """Tier 0 is refused with the limit's name; at tier 1 a keyed transfer moves once, however often it is retried."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    baraka = api.sign_up("0712000002")["user"]["id"]
+    api.fund(amina, "1000")
+    headers = api.login("0712000001")
+    body = {"to": "0712000002", "amount": {"amount": "300", "asset": "KES"}, "note": "rent"}
+    refused = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "t-0"})
+    assert refused.status_code == 422 and refused.get_json()["limit"] == "p2p.single"
+    api.tier_1(amina)
+    keyed = {**headers, "Idempotency-Key": "t-1"}
+    first = api.client.post("/v1/wallet/transfers", json=body, headers=keyed)
+    again = api.client.post("/v1/wallet/transfers", json=body, headers=keyed)
+    assert first.status_code == 201 and again.get_json()["id"] == first.get_json()["id"]
+    assert api.services.wallets.balances(baraka)["KES"].amount == 300
+    listed = api.client.get("/v1/wallet/transfers", headers=api.login("0712000002")).get_json()["data"]
+    assert [(t["direction"], t["note"]) for t in listed] == [("received", "rent")]
+    assert api.client.post("/v1/wallet/transfers", json=body, headers=headers).status_code == 400  # no key
+
+
+def test_merchants_have_no_wallet_routes(api: WalletApi):
+    """A merchant login is forbidden from the wallet."""
+    api.client.post("/v1/auth/register", json={"email": "duka@example.co.ke", "password": PASSWORD, "role": "merchant"})
+    token = api.client.post("/v1/auth/login", json={"email": "duka@example.co.ke", "password": PASSWORD}).get_json()
+    answer = api.client.get("/v1/wallet", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert answer.status_code == 403
+
+
+def test_history_and_the_monthly_statement(api: WalletApi):
+    """The history shows running balances; the month's statement downloads as CSV; a bad month is a 422."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.fund(amina, "1000")
+    headers = api.login("0712000001")
+    lines = api.client.get("/v1/wallet/history?asset=KES", headers=headers).get_json()
+    assert [(h["amount"]["amount"], h["balance_after"]["amount"]) for h in lines] == [("1000.00", "1000.00")]
+    month = api.services.clock.now().strftime("%Y-%m")
+    csv_answer = api.client.get(f"/v1/wallet/statements/{month}", headers=headers)
+    assert csv_answer.status_code == 200 and csv_answer.mimetype == "text/csv"
+    assert csv_answer.get_data(as_text=True).splitlines()[1].split(",")[1:4] == ["KES", "1000.00", "1000.00"]
+    assert api.client.get("/v1/wallet/statements/2026-13", headers=headers).status_code == 422
+    assert api.client.get("/v1/wallet/history?month=march", headers=headers).status_code == 422

@@ -1,0 +1,64 @@
+"""Reports and bank settlement over HTTP: JSON and CSV reports, scopes, tenancy; a bank destination checked."""
+
+from __future__ import annotations
+
+from tests.integration.http_payments.payments_support import Shop, idem, key_headers
+
+
+def paid_and_settled(client, stack, shop: Shop) -> None:
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    assert client.post("/v1/settlements/run", json={}, headers=idem(shop.headers)).status_code == 200
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+
+
+def test_sales_fees_and_settlements_reports_as_json_and_csv(client, stack, shop):
+    """The merchant reads its reports; CSV by format=csv or Accept: text/csv, with the totals last."""
+    paid_and_settled(client, stack, shop)
+    sales = client.get("/v1/reports/sales?period=month", headers=shop.headers)
+    assert sales.status_code == 200, sales.json
+    assert sales.json["columns"] == ["period", "asset", "payments", "received", "fees", "net"]
+    assert sales.json["rows"][0]["payments"] == "1" and sales.json["totals"][0]["period"] == "total"
+    csv = client.get("/v1/reports/sales?format=csv", headers=shop.headers)
+    assert csv.mimetype == "text/csv" and csv.text.splitlines()[0] == "period,asset,payments,received,fees,net"
+    by_accept = client.get("/v1/reports/fees", headers={**shop.headers, "Accept": "text/csv"})
+    assert by_accept.mimetype == "text/csv" and "excise_duty" in by_accept.text.splitlines()[0]
+    settled = client.get("/v1/reports/settlements", headers=shop.headers).json
+    assert settled["rows"][0]["settlements"] == "1" and settled["rows"][0]["paid_out"] != "0.00"
+
+
+def test_reports_need_the_scope_and_show_only_the_merchants_own(client, auth, stack, shop, rival):
+    """An API key without reports:read is a 403; with it, it reads; another merchant's id is a 404."""
+    paid_and_settled(client, stack, shop)
+    without = auth.api_key(shop.headers, shop.id, ["invoices:read"])
+    assert client.get("/v1/reports/sales", headers=key_headers(without)).status_code == 403
+    reader = auth.api_key(shop.headers, shop.id, ["reports:read"])
+    assert client.get("/v1/reports/sales", headers=key_headers(reader)).status_code == 200
+    assert client.get(f"/v1/reports/sales?merchant_id={rival.id}", headers=shop.headers).status_code == 404
+    assert client.get("/v1/reports/sales", headers=rival.headers).json["rows"] == []
+
+
+def test_bad_report_queries_are_422_naming_the_parameter(client, shop):
+    """An unknown period or a date that is no date: 422 problems naming the parameter; from after to is empty."""
+    for query, field in (("period=week", "period"), ("from=2026-1-5", "from"), ("from=2026-02-30", "from")):
+        answer = client.get(f"/v1/reports/sales?{query}", headers=shop.headers)
+        assert answer.status_code == 422 and field in answer.text, answer.json
+    late = client.get("/v1/reports/sales?from=2026-03-01&to=2026-02-01", headers=shop.headers)
+    assert late.status_code == 200 and late.json["rows"] == []  # from after to: nothing in between
+
+
+def test_a_bank_destination_must_be_a_catalogued_bank(client, auth):
+    """An unknown bank code is a 422; a KCB account is accepted and stored in capitals."""
+    headers = auth.user("merchant")
+    body = {
+        "business_name": "Benki",
+        "settlement": {"schedule": "daily", "method": "bank", "destination": "XYZ:1234567890"},
+    }
+    refused = client.post("/v1/merchants", json=body, headers=headers)
+    assert refused.status_code == 422 and "settlement.destination" in refused.text
+    body["settlement"]["destination"] = "kcb:1234567890"
+    created = client.post("/v1/merchants", json=body, headers=headers)
+    assert created.status_code == 201, created.json
+    assert created.json["settlement"]["destination"] == "KCB:1234567890"

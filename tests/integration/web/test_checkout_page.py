@@ -1,0 +1,72 @@
+"""The hosted checkout page over the in-memory stack: what a payer sees at each step, with and without htmx."""
+
+from __future__ import annotations
+
+import re
+
+from cryptopay.core.money import Money
+
+
+def _public_path(invoice: dict) -> str:
+    return invoice["checkout_url"].removeprefix("http://127.0.0.1:8000")
+
+
+def test_checkout_page_shows_price_rails_address_and_wallet_link(client, shop):
+    """The page names the merchant, the price in KES, every rail, the chosen rail's amount, address and URI."""
+    invoice = shop.invoice("5000", rails=["usdt-tron", "usdt-ethereum"])
+    path = _public_path(invoice)
+    assert re.fullmatch(r"/pay/[A-Za-z0-9_-]{22}", path)
+    page = client.get(path)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert "Duka Ltd" in html and "KES 5,000.00" in html
+    assert "?rail=usdt-tron" in html and "?rail=usdt-ethereum" in html
+    tron = invoice["payment_options"][0]
+    assert tron["address"] in html and tron["uri"].replace("&", "&amp;") in html
+    assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"]
+    assert page.headers["Cache-Control"] == "no-store"
+    ethereum = client.get(f"{path}?rail=usdt-ethereum").get_data(as_text=True)
+    assert invoice["payment_options"][1]["address"] in ethereum
+    qr = client.get(f"{path}/qr.svg?rail=usdt-ethereum")
+    assert qr.status_code == 200 and qr.mimetype == "image/svg+xml"
+
+
+def test_checkout_status_follows_the_payment(client, shop, stack):
+    """waiting -> underpaid (send the remaining) -> confirming -> paid with a receipt; htmx is told to stop at the end."""
+    invoice = shop.invoice("5000", rails=["usdt-tron"], return_url="https://duka.example/thanks")
+    path = _public_path(invoice)
+    assert "Waiting for your payment" in client.get(f"{path}/status").get_data(as_text=True)
+    due = Money.of(invoice["payment_options"][0]["amount"], "USDT")
+    half = Money.of((due.amount / 2).quantize(due.asset.quantum), "USDT")
+    stack.pay(invoice["id"], half)
+    stack.sync()
+    underpaid = client.get(f"{path}/status").get_data(as_text=True)
+    assert "Part of the payment has arrived" in underpaid and "Send the remaining" in underpaid
+    stack.pay(invoice["id"], Money.of(due.amount - half.amount, "USDT"))
+    stack.tick(minutes=1)
+    assert "Confirming your payment" in client.get(f"{path}/status").get_data(as_text=True)
+    stack.confirm(blocks=20)
+    final = client.get(f"{path}/status", headers={"HX-Request": "true"})
+    html = final.get_data(as_text=True)
+    assert final.status_code == 286  # htmx stops polling
+    assert "Paid. Thank you!" in html and "Receipt" in html and "https://duka.example/thanks" in html
+    assert client.get(f"{path}/status").status_code == 200  # without htmx, an ordinary page
+
+
+def test_unknown_checkout_id_is_an_html_404(client):
+    """A guessed id is a plain 404 page, in HTML, not problem+json."""
+    page = client.get("/pay/AAAAAAAAAAAAAAAAAAAAAA")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "Not found" in page.get_data(as_text=True)
+
+
+def test_checkout_page_in_swahili_from_the_browser_and_the_switch(client, shop):
+    """Accept-Language picks Swahili; the switch's cookie overrides it; the switch never redirects off-site."""
+    path = _public_path(shop.invoice("100"))
+    sw = client.get(path, headers={"Accept-Language": "sw-KE,sw;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="sw">' in sw and "Lipa kwa" in sw
+    switched = client.get(f"/lang/en?next={path}")
+    assert switched.status_code == 303 and switched.headers["Location"] == path
+    en = client.get(path, headers={"Accept-Language": "sw"}).get_data(as_text=True)
+    assert '<html lang="en">' in en
+    assert client.get("/lang/sw?next=//evil.example/").headers["Location"] == "/dashboard"

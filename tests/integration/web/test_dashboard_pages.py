@@ -1,0 +1,127 @@
+"""The merchant dashboard over the in-memory stack: page sessions, CSRF on every form, the merchant's own data."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import PASSWORD, AuthActions, bearer
+from tests.integration.http_payments.payments_support import INSTANT
+
+EMAIL = "owner@duka.example"
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+@pytest.fixture
+def owner(auth: AuthActions, client: FlaskClient) -> str:
+    """A merchant owner with a store on Tron and Ethereum; returns the merchant id."""
+    auth.register(EMAIL, "merchant")
+    headers = bearer(auth.login(EMAIL)["access_token"])
+    created = client.post("/v1/merchants", json={"business_name": "Duka Ltd", "settlement": INSTANT}, headers=headers)
+    assert created.status_code == 201, created.json
+    store = {"rails": ["usdt-tron", "usdt-ethereum"]}
+    assert client.put(f"/v1/merchants/{created.json['id']}/store", json=store, headers=headers).status_code == 200
+    return str(created.json["id"])
+
+
+def _log_in(client: FlaskClient, password: str = PASSWORD) -> FlaskClient:
+    form = client.get("/dashboard/login")
+    body = {"email": EMAIL, "password": password, "csrf_token": _csrf(form.get_data(as_text=True))}
+    response = client.post("/dashboard/login", data=body)
+    assert response.status_code in (303, 401), response.get_data(as_text=True)
+    return client
+
+
+def test_pages_need_a_login_and_never_take_an_api_key(client, owner, auth):
+    """Without a page session every dashboard page sends the visitor to the login page; a bearer token is ignored."""
+    headers = bearer(auth.login(EMAIL)["access_token"])
+    for path in ("/dashboard/", "/dashboard/invoices", "/dashboard/developers"):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 303 and response.headers["Location"].startswith("/dashboard/login?next="), path
+
+
+def test_login_create_an_invoice_and_find_it(client, owner):
+    """Log in, create an invoice from the form, see it in the list, search it by order id, open its detail."""
+    _log_in(client)
+    home = client.get("/dashboard/")
+    assert home.status_code == 200 and "Duka Ltd" in home.get_data(as_text=True)
+    form = client.get("/dashboard/invoices/new").get_data(as_text=True)
+    body = {"csrf_token": _csrf(form), "amount": "2,500", "currency": "KES", "order_id": "A-1001"}
+    body["rails"] = ["usdt-tron"]
+    created = client.post("/dashboard/invoices/new", data=body)
+    assert created.status_code == 303
+    detail = client.get(created.headers["Location"]).get_data(as_text=True)
+    assert "KES 2,500.00" in detail and "A-1001" in detail and "/pay/" in detail
+    listing = client.get("/dashboard/invoices?q=a-10").get_data(as_text=True)
+    assert "A-1001" in listing
+    assert "A-1001" not in client.get("/dashboard/invoices?state=settled").get_data(as_text=True)
+
+
+def test_bad_form_input_is_a_422_page_and_creates_nothing(client, owner):
+    """An amount that is not a number re-shows the form with the reason; no invoice is made."""
+    _log_in(client)
+    form = client.get("/dashboard/invoices/new").get_data(as_text=True)
+    bad = client.post("/dashboard/invoices/new", data={"csrf_token": _csrf(form), "amount": "lots", "currency": "KES"})
+    assert bad.status_code == 422 and "enter an amount" in bad.get_data(as_text=True)
+    assert "No invoices found" in client.get("/dashboard/invoices").get_data(as_text=True)
+
+
+def test_a_form_without_its_csrf_token_is_refused(client, owner):
+    """A POST without the form's token (a cross-site form) is a 403 and creates nothing."""
+    _log_in(client)
+    forged = client.post("/dashboard/invoices/new", data={"amount": "100", "currency": "KES"})
+    assert forged.status_code == 403
+    assert "No invoices found" in client.get("/dashboard/invoices").get_data(as_text=True)
+    login = client.post("/dashboard/login", data={"email": EMAIL, "password": PASSWORD, "csrf_token": "x.y"})
+    assert login.status_code == 403
+
+
+def test_wrong_password_and_logout_end_the_session(client, owner):
+    """A wrong password is a 401 page; logging out revokes the login, so the old cookie no longer works."""
+    wrong = client.post(
+        "/dashboard/login",
+        data={"email": EMAIL, "password": "wrong password!", "csrf_token": _csrf(client.get("/dashboard/login").text)},
+    )
+    assert wrong.status_code == 401 and "wrong" in wrong.get_data(as_text=True)
+    _log_in(client)
+    cookie = client.get_cookie("cp_session", path="/dashboard")
+    assert cookie is not None and cookie.http_only
+    home = client.get("/dashboard/").get_data(as_text=True)
+    assert client.post("/dashboard/logout", data={"csrf_token": _csrf(home)}).status_code == 303
+    client.set_cookie("cp_session", cookie.value, path="/dashboard")  # a stolen copy of the old cookie
+    assert client.get("/dashboard/").status_code == 303
+
+
+def test_api_key_needs_the_password_and_is_shown_once(client, owner):
+    """Creating an API key asks for the password (a step-up); the secret is shown once, and the key can be revoked."""
+    _log_in(client)
+    page = client.get("/dashboard/developers").get_data(as_text=True)
+    refused = client.post(
+        "/dashboard/developers/api-keys", data={"csrf_token": _csrf(page), "name": "till", "password": "nope"}
+    )
+    assert refused.status_code == 403
+    made = client.post(
+        "/dashboard/developers/api-keys", data={"csrf_token": _csrf(page), "name": "till", "password": PASSWORD}
+    )
+    html = made.get_data(as_text=True)
+    assert made.status_code == 201 and "cp_" in html and "Copy this secret now" in html
+    key_id = re.search(r"<code>(key_[^<]+)</code>", html)
+    assert key_id
+    revoked = client.post(f"/dashboard/developers/api-keys/{key_id.group(1)}/revoke", data={"csrf_token": _csrf(html)})
+    assert revoked.status_code == 303
+    assert "revoked" in client.get("/dashboard/developers").get_data(as_text=True)
+
+
+def test_dashboard_in_swahili(client, owner):
+    """The language switch turns the dashboard into Swahili."""
+    _log_in(client)
+    client.get("/lang/sw?next=/dashboard/")
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert '<html lang="sw">' in html and "Ankara mpya" in html and "Toka" in html

@@ -1,0 +1,253 @@
+"""KYC/KYB review use cases on the in-memory storage: applying, documents, the queue, four-eyes and notices."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
+from cryptopay.core.kyc import KycStatus
+from cryptopay.core.kyc.applications import ApplicationState
+from cryptopay.core.kyc.checks import IdType, check_birth_date, check_id_number, check_kra_pin
+from cryptopay.core.kyc.documents import DocumentKind, DocumentRejected
+from cryptopay.core.kyc.review import document_context
+
+from tests.support.kyc_rig import KycRig, pdf, person, photo
+
+
+@pytest.fixture
+def rig() -> KycRig:
+    return KycRig()
+
+
+def test_the_top_tier_needs_two_different_officers_and_takes_effect_at_the_second(rig):
+    """A tier-2 application is granted only at the second officer's approval; the first cannot approve twice."""
+    app_id = rig.personal()
+    rig.decide("usr_ann", app_id)
+    standing = rig.review.standing("usr_wanjiku")
+    assert standing.profile.level is None and standing.profile.status is KycStatus.PENDING
+    assert standing.applications[0].state is ApplicationState.SUBMITTED
+    with pytest.raises(Conflict):
+        rig.review.claim("usr_ann", app_id)
+    rig.decide("usr_bob", app_id)
+    standing = rig.review.standing("usr_wanjiku")
+    assert standing.profile.level == 2 and standing.applications[0].state is ApplicationState.APPROVED
+    assert [n.subject for n in rig.notifier.sent] == ["Your identity verification is approved"]
+
+
+def test_tier_one_needs_one_officer(rig):
+    """A national-ID application (tier 1) is granted by one approval, with no documents."""
+    app_id = rig.personal(level=1)
+    rig.decide("usr_ann", app_id)
+    assert rig.review.standing("usr_wanjiku").profile.level == 1
+
+
+def test_every_kyb_needs_four_eyes(rig):
+    """A merchant's KYB is approved only by a second officer."""
+    app_id = rig.kyb()
+    rig.decide("usr_ann", app_id)
+    assert rig.review.standing("mer_duka").profile.level is None
+    rig.decide("usr_bob", app_id)
+    assert rig.review.standing("mer_duka").profile.level == 1
+
+
+def test_nobody_reviews_their_own_application(rig):
+    """The applicant (or a merchant's owner) cannot claim their own application."""
+    with pytest.raises(Refused):
+        rig.review.claim("usr_wanjiku", rig.personal())
+    with pytest.raises(Refused):
+        rig.review.claim("usr_owner", rig.kyb())
+
+
+def test_an_application_claimed_by_one_officer_cannot_be_decided_by_another(rig):
+    """Claims are exclusive: a second officer can neither claim nor decide it."""
+    app_id = rig.personal(level=1)
+    rig.review.claim("usr_ann", app_id)
+    with pytest.raises(Conflict):
+        rig.review.claim("usr_bob", app_id)
+    with pytest.raises(Conflict):
+        rig.review.approve("usr_bob", app_id)
+
+
+def test_deciding_needs_a_claim(rig):
+    """An unclaimed application cannot be approved."""
+    with pytest.raises(InvalidState):
+        rig.review.approve("usr_ann", rig.personal(level=1))
+
+
+def test_a_rejection_needs_a_reason_and_tells_the_applicant(rig):
+    """A rejection without a reason changes nothing; with one, the applicant is told it and may apply again."""
+    app_id = rig.personal(level=1)
+    rig.review.claim("usr_ann", app_id)
+    with pytest.raises(InvalidInput):
+        rig.review.reject("usr_ann", app_id, "  ")
+    rig.review.reject("usr_ann", app_id, "the ID number does not match the registry")
+    standing = rig.review.standing("usr_wanjiku")
+    assert standing.profile.status is KycStatus.REJECTED and standing.profile.level is None
+    assert "does not match the registry" in rig.notifier.sent[-1].body
+    rig.personal(level=1)  # a new application may be opened
+
+
+def test_information_requested_sends_it_back_and_clears_earlier_approvals(rig):
+    """After a first approval, asking for more information clears it: two fresh approvals are needed again."""
+    app_id = rig.personal()
+    rig.decide("usr_ann", app_id)
+    rig.review.claim("usr_bob", app_id)
+    rig.review.request_information("usr_bob", app_id, "the selfie is blurred")
+    assert rig.notifier.sent[-1].subject == "Your identity verification needs more information"
+    rig.review.upload("usr_wanjiku", app_id, DocumentKind.SELFIE, photo(900, 900))
+    rig.review.submit("usr_wanjiku", app_id)
+    rig.decide("usr_bob", app_id)
+    assert rig.review.standing("usr_wanjiku").profile.level is None
+    rig.decide("usr_ann", app_id)
+    assert rig.review.standing("usr_wanjiku").profile.level == 2
+
+
+def test_a_second_open_application_is_a_conflict(rig):
+    """One open application per party."""
+    rig.review.apply_personal("usr_wanjiku", 1, person(), notify_to=None)
+    with pytest.raises(Conflict):
+        rig.review.apply_personal("usr_wanjiku", 2, person(), notify_to=None)
+
+
+def test_submitting_without_the_needed_documents_names_them(rig):
+    """A tier-2 application without its photos is refused, naming what is missing."""
+    application = rig.review.apply_personal("usr_wanjiku", 2, person(), notify_to=None)
+    rig.review.upload("usr_wanjiku", application.id, DocumentKind.ID_FRONT, photo())
+    with pytest.raises(InvalidState) as refused:
+        rig.review.submit("usr_wanjiku", application.id)
+    assert refused.value.details["missing"] == ["id_back", "selfie"]
+
+
+def test_a_passport_needs_no_back(rig):
+    """A passport application needs the front page and a selfie only."""
+    application = rig.review.apply_personal("usr_w", 2, person(IdType.PASSPORT, "AK0123456"), notify_to=None)
+    assert application.missing_documents() == [DocumentKind.ID_FRONT, DocumentKind.SELFIE]
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "message"),
+    [
+        (DocumentKind.ID_FRONT, pdf(), "must be JPEG, PNG"),
+        (DocumentKind.ID_FRONT, photo(300, 200), "at least 600 x 400"),
+        (DocumentKind.SELFIE, b"GIF89a....", "must be JPEG, PNG"),
+        (DocumentKind.ID_FRONT, photo()[:200], "could not be read"),
+        (DocumentKind.CERTIFICATE_OF_INCORPORATION, b"%PDF-1.4 truncated", "truncated"),
+        (DocumentKind.ID_FRONT, b"", "empty"),
+    ],
+)
+def test_documents_are_checked_by_content(rig, kind, content, message):
+    """Type by magic bytes, images decoded and measured, PDFs complete; a refused upload stores nothing."""
+    owner = "mer_duka" if kind is DocumentKind.CERTIFICATE_OF_INCORPORATION else "usr_w"
+    if owner == "mer_duka":
+        from tests.support.kyc_rig import business
+
+        application = rig.review.apply_business(owner, business(), owner_id="usr_o", notify_to=None)
+    else:
+        application = rig.review.apply_personal(owner, 2, person(), notify_to=None)
+    with pytest.raises(DocumentRejected, match=message):
+        rig.review.upload(owner, application.id, kind, content)
+    assert rig.documents.blobs == {}
+
+
+def test_documents_are_encrypted_bound_to_their_record_and_read_only_with_an_audit(rig):
+    """The store holds a vault blob, not the photo; an officer's read decrypts it and is audited first."""
+    application = rig.review.apply_personal("usr_w", 2, person(), notify_to=None)
+    content = photo(PNG_W, 700, fmt="PNG")
+    document = rig.review.upload("usr_w", application.id, DocumentKind.ID_FRONT, content)
+    blob = rig.documents.get(document.id)
+    assert content not in blob and blob.startswith(b"CPV")
+    stored, read = rig.review.document("usr_ann", application.id, document.id)
+    assert read == content and stored.content_type == "image/png" and (stored.width, stored.height) == (PNG_W, 700)
+    assert rig.audit_actions()[-1] == "kyc.document_viewed"
+    with pytest.raises(Exception, match="does not decrypt"):
+        rig.vault.decrypt(blob, context=document_context("kya_other", document.id))
+
+
+PNG_W = 1000
+
+
+def test_a_replaced_document_removes_the_old_blob(rig):
+    """Uploading the same kind again replaces the metadata and deletes the old content."""
+    application = rig.review.apply_personal("usr_w", 2, person(), notify_to=None)
+    first = rig.review.upload("usr_w", application.id, DocumentKind.SELFIE, photo(500, 500))
+    second = rig.review.upload("usr_w", application.id, DocumentKind.SELFIE, photo(600, 600))
+    assert set(rig.documents.blobs) == {second.id} and first.id != second.id
+
+
+def test_a_stranger_cannot_upload_to_or_submit_an_application(rig):
+    """Another party's application is not found for them, and nothing is stored."""
+    application = rig.review.apply_personal("usr_w", 2, person(), notify_to=None)
+    with pytest.raises(NotFound):
+        rig.review.upload("usr_eve", application.id, DocumentKind.SELFIE, photo())
+    with pytest.raises(NotFound):
+        rig.review.submit("usr_eve", application.id)
+    assert rig.documents.blobs == {}
+
+
+def test_every_step_is_audited(rig):
+    """Opening, uploads, submission, claim and decisions each leave an audit record."""
+    rig.decide("usr_ann", rig.personal(level=1))
+    assert rig.audit_actions() == [
+        "kyc.application_opened",
+        "kyc.application_submitted",
+        "kyc.application_claimed",
+        "kyc.application_approved",
+    ]
+
+
+def test_an_undeliverable_notice_is_audited_and_the_decision_stands(rig):
+    """The notifier failing does not undo an approval."""
+    from cryptopay.core.errors import Unavailable
+
+    def fail(_notification):
+        raise Unavailable("smtp down")
+
+    rig.notifier.send = fail
+    app_id = rig.personal(level=1)
+    rig.decide("usr_ann", app_id)
+    assert rig.review.standing("usr_wanjiku").profile.level == 1
+    assert rig.audit_actions()[-1] == "kyc.notice_failed"
+
+
+@pytest.mark.parametrize(
+    ("id_type", "number", "ok"),
+    [
+        (IdType.NATIONAL_ID, "12345678", True),
+        (IdType.NATIONAL_ID, "1234567", True),
+        (IdType.NATIONAL_ID, "123456789", False),
+        (IdType.NATIONAL_ID, "A2345678", False),
+        (IdType.PASSPORT, "AK0123456", True),
+        (IdType.PASSPORT, "ABCDEFG", False),
+        (IdType.ALIEN_ID, "123456", True),
+        (IdType.ALIEN_ID, "12345", False),
+    ],
+)
+def test_id_number_formats(id_type, number, ok):
+    """Each ID type has its format."""
+    if ok:
+        assert check_id_number(id_type, number) == number
+    else:
+        with pytest.raises(InvalidInput):
+            check_id_number(id_type, number)
+
+
+@pytest.mark.parametrize("pin", ["A012345678Z", "P051234567Q"])
+def test_kra_pins_that_pass(pin):
+    """A or P, nine digits, a letter."""
+    assert check_kra_pin(pin) == pin
+
+
+@pytest.mark.parametrize("pin", ["B012345678Z", "A01234567Z", "A0123456789", "P05123456Q7"])
+def test_kra_pins_that_fail(pin):
+    """Anything else is refused."""
+    with pytest.raises(InvalidInput):
+        check_kra_pin(pin)
+
+
+def test_applicants_are_adults():
+    """A 17-year-old is refused; an 18-year-old is accepted on their birthday."""
+    today = date(2026, 3, 2)
+    with pytest.raises(InvalidInput):
+        check_birth_date(date(2008, 3, 3), today=today)
+    assert check_birth_date(date(2008, 3, 2), today=today) == date(2008, 3, 2)

@@ -1,0 +1,116 @@
+"""Compliance on money leaving a merchant: settlement waits for KYB, freezes hold payouts, tier limits refuse by name."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from cryptopay.core.errors import Conflict, InvalidInput
+from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
+from cryptopay.core.kyc.limits import check_movement, check_payout
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payouts import PayoutState
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.support.kyc_rig import GatedStack
+
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+ZERO = Money.zero(KES)
+
+
+def kes(value: str) -> Money:
+    return Money.of(value, KES)
+
+
+def verified_merchant(party: str = "mer_1") -> KycProfile:
+    profile = KycProfile(party_id=party, kind=PartyKind.MERCHANT)
+    evidence = {Requirement.PHONE, Requirement.EMAIL, Requirement.BUSINESS_REGISTRATION, Requirement.KRA_PIN}
+    profile.submit(1, evidence, at=NOW)
+    profile.approve("usr_ann", at=NOW)
+    profile.approve("usr_bob", at=NOW)
+    return profile
+
+
+def test_an_unverified_merchant_waits_for_kyb_only_when_the_deployment_requires_it():
+    """``kyb`` refuses without an approved tier 1; without the requirement an unverified merchant is not limited."""
+    parts = [kes("1000")]
+    assert check_payout(None, parts, paid_today=ZERO, paid_this_month=ZERO, at=NOW, require_kyb=True).limit == "kyb"
+    assert check_payout(None, parts, paid_today=ZERO, paid_this_month=ZERO, at=NOW, require_kyb=False).allowed
+    assert check_payout(
+        verified_merchant(), parts, paid_today=ZERO, paid_this_month=ZERO, at=NOW, require_kyb=True
+    ).allowed
+
+
+def test_tier_limits_refuse_by_name_counting_the_parts_in_order():
+    """Tier 1 allows KES 5,000,000 a day: the part that would cross it is refused as ``daily``."""
+    profile = verified_merchant()
+    parts = [kes("250000")] * 4
+    decision = check_payout(profile, parts, paid_today=kes("4500000"), paid_this_month=ZERO, at=NOW, require_kyb=True)
+    assert (decision.allowed, decision.limit) == (False, "daily")
+    assert "above the daily limit of KES 5,000,000.00" in decision.reason
+
+
+def test_a_freeze_refuses_every_movement_and_is_part_of_the_limit_check():
+    """Frozen comes first, for merchants' payouts and for any movement checked by ``check_movement``."""
+    profile = verified_merchant()
+    profile.freeze("usr_ann", "court order 12/2026", at=NOW)
+    assert check_payout(profile, [], paid_today=ZERO, paid_this_month=ZERO, at=NOW, require_kyb=False).limit == "frozen"
+    assert check_movement(profile, kes("1"), spent_today=ZERO, spent_this_month=ZERO, at=NOW).limit == "frozen"
+    with pytest.raises(Conflict):
+        profile.freeze("usr_bob", "again", at=NOW)
+    profile.unfreeze("usr_bob", at=NOW)
+    assert check_movement(profile, kes("1"), spent_today=ZERO, spent_this_month=ZERO, at=NOW).allowed
+    with pytest.raises(Conflict):
+        profile.unfreeze("usr_bob", at=NOW)
+
+
+def test_a_freeze_needs_a_reason():
+    """No reason, no freeze."""
+    with pytest.raises(InvalidInput):
+        verified_merchant().freeze("usr_ann", "  ", at=NOW)
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=400_000), max_size=6),
+    st.integers(min_value=0, max_value=6_000_000),
+)
+def test_payout_checks_never_allow_more_than_the_daily_limit(parts, paid):
+    """Whatever the parts and what was paid today, an allowed plan stays within tier 1's daily limit."""
+    amounts = [kes(str(p)) for p in parts]
+    decision = check_payout(
+        verified_merchant(), amounts, paid_today=kes(str(paid)), paid_this_month=ZERO, at=NOW, require_kyb=True
+    )
+    if decision.allowed:
+        assert paid + sum(parts) <= 5_000_000 or not parts
+        assert all(p <= 1_000_000 for p in parts)
+
+
+def test_an_unverified_merchant_is_paid_but_its_settlement_waits_for_kyb():
+    """The payment is credited; the settlement is held (``kyb``) with nothing written; after KYB it settles."""
+    gated = GatedStack(require_kyb=True)
+    gated.paid()
+    [held] = gated.stack.settling.run_settlements()
+    assert held.settlement is None and held.reason.startswith("held (kyb)")
+    assert gated.stack.ledger.balance("liabilities:merchant:mer_duka:USDT").posted == Money.of("99", USDT)
+    gated.kyb_approved()
+    [run] = gated.stack.settling.run_settlements()
+    assert run.settlement is not None and len(run.payouts) == 1
+
+
+def test_a_frozen_merchants_planned_payouts_stay_planned_until_unfrozen():
+    """A freeze after settlement holds the payout at the send; unfreezing lets the next run send it."""
+    gated = GatedStack(require_kyb=False)
+    gated.paid()
+    [run] = gated.stack.settling.run_settlements()
+    [payout] = run.payouts
+    gated.kyc.review.freeze("usr_ann", "mer_duka", PartyKind.MERCHANT, "sanctions match under review")
+    assert gated.stack.payouts.submit_payouts() == []
+    assert gated.stack.payouts.get_payout(payout.id).state is PayoutState.PLANNED
+    gated.paid("10")
+    [held] = gated.stack.settling.run_settlements()
+    assert held.reason.startswith("held (frozen)")
+    gated.kyc.review.unfreeze("usr_bob", "mer_duka", PartyKind.MERCHANT)
+    [sent] = gated.stack.payouts.submit_payouts()
+    assert sent.state is PayoutState.SUBMITTED
+    assert gated.kyc.audit_actions()[-2:] == ["kyc.frozen", "kyc.unfrozen"]
