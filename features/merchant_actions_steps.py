@@ -1,18 +1,21 @@
-"""Steps for merchant_actions.feature: refunds and cancelled invoices (the shop and payments come from the journey).
+"""Steps for merchant_actions.feature and payment_links.feature (the shop and payments come from the journey).
 
 Like ``merchant_journey_steps``, the steps talk only to a ``stack`` fixture; the test modules bring the in-memory
 deployment or the real one (PostgreSQL) and import these steps and the journey's.
 """
 
+from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError
+from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments import RefundState
 from cryptopay.core.ports.chains import TxState
-from pytest_bdd import parsers, then, when
+from pytest_bdd import given, parsers, then, when
 
 from features.merchant_journey_steps import MERCHANT, number
 
@@ -116,3 +119,111 @@ def cancel_refused(journey):
 def refund_webhooks(stack, topics):
     sent = [m.topic for m in stack.outbox() if m.topic.startswith("refund.") and m.payload["merchant_id"] == MERCHANT]
     assert sent == [t.strip() for t in topics.split(",")]
+
+
+# --- payment links ----------------------------------------------------------------------------------------------
+
+
+def _open_link(stack: Any, journey: dict[str, Any], amount: Money | None = None) -> None:
+    try:
+        invoice = stack.payment_links.create_invoice(journey["link"], amount=amount)
+    except CryptopayError as error:
+        journey.setdefault("refusals", []).append(error)
+        return
+    journey.setdefault("link_invoices", []).append(invoice.id)
+
+
+def _fixed_link(stack: Any, journey: dict[str, Any], price: str, max_uses: int | None = None) -> None:
+    link = stack.payment_links.create_link(
+        MERCHANT, actor="user:owner", description="Mandazi", amount=Money.of(number(price), KES), max_uses=max_uses
+    )
+    journey["link"], journey["link_id"] = link.public_id, link.id
+
+
+@given(parsers.re(r"^a payment link for KES (?P<price>[0-9.,]+)$"))
+def fixed_link(stack, journey, price):
+    _fixed_link(stack, journey, price)
+
+
+@given(parsers.re(r"^a payment link for KES (?P<price>[0-9.,]+) that may be used once$"))
+def single_use_link(stack, journey, price):
+    _fixed_link(stack, journey, price, max_uses=1)
+
+
+@given(parsers.re(r"^a payment link for KES (?P<price>[0-9.,]+) that closes in (?P<minutes>\d+) minutes$"))
+def expiring_link(stack, journey, price, minutes):
+    expires = stack.clock.now() + timedelta(minutes=int(minutes))
+    link = stack.payment_links.create_link(
+        MERCHANT, actor="user:owner", description="Promo", amount=Money.of(number(price), KES), expires_at=expires
+    )
+    journey["link"], journey["link_id"] = link.public_id, link.id
+
+
+@given("a payment link where the customer enters the amount")
+def open_amount_link(stack, journey):
+    link = stack.payment_links.create_link(MERCHANT, actor="user:owner", description="Tips")
+    journey["link"], journey["link_id"] = link.public_id, link.id
+
+
+@given(parsers.parse("the shop takes invoices between KES {low} and KES {high}"))
+def store_bounds(stack, low, high):
+    with stack.uow() as uow:
+        store = uow.stores.get(MERCHANT)
+        uow.stores.put(attrs.evolve(store, min_invoice=number(low), max_invoice=number(high)))
+
+
+@when("a customer opens the link")
+@when("another customer opens the link")
+def customer_opens(stack, journey):
+    _open_link(stack, journey)
+
+
+@when(parsers.parse("a customer opens the link and enters KES {value}"))
+def customer_enters(stack, journey, value):
+    _open_link(stack, journey, Money.of(number(value), KES))
+
+
+@when("the merchant deactivates the link")
+def merchant_deactivates(stack, journey):
+    stack.payment_links.deactivate_link(journey["link_id"], actor="user:owner")
+
+
+@when("the first customer pays the invoice and the chain confirms it")
+def first_pays(stack, journey):
+    stack.pay(journey["link_invoices"][0])
+    stack.confirm(3)
+
+
+@then(parsers.parse("each customer has an invoice of their own for KES {price}"))
+def own_invoices(stack, journey, price):
+    made = journey["link_invoices"]
+    assert len(made) == len(set(made)) == 2
+    assert all(stack.invoice(i).price == Money.of(number(price), KES) for i in made)
+    addresses = {stack.invoice(i).options[0].address for i in made}
+    assert len(addresses) == 2  # each invoice has its own deposit address
+
+
+@then(parsers.parse("the customer has an invoice for KES {price}"))
+def one_invoice(stack, journey, price):
+    assert stack.invoice(journey["link_invoices"][-1]).price == Money.of(number(price), KES)
+
+
+@then("the first customer's invoice is settled")
+def first_settled(stack, journey):
+    assert stack.invoice(journey["link_invoices"][0]).state is InvoiceState.SETTLED
+
+
+@then(parsers.parse("the link has been used {count:d} times"))
+def link_uses(stack, journey, count):
+    assert stack.payment_links.get_link(journey["link_id"]).uses == count
+
+
+@then("the second customer is told the link is closed")
+@then("the customer is told the link is closed")
+def told_closed(journey):
+    assert journey["refusals"][-1].code == "payment_link_closed"
+
+
+@then("the customer is told the amount is below the shop's minimum")
+def told_below(journey):
+    assert journey["refusals"][-1].code == "below_store_minimum"

@@ -1,4 +1,4 @@
-"""Refunds and cancelled invoices (merchant_actions.feature) on the in-memory deployment."""
+"""Refunds, cancelled invoices and payment links (merchant_actions.feature, payment_links.feature) on the in-memory deployment."""
 
 from collections.abc import Iterator
 
@@ -9,7 +9,7 @@ from pytest_bdd import scenarios
 from features.merchant_actions_steps import *  # noqa: F403  (the steps become this module's fixtures)
 from features.merchant_journey_steps import *  # noqa: F403
 
-scenarios("merchant_actions.feature")
+scenarios("merchant_actions.feature", "payment_links.feature")
 
 
 @pytest.fixture

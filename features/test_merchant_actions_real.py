@@ -1,4 +1,4 @@
-"""Refunds and cancelled invoices (merchant_actions.feature) on real parts: PostgreSQL and Daraja over HTTP.
+"""Refunds, cancelled invoices and payment links (merchant_actions.feature, payment_links.feature) on real parts: PostgreSQL and Daraja over HTTP.
 
 The same scenarios and steps as test_merchant_actions.py; only the ``stack`` differs (see
 ``tests.support.real_payments_stack``). Each scenario starts from empty tables and must leave the books balanced.
@@ -20,7 +20,7 @@ from tests.conftest import database_url, postgres_admin_url  # noqa: F401  (feat
 from tests.support.real_payments_stack import RealPaymentsStack
 from tests.support.sql_backends import empty_postgres
 
-scenarios("merchant_actions.feature")
+scenarios("merchant_actions.feature", "payment_links.feature")
 
 
 @pytest.fixture(scope="session")

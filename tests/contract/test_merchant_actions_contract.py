@@ -1,18 +1,20 @@
-"""Repositories behind the merchant actions (refunds, cancelled invoices, payment links) on memory, SQLite, PostgreSQL."""
+"""The repositories behind refunds, cancelled invoices and payment links on memory, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.errors import Conflict
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import Refund, RefundState
+from cryptopay.core.payments.model import PaymentLink, Refund, RefundState
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.payments import payments_storage
 
-from tests.support.sql_engines import BACKENDS, backend_engine
+from tests.support.sql_engines import BACKENDS, backend_engine, race
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -78,3 +80,80 @@ def test_a_cancelled_invoice_round_trips_and_is_no_longer_expiring(storage):
         assert [i.id for i in uow.invoices.watching(NOW + timedelta(hours=1))] == ["inv_c"]
         listed = uow.invoices.list_for_merchant("m1", before=None, limit=5, state=InvoiceState.CANCELLED)
         assert [i.id for i in listed] == ["inv_c"]
+
+
+def link(n: int, *, merchant_id: str = "m1", max_uses: int | None = None, expires_at: datetime | None = None):
+    return PaymentLink(
+        id=f"lnk_{n:02d}",
+        public_id=f"pl_public_{n}",
+        merchant_id=merchant_id,
+        currency=KES,
+        amount=Money.of("500", KES),
+        description="Mandazi",
+        created_at=NOW,
+        created_by="user:u1",
+        rails=("usdt-tron",),
+        max_uses=max_uses,
+        expires_at=expires_at,
+    )
+
+
+def test_payment_links_round_trip_by_id_and_public_id_and_list_newest_first(storage):
+    """A link is found by either id; a taken public id is a conflict; a merchant's links page by id, descending."""
+    with storage.unit_of_work() as uow:
+        for n in range(3):
+            uow.payment_links.add(link(n))
+        uow.payment_links.add(link(7, merchant_id="m2"))
+    with pytest.raises(Conflict), storage.unit_of_work() as uow:
+        uow.payment_links.add(attrs.evolve(link(8), public_id="pl_public_1"))
+    with storage.unit_of_work() as uow:
+        found = uow.payment_links.by_public_id("pl_public_1")
+        assert found == link(1) and uow.payment_links.get("lnk_01") == link(1)
+        assert uow.payment_links.by_public_id("pl_nope") is None and uow.payment_links.get("lnk_08") is None
+        first = uow.payment_links.list_for_merchant("m1", before=None, limit=2)
+        rest = uow.payment_links.list_for_merchant("m1", before=first[-1].id, limit=2)
+    assert [x.id for x in first + rest] == ["lnk_02", "lnk_01", "lnk_00"]
+
+
+def test_a_use_is_claimed_only_while_the_link_is_open_and_update_keeps_the_count(storage):
+    """Claims stop at the cap, at the expiry and once deactivated; saving the link never rewinds its uses."""
+    with storage.unit_of_work() as uow:
+        uow.payment_links.add(link(1, max_uses=2))
+        uow.payment_links.add(link(2, expires_at=NOW + timedelta(hours=1)))
+    with storage.unit_of_work() as uow:
+        stale = uow.payment_links.get("lnk_01")
+        assert [uow.payment_links.claim_use("lnk_01", NOW) for _ in range(3)] == [True, True, False]
+        assert uow.payment_links.claim_use("lnk_02", NOW + timedelta(hours=1)) is False
+        assert uow.payment_links.claim_use("lnk_nope", NOW) is False
+    with storage.unit_of_work() as uow:
+        assert stale is not None
+        uow.payment_links.update(attrs.evolve(stale, active=False, deactivated_at=NOW))
+    with storage.unit_of_work() as uow:
+        saved = uow.payment_links.get("lnk_01")
+        assert saved is not None and (saved.uses, saved.active) == (2, False)
+        assert uow.payment_links.claim_use("lnk_02", NOW) is True
+
+
+def test_a_claim_rolls_back_with_its_transaction(storage):
+    """A use claimed in a transaction that fails is not counted."""
+    with storage.unit_of_work() as uow:
+        uow.payment_links.add(link(1, max_uses=1))
+    with pytest.raises(RuntimeError), storage.unit_of_work() as uow:
+        assert uow.payment_links.claim_use("lnk_01", NOW)
+        raise RuntimeError("the invoice could not be stored")
+    with storage.unit_of_work() as uow:
+        assert uow.payment_links.claim_use("lnk_01", NOW) is True
+
+
+def test_concurrent_claims_never_pass_the_cap(storage):
+    """Eight transactions claim a link capped at three at once: exactly three succeed."""
+    with storage.unit_of_work() as uow:
+        uow.payment_links.add(link(1, max_uses=3))
+
+    def claim(_: int) -> bool:
+        with storage.unit_of_work() as uow:
+            return uow.payment_links.claim_use("lnk_01", NOW)
+
+    assert sorted(race(8, claim)) == [False] * 5 + [True] * 3
+    with storage.unit_of_work() as uow:
+        assert uow.payment_links.get("lnk_01").uses == 3

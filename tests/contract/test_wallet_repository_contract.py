@@ -160,3 +160,59 @@ def test_the_whole_p2p_journey_on_this_backend(backend: Backend):
     assert stack.wallets.transfer(amina.id, unclaimed.id).state is TransferState.RETURNED
     assert set(stack.ledger.trial_balance().values()) == {0}
     assert stack.balance(amina, "USDT") == Money.of("20", USDT)
+
+
+def _buy(bid: str, user: str, *, at=AT, state=None, digest=None):
+    from decimal import Decimal
+
+    from cryptopay.core.wallets.buys import Buy, BuyState
+
+    return Buy(
+        id=bid,
+        user_id=user,
+        phone="254712000001",
+        kes=Money.of(1000, KES),
+        usdt=Money.of("7.654037", USDT),
+        quote_id="qt_1",
+        ask=Decimal("130.65"),
+        mid=Decimal("130"),
+        state=state or BuyState.PROMPTED,
+        token_digest=digest or f"digest-{bid}",
+        created_at=at,
+        next_query_at=at + timedelta(minutes=2),
+        checkout_request_id=f"ws_CO_{bid}",
+        answers=("callback 1037",),
+    )
+
+
+def test_buys_round_trip_are_found_by_token_and_come_due_for_queries(backend: Backend):
+    """A buy comes back exactly, by id and by its token's digest; open ones come due by time; tokens are unique."""
+    from cryptopay.core.wallets.buys import BuyState
+
+    with backend.uow() as uow:
+        uow.wallet_buys.add(_buy("buy_1", "usr_1"))
+        uow.wallet_buys.add(_buy("buy_2", "usr_1", at=AT + timedelta(minutes=1)))
+        uow.wallet_buys.add(_buy("buy_3", "usr_1", state=BuyState.CREDITED))
+    with backend.uow() as uow:
+        assert uow.wallet_buys.by_token("digest-buy_1", lock=True) == _buy("buy_1", "usr_1")
+        due = uow.wallet_buys.due_for_query(AT + timedelta(minutes=2, seconds=30), limit=10)
+        assert [b.id for b in due] == ["buy_1"]
+        assert [b.id for b in uow.wallet_buys.for_user("usr_1", after=None, limit=2)] == ["buy_3", "buy_2"]
+    with pytest.raises(Conflict), backend.uow() as uow:
+        uow.wallet_buys.add(_buy("buy_4", "usr_2", digest="digest-buy_1"))
+
+
+def test_buying_with_mpesa_on_this_backend(backend: Backend):
+    """A paid prompt credits USDT, a cancelled one nothing, a lost callback is settled by the query; books balance."""
+    from cryptopay.core.wallets.buys import BuyState
+
+    stack = wallet_stack(backend)
+    paid, cancelled, lost = (stack.sign_up(p) for p in ("0712000001", "0711000001", "0711000008"))
+    buys = [stack.buys.start(u.id, Money.of(1300, KES)) for u in (paid, cancelled, lost)]
+    stack.deliver_callbacks()
+    stack.clock.advance(minutes=3)
+    assert stack.buys.follow_up() == 1
+    states = [stack.buys.get(b.id).state for b in buys]
+    assert states == [BuyState.CREDITED, BuyState.FAILED, BuyState.CREDITED]
+    assert stack.balance(paid, "USDT") == buys[0].usdt and stack.balance(cancelled, "USDT").is_zero()
+    assert set(stack.ledger.trial_balance().values()) == {0}

@@ -120,6 +120,7 @@ def with_stack(
         settling=ready(stack.settling),
         payouts=ready(stack.payouts),
         refunds=ready(stack.refunds),
+        payment_links=ready(stack.payment_links),
         listings=ready(stack.listings),
         reports=ready(Reports(uow=stack.uow, clock=stack.clock)),
         reconciliation=ready(stack.reconciliation),

@@ -16,14 +16,25 @@ from cryptopay.core.flows import FLOAT, wallet_account
 from cryptopay.core.identity import User
 from cryptopay.core.kyc import Requirement
 from cryptopay.core.ledger import Account, AccountKind, Ledger
+from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.pricing import Pricer
 from cryptopay.core.system import RandomIds
+from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import FastPasswordHasher, InMemoryUsers
 from cryptopay.core.testing.kyc import InMemoryKycProfiles
+from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.sms import InMemorySms
 from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.testing.system import ManualClock
-from cryptopay.core.testing.wallets import InMemoryPhoneVerifications, InMemoryTransfers, InMemoryUsage, InMemoryWallets
+from cryptopay.core.testing.wallets import (
+    InMemoryBuys,
+    InMemoryPhoneVerifications,
+    InMemoryTransfers,
+    InMemoryUsage,
+    InMemoryWallets,
+)
+from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
 
@@ -40,6 +51,7 @@ def memory_wallet_backend() -> Backend:
         phone_verifications=InMemoryPhoneVerifications(),
         wallet_transfers=InMemoryTransfers(),
         wallet_usage=InMemoryUsage(),
+        wallet_buys=InMemoryBuys(),
     )
 
 
@@ -52,6 +64,16 @@ class WalletStack:
     signup: WalletSignup
     wallets: Wallets
     audit: Any
+    buys: Buys
+    mpesa: FakeMobileMoney
+    rates: FixedRateSource
+
+    def deliver_callbacks(self) -> int:
+        """POST every STK callback M-Pesa has sent so far to our handler (as the HTTP hook does); how many."""
+        delivered, self.mpesa.outbox[:] = list(self.mpesa.outbox), []
+        for delivery in delivered:
+            self.buys.on_callback(parse_payload(delivery.payload), token=delivery.url.rsplit("/", 1)[-1])
+        return len(delivered)
 
     def last_code(self, phone: str) -> str:
         text = self.sms.sent_to(phone)[-1].text
@@ -103,8 +125,22 @@ def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = 
         the_clock,
         ids,
     )
-    wallets = Wallets(the_backend.uow, ledger, the_clock, ids, sms=lambda: sms)
-    return WalletStack(the_backend, the_clock, ledger, sms, signup, wallets, audit)
+    rates = FixedRateSource("market", the_clock, {"USDT/KES": "130", "USDT/USD": "1"})
+    quotes = InMemoryQuoteRepository()
+    pricer = Pricer([rates], clock=the_clock, ids=ids, quotes=quotes)
+    wallets = Wallets(the_backend.uow, ledger, the_clock, ids, sms=lambda: sms, quoter=lambda: pricer)
+    mpesa = FakeMobileMoney(clock=the_clock)
+    buys = Buys(
+        the_backend.uow,
+        ledger,
+        lambda: pricer,
+        lambda: quotes,
+        lambda: mpesa,
+        lambda token: f"https://pay.example.com/hooks/daraja/stk/{token}",
+        the_clock,
+        ids,
+    )
+    return WalletStack(the_backend, the_clock, ledger, sms, signup, wallets, audit, buys, mpesa, rates)
 
 
 __all__ = ["PASSWORD", "WalletStack", "memory_wallet_backend", "wallet_stack"]

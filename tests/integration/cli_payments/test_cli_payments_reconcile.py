@@ -37,10 +37,11 @@ def test_cli_reconcile_clean_books_exit_0(stack):
     code, report, _ = reconcile_json()
     assert code == 0 and report["clean"] and report["differences"] == 0
     assert [c["name"] for c in report["checks"]] == [c.name for c in CHECKS]
-    assert {c["area"] for c in report["checks"]} == {"credits", "payouts", "books", "mpesa", "chains"}
+    assert {c["area"] for c in report["checks"]} == {"credits", "payouts", "books", "mpesa", "chains", "treasury"}
     assert all(c["ok"] and c["about"] for c in report["checks"])
     skipped = {c["name"]: c["skipped"] for c in report["checks"] if c["skipped"]}
-    assert set(skipped) == {"mpesa-statement", "mpesa-float", "custody-on-chain"}  # no outside source given
+    outside = {"mpesa-statement", "mpesa-float", "custody-on-chain"}  # no outside source given
+    assert set(skipped) == outside | {"float-b2c", "sweep-fees", "sweeps-settled"}  # nor a treasury store
     table = cli("reconcile")
     assert table.exit_code == 0 and "custody" in table.stdout and "trial-balance" in table.stdout
 

@@ -158,3 +158,27 @@ def test_evm_sweep_tops_up_gas_then_moves_all_tokens(evm: EvmEnv, fresh_index: i
     again = sweeper.sweep(deposit, sweep_id=f"sw_{fresh_index}")
     assert again.sweep is not None and result.sweep is not None and again.sweep.tx_hash == result.sweep.tx_hash
     assert sweeper.sweep(deposit, sweep_id=f"sw_{fresh_index}_next").state is SweepState.EMPTY
+
+
+def test_a_transaction_mined_between_reading_its_receipt_and_the_nonce_is_not_dropped(
+    evm: EvmEnv, fresh_index: int
+) -> None:
+    """No receipt yet, then the block comes before the nonce is read: the nonce has moved on because of our own
+    transaction, so it is mined, not dropped (found once by the full suite on a loaded machine)."""
+    _fund_hot_wallet(evm)
+    request = _usdt(evm, f"wd_{fresh_index}", derive_address(evm.xpub, fresh_index), "1")
+    sender = _sender(evm, InMemoryWithdrawalStore(), confirmations=1)
+    transactions = sender.transactions
+    unmined_state = transactions._unmined_state
+
+    def block_arrives_first(record: WithdrawalRecord) -> TxState:
+        evm.mine(1)  # the interleaving: our transaction is mined after the receipt read, before the nonce read
+        return unmined_state(record)
+
+    evm.node.rpc("evm_setAutomine", False)
+    try:
+        assert sender.send(request).state is TxState.PENDING  # in the pool, unmined
+        transactions._unmined_state = block_arrives_first  # type: ignore[method-assign]
+        assert sender.status(request.withdrawal_id).state is TxState.CONFIRMED
+    finally:
+        evm.node.rpc("evm_setAutomine", True)

@@ -19,6 +19,10 @@ from cryptopay.core.flows import FLOAT, wallet_account
 from cryptopay.core.kyc import Requirement
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import KES, Money
+from cryptopay.core.pricing import Pricer
+from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
+from cryptopay.core.testing.mobile_money import FakeMobileMoney
+from cryptopay.core.wallets.buys import Buys
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import PASSWORD, fast_hasher, make_app
@@ -30,6 +34,7 @@ class WalletApi:
     client: FlaskClient
     services: Services
     sms_file: Path
+    mpesa: FakeMobileMoney
 
     def code(self, phone: str) -> str:
         texts = [m.text for m in FileSms(self.sms_file).read() if m.to == phone]
@@ -79,8 +84,27 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
 def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:
     root = build(RootSettings.from_env(env))
     try:
-        services = attrs.evolve(root, password_hasher=ready(fast_hasher()))
-        yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl")
+        # M-Pesa and the FX sources are the in-memory fakes (the shell cannot reach Safaricom or a price API here)
+        mpesa = FakeMobileMoney(clock=root.clock)
+        quotes = InMemoryQuoteRepository()
+        pricer = Pricer(
+            [FixedRateSource("market", root.clock, {"USDT/KES": "130", "USDT/USD": "1"})],
+            clock=root.clock,
+            ids=root.ids,
+            quotes=quotes,
+        )
+        buys = Buys(
+            root.uow,
+            root.ledger,
+            lambda: pricer,
+            lambda: quotes,
+            lambda: mpesa,
+            lambda token: f"https://pay.example.com/hooks/daraja/stk/{token}",
+            root.clock,
+            root.ids,
+        )
+        services = attrs.evolve(root, password_hasher=ready(fast_hasher()), wallet_buys=ready(buys))
+        yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl", mpesa)
     finally:
         root.close()
 
@@ -150,3 +174,42 @@ def test_history_and_the_monthly_statement(api: WalletApi):
     assert csv_answer.get_data(as_text=True).splitlines()[1].split(",")[1:4] == ["KES", "1000.00", "1000.00"]
     assert api.client.get("/v1/wallet/statements/2026-13", headers=headers).status_code == 422
     assert api.client.get("/v1/wallet/history?month=march", headers=headers).status_code == 422
+
+
+def test_buy_usdt_by_stk_push_and_the_callback_credits_it(api: WalletApi):
+    """A quote, a keyed buy, M-Pesa's callback to the hook's token URL: USDT at the quote's ask, once."""
+    api.sign_up("0712000001")
+    headers = api.login("0712000001")
+    quote = api.client.post("/v1/wallet/quotes", headers=headers).get_json()
+    body = {"kes": "1000", "quote_id": quote["id"]}
+    started = api.client.post("/v1/wallet/buys", json=body, headers={**headers, "Idempotency-Key": "b-1"})
+    assert started.status_code == 201, started.get_json()
+    buy = started.get_json()
+    assert buy["state"] == "prompted" and buy["ask"] == quote["ask"]
+    (delivery,) = api.mpesa.outbox
+    path = delivery.url.removeprefix("https://pay.example.com")
+    for _ in range(2):  # Daraja sends it twice: credited once
+        assert api.client.post(path, json=delivery.payload).get_json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    assert api.client.post("/hooks/daraja/stk/not-a-token", json=delivery.payload).status_code == 403
+    done = api.client.get(f"/v1/wallet/buys/{buy['id']}", headers=headers).get_json()
+    assert done["state"] == "credited" and done["receipt"]
+    usdt = next(b for b in api.client.get("/v1/wallet", headers=headers).get_json()["balances"] if b["asset"] == "USDT")
+    assert usdt == buy["usdt"]
+    assert set(api.services.ledger.trial_balance().values()) == {0}
+
+
+def test_a_cancelled_prompt_says_why(api: WalletApi):
+    """The customer cancels on the phone (1032): nothing is credited and the buy says so."""
+    api.sign_up("0711000001")
+    headers = {**api.login("0711000001"), "Idempotency-Key": "b-2"}
+    buy = api.client.post("/v1/wallet/buys", json={"kes": "500"}, headers=headers).get_json()
+    (delivery,) = api.mpesa.outbox
+    api.client.post(delivery.url.removeprefix("https://pay.example.com"), json=delivery.payload)
+    done = api.client.get(f"/v1/wallet/buys/{buy['id']}", headers=headers).get_json()
+    assert (done["state"], done["result_code"], done["reason"]) == ("failed", "1032", "you cancelled the M-Pesa prompt")
+    assert (
+        api.client.post(
+            "/v1/wallet/buys", json={"kes": "10.50"}, headers={**headers, "Idempotency-Key": "b-3"}
+        ).status_code
+        == 422
+    )

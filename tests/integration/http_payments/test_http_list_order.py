@@ -6,6 +6,8 @@ import pytest
 
 from tests.integration.http_payments.payments_support import idem, key_headers
 
+CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+
 
 def _walk(client, path, headers):
     """Every id of a list, page by page with limit=1, following next_cursor until it is null."""
@@ -79,6 +81,22 @@ def _payouts(client, auth, shop, hooks, stack):
     ]
 
 
+def _payment_links(client, auth, shop, hooks, stack):
+    body = {"description": "Mandazi", "amount": "50"}
+    return "/v1/payment-links", [
+        client.post("/v1/payment-links", json=body, headers=shop.headers).json["id"] for _ in range(3)
+    ]
+
+
+def _refunds(client, auth, shop, hooks, stack):
+    invoice = shop.invoice(rails=["usdt-tron"])
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    path, body = f"/v1/invoices/{invoice['id']}/refunds", {"address": CUSTOMER, "amount": "1", "currency": "USDT"}
+    made = [client.post(path, json=body, headers=idem(shop.stepped)).json["id"] for _ in range(3)]
+    return path, made
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -88,6 +106,8 @@ def _payouts(client, auth, shop, hooks, stack):
         _deliveries,
         _settlements,
         _payouts,
+        _payment_links,
+        _refunds,
     ],
 )
 def test_a_list_is_newest_first_and_its_cursor_walk_sees_each_item_once(client, auth, shop, hooks, stack, make):

@@ -118,6 +118,25 @@ def _smtp(field: str) -> Callable[[Services, Parts], Any]:
     return lambda services, parts: getattr(services.settings.smtp, field)
 
 
+def _treasury_probes() -> dict[str, Probe]:
+    ethereum = {
+        "CRYPTOPAY_ETHEREUM_RPC_URL": "http://node.example.com:8545",
+        "CRYPTOPAY_ETHEREUM_HOT_WALLET": "0x9858EfFD232B4033E47d90003D41EC34EcaEda94",
+        "CRYPTOPAY_EVM_XPUB": XPUB,
+    }
+    tron = {"CRYPTOPAY_TRON_API_URL": "https://api.trongrid.io"}
+    return {
+        "CRYPTOPAY_FLOAT_RESERVE": Probe("50000", lambda s, p: s.treasury.guard.position().reserve),
+        "CRYPTOPAY_FLOAT_LOW_ALERT": Probe("100000", lambda s, p: s.treasury.guard.position().low_alert),
+        "CRYPTOPAY_INVENTORY_RESERVE": Probe(
+            "USDT=100", lambda s, p: s.treasury.status(read_chains=False).inventory[0].reserve, tron
+        ),
+        "CRYPTOPAY_SWEEP_THRESHOLD": Probe("500", lambda s, p: s.settings.treasury.sweep_threshold),
+        "CRYPTOPAY_EVM_SWEEP_MNEMONIC": Probe("abandon " * 11 + "about", lambda s, p: sorted(p.sweepers), ethereum),
+        "CRYPTOPAY_TREASURY_ALERT_EMAIL": Probe("treasury@example.com", lambda s, p: s.settings.treasury.alert_email),
+    }
+
+
 PROBES: dict[str, Probe] = {
     "CRYPTOPAY_ENV": Probe("production", lambda s, p: s.settings.production, PRODUCTION | {"CRYPTOPAY_ENV": "dev"}),
     "CRYPTOPAY_DATA_DIR": Probe("elsewhere", lambda s, p: s.settings.data_dir.name),
@@ -176,6 +195,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
     **_chain_probes(),
+    **_treasury_probes(),
 }
 # A family documented as one row is set through representatives (its probe's value is not used).
 SAMPLES = {"CRYPTOPAY_FX_*": {"CRYPTOPAY_FX_MARGIN": "0.05"}, "CRYPTOPAY_MPESA_*": MPESA}
@@ -258,6 +278,11 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
         ("CRYPTOPAY_WEB_WORKERS", "0"),
         ("CRYPTOPAY_DEPLOYMENT", "Shop A"),
         ("CRYPTOPAY_FAULT_POINTS", "payout.sent=explode"),
+        ("CRYPTOPAY_FLOAT_RESERVE", "lots"),
+        ("CRYPTOPAY_FLOAT_LOW_ALERT", "-5"),
+        ("CRYPTOPAY_INVENTORY_RESERVE", "XYZ=1"),
+        ("CRYPTOPAY_SWEEP_THRESHOLD", "some"),
+        ("CRYPTOPAY_TREASURY_ALERT_EMAIL", "nobody"),
     ]:
         with pytest.raises(InvalidInput, match=name):
             Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), name: value})

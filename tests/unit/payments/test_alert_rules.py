@@ -7,6 +7,7 @@ import yaml
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.testing.treasury import TreasuryStack
 
 RULES = Path(__file__).resolve().parents[3] / "docs" / "alerts.rules.yml"
 REQUIRED = {
@@ -43,7 +44,25 @@ def exported_by_a_working_day() -> set[str]:
     stack.payouts.report_overdue_payouts()
     stack.reconciliation.reconcile_and_alert()
     stack.observing.measure()
-    return {name for name, _labels in stack.metrics.values} | _HTTP
+    return {name for name, _labels in stack.metrics.values} | _HTTP | treasury_day()
+
+
+def treasury_day() -> set[str]:
+    """The treasury's gauges on a day with a held payout, a failed sweep and a measure."""
+    treasury = TreasuryStack(baseline="0", low_alert="1000")
+    payments = treasury.payments
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
+    payments.add_merchant("m1", settlement=profile)
+    invoice = payments.invoicing.create_invoice("m1", Money.of("100", USDT))
+    payments.pay(invoice.id)
+    payments.confirm(3)
+    payments.settling.run_settlements()
+    payments.payouts.submit_payouts()
+    treasury.sweepers["tron"].fail = True
+    for _ in range(3):
+        treasury.sweeps.run()
+    treasury.treasury.measure()
+    return {name for name, _labels in payments.metrics.values}
 
 
 def test_every_rule_is_well_formed() -> None:

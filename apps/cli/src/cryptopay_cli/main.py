@@ -53,12 +53,14 @@ GROUPS = (
     Group("merchants", "merchants", "Merchants: create one with its store settings; list them."),
     Group("invoices", "invoices", "Invoices: list, show and cancel."),
     Group("refunds", "refunds", "Refunds: create one for an invoice, list an invoice's, show one."),
+    Group("links", "links", "Payment links: create, list, show, deactivate."),
     Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
     Group(
         "payouts", "payouts", "Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations."
     ),
     Group("reports", "reports", "Merchant reports: sales, fees and taxes, settlements per day or month."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
+    Group("treasury", "treasury", "The treasury: float and inventory, sweeps, top-ups and conversions."),
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),

@@ -6,12 +6,14 @@ Table rows are the same dicts flattened to short strings.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from cryptopay.core.identity.model import Merchant
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.money import Money
 from cryptopay.core.payments import Refund, StoreSettings
+from cryptopay.core.payments.model import PaymentLink
 from cryptopay.core.payouts import Payout
 from cryptopay.core.settlement import Settlement
 from cryptopay.core.settlement.service import SettlementRun
@@ -19,6 +21,7 @@ from cryptopay.core.settlement.service import SettlementRun
 __all__ = [
     "flat",
     "invoice_view",
+    "link_view",
     "merchant_view",
     "money",
     "payout_view",
@@ -122,6 +125,7 @@ def payout_view(payout: Payout) -> dict[str, Any]:
         "result_code": payout.result_code,
         "result_desc": payout.result_desc,
         "note": payout.note,
+        "held": payout.held,  # why the float cannot cover it yet (operators only: it names the float)
         "created_at": payout.created_at,
         "finished_at": payout.finished_at,
     }
@@ -186,4 +190,24 @@ def refund_view(refund: Refund) -> dict[str, Any]:
         "failure": refund.failure,
         "requested_by": refund.requested_by,
         "created_at": refund.created_at,
+    }
+
+
+def link_view(link: PaymentLink, now: datetime) -> dict[str, Any]:
+    reason = link.closed_reason(now)
+    return {
+        "id": link.id,
+        "public_id": link.public_id,
+        "merchant_id": link.merchant_id,
+        "description": link.description,
+        "amount": money(link.amount),
+        "currency": link.currency.code,
+        "rails": list(link.rails) if link.rails is not None else [],
+        "expires_at": link.expires_at,
+        "max_uses": link.max_uses,
+        "uses": link.uses,
+        "active": link.active,
+        "open": reason is None,
+        "closed_reason": reason,
+        "created_at": link.created_at,
     }

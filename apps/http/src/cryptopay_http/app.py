@@ -19,6 +19,7 @@ from cryptopay_http.blueprints import (
     invoices,
     kyc,
     merchants,
+    payment_links,
     payouts,
     refunds,
     reports,
@@ -26,6 +27,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    treasury,
     wallet,
     webhooks,
 )
@@ -41,6 +43,7 @@ BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [
     invoices.bp,
     refunds.bp,
+    payment_links.bp,
     stores.bp,
     settlements.bp,
     payouts.bp,
@@ -52,6 +55,7 @@ BLUEPRINTS += [
 BLUEPRINTS += [reports.bp]
 BLUEPRINTS += [wallet.bp]
 BLUEPRINTS += [kyc.bp]
+BLUEPRINTS += [treasury.bp]
 
 
 def create_app(services: Services) -> Flask:

@@ -349,7 +349,7 @@ def _within_limits(value: Any, declared: Any) -> Any:
         for key in value if isinstance(value, dict) and "key_max_length" in declared else ():
             if not 1 <= len(key) <= declared["key_max_length"]:
                 raise InvalidInput(f"keys must have 1 to {declared['key_max_length']} characters")
-    if "choices" in declared:
+    if "choices" in declared and value is not None:  # an optional field left null chooses nothing
         _check_choices(value, sorted(declared["choices"]()))
     if type(value) is int and _outside(value, declared.get("minimum"), declared.get("maximum")):
         raise InvalidInput(f"must be from {_bounds(declared.get('minimum'), declared.get('maximum'))}")

@@ -29,7 +29,10 @@ __all__ = [
     "RECONCILIATION_RUN",
     "REFUND_SEND",
     "SETTLEMENT_RUN",
+    "TREASURY_MEASURE",
+    "TREASURY_SWEEP",
     "WALLET_CLAIMS_EXPIRE",
+    "WALLET_STK_QUERY",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
     "build_registry",
@@ -51,7 +54,10 @@ FX_REFRESH = "fx.refresh"
 REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
+TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
+TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
+WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -65,7 +71,10 @@ LEAD_JOBS = (
     FX_REFRESH,
     RECONCILIATION_RUN,
     METRICS_MEASURE,
+    TREASURY_SWEEP,
+    TREASURY_MEASURE,
     WALLET_CLAIMS_EXPIRE,
+    WALLET_STK_QUERY,
 )
 
 

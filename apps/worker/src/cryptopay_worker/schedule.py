@@ -90,10 +90,13 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.PAYOUT_START, timedelta(seconds=30)),  # submit planned payouts (also nudged after each settlement run)
     Every(jobs.PAYOUT_STATUS, timedelta(minutes=2)),  # status queries for payouts past their callback deadline
     Every(jobs.REFUND_SEND, timedelta(seconds=30)),
-    Every(jobs.WALLET_CLAIMS_EXPIRE, timedelta(minutes=10)),  # send requested refunds and follow sent ones
+    Every(jobs.WALLET_CLAIMS_EXPIRE, timedelta(minutes=10)),
+    Every(jobs.WALLET_STK_QUERY, timedelta(seconds=30)),  # send requested refunds and follow sent ones
     Every(jobs.FX_REFRESH, timedelta(minutes=1)),
     Every(jobs.RECONCILIATION_RUN, timedelta(minutes=30)),  # the books against our records, M-Pesa and the chains
     Every(jobs.METRICS_MEASURE, timedelta(minutes=1)),  # business gauges for the alerting rules
+    Every(jobs.TREASURY_SWEEP, timedelta(minutes=10)),  # deposit addresses above the threshold -> hot wallets
+    Every(jobs.TREASURY_MEASURE, timedelta(minutes=5)),  # float and inventory gauges (reads every deposit address)
 )
 
 

@@ -185,3 +185,21 @@ def balance_result(token: str) -> Response:
 )
 def balance_timeout(token: str) -> Response:
     return _balance_answer(token, timed_out=True)
+
+
+@bp.post(f"{HOOKS_PREFIX}/stk/<token>")
+@operation(
+    "Daraja: an STK Push callback (buying USDT)", response=DarajaAck, tags=_TAGS, description=_ABOUT, errors=_ERRORS
+)
+def stk_callback(token: str) -> Response:
+    """The same source and rate checks as the payout hooks; the buy is found by its token alone."""
+    if not _vouched_source():
+        _limit_unvouched()
+    result = parse_payload(load_json(request.get_data(cache=True)))
+    try:
+        buy = runtime().services.wallet_buys.on_callback(result, token=token)
+    except Forbidden:
+        _log.warning("refused an STK callback from %s: unknown token", request.remote_addr)
+        raise
+    _log.info("STK callback %s for buy %s", result.result_code, buy.id)
+    return json_response(ACCEPTED)

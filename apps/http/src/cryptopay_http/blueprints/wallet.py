@@ -9,12 +9,15 @@ replays the first answer, so a lost response never sends twice).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import attrs
+from cryptopay.core.fx import Quote
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
-from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.money import KES, Money, asset_by_code
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
+from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.service import MAX_NOTE
 from flask import Blueprint, Response, request
@@ -265,7 +268,7 @@ class HistoryView:
 
 
 _MONTH = {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}
-_KINDS = ("p2p", "p2p_claim", "p2p_return", "other")
+_KINDS = ("p2p", "p2p_claim", "p2p_return", "buy", "other")
 
 
 @bp.get("/v1/wallet/history")
@@ -306,3 +309,113 @@ def my_statement(month: str) -> Response:
     text = runtime().services.wallets.statement(current_principal().id, month)
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": disposition})
+
+
+# Whole shillings, KES 1 to 250,000 (M-Pesa's STK range), as a string like every amount.
+_STK_SHILLINGS = r"^([1-9][0-9]{0,4}|1[0-9]{5}|2[0-4][0-9]{4}|250000)$"
+
+
+@attrs.frozen
+class QuoteView:
+    """A locked USDT/KES price: buy USDT at ``ask``, sell at ``bid``, until ``expires_at``."""
+
+    id: str
+    pair: str
+    bid: Decimal
+    ask: Decimal
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, q: Quote) -> QuoteView:
+        return cls(q.id, str(q.pair), q.bid, q.ask, q.expires_at)
+
+
+@attrs.frozen
+class BuyRequest:
+    kes: str = attrs.field(metadata=limits("whole shillings to pay by M-Pesa, 1 to 250,000", pattern=_STK_SHILLINGS))
+    quote_id: str | None = attrs.field(
+        default=None, metadata=limits("a quote from POST /v1/wallet/quotes, still valid", max_length=64)
+    )
+
+
+@attrs.frozen
+class BuyView:
+    """A purchase: ``prompted`` while the phone shows the M-Pesa prompt; ``reason`` says why one failed."""
+
+    id: str
+    state: BuyState
+    kes: Money
+    usdt: Money
+    quote_id: str
+    ask: Decimal
+    created_at: datetime
+    receipt: str | None
+    result_code: str | None
+    reason: str | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, b: Buy) -> BuyView:
+        return cls(
+            b.id,
+            b.state,
+            b.kes,
+            b.usdt,
+            b.quote_id,
+            b.ask,
+            b.created_at,
+            b.receipt,
+            b.result_code,
+            b.reason,
+            b.finished_at,
+        )
+
+
+@bp.post("/v1/wallet/quotes")
+@operation(
+    "Lock a USDT/KES quote (buy at its ask, sell at its bid) for a short window",
+    response=QuoteView,
+    status=201,
+    tags=_TAGS,
+    errors=(503,),
+)
+@require(roles=_PERSONAL)
+def lock_quote() -> Response:
+    return json_response(QuoteView.of(runtime().services.wallet_buys.quote()), 201)
+
+
+@bp.post("/v1/wallet/buys")
+@operation(
+    "Buy USDT with M-Pesa: an STK Push prompt on my phone; USDT at the locked ask when I pay",
+    request=BuyRequest,
+    response=BuyView,
+    status=201,
+    tags=_TAGS,
+    errors=(404, 422, 503),
+)
+@require(roles=_PERSONAL)
+@idempotent
+def start_buy() -> Response:
+    body = read_body(BuyRequest)
+    buy = runtime().services.wallet_buys.start(current_principal().id, Money.of(body.kes, KES), quote_id=body.quote_id)
+    return json_response(BuyView.of(buy), 201, headers={"Location": f"/v1/wallet/buys/{buy.id}"})
+
+
+@bp.get("/v1/wallet/buys")
+@operation("My purchases, newest first", response=PageOf(BuyView), tags=_TAGS)
+@require(roles=_PERSONAL)
+@paginated
+def list_buys() -> Response:
+    buys, user_id = runtime().services.wallet_buys, current_principal().id
+
+    def fetch(after: str | None, limit: int) -> list[Buy]:
+        return buys.for_user(user_id, after=after, limit=limit)
+
+    return json_response(paginate(fetch, BuyView.of))
+
+
+@bp.get("/v1/wallet/buys/<buy_id>")
+@operation("One of my purchases", response=BuyView, tags=_TAGS, errors=(404,))
+@require(roles=_PERSONAL)
+def get_buy(buy_id: str) -> Response:
+    return json_response(BuyView.of(runtime().services.wallet_buys.get(buy_id, user_id=current_principal().id)))

@@ -7,12 +7,16 @@ Account names: ``assets:custody:<network>:<ASSET>``, ``liabilities:merchant:<id>
 ``revenue:merchant_fee:<ASSET>``, ``revenue:fx_spread:KES``, ``liabilities:payouts_in_flight:KES``,
 ``assets:mpesa_float:KES``, and the trading accounts ``equity:trading:<ASSET>``.
 Personal wallets: ``liabilities:wallet:<user>:<ASSET>`` (never negative), ``liabilities:wallet_claims:<ASSET>``
-(transfers waiting for a recipient to sign up) and ``revenue:p2p_fee:<ASSET>``.
+(transfers waiting for a recipient to sign up) and ``revenue:p2p_fee:<ASSET>``. The treasury's own:
+``assets:bank:KES`` (the company's bank account, funded outside the books), ``assets:gas:<network>:<COIN>`` (the
+hot wallet's coin that pays network fees), ``expenses:network_fees:<network>:<COIN>``,
+``expenses:conversion_fees:KES``, ``revenue:fx_gain:KES`` and ``expenses:fx_loss:KES``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.fees import FeeQuote, FeeSchedule
@@ -30,11 +34,15 @@ __all__ = [
     "PAYOUT_FEE",
     "complete_payout",
     "convert_for_settlement",
+    "credit_buy",
     "credit_invoice_payment",
     "custody",
     "fail_payout",
+    "gas",
     "merchant_liability",
+    "network_fees",
     "open_platform_accounts",
+    "open_treasury_accounts",
     "open_wallet_accounts",
     "p2p_fee",
     "send_p2p",
@@ -49,10 +57,22 @@ IN_FLIGHT = "liabilities:payouts_in_flight:KES"
 FX_SPREAD = "revenue:fx_spread:KES"
 PAYOUT_FEE = "revenue:payout_fee:KES"
 BANK = "assets:bank:KES"  # our bank account, which operators' bank transfers to merchants are paid from
+CONVERSION_FEES = "expenses:conversion_fees:KES"
+FX_GAIN = "revenue:fx_gain:KES"
+FX_LOSS = "expenses:fx_loss:KES"
 
 
 def custody(network: str, asset: Asset) -> str:
     return f"assets:custody:{network}:{asset.code}"
+
+
+def gas(network: str, coin: Asset) -> str:
+    """The hot wallet's coin that pays a network's fees (funded outside the books until a funding is booked)."""
+    return f"assets:gas:{network}:{coin.code}"
+
+
+def network_fees(network: str, coin: Asset) -> str:
+    return f"expenses:network_fees:{network}:{coin.code}"
 
 
 def merchant_liability(merchant_id: str, asset: Asset) -> str:
@@ -272,4 +292,134 @@ def settle_claim(
         f"transfer {transfer_id} {'returned to its sender' if returned else 'claimed'}",
         metadata={"kind": f"p2p_{step}", "transfer_id": transfer_id, "user": user_id},
     )
+    return ledger.post(request, session=session)
+
+
+MPESA_COLLECTIONS = "assets:mpesa_collections:KES"  # our paybill's takings (STK Push), apart from the B2C float
+
+
+def credit_buy(
+    ledger: Ledger,
+    *,
+    buy_id: str,
+    user_id: str,
+    kes: Money,
+    usdt: Money,
+    mid: Decimal,
+    quote_id: str,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A paid STK purchase: the shillings in, the USDT out at the locked quote, the spread against the mid as revenue.
+
+    Dr mpesa_collections (kes) / Cr trading:KES (the USDT's value at the mid) / Cr fx_spread (the rest), and
+    Dr trading:USDT / Cr wallet:<user>:USDT (usdt). Keyed ``buy:<id>:credit``: a second answer books nothing.
+    """
+    at_mid = min(Money.rounded(usdt.amount * mid, KES, Rounding.DOWN), kes)
+    for account in (
+        Account(MPESA_COLLECTIONS, AccountKind.ASSET, KES),
+        Account(trading_account(KES.code), AccountKind.EQUITY, KES, allow_negative=True),
+        Account(trading_account(usdt.asset.code), AccountKind.EQUITY, usdt.asset, allow_negative=True),
+        Account(FX_SPREAD, AccountKind.REVENUE, KES),
+    ):
+        ledger.open_account(account, session=session)
+    postings = [
+        Posting.debit(MPESA_COLLECTIONS, kes),
+        Posting.credit(trading_account(KES.code), at_mid),
+        Posting.debit(trading_account(usdt.asset.code), usdt),
+        Posting.credit(wallet_account(user_id, usdt.asset), usdt),
+    ]
+    if (kes - at_mid).is_positive():
+        postings.append(Posting.credit(FX_SPREAD, kes - at_mid))
+    metadata = {"kind": "buy", "buy_id": buy_id, "user": user_id}
+    request = EntryRequest(f"buy:{buy_id}:credit", postings, f"buy {buy_id} paid by M-Pesa", quote_id, metadata)
+    return ledger.post(request, session=session)
+
+
+# -- the treasury ------------------------------------------------------------------------------------------------
+def open_treasury_accounts(
+    ledger: Ledger, *, session: LedgerSession | None = None, networks: tuple[tuple[str, Asset], ...] = ()
+) -> None:
+    """Open (idempotently) the treasury's accounts: the bank, conversion fees, FX gain and loss, the float and the
+    KES trading account, and per ``(network, coin)`` the gas and network-fee accounts."""
+    accounts = [
+        # The bank account is outside the books (like the float before its top-ups are booked): it may go negative.
+        Account(BANK, AccountKind.ASSET, KES, allow_negative=True),
+        Account(FLOAT, AccountKind.ASSET, KES, allow_negative=True),
+        Account(CONVERSION_FEES, AccountKind.EXPENSE, KES),
+        Account(FX_GAIN, AccountKind.REVENUE, KES),
+        Account(FX_LOSS, AccountKind.EXPENSE, KES),
+        Account(trading_account(KES.code), AccountKind.EQUITY, KES, allow_negative=True),
+    ]
+    for network, coin in networks:
+        accounts.append(Account(gas(network, coin), AccountKind.ASSET, coin, allow_negative=True))
+        accounts.append(Account(network_fees(network, coin), AccountKind.EXPENSE, coin))
+    for account in accounts:
+        ledger.open_account(account, session=session)
+
+
+def book_sweep_fees(
+    ledger: Ledger, *, sweep_id: str, network: str, fee: Money, session: LedgerSession | None = None
+) -> Entry:
+    """A confirmed sweep's network fees (gas top-up and transfer), paid from the hot wallet's coin.
+
+    Dr expenses:network_fees:<network>:<COIN> / Cr assets:gas:<network>:<COIN>. The tokens themselves move between
+    two addresses of ``assets:custody:<network>:<ASSET>`` (deposit address to hot wallet), so they need no posting.
+    """
+    open_treasury_accounts(ledger, session=session, networks=((network, fee.asset),))
+    postings = [Posting.debit(network_fees(network, fee.asset), fee), Posting.credit(gas(network, fee.asset), fee)]
+    request = EntryRequest(
+        f"sweep:{sweep_id}:fees", postings, f"sweep {sweep_id} network fees", metadata={"sweep_id": sweep_id}
+    )
+    return ledger.post(request, session=session)
+
+
+def record_float_topup(
+    ledger: Ledger, *, reference: str, amount: Money, note: str = "", session: LedgerSession | None = None
+) -> Entry:
+    """KES moved from the company's bank into the M-Pesa float: Dr assets:mpesa_float:KES / Cr assets:bank:KES."""
+    open_treasury_accounts(ledger, session=session)
+    request = EntryRequest(
+        f"treasury:topup:{reference}",
+        [Posting.debit(FLOAT, amount), Posting.credit(BANK, amount)],
+        f"float top-up {reference}",
+        metadata={"reference": reference, "note": note},
+    )
+    return ledger.post(request, session=session)
+
+
+def record_conversion(
+    ledger: Ledger,
+    *,
+    reference: str,
+    network: str,
+    sold: Money,
+    proceeds: Money,
+    fee: Money,
+    cost: Money,
+    into: str,
+    metadata: dict[str, str],
+    session: LedgerSession | None = None,
+) -> Entry:
+    """Crypto sold for KES on an exchange or OTC desk, through the trading accounts, with the realised FX result.
+
+    Dr equity:trading:<ASSET> / Cr assets:custody:<network>:<ASSET> (what left our wallet), then Dr ``into`` (the
+    proceeds net of fees) / Dr expenses:conversion_fees:KES / Cr equity:trading:KES (``cost``: what the sold
+    crypto cost at the quotes customers were given) / Cr revenue:fx_gain:KES or Dr expenses:fx_loss:KES (gross
+    proceeds less that cost).
+    """
+    open_treasury_accounts(ledger, session=session)
+    gain = proceeds - cost
+    postings = [
+        Posting.debit(trading_account(sold.asset.code), sold),
+        Posting.credit(custody(network, sold.asset), sold),
+        Posting.debit(into, proceeds - fee),
+        Posting.credit(trading_account(KES.code), cost),
+    ]
+    if fee.is_positive():
+        postings.append(Posting.debit(CONVERSION_FEES, fee))
+    if gain.is_positive():
+        postings.append(Posting.credit(FX_GAIN, gain))
+    elif gain.is_negative():
+        postings.append(Posting.debit(FX_LOSS, -gain))
+    request = EntryRequest(f"treasury:conversion:{reference}", postings, f"conversion {reference}", metadata=metadata)
     return ledger.post(request, session=session)

@@ -19,6 +19,7 @@ from cryptopay.core.listings import Listings
 from cryptopay.core.mobile_money import SourceAllowlist
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.fx import QuoteRepository
@@ -46,6 +47,8 @@ from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
+from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
 from cryptopay.core.webhooks import UowFactory
@@ -93,14 +96,20 @@ class Services:
     _settling: Lazy[Settling] = attrs.field(factory=lambda: missing("settlements"))
     _payouts: Lazy[Payouts] = attrs.field(factory=lambda: missing("payouts"))
     _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
+    _payment_links: Lazy[PaymentLinks] = attrs.field(factory=lambda: missing("payment links"))
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
     _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
+    _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
+    # -- the treasury
+    _treasury: Lazy[Treasury] = attrs.field(factory=lambda: missing("the treasury"))
+    _sweeps: Lazy[Sweeps] = attrs.field(factory=lambda: missing("sweeps"))
+    _rebalancing: Lazy[Rebalancing] = attrs.field(factory=lambda: missing("rebalancing records"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
     _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
@@ -225,12 +234,20 @@ class Services:
         return self._refunds.get()
 
     @property
+    def payment_links(self) -> PaymentLinks:
+        return self._payment_links.get()
+
+    @property
     def wallets(self) -> Wallets:
         return self._wallets.get()
 
     @property
     def wallet_signup(self) -> WalletSignup:
         return self._wallet_signup.get()
+
+    @property
+    def wallet_buys(self) -> Buys:
+        return self._wallet_buys.get()
 
     @property
     def kyc_review(self) -> KycReview:
@@ -255,6 +272,20 @@ class Services:
     def float_balance(self) -> FloatBalance:
         """Account Balance questions to M-Pesa and their answers, for reconciling the float."""
         return self._float_balance.get()
+
+    @property
+    def treasury(self) -> Treasury:
+        """The float and the inventory; ``can_cover`` is the refusal before overdraft for every payment."""
+        return self._treasury.get()
+
+    @property
+    def sweeps(self) -> Sweeps:
+        return self._sweeps.get()
+
+    @property
+    def rebalancing(self) -> Rebalancing:
+        """Operators' records of float top-ups and crypto sold for KES."""
+        return self._rebalancing.get()
 
     @property
     def jobs(self) -> Mapping[str, JobHandler]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
+from cryptopay.adapters.bootstrap.treasury_settings import TreasurySettings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.deployment import DEFAULT_DEPLOYMENT, RedisKeys
 from cryptopay.adapters.faults import fault_points_from_env
@@ -89,6 +90,7 @@ class Settings:
     smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
     sms: SmsSettings = attrs.Factory(SmsSettings)  # CRYPTOPAY_SMS_*: Africa's Talking, a private file, or none
     faults: FaultPoints = NO_FAULTS  # CRYPTOPAY_FAULT_POINTS: a test setting (tests, make chaos); production refuses it
+    treasury: TreasurySettings = attrs.Factory(TreasurySettings)  # reserves, alerts, sweeps
 
     @property
     def queue_backend(self) -> str:
@@ -143,6 +145,7 @@ class Settings:
             smtp=SmtpSettings.from_env(source) if get.text("SMTP_HOST") else None,
             sms=SmsSettings.from_env(source, production=production, allow_sandbox=settings.allow_sandbox),
             faults=fault_points_from_env(source, production=production),
+            treasury=TreasurySettings.from_env(source),
         )
 
     def check(self, env: Mapping[str, str]) -> None:

@@ -22,7 +22,7 @@ from cryptopay.adapters.bootstrap.chains import (
     watcher_for,
 )
 from cryptopay.adapters.bootstrap.settings import Settings
-from cryptopay.core.errors import CryptopayError
+from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
@@ -32,6 +32,7 @@ from cryptopay.core.money import KES, USDT
 from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
@@ -60,6 +61,7 @@ from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.throughput import Throughput, TokenBucket
+from cryptopay.core.ports.treasury import Sweeper, TreasuryStore
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
@@ -68,6 +70,8 @@ from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliat
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
+from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
+from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -81,7 +85,7 @@ if TYPE_CHECKING:
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
 
 # The jobs that call Daraja: with ``CRYPTOPAY_DARAJA_QUEUE`` they go to that queue, worked by its own worker.
-PAYOUT_JOBS = ("payouts.start", "payouts.query_status")
+PAYOUT_JOBS = ("payouts.start", "payouts.query_status", "wallets.stk_query")  # the jobs that call Daraja
 HOOKS_PREFIX = "/hooks/daraja"
 
 
@@ -319,6 +323,7 @@ class Parts:
             faults=self.settings.faults,
             metrics=self._payout_metrics,
             pacing=self.daraja_pacing,
+            guard=self.float_guard,  # refusal before overdraft: what the float cannot cover is held
             gate=self.payout_gate,
         )
 
@@ -358,11 +363,30 @@ class Parts:
         )
 
     @functools.cached_property
+    def payment_links(self) -> PaymentLinks:
+        return PaymentLinks(uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, invoicing=self.invoicing)
+
+    @functools.cached_property
     def wallets(self) -> Wallets:
         """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
         quoter = LazyQuoter(lambda: self.pricer)
         return Wallets(
             self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+        )
+
+    @functools.cached_property
+    def wallet_buys(self) -> Buys:
+        """USDT bought with M-Pesa: STK callbacks come to ``<public URL>/hooks/daraja/stk/<token>``."""
+        base = self.settings.public_url.rstrip("/")
+        return Buys(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.pricer,
+            lambda: self.quotes,
+            lambda: self.mobile_money,
+            lambda token: f"{base}/hooks/daraja/stk/{token}",
+            self.clock,
+            self.ids,
         )
 
     @functools.cached_property
@@ -428,6 +452,7 @@ class Parts:
             metrics=metrics,
             balance_answers=self.balance_queries,
             float_baseline=self.settings.mpesa_float_baseline,
+            treasury=self.treasury_store,  # sweeps and the float B2C results report
         )
 
     @functools.cached_property
@@ -485,6 +510,93 @@ class Parts:
         except CryptopayError as error:  # e.g. no Daraja settings: the balance check stays skipped, said why
             logging.getLogger(__name__).warning("no Account Balance question sent: %s", error.message)
 
+    # -- the treasury ----------------------------------------------------------------------------------------
+    @functools.cached_property
+    def treasury_store(self) -> TreasuryStore:
+        from cryptopay.adapters.sql.repositories.treasury import SqlTreasuryStore
+
+        return SqlTreasuryStore(self.engine)
+
+    @functools.cached_property
+    def _treasury_metrics(self) -> Metrics:
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "treasury.prom")
+
+    @functools.cached_property
+    def float_guard(self) -> FloatGuard:
+        """Holds payouts the M-Pesa float cannot cover (``CRYPTOPAY_FLOAT_RESERVE`` kept back), alerting
+        ``CRYPTOPAY_TREASURY_ALERT_EMAIL``; keeps the balances B2C results report."""
+        treasury = self.settings.treasury
+        return FloatGuard(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            store=self.treasury_store,
+            clock=self.clock,
+            answers=self.balance_queries,
+            reserve=treasury.float_reserve,
+            baseline=self.settings.mpesa_float_baseline,
+            low_alert=treasury.float_low_alert,
+            notifier=self.notifier if treasury.alert_email else None,
+            alert_to=treasury.alert_email,
+            metrics=self._treasury_metrics,
+        )
+
+    @functools.cached_property
+    def sweepers(self) -> dict[str, Sweeper]:
+        """EVM sweepers for networks with a hot wallet, signing for deposit addresses with the seed of
+        ``CRYPTOPAY_EVM_XPUB`` (``CRYPTOPAY_EVM_SWEEP_MNEMONIC``: only the worker that sweeps needs it)."""
+        mnemonic = self.settings.treasury.evm_sweep_mnemonic
+        if not mnemonic:
+            return {}
+        from cryptopay.adapters.bootstrap.settings import EVM_NETWORKS
+        from cryptopay.adapters.evm.keys import HdKeyring, account_xpub
+        from cryptopay.adapters.evm.sender import EvmSender
+        from cryptopay.adapters.evm.sweep import EvmRailSweeper
+        from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
+
+        if self.settings.evm_xpub and account_xpub(mnemonic) != self.settings.evm_xpub:
+            raise InvalidInput("CRYPTOPAY_EVM_SWEEP_MNEMONIC is not the seed of CRYPTOPAY_EVM_XPUB")
+        keyring, store = HdKeyring.from_mnemonic(mnemonic), SqlWithdrawalStore(self.engine)
+        found: dict[str, Sweeper] = {}
+        for network, sender in self.senders.items():
+            if network in EVM_NETWORKS and isinstance(sender, EvmSender):
+                for rail in self._rails_on(network):
+                    found[network] = EvmRailSweeper(sender, rail, deposit_keys=keyring, store=store)
+        return found
+
+    @functools.cached_property
+    def sweeps(self) -> Sweeps:
+        return Sweeps(
+            uow=self.storage.unit_of_work,
+            store=self.treasury_store,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            sweepers=self.sweepers,
+            balances=self.balance_readers,
+            threshold=self.settings.treasury.sweep_threshold,
+        )
+
+    @functools.cached_property
+    def rebalancing(self) -> Rebalancing:
+        return Rebalancing(uow=self.storage.unit_of_work, ledger=self.ledger, clock=self.clock, guard=self.float_guard)
+
+    @functools.cached_property
+    def treasury(self) -> Treasury:
+        """The float and the inventory (books against the chains' deposit addresses and hot wallets)."""
+        return Treasury(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            store=self.treasury_store,
+            guard=self.float_guard,
+            rails=list(self.rails.values()),
+            chains=self.balance_readers,
+            hot_wallets={c.network: c.hot_wallet for c in self.settings.chains if c.hot_wallet},
+            inventory_reserve=self.settings.treasury.inventory_reserve,
+            metrics=self._treasury_metrics,
+        )
+
     # -- identity --------------------------------------------------------------------------------------------
     @functools.cached_property
     def users(self) -> UserRepository:
@@ -530,7 +642,7 @@ class Parts:
         import redis
         from cryptopay.adapters.cache import SubscribedEpoch
 
-        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        client = redis.Redis.from_url(self.settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         epoch = SubscribedEpoch(client, key=self.settings.redis_keys.identity_epoch)
         self.closers.append(epoch.close)
         return epoch
@@ -632,9 +744,12 @@ class Parts:
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
+            "treasury.sweep": lambda _payload: self.sweeps.run(),
+            "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
+            "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
             **self._webhook_jobs(),
         }
 

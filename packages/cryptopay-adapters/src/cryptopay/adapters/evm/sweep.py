@@ -16,13 +16,14 @@ import attrs
 from cryptopay.adapters.evm.addresses import validate_address
 from cryptopay.adapters.evm.sender import EvmSender, erc20_balance, erc20_transfer_call
 from cryptopay.adapters.evm.transactions import EvmTransactions
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.money import Money
-from cryptopay.core.ports.chains import KeyProvider, SentTransaction, WithdrawalRequest, WithdrawalStore
+from cryptopay.core.ports.chains import KeyProvider, SentTransaction, TxState, WithdrawalRequest, WithdrawalStore
+from cryptopay.core.ports.treasury import SweepProgress, SweepStage
 from cryptopay.core.rails import Rail
 from web3 import Web3
 
-__all__ = ["EvmSweeper", "SweepResult", "SweepState"]
+__all__ = ["EvmRailSweeper", "EvmSweeper", "SweepResult", "SweepState"]
 
 
 class SweepState(enum.Enum):
@@ -100,3 +101,41 @@ class EvmSweeper:
 
 def _never() -> NoReturn:
     raise AssertionError("a stored sweep is never rebuilt")
+
+
+class EvmRailSweeper:
+    """The ``Sweeper`` port over ``EvmSweeper``: each call advances a sweep by a step and says where it stands.
+
+    The gas top-up is the hot wallet's own withdrawal (``<sweep_id>:gas``), its fee read from its receipt; the
+    transfer is confirmed at the rail's depth, when its fee (from its receipt) is known too.
+    """
+
+    def __init__(self, sender: EvmSender, rail: Rail, *, deposit_keys: KeyProvider, store: WithdrawalStore) -> None:
+        native = rail.network.native
+        assert native is not None
+        self.network, self.asset, self.coin = rail.network.name, rail.asset, native.asset
+        self.hot_wallet = sender.hot_wallet
+        self._sender = sender
+        self._sweeper = EvmSweeper(sender, rail, deposit_keys=deposit_keys, store=store)
+
+    def sweep(self, sweep_id: str, deposit_address: str) -> SweepProgress:
+        result = self._sweeper.sweep(deposit_address, sweep_id=sweep_id)
+        if result.state is SweepState.EMPTY:
+            return SweepProgress(stage=SweepStage.EMPTY)
+        top_up = self._top_up(sweep_id)
+        if result.state is SweepState.GAS_PENDING:
+            return SweepProgress(stage=SweepStage.TOPPING_UP, amount=result.amount, top_up=top_up)
+        transfer = result.sweep
+        assert transfer is not None
+        stage = {
+            TxState.CONFIRMED: SweepStage.CONFIRMED,
+            TxState.FAILED: SweepStage.FAILED,
+            TxState.DROPPED: SweepStage.FAILED,
+        }.get(transfer.state, SweepStage.SENT)
+        return SweepProgress(stage=stage, amount=result.amount, top_up=top_up, transfer=transfer)
+
+    def _top_up(self, sweep_id: str) -> SentTransaction | None:
+        try:
+            return self._sender.status(f"{sweep_id}:gas")
+        except NotFound:
+            return None  # the deposit address had its gas already

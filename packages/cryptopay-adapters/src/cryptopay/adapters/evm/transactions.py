@@ -219,7 +219,11 @@ class EvmTransactions:
             raise NotFound(f"no {self.network.name} transaction was sent for {tx_id}")
         receipt = self._receipt(record.tx_hash)
         if receipt is None:
-            return SentTransaction(tx_id, record.tx_hash, self._unmined_state(record))
+            unmined = self._unmined_state(record)
+            if unmined is TxState.DROPPED:  # the nonce moved on: ours may have been mined between the two reads
+                receipt = self._receipt(record.tx_hash)
+            if receipt is None:
+                return SentTransaction(tx_id, record.tx_hash, unmined)
         fee = self.native_money(int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"]))
         number = int(receipt["blockNumber"])
         if int(receipt["status"]) != 1:

@@ -62,6 +62,7 @@ class EvmWatcher:
         if block_range < 1 or address_batch < 1:
             raise InvalidInput("block_range and address_batch must be at least 1")
         self.network = tokens[0].network.name
+        self._native = tokens[0].network.native  # the coin that pays gas (its balance: the treasury's gas)
         self._w3 = connect(rpc) if isinstance(rpc, str) else rpc
         self._tokens: dict[str, Token] = {str(r.token.contract).lower(): r.token for r in tokens}
         self._depth = {r.token.asset.code: r.confirmations for r in tokens}
@@ -155,7 +156,13 @@ class EvmWatcher:
         return self._times[block_hash]
 
     def balance(self, address: str, asset: Asset) -> Money:
-        """``asset``'s token balance at ``address`` (``balanceOf`` on the rail's contract), for reconciliation."""
+        """``asset``'s token balance at ``address`` (``balanceOf`` on the rail's contract), or the network's coin."""
+        if self._native is not None and asset == self._native.asset:
+            checksummed = Web3.to_checksum_address(address)
+            wei = self._call(
+                f"reading the {asset.code} balance of {address}", lambda: self._w3.eth.get_balance(checksummed)
+            )
+            return self._native.to_money(int(wei))
         token = next((t for t in self._tokens.values() if t.asset == asset), None)
         if token is None:
             raise InvalidInput(f"{self.network} has no {asset.code} token rail")

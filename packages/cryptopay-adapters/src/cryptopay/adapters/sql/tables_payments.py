@@ -16,6 +16,7 @@ __all__ = [
     "invoice_addresses",
     "invoices",
     "payment_credits",
+    "payment_links",
     "payout_queries",
     "payouts",
     "refunds",
@@ -160,5 +161,21 @@ unmatched_answers = sa.Table(
     sa.Column("matched_at", UtcDateTime),
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_unmatched_answers_pending", "matched_at", "received_at"),
+    keep_existing=True,
+)
+
+payment_links = sa.Table(
+    "payment_links",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("public_id", sa.String(ID), nullable=False, unique=True),
+    sa.Column("merchant_id", sa.String(ID), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("expires_at", UtcDateTime),
+    sa.Column("max_uses", sa.Integer),
+    sa.Column("uses", sa.Integer, nullable=False),  # the count of record; the document's copy is refreshed from it
+    sa.Column("doc", JsonText, nullable=False),
+    sa.CheckConstraint("uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)", name="ck_payment_links_uses"),
+    sa.Index("ix_payment_links_merchant", "merchant_id", "id"),
     keep_existing=True,
 )

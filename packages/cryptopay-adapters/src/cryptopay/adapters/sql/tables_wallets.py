@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.tables import ASSET, ID, metadata
 from cryptopay.adapters.sql.types import Amount, JsonText, UtcDateTime
 
-__all__ = ["phone_verifications", "wallet_transfers", "wallet_usage", "wallets"]
+__all__ = ["phone_verifications", "wallet_buys", "wallet_transfers", "wallet_usage", "wallets"]
 
 PHONE = 16
 
@@ -62,5 +62,19 @@ wallet_usage = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("reference", sa.String(ID), nullable=False),
     sa.Index("ix_wallet_usage_user_at", "user_id", "at"),
+    keep_existing=True,
+)
+
+wallet_buys = sa.Table(
+    "wallet_buys",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("user_id", sa.String(ID), nullable=False),
+    sa.Column("token_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("next_query_at", UtcDateTime, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_wallet_buys_user", "user_id", "id"),
+    sa.Index("ix_wallet_buys_due", "state", "next_query_at"),
     keep_existing=True,
 )

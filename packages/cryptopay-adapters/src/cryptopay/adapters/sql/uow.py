@@ -34,13 +34,20 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlDepositAddresses,
     SqlInvoices,
     SqlPaymentCredits,
+    SqlPaymentLinks,
     SqlPayouts,
     SqlRefunds,
     SqlSettlements,
     SqlStores,
     SqlUnmatchedAnswers,
 )
-from cryptopay.adapters.sql.repositories.wallets import SqlPhoneVerifications, SqlTransfers, SqlUsage, SqlWallets
+from cryptopay.adapters.sql.repositories.wallets import (
+    SqlBuys,
+    SqlPhoneVerifications,
+    SqlTransfers,
+    SqlUsage,
+    SqlWallets,
+)
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
@@ -100,6 +107,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def unmatched_answers(self) -> SqlUnmatchedAnswers:
         return SqlUnmatchedAnswers(self.connection)
+
+    @functools.cached_property
+    def payment_links(self) -> SqlPaymentLinks:
+        return SqlPaymentLinks(self.connection)
 
     @functools.cached_property
     def quotes(self) -> SqlQuoteRepository:
@@ -164,6 +175,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def wallet_usage(self) -> SqlUsage:
         return SqlUsage(self.connection)
+
+    @functools.cached_property
+    def wallet_buys(self) -> SqlBuys:
+        return SqlBuys(self.connection)
 
     def flush(self) -> None:
         """Write what the ledger session buffered (done automatically before commit)."""

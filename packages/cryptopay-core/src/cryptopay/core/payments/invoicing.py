@@ -9,7 +9,7 @@ store window (``Invoice.create`` cuts the window to the quote's expiry otherwise
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from cryptopay.core import flows
@@ -105,10 +105,13 @@ class Invoicing:
         actor: str | None = None,
         metadata: Mapping[str, str] | None = None,
         return_url: str | None = None,
+        within: Callable[[PaymentsUnitOfWork], None] | None = None,
     ) -> Invoice:
         """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail).
 
         ``return_url``: where the hosted checkout page sends the customer back to the shop (http or https).
+        ``within`` runs in the invoice's own transaction before it is stored (a payment link counts its use there):
+        if it raises, nothing is stored.
         """
         if return_url is not None and not return_url.startswith(("https://", "http://")):
             raise InvalidInput("return_url must be an http or https URL", field="return_url")
@@ -125,10 +128,13 @@ class Invoicing:
         quotes = self._quotes(price, chosen)
         in_shillings = [q.pair.base for q in quotes if q.pair.quote == KES]
         refuse_unpriced_rails(chosen, self._pricer, skip=in_shillings)  # an invoice priced in crypto, paid in it
-        return transaction(
-            self._uow,
-            lambda uow: self._create(uow, store, chosen, price, quotes, order_id, actor, metadata, return_url),
-        )
+
+        def create(uow: PaymentsUnitOfWork) -> Invoice:
+            if within is not None:
+                within(uow)
+            return self._create(uow, store, chosen, price, quotes, order_id, actor, metadata, return_url)
+
+        return transaction(self._uow, create)
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         """The invoice, or ``NotFound``."""

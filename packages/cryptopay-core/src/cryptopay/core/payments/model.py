@@ -11,7 +11,7 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import attrs
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.invoices import DEFAULT_INVOICE_WINDOW, DEFAULT_MONITORING_WINDOW, TransferKey
 from cryptopay.core.money import KES, Asset, Money, to_decimal
@@ -24,6 +24,9 @@ __all__ = [
     "BelowStoreMinimum",
     "DepositAddress",
     "PaymentCredit",
+    "PaymentLink",
+    "PaymentLinkClosed",
+    "PaymentLinkTerms",
     "Refund",
     "RefundState",
     "StoreSettings",
@@ -214,3 +217,82 @@ class Refund:
     @property
     def is_open(self) -> bool:
         return self.state in (RefundState.REQUESTED, RefundState.SENT)
+
+
+class PaymentLinkClosed(Conflict):
+    """The link is deactivated, expired or used up: it makes no more invoices (a 409: the link's state decides)."""
+
+    code = "payment_link_closed"
+
+
+class PaymentLinkTerms(Conflict):
+    """What the customer sent does not fit the link's terms (its fixed price, its currency's places, its rails).
+
+    A 409 rather than a 422: the request is well-formed; the link it names decides (a page re-reads the link)."""
+
+    code = "payment_link_terms"
+
+
+def _rail_keys(value: Sequence[str] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
+
+
+@attrs.define(kw_only=True)
+class PaymentLink:
+    """A merchant's reusable request to be paid: a fixed ``amount``, or one the customer enters in ``currency``."""
+
+    id: str
+    public_id: str
+    merchant_id: str
+    currency: Asset
+    description: str
+    created_at: datetime
+    created_by: str
+    amount: Money | None = None  # None: the customer enters the amount
+    rails: tuple[str, ...] | None = attrs.field(default=None, converter=_rail_keys)  # None: every rail of the store
+    expires_at: datetime | None = None
+    max_uses: int | None = None
+    uses: int = 0
+    active: bool = True
+    deactivated_at: datetime | None = None
+
+    def closed_reason(self, now: datetime) -> str | None:
+        """Why the link makes no more invoices at ``now``, or None while it is open."""
+        if not self.active:
+            return "it was deactivated"
+        if self.expires_at is not None and now >= self.expires_at:
+            return f"it expired at {self.expires_at.isoformat()}"
+        if self.max_uses is not None and self.uses >= self.max_uses:
+            return f"it has been used {self.uses} times, its limit"
+        return None
+
+    def check_open(self, now: datetime) -> None:
+        reason = self.closed_reason(now)
+        if reason is not None:
+            raise PaymentLinkClosed(f"payment link {self.public_id} is closed: {reason}")
+
+    def price_for(self, entered: Decimal | None) -> Money:
+        """The invoice's price: the link's fixed amount, or what the customer entered (positive, in ``currency``)."""
+        if self.amount is not None:
+            if entered is not None and entered != self.amount.amount:
+                raise PaymentLinkTerms(f"this link asks a fixed {self.amount}; leave the amount out", field="amount")
+            return self.amount
+        if entered is None:
+            raise PaymentLinkTerms(f"enter the amount to pay in {self.currency.code}", field="amount")
+        exponent = entered.as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) else 0
+        if entered <= 0 or places > self.currency.decimals:
+            raise PaymentLinkTerms(
+                f"the amount is a positive amount of {self.currency.code} with at most {self.currency.decimals} places",
+                field="amount",
+            )
+        return Money.of(entered, self.currency)
+
+    def rails_for(self, rail: str | None) -> list[str] | None:
+        """The invoice's rails: the customer's choice (one of the link's), else the link's (or the store's)."""
+        if rail is None:
+            return list(self.rails) if self.rails is not None else None
+        wanted = rail.strip().lower()
+        if self.rails is not None and wanted not in self.rails:
+            raise PaymentLinkTerms(f"this link is paid on {', '.join(self.rails)}, not {rail}", field="rail")
+        return [wanted]

@@ -158,10 +158,24 @@ class Payout:
     retried_by: str | None = None
     b2b: B2BTarget | None = None  # set for a B2B payment (bank by paybill, bill); None for B2C and bank transfers
     exported_at: datetime | None = None  # a bank transfer: when it was last written to a bank file
+    held: str | None = None  # why it waits, still planned: the float cannot cover it yet (None: free to send)
+    held_since: datetime | None = None
 
     @property
     def is_final(self) -> bool:
         return self.state in (PayoutState.COMPLETED, PayoutState.FAILED)
+
+    def hold_back(self, now: datetime, reason: str) -> bool:
+        """Keep a planned payout from being sent, saying why; True when it was not held already."""
+        if self.state is not PayoutState.PLANNED:
+            raise InvalidState(f"payout {self.id} is {self.state.value}: only a planned payout is held back")
+        fresh = self.held is None
+        self.held, self.held_since = reason, self.held_since if not fresh else now
+        return fresh
+
+    def release(self) -> None:
+        """The float covers it again: free to be sent."""
+        self.held = self.held_since = None
 
     @property
     def is_bank_transfer(self) -> bool:

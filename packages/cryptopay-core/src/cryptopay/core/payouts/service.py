@@ -71,6 +71,7 @@ from cryptopay.core.settlement.model import SettlementMethod
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+    from cryptopay.core.ports.treasury import PayoutGuard
 
 __all__ = [
     "DEFAULT_RESULT_DEADLINE",
@@ -130,9 +131,11 @@ class Payouts:
         faults: FaultPoints = NO_FAULTS,
         metrics: Metrics | None = None,
         pacing: Pacing | None = None,
+        guard: PayoutGuard | None = None,
         gate: PayoutGate | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
+        self._guard = guard  # the treasury's refusal before overdraft: what the float cannot cover is held
         self._gateway, self._urls, self._deadline, self._tokens = gateway, urls, deadline, tokens
         self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
         self._pacing = pacing
@@ -156,10 +159,12 @@ class Payouts:
         returns those sent as they stand afterwards. When the bucket would make it wait too long, it stops: the
         rest stay planned, in order, for the next run (nothing is lost or sent out of turn)."""
         planned = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.PLANNED, limit=limit))
+        if self._gate is not None:  # held by compliance (frozen): it stays planned, its shillings stay held
+            planned = [payout for payout in planned if self._gate.held(payout.merchant_id).allowed]
+        if self._guard is not None:
+            planned = self._guard.admit(planned)  # the rest are held with a reason until the float covers them
         sent = []
         for payout in planned:
-            if self._gate is not None and not self._gate.held(payout.merchant_id).allowed:
-                continue  # held by compliance (frozen): it stays planned, its shillings stay held
             if self._pacing is not None and not self._pacing.admit():
                 break
             sent.append(self._submit(payout))
@@ -284,10 +289,14 @@ class Payouts:
         ``keep``, and then an answer whose token names no request is kept for ``match_kept_answers`` instead.
         """
         try:
-            return transaction(self._uow, lambda uow: self._handle(uow, result, token, purpose))
+            payout = transaction(self._uow, lambda uow: self._handle(uow, result, token, purpose))
         except Forbidden:
             if keep is None:
                 raise
+        else:
+            if self._guard is not None and payout.state is PayoutState.COMPLETED:
+                self._guard.reported(payout, result)  # the balances M-Pesa's result carries, for the treasury
+            return payout
         transaction(self._uow, lambda uow: _answers.keep(uow, self._ids, self._clock.now(), purpose, keep))
         return None
 

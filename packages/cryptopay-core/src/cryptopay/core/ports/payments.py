@@ -26,7 +26,14 @@ from typing import Protocol
 import cryptopay.core.ledger  # noqa: F401  (first: ports.storage alone trips the ports.ledger <-> ledger cycle)
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceState
-from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings
+from cryptopay.core.payments.model import (
+    DepositAddress,
+    PaymentCredit,
+    PaymentLink,
+    Refund,
+    RefundState,
+    StoreSettings,
+)
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.storage import UnitOfWork
@@ -36,6 +43,7 @@ __all__ = [
     "DepositAddressRepository",
     "InvoiceRepository",
     "PaymentCreditRepository",
+    "PaymentLinkRepository",
     "PaymentsUnitOfWork",
     "PaymentsUowFactory",
     "PayoutRepository",
@@ -253,6 +261,32 @@ class RefundRepository(Protocol):
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]: ...
 
 
+class PaymentLinkRepository(Protocol):
+    def add(self, link: PaymentLink) -> None:
+        """Store a new link; ``Conflict`` if its id or public id is taken."""
+        ...
+
+    def get(self, link_id: str) -> PaymentLink | None: ...
+
+    def by_public_id(self, public_id: str) -> PaymentLink | None: ...
+
+    def update(self, link: PaymentLink) -> None:
+        """Store the link's changes (deactivation); its use count is ``claim_use``'s alone and is kept."""
+        ...
+
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
+        """The merchant's links newest first (by id, descending), strictly before the link id ``before``."""
+        ...
+
+    def claim_use(self, link_id: str, now: datetime) -> bool:
+        """Count one use if the link is active, not expired at ``now`` and under its cap; False otherwise.
+
+        Atomic (one conditional ``UPDATE``): concurrent claims never take a link past its cap. The claim commits
+        or rolls back with the caller's transaction (the invoice the use makes).
+        """
+        ...
+
+
 class UnmatchedAnswerRepository(Protocol):
     def add(self, answer: UnmatchedAnswer) -> None: ...
 
@@ -293,6 +327,9 @@ class PaymentsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def unmatched_answers(self) -> UnmatchedAnswerRepository: ...
+
+    @property
+    def payment_links(self) -> PaymentLinkRepository: ...
 
 
 PaymentsUowFactory = Callable[[], AbstractContextManager[PaymentsUnitOfWork]]

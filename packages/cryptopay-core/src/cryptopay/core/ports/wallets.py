@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptopay.core.identity.model import User
 from cryptopay.core.money import Money
@@ -17,7 +17,11 @@ from cryptopay.core.ports.kyc import KycRepository
 from cryptopay.core.ports.storage import UnitOfWork
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, Usage, Wallet
 
+if TYPE_CHECKING:  # the buys module imports this port
+    from cryptopay.core.wallets.buys import Buy
+
 __all__ = [
+    "BuyRepository",
     "PhoneVerificationRepository",
     "TransferRepository",
     "UsageRepository",
@@ -76,6 +80,26 @@ class TransferRepository(Protocol):
         ...
 
 
+class BuyRepository(Protocol):
+    def add(self, buy: Buy) -> None: ...
+
+    def get(self, buy_id: str, *, lock: bool = False) -> Buy | None: ...
+
+    def by_token(self, token_digest: str, *, lock: bool = False) -> Buy | None:
+        """The buy whose STK callback URL carries the token with this digest."""
+        ...
+
+    def update(self, buy: Buy) -> None: ...
+
+    def due_for_query(self, now: datetime, *, limit: int) -> list[Buy]:
+        """Buys still requested or prompted whose ``next_query_at`` has passed, oldest first."""
+        ...
+
+    def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Buy]:
+        """The user's buys, newest first (by id, descending), strictly before ``after``."""
+        ...
+
+
 class UsageRepository(Protocol):
     def add(self, usage: Usage) -> None: ...
 
@@ -108,6 +132,9 @@ class WalletUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def wallet_usage(self) -> UsageRepository: ...
+
+    @property
+    def wallet_buys(self) -> BuyRepository: ...
 
     @property
     def users(self) -> WalletUsers: ...

@@ -1,10 +1,10 @@
 """Every reconciliation check, by area: ``credits``, ``payouts`` and ``books`` compare our own records; ``mpesa``
-and ``chains`` compare them with the outside world.
+and ``chains`` compare them with the outside world; ``treasury`` checks the sweeps and the float B2C results report.
 """
 
 from __future__ import annotations
 
-from cryptopay.core.reconciliation import books, outside
+from cryptopay.core.reconciliation import books, outside, treasury
 from cryptopay.core.reconciliation.model import Check
 
 __all__ = ["CHECKS"]
@@ -22,4 +22,7 @@ CHECKS: tuple[Check, ...] = (
     Check("mpesa-statement", "mpesa", outside.statement_matches_payouts, outside.needs_statement),
     Check("mpesa-float", "mpesa", outside.float_matches_balance, outside.needs_balance),
     Check("custody-on-chain", "chains", outside.custody_on_chain, outside.needs_chains),
+    Check("sweep-fees", "treasury", treasury.sweep_fees_booked, treasury.needs_sweeps),
+    Check("sweeps-settled", "treasury", treasury.sweeps_settle, treasury.needs_sweeps),
+    Check("float-b2c", "treasury", treasury.float_matches_b2c, treasury.needs_b2c_reading),
 )

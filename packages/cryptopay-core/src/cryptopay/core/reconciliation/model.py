@@ -27,6 +27,7 @@ from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.reconciliation.statement import Statement
+from cryptopay.core.treasury.model import FloatReading, Sweep
 
 __all__ = ["BalanceQuery", "Check", "CheckResult", "Difference", "OnChain", "Records", "Report"]
 
@@ -93,6 +94,9 @@ class Records:
     books_float: Money | None = None  # the books' float when that answer came (None: compare with the books now)
     float_baseline: Money | None = None  # float funded outside the books: opening balance, unbooked top-ups
     on_chain: Mapping[str, OnChain] | None = None  # custody account -> what the chain holds at our addresses
+    sweeps: tuple[Sweep, ...] | None = None  # the treasury's sweeps (None: no treasury store)
+    network_fees: Mapping[str, Money] = attrs.Factory(dict)  # network-fee expense account -> posted
+    float_reading: FloatReading | None = None  # the float the latest B2C result reported
 
 
 @attrs.frozen

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from cryptopay.core import flows
@@ -28,6 +28,7 @@ from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
+from cryptopay.core.ports.treasury import TreasuryStore
 from cryptopay.core.reconciliation.checks import CHECKS
 from cryptopay.core.reconciliation.model import Check, CheckResult, OnChain, Records, Report
 from cryptopay.core.reconciliation.statement import Statement
@@ -80,6 +81,7 @@ class Reconciliation:
         metrics: Metrics | None = None,
         balance_answers: BalanceQueryStore | None = None,
         float_baseline: Money | None = None,
+        treasury: TreasuryStore | None = None,
         checks: Sequence[Check] = CHECKS,
     ) -> None:
         self._uow, self._ledger, self._clock = uow, ledger, clock
@@ -88,6 +90,7 @@ class Reconciliation:
         self._hot = dict(hot_wallets or {})
         self._metrics, self._checks = metrics, tuple(checks)
         self._answers, self._baseline = balance_answers, float_baseline
+        self._treasury = treasury
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -159,7 +162,17 @@ class Reconciliation:
             books_float=outside.books_float,
             float_baseline=outside.float_baseline,
             on_chain=self._on_chain(custody) if self._chains else None,
+            **self._treasury_records(),
         )
+
+    def _treasury_records(self) -> dict[str, Any]:
+        """The sweeps, the fee accounts they book to, and the float the latest B2C result reported."""
+        if self._treasury is None:
+            return {}
+        sweeps = tuple(self._treasury.sweeps(limit=_SWEEPS))
+        codes = {flows.network_fees(s.network, s.fee.asset) for s in sweeps if s.fee is not None}
+        fees = {code: b.posted for code in sorted(codes) if (b := self._balance(code)) is not None}
+        return {"sweeps": sweeps, "network_fees": fees, "float_reading": self._treasury.latest_reading()}
 
     def _balance(self, code: str) -> AccountBalance | None:
         try:
@@ -187,6 +200,7 @@ class Reconciliation:
         return found
 
 
+_SWEEPS = 100_000  # every sweep (one per deposit address and sweep run that found it due)
 _ANSWERS = 1000  # the oldest unmatched answers read: enough to report, however many more wait
 _ABOUT_DIFF = "differences the last reconciliation found, per check"
 _ABOUT_SKIP = "1 when the last reconciliation skipped the check (its outside source was not read)"

@@ -21,12 +21,14 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import attrs
 import cryptopay.core.ledger  # noqa: F401  (first: importing testing.storage first trips the ports.ledger cycle)
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
     PaymentCredit,
+    PaymentLink,
     Refund,
     RefundState,
     StoreSettings,
@@ -44,6 +46,7 @@ __all__ = [
     "InMemoryDepositAddresses",
     "InMemoryInvoices",
     "InMemoryPaymentCredits",
+    "InMemoryPaymentLinks",
     "InMemoryPayouts",
     "InMemoryRefunds",
     "InMemorySettlements",
@@ -331,6 +334,40 @@ class InMemoryRefunds(_ById):
         return [_copy(r) for r in found[:limit]]
 
 
+class InMemoryPaymentLinks(_ById):
+    """Links by id; ``claim_use`` checks and counts under the storage's lock, as one SQL ``UPDATE`` would."""
+
+    def _all(self) -> list[PaymentLink]:
+        return [cast(PaymentLink, link) for link in self._items.values()]
+
+    def add(self, link: PaymentLink) -> None:
+        if self.by_public_id(link.public_id) is not None:
+            raise Conflict(f"public id {link.public_id} is taken")
+        self._add(link, link.id, "payment link")
+
+    def get(self, link_id: str) -> PaymentLink | None:
+        found = self._items.get(link_id)
+        return _copy(cast(PaymentLink, found)) if found is not None else None
+
+    def by_public_id(self, public_id: str) -> PaymentLink | None:
+        return next((_copy(link) for link in self._all() if link.public_id == public_id), None)
+
+    def update(self, link: PaymentLink) -> None:
+        stored = self.get(link.id)
+        uses = stored.uses if stored is not None else link.uses
+        self._update(attrs.evolve(link, uses=uses), link.id, "payment link")
+
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
+        return _newest([link for link in self._all() if link.merchant_id == merchant_id], lambda i: i.id, before, limit)
+
+    def claim_use(self, link_id: str, now: datetime) -> bool:
+        link = self._items.get(link_id)
+        if link is None or cast(PaymentLink, link).closed_reason(now) is not None:
+            return False
+        cast(PaymentLink, link).uses += 1
+        return True
+
+
 class InMemoryUnmatchedAnswers(_ById):
     def _all(self) -> list[UnmatchedAnswer]:
         return [cast(UnmatchedAnswer, a) for a in self._items.values()]
@@ -361,6 +398,7 @@ def payments_storage(**extra: Any) -> InMemoryStorage:
         payouts=InMemoryPayouts(),
         refunds=InMemoryRefunds(),
         unmatched_answers=InMemoryUnmatchedAnswers(),
+        payment_links=InMemoryPaymentLinks(),
         **extra,
     )
 

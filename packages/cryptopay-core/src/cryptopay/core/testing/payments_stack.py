@@ -39,6 +39,7 @@ from cryptopay.core.observing import Observing
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.model import StoreSettings, address_key
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.model import Payout
@@ -259,6 +260,7 @@ class PaymentsStack:
             pricer=self.pricer,
             quotes=self.quotes,
         )
+        self.payment_links = PaymentLinks(uow=uow, clock=clock, ids=ids, invoicing=self.invoicing)
         self.listings = Listings(uow=uow, merchants=self.merchants)
         self.float_balance = FloatBalance(
             store=self.balance_queries,

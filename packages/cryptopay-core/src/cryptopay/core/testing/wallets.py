@@ -17,9 +17,10 @@ from datetime import datetime
 import attrs
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.money import KES, Money
+from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 
-__all__ = ["InMemoryPhoneVerifications", "InMemoryTransfers", "InMemoryUsage", "InMemoryWallets"]
+__all__ = ["InMemoryBuys", "InMemoryPhoneVerifications", "InMemoryTransfers", "InMemoryUsage", "InMemoryWallets"]
 
 
 class InMemoryWallets:
@@ -129,3 +130,34 @@ class InMemoryUsage:
             today, month = sums.get(u.product, (Money.zero(KES), Money.zero(KES)))
             sums[u.product] = (today + u.kes_value if u.at >= day_start else today, month + u.kes_value)
         return sums
+
+
+class InMemoryBuys:
+    def __init__(self) -> None:
+        self._rows: dict[str, Buy] = {}
+
+    def add(self, buy: Buy) -> None:
+        if buy.id in self._rows or self.by_token(buy.token_digest) is not None:
+            raise Conflict(f"buy {buy.id} exists")
+        self._rows[buy.id] = attrs.evolve(buy)
+
+    def get(self, buy_id: str, *, lock: bool = False) -> Buy | None:
+        row = self._rows.get(buy_id)
+        return attrs.evolve(row) if row else None
+
+    def by_token(self, token_digest: str, *, lock: bool = False) -> Buy | None:
+        return next((attrs.evolve(b) for b in self._rows.values() if b.token_digest == token_digest), None)
+
+    def update(self, buy: Buy) -> None:
+        if buy.id not in self._rows:
+            raise NotFound(f"no buy {buy.id}")
+        self._rows[buy.id] = attrs.evolve(buy)
+
+    def due_for_query(self, now: datetime, *, limit: int) -> list[Buy]:
+        open_states = (BuyState.REQUESTED, BuyState.PROMPTED)
+        due = [b for b in self._rows.values() if b.state in open_states and b.next_query_at <= now]
+        return [attrs.evolve(b) for b in sorted(due, key=lambda b: (b.next_query_at, b.id))[:limit]]
+
+    def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Buy]:
+        mine = [b for b in self._rows.values() if b.user_id == user_id and (after is None or b.id < after)]
+        return [attrs.evolve(b) for b in sorted(mine, key=lambda b: b.id, reverse=True)[:limit]]

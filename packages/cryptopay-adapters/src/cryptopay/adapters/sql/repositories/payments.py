@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.repositories._base import increment, insert_new, upsert
@@ -20,6 +21,7 @@ from cryptopay.adapters.sql.tables_payments import (
     invoice_addresses,
     invoices,
     payment_credits,
+    payment_links,
     payout_queries,
     payouts,
     refunds,
@@ -29,7 +31,15 @@ from cryptopay.adapters.sql.tables_payments import (
 )
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceState
-from cryptopay.core.payments.model import DepositAddress, PaymentCredit, Refund, RefundState, StoreSettings, address_key
+from cryptopay.core.payments.model import (
+    DepositAddress,
+    PaymentCredit,
+    PaymentLink,
+    Refund,
+    RefundState,
+    StoreSettings,
+    address_key,
+)
 from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.settlement import Settlement, SettlementState
@@ -39,6 +49,7 @@ __all__ = [
     "SqlDepositAddresses",
     "SqlInvoices",
     "SqlPaymentCredits",
+    "SqlPaymentLinks",
     "SqlPayouts",
     "SqlRefunds",
     "SqlSettlements",
@@ -399,6 +410,60 @@ class SqlRefunds(_Documents[Refund]):
 
     def by_state(self, state: RefundState, *, limit: int = 100) -> list[Refund]:
         return self._select(refunds.c.state == state.value, order=_BY_AGE, limit=limit)
+
+
+class SqlPaymentLinks:
+    """``PaymentLinkRepository``: the use count lives in its own column, bumped by one conditional ``UPDATE``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _read(
+        self, *where: sa.ColumnElement[bool], before: str | None = None, limit: int | None = None
+    ) -> list[PaymentLink]:
+        c = payment_links.c
+        query = sa.select(c.doc, c.uses).where(*where, *_older(payment_links, before)).order_by(c.id.desc())
+        rows = self._conn.execute(query.limit(limit)).all()
+        return [attrs.evolve(from_document(PaymentLink, row.doc), uses=row.uses) for row in rows]
+
+    def _columns(self, link: PaymentLink) -> dict[str, Any]:
+        return {
+            "merchant_id": link.merchant_id,
+            "active": link.active,
+            "expires_at": link.expires_at,
+            "max_uses": link.max_uses,
+            "doc": document(link),
+        }
+
+    def add(self, link: PaymentLink) -> None:
+        row = {"id": link.id, "public_id": link.public_id, "uses": link.uses, **self._columns(link)}
+        if not insert_new(self._conn, payment_links, row):
+            raise Conflict(f"payment link {link.id} or public id {link.public_id} exists")
+
+    def get(self, link_id: str) -> PaymentLink | None:
+        return next(iter(self._read(payment_links.c.id == link_id)), None)
+
+    def by_public_id(self, public_id: str) -> PaymentLink | None:
+        return next(iter(self._read(payment_links.c.public_id == public_id)), None)
+
+    def update(self, link: PaymentLink) -> None:
+        statement = payment_links.update().where(payment_links.c.id == link.id).values(**self._columns(link))
+        if self._conn.execute(statement).rowcount != 1:
+            raise NotFound(f"no payment link {link.id} to update")
+
+    def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
+        return self._read(payment_links.c.merchant_id == merchant_id, before=before, limit=limit)
+
+    def claim_use(self, link_id: str, now: datetime) -> bool:
+        c = payment_links.c
+        open_now = (
+            c.id == link_id,
+            c.active.is_(True),
+            sa.or_(c.expires_at.is_(None), c.expires_at > now),
+            sa.or_(c.max_uses.is_(None), c.uses < c.max_uses),
+        )
+        statement = payment_links.update().where(*open_now).values(uses=c.uses + 1).returning(c.id)
+        return self._conn.execute(statement).first() is not None
 
 
 class SqlUnmatchedAnswers(_Documents[UnmatchedAnswer]):

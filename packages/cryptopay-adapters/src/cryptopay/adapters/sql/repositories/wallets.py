@@ -14,13 +14,20 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import from_document
 from cryptopay.adapters.sql.repositories._base import insert_new
 from cryptopay.adapters.sql.repositories.payments import _Documents
-from cryptopay.adapters.sql.tables_wallets import phone_verifications, wallet_transfers, wallet_usage, wallets
+from cryptopay.adapters.sql.tables_wallets import (
+    phone_verifications,
+    wallet_buys,
+    wallet_transfers,
+    wallet_usage,
+    wallets,
+)
 from cryptopay.core.errors import Conflict
 from cryptopay.core.money import KES, Money
+from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 from sqlalchemy.engine import Connection
 
-__all__ = ["SqlPhoneVerifications", "SqlTransfers", "SqlUsage", "SqlWallets"]
+__all__ = ["SqlBuys", "SqlPhoneVerifications", "SqlTransfers", "SqlUsage", "SqlWallets"]
 
 
 class SqlWallets(_Documents[Wallet]):
@@ -105,6 +112,42 @@ class SqlTransfers(_Documents[Transfer]):
         where = (mine,) if after is None else (mine, t.id < after)
         query = sa.select(t.doc).where(*where).order_by(t.id.desc()).limit(limit)
         return [from_document(Transfer, doc) for doc in self._conn.scalars(query)]
+
+
+class SqlBuys(_Documents[Buy]):
+    cls, table, what = Buy, wallet_buys, "buy"
+
+    def _columns(self, item: Buy) -> dict[str, Any]:
+        return {
+            "id": item.id,
+            "user_id": item.user_id,
+            "token_digest": item.token_digest,
+            "state": item.state.value,
+            "next_query_at": item.next_query_at,
+        }
+
+    def add(self, buy: Buy) -> None:
+        self._insert(buy)
+
+    def get(self, buy_id: str, *, lock: bool = False) -> Buy | None:
+        return self._one(wallet_buys.c.id == buy_id, lock=lock)
+
+    def by_token(self, token_digest: str, *, lock: bool = False) -> Buy | None:
+        return self._one(wallet_buys.c.token_digest == token_digest, lock=lock)
+
+    def update(self, buy: Buy) -> None:
+        self._update(buy)
+
+    def due_for_query(self, now: datetime, *, limit: int) -> list[Buy]:
+        b = wallet_buys.c
+        where = (b.state.in_([BuyState.REQUESTED.value, BuyState.PROMPTED.value]), b.next_query_at <= now)
+        return self._select(*where, order=("next_query_at", "id"), limit=limit)
+
+    def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Buy]:
+        b = wallet_buys.c
+        where = (b.user_id == user_id,) if after is None else (b.user_id == user_id, b.id < after)
+        query = sa.select(b.doc).where(*where).order_by(b.id.desc()).limit(limit)
+        return [from_document(Buy, doc) for doc in self._conn.scalars(query)]
 
 
 class SqlUsage:

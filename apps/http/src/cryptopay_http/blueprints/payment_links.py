@@ -1,0 +1,227 @@
+"""Payment links: a merchant's reusable request to be paid; each use creates an invoice.
+
+The merchant (a login, or an API key holding ``payment_links:write`` / ``payment_links:read``) creates, lists, reads
+and deactivates links. A customer uses one without credentials: ``POST /v1/payment-links/{public_id}/invoices``
+(the unguessable public id only; rate-limited per client address) creates an invoice for the link's price, or
+for the amount entered within the store's minimum and maximum; a capped link never makes more invoices than its
+cap. The hosted checkout pages load a link through ``PaymentLinks.load_public``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import attrs
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.money import Asset, Money, asset_by_code
+from cryptopay.core.payments.model import PaymentLink
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import limit_by_client, not_found, require
+from cryptopay_http.blueprints.invoices import InvoiceCurrency, InvoiceView
+from cryptopay_http.blueprints.stores import offered_rail_keys
+from cryptopay_http.convert import amount_pattern, check_places, json_response, limits, read_body
+from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.payments_edge import acting_merchant, actor, check_tenant, idempotent_when_keyed, payments
+from cryptopay_http.query import MERCHANT_ID, query
+
+__all__ = ["PaymentLinkView", "bp"]
+
+bp = Blueprint("payment_links", __name__)
+_TAGS = ("payment links",)
+_MAX_MINUTES = 366 * 24 * 60
+_MAX_USES = 1_000_000
+
+
+@attrs.frozen
+class CreatePaymentLink:
+    """A link asking a fixed ``amount`` in ``currency``, or (without ``amount``) one the customer enters."""
+
+    description: str = attrs.field(metadata=limits("what the customer pays for", min_length=1, max_length=200))
+    currency: InvoiceCurrency = InvoiceCurrency.KES
+    amount: Decimal | None = None
+    rails: list[str] | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "rail keys; default every rail of the store", min_items=1, max_items=20, choices=offered_rail_keys
+        ),
+    )
+    expires_in_minutes: int | None = attrs.field(
+        default=None, metadata=limits("the link closes this long after creation", minimum=1, maximum=_MAX_MINUTES)
+    )
+    max_uses: int | None = attrs.field(
+        default=None, metadata=limits("how many invoices it may make", minimum=1, maximum=_MAX_USES)
+    )
+    merchant_id: str | None = attrs.field(default=None, metadata=limits("admins only", max_length=64))
+
+
+def _create_link_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """The fields, plus the fixed amount's places and positivity per currency (what ``_fixed`` enforces)."""
+    variants = []
+    for currency in InvoiceCurrency:
+        amount = {"type": "string", "pattern": amount_pattern(asset_by_code(currency.value).decimals, positive=True)}
+        variant: dict[str, Any] = {"properties": {"currency": {"const": currency.value}, "amount": amount}}
+        if currency is not InvoiceCurrency.KES:  # left out, the currency is KES
+            variant["required"] = ["currency"]
+        variants.append(variant)
+    return {**object_schema(CreatePaymentLink, components), "oneOf": variants}
+
+
+register_schema(CreatePaymentLink, _create_link_schema)
+
+
+@attrs.frozen
+class UseLink:
+    """The customer's choice: the ``amount`` to pay in the link's currency (links without a fixed price; at most
+    that currency's places) and the ``rail`` to pay on (one of the link's). What does not fit the link is a 409."""
+
+    amount: Decimal | None = attrs.field(
+        default=None, metadata=limits("positive", pattern=amount_pattern(18, positive=True))
+    )
+    rail: str | None = attrs.field(
+        default=None, metadata=limits("default every rail of the link", choices=offered_rail_keys)
+    )
+
+
+@attrs.frozen
+class PaymentLinkView:
+    """A payment link: its terms, how often it was used, and whether it still makes invoices (and why not)."""
+
+    id: str
+    public_id: str
+    merchant_id: str
+    description: str
+    currency: str
+    amount: Money | None
+    rails: list[str] | None
+    expires_at: datetime | None
+    max_uses: int | None
+    uses: int
+    active: bool
+    open: bool
+    closed_reason: str | None
+    created_at: datetime
+    deactivated_at: datetime | None
+
+    @classmethod
+    def of(cls, link: PaymentLink) -> PaymentLinkView:
+        reason = link.closed_reason(payments().clock.now())
+        return cls(
+            id=link.id,
+            public_id=link.public_id,
+            merchant_id=link.merchant_id,
+            description=link.description,
+            currency=link.currency.code,
+            amount=link.amount,
+            rails=list(link.rails) if link.rails is not None else None,
+            expires_at=link.expires_at,
+            max_uses=link.max_uses,
+            uses=link.uses,
+            active=link.active,
+            open=reason is None,
+            closed_reason=reason,
+            created_at=link.created_at,
+            deactivated_at=link.deactivated_at,
+        )
+
+
+def _money(amount: Decimal, asset: Asset) -> Money:
+    try:
+        check_places(amount, asset.decimals)
+        money = Money.of(amount, asset)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="amount") from None
+    if not money.is_positive():
+        raise InvalidInput("an amount must be positive", field="amount")
+    return money
+
+
+def _link(link_id: str) -> PaymentLink:
+    try:
+        link = payments().payment_links.get_link(link_id)
+    except NotFound:
+        raise not_found("payment link", link_id) from None
+    check_tenant("payment link", link_id, link.merchant_id)
+    return link
+
+
+@bp.post("/v1/payment-links")
+@operation(
+    "Create a payment link (a fixed amount, or one the customer enters)",
+    request=CreatePaymentLink,
+    response=PaymentLinkView,
+    status=201,
+    tags=_TAGS,
+    errors=(404,),
+)
+@require(scope="payment_links:write")
+@idempotent_when_keyed
+def create_payment_link() -> Response:
+    body = read_body(CreatePaymentLink)
+    merchant_id = acting_merchant(body.merchant_id)
+    currency = asset_by_code(body.currency.value)
+    minutes = body.expires_in_minutes
+    link = payments().payment_links.create_link(
+        merchant_id,
+        actor=actor(),
+        description=body.description,
+        amount=_money(body.amount, currency) if body.amount is not None else None,
+        currency=currency,
+        rails=body.rails,
+        expires_at=payments().clock.now() + timedelta(minutes=minutes) if minutes else None,
+        max_uses=body.max_uses,
+    )
+    return json_response(PaymentLinkView.of(link), 201, headers={"Location": f"/v1/payment-links/{link.id}"})
+
+
+@bp.get("/v1/payment-links")
+@operation("List the merchant's payment links, newest first", response=PageOf(PaymentLinkView), tags=_TAGS)
+@require(scope="payment_links:read")
+@paginated
+@query(MERCHANT_ID)
+def list_payment_links() -> Response:
+    merchant_id = acting_merchant(request.args.get("merchant_id"))
+    links = payments().payment_links
+    page = paginate(lambda before, limit: links.list_links(merchant_id, before=before, limit=limit), PaymentLinkView.of)
+    return json_response(page)
+
+
+@bp.get("/v1/payment-links/<link_id>")
+@operation("Read a payment link", response=PaymentLinkView, tags=_TAGS)
+@require(scope="payment_links:read")
+def get_payment_link(link_id: str) -> Response:
+    return json_response(PaymentLinkView.of(_link(link_id)))
+
+
+@bp.post("/v1/payment-links/<link_id>/deactivate")
+@operation("Deactivate a payment link for good (it makes no more invoices)", response=PaymentLinkView, tags=_TAGS)
+@require(scope="payment_links:write")
+def deactivate_payment_link(link_id: str) -> Response:
+    link = _link(link_id)
+    return json_response(PaymentLinkView.of(payments().payment_links.deactivate_link(link.id, actor=actor())))
+
+
+@bp.post("/v1/payment-links/<public_id>/invoices")
+@operation(
+    "Use a payment link: an invoice for its price or the amount entered (no credentials; by the link's public id; "
+    "409 payment_link_closed once it is deactivated, expired or used up, 409 payment_link_terms for an amount "
+    "or rail the link does not take)",
+    request=UseLink,
+    response=InvoiceView,
+    status=201,
+    tags=_TAGS,
+    errors=(404, 409),
+)
+@limit_by_client
+def use_payment_link(public_id: str) -> Response:
+    links = payments().payment_links
+    try:
+        link = links.load_public(public_id)
+    except NotFound:
+        raise not_found("payment link", public_id) from None
+    body = read_body(UseLink)
+    invoice = links.create_invoice(link.public_id, amount=body.amount, rail=body.rail)
+    return json_response(InvoiceView.of(invoice), 201)

@@ -1,0 +1,217 @@
+"""Payment links: a reusable request to be paid; each use creates an invoice.
+
+A link asks a fixed ``amount``, or lets the customer enter one in ``currency`` (the store's minimum and maximum
+invoice amounts apply, as to every invoice). It may expire and may cap its uses. Invariants:
+- a use is counted in the same transaction that stores its invoice (``PaymentLinkRepository.claim_use``, one
+  conditional update), so a capped link never makes more invoices than its cap, however many customers press at
+  once, and a refused invoice (bad amount, no quote) uses nothing;
+- a link is found publicly by ``public_id`` only (unguessable; the internal ``id`` is the merchant's handle);
+- a deactivated link never opens again.
+
+>>> from datetime import datetime, timezone
+>>> from cryptopay.core.money import KES
+>>> now = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+>>> link = PaymentLink(id="lnk_1", public_id="pl_x", merchant_id="m1", currency=KES, amount=Money.of("500", KES),
+...                    description="Mandazi", created_at=now, created_by="user:u1", max_uses=1)
+>>> link.price_for(None), link.closed_reason(now)
+(Money('500.00', 'KES'), None)
+>>> link.uses = 1; link.closed_reason(now)
+'it has been used 1 times, its limit'
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.invoices import Invoice
+from cryptopay.core.money import KES, Asset, Money
+from cryptopay.core.payments._support import audit, transaction
+from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.model import PaymentLink, PaymentLinkClosed, PaymentLinkTerms
+from cryptopay.core.ports.system import Clock, IdGenerator
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+
+__all__ = ["PaymentLink", "PaymentLinkClosed", "PaymentLinkTerms", "PaymentLinks", "new_public_id"]
+
+MAX_DESCRIPTION = 200
+
+
+def new_public_id() -> str:
+    """An unguessable public id (128 random bits), safe in a URL."""
+    return "pl_" + secrets.token_urlsafe(16)
+
+
+class PaymentLinks:
+    """The payment-link use cases: the merchant's (create, list, show, deactivate) and the customer's (use one)."""
+
+    def __init__(
+        self,
+        *,
+        uow: PaymentsUowFactory,
+        clock: Clock,
+        ids: IdGenerator,
+        invoicing: Invoicing,
+        public_ids: Callable[[], str] = new_public_id,
+    ) -> None:
+        self._uow, self._clock, self._ids, self._invoicing = uow, clock, ids, invoicing
+        self._public_ids = public_ids
+
+    def create_link(
+        self,
+        merchant_id: str,
+        *,
+        actor: str,
+        description: str,
+        amount: Money | None = None,
+        currency: Asset = KES,
+        rails: Sequence[str] | None = None,
+        expires_at: datetime | None = None,
+        max_uses: int | None = None,
+    ) -> PaymentLink:
+        """A new link; ``amount`` fixes the price, else the customer enters one in ``currency``.
+
+        >>> # links.create_link("mer_1", actor="user:u1", description="Mandazi", amount=Money.of("50", "KES"))
+        """
+        return transaction(
+            self._uow,
+            lambda uow: self._create(
+                uow, merchant_id, actor, description, amount, currency, rails, expires_at, max_uses
+            ),
+        )
+
+    def get_link(self, link_id: str) -> PaymentLink:
+        """The link by its id, or ``NotFound``."""
+        return transaction(self._uow, lambda uow: _found(uow.payment_links.get(link_id), link_id))
+
+    def load_public(self, public_id: str) -> PaymentLink:
+        """The link a customer opened (hosted pages, the public API), open or not; ``NotFound`` if none."""
+        return transaction(self._uow, lambda uow: _found(uow.payment_links.by_public_id(public_id), public_id))
+
+    def list_links(self, merchant_id: str, *, before: str | None = None, limit: int = 50) -> list[PaymentLink]:
+        """A page of the merchant's links, newest first, older than the link id ``before``."""
+        return transaction(
+            self._uow, lambda uow: uow.payment_links.list_for_merchant(merchant_id, before=before, limit=limit)
+        )
+
+    def deactivate_link(self, link_id: str, *, actor: str) -> PaymentLink:
+        """Close the link for good (deactivating it again changes nothing); audited."""
+        return transaction(self._uow, lambda uow: self._deactivate(uow, link_id, actor))
+
+    def create_invoice(
+        self, public_id: str, *, amount: Money | Decimal | None = None, rail: str | None = None
+    ) -> Invoice:
+        """Use the link: an invoice for its price (or the amount entered), counted against its cap atomically.
+
+        ``amount`` (links without a fixed price) is in the link's currency; ``PaymentLinkTerms`` (409) when it or
+        ``rail`` does not fit the link, ``PaymentLinkClosed`` (409) once the link is closed.
+        """
+        link, now = self.load_public(public_id), self._clock.now()
+        link.check_open(now)
+        if isinstance(amount, Money) and amount.asset != link.currency:
+            raise PaymentLinkTerms(f"this link is paid in {link.currency.code}", field="amount")
+        price = link.price_for(amount.amount if isinstance(amount, Money) else amount)
+        rails = link.rails_for(rail)
+        return self._invoicing.create_invoice(
+            link.merchant_id,
+            price,
+            rails=rails,
+            actor=f"payment_link:{link.id}",
+            metadata={"payment_link": link.id},
+            within=lambda uow: self._claim(uow, link.id),
+        )
+
+    def _claim(self, uow: PaymentsUnitOfWork, link_id: str) -> None:
+        now = self._clock.now()
+        if not uow.payment_links.claim_use(link_id, now):
+            link = _found(uow.payment_links.get(link_id), link_id)
+            raise PaymentLinkClosed(f"payment link {link.public_id} is closed: {link.closed_reason(now) or 'in use'}")
+
+    def _create(
+        self,
+        uow: PaymentsUnitOfWork,
+        merchant_id: str,
+        actor: str,
+        description: str,
+        amount: Money | None,
+        currency: Asset,
+        rails: Sequence[str] | None,
+        expires_at: datetime | None,
+        max_uses: int | None,
+    ) -> PaymentLink:
+        now = self._clock.now()
+        store = uow.stores.get(merchant_id)
+        if store is None:
+            raise NotFound(f"merchant {merchant_id} has no store settings: it cannot take payments yet")
+        chosen = None if rails is None else tuple(store.rail(key.strip().lower()).key for key in dict.fromkeys(rails))
+        _check_terms(description, amount, currency, chosen, expires_at, max_uses, now)
+        if amount is not None and amount.asset == KES and store.bounded:
+            store.check_invoice_worth(amount)
+        link = PaymentLink(
+            id=self._ids.new_id("lnk"),
+            public_id=self._public_ids(),
+            merchant_id=merchant_id,
+            currency=amount.asset if amount is not None else currency,
+            description=description,
+            created_at=now,
+            created_by=actor,
+            amount=amount,
+            rails=chosen,
+            expires_at=expires_at,
+            max_uses=max_uses,
+        )
+        uow.payment_links.add(link)
+        audit(
+            uow,
+            actor,
+            "payment_link.create",
+            f"payment_link:{link.id}",
+            now,
+            merchant=merchant_id,
+            amount=amount or f"entered in {link.currency.code}",
+            max_uses=max_uses or "",
+            expires_at=expires_at.isoformat() if expires_at else "",
+        )
+        return link
+
+    def _deactivate(self, uow: PaymentsUnitOfWork, link_id: str, actor: str) -> PaymentLink:
+        link, now = _found(uow.payment_links.get(link_id), link_id), self._clock.now()
+        if not link.active:
+            return link
+        link.active, link.deactivated_at = False, now
+        uow.payment_links.update(link)
+        audit(uow, actor, "payment_link.deactivate", f"payment_link:{link.id}", now, merchant=link.merchant_id)
+        return link
+
+
+def _check_terms(
+    description: str,
+    amount: Money | None,
+    currency: Asset,
+    rails: tuple[str, ...] | None,
+    expires_at: datetime | None,
+    max_uses: int | None,
+    now: datetime,
+) -> None:
+    if not 0 < len(description) <= MAX_DESCRIPTION:
+        raise InvalidInput(f"a link's description is 1 to {MAX_DESCRIPTION} characters", field="description")
+    if amount is not None and not amount.is_positive():
+        raise InvalidInput("a link's amount must be positive", field="amount")
+    if rails is not None and not rails:
+        raise InvalidInput("choose at least one rail, or leave rails out for every rail of the store", field="rails")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput("a link's expiry must be in the future", field="expires_at")
+    if max_uses is not None and max_uses < 1:
+        raise InvalidInput("a link's use limit is at least 1", field="max_uses")
+
+
+def _found(link: PaymentLink | None, key: str) -> PaymentLink:
+    if link is None:
+        raise NotFound(f"no payment link {key}")
+    return link

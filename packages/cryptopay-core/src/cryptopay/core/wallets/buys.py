@@ -1,0 +1,320 @@
+"""Buying USDT with M-Pesa (STK Push): a quote at the ask, locked; a prompt on the phone; USDT on the answer.
+
+Order of events, each committed before the next (nothing is lost to a crash in between):
+
+1. ``start``: check the KYC limits (``buy``), lock a quote (or take the caller's, still valid), compute the USDT at
+   the ask (rounded down), record the buy with the digest of a fresh callback token (the token goes only into the
+   callback URL), commit; then call STK Push and record the CheckoutRequestID Daraja answered.
+2. The callback (``on_callback``) finds the buy by its token alone, and credits only when CheckoutRequestID,
+   amount and phone all match the request: USDT at the locked quote, even if the quote has expired since (the
+   customer paid for it). ResultCodes 1032 (cancelled), 1037 (phone unreachable), 1 (insufficient funds) and 2001
+   (wrong PIN) credit nothing and say why. Every answer is kept on the buy.
+3. A buy with no answer after ``query_after`` is asked by STK Query (``follow_up``, the worker's
+   ``wallets.stk_query`` job); a success credits, a definite failure fails. Daraja's query has been seen to report a
+   failure for a payment that succeeded: a success callback that comes after a failure still credits.
+
+In the ledger (``flows.credit_buy``): Dr ``assets:mpesa_collections:KES`` / Cr ``equity:trading:KES`` (the USDT's
+value at the mid) / Cr ``revenue:fx_spread:KES`` (the rest), and Dr ``equity:trading:USDT`` / Cr the wallet's USDT.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import InvalidInput, NotFound, QuoteExpired
+from cryptopay.core.flows import credit_buy
+from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.identity.credentials import hash_secret, new_secret
+from cryptopay.core.identity.model import Forbidden
+from cryptopay.core.kyc import Product, check_wallet_movement
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money import MpesaResult, Outcome, StkPushRequest
+from cryptopay.core.mobile_money.errors import MpesaError, OutcomeUnknown
+from cryptopay.core.mobile_money.limits import STK_LIMITS
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.ports.fx import QuoteRepository
+from cryptopay.core.ports.mobile_money import MobileMoneyGateway
+from cryptopay.core.ports.payments import Quoter
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+from cryptopay.core.wallets.model import Usage
+from cryptopay.core.wallets.service import WalletFrozen, _wallet, spending
+
+__all__ = ["STK_REASONS", "Buy", "BuyState", "Buys"]
+
+USDT_KES = Pair(USDT, KES)
+
+STK_REASONS: Mapping[str, str] = {
+    "1032": "you cancelled the M-Pesa prompt",
+    "1037": "your phone could not be reached: check it is on and has signal, then try again",
+    "1": "your M-Pesa balance is not enough for this purchase",
+    "2001": "the M-Pesa PIN was wrong",
+    "1019": "the M-Pesa prompt expired before it was answered",
+}
+
+
+_NEVER_CONFIRMED = "M-Pesa never confirmed the prompt"
+
+
+class BuyState(enum.Enum):
+    REQUESTED = "requested"  # recorded; STK Push not answered yet
+    PROMPTED = "prompted"  # Daraja accepted the push: the customer's phone shows the prompt
+    CREDITED = "credited"  # paid: USDT in the wallet
+    FAILED = "failed"  # cancelled, unreachable, not enough money, wrong PIN, refused by Daraja
+
+
+@attrs.define(kw_only=True)
+class Buy:
+    """One purchase of USDT with M-Pesa at a locked quote."""
+
+    id: str
+    user_id: str
+    phone: str
+    kes: Money
+    usdt: Money
+    quote_id: str
+    ask: Decimal
+    mid: Decimal
+    state: BuyState
+    token_digest: str = attrs.field(repr=False)
+    created_at: datetime
+    next_query_at: datetime
+    checkout_request_id: str | None = None
+    merchant_request_id: str | None = None
+    result_code: str | None = None
+    reason: str | None = None
+    receipt: str | None = None
+    finished_at: datetime | None = None
+    queries: int = 0
+    answers: tuple[str, ...] = ()  # every answer, summarised: "callback 0 QK12...", "query 1032", ...
+
+    @property
+    def open(self) -> bool:
+        return self.state in (BuyState.REQUESTED, BuyState.PROMPTED)
+
+
+@attrs.define
+class Buys:
+    """Buy USDT with M-Pesa: quotes, STK pushes, callbacks and queries."""
+
+    uow: WalletUowFactory
+    ledger: Ledger
+    quoter: Callable[[], Quoter]
+    quotes: Callable[[], QuoteRepository]
+    mpesa: Callable[[], MobileMoneyGateway]
+    callback_url: Callable[[str], str]  # the STK callback URL for a token
+    clock: Clock
+    ids: IdGenerator
+    query_after: timedelta = timedelta(minutes=2)
+    give_up_after: timedelta = timedelta(hours=24)
+
+    def quote(self) -> Quote:
+        """A USDT/KES quote, locked and persisted: buy at its ``ask`` until ``expires_at``."""
+        return self.quoter().quote(USDT_KES)
+
+    def start(self, user_id: str, kes: Money, *, quote_id: str | None = None) -> Buy:
+        """Record the buy, then prompt the wallet's phone for ``kes`` (whole shillings, KES 1 to 250,000)."""
+        amount = STK_LIMITS.check(kes)
+        quote = self._quote(quote_id)
+        usdt = quote.convert(amount, at=self.clock.now())
+        if not usdt.is_positive():
+            raise InvalidInput(f"KES {amount.amount} buys less than the smallest USDT unit", field="amount")
+        token = new_secret()
+        buy = in_transaction(self.uow, lambda uow: self._record(uow, user_id, amount, usdt, quote, token))
+        return self._push(buy, token)
+
+    def _quote(self, quote_id: str | None) -> Quote:
+        if quote_id is None:
+            return self.quote()
+        found = self.quotes().get(quote_id)
+        if found is None or found.pair != USDT_KES:
+            raise NotFound(f"no USDT/KES quote {quote_id!r}", field="quote_id")
+        if self.clock.now() >= found.expires_at:
+            raise QuoteExpired(f"quote {quote_id} expired at {found.expires_at.isoformat()}: ask for a new one")
+        return found
+
+    def _record(self, uow: WalletUnitOfWork, user_id: str, kes: Money, usdt: Money, quote: Quote, token: str) -> Buy:
+        now = self.clock.now()
+        wallet = _wallet(uow, user_id, lock=True)
+        if wallet.frozen:
+            raise WalletFrozen("this wallet is frozen: contact support")
+        profile = uow.kyc.get(user_id)
+        if profile is None:
+            raise NotFound(f"{user_id} has no KYC profile")
+        check_wallet_movement(profile, Product.BUY, kes, spent=spending(uow, user_id, now), at=now).enforce()
+        buy = Buy(
+            id=self.ids.new_id("buy"),
+            user_id=user_id,
+            phone=wallet.phone,
+            kes=kes,
+            usdt=usdt,
+            quote_id=quote.id,
+            ask=quote.ask,
+            mid=quote.mid,
+            state=BuyState.REQUESTED,
+            token_digest=hash_secret(token),
+            created_at=now,
+            next_query_at=now + self.query_after,
+        )
+        uow.wallet_buys.add(buy)
+        uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.BUY.value, kes, now, buy.id))
+        return buy
+
+    def _push(self, buy: Buy, token: str) -> Buy:
+        request = StkPushRequest(
+            phone=buy.phone,
+            amount=buy.kes,
+            account_reference=f"B{buy.id[-11:]}",
+            callback_url=self.callback_url(token),
+            description="Buy USDT",
+        )
+        try:
+            accepted = self.mpesa().stk_push(request)
+        except OutcomeUnknown:
+            return buy  # the prompt may be on the phone: the callback (found by its token) or a query decides
+        except MpesaError as error:
+            code, reason = error.code, f"M-Pesa refused the prompt: {error.message}"
+            return self._settle(buy.id, lambda uow, b: self._fail(uow, b, code, reason))
+
+        def prompted(_: WalletUnitOfWork, b: Buy) -> None:
+            b.checkout_request_id, b.merchant_request_id = accepted.checkout_request_id, accepted.merchant_request_id
+            if b.state is BuyState.REQUESTED:
+                b.state = BuyState.PROMPTED
+
+        return self._settle(buy.id, prompted)
+
+    # -- answers ----------------------------------------------------------------------------------------------
+    def on_callback(self, result: MpesaResult, *, token: str) -> Buy:
+        """Apply an STK callback posted to the token's URL; ``Forbidden`` for a token we never issued."""
+
+        def work(uow: WalletUnitOfWork) -> Buy:
+            buy = uow.wallet_buys.by_token(hash_secret(token), lock=True)
+            if buy is None:
+                raise Forbidden("unknown callback token")
+            self._apply(uow, buy, result, source="callback")
+            return buy
+
+        return in_transaction(self.uow, work)
+
+    def follow_up(self, *, limit: int = 50) -> int:
+        """Ask STK Query about buys with no answer yet (the worker's job); how many were decided."""
+        now = self.clock.now()
+        due = in_transaction(self.uow, lambda uow: [b.id for b in uow.wallet_buys.due_for_query(now, limit=limit)])
+        decided = 0
+        for buy_id in due:
+            buy = self.get(buy_id)
+            if buy.checkout_request_id is None:
+                if now - buy.created_at > self.give_up_after:  # Daraja never said it accepted the prompt
+                    self._settle(buy_id, lambda uow, b: self._fail(uow, b, "no_answer", _NEVER_CONFIRMED))
+                    decided += 1
+                else:
+                    self._settle(buy_id, lambda _, b: self._later(b, now))
+                continue
+            try:
+                answer = self.mpesa().stk_query(buy.checkout_request_id)
+            except MpesaError:
+                self._settle(buy_id, lambda _, b: self._later(b, now))
+                continue
+            decided += self._settle_with(buy_id, answer, now)
+        return decided
+
+    def _settle_with(self, buy_id: str, answer: MpesaResult, now: datetime) -> int:
+        def work(uow: WalletUnitOfWork) -> int:
+            buy = uow.wallet_buys.get(buy_id, lock=True)
+            if buy is None or not buy.open:
+                return 0
+            buy.queries += 1
+            self._apply(uow, buy, answer, source="query")
+            if buy.open:
+                self._later(buy, now)
+                uow.wallet_buys.update(buy)
+                return 0
+            return 1
+
+        return in_transaction(self.uow, work)
+
+    def _apply(self, uow: WalletUnitOfWork, buy: Buy, result: MpesaResult, *, source: str) -> None:
+        buy.answers = (*buy.answers, f"{source} {result.result_code} {result.receipt or ''}".strip())
+        if result.outcome is Outcome.SUCCEEDED and buy.state is not BuyState.CREDITED:
+            mismatch = self._mismatch(buy, result)
+            if mismatch is None:
+                self._credit(uow, buy, result)
+            else:  # kept on the buy for an operator; never credited on a mismatch
+                buy.reason = f"an answer did not match this buy ({mismatch}); an operator must check it"
+        elif result.outcome is Outcome.FAILED and buy.open:
+            code = result.result_code or "failed"
+            why = STK_REASONS.get(code, result.result_desc or "M-Pesa did not complete the payment")
+            self._fail(uow, buy, code, why)
+        uow.wallet_buys.update(buy)
+
+    @staticmethod
+    def _mismatch(buy: Buy, result: MpesaResult) -> str | None:
+        if buy.checkout_request_id and result.checkout_request_id != buy.checkout_request_id:
+            return "CheckoutRequestID"
+        if result.amount is not None and result.amount != buy.kes:
+            return "amount"
+        if result.kind.value == "stk_callback" and result.phone is not None and result.phone != buy.phone:
+            return "phone"
+        return None
+
+    def _credit(self, uow: WalletUnitOfWork, buy: Buy, result: MpesaResult) -> None:
+        now = self.clock.now()
+        late = buy.state is BuyState.FAILED
+        credit_buy(
+            self.ledger,
+            buy_id=buy.id,
+            user_id=buy.user_id,
+            kes=buy.kes,
+            usdt=buy.usdt,
+            mid=buy.mid,
+            quote_id=buy.quote_id,
+            session=uow.ledger,
+        )
+        if late:  # the failure had given the usage back: count the purchase again
+            uow.wallet_usage.add(Usage(self.ids.new_id("use"), buy.user_id, Product.BUY.value, buy.kes, now, buy.id))
+        buy.state, buy.finished_at = BuyState.CREDITED, now
+        buy.checkout_request_id = buy.checkout_request_id or result.checkout_request_id
+        buy.receipt, buy.result_code, buy.reason = result.receipt, result.result_code, None
+        uow.audit.append(
+            AuditEvent(f"user:{buy.user_id}", "wallet.buy_credited", f"buy:{buy.id}", now, {"late": str(late)})
+        )
+
+    def _fail(self, uow: WalletUnitOfWork, buy: Buy, code: str, reason: str) -> None:
+        """Nothing was paid: say why, and give the purchase's usage back to the limits."""
+        if not buy.open:
+            return
+        now = self.clock.now()
+        buy.state, buy.result_code, buy.reason, buy.finished_at = BuyState.FAILED, code, reason, now
+        uow.wallet_usage.add(Usage(self.ids.new_id("use"), buy.user_id, Product.BUY.value, -buy.kes, now, buy.id))
+        uow.audit.append(AuditEvent(f"user:{buy.user_id}", "wallet.buy_failed", f"buy:{buy.id}", now, {"code": code}))
+
+    def _later(self, buy: Buy, now: datetime) -> None:
+        backoff = min(self.query_after * (2 ** min(buy.queries, 6)), timedelta(hours=1))
+        buy.next_query_at = now + backoff
+
+    def _settle(self, buy_id: str, change: Callable[[WalletUnitOfWork, Buy], None]) -> Buy:
+        def work(uow: WalletUnitOfWork) -> Buy:
+            buy = uow.wallet_buys.get(buy_id, lock=True)
+            if buy is None:
+                raise NotFound(f"no buy {buy_id!r}")
+            change(uow, buy)
+            uow.wallet_buys.update(buy)
+            return buy
+
+        return in_transaction(self.uow, work)
+
+    # -- reads ------------------------------------------------------------------------------------------------
+    def get(self, buy_id: str, *, user_id: str | None = None) -> Buy:
+        found: Buy | None = in_transaction(self.uow, lambda uow: uow.wallet_buys.get(buy_id))
+        if found is None or (user_id is not None and found.user_id != user_id):
+            raise NotFound(f"no buy {buy_id!r}")
+        return found
+
+    def for_user(self, user_id: str, *, after: str | None = None, limit: int = 50) -> list[Buy]:
+        return in_transaction(self.uow, lambda uow: uow.wallet_buys.for_user(user_id, after=after, limit=limit))

@@ -1,0 +1,96 @@
+"""Payment links over HTTP: the merchant's routes (scopes, tenancy, newest first) and the public use of a link."""
+
+from __future__ import annotations
+
+from tests.integration.http_payments.payments_support import key_headers
+
+
+def _link(client, headers, **body):
+    created = client.post("/v1/payment-links", json={"description": "Mandazi", **body}, headers=headers)
+    assert created.status_code == 201, created.json
+    return created.json
+
+
+def test_a_customer_uses_a_fixed_link_without_credentials_until_its_cap(client, auth, stack, shop):
+    """Each use is an invoice for the link's price; past the cap a 422 payment_link_closed; uses are counted."""
+    key = key_headers(auth.api_key(shop.headers, shop.id, ["payment_links:write", "payment_links:read"]))
+    link = _link(client, key, amount="500", currency="KES", max_uses=2, rails=["usdt-tron"])
+    assert link["open"] and link["uses"] == 0 and link["amount"] == {"amount": "500.00", "asset": "KES"}
+    path = f"/v1/payment-links/{link['public_id']}/invoices"
+    invoices = [client.post(path, json={}) for _ in range(2)]
+    assert [i.status_code for i in invoices] == [201, 201]
+    assert {i.json["price"]["amount"] for i in invoices} == {"500.00"}
+    assert invoices[0].json["metadata"] == {"payment_link": link["id"]}
+    assert [o["rail"] for o in invoices[0].json["payment_options"]] == ["usdt-tron"]
+    closed = client.post(path, json={})
+    assert closed.status_code == 409 and closed.json["code"] == "payment_link_closed"
+    assert client.post(path, json={"amount": "501"}).json["code"] in ("payment_link_closed", "payment_link_terms")
+    shown = client.get(f"/v1/payment-links/{link['id']}", headers=key).json
+    assert shown["uses"] == 2 and not shown["open"] and "limit" in shown["closed_reason"]
+    listed = client.get("/v1/invoices", headers=shop.headers).json["data"]
+    assert {i["id"] for i in listed} >= {i.json["id"] for i in invoices}
+
+
+def test_an_entered_amount_is_validated_and_the_store_bounds_apply(client, shop):
+    """No amount or too many places for the link: 409; outside the store's min/max: 422; no invoice; else 201."""
+    shop.store(["usdt-tron"], min_invoice_amount="100", max_invoice_amount="10000")
+    link = _link(client, shop.headers, currency="KES")
+    path = f"/v1/payment-links/{link['public_id']}/invoices"
+    for body, status, code in (
+        ({}, 409, "payment_link_terms"),
+        ({"amount": "1.001"}, 409, "payment_link_terms"),
+        ({"amount": "99"}, 422, "below_store_minimum"),
+        ({"amount": "0"}, 422, "validation_failed"),
+    ):
+        refused = client.post(path, json=body)
+        assert (refused.status_code, refused.json["code"]) == (status, code), (body, refused.json)
+    assert client.post(path, json={"amount": "10001"}).json["code"] == "above_store_maximum"
+    made = client.post(path, json={"amount": "250"})
+    assert made.status_code == 201 and made.json["price"]["amount"] == "250.00"
+    assert client.get(f"/v1/payment-links/{link['id']}", headers=shop.headers).json["uses"] == 1
+
+
+def test_deactivated_and_expired_links_make_no_invoice_and_unknown_ones_are_404(client, stack, shop):
+    """Deactivating is for good; an expiry closes the link; an unknown public id is a 404 problem."""
+    link = _link(client, shop.headers, amount="500")
+    off = client.post(f"/v1/payment-links/{link['id']}/deactivate", headers=shop.headers)
+    assert off.status_code == 200 and not off.json["active"] and off.json["deactivated_at"]
+    assert client.post(f"/v1/payment-links/{link['public_id']}/invoices", json={}).json["code"] == "payment_link_closed"
+    timed = _link(client, shop.headers, amount="500", expires_in_minutes=30)
+    stack.clock.advance(minutes=30)
+    assert client.post(f"/v1/payment-links/{timed['public_id']}/invoices", json={}).status_code == 409
+    missing = client.post("/v1/payment-links/pl_unknown/invoices", json={})
+    assert missing.status_code == 404 and missing.content_type == "application/problem+json"
+
+
+def test_links_are_the_merchant_s_own_and_list_newest_first(client, auth, shop, rival):
+    """A rival gets 404s; a key without the scope a 403; the list walks newest first by cursor."""
+    made = [_link(client, shop.headers, amount="10")["id"] for _ in range(3)]
+    assert client.get(f"/v1/payment-links/{made[0]}", headers=rival.headers).status_code == 404
+    assert client.post(f"/v1/payment-links/{made[0]}/deactivate", headers=rival.headers).status_code == 404
+    narrow = key_headers(auth.api_key(shop.headers, shop.id, ["invoices:read"]))
+    assert client.get("/v1/payment-links", headers=narrow).status_code == 403
+    assert client.post("/v1/payment-links", json={"description": "x"}, headers=narrow).status_code == 403
+    walked, cursor = [], None
+    while True:
+        query = {"limit": "1", **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/payment-links", query_string=query, headers=shop.headers).json
+        walked += [x["id"] for x in page["data"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == list(reversed(made))
+    assert client.get("/v1/payment-links", headers=rival.headers).json["data"] == []
+
+
+def test_bad_link_terms_are_422_problems(client, shop):
+    """A zero amount, a rail the store lacks, an empty description: 422, nothing created."""
+    for body in (
+        {"description": "x", "amount": "0"},
+        {"description": "x", "rails": ["usdt-bsc"]},
+        {"description": ""},
+        {"description": "x", "max_uses": 0},
+    ):
+        answer = client.post("/v1/payment-links", json=body, headers=shop.headers)
+        assert answer.status_code == 422 and answer.content_type == "application/problem+json", (body, answer.json)
+    assert client.get("/v1/payment-links", headers=shop.headers).json["data"] == []

@@ -1,0 +1,108 @@
+"""Payment links: each use makes an invoice; fixed or entered amounts, store bounds, expiry, caps, deactivation."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import attrs
+import pytest
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.invoices import InvoiceState
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.links import PaymentLinkClosed, PaymentLinkTerms
+from cryptopay.core.payments.model import AboveStoreMaximum, BelowStoreMinimum
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+
+def kes(value: str) -> Money:
+    return Money.of(value, KES)
+
+
+def test_a_fixed_link_makes_an_invoice_per_use_named_after_the_link(stack: PaymentsStack) -> None:
+    """Two customers, two invoices for the link's price; each invoice notes its link; each creation is audited."""
+    link = stack.payment_links.create_link("m1", actor="user:u1", description="Mandazi", amount=kes("500"))
+    first = stack.payment_links.create_invoice(link.public_id)
+    second = stack.payment_links.create_invoice(link.public_id)
+    assert first.id != second.id and first.price == second.price == kes("500")
+    assert first.metadata == {"payment_link": link.id} and first.state is InvoiceState.NEW
+    assert stack.payment_links.get_link(link.id).uses == 2
+    actions = [r.action for r in stack.storage.audit_records()]
+    assert actions.count("payment_link.create") == 1 and actions.count("invoice.create") == 2
+    with pytest.raises(PaymentLinkTerms, match="fixed"):
+        stack.payment_links.create_invoice(link.public_id, amount=kes("1"))
+
+
+def test_an_entered_amount_must_fit_the_store_bounds(stack: PaymentsStack) -> None:
+    """A customer-entered amount below the store's minimum or above its maximum makes no invoice and uses nothing."""
+    with stack.uow() as uow:
+        settings = uow.stores.get("m1")
+        assert settings is not None
+        uow.stores.put(attrs.evolve(settings, min_invoice="100", max_invoice="10000"))
+    link = stack.payment_links.create_link("m1", actor="user:u1", description="Tip jar", max_uses=5)
+    with pytest.raises(PaymentLinkTerms, match="enter the amount"):
+        stack.payment_links.create_invoice(link.public_id)
+    with pytest.raises(BelowStoreMinimum):
+        stack.payment_links.create_invoice(link.public_id, amount=kes("99"))
+    with pytest.raises(AboveStoreMaximum):
+        stack.payment_links.create_invoice(link.public_id, amount=kes("10001"))
+    with pytest.raises(PaymentLinkTerms, match="KES"):
+        stack.payment_links.create_invoice(link.public_id, amount=Money.of("5", USDT))
+    with pytest.raises(PaymentLinkTerms, match="at most 2 places"):
+        stack.payment_links.create_invoice(link.public_id, amount=Decimal("250.001"))
+    with pytest.raises(PaymentLinkTerms, match="paid on usdt-tron"):
+        restricted = stack.payment_links.create_link("m1", actor="u", description="x", rails=["usdt-tron"])
+        stack.payment_links.create_invoice(restricted.public_id, amount=kes("250"), rail="usdt-ethereum")
+    invoice = stack.payment_links.create_invoice(link.public_id, amount=kes("250"))
+    assert invoice.price == kes("250") and stack.payment_links.get_link(link.id).uses == 1
+
+
+def test_a_capped_expiring_link_closes_and_a_deactivated_one_never_reopens(stack: PaymentsStack) -> None:
+    """The cap is the number of invoices; after the expiry or a deactivation, no more."""
+    capped = stack.payment_links.create_link("m1", actor="u", description="One seat", amount=kes("500"), max_uses=1)
+    stack.payment_links.create_invoice(capped.public_id)
+    with pytest.raises(PaymentLinkClosed, match="limit"):
+        stack.payment_links.create_invoice(capped.public_id)
+    soon = stack.clock.now() + timedelta(hours=1)
+    expiring = stack.payment_links.create_link("m1", actor="u", description="Promo", amount=kes("500"), expires_at=soon)
+    stack.clock.advance(hours=1)
+    with pytest.raises(PaymentLinkClosed, match="expired"):
+        stack.payment_links.create_invoice(expiring.public_id)
+    open_link = stack.payment_links.create_link("m1", actor="u", description="Menu", amount=kes("500"))
+    stack.payment_links.deactivate_link(open_link.id, actor="u")
+    assert not stack.payment_links.deactivate_link(open_link.id, actor="u").active
+    with pytest.raises(PaymentLinkClosed, match="deactivated"):
+        stack.payment_links.create_invoice(open_link.public_id)
+    assert [r.action for r in stack.storage.audit_records()].count("payment_link.deactivate") == 1
+
+
+def test_bad_link_terms_are_refused(stack: PaymentsStack) -> None:
+    """An empty description, a past expiry, a cap below one, a rail the store lacks, a missing store."""
+    now = stack.clock.now()
+    for terms, field in (
+        ({"description": ""}, "description"),
+        ({"description": "x", "expires_at": now}, "expires_at"),
+        ({"description": "x", "max_uses": 0}, "max_uses"),
+        ({"description": "x", "amount": kes("0")}, "amount"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            stack.payment_links.create_link("m1", actor="u", **terms)
+        assert refused.value.details.get("field") == field
+    with pytest.raises(InvalidInput, match="does not accept"):
+        stack.payment_links.create_link("m1", actor="u", description="x", rails=["usdt-ethereum"])
+    with pytest.raises(NotFound):
+        stack.payment_links.create_link("m_none", actor="u", description="x")
+    with pytest.raises(NotFound):
+        stack.payment_links.load_public("pl_nope")
+
+
+def test_links_list_newest_first_and_a_link_loads_by_public_id(stack: PaymentsStack) -> None:
+    """The merchant's page is newest first; the public id (for hosted pages) loads the same link."""
+    made = [stack.payment_links.create_link("m1", actor="u", description=f"L{n}").id for n in range(3)]
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345679")
+    stack.add_merchant("m2", settlement=profile)
+    stack.payment_links.create_link("m2", actor="u", description="other")
+    page = stack.payment_links.list_links("m1", limit=2)
+    rest = stack.payment_links.list_links("m1", before=page[-1].id)
+    assert [x.id for x in page + rest] == list(reversed(made))
+    link = stack.payment_links.get_link(made[0])
+    assert stack.payment_links.load_public(link.public_id).id == link.id and link.public_id.startswith("pl_")

@@ -1,0 +1,144 @@
+"""Refusal before overdraft on the in-memory stack: a payout the float cannot cover is held, alerted, then released."""
+
+from __future__ import annotations
+
+from cryptopay.core import flows
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payouts import PayoutState
+from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.treasury import TreasuryStack
+from cryptopay.core.treasury import Fill
+
+INSTANT = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
+
+
+def settled(stack: TreasuryStack, kes: str = "5000") -> str:
+    """An invoice of ``kes`` paid, confirmed and settled: its payout is planned. Returns the payout id."""
+    p = stack.payments
+    p.add_merchant("m1", settlement=INSTANT, fee_percent="0")
+    invoice = p.invoicing.create_invoice("m1", Money.of(kes, KES))
+    p.pay(invoice.id)
+    p.confirm()
+    p.settling.run_settlements()
+    with p.uow() as uow:
+        (payout,) = uow.payouts.by_state(PayoutState.PLANNED, limit=10)
+    return payout.id
+
+
+def test_a_payout_the_float_cannot_cover_is_held_with_a_reason_an_alert_and_a_metric():
+    """M-Pesa says the float holds KES 3,000 and 1,000 is reserved: a KES 4,999 payout is held, not sent."""
+    stack = TreasuryStack(reserve="1000")
+    stack.payments.mpesa.float_balance = Money.of("3000", KES)
+    stack.float_reported()
+    payout_id = settled(stack)
+    assert stack.payments.payouts.submit_payouts() == []
+    payout = stack.payments.payouts.get_payout(payout_id)
+    assert payout.state is PayoutState.PLANNED and payout.held is not None
+    assert "cannot cover" in payout.held and "2000.00 available" in payout.held
+    assert stack.payments.mpesa.float_balance == Money.of("3000", KES)  # nothing reached Safaricom
+    (alert,) = stack.notifier.sent_to(TreasuryStack.ALERT_TO)
+    assert payout_id in alert.subject
+    assert stack.payments.metrics.get("cryptopay_payouts_held") == 1
+    held = [r for r in stack.payments.storage.audit_records() if r.action == "payout.held"]
+    assert len(held) == 1
+    stack.payments.payouts.submit_payouts()  # asked again: still held, alerted once
+    assert len(stack.notifier.sent_to(TreasuryStack.ALERT_TO)) == 1
+
+
+def test_a_recorded_top_up_releases_the_held_payout_and_the_next_run_pays_it():
+    """KES 10,000 moved into the float and recorded: the payout is released, then sent and completed."""
+    stack = TreasuryStack(reserve="1000")
+    p = stack.payments
+    p.mpesa.float_balance = Money.of("3000", KES)
+    stack.float_reported()
+    payout_id = settled(stack)
+    p.payouts.submit_payouts()
+    p.mpesa.float_balance += Money.of("10000", KES)  # the money really arrives at M-Pesa
+    topup = stack.rebalancing.record_topup(reference="bank-771", amount=Money.of("10000", KES), actor="ops")
+    assert [po.id for po in topup.released] == [payout_id]
+    assert p.payouts.get_payout(payout_id).held is None
+    assert p.ledger.balance(flows.FLOAT).posted == Money.of("10000", KES)
+    assert p.ledger.balance(flows.BANK).posted == Money.of("-10000", KES)
+    p.payouts.submit_payouts()
+    p.deliver_callbacks()
+    assert p.payouts.get_payout(payout_id).state is PayoutState.COMPLETED
+    assert "payout.released" in [r.action for r in p.storage.audit_records()]
+    assert p.books_balanced()
+
+
+def test_a_b2c_result_reports_the_float_and_the_working_account():
+    """A completed B2C result's B2CUtilityAccountAvailableFunds becomes M-Pesa's latest word on the float."""
+    stack = TreasuryStack()
+    settled(stack)
+    stack.payments.payouts.submit_payouts()  # the float is unknown: nothing is held
+    stack.payments.deliver_callbacks()
+    position = stack.guard.position()
+    assert position.source.startswith("a B2C result") and position.working == Money.zero(KES)
+    assert position.known == stack.payments.mpesa.float_balance
+    assert stack.store.latest_reading().reference.startswith("po_")
+
+
+def test_an_unknown_float_holds_nothing_and_says_so():
+    """With no word from M-Pesa and no baseline, payouts go, and the status says the float is unknown."""
+    stack = TreasuryStack(reserve="1000000")
+    payout_id = settled(stack)
+    assert [po.id for po in stack.payments.payouts.submit_payouts()] == [payout_id]
+    assert "unknown" in stack.treasury.status(read_chains=False).float.source
+
+
+def test_the_baseline_stands_in_for_m_pesa_until_it_speaks():
+    """A baseline of KES 2,000 with books at zero: a KES 4,999 payout is held before any Account Balance answer."""
+    stack = TreasuryStack(baseline="2000")
+    payout_id = settled(stack)
+    assert stack.payments.payouts.submit_payouts() == []
+    assert stack.payments.payouts.get_payout(payout_id).held is not None
+
+
+def test_payouts_take_the_float_in_turn_and_the_rest_wait():
+    """The float covers the first payout but not both: the first goes, the second is held."""
+    stack = TreasuryStack()
+    p = stack.payments
+    p.mpesa.float_balance = Money.of("6000", KES)
+    stack.float_reported()
+    first = settled(stack)
+    invoice = p.invoicing.create_invoice("m1", Money.of("5000", KES))
+    p.pay(invoice.id)
+    p.confirm()
+    p.settling.run_settlements()
+    assert [po.id for po in p.payouts.submit_payouts()] == [first]
+    assert stack.guard.position().held == 1
+
+
+def test_can_cover_answers_for_kes_and_for_the_hot_wallet():
+    """The same rule for other payments: KES against the float, USDT against the hot wallet less its reserve."""
+    stack = TreasuryStack(reserve="500")
+    stack.payments.mpesa.float_balance = Money.of("1500", KES)
+    stack.float_reported()
+    assert stack.treasury.can_cover(Money.of("1000", KES)).ok
+    assert not stack.treasury.can_cover(Money.of("1001", KES)).ok
+    stack.balances["tron"].move(Money.of("20", USDT), source=None, to="tron-hot")
+    assert stack.treasury.can_cover(Money.of("20", USDT), network="tron").ok
+    refused = stack.treasury.can_cover(Money.of("21", USDT), network="tron")
+    assert not refused.ok and "hot wallet cannot cover" in refused.reason
+
+
+def test_a_conversion_into_the_float_is_booked_through_the_trading_accounts():
+    """USDT settled to a merchant, then sold above the customers' quote into the float: a gain, books balanced."""
+    stack = TreasuryStack()
+    p = stack.payments
+    settled(stack)  # the merchant's USDT was bought at the quote (130)
+    bought, paid = stack.rebalancing.cost_basis("USDT")
+    done = stack.rebalancing.record_conversion(
+        reference="otc-1",
+        network="tron",
+        fills=[Fill(bought, p.kes("131").amount)],
+        fee=p.kes("100"),
+        venue="OTC desk",
+        actor="ops",
+        into="float",
+    )
+    assert done.cost == paid and done.gain.is_positive()
+    assert p.ledger.balance(flows.FX_GAIN).posted == done.gain
+    assert p.ledger.balance(flows.CONVERSION_FEES).posted == p.kes("100")
+    assert stack.rebalancing.cost_basis("USDT")[0].is_zero()
+    assert p.books_balanced()
