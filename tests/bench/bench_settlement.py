@@ -54,36 +54,38 @@ def _database(admin: str, name: str, *, create: bool) -> str:
 
 
 def seed(services: Services, count: int) -> None:
-    """Owners, merchants and stores (one write each, the repositories' own), then the balances in batches."""
+    """Owners, merchants and stores through the unit of work's own repositories, ``BATCH`` per transaction, then
+    the ledger accounts and balances in batches."""
     rail = rail_for("tron", "USDT", confirmations=3)
-    for n in range(count):
-        merchant_id, phone = f"m{n:05d}", f"2547{n:08d}"
-        services.users.add(User(f"u{n:05d}", f"owner{n}@bench.example", "x", Role.MERCHANT, SEEDED_AT))
-        profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, phone)
-        services.merchants.add(Merchant(merchant_id, f"u{n:05d}", f"Shop {n}", profile, SEEDED_AT, SEEDED_AT))
     for start in range(0, count, BATCH):
         with services.uow() as uow:
             for n in range(start, min(count, start + BATCH)):
-                uow.stores.put(StoreSettings(merchant_id=f"m{n:05d}", rails=[rail], tolerance_percent=Decimal(0)))
+                merchant_id, phone = f"m{n:05d}", f"2547{n:08d}"
+                uow.users.add(User(f"u{n:05d}", f"owner{n}@bench.example", "x", Role.MERCHANT, SEEDED_AT))
+                profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, phone)
+                uow.merchants.add(Merchant(merchant_id, f"u{n:05d}", f"Shop {n}", profile, SEEDED_AT, SEEDED_AT))
+                uow.stores.put(StoreSettings(merchant_id=merchant_id, rails=[rail], tolerance_percent=Decimal(0)))
     _fund(services, count)
 
 
 def _fund(services: Services, count: int) -> None:
     ledger = services.ledger
-    for asset in (KES, USDT):
-        ledger.open_account(Account(FUNDING + asset.code, AccountKind.ASSET, asset, allow_negative=True))
-        ledger.open_account(Account(flows.trading_account(asset.code), AccountKind.EQUITY, asset, allow_negative=True))
-    for account in (
+    shared = [Account(FUNDING + a.code, AccountKind.ASSET, a, allow_negative=True) for a in (KES, USDT)]
+    shared += [Account(flows.trading_account(a.code), AccountKind.EQUITY, a, allow_negative=True) for a in (KES, USDT)]
+    shared += [
         Account(flows.IN_FLIGHT, AccountKind.LIABILITY, KES),
         Account(flows.FX_SPREAD, AccountKind.REVENUE, KES),
         Account(flows.PAYOUT_FEE, AccountKind.REVENUE, KES),
-    ):
-        ledger.open_account(account)
+    ]
+    ledger.open_accounts(shared)
     requests = []
+    for start in range(0, count, BATCH):
+        ids = [f"m{n:05d}" for n in range(start, min(count, start + BATCH))]
+        liabilities = [flows.merchant_liability(m, a) for m in ids for a in (KES, USDT)]
+        kinds = {flows.merchant_liability(m, a): a for m in ids for a in (KES, USDT)}
+        ledger.open_accounts([Account(code, AccountKind.LIABILITY, kinds[code]) for code in liabilities])
     for n in range(count):
         merchant_id = f"m{n:05d}"
-        for asset in (KES, USDT):
-            ledger.open_account(Account(flows.merchant_liability(merchant_id, asset), AccountKind.LIABILITY, asset))
         requests.append(_credit(merchant_id, Money.of(5_000 + (n % 12) * 5_000, KES)))
         if n % 5 == 0:
             requests.append(_credit(merchant_id, Money.of(40 + n % 7, USDT)))

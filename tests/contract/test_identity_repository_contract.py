@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from cryptopay.adapters.sql.repositories.identity import SqlIdempotency, sql_identity_repositories
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import Conflict
-from cryptopay.core.identity.model import ApiKey, Merchant, RefreshToken, Role, StoredResponse, User
+from cryptopay.core.identity.model import ApiKey, Merchant, RefreshToken, Role, StoredResponse, TeamRole, User
+from cryptopay.core.identity.teams import Invitation, Member
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing import identity as fakes
@@ -33,6 +35,7 @@ def repos(engine):
             "merchants": fakes.InMemoryMerchants(),
             "api_keys": fakes.InMemoryApiKeys(),
             "idempotency": fakes.InMemoryIdempotency(),
+            "teams": fakes.InMemoryTeams(),
         }
     return sql_identity_repositories(engine)
 
@@ -280,3 +283,54 @@ def test_totp_secrets_are_sealed_by_the_vault_at_rest(engine):
     assert raw.startswith("v1:") and "JBSWY3DPEHPK3PXP" not in raw
     assert sealed.get("usr_1").totp_secret == "JBSWY3DPEHPK3PXP"
     assert sealed.by_email(stored.email).totp_secret == "JBSWY3DPEHPK3PXP"
+
+
+def _team(repos):
+    """Two owners with merchants, and two more users to join their teams."""
+    for n in (1, 2, 3, 4):
+        repos["users"].add(user(n))
+    for n in (1, 2):
+        repos["merchants"].add(merchant(n))
+    return repos["teams"]
+
+
+def test_a_user_joins_one_team_and_its_role_changes_and_it_leaves(repos):
+    """Members are found by merchant and by user; a second team is a Conflict; role updates and removal stick."""
+    teams = _team(repos)
+    member = Member(merchant_id="mer_1", user_id="usr_3", role=TeamRole.FINANCE, added_at=NOW, added_by="usr_1")
+    teams.add_member(member)
+    teams.add_member(attrs.evolve(member, user_id="usr_4", role=TeamRole.STAFF, added_at=NOW + timedelta(seconds=1)))
+    with pytest.raises(Conflict):
+        teams.add_member(attrs.evolve(member, merchant_id="mer_2"))
+    assert teams.member("mer_1", "usr_3") == member and teams.membership("usr_3") == member
+    assert teams.member("mer_2", "usr_3") is None and teams.membership("usr_1") is None
+    assert [m.user_id for m in teams.members("mer_1")] == ["usr_3", "usr_4"] and teams.members("mer_2") == []
+    teams.update_member(attrs.evolve(member, role=TeamRole.ADMIN))
+    assert teams.member("mer_1", "usr_3").role is TeamRole.ADMIN
+    teams.remove_member("mer_1", "usr_3")
+    assert teams.member("mer_1", "usr_3") is None and [m.user_id for m in teams.members("mer_1")] == ["usr_4"]
+
+
+def test_an_invitation_is_found_by_its_token_hash_and_claimed_once(repos):
+    """Invitations by id and hash, newest first per merchant; the claim is atomic: once, never after a revoke."""
+    teams = _team(repos)
+    first = Invitation(
+        id="inv_1",
+        merchant_id="mer_1",
+        email="amina@duka.co.ke",
+        role=TeamRole.FINANCE,
+        token_hash="a" * 64,
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=7),
+        invited_by="usr_1",
+    )
+    second = attrs.evolve(first, id="inv_2", token_hash="b" * 64, created_at=NOW + timedelta(minutes=1))
+    teams.add_invitation(first)
+    teams.add_invitation(second)
+    assert teams.invitation("inv_1") == first and teams.invitation_by_hash("b" * 64) == second
+    assert [i.id for i in teams.invitations("mer_1")] == ["inv_2", "inv_1"] and teams.invitation_by_hash("c") is None
+    assert teams.claim_invitation("inv_1", "usr_3", at=NOW) and not teams.claim_invitation("inv_1", "usr_4", at=NOW)
+    claimed = teams.invitation("inv_1")
+    assert (claimed.accepted_at, claimed.accepted_by) == (NOW, "usr_3")
+    teams.update_invitation(attrs.evolve(second, revoked_at=NOW))
+    assert not teams.claim_invitation("inv_2", "usr_4", at=NOW)

@@ -85,3 +85,25 @@ def test_cli_reports_sales_fees_and_settlements(stack):
     assert cli("reports", "sales", "--merchant", "mer_nope").exit_code == 3
     table = cli("reports", "settlements", "--merchant", merchant_id)
     assert table.exit_code == 0 and "PAID_OUT" in table.stdout
+
+
+def test_cli_merchant_teams_invite_set_role_remove(stack):
+    """`merchants invite` emails a token and audits the operator; set-role and remove change a member; the owner is
+    never removed (exit 4)."""
+    from cryptopay.core.identity.model import Role, User
+
+    merchant_id = bank_merchant("KCB:1234567890")
+    invited = cli_json("merchants", "invite", merchant_id, "--email", "wanjiku@duka.co.ke", "--role", "finance")
+    assert invited["role"] == "finance" and stack.notifier.sent_to("wanjiku@duka.co.ke")
+    token = stack.notifier.sent_to("wanjiku@duka.co.ke")[0].body.split("\n\n")[1].strip()
+    stack.users.add(User("usr_wanjiku", "wanjiku@duka.co.ke", "x", Role.MERCHANT, stack.clock.now()))
+    stack.services.teams.accept(token, user_id="usr_wanjiku")
+    listed = cli_json("merchants", "members", merchant_id)["members"]
+    assert [(m["email"], m["role"]) for m in listed] == [(OWNER, "owner"), ("wanjiku@duka.co.ke", "finance")]
+    assert cli("merchants", "set-role", merchant_id, "--email", "wanjiku@duka.co.ke", "--role", "staff").exit_code == 0
+    assert cli_json("merchants", "members", merchant_id)["members"][1]["role"] == "staff"
+    assert cli("merchants", "remove", merchant_id, "--email", OWNER).exit_code == 4
+    assert cli("merchants", "remove", merchant_id, "--email", "wanjiku@duka.co.ke").exit_code == 0
+    assert len(cli_json("merchants", "members", merchant_id)["members"]) == 1
+    audited = [r for r in stack.audit_trail.records() if r.action.startswith("team.")]
+    assert [r.action for r in audited][:1] == ["team.invite"] and dict(audited[0].details)["via"].startswith("ops:")

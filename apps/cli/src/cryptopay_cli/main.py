@@ -50,7 +50,11 @@ GROUPS = (
     Group("mpesa", "mpesa", "M-Pesa: inspect Daraja payloads in their normalised form."),
     Group("fx", "fx", "FX: lock quotes from the median of fresh rate sources; inspect the sources."),
     Group("sandbox", "sandbox", "Run local simulators (Daraja, ...) that speak the real wire formats."),
-    Group("merchants", "merchants", "Merchants: create one with its store settings; list them."),
+    Group(
+        "merchants",
+        "merchants",
+        "Merchants: create one with its store settings; list them; their teams (members, invite, remove, set-role).",
+    ),
     Group("invoices", "invoices", "Invoices: list, show and cancel."),
     Group("refunds", "refunds", "Refunds: create one for an invoice, list an invoice's, show one."),
     Group("links", "links", "Payment links: create, list, show, deactivate."),

@@ -13,6 +13,7 @@ from cryptopay_http import request_ids
 from cryptopay_http.blueprints import (
     admin,
     api_keys,
+    compliance,
     daraja_hooks,
     fx,
     identity,
@@ -27,6 +28,7 @@ from cryptopay_http.blueprints import (
     settlements,
     stores,
     system,
+    teams,
     treasury,
     wallet,
     webhooks,
@@ -52,9 +54,9 @@ BLUEPRINTS += [
     daraja_hooks.bp,
     admin.bp,
 ]
-BLUEPRINTS += [reports.bp]
+BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp]
-BLUEPRINTS += [kyc.bp]
+BLUEPRINTS += [kyc.bp, compliance.bp]
 BLUEPRINTS += [treasury.bp]
 
 

@@ -28,6 +28,7 @@ from cryptopay.core.identity import (
     Role,
     Unauthenticated,
 )
+from cryptopay.core.identity.model import TeamRole
 from flask import g, request
 
 from cryptopay_http.openapi import annotate
@@ -91,7 +92,11 @@ def _resolve() -> Principal:
     principal = rt.accounts.authenticate(credential)
     if principal.role is Role.MERCHANT:
         merchant = rt.services.merchants.by_owner(principal.id)
-        principal = attrs.evolve(principal, merchant_id=merchant.id if merchant else None)
+        if merchant is not None:
+            return attrs.evolve(principal, merchant_id=merchant.id, team_role=TeamRole.OWNER)
+        member = rt.services.team_store.membership(principal.id)  # a team member acts for its merchant
+        if member is not None:
+            return attrs.evolve(principal, merchant_id=member.merchant_id, team_role=member.role)
     return principal
 
 
@@ -213,6 +218,7 @@ def require(
     api_keys: bool | None = None,
     tenant_arg: str | None = None,
     enrolment: bool = False,
+    team: Iterable[TeamRole] = (),
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Authenticate the caller and check its role, scope and tenant, then rate-limit it per route.
 
@@ -220,8 +226,10 @@ def require(
     ``roles``: allowed roles (any if empty). ``api_keys``: whether API keys may call (default: only if ``scope``).
     ``tenant_arg``: a URL argument naming a merchant id the caller must own (404 otherwise; admins pass).
     ``enrolment``: whether a staff login that has not enrolled a second factor yet may call (2FA enrolment only).
+    ``team``: the merchant team roles that may call (a merchant user's role in its team; others are not checked).
     """
     wanted = frozenset(Role(r) for r in roles)
+    team_roles = frozenset(team)
     accept_keys = scope is not None if api_keys is None else api_keys
 
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
@@ -233,6 +241,9 @@ def require(
             if principal.enrolment_only and not enrolment:
                 raise EnrolmentRequired("enrol a second factor first (POST /v1/auth/2fa/enrol after a step-up)")
             _check(principal, scope, wanted, accept_keys)
+            if team_roles and principal.team_role is not None and principal.team_role not in team_roles:
+                allowed = " or ".join(sorted(r.value for r in team_roles))
+                raise Forbidden(f"this operation needs the team role {allowed}")
             if tenant_arg is not None:
                 _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str
             result = view(*args, **kwargs)

@@ -6,6 +6,7 @@ is not a merchant user, 4 if the user already has a merchant). Every input is ch
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ import typer
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.merchants import Merchants, check_settlement
-from cryptopay.core.identity.model import Merchant
+from cryptopay.core.identity.model import Merchant, TeamRole
 from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money, to_decimal
 from cryptopay.core.payments import StoreSettings
@@ -31,7 +32,10 @@ from cryptopay_cli.views import flat, merchant_view
 if TYPE_CHECKING:  # imported when a command runs: keeps `--help` light
     from cryptopay.adapters.bootstrap import Services
 
-app = typer.Typer(help="Merchants: create one with its store settings; list them.", no_args_is_help=True)
+app = typer.Typer(
+    help="Merchants: create one with its store settings; list them; their teams (members, invite, remove, set-role).",
+    no_args_is_help=True,
+)
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _COLUMNS = ["id", "name", "settlement", "method", "destination", "minimum", "rails"]
@@ -136,3 +140,112 @@ def list_merchants(as_json: bool = _JSON) -> None:
         emit_json({"merchants": views})
     else:
         emit_table([flat(v) for v in views], _COLUMNS)
+
+
+# --- teams -----------------------------------------------------------------------------------------------------------
+
+_MERCHANT_ARG = typer.Argument(..., help="The merchant's id.")
+_AS = typer.Option(None, "--as", help="The email of the owner or admin acting (default: the merchant's owner).")
+
+
+def _operator() -> str:
+    try:
+        return f"ops:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        return "ops:cli"
+
+
+def _acting(svc: Services, merchant_id: str, email: str | None) -> str:
+    """The user id the CLI acts as: the named team manager, or the merchant's owner."""
+    if email is not None:
+        user = svc.users.by_email(email.strip())
+        if user is None:
+            raise NotFound(f"no user with the email {email.strip()}")
+        return user.id
+    merchant = svc.merchants.get(merchant_id)
+    if merchant is None:
+        raise NotFound(f"no merchant {merchant_id}")
+    return merchant.owner_user_id
+
+
+def _member_user(svc: Services, email: str) -> str:
+    user = svc.users.by_email(email.strip())
+    if user is None:
+        raise NotFound(f"no user with the email {email.strip()}")
+    return user.id
+
+
+@app.command("members")
+def members(merchant_id: str = _MERCHANT_ARG, as_json: bool = _JSON) -> None:
+    """The merchant's team: the owner first, then each member with its role."""
+    svc = services()
+    with errors_to_exit_codes():
+        rows = [
+            {"user_id": m.user_id, "email": _email_of(svc, m.user_id), "role": m.role.value, "added_at": m.added_at}
+            for m in svc.teams.members(merchant_id)
+        ]
+    if as_json:
+        emit_json({"members": rows})
+    else:
+        emit_table(rows, ["user_id", "email", "role", "added_at"])
+
+
+def _email_of(svc: Services, user_id: str) -> str:
+    user = svc.users.get(user_id)
+    return (user.email or "") if user else ""
+
+
+@app.command("invite")
+def invite(
+    merchant_id: str = _MERCHANT_ARG,
+    email: str = typer.Option(..., "--email", help="Whom to invite; the token is emailed there."),
+    role: TeamRole = typer.Option(..., "--role", help="admin, finance or staff."),
+    acting: str | None = _AS,
+    as_json: bool = _JSON,
+) -> None:
+    """Invite someone to the merchant's team (audited, with the operator); the token goes by email only."""
+    svc = services()
+    with errors_to_exit_codes():
+        actor = _acting(svc, merchant_id, acting)
+        invitation, _ = svc.teams.invite(merchant_id, actor=actor, email=email, role=role, via=_operator())
+    view = {
+        "id": invitation.id,
+        "email": invitation.email,
+        "role": invitation.role.value,
+        "expires_at": invitation.expires_at,
+    }
+    if as_json:
+        emit_json(view)
+    else:
+        typer.echo(f"invited {invitation.email} as {invitation.role.value} until {invitation.expires_at.isoformat()}")
+
+
+@app.command("remove")
+def remove(
+    merchant_id: str = _MERCHANT_ARG,
+    email: str = typer.Option(..., "--email", help="The member to remove (never the owner)."),
+    acting: str | None = _AS,
+) -> None:
+    """Remove a member from the merchant's team (audited); the owner cannot be removed (exit 4)."""
+    svc = services()
+    with errors_to_exit_codes():
+        svc.teams.remove(
+            merchant_id, _member_user(svc, email), actor=_acting(svc, merchant_id, acting), via=_operator()
+        )
+    typer.echo(f"removed {email.strip()} from {merchant_id}")
+
+
+@app.command("set-role")
+def set_role(
+    merchant_id: str = _MERCHANT_ARG,
+    email: str = typer.Option(..., "--email", help="The member whose role changes."),
+    role: TeamRole = typer.Option(..., "--role", help="admin, finance or staff."),
+    acting: str | None = _AS,
+) -> None:
+    """Change a member's role (audited); the owner's role never changes (exit 4)."""
+    svc = services()
+    with errors_to_exit_codes():
+        member = svc.teams.set_role(
+            merchant_id, _member_user(svc, email), role, actor=_acting(svc, merchant_id, acting), via=_operator()
+        )
+    typer.echo(f"{email.strip()} is now {member.role.value} of {merchant_id}")

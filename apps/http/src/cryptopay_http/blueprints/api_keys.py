@@ -6,7 +6,7 @@ from datetime import datetime
 
 import attrs
 from cryptopay.core.identity import ApiKey, Role
-from cryptopay.core.identity.model import MERCHANT_SCOPES
+from cryptopay.core.identity.model import MERCHANT_SCOPES, TeamRole
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require, step_up
@@ -65,7 +65,7 @@ class NewApiKeyView:
     status=201,
     tags=("api keys",),
 )
-@require(roles=_STAFF, tenant_arg="merchant_id")
+@require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 @step_up
 def create_api_key(merchant_id: str) -> Response:
     body = read_body(CreateApiKey)
@@ -78,7 +78,7 @@ def create_api_key(merchant_id: str) -> Response:
 
 @bp.get("/v1/merchants/<merchant_id>/api-keys")
 @operation("List a merchant's API keys (without secrets)", response=PageOf(ApiKeyView), tags=("api keys",))
-@require(roles=_STAFF, tenant_arg="merchant_id")
+@require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 @paginated
 def list_api_keys(merchant_id: str) -> Response:
     merchant = load_merchant(merchant_id)
@@ -89,7 +89,7 @@ def list_api_keys(merchant_id: str) -> Response:
 
 @bp.delete("/v1/merchants/<merchant_id>/api-keys/<key_id>")
 @operation("Revoke an API key", status=204, tags=("api keys",))
-@require(roles=_STAFF, tenant_arg="merchant_id")
+@require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 def revoke_api_key(merchant_id: str, key_id: str) -> Response:
     merchant = load_merchant(merchant_id)
     key = runtime().services.api_keys.get(key_id)

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import attrs
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.identity import Merchant, Role, changes_destination
+from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES
 from cryptopay.core.settlement import SettlementProfile
 from cryptopay.core.settlement.banks import bank_catalogue
@@ -131,6 +132,8 @@ def load_merchant(merchant_id: str) -> Merchant:
 def create_merchant() -> Response:
     body = read_body(CreateMerchant)
     _check_destination(body.settlement)
+    if current_principal().merchant_id is not None:  # an owner already, or a member of a team
+        raise Conflict("this user already acts for a merchant (a user belongs to one team)")
     owner = runtime().services.users.get(current_principal().id)
     if owner is None:
         raise not_found("user", current_principal().id)
@@ -169,7 +172,7 @@ def get_merchant(merchant_id: str) -> Response:
     tags=("merchants",),
     errors=(403,),
 )
-@require(roles=_STAFF, tenant_arg="merchant_id")
+@require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER,))
 def update_merchant(merchant_id: str) -> Response:
     body = read_body(UpdateMerchant)
     _check_destination(body.settlement)

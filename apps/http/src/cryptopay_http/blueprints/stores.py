@@ -14,6 +14,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity import Forbidden, Role
+from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES, Asset
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.payments.invoicing import refuse_unpriced_rails
@@ -206,7 +207,7 @@ def _store(merchant_id: str) -> StoreSettings | None:
 
 @bp.put("/v1/merchants/<merchant_id>/store")
 @operation("Set the merchant's store settings", request=StoreBody, response=StoreView, tags=_TAGS)
-@require(roles=_STAFF, tenant_arg="merchant_id")
+@require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 def put_store(merchant_id: str) -> Response:
     body = read_body(StoreBody)
     merchant = load_merchant(merchant_id)

@@ -93,3 +93,31 @@ idempotency_records = sa.Table(
     sa.Column("response", JsonText),  # null while the first request is in flight
     keep_existing=True,
 )
+
+merchant_members = sa.Table(
+    "merchant_members",
+    metadata,
+    sa.Column("user_id", sa.String(ID), sa.ForeignKey("users.id"), primary_key=True),  # one team per user
+    sa.Column("merchant_id", sa.String(ID), sa.ForeignKey("merchants.id"), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("added_at", UtcDateTime, nullable=False),
+    sa.Column("added_by", sa.String(ID), nullable=False),
+    keep_existing=True,
+)
+
+merchant_invitations = sa.Table(
+    "merchant_invitations",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("merchant_id", sa.String(ID), sa.ForeignKey("merchants.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(CODE), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("invited_by", sa.String(ID), nullable=False),
+    sa.Column("accepted_at", UtcDateTime),
+    sa.Column("accepted_by", sa.String(ID)),
+    sa.Column("revoked_at", UtcDateTime),
+    keep_existing=True,
+)

@@ -20,6 +20,7 @@ from cryptopay.core.settlement.model import SettlementProfile
 
 __all__ = [
     "MERCHANT_SCOPES",
+    "TEAM_SCOPES",
     "ApiKey",
     "EnrolmentRequired",
     "Forbidden",
@@ -33,6 +34,7 @@ __all__ = [
     "Role",
     "StepUpRequired",
     "StoredResponse",
+    "TeamRole",
     "TwoFactorRequired",
     "Unauthenticated",
     "User",
@@ -115,6 +117,39 @@ class Role(enum.Enum):
     def needs_two_factor(self) -> bool:
         """Staff roles must log in with a second factor; others may choose to."""
         return self in (Role.ADMIN, Role.COMPLIANCE)
+
+
+class TeamRole(enum.Enum):
+    """A user's role in a merchant's team (see ``TEAM_SCOPES`` and ``cryptopay.core.identity.teams``)."""
+
+    OWNER = "owner"  # everything, and the only one who changes the payout destination or hands ownership over
+    ADMIN = "admin"  # runs the shop: keys, webhooks, store, members (never the owner)
+    FINANCE = "finance"  # money: invoices, refunds, payment links, settlements, payouts, reports
+    STAFF = "staff"  # reads invoices, their refunds and the payment links; changes nothing
+
+
+TEAM_SCOPES: dict[TeamRole, frozenset[str]] = {
+    TeamRole.OWNER: MERCHANT_SCOPES,
+    TeamRole.ADMIN: MERCHANT_SCOPES,
+    TeamRole.FINANCE: frozenset(
+        {
+            "invoices:read",
+            "invoices:write",
+            "payouts:read",
+            "payouts:write",
+            "settlements:read",
+            "settlements:write",
+            "reports:read",
+            "merchant:read",
+            "fx:quote",
+            "refunds:read",
+            "refunds:write",  # still with a step-up, as for every user session
+            "payment_links:read",
+            "payment_links:write",
+        }
+    ),
+    TeamRole.STAFF: frozenset({"invoices:read", "refunds:read", "payment_links:read"}),
+}
 
 
 class PrincipalKind(enum.Enum):
@@ -214,10 +249,14 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     session_id: str | None = None  # a user's login (refresh-token family); step-up proofs are bound to it
     enrolment_only: bool = False  # a staff login without 2FA yet: it may only enrol a second factor
+    team_role: TeamRole | None = None  # a merchant user's role in its merchant's team (owner for the owner)
 
     def has_scope(self, scope: str) -> bool:
-        """Users have every merchant scope their role allows (admins all); API keys only the ones granted."""
+        """Users have every merchant scope their role allows (admins all; a team member its team role's);
+        API keys only the ones granted."""
         if self.kind is PrincipalKind.USER:
+            if self.role is Role.MERCHANT and self.team_role is not None:
+                return scope in TEAM_SCOPES[self.team_role]
             return self.role in (Role.MERCHANT, Role.ADMIN)
         return scope in self.scopes
 

@@ -10,9 +10,12 @@ never both win.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptopay.core.audit import AuditEvent, AuditRecord
+
+if TYPE_CHECKING:
+    from cryptopay.core.identity.teams import Invitation, Member
 from cryptopay.core.identity.model import (
     ApiKey,
     IdempotencyEntry,
@@ -32,6 +35,7 @@ __all__ = [
     "PasswordHasher",
     "RateLimiter",
     "RefreshTokenRepository",
+    "TeamRepository",
     "TotpEngine",
     "UserRepository",
 ]
@@ -89,6 +93,44 @@ class MerchantRepository(Protocol):
     def update(self, merchant: Merchant) -> None: ...
 
     def list(self, *, after: str | None, limit: int) -> list[Merchant]: ...
+
+
+class TeamRepository(Protocol):
+    """Merchant team members (a user in at most one team) and invitations (found by their token's hash)."""
+
+    def add_member(self, member: Member) -> None:
+        """``Conflict`` if the user is a member of a team already."""
+        ...
+
+    def member(self, merchant_id: str, user_id: str) -> Member | None: ...
+
+    def membership(self, user_id: str) -> Member | None:
+        """The user's one team membership, if any."""
+        ...
+
+    def members(self, merchant_id: str) -> list[Member]:
+        """The merchant's members by when they joined (then user id)."""
+        ...
+
+    def update_member(self, member: Member) -> None: ...
+
+    def remove_member(self, merchant_id: str, user_id: str) -> None: ...
+
+    def add_invitation(self, invitation: Invitation) -> None: ...
+
+    def invitation(self, invitation_id: str) -> Invitation | None: ...
+
+    def invitation_by_hash(self, token_hash: str) -> Invitation | None: ...
+
+    def invitations(self, merchant_id: str) -> list[Invitation]:
+        """The merchant's invitations, newest first."""
+        ...
+
+    def update_invitation(self, invitation: Invitation) -> None: ...
+
+    def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:
+        """Mark an open invitation accepted by ``user_id``; False if it was accepted or revoked meanwhile (atomic)."""
+        ...
 
 
 class ApiKeyRepository(Protocol):

@@ -14,19 +14,25 @@ import secrets
 import struct
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import quote
 
+import attrs
 from cryptopay.core.errors import Conflict
 from cryptopay.core.identity.model import (
     ApiKey,
     IdempotencyEntry,
     Merchant,
     RefreshToken,
+    Role,
     StoredResponse,
     User,
 )
+from cryptopay.core.identity.teams import Invitation, Member, Teams
+from cryptopay.core.testing.notifications import InMemoryNotifier
+from cryptopay.core.testing.storage import InMemoryAuditLog
+from cryptopay.core.testing.system import ManualClock, SequentialIds
 
 __all__ = [
     "FastPasswordHasher",
@@ -34,8 +40,11 @@ __all__ = [
     "InMemoryIdempotency",
     "InMemoryMerchants",
     "InMemoryRefreshTokens",
+    "InMemoryTeams",
     "InMemoryUsers",
     "StdlibTotp",
+    "TeamFixture",
+    "team_fixture",
 ]
 
 _T = TypeVar("_T")
@@ -146,6 +155,104 @@ class InMemoryMerchants:
 
     def list(self, *, after: str | None, limit: int) -> list[Merchant]:
         return [_copy(m) for m in _page(self._rows, after, limit)]
+
+
+class InMemoryTeams:
+    """``TeamRepository`` in memory."""
+
+    def __init__(self) -> None:
+        self._members: dict[tuple[str, str], Member] = {}
+        self._invitations: dict[str, Invitation] = {}
+        self._lock = threading.Lock()
+
+    def add_member(self, member: Member) -> None:
+        with self._lock:
+            if any(m.user_id == member.user_id for m in self._members.values()):
+                raise Conflict("this user is a member of a team already")
+            self._members[(member.merchant_id, member.user_id)] = _copy(member)
+
+    def member(self, merchant_id: str, user_id: str) -> Member | None:
+        found = self._members.get((merchant_id, user_id))
+        return _copy(found) if found else None
+
+    def membership(self, user_id: str) -> Member | None:
+        return next((_copy(m) for m in self._members.values() if m.user_id == user_id), None)
+
+    def members(self, merchant_id: str) -> list[Member]:
+        mine = [m for m in self._members.values() if m.merchant_id == merchant_id]
+        return [_copy(m) for m in sorted(mine, key=lambda m: (m.added_at, m.user_id))]
+
+    def update_member(self, member: Member) -> None:
+        with self._lock:
+            self._members[(member.merchant_id, member.user_id)] = _copy(member)
+
+    def remove_member(self, merchant_id: str, user_id: str) -> None:
+        with self._lock:
+            self._members.pop((merchant_id, user_id), None)
+
+    def add_invitation(self, invitation: Invitation) -> None:
+        with self._lock:
+            self._invitations[invitation.id] = _copy(invitation)
+
+    def invitation(self, invitation_id: str) -> Invitation | None:
+        found = self._invitations.get(invitation_id)
+        return _copy(found) if found else None
+
+    def invitation_by_hash(self, token_hash: str) -> Invitation | None:
+        return next((_copy(i) for i in self._invitations.values() if i.token_hash == token_hash), None)
+
+    def invitations(self, merchant_id: str) -> list[Invitation]:
+        mine = [i for i in self._invitations.values() if i.merchant_id == merchant_id]
+        return [_copy(i) for i in sorted(mine, key=lambda i: (i.created_at, i.id), reverse=True)]
+
+    def update_invitation(self, invitation: Invitation) -> None:
+        with self._lock:
+            self._invitations[invitation.id] = _copy(invitation)
+
+    def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:
+        with self._lock:
+            found = self._invitations.get(invitation_id)
+            if found is None or found.accepted_at is not None or found.revoked_at is not None:
+                return False
+            found.accepted_at, found.accepted_by = at, user_id
+            return True
+
+
+@attrs.frozen
+class TeamFixture:
+    """``Teams`` over in-memory stores with one merchant and its owner, and the parts a test inspects."""
+
+    teams: Teams
+    owner: User
+    merchant: Merchant
+    clock: ManualClock
+    users: InMemoryUsers
+    merchants: InMemoryMerchants
+    audit: InMemoryAuditLog
+    notifier: InMemoryNotifier
+
+
+def team_fixture() -> TeamFixture:
+    """A merchant "Duka" owned by ``usr_owner`` (owner@duka.co.ke), on a manual clock, with its ``Teams``."""
+    from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
+
+    clock = ManualClock(datetime(2026, 1, 5, 9, tzinfo=UTC))
+    users, merchants, audit, notifier = InMemoryUsers(), InMemoryMerchants(), InMemoryAuditLog(), InMemoryNotifier()
+    owner = User("usr_owner", "owner@duka.co.ke", "x", Role.MERCHANT, clock.now())
+    users.add(owner)
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+    merchant = Merchant("mer_1", owner.id, "Duka", profile, clock.now(), clock.now())
+    merchants.add(merchant)
+    teams = Teams(
+        teams=InMemoryTeams(),
+        merchants=merchants,
+        users=users,
+        notifier=notifier,
+        audit=audit,
+        clock=clock,
+        ids=SequentialIds(),
+    )
+    return TeamFixture(teams, owner, merchant, clock, users, merchants, audit, notifier)
 
 
 class InMemoryApiKeys:

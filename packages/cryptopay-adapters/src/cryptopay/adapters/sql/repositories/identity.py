@@ -27,9 +27,27 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
-from cryptopay.adapters.sql.tables_identity import api_keys, idempotency_records, merchants, refresh_tokens, users
+from cryptopay.adapters.sql.tables_identity import (
+    api_keys,
+    idempotency_records,
+    merchant_invitations,
+    merchant_members,
+    merchants,
+    refresh_tokens,
+    users,
+)
 from cryptopay.core.errors import Conflict, InvalidState, NotFound
-from cryptopay.core.identity.model import ApiKey, IdempotencyEntry, Merchant, RefreshToken, Role, StoredResponse, User
+from cryptopay.core.identity.model import (
+    ApiKey,
+    IdempotencyEntry,
+    Merchant,
+    RefreshToken,
+    Role,
+    StoredResponse,
+    TeamRole,
+    User,
+)
+from cryptopay.core.identity.teams import Invitation, Member
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
@@ -38,6 +56,7 @@ __all__ = [
     "SqlIdempotency",
     "SqlMerchants",
     "SqlRefreshTokens",
+    "SqlTeams",
     "SqlUsers",
     "sql_identity_repositories",
 ]
@@ -394,4 +413,124 @@ def sql_identity_repositories(bind: Bind, *, cipher: SecretCipher | None = None)
         "merchants": SqlMerchants(bind),
         "api_keys": SqlApiKeys(bind),
         "idempotency": SqlIdempotency(bind),
+        "teams": SqlTeams(bind),
     }
+
+
+class SqlTeams:
+    """``TeamRepository``: members (the user is the key: one team per user) and invitations by token hash."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add_member(self, member: Member) -> None:
+        with writing(self._bind) as conn:
+            if not insert_new(conn, merchant_members, _member_row(member)):
+                raise Conflict("this user is a member of a team already")
+
+    def member(self, merchant_id: str, user_id: str) -> Member | None:
+        m = merchant_members.c
+        query = sa.select(merchant_members).where(m.merchant_id == merchant_id, m.user_id == user_id)
+        return _one(self._bind, query, _member)
+
+    def membership(self, user_id: str) -> Member | None:
+        return _one(self._bind, sa.select(merchant_members).where(merchant_members.c.user_id == user_id), _member)
+
+    def members(self, merchant_id: str) -> list[Member]:
+        m = merchant_members.c
+        query = sa.select(merchant_members).where(m.merchant_id == merchant_id).order_by(m.added_at, m.user_id)
+        with reading(self._bind) as conn:
+            return [_member(row) for row in conn.execute(query)]
+
+    def update_member(self, member: Member) -> None:
+        m = merchant_members.c
+        with writing(self._bind) as conn:
+            where = (m.merchant_id == member.merchant_id, m.user_id == member.user_id)
+            if conn.execute(merchant_members.update().where(*where).values(role=member.role.value)).rowcount != 1:
+                raise NotFound(f"{member.user_id} is not a member of {member.merchant_id}")
+
+    def remove_member(self, merchant_id: str, user_id: str) -> None:
+        m = merchant_members.c
+        with writing(self._bind) as conn:
+            conn.execute(merchant_members.delete().where(m.merchant_id == merchant_id, m.user_id == user_id))
+
+    def add_invitation(self, invitation: Invitation) -> None:
+        with writing(self._bind) as conn:
+            if not insert_new(conn, merchant_invitations, _invitation_row(invitation)):
+                raise Conflict(f"invitation {invitation.id} exists")
+
+    def invitation(self, invitation_id: str) -> Invitation | None:
+        query = sa.select(merchant_invitations).where(merchant_invitations.c.id == invitation_id)
+        return _one(self._bind, query, _invitation)
+
+    def invitation_by_hash(self, token_hash: str) -> Invitation | None:
+        query = sa.select(merchant_invitations).where(merchant_invitations.c.token_hash == token_hash)
+        return _one(self._bind, query, _invitation)
+
+    def invitations(self, merchant_id: str) -> list[Invitation]:
+        i = merchant_invitations.c
+        query = sa.select(merchant_invitations).where(i.merchant_id == merchant_id)
+        with reading(self._bind) as conn:
+            return [_invitation(row) for row in conn.execute(query.order_by(i.created_at.desc(), i.id.desc()))]
+
+    def update_invitation(self, invitation: Invitation) -> None:
+        _update(self._bind, merchant_invitations, invitation.id, _invitation_row(invitation), "invitation")
+
+    def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:
+        i = merchant_invitations.c
+        open_one = (i.id == invitation_id, i.accepted_at.is_(None), i.revoked_at.is_(None))
+        with writing(self._bind) as conn:
+            statement = merchant_invitations.update().where(*open_one).values(accepted_at=at, accepted_by=user_id)
+            return bool(conn.execute(statement).rowcount == 1)
+
+
+def _member_row(member: Member) -> dict[str, Any]:
+    return {
+        "user_id": member.user_id,
+        "merchant_id": member.merchant_id,
+        "role": member.role.value,
+        "added_at": member.added_at,
+        "added_by": member.added_by,
+    }
+
+
+def _member(row: Any) -> Member:
+    return Member(
+        merchant_id=row.merchant_id,
+        user_id=row.user_id,
+        role=TeamRole(row.role),
+        added_at=row.added_at,
+        added_by=row.added_by,
+    )
+
+
+def _invitation_row(invitation: Invitation) -> dict[str, Any]:
+    return {
+        "id": invitation.id,
+        "merchant_id": invitation.merchant_id,
+        "email": invitation.email,
+        "role": invitation.role.value,
+        "token_hash": invitation.token_hash,
+        "created_at": invitation.created_at,
+        "expires_at": invitation.expires_at,
+        "invited_by": invitation.invited_by,
+        "accepted_at": invitation.accepted_at,
+        "accepted_by": invitation.accepted_by,
+        "revoked_at": invitation.revoked_at,
+    }
+
+
+def _invitation(row: Any) -> Invitation:
+    return Invitation(
+        id=row.id,
+        merchant_id=row.merchant_id,
+        email=row.email,
+        role=TeamRole(row.role),
+        token_hash=row.token_hash,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        invited_by=row.invited_by,
+        accepted_at=row.accepted_at,
+        accepted_by=row.accepted_by,
+        revoked_at=row.revoked_at,
+    )

@@ -1,0 +1,213 @@
+"""Merchant teams: members with roles (owner, admin, finance, staff) and invitations, for the caller's merchant.
+
+``/v1/merchants/me/members`` and ``/v1/merchants/me/invitations`` act for the caller's own merchant (a team member
+acts for its team's); ``POST /v1/invitations/accept`` joins a team with the token the invitation email carried.
+Only the owner and admins change the team; the owner is never removed or demoted (``POST .../owner`` hands the
+merchant to a member, after a step-up). The role matrix is in the README; every change is audited (``team.*``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import attrs
+from cryptopay.core.identity import Role
+from cryptopay.core.identity.model import Forbidden, TeamRole
+from cryptopay.core.identity.teams import Invitation, Member
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import current_principal, require, step_up
+from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.openapi import operation
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("teams", __name__)
+_TAGS = ("teams",)
+_MERCHANT = (Role.MERCHANT,)
+_EMAIL = limits(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class MemberRole(enum.Enum):
+    """The roles a member is given (the owner is never given: ownership is handed over)."""
+
+    ADMIN = "admin"
+    FINANCE = "finance"
+    STAFF = "staff"
+
+    @property
+    def team_role(self) -> TeamRole:
+        return TeamRole(self.value)
+
+
+@attrs.frozen
+class MemberView:
+    """A user acting for the merchant, in ``role`` (the owner is listed first)."""
+
+    user_id: str
+    role: TeamRole
+    added_at: datetime
+
+    @classmethod
+    def of(cls, m: Member) -> MemberView:
+        return cls(m.user_id, m.role, m.added_at)
+
+
+@attrs.frozen
+class MemberList:
+    members: list[MemberView]
+
+
+@attrs.frozen
+class InvitationView:
+    """An invitation by email; its token went to that address only."""
+
+    id: str
+    email: str
+    role: TeamRole
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, i: Invitation) -> InvitationView:
+        return cls(i.id, i.email, i.role, i.created_at, i.expires_at, i.accepted_at, i.revoked_at)
+
+
+@attrs.frozen
+class InvitationList:
+    invitations: list[InvitationView]
+
+
+@attrs.frozen
+class Invite:
+    email: str = attrs.field(metadata=_EMAIL)
+    role: MemberRole
+
+
+@attrs.frozen
+class Accept:
+    token: str = attrs.field(metadata=limits(min_length=20, max_length=200))
+
+
+@attrs.frozen
+class SetRole:
+    role: MemberRole
+
+
+@attrs.frozen
+class Transfer:
+    user_id: str = attrs.field(metadata=limits(min_length=1, max_length=64))
+
+
+def _mine() -> str:
+    merchant_id = current_principal().merchant_id
+    if merchant_id is None:
+        raise Forbidden("create your merchant profile first (POST /v1/merchants) or accept an invitation")
+    return merchant_id
+
+
+def _actor() -> str:
+    return current_principal().id
+
+
+@bp.get("/v1/merchants/me/members")
+@operation("List the team of the caller's merchant (the owner first)", response=MemberList, tags=_TAGS)
+@require(roles=_MERCHANT)
+def list_members() -> Response:
+    members = runtime().services.teams.members(_mine())
+    return json_response(MemberList([MemberView.of(m) for m in members]))
+
+
+@bp.patch("/v1/merchants/me/members/<user_id>")
+@operation(
+    "Change a member's role (owner and admins; never the owner's)",
+    request=SetRole,
+    response=MemberView,
+    tags=_TAGS,
+    errors=(404, 409),
+)
+@require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
+def set_member_role(user_id: str) -> Response:
+    body = read_body(SetRole)
+    member = runtime().services.teams.set_role(_mine(), user_id, body.role.team_role, actor=_actor())
+    return json_response(MemberView.of(member))
+
+
+@bp.delete("/v1/merchants/me/members/<user_id>")
+@operation(
+    "Remove a member (owner and admins; a member may leave); never the owner",
+    status=204,
+    tags=_TAGS,
+    errors=(404, 409),
+)
+@require(roles=_MERCHANT)
+def remove_member(user_id: str) -> Response:
+    runtime().services.teams.remove(_mine(), user_id, actor=_actor())
+    return Response(status=204)
+
+
+@bp.post("/v1/merchants/me/owner")
+@operation(
+    "Hand the merchant to a member (the owner only; the old owner stays as an admin)",
+    request=Transfer,
+    response=MemberList,
+    tags=_TAGS,
+    errors=(404,),
+)
+@require(roles=_MERCHANT, team=(TeamRole.OWNER,))
+@step_up
+def transfer_ownership() -> Response:
+    body = read_body(Transfer)
+    teams = runtime().services.teams
+    merchant = teams.transfer_ownership(_mine(), body.user_id, actor=_actor())
+    return json_response(MemberList([MemberView.of(m) for m in teams.members(merchant.id)]))
+
+
+@bp.get("/v1/merchants/me/invitations")
+@operation("List the merchant's invitations, newest first", response=InvitationList, tags=_TAGS)
+@require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
+def list_invitations() -> Response:
+    found = runtime().services.teams.invitations(_mine())
+    return json_response(InvitationList([InvitationView.of(i) for i in found]))
+
+
+@bp.post("/v1/merchants/me/invitations")
+@operation(
+    "Invite someone by email as admin, finance or staff (the token goes to that address, valid 7 days)",
+    request=Invite,
+    response=InvitationView,
+    status=201,
+    tags=_TAGS,
+)
+@require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
+def invite() -> Response:
+    body = read_body(Invite)
+    invitation, _ = runtime().services.teams.invite(_mine(), actor=_actor(), email=body.email, role=body.role.team_role)
+    return json_response(InvitationView.of(invitation), 201)
+
+
+@bp.delete("/v1/merchants/me/invitations/<invitation_id>")
+@operation("Revoke an invitation", response=InvitationView, tags=_TAGS, errors=(404,))
+@require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
+def revoke_invitation(invitation_id: str) -> Response:
+    invitation = runtime().services.teams.revoke_invitation(_mine(), invitation_id, actor=_actor())
+    return json_response(InvitationView.of(invitation))
+
+
+@bp.post("/v1/invitations/accept")
+@operation(
+    "Join the team an invitation names (a merchant user whose email it was sent to)",
+    request=Accept,
+    response=MemberView,
+    tags=_TAGS,
+    errors=(409,),
+)
+@require(roles=_MERCHANT)
+def accept_invitation() -> Response:
+    body = read_body(Accept)
+    member = runtime().services.teams.accept(body.token, user_id=_actor())
+    return json_response(MemberView.of(member))

@@ -1,0 +1,269 @@
+"""Merchant teams: several users act for one merchant, each with a role (owner, admin, finance, staff).
+
+The owner is the merchant's ``owner_user_id`` (not a member row): it cannot be removed or demoted, only replaced
+by ``transfer_ownership`` (the owner alone, to a member, who stops being a member; the old owner becomes an admin).
+Owners and admins invite by email (a single-use token sent through the ``Notifier``, valid ``INVITATION_TTL``, kept
+only as its SHA-256); a merchant user who registered or logged in accepts it and joins the team. A user belongs to
+at most one merchant (its own or one team). Admins manage finance and staff members and other admins, never the
+owner. Every change is audited (``team.*``). What each role may do is ``model.TEAM_SCOPES`` plus the HTTP shell's
+``require(team=...)`` on the routes that change keys, the store and the profile (the matrix is in the README).
+
+>>> from cryptopay.core.testing.identity import team_fixture
+>>> duka = team_fixture()
+>>> invitation, token = duka.teams.invite("mer_1", actor=duka.owner.id, email="amina@duka.co.ke", role=TeamRole.FINANCE)
+>>> invitation.role.value, len(token) > 30
+('finance', True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound
+from cryptopay.core.identity.model import Forbidden, Merchant, Role, TeamRole, User
+from cryptopay.core.ports.identity import AuditTrail, MerchantRepository, TeamRepository, UserRepository
+from cryptopay.core.ports.notifications import Notification, Notifier
+from cryptopay.core.ports.system import Clock, IdGenerator
+
+__all__ = ["INVITATION_TTL", "Invitation", "Member", "Teams", "invitation_digest"]
+
+INVITATION_TTL = timedelta(days=7)
+_MANAGERS = (TeamRole.OWNER, TeamRole.ADMIN)
+
+
+@attrs.define(kw_only=True)
+class Member:
+    """A user acting for a merchant in a role other than owner."""
+
+    merchant_id: str
+    user_id: str
+    role: TeamRole
+    added_at: datetime
+    added_by: str
+
+
+@attrs.define(kw_only=True)
+class Invitation:
+    """An invitation to join a merchant's team; only the SHA-256 of its token is kept."""
+
+    id: str
+    merchant_id: str
+    email: str
+    role: TeamRole
+    token_hash: str = attrs.field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+    invited_by: str
+    accepted_at: datetime | None = None
+    accepted_by: str | None = None
+    revoked_at: datetime | None = None
+
+    def open(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+
+
+def invitation_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _email(text: str) -> str:
+    email = text.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+        raise InvalidInput("an email address such as amina@duka.co.ke is required", field="email")
+    return email
+
+
+class Teams:
+    """The team use cases; ``actor`` is always a user id (the CLI's operators act as the owner they name)."""
+
+    def __init__(
+        self,
+        *,
+        teams: TeamRepository,
+        merchants: MerchantRepository,
+        users: UserRepository,
+        notifier: Notifier,
+        audit: AuditTrail,
+        clock: Clock,
+        ids: IdGenerator,
+        tokens: Callable[[], str] = lambda: secrets.token_urlsafe(32),
+        ttl: timedelta = INVITATION_TTL,
+    ) -> None:
+        self._teams, self._merchants, self._users, self._notifier = teams, merchants, users, notifier
+        self._audit, self._clock, self._ids, self._tokens, self._ttl = audit, clock, ids, tokens, ttl
+
+    # --- who is who ---------------------------------------------------------------------------------------------
+
+    def role_of(self, merchant: Merchant, user_id: str) -> TeamRole | None:
+        """The user's role in the merchant's team (owner for the owner), or None."""
+        if merchant.owner_user_id == user_id:
+            return TeamRole.OWNER
+        member = self._teams.member(merchant.id, user_id)
+        return member.role if member is not None else None
+
+    def membership(self, user_id: str) -> Member | None:
+        """The team the user belongs to (not as its owner), if any."""
+        return self._teams.membership(user_id)
+
+    def members(self, merchant_id: str) -> list[Member]:
+        """The owner first (as a member row), then every member by when they joined."""
+        merchant = self._merchant(merchant_id)
+        owner = Member(
+            merchant_id=merchant.id,
+            user_id=merchant.owner_user_id,
+            role=TeamRole.OWNER,
+            added_at=merchant.created_at,
+            added_by=merchant.owner_user_id,
+        )
+        return [owner, *self._teams.members(merchant_id)]
+
+    def invitations(self, merchant_id: str) -> list[Invitation]:
+        return self._teams.invitations(merchant_id)
+
+    # --- invitations --------------------------------------------------------------------------------------------
+
+    def invite(
+        self, merchant_id: str, *, actor: str, email: str, role: TeamRole, via: str = ""
+    ) -> tuple[Invitation, str]:
+        """Invite ``email`` as ``role`` (not owner); the token is sent by email and returned once. ``via`` names an
+        operator acting for ``actor`` (the CLI), for the audit record."""
+        merchant = self._merchant(merchant_id)
+        self._require_manager(merchant, actor)
+        if role is TeamRole.OWNER:
+            raise InvalidInput("the owner is not invited: the owner hands ownership over instead", field="role")
+        address, now, token = _email(email), self._clock.now(), self._tokens()
+        invitation = Invitation(
+            id=self._ids.new_id("inv"),
+            merchant_id=merchant.id,
+            email=address,
+            role=role,
+            token_hash=invitation_digest(token),
+            created_at=now,
+            expires_at=now + self._ttl,
+            invited_by=actor,
+        )
+        self._teams.add_invitation(invitation)
+        details = {"invitation": invitation.id, "email": address, "role": role.value, "via": via}
+        self._record(actor, "team.invite", merchant.id, **details)
+        body = (
+            f"You are invited to act for {merchant.business_name} on cryptopay as {role.value}.\n"
+            f"Register or log in as a merchant user with {address}, then accept with this token "
+            f"(POST /v1/invitations/accept) before {invitation.expires_at.isoformat()}:\n\n{token}\n"
+        )
+        self._notifier.send(Notification(address, f"Join {merchant.business_name} on cryptopay", body))
+        return invitation, token
+
+    def revoke_invitation(self, merchant_id: str, invitation_id: str, *, actor: str) -> Invitation:
+        merchant = self._merchant(merchant_id)
+        self._require_manager(merchant, actor)
+        invitation = self._teams.invitation(invitation_id)
+        if invitation is None or invitation.merchant_id != merchant.id:
+            raise NotFound(f"no invitation {invitation_id}")
+        if invitation.revoked_at is None and invitation.accepted_at is None:
+            invitation.revoked_at = self._clock.now()
+            self._teams.update_invitation(invitation)
+            self._record(actor, "team.invitation_revoked", merchant.id, invitation=invitation.id)
+        return invitation
+
+    def accept(self, token: str, *, user_id: str) -> Member:
+        """The logged-in merchant user ``user_id`` joins the team of the invitation ``token`` names."""
+        invitation = self._teams.invitation_by_hash(invitation_digest(token.strip()))
+        now = self._clock.now()
+        if invitation is None or not invitation.open(now):
+            raise Conflict("this invitation is unknown, used, revoked or expired: ask for a new one")
+        user = self._user(user_id)
+        if user.role is not Role.MERCHANT:
+            raise Forbidden("only a merchant user may join a merchant's team (register with the role merchant)")
+        if user.email is None or user.email.lower() != invitation.email:
+            raise Forbidden("this invitation was sent to another email address")
+        if self._merchants.by_owner(user.id) is not None or self._teams.membership(user.id) is not None:
+            raise Conflict("this user already acts for a merchant (a user belongs to one team)")
+        if not self._teams.claim_invitation(invitation.id, user.id, at=now):
+            raise Conflict("this invitation was used meanwhile")
+        member = Member(
+            merchant_id=invitation.merchant_id,
+            user_id=user.id,
+            role=invitation.role,
+            added_at=now,
+            added_by=invitation.invited_by,
+        )
+        self._teams.add_member(member)
+        self._record(user.id, "team.join", invitation.merchant_id, invitation=invitation.id, role=member.role.value)
+        return member
+
+    # --- changes --------------------------------------------------------------------------------------------------
+
+    def set_role(self, merchant_id: str, user_id: str, role: TeamRole, *, actor: str, via: str = "") -> Member:
+        """Change a member's role; the owner's role is never changed (hand ownership over instead)."""
+        merchant = self._merchant(merchant_id)
+        self._require_manager(merchant, actor)
+        if user_id == merchant.owner_user_id or role is TeamRole.OWNER:
+            raise Conflict("the owner cannot be demoted and nobody is made owner this way: transfer ownership")
+        member = self._member(merchant, user_id)
+        before = member.role
+        member.role = role
+        self._teams.update_member(member)
+        changed = {"user": user_id, "before": before.value, "after": role.value, "via": via}
+        self._record(actor, "team.role_changed", merchant.id, **changed)
+        return member
+
+    def remove(self, merchant_id: str, user_id: str, *, actor: str, via: str = "") -> None:
+        """Remove a member (a member may also leave); never the owner."""
+        merchant = self._merchant(merchant_id)
+        if user_id == merchant.owner_user_id:
+            raise Conflict("the owner cannot be removed: transfer ownership first")
+        if actor != user_id:
+            self._require_manager(merchant, actor)
+        member = self._member(merchant, user_id)
+        self._teams.remove_member(merchant.id, user_id)
+        self._record(actor, "team.member_removed", merchant.id, user=user_id, role=member.role.value, via=via)
+
+    def transfer_ownership(self, merchant_id: str, to_user_id: str, *, actor: str) -> Merchant:
+        """The owner hands the merchant to a member; the old owner stays as an admin."""
+        merchant, now = self._merchant(merchant_id), self._clock.now()
+        if actor != merchant.owner_user_id:
+            raise Forbidden("only the owner hands ownership over")
+        successor = self._member(merchant, to_user_id)
+        self._teams.remove_member(merchant.id, successor.user_id)
+        merchant.owner_user_id, merchant.updated_at = successor.user_id, now
+        self._merchants.update(merchant)
+        self._teams.add_member(
+            Member(merchant_id=merchant.id, user_id=actor, role=TeamRole.ADMIN, added_at=now, added_by=actor)
+        )
+        self._record(actor, "team.ownership_transferred", merchant.id, to=successor.user_id)
+        return merchant
+
+    # --- helpers --------------------------------------------------------------------------------------------------
+
+    def _merchant(self, merchant_id: str) -> Merchant:
+        merchant = self._merchants.get(merchant_id)
+        if merchant is None:
+            raise NotFound(f"no merchant {merchant_id}")
+        return merchant
+
+    def _user(self, user_id: str) -> User:
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id}")
+        return user
+
+    def _member(self, merchant: Merchant, user_id: str) -> Member:
+        member = self._teams.member(merchant.id, user_id)
+        if member is None:
+            raise NotFound(f"{user_id} is not a member of {merchant.id}")
+        return member
+
+    def _require_manager(self, merchant: Merchant, actor: str) -> None:
+        if self.role_of(merchant, actor) not in _MANAGERS:
+            raise Forbidden("only the owner or an admin manages the team")
+
+    def _record(self, actor: str, action: str, merchant_id: str, **details: str) -> None:
+        kept = {k: v for k, v in details.items() if v}
+        event = AuditEvent(f"user:{actor}", action, f"merchant:{merchant_id}", self._clock.now(), kept)
+        self._audit.append(event)

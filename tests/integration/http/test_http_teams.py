@@ -1,0 +1,92 @@
+"""Merchant teams over HTTP: invitations by email, roles checked on the merchant routes, the owner protected."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.http.http_support import PASSWORD, bearer
+
+
+def _token(services, email: str) -> str:
+    [mail] = services.notifier.sent_to(email)
+    found = re.search(r"\n\n(\S+)\n", mail.body)
+    assert found, mail.body
+    return found.group(1)
+
+
+def join(client, auth, services, owner, email: str, role: str) -> dict[str, str]:
+    """Invite ``email`` as ``role``; it registers as a merchant user and accepts; its headers."""
+    invited = client.post("/v1/merchants/me/invitations", json={"email": email, "role": role}, headers=owner)
+    assert invited.status_code == 201, invited.json
+    auth.register(email, "merchant")
+    headers = bearer(auth.login(email)["access_token"])
+    accepted = client.post("/v1/invitations/accept", json={"token": _token(services, email)}, headers=headers)
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json["role"] == role
+    return headers
+
+
+def test_an_invited_member_acts_for_the_merchant_within_its_role(client, auth, services):
+    """Finance reads settlements and reports but creates no API key; staff reads invoices only; all audited."""
+    owner, merchant_id = auth.merchant()
+    finance = join(client, auth, services, owner, "wanjiku@duka.co.ke", "finance")
+    staff = join(client, auth, services, owner, "otieno@duka.co.ke", "staff")
+    members = client.get("/v1/merchants/me/members", headers=finance).json["members"]
+    assert [m["role"] for m in members] == ["owner", "finance", "staff"]
+    assert client.get(f"/v1/merchants/{merchant_id}", headers=finance).status_code == 200
+    key = client.post(
+        f"/v1/merchants/{merchant_id}/api-keys",
+        json={"name": "x", "scopes": ["invoices:read"]},
+        headers=auth.stepped_up(finance),
+    )
+    assert key.status_code == 403
+    assert client.get(f"/v1/merchants/{merchant_id}", headers=staff).status_code == 403
+    assert client.patch(f"/v1/merchants/{merchant_id}", json={"business_name": "X"}, headers=finance).status_code == 403
+    refused = client.post("/v1/merchants/me/invitations", json={"email": "a@b.co", "role": "admin"}, headers=staff)
+    assert refused.status_code == 403
+    actions = {record.action for record in services.audit.records()}
+    assert {"team.invite", "team.join"} <= actions
+
+
+def test_the_owner_cannot_be_removed_or_demoted_and_hands_over_with_a_step_up(client, auth, services):
+    """Removing or demoting the owner is a conflict (409); a transfer makes the member owner and the old owner an admin."""
+    owner, _ = auth.merchant()
+    admin = join(client, auth, services, owner, "achieng@duka.co.ke", "admin")
+    members = client.get("/v1/merchants/me/members", headers=owner).json["members"]
+    owner_id, admin_id = members[0]["user_id"], members[1]["user_id"]
+    assert client.delete(f"/v1/merchants/me/members/{owner_id}", headers=admin).status_code == 409
+    demote = client.patch(f"/v1/merchants/me/members/{owner_id}", json={"role": "staff"}, headers=admin)
+    assert demote.status_code == 409
+    assert client.post("/v1/merchants/me/owner", json={"user_id": admin_id}, headers=admin).status_code == 403
+    assert client.post("/v1/merchants/me/owner", json={"user_id": admin_id}, headers=owner).status_code == 403
+    moved = client.post("/v1/merchants/me/owner", json={"user_id": admin_id}, headers=auth.stepped_up(owner))
+    assert moved.status_code == 200, moved.json
+    assert [(m["user_id"], m["role"]) for m in moved.json["members"]] == [(admin_id, "owner"), (owner_id, "admin")]
+    assert client.delete(f"/v1/merchants/me/members/{owner_id}", headers=admin).status_code == 204
+    assert client.get("/v1/merchants/me/members", headers=owner).status_code == 403  # no longer in any team
+
+
+def test_an_invitation_works_once_for_its_address_and_expires(client, auth, services, clock):
+    """Another address, a second use, a revoked or an expired invitation: refused; a member cannot make a merchant."""
+    owner, _ = auth.merchant()
+    client.post("/v1/merchants/me/invitations", json={"email": "njeri@duka.co.ke", "role": "staff"}, headers=owner)
+    token = _token(services, "njeri@duka.co.ke")
+    other = auth.user("merchant")
+    assert client.post("/v1/invitations/accept", json={"token": token}, headers=other).status_code == 403
+    auth.register("njeri@duka.co.ke", "merchant")
+    njeri = bearer(auth.login("njeri@duka.co.ke", PASSWORD)["access_token"])
+    assert client.post("/v1/invitations/accept", json={"token": token}, headers=njeri).status_code == 200
+    assert client.post("/v1/invitations/accept", json={"token": token}, headers=njeri).status_code == 409
+    body = {
+        "business_name": "Mine",
+        "settlement": {"schedule": "daily", "method": "mpesa_b2c", "destination": "0712345678"},
+    }
+    assert client.post("/v1/merchants", json=body, headers=njeri).status_code == 409
+    client.post("/v1/merchants/me/invitations", json={"email": "late@duka.co.ke", "role": "staff"}, headers=owner)
+    late = _token(services, "late@duka.co.ke")
+    listed = client.get("/v1/merchants/me/invitations", headers=owner).json["invitations"]
+    assert [i["email"] for i in listed] == ["late@duka.co.ke", "njeri@duka.co.ke"] and listed[1]["accepted_at"]
+    clock.advance(days=8)
+    auth.register("late@duka.co.ke", "merchant")
+    late_headers = bearer(auth.login("late@duka.co.ke")["access_token"])
+    assert client.post("/v1/invitations/accept", json={"token": late}, headers=late_headers).status_code == 409
