@@ -142,9 +142,13 @@ TEAM_SCOPES: dict[TeamRole, frozenset[str]] = {
             "reports:read",
             "merchant:read",
             "fx:quote",
+            "refunds:read",
+            "refunds:write",
+            "payment_links:read",
+            "payment_links:write",
         }
     ),
-    TeamRole.STAFF: frozenset({"invoices:read"}),
+    TeamRole.STAFF: frozenset({"invoices:read", "payment_links:read"}),
 }
 
 
