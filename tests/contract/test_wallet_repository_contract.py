@@ -216,3 +216,19 @@ def test_buying_with_mpesa_on_this_backend(backend: Backend):
     assert states == [BuyState.CREDITED, BuyState.FAILED, BuyState.CREDITED]
     assert stack.balance(paid, "USDT") == buys[0].usdt and stack.balance(cancelled, "USDT").is_zero()
     assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def test_selling_to_mpesa_on_this_backend(backend: Backend):
+    """A sale's payout is planned with the wallet's repositories, sent and completed by the payout machinery."""
+    from cryptopay.core.payouts import PayoutState
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "20", "USDT")
+    sale = stack.sells.start(amina.id, Money.of(20, USDT))
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    done = stack.sells.get(amina.id, sale.id)
+    assert done.payout.state is PayoutState.COMPLETED and done.usdt == Money.of(20, USDT)
+    assert stack.balance(amina, "USDT").is_zero()
+    assert set(stack.ledger.trial_balance().values()) == {0}

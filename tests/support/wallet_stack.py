@@ -18,12 +18,14 @@ from cryptopay.core.kyc import Requirement
 from cryptopay.core.ledger import Account, AccountKind, Ledger
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.system import RandomIds
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import FastPasswordHasher, InMemoryUsers
 from cryptopay.core.testing.kyc import InMemoryKycProfiles
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
+from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.sms import InMemorySms
 from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.testing.system import ManualClock
@@ -35,23 +37,35 @@ from cryptopay.core.testing.wallets import (
     InMemoryWallets,
 )
 from cryptopay.core.wallets.buys import Buys
+from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
 
-from tests.support.sql_backends import Backend, memory_backend
+from tests.support.sql_backends import Backend
 
 PASSWORD = "a long passphrase"
+HOOKS = "https://pay.example.com/hooks/daraja"
+PAYOUT_URLS = PayoutUrls(
+    result=f"{HOOKS}/payouts/result",
+    timeout=f"{HOOKS}/payouts/timeout",
+    status_result=f"{HOOKS}/status/result",
+    status_timeout=f"{HOOKS}/status/timeout",
+)
 
 
 def memory_wallet_backend() -> Backend:
-    return memory_backend(
-        users=InMemoryUsers(),
-        kyc=InMemoryKycProfiles(),
-        wallets=InMemoryWallets(),
-        phone_verifications=InMemoryPhoneVerifications(),
-        wallet_transfers=InMemoryTransfers(),
-        wallet_usage=InMemoryUsage(),
-        wallet_buys=InMemoryBuys(),
+    """In memory, with every payment repository too (a sale's payout goes through the payout machinery)."""
+    return Backend(
+        "memory",
+        payments_storage(
+            users=InMemoryUsers(),
+            kyc=InMemoryKycProfiles(),
+            wallets=InMemoryWallets(),
+            phone_verifications=InMemoryPhoneVerifications(),
+            wallet_transfers=InMemoryTransfers(),
+            wallet_usage=InMemoryUsage(),
+            wallet_buys=InMemoryBuys(),
+        ),
     )
 
 
@@ -67,12 +81,19 @@ class WalletStack:
     buys: Buys
     mpesa: FakeMobileMoney
     rates: FixedRateSource
+    sells: Sells
+    payouts: Payouts
 
     def deliver_callbacks(self) -> int:
         """POST every STK callback M-Pesa has sent so far to our handler (as the HTTP hook does); how many."""
         delivered, self.mpesa.outbox[:] = list(self.mpesa.outbox), []
         for delivery in delivered:
-            self.buys.on_callback(parse_payload(delivery.payload), token=delivery.url.rsplit("/", 1)[-1])
+            token, result = delivery.url.rsplit("/", 1)[-1], parse_payload(delivery.payload)
+            purpose = PAYOUT_URLS.purpose_of(delivery.url)
+            if purpose is not None:
+                self.payouts.handle_payout_result(result, token=token, purpose=purpose)
+            else:
+                self.buys.on_callback(result, token=token)
         return len(delivered)
 
     def last_code(self, phone: str) -> str:
@@ -136,11 +157,13 @@ def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = 
         lambda: pricer,
         lambda: quotes,
         lambda: mpesa,
-        lambda token: f"https://pay.example.com/hooks/daraja/stk/{token}",
+        lambda token: f"{HOOKS}/stk/{token}",
         the_clock,
         ids,
     )
-    return WalletStack(the_backend, the_clock, ledger, sms, signup, wallets, audit, buys, mpesa, rates)
+    sells = Sells(the_backend.uow, ledger, lambda: pricer, lambda: quotes, the_clock, ids)
+    payouts = Payouts(uow=the_backend.uow, clock=the_clock, ids=ids, ledger=ledger, gateway=mpesa, urls=PAYOUT_URLS)
+    return WalletStack(the_backend, the_clock, ledger, sms, signup, wallets, audit, buys, mpesa, rates, sells, payouts)
 
 
 __all__ = ["PASSWORD", "WalletStack", "memory_wallet_backend", "wallet_stack"]

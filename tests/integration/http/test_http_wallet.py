@@ -18,11 +18,12 @@ from cryptopay.adapters.sms.file import FileSms
 from cryptopay.core.flows import FLOAT, wallet_account
 from cryptopay.core.kyc import Requirement
 from cryptopay.core.ledger import Account, AccountKind
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.wallets.buys import Buys
+from cryptopay.core.wallets.sells import Sells
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import PASSWORD, fast_hasher, make_app
@@ -103,7 +104,10 @@ def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:
             root.clock,
             root.ids,
         )
-        services = attrs.evolve(root, password_hasher=ready(fast_hasher()), wallet_buys=ready(buys))
+        sells = Sells(root.uow, root.ledger, lambda: pricer, lambda: quotes, root.clock, root.ids)
+        services = attrs.evolve(
+            root, password_hasher=ready(fast_hasher()), wallet_buys=ready(buys), wallet_sells=ready(sells)
+        )
         yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl", mpesa)
     finally:
         root.close()
@@ -213,3 +217,28 @@ def test_a_cancelled_prompt_says_why(api: WalletApi):
         ).status_code
         == 422
     )
+
+
+def test_sell_usdt_plans_a_b2c_payout_to_my_own_phone(api: WalletApi):
+    """A keyed sale at the bid: whole shillings less M-Pesa's charge, to the wallet's own number; tier 0 is refused."""
+    user = api.sign_up("0712000001")["user"]["id"]
+    headers = {**api.login("0712000001"), "Idempotency-Key": "s-1"}
+    inventory = Account("assets:inventory:USDT", AccountKind.ASSET, USDT, allow_negative=True)
+    api.services.ledger.open_account(inventory)
+    api.services.ledger.transfer(
+        "u", debit=inventory.code, credit=wallet_account(user, USDT), amount=Money.of(10, USDT)
+    )
+    refused = api.client.post("/v1/wallet/sells", json={"usdt": "10"}, headers=headers)
+    assert refused.status_code == 422 and refused.get_json()["limit"] == "sell.single"
+    api.tier_1(user)
+    sold = api.client.post("/v1/wallet/sells", json={"usdt": "10"}, headers={**headers, "Idempotency-Key": "s-2"})
+    assert sold.status_code == 201, sold.get_json()
+    view = sold.get_json()
+    assert (view["state"], view["phone"], view["paid_out"]["amount"], view["charge"]["amount"]) == (
+        "planned",
+        "254712000001",
+        "1288.00",
+        "5.00",
+    )
+    again = api.client.get(f"/v1/wallet/sells/{view['id']}", headers=headers).get_json()
+    assert again["kes"] == {"amount": "1293.50", "asset": "KES"}

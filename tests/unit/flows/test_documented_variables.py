@@ -24,6 +24,7 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 NETWORKS = ("ethereum", "polygon", "bsc", "tron", "bitcoin")
 XPUB = account_xpub("abandon " * 11 + "about")
 SECRET = {"CRYPTOPAY_TOKEN_SECRET": "s" * 40}
+RULES_FILE = Path(__file__).resolve().parent / "monitoring_rules_v7.toml"
 SMTP = {"CRYPTOPAY_SMTP_HOST": "smtp.example.com", "CRYPTOPAY_SMTP_FROM": "ops@example.com"}
 MPESA = {
     "CRYPTOPAY_MPESA_CONSUMER_KEY": "k",
@@ -194,6 +195,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": Probe("7", lambda s, p: s.settings.scan_lookback_blocks),
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
+    "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
     **_chain_probes(),
     **_treasury_probes(),
 }

@@ -12,9 +12,11 @@ from the CLI exactly as over REST (the officer who gave the first approval canno
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import typer
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.errors import NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.kyc import KycProfile, PartyKind
@@ -190,3 +192,125 @@ def unfreeze(party_id: str, officer: str = OFFICER) -> None:
     """Release a freeze (exit 4 if the account is not frozen)."""
     with errors_to_exit_codes():
         _state(_review().unfreeze(_officer(officer), party_id, _kind(party_id)))
+
+
+# -- monitoring: alerts and cases -----------------------------------------------------------------------------
+cases_app = typer.Typer(help="AML cases: list, open from alerts, show, note, move, assign.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+
+
+def _alert_row(a: Alert) -> dict[str, Any]:
+    evidence = ", ".join(f"{k}={v}" for k, v in sorted(a.evidence.items()))
+    return {
+        "id": a.id,
+        "rule": f"{a.rule_id}@v{a.rule_version}",
+        "party": a.party_id,
+        "movement": a.movement_id,
+        "status": a.status.value,
+        "case": a.case_id,
+        "created_at": a.created_at,
+        "evidence": evidence,
+    }
+
+
+def _case_row(c: Case) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "party": c.party_id,
+        "status": c.status.value,
+        "assignee": c.assignee,
+        "alerts": ",".join(c.alert_ids),
+        "deadline": c.deadline,
+        "notes": len(c.notes),
+    }
+
+
+def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    if as_json:
+        for row in rows:
+            emit_json(row)
+    else:
+        emit_table(rows, columns)
+
+
+@app.command("alerts")
+def alerts(
+    status: AlertStatus | None = typer.Option(None, "--status", help="open or in_case."),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    as_json: bool = JSON,
+) -> None:
+    """Alerts raised by the monitoring rules, oldest first."""
+    with errors_to_exit_codes():
+        rows = [_alert_row(a) for a in services().monitoring.alerts(status=status, limit=limit)]
+    _emit(rows, ["id", "rule", "party", "movement", "status", "case", "created_at", "evidence"], as_json)
+
+
+@app.command("monitor")
+def monitor(
+    days: int = typer.Option(2, "--days", min=1, max=31, help="How many days of movements to evaluate."),
+) -> None:
+    """Run the batch rules now over the last ``--days`` of movements; prints the new alerts."""
+    with errors_to_exit_codes():
+        svc = services()
+        now = svc.clock.now()
+        for alert in svc.monitoring.run_batch(now - timedelta(days=days), now):
+            emit_json(_alert_row(alert))
+
+
+@cases_app.command("list")
+def list_cases(
+    status: CaseStatus | None = typer.Option(None, "--status", help="open, investigating, escalated, ..."),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    as_json: bool = JSON,
+) -> None:
+    """Cases, oldest first."""
+    with errors_to_exit_codes():
+        rows = [_case_row(c) for c in services().monitoring.cases(status=status, limit=limit)]
+    _emit(rows, ["id", "party", "status", "assignee", "alerts", "deadline", "notes"], as_json)
+
+
+@cases_app.command("open")
+def open_case(
+    alert_ids: list[str] = typer.Argument(..., help="Open alerts of one party."),
+    officer: str = OFFICER,
+) -> None:
+    """Group alerts into a new case assigned to the officer."""
+    with errors_to_exit_codes():
+        emit_json(_case_row(services().monitoring.open_case(_officer(officer), alert_ids)))
+
+
+@cases_app.command("show")
+def show_case(case_id: str) -> None:
+    """A case with its notes."""
+    with errors_to_exit_codes():
+        case = services().monitoring.case(case_id)
+        notes = [{"at": n.at, "author": n.author, "text": n.text} for n in case.notes]
+        emit_json({**_case_row(case), "notes": notes, "closed_at": case.closed_at})
+
+
+@cases_app.command("note")
+def note_case(case_id: str, officer: str = OFFICER, text: str = typer.Option(..., "--text")) -> None:
+    """Add a note."""
+    with errors_to_exit_codes():
+        emit_json(_case_row(services().monitoring.note(_officer(officer), case_id, text)))
+
+
+@cases_app.command("move")
+def move_case(
+    case_id: str,
+    status: CaseStatus = typer.Argument(..., help="investigating, escalated, closed_no_action or reported."),
+    officer: str = OFFICER,
+    note: str | None = typer.Option(None, "--note", help="Why (needed to escalate, close or report)."),
+) -> None:
+    """Move a case to another status (a closed or reported case is final: exit 4)."""
+    with errors_to_exit_codes():
+        emit_json(_case_row(services().monitoring.move(_officer(officer), case_id, status, note)))
+
+
+@cases_app.command("assign")
+def assign_case(
+    case_id: str, officer: str = OFFICER, to: str = typer.Option(..., "--to", help="The officer's email.")
+) -> None:
+    """Give a case to another officer."""
+    with errors_to_exit_codes():
+        emit_json(_case_row(services().monitoring.assign(_officer(officer), case_id, _officer(to))))

@@ -15,10 +15,12 @@ import attrs
 from cryptopay.core.fx import Quote
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
-from cryptopay.core.money import KES, Money, asset_by_code
+from cryptopay.core.money import KES, USDT, Money, asset_by_code
+from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.history import HistoryLine, statement_period
+from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE
 from flask import Blueprint, Response, request
 
@@ -268,7 +270,7 @@ class HistoryView:
 
 
 _MONTH = {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}
-_KINDS = ("p2p", "p2p_claim", "p2p_return", "buy", "other")
+_KINDS = ("p2p", "p2p_claim", "p2p_return", "buy", "sell", "other")
 
 
 @bp.get("/v1/wallet/history")
@@ -419,3 +421,61 @@ def list_buys() -> Response:
 @require(roles=_PERSONAL)
 def get_buy(buy_id: str) -> Response:
     return json_response(BuyView.of(runtime().services.wallet_buys.get(buy_id, user_id=current_principal().id)))
+
+
+_USDT_AMOUNT = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$"
+
+
+@attrs.frozen
+class SellRequest:
+    usdt: str = attrs.field(metadata=limits("USDT to sell (up to 6 places)", pattern=_USDT_AMOUNT))
+    quote_id: str | None = attrs.field(
+        default=None, metadata=limits("a quote from POST /v1/wallet/quotes, still valid", max_length=64)
+    )
+
+
+@attrs.frozen
+class SellView:
+    """A sale: USDT out at the bid, ``kes`` credited, ``paid_out`` sent by M-Pesa B2C to my phone (``charge`` on
+    top); ``state`` is the payout's (planned, submitted, unknown, completed; failed: the KES stays in the wallet)."""
+
+    id: str
+    state: PayoutState
+    usdt: Money
+    kes: Money
+    paid_out: Money
+    charge: Money
+    phone: str
+    receipt: str | None
+    result_desc: str | None
+
+    @classmethod
+    def of(cls, s: Sale) -> SellView:
+        p = s.payout
+        return cls(s.id, p.state, s.usdt, s.kes, p.amount, p.charge, p.destination, p.receipt, p.result_desc)
+
+
+@bp.post("/v1/wallet/sells")
+@operation(
+    "Sell USDT at the locked bid for shillings paid by M-Pesa to my own verified number",
+    request=SellRequest,
+    response=SellView,
+    status=201,
+    tags=_TAGS,
+    errors=(404, 422, 503),
+)
+@require(roles=_PERSONAL)
+@idempotent
+def start_sell() -> Response:
+    body = read_body(SellRequest)
+    sale = runtime().services.wallet_sells.start(
+        current_principal().id, Money.of(body.usdt, USDT), quote_id=body.quote_id
+    )
+    return json_response(SellView.of(sale), 201, headers={"Location": f"/v1/wallet/sells/{sale.id}"})
+
+
+@bp.get("/v1/wallet/sells/<sale_id>")
+@operation("One of my sales, with its payout", response=SellView, tags=_TAGS, errors=(404,))
+@require(roles=_PERSONAL)
+def get_sell(sale_id: str) -> Response:
+    return json_response(SellView.of(runtime().services.wallet_sells.get(current_principal().id, sale_id)))

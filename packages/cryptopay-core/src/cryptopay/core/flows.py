@@ -45,6 +45,7 @@ __all__ = [
     "open_treasury_accounts",
     "open_wallet_accounts",
     "p2p_fee",
+    "sell_for_kes",
     "send_p2p",
     "settle_claim",
     "start_payout",
@@ -183,12 +184,15 @@ def start_payout(
     amount: Money,
     charge: Money | None = None,
     session: LedgerSession | None = None,
+    source: str | None = None,
 ) -> Hold:
-    """Hold the payout and its charge from the merchant's KES balance while M-Pesa is in flight."""
+    """Hold the payout and its charge from the merchant's KES balance while M-Pesa is in flight.
+
+    ``source`` is the KES account paid from when it is not the merchant's (a personal wallet selling USDT).
+    """
     total = amount + (charge or Money.zero(KES))
-    request = HoldRequest(
-        f"payout:{payout_id}:hold", merchant_liability(merchant_id, KES), IN_FLIGHT, total, None, f"payout {payout_id}"
-    )
+    debit = source or merchant_liability(merchant_id, KES)
+    request = HoldRequest(f"payout:{payout_id}:hold", debit, IN_FLIGHT, total, None, f"payout {payout_id}")
     return ledger.hold(request, session=session)
 
 
@@ -242,7 +246,14 @@ def p2p_fee(asset: Asset) -> str:
 
 
 def open_wallet_accounts(ledger: Ledger, user_id: str, *, session: LedgerSession | None = None) -> None:
-    """Open (idempotently) a user's wallet balances and the platform accounts transfers between people touch."""
+    """Open (idempotently) a user's wallet balances and the platform accounts its movements touch (transfers
+    between people; a sale's payout: in flight, the float, the payout charge)."""
+    for account in (
+        Account(IN_FLIGHT, AccountKind.LIABILITY, KES),
+        Account(FLOAT, AccountKind.ASSET, KES, allow_negative=True),
+        Account(PAYOUT_FEE, AccountKind.REVENUE, KES),
+    ):
+        ledger.open_account(account, session=session)
     for asset in WALLET_ASSETS:
         ledger.open_account(Account(wallet_account(user_id, asset), AccountKind.LIABILITY, asset), session=session)
         ledger.open_account(Account(wallet_claims(asset), AccountKind.LIABILITY, asset), session=session)
@@ -332,6 +343,39 @@ def credit_buy(
         postings.append(Posting.credit(FX_SPREAD, kes - at_mid))
     metadata = {"kind": "buy", "buy_id": buy_id, "user": user_id}
     request = EntryRequest(f"buy:{buy_id}:credit", postings, f"buy {buy_id} paid by M-Pesa", quote_id, metadata)
+    return ledger.post(request, session=session)
+
+
+def sell_for_kes(
+    ledger: Ledger,
+    *,
+    sale_id: str,
+    user_id: str,
+    usdt: Money,
+    kes: Money,
+    mid: Decimal,
+    quote_id: str,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A wallet sells USDT at the locked bid: Dr wallet:USDT / Cr trading:USDT, and Dr trading:KES (the mid value)
+    / Cr wallet:KES (``kes``, at the bid) / Cr fx_spread (the rest). The payout then holds from wallet:KES."""
+    at_mid = max(Money.rounded(usdt.amount * mid, KES, Rounding.DOWN), kes)
+    for account in (
+        Account(trading_account(KES.code), AccountKind.EQUITY, KES, allow_negative=True),
+        Account(trading_account(usdt.asset.code), AccountKind.EQUITY, usdt.asset, allow_negative=True),
+        Account(FX_SPREAD, AccountKind.REVENUE, KES),
+    ):
+        ledger.open_account(account, session=session)
+    postings = [
+        Posting.debit(wallet_account(user_id, usdt.asset), usdt),
+        Posting.credit(trading_account(usdt.asset.code), usdt),
+        Posting.debit(trading_account(KES.code), at_mid),
+        Posting.credit(wallet_account(user_id, KES), kes),
+    ]
+    if (at_mid - kes).is_positive():
+        postings.append(Posting.credit(FX_SPREAD, at_mid - kes))
+    metadata = {"kind": "sell", "sale_id": sale_id, "user": user_id}
+    request = EntryRequest(f"sell:{sale_id}:convert", postings, f"sale {sale_id} at the bid", quote_id, metadata)
     return ledger.post(request, session=session)
 
 

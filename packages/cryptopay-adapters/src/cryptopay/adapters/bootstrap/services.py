@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.identity.teams import Teams
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
@@ -51,6 +52,7 @@ from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.buys import Buys
+from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
 from cryptopay.core.webhooks import UowFactory
@@ -101,12 +103,14 @@ class Services:
     _refunds: Lazy[Refunds] = attrs.field(factory=lambda: missing("refunds"))
     _payment_links: Lazy[PaymentLinks] = attrs.field(factory=lambda: missing("payment links"))
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
+    _monitoring: Lazy[Monitoring] = attrs.field(factory=lambda: missing("transaction monitoring"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
     _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
+    _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the treasury
@@ -271,9 +275,18 @@ class Services:
         return self._wallet_buys.get()
 
     @property
+    def wallet_sells(self) -> Sells:
+        return self._wallet_sells.get()
+
+    @property
     def kyc_review(self) -> KycReview:
         """KYC/KYB applications, their documents and the officers' review queue."""
         return self._kyc_review.get()
+
+    @property
+    def monitoring(self) -> Monitoring:
+        """AML monitoring: rules, alerts and cases."""
+        return self._monitoring.get()
 
     @property
     def listings(self) -> Listings:

@@ -68,6 +68,7 @@ class Settings:
     allow_sandbox: bool = False
     webhook_allow_loopback: bool = False  # http and loopback webhook endpoints, for the sandbox (never production)
     settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
+    monitoring_rules: Path | None = None  # a JSON or TOML rule set (None: the core's default rules)
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -119,6 +120,7 @@ class Settings:
             allow_sandbox=get.flag("ALLOW_SANDBOX"),
             webhook_allow_loopback=get.flag("WEBHOOK_ALLOW_LOOPBACK"),
             settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
+            monitoring_rules=Path(get.text("MONITORING_RULES")) if get.text("MONITORING_RULES") else None,
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,

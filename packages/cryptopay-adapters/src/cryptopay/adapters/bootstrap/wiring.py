@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from cryptopay.adapters.bootstrap.chains import (
@@ -22,6 +23,7 @@ from cryptopay.adapters.bootstrap.chains import (
     watcher_for,
 )
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -74,6 +76,7 @@ from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
 from sqlalchemy.engine import Engine
@@ -304,6 +307,32 @@ class Parts:
         )
 
     @functools.cached_property
+    def monitoring(self) -> Monitoring:
+        """AML monitoring over the rule set of ``CRYPTOPAY_MONITORING_RULES`` (JSON or TOML), else the core's."""
+        from cryptopay.core.compliance.rules import default_rules, load_rules
+
+        path = self.settings.monitoring_rules
+        if path is None:
+            rules = default_rules()
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as error:
+                raise InvalidInput(f"CRYPTOPAY_MONITORING_RULES: cannot read {path}: {error.strerror}") from None
+            rules = load_rules(text, fmt="toml" if path.suffix == ".toml" else "json")
+        return Monitoring(uow=self.storage.unit_of_work, rules=rules, clock=self.clock, ids=self.ids)
+
+    def monitor(self) -> None:
+        """The worker's batch: the last two days' movements through the batch rules (alerts are raised once), then
+        a warning per case past its deadline."""
+        now = self.clock.now()
+        self.monitoring.run_batch(now - timedelta(days=2), now)
+        for case in self.monitoring.overdue():
+            logging.getLogger("cryptopay.compliance").warning(
+                "compliance case %s (%s) is past its deadline %s", case.id, case.status.value, case.deadline.isoformat()
+            )
+
+    @functools.cached_property
     def payout_gate(self) -> PayoutGate:
         """Compliance on money leaving a merchant: freezes, KYB (``CRYPTOPAY_SETTLEMENT_REQUIRES_KYB``), tier limits."""
         return PayoutGate(
@@ -388,6 +417,19 @@ class Parts:
             lambda token: f"{base}/hooks/daraja/stk/{token}",
             self.clock,
             self.ids,
+        )
+
+    @functools.cached_property
+    def wallet_sells(self) -> Sells:
+        """USDT sold for KES: the B2C payout is planned here and sent by ``payouts`` (the same machinery)."""
+        return Sells(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.pricer,
+            lambda: self.quotes,
+            self.clock,
+            self.ids,
+            float_cover=lambda amount: self.float_guard.can_cover(amount),  # the treasury's refusal before overdraft
         )
 
     @functools.cached_property
@@ -752,6 +794,7 @@ class Parts:
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
+            "compliance.monitor": lambda _payload: self.monitor(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(

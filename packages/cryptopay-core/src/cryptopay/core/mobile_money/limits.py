@@ -19,10 +19,12 @@ from cryptopay.core.money import KES, Money
 __all__ = [
     "B2B_LIMITS",
     "B2C_LIMITS",
+    "B2C_TARIFF",
     "DAILY_CUSTOMER_LIMIT",
     "REVERSAL_LIMITS",
     "STK_LIMITS",
     "AmountLimits",
+    "Tariff",
     "shillings",
     "whole_shillings",
 ]
@@ -81,3 +83,37 @@ B2C_LIMITS = AmountLimits("B2C", 10, 250_000)
 # Daraja publishes no separate B2B or reversal figure in our notes; the same 250,000 cap is the conservative choice.
 B2B_LIMITS = AmountLimits("B2B", 1, 250_000)
 REVERSAL_LIMITS = AmountLimits("Reversal", 1, 250_000)
+
+
+@attrs.frozen
+class Tariff:
+    """What M-Pesa charges per transaction, by band of the amount sent (whole shillings; data, not code)."""
+
+    product: str
+    bands: tuple[tuple[int, int, int], ...]  # (from, to, charge), inclusive
+
+    def charge(self, amount: Money) -> Money:
+        """The charge for sending ``amount``.
+
+        >>> B2C_TARIFF.charge(Money.of(1000, KES))
+        Money('5.00', 'KES')
+        """
+        whole = int(amount.amount)
+        for low, high, fee in self.bands:
+            if low <= whole <= high:
+                return Money.of(fee, KES)
+        raise LimitExceeded(f"{self.product} has no tariff for KES {whole:,}")
+
+
+# Safaricom's B2C charges to registered customers as published for bulk disbursements (review when Safaricom
+# changes them: this table is the only place they live).
+B2C_TARIFF = Tariff(
+    "B2C",
+    (
+        (10, 100, 0),
+        (101, 1500, 5),
+        (1501, 5000, 9),
+        (5001, 20000, 11),
+        (20001, 250000, 13),
+    ),
+)

@@ -191,6 +191,10 @@ class Refunds:
         target = self._check_address(option, address)
         most = _refundable(uow, invoice, option.rail.key)
         amount = wanted.amount or _owed(uow, invoice, option.rail.key)
+        if wanted.amount is None and not amount.is_positive():
+            raise InvalidInput(
+                f"nothing is owed beyond the price on invoice {invoice.id}: name the amount to refund", field="amount"
+            )
         if amount.asset != option.rail.asset or not amount.is_positive():
             raise InvalidInput(
                 f"a refund on {option.rail.key} is a positive {option.rail.asset.code} amount", field="amount"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from cryptopay.core.identity.model import User
 from cryptopay.core.money import Money
 from cryptopay.core.ports.kyc import KycRepository
+from cryptopay.core.ports.payments import PayoutRepository
 from cryptopay.core.ports.storage import UnitOfWork
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, Usage, Wallet
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:  # the buys module imports this port
 __all__ = [
     "BuyRepository",
     "PhoneVerificationRepository",
+    "SellUnitOfWork",
+    "SellUowFactory",
     "TransferRepository",
     "UsageRepository",
     "WalletRepository",
@@ -145,3 +148,14 @@ class WalletUnitOfWork(UnitOfWork, Protocol):
 
 class WalletUowFactory(Protocol):
     def __call__(self) -> AbstractContextManager[WalletUnitOfWork]: ...
+
+
+class SellUnitOfWork(WalletUnitOfWork, Protocol):
+    """The wallet repositories and the payouts in one transaction: a sale plans its B2C payout atomically."""
+
+    @property
+    def payouts(self) -> PayoutRepository: ...
+
+
+class SellUowFactory(Protocol):
+    def __call__(self) -> AbstractContextManager[SellUnitOfWork]: ...

@@ -1,0 +1,174 @@
+"""Selling USDT for shillings paid to the wallet's own verified M-Pesa number (B2C), through the payout machinery.
+
+``start`` converts the USDT at the locked bid into the wallet's KES (``flows.sell_for_kes``) and plans a payout
+in the same unit of work: a hold of the amount and M-Pesa's charge (``B2C_TARIFF``, data) from the wallet's KES
+balance, and a ``Payout`` (``cryptopay.core.payouts``) to the wallet's own phone, whose ``merchant_id`` is the wallet's
+user id and whose ``settlement_id`` is the sale's id. From there ``Payouts`` does what it does for merchants: sends
+it once (``payouts.start``), applies the result, asks Transaction Status when none comes, posts the hold on success
+and voids it on failure (the shillings then stay in the wallet, as KES). No second B2C path exists.
+
+The amount paid out is whole shillings (B2C: KES 10 to 250,000) after the charge; the sub-shilling rest stays in
+the wallet. A customer receives at most KES 500,000 a day over M-Pesa (``DAILY_CUSTOMER_LIMIT``).
+Before anything moves, the treasury's ``FloatGuard.can_cover`` (given as ``float_cover``) must say the float can
+pay the amount: a sale the float cannot cover is refused (``float_short``), never planned to wait; a payout that
+becomes uncoverable between planning and sending is held by the same guard inside ``Payouts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+from cryptopay.core import flows
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteExpired, Refused
+from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.kyc import Product, check_wallet_movement
+from cryptopay.core.ledger import Entry, Ledger
+from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, DAILY_CUSTOMER_LIMIT, Tariff
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payouts import Payout
+from cryptopay.core.ports.fx import QuoteRepository
+from cryptopay.core.ports.payments import Quoter
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.wallets import SellUnitOfWork, SellUowFactory
+from cryptopay.core.settlement.model import SettlementMethod
+from cryptopay.core.treasury.cover import Cover
+from cryptopay.core.wallets.model import Usage
+from cryptopay.core.wallets.service import WalletFrozen, _wallet, spending
+
+__all__ = ["Sale", "Sells"]
+
+USDT_KES = Pair(USDT, KES)
+
+
+@attrs.frozen
+class Sale:
+    """A sale of USDT and the payout that carries its shillings (``payout.state``: planned ... completed/failed)."""
+
+    id: str
+    usdt: Money
+    kes: Money  # credited at the bid
+    payout: Payout
+
+    @property
+    def state(self) -> str:
+        return self.payout.state.value
+
+
+@attrs.define
+class Sells:
+    uow: SellUowFactory
+    ledger: Ledger
+    quoter: Callable[[], Quoter]
+    quotes: Callable[[], QuoteRepository]
+    clock: Clock
+    ids: IdGenerator
+    tariff: Tariff = B2C_TARIFF
+    float_cover: Callable[[Money], Cover] | None = None  # the treasury's FloatGuard.can_cover (None: not checked)
+
+    def start(self, user_id: str, usdt: Money, *, quote_id: str | None = None) -> Sale:
+        """Sell ``usdt`` at the bid and plan the B2C payout of the whole shillings to the wallet's phone."""
+        if usdt.asset != USDT or not usdt.is_positive():
+            raise InvalidInput("sell a positive amount of USDT", field="usdt")
+        quote = self._quote(quote_id)
+        kes = quote.convert(usdt, at=self.clock.now())
+        charge = self.tariff.charge(kes.whole()) if kes.whole().amount >= B2C_LIMITS.minimum else Money.zero(KES)
+        amount = B2C_LIMITS.check((kes - charge).whole())
+        if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
+            raise Refused(f"M-Pesa cannot pay this sale out right now: {cover.reason}", reason="float_short")
+        return in_transaction(self.uow, lambda uow: self._plan(uow, user_id, usdt, kes, amount, charge, quote))
+
+    def _quote(self, quote_id: str | None) -> Quote:
+        if quote_id is None:
+            return self.quoter().quote(USDT_KES)
+        found = self.quotes().get(quote_id)
+        if found is None or found.pair != USDT_KES:
+            raise NotFound(f"no USDT/KES quote {quote_id!r}", field="quote_id")
+        if self.clock.now() >= found.expires_at:
+            raise QuoteExpired(f"quote {quote_id} expired at {found.expires_at.isoformat()}: ask for a new one")
+        return found
+
+    def _plan(
+        self, uow: SellUnitOfWork, user_id: str, usdt: Money, kes: Money, amount: Money, charge: Money, quote: Quote
+    ) -> Sale:
+        now = self.clock.now()
+        wallet = _wallet(uow, user_id, lock=True)
+        if wallet.frozen:
+            raise WalletFrozen("this wallet is frozen: contact support")
+        profile = uow.kyc.get(user_id)
+        if profile is None:
+            raise NotFound(f"{user_id} has no KYC profile")
+        spent = spending(uow, user_id, now)
+        check_wallet_movement(profile, Product.SELL, kes, spent=spent, at=now).enforce()
+        self._mpesa_daily(spent.of(Product.SELL)[0], amount)
+        sale_id, payout_id = self.ids.new_id("sel"), self.ids.new_id("po")
+        flows.sell_for_kes(
+            self.ledger,
+            sale_id=sale_id,
+            user_id=user_id,
+            usdt=usdt,
+            kes=kes,
+            mid=quote.mid,
+            quote_id=quote.id,
+            session=uow.ledger,
+        )
+        hold = flows.start_payout(
+            self.ledger,
+            payout_id=payout_id,
+            merchant_id=user_id,
+            amount=amount,
+            charge=charge,
+            session=uow.ledger,
+            source=flows.wallet_account(user_id, KES),
+        )
+        payout = Payout(
+            id=payout_id,
+            settlement_id=sale_id,
+            merchant_id=user_id,  # the wallet's user: compliance's freeze of the person holds it like a merchant's
+            originator_id=payout_id,
+            method=SettlementMethod.MPESA_B2C,
+            destination=wallet.phone,
+            amount=amount,
+            charge=charge,
+            hold_id=hold.id,
+            created_at=now,
+        )
+        uow.payouts.add(payout)
+        uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.SELL.value, kes, now, sale_id))
+        uow.audit.append(AuditEvent(f"user:{user_id}", "wallet.sell", f"sale:{sale_id}", now, {"payout": payout_id}))
+        return Sale(sale_id, usdt, kes, payout)
+
+    @staticmethod
+    def _mpesa_daily(sold_today: Money, amount: Money) -> None:
+        if sold_today + amount > DAILY_CUSTOMER_LIMIT:
+            left = max(DAILY_CUSTOMER_LIMIT - sold_today, Money.zero(KES))
+            raise LimitExceeded(
+                f"M-Pesa pays a customer at most KES {DAILY_CUSTOMER_LIMIT.amount:,} a day; "
+                f"KES {left.amount:,} remains",
+                limit="mpesa.daily",
+                remaining=str(left.amount),
+            )
+
+    def get(self, user_id: str, sale_id: str) -> Sale:
+        """A sale of the user's, with its payout as it stands."""
+
+        def work(uow: SellUnitOfWork) -> Sale:
+            payouts = [p for p in uow.payouts.for_settlement(sale_id) if p.merchant_id == user_id]
+            entry = self.ledger.entries(account=flows.wallet_account(user_id, USDT), limit=1000)
+            if not payouts:
+                raise NotFound(f"no sale {sale_id!r}")
+            return _sale(sale_id, payouts[-1], entry)
+
+        return in_transaction(self.uow, work)
+
+
+def _sale(sale_id: str, payout: Payout, entries: list[Entry]) -> Sale:
+    """The sale as its ledger entry tells it: the USDT that left the wallet, the KES credited at the bid."""
+    user_usdt, user_kes = flows.wallet_account(payout.merchant_id, USDT), flows.wallet_account(payout.merchant_id, KES)
+    for entry in entries:
+        if dict(entry.metadata).get("sale_id") == sale_id:
+            lines = {line.account: line.amount for line in entry.lines}
+            return Sale(sale_id, lines[user_usdt], -lines[user_kes], payout)
+    raise NotFound(f"no sale {sale_id!r}")
