@@ -858,7 +858,7 @@ class Parts:
 
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():
-            self.detection.confirm_payments(network, watcher)
+            self.detection.confirm_payments(network, watcher, watcher)
 
     def expire_invoices(self) -> None:
         times = {network: self.detection.chain_now(network) for network in self.watchers}
