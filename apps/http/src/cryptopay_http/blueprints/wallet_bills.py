@@ -10,6 +10,7 @@ prepaid token when the biller returned one.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 import attrs
 from cryptopay.core.identity import Role
@@ -18,6 +19,8 @@ from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets.billers import Biller
 from cryptopay.core.wallets.bills import Bill, BillCheck
 from flask import Blueprint, Response
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from cryptopay_http.auth import current_principal, require
 from cryptopay_http.convert import json_response, limits, read_body
@@ -198,8 +201,20 @@ def list_bills() -> Response:
     return json_response(paginate(fetch, BillView.of))
 
 
-@bp.get("/v1/wallet/bills/<bill_id>")
-@operation("One of my bill payments", response=BillView, tags=_TAGS, errors=(404,))
+class BillId(BaseConverter):
+    """A bill id: any path segment but ``validate`` and ``catalogue``, the named operations (GET .../validate: 405)."""
+
+    regex = r"(?!(validate|catalogue)$)[^/]+"
+    schema: ClassVar[dict[str, object]] = {"not": {"enum": ["validate", "catalogue"]}}
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("bill_id", BillId)
+
+
+@bp.get("/v1/wallet/bills/<bill_id:bill_id>")
+@operation("One of my bill payments", response=BillView, tags=_TAGS, errors=(404, 405))
 @require(roles=_PERSONAL)
 def get_bill(bill_id: str) -> Response:
     return json_response(BillView.of(runtime().services.wallet_bills.get(current_principal().id, bill_id)))
