@@ -81,8 +81,10 @@ class Daily:
 SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.OUTBOX_RELAY, timedelta(seconds=5)),
     Every(jobs.WEBHOOK_SWEEP, timedelta(minutes=1)),
-    Every(jobs.CHAIN_SCAN, timedelta(seconds=15)),
-    Every(jobs.CHAIN_CONFIRM, timedelta(seconds=30)),
+    # A payment shows as seen (processing) within a scan period of its block, and as confirmed within a confirm
+    # period of its store's speed policy being met: the product's target is a USDT payment confirmed under 60 s.
+    Every(jobs.CHAIN_SCAN, timedelta(seconds=5)),
+    Every(jobs.CHAIN_CONFIRM, timedelta(seconds=10)),
     Every(jobs.INVOICE_EXPIRE, timedelta(minutes=1)),
     Every(jobs.SETTLEMENT_RUN, timedelta(minutes=15)),  # the use case decides which merchants' policies are due
     Every(jobs.PAYOUT_START, timedelta(seconds=30)),  # submit planned payouts (also nudged after each settlement run)

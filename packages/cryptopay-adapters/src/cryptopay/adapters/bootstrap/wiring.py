@@ -608,8 +608,12 @@ class Parts:
 
     @functools.cached_property
     def sweepers(self) -> dict[str, Sweeper]:
-        """EVM sweepers for networks with a hot wallet, signing for deposit addresses with the seed of
-        ``CRYPTOPAY_EVM_XPUB`` (``CRYPTOPAY_EVM_SWEEP_MNEMONIC``: only the worker that sweeps needs it)."""
+        """Sweepers for networks with a hot wallet, signing for deposit addresses with the seed phrase of the
+        network's xpub (``CRYPTOPAY_EVM_SWEEP_MNEMONIC``, ``CRYPTOPAY_TRON_SWEEP_MNEMONIC``: only the worker that
+        sweeps needs them); gas comes from the hot wallet, whose key is in the vault."""
+        return {**self._evm_sweepers(), **self._tron_sweepers()}
+
+    def _evm_sweepers(self) -> dict[str, Sweeper]:
         mnemonic = self.settings.treasury.evm_sweep_mnemonic
         if not mnemonic:
             return {}
@@ -628,6 +632,28 @@ class Parts:
                 for rail in self._rails_on(network):
                     found[network] = EvmRailSweeper(sender, rail, deposit_keys=keyring, store=store)
         return found
+
+    def _tron_sweepers(self) -> dict[str, Sweeper]:
+        mnemonic, chain = self.settings.treasury.tron_sweep_mnemonic, self.settings.chain("tron")
+        if not mnemonic or chain is None or not chain.hot_wallet:
+            return {}
+        from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
+        from cryptopay.adapters.tron.client import TronApi
+        from cryptopay.adapters.tron.keys import TronHdKeyring
+        from cryptopay.adapters.tron.sweep import TronRailSweeper
+        from cryptopay.adapters.tron.transactions import TronTransactions
+        from cryptopay.adapters.vault import FileKeyStore
+        from cryptopay.core.hotkeys import EitherKeys, VaultKeyProvider
+
+        keyring = TronHdKeyring(mnemonic)
+        if self.settings.tron_xpub and keyring.account_xpub() != self.settings.tron_xpub:
+            raise InvalidInput("CRYPTOPAY_TRON_SWEEP_MNEMONIC is not the seed of CRYPTOPAY_TRON_XPUB")
+        hot_keys = VaultKeyProvider(self.vault, FileKeyStore(self.settings.data_dir / "keys"))
+        txs = TronTransactions(
+            TronApi(chain.url), keys=EitherKeys(hot_keys, keyring), store=SqlWithdrawalStore(self.engine)
+        )
+        rail = self._rails_on("tron")[0]
+        return {"tron": TronRailSweeper(txs, rail, hot_address=chain.hot_wallet, gas_address=chain.hot_wallet)}
 
     @functools.cached_property
     def sweeps(self) -> Sweeps:
@@ -853,7 +879,7 @@ class Parts:
 
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():
-            self.detection.confirm_payments(network, watcher)
+            self.detection.confirm_payments(network, watcher, watcher)
 
     def expire_invoices(self) -> None:
         times = {network: self.detection.chain_now(network) for network in self.watchers}
