@@ -108,3 +108,21 @@ def test_alerts_and_cases_from_the_cli(rig):
     assert json.loads(reported.stdout)["status"] == "reported"
     assert cli("cases", "move", opened["id"], "investigating", "--officer", "bob@example.co.ke").exit_code == 4
     assert "reported" in cli("cases", "list").stdout
+
+
+def test_lists_import_and_screening_from_the_cli(rig):
+    """`lists import` reads the official files; `screen` exits 5 on a match and 0 when clean."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "sanctions"
+    imported = cli("lists", "import", str(fixtures / "sdn.xml"))
+    assert imported.exit_code == 0, imported.output
+    assert json.loads(imported.stdout)["source"] == "ofac_sdn"
+    assert json.loads(cli("lists", "import", str(fixtures / "un_consolidated.xml")).stdout)["entries"] == 2
+    assert "ofac_sdn" in cli("lists", "show").stdout
+    hit = cli("screen", "name", "Jose Ramon Nunez Garcia")
+    assert hit.exit_code == 5 and json.loads(hit.stdout)["ref"] == "ofac:30001"
+    assert cli("screen", "name", "Wanjiku Kamau").exit_code == 0
+    assert cli("screen", "address", "tron", "TGarantexTronAddressYYYYYYYYYYYYYY").exit_code == 5
+    bad = fixtures.parent / "not-a-list.xml"
+    assert cli("lists", "import", str(bad)).exit_code == 2
