@@ -25,18 +25,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cryptopay.adapters.sql import SqlLedgerStore, make_engine, upgrade  # noqa: E402
-from cryptopay.adapters.sql.uow import SqlStorage  # noqa: E402
-from cryptopay.core.flows import FLOAT, open_wallet_accounts, wallet_account  # noqa: E402
-from cryptopay.core.identity import Role, User  # noqa: E402
-from cryptopay.core.kyc import KycProfile, PartyKind, Requirement  # noqa: E402
-from cryptopay.core.ledger import EntryRequest, Ledger, Posting  # noqa: E402
-from cryptopay.core.money import KES, Money  # noqa: E402
-from cryptopay.core.system import RandomIds, SystemClock  # noqa: E402
-from cryptopay.core.wallets import Wallet  # noqa: E402
-from cryptopay.core.wallets.service import Wallets  # noqa: E402
+from cryptopay.adapters.sql import SqlLedgerStore, make_engine, upgrade
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.flows import FLOAT, open_wallet_accounts, wallet_account
+from cryptopay.core.identity import Role, User
+from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
+from cryptopay.core.ledger import EntryRequest, Ledger, Posting
+from cryptopay.core.money import KES, Money
+from cryptopay.core.system import RandomIds, SystemClock
+from cryptopay.core.wallets import Wallet
+from cryptopay.core.wallets.service import Wallets
 
-from tests.bench.bench_ledger import _admin_url, _create_db, _drop_db, run_pgbench  # noqa: E402
+from tests.bench.bench_ledger import _admin_url, _create_db, _drop_db, run_pgbench
 
 WALLETS = 1000
 FUNDING = Money.of("5000000", KES)
