@@ -9,7 +9,7 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo demo-btc-tron test lint typecheck unit translations bench-ledger bench-chains bench-api bench-settlement bench-wallet chaos clean
+.PHONY: help setup demo demo-btc-tron test lint typecheck unit translations screenshots lighthouse bench-ledger bench-chains bench-api bench-settlement bench-wallet chaos clean
 
 help:
 	@echo "make demo   - run the end-to-end demo on the embedded defaults"
@@ -17,6 +17,7 @@ help:
 	@echo "make test   - lint, type checks, import contracts and the whole test suite (real PostgreSQL/Redis/anvil)"
 	@echo "make bench-ledger | bench-chains | bench-api | bench-settlement | bench-wallet - benchmarks (print figures, never assert timings)"
 	@echo "make chaos  - kill processes, crash the database, pause Redis while invoices are paid; check the money"
+	@echo "make screenshots | lighthouse - PNGs of every page into docs/screenshots / Lighthouse scores (mobile)"
 	@echo "make translations - extract the pages' messages into the catalogues (then translate the new ones)"
 
 $(VENV)/.synced: pyproject.toml uv.lock $(MEMBERS)
@@ -38,6 +39,13 @@ $(WEB)/static/manifest.json: scripts/build_web_assets.py $(WEB_SOURCES) node_mod
 	$(BIN)/python scripts/build_web_assets.py
 
 setup: $(VENV)/.synced node_modules/.installed $(WEB)/static/manifest.json
+
+# The pages on the real stack: PNGs of every page (phone and desktop) / Lighthouse scores (mobile), Debian's Chromium.
+screenshots: setup
+	$(BIN)/python -m tests.browser.tour screenshots docs/screenshots
+
+lighthouse: setup
+	$(BIN)/python -m tests.browser.tour lighthouse
 
 translations: $(VENV)/.synced
 	$(BIN)/python scripts/update_translations.py

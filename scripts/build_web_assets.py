@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import shutil
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "apps/http/src/cryptopay_http/pages"
@@ -45,16 +47,34 @@ def _fingerprinted(name: str, data: bytes) -> str:
     return f"{stem}.{hashlib.sha256(data).hexdigest()[:10]}.{ext}"
 
 
+def icon_png(size: int) -> bytes:
+    """The app icon (``assets/icon.svg``'s drawing) as a PNG, for the web app manifest and home screens."""
+    image = Image.new("RGB", (size, size), "#0b5d4b")
+    draw = ImageDraw.Draw(image)
+    unit = size / 64  # the SVG's 64-unit grid; a full-bleed square keeps it maskable
+    box = [19 * unit, 19 * unit, 45 * unit, 45 * unit]
+    draw.arc(box, start=40, end=320, fill="#ffffff", width=round(7 * unit))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _sources() -> dict[str, bytes]:
+    found = {}
+    for name, source in SOURCES.items():
+        if not source.exists():
+            sys.exit(f"missing {source.relative_to(ROOT)}: run npm install (make setup)")
+        found[name] = source.read_bytes()
+    return found | {"icon-192.png": icon_png(192), "icon-512.png": icon_png(512)}
+
+
 def build_assets() -> dict[str, str]:
     """Write every asset and its gzip twin; return the manifest."""
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
     manifest: dict[str, str] = {}
-    for name, source in SOURCES.items():
-        if not source.exists():
-            sys.exit(f"missing {source.relative_to(ROOT)}: run npm install (make setup)")
-        data = source.read_bytes()
+    for name, data in _sources().items():
         target = _fingerprinted(name, data)
         (OUT / target).write_bytes(data)
         (OUT / f"{target}.gz").write_bytes(gzip.compress(data, compresslevel=9, mtime=0))

@@ -70,3 +70,39 @@ def test_checkout_page_in_swahili_from_the_browser_and_the_switch(client, shop):
     en = client.get(path, headers={"Accept-Language": "sw"}).get_data(as_text=True)
     assert '<html lang="en">' in en
     assert client.get("/lang/sw?next=//evil.example/").headers["Location"] == "/dashboard"
+
+
+def test_the_installable_shell_caches_no_money_data(client):
+    """The manifest names the app and its icons; the service worker caches only static files and the offline page."""
+    manifest = client.get("/manifest.webmanifest")
+    assert manifest.mimetype == "application/manifest+json" and manifest.json["display"] == "standalone"
+    sizes = {icon["sizes"] for icon in manifest.json["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest.json["icons"]:
+        assert client.get(icon["src"]).status_code == 200
+    worker = client.get("/sw.js")
+    source = worker.get_data(as_text=True)
+    assert worker.mimetype == "text/javascript" and worker.headers["Cache-Control"] == "no-cache"
+    shell = re.search(r"var SHELL = (\[.*?\]);", source)
+    assert shell, source
+    cached = re.findall(r'"([^"]+)"', shell.group(1))
+    assert cached and all(path.startswith("/static/") or path == "/offline" for path in cached), cached
+    assert all(client.get(path).status_code == 200 for path in cached)
+    offline = client.get("/offline", headers={"Accept-Language": "sw"}).get_data(as_text=True)
+    assert "Huna mtandao" in offline
+
+
+def test_static_assets_are_fingerprinted_gzipped_and_cached_for_a_year(client, shop):
+    """Each asset the pages link has a content hash in its name, a gzip answer, and a year of immutable caching,
+    even when the browser sends a cookie."""
+    html = client.get(_public_path(shop.invoice("100"))).get_data(as_text=True)
+    links = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+    assert len(links) >= 4
+    for link in links:
+        assert re.search(r"\.[0-9a-f]{10}\.(css|js|svg|png)$", link), link
+        client.set_cookie("cp_lang", "en")
+        answer = client.get(link, headers={"Accept-Encoding": "gzip"})
+        assert answer.status_code == 200 and answer.headers["Content-Encoding"] == "gzip"
+        assert "immutable" in answer.headers["Cache-Control"] and "max-age=31536000" in answer.headers["Cache-Control"]
+        assert "no-store" not in answer.headers["Cache-Control"]
+    assert client.get("/static/pico.min.css").status_code == 404  # only fingerprinted names are served

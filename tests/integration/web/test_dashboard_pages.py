@@ -91,11 +91,11 @@ def test_wrong_password_and_logout_end_the_session(client, owner):
     )
     assert wrong.status_code == 401 and "wrong" in wrong.get_data(as_text=True)
     _log_in(client)
-    cookie = client.get_cookie("cp_session", path="/dashboard")
+    cookie = client.get_cookie("cp_session", path="/")
     assert cookie is not None and cookie.http_only
     home = client.get("/dashboard/").get_data(as_text=True)
     assert client.post("/dashboard/logout", data={"csrf_token": _csrf(home)}).status_code == 303
-    client.set_cookie("cp_session", cookie.value, path="/dashboard")  # a stolen copy of the old cookie
+    client.set_cookie("cp_session", cookie.value, path="/")  # a stolen copy of the old cookie
     assert client.get("/dashboard/").status_code == 303
 
 

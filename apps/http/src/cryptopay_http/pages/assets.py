@@ -14,7 +14,7 @@ from pathlib import Path
 from cryptopay.core.errors import Unavailable
 from flask import Blueprint, Response, abort, request, send_file
 
-__all__ = ["STATIC_DIR", "asset_url", "bp"]
+__all__ = ["STATIC_DIR", "asset_url", "bp", "manifest"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 YEAR = 31_536_000
@@ -23,7 +23,8 @@ bp = Blueprint("assets", __name__)
 
 
 @functools.cache
-def _manifest() -> dict[str, str]:
+def manifest() -> dict[str, str]:
+    """The build's manifest: logical asset name -> fingerprinted file name."""
     try:
         found: dict[str, str] = json.loads((STATIC_DIR / "manifest.json").read_text())
     except FileNotFoundError:
@@ -33,12 +34,12 @@ def _manifest() -> dict[str, str]:
 
 def asset_url(name: str) -> str:
     """The URL of an asset by its logical name (``htmx.min.js``), fingerprinted."""
-    return f"/static/{_manifest()[name]}"
+    return f"/static/{manifest()[name]}"
 
 
 @bp.get("/static/<name>")
 def static_file(name: str) -> Response:
-    if name not in set(_manifest().values()):
+    if name not in set(manifest().values()):
         abort(404)
     path = STATIC_DIR / name
     gzipped = "gzip" in request.headers.get("Accept-Encoding", "") and path.with_name(f"{name}.gz").exists()

@@ -70,7 +70,8 @@ def _actor() -> str:
 
 
 def _local(target: str | None) -> str:
-    if not target or not target.startswith("/dashboard") or urlsplit(target).netloc:
+    """Where to go after logging in: a dashboard or console page of this site, never another host."""
+    if not target or not target.startswith(("/dashboard", "/console")) or urlsplit(target).netloc:
         return "/dashboard"
     return target
 

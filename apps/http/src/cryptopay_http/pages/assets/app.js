@@ -29,5 +29,11 @@
       });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { countdowns(); copyButtons(); });
+  function installable() {
+    // The shell's service worker (/sw.js): caches styles, scripts, icons and the offline page, never money data.
+    if ("serviceWorker" in navigator && window.isSecureContext) {
+      navigator.serviceWorker.register("/sw.js").catch(function () {});
+    }
+  }
+  document.addEventListener("DOMContentLoaded", function () { countdowns(); copyButtons(); installable(); });
 })();

@@ -82,6 +82,8 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         refunds=Lazy(lambda: parts.refunds),
         payment_links=Lazy(lambda: parts.payment_links),
         kyc_review=Lazy(lambda: parts.kyc_review),
+        monitoring=Lazy(lambda: parts.monitoring),
+        screening=Lazy(lambda: parts.screening),
         listings=Lazy(lambda: parts.listings),
         reports=Lazy(lambda: parts.reports),
         wallets=Lazy(lambda: parts.wallets),

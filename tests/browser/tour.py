@@ -1,0 +1,156 @@
+"""Every page on the real stack, for people and for Lighthouse: ``make screenshots`` and ``make lighthouse``.
+
+``python -m tests.browser.tour screenshots [DIR]`` starts the stack (sandbox with anvil, the API, the worker),
+makes a merchant with an open and a paid invoice, and saves a PNG of every page on a phone (360x740) and a desktop
+(1280x800) into DIR (default ``docs/screenshots``).
+
+``python -m tests.browser.tour lighthouse`` runs Lighthouse (npm, ``lighthouse@12.2.3``) with Debian's Chromium
+(``CHROME_PATH``), mobile emulation, on the checkout page, the dashboard home and the invoice list (logged in by a
+``Cookie`` header), prints a table, and ends with one JSON line of the minimum scores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptopay_cli.demo_e2e import Demo
+
+from tests.browser.support import BROWSER_ENV, CHROMIUM, DESKTOP, EMAIL, PASSWORD, PHONE, ROOT, Merchant
+
+LIGHTHOUSE = ROOT / "node_modules/.bin/lighthouse"
+CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+
+
+def _paid_invoice(merchant: Merchant) -> dict[str, Any]:
+    invoice = merchant.invoice("2500", return_url="https://duka.example/thanks")
+    merchant.pay(invoice["payment_options"][0])
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        now = merchant._call("GET", f"/v1/invoices/{invoice['id']}", merchant.token)
+        if now["state"] == "settled":
+            return dict(now)
+        time.sleep(0.5)
+    raise TimeoutError("the tour's invoice did not settle")
+
+
+def _session_cookie(api: str) -> str:
+    """Log in through the dashboard's own form; the ``Cookie`` header a logged-in browser sends."""
+    with httpx.Client(base_url=api, follow_redirects=False, timeout=30) as client:
+        form = client.get("/dashboard/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token, form
+        body = {"email": EMAIL, "password": PASSWORD, "csrf_token": token.group(1), "next": "/dashboard/"}
+        answer = client.post("/dashboard/login", data=body)
+        assert answer.status_code == 303, answer.text
+        return f"cp_session={client.cookies['cp_session']}"
+
+
+def _pages(demo: Demo, merchant: Merchant) -> dict[str, str]:
+    open_invoice = merchant.invoice("1500")
+    paid = _paid_invoice(merchant)
+    api = demo.api
+    return {
+        "checkout": open_invoice["checkout_url"],
+        "checkout-paid": paid["checkout_url"],
+        "login": f"{api}/dashboard/login",
+        "dashboard": f"{api}/dashboard/",
+        "invoices": f"{api}/dashboard/invoices",
+        "invoice": f"{api}/dashboard/invoices/{paid['id']}",
+        "new-invoice": f"{api}/dashboard/invoices/new",
+        "payouts": f"{api}/dashboard/settlements",
+        "developers": f"{api}/dashboard/developers",
+    }
+
+
+def screenshots(folder: Path, demo: Demo, merchant: Merchant) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    pages, cookie = _pages(demo, merchant), _session_cookie(demo.api)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        for device, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+            context = browser.new_context(viewport=viewport, locale="en-KE", is_mobile=device == "phone")
+            name, _, value = cookie.partition("=")
+            context.add_cookies([{"name": name, "value": value, "url": f"{demo.api}/dashboard/"}])
+            page = context.new_page()
+            for label, url in pages.items():
+                if label == "login":
+                    context.clear_cookies()
+                page.goto(url)
+                page.wait_for_load_state("networkidle")
+                path = folder / f"{label}-{device}.png"
+                page.screenshot(path=str(path), full_page=True)
+                written.append(path)
+                if label == "login":
+                    context.add_cookies([{"name": name, "value": value, "url": f"{demo.api}/dashboard/"}])
+            context.close()
+        browser.close()
+    return written
+
+
+def _lighthouse(url: str, cookie: str | None) -> dict[str, int]:
+    with tempfile.TemporaryDirectory() as work:
+        report = Path(work) / "report.json"
+        command = [
+            str(LIGHTHOUSE),
+            url,
+            "--quiet",
+            "--output=json",
+            f"--output-path={report}",
+            f"--only-categories={','.join(CATEGORIES)}",
+            "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+        ]
+        if cookie:
+            command.append(f"--extra-headers={json.dumps({'Cookie': cookie})}")
+        env = {**os.environ, "CHROME_PATH": CHROMIUM}
+        subprocess.run(command, check=True, env=env, timeout=300)
+        categories = json.loads(report.read_text())["categories"]
+    return {name: round(categories[name]["score"] * 100) for name in CATEGORIES}
+
+
+def lighthouse(demo: Demo, merchant: Merchant) -> dict[str, Any]:
+    cookie = _session_cookie(demo.api)
+    targets = {
+        "checkout": (merchant.invoice("1500")["checkout_url"], None),
+        "dashboard home": (f"{demo.api}/dashboard/", cookie),
+        "invoice list": (f"{demo.api}/dashboard/invoices", cookie),
+    }
+    scores = {name: _lighthouse(url, with_cookie) for name, (url, with_cookie) in targets.items()}
+    print(f"{'page':<16}" + "".join(f"{c:>16}" for c in CATEGORIES))
+    for name, row in scores.items():
+        print(f"{name:<16}" + "".join(f"{row[c]:>16}" for c in CATEGORIES))
+    summary = {"pages": len(scores)}
+    for category in CATEGORIES:
+        summary[f"min_{category.replace('-', '_')}"] = min(row[category] for row in scores.values())
+    print(json.dumps(summary))
+    return summary
+
+
+def main() -> None:
+    what = sys.argv[1] if len(sys.argv) > 1 else "screenshots"
+    with (
+        tempfile.TemporaryDirectory() as work,
+        Demo(Path(work) / "stack", lambda _: None, env=BROWSER_ENV).running() as demo,
+    ):
+        merchant = Merchant(demo)
+        if what == "lighthouse":
+            lighthouse(demo, merchant)
+        else:
+            folder = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs/screenshots"
+            for path in screenshots(folder, demo, merchant):
+                print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+if __name__ == "__main__":
+    main()
