@@ -1,8 +1,9 @@
 """Build the web pages' static assets and message catalogues (run by ``make setup``; quick, idempotent).
 
 - Copies the vendor files from ``node_modules`` (installed by npm from package.json: htmx; Pico CSS, joined with our
-  own CSS into ``site.css``) and our own sources (``cryptopay_http/pages/assets``) into ``cryptopay_http/pages/static`` under fingerprinted names
-  (``htmx.min.4f2c1a9b.js``), each with a gzip twin, and writes ``manifest.json`` (logical name -> file name).
+  own CSS into ``site.css``) and our own sources (``cryptopay_http/pages/assets``) into
+  ``cryptopay_http/pages/static`` under fingerprinted names (``htmx.min.4f2c1a9b.js``), each with a gzip twin, and
+  writes ``manifest.json`` (logical name -> file name); the app icons are drawn as PNGs with Pillow.
 - Compiles the Babel catalogues (``pages/translations/<lang>/LC_MESSAGES/messages.po``) to ``.mo``.
 - Refuses to finish if the JavaScript the pages load is 50 KB or more gzip-compressed (the issue's budget).
 
