@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.integration.http.test_http_teams import join
 from tests.integration.http_payments.payments_support import key_headers
 
 
@@ -94,3 +95,13 @@ def test_bad_link_terms_are_422_problems(client, shop):
         answer = client.post("/v1/payment-links", json=body, headers=shop.headers)
         assert answer.status_code == 422 and answer.content_type == "application/problem+json", (body, answer.json)
     assert client.get("/v1/payment-links", headers=shop.headers).json["data"] == []
+
+
+def test_finance_makes_payment_links_and_staff_only_reads_them(client, auth, services, shop):
+    """A finance member creates a link; a staff member lists links but cannot create one."""
+    finance = join(client, auth, services, shop.headers, "wanjiku@duka.co.ke", "finance")
+    staff = join(client, auth, services, shop.headers, "otieno@duka.co.ke", "staff")
+    made = client.post("/v1/payment-links", json={"description": "Mandazi", "amount": "50"}, headers=finance)
+    assert made.status_code == 201, made.json
+    assert [x["id"] for x in client.get("/v1/payment-links", headers=staff).json["data"]] == [made.json["id"]]
+    assert client.post("/v1/payment-links", json={"description": "x"}, headers=staff).status_code == 403

@@ -97,3 +97,17 @@ def test_tron_watcher_reads_the_token_balance_of_an_address(sim):
     watcher = _watcher(url, usdt)
     assert watcher.balance(OURS, rail_for("tron", "USDT").asset).amount == Decimal("1.75")
     assert watcher.balance(OTHER, rail_for("tron", "USDT").asset).amount == 0
+
+
+def test_tron_finality_is_the_solidified_head_and_there_is_no_safe_signal(sim):
+    """``finalized`` is the TronGrid solidity node's head; Tron offers no weaker ``safe`` signal."""
+    from cryptopay.core.rails import Finality
+
+    chain, usdt, url = sim
+    watcher = _watcher(url, usdt)
+    chain.transfer_token(usdt, PAYER, OURS, 1_000_000)
+    chain.mine(3)
+    assert watcher.final_block(Finality.FINALIZED) == chain.solid_number == 0
+    chain.solidify(chain.head - 1)
+    assert watcher.final_block(Finality.FINALIZED) == chain.head - 1
+    assert watcher.final_block(Finality.SAFE) is None

@@ -24,6 +24,7 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 NETWORKS = ("ethereum", "polygon", "bsc", "tron", "bitcoin")
 XPUB = account_xpub("abandon " * 11 + "about")
 SECRET = {"CRYPTOPAY_TOKEN_SECRET": "s" * 40}
+RULES_FILE = Path(__file__).resolve().parent / "monitoring_rules_v7.toml"
 SMTP = {"CRYPTOPAY_SMTP_HOST": "smtp.example.com", "CRYPTOPAY_SMTP_FROM": "ops@example.com"}
 MPESA = {
     "CRYPTOPAY_MPESA_CONSUMER_KEY": "k",
@@ -125,6 +126,7 @@ def _treasury_probes() -> dict[str, Probe]:
         "CRYPTOPAY_EVM_XPUB": XPUB,
     }
     tron = {"CRYPTOPAY_TRON_API_URL": "https://api.trongrid.io"}
+    tron_hot = {**tron, "CRYPTOPAY_TRON_HOT_WALLET": "TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}
     return {
         "CRYPTOPAY_FLOAT_RESERVE": Probe("50000", lambda s, p: s.treasury.guard.position().reserve),
         "CRYPTOPAY_FLOAT_LOW_ALERT": Probe("100000", lambda s, p: s.treasury.guard.position().low_alert),
@@ -133,6 +135,7 @@ def _treasury_probes() -> dict[str, Probe]:
         ),
         "CRYPTOPAY_SWEEP_THRESHOLD": Probe("500", lambda s, p: s.settings.treasury.sweep_threshold),
         "CRYPTOPAY_EVM_SWEEP_MNEMONIC": Probe("abandon " * 11 + "about", lambda s, p: sorted(p.sweepers), ethereum),
+        "CRYPTOPAY_TRON_SWEEP_MNEMONIC": Probe("abandon " * 11 + "about", lambda s, p: sorted(p.sweepers), tron_hot),
         "CRYPTOPAY_TREASURY_ALERT_EMAIL": Probe("treasury@example.com", lambda s, p: s.settings.treasury.alert_email),
     }
 
@@ -194,6 +197,8 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": Probe("7", lambda s, p: s.settings.scan_lookback_blocks),
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
+    "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
+    "CRYPTOPAY_SANCTIONS_THRESHOLD": Probe("75", lambda s, p: p.screening.threshold),
     **_chain_probes(),
     **_treasury_probes(),
 }

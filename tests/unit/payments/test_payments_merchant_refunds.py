@@ -123,3 +123,11 @@ def test_a_refund_address_must_belong_to_the_rail_and_not_be_the_invoice(stack: 
     with pytest.raises(InvalidInput, match="own deposit address"):
         stack.refunds.refund(invoice_id, address=own, requested_by="u", amount=usdt("1"))
     assert stack.refunds.list_refunds(invoice_id) == []
+
+
+def test_without_an_amount_a_refund_takes_what_is_owed_and_nothing_owed_is_asked_for(stack: PaymentsStack) -> None:
+    """An invoice paid exactly owes nothing beyond its price: the merchant must name the amount."""
+    invoice_id = paid_in_kes(stack)
+    with pytest.raises(InvalidInput, match="name the amount"):
+        stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1")
+    assert stack.refunds.list_refunds(invoice_id) == []

@@ -13,6 +13,7 @@ from cryptopay_http import request_ids
 from cryptopay_http.blueprints import (
     admin,
     api_keys,
+    compliance,
     daraja_hooks,
     fx,
     identity,
@@ -55,7 +56,7 @@ BLUEPRINTS += [
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp]
-BLUEPRINTS += [kyc.bp]
+BLUEPRINTS += [kyc.bp, compliance.bp]
 BLUEPRINTS += [treasury.bp]
 
 

@@ -267,6 +267,11 @@ def _structure_fields(cls: type, data: dict[str, Any], prefix: str) -> tuple[dic
             except ValidationFailed as failed:
                 errors.extend(failed.errors)
             continue
+        items = _list_of_attrs(field.type)
+        if items is not None and isinstance(value, list):  # each object checked field by field, like a body
+            values[field.alias], found = _structure_items(items, value, field.metadata, path)
+            errors.extend(found)
+            continue
         try:
             _matches(value, field.metadata)
             if isinstance(value, str) and field.metadata.get("max_length", 0) > MAX_TEXT:  # a declared long text
@@ -279,6 +284,33 @@ def _structure_fields(cls: type, data: dict[str, Any], prefix: str) -> tuple[dic
         FieldError(f"{prefix}{name}", "is not a known field") for name in sorted(set(data) - {f.alias for f in fields})
     )
     return values, errors
+
+
+def _list_of_attrs(kind: Any) -> type | None:
+    """The attrs class ``X`` of ``list[X]`` or ``list[X] | None``, else None."""
+    for candidate in (kind, *getattr(kind, "__args__", ())):
+        args = get_args(candidate) if _origin_in(candidate, (list,)) else ()
+        if len(args) == 1 and attrs.has(args[0]) and args[0] not in _LEAVES:
+            item: type = args[0]
+            return item
+    return None
+
+
+def _structure_items(kind: type, value: list[Any], declared: Any, path: str) -> tuple[list[Any], list[FieldError]]:
+    errors: list[FieldError] = []
+    low, high = declared.get("min_items"), declared.get("max_items")
+    if _outside(len(value), low, high):
+        return [], [FieldError(path, f"must have {_bounds(low, high)} items")]
+    items: list[Any] = []
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            errors.append(FieldError(f"{path}[{index}]", "must be an object"))
+            continue
+        try:
+            items.append(structure_request(kind, item, prefix=f"{path}[{index}]."))
+        except ValidationFailed as failed:
+            errors.extend(failed.errors)
+    return items, errors
 
 
 def _outside(size: int, low: int | None, high: int | None) -> bool:

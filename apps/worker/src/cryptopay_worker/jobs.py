@@ -18,6 +18,7 @@ from cryptopay_worker.services import WorkerServices, services
 __all__ = [
     "CHAIN_CONFIRM",
     "CHAIN_SCAN",
+    "COMPLIANCE_MONITOR",
     "CORE_JOBS",
     "FX_REFRESH",
     "INVOICE_EXPIRE",
@@ -54,6 +55,7 @@ FX_REFRESH = "fx.refresh"
 REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
+COMPLIANCE_MONITOR = "compliance.monitor"  # AML batch rules over recent movements; overdue cases warned
 TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
 TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
@@ -75,6 +77,7 @@ LEAD_JOBS = (
     TREASURY_MEASURE,
     WALLET_CLAIMS_EXPIRE,
     WALLET_STK_QUERY,
+    COMPLIANCE_MONITOR,
 )
 
 

@@ -81,8 +81,10 @@ class Daily:
 SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.OUTBOX_RELAY, timedelta(seconds=5)),
     Every(jobs.WEBHOOK_SWEEP, timedelta(minutes=1)),
-    Every(jobs.CHAIN_SCAN, timedelta(seconds=15)),
-    Every(jobs.CHAIN_CONFIRM, timedelta(seconds=30)),
+    # A payment shows as seen (processing) within a scan period of its block, and as confirmed within a confirm
+    # period of its store's speed policy being met: the product's target is a USDT payment confirmed under 60 s.
+    Every(jobs.CHAIN_SCAN, timedelta(seconds=5)),
+    Every(jobs.CHAIN_CONFIRM, timedelta(seconds=10)),
     Every(jobs.INVOICE_EXPIRE, timedelta(minutes=1)),
     Every(jobs.SETTLEMENT_RUN, timedelta(minutes=15)),  # the use case decides which merchants' policies are due
     Every(jobs.PAYOUT_START, timedelta(seconds=30)),  # submit planned payouts (also nudged after each settlement run)
@@ -93,6 +95,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.FX_REFRESH, timedelta(minutes=1)),
     Every(jobs.RECONCILIATION_RUN, timedelta(minutes=30)),  # the books against our records, M-Pesa and the chains
     Every(jobs.METRICS_MEASURE, timedelta(minutes=1)),  # business gauges for the alerting rules
+    Every(jobs.COMPLIANCE_MONITOR, timedelta(minutes=15)),  # AML batch rules; overdue cases
     Every(jobs.TREASURY_SWEEP, timedelta(minutes=10)),  # deposit addresses above the threshold -> hot wallets
     Every(jobs.TREASURY_MEASURE, timedelta(minutes=5)),  # float and inventory gauges (reads every deposit address)
 )

@@ -12,9 +12,16 @@ from the CLI exactly as over REST (the officer who gave the first approval canno
 
 from __future__ import annotations
 
+import getpass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import attrs
 import typer
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.reports import Reporter, goaml_xml, str_csv
+from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.kyc import KycProfile, PartyKind
@@ -190,3 +197,255 @@ def unfreeze(party_id: str, officer: str = OFFICER) -> None:
     """Release a freeze (exit 4 if the account is not frozen)."""
     with errors_to_exit_codes():
         _state(_review().unfreeze(_officer(officer), party_id, _kind(party_id)))
+
+
+# -- monitoring: alerts and cases -----------------------------------------------------------------------------
+cases_app = typer.Typer(help="AML cases: list, open from alerts, show, note, move, assign.", no_args_is_help=True)
+app.add_typer(cases_app, name="cases")
+
+
+def _alert_row(a: Alert) -> dict[str, Any]:
+    evidence = ", ".join(f"{k}={v}" for k, v in sorted(a.evidence.items()))
+    return {
+        "id": a.id,
+        "rule": f"{a.rule_id}@v{a.rule_version}",
+        "party": a.party_id,
+        "movement": a.movement_id,
+        "status": a.status.value,
+        "case": a.case_id,
+        "created_at": a.created_at,
+        "evidence": evidence,
+    }
+
+
+def _case_row(c: Case) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "party": c.party_id,
+        "status": c.status.value,
+        "assignee": c.assignee,
+        "alerts": ",".join(c.alert_ids),
+        "deadline": c.deadline,
+        "notes": len(c.notes),
+    }
+
+
+def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
+    if as_json:
+        for row in rows:
+            emit_json(row)
+    else:
+        emit_table(rows, columns)
+
+
+@app.command("alerts")
+def alerts(
+    status: AlertStatus | None = typer.Option(None, "--status", help="open or in_case."),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    as_json: bool = JSON,
+) -> None:
+    """Alerts raised by the monitoring rules, oldest first."""
+    with errors_to_exit_codes():
+        rows = [_alert_row(a) for a in services().monitoring.alerts(status=status, limit=limit)]
+    _emit(rows, ["id", "rule", "party", "movement", "status", "case", "created_at", "evidence"], as_json)
+
+
+@app.command("monitor")
+def monitor(
+    days: int = typer.Option(2, "--days", min=1, max=31, help="How many days of movements to evaluate."),
+) -> None:
+    """Run the batch rules now over the last ``--days`` of movements; prints the new alerts."""
+    with errors_to_exit_codes():
+        svc = services()
+        now = svc.clock.now()
+        for alert in svc.monitoring.run_batch(now - timedelta(days=days), now):
+            emit_json(_alert_row(alert))
+
+
+@cases_app.command("list")
+def list_cases(
+    status: CaseStatus | None = typer.Option(None, "--status", help="open, investigating, escalated, ..."),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    as_json: bool = JSON,
+) -> None:
+    """Cases, oldest first."""
+    with errors_to_exit_codes():
+        rows = [_case_row(c) for c in services().monitoring.cases(status=status, limit=limit)]
+    _emit(rows, ["id", "party", "status", "assignee", "alerts", "deadline", "notes"], as_json)
+
+
+@cases_app.command("open")
+def open_case(
+    alert_ids: list[str] = typer.Argument(..., help="Open alerts of one party."),
+    officer: str = OFFICER,
+) -> None:
+    """Group alerts into a new case assigned to the officer."""
+    with errors_to_exit_codes():
+        emit_json(_case_row(services().monitoring.open_case(_officer(officer), alert_ids)))
+
+
+@cases_app.command("show")
+def show_case(case_id: str) -> None:
+    """A case with its notes."""
+    with errors_to_exit_codes():
+        case = services().monitoring.case(case_id)
+        notes = [{"at": n.at, "author": n.author, "text": n.text} for n in case.notes]
+        emit_json({**_case_row(case), "notes": notes, "closed_at": case.closed_at})
+
+
+@cases_app.command("note")
+def note_case(case_id: str, officer: str = OFFICER, text: str = typer.Option(..., "--text")) -> None:
+    """Add a note."""
+    with errors_to_exit_codes():
+        emit_json(_case_row(services().monitoring.note(_officer(officer), case_id, text)))
+
+
+@cases_app.command("move")
+def move_case(
+    case_id: str,
+    status: CaseStatus = typer.Argument(..., help="investigating, escalated, closed_no_action or reported."),
+    officer: str = OFFICER,
+    note: str | None = typer.Option(None, "--note", help="Why (needed to escalate, close or report)."),
+) -> None:
+    """Move a case to another status (a closed or reported case is final: exit 4)."""
+    with errors_to_exit_codes():
+        emit_json(_case_row(services().monitoring.move(_officer(officer), case_id, status, note)))
+
+
+@cases_app.command("assign")
+def assign_case(
+    case_id: str, officer: str = OFFICER, to: str = typer.Option(..., "--to", help="The officer's email.")
+) -> None:
+    """Give a case to another officer."""
+    with errors_to_exit_codes():
+        emit_json(_case_row(services().monitoring.assign(_officer(officer), case_id, _officer(to))))
+
+
+# -- sanctions lists and screening ----------------------------------------------------------------------------
+lists_app = typer.Typer(help="Sanctions lists: import OFAC sdn.xml or the UN consolidated list; show snapshots.")
+screen_app = typer.Typer(help="Screen a name or an on-chain address against the latest lists.", no_args_is_help=True)
+app.add_typer(lists_app, name="lists")
+app.add_typer(screen_app, name="screen")
+
+
+def _snapshot_row(s: Snapshot) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "source": s.source,
+        "version": s.version,
+        "entries": s.entries,
+        "addresses": s.addresses,
+        "imported_at": s.imported_at,
+        "digest": s.digest[:16],
+    }
+
+
+@lists_app.command("import")
+def import_list(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The list file."),
+) -> None:
+    """Import a list file as a new snapshot (the same list again changes nothing); prints the snapshot."""
+    from cryptopay.adapters.sanctions import parse_list
+
+    with errors_to_exit_codes():
+        parsed = parse_list(path.read_bytes())
+        snapshot = services().screening.import_list(
+            parsed.source, parsed.version, parsed.entries, actor=f"operator:{getpass.getuser()}"
+        )
+        emit_json(_snapshot_row(snapshot))
+
+
+@lists_app.command("show")
+def show_lists(as_json: bool = JSON) -> None:
+    """Every imported snapshot, oldest first (the newest of each source is screened against)."""
+    with errors_to_exit_codes():
+        rows = [_snapshot_row(s) for s in services().screening.snapshots()]
+    _emit(rows, ["id", "source", "version", "entries", "addresses", "imported_at", "digest"], as_json)
+
+
+@screen_app.command("name")
+def screen_name(
+    name: str,
+    threshold: float | None = typer.Option(None, "--threshold", min=50, max=100, help="Override the score threshold."),
+) -> None:
+    """Listed names matching ``name`` (one JSON line each); exit 5 if any match."""
+    with errors_to_exit_codes():
+        matches = services().screening.screen_name(name, threshold=threshold)
+    for m in matches:
+        emit_json({"source": m.source, "ref": m.ref, "listed_name": m.listed_name, "score": m.score})
+    if matches:
+        raise typer.Exit(5)
+
+
+@screen_app.command("address")
+def screen_address(network: str, address: str) -> None:
+    """Entries listing ``address`` on ``network`` (exactly); exit 5 if any."""
+    with errors_to_exit_codes():
+        matches = services().screening.screen_address(network, address)
+    for m in matches:
+        emit_json({"source": m.source, "ref": m.ref, "network": m.network, "address": m.address})
+    if matches:
+        raise typer.Exit(5)
+
+
+# -- reports --------------------------------------------------------------------------------------------------
+report_app = typer.Typer(
+    help="Reports: an STR in goAML XML or CSV; the monthly virtual-asset flows.", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
+
+
+def _party_name(party_id: str) -> str:
+    applications = services().kyc_review.standing(party_id).applications
+    for application in reversed(applications):
+        if application.person is not None:
+            return application.person.legal_name
+        if application.business is not None:
+            return application.business.registered_name
+    return party_id
+
+
+@report_app.command("str")
+def report_str(
+    case_id: str,
+    officer: str = OFFICER,
+    rentity_id: str = typer.Option(..., "--rentity-id", help="The reporting entity's goAML id at the FRC."),
+    fmt: str = typer.Option("xml", "--format", help="xml (goAML) or csv."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file (default: standard output)."),
+) -> None:
+    """A suspicious transaction report of a case (the export is audited)."""
+    if fmt not in ("xml", "csv"):
+        raise typer.BadParameter("xml or csv", param_hint="--format")
+    with errors_to_exit_codes():
+        officer_id = _officer(officer)
+        user = services().users.get(officer_id)
+        assert user is not None
+        email = user.email or officer.strip().lower()
+        reporter = Reporter(rentity_id=rentity_id, officer_name=user.display_name or email, officer_email=email)
+        case = services().monitoring.case(case_id)
+        report = services().reporting.suspicious_transaction_report(
+            case_id, reporter, party_name=_party_name(case.party_id)
+        )
+        body = goaml_xml(report).decode() if fmt == "xml" else str_csv(report)
+    if out is None:
+        typer.echo(body, nl=False)
+    else:
+        out.write_text(body, encoding="utf-8")
+        emit_json({"report": report.reference, "format": fmt, "path": str(out), "transactions": len(report.movements)})
+
+
+@report_app.command("monthly")
+def report_monthly(month: str = typer.Argument(..., help="YYYY-MM (Nairobi time)."), as_json: bool = JSON) -> None:
+    """Virtual-asset flows of a month by asset, network, product and direction (CSV, or JSON lines)."""
+    year, _, number = month.partition("-")
+    if not (year.isdigit() and number.isdigit() and len(year) == 4):
+        raise typer.BadParameter("YYYY-MM", param_hint="MONTH")
+    with errors_to_exit_codes():
+        rows = services().reporting.monthly(int(year), int(number))
+    if as_json:
+        for row in rows:
+            emit_json(attrs.asdict(row))
+        return
+    typer.echo("asset,network,product,direction,count,total_kes")
+    for row in rows:
+        typer.echo(f"{row.asset},{row.network},{row.product},{row.direction},{row.count},{row.total_kes}")

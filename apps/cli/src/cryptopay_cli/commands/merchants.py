@@ -1,4 +1,4 @@
-"""``cryptopay merchants``: create a merchant with its store settings, and list merchants.
+"""``cryptopay merchants``: create a merchant with its store settings, list merchants, set a store's speed policy.
 
 ``create`` needs the owner to be a registered user with the merchant role (exit 3 if no such user, 5 if the user
 is not a merchant user, 4 if the user already has a merchant). Every input is checked before anything is written.
@@ -22,7 +22,8 @@ from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money, to_decimal
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.payments.invoicing import refuse_unpriced_rails
-from cryptopay.core.rails import Rail, rail_for
+from cryptopay.core.payments.speed import parse_tier, set_speed_policy
+from cryptopay.core.rails import Finality, Rail, rail_for
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
 from cryptopay_cli.context import services
@@ -38,6 +39,12 @@ app = typer.Typer(
 )
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+_TIERS = typer.Option(
+    None,
+    "--tier",
+    help="A speed-policy tier RAIL[:UP_TO_KES]=CONFIRMATIONS|safe|finalized (repeat it), e.g. "
+    "usdt-ethereum:10000=1 and usdt-ethereum=finalized; see the README's Speed policy for each setting's risk.",
+)
 _COLUMNS = ["id", "name", "settlement", "method", "destination", "minimum", "rails"]
 
 
@@ -106,9 +113,10 @@ def create(
     rails: str | None = typer.Option(None, "--rails", help="Comma-separated rails, e.g. usdt-ethereum,usdt-tron."),
     fee_percent: str = typer.Option("1", "--fee-percent", help="The merchant fee, in percent of each payment."),
     tolerance: str = typer.Option("0", "--tolerance", help="Underpayment tolerance, in percent."),
+    tiers: list[str] | None = _TIERS,
     as_json: bool = _JSON,
 ) -> None:
-    """Create a merchant and its store settings (rails, fee, tolerance); prints the merchant."""
+    """Create a merchant and its store settings (rails, fee, tolerance, speed policy); prints the merchant."""
     svc = services()
     with errors_to_exit_codes():
         profile = check_settlement(
@@ -116,6 +124,7 @@ def create(
         )
         fee = _percent(fee_percent, "--fee-percent", below=Decimal(100))
         store = _store(svc, "new", _rails(svc, rails), fee, _percent(tolerance, "--tolerance", below=Decimal(100)))
+        store = attrs.evolve(store, speed=[parse_tier(t) for t in tiers or []])
         refuse_unpriced_rails(store.rails, svc.pricer)  # a rail nothing prices in KES would strand its payments
         merchant = _create(svc, name, owner, profile, store)
         view = merchant_view(merchant, svc.listings.store(merchant.id))
@@ -249,3 +258,31 @@ def set_role(
             merchant_id, _member_user(svc, email), role, actor=_acting(svc, merchant_id, acting), via=_operator()
         )
     typer.echo(f"{email.strip()} is now {member.role.value} of {merchant_id}")
+
+
+@app.command("speed")
+def speed(
+    merchant_id: str = typer.Argument(..., help="The merchant whose store's speed policy is set."),
+    tiers: list[str] | None = _TIERS,
+    clear: bool = typer.Option(False, "--clear", help="Remove every tier: each rail waits the deployment's depth."),
+    as_json: bool = _JSON,
+) -> None:
+    """Set a store's speed policy (replacing the old one); open invoices keep what they were made with. Audited."""
+    svc = services()
+    with errors_to_exit_codes():
+        if not tiers and not clear:
+            raise InvalidInput("give at least one --tier, or --clear")
+        policy = [] if clear else [parse_tier(t) for t in tiers or []]
+        store = set_speed_policy(svc.uow, merchant_id, policy, actor=_operator(), now=svc.clock.now())
+    rows = [
+        {"rail": t.rail, "up_to_kes": t.up_to_kes, "confirmations": t.confirmations, "finality": _value(t.finality)}
+        for t in store.speed
+    ]
+    if as_json:
+        emit_json({"merchant_id": merchant_id, "speed_policy": rows})
+    else:
+        emit_table(rows, ["rail", "up_to_kes", "confirmations", "finality"])
+
+
+def _value(finality: Finality | None) -> str | None:
+    return finality.value if finality is not None else None

@@ -109,6 +109,12 @@ class PaymentOptionView:
     qr_svg_url: str
     token_contract: str | None = None
     chain_id: int | None = None
+    confirmations: int | None = attrs.field(
+        default=None, metadata={"description": "blocks a payment waits (the store's speed policy); null: finality"}
+    )
+    finality: str | None = attrs.field(
+        default=None, metadata={"description": "the network signal a payment waits for instead: safe or finalized"}
+    )
 
     @classmethod
     def of(cls, invoice_id: str, option: PaymentOption) -> PaymentOptionView:
@@ -123,6 +129,8 @@ class PaymentOptionView:
             qr_svg_url=f"/v1/invoices/{invoice_id}/qr.svg?rail={rail.key}",
             token_contract=rail.token.contract,
             chain_id=rail.network.chain_id,
+            confirmations=None if rail.finality else rail.confirmations,
+            finality=rail.finality.value if rail.finality else None,
         )
 
 

@@ -1,4 +1,5 @@
-"""Store settings: the rails a merchant accepts, its invoice window and underpayment tolerance, and its fee.
+"""Store settings: the rails a merchant accepts, its invoice window and underpayment tolerance, its fee, and its
+speed policy (how long each rail waits, per invoice size: ``cryptopay.core.payments.speed``).
 
 The merchant (or an admin) sets rails, window and tolerance; only an admin sets the merchant fee, as a new fee
 schedule version effective now for each asset the store accepts (earlier versions stay, so past payments keep
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from cryptopay.core.errors import InvalidInput, Unavailable
@@ -18,13 +20,14 @@ from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES, Asset
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.payments.invoicing import refuse_unpriced_rails
-from cryptopay.core.rails import NETWORKS, Rail, rail_for
+from cryptopay.core.payments.speed import MAX_CONFIRMATIONS, SpeedTier, describe
+from cryptopay.core.rails import NETWORKS, Finality, Rail, rail_for
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require
 from cryptopay_http.blueprints.merchants import load_merchant
 from cryptopay_http.convert import amount_pattern, json_response, limits, read_body
-from cryptopay_http.openapi import operation
+from cryptopay_http.openapi import operation, register_schema
 from cryptopay_http.payments_edge import audit, payments, rail_catalogue, resolve_rail
 
 __all__ = ["StoreView", "bp", "offered_rail_keys", "offered_rails", "quoted_pairs"]
@@ -33,6 +36,7 @@ bp = Blueprint("stores", __name__)
 _STAFF = (Role.MERCHANT, Role.ADMIN)
 _TAGS = ("stores",)
 _MAX_WINDOW_MINUTES = 24 * 60
+_MAX_TIERS = 50
 
 
 def offered_rails() -> dict[str, Rail]:
@@ -72,6 +76,57 @@ _BOUND = limits(
 
 
 @attrs.frozen
+class SpeedTierBody:
+    """Invoices worth up to ``up_to_kes`` (null: any amount) on ``rail`` are confirmed after ``confirmations``
+    blocks, or once their block carries the network's ``finality`` signal (EVM: safe, finalized; Tron: finalized,
+    a solidified block; Bitcoin: none). The risk of each setting is in the README (Speed policy)."""
+
+    rail: str
+    up_to_kes: Decimal | None = None
+    confirmations: int | None = None
+    finality: Finality | None = None
+
+    def tier(self) -> SpeedTier:
+        return SpeedTier(self.rail, self.up_to_kes, self.confirmations, self.finality)
+
+
+def _speed_tier_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """One variant per offered rail: confirmations (1 to the maximum) or one of its network's finality signals."""
+    bound = {"anyOf": [{"type": "string", "pattern": amount_pattern(KES.decimals, positive=True)}, {"type": "null"}]}
+    depth = {"type": "integer", "minimum": 1, "maximum": MAX_CONFIRMATIONS}
+    variants = []
+    for key, rail in sorted(_offered_or_none().items()):
+        common = {"rail": {"const": key}, "up_to_kes": bound}
+        variants.append({"properties": {**common, "confirmations": depth}, "required": ["rail", "confirmations"]})
+        if rail.network.finality:
+            signals = {"type": "string", "enum": [f.value for f in rail.network.finality]}
+            variants.append({"properties": {**common, "finality": signals}, "required": ["rail", "finality"]})
+    schema: dict[str, Any] = {
+        "type": "object",
+        "description": SpeedTierBody.__doc__,
+        "properties": {
+            "rail": {"type": "string"},
+            "up_to_kes": bound,
+            "confirmations": depth,
+            "finality": {"type": "string", "enum": [f.value for f in Finality]},
+        },
+        "required": ["rail"],
+        "additionalProperties": False,
+    }
+    return {**schema, "oneOf": [{**v, "additionalProperties": False} for v in variants]} if variants else schema
+
+
+def _offered_or_none() -> dict[str, Rail]:
+    try:
+        return offered_rails()
+    except Unavailable:
+        return {}
+
+
+register_schema(SpeedTierBody, _speed_tier_schema)
+
+
+@attrs.frozen
 class StoreBody:
     """The store's settings; ``merchant_fee_percent`` may only be sent by an admin."""
 
@@ -89,6 +144,14 @@ class StoreBody:
     )
     min_invoice_amount: Decimal | None = attrs.field(default=None, metadata=_BOUND)
     max_invoice_amount: Decimal | None = attrs.field(default=None, metadata=_BOUND)
+    speed_policy: list[SpeedTierBody] | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "per rail and invoice size, how long a payment waits (null or absent: unchanged; []: the deployment's "
+            "depth for every rail); two tiers of one rail may not share a bound",
+            max_items=_MAX_TIERS,
+        ),
+    )
 
 
 @attrs.frozen
@@ -134,6 +197,16 @@ class FeeView:
 
 
 @attrs.frozen
+class SpeedTierView:
+    """One tier of a store's speed policy."""
+
+    rail: str
+    up_to_kes: Decimal | None
+    confirmations: int | None
+    finality: Finality | None
+
+
+@attrs.frozen
 class StoreView:
     """A merchant's store settings."""
 
@@ -144,6 +217,9 @@ class StoreView:
     merchant_fees: list[FeeView]
     min_invoice_amount: Decimal | None = attrs.field(default=None, metadata={"description": "KES; null: no minimum"})
     max_invoice_amount: Decimal | None = attrs.field(default=None, metadata={"description": "KES; null: no maximum"})
+    speed_policy: list[SpeedTierView] = attrs.field(
+        factory=list, metadata={"description": "per rail, tiers by invoice worth; rails not named wait their default"}
+    )
 
     @classmethod
     def of(cls, store: StoreSettings) -> StoreView:
@@ -155,7 +231,8 @@ class StoreView:
         minutes = int(store.window.total_seconds() // 60)
         rails = [r.key for r in store.rails]
         bounds = store.min_invoice, store.max_invoice
-        return cls(store.merchant_id, rails, minutes, store.tolerance_percent, fees, *bounds)
+        speed = [SpeedTierView(t.rail, t.up_to_kes, t.confirmations, t.finality) for t in store.speed]
+        return cls(store.merchant_id, rails, minutes, store.tolerance_percent, fees, *bounds, speed)
 
 
 def _check(body: StoreBody) -> list[Rail]:
@@ -200,6 +277,13 @@ def _fees(existing: StoreSettings | None, assets: set[Asset], percent: Decimal |
     return fees
 
 
+def _speed(body: StoreBody, existing: StoreSettings | None) -> tuple[SpeedTier, ...]:
+    """The body's speed policy, or the stored one when the body leaves it out."""
+    if body.speed_policy is None:
+        return existing.speed if existing else ()
+    return tuple(t.tier() for t in body.speed_policy)
+
+
 def _store(merchant_id: str) -> StoreSettings | None:
     found: StoreSettings | None = payments().listings.store(merchant_id)
     return found
@@ -222,6 +306,7 @@ def put_store(merchant_id: str) -> Response:
             fees=_fees(existing, {r.asset for r in rails}, body.merchant_fee_percent),
             min_invoice=body.min_invoice_amount,
             max_invoice=body.max_invoice_amount,
+            speed=_speed(body, existing),
         )
         if existing:  # what this body does not set is kept
             store = attrs.evolve(
@@ -238,6 +323,7 @@ def put_store(merchant_id: str) -> Response:
             fee=body.merchant_fee_percent if body.merchant_fee_percent is not None else "unchanged",
             min_invoice=body.min_invoice_amount if body.min_invoice_amount is not None else "none",
             max_invoice=body.max_invoice_amount if body.max_invoice_amount is not None else "none",
+            speed_policy=describe(store.speed),
         )
     return json_response(StoreView.of(store))
 

@@ -30,6 +30,7 @@ __all__ = [
     "POLYGON",
     "TRON",
     "AddressFormat",
+    "Finality",
     "Network",
     "Rail",
     "Token",
@@ -44,6 +45,18 @@ class AddressFormat(enum.Enum):
     TRON = "tron"  # base58check with the 0x41 prefix ("T...")
     BITCOIN = "bitcoin"  # bech32/bech32m or base58
     MSISDN = "msisdn"  # a Kenyan phone number in 2547XXXXXXXX form
+
+
+class Finality(enum.Enum):
+    """A network's own signal that a block will not be reorganised: EVM's ``safe`` and ``finalized`` block tags
+    (``finalized`` is stronger), Tron's solidified blocks (``finalized``). Bitcoin has none: only depth."""
+
+    SAFE = "safe"
+    FINALIZED = "finalized"
+
+    @property
+    def rank(self) -> int:
+        return 1 if self is Finality.SAFE else 2
 
 
 @attrs.frozen
@@ -83,6 +96,13 @@ class Network:
     confirmations: int
     address_format: AddressFormat
     testnet: bool = False
+    finality: tuple[Finality, ...] = ()  # the finality signals this network offers
+
+    def check_finality(self, finality: Finality) -> None:
+        """Refuse a finality signal this network does not have (Bitcoin has none, Tron no ``safe``)."""
+        if finality not in self.finality:
+            offered = ", ".join(f.value for f in self.finality) or "none: choose a number of confirmations"
+            raise InvalidInput(f"{self.name} has no {finality.value!r} signal; it offers {offered}")
 
     def token(self, asset: Asset | str) -> Token:
         code = asset.code if isinstance(asset, Asset) else asset_by_code(asset).code
@@ -124,6 +144,7 @@ ETHEREUM = Network(
     ),
     12,
     AddressFormat.EVM,
+    finality=(Finality.SAFE, Finality.FINALIZED),
 )
 POLYGON = Network(
     "polygon",
@@ -135,6 +156,7 @@ POLYGON = Network(
     ),
     12,
     AddressFormat.EVM,
+    finality=(Finality.SAFE, Finality.FINALIZED),
 )
 BSC = Network(
     "bsc",
@@ -146,6 +168,7 @@ BSC = Network(
     ),
     12,
     AddressFormat.EVM,
+    finality=(Finality.SAFE, Finality.FINALIZED),
 )
 TRON = Network(
     "tron",
@@ -154,6 +177,7 @@ TRON = Network(
     (Token(USDT, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", 6),),
     20,
     AddressFormat.TRON,
+    finality=(Finality.FINALIZED,),  # a solidified block
 )
 BITCOIN = Network("bitcoin", None, Token(BTC, None, 8), (), 3, AddressFormat.BITCOIN)
 MPESA = Network("mpesa", None, Token(KES, None, 0), (), 0, AddressFormat.MSISDN)
@@ -186,6 +210,7 @@ class Rail:
     network: Network
     token: Token
     confirmations: int
+    finality: Finality | None = None  # set: confirmed once its block carries this signal, whatever the depth
 
     @property
     def asset(self) -> Asset:

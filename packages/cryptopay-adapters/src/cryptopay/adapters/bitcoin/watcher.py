@@ -16,7 +16,7 @@ from cryptopay.adapters.bitcoin.esplora import EsploraClient
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.chains import ObservedTransfer, TxState
-from cryptopay.core.rails import BITCOIN, Token
+from cryptopay.core.rails import BITCOIN, Finality, Token
 
 __all__ = ["BitcoinWatcher"]
 
@@ -97,6 +97,10 @@ class BitcoinWatcher:
             for n, out in enumerate(tx.get("vout", []))
             if out.get("scriptpubkey_address") == address
         ]
+
+    def final_block(self, finality: Finality) -> int | None:
+        """Bitcoin has no finality signal, only depth (stores choose confirmations for it)."""
+        return None
 
     def confirmations(self, transfer: ObservedTransfer) -> int:
         """0 while unconfirmed, replaced or reorganised away; else ``head - block + 1``."""

@@ -15,6 +15,7 @@ from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
     ChainSender,
+    FinalitySource,
     KeyProvider,
     ObservedTransfer,
     WithdrawalStore,
@@ -25,8 +26,9 @@ from cryptopay.core.scanning import ChainScanner, HeaderWatcher
 __all__ = ["ChainReader", "address_validators", "deriver_map", "rails_of", "scan_chains", "sender_for", "watcher_for"]
 
 
-class ChainReader(HeaderWatcher, BalanceReader, Protocol):
-    """What each network's watcher is: it scans and confirms transfers, and reads our addresses' balances."""
+class ChainReader(HeaderWatcher, BalanceReader, FinalitySource, Protocol):
+    """What each network's watcher is: it scans and confirms transfers, reads our addresses' balances and tells
+    the network's own finality signal (EVM safe/finalized tags, Tron's solidified head; Bitcoin none)."""
 
 
 def rails_of(chain: ChainSettings) -> list[Rail]:

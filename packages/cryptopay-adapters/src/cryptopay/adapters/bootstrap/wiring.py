@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from cryptopay.adapters.bootstrap.chains import (
@@ -22,6 +23,8 @@ from cryptopay.adapters.bootstrap.chains import (
     watcher_for,
 )
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -305,6 +308,51 @@ class Parts:
         )
 
     @functools.cached_property
+    def monitoring(self) -> Monitoring:
+        """AML monitoring over the rule set of ``CRYPTOPAY_MONITORING_RULES`` (JSON or TOML), else the core's."""
+        from cryptopay.core.compliance.rules import default_rules, load_rules
+
+        path = self.settings.monitoring_rules
+        if path is None:
+            rules = default_rules()
+        else:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as error:
+                raise InvalidInput(f"CRYPTOPAY_MONITORING_RULES: cannot read {path}: {error.strerror}") from None
+            rules = load_rules(text, fmt="toml" if path.suffix == ".toml" else "json")
+        return Monitoring(
+            uow=self.storage.unit_of_work,
+            rules=rules,
+            clock=self.clock,
+            ids=self.ids,
+            screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
+        )
+
+    @functools.cached_property
+    def screening(self) -> Screening:
+        """Sanctions screening of the imported lists, names scored by rapidfuzz (``CRYPTOPAY_SANCTIONS_THRESHOLD``)."""
+        from cryptopay.adapters.sanctions import RapidfuzzMatcher
+
+        return Screening(
+            uow=self.storage.unit_of_work,
+            matcher=RapidfuzzMatcher(),
+            clock=self.clock,
+            ids=self.ids,
+            threshold=self.settings.sanctions_threshold,
+        )
+
+    def monitor(self) -> None:
+        """The worker's batch: the last two days' movements through the batch rules (alerts are raised once), then
+        a warning per case past its deadline."""
+        now = self.clock.now()
+        self.monitoring.run_batch(now - timedelta(days=2), now)
+        for case in self.monitoring.overdue():
+            logging.getLogger("cryptopay.compliance").warning(
+                "compliance case %s (%s) is past its deadline %s", case.id, case.status.value, case.deadline.isoformat()
+            )
+
+    @functools.cached_property
     def payout_gate(self) -> PayoutGate:
         """Compliance on money leaving a merchant: freezes, KYB (``CRYPTOPAY_SETTLEMENT_REQUIRES_KYB``), tier limits."""
         return PayoutGate(
@@ -430,6 +478,7 @@ class Parts:
             notifier=self.notifier,
             clock=self.clock,
             ids=self.ids,
+            screening=self.screening,
         )
 
     @functools.cached_property
@@ -559,8 +608,12 @@ class Parts:
 
     @functools.cached_property
     def sweepers(self) -> dict[str, Sweeper]:
-        """EVM sweepers for networks with a hot wallet, signing for deposit addresses with the seed of
-        ``CRYPTOPAY_EVM_XPUB`` (``CRYPTOPAY_EVM_SWEEP_MNEMONIC``: only the worker that sweeps needs it)."""
+        """Sweepers for networks with a hot wallet, signing for deposit addresses with the seed phrase of the
+        network's xpub (``CRYPTOPAY_EVM_SWEEP_MNEMONIC``, ``CRYPTOPAY_TRON_SWEEP_MNEMONIC``: only the worker that
+        sweeps needs them); gas comes from the hot wallet, whose key is in the vault."""
+        return {**self._evm_sweepers(), **self._tron_sweepers()}
+
+    def _evm_sweepers(self) -> dict[str, Sweeper]:
         mnemonic = self.settings.treasury.evm_sweep_mnemonic
         if not mnemonic:
             return {}
@@ -579,6 +632,28 @@ class Parts:
                 for rail in self._rails_on(network):
                     found[network] = EvmRailSweeper(sender, rail, deposit_keys=keyring, store=store)
         return found
+
+    def _tron_sweepers(self) -> dict[str, Sweeper]:
+        mnemonic, chain = self.settings.treasury.tron_sweep_mnemonic, self.settings.chain("tron")
+        if not mnemonic or chain is None or not chain.hot_wallet:
+            return {}
+        from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
+        from cryptopay.adapters.tron.client import TronApi
+        from cryptopay.adapters.tron.keys import TronHdKeyring
+        from cryptopay.adapters.tron.sweep import TronRailSweeper
+        from cryptopay.adapters.tron.transactions import TronTransactions
+        from cryptopay.adapters.vault import FileKeyStore
+        from cryptopay.core.hotkeys import EitherKeys, VaultKeyProvider
+
+        keyring = TronHdKeyring(mnemonic)
+        if self.settings.tron_xpub and keyring.account_xpub() != self.settings.tron_xpub:
+            raise InvalidInput("CRYPTOPAY_TRON_SWEEP_MNEMONIC is not the seed of CRYPTOPAY_TRON_XPUB")
+        hot_keys = VaultKeyProvider(self.vault, FileKeyStore(self.settings.data_dir / "keys"))
+        txs = TronTransactions(
+            TronApi(chain.url), keys=EitherKeys(hot_keys, keyring), store=SqlWithdrawalStore(self.engine)
+        )
+        rail = self._rails_on("tron")[0]
+        return {"tron": TronRailSweeper(txs, rail, hot_address=chain.hot_wallet, gas_address=chain.hot_wallet)}
 
     @functools.cached_property
     def sweeps(self) -> Sweeps:
@@ -766,6 +841,7 @@ class Parts:
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
+            "compliance.monitor": lambda _payload: self.monitor(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(
@@ -803,7 +879,7 @@ class Parts:
 
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():
-            self.detection.confirm_payments(network, watcher)
+            self.detection.confirm_payments(network, watcher, watcher)
 
     def expire_invoices(self) -> None:
         times = {network: self.detection.chain_now(network) for network in self.watchers}

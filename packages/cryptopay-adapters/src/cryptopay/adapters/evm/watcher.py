@@ -17,7 +17,7 @@ from cryptopay.adapters.evm.sender import erc20_balance
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.chains import ObservedTransfer
-from cryptopay.core.rails import Rail, Token
+from cryptopay.core.rails import Finality, Rail, Token
 from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 from web3 import Web3
@@ -78,6 +78,12 @@ class EvmWatcher:
     def head(self) -> int:
         """The latest block number."""
         return int(self._call("reading the head", lambda: self._w3.eth.block_number))
+
+    def final_block(self, finality: Finality) -> int | None:
+        """The number of the block the node tags ``safe`` or ``finalized`` (``eth_getBlockByNumber``; None when the
+        node has none yet, e.g. a chain younger than an epoch)."""
+        block = self._block(finality.value)  # type: ignore[arg-type]  # a block tag, not a number
+        return None if block is None else int(block["number"])
 
     def block_hash(self, number: int) -> str | None:
         """The canonical hash of block ``number`` (None beyond the head)."""

@@ -20,7 +20,13 @@ from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.adapters.sql.errors import translating
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
 from cryptopay.adapters.sql.outbox import SqlOutbox
-from cryptopay.adapters.sql.repositories.compliance import SqlKycApplications
+from cryptopay.adapters.sql.repositories.compliance import (
+    SqlAlerts,
+    SqlCases,
+    SqlKycApplications,
+    SqlMovementJournal,
+    SqlSanctions,
+)
 from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 from cryptopay.adapters.sql.repositories.identity import (
     SqlApiKeys,
@@ -154,6 +160,23 @@ class SqlUnitOfWork:
     @functools.cached_property
     def kyc_applications(self) -> SqlKycApplications:
         return SqlKycApplications(self.connection)
+
+    # -- compliance monitoring
+    @functools.cached_property
+    def movements(self) -> SqlMovementJournal:
+        return SqlMovementJournal(self.connection)
+
+    @functools.cached_property
+    def alerts(self) -> SqlAlerts:
+        return SqlAlerts(self.connection)
+
+    @functools.cached_property
+    def cases(self) -> SqlCases:
+        return SqlCases(self.connection)
+
+    @functools.cached_property
+    def sanctions(self) -> SqlSanctions:
+        return SqlSanctions(self.connection)
 
     @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:

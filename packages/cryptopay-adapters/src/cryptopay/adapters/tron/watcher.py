@@ -15,7 +15,7 @@ from cryptopay.adapters.tron.client import TronApi, trc20_balance
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.chains import ObservedTransfer
-from cryptopay.core.rails import Rail, Token
+from cryptopay.core.rails import Finality, Rail, Token
 from tronpy.keys import to_base58check_address
 
 __all__ = ["TronWatcher", "tron_address"]
@@ -64,6 +64,10 @@ class TronWatcher:
     def solid_head(self) -> int:
         """The latest solidified (irreversible) block number."""
         return self._number(self._api.post("reading the solid head", "walletsolidity/getnowblock", {"visible": True}))
+
+    def final_block(self, finality: Finality) -> int | None:
+        """Tron's finality is its solidified head (``finalized``); it has no weaker ``safe`` signal."""
+        return self.solid_head() if finality is Finality.FINALIZED else None
 
     @staticmethod
     def _number(block: dict[str, Any]) -> int:

@@ -124,8 +124,8 @@ class TeamRole(enum.Enum):
 
     OWNER = "owner"  # everything, and the only one who changes the payout destination or hands ownership over
     ADMIN = "admin"  # runs the shop: keys, webhooks, store, members (never the owner)
-    FINANCE = "finance"  # money: invoices, settlements, payouts, reports
-    STAFF = "staff"  # reads invoices, changes nothing
+    FINANCE = "finance"  # money: invoices, refunds, payment links, settlements, payouts, reports
+    STAFF = "staff"  # reads invoices, their refunds and the payment links; changes nothing
 
 
 TEAM_SCOPES: dict[TeamRole, frozenset[str]] = {
@@ -142,9 +142,13 @@ TEAM_SCOPES: dict[TeamRole, frozenset[str]] = {
             "reports:read",
             "merchant:read",
             "fx:quote",
+            "refunds:read",
+            "refunds:write",  # still with a step-up, as for every user session
+            "payment_links:read",
+            "payment_links:write",
         }
     ),
-    TeamRole.STAFF: frozenset({"invoices:read"}),
+    TeamRole.STAFF: frozenset({"invoices:read", "refunds:read", "payment_links:read"}),
 }
 
 

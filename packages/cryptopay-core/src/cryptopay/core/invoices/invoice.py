@@ -29,7 +29,7 @@ from cryptopay.core.invoices.values import (
 )
 from cryptopay.core.money import Asset, Money, to_decimal
 from cryptopay.core.ports.chains import ObservedTransfer
-from cryptopay.core.rails import Rail
+from cryptopay.core.rails import Finality, Rail
 
 __all__ = ["Invoice", "InvoiceReceivedPayment", "TransferKey"]
 
@@ -194,8 +194,11 @@ class Invoice:
             events.append(self._payment_event("invoice.payment_received", self.payments[index], now))
         return events + self._changes(before, now)
 
-    def confirm_transfer(self, key: TransferKey, confirmations: int, *, now: datetime) -> list[InvoiceEvent]:
-        """Record a transfer's depth; at its rail's depth it is confirmed (``invoice.payment_confirmed``, once).
+    def confirm_transfer(
+        self, key: TransferKey, confirmations: int, *, now: datetime, finality: Finality | None = None
+    ) -> list[InvoiceEvent]:
+        """Record a transfer's depth (and the finality signal its block carries); at its rail's depth, or its rail's
+        finality signal, it is confirmed (``invoice.payment_confirmed``, once).
 
         Depth only grows within a block: a transfer that leaves the chain is withdrawn (``withdraw_transfer``).
         """
@@ -205,7 +208,9 @@ class Invoice:
         if payment.withdrawn:
             raise InvalidState(f"transfer {key[1]}#{key[2]} was withdrawn; record it again when it reappears")
         before = self._snapshot()
-        self.payments[index] = attrs.evolve(payment, confirmations=max(payment.confirmations, confirmations))
+        strongest = max((f for f in (payment.finality, finality) if f is not None), key=_rank, default=None)
+        depth = max(payment.confirmations, confirmations)
+        self.payments[index] = attrs.evolve(payment, confirmations=depth, finality=strongest)
         return self._changes(before, now)
 
     def withdraw_transfer(self, key: TransferKey, *, now: datetime, reason: str = "reorg") -> list[InvoiceEvent]:
@@ -377,3 +382,7 @@ class Invoice:
             late=str(payment.is_late(self.expires_at)).lower(),
             **extra,
         )
+
+
+def _rank(finality: Finality) -> int:
+    return finality.rank

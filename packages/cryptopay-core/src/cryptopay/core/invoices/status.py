@@ -18,8 +18,13 @@ __all__ = ["Tally", "derive_status", "is_confirmed", "tally"]
 
 
 def is_confirmed(payment: InvoicePayment, option: PaymentOption) -> bool:
-    """A counted payment at or beyond its rail's confirmation depth."""
-    return not payment.withdrawn and payment.confirmations >= option.rail.confirmations
+    """A counted payment at or beyond its rail's confirmation depth, or whose block carries the rail's finality
+    signal when the rail asks for one (a store's speed policy: ``safe``/``finalized``)."""
+    if payment.withdrawn:
+        return False
+    if option.rail.finality is not None:
+        return payment.reached(option.rail.finality)
+    return payment.confirmations >= option.rail.confirmations
 
 
 @attrs.frozen

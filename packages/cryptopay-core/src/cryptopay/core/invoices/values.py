@@ -12,7 +12,7 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.fx import Quote
 from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.chains import ObservedTransfer
-from cryptopay.core.rails import Rail
+from cryptopay.core.rails import Finality, Rail
 
 __all__ = [
     "DEFAULT_INVOICE_WINDOW",
@@ -131,6 +131,11 @@ class InvoicePayment:
     mempool_seen_at: datetime | None = None
     confirmations: int = 0
     withdrawn: bool = False
+    finality: Finality | None = None  # the strongest finality signal its block carries (EVM safe/finalized, Tron)
+
+    def reached(self, finality: Finality) -> bool:
+        """Whether its block carries ``finality`` (``finalized`` implies ``safe``)."""
+        return self.finality is not None and self.finality.rank >= finality.rank
 
     @property
     def key(self) -> tuple[str, str, int]:

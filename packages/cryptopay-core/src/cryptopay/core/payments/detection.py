@@ -21,8 +21,9 @@ from cryptopay.core.invoices import Invoice, InvoiceEvent, InvoicePayment, Trans
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.payments._support import audit, publish_invoice_events, transaction
 from cryptopay.core.payments.crediting import sync_credits
-from cryptopay.core.ports.chains import ChainWatcher, ObservedTransfer, ScanCursorStore
+from cryptopay.core.ports.chains import ChainWatcher, FinalitySource, ObservedTransfer, ScanCursorStore
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.rails import Finality, Rail
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
@@ -49,6 +50,7 @@ class _Depth:
     block_hash: str | None
     depth: int
     gone: bool
+    finality: Finality | None = None
 
 
 class Detection:
@@ -89,13 +91,18 @@ class Detection:
             )
         return DetectionReport(tuple(grouped), tuple(events), tuple(ignored))
 
-    def confirm_payments(self, network: str, watcher: ChainWatcher) -> DetectionReport:
-        """Update the depth of every watched payment on ``network``; withdraw those whose block left the chain."""
+    def confirm_payments(
+        self, network: str, watcher: ChainWatcher, finality: FinalitySource | None = None
+    ) -> DetectionReport:
+        """Update the depth of every watched payment on ``network`` (and, for rails a speed policy sets to ``safe``
+        or ``finalized``, whether its block carries that signal, asked once per step); withdraw those whose block
+        left the chain."""
         invoices = transaction(self._uow, lambda uow: uow.invoices.watching(self._clock.now()))
         changed: list[str] = []
         events: list[InvoiceEvent] = []
+        finals = _Finals(finality)
         for invoice in invoices:
-            depths = [_depth(watcher, p) for p in _on_chain(invoice, network)]
+            depths = [_depth(watcher, p, finals, invoice.option(p.rail_key).rail) for p in _on_chain(invoice, network)]
             if depths:
                 found = transaction(
                     self._uow, partial(self._confirm, invoice_id=invoice.id, depths=depths, network=network)
@@ -160,7 +167,7 @@ class Detection:
                 if seen.gone:
                     events += invoice.withdraw_transfer(seen.key, now=now, reason="block reorganised away")
                 else:
-                    events += invoice.confirm_transfer(seen.key, seen.depth, now=now)
+                    events += invoice.confirm_transfer(seen.key, seen.depth, now=now, finality=seen.finality)
             except InvalidState:
                 continue
         return self._save(uow, invoice, events, now)
@@ -212,13 +219,35 @@ def _on_chain(invoice: Invoice, network: str) -> list[InvoicePayment]:
     ]
 
 
-def _depth(watcher: ChainWatcher, payment: InvoicePayment) -> _Depth:
+class _Finals:
+    """The network's final blocks per signal, asked at most once per confirmation step and only when needed."""
+
+    def __init__(self, source: FinalitySource | None) -> None:
+        self._source, self._blocks = source, dict[Finality, int | None]()
+
+    def reached(self, block: int, wanted: Finality | None) -> Finality | None:
+        """The strongest signal at or above ``wanted`` that ``block`` carries (None when it carries none)."""
+        if wanted is None or self._source is None:
+            return None
+        for finality in sorted(Finality, key=lambda f: -f.rank):
+            if finality.rank < wanted.rank:
+                break
+            if finality not in self._blocks:
+                self._blocks[finality] = self._source.final_block(finality)
+            final = self._blocks[finality]
+            if final is not None and block <= final:
+                return finality
+        return None
+
+
+def _depth(watcher: ChainWatcher, payment: InvoicePayment, finals: _Finals, rail: Rail) -> _Depth:
     transfer = payment.transfer
     assert transfer.block_number is not None  # _on_chain keeps mined payments only
     canonical = watcher.block_hash(transfer.block_number)
     gone = canonical is None or transfer.block_hash is None or canonical.lower() != transfer.block_hash.lower()
     depth = 0 if gone else watcher.confirmations(transfer)
-    return _Depth(payment.key, transfer.block_hash, depth, gone)
+    final = None if gone else finals.reached(transfer.block_number, rail.finality)
+    return _Depth(payment.key, transfer.block_hash, depth, gone, final)
 
 
 def _load(uow: PaymentsUnitOfWork, invoice_id: str) -> Invoice:

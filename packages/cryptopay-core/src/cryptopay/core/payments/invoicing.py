@@ -117,8 +117,11 @@ class Invoicing:
             raise InvalidInput("return_url must be an http or https URL", field="return_url")
         store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
         chosen = _choose(store, rails)
-        if store.bounded:
-            store.check_invoice_worth(self._worth_in_kes(price))
+        worth = self._worth_in_kes(price) if store.bounded or store.speed else None
+        if worth is not None and store.bounded:
+            store.check_invoice_worth(worth)
+        if worth is not None and store.speed:  # each rail waits what the store's speed policy asks at this worth
+            chosen = [store.speed_for(rail, worth.amount) for rail in chosen]
         for rail in chosen:
             if rail.network.name not in self._derivers:
                 raise InvalidInput(f"no address deriver is configured for {rail.network.name}")

@@ -15,6 +15,7 @@ from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.invoices import DEFAULT_INVOICE_WINDOW, DEFAULT_MONITORING_WINDOW, TransferKey
 from cryptopay.core.money import KES, Asset, Money, to_decimal
+from cryptopay.core.payments.speed import SpeedTier, check_speed_policy, speed_for
 from cryptopay.core.rails import NETWORKS, Rail
 from cryptopay.core.settlement.policy import DEFAULT_CUTOFF
 
@@ -67,6 +68,10 @@ def _fees(value: Sequence[FeeSchedule]) -> tuple[FeeSchedule, ...]:
     return tuple(value)
 
 
+def _tiers(value: Sequence[SpeedTier]) -> tuple[SpeedTier, ...]:
+    return tuple(value)
+
+
 class BelowStoreMinimum(InvalidInput):
     """An invoice worth less than its store's minimum invoice amount."""
 
@@ -101,6 +106,7 @@ class StoreSettings:
     weekday: int = 4
     min_invoice: Decimal | None = attrs.field(default=None, converter=_bound)
     max_invoice: Decimal | None = attrs.field(default=None, converter=_bound)
+    speed: tuple[SpeedTier, ...] = attrs.field(default=(), converter=_tiers)  # ``cryptopay.core.payments.speed``
 
     def __attrs_post_init__(self) -> None:
         if not self.rails:
@@ -109,6 +115,7 @@ class StoreSettings:
             raise InvalidInput("the invoice window must be positive and the monitoring window not negative")
         FeeBook(self.fees)  # refuses a schedule version listed twice
         self._check_bounds()
+        check_speed_policy(self.speed)
 
     def _check_bounds(self) -> None:
         for name, bound in (("min_invoice_amount", self.min_invoice), ("max_invoice_amount", self.max_invoice)):
@@ -130,6 +137,10 @@ class StoreSettings:
     def bounded(self) -> bool:
         """Whether invoices of this store have a minimum or maximum worth."""
         return self.min_invoice is not None or self.max_invoice is not None
+
+    def speed_for(self, rail: Rail, worth_kes: Decimal) -> Rail:
+        """``rail`` with the confirmations or finality this store's speed policy asks at ``worth_kes``."""
+        return speed_for(rail, self.speed, worth_kes)
 
     def rail(self, key: str) -> Rail:
         for rail in self.rails:

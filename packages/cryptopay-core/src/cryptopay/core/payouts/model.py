@@ -183,6 +183,16 @@ class Payout:
         return self.method is SettlementMethod.BANK and self.b2b is None
 
     @property
+    def route(self) -> str:
+        """How it is paid: ``b2c``, ``BusinessPayBill <paybill> <account>``, ``BusinessBuyGoods <till>`` or
+        ``bank_transfer`` (an operator's, from the bank file)."""
+        if self.is_bank_transfer:
+            return "bank_transfer"
+        if self.b2b is None:
+            return "b2c" if self.is_b2c else self.method.value
+        return " ".join(filter(None, (self.b2b.command.value, self.b2b.party, self.b2b.account_reference)))
+
+    @property
     def party(self) -> str:
         """Who M-Pesa pays: the phone (B2C), the paybill or till (B2B); a bank transfer's destination."""
         if self.b2b is not None:

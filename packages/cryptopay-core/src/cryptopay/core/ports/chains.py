@@ -14,12 +14,14 @@ from typing import Protocol
 
 import attrs
 from cryptopay.core.money import Asset, Money
+from cryptopay.core.rails import Finality
 
 __all__ = [
     "AddressDeriver",
     "BalanceReader",
     "ChainSender",
     "ChainWatcher",
+    "FinalitySource",
     "KeyProvider",
     "ObservedTransfer",
     "PrivateKey",
@@ -101,6 +103,13 @@ class ChainWatcher(Protocol):
     def confirmations(self, transfer: ObservedTransfer) -> int:
         """0 if unmined or no longer on the canonical chain, else head - block + 1."""
         ...
+
+
+class FinalitySource(Protocol):
+    """A network's own finality signal: the highest block carrying ``finality`` now (EVM's ``safe``/``finalized``
+    block tags, Tron's solidified head), or None where the network has no such signal."""
+
+    def final_block(self, finality: Finality) -> int | None: ...
 
 
 class BalanceReader(Protocol):

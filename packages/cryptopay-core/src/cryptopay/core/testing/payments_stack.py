@@ -49,7 +49,7 @@ from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.pricing import Pricer
-from cryptopay.core.rails import NETWORKS, AddressFormat, rail_for
+from cryptopay.core.rails import NETWORKS, AddressFormat, Finality, rail_for
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.model import SettlementProfile
@@ -110,6 +110,7 @@ class FakeChain:
         self._start = start_block
         self._fork = 0
         self._tx = 0
+        self.finals: dict[Finality, int] = {}  # the blocks a test declares ``safe``/``finalized`` (none by default)
 
     # --- making history ---------------------------------------------------------------------------------------
     def mine(self, transfers: Sequence[ObservedTransfer] = (), *, at: datetime | None = None) -> list[ObservedTransfer]:
@@ -165,6 +166,10 @@ class FakeChain:
         if transfer.block_number is None or self.block_hash(transfer.block_number) != transfer.block_hash:
             return 0
         return self.head() - transfer.block_number + 1
+
+    def final_block(self, finality: Finality) -> int | None:
+        """``FinalitySource``: the highest block a test declared to carry ``finality``."""
+        return self.finals.get(finality)
 
     def _block(self, number: int) -> _Block | None:
         return next((b for b in self._blocks if b.number == number), None)
@@ -355,7 +360,7 @@ class PaymentsStack:
                 step = scanner.step(self.detection.watched_addresses(network), self._sink(network))
                 if step.to_block >= self.chains[network].head():
                     break
-            self.detection.confirm_payments(network, self.chains[network])
+            self.detection.confirm_payments(network, self.chains[network], self.chains[network])
         self.detection.expire_invoices(self.chain_times())
 
     def chain_times(self) -> dict[str, datetime]:

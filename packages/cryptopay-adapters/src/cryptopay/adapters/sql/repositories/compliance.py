@@ -1,18 +1,33 @@
-"""KYC/KYB applications on SQL, as ``uow.kyc_applications`` (or standalone on an Engine)."""
+"""Compliance on SQL: KYC/KYB applications (``uow.kyc_applications``), the monitoring journal (``uow.movements``),
+alerts (``uow.alerts``) and cases (``uow.cases``); each also works standalone on an Engine."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
-from cryptopay.adapters.sql.tables_compliance import kyc_applications
+from cryptopay.adapters.sql.tables_compliance import (
+    compliance_alerts,
+    compliance_cases,
+    compliance_movements,
+    kyc_applications,
+    sanctions_addresses,
+    sanctions_entries,
+    sanctions_snapshots,
+)
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.rules import Movement
+from cryptopay.core.compliance.screening import ListEntry, Snapshot, address_key
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 
-__all__ = ["SqlKycApplications"]
+__all__ = ["SqlAlerts", "SqlCases", "SqlKycApplications", "SqlMovementJournal", "SqlSanctions"]
+
+T = TypeVar("T")
 
 
 class SqlKycApplications:
@@ -68,3 +83,157 @@ def _row(application: KycApplication) -> dict[str, Any]:
         "created_at": application.created_at,
         "doc": document(application),
     }
+
+
+class SqlMovementJournal:
+    """``MovementJournal``: one row per movement id (a second ``add`` of the same id stores nothing)."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add(self, movement: Movement) -> bool:
+        row = {"id": movement.id, "party_id": movement.party_id, "at": movement.at, "doc": document(movement)}
+        with writing(self._bind) as conn:
+            return insert_new(conn, compliance_movements, row)
+
+    def for_party(self, party_id: str, *, since: datetime) -> list[Movement]:
+        c = compliance_movements.c
+        query = sa.select(c.doc).where(c.party_id == party_id, c.at >= since).order_by(c.at, c.id)
+        return _docs(self._bind, query, Movement)
+
+    def between(
+        self, since: datetime, until: datetime, *, after: str | None = None, limit: int = 500
+    ) -> list[Movement]:
+        c = compliance_movements.c
+        query = sa.select(c.doc).where(c.at >= since, c.at < until)
+        if after is not None:
+            query = query.where(c.id > after)
+        return _docs(self._bind, query.order_by(c.id).limit(limit), Movement)
+
+
+class SqlAlerts:
+    """``AlertRepository``: the key column is unique, so a hit is stored once whoever raises it."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add(self, alert: Alert) -> bool:
+        with writing(self._bind) as conn:
+            exists = conn.scalars(sa.select(compliance_alerts.c.id).where(compliance_alerts.c.key == alert.key)).first()
+            return exists is None and insert_new(conn, compliance_alerts, _alert_row(alert))
+
+    def get(self, alert_id: str) -> Alert | None:
+        c = compliance_alerts.c
+        found = _docs(self._bind, sa.select(c.doc).where(c.id == alert_id).with_for_update(), Alert)
+        return found[0] if found else None
+
+    def update(self, alert: Alert) -> None:
+        statement = compliance_alerts.update().where(compliance_alerts.c.id == alert.id).values(**_alert_row(alert))
+        with writing(self._bind) as conn:
+            if conn.execute(statement).rowcount != 1:
+                raise NotFound(f"no alert {alert.id}")
+
+    def list(self, *, status: AlertStatus | None = None, after: str | None = None, limit: int = 100) -> list[Alert]:
+        c = compliance_alerts.c
+        query = sa.select(c.doc)
+        if status is not None:
+            query = query.where(c.status == status.value)
+        if after is not None:
+            query = query.where(c.id > after)
+        return _docs(self._bind, query.order_by(c.id).limit(limit), Alert)
+
+
+class SqlCases:
+    """``CaseRepository``."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add(self, case: Case) -> None:
+        with writing(self._bind) as conn:
+            if not insert_new(conn, compliance_cases, _case_row(case)):
+                raise Conflict(f"case {case.id} exists")
+
+    def get(self, case_id: str) -> Case | None:
+        c = compliance_cases.c
+        found = _docs(self._bind, sa.select(c.doc).where(c.id == case_id).with_for_update(), Case)
+        return found[0] if found else None
+
+    def update(self, case: Case) -> None:
+        statement = compliance_cases.update().where(compliance_cases.c.id == case.id).values(**_case_row(case))
+        with writing(self._bind) as conn:
+            if conn.execute(statement).rowcount != 1:
+                raise NotFound(f"no case {case.id}")
+
+    def list(self, *, status: CaseStatus | None = None, after: str | None = None, limit: int = 100) -> list[Case]:
+        c = compliance_cases.c
+        query = sa.select(c.doc)
+        if status is not None:
+            query = query.where(c.status == status.value)
+        if after is not None:
+            query = query.where(c.id > after)
+        return _docs(self._bind, query.order_by(c.id).limit(limit), Case)
+
+
+def _alert_row(alert: Alert) -> dict[str, Any]:
+    doc = document(alert)
+    return {"id": alert.id, "key": alert.key, "party_id": alert.party_id, "status": alert.status.value, "doc": doc}
+
+
+def _case_row(case: Case) -> dict[str, Any]:
+    return {"id": case.id, "party_id": case.party_id, "status": case.status.value, "doc": document(case)}
+
+
+def _docs(bind: Bind, query: sa.Select[Any], cls: type[T]) -> list[T]:
+    with reading(bind) as conn:
+        docs = conn.scalars(query).all()
+    return [from_document(cls, doc) for doc in docs]
+
+
+class SqlSanctions:
+    """``SanctionsRepository``: a snapshot row, one row per entry, one per listed address (looked up by key)."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add(self, snapshot: Snapshot, entries: Sequence[ListEntry]) -> None:
+        row = {
+            "id": snapshot.id,
+            "source": snapshot.source,
+            "imported_at": snapshot.imported_at,
+            "doc": document(snapshot),
+        }
+        rows = [{"snapshot_id": snapshot.id, "ref": e.ref, "doc": document(e)} for e in entries]
+        listed = {(*address_key(network, address), e.ref) for e in entries for network, address in e.addresses}
+        addresses = [{"family": f, "address": a, "snapshot_id": snapshot.id, "ref": r} for f, a, r in sorted(listed)]
+        with writing(self._bind) as conn:
+            if not insert_new(conn, sanctions_snapshots, row):
+                raise Conflict(f"snapshot {snapshot.id} exists")
+            for start in range(0, len(rows), 1000):
+                conn.execute(sanctions_entries.insert(), rows[start : start + 1000])
+            if addresses:
+                conn.execute(sanctions_addresses.insert(), addresses)
+
+    def latest(self, source: str) -> Snapshot | None:
+        c = sanctions_snapshots.c
+        query = sa.select(c.doc).where(c.source == source).order_by(c.imported_at.desc(), c.id.desc()).limit(1)
+        found = _docs(self._bind, query, Snapshot)
+        return found[0] if found else None
+
+    def snapshots(self) -> list[Snapshot]:
+        c = sanctions_snapshots.c
+        return _docs(self._bind, sa.select(c.doc).order_by(c.imported_at, c.id), Snapshot)
+
+    def entries(self, snapshot_id: str) -> list[ListEntry]:
+        c = sanctions_entries.c
+        return _docs(self._bind, sa.select(c.doc).where(c.snapshot_id == snapshot_id).order_by(c.ref), ListEntry)
+
+    def by_address(self, snapshot_ids: Sequence[str], family: str, key: str) -> list[tuple[str, str]]:
+        if not snapshot_ids:
+            return []
+        c = sanctions_addresses.c
+        query = sa.select(c.snapshot_id, c.ref).where(
+            c.family == family, c.address == key, c.snapshot_id.in_(list(snapshot_ids))
+        )
+        with reading(self._bind) as conn:
+            return [(str(sid), str(ref)) for sid, ref in conn.execute(query.order_by(c.snapshot_id, c.ref)).all()]

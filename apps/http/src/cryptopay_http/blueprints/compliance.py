@@ -1,0 +1,211 @@
+"""AML monitoring for officers (role ``compliance``): alerts raised by the rules, and the cases they work.
+
+``GET /v1/admin/compliance/alerts`` (``?status=open|in_case``) and ``.../cases`` (``?status=``) page by id;
+``POST .../cases`` groups open alerts of one party into a case; a case takes notes, a status
+(open, investigating, escalated, closed_no_action, reported: the last three need a note) and an assignee.
+Every change is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.identity import Role
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import current_principal, require
+from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.query import enum_param, query
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("compliance", __name__)
+_TAGS = ("admin", "compliance")
+_OFFICERS = [Role.COMPLIANCE]
+_ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def _monitoring() -> Monitoring:
+    return runtime().services.monitoring
+
+
+@attrs.frozen
+class AlertView:
+    id: str
+    rule_id: str
+    rule_version: int
+    kind: str
+    party_id: str
+    movement_id: str
+    blocking: bool
+    status: str
+    case_id: str | None
+    evidence: dict[str, str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: Alert) -> AlertView:
+        return cls(
+            a.id,
+            a.rule_id,
+            a.rule_version,
+            a.kind,
+            a.party_id,
+            a.movement_id,
+            a.blocking,
+            a.status.value,
+            a.case_id,
+            dict(a.evidence),
+            a.created_at,
+        )
+
+
+@attrs.frozen
+class NoteView:
+    at: datetime
+    author: str
+    text: str
+
+
+@attrs.frozen
+class CaseView:
+    id: str
+    party_id: str
+    status: str
+    assignee: str | None
+    alert_ids: list[str]
+    deadline: datetime
+    overdue: bool
+    notes: list[NoteView]
+    created_at: datetime
+    closed_at: datetime | None
+
+    @classmethod
+    def of(cls, c: Case) -> CaseView:
+        notes = [NoteView(n.at, n.author, n.text) for n in c.notes]
+        overdue = c.overdue(runtime().services.clock.now())
+        return cls(
+            c.id,
+            c.party_id,
+            c.status.value,
+            c.assignee,
+            list(c.alert_ids),
+            c.deadline,
+            overdue,
+            notes,
+            c.created_at,
+            c.closed_at,
+        )
+
+
+@attrs.frozen
+class OpenCase:
+    """Open alerts of one party to investigate together."""
+
+    alert_ids: list[str] = attrs.field(metadata=limits("the alerts", min_items=1, max_items=100, item_max_length=64))
+    assignee: str | None = attrs.field(
+        default=None, metadata=limits("an officer's user id (default: you)", pattern=_ID)
+    )
+
+
+@attrs.frozen
+class CaseNoteRequest:
+    text: str = attrs.field(metadata=limits("what was found or done", min_length=1, max_length=4000))
+
+
+@attrs.frozen
+class CaseStatusRequest:
+    status: CaseStatus = attrs.field(metadata=limits("the new status"))
+    note: str | None = attrs.field(
+        default=None, metadata=limits("why (needed to escalate, close or report)", max_length=4000)
+    )
+
+
+@attrs.frozen
+class CaseAssignRequest:
+    assignee: str = attrs.field(metadata=limits("an officer's user id", pattern=_ID))
+
+
+def _status_of(kind: type[AlertStatus] | type[CaseStatus]) -> AlertStatus | CaseStatus | None:
+    text = request.args.get("status")
+    return None if text is None else kind(text)
+
+
+@bp.get("/v1/admin/compliance/alerts")
+@operation("Alerts raised by the monitoring rules (officers)", response=PageOf(AlertView), tags=_TAGS)
+@require(roles=_OFFICERS)
+@paginated
+@query(enum_param("status", lambda: [s.value for s in AlertStatus], "only alerts in this state"))
+def alerts() -> Response:
+    status = _status_of(AlertStatus)
+    assert status is None or isinstance(status, AlertStatus)
+
+    def fetch(after: str | None, limit: int) -> list[Alert]:
+        return _monitoring().alerts(status=status, after=after, limit=limit)
+
+    return json_response(paginate(fetch, AlertView.of))
+
+
+@bp.get("/v1/admin/compliance/cases")
+@operation("Cases (officers)", response=PageOf(CaseView), tags=_TAGS)
+@require(roles=_OFFICERS)
+@paginated
+@query(enum_param("status", lambda: [s.value for s in CaseStatus], "only cases in this status"))
+def cases() -> Response:
+    status = _status_of(CaseStatus)
+    assert status is None or isinstance(status, CaseStatus)
+
+    def fetch(after: str | None, limit: int) -> list[Case]:
+        return _monitoring().cases(status=status, after=after, limit=limit)
+
+    return json_response(paginate(fetch, CaseView.of))
+
+
+@bp.post("/v1/admin/compliance/cases")
+@operation(
+    "Open a case from alerts of one party (officers)", request=OpenCase, response=CaseView, status=201, tags=_TAGS
+)
+@require(roles=_OFFICERS)
+def open_case() -> Response:
+    body = read_body(OpenCase)
+    case = _monitoring().open_case(current_principal().id, body.alert_ids, assignee=body.assignee)
+    return json_response(CaseView.of(case), 201, headers={"Location": f"/v1/admin/compliance/cases/{case.id}"})
+
+
+@bp.get("/v1/admin/compliance/cases/<case_id>")
+@operation("Read a case (officers)", response=CaseView, tags=_TAGS)
+@require(roles=_OFFICERS)
+def read_case(case_id: str) -> Response:
+    return json_response(CaseView.of(_monitoring().case(case_id)))
+
+
+@bp.post("/v1/admin/compliance/cases/<case_id>/notes")
+@operation("Add a note to a case (officers)", request=CaseNoteRequest, response=CaseView, tags=_TAGS)
+@require(roles=_OFFICERS)
+def note(case_id: str) -> Response:
+    text = read_body(CaseNoteRequest).text
+    return json_response(CaseView.of(_monitoring().note(current_principal().id, case_id, text)))
+
+
+@bp.post("/v1/admin/compliance/cases/<case_id>/status")
+@operation(
+    "Move a case to another status (officers)", request=CaseStatusRequest, response=CaseView, tags=_TAGS, errors=(409,)
+)
+@require(roles=_OFFICERS)
+def move(case_id: str) -> Response:
+    body = read_body(CaseStatusRequest)
+    return json_response(CaseView.of(_monitoring().move(current_principal().id, case_id, body.status, body.note)))
+
+
+@bp.post("/v1/admin/compliance/cases/<case_id>/assign")
+@operation("Assign a case to an officer (officers)", request=CaseAssignRequest, response=CaseView, tags=_TAGS)
+@require(roles=_OFFICERS)
+def assign(case_id: str) -> Response:
+    assignee = read_body(CaseAssignRequest).assignee
+    return json_response(CaseView.of(_monitoring().assign(current_principal().id, case_id, assignee)))

@@ -1,0 +1,104 @@
+"""Alerts and cases: a rule's hit becomes an alert; officers group alerts into cases they work to a conclusion.
+
+Case statuses: open -> investigating -> escalated -> closed_no_action | reported (a report was filed with the FRC).
+A closed case is final; a note is added at every step that needs one (closing, reporting, escalating).
+
+>>> from datetime import datetime, timezone
+>>> at = datetime(2026, 3, 2, tzinfo=timezone.utc)
+>>> case = Case(id="cas_1", party_id="usr_1", alert_ids=("alr_1",), created_at=at, deadline=at, assignee="usr_ann")
+>>> case.move(CaseStatus.INVESTIGATING, "usr_ann", at=at); case.status.value
+'investigating'
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import InvalidInput, InvalidState
+
+__all__ = ["Alert", "AlertStatus", "Case", "CaseNote", "CaseStatus"]
+
+
+class AlertStatus(enum.Enum):
+    OPEN = "open"  # waiting for an officer
+    IN_CASE = "in_case"
+
+
+@attrs.define(kw_only=True)
+class Alert:
+    """A rule's hit on a movement: the rule, its version and the evidence, kept as they were when it fired."""
+
+    id: str
+    key: str  # rule:version:movement, so a hit is raised once however often the batch runs
+    rule_id: str
+    rule_version: int
+    kind: str
+    party_id: str
+    movement_id: str
+    created_at: datetime
+    blocking: bool = False
+    evidence: Mapping[str, str] = attrs.field(factory=dict)
+    status: AlertStatus = AlertStatus.OPEN
+    case_id: str | None = None
+
+
+class CaseStatus(enum.Enum):
+    OPEN = "open"
+    INVESTIGATING = "investigating"
+    ESCALATED = "escalated"
+    CLOSED_NO_ACTION = "closed_no_action"
+    REPORTED = "reported"
+
+    @property
+    def final(self) -> bool:
+        return self in (CaseStatus.CLOSED_NO_ACTION, CaseStatus.REPORTED)
+
+
+_NEEDS_NOTE = (CaseStatus.ESCALATED, CaseStatus.CLOSED_NO_ACTION, CaseStatus.REPORTED)
+
+
+@attrs.frozen
+class CaseNote:
+    at: datetime
+    author: str
+    text: str
+
+
+@attrs.define(kw_only=True)
+class Case:
+    """Alerts about one party under investigation, with an assignee, a deadline, notes and a status."""
+
+    id: str
+    party_id: str
+    alert_ids: tuple[str, ...]
+    created_at: datetime
+    deadline: datetime
+    assignee: str | None = None
+    status: CaseStatus = CaseStatus.OPEN
+    notes: tuple[CaseNote, ...] = ()
+    closed_at: datetime | None = None
+
+    def move(self, status: CaseStatus, officer: str, *, at: datetime, note: str | None = None) -> None:
+        """Change the status; escalating, closing and reporting need a note saying why."""
+        if self.status.final:
+            raise InvalidState(f"case {self.id} is {self.status.value}: it is final")
+        if status is self.status:
+            return
+        if status in _NEEDS_NOTE and not (note and note.strip()):
+            raise InvalidInput(f"moving a case to {status.value} needs a note saying why", field="note")
+        self.status = status
+        if note and note.strip():
+            self.add_note(officer, f"[{status.value}] {note.strip()}", at=at)
+        if status.final:
+            self.closed_at = at
+
+    def add_note(self, officer: str, text: str, *, at: datetime) -> None:
+        if not text.strip():
+            raise InvalidInput("a note has text", field="text")
+        self.notes = (*self.notes, CaseNote(at, officer, text.strip()))
+
+    def overdue(self, now: datetime) -> bool:
+        return not self.status.final and now > self.deadline

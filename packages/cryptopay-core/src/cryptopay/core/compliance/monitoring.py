@@ -1,0 +1,247 @@
+"""Transaction monitoring and case work, the use cases.
+
+``check`` runs before money moves: it journals the movement and evaluates the *blocking* rules (a sanctioned
+counterparty, typically); a hit opens an alert, commits it, and refuses the movement (``Blocked``, naming the rule).
+``observe`` journals a movement that happened. ``run_batch`` (the worker's ``compliance.monitor`` job) evaluates
+the other rules over the journal's movements of a period; an alert's key (rule, version, movement) makes a rerun
+raise nothing twice. Officers group alerts into cases, assign them, add notes and move them to a conclusion; every
+step is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from functools import partial
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
+from cryptopay.core.ports.compliance import MonitoringUnitOfWork
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+
+__all__ = ["CASE_DEADLINE", "Blocked", "Monitoring"]
+
+CASE_DEADLINE = timedelta(days=7)  # a case is concluded (closed or reported) within a week unless extended
+LOOKBACK = timedelta(days=31)  # the longest history a rule reads
+Screen = Callable[[Movement], bool]  # is the movement's counterparty sanctioned?
+
+
+class Blocked(Refused):
+    """A blocking monitoring rule refused the movement before anything moved."""
+
+    code = "blocked_by_compliance"
+
+
+@attrs.define(kw_only=True)
+class Monitoring:
+    uow: Callable[[], AbstractContextManager[MonitoringUnitOfWork]]
+    rules: RuleSet
+    clock: Clock
+    ids: IdGenerator
+    screen: Screen = attrs.field(default=lambda _movement: False)
+    case_deadline: timedelta = CASE_DEADLINE
+
+    # -- movements -----------------------------------------------------------------------------------------------
+    def check(self, movement: Movement) -> list[Alert]:
+        """Journal ``movement`` and apply the blocking rules; ``Blocked`` (after the alerts commit) on a hit."""
+        sanctioned = self.screen(movement)
+
+        def work(uow: MonitoringUnitOfWork) -> list[Alert]:
+            history = uow.movements.for_party(movement.party_id, since=movement.at - LOOKBACK)
+            hits = self._hits(self.rules.blocking(), movement, history, sanctioned)
+            alerts = self._raise(uow, hits, blocking=True)
+            if not hits:
+                uow.movements.add(movement)
+            return alerts
+
+        alerts = in_transaction(self.uow, work)
+        blocking = [a for a in alerts if a.blocking]
+        if blocking:
+            rule = blocking[0].rule_id
+            raise Blocked(f"refused by compliance rule {rule!r}: the movement was not made", rule=rule)
+        return alerts
+
+    def observe(self, movement: Movement) -> bool:
+        """Journal a movement that happened (for the batch rules); False if it was journaled already."""
+
+        def work(uow: MonitoringUnitOfWork) -> bool:
+            return uow.movements.add(movement)
+
+        return in_transaction(self.uow, work)
+
+    def run_batch(self, since: datetime, until: datetime | None = None) -> list[Alert]:
+        """Evaluate the non-blocking rules over the movements journaled in [since, until); new alerts only."""
+        end = until or self.clock.now()
+        raised: list[Alert] = []
+        after: str | None = None
+        while True:
+            page = in_transaction(self.uow, partial(_page, since=since, until=end, after=after))
+            if not page:
+                return raised
+            for movement in page:
+                raised += in_transaction(self.uow, partial(self._batch_one, movement=movement))
+            after = page[-1].id
+
+    def _batch_one(self, uow: MonitoringUnitOfWork, movement: Movement) -> list[Alert]:
+        history = uow.movements.for_party(movement.party_id, since=movement.at - LOOKBACK)
+        hits = self._hits(self.rules.batch(), movement, history, self.screen(movement))
+        return self._raise(uow, hits, blocking=False)
+
+    @staticmethod
+    def _hits(rules: Sequence[Rule], movement: Movement, history: list[Movement], sanctioned: bool) -> list[Hit]:
+        found = (evaluate(rule, movement, history, sanctioned=sanctioned) for rule in rules)
+        return [hit for hit in found if hit is not None]
+
+    def _raise(self, uow: MonitoringUnitOfWork, hits: Sequence[Hit], *, blocking: bool) -> list[Alert]:
+        now, raised = self.clock.now(), []
+        for hit in hits:
+            alert = Alert(
+                id=self.ids.new_id("alr"),
+                key=f"{hit.rule_id}:{hit.rule_version}:{hit.movement_id}",
+                rule_id=hit.rule_id,
+                rule_version=hit.rule_version,
+                kind=hit.kind,
+                party_id=hit.party_id,
+                movement_id=hit.movement_id,
+                created_at=now,
+                blocking=blocking,
+                evidence=dict(hit.evidence),
+            )
+            if uow.alerts.add(alert):
+                _audit(
+                    uow,
+                    "system:monitoring",
+                    "compliance.alert_raised",
+                    f"alert:{alert.id}",
+                    now,
+                    rule=hit.rule_id,
+                    version=hit.rule_version,
+                    party=hit.party_id,
+                    movement=hit.movement_id,
+                )
+                raised.append(alert)
+        return raised
+
+    # -- alerts and cases ----------------------------------------------------------------------------------------
+    def alerts(self, *, status: AlertStatus | None = None, after: str | None = None, limit: int = 100) -> list[Alert]:
+        with self.uow() as uow:
+            return uow.alerts.list(status=status, after=after, limit=limit)
+
+    def cases(self, *, status: CaseStatus | None = None, after: str | None = None, limit: int = 100) -> list[Case]:
+        with self.uow() as uow:
+            return uow.cases.list(status=status, after=after, limit=limit)
+
+    def case(self, case_id: str) -> Case:
+        with self.uow() as uow:
+            return _case(uow, case_id)
+
+    def open_case(self, officer: str, alert_ids: Sequence[str], *, assignee: str | None = None) -> Case:
+        """Group open alerts (of one party) into a new case, due within ``case_deadline``."""
+        if not alert_ids:
+            raise InvalidInput("a case groups at least one alert", field="alert_ids")
+        now = self.clock.now()
+
+        def work(uow: MonitoringUnitOfWork) -> Case:
+            alerts = [_alert(uow, a) for a in dict.fromkeys(alert_ids)]
+            parties = {a.party_id for a in alerts}
+            if len(parties) != 1:
+                raise InvalidInput("a case is about one party: these alerts concern several", field="alert_ids")
+            taken = [a.id for a in alerts if a.status is not AlertStatus.OPEN]
+            if taken:
+                raise Conflict(f"already in a case: {', '.join(taken)}")
+            case = Case(
+                id=self.ids.new_id("cas"),
+                party_id=parties.pop(),
+                alert_ids=tuple(a.id for a in alerts),
+                created_at=now,
+                deadline=now + self.case_deadline,
+                assignee=assignee or officer,
+            )
+            uow.cases.add(case)
+            for alert in alerts:
+                alert.status, alert.case_id = AlertStatus.IN_CASE, case.id
+                uow.alerts.update(alert)
+            _audit(
+                uow,
+                f"user:{officer}",
+                "compliance.case_opened",
+                f"case:{case.id}",
+                now,
+                alerts=",".join(case.alert_ids),
+                assignee=case.assignee,
+            )
+            return case
+
+        return in_transaction(self.uow, work)
+
+    def assign(self, officer: str, case_id: str, assignee: str) -> Case:
+        return self._change(
+            officer, case_id, "compliance.case_assigned", lambda c, at: _assign(c, assignee), assignee=assignee
+        )
+
+    def note(self, officer: str, case_id: str, text: str) -> Case:
+        return self._change(officer, case_id, "compliance.case_noted", lambda c, at: c.add_note(officer, text, at=at))
+
+    def move(self, officer: str, case_id: str, status: CaseStatus, note: str | None = None) -> Case:
+        return self._change(
+            officer,
+            case_id,
+            "compliance.case_status",
+            lambda c, at: c.move(status, officer, at=at, note=note),
+            status=status.value,
+        )
+
+    def overdue(self) -> list[Case]:
+        """Open cases past their deadline (the worker's daily reminder)."""
+        now, found, after = self.clock.now(), [], None
+        while page := self.cases(after=after, limit=200):
+            found += [c for c in page if c.overdue(now)]
+            after = page[-1].id
+        return found
+
+    def _change(
+        self, officer: str, case_id: str, action: str, change: Callable[[Case, datetime], None], **details: str
+    ) -> Case:
+        now = self.clock.now()
+
+        def work(uow: MonitoringUnitOfWork) -> Case:
+            case = _case(uow, case_id)
+            change(case, now)
+            uow.cases.update(case)
+            _audit(uow, f"user:{officer}", action, f"case:{case.id}", now, **details)
+            return case
+
+        return in_transaction(self.uow, work)
+
+
+def _page(uow: MonitoringUnitOfWork, *, since: datetime, until: datetime, after: str | None) -> list[Movement]:
+    return uow.movements.between(since, until, after=after, limit=200)
+
+
+def _assign(case: Case, assignee: str) -> None:
+    if case.status.final:
+        raise InvalidInput(f"case {case.id} is {case.status.value}: it cannot be reassigned")
+    case.assignee = assignee
+
+
+def _alert(uow: MonitoringUnitOfWork, alert_id: str) -> Alert:
+    alert = uow.alerts.get(alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    return alert
+
+
+def _case(uow: MonitoringUnitOfWork, case_id: str) -> Case:
+    case = uow.cases.get(case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def _audit(uow: MonitoringUnitOfWork, actor: str, action: str, subject: str, at: datetime, **details: object) -> None:
+    uow.audit.append(AuditEvent(actor, action, subject, at, {k: str(v) for k, v in details.items()}))

@@ -1,0 +1,322 @@
+"""AML monitoring rules as data: versioned documents, validated on load, evaluated by pure functions.
+
+A rule set is a JSON (or TOML) document with a version and a list of rules; each rule has an id, a kind, a scope
+(the products and directions it watches) and its parameters. ``evaluate`` looks at one movement with the party's
+earlier movements and returns a ``Hit`` (with evidence) or None. A rule never fires on a movement outside its
+scope. ``blocking`` rules are evaluated synchronously before money moves; the rest in batch by the worker.
+
+>>> rules = load_rules('{"version": 2, "rules": [{"id": "large", "kind": "large_transaction", '
+...                    '"threshold_kes": "1000000"}]}')
+>>> rules.version, rules.rules[0].kind
+(2, 'large_transaction')
+
+Kinds: ``large_transaction`` (``threshold_kes``), ``velocity`` (``window_minutes``, ``max_count`` and/or
+``max_value_kes``), ``structuring`` (``threshold_kes``, ``margin_percent``, ``min_count``, ``window_minutes``: several
+amounts just under a threshold), ``rapid_in_out`` (``window_minutes``, ``min_percent``: value leaving within minutes
+of arriving), ``new_account_high_value`` (``account_age_days``, ``threshold_kes``), ``sanctioned_counterparty``
+(the counterparty is on a sanctions list: see ``cryptopay.core.compliance.screening``).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from typing import Any
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import KES, Money
+
+__all__ = [
+    "KINDS",
+    "Direction",
+    "Hit",
+    "Movement",
+    "Rule",
+    "RuleSet",
+    "default_rules",
+    "evaluate",
+    "load_rules",
+]
+
+
+class Direction(enum.Enum):
+    IN = "in"
+    OUT = "out"
+
+
+@attrs.frozen(kw_only=True)
+class Movement:
+    """One movement of value for monitoring: who, which product, which way, its KES value, when, with whom."""
+
+    id: str
+    party_id: str
+    product: str  # merchant_payment, settlement_payout, wallet_buy, wallet_sell, p2p, withdraw, bill, remittance
+    direction: Direction
+    amount: Money  # KES value
+    at: datetime
+    counterparty: str | None = None  # an address, a phone, another party
+    network: str | None = None
+    party_since: datetime | None = None  # when the party's account was opened
+    asset: str | None = None  # the virtual asset moved (USDT, BTC, ...); None for shillings only
+
+
+@attrs.frozen(kw_only=True)
+class Rule:
+    """One rule of a rule set; ``params`` are the kind's parameters, already checked."""
+
+    id: str
+    kind: str
+    version: int
+    products: frozenset[str] = frozenset()  # empty: every product
+    directions: frozenset[Direction] = frozenset({Direction.IN, Direction.OUT})
+    blocking: bool = False
+    params: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+    def watches(self, movement: Movement) -> bool:
+        """Whether ``movement`` is within this rule's scope."""
+        in_products = not self.products or movement.product in self.products
+        return in_products and movement.direction in self.directions
+
+    def kes(self, name: str) -> Money:
+        return Money.of(self.params[name], KES)
+
+    def window(self) -> timedelta:
+        return timedelta(minutes=int(self.params["window_minutes"]))
+
+
+@attrs.frozen
+class RuleSet:
+    version: int
+    rules: tuple[Rule, ...]
+
+    def blocking(self) -> list[Rule]:
+        return [r for r in self.rules if r.blocking]
+
+    def batch(self) -> list[Rule]:
+        return [r for r in self.rules if not r.blocking]
+
+
+@attrs.frozen
+class Hit:
+    """A rule fired: which rule, which version, on which movement, and the evidence an officer reads."""
+
+    rule_id: str
+    rule_version: int
+    kind: str
+    movement_id: str
+    party_id: str
+    evidence: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+
+
+# -- loading ---------------------------------------------------------------------------------------------------
+_POSITIVE_KES = "positive_kes"
+_POSITIVE_INT = "positive_int"
+_PERCENT = "percent"
+KINDS: Mapping[str, Mapping[str, tuple[str, bool]]] = {  # kind -> parameter -> (type, required)
+    "large_transaction": {"threshold_kes": (_POSITIVE_KES, True)},
+    "velocity": {
+        "window_minutes": (_POSITIVE_INT, True),
+        "max_count": (_POSITIVE_INT, False),
+        "max_value_kes": (_POSITIVE_KES, False),
+    },
+    "structuring": {
+        "threshold_kes": (_POSITIVE_KES, True),
+        "margin_percent": (_PERCENT, True),
+        "min_count": (_POSITIVE_INT, True),
+        "window_minutes": (_POSITIVE_INT, True),
+    },
+    "rapid_in_out": {"window_minutes": (_POSITIVE_INT, True), "min_percent": (_PERCENT, True)},
+    "new_account_high_value": {"account_age_days": (_POSITIVE_INT, True), "threshold_kes": (_POSITIVE_KES, True)},
+    "sanctioned_counterparty": {},
+}
+_COMMON = {"id", "kind", "products", "directions", "blocking"}
+
+
+def load_rules(text: str, *, fmt: str = "json") -> RuleSet:
+    """Parse and validate a rule-set document; ``InvalidInput`` names the rule and field at fault."""
+    try:
+        data = tomllib.loads(text) if fmt == "toml" else json.loads(text, parse_float=Decimal)
+    except (ValueError, tomllib.TOMLDecodeError) as error:
+        raise InvalidInput(f"the rule set is not valid {fmt.upper()}: {error}") from None
+    if not isinstance(data, dict) or set(data) - {"version", "rules"}:
+        raise InvalidInput("a rule set is an object with 'version' and 'rules' only")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidInput("a rule set's 'version' is a whole number from 1")
+    raw = data.get("rules")
+    if not isinstance(raw, list) or not raw:
+        raise InvalidInput("a rule set has a non-empty list of 'rules'")
+    rules = tuple(_rule(item, version, index) for index, item in enumerate(raw))
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("rule ids must be unique within a rule set")
+    return RuleSet(version, rules)
+
+
+def default_rules() -> RuleSet:
+    """The rule set shipped with the core (``data/rules.json``): a starting point a deployment replaces."""
+    text = resources.files("cryptopay.core.compliance").joinpath("data/rules.json").read_text(encoding="utf-8")
+    return load_rules(text)
+
+
+def _rule(item: object, version: int, index: int) -> Rule:
+    where = f"rule {index + 1}"
+    if not isinstance(item, dict):
+        raise InvalidInput(f"{where} is not an object")
+    rule_id, kind = item.get("id"), item.get("kind")
+    if not isinstance(rule_id, str) or not rule_id.strip():
+        raise InvalidInput(f"{where} needs an 'id'")
+    where = f"rule {rule_id!r}"
+    if kind not in KINDS:
+        raise InvalidInput(f"{where}: unknown kind {kind!r} (known: {', '.join(sorted(KINDS))})")
+    spec = KINDS[str(kind)]
+    unknown = set(item) - _COMMON - set(spec)
+    if unknown:
+        raise InvalidInput(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    params = {name: _param(where, name, item.get(name), *spec[name]) for name in spec if name in item}
+    missing = [name for name, (_, required) in spec.items() if required and name not in item]
+    if missing:
+        raise InvalidInput(f"{where}: missing {', '.join(missing)}")
+    if kind == "velocity" and not ({"max_count", "max_value_kes"} & set(params)):
+        raise InvalidInput(f"{where}: a velocity rule needs max_count or max_value_kes")
+    return Rule(
+        id=rule_id,
+        kind=str(kind),
+        version=version,
+        products=frozenset(_strings(where, "products", item.get("products", []))),
+        directions=frozenset(
+            Direction(d) for d in _strings(where, "directions", item.get("directions", ["in", "out"]))
+        ),
+        blocking=_flag(where, item.get("blocking", False)),
+        params=params,
+    )
+
+
+def _strings(where: str, name: str, value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"{where}: {name} is a list of strings")
+    if name == "directions" and (not value or set(value) - {"in", "out"}):
+        raise InvalidInput(f"{where}: directions are 'in' and/or 'out'")
+    return list(value)
+
+
+def _flag(where: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{where}: blocking is true or false")
+    return value
+
+
+def _param(where: str, name: str, value: object, kind: str, _required: bool) -> object:
+    if kind == _POSITIVE_INT:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidInput(f"{where}: {name} is a whole number from 1")
+        return value
+    try:
+        number = Decimal(str(value)) if isinstance(value, str | int | Decimal) and not isinstance(value, bool) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or number <= 0 or (kind == _PERCENT and number > 100):
+        bound = "a percentage above 0 and at most 100" if kind == _PERCENT else "a positive amount of shillings"
+        raise InvalidInput(f"{where}: {name} is {bound}")
+    return str(number)
+
+
+# -- evaluating ------------------------------------------------------------------------------------------------
+def evaluate(rule: Rule, movement: Movement, history: Sequence[Movement], *, sanctioned: bool = False) -> Hit | None:
+    """Whether ``rule`` fires on ``movement`` given the party's earlier ``history`` (any order, any age: each rule
+    keeps its own window). ``sanctioned``: the screening's answer for the counterparty."""
+    if not rule.watches(movement):
+        return None
+    earlier = [m for m in history if m.party_id == movement.party_id and m.at <= movement.at and m.id != movement.id]
+    evidence = _EVALUATORS[rule.kind](rule, movement, earlier, sanctioned)
+    if evidence is None:
+        return None
+    facts = {"amount": str(movement.amount.amount), "product": movement.product, **evidence}
+    return Hit(rule.id, rule.version, rule.kind, movement.id, movement.party_id, facts)
+
+
+Evidence = dict[str, str] | None
+
+
+def _large(rule: Rule, movement: Movement, _history: list[Movement], _s: bool) -> Evidence:
+    threshold = rule.kes("threshold_kes")
+    return {"threshold": str(threshold.amount)} if movement.amount >= threshold else None
+
+
+def _in_window(rule: Rule, movement: Movement, history: list[Movement]) -> list[Movement]:
+    start = movement.at - rule.window()
+    return [m for m in history if start <= m.at and rule.watches(m)]
+
+
+def _velocity(rule: Rule, movement: Movement, history: list[Movement], _s: bool) -> Evidence:
+    window = [*_in_window(rule, movement, history), movement]
+    total = sum((m.amount for m in window), Money.zero(KES))
+    count_limit, value_limit = rule.params.get("max_count"), rule.params.get("max_value_kes")
+    over_count = count_limit is not None and len(window) > int(count_limit)
+    over_value = value_limit is not None and total > Money.of(value_limit, KES)
+    if not (over_count or over_value):
+        return None
+    return {"count": str(len(window)), "total": str(total.amount), "window_minutes": str(rule.params["window_minutes"])}
+
+
+def _structuring(rule: Rule, movement: Movement, history: list[Movement], _s: bool) -> Evidence:
+    threshold = rule.kes("threshold_kes")
+    floor = threshold.amount * (1 - Decimal(rule.params["margin_percent"]) / 100)
+
+    def just_under(m: Movement) -> bool:
+        return floor <= m.amount.amount < threshold.amount
+
+    if not just_under(movement):
+        return None
+    under = [m for m in _in_window(rule, movement, history) if just_under(m)] + [movement]
+    if len(under) < int(rule.params["min_count"]):
+        return None
+    total = sum((m.amount for m in under), Money.zero(KES))
+    return {
+        "count": str(len(under)),
+        "total": str(total.amount),
+        "threshold": str(threshold.amount),
+        "movements": ",".join(m.id for m in under),
+    }
+
+
+def _rapid_in_out(rule: Rule, movement: Movement, history: list[Movement], _s: bool) -> Evidence:
+    if movement.direction is not Direction.OUT:
+        return None
+    start = movement.at - rule.window()
+    arrived = [m for m in history if m.direction is Direction.IN and start <= m.at]
+    received = sum((m.amount for m in arrived), Money.zero(KES))
+    if not received.is_positive() or movement.amount.amount * 100 < received.amount * Decimal(
+        rule.params["min_percent"]
+    ):
+        return None
+    return {"arrived": str(received.amount), "window_minutes": str(rule.params["window_minutes"])}
+
+
+def _new_account(rule: Rule, movement: Movement, _history: list[Movement], _s: bool) -> Evidence:
+    if movement.party_since is None or movement.amount < rule.kes("threshold_kes"):
+        return None
+    age = movement.at - movement.party_since
+    if age > timedelta(days=int(rule.params["account_age_days"])):
+        return None
+    return {"account_age_days": str(age.days), "threshold": rule.params["threshold_kes"]}
+
+
+def _sanctioned(_rule: Rule, movement: Movement, _history: list[Movement], sanctioned: bool) -> Evidence:
+    return {"counterparty": movement.counterparty or ""} if sanctioned and movement.counterparty else None
+
+
+_EVALUATORS: Mapping[str, Callable[[Rule, Movement, list[Movement], bool], Evidence]] = {
+    "large_transaction": _large,
+    "velocity": _velocity,
+    "structuring": _structuring,
+    "rapid_in_out": _rapid_in_out,
+    "new_account_high_value": _new_account,
+    "sanctioned_counterparty": _sanctioned,
+}

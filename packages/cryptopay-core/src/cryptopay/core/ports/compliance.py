@@ -1,0 +1,74 @@
+"""Monitoring ports: the journal of movements the rules read, alerts, and cases (one transaction over all three).
+
+Repositories hand out copies; a change counts once ``update``-d. Listings are keyset-paginated by id, ascending.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.rules import Movement
+from cryptopay.core.compliance.screening import AddressMatch, NameMatch
+from cryptopay.core.ports.storage import UnitOfWork
+
+__all__ = ["AlertRepository", "CaseRepository", "MonitoringUnitOfWork", "MovementJournal", "ScreeningPort"]
+
+
+class MovementJournal(Protocol):
+    def add(self, movement: Movement) -> bool:
+        """Record a movement; False (and nothing changes) if its id is already recorded."""
+        ...
+
+    def for_party(self, party_id: str, *, since: datetime) -> list[Movement]:
+        """The party's movements at or after ``since``, oldest first."""
+        ...
+
+    def between(
+        self, since: datetime, until: datetime, *, after: str | None = None, limit: int = 500
+    ) -> list[Movement]:
+        """Movements with ``since <= at < until``, by id, strictly after ``after``."""
+        ...
+
+
+class AlertRepository(Protocol):
+    def add(self, alert: Alert) -> bool:
+        """Store a new alert; False (nothing stored) if one with the same ``key`` exists."""
+        ...
+
+    def get(self, alert_id: str) -> Alert | None: ...
+
+    def update(self, alert: Alert) -> None: ...
+
+    def list(self, *, status: AlertStatus | None = None, after: str | None = None, limit: int = 100) -> list[Alert]: ...
+
+
+class CaseRepository(Protocol):
+    def add(self, case: Case) -> None: ...
+
+    def get(self, case_id: str) -> Case | None: ...
+
+    def update(self, case: Case) -> None: ...
+
+    def list(self, *, status: CaseStatus | None = None, after: str | None = None, limit: int = 100) -> list[Case]: ...
+
+
+class MonitoringUnitOfWork(UnitOfWork, Protocol):
+    @property
+    def movements(self) -> MovementJournal: ...
+
+    @property
+    def alerts(self) -> AlertRepository: ...
+
+    @property
+    def cases(self) -> CaseRepository: ...
+
+
+class ScreeningPort(Protocol):
+    """What other products ask of sanctions screening (``compliance.screening.Screening`` implements it): the wallet's
+    withdrawals call ``screen_address`` before anything is signed; onboarding calls ``screen_name``."""
+
+    def screen_address(self, network: str, address: str) -> list[AddressMatch]: ...
+
+    def screen_name(self, name: str, *, threshold: float | None = None) -> list[NameMatch]: ...
