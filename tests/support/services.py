@@ -14,9 +14,11 @@ from cryptopay.adapters.bootstrap import ApiSettings, Services, Settings, ready
 from cryptopay.adapters.documents import PillowProbe
 from cryptopay.adapters.passwords import Argon2Hasher
 from cryptopay.adapters.ratelimit import ProcessRateLimiter
+from cryptopay.adapters.sanctions import RapidfuzzMatcher
 from cryptopay.adapters.vault import EnvelopeVault, generate_kek
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.rules import default_rules
+from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
 from cryptopay.core.ports.notifications import Notifier
@@ -69,7 +71,14 @@ def in_memory_services(
         totp=ready(StdlibTotp()),
         kyc_review=ready(kyc_review(clock=the_clock, ids=the_ids, notifier=notifier)),
         monitoring=ready(monitoring(clock=the_clock, ids=the_ids)),
+        screening=ready(screening(clock=the_clock, ids=the_ids)),
     )
+
+
+def screening(*, clock: Clock, ids: IdGenerator) -> Screening:
+    """Sanctions screening over in-memory lists and rapidfuzz."""
+    storage = InMemoryStorage(**monitoring_repositories())
+    return Screening(uow=storage.unit_of_work, matcher=RapidfuzzMatcher(), clock=clock, ids=ids)
 
 
 def monitoring(*, clock: Clock, ids: IdGenerator) -> Monitoring:
