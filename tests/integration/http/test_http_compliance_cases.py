@@ -82,3 +82,5 @@ def test_officers_screen_names_and_addresses_and_read_the_monthly_flows(client, 
     assert [(f["asset"], f["count"], f["total_kes"]) for f in flows] == [("USDT", 1, "2500.00")]
     assert client.get("/v1/admin/compliance/reports/monthly?month=2026-13", headers=officer).status_code == 422
     assert client.get("/v1/admin/compliance/sanctions/lists", headers=auth.user("merchant")).status_code == 403
+    paths = client.get("/openapi.json").json["paths"]
+    assert "/v1/admin/compliance/sanctions/screen-name" in paths and "/v1/admin/compliance/reports/monthly" in paths

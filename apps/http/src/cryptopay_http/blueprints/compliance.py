@@ -248,7 +248,7 @@ class MatchView:
     source: str
     ref: str
     matched: str  # the listed name, or the address
-    score: float | None
+    score: str | None  # the name score out of 100 ("96.5"); null for an address (exact)
 
 
 @attrs.frozen
@@ -289,7 +289,7 @@ def sanctions_lists() -> Response:
 def screen_name() -> Response:
     body = read_body(NameScreen)
     found = runtime().services.screening.screen_name(body.name, threshold=body.threshold)
-    return json_response(MatchList([MatchView(m.source, m.ref, m.listed_name, m.score) for m in found]))
+    return json_response(MatchList([MatchView(m.source, m.ref, m.listed_name, f"{m.score:g}") for m in found]))
 
 
 @bp.post("/v1/admin/compliance/sanctions/screen-address")
