@@ -24,6 +24,7 @@ from cryptopay.adapters.bootstrap.chains import (
 )
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -321,7 +322,26 @@ class Parts:
             except OSError as error:
                 raise InvalidInput(f"CRYPTOPAY_MONITORING_RULES: cannot read {path}: {error.strerror}") from None
             rules = load_rules(text, fmt="toml" if path.suffix == ".toml" else "json")
-        return Monitoring(uow=self.storage.unit_of_work, rules=rules, clock=self.clock, ids=self.ids)
+        return Monitoring(
+            uow=self.storage.unit_of_work,
+            rules=rules,
+            clock=self.clock,
+            ids=self.ids,
+            screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
+        )
+
+    @functools.cached_property
+    def screening(self) -> Screening:
+        """Sanctions screening of the imported lists, names scored by rapidfuzz (``CRYPTOPAY_SANCTIONS_THRESHOLD``)."""
+        from cryptopay.adapters.sanctions import RapidfuzzMatcher
+
+        return Screening(
+            uow=self.storage.unit_of_work,
+            matcher=RapidfuzzMatcher(),
+            clock=self.clock,
+            ids=self.ids,
+            threshold=self.settings.sanctions_threshold,
+        )
 
     def monitor(self) -> None:
         """The worker's batch: the last two days' movements through the batch rules (alerts are raised once), then
@@ -472,6 +492,7 @@ class Parts:
             notifier=self.notifier,
             clock=self.clock,
             ids=self.ids,
+            screening=self.screening,
         )
 
     @functools.cached_property
