@@ -66,6 +66,7 @@ unit: $(VENV)/.synced
 
 demo: setup
 	$(BIN)/cryptopay demo
+	$(BIN)/cryptopay demo wallet
 
 demo-btc-tron: setup
 	$(BIN)/cryptopay demo btc-tron
