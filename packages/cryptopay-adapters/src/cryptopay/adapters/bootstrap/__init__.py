@@ -25,6 +25,7 @@ from cryptopay.adapters.bootstrap.services import Services
 from cryptopay.adapters.bootstrap.settings import ChainSettings, Settings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.bootstrap.wiring import PAYOUT_JOBS, Parts, payout_urls
+from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.system import RandomIds, SystemClock
 
@@ -83,6 +84,8 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         payment_links=Lazy(lambda: parts.payment_links),
         kyc_review=Lazy(lambda: parts.kyc_review),
         monitoring=Lazy(lambda: parts.monitoring),
+        screening=Lazy(lambda: parts.screening),
+        reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
         listings=Lazy(lambda: parts.listings),
         reports=Lazy(lambda: parts.reports),
         wallets=Lazy(lambda: parts.wallets),

@@ -14,6 +14,8 @@ import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.reports import Reporting
+from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.identity.teams import Teams
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
@@ -104,6 +106,8 @@ class Services:
     _payment_links: Lazy[PaymentLinks] = attrs.field(factory=lambda: missing("payment links"))
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     _monitoring: Lazy[Monitoring] = attrs.field(factory=lambda: missing("transaction monitoring"))
+    _screening: Lazy[Screening] = attrs.field(factory=lambda: missing("sanctions screening"))
+    _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
@@ -287,6 +291,16 @@ class Services:
     def monitoring(self) -> Monitoring:
         """AML monitoring: rules, alerts and cases."""
         return self._monitoring.get()
+
+    @property
+    def screening(self) -> Screening:
+        """Sanctions lists and screening of names and addresses (the ``ScreeningPort`` other products call)."""
+        return self._screening.get()
+
+    @property
+    def reporting(self) -> Reporting:
+        """Suspicious transaction reports (goAML XML, CSV) and the monthly virtual-asset flows."""
+        return self._reporting.get()
 
     @property
     def listings(self) -> Listings:

@@ -24,6 +24,7 @@ from cryptopay.adapters.bootstrap.chains import (
 )
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -320,7 +321,26 @@ class Parts:
             except OSError as error:
                 raise InvalidInput(f"CRYPTOPAY_MONITORING_RULES: cannot read {path}: {error.strerror}") from None
             rules = load_rules(text, fmt="toml" if path.suffix == ".toml" else "json")
-        return Monitoring(uow=self.storage.unit_of_work, rules=rules, clock=self.clock, ids=self.ids)
+        return Monitoring(
+            uow=self.storage.unit_of_work,
+            rules=rules,
+            clock=self.clock,
+            ids=self.ids,
+            screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
+        )
+
+    @functools.cached_property
+    def screening(self) -> Screening:
+        """Sanctions screening of the imported lists, names scored by rapidfuzz (``CRYPTOPAY_SANCTIONS_THRESHOLD``)."""
+        from cryptopay.adapters.sanctions import RapidfuzzMatcher
+
+        return Screening(
+            uow=self.storage.unit_of_work,
+            matcher=RapidfuzzMatcher(),
+            clock=self.clock,
+            ids=self.ids,
+            threshold=self.settings.sanctions_threshold,
+        )
 
     def monitor(self) -> None:
         """The worker's batch: the last two days' movements through the batch rules (alerts are raised once), then
@@ -458,6 +478,7 @@ class Parts:
             notifier=self.notifier,
             clock=self.clock,
             ids=self.ids,
+            screening=self.screening,
         )
 
     @functools.cached_property
@@ -821,6 +842,9 @@ class Parts:
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
             "compliance.monitor": lambda _payload: self.monitor(),
+            "compliance.rescreen": lambda _payload: self.monitoring.rescreen(
+                self.kyc_review.screened_names(), self.screening
+            ),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(

@@ -63,6 +63,7 @@ class Movement:
     counterparty: str | None = None  # an address, a phone, another party
     network: str | None = None
     party_since: datetime | None = None  # when the party's account was opened
+    asset: str | None = None  # the virtual asset moved (USDT, BTC, ...); None for shillings only
 
 
 @attrs.frozen(kw_only=True)
