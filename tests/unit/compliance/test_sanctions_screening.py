@@ -173,3 +173,24 @@ def test_applicants_are_screened_at_onboarding_and_only_officers_see_the_match()
     assert found.sanctions_matches == ("ofac_sdn ofac:30001: José Ramón NÚÑEZ GARCÍA (100)",)
     assert "kyc.sanctions_match" in listed.audit_actions()
     assert app_id
+
+
+def test_a_list_update_rescreens_everyone_and_raises_each_match_once():
+    """A customer verified before being listed is found when the list changes; rescreening again raises nothing."""
+    from tests.support.kyc_rig import KycRig, person
+
+    storage = InMemoryStorage(**monitoring_repositories())
+    service = screening(storage)
+    kyc = KycRig(screening=service)
+    details = attrs.evolve(person(), legal_name="Jose Ramon Nunez Garcia")
+    application = kyc.review.apply_personal("usr_jose", 1, details, notify_to=None)
+    kyc.review.submit("usr_jose", application.id)
+    kyc.decide("usr_ann", application.id)
+    kyc.personal("usr_wanjiku", level=1)
+    rig = MonitoringRig(storage)
+    assert rig.monitoring.rescreen(kyc.review.screened_names(), service) == []  # no list yet
+    parsed = parse_list(SDN)
+    service.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
+    [alert] = rig.monitoring.rescreen(kyc.review.screened_names(), service)
+    assert (alert.party_id, alert.kind, alert.evidence["ref"]) == ("usr_jose", "sanctioned_name", "ofac:30001")
+    assert rig.monitoring.rescreen(kyc.review.screened_names(), service) == []

@@ -349,10 +349,21 @@ def import_list(
 
     with errors_to_exit_codes():
         parsed = parse_list(path.read_bytes())
-        snapshot = services().screening.import_list(
+        svc = services()
+        snapshot = svc.screening.import_list(
             parsed.source, parsed.version, parsed.entries, actor=f"operator:{getpass.getuser()}"
         )
-        emit_json(_snapshot_row(snapshot))
+        alerts = svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening)  # everyone, at once
+        emit_json({**_snapshot_row(snapshot), "new_alerts": len(alerts)})
+
+
+@app.command("rescreen")
+def rescreen() -> None:
+    """Screen every verified or applying party's names against the latest lists now; prints new alerts."""
+    with errors_to_exit_codes():
+        svc = services()
+        for alert in svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening):
+            emit_json(_alert_row(alert))
 
 
 @lists_app.command("show")

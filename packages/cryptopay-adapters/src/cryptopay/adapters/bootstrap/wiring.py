@@ -856,6 +856,9 @@ class Parts:
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
             "compliance.monitor": lambda _payload: self.monitor(),
+            "compliance.rescreen": lambda _payload: self.monitoring.rescreen(
+                self.kyc_review.screened_names(), self.screening
+            ),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(

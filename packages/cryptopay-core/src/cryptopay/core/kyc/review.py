@@ -13,7 +13,7 @@ read them back (``document``), and every read is audited, as is every read of an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -160,6 +160,20 @@ class KycReview:
             application = self._load_owned(uow, party_id, application_id)
         found = [m for name in application.names() for m in self.screening.screen_name(name)]
         return tuple(f"{m.source} {m.ref}: {m.listed_name} ({m.score:g})" for m in found)
+
+    def screened_names(self) -> Iterator[tuple[str, str]]:
+        """(party id, name) of every party with an application under review or approved: who rescreening covers."""
+        states = (*QUEUE_STATES, ApplicationState.APPROVED, ApplicationState.INFORMATION_REQUESTED)
+        after: str | None = None
+        while True:
+            with self.uow() as uow:
+                page = uow.kyc_applications.queue(states, after=after, limit=200)
+            if not page:
+                return
+            for application in page:
+                for name in application.names():
+                    yield application.party_id, name
+            after = page[-1].id
 
     def standing(self, party_id: str) -> KycStanding:
         """The party's profile and applications."""
