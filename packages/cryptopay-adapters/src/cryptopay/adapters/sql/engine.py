@@ -3,11 +3,16 @@
 SQLite gets foreign keys, WAL, a busy timeout and ``BEGIN IMMEDIATE`` for writer transactions, so writers
 queue up instead of failing half-way; read-only work can ask for a plain deferred ``BEGIN`` with
 ``connection.execution_options(sqlite_readonly=True)``.
+
+SQLite has one writer at a time, so a thread that opens a second writer transaction while its first is still
+open waits for itself until the busy timeout (30 s), stalling every other writer meanwhile. That is refused at
+once (``NestedWriteTransaction``): the code must do the work in the transaction it already has, or read first.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,20 @@ from cryptopay.adapters._paths import private_file
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["DATABASE_URL_ENV", "DATA_DIR_ENV", "default_database_url", "make_engine", "normalize_url", "resolve_url"]
+__all__ = [
+    "DATABASE_URL_ENV",
+    "DATA_DIR_ENV",
+    "NestedWriteTransaction",
+    "default_database_url",
+    "make_engine",
+    "normalize_url",
+    "resolve_url",
+]
+
+
+class NestedWriteTransaction(RuntimeError):
+    """A thread opened a second SQLite writer transaction while its first was open (it would wait for itself)."""
+
 
 DATABASE_URL_ENV = "CRYPTOPAY_DATABASE_URL"
 DATA_DIR_ENV = "CRYPTOPAY_DATA_DIR"
@@ -60,10 +78,34 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    writers = threading.local()  # how many writer transactions this thread has open on this engine
+
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        readonly = conn.get_execution_options().get("sqlite_readonly", False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # each statement its own snapshot (SqlStorage.reading): no BEGIN, and never the write lock
+        readonly = options.get("sqlite_readonly", False)
+        if not readonly:
+            if getattr(writers, "open", 0):
+                raise NestedWriteTransaction(
+                    "this thread already has a write transaction open on this SQLite database; a second one "
+                    "would wait for the first until the busy timeout (do the work in the open transaction)"
+                )
+            writers.open = 1
+            conn.info["cryptopay_writer"] = True
+        try:
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        except BaseException:
+            _ended(conn)
+            raise
+
+    def _ended(conn: Connection) -> None:
+        if conn.info.pop("cryptopay_writer", False):
+            writers.open = 0
+
+    event.listen(engine, "commit", _ended)
+    event.listen(engine, "rollback", _ended)
 
 
 def make_engine(url: str | None = None, *, pool_size: int = 10, echo: bool = False) -> Engine:

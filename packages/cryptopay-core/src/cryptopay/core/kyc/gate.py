@@ -3,7 +3,9 @@
 Settlement asks before it converts anything (``held``: frozen, or KYB not approved when the deployment requires it)
 and again with the planned payout parts (``settlement``: the tier's single, daily and monthly limits); the payout
 sender asks ``held`` before each send, so a freeze placed after a settlement still stops its payouts. The profile
-is read in a short transaction of its own: a decision taken a moment before a freeze is caught at the send.
+is read in a short transaction of its own, never inside the caller's (on SQLite a second transaction in one thread
+waits for the first): settlement reads it (``profile``) before its own transaction opens and hands it in; a
+decision taken a moment before a freeze is caught at the send.
 
 Merchants may *receive* payments whatever their verification; only money leaving is gated.
 """
@@ -23,6 +25,13 @@ from cryptopay.core.ports.kyc import KycUnitOfWork
 from cryptopay.core.ports.system import Clock
 
 __all__ = ["PayoutGate"]
+
+
+class _Unread:
+    """``PayoutGate.settlement`` was given no profile: it reads one."""
+
+
+_UNREAD = _Unread()
 
 
 @attrs.frozen(kw_only=True)
@@ -65,11 +74,13 @@ class PayoutGate:
         paid_today: Money | None = None,
         paid_this_month: Money | None = None,
         at: datetime | None = None,
+        profile: KycProfile | _Unread | None = _UNREAD,
     ) -> Decision:
-        """Whether these payout parts (KES) may be planned now."""
+        """Whether these payout parts (KES) may be planned now; ``profile`` as read by ``profile()`` beforehand
+        (left out: read now, in a transaction of its own)."""
         zero = Money.zero(KES)
         return check_payout(
-            self._profile(merchant_id),
+            self.profile(merchant_id) if isinstance(profile, _Unread) else profile,
             parts,
             paid_today=paid_today or zero,
             paid_this_month=paid_this_month or zero,
@@ -78,6 +89,7 @@ class PayoutGate:
             policy=self.policy,
         )
 
-    def _profile(self, party_id: str) -> KycProfile | None:
+    def profile(self, party_id: str) -> KycProfile | None:
+        """The party's KYC profile, read in a short transaction of its own (call it outside any other)."""
         with self.uow() as uow:
             return uow.kyc.get(party_id)

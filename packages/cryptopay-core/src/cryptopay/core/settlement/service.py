@@ -34,6 +34,7 @@ from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import Merchant
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.limits import Decision, day_bounds, month_bounds
+from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import AccountBalance, Ledger
 from cryptopay.core.money import BTC, KES, USDC, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
@@ -173,7 +174,9 @@ class Settling:
         if dry_run:
             plan = self._plan(funds, policy, locked, page.paid_today(policy.destination))
             return SettlementRun(merchant_id, plan.reason, plan=plan, dry_run=True)
-        return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quotes))
+        # The KYC profile is read before the transaction opens: the gate never nests a transaction in ours.
+        profile = None if self._gate is None else self._gate.profile(merchant_id)
+        return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quotes, profile))
 
     def _policy(self, store: StoreSettings, merchant: Merchant | None, at: datetime) -> SettlementPolicy:
         if merchant is None:
@@ -215,6 +218,7 @@ class Settling:
         policy: SettlementPolicy,
         cutoff: datetime,
         quotes: _RunQuotes,
+        profile: KycProfile | None,
     ) -> SettlementRun:
         merchant_id, now = store.merchant_id, self._clock.now()
         last = uow.settlements.last_for(merchant_id)
@@ -229,7 +233,9 @@ class Settling:
             month_start, _ = month_bounds(now)
             paid_month = _paid_since(uow, policy, month_start)
             parts = [part.amount for part in plan.parts]
-            decision = self._gate.settlement(merchant_id, parts, paid_today=paid_today, paid_this_month=paid_month)
+            decision = self._gate.settlement(
+                merchant_id, parts, paid_today=paid_today, paid_this_month=paid_month, profile=profile
+            )
             if not decision.allowed:  # nothing written: the funds stay where they are for the next run
                 return SettlementRun(merchant_id, f"held ({decision.limit}): {decision.reason}", plan=plan)
         settlement = Settlement(
