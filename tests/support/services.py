@@ -154,7 +154,13 @@ def with_stack(
 
 def with_wallets(services: Services, wallets: WalletStack) -> Services:
     """``services`` with the personal-wallet use cases of ``wallets`` (its own storage, users and SMS in memory)."""
-    return attrs.evolve(services, wallets=ready(wallets.wallets), wallet_signup=ready(wallets.signup))
+    return attrs.evolve(
+        services,
+        wallets=ready(wallets.wallets),
+        wallet_signup=ready(wallets.signup),
+        wallet_buys=ready(wallets.buys),
+        wallet_sells=ready(wallets.sells),
+    )
 
 
 def stack_services(stack: PaymentsStack, **parts: object) -> Services:
