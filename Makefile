@@ -9,13 +9,13 @@ UV := $(PYTHON) -m uv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 PYTEST_ARGS ?=
 
-.PHONY: help setup demo demo-btc-tron test lint typecheck unit translations screenshots lighthouse bench-ledger bench-chains bench-api bench-settlement chaos clean
+.PHONY: help setup demo demo-btc-tron test lint typecheck unit translations screenshots lighthouse bench-ledger bench-chains bench-api bench-settlement bench-wallet chaos clean
 
 help:
 	@echo "make demo   - run the end-to-end demo on the embedded defaults"
 	@echo "make demo-btc-tron - the second demo flow: BTC (Esplora simulator) and USDT on Tron (TronGrid simulator)"
 	@echo "make test   - lint, type checks, import contracts and the whole test suite (real PostgreSQL/Redis/anvil)"
-	@echo "make bench-ledger | bench-chains | bench-api | bench-settlement - benchmarks (print figures, never assert timings)"
+	@echo "make bench-ledger | bench-chains | bench-api | bench-settlement | bench-wallet - benchmarks (print figures, never assert timings)"
 	@echo "make chaos  - kill processes, crash the database, pause Redis while invoices are paid; check the money"
 	@echo "make screenshots | lighthouse - PNGs of every page into docs/screenshots / Lighthouse scores (mobile)"
 	@echo "make translations - extract the pages' messages into the catalogues (then translate the new ones)"
@@ -66,6 +66,7 @@ unit: $(VENV)/.synced
 
 demo: setup
 	$(BIN)/cryptopay demo
+	$(BIN)/cryptopay demo wallet
 
 demo-btc-tron: setup
 	$(BIN)/cryptopay demo btc-tron
@@ -81,6 +82,9 @@ bench-api: setup
 
 bench-settlement: setup
 	scripts/with-services.sh $(BIN)/python tests/bench/bench_settlement.py
+
+bench-wallet: setup
+	scripts/with-services.sh $(BIN)/python tests/bench/bench_wallet.py
 
 CHAOS_SEEDS ?= 1
 CHAOS_SETUPS ?= postgres-rq sqlite-inline

@@ -43,3 +43,11 @@ Feature: A compliance officer reviews who our customers and merchants are
     Then the payout is not sent
     When officer Bob unfreezes Duka Ltd
     Then the payout is sent
+
+  Scenario: Deposits kept just under the threshold all day become one alert, a case and a report to the FRC
+    Given Otieno deposits KES 140,000, then KES 145,000, then KES 139,500 on the same day
+    When the monitoring batch runs at night
+    Then one structuring alert is raised, naming the three deposits
+    When officer Ann opens a case from it and notes "three agents, one day"
+    And officer Ann exports the suspicious transaction report
+    Then the goAML report lists the three deposits under the structuring indicator

@@ -1,6 +1,6 @@
 Feature: A merchant's team works with roles
   A shop is run by more than one person. The owner invites colleagues by email, each with a role: an admin runs
-  the shop with the owner, finance handles the money and the reports, staff can only look up invoices. The owner
+  the shop with the owner, finance handles the money and the reports, staff can only look up invoices and payment links. The owner
   can never be pushed out: only the owner can hand the shop over. Every change is written in the audit log.
 
   Background:
@@ -14,11 +14,12 @@ Feature: A merchant's team works with roles
     But Wanjiku may not create API keys
     And the audit log shows the invitation and the joining
 
-  Scenario: Staff can only look up invoices
+  Scenario: Staff can only look things up
     When Amina invites otieno@duka.co.ke as staff
     And Otieno accepts the invitation
     Then Otieno may read invoices
     But Otieno may not read settlements or reports
+    And Otieno may change nothing
 
   Scenario: Nobody removes or demotes the owner
     When Amina invites achieng@duka.co.ke as admin

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from cryptopay.core.errors import Conflict
 from cryptopay.core.kyc import PartyKind
@@ -165,3 +166,60 @@ def not_sent(shop):
 @then("the payout is sent")
 def sent(shop):
     assert [p.id for p in shop.stack.payouts.submit_payouts()] == [shop.payout.id]
+
+
+@pytest.fixture
+def watch():
+    from tests.support.monitoring_rig import MonitoringRig
+
+    return {"rig": MonitoringRig()}
+
+
+@given("Otieno deposits KES 140,000, then KES 145,000, then KES 139,500 on the same day")
+def deposits(watch):
+    rig = watch["rig"]
+    for minutes, kes in ((0, "140000"), (240, "145000"), (600, "139500")):
+        rig.monitoring.observe(attrs.evolve(rig.movement(kes, minutes=minutes), asset="USDT", network="tron"))
+
+
+@when("the monitoring batch runs at night")
+def batch(watch):
+    from datetime import timedelta
+
+    from tests.support.monitoring_rig import START
+
+    watch["alerts"] = watch["rig"].monitoring.run_batch(START, START + timedelta(days=1))
+
+
+@then("one structuring alert is raised, naming the three deposits")
+def one_alert(watch):
+    [alert] = watch["alerts"]
+    assert alert.rule_id == "structuring" and len(alert.evidence["movements"].split(",")) == 3
+
+
+@when(parsers.parse('officer {name} opens a case from it and notes "{text}"'))
+def open_case(watch, name, text):
+    monitoring = watch["rig"].monitoring
+    case = monitoring.open_case(OFFICERS[name], [watch["alerts"][0].id])
+    watch["case"] = monitoring.note(OFFICERS[name], case.id, text)
+
+
+@when(parsers.parse("officer {name} exports the suspicious transaction report"))
+def exports(watch, name):
+    from cryptopay.core.compliance.reports import Reporter, Reporting, goaml_xml
+
+    rig = watch["rig"]
+    reporter = Reporter(rentity_id="4711", officer_name="Ann Wambui", officer_email="ann@example.co.ke")
+    report = Reporting(uow=rig.storage.unit_of_work, clock=rig.clock).suspicious_transaction_report(
+        watch["case"].id, reporter, party_name="Otieno Odhiambo"
+    )
+    watch["xml"] = goaml_xml(report)
+
+
+@then("the goAML report lists the three deposits under the structuring indicator")
+def goaml(watch):
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(watch["xml"])
+    assert len(root.findall("transaction")) == 3
+    assert [i.text for i in root.findall("report_indicators/indicator")] == ["STRUCTURING"]

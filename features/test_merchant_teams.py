@@ -67,7 +67,13 @@ def reads_invoices(context, name):
 def no_money(context, name):
     principal = _principal(context, name)
     assert not principal.has_scope("settlements:read") and not principal.has_scope("reports:read")
-    assert TEAM_SCOPES[TeamRole.STAFF] == frozenset({"invoices:read"})
+    assert not any(scope.endswith(":write") for scope in TEAM_SCOPES[TeamRole.STAFF])
+
+
+@then(parsers.parse("{name} may change nothing"))
+def changes_nothing(context, name):
+    principal = _principal(context, name)
+    assert not any(principal.has_scope(scope) for scope in TEAM_SCOPES[TeamRole.OWNER] if scope.endswith(":write"))
 
 
 @then("the audit log shows the invitation and the joining")

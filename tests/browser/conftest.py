@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptopay_cli.demo_e2e import Demo
 
-from tests.browser.support import BROWSER_ENV, CHROMIUM, Merchant
+from tests.browser.support import BROWSER_ENV, CHROMIUM, Admin, Merchant
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +22,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 @pytest.fixture(scope="session")
 def merchant(live: Demo) -> Merchant:
     return Merchant(live)
+
+
+@pytest.fixture(scope="session")
+def admin(live: Demo) -> Admin:
+    return Admin(live)
 
 
 @pytest.fixture(scope="session")

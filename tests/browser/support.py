@@ -77,6 +77,51 @@ class Merchant:
         return str(w3.eth.send_raw_transaction(signed.raw_transaction).hex())
 
 
+ADMIN_EMAIL = "chief@cryptopay.example"
+
+
+class Admin:
+    """An admin made by the operator's CLI (``cryptopay users create-admin``), enrolled in TOTP through the API;
+    ``codes`` are its recovery codes, one per browser login."""
+
+    def __init__(self, demo: Demo) -> None:
+        import subprocess
+        import sys
+
+        import pyotp
+
+        command = [sys.executable, "-m", "cryptopay_cli.main", "users", "create-admin", "--email", ADMIN_EMAIL]
+        subprocess.run(
+            [*command, "--password-stdin"],
+            input=PASSWORD + "\n",
+            env=demo.env,
+            check=True,
+            text=True,
+            capture_output=True,
+        )
+        api = demo.api
+        login = httpx.post(f"{api}/v1/auth/login", json={"email": ADMIN_EMAIL, "password": PASSWORD}, timeout=30)
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        step = httpx.post(f"{api}/v1/auth/step-up", json={"password": PASSWORD}, headers=headers, timeout=30)
+        stepped = {**headers, "X-Step-Up-Token": step.json()["step_up_token"]}
+        secret = httpx.post(f"{api}/v1/auth/2fa/enrol", headers=stepped, timeout=30).json()["secret"]
+        confirm = {"code": pyotp.TOTP(secret).now()}
+        confirmed = httpx.post(f"{api}/v1/auth/2fa/confirm", json=confirm, headers=headers, timeout=30)
+        assert confirmed.status_code == 200, confirmed.text
+        self.codes: list[str] = list(confirmed.json()["recovery_codes"])
+
+    def login(self, page: Any, api: str) -> None:
+        """Log in on the page with the password and then a recovery code."""
+        page.goto(f"{api}/dashboard/login?next=/console/audit")
+        page.locator("#email").fill(ADMIN_EMAIL)
+        page.locator("#password").fill(PASSWORD)
+        page.locator("button[type=submit]").click()
+        page.locator("#code").fill(self.codes.pop())
+        page.locator("#password").fill(PASSWORD)
+        page.locator("button[type=submit]").click()
+        page.wait_for_url("**/console/audit")
+
+
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     """The serious and critical axe-core violations of the page as it is now."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):

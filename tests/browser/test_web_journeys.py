@@ -97,3 +97,16 @@ def test_dashboard_login_create_an_invoice_and_see_it(browser, merchant, viewpor
         page.goto(f"{merchant.api}{path}")
         assert axe_violations(page) == [], path
     context.close()
+
+
+def test_the_console_s_audit_log_for_an_admin_with_two_factors(browser, live, admin):
+    """An admin logs in with the password and a one-time code and sees the audit log and the chain intact."""
+    context = browser.new_context(viewport=PHONE, locale="sw-KE")
+    page = context.new_page()
+    admin.login(page, live.api)
+    assert page.get_by_role("heading", name="Kumbukumbu ya ukaguzi").is_visible()
+    assert axe_violations(page) == []
+    page.goto(f"{live.api}/console/audit?verify=1")
+    assert page.get_by_text("Kamili").is_visible()
+    assert axe_violations(page) == []
+    context.close()

@@ -98,3 +98,30 @@ def test_structuring_becomes_one_alert_and_a_case_on_each_backend(rig):
     assert rig.monitoring.run_batch(START, START + timedelta(days=1)) == []
     case = rig.monitoring.open_case("usr_ann", [raised.id])
     assert rig.monitoring.case(case.id).alert_ids == (raised.id,)
+
+
+def test_sanctions_snapshots_entries_and_addresses_on_each_backend(rig):
+    """Screening over each backend: import both lists, screen a name and an address, re-import changes nothing."""
+    from pathlib import Path
+
+    from cryptopay.adapters.sanctions import RapidfuzzMatcher, parse_list
+    from cryptopay.core.compliance.screening import Screening
+    from cryptopay.core.testing.system import SequentialIds
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "sanctions"
+    service = Screening(uow=rig.storage.unit_of_work, matcher=RapidfuzzMatcher(), clock=rig.clock, ids=SequentialIds())
+    for name in ("sdn.xml", "un_consolidated.xml", "sdn.xml"):
+        parsed = parse_list((fixtures / name).read_bytes())
+        service.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
+    assert [(s.source, s.entries, s.addresses) for s in service.snapshots()] == [
+        ("ofac_sdn", 3, 4),
+        ("un_consolidated", 2, 0),
+    ]
+    with rig.storage.unit_of_work() as uow:
+        [snapshot, _] = uow.sanctions.snapshots()
+        assert uow.sanctions.latest("ofac_sdn") == snapshot
+        assert [e.ref for e in uow.sanctions.entries(snapshot.id)] == ["ofac:30001", "ofac:30002", "ofac:36"]
+    assert [m.ref for m in service.screen_address("polygon", "0x8576ACC5C05D6CE88F4E49BF65BDF0C62F91353C")] == [
+        "ofac:30001"
+    ]
+    assert [m.ref for m in service.screen_name("ri won-ho")] == ["un:KPi.001"]

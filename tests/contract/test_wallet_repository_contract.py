@@ -232,3 +232,12 @@ def test_selling_to_mpesa_on_this_backend(backend: Backend):
     assert done.payout.state is PayoutState.COMPLETED and done.usdt == Money.of(20, USDT)
     assert stack.balance(amina, "USDT").is_zero()
     assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def test_every_role_can_be_stored(backend: Backend):
+    """Each role of the core, compliance officers included, is a value the database accepts (migration 0021)."""
+    with backend.uow() as uow:
+        for n, role in enumerate(Role):
+            uow.users.add(User(f"usr_{n}", f"u{n}@example.co.ke", "hash", role, AT))
+    with backend.uow() as uow:
+        assert [uow.users.get(f"usr_{n}").role for n in range(len(Role))] == list(Role)

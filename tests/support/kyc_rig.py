@@ -69,7 +69,9 @@ ALL_PHOTOS = (DocumentKind.ID_FRONT, DocumentKind.ID_BACK, DocumentKind.SELFIE)
 class KycRig:
     """The review use cases with everything a test looks at afterwards."""
 
-    def __init__(self, storage: Any | None = None, documents: DocumentStore | None = None) -> None:
+    def __init__(
+        self, storage: Any | None = None, documents: DocumentStore | None = None, *, screening: Any | None = None
+    ) -> None:
         self.storage = storage or InMemoryStorage(kyc=InMemoryKycProfiles(), kyc_applications=InMemoryKycApplications())
         self.documents = documents or InMemoryDocumentStore()
         self.notifier = InMemoryNotifier()
@@ -83,6 +85,7 @@ class KycRig:
             notifier=self.notifier,
             clock=self.clock,
             ids=SequentialIds(),
+            screening=screening,
         )
 
     def personal(self, user: str = "usr_wanjiku", level: int = 2, **details: Any) -> str:

@@ -14,9 +14,12 @@ from cryptopay.adapters.bootstrap import ApiSettings, Services, Settings, ready
 from cryptopay.adapters.documents import PillowProbe
 from cryptopay.adapters.passwords import Argon2Hasher
 from cryptopay.adapters.ratelimit import ProcessRateLimiter
+from cryptopay.adapters.sanctions import RapidfuzzMatcher
 from cryptopay.adapters.vault import EnvelopeVault, generate_kek
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.compliance.rules import default_rules
+from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
 from cryptopay.core.ports.notifications import Notifier
@@ -52,6 +55,7 @@ def in_memory_services(
 ) -> Services:
     """The identity stores, limiter and hasher in memory; every payment part is missing (503 when used)."""
     the_clock, the_ids, notifier = clock or SystemClock(), ids or RandomIds(), InMemoryNotifier()
+    watch = InMemoryStorage(**monitoring_repositories())  # the monitoring journal, alerts and cases
     return Services(
         settings=TEST_SETTINGS,
         clock=the_clock,
@@ -68,13 +72,20 @@ def in_memory_services(
         notifier=ready(notifier),
         totp=ready(StdlibTotp()),
         kyc_review=ready(kyc_review(clock=the_clock, ids=the_ids, notifier=notifier)),
-        monitoring=ready(monitoring(clock=the_clock, ids=the_ids)),
+        monitoring=ready(monitoring(watch, clock=the_clock, ids=the_ids)),
+        screening=ready(screening(clock=the_clock, ids=the_ids)),
+        reporting=ready(Reporting(uow=watch.unit_of_work, clock=the_clock)),
     )
 
 
-def monitoring(*, clock: Clock, ids: IdGenerator) -> Monitoring:
-    """AML monitoring over in-memory storage and the core's default rules."""
+def screening(*, clock: Clock, ids: IdGenerator) -> Screening:
+    """Sanctions screening over in-memory lists and rapidfuzz."""
     storage = InMemoryStorage(**monitoring_repositories())
+    return Screening(uow=storage.unit_of_work, matcher=RapidfuzzMatcher(), clock=clock, ids=ids)
+
+
+def monitoring(storage: InMemoryStorage, *, clock: Clock, ids: IdGenerator) -> Monitoring:
+    """AML monitoring over in-memory storage and the core's default rules."""
     return Monitoring(uow=storage.unit_of_work, rules=default_rules(), clock=clock, ids=ids)
 
 
@@ -143,7 +154,13 @@ def with_stack(
 
 def with_wallets(services: Services, wallets: WalletStack) -> Services:
     """``services`` with the personal-wallet use cases of ``wallets`` (its own storage, users and SMS in memory)."""
-    return attrs.evolve(services, wallets=ready(wallets.wallets), wallet_signup=ready(wallets.signup))
+    return attrs.evolve(
+        services,
+        wallets=ready(wallets.wallets),
+        wallet_signup=ready(wallets.signup),
+        wallet_buys=ready(wallets.buys),
+        wallet_sells=ready(wallets.sells),
+    )
 
 
 def stack_services(stack: PaymentsStack, **parts: object) -> Services:

@@ -108,3 +108,60 @@ def test_alerts_and_cases_from_the_cli(rig):
     assert json.loads(reported.stdout)["status"] == "reported"
     assert cli("cases", "move", opened["id"], "investigating", "--officer", "bob@example.co.ke").exit_code == 4
     assert "reported" in cli("cases", "list").stdout
+
+
+def test_lists_import_and_screening_from_the_cli(rig):
+    """`lists import` reads the official files; `screen` exits 5 on a match and 0 when clean."""
+    from pathlib import Path
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "sanctions"
+    imported = cli("lists", "import", str(fixtures / "sdn.xml"))
+    assert imported.exit_code == 0, imported.output
+    assert json.loads(imported.stdout)["source"] == "ofac_sdn"
+    assert json.loads(cli("lists", "import", str(fixtures / "un_consolidated.xml")).stdout)["entries"] == 2
+    assert "ofac_sdn" in cli("lists", "show").stdout
+    hit = cli("screen", "name", "Jose Ramon Nunez Garcia")
+    assert hit.exit_code == 5 and json.loads(hit.stdout)["ref"] == "ofac:30001"
+    assert cli("screen", "name", "Wanjiku Kamau").exit_code == 0
+    assert cli("screen", "address", "tron", "TGarantexTronAddressYYYYYYYYYYYYYY").exit_code == 5
+    bad = fixtures.parent / "not-a-list.xml"
+    assert cli("lists", "import", str(bad)).exit_code == 2
+
+
+def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
+    """`report str` writes goAML XML (or CSV) for a case; `report monthly` prints the month's flows."""
+    from cryptopay.core.compliance.reports import Reporting
+    from cryptopay_cli.context import services as current
+
+    from tests.support.monitoring_rig import MonitoringRig
+
+    monitoring = MonitoringRig()
+    for minutes, kes in ((0, "140000"), (240, "145000"), (600, "139500")):
+        movement = attrs.evolve(monitoring.movement(kes, minutes=minutes), asset="USDT", network="tron")
+        monitoring.monitoring.observe(movement)
+    reporting = Reporting(uow=monitoring.storage.unit_of_work, clock=monitoring.clock)
+    use_services(
+        attrs.evolve(
+            current(), monitoring=ready(monitoring.monitoring), reporting=ready(reporting), clock=monitoring.clock
+        )
+    )
+    monitoring.clock.advance(hours=12)
+    alert = json.loads(cli("monitor", "--days", "1").stdout)
+    case = json.loads(cli("cases", "open", alert["id"], "--officer", "ann@example.co.ke").stdout)
+    out = tmp_path / "str.xml"
+    written = cli(
+        "report", "str", case["id"], "--officer", "ann@example.co.ke", "--rentity-id", "4711", "--out", str(out)
+    )
+    assert written.exit_code == 0, written.output
+    assert json.loads(written.stdout)["transactions"] == 3
+    assert "<report_code>STR</report_code>" in out.read_text()
+    as_csv = cli(
+        "report", "str", case["id"], "--officer", "ann@example.co.ke", "--rentity-id", "4711", "--format", "csv"
+    )
+    assert as_csv.stdout.count("\n") == 4
+    monthly = cli("report", "monthly", "2026-03")
+    assert monthly.stdout.splitlines() == [
+        "asset,network,product,direction,count,total_kes",
+        "USDT,tron,wallet_buy,in,3,424500.00",
+    ]
+    assert cli("report", "monthly", "2026-13").exit_code == 2

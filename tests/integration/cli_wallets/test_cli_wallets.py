@@ -53,3 +53,14 @@ def test_freeze_needs_a_reason_and_unfreeze_undoes_it(stack):
     assert _wallets("show", "0799999999").exit_code == 3
     actions = [r.action for r in stack.backend.storage.audit_records()]
     assert actions.count("wallet.frozen") == 1 and actions.count("wallet.unfrozen") == 1
+
+
+def test_pending_stk_purchases_are_listed_and_queried(stack):
+    """A buy whose callback was lost is listed as pending; stk-query settles it once its query is due."""
+    user = stack.sign_up("0711000008")  # the lost-callback number
+    buy = stack.buys.start(user.id, Money.of(700, KES))
+    listed = json.loads(_wallets("stk-pending", "--json").stdout)["pending"]
+    assert [(b["id"], b["state"]) for b in listed] == [(buy.id, "prompted")]
+    stack.clock.advance(minutes=3)
+    assert json.loads(_wallets("stk-query").stdout) == {"decided": 1}
+    assert json.loads(_wallets("stk-pending", "--json").stdout)["pending"] == []

@@ -45,3 +45,42 @@ def test_an_officer_turns_alerts_into_a_case_and_reports_it(client, auth, servic
     listed = client.get("/v1/admin/compliance/cases?status=reported", headers=officer).json["data"]
     assert [c["id"] for c in listed] == [case_id]
     assert client.get("/v1/admin/compliance/cases/cas_nope", headers=officer).status_code == 404
+
+
+def test_officers_screen_names_and_addresses_and_read_the_monthly_flows(client, auth, services, clock):
+    """Screening over REST after an import; the monthly report; bad months are 422; others 403."""
+    from pathlib import Path
+
+    from cryptopay.adapters.sanctions import parse_list
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "sanctions"
+    parsed = parse_list((fixtures / "sdn.xml").read_bytes())
+    services.screening.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
+    officer = auth.user("compliance")
+    [snapshot] = client.get("/v1/admin/compliance/sanctions/lists", headers=officer).json["data"]
+    assert (snapshot["source"], snapshot["entries"]) == ("ofac_sdn", 3)
+    named = client.post(
+        "/v1/admin/compliance/sanctions/screen-name", json={"name": "jose ramon nunez garcia"}, headers=officer
+    )
+    assert [m["ref"] for m in named.json["data"]] == ["ofac:30001"]
+    body = {"network": "polygon", "address": "0x8576acc5c05d6ce88f4e49bf65bdf0c62f91353c"}
+    assert client.post("/v1/admin/compliance/sanctions/screen-address", json=body, headers=officer).json["data"]
+    services.monitoring.observe(
+        Movement(
+            id="mv_9",
+            party_id="usr_x",
+            product="wallet_buy",
+            direction=Direction.IN,
+            amount=Money.of("2500", KES),
+            at=clock.now(),
+            asset="USDT",
+            network="tron",
+        )
+    )
+    month = clock.now().strftime("%Y-%m")
+    flows = client.get(f"/v1/admin/compliance/reports/monthly?month={month}", headers=officer).json["data"]
+    assert [(f["asset"], f["count"], f["total_kes"]) for f in flows] == [("USDT", 1, "2500.00")]
+    assert client.get("/v1/admin/compliance/reports/monthly?month=2026-13", headers=officer).status_code == 422
+    assert client.get("/v1/admin/compliance/sanctions/lists", headers=auth.user("merchant")).status_code == 403
+    paths = client.get("/openapi.json").json["paths"]
+    assert "/v1/admin/compliance/sanctions/screen-name" in paths and "/v1/admin/compliance/reports/monthly" in paths

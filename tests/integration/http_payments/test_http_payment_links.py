@@ -105,3 +105,15 @@ def test_finance_makes_payment_links_and_staff_only_reads_them(client, auth, ser
     assert made.status_code == 201, made.json
     assert [x["id"] for x in client.get("/v1/payment-links", headers=staff).json["data"]] == [made.json["id"]]
     assert client.post("/v1/payment-links", json={"description": "x"}, headers=staff).status_code == 403
+
+
+def test_a_customer_s_retry_with_its_idempotency_key_returns_the_first_invoice(client, shop):
+    """The same key gives the same invoice and uses the link once; the key with another amount is a 409."""
+    link = _link(client, shop.headers, currency="KES", max_uses=5)
+    path = f"/v1/payment-links/{link['public_id']}/invoices"
+    first = client.post(path, json={"amount": "250"}, headers={"Idempotency-Key": "tap-1"})
+    again = client.post(path, json={"amount": "250"}, headers={"Idempotency-Key": "tap-1"})
+    assert first.status_code == again.status_code == 201 and first.json["id"] == again.json["id"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert client.post(path, json={"amount": "300"}, headers={"Idempotency-Key": "tap-1"}).status_code == 409
+    assert client.get(f"/v1/payment-links/{link['id']}", headers=shop.headers).json["uses"] == 1

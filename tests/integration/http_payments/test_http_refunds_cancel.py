@@ -83,6 +83,7 @@ def test_refunds_never_exceed_what_was_received_and_bad_input_changes_nothing(cl
         {"address": CUSTOMER, "amount": "1", "currency": "XYZ"},
         {"address": CUSTOMER, "amount": "1.0000001", "currency": "USDT"},
         {"address": CUSTOMER, "amount": "1"},
+        {"address": CUSTOMER, "amount": "1", "currency": "USDT", "rail": "usdt-ethereum"},
     ):
         answer = client.post(path, json=bad, headers=idem(shop.stepped))
         assert answer.status_code == 422 and answer.content_type == "application/problem+json", (bad, answer.json)

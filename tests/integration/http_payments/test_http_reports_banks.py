@@ -62,3 +62,13 @@ def test_a_bank_destination_must_be_a_catalogued_bank(client, auth):
     created = client.post("/v1/merchants", json=body, headers=headers)
     assert created.status_code == 201, created.json
     assert created.json["settlement"]["destination"] == "KCB:1234567890"
+
+
+def test_the_bank_catalogue_is_listed_and_a_payout_names_its_route(client, stack, shop):
+    """GET /v1/banks lists the catalogue; a B2C payout's route is b2c."""
+    banks = client.get("/v1/banks", headers=shop.headers).json
+    equity = next(b for b in banks["banks"] if b["code"] == "EQUITY")
+    assert banks["version"] == 1 and equity["paybill"] == "247247" and equity["account_pattern"].startswith("^")
+    paid_and_settled(client, stack, shop)
+    [payout] = client.get("/v1/payouts", headers=shop.headers).json["data"]
+    assert payout["route"] == "b2c"

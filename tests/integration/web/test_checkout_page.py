@@ -106,3 +106,14 @@ def test_static_assets_are_fingerprinted_gzipped_and_cached_for_a_year(client, s
         assert "immutable" in answer.headers["Cache-Control"] and "max-age=31536000" in answer.headers["Cache-Control"]
         assert "no-store" not in answer.headers["Cache-Control"]
     assert client.get("/static/pico.min.css").status_code == 404  # only fingerprinted names are served
+
+
+def test_a_cancelled_invoice_tells_the_payer_not_to_pay(client, shop):
+    """Once the merchant cancels, the page says so, shows no address to pay, and htmx stops polling."""
+    invoice = shop.invoice("300", rails=["usdt-tron"])
+    assert client.post(f"/v1/invoices/{invoice['id']}/cancel", headers=shop.headers).status_code == 200
+    path = _public_path(invoice)
+    html = client.get(path).get_data(as_text=True)
+    assert "This payment request was cancelled" in html and "Do not send anything" in html
+    assert invoice["payment_options"][0]["address"] not in html
+    assert client.get(f"{path}/status", headers={"HX-Request": "true"}).status_code == 286

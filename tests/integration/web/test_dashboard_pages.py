@@ -125,3 +125,24 @@ def test_dashboard_in_swahili(client, owner):
     client.get("/lang/sw?next=/dashboard/")
     html = client.get("/dashboard/").get_data(as_text=True)
     assert '<html lang="sw">' in html and "Ankara mpya" in html and "Toka" in html
+
+
+def test_webhook_endpoint_delivery_log_and_redelivery(client, owner, hooks):
+    """Add an endpoint (with the password), see an invoice's event delivered in the log, and send it again."""
+    _log_in(client)
+    page = client.get("/dashboard/developers").get_data(as_text=True)
+    body = {"csrf_token": _csrf(page), "url": "https://duka.example/hooks", "password": PASSWORD}
+    added = client.post("/dashboard/developers/webhooks", data=body)
+    assert added.status_code == 201 and "whsec_" in added.get_data(as_text=True)
+    form = client.get("/dashboard/invoices/new").get_data(as_text=True)
+    invoice = {"csrf_token": _csrf(form), "amount": "900", "currency": "KES", "rails": ["usdt-tron"]}
+    assert client.post("/dashboard/invoices/new", data=invoice).status_code == 303
+    delivery_id = hooks.relay()[0]  # invoice.created
+    hooks.run_jobs()
+    log = client.get("/dashboard/developers").get_data(as_text=True)
+    assert "invoice.created" in log and "delivered" in log
+    redeliver = f"/dashboard/developers/deliveries/{delivery_id}/redeliver"
+    assert client.post(redeliver, data={"csrf_token": _csrf(log)}).status_code == 303
+    hooks.run_jobs()
+    attempts = [d.attempts for d in hooks.deliveries() if d.id == delivery_id]
+    assert attempts == [2] and len(hooks.sender.sent) >= 2

@@ -24,3 +24,11 @@ def test_a_bad_deployment_name_is_refused_and_a_good_one_prefixes_the_fx_cache(t
         Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DEPLOYMENT": "Shop A"})
     assert FxSettings.from_env({"CRYPTOPAY_DEPLOYMENT": "shop-a"}).cache_prefix == "shop-a:fx:rate:"
     assert FxSettings.from_env({}).cache_prefix == "cryptopay:fx:rate:"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "2.5", "fast"])
+def test_a_daraja_throughput_below_one_request_a_second_is_refused(tmp_path, value: str) -> None:
+    """CRYPTOPAY_DARAJA_THROUGHPUT is a whole number of requests per second, at least 1; unset it is 5."""
+    with pytest.raises(InvalidInput, match="CRYPTOPAY_DARAJA_THROUGHPUT"):
+        Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DARAJA_THROUGHPUT": value})
+    assert Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}).daraja_throughput == 5

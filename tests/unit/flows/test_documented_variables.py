@@ -126,6 +126,7 @@ def _treasury_probes() -> dict[str, Probe]:
         "CRYPTOPAY_EVM_XPUB": XPUB,
     }
     tron = {"CRYPTOPAY_TRON_API_URL": "https://api.trongrid.io"}
+    tron_hot = {**tron, "CRYPTOPAY_TRON_HOT_WALLET": "TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"}
     return {
         "CRYPTOPAY_FLOAT_RESERVE": Probe("50000", lambda s, p: s.treasury.guard.position().reserve),
         "CRYPTOPAY_FLOAT_LOW_ALERT": Probe("100000", lambda s, p: s.treasury.guard.position().low_alert),
@@ -134,6 +135,7 @@ def _treasury_probes() -> dict[str, Probe]:
         ),
         "CRYPTOPAY_SWEEP_THRESHOLD": Probe("500", lambda s, p: s.settings.treasury.sweep_threshold),
         "CRYPTOPAY_EVM_SWEEP_MNEMONIC": Probe("abandon " * 11 + "about", lambda s, p: sorted(p.sweepers), ethereum),
+        "CRYPTOPAY_TRON_SWEEP_MNEMONIC": Probe("abandon " * 11 + "about", lambda s, p: sorted(p.sweepers), tron_hot),
         "CRYPTOPAY_TREASURY_ALERT_EMAIL": Probe("treasury@example.com", lambda s, p: s.settings.treasury.alert_email),
     }
 
@@ -196,6 +198,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
     "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
+    "CRYPTOPAY_SANCTIONS_THRESHOLD": Probe("75", lambda s, p: p.screening.threshold),
     **_chain_probes(),
     **_treasury_probes(),
 }

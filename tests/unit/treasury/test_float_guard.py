@@ -142,3 +142,22 @@ def test_a_conversion_into_the_float_is_booked_through_the_trading_accounts():
     assert p.ledger.balance(flows.CONVERSION_FEES).posted == p.kes("100")
     assert stack.rebalancing.cost_basis("USDT")[0].is_zero()
     assert p.books_balanced()
+
+
+def test_a_float_below_its_alert_level_is_alerted_once_until_it_recovers():
+    """The float falls below the alert level: one email, the gauge at 1; again after it recovered and fell again."""
+    stack = TreasuryStack(low_alert="5000")
+    stack.payments.mpesa.float_balance = Money.of("4000", KES)
+    stack.float_reported()
+    stack.treasury.measure()
+    stack.treasury.measure()
+    (alert,) = stack.notifier.sent_to(TreasuryStack.ALERT_TO)
+    assert "float is low" in alert.subject and "4000.00 KES" in alert.body
+    assert stack.payments.metrics.get("cryptopay_float_low") == 1
+    stack.rebalancing.record_topup(reference="bank-9", amount=Money.of("2000", KES), actor="ops")
+    stack.treasury.measure()
+    assert stack.payments.metrics.get("cryptopay_float_low") == 0
+    stack.payments.mpesa.float_balance = Money.of("1000", KES)
+    stack.float_reported()
+    stack.treasury.measure()
+    assert len(stack.notifier.sent_to(TreasuryStack.ALERT_TO)) == 2

@@ -119,9 +119,11 @@ class Demo:
     def step(self, text: str) -> None:
         self.say(f"[{time.monotonic() - self.started:6.1f}s] {text}")
 
-    def _cli(self, *args: str, env: dict[str, str] | None = None) -> str:
+    def _cli(self, *args: str, env: dict[str, str] | None = None, input_text: str | None = None) -> str:
         command = [sys.executable, "-m", "cryptopay_cli.main", *args]
-        done = subprocess.run(command, env=env or self.env, capture_output=True, text=True, timeout=180)  # noqa: S603
+        done = subprocess.run(  # noqa: S603
+            command, env=env or self.env, capture_output=True, text=True, timeout=180, input=input_text
+        )
         if done.returncode != 0:
             raise RuntimeError(f"`cryptopay {' '.join(args)}` failed: {done.stderr.strip()[-500:]}")
         return done.stdout

@@ -69,7 +69,10 @@ GROUPS = (
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
     Group("users", "users", "Users: create an admin, change a role (audited)."),
-    Group("wallets", "wallets", "Personal wallets: show, history, freeze and unfreeze (audited)."),
+    Group(
+        "wallets", "wallets", "Personal wallets: show, history, freeze and unfreeze (audited); pending STK purchases."
+    ),
+    Group("bills", "bills", "Bills: the biller catalogue, bill payments awaiting M-Pesa."),
     Group("compliance", "compliance", "Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more)."),
 )
 

@@ -97,16 +97,6 @@ def invoice_view(invoice: Invoice, *, detail: bool = False) -> dict[str, Any]:
     return view
 
 
-def payout_route(payout: Payout) -> str:
-    """How the payout is paid: ``b2c``, ``BusinessPayBill <paybill> <account>``, ``BusinessBuyGoods <till>`` or
-    ``bank_transfer``."""
-    if payout.is_bank_transfer:
-        return "bank_transfer"
-    if payout.b2b is None:
-        return "b2c" if payout.is_b2c else payout.method.value
-    return " ".join(filter(None, (payout.b2b.command.value, payout.b2b.party, payout.b2b.account_reference)))
-
-
 def payout_view(payout: Payout) -> dict[str, Any]:
     return {
         "id": payout.id,
@@ -115,7 +105,7 @@ def payout_view(payout: Payout) -> dict[str, Any]:
         "state": payout.state.value,
         "method": payout.method.value,
         "destination": payout.destination,
-        "route": payout_route(payout),
+        "route": payout.route,
         "amount": money(payout.amount),
         "charge": money(payout.charge),
         "attempt": payout.attempt,

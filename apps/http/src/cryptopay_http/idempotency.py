@@ -35,7 +35,15 @@ from cryptopay_http.convert import parse_json
 from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
 
-__all__ = ["HEADER", "IdempotencyInFlight", "idempotent", "key_parameter", "presented_key", "scope_of"]
+__all__ = [
+    "HEADER",
+    "IdempotencyInFlight",
+    "idempotent",
+    "idempotent_in",
+    "key_parameter",
+    "presented_key",
+    "scope_of",
+]
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[\x20-\x7E]{1,255}$"
@@ -160,22 +168,43 @@ def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-        key, scope, services = _key(), scope_of(current_principal()), runtime().services
-        request_hash, at = _request_hash(), services.clock.now()
-        existing = services.idempotency.begin(scope, key, request_hash=request_hash, at=at)
-        if existing is not None:
-            return _existing(existing, request_hash)
-        claim = _Claim(services.idempotency, services.clock, scope, key, at)
-        try:
-            with fencing.fenced(claim):
-                response, keep = _run(view, *args, **kwargs)
-        except BaseException:
-            claim.release()
-            raise
-        if response.status_code >= 500 or not keep:
-            claim.release()
-        else:
-            claim.complete(response)
-        return response
+        return _once(_key(), scope_of(current_principal()), view, *args, **kwargs)
 
     return annotate(wrapper, parameters=(key_parameter(required=True),), errors=(400, 409))
+
+
+def idempotent_in(scope: Callable[..., str]) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, Response]]:
+    """Like ``idempotent`` for a view without credentials: an optional key, in the scope ``scope(**view_args)``
+    names (a public resource, e.g. one payment link), so a customer's retried request returns the first answer."""
+
+    def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+            key = presented_key()
+            if key is None:
+                return make_response(view(*args, **kwargs))
+            return _once(key, scope(**kwargs), view, *args, **kwargs)
+
+        return annotate(wrapper, parameters=(key_parameter(required=False),), errors=(400, 409))
+
+    return decorate
+
+
+def _once(key: str, scope: str, view: Callable[P, ResponseReturnValue], *args: P.args, **kwargs: P.kwargs) -> Response:
+    services = runtime().services
+    request_hash, at = _request_hash(), services.clock.now()
+    existing = services.idempotency.begin(scope, key, request_hash=request_hash, at=at)
+    if existing is not None:
+        return _existing(existing, request_hash)
+    claim = _Claim(services.idempotency, services.clock, scope, key, at)
+    try:
+        with fencing.fenced(claim):
+            response, keep = _run(view, *args, **kwargs)
+    except BaseException:
+        claim.release()
+        raise
+    if response.status_code >= 500 or not keep:
+        claim.release()
+    else:
+        claim.complete(response)
+    return response

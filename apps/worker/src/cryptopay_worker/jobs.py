@@ -19,6 +19,7 @@ __all__ = [
     "CHAIN_CONFIRM",
     "CHAIN_SCAN",
     "COMPLIANCE_MONITOR",
+    "COMPLIANCE_RESCREEN",
     "CORE_JOBS",
     "FX_REFRESH",
     "INVOICE_EXPIRE",
@@ -56,6 +57,7 @@ REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
 COMPLIANCE_MONITOR = "compliance.monitor"  # AML batch rules over recent movements; overdue cases warned
+COMPLIANCE_RESCREEN = "compliance.rescreen"  # every verified party's names against the latest sanctions lists
 TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
 TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
@@ -78,6 +80,7 @@ LEAD_JOBS = (
     WALLET_CLAIMS_EXPIRE,
     WALLET_STK_QUERY,
     COMPLIANCE_MONITOR,
+    COMPLIANCE_RESCREEN,
 )
 
 

@@ -96,6 +96,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.RECONCILIATION_RUN, timedelta(minutes=30)),  # the books against our records, M-Pesa and the chains
     Every(jobs.METRICS_MEASURE, timedelta(minutes=1)),  # business gauges for the alerting rules
     Every(jobs.COMPLIANCE_MONITOR, timedelta(minutes=15)),  # AML batch rules; overdue cases
+    Every(jobs.COMPLIANCE_RESCREEN, timedelta(hours=6)),  # everyone against the latest lists (alerts raised once)
     Every(jobs.TREASURY_SWEEP, timedelta(minutes=10)),  # deposit addresses above the threshold -> hot wallets
     Every(jobs.TREASURY_MEASURE, timedelta(minutes=5)),  # float and inventory gauges (reads every deposit address)
 )

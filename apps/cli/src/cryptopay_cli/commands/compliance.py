@@ -12,11 +12,16 @@ from the CLI exactly as over REST (the officer who gave the first approval canno
 
 from __future__ import annotations
 
+import getpass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import attrs
 import typer
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.reports import Reporter, goaml_xml, str_csv
+from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.kyc import KycProfile, PartyKind
@@ -314,3 +319,144 @@ def assign_case(
     """Give a case to another officer."""
     with errors_to_exit_codes():
         emit_json(_case_row(services().monitoring.assign(_officer(officer), case_id, _officer(to))))
+
+
+# -- sanctions lists and screening ----------------------------------------------------------------------------
+lists_app = typer.Typer(help="Sanctions lists: import OFAC sdn.xml or the UN consolidated list; show snapshots.")
+screen_app = typer.Typer(help="Screen a name or an on-chain address against the latest lists.", no_args_is_help=True)
+app.add_typer(lists_app, name="lists")
+app.add_typer(screen_app, name="screen")
+
+
+def _snapshot_row(s: Snapshot) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "source": s.source,
+        "version": s.version,
+        "entries": s.entries,
+        "addresses": s.addresses,
+        "imported_at": s.imported_at,
+        "digest": s.digest[:16],
+    }
+
+
+@lists_app.command("import")
+def import_list(
+    path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The list file."),
+) -> None:
+    """Import a list file as a new snapshot (the same list again changes nothing); prints the snapshot."""
+    from cryptopay.adapters.sanctions import parse_list
+
+    with errors_to_exit_codes():
+        parsed = parse_list(path.read_bytes())
+        svc = services()
+        snapshot = svc.screening.import_list(
+            parsed.source, parsed.version, parsed.entries, actor=f"operator:{getpass.getuser()}"
+        )
+        alerts = svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening)  # everyone, at once
+        emit_json({**_snapshot_row(snapshot), "new_alerts": len(alerts)})
+
+
+@app.command("rescreen")
+def rescreen() -> None:
+    """Screen every verified or applying party's names against the latest lists now; prints new alerts."""
+    with errors_to_exit_codes():
+        svc = services()
+        for alert in svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening):
+            emit_json(_alert_row(alert))
+
+
+@lists_app.command("show")
+def show_lists(as_json: bool = JSON) -> None:
+    """Every imported snapshot, oldest first (the newest of each source is screened against)."""
+    with errors_to_exit_codes():
+        rows = [_snapshot_row(s) for s in services().screening.snapshots()]
+    _emit(rows, ["id", "source", "version", "entries", "addresses", "imported_at", "digest"], as_json)
+
+
+@screen_app.command("name")
+def screen_name(
+    name: str,
+    threshold: float | None = typer.Option(None, "--threshold", min=50, max=100, help="Override the score threshold."),
+) -> None:
+    """Listed names matching ``name`` (one JSON line each); exit 5 if any match."""
+    with errors_to_exit_codes():
+        matches = services().screening.screen_name(name, threshold=threshold)
+    for m in matches:
+        emit_json({"source": m.source, "ref": m.ref, "listed_name": m.listed_name, "score": m.score})
+    if matches:
+        raise typer.Exit(5)
+
+
+@screen_app.command("address")
+def screen_address(network: str, address: str) -> None:
+    """Entries listing ``address`` on ``network`` (exactly); exit 5 if any."""
+    with errors_to_exit_codes():
+        matches = services().screening.screen_address(network, address)
+    for m in matches:
+        emit_json({"source": m.source, "ref": m.ref, "network": m.network, "address": m.address})
+    if matches:
+        raise typer.Exit(5)
+
+
+# -- reports --------------------------------------------------------------------------------------------------
+report_app = typer.Typer(
+    help="Reports: an STR in goAML XML or CSV; the monthly virtual-asset flows.", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
+
+
+def _party_name(party_id: str) -> str:
+    applications = services().kyc_review.standing(party_id).applications
+    for application in reversed(applications):
+        if application.person is not None:
+            return application.person.legal_name
+        if application.business is not None:
+            return application.business.registered_name
+    return party_id
+
+
+@report_app.command("str")
+def report_str(
+    case_id: str,
+    officer: str = OFFICER,
+    rentity_id: str = typer.Option(..., "--rentity-id", help="The reporting entity's goAML id at the FRC."),
+    fmt: str = typer.Option("xml", "--format", help="xml (goAML) or csv."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file (default: standard output)."),
+) -> None:
+    """A suspicious transaction report of a case (the export is audited)."""
+    if fmt not in ("xml", "csv"):
+        raise typer.BadParameter("xml or csv", param_hint="--format")
+    with errors_to_exit_codes():
+        officer_id = _officer(officer)
+        user = services().users.get(officer_id)
+        assert user is not None
+        email = user.email or officer.strip().lower()
+        reporter = Reporter(rentity_id=rentity_id, officer_name=user.display_name or email, officer_email=email)
+        case = services().monitoring.case(case_id)
+        report = services().reporting.suspicious_transaction_report(
+            case_id, reporter, party_name=_party_name(case.party_id)
+        )
+        body = goaml_xml(report).decode() if fmt == "xml" else str_csv(report)
+    if out is None:
+        typer.echo(body, nl=False)
+    else:
+        out.write_text(body, encoding="utf-8")
+        emit_json({"report": report.reference, "format": fmt, "path": str(out), "transactions": len(report.movements)})
+
+
+@report_app.command("monthly")
+def report_monthly(month: str = typer.Argument(..., help="YYYY-MM (Nairobi time)."), as_json: bool = JSON) -> None:
+    """Virtual-asset flows of a month by asset, network, product and direction (CSV, or JSON lines)."""
+    year, _, number = month.partition("-")
+    if not (year.isdigit() and number.isdigit() and len(year) == 4):
+        raise typer.BadParameter("YYYY-MM", param_hint="MONTH")
+    with errors_to_exit_codes():
+        rows = services().reporting.monthly(int(year), int(number))
+    if as_json:
+        for row in rows:
+            emit_json(attrs.asdict(row))
+        return
+    typer.echo("asset,network,product,direction,count,total_kes")
+    for row in rows:
+        typer.echo(f"{row.asset},{row.network},{row.product},{row.direction},{row.count},{row.total_kes}")

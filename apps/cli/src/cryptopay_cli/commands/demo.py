@@ -65,6 +65,28 @@ def btc_tron(
         raise typer.Exit(1)
 
 
+@app.command("wallet")
+def wallet(
+    as_json: bool = typer.Option(False, "--json", help="print only the summary JSON"),
+    workdir: str = typer.Option(".cryptopay/demo-wallet", "--workdir", help="where its database and logs go"),
+) -> None:
+    """A personal wallet: sign up by phone, buy USDT by STK Push, send some to a friend by phone number, sell the
+    rest to M-Pesa; the books balance. Bills and remittances are reported as not built."""
+    from pathlib import Path
+
+    from cryptopay_cli.demo_wallet import WalletDemo
+
+    say = (lambda _text: None) if as_json else typer.echo
+    try:
+        summary = WalletDemo(Path(workdir).resolve(), say).run_wallet()
+    except (RuntimeError, TimeoutError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(summary))
+    if not (summary["wallet"] == "ok" and summary["p2p"] == "delivered" and summary["trial_balance_zero"]):
+        raise typer.Exit(1)
+
+
 @app.command("tour")
 def demo(as_json: bool = typer.Option(False, "--json", help="print only the summary JSON")) -> None:
     """Run the core tour: quote, invoice, payment, fees, ledger, settlement, payouts, trial balance."""

@@ -15,7 +15,9 @@ from cryptopay.core.wallets.history import statement_period
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
-app = typer.Typer(help="Personal wallets: show, history, freeze and unfreeze (audited).", no_args_is_help=True)
+app = typer.Typer(
+    help="Personal wallets: show, history, freeze and unfreeze (audited); pending STK purchases.", no_args_is_help=True
+)
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _WHO = typer.Argument(..., help="The wallet's user id, phone number or username.")
@@ -99,3 +101,34 @@ def unfreeze(who: str = _WHO) -> None:
         wallets = services().wallets
         wallet = wallets.unfreeze(wallets.find(who).user_id, actor=_operator())
     emit_json({"user_id": wallet.user_id, "frozen": wallet.frozen})
+
+
+@app.command("stk-pending")
+def stk_pending(as_json: bool = _JSON) -> None:
+    """Purchases still waiting for M-Pesa's answer (their STK callback or query), the next to be asked first."""
+    with errors_to_exit_codes():
+        buys = services().wallet_buys.pending()
+    rows = [
+        {
+            "id": b.id,
+            "user_id": b.user_id,
+            "state": b.state.value,
+            "kes": format(b.kes.amount, "f"),
+            "checkout_request_id": b.checkout_request_id or "",
+            "queries": b.queries,
+            "next_query_at": b.next_query_at.isoformat(timespec="seconds"),
+        }
+        for b in buys
+    ]
+    if as_json:
+        emit_json({"pending": rows})
+    else:
+        emit_table(rows, ["id", "user_id", "state", "kes", "checkout_request_id", "queries", "next_query_at"])
+
+
+@app.command("stk-query")
+def stk_query() -> None:
+    """Ask STK Query now about the purchases whose answer is due (what the worker's wallets.stk_query does)."""
+    with errors_to_exit_codes():
+        decided = services().wallet_buys.follow_up()
+    emit_json({"decided": decided})

@@ -20,7 +20,7 @@ from cryptopay_http.auth import current_principal, require
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
-from cryptopay_http.query import enum_param, query
+from cryptopay_http.query import Param, enum_param, query
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
@@ -209,3 +209,119 @@ def move(case_id: str) -> Response:
 def assign(case_id: str) -> Response:
     assignee = read_body(CaseAssignRequest).assignee
     return json_response(CaseView.of(_monitoring().assign(current_principal().id, case_id, assignee)))
+
+
+# -- sanctions screening and the monthly report ------------------------------------------------------------------
+@attrs.frozen
+class SnapshotView:
+    id: str
+    source: str
+    version: str
+    entries: int
+    addresses: int
+    imported_at: datetime
+
+
+@attrs.frozen
+class SnapshotList:
+    data: list[SnapshotView]
+
+
+@attrs.frozen
+class NameScreen:
+    name: str = attrs.field(metadata=limits("a person's or business's name", min_length=1, max_length=200))
+    threshold: int | None = attrs.field(
+        default=None, metadata=limits("override the score threshold", minimum=50, maximum=100)
+    )
+
+
+@attrs.frozen
+class AddressScreen:
+    network: str = attrs.field(
+        metadata=limits("the chain", choices=lambda: ("ethereum", "polygon", "bsc", "tron", "bitcoin"))
+    )
+    address: str = attrs.field(metadata=limits("the on-chain address", min_length=1, max_length=128))
+
+
+@attrs.frozen
+class MatchView:
+    source: str
+    ref: str
+    matched: str  # the listed name, or the address
+    score: str | None  # the name score out of 100 ("96.5"); null for an address (exact)
+
+
+@attrs.frozen
+class MatchList:
+    data: list[MatchView]
+
+
+@attrs.frozen
+class FlowView:
+    asset: str
+    network: str
+    product: str
+    direction: str
+    count: int
+    total_kes: str
+
+
+@attrs.frozen
+class FlowList:
+    month: str
+    data: list[FlowView]
+
+
+@bp.get("/v1/admin/compliance/sanctions/lists")
+@operation("Imported sanctions list snapshots, oldest first (officers)", response=SnapshotList, tags=_TAGS)
+@require(roles=_OFFICERS)
+def sanctions_lists() -> Response:
+    views = [
+        SnapshotView(s.id, s.source, s.version, s.entries, s.addresses, s.imported_at)
+        for s in runtime().services.screening.snapshots()
+    ]
+    return json_response(SnapshotList(views))
+
+
+@bp.post("/v1/admin/compliance/sanctions/screen-name")
+@operation("Screen a name against the latest lists (officers)", request=NameScreen, response=MatchList, tags=_TAGS)
+@require(roles=_OFFICERS)
+def screen_name() -> Response:
+    body = read_body(NameScreen)
+    found = runtime().services.screening.screen_name(body.name, threshold=body.threshold)
+    return json_response(MatchList([MatchView(m.source, m.ref, m.listed_name, f"{m.score:g}") for m in found]))
+
+
+@bp.post("/v1/admin/compliance/sanctions/screen-address")
+@operation(
+    "Screen an on-chain address against the latest lists (officers)",
+    request=AddressScreen,
+    response=MatchList,
+    tags=_TAGS,
+)
+@require(roles=_OFFICERS)
+def screen_address() -> Response:
+    body = read_body(AddressScreen)
+    found = runtime().services.screening.screen_address(body.network, body.address)
+    return json_response(MatchList([MatchView(m.source, m.ref, m.address, None) for m in found]))
+
+
+_MONTH = Param(
+    "month",
+    lambda: {"type": "string", "pattern": r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"},
+    True,
+    "YYYY-MM (Nairobi time)",
+)
+
+
+@bp.get("/v1/admin/compliance/reports/monthly")
+@operation(
+    "The month's virtual-asset flows by asset, network, product and direction (officers)", response=FlowList, tags=_TAGS
+)
+@require(roles=_OFFICERS)
+@query(_MONTH)
+def monthly_report() -> Response:
+    month = request.args["month"]
+    rows = runtime().services.reporting.monthly(int(month[:4]), int(month[5:]))
+    views = [FlowView(r.asset, r.network, r.product, r.direction, r.count, r.total_kes) for r in rows]
+    return json_response(FlowList(month, views))

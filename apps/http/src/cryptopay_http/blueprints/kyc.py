@@ -320,9 +320,10 @@ class ApplicationView:
     submitted_at: datetime | None
     decided_at: datetime | None
     history: list[StepView]
+    sanctions_matches: list[str] | None  # officers only (null for the applicant: no tipping off)
 
     @classmethod
-    def of(cls, a: KycApplication) -> ApplicationView:
+    def of(cls, a: KycApplication, *, officer: bool = False) -> ApplicationView:
         needed = _review().policy.tier(a.kind, a.level).approvals_required
         return cls(
             a.id,
@@ -342,6 +343,7 @@ class ApplicationView:
             a.submitted_at,
             a.decided_at,
             [StepView.of(s) for s in a.history],
+            list(a.sanctions_matches) if officer else None,
         )
 
 
@@ -476,6 +478,10 @@ def _created(application: KycApplication) -> Response:
 _OFFICERS = [Role.COMPLIANCE]
 
 
+def _officer_view(application: KycApplication) -> ApplicationView:
+    return ApplicationView.of(application, officer=True)
+
+
 @bp.get("/v1/admin/kyc/queue")
 @operation(
     "Applications waiting for review or being reviewed (officers)", response=PageOf(ApplicationView), tags=_ADMIN_TAGS
@@ -483,7 +489,7 @@ _OFFICERS = [Role.COMPLIANCE]
 @require(roles=_OFFICERS)
 @paginated
 def queue() -> Response:
-    return json_response(paginate(lambda after, limit: _review().queue(after=after, limit=limit), ApplicationView.of))
+    return json_response(paginate(lambda after, limit: _review().queue(after=after, limit=limit), _officer_view))
 
 
 @bp.get("/v1/admin/kyc/applications/<application_id>")
@@ -492,14 +498,14 @@ def queue() -> Response:
 )
 @require(roles=_OFFICERS)
 def read_application(application_id: str) -> Response:
-    return json_response(ApplicationView.of(_review().application(current_principal().id, application_id)))
+    return json_response(_officer_view(_review().application(current_principal().id, application_id)))
 
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/claim")
 @operation("Claim an application for review (officers)", response=ApplicationView, tags=_ADMIN_TAGS, errors=(409,))
 @require(roles=_OFFICERS)
 def claim(application_id: str) -> Response:
-    return json_response(ApplicationView.of(_review().claim(current_principal().id, application_id)))
+    return json_response(_officer_view(_review().claim(current_principal().id, application_id)))
 
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/approve")
@@ -511,7 +517,7 @@ def claim(application_id: str) -> Response:
 )
 @require(roles=_OFFICERS)
 def approve(application_id: str) -> Response:
-    return json_response(ApplicationView.of(_review().approve(current_principal().id, application_id)))
+    return json_response(_officer_view(_review().approve(current_principal().id, application_id)))
 
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/reject")
@@ -525,7 +531,7 @@ def approve(application_id: str) -> Response:
 @require(roles=_OFFICERS)
 def reject(application_id: str) -> Response:
     reason = read_body(Rejection).reason
-    return json_response(ApplicationView.of(_review().reject(current_principal().id, application_id, reason)))
+    return json_response(_officer_view(_review().reject(current_principal().id, application_id, reason)))
 
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/request-information")
@@ -540,7 +546,7 @@ def reject(application_id: str) -> Response:
 def request_information(application_id: str) -> Response:
     message = read_body(InformationRequest).message
     found = _review().request_information(current_principal().id, application_id, message)
-    return json_response(ApplicationView.of(found))
+    return json_response(_officer_view(found))
 
 
 @bp.get("/v1/admin/kyc/applications/<application_id>/documents/<document_id>")

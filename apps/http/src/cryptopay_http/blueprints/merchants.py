@@ -187,3 +187,31 @@ def update_merchant(merchant_id: str) -> Response:
         actor=f"{principal.kind.value}:{principal.id}",
     )
     return json_response(MerchantView.of(merchant))
+
+
+@attrs.frozen
+class BankView:
+    """A bank a merchant may be settled to: ``destination`` is ``<code>:<account number>`` matching ``account_pattern``;
+    ``paybill`` set means M-Pesa B2B (accounts of at most 13 characters), else an operator's bank transfer."""
+
+    code: str
+    name: str
+    paybill: str | None
+    account_pattern: str
+
+
+@attrs.frozen
+class BankCatalogueView:
+    version: int
+    banks: list[BankView]
+
+
+@bp.get("/v1/banks")
+@operation(
+    "The banks a merchant may be settled to (the bank catalogue)", response=BankCatalogueView, tags=("merchants",)
+)
+@require(api_keys=True)
+def list_banks() -> Response:
+    catalogue = bank_catalogue()
+    banks = [BankView(b.code, b.name, b.paybill, b.account_pattern) for b in catalogue.banks.values()]
+    return json_response(BankCatalogueView(catalogue.version, banks))

@@ -4,7 +4,8 @@ The merchant (a login, or an API key holding ``payment_links:write`` / ``payment
 and deactivates links. A customer uses one without credentials: ``POST /v1/payment-links/{public_id}/invoices``
 (the unguessable public id only; rate-limited per client address) creates an invoice for the link's price, or
 for the amount entered within the store's minimum and maximum; a capped link never makes more invoices than its
-cap. The hosted checkout pages load a link through ``PaymentLinks.load_public``.
+cap. An optional ``Idempotency-Key`` (scoped to the link) makes a customer's retry return the first invoice
+instead of using the link again. The hosted checkout pages load a link through ``PaymentLinks.load_public``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cryptopay_http.auth import limit_by_client, not_found, require
 from cryptopay_http.blueprints.invoices import InvoiceCurrency, InvoiceView
 from cryptopay_http.blueprints.stores import offered_rail_keys
 from cryptopay_http.convert import amount_pattern, check_places, json_response, limits, read_body
+from cryptopay_http.idempotency import idempotent_in
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, actor, check_tenant, idempotent_when_keyed, payments
@@ -216,6 +218,7 @@ def deactivate_payment_link(link_id: str) -> Response:
     errors=(404, 409),
 )
 @limit_by_client
+@idempotent_in(lambda public_id: f"payment_link:{public_id}")
 def use_payment_link(public_id: str) -> Response:
     links = payments().payment_links
     try:

@@ -52,6 +52,13 @@ class PayoutView:
     created_at: datetime
     submitted_at: datetime | None
     finished_at: datetime | None
+    route: str = attrs.field(
+        default="b2c",
+        metadata={
+            "description": "how it is paid: b2c, 'BusinessPayBill <paybill> <account>' (a bank by its paybill), "
+            "'BusinessBuyGoods <till>', or bank_transfer (an operator's, from the bank file)"
+        },
+    )
 
     @classmethod
     def of(cls, p: Payout) -> PayoutView:
@@ -74,6 +81,7 @@ class PayoutView:
             p.created_at,
             p.submitted_at,
             p.finished_at,
+            p.route,
         )
 
 

@@ -9,6 +9,7 @@ Unknown ids get the same 404 as any missing page.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from cryptopay.adapters.evm.qr import qr_svg
@@ -62,7 +63,10 @@ def _context(public_id: str) -> dict[str, Any]:
 
 @bp.get("/pay/<public_id>")
 def checkout(public_id: str) -> Response:
-    return page("checkout.html", **_context(public_id))
+    context = _context(public_id)
+    # The QR code inside the page: no second request before the payer can scan (img-src allows data: URIs).
+    image = base64.b64encode(qr_svg(context["uri"], scale=5)).decode()
+    return page("checkout.html", qr=f"data:image/svg+xml;base64,{image}", **context)
 
 
 @bp.get("/pay/<public_id>/status")

@@ -24,7 +24,7 @@ __all__ = ["MANIFEST", "bp"]
 
 bp = page_blueprint("pwa", __name__)
 _WORKER = Path(__file__).parent / "assets" / "sw.js"
-_SHELL = ("pico.min.css", "app.css", "htmx.min.js", "app.js", "icon.svg", "icon-192.png", "icon-512.png")
+_SHELL = ("site.css", "htmx.min.js", "app.js", "icon.svg", "icon-192.png", "icon-512.png")
 MANIFEST = {
     "name": "cryptopay",
     "short_name": "cryptopay",

@@ -14,11 +14,11 @@ True
 from __future__ import annotations
 
 from cryptopay.core.errors import InvalidInput, NotFound
-from cryptopay.core.ports.chains import PrivateKey
+from cryptopay.core.ports.chains import KeyProvider, PrivateKey
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.ports.vault import KeyStore, KeyVault, StoredKey
 
-__all__ = ["VaultKeyProvider", "rotate_hot_keys", "store_hot_key", "unlock_hot_key"]
+__all__ = ["EitherKeys", "VaultKeyProvider", "rotate_hot_keys", "store_hot_key", "unlock_hot_key"]
 
 
 def store_hot_key(
@@ -78,3 +78,23 @@ class VaultKeyProvider:
 
     def __repr__(self) -> str:
         return "VaultKeyProvider()"
+
+
+class EitherKeys:
+    """``KeyProvider`` over several: the first that holds the address's key (a sweep signs with a deposit
+    address's key and tops it up from the hot wallet's). Put the cheap ones first: an HD keyring derives up to its
+    last index before it says it does not hold a key."""
+
+    def __init__(self, *providers: KeyProvider) -> None:
+        self._providers = providers
+
+    def private_key_for(self, address: str) -> PrivateKey:
+        for provider in self._providers:
+            try:
+                return provider.private_key_for(address)
+            except NotFound:
+                continue
+        raise NotFound(f"no key is held for {address}")
+
+    def __repr__(self) -> str:
+        return "EitherKeys(<redacted>)"

@@ -25,6 +25,7 @@ from cryptopay.adapters.bootstrap.services import Services
 from cryptopay.adapters.bootstrap.settings import ChainSettings, Settings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.bootstrap.wiring import PAYOUT_JOBS, Parts, payout_urls
+from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.system import RandomIds, SystemClock
 
@@ -83,12 +84,15 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         payment_links=Lazy(lambda: parts.payment_links),
         kyc_review=Lazy(lambda: parts.kyc_review),
         monitoring=Lazy(lambda: parts.monitoring),
+        screening=Lazy(lambda: parts.screening),
+        reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
         listings=Lazy(lambda: parts.listings),
         reports=Lazy(lambda: parts.reports),
         wallets=Lazy(lambda: parts.wallets),
         wallet_signup=Lazy(lambda: parts.wallet_signup),
         wallet_buys=Lazy(lambda: parts.wallet_buys),
         wallet_sells=Lazy(lambda: parts.wallet_sells),
+        wallet_bills=Lazy(lambda: parts.wallet_bills),
         reconciliation=Lazy(lambda: parts.reconciliation),
         float_balance=Lazy(lambda: parts.float_balance),
         treasury=Lazy(lambda: parts.treasury),

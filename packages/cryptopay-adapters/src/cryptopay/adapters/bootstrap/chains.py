@@ -74,18 +74,24 @@ def address_validators(settings: Settings) -> dict[str, Callable[[str], str]]:
 
 
 def _validator(network: str, settings: Settings) -> Callable[[str], str]:
-    if network in EVM_NETWORKS:
-        from cryptopay.adapters.evm.addresses import validate_address as evm
-
-        return evm
-    if network == "tron":
-        from cryptopay.adapters.tron.addresses import validate_address as tron
-
-        return tron
-    from cryptopay.adapters.bitcoin.addresses import validate_address as bitcoin
-
+    """The network's check; its chain library is imported at the first address checked, not when refunds are built
+    (the worker builds them for every ``refunds.send`` run, and bitcoinlib takes seconds to import)."""
     testnet = (settings.bitcoin_xpub or "")[:4] in ("tpub", "vpub")
-    return lambda address: bitcoin(address, testnet=testnet)
+
+    def check(address: str) -> str:
+        if network in EVM_NETWORKS:
+            from cryptopay.adapters.evm.addresses import validate_address as evm
+
+            return evm(address)
+        if network == "tron":
+            from cryptopay.adapters.tron.addresses import validate_address as tron
+
+            return tron(address)
+        from cryptopay.adapters.bitcoin.addresses import validate_address as bitcoin
+
+        return bitcoin(address, testnet=testnet)
+
+    return check
 
 
 def watcher_for(chain: ChainSettings, rails: Sequence[Rail]) -> ChainReader:

@@ -14,6 +14,8 @@ import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.reports import Reporting
+from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.identity.teams import Teams
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
@@ -51,6 +53,7 @@ from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
+from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
@@ -104,6 +107,8 @@ class Services:
     _payment_links: Lazy[PaymentLinks] = attrs.field(factory=lambda: missing("payment links"))
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     _monitoring: Lazy[Monitoring] = attrs.field(factory=lambda: missing("transaction monitoring"))
+    _screening: Lazy[Screening] = attrs.field(factory=lambda: missing("sanctions screening"))
+    _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
@@ -111,6 +116,7 @@ class Services:
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
+    _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the treasury
@@ -279,6 +285,10 @@ class Services:
         return self._wallet_sells.get()
 
     @property
+    def wallet_bills(self) -> Bills:
+        return self._wallet_bills.get()
+
+    @property
     def kyc_review(self) -> KycReview:
         """KYC/KYB applications, their documents and the officers' review queue."""
         return self._kyc_review.get()
@@ -287,6 +297,16 @@ class Services:
     def monitoring(self) -> Monitoring:
         """AML monitoring: rules, alerts and cases."""
         return self._monitoring.get()
+
+    @property
+    def screening(self) -> Screening:
+        """Sanctions lists and screening of names and addresses (the ``ScreeningPort`` other products call)."""
+        return self._screening.get()
+
+    @property
+    def reporting(self) -> Reporting:
+        """Suspicious transaction reports (goAML XML, CSV) and the monthly virtual-asset flows."""
+        return self._reporting.get()
 
     @property
     def listings(self) -> Listings:

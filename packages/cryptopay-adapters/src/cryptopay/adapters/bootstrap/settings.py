@@ -69,6 +69,7 @@ class Settings:
     webhook_allow_loopback: bool = False  # http and loopback webhook endpoints, for the sandbox (never production)
     settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
     monitoring_rules: Path | None = None  # a JSON or TOML rule set (None: the core's default rules)
+    sanctions_threshold: int = 90  # the fuzzy name score (0-100) at which a listed name is a match
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -121,6 +122,7 @@ class Settings:
             webhook_allow_loopback=get.flag("WEBHOOK_ALLOW_LOOPBACK"),
             settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
             monitoring_rules=Path(get.text("MONITORING_RULES")) if get.text("MONITORING_RULES") else None,
+            sanctions_threshold=_threshold(get.number("SANCTIONS_THRESHOLD")),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
@@ -266,3 +268,12 @@ def _chain(get: _Reader, network: str, url: str) -> ChainSettings:
         confirmations=get.number(f"{prefix}_CONFIRMATIONS"),
         hot_wallet=get.text(f"{prefix}_HOT_WALLET") or None,
     )
+
+
+def _threshold(value: int | None) -> int:
+    """``CRYPTOPAY_SANCTIONS_THRESHOLD``: a name score from 50 to 100 (lower would match nearly everyone)."""
+    if value is None:
+        return 90
+    if not 50 <= value <= 100:
+        raise InvalidInput(f"CRYPTOPAY_SANCTIONS_THRESHOLD must be from 50 to 100, got {value}")
+    return value

@@ -32,6 +32,7 @@ class TreasurySettings:
     sweep_threshold: Decimal = DEFAULT_THRESHOLD  # token units at a deposit address before it is swept
     alert_email: str | None = None  # where held-payout alerts go (the notifier); None: the log and gauges only
     evm_sweep_mnemonic: str | None = attrs.field(default=None, repr=_hidden)  # the deposit xpub's seed phrase
+    tron_sweep_mnemonic: str | None = attrs.field(default=None, repr=_hidden)  # CRYPTOPAY_TRON_XPUB's seed phrase
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TreasurySettings:
@@ -49,6 +50,7 @@ class TreasurySettings:
             sweep_threshold=threshold if threshold is not None else DEFAULT_THRESHOLD,
             alert_email=alert,
             evm_sweep_mnemonic=text("EVM_SWEEP_MNEMONIC") or None,
+            tron_sweep_mnemonic=text("TRON_SWEEP_MNEMONIC") or None,
         )
 
 

@@ -24,6 +24,7 @@ from cryptopay.adapters.bootstrap.chains import (
 )
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -75,6 +76,7 @@ from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
+from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.sells import Sells
@@ -328,7 +330,26 @@ class Parts:
             except OSError as error:
                 raise InvalidInput(f"CRYPTOPAY_MONITORING_RULES: cannot read {path}: {error.strerror}") from None
             rules = load_rules(text, fmt="toml" if path.suffix == ".toml" else "json")
-        return Monitoring(uow=self.storage.unit_of_work, rules=rules, clock=self.clock, ids=self.ids)
+        return Monitoring(
+            uow=self.storage.unit_of_work,
+            rules=rules,
+            clock=self.clock,
+            ids=self.ids,
+            screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
+        )
+
+    @functools.cached_property
+    def screening(self) -> Screening:
+        """Sanctions screening of the imported lists, names scored by rapidfuzz (``CRYPTOPAY_SANCTIONS_THRESHOLD``)."""
+        from cryptopay.adapters.sanctions import RapidfuzzMatcher
+
+        return Screening(
+            uow=self.storage.unit_of_work,
+            matcher=RapidfuzzMatcher(),
+            clock=self.clock,
+            ids=self.ids,
+            threshold=self.settings.sanctions_threshold,
+        )
 
     def monitor(self) -> None:
         """The worker's batch: the last two days' movements through the batch rules (alerts are raised once), then
@@ -441,6 +462,19 @@ class Parts:
         )
 
     @functools.cached_property
+    def wallet_bills(self) -> Bills:
+        """Bills paid by M-Pesa B2B: the payout is planned here and sent by ``payouts`` (the same machinery)."""
+        return Bills(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.pricer,
+            lambda: self.quotes,
+            self.clock,
+            self.ids,
+            float_cover=lambda amount: self.float_guard.can_cover(amount),
+        )
+
+    @functools.cached_property
     def wallet_signup(self) -> WalletSignup:
         return WalletSignup(
             self.storage.unit_of_work,
@@ -466,6 +500,7 @@ class Parts:
             notifier=self.notifier,
             clock=self.clock,
             ids=self.ids,
+            screening=self.screening,
         )
 
     @functools.cached_property
@@ -595,8 +630,12 @@ class Parts:
 
     @functools.cached_property
     def sweepers(self) -> dict[str, Sweeper]:
-        """EVM sweepers for networks with a hot wallet, signing for deposit addresses with the seed of
-        ``CRYPTOPAY_EVM_XPUB`` (``CRYPTOPAY_EVM_SWEEP_MNEMONIC``: only the worker that sweeps needs it)."""
+        """Sweepers for networks with a hot wallet, signing for deposit addresses with the seed phrase of the
+        network's xpub (``CRYPTOPAY_EVM_SWEEP_MNEMONIC``, ``CRYPTOPAY_TRON_SWEEP_MNEMONIC``: only the worker that
+        sweeps needs them); gas comes from the hot wallet, whose key is in the vault."""
+        return {**self._evm_sweepers(), **self._tron_sweepers()}
+
+    def _evm_sweepers(self) -> dict[str, Sweeper]:
         mnemonic = self.settings.treasury.evm_sweep_mnemonic
         if not mnemonic:
             return {}
@@ -615,6 +654,28 @@ class Parts:
                 for rail in self._rails_on(network):
                     found[network] = EvmRailSweeper(sender, rail, deposit_keys=keyring, store=store)
         return found
+
+    def _tron_sweepers(self) -> dict[str, Sweeper]:
+        mnemonic, chain = self.settings.treasury.tron_sweep_mnemonic, self.settings.chain("tron")
+        if not mnemonic or chain is None or not chain.hot_wallet:
+            return {}
+        from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
+        from cryptopay.adapters.tron.client import TronApi
+        from cryptopay.adapters.tron.keys import TronHdKeyring
+        from cryptopay.adapters.tron.sweep import TronRailSweeper
+        from cryptopay.adapters.tron.transactions import TronTransactions
+        from cryptopay.adapters.vault import FileKeyStore
+        from cryptopay.core.hotkeys import EitherKeys, VaultKeyProvider
+
+        keyring = TronHdKeyring(mnemonic)
+        if self.settings.tron_xpub and keyring.account_xpub() != self.settings.tron_xpub:
+            raise InvalidInput("CRYPTOPAY_TRON_SWEEP_MNEMONIC is not the seed of CRYPTOPAY_TRON_XPUB")
+        hot_keys = VaultKeyProvider(self.vault, FileKeyStore(self.settings.data_dir / "keys"))
+        txs = TronTransactions(
+            TronApi(chain.url), keys=EitherKeys(hot_keys, keyring), store=SqlWithdrawalStore(self.engine)
+        )
+        rail = self._rails_on("tron")[0]
+        return {"tron": TronRailSweeper(txs, rail, hot_address=chain.hot_wallet, gas_address=chain.hot_wallet)}
 
     @functools.cached_property
     def sweeps(self) -> Sweeps:
@@ -803,6 +864,9 @@ class Parts:
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
             "metrics.measure": lambda _payload: self.observing.measure(),
             "compliance.monitor": lambda _payload: self.monitor(),
+            "compliance.rescreen": lambda _payload: self.monitoring.rescreen(
+                self.kyc_review.screened_names(), self.screening
+            ),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(

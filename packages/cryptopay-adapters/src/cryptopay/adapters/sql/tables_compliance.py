@@ -11,7 +11,15 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.tables import ID, metadata
 from cryptopay.adapters.sql.types import JsonText, UtcDateTime
 
-__all__ = ["compliance_alerts", "compliance_cases", "compliance_movements", "kyc_applications"]
+__all__ = [
+    "compliance_alerts",
+    "compliance_cases",
+    "compliance_movements",
+    "kyc_applications",
+    "sanctions_addresses",
+    "sanctions_entries",
+    "sanctions_snapshots",
+]
 
 kyc_applications = sa.Table(
     "kyc_applications",
@@ -59,5 +67,35 @@ compliance_cases = sa.Table(
     sa.Column("status", sa.String(32), nullable=False),
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_compliance_cases_status", "status", "id"),
+    keep_existing=True,
+)
+
+sanctions_snapshots = sa.Table(
+    "sanctions_snapshots",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("imported_at", UtcDateTime, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.Index("ix_sanctions_snapshots_source", "source", "imported_at"),
+    keep_existing=True,
+)
+
+sanctions_entries = sa.Table(
+    "sanctions_entries",
+    metadata,
+    sa.Column("snapshot_id", sa.String(ID), primary_key=True),
+    sa.Column("ref", sa.String(64), primary_key=True),
+    sa.Column("doc", JsonText, nullable=False),
+    keep_existing=True,
+)
+
+sanctions_addresses = sa.Table(
+    "sanctions_addresses",
+    metadata,
+    sa.Column("family", sa.String(16), primary_key=True),
+    sa.Column("address", sa.String(200), primary_key=True),
+    sa.Column("snapshot_id", sa.String(ID), primary_key=True),
+    sa.Column("ref", sa.String(64), primary_key=True),
     keep_existing=True,
 )

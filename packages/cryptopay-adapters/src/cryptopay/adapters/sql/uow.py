@@ -25,6 +25,7 @@ from cryptopay.adapters.sql.repositories.compliance import (
     SqlCases,
     SqlKycApplications,
     SqlMovementJournal,
+    SqlSanctions,
 )
 from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 from cryptopay.adapters.sql.repositories.identity import (
@@ -172,6 +173,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def cases(self) -> SqlCases:
         return SqlCases(self.connection)
+
+    @functools.cached_property
+    def sanctions(self) -> SqlSanctions:
+        return SqlSanctions(self.connection)
 
     @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:

@@ -12,9 +12,13 @@ import enum
 
 import attrs
 from cryptopay.adapters.tron.transactions import TronTransactions
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.ports.chains import SentTransaction, TxState
+from cryptopay.core.ports.treasury import SweepProgress
+from cryptopay.core.ports.treasury import SweepStage as PortStage
+from cryptopay.core.rails import Rail
 
-__all__ = ["SweepStage", "SweepStatus", "TronSweeper"]
+__all__ = ["SweepStage", "SweepStatus", "TronRailSweeper", "TronSweeper"]
 
 BANDWIDTH_BYTES = 345  # a TRC20 transfer's size, paid in TRX when the free daily bandwidth is used up
 BANDWIDTH_SUN_PER_BYTE = 1_000
@@ -90,3 +94,32 @@ class TronSweeper:
             return self._txs.status(withdrawal_id)
         except LookupError:
             return None
+
+
+class TronRailSweeper:
+    """The ``Sweeper`` port over ``TronSweeper`` for one TRC20 rail: TRX for the fees comes from the gas wallet
+    (usually the hot wallet), each step idempotent on the sweep id, confirmed once solidified."""
+
+    def __init__(self, transactions: TronTransactions, rail: Rail, *, hot_address: str, gas_address: str) -> None:
+        native = rail.network.native
+        if rail.token.contract is None or native is None:
+            raise InvalidInput("Tron sweeps need a TRC20 rail")
+        self.network, self.asset, self.coin, self.hot_wallet = "tron", rail.asset, native.asset, hot_address
+        self._txs, self._rail, self._contract = transactions, rail, rail.token.contract
+        self._sweeper = TronSweeper(transactions, gas_address=gas_address, hot_address=hot_address)
+
+    def sweep(self, sweep_id: str, deposit_address: str) -> SweepProgress:
+        held = self._txs.token_balance(self._contract, deposit_address)
+        status = self._sweeper.sweep(sweep_id, deposit=deposit_address, contract=self._contract)
+        stage = _STAGES[status.stage]
+        amount = self._rail.token.to_money(held) if held > 0 else None
+        return SweepProgress(stage=stage, amount=amount, top_up=status.top_up, transfer=status.transfer)
+
+
+_STAGES = {
+    SweepStage.NOTHING: PortStage.EMPTY,
+    SweepStage.TOPPING_UP: PortStage.TOPPING_UP,
+    SweepStage.SWEEPING: PortStage.SENT,
+    SweepStage.SWEPT: PortStage.CONFIRMED,
+    SweepStage.FAILED: PortStage.FAILED,
+}

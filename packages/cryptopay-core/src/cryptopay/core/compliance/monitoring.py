@@ -10,7 +10,7 @@ step is audited.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import partial
@@ -20,7 +20,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
-from cryptopay.core.ports.compliance import MonitoringUnitOfWork
+from cryptopay.core.ports.compliance import MonitoringUnitOfWork, ScreeningPort
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 
@@ -126,6 +126,47 @@ class Monitoring:
                 )
                 raised.append(alert)
         return raised
+
+    def rescreen(self, parties: Iterable[tuple[str, str]], screening: ScreeningPort) -> list[Alert]:
+        """Screen every (party id, name) against the latest lists; a new match opens an alert (once per party, list
+        entry and snapshot), for a list update or the daily rescreening of everyone."""
+        raised: list[Alert] = []
+        for party_id, name in parties:
+            for match in screening.screen_name(name):
+                alert = Alert(
+                    id=self.ids.new_id("alr"),
+                    key=f"sanctions:{match.snapshot_id}:{party_id}:{match.ref}",
+                    rule_id="sanctions-name-match",
+                    rule_version=1,
+                    kind="sanctioned_name",
+                    party_id=party_id,
+                    movement_id="",
+                    created_at=self.clock.now(),
+                    evidence={
+                        "name": name,
+                        "listed_name": match.listed_name,
+                        "list": match.source,
+                        "ref": match.ref,
+                        "score": f"{match.score:g}",
+                    },
+                )
+                raised += in_transaction(self.uow, partial(self._keep, alert=alert))
+        return raised
+
+    def _keep(self, uow: MonitoringUnitOfWork, alert: Alert) -> list[Alert]:
+        if not uow.alerts.add(alert):
+            return []
+        _audit(
+            uow,
+            "system:screening",
+            "compliance.alert_raised",
+            f"alert:{alert.id}",
+            alert.created_at,
+            rule=alert.rule_id,
+            party=alert.party_id,
+            ref=alert.evidence["ref"],
+        )
+        return [alert]
 
     # -- alerts and cases ----------------------------------------------------------------------------------------
     def alerts(self, *, status: AlertStatus | None = None, after: str | None = None, limit: int = 100) -> list[Alert]:

@@ -10,6 +10,8 @@ its live fragment) shows the same words for the same invoice.
 - ``underpaid``: something arrived but less than due: ``remaining`` is what to send on the chosen rail.
 - ``paid_late``: a payment arrived after the expiry: recorded and credited, the merchant settles it with the payer.
 - ``invalid``: paid but not confirmed within the monitoring window, or marked invalid.
+- ``cancelled``: the merchant withdrew the request before anything was paid (a payment that still comes is
+  ``paid_late``).
 
 >>> from datetime import datetime, timezone
 >>> from cryptopay.core.money import Money
@@ -59,11 +61,12 @@ class Phase(enum.Enum):
     EXPIRED = "expired"
     PAID_LATE = "paid_late"
     INVALID = "invalid"
+    CANCELLED = "cancelled"
 
     @property
     def final(self) -> bool:
         """Nothing the payer does changes it any more: the page stops polling."""
-        return self in (Phase.PAID, Phase.OVERPAID, Phase.EXPIRED, Phase.PAID_LATE, Phase.INVALID)
+        return self in (Phase.PAID, Phase.OVERPAID, Phase.EXPIRED, Phase.PAID_LATE, Phase.INVALID, Phase.CANCELLED)
 
 
 @attrs.frozen
@@ -97,6 +100,8 @@ def _phase(invoice: Invoice, now: datetime) -> Phase:
         return Phase.OVERPAID if exception is InvoiceException.PAID_OVER else Phase.PAID
     if state is InvoiceState.INVALID:
         return Phase.INVALID
+    if state is InvoiceState.CANCELLED:
+        return Phase.CANCELLED
     if state is InvoiceState.PROCESSING:
         return Phase.CONFIRMING if _depth(invoice)[0] > 0 else Phase.SEEN
     if state is InvoiceState.EXPIRED or now >= invoice.expires_at:

@@ -135,6 +135,15 @@ class KycApplication:
     submitted_at: datetime | None = None
     decided_at: datetime | None = None
     history: tuple[ReviewStep, ...] = ()
+    sanctions_matches: tuple[str, ...] = ()  # what screening found at submission ("source ref: name (score)")
+
+    def names(self) -> list[str]:
+        """The names screened at onboarding: the applicant's, or the business's and its directors'."""
+        if self.person is not None:
+            return [self.person.legal_name]
+        if self.business is not None:
+            return [self.business.registered_name, *(d.name for d in self.business.directors)]
+        return []
 
     # -- the applicant -----------------------------------------------------------------------------------------
     def needed_documents(self, policy: KycPolicy = DEFAULT_KYC_POLICY) -> list[DocumentKind]:

@@ -13,7 +13,7 @@ read them back (``document``), and every read is audited, as is every read of an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -31,6 +31,7 @@ from cryptopay.core.kyc.documents import DocumentKind, inspect
 from cryptopay.core.kyc.profile import KycEvent, KycProfile
 from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, PartyKind
 from cryptopay.core.outbox import OutboxMessage
+from cryptopay.core.ports.compliance import ScreeningPort
 from cryptopay.core.ports.kyc import DocumentStore, ImageProbe, KycUnitOfWork
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.storage import AuditLog, in_transaction
@@ -67,6 +68,7 @@ class KycReview:
     clock: Clock
     ids: IdGenerator
     policy: KycPolicy = DEFAULT_KYC_POLICY
+    screening: ScreeningPort | None = None  # names screened against the sanctions lists at submission
 
     # -- applicants --------------------------------------------------------------------------------------------
     def apply_personal(
@@ -131,10 +133,16 @@ class KycReview:
     def submit(self, party_id: str, application_id: str) -> KycApplication:
         """Send the application to the officers (the profile's evidence is checked against the tier)."""
         now = self.clock.now()
+        matches = self._screen(party_id, application_id)
 
         def work(uow: KycUnitOfWork) -> KycApplication:
             application = self._load_owned(uow, party_id, application_id)
             application.submit(at=now)
+            application.sanctions_matches = matches
+            if matches:  # the officers see them on the application; the applicant is not told
+                _audit(
+                    uow.audit, "system:screening", "kyc.sanctions_match", application, now, matches="; ".join(matches)
+                )
             profile = self._profile(uow, application)
             events = profile.submit(application.level, application.evidence(), at=now, policy=self.policy)
             uow.kyc.update(profile)
@@ -144,6 +152,28 @@ class KycReview:
             return application
 
         return in_transaction(self.uow, work)
+
+    def _screen(self, party_id: str, application_id: str) -> tuple[str, ...]:
+        if self.screening is None:
+            return ()
+        with self.uow() as uow:
+            application = self._load_owned(uow, party_id, application_id)
+        found = [m for name in application.names() for m in self.screening.screen_name(name)]
+        return tuple(f"{m.source} {m.ref}: {m.listed_name} ({m.score:g})" for m in found)
+
+    def screened_names(self) -> Iterator[tuple[str, str]]:
+        """(party id, name) of every party with an application under review or approved: who rescreening covers."""
+        states = (*QUEUE_STATES, ApplicationState.APPROVED, ApplicationState.INFORMATION_REQUESTED)
+        after: str | None = None
+        while True:
+            with self.uow() as uow:
+                page = uow.kyc_applications.queue(states, after=after, limit=200)
+            if not page:
+                return
+            for application in page:
+                for name in application.names():
+                    yield application.party_id, name
+            after = page[-1].id
 
     def standing(self, party_id: str) -> KycStanding:
         """The party's profile and applications."""

@@ -122,7 +122,7 @@ class Refunds:
         >>> # refunds.refund("inv_1", address="T...", requested_by="user:u1", amount=Money.of("500", "KES"))
         """
         invoice = self.get_invoice(invoice_id)
-        option = invoice.option(rail.strip().lower()) if rail else _paid_option(invoice)
+        option = _closed_option(invoice, _rail_of(invoice, rail))  # refused before any quote is locked
         wanted = self._convert(invoice, option, amount, quote_id)
         return transaction(self._uow, lambda uow: self._request(uow, invoice_id, address, requested_by, wanted))
 
@@ -375,13 +375,20 @@ def _publish(uow: PaymentsUnitOfWork, ids: IdGenerator, refund: Refund, now: dat
     publish(uow, ids, _EVENTS[refund.state], payload, at=now, key=refund.id)
 
 
-def _paid_option(invoice: Invoice) -> PaymentOption:
+def _rail_of(invoice: Invoice, rail: str | None) -> str:
+    """The rail to refund on: the one named (an option of the invoice), else the only one the invoice was paid on."""
+    if rail is not None:
+        key = rail.strip().lower()
+        if key not in {o.rail.key for o in invoice.options}:
+            offered = ", ".join(o.rail.key for o in invoice.options)
+            raise InvalidInput(f"invoice {invoice.id} has no rail {rail}; it offers {offered}", field="rail")
+        return key
     paid = {p.rail_key for p in invoice.payments if not p.withdrawn}
     if len(paid) != 1:
         raise InvalidInput(
             f"invoice {invoice.id} was paid on {len(paid)} rails: name the rail to refund on", field="rail"
         )
-    return invoice.option(paid.pop())
+    return paid.pop()
 
 
 def _check_pattern(network: str, address: str) -> str:

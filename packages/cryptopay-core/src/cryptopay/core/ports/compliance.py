@@ -10,9 +10,10 @@ from typing import Protocol
 
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.rules import Movement
+from cryptopay.core.compliance.screening import AddressMatch, NameMatch
 from cryptopay.core.ports.storage import UnitOfWork
 
-__all__ = ["AlertRepository", "CaseRepository", "MonitoringUnitOfWork", "MovementJournal"]
+__all__ = ["AlertRepository", "CaseRepository", "MonitoringUnitOfWork", "MovementJournal", "ScreeningPort"]
 
 
 class MovementJournal(Protocol):
@@ -62,3 +63,12 @@ class MonitoringUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def cases(self) -> CaseRepository: ...
+
+
+class ScreeningPort(Protocol):
+    """What other products ask of sanctions screening (``compliance.screening.Screening`` implements it): the wallet's
+    withdrawals call ``screen_address`` before anything is signed; onboarding calls ``screen_name``."""
+
+    def screen_address(self, network: str, address: str) -> list[AddressMatch]: ...
+
+    def screen_name(self, name: str, *, threshold: float | None = None) -> list[NameMatch]: ...

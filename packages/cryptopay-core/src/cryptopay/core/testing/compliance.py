@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import datetime
 
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.rules import Movement
+from cryptopay.core.compliance.screening import ListEntry, Snapshot, address_key
 from cryptopay.core.errors import Conflict, NotFound
 
-__all__ = ["InMemoryAlerts", "InMemoryCases", "InMemoryMovements", "monitoring_repositories"]
+__all__ = ["InMemoryAlerts", "InMemoryCases", "InMemoryMovements", "InMemorySanctions", "monitoring_repositories"]
 
 
 class InMemoryMovements:
@@ -88,4 +90,41 @@ class InMemoryCases:
 
 def monitoring_repositories() -> dict[str, object]:
     """The three repositories by their unit-of-work names, for ``InMemoryStorage(**monitoring_repositories())``."""
-    return {"movements": InMemoryMovements(), "alerts": InMemoryAlerts(), "cases": InMemoryCases()}
+    return {
+        "movements": InMemoryMovements(),
+        "alerts": InMemoryAlerts(),
+        "cases": InMemoryCases(),
+        "sanctions": InMemorySanctions(),
+    }
+
+
+class InMemorySanctions:
+    """``SanctionsRepository`` in dicts."""
+
+    def __init__(self) -> None:
+        self._snapshots: dict[str, Snapshot] = {}
+        self._entries: dict[str, list[ListEntry]] = {}
+
+    def add(self, snapshot: Snapshot, entries: Sequence[ListEntry]) -> None:
+        if snapshot.id in self._snapshots:
+            raise Conflict(f"snapshot {snapshot.id} exists")
+        self._snapshots[snapshot.id] = snapshot
+        self._entries[snapshot.id] = list(entries)
+
+    def latest(self, source: str) -> Snapshot | None:
+        mine = [s for s in self._snapshots.values() if s.source == source]
+        return max(mine, key=lambda s: (s.imported_at, s.id), default=None)
+
+    def snapshots(self) -> list[Snapshot]:
+        return sorted(self._snapshots.values(), key=lambda s: (s.imported_at, s.id))
+
+    def entries(self, snapshot_id: str) -> list[ListEntry]:
+        return sorted(self._entries.get(snapshot_id, []), key=lambda e: e.ref)
+
+    def by_address(self, snapshot_ids: Sequence[str], family: str, key: str) -> list[tuple[str, str]]:
+        return [
+            (sid, e.ref)
+            for sid in snapshot_ids
+            for e in self._entries.get(sid, [])
+            if any(address_key(n, a) == (family, key) for n, a in e.addresses)
+        ]

@@ -157,18 +157,28 @@ class FloatGuard:
         except CryptopayError as error:  # the payout is settled already; a lost reading only makes the float older
             log.warning("could not keep the float reading of payout %s: %s", payout.id, error.message)
 
+    def alert_low(self, position: FloatPosition) -> None:
+        """Tell operators the float fell below its alert level (a warning, and an email when an address is set)."""
+        text = f"M-Pesa float {position.known} (per {position.source}) is below its alert level {position.low_alert}"
+        log.warning("the %s", text)
+        self._alert("cryptopay: the M-Pesa float is low", f"The {text}.\nTop it up and record the top-up.")
+
+    def _alert(self, subject: str, body: str) -> None:
+        if self._notifier is None or not self._alert_to:
+            return
+        try:
+            self._notifier.send(Notification(self._alert_to, subject, body))
+        except CryptopayError as error:
+            log.error("a treasury alert could not be sent: %s", error.message)
+
     def _hold(self, payout: Payout, reason: str) -> None:
         fresh = transaction(self._uow, partial(self._hold_in, payout_id=payout.id, reason=reason))
         if not fresh:
             return
         log.warning("payout %s held: %s", payout.id, reason)
-        if self._notifier is not None and self._alert_to:
-            body = f"Payout {payout.id} ({payout.amount}) is held and will not be sent: {reason}.\n"
-            body += "Top the float up and record it with `cryptopay treasury record-topup`; it is sent once covered."
-            try:
-                self._notifier.send(Notification(self._alert_to, f"cryptopay: payout {payout.id} held", body))
-            except CryptopayError as error:
-                log.error("the held-payout alert could not be sent: %s", error.message)
+        body = f"Payout {payout.id} ({payout.amount}) is held and will not be sent: {reason}.\n"
+        body += "Top the float up and record it with `cryptopay treasury record-topup`; it is sent once covered."
+        self._alert(f"cryptopay: payout {payout.id} held", body)
 
     def _hold_in(self, uow: PaymentsUnitOfWork, *, payout_id: str, reason: str) -> bool:
         payout = uow.payouts.get(payout_id)

@@ -113,6 +113,7 @@ class Treasury:
         self._reserve, self._metrics = dict(inventory_reserve or {}), metrics
         self._chain_interval = chain_interval
         self._chains_read_at: datetime | None = None
+        self._low = False  # the float was below its alert level at the last measure
 
     @property
     def guard(self) -> FloatGuard:
@@ -160,10 +161,9 @@ class Treasury:
         status = self.status(read_chains=False)
         if self._chains_read_at is None or status.at - self._chains_read_at >= self._chain_interval:
             status, self._chains_read_at = self.status(), status.at  # chain reads at most every chain_interval
-        if status.float.low:
-            log.warning(
-                "the M-Pesa float (%s) is below its alert level (%s)", status.float.known, status.float.low_alert
-            )
+        if status.float.low and not self._low:
+            self._guard.alert_low(status.float)  # once per fall below the level (per worker process)
+        self._low = status.float.low
         if self._metrics is not None:
             _export(self._metrics, status)
         return status

@@ -316,5 +316,10 @@ class Buys:
             raise NotFound(f"no buy {buy_id!r}")
         return found
 
+    def pending(self, *, limit: int = 100) -> list[Buy]:
+        """Buys still waiting for M-Pesa's answer (requested or prompted), the next to be queried first."""
+        horizon = self.clock.now() + timedelta(days=36500)  # every open buy, whenever its next query is due
+        return in_transaction(self.uow, lambda uow: uow.wallet_buys.due_for_query(horizon, limit=limit))
+
     def for_user(self, user_id: str, *, after: str | None = None, limit: int = 50) -> list[Buy]:
         return in_transaction(self.uow, lambda uow: uow.wallet_buys.for_user(user_id, after=after, limit=limit))

@@ -15,13 +15,17 @@ from cryptopay.adapters.sql.tables_compliance import (
     compliance_cases,
     compliance_movements,
     kyc_applications,
+    sanctions_addresses,
+    sanctions_entries,
+    sanctions_snapshots,
 )
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.rules import Movement
+from cryptopay.core.compliance.screening import ListEntry, Snapshot, address_key
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 
-__all__ = ["SqlAlerts", "SqlCases", "SqlKycApplications", "SqlMovementJournal"]
+__all__ = ["SqlAlerts", "SqlCases", "SqlKycApplications", "SqlMovementJournal", "SqlSanctions"]
 
 T = TypeVar("T")
 
@@ -184,3 +188,52 @@ def _docs(bind: Bind, query: sa.Select[Any], cls: type[T]) -> list[T]:
     with reading(bind) as conn:
         docs = conn.scalars(query).all()
     return [from_document(cls, doc) for doc in docs]
+
+
+class SqlSanctions:
+    """``SanctionsRepository``: a snapshot row, one row per entry, one per listed address (looked up by key)."""
+
+    def __init__(self, bind: Bind) -> None:
+        self._bind = bind
+
+    def add(self, snapshot: Snapshot, entries: Sequence[ListEntry]) -> None:
+        row = {
+            "id": snapshot.id,
+            "source": snapshot.source,
+            "imported_at": snapshot.imported_at,
+            "doc": document(snapshot),
+        }
+        rows = [{"snapshot_id": snapshot.id, "ref": e.ref, "doc": document(e)} for e in entries]
+        listed = {(*address_key(network, address), e.ref) for e in entries for network, address in e.addresses}
+        addresses = [{"family": f, "address": a, "snapshot_id": snapshot.id, "ref": r} for f, a, r in sorted(listed)]
+        with writing(self._bind) as conn:
+            if not insert_new(conn, sanctions_snapshots, row):
+                raise Conflict(f"snapshot {snapshot.id} exists")
+            for start in range(0, len(rows), 1000):
+                conn.execute(sanctions_entries.insert(), rows[start : start + 1000])
+            if addresses:
+                conn.execute(sanctions_addresses.insert(), addresses)
+
+    def latest(self, source: str) -> Snapshot | None:
+        c = sanctions_snapshots.c
+        query = sa.select(c.doc).where(c.source == source).order_by(c.imported_at.desc(), c.id.desc()).limit(1)
+        found = _docs(self._bind, query, Snapshot)
+        return found[0] if found else None
+
+    def snapshots(self) -> list[Snapshot]:
+        c = sanctions_snapshots.c
+        return _docs(self._bind, sa.select(c.doc).order_by(c.imported_at, c.id), Snapshot)
+
+    def entries(self, snapshot_id: str) -> list[ListEntry]:
+        c = sanctions_entries.c
+        return _docs(self._bind, sa.select(c.doc).where(c.snapshot_id == snapshot_id).order_by(c.ref), ListEntry)
+
+    def by_address(self, snapshot_ids: Sequence[str], family: str, key: str) -> list[tuple[str, str]]:
+        if not snapshot_ids:
+            return []
+        c = sanctions_addresses.c
+        query = sa.select(c.snapshot_id, c.ref).where(
+            c.family == family, c.address == key, c.snapshot_id.in_(list(snapshot_ids))
+        )
+        with reading(self._bind) as conn:
+            return [(str(sid), str(ref)) for sid, ref in conn.execute(query.order_by(c.snapshot_id, c.ref)).all()]

@@ -1,0 +1,60 @@
+"""Payment-link pages ``/link/<public id>``: no login; the payer sees what the link asks, enters an amount when the
+link leaves it open, and gets an invoice's hosted checkout page (``core.payments.links.PaymentLinks``).
+
+The form carries a CSRF token bound to the browser's anonymous cookie, and is rate-limited per client like the
+public API's ``POST /v1/payment-links/<id>/invoices``. A closed link (deactivated, expired, used up) says why.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.payments.model import PaymentLink, PaymentLinkTerms
+from flask import Response, request
+from flask.typing import ResponseReturnValue
+
+from cryptopay_http.auth import limit_by_client
+from cryptopay_http.pages.session import check_form_csrf
+from cryptopay_http.pages.web import page, page_blueprint, redirect
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = page_blueprint("links", __name__)
+
+
+def _show(link: PaymentLink, status: int = 200, error: str | None = None) -> Response:
+    services = runtime().services
+    merchant = services.merchants.get(link.merchant_id)
+    closed = link.closed_reason(services.clock.now())
+    name = merchant.business_name if merchant else ""
+    return page("link.html", status, link=link, merchant_name=name, closed=closed, error=error)
+
+
+@bp.get("/link/<public_id>")
+def payment_link(public_id: str) -> Response:
+    return _show(runtime().services.payment_links.load_public(public_id[:64]))
+
+
+def _amount(text: str | None) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text.replace(",", "").strip())
+    except InvalidOperation:
+        raise InvalidInput("enter an amount such as 500", field="amount") from None
+
+
+@bp.post("/link/<public_id>")
+@limit_by_client
+def use_payment_link(public_id: str) -> ResponseReturnValue:
+    check_form_csrf()
+    links = runtime().services.payment_links
+    link = links.load_public(public_id[:64])
+    try:
+        amount = _amount(request.form.get("amount")) if link.amount is None else None
+        invoice = links.create_invoice(link.public_id, amount=amount)
+    except (InvalidInput, PaymentLinkTerms) as error:
+        return _show(link, 422, error.message)
+    return redirect(f"/pay/{invoice.public_id}")

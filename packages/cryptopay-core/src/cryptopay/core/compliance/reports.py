@@ -1,0 +1,257 @@
+"""Reports for the Financial Reporting Centre: a suspicious transaction report (STR) in goAML's XML structure and as
+CSV, and the monthly summary of virtual-asset flows by asset, network and product.
+
+The STR is built from a case: its alerts (rule, version, evidence) are the reason, the movements they name are the
+transactions, the party is the client (``t_from_my_client`` for money leaving, ``t_to_my_client`` for money arriving),
+and the counterparty the other side. Element names and order follow the goAML report schema as the FRC's goAML
+deployment uses it: ``report`` (``rentity_id``, ``submission_code``, ``report_code``, ``entity_reference``,
+``submission_date``, ``currency_code_local``, ``reporting_person``, ``reason``, ``action``, ``transaction``...,
+``report_indicators``). Validating against the FRC's XSD is the filer's last step (the XSD is not redistributable here).
+
+>>> from datetime import datetime, timezone
+>>> from cryptopay.core.money import KES, Money
+>>> at = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+>>> move = Movement(id="mv_1", party_id="usr_1", product="p2p", direction=Direction.IN,
+...                 amount=Money.of("140000", KES), at=at, asset="USDT", network="tron")
+>>> [(r.asset, r.network, r.product, r.direction, r.count, r.total_kes) for r in monthly_flows([move])]
+[('USDT', 'tron', 'p2p', 'in', 1, '140000.00')]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.cases import Alert, Case
+from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.money import KES, Money
+from cryptopay.core.ports.compliance import MonitoringUnitOfWork
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock
+from cryptopay.core.system import NAIROBI
+
+__all__ = ["FlowRow", "Reporter", "Reporting", "StrReport", "goaml_xml", "monthly_flows", "str_csv"]
+
+
+@attrs.frozen(kw_only=True)
+class Reporter:
+    """The reporting entity (its goAML id at the FRC) and the officer filing."""
+
+    rentity_id: str
+    officer_name: str
+    officer_email: str
+    branch: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StrReport:
+    reporter: Reporter
+    case: Case
+    alerts: tuple[Alert, ...]
+    movements: tuple[Movement, ...]
+    party_name: str
+    submitted_at: datetime
+
+    @property
+    def reference(self) -> str:
+        return f"STR-{self.case.id}"
+
+    def reason(self) -> str:
+        rules = ", ".join(sorted({f"{a.rule_id} (v{a.rule_version})" for a in self.alerts}))
+        notes = " ".join(n.text for n in self.case.notes)
+        return f"Monitoring rules {rules} fired on the party's movements. {notes}".strip()
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+    element = ET.SubElement(parent, tag)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def _when(at: datetime) -> str:
+    return at.astimezone(NAIROBI).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def goaml_xml(report: StrReport) -> bytes:
+    """The STR as goAML XML (UTF-8, with declaration)."""
+    root = ET.Element("report")
+    _sub(root, "rentity_id", report.reporter.rentity_id)
+    if report.reporter.branch:
+        _sub(root, "rentity_branch", report.reporter.branch)
+    _sub(root, "submission_code", "E")  # electronic
+    _sub(root, "report_code", "STR")
+    _sub(root, "entity_reference", report.reference)
+    _sub(root, "submission_date", _when(report.submitted_at))
+    _sub(root, "currency_code_local", "KES")
+    person = _sub(root, "reporting_person")
+    first, _, last = report.reporter.officer_name.partition(" ")
+    _sub(person, "first_name", first)
+    _sub(person, "last_name", last or first)
+    _sub(person, "email", report.reporter.officer_email)
+    _sub(person, "occupation", "Compliance officer")
+    _sub(root, "reason", report.reason())
+    _sub(root, "action", f"Case {report.case.id} is {report.case.status.value}; the party's account is monitored.")
+    for movement in report.movements:
+        _transaction(root, movement, report.party_name)
+    indicators = _sub(root, "report_indicators")
+    for kind in sorted({a.kind for a in report.alerts}):
+        _sub(indicators, "indicator", kind.upper())
+    ET.indent(root)
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body + b"\n"
+
+
+def _transaction(root: ET.Element, movement: Movement, party_name: str) -> None:
+    tx = _sub(root, "transaction")
+    _sub(tx, "transactionnumber", movement.id)
+    _sub(tx, "internal_ref_number", movement.id)
+    _sub(tx, "transaction_location", movement.network or "M-Pesa")
+    asset = f" {movement.asset}" if movement.asset else ""
+    _sub(tx, "transaction_description", f"{movement.product}{asset} {movement.direction.value}")
+    _sub(tx, "date_transaction", _when(movement.at))
+    _sub(tx, "transmode_code", "VA" if movement.asset else "MM")  # virtual asset / mobile money
+    _sub(tx, "amount_local", str(movement.amount.amount))
+    client, other = ("from", "to") if movement.direction is Direction.OUT else ("to", "from")
+    mine = _sub(tx, f"t_{client}_my_client")
+    _sub(mine, f"{client}_funds_code", "K" if movement.asset else "E")
+    entity = _sub(mine, f"{client}_person")
+    first, _, last = party_name.partition(" ")
+    _sub(entity, "first_name", first)
+    _sub(entity, "last_name", last or first)
+    _sub(entity, "comments", f"client id {movement.party_id}")
+    _sub(mine, f"{client}_country", "KE")
+    theirs = _sub(tx, f"t_{other}")
+    _sub(theirs, f"{other}_funds_code", "K" if movement.asset else "E")
+    account = _sub(theirs, f"{other}_account")
+    _sub(account, "account", movement.counterparty or "unknown")
+    _sub(account, "institution_name", movement.network or "unknown")
+    _sub(theirs, f"{other}_country", "KE")
+
+
+def str_csv(report: StrReport) -> str:
+    """The STR's transactions as CSV, one row per movement, with the report's reference and the rules."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "report",
+            "case",
+            "party_id",
+            "party_name",
+            "movement",
+            "at",
+            "product",
+            "direction",
+            "asset",
+            "network",
+            "amount_kes",
+            "counterparty",
+            "rules",
+        ]
+    )
+    rules = ";".join(sorted({f"{a.rule_id}@v{a.rule_version}" for a in report.alerts}))
+    for m in report.movements:
+        writer.writerow(
+            [
+                report.reference,
+                report.case.id,
+                m.party_id,
+                report.party_name,
+                m.id,
+                m.at.isoformat(),
+                m.product,
+                m.direction.value,
+                m.asset or "",
+                m.network or "",
+                str(m.amount.amount),
+                m.counterparty or "",
+                rules,
+            ]
+        )
+    return out.getvalue()
+
+
+@attrs.frozen
+class FlowRow:
+    asset: str
+    network: str
+    product: str
+    direction: str
+    count: int
+    total_kes: str
+
+
+def monthly_flows(movements: Iterable[Movement]) -> list[FlowRow]:
+    """Virtual-asset movements summed by asset, network, product and direction (KES values)."""
+    groups: dict[tuple[str, str, str, str], tuple[int, Money]] = {}
+    for m in movements:
+        if m.asset is None:
+            continue
+        key = (m.asset, m.network or "off-chain", m.product, m.direction.value)
+        count, total = groups.get(key, (0, Money.zero(KES)))
+        groups[key] = (count + 1, total + m.amount)
+    return [FlowRow(*key, count, str(total.amount)) for key, (count, total) in sorted(groups.items())]
+
+
+@attrs.define(kw_only=True)
+class Reporting:
+    """Builds reports from the monitoring journal, alerts and cases; each export is audited."""
+
+    uow: Callable[[], AbstractContextManager[MonitoringUnitOfWork]]
+    clock: Clock
+
+    def suspicious_transaction_report(self, case_id: str, reporter: Reporter, *, party_name: str) -> StrReport:
+        """The STR of a case: its alerts and every movement they name."""
+        now = self.clock.now()
+
+        def work(uow: MonitoringUnitOfWork) -> StrReport:
+            case = uow.cases.get(case_id)
+            if case is None:
+                raise NotFound(f"no case {case_id}")
+            alerts = tuple(a for a in (uow.alerts.get(i) for i in case.alert_ids) if a is not None)
+            named = {a.movement_id for a in alerts} | {
+                m for a in alerts for m in a.evidence.get("movements", "").split(",") if m
+            }
+            since = min(a.created_at for a in alerts) - timedelta(days=62)
+            found = [m for m in uow.movements.for_party(case.party_id, since=since) if m.id in named]
+            details = {"case": case.id, "movements": str(len(found)), "rentity": reporter.rentity_id}
+            uow.audit.append(
+                AuditEvent(f"user:{reporter.officer_email}", "compliance.str_exported", f"case:{case.id}", now, details)
+            )
+            return StrReport(
+                reporter=reporter,
+                case=case,
+                alerts=alerts,
+                movements=tuple(found),
+                party_name=party_name,
+                submitted_at=now,
+            )
+
+        return in_transaction(self.uow, work)
+
+    def monthly(self, year: int, month: int) -> list[FlowRow]:
+        """The virtual-asset flows of a Nairobi calendar month."""
+        if not 1 <= month <= 12:
+            raise InvalidInput("a month is 1 to 12", field="month")
+        start = datetime(year, month, 1, tzinfo=NAIROBI)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=NAIROBI)
+        movements: list[Movement] = []
+        after: str | None = None
+        while True:
+            page = self._page(start, end, after)
+            if not page:
+                return monthly_flows(movements)
+            movements += page
+            after = page[-1].id
+
+    def _page(self, start: datetime, end: datetime, after: str | None) -> Sequence[Movement]:
+        with self.uow() as uow:
+            return uow.movements.between(start, end, after=after, limit=1000)

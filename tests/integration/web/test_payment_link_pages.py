@@ -1,0 +1,47 @@
+"""Payment-link pages: a fixed-price link and an open-amount link each become an invoice's checkout page."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.web.test_dashboard_pages import _csrf
+
+
+def _link(client, shop, **body) -> str:
+    created = client.post("/v1/payment-links", json={"description": "Mandazi", **body}, headers=shop.headers)
+    assert created.status_code == 201, created.json
+    return str(created.json["public_id"])
+
+
+def test_a_fixed_price_link_opens_a_checkout_page(client, shop):
+    """The page shows the price and the merchant; continuing makes an invoice and goes to its checkout page."""
+    public_id = _link(client, shop, amount="500", rails=["usdt-tron"], max_uses=1)
+    page = client.get(f"/link/{public_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "KES 500.00" in html and "Duka Ltd" in html
+    used = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html)})
+    assert used.status_code == 303 and re.fullmatch(r"/pay/[A-Za-z0-9_-]{22}", used.headers["Location"])
+    assert "KES 500.00" in client.get(used.headers["Location"]).get_data(as_text=True)
+    closed = client.get(f"/link/{public_id}").get_data(as_text=True)
+    assert "This payment link is closed." in closed and 'name="csrf_token"' not in closed
+
+
+def test_an_open_amount_link_asks_for_the_amount(client, shop):
+    """Without a fixed price the payer enters one; a bad amount re-shows the form with the reason (422)."""
+    public_id = _link(client, shop)
+    html = client.get(f"/link/{public_id}").get_data(as_text=True)
+    assert 'id="amount"' in html
+    bad = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html), "amount": "lots"})
+    assert bad.status_code == 422 and "enter an amount" in bad.get_data(as_text=True)
+    good = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html), "amount": "1,250"})
+    assert good.status_code == 303
+    assert "KES 1,250.00" in client.get(good.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_link_form_without_its_token_is_refused_and_unknown_links_are_404(client, shop):
+    """A cross-site post makes no invoice (403); an unknown link is an HTML 404."""
+    public_id = _link(client, shop, amount="500", max_uses=1)
+    assert client.post(f"/link/{public_id}", data={}).status_code == 403
+    assert "Continue to pay" in client.get(f"/link/{public_id}").get_data(as_text=True)  # still unused
+    missing = client.get("/link/pl_nothing-here")
+    assert missing.status_code == 404 and missing.mimetype == "text/html"

@@ -1,0 +1,138 @@
+"""The wallet's money rules under random sequences of real operations (a hypothesis state machine, in memory).
+
+Operations: transfers between people (by phone, to numbers without a wallet too, more than the balance, over the
+limits), purchases by STK Push with every M-Pesa outcome, sales to M-Pesa, claims expiring. After every step:
+the trial balance is zero per asset, no wallet balance is negative, every wallet and the claims account hold what
+the model says, and an operation that was refused changed no balance.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from cryptopay.core.errors import CryptopayError
+from cryptopay.core.flows import wallet_account, wallet_claims
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.wallets.buys import BuyState
+from cryptopay.core.wallets.claims import return_expired_claims
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from tests.support.wallet_stack import wallet_stack
+
+PEOPLE = ["0712000001", "0712000002", "0712000003"]
+STRANGERS = ["0733000001", "0733000002"]  # numbers with no wallet until (maybe) they sign up
+PROMPTS = ["0712000001", "0711000001", "0711000003", "0711000008"]  # paid, cancelled, no funds, lost callback
+
+
+class WalletMachine(RuleBasedStateMachine):
+    @initialize()
+    def open_wallets(self) -> None:
+        self.stack = wallet_stack()
+        self.users = {p: self.stack.sign_up(p, tier=1) for p in PEOPLE}
+        self.expected: dict[str, Decimal] = defaultdict(Decimal)  # account code -> balance the model expects
+        self.waiting: list[tuple[str, str, Money]] = []  # (phone, sender's account, amount) awaiting a claim
+        for user in self.users.values():
+            self.stack.fund(user, "5000", "KES")
+            self.stack.fund(user, "50", "USDT")
+            self.expected[wallet_account(user.id, KES)] = Decimal(5000)
+            self.expected[wallet_account(user.id, USDT)] = Decimal(50)
+
+    def _balances(self) -> dict[str, Decimal]:
+        found = self.stack.ledger.balances(sorted(self.expected))
+        return {code: found[code].posted.amount if code in found else Decimal(0) for code in self.expected}
+
+    def _refused_changes_nothing(self, action) -> bool:
+        before = self._balances()
+        try:
+            action()
+        except CryptopayError:
+            assert self._balances() == before, "a refused operation moved money"
+            return False
+        return True
+
+    @rule(
+        sender=st.sampled_from(PEOPLE),
+        to=st.sampled_from(PEOPLE + STRANGERS),
+        cents=st.integers(min_value=1, max_value=700_000),
+        asset=st.sampled_from(["KES", "USDT"]),
+    )
+    def send(self, sender: str, to: str, cents: int, asset: str) -> None:
+        amount = Money.from_minor(cents, KES) if asset == "KES" else Money.of(Decimal(cents) / 10_000, USDT)
+        user = self.users[sender]
+        sent = []
+        if self._refused_changes_nothing(lambda: sent.append(self.stack.wallets.send(user.id, to, amount))):
+            self.expected[wallet_account(user.id, amount.asset)] -= amount.amount
+            recipient = self.users.get(to)
+            target = wallet_account(recipient.id, amount.asset) if recipient else wallet_claims(amount.asset)
+            self.expected[target] += amount.amount
+            if recipient is None:
+                self.waiting.append((to, wallet_account(user.id, amount.asset), amount))
+
+    @rule(phone=st.sampled_from(PROMPTS), shillings=st.integers(min_value=1, max_value=6000))
+    def buy(self, phone: str, shillings: int) -> None:
+        if phone not in self.users:
+            self.users[phone] = self.stack.sign_up(phone)
+        user = self.users[phone]
+        started = []
+        if self._refused_changes_nothing(
+            lambda: started.append(self.stack.buys.start(user.id, Money.of(shillings, KES)))
+        ):
+            self.stack.deliver_callbacks()
+            self.stack.clock.advance(minutes=3)
+            self.stack.buys.follow_up()
+            buy = self.stack.buys.get(started[0].id)
+            if buy.state is BuyState.CREDITED:
+                self.expected[wallet_account(user.id, USDT)] += buy.usdt.amount
+
+    @rule(seller=st.sampled_from(PEOPLE), units=st.integers(min_value=1, max_value=600_000))
+    def sell(self, seller: str, units: int) -> None:
+        user, usdt = self.users[seller], Money.of(Decimal(units) / 10_000, USDT)
+        sales = []
+        if self._refused_changes_nothing(lambda: sales.append(self.stack.sells.start(user.id, usdt))):
+            sale = sales[0]
+            self.expected[wallet_account(user.id, USDT)] -= usdt.amount
+            self.expected[wallet_account(user.id, KES)] += sale.kes.amount
+            self.stack.payouts.submit_payouts()
+            self.stack.deliver_callbacks()
+            if self.stack.sells.get(user.id, sale.id).state == "completed":
+                self.expected[wallet_account(user.id, KES)] -= (sale.payout.amount + sale.payout.charge).amount
+
+    @rule(stranger=st.sampled_from(STRANGERS))
+    def stranger_signs_up(self, stranger: str) -> None:
+        if stranger in self.users:
+            return
+        self.users[stranger] = user = self.stack.sign_up(stranger)
+        for phone, _, amount in [w for w in self.waiting if w[0] == stranger]:
+            self.expected[wallet_claims(amount.asset)] -= amount.amount
+            self.expected[wallet_account(user.id, amount.asset)] += amount.amount
+        self.waiting = [w for w in self.waiting if w[0] != stranger]
+
+    @rule()
+    def eight_days_pass(self) -> None:
+        self.stack.clock.advance(days=8)
+        return_expired_claims(self.stack.backend.uow, self.stack.ledger, now=self.stack.clock.now())
+        for _, sender_account, amount in self.waiting:  # every claim is older than 7 days now: all go back
+            self.expected[wallet_claims(amount.asset)] -= amount.amount
+            self.expected[sender_account] += amount.amount
+        self.waiting = []
+
+    @invariant()
+    def books_balance(self) -> None:
+        if hasattr(self, "stack"):
+            assert set(self.stack.ledger.trial_balance().values()) == {0}
+
+    @invariant()
+    def wallets_hold_what_the_model_says(self) -> None:
+        if hasattr(self, "stack"):
+            actual = self._balances()
+            assert all(v >= 0 for code, v in actual.items() if code.startswith("liabilities:wallet:")), actual
+            assert actual == {code: Decimal(v) for code, v in self.expected.items()}, (actual, dict(self.expected))
+
+
+TestWalletMachine = WalletMachine.TestCase
+TestWalletMachine.settings = settings(
+    max_examples=25, stateful_step_count=15, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
