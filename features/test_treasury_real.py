@@ -13,9 +13,13 @@ from cryptopay.sandbox.certs import SandboxCertificate
 from pytest_bdd import scenarios
 from sqlalchemy.engine import Engine
 
-from features.test_merchant_journey_real import daraja_certificate, journey_engine  # noqa: F401  (fixtures)
+from features.real_parts import (  # noqa: F401  (the real deployment's fixtures, by name)
+    daraja_certificate,
+    database_url,
+    journey_engine,
+    postgres_admin_url,
+)
 from features.treasury_steps import *  # noqa: F403  (the steps become this module's fixtures)
-from tests.conftest import database_url, postgres_admin_url  # noqa: F401  (features/ is outside tests/conftest.py)
 from tests.support.real_payments_stack import RealPaymentsStack
 from tests.support.sql_backends import empty_postgres
 

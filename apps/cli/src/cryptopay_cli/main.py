@@ -72,6 +72,7 @@ GROUPS = (
     Group(
         "wallets", "wallets", "Personal wallets: show, history, freeze and unfreeze (audited); pending STK purchases."
     ),
+    Group("bills", "bills", "Bills: the biller catalogue, bill payments awaiting M-Pesa."),
     Group("compliance", "compliance", "Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more)."),
 )
 

@@ -31,6 +31,7 @@ from cryptopay_http.blueprints import (
     teams,
     treasury,
     wallet,
+    wallet_bills,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -55,7 +56,7 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
-BLUEPRINTS += [wallet.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp]
 BLUEPRINTS += [treasury.bp]
 

@@ -45,6 +45,7 @@ __all__ = [
     "open_treasury_accounts",
     "open_wallet_accounts",
     "p2p_fee",
+    "sale_key",
     "sell_for_kes",
     "send_p2p",
     "settle_claim",
@@ -346,6 +347,11 @@ def credit_buy(
     return ledger.post(request, session=session)
 
 
+def sale_key(sale_id: str) -> str:
+    """The idempotency key of a sale's conversion entry (a bill paid from USDT is a sale under the bill's id)."""
+    return f"sell:{sale_id}:convert"
+
+
 def sell_for_kes(
     ledger: Ledger,
     *,
@@ -375,7 +381,7 @@ def sell_for_kes(
     if (at_mid - kes).is_positive():
         postings.append(Posting.credit(FX_SPREAD, at_mid - kes))
     metadata = {"kind": "sell", "sale_id": sale_id, "user": user_id}
-    request = EntryRequest(f"sell:{sale_id}:convert", postings, f"sale {sale_id} at the bid", quote_id, metadata)
+    request = EntryRequest(sale_key(sale_id), postings, f"sale {sale_id} at the bid", quote_id, metadata)
     return ledger.post(request, session=session)
 
 

@@ -92,6 +92,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         wallet_signup=Lazy(lambda: parts.wallet_signup),
         wallet_buys=Lazy(lambda: parts.wallet_buys),
         wallet_sells=Lazy(lambda: parts.wallet_sells),
+        wallet_bills=Lazy(lambda: parts.wallet_bills),
         reconciliation=Lazy(lambda: parts.reconciliation),
         float_balance=Lazy(lambda: parts.float_balance),
         treasury=Lazy(lambda: parts.treasury),

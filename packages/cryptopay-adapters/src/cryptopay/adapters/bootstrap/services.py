@@ -53,6 +53,7 @@ from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
+from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
@@ -115,6 +116,7 @@ class Services:
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
+    _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the treasury
@@ -281,6 +283,10 @@ class Services:
     @property
     def wallet_sells(self) -> Sells:
         return self._wallet_sells.get()
+
+    @property
+    def wallet_bills(self) -> Bills:
+        return self._wallet_bills.get()
 
     @property
     def kyc_review(self) -> KycReview:

@@ -75,6 +75,7 @@ from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
+from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.sells import Sells
@@ -450,6 +451,19 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),  # the treasury's refusal before overdraft
+        )
+
+    @functools.cached_property
+    def wallet_bills(self) -> Bills:
+        """Bills paid by M-Pesa B2B: the payout is planned here and sent by ``payouts`` (the same machinery)."""
+        return Bills(
+            self.storage.unit_of_work,
+            self.ledger,
+            lambda: self.pricer,
+            lambda: self.quotes,
+            self.clock,
+            self.ids,
+            float_cover=lambda amount: self.float_guard.can_cover(amount),
         )
 
     @functools.cached_property

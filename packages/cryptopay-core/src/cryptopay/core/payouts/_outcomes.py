@@ -47,7 +47,13 @@ def complete(
     uow: PaymentsUnitOfWork, ledger: Ledger, ids: IdGenerator, payout: Payout, now: datetime, **result: str | None
 ) -> None:
     """M-Pesa paid: post the hold, pay the float out, book the charge; ``payout.completed``."""
-    payout.completed(now, receipt=result.get("receipt"), code=result.get("code"), desc=result.get("desc") or "")
+    payout.completed(
+        now,
+        receipt=result.get("receipt"),
+        code=result.get("code"),
+        desc=result.get("desc") or "",
+        token=result.get("token"),
+    )
     posted, paid = flows.complete_payout(
         ledger,
         payout_id=payout.id,

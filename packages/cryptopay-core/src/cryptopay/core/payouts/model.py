@@ -160,6 +160,7 @@ class Payout:
     exported_at: datetime | None = None  # a bank transfer: when it was last written to a bank file
     held: str | None = None  # why it waits, still planned: the float cannot cover it yet (None: free to send)
     held_since: datetime | None = None
+    biller_token: str | None = None  # a prepaid biller's token, when its B2B result carried one (see wallets.bills)
 
     @property
     def is_final(self) -> bool:
@@ -295,10 +296,14 @@ class Payout:
         self._require(PayoutState.SUBMITTED)
         self.state, self.check_at, self.note = PayoutState.PLANNED, None, note
 
-    def completed(self, now: datetime, *, receipt: str | None, code: str | None, desc: str) -> None:
-        """M-Pesa paid it (a result for a planned payout means it was sent after all)."""
+    def completed(
+        self, now: datetime, *, receipt: str | None, code: str | None, desc: str, token: str | None = None
+    ) -> None:
+        """M-Pesa paid it (a result for a planned payout means it was sent after all); ``token``: a prepaid
+        biller's, if the result carried one."""
         if self.is_final:
             raise InvalidState(f"payout {self.id} is {self.state.value}; it cannot complete")
+        self.biller_token = token or self.biller_token
         self.state, self.receipt, self.result_code, self.result_desc = PayoutState.COMPLETED, receipt, code, desc
         self.finished_at, self.check_at = now, None
 

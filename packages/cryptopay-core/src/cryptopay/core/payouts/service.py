@@ -76,6 +76,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_RESULT_DEADLINE",
     "DEFAULT_UNKNOWN_BOUND",
+    "PREPAID_TOKEN",
     "QUEUE_TIMEOUT_CODE",
     "CallbackPurpose",
     "Pacing",
@@ -90,6 +91,9 @@ _ACTOR = "system:payouts"
 _log = logging.getLogger("cryptopay.payouts")
 _ABOUT_OVERDUE = "payouts unknown for longer than the bound (an operator should look)"
 _QUERY_WAIT_CAP = timedelta(minutes=30)
+# A prepaid biller's token in a B2B result. Not a Daraja field: real KPLC sends its token by SMS to the meter's
+# phone; the sandbox's simulated prepaid biller returns one under this name, and a result that has one keeps it.
+PREPAID_TOKEN = "PrepaidToken"
 _BANK_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9./-]{0,63}", re.ASCII)
 
 
@@ -375,7 +379,8 @@ class Payouts:
             mismatch = _answers.success_mismatch(payout, result, status=source == "status")
             if mismatch:
                 return self._doubt_payout(uow, payout, f"{source} does not match the payout: {mismatch}", None)
-            _outcomes.complete(uow, self._ledger, self._ids, payout, now, **details)
+            token = result.param(PREPAID_TOKEN) if payout.b2b is not None else None
+            _outcomes.complete(uow, self._ledger, self._ids, payout, now, token=token, **details)
         elif outcome is Outcome.FAILED and source == "result" and payout.state is PayoutState.UNKNOWN:
             # Its outcome was in doubt: a failure releases the hold only once Transaction Status confirms it.
             payout.check_at, payout.note = now, f"a failure result ({result.result_code}) awaits a status query"

@@ -110,6 +110,11 @@ class UsageRepository(Protocol):
         """Per product the user used this month: the KES sums since ``day_start`` and since ``month_start``."""
         ...
 
+    def references(self, user_id: str, product: str, *, after: str | None, limit: int) -> list[str]:
+        """The references (a bill's id, a sale's) of the user's uses of ``product``, newest first (the greatest
+        reference first: ids are time-ordered), those below ``after`` when it is given."""
+        ...
+
 
 class WalletUsers(Protocol):
     """The users a wallet sign-up creates (``UserRepository`` offers these and more)."""

@@ -135,10 +135,14 @@ def b2b_result(
     receiver: str,
     at: datetime,
     account_reference: str = "",
+    token: str | None = None,
 ) -> Any:
     """A successful B2B Result, as Safaricom documents BusinessPayBill's: the paybill payment's AccountReference comes
-    back as the ``BillReferenceNumber`` reference item."""
+    back as the ``BillReferenceNumber`` reference item. ``token`` (not Safaricom's: the simulated prepaid biller's)
+    adds a ``PrepaidToken`` ResultParameter."""
+    extra = (("PrepaidToken", token),) if token is not None else ()
     params = _params(
+        *extra,
         ("DebitAccountBalance", "{Amount={CurrencyCode=KES, MinimumAmount=618683, BasicAmount=6186.83}}"),
         ("Amount", amount.amount),
         ("DebitPartyAffectedAccountBalance", "Working Account|KES|346760.00|346760.00|0.00|0.00"),

@@ -21,7 +21,14 @@ phone          scenario             what happens
 254711000011   slow                 stays "being processed" until completed (late in the sandbox)
 254711000012   queue_timeout        succeeds, but only the QueueTimeOutURL is hit (a query tells)
 254711000013   response_lost        processed, but the answer is lost: the caller gets ``OutcomeUnknown``
+254711000014   biller_rejected      result BR0001: a (simulated) biller refused the account; no money moves
 =============  ===================  =======================================================================
+
+Simulated billers (B2B BusinessPayBill): a payment to ``PREPAID_BILLER`` (888880, KPLC prepaid's paybill) succeeds
+with a 20-digit ``PrepaidToken`` ResultParameter. Real KPLC does not do this: Daraja's B2B result carries no token,
+KPLC sends it by SMS to the phone registered for the meter; the simulation lets the "a token came back" path be
+exercised. A payment whose AccountReference is ``REJECTED_ACCOUNT`` (eleven zeros) is refused by the biller
+(``biller_rejected``), as a closed or unknown account would be.
 
 >>> from cryptopay.core.mobile_money import StkPushRequest
 >>> fake = FakeMobileMoney()
@@ -34,6 +41,7 @@ phone          scenario             what happens
 from __future__ import annotations
 
 import enum
+import hashlib
 import itertools
 import threading
 from collections.abc import Callable, Mapping
@@ -63,7 +71,16 @@ from cryptopay.core.ports.system import Clock
 from cryptopay.core.system import SystemClock
 from cryptopay.core.testing import daraja_payloads as payloads
 
-__all__ = ["MAGIC_NUMBERS", "Delay", "Delivery", "FakeMobileMoney", "Scenario", "SimTransaction"]
+__all__ = [
+    "MAGIC_NUMBERS",
+    "PREPAID_BILLER",
+    "REJECTED_ACCOUNT",
+    "Delay",
+    "Delivery",
+    "FakeMobileMoney",
+    "Scenario",
+    "SimTransaction",
+]
 
 
 class Scenario(enum.Enum):
@@ -81,6 +98,7 @@ class Scenario(enum.Enum):
     SLOW = "slow"
     QUEUE_TIMEOUT = "queue_timeout"
     RESPONSE_LOST = "response_lost"
+    BILLER_REJECTED = "biller_rejected"
 
 
 MAGIC_NUMBERS: dict[str, Scenario] = {
@@ -96,7 +114,10 @@ _FAILURES = {
         "Credit Party customer type (Unregistered or Registered Customer) can't be supported by the service.",
     ),
 }
+_FAILURES[Scenario.BILLER_REJECTED] = ("BR0001", "The biller rejected the account reference (simulated biller).")
 _OK = ("0", "The service request is processed successfully.")
+PREPAID_BILLER = "888880"  # the simulated prepaid biller: its results carry a PrepaidToken
+REJECTED_ACCOUNT = "00000000000"  # a B2B AccountReference the simulated billers refuse
 _INSUFFICIENT = _FAILURES[Scenario.INSUFFICIENT_FUNDS]
 
 
@@ -268,13 +289,18 @@ class FakeMobileMoney:
                 f"{self._next()}-{self._next()}-1",
                 self._conversation(),
                 request.amount,
-                scenario or self.scenario_for(request.receiver),
+                scenario or self._b2b_scenario(request),
                 counterparty=request.receiver,
                 account_reference=request.account_reference,
                 result_url=request.result_url,
                 timeout_url=request.timeout_url,
             )
             return self._submit(tx)
+
+    def _b2b_scenario(self, request: B2BRequest) -> Scenario:
+        if request.account_reference == REJECTED_ACCOUNT:
+            return Scenario.BILLER_REJECTED
+        return self.scenario_for(request.receiver)
 
     def reversal(self, request: ReversalRequest, *, scenario: Scenario | None = None) -> Acknowledgement:
         with self._lock:
@@ -445,8 +471,16 @@ class FakeMobileMoney:
                 tx.reference, tx.conversation_id, tx.receipt, tx.amount, tx.phone or "", at, self.float_balance
             )
         if tx.product == "b2b":
+            token = _prepaid_token(tx.receipt) if tx.counterparty == PREPAID_BILLER else None
             return payloads.b2b_result(
-                tx.reference, tx.conversation_id, tx.receipt, tx.amount, tx.counterparty or "", at, tx.account_reference
+                tx.reference,
+                tx.conversation_id,
+                tx.receipt,
+                tx.amount,
+                tx.counterparty or "",
+                at,
+                tx.account_reference,
+                token=token,
             )
         return payloads.reversal_result(
             tx.reference, tx.conversation_id, tx.receipt, tx.counterparty or "", tx.amount, tx.phone, at
@@ -509,3 +543,8 @@ def _key(key: str) -> str:
         return normalize_msisdn(key)
     except ValueError:
         return key.strip()
+
+
+def _prepaid_token(receipt: str) -> str:
+    """A 20-digit token derived from the receipt (the same receipt always gives the same token)."""
+    return f"{int(hashlib.sha256(receipt.encode()).hexdigest(), 16) % 10**20:020d}"

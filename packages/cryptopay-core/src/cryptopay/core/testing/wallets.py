@@ -131,6 +131,10 @@ class InMemoryUsage:
             sums[u.product] = (today + u.kes_value if u.at >= day_start else today, month + u.kes_value)
         return sums
 
+    def references(self, user_id: str, product: str, *, after: str | None, limit: int) -> list[str]:
+        mine = {u.reference for u in self._rows.values() if (u.user_id, u.product) == (user_id, product)}
+        return sorted((r for r in mine if after is None or r < after), reverse=True)[:limit]
+
 
 class InMemoryBuys:
     def __init__(self) -> None:

@@ -38,7 +38,7 @@ from cryptopay.core.treasury.cover import Cover
 from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.service import WalletFrozen, _wallet, spending
 
-__all__ = ["Sale", "Sells"]
+__all__ = ["USDT_KES", "Sale", "Sells", "locked_quote"]
 
 USDT_KES = Pair(USDT, KES)
 
@@ -81,14 +81,7 @@ class Sells:
         return in_transaction(self.uow, lambda uow: self._plan(uow, user_id, usdt, kes, amount, charge, quote))
 
     def _quote(self, quote_id: str | None) -> Quote:
-        if quote_id is None:
-            return self.quoter().quote(USDT_KES)
-        found = self.quotes().get(quote_id)
-        if found is None or found.pair != USDT_KES:
-            raise NotFound(f"no USDT/KES quote {quote_id!r}", field="quote_id")
-        if self.clock.now() >= found.expires_at:
-            raise QuoteExpired(f"quote {quote_id} expired at {found.expires_at.isoformat()}: ask for a new one")
-        return found
+        return locked_quote(self.quoter, self.quotes, self.clock, quote_id)
 
     def _plan(
         self, uow: SellUnitOfWork, user_id: str, usdt: Money, kes: Money, amount: Money, charge: Money, quote: Quote
@@ -162,6 +155,20 @@ class Sells:
             return _sale(sale_id, payouts[-1], entry)
 
         return in_transaction(self.uow, work)
+
+
+def locked_quote(
+    quoter: Callable[[], Quoter], quotes: Callable[[], QuoteRepository], clock: Clock, quote_id: str | None
+) -> Quote:
+    """The USDT/KES quote ``quote_id`` if it is still valid (``NotFound``, ``QuoteExpired``), else a fresh one."""
+    if quote_id is None:
+        return quoter().quote(USDT_KES)
+    found = quotes().get(quote_id)
+    if found is None or found.pair != USDT_KES:
+        raise NotFound(f"no USDT/KES quote {quote_id!r}", field="quote_id")
+    if clock.now() >= found.expires_at:
+        raise QuoteExpired(f"quote {quote_id} expired at {found.expires_at.isoformat()}: ask for a new one")
+    return found
 
 
 def _sale(sale_id: str, payout: Payout, entries: list[Entry]) -> Sale:

@@ -186,6 +186,13 @@ class SqlUsage:
         )
         return {product: (_kes(day), _kes(month)) for product, day, month in self._conn.execute(query)}
 
+    def references(self, user_id: str, product: str, *, after: str | None, limit: int) -> list[str]:
+        u = wallet_usage.c
+        query = sa.select(u.reference).where(u.user_id == user_id, u.product == product).distinct()
+        if after is not None:
+            query = query.where(u.reference < after)
+        return list(self._conn.scalars(query.order_by(u.reference.desc()).limit(limit)))
+
 
 def _kes(value: Any) -> Money:
     return Money.of(value if isinstance(value, Decimal) else Decimal(0), KES)

@@ -1,0 +1,220 @@
+"""Paying bills from a personal wallet (``/v1/wallet/bills...``): KPLC, Nairobi Water, DStv, GOtv by M-Pesa B2B.
+
+``GET /v1/wallet/bills/catalogue`` lists the billers (paybill, account format, minimum and maximum);
+``POST /v1/wallet/bills/validate`` runs the same local checks as a payment without moving anything;
+``POST /v1/wallet/bills`` pays (an ``Idempotency-Key`` is required: a retry replays the first answer, so a lost
+response never pays twice); ``GET /v1/wallet/bills[/{id}]`` lists them newest first, with the payout's state and a
+prepaid token when the biller returned one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+import attrs
+from cryptopay.core.identity import Role
+from cryptopay.core.money import KES, Money
+from cryptopay.core.payouts import PayoutState
+from cryptopay.core.wallets.billers import Biller
+from cryptopay.core.wallets.bills import Bill, BillCheck
+from flask import Blueprint, Response
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
+
+from cryptopay_http.auth import current_principal, require
+from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.idempotency import idempotent
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("wallet_bills", __name__)
+
+_TAGS = ("wallet",)
+_PERSONAL = [Role.PERSONAL]
+_BILLER = r"^[A-Za-z][A-Za-z0-9_]{1,31}$"
+_ACCOUNT = r"^[0-9][0-9 -]{2,24}$"
+_SHILLINGS = r"^[1-9][0-9]{0,5}$"
+
+
+@attrs.frozen
+class BillerView:
+    """A biller: pay ``paybill`` with the account (``account_label``, matching ``account_pattern``) as reference."""
+
+    code: str
+    name: str
+    paybill: str
+    account_label: str
+    account_pattern: str
+    minimum: Money
+    maximum: Money
+    token: bool = attrs.field(metadata={"description": "a prepaid biller: the customer receives a token"})
+    verified: bool = attrs.field(metadata={"description": "checked against the biller's own published page"})
+
+    @classmethod
+    def of(cls, b: Biller) -> BillerView:
+        return cls(
+            b.code, b.name, b.paybill, b.account_label, b.account_pattern, b.minimum, b.maximum, b.token, b.verified
+        )
+
+
+@attrs.frozen
+class CatalogueView:
+    version: int
+    effective_from: str
+    billers: list[BillerView]
+
+
+@attrs.frozen
+class BillCheckRequest:
+    biller: str = attrs.field(metadata=limits("a biller code from the catalogue, e.g. KPLC_PREPAID", pattern=_BILLER))
+    account: str = attrs.field(metadata=limits("the meter, account or smartcard number", pattern=_ACCOUNT))
+    amount: str = attrs.field(metadata=limits("whole shillings", pattern=_SHILLINGS))
+
+
+@attrs.frozen
+class BillRequest(BillCheckRequest):
+    pay_with: str = attrs.field(default="KES", metadata=limits("KES, or USDT sold at the bid", pattern="^(KES|USDT)$"))
+    quote_id: str | None = attrs.field(
+        default=None, metadata=limits("with USDT: a quote from POST /v1/wallet/quotes, still valid", max_length=64)
+    )
+
+
+@attrs.frozen
+class BillCheckView:
+    """The bill as it would be sent: the biller's paybill and the account as its reference."""
+
+    biller: str
+    biller_name: str
+    paybill: str
+    account: str
+    amount: Money
+
+    @classmethod
+    def of(cls, c: BillCheck) -> BillCheckView:
+        return cls(c.biller.code, c.biller.name, c.biller.paybill, c.account, c.amount)
+
+
+@attrs.frozen
+class BillView:
+    """A bill payment; ``state`` is its B2B payout's (planned, submitted, unknown, completed; failed: the shillings
+    are back in the wallet's KES). ``token``: a prepaid biller's token when the result carried one; ``token_note``
+    says where it comes from otherwise (KPLC sends it by SMS)."""
+
+    id: str
+    biller: str
+    biller_name: str
+    paybill: str
+    account: str
+    amount: Money
+    paid_with: Money
+    state: PayoutState
+    receipt: str | None
+    result_desc: str | None
+    token: str | None
+    token_note: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, b: Bill) -> BillView:
+        p = b.payout
+        return cls(
+            b.id,
+            b.biller.code,
+            b.biller.name,
+            b.biller.paybill,
+            b.account,
+            p.amount,
+            b.paid_with,
+            p.state,
+            p.receipt,
+            p.result_desc,
+            b.token,
+            b.token_note,
+            p.created_at,
+            p.finished_at,
+        )
+
+
+@bp.get("/v1/wallet/bills/catalogue")
+@operation("The billers I can pay, with their account formats and limits", response=CatalogueView, tags=_TAGS)
+@require(roles=_PERSONAL)
+def bill_catalogue() -> Response:
+    catalogue = runtime().services.wallet_bills.catalogue
+    billers = [BillerView.of(b) for b in catalogue.billers.values()]
+    return json_response(CatalogueView(catalogue.version, catalogue.effective_from.isoformat(), billers))
+
+
+@bp.post("/v1/wallet/bills/validate")
+@operation(
+    "Check a bill (biller, account format, amount) without paying it",
+    request=BillCheckRequest,
+    response=BillCheckView,
+    tags=_TAGS,
+    errors=(422,),
+)
+@require(roles=_PERSONAL)
+def validate_bill() -> Response:
+    body = read_body(BillCheckRequest)
+    checked = runtime().services.wallet_bills.check(body.biller, body.account, Money.of(body.amount, KES))
+    return json_response(BillCheckView.of(checked))
+
+
+@bp.post("/v1/wallet/bills")
+@operation(
+    "Pay a bill by M-Pesa B2B from my KES, or from my USDT at the locked bid",
+    request=BillRequest,
+    response=BillView,
+    status=201,
+    tags=_TAGS,
+    errors=(404, 422, 503),
+)
+@require(roles=_PERSONAL)
+@idempotent
+def pay_bill() -> Response:
+    body = read_body(BillRequest)
+    bill = runtime().services.wallet_bills.pay(
+        current_principal().id,
+        body.biller,
+        body.account,
+        Money.of(body.amount, KES),
+        pay_with=body.pay_with,
+        quote_id=body.quote_id,
+    )
+    return json_response(BillView.of(bill), 201, headers={"Location": f"/v1/wallet/bills/{bill.id}"})
+
+
+@bp.get("/v1/wallet/bills")
+@operation("My bill payments, newest first", response=PageOf(BillView), tags=_TAGS)
+@require(roles=_PERSONAL)
+@paginated
+def list_bills() -> Response:
+    bills, user_id = runtime().services.wallet_bills, current_principal().id
+
+    def fetch(after: str | None, limit: int) -> list[Bill]:
+        return bills.for_user(user_id, after=after, limit=limit)
+
+    return json_response(paginate(fetch, BillView.of))
+
+
+class BillId(BaseConverter):
+    """A bill id: any path segment but ``validate`` and ``catalogue``, the named operations (GET .../validate: 405)."""
+
+    regex = r"(?!(validate|catalogue)$)[^/]+"
+    schema: ClassVar[dict[str, object]] = {"not": {"enum": ["validate", "catalogue"]}}
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("bill_id", BillId)
+
+
+@bp.get("/v1/wallet/bills/<bill_id:bill_id>")
+@operation("One of my bill payments", response=BillView, tags=_TAGS, errors=(404, 405))
+@require(roles=_PERSONAL)
+def get_bill(bill_id: str) -> Response:
+    return json_response(BillView.of(runtime().services.wallet_bills.get(current_principal().id, bill_id)))

@@ -1,0 +1,248 @@
+"""Paying a bill (KPLC, Nairobi Water, DStv, GOtv) from a wallet by M-Pesa B2B, through the payout machinery.
+
+``pay`` checks the biller's account format and amount (``billers``), the wallet and the KYC limits of
+``Product.BILL`` before anything moves; then, in one unit of work, it holds the shillings from the wallet's KES
+(``flows.start_payout`` with the wallet as ``source``) and plans a ``Payout`` with a ``B2BTarget.paybill`` (the
+biller's paybill, the account as AccountReference), whose ``settlement_id`` is the bill's id. Paid from USDT, the
+USDT needed is first sold at the locked bid into the wallet's KES (``flows.sell_for_kes``, the sale keyed by the
+bill's id); the sub-shilling rest stays in the wallet as KES.
+
+From there ``Payouts`` does what it does for merchants' bank payouts: records the request before sending it, matches
+the result (amount, paybill and ``BillReferenceNumber``), asks Transaction Status when none comes, posts the hold on
+success and voids it on failure. A failed bill therefore gives the shillings back to the wallet's KES balance (a bill
+paid from USDT comes back as the KES it was sold for). No second B2B path exists.
+
+Prepaid tokens, honestly: Daraja's B2B result carries no token. KPLC sends the 20-digit token by SMS to the phone
+registered for the meter. A result that carries a ``PrepaidToken`` parameter (the sandbox's simulated prepaid
+biller) has it kept on the payout and shown here; otherwise ``token`` stays empty and ``token_note`` says where it
+comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+from cryptopay.core import flows
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import InvalidInput, NotFound, Refused
+from cryptopay.core.fx import Quote
+from cryptopay.core.kyc import Product, check_wallet_movement
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.payouts.model import B2BTarget
+from cryptopay.core.ports.fx import QuoteRepository
+from cryptopay.core.ports.payments import Quoter
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.wallets import SellUnitOfWork, SellUowFactory
+from cryptopay.core.settlement.model import SettlementMethod
+from cryptopay.core.treasury.cover import Cover
+from cryptopay.core.wallets.billers import Biller, BillerCatalogue, biller_catalogue
+from cryptopay.core.wallets.model import Usage
+from cryptopay.core.wallets.sells import locked_quote
+from cryptopay.core.wallets.service import WalletFrozen, _wallet, spending
+
+__all__ = ["BILL_PREFIX", "KPLC_TOKEN_NOTE", "Bill", "BillCheck", "Bills"]
+
+BILL_PREFIX = "bil"
+KPLC_TOKEN_NOTE = "KPLC sends the token by SMS to the phone registered for the meter"
+_PAYABLE_FROM = ("KES", "USDT")
+
+
+@attrs.frozen(kw_only=True)
+class BillCheck:
+    """A bill that passed the local checks: the biller, the account as it will be sent, the shillings."""
+
+    biller: Biller
+    account: str
+    amount: Money
+
+
+@attrs.frozen(kw_only=True)
+class Bill:
+    """A bill payment and the B2B payout that carries it (``state``: planned ... completed or failed)."""
+
+    id: str
+    biller: Biller
+    account: str
+    paid_with: Money  # what left the wallet: KES, or the USDT sold for it
+    payout: Payout
+
+    @property
+    def state(self) -> str:
+        return self.payout.state.value
+
+    @property
+    def token(self) -> str | None:
+        return self.payout.biller_token
+
+    @property
+    def token_note(self) -> str | None:
+        """Where a prepaid biller's token comes from when the result carried none."""
+        if not self.biller.token or self.token is not None:
+            return None
+        return KPLC_TOKEN_NOTE if self.biller.code.startswith("KPLC") else "the biller sends the token by SMS"
+
+
+@attrs.define
+class Bills:
+    uow: SellUowFactory
+    ledger: Ledger
+    quoter: Callable[[], Quoter]
+    quotes: Callable[[], QuoteRepository]
+    clock: Clock
+    ids: IdGenerator
+    catalogue: BillerCatalogue = attrs.field(factory=biller_catalogue)
+    float_cover: Callable[[Money], Cover] | None = None  # the treasury's FloatGuard.can_cover (None: not checked)
+
+    def check(self, biller: str, account: str, amount: Money) -> BillCheck:
+        """The local checks alone (no money moves, nothing is recorded): biller, account format, amount bounds.
+
+        >>> from cryptopay.core.money import Money
+        >>> Bills.check_in(biller_catalogue(), "DSTV", "7012-345-678", Money.of(1500, "KES")).account
+        '7012345678'
+        """
+        return self.check_in(self.catalogue, biller, account, amount)
+
+    @staticmethod
+    def check_in(catalogue: BillerCatalogue, biller: str, account: str, amount: Money) -> BillCheck:
+        found = catalogue.biller(biller)
+        return BillCheck(biller=found, account=found.check(account), amount=found.check_amount(amount))
+
+    def pay(
+        self,
+        user_id: str,
+        biller: str,
+        account: str,
+        amount: Money,
+        *,
+        pay_with: str = "KES",
+        quote_id: str | None = None,
+    ) -> Bill:
+        """Pay ``amount`` (whole KES) to ``biller`` for ``account`` from the wallet's KES, or from its USDT sold at
+        a locked bid (``quote_id``, or a fresh quote)."""
+        checked = self.check(biller, account, amount)
+        if pay_with.upper() not in _PAYABLE_FROM:
+            raise InvalidInput("a bill is paid from KES or USDT", field="pay_with")
+        quote = self._quote(quote_id) if pay_with.upper() == "USDT" else None
+        if self.float_cover is not None and not (cover := self.float_cover(checked.amount)).ok:
+            raise Refused(f"M-Pesa cannot pay this bill right now: {cover.reason}", reason="float_short")
+        return in_transaction(self.uow, lambda uow: self._plan(uow, user_id, checked, quote))
+
+    def _quote(self, quote_id: str | None) -> Quote:
+        return locked_quote(self.quoter, self.quotes, self.clock, quote_id)
+
+    def _plan(self, uow: SellUnitOfWork, user_id: str, checked: BillCheck, quote: Quote | None) -> Bill:
+        now = self.clock.now()
+        wallet = _wallet(uow, user_id, lock=True)
+        if wallet.frozen:
+            raise WalletFrozen("this wallet is frozen: contact support")
+        profile = uow.kyc.get(user_id)
+        if profile is None:
+            raise NotFound(f"{user_id} has no KYC profile")
+        check_wallet_movement(
+            profile, Product.BILL, checked.amount, spent=spending(uow, user_id, now), at=now
+        ).enforce()
+        bill_id, payout_id = self.ids.new_id(BILL_PREFIX), self.ids.new_id("po")
+        paid_with = checked.amount
+        if quote is not None:
+            paid_with = quote.base_needed(checked.amount, at=now)
+            kes = quote.convert(paid_with, at=now)
+            flows.sell_for_kes(
+                self.ledger,
+                sale_id=bill_id,
+                user_id=user_id,
+                usdt=paid_with,
+                kes=kes,
+                mid=quote.mid,
+                quote_id=quote.id,
+                session=uow.ledger,
+            )
+        hold = flows.start_payout(
+            self.ledger,
+            payout_id=payout_id,
+            merchant_id=user_id,
+            amount=checked.amount,
+            charge=Money.zero(KES),
+            session=uow.ledger,
+            source=flows.wallet_account(user_id, KES),
+        )
+        biller = checked.biller
+        payout = Payout(
+            id=payout_id,
+            settlement_id=bill_id,
+            merchant_id=user_id,  # the wallet's user: compliance's freeze of the person holds it like a merchant's
+            originator_id=None,  # B2B: M-Pesa's, recorded from its answer
+            method=SettlementMethod.MPESA_PAYBILL,
+            destination=f"{biller.paybill}#{checked.account}",
+            amount=checked.amount,
+            charge=Money.zero(KES),
+            hold_id=hold.id,
+            created_at=now,
+            b2b=B2BTarget.paybill(biller.paybill, checked.account),
+        )
+        uow.payouts.add(payout)
+        uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.BILL.value, checked.amount, now, bill_id))
+        details = {"payout": payout_id, "biller": biller.code, "paid_with": paid_with.asset.code}
+        uow.audit.append(AuditEvent(f"user:{user_id}", "wallet.bill", f"bill:{bill_id}", now, details))
+        return Bill(id=bill_id, biller=biller, account=checked.account, paid_with=paid_with, payout=payout)
+
+    def get(self, user_id: str, bill_id: str) -> Bill:
+        """A bill of the user's, with its payout as it stands (``NotFound`` for anyone else's)."""
+        found = in_transaction(self.uow, lambda uow: self._bill(uow, user_id, bill_id))
+        if found is None:
+            raise NotFound(f"no bill {bill_id!r}")
+        return found
+
+    def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Bill]:
+        """The user's bills, newest first, after the bill id ``after`` (a cursor)."""
+
+        def work(uow: SellUnitOfWork) -> list[Bill]:
+            ids = uow.wallet_usage.references(user_id, Product.BILL.value, after=after, limit=limit)
+            return [bill for bill_id in ids if (bill := self._bill(uow, user_id, bill_id)) is not None]
+
+        return in_transaction(self.uow, work)
+
+    def awaiting_answer(self, *, limit: int = 100) -> list[Payout]:
+        """Bill payouts sent and not yet decided (waiting for M-Pesa's result or a Transaction Status answer),
+        the oldest first: what an operator watches."""
+
+        def work(uow: SellUnitOfWork) -> list[Payout]:
+            found = [
+                p
+                for state in (PayoutState.SUBMITTED, PayoutState.UNKNOWN)
+                for p in uow.payouts.by_state(state, limit=limit)
+                if p.settlement_id.startswith(f"{BILL_PREFIX}_") and p.b2b is not None
+            ]
+            return sorted(found, key=lambda p: p.created_at)[:limit]
+
+        return in_transaction(self.uow, work)
+
+    def _bill(self, uow: SellUnitOfWork, user_id: str, bill_id: str) -> Bill | None:
+        payouts = [p for p in uow.payouts.for_settlement(bill_id) if p.merchant_id == user_id and p.b2b is not None]
+        if not payouts:
+            return None
+        payout = payouts[-1]
+        assert payout.b2b is not None
+        biller = self.catalogue.by_paybill(payout.b2b.party)
+        if biller is None:
+            return None
+        return Bill(
+            id=bill_id,
+            biller=biller,
+            account=payout.b2b.account_reference,
+            paid_with=_paid(uow, bill_id, payout),
+            payout=payout,
+        )
+
+
+def _paid(uow: SellUnitOfWork, bill_id: str, payout: Payout) -> Money:
+    """KES, or the USDT the bill's sale took from the wallet (its ledger entry, keyed by the bill's id)."""
+    record = uow.ledger.find_idempotency(flows.sale_key(bill_id))
+    entry = uow.ledger.get_entry(record.result_id) if record is not None else None
+    if entry is None:
+        return payout.amount
+    usdt = flows.wallet_account(payout.merchant_id, USDT)
+    return next((line.amount for line in entry.lines if line.account == usdt), payout.amount)

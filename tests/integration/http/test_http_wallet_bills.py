@@ -1,0 +1,115 @@
+"""Paying bills over REST on the root's real SQL services (SQLite and PostgreSQL), M-Pesa's results through the hooks.
+
+M-Pesa is the in-memory fake (its simulated billers: 888880 returns a prepaid token, account 00000000000 is
+refused); its results are POSTed to the API's own Daraja hook URLs, as Safaricom would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.bootstrap import build, payout_urls, ready
+from cryptopay.core.payouts.service import Payouts
+from cryptopay.core.pricing import Pricer
+from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
+from cryptopay.core.testing.mobile_money import REJECTED_ACCOUNT, FakeMobileMoney
+from cryptopay.core.wallets.bills import Bills
+
+from tests.integration.http.http_support import fast_hasher, make_app
+from tests.integration.http.test_http_wallet import WalletApi
+from tests.support.sql_backends import postgres_database
+
+PUBLIC = "https://pay.example.com"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": PUBLIC}
+    if request.param == "sqlite":
+        yield from _api(env, tmp_path)
+    else:
+        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_bills") as url:
+            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url}, tmp_path)
+
+
+def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:
+    root = build(RootSettings.from_env(env))
+    try:
+        mpesa = FakeMobileMoney(clock=root.clock)
+        quotes = InMemoryQuoteRepository()
+        rates = FixedRateSource("market", root.clock, {"USDT/KES": "130", "USDT/USD": "1"})
+        pricer = Pricer([rates], clock=root.clock, ids=root.ids, quotes=quotes)
+        bills = Bills(root.uow, root.ledger, lambda: pricer, lambda: quotes, root.clock, root.ids)
+        payouts = Payouts(
+            uow=root.uow, clock=root.clock, ids=root.ids, ledger=root.ledger, gateway=mpesa, urls=payout_urls(PUBLIC)
+        )
+        services = attrs.evolve(
+            root, password_hasher=ready(fast_hasher()), wallet_bills=ready(bills), payouts=ready(payouts)
+        )
+        yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl", mpesa)
+    finally:
+        root.close()
+
+
+def _deliver(api: WalletApi) -> None:
+    delivered, api.mpesa.outbox[:] = list(api.mpesa.outbox), []
+    for delivery in delivered:
+        answer = api.client.post(delivery.url.removeprefix(PUBLIC), json=delivery.payload)
+        assert answer.status_code == 200, answer.get_json()
+
+
+def test_catalogue_and_validate_then_a_keyed_prepaid_bill_shows_its_token(api: WalletApi):
+    """The catalogue lists KPLC prepaid at 888880; a meter typed with spaces validates; a keyed payment is made
+    once however often it is retried; after M-Pesa's result the bill is completed with the biller's token."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.tier_1(amina)
+    api.fund(amina, "2000")
+    headers = api.login("0712000001")
+    catalogue = api.client.get("/v1/wallet/bills/catalogue", headers=headers).get_json()
+    kplc = next(b for b in catalogue["billers"] if b["code"] == "KPLC_PREPAID")
+    assert (kplc["paybill"], kplc["token"], kplc["verified"]) == ("888880", True, False)
+    body = {"biller": "kplc_prepaid", "account": "0123 4567 890", "amount": "1000"}
+    checked = api.client.post("/v1/wallet/bills/validate", json=body, headers=headers).get_json()
+    assert (checked["paybill"], checked["account"]) == ("888880", "01234567890")
+    keyed = {**headers, "Idempotency-Key": "bill-1"}
+    first = api.client.post("/v1/wallet/bills", json=body, headers=keyed)
+    again = api.client.post("/v1/wallet/bills", json=body, headers=keyed)
+    assert first.status_code == 201 and again.get_json()["id"] == first.get_json()["id"]
+    bill = first.get_json()
+    assert bill["state"] == "planned" and bill["token_note"].startswith("KPLC sends the token by SMS")
+    assert api.services.wallets.balances(amina)["KES"].amount == 1000
+    api.services.payouts.submit_payouts()
+    _deliver(api)
+    done = api.client.get(f"/v1/wallet/bills/{bill['id']}", headers=headers).get_json()
+    assert done["state"] == "completed" and done["receipt"] and len(done["token"]) == 20
+    listed = api.client.get("/v1/wallet/bills", headers=headers).get_json()["data"]
+    assert [b["id"] for b in listed] == [bill["id"]]
+
+
+def test_a_rejected_bill_returns_the_shillings_and_bad_input_is_a_problem(api: WalletApi):
+    """The biller refuses the account: failed, the KES back; no key is a 400, a bad meter a 422, nothing moves."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.tier_1(amina)
+    api.fund(amina, "1000")
+    headers = api.login("0712000001")
+    body = {"biller": "KPLC_PREPAID", "account": REJECTED_ACCOUNT, "amount": "500"}
+    assert api.client.post("/v1/wallet/bills", json=body, headers=headers).status_code == 400  # no key
+    bad = api.client.post(
+        "/v1/wallet/bills", json={**body, "account": "123"}, headers={**headers, "Idempotency-Key": "b0"}
+    )
+    assert bad.status_code == 422 and bad.content_type == "application/problem+json"
+    unknown = api.client.post("/v1/wallet/bills/validate", json={**body, "biller": "ZUKU"}, headers=headers)
+    assert unknown.status_code == 422 and "unknown biller" in unknown.get_json()["detail"]
+    bill = api.client.post("/v1/wallet/bills", json=body, headers={**headers, "Idempotency-Key": "b1"}).get_json()
+    api.services.payouts.submit_payouts()
+    _deliver(api)
+    failed = api.client.get(f"/v1/wallet/bills/{bill['id']}", headers=headers).get_json()
+    assert failed["state"] == "failed"
+    assert api.services.wallets.balances(amina)["KES"].amount == 1000
+    other = api.sign_up("0712000002")
+    assert other
+    assert api.client.get(f"/v1/wallet/bills/{bill['id']}", headers=api.login("0712000002")).status_code == 404
