@@ -93,7 +93,7 @@ def test_dashboard_login_create_an_invoice_and_see_it(browser, merchant, viewpor
     page.goto(f"{merchant.api}/dashboard/invoices")
     assert page.get_by_role("link", name=order).is_visible()
     assert axe_violations(page) == []
-    for path in ("/dashboard/settlements", "/dashboard/developers"):
+    for path in ("/dashboard/settlements", "/dashboard/developers", "/dashboard/links"):
         page.goto(f"{merchant.api}{path}")
         assert axe_violations(page) == [], path
     context.close()

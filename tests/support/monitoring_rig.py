@@ -22,7 +22,9 @@ RULES = """{
      "min_count": 3, "window_minutes": 1440, "directions": ["in"]},
     {"id": "in-out", "kind": "rapid_in_out", "window_minutes": 30, "min_percent": "80"},
     {"id": "new-account", "kind": "new_account_high_value", "account_age_days": 7, "threshold_kes": "300000"},
-    {"id": "sanctioned", "kind": "sanctioned_counterparty", "blocking": true, "products": ["withdraw"]}
+    {"id": "sanctioned", "kind": "sanctioned_counterparty", "blocking": true, "products": ["withdraw"]},
+    {"id": "round-trip", "kind": "round_trip", "window_minutes": 1440, "min_percent": "90"},
+    {"id": "high-risk", "kind": "high_risk_jurisdiction", "countries": ["KP", "IR", "MM"], "products": ["remittance"]}
   ]
 }"""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.integration.web.test_dashboard_pages import _csrf
+from tests.integration.web.test_dashboard_pages import owner as owner
 
 
 def _link(client, shop, **body) -> str:
@@ -45,3 +46,27 @@ def test_a_link_form_without_its_token_is_refused_and_unknown_links_are_404(clie
     assert "Continue to pay" in client.get(f"/link/{public_id}").get_data(as_text=True)  # still unused
     missing = client.get("/link/pl_nothing-here")
     assert missing.status_code == 404 and missing.mimetype == "text/html"
+
+
+def test_the_dashboard_creates_lists_and_deactivates_links(client, owner):
+    """A merchant creates a capped link on the dashboard, sees it listed with its uses, and deactivates it."""
+    from tests.integration.web.test_dashboard_pages import _log_in
+
+    _log_in(client)
+    html = client.get("/dashboard/links").get_data(as_text=True)
+    body = {"csrf_token": _csrf(html), "description": "Chapati", "amount": "60", "currency": "KES", "max_uses": "3"}
+    assert client.post("/dashboard/links", data=body).status_code == 303
+    listed = client.get("/dashboard/links").get_data(as_text=True)
+    assert "Chapati" in listed and "KES 60.00" in listed and "0 / 3" in listed
+    bad = client.post("/dashboard/links", data={**body, "max_uses": "-1"})
+    assert bad.status_code == 422 and "whole number" in bad.get_data(as_text=True)
+    link_id = re.search(r"/dashboard/links/([^/]+)/deactivate", listed)
+    assert link_id
+    assert (
+        client.post(f"/dashboard/links/{link_id.group(1)}/deactivate", data={"csrf_token": _csrf(listed)}).status_code
+        == 303
+    )
+    public_id = re.search(r'href="/link/([^"]+)"', listed)
+    assert public_id and "This payment link is closed." in client.get(f"/link/{public_id.group(1)}").get_data(
+        as_text=True
+    )

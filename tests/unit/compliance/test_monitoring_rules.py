@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 from cryptopay.core.compliance.cases import AlertStatus, CaseStatus
 from cryptopay.core.compliance.monitoring import Blocked
@@ -170,3 +171,27 @@ def test_a_case_is_about_one_party_and_alerts_join_one_case():
         rig.monitoring.open_case("usr_bob", [a.id])
     rig.clock.advance(days=8)
     assert [c.party_id for c in rig.monitoring.overdue()] == ["usr_a"]
+
+
+def test_round_trips_and_high_risk_remittances_fire():
+    """Value sent to a wallet and coming back within a day; a remittance from a high-risk country."""
+    rig = MonitoringRig()
+    feed = [
+        rig.movement("80000", party="usr_rt", direction=Direction.OUT, product="withdraw", counterparty="TRound"),
+        rig.movement("79000", party="usr_rt", minutes=120, counterparty="TRound"),
+        rig.movement("5000", party="usr_ok", minutes=5, counterparty="TOther"),
+        attrs.evolve(rig.movement("20000", party="usr_kp", product="remittance"), country="KP"),
+        attrs.evolve(rig.movement("20000", party="usr_ke", product="remittance"), country="TZ"),
+    ]
+    for movement in feed:
+        rig.monitoring.observe(movement)
+    alerts = rig.monitoring.run_batch(START, START + timedelta(days=1))
+    assert {(a.party_id, a.rule_id) for a in alerts} == {("usr_rt", "round-trip"), ("usr_kp", "high-risk")}
+    [trip] = [a for a in alerts if a.rule_id == "round-trip"]
+    assert trip.evidence["counterparty"] == "TRound" and trip.evidence["earlier"] == "80000.00"
+
+
+def test_country_lists_are_validated():
+    """ISO codes only."""
+    with pytest.raises(InvalidInput, match="ISO country codes"):
+        load_rules('{"version": 1, "rules": [{"id": "h", "kind": "high_risk_jurisdiction", "countries": ["Korea"]}]}')

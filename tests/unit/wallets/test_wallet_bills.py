@@ -174,3 +174,24 @@ def test_a_malformed_catalogue_is_refused():
         parse_biller_catalogue({**good, "billers": [{**row, "minimum": "200"}]})
     with pytest.raises(InvalidInput):
         parse_biller_catalogue({"version": 1})
+
+
+def test_a_bill_whose_result_is_lost_is_settled_by_a_status_query_and_never_sent_twice(stack, bills):
+    """DStv's result never arrives: after the deadline Transaction Status is asked, its answer completes the bill;
+    the payout was handed to M-Pesa once and the biller received the money once."""
+    from cryptopay.core.testing.mobile_money import Scenario
+
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "2000", "KES")
+    stack.mpesa.set_scenario("444900", Scenario.LOST_CALLBACK)
+    bill = bills.pay(amina.id, "DSTV", "7012345678", Money.of(1500, KES))
+    stack.payouts.submit_payouts()
+    assert stack.deliver_callbacks() == 0 and bills.get(amina.id, bill.id).state == "submitted"
+    assert stack.payouts.submit_payouts() == []  # submitted: never sent again without a status answer
+    stack.clock.advance(seconds=180)
+    assert [p.settlement_id for p in stack.payouts.query_stale_payouts()] == [bill.id]
+    stack.deliver_callbacks()
+    done = bills.get(amina.id, bill.id)
+    assert done.state == "completed" and done.payout.submissions == 1 and len(done.payout.queries) == 1
+    assert stack.mpesa.business_balance("444900") == Money.of(1500, KES)
+    assert stack.balance(amina, "KES") == Money.of(500, KES)

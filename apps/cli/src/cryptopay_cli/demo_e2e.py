@@ -406,13 +406,13 @@ class Demo:
         return invoice, option
 
     def pay_bitcoin(self) -> dict[str, Any]:
-        """A BTC payment mined in one block on the Esplora simulator (seen: 1 of 2), then one more (settled)."""
+        """A BTC payment seen in the Esplora simulator's mempool (processing), then two blocks (settled)."""
         invoice, option = self._invoice("btc-bitcoin", "2001")
         sats = int(Decimal(option["amount"]).scaleb(8))
-        txid = self._simulator("esplora", "pay", {"address": option["address"], "value": sats, "mine": True})["txid"]
+        txid = self._simulator("esplora", "pay", {"address": option["address"], "value": sats})["txid"]
         seen = self._wait("the BTC payment to be seen", lambda: self._in_state(invoice["id"], "processing"))
-        self.step(f"customer paid {sats} sats (tx {txid[:16]}…): invoice {seen['state']} at 1 of 2 blocks")
-        self._simulator("esplora", "mine", {"count": 1})
+        self.step(f"customer broadcast {sats} sats (tx {txid[:16]}…): invoice {seen['state']} from the mempool")
+        self._simulator("esplora", "mine", {"count": 2})
         settled = self._wait("the BTC invoice to settle", lambda: self._settled(invoice["id"]))
         self.step(f"invoice {settled['id']} {settled['state']} after 2 Bitcoin blocks")
         return dict(settled)

@@ -218,6 +218,61 @@ def create_invoice() -> ResponseReturnValue:
     return redirect(f"/dashboard/invoices/{invoice.id}", 303)
 
 
+# --- payment links ---------------------------------------------------------------------------------------------
+
+
+def _links_page(status: int = 200, **context: Any) -> Response:
+    links = runtime().services.payment_links.list_links(_merchant_id(), limit=_PAGE)
+    now = runtime().services.clock.now()
+    rows = [(link, link.closed_reason(now)) for link in links]
+    return page("dashboard/links.html", status, rows=rows, form=request.form, nav="links", **context)
+
+
+@bp.get("/links")
+def payment_links() -> Response:
+    return _links_page()
+
+
+def _max_uses(text: str) -> int | None:
+    if not text.strip():
+        return None
+    if not text.strip().isdigit() or not 0 < int(text) <= 1_000_000:
+        raise InvalidInput("uses: a whole number from 1, or empty for no limit", field="max_uses")
+    return int(text)
+
+
+@bp.post("/links")
+def create_payment_link() -> ResponseReturnValue:
+    form = request.form
+    try:
+        description = (form.get("description") or "").strip()[:200]
+        if not description:
+            raise InvalidInput("say what the customer pays for", field="description")
+        currency = form.get("currency", "KES")
+        amount = _price(form["amount"], currency) if (form.get("amount") or "").strip() else None
+        runtime().services.payment_links.create_link(
+            _merchant_id(),
+            actor=_actor(),
+            description=description,
+            amount=amount,
+            currency=asset_by_code(currency if currency in ("KES", "USDT") else "KES"),
+            max_uses=_max_uses(form.get("max_uses", "")),
+        )
+    except InvalidInput as error:
+        return _links_page(422, error=error.message)
+    return redirect("/dashboard/links", 303)
+
+
+@bp.post("/links/<link_id>/deactivate")
+def deactivate_payment_link(link_id: str) -> ResponseReturnValue:
+    links = runtime().services.payment_links
+    link = links.get_link(link_id)
+    if link.merchant_id != _merchant_id():
+        raise NotFound(f"payment link {link_id} not found")
+    links.deactivate_link(link.id, actor=_actor())
+    return redirect("/dashboard/links", 303)
+
+
 # --- settlements and payouts ------------------------------------------------------------------------------------
 
 

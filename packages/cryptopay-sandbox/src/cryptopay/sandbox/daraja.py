@@ -21,7 +21,12 @@ phone          scenario             over HTTP
 254711000011   slow                 STK query answers "being processed" until ``late_delay`` has passed
 254711000012   queue_timeout        only the QueueTimeOutURL is hit; Transaction Status tells the result
 254711000013   response_lost        processed, but the answer comes after ``response_delay`` (client timeout)
+254711000014   biller_rejected      result BR0001 (a simulated biller's refusal; not a Safaricom code)
 =============  ===================  =========================================================================
+
+Simulated billers (B2B ``BusinessPayBill``): paybill 888880 (KPLC prepaid) answers with a 20-digit
+``PrepaidToken`` ResultParameter, which real Daraja never sends (KPLC texts the token to the meter's phone); an
+AccountReference of ``00000000000`` is refused by any biller (``biller_rejected``). Any other paybill succeeds.
 
 Control endpoints (not Daraja's): ``POST /sandbox/scenarios {"phone": ..., "scenario": ...}``,
 ``POST /sandbox/throttle {"count": n}``, ``POST /sandbox/expire-tokens``, ``POST /sandbox/complete``,

@@ -17,6 +17,7 @@ from cryptopay.core.ports.chains import (
     ChainSender,
     FinalitySource,
     KeyProvider,
+    MempoolWatcher,
     ObservedTransfer,
     WithdrawalStore,
 )
@@ -130,12 +131,17 @@ def sender_for(
     return BitcoinSender(EsploraClient(chain.url), hot_address=hot, keys=keys, store=store)
 
 
-def scan_chains(scanners: Mapping[str, ChainScanner], detection: Detection) -> int:
-    """Scan every network from its cursor towards its head, recording transfers to our addresses."""
+def scan_chains(
+    scanners: Mapping[str, ChainScanner], detection: Detection, mempools: Mapping[str, MempoolWatcher] | None = None
+) -> int:
+    """Scan every network from its cursor towards its head, recording transfers to our addresses; then the
+    mempools we can see (Bitcoin), so an unconfirmed payment shows as seen within a scan."""
     recorded = 0
     for network, scanner in scanners.items():
         step = scanner.step(detection.watched_addresses(network), _recorder(detection, network))
         recorded += len(step.transfers)
+    for network, mempool in (mempools or {}).items():
+        detection.record_mempool(network, mempool)
     return recorded
 
 

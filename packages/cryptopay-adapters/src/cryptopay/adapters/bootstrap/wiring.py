@@ -42,6 +42,7 @@ from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
     ChainSender,
+    MempoolWatcher,
     ScanCursorStore,
 )
 from cryptopay.core.ports.fx import QuoteRepository
@@ -214,6 +215,13 @@ class Parts:
     def watchers(self) -> dict[str, ChainReader]:
         """Chain watchers per configured network."""
         return {c.network: watcher_for(c, self._rails_on(c.network)) for c in self.settings.chains}
+
+    @functools.cached_property
+    def mempools(self) -> dict[str, MempoolWatcher]:
+        """The networks whose mempool we read (Bitcoin over Esplora): unconfirmed payments seen at once."""
+        from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
+
+        return {network: w for network, w in self.watchers.items() if isinstance(w, BitcoinWatcher)}
 
     @functools.cached_property
     def scanners(self) -> dict[str, ChainScanner]:
@@ -845,7 +853,7 @@ class Parts:
         """Every job the worker runs (names from ``cryptopay_worker.jobs``): the use cases, the outbox relay and
         the webhook jobs, so the inline queue runs exactly the worker's handlers."""
         return {
-            "chains.scan": lambda _payload: scan_chains(self.scanners, self.detection),
+            "chains.scan": lambda _payload: scan_chains(self.scanners, self.detection, self.mempools),
             "chains.confirm": lambda _payload: self.confirm_chains(),
             "invoices.expire": lambda _payload: self.expire_invoices(),
             "settlements.run": lambda _payload: self.settling.run_settlements(),
@@ -896,7 +904,7 @@ class Parts:
 
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():
-            self.detection.confirm_payments(network, watcher, watcher)
+            self.detection.confirm_payments(network, watcher, watcher, self.mempools.get(network))
 
     def expire_invoices(self) -> None:
         times = {network: self.detection.chain_now(network) for network in self.watchers}

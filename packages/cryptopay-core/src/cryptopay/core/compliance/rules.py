@@ -14,7 +14,9 @@ Kinds: ``large_transaction`` (``threshold_kes``), ``velocity`` (``window_minutes
 ``max_value_kes``), ``structuring`` (``threshold_kes``, ``margin_percent``, ``min_count``, ``window_minutes``: several
 amounts just under a threshold), ``rapid_in_out`` (``window_minutes``, ``min_percent``: value leaving within minutes
 of arriving), ``new_account_high_value`` (``account_age_days``, ``threshold_kes``), ``sanctioned_counterparty``
-(the counterparty is on a sanctions list: see ``cryptopay.core.compliance.screening``).
+(the counterparty is on a sanctions list: see ``cryptopay.core.compliance.screening``), ``round_trip``
+(``window_minutes``, ``min_percent``: value returning from the counterparty it just went to, or the reverse),
+``high_risk_jurisdiction`` (``countries``: ISO codes of a remittance sender's country).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class Movement:
     network: str | None = None
     party_since: datetime | None = None  # when the party's account was opened
     asset: str | None = None  # the virtual asset moved (USDT, BTC, ...); None for shillings only
+    country: str | None = None  # ISO 3166 alpha-2 of the counterparty (a remittance's sender), when known
 
 
 @attrs.frozen(kw_only=True)
@@ -118,6 +121,7 @@ class Hit:
 _POSITIVE_KES = "positive_kes"
 _POSITIVE_INT = "positive_int"
 _PERCENT = "percent"
+_COUNTRIES = "countries"
 KINDS: Mapping[str, Mapping[str, tuple[str, bool]]] = {  # kind -> parameter -> (type, required)
     "large_transaction": {"threshold_kes": (_POSITIVE_KES, True)},
     "velocity": {
@@ -134,6 +138,8 @@ KINDS: Mapping[str, Mapping[str, tuple[str, bool]]] = {  # kind -> parameter -> 
     "rapid_in_out": {"window_minutes": (_POSITIVE_INT, True), "min_percent": (_PERCENT, True)},
     "new_account_high_value": {"account_age_days": (_POSITIVE_INT, True), "threshold_kes": (_POSITIVE_KES, True)},
     "sanctioned_counterparty": {},
+    "round_trip": {"window_minutes": (_POSITIVE_INT, True), "min_percent": (_PERCENT, True)},
+    "high_risk_jurisdiction": {"countries": (_COUNTRIES, True)},
 }
 _COMMON = {"id", "kind", "products", "directions", "blocking"}
 
@@ -213,6 +219,11 @@ def _flag(where: str, value: object) -> bool:
 
 
 def _param(where: str, name: str, value: object, kind: str, _required: bool) -> object:
+    if kind == _COUNTRIES:
+        codes = value if isinstance(value, list) else None
+        if not codes or not all(isinstance(c, str) and len(c) == 2 and c.isalpha() and c.isupper() for c in codes):
+            raise InvalidInput(f"{where}: {name} is a non-empty list of ISO country codes such as 'KP'")
+        return tuple(codes)
     if kind == _POSITIVE_INT:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise InvalidInput(f"{where}: {name} is a whole number from 1")
@@ -312,6 +323,34 @@ def _sanctioned(_rule: Rule, movement: Movement, _history: list[Movement], sanct
     return {"counterparty": movement.counterparty or ""} if sanctioned and movement.counterparty else None
 
 
+def _round_trip(rule: Rule, movement: Movement, history: list[Movement], _s: bool) -> Evidence:
+    """Value comes back from (or goes back to) the counterparty it just went to (came from)."""
+    if not movement.counterparty:
+        return None
+    opposite = Direction.IN if movement.direction is Direction.OUT else Direction.OUT
+    start = movement.at - rule.window()
+    earlier = [
+        m
+        for m in history
+        if m.direction is opposite and m.counterparty == movement.counterparty and start <= m.at and rule.watches(m)
+    ]
+    if not earlier:
+        return None
+    first = sum((m.amount for m in earlier), Money.zero(KES))
+    if movement.amount.amount * 100 < first.amount * Decimal(rule.params["min_percent"]):
+        return None
+    return {
+        "counterparty": movement.counterparty,
+        "earlier": str(first.amount),
+        "movements": ",".join(m.id for m in earlier),
+    }
+
+
+def _high_risk(rule: Rule, movement: Movement, _history: list[Movement], _s: bool) -> Evidence:
+    countries: tuple[str, ...] = rule.params["countries"]
+    return {"country": movement.country} if movement.country in countries else None
+
+
 _EVALUATORS: Mapping[str, Callable[[Rule, Movement, list[Movement], bool], Evidence]] = {
     "large_transaction": _large,
     "velocity": _velocity,
@@ -319,4 +358,6 @@ _EVALUATORS: Mapping[str, Callable[[Rule, Movement, list[Movement], bool], Evide
     "rapid_in_out": _rapid_in_out,
     "new_account_high_value": _new_account,
     "sanctioned_counterparty": _sanctioned,
+    "round_trip": _round_trip,
+    "high_risk_jurisdiction": _high_risk,
 }

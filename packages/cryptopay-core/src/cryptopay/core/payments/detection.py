@@ -21,7 +21,14 @@ from cryptopay.core.invoices import Invoice, InvoiceEvent, InvoicePayment, Trans
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.payments._support import audit, publish_invoice_events, transaction
 from cryptopay.core.payments.crediting import sync_credits
-from cryptopay.core.ports.chains import ChainWatcher, FinalitySource, ObservedTransfer, ScanCursorStore
+from cryptopay.core.ports.chains import (
+    ChainWatcher,
+    FinalitySource,
+    MempoolWatcher,
+    ObservedTransfer,
+    ScanCursorStore,
+    TxState,
+)
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Finality, Rail
 
@@ -51,6 +58,7 @@ class _Depth:
     depth: int
     gone: bool
     finality: Finality | None = None
+    why: str = "block reorganised away"
 
 
 class Detection:
@@ -91,18 +99,30 @@ class Detection:
             )
         return DetectionReport(tuple(grouped), tuple(events), tuple(ignored))
 
+    def record_mempool(self, network: str, mempool: MempoolWatcher) -> DetectionReport:
+        """Record unconfirmed payments to watched addresses (Bitcoin's mempool): the invoice shows them as seen
+        (``processing``) within a scan, long before their first block; they count once mined and confirmed."""
+        addresses = self.watched_addresses(network)
+        return self.record_chain_transfers(network, mempool.pending(addresses)) if addresses else DetectionReport()
+
     def confirm_payments(
-        self, network: str, watcher: ChainWatcher, finality: FinalitySource | None = None
+        self,
+        network: str,
+        watcher: ChainWatcher,
+        finality: FinalitySource | None = None,
+        mempool: MempoolWatcher | None = None,
     ) -> DetectionReport:
         """Update the depth of every watched payment on ``network`` (and, for rails a speed policy sets to ``safe``
         or ``finalized``, whether its block carries that signal, asked once per step); withdraw those whose block
-        left the chain."""
+        left the chain, and (with ``mempool``) unconfirmed ones the network dropped (replaced, double-spent)."""
         invoices = transaction(self._uow, lambda uow: uow.invoices.watching(self._clock.now()))
         changed: list[str] = []
         events: list[InvoiceEvent] = []
         finals = _Finals(finality)
         for invoice in invoices:
             depths = [_depth(watcher, p, finals, invoice.option(p.rail_key).rail) for p in _on_chain(invoice, network)]
+            if mempool is not None:
+                depths += [_dropped(p) for p in _in_mempool(invoice, network) if _is_dropped(mempool, p)]
             if depths:
                 found = transaction(
                     self._uow, partial(self._confirm, invoice_id=invoice.id, depths=depths, network=network)
@@ -136,6 +156,7 @@ class Detection:
     ) -> list[InvoiceEvent]:
         invoice = _load(uow, invoice_id)
         now, events = self.chain_now(network), list[InvoiceEvent]()
+        sighted = list(invoice.payments)
         for transfer in transfers:
             try:
                 events += invoice.record_transfer(transfer, now=now)
@@ -151,6 +172,10 @@ class Detection:
                     amount=transfer.amount,
                     reason=refusal.message,
                 )
+        if not events and invoice.payments != sighted:
+            # A mempool payment now mined changes no state (no event), but its block must be kept: the
+            # confirmations are counted from it.
+            uow.invoices.update(invoice)
         return self._save(uow, invoice, events, now)
 
     def _confirm(
@@ -165,7 +190,7 @@ class Detection:
                 continue  # changed since it was read: the next step looks again
             try:
                 if seen.gone:
-                    events += invoice.withdraw_transfer(seen.key, now=now, reason="block reorganised away")
+                    events += invoice.withdraw_transfer(seen.key, now=now, reason=seen.why)
                 else:
                     events += invoice.confirm_transfer(seen.key, seen.depth, now=now, finality=seen.finality)
             except InvalidState:
@@ -238,6 +263,18 @@ class _Finals:
             if final is not None and block <= final:
                 return finality
         return None
+
+
+def _in_mempool(invoice: Invoice, network: str) -> list[InvoicePayment]:
+    return [p for p in invoice.payments if p.key[0] == network and not p.withdrawn and p.transfer.block_number is None]
+
+
+def _is_dropped(mempool: MempoolWatcher, payment: InvoicePayment) -> bool:
+    return mempool.transfer_state(payment.transfer) is TxState.DROPPED
+
+
+def _dropped(payment: InvoicePayment) -> _Depth:
+    return _Depth(payment.key, None, 0, True, why="dropped from the mempool (replaced, double-spent or evicted)")
 
 
 def _depth(watcher: ChainWatcher, payment: InvoicePayment, finals: _Finals, rail: Rail) -> _Depth:

@@ -105,6 +105,15 @@ class ChainWatcher(Protocol):
         ...
 
 
+class MempoolWatcher(Protocol):
+    """A chain whose unconfirmed transactions we can see (Bitcoin's mempool): payments shown as seen at once,
+    and dropped ones (replaced, double-spent, evicted) told apart from ones still waiting."""
+
+    def pending(self, addresses: Sequence[str]) -> list[ObservedTransfer]: ...
+
+    def transfer_state(self, transfer: ObservedTransfer) -> TxState: ...
+
+
 class FinalitySource(Protocol):
     """A network's own finality signal: the highest block carrying ``finality`` now (EVM's ``safe``/``finalized``
     block tags, Tron's solidified head), or None where the network has no such signal."""

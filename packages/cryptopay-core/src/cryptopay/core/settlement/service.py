@@ -34,7 +34,6 @@ from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import Merchant
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.limits import Decision, day_bounds, month_bounds
-from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import AccountBalance, Ledger
 from cryptopay.core.money import BTC, KES, USDC, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
@@ -85,7 +84,15 @@ class _Funds:
     shillings: Money
 
     def quotes(self, quotes: _RunQuotes) -> list[Quote]:
+        """A locked quote per asset held (asking the pricer: outside any transaction)."""
         return [quotes.current(amount.asset) for amount in self.crypto]
+
+    def locked_in(self, quotes: _RunQuotes) -> tuple[_Funds, list[Quote]]:
+        """The crypto whose quote this run already locked, with those quotes. Inside a transaction no new quote
+        is asked for: the pricer stores it through its own connection, which the transaction's write lock would
+        block (on SQLite the worker hung). An asset credited since the page was read waits for the next run."""
+        held = [(m, q) for m in self.crypto if (q := quotes.cached(m.asset)) is not None]
+        return _Funds(tuple(m for m, _ in held), self.shillings), [q for _, q in held]
 
 
 class Settling:
@@ -174,9 +181,31 @@ class Settling:
         if dry_run:
             plan = self._plan(funds, policy, locked, page.paid_today(policy.destination))
             return SettlementRun(merchant_id, plan.reason, plan=plan, dry_run=True)
-        # The KYC profile is read before the transaction opens: the gate never nests a transaction in ours.
-        profile = None if self._gate is None else self._gate.profile(merchant_id)
-        return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quotes, profile))
+        checked = self._check_gate(merchant_id, policy, funds, locked, now)
+        if isinstance(checked, SettlementRun):
+            return checked
+        return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quotes, checked))
+
+    def _check_gate(
+        self, merchant_id: str, policy: SettlementPolicy, funds: _Funds, locked: Sequence[Quote], now: datetime
+    ) -> SettlementRun | list[Money] | None:
+        """Compliance's decision on the parts this run would pay, asked *before* the settlement's transaction: the
+        gate reads profiles in a unit of work of its own, which the transaction's write lock would block (on
+        SQLite the worker hung there). The transaction pays only the parts approved here."""
+        if self._gate is None:
+            return None
+        month_start, _ = month_bounds(now)
+        paid_today, paid_month = transaction(
+            self._uow, lambda uow: (_paid_today(uow, policy, now), _paid_since(uow, policy, month_start))
+        )
+        plan = self._plan(funds, policy, locked, paid_today)
+        parts = [part.amount for part in plan.parts]
+        if not parts:
+            return parts
+        decision = self._gate.settlement(merchant_id, parts, paid_today=paid_today, paid_this_month=paid_month)
+        if not decision.allowed:  # nothing written: the funds stay where they are for the next run
+            return SettlementRun(merchant_id, f"held ({decision.limit}): {decision.reason}", plan=plan)
+        return parts
 
     def _policy(self, store: StoreSettings, merchant: Merchant | None, at: datetime) -> SettlementPolicy:
         if merchant is None:
@@ -218,26 +247,19 @@ class Settling:
         policy: SettlementPolicy,
         cutoff: datetime,
         quotes: _RunQuotes,
-        profile: KycProfile | None,
+        approved: list[Money] | None = None,
     ) -> SettlementRun:
         merchant_id, now = store.merchant_id, self._clock.now()
         last = uow.settlements.last_for(merchant_id)
         if last is not None and policy.schedule is not SettlementSchedule.INSTANT and last.cutoff >= cutoff:
             return SettlementRun(merchant_id, f"not due: settled at the cut-off of {last.cutoff.isoformat()}")
         retry_clawbacks(uow, self._ledger, merchant_id, now=now)
-        funds = self._funds(uow, merchant_id)
-        locked = funds.quotes(quotes)
+        funds, locked = self._funds(uow, merchant_id).locked_in(quotes)
         paid_today = _paid_today(uow, policy, now)
         plan = self._plan(funds, policy, locked, paid_today)
-        if self._gate is not None and plan.parts:
-            month_start, _ = month_bounds(now)
-            paid_month = _paid_since(uow, policy, month_start)
-            parts = [part.amount for part in plan.parts]
-            decision = self._gate.settlement(
-                merchant_id, parts, paid_today=paid_today, paid_this_month=paid_month, profile=profile
-            )
-            if not decision.allowed:  # nothing written: the funds stay where they are for the next run
-                return SettlementRun(merchant_id, f"held ({decision.limit}): {decision.reason}", plan=plan)
+        if self._gate is not None and plan.parts and [part.amount for part in plan.parts] != approved:
+            # more (or less) to pay than compliance approved a moment ago: nothing written, the next run checks it
+            return SettlementRun(merchant_id, "the balance changed while it was checked; the next run settles it")
         settlement = Settlement(
             id=self._ids.new_id("stl"),
             merchant_id=merchant_id,
@@ -449,6 +471,11 @@ class _RunQuotes:
     def __init__(self, pricer: Quoter, clock: Clock) -> None:
         self._pricer, self._clock = pricer, clock
         self._quotes: dict[Asset, Quote] = {}
+
+    def cached(self, asset: Asset) -> Quote | None:
+        """The quote already locked for ``asset`` while it is still good, without asking the pricer."""
+        quote = self._quotes.get(asset)
+        return quote if quote is not None and quote.expires_at > self._clock.now() + _QUOTE_MARGIN else None
 
     def current(self, asset: Asset) -> Quote:
         quote = self._quotes.get(asset)
