@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.http_payments.payments_support import idem, key_headers
 from tests.integration.http.test_http_teams import join
+from tests.integration.http_payments.payments_support import idem, key_headers
 
 CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
 PROBLEM = "application/problem+json"
