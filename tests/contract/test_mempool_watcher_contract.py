@@ -27,8 +27,8 @@ class Kit:
 
     watcher: MempoolWatcher
     pay: Callable[[str, int], str]
-    mine: Callable[[], None]
-    drop: Callable[[str], None]
+    mine: Callable[[], object]
+    drop: Callable[[str], object]
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ def fake_kit() -> Kit:
     def pay(address: str, sats: int) -> str:
         return mempool.broadcast(address, Money.of(Decimal(sats).scaleb(-8), BTC)).tx_hash
 
-    return Kit(mempool, pay, lambda: None if mempool.mine() else None, mempool.drop)
+    return Kit(mempool, pay, mempool.mine, mempool.drop)
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +67,8 @@ def esplora_kit(esplora) -> Kit:
     return Kit(
         watcher,
         lambda address, sats: chain.pay(address, sats),
-        lambda: None if chain.mine() else None,
-        lambda txid: None if chain.replace(txid, to=OTHER) else None,
+        chain.mine,
+        lambda txid: chain.replace(txid, to=OTHER),
     )
 
 
