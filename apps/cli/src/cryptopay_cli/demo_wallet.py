@@ -2,10 +2,12 @@
 
 Amina signs up with her phone (the code comes by SMS from the sandbox's Africa's Talking simulator), verifies her
 national ID (a compliance officer approves it from the shell), buys USDT by STK Push (the Daraja simulator prompts,
-she pays, its callback credits her at the locked ask), sends some to Baraka by phone number, and sells the rest to
-her own M-Pesa number (B2C through the payout machinery, sent by the worker). Everything goes through the REST API
-except the officer's approval (``cryptopay compliance approve``) and the trial balance (``cryptopay ledger``).
-Bills and remittances are not built yet: the summary says so instead of pretending.
+she pays, its callback credits her at the locked ask), sends some to Baraka by phone number, pays a KPLC prepaid
+bill from her USDT at a locked bid (M-Pesa B2B to the simulated KPLC biller on paybill 888880, sent by the worker; the
+simulator returns a prepaid token, shown), and sells the rest to her own M-Pesa number (B2C through the payout
+machinery, sent by the worker). Everything goes through the REST API except the officer's approval
+(``cryptopay compliance approve``) and the trial balance (``cryptopay ledger``). Remittances are not built yet: the
+summary says so instead of pretending.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import httpx
 from cryptopay_cli.demo_e2e import Demo
 
 AMINA, BARAKA = "254712000101", "254712000102"
+METER = "37112345678"  # an 11-digit KPLC prepaid meter number (any but 00000000000, which the simulated biller refuses)
 PASSWORD = "a long demo passphrase"
 OFFICER = "officer@example.co.ke"
 
@@ -116,6 +119,22 @@ class WalletDemo(Demo):
         self.step(f"M-Pesa paid KES {done['paid_out']['amount']} to {done['phone']}, receipt {done['receipt']}")
         return dict(done)
 
+    def pay_bill(self, token: str, kes: str) -> dict[str, Any]:
+        """Pay a KPLC prepaid bill from USDT at a locked bid; ``state`` is ``completed`` only when M-Pesa said so."""
+        quote = self._call("POST", "/v1/wallet/quotes", token=token)
+        body = {"biller": "KPLC_PREPAID", "account": METER, "amount": kes, "pay_with": "USDT", "quote_id": quote["id"]}
+        bill = self._call("POST", "/v1/wallet/bills", token=token, key="demo-bill-1", body=body)
+        self.step(
+            f"bill {bill['id']}: KES {kes} to {bill['biller_name']} (paybill {bill['paybill']}, meter {METER}), "
+            f"paid with {bill['paid_with']['amount']} USDT at the bid {quote['bid']}; B2B planned"
+        )
+        done = self._wait("the B2B result", lambda: self._finished(token, f"/v1/wallet/bills/{bill['id']}"))
+        if done["state"] != "completed":
+            raise RuntimeError(f"the bill was not paid: {done['state']} ({done.get('result_desc')})")
+        shown = done["token"] or f"none returned ({done.get('token_note')})"
+        self.step(f"KPLC paid, receipt {done['receipt']}; prepaid token: {shown}")
+        return dict(done)
+
     def run_wallet(self) -> dict[str, Any]:
         with self.running():
             began = time.monotonic()
@@ -126,17 +145,19 @@ class WalletDemo(Demo):
             gift = (Decimal(bought["usdt"]["amount"]) / 4).quantize(Decimal("0.000001"))
             transfer = self.send(amina_token, "@baraka", str(gift))
             self.step(f"Baraka's USDT balance: {self.balance(baraka_token, 'USDT')}")
+            bill = self.pay_bill(amina_token, "500")
             rest = self.balance(amina_token, "USDT")
             sold = self.sell(amina_token, rest)
             seconds = time.monotonic() - began
             balanced = self.trial_balance_zero()
             self.step(f"trial balance zero per asset: {balanced}")
-            self.step("not built yet: bill payments (KPLC) and remittances from abroad")
+            self.step("not built yet: remittances from abroad")
         return {
             "wallet": "ok",
             "bought_usdt": bought["usdt"]["amount"],
             "p2p": transfer["state"],
-            "bill": "not_built",
+            "bill": "paid" if bill["state"] == "completed" else bill["state"],
+            "bill_token": bill["token"],
             "sold_kes": sold["paid_out"]["amount"],
             "remittance": "not_built",
             "trial_balance_zero": balanced,

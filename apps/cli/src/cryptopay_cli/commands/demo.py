@@ -70,8 +70,8 @@ def wallet(
     as_json: bool = typer.Option(False, "--json", help="print only the summary JSON"),
     workdir: str = typer.Option(".cryptopay/demo-wallet", "--workdir", help="where its database and logs go"),
 ) -> None:
-    """A personal wallet: sign up by phone, buy USDT by STK Push, send some to a friend by phone number, sell the
-    rest to M-Pesa; the books balance. Bills and remittances are reported as not built."""
+    """A personal wallet: sign up by phone, buy USDT by STK Push, send some to a friend by phone number, pay a KPLC
+    prepaid bill by M-Pesa B2B, sell the rest to M-Pesa; the books balance. Remittances are reported as not built."""
     from pathlib import Path
 
     from cryptopay_cli.demo_wallet import WalletDemo
@@ -83,7 +83,8 @@ def wallet(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(summary))
-    if not (summary["wallet"] == "ok" and summary["p2p"] == "delivered" and summary["trial_balance_zero"]):
+    delivered = summary["p2p"] == "delivered" and summary["bill"] == "paid"
+    if not (summary["wallet"] == "ok" and delivered and summary["trial_balance_zero"]):
         raise typer.Exit(1)
 
 
