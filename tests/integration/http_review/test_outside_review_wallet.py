@@ -16,9 +16,9 @@ import attrs
 import pytest
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, payout_urls, ready
+from cryptopay.core.flows import wallet_account
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import USDT, Money
-from cryptopay.core.flows import wallet_account
 from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
@@ -155,7 +155,7 @@ def test_odd_transfers_are_4xx_problems_that_move_nothing(api: WalletApi):
 
 
 def test_a_transfer_key_reused_with_another_body_is_a_conflict(api: WalletApi):
-    amina, mine, baraka, _ = _two_users(api)
+    _, mine, baraka, _ = _two_users(api)
     body = {"to": "0712000002", "amount": {"amount": "10", "asset": "KES"}}
     assert api.client.post("/v1/wallet/transfers", json=body, headers=_keyed(mine, "k")).status_code == 201
     changed = {"to": "0712000002", "amount": {"amount": "4000", "asset": "KES"}}
