@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -85,6 +86,16 @@ def test_evm_confirmations_count_real_blocks(evm: EvmEnv, fresh_index: int) -> N
     assert watcher.required_confirmations(transfer) == 3
 
 
+def _fork_in_time(evm: EvmEnv) -> None:
+    """After a revert, the other branch's blocks get other timestamps: empty blocks re-mined in the same second
+    on the same parent would have the same hashes as the reverted ones, and there would be no reorg to see."""
+    latest = evm.w3.eth.get_block("latest")["timestamp"]
+    evm.node.rpc("evm_setNextBlockTimestamp", hex(latest + 1_000 + next(_forks)))
+
+
+_forks = itertools.count(1)
+
+
 def test_evm_reorg_withdraws_transfer_and_redetects_it(evm: EvmEnv, fresh_index: int) -> None:
     """A transfer whose block is reorganised away has 0 confirmations; when it lands again the scanner finds it."""
     ours = derive_address(evm.xpub, fresh_index)
@@ -104,6 +115,7 @@ def test_evm_reorg_withdraws_transfer_and_redetects_it(evm: EvmEnv, fresh_index:
     assert watcher.confirmations(original) == 2
 
     evm.node.rpc("evm_revert", snapshot)
+    _fork_in_time(evm)
     evm.mine(3)  # the other branch: the payment's block is gone
     assert watcher.confirmations(original) == 0
     assert scanner.step([ours], sink).transfers == ()
@@ -126,6 +138,7 @@ def test_evm_scanner_rewinds_its_cursor_after_a_reorg(evm: EvmEnv, fresh_index: 
     evm.mine(2)
     before = scanner.step([derive_address(evm.xpub, fresh_index)], lambda _: None)
     evm.node.rpc("evm_revert", snapshot)
+    _fork_in_time(evm)
     evm.mine(3)
     after = scanner.step([derive_address(evm.xpub, fresh_index)], lambda _: None)
     assert after.rewound and after.from_block == before.to_block + 1 - 4

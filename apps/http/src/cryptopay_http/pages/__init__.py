@@ -3,6 +3,7 @@
 - ``checkout``: the hosted checkout page ``/pay/<public id>`` (public, by an unguessable id).
 - ``links``: payment-link pages ``/link/<public id>`` (an invoice per use, then its checkout page).
 - ``dashboard``: the merchant dashboard ``/dashboard`` (a page session: ``session``).
+- ``portal``: the customer portal ``/app`` (personal wallets: sign-up by phone, balances, send, buy, history).
 - ``console``: the admin console ``/console`` (staff with 2FA): the audit log and its hash-chain status.
 - ``pwa``: the installable shell (manifest, service worker caching only the shell, offline page).
 - ``web``: what every page shares (errors as HTML, the strict page CSP, the language switch ``/lang/<code>``);
@@ -15,17 +16,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cryptopay_http.pages import assets, checkout, console, dashboard, links, pwa, web
+from cryptopay_http.pages import assets, checkout, console, dashboard, links, portal, pwa, web
 
 __all__ = ["PAGE_BLUEPRINTS", "install_pages"]
 
 # HTML, not the REST API: the OpenAPI document leaves these blueprints' routes out.
-PAGE_BLUEPRINTS = frozenset({"assets", "web", "checkout", "links", "dashboard", "console", "pwa"})
+PAGE_BLUEPRINTS = frozenset({"assets", "web", "checkout", "links", "dashboard", "console", "pwa", "portal"})
 
 
 def install_pages(app: Flask) -> None:
     """Register the page blueprints and their Jinja setup on ``app``."""
     web.install_web(app)
     app.register_blueprint(assets.bp)
-    for blueprint in (web.bp, checkout.bp, links.bp, dashboard.bp, console.bp, pwa.bp):
+    for blueprint in (web.bp, checkout.bp, links.bp, dashboard.bp, console.bp, portal.bp, pwa.bp):
         app.register_blueprint(blueprint)

@@ -5,8 +5,8 @@ A page login is an ordinary login (``Accounts.login``: password, second factor, 
 carries the user, the login family, the account's session version and an expiry, under an HMAC keyed from the token
 secret. Every request checks it against the core's ``SessionStates``: a logout, a family revoked for token reuse, a
 password reset or a role change ends the page session at once, exactly as it ends the API's access tokens. The
-login's refresh token stays in a second httpOnly cookie sent only to ``/dashboard/logout``, which revokes the family
-with it.
+login's refresh token stays in a second httpOnly cookie sent only to the logout page (``/dashboard/logout``, the
+customer portal's ``/app/logout``), which revokes the family with it.
 
 Every form carries a CSRF token (``csrf.csrf_token``) bound to the login family, or before login to a random
 ``cp_anon`` cookie; a POST without a matching token is refused (403) before anything is read or written.
@@ -98,22 +98,22 @@ def page_login() -> Principal | None:
     )
 
 
-def start_page_session(response: Response, pair: TokenPair) -> None:
-    """Set the session cookies for a fresh login."""
+def start_page_session(response: Response, pair: TokenPair, *, logout_path: str = LOGOUT_PATH) -> None:
+    """Set the session cookies for a fresh login (the refresh token goes only to ``logout_path``)."""
     expires = _now() + int(LIFETIME.total_seconds())
     login = PageLogin(pair.user.id, pair.family_id, pair.user.session_version, expires)
     _cookie(response, SESSION_COOKIE, login.encode(), PATH)
-    _cookie(response, LOGOUT_COOKIE, pair.refresh_token, LOGOUT_PATH)
+    _cookie(response, LOGOUT_COOKIE, pair.refresh_token, logout_path)
     response.delete_cookie(ANON_COOKIE, path=PATH)
 
 
-def end_page_session(response: Response) -> None:
+def end_page_session(response: Response, *, logout_path: str = LOGOUT_PATH) -> None:
     """Revoke the login (when its refresh token came with the request) and clear the cookies."""
     token = request.cookies.get(LOGOUT_COOKIE)
     if token:
         runtime().accounts.logout(token)
     response.delete_cookie(SESSION_COOKIE, path=PATH)
-    response.delete_cookie(LOGOUT_COOKIE, path=LOGOUT_PATH)
+    response.delete_cookie(LOGOUT_COOKIE, path=logout_path)
 
 
 def _cookie(response: Response, name: str, value: str, path: str) -> None:

@@ -65,7 +65,7 @@ from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookEndpoints
 
-__all__ = ["FakeChain", "FakeChainSender", "PaymentsStack", "SequentialDeriver"]
+__all__ = ["FakeChain", "FakeChainSender", "FakeMempool", "PaymentsStack", "SequentialDeriver"]
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -173,6 +173,61 @@ class FakeChain:
 
     def _block(self, number: int) -> _Block | None:
         return next((b for b in self._blocks if b.number == number), None)
+
+
+class FakeMempool:
+    """A ``MempoolWatcher`` over a ``FakeChain``: payments broadcast but unmined, mined into the chain's next block,
+    or dropped (replaced by a transaction paying someone else, double-spent, evicted).
+
+    >>> from cryptopay.core.money import BTC
+    >>> mempool = FakeMempool(FakeChain("bitcoin", ManualClock()))
+    >>> sent = mempool.broadcast("bc1qours", Money.of("0.001", BTC))
+    >>> [t.tx_hash for t in mempool.pending(["bc1qours"])] == [sent.tx_hash]
+    True
+    >>> mempool.transfer_state(sent) is TxState.PENDING
+    True
+    """
+
+    def __init__(self, chain: FakeChain) -> None:
+        self.chain = chain
+        self._waiting: dict[str, ObservedTransfer] = {}
+        self._mined: set[str] = set()
+        self._tx = 0
+
+    def broadcast(self, address: str, amount: Money) -> ObservedTransfer:
+        """A customer's payment of ``amount`` to ``address``, unconfirmed (no block fields)."""
+        self._tx += 1
+        tx_hash = _digest(f"{self.chain.network}:mempool:{self._tx}").hex()
+        transfer = ObservedTransfer(self.chain.network, tx_hash, 0, address, amount, None, None, None, "customer")
+        self._waiting[tx_hash] = transfer
+        return transfer
+
+    def mine(self) -> list[ObservedTransfer]:
+        """The chain's next block takes every waiting payment; returns them as mined."""
+        mined = self.chain.mine(list(self._waiting.values()))
+        self._mined |= set(self._waiting)
+        self._waiting.clear()
+        return mined
+
+    def drop(self, tx_hash: str) -> None:
+        """The network forgets a waiting payment (an RBF replacement paid someone else, a double spend won)."""
+        del self._waiting[tx_hash]
+
+    # --- MempoolWatcher --------------------------------------------------------------------------------------
+    def pending(self, addresses: Sequence[str]) -> list[ObservedTransfer]:
+        wanted = {address_key(self.chain.network, a) for a in addresses}
+        return [t for t in self._waiting.values() if address_key(self.chain.network, t.to_address) in wanted]
+
+    def transfer_state(self, transfer: ObservedTransfer) -> TxState:
+        """PENDING while waiting (or mined in a block a reorg removed), CONFIRMED in a canonical block, else
+        DROPPED."""
+        if transfer.tx_hash in self._waiting:
+            return TxState.PENDING
+        if transfer.tx_hash not in self._mined:
+            return TxState.DROPPED
+        canonical = self.chain.scan(0, self.chain.head(), [transfer.to_address])
+        mined = next((t for t in canonical if t.tx_hash == transfer.tx_hash), None)
+        return TxState.CONFIRMED if mined is not None and self.chain.confirmations(mined) > 0 else TxState.PENDING
 
 
 class FakeChainSender:

@@ -1,0 +1,275 @@
+"""The customer portal ``/app`` (the PWA's pages): sign up by phone and SMS code, log in, balances, send to a
+phone, buy USDT with M-Pesa, history.
+
+Every view calls the wallet use cases through the app's ``Services`` (``wallet_signup``, ``wallets``,
+``wallet_buys``), never HTTP, exactly as ``/v1/wallet`` does. Forms post and redirect (POST/redirect/GET), every
+form carries a CSRF token, and everything works without JavaScript: a buy's status page refreshes itself, and with
+htmx its status fragment is polled until M-Pesa's answer (286 stops the polling). A refusal (a KYC limit by its
+name, a wrong code, a cancelled prompt with its reason) is shown on the form it came from.
+
+Example: ``GET /app/signup`` → phone → ``/app/signup/<verification id>`` → code and password → ``/app/`` (logged in).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from urllib.parse import quote, urlsplit
+
+from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, LimitExceeded
+from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
+from cryptopay.core.mobile_money.limits import STK_LIMITS
+from cryptopay.core.money import KES, Money
+from cryptopay.core.wallets.buys import BuyState
+from cryptopay.core.wallets.model import SENDABLE
+from flask import Response, g, request
+from flask.typing import ResponseReturnValue
+
+from cryptopay_http.auth import limit_account, limit_by_client
+from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
+from cryptopay_http.pages.web import page, page_blueprint, redirect
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = page_blueprint("portal", __name__, url_prefix="/app")
+LOGOUT_PATH = "/app/logout"
+_PUBLIC = {"portal.signup_form", "portal.signup", "portal.code_form", "portal.code", "portal.resend"}
+_PUBLIC |= {"portal.login_form", "portal.login"}
+_RECENT = 5
+_HISTORY = 100
+POLL_SECONDS = 3
+
+
+@bp.before_request
+def _guard() -> ResponseReturnValue | None:
+    """Resolve the page session, check CSRF on every POST, and send visitors without a login to the login page."""
+    principal = page_login()
+    if principal is not None:
+        g.principal = principal
+    if request.method == "POST":
+        check_form_csrf()
+    if request.endpoint in _PUBLIC:
+        return None
+    if principal is None:
+        return redirect(f"/app/login?next={quote(request.full_path.rstrip('?'))}", 303)
+    if principal.role is not Role.PERSONAL:
+        raise Forbidden("the customer portal is for personal wallets")
+    return None
+
+
+def _user_id() -> str:
+    found: str = g.principal.id
+    return found
+
+
+def _local(target: str | None) -> str:
+    """Where to go after logging in: a portal page of this site, never another host."""
+    if not target or not target.startswith("/app") or urlsplit(target).netloc:
+        return "/app/"
+    return target
+
+
+def _amount(text: str, field: str = "amount") -> Decimal:
+    """A positive amount as people type it (``1,500``); ``InvalidAmount`` for anything else."""
+    try:
+        value = Decimal(text.replace(",", "").replace(" ", "").strip())
+    except InvalidOperation:
+        raise InvalidAmount("enter an amount such as 1500", field=field) from None
+    if not value.is_finite() or value <= 0:
+        raise InvalidAmount("the amount must be positive", field=field)
+    return value
+
+
+def _refusal(error: CryptopayError) -> dict[str, str | None]:
+    """What a form shows for a refusal: the message, and a limit's name when a KYC limit refused it."""
+    limit = error.details.get("limit") if isinstance(error, LimitExceeded) else None
+    return {"error": error.message, "error_code": error.code, "limit": str(limit) if limit else None}
+
+
+# --- sign-up and login ------------------------------------------------------------------------------------------
+
+
+@bp.get("/signup")
+def signup_form() -> Response:
+    if g.get("principal") is not None:
+        return redirect("/app/", 303)
+    return page("portal/signup.html")
+
+
+@bp.post("/signup")
+@limit_by_client
+def signup() -> Response:
+    phone = request.form.get("phone", "")
+    try:
+        verification = runtime().services.wallet_signup.start(phone)
+    except CryptopayError as error:
+        return page("portal/signup.html", error.http_status, phone=phone, **_refusal(error))
+    return redirect(f"/app/signup/{verification.id}", 303)
+
+
+@bp.get("/signup/<verification_id>")
+def code_form(verification_id: str) -> Response:
+    return page("portal/code.html", verification_id=verification_id, sent=request.args.get("sent"))
+
+
+@bp.post("/signup/<verification_id>/resend")
+@limit_by_client
+def resend(verification_id: str) -> Response:
+    try:
+        runtime().services.wallet_signup.resend(verification_id)
+    except CryptopayError as error:
+        return page("portal/code.html", error.http_status, verification_id=verification_id, **_refusal(error))
+    return redirect(f"/app/signup/{verification_id}?sent=1", 303)
+
+
+@bp.post("/signup/<verification_id>")
+@limit_by_client
+def code(verification_id: str) -> Response:
+    form = request.form
+    password = form.get("password", "")
+    username = form.get("username", "").strip() or None
+    try:
+        done = runtime().services.wallet_signup.complete(
+            verification_id, form.get("code", "").strip(), password=password, username=username
+        )
+        pair = runtime().accounts.login(str(done.user.phone), password)
+    except CryptopayError as error:
+        context = {"verification_id": verification_id, "username": username or "", **_refusal(error)}
+        return page("portal/code.html", error.http_status, **context)
+    response = redirect("/app/?welcome=1", 303)
+    start_page_session(response, pair, logout_path=LOGOUT_PATH)
+    return response
+
+
+@bp.get("/login")
+def login_form() -> Response:
+    if g.get("principal") is not None:
+        return redirect(_local(request.args.get("next")), 303)
+    return page("portal/login.html", next=_local(request.args.get("next")))
+
+
+@bp.post("/login")
+@limit_by_client
+def login() -> Response:
+    phone, password = request.form.get("phone", ""), request.form.get("password", "")
+    code = request.form.get("code") or None
+    target = _local(request.form.get("next"))
+    limit_account(phone)
+    try:
+        pair = runtime().accounts.login(phone, password, code=code)
+    except TwoFactorRequired as error:
+        return page("portal/login.html", 401, next=target, phone=phone, need_code=True, error=error.message)
+    except Unauthenticated:
+        message = "the phone number or password is wrong"
+        return page("portal/login.html", 401, next=target, phone=phone, error=message)
+    if pair.user.role is not Role.PERSONAL:
+        runtime().accounts.logout(pair.refresh_token)
+        return page("portal/login.html", 403, next=target, phone=phone, error="this is not a personal wallet")
+    response = redirect(target, 303)
+    start_page_session(response, pair, logout_path=LOGOUT_PATH)
+    return response
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    response = redirect("/app/login", 303)
+    end_page_session(response, logout_path=LOGOUT_PATH)
+    return response
+
+
+# --- home and history -------------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def home() -> Response:
+    wallets, user_id = runtime().services.wallets, _user_id()
+    context = {
+        "wallet": wallets.wallet(user_id),
+        "balances": wallets.balances(user_id),
+        "lines": wallets.history(user_id, limit=_RECENT),
+        "welcome": request.args.get("welcome") == "1",
+    }
+    return page("portal/home.html", nav="home", **context)
+
+
+@bp.get("/history")
+def history() -> Response:
+    lines = runtime().services.wallets.history(_user_id(), limit=_HISTORY)
+    return page("portal/history.html", nav="history", lines=lines)
+
+
+# --- send -------------------------------------------------------------------------------------------------------
+
+
+@bp.get("/send")
+def send_form() -> Response:
+    return page("portal/send.html", nav="send", assets=[a.code for a in SENDABLE], form={"asset": "KES"})
+
+
+@bp.post("/send")
+def send() -> Response:
+    form = {k: request.form.get(k, "").strip() for k in ("to", "amount", "asset", "note")}
+    codes = {a.code: a for a in SENDABLE}
+    try:
+        asset = codes.get(form["asset"])
+        if asset is None:
+            raise InvalidInput("send KES or USDT", field="asset")
+        money = Money.of(_amount(form["amount"]), asset)
+        transfer = runtime().services.wallets.send(_user_id(), form["to"], money, note=form["note"] or None)
+    except CryptopayError as error:
+        context = {"assets": list(codes), "form": form, **_refusal(error)}
+        return page("portal/send.html", error.http_status, nav="send", **context)
+    return redirect(f"/app/sent/{transfer.id}", 303)
+
+
+@bp.get("/sent/<transfer_id>")
+def sent(transfer_id: str) -> Response:
+    transfer = runtime().services.wallets.transfer(_user_id(), transfer_id)
+    return page("portal/sent.html", nav="send", transfer=transfer)
+
+
+# --- buy USDT with M-Pesa ---------------------------------------------------------------------------------------
+
+
+@bp.get("/buy")
+def buy_form() -> Response:
+    return page("portal/buy.html", nav="buy")
+
+
+@bp.post("/buy/quote")
+def buy_quote() -> Response:
+    """Lock a quote for the shillings entered and show what they buy; the next form starts the STK Push."""
+    text = request.form.get("kes", "")
+    buys = runtime().services.wallet_buys
+    try:
+        kes = STK_LIMITS.check(Money.of(_amount(text, "kes"), KES))
+        quote_ = buys.quote()
+        usdt = quote_.convert(kes, at=runtime().services.clock.now())
+    except CryptopayError as error:
+        return page("portal/buy.html", error.http_status, nav="buy", kes=text, **_refusal(error))
+    return page("portal/buy.html", nav="buy", kes=text, amount=kes, quote=quote_, usdt=usdt)
+
+
+@bp.post("/buy")
+def buy() -> Response:
+    text = request.form.get("kes", "")
+    try:
+        kes = Money.of(_amount(text, "kes"), KES)
+        started = runtime().services.wallet_buys.start(_user_id(), kes, quote_id=request.form.get("quote_id") or None)
+    except CryptopayError as error:
+        return page("portal/buy.html", error.http_status, nav="buy", kes=text, **_refusal(error))
+    return redirect(f"/app/buy/{started.id}", 303)
+
+
+@bp.get("/buy/<buy_id>")
+def buy_page(buy_id: str) -> Response:
+    found = runtime().services.wallet_buys.get(buy_id, user_id=_user_id())
+    return page("portal/buy_status_page.html", nav="buy", buy=found, poll=POLL_SECONDS, BuyState=BuyState)
+
+
+@bp.get("/buy/<buy_id>/status")
+def buy_status(buy_id: str) -> Response:
+    """The buy's status alone (htmx swaps it in); 286 tells htmx to stop polling once M-Pesa has answered."""
+    found = runtime().services.wallet_buys.get(buy_id, user_id=_user_id())
+    status = 286 if not found.open and request.headers.get("HX-Request") else 200
+    return page("portal/buy_status.html", status, buy=found, BuyState=BuyState)

@@ -1,0 +1,177 @@
+"""The customer portal ``/app`` on the root's real SQL services (SQLite): sign-up by phone and SMS code, login,
+balances and history, sending to a phone (a KYC limit refuses by its name), buying USDT with M-Pesa (quote, STK
+Push, the status fragment until the callback credits or fails with its reason). CSRF on every form.
+
+The one-time code is read from the development SMS file, as a person reads it from their phone; M-Pesa and the price
+source are the same in-memory fakes as the wallet API's tests (``tests/integration/http/test_http_wallet.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import PASSWORD
+from tests.integration.http.test_http_wallet import WalletApi, _api
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[WalletApi]:
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    yield from _api(env, tmp_path)
+
+
+def _post(client: FlaskClient, form_path: str, action: str, **data: str):
+    token = _csrf(client.get(form_path).get_data(as_text=True))
+    return client.post(action, data={"csrf_token": token, **data})
+
+
+def _sign_up(api: WalletApi, phone: str = "0712 000 001", **extra: str) -> FlaskClient:
+    client = api.client
+    started = _post(client, "/app/signup", "/app/signup", phone=phone)
+    assert started.status_code == 303, started.get_data(as_text=True)
+    path = started.headers["Location"]
+    wire = "254" + re.sub(r"\D", "", phone)[-9:]
+    done = _post(client, path, path, code=api.code(wire), password=PASSWORD, **extra)
+    assert done.status_code == 303 and done.headers["Location"] == "/app/?welcome=1", done.get_data(as_text=True)
+    return client
+
+
+def test_sign_up_by_phone_lands_on_home_with_three_balances(api: WalletApi):
+    """Phone, SMS code and a password open the wallet and log in: home shows KES, USDT and BTC and no history."""
+    client = _sign_up(api, username="amina")
+    home = client.get("/app/?welcome=1")
+    html = home.get_data(as_text=True)
+    assert home.status_code == 200 and "254712000001" in html and "@amina" in html
+    for balance in ("KES 0.00", "USDT 0", "BTC 0"):
+        assert balance in html, balance
+    assert client.get("/app/history").status_code == 200
+
+
+def test_sign_up_refusals_a_wrong_code_and_a_number_that_has_an_account(api: WalletApi):
+    """A wrong code is refused on the code form (403) and creates nothing; a number with an account is told to log in."""
+    started = _post(api.client, "/app/signup", "/app/signup", phone="0712000002")
+    path = started.headers["Location"]
+    right = api.code("254712000002")
+    wrong = "000000" if right != "000000" else "111111"
+    refused = _post(api.client, path, path, code=wrong, password=PASSWORD)
+    assert refused.status_code == 403 and "the code is wrong" in refused.get_data(as_text=True)
+    assert api.client.get("/app/").status_code == 303  # not logged in
+    assert _post(api.client, path, path, code=right, password=PASSWORD).status_code == 303
+    fresh = api.client.application.test_client()  # another browser: the same number again
+    again = _post(fresh, "/app/signup", "/app/signup", phone="0712000002")
+    assert again.status_code == 409 and "log in instead" in again.get_data(as_text=True)
+
+
+def test_every_form_needs_its_csrf_token_and_pages_need_a_login(api: WalletApi):
+    """A post without the form's token is refused before anything happens; pages send visitors to the login."""
+    assert api.client.post("/app/signup", data={"phone": "0712000003"}).status_code == 403
+    assert not api.sms_file.exists() or "254712000003" not in api.sms_file.read_text()
+    for path in ("/app/", "/app/send", "/app/buy", "/app/history"):
+        answer = api.client.get(path)
+        assert answer.status_code == 303 and answer.headers["Location"].startswith("/app/login?next="), path
+
+
+def test_log_out_and_log_in_by_phone(api: WalletApi):
+    """Log out ends the session; the phone number and password log in again; a wrong password is refused."""
+    client = _sign_up(api)
+    token = _csrf(client.get("/app/").get_data(as_text=True))
+    assert client.post("/app/logout", data={"csrf_token": token}).status_code == 303
+    assert client.get("/app/").status_code == 303
+    wrong = _post(client, "/app/login", "/app/login", phone="0712000001", password="not the password at all")
+    assert wrong.status_code == 401 and "wrong" in wrong.get_data(as_text=True)
+    right = _post(client, "/app/login", "/app/login", phone="+254712000001", password=PASSWORD)
+    assert right.status_code == 303 and client.get("/app/").status_code == 200
+
+
+def test_send_is_refused_by_the_limit_s_name_at_tier_0_and_moves_money_at_tier_1(api: WalletApi):
+    """Tier 0 may not send: the refusal names the limit and nothing moves; at tier 1 the money arrives."""
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "5000")
+    refused = _post(client, "/app/send", "/app/send", to="0712999999", amount="1,000", asset="KES")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422, refused.status_code
+    assert "Limit reached: p2p" in html and 'value="0712999999"' in html
+    assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
+    api.tier_1(user_id)
+    sent = _post(client, "/app/send", "/app/send", to="0712999999", amount="1,000", asset="KES", note="rent")
+    assert sent.status_code == 303, sent.get_data(as_text=True)
+    receipt = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "KES 1,000.00" in receipt and "254712999999" in receipt
+    home = client.get("/app/").get_data(as_text=True)
+    assert "KES 4,000.00" in home
+    assert "KES -1,000.00" in client.get("/app/history").get_data(as_text=True)
+
+
+def test_send_refuses_a_bad_amount_without_moving_anything(api: WalletApi):
+    """An amount that is not a number is refused on the form, which keeps what was typed."""
+    client = _sign_up(api)
+    refused = _post(client, "/app/send", "/app/send", to="0712999999", amount="lots", asset="KES")
+    assert refused.status_code == 422 and "enter an amount" in refused.get_data(as_text=True)
+
+
+def _buy(api: WalletApi, client: FlaskClient, kes: str = "1000") -> str:
+    shown = _post(client, "/app/buy", "/app/buy/quote", kes=kes)
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "USDT" in html and "Pay with M-Pesa" in html
+    quote_id = re.search(r'name="quote_id" value="([^"]+)"', html)
+    assert quote_id
+    started = client.post("/app/buy", data={"csrf_token": _csrf(html), "kes": kes, "quote_id": quote_id.group(1)})
+    assert started.status_code == 303, started.get_data(as_text=True)
+    return str(started.headers["Location"])
+
+
+def test_buy_usdt_quote_stk_push_and_the_status_fragment_until_credited(api: WalletApi):
+    """Enter KES, see the quote, pay: the page polls its fragment (htmx) until M-Pesa's callback credits the USDT."""
+    client = _sign_up(api)
+    path = _buy(api, client)
+    page = client.get(path).get_data(as_text=True)
+    assert "Approve the M-Pesa prompt on your phone" in page and f'hx-get="{path}/status"' in page
+    polled = client.get(f"{path}/status", headers={"HX-Request": "true"})
+    assert polled.status_code == 200  # still open: htmx keeps polling
+    (delivery,) = api.mpesa.outbox
+    client.post(delivery.url.removeprefix("https://pay.example.com"), json=delivery.payload)
+    done = client.get(f"{path}/status", headers={"HX-Request": "true"})
+    assert done.status_code == 286 and "The USDT is in your wallet" in done.get_data(as_text=True)
+    assert "hx-get" not in client.get(path).get_data(as_text=True)
+    assert "KES 0.00" in client.get("/app/").get_data(as_text=True)
+    assert "USDT 0" not in client.get("/app/").get_data(as_text=True)
+
+
+def test_a_cancelled_prompt_shows_the_reason_and_a_bad_amount_is_refused(api: WalletApi):
+    """The customer cancels on the phone (1032): the fragment says why; KES 10.50 never reaches M-Pesa."""
+    client = _sign_up(api, phone="0711000001")
+    path = _buy(api, client, "500")
+    (delivery,) = api.mpesa.outbox
+    client.post(delivery.url.removeprefix("https://pay.example.com"), json=delivery.payload)
+    failed = client.get(f"{path}/status", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "did not go through" in failed and "you cancelled the M-Pesa prompt" in failed
+    refused = _post(client, "/app/buy", "/app/buy/quote", kes="10.50")
+    assert refused.status_code == 422 and len(api.mpesa.outbox) == 1
+
+
+def test_the_portal_speaks_swahili(api: WalletApi):
+    """The browser's language picks Swahili on the portal's pages."""
+    page = api.client.get("/app/signup", headers={"Accept-Language": "sw-KE"})
+    html = page.get_data(as_text=True)
+    assert page.headers["Content-Language"] == "sw" and 'lang="sw"' in html and "Fungua pochi" in html
+
+
+def test_a_merchant_cannot_use_the_portal(api: WalletApi):
+    """Only personal wallets log in here."""
+    assert api.client.post(
+        "/v1/auth/register", json={"email": "o@duka.example", "password": PASSWORD, "role": "merchant"}
+    ).status_code in (200, 201)
+    refused = _post(api.client, "/app/login", "/app/login", phone="o@duka.example", password=PASSWORD)
+    assert refused.status_code == 403
