@@ -539,6 +539,7 @@ class Parts:
             balance_answers=self.balance_queries,
             float_baseline=self.settings.mpesa_float_baseline,
             treasury=self.treasury_store,  # sweeps and the float B2C results report
+            wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
         )
 
     @functools.cached_property
