@@ -37,6 +37,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_TEXT",
     "TEXT_PATTERN",
+    "TRIMMED_HINT",
     "TRIMMED_PATTERN",
     "FieldError",
     "ValidationFailed",
@@ -82,10 +83,13 @@ AMOUNT_PATTERN = rf"^(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}})(\.[0-9]{{1,{MA
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 # The text rule (``cryptopay.core.text``) as a JSON Schema pattern, for the OpenAPI document. Lone surrogates are
 # refused too, but stay out of the pattern: no valid UTF-8 carries them and regex dialects cannot all name them.
-TEXT_CHARACTER = r"[^\x00-\x1f\x7f-\x9f]"
-VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f-\x9f]"
+# Invisible format characters (zero-width spaces and joiners, marks, BOM) may sit inside trimmed text but not at its
+# ends, so a name or description made of them alone is blank.
+TEXT_CHARACTER = r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
 TEXT_PATTERN = rf"^{TEXT_CHARACTER}*$"
 TRIMMED_PATTERN = rf"^{VISIBLE_CHARACTER}({TEXT_CHARACTER}*{VISIBLE_CHARACTER})?$"
+TRIMMED_HINT = "must not be blank nor start or end with a space or an invisible character"
 
 
 def amount_pattern(decimals: int, *, positive: bool = False) -> str:

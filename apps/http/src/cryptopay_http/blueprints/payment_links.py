@@ -23,7 +23,15 @@ from flask import Blueprint, Response, request
 from cryptopay_http.auth import limit_by_client, not_found, require
 from cryptopay_http.blueprints.invoices import InvoiceCurrency, InvoiceView
 from cryptopay_http.blueprints.stores import offered_rail_keys
-from cryptopay_http.convert import amount_pattern, check_places, json_response, limits, read_body
+from cryptopay_http.convert import (
+    TRIMMED_HINT,
+    TRIMMED_PATTERN,
+    amount_pattern,
+    check_places,
+    json_response,
+    limits,
+    read_body,
+)
 from cryptopay_http.idempotency import idempotent_in
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
@@ -42,7 +50,11 @@ _MAX_USES = 1_000_000
 class CreatePaymentLink:
     """A link asking a fixed ``amount`` in ``currency``, or (without ``amount``) one the customer enters."""
 
-    description: str = attrs.field(metadata=limits("what the customer pays for", min_length=1, max_length=200))
+    description: str = attrs.field(
+        metadata=limits(
+            "what the customer pays for", min_length=1, max_length=200, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT
+        )
+    )
     currency: InvoiceCurrency = InvoiceCurrency.KES
     amount: Decimal | None = None
     rails: list[str] | None = attrs.field(

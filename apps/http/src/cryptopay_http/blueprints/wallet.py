@@ -26,7 +26,7 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, limit_by_client, rate_limits, require
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, UserView
-from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
@@ -58,7 +58,9 @@ class SignupComplete:
     password: str = attrs.field(repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD))
     email: str | None = attrs.field(default=None, metadata=limits(max_length=254, pattern=EMAIL_FIELD_PATTERN))
     username: str | None = attrs.field(default=None, metadata=limits(max_length=31, pattern=USERNAME_PATTERN))
-    display_name: str | None = attrs.field(default=None, metadata=limits(max_length=100))
+    display_name: str | None = attrs.field(
+        default=None, metadata=limits(max_length=100, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT)
+    )
 
 
 @attrs.frozen

@@ -199,8 +199,8 @@ def _check_terms(
     max_uses: int | None,
     now: datetime,
 ) -> None:
-    if not 0 < len(description) <= MAX_DESCRIPTION:
-        raise InvalidInput(f"a link's description is 1 to {MAX_DESCRIPTION} characters", field="description")
+    if not description.strip() or len(description) > MAX_DESCRIPTION:
+        raise InvalidInput(f"a link's description is 1 to {MAX_DESCRIPTION} characters, not blank", field="description")
     if amount is not None and not amount.is_positive():
         raise InvalidInput("a link's amount must be positive", field="amount")
     if rails is not None and not rails:
