@@ -197,3 +197,33 @@ def test_a_merchant_cannot_use_the_portal(api: WalletApi):
     ).status_code in (200, 201)
     refused = _post(api.client, "/app/login", "/app/login", phone="o@duka.example", password=PASSWORD)
     assert refused.status_code == 403
+
+
+def test_sell_usdt_is_refused_by_name_at_tier_0_and_plans_a_payout_to_my_phone_at_tier_1(api: WalletApi):
+    """See the quote at the bid, sell: tier 0 is refused by the limit's name; at tier 1 a B2C payout of whole
+    shillings less M-Pesa's charge is planned to the wallet's own number, and its status fragment keeps polling."""
+    from cryptopay.core.flows import wallet_account
+    from cryptopay.core.ledger import Account, AccountKind
+    from cryptopay.core.money import USDT, Money
+
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    inventory = Account("assets:inventory:USDT", AccountKind.ASSET, USDT, allow_negative=True)
+    api.services.ledger.open_account(inventory)
+    api.services.ledger.transfer(
+        "u", debit=inventory.code, credit=wallet_account(user_id, USDT), amount=Money.of(10, USDT)
+    )
+    shown = _post(client, "/app/sell", "/app/sell/quote", usdt="10")
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "KES 1,293.50" in html, html
+    refused = client.post("/app/sell", data=_hidden(html))
+    assert refused.status_code == 422 and "Limit reached: sell.single" in refused.get_data(as_text=True)
+    api.tier_1(user_id)
+    html = _post(client, "/app/sell", "/app/sell/quote", usdt="10").get_data(as_text=True)
+    sold = client.post("/app/sell", data=_hidden(html))
+    assert sold.status_code == 303, sold.get_data(as_text=True)
+    page = client.get(sold.headers["Location"]).get_data(as_text=True)
+    assert "KES 1,288.00 to M-Pesa 254712000001" in page and "Sending to your M-Pesa" in page
+    polled = client.get(f"{sold.headers['Location']}/status", headers={"HX-Request": "true"})
+    assert polled.status_code == 200
+    assert "USDT 0" in client.get("/app/").get_data(as_text=True)
