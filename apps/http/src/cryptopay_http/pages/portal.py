@@ -3,7 +3,8 @@ phone, buy USDT with M-Pesa, history.
 
 Every view calls the wallet use cases through the app's ``Services`` (``wallet_signup``, ``wallets``,
 ``wallet_buys``), never HTTP, exactly as ``/v1/wallet`` does. Forms post and redirect (POST/redirect/GET), every
-form carries a CSRF token, and everything works without JavaScript: a buy's status page refreshes itself, and with
+form carries a CSRF token, the money forms (send, buy) a fresh idempotency key (a double press moves money once), and
+everything works without JavaScript: a buy's status page refreshes itself, and with
 htmx its status fragment is polled until M-Pesa's answer (286 stops the polling). A refusal (a KYC limit by its
 name, a wrong code, a cancelled prompt with its reason) is shown on the form it came from.
 
@@ -12,6 +13,7 @@ Example: ``GET /app/signup`` → phone → ``/app/signup/<verification id>`` →
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote, urlsplit
 
@@ -25,6 +27,7 @@ from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import limit_account, limit_by_client
+from cryptopay_http.idempotency import idempotent_form
 from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
 from cryptopay_http.pages.web import page, page_blueprint, redirect
 from cryptopay_http.runtime import runtime
@@ -38,6 +41,7 @@ _PUBLIC |= {"portal.login_form", "portal.login"}
 _RECENT = 5
 _HISTORY = 100
 POLL_SECONDS = 3
+_SENDABLE = [a.code for a in SENDABLE]
 
 
 @bp.before_request
@@ -201,24 +205,33 @@ def history() -> Response:
 # --- send -------------------------------------------------------------------------------------------------------
 
 
+def _key() -> str:
+    """A fresh idempotency key for a money form (``idempotency.idempotent_form``)."""
+    return secrets.token_urlsafe(18)
+
+
 @bp.get("/send")
 def send_form() -> Response:
-    return page("portal/send.html", nav="send", assets=[a.code for a in SENDABLE], form={"asset": "KES"})
+    return page("portal/send.html", nav="send", assets=_SENDABLE, form={"asset": "KES"}, key=_key())
 
 
 @bp.post("/send")
 def send() -> Response:
     form = {k: request.form.get(k, "").strip() for k in ("to", "amount", "asset", "note")}
-    codes = {a.code: a for a in SENDABLE}
     try:
-        asset = codes.get(form["asset"])
-        if asset is None:
-            raise InvalidInput("send KES or USDT", field="asset")
-        money = Money.of(_amount(form["amount"]), asset)
-        transfer = runtime().services.wallets.send(_user_id(), form["to"], money, note=form["note"] or None)
+        return _send(form)
     except CryptopayError as error:
-        context = {"assets": list(codes), "form": form, **_refusal(error)}
+        context = {"assets": _SENDABLE, "form": form, "key": _key(), **_refusal(error)}
         return page("portal/send.html", error.http_status, nav="send", **context)
+
+
+@idempotent_form
+def _send(form: dict[str, str]) -> Response:
+    asset = {a.code: a for a in SENDABLE}.get(form["asset"])
+    if asset is None:
+        raise InvalidInput("send KES or USDT", field="asset")
+    money = Money.of(_amount(form["amount"]), asset)
+    transfer = runtime().services.wallets.send(_user_id(), form["to"], money, note=form["note"] or None)
     return redirect(f"/app/sent/{transfer.id}", 303)
 
 
@@ -247,17 +260,22 @@ def buy_quote() -> Response:
         usdt = quote_.convert(kes, at=runtime().services.clock.now())
     except CryptopayError as error:
         return page("portal/buy.html", error.http_status, nav="buy", kes=text, **_refusal(error))
-    return page("portal/buy.html", nav="buy", kes=text, amount=kes, quote=quote_, usdt=usdt)
+    return page("portal/buy.html", nav="buy", kes=text, amount=kes, quote=quote_, usdt=usdt, key=_key())
 
 
 @bp.post("/buy")
 def buy() -> Response:
     text = request.form.get("kes", "")
     try:
-        kes = Money.of(_amount(text, "kes"), KES)
-        started = runtime().services.wallet_buys.start(_user_id(), kes, quote_id=request.form.get("quote_id") or None)
+        return _buy(text, request.form.get("quote_id") or None)
     except CryptopayError as error:
         return page("portal/buy.html", error.http_status, nav="buy", kes=text, **_refusal(error))
+
+
+@idempotent_form
+def _buy(text: str, quote_id: str | None) -> Response:
+    kes = Money.of(_amount(text, "kes"), KES)
+    started = runtime().services.wallet_buys.start(_user_id(), kes, quote_id=quote_id)
     return redirect(f"/app/buy/{started.id}", 303)
 
 
