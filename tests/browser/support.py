@@ -122,6 +122,17 @@ class Admin:
         page.wait_for_url("**/console/audit")
 
 
+def sms_code(demo: Demo, phone: str) -> str:
+    """The latest one-time code the SMS simulator accepted for ``phone`` (``2547...``), as the person reads it."""
+    import re
+
+    outbox = f"{demo.env['CRYPTOPAY_SMS_BASE_URL'].rstrip('/')}/_sandbox/sms/outbox"
+    messages = httpx.get(outbox, params={"to": phone}, timeout=30).json()["messages"]
+    found = re.search(r"\b(\d{6})\b", messages[-1]["text"])
+    assert found, messages
+    return found.group(1)
+
+
 def axe_violations(page: Any) -> list[dict[str, Any]]:
     """The serious and critical axe-core violations of the page as it is now."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):

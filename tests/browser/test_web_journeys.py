@@ -1,5 +1,5 @@
 """The pages in Chromium on the real stack: a checkout followed from a real anvil payment to "paid", the dashboard
-from login to a new invoice, on a phone and a desktop, in English and Swahili, each page checked by axe-core."""
+from login to a new invoice, the customer portal from sign-up by SMS code to sending, on a phone and a desktop, in English and Swahili, each page checked by axe-core."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.browser.support import DESKTOP, EMAIL, PASSWORD, PHONE, axe_violations
+from tests.browser.support import DESKTOP, EMAIL, PASSWORD, PHONE, axe_violations, sms_code
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow, pytest.mark.browser]
 
@@ -108,5 +108,35 @@ def test_the_console_s_audit_log_for_an_admin_with_two_factors(browser, live, ad
     assert axe_violations(page) == []
     page.goto(f"{live.api}/console/audit?verify=1")
     assert page.get_by_text("Kamili").is_visible()
+    assert axe_violations(page) == []
+    context.close()
+
+
+def test_portal_sign_up_by_sms_code_see_the_balances_and_send(browser, live):
+    """On a phone: sign up with the code the SMS simulator received, land on the balances, send to a phone; a new
+    wallet (KYC tier 0) is refused by the limit's name and the form keeps what was typed. axe on every page."""
+    context = browser.new_context(viewport=PHONE, locale="en-KE", is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{live.api}/app/signup")
+    assert axe_violations(page) == []
+    page.locator("#phone").fill("0712 345 101")
+    page.get_by_role("button", name="Send me a code").click()
+    page.wait_for_url("**/app/signup/*")
+    assert axe_violations(page) == []
+    page.locator("#code").fill(sms_code(live, "254712345101"))
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name="Open my wallet").click()
+    page.wait_for_url("**/app/?welcome=1")
+    assert page.get_by_text("Welcome! Your wallet is open.").is_visible()
+    assert page.get_by_text("KES 0.00").is_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("link", name="Send", exact=True).click()
+    page.wait_for_url("**/app/send")
+    page.locator("#to").fill("0712 345 102")
+    page.locator("#amount").fill("100")
+    page.get_by_role("button", name="Send", exact=True).click()
+    alert = page.get_by_role("alert")
+    assert "Limit reached: p2p" in alert.inner_text()
+    assert page.locator("#to").input_value() == "0712 345 102"
     assert axe_violations(page) == []
     context.close()

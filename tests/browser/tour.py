@@ -5,9 +5,10 @@ makes a merchant with an open and a paid invoice, and saves a PNG of every page 
 (1280x800) into DIR (default ``docs/screenshots``).
 
 ``python -m tests.browser.tour lighthouse`` runs Lighthouse (npm, ``lighthouse@12.2.3``) with Debian's Chromium
-(``CHROME_PATH``), mobile emulation, on the checkout page, the dashboard home, the invoice list and the console's
-audit log (logged in by a ``Cookie`` header; the admin with a one-time code), prints a table, and ends with one JSON
-line of the minimum scores.
+(``CHROME_PATH``), mobile emulation, on the checkout page, the dashboard home, the invoice list, the console's
+audit log and the customer portal's home, buy and send pages (logged in by a ``Cookie`` header; the admin with a
+one-time code, the customer signed up through the portal's forms with the SMS simulator's code), prints a table,
+and ends with one JSON line of the minimum scores.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from tests.browser.support import (
     ROOT,
     Admin,
     Merchant,
+    sms_code,
 )
 
 LIGHTHOUSE = ROOT / "node_modules/.bin/lighthouse"
@@ -68,6 +70,31 @@ def _session_cookie(api: str, email: str = EMAIL, code: str | None = None) -> st
         return f"cp_session={client.cookies['cp_session']}"
 
 
+def _customer_cookie(api: str, demo: Demo, phone: str = "0712 345 201") -> str:
+    """Sign a personal wallet up through the portal's own forms (the SMS simulator's code); its ``Cookie`` header."""
+    wire = "254" + re.sub(r"\D", "", phone)[-9:]
+    with httpx.Client(base_url=api, follow_redirects=False, timeout=30) as client:
+
+        def post(path: str, **body: str) -> httpx.Response:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+            assert token, path
+            return client.post(path, data={"csrf_token": token.group(1), **body})
+
+        started = post("/app/signup", phone=phone)
+        assert started.status_code == 303, started.text
+        done = post(started.headers["Location"], code=sms_code(demo, wire), password=PASSWORD)
+        assert done.status_code == 303, done.text
+        return f"cp_session={client.cookies['cp_session']}"
+
+
+PORTAL_PAGES = {
+    "portal-home": "/app/",
+    "portal-send": "/app/send",
+    "portal-buy": "/app/buy",
+    "portal-history": "/app/history",
+}
+
+
 def _pages(demo: Demo, merchant: Merchant) -> dict[str, str]:
     open_invoice = merchant.invoice("1500")
     paid = _paid_invoice(merchant)
@@ -91,6 +118,7 @@ def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> l
 
     pages, cookie = _pages(demo, merchant), _session_cookie(demo.api)
     staff = _session_cookie(demo.api, ADMIN_EMAIL, admin.codes.pop())
+    customer = _customer_cookie(demo.api, demo)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     with sync_playwright() as playwright:
@@ -116,6 +144,13 @@ def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> l
             path = folder / f"audit-log-{device}.png"
             page.screenshot(path=str(path), full_page=True)
             written.append(path)
+            context.clear_cookies()
+            context.add_cookies([{"name": name, "value": customer.partition("=")[2], "url": f"{demo.api}/app/"}])
+            for label, route in PORTAL_PAGES.items():
+                page.goto(f"{demo.api}{route}")
+                path = folder / f"{label}-{device}.png"
+                page.screenshot(path=str(path), full_page=True)
+                written.append(path)
             context.close()
         browser.close()
     return written
@@ -149,11 +184,15 @@ def _lighthouse(url: str, cookie: str | None) -> dict[str, int]:
 def lighthouse(demo: Demo, merchant: Merchant, admin: Admin) -> dict[str, Any]:
     cookie = _session_cookie(demo.api)
     staff = _session_cookie(demo.api, ADMIN_EMAIL, admin.codes.pop())
+    customer = _customer_cookie(demo.api, demo)
     targets = {
         "checkout": (merchant.invoice("1500")["checkout_url"], None),
         "dashboard home": (f"{demo.api}/dashboard/", cookie),
         "invoice list": (f"{demo.api}/dashboard/invoices", cookie),
         "audit log": (f"{demo.api}/console/audit", staff),
+        "portal home": (f"{demo.api}/app/", customer),
+        "portal buy": (f"{demo.api}/app/buy", customer),
+        "portal send": (f"{demo.api}/app/send", customer),
     }
     scores = {name: _lighthouse(url, with_cookie) for name, (url, with_cookie) in targets.items()}
     print(f"{'page':<16}" + "".join(f"{c:>16}" for c in CATEGORIES))

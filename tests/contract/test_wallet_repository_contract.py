@@ -241,3 +241,32 @@ def test_every_role_can_be_stored(backend: Backend):
             uow.users.add(User(f"usr_{n}", f"u{n}@example.co.ke", "hash", role, AT))
     with backend.uow() as uow:
         assert [uow.users.get(f"usr_{n}").role for n in range(len(Role))] == list(Role)
+
+
+def test_wallet_reconciliation_on_this_backend(backend: Backend):
+    """The wallet checks read the same snapshot from this storage: a buy, a sale in flight and a waiting claim
+    reconcile clean; a claim left past its window and shillings moved out of collections are reported."""
+    from cryptopay.core.flows import FLOAT, MPESA_COLLECTIONS
+    from cryptopay.core.reconciliation import Reconciliation
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.buys.start(amina.id, Money.of(1000, KES))
+    stack.deliver_callbacks()
+    stack.fund(amina, "300", "KES")
+    waiting = stack.wallets.send(amina.id, "0733000003", Money.of(120, KES))
+    stack.sells.start(amina.id, Money.of(5, USDT))
+    reconciliation = Reconciliation(uow=backend.uow, ledger=stack.ledger, clock=stack.clock, wallets=backend.uow)
+    report = reconciliation.reconcile()
+    assert report.clean, [(r.check.name, r.differences) for r in report.results if r.differences]
+    assert {r.check.name for r in report.results if r.check.area == "wallets" and not r.skipped} == {
+        "wallet-balances",
+        "wallet-buys",
+        "wallet-claims",
+        "claims-returned",
+    }
+    stack.clock.advance(days=7, hours=2)
+    stack.ledger.transfer("move-takings", debit=FLOAT, credit=MPESA_COLLECTIONS, amount=Money.of(50, KES))
+    found = reconciliation.reconcile().by_check()
+    assert {name for name, n in found.items() if n} == {"claims-returned", "wallet-buys"}
+    assert found["claims-returned"] == 1 and waiting.state is TransferState.AWAITING_CLAIM

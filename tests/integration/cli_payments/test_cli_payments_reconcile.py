@@ -31,17 +31,28 @@ def differences(report, name):
     return next(c for c in report["checks"] if c["name"] == name)["differences"]
 
 
+WALLETS = {"wallet-balances", "wallet-buys", "wallet-claims", "claims-returned"}  # no wallet store in this stack
+
+
 def test_cli_reconcile_clean_books_exit_0(stack):
     """After payments, a settlement and a completed payout every check passes, each saying what it compares."""
     busy_day(stack)
     code, report, _ = reconcile_json()
     assert code == 0 and report["clean"] and report["differences"] == 0
     assert [c["name"] for c in report["checks"]] == [c.name for c in CHECKS]
-    assert {c["area"] for c in report["checks"]} == {"credits", "payouts", "books", "mpesa", "chains", "treasury"}
+    assert {c["area"] for c in report["checks"]} == {
+        "credits",
+        "payouts",
+        "books",
+        "mpesa",
+        "chains",
+        "treasury",
+        "wallets",
+    }
     assert all(c["ok"] and c["about"] for c in report["checks"])
     skipped = {c["name"]: c["skipped"] for c in report["checks"] if c["skipped"]}
     outside = {"mpesa-statement", "mpesa-float", "custody-on-chain"}  # no outside source given
-    assert set(skipped) == outside | {"float-b2c", "sweep-fees", "sweeps-settled"}  # nor a treasury store
+    assert set(skipped) == outside | {"float-b2c", "sweep-fees", "sweeps-settled"} | WALLETS  # nor treasury, wallets
     table = cli("reconcile")
     assert table.exit_code == 0 and "custody" in table.stdout and "trial-balance" in table.stdout
 

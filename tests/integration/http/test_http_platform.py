@@ -266,3 +266,30 @@ def test_no_response_or_log_leaks_passwords_or_secrets(app, client, auth, caplog
     assert PASSWORD not in logs and TOKEN_SECRET not in logs and secret not in logs
     assert all(PASSWORD not in text and TOKEN_SECRET not in text for text in seen)
     assert [secret in text for text in seen] == [True] + [False] * (len(seen) - 1)
+
+
+def test_metrics_also_serve_the_workers_fresh_text_files(services, tmp_path):
+    """A single host scraping only the API sees the worker's treasury gauges (labelled by file), read at each scrape;
+    a stale file's figures are left out; without the token /metrics is still a 404."""
+    import os
+    import time
+
+    from cryptopay.adapters.metrics import PrometheusMetrics
+
+    settings = attrs.evolve(services.settings, data_dir=tmp_path)
+    client = make_app(attrs.evolve(services, settings=settings), metrics_token="s" * 32).test_client()
+    scrape = {"Authorization": "Bearer " + "s" * 32}
+    assert "textfile=" not in client.get("/metrics", headers=scrape).get_data(as_text=True)
+    treasury = PrometheusMetrics(textfile=settings.metrics_dir / "treasury.prom")
+    treasury.gauge("cryptopay_float_available_kes", 812000, about="KES the float can pay now")
+    text = client.get("/metrics", headers=scrape).get_data(as_text=True)
+    assert 'cryptopay_float_available_kes{textfile="treasury.prom"} 812000' in text
+    assert "cryptopay_http_requests_total" in text  # the process's own metrics are still there
+    treasury.gauge("cryptopay_float_available_kes", 640000, about="KES the float can pay now")
+    assert "640000" in client.get("/metrics", headers=scrape).get_data(as_text=True)  # read on scrape
+    hours_ago = time.time() - 2 * 3600
+    os.utime(settings.metrics_dir / "treasury.prom", (hours_ago, hours_ago))
+    stale = client.get("/metrics", headers=scrape).get_data(as_text=True)
+    assert "cryptopay_float_available_kes" not in stale
+    assert 'cryptopay_textfile_age_seconds{textfile="treasury.prom"}' in stale
+    assert client.get("/metrics").status_code == 404

@@ -31,9 +31,14 @@ def api(tmp_path: Path) -> Iterator[WalletApi]:
     yield from _api(env, tmp_path)
 
 
+def _hidden(html: str) -> dict[str, str]:
+    """The form's hidden fields (the CSRF token, a money form's idempotency key, a quote id)."""
+    return dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', html))
+
+
 def _post(client: FlaskClient, form_path: str, action: str, **data: str):
-    token = _csrf(client.get(form_path).get_data(as_text=True))
-    return client.post(action, data={"csrf_token": token, **data})
+    html = client.get(form_path).get_data(as_text=True)
+    return client.post(action, data={**_hidden(html), "csrf_token": _csrf(html), **data})
 
 
 def _sign_up(api: WalletApi, phone: str = "0712 000 001", **extra: str) -> FlaskClient:
@@ -114,6 +119,23 @@ def test_send_is_refused_by_the_limit_s_name_at_tier_0_and_moves_money_at_tier_1
     assert "KES -1,000.00" in client.get("/app/history").get_data(as_text=True)
 
 
+def test_a_double_press_on_send_moves_the_money_once(api: WalletApi):
+    """The send form's idempotency key: the same post twice replays the first redirect; a form without a key is 400."""
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "5000")
+    api.tier_1(user_id)
+    html = client.get("/app/send").get_data(as_text=True)
+    body = {**_hidden(html), "to": "0712999999", "amount": "700", "asset": "KES", "note": ""}
+    first, second = client.post("/app/send", data=body), client.post("/app/send", data=body)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert "KES 4,300.00" in client.get("/app/").get_data(as_text=True)
+    keyless = {k: v for k, v in body.items() if k != "idempotency_key"}
+    assert client.post("/app/send", data=keyless).status_code == 400
+    assert "KES 4,300.00" in client.get("/app/").get_data(as_text=True)
+
+
 def test_send_refuses_a_bad_amount_without_moving_anything(api: WalletApi):
     """An amount that is not a number is refused on the form, which keeps what was typed."""
     client = _sign_up(api)
@@ -125,9 +147,9 @@ def _buy(api: WalletApi, client: FlaskClient, kes: str = "1000") -> str:
     shown = _post(client, "/app/buy", "/app/buy/quote", kes=kes)
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and "USDT" in html and "Pay with M-Pesa" in html
-    quote_id = re.search(r'name="quote_id" value="([^"]+)"', html)
-    assert quote_id
-    started = client.post("/app/buy", data={"csrf_token": _csrf(html), "kes": kes, "quote_id": quote_id.group(1)})
+    fields = _hidden(html)
+    assert fields["quote_id"] and fields["idempotency_key"]
+    started = client.post("/app/buy", data=fields)
     assert started.status_code == 303, started.get_data(as_text=True)
     return str(started.headers["Location"])
 
@@ -175,3 +197,33 @@ def test_a_merchant_cannot_use_the_portal(api: WalletApi):
     ).status_code in (200, 201)
     refused = _post(api.client, "/app/login", "/app/login", phone="o@duka.example", password=PASSWORD)
     assert refused.status_code == 403
+
+
+def test_sell_usdt_is_refused_by_name_at_tier_0_and_plans_a_payout_to_my_phone_at_tier_1(api: WalletApi):
+    """See the quote at the bid, sell: tier 0 is refused by the limit's name; at tier 1 a B2C payout of whole
+    shillings less M-Pesa's charge is planned to the wallet's own number, and its status fragment keeps polling."""
+    from cryptopay.core.flows import wallet_account
+    from cryptopay.core.ledger import Account, AccountKind
+    from cryptopay.core.money import USDT, Money
+
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    inventory = Account("assets:inventory:USDT", AccountKind.ASSET, USDT, allow_negative=True)
+    api.services.ledger.open_account(inventory)
+    api.services.ledger.transfer(
+        "u", debit=inventory.code, credit=wallet_account(user_id, USDT), amount=Money.of(10, USDT)
+    )
+    shown = _post(client, "/app/sell", "/app/sell/quote", usdt="10")
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "KES 1,293.50" in html, html
+    refused = client.post("/app/sell", data=_hidden(html))
+    assert refused.status_code == 422 and "Limit reached: sell.single" in refused.get_data(as_text=True)
+    api.tier_1(user_id)
+    html = _post(client, "/app/sell", "/app/sell/quote", usdt="10").get_data(as_text=True)
+    sold = client.post("/app/sell", data=_hidden(html))
+    assert sold.status_code == 303, sold.get_data(as_text=True)
+    page = client.get(sold.headers["Location"]).get_data(as_text=True)
+    assert "KES 1,288.00 to M-Pesa 254712000001" in page and "Sending to your M-Pesa" in page
+    polled = client.get(f"{sold.headers['Location']}/status", headers={"HX-Request": "true"})
+    assert polled.status_code == 200
+    assert "USDT 0" in client.get("/app/").get_data(as_text=True)

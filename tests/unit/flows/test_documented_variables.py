@@ -182,6 +182,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_WEB_BACKLOG": Probe("3", _web("backlog")),
     "CRYPTOPAY_WEB_BACKPRESSURE": Probe("3", _web("backpressure")),
     "CRYPTOPAY_METRICS_TOKEN": Probe("m" * 32, _api("metrics_token"), SECRET),
+    "CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS": Probe("120", _api("metrics_textfile_max_age_seconds"), SECRET),
     "CRYPTOPAY_PROXY_COUNT": Probe("1", _api("proxy_count"), SECRET),
     "CRYPTOPAY_PASSWORD_HASH_CONCURRENCY": Probe("5", lambda s, p: s.settings.password_hash_concurrency),
     "CRYPTOPAY_WEBHOOK_MAX_ENDPOINTS": Probe("3", lambda s, p: s.webhook_max_endpoints),
@@ -314,3 +315,20 @@ def test_short_bearer_and_token_secrets_are_refused(name, value):
 
     with pytest.raises(InvalidInput, match=name):
         ApiSettings.from_env({"CRYPTOPAY_TOKEN_SECRET": "s" * 32, name: value})
+
+
+@pytest.mark.parametrize("value", ["-1", "an hour", "1.5"])
+def test_a_textfile_age_that_is_not_whole_seconds_is_refused(value):
+    """CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS is a whole number of seconds, 0 turning the worker files off."""
+    from cryptopay.adapters.bootstrap.api_settings import ApiSettings
+    from cryptopay.core.errors import InvalidInput
+
+    env = {"CRYPTOPAY_TOKEN_SECRET": "s" * 32, "CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS": value}
+    with pytest.raises(InvalidInput, match="whole number of seconds"):
+        ApiSettings.from_env(env)
+    assert (
+        ApiSettings.from_env(
+            {**env, "CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS": "0"}
+        ).metrics_textfile_max_age_seconds
+        == 0
+    )

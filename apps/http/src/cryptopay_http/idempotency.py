@@ -36,9 +36,11 @@ from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
 
 __all__ = [
+    "FORM_FIELD",
     "HEADER",
     "IdempotencyInFlight",
     "idempotent",
+    "idempotent_form",
     "idempotent_in",
     "key_parameter",
     "presented_key",
@@ -69,12 +71,19 @@ def _canonical(value: object) -> str:
 
 
 def _request_hash() -> str:
+    if request.mimetype in _FORMS:  # a page's form, already parsed by its CSRF check: its fields by name
+        fields = _canonical({name: request.form.getlist(name) for name in request.form}).encode()
+        return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + fields).hexdigest()
     raw = request.get_data(cache=True)
     try:
         body = _canonical(parse_json(raw)).encode() if raw else b""
     except BadRequest:  # the view refuses it with a 400, which does not consume the key
         body = raw
     return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + body).hexdigest()
+
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+FORM_FIELD = "idempotency_key"
 
 
 def presented_key() -> str | None:
@@ -171,6 +180,39 @@ def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
         return _once(_key(), scope_of(current_principal()), view, *args, **kwargs)
 
     return annotate(wrapper, parameters=(key_parameter(required=True),), errors=(400, 409))
+
+
+def idempotent_form(view: Callable[P, Response]) -> Callable[P, Response]:
+    """``idempotent`` for a page's money form: the key is the form's hidden ``idempotency_key`` (a fresh one per
+    rendered form), so a double press or a resent post replays the first success (its redirect) instead of moving
+    money twice. A refusal (any ``CryptopayError``) is raised to the page, which shows it on the form with a fresh
+    key; it changed nothing, so it is not kept. The page's session principal must be in ``g.principal``."""
+
+    def successes_only(*args: P.args, **kwargs: P.kwargs) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except CryptopayError as error:
+            raise _NotKept(error) from error
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        key = request.form.get(FORM_FIELD, "")
+        if not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
+            raise BadRequest("the form has no idempotency key: reload the page and try again")
+        try:
+            return _once(key, scope_of(current_principal()), successes_only, *args, **kwargs)
+        except _NotKept as refused:
+            raise refused.error from None
+
+    return wrapper
+
+
+class _NotKept(Exception):
+    """A page's refusal travelling through ``_once`` (which releases the key) back to the page."""
+
+    def __init__(self, error: CryptopayError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def idempotent_in(scope: Callable[..., str]) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, Response]]:

@@ -84,7 +84,8 @@ def wallet(
         raise typer.Exit(1) from None
     typer.echo(json.dumps(summary))
     delivered = summary["p2p"] == "delivered" and summary["bill"] == "paid"
-    if not (summary["wallet"] == "ok" and delivered and summary["trial_balance_zero"]):
+    books = summary["trial_balance_zero"] and summary["wallets_reconciled"]
+    if not (summary["wallet"] == "ok" and delivered and books):
         raise typer.Exit(1)
 
 

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import attrs
+from cryptopay.adapters.metrics import worker_textfiles
 from cryptopay.core.text import text_problem
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -73,7 +74,8 @@ def readyz() -> Response:
 
 @bp.get("/metrics")
 @operation(
-    "Prometheus metrics (with the scrape token; 404 otherwise)",
+    "Prometheus metrics (with the scrape token; 404 otherwise): this process's requests, and the worker's "
+    "fresh text files (treasury, business, payouts...) labelled textfile",
     tags=("system",),
     media_type="text/plain",
     errors=(404,),
@@ -82,7 +84,10 @@ def metrics() -> Response:
     if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
         return problem(404, "not found", code="not_found")
     registry = current_app.extensions["cryptopay.metrics"].registry
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+    worker = worker_textfiles(
+        runtime().services.settings.metrics_dir, max_age_seconds=runtime().settings.metrics_textfile_max_age_seconds
+    )
+    return Response(generate_latest(registry) + worker.encode(), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
 
 
 @bp.get("/openapi.json")

@@ -1,30 +1,34 @@
 """The customer portal ``/app`` (the PWA's pages): sign up by phone and SMS code, log in, balances, send to a
-phone, buy USDT with M-Pesa, history.
+phone, buy USDT with M-Pesa, sell USDT for shillings on M-Pesa, history.
 
 Every view calls the wallet use cases through the app's ``Services`` (``wallet_signup``, ``wallets``,
-``wallet_buys``), never HTTP, exactly as ``/v1/wallet`` does. Forms post and redirect (POST/redirect/GET), every
-form carries a CSRF token, and everything works without JavaScript: a buy's status page refreshes itself, and with
-htmx its status fragment is polled until M-Pesa's answer (286 stops the polling). A refusal (a KYC limit by its
-name, a wrong code, a cancelled prompt with its reason) is shown on the form it came from.
+``wallet_buys``, ``wallet_sells``), never HTTP, exactly as ``/v1/wallet`` does. Forms post and redirect
+(POST/redirect/GET), every form carries a CSRF token, the money forms (send, buy, sell) a fresh idempotency key (a
+double press moves money once), and everything works without JavaScript: a buy's or a sale's status page refreshes
+itself, and with htmx its status fragment is polled until M-Pesa's answer (286 stops the polling). A refusal (a KYC
+limit by its name, a wrong code, a cancelled prompt with its reason) is shown on the form it came from.
 
 Example: ``GET /app/signup`` → phone → ``/app/signup/<verification id>`` → code and password → ``/app/`` (logged in).
 """
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote, urlsplit
 
 from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, LimitExceeded
 from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
 from cryptopay.core.mobile_money.limits import STK_LIMITS
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import KES, USDT, Money, Rounding
+from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets.buys import BuyState
 from cryptopay.core.wallets.model import SENDABLE
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import limit_account, limit_by_client
+from cryptopay_http.idempotency import idempotent_form
 from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
 from cryptopay_http.pages.web import page, page_blueprint, redirect
 from cryptopay_http.runtime import runtime
@@ -38,6 +42,7 @@ _PUBLIC |= {"portal.login_form", "portal.login"}
 _RECENT = 5
 _HISTORY = 100
 POLL_SECONDS = 3
+_SENDABLE = [a.code for a in SENDABLE]
 
 
 @bp.before_request
@@ -201,24 +206,33 @@ def history() -> Response:
 # --- send -------------------------------------------------------------------------------------------------------
 
 
+def _key() -> str:
+    """A fresh idempotency key for a money form (``idempotency.idempotent_form``)."""
+    return secrets.token_urlsafe(18)
+
+
 @bp.get("/send")
 def send_form() -> Response:
-    return page("portal/send.html", nav="send", assets=[a.code for a in SENDABLE], form={"asset": "KES"})
+    return page("portal/send.html", nav="send", assets=_SENDABLE, form={"asset": "KES"}, key=_key())
 
 
 @bp.post("/send")
 def send() -> Response:
     form = {k: request.form.get(k, "").strip() for k in ("to", "amount", "asset", "note")}
-    codes = {a.code: a for a in SENDABLE}
     try:
-        asset = codes.get(form["asset"])
-        if asset is None:
-            raise InvalidInput("send KES or USDT", field="asset")
-        money = Money.of(_amount(form["amount"]), asset)
-        transfer = runtime().services.wallets.send(_user_id(), form["to"], money, note=form["note"] or None)
+        return _send(form)
     except CryptopayError as error:
-        context = {"assets": list(codes), "form": form, **_refusal(error)}
+        context = {"assets": _SENDABLE, "form": form, "key": _key(), **_refusal(error)}
         return page("portal/send.html", error.http_status, nav="send", **context)
+
+
+@idempotent_form
+def _send(form: dict[str, str]) -> Response:
+    asset = {a.code: a for a in SENDABLE}.get(form["asset"])
+    if asset is None:
+        raise InvalidInput("send KES or USDT", field="asset")
+    money = Money.of(_amount(form["amount"]), asset)
+    transfer = runtime().services.wallets.send(_user_id(), form["to"], money, note=form["note"] or None)
     return redirect(f"/app/sent/{transfer.id}", 303)
 
 
@@ -247,17 +261,22 @@ def buy_quote() -> Response:
         usdt = quote_.convert(kes, at=runtime().services.clock.now())
     except CryptopayError as error:
         return page("portal/buy.html", error.http_status, nav="buy", kes=text, **_refusal(error))
-    return page("portal/buy.html", nav="buy", kes=text, amount=kes, quote=quote_, usdt=usdt)
+    return page("portal/buy.html", nav="buy", kes=text, amount=kes, quote=quote_, usdt=usdt, key=_key())
 
 
 @bp.post("/buy")
 def buy() -> Response:
     text = request.form.get("kes", "")
     try:
-        kes = Money.of(_amount(text, "kes"), KES)
-        started = runtime().services.wallet_buys.start(_user_id(), kes, quote_id=request.form.get("quote_id") or None)
+        return _buy(text, request.form.get("quote_id") or None)
     except CryptopayError as error:
         return page("portal/buy.html", error.http_status, nav="buy", kes=text, **_refusal(error))
+
+
+@idempotent_form
+def _buy(text: str, quote_id: str | None) -> Response:
+    kes = Money.of(_amount(text, "kes"), KES)
+    started = runtime().services.wallet_buys.start(_user_id(), kes, quote_id=quote_id)
     return redirect(f"/app/buy/{started.id}", 303)
 
 
@@ -273,3 +292,58 @@ def buy_status(buy_id: str) -> Response:
     found = runtime().services.wallet_buys.get(buy_id, user_id=_user_id())
     status = 286 if not found.open and request.headers.get("HX-Request") else 200
     return page("portal/buy_status.html", status, buy=found, BuyState=BuyState)
+
+
+# --- sell USDT for shillings on M-Pesa ------------------------------------------------------------------------
+
+
+@bp.get("/sell")
+def sell_form() -> Response:
+    return page("portal/sell.html", nav="sell")
+
+
+@bp.post("/sell/quote")
+def sell_quote() -> Response:
+    """Lock a quote and show what the USDT fetch at its bid (before M-Pesa's charge); the next form sells."""
+    text = request.form.get("usdt", "")
+    try:
+        usdt = Money.of(_amount(text, "usdt"), USDT)
+        quote_ = runtime().services.wallet_buys.quote()
+        kes = Money.rounded(usdt.amount * quote_.bid, KES, Rounding.DOWN)
+    except CryptopayError as error:
+        return page("portal/sell.html", error.http_status, nav="sell", usdt=text, **_refusal(error))
+    return page("portal/sell.html", nav="sell", usdt=text, amount=usdt, quote=quote_, kes=kes, key=_key())
+
+
+@bp.post("/sell")
+def sell() -> Response:
+    text = request.form.get("usdt", "")
+    try:
+        return _sell(text, request.form.get("quote_id") or None)
+    except CryptopayError as error:
+        return page("portal/sell.html", error.http_status, nav="sell", usdt=text, **_refusal(error))
+
+
+@idempotent_form
+def _sell(text: str, quote_id: str | None) -> Response:
+    usdt = Money.of(_amount(text, "usdt"), USDT)
+    sale = runtime().services.wallet_sells.start(_user_id(), usdt, quote_id=quote_id)
+    return redirect(f"/app/sell/{sale.id}", 303)
+
+
+@bp.get("/sell/<sale_id>")
+def sale_page(sale_id: str) -> Response:
+    sale = runtime().services.wallet_sells.get(_user_id(), sale_id)
+    return page("portal/sale_page.html", nav="sell", sale=sale, open=_sale_open(sale.state), poll=POLL_SECONDS)
+
+
+@bp.get("/sell/<sale_id>/status")
+def sale_status(sale_id: str) -> Response:
+    """The sale's payout status alone (htmx swaps it in); 286 stops the polling once M-Pesa paid or refused it."""
+    sale = runtime().services.wallet_sells.get(_user_id(), sale_id)
+    status = 286 if not _sale_open(sale.state) and request.headers.get("HX-Request") else 200
+    return page("portal/sale_status.html", status, sale=sale, open=_sale_open(sale.state))
+
+
+def _sale_open(state: str) -> bool:
+    return state not in (PayoutState.COMPLETED.value, PayoutState.FAILED.value)

@@ -29,7 +29,7 @@ MANIFEST = {
     "name": "cryptopay",
     "short_name": "cryptopay",
     "description": "Pay and get paid in crypto, settled in Kenya shillings over M-Pesa.",
-    "start_url": "/dashboard/",
+    "start_url": "/app/",  # the customer portal: what people install on their phones
     "scope": "/",
     "display": "standalone",
     "background_color": "#ffffff",

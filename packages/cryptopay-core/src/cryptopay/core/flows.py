@@ -31,7 +31,9 @@ __all__ = [
     "FLOAT",
     "FX_SPREAD",
     "IN_FLIGHT",
+    "MPESA_COLLECTIONS",
     "PAYOUT_FEE",
+    "buy_key",
     "complete_payout",
     "convert_for_settlement",
     "credit_buy",
@@ -343,8 +345,13 @@ def credit_buy(
     if (kes - at_mid).is_positive():
         postings.append(Posting.credit(FX_SPREAD, kes - at_mid))
     metadata = {"kind": "buy", "buy_id": buy_id, "user": user_id}
-    request = EntryRequest(f"buy:{buy_id}:credit", postings, f"buy {buy_id} paid by M-Pesa", quote_id, metadata)
+    request = EntryRequest(buy_key(buy_id), postings, f"buy {buy_id} paid by M-Pesa", quote_id, metadata)
     return ledger.post(request, session=session)
+
+
+def buy_key(buy_id: str) -> str:
+    """The idempotency key of a buy's credit entry: reconciliation finds the entry by it."""
+    return f"buy:{buy_id}:credit"
 
 
 def sale_key(sale_id: str) -> str:

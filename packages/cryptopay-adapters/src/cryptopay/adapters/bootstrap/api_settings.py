@@ -42,6 +42,9 @@ class ApiSettings:
     public_url: str = "http://127.0.0.1:8000"  # password-reset links point here
     production: bool = False  # CRYPTOPAY_ENV=production: HSTS on every answer
     metrics_token: str = attrs.field(default="", repr=False)  # CRYPTOPAY_METRICS_TOKEN: /metrics is 404 without it
+    # /metrics also serves the worker's text files written less than this long ago (0: not at all); one hour is
+    # twice the slowest job's period (reconciliation, every 30 minutes)
+    metrics_textfile_max_age_seconds: int = 3600
 
     def __repr__(self) -> str:
         return (
@@ -61,7 +64,7 @@ class ApiSettings:
         """Read ``CRYPTOPAY_TOKEN_SECRET`` (required, >= 32 chars), ``CRYPTOPAY_TOKEN_KEY_ID``,
         ``CRYPTOPAY_PREVIOUS_TOKEN_KEYS`` (``kid=secret,...``), ``CRYPTOPAY_COOKIE_SECURE``, ``CRYPTOPAY_RATE_LIMIT``,
         ``CRYPTOPAY_PROXY_COUNT``, ``CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS``, ``CRYPTOPAY_SESSION_CACHE_SECONDS``,
-        ``CRYPTOPAY_PUBLIC_URL``."""
+        ``CRYPTOPAY_PUBLIC_URL``, ``CRYPTOPAY_METRICS_TOKEN``, ``CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS``."""
         env = os.environ if environ is None else environ
         secret = env.get("CRYPTOPAY_TOKEN_SECRET", "")
         if len(secret) < 32:
@@ -74,6 +77,11 @@ class ApiSettings:
         metrics_token = env.get("CRYPTOPAY_METRICS_TOKEN", "")
         if metrics_token and len(metrics_token) < 32:  # a bearer token guessed is /metrics public
             raise InvalidInput("CRYPTOPAY_METRICS_TOKEN must be a random string of at least 32 characters")
+        textfile_age = env.get("CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS", "3600").strip()
+        if not textfile_age.isdigit():
+            raise InvalidInput(
+                "CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS must be a whole number of seconds (0 serves no worker file)"
+            )
         return cls(
             token_secret=secret,
             token_key_id=env.get("CRYPTOPAY_TOKEN_KEY_ID", "k1"),
@@ -86,4 +94,5 @@ class ApiSettings:
             public_url=env.get("CRYPTOPAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             production=env.get("CRYPTOPAY_ENV", "development").lower() == "production",
             metrics_token=metrics_token,
+            metrics_textfile_max_age_seconds=int(textfile_age),
         )

@@ -95,6 +95,12 @@ class Settings:
     treasury: TreasurySettings = attrs.Factory(TreasurySettings)  # reserves, alerts, sweeps
 
     @property
+    def metrics_dir(self) -> Path:
+        """Where the worker writes its node-exporter text files (``treasury.prom``...), which the API's ``/metrics``
+        also serves: ``$CRYPTOPAY_DATA_DIR/metrics``."""
+        return self.data_dir / "metrics"
+
+    @property
     def queue_backend(self) -> str:
         return "rq" if self.redis_url else "inline"
 

@@ -238,7 +238,7 @@ class Parts:
     def _scanner_metrics(self) -> Metrics:
         from cryptopay.adapters.metrics import PrometheusMetrics
 
-        return PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "scanner.prom")
+        return PrometheusMetrics(textfile=self.settings.metrics_dir / "scanner.prom")
 
     @functools.cached_property
     def senders(self) -> dict[str, ChainSender]:
@@ -406,7 +406,7 @@ class Parts:
     def _payout_metrics(self) -> Metrics:
         from cryptopay.adapters.metrics import PrometheusMetrics
 
-        return PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "payouts.prom")
+        return PrometheusMetrics(textfile=self.settings.metrics_dir / "payouts.prom")
 
     @functools.cached_property
     def refunds(self) -> Refunds:
@@ -528,7 +528,7 @@ class Parts:
         hot = {
             c.network: c.hot_wallet for c in self.settings.chains if c.hot_wallet and c.network in self.balance_readers
         }
-        metrics = PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "reconciliation.prom")
+        metrics = PrometheusMetrics(textfile=self.settings.metrics_dir / "reconciliation.prom")
         return Reconciliation(
             uow=self.storage.unit_of_work,
             ledger=self.ledger,
@@ -539,6 +539,7 @@ class Parts:
             balance_answers=self.balance_queries,
             float_baseline=self.settings.mpesa_float_baseline,
             treasury=self.treasury_store,  # sweeps and the float B2C results report
+            wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
         )
 
     @functools.cached_property
@@ -552,7 +553,7 @@ class Parts:
             ledger=self.ledger,
             settling=self.settling,
             webhooks=self.storage.unit_of_work,
-            metrics=PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "business.prom"),
+            metrics=PrometheusMetrics(textfile=self.settings.metrics_dir / "business.prom"),
             dead_letters=self.dead_letters,
             balances=self.balance_queries,
             backlog=self.dead_letters,  # the same queue: its jobs waiting per queue
@@ -607,7 +608,7 @@ class Parts:
     def _treasury_metrics(self) -> Metrics:
         from cryptopay.adapters.metrics import PrometheusMetrics
 
-        return PrometheusMetrics(textfile=self.settings.data_dir / "metrics" / "treasury.prom")
+        return PrometheusMetrics(textfile=self.settings.metrics_dir / "treasury.prom")
 
     @functools.cached_property
     def float_guard(self) -> FloatGuard:

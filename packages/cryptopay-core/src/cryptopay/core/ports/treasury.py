@@ -63,7 +63,7 @@ class SweepProgress:
     """Where one sweep stands after a step: the transactions it sent and what the transfer moves."""
 
     stage: SweepStage
-    amount: Money | None = None
+    amount: Money | None = None  # what the transfer moves: named by the SENT step, later steps may omit it
     top_up: SentTransaction | None = None
     transfer: SentTransaction | None = None
 

@@ -1,10 +1,11 @@
 """Every reconciliation check, by area: ``credits``, ``payouts`` and ``books`` compare our own records; ``mpesa``
-and ``chains`` compare them with the outside world; ``treasury`` checks the sweeps and the float B2C results report.
+and ``chains`` compare them with the outside world; ``treasury`` checks the sweeps and the float B2C results report;
+``wallets`` checks the personal wallets' accounts against their buys (M-Pesa collections) and transfers (claims).
 """
 
 from __future__ import annotations
 
-from cryptopay.core.reconciliation import books, outside, treasury
+from cryptopay.core.reconciliation import books, outside, treasury, wallets
 from cryptopay.core.reconciliation.model import Check
 
 __all__ = ["CHECKS"]
@@ -25,4 +26,8 @@ CHECKS: tuple[Check, ...] = (
     Check("sweep-fees", "treasury", treasury.sweep_fees_booked, treasury.needs_sweeps),
     Check("sweeps-settled", "treasury", treasury.sweeps_settle, treasury.needs_sweeps),
     Check("float-b2c", "treasury", treasury.float_matches_b2c, treasury.needs_b2c_reading),
+    Check("wallet-balances", "wallets", wallets.wallet_balances_hold, wallets.needs_wallets),
+    Check("wallet-buys", "wallets", wallets.buys_collected, wallets.needs_wallets),
+    Check("wallet-claims", "wallets", wallets.claims_match_transfers, wallets.needs_wallets),
+    Check("claims-returned", "wallets", wallets.claims_returned, wallets.needs_wallets),
 )

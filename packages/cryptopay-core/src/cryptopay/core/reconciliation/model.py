@@ -28,8 +28,10 @@ from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.treasury.model import FloatReading, Sweep
+from cryptopay.core.wallets.buys import Buy
+from cryptopay.core.wallets.model import Transfer
 
-__all__ = ["BalanceQuery", "Check", "CheckResult", "Difference", "OnChain", "Records", "Report"]
+__all__ = ["BalanceQuery", "Check", "CheckResult", "Difference", "OnChain", "Records", "Report", "WalletBooks"]
 
 
 @attrs.define(kw_only=True)
@@ -74,6 +76,20 @@ class OnChain:
 
 
 @attrs.frozen(kw_only=True)
+class WalletBooks:
+    """The wallets' side of a snapshot: their ledger accounts, the claims, the buys and what the books say of them."""
+
+    wallets: int  # how many wallets were read
+    balances: Mapping[str, AccountBalance]  # every wallet account of every wallet read (absent: never opened)
+    claims: Mapping[str, Money]  # asset code -> posted balance of liabilities:wallet_claims:<ASSET>
+    waiting: tuple[Transfer, ...]  # every transfer awaiting a claim
+    overdue: tuple[Transfer, ...]  # transfers awaiting a claim whose window ended more than ``wallets.CLAIM_GRACE`` ago
+    buys: tuple[Buy, ...]
+    buy_entries: Mapping[str, bool]  # a buy's id -> its credit entry exists in the ledger
+    collections: Money  # posted balance of assets:mpesa_collections:KES (zero when never opened)
+
+
+@attrs.frozen(kw_only=True)
 class Records:
     """A snapshot of the records the checks compare (outside sources are None when not read)."""
 
@@ -97,6 +113,7 @@ class Records:
     sweeps: tuple[Sweep, ...] | None = None  # the treasury's sweeps (None: no treasury store)
     network_fees: Mapping[str, Money] = attrs.Factory(dict)  # network-fee expense account -> posted
     float_reading: FloatReading | None = None  # the float the latest B2C result reported
+    wallets: WalletBooks | None = None  # the personal wallets' side (None: no wallet store)
 
 
 @attrs.frozen

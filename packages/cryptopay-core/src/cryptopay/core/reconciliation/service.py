@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +21,9 @@ from cryptopay.core.errors import NotFound
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold, Ledger
 from cryptopay.core.listings import Listings, each
-from cryptopay.core.money import Money
+from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
-from cryptopay.core.payouts.model import Payout
+from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.chains import BalanceReader
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
@@ -30,11 +31,15 @@ from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.ports.treasury import TreasuryStore
 from cryptopay.core.reconciliation.checks import CHECKS
-from cryptopay.core.reconciliation.model import Check, CheckResult, OnChain, Records, Report
+from cryptopay.core.reconciliation.model import Check, CheckResult, OnChain, Records, Report, WalletBooks
 from cryptopay.core.reconciliation.statement import Statement
+from cryptopay.core.reconciliation.wallets import CLAIM_GRACE
+from cryptopay.core.wallets.buys import Buy
+from cryptopay.core.wallets.model import HOLDINGS, Transfer, TransferState
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+    from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 
 __all__ = ["Outside", "Reconciliation", "run_checks"]
 
@@ -68,7 +73,8 @@ def run_checks(records: Records, checks: Sequence[Check] = CHECKS) -> tuple[Chec
 
 
 class Reconciliation:
-    """Compares the ledger with our payment records, with M-Pesa and with the chains."""
+    """Compares the ledger with our payment records, with M-Pesa and with the chains (and, given ``wallets``, with
+    the personal wallets: their payouts join the merchants', and the ``wallets`` checks run)."""
 
     def __init__(
         self,
@@ -83,6 +89,7 @@ class Reconciliation:
         float_baseline: Money | None = None,
         treasury: TreasuryStore | None = None,
         checks: Sequence[Check] = CHECKS,
+        wallets: WalletUowFactory | None = None,
     ) -> None:
         self._uow, self._ledger, self._clock = uow, ledger, clock
         self._listings = Listings(uow=uow)
@@ -91,6 +98,7 @@ class Reconciliation:
         self._metrics, self._checks = metrics, tuple(checks)
         self._answers, self._baseline = balance_answers, float_baseline
         self._treasury = treasury
+        self._wallets = wallets
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -141,7 +149,9 @@ class Reconciliation:
         at = self._clock.now()
         invoices = list(self._listings.each_invoice())
         credits, refunds = in_transaction(self._uow, lambda uow: _per_invoice(uow, invoices))
-        payouts = list(self._listings.each_payout())
+        wallet_ids = self._wallet_ids()
+        listed = [*self._listings.each_payout(), *(self._every_payout() if self._wallets is not None else ())]
+        payouts = list({p.id: p for p in listed}.values())
         holds, entries = in_transaction(self._uow, lambda uow: _ledger_records(uow, credits, payouts))
         custody = self._custody(credits)
         return Records(
@@ -162,7 +172,54 @@ class Reconciliation:
             books_float=outside.books_float,
             float_baseline=outside.float_baseline,
             on_chain=self._on_chain(custody) if self._chains else None,
+            wallets=self._wallet_books(wallet_ids, at) if self._wallets is not None else None,
             **self._treasury_records(),
+        )
+
+    # --- the personal wallets ------------------------------------------------------------------------------
+
+    def _wallet_ids(self) -> list[str]:
+        if self._wallets is None:
+            return []
+        factory = self._wallets
+
+        def page(after: str | None, limit: int) -> list[str]:
+            return [w.user_id for w in in_transaction(factory, lambda uow: uow.wallets.list(after=after, limit=limit))]
+
+        return list(each(page, lambda user_id: user_id))
+
+    def _every_payout(self) -> list[Payout]:
+        """Every payout, whoever it pays: a wallet's sales and bills name no settlement of a merchant's store."""
+        found: list[Payout] = []
+        for state in PayoutState:
+            listing = partial(_in_state, self._listings, state)
+            found.extend(each(listing, _key))
+        return found
+
+    def _wallet_books(self, user_ids: Sequence[str], at: datetime) -> WalletBooks:
+        assert self._wallets is not None
+        factory = self._wallets
+        buys: dict[str, Buy] = {}
+        transfers: dict[str, Transfer] = {}
+        for user in user_ids:
+            buys |= {b.id: b for b in each(partial(_buys_of, factory, user), _key)}
+            transfers |= {t.id: t for t in each(partial(_transfers_of, factory, user), _key)}
+        entries = in_transaction(factory, lambda uow: _buy_entries(uow, list(buys)))
+        overdue = in_transaction(
+            factory, lambda uow: uow.wallet_transfers.claims_expiring(at - CLAIM_GRACE, limit=_ANSWERS)
+        )
+        codes = [flows.wallet_account(user, asset) for user in user_ids for asset in HOLDINGS]
+        claims = {a.code: b.posted for a in HOLDINGS if (b := self._balance(flows.wallet_claims(a))) is not None}
+        collections = self._balance(flows.MPESA_COLLECTIONS)
+        return WalletBooks(
+            wallets=len(user_ids),
+            balances=self._ledger.balances(codes),
+            claims=claims,
+            waiting=tuple(t for t in transfers.values() if t.state is TransferState.AWAITING_CLAIM),
+            overdue=tuple(overdue),
+            buys=tuple(buys.values()),
+            buy_entries=entries,
+            collections=collections.posted if collections is not None else Money.zero(KES),
         )
 
     def _treasury_records(self) -> dict[str, Any]:
@@ -204,6 +261,27 @@ _SWEEPS = 100_000  # every sweep (one per deposit address and sweep run that fou
 _ANSWERS = 1000  # the oldest unmatched answers read: enough to report, however many more wait
 _ABOUT_DIFF = "differences the last reconciliation found, per check"
 _ABOUT_SKIP = "1 when the last reconciliation skipped the check (its outside source was not read)"
+
+
+def _key(item: Payout | Buy | Transfer) -> str:
+    return item.id
+
+
+def _in_state(listings: Listings, state: PayoutState, before: str | None, limit: int) -> list[Payout]:
+    return listings.payouts(None, before=before, limit=limit, state=state)
+
+
+def _buys_of(factory: WalletUowFactory, user_id: str, after: str | None, limit: int) -> list[Buy]:
+    return in_transaction(factory, lambda uow: uow.wallet_buys.for_user(user_id, after=after, limit=limit))
+
+
+def _transfers_of(factory: WalletUowFactory, user_id: str, after: str | None, limit: int) -> list[Transfer]:
+    return in_transaction(factory, lambda uow: uow.wallet_transfers.for_user(user_id, after=after, limit=limit))
+
+
+def _buy_entries(uow: WalletUnitOfWork, buy_ids: Sequence[str]) -> dict[str, bool]:
+    found = uow.ledger.find_idempotencies([flows.buy_key(b) for b in buy_ids]) if buy_ids else {}
+    return {b: flows.buy_key(b) in found for b in buy_ids}
 
 
 def _addresses(uow: PaymentsUnitOfWork, *, network: str) -> list[str]:
