@@ -227,3 +227,40 @@ def test_sell_usdt_is_refused_by_name_at_tier_0_and_plans_a_payout_to_my_phone_a
     polled = client.get(f"{sold.headers['Location']}/status", headers={"HX-Request": "true"})
     assert polled.status_code == 200
     assert "USDT 0" in client.get("/app/").get_data(as_text=True)
+
+
+@pytest.fixture
+def bills_api(tmp_path: Path) -> Iterator[WalletApi]:
+    from tests.integration.http.test_http_wallet_bills import _api as bills_stack
+
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    yield from bills_stack(env, tmp_path)
+
+
+def test_pay_a_prepaid_bill_check_the_meter_pay_and_see_the_token(bills_api: WalletApi):
+    """Pick KPLC prepaid, a meter typed with spaces is checked and shown as sent; paying plans the B2B payout once
+    (a double press replays); after M-Pesa's result the fragment shows the token. A bad meter is refused on the form."""
+    api = bills_api
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.tier_1(user_id)
+    api.fund(user_id, "2000")
+    bad = _post(client, "/app/bills", "/app/bills/check", biller="KPLC_PREPAID", account="123", amount="1000")
+    assert bad.status_code == 422 and 'role="alert"' in bad.get_data(as_text=True)
+    html = _post(
+        client, "/app/bills", "/app/bills/check", biller="KPLC_PREPAID", account="0123 4567 890", amount="1000"
+    ).get_data(as_text=True)
+    assert "01234567890" in html and "888880" in html, html
+    fields = _hidden(html)
+    first, again = client.post("/app/bills", data=fields), client.post("/app/bills", data=fields)
+    assert first.status_code == again.status_code == 303 and first.headers["Location"] == again.headers["Location"]
+    assert api.services.wallets.balances(user_id)["KES"].amount == 1000
+    path = first.headers["Location"]
+    assert "Paying the bill over M-Pesa" in client.get(path).get_data(as_text=True)
+    api.services.payouts.submit_payouts()
+    delivered, api.mpesa.outbox[:] = list(api.mpesa.outbox), []
+    for delivery in delivered:
+        client.post(delivery.url.removeprefix("https://pay.example.com"), json=delivery.payload)
+    done = client.get(f"{path}/status", headers={"HX-Request": "true"})
+    text = done.get_data(as_text=True)
+    assert done.status_code == 286 and "The bill is paid" in text and re.search(r"\b\d{20}\b", text), text

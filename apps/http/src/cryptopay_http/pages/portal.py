@@ -1,12 +1,13 @@
 """The customer portal ``/app`` (the PWA's pages): sign up by phone and SMS code, log in, balances, send to a
-phone, buy USDT with M-Pesa, sell USDT for shillings on M-Pesa, history.
+phone, buy USDT with M-Pesa, sell USDT for shillings on M-Pesa, pay a bill, history.
 
 Every view calls the wallet use cases through the app's ``Services`` (``wallet_signup``, ``wallets``,
-``wallet_buys``, ``wallet_sells``), never HTTP, exactly as ``/v1/wallet`` does. Forms post and redirect
-(POST/redirect/GET), every form carries a CSRF token, the money forms (send, buy, sell) a fresh idempotency key (a
-double press moves money once), and everything works without JavaScript: a buy's or a sale's status page refreshes
-itself, and with htmx its status fragment is polled until M-Pesa's answer (286 stops the polling). A refusal (a KYC
-limit by its name, a wrong code, a cancelled prompt with its reason) is shown on the form it came from.
+``wallet_buys``, ``wallet_sells``, ``wallet_bills``), never HTTP, exactly as ``/v1/wallet`` does. Forms post and
+redirect (POST/redirect/GET), every form carries a CSRF token, the money forms (send, buy, sell, bill) a fresh
+idempotency key (a double press moves money once), and everything works without JavaScript: a buy's, a sale's or a
+bill's status page refreshes itself, and with htmx its status fragment is polled until M-Pesa's answer (286 stops
+the polling). A refusal (a KYC limit by its name, a wrong code, a cancelled prompt with its reason) is shown on the
+form it came from.
 
 Example: ``GET /app/signup`` → phone → ``/app/signup/<verification id>`` → code and password → ``/app/`` (logged in).
 """
@@ -22,6 +23,7 @@ from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthen
 from cryptopay.core.mobile_money.limits import STK_LIMITS
 from cryptopay.core.money import KES, USDT, Money, Rounding
 from cryptopay.core.payouts import PayoutState
+from cryptopay.core.wallets.billers import Biller
 from cryptopay.core.wallets.buys import BuyState
 from cryptopay.core.wallets.model import SENDABLE
 from flask import Response, g, request
@@ -347,3 +349,61 @@ def sale_status(sale_id: str) -> Response:
 
 def _sale_open(state: str) -> bool:
     return state not in (PayoutState.COMPLETED.value, PayoutState.FAILED.value)
+
+
+# --- pay a bill -------------------------------------------------------------------------------------------------
+
+
+def _billers() -> list[Biller]:
+    return sorted(runtime().services.wallet_bills.catalogue.billers.values(), key=lambda b: b.name)
+
+
+@bp.get("/bills")
+def bill_form() -> Response:
+    return page("portal/bills.html", nav="bills", billers=_billers(), form={"pay_with": "KES"})
+
+
+@bp.post("/bills/check")
+def bill_check() -> Response:
+    """Check the biller, the account's format and the amount (nothing moves); the next form pays."""
+    form = {k: request.form.get(k, "").strip() for k in ("biller", "account", "amount", "pay_with")}
+    try:
+        amount = Money.of(_amount(form["amount"]), KES)
+        checked = runtime().services.wallet_bills.check(form["biller"], form["account"], amount)
+    except CryptopayError as error:
+        context = {"billers": _billers(), "form": form, **_refusal(error)}
+        return page("portal/bills.html", error.http_status, nav="bills", **context)
+    return page("portal/bills.html", nav="bills", form=form, checked=checked, key=_key())
+
+
+@bp.post("/bills")
+def pay_bill() -> Response:
+    form = {k: request.form.get(k, "").strip() for k in ("biller", "account", "amount", "pay_with")}
+    try:
+        return _pay_bill(form)
+    except CryptopayError as error:
+        context = {"billers": _billers(), "form": form, **_refusal(error)}
+        return page("portal/bills.html", error.http_status, nav="bills", **context)
+
+
+@idempotent_form
+def _pay_bill(form: dict[str, str]) -> Response:
+    amount = Money.of(_amount(form["amount"]), KES)
+    bill = runtime().services.wallet_bills.pay(
+        _user_id(), form["biller"], form["account"], amount, pay_with=form["pay_with"] or "KES"
+    )
+    return redirect(f"/app/bills/{bill.id}", 303)
+
+
+@bp.get("/bills/<bill_id>")
+def bill_page(bill_id: str) -> Response:
+    bill = runtime().services.wallet_bills.get(_user_id(), bill_id)
+    return page("portal/bill_page.html", nav="bills", bill=bill, open=_sale_open(bill.state), poll=POLL_SECONDS)
+
+
+@bp.get("/bills/<bill_id>/status")
+def bill_status(bill_id: str) -> Response:
+    """The bill's payout status alone (htmx swaps it in); 286 stops the polling once it is paid or refused."""
+    bill = runtime().services.wallet_bills.get(_user_id(), bill_id)
+    status = 286 if not _sale_open(bill.state) and request.headers.get("HX-Request") else 200
+    return page("portal/bill_status.html", status, bill=bill, open=_sale_open(bill.state))
