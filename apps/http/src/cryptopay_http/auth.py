@@ -89,12 +89,18 @@ def _resolve() -> Principal:
     rt = runtime()
     if is_key:
         return rt.api_keys.authenticate(credential)
-    principal = rt.accounts.authenticate(credential)
+    return with_team(rt.accounts.authenticate(credential))
+
+
+def with_team(principal: Principal) -> Principal:
+    """A merchant user's principal with the merchant it acts for and its team role: the owner's own merchant, else
+    the team it is a member of (the API's bearer logins and the dashboard's page sessions both resolve it here)."""
     if principal.role is Role.MERCHANT:
-        merchant = rt.services.merchants.by_owner(principal.id)
+        services = runtime().services
+        merchant = services.merchants.by_owner(principal.id)
         if merchant is not None:
             return attrs.evolve(principal, merchant_id=merchant.id, team_role=TeamRole.OWNER)
-        member = rt.services.team_store.membership(principal.id)  # a team member acts for its merchant
+        member = services.team_store.membership(principal.id)  # a team member acts for its merchant
         if member is not None:
             return attrs.evolve(principal, merchant_id=member.merchant_id, team_role=member.role)
     return principal

@@ -17,8 +17,8 @@ from urllib.parse import quote, urlsplit
 
 from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound
-from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
-from cryptopay.core.identity.model import MERCHANT_SCOPES
+from cryptopay.core.identity import Forbidden, Principal, Role, TwoFactorRequired, Unauthenticated
+from cryptopay.core.identity.model import MERCHANT_SCOPES, TeamRole
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.summary import summarise
@@ -37,6 +37,26 @@ __all__ = ["bp"]
 
 bp = page_blueprint("dashboard", __name__, url_prefix="/dashboard")
 _PUBLIC = {"dashboard.login", "dashboard.login_form"}
+# What each page needs of a team member's role: the scope its REST twin requires (``TEAM_SCOPES``); keys, webhooks
+# and deliveries belong to the owner and admins, as ``/v1/merchants/{id}/api-keys`` does.
+_SCOPES = {
+    "dashboard.home": "invoices:read",
+    "dashboard.invoices": "invoices:read",
+    "dashboard.invoice_detail": "invoices:read",
+    "dashboard.new_invoice": "invoices:write",
+    "dashboard.create_invoice": "invoices:write",
+    "dashboard.payment_links": "payment_links:read",
+    "dashboard.create_payment_link": "payment_links:write",
+    "dashboard.deactivate_payment_link": "payment_links:write",
+    "dashboard.settlements": "settlements:read",
+}
+_DEVELOPERS = {
+    "dashboard.developers",
+    "dashboard.create_api_key",
+    "dashboard.revoke_api_key",
+    "dashboard.create_webhook_endpoint",
+    "dashboard.redeliver",
+}
 _PAGE = 25
 _SEARCH_LIMIT = 2000  # invoices scanned by a search of order ids (newest merchants rarely have more)
 
@@ -57,7 +77,17 @@ def _guard() -> ResponseReturnValue | None:
         raise Forbidden("the dashboard is for merchants")
     if principal.merchant_id is None:
         raise Forbidden("create your merchant profile first (POST /v1/merchants)")
+    _check_team_role(principal, request.endpoint or "")
     return None
+
+
+def _check_team_role(principal: Principal, endpoint: str) -> None:
+    """Forbidden unless the login's team role may do what this page does (an owner may do everything)."""
+    if endpoint in _DEVELOPERS and principal.team_role not in (TeamRole.OWNER, TeamRole.ADMIN):
+        raise Forbidden("API keys and webhooks are for the owner and admins of the team")
+    needed = _SCOPES.get(endpoint)
+    if needed is not None and not principal.has_scope(needed):
+        raise Forbidden(f"your team role cannot do this (it needs {needed})")
 
 
 def _merchant_id() -> str:

@@ -24,6 +24,7 @@ import attrs
 from cryptopay.core.identity import Forbidden, Principal, PrincipalKind, TokenPair, new_secret
 from flask import Response, g, request
 
+from cryptopay_http.auth import with_team
 from cryptopay_http.csrf import check_csrf_token, csrf_token
 from cryptopay_http.runtime import runtime
 
@@ -87,15 +88,14 @@ def page_login() -> Principal | None:
     state = runtime().accounts.sessions.get(login.user_id, login.family_id)
     if state is None or not state.login_active or state.session_version != login.session_version:
         return None
-    merchant = runtime().services.merchants.by_owner(login.user_id)
-    return Principal(
+    principal = Principal(
         kind=PrincipalKind.USER,
         id=login.user_id,
         role=state.role,
-        merchant_id=merchant.id if merchant else None,
         session_id=login.family_id,
         enrolment_only=state.role.needs_two_factor and not state.two_factor,
     )
+    return with_team(principal)  # a team member acts for its merchant within its role, as over the API
 
 
 def start_page_session(response: Response, pair: TokenPair, *, logout_path: str = LOGOUT_PATH) -> None:
