@@ -129,6 +129,7 @@ def test_portal_sign_up_by_sms_code_see_the_balances_and_send(browser, live):
     page.wait_for_url("**/app/?welcome=1")
     assert page.get_by_text("Welcome! Your wallet is open.").is_visible()
     assert page.get_by_text("KES 0.00").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # the menu wraps, no sideways scroll
     assert axe_violations(page) == []
     page.get_by_role("link", name="Send", exact=True).click()
     page.wait_for_url("**/app/send")
