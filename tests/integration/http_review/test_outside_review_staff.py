@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+from cryptopay.adapters.bootstrap import Services, Settings, build
+from cryptopay.core import flows
+from cryptopay.core.money import KES, Money
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import AuthActions, make_app
 from tests.integration.http.test_http_kyc import PERSON, upload
 from tests.integration.http_payments.payments_support import idem
 from tests.support.kyc_rig import photo
@@ -71,3 +80,40 @@ def test_a_staff_login_without_a_second_factor_gets_no_staff_route(client, auth,
         headers = bearer(login.json["access_token"])
         for path in ("/v1/admin/treasury", "/v1/admin/compliance/cases", "/v1/admin/kyc/queue"):
             _problem(client.get(path, headers=headers), 401, 403)
+
+
+@pytest.fixture
+def root_client(tmp_path) -> Iterator[tuple[Services, FlaskClient, AuthActions]]:
+    services = build(Settings.for_data_dir(tmp_path))
+    app = make_app(services)
+    client = app.test_client()
+    yield services, client, AuthActions(app, client)
+    services.close()
+
+
+def test_odd_treasury_entries_are_4xx_problems_and_a_reused_reference_books_once(root_client):
+    services, client, auth = root_client
+    admin = auth.user("admin")
+    for amount in ("-100", "0", "NaN", "1e12", "100.001", "99999999999999999999"):
+        answer = client.post(
+            "/v1/admin/treasury/topups", json={"amount": amount, "reference": "BANK-1"}, headers=idem(admin)
+        )
+        _problem(answer, 400, 409, 422)
+    for reference in ("BANK 1", "BANK-1\u0000", "", "\u202eBANK"):
+        answer = client.post(
+            "/v1/admin/treasury/topups", json={"amount": "100", "reference": reference}, headers=idem(admin)
+        )
+        _problem(answer, 400, 422)
+    conversion = {"reference": "OTC-1", "network": "tron", "venue": "Desk", "fills": [{"amount": "-5", "price": "130"}]}
+    _problem(client.post("/v1/admin/treasury/conversions", json=conversion, headers=idem(admin)), 400, 409, 422)
+    zero_price = {**conversion, "fills": [{"amount": "5", "price": "0"}]}
+    _problem(client.post("/v1/admin/treasury/conversions", json=zero_price, headers=idem(admin)), 400, 409, 422)
+    blank_venue = {**conversion, "venue": "   ", "fills": [{"amount": "5", "price": "130"}]}
+    _problem(client.post("/v1/admin/treasury/conversions", json=blank_venue, headers=idem(admin)), 400, 409, 422)
+    assert client.get("/v1/admin/treasury", headers=admin).json["mpesa_float"]["books"] == "0.00"
+    body = {"amount": "100", "reference": "BANK-2"}
+    first = client.post("/v1/admin/treasury/topups", json=body, headers=idem(admin))
+    assert first.status_code == 201, first.get_data(as_text=True)
+    again = client.post("/v1/admin/treasury/topups", json=body, headers=idem(admin))
+    assert again.status_code in (200, 201, 409), again.get_data(as_text=True)
+    assert services.ledger.balance(flows.FLOAT).posted == Money.of(100, KES)

@@ -220,3 +220,35 @@ def test_a_bill_result_with_a_wrong_token_or_a_changed_amount_completes_nothing(
     shown = api.client.get(f"/v1/wallet/bills/{bill['id']}", headers=headers).get_json()
     assert shown["state"] == "unknown", shown
     assert api.services.wallets.balances(amina)["KES"].amount == 1000
+
+
+def test_a_sender_s_note_cannot_plant_a_formula_in_the_recipient_s_statement(api: WalletApi):
+    """A P2P note starting with ``=`` reaches the recipient's CSV statement, if at all, never as a formula."""
+    _, mine, _, theirs = _two_users(api)
+    note = '=HYPERLINK("https://evil.example","refund")'
+    body = {"to": "0712000002", "amount": {"amount": "10", "asset": "KES"}, "note": note}
+    assert api.client.post("/v1/wallet/transfers", json=body, headers=_keyed(mine, "n")).status_code == 201
+    month = api.services.clock.now().strftime("%Y-%m")
+    statement = api.client.get(f"/v1/wallet/statements/{month}", headers=theirs)
+    assert statement.status_code == 200
+    for line in statement.get_data(as_text=True).splitlines():
+        assert not any(cell.startswith(("=", "+", "-@", "@")) for cell in line.split(",")[4:]), line
+
+
+def test_no_stk_callback_token_reaches_a_log_line_or_a_response(api: WalletApi, caplog: pytest.LogCaptureFixture):
+    """The per-request token in M-Pesa's callback URL is a secret: not in the logs, not in the buyer's views."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    api.sign_up("0712000001")
+    headers = api.login("0712000001")
+    buy = api.client.post("/v1/wallet/buys", json={"kes": "1000"}, headers=_keyed(headers, "b")).get_json()
+    (delivery,) = api.mpesa.outbox
+    token = delivery.url.rsplit("/", 1)[1]
+    assert len(token) >= 20
+    api.client.post(delivery.url.removeprefix(PUBLIC), json=delivery.payload)
+    api.client.post(delivery.url.removeprefix(PUBLIC)[:-1] + "x", json=delivery.payload)
+    shown = api.client.get(f"/v1/wallet/buys/{buy['id']}", headers=headers).get_data(as_text=True)
+    listed = api.client.get("/v1/wallet/buys", headers=headers).get_data(as_text=True)
+    assert token not in caplog.text and token[:-1] not in caplog.text
+    assert token not in shown + listed + str(buy)
