@@ -264,3 +264,17 @@ def test_pay_a_prepaid_bill_check_the_meter_pay_and_see_the_token(bills_api: Wal
     done = client.get(f"{path}/status", headers={"HX-Request": "true"})
     text = done.get_data(as_text=True)
     assert done.status_code == 286 and "The bill is paid" in text and re.search(r"\b\d{20}\b", text), text
+
+
+def test_the_history_page_offers_the_month_s_statement_as_csv(api: WalletApi):
+    """The month's statement downloads as CSV with the funding in it; a malformed month is refused."""
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "250")
+    html = client.get("/app/history").get_data(as_text=True)
+    month = re.search(r'name="month" type="month" required value="(\d{4}-\d{2})"', html)
+    assert month, html
+    csv_file = client.get(f"/app/statement?month={month.group(1)}")
+    assert csv_file.status_code == 200 and csv_file.mimetype == "text/csv"
+    assert "250" in csv_file.get_data(as_text=True)
+    assert client.get("/app/statement?month=May").status_code == 422

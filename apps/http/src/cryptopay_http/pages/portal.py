@@ -1,5 +1,5 @@
 """The customer portal ``/app`` (the PWA's pages): sign up by phone and SMS code, log in, balances, send to a
-phone, buy USDT with M-Pesa, sell USDT for shillings on M-Pesa, pay a bill, history.
+phone, buy USDT with M-Pesa, sell USDT for shillings on M-Pesa, pay a bill, history and monthly statements (CSV).
 
 Every view calls the wallet use cases through the app's ``Services`` (``wallet_signup``, ``wallets``,
 ``wallet_buys``, ``wallet_sells``, ``wallet_bills``), never HTTP, exactly as ``/v1/wallet`` does. Forms post and
@@ -25,12 +25,14 @@ from cryptopay.core.money import KES, USDT, Money, Rounding
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets.billers import Biller
 from cryptopay.core.wallets.buys import BuyState
+from cryptopay.core.wallets.history import statement_period
 from cryptopay.core.wallets.model import SENDABLE
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import limit_account, limit_by_client
 from cryptopay_http.idempotency import idempotent_form
+from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
 from cryptopay_http.pages.web import page, page_blueprint, redirect
 from cryptopay_http.runtime import runtime
@@ -202,7 +204,17 @@ def home() -> Response:
 @bp.get("/history")
 def history() -> Response:
     lines = runtime().services.wallets.history(_user_id(), limit=_HISTORY)
-    return page("portal/history.html", nav="history", lines=lines)
+    month = f"{runtime().services.clock.now().astimezone(NAIROBI):%Y-%m}"
+    return page("portal/history.html", nav="history", lines=lines, month=month)
+
+
+@bp.get("/statement")
+def statement() -> Response:
+    """The month's statement as CSV (``?month=YYYY-MM``, Nairobi time), the same file as ``/v1/wallet/statements``."""
+    month = request.args.get("month", "")
+    text = runtime().services.wallets.statement(_user_id(), month)
+    disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
+    return Response(text, mimetype="text/csv", headers={"Content-Disposition": disposition})
 
 
 # --- send -------------------------------------------------------------------------------------------------------
