@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import pytest
 from cryptopay.core import flows
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import PayoutState
@@ -19,9 +20,15 @@ def _kes(context, text: str) -> Money:
     return Money.of(context.amount(text), KES)
 
 
+@pytest.fixture(name="stack")
+def _fake_stack():  # a private name: the real-parts module's ``import *`` must not take it
+    """The payment use cases on the in-memory fakes (test_bank_settlement_real.py runs them on real parts)."""
+    return PaymentsStack()
+
+
 @given("USDT sells at KES 130 less a 0.5% margin")
-def market(context):
-    context["stack"] = PaymentsStack()
+def market(context, stack):
+    context["stack"] = stack
 
 
 @given(parsers.parse("a shop settled daily to the {bank} account {account}"))

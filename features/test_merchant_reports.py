@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import pytest
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.reports import Reports
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -13,9 +14,14 @@ scenarios("merchant_reports.feature")
 _DAYS = {"5": datetime(2026, 1, 5, 9, tzinfo=UTC), "6": datetime(2026, 1, 6, 9, tzinfo=UTC)}
 
 
+@pytest.fixture(name="stack")
+def _fake_stack():  # a private name: the real-parts module's ``import *`` must not take it
+    """The payment use cases on the in-memory fakes (test_merchant_reports_real.py runs them on real parts)."""
+    return PaymentsStack()
+
+
 @given("a shop paid out daily to the M-Pesa phone 0712 345 678 with a 1% fee")
-def shop(context):
-    stack = PaymentsStack()
+def shop(context, stack):
     profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712 345 678")
     stack.add_merchant("m1", settlement=profile, fee_percent="1")
     context["stack"], context["reports"] = stack, Reports(uow=stack.uow, clock=stack.clock)

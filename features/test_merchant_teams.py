@@ -9,9 +9,14 @@ from pytest_bdd import given, parsers, scenarios, then, when
 scenarios("merchant_teams.feature")
 
 
+@pytest.fixture(name="duka")
+def _fake_duka():  # a private name: the real-parts module's ``import *`` must not take it
+    """Teams over the in-memory stores (test_merchant_teams_real.py runs the scenarios on PostgreSQL)."""
+    return team_fixture()
+
+
 @given('the shop "Duka" owned by Amina')
-def shop(context):
-    duka = team_fixture()
+def shop(context, duka):
     context.update(duka=duka, teams=duka.teams, merchant=duka.merchant, people={"Amina": duka.owner.id}, tokens={})
 
 
