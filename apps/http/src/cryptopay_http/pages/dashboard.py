@@ -29,7 +29,7 @@ from flask.typing import ResponseReturnValue
 from cryptopay_http.auth import audit_security, limit_account, limit_by_client
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
-from cryptopay_http.pages.web import page, page_blueprint, redirect
+from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
 from cryptopay_http.payments_edge import webhooks
 from cryptopay_http.runtime import runtime
 
@@ -101,9 +101,7 @@ def _actor() -> str:
 
 def _local(target: str | None) -> str:
     """Where to go after logging in: a dashboard or console page of this site, never another host."""
-    if not target or not target.startswith(("/dashboard", "/console")) or urlsplit(target).netloc:
-        return "/dashboard"
-    return target
+    return local_target(target, within=("/dashboard", "/console"), default="/dashboard")
 
 
 # --- login ------------------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal, InvalidOperation
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, LimitExceeded
 from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
@@ -34,7 +34,7 @@ from cryptopay_http.auth import limit_account, limit_by_client
 from cryptopay_http.idempotency import idempotent_form
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
-from cryptopay_http.pages.web import page, page_blueprint, redirect
+from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
@@ -73,9 +73,7 @@ def _user_id() -> str:
 
 def _local(target: str | None) -> str:
     """Where to go after logging in: a portal page of this site, never another host."""
-    if not target or not target.startswith("/app") or urlsplit(target).netloc:
-        return "/app/"
-    return target
+    return local_target(target, within=("/app",), default="/app/")
 
 
 def _amount(text: str, field: str = "amount") -> Decimal:

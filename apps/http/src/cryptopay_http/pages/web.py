@@ -87,17 +87,24 @@ def install_web(app: Flask) -> None:
     app.jinja_env.autoescape = True
 
 
-def _local(target: str | None) -> str:
-    """Only a path on this site (``/pay/...``), never another host: the switch must not be an open redirect."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
-        return "/dashboard"
+def local_target(target: str | None, *, within: tuple[str, ...] = ("/",), default: str = "/dashboard") -> str:
+    """``target`` if it is a path on this site under one of ``within``, else ``default``: a ``next`` or a
+    return address never sends anyone to another host (no open redirect).
+
+    >>> local_target("/dashboard/invoices", within=("/dashboard",))
+    '/dashboard/invoices'
+    >>> local_target("//evil.example/x"), local_target("https://evil.example/"), local_target(None, default="/app/")
+    ('/dashboard', '/dashboard', '/app/')
+    """
+    if not target or not target.startswith(within) or target.startswith("//") or urlsplit(target).netloc:
+        return default
     return target
 
 
 @bp.get("/lang/<code>")
 def switch_language(code: str) -> Response:
     """Remember the chosen language for a year and go back to the page (``?next=``)."""
-    response = redirect(_local(request.args.get("next")), 303)
+    response = redirect(local_target(request.args.get("next")), 303)
     if code in LANGUAGES:
         response.set_cookie(LANG_COOKIE, code, max_age=_YEAR, samesite="Lax", secure=runtime().settings.cookie_secure)
     return response

@@ -42,7 +42,7 @@ from cryptopay.core.treasury.cover import Cover
 from cryptopay.core.wallets.billers import Biller, BillerCatalogue, biller_catalogue
 from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.sells import locked_quote
-from cryptopay.core.wallets.service import WalletFrozen, _wallet, spending
+from cryptopay.core.wallets.service import _sender, spending
 
 __all__ = ["BILL_PREFIX", "KPLC_TOKEN_NOTE", "Bill", "BillCheck", "Bills"]
 
@@ -136,12 +136,7 @@ class Bills:
 
     def _plan(self, uow: SellUnitOfWork, user_id: str, checked: BillCheck, quote: Quote | None) -> Bill:
         now = self.clock.now()
-        wallet = _wallet(uow, user_id, lock=True)
-        if wallet.frozen:
-            raise WalletFrozen("this wallet is frozen: contact support")
-        profile = uow.kyc.get(user_id)
-        if profile is None:
-            raise NotFound(f"{user_id} has no KYC profile")
+        _, profile = _sender(uow, user_id)
         check_wallet_movement(
             profile, Product.BILL, checked.amount, spent=spending(uow, user_id, now), at=now
         ).enforce()

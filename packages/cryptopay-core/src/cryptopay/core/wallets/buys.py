@@ -44,7 +44,7 @@ from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.wallets.model import Usage
-from cryptopay.core.wallets.service import WalletFrozen, _wallet, spending
+from cryptopay.core.wallets.service import _sender, spending
 
 __all__ = ["STK_REASONS", "Buy", "BuyState", "Buys"]
 
@@ -141,12 +141,7 @@ class Buys:
 
     def _record(self, uow: WalletUnitOfWork, user_id: str, kes: Money, usdt: Money, quote: Quote, token: str) -> Buy:
         now = self.clock.now()
-        wallet = _wallet(uow, user_id, lock=True)
-        if wallet.frozen:
-            raise WalletFrozen("this wallet is frozen: contact support")
-        profile = uow.kyc.get(user_id)
-        if profile is None:
-            raise NotFound(f"{user_id} has no KYC profile")
+        wallet, profile = _sender(uow, user_id)
         check_wallet_movement(profile, Product.BUY, kes, spent=spending(uow, user_id, now), at=now).enforce()
         buy = Buy(
             id=self.ids.new_id("buy"),

@@ -36,7 +36,7 @@ from cryptopay.core.ports.wallets import SellUnitOfWork, SellUowFactory
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.treasury.cover import Cover
 from cryptopay.core.wallets.model import Usage
-from cryptopay.core.wallets.service import WalletFrozen, _wallet, spending
+from cryptopay.core.wallets.service import _sender, spending
 
 __all__ = ["USDT_KES", "Sale", "Sells", "locked_quote"]
 
@@ -87,12 +87,7 @@ class Sells:
         self, uow: SellUnitOfWork, user_id: str, usdt: Money, kes: Money, amount: Money, charge: Money, quote: Quote
     ) -> Sale:
         now = self.clock.now()
-        wallet = _wallet(uow, user_id, lock=True)
-        if wallet.frozen:
-            raise WalletFrozen("this wallet is frozen: contact support")
-        profile = uow.kyc.get(user_id)
-        if profile is None:
-            raise NotFound(f"{user_id} has no KYC profile")
+        wallet, profile = _sender(uow, user_id)
         spent = spending(uow, user_id, now)
         check_wallet_movement(profile, Product.SELL, kes, spent=spent, at=now).enforce()
         self._mpesa_daily(spent.of(Product.SELL)[0], amount)

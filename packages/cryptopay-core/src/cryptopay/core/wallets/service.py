@@ -20,6 +20,7 @@ from cryptopay.core.fees import FeeBook, FeeProduct
 from cryptopay.core.flows import WALLET_ASSETS, send_p2p, wallet_account
 from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, Spending, check_wallet_movement, day_bounds, month_bounds
+from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import KES, Asset, Money, Rounding
@@ -256,6 +257,18 @@ def _wallet(uow: WalletUnitOfWork, user_id: str, *, lock: bool = False) -> Walle
     if found is None:
         raise NotFound(f"{user_id} has no wallet")
     return found
+
+
+def _sender(uow: WalletUnitOfWork, user_id: str) -> tuple[Wallet, KycProfile]:
+    """Before a wallet moves money: the wallet, locked (its movements queue) and refused if frozen, and the user's
+    KYC profile whose limits the movement is checked against."""
+    wallet = _wallet(uow, user_id, lock=True)
+    if wallet.frozen:
+        raise WalletFrozen("this wallet is frozen: contact support")
+    profile = uow.kyc.get(user_id)
+    if profile is None:
+        raise NotFound(f"{user_id} has no KYC profile")
+    return wallet, profile
 
 
 def _transfer(uow: WalletUnitOfWork, transfer_id: str) -> Transfer | None:
