@@ -70,6 +70,11 @@ def test_checkout_page_in_swahili_from_the_browser_and_the_switch(client, shop):
     en = client.get(path, headers={"Accept-Language": "sw"}).get_data(as_text=True)
     assert '<html lang="en">' in en
     assert client.get("/lang/sw?next=//evil.example/").headers["Location"] == "/dashboard"
+    for sneaky in ("/%5Cevil.example/", "/%5C%5Cevil.example"):  # browsers read "/\\" as "//", another host
+        answer = client.get(f"/lang/sw?next={sneaky}")
+        assert answer.headers.get("Location") == "/dashboard", (sneaky, answer.status_code)
+    crlf = client.get("/lang/sw?next=/pay/x%0D%0ALocation:%20//evil.example")
+    assert crlf.status_code == 422 and "Location" not in crlf.headers  # control characters are refused first
 
 
 def test_the_installable_shell_caches_no_money_data(client):

@@ -95,8 +95,12 @@ def local_target(target: str | None, *, within: tuple[str, ...] = ("/",), defaul
     '/dashboard/invoices'
     >>> local_target("//evil.example/x"), local_target("https://evil.example/"), local_target(None, default="/app/")
     ('/dashboard', '/dashboard', '/app/')
+    >>> local_target("/" + chr(92) + "evil.example"), local_target("/pay/x" + chr(0))  # browsers read "/\\" as "//"
+    ('/dashboard', '/dashboard')
     """
     if not target or not target.startswith(within) or target.startswith("//") or urlsplit(target).netloc:
+        return default
+    if "\\" in target or not target.isprintable():  # a backslash is a slash to browsers; no control characters
         return default
     return target
 
