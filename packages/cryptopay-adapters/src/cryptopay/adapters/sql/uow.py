@@ -47,6 +47,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlStores,
     SqlUnmatchedAnswers,
 )
+from cryptopay.adapters.sql.repositories.remittances import SqlRemittances
 from cryptopay.adapters.sql.repositories.wallets import (
     SqlBuys,
     SqlPhoneVerifications,
@@ -181,6 +182,11 @@ class SqlUnitOfWork:
     @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
         return SqlFeeSchedules(self.connection)
+
+    # -- remittances from abroad
+    @functools.cached_property
+    def remittances(self) -> SqlRemittances:
+        return SqlRemittances(self.connection, locking=self._locking)
 
     # -- personal wallets
     @functools.cached_property
