@@ -23,6 +23,7 @@ from cryptopay_http.blueprints import (
     payment_links,
     payouts,
     refunds,
+    remittances,
     reports,
     security,
     settlements,
@@ -56,7 +57,7 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
-BLUEPRINTS += [wallet.bp, wallet_bills.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp, remittances.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp]
 BLUEPRINTS += [treasury.bp]
 

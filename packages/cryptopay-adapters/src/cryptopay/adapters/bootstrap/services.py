@@ -50,6 +50,7 @@ from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.remittances.service import Remittances
 from cryptopay.core.reports import Reports
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
@@ -117,6 +118,7 @@ class Services:
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
+    _remittances: Lazy[Remittances] = attrs.field(factory=lambda: missing("remittances"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the treasury
@@ -287,6 +289,10 @@ class Services:
     @property
     def wallet_bills(self) -> Bills:
         return self._wallet_bills.get()
+
+    @property
+    def remittances(self) -> Remittances:
+        return self._remittances.get()
 
     @property
     def kyc_review(self) -> KycReview:
