@@ -28,7 +28,7 @@ from cryptopay_http.auth import limit_by_client, not_found
 from cryptopay_http.blueprints.invoices import PaymentOptionView
 from cryptopay_http.blueprints.wallet import PHONE_PATTERN
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
-from cryptopay_http.idempotency import HEADER, idempotent_in, presented_key
+from cryptopay_http.idempotency import HEADER, idempotent_in, key_parameter, presented_key
 from cryptopay_http.openapi import annotate, operation
 from cryptopay_http.runtime import runtime
 
@@ -140,6 +140,9 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
             raise BadRequest(f"this operation needs an {HEADER} header (a unique string per intended operation)")
         return once(*args, **kwargs)
 
+    facts = dict(getattr(once, "__openapi__", {}))  # the key documented as required, as it is
+    optional = tuple(p for p in facts.get("parameters", ()) if p.get("name") != HEADER)
+    wrapper.__openapi__ = {**facts, "parameters": (*optional, key_parameter(required=True))}  # type: ignore[attr-defined]
     return annotate(wrapper, errors=(400,))
 
 
