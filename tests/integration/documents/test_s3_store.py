@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from cryptopay.adapters.documents.s3 import S3DocumentStore, S3Settings
 from cryptopay.adapters.documents.sigv4 import EMPTY_SHA256, SignedRequest, amz_date, authorization
-from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.sandbox.s3 import SANDBOX_BUCKET
 
 from tests.support.s3 import s3_settings, s3_store
@@ -66,7 +66,7 @@ def test_the_simulator_checks_the_body_against_its_signed_hash():
         host = httpx.URL(url).netloc.decode()
         headers = {
             "host": host,
-            "x-amz-date": amz_date(datetime.now(timezone.utc)),
+            "x-amz-date": amz_date(datetime.now(UTC)),
             "x-amz-content-sha256": EMPTY_SHA256,
         }
         signed = SignedRequest("PUT", httpx.URL(url).raw_path.decode(), (), headers, EMPTY_SHA256)

@@ -27,7 +27,7 @@ import re
 import threading
 import uuid
 from base64 import b64encode
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl
@@ -35,7 +35,6 @@ from xml.sax.saxutils import escape
 
 import attrs
 from cryptopay.adapters.documents.sigv4 import (
-    ALGORITHM,
     SignedRequest,
     canonical_request,
     signature,
@@ -56,7 +55,7 @@ __all__ = [
 ]
 
 SANDBOX_ACCESS_KEY_ID = "AKIASANDBOX000000001"
-SANDBOX_SECRET_ACCESS_KEY = "sandbox/secret/key/0000000000000000000000"  # noqa: S105 (the sandbox's published key)
+SANDBOX_SECRET_ACCESS_KEY = "sandbox/secret/key/0000000000000000000000"
 SANDBOX_REGION = "af-south-1"
 SANDBOX_BUCKET = "cryptopay-documents"
 MAX_SKEW = timedelta(minutes=15)
@@ -157,10 +156,10 @@ def _verify(state: S3SimulatorState, body: bytes) -> None:
 
 def _fresh(date: str) -> None:
     try:
-        at = datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        at = datetime.strptime(date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise _S3Error(403, "AccessDenied", "AWS authentication requires a valid Date or x-amz-date header") from None
-    if abs(datetime.now(timezone.utc) - at) > MAX_SKEW:
+    if abs(datetime.now(UTC) - at) > MAX_SKEW:
         raise _S3Error(
             403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."
         )
@@ -205,7 +204,7 @@ def _put(objects: dict[str, StoredObject], key: str, body: bytes) -> Response:
     claimed = request.headers.get("Content-MD5")
     if claimed is not None and claimed != b64encode(md5.digest()).decode():
         raise _S3Error(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
-    stored = StoredObject(body, md5.hexdigest(), datetime.now(timezone.utc).replace(microsecond=0))
+    stored = StoredObject(body, md5.hexdigest(), datetime.now(UTC).replace(microsecond=0))
     objects[key] = stored
     return Response(status=200, headers=_object_headers(stored))
 

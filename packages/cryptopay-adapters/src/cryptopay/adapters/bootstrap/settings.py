@@ -21,8 +21,8 @@ import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.treasury_settings import TreasurySettings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
-from cryptopay.adapters.documents.s3 import S3Settings
 from cryptopay.adapters.deployment import DEFAULT_DEPLOYMENT, RedisKeys
+from cryptopay.adapters.documents.s3 import S3Settings
 from cryptopay.adapters.faults import fault_points_from_env
 from cryptopay.adapters.fx.settings import FxSettings
 from cryptopay.adapters.mpesa.settings import DarajaSettings

@@ -10,7 +10,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptopay.adapters._paths import private_dir
@@ -64,7 +64,7 @@ class FileDocumentStore:
             return
         for path in sorted(self._root.glob("*/*")):
             if _KEY.match(path.name) and path.is_file():
-                yield path.name, datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+                yield path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
     def _path(self, key: str) -> Path:
         return self._root / check_key(key)[-2:] / key

@@ -22,7 +22,7 @@ import base64
 import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlsplit
 
@@ -38,6 +38,10 @@ _PREFIX = "CRYPTOPAY_S3_"
 _BUCKET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-")
 
 
+def _no_slash(url: str) -> str:
+    return url.rstrip("/")
+
+
 def _default_endpoint(settings: S3Settings) -> str:
     return f"https://s3.{settings.region}.amazonaws.com"
 
@@ -49,9 +53,7 @@ class S3Settings:
     bucket: str
     region: str = "us-east-1"
     credentials: Credentials
-    endpoint_url: str = attrs.field(
-        default=attrs.Factory(_default_endpoint, takes_self=True), converter=lambda url: str(url).rstrip("/")
-    )
+    endpoint_url: str = attrs.field(default=attrs.Factory(_default_endpoint, takes_self=True), converter=_no_slash)
     prefix: str = "kyc-documents/"
     timeout_seconds: float = 10.0
 
@@ -110,7 +112,10 @@ class S3DocumentStore:
         """Every stored key with its last change (``ListObjectsV2``, a page of 1,000 at a time)."""
         token: str | None = None
         while True:
-            query = [("list-type", "2"), ("prefix", self._settings.prefix)]
+            query: list[tuple[str, str | int | float | bool | None]] = [
+                ("list-type", "2"),
+                ("prefix", self._settings.prefix),
+            ]
             if token:
                 query.append(("continuation-token", token))
             response = self._send("GET", None, query=query)
@@ -131,14 +136,14 @@ class S3DocumentStore:
         *,
         body: bytes = b"",
         extra: Mapping[str, str] | None = None,
-        query: list[tuple[str, str]] | None = None,
+        query: list[tuple[str, str | int | float | bool | None]] | None = None,
     ) -> httpx.Response:
         s = self._settings
         path = f"/{s.bucket}" if key is None else f"/{s.bucket}/{s.prefix}{check_key(key)}"
         base = urlsplit(s.endpoint_url)
         url = f"{base.scheme}://{base.netloc}{encode_path(base.path + path)}"
         headers = {
-            "x-amz-date": amz_date(datetime.now(timezone.utc)),
+            "x-amz-date": amz_date(datetime.now(UTC)),
             "x-amz-content-sha256": hashlib.sha256(body).hexdigest(),
             **(extra or {}),
         }

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import attrs
@@ -64,7 +64,7 @@ class SignedRequest:
 
 def amz_date(at: datetime) -> str:
     """``YYYYMMDDTHHMMSSZ`` in UTC, the form of ``x-amz-date``."""
-    return at.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 def encode_path(key_path: str) -> str:

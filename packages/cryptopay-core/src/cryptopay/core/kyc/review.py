@@ -14,7 +14,7 @@ read them back (``document``), and every read is audited, as is every read of an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from datetime import datetime, timedelta
 
 import attrs
@@ -133,10 +133,8 @@ class KycReview:
 
     def _discard(self, document_id: str) -> None:
         """Remove a blob no record names; a store that cannot be reached leaves it to ``sweep_orphans``."""
-        try:
+        with suppress(CryptopayError):
             self.documents.delete(document_id)
-        except CryptopayError:
-            pass
 
     def sweep_orphans(self, *, older_than: timedelta = ORPHAN_GRACE) -> list[str]:
         """Remove stored blobs that no application names and that were written more than ``older_than`` ago.

@@ -13,7 +13,7 @@ import copy
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
@@ -108,7 +108,7 @@ class InMemoryDocumentStore:
 
     def put(self, key: str, blob: bytes) -> None:
         self.blobs[_key(key)] = bytes(blob)
-        self.written[key] = self._clock.now() if self._clock else datetime.now(timezone.utc)
+        self.written[key] = self._clock.now() if self._clock else datetime.now(UTC)
 
     def get(self, key: str) -> bytes:
         try:
