@@ -200,6 +200,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
     "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
     "CRYPTOPAY_SANCTIONS_THRESHOLD": Probe("75", lambda s, p: p.screening.threshold),
+    "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
     **_chain_probes(),
     **_treasury_probes(),
 }
