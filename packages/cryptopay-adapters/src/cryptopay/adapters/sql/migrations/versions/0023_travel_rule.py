@@ -1,7 +1,7 @@
 """The Travel Rule's records (FATF R.16): one per crypto transfer at or above the threshold, IVMS101 data as JSON.
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-06
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from cryptopay.adapters.sql.types import JsonText, UtcDateTime
 
-revision = "0022"
-down_revision = "0021"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
