@@ -214,6 +214,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_S3_ACCESS_KEY_ID": Probe("AKIA2", _document_store, S3_BUCKET),
     "CRYPTOPAY_S3_SECRET_ACCESS_KEY": Probe("other-secret", _document_store, S3_BUCKET),
     "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
+    "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
     **_chain_probes(),
     **_treasury_probes(),
 }

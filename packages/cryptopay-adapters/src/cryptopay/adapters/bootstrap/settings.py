@@ -28,10 +28,11 @@ from cryptopay.adapters.fx.settings import FxSettings
 from cryptopay.adapters.mpesa.settings import DarajaSettings
 from cryptopay.adapters.notify.smtp import SmtpSettings
 from cryptopay.adapters.sms.settings import SmsSettings
+from cryptopay.core.compliance.travel_rule import DEFAULT_THRESHOLD
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
-from cryptopay.core.money import KES, Money, to_decimal
+from cryptopay.core.money import KES, USD, Money, to_decimal
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
@@ -71,6 +72,7 @@ class Settings:
     settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
     monitoring_rules: Path | None = None  # a JSON or TOML rule set (None: the core's default rules)
     sanctions_threshold: int = 90  # the fuzzy name score (0-100) at which a listed name is a match
+    travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -131,6 +133,7 @@ class Settings:
             settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
             monitoring_rules=Path(get.text("MONITORING_RULES")) if get.text("MONITORING_RULES") else None,
             sanctions_threshold=_threshold(get.number("SANCTIONS_THRESHOLD")),
+            travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
@@ -221,6 +224,19 @@ def _daraja_configured(env: Mapping[str, str]) -> bool:
     """Any ``CRYPTOPAY_MPESA_*`` Daraja setting (the float baseline is the books', not Daraja's)."""
     names = (n for n, v in env.items() if n.startswith("CRYPTOPAY_MPESA_") and v.strip())
     return any(n != "CRYPTOPAY_MPESA_FLOAT_BASELINE" for n in names)
+
+
+def _usd(name: str, text: str) -> Money:
+    """An amount in US dollars, 0 or more; empty: the Travel Rule's default threshold."""
+    if not text:
+        return DEFAULT_THRESHOLD
+    try:
+        amount: Money | None = Money.of(to_decimal(text), USD)
+    except (InvalidInput, ArithmeticError):
+        amount = None
+    if amount is None or amount.amount < 0:
+        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in USD, 0 or more, got {text!r}")
+    return amount
 
 
 def _kes(name: str, text: str) -> Money | None:

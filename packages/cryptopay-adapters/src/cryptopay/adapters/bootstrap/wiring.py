@@ -25,6 +25,7 @@ from cryptopay.adapters.bootstrap.chains import (
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
+from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
 from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -350,6 +351,16 @@ class Parts:
             clock=self.clock,
             ids=self.ids,
             threshold=self.settings.sanctions_threshold,
+        )
+
+    @functools.cached_property
+    def travel_rule(self) -> TravelRule:
+        """The Travel Rule's valuation and records, from ``CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD`` (FX by the pricer)."""
+        return TravelRule(
+            quoter=LazyQuoter(lambda: self.pricer),
+            clock=self.clock,
+            ids=self.ids,
+            policy=ThresholdPolicy(self.settings.travel_rule_threshold),
         )
 
     def monitor(self) -> None:
