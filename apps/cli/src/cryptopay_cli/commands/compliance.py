@@ -414,16 +414,6 @@ report_app = typer.Typer(
 app.add_typer(report_app, name="report")
 
 
-def _party_name(party_id: str) -> str:
-    applications = services().kyc_review.standing(party_id).applications
-    for application in reversed(applications):
-        if application.person is not None:
-            return application.person.legal_name
-        if application.business is not None:
-            return application.business.registered_name
-    return party_id
-
-
 @report_app.command("str")
 def report_str(
     case_id: str,
@@ -443,7 +433,7 @@ def report_str(
         reporter = Reporter(rentity_id=rentity_id, officer_name=user.display_name or email, officer_email=email)
         case = services().monitoring.case(case_id)
         report = services().reporting.suspicious_transaction_report(
-            case_id, reporter, party_name=_party_name(case.party_id)
+            case_id, reporter, party_name=services().kyc_review.party_name(case.party_id)
         )
         body = goaml_xml(report).decode() if fmt == "xml" else str_csv(report)
     if out is None:

@@ -216,6 +216,16 @@ class KycReview:
         with self.uow() as uow:
             return KycStanding(uow.kyc.get(party_id), uow.kyc_applications.for_party(party_id))
 
+    def party_name(self, party_id: str) -> str:
+        """The party's name per its latest application with particulars (the legal or registered name), else its id:
+        what a report names the client by."""
+        for application in reversed(self.standing(party_id).applications):
+            if application.person is not None:
+                return application.person.legal_name
+            if application.business is not None:
+                return application.business.registered_name
+        return party_id
+
     # -- officers ----------------------------------------------------------------------------------------------
     def queue(self, *, after: str | None = None, limit: int = 100) -> list[KycApplication]:
         """Applications waiting for an officer or being reviewed, oldest id first."""
