@@ -83,7 +83,7 @@ deposit_addresses = sa.Table(
     sa.Column("invoice_id", sa.String(ID)),  # an invoice's address (with its merchant), or
     sa.Column("merchant_id", sa.String(ID)),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("user_id", sa.String(ID)),  # a wallet user's (migration 0022)
+    sa.Column("user_id", sa.String(ID)),  # a wallet user's (migration 0024)
     sa.UniqueConstraint("network", "index", name="uq_deposit_addresses_index"),
     sa.Index("ix_deposit_addresses_user", "user_id"),
     keep_existing=True,
@@ -121,6 +121,7 @@ payouts = sa.Table(
     metadata,
     sa.Column("id", sa.String(ID), primary_key=True),
     sa.Column("settlement_id", sa.String(ID), nullable=False, index=True),
+    sa.Column("merchant_id", sa.String(ID), nullable=False),  # the owner: a merchant, or a wallet's user (0022)
     sa.Column("originator_id", sa.String(CODE), unique=True),
     sa.Column("conversation_id", sa.String(CODE), index=True),
     sa.Column("state", sa.String(16), nullable=False),
@@ -130,6 +131,7 @@ payouts = sa.Table(
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_payouts_state", "state", "created_at"),
     sa.Index("ix_payouts_destination", "destination", "created_at"),
+    sa.Index("ix_payouts_merchant", "merchant_id", "id"),
     keep_existing=True,
 )
 

@@ -4,8 +4,8 @@ is never two owners'), and the deposits seen at them.
 ``deposit_addresses`` gains ``user_id``; ``invoice_id`` and ``merchant_id`` become optional (a wallet's address has
 neither). ``wallet_deposits`` holds one row per transfer.
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-06
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from cryptopay.adapters.sql.types import JsonText
 
-revision = "0022"
-down_revision = "0021"
+revision = "0024"
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
