@@ -33,8 +33,8 @@ from cryptopay.core.compliance.travel_rule import DEFAULT_THRESHOLD
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
-from cryptopay.core.wallets.deposit import DepositMinimums, WalletSpeed
 from cryptopay.core.money import KES, USD, Money, to_decimal
+from cryptopay.core.wallets.deposit import DepositMinimums, WalletSpeed
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
