@@ -18,6 +18,7 @@ import pytest
 from cryptopay.adapters.bootstrap import Services, Settings, build
 from cryptopay.adapters.bootstrap.wiring import Parts
 from cryptopay.adapters.evm.keys import account_xpub
+from cryptopay.core.money import USDT
 from cryptopay.core.system import RandomIds, SystemClock
 
 README = Path(__file__).resolve().parents[3] / "README.md"
@@ -36,6 +37,8 @@ SMS = {
     "CRYPTOPAY_SMS_USERNAME": "duka",
     "CRYPTOPAY_SMS_API_KEY": "atsk-1",
 }
+S3 = {"CRYPTOPAY_S3_ACCESS_KEY_ID": "AKIA1", "CRYPTOPAY_S3_SECRET_ACCESS_KEY": "secret"}
+S3_BUCKET = {**S3, "CRYPTOPAY_S3_BUCKET": "kyc-documents"}
 FAULTS = {"CRYPTOPAY_FAULT_POINTS": "payout.submitted=kill"}
 PRODUCTION = {
     "CRYPTOPAY_ENV": "production",
@@ -113,6 +116,12 @@ def _web(field: str) -> Callable[[Services, Parts], Any]:
 
 def _sms(field: str) -> Callable[[Services, Parts], Any]:
     return lambda services, parts: getattr(services.settings.sms, field)
+
+
+def _document_store(services: Services, parts: Parts) -> Any:
+    store = parts.document_store
+    settings = getattr(store, "_settings", None)
+    return type(store).__name__, attrs.asdict(settings) if settings is not None else None
 
 
 def _smtp(field: str) -> Callable[[Services, Parts], Any]:
@@ -201,6 +210,17 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
     "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
     "CRYPTOPAY_SANCTIONS_THRESHOLD": Probe("75", lambda s, p: p.screening.threshold),
+    "CRYPTOPAY_WALLET_CONFIRMATIONS": Probe(
+        "polygon=5", lambda s, p: p.wallet_deposits._speed.requirement("polygon").describe()
+    ),
+    "CRYPTOPAY_WALLET_DEPOSIT_MINIMUMS": Probe("USDT=3", lambda s, p: p.wallet_deposits._minimums.minimum(USDT)),
+    "CRYPTOPAY_S3_BUCKET": Probe("kyc-documents", _document_store, S3),
+    "CRYPTOPAY_S3_REGION": Probe("af-south-1", _document_store, S3_BUCKET),
+    "CRYPTOPAY_S3_ENDPOINT_URL": Probe("https://minio.example.com", _document_store, S3_BUCKET),
+    "CRYPTOPAY_S3_ACCESS_KEY_ID": Probe("AKIA2", _document_store, S3_BUCKET),
+    "CRYPTOPAY_S3_SECRET_ACCESS_KEY": Probe("other-secret", _document_store, S3_BUCKET),
+    "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
+    "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
     **_chain_probes(),
     **_treasury_probes(),
 }
@@ -217,13 +237,13 @@ def documented() -> list[str]:
     for row in table.splitlines():
         if not row.startswith("| `CRYPTOPAY_"):
             continue
-        names += _expand(re.findall(r"`([A-Z_.<>{},*]+)`", row.split("|")[1]))
+        names += _expand(re.findall(r"`([A-Z0-9_.<>{},*]+)`", row.split("|")[1]))
     return names
 
 
 def _expand(cells: list[str]) -> list[str]:
     first, names = cells[0], []
-    family = re.match(r"CRYPTOPAY_[A-Z]*", first).group(0)  # type: ignore[union-attr]
+    family = re.match(r"CRYPTOPAY_[A-Z0-9]*", first).group(0)  # type: ignore[union-attr]
     networks = re.search(r"\{([A-Z,]+)\}", first)
     for cell in cells:
         if cell.startswith("..._") and networks:

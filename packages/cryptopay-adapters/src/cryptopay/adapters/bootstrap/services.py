@@ -16,6 +16,7 @@ from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.compliance.screening import Screening
+from cryptopay.core.compliance.travel_rule import TravelRule
 from cryptopay.core.identity.teams import Teams
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
@@ -56,6 +57,7 @@ from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
+from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -109,6 +111,7 @@ class Services:
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     _monitoring: Lazy[Monitoring] = attrs.field(factory=lambda: missing("transaction monitoring"))
     _screening: Lazy[Screening] = attrs.field(factory=lambda: missing("sanctions screening"))
+    _travel_rule: Lazy[TravelRule] = attrs.field(factory=lambda: missing("the Travel Rule"))
     _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
@@ -119,6 +122,7 @@ class Services:
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
     _remittances: Lazy[Remittances] = attrs.field(factory=lambda: missing("remittances"))
+    _wallet_deposits: Lazy[Deposits] = attrs.field(factory=lambda: missing("crypto deposits"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the treasury
@@ -294,6 +298,9 @@ class Services:
     def remittances(self) -> Remittances:
         return self._remittances.get()
 
+    def wallet_deposits(self) -> Deposits:
+        return self._wallet_deposits.get()
+
     @property
     def kyc_review(self) -> KycReview:
         """KYC/KYB applications, their documents and the officers' review queue."""
@@ -308,6 +315,11 @@ class Services:
     def screening(self) -> Screening:
         """Sanctions lists and screening of names and addresses (the ``ScreeningPort`` other products call)."""
         return self._screening.get()
+
+    @property
+    def travel_rule(self) -> TravelRule:
+        """The Travel Rule (FATF R.16): value a transfer against the threshold, keep its IVMS101 record."""
+        return self._travel_rule.get()
 
     @property
     def reporting(self) -> Reporting:

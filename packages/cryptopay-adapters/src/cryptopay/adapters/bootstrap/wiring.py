@@ -23,8 +23,10 @@ from cryptopay.adapters.bootstrap.chains import (
     watcher_for,
 )
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
+from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
 from cryptopay.core.errors import CryptopayError, InvalidInput
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -58,6 +60,7 @@ from cryptopay.core.ports.identity import (
     TotpEngine,
     UserRepository,
 )
+from cryptopay.core.ports.kyc import DocumentStore
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
@@ -80,6 +83,7 @@ from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -315,7 +319,13 @@ class Parts:
             pricer=quoter,
             merchants=self.merchants,
             gate=self.payout_gate,
+            monitor=self.monitoring_feed,
         )
+
+    @functools.cached_property
+    def monitoring_feed(self) -> MonitoringFeed:
+        """What every product tells AML monitoring before and after its money moves (``compliance.feed``)."""
+        return MonitoringFeed(self.monitoring)
 
     @functools.cached_property
     def monitoring(self) -> Monitoring:
@@ -350,6 +360,16 @@ class Parts:
             clock=self.clock,
             ids=self.ids,
             threshold=self.settings.sanctions_threshold,
+        )
+
+    @functools.cached_property
+    def travel_rule(self) -> TravelRule:
+        """The Travel Rule's valuation and records, from ``CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD`` (FX by the pricer)."""
+        return TravelRule(
+            quoter=LazyQuoter(lambda: self.pricer),
+            clock=self.clock,
+            ids=self.ids,
+            policy=ThresholdPolicy(self.settings.travel_rule_threshold),
         )
 
     def monitor(self) -> None:
@@ -431,7 +451,13 @@ class Parts:
         """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
         quoter = LazyQuoter(lambda: self.pricer)
         return Wallets(
-            self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+            self.storage.unit_of_work,
+            self.ledger,
+            self.clock,
+            self.ids,
+            sms=lambda: self.sms,
+            quoter=lambda: quoter,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -447,6 +473,7 @@ class Parts:
             lambda token: f"{base}/hooks/daraja/stk/{token}",
             self.clock,
             self.ids,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -460,6 +487,7 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),  # the treasury's refusal before overdraft
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -473,6 +501,26 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),
+            monitor=self.monitoring_feed,
+        )
+
+    @functools.cached_property
+    def wallet_deposits(self) -> Deposits:
+        """Crypto deposits into wallets: addresses from the invoices' derivers, credited after the wallet speed
+        policy (``CRYPTOPAY_WALLET_CONFIRMATIONS``), senders screened, movements monitored."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Deposits(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            derivers=self.derivers,
+            rails=list(self.rails.values()),
+            speed=self.settings.wallet_speed,
+            minimums=self.settings.deposit_minimums,
+            screening=lambda: self.screening,
+            monitoring=lambda: self.monitoring,
+            quoter=lambda: quoter,
         )
 
     @functools.cached_property
@@ -511,13 +559,22 @@ class Parts:
         )
 
     @functools.cached_property
+    def document_store(self) -> DocumentStore:
+        """Where KYC documents' vault blobs live: the ``CRYPTOPAY_S3_BUCKET`` bucket, else ``<data dir>/documents``."""
+        from cryptopay.adapters.documents import FileDocumentStore, S3DocumentStore
+
+        if self.settings.documents_s3 is not None:
+            return S3DocumentStore(self.settings.documents_s3)
+        return FileDocumentStore(self.settings.data_dir / "documents")
+
+    @functools.cached_property
     def kyc_review(self) -> KycReview:
-        """KYC/KYB review; documents are vault blobs in ``<data dir>/documents``, measured by Pillow."""
-        from cryptopay.adapters.documents import FileDocumentStore, PillowProbe
+        """KYC/KYB review; documents are vault blobs in the document store, measured by Pillow."""
+        from cryptopay.adapters.documents import PillowProbe
 
         return KycReview(
             uow=self.storage.unit_of_work,
-            documents=FileDocumentStore(self.settings.data_dir / "documents"),
+            documents=self.document_store,
             vault=self.vault,
             probe=PillowProbe(),
             notifier=self.notifier,
@@ -563,6 +620,7 @@ class Parts:
             float_baseline=self.settings.mpesa_float_baseline,
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
+            deposits=self.storage.unit_of_work,  # wallet crypto deposits
         )
 
     @functools.cached_property
@@ -877,7 +935,9 @@ class Parts:
         """Every job the worker runs (names from ``cryptopay_worker.jobs``): the use cases, the outbox relay and
         the webhook jobs, so the inline queue runs exactly the worker's handlers."""
         return {
-            "chains.scan": lambda _payload: scan_chains(self.scanners, self.detection, self.mempools),
+            "chains.scan": lambda _payload: scan_chains(
+                self.scanners, self.detection, self.mempools, self.wallet_deposits
+            ),
             "chains.confirm": lambda _payload: self.confirm_chains(),
             "invoices.expire": lambda _payload: self.expire_invoices(),
             "settlements.run": lambda _payload: self.settling.run_settlements(),
@@ -891,6 +951,7 @@ class Parts:
             "compliance.rescreen": lambda _payload: self.monitoring.rescreen(
                 self.kyc_review.screened_names(), self.screening
             ),
+            "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(
@@ -930,6 +991,7 @@ class Parts:
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():
             self.detection.confirm_payments(network, watcher, watcher, self.mempools.get(network))
+            self.wallet_deposits.confirm(network, watcher, watcher, self.mempools.get(network))
 
     def expire_invoices(self) -> None:
         times = {network: self.detection.chain_now(network) for network in self.watchers}

@@ -27,6 +27,7 @@ from cryptopay.adapters.sql.repositories.compliance import (
     SqlMovementJournal,
     SqlSanctions,
 )
+from cryptopay.adapters.sql.repositories.deposits import SqlWalletDeposits
 from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 from cryptopay.adapters.sql.repositories.identity import (
     SqlApiKeys,
@@ -48,6 +49,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlUnmatchedAnswers,
 )
 from cryptopay.adapters.sql.repositories.remittances import SqlRemittances
+from cryptopay.adapters.sql.repositories.travel_rule import SqlTravelRule
 from cryptopay.adapters.sql.repositories.wallets import (
     SqlBuys,
     SqlPhoneVerifications,
@@ -180,6 +182,10 @@ class SqlUnitOfWork:
         return SqlSanctions(self.connection)
 
     @functools.cached_property
+    def travel_rule(self) -> SqlTravelRule:
+        return SqlTravelRule(self.connection)
+
+    @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
         return SqlFeeSchedules(self.connection)
 
@@ -204,6 +210,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def wallet_usage(self) -> SqlUsage:
         return SqlUsage(self.connection)
+
+    @functools.cached_property
+    def wallet_deposits(self) -> SqlWalletDeposits:
+        return SqlWalletDeposits(self.connection)
 
     @functools.cached_property
     def wallet_buys(self) -> SqlBuys:
