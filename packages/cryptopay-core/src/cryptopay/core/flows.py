@@ -459,6 +459,10 @@ def credit_remittance(
     metadata = {"kind": "remittance", "order_id": order_id, "user": user_id}
     request = EntryRequest(
         f"remittance:{order_id}:credit", postings, f"remittance {order_id} to a wallet", metadata=metadata
+    )
+    return ledger.post(request, session=session)
+
+
 # -- wallet deposits ----------------------------------------------------------------------------------------------
 def deposits_held(asset: Asset) -> str:
     """Deposits that reached our addresses but are kept from the wallet (sanctioned sender, dust, another asset)."""

@@ -298,6 +298,7 @@ class Services:
     def remittances(self) -> Remittances:
         return self._remittances.get()
 
+    @property
     def wallet_deposits(self) -> Deposits:
         return self._wallet_deposits.get()
 
