@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import attrs
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.ledger import Ledger
@@ -156,7 +157,7 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
         ids=ids,
         rails=rails,
         sms=lambda: wallet.sms,
-        monitoring=lambda: monitoring,
+        monitoring=MonitoringFeed(monitoring),
         policy=policy or RetryPolicy(),
     )
     scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in chains.items()}

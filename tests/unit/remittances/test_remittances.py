@@ -142,12 +142,16 @@ def test_bad_orders_are_refused_with_the_field(stack):
     assert stack.remittances.orders() == []
 
 
-def test_the_senders_country_reaches_monitoring(stack):
-    """An order from a high-risk jurisdiction is journaled with its country; the batch rule raises an alert."""
+def test_the_senders_country_reaches_monitoring_once_the_money_arrived(stack):
+    """A paid order from a high-risk jurisdiction is journaled with its country and the batch rule raises an alert;
+    an unpaid one is never journaled, and one from elsewhere raises nothing."""
+    unpaid = stack.order(sender=Sender(name="Kim", country="KP", address="Pyongyang"))
     order = stack.order(sender=Sender(name="Kim", country="KP", address="Pyongyang"))
-    stack.clock.advance(seconds=1)
-    alerts = stack.monitoring.run_batch(order.created_at - timedelta(minutes=1))
+    other = stack.order(sender=Sender(name="Ann", country="GB"))
+    for paid in (order, other):
+        stack.pay(paid)
+    stack.confirm()
+    stack.run()
+    alerts = stack.monitoring.run_batch(unpaid.created_at - timedelta(minutes=1))
     assert [(a.rule_id, a.party_id) for a in alerts] == [("high-risk-remittance", "phone:254712345678")]
-    later = stack.order(sender=Sender(name="Ann", country="GB"))
-    stack.clock.advance(seconds=1)
-    assert stack.monitoring.run_batch(later.created_at) == []
+    assert stack.get(order).state is RemittanceState.PAID_OUT

@@ -541,7 +541,7 @@ class Parts:
             rails=usdt,
             validators=address_validators(self.settings),
             sms=lambda: self.sms,
-            monitoring=lambda: self.monitoring,
+            monitoring=self.monitoring_feed,
             policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
         )
 

@@ -38,7 +38,7 @@ from typing import cast
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import CryptopayError, InvalidInput, LimitExceeded, NotFound, Refused
 from cryptopay.core.fx import Pair, Quote
@@ -108,8 +108,8 @@ class Remittances:
     rails: tuple[Rail, ...]  # the USDT rails an order may be paid on
     validators: Mapping[str, AddressValidator] = attrs.field(factory=dict)
     sms: Callable[[], SmsSender | None] = lambda: None
-    monitoring: Callable[[], Monitoring | None] = lambda: None
-    policy: RetryPolicy = RetryPolicy()
+    monitoring: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal once paid
+    policy: RetryPolicy = attrs.Factory(RetryPolicy)
     tariff: Tariff = B2C_TARIFF
     window: timedelta = timedelta(minutes=30)  # how long an order waits for its USDT
 
@@ -131,7 +131,8 @@ class Remittances:
         usdt, kes, charge = self._price(request.amount, quote)
         order_id, now = self.ids.new_id("rmt"), self.clock.now()
         recipient = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
-        self._monitor(order_id, phone, recipient, kes + charge, request.sender, now)
+        party = recipient.user_id if recipient else f"phone:{phone}"
+        self.monitoring.before(_movement(order_id, party, kes + charge, request.sender, now, recipient))
         self._open_desk()
 
         created: list[RemittanceOrder] = []
@@ -219,26 +220,6 @@ class Remittances:
         _credit_check(uow, wallet, value, now).enforce()
         return wallet
 
-    def _monitor(
-        self, order_id: str, phone: str, wallet: Wallet | None, value: Money, sender: Sender, now: datetime
-    ) -> None:
-        monitoring = self.monitoring()
-        if monitoring is None:
-            return
-        movement = Movement(
-            id=f"remittance:{order_id}",
-            party_id=wallet.user_id if wallet else f"phone:{phone}",
-            product="remittance",
-            direction=Direction.IN,
-            amount=value,
-            at=now,
-            counterparty=sender.name,
-            party_since=wallet.created_at if wallet else None,
-            asset=USDT.code,
-            country=sender.country,
-        )
-        monitoring.check(movement)
-
     def _open_desk(self) -> None:
         """The desk's store: the order rails, no fee (the spread is the desk's margin), its window, no tolerance."""
 
@@ -316,6 +297,11 @@ class Remittances:
 
     def _advance(self, order_id: str) -> RemittanceOrder:
         order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id))
+        if action == "funded":
+            # The money arrived (committed): journal the movement for the batch rules (the high-risk country).
+            party = order.recipient_id or f"phone:{order.recipient_phone}"
+            self.monitoring.after(_movement(order.id, party, order.value, order.sender, order.created_at, None))
+            action = "notify" if order.state is RemittanceState.PAID_OUT else None
         if action == "retry" and order.payout_id is not None:
             current = self.payout_of(order)
             return self._retry(order_id, current.id if current else order.payout_id, _ACTOR)
@@ -328,7 +314,7 @@ class Remittances:
     def _step(self, uow: RemittanceUnitOfWork, order_id: str) -> tuple[RemittanceOrder, str | None]:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         if order.state is RemittanceState.AWAITING_PAYMENT:
-            self._on_invoice(uow, order, now)
+            return order, self._on_invoice(uow, order, now)
         elif order.state is RemittanceState.PAYING_OUT:
             return order, self._on_payout(uow, order, now)
         elif order.state is RemittanceState.REFUNDING:
@@ -337,7 +323,7 @@ class Remittances:
             return order, "notify"
         return order, None
 
-    def _on_invoice(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> None:
+    def _on_invoice(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
         invoice = uow.invoices.get(order.invoice_id)
         if invoice is None:
             raise NotFound(f"remittance {order.id} has no invoice {order.invoice_id}")
@@ -348,6 +334,8 @@ class Remittances:
         elif invoice.state is InvoiceState.SETTLED:
             self._fund(uow, order, invoice, now)
             self._pay_out(uow, order, now)
+            return "funded"
+        return None
 
     def _fund(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, invoice: Invoice, now: datetime) -> None:
         """Convert the order's USDT into the shillings it promised, at its locked quote."""
@@ -562,6 +550,22 @@ class Remittances:
             return found
 
         return in_transaction(self.uow, record)
+
+
+def _movement(order_id: str, party: str, value: Money, sender: Sender, at: datetime, wallet: Wallet | None) -> Movement:
+    """The remittance as monitoring sees it: value in, to the recipient, from the sender's country."""
+    return Movement(
+        id=f"remittance:{order_id}",
+        party_id=party,
+        product="remittance",
+        direction=Direction.IN,
+        amount=value,
+        at=at,
+        counterparty=sender.name,
+        party_since=wallet.created_at if wallet else None,
+        asset=USDT.code,
+        country=sender.country,
+    )
 
 
 def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: datetime) -> Decision:
