@@ -18,7 +18,7 @@ from cryptopay.core.ports.storage import AuditLog
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.pages.session import check_form_csrf, page_login
+from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login
 from cryptopay_http.pages.web import page, page_blueprint, redirect
 from cryptopay_http.runtime import runtime
 
@@ -32,7 +32,7 @@ _BATCH = 5000
 
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
-    principal = page_login()
+    principal = page_login(DASHBOARD)
     if principal is None:
         return redirect(f"/dashboard/login?next={quote(request.full_path.rstrip('?'))}")
     g.principal = principal

@@ -10,7 +10,7 @@ one-time code with 2FA) and steps up first, like the API's ``X-Step-Up-Token``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,14 +21,14 @@ from cryptopay.core.identity import Forbidden, Principal, Role, TwoFactorRequire
 from cryptopay.core.identity.model import MERCHANT_SCOPES, TeamRole
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.money import Money, asset_by_code
-from cryptopay.core.payments.summary import summarise
+from cryptopay.core.payments.summary import OPEN, summarise
 from cryptopay.core.webhooks import DeliveryStatus, create_endpoint, redeliver_webhook
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import audit_security, limit_account, limit_by_client
 from cryptopay_http.pages.i18n import NAIROBI
-from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
+from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, end_page_session, page_login, start_page_session
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
 from cryptopay_http.payments_edge import webhooks
 from cryptopay_http.runtime import runtime
@@ -58,13 +58,12 @@ _DEVELOPERS = {
     "dashboard.redeliver",
 }
 _PAGE = 25
-_SEARCH_LIMIT = 2000  # invoices scanned by a search of order ids (newest merchants rarely have more)
 
 
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
     """Resolve the page session, check CSRF on every POST, and send visitors without a login to the login page."""
-    principal = page_login()
+    principal = page_login(DASHBOARD)
     if principal is not None:
         g.principal = principal
     if request.method == "POST":
@@ -128,14 +127,14 @@ def login() -> ResponseReturnValue:
     except Unauthenticated as error:
         return page("dashboard/login.html", 401, next=target, email=email, error=error.message)
     response = redirect(target, 303)
-    start_page_session(response, pair)
+    start_page_session(response, pair, DASHBOARD)
     return response
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     response = redirect("/dashboard/login", 303)
-    end_page_session(response)
+    end_page_session(response, DASHBOARD)
     return response
 
 
@@ -151,7 +150,9 @@ def home() -> Response:
     store = services.listings.store(merchant_id)
     assets = {rail.asset for rail in store.rails} if store else set()
     codes = [flows.merchant_liability(merchant_id, asset) for asset in {*assets, asset_by_code("KES")}]
-    summary = summarise(services.listings.each_invoice(merchant_id), services.ledger.balances(codes), since=midnight)
+    listings = services.listings
+    todays = listings.invoices_created(merchant_id, midnight, midnight + timedelta(days=1))
+    summary = summarise(todays, listings.count_invoices(merchant_id, OPEN), services.ledger.balances(codes))
     merchant = services.merchants.get(merchant_id)
     recent = services.listings.payouts(merchant_id, before=None, limit=5)
     return page("dashboard/home.html", summary=summary, merchant=merchant, payouts=recent, nav="home")
@@ -170,7 +171,7 @@ def _state() -> InvoiceState | None:
 
 def _search(merchant_id: str, term: str) -> list[Invoice]:
     """An invoice id or checkout reference exactly, else order ids containing ``term`` (case-insensitive)."""
-    invoicing, found = runtime().services.invoicing, list[Invoice]()
+    invoicing = runtime().services.invoicing
     for lookup in (invoicing.get_invoice, invoicing.get_public_invoice):
         try:
             invoice = lookup(term)
@@ -178,13 +179,7 @@ def _search(merchant_id: str, term: str) -> list[Invoice]:
             continue
         if invoice.merchant_id == merchant_id:
             return [invoice]
-    wanted = term.casefold()
-    for scanned, invoice in enumerate(runtime().services.listings.each_invoice(merchant_id)):
-        if scanned >= _SEARCH_LIMIT or len(found) >= _PAGE:
-            break
-        if invoice.order_id and wanted in invoice.order_id.casefold():
-            found.append(invoice)
-    return found
+    return runtime().services.listings.find_orders(merchant_id, term, limit=_PAGE)
 
 
 @bp.get("/invoices")

@@ -33,14 +33,13 @@ from flask.typing import ResponseReturnValue
 from cryptopay_http.auth import limit_account, limit_by_client
 from cryptopay_http.idempotency import idempotent_form
 from cryptopay_http.pages.i18n import NAIROBI
-from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
+from cryptopay_http.pages.session import PORTAL, check_form_csrf, end_page_session, page_login, start_page_session
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
 
 bp = page_blueprint("portal", __name__, url_prefix="/app")
-LOGOUT_PATH = "/app/logout"
 _PUBLIC = {"portal.signup_form", "portal.signup", "portal.code_form", "portal.code", "portal.resend"}
 _PUBLIC |= {"portal.login_form", "portal.login"}
 _RECENT = 5
@@ -52,7 +51,7 @@ _SENDABLE = [a.code for a in SENDABLE]
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
     """Resolve the page session, check CSRF on every POST, and send visitors without a login to the login page."""
-    principal = page_login()
+    principal = page_login(PORTAL)
     if principal is not None:
         g.principal = principal
     if request.method == "POST":
@@ -144,7 +143,7 @@ def code(verification_id: str) -> Response:
         context = {"verification_id": verification_id, "username": username or "", **_refusal(error)}
         return page("portal/code.html", error.http_status, **context)
     response = redirect("/app/?welcome=1", 303)
-    start_page_session(response, pair, logout_path=LOGOUT_PATH)
+    start_page_session(response, pair, PORTAL)
     return response
 
 
@@ -173,14 +172,14 @@ def login() -> Response:
         runtime().accounts.logout(pair.refresh_token)
         return page("portal/login.html", 403, next=target, phone=phone, error="this is not a personal wallet")
     response = redirect(target, 303)
-    start_page_session(response, pair, logout_path=LOGOUT_PATH)
+    start_page_session(response, pair, PORTAL)
     return response
 
 
 @bp.post("/logout")
 def logout() -> Response:
     response = redirect("/app/login", 303)
-    end_page_session(response, logout_path=LOGOUT_PATH)
+    end_page_session(response, PORTAL)
     return response
 
 
