@@ -27,6 +27,7 @@ from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import audit_security, limit_account, limit_by_client
+from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, end_page_session, page_login, start_page_session
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
@@ -43,6 +44,8 @@ _SCOPES = {
     "dashboard.home": "invoices:read",
     "dashboard.invoices": "invoices:read",
     "dashboard.invoice_detail": "invoices:read",
+    "dashboard.refund_invoice": "refunds:write",
+    "dashboard.cancel_invoice": "invoices:write",
     "dashboard.new_invoice": "invoices:write",
     "dashboard.create_invoice": "invoices:write",
     "dashboard.payment_links": "payment_links:read",
@@ -58,6 +61,7 @@ _DEVELOPERS = {
     "dashboard.redeliver",
 }
 _PAGE = 25
+_REFUNDABLE = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 
 
 @bp.before_request
@@ -196,12 +200,109 @@ def invoices() -> Response:
     return page("dashboard/invoices.html", rows=rows, q=term, state=state, states=states, more=more, nav="invoices")
 
 
-@bp.get("/invoices/<invoice_id>")
-def invoice_detail(invoice_id: str) -> Response:
+def _own_invoice(invoice_id: str) -> Invoice:
     invoice = runtime().services.invoicing.get_invoice(invoice_id)
     if invoice.merchant_id != _merchant_id():
         raise NotFound(f"invoice {invoice_id} not found")
-    return page("dashboard/invoice.html", invoice=invoice, nav="invoices")
+    return invoice
+
+
+def _invoice_page(invoice_id: str, status: int = 200, **context: Any) -> Response:
+    """The invoice with every payment and refund, and its refund and cancel forms (each with a fresh form key)."""
+    invoice = _own_invoice(invoice_id)
+    refunds = runtime().services.refunds.list_refunds(invoice.id, limit=_PAGE)
+    paid_rails = sorted({p.rail_key for p in invoice.payments if not p.withdrawn})
+    assets = {o.rail.asset.code for o in invoice.options if o.rail.key in paid_rails}
+    currencies = [*sorted(assets), *sorted({invoice.price.asset.code, "KES"} - assets)]
+    context = {"form": request.form, "refund_key": new_form_key(), "cancel_key": new_form_key(), **context}
+    refundable = invoice.state in _REFUNDABLE and bool(paid_rails) and g.principal.has_scope("refunds:write")
+    cancellable = invoice.state in OPEN and not invoice.payments and g.principal.has_scope("invoices:write")
+    return page(
+        "dashboard/invoice.html",
+        status,
+        invoice=invoice,
+        refunds=refunds,
+        paid_rails=paid_rails,
+        currencies=currencies,
+        refundable=refundable,
+        cancellable=cancellable,
+        nav="invoices",
+        **context,
+    )
+
+
+@bp.get("/invoices/<invoice_id>")
+def invoice_detail(invoice_id: str) -> Response:
+    return _invoice_page(invoice_id, refunded=request.args.get("refunded"), cancelled=request.args.get("cancelled"))
+
+
+def _confirmed(field: str = "confirm") -> None:
+    if request.form.get(field) != "yes":
+        raise InvalidInput("tick the box to confirm", field=field)
+
+
+def _on_invoice(invoice_id: str, action: Callable[[], Response], *, refund: bool = False) -> Response:
+    """Run a form's ``action``; a refusal (a wrong password, nothing left to refund, an invoice that received
+    money) is shown on the invoice's page with its status and changes nothing."""
+    try:
+        return action()
+    except CryptopayError as error:
+        if error.http_status >= 500:
+            raise
+        status = 403 if error.http_status == 401 else error.http_status
+        where = "refund_error" if refund else "cancel_error"
+        return _invoice_page(invoice_id, status, **{where: error.message})
+
+
+@bp.post("/invoices/<invoice_id>/refunds")
+def refund_invoice(invoice_id: str) -> Response:
+    """Refund (part of) what the invoice received: money leaves, so the form asks for the password (a step-up)
+    and carries a form key (a double press sends one refund)."""
+    return _on_invoice(invoice_id, lambda: _refund(invoice_id), refund=True)
+
+
+@idempotent_form
+def _refund(invoice_id: str) -> Response:
+    invoice = _own_invoice(invoice_id)
+    _confirmed()
+    form = request.form
+    address = (form.get("address") or "").strip()[:128]
+    if not address:
+        raise InvalidInput("enter the customer's address to refund to", field="address")
+    text = (form.get("amount") or "").strip()
+    amount = _refund_amount(text, form.get("currency", "")) if text else None
+    _step_up()
+    refund = runtime().services.refunds.refund(
+        invoice.id, address=address, requested_by=_actor(), rail=form.get("rail") or None, amount=amount
+    )
+    return redirect(f"/dashboard/invoices/{invoice.id}?refunded={refund.id}", 303)
+
+
+def _refund_amount(text: str, currency: str) -> Money:
+    try:
+        asset = asset_by_code(currency.strip().upper())
+        amount = Money.of(Decimal(text.replace(",", "")), asset)
+    except (InvalidOperation, InvalidInput):
+        raise InvalidInput(
+            "enter an amount such as 500 or 12.5 in the rail's currency or KES", field="amount"
+        ) from None
+    if not amount.is_positive():
+        raise InvalidInput("a refund amount must be positive", field="amount")
+    return amount
+
+
+@bp.post("/invoices/<invoice_id>/cancel")
+def cancel_invoice(invoice_id: str) -> Response:
+    """Cancel an invoice that has received nothing (the use case refuses one that has, with a 409)."""
+    return _on_invoice(invoice_id, lambda: _cancel(invoice_id))
+
+
+@idempotent_form
+def _cancel(invoice_id: str) -> Response:
+    invoice = _own_invoice(invoice_id)
+    _confirmed()
+    runtime().services.invoicing.cancel_invoice(invoice.id, actor=_actor())
+    return redirect(f"/dashboard/invoices/{invoice.id}?cancelled=1", 303)
 
 
 def _new_invoice_form(status: int = 200, **context: Any) -> Response:
@@ -339,13 +440,18 @@ def developers() -> Response:
     return _developers()
 
 
-def _stepped_up(action: Callable[[], Response]) -> Response:
-    """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does."""
+def _step_up() -> None:
+    """A fresh password (or one-time code) check from the form, as the API's ``X-Step-Up-Token`` asks."""
     password, code = request.form.get("password") or None, request.form.get("code") or None
     limit_account(g.principal.id)
+    token = runtime().accounts.step_up(g.principal, password=password, code=code)
+    runtime().accounts.check_step_up(g.principal, token)
+
+
+def _stepped_up(action: Callable[[], Response]) -> Response:
+    """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does."""
     try:
-        token = runtime().accounts.step_up(g.principal, password=password, code=code)
-        runtime().accounts.check_step_up(g.principal, token)
+        _step_up()
         return action()
     except CryptopayError as error:
         if error.http_status >= 500:

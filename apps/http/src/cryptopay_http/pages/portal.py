@@ -14,7 +14,6 @@ Example: ``GET /app/signup`` → phone → ``/app/signup/<verification id>`` →
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
@@ -31,8 +30,9 @@ from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import limit_account, limit_by_client
-from cryptopay_http.idempotency import idempotent_form
+from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
+from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
 from cryptopay_http.pages.session import PORTAL, check_form_csrf, end_page_session, page_login, start_page_session
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
 from cryptopay_http.runtime import runtime
@@ -207,9 +207,16 @@ def history() -> Response:
 
 @bp.get("/statement")
 def statement() -> Response:
-    """The month's statement as CSV (``?month=YYYY-MM``, Nairobi time), the same file as ``/v1/wallet/statements``."""
+    """The month's statement (``?month=YYYY-MM``, Nairobi time) as CSV, or as PDF with ``format=pdf``: the same
+    files as ``/v1/wallet/statements/<month>``."""
     month = request.args.get("month", "")
-    text = runtime().services.wallets.statement(_user_id(), month)
+    wallets, user_id = runtime().services.wallets, _user_id()
+    if request.args.get("format") == "pdf":
+        lines, wallet = wallets.statement_lines(user_id, month), wallets.wallet(user_id)
+        holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
+        label = f"{statement_period(month)[0]:%Y-%m}"
+        return pdf_response(wallet_statement(lines, label, holder), pdf_filename("cryptopay-statement", label))
+    text = wallets.statement(user_id, month)
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": disposition})
 
@@ -217,9 +224,7 @@ def statement() -> Response:
 # --- send -------------------------------------------------------------------------------------------------------
 
 
-def _key() -> str:
-    """A fresh idempotency key for a money form (``idempotency.idempotent_form``)."""
-    return secrets.token_urlsafe(18)
+_key = new_form_key  # a fresh idempotency key for a money form (``idempotency.idempotent_form``)
 
 
 @bp.get("/send")
