@@ -29,7 +29,14 @@ from flask.typing import ResponseReturnValue
 from cryptopay_http.auth import audit_security, limit_account, limit_by_client
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
-from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, end_page_session, page_login, start_page_session
+from cryptopay_http.pages.session import (
+    DASHBOARD,
+    check_form_csrf,
+    end_page_session,
+    page_login,
+    start_page_session,
+    step_up_from_form,
+)
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
 from cryptopay_http.payments_edge import webhooks
 from cryptopay_http.runtime import runtime
@@ -271,7 +278,7 @@ def _refund(invoice_id: str) -> Response:
         raise InvalidInput("enter the customer's address to refund to", field="address")
     text = (form.get("amount") or "").strip()
     amount = _refund_amount(text, form.get("currency", "")) if text else None
-    _step_up()
+    step_up_from_form(g.principal)
     refund = runtime().services.refunds.refund(
         invoice.id, address=address, requested_by=_actor(), rail=form.get("rail") or None, amount=amount
     )
@@ -440,18 +447,10 @@ def developers() -> Response:
     return _developers()
 
 
-def _step_up() -> None:
-    """A fresh password (or one-time code) check from the form, as the API's ``X-Step-Up-Token`` asks."""
-    password, code = request.form.get("password") or None, request.form.get("code") or None
-    limit_account(g.principal.id)
-    token = runtime().accounts.step_up(g.principal, password=password, code=code)
-    runtime().accounts.check_step_up(g.principal, token)
-
-
 def _stepped_up(action: Callable[[], Response]) -> Response:
     """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does."""
     try:
-        _step_up()
+        step_up_from_form(g.principal)
         return action()
     except CryptopayError as error:
         if error.http_status >= 500:
