@@ -3,8 +3,8 @@ queries (an indexed range per merchant, a ``LIKE`` limited to a page) instead of
 
 Existing rows are filled from their documents, a batch at a time.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from cryptopay.adapters.sql.types import UtcDateTime
 
-revision = "0024"
-down_revision = "0023"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
