@@ -58,6 +58,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         webhooks_uow=Lazy(lambda: parts.storage.unit_of_work),
         ledger=Lazy(lambda: parts.ledger),
         quotes=Lazy(lambda: parts.quotes),
+        personal_sealing=Lazy(lambda: parts.personal_sealing),
         users=Lazy(lambda: parts.users),
         refresh_tokens=Lazy(lambda: parts.refresh_tokens),
         merchants=Lazy(lambda: parts.merchants),

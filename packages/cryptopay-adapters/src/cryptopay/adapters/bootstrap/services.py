@@ -78,6 +78,9 @@ class Services:
     _webhooks_uow: Lazy[UowFactory] = attrs.field(factory=lambda: missing("webhook storage"))
     _ledger: Lazy[Ledger] = attrs.field(factory=lambda: missing("ledger"))
     _quotes: Lazy[QuoteRepository] = attrs.field(factory=lambda: missing("quotes"))
+    _personal_sealing: Lazy[Callable[[bool], Mapping[str, int]]] = attrs.field(
+        factory=lambda: missing("personal data sealing")
+    )
     # -- identity
     _users: Lazy[UserRepository] = attrs.field(factory=lambda: missing("users"))
     _refresh_tokens: Lazy[RefreshTokenRepository] = attrs.field(factory=lambda: missing("refresh tokens"))
@@ -144,6 +147,11 @@ class Services:
     def webhooks_uow(self) -> UowFactory:
         """A new unit of work over the outbox and the webhook repositories."""
         return self._webhooks_uow.get()
+
+    def seal_personal_data(self, *, all_rows: bool = False) -> Mapping[str, int]:
+        """Seal the personal data still stored in the clear (``all_rows``: re-seal every row, after a key rotation);
+        the rows rewritten per table (see ``cryptopay.adapters.sql.sealing``)."""
+        return self._personal_sealing.get()(all_rows)
 
     @property
     def ledger(self) -> Ledger:

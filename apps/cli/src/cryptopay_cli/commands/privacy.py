@@ -1,0 +1,29 @@
+"""``cryptopay privacy``: Kenya's Data Protection Act on the server: seal personal data at rest (and re-seal it after
+a key rotation).
+
+``seal`` rewrites the rows still holding personal data in the clear; ``seal --all`` re-seals every row under the
+current key-encryption key and recomputes the keyed hashes (after adding a KEK or changing
+``CRYPTOPAY_PII_LOOKUP_KEY``: see ``cryptopay.adapters.sql.sealing``).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cryptopay_cli.context import services
+from cryptopay_cli.output import emit_json, errors_to_exit_codes
+
+app = typer.Typer(
+    help="Data protection: a data subject's export, retention purges, sealing personal data.", no_args_is_help=True
+)
+
+
+@app.command()
+def seal(
+    all_rows: bool = typer.Option(
+        False, "--all", help="Re-seal every row (after a key rotation), not only clear ones."
+    ),
+) -> None:
+    """Seal personal data stored in the clear; prints the rows rewritten per table as JSON."""
+    with errors_to_exit_codes():
+        emit_json(dict(services().seal_personal_data(all_rows=all_rows)))
