@@ -48,6 +48,7 @@ from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
+from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
@@ -112,6 +113,7 @@ class Services:
     _monitoring: Lazy[Monitoring] = attrs.field(factory=lambda: missing("transaction monitoring"))
     _screening: Lazy[Screening] = attrs.field(factory=lambda: missing("sanctions screening"))
     _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
+    _subject_exports: Lazy[SubjectExports] = attrs.field(factory=lambda: missing("data subject exports"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
@@ -315,6 +317,11 @@ class Services:
     def reporting(self) -> Reporting:
         """Suspicious transaction reports (goAML XML, CSV) and the monthly virtual-asset flows."""
         return self._reporting.get()
+
+    @property
+    def subject_exports(self) -> SubjectExports:
+        """A data subject's export (the person's own, or an officer's), audited."""
+        return self._subject_exports.get()
 
     @property
     def listings(self) -> Listings:

@@ -233,6 +233,12 @@ class SqlRefreshTokens:
         live = (refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
         return _one(self._bind, sa.select(refresh_tokens.c.id).where(*live).limit(1), lambda _: True) or False
 
+    def for_user(self, user_id: str) -> list[RefreshToken]:
+        c = refresh_tokens.c
+        query = sa.select(refresh_tokens).where(c.user_id == user_id).order_by(c.created_at, c.id)
+        with reading(self._bind) as conn:
+            return [RefreshToken(**row._mapping) for row in conn.execute(query)]
+
     def _revoke(self, chosen: Any, at: datetime) -> int:
         live = (chosen, refresh_tokens.c.revoked_at.is_(None))
         with writing(self._bind) as conn:

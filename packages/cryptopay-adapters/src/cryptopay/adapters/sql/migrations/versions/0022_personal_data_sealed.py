@@ -1,4 +1,5 @@
-"""Personal data sealed at rest: room for keyed hashes and sealed values, and the users' sealed phone.
+"""Personal data sealed at rest: room for keyed hashes and sealed values, the users' sealed phone, and indexes
+that find a data subject's audit records (by subject and by actor).
 
 Lookup columns (``users.phone``, ``users.email_key``, ``wallets.phone``, ``phone_verifications.phone``,
 ``wallet_transfers.recipient_phone``) now hold 64-character keyed hashes; sealed values (``pii1:`` + base64 vault
@@ -33,6 +34,8 @@ _LOOKUPS = (
 def upgrade() -> None:
     with op.batch_alter_table("users") as users:
         users.add_column(sa.Column("phone_sealed", sa.Text))
+    op.create_index("ix_audit_log_subject", "audit_log", ["subject", "seq"])  # a data subject's export
+    op.create_index("ix_audit_log_actor", "audit_log", ["actor", "seq"])
     if op.get_bind().dialect.name != "postgresql":
         return
     for table, column in _LOOKUPS:
@@ -43,5 +46,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # The widened columns stay wide: narrowing them would fail on the hashes and sealed values they now hold.
+    op.drop_index("ix_audit_log_actor", "audit_log")
+    op.drop_index("ix_audit_log_subject", "audit_log")
     with op.batch_alter_table("users") as users:
         users.drop_column("phone_sealed")
