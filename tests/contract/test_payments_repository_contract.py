@@ -15,7 +15,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings
-from cryptopay.core.payouts import Payout, PayoutQuery, PayoutState
+from cryptopay.core.payouts import Payout, PayoutKind, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
 from cryptopay.core.rails import rail_for
@@ -304,7 +304,7 @@ def test_kept_answers_are_pending_until_matched(storage):
 
 
 def test_payouts_are_listed_per_merchant_and_per_state_a_page_at_a_time(storage):
-    """A merchant's payouts (found through their settlements) and every merchant's payouts in a state come newest
+    """A merchant's payouts (by their own owner) and every merchant's payouts in a state come newest
     first (by id, descending), strictly before the cursor, at most ``limit``; the read model walks every page."""
     with storage.unit_of_work() as uow:
         uow.settlements.add(settlement(1, NOW))
@@ -330,6 +330,26 @@ def test_payouts_are_listed_per_merchant_and_per_state_a_page_at_a_time(storage)
     assert [p.id for p in listings.payouts(None, before=None, limit=9, state=PayoutState.SUBMITTED)] == ["po_2"]
     with pytest.raises(InvalidInput):
         listings.payouts(None, before=None, limit=9)
+
+
+def test_a_wallets_sale_bill_and_remittance_payouts_are_listed_under_their_owner(storage):
+    """Payouts with no settlement behind them (a wallet's sale and bill, the remittance desk's) are listed under the
+    ``merchant_id`` they carry, keep their kind, and never appear under anyone else."""
+    with storage.unit_of_work() as uow:
+        uow.settlements.add(settlement(1, NOW))
+        uow.payouts.add(payout(1))
+        uow.payouts.add(attrs.evolve(payout(2), settlement_id="sel_1", merchant_id="usr_1", kind=PayoutKind.SALE))
+        uow.payouts.add(attrs.evolve(payout(3), settlement_id="bil_1", merchant_id="usr_1", kind=PayoutKind.BILL))
+        uow.payouts.add(
+            attrs.evolve(payout(4), settlement_id="rem_1", merchant_id="remittances", kind=PayoutKind.REMITTANCE)
+        )
+    with storage.unit_of_work() as uow:
+        mine = uow.payouts.list_for_merchant("usr_1", before=None, limit=9)
+        assert [(p.id, p.kind) for p in mine] == [("po_3", PayoutKind.BILL), ("po_2", PayoutKind.SALE)]
+        assert [p.id for p in uow.payouts.list_for_merchant("usr_1", before="po_3", limit=9)] == ["po_2"]
+        assert [p.id for p in uow.payouts.list_for_merchant("m1", before=None, limit=9)] == ["po_1"]
+        desk = uow.payouts.list_for_merchant("remittances", before=None, limit=9, state=PayoutState.PLANNED)
+        assert [(p.id, p.remark) for p in desk] == [("po_4", "Remittance rem_1")]
 
 
 def test_invoices_are_listed_per_merchant_in_a_state(engine):

@@ -17,6 +17,7 @@ import cryptopay.adapters.sql.tables_fx_chains
 import cryptopay.adapters.sql.tables_identity
 import cryptopay.adapters.sql.tables_payments
 import cryptopay.adapters.sql.tables_reconciliation
+import cryptopay.adapters.sql.tables_travel_rule
 import cryptopay.adapters.sql.tables_treasury
 import cryptopay.adapters.sql.tables_webhooks  # noqa: F401  (their tables join the shared MetaData)
 import pytest

@@ -79,3 +79,51 @@ def test_sqlite_checks_and_append_only_triggers(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     engine.dispose()
+
+
+def test_payouts_made_before_0022_get_their_owner_and_kind(empty_url: str) -> None:
+    """A wallet's sale payout stored before payouts named their owner is listed under its user after the upgrade,
+    as a sale; a settlement's payout stays its merchant's."""
+    import json
+    from datetime import UTC, datetime
+
+    from cryptopay.adapters.sql.documents import document
+    from cryptopay.adapters.sql.uow import SqlStorage
+    from cryptopay.core.payouts import Payout, PayoutKind
+    from cryptopay.core.settlement import SettlementMethod
+
+    upgrade(empty_url, "0021")
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            for payout_id, owner, reference in (("po_1", "usr_1", "sel_1"), ("po_2", "m1", "stl_1")):
+                payout = Payout(
+                    id=payout_id,
+                    settlement_id=reference,
+                    merchant_id=owner,
+                    originator_id=payout_id,
+                    method=SettlementMethod.MPESA_B2C,
+                    destination="254712345678",
+                    amount=Money.of(100, KES),
+                    charge=Money.zero(KES),
+                    hold_id=f"hld_{payout_id}",
+                    created_at=at,
+                )
+                doc = {k: v for k, v in json.loads(json.dumps(document(payout))).items() if k != "kind"}
+                conn.execute(
+                    text(
+                        "INSERT INTO payouts (id, settlement_id, originator_id, state, destination, created_at, doc) "
+                        "VALUES (:id, :ref, :id, 'planned', '254712345678', :at, :doc)"
+                    ),
+                    {"id": payout_id, "ref": reference, "at": at, "doc": json.dumps(doc)},
+                )
+        upgrade(empty_url)
+        with SqlStorage(engine).unit_of_work() as uow:
+            sale = uow.payouts.list_for_merchant("usr_1", before=None, limit=9)
+            assert [(p.id, p.kind) for p in sale] == [("po_1", PayoutKind.SALE)]
+            assert [p.kind for p in uow.payouts.list_for_merchant("m1", before=None, limit=9)] == [
+                PayoutKind.SETTLEMENT
+            ]
+    finally:
+        engine.dispose()

@@ -87,6 +87,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         kyc_review=Lazy(lambda: parts.kyc_review),
         monitoring=Lazy(lambda: parts.monitoring),
         screening=Lazy(lambda: parts.screening),
+        travel_rule=Lazy(lambda: parts.travel_rule),
         reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
         subject_exports=Lazy(lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock)),
         listings=Lazy(lambda: parts.listings),

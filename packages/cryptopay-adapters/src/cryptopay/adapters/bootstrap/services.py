@@ -16,6 +16,7 @@ from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.compliance.screening import Screening
+from cryptopay.core.compliance.travel_rule import TravelRule
 from cryptopay.core.identity.teams import Teams
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
@@ -112,6 +113,7 @@ class Services:
     _kyc_review: Lazy[KycReview] = attrs.field(factory=lambda: missing("KYC review"))
     _monitoring: Lazy[Monitoring] = attrs.field(factory=lambda: missing("transaction monitoring"))
     _screening: Lazy[Screening] = attrs.field(factory=lambda: missing("sanctions screening"))
+    _travel_rule: Lazy[TravelRule] = attrs.field(factory=lambda: missing("the Travel Rule"))
     _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
     _subject_exports: Lazy[SubjectExports] = attrs.field(factory=lambda: missing("data subject exports"))
     # -- reconciliation and the read models
@@ -312,6 +314,11 @@ class Services:
     def screening(self) -> Screening:
         """Sanctions lists and screening of names and addresses (the ``ScreeningPort`` other products call)."""
         return self._screening.get()
+
+    @property
+    def travel_rule(self) -> TravelRule:
+        """The Travel Rule (FATF R.16): value a transfer against the threshold, keep its IVMS101 record."""
+        return self._travel_rule.get()
 
     @property
     def reporting(self) -> Reporting:

@@ -2,7 +2,7 @@
 
 ``Settings.from_env`` reads the environment once; the ``Services`` are built from the result and never read the
 environment again. Secrets (database and Redis URLs, node URLs, key-encryption keys, the token secret, Daraja, FX
-and SMS credentials) never appear in a ``repr``.
+SMS and S3 credentials) never appear in a ``repr``.
 
 >>> s = Settings.from_env({"CRYPTOPAY_DATA_DIR": "/tmp/cp", "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9"})
 >>> s.queue_backend, [c.network for c in s.chains], s.production
@@ -22,15 +22,17 @@ from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.treasury_settings import TreasurySettings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.deployment import DEFAULT_DEPLOYMENT, RedisKeys
+from cryptopay.adapters.documents.s3 import S3Settings
 from cryptopay.adapters.faults import fault_points_from_env
 from cryptopay.adapters.fx.settings import FxSettings
 from cryptopay.adapters.mpesa.settings import DarajaSettings
 from cryptopay.adapters.notify.smtp import SmtpSettings
 from cryptopay.adapters.sms.settings import SmsSettings
+from cryptopay.core.compliance.travel_rule import DEFAULT_THRESHOLD
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
-from cryptopay.core.money import KES, Money, to_decimal
+from cryptopay.core.money import KES, USD, Money, to_decimal
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
@@ -70,6 +72,7 @@ class Settings:
     settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
     monitoring_rules: Path | None = None  # a JSON or TOML rule set (None: the core's default rules)
     sanctions_threshold: int = 90  # the fuzzy name score (0-100) at which a listed name is a match
+    travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -94,6 +97,7 @@ class Settings:
     sms: SmsSettings = attrs.Factory(SmsSettings)  # CRYPTOPAY_SMS_*: Africa's Talking, a private file, or none
     faults: FaultPoints = NO_FAULTS  # CRYPTOPAY_FAULT_POINTS: a test setting (tests, make chaos); production refuses it
     treasury: TreasurySettings = attrs.Factory(TreasurySettings)  # reserves, alerts, sweeps
+    documents_s3: S3Settings | None = None  # CRYPTOPAY_S3_*: KYC documents in a bucket (None: in the data dir)
 
     @property
     def metrics_dir(self) -> Path:
@@ -130,6 +134,7 @@ class Settings:
             settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
             monitoring_rules=Path(get.text("MONITORING_RULES")) if get.text("MONITORING_RULES") else None,
             sanctions_threshold=_threshold(get.number("SANCTIONS_THRESHOLD")),
+            travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
@@ -158,6 +163,7 @@ class Settings:
             sms=SmsSettings.from_env(source, production=production, allow_sandbox=settings.allow_sandbox),
             faults=fault_points_from_env(source, production=production),
             treasury=TreasurySettings.from_env(source),
+            documents_s3=S3Settings.from_env(source, production=production),
         )
 
     def check(self, env: Mapping[str, str]) -> None:
@@ -220,6 +226,19 @@ def _daraja_configured(env: Mapping[str, str]) -> bool:
     """Any ``CRYPTOPAY_MPESA_*`` Daraja setting (the float baseline is the books', not Daraja's)."""
     names = (n for n, v in env.items() if n.startswith("CRYPTOPAY_MPESA_") and v.strip())
     return any(n != "CRYPTOPAY_MPESA_FLOAT_BASELINE" for n in names)
+
+
+def _usd(name: str, text: str) -> Money:
+    """An amount in US dollars, 0 or more; empty: the Travel Rule's default threshold."""
+    if not text:
+        return DEFAULT_THRESHOLD
+    try:
+        amount: Money | None = Money.of(to_decimal(text), USD)
+    except (InvalidInput, ArithmeticError):
+        amount = None
+    if amount is None or amount.amount < 0:
+        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in USD, 0 or more, got {text!r}")
+    return amount
 
 
 def _kes(name: str, text: str) -> Money | None:

@@ -25,6 +25,7 @@ from cryptopay.adapters.bootstrap.chains import (
 from cryptopay.adapters.bootstrap.settings import Settings
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
+from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
 from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -58,6 +59,7 @@ from cryptopay.core.ports.identity import (
     TotpEngine,
     UserRepository,
 )
+from cryptopay.core.ports.kyc import DocumentStore
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
@@ -396,6 +398,16 @@ class Parts:
             threshold=self.settings.sanctions_threshold,
         )
 
+    @functools.cached_property
+    def travel_rule(self) -> TravelRule:
+        """The Travel Rule's valuation and records, from ``CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD`` (FX by the pricer)."""
+        return TravelRule(
+            quoter=LazyQuoter(lambda: self.pricer),
+            clock=self.clock,
+            ids=self.ids,
+            policy=ThresholdPolicy(self.settings.travel_rule_threshold),
+        )
+
     def monitor(self) -> None:
         """The worker's batch: the last two days' movements through the batch rules (alerts are raised once), then
         a warning per case past its deadline."""
@@ -533,13 +545,22 @@ class Parts:
         )
 
     @functools.cached_property
+    def document_store(self) -> DocumentStore:
+        """Where KYC documents' vault blobs live: the ``CRYPTOPAY_S3_BUCKET`` bucket, else ``<data dir>/documents``."""
+        from cryptopay.adapters.documents import FileDocumentStore, S3DocumentStore
+
+        if self.settings.documents_s3 is not None:
+            return S3DocumentStore(self.settings.documents_s3)
+        return FileDocumentStore(self.settings.data_dir / "documents")
+
+    @functools.cached_property
     def kyc_review(self) -> KycReview:
-        """KYC/KYB review; documents are vault blobs in ``<data dir>/documents``, measured by Pillow."""
-        from cryptopay.adapters.documents import FileDocumentStore, PillowProbe
+        """KYC/KYB review; documents are vault blobs in the document store, measured by Pillow."""
+        from cryptopay.adapters.documents import PillowProbe
 
         return KycReview(
             uow=self.storage.unit_of_work,
-            documents=FileDocumentStore(self.settings.data_dir / "documents"),
+            documents=self.document_store,
             vault=self.vault,
             probe=PillowProbe(),
             notifier=self.notifier,
@@ -914,6 +935,7 @@ class Parts:
             "compliance.rescreen": lambda _payload: self.monitoring.rescreen(
                 self.kyc_review.screened_names(), self.screening
             ),
+            "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(

@@ -119,6 +119,7 @@ payouts = sa.Table(
     metadata,
     sa.Column("id", sa.String(ID), primary_key=True),
     sa.Column("settlement_id", sa.String(ID), nullable=False, index=True),
+    sa.Column("merchant_id", sa.String(ID), nullable=False),  # the owner: a merchant, or a wallet's user (0022)
     sa.Column("originator_id", sa.String(CODE), unique=True),
     sa.Column("conversation_id", sa.String(CODE), index=True),
     sa.Column("state", sa.String(16), nullable=False),
@@ -128,6 +129,7 @@ payouts = sa.Table(
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_payouts_state", "state", "created_at"),
     sa.Index("ix_payouts_destination", "destination", "created_at"),
+    sa.Index("ix_payouts_merchant", "merchant_id", "id"),
     keep_existing=True,
 )
 

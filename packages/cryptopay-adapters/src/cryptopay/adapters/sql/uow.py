@@ -48,6 +48,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlStores,
     SqlUnmatchedAnswers,
 )
+from cryptopay.adapters.sql.repositories.travel_rule import SqlTravelRule
 from cryptopay.adapters.sql.repositories.wallets import (
     SqlBuys,
     SqlPhoneVerifications,
@@ -180,6 +181,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def sanctions(self) -> SqlSanctions:
         return SqlSanctions(self.connection)
+
+    @functools.cached_property
+    def travel_rule(self) -> SqlTravelRule:
+        return SqlTravelRule(self.connection)
 
     @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:

@@ -9,13 +9,14 @@ The postings live with every other posting in ``cryptopay.core.flows``; planning
 ``cryptopay.core.settlement``.
 """
 
-from cryptopay.core.payouts.model import Payout, PayoutQuery, PayoutState
+from cryptopay.core.payouts.model import Payout, PayoutKind, PayoutQuery, PayoutState
 from cryptopay.core.payouts.service import DEFAULT_RESULT_DEADLINE, QUEUE_TIMEOUT_CODE, Payouts, PayoutUrls
 
 __all__ = [
     "DEFAULT_RESULT_DEADLINE",
     "QUEUE_TIMEOUT_CODE",
     "Payout",
+    "PayoutKind",
     "PayoutQuery",
     "PayoutState",
     "PayoutUrls",

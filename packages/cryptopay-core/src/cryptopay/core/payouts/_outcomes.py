@@ -79,7 +79,8 @@ def _finish(
     uow: PaymentsUnitOfWork, ids: IdGenerator, payout: Payout, now: datetime, topic: str, **details: str
 ) -> None:
     uow.payouts.update(payout)
-    publish(uow, ids, topic, payout_payload(payout), at=now, key=payout.settlement_id)
+    if payout.kind.is_merchants:  # a wallet's sale or bill, a remittance: no merchant to tell
+        publish(uow, ids, topic, payout_payload(payout), at=now, key=payout.settlement_id)
     audit(
         uow,
         "system:payouts",
@@ -92,7 +93,8 @@ def _finish(
         code=payout.result_code or "",
         **details,
     )
-    _complete_settlement(uow, ids, payout.settlement_id, now)
+    if payout.kind.is_merchants:
+        _complete_settlement(uow, ids, payout.settlement_id, now)
 
 
 def _complete_settlement(uow: PaymentsUnitOfWork, ids: IdGenerator, settlement_id: str, now: datetime) -> None:

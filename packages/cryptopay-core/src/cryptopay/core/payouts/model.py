@@ -40,6 +40,7 @@ __all__ = [
     "CallbackPurpose",
     "CallbackToken",
     "Payout",
+    "PayoutKind",
     "PayoutQuery",
     "PayoutState",
     "token_key",
@@ -52,6 +53,30 @@ class PayoutState(enum.Enum):
     UNKNOWN = "unknown"  # no usable result: a Transaction Status query decides
     COMPLETED = "completed"  # M-Pesa paid it; the hold is posted
     FAILED = "failed"  # M-Pesa definitively did not pay it; the hold is voided
+
+
+class PayoutKind(enum.Enum):
+    """Whose money a payout carries and why: its M-Pesa remark, and whether a merchant hears of it by webhook.
+
+    ``settlement_id`` names the business object of the kind (a settlement, a sale, a bill, a remittance order).
+
+    >>> PayoutKind.SALE.remark("sel_1"), PayoutKind.SALE.is_merchants
+    ('Sale sel_1', False)
+    """
+
+    SETTLEMENT = "settlement"  # a merchant's settlement: ``payout.*`` webhooks to the merchant
+    SALE = "sale"  # a wallet's USDT sold to its own M-Pesa number
+    BILL = "bill"  # a wallet's bill paid by B2B to a biller
+    REMITTANCE = "remittance"  # a remittance from abroad paid to its recipient
+
+    def remark(self, reference: str) -> str:
+        """The Remarks M-Pesa keeps with the payment (and shows on statements)."""
+        return f"{self.value.capitalize()} {reference}"
+
+    @property
+    def is_merchants(self) -> bool:
+        """A merchant's money: announced to the merchant (``payout.completed|failed``), settles a settlement."""
+        return self is PayoutKind.SETTLEMENT
 
 
 class CallbackPurpose(enum.Enum):
@@ -161,6 +186,12 @@ class Payout:
     held: str | None = None  # why it waits, still planned: the float cannot cover it yet (None: free to send)
     held_since: datetime | None = None
     biller_token: str | None = None  # a prepaid biller's token, when its B2B result carried one (see wallets.bills)
+    kind: PayoutKind = PayoutKind.SETTLEMENT
+
+    @property
+    def remark(self) -> str:
+        """``Settlement stl_…``, ``Sale sel_…``, ``Bill bil_…`` or ``Remittance rem_…``."""
+        return self.kind.remark(self.settlement_id)
 
     @property
     def is_final(self) -> bool:

@@ -62,7 +62,15 @@ from cryptopay.core.mobile_money import (
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payouts import _answers, _outcomes
-from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, Payout, PayoutQuery, PayoutState
+from cryptopay.core.payouts.model import (
+    B2BTarget,
+    CallbackPurpose,
+    CallbackToken,
+    Payout,
+    PayoutKind,
+    PayoutQuery,
+    PayoutState,
+)
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -225,7 +233,7 @@ class Payouts:
                     amount=payout.amount,
                     result_url=result_url,
                     timeout_url=timeout_url,
-                    remarks=f"Settlement {payout.settlement_id}",
+                    remarks=payout.remark,
                 )
             )
         target = payout.b2b or _legacy_b2b_target(payout)
@@ -237,7 +245,7 @@ class Payouts:
                 account_reference=target.account_reference,
                 result_url=result_url,
                 timeout_url=timeout_url,
-                remarks=f"Settlement {payout.settlement_id}",
+                remarks=payout.remark,
             )
         )
 
@@ -590,6 +598,7 @@ class Payouts:
             amount=old.amount,
             charge=old.charge,
             session=uow.ledger,
+            source=_source(old),
         )
         new = Payout(
             id=new_id,
@@ -605,6 +614,7 @@ class Payouts:
             attempt=old.attempt + 1,
             retry_of=old.id,
             b2b=old.b2b,
+            kind=old.kind,
         )
         if new.is_bank_transfer:
             new.awaiting_transfer(now)
@@ -623,6 +633,14 @@ def _legacy_b2b_target(payout: Payout) -> B2BTarget:
     if payout.method is SettlementMethod.MPESA_TILL:
         return B2BTarget.till(payout.destination)
     raise InvalidInput(f"{payout.method.value} payouts to {payout.destination} are not sent over M-Pesa")
+
+
+def _source(payout: Payout) -> str | None:
+    """The KES account a payout's hold is drawn from: a wallet's own for its sale or bill, else (None) the
+    merchant's balance (a settlement; the remittance desk's, for a remittance)."""
+    if payout.kind in (PayoutKind.SALE, PayoutKind.BILL):
+        return flows.wallet_account(payout.merchant_id, KES)
+    return None
 
 
 def _payout(uow: PaymentsUnitOfWork, payout_id: str) -> Payout:

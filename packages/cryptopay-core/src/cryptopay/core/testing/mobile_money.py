@@ -155,6 +155,7 @@ class SimTransaction:
     receipt: str | None = None
     completed_at: datetime | None = None
     reversed: bool = False
+    remarks: str = ""  # the request's Remarks (B2C, B2B)
 
 
 class FakeMobileMoney:
@@ -279,6 +280,7 @@ class FakeMobileMoney:
                 phone=request.phone,
                 result_url=request.result_url,
                 timeout_url=request.timeout_url,
+                remarks=request.remarks,
             )
             return self._submit(tx)
 
@@ -294,6 +296,7 @@ class FakeMobileMoney:
                 account_reference=request.account_reference,
                 result_url=request.result_url,
                 timeout_url=request.timeout_url,
+                remarks=request.remarks,
             )
             return self._submit(tx)
 

@@ -30,7 +30,7 @@ from cryptopay.core.fx import Quote
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.payouts import Payout, PayoutKind, PayoutState
 from cryptopay.core.payouts.model import B2BTarget
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.payments import Quoter
@@ -177,6 +177,7 @@ class Bills:
             hold_id=hold.id,
             created_at=now,
             b2b=B2BTarget.paybill(biller.paybill, checked.account),
+            kind=PayoutKind.BILL,
         )
         uow.payouts.add(payout)
         uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.BILL.value, checked.amount, now, bill_id))

@@ -27,7 +27,7 @@ from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, DAILY_CUSTOMER_LIMIT, Tariff
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payouts import Payout
+from cryptopay.core.payouts import Payout, PayoutKind
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
@@ -122,6 +122,7 @@ class Sells:
             charge=charge,
             hold_id=hold.id,
             created_at=now,
+            kind=PayoutKind.SALE,
         )
         uow.payouts.add(payout)
         uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.SELL.value, kes, now, sale_id))

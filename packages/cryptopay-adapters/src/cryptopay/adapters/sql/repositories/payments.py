@@ -348,6 +348,7 @@ class SqlPayouts(_Documents[Payout]):
         return {
             "id": item.id,
             "settlement_id": item.settlement_id,
+            "merchant_id": item.merchant_id,
             "originator_id": item.originator_id,
             "conversation_id": item.conversation_id,
             "state": item.state.value,
@@ -395,10 +396,9 @@ class SqlPayouts(_Documents[Payout]):
     def list_for_merchant(
         self, merchant_id: str, *, before: str | None, limit: int, state: PayoutState | None = None
     ) -> list[Payout]:
-        # A payout names its settlement, and the settlement its merchant: one keyset query over the join.
-        of_merchant = sa.select(settlements.c.id).where(settlements.c.merchant_id == merchant_id)
+        # A payout names its owner (a merchant; a wallet's user for its sales and bills): one keyset query.
         in_state = () if state is None else (payouts.c.state == state.value,)
-        mine = (payouts.c.settlement_id.in_(of_merchant), *in_state, *_older(payouts, before))
+        mine = (payouts.c.merchant_id == merchant_id, *in_state, *_older(payouts, before))
         return self._select(*mine, limit=limit, newest_first=True)
 
     def list_in_state(self, state: PayoutState, *, before: str | None, limit: int) -> list[Payout]:
