@@ -116,19 +116,18 @@ class _Documents(Generic[T]):
         query = sa.select(*self._keyed_doc()).where(*where).order_by(*ordering)
         return self._items(query.limit(limit))
 
-    def _keyed_doc(self) -> tuple[sa.ColumnElement[Any], sa.ColumnElement[Any]]:
-        """The row id (a literal for keyless tables such as stores, which hold nothing personal) and the document."""
-        key = self.table.c.id if "id" in self.table.c else sa.literal("")
-        return key, self.table.c.doc
+    def _keyed_doc(self) -> tuple[sa.ColumnElement[Any], ...]:
+        """The document, with its row id before it when personal fields are opened (bound to the row)."""
+        return (self.table.c.id, self.table.c.doc) if self.fields is not None else (self.table.c.doc,)
 
     def _items(self, query: sa.Select[Any]) -> list[T]:
-        """The documents of a query selecting ``id`` and ``doc``."""
-        return [self._item(row_id, doc) for row_id, doc in self._conn.execute(query)]
+        """The documents of a query selecting ``_keyed_doc()``."""
+        return [self._item(row[0], row[-1]) for row in self._conn.execute(query)]
 
     def _one(self, *where: sa.ColumnElement[bool], lock: bool = False) -> T | None:
         query = sa.select(*self._keyed_doc()).where(*where)
         row = self._conn.execute(query.with_for_update() if lock and self._locking else query).first()
-        return self._item(row[0], row[1]) if row is not None else None
+        return self._item(row[0], row[-1]) if row is not None else None
 
 
 def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:
