@@ -81,6 +81,7 @@ from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -532,6 +533,25 @@ class Parts:
         )
 
     @functools.cached_property
+    def wallet_deposits(self) -> Deposits:
+        """Crypto deposits into wallets: addresses from the invoices' derivers, credited after the wallet speed
+        policy (``CRYPTOPAY_WALLET_CONFIRMATIONS``), senders screened, movements monitored."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Deposits(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            derivers=self.derivers,
+            rails=list(self.rails.values()),
+            speed=self.settings.wallet_speed,
+            minimums=self.settings.deposit_minimums,
+            screening=lambda: self.screening,
+            monitoring=lambda: self.monitoring,
+            quoter=lambda: quoter,
+        )
+
+    @functools.cached_property
     def wallet_signup(self) -> WalletSignup:
         return WalletSignup(
             self.storage.unit_of_work,
@@ -606,6 +626,7 @@ class Parts:
             float_baseline=self.settings.mpesa_float_baseline,
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
+            deposits=self.storage.unit_of_work,  # wallet crypto deposits
         )
 
     @functools.cached_property
@@ -921,7 +942,9 @@ class Parts:
         """Every job the worker runs (names from ``cryptopay_worker.jobs``): the use cases, the outbox relay and
         the webhook jobs, so the inline queue runs exactly the worker's handlers."""
         return {
-            "chains.scan": lambda _payload: scan_chains(self.scanners, self.detection, self.mempools),
+            "chains.scan": lambda _payload: scan_chains(
+                self.scanners, self.detection, self.mempools, self.wallet_deposits
+            ),
             "chains.confirm": lambda _payload: self.confirm_chains(),
             "invoices.expire": lambda _payload: self.expire_invoices(),
             "settlements.run": lambda _payload: self.settling.run_settlements(),
@@ -974,6 +997,7 @@ class Parts:
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():
             self.detection.confirm_payments(network, watcher, watcher, self.mempools.get(network))
+            self.wallet_deposits.confirm(network, watcher, watcher, self.mempools.get(network))
 
     def expire_invoices(self) -> None:
         times = {network: self.detection.chain_now(network) for network in self.watchers}
