@@ -23,6 +23,7 @@ from cryptopay.adapters.bootstrap.chains import (
     watcher_for,
 )
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
@@ -362,7 +363,13 @@ class Parts:
             pricer=quoter,
             merchants=self.merchants,
             gate=self.payout_gate,
+            monitor=self.monitoring_feed,
         )
+
+    @functools.cached_property
+    def monitoring_feed(self) -> MonitoringFeed:
+        """What every product tells AML monitoring before and after its money moves (``compliance.feed``)."""
+        return MonitoringFeed(self.monitoring)
 
     @functools.cached_property
     def monitoring(self) -> Monitoring:
@@ -488,7 +495,13 @@ class Parts:
         """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
         quoter = LazyQuoter(lambda: self.pricer)
         return Wallets(
-            self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+            self.storage.unit_of_work,
+            self.ledger,
+            self.clock,
+            self.ids,
+            sms=lambda: self.sms,
+            quoter=lambda: quoter,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -504,6 +517,7 @@ class Parts:
             lambda token: f"{base}/hooks/daraja/stk/{token}",
             self.clock,
             self.ids,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -517,6 +531,7 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),  # the treasury's refusal before overdraft
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -530,6 +545,7 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
