@@ -198,11 +198,11 @@ def test_re_sealing_everything_moves_to_a_new_key_encryption_key(engine: Engine)
 
 
 def test_the_migration_then_the_pass_seal_a_database_from_before(engine: Engine) -> None:
-    """A database at revision 0024 with personal data in the clear is migrated and sealed; its phones still log in."""
+    """A database at revision 0025 with personal data in the clear is migrated and sealed; its phones still log in."""
     url = engine.url.render_as_string(hide_password=False)
     from cryptopay.adapters.sql import downgrade
 
-    downgrade(url, "0024")
+    downgrade(url, "0025")
     with engine.begin() as conn:
         conn.execute(
             sa.text(

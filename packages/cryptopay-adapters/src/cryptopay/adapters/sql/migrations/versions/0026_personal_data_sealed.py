@@ -7,8 +7,8 @@ blob) are longer than the plain ones, so ``users.email`` and ``users.display_nam
 enforce lengths, so only PostgreSQL is altered. The rows themselves are sealed by ``seal_personal_data`` (run by
 ``cryptopay db upgrade`` with the deployment's keys, which a migration script does not hold).
 
-Revision ID: 0025
-Revises: 0024
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025"
-down_revision = "0024"
+revision = "0026"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
