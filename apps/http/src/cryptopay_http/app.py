@@ -22,6 +22,7 @@ from cryptopay_http.blueprints import (
     merchants,
     payment_links,
     payouts,
+    privacy,
     refunds,
     remittances,
     reports,
@@ -58,7 +59,7 @@ BLUEPRINTS += [
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp, wallet_bills.bp, remittances.bp]
-BLUEPRINTS += [kyc.bp, compliance.bp]
+BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 
 
