@@ -201,6 +201,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
     "CRYPTOPAY_SANCTIONS_THRESHOLD": Probe("75", lambda s, p: p.screening.threshold),
     "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
+    "CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS": Probe("2", lambda s, p: s.withdrawals.cool_off),
     **_chain_probes(),
     **_treasury_probes(),
 }

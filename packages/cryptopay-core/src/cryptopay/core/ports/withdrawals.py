@@ -12,13 +12,19 @@ from datetime import datetime
 from typing import Protocol
 
 from cryptopay.core.money import Money
-from cryptopay.core.ports.chains import WithdrawalRequest
+from cryptopay.core.ports.chains import ChainSender, WithdrawalRequest
 from cryptopay.core.ports.kyc import KycApplicationRepository
 from cryptopay.core.ports.travel_rule import TravelRuleRepository
 from cryptopay.core.ports.wallets import WalletUnitOfWork
 from cryptopay.core.wallets.withdrawal_model import Withdrawal, WithdrawalState
 
-__all__ = ["NetworkFeeEstimator", "WithdrawalRepository", "WithdrawalUnitOfWork", "WithdrawalUowFactory"]
+__all__ = [
+    "HotWalletSender",
+    "NetworkFeeEstimator",
+    "WithdrawalRepository",
+    "WithdrawalUnitOfWork",
+    "WithdrawalUowFactory",
+]
 
 
 class WithdrawalRepository(Protocol):
@@ -72,3 +78,7 @@ class NetworkFeeEstimator(Protocol):
     """What the network would charge now for ``request`` (in the network's coin: ETH, POL, TRX, BTC...)."""
 
     def estimate_fee(self, request: WithdrawalRequest) -> Money: ...
+
+
+class HotWalletSender(ChainSender, NetworkFeeEstimator, Protocol):
+    """A network's hot-wallet sender that also estimates what a withdrawal would cost (every adapter's sender)."""
