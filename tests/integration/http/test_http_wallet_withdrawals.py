@@ -68,7 +68,9 @@ def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:
 def _usdt(api: WalletApi, user_id: str, amount: str) -> None:
     ledger, source = api.services.ledger, "assets:inventory:USDT"
     ledger.open_account(Account(source, AccountKind.ASSET, USDT, allow_negative=True))
-    ledger.transfer(f"fund:{user_id}", debit=source, credit=wallet_account(user_id, USDT), amount=Money.of(amount, USDT))
+    ledger.transfer(
+        f"fund:{user_id}", debit=source, credit=wallet_account(user_id, USDT), amount=Money.of(amount, USDT)
+    )
 
 
 def _ready(api: WalletApi) -> tuple[str, dict[str, str]]:

@@ -907,6 +907,7 @@ class Parts:
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
+            "wallets.withdrawals": lambda _payload: (self.withdrawals.send_due(), self.withdrawals.check_sent()),
             **self._webhook_jobs(),
         }
 
