@@ -73,9 +73,9 @@ class KycRig:
         self, storage: Any | None = None, documents: DocumentStore | None = None, *, screening: Any | None = None
     ) -> None:
         self.storage = storage or InMemoryStorage(kyc=InMemoryKycProfiles(), kyc_applications=InMemoryKycApplications())
-        self.documents = documents or InMemoryDocumentStore()
-        self.notifier = InMemoryNotifier()
         self.clock = ManualClock(START)
+        self.documents = documents or InMemoryDocumentStore(self.clock)
+        self.notifier = InMemoryNotifier()
         self.vault = EnvelopeVault.from_spec(f"k1:{generate_kek()}")
         self.review = KycReview(
             uow=self.storage.unit_of_work,

@@ -128,6 +128,22 @@ def test_lists_import_and_screening_from_the_cli(rig):
     assert cli("lists", "import", str(bad)).exit_code == 2
 
 
+def test_ofacs_csv_release_is_imported_from_the_cli(rig, tmp_path):
+    """`lists import sdn.csv` reads its companions from beside it; a stray alt.csv is a clear error, exit 2."""
+    from pathlib import Path
+
+    release = Path(__file__).resolve().parents[2] / "fixtures" / "sanctions" / "ofac_csv"
+    imported = cli("lists", "import", str(release / "sdn.csv"))
+    assert imported.exit_code == 0, imported.output
+    snapshot = json.loads(imported.stdout)
+    assert (snapshot["source"], snapshot["entries"], snapshot["addresses"]) == ("ofac_sdn", 4, 5)
+    assert cli("screen", "address", "ethereum", "0x49aB1fAEE4B6dbd5F2B9bB9D2e1B0DbE1d2d0a77").exit_code == 5
+    (tmp_path / "sdn.csv").write_bytes((release / "sdn.csv").read_bytes())
+    (tmp_path / "alt.csv").write_bytes(b'404,1,"aka","SOMEONE ELSE",-0- \r\n')
+    refused = cli("lists", "import", str(tmp_path))
+    assert refused.exit_code == 2 and "different releases" in refused.output
+
+
 def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
     """`report str` writes goAML XML (or CSV) for a case; `report monthly` prints the month's flows."""
     from cryptopay.core.compliance.reports import Reporting

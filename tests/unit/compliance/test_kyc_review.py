@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused, Unavailable
 from cryptopay.core.kyc import KycStatus
 from cryptopay.core.kyc.applications import ApplicationState
 from cryptopay.core.kyc.checks import IdType, check_birth_date, check_id_number, check_kra_pin
 from cryptopay.core.kyc.documents import DocumentKind, DocumentRejected
 from cryptopay.core.kyc.review import document_context
+from cryptopay.core.testing.kyc import InMemoryDocumentStore
 
 from tests.support.kyc_rig import KycRig, pdf, person, photo
 
@@ -251,3 +252,29 @@ def test_applicants_are_adults():
     with pytest.raises(InvalidInput):
         check_birth_date(date(2008, 3, 3), today=today)
     assert check_birth_date(date(2008, 3, 2), today=today) == date(2008, 3, 2)
+
+
+def test_a_replaced_document_and_a_failed_record_leave_no_blob_behind():
+    """Replacing a photo removes the old blob; an upload whose record cannot be written removes its own blob."""
+    rig = KycRig()
+    application = rig.review.apply_personal("usr_w", 2, person(), notify_to=None)
+    first = rig.review.upload("usr_w", application.id, DocumentKind.ID_FRONT, photo())
+    second = rig.review.upload("usr_w", application.id, DocumentKind.ID_FRONT, photo(900, 700))
+    assert set(rig.documents.blobs) == {second.id} and first.id != second.id
+    with pytest.raises(InvalidInput):  # a tier-2 application takes no certificate: refused after the blob is written
+        rig.review.upload("usr_w", application.id, DocumentKind.CERTIFICATE_OF_INCORPORATION, pdf())
+    assert set(rig.documents.blobs) == {second.id}
+
+
+def test_an_unreachable_store_on_cleanup_does_not_hide_the_real_error():
+    """The record's failure is what the caller sees; the blob the store kept is left for the sweep."""
+
+    class Flaky(InMemoryDocumentStore):
+        def delete(self, key: str) -> None:
+            raise Unavailable("store down")
+
+    rig = KycRig(documents=Flaky())
+    application = rig.review.apply_personal("usr_w", 2, person(), notify_to=None)
+    with pytest.raises(InvalidInput):
+        rig.review.upload("usr_w", application.id, DocumentKind.CERTIFICATE_OF_INCORPORATION, pdf())
+    assert len(rig.documents.blobs) == 1

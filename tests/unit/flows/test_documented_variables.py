@@ -36,6 +36,8 @@ SMS = {
     "CRYPTOPAY_SMS_USERNAME": "duka",
     "CRYPTOPAY_SMS_API_KEY": "atsk-1",
 }
+S3 = {"CRYPTOPAY_S3_ACCESS_KEY_ID": "AKIA1", "CRYPTOPAY_S3_SECRET_ACCESS_KEY": "secret"}
+S3_BUCKET = {**S3, "CRYPTOPAY_S3_BUCKET": "kyc-documents"}
 FAULTS = {"CRYPTOPAY_FAULT_POINTS": "payout.submitted=kill"}
 PRODUCTION = {
     "CRYPTOPAY_ENV": "production",
@@ -113,6 +115,12 @@ def _web(field: str) -> Callable[[Services, Parts], Any]:
 
 def _sms(field: str) -> Callable[[Services, Parts], Any]:
     return lambda services, parts: getattr(services.settings.sms, field)
+
+
+def _document_store(services: Services, parts: Parts) -> Any:
+    store = parts.document_store
+    settings = getattr(store, "_settings", None)
+    return type(store).__name__, attrs.asdict(settings) if settings is not None else None
 
 
 def _smtp(field: str) -> Callable[[Services, Parts], Any]:
@@ -200,6 +208,12 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
     "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
     "CRYPTOPAY_SANCTIONS_THRESHOLD": Probe("75", lambda s, p: p.screening.threshold),
+    "CRYPTOPAY_S3_BUCKET": Probe("kyc-documents", _document_store, S3),
+    "CRYPTOPAY_S3_REGION": Probe("af-south-1", _document_store, S3_BUCKET),
+    "CRYPTOPAY_S3_ENDPOINT_URL": Probe("https://minio.example.com", _document_store, S3_BUCKET),
+    "CRYPTOPAY_S3_ACCESS_KEY_ID": Probe("AKIA2", _document_store, S3_BUCKET),
+    "CRYPTOPAY_S3_SECRET_ACCESS_KEY": Probe("other-secret", _document_store, S3_BUCKET),
+    "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
     "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
     "CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS": Probe("2", lambda s, p: s.withdrawals.cool_off),
     **_chain_probes(),
@@ -218,13 +232,13 @@ def documented() -> list[str]:
     for row in table.splitlines():
         if not row.startswith("| `CRYPTOPAY_"):
             continue
-        names += _expand(re.findall(r"`([A-Z_.<>{},*]+)`", row.split("|")[1]))
+        names += _expand(re.findall(r"`([A-Z0-9_.<>{},*]+)`", row.split("|")[1]))
     return names
 
 
 def _expand(cells: list[str]) -> list[str]:
     first, names = cells[0], []
-    family = re.match(r"CRYPTOPAY_[A-Z]*", first).group(0)  # type: ignore[union-attr]
+    family = re.match(r"CRYPTOPAY_[A-Z0-9]*", first).group(0)  # type: ignore[union-attr]
     networks = re.search(r"\{([A-Z,]+)\}", first)
     for cell in cells:
         if cell.startswith("..._") and networks:

@@ -14,6 +14,7 @@ from cryptopay.core.identity import (
     PasswordResets,
     SessionStates,
     TwoFactor,
+    UserAdmin,
 )
 from flask import current_app
 
@@ -29,6 +30,7 @@ class Runtime:
     merchants: Merchants
     two_factor: TwoFactor
     resets: PasswordResets
+    user_admin: UserAdmin
 
     @classmethod
     def wire(cls, settings: ApiSettings, services: Services) -> Runtime:
@@ -74,7 +76,8 @@ class Runtime:
             link=f"{settings.public_url}/reset-password#token=",
             ttl=timedelta(seconds=settings.reset_ttl_seconds),
         )
-        return cls(settings, services, accounts, api_keys, merchants, two_factor, resets)
+        user_admin = UserAdmin(services.users, services.password_hasher, audit, clock, services.ids, sessions)
+        return cls(settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin)
 
 
 def runtime() -> Runtime:

@@ -23,6 +23,7 @@ __all__ = [
     "CORE_JOBS",
     "FX_REFRESH",
     "INVOICE_EXPIRE",
+    "KYC_SWEEP_DOCUMENTS",
     "LEAD_JOBS",
     "METRICS_MEASURE",
     "OUTBOX_RELAY",
@@ -59,6 +60,7 @@ RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, ga
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
 COMPLIANCE_MONITOR = "compliance.monitor"  # AML batch rules over recent movements; overdue cases warned
 COMPLIANCE_RESCREEN = "compliance.rescreen"  # every verified party's names against the latest sanctions lists
+KYC_SWEEP_DOCUMENTS = "kyc.sweep_documents"  # stored document blobs no application names, past an hour's grace
 TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
 TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
@@ -84,6 +86,7 @@ LEAD_JOBS = (
     WALLET_WITHDRAWALS,
     COMPLIANCE_MONITOR,
     COMPLIANCE_RESCREEN,
+    KYC_SWEEP_DOCUMENTS,
 )
 
 

@@ -98,6 +98,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.METRICS_MEASURE, timedelta(minutes=1)),  # business gauges for the alerting rules
     Every(jobs.COMPLIANCE_MONITOR, timedelta(minutes=15)),  # AML batch rules; overdue cases
     Every(jobs.COMPLIANCE_RESCREEN, timedelta(hours=6)),  # everyone against the latest lists (alerts raised once)
+    Every(jobs.KYC_SWEEP_DOCUMENTS, timedelta(hours=6)),  # blobs no KYC application names (crash leftovers)
     Every(jobs.TREASURY_SWEEP, timedelta(minutes=10)),  # deposit addresses above the threshold -> hot wallets
     Every(jobs.TREASURY_MEASURE, timedelta(minutes=5)),  # float and inventory gauges (reads every deposit address)
 )

@@ -322,7 +322,9 @@ def assign_case(
 
 
 # -- sanctions lists and screening ----------------------------------------------------------------------------
-lists_app = typer.Typer(help="Sanctions lists: import OFAC sdn.xml or the UN consolidated list; show snapshots.")
+lists_app = typer.Typer(
+    help="Sanctions lists: import OFAC sdn.xml or sdn.csv, or the UN consolidated list; show snapshots."
+)
 screen_app = typer.Typer(help="Screen a name or an on-chain address against the latest lists.", no_args_is_help=True)
 app.add_typer(lists_app, name="lists")
 app.add_typer(screen_app, name="screen")
@@ -342,13 +344,19 @@ def _snapshot_row(s: Snapshot) -> dict[str, Any]:
 
 @lists_app.command("import")
 def import_list(
-    path: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="The list file."),
+    path: Path = typer.Argument(
+        ...,
+        exists=True,
+        readable=True,
+        help="sdn.xml, the UN consolidated list, or OFAC's sdn.csv (alt.csv, add.csv, sdn_comments.csv read from "
+        "beside it; a directory holding them works too).",
+    ),
 ) -> None:
     """Import a list file as a new snapshot (the same list again changes nothing); prints the snapshot."""
-    from cryptopay.adapters.sanctions import parse_list
+    from cryptopay.adapters.sanctions import read_list
 
     with errors_to_exit_codes():
-        parsed = parse_list(path.read_bytes())
+        parsed = read_list(path)
         svc = services()
         snapshot = svc.screening.import_list(
             parsed.source, parsed.version, parsed.entries, actor=f"operator:{getpass.getuser()}"
@@ -406,16 +414,6 @@ report_app = typer.Typer(
 app.add_typer(report_app, name="report")
 
 
-def _party_name(party_id: str) -> str:
-    applications = services().kyc_review.standing(party_id).applications
-    for application in reversed(applications):
-        if application.person is not None:
-            return application.person.legal_name
-        if application.business is not None:
-            return application.business.registered_name
-    return party_id
-
-
 @report_app.command("str")
 def report_str(
     case_id: str,
@@ -435,7 +433,7 @@ def report_str(
         reporter = Reporter(rentity_id=rentity_id, officer_name=user.display_name or email, officer_email=email)
         case = services().monitoring.case(case_id)
         report = services().reporting.suspicious_transaction_report(
-            case_id, reporter, party_name=_party_name(case.party_id)
+            case_id, reporter, party_name=services().kyc_review.party_name(case.party_id)
         )
         body = goaml_xml(report).decode() if fmt == "xml" else str_csv(report)
     if out is None:

@@ -47,7 +47,7 @@ from cryptopay_http.openapi import PageOf, object_schema, operation, register_sc
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
 
-__all__ = ["bp"]
+__all__ = ["bp", "party_kind"]
 
 bp = Blueprint("kyc", __name__)
 _TAGS, _ADMIN_TAGS = ("kyc",), ("admin", "kyc")
@@ -597,7 +597,7 @@ class AccountStateView:
         )
 
 
-def _kind_of(party_id: str) -> PartyKind:
+def party_kind(party_id: str) -> PartyKind:
     """A merchant id or a personal user's id; anything else is a 404."""
     services = runtime().services
     if services.merchants.get(party_id) is not None:
@@ -619,7 +619,7 @@ def _kind_of(party_id: str) -> PartyKind:
 @require(roles=_OFFICERS)
 def freeze(party_id: str) -> Response:
     reason = read_body(FreezeRequest).reason
-    profile = _review().freeze(current_principal().id, party_id, _kind_of(party_id), reason)
+    profile = _review().freeze(current_principal().id, party_id, party_kind(party_id), reason)
     return json_response(AccountStateView.of(profile))
 
 
@@ -632,5 +632,5 @@ def freeze(party_id: str) -> Response:
 )
 @require(roles=_OFFICERS)
 def unfreeze(party_id: str) -> Response:
-    profile = _review().unfreeze(current_principal().id, party_id, _kind_of(party_id))
+    profile = _review().unfreeze(current_principal().id, party_id, party_kind(party_id))
     return json_response(AccountStateView.of(profile))

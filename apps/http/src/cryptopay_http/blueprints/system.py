@@ -18,7 +18,7 @@ from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
 from cryptopay_http.runtime import runtime
 
-__all__ = ["bp"]
+__all__ = ["bp", "readiness", "worker_metrics"]
 
 bp = Blueprint("system", __name__)
 _log = logging.getLogger("cryptopay.http")
@@ -37,6 +37,19 @@ def refuse_invalid_text() -> None:
     errors += [FieldError(name, "is too long") for name, value in pairs if len(value) > _MAX_PARAMETER]
     if errors:
         raise ValidationFailed(errors)
+
+
+def readiness() -> dict[str, str]:
+    """Each readiness check of the deployment: ``ok`` or ``failed`` (the reason goes to the log, not the caller)."""
+    checks: dict[str, str] = {}
+    for name, check in runtime().services.readiness_checks.items():
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as error:  # any failure means not ready
+            _log.warning("readiness check %s failed: %s", name, type(error).__name__)
+            checks[name] = "failed"
+    return checks
 
 
 @attrs.frozen
@@ -59,14 +72,7 @@ def healthz() -> Response:
     errors=(503,),
 )
 def readyz() -> Response:
-    checks: dict[str, str] = {}
-    for name, check in runtime().services.readiness_checks.items():
-        try:
-            check()
-            checks[name] = "ok"
-        except Exception as error:  # any failure means not ready; the reason goes to the log, not the client
-            _log.warning("readiness check %s failed: %s", name, type(error).__name__)
-            checks[name] = "failed"
+    checks = readiness()
     if all(v == "ok" for v in checks.values()):
         return json_response(Health("ok", checks))
     return problem(503, "a dependency is not ready", code="not_ready", checks=checks)
@@ -84,10 +90,14 @@ def metrics() -> Response:
     if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
         return problem(404, "not found", code="not_found")
     registry = current_app.extensions["cryptopay.metrics"].registry
-    worker = worker_textfiles(
+    return Response(generate_latest(registry) + worker_metrics().encode(), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+def worker_metrics() -> str:
+    """The worker's fresh metrics text files (queues, scanners, reconciliation, treasury...) as one exposition."""
+    return worker_textfiles(
         runtime().services.settings.metrics_dir, max_age_seconds=runtime().settings.metrics_textfile_max_age_seconds
     )
-    return Response(generate_latest(registry) + worker.encode(), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
 
 
 @bp.get("/openapi.json")

@@ -4,7 +4,8 @@
 - ``links``: payment-link pages ``/link/<public id>`` (an invoice per use, then its checkout page).
 - ``dashboard``: the merchant dashboard ``/dashboard`` (a page session: ``session``).
 - ``portal``: the customer portal ``/app`` (personal wallets: sign-up by phone, balances, send, buy, history).
-- ``console``: the admin console ``/console`` (staff with 2FA): the audit log and its hash-chain status.
+- ``console``: the admin console ``/console`` (staff with 2FA): the KYC queue, AML alerts and cases, accounts,
+  reconciliation, treasury, health and the audit log with its hash-chain status.
 - ``pwa``: the installable shell (manifest, service worker caching only the shell, offline page).
 - ``web``: what every page shares (errors as HTML, the strict page CSP, the language switch ``/lang/<code>``);
   ``assets``: fingerprinted static files; ``i18n``: English and Swahili.

@@ -28,7 +28,13 @@ from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import audit_security, limit_account, limit_by_client
 from cryptopay_http.pages.i18n import NAIROBI
-from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
+from cryptopay_http.pages.session import (
+    check_form_csrf,
+    end_page_session,
+    page_login,
+    start_page_session,
+    step_up_from_form,
+)
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
 from cryptopay_http.payments_edge import webhooks
 from cryptopay_http.runtime import runtime
@@ -346,11 +352,8 @@ def developers() -> Response:
 
 def _stepped_up(action: Callable[[], Response]) -> Response:
     """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does."""
-    password, code = request.form.get("password") or None, request.form.get("code") or None
-    limit_account(g.principal.id)
     try:
-        token = runtime().accounts.step_up(g.principal, password=password, code=code)
-        runtime().accounts.check_step_up(g.principal, token)
+        step_up_from_form(g.principal)
         return action()
     except CryptopayError as error:
         if error.http_status >= 500:

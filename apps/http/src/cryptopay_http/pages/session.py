@@ -24,7 +24,7 @@ import attrs
 from cryptopay.core.identity import Forbidden, Principal, PrincipalKind, TokenPair, new_secret
 from flask import Response, g, request
 
-from cryptopay_http.auth import with_team
+from cryptopay_http.auth import limit_account, with_team
 from cryptopay_http.csrf import check_csrf_token, csrf_token
 from cryptopay_http.runtime import runtime
 
@@ -37,6 +37,7 @@ __all__ = [
     "form_csrf_token",
     "page_login",
     "start_page_session",
+    "step_up_from_form",
 ]
 
 SESSION_COOKIE, LOGOUT_COOKIE, ANON_COOKIE = "cp_session", "cp_session_rt", "cp_anon"
@@ -160,3 +161,14 @@ def check_form_csrf() -> None:
     binding = principal.session_id if principal is not None and principal.session_id else f"anon:{anon}"
     if not token or (binding == "anon:None") or not check_csrf_token(binding, token):
         raise Forbidden("the form has expired or came from another site: reload the page and try again")
+
+
+def step_up_from_form(principal: Principal) -> None:
+    """Check the fresh password or one-time code posted with a form (``password``, ``code``) before an action that
+    redirects money, hands out a secret or freezes an account: the API's step-up (``X-Step-Up-Token``) on a page.
+    Rate-limited per account like a login; ``Unauthenticated`` when neither is right.
+    """
+    password, code = request.form.get("password") or None, request.form.get("code") or None
+    limit_account(principal.id)
+    token = runtime().accounts.step_up(principal, password=password, code=code)
+    runtime().accounts.check_step_up(principal, token)

@@ -2,7 +2,7 @@
 
 ``Settings.from_env`` reads the environment once; the ``Services`` are built from the result and never read the
 environment again. Secrets (database and Redis URLs, node URLs, key-encryption keys, the token secret, Daraja, FX
-and SMS credentials) never appear in a ``repr``.
+SMS and S3 credentials) never appear in a ``repr``.
 
 >>> s = Settings.from_env({"CRYPTOPAY_DATA_DIR": "/tmp/cp", "CRYPTOPAY_TRON_API_URL": "http://127.0.0.1:9"})
 >>> s.queue_backend, [c.network for c in s.chains], s.production
@@ -22,6 +22,7 @@ from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.treasury_settings import TreasurySettings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.deployment import DEFAULT_DEPLOYMENT, RedisKeys
+from cryptopay.adapters.documents.s3 import S3Settings
 from cryptopay.adapters.faults import fault_points_from_env
 from cryptopay.adapters.fx.settings import FxSettings
 from cryptopay.adapters.mpesa.settings import DarajaSettings
@@ -96,6 +97,7 @@ class Settings:
     sms: SmsSettings = attrs.Factory(SmsSettings)  # CRYPTOPAY_SMS_*: Africa's Talking, a private file, or none
     faults: FaultPoints = NO_FAULTS  # CRYPTOPAY_FAULT_POINTS: a test setting (tests, make chaos); production refuses it
     treasury: TreasurySettings = attrs.Factory(TreasurySettings)  # reserves, alerts, sweeps
+    documents_s3: S3Settings | None = None  # CRYPTOPAY_S3_*: KYC documents in a bucket (None: in the data dir)
 
     @property
     def metrics_dir(self) -> Path:
@@ -161,6 +163,7 @@ class Settings:
             sms=SmsSettings.from_env(source, production=production, allow_sandbox=settings.allow_sandbox),
             faults=fault_points_from_env(source, production=production),
             treasury=TreasurySettings.from_env(source),
+            documents_s3=S3Settings.from_env(source, production=production),
         )
 
     def check(self, env: Mapping[str, str]) -> None:

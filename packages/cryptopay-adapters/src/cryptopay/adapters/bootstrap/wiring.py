@@ -58,6 +58,7 @@ from cryptopay.core.ports.identity import (
     TotpEngine,
     UserRepository,
 )
+from cryptopay.core.ports.kyc import DocumentStore
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
@@ -521,13 +522,22 @@ class Parts:
         )
 
     @functools.cached_property
+    def document_store(self) -> DocumentStore:
+        """Where KYC documents' vault blobs live: the ``CRYPTOPAY_S3_BUCKET`` bucket, else ``<data dir>/documents``."""
+        from cryptopay.adapters.documents import FileDocumentStore, S3DocumentStore
+
+        if self.settings.documents_s3 is not None:
+            return S3DocumentStore(self.settings.documents_s3)
+        return FileDocumentStore(self.settings.data_dir / "documents")
+
+    @functools.cached_property
     def kyc_review(self) -> KycReview:
-        """KYC/KYB review; documents are vault blobs in ``<data dir>/documents``, measured by Pillow."""
-        from cryptopay.adapters.documents import FileDocumentStore, PillowProbe
+        """KYC/KYB review; documents are vault blobs in the document store, measured by Pillow."""
+        from cryptopay.adapters.documents import PillowProbe
 
         return KycReview(
             uow=self.storage.unit_of_work,
-            documents=FileDocumentStore(self.settings.data_dir / "documents"),
+            documents=self.document_store,
             vault=self.vault,
             probe=PillowProbe(),
             notifier=self.notifier,
@@ -901,6 +911,7 @@ class Parts:
             "compliance.rescreen": lambda _payload: self.monitoring.rescreen(
                 self.kyc_review.screened_names(), self.screening
             ),
+            "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(

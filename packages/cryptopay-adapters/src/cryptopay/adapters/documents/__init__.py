@@ -1,4 +1,4 @@
-"""KYC documents: the document store on a directory and the image probe on Pillow.
+"""KYC documents: the document store on a directory or an S3-compatible bucket, and the image probe on Pillow.
 
 >>> import tempfile, pathlib
 >>> store = FileDocumentStore(pathlib.Path(tempfile.mkdtemp()))
@@ -9,5 +9,6 @@ b'blob'
 
 from cryptopay.adapters.documents.filesystem import FileDocumentStore
 from cryptopay.adapters.documents.images import PillowProbe
+from cryptopay.adapters.documents.s3 import S3DocumentStore, S3Settings
 
-__all__ = ["FileDocumentStore", "PillowProbe"]
+__all__ = ["FileDocumentStore", "PillowProbe", "S3DocumentStore", "S3Settings"]

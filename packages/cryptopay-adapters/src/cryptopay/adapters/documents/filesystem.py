@@ -9,14 +9,23 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptopay.adapters._paths import private_dir
 from cryptopay.core.errors import InvalidInput, NotFound
 
-__all__ = ["FileDocumentStore"]
+__all__ = ["FileDocumentStore", "check_key"]
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+def check_key(key: str) -> str:
+    """``key`` if it is a document id (1 to 128 letters, digits, '_' or '-'), else ``InvalidInput``: never a path."""
+    if not _KEY.match(key):
+        raise InvalidInput("a document key is 1 to 128 letters, digits, '_' or '-'")
+    return key
 
 
 class FileDocumentStore:
@@ -49,7 +58,13 @@ class FileDocumentStore:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        """Every blob file (partial writes excluded) with its modification time."""
+        if not self._root.is_dir():
+            return
+        for path in sorted(self._root.glob("*/*")):
+            if _KEY.match(path.name) and path.is_file():
+                yield path.name, datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key):
-            raise InvalidInput("a document key is 1 to 128 letters, digits, '_' or '-'")
-        return self._root / key[-2:] / key
+        return self._root / check_key(key)[-2:] / key

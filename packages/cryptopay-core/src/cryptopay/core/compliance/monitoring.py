@@ -181,6 +181,12 @@ class Monitoring:
         with self.uow() as uow:
             return _case(uow, case_id)
 
+    def case_alerts(self, case_id: str) -> tuple[Case, list[Alert]]:
+        """A case with its alerts (rule, version, evidence), for an officer reading it."""
+        with self.uow() as uow:
+            case = _case(uow, case_id)
+            return case, [a for a in (uow.alerts.get(i) for i in case.alert_ids) if a is not None]
+
     def open_case(self, officer: str, alert_ids: Sequence[str], *, assignee: str | None = None) -> Case:
         """Group open alerts (of one party) into a new case, due within ``case_deadline``."""
         if not alert_ids:

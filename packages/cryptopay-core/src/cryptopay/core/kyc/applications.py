@@ -145,6 +145,10 @@ class KycApplication:
             return [self.business.registered_name, *(d.name for d in self.business.directors)]
         return []
 
+    def document_ids(self) -> list[str]:
+        """Every document id this application names (its blobs in the document store)."""
+        return [d.id for d in self.documents]
+
     # -- the applicant -----------------------------------------------------------------------------------------
     def needed_documents(self, policy: KycPolicy = DEFAULT_KYC_POLICY) -> list[DocumentKind]:
         """The document kinds this tier needs (an ID's back unless it is a passport)."""

@@ -14,8 +14,8 @@ read them back (``document``), and every read is audited, as is every read of an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from datetime import datetime
+from contextlib import AbstractContextManager, suppress
+from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.audit import AuditEvent
@@ -38,9 +38,10 @@ from cryptopay.core.ports.storage import AuditLog, in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
 
-__all__ = ["QUEUE_STATES", "KycReview", "KycStanding", "document_context"]
+__all__ = ["ORPHAN_GRACE", "QUEUE_STATES", "KycReview", "KycStanding", "document_context"]
 
 QUEUE_STATES = (ApplicationState.SUBMITTED, ApplicationState.IN_REVIEW)
+ORPHAN_GRACE = timedelta(hours=1)  # far longer than an upload takes between its blob and its record
 
 
 def document_context(application_id: str, document_id: str) -> str:
@@ -124,11 +125,46 @@ class KycReview:
         try:
             replaced = in_transaction(self.uow, work)
         except BaseException:
-            self.documents.delete(document_id)
+            self._discard(document_id)  # the record was not written: its blob goes (or the sweep takes it)
             raise
         if replaced is not None:
-            self.documents.delete(replaced.id)
+            self._discard(replaced.id)  # no record names it any more
         return document
+
+    def _discard(self, document_id: str) -> None:
+        """Remove a blob no record names; a store that cannot be reached leaves it to ``sweep_orphans``."""
+        with suppress(CryptopayError):
+            self.documents.delete(document_id)
+
+    def sweep_orphans(self, *, older_than: timedelta = ORPHAN_GRACE) -> list[str]:
+        """Remove stored blobs that no application names and that were written more than ``older_than`` ago.
+
+        Orphans come from a crash between a blob's write and its record's commit, or from a removal whose store
+        was unreachable. The grace keeps an upload in flight (blob written, record not yet committed) safe.
+        """
+        cutoff = self.clock.now() - older_than
+        named = self._named_documents()
+        removed = [key for key, at in self.documents.stored() if at < cutoff and key not in named]
+        for key in removed:
+            self.documents.delete(key)
+        if removed:
+            facts = {"count": str(len(removed)), "documents": ",".join(removed[:50])}
+            event = AuditEvent("system:kyc", "kyc.orphan_documents_removed", "kyc:documents", self.clock.now(), facts)
+            in_transaction(self.uow, lambda uow: uow.audit.append(event))
+        return removed
+
+    def _named_documents(self) -> set[str]:
+        """Every document id an application names (every state: a decided application keeps its evidence)."""
+        named: set[str] = set()
+        after: str | None = None
+        while True:
+            with self.uow() as uow:
+                page = uow.kyc_applications.queue(tuple(ApplicationState), after=after, limit=500)
+            if not page:
+                return named
+            for application in page:
+                named.update(application.document_ids())
+            after = page[-1].id
 
     def submit(self, party_id: str, application_id: str) -> KycApplication:
         """Send the application to the officers (the profile's evidence is checked against the tier)."""
@@ -179,6 +215,16 @@ class KycReview:
         """The party's profile and applications."""
         with self.uow() as uow:
             return KycStanding(uow.kyc.get(party_id), uow.kyc_applications.for_party(party_id))
+
+    def party_name(self, party_id: str) -> str:
+        """The party's name per its latest application with particulars (the legal or registered name), else its id:
+        what a report names the client by."""
+        for application in reversed(self.standing(party_id).applications):
+            if application.person is not None:
+                return application.person.legal_name
+            if application.business is not None:
+                return application.business.registered_name
+        return party_id
 
     # -- officers ----------------------------------------------------------------------------------------------
     def queue(self, *, after: str | None = None, limit: int = 100) -> list[KycApplication]:

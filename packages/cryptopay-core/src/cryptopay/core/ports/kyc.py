@@ -7,7 +7,8 @@ neither approval is lost. ``pending`` is keyset-paginated by party id, ascending
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Protocol
 
 from cryptopay.core.kyc import KycProfile
@@ -82,8 +83,10 @@ class KycUnitOfWork(UnitOfWork, Protocol):
 class DocumentStore(Protocol):
     """Where document contents live, as opaque (already encrypted) blobs under a key.
 
-    Adapters: a directory (``cryptopay.adapters.documents.FileDocumentStore``); the in-memory fake in
-    ``cryptopay.core.testing.kyc``. ``put`` is atomic: a reader sees the whole blob or none.
+    Adapters: a directory (``cryptopay.adapters.documents.FileDocumentStore``), an S3-compatible object store
+    (``cryptopay.adapters.documents.S3DocumentStore``); the in-memory fake in ``cryptopay.core.testing.kyc``.
+    ``put`` is atomic: a reader sees the whole blob or none. Keys are document ids (1 to 128 letters, digits, '_'
+    or '-'); any other key is ``InvalidInput``, so a key can never name a path.
     """
 
     def put(self, key: str, blob: bytes) -> None:
@@ -96,6 +99,10 @@ class DocumentStore(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove ``key`` (nothing happens if it is not there)."""
+        ...
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        """Every key held, with when it was last written (for the orphan sweep)."""
         ...
 
 

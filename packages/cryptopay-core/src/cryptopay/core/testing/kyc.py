@@ -10,15 +10,20 @@
 from __future__ import annotations
 
 import copy
+import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 
 import attrs
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.kyc import KycProfile, KycStatus
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
+from cryptopay.core.ports.system import Clock
 
 __all__ = ["InMemoryDocumentStore", "InMemoryKycApplications", "InMemoryKycProfiles"]
+
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class InMemoryKycProfiles:
@@ -94,19 +99,32 @@ class InMemoryKycApplications:
 
 
 class InMemoryDocumentStore:
-    """``DocumentStore`` in a dict."""
+    """``DocumentStore`` in a dict; ``clock`` (system time by default) stamps each write for ``stored``."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock | None = None) -> None:
         self.blobs: dict[str, bytes] = {}
+        self.written: dict[str, datetime] = {}
+        self._clock = clock
 
     def put(self, key: str, blob: bytes) -> None:
-        self.blobs[key] = bytes(blob)
+        self.blobs[_key(key)] = bytes(blob)
+        self.written[key] = self._clock.now() if self._clock else datetime.now(UTC)
 
     def get(self, key: str) -> bytes:
         try:
-            return self.blobs[key]
+            return self.blobs[_key(key)]
         except KeyError:
             raise NotFound(f"no document {key}") from None
 
     def delete(self, key: str) -> None:
-        self.blobs.pop(key, None)
+        self.blobs.pop(_key(key), None)
+        self.written.pop(key, None)
+
+    def stored(self) -> Iterator[tuple[str, datetime]]:
+        yield from sorted(self.written.items())
+
+
+def _key(key: str) -> str:
+    if not _KEY.fullmatch(key):
+        raise InvalidInput("a document key is 1 to 128 letters, digits, '_' or '-'")
+    return key

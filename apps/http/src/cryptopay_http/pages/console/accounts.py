@@ -1,0 +1,161 @@
+"""Users and merchants for staff (``/console/accounts``): find an account, read it, freeze or unfreeze it
+(compliance officers), change a user's role (admins).
+
+Search is by exact key (a user id, a merchant id, an email, a phone) or lists the merchants; the detail shows the
+account and its verification (``KycReview.standing``: states and tiers, no particulars: those are read through the
+audited application page). Opening an account's page is itself audited (``console.account_viewed``): it shows
+contact details. Freezing and unfreezing are ``KycReview.freeze``/``unfreeze`` (as ``/v1/admin/accounts/...``), a role
+change is ``UserAdmin.set_role`` (as ``cryptopay users set-role``); all three are audited by the use case and need a
+fresh one-time code first (step-up), since a freeze stops a customer's money and a role opens the console.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.identity import Role
+from cryptopay.core.identity.model import Merchant, User
+from cryptopay.core.mobile_money.phones import normalize_msisdn
+from flask import Response, request
+
+from cryptopay_http.blueprints.kyc import party_kind
+from cryptopay_http.pages.console import acting, bp, officer, refused
+from cryptopay_http.pages.session import step_up_from_form
+from cryptopay_http.pages.web import page, redirect
+from cryptopay_http.runtime import runtime
+
+__all__ = ["accounts"]
+
+_PAGE = 50
+_MAX_REASON = 1000
+_ROLES = tuple(r.value for r in Role)
+
+
+def _find(term: str) -> tuple[list[User], list[Merchant]]:
+    """Accounts matching ``term`` exactly: an id, an email or a Kenyan phone number."""
+    services = runtime().services
+    users, merchants = services.users, services.merchants
+    found_users: list[User] = []
+    if "@" in term:
+        user = users.by_email(term.lower())
+        found_users = [user] if user else []
+    elif term.startswith("mer_"):
+        merchant = merchants.get(term)
+        return [], [merchant] if merchant else []
+    elif term.startswith("usr_"):
+        user = users.get(term)
+        found_users = [user] if user else []
+    else:
+        try:
+            user = users.by_phone(normalize_msisdn(term))
+        except InvalidInput:
+            raise InvalidInput("search by an account id, an email or a Kenyan phone number", field="q") from None
+        found_users = [user] if user else []
+    owned = [m for m in (merchants.by_owner(u.id) for u in found_users) if m is not None]
+    return found_users, owned
+
+
+@bp.get("/accounts")
+def accounts() -> Response:
+    term = (request.args.get("q") or "").strip()
+    if term:
+        users, merchants = _find(term)
+        more = None
+    else:
+        users = []
+        merchants = runtime().services.merchants.list(after=request.args.get("after") or None, limit=_PAGE + 1)
+        more = merchants[_PAGE - 1].id if len(merchants) > _PAGE else None
+        merchants = merchants[:_PAGE]
+    return page("console/accounts.html", q=term, users=users, merchants=merchants, more=more, nav="accounts")
+
+
+def _account(party_id: str) -> tuple[User | None, Merchant | None]:
+    services = runtime().services
+    merchant = services.merchants.get(party_id)
+    user = services.users.get(merchant.owner_user_id if merchant else party_id)
+    if merchant is None and user is None:
+        raise NotFound(f"no account {party_id}")
+    if merchant is None and user is not None:
+        merchant = services.merchants.by_owner(user.id)
+    return user, merchant
+
+
+def _detail(party_id: str, status: int = 200, **context: Any) -> Response:
+    user, merchant = _account(party_id)
+    services = runtime().services
+    services.audit.append(AuditEvent(acting(), "console.account_viewed", f"party:{party_id}", services.clock.now(), {}))
+    standing = services.kyc_review.standing(party_id)
+    tier = standing.profile.tier_at(services.clock.now()) if standing.profile else None
+    return page(
+        "console/account.html",
+        status,
+        party_id=party_id,
+        user=user,
+        merchant=merchant if merchant is not None and merchant.id == party_id else None,
+        owns=merchant if merchant is not None and merchant.id != party_id else None,
+        standing=standing,
+        tier=tier,
+        roles=_ROLES,
+        me=officer(),
+        nav="accounts",
+        **context,
+    )
+
+
+@bp.get("/accounts/<party_id>")
+def account(party_id: str) -> Response:
+    return _detail(party_id)
+
+
+def _reason() -> str:
+    text = (request.form.get("reason") or "").strip()
+    if not text or len(text) > _MAX_REASON:
+        raise InvalidInput(f"write 1 to {_MAX_REASON} characters", field="reason")
+    return text
+
+
+def _stepped_up(party_id: str, change: Any) -> Response:
+    def act() -> Response:
+        step_up_from_form(officer())
+        change()
+        return redirect(f"/console/accounts/{party_id}")
+
+    return refused(act, lambda status, message: _detail(party_id, status, error=message))
+
+
+@bp.post("/accounts/<party_id>/freeze")
+def account_freeze(party_id: str) -> Response:
+    """Hold every outgoing movement of the account (a compliance officer, with a fresh code; audited)."""
+
+    def freeze() -> None:
+        reason = _reason()
+        runtime().services.kyc_review.freeze(officer().id, party_id, party_kind(party_id), reason)
+
+    return _stepped_up(party_id, freeze)
+
+
+@bp.post("/accounts/<party_id>/unfreeze")
+def account_unfreeze(party_id: str) -> Response:
+    return _stepped_up(
+        party_id, lambda: runtime().services.kyc_review.unfreeze(officer().id, party_id, party_kind(party_id))
+    )
+
+
+@bp.post("/accounts/<party_id>/role")
+def account_role(party_id: str) -> Response:
+    """Give the user another role (an admin, with a fresh code; audited; the user's sessions reload it at once)."""
+
+    def change() -> None:
+        user = runtime().services.users.get(party_id)
+        if user is None or not user.email:
+            raise NotFound(f"no user with an email {party_id}")
+        text = request.form.get("role") or ""
+        if text not in _ROLES:
+            raise InvalidInput(f"no such role: {text}", field="role")
+        if user.id == officer().id:
+            raise InvalidInput("ask another admin to change your own role", field="role")
+        runtime().user_admin.set_role(user.email, Role(text), actor=acting())
+
+    return _stepped_up(party_id, change)

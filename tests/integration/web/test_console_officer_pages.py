@@ -1,0 +1,293 @@
+"""The admin console's officer pages: the KYC queue with four-eyes and the document viewer, AML alerts and cases
+with the STR download, accounts (freeze with a one-time code, roles), reconciliation, treasury and health.
+
+Each page is for the role its REST twin needs, every form needs its CSRF token, and every officer action lands in
+the audit log through the use case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from cryptopay.adapters.bootstrap import Settings, build
+from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.identity import Role
+from cryptopay.core.money import KES, Money
+from cryptopay.core.testing.identity import StdlibTotp
+from cryptopay.core.testing.system import ManualClock
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import PASSWORD, AuthActions, bearer, make_app
+from tests.integration.http.test_http_kyc import PERSON, upload
+from tests.integration.web.test_dashboard_pages import _csrf
+from tests.support.kyc_rig import photo
+
+
+class Staff:
+    """A staff member logged in on the console in their own browser (a test client), with their TOTP secret."""
+
+    def __init__(self, app: Flask, auth: AuthActions, email: str, role: Role) -> None:
+        self.app, self.email = app, email
+        runtime = app.extensions["cryptopay"]
+        runtime.accounts.register(email, PASSWORD, role=role)
+        headers = bearer(auth.login(email)["access_token"])
+        enrolment = auth.client.post("/v1/auth/2fa/enrol", headers=auth.stepped_up(headers))
+        self.secret = enrolment.json["secret"]
+        confirmed = auth.client.post("/v1/auth/2fa/confirm", json={"code": self.code()}, headers=headers)
+        recovery = confirmed.json["recovery_codes"]
+        self.id = runtime.services.users.by_email(email).id
+        self.client = app.test_client()
+        form = self.client.get("/dashboard/login").get_data(as_text=True)
+        body = {"email": email, "password": PASSWORD, "csrf_token": _csrf(form), "code": recovery[0]}
+        assert self.client.post("/dashboard/login", data={**body, "next": "/console/"}).status_code == 303
+
+    def code(self) -> str:
+        """The one-time code of the next time step (a code is accepted once; the clock moves on)."""
+        clock = self.app.extensions["cryptopay"].services.clock
+        if isinstance(clock, ManualClock):
+            clock.advance(seconds=31)
+        return StdlibTotp().code_at(self.secret, int(clock.now().timestamp()))
+
+    def get(self, path: str) -> tuple[int, str]:
+        answer = self.client.get(path)
+        return answer.status_code, answer.get_data(as_text=True)
+
+    def post(self, path: str, page: str, **form: str) -> tuple[int, str, str | None]:
+        """Post a form of ``page`` (with its CSRF token); status, body and the redirect."""
+        token = _csrf(self.client.get(page).get_data(as_text=True))
+        answer = self.client.post(path, data={"csrf_token": token, **form})
+        return answer.status_code, answer.get_data(as_text=True), answer.headers.get("Location")
+
+
+def _audited(services, action: str) -> list:
+    """The records of ``action`` in the KYC, monitoring and identity audit logs the in-memory stack keeps apart."""
+    logs = [services.audit]
+    for uow in (services.kyc_review.uow, services.monitoring.uow):
+        with uow() as opened:
+            logs.append(opened.audit)
+    return [r for log in logs for r in log.records() if r.action == action]
+
+
+@pytest.fixture
+def ann(app, auth) -> Staff:
+    return Staff(app, auth, "ann@cryptopay.example", Role.COMPLIANCE)
+
+
+@pytest.fixture
+def bob(app, auth) -> Staff:
+    return Staff(app, auth, "bob@cryptopay.example", Role.COMPLIANCE)
+
+
+@pytest.fixture
+def chief(app, auth) -> Staff:
+    return Staff(app, auth, "chief@cryptopay.example", Role.ADMIN)
+
+
+def _application(client: FlaskClient, auth: AuthActions) -> tuple[str, str]:
+    """A customer's submitted tier-2 application (two officers needed) and its selfie's document id."""
+    customer = auth.user("personal")
+    app_id = client.post("/v1/kyc/applications", json=PERSON, headers=customer).json["id"]
+    ids = {
+        kind: upload(client, customer, app_id, kind, photo()).json["id"] for kind in ("id_front", "id_back", "selfie")
+    }
+    assert client.post(f"/v1/kyc/applications/{app_id}/submit", headers=customer).status_code == 200
+    return app_id, ids["selfie"]
+
+
+def test_two_officers_approve_a_kyc_and_the_same_officer_cannot_give_both(client, auth, services, ann, bob):
+    """Ann claims and approves (1 of 2); her second approval is refused with 409; Bob's approval grants the tier."""
+    app_id, _ = _application(client, auth)
+    status, queue = ann.get("/console/kyc")
+    assert status == 200 and app_id in queue and "0/2" in queue
+    detail = f"/console/kyc/{app_id}"
+    status, html = ann.get(detail)
+    assert status == 200 and "Wanjiku Kamau" in html and "23456789" in html
+    assert ann.post(f"{detail}/claim", detail)[2] == detail
+    assert ann.post(f"{detail}/approve", detail)[2] == detail
+    status, html = ann.get(detail)
+    assert "1/2" in html and "a second officer must give the next one" in html
+    status, html, _ = ann.post(f"{detail}/claim", detail)
+    assert status == 409 and 'role="alert"' in html
+    assert bob.post(f"{detail}/claim", detail)[0] == 303
+    assert bob.post(f"{detail}/approve", detail)[0] == 303
+    assert services.kyc_review.standing(_party(services, app_id)).profile.level == 2
+    approvals = _audited(services, "kyc.application_approved") + _audited(services, "kyc.approval_recorded")
+    assert {r.actor for r in approvals} >= {f"user:{bob.id}"}
+    assert {r.actor for r in _audited(services, "kyc.application_viewed")} == {f"user:{ann.id}", f"user:{bob.id}"}
+
+
+def _party(services, app_id: str) -> str:
+    with services.kyc_review.uow() as uow:
+        return uow.kyc_applications.get(app_id).party_id
+
+
+def test_an_officer_rejects_with_a_reason_and_asks_for_information(client, auth, services, ann):
+    """An empty reason is a 422 that changes nothing; with a reason the application is rejected and audited."""
+    app_id, _ = _application(client, auth)
+    detail = f"/console/kyc/{app_id}"
+    ann.post(f"{detail}/claim", detail)
+    status, html, _ = ann.post(f"{detail}/reject", detail, reason="  ")
+    assert status == 422 and "in review" in html
+    assert ann.post(f"{detail}/request-information", detail, message="a clearer selfie please")[0] == 303
+    assert "information requested" in ann.get(detail)[1]
+    other, _ = _application(client, auth)
+    path = f"/console/kyc/{other}"
+    ann.post(f"{path}/claim", path)
+    assert ann.post(f"{path}/reject", path, reason="the ID number does not match")[0] == 303
+    assert "rejected" in ann.get(path)[1] and _audited(services, "kyc.application_rejected")
+
+
+def test_the_document_viewer_serves_the_file_only_to_officers_and_audits_each_view(client, auth, services, ann, chief):
+    """The picture comes back byte for byte, no-store, its own type and a CSP; admins and visitors get nothing."""
+    app_id, selfie = _application(client, auth)
+    viewer = f"/console/kyc/{app_id}/documents/{selfie}"
+    status, html = ann.get(viewer)
+    assert status == 200 and f"{viewer}/content" in html
+    answer = ann.client.get(f"{viewer}/content")
+    assert answer.status_code == 200 and answer.mimetype == "image/jpeg"
+    assert answer.headers["Cache-Control"] == "no-store" and "sandbox" in answer.headers["Content-Security-Policy"]
+    assert answer.data[:2] == b"\xff\xd8"
+    assert [dict(r.details) for r in _audited(services, "kyc.document_viewed")][-1]["document"] == selfie
+    assert chief.get(f"{viewer}/content")[0] == 403
+    assert client.get(f"{viewer}/content").status_code == 303  # to the login page
+    assert ann.get(f"/console/kyc/{app_id}/documents/kyd_nope/content")[0] == 404
+    assert len(_audited(services, "kyc.document_viewed")) == 1
+
+
+def test_every_console_form_needs_its_csrf_token(client, auth, services, ann):
+    """A post without the token (or with another login's) is refused before anything changes."""
+    app_id, _ = _application(client, auth)
+    refused = ann.client.post(f"/console/kyc/{app_id}/claim", data={})
+    assert refused.status_code == 403
+    forged = ann.client.post(f"/console/kyc/{app_id}/claim", data={"csrf_token": "x" * 40})
+    assert forged.status_code == 403
+    assert "waiting for an officer" in ann.get(f"/console/kyc/{app_id}")[1]
+    assert not _audited(services, "kyc.application_claimed")
+
+
+def _alerts(services, party: str = "usr_big") -> None:
+    at = services.clock.now()
+    for n, amount in enumerate(("1500000", "1200000")):
+        services.monitoring.observe(
+            Movement(
+                id=f"mv_{party}_{n}",
+                party_id=party,
+                product="wallet_buy",
+                direction=Direction.IN,
+                amount=Money.of(amount, KES),
+                at=at,
+            )
+        )
+    services.monitoring.run_batch(at - timedelta(minutes=1), at + timedelta(minutes=1))
+
+
+def test_an_alert_becomes_a_case_that_is_noted_assigned_reported_and_exported(services, ann, bob):
+    """Officers group the open alerts, note, assign, report with a note, and download the STR; all audited."""
+    _alerts(services)
+    status, html = ann.get("/console/alerts?status=open")
+    alert_ids = re.findall(r'name="alert" value="([^"]+)"', html)
+    assert status == 200 and len(alert_ids) >= 2
+    token = _csrf(html)
+    opened = ann.client.post("/console/alerts/case", data={"csrf_token": token, "alert": alert_ids})
+    assert opened.status_code == 303
+    case = opened.headers["Location"]
+    again = ann.client.post("/console/alerts/case", data={"csrf_token": token, "alert": alert_ids})
+    assert again.status_code == 409
+    status, html = ann.get(case)
+    assert "large-value" in html and "threshold" in html
+    assert ann.post(f"{case}/notes", case, text="source of funds unclear")[0] == 303
+    assert ann.post(f"{case}/assign", case, assignee=bob.email)[0] == 303
+    assert ann.post(f"{case}/assign", case, assignee="nobody@example.com")[0] == 404
+    assert ann.post(f"{case}/status", case, status="reported")[0] == 422  # reporting needs a note
+    assert bob.post(f"{case}/status", case, status="reported", note="STR filed")[0] == 303
+    assert "reported to the FRC" in bob.get(case)[1]
+    token = _csrf(bob.get(case)[1])
+    report = bob.client.post(f"{case}/str", data={"csrf_token": token, "rentity_id": "RE1234", "format": "xml"})
+    assert report.status_code == 200 and report.mimetype == "application/xml"
+    assert "attachment" in report.headers["Content-Disposition"] and b"<report>" in report.data
+    assert bob.client.post(f"{case}/str", data={"csrf_token": token, "rentity_id": "a b"}).status_code == 422
+    assert bob.get("/console/cases?status=reported")[1].count(case.rsplit("/", 1)[1]) >= 1
+    for action in ("compliance.case_opened", "compliance.case_noted", "compliance.case_assigned"):
+        assert _audited(services, action), action
+    assert [r.actor for r in _audited(services, "compliance.str_exported")] == [f"user:{bob.email}"]
+
+
+def test_freezing_an_account_needs_a_reason_and_a_fresh_code(client, auth, services, ann):
+    """Without a code nothing is frozen; with one the account is frozen (audited), then unfrozen."""
+    customer = auth.register("wanjiku@example.co.ke")
+    party = customer["id"] if "id" in customer else services.users.by_email("wanjiku@example.co.ke").id
+    page = f"/console/accounts/{party}"
+    status, html = ann.get("/console/accounts?q=wanjiku@example.co.ke")
+    assert status == 200 and party in html
+    status, html, _ = ann.post(f"{page}/freeze", page, reason="sanctions match under review", code="000000")
+    assert status == 403 and "active" in ann.get(page)[1]
+    assert ann.post(f"{page}/freeze", page, reason="sanctions match under review", code=ann.code())[0] == 303
+    assert "frozen" in ann.get(page)[1] and _audited(services, "kyc.frozen")
+    assert ann.post(f"{page}/unfreeze", page, code=ann.code())[0] == 303
+    assert "active" in ann.get(page)[1]
+    assert _audited(services, "console.account_viewed")
+
+
+def test_an_admin_changes_a_role_with_a_code_and_officers_cannot(auth, services, ann, chief):
+    """Admins give roles (audited); a compliance officer is refused the form (403)."""
+    auth.register("newhire@cryptopay.example")
+    user = services.users.by_email("newhire@cryptopay.example")
+    page = f"/console/accounts/{user.id}"
+    assert chief.post(f"{page}/role", page, role="compliance", code=chief.code())[0] == 303
+    assert services.users.get(user.id).role is Role.COMPLIANCE
+    assert [dict(r.details)["after"] for r in _audited(services, "user.role_changed")] == ["compliance"]
+    token = _csrf(ann.get(page)[1])
+    assert ann.client.post(f"{page}/role", data={"csrf_token": token, "role": "admin"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("path", "admin", "compliance"),
+    [
+        ("/console/kyc", 403, 200),
+        ("/console/alerts", 403, 200),
+        ("/console/cases", 403, 200),
+        ("/console/accounts", 200, 200),
+        ("/console/audit", 200, 200),
+        ("/console/reconciliation", 200, 403),
+        ("/console/treasury", None, 403),  # the in-memory stack has no treasury: its page is tested on the root
+        ("/console/health", None, 403),
+    ],
+)
+def test_each_page_is_for_the_role_of_its_rest_twin(path, admin, compliance, ann, chief):
+    """Compliance pages refuse admins, admin pages refuse officers; both see the audit log and accounts."""
+    if admin is not None:
+        assert chief.get(path)[0] == admin
+    assert ann.get(path)[0] == compliance
+
+
+@pytest.fixture
+def root(tmp_path) -> Iterator[tuple[Flask, AuthActions]]:
+    """The app on the composition root (SQLite), as deployed."""
+    services = build(Settings.for_data_dir(tmp_path))
+    app = make_app(services)
+    yield app, AuthActions(app, app.test_client())
+    services.close()
+
+
+def test_the_admin_sees_reconciliation_treasury_and_health_on_the_root(root):
+    """The books' checks run on request; the float, the readiness checks and the workers' figures are shown."""
+    chief = Staff(*root, "chief@cryptopay.example", Role.ADMIN)
+    status, html = chief.get("/console/reconciliation")
+    assert status == 200 and "Reconcile now" in html
+    status, html = chief.get("/console/reconciliation?run=1")
+    assert status == 200 and "Clean: every check agreed." in html
+    status, html = chief.get("/console/treasury")
+    assert status == 200 and "M-Pesa float" in html and "KES" in html
+    status, html = chief.get("/console/health")
+    assert status == 200 and "database: <strong" in html and "migrations" in html
+
+
+def test_the_pages_speak_swahili(ann):
+    """The KYC queue in Swahili."""
+    ann.client.set_cookie("cp_lang", "sw")
+    status, html = ann.get("/console/kyc")
+    assert status == 200 and 'lang="sw"' in html
