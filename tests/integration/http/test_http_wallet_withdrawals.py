@@ -87,7 +87,7 @@ def test_quote_then_a_keyed_stepped_up_withdrawal_is_made_once(api: WalletApi):
     """The quote shows fee, total and the cool-off; without a step-up it is 403; a retried key replays the answer."""
     _, headers = _ready(api)
     body = {"network": "polygon", "address": ADDRESS, "asset": "USDT", "amount": "100"}
-    quote = api.client.post("/v1/wallet/withdrawals/quote", json=body, headers=headers)
+    quote = api.client.post("/v1/wallet/withdrawal-quotes", json=body, headers=headers)
     assert quote.status_code == 200, quote.get_json()
     shown = quote.get_json()
     assert (shown["fee"]["amount"], shown["total"]["amount"], shown["first_time_address"]) == (

@@ -1,6 +1,6 @@
 """Withdrawing crypto from a personal wallet (``/v1/wallet/withdrawals...``): USDT, USDC or BTC to an outside address.
 
-``POST /v1/wallet/withdrawals/quote`` checks the address for its network and shows our fee, the total taken from the
+``POST /v1/wallet/withdrawal-quotes`` checks the address for its network and shows our fee, the total taken from the
 wallet, the network fee estimate (ours to pay), the cool-off of a first-time address and whether the Travel Rule
 asks for the self-hosted wallet attestation; it writes nothing. ``POST /v1/wallet/withdrawals`` withdraws: it needs
 a fresh step-up (``X-Step-Up-Token``: money leaves the platform) and an ``Idempotency-Key`` (a retry replays the first
@@ -139,7 +139,7 @@ def _amount(asset: str, amount: str) -> Money:
     return Money.of(value, found)
 
 
-@bp.post("/v1/wallet/withdrawals/quote")
+@bp.post("/v1/wallet/withdrawal-quotes")
 @operation(
     "What withdrawing crypto to an address would take and cost (the address checked; nothing is written)",
     request=WithdrawalAsk,
