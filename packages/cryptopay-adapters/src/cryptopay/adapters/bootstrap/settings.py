@@ -14,8 +14,9 @@ False
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
@@ -33,6 +34,7 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 from cryptopay.core.money import KES, USD, Money, to_decimal
+from cryptopay.core.wallets.deposit import DepositMinimums, WalletSpeed
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
@@ -40,6 +42,7 @@ __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
 EVM_NETWORKS = ("ethereum", "polygon", "bsc")
 _SANDBOX_HOSTS = ("127.0.0.1", "localhost", "[::1]", "sandbox.safaricom.co.ke")
 _TRUE = {"1", "true", "yes", "on"}
+T = TypeVar("T")
 
 
 def _hidden(_: object) -> str:
@@ -72,6 +75,8 @@ class Settings:
     settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
     monitoring_rules: Path | None = None  # a JSON or TOML rule set (None: the core's default rules)
     sanctions_threshold: int = 90  # the fuzzy name score (0-100) at which a listed name is a match
+    wallet_speed: WalletSpeed = attrs.Factory(WalletSpeed)  # CRYPTOPAY_WALLET_CONFIRMATIONS: wallet deposits' depth
+    deposit_minimums: DepositMinimums = attrs.Factory(DepositMinimums)  # CRYPTOPAY_WALLET_DEPOSIT_MINIMUMS
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
     withdrawal_cool_off_hours: int = 24  # a wallet's first withdrawal to a new address waits this long before sending
     public_url: str = "http://127.0.0.1:8000"
@@ -134,6 +139,10 @@ class Settings:
             settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
             monitoring_rules=Path(get.text("MONITORING_RULES")) if get.text("MONITORING_RULES") else None,
             sanctions_threshold=_threshold(get.number("SANCTIONS_THRESHOLD")),
+            wallet_speed=_named("WALLET_CONFIRMATIONS", WalletSpeed.parse, get.text("WALLET_CONFIRMATIONS")),
+            deposit_minimums=_named(
+                "WALLET_DEPOSIT_MINIMUMS", DepositMinimums.parse, get.text("WALLET_DEPOSIT_MINIMUMS")
+            ),
             travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
             withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
@@ -313,3 +322,11 @@ def _threshold(value: int | None) -> int:
     if not 50 <= value <= 100:
         raise InvalidInput(f"CRYPTOPAY_SANCTIONS_THRESHOLD must be from 50 to 100, got {value}")
     return value
+
+
+def _named(name: str, parse: Callable[[str], T], text: str) -> T:
+    """A setting parsed by the core (``parse("")`` is its default); a refusal names the variable."""
+    try:
+        return parse(text)
+    except InvalidInput as refused:
+        raise InvalidInput(f"CRYPTOPAY_{name}: {refused.message}") from None

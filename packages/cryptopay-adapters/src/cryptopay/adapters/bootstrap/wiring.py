@@ -23,6 +23,7 @@ from cryptopay.adapters.bootstrap.chains import (
     watcher_for,
 )
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
@@ -81,6 +82,7 @@ from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -317,7 +319,13 @@ class Parts:
             pricer=quoter,
             merchants=self.merchants,
             gate=self.payout_gate,
+            monitor=self.monitoring_feed,
         )
+
+    @functools.cached_property
+    def monitoring_feed(self) -> MonitoringFeed:
+        """What every product tells AML monitoring before and after its money moves (``compliance.feed``)."""
+        return MonitoringFeed(self.monitoring)
 
     @functools.cached_property
     def monitoring(self) -> Monitoring:
@@ -443,7 +451,13 @@ class Parts:
         """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
         quoter = LazyQuoter(lambda: self.pricer)
         return Wallets(
-            self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+            self.storage.unit_of_work,
+            self.ledger,
+            self.clock,
+            self.ids,
+            sms=lambda: self.sms,
+            quoter=lambda: quoter,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -459,6 +473,7 @@ class Parts:
             lambda token: f"{base}/hooks/daraja/stk/{token}",
             self.clock,
             self.ids,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -472,6 +487,7 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),  # the treasury's refusal before overdraft
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -485,6 +501,26 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),
+            monitor=self.monitoring_feed,
+        )
+
+    @functools.cached_property
+    def wallet_deposits(self) -> Deposits:
+        """Crypto deposits into wallets: addresses from the invoices' derivers, credited after the wallet speed
+        policy (``CRYPTOPAY_WALLET_CONFIRMATIONS``), senders screened, movements monitored."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Deposits(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            derivers=self.derivers,
+            rails=list(self.rails.values()),
+            speed=self.settings.wallet_speed,
+            minimums=self.settings.deposit_minimums,
+            screening=lambda: self.screening,
+            monitoring=lambda: self.monitoring,
+            quoter=lambda: quoter,
         )
 
     @functools.cached_property
@@ -583,6 +619,7 @@ class Parts:
             float_baseline=self.settings.mpesa_float_baseline,
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
+            deposits=self.storage.unit_of_work,  # wallet crypto deposits
         )
 
     @functools.cached_property
@@ -897,7 +934,9 @@ class Parts:
         """Every job the worker runs (names from ``cryptopay_worker.jobs``): the use cases, the outbox relay and
         the webhook jobs, so the inline queue runs exactly the worker's handlers."""
         return {
-            "chains.scan": lambda _payload: scan_chains(self.scanners, self.detection, self.mempools),
+            "chains.scan": lambda _payload: scan_chains(
+                self.scanners, self.detection, self.mempools, self.wallet_deposits
+            ),
             "chains.confirm": lambda _payload: self.confirm_chains(),
             "invoices.expire": lambda _payload: self.expire_invoices(),
             "settlements.run": lambda _payload: self.settling.run_settlements(),
@@ -951,6 +990,7 @@ class Parts:
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():
             self.detection.confirm_payments(network, watcher, watcher, self.mempools.get(network))
+            self.wallet_deposits.confirm(network, watcher, watcher, self.mempools.get(network))
 
     def expire_invoices(self) -> None:
         times = {network: self.detection.chain_now(network) for network in self.watchers}

@@ -80,10 +80,12 @@ deposit_addresses = sa.Table(
     sa.Column("address_key", sa.String(ADDRESS), primary_key=True),
     sa.Column("address", sa.String(ADDRESS), nullable=False),
     sa.Column("index", BIGINT, nullable=False),
-    sa.Column("invoice_id", sa.String(ID), nullable=False),
-    sa.Column("merchant_id", sa.String(ID), nullable=False),
+    sa.Column("invoice_id", sa.String(ID)),  # an invoice's address (with its merchant), or
+    sa.Column("merchant_id", sa.String(ID)),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("user_id", sa.String(ID)),  # a wallet user's (migration 0024)
     sa.UniqueConstraint("network", "index", name="uq_deposit_addresses_index"),
+    sa.Index("ix_deposit_addresses_user", "user_id"),
     keep_existing=True,
 )
 

@@ -27,6 +27,7 @@ from cryptopay.adapters.sql.repositories.compliance import (
     SqlMovementJournal,
     SqlSanctions,
 )
+from cryptopay.adapters.sql.repositories.deposits import SqlWalletDeposits
 from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 from cryptopay.adapters.sql.repositories.identity import (
     SqlApiKeys,
@@ -208,6 +209,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def wallet_usage(self) -> SqlUsage:
         return SqlUsage(self.connection)
+
+    @functools.cached_property
+    def wallet_deposits(self) -> SqlWalletDeposits:
+        return SqlWalletDeposits(self.connection)
 
     @functools.cached_property
     def wallet_buys(self) -> SqlBuys:

@@ -138,6 +138,14 @@ class DepositAddressRepository(Protocol):
         """Every deposit address on ``network`` (for a full rescan; live scanning uses ``Detection.watched``)."""
         ...
 
+    def owned_by(self, user_id: str) -> list[DepositAddress]:
+        """A wallet user's deposit addresses, by network."""
+        ...
+
+    def wallet_addresses(self, network: str) -> list[str]:
+        """Every wallet deposit address on ``network`` (always watched: a wallet address never expires)."""
+        ...
+
 
 class PaymentCreditRepository(Protocol):
     def add(self, credit: PaymentCredit) -> None: ...

@@ -177,6 +177,13 @@ class InMemoryDepositAddresses:
     def addresses_for(self, network: str) -> list[str]:
         return sorted(a.address for a in self._addresses.values() if a.network == network)
 
+    def owned_by(self, user_id: str) -> list[DepositAddress]:
+        return sorted((a for a in self._addresses.values() if a.user_id == user_id), key=lambda a: a.network)
+
+    def wallet_addresses(self, network: str) -> list[str]:
+        found = self._addresses.values()
+        return sorted(a.address for a in found if a.network == network and a.user_id is not None)
+
 
 class InMemoryPaymentCredits(_ById):
     def _all(self) -> list[PaymentCredit]:

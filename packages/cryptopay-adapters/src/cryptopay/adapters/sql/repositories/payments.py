@@ -217,6 +217,7 @@ class SqlDepositAddresses:
             "invoice_id": address.invoice_id,
             "merchant_id": address.merchant_id,
             "created_at": address.created_at,
+            "user_id": address.user_id,
         }
         if not insert_new(self._conn, deposit_addresses, row):
             raise Conflict(f"deposit address {address.address} or index {address.index} on {address.network} is taken")
@@ -229,14 +230,27 @@ class SqlDepositAddresses:
         row = self._conn.execute(sa.select(deposit_addresses).where(*where)).first()
         if row is None:
             return None
-        m = row._mapping
-        return DepositAddress(
-            m["network"], m["address"], m["index"], m["invoice_id"], m["merchant_id"], m["created_at"]
-        )
+        return _deposit_address(row._mapping)
 
     def addresses_for(self, network: str) -> list[str]:
         query = sa.select(deposit_addresses.c.address).where(deposit_addresses.c.network == network)
         return sorted(self._conn.scalars(query))
+
+    def owned_by(self, user_id: str) -> list[DepositAddress]:
+        query = sa.select(deposit_addresses).where(deposit_addresses.c.user_id == user_id)
+        rows = self._conn.execute(query.order_by(deposit_addresses.c.network))
+        return [_deposit_address(row._mapping) for row in rows]
+
+    def wallet_addresses(self, network: str) -> list[str]:
+        d = deposit_addresses.c
+        query = sa.select(d.address).where(d.network == network, d.user_id.is_not(None))
+        return sorted(self._conn.scalars(query))
+
+
+def _deposit_address(m: Any) -> DepositAddress:
+    return DepositAddress(
+        m["network"], m["address"], m["index"], m["invoice_id"], m["merchant_id"], m["created_at"], m["user_id"]
+    )
 
 
 class SqlPaymentCredits(_Documents[PaymentCredit]):
