@@ -22,6 +22,7 @@ from cryptopay_http.blueprints import (
     merchants,
     payment_links,
     payouts,
+    privacy,
     refunds,
     reports,
     security,
@@ -58,7 +59,7 @@ BLUEPRINTS += [
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp]
-BLUEPRINTS += [kyc.bp, compliance.bp]
+BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 
 

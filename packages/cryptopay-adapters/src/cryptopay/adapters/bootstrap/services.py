@@ -51,6 +51,7 @@ from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
+from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
@@ -83,6 +84,9 @@ class Services:
     _webhooks_uow: Lazy[UowFactory] = attrs.field(factory=lambda: missing("webhook storage"))
     _ledger: Lazy[Ledger] = attrs.field(factory=lambda: missing("ledger"))
     _quotes: Lazy[QuoteRepository] = attrs.field(factory=lambda: missing("quotes"))
+    _personal_sealing: Lazy[Callable[[bool], Mapping[str, int]]] = attrs.field(
+        factory=lambda: missing("personal data sealing")
+    )
     # -- identity
     _users: Lazy[UserRepository] = attrs.field(factory=lambda: missing("users"))
     _refresh_tokens: Lazy[RefreshTokenRepository] = attrs.field(factory=lambda: missing("refresh tokens"))
@@ -115,6 +119,7 @@ class Services:
     _screening: Lazy[Screening] = attrs.field(factory=lambda: missing("sanctions screening"))
     _travel_rule: Lazy[TravelRule] = attrs.field(factory=lambda: missing("the Travel Rule"))
     _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
+    _subject_exports: Lazy[SubjectExports] = attrs.field(factory=lambda: missing("data subject exports"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
@@ -153,6 +158,11 @@ class Services:
     def webhooks_uow(self) -> UowFactory:
         """A new unit of work over the outbox and the webhook repositories."""
         return self._webhooks_uow.get()
+
+    def seal_personal_data(self, *, all_rows: bool = False) -> Mapping[str, int]:
+        """Seal the personal data still stored in the clear (``all_rows``: re-seal every row, after a key rotation);
+        the rows rewritten per table (see ``cryptopay.adapters.sql.sealing``)."""
+        return self._personal_sealing.get()(all_rows)
 
     @property
     def ledger(self) -> Ledger:
@@ -330,6 +340,11 @@ class Services:
     def reporting(self) -> Reporting:
         """Suspicious transaction reports (goAML XML, CSV) and the monthly virtual-asset flows."""
         return self._reporting.get()
+
+    @property
+    def subject_exports(self) -> SubjectExports:
+        """A data subject's export (the person's own, or an officer's), audited."""
+        return self._subject_exports.get()
 
     @property
     def listings(self) -> Listings:
