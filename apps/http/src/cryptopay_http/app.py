@@ -34,6 +34,7 @@ from cryptopay_http.blueprints import (
     treasury,
     wallet,
     wallet_bills,
+    wallet_withdrawals,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -59,6 +60,7 @@ BLUEPRINTS += [
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp, wallet_bills.bp, remittances.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 

@@ -37,6 +37,7 @@ __all__ = [
     "TREASURY_SWEEP",
     "WALLET_CLAIMS_EXPIRE",
     "WALLET_STK_QUERY",
+    "WALLET_WITHDRAWALS",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
     "build_registry",
@@ -66,6 +67,7 @@ TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books again
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
 WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
 REMITTANCE_ADVANCE = "remittances.advance"  # remittance orders: pay out, tell the recipient, retry, refund
+WALLET_WITHDRAWALS = "wallets.withdrawals"  # send withdrawals past their cool-off, follow sent ones to the end
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -84,6 +86,7 @@ LEAD_JOBS = (
     WALLET_CLAIMS_EXPIRE,
     WALLET_STK_QUERY,
     REMITTANCE_ADVANCE,
+    WALLET_WITHDRAWALS,
     COMPLIANCE_MONITOR,
     COMPLIANCE_RESCREEN,
     KYC_SWEEP_DOCUMENTS,
