@@ -59,8 +59,7 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
-BLUEPRINTS += [wallet.bp, wallet_bills.bp, remittances.bp]
-BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp, remittances.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 
