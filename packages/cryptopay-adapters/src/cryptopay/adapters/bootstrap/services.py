@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.adapters.pdf import FpdfRenderer
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.compliance.screening import Screening
@@ -44,6 +45,7 @@ from cryptopay.core.ports.identity import (
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.payments import PaymentsUowFactory
+from cryptopay.core.ports.printing import PdfRenderer
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -130,6 +132,7 @@ class Services:
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
     _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
+    _pdf: Lazy[PdfRenderer] = attrs.Factory(lambda: Lazy(FpdfRenderer))  # no settings: every PDF is drawn alike
     # -- plain values
     readiness_checks: Mapping[str, ReadinessCheck] = attrs.Factory(dict)
     daraja_callback_sources: SourceAllowlist | None = None  # None: Daraja callbacks from any address
@@ -362,6 +365,11 @@ class Services:
     def job_registry(self) -> JobRegistry:
         """The handlers of ``jobs``, registered: what the inline queue runs."""
         return self._job_registry.get()
+
+    @property
+    def pdf(self) -> PdfRenderer:
+        """Draws every PDF (statements, tax reports, posters): ``cryptopay.adapters.pdf``."""
+        return self._pdf.get()
 
     def close(self) -> None:
         """Release what the built parts hold (connection pools, the inline queue's thread)."""

@@ -225,10 +225,14 @@ class Wallets:
         self.wallet(user_id)
         return history(self.ledger, user_id, asset=asset, since=since, until=until, kind=kind, limit=limit)
 
+    def statement_lines(self, user_id: str, month: str) -> list[HistoryLine]:
+        """The month's movements (``YYYY-MM``, Nairobi time), newest first: what a statement shows (CSV or PDF)."""
+        since, until = statement_period(month)
+        return self.history(user_id, since=since, until=until, limit=100_000)
+
     def statement(self, user_id: str, month: str) -> str:
         """The month's statement (``YYYY-MM``, Nairobi time) as CSV, oldest first."""
-        since, until = statement_period(month)
-        return statement_csv(self.history(user_id, since=since, until=until, limit=100_000))
+        return statement_csv(self.statement_lines(user_id, month))
 
     def freeze(self, user_id: str, *, reason: str, actor: str) -> Wallet:
         """Stop a wallet sending and receiving (an operator's decision, audited with its reason)."""

@@ -7,6 +7,7 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -20,6 +21,7 @@ from cryptopay.adapters.sql.tables_payments import (
     deposit_addresses,
     invoice_addresses,
     invoices,
+    order_key,
     payment_credits,
     payment_links,
     payout_queries,
@@ -151,6 +153,8 @@ class SqlInvoices(_Documents[Invoice]):
             # At the end of its monitoring window an invoice is watched only for its unconfirmed payments.
             "unconfirmed": item.needs_watching(item.monitoring_until),
             "public_id": item.public_id,
+            "created_at": item.created_at,
+            "order_key": order_key(item.order_id),
         }
 
     def add(self, invoice: Invoice) -> None:
@@ -178,6 +182,23 @@ class SqlInvoices(_Documents[Invoice]):
         in_state = () if state is None else (invoices.c.state == state.value,)
         mine = (invoices.c.merchant_id == merchant_id, *in_state, *_older(invoices, before))
         return self._select(*mine, limit=limit, newest_first=True)
+
+    def created_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, before: str | None, limit: int
+    ) -> list[Invoice]:
+        within = (invoices.c.created_at >= since, invoices.c.created_at < until)
+        return self._select(
+            invoices.c.merchant_id == merchant_id, *within, *_older(invoices, before), limit=limit, newest_first=True
+        )
+
+    def find_by_order(self, merchant_id: str, text: str, *, limit: int) -> list[Invoice]:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text.casefold()) + "%"
+        contains = invoices.c.order_key.like(pattern, escape="\\")
+        return self._select(invoices.c.merchant_id == merchant_id, contains, limit=limit, newest_first=True)
+
+    def count_for_merchant(self, merchant_id: str, states: tuple[InvoiceState, ...]) -> int:
+        where = (invoices.c.merchant_id == merchant_id, invoices.c.state.in_([s.value for s in states]))
+        return int(self._conn.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         return self._one(invoices.c.id == _address_owner(network, address).scalar_subquery())
