@@ -88,6 +88,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         travel_rule=Lazy(lambda: parts.travel_rule),
         reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
         listings=Lazy(lambda: parts.listings),
+        transactions=Lazy(lambda: parts.transactions),
         reports=Lazy(lambda: parts.reports),
         wallets=Lazy(lambda: parts.wallets),
         wallet_signup=Lazy(lambda: parts.wallet_signup),
