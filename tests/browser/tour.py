@@ -87,7 +87,7 @@ def _customer_cookie(api: str, demo: Demo, phone: str = "0712 345 201") -> str:
         assert started.status_code == 303, started.text
         done = post(started.headers["Location"], code=sms_code(demo, wire), password=PASSWORD)
         assert done.status_code == 303, done.text
-        return f"cp_session={client.cookies['cp_session']}"
+        return f"cp_app={client.cookies['cp_app']}"
 
 
 PORTAL_PAGES = {
@@ -172,7 +172,7 @@ def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> l
             context.add_cookies([{"name": name, "value": officer_value, "url": f"{demo.api}/console/"}])
             written += _shoot(page, folder, device, demo.api, _officer_pages(application))
             context.clear_cookies()
-            context.add_cookies([{"name": name, "value": customer.partition("=")[2], "url": f"{demo.api}/app/"}])
+            context.add_cookies([{"name": "cp_app", "value": customer.partition("=")[2], "url": f"{demo.api}/app/"}])
             for label, route in PORTAL_PAGES.items():
                 page.goto(f"{demo.api}{route}")
                 path = folder / f"{label}-{device}.png"

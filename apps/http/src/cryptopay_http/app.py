@@ -22,6 +22,7 @@ from cryptopay_http.blueprints import (
     merchants,
     payment_links,
     payouts,
+    privacy,
     refunds,
     reports,
     security,
@@ -57,7 +58,7 @@ BLUEPRINTS += [
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp, wallet_bills.bp]
-BLUEPRINTS += [kyc.bp, compliance.bp]
+BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 
 

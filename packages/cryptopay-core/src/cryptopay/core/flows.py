@@ -33,12 +33,14 @@ __all__ = [
     "IN_FLIGHT",
     "MPESA_COLLECTIONS",
     "PAYOUT_FEE",
+    "book_deposit",
     "buy_key",
     "complete_payout",
     "convert_for_settlement",
     "credit_buy",
     "credit_invoice_payment",
     "custody",
+    "deposits_held",
     "fail_payout",
     "gas",
     "merchant_liability",
@@ -47,6 +49,8 @@ __all__ = [
     "open_treasury_accounts",
     "open_wallet_accounts",
     "p2p_fee",
+    "release_deposit",
+    "reverse_deposit",
     "sale_key",
     "sell_for_kes",
     "send_p2p",
@@ -389,6 +393,85 @@ def sell_for_kes(
         postings.append(Posting.credit(FX_SPREAD, at_mid - kes))
     metadata = {"kind": "sell", "sale_id": sale_id, "user": user_id}
     request = EntryRequest(sale_key(sale_id), postings, f"sale {sale_id} at the bid", quote_id, metadata)
+    return ledger.post(request, session=session)
+
+
+# -- wallet deposits ----------------------------------------------------------------------------------------------
+def deposits_held(asset: Asset) -> str:
+    """Deposits that reached our addresses but are kept from the wallet (sanctioned sender, dust, another asset)."""
+    return f"liabilities:deposits_held:{asset.code}"
+
+
+def book_deposit(
+    ledger: Ledger,
+    *,
+    key: str,
+    deposit_id: str,
+    user_id: str,
+    network: str,
+    amount: Money,
+    held: bool,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A confirmed deposit: Dr ``assets:custody:<network>:<ASSET>`` / Cr ``liabilities:wallet:<user>:<ASSET>``, or
+    Cr ``liabilities:deposits_held:<ASSET>`` when it is ``held``. Either way the coins are in our custody."""
+    credit = deposits_held(amount.asset) if held else wallet_account(user_id, amount.asset)
+    ledger.open_accounts(
+        [
+            Account(custody(network, amount.asset), AccountKind.ASSET, amount.asset),
+            Account(credit, AccountKind.LIABILITY, amount.asset),
+        ],
+        session=session,
+    )
+    kind = "deposit_held" if held else "deposit"
+    metadata = {"kind": kind, "deposit_id": deposit_id, "user": user_id, "network": network}
+    words = "held" if held else "credited"
+    request = EntryRequest(
+        key,
+        [Posting.debit(custody(network, amount.asset), amount), Posting.credit(credit, amount)],
+        f"deposit {deposit_id} on {network} {words}",
+        metadata=metadata,
+    )
+    return ledger.post(request, session=session)
+
+
+def release_deposit(
+    ledger: Ledger, *, key: str, deposit_id: str, user_id: str, amount: Money, session: LedgerSession | None = None
+) -> Entry:
+    """A held deposit an officer released to the wallet: Dr ``deposits_held:<ASSET>`` / Cr ``wallet:<user>:<ASSET>``."""
+    request = EntryRequest(
+        key,
+        [
+            Posting.debit(deposits_held(amount.asset), amount),
+            Posting.credit(wallet_account(user_id, amount.asset), amount),
+        ],
+        f"deposit {deposit_id} released",
+        metadata={"kind": "deposit", "deposit_id": deposit_id, "user": user_id},
+    )
+    return ledger.post(request, session=session)
+
+
+def reverse_deposit(
+    ledger: Ledger,
+    *,
+    key: str,
+    deposit_id: str,
+    user_id: str,
+    network: str,
+    amount: Money,
+    held: bool,
+    why: str,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """Undo a booked deposit whose block left the chain: Dr the account holding it now (the wallet, or
+    ``deposits_held`` while held) / Cr custody. Raises ``InsufficientFunds`` when the wallet no longer holds it."""
+    debit = deposits_held(amount.asset) if held else wallet_account(user_id, amount.asset)
+    request = EntryRequest(
+        key,
+        [Posting.debit(debit, amount), Posting.credit(custody(network, amount.asset), amount)],
+        f"deposit {deposit_id} on {network} reversed: {why}",
+        metadata={"kind": "deposit_reversed", "deposit_id": deposit_id, "user": user_id, "network": network},
+    )
     return ledger.post(request, session=session)
 
 

@@ -14,8 +14,9 @@ False
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
@@ -33,6 +34,7 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 from cryptopay.core.money import KES, USD, Money, to_decimal
+from cryptopay.core.wallets.deposit import DepositMinimums, WalletSpeed
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
@@ -40,6 +42,7 @@ __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
 EVM_NETWORKS = ("ethereum", "polygon", "bsc")
 _SANDBOX_HOSTS = ("127.0.0.1", "localhost", "[::1]", "sandbox.safaricom.co.ke")
 _TRUE = {"1", "true", "yes", "on"}
+T = TypeVar("T")
 
 
 def _hidden(_: object) -> str:
@@ -72,6 +75,8 @@ class Settings:
     settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
     monitoring_rules: Path | None = None  # a JSON or TOML rule set (None: the core's default rules)
     sanctions_threshold: int = 90  # the fuzzy name score (0-100) at which a listed name is a match
+    wallet_speed: WalletSpeed = attrs.Factory(WalletSpeed)  # CRYPTOPAY_WALLET_CONFIRMATIONS: wallet deposits' depth
+    deposit_minimums: DepositMinimums = attrs.Factory(DepositMinimums)  # CRYPTOPAY_WALLET_DEPOSIT_MINIMUMS
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
@@ -87,6 +92,7 @@ class Settings:
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     webhook_max_endpoints: int = MAX_ENDPOINTS  # enabled webhook endpoints per merchant (each retried for days)
     vault_keks: str | None = attrs.field(default=None, repr=_hidden)
+    pii_lookup_key: str | None = attrs.field(default=None, repr=_hidden)  # base64; keyed hashes of phones, emails
     web: WebSettings = attrs.Factory(WebSettings)  # the production web server (``cryptopay serve``)
     api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
     fx: FxSettings = attrs.Factory(FxSettings)
@@ -133,6 +139,10 @@ class Settings:
             settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
             monitoring_rules=Path(get.text("MONITORING_RULES")) if get.text("MONITORING_RULES") else None,
             sanctions_threshold=_threshold(get.number("SANCTIONS_THRESHOLD")),
+            wallet_speed=_named("WALLET_CONFIRMATIONS", WalletSpeed.parse, get.text("WALLET_CONFIRMATIONS")),
+            deposit_minimums=_named(
+                "WALLET_DEPOSIT_MINIMUMS", DepositMinimums.parse, get.text("WALLET_DEPOSIT_MINIMUMS")
+            ),
             travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
@@ -148,6 +158,7 @@ class Settings:
             password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
             webhook_max_endpoints=get.number("WEBHOOK_MAX_ENDPOINTS") or MAX_ENDPOINTS,
             vault_keks=get.text("VAULT_KEKS") or None,
+            pii_lookup_key=get.text("PII_LOOKUP_KEY") or None,
         )
         settings.check(source)  # before the sections: a sandbox URL is named as such, not as a missing credential
         return attrs.evolve(
@@ -302,3 +313,11 @@ def _threshold(value: int | None) -> int:
     if not 50 <= value <= 100:
         raise InvalidInput(f"CRYPTOPAY_SANCTIONS_THRESHOLD must be from 50 to 100, got {value}")
     return value
+
+
+def _named(name: str, parse: Callable[[str], T], text: str) -> T:
+    """A setting parsed by the core (``parse("")`` is its default); a refusal names the variable."""
+    try:
+        return parse(text)
+    except InvalidInput as refused:
+        raise InvalidInput(f"CRYPTOPAY_{name}: {refused.message}") from None

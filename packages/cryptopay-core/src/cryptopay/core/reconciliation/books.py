@@ -1,8 +1,8 @@
 """The books against our own records: custody against invoice credits, payouts against their holds, the trial
 balance. Each check is a pure function of one ``Records`` snapshot returning its differences.
 
-The checks cover the merchant-payment flows: a custody account that other flows also book (personal wallets)
-would show their amounts as differences until their records are gathered here too.
+Custody is booked by the merchant-payment flows and by the personal wallets' crypto deposits (their standing
+bookings are counted here); a flow that books custody without its records gathered here shows as a difference.
 """
 
 from __future__ import annotations
@@ -35,11 +35,16 @@ def _standing(credits: Iterable[PaymentCredit]) -> list[PaymentCredit]:
 
 
 def custody_matches_credits(records: Records) -> list[Difference]:
-    """Each custody account holds the standing credits' receipts on its network less the confirmed refunds."""
+    """Each custody account holds the standing credits' receipts on its network and the standing wallet deposits,
+    less the confirmed refunds."""
     expected: dict[str, Money] = {code: Money.zero(balance.asset) for code, balance in records.custody.items()}
     for credit in _standing(records.credits):
         code = flows.custody(credit.transfer[0], credit.received.asset)
         expected[code] = expected.get(code, Money.zero(credit.received.asset)) + credit.received
+    for deposit in records.deposits.deposits if records.deposits else ():
+        if deposit.standing:
+            code = flows.custody(deposit.network, deposit.asset)
+            expected[code] = expected.get(code, Money.zero(deposit.asset)) + deposit.amount
     for refund in records.refunds:
         if refund.state is RefundState.CONFIRMED:
             code = flows.custody(refund.network, refund.amount.asset)
