@@ -33,6 +33,7 @@ from cryptopay_http.blueprints import (
     treasury,
     wallet,
     wallet_bills,
+    wallet_withdrawals,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -57,7 +58,7 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
-BLUEPRINTS += [wallet.bp, wallet_bills.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 
