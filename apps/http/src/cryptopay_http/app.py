@@ -32,6 +32,7 @@ from cryptopay_http.blueprints import (
     treasury,
     wallet,
     wallet_bills,
+    wallet_deposits,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -57,6 +58,7 @@ BLUEPRINTS += [
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp, wallet_bills.bp]
+BLUEPRINTS += [wallet_deposits.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp]
 BLUEPRINTS += [treasury.bp]
 
