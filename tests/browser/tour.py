@@ -84,7 +84,7 @@ def _customer_cookie(api: str, demo: Demo, phone: str = "0712 345 201") -> str:
         assert started.status_code == 303, started.text
         done = post(started.headers["Location"], code=sms_code(demo, wire), password=PASSWORD)
         assert done.status_code == 303, done.text
-        return f"cp_session={client.cookies['cp_session']}"
+        return f"cp_app={client.cookies['cp_app']}"
 
 
 PORTAL_PAGES = {
@@ -145,7 +145,7 @@ def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> l
             page.screenshot(path=str(path), full_page=True)
             written.append(path)
             context.clear_cookies()
-            context.add_cookies([{"name": name, "value": customer.partition("=")[2], "url": f"{demo.api}/app/"}])
+            context.add_cookies([{"name": "cp_app", "value": customer.partition("=")[2], "url": f"{demo.api}/app/"}])
             for label, route in PORTAL_PAGES.items():
                 page.goto(f"{demo.api}{route}")
                 path = folder / f"{label}-{device}.png"

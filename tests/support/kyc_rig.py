@@ -11,6 +11,7 @@ from typing import Any
 
 from cryptopay.adapters.documents import PillowProbe
 from cryptopay.adapters.vault import EnvelopeVault, generate_kek
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.kyc.applications import BusinessDetails, Director, PersonDetails
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.documents import DocumentKind
@@ -115,7 +116,7 @@ class KycRig:
 class GatedStack:
     """A payment deployment whose settlement and payouts ask the compliance gate, and the officers' review."""
 
-    def __init__(self, *, require_kyb: bool) -> None:
+    def __init__(self, *, require_kyb: bool, monitor: MonitoringFeed | None = None) -> None:
         self.kyc = KycRig()
         self.stack = stack = PaymentsStack()
         self.gate = PayoutGate(uow=self.kyc.storage.unit_of_work, clock=stack.clock, require_kyb=require_kyb)
@@ -127,6 +128,7 @@ class GatedStack:
             pricer=stack.pricer,
             merchants=stack.merchants,
             gate=self.gate,
+            monitor=monitor,
         )
         stack.payouts = Payouts(
             uow=stack.uow,

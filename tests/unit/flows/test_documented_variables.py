@@ -182,6 +182,10 @@ PROBES: dict[str, Probe] = {
         "k9:" + "A" * 43 + "=",
         lambda s, p: p.vault.current_key_id,  # type: ignore[attr-defined]
     ),
+    "CRYPTOPAY_PII_LOOKUP_KEY": Probe(
+        "B" * 43 + "=",
+        lambda s, p: p.personal.lookup("254712345678"),  # type: ignore[attr-defined]
+    ),
     "CRYPTOPAY_FX_*": Probe("", lambda s, p: s.settings.fx.margin),
     "CRYPTOPAY_MPESA_FLOAT_BASELINE": Probe("250000", lambda s, p: s.settings.mpesa_float_baseline),
     "CRYPTOPAY_MPESA_*": Probe("", lambda s, p: _outcome(lambda: type(s.mobile_money).__name__)),

@@ -22,6 +22,7 @@ from cryptopay_http.blueprints import (
     merchants,
     payment_links,
     payouts,
+    privacy,
     refunds,
     reports,
     security,
@@ -59,7 +60,7 @@ BLUEPRINTS += [
 BLUEPRINTS += [reports.bp, teams.bp]
 BLUEPRINTS += [wallet.bp, wallet_bills.bp]
 BLUEPRINTS += [wallet_deposits.bp]
-BLUEPRINTS += [kyc.bp, compliance.bp]
+BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 
 

@@ -92,6 +92,7 @@ class Settings:
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     webhook_max_endpoints: int = MAX_ENDPOINTS  # enabled webhook endpoints per merchant (each retried for days)
     vault_keks: str | None = attrs.field(default=None, repr=_hidden)
+    pii_lookup_key: str | None = attrs.field(default=None, repr=_hidden)  # base64; keyed hashes of phones, emails
     web: WebSettings = attrs.Factory(WebSettings)  # the production web server (``cryptopay serve``)
     api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
     fx: FxSettings = attrs.Factory(FxSettings)
@@ -157,6 +158,7 @@ class Settings:
             password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
             webhook_max_endpoints=get.number("WEBHOOK_MAX_ENDPOINTS") or MAX_ENDPOINTS,
             vault_keks=get.text("VAULT_KEKS") or None,
+            pii_lookup_key=get.text("PII_LOOKUP_KEY") or None,
         )
         settings.check(source)  # before the sections: a sandbox URL is named as such, not as a missing credential
         return attrs.evolve(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -23,10 +23,11 @@ from cryptopay.adapters.bootstrap.chains import (
     watcher_for,
 )
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
-from cryptopay.core.errors import CryptopayError, InvalidInput
+from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
@@ -90,6 +91,7 @@ from sqlalchemy.engine import Engine
 if TYPE_CHECKING:
     from cryptopay.adapters.cache import SubscribedEpoch
     from cryptopay.adapters.queue import InlineQueue, RqQueue
+    from cryptopay.adapters.sql.personal import PersonalData
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
@@ -129,16 +131,20 @@ class Parts:
     def __init__(self, settings: Settings, *, clock: Clock, ids: IdGenerator) -> None:
         self.settings, self.clock, self.ids = settings, clock, ids
         self.closers: list[Callable[[], None]] = []
+        self._sealing_due = False  # the embedded database was just migrated: seal what it holds in the clear
 
     # -- storage ---------------------------------------------------------------------------------------------
     @functools.cached_property
     def engine(self) -> Engine:
         from cryptopay.adapters._paths import private_dir
-        from cryptopay.adapters.sql import make_engine, upgrade
+        from cryptopay.adapters.sql import current, make_engine, upgrade
 
         private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
-            upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
+            # the embedded default migrates itself, then seals what an older version left in the clear (``storage``);
+            # production runs `cryptopay db upgrade`, which does both
+            before = current(self.settings.database_url)
+            self._sealing_due = upgrade(self.settings.database_url) != before
         # One connection per app thread plus two for the process's own work (as many again may overflow briefly).
         engine = make_engine(self.settings.database_url, pool_size=self.settings.web.threads + 2)
         self.closers.append(engine.dispose)
@@ -150,7 +156,19 @@ class Parts:
         from cryptopay.adapters.sql.uow import SqlStorage
 
         cipher = SecretCipher.from_vault(self.vault)  # webhook endpoint secrets are sealed by the key vault
-        return SqlStorage(self.engine, ids=self.ids, cipher=cipher)
+        storage = SqlStorage(self.engine, ids=self.ids, cipher=cipher, personal=self.personal)
+        if self._sealing_due:
+            from cryptopay.adapters.sql.sealing import seal_personal_data
+
+            seal_personal_data(storage)
+        return storage
+
+    @property
+    def personal_sealing(self) -> Callable[[bool], Mapping[str, int]]:
+        """Seals personal data left in the clear (``cryptopay db upgrade``, ``cryptopay privacy seal``)."""
+        from cryptopay.adapters.sql.sealing import seal_personal_data
+
+        return lambda all_rows: seal_personal_data(self.storage, all_rows=all_rows)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -188,6 +206,34 @@ class Parts:
                 dev_kek.write_text(f"dev:{generate_kek()}")
             spec = dev_kek.read_text().strip()
         return EnvelopeVault.from_spec(spec or "")
+
+    @functools.cached_property
+    def personal(self) -> PersonalData:
+        """Personal data sealed by the vault and looked up by keyed hashes (``CRYPTOPAY_PII_LOOKUP_KEY``); outside
+        production a local development lookup key is kept (mode 0600) in the data directory, like the KEK."""
+        import base64
+        import os
+
+        from cryptopay.adapters._paths import private_file
+        from cryptopay.adapters.sql.personal import LOOKUP_KEY_ENV, PersonalData
+
+        encoded = self.settings.pii_lookup_key
+        if not encoded and not self.settings.production:
+            dev_key = self.settings.data_dir / "dev-pii-lookup-key"
+            fresh = not dev_key.exists()
+            private_file(dev_key)
+            if fresh:
+                dev_key.write_text(base64.b64encode(os.urandom(32)).decode())
+            encoded = dev_key.read_text().strip()
+        if not encoded:
+            raise Unavailable(
+                f"production needs {LOOKUP_KEY_ENV} (base64, 32 bytes): phones and emails are keyed by it"
+            )
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise InvalidInput(f"{LOOKUP_KEY_ENV} is not valid base64") from None
+        return PersonalData(self.vault, key)
 
     # -- the outside world -----------------------------------------------------------------------------------
     @functools.cached_property
@@ -317,7 +363,13 @@ class Parts:
             pricer=quoter,
             merchants=self.merchants,
             gate=self.payout_gate,
+            monitor=self.monitoring_feed,
         )
+
+    @functools.cached_property
+    def monitoring_feed(self) -> MonitoringFeed:
+        """What every product tells AML monitoring before and after its money moves (``compliance.feed``)."""
+        return MonitoringFeed(self.monitoring)
 
     @functools.cached_property
     def monitoring(self) -> Monitoring:
@@ -443,7 +495,13 @@ class Parts:
         """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
         quoter = LazyQuoter(lambda: self.pricer)
         return Wallets(
-            self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+            self.storage.unit_of_work,
+            self.ledger,
+            self.clock,
+            self.ids,
+            sms=lambda: self.sms,
+            quoter=lambda: quoter,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -459,6 +517,7 @@ class Parts:
             lambda token: f"{base}/hooks/daraja/stk/{token}",
             self.clock,
             self.ids,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -472,6 +531,7 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),  # the treasury's refusal before overdraft
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -485,6 +545,7 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -758,7 +819,8 @@ class Parts:
         from cryptopay.adapters.sql.repositories.identity import SqlUsers
         from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 
-        return SqlUsers(self.engine, cipher=SecretCipher.from_vault(self.vault))  # TOTP secrets sealed at rest
+        # TOTP secrets and personal data sealed at rest
+        return SqlUsers(self.engine, cipher=SecretCipher.from_vault(self.vault), personal=self.personal)
 
     @functools.cached_property
     def refresh_tokens(self) -> RefreshTokenRepository:

@@ -1,8 +1,10 @@
 """Transaction monitoring and case work, the use cases.
 
-``check`` runs before money moves: it journals the movement and evaluates the *blocking* rules (a sanctioned
-counterparty, typically); a hit opens an alert, commits it, and refuses the movement (``Blocked``, naming the rule).
-``observe`` journals a movement that happened. ``run_batch`` (the worker's ``compliance.monitor`` job) evaluates
+``check`` runs before money moves: it evaluates the *blocking* rules (a sanctioned counterparty, typically) against
+the party's journaled history; a hit opens an alert, commits it, and refuses the movement (``Blocked``, naming the
+rule). ``observe`` journals a movement once it happened (so a movement refused later, by the limits or the funds,
+never feeds the batch rules); products call both through ``compliance.feed.MonitoringFeed``.
+``run_batch`` (the worker's ``compliance.monitor`` job) evaluates
 the other rules over the journal's movements of a period; an alert's key (rule, version, movement) makes a rerun
 raise nothing twice. Officers group alerts into cases, assign them, add notes and move them to a conclusion; every
 step is audited.
@@ -48,16 +50,18 @@ class Monitoring:
 
     # -- movements -----------------------------------------------------------------------------------------------
     def check(self, movement: Movement) -> list[Alert]:
-        """Journal ``movement`` and apply the blocking rules; ``Blocked`` (after the alerts commit) on a hit."""
-        sanctioned = self.screen(movement)
+        """Apply the blocking rules to a movement about to happen; ``Blocked`` (after the alerts commit) on a hit.
+
+        Nothing is read when no blocking rule watches the movement (the busiest products pay nothing for rules
+        that are not theirs); the movement itself is journaled by ``observe`` once it happened."""
+        rules = [rule for rule in self.rules.blocking() if rule.watches(movement)]
+        if not rules:
+            return []
+        sanctioned = any(r.kind == "sanctioned_counterparty" for r in rules) and self.screen(movement)
 
         def work(uow: MonitoringUnitOfWork) -> list[Alert]:
             history = uow.movements.for_party(movement.party_id, since=movement.at - LOOKBACK)
-            hits = self._hits(self.rules.blocking(), movement, history, sanctioned)
-            alerts = self._raise(uow, hits, blocking=True)
-            if not hits:
-                uow.movements.add(movement)
-            return alerts
+            return self._raise(uow, self._hits(rules, movement, history, sanctioned), blocking=True)
 
         alerts = in_transaction(self.uow, work)
         blocking = [a for a in alerts if a.blocking]
