@@ -224,6 +224,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_S3_SECRET_ACCESS_KEY": Probe("other-secret", _document_store, S3_BUCKET),
     "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
     "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
+    "CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS": Probe("2", lambda s, p: s.withdrawals.cool_off),
     **_chain_probes(),
     **_treasury_probes(),
 }

@@ -34,6 +34,7 @@ from cryptopay_http.blueprints import (
     wallet,
     wallet_bills,
     wallet_deposits,
+    wallet_withdrawals,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -58,7 +59,7 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
-BLUEPRINTS += [wallet.bp, wallet_bills.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp]
 BLUEPRINTS += [wallet_deposits.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]

@@ -63,6 +63,7 @@ from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
+from cryptopay.core.wallets.withdrawals import Withdrawals
 from cryptopay.core.webhooks import UowFactory
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
@@ -127,6 +128,7 @@ class Services:
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
+    _withdrawals: Lazy[Withdrawals] = attrs.field(factory=lambda: missing("crypto withdrawals"))
     _wallet_deposits: Lazy[Deposits] = attrs.field(factory=lambda: missing("crypto deposits"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
@@ -304,6 +306,11 @@ class Services:
     @property
     def wallet_bills(self) -> Bills:
         return self._wallet_bills.get()
+
+    @property
+    def withdrawals(self) -> Withdrawals:
+        """Crypto withdrawals from personal wallets to outside addresses."""
+        return self._withdrawals.get()
 
     @property
     def wallet_deposits(self) -> Deposits:

@@ -43,7 +43,6 @@ from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
-    ChainSender,
     MempoolWatcher,
     ScanCursorStore,
 )
@@ -72,6 +71,7 @@ from cryptopay.core.ports.throughput import Throughput, TokenBucket
 from cryptopay.core.ports.treasury import Sweeper, TreasuryStore
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
+from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
@@ -86,6 +86,7 @@ from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
+from cryptopay.core.wallets.withdrawals import Withdrawals
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
@@ -290,7 +291,7 @@ class Parts:
         return PrometheusMetrics(textfile=self.settings.metrics_dir / "scanner.prom")
 
     @functools.cached_property
-    def senders(self) -> dict[str, ChainSender]:
+    def senders(self) -> dict[str, HotWalletSender]:
         """Chain senders for networks with a hot wallet (``CRYPTOPAY_<NETWORK>_HOT_WALLET``), keys from the vault."""
         from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
         from cryptopay.adapters.vault import FileKeyStore
@@ -565,6 +566,27 @@ class Parts:
             screening=lambda: self.screening,
             monitoring=lambda: self.monitoring,
             quoter=lambda: quoter,
+        )
+
+    @functools.cached_property
+    def withdrawals(self) -> Withdrawals:
+        """Crypto withdrawals from wallets: addresses checked with checksums, sent by the hot-wallet senders (which
+        also estimate the network fee), screened, limited, cooled off (``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``)."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Withdrawals(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            quoter=lambda: quoter,
+            rails=lambda: self.rails,
+            senders=lambda: self.senders,
+            validators=address_validators(self.settings),
+            estimators=lambda: self.senders,
+            screening=self.screening,
+            monitoring=self.monitoring,
+            travel_rule=self.travel_rule,
+            cool_off=timedelta(hours=self.settings.withdrawal_cool_off_hours),
         )
 
     @functools.cached_property
@@ -981,6 +1003,7 @@ class Parts:
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
+            "wallets.withdrawals": lambda _payload: (self.withdrawals.send_due(), self.withdrawals.check_sent()),
             **self._webhook_jobs(),
         }
 

@@ -58,6 +58,7 @@ from cryptopay.adapters.sql.repositories.wallets import (
     SqlWallets,
 )
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
+from cryptopay.adapters.sql.repositories.withdrawals import SqlWithdrawals
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
 from sqlalchemy.engine import Connection, Engine
@@ -186,6 +187,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def travel_rule(self) -> SqlTravelRule:
         return SqlTravelRule(self.connection)
+
+    @functools.cached_property
+    def withdrawals(self) -> SqlWithdrawals:
+        return SqlWithdrawals(self.connection, locking=self._locking)
 
     @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
