@@ -24,6 +24,7 @@ from cryptopay_http.blueprints import (
     payouts,
     privacy,
     refunds,
+    remittances,
     reports,
     security,
     settlements,
@@ -58,7 +59,7 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
-BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp, remittances.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 
