@@ -697,6 +697,7 @@ class Parts:
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
             deposits=self.storage.unit_of_work,  # wallet crypto deposits
+            withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
         )
 
     @functools.cached_property
