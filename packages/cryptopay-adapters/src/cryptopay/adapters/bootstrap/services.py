@@ -54,7 +54,9 @@ from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.remittances.service import Remittances
 from cryptopay.core.reports import Reports
+from cryptopay.core.search import TransactionSearch
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
@@ -122,12 +124,14 @@ class Services:
     _subject_exports: Lazy[SubjectExports] = attrs.field(factory=lambda: missing("data subject exports"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _transactions: Lazy[TransactionSearch] = attrs.field(factory=lambda: missing("transaction search"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
     _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
+    _remittances: Lazy[Remittances] = attrs.field(factory=lambda: missing("remittances"))
     _withdrawals: Lazy[Withdrawals] = attrs.field(factory=lambda: missing("crypto withdrawals"))
     _wallet_deposits: Lazy[Deposits] = attrs.field(factory=lambda: missing("crypto deposits"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
@@ -308,6 +312,10 @@ class Services:
         return self._wallet_bills.get()
 
     @property
+    def remittances(self) -> Remittances:
+        return self._remittances.get()
+
+    @property
     def withdrawals(self) -> Withdrawals:
         """Crypto withdrawals from personal wallets to outside addresses."""
         return self._withdrawals.get()
@@ -350,6 +358,11 @@ class Services:
     def listings(self) -> Listings:
         """The read models: per-merchant, cursor-paged listings."""
         return self._listings.get()
+
+    @property
+    def transactions(self) -> TransactionSearch:
+        """The staff's transaction search (by id, phone, address, tx hash or M-Pesa receipt)."""
+        return self._transactions.get()
 
     @property
     def reports(self) -> Reports:
