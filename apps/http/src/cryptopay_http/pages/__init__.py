@@ -20,8 +20,8 @@ from __future__ import annotations
 from flask import Flask
 
 from cryptopay_http.pages import assets, checkout, console, dashboard, links, portal, pwa, web
-from cryptopay_http.pages import portal_deposit as portal_deposit  # its routes are the portal's (``/app/deposit``)
 from cryptopay_http.pages import portal_account as portal_account  # its routes are the portal's (``/app/verify``)
+from cryptopay_http.pages import portal_deposit as portal_deposit  # its routes are the portal's (``/app/deposit``)
 
 __all__ = ["PAGE_BLUEPRINTS", "install_pages"]
 
