@@ -14,7 +14,7 @@ from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "apps/http/src/cryptopay_http/pages"
-METHODS = [("templates/**.html", "jinja2")]
+METHODS = [("templates/**.html", "jinja2"), ("printables.py", "python")]  # PDFs' texts: ``_()`` in printables
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 

@@ -385,6 +385,40 @@ def test_invoices_and_confirmed_payments_are_counted(engine):
         assert (uow.invoices.count_unconfirmed(), uow.payment_credits.count()) == (0, 1)
 
 
+def test_invoices_by_creation_time_order_text_and_open_count_are_bounded_queries(engine):
+    """The dashboard's reads: invoices created in a span (a page at a time), order ids containing a text in any case
+    (``%`` and ``_`` are plain characters), and the open count, per merchant, alike everywhere."""
+    stack = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile)
+    stack.add_merchant("m2", settlement=profile)
+    start = stack.clock.now()
+    orders = ("A-1001", "a-1002", "B_7", "100%", None)
+    made = []
+    for order in orders:
+        made.append(stack.invoicing.create_invoice("m1", Money.of(100, KES), order_id=order))
+        stack.tick(minutes=2)
+    stack.invoicing.create_invoice("m2", Money.of(100, KES), order_id="A-1003")
+    stack.pay(made[0].id)
+    stack.sync()
+    with stack.uow() as uow:
+        found = uow.invoices.find_by_order("m1", "a-10", limit=9)
+        assert [i.id for i in found] == [made[1].id, made[0].id]
+        assert [i.id for i in uow.invoices.find_by_order("m1", "A-10", limit=1)] == [made[1].id]
+        assert [i.id for i in uow.invoices.find_by_order("m1", "_", limit=9)] == [made[2].id]
+        assert [i.id for i in uow.invoices.find_by_order("m1", "0%", limit=9)] == [made[3].id]
+        assert uow.invoices.find_by_order("m1", "zzz", limit=9) == []
+        span = uow.invoices.created_between(
+            "m1", start + timedelta(minutes=1), start + timedelta(minutes=5), before=None, limit=9
+        )
+        assert [i.id for i in span] == [made[2].id, made[1].id]
+        assert uow.invoices.count_for_merchant("m1", (InvoiceState.NEW,)) == 4
+        assert uow.invoices.count_for_merchant("m1", (InvoiceState.NEW, InvoiceState.PROCESSING)) == 5
+        assert uow.invoices.count_for_merchant("m9", (InvoiceState.NEW,)) == 0
+    walked = stack.listings.invoices_created("m1", start, start + timedelta(days=1))
+    assert [i.id for i in walked] == [i.id for i in reversed(made)]
+
+
 def test_store_invoice_bounds_round_trip_and_a_store_without_them_has_none(storage):
     """A store's minimum and maximum invoice amounts are kept exactly; a store saved without them reads back None."""
     rails = [rail_for("tron", "USDT")]

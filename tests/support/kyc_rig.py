@@ -11,6 +11,7 @@ from typing import Any
 
 from cryptopay.adapters.documents import PillowProbe
 from cryptopay.adapters.vault import EnvelopeVault, generate_kek
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.kyc.applications import BusinessDetails, Director, PersonDetails
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.documents import DocumentKind
@@ -52,6 +53,19 @@ def person(id_type: IdType = IdType.NATIONAL_ID, id_number: str = "23456789") ->
     )
 
 
+def director(
+    name: str = "Otieno Odhiambo", id_type: IdType = IdType.NATIONAL_ID, id_number: str = "12345678"
+) -> Director:
+    return Director(
+        name=name,
+        id_type=id_type,
+        id_number=id_number,
+        date_of_birth=date(1980, 1, 2),
+        phone="254722000111",
+        address="Ngong Road 5, Nairobi",
+    )
+
+
 def business() -> BusinessDetails:
     return BusinessDetails(
         registered_name="Duka Ltd",
@@ -59,7 +73,7 @@ def business() -> BusinessDetails:
         kra_pin="P051234567Q",
         phone="254712345678",
         address="Kenyatta Avenue 1, Nairobi",
-        directors=(Director(name="Otieno Odhiambo", id_type=IdType.NATIONAL_ID, id_number="12345678"),),
+        directors=(director(),),
     )
 
 
@@ -97,14 +111,25 @@ class KycRig:
         self.review.submit(user, application.id)
         return application.id
 
-    def kyb(self, merchant: str = "mer_duka", owner: str = "usr_owner") -> str:
-        application = self.review.apply_business(merchant, business(), owner_id=owner, notify_to="owner@duka.co.ke")
+    def kyb(self, merchant: str = "mer_duka", owner: str = "usr_owner", details: BusinessDetails | None = None) -> str:
+        """A KYB with its certificate and every director's ID photos and selfie, submitted; its id."""
+        application = self.review.apply_business(
+            merchant, details or business(), owner_id=owner, notify_to="owner@duka.co.ke"
+        )
         self.review.upload(merchant, application.id, DocumentKind.CERTIFICATE_OF_INCORPORATION, pdf())
+        for each in application.directors:
+            for kind in each.needed_documents():
+                self.review.upload(merchant, application.id, kind, photo(), director=each.id)
         self.review.submit(merchant, application.id)
         return application.id
 
     def decide(self, officer: str, application_id: str) -> None:
+        """Claim, verify every director (a KYB), approve."""
         self.review.claim(officer, application_id)
+        with self.storage.unit_of_work() as uow:
+            application = uow.kyc_applications.get(application_id)
+        for each in application.directors if application else ():
+            self.review.verify_director(officer, application_id, each.id)
         self.review.approve(officer, application_id)
 
     def audit_actions(self) -> list[str]:
@@ -115,7 +140,7 @@ class KycRig:
 class GatedStack:
     """A payment deployment whose settlement and payouts ask the compliance gate, and the officers' review."""
 
-    def __init__(self, *, require_kyb: bool) -> None:
+    def __init__(self, *, require_kyb: bool, monitor: MonitoringFeed | None = None) -> None:
         self.kyc = KycRig()
         self.stack = stack = PaymentsStack()
         self.gate = PayoutGate(uow=self.kyc.storage.unit_of_work, clock=stack.clock, require_kyb=require_kyb)
@@ -127,6 +152,7 @@ class GatedStack:
             pricer=stack.pricer,
             merchants=stack.merchants,
             gate=self.gate,
+            monitor=monitor,
         )
         stack.payouts = Payouts(
             uow=stack.uow,

@@ -5,12 +5,14 @@ The one-time code is read from the development SMS file, as a person reads it fr
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+import pypdf
 import pytest
 from cryptopay.adapters.bootstrap import Services, build, ready
 from cryptopay.adapters.bootstrap import Settings as RootSettings
@@ -177,6 +179,13 @@ def test_history_and_the_monthly_statement(api: WalletApi):
     assert csv_answer.status_code == 200 and csv_answer.mimetype == "text/csv"
     assert csv_answer.get_data(as_text=True).splitlines()[1].split(",")[1:4] == ["KES", "1000.00", "1000.00"]
     assert api.client.get("/v1/wallet/statements/2026-13", headers=headers).status_code == 422
+    pdf = api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers=headers)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "Wallet statement" in text and "1000.00" in text
+    accepted = api.client.get(f"/v1/wallet/statements/{month}", headers={**headers, "Accept": "application/pdf"})
+    assert accepted.mimetype == "application/pdf"
+    assert api.client.get(f"/v1/wallet/statements/{month}?format=doc", headers=headers).status_code == 422
     assert api.client.get("/v1/wallet/history?month=march", headers=headers).status_code == 422
 
 

@@ -38,6 +38,8 @@ def test_an_admin_reads_the_reconciliation_report(client, auth, stack, shop):
         "wallet-buys",
         "wallet-claims",
         "claims-returned",
+        "wallet-deposits",  # nor a deposit store
+        "deposits-held",
     }
 
 

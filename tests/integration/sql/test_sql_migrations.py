@@ -127,3 +127,27 @@ def test_payouts_made_before_0022_get_their_owner_and_kind(empty_url: str) -> No
             ]
     finally:
         engine.dispose()
+
+
+def test_invoice_search_columns_are_filled_from_the_documents(empty_url: str) -> None:
+    """0025 fills ``created_at`` and the casefolded ``order_key`` of invoices stored before it."""
+    upgrade(empty_url, "0024")
+    engine = make_engine(empty_url)
+    doc = '{"id": "inv_1", "order_id": "Duka-ÄB", "created_at": "2026-01-05T09:00:00+00:00"}'
+    row = {"id": "inv_1", "merchant_id": "m1", "state": "new", "unconfirmed": False, "doc": doc}
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO invoices (id, merchant_id, state, expires_at, monitoring_until, unconfirmed, doc) "
+                    "VALUES (:id, :merchant_id, :state, '2026-01-05 10:00:00', '2026-01-05 10:00:00', :unconfirmed, "
+                    ":doc)"
+                ),
+                row,
+            )
+        upgrade(empty_url, "0025")
+        with engine.connect() as conn:
+            created, key = conn.execute(text("SELECT created_at, order_key FROM invoices")).one()
+        assert key == "duka-äb" and str(created).startswith("2026-01-05 09:00:00")
+    finally:
+        engine.dispose()

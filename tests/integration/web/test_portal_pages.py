@@ -278,3 +278,26 @@ def test_the_history_page_offers_the_month_s_statement_as_csv(api: WalletApi):
     assert csv_file.status_code == 200 and csv_file.mimetype == "text/csv"
     assert "250" in csv_file.get_data(as_text=True)
     assert client.get("/app/statement?month=May").status_code == 422
+
+
+def test_the_history_page_offers_the_month_s_statement_as_pdf_in_the_reader_s_language(api: WalletApi):
+    """The statement downloads as a PDF whose text holds the wallet, the funding and its balance; in Swahili too."""
+    import io
+
+    import pypdf
+
+    client = _sign_up(api, username="amina")
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "250")
+    html = client.get("/app/history").get_data(as_text=True)
+    assert 'name="format" value="pdf"' in html
+    month = api.services.clock.now().strftime("%Y-%m")
+    answer = client.get(f"/app/statement?month={month}&format=pdf")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    assert answer.headers["Content-Disposition"] == f'attachment; filename="cryptopay-statement-{month}.pdf"'
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(answer.data)).pages)
+    assert "Wallet statement" in text and "254712000001 @amina" in text and "250.00" in text
+    swahili = client.get(f"/app/statement?month={month}&format=pdf", headers={"Accept-Language": "sw"})
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(swahili.data)).pages)
+    assert "Taarifa ya pochi" in text and "Salio baadaye" in text
+    assert client.get("/app/statement?month=May&format=pdf").status_code == 422

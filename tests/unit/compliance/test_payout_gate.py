@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.rules import load_rules
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
 from cryptopay.core.kyc.limits import check_movement, check_payout
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import PayoutState
+from cryptopay.core.testing.compliance import monitoring_repositories
+from cryptopay.core.testing.storage import InMemoryStorage
+from cryptopay.core.testing.system import ManualClock, SequentialIds
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -114,3 +120,35 @@ def test_a_frozen_merchants_planned_payouts_stay_planned_until_unfrozen():
     [sent] = gated.stack.payouts.submit_payouts()
     assert sent.state is PayoutState.SUBMITTED
     assert gated.kyc.audit_actions()[-2:] == ["kyc.frozen", "kyc.unfrozen"]
+
+
+SETTLEMENT_RULES = """{"version": 5, "rules": [
+  {"id": "payout-over-10k", "kind": "large_transaction", "threshold_kes": "10000", "blocking": true,
+   "products": ["settlement_payout"]}]}"""
+
+
+def test_a_blocking_rule_holds_a_settlement_and_settled_payouts_are_journaled():
+    """Monitoring sees the approved parts before anything is written (a blocking hit holds the run, the funds stay)
+    and journals each payout, to its destination, once the settlement committed."""
+    for rules, blocked in (
+        (SETTLEMENT_RULES, True),
+        (SETTLEMENT_RULES.replace('"blocking": true', '"blocking": false'), False),
+    ):
+        storage = InMemoryStorage(**monitoring_repositories())
+        monitoring = Monitoring(
+            uow=storage.unit_of_work, rules=load_rules(rules), clock=ManualClock(), ids=SequentialIds()
+        )
+        gated = GatedStack(require_kyb=False, monitor=MonitoringFeed(monitoring))
+        gated.paid()
+        [run] = gated.stack.settling.run_settlements()
+        with storage.unit_of_work() as uow:
+            journal = uow.movements.for_party("mer_duka", since=datetime(2000, 1, 1, tzinfo=UTC))
+        if blocked:
+            assert run.settlement is None and "payout-over-10k" in run.reason and journal == []
+            assert gated.stack.ledger.balance("liabilities:merchant:mer_duka:USDT").posted == Money.of("99", USDT)
+            assert [a.rule_id for a in monitoring.alerts()] == ["payout-over-10k"]
+        else:
+            [payout] = run.payouts
+            [moved] = journal
+            assert (moved.id, moved.product, moved.counterparty) == (payout.id, "settlement_payout", "254712345678")
+            assert moved.amount == payout.amount and monitoring.alerts() == []

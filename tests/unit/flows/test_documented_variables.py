@@ -18,6 +18,7 @@ import pytest
 from cryptopay.adapters.bootstrap import Services, Settings, build
 from cryptopay.adapters.bootstrap.wiring import Parts
 from cryptopay.adapters.evm.keys import account_xpub
+from cryptopay.core.money import USDT
 from cryptopay.core.system import RandomIds, SystemClock
 
 README = Path(__file__).resolve().parents[3] / "README.md"
@@ -181,6 +182,10 @@ PROBES: dict[str, Probe] = {
         "k9:" + "A" * 43 + "=",
         lambda s, p: p.vault.current_key_id,  # type: ignore[attr-defined]
     ),
+    "CRYPTOPAY_PII_LOOKUP_KEY": Probe(
+        "B" * 43 + "=",
+        lambda s, p: p.personal.lookup("254712345678"),  # type: ignore[attr-defined]
+    ),
     "CRYPTOPAY_FX_*": Probe("", lambda s, p: s.settings.fx.margin),
     "CRYPTOPAY_MPESA_FLOAT_BASELINE": Probe("250000", lambda s, p: s.settings.mpesa_float_baseline),
     "CRYPTOPAY_MPESA_*": Probe("", lambda s, p: _outcome(lambda: type(s.mobile_money).__name__)),
@@ -204,10 +209,15 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_FAULT_ONCE_DIR": Probe("/tmp/faults-once", lambda s, p: s.settings.faults, FAULTS),
     "CRYPTOPAY_ALLOW_SANDBOX": Probe("1", lambda s, p: s.settings.allow_sandbox),
     "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": Probe("7", lambda s, p: s.settings.scan_lookback_blocks),
+    "CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS": Probe("5", lambda s, p: s.remittances.policy.attempts, MPESA),
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
     "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
     "CRYPTOPAY_SANCTIONS_THRESHOLD": Probe("75", lambda s, p: p.screening.threshold),
+    "CRYPTOPAY_WALLET_CONFIRMATIONS": Probe(
+        "polygon=5", lambda s, p: p.wallet_deposits._speed.requirement("polygon").describe()
+    ),
+    "CRYPTOPAY_WALLET_DEPOSIT_MINIMUMS": Probe("USDT=3", lambda s, p: p.wallet_deposits._minimums.minimum(USDT)),
     "CRYPTOPAY_S3_BUCKET": Probe("kyc-documents", _document_store, S3),
     "CRYPTOPAY_S3_REGION": Probe("af-south-1", _document_store, S3_BUCKET),
     "CRYPTOPAY_S3_ENDPOINT_URL": Probe("https://minio.example.com", _document_store, S3_BUCKET),
@@ -215,6 +225,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_S3_SECRET_ACCESS_KEY": Probe("other-secret", _document_store, S3_BUCKET),
     "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
     "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
+    "CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS": Probe("2", lambda s, p: s.withdrawals.cool_off),
     **_chain_probes(),
     **_treasury_probes(),
 }
@@ -294,6 +305,7 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
 
     for name, value in [
         ("CRYPTOPAY_SCAN_LOOKBACK_BLOCKS", "many"),
+        ("CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS", "0"),
         ("CRYPTOPAY_DARAJA_CALLBACK_SOURCES", "not-a-network"),
         ("CRYPTOPAY_MPESA_FLOAT_BASELINE", "lots"),
         ("CRYPTOPAY_WEB_WORKERS", "0"),

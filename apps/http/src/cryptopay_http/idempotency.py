@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -43,6 +44,7 @@ __all__ = [
     "idempotent_form",
     "idempotent_in",
     "key_parameter",
+    "new_form_key",
     "presented_key",
     "scope_of",
 ]
@@ -205,6 +207,11 @@ def idempotent_form(view: Callable[P, Response]) -> Callable[P, Response]:
             raise refused.error from None
 
     return wrapper
+
+
+def new_form_key() -> str:
+    """A fresh key for one rendered money form (its hidden ``idempotency_key``)."""
+    return secrets.token_urlsafe(18)
 
 
 class _NotKept(Exception):

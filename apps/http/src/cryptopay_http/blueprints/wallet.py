@@ -29,6 +29,7 @@ from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, UserView
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
 from cryptopay_http.runtime import runtime
@@ -43,6 +44,7 @@ USERNAME_PATTERN = r"^@?[A-Za-z][A-Za-z0-9_]{2,29}$"
 _TO_PATTERN = f"({PHONE_PATTERN})|({USERNAME_PATTERN})"
 _TAGS = ("wallet",)
 _PERSONAL = [Role.PERSONAL]
+_PDF = "application/pdf"
 
 
 @attrs.frozen
@@ -306,11 +308,25 @@ def my_history() -> Response:
 
 @bp.get("/v1/wallet/statements/<month>")
 @operation(
-    "My monthly statement as CSV (month YYYY-MM, Nairobi time)", tags=_TAGS, media_type="text/csv", errors=(404, 422)
+    "My monthly statement as CSV (month YYYY-MM, Nairobi time), or as PDF with format=pdf or Accept: application/pdf",
+    tags=_TAGS,
+    media_type="text/csv",
+    errors=(404, 422),
+    alternatives=(_PDF,),
 )
 @require(roles=_PERSONAL)
+@query(Param("format", {"type": "string", "enum": ["csv", "pdf"]}, description="pdf: the statement as a PDF"))
 def my_statement(month: str) -> Response:
-    text = runtime().services.wallets.statement(current_principal().id, month)
+    wallets, user_id = runtime().services.wallets, current_principal().id
+    wants = request.args.get("format")
+    if wants is None and request.accept_mimetypes.best_match(["text/csv", _PDF]) == _PDF:
+        wants = "pdf"
+    if wants == "pdf":
+        label, wallet = f"{statement_period(month)[0]:%Y-%m}", wallets.wallet(user_id)
+        holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
+        document = wallet_statement(wallets.statement_lines(user_id, month), label, holder)
+        return pdf_response(document, pdf_filename("cryptopay-statement", label))
+    text = wallets.statement(user_id, month)
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": disposition})
 

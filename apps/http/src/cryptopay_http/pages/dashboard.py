@@ -10,7 +10,7 @@ one-time code with 2FA) and steps up first, like the API's ``X-Step-Up-Token``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -21,14 +21,16 @@ from cryptopay.core.identity import Forbidden, Principal, Role, TwoFactorRequire
 from cryptopay.core.identity.model import MERCHANT_SCOPES, TeamRole
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.money import Money, asset_by_code
-from cryptopay.core.payments.summary import summarise
+from cryptopay.core.payments.summary import OPEN, summarise
 from cryptopay.core.webhooks import DeliveryStatus, create_endpoint, redeliver_webhook
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import audit_security, limit_account, limit_by_client
+from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.session import (
+    DASHBOARD,
     check_form_csrf,
     end_page_session,
     page_login,
@@ -49,6 +51,8 @@ _SCOPES = {
     "dashboard.home": "invoices:read",
     "dashboard.invoices": "invoices:read",
     "dashboard.invoice_detail": "invoices:read",
+    "dashboard.refund_invoice": "refunds:write",
+    "dashboard.cancel_invoice": "invoices:write",
     "dashboard.new_invoice": "invoices:write",
     "dashboard.create_invoice": "invoices:write",
     "dashboard.payment_links": "payment_links:read",
@@ -64,13 +68,13 @@ _DEVELOPERS = {
     "dashboard.redeliver",
 }
 _PAGE = 25
-_SEARCH_LIMIT = 2000  # invoices scanned by a search of order ids (newest merchants rarely have more)
+_REFUNDABLE = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 
 
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
     """Resolve the page session, check CSRF on every POST, and send visitors without a login to the login page."""
-    principal = page_login()
+    principal = page_login(DASHBOARD)
     if principal is not None:
         g.principal = principal
     if request.method == "POST":
@@ -134,14 +138,14 @@ def login() -> ResponseReturnValue:
     except Unauthenticated as error:
         return page("dashboard/login.html", 401, next=target, email=email, error=error.message)
     response = redirect(target, 303)
-    start_page_session(response, pair)
+    start_page_session(response, pair, DASHBOARD)
     return response
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
     response = redirect("/dashboard/login", 303)
-    end_page_session(response)
+    end_page_session(response, DASHBOARD)
     return response
 
 
@@ -157,7 +161,9 @@ def home() -> Response:
     store = services.listings.store(merchant_id)
     assets = {rail.asset for rail in store.rails} if store else set()
     codes = [flows.merchant_liability(merchant_id, asset) for asset in {*assets, asset_by_code("KES")}]
-    summary = summarise(services.listings.each_invoice(merchant_id), services.ledger.balances(codes), since=midnight)
+    listings = services.listings
+    todays = listings.invoices_created(merchant_id, midnight, midnight + timedelta(days=1))
+    summary = summarise(todays, listings.count_invoices(merchant_id, OPEN), services.ledger.balances(codes))
     merchant = services.merchants.get(merchant_id)
     recent = services.listings.payouts(merchant_id, before=None, limit=5)
     return page("dashboard/home.html", summary=summary, merchant=merchant, payouts=recent, nav="home")
@@ -176,7 +182,7 @@ def _state() -> InvoiceState | None:
 
 def _search(merchant_id: str, term: str) -> list[Invoice]:
     """An invoice id or checkout reference exactly, else order ids containing ``term`` (case-insensitive)."""
-    invoicing, found = runtime().services.invoicing, list[Invoice]()
+    invoicing = runtime().services.invoicing
     for lookup in (invoicing.get_invoice, invoicing.get_public_invoice):
         try:
             invoice = lookup(term)
@@ -184,13 +190,7 @@ def _search(merchant_id: str, term: str) -> list[Invoice]:
             continue
         if invoice.merchant_id == merchant_id:
             return [invoice]
-    wanted = term.casefold()
-    for scanned, invoice in enumerate(runtime().services.listings.each_invoice(merchant_id)):
-        if scanned >= _SEARCH_LIMIT or len(found) >= _PAGE:
-            break
-        if invoice.order_id and wanted in invoice.order_id.casefold():
-            found.append(invoice)
-    return found
+    return runtime().services.listings.find_orders(merchant_id, term, limit=_PAGE)
 
 
 @bp.get("/invoices")
@@ -207,12 +207,109 @@ def invoices() -> Response:
     return page("dashboard/invoices.html", rows=rows, q=term, state=state, states=states, more=more, nav="invoices")
 
 
-@bp.get("/invoices/<invoice_id>")
-def invoice_detail(invoice_id: str) -> Response:
+def _own_invoice(invoice_id: str) -> Invoice:
     invoice = runtime().services.invoicing.get_invoice(invoice_id)
     if invoice.merchant_id != _merchant_id():
         raise NotFound(f"invoice {invoice_id} not found")
-    return page("dashboard/invoice.html", invoice=invoice, nav="invoices")
+    return invoice
+
+
+def _invoice_page(invoice_id: str, status: int = 200, **context: Any) -> Response:
+    """The invoice with every payment and refund, and its refund and cancel forms (each with a fresh form key)."""
+    invoice = _own_invoice(invoice_id)
+    refunds = runtime().services.refunds.list_refunds(invoice.id, limit=_PAGE)
+    paid_rails = sorted({p.rail_key for p in invoice.payments if not p.withdrawn})
+    assets = {o.rail.asset.code for o in invoice.options if o.rail.key in paid_rails}
+    currencies = [*sorted(assets), *sorted({invoice.price.asset.code, "KES"} - assets)]
+    context = {"form": request.form, "refund_key": new_form_key(), "cancel_key": new_form_key(), **context}
+    refundable = invoice.state in _REFUNDABLE and bool(paid_rails) and g.principal.has_scope("refunds:write")
+    cancellable = invoice.state in OPEN and not invoice.payments and g.principal.has_scope("invoices:write")
+    return page(
+        "dashboard/invoice.html",
+        status,
+        invoice=invoice,
+        refunds=refunds,
+        paid_rails=paid_rails,
+        currencies=currencies,
+        refundable=refundable,
+        cancellable=cancellable,
+        nav="invoices",
+        **context,
+    )
+
+
+@bp.get("/invoices/<invoice_id>")
+def invoice_detail(invoice_id: str) -> Response:
+    return _invoice_page(invoice_id, refunded=request.args.get("refunded"), cancelled=request.args.get("cancelled"))
+
+
+def _confirmed(field: str = "confirm") -> None:
+    if request.form.get(field) != "yes":
+        raise InvalidInput("tick the box to confirm", field=field)
+
+
+def _on_invoice(invoice_id: str, action: Callable[[], Response], *, refund: bool = False) -> Response:
+    """Run a form's ``action``; a refusal (a wrong password, nothing left to refund, an invoice that received
+    money) is shown on the invoice's page with its status and changes nothing."""
+    try:
+        return action()
+    except CryptopayError as error:
+        if error.http_status >= 500:
+            raise
+        status = 403 if error.http_status == 401 else error.http_status
+        where = "refund_error" if refund else "cancel_error"
+        return _invoice_page(invoice_id, status, **{where: error.message})
+
+
+@bp.post("/invoices/<invoice_id>/refunds")
+def refund_invoice(invoice_id: str) -> Response:
+    """Refund (part of) what the invoice received: money leaves, so the form asks for the password (a step-up)
+    and carries a form key (a double press sends one refund)."""
+    return _on_invoice(invoice_id, lambda: _refund(invoice_id), refund=True)
+
+
+@idempotent_form
+def _refund(invoice_id: str) -> Response:
+    invoice = _own_invoice(invoice_id)
+    _confirmed()
+    form = request.form
+    address = (form.get("address") or "").strip()[:128]
+    if not address:
+        raise InvalidInput("enter the customer's address to refund to", field="address")
+    text = (form.get("amount") or "").strip()
+    amount = _refund_amount(text, form.get("currency", "")) if text else None
+    step_up_from_form(g.principal)
+    refund = runtime().services.refunds.refund(
+        invoice.id, address=address, requested_by=_actor(), rail=form.get("rail") or None, amount=amount
+    )
+    return redirect(f"/dashboard/invoices/{invoice.id}?refunded={refund.id}", 303)
+
+
+def _refund_amount(text: str, currency: str) -> Money:
+    try:
+        asset = asset_by_code(currency.strip().upper())
+        amount = Money.of(Decimal(text.replace(",", "")), asset)
+    except (InvalidOperation, InvalidInput):
+        raise InvalidInput(
+            "enter an amount such as 500 or 12.5 in the rail's currency or KES", field="amount"
+        ) from None
+    if not amount.is_positive():
+        raise InvalidInput("a refund amount must be positive", field="amount")
+    return amount
+
+
+@bp.post("/invoices/<invoice_id>/cancel")
+def cancel_invoice(invoice_id: str) -> Response:
+    """Cancel an invoice that has received nothing (the use case refuses one that has, with a 409)."""
+    return _on_invoice(invoice_id, lambda: _cancel(invoice_id))
+
+
+@idempotent_form
+def _cancel(invoice_id: str) -> Response:
+    invoice = _own_invoice(invoice_id)
+    _confirmed()
+    runtime().services.invoicing.cancel_invoice(invoice.id, actor=_actor())
+    return redirect(f"/dashboard/invoices/{invoice.id}?cancelled=1", 303)
 
 
 def _new_invoice_form(status: int = 200, **context: Any) -> Response:

@@ -27,7 +27,7 @@ from babel.support import NullTranslations, Translations
 from cryptopay.core.money import Money
 from flask import Flask, g, request
 
-__all__ = ["LANGUAGES", "LANG_COOKIE", "amount", "install_i18n", "language", "when"]
+__all__ = ["LANGUAGES", "LANG_COOKIE", "amount", "gettext", "install_i18n", "language", "when"]
 
 LANGUAGES = {"en": "English", "sw": "Kiswahili"}
 LANG_COOKIE = "cp_lang"
@@ -63,6 +63,12 @@ def language() -> str:
 
 def _gettext(message: str) -> str:
     # Jinja's newstyle gettext fills in the %(name)s variables (escaped) after this returns.
+    return _catalogue(language()).gettext(message)
+
+
+def gettext(message: str) -> str:
+    """``message`` in the request's language, for texts drawn outside templates (PDFs: ``pages.printables``);
+    ``make translations`` extracts its literal calls like the templates' ``_()``."""
     return _catalogue(language()).gettext(message)
 
 

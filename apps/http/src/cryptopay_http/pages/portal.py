@@ -14,7 +14,6 @@ Example: ``GET /app/signup`` → phone → ``/app/signup/<verification id>`` →
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
@@ -31,16 +30,16 @@ from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import limit_account, limit_by_client
-from cryptopay_http.idempotency import idempotent_form
+from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
-from cryptopay_http.pages.session import check_form_csrf, end_page_session, page_login, start_page_session
+from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
+from cryptopay_http.pages.session import PORTAL, check_form_csrf, end_page_session, page_login, start_page_session
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
 
 bp = page_blueprint("portal", __name__, url_prefix="/app")
-LOGOUT_PATH = "/app/logout"
 _PUBLIC = {"portal.signup_form", "portal.signup", "portal.code_form", "portal.code", "portal.resend"}
 _PUBLIC |= {"portal.login_form", "portal.login"}
 _RECENT = 5
@@ -52,7 +51,7 @@ _SENDABLE = [a.code for a in SENDABLE]
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
     """Resolve the page session, check CSRF on every POST, and send visitors without a login to the login page."""
-    principal = page_login()
+    principal = page_login(PORTAL)
     if principal is not None:
         g.principal = principal
     if request.method == "POST":
@@ -144,7 +143,7 @@ def code(verification_id: str) -> Response:
         context = {"verification_id": verification_id, "username": username or "", **_refusal(error)}
         return page("portal/code.html", error.http_status, **context)
     response = redirect("/app/?welcome=1", 303)
-    start_page_session(response, pair, logout_path=LOGOUT_PATH)
+    start_page_session(response, pair, PORTAL)
     return response
 
 
@@ -173,14 +172,14 @@ def login() -> Response:
         runtime().accounts.logout(pair.refresh_token)
         return page("portal/login.html", 403, next=target, phone=phone, error="this is not a personal wallet")
     response = redirect(target, 303)
-    start_page_session(response, pair, logout_path=LOGOUT_PATH)
+    start_page_session(response, pair, PORTAL)
     return response
 
 
 @bp.post("/logout")
 def logout() -> Response:
     response = redirect("/app/login", 303)
-    end_page_session(response, logout_path=LOGOUT_PATH)
+    end_page_session(response, PORTAL)
     return response
 
 
@@ -208,9 +207,16 @@ def history() -> Response:
 
 @bp.get("/statement")
 def statement() -> Response:
-    """The month's statement as CSV (``?month=YYYY-MM``, Nairobi time), the same file as ``/v1/wallet/statements``."""
+    """The month's statement (``?month=YYYY-MM``, Nairobi time) as CSV, or as PDF with ``format=pdf``: the same
+    files as ``/v1/wallet/statements/<month>``."""
     month = request.args.get("month", "")
-    text = runtime().services.wallets.statement(_user_id(), month)
+    wallets, user_id = runtime().services.wallets, _user_id()
+    if request.args.get("format") == "pdf":
+        lines, wallet = wallets.statement_lines(user_id, month), wallets.wallet(user_id)
+        holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
+        label = f"{statement_period(month)[0]:%Y-%m}"
+        return pdf_response(wallet_statement(lines, label, holder), pdf_filename("cryptopay-statement", label))
+    text = wallets.statement(user_id, month)
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": disposition})
 
@@ -218,9 +224,7 @@ def statement() -> Response:
 # --- send -------------------------------------------------------------------------------------------------------
 
 
-def _key() -> str:
-    """A fresh idempotency key for a money form (``idempotency.idempotent_form``)."""
-    return secrets.token_urlsafe(18)
+_key = new_form_key  # a fresh idempotency key for a money form (``idempotency.idempotent_form``)
 
 
 @bp.get("/send")

@@ -1,16 +1,24 @@
 """People's sessions on the pages: a signed cookie naming a login of the identity core, and CSRF tokens on forms.
 
-A page login is an ordinary login (``Accounts.login``: password, second factor, audit). The ``cp_session`` cookie
-(httpOnly, ``SameSite=Lax``, ``Secure`` unless developing on http, path ``/``: the dashboard and the console)
+A page login is an ordinary login (``Accounts.login``: password, second factor, audit). Each face of the product
+has its own session (a ``Realm``): the dashboard and the console share ``cp_session`` (path ``/``: merchants and
+staff), the customer portal has ``cp_app`` (path ``/app``). So a merchant who also has a personal wallet is logged
+into both at once, logging into one never replaces the other, and a portal page never sees a merchant's login (which
+it would refuse with a 403). A session cookie (httpOnly, ``SameSite=Lax``, ``Secure`` unless developing on http)
 carries the user, the login family, the account's session version and an expiry, under an HMAC keyed from the token
-secret. Every request checks it against the core's ``SessionStates``: a logout, a family revoked for token reuse, a
-password reset or a role change ends the page session at once, exactly as it ends the API's access tokens. The
-login's refresh token stays in a second httpOnly cookie sent only to the logout page (``/dashboard/logout``, the
-customer portal's ``/app/logout``), which revokes the family with it.
+secret and the realm's name (a dashboard cookie copied into the portal's is refused). Every request checks it
+against the core's ``SessionStates``: a logout, a family revoked for token reuse, a password reset or a role change
+ends the page session at once, exactly as it ends the API's access tokens. The login's refresh token stays in a
+second httpOnly cookie sent only to the realm's logout page (``/dashboard/logout``, ``/app/logout``), which revokes
+the family with it.
 
-Every form carries a CSRF token (``csrf.csrf_token``) bound to the login family, or before login to a random
-``cp_anon`` cookie; a POST without a matching token is refused (403) before anything is read or written.
-API keys are never accepted on pages: only this cookie is read.
+Every form carries a CSRF token (``csrf.csrf_token``) bound to the login family of the realm's session (so a token
+of one session is refused by the other), or before login to a random ``cp_anon`` cookie; a POST without a matching
+token is refused (403) before anything is read or written. API keys are never accepted on pages: only these cookies
+are read.
+
+>>> DASHBOARD.cookie, PORTAL.cookie, PORTAL.path
+('cp_session', 'cp_app', '/app')
 """
 
 from __future__ import annotations
@@ -30,8 +38,10 @@ from cryptopay_http.runtime import runtime
 
 __all__ = [
     "ANON_COOKIE",
-    "SESSION_COOKIE",
+    "DASHBOARD",
+    "PORTAL",
     "PageLogin",
+    "Realm",
     "check_form_csrf",
     "end_page_session",
     "form_csrf_token",
@@ -40,8 +50,24 @@ __all__ = [
     "step_up_from_form",
 ]
 
-SESSION_COOKIE, LOGOUT_COOKIE, ANON_COOKIE = "cp_session", "cp_session_rt", "cp_anon"
-PATH, LOGOUT_PATH = "/", "/dashboard/logout"  # the dashboard and the console share one login
+ANON_COOKIE, ANON_PATH = "cp_anon", "/"
+
+
+@attrs.frozen
+class Realm:
+    """One face's session: its cookie (sent to ``path``) and the logout page its refresh-token cookie goes to."""
+
+    cookie: str
+    path: str
+    logout_path: str
+
+    @property
+    def logout_cookie(self) -> str:
+        return f"{self.cookie}_rt"
+
+
+DASHBOARD = Realm("cp_session", "/", "/dashboard/logout")  # the dashboard and the console share one login
+PORTAL = Realm("cp_app", "/app", "/app/logout")
 LIFETIME = timedelta(hours=12)  # a page login ends this long after it started (the core's login may last longer)
 
 
@@ -54,15 +80,15 @@ class PageLogin:
     session_version: int
     expires: int  # unix seconds
 
-    def encode(self) -> str:
+    def encode(self, realm: Realm) -> str:
         body = f"{self.user_id}.{self.family_id}.{self.session_version}.{self.expires}"
-        return f"{body}.{_mac(body)}"
+        return f"{body}.{_mac(realm, body)}"
 
     @classmethod
-    def decode(cls, value: str) -> PageLogin | None:
+    def decode(cls, realm: Realm, value: str) -> PageLogin | None:
         body, _, mac = value.rpartition(".")
         parts = body.split(".")
-        if len(parts) != 4 or not hmac.compare_digest(mac.encode(), _mac(body).encode()):
+        if len(parts) != 4 or not hmac.compare_digest(mac.encode(), _mac(realm, body).encode()):
             return None
         user_id, family_id, version, expires = parts
         if not (version.isdigit() and expires.isdigit()):
@@ -70,8 +96,9 @@ class PageLogin:
         return cls(user_id, family_id, int(version), int(expires))
 
 
-def _mac(body: str) -> str:
-    key = hashlib.sha256(b"cryptopay-page-session:" + runtime().settings.token_secret.encode()).digest()
+def _mac(realm: Realm, body: str) -> str:
+    label = b"cryptopay-page-session:" if realm == DASHBOARD else f"cryptopay-page-session:{realm.cookie}:".encode()
+    key = hashlib.sha256(label + runtime().settings.token_secret.encode()).digest()
     digest = hmac.new(key, body.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -80,10 +107,10 @@ def _now() -> int:
     return int(runtime().services.clock.now().timestamp())
 
 
-def page_login() -> Principal | None:
-    """The user logged in on this browser, if the session cookie is genuine, unexpired and its login is active."""
-    value = request.cookies.get(SESSION_COOKIE)
-    login = PageLogin.decode(value) if value else None
+def page_login(realm: Realm) -> Principal | None:
+    """The user logged in to ``realm`` on this browser, if its cookie is genuine, unexpired and its login active."""
+    value = request.cookies.get(realm.cookie)
+    login = PageLogin.decode(realm, value) if value else None
     if login is None or login.expires <= _now():
         return None
     state = runtime().accounts.sessions.get(login.user_id, login.family_id)
@@ -99,22 +126,23 @@ def page_login() -> Principal | None:
     return with_team(principal)  # a team member acts for its merchant within its role, as over the API
 
 
-def start_page_session(response: Response, pair: TokenPair, *, logout_path: str = LOGOUT_PATH) -> None:
-    """Set the session cookies for a fresh login (the refresh token goes only to ``logout_path``)."""
+def start_page_session(response: Response, pair: TokenPair, realm: Realm) -> None:
+    """Set ``realm``'s session cookies for a fresh login (the refresh token goes only to its logout page); the
+    other realm's session is left as it is."""
     expires = _now() + int(LIFETIME.total_seconds())
     login = PageLogin(pair.user.id, pair.family_id, pair.user.session_version, expires)
-    _cookie(response, SESSION_COOKIE, login.encode(), PATH)
-    _cookie(response, LOGOUT_COOKIE, pair.refresh_token, logout_path)
-    response.delete_cookie(ANON_COOKIE, path=PATH)
+    _cookie(response, realm.cookie, login.encode(realm), realm.path)
+    _cookie(response, realm.logout_cookie, pair.refresh_token, realm.logout_path)
+    response.delete_cookie(ANON_COOKIE, path=ANON_PATH)
 
 
-def end_page_session(response: Response, *, logout_path: str = LOGOUT_PATH) -> None:
-    """Revoke the login (when its refresh token came with the request) and clear the cookies."""
-    token = request.cookies.get(LOGOUT_COOKIE)
+def end_page_session(response: Response, realm: Realm) -> None:
+    """Revoke ``realm``'s login (when its refresh token came with the request) and clear its cookies."""
+    token = request.cookies.get(realm.logout_cookie)
     if token:
         runtime().accounts.logout(token)
-    response.delete_cookie(SESSION_COOKIE, path=PATH)
-    response.delete_cookie(LOGOUT_COOKIE, path=logout_path)
+    response.delete_cookie(realm.cookie, path=realm.path)
+    response.delete_cookie(realm.logout_cookie, path=realm.logout_path)
 
 
 def _cookie(response: Response, name: str, value: str, path: str) -> None:
@@ -149,7 +177,7 @@ def keep_anon_cookie(response: Response) -> None:
     anon: str | None = g.get("anon")
     if anon:
         response.set_cookie(
-            ANON_COOKIE, anon, path=PATH, secure=runtime().settings.cookie_secure, httponly=True, samesite="Lax"
+            ANON_COOKIE, anon, path=ANON_PATH, secure=runtime().settings.cookie_secure, httponly=True, samesite="Lax"
         )
 
 

@@ -17,6 +17,7 @@ reconciliation that need every row; it holds one page at a time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
@@ -88,6 +89,24 @@ class Listings:
         return self._read(
             lambda uow: uow.invoices.list_for_merchant(merchant_id, before=before, limit=limit, state=state)
         )
+
+    def invoices_created(self, merchant_id: str, since: datetime, until: datetime) -> Iterator[Invoice]:
+        """Every invoice the merchant created in [``since``, ``until``), newest first, a page at a time."""
+
+        def page(before: str | None, limit: int) -> list[Invoice]:
+            return self._read(
+                lambda uow: uow.invoices.created_between(merchant_id, since, until, before=before, limit=limit)
+            )
+
+        yield from each(page, _id)
+
+    def find_orders(self, merchant_id: str, text: str, *, limit: int) -> list[Invoice]:
+        """At most ``limit`` of the merchant's invoices whose order id contains ``text`` (any case), newest first."""
+        return self._read(lambda uow: uow.invoices.find_by_order(merchant_id, text, limit=limit))
+
+    def count_invoices(self, merchant_id: str, states: tuple[InvoiceState, ...]) -> int:
+        """How many of the merchant's invoices are in one of ``states``."""
+        return self._read(lambda uow: uow.invoices.count_for_merchant(merchant_id, states))
 
     def settlements(self, merchant_id: str, *, before: str | None, limit: int) -> list[Settlement]:
         """The merchant's settlements, newest first."""

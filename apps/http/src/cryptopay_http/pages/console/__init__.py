@@ -22,10 +22,10 @@ from cryptopay.core.identity import EnrolmentRequired, Forbidden, Principal, Rol
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.pages.session import check_form_csrf, page_login
+from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login
 from cryptopay_http.pages.web import page_blueprint, redirect
 
-__all__ = ["ROLES", "accounts", "acting", "aml", "audit", "bp", "kyc", "officer", "operations", "refused"]
+__all__ = ["ROLES", "accounts", "acting", "aml", "audit", "bp", "kyc", "officer", "operations", "refused", "search"]
 
 bp = page_blueprint("console", __name__, url_prefix="/console")
 _STAFF = frozenset({Role.ADMIN, Role.COMPLIANCE})
@@ -51,7 +51,7 @@ def _roles_for(endpoint: str) -> frozenset[Role]:
 
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
-    principal = page_login()
+    principal = page_login(DASHBOARD)
     if principal is None:
         return redirect(f"/dashboard/login?next={quote(request.full_path.rstrip('?'))}")
     g.principal = principal
@@ -94,4 +94,4 @@ def home() -> Response:
     return redirect("/console/kyc" if officer().role is Role.COMPLIANCE else "/console/health")
 
 
-from cryptopay_http.pages.console import accounts, aml, audit, kyc, operations  # noqa: E402  the routes
+from cryptopay_http.pages.console import accounts, aml, audit, kyc, operations, search  # noqa: E402  the routes

@@ -14,15 +14,16 @@ from cryptopay.core.payments.detection import Detection
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
-    ChainSender,
     FinalitySource,
     KeyProvider,
     MempoolWatcher,
     ObservedTransfer,
     WithdrawalStore,
 )
+from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.scanning import ChainScanner, HeaderWatcher
+from cryptopay.core.wallets.deposits import Deposits
 
 __all__ = ["ChainReader", "address_validators", "deriver_map", "rails_of", "scan_chains", "sender_for", "watcher_for"]
 
@@ -112,7 +113,7 @@ def watcher_for(chain: ChainSettings, rails: Sequence[Rail]) -> ChainReader:
 
 def sender_for(
     chain: ChainSettings, rails: Sequence[Rail], *, hot: str, keys: KeyProvider, store: WithdrawalStore
-) -> ChainSender:
+) -> HotWalletSender:
     """The network's sender from its hot wallet ``hot`` (keys from the vault, withdrawals recorded in ``store``)."""
     if chain.network in EVM_NETWORKS:
         from cryptopay.adapters.evm.sender import EvmSender
@@ -132,21 +133,34 @@ def sender_for(
 
 
 def scan_chains(
-    scanners: Mapping[str, ChainScanner], detection: Detection, mempools: Mapping[str, MempoolWatcher] | None = None
+    scanners: Mapping[str, ChainScanner],
+    detection: Detection,
+    mempools: Mapping[str, MempoolWatcher] | None = None,
+    deposits: Deposits | None = None,
 ) -> int:
-    """Scan every network from its cursor towards its head, recording transfers to our addresses; then the
-    mempools we can see (Bitcoin), so an unconfirmed payment shows as seen within a scan."""
+    """Scan every network from its cursor towards its head, recording transfers to our addresses (invoices' and,
+    with ``deposits``, the personal wallets', always watched); then the mempools we can see (Bitcoin), so an
+    unconfirmed payment shows as seen within a scan."""
     recorded = 0
     for network, scanner in scanners.items():
-        step = scanner.step(detection.watched_addresses(network), _recorder(detection, network))
+        watched = detection.watched_addresses(network)
+        if deposits is not None:
+            watched = sorted({*watched, *deposits.watched_addresses(network)})
+        step = scanner.step(watched, _recorder(detection, network, deposits))
         recorded += len(step.transfers)
     for network, mempool in (mempools or {}).items():
         detection.record_mempool(network, mempool)
+        if deposits is not None:
+            deposits.record_mempool(network, mempool)
     return recorded
 
 
-def _recorder(detection: Detection, network: str) -> Callable[[Sequence[ObservedTransfer]], None]:
+def _recorder(
+    detection: Detection, network: str, deposits: Deposits | None
+) -> Callable[[Sequence[ObservedTransfer]], None]:
     def record(transfers: Sequence[ObservedTransfer]) -> None:
-        detection.record_chain_transfers(network, transfers)
+        report = detection.record_chain_transfers(network, transfers)
+        if deposits is not None and report.ignored:  # what pays no invoice may pay a wallet
+            deposits.record(network, report.ignored)
 
     return record

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.adapters.pdf import FpdfRenderer
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.compliance.screening import Screening
@@ -44,21 +45,27 @@ from cryptopay.core.ports.identity import (
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.payments import PaymentsUowFactory
+from cryptopay.core.ports.printing import PdfRenderer
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
+from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.remittances.service import Remittances
 from cryptopay.core.reports import Reports
+from cryptopay.core.search import TransactionSearch
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
+from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
+from cryptopay.core.wallets.withdrawals import Withdrawals
 from cryptopay.core.webhooks import UowFactory
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
@@ -79,6 +86,9 @@ class Services:
     _webhooks_uow: Lazy[UowFactory] = attrs.field(factory=lambda: missing("webhook storage"))
     _ledger: Lazy[Ledger] = attrs.field(factory=lambda: missing("ledger"))
     _quotes: Lazy[QuoteRepository] = attrs.field(factory=lambda: missing("quotes"))
+    _personal_sealing: Lazy[Callable[[bool], Mapping[str, int]]] = attrs.field(
+        factory=lambda: missing("personal data sealing")
+    )
     # -- identity
     _users: Lazy[UserRepository] = attrs.field(factory=lambda: missing("users"))
     _refresh_tokens: Lazy[RefreshTokenRepository] = attrs.field(factory=lambda: missing("refresh tokens"))
@@ -111,14 +121,19 @@ class Services:
     _screening: Lazy[Screening] = attrs.field(factory=lambda: missing("sanctions screening"))
     _travel_rule: Lazy[TravelRule] = attrs.field(factory=lambda: missing("the Travel Rule"))
     _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
+    _subject_exports: Lazy[SubjectExports] = attrs.field(factory=lambda: missing("data subject exports"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _transactions: Lazy[TransactionSearch] = attrs.field(factory=lambda: missing("transaction search"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
     _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
+    _remittances: Lazy[Remittances] = attrs.field(factory=lambda: missing("remittances"))
+    _withdrawals: Lazy[Withdrawals] = attrs.field(factory=lambda: missing("crypto withdrawals"))
+    _wallet_deposits: Lazy[Deposits] = attrs.field(factory=lambda: missing("crypto deposits"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
     # -- the treasury
@@ -128,6 +143,7 @@ class Services:
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
     _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
+    _pdf: Lazy[PdfRenderer] = attrs.Factory(lambda: Lazy(FpdfRenderer))  # no settings: every PDF is drawn alike
     # -- plain values
     readiness_checks: Mapping[str, ReadinessCheck] = attrs.Factory(dict)
     daraja_callback_sources: SourceAllowlist | None = None  # None: Daraja callbacks from any address
@@ -146,6 +162,11 @@ class Services:
     def webhooks_uow(self) -> UowFactory:
         """A new unit of work over the outbox and the webhook repositories."""
         return self._webhooks_uow.get()
+
+    def seal_personal_data(self, *, all_rows: bool = False) -> Mapping[str, int]:
+        """Seal the personal data still stored in the clear (``all_rows``: re-seal every row, after a key rotation);
+        the rows rewritten per table (see ``cryptopay.adapters.sql.sealing``)."""
+        return self._personal_sealing.get()(all_rows)
 
     @property
     def ledger(self) -> Ledger:
@@ -291,6 +312,19 @@ class Services:
         return self._wallet_bills.get()
 
     @property
+    def remittances(self) -> Remittances:
+        return self._remittances.get()
+
+    @property
+    def withdrawals(self) -> Withdrawals:
+        """Crypto withdrawals from personal wallets to outside addresses."""
+        return self._withdrawals.get()
+
+    @property
+    def wallet_deposits(self) -> Deposits:
+        return self._wallet_deposits.get()
+
+    @property
     def kyc_review(self) -> KycReview:
         """KYC/KYB applications, their documents and the officers' review queue."""
         return self._kyc_review.get()
@@ -316,9 +350,19 @@ class Services:
         return self._reporting.get()
 
     @property
+    def subject_exports(self) -> SubjectExports:
+        """A data subject's export (the person's own, or an officer's), audited."""
+        return self._subject_exports.get()
+
+    @property
     def listings(self) -> Listings:
         """The read models: per-merchant, cursor-paged listings."""
         return self._listings.get()
+
+    @property
+    def transactions(self) -> TransactionSearch:
+        """The staff's transaction search (by id, phone, address, tx hash or M-Pesa receipt)."""
+        return self._transactions.get()
 
     @property
     def reports(self) -> Reports:
@@ -356,6 +400,11 @@ class Services:
     def job_registry(self) -> JobRegistry:
         """The handlers of ``jobs``, registered: what the inline queue runs."""
         return self._job_registry.get()
+
+    @property
+    def pdf(self) -> PdfRenderer:
+        """Draws every PDF (statements, tax reports, posters): ``cryptopay.adapters.pdf``."""
+        return self._pdf.get()
 
     def close(self) -> None:
         """Release what the built parts hold (connection pools, the inline queue's thread)."""

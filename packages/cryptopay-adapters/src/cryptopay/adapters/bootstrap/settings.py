@@ -14,8 +14,9 @@ False
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
@@ -33,6 +34,7 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 from cryptopay.core.money import KES, USD, Money, to_decimal
+from cryptopay.core.wallets.deposit import DepositMinimums, WalletSpeed
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
@@ -40,6 +42,7 @@ __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
 EVM_NETWORKS = ("ethereum", "polygon", "bsc")
 _SANDBOX_HOSTS = ("127.0.0.1", "localhost", "[::1]", "sandbox.safaricom.co.ke")
 _TRUE = {"1", "true", "yes", "on"}
+T = TypeVar("T")
 
 
 def _hidden(_: object) -> str:
@@ -72,7 +75,10 @@ class Settings:
     settlement_requires_kyb: bool = False  # a merchant's settlement waits for KYB approval (on in production)
     monitoring_rules: Path | None = None  # a JSON or TOML rule set (None: the core's default rules)
     sanctions_threshold: int = 90  # the fuzzy name score (0-100) at which a listed name is a match
+    wallet_speed: WalletSpeed = attrs.Factory(WalletSpeed)  # CRYPTOPAY_WALLET_CONFIRMATIONS: wallet deposits' depth
+    deposit_minimums: DepositMinimums = attrs.Factory(DepositMinimums)  # CRYPTOPAY_WALLET_DEPOSIT_MINIMUMS
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
+    withdrawal_cool_off_hours: int = 24  # a wallet's first withdrawal to a new address waits this long before sending
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -83,10 +89,12 @@ class Settings:
     tron_xpub: str | None = None
     bitcoin_xpub: str | None = None
     scan_lookback_blocks: int = 100
+    remittance_payout_attempts: int = 3  # B2C attempts for a remittance before its USDT is refunded to the sender
     redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     webhook_max_endpoints: int = MAX_ENDPOINTS  # enabled webhook endpoints per merchant (each retried for days)
     vault_keks: str | None = attrs.field(default=None, repr=_hidden)
+    pii_lookup_key: str | None = attrs.field(default=None, repr=_hidden)  # base64; keyed hashes of phones, emails
     web: WebSettings = attrs.Factory(WebSettings)  # the production web server (``cryptopay serve``)
     api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
     fx: FxSettings = attrs.Factory(FxSettings)
@@ -133,7 +141,12 @@ class Settings:
             settlement_requires_kyb=get.switch("SETTLEMENT_REQUIRES_KYB", default=production),
             monitoring_rules=Path(get.text("MONITORING_RULES")) if get.text("MONITORING_RULES") else None,
             sanctions_threshold=_threshold(get.number("SANCTIONS_THRESHOLD")),
+            wallet_speed=_named("WALLET_CONFIRMATIONS", WalletSpeed.parse, get.text("WALLET_CONFIRMATIONS")),
+            deposit_minimums=_named(
+                "WALLET_DEPOSIT_MINIMUMS", DepositMinimums.parse, get.text("WALLET_DEPOSIT_MINIMUMS")
+            ),
             travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
+            withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
@@ -144,10 +157,12 @@ class Settings:
             tron_xpub=get.text("TRON_XPUB") or None,
             bitcoin_xpub=get.text("BITCOIN_XPUB") or None,
             scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
+            remittance_payout_attempts=_positive(get, "REMITTANCE_PAYOUT_ATTEMPTS", 3),
             redis_keys=RedisKeys.of(get.text("DEPLOYMENT") or DEFAULT_DEPLOYMENT),
             password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
             webhook_max_endpoints=get.number("WEBHOOK_MAX_ENDPOINTS") or MAX_ENDPOINTS,
             vault_keks=get.text("VAULT_KEKS") or None,
+            pii_lookup_key=get.text("PII_LOOKUP_KEY") or None,
         )
         settings.check(source)  # before the sections: a sandbox URL is named as such, not as a missing credential
         return attrs.evolve(
@@ -226,6 +241,15 @@ def _daraja_configured(env: Mapping[str, str]) -> bool:
     return any(n != "CRYPTOPAY_MPESA_FLOAT_BASELINE" for n in names)
 
 
+def _hours(value: int | None) -> int:
+    """``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``: 0 (no cool-off) to 720 (30 days); 24 when unset."""
+    if value is None:
+        return 24
+    if not 0 <= value <= 720:
+        raise InvalidInput(f"CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS must be from 0 to 720, got {value}")
+    return value
+
+
 def _usd(name: str, text: str) -> Money:
     """An amount in US dollars, 0 or more; empty: the Travel Rule's default threshold."""
     if not text:
@@ -302,3 +326,11 @@ def _threshold(value: int | None) -> int:
     if not 50 <= value <= 100:
         raise InvalidInput(f"CRYPTOPAY_SANCTIONS_THRESHOLD must be from 50 to 100, got {value}")
     return value
+
+
+def _named(name: str, parse: Callable[[str], T], text: str) -> T:
+    """A setting parsed by the core (``parse("")`` is its default); a refusal names the variable."""
+    try:
+        return parse(text)
+    except InvalidInput as refused:
+        raise InvalidInput(f"CRYPTOPAY_{name}: {refused.message}") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -23,10 +23,11 @@ from cryptopay.adapters.bootstrap.chains import (
     watcher_for,
 )
 from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
-from cryptopay.core.errors import CryptopayError, InvalidInput
+from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
@@ -42,7 +43,6 @@ from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
-    ChainSender,
     MempoolWatcher,
     ScanCursorStore,
 )
@@ -71,24 +71,30 @@ from cryptopay.core.ports.throughput import Throughput, TokenBucket
 from cryptopay.core.ports.treasury import Sweeper, TreasuryStore
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
+from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.remittances.service import Remittances, RetryPolicy
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
+from cryptopay.core.search import TransactionSearch
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
+from cryptopay.core.wallets.withdrawals import Withdrawals
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from cryptopay.adapters.cache import SubscribedEpoch
     from cryptopay.adapters.queue import InlineQueue, RqQueue
+    from cryptopay.adapters.sql.personal import PersonalData
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
@@ -128,16 +134,20 @@ class Parts:
     def __init__(self, settings: Settings, *, clock: Clock, ids: IdGenerator) -> None:
         self.settings, self.clock, self.ids = settings, clock, ids
         self.closers: list[Callable[[], None]] = []
+        self._sealing_due = False  # the embedded database was just migrated: seal what it holds in the clear
 
     # -- storage ---------------------------------------------------------------------------------------------
     @functools.cached_property
     def engine(self) -> Engine:
         from cryptopay.adapters._paths import private_dir
-        from cryptopay.adapters.sql import make_engine, upgrade
+        from cryptopay.adapters.sql import current, make_engine, upgrade
 
         private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
-            upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
+            # the embedded default migrates itself, then seals what an older version left in the clear (``storage``);
+            # production runs `cryptopay db upgrade`, which does both
+            before = current(self.settings.database_url)
+            self._sealing_due = upgrade(self.settings.database_url) != before
         # One connection per app thread plus two for the process's own work (as many again may overflow briefly).
         engine = make_engine(self.settings.database_url, pool_size=self.settings.web.threads + 2)
         self.closers.append(engine.dispose)
@@ -149,7 +159,19 @@ class Parts:
         from cryptopay.adapters.sql.uow import SqlStorage
 
         cipher = SecretCipher.from_vault(self.vault)  # webhook endpoint secrets are sealed by the key vault
-        return SqlStorage(self.engine, ids=self.ids, cipher=cipher)
+        storage = SqlStorage(self.engine, ids=self.ids, cipher=cipher, personal=self.personal)
+        if self._sealing_due:
+            from cryptopay.adapters.sql.sealing import seal_personal_data
+
+            seal_personal_data(storage)
+        return storage
+
+    @property
+    def personal_sealing(self) -> Callable[[bool], Mapping[str, int]]:
+        """Seals personal data left in the clear (``cryptopay db upgrade``, ``cryptopay privacy seal``)."""
+        from cryptopay.adapters.sql.sealing import seal_personal_data
+
+        return lambda all_rows: seal_personal_data(self.storage, all_rows=all_rows)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -187,6 +209,34 @@ class Parts:
                 dev_kek.write_text(f"dev:{generate_kek()}")
             spec = dev_kek.read_text().strip()
         return EnvelopeVault.from_spec(spec or "")
+
+    @functools.cached_property
+    def personal(self) -> PersonalData:
+        """Personal data sealed by the vault and looked up by keyed hashes (``CRYPTOPAY_PII_LOOKUP_KEY``); outside
+        production a local development lookup key is kept (mode 0600) in the data directory, like the KEK."""
+        import base64
+        import os
+
+        from cryptopay.adapters._paths import private_file
+        from cryptopay.adapters.sql.personal import LOOKUP_KEY_ENV, PersonalData
+
+        encoded = self.settings.pii_lookup_key
+        if not encoded and not self.settings.production:
+            dev_key = self.settings.data_dir / "dev-pii-lookup-key"
+            fresh = not dev_key.exists()
+            private_file(dev_key)
+            if fresh:
+                dev_key.write_text(base64.b64encode(os.urandom(32)).decode())
+            encoded = dev_key.read_text().strip()
+        if not encoded:
+            raise Unavailable(
+                f"production needs {LOOKUP_KEY_ENV} (base64, 32 bytes): phones and emails are keyed by it"
+            )
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise InvalidInput(f"{LOOKUP_KEY_ENV} is not valid base64") from None
+        return PersonalData(self.vault, key)
 
     # -- the outside world -----------------------------------------------------------------------------------
     @functools.cached_property
@@ -243,7 +293,7 @@ class Parts:
         return PrometheusMetrics(textfile=self.settings.metrics_dir / "scanner.prom")
 
     @functools.cached_property
-    def senders(self) -> dict[str, ChainSender]:
+    def senders(self) -> dict[str, HotWalletSender]:
         """Chain senders for networks with a hot wallet (``CRYPTOPAY_<NETWORK>_HOT_WALLET``), keys from the vault."""
         from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
         from cryptopay.adapters.vault import FileKeyStore
@@ -316,7 +366,13 @@ class Parts:
             pricer=quoter,
             merchants=self.merchants,
             gate=self.payout_gate,
+            monitor=self.monitoring_feed,
         )
+
+    @functools.cached_property
+    def monitoring_feed(self) -> MonitoringFeed:
+        """What every product tells AML monitoring before and after its money moves (``compliance.feed``)."""
+        return MonitoringFeed(self.monitoring)
 
     @functools.cached_property
     def monitoring(self) -> Monitoring:
@@ -442,7 +498,13 @@ class Parts:
         """Personal wallets; USDT is valued in KES (for the limits) by the same pricer as everything else."""
         quoter = LazyQuoter(lambda: self.pricer)
         return Wallets(
-            self.storage.unit_of_work, self.ledger, self.clock, self.ids, sms=lambda: self.sms, quoter=lambda: quoter
+            self.storage.unit_of_work,
+            self.ledger,
+            self.clock,
+            self.ids,
+            sms=lambda: self.sms,
+            quoter=lambda: quoter,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -458,6 +520,7 @@ class Parts:
             lambda token: f"{base}/hooks/daraja/stk/{token}",
             self.clock,
             self.ids,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -471,6 +534,7 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),  # the treasury's refusal before overdraft
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -484,6 +548,69 @@ class Parts:
             self.clock,
             self.ids,
             float_cover=lambda amount: self.float_guard.can_cover(amount),
+            monitor=self.monitoring_feed,
+        )
+
+    @functools.cached_property
+    def wallet_deposits(self) -> Deposits:
+        """Crypto deposits into wallets: addresses from the invoices' derivers, credited after the wallet speed
+        policy (``CRYPTOPAY_WALLET_CONFIRMATIONS``), senders screened, movements monitored."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Deposits(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            derivers=self.derivers,
+            rails=list(self.rails.values()),
+            speed=self.settings.wallet_speed,
+            minimums=self.settings.deposit_minimums,
+            screening=lambda: self.screening,
+            monitoring=lambda: self.monitoring,
+            quoter=lambda: quoter,
+        )
+
+    @functools.cached_property
+    def remittances(self) -> Remittances:
+        """Remittances from abroad: orders are invoices of the remittance desk on the deployment's USDT rails, paid
+        out by ``payouts`` (B2C) or into a wallet; failed payouts retried ``CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS``
+        times in all, then refunded by ``refunds``."""
+        usdt = tuple(rail for rail in self.rails.values() if rail.asset == USDT and rail.network.name in self.derivers)
+        return Remittances(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            invoicing=self.invoicing,
+            payouts=self.payouts,
+            refunds=self.refunds,
+            quoter=lambda: self.pricer,
+            clock=self.clock,
+            ids=self.ids,
+            rails=usdt,
+            validators=address_validators(self.settings),
+            sms=lambda: self.sms,
+            monitoring=self.monitoring_feed,
+            policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
+        )
+
+    @functools.cached_property
+    def withdrawals(self) -> Withdrawals:
+        """Crypto withdrawals from wallets: addresses checked with checksums, sent by the hot-wallet senders (which
+        also estimate the network fee), screened, limited, cooled off (``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``)."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Withdrawals(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            quoter=lambda: quoter,
+            rails=lambda: self.rails,
+            senders=lambda: self.senders,
+            validators=address_validators(self.settings),
+            estimators=lambda: self.senders,
+            screening=self.screening,
+            monitoring=self.monitoring,
+            travel_rule=self.travel_rule,
+            cool_off=timedelta(hours=self.settings.withdrawal_cool_off_hours),
         )
 
     @functools.cached_property
@@ -530,6 +657,13 @@ class Parts:
         return Listings(uow=self.storage.reading, merchants=self.merchants)  # one statement a page, no transaction
 
     @functools.cached_property
+    def transactions(self) -> TransactionSearch:
+        """The staff's transaction search over the database's read model."""
+        from cryptopay.adapters.sql.search import SqlTransactionIndex
+
+        return TransactionSearch(SqlTransactionIndex(self.engine))
+
+    @functools.cached_property
     def reports(self) -> Reports:
         """Merchant reports (sales, fees and their taxes, settlements) over the same records."""
         return Reports(uow=self.storage.unit_of_work, clock=self.clock)
@@ -561,6 +695,8 @@ class Parts:
             float_baseline=self.settings.mpesa_float_baseline,
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
+            deposits=self.storage.unit_of_work,  # wallet crypto deposits
+            withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
         )
 
     @functools.cached_property
@@ -737,7 +873,8 @@ class Parts:
         from cryptopay.adapters.sql.repositories.identity import SqlUsers
         from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 
-        return SqlUsers(self.engine, cipher=SecretCipher.from_vault(self.vault))  # TOTP secrets sealed at rest
+        # TOTP secrets and personal data sealed at rest
+        return SqlUsers(self.engine, cipher=SecretCipher.from_vault(self.vault), personal=self.personal)
 
     @functools.cached_property
     def refresh_tokens(self) -> RefreshTokenRepository:
@@ -875,7 +1012,9 @@ class Parts:
         """Every job the worker runs (names from ``cryptopay_worker.jobs``): the use cases, the outbox relay and
         the webhook jobs, so the inline queue runs exactly the worker's handlers."""
         return {
-            "chains.scan": lambda _payload: scan_chains(self.scanners, self.detection, self.mempools),
+            "chains.scan": lambda _payload: scan_chains(
+                self.scanners, self.detection, self.mempools, self.wallet_deposits
+            ),
             "chains.confirm": lambda _payload: self.confirm_chains(),
             "invoices.expire": lambda _payload: self.expire_invoices(),
             "settlements.run": lambda _payload: self.settling.run_settlements(),
@@ -896,6 +1035,8 @@ class Parts:
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
+            "remittances.advance": lambda _payload: self.remittances.advance(),
+            "wallets.withdrawals": lambda _payload: (self.withdrawals.send_due(), self.withdrawals.check_sent()),
             **self._webhook_jobs(),
         }
 
@@ -928,6 +1069,7 @@ class Parts:
     def confirm_chains(self) -> None:
         for network, watcher in self.watchers.items():
             self.detection.confirm_payments(network, watcher, watcher, self.mempools.get(network))
+            self.wallet_deposits.confirm(network, watcher, watcher, self.mempools.get(network))
 
     def expire_invoices(self) -> None:
         times = {network: self.detection.chain_now(network) for network in self.watchers}

@@ -15,6 +15,7 @@ __all__ = [
     "deposit_addresses",
     "invoice_addresses",
     "invoices",
+    "order_key",
     "payment_credits",
     "payment_links",
     "payout_queries",
@@ -26,6 +27,18 @@ __all__ = [
 ]
 
 ADDRESS = 128
+ORDER_KEY = 400  # an order id is at most 100 characters; casefolding may lengthen it (ß -> ss)
+
+
+def order_key(order_id: str | None) -> str | None:
+    """The column an order search matches: the order id casefolded (``find_by_order`` is case-insensitive).
+
+    >>> order_key("A-1001"), order_key(None)
+    ('a-1001', None)
+    """
+    return order_id.casefold()[:ORDER_KEY] if order_id else None
+
+
 BIGINT = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 # keep_existing: pytest's doctest collection (importlib mode) imports this module a second time under another
 # name; the second import must reuse these tables on the shared MetaData instead of failing.
@@ -48,8 +61,11 @@ invoices = sa.Table(
     sa.Column("monitoring_until", UtcDateTime, nullable=False),
     sa.Column("unconfirmed", sa.Boolean, nullable=False),  # has counted payments still short of their depth
     sa.Column("public_id", sa.String(ID), nullable=True),  # the hosted checkout page's id (unguessable)
+    sa.Column("created_at", UtcDateTime, nullable=True),  # filled for every row since 0022
+    sa.Column("order_key", sa.String(ORDER_KEY), nullable=True),  # the order id, casefolded (a search's column)
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_invoices_merchant", "merchant_id", "id"),
+    sa.Index("ix_invoices_merchant_created", "merchant_id", "created_at"),
     sa.Index("ux_invoices_public_id", "public_id", unique=True),
     sa.Index("ix_invoices_expiry", "state", "expires_at"),
     sa.Index("ix_invoices_monitoring", "monitoring_until"),
@@ -80,10 +96,12 @@ deposit_addresses = sa.Table(
     sa.Column("address_key", sa.String(ADDRESS), primary_key=True),
     sa.Column("address", sa.String(ADDRESS), nullable=False),
     sa.Column("index", BIGINT, nullable=False),
-    sa.Column("invoice_id", sa.String(ID), nullable=False),
-    sa.Column("merchant_id", sa.String(ID), nullable=False),
+    sa.Column("invoice_id", sa.String(ID)),  # an invoice's address (with its merchant), or
+    sa.Column("merchant_id", sa.String(ID)),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("user_id", sa.String(ID)),  # a wallet user's (migration 0024)
     sa.UniqueConstraint("network", "index", name="uq_deposit_addresses_index"),
+    sa.Index("ix_deposit_addresses_user", "user_id"),
     keep_existing=True,
 )
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.tables import ASSET, ID, metadata
 from cryptopay.adapters.sql.types import Amount, JsonText, UtcDateTime
 
-__all__ = ["phone_verifications", "wallet_buys", "wallet_transfers", "wallet_usage", "wallets"]
+__all__ = ["phone_verifications", "wallet_buys", "wallet_deposits", "wallet_transfers", "wallet_usage", "wallets"]
 
-PHONE = 16
+PHONE = 320  # a keyed hash (64 hex digits) of the phone: see personal.py
 
 # keep_existing: pytest's doctest collection (importlib mode) imports this module a second time under another
 # name; the second import must reuse these tables on the shared MetaData instead of failing.
@@ -76,5 +76,22 @@ wallet_buys = sa.Table(
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_wallet_buys_user", "user_id", "id"),
     sa.Index("ix_wallet_buys_due", "state", "next_query_at"),
+    keep_existing=True,
+)
+
+wallet_deposits = sa.Table(
+    "wallet_deposits",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("user_id", sa.String(ID), nullable=False),
+    sa.Column("network", sa.String(16), nullable=False),
+    sa.Column("tx_key", sa.String(128), nullable=False),  # the transaction hash, lower-cased
+    sa.Column("log_index", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("watching", sa.Boolean, nullable=False),
+    sa.Column("doc", JsonText, nullable=False),
+    sa.UniqueConstraint("network", "tx_key", "log_index", name="uq_wallet_deposits_transfer"),
+    sa.Index("ix_wallet_deposits_user", "user_id", "id"),
+    sa.Index("ix_wallet_deposits_watching", "network", "watching", "id"),
     keep_existing=True,
 )

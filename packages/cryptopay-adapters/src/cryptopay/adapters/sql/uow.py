@@ -21,6 +21,7 @@ from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.adapters.sql.errors import translating
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
 from cryptopay.adapters.sql.outbox import SqlOutbox
+from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.repositories.compliance import (
     SqlAlerts,
     SqlCases,
@@ -28,6 +29,7 @@ from cryptopay.adapters.sql.repositories.compliance import (
     SqlMovementJournal,
     SqlSanctions,
 )
+from cryptopay.adapters.sql.repositories.deposits import SqlWalletDeposits
 from cryptopay.adapters.sql.repositories.fx import SqlQuoteRepository
 from cryptopay.adapters.sql.repositories.identity import (
     SqlApiKeys,
@@ -48,6 +50,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlStores,
     SqlUnmatchedAnswers,
 )
+from cryptopay.adapters.sql.repositories.remittances import SqlRemittances
 from cryptopay.adapters.sql.repositories.travel_rule import SqlTravelRule
 from cryptopay.adapters.sql.repositories.wallets import (
     SqlBuys,
@@ -58,6 +61,7 @@ from cryptopay.adapters.sql.repositories.wallets import (
     SqlWallets,
 )
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
+from cryptopay.adapters.sql.repositories.withdrawals import SqlWithdrawals
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
 from sqlalchemy.engine import Connection, Engine
@@ -76,8 +80,10 @@ class SqlUnitOfWork:
         cipher: SecretCipher | None = None,
         allow_plaintext: bool = False,
         locking: bool = True,
+        personal: PersonalData | None = None,
     ) -> None:
         self.connection = conn
+        self._personal = personal or PersonalData.plaintext()
         self._locking = locking
         self.ledger = SqlLedgerSession(conn)
         self.audit = SqlAuditLog(conn, ids)
@@ -139,7 +145,7 @@ class SqlUnitOfWork:
     # -- identity, KYC and fees
     @functools.cached_property
     def users(self) -> SqlUsers:
-        return SqlUsers(self.connection)
+        return SqlUsers(self.connection, cipher=self._cipher, personal=self._personal)
 
     @functools.cached_property
     def refresh_tokens(self) -> SqlRefreshTokens:
@@ -163,7 +169,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def kyc_applications(self) -> SqlKycApplications:
-        return SqlKycApplications(self.connection)
+        return SqlKycApplications(self.connection, personal=self._personal)
 
     # -- compliance monitoring
     @functools.cached_property
@@ -187,33 +193,46 @@ class SqlUnitOfWork:
         return SqlTravelRule(self.connection)
 
     @functools.cached_property
+    def withdrawals(self) -> SqlWithdrawals:
+        return SqlWithdrawals(self.connection, locking=self._locking)
+
+    @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
         return SqlFeeSchedules(self.connection)
+
+    # -- remittances from abroad
+    @functools.cached_property
+    def remittances(self) -> SqlRemittances:
+        return SqlRemittances(self.connection, locking=self._locking)
 
     # -- personal wallets
     @functools.cached_property
     def wallets(self) -> SqlWallets:
-        return SqlWallets(self.connection)
+        return SqlWallets(self.connection, personal=self._personal)
 
     @functools.cached_property
     def phone_verifications(self) -> SqlPhoneVerifications:
-        return SqlPhoneVerifications(self.connection)
+        return SqlPhoneVerifications(self.connection, personal=self._personal)
 
     @functools.cached_property
     def wallet_transfers(self) -> SqlTransfers:
-        return SqlTransfers(self.connection)
+        return SqlTransfers(self.connection, personal=self._personal)
 
     @functools.cached_property
     def wallet_usage(self) -> SqlUsage:
         return SqlUsage(self.connection)
 
     @functools.cached_property
+    def wallet_deposits(self) -> SqlWalletDeposits:
+        return SqlWalletDeposits(self.connection)
+
+    @functools.cached_property
     def wallet_buys(self) -> SqlBuys:
-        return SqlBuys(self.connection)
+        return SqlBuys(self.connection, personal=self._personal)
 
     @functools.cached_property
     def wallet_sends(self) -> SqlSends:
-        return SqlSends(self.connection, self.ledger, self.defer)
+        return SqlSends(self.connection, self.ledger, self.defer, personal=self._personal)
 
     def defer(self, statement: str, params: Mapping[str, Any]) -> None:
         """Queue a statement (psycopg's ``%(name)s`` parameters, PostgreSQL only) to be sent by ``flush``: at commit
@@ -236,7 +255,8 @@ class SqlStorage:
     """Holds the engine; ``unit_of_work()`` is the ``UnitOfWorkFactory`` and ``ledger_store`` the ``LedgerStore``.
 
     ``cipher`` seals webhook endpoint secrets (the composition root passes ``SecretCipher.from_vault(vault)``);
-    ``allow_plaintext`` is for tests only.
+    ``allow_plaintext`` is for tests only. ``personal`` seals personal data and keys phone and email lookups (the
+    root passes the vault's ``PersonalData``; without one, personal data is stored as it is).
     """
 
     def __init__(
@@ -246,10 +266,12 @@ class SqlStorage:
         ids: IdGenerator | None = None,
         cipher: SecretCipher | None = None,
         allow_plaintext: bool = False,
+        personal: PersonalData | None = None,
     ) -> None:
         self.engine = engine
         self.ledger_store = SqlLedgerStore(engine)
         self._ids, self._cipher, self._allow_plaintext = ids, cipher, allow_plaintext
+        self.personal = personal or PersonalData.plaintext()
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
@@ -264,10 +286,17 @@ class SqlStorage:
         with translating(), self.engine.connect() as conn:
             reader = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield SqlUnitOfWork(
-                reader, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext, locking=False
+                reader,
+                self._ids,
+                cipher=self._cipher,
+                allow_plaintext=self._allow_plaintext,
+                locking=False,
+                personal=self.personal,
             )
 
     def _open(self, conn: Connection) -> SqlUnitOfWork:
-        return SqlUnitOfWork(conn, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext)
+        return SqlUnitOfWork(
+            conn, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext, personal=self.personal
+        )
 
     __call__ = unit_of_work

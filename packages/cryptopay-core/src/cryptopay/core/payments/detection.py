@@ -231,7 +231,7 @@ def _group(
     ignored: list[ObservedTransfer] = []
     for transfer in transfers:
         owner = uow.deposit_addresses.by_address(network, transfer.to_address)
-        if owner is None:
+        if owner is None or owner.invoice_id is None:  # not ours, or a wallet's (``wallets.deposits``)
             ignored.append(transfer)
         else:
             grouped.setdefault(owner.invoice_id, []).append(transfer)

@@ -46,14 +46,17 @@ def address_key(network: str, address: str) -> str:
 
 @attrs.frozen
 class DepositAddress:
-    """A fresh receive address derived at ``index`` on ``network``, owned by one invoice forever."""
+    """A fresh receive address derived at ``index`` on ``network``, owned forever by one invoice (``invoice_id``,
+    ``merchant_id``) or by one wallet user (``user_id``, the invoice fields None): every address we derive, from
+    one index counter per network, so an address is never two owners'."""
 
     network: str
     address: str
     index: int
-    invoice_id: str
-    merchant_id: str
+    invoice_id: str | None
+    merchant_id: str | None
     created_at: datetime
+    user_id: str | None = None
 
     @property
     def key(self) -> str:

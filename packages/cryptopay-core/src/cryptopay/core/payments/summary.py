@@ -3,13 +3,13 @@
 A read model over invoices and ledger balances; it decides nothing and writes nothing.
 
 - ``paid``: invoices settled whose creation falls in the day, summed per price currency, with their count.
-- ``open``: invoices still new or processing (waiting for payment or confirmations).
+- ``open``: invoices still new or processing (waiting for payment or confirmations), counted by the repository
+  (``OPEN``: ``Listings.count_invoices``); the day's invoices come from one bounded range query
+  (``Listings.invoices_created``), never from a walk over every invoice.
 - ``due``: what the platform owes the merchant and has not paid out yet: the available balance of each of its
   liability accounts (``flows.merchant_liability``), in crypto before settlement and in KES before payout.
 
->>> from datetime import datetime, timezone
->>> from cryptopay.core.money import Money
->>> summary = summarise([], {}, since=datetime(2026, 1, 5, tzinfo=timezone.utc))
+>>> summary = summarise([], 0, {})
 >>> summary.paid, summary.paid_count, summary.open_count, summary.due
 ({}, 0, 0, [])
 """
@@ -17,16 +17,15 @@ A read model over invoices and ledger balances; it decides nothing and writes no
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 
 import attrs
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.ledger.model import AccountBalance
 from cryptopay.core.money import Money
 
-__all__ = ["MerchantSummary", "summarise"]
+__all__ = ["OPEN", "MerchantSummary", "summarise"]
 
-_OPEN = (InvoiceState.NEW, InvoiceState.PROCESSING)
+OPEN = (InvoiceState.NEW, InvoiceState.PROCESSING)
 
 
 @attrs.frozen
@@ -38,17 +37,11 @@ class MerchantSummary:
     due: list[Money]  # positive available balances owed to the merchant, by asset
 
 
-def summarise(
-    invoices: Iterable[Invoice], balances: Mapping[str, AccountBalance], *, since: datetime
-) -> MerchantSummary:
-    """Sum the invoices created since ``since`` and the merchant's liability balances."""
+def summarise(todays: Iterable[Invoice], open_count: int, balances: Mapping[str, AccountBalance]) -> MerchantSummary:
+    """Sum the day's invoices (``todays``: those created today), with the open count and the liability balances."""
     paid: dict[str, Money] = {}
-    paid_count = created = open_count = 0
-    for invoice in invoices:
-        if invoice.state in _OPEN:
-            open_count += 1
-        if invoice.created_at < since:
-            continue
+    paid_count = created = 0
+    for invoice in todays:
         created += 1
         if invoice.state is InvoiceState.SETTLED:
             paid_count += 1

@@ -95,6 +95,24 @@ class InvoiceRepository(Protocol):
         """The merchant's invoices (only those in ``state`` when given), newest first, older than ``before``."""
         ...
 
+    def created_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, before: str | None, limit: int
+    ) -> list[Invoice]:
+        """The merchant's invoices created in [``since``, ``until``), newest first (by id), older than ``before``.
+
+        On SQL: one range query on the indexed (merchant, created_at) columns, at most ``limit`` rows.
+        """
+        ...
+
+    def find_by_order(self, merchant_id: str, text: str, *, limit: int) -> list[Invoice]:
+        """At most ``limit`` of the merchant's invoices whose order id contains ``text`` (case-insensitive; ``%`` and
+        ``_`` are plain characters), newest first."""
+        ...
+
+    def count_for_merchant(self, merchant_id: str, states: tuple[InvoiceState, ...]) -> int:
+        """How many of the merchant's invoices are in one of ``states``: one aggregate query."""
+        ...
+
     def by_address(self, network: str, address: str) -> Invoice | None:
         """The invoice that owns the deposit address (by ``address_key``), if any."""
         ...
@@ -136,6 +154,14 @@ class DepositAddressRepository(Protocol):
 
     def addresses_for(self, network: str) -> list[str]:
         """Every deposit address on ``network`` (for a full rescan; live scanning uses ``Detection.watched``)."""
+        ...
+
+    def owned_by(self, user_id: str) -> list[DepositAddress]:
+        """A wallet user's deposit addresses, by network."""
+        ...
+
+    def wallet_addresses(self, network: str) -> list[str]:
+        """Every wallet deposit address on ``network`` (always watched: a wallet address never expires)."""
         ...
 
 

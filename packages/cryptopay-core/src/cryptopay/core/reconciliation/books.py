@@ -1,8 +1,8 @@
 """The books against our own records: custody against invoice credits, payouts against their holds, the trial
 balance. Each check is a pure function of one ``Records`` snapshot returning its differences.
 
-The checks cover the merchant-payment flows: a custody account that other flows also book (personal wallets)
-would show their amounts as differences until their records are gathered here too.
+Custody is booked by the merchant-payment flows and by the personal wallets' crypto deposits (their standing
+bookings are counted here); a flow that books custody without its records gathered here shows as a difference.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, RefundState
 from cryptopay.core.payouts.model import PayoutState
 from cryptopay.core.reconciliation.model import Difference, Records
+from cryptopay.core.wallets.withdrawal_model import WithdrawalState
 
 __all__ = [
     "completed_payouts_have_receipts",
@@ -35,15 +36,24 @@ def _standing(credits: Iterable[PaymentCredit]) -> list[PaymentCredit]:
 
 
 def custody_matches_credits(records: Records) -> list[Difference]:
-    """Each custody account holds the standing credits' receipts on its network less the confirmed refunds."""
+    """Each custody account holds the standing credits' receipts on its network and the standing wallet deposits,
+    less the confirmed refunds and wallet withdrawals."""
     expected: dict[str, Money] = {code: Money.zero(balance.asset) for code, balance in records.custody.items()}
     for credit in _standing(records.credits):
         code = flows.custody(credit.transfer[0], credit.received.asset)
         expected[code] = expected.get(code, Money.zero(credit.received.asset)) + credit.received
+    for deposit in records.deposits.deposits if records.deposits else ():
+        if deposit.standing:
+            code = flows.custody(deposit.network, deposit.asset)
+            expected[code] = expected.get(code, Money.zero(deposit.asset)) + deposit.amount
     for refund in records.refunds:
         if refund.state is RefundState.CONFIRMED:
             code = flows.custody(refund.network, refund.amount.asset)
             expected[code] = expected.get(code, Money.zero(refund.amount.asset)) - refund.amount
+    for withdrawal in records.withdrawals.withdrawals if records.withdrawals else ():
+        if withdrawal.state is WithdrawalState.CONFIRMED:
+            code = flows.custody(withdrawal.network, withdrawal.asset)
+            expected[code] = expected.get(code, Money.zero(withdrawal.asset)) - withdrawal.amount
     return [
         Difference(code, str(want), str(got), f"off by {got - want}")
         for code, want in sorted(expected.items())

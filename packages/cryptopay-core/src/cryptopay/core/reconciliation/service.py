@@ -25,21 +25,35 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.chains import BalanceReader
+from cryptopay.core.ports.ledger import LedgerSession
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.ports.treasury import TreasuryStore
 from cryptopay.core.reconciliation.checks import CHECKS
-from cryptopay.core.reconciliation.model import Check, CheckResult, OnChain, Records, Report, WalletBooks
+from cryptopay.core.reconciliation.model import (
+    Check,
+    CheckResult,
+    DepositBooks,
+    OnChain,
+    Records,
+    Report,
+    WalletBooks,
+    WithdrawalBooks,
+)
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.reconciliation.wallets import CLAIM_GRACE
 from cryptopay.core.wallets.buys import Buy
+from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.model import HOLDINGS, Transfer, TransferState
+from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 if TYPE_CHECKING:
+    from cryptopay.core.ports.deposits import DepositUowFactory
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
     from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+    from cryptopay.core.ports.withdrawals import WithdrawalUowFactory
 
 __all__ = ["Outside", "Reconciliation", "run_checks"]
 
@@ -90,6 +104,8 @@ class Reconciliation:
         treasury: TreasuryStore | None = None,
         checks: Sequence[Check] = CHECKS,
         wallets: WalletUowFactory | None = None,
+        deposits: DepositUowFactory | None = None,
+        withdrawals: WithdrawalUowFactory | None = None,
     ) -> None:
         self._uow, self._ledger, self._clock = uow, ledger, clock
         self._listings = Listings(uow=uow)
@@ -99,6 +115,8 @@ class Reconciliation:
         self._answers, self._baseline = balance_answers, float_baseline
         self._treasury = treasury
         self._wallets = wallets
+        self._deposits = deposits
+        self._withdrawals = withdrawals
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -153,7 +171,9 @@ class Reconciliation:
         listed = [*self._listings.each_payout(), *(self._every_payout() if self._wallets is not None else ())]
         payouts = list({p.id: p for p in listed}.values())
         holds, entries = in_transaction(self._uow, lambda uow: _ledger_records(uow, credits, payouts))
-        custody = self._custody(credits)
+        deposit_books = self._deposit_books() if self._deposits is not None else None
+        withdrawal_books = self._withdrawal_books() if self._withdrawals is not None else None
+        custody = self._custody(credits, deposit_books, withdrawal_books)
         return Records(
             invoices=tuple(invoices),
             credits=tuple(credits),
@@ -173,6 +193,8 @@ class Reconciliation:
             float_baseline=outside.float_baseline,
             on_chain=self._on_chain(custody) if self._chains else None,
             wallets=self._wallet_books(wallet_ids, at) if self._wallets is not None else None,
+            deposits=deposit_books,
+            withdrawals=withdrawal_books,
             **self._treasury_records(),
         )
 
@@ -222,6 +244,17 @@ class Reconciliation:
             collections=collections.posted if collections is not None else Money.zero(KES),
         )
 
+    def _deposit_books(self) -> DepositBooks:
+        """Every wallet deposit, whether its generation's credit (and a reversal) is in the ledger, the suspense."""
+        assert self._deposits is not None
+        factory = self._deposits
+        found = list(each(lambda after, limit: _deposits_page(factory, after, limit), lambda d: d.id))
+        keys = [k for d in found for k in (d.key("credit"), d.key("reverse"))]
+        known = in_transaction(factory, lambda uow: uow.ledger.find_idempotencies(keys) if keys else {})
+        entries = {d.id: (d.key("credit") in known, d.key("reverse") in known) for d in found}
+        held = {a: b.posted for a in {d.asset for d in found} if (b := self._balance(flows.deposits_held(a)))}
+        return DepositBooks(deposits=tuple(found), entries=entries, held={a.code: m for a, m in held.items()})
+
     def _treasury_records(self) -> dict[str, Any]:
         """The sweeps, the fee accounts they book to, and the float the latest B2C result reported."""
         if self._treasury is None:
@@ -237,10 +270,30 @@ class Reconciliation:
         except NotFound:
             return None
 
-    def _custody(self, credits: Sequence[PaymentCredit]) -> dict[str, Money]:
+    def _withdrawal_books(self) -> WithdrawalBooks:
+        """Every wallet withdrawal, its hold, whether custody paid it out, and each asset's in-flight account."""
+        assert self._withdrawals is not None
+        factory = self._withdrawals
+        found = list(each(lambda after, limit: _withdrawals_page(factory, after, limit), lambda w: w.id))
+        holds, sent = in_transaction(factory, lambda uow: _withdrawal_ledger(uow.ledger, found))
+        in_flight = {
+            a.code: b for a in {w.asset for w in found} if (b := self._balance(flows.wallet_withdrawals_in_flight(a)))
+        }
+        return WithdrawalBooks(withdrawals=tuple(found), holds=holds, sent=sent, in_flight=in_flight)
+
+    def _custody(
+        self,
+        credits: Sequence[PaymentCredit],
+        deposits: DepositBooks | None = None,
+        withdrawals: WithdrawalBooks | None = None,
+    ) -> dict[str, Money]:
         stores = each(lambda after, limit: self._listings.stores(after=after, limit=limit), lambda s: s.merchant_id)
         accounts = {flows.custody(rail.network.name, rail.asset): rail.asset for s in stores for rail in s.rails}
         accounts |= {flows.custody(c.transfer[0], c.received.asset): c.received.asset for c in credits}
+        accounts |= {flows.custody(d.network, d.asset): d.asset for d in (deposits.deposits if deposits else ())}
+        accounts |= {
+            flows.custody(w.network, w.asset): w.asset for w in (withdrawals.withdrawals if withdrawals else ())
+        }
         found = {code: self._balance(code) for code in sorted(accounts)}
         return {code: b.posted if b else Money.zero(accounts[code]) for code, b in found.items()}
 
@@ -269,6 +322,22 @@ def _key(item: Payout | Buy | Transfer) -> str:
 
 def _in_state(listings: Listings, state: PayoutState, before: str | None, limit: int) -> list[Payout]:
     return listings.payouts(None, before=before, limit=limit, state=state)
+
+
+def _withdrawals_page(factory: WithdrawalUowFactory, after: str | None, limit: int) -> list[Withdrawal]:
+    return in_transaction(factory, lambda uow: uow.withdrawals.list(after=after, limit=limit))
+
+
+def _withdrawal_ledger(
+    session: LedgerSession, withdrawals: Sequence[Withdrawal]
+) -> tuple[dict[str, Hold | None], dict[str, bool]]:
+    holds = {w.hold_id: session.get_hold(w.hold_id) for w in withdrawals}
+    sent = {w.id: session.find_idempotency(f"withdrawal:{w.id}:send") is not None for w in withdrawals}
+    return holds, sent
+
+
+def _deposits_page(factory: DepositUowFactory, after: str | None, limit: int) -> list[Deposit]:
+    return in_transaction(factory, lambda uow: uow.wallet_deposits.every(after=after, limit=limit))
 
 
 def _buys_of(factory: WalletUowFactory, user_id: str, after: str | None, limit: int) -> list[Buy]:

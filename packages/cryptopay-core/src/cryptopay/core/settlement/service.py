@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import flows
+from cryptopay.core.compliance.feed import MonitoringFeed, movement
+from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import Merchant
@@ -109,10 +111,12 @@ class Settling:
         merchants: MerchantRepository,
         settle_assets: Sequence[Asset] = SETTLE_ASSETS,
         gate: PayoutGate | None = None,
+        monitor: MonitoringFeed | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._merchants, self._assets = pricer, merchants, tuple(settle_assets)
         self._gate = gate  # compliance: frozen merchants, KYB, tier limits (None: no verification is enforced)
+        self._monitor = monitor or MonitoringFeed()  # AML: blocking rules on the approved parts, payouts journaled
 
     def run_settlements(
         self, now: datetime | None = None, *, merchant_id: str | None = None, dry_run: bool = False
@@ -184,7 +188,13 @@ class Settling:
         checked = self._check_gate(merchant_id, policy, funds, locked, now)
         if isinstance(checked, SettlementRun):
             return checked
-        return transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quotes, checked))
+        if checked:  # Blocked (a CryptopayError) ends this merchant's run here, before anything is written
+            total = sum(checked, Money.zero(KES))
+            check_id = f"settlement-check:{merchant_id}:{now.isoformat()}"
+            self._monitor.before(_paid_out(check_id, merchant_id, total, now, policy.destination))
+        run = transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quotes, checked))
+        self._monitor.after(*(_paid_out(p.id, merchant_id, p.amount, now, p.destination) for p in run.payouts))
+        return run
 
     def _check_gate(
         self, merchant_id: str, policy: SettlementPolicy, funds: _Funds, locked: Sequence[Quote], now: datetime
@@ -387,17 +397,27 @@ class Settling:
         return _Funds(tuple(m for m in held if m.is_positive()), shillings)
 
     def _store(self, merchant_id: str) -> StoreSettings:
+        if merchant_id == flows.REMITTANCE_DESK:
+            raise NotFound("the remittance desk is not a merchant: its funds belong to remittance orders")
         store = transaction(self._uow, lambda uow: uow.stores.get(merchant_id))
         if store is None:
             raise NotFound(f"merchant {merchant_id} has no store settings")
         return store
 
     def _store_pages(self) -> Iterator[tuple[str | None, list[StoreSettings]]]:
-        """Pages of stores by merchant id, each with the key it was listed after."""
+        """Pages of stores by merchant id, each with the key it was listed after. The remittance desk's store takes
+        invoices but is never settled: its funds belong to the orders (``cryptopay.core.remittances``)."""
         after: str | None = None
         while page := transaction(self._uow, partial(_stores_page, after=after)):
-            yield after, page
+            merchants = [store for store in page if store.merchant_id != flows.REMITTANCE_DESK]
+            if merchants:
+                yield after, merchants
             after = page[-1].merchant_id
+
+
+def _paid_out(movement_id: str, merchant_id: str, amount: Money, at: datetime, destination: str) -> Movement:
+    """A merchant's money leaving for its payout destination, as monitoring sees it."""
+    return movement(movement_id, merchant_id, "settlement_payout", Direction.OUT, amount, at, counterparty=destination)
 
 
 def b2b_target(method: SettlementMethod, destination: str) -> B2BTarget | None:

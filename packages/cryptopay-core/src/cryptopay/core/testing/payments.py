@@ -125,6 +125,20 @@ class InMemoryInvoices(_ById):
         mine = [i for i in self._all() if i.merchant_id == merchant_id and (state is None or i.state is state)]
         return _newest(mine, lambda i: i.id, before, limit)
 
+    def created_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, before: str | None, limit: int
+    ) -> list[Invoice]:
+        mine = [i for i in self._all() if i.merchant_id == merchant_id and since <= i.created_at < until]
+        return _newest(mine, lambda i: i.id, before, limit)
+
+    def find_by_order(self, merchant_id: str, text: str, *, limit: int) -> list[Invoice]:
+        wanted = text.casefold()
+        mine = [i for i in self._all() if i.merchant_id == merchant_id and wanted in (i.order_id or "\0").casefold()]
+        return _newest(mine, lambda i: i.id, None, limit)
+
+    def count_for_merchant(self, merchant_id: str, states: tuple[InvoiceState, ...]) -> int:
+        return sum(1 for i in self._all() if i.merchant_id == merchant_id and i.state in states)
+
     def by_address(self, network: str, address: str) -> Invoice | None:
         wanted = address_key(network, address)
         for invoice in self._all():
@@ -176,6 +190,13 @@ class InMemoryDepositAddresses:
 
     def addresses_for(self, network: str) -> list[str]:
         return sorted(a.address for a in self._addresses.values() if a.network == network)
+
+    def owned_by(self, user_id: str) -> list[DepositAddress]:
+        return sorted((a for a in self._addresses.values() if a.user_id == user_id), key=lambda a: a.network)
+
+    def wallet_addresses(self, network: str) -> list[str]:
+        found = self._addresses.values()
+        return sorted(a.address for a in found if a.network == network and a.user_id is not None)
 
 
 class InMemoryPaymentCredits(_ById):

@@ -25,6 +25,8 @@ from collections.abc import Callable
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.feed import MonitoringFeed, movement
+from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import InvalidInput, NotFound, Refused
 from cryptopay.core.fx import Quote
 from cryptopay.core.kyc import Product, check_wallet_movement
@@ -96,6 +98,7 @@ class Bills:
     ids: IdGenerator
     catalogue: BillerCatalogue = attrs.field(factory=biller_catalogue)
     float_cover: Callable[[Money], Cover] | None = None  # the treasury's FloatGuard.can_cover (None: not checked)
+    monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal after
 
     def check(self, biller: str, account: str, amount: Money) -> BillCheck:
         """The local checks alone (no money moves, nothing is recorded): biller, account format, amount bounds.
@@ -129,18 +132,27 @@ class Bills:
         quote = self._quote(quote_id) if pay_with.upper() == "USDT" else None
         if self.float_cover is not None and not (cover := self.float_cover(checked.amount)).ok:
             raise Refused(f"M-Pesa cannot pay this bill right now: {cover.reason}", reason="float_short")
-        return in_transaction(self.uow, lambda uow: self._plan(uow, user_id, checked, quote))
+        bill_id, to_whom = self.ids.new_id(BILL_PREFIX), f"{checked.biller.paybill}#{checked.account}"
+        asset = None if quote is None else quote.pair.base.code
+        now = self.clock.now()
+        paying = movement(
+            bill_id, user_id, "bill", Direction.OUT, checked.amount, now, counterparty=to_whom, asset=asset
+        )
+        self.monitor.before(paying)
+        bill = in_transaction(self.uow, lambda uow: self._plan(uow, bill_id, user_id, checked, quote))
+        self.monitor.after(paying)
+        return bill
 
     def _quote(self, quote_id: str | None) -> Quote:
         return locked_quote(self.quoter, self.quotes, self.clock, quote_id)
 
-    def _plan(self, uow: SellUnitOfWork, user_id: str, checked: BillCheck, quote: Quote | None) -> Bill:
+    def _plan(self, uow: SellUnitOfWork, bill_id: str, user_id: str, checked: BillCheck, quote: Quote | None) -> Bill:
         now = self.clock.now()
         _, profile = _sender(uow, user_id)
         check_wallet_movement(
             profile, Product.BILL, checked.amount, spent=spending(uow, user_id, now), at=now
         ).enforce()
-        bill_id, payout_id = self.ids.new_id(BILL_PREFIX), self.ids.new_id("po")
+        payout_id = self.ids.new_id("po")
         paid_with = checked.amount
         if quote is not None:
             paid_with = quote.base_needed(checked.amount, at=now)

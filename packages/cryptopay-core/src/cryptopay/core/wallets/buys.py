@@ -26,6 +26,8 @@ from decimal import Decimal
 
 import attrs
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.feed import MonitoringFeed, movement
+from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import InvalidInput, NotFound, QuoteExpired
 from cryptopay.core.flows import credit_buy
 from cryptopay.core.fx import Pair, Quote
@@ -45,6 +47,8 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.service import _sender, spending
+
+BUY = "wallet_buy"  # the monitoring product of a buy
 
 __all__ = ["STK_REASONS", "Buy", "BuyState", "Buys"]
 
@@ -113,6 +117,7 @@ class Buys:
     ids: IdGenerator
     query_after: timedelta = timedelta(minutes=2)
     give_up_after: timedelta = timedelta(hours=24)
+    monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal once credited
 
     def quote(self) -> Quote:
         """A USDT/KES quote, locked and persisted: buy at its ``ask`` until ``expires_at``."""
@@ -126,7 +131,11 @@ class Buys:
         if not usdt.is_positive():
             raise InvalidInput(f"KES {amount.amount} buys less than the smallest USDT unit", field="amount")
         token = new_secret()
-        buy = in_transaction(self.uow, lambda uow: self._record(uow, user_id, amount, usdt, quote, token))
+        buy_id = self.ids.new_id("buy")
+        self.monitor.before(
+            movement(buy_id, user_id, BUY, Direction.IN, amount, self.clock.now(), asset=usdt.asset.code)
+        )
+        buy = in_transaction(self.uow, lambda uow: self._record(uow, buy_id, user_id, amount, usdt, quote, token))
         return self._push(buy, token)
 
     def _quote(self, quote_id: str | None) -> Quote:
@@ -139,12 +148,14 @@ class Buys:
             raise QuoteExpired(f"quote {quote_id} expired at {found.expires_at.isoformat()}: ask for a new one")
         return found
 
-    def _record(self, uow: WalletUnitOfWork, user_id: str, kes: Money, usdt: Money, quote: Quote, token: str) -> Buy:
+    def _record(
+        self, uow: WalletUnitOfWork, buy_id: str, user_id: str, kes: Money, usdt: Money, quote: Quote, token: str
+    ) -> Buy:
         now = self.clock.now()
         wallet, profile = _sender(uow, user_id)
         check_wallet_movement(profile, Product.BUY, kes, spent=spending(uow, user_id, now), at=now).enforce()
         buy = Buy(
-            id=self.ids.new_id("buy"),
+            id=buy_id,
             user_id=user_id,
             phone=wallet.phone,
             kes=kes,
@@ -195,7 +206,17 @@ class Buys:
             self._apply(uow, buy, result, source="callback")
             return buy
 
-        return in_transaction(self.uow, work)
+        return self._observed(in_transaction(self.uow, work))
+
+    def _observed(self, buy: Buy) -> Buy:
+        """Journal a credited buy for monitoring (again is harmless: the journal keeps a movement once)."""
+        if buy.state is BuyState.CREDITED:
+            at = buy.finished_at or buy.created_at
+            code = buy.usdt.asset.code
+            self.monitor.after(
+                movement(buy.id, buy.user_id, BUY, Direction.IN, buy.kes, at, counterparty=buy.phone, asset=code)
+            )
+        return buy
 
     def follow_up(self, *, limit: int = 50) -> int:
         """Ask STK Query about buys with no answer yet (the worker's job); how many were decided."""
@@ -217,6 +238,7 @@ class Buys:
                 self._settle(buy_id, lambda _, b: self._later(b, now))
                 continue
             decided += self._settle_with(buy_id, answer, now)
+            self._observed(self.get(buy_id))
         return decided
 
     def _settle_with(self, buy_id: str, answer: MpesaResult, now: datetime) -> int:

@@ -21,6 +21,8 @@ from collections.abc import Callable
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.feed import MonitoringFeed, movement
+from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteExpired, Refused
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc import Product, check_wallet_movement
@@ -67,6 +69,7 @@ class Sells:
     ids: IdGenerator
     tariff: Tariff = B2C_TARIFF
     float_cover: Callable[[Money], Cover] | None = None  # the treasury's FloatGuard.can_cover (None: not checked)
+    monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal after
 
     def start(self, user_id: str, usdt: Money, *, quote_id: str | None = None) -> Sale:
         """Sell ``usdt`` at the bid and plan the B2C payout of the whole shillings to the wallet's phone."""
@@ -78,20 +81,33 @@ class Sells:
         amount = B2C_LIMITS.check((kes - charge).whole())
         if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
             raise Refused(f"M-Pesa cannot pay this sale out right now: {cover.reason}", reason="float_short")
-        return in_transaction(self.uow, lambda uow: self._plan(uow, user_id, usdt, kes, amount, charge, quote))
+        sale_id = self.ids.new_id("sel")
+        sold = movement(sale_id, user_id, "wallet_sell", Direction.OUT, kes, self.clock.now(), asset=usdt.asset.code)
+        self.monitor.before(sold)
+        sale = in_transaction(self.uow, lambda uow: self._plan(uow, sale_id, user_id, usdt, kes, amount, charge, quote))
+        self.monitor.after(attrs.evolve(sold, counterparty=sale.payout.destination))
+        return sale
 
     def _quote(self, quote_id: str | None) -> Quote:
         return locked_quote(self.quoter, self.quotes, self.clock, quote_id)
 
     def _plan(
-        self, uow: SellUnitOfWork, user_id: str, usdt: Money, kes: Money, amount: Money, charge: Money, quote: Quote
+        self,
+        uow: SellUnitOfWork,
+        sale_id: str,
+        user_id: str,
+        usdt: Money,
+        kes: Money,
+        amount: Money,
+        charge: Money,
+        quote: Quote,
     ) -> Sale:
         now = self.clock.now()
         wallet, profile = _sender(uow, user_id)
         spent = spending(uow, user_id, now)
         check_wallet_movement(profile, Product.SELL, kes, spent=spent, at=now).enforce()
         self._mpesa_daily(spent.of(Product.SELL)[0], amount)
-        sale_id, payout_id = self.ids.new_id("sel"), self.ids.new_id("po")
+        payout_id = self.ids.new_id("po")
         flows.sell_for_kes(
             self.ledger,
             sale_id=sale_id,

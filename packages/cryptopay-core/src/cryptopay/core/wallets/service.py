@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.feed import MonitoringFeed, movement
+from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import InvalidAmount, InvalidInput, NotFound, Refused
 from cryptopay.core.fees import FeeBook, FeeProduct
 from cryptopay.core.flows import WALLET_ASSETS, p2p_fee, p2p_send_key, send_p2p, wallet_account
@@ -39,6 +41,8 @@ from cryptopay.core.wallets.model import SENDABLE, Transfer, TransferState, Usag
 __all__ = ["CLAIM_WINDOW", "WalletFrozen", "Wallets", "kes_value", "spending", "spending_of"]
 
 CLAIM_WINDOW = timedelta(days=7)
+P2P = "p2p"  # the monitoring product of a send
+IN, OUT = Direction.IN, Direction.OUT
 MAX_NOTE = 140
 
 
@@ -87,6 +91,7 @@ class Wallets:
     quoter: Callable[[], Quoter | None] = lambda: None
     fees: FeeBook = attrs.Factory(lambda: FeeBook(()))
     claim_window: timedelta = CLAIM_WINDOW
+    monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal after
 
     def wallet(self, user_id: str) -> Wallet:
         return in_transaction(self.uow, lambda uow: _wallet(uow, user_id))
@@ -121,9 +126,14 @@ class Wallets:
         note = _note(note)
         phone, username = _recipient(to)
         value = kes_value(amount, self.quoter())
+        transfer_id = self.ids.new_id("trf")
+        to_whom = phone or f"@{username}"
+        now, code = self.clock.now(), amount.asset.code
+        self.monitor.before(movement(transfer_id, sender_id, P2P, OUT, value, now, counterparty=to_whom, asset=code))
         transfer = in_transaction(
-            self.uow, lambda uow: self._send(uow, sender_id, phone, username, amount, value, note)
+            self.uow, lambda uow: self._send(uow, transfer_id, sender_id, phone, username, amount, value, note)
         )
+        self.monitor.after(*_p2p_movements(transfer, value))
         if transfer.state is TransferState.AWAITING_CLAIM:
             self._invite(transfer)
         return transfer
@@ -131,6 +141,7 @@ class Wallets:
     def _send(
         self,
         uow: WalletUnitOfWork,
+        transfer_id: str,
         sender_id: str,
         phone: str | None,
         username: str | None,
@@ -139,7 +150,7 @@ class Wallets:
         note: str | None,
     ) -> Transfer:
         now = self.clock.now()
-        transfer_id, fee = self.ids.new_id("trf"), self._fee(amount, now)
+        fee = self._fee(amount, now)
         # One read for the whole send; the SQL adapter also locks the ledger balances the entry will move.
         codes = [wallet_account(sender_id, amount.asset)] + ([p2p_fee(amount.asset)] if fee.is_positive() else [])
         parties = uow.wallet_sends.parties(
@@ -239,10 +250,14 @@ class Wallets:
         self.wallet(user_id)
         return history(self.ledger, user_id, asset=asset, since=since, until=until, kind=kind, limit=limit)
 
+    def statement_lines(self, user_id: str, month: str) -> list[HistoryLine]:
+        """The month's movements (``YYYY-MM``, Nairobi time), newest first: what a statement shows (CSV or PDF)."""
+        since, until = statement_period(month)
+        return self.history(user_id, since=since, until=until, limit=100_000)
+
     def statement(self, user_id: str, month: str) -> str:
         """The month's statement (``YYYY-MM``, Nairobi time) as CSV, oldest first."""
-        since, until = statement_period(month)
-        return statement_csv(self.history(user_id, since=since, until=until, limit=100_000))
+        return statement_csv(self.statement_lines(user_id, month))
 
     def freeze(self, user_id: str, *, reason: str, actor: str) -> Wallet:
         """Stop a wallet sending and receiving (an operator's decision, audited with its reason)."""
@@ -275,6 +290,21 @@ class Wallets:
 
     def _audit(self, actor: str, action: str, subject: str, **details: str) -> None:
         in_transaction(self.uow, lambda uow: uow.audit.append(self._event(actor, action, subject, **details)))
+
+
+def _p2p_movements(transfer: Transfer, value: Money) -> list[Movement]:
+    """The sender's side of a transfer and, once delivered, the recipient's (a claim is journaled when claimed)."""
+    at, code, sender, recipient = (
+        transfer.created_at,
+        transfer.amount.asset.code,
+        transfer.sender_id,
+        transfer.recipient_id,
+    )
+    to_whom = recipient or transfer.recipient_phone
+    moved = [movement(f"{transfer.id}:out", sender, P2P, OUT, value, at, counterparty=to_whom, asset=code)]
+    if recipient is not None:
+        moved.append(movement(f"{transfer.id}:in", recipient, P2P, IN, value, at, counterparty=sender, asset=code))
+    return moved
 
 
 def _wallet(uow: WalletUnitOfWork, user_id: str, *, lock: bool = False) -> Wallet:

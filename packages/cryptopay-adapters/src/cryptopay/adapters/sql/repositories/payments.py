@@ -7,6 +7,7 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -14,12 +15,14 @@ from typing import Any, Generic, TypeVar
 import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
+from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import increment, insert_new, upsert
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
     deposit_addresses,
     invoice_addresses,
     invoices,
+    order_key,
     payment_credits,
     payment_links,
     payout_queries,
@@ -61,20 +64,36 @@ T = TypeVar("T")
 
 
 class _Documents(Generic[T]):
-    """Rows of one table holding ``cls`` documents plus the columns ``columns(item)`` names."""
+    """Rows of one table holding ``cls`` documents plus the columns ``columns(item)`` names.
+
+    ``fields`` names the documents' personal fields: they are sealed on write and opened on read by ``personal``
+    (see ``cryptopay.adapters.sql.personal``).
+    """
 
     cls: type[T]
     table: sa.Table
     what: str
+    fields: PersonalFields | None = None
 
-    def __init__(self, conn: Connection, *, locking: bool = True) -> None:
+    def __init__(self, conn: Connection, *, locking: bool = True, personal: PersonalData | None = None) -> None:
         self._conn, self._locking = conn, locking  # a reading unit of work takes no row locks
+        self._personal = personal or PersonalData.plaintext()
 
     def _columns(self, item: T) -> dict[str, Any]:
         raise NotImplementedError
 
     def _row(self, item: T) -> dict[str, Any]:
-        return self._columns(item) | {"doc": document(item)}
+        columns = self._columns(item)
+        doc = document(item)
+        if self.fields is not None:
+            doc = self.fields.seal(doc, columns["id"], self._personal)
+        return columns | {"doc": doc}
+
+    def _item(self, row_id: str, doc: Any) -> T:
+        """The ``cls`` instance of a stored document, its personal fields opened."""
+        if self.fields is not None:
+            doc = self.fields.open(doc, row_id, self._personal)
+        return from_document(self.cls, doc)
 
     def _insert(self, item: T, conflict: str | None = None) -> None:
         row = self._row(item)
@@ -96,13 +115,21 @@ class _Documents(Generic[T]):
     ) -> list[T]:
         columns = [self.table.c[name] for name in order]
         ordering = [c.desc() for c in columns] if newest_first else columns
-        query = sa.select(self.table.c.doc).where(*where).order_by(*ordering)
-        return [from_document(self.cls, doc) for doc in self._conn.scalars(query.limit(limit))]
+        query = sa.select(*self._keyed_doc()).where(*where).order_by(*ordering)
+        return self._items(query.limit(limit))
+
+    def _keyed_doc(self) -> tuple[sa.ColumnElement[Any], ...]:
+        """The document, with its row id before it when personal fields are opened (bound to the row)."""
+        return (self.table.c.id, self.table.c.doc) if self.fields is not None else (self.table.c.doc,)
+
+    def _items(self, query: sa.Select[Any]) -> list[T]:
+        """The documents of a query selecting ``_keyed_doc()``."""
+        return [self._item(row[0], row[-1]) for row in self._conn.execute(query)]
 
     def _one(self, *where: sa.ColumnElement[bool], lock: bool = False) -> T | None:
-        query = sa.select(self.table.c.doc).where(*where)
-        doc = self._conn.scalars(query.with_for_update() if lock and self._locking else query).first()
-        return from_document(self.cls, doc) if doc is not None else None
+        query = sa.select(*self._keyed_doc()).where(*where)
+        row = self._conn.execute(query.with_for_update() if lock and self._locking else query).first()
+        return self._item(row[0], row[-1]) if row is not None else None
 
 
 def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:
@@ -151,6 +178,8 @@ class SqlInvoices(_Documents[Invoice]):
             # At the end of its monitoring window an invoice is watched only for its unconfirmed payments.
             "unconfirmed": item.needs_watching(item.monitoring_until),
             "public_id": item.public_id,
+            "created_at": item.created_at,
+            "order_key": order_key(item.order_id),
         }
 
     def add(self, invoice: Invoice) -> None:
@@ -178,6 +207,23 @@ class SqlInvoices(_Documents[Invoice]):
         in_state = () if state is None else (invoices.c.state == state.value,)
         mine = (invoices.c.merchant_id == merchant_id, *in_state, *_older(invoices, before))
         return self._select(*mine, limit=limit, newest_first=True)
+
+    def created_between(
+        self, merchant_id: str, since: datetime, until: datetime, *, before: str | None, limit: int
+    ) -> list[Invoice]:
+        within = (invoices.c.created_at >= since, invoices.c.created_at < until)
+        return self._select(
+            invoices.c.merchant_id == merchant_id, *within, *_older(invoices, before), limit=limit, newest_first=True
+        )
+
+    def find_by_order(self, merchant_id: str, text: str, *, limit: int) -> list[Invoice]:
+        pattern = "%" + re.sub(r"([\\%_])", r"\\\1", text.casefold()) + "%"
+        contains = invoices.c.order_key.like(pattern, escape="\\")
+        return self._select(invoices.c.merchant_id == merchant_id, contains, limit=limit, newest_first=True)
+
+    def count_for_merchant(self, merchant_id: str, states: tuple[InvoiceState, ...]) -> int:
+        where = (invoices.c.merchant_id == merchant_id, invoices.c.state.in_([s.value for s in states]))
+        return int(self._conn.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
 
     def by_address(self, network: str, address: str) -> Invoice | None:
         return self._one(invoices.c.id == _address_owner(network, address).scalar_subquery())
@@ -217,6 +263,7 @@ class SqlDepositAddresses:
             "invoice_id": address.invoice_id,
             "merchant_id": address.merchant_id,
             "created_at": address.created_at,
+            "user_id": address.user_id,
         }
         if not insert_new(self._conn, deposit_addresses, row):
             raise Conflict(f"deposit address {address.address} or index {address.index} on {address.network} is taken")
@@ -229,14 +276,27 @@ class SqlDepositAddresses:
         row = self._conn.execute(sa.select(deposit_addresses).where(*where)).first()
         if row is None:
             return None
-        m = row._mapping
-        return DepositAddress(
-            m["network"], m["address"], m["index"], m["invoice_id"], m["merchant_id"], m["created_at"]
-        )
+        return _deposit_address(row._mapping)
 
     def addresses_for(self, network: str) -> list[str]:
         query = sa.select(deposit_addresses.c.address).where(deposit_addresses.c.network == network)
         return sorted(self._conn.scalars(query))
+
+    def owned_by(self, user_id: str) -> list[DepositAddress]:
+        query = sa.select(deposit_addresses).where(deposit_addresses.c.user_id == user_id)
+        rows = self._conn.execute(query.order_by(deposit_addresses.c.network))
+        return [_deposit_address(row._mapping) for row in rows]
+
+    def wallet_addresses(self, network: str) -> list[str]:
+        d = deposit_addresses.c
+        query = sa.select(d.address).where(d.network == network, d.user_id.is_not(None))
+        return sorted(self._conn.scalars(query))
+
+
+def _deposit_address(m: Any) -> DepositAddress:
+    return DepositAddress(
+        m["network"], m["address"], m["index"], m["invoice_id"], m["merchant_id"], m["created_at"], m["user_id"]
+    )
 
 
 class SqlPaymentCredits(_Documents[PaymentCredit]):

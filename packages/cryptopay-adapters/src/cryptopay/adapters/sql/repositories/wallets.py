@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import from_document
 from cryptopay.adapters.sql.errors import pipelined
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
+from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import insert_new
 from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles
 from cryptopay.adapters.sql.repositories.payments import _Documents
@@ -49,10 +50,13 @@ __all__ = ["SqlBuys", "SqlPhoneVerifications", "SqlSends", "SqlTransfers", "SqlU
 
 
 class SqlWallets(_Documents[Wallet]):
+    """Wallets; the ``phone`` column holds the phone's keyed hash, the document the sealed phone."""
+
     cls, table, what = Wallet, wallets, "wallet"
+    fields = PersonalFields("wallets", ("phone",))
 
     def _columns(self, item: Wallet) -> dict[str, Any]:
-        return {"id": item.user_id, "phone": item.phone, "username": item.username}
+        return {"id": item.user_id, "phone": self._personal.lookup(item.phone), "username": item.username}
 
     def add(self, wallet: Wallet) -> None:
         self._insert(wallet, "this user, phone number or username already has a wallet")
@@ -61,7 +65,11 @@ class SqlWallets(_Documents[Wallet]):
         return self._one(wallets.c.id == user_id, lock=lock)
 
     def by_phone(self, phone: str) -> Wallet | None:
-        return self._one(wallets.c.phone == phone)
+        return self._one(wallets.c.phone == self.phone_key(phone))
+
+    def phone_key(self, phone: str) -> str:
+        """What the ``phone`` column holds for ``phone`` (its keyed hash; the phone itself without keys)."""
+        return self._personal.lookup(phone)
 
     def by_username(self, username: str) -> Wallet | None:
         return self._one(wallets.c.username == username)
@@ -76,9 +84,10 @@ class SqlWallets(_Documents[Wallet]):
 
 class SqlPhoneVerifications(_Documents[PhoneVerification]):
     cls, table, what = PhoneVerification, phone_verifications, "phone verification"
+    fields = PersonalFields("phone_verifications", ("phone",))
 
     def _columns(self, item: PhoneVerification) -> dict[str, Any]:
-        return {"id": item.id, "phone": item.phone}
+        return {"id": item.id, "phone": self._personal.lookup(item.phone)}
 
     def add(self, verification: PhoneVerification) -> None:
         self._insert(verification)
@@ -92,13 +101,14 @@ class SqlPhoneVerifications(_Documents[PhoneVerification]):
 
 class SqlTransfers(_Documents[Transfer]):
     cls, table, what = Transfer, wallet_transfers, "transfer"
+    fields = PersonalFields("wallet_transfers", ("recipient_phone",))
 
     def _columns(self, item: Transfer) -> dict[str, Any]:
         return {
             "id": item.id,
             "sender_id": item.sender_id,
             "recipient_id": item.recipient_id,
-            "recipient_phone": item.recipient_phone,
+            "recipient_phone": self._personal.lookup(item.recipient_phone),
             "state": item.state.value,
             "claim_expires_at": item.claim_expires_at,
         }
@@ -115,7 +125,7 @@ class SqlTransfers(_Documents[Transfer]):
     def awaiting_claim(self, phone: str) -> list[Transfer]:
         where = (
             wallet_transfers.c.state == TransferState.AWAITING_CLAIM.value,
-            wallet_transfers.c.recipient_phone == phone,
+            wallet_transfers.c.recipient_phone == self._personal.lookup(phone),
         )
         return sorted(self._select(*where), key=lambda t: (t.created_at, t.id))
 
@@ -128,12 +138,12 @@ class SqlTransfers(_Documents[Transfer]):
         t = wallet_transfers.c
         mine = sa.or_(t.sender_id == user_id, t.recipient_id == user_id)
         where = (mine,) if after is None else (mine, t.id < after)
-        query = sa.select(t.doc).where(*where).order_by(t.id.desc()).limit(limit)
-        return [from_document(Transfer, doc) for doc in self._conn.scalars(query)]
+        return self._items(sa.select(t.id, t.doc).where(*where).order_by(t.id.desc()).limit(limit))
 
 
 class SqlBuys(_Documents[Buy]):
     cls, table, what = Buy, wallet_buys, "buy"
+    fields = PersonalFields("wallet_buys", ("phone",))
 
     def _columns(self, item: Buy) -> dict[str, Any]:
         return {
@@ -164,8 +174,7 @@ class SqlBuys(_Documents[Buy]):
     def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Buy]:
         b = wallet_buys.c
         where = (b.user_id == user_id,) if after is None else (b.user_id == user_id, b.id < after)
-        query = sa.select(b.doc).where(*where).order_by(b.id.desc()).limit(limit)
-        return [from_document(Buy, doc) for doc in self._conn.scalars(query)]
+        return self._items(sa.select(b.id, b.doc).where(*where).order_by(b.id.desc()).limit(limit))
 
 
 class SqlUsage:
@@ -280,10 +289,14 @@ def _json(doc: Any) -> str:
 class SqlSends:
     """``SendRepository`` on SQL: two round trips per send on PostgreSQL with psycopg (see the module's text)."""
 
-    def __init__(self, conn: Connection, ledger: SqlLedgerSession, defer: Defer) -> None:
+    def __init__(
+        self, conn: Connection, ledger: SqlLedgerSession, defer: Defer, *, personal: PersonalData | None = None
+    ) -> None:
         self._conn, self._ledger, self._defer = conn, ledger, defer
         driver = conn.connection.driver_connection if conn.dialect.name == "postgresql" else None
         self._driver = driver if isinstance(driver, psycopg.Connection) else None
+        # Phones are found by their keyed hash and documents sealed and opened exactly as those repositories do.
+        self._wallets, self._transfers = SqlWallets(conn, personal=personal), SqlTransfers(conn, personal=personal)
 
     def parties(
         self,
@@ -302,7 +315,7 @@ class SqlSends:
         prefix, _, suffix = wallet_account("\0", asset).partition("\0")
         params = {
             "sender": sender_id,
-            "phone": phone,
+            "phone": None if phone is None else self._wallets.phone_key(phone),
             "username": None if phone else username,
             "codes": sorted(set(ledger_codes)),
             "prefix": prefix,
@@ -318,9 +331,9 @@ class SqlSends:
         for row in found:
             kind = row["kind"]
             if kind == "s":
-                sender = from_document(Wallet, json.loads(row["doc"]))
+                sender = self._wallets._item(row["code"], json.loads(row["doc"]))
             elif kind == "r":
-                recipient = from_document(Wallet, json.loads(row["doc"]))
+                recipient = self._wallets._item(row["code"], json.loads(row["doc"]))
             elif kind == "p":
                 profile = from_document(KycProfile, json.loads(row["doc"]))
             elif kind == "u":
@@ -342,7 +355,7 @@ class SqlSends:
     def _parties_apart(
         self, sender_id: str, phone: str | None, username: str | None, day_start: datetime, month_start: datetime
     ) -> SendParties:
-        wallets = SqlWallets(self._conn)
+        wallets = self._wallets
         sender = wallets.get(sender_id, lock=True)
         recipient = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
         profile = SqlKycProfiles(self._conn).get(sender_id)
@@ -351,10 +364,10 @@ class SqlSends:
 
     def record(self, transfer: Transfer, usage: Usage) -> None:
         if self._driver is None:
-            SqlTransfers(self._conn).add(transfer)
+            self._transfers.add(transfer)
             SqlUsage(self._conn).add(usage)
             return
-        columns = SqlTransfers(self._conn)._row(transfer)
+        columns = self._transfers._row(transfer)
         params = {
             "t_id": columns["id"],
             "t_sender": columns["sender_id"],

@@ -1,0 +1,79 @@
+"""What every product tells AML monitoring about the money it moves: once before, once after.
+
+``before`` runs the blocking rules on the movement about to happen, outside the product's own transaction: a hit
+commits its alert and raises ``Blocked`` (naming the rule), so nothing moves. ``after`` journals the movements that
+happened, once the product's transaction committed, for the batch rules (structuring, velocity, rapid in-and-out,
+round trips...). Only money that moved is journaled: a movement the limits or the funds refused never reaches the
+batch rules. A journal write that fails after the money moved is logged and does not undo or fail the movement (the
+customer's money has moved; an error would invite a retry that moves it twice); the batch misses that one movement.
+
+Products hold a ``MonitoringFeed``; the default watches nothing (embedders and tests that are not about monitoring).
+
+>>> from datetime import datetime, timezone
+>>> from cryptopay.core.compliance.rules import Direction
+>>> feed = MonitoringFeed()
+>>> move = movement("trf_1", "usr_1", "p2p", Direction.OUT, Money.of(500, KES), datetime.now(timezone.utc))
+>>> feed.before(move), feed.after(move)
+(None, None)
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import attrs
+from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.errors import CryptopayError
+from cryptopay.core.money import KES, Money
+from cryptopay.core.ports.compliance import MovementMonitor
+
+__all__ = ["MonitoringFeed", "movement"]
+
+log = logging.getLogger(__name__)
+
+
+def movement(
+    movement_id: str,
+    party_id: str,
+    product: str,
+    direction: Direction,
+    value: Money,
+    at: datetime,
+    *,
+    counterparty: str | None = None,
+    asset: str | None = None,
+    party_since: datetime | None = None,
+) -> Movement:
+    """A movement of ``value`` (KES); ``asset`` names the virtual asset moved, if any (never KES)."""
+    return Movement(
+        id=movement_id,
+        party_id=party_id,
+        product=product,
+        direction=direction,
+        amount=value,
+        at=at,
+        counterparty=counterparty,
+        asset=None if asset in (None, KES.code) else asset,
+        party_since=party_since,
+    )
+
+
+@attrs.frozen
+class MonitoringFeed:
+    """``before`` (``Blocked`` refuses) and ``after`` (journal) around a product's movement; None: not watched."""
+
+    monitor: MovementMonitor | None = None
+
+    def before(self, planned: Movement) -> None:
+        if self.monitor is not None:
+            self.monitor.check(planned, journal=False)
+
+    def after(self, *moved: Movement) -> None:
+        if self.monitor is None:
+            return
+        for item in moved:
+            try:
+                self.monitor.observe(item)
+            except CryptopayError as error:
+                log.warning("movement %s moved but was not journaled for monitoring: %s", item.id, error.code)

@@ -1,0 +1,209 @@
+"""Crypto deposits into personal wallets: the values (a deposit, its state, why it is held) and the wallet speed policy.
+
+A wallet user gets one deposit address per network, derived from the same account xpubs and the same per-network
+index counter as merchant invoices' addresses, so an address is never anybody else's. A transfer to it is a
+``Deposit``: ``seen`` until it reaches the network's wallet requirement (``WalletSpeed``: confirmations or the
+network's finality signal, fixed when it is first seen), then ``credited`` to the user's balance (USDT is one
+balance whatever the network) or ``held`` in a suspense account for a reason (``HoldReason``: a sanctioned sender,
+dust below the minimum, an asset the wallet does not hold, a frozen wallet, a compliance rule). A deposit whose
+block leaves the chain (a reorg) or that the mempool drops is ``withdrawn``: a credit it had is reversed.
+
+>>> speed = WalletSpeed.parse("polygon=3, tron=finalized")
+>>> [speed.requirement(network).describe() for network in ("polygon", "tron", "bitcoin")]
+['3 confirmations', 'finalized', '3 confirmations']
+>>> DepositMinimums.parse("USDT=2").minimum(USDT)
+Money('2.000000', 'USDT')
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import BTC, USDC, USDT, Asset, Money, asset_by_code, to_decimal
+from cryptopay.core.rails import Finality, network_by_name
+
+__all__ = [
+    "DEFAULT_MINIMUMS",
+    "DEFAULT_WALLET_SPEED",
+    "WALLET_DEPOSIT_ASSETS",
+    "Deposit",
+    "DepositMinimums",
+    "DepositRequirement",
+    "DepositState",
+    "HoldReason",
+    "WalletSpeed",
+]
+
+# What a wallet holds on chain: USDT (one balance whatever the network) and BTC. USDC arrives at the same EVM
+# addresses (the watchers read both tokens) but the wallet has no USDC balance: it is held for an operator.
+WALLET_DEPOSIT_ASSETS: tuple[Asset, ...] = (USDT, BTC)
+
+
+class DepositState(enum.Enum):
+    SEEN = "seen"  # in the mempool or a block, short of the wallet requirement: nothing booked yet
+    CREDITED = "credited"  # in the user's balance
+    HELD = "held"  # confirmed, in the suspense account ``liabilities:deposits_held:<ASSET>`` (see ``hold_reason``)
+    WITHDRAWN = "withdrawn"  # left the chain (reorg) or the mempool dropped it; any credit was reversed
+
+
+class HoldReason(enum.Enum):
+    SANCTIONED_SENDER = "sanctioned_sender"  # the sending address is on a sanctions list: an alert is raised
+    COMPLIANCE = "compliance"  # a blocking monitoring rule refused it (the rule is in ``hold_detail``)
+    BELOW_MINIMUM = "below_minimum"  # dust: less than the asset's minimum deposit
+    UNSUPPORTED_ASSET = "unsupported_asset"  # an asset the wallet holds no balance of (USDC)
+    WALLET_FROZEN = "wallet_frozen"  # an operator froze the wallet: it receives nothing
+
+
+@attrs.frozen
+class DepositRequirement:
+    """How long a wallet deposit waits: ``confirmations`` blocks, or the network's ``finality`` signal."""
+
+    confirmations: int = 1
+    finality: Finality | None = None
+
+    def describe(self) -> str:
+        return self.finality.value if self.finality is not None else f"{self.confirmations} confirmations"
+
+    def met(self, depth: int, reached: Finality | None) -> bool:
+        if self.finality is not None:
+            return reached is not None and reached.rank >= self.finality.rank
+        return depth >= self.confirmations
+
+    def settled(self, depth: int, reached: Finality | None) -> bool:
+        """Deep enough that we stop watching the block for a reorg: a finalized block, or twice the requirement
+        (at least six blocks more). A reorg deeper than that is not followed (no processor follows one)."""
+        if self.finality is not None:
+            return reached is Finality.FINALIZED
+        return depth >= max(2 * self.confirmations, self.confirmations + 6)
+
+
+# Defaults per network (``CRYPTOPAY_WALLET_CONFIRMATIONS`` overrides them): Ethereum 12 blocks (about 2.5 minutes;
+# post-merge reorgs deeper than a block or two are unheard of), Polygon 64 (its past reorgs reached dozens of
+# blocks), BSC 15 (the depth large exchanges ask), Tron a solidified block (irreversible, about a minute), Bitcoin 3.
+DEFAULT_WALLET_SPEED: Mapping[str, DepositRequirement] = {
+    "ethereum": DepositRequirement(12),
+    "polygon": DepositRequirement(64),
+    "bsc": DepositRequirement(15),
+    "tron": DepositRequirement(finality=Finality.FINALIZED),
+    "bitcoin": DepositRequirement(3),
+}
+
+
+@attrs.frozen
+class WalletSpeed:
+    """The store-independent speed policy of wallet deposits, per network."""
+
+    by_network: Mapping[str, DepositRequirement] = attrs.field(factory=lambda: dict(DEFAULT_WALLET_SPEED))
+
+    def requirement(self, network: str) -> DepositRequirement:
+        return self.by_network.get(network) or DepositRequirement(network_by_name(network).confirmations)
+
+    @classmethod
+    def parse(cls, text: str) -> WalletSpeed:
+        """``network=N|safe|finalized`` pairs, comma-separated, over the defaults; ``InvalidInput`` otherwise."""
+        found = dict(DEFAULT_WALLET_SPEED)
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            name, sep, wanted = part.partition("=")
+            network = network_by_name(name)
+            value = wanted.strip().lower()
+            if not sep or not value:
+                raise InvalidInput(f"{part!r} is not network=confirmations (or safe/finalized)")
+            if value.isdigit() and 1 <= int(value) <= 1_000:
+                found[network.name] = DepositRequirement(int(value))
+                continue
+            try:
+                finality = Finality(value)
+            except ValueError:
+                raise InvalidInput(f"{part!r}: 1 to 1000 confirmations, safe or finalized") from None
+            network.check_finality(finality)
+            found[network.name] = DepositRequirement(finality=finality)
+        return cls(found)
+
+
+DEFAULT_MINIMUMS: Mapping[str, str] = {"USDT": "1", "USDC": "1", "BTC": "0.00005"}
+
+
+@attrs.frozen
+class DepositMinimums:
+    """The least a deposit must be to be credited (smaller ones are dust, held: address-poisoning spam sends them)."""
+
+    by_asset: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_MINIMUMS))
+
+    def minimum(self, asset: Asset) -> Money:
+        return Money.of(self.by_asset.get(asset.code, "0"), asset)
+
+    @classmethod
+    def parse(cls, text: str) -> DepositMinimums:
+        """``ASSET=amount`` pairs, comma-separated, over the defaults."""
+        found = dict(DEFAULT_MINIMUMS)
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            code, sep, amount = part.partition("=")
+            asset = asset_by_code(code.strip().upper())
+            try:
+                value = Money.of(to_decimal(amount.strip()), asset) if sep else None
+            except (InvalidInput, TypeError):
+                value = None
+            if value is None or value.is_negative() or asset not in (USDT, USDC, BTC):
+                raise InvalidInput(f"{part!r} is not ASSET=amount for USDT, USDC or BTC (within its decimals)")
+            found[asset.code] = str(value.amount)
+        return cls(found)
+
+
+@attrs.define(kw_only=True)
+class Deposit:
+    """A transfer to a wallet's deposit address, identified by ``(network, tx_hash, index)``.
+
+    ``generation`` counts its sightings: a transfer reorganised away and mined again is credited again under new
+    ledger keys. ``entries`` are the ledger entries of the current generation still standing; ``clawback_pending``
+    says a reversal the wallet could not cover (the user had spent the money) waits, with the wallet frozen.
+    """
+
+    id: str
+    user_id: str
+    network: str
+    address: str
+    tx_hash: str
+    index: int
+    amount: Money
+    requirement: DepositRequirement
+    seen_at: datetime
+    state: DepositState = DepositState.SEEN
+    from_address: str | None = None
+    block_number: int | None = None
+    block_hash: str | None = None
+    confirmations: int = 0
+    generation: int = 0
+    watching: bool = True  # still read for confirmations or reorgs
+    hold_reason: HoldReason | None = None
+    hold_detail: str | None = None
+    entries: tuple[str, ...] = ()
+    clawback_pending: bool = False
+    credited_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    withdrawn_why: str | None = None
+
+    @property
+    def asset(self) -> Asset:
+        return self.amount.asset
+
+    @property
+    def transfer_key(self) -> tuple[str, str, int]:
+        return (self.network, self.tx_hash.lower(), self.index)
+
+    @property
+    def booked(self) -> bool:
+        """Confirmed and standing in the books (credited or held)."""
+        return self.state in (DepositState.CREDITED, DepositState.HELD)
+
+    @property
+    def standing(self) -> bool:
+        """Its booking stands in the ledger: booked, or withdrawn with the reversal still owed."""
+        return self.booked or (self.state is DepositState.WITHDRAWN and self.clawback_pending)
+
+    def key(self, step: str) -> str:
+        """The idempotency key of one of this generation's ledger entries (``credit``, ``reverse``, ``release``)."""
+        return f"deposit:{self.id}:g{self.generation}:{step}"

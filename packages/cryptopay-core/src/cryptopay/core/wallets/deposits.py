@@ -1,0 +1,581 @@
+"""Deposits into personal wallets: addresses per network, transfers seen on chain, credits after the wallet policy.
+
+Addresses. ``addresses(user)`` gives the user one address per configured network, allocated (once, under the
+wallet's row lock) from the same per-network index counter and derived by the same xpub derivers as invoices'
+addresses, and stored in the same table: no address is ever two owners' (the table's unique keys make it a
+database rule, not a hope). They never expire, so the chain scanners always watch them (``watched_addresses``).
+
+Detection. ``record`` turns transfers to those addresses into ``Deposit``s (``seen``), idempotently by
+``(network, tx, index)``; ``confirm`` reads each watched deposit's depth (and finality signal) before any
+transaction, then per deposit in one unit of work: a deposit whose block left the chain is ``withdrawn`` and, if
+it was booked, reversed (Dr wallet / Cr custody); one that reached its requirement is booked. A transfer mined
+again after a reorg is a new generation of the same deposit, booked under new keys.
+
+Booking (decision). Before a deposit reaches the wallet it is checked, in this order: an asset the wallet holds
+(USDT, BTC; USDC is not), the asset's minimum (dust), the sending address against the sanctions lists
+(``ScreeningPort.screen_address``), and the monitoring's blocking rules (``Monitoring.check``, which journals the
+movement). A deposit failing one, or sent to a frozen wallet, is **held**: booked Dr custody / Cr
+``liabilities:deposits_held:<ASSET>`` (the coins are ours to account for either way) and never credited silently;
+a sanctioned sender raises a blocking alert in the same transaction. An officer may ``release`` a held deposit to
+the wallet (audited). Otherwise it is **credited**: Dr ``assets:custody:<network>:<ASSET>`` / Cr
+``liabilities:wallet:<user>:<ASSET>``, keyed ``deposit:<id>:g<generation>:credit``, and it shows in the wallet's
+history (kind ``deposit``). Every booked deposit is journaled for the batch monitoring rules.
+
+Reorgs. A booked deposit stays watched until it is settled (``DepositRequirement.settled``). If its block leaves
+the chain, the credit is reversed (kind ``deposit_reversed``); if the wallet no longer holds the amount (already
+spent), the wallet is frozen, the deposit keeps ``clawback_pending`` and the reversal is retried at every step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import partial
+
+import attrs
+from cryptopay.core import flows
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.cases import Alert
+from cryptopay.core.compliance.monitoring import Blocked, Monitoring
+from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.compliance.screening import AddressMatch
+from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidInput, InvalidState, NotFound
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.payments.model import DepositAddress
+from cryptopay.core.ports.chains import (
+    AddressDeriver,
+    ChainWatcher,
+    FinalitySource,
+    MempoolWatcher,
+    ObservedTransfer,
+    TxState,
+)
+from cryptopay.core.ports.compliance import ScreeningPort
+from cryptopay.core.ports.deposits import DepositUnitOfWork, DepositUowFactory
+from cryptopay.core.ports.payments import Quoter
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.rails import Finality, Rail
+from cryptopay.core.wallets.deposit import (
+    WALLET_DEPOSIT_ASSETS,
+    Deposit,
+    DepositMinimums,
+    DepositState,
+    HoldReason,
+    WalletSpeed,
+)
+from cryptopay.core.wallets.service import kes_value
+
+__all__ = ["DEPOSIT_PRODUCT", "Deposits", "WalletAddress"]
+
+log = logging.getLogger(__name__)
+
+DEPOSIT_PRODUCT = "wallet_deposit"  # the monitoring journal's product name for these movements
+_ACTOR = "system:deposits"
+_PAGE = 500
+
+
+@attrs.frozen
+class WalletAddress:
+    """A user's deposit address on one network: what it credits, how long a deposit waits, the least it credits."""
+
+    network: str
+    address: str
+    assets: tuple[str, ...]
+    requirement: str
+    minimums: tuple[tuple[str, str], ...]
+    uri: str  # for wallets' QR scanners and deep links: the bare address in the network's URI scheme
+
+
+@attrs.frozen
+class _Reading:
+    """What the chain says about one watched deposit, read before its transaction."""
+
+    deposit: Deposit
+    gone: bool = False
+    depth: int = 0
+    reached: Finality | None = None
+    why: str = "its block was reorganised away"
+
+
+@attrs.frozen
+class _Verdict:
+    """How a deposit that reached its requirement is booked: held (and why) or credited."""
+
+    reason: HoldReason | None = None
+    detail: str | None = None
+    movement: Movement | None = None
+    alert: Alert | None = None
+
+
+class Deposits:
+    """The wallet deposit use cases over the deployment's networks (those with an address deriver)."""
+
+    def __init__(
+        self,
+        *,
+        uow: DepositUowFactory,
+        ledger: Ledger,
+        clock: Clock,
+        ids: IdGenerator,
+        derivers: Mapping[str, AddressDeriver],
+        rails: Sequence[Rail],
+        speed: WalletSpeed | None = None,
+        minimums: DepositMinimums | None = None,
+        screening: Callable[[], ScreeningPort | None] = lambda: None,
+        monitoring: Callable[[], Monitoring | None] = lambda: None,
+        quoter: Callable[[], Quoter | None] = lambda: None,
+    ) -> None:
+        self._uow, self._ledger, self._clock, self._ids = uow, ledger, clock, ids
+        self._derivers = dict(derivers)
+        self._rails = {r.network.name: r for r in rails if r.asset in WALLET_DEPOSIT_ASSETS}
+        self._speed, self._minimums = speed or WalletSpeed(), minimums or DepositMinimums()
+        self._screening, self._monitoring, self._quoter = screening, monitoring, quoter
+
+    # -- addresses ---------------------------------------------------------------------------------------------
+    @property
+    def networks(self) -> list[str]:
+        """The networks a wallet can receive on: a deriver for its addresses and a rail of a wallet asset."""
+        return sorted(n for n in self._rails if n in self._derivers)
+
+    def addresses(self, user_id: str) -> list[WalletAddress]:
+        """The user's deposit address on every network, allocated on first ask (``NotFound`` without a wallet)."""
+        owned = in_transaction(self._uow, partial(self._allocate, user_id=user_id))
+        return [self._view(a) for a in owned if a.network in self._rails]
+
+    def address(self, user_id: str, network: str) -> WalletAddress:
+        """The user's deposit address on ``network`` (``NotFound`` for a network this deployment does not offer)."""
+        wanted = network.strip().lower()
+        if wanted not in self.networks:
+            offered = ", ".join(self.networks) or "none"
+            raise NotFound(f"no deposits on {network!r} here; networks: {offered}", field="network")
+        return next(a for a in self.addresses(user_id) if a.network == wanted)
+
+    def watched_addresses(self, network: str) -> list[str]:
+        """Every wallet address on ``network``: the scanners watch them always."""
+        return in_transaction(self._uow, lambda uow: uow.deposit_addresses.wallet_addresses(network))
+
+    def _allocate(self, uow: DepositUnitOfWork, user_id: str) -> list[DepositAddress]:
+        wallet = uow.wallets.get(user_id, lock=True)  # two first asks at once allocate once
+        if wallet is None:
+            raise NotFound(f"{user_id} has no wallet")
+        owned = {a.network: a for a in uow.deposit_addresses.owned_by(user_id)}
+        now = self._clock.now()
+        for network in self.networks:
+            if network in owned:
+                continue
+            index = uow.deposit_addresses.allocate_index(network)
+            address = DepositAddress(network, self._derivers[network].derive(index), index, None, None, now, user_id)
+            uow.deposit_addresses.add(address)
+            owned[network] = address
+            uow.audit.append(
+                AuditEvent(f"user:{user_id}", "wallet.deposit_address", f"user:{user_id}", now, _text(network=network))
+            )
+        return [owned[n] for n in sorted(owned)]
+
+    def _view(self, address: DepositAddress) -> WalletAddress:
+        rail = self._rails[address.network]
+        minimum = self._minimums.minimum(rail.asset)
+        return WalletAddress(
+            network=address.network,
+            address=address.address,
+            assets=(rail.asset.code,),
+            requirement=self._speed.requirement(address.network).describe(),
+            minimums=((rail.asset.code, format(minimum.amount.normalize(), "f")),),
+            uri=_uri(rail, address.address),
+        )
+
+    # -- detection ---------------------------------------------------------------------------------------------
+    def record(self, network: str, transfers: Sequence[ObservedTransfer]) -> list[Deposit]:
+        """Record transfers to wallet addresses as deposits (others are ignored); idempotent."""
+        if any(t.network != network for t in transfers):
+            raise InvalidInput(f"every transfer passed for {network} must be on {network}")
+        changed: list[Deposit] = []
+        for transfer in transfers:
+            found = in_transaction(self._uow, partial(self._record, transfer=transfer))
+            changed += [found] if found is not None else []
+        return changed
+
+    def record_mempool(self, network: str, mempool: MempoolWatcher) -> list[Deposit]:
+        """Unconfirmed payments to wallet addresses (Bitcoin's mempool): shown as seen before their first block."""
+        addresses = self.watched_addresses(network)
+        return self.record(network, mempool.pending(addresses)) if addresses else []
+
+    def confirm(
+        self,
+        network: str,
+        watcher: ChainWatcher,
+        finality: FinalitySource | None = None,
+        mempool: MempoolWatcher | None = None,
+    ) -> list[Deposit]:
+        """Follow every watched deposit on ``network``: withdraw those gone, book those that reached the wallet
+        requirement, stop watching settled ones, retry owed reversals."""
+        watched = in_transaction(self._uow, lambda uow: uow.wallet_deposits.watching(network, limit=10_000))
+        finals = _Finals(finality)
+        changed: list[Deposit] = []
+        for deposit in watched:
+            reading = _read(deposit, watcher, finals, mempool)
+            if reading is None:
+                continue
+            verdict = None
+            if not reading.gone and deposit.state is DepositState.SEEN and self._due(reading):
+                verdict = self._verdict(deposit)
+                if verdict is None:
+                    continue  # cannot be valued for monitoring now: the next step asks again
+            found = in_transaction(self._uow, partial(self._confirm, reading=reading, verdict=verdict))
+            changed += [found] if found is not None else []
+        return changed
+
+    def _due(self, reading: _Reading) -> bool:
+        return reading.deposit.requirement.met(reading.depth, reading.reached)
+
+    # -- reads and operator actions --------------------------------------------------------------------------
+    def deposits(self, user_id: str, *, before: str | None = None, limit: int = 50) -> list[Deposit]:
+        """The user's deposits, newest first."""
+        return in_transaction(self._uow, lambda uow: uow.wallet_deposits.for_user(user_id, before=before, limit=limit))
+
+    def deposit(self, deposit_id: str, *, user_id: str | None = None) -> Deposit:
+        """A deposit (``NotFound`` for another user's when ``user_id`` is given)."""
+        found: Deposit | None = in_transaction(self._uow, lambda uow: uow.wallet_deposits.get(deposit_id))
+        if found is None or (user_id is not None and found.user_id != user_id):
+            raise NotFound(f"no deposit {deposit_id!r}")
+        return found
+
+    def release(self, deposit_id: str, *, actor: str, note: str) -> Deposit:
+        """An officer's decision: credit a held deposit to its wallet (Dr deposits_held / Cr wallet), audited."""
+        if not note.strip():
+            raise InvalidInput("releasing a held deposit needs a note saying why", field="note")
+        return in_transaction(self._uow, partial(self._release, deposit_id=deposit_id, actor=actor, note=note.strip()))
+
+    # -- decisions before a transaction -------------------------------------------------------------------------
+    def _verdict(self, deposit: Deposit) -> _Verdict | None:
+        """Held or credited, decided outside the booking's transaction (screening and monitoring use their own);
+        None when monitoring is on and no price can value the deposit now (it waits for the next step)."""
+        if deposit.asset not in WALLET_DEPOSIT_ASSETS:
+            return _Verdict(HoldReason.UNSUPPORTED_ASSET, f"the wallet holds no {deposit.asset.code}")
+        minimum = self._minimums.minimum(deposit.asset)
+        if deposit.amount < minimum:
+            return _Verdict(HoldReason.BELOW_MINIMUM, f"less than the minimum deposit of {minimum}")
+        try:
+            movement = self._movement(deposit)
+        except CryptopayError as error:
+            log.warning("deposit %s waits: it cannot be valued for monitoring (%s)", deposit.id, error.message)
+            return None
+        matches = self._sanctioned(deposit)
+        if matches:
+            detail = f"sender {deposit.from_address} is listed on {matches[0].source} ({matches[0].ref})"
+            alert = self._alert(deposit, movement, matches[0])
+            return _Verdict(HoldReason.SANCTIONED_SENDER, detail, movement, alert)
+        monitoring = self._monitoring()
+        if monitoring is not None and movement is not None:
+            try:
+                monitoring.check(movement)
+            except Blocked as blocked:
+                return _Verdict(HoldReason.COMPLIANCE, blocked.message, movement)
+        return _Verdict(movement=movement)
+
+    def _movement(self, deposit: Deposit) -> Movement | None:
+        """The deposit as the monitoring journal's movement, valued in KES (None without monitoring)."""
+        if self._monitoring() is None:
+            return None
+        return Movement(
+            id=_movement_id(deposit),
+            party_id=deposit.user_id,
+            product=DEPOSIT_PRODUCT,
+            direction=Direction.IN,
+            amount=kes_value(deposit.amount, self._quoter()),
+            at=self._clock.now(),
+            counterparty=deposit.from_address,
+            network=deposit.network,
+            asset=deposit.asset.code,
+        )
+
+    def _sanctioned(self, deposit: Deposit) -> list[AddressMatch]:
+        screening = self._screening()
+        if screening is None or not deposit.from_address:
+            return []
+        return screening.screen_address(deposit.network, deposit.from_address)
+
+    def _alert(self, deposit: Deposit, movement: Movement | None, match: AddressMatch) -> Alert:
+        movement_id = movement.id if movement is not None else _movement_id(deposit)
+        return Alert(
+            id=self._ids.new_id("alr"),
+            key=f"sanctioned-deposit:1:{movement_id}",
+            rule_id="sanctioned-deposit",
+            rule_version=1,
+            kind="sanctioned_counterparty",
+            party_id=deposit.user_id,
+            movement_id=movement_id,
+            created_at=self._clock.now(),
+            blocking=True,
+            evidence={
+                "deposit": deposit.id,
+                "network": deposit.network,
+                "address": match.address,
+                "list": match.source,
+                "ref": match.ref,
+                "amount": str(deposit.amount),
+            },
+        )
+
+    # -- transactions ------------------------------------------------------------------------------------------
+    def _record(self, uow: DepositUnitOfWork, transfer: ObservedTransfer) -> Deposit | None:
+        owner = uow.deposit_addresses.by_address(transfer.network, transfer.to_address)
+        if owner is None or owner.user_id is None:
+            return None
+        now = self._clock.now()
+        found = uow.wallet_deposits.by_transfer(transfer.network, transfer.tx_hash, transfer.index, lock=True)
+        if found is None:
+            deposit = Deposit(
+                id=self._ids.new_id("dep"),
+                user_id=owner.user_id,
+                network=transfer.network,
+                address=owner.address,
+                tx_hash=transfer.tx_hash,
+                index=transfer.index,
+                amount=transfer.amount,
+                requirement=self._speed.requirement(transfer.network),
+                seen_at=now,
+                from_address=transfer.from_address,
+                block_number=transfer.block_number,
+                block_hash=transfer.block_hash,
+            )
+            uow.wallet_deposits.add(deposit)
+            self._audit(uow, "wallet.deposit_seen", deposit, now, amount=deposit.amount, tx=_tx(deposit))
+            return deposit
+        return self._sighted_again(uow, found, transfer, now)
+
+    def _sighted_again(
+        self, uow: DepositUnitOfWork, deposit: Deposit, transfer: ObservedTransfer, now: datetime
+    ) -> Deposit | None:
+        """A known transfer seen again: in the same block (nothing to do), mined at last, or in another block (its
+        first block left the chain). A booked generation is reversed and a new one waits for its confirmations;
+        when the wallet cannot give the credit back, or a reversal was owed, the coins did arrive after all: the
+        booking stands, watched in its new block."""
+        if transfer.block_hash is None or (deposit.block_hash or "").lower() == transfer.block_hash.lower():
+            return None  # a mempool sighting of a known transfer, or the same block again
+        stands = False
+        if deposit.booked:
+            stands = not self._unbook(uow, deposit, "mined again in another block")
+        elif deposit.clawback_pending:
+            deposit.state = DepositState.HELD if deposit.hold_reason is not None else DepositState.CREDITED
+            deposit.clawback_pending, stands = False, True
+            self._audit(uow, "wallet.deposit_clawback_cancelled", deposit, now, amount=deposit.amount)
+        if not stands and deposit.state is not DepositState.SEEN:
+            deposit.generation += 1  # booked under new keys once confirmed again
+            deposit.state, deposit.entries = DepositState.SEEN, ()
+            deposit.hold_reason = deposit.hold_detail = deposit.credited_at = None
+        deposit.block_number, deposit.block_hash = transfer.block_number, transfer.block_hash
+        deposit.watching, deposit.confirmations = True, 0
+        deposit.withdrawn_at = deposit.withdrawn_why = None
+        uow.wallet_deposits.update(deposit)
+        self._audit(uow, "wallet.deposit_seen", deposit, now, amount=deposit.amount, tx=_tx(deposit))
+        return deposit
+
+    def _confirm(self, uow: DepositUnitOfWork, reading: _Reading, verdict: _Verdict | None) -> Deposit | None:
+        deposit = uow.wallet_deposits.get(reading.deposit.id, lock=True)
+        if deposit is None or _moved(deposit, reading.deposit):
+            return None  # changed since it was read: the next step looks again
+        now = self._clock.now()
+        if deposit.state is DepositState.WITHDRAWN:
+            return self._retry_clawback(uow, deposit, now)
+        if reading.gone:
+            return self._withdraw(uow, deposit, reading.why, now)
+        deposit.confirmations = reading.depth
+        if verdict is not None:
+            self._book(uow, deposit, verdict, now)
+        elif deposit.booked and deposit.requirement.settled(reading.depth, reading.reached):
+            deposit.watching = False
+        uow.wallet_deposits.update(deposit)
+        return deposit if verdict is not None or not deposit.watching else None
+
+    def _book(self, uow: DepositUnitOfWork, deposit: Deposit, verdict: _Verdict, now: datetime) -> None:
+        wallet = uow.wallets.get(deposit.user_id, lock=True)
+        reason, detail = verdict.reason, verdict.detail
+        if reason is None and (wallet is None or wallet.frozen):
+            reason, detail = HoldReason.WALLET_FROZEN, "the wallet is frozen"
+        entry = flows.book_deposit(
+            self._ledger,
+            key=deposit.key("credit"),
+            deposit_id=deposit.id,
+            user_id=deposit.user_id,
+            network=deposit.network,
+            amount=deposit.amount,
+            held=reason is not None,
+            session=uow.ledger,
+        )
+        deposit.state = DepositState.HELD if reason is not None else DepositState.CREDITED
+        deposit.hold_reason, deposit.hold_detail = reason, detail
+        deposit.entries, deposit.credited_at = (entry.id,), now
+        if verdict.movement is not None:
+            uow.movements.add(verdict.movement)  # journaled for the batch rules (``check`` may have already)
+        if verdict.alert is not None and uow.alerts.add(verdict.alert):
+            self._audit(uow, "compliance.alert_raised", deposit, now, alert=verdict.alert.id, rule="sanctioned-deposit")
+        action = "wallet.deposit_held" if reason is not None else "wallet.deposit_credited"
+        self._audit(uow, action, deposit, now, amount=deposit.amount, entry=entry.id, reason=detail or "")
+
+    def _withdraw(self, uow: DepositUnitOfWork, deposit: Deposit, why: str, now: datetime) -> Deposit:
+        if deposit.booked and not self._unbook(uow, deposit, why):
+            deposit.clawback_pending = True  # the user spent it: the wallet is frozen and the reversal retried
+            self._freeze(uow, deposit, now)
+            self._audit(uow, "wallet.deposit_clawback_owed", deposit, now, amount=deposit.amount, why=why)
+        deposit.state, deposit.withdrawn_at, deposit.withdrawn_why = DepositState.WITHDRAWN, now, why
+        deposit.watching = deposit.clawback_pending  # an owed reversal is retried; otherwise sightings decide
+        uow.wallet_deposits.update(deposit)
+        self._audit(uow, "wallet.deposit_withdrawn", deposit, now, amount=deposit.amount, why=why)
+        return deposit
+
+    def _unbook(self, uow: DepositUnitOfWork, deposit: Deposit, why: str) -> bool:
+        """Reverse the booked generation; False (nothing written) when the wallet no longer holds the amount."""
+        try:
+            self._reverse(uow, deposit, deposit.state is DepositState.HELD, why)
+        except InsufficientFunds:
+            return False
+        deposit.entries = ()
+        return True
+
+    def _reverse(self, uow: DepositUnitOfWork, deposit: Deposit, held: bool, why: str) -> None:
+        flows.reverse_deposit(
+            self._ledger,
+            key=deposit.key("reverse"),
+            deposit_id=deposit.id,
+            user_id=deposit.user_id,
+            network=deposit.network,
+            amount=deposit.amount,
+            held=held,
+            why=why,
+            session=uow.ledger,
+        )
+
+    def _retry_clawback(self, uow: DepositUnitOfWork, deposit: Deposit, now: datetime) -> Deposit | None:
+        if not deposit.clawback_pending:
+            deposit.watching = False
+            uow.wallet_deposits.update(deposit)
+            return None
+        try:
+            self._reverse(uow, deposit, deposit.hold_reason is not None, deposit.withdrawn_why or "reorg")
+        except InsufficientFunds:
+            return None
+        deposit.entries, deposit.clawback_pending, deposit.watching = (), False, False
+        uow.wallet_deposits.update(deposit)
+        self._audit(uow, "wallet.deposit_clawback_done", deposit, now, amount=deposit.amount)
+        return deposit
+
+    def _freeze(self, uow: DepositUnitOfWork, deposit: Deposit, now: datetime) -> None:
+        wallet = uow.wallets.get(deposit.user_id, lock=True)
+        if wallet is not None and not wallet.frozen:
+            wallet.frozen_at, wallet.frozen_reason = now, f"deposit {deposit.id} was reversed by the chain; it is owed"
+            uow.wallets.update(wallet)
+            uow.audit.append(
+                AuditEvent(_ACTOR, "wallet.frozen", f"user:{deposit.user_id}", now, _text(deposit=deposit.id))
+            )
+
+    def _release(self, uow: DepositUnitOfWork, deposit_id: str, actor: str, note: str) -> Deposit:
+        deposit = uow.wallet_deposits.get(deposit_id, lock=True)
+        if deposit is None:
+            raise NotFound(f"no deposit {deposit_id!r}")
+        if deposit.state is not DepositState.HELD:
+            raise InvalidState(f"deposit {deposit_id} is {deposit.state.value}: only a held deposit can be released")
+        if deposit.asset not in WALLET_DEPOSIT_ASSETS:
+            raise InvalidState(f"the wallet holds no {deposit.asset.code}: return it to the sender instead")
+        now = self._clock.now()
+        entry = flows.release_deposit(
+            self._ledger,
+            key=deposit.key("release"),
+            deposit_id=deposit.id,
+            user_id=deposit.user_id,
+            amount=deposit.amount,
+            session=uow.ledger,
+        )
+        deposit.state, deposit.entries = DepositState.CREDITED, (*deposit.entries, entry.id)
+        deposit.hold_reason, deposit.hold_detail = (
+            None,
+            f"released from {deposit.hold_reason.value if deposit.hold_reason else 'hold'} by {actor}: {note}",
+        )
+        uow.wallet_deposits.update(deposit)
+        self._audit(uow, "wallet.deposit_released", deposit, now, actor=actor, note=note, entry=entry.id)
+        return deposit
+
+    def _audit(self, uow: DepositUnitOfWork, action: str, deposit: Deposit, at: datetime, **details: object) -> None:
+        actor = str(details.pop("actor", _ACTOR))
+        uow.audit.append(AuditEvent(actor, action, f"deposit:{deposit.id}", at, _text(user=deposit.user_id, **details)))
+
+
+class _Finals:
+    """The network's final blocks per signal, asked at most once per step and only when a deposit needs one."""
+
+    def __init__(self, source: FinalitySource | None) -> None:
+        self._source, self._blocks = source, dict[Finality, int | None]()
+
+    def reached(self, block: int) -> Finality | None:
+        if self._source is None:
+            return None
+        for finality in (Finality.FINALIZED, Finality.SAFE):
+            if finality not in self._blocks:
+                try:
+                    self._blocks[finality] = self._source.final_block(finality)
+                except CryptopayError:
+                    self._blocks[finality] = None
+            final = self._blocks[finality]
+            if final is not None and block <= final:
+                return finality
+        return None
+
+
+def _read(deposit: Deposit, watcher: ChainWatcher, finals: _Finals, mempool: MempoolWatcher | None) -> _Reading | None:
+    """The chain's word on one deposit (None: nothing to read, e.g. unmined with no mempool to ask)."""
+    if deposit.state is DepositState.WITHDRAWN:
+        return _Reading(deposit)  # only an owed reversal keeps it watched
+    if deposit.block_number is None:
+        if mempool is not None and mempool.transfer_state(_observed(deposit)) is TxState.DROPPED:
+            return _Reading(deposit, gone=True, why="dropped from the mempool (replaced, double-spent or evicted)")
+        return None
+    canonical = watcher.block_hash(deposit.block_number)
+    if canonical is None or deposit.block_hash is None or canonical.lower() != deposit.block_hash.lower():
+        return _Reading(deposit, gone=True)
+    depth = watcher.confirmations(_observed(deposit))
+    reached = finals.reached(deposit.block_number) if deposit.requirement.finality is not None else None
+    return _Reading(deposit, depth=depth, reached=reached)
+
+
+def _observed(deposit: Deposit) -> ObservedTransfer:
+    return ObservedTransfer(
+        deposit.network,
+        deposit.tx_hash,
+        deposit.index,
+        deposit.address,
+        deposit.amount,
+        deposit.block_number,
+        deposit.block_hash,
+        None,
+        deposit.from_address,
+    )
+
+
+def _moved(now: Deposit, read: Deposit) -> bool:
+    """The deposit changed between the chain read and its transaction (another worker's step, a new sighting)."""
+    return (now.state, now.generation, now.block_hash) != (read.state, read.generation, read.block_hash)
+
+
+def _uri(rail: Rail, address: str) -> str:
+    """The address in its network's URI scheme, with no amount (the sender chooses it)."""
+    if rail.network.name == "bitcoin":
+        return f"bitcoin:{address}"
+    if rail.network.name == "tron":
+        return f"tron:{address}?token={rail.token.contract}" if rail.token.contract else f"tron:{address}"
+    if rail.token.contract is None:
+        return f"ethereum:{address}@{rail.network.chain_id}"
+    return f"ethereum:{rail.token.contract}@{rail.network.chain_id}/transfer?address={address}"
+
+
+def _tx(deposit: Deposit) -> str:
+    return f"{deposit.network}:{deposit.tx_hash}#{deposit.index}"
+
+
+def _text(**details: object) -> dict[str, str]:
+    return {k: str(v) for k, v in details.items()}
+
+
+def _movement_id(deposit: Deposit) -> str:
+    return f"dep:{deposit.id}:g{deposit.generation}"

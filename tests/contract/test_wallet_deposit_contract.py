@@ -1,0 +1,154 @@
+"""Wallet deposits: the repository, the wallet side of the deposit addresses, and the use case, the same on the
+in-memory fakes, SQLite and PostgreSQL; and no address ever shared by two owners (a property over many users and
+invoices)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptopay.core.errors import Conflict
+from cryptopay.core.money import KES, Money
+from cryptopay.core.payments import DepositAddress, StoreSettings
+from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.rails import Finality, rail_for
+from cryptopay.core.testing.system import SequentialIds
+from cryptopay.core.wallets.deposit import Deposit, DepositRequirement, DepositState, HoldReason
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.contract.conftest import sql_backend_from_engine
+from tests.support.deposit_stack import deposit_stack, memory_deposit_backend
+from tests.support.sql_backends import Backend, empty_postgres, sql_backend
+
+AT = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "memory":
+        yield memory_deposit_backend()
+    elif request.param == "sqlite":
+        found = sql_backend("sqlite", request.getfixturevalue("sqlite_template").fresh_url(tmp_path))
+        yield found
+        found.engine.dispose()
+    else:
+        engine = request.getfixturevalue("contract_pg_engine")
+        empty_postgres(engine)
+        yield sql_backend_from_engine(engine)
+
+
+def _deposit(did: str, user: str = "usr_1", *, tx: str = "0xAA", index: int = 0, network: str = "polygon") -> Deposit:
+    return Deposit(
+        id=did,
+        user_id=user,
+        network=network,
+        address="0xab",
+        tx_hash=tx,
+        index=index,
+        amount=Money.of("12.5", "USDT"),
+        requirement=DepositRequirement(finality=Finality.FINALIZED),
+        seen_at=AT,
+        from_address="0xsender",
+        block_number=7,
+        block_hash="0xblock",
+    )
+
+
+def test_a_deposit_round_trips_and_one_transfer_is_one_deposit(backend: Backend):
+    """Every field survives; the same transfer (hash in any case) twice is a conflict; found by its transfer."""
+    with backend.uow() as uow:
+        uow.wallet_deposits.add(_deposit("dep_1"))
+    with backend.uow() as uow, pytest.raises(Conflict):
+        uow.wallet_deposits.add(_deposit("dep_2", tx="0xaa"))
+    with backend.uow() as uow:
+        found = uow.wallet_deposits.by_transfer("polygon", "0xaA", 0, lock=True)
+        assert found == _deposit("dep_1")
+        assert uow.wallet_deposits.by_transfer("polygon", "0xaa", 1) is None
+        found.state, found.hold_reason, found.entries = DepositState.HELD, HoldReason.BELOW_MINIMUM, ("ent_1",)
+        found.watching = False
+        uow.wallet_deposits.update(found)
+    with backend.uow() as uow:
+        assert uow.wallet_deposits.get("dep_1") == found
+
+
+def test_deposits_are_listed_watched_per_network_per_user_newest_first_and_all_by_id(backend: Backend):
+    """``watching`` per network oldest first, ``for_user`` newest first before a cursor, ``every`` after one."""
+    with backend.uow() as uow:
+        for n, (user, network) in enumerate([("usr_1", "polygon"), ("usr_2", "polygon"), ("usr_1", "tron")]):
+            uow.wallet_deposits.add(_deposit(f"dep_{n}", user, tx=f"0x{n}", network=network))
+        stopped = uow.wallet_deposits.get("dep_1")
+        stopped.watching = False
+        uow.wallet_deposits.update(stopped)
+    with backend.uow() as uow:
+        assert [d.id for d in uow.wallet_deposits.watching("polygon", limit=10)] == ["dep_0"]
+        assert [d.id for d in uow.wallet_deposits.for_user("usr_1", before=None, limit=10)] == ["dep_2", "dep_0"]
+        assert [d.id for d in uow.wallet_deposits.for_user("usr_1", before="dep_2", limit=10)] == ["dep_0"]
+        assert [d.id for d in uow.wallet_deposits.every(after="dep_0", limit=10)] == ["dep_1", "dep_2"]
+
+
+def test_wallet_addresses_share_the_invoices_table_counter_and_uniqueness(backend: Backend):
+    """A wallet address and an invoice's come from one counter; one address cannot be both owners'."""
+    with backend.uow() as uow:
+        first = uow.deposit_addresses.allocate_index("polygon")
+        uow.deposit_addresses.add(DepositAddress("polygon", "0xA1", first, "inv_1", "m1", AT))
+        second = uow.deposit_addresses.allocate_index("polygon")
+        uow.deposit_addresses.add(DepositAddress("polygon", "0xB2", second, None, None, AT, "usr_1"))
+    assert second != first
+    with backend.uow() as uow, pytest.raises(Conflict):
+        uow.deposit_addresses.add(DepositAddress("polygon", "0xa1", 99, None, None, AT, "usr_2"))
+    with backend.uow() as uow:
+        assert uow.deposit_addresses.owned_by("usr_1") == [
+            DepositAddress("polygon", "0xB2", second, None, None, AT, "usr_1")
+        ]
+        assert uow.deposit_addresses.wallet_addresses("polygon") == ["0xB2"]
+        assert uow.deposit_addresses.addresses_for("polygon") == ["0xA1", "0xB2"]
+        assert uow.deposit_addresses.by_address("polygon", "0xb2").user_id == "usr_1"
+
+
+def test_a_deposit_is_credited_after_its_confirmations_and_a_reorg_takes_it_back(backend: Backend):
+    """The whole use case on each backend: seen, credited at depth, reversed by a reorg, books balanced."""
+    stack = deposit_stack(backend)
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "25")
+    stack.mine("polygon", 2)
+    assert stack.balance(user, "USDT") == Money.of("25", "USDT")
+    stack.chains["polygon"].reorg(3)
+    stack.mine("polygon", 1)
+    assert stack.deposit_of(user).state is DepositState.WITHDRAWN
+    assert stack.balance(user, "USDT") == Money.of("0", "USDT")
+    assert set(stack.wallet.ledger.trial_balance().values()) == {0}
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.sampled_from(["user", "invoice"]), min_size=1, max_size=30))
+def test_no_address_is_ever_given_to_two_owners(owners: list[str]):
+    """Any interleaving of wallet users asking for addresses and merchant invoices (``Invoicing``, the same
+    derivers): every address derived on a network is distinct, and each is found as its owner's."""
+    stack = deposit_stack(memory_deposit_backend())
+    with stack.uow() as uow:
+        uow.stores.put(StoreSettings(merchant_id="m1", rails=[rail_for(n, "USDT") for n in ("polygon", "tron")]))
+    invoicing = Invoicing(
+        uow=stack.uow,
+        clock=stack.clock,
+        ids=SequentialIds(),
+        ledger=stack.wallet.ledger,
+        pricer=stack.wallet.wallets.quoter(),
+        derivers=stack.derivers,
+    )
+    taken: dict[tuple[str, str], str] = {}
+    for n, owner in enumerate(owners):
+        if owner == "user":
+            user = stack.sign_up(f"0712{n:06d}")
+            found = [(a.network, a.address, user.id) for a in stack.deposits.addresses(user.id)]
+        else:
+            invoice = invoicing.create_invoice("m1", Money.of("1000", KES))
+            found = [(o.rail.network.name, o.address, invoice.id) for o in invoice.options]
+        for network, address, who in found:
+            assert (network, address) not in taken, f"{address} on {network} given to {taken.get((network, address))}"
+            taken[(network, address)] = who
+    with stack.uow() as uow:
+        for (network, address), who in taken.items():
+            owner = uow.deposit_addresses.by_address(network, address)
+            assert who in (owner.user_id, owner.invoice_id)

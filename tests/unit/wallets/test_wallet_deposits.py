@@ -1,0 +1,264 @@
+"""Wallet deposits over the in-memory fakes: addresses, crediting after the wallet policy, reorgs, holds."""
+
+from __future__ import annotations
+
+import pytest
+from cryptopay.core.compliance.cases import AlertStatus
+from cryptopay.core.errors import InvalidInput, InvalidState, NotFound
+from cryptopay.core.flows import custody, deposits_held
+from cryptopay.core.money import Money
+from cryptopay.core.rails import Finality
+from cryptopay.core.wallets.deposit import DepositMinimums, DepositState, HoldReason, WalletSpeed
+
+from tests.support.deposit_stack import DepositStack, deposit_stack
+
+
+@pytest.fixture
+def stack() -> DepositStack:
+    return deposit_stack()
+
+
+def usdt(amount: str) -> Money:
+    return Money.of(amount, "USDT")
+
+
+def test_each_user_gets_one_address_per_network_and_asking_again_gives_the_same(stack):
+    """Addresses are allocated once per network and are the user's for good."""
+    wanjiku = stack.sign_up("0712345678")
+    first = stack.deposits.addresses(wanjiku.id)
+    assert [a.network for a in first] == ["bitcoin", "bsc", "ethereum", "polygon", "tron"]
+    assert stack.deposits.addresses(wanjiku.id) == first
+    polygon = stack.deposits.address(wanjiku.id, "Polygon")
+    assert polygon.assets == ("USDT",) and polygon.requirement == "3 confirmations"
+    assert polygon.uri.startswith("ethereum:0xc2132D05D31c914a87C6611C10748AEb04B58e8F@137/transfer?address=0x")
+    assert stack.deposits.address(wanjiku.id, "bitcoin").uri.startswith("bitcoin:bc1q")
+
+
+def test_an_unknown_network_or_user_is_not_found(stack):
+    """No address on a network the deployment does not run, none for a user without a wallet."""
+    user = stack.sign_up("0712345678")
+    with pytest.raises(NotFound):
+        stack.deposits.address(user.id, "solana")
+    with pytest.raises(NotFound):
+        stack.deposits.addresses("usr_nobody")
+
+
+def test_a_deposit_is_credited_only_after_the_wallet_confirmations(stack):
+    """Seen at once, credited at the third confirmation, in the balance and the history."""
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "25")
+    stack.sync()
+    assert stack.deposit_of(user).state is DepositState.SEEN
+    assert stack.balance(user, "USDT") == usdt("0")
+    stack.mine("polygon", 1)
+    assert stack.deposit_of(user).state is DepositState.SEEN  # two confirmations
+    stack.mine("polygon", 1)
+    deposit = stack.deposit_of(user)
+    assert deposit.state is DepositState.CREDITED and deposit.confirmations == 3
+    assert stack.balance(user, "USDT") == usdt("25")
+    assert stack.wallet.ledger.balance(custody("polygon", deposit.asset)).posted == usdt("25")
+    lines = stack.wallet.wallets.history(user.id, kind="deposit")
+    assert [(h.amount, h.balance_after) for h in lines] == [(usdt("25"), usdt("25"))]
+    assert stack.wallet.ledger.trial_balance()["USDT"] == 0
+
+
+def test_usdt_is_one_balance_whatever_the_network(stack):
+    """USDT from Polygon and from Tron add up in one balance."""
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "10")
+    stack.pay(user, "tron", "5.5")
+    for network in ("polygon", "tron"):
+        stack.mine(network, 3)
+    assert stack.balance(user, "USDT") == usdt("15.5")
+
+
+def test_a_reorg_before_the_credit_books_nothing_and_a_remined_transfer_is_credited_once(stack):
+    """The block leaves the chain: withdrawn; mined again: seen again and credited once."""
+    user = stack.sign_up("0712345678")
+    paid = stack.pay(user, "polygon", "25")
+    stack.sync()
+    stack.chains["polygon"].reorg(1)
+    stack.sync()
+    assert stack.deposit_of(user).state is DepositState.WITHDRAWN
+    stack.chains["polygon"].include(paid)
+    stack.mine("polygon", 2)
+    deposit = stack.deposit_of(user)
+    assert (deposit.state, deposit.generation) == (DepositState.CREDITED, 1)
+    assert stack.balance(user, "USDT") == usdt("25")
+
+
+def test_a_reorg_after_the_credit_takes_it_back(stack):
+    """A credited deposit whose block is reorganised away is reversed in the ledger (kind deposit_reversed)."""
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "25")
+    stack.mine("polygon", 2)
+    assert stack.balance(user, "USDT") == usdt("25")
+    stack.chains["polygon"].reorg(3)
+    stack.mine("polygon", 1)
+    deposit = stack.deposit_of(user)
+    assert deposit.state is DepositState.WITHDRAWN and not deposit.clawback_pending
+    assert stack.balance(user, "USDT") == usdt("0")
+    kinds = [h.kind for h in stack.wallet.wallets.history(user.id, asset=usdt("0").asset)]
+    assert kinds == ["deposit_reversed", "deposit"]
+    assert stack.wallet.ledger.balance(custody("polygon", deposit.asset)).posted == usdt("0")
+
+
+def test_a_transfer_remined_in_another_block_after_its_credit_is_credited_again_after_its_confirmations(stack):
+    """The scanner sees the credited transfer in a new block: reversed, then credited again at depth."""
+    user = stack.sign_up("0712345678")
+    paid = stack.pay(user, "polygon", "25")
+    stack.mine("polygon", 2)
+    stack.chains["polygon"].reorg(3)
+    stack.chains["polygon"].include(paid)
+    stack.sync()
+    assert stack.balance(user, "USDT") == usdt("0")
+    stack.mine("polygon", 2)
+    assert stack.balance(user, "USDT") == usdt("25")
+    assert stack.deposit_of(user).generation == 1
+
+
+def test_a_reversal_the_wallet_cannot_cover_freezes_it_and_is_retried(stack):
+    """The user sent the deposit on before the reorg: the wallet is frozen and the reversal owed until covered
+    (here an operator unfreezes it once the friend agreed to send the money back)."""
+    user, friend = stack.sign_up("0712345678", tier=1), stack.sign_up("0722000000", tier=1)
+    stack.pay(user, "polygon", "25")
+    stack.mine("polygon", 2)
+    stack.wallet.wallets.send(user.id, "0722000000", usdt("20"))
+    stack.chains["polygon"].reorg(3)
+    stack.mine("polygon", 1)
+    deposit = stack.deposit_of(user)
+    assert deposit.state is DepositState.WITHDRAWN and deposit.clawback_pending
+    assert stack.wallet.wallets.wallet(user.id).frozen
+    assert stack.balance(user, "USDT") == usdt("5")
+    stack.wallet.wallets.unfreeze(user.id, actor="usr_admin")
+    stack.wallet.wallets.send(friend.id, "0712345678", usdt("20"))  # the friend sends it back
+    stack.mine("polygon", 1)
+    deposit = stack.deposit_of(user)
+    assert not deposit.clawback_pending and stack.balance(user, "USDT") == usdt("0")
+    assert stack.wallet.ledger.trial_balance()["USDT"] == 0
+
+
+def test_dust_and_other_assets_are_held_not_credited(stack):
+    """Below the minimum, or USDC the wallet does not hold: booked to deposits_held, the balance unchanged."""
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "0.5")
+    stack.send(stack.address(user, "ethereum"), "ethereum", Money.of("30", "USDC"))
+    stack.mine("polygon", 2)
+    stack.mine("ethereum", 2)
+    reasons = {d.network: d.hold_reason for d in stack.deposits.deposits(user.id)}
+    assert reasons == {"polygon": HoldReason.BELOW_MINIMUM, "ethereum": HoldReason.UNSUPPORTED_ASSET}
+    assert stack.balance(user, "USDT") == usdt("0")
+    assert stack.wallet.ledger.balance(deposits_held(usdt("0").asset)).posted == usdt("0.5")
+
+
+def test_a_deposit_from_a_sanctioned_address_is_held_with_a_blocking_alert(stack):
+    """The sender is on a sanctions list: held, an alert raised for an officer, nothing credited."""
+    user = stack.sign_up("0712345678")
+    stack.list_address("polygon", "0xBAD0000000000000000000000000000000000bad")
+    stack.pay(user, "polygon", "25", sender="0xbad0000000000000000000000000000000000BAD")
+    stack.mine("polygon", 2)
+    deposit = stack.deposit_of(user)
+    assert (deposit.state, deposit.hold_reason) == (DepositState.HELD, HoldReason.SANCTIONED_SENDER)
+    assert stack.balance(user, "USDT") == usdt("0")
+    alerts = stack.monitoring.alerts(status=AlertStatus.OPEN)
+    assert [(a.rule_id, a.party_id, a.blocking) for a in alerts] == [("sanctioned-deposit", user.id, True)]
+
+
+def test_an_officer_releases_a_held_deposit_to_the_wallet(stack):
+    """Release needs a note, credits the wallet once, and refuses a deposit that is not held."""
+    user = stack.sign_up("0712345678")
+    stack.list_address("polygon", "0xbad0000000000000000000000000000000000bad")
+    stack.pay(user, "polygon", "25", sender="0xbad0000000000000000000000000000000000bad")
+    stack.mine("polygon", 2)
+    deposit = stack.deposit_of(user)
+    with pytest.raises(InvalidInput):
+        stack.deposits.release(deposit.id, actor="usr_officer", note=" ")
+    released = stack.deposits.release(deposit.id, actor="usr_officer", note="false positive: checked")
+    assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("25")
+    with pytest.raises(InvalidState):
+        stack.deposits.release(deposit.id, actor="usr_officer", note="again")
+    stack.chains["polygon"].reorg(3)
+    stack.mine("polygon", 1)
+    assert stack.balance(user, "USDT") == usdt("0")
+    assert stack.wallet.ledger.balance(deposits_held(usdt("0").asset)).posted == usdt("0")
+
+
+def test_a_blocking_monitoring_rule_holds_a_deposit_and_others_are_journaled(stack):
+    """A huge deposit trips the deployment's blocking rule; an ordinary one is journaled for the batch rules."""
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "50000")  # KES 6.5 million at 130
+    stack.mine("polygon", 2)
+    deposit = stack.deposit_of(user)
+    assert (deposit.state, deposit.hold_reason) == (DepositState.HELD, HoldReason.COMPLIANCE)
+    assert "huge-deposit" in (deposit.hold_detail or "")
+
+
+def test_a_frozen_wallet_receives_nothing(stack):
+    """A deposit to a frozen wallet is held (wallet_frozen)."""
+    user = stack.sign_up("0712345678")
+    stack.address(user, "tron")
+    stack.wallet.wallets.freeze(user.id, reason="court order", actor="usr_admin")
+    stack.pay(user, "tron", "10")
+    stack.mine("tron", 2)
+    assert stack.deposit_of(user).hold_reason is HoldReason.WALLET_FROZEN
+
+
+def test_bitcoin_deposits_credit_the_btc_balance(stack):
+    """BTC on bitcoin, after the bitcoin requirement."""
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "bitcoin", "0.01")
+    stack.mine("bitcoin", 1)
+    assert stack.balance(user, "BTC") == Money.of("0.01", "BTC")
+
+
+def test_a_finality_requirement_waits_for_the_networks_signal():
+    """tron=finalized: depth alone does not credit; the solidified block does."""
+    stack = deposit_stack(speed="tron=finalized")
+    user = stack.sign_up("0712345678")
+    paid = stack.pay(user, "tron", "10")
+    stack.mine("tron", 30)
+    assert stack.balance(user, "USDT") == usdt("0")
+    stack.chains["tron"].finals[Finality.FINALIZED] = paid.block_number
+    stack.sync()
+    assert stack.balance(user, "USDT") == usdt("10")
+
+
+def test_the_wallet_speed_and_minimums_settings_are_checked():
+    """Bad settings are refused with what is wrong; good ones override the defaults only where named."""
+    assert WalletSpeed.parse("").requirement("ethereum").confirmations == 12
+    assert WalletSpeed.parse("bitcoin=6").requirement("bitcoin").confirmations == 6
+    for bad in ("bitcoin=finalized", "polygon", "polygon=0", "solana=3", "tron=safe"):
+        with pytest.raises(InvalidInput):
+            WalletSpeed.parse(bad)
+    assert DepositMinimums.parse("BTC=0.001").minimum(Money.of("0", "BTC").asset) == Money.of("0.001", "BTC")
+    for bad in ("KES=1", "USDT=-1", "USDT", "BTC=0.000000001"):
+        with pytest.raises(InvalidInput):
+            DepositMinimums.parse(bad)
+
+
+def test_reconciliation_covers_deposits_credited_held_and_reversed(stack):
+    """After credits, holds and a reversal the books reconcile; a deposit booked behind the records' back does not."""
+    from cryptopay.core.reconciliation.service import Reconciliation
+
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "25")
+    stack.pay(user, "tron", "0.2")
+    stack.mine("polygon", 2)
+    stack.mine("tron", 2)
+    stack.chains["polygon"].reorg(3)
+    stack.mine("polygon", 1)
+    stack.pay(user, "polygon", "7")
+    stack.mine("polygon", 2)
+    reconciliation = Reconciliation(
+        uow=stack.uow, ledger=stack.wallet.ledger, clock=stack.clock, wallets=stack.uow, deposits=stack.uow
+    )
+    report = reconciliation.reconcile()
+    names = {r.check.name: r for r in report.results}
+    assert not names["wallet-deposits"].skipped and not names["deposits-held"].skipped
+    assert [(r.check.name, r.differences) for r in report.results if r.differences] == []
+    # An operator books a deposit by hand: custody and the suspense account no longer match the records.
+    stack.wallet.ledger.transfer(
+        "manual", debit=custody("polygon", usdt("0").asset), credit=deposits_held(usdt("0").asset), amount=usdt("1")
+    )
+    differences = {r.check.name for r in reconciliation.reconcile().results if r.differences}
+    assert {"custody", "deposits-held"} <= differences
