@@ -34,7 +34,6 @@ from cryptopay.core.testing.system import ManualClock
 from cryptopay.core.testing.wallets import (
     InMemoryBuys,
     InMemoryPhoneVerifications,
-    InMemorySends,
     InMemoryTransfers,
     InMemoryUsage,
     InMemoryWallets,
@@ -58,18 +57,16 @@ PAYOUT_URLS = PayoutUrls(
 
 def memory_wallet_backend() -> Backend:
     """In memory, with every payment repository too (a sale's payout goes through the payout machinery)."""
-    wallets, kyc, transfers, usage = InMemoryWallets(), InMemoryKycProfiles(), InMemoryTransfers(), InMemoryUsage()
     return Backend(
         "memory",
         payments_storage(
             users=InMemoryUsers(),
-            kyc=kyc,
-            wallets=wallets,
+            kyc=InMemoryKycProfiles(),
+            wallets=InMemoryWallets(),
             phone_verifications=InMemoryPhoneVerifications(),
-            wallet_transfers=transfers,
-            wallet_usage=usage,
+            wallet_transfers=InMemoryTransfers(),
+            wallet_usage=InMemoryUsage(),
             wallet_buys=InMemoryBuys(),
-            wallet_sends=InMemorySends(wallets, kyc, usage, transfers),
             remittances=InMemoryRemittances(),
             **monitoring_repositories(),
         ),

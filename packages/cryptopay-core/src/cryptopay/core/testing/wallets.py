@@ -1,7 +1,8 @@
 """In-memory wallet repositories: the reference behaviour of ``cryptopay.core.ports.wallets``.
 
 Used inside ``InMemoryStorage(wallets=..., phone_verifications=..., wallet_transfers=..., wallet_usage=...)``,
-whose unit of work snapshots and restores them; they hand out copies.
+whose unit of work snapshots and restores them (and offers ``wallet_sends``, an ``InMemorySends`` over them, unless
+given one); they hand out copies.
 
 >>> from datetime import datetime, timezone
 >>> wallets = InMemoryWallets()
