@@ -17,7 +17,17 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cryptopay_http.pages import assets, checkout, console, dashboard, links, portal, pwa, web
+from cryptopay_http.pages import (
+    assets,
+    checkout,
+    console,
+    dashboard,
+    links,
+    portal,
+    portal_withdraw,  # noqa: F401  (its routes join the portal's blueprint)
+    pwa,
+    web,
+)
 
 __all__ = ["PAGE_BLUEPRINTS", "install_pages"]
 
