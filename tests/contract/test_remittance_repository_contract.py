@@ -8,8 +8,9 @@ from pathlib import Path
 
 import attrs
 import pytest
+from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import Conflict
-from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.money import KES, USD, USDT, Money
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.testing.mobile_money import Scenario
@@ -53,6 +54,7 @@ def _order(n: int, **changes: object) -> RemittanceOrder:
         bid=Decimal("129.35"),
         mid=Decimal("130"),
         invoice_id=f"inv_{n}",
+        assessment=Assessment(Money.of("7.82", USDT), Money.of("7.82", USD), "q_2", False),
     )
     return attrs.evolve(order, **changes)
 

@@ -14,6 +14,7 @@ import attrs
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.rules import default_rules
+from cryptopay.core.compliance.travel_rule import TravelRule
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import Money
 from cryptopay.core.payments.detection import Detection
@@ -159,6 +160,7 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
         sms=lambda: wallet.sms,
         monitoring=MonitoringFeed(monitoring),
         policy=policy or RetryPolicy(),
+        travel_rule=TravelRule(quoter=pricer, clock=clock, ids=ids),
     )
     scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in chains.items()}
     return RemittanceStack(

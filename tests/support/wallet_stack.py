@@ -31,6 +31,7 @@ from cryptopay.core.testing.remittances import InMemoryRemittances
 from cryptopay.core.testing.sms import InMemorySms
 from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.testing.system import ManualClock
+from cryptopay.core.testing.travel_rule import InMemoryTravelRule
 from cryptopay.core.testing.wallets import (
     InMemoryBuys,
     InMemoryPhoneVerifications,
@@ -68,6 +69,7 @@ def memory_wallet_backend() -> Backend:
             wallet_usage=InMemoryUsage(),
             wallet_buys=InMemoryBuys(),
             remittances=InMemoryRemittances(),
+            travel_rule=InMemoryTravelRule(),
             **monitoring_repositories(),
         ),
     )

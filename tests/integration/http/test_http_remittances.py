@@ -91,3 +91,15 @@ def test_bad_orders_are_problems_that_change_nothing(api: Api):
         assert field in str(answer.get_json())
     assert api.client.get("/v1/wallet/remittances/unknown").status_code == 404
     assert api.stack.remittances.orders() == []
+
+
+def test_a_large_order_without_full_originator_data_is_refused_naming_the_travel_rule(api: Api):
+    """KES 200,000 is above USD 1,000: without an address (or an ID, or birth data) it is a 422
+    travel_rule_incomplete and nothing is stored; with the address it opens."""
+    large = {**BODY, "amount": {"amount": "200000", "asset": "KES"}}
+    bare = {**large, "sender": {"name": "Grace Otieno", "country": "GB"}}
+    refused = api.client.post("/v1/wallet/remittances", json=bare, headers={"Idempotency-Key": "big-1"})
+    assert refused.status_code == 422 and refused.get_json()["code"] == "travel_rule_incomplete"
+    assert api.stack.remittances.orders() == []
+    opened = api.client.post("/v1/wallet/remittances", json=large, headers={"Idempotency-Key": "big-2"})
+    assert opened.status_code == 201, opened.get_json()

@@ -155,3 +155,30 @@ def test_the_senders_country_reaches_monitoring_once_the_money_arrived(stack):
     alerts = stack.monitoring.run_batch(unpaid.created_at - timedelta(minutes=1))
     assert [(a.rule_id, a.party_id) for a in alerts] == [("high-risk-remittance", "phone:254712345678")]
     assert stack.get(order).state is RemittanceState.PAID_OUT
+
+
+def test_above_the_travel_rule_threshold_full_originator_data_is_required_and_kept(stack):
+    """USD 1,000 and more: a sender with only a name and a country is refused before paying (naming what is
+    missing); with an address the order opens, and once paid its IVMS101 record is kept with the Tron transaction."""
+    from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData, TransferDirection
+
+    bare = Sender(name="Grace Otieno", country="GB")
+    small = stack.order(amount="50000", sender=bare)  # about USD 385: below the threshold, a name is enough
+    assert small.assessment is not None and not small.assessment.applies
+    with pytest.raises(IncompleteTravelRuleData, match="address, an identity number"):
+        stack.order(amount="200000", sender=bare)
+    big = stack.order(amount="200000")
+    assert big.assessment is not None and big.assessment.applies
+    transfer = stack.pay(big)
+    stack.confirm()
+    stack.run()
+    done = stack.get(big)
+    assert done.state is RemittanceState.PAID_OUT and done.travel_rule_id
+    with stack.wallet.backend.uow() as uow:
+        record = uow.travel_rule.for_transfer(TransferDirection.IN, big.id)
+        small_record = uow.travel_rule.for_transfer(TransferDirection.IN, small.id)
+    assert record.id == done.travel_rule_id and record.transfer.tx_hash == transfer.tx_hash
+    payload = record.ivms101()
+    assert payload["originator"]["accountNumber"] == [TRON_REFUND]
+    assert payload["beneficiary"]["accountNumber"] == ["254712345678"]
+    assert small_record is None

@@ -149,8 +149,8 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
 @bp.post("/v1/wallet/remittances")
 @operation(
     "Send money to Kenya: open a remittance order (no account; pay the USDT due to a one-time address; the "
-    "recipient is paid by M-Pesa, or into their wallet, once it is confirmed; 422 for bad input, 409 "
-    "travel_rule_incomplete when the amount needs full originator data, 429 when the limit is exceeded)",
+    "recipient is paid by M-Pesa, or into their wallet, once it is confirmed; 422 for bad input or "
+    "(travel_rule_incomplete) when the amount needs full originator data; 429 over the rate limit)",
     request=RemittanceRequest,
     response=RemittanceView,
     status=201,

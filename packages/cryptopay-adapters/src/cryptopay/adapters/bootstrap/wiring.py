@@ -590,6 +590,7 @@ class Parts:
             sms=lambda: self.sms,
             monitoring=self.monitoring_feed,
             policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
+            travel_rule=self.travel_rule,
         )
 
     @functools.cached_property

@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
+from cryptopay.core.ports.travel_rule import TravelRuleUnitOfWork
 from cryptopay.core.ports.wallets import SellUnitOfWork
 from cryptopay.core.remittances.model import RemittanceOrder, RemittanceState
 
@@ -36,7 +37,7 @@ class RemittanceRepository(Protocol):
         ...
 
 
-class RemittanceUnitOfWork(SellUnitOfWork, PaymentsUnitOfWork, Protocol):
+class RemittanceUnitOfWork(SellUnitOfWork, PaymentsUnitOfWork, TravelRuleUnitOfWork, Protocol):
     """The orders with the invoices, payouts and refunds they use and the wallets they may credit: one transaction."""
 
     @property

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import attrs
+from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.flows import REMITTANCE_DESK
 from cryptopay.core.money import KES, USDT, Money
@@ -123,7 +124,8 @@ class RemittanceOrder:
     next_attempt_at: datetime | None = None
     conversion_entry_id: str | None = None
     refund_id: str | None = None
-    travel_rule_id: str | None = None
+    assessment: Assessment | None = None  # the Travel Rule's valuation when the order was opened (None: not assessed)
+    travel_rule_id: str | None = None  # the record kept once the USDT arrived (at or above the threshold)
     note: str | None = None  # why it is held, or what happened last
     paid_out_at: datetime | None = None
     notified_at: datetime | None = None  # when the recipient's SMS went

@@ -40,6 +40,7 @@ from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
 from cryptopay.core.errors import CryptopayError, InvalidInput, LimitExceeded, NotFound, Refused
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceState, is_confirmed
@@ -58,6 +59,7 @@ from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
+from cryptopay.core.remittances import travel
 from cryptopay.core.remittances.model import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.text import text_problem
@@ -110,6 +112,7 @@ class Remittances:
     sms: Callable[[], SmsSender | None] = lambda: None
     monitoring: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal once paid
     policy: RetryPolicy = attrs.Factory(RetryPolicy)
+    travel_rule: TravelRule | None = None  # FATF R.16: the threshold and the records (None: not applied)
     tariff: Tariff = B2C_TARIFF
     window: timedelta = timedelta(minutes=30)  # how long an order waits for its USDT
 
@@ -130,6 +133,7 @@ class Remittances:
         quote = self.quoter().quote(USDT_KES)
         usdt, kes, charge = self._price(request.amount, quote)
         order_id, now = self.ids.new_id("rmt"), self.clock.now()
+        assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
         recipient = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
         party = recipient.user_id if recipient else f"phone:{phone}"
         self.monitoring.before(_movement(order_id, party, kes + charge, request.sender, now, recipient))
@@ -154,6 +158,7 @@ class Remittances:
                 bid=quote.bid,
                 mid=quote.mid,
                 invoice_id=invoice.id,
+                assessment=assessment,
             )
             _remittance_uow(uow).remittances.add(order)
             details = {"invoice": invoice.id, "kes": str(kes), "usdt": str(usdt), "country": request.sender.country}
@@ -170,6 +175,21 @@ class Remittances:
             then=record,
         )
         return created[-1]
+
+    def _travel_check(
+        self, order_id: str, request: OrderRequest, name: str, phone: str, usdt: Money, network: str
+    ) -> Assessment | None:
+        """At or above the Travel Rule threshold, refuse (``IncompleteTravelRuleData``) unless the originator data
+        is full, before the sender pays anything."""
+        if self.travel_rule is None:
+            return None
+        assessment = self.travel_rule.assess(usdt)
+        if assessment.applies:
+            sender = travel.originator(request.sender, request.refund_address.strip())
+            check_complete(
+                travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone), None, None
+            )
+        return assessment
 
     def _rails_for(self, address: str) -> list[Rail]:
         """The desk's USDT rails whose network ``address`` belongs to: the refund goes back the way coins came."""
@@ -351,8 +371,23 @@ class Remittances:
             session=uow.ledger,
         )
         order.conversion_entry_id = entry.id
+        self._keep_travel_record(uow, order, paid[0].transfer.tx_hash if paid else "")
         details = {"entry": entry.id, "network": order.network or ""}
         uow.audit.append(_event(_ACTOR, "remittance.funded", order.id, now, details))
+
+    def _keep_travel_record(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, tx_hash: str) -> None:
+        """The order's Travel Rule record, in the transaction that takes its USDT (none below the threshold)."""
+        if self.travel_rule is None or order.assessment is None or order.network is None:
+            return
+        record = self.travel_rule.keep(
+            uow,
+            travel.transfer(order.id, order.network, order.usdt, tx_hash),
+            order.assessment,
+            originator=travel.originator(order.sender, order.refund_address),
+            beneficiary=travel.beneficiary(order.recipient_name, order.recipient_phone),
+            actor=_ACTOR,
+        )
+        order.travel_rule_id = record.id if record else None
 
     def _pay_out(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> None:
         """Credit the recipient's wallet when it can take it, else plan the B2C payout."""
