@@ -10,6 +10,7 @@ from cryptopay.adapters.sql import make_engine
 from sqlalchemy.engine import Engine
 
 from tests.support.sql_backends import (
+    TEST_PERSONAL,
     Backend,
     SqliteTemplate,
     empty_postgres,
@@ -58,4 +59,4 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 def sql_backend_from_engine(engine: Engine) -> Backend:
     from cryptopay.adapters.sql.uow import SqlStorage
 
-    return Backend("postgres", SqlStorage(engine), engine)
+    return Backend("postgres", SqlStorage(engine, personal=TEST_PERSONAL), engine)

@@ -15,6 +15,7 @@ from cryptopay.core.money import Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing import identity as fakes
 
+from tests.support.sql_backends import TEST_PERSONAL
 from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
 
 NOW = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
@@ -37,7 +38,7 @@ def repos(engine):
             "idempotency": fakes.InMemoryIdempotency(),
             "teams": fakes.InMemoryTeams(),
         }
-    return sql_identity_repositories(engine)
+    return sql_identity_repositories(engine, personal=TEST_PERSONAL)
 
 
 def user(n: int, email: str | None = None) -> User:

@@ -18,6 +18,7 @@ from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplica
 
 from tests.support.kyc_rig import START, KycRig, business, person
 from tests.support.s3 import s3_store
+from tests.support.sql_backends import TEST_PERSONAL
 from tests.support.sql_engines import BACKENDS, backend_engine
 
 
@@ -28,7 +29,7 @@ def engine(request, tmp_path):
 
 @pytest.fixture
 def applications(engine):
-    return InMemoryKycApplications() if engine is None else SqlKycApplications(engine)
+    return InMemoryKycApplications() if engine is None else SqlKycApplications(engine, personal=TEST_PERSONAL)
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def rig(engine):
         return KycRig()
     from cryptopay.adapters.sql.uow import SqlStorage
 
-    return KycRig(SqlStorage(engine))
+    return KycRig(SqlStorage(engine, personal=TEST_PERSONAL))
 
 
 @pytest.fixture(params=["memory", "directory", "s3"])

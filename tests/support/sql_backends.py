@@ -16,11 +16,16 @@ from typing import Any
 import attrs
 import psycopg
 from cryptopay.adapters.sql import make_engine, upgrade
+from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.adapters.vault import EnvelopeVault, generate_kek
 from cryptopay.core.testing.storage import InMemoryStorage
 from sqlalchemy.engine import Engine
 
 TABLES_KEPT = {"alembic_version", "audit_head"}
+
+TEST_PERSONAL = PersonalData(EnvelopeVault.from_spec(f"test:{generate_kek()}"), secrets.token_bytes(32))
+"""Personal data sealed as in production: every contract suite on SQL proves lookups work through keyed hashes."""
 
 
 @attrs.define
@@ -84,4 +89,4 @@ def memory_backend(**repositories: Any) -> Backend:
 
 def sql_backend(name: str, url: str) -> Backend:
     engine = make_engine(url)
-    return Backend(name, SqlStorage(engine), engine)
+    return Backend(name, SqlStorage(engine, personal=TEST_PERSONAL), engine)

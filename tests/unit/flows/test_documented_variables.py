@@ -182,6 +182,10 @@ PROBES: dict[str, Probe] = {
         "k9:" + "A" * 43 + "=",
         lambda s, p: p.vault.current_key_id,  # type: ignore[attr-defined]
     ),
+    "CRYPTOPAY_PII_LOOKUP_KEY": Probe(
+        "B" * 43 + "=",
+        lambda s, p: p.personal.lookup("254712345678"),  # type: ignore[attr-defined]
+    ),
     "CRYPTOPAY_FX_*": Probe("", lambda s, p: s.settings.fx.margin),
     "CRYPTOPAY_MPESA_FLOAT_BASELINE": Probe("250000", lambda s, p: s.settings.mpesa_float_baseline),
     "CRYPTOPAY_MPESA_*": Probe("", lambda s, p: _outcome(lambda: type(s.mobile_money).__name__)),
@@ -220,6 +224,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_S3_SECRET_ACCESS_KEY": Probe("other-secret", _document_store, S3_BUCKET),
     "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
     "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
+    "CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS": Probe("2", lambda s, p: s.withdrawals.cool_off),
     **_chain_probes(),
     **_treasury_probes(),
 }

@@ -73,6 +73,8 @@ GROUPS = (
         "wallets", "wallets", "Personal wallets: show, history, freeze and unfreeze (audited); pending STK purchases."
     ),
     Group("bills", "bills", "Bills: the biller catalogue, bill payments awaiting M-Pesa."),
+    Group("withdrawals", "withdrawals", "Wallet withdrawals: list them, the pending ones, show one."),
+    Group("privacy", "privacy", "Data protection: a data subject's export, retention purges, sealing personal data."),
     Group("compliance", "compliance", "Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more)."),
 )
 

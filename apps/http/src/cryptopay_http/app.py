@@ -22,6 +22,7 @@ from cryptopay_http.blueprints import (
     merchants,
     payment_links,
     payouts,
+    privacy,
     refunds,
     reports,
     security,
@@ -32,6 +33,7 @@ from cryptopay_http.blueprints import (
     treasury,
     wallet,
     wallet_bills,
+    wallet_withdrawals,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -56,8 +58,8 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
-BLUEPRINTS += [wallet.bp, wallet_bills.bp]
-BLUEPRINTS += [kyc.bp, compliance.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp]
+BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 
 

@@ -1,6 +1,8 @@
 """``cryptopay db``: apply, inspect and roll back the database migrations (SQLite or PostgreSQL).
 
 The database is ``--url``, else ``$CRYPTOPAY_DATABASE_URL``, else the SQLite file under the data directory.
+``upgrade`` to the newest revision also seals the personal data an older version stored in the clear (with the
+deployment's keys: ``CRYPTOPAY_VAULT_KEKS`` and ``CRYPTOPAY_PII_LOOKUP_KEY``).
 """
 
 from __future__ import annotations
@@ -44,7 +46,23 @@ def upgrade(
     resolved = resolve_url(url)
     with errors_to_exit_codes():
         now = upgrade_to(resolved, revision)
+        sealed = _seal(resolved) if revision == "head" else None
     _report(resolved, now, as_json, "upgraded")
+    if sealed is not None and not as_json and any(sealed.values()):
+        typer.echo("sealed personal data: " + ", ".join(f"{n} {t}" for t, n in sealed.items() if n))
+
+
+def _seal(url: str) -> dict[str, int] | None:
+    """Seal what the database holds in the clear, with the deployment's keys (when it is the deployment's database:
+    another ``--url`` is sealed by ``cryptopay privacy seal`` run with that database's settings)."""
+    from cryptopay.adapters.sql import resolve_url
+
+    from cryptopay_cli.context import services
+
+    svc = services()
+    if resolve_url(svc.settings.database_url) != url:
+        return None
+    return dict(svc.seal_personal_data())
 
 
 @app.command()

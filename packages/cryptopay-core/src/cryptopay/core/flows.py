@@ -36,6 +36,7 @@ __all__ = [
     "book_deposit",
     "buy_key",
     "complete_payout",
+    "complete_withdrawal",
     "convert_for_settlement",
     "credit_buy",
     "credit_invoice_payment",
@@ -43,6 +44,7 @@ __all__ = [
     "deposits_held",
     "fail_payout",
     "gas",
+    "hold_withdrawal",
     "merchant_liability",
     "network_fees",
     "open_platform_accounts",
@@ -58,6 +60,8 @@ __all__ = [
     "start_payout",
     "wallet_account",
     "wallet_claims",
+    "wallet_withdrawals_in_flight",
+    "withdrawal_fee",
 ]
 
 FLOAT = "assets:mpesa_float:KES"
@@ -311,6 +315,87 @@ def settle_claim(
         metadata={"kind": f"p2p_{step}", "transfer_id": transfer_id, "user": user_id},
     )
     return ledger.post(request, session=session)
+
+
+# -- a wallet's crypto withdrawals (``cryptopay.core.wallets.withdrawals``) ------------------------------------------
+
+
+def wallet_withdrawals_in_flight(asset: Asset) -> str:
+    """Coins on their way out of wallets (apart from merchants' refunds, which have their own in-flight account)."""
+    return f"liabilities:wallet_withdrawals_in_flight:{asset.code}"
+
+
+def withdrawal_fee(asset: Asset) -> str:
+    return f"revenue:withdrawal_fee:{asset.code}"
+
+
+def hold_withdrawal(
+    ledger: Ledger, *, withdrawal_id: str, user_id: str, total: Money, session: LedgerSession | None = None
+) -> Hold:
+    """Hold the amount and our fee from the wallet while the coins are in flight (recorded before anything is sent).
+
+    Pending Dr wallet:<user>:<ASSET> / Cr wallet_withdrawals_in_flight:<ASSET>, keyed ``withdrawal:<id>:hold``.
+    """
+    asset = total.asset
+    ledger.open_accounts(
+        [
+            Account(wallet_withdrawals_in_flight(asset), AccountKind.LIABILITY, asset),
+            Account(withdrawal_fee(asset), AccountKind.REVENUE, asset),
+        ],
+        session=session,
+    )
+    request = HoldRequest(
+        f"withdrawal:{withdrawal_id}:hold",
+        wallet_account(user_id, asset),
+        wallet_withdrawals_in_flight(asset),
+        total,
+        None,
+        f"withdrawal {withdrawal_id}",
+    )
+    return ledger.hold(request, session=session)
+
+
+def complete_withdrawal(
+    ledger: Ledger,
+    *,
+    withdrawal_id: str,
+    hold_id: str,
+    network: str,
+    amount: Money,
+    fee: Money,
+    network_fee: Money | None = None,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A confirmed withdrawal: post the hold, then custody pays the coins out and our fee is revenue.
+
+    Dr wallet_withdrawals_in_flight (amount + fee) / Cr assets:custody:<network>:<ASSET> (amount) /
+    Cr revenue:withdrawal_fee:<ASSET> (fee); and, when the network's fee is known,
+    Dr expenses:network_fees:<network>:<COIN> / Cr assets:gas:<network>:<COIN> (the hot wallet's coin paid it).
+    """
+    ledger.post_hold(hold_id, f"withdrawal:{withdrawal_id}:post", session=session)
+    ledger.open_account(Account(custody(network, amount.asset), AccountKind.ASSET, amount.asset), session=session)
+    postings = [
+        Posting.debit(wallet_withdrawals_in_flight(amount.asset), amount + fee),
+        Posting.credit(custody(network, amount.asset), amount),
+    ]
+    if fee.is_positive():
+        postings.append(Posting.credit(withdrawal_fee(amount.asset), fee))
+    metadata = {"kind": "withdrawal", "withdrawal_id": withdrawal_id, "network": network}
+    request = EntryRequest(
+        f"withdrawal:{withdrawal_id}:send", postings, f"withdrawal {withdrawal_id} sent from custody", metadata=metadata
+    )
+    entry = ledger.post(request, session=session)
+    if network_fee is not None and network_fee.is_positive():
+        open_treasury_accounts(ledger, session=session, networks=((network, network_fee.asset),))
+        fees = [
+            Posting.debit(network_fees(network, network_fee.asset), network_fee),
+            Posting.credit(gas(network, network_fee.asset), network_fee),
+        ]
+        ledger.post(
+            EntryRequest(f"withdrawal:{withdrawal_id}:network_fee", fees, f"withdrawal {withdrawal_id} network fee"),
+            session=session,
+        )
+    return entry
 
 
 MPESA_COLLECTIONS = "assets:mpesa_collections:KES"  # our paybill's takings (STK Push), apart from the B2C float

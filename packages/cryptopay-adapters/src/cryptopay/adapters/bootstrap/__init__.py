@@ -27,6 +27,7 @@ from cryptopay.adapters.bootstrap.web_settings import WebSettings
 from cryptopay.adapters.bootstrap.wiring import PAYOUT_JOBS, Parts, payout_urls
 from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.system import RandomIds, SystemClock
 
 __all__ = [
@@ -58,6 +59,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         webhooks_uow=Lazy(lambda: parts.storage.unit_of_work),
         ledger=Lazy(lambda: parts.ledger),
         quotes=Lazy(lambda: parts.quotes),
+        personal_sealing=Lazy(lambda: parts.personal_sealing),
         users=Lazy(lambda: parts.users),
         refresh_tokens=Lazy(lambda: parts.refresh_tokens),
         merchants=Lazy(lambda: parts.merchants),
@@ -87,6 +89,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         screening=Lazy(lambda: parts.screening),
         travel_rule=Lazy(lambda: parts.travel_rule),
         reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
+        subject_exports=Lazy(lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock)),
         listings=Lazy(lambda: parts.listings),
         reports=Lazy(lambda: parts.reports),
         wallets=Lazy(lambda: parts.wallets),
@@ -94,6 +97,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         wallet_buys=Lazy(lambda: parts.wallet_buys),
         wallet_sells=Lazy(lambda: parts.wallet_sells),
         wallet_bills=Lazy(lambda: parts.wallet_bills),
+        withdrawals=Lazy(lambda: parts.withdrawals),
         wallet_deposits=Lazy(lambda: parts.wallet_deposits),
         reconciliation=Lazy(lambda: parts.reconciliation),
         float_balance=Lazy(lambda: parts.float_balance),

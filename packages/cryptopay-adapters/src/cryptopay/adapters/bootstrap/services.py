@@ -51,6 +51,7 @@ from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
+from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
@@ -62,6 +63,7 @@ from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
+from cryptopay.core.wallets.withdrawals import Withdrawals
 from cryptopay.core.webhooks import UowFactory
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
@@ -82,6 +84,9 @@ class Services:
     _webhooks_uow: Lazy[UowFactory] = attrs.field(factory=lambda: missing("webhook storage"))
     _ledger: Lazy[Ledger] = attrs.field(factory=lambda: missing("ledger"))
     _quotes: Lazy[QuoteRepository] = attrs.field(factory=lambda: missing("quotes"))
+    _personal_sealing: Lazy[Callable[[bool], Mapping[str, int]]] = attrs.field(
+        factory=lambda: missing("personal data sealing")
+    )
     # -- identity
     _users: Lazy[UserRepository] = attrs.field(factory=lambda: missing("users"))
     _refresh_tokens: Lazy[RefreshTokenRepository] = attrs.field(factory=lambda: missing("refresh tokens"))
@@ -114,6 +119,7 @@ class Services:
     _screening: Lazy[Screening] = attrs.field(factory=lambda: missing("sanctions screening"))
     _travel_rule: Lazy[TravelRule] = attrs.field(factory=lambda: missing("the Travel Rule"))
     _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
+    _subject_exports: Lazy[SubjectExports] = attrs.field(factory=lambda: missing("data subject exports"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
@@ -122,6 +128,7 @@ class Services:
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
+    _withdrawals: Lazy[Withdrawals] = attrs.field(factory=lambda: missing("crypto withdrawals"))
     _wallet_deposits: Lazy[Deposits] = attrs.field(factory=lambda: missing("crypto deposits"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
@@ -151,6 +158,11 @@ class Services:
     def webhooks_uow(self) -> UowFactory:
         """A new unit of work over the outbox and the webhook repositories."""
         return self._webhooks_uow.get()
+
+    def seal_personal_data(self, *, all_rows: bool = False) -> Mapping[str, int]:
+        """Seal the personal data still stored in the clear (``all_rows``: re-seal every row, after a key rotation);
+        the rows rewritten per table (see ``cryptopay.adapters.sql.sealing``)."""
+        return self._personal_sealing.get()(all_rows)
 
     @property
     def ledger(self) -> Ledger:
@@ -296,6 +308,11 @@ class Services:
         return self._wallet_bills.get()
 
     @property
+    def withdrawals(self) -> Withdrawals:
+        """Crypto withdrawals from personal wallets to outside addresses."""
+        return self._withdrawals.get()
+
+    @property
     def wallet_deposits(self) -> Deposits:
         return self._wallet_deposits.get()
 
@@ -323,6 +340,11 @@ class Services:
     def reporting(self) -> Reporting:
         """Suspicious transaction reports (goAML XML, CSV) and the monthly virtual-asset flows."""
         return self._reporting.get()
+
+    @property
+    def subject_exports(self) -> SubjectExports:
+        """A data subject's export (the person's own, or an officer's), audited."""
+        return self._subject_exports.get()
 
     @property
     def listings(self) -> Listings:

@@ -78,6 +78,7 @@ class Settings:
     wallet_speed: WalletSpeed = attrs.Factory(WalletSpeed)  # CRYPTOPAY_WALLET_CONFIRMATIONS: wallet deposits' depth
     deposit_minimums: DepositMinimums = attrs.Factory(DepositMinimums)  # CRYPTOPAY_WALLET_DEPOSIT_MINIMUMS
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
+    withdrawal_cool_off_hours: int = 24  # a wallet's first withdrawal to a new address waits this long before sending
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -92,6 +93,7 @@ class Settings:
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     webhook_max_endpoints: int = MAX_ENDPOINTS  # enabled webhook endpoints per merchant (each retried for days)
     vault_keks: str | None = attrs.field(default=None, repr=_hidden)
+    pii_lookup_key: str | None = attrs.field(default=None, repr=_hidden)  # base64; keyed hashes of phones, emails
     web: WebSettings = attrs.Factory(WebSettings)  # the production web server (``cryptopay serve``)
     api: ApiSettings | None = None  # None without CRYPTOPAY_TOKEN_SECRET: the API refuses to start
     fx: FxSettings = attrs.Factory(FxSettings)
@@ -143,6 +145,7 @@ class Settings:
                 "WALLET_DEPOSIT_MINIMUMS", DepositMinimums.parse, get.text("WALLET_DEPOSIT_MINIMUMS")
             ),
             travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
+            withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
@@ -157,6 +160,7 @@ class Settings:
             password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
             webhook_max_endpoints=get.number("WEBHOOK_MAX_ENDPOINTS") or MAX_ENDPOINTS,
             vault_keks=get.text("VAULT_KEKS") or None,
+            pii_lookup_key=get.text("PII_LOOKUP_KEY") or None,
         )
         settings.check(source)  # before the sections: a sandbox URL is named as such, not as a missing credential
         return attrs.evolve(
@@ -233,6 +237,15 @@ def _daraja_configured(env: Mapping[str, str]) -> bool:
     """Any ``CRYPTOPAY_MPESA_*`` Daraja setting (the float baseline is the books', not Daraja's)."""
     names = (n for n, v in env.items() if n.startswith("CRYPTOPAY_MPESA_") and v.strip())
     return any(n != "CRYPTOPAY_MPESA_FLOAT_BASELINE" for n in names)
+
+
+def _hours(value: int | None) -> int:
+    """``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``: 0 (no cool-off) to 720 (30 days); 24 when unset."""
+    if value is None:
+        return 24
+    if not 0 <= value <= 720:
+        raise InvalidInput(f"CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS must be from 0 to 720, got {value}")
+    return value
 
 
 def _usd(name: str, text: str) -> Money:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
-from cryptopay.core.errors import CryptopayError, InvalidInput
+from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
@@ -43,7 +43,6 @@ from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
-    ChainSender,
     MempoolWatcher,
     ScanCursorStore,
 )
@@ -72,6 +71,7 @@ from cryptopay.core.ports.throughput import Throughput, TokenBucket
 from cryptopay.core.ports.treasury import Sweeper, TreasuryStore
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
+from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
@@ -86,11 +86,13 @@ from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
+from cryptopay.core.wallets.withdrawals import Withdrawals
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
     from cryptopay.adapters.cache import SubscribedEpoch
     from cryptopay.adapters.queue import InlineQueue, RqQueue
+    from cryptopay.adapters.sql.personal import PersonalData
     from cryptopay.adapters.sql.uow import SqlStorage
 
 __all__ = ["PAYOUT_JOBS", "Parts", "payout_urls"]
@@ -130,16 +132,20 @@ class Parts:
     def __init__(self, settings: Settings, *, clock: Clock, ids: IdGenerator) -> None:
         self.settings, self.clock, self.ids = settings, clock, ids
         self.closers: list[Callable[[], None]] = []
+        self._sealing_due = False  # the embedded database was just migrated: seal what it holds in the clear
 
     # -- storage ---------------------------------------------------------------------------------------------
     @functools.cached_property
     def engine(self) -> Engine:
         from cryptopay.adapters._paths import private_dir
-        from cryptopay.adapters.sql import make_engine, upgrade
+        from cryptopay.adapters.sql import current, make_engine, upgrade
 
         private_dir(self.settings.data_dir)
         if self.settings.database_url.startswith("sqlite"):
-            upgrade(self.settings.database_url)  # the embedded default migrates itself; production runs `db upgrade`
+            # the embedded default migrates itself, then seals what an older version left in the clear (``storage``);
+            # production runs `cryptopay db upgrade`, which does both
+            before = current(self.settings.database_url)
+            self._sealing_due = upgrade(self.settings.database_url) != before
         # One connection per app thread plus two for the process's own work (as many again may overflow briefly).
         engine = make_engine(self.settings.database_url, pool_size=self.settings.web.threads + 2)
         self.closers.append(engine.dispose)
@@ -151,7 +157,19 @@ class Parts:
         from cryptopay.adapters.sql.uow import SqlStorage
 
         cipher = SecretCipher.from_vault(self.vault)  # webhook endpoint secrets are sealed by the key vault
-        return SqlStorage(self.engine, ids=self.ids, cipher=cipher)
+        storage = SqlStorage(self.engine, ids=self.ids, cipher=cipher, personal=self.personal)
+        if self._sealing_due:
+            from cryptopay.adapters.sql.sealing import seal_personal_data
+
+            seal_personal_data(storage)
+        return storage
+
+    @property
+    def personal_sealing(self) -> Callable[[bool], Mapping[str, int]]:
+        """Seals personal data left in the clear (``cryptopay db upgrade``, ``cryptopay privacy seal``)."""
+        from cryptopay.adapters.sql.sealing import seal_personal_data
+
+        return lambda all_rows: seal_personal_data(self.storage, all_rows=all_rows)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -189,6 +207,34 @@ class Parts:
                 dev_kek.write_text(f"dev:{generate_kek()}")
             spec = dev_kek.read_text().strip()
         return EnvelopeVault.from_spec(spec or "")
+
+    @functools.cached_property
+    def personal(self) -> PersonalData:
+        """Personal data sealed by the vault and looked up by keyed hashes (``CRYPTOPAY_PII_LOOKUP_KEY``); outside
+        production a local development lookup key is kept (mode 0600) in the data directory, like the KEK."""
+        import base64
+        import os
+
+        from cryptopay.adapters._paths import private_file
+        from cryptopay.adapters.sql.personal import LOOKUP_KEY_ENV, PersonalData
+
+        encoded = self.settings.pii_lookup_key
+        if not encoded and not self.settings.production:
+            dev_key = self.settings.data_dir / "dev-pii-lookup-key"
+            fresh = not dev_key.exists()
+            private_file(dev_key)
+            if fresh:
+                dev_key.write_text(base64.b64encode(os.urandom(32)).decode())
+            encoded = dev_key.read_text().strip()
+        if not encoded:
+            raise Unavailable(
+                f"production needs {LOOKUP_KEY_ENV} (base64, 32 bytes): phones and emails are keyed by it"
+            )
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            raise InvalidInput(f"{LOOKUP_KEY_ENV} is not valid base64") from None
+        return PersonalData(self.vault, key)
 
     # -- the outside world -----------------------------------------------------------------------------------
     @functools.cached_property
@@ -245,7 +291,7 @@ class Parts:
         return PrometheusMetrics(textfile=self.settings.metrics_dir / "scanner.prom")
 
     @functools.cached_property
-    def senders(self) -> dict[str, ChainSender]:
+    def senders(self) -> dict[str, HotWalletSender]:
         """Chain senders for networks with a hot wallet (``CRYPTOPAY_<NETWORK>_HOT_WALLET``), keys from the vault."""
         from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
         from cryptopay.adapters.vault import FileKeyStore
@@ -523,6 +569,27 @@ class Parts:
         )
 
     @functools.cached_property
+    def withdrawals(self) -> Withdrawals:
+        """Crypto withdrawals from wallets: addresses checked with checksums, sent by the hot-wallet senders (which
+        also estimate the network fee), screened, limited, cooled off (``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``)."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Withdrawals(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            quoter=lambda: quoter,
+            rails=lambda: self.rails,
+            senders=lambda: self.senders,
+            validators=address_validators(self.settings),
+            estimators=lambda: self.senders,
+            screening=self.screening,
+            monitoring=self.monitoring,
+            travel_rule=self.travel_rule,
+            cool_off=timedelta(hours=self.settings.withdrawal_cool_off_hours),
+        )
+
+    @functools.cached_property
     def wallet_signup(self) -> WalletSignup:
         return WalletSignup(
             self.storage.unit_of_work,
@@ -774,7 +841,8 @@ class Parts:
         from cryptopay.adapters.sql.repositories.identity import SqlUsers
         from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 
-        return SqlUsers(self.engine, cipher=SecretCipher.from_vault(self.vault))  # TOTP secrets sealed at rest
+        # TOTP secrets and personal data sealed at rest
+        return SqlUsers(self.engine, cipher=SecretCipher.from_vault(self.vault), personal=self.personal)
 
     @functools.cached_property
     def refresh_tokens(self) -> RefreshTokenRepository:
@@ -935,6 +1003,7 @@ class Parts:
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
+            "wallets.withdrawals": lambda _payload: (self.withdrawals.send_due(), self.withdrawals.check_sent()),
             **self._webhook_jobs(),
         }
 

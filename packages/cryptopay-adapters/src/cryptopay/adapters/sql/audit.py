@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,6 +64,12 @@ class SqlAuditLog:
     def head(self) -> tuple[int, str] | None:
         seq, last_hash = self._conn.execute(_HEAD).one()
         return (int(seq), str(last_hash)) if seq else None
+
+    def about(self, subjects: Sequence[str], *, actor: str | None = None, limit: int = 10_000) -> list[AuditRecord]:
+        c = audit_log.c
+        matches = [c.subject.in_(list(subjects))] + ([c.actor == actor] if actor is not None else [])
+        query = sa.select(audit_log).where(sa.or_(*matches)).order_by(c.seq).limit(limit)
+        return [_record(r) for r in self._conn.execute(query)]
 
 
 class SqlAuditTrail:

@@ -109,6 +109,8 @@ audit_log = sa.Table(
     sa.Column("details", JsonText, nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_log_subject", "subject", "seq"),  # a data subject's export (and an officer's lookups)
+    sa.Index("ix_audit_log_actor", "actor", "seq"),
 )
 
 audit_head = sa.Table(

@@ -20,18 +20,19 @@ users = sa.Table(
     "users",
     metadata,
     sa.Column("id", sa.String(ID), primary_key=True),
-    sa.Column("email", sa.String(EMAIL)),  # none for a personal wallet that signed up by phone alone
-    sa.Column("email_key", sa.String(EMAIL), unique=True),  # lower(email): one account per address
+    sa.Column("email", sa.Text),  # sealed (personal.py); none for a personal wallet that signed up by phone alone
+    sa.Column("email_key", sa.String(EMAIL), unique=True),  # keyed hash of lower(email): one account per address
     sa.Column("password_hash", sa.String(HASH), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("display_name", sa.String(CODE)),
+    sa.Column("display_name", sa.Text),  # sealed
     sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("totp_secret", sa.Text),  # a vault blob (v1:<base64>) when the repository has a cipher
     sa.Column("totp_confirmed_at", UtcDateTime),
     sa.Column("totp_last_step", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("recovery_code_hashes", JsonText),  # SHA-256 of each unused recovery code
-    sa.Column("phone", sa.String(16), unique=True),  # a verified phone (2547...), the login of a personal wallet
+    sa.Column("phone", sa.String(EMAIL), unique=True),  # keyed hash of a verified phone, a personal wallet's login
+    sa.Column("phone_sealed", sa.Text),  # the phone itself, sealed
     keep_existing=True,
 )
 

@@ -12,7 +12,7 @@ from cryptopay.adapters.sql.types import Amount, JsonText, UtcDateTime
 
 __all__ = ["phone_verifications", "wallet_buys", "wallet_deposits", "wallet_transfers", "wallet_usage", "wallets"]
 
-PHONE = 16
+PHONE = 320  # a keyed hash (64 hex digits) of the phone: see personal.py
 
 # keep_existing: pytest's doctest collection (importlib mode) imports this module a second time under another
 # name; the second import must reuse these tables on the shared MetaData instead of failing.

@@ -20,6 +20,7 @@ from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.adapters.sql.errors import translating
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
 from cryptopay.adapters.sql.outbox import SqlOutbox
+from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.repositories.compliance import (
     SqlAlerts,
     SqlCases,
@@ -57,6 +58,7 @@ from cryptopay.adapters.sql.repositories.wallets import (
     SqlWallets,
 )
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
+from cryptopay.adapters.sql.repositories.withdrawals import SqlWithdrawals
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
 from sqlalchemy.engine import Connection, Engine
@@ -75,8 +77,10 @@ class SqlUnitOfWork:
         cipher: SecretCipher | None = None,
         allow_plaintext: bool = False,
         locking: bool = True,
+        personal: PersonalData | None = None,
     ) -> None:
         self.connection = conn
+        self._personal = personal or PersonalData.plaintext()
         self._locking = locking
         self.ledger = SqlLedgerSession(conn)
         self.audit = SqlAuditLog(conn, ids)
@@ -137,7 +141,7 @@ class SqlUnitOfWork:
     # -- identity, KYC and fees
     @functools.cached_property
     def users(self) -> SqlUsers:
-        return SqlUsers(self.connection)
+        return SqlUsers(self.connection, cipher=self._cipher, personal=self._personal)
 
     @functools.cached_property
     def refresh_tokens(self) -> SqlRefreshTokens:
@@ -161,7 +165,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def kyc_applications(self) -> SqlKycApplications:
-        return SqlKycApplications(self.connection)
+        return SqlKycApplications(self.connection, personal=self._personal)
 
     # -- compliance monitoring
     @functools.cached_property
@@ -185,21 +189,25 @@ class SqlUnitOfWork:
         return SqlTravelRule(self.connection)
 
     @functools.cached_property
+    def withdrawals(self) -> SqlWithdrawals:
+        return SqlWithdrawals(self.connection, locking=self._locking)
+
+    @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
         return SqlFeeSchedules(self.connection)
 
     # -- personal wallets
     @functools.cached_property
     def wallets(self) -> SqlWallets:
-        return SqlWallets(self.connection)
+        return SqlWallets(self.connection, personal=self._personal)
 
     @functools.cached_property
     def phone_verifications(self) -> SqlPhoneVerifications:
-        return SqlPhoneVerifications(self.connection)
+        return SqlPhoneVerifications(self.connection, personal=self._personal)
 
     @functools.cached_property
     def wallet_transfers(self) -> SqlTransfers:
-        return SqlTransfers(self.connection)
+        return SqlTransfers(self.connection, personal=self._personal)
 
     @functools.cached_property
     def wallet_usage(self) -> SqlUsage:
@@ -211,7 +219,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def wallet_buys(self) -> SqlBuys:
-        return SqlBuys(self.connection)
+        return SqlBuys(self.connection, personal=self._personal)
 
     def flush(self) -> None:
         """Write what the ledger session buffered (done automatically before commit)."""
@@ -222,7 +230,8 @@ class SqlStorage:
     """Holds the engine; ``unit_of_work()`` is the ``UnitOfWorkFactory`` and ``ledger_store`` the ``LedgerStore``.
 
     ``cipher`` seals webhook endpoint secrets (the composition root passes ``SecretCipher.from_vault(vault)``);
-    ``allow_plaintext`` is for tests only.
+    ``allow_plaintext`` is for tests only. ``personal`` seals personal data and keys phone and email lookups (the
+    root passes the vault's ``PersonalData``; without one, personal data is stored as it is).
     """
 
     def __init__(
@@ -232,10 +241,12 @@ class SqlStorage:
         ids: IdGenerator | None = None,
         cipher: SecretCipher | None = None,
         allow_plaintext: bool = False,
+        personal: PersonalData | None = None,
     ) -> None:
         self.engine = engine
         self.ledger_store = SqlLedgerStore(engine)
         self._ids, self._cipher, self._allow_plaintext = ids, cipher, allow_plaintext
+        self.personal = personal or PersonalData.plaintext()
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
@@ -250,10 +261,17 @@ class SqlStorage:
         with translating(), self.engine.connect() as conn:
             reader = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield SqlUnitOfWork(
-                reader, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext, locking=False
+                reader,
+                self._ids,
+                cipher=self._cipher,
+                allow_plaintext=self._allow_plaintext,
+                locking=False,
+                personal=self.personal,
             )
 
     def _open(self, conn: Connection) -> SqlUnitOfWork:
-        return SqlUnitOfWork(conn, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext)
+        return SqlUnitOfWork(
+            conn, self._ids, cipher=self._cipher, allow_plaintext=self._allow_plaintext, personal=self.personal
+        )
 
     __call__ = unit_of_work

@@ -44,7 +44,7 @@ from cryptopay.core.rails import NETWORKS, AddressFormat
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
-__all__ = ["AddressValidator", "RefundRequest", "Refunds", "withdrawals_in_flight"]
+__all__ = ["AddressValidator", "RefundRequest", "Refunds", "check_address_shape", "withdrawals_in_flight"]
 
 AddressValidator = Callable[[str], str]
 """Checks an address for one network and returns its normal form, or raises ``InvalidInput`` saying why."""
@@ -398,6 +398,9 @@ def _check_pattern(network: str, address: str) -> str:
     if pattern is not None and not pattern.fullmatch(address.strip()):
         raise InvalidInput(f"{address!r} is not a {network} address", field="address")
     return address.strip()
+
+
+check_address_shape = _check_pattern  # the shape check, for other products sending to an outside address
 
 
 def _reason(invoice: Invoice) -> str:

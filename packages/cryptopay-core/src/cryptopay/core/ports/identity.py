@@ -80,6 +80,10 @@ class RefreshTokenRepository(Protocol):
         """True while some token of the family is unrevoked (one indexed read: the per-request session check)."""
         ...
 
+    def for_user(self, user_id: str) -> list[RefreshToken]:
+        """Every token of every login of a user, oldest first (a data subject's export, retention purges)."""
+        ...
+
 
 class MerchantRepository(Protocol):
     def add(self, merchant: Merchant) -> None:

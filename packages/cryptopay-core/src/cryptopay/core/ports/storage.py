@@ -16,7 +16,7 @@ work commits all of it at once when the block exits normally (or rolls all of it
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -50,6 +50,11 @@ class AuditLog(Protocol):
 
     def head(self) -> tuple[int, str] | None:
         """The (seq, hash) of the last record as the head pointer names it; None for an empty log."""
+        ...
+
+    def about(self, subjects: Sequence[str], *, actor: str | None = None, limit: int = 10_000) -> list[AuditRecord]:
+        """Records whose subject is one of ``subjects`` or whose actor is ``actor``, in ``seq`` order (a data
+        subject's export)."""
         ...
 
 

@@ -15,7 +15,7 @@ import struct
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -99,6 +99,12 @@ class InMemoryRefreshTokens:
         self._rows: dict[str, RefreshToken] = {}
         self._lock = threading.Lock()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> InMemoryRefreshTokens:
+        """A copy of the rows (an ``InMemoryStorage`` snapshots its repositories to roll a unit of work back)."""
+        copied = InMemoryRefreshTokens()
+        copied._rows = copy.deepcopy(self._rows, memo)
+        return copied
+
     def add(self, token: RefreshToken) -> None:
         with self._lock:
             self._rows[token.id] = _copy(token)
@@ -122,6 +128,10 @@ class InMemoryRefreshTokens:
 
     def family_active(self, family_id: str) -> bool:
         return any(t.family_id == family_id and t.revoked_at is None for t in self._rows.values())
+
+    def for_user(self, user_id: str) -> list[RefreshToken]:
+        mine = [_copy(t) for t in self._rows.values() if t.user_id == user_id]
+        return sorted(mine, key=lambda t: (t.created_at, t.id))
 
     def _revoke(self, chosen: Callable[[RefreshToken], bool], at: datetime) -> int:
         with self._lock:

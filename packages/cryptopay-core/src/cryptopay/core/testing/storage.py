@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -58,6 +58,11 @@ class InMemoryAuditLog:
 
     def head(self) -> tuple[int, str] | None:
         return (self._records[-1].seq, self._records[-1].hash) if self._records else None
+
+    def about(self, subjects: Sequence[str], *, actor: str | None = None, limit: int = 10_000) -> list[AuditRecord]:
+        wanted = set(subjects)
+        found = [r for r in self.records() if r.subject in wanted or (actor is not None and r.actor == actor)]
+        return found[:limit]
 
 
 class InMemoryOutbox:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
+from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
 from cryptopay.adapters.sql.tables_compliance import (
     compliance_alerts,
@@ -25,64 +26,93 @@ from cryptopay.core.compliance.screening import ListEntry, Snapshot, address_key
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 
-__all__ = ["SqlAlerts", "SqlCases", "SqlKycApplications", "SqlMovementJournal", "SqlSanctions"]
+__all__ = [
+    "KYC_APPLICATION_FIELDS",
+    "SqlAlerts",
+    "SqlCases",
+    "SqlKycApplications",
+    "SqlMovementJournal",
+    "SqlSanctions",
+]
 
 T = TypeVar("T")
 
 
-class SqlKycApplications:
-    """``KycApplicationRepository``: one row per application; ``get`` locks it (``FOR UPDATE`` on PostgreSQL)."""
+KYC_APPLICATION_FIELDS = PersonalFields(
+    "kyc_applications",
+    (
+        "notify_to",
+        "person.legal_name",
+        "person.date_of_birth",
+        "person.id_number",
+        "person.phone",
+        "person.address",
+        "business.phone",
+        "business.address",
+        "business.directors[].name",
+        "business.directors[].id_number",
+    ),
+)
+"""An application's personal fields, sealed at rest (the business's registered name, number and KRA PIN are not
+personal data and stay searchable)."""
 
-    def __init__(self, bind: Bind) -> None:
+
+class SqlKycApplications:
+    """``KycApplicationRepository``: one row per application; ``get`` locks it (``FOR UPDATE`` on PostgreSQL).
+
+    The applicant's (and directors') personal fields are sealed by ``personal``: ``KYC_APPLICATION_FIELDS``.
+    """
+
+    def __init__(self, bind: Bind, *, personal: PersonalData | None = None) -> None:
         self._bind = bind
+        self._personal = personal or PersonalData.plaintext()
 
     def add(self, application: KycApplication) -> None:
         with writing(self._bind) as conn:
-            if not insert_new(conn, kyc_applications, _row(application)):
+            if not insert_new(conn, kyc_applications, self._row(application)):
                 raise Conflict(f"application {application.id} already exists")
 
     def get(self, application_id: str) -> KycApplication | None:
         c = kyc_applications.c
-        with reading(self._bind) as conn:
-            doc = conn.scalars(sa.select(c.doc).where(c.id == application_id).with_for_update()).first()
-        return from_document(KycApplication, doc) if doc is not None else None
+        found = self._select(sa.select(c.id, c.doc).where(c.id == application_id).with_for_update())
+        return found[0] if found else None
 
     def update(self, application: KycApplication) -> None:
         c = kyc_applications.c
-        statement = kyc_applications.update().where(c.id == application.id).values(**_row(application))
+        statement = kyc_applications.update().where(c.id == application.id).values(**self._row(application))
         with writing(self._bind) as conn:
             if conn.execute(statement).rowcount != 1:
                 raise NotFound(f"no application {application.id} to update")
 
     def for_party(self, party_id: str) -> list[KycApplication]:
         c = kyc_applications.c
-        query = sa.select(c.doc).where(c.party_id == party_id).order_by(c.created_at, c.id)
+        query = sa.select(c.id, c.doc).where(c.party_id == party_id).order_by(c.created_at, c.id)
         return self._select(query)
 
     def queue(
         self, states: Sequence[ApplicationState], *, after: str | None = None, limit: int = 100
     ) -> list[KycApplication]:
         c = kyc_applications.c
-        query = sa.select(c.doc).where(c.state.in_([s.value for s in states]))
+        query = sa.select(c.id, c.doc).where(c.state.in_([s.value for s in states]))
         if after is not None:
             query = query.where(c.id > after)
         return self._select(query.order_by(c.id).limit(limit))
 
     def _select(self, query: sa.Select[Any]) -> list[KycApplication]:
         with reading(self._bind) as conn:
-            docs = conn.scalars(query).all()
-        return [from_document(KycApplication, doc) for doc in docs]
+            rows = conn.execute(query).all()
+        opened = (KYC_APPLICATION_FIELDS.open(doc, row_id, self._personal) for row_id, doc in rows)
+        return [from_document(KycApplication, doc) for doc in opened]
 
-
-def _row(application: KycApplication) -> dict[str, Any]:
-    return {
-        "id": application.id,
-        "party_id": application.party_id,
-        "kind": application.kind.value,
-        "state": application.state.value,
-        "created_at": application.created_at,
-        "doc": document(application),
-    }
+    def _row(self, application: KycApplication) -> dict[str, Any]:
+        return {
+            "id": application.id,
+            "party_id": application.party_id,
+            "kind": application.kind.value,
+            "state": application.state.value,
+            "created_at": application.created_at,
+            "doc": KYC_APPLICATION_FIELDS.seal(document(application), application.id, self._personal),
+        }
 
 
 class SqlMovementJournal:

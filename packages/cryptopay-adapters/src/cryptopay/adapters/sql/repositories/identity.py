@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 from cryptopay.adapters.sql.tables_identity import (
@@ -80,17 +81,20 @@ class SqlUsers:
     """``UserRepository``; emails are unique case-insensitively (a unique ``email_key`` = lower(email)).
 
     With a ``cipher`` (the key vault's), TOTP secrets are stored sealed (``v1:`` + base64 blob, bound to the user
-    id), so a copy of the database does not give away anyone's second factor.
+    id), so a copy of the database does not give away anyone's second factor. With ``personal`` (see
+    ``cryptopay.adapters.sql.personal``) the email, phone and display name are sealed, and ``email_key`` and
+    ``phone`` hold keyed hashes (of the lower-cased email, of the phone) that lookups go through.
     """
 
-    def __init__(self, bind: Bind, *, cipher: SecretCipher | None = None) -> None:
+    def __init__(self, bind: Bind, *, cipher: SecretCipher | None = None, personal: PersonalData | None = None) -> None:
         self._bind = bind
         self._cipher = cipher
+        self._personal = personal or PersonalData.plaintext()
 
     def add(self, user: User) -> None:
         with writing(self._bind) as conn:
             if not insert_new(conn, users, self._row(user)):
-                if user.phone is not None and conn.execute(_phone_taken(user)).first() is not None:
+                if user.phone is not None and conn.execute(self._phone_taken(user)).first() is not None:
                     raise Conflict("an account with this phone number already exists", field="phone")
                 raise Conflict("an account with this email already exists", field="email")
 
@@ -98,16 +102,18 @@ class SqlUsers:
         return _one(self._bind, sa.select(users).where(users.c.id == user_id), self._user)
 
     def by_email(self, email: str) -> User | None:
-        return _one(self._bind, sa.select(users).where(users.c.email_key == email.lower()), self._user)
+        key = self._personal.lookup(email.lower())
+        return _one(self._bind, sa.select(users).where(users.c.email_key == key), self._user)
 
     def by_phone(self, phone: str) -> User | None:
-        return _one(self._bind, sa.select(users).where(users.c.phone == phone), self._user)
+        key = self._personal.lookup(phone)
+        return _one(self._bind, sa.select(users).where(users.c.phone == key), self._user)
 
     def update(self, user: User) -> None:
         with writing(self._bind) as conn:
-            if user.email is not None and conn.execute(_email_taken(user)).first() is not None:
+            if user.email is not None and conn.execute(self._email_taken(user)).first() is not None:
                 raise Conflict("an account with this email already exists", field="email")
-            if user.phone is not None and conn.execute(_phone_taken(user)).first() is not None:
+            if user.phone is not None and conn.execute(self._phone_taken(user)).first() is not None:
                 raise Conflict("an account with this phone number already exists", field="phone")
             _update(conn, users, user.id, self._row(user), "user")
 
@@ -116,10 +122,19 @@ class SqlUsers:
         if user.totp_secret is not None and self._cipher is not None:
             blob = self._cipher.encrypt(user.totp_secret.encode(), _totp_context(user.id))
             row["totp_secret"] = _SEALED + base64.b64encode(blob).decode()
+        personal = self._personal
+        if user.email is not None:
+            row["email"] = personal.seal(user.email, context=f"users:{user.id}:email")
+            row["email_key"] = personal.lookup(user.email.lower())
+        if user.phone is not None:
+            row["phone"] = personal.lookup(user.phone)
+            row["phone_sealed"] = personal.seal(user.phone, context=f"users:{user.id}:phone")
+        if user.display_name is not None:
+            row["display_name"] = personal.seal(user.display_name, context=f"users:{user.id}:display_name")
         return row
 
     def _user(self, row: Any) -> User:
-        user = _user(row)
+        user = _user(row, self._personal)
         stored = user.totp_secret
         if stored is not None and stored.startswith(_SEALED):
             if self._cipher is None:
@@ -128,16 +143,16 @@ class SqlUsers:
             user.totp_secret = self._cipher.decrypt(blob, _totp_context(user.id)).decode()
         return user
 
+    def _email_taken(self, user: User) -> sa.Select[Any]:
+        key = self._personal.lookup((user.email or "").lower())
+        return sa.select(users.c.id).where(users.c.email_key == key, users.c.id != user.id)
+
+    def _phone_taken(self, user: User) -> sa.Select[Any]:
+        key = self._personal.lookup(user.phone or "")
+        return sa.select(users.c.id).where(users.c.phone == key, users.c.id != user.id)
+
 
 _SEALED = "v1:"
-
-
-def _email_taken(user: User) -> sa.Select[Any]:
-    return sa.select(users.c.id).where(users.c.email_key == (user.email or "").lower(), users.c.id != user.id)
-
-
-def _phone_taken(user: User) -> sa.Select[Any]:
-    return sa.select(users.c.id).where(users.c.phone == user.phone, users.c.id != user.id)
 
 
 def _totp_context(user_id: str) -> str:
@@ -159,24 +174,31 @@ def _user_row(user: User) -> dict[str, Any]:
         "totp_last_step": user.totp_last_step,
         "recovery_code_hashes": list(user.recovery_code_hashes),
         "phone": user.phone,
+        "phone_sealed": None,
     }
 
 
-def _user(row: Any) -> User:
+def _user(row: Any, personal: PersonalData) -> User:
     m = row._mapping
+    uid = m["id"]
+
+    def opened(name: str, value: str | None) -> str | None:
+        return None if value is None else personal.open(value, context=f"users:{uid}:{name}")
+
+    phone = m["phone_sealed"] if m["phone_sealed"] is not None else m["phone"]  # an unsealed row: the plain phone
     return User(
-        m["id"],
-        m["email"],
+        uid,
+        opened("email", m["email"]),
         m["password_hash"],
         Role(m["role"]),
         m["created_at"],
-        m["display_name"],
+        opened("display_name", m["display_name"]),
         session_version=int(m["session_version"]),
         totp_secret=m["totp_secret"],
         totp_confirmed_at=m["totp_confirmed_at"],
         totp_last_step=int(m["totp_last_step"]),
         recovery_code_hashes=tuple(m["recovery_code_hashes"] or ()),
-        phone=m["phone"],
+        phone=opened("phone", phone),
     )
 
 
@@ -210,6 +232,12 @@ class SqlRefreshTokens:
     def family_active(self, family_id: str) -> bool:
         live = (refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
         return _one(self._bind, sa.select(refresh_tokens.c.id).where(*live).limit(1), lambda _: True) or False
+
+    def for_user(self, user_id: str) -> list[RefreshToken]:
+        c = refresh_tokens.c
+        query = sa.select(refresh_tokens).where(c.user_id == user_id).order_by(c.created_at, c.id)
+        with reading(self._bind) as conn:
+            return [RefreshToken(**row._mapping) for row in conn.execute(query)]
 
     def _revoke(self, chosen: Any, at: datetime) -> int:
         live = (chosen, refresh_tokens.c.revoked_at.is_(None))
@@ -404,11 +432,13 @@ def _entry(row: Any) -> IdempotencyEntry:
     return IdempotencyEntry(m["scope"], m["key"], m["request_hash"], m["created_at"], response)
 
 
-def sql_identity_repositories(bind: Bind, *, cipher: SecretCipher | None = None) -> dict[str, Any]:
+def sql_identity_repositories(
+    bind: Bind, *, cipher: SecretCipher | None = None, personal: PersonalData | None = None
+) -> dict[str, Any]:
     """The five identity repositories by the names the HTTP ``Services`` uses (``users``, ``refresh_tokens``, ...);
-    ``cipher`` seals TOTP secrets (the composition root passes the key vault's)."""
+    ``cipher`` seals TOTP secrets and ``personal`` personal data (the composition root passes the key vault's)."""
     return {
-        "users": SqlUsers(bind, cipher=cipher),
+        "users": SqlUsers(bind, cipher=cipher, personal=personal),
         "refresh_tokens": SqlRefreshTokens(bind),
         "merchants": SqlMerchants(bind),
         "api_keys": SqlApiKeys(bind),

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
+from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import increment, insert_new, upsert
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
@@ -63,20 +64,36 @@ T = TypeVar("T")
 
 
 class _Documents(Generic[T]):
-    """Rows of one table holding ``cls`` documents plus the columns ``columns(item)`` names."""
+    """Rows of one table holding ``cls`` documents plus the columns ``columns(item)`` names.
+
+    ``fields`` names the documents' personal fields: they are sealed on write and opened on read by ``personal``
+    (see ``cryptopay.adapters.sql.personal``).
+    """
 
     cls: type[T]
     table: sa.Table
     what: str
+    fields: PersonalFields | None = None
 
-    def __init__(self, conn: Connection, *, locking: bool = True) -> None:
+    def __init__(self, conn: Connection, *, locking: bool = True, personal: PersonalData | None = None) -> None:
         self._conn, self._locking = conn, locking  # a reading unit of work takes no row locks
+        self._personal = personal or PersonalData.plaintext()
 
     def _columns(self, item: T) -> dict[str, Any]:
         raise NotImplementedError
 
     def _row(self, item: T) -> dict[str, Any]:
-        return self._columns(item) | {"doc": document(item)}
+        columns = self._columns(item)
+        doc = document(item)
+        if self.fields is not None:
+            doc = self.fields.seal(doc, columns["id"], self._personal)
+        return columns | {"doc": doc}
+
+    def _item(self, row_id: str, doc: Any) -> T:
+        """The ``cls`` instance of a stored document, its personal fields opened."""
+        if self.fields is not None:
+            doc = self.fields.open(doc, row_id, self._personal)
+        return from_document(self.cls, doc)
 
     def _insert(self, item: T, conflict: str | None = None) -> None:
         row = self._row(item)
@@ -98,13 +115,21 @@ class _Documents(Generic[T]):
     ) -> list[T]:
         columns = [self.table.c[name] for name in order]
         ordering = [c.desc() for c in columns] if newest_first else columns
-        query = sa.select(self.table.c.doc).where(*where).order_by(*ordering)
-        return [from_document(self.cls, doc) for doc in self._conn.scalars(query.limit(limit))]
+        query = sa.select(*self._keyed_doc()).where(*where).order_by(*ordering)
+        return self._items(query.limit(limit))
+
+    def _keyed_doc(self) -> tuple[sa.ColumnElement[Any], ...]:
+        """The document, with its row id before it when personal fields are opened (bound to the row)."""
+        return (self.table.c.id, self.table.c.doc) if self.fields is not None else (self.table.c.doc,)
+
+    def _items(self, query: sa.Select[Any]) -> list[T]:
+        """The documents of a query selecting ``_keyed_doc()``."""
+        return [self._item(row[0], row[-1]) for row in self._conn.execute(query)]
 
     def _one(self, *where: sa.ColumnElement[bool], lock: bool = False) -> T | None:
-        query = sa.select(self.table.c.doc).where(*where)
-        doc = self._conn.scalars(query.with_for_update() if lock and self._locking else query).first()
-        return from_document(self.cls, doc) if doc is not None else None
+        query = sa.select(*self._keyed_doc()).where(*where)
+        row = self._conn.execute(query.with_for_update() if lock and self._locking else query).first()
+        return self._item(row[0], row[-1]) if row is not None else None
 
 
 def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:

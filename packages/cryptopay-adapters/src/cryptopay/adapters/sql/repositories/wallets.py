@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from cryptopay.adapters.sql.documents import from_document
+from cryptopay.adapters.sql.personal import PersonalFields
 from cryptopay.adapters.sql.repositories._base import insert_new
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import (
@@ -31,10 +31,13 @@ __all__ = ["SqlBuys", "SqlPhoneVerifications", "SqlTransfers", "SqlUsage", "SqlW
 
 
 class SqlWallets(_Documents[Wallet]):
+    """Wallets; the ``phone`` column holds the phone's keyed hash, the document the sealed phone."""
+
     cls, table, what = Wallet, wallets, "wallet"
+    fields = PersonalFields("wallets", ("phone",))
 
     def _columns(self, item: Wallet) -> dict[str, Any]:
-        return {"id": item.user_id, "phone": item.phone, "username": item.username}
+        return {"id": item.user_id, "phone": self._personal.lookup(item.phone), "username": item.username}
 
     def add(self, wallet: Wallet) -> None:
         self._insert(wallet, "this user, phone number or username already has a wallet")
@@ -43,7 +46,7 @@ class SqlWallets(_Documents[Wallet]):
         return self._one(wallets.c.id == user_id, lock=lock)
 
     def by_phone(self, phone: str) -> Wallet | None:
-        return self._one(wallets.c.phone == phone)
+        return self._one(wallets.c.phone == self._personal.lookup(phone))
 
     def by_username(self, username: str) -> Wallet | None:
         return self._one(wallets.c.username == username)
@@ -58,9 +61,10 @@ class SqlWallets(_Documents[Wallet]):
 
 class SqlPhoneVerifications(_Documents[PhoneVerification]):
     cls, table, what = PhoneVerification, phone_verifications, "phone verification"
+    fields = PersonalFields("phone_verifications", ("phone",))
 
     def _columns(self, item: PhoneVerification) -> dict[str, Any]:
-        return {"id": item.id, "phone": item.phone}
+        return {"id": item.id, "phone": self._personal.lookup(item.phone)}
 
     def add(self, verification: PhoneVerification) -> None:
         self._insert(verification)
@@ -74,13 +78,14 @@ class SqlPhoneVerifications(_Documents[PhoneVerification]):
 
 class SqlTransfers(_Documents[Transfer]):
     cls, table, what = Transfer, wallet_transfers, "transfer"
+    fields = PersonalFields("wallet_transfers", ("recipient_phone",))
 
     def _columns(self, item: Transfer) -> dict[str, Any]:
         return {
             "id": item.id,
             "sender_id": item.sender_id,
             "recipient_id": item.recipient_id,
-            "recipient_phone": item.recipient_phone,
+            "recipient_phone": self._personal.lookup(item.recipient_phone),
             "state": item.state.value,
             "claim_expires_at": item.claim_expires_at,
         }
@@ -97,7 +102,7 @@ class SqlTransfers(_Documents[Transfer]):
     def awaiting_claim(self, phone: str) -> list[Transfer]:
         where = (
             wallet_transfers.c.state == TransferState.AWAITING_CLAIM.value,
-            wallet_transfers.c.recipient_phone == phone,
+            wallet_transfers.c.recipient_phone == self._personal.lookup(phone),
         )
         return sorted(self._select(*where), key=lambda t: (t.created_at, t.id))
 
@@ -110,12 +115,12 @@ class SqlTransfers(_Documents[Transfer]):
         t = wallet_transfers.c
         mine = sa.or_(t.sender_id == user_id, t.recipient_id == user_id)
         where = (mine,) if after is None else (mine, t.id < after)
-        query = sa.select(t.doc).where(*where).order_by(t.id.desc()).limit(limit)
-        return [from_document(Transfer, doc) for doc in self._conn.scalars(query)]
+        return self._items(sa.select(t.id, t.doc).where(*where).order_by(t.id.desc()).limit(limit))
 
 
 class SqlBuys(_Documents[Buy]):
     cls, table, what = Buy, wallet_buys, "buy"
+    fields = PersonalFields("wallet_buys", ("phone",))
 
     def _columns(self, item: Buy) -> dict[str, Any]:
         return {
@@ -146,8 +151,7 @@ class SqlBuys(_Documents[Buy]):
     def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Buy]:
         b = wallet_buys.c
         where = (b.user_id == user_id,) if after is None else (b.user_id == user_id, b.id < after)
-        query = sa.select(b.doc).where(*where).order_by(b.id.desc()).limit(limit)
-        return [from_document(Buy, doc) for doc in self._conn.scalars(query)]
+        return self._items(sa.select(b.id, b.doc).where(*where).order_by(b.id.desc()).limit(limit))
 
 
 class SqlUsage:

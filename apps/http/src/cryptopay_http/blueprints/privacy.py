@@ -1,0 +1,75 @@
+"""Data protection: a data subject's export (Kenya's Data Protection Act, 2019, the right of access).
+
+``GET /v1/me/export`` is the signed-in person's own export; ``GET /v1/admin/privacy/subjects?who=`` finds a data
+subject by id, email or phone and ``GET /v1/admin/privacy/subjects/<id>/export`` exports theirs (officers, role
+``compliance``). Every lookup and export is audited with who asked; the export is served as a JSON download and
+never cached.
+"""
+
+from __future__ import annotations
+
+import attrs
+from cryptopay.core.identity import Role
+from cryptopay.core.privacy import SubjectExports
+from flask import Blueprint, Response, request
+
+from cryptopay_http.auth import current_principal, require
+from cryptopay_http.convert import TEXT_PATTERN, json_response
+from cryptopay_http.openapi import operation
+from cryptopay_http.query import Param, query
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("privacy", __name__)
+_OFFICERS = [Role.COMPLIANCE]
+_NO_STORE = {"Cache-Control": "no-store"}
+_WHO = {"type": "string", "minLength": 1, "maxLength": 320, "pattern": TEXT_PATTERN}
+
+
+def _exports() -> SubjectExports:
+    return runtime().services.subject_exports
+
+
+def _download(body: dict[str, object], subject_id: str) -> Response:
+    disposition = f'attachment; filename="cryptopay-export-{subject_id}.json"'
+    return json_response(body, headers={**_NO_STORE, "Content-Disposition": disposition})
+
+
+@attrs.frozen
+class SubjectView:
+    """A data subject an officer looked up."""
+
+    id: str
+    role: str
+
+
+@bp.get("/v1/me/export")
+@operation(
+    "Your own data, as one JSON document (profile, KYC, wallet, movements, payouts, sessions, audit records)",
+    tags=("privacy",),
+)
+@require()
+def my_export() -> Response:
+    me = current_principal().id
+    return _download(_exports().export(me, actor=f"user:{me}"), me)
+
+
+@bp.get("/v1/admin/privacy/subjects")
+@operation("Find a data subject by id, email or phone (officers; audited)", response=SubjectView, tags=("admin",))
+@require(roles=_OFFICERS)
+@query(Param("who", _WHO, required=True, description="a user id, an email or a phone 2547..."))
+def find_subject() -> Response:
+    who = request.args.get("who", "").strip()
+    user = _exports().find(who, actor=f"user:{current_principal().id}")
+    return json_response(SubjectView(user.id, user.role.value), headers=_NO_STORE)
+
+
+@bp.get("/v1/admin/privacy/subjects/<subject_id>/export")
+@operation("A data subject's export (officers; audited)", tags=("admin",))
+@require(roles=_OFFICERS)
+@query(Param("reason", description="why the export is made (kept in the audit record)"))
+def subject_export(subject_id: str) -> Response:
+    reason = request.args.get("reason", "").strip() or None
+    exported = _exports().export(subject_id, actor=f"user:{current_principal().id}", reason=reason)
+    return _download(exported, subject_id)

@@ -1,0 +1,205 @@
+"""Steps for data_protection.feature, over a ``PrivacyWorld``: the wallet stack (its storage also holding KYC
+applications and sessions) and the export use case. The test modules give the world: in memory
+(test_data_protection.py) or on PostgreSQL with personal data sealed (test_data_protection_real.py)."""
+
+import json
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import attrs
+from cryptopay.core.audit import AuditRecord
+from cryptopay.core.identity.model import RefreshToken
+from cryptopay.core.kyc.applications import KycApplication, PersonDetails, StoredDocument
+from cryptopay.core.kyc.checks import IdType
+from cryptopay.core.kyc.documents import DocumentKind
+from cryptopay.core.kyc.tiers import PartyKind
+from cryptopay.core.money import KES, Money
+from cryptopay.core.privacy import SubjectExports
+from pytest_bdd import given, parsers, then, when
+
+from tests.support.wallet_stack import WalletStack
+
+OFFICER = "usr_officer_amina"
+
+
+@attrs.define
+class PrivacyWorld:
+    stack: WalletStack
+    exports: SubjectExports
+    audit_about: Callable[..., list[AuditRecord]]  # the storage's audit records about subjects (``AuditLog.about``)
+
+
+def _world(context: Any) -> PrivacyWorld:
+    world: PrivacyWorld = context["privacy_world"]
+    return world
+
+
+def _person(context: Any, name: str) -> Any:
+    return context["people"][name]
+
+
+@given(parsers.re(r"(?P<name>\w+) has a wallet with the phone number (?P<phone>\d+) and the email (?P<email>\S+)"))
+def has_wallet(context, privacy_world, name, phone, email):
+    context["privacy_world"] = privacy_world
+    user = privacy_world.stack.sign_up(phone, tier=1, email=email)
+    context.setdefault("people", {})[name] = user
+    context.setdefault("facts", {})[name] = [phone, email, user.id]
+    at = privacy_world.stack.clock.now()
+    with privacy_world.stack.backend.uow() as uow:  # a login's session, as the API's sign-in keeps it
+        token = RefreshToken(f"rt_{user.id}", f"fam_{user.id}", user.id, f"hash-{user.id}", at, at + timedelta(days=30))
+        uow.refresh_tokens.add(token)
+
+
+@given(
+    parsers.re(
+        r'(?P<name>\w+) applied for a national ID check as "(?P<legal>[^"]+)", ID number (?P<number>\d+), '
+        r'living at "(?P<address>[^"]+)"'
+    )
+)
+def applied(context, name, legal, number, address):
+    world, user = _world(context), _person(context, name)
+    at = world.stack.clock.now()
+    details = PersonDetails(
+        legal_name=legal,
+        date_of_birth=date(1990, 5, 17),
+        id_type=IdType.NATIONAL_ID,
+        id_number=number,
+        phone=user.phone,
+        address=address,
+    )
+    front = StoredDocument(
+        id=f"doc_{user.id}",
+        kind=DocumentKind.ID_FRONT,
+        content_type="image/jpeg",
+        size=2048,
+        sha256="a" * 64,
+        uploaded_at=at,
+        width=800,
+        height=600,
+    )
+    application = KycApplication(
+        id=f"kya_{user.id}",
+        party_id=user.id,
+        kind=PartyKind.PERSONAL,
+        level=2,
+        created_at=at,
+        submitted_by=user.id,
+        notify_to=user.email,
+        person=details,
+        documents=(front,),
+    )
+    with world.stack.backend.uow() as uow:
+        uow.kyc_applications.add(application)
+    context["facts"][name] += [legal, *legal.split(), number, address]
+
+
+@given(
+    parsers.re(
+        r"(?P<name>\w+) has KES (?P<value>[\d,]+) in (his|her) wallet and sent KES (?P<sent>[\d,]+) to (?P<to>\d+)"
+    )
+)
+def funded_and_sent(context, name, value, sent, to):
+    stack, user = _world(context).stack, _person(context, name)
+    stack.fund(user, str(context.amount(value)), "KES")
+    stack.wallets.send(user.id, to, Money.of(context.amount(sent), KES))
+    context["facts"][name].append(to)
+
+
+@when(parsers.re(r"(?P<name>\w+) asks for (his|her) data"))
+def asks_for_own_data(context, name):
+    user = _person(context, name)
+    context["export"] = _world(context).exports.export(user.id, actor=f"user:{user.id}")
+
+
+@when(
+    parsers.re(
+        r"the compliance officer Amina looks up (?P<who>\S+) and exports that person's data "
+        r'because "(?P<reason>[^"]+)"'
+    )
+)
+def officer_exports(context, who, reason):
+    exports = _world(context).exports
+    found = exports.find(who, actor=f"user:{OFFICER}")
+    context["export"] = exports.export(found.id, actor=f"user:{OFFICER}", reason=reason)
+
+
+def _text(context: Any) -> str:
+    return json.dumps(context["export"]).lower()
+
+
+@then("the export holds her profile with her phone number and email")
+def holds_profile(context):
+    profile, user = context["export"]["profile"], _person(context, "Wanjiku")
+    assert (profile["id"], profile["phone"], profile["email"]) == (user.id, user.phone, user.email)
+    assert [s["id"] for s in context["export"]["sessions"]] == [f"rt_{user.id}"]
+
+
+@then("the export holds her KYC application with her name, ID number, address and her documents' details")
+def holds_application(context):
+    [application] = context["export"]["kyc"]["applications"]
+    person = application["person"]
+    assert (person["legal_name"], person["id_number"], person["address"]) == (
+        "Wanjiku Kamau",
+        "23456789",
+        "Moi Avenue 12",
+    )
+    assert person["date_of_birth"] == "1990-05-17"
+    [document] = application["documents"]
+    assert (document["kind"], document["content_type"], document["size"]) == ("id_front", "image/jpeg", 2048)
+    assert context["export"]["kyc"]["profile"]["level"] == 1
+
+
+@then(parsers.re(r"the export holds her wallet, her movements and her transfer of KES 300 to (?P<to>\d+)"))
+def holds_wallet(context, to):
+    exported, user = context["export"], _person(context, "Wanjiku")
+    assert exported["wallet"]["phone"] == user.phone
+    amounts = sorted(line["amount"]["amount"] for line in exported["movements"])
+    assert amounts == ["-300.00", "2000.00"], amounts
+    [transfer] = exported["transfers"]
+    assert (transfer["recipient_phone"], transfer["amount"]["amount"]) == (to, "300.00")
+
+
+def _nothing_of(context: Any, name: str) -> None:
+    text = _text(context)
+    leaked = [fact for fact in context["facts"][name] if fact.lower() in text]
+    assert leaked == [], f"{name}'s data in the export: {leaked}"
+
+
+@then("nothing about Otieno appears in the export")
+def nothing_of_otieno(context):
+    _nothing_of(context, "Otieno")
+
+
+@then("no password or token is in the export")
+def no_secrets(context):
+    text = _text(context)
+    for secret in ("password_hash", "token_hash", "hash-usr", "totp_secret", "token_digest", "code_hash"):
+        assert secret not in text, secret
+
+
+@then("the audit log says Wanjiku exported her own data")
+def audited_own(context):
+    user = _person(context, "Wanjiku")
+    records = _world(context).audit_about([f"user:{user.id}"])
+    assert [(r.actor, r.action) for r in records if r.action == "privacy.exported"] == [
+        (f"user:{user.id}", "privacy.exported")
+    ]
+
+
+@then("the export is Otieno's and nothing about Wanjiku appears in it")
+def otienos_export(context):
+    assert context["export"]["subject"] == _person(context, "Otieno").id
+    assert context["export"]["kyc"]["applications"][0]["person"]["legal_name"] == "Otieno Odhiambo"
+    _nothing_of(context, "Wanjiku")
+
+
+@then(parsers.re(r'the audit log says Amina looked up Otieno and exported his data because "(?P<reason>[^"]+)"'))
+def audited_officer(context, reason):
+    user = _person(context, "Otieno")
+    records = _world(context).audit_about([f"user:{user.id}"], actor=f"user:{OFFICER}")
+    mine = [(r.actor, r.action, dict(r.details).get("reason")) for r in records if r.action.startswith("privacy.")]
+    assert mine == [
+        (f"user:{OFFICER}", "privacy.subject_looked_up", None),
+        (f"user:{OFFICER}", "privacy.exported", reason),
+    ]

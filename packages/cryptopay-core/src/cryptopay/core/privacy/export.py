@@ -1,0 +1,165 @@
+"""A data subject's export (Kenya's Data Protection Act, 2019, s.26: the right of access): all and only their data.
+
+The export is one JSON document: the profile, the KYC profile and applications (documents as metadata, never their
+content), the wallet, its movements (from the ledger), transfers, purchases, payouts, sessions, and the audit
+records about the person or by them. Secrets are never in it (password and token hashes, TOTP secrets, callback
+tokens). Every export is audited (``privacy.exported``: who asked, for whom), whether the person asked for their own
+data or an officer asked for theirs.
+
+Nothing of another person is added: records are read by the subject's id only (a transfer the person sent names
+the phone they sent to, as they typed it; a transfer they received names the sender's user id, never their phone).
+
+>>> sorted(SECRET_FIELDS)[:3]
+['answer_keys', 'callbacks', 'code_hash']
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import cattrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import NotFound
+from cryptopay.core.identity.model import User
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import Asset, Money
+from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
+from cryptopay.core.ports.system import Clock
+from cryptopay.core.wallets.history import history
+
+__all__ = ["EXPORT_FORMAT", "SECRET_FIELDS", "SubjectExports", "subject_export"]
+
+EXPORT_FORMAT = "cryptopay.subject-export/1"
+SECRET_FIELDS = frozenset(
+    {
+        "password_hash",
+        "totp_secret",
+        "recovery_code_hashes",
+        "token_hash",
+        "token_digest",
+        "code_hash",
+        "callbacks",
+        "answer_keys",
+    }
+)
+_PAGE = 500
+
+_json = cattrs.Converter()
+_json.register_unstructure_hook(Decimal, str)
+_json.register_unstructure_hook(datetime, datetime.isoformat)
+_json.register_unstructure_hook(date, date.isoformat)
+_json.register_unstructure_hook(timedelta, lambda value: value.total_seconds())
+_json.register_unstructure_hook(Asset, lambda asset: asset.code)
+_json.register_unstructure_hook(Money, lambda money: {"amount": str(money.amount), "asset": money.asset.code})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    return _json.unstructure(value)
+
+
+def _clean(value: Any) -> Any:
+    """``value`` as JSON-ready data without any secret field."""
+    data = _plain(value)
+    return _drop_secrets(data)
+
+
+def _drop_secrets(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _drop_secrets(v) for k, v in data.items() if k not in SECRET_FIELDS}
+    if isinstance(data, list | tuple):
+        return [_drop_secrets(v) for v in data]
+    if isinstance(data, set | frozenset):
+        return sorted(_drop_secrets(v) for v in data)
+    return data
+
+
+def _profile(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "phone": user.phone,
+        "display_name": user.display_name,
+        "role": user.role.value,
+        "created_at": user.created_at.isoformat(),
+        "two_factor": user.two_factor,
+    }
+
+
+def _paged(read: Callable[[str | None], list[Any]], key: Callable[[Any], str]) -> list[Any]:
+    found: list[Any] = []
+    after: str | None = None
+    while True:
+        page = read(after)
+        found += page
+        if len(page) < _PAGE:
+            return found
+        after = key(page[-1])
+
+
+def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: datetime) -> dict[str, Any]:
+    """Everything stored about ``user``, read in one transaction (see the module docstring)."""
+    uid = user.id
+    transfers = _paged(lambda after: uow.wallet_transfers.for_user(uid, after=after, limit=_PAGE), lambda t: t.id)
+    buys = _paged(lambda after: uow.wallet_buys.for_user(uid, after=after, limit=_PAGE), lambda b: b.id)
+    payouts = _paged(lambda before: uow.payouts.list_for_merchant(uid, before=before, limit=_PAGE), lambda p: p.id)
+    wallet = uow.wallets.get(uid)
+    profile = uow.kyc.find([uid]).get(uid)
+    subjects = [f"user:{uid}", f"kyc:{uid}", f"wallet:{uid}"]
+    subjects += [f"transfer:{t.id}" for t in transfers] + [f"buy:{b.id}" for b in buys]
+    subjects += [f"payout:{p.id}" for p in payouts]
+    audit = uow.audit.about(subjects, actor=f"user:{uid}")
+    movements = history(ledger, uid, limit=100_000, window=100_000) if wallet is not None else []
+    return {
+        "format": EXPORT_FORMAT,
+        "subject": uid,
+        "exported_at": at.isoformat(),
+        "profile": _profile(user),
+        "kyc": {
+            "profile": _clean(profile) if profile is not None else None,
+            "applications": [_clean(a) for a in uow.kyc_applications.for_party(uid)],
+        },
+        "wallet": _clean(wallet) if wallet is not None else None,
+        "movements": [_clean(line) for line in movements],
+        "transfers": [_clean(t) for t in transfers],
+        "buys": [_clean(b) for b in buys],
+        "payouts": [_clean(p) for p in payouts],
+        "sessions": [_clean(t) for t in uow.refresh_tokens.for_user(uid)],
+        "audit": [_clean(r) for r in audit],
+    }
+
+
+@attrs.frozen
+class SubjectExports:
+    """Exports a data subject's records, audited; ``find`` resolves an officer's lookup (id, email or phone)."""
+
+    uow: PrivacyUowFactory
+    ledger: Ledger
+    clock: Clock
+
+    def find(self, who: str, *, actor: str) -> User:
+        """The user with this id, email or phone (the lookup itself is audited: staff reading personal data)."""
+        with self.uow() as uow:
+            user = uow.users.get(who) or uow.users.by_email(who) or uow.users.by_phone(who)
+            if user is None:
+                raise NotFound("no such data subject (give a user id, an email or a phone 2547...)")
+            uow.audit.append(AuditEvent(actor, "privacy.subject_looked_up", f"user:{user.id}", self.clock.now()))
+            return user
+
+    def export(self, subject_id: str, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+        """The subject's export; audited as ``privacy.exported`` by ``actor`` (the person, or an officer)."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            user = uow.users.get(subject_id)
+            if user is None:
+                raise NotFound(f"no data subject {subject_id}")
+            exported = subject_export(uow, self.ledger, user, at=now)
+            details = {"reason": reason} if reason else {}
+            uow.audit.append(AuditEvent(actor, "privacy.exported", f"user:{user.id}", now, tuple(details.items())))
+        return exported

@@ -1,0 +1,98 @@
+"""A data subject's export over REST: the person's own, and an officer's (role ``compliance``), each audited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.testing.identity import InMemoryRefreshTokens, InMemoryUsers
+from cryptopay.core.testing.kyc import InMemoryKycApplications, InMemoryKycProfiles
+from cryptopay.core.testing.ledger import InMemoryLedgerStore
+from cryptopay.core.testing.payments import payments_storage
+from cryptopay.core.testing.storage import InMemoryStorage
+from cryptopay.core.testing.system import ManualClock, SequentialIds
+from cryptopay.core.testing.wallets import InMemoryBuys, InMemoryTransfers, InMemoryWallets
+from cryptopay_http import Services
+
+from tests.integration.http.http_support import app as app
+from tests.integration.http.http_support import auth as auth
+from tests.integration.http.http_support import client as client
+from tests.integration.http.http_support import fast_hasher
+from tests.support.services import in_memory_services
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def storage() -> InMemoryStorage:
+    """One store the identity routes and the export share (the same users and sessions)."""
+    return payments_storage(
+        users=InMemoryUsers(),
+        refresh_tokens=InMemoryRefreshTokens(),
+        kyc=InMemoryKycProfiles(),
+        kyc_applications=InMemoryKycApplications(),
+        wallets=InMemoryWallets(),
+        wallet_transfers=InMemoryTransfers(),
+        wallet_buys=InMemoryBuys(),
+    )
+
+
+@pytest.fixture
+def services(clock: ManualClock, storage: InMemoryStorage) -> Iterator[Services]:
+    base = in_memory_services(clock=clock, ids=SequentialIds(), hasher=fast_hasher())
+    repos = storage.repositories
+    exports = SubjectExports(storage.unit_of_work, Ledger(InMemoryLedgerStore(), clock=clock), clock)
+    yield attrs.evolve(
+        base,
+        users=ready(repos["users"]),
+        refresh_tokens=ready(repos["refresh_tokens"]),
+        subject_exports=ready(exports),
+    )
+
+
+def _privacy_records(storage: InMemoryStorage) -> list[tuple[str, str, str, dict[str, str]]]:
+    return [(r.actor, r.action, r.subject, dict(r.details)) for r in storage.audit_records()]
+
+
+def test_a_person_downloads_their_own_data(client, auth, storage):
+    """``/v1/me/export`` is the caller's profile and sessions, never cached, no secret in it, and audited."""
+    headers = auth.user("personal")
+    response = client.get("/v1/me/export", headers=headers)
+    assert response.status_code == 200, response.json
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    body = response.json
+    subject = body["subject"]
+    assert body["profile"]["id"] == subject and body["profile"]["email"].startswith("personal")
+    assert len(body["sessions"]) == 1 and "token_hash" not in body["sessions"][0]
+    assert "password_hash" not in response.get_data(as_text=True)
+    assert _privacy_records(storage) == [(f"user:{subject}", "privacy.exported", f"user:{subject}", {})]
+
+
+def test_an_officer_looks_up_and_exports_a_person_and_both_are_audited(client, auth, storage):
+    """Officers find a person by email and export them with a reason; others get 403; unknown people 404."""
+    person = auth.user("personal")
+    subject = client.get("/v1/me/export", headers=person).json["subject"]
+    email = client.get("/v1/me/export", headers=person).json["profile"]["email"]
+    officer = auth.user("compliance")
+    assert client.get(f"/v1/admin/privacy/subjects?who={email}", headers=person).status_code == 403
+    assert client.get(f"/v1/admin/privacy/subjects/{subject}/export", headers=person).status_code == 403
+    assert client.get("/v1/admin/privacy/subjects?who=nobody@example.com", headers=officer).status_code == 404
+    assert client.get("/v1/admin/privacy/subjects", headers=officer).status_code == 422
+    found = client.get(f"/v1/admin/privacy/subjects?who={email}", headers=officer)
+    assert found.status_code == 200 and found.json == {"id": subject, "role": "personal"}
+    exported = client.get(f"/v1/admin/privacy/subjects/{subject}/export?reason=request+by+post", headers=officer)
+    assert exported.status_code == 200 and exported.json["profile"]["email"] == email
+    officer_records = [r for r in _privacy_records(storage) if r[0] != f"user:{subject}"]
+    actor = officer_records[0][0]
+    assert actor.startswith("user:") and officer_records == [
+        (actor, "privacy.subject_looked_up", f"user:{subject}", {}),
+        (actor, "privacy.exported", f"user:{subject}", {"reason": "request by post"}),
+    ]

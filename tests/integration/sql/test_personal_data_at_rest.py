@@ -1,0 +1,225 @@
+"""Personal data at rest on SQLite and PostgreSQL: the raw tables hold no name, ID number, birth date, address, phone
+or email in the clear, lookups by phone and email still work, and the sealing pass seals rows written before."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from cryptopay.adapters.sql import make_engine, upgrade
+from cryptopay.adapters.sql.personal import PersonalData
+from cryptopay.adapters.sql.sealing import seal_personal_data
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.adapters.vault import EnvelopeVault, VaultBlobRejected, generate_kek
+from cryptopay.core.identity.model import Role, User
+from cryptopay.core.kyc.applications import BusinessDetails, Director, KycApplication, PersonDetails
+from cryptopay.core.kyc.checks import IdType
+from cryptopay.core.kyc.tiers import PartyKind
+from cryptopay.core.money import Money
+from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Wallet
+from sqlalchemy.engine import Engine
+
+from tests.support.sql_backends import postgres_database
+
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+PHONE, OTHER_PHONE, EMAIL = "254712345678", "254733000111", "Wanjiku.Kamau@Example.com"
+SECRETS = [
+    "Wanjiku",
+    "Kamau",
+    "1990-05-17",
+    "23456789",
+    "Moi Avenue",
+    PHONE,
+    OTHER_PHONE,
+    "wanjiku.kamau",
+    "Otieno",
+    "12345678",
+    "Kenyatta Avenue",
+    "Mama Mboga",
+]
+
+
+def _personal() -> PersonalData:
+    return PersonalData(EnvelopeVault.from_spec(f"k1:{generate_kek()}"), secrets.token_bytes(32))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'pii.db'}"
+        upgrade(url)
+        found = make_engine(url)
+        yield found
+        found.dispose()
+    else:
+        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_pii") as url:
+            found = make_engine(url)
+            yield found
+            found.dispose()
+
+
+def _application() -> KycApplication:
+    person = PersonDetails(
+        legal_name="Wanjiku Kamau",
+        date_of_birth=date(1990, 5, 17),
+        id_type=IdType.NATIONAL_ID,
+        id_number="23456789",
+        phone=PHONE,
+        address="Moi Avenue 12, Nairobi",
+    )
+    return KycApplication(
+        id="kya_1",
+        party_id="usr_1",
+        kind=PartyKind.PERSONAL,
+        level=1,
+        created_at=NOW,
+        submitted_by="usr_1",
+        notify_to=EMAIL,
+        person=person,
+    )
+
+
+def _business_application() -> KycApplication:
+    business = BusinessDetails(
+        registered_name="Duka Ltd",
+        registration_number="PVT-AB12CD3",
+        kra_pin="P051234567Q",
+        phone=OTHER_PHONE,
+        address="Kenyatta Avenue 1, Nairobi",
+        directors=(Director(name="Otieno Odhiambo", id_type=IdType.NATIONAL_ID, id_number="12345678"),),
+    )
+    return KycApplication(
+        id="kya_2",
+        party_id="mer_1",
+        kind=PartyKind.MERCHANT,
+        level=1,
+        created_at=NOW,
+        submitted_by="usr_2",
+        business=business,
+    )
+
+
+def _write_everything(storage: SqlStorage) -> None:
+    with storage.unit_of_work() as uow:
+        user = User("usr_1", EMAIL, "hash", Role.PERSONAL, NOW, "Mama Mboga", phone=PHONE)
+        uow.users.add(user)
+        uow.kyc_applications.add(_application())
+        uow.kyc_applications.add(_business_application())
+        uow.wallets.add(Wallet(user_id="usr_1", phone=PHONE, created_at=NOW, username="mboga"))
+        verification = PhoneVerification(
+            id="pv_1", phone=PHONE, code_hash="x", created_at=NOW, expires_at=NOW, last_sent_at=NOW
+        )
+        uow.phone_verifications.add(verification)
+        transfer = Transfer(
+            id="tr_1",
+            sender_id="usr_1",
+            recipient_phone=OTHER_PHONE,
+            amount=Money.of("10", "KES"),
+            fee=Money.of("0", "KES"),
+            state=TransferState.AWAITING_CLAIM,
+            created_at=NOW,
+            claim_expires_at=NOW + timedelta(days=7),
+        )
+        uow.wallet_transfers.add(transfer)
+
+
+def _raw_text(engine: Engine) -> str:
+    """Every value of every table holding personal data, as the database stores it."""
+    tables = ("users", "kyc_applications", "wallets", "phone_verifications", "wallet_transfers")
+    with engine.connect() as conn:
+        return "\n".join(
+            repr(tuple(row)) for table in tables for row in conn.execute(sa.text(f"SELECT * FROM {table}"))
+        )
+
+
+def _leaks(text: str) -> list[str]:
+    return [s for s in SECRETS if s.lower() in text.lower()]
+
+
+def test_the_stored_bytes_hold_no_personal_data_and_lookups_still_work(engine: Engine) -> None:
+    """Names, ID numbers, birth dates, addresses, phones and emails are sealed; phone and email lookups find them."""
+    storage = SqlStorage(engine, personal=_personal())
+    _write_everything(storage)
+    assert _leaks(_raw_text(engine)) == []
+    with storage.unit_of_work() as uow:
+        assert uow.users.by_phone(PHONE).display_name == "Mama Mboga"  # type: ignore[union-attr]
+        assert uow.users.by_email(EMAIL.upper()).email == EMAIL  # type: ignore[union-attr]
+        assert uow.wallets.by_phone(PHONE).phone == PHONE  # type: ignore[union-attr]
+        assert [t.id for t in uow.wallet_transfers.awaiting_claim(OTHER_PHONE)] == ["tr_1"]
+        application = uow.kyc_applications.get("kya_1")
+        assert application is not None and application.person == _application().person
+        assert uow.kyc_applications.get("kya_2").business == _business_application().business  # type: ignore[union-attr]
+        assert uow.phone_verifications.get("pv_1").phone == PHONE  # type: ignore[union-attr]
+
+
+def test_a_sealed_value_copied_onto_another_row_does_not_open(engine: Engine) -> None:
+    """Each sealed field is bound to its table, row and field: moving it to another user's row fails to decrypt."""
+    storage = SqlStorage(engine, personal=_personal())
+    _write_everything(storage)
+    with storage.unit_of_work() as uow:
+        uow.users.add(User("usr_9", "other@example.com", "hash", Role.PERSONAL, NOW, "Someone"))
+    with engine.begin() as conn:
+        name = conn.execute(sa.text("SELECT display_name FROM users WHERE id = 'usr_1'")).scalar_one()
+        conn.execute(sa.text("UPDATE users SET display_name = :n WHERE id = 'usr_9'"), {"n": name})
+    with pytest.raises(VaultBlobRejected), storage.unit_of_work() as uow:
+        uow.users.get("usr_9")
+
+
+def test_the_sealing_pass_seals_rows_written_in_the_clear(engine: Engine) -> None:
+    """Rows an older version wrote in the clear are sealed by the pass (once: a second pass rewrites nothing)."""
+    _write_everything(SqlStorage(engine))  # no keys: as rows were stored before sealing
+    assert "Wanjiku" in _raw_text(engine)
+    storage = SqlStorage(engine, personal=_personal())
+    counts = seal_personal_data(storage, batch=1)  # one row per transaction: the paging is exercised too
+    assert counts["users"] == 1 and counts["kyc_applications"] == 2 and counts["wallet_transfers"] == 1
+    assert _leaks(_raw_text(engine)) == []
+    assert set(seal_personal_data(storage).values()) == {0}
+    with storage.unit_of_work() as uow:
+        assert uow.users.by_phone(PHONE).id == "usr_1"  # type: ignore[union-attr]
+        assert uow.wallets.by_phone(PHONE).user_id == "usr_1"  # type: ignore[union-attr]
+        assert uow.kyc_applications.get("kya_1").person.legal_name == "Wanjiku Kamau"  # type: ignore[union-attr]
+
+
+def test_re_sealing_everything_moves_to_a_new_key_encryption_key(engine: Engine) -> None:
+    """After a KEK rotation and ``--all``, the old KEK can go: everything opens under the new one alone."""
+    lookup = secrets.token_bytes(32)
+    old, new = f"old:{generate_kek()}", f"new:{generate_kek()}"
+    _write_everything(SqlStorage(engine, personal=PersonalData(EnvelopeVault.from_spec(old), lookup)))
+    both = SqlStorage(engine, personal=PersonalData(EnvelopeVault.from_spec(f"{new},{old}"), lookup))
+    assert seal_personal_data(both, all_rows=True)["kyc_applications"] == 2
+    only_new = SqlStorage(engine, personal=PersonalData(EnvelopeVault.from_spec(new), lookup))
+    with only_new.unit_of_work() as uow:
+        assert uow.users.by_email(EMAIL).display_name == "Mama Mboga"  # type: ignore[union-attr]
+        assert uow.kyc_applications.get("kya_2").business.directors[0].name == "Otieno Odhiambo"  # type: ignore[union-attr]
+
+
+def test_the_migration_then_the_pass_seal_a_database_from_before(engine: Engine) -> None:
+    """A database at revision 0025 with personal data in the clear is migrated and sealed; its phones still log in."""
+    url = engine.url.render_as_string(hide_password=False)
+    from cryptopay.adapters.sql import downgrade
+
+    downgrade(url, "0025")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, email_key, password_hash, role, created_at, display_name, phone,"
+                " session_version, totp_last_step) VALUES ('usr_1', :e, :k, 'h', 'personal', :at, 'Mama Mboga', :p,"
+                " 0, 0)"
+            ),
+            {
+                "e": EMAIL,
+                "k": EMAIL.lower(),
+                "at": NOW if engine.dialect.name != "sqlite" else "2026-12-06 09:00:00",
+                "p": PHONE,
+            },
+        )
+    upgrade(url)
+    storage = SqlStorage(engine, personal=_personal())
+    assert seal_personal_data(storage)["users"] == 1
+    assert _leaks(_raw_text(engine)) == []
+    with storage.unit_of_work() as uow:
+        assert uow.users.by_phone(PHONE).email == EMAIL  # type: ignore[union-attr]
