@@ -91,6 +91,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
         subject_exports=Lazy(lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock)),
         listings=Lazy(lambda: parts.listings),
+        transactions=Lazy(lambda: parts.transactions),
         reports=Lazy(lambda: parts.reports),
         wallets=Lazy(lambda: parts.wallets),
         wallet_signup=Lazy(lambda: parts.wallet_signup),

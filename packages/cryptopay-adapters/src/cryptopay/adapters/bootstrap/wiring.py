@@ -77,6 +77,7 @@ from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
+from cryptopay.core.search import TransactionSearch
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
@@ -631,6 +632,13 @@ class Parts:
     def listings(self) -> Listings:
         """The read models every listing (CLI, HTTP) pages through."""
         return Listings(uow=self.storage.reading, merchants=self.merchants)  # one statement a page, no transaction
+
+    @functools.cached_property
+    def transactions(self) -> TransactionSearch:
+        """The staff's transaction search over the database's read model."""
+        from cryptopay.adapters.sql.search import SqlTransactionIndex
+
+        return TransactionSearch(SqlTransactionIndex(self.engine))
 
     @functools.cached_property
     def reports(self) -> Reports:
