@@ -164,6 +164,9 @@ def test_the_owner_applies_for_kyb_uploads_the_certificate_and_submits(client, o
         "director_name": "Amina Wanjiru",
         "director_id_type": "national_id",
         "director_id_number": "12345678",
+        "director_date_of_birth": "1985-04-12",
+        "director_phone": "0722000111",
+        "director_address": "Kilimani, Nairobi",
     }
     missing = client.post("/dashboard/kyb", data={**details, "kra_pin": ""})
     assert missing.status_code == 422 and "KRA PIN" in missing.text
@@ -184,8 +187,25 @@ def test_the_owner_applies_for_kyb_uploads_the_certificate_and_submits(client, o
     )
     assert uploaded.status_code == 303, uploaded.text[:500]
     assert "certificate of incorporation" in client.get("/dashboard/kyb").text
+    early = client.post(f"/dashboard/kyb/{application.id}/submit", data={"csrf_token": _csrf(page)})
+    assert early.status_code in (409, 422) and 'role="alert"' in early.text  # the director's ID and selfie first
+    page = client.get("/dashboard/kyb").text
+    assert "Amina Wanjiru: selfie" in page
+    for kind in ("id_front", "id_back", "selfie"):
+        photo = {"csrf_token": _csrf(page), "kind": f"d1:{kind}", "file": (io.BytesIO(_png()), f"{kind}.png")}
+        done = client.post(f"/dashboard/kyb/{application.id}/documents", data=photo, content_type="multipart/form-data")
+        assert done.status_code == 303, done.text[:800]
     submitted = client.post(f"/dashboard/kyb/{application.id}/submit", data={"csrf_token": _csrf(page)})
-    assert submitted.status_code == 303
+    assert submitted.status_code == 303, submitted.text[:800]
     (application,) = services.kyc_review.standing(owner).applications
     assert application.state.value == "submitted"
     assert "submitted" in client.get("/dashboard/kyb").text
+
+
+def _png() -> bytes:
+    """A real PNG large enough for an ID photo (the KYC rules read its size)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 180, 160)).save(out, format="PNG")
+    return out.getvalue()

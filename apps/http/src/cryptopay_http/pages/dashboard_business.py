@@ -20,7 +20,7 @@ from typing import Any
 
 from cryptopay.core.errors import Conflict, CryptopayError, InvalidInput, NotFound
 from cryptopay.core.identity.model import TeamRole
-from cryptopay.core.kyc.applications import ApplicationState, BusinessDetails, Director
+from cryptopay.core.kyc.applications import ApplicationState, BusinessDetails
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.documents import DocumentKind
 from cryptopay.core.reports import Report
@@ -28,6 +28,7 @@ from cryptopay.core.system import NAIROBI
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
+from cryptopay_http.blueprints.kyc import BusinessApplication, DirectorRequest
 from cryptopay_http.pages.charts import column_chart, row_chart, stacked_chart
 from cryptopay_http.pages.dashboard import bp, merchant_id
 from cryptopay_http.pages.printables import merchant_statement, pdf_filename, pdf_response, tax_report, till_poster
@@ -264,6 +265,9 @@ def _kyb_page(status: int = 200, **context: Any) -> Response:
     manager = g.principal.team_role in (None, TeamRole.OWNER, TeamRole.ADMIN)
     can_apply = manager and (current is None or current.state is ApplicationState.REJECTED)
     kinds = [DocumentKind.CERTIFICATE_OF_INCORPORATION.value, DocumentKind.KRA_PIN_CERTIFICATE.value]
+    for director in current.directors if current is not None else ():
+        kinds += [f"{director.id}:{kind.value}" for kind in director.needed_documents()]
+    names = {d.id: d.name for d in current.directors} if current is not None else {}
     return page(
         "dashboard/kyb.html",
         status,
@@ -273,6 +277,7 @@ def _kyb_page(status: int = 200, **context: Any) -> Response:
         editable=editable and manager,
         can_apply=can_apply,
         kinds=kinds,
+        names=names,
         id_types=[t.value for t in IdType],
         form=request.form,
         **context,
@@ -295,6 +300,7 @@ def kyb() -> Response:
 
 
 def _business() -> BusinessDetails:
+    """The form's particulars, checked by the REST edge's own rules (``BusinessApplication.details``)."""
     form = request.form
 
     def field(name: str, what: str) -> str:
@@ -307,19 +313,22 @@ def _business() -> BusinessDetails:
         id_type = IdType(form.get("director_id_type", "national_id"))
     except ValueError:
         raise InvalidInput("choose the director's identity document", field="director_id_type") from None
-    director = Director(
+    director = DirectorRequest(
         name=field("director_name", "director's name"),
         id_type=id_type,
-        id_number=field("director_id_number", "ID number"),
+        id_number=field("director_id_number", "director's ID number"),
+        date_of_birth=field("director_date_of_birth", "director's date of birth"),
+        phone=field("director_phone", "director's phone"),
+        address=field("director_address", "director's address"),
     )
-    return BusinessDetails(
+    return BusinessApplication(
         registered_name=field("registered_name", "registered name"),
         registration_number=field("registration_number", "registration number"),
         kra_pin=field("kra_pin", "KRA PIN").upper(),
         phone=field("phone", "business phone"),
         address=field("address", "business address"),
-        directors=(director,),
-    )
+        directors=[director],
+    ).details()
 
 
 @bp.post("/kyb")
@@ -336,8 +345,9 @@ def apply_kyb() -> Response:
 @bp.post("/kyb/<application_id>/documents")
 def upload_kyb_document(application_id: str) -> Response:
     def upload() -> None:
+        whose, _, kind_text = request.form.get("kind", "").rpartition(":")  # "d1:selfie": director d1's selfie
         try:
-            kind = DocumentKind(request.form.get("kind", ""))
+            kind = DocumentKind(kind_text)
         except ValueError:
             raise InvalidInput("choose the document's kind", field="kind") from None
         file = request.files.get("file")
@@ -346,7 +356,7 @@ def upload_kyb_document(application_id: str) -> Response:
         data = file.read(_UPLOAD + 1)
         if len(data) > _UPLOAD:
             raise InvalidInput("a document is at most 10 MB", field="file")
-        runtime().services.kyc_review.upload(merchant_id(), application_id, kind, data)
+        runtime().services.kyc_review.upload(merchant_id(), application_id, kind, data, director=whose or None)
 
     return _kyb_action(upload)
 
