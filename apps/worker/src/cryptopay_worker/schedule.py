@@ -92,6 +92,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.REFUND_SEND, timedelta(seconds=30)),
     Every(jobs.WALLET_CLAIMS_EXPIRE, timedelta(minutes=10)),
     Every(jobs.WALLET_STK_QUERY, timedelta(seconds=30)),  # send requested refunds and follow sent ones
+    Every(jobs.REMITTANCE_ADVANCE, timedelta(seconds=15)),  # paid orders paid out, recipients told, retries, refunds
     Every(jobs.WALLET_WITHDRAWALS, timedelta(seconds=30)),  # send withdrawals past their cool-off; follow sent ones
     Every(jobs.FX_REFRESH, timedelta(minutes=1)),
     Every(jobs.RECONCILIATION_RUN, timedelta(minutes=30)),  # the books against our records, M-Pesa and the chains

@@ -33,13 +33,16 @@ __all__ = [
     "IN_FLIGHT",
     "MPESA_COLLECTIONS",
     "PAYOUT_FEE",
+    "REMITTANCE_DESK",
     "book_deposit",
     "buy_key",
     "complete_payout",
     "complete_withdrawal",
     "convert_for_settlement",
+    "convert_remittance",
     "credit_buy",
     "credit_invoice_payment",
+    "credit_remittance",
     "custody",
     "deposits_held",
     "fail_payout",
@@ -478,6 +481,70 @@ def sell_for_kes(
         postings.append(Posting.credit(FX_SPREAD, at_mid - kes))
     metadata = {"kind": "sell", "sale_id": sale_id, "user": user_id}
     request = EntryRequest(sale_key(sale_id), postings, f"sale {sale_id} at the bid", quote_id, metadata)
+    return ledger.post(request, session=session)
+
+
+# -- remittances from abroad -------------------------------------------------------------------------------------
+REMITTANCE_DESK = "remittances"  # the desk's invoices credit ``liabilities:merchant:remittances:<ASSET>``
+
+
+def convert_remittance(
+    ledger: Ledger,
+    *,
+    order_id: str,
+    usdt: Money,
+    kes: Money,
+    mid: Decimal,
+    quote_id: str,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A paid remittance order's USDT becomes the shillings it promised, at its locked quote (even after the quote's
+    window: the sender paid for it). Dr desk:USDT / Cr trading:USDT, and Dr trading:KES (the mid value) / Cr desk:KES
+    (``kes``: the payout and its charge) / Cr fx_spread (the rest). Keyed ``remittance:<id>:convert``."""
+    at_mid = max(Money.rounded(usdt.amount * mid, KES, Rounding.DOWN), kes)
+    desk_usdt, desk_kes = merchant_liability(REMITTANCE_DESK, usdt.asset), merchant_liability(REMITTANCE_DESK, KES)
+    for account in (
+        Account(desk_kes, AccountKind.LIABILITY, KES),
+        Account(trading_account(KES.code), AccountKind.EQUITY, KES, allow_negative=True),
+        Account(trading_account(usdt.asset.code), AccountKind.EQUITY, usdt.asset, allow_negative=True),
+        Account(FX_SPREAD, AccountKind.REVENUE, KES),
+    ):
+        ledger.open_account(account, session=session)
+    postings = [
+        Posting.debit(desk_usdt, usdt),
+        Posting.credit(trading_account(usdt.asset.code), usdt),
+        Posting.debit(trading_account(KES.code), at_mid),
+        Posting.credit(desk_kes, kes),
+    ]
+    if (at_mid - kes).is_positive():
+        postings.append(Posting.credit(FX_SPREAD, at_mid - kes))
+    metadata = {"kind": "remittance_convert", "order_id": order_id}
+    request = EntryRequest(f"remittance:{order_id}:convert", postings, f"remittance {order_id}", quote_id, metadata)
+    return ledger.post(request, session=session)
+
+
+def credit_remittance(
+    ledger: Ledger,
+    *,
+    order_id: str,
+    user_id: str,
+    amount: Money,
+    charge: Money,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A remittance to someone with a wallet: Dr desk:KES (amount + charge) / Cr wallet:<user>:KES (amount) / Cr
+    revenue:payout_fee:KES (the charge the sender paid for an M-Pesa payout that was not needed)."""
+    postings = [
+        Posting.debit(merchant_liability(REMITTANCE_DESK, KES), amount + charge),
+        Posting.credit(wallet_account(user_id, KES), amount),
+    ]
+    if charge.is_positive():
+        ledger.open_account(Account(PAYOUT_FEE, AccountKind.REVENUE, KES), session=session)
+        postings.append(Posting.credit(PAYOUT_FEE, charge))
+    metadata = {"kind": "remittance", "order_id": order_id, "user": user_id}
+    request = EntryRequest(
+        f"remittance:{order_id}:credit", postings, f"remittance {order_id} to a wallet", metadata=metadata
+    )
     return ledger.post(request, session=session)
 
 

@@ -98,6 +98,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         wallet_buys=Lazy(lambda: parts.wallet_buys),
         wallet_sells=Lazy(lambda: parts.wallet_sells),
         wallet_bills=Lazy(lambda: parts.wallet_bills),
+        remittances=Lazy(lambda: parts.remittances),
         withdrawals=Lazy(lambda: parts.withdrawals),
         wallet_deposits=Lazy(lambda: parts.wallet_deposits),
         reconciliation=Lazy(lambda: parts.reconciliation),

@@ -54,6 +54,7 @@ from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.remittances.service import Remittances
 from cryptopay.core.reports import Reports
 from cryptopay.core.search import TransactionSearch
 from cryptopay.core.settlement.service import Settling
@@ -130,6 +131,7 @@ class Services:
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
+    _remittances: Lazy[Remittances] = attrs.field(factory=lambda: missing("remittances"))
     _withdrawals: Lazy[Withdrawals] = attrs.field(factory=lambda: missing("crypto withdrawals"))
     _wallet_deposits: Lazy[Deposits] = attrs.field(factory=lambda: missing("crypto deposits"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
@@ -308,6 +310,10 @@ class Services:
     @property
     def wallet_bills(self) -> Bills:
         return self._wallet_bills.get()
+
+    @property
+    def remittances(self) -> Remittances:
+        return self._remittances.get()
 
     @property
     def withdrawals(self) -> Withdrawals:

@@ -89,6 +89,7 @@ class Settings:
     tron_xpub: str | None = None
     bitcoin_xpub: str | None = None
     scan_lookback_blocks: int = 100
+    remittance_payout_attempts: int = 3  # B2C attempts for a remittance before its USDT is refunded to the sender
     redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     webhook_max_endpoints: int = MAX_ENDPOINTS  # enabled webhook endpoints per merchant (each retried for days)
@@ -156,6 +157,7 @@ class Settings:
             tron_xpub=get.text("TRON_XPUB") or None,
             bitcoin_xpub=get.text("BITCOIN_XPUB") or None,
             scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
+            remittance_payout_attempts=_positive(get, "REMITTANCE_PAYOUT_ATTEMPTS", 3),
             redis_keys=RedisKeys.of(get.text("DEPLOYMENT") or DEFAULT_DEPLOYMENT),
             password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
             webhook_max_endpoints=get.number("WEBHOOK_MAX_ENDPOINTS") or MAX_ENDPOINTS,

@@ -75,6 +75,7 @@ from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.remittances.service import Remittances, RetryPolicy
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.search import TransactionSearch
@@ -570,6 +571,29 @@ class Parts:
         )
 
     @functools.cached_property
+    def remittances(self) -> Remittances:
+        """Remittances from abroad: orders are invoices of the remittance desk on the deployment's USDT rails, paid
+        out by ``payouts`` (B2C) or into a wallet; failed payouts retried ``CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS``
+        times in all, then refunded by ``refunds``."""
+        usdt = tuple(rail for rail in self.rails.values() if rail.asset == USDT and rail.network.name in self.derivers)
+        return Remittances(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            invoicing=self.invoicing,
+            payouts=self.payouts,
+            refunds=self.refunds,
+            quoter=lambda: self.pricer,
+            clock=self.clock,
+            ids=self.ids,
+            rails=usdt,
+            validators=address_validators(self.settings),
+            sms=lambda: self.sms,
+            monitoring=self.monitoring_feed,
+            policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
+            travel_rule=self.travel_rule,
+        )
+
+    @functools.cached_property
     def withdrawals(self) -> Withdrawals:
         """Crypto withdrawals from wallets: addresses checked with checksums, sent by the hot-wallet senders (which
         also estimate the network fee), screened, limited, cooled off (``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``)."""
@@ -673,6 +697,7 @@ class Parts:
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
             deposits=self.storage.unit_of_work,  # wallet crypto deposits
+            withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
         )
 
     @functools.cached_property
@@ -1011,6 +1036,7 @@ class Parts:
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
+            "remittances.advance": lambda _payload: self.remittances.advance(),
             "wallets.withdrawals": lambda _payload: (self.withdrawals.send_due(), self.withdrawals.check_sent()),
             **self._webhook_jobs(),
         }

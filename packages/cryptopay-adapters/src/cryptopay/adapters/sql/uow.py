@@ -49,6 +49,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlStores,
     SqlUnmatchedAnswers,
 )
+from cryptopay.adapters.sql.repositories.remittances import SqlRemittances
 from cryptopay.adapters.sql.repositories.travel_rule import SqlTravelRule
 from cryptopay.adapters.sql.repositories.wallets import (
     SqlBuys,
@@ -195,6 +196,11 @@ class SqlUnitOfWork:
     @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
         return SqlFeeSchedules(self.connection)
+
+    # -- remittances from abroad
+    @functools.cached_property
+    def remittances(self) -> SqlRemittances:
+        return SqlRemittances(self.connection, locking=self._locking)
 
     # -- personal wallets
     @functools.cached_property
