@@ -24,6 +24,7 @@ from flask import Flask
 from cryptopay_http.pages import assets, checkout, console, dashboard, dashboard_business, links, portal, pwa, web
 from cryptopay_http.pages import portal_account as portal_account  # its routes are the portal's (``/app/verify``)
 from cryptopay_http.pages import portal_deposit as portal_deposit  # its routes are the portal's (``/app/deposit``)
+from cryptopay_http.pages import portal_withdraw as portal_withdraw  # its routes are the portal's (``/app/withdraw``)
 
 __all__ = ["PAGE_BLUEPRINTS", "install_pages"]
 
