@@ -185,7 +185,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def travel_rule(self) -> SqlTravelRule:
-        return SqlTravelRule(self.connection)
+        return SqlTravelRule(self.connection, personal=self._personal)
 
     @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
