@@ -15,8 +15,8 @@ served (the hashes are recomputed from the sealed values).
 >>> url = f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'doc.db'}"
 >>> _ = upgrade(url)
 >>> from cryptopay.adapters.sql.uow import SqlStorage
->>> seal_personal_data(SqlStorage(make_engine(url)))
-{'users': 0, 'kyc_applications': 0, 'travel_rule_records': 0, 'wallets': 0, 'phone_verifications': 0, 'wallet_transfers': 0, 'wallet_buys': 0}
+>>> set(seal_personal_data(SqlStorage(make_engine(url))).values())  # no keys, nothing to seal
+{0}
 """
 
 from __future__ import annotations
