@@ -148,10 +148,8 @@ class SubjectExports:
         """The user with this id, email or phone (the lookup itself is audited: staff reading personal data)."""
         phone = try_normalize_msisdn(who)
         with self.uow() as uow:
-            if phone is not None:
-                user = uow.users.by_phone(phone)
-            else:
-                user = uow.users.get(who) or uow.users.by_email(who)
+            by_phone = uow.users.by_phone(phone) if phone is not None else None
+            user = by_phone or uow.users.get(who) or uow.users.by_email(who)
             if user is None:
                 raise NotFound("no such data subject (give a user id, an email or a phone number)")
             uow.audit.append(AuditEvent(actor, "privacy.subject_looked_up", f"user:{user.id}", self.clock.now()))
