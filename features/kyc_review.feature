@@ -18,6 +18,15 @@ Feature: A compliance officer reviews who our customers and merchants are
     And officer Bob claims the application and approves it
     Then Duka Ltd holds business tier 1
 
+  Scenario: A business is verified only once each of its directors is
+    Given Duka Ltd applied for business verification naming two directors, Otieno and Achieng
+    And each director's ID card, both sides, and selfie are uploaded with the certificate of incorporation
+    When officer Ann claims the application and checks Otieno's ID and selfie but not Achieng's yet
+    Then Ann cannot approve the business: Achieng is not verified
+    When officer Ann checks Achieng's ID and selfie too and approves
+    And officer Bob claims the application and approves it
+    Then Duka Ltd holds business tier 1
+
   Scenario: An officer asks for a better selfie
     Given Wanjiku applied for tier 2 with her national ID, both sides of the card and a selfie
     When officer Ann claims the application and asks for "a selfie in daylight"

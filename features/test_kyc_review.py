@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from cryptopay.core.errors import Conflict
+from cryptopay.core.errors import Conflict, InvalidState
 from cryptopay.core.kyc import PartyKind
 from cryptopay.core.kyc.applications import ApplicationState
 from cryptopay.core.kyc.documents import DocumentKind
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from tests.support.kyc_rig import GatedStack, KycRig
+from tests.support.kyc_rig import GatedStack, KycRig, business, director
 
 scenarios("kyc_review.feature")
 
@@ -35,6 +35,41 @@ def wanjiku_applied(office):
 @given("Duka Ltd applied for business verification with its KRA PIN and certificate of incorporation")
 def duka_applied(office):
     office["application"] = rig_of(office).kyb("mer_duka", "usr_owner")
+
+
+@given("Duka Ltd applied for business verification naming two directors, Otieno and Achieng")
+def duka_with_two_directors(office):
+    office["details"] = attrs.evolve(business(), directors=(director("Otieno Odhiambo"), director("Achieng Atieno")))
+
+
+@given("each director's ID card, both sides, and selfie are uploaded with the certificate of incorporation")
+def directors_documents(office):
+    office["application"] = rig_of(office).kyb("mer_duka", "usr_owner", details=office["details"])
+    with rig_of(office).storage.unit_of_work() as uow:
+        application = uow.kyc_applications.get(office["application"])
+    assert {(d.director, d.kind.value) for d in application.documents if d.director} == {
+        (who, kind) for who in ("d1", "d2") for kind in ("id_front", "id_back", "selfie")
+    }
+
+
+@when(parsers.parse("officer {name} claims the application and checks Otieno's ID and selfie but not Achieng's yet"))
+def checks_one_director(office, name):
+    review = rig_of(office).review
+    review.claim(OFFICERS[name], office["application"])
+    review.verify_director(OFFICERS[name], office["application"], "d1")
+
+
+@then(parsers.parse("{name} cannot approve the business: Achieng is not verified"))
+def cannot_approve_yet(office, name):
+    with pytest.raises(InvalidState, match="Achieng Atieno"):
+        rig_of(office).review.approve(OFFICERS[name], office["application"])
+
+
+@when(parsers.parse("officer {name} checks Achieng's ID and selfie too and approves"))
+def checks_the_other_director(office, name):
+    review = rig_of(office).review
+    review.verify_director(OFFICERS[name], office["application"], "d2")
+    review.approve(OFFICERS[name], office["application"])
 
 
 @when(parsers.parse("officer {name} claims the application and approves it"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cryptopay_cli.demo_e2e import Demo
 
-from tests.browser.support import BROWSER_ENV, CHROMIUM, Admin, Merchant
+from tests.browser.support import BROWSER_ENV, CHROMIUM, Admin, Merchant, Staff
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +27,12 @@ def merchant(live: Demo) -> Merchant:
 @pytest.fixture(scope="session")
 def admin(live: Demo) -> Admin:
     return Admin(live)
+
+
+@pytest.fixture(scope="session")
+def officers(live: Demo) -> tuple[Staff, Staff]:
+    """Two compliance officers (four-eyes needs two)."""
+    return Staff(live, "ann@cryptopay.example", "compliance"), Staff(live, "bob@cryptopay.example", "compliance")
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ evaluated in the page through the DevTools protocol, so the pages' strict CSP st
 
 from __future__ import annotations
 
+import base64
 import secrets
 from decimal import Decimal
 from pathlib import Path
@@ -80,27 +81,35 @@ class Merchant:
 ADMIN_EMAIL = "chief@cryptopay.example"
 
 
-class Admin:
-    """An admin made by the operator's CLI (``cryptopay users create-admin``), enrolled in TOTP through the API;
-    ``codes`` are its recovery codes, one per browser login."""
+def cli(demo: Demo, *args: str, stdin: str | None = None) -> str:
+    """Run ``cryptopay ARGS`` against the stack, as its operator would; its standard output."""
+    import subprocess
+    import sys
 
-    def __init__(self, demo: Demo) -> None:
-        import subprocess
-        import sys
+    done = subprocess.run(
+        [sys.executable, "-m", "cryptopay_cli.main", *args],
+        input=stdin,
+        env=demo.env,
+        check=True,
+        text=True,
+        capture_output=True,
+    )
+    return done.stdout
 
+
+class Staff:
+    """A staff account made by the operator's CLI (``cryptopay users create-admin``, then ``set-role`` for another
+    staff role), enrolled in TOTP through the API; ``codes`` are its recovery codes, one per browser login."""
+
+    def __init__(self, demo: Demo, email: str = ADMIN_EMAIL, role: str = "admin") -> None:
         import pyotp
 
-        command = [sys.executable, "-m", "cryptopay_cli.main", "users", "create-admin", "--email", ADMIN_EMAIL]
-        subprocess.run(
-            [*command, "--password-stdin"],
-            input=PASSWORD + "\n",
-            env=demo.env,
-            check=True,
-            text=True,
-            capture_output=True,
-        )
+        self.email = email
+        cli(demo, "users", "create-admin", "--email", email, "--password-stdin", stdin=PASSWORD + "\n")
+        if role != "admin":
+            cli(demo, "users", "set-role", email, role)
         api = demo.api
-        login = httpx.post(f"{api}/v1/auth/login", json={"email": ADMIN_EMAIL, "password": PASSWORD}, timeout=30)
+        login = httpx.post(f"{api}/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30)
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         step = httpx.post(f"{api}/v1/auth/step-up", json={"password": PASSWORD}, headers=headers, timeout=30)
         stepped = {**headers, "X-Step-Up-Token": step.json()["step_up_token"]}
@@ -110,16 +119,58 @@ class Admin:
         assert confirmed.status_code == 200, confirmed.text
         self.codes: list[str] = list(confirmed.json()["recovery_codes"])
 
-    def login(self, page: Any, api: str) -> None:
+    def login(self, page: Any, api: str, target: str = "/console/audit") -> None:
         """Log in on the page with the password and then a recovery code."""
-        page.goto(f"{api}/dashboard/login?next=/console/audit")
-        page.locator("#email").fill(ADMIN_EMAIL)
+        page.goto(f"{api}/dashboard/login?next={target}")
+        page.locator("#email").fill(self.email)
         page.locator("#password").fill(PASSWORD)
         page.locator("button[type=submit]").click()
         page.locator("#code").fill(self.codes.pop())
         page.locator("#password").fill(PASSWORD)
         page.locator("button[type=submit]").click()
-        page.wait_for_url("**/console/audit")
+        page.wait_for_url(f"**{target}")
+
+
+class Admin(Staff):
+    """The stack's admin."""
+
+    def __init__(self, demo: Demo) -> None:
+        super().__init__(demo, ADMIN_EMAIL, "admin")
+
+
+def kyc_applicant(demo: Demo, email: str, legal_name: str = "Wanjiku Kamau") -> str:
+    """A personal customer (registered over REST) whose tier-2 application (ID photos and a selfie: two officers)
+    is submitted; returns the application id."""
+    import io
+
+    from PIL import Image
+
+    api = demo.api
+    register = {"email": email, "password": PASSWORD, "role": "personal"}
+    httpx.post(f"{api}/v1/auth/register", json=register, timeout=30).raise_for_status()
+    login = httpx.post(f"{api}/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=30)
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    person = {
+        "level": 2,
+        "legal_name": legal_name,
+        "date_of_birth": "1990-05-17",
+        "id_type": "national_id",
+        "id_number": f"{secrets.randbelow(90_000_000) + 10_000_000}",
+        "phone": "0712345678",
+        "address": "Moi Avenue 12, Nairobi",
+    }
+    created = httpx.post(f"{api}/v1/kyc/applications", json=person, headers=headers, timeout=30)
+    assert created.status_code == 201, created.text
+    app_id = str(created.json()["id"])
+    for n, kind in enumerate(("id_front", "id_back", "selfie")):
+        buffer = io.BytesIO()
+        Image.new("RGB", (640, 480), (200, 120 + 40 * n, 40)).save(buffer, format="JPEG")
+        body = {"kind": kind, "content_base64": base64.b64encode(buffer.getvalue()).decode()}
+        uploaded = httpx.post(f"{api}/v1/kyc/applications/{app_id}/documents", json=body, headers=headers, timeout=30)
+        assert uploaded.status_code == 201, uploaded.text
+    submitted = httpx.post(f"{api}/v1/kyc/applications/{app_id}/submit", headers=headers, timeout=30)
+    assert submitted.status_code == 200, submitted.text
+    return app_id
 
 
 def sms_code(demo: Demo, phone: str) -> str:

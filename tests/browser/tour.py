@@ -6,7 +6,8 @@ makes a merchant with an open and a paid invoice, and saves a PNG of every page 
 
 ``python -m tests.browser.tour lighthouse`` runs Lighthouse (npm, ``lighthouse@12.2.3``) with Debian's Chromium
 (``CHROME_PATH``), mobile emulation, on the checkout page, the dashboard home, the invoice list, the console's
-audit log and the customer portal's home, buy and send pages (logged in by a ``Cookie`` header; the admin with a
+audit log and KYC queue (a compliance officer's, with an application waiting) and the customer portal's home, buy
+and send pages (logged in by a ``Cookie`` header; the admin with a
 one-time code, the customer signed up through the portal's forms with the SMS simulator's code), prints a table,
 and ends with one JSON line of the minimum scores.
 """
@@ -37,6 +38,8 @@ from tests.browser.support import (
     ROOT,
     Admin,
     Merchant,
+    Staff,
+    kyc_applicant,
     sms_code,
 )
 
@@ -113,11 +116,30 @@ def _pages(demo: Demo, merchant: Merchant) -> dict[str, str]:
     }
 
 
+OFFICER_EMAIL = "ann@cryptopay.example"
+ADMIN_PAGES = {
+    "health": "/console/health",
+    "treasury": "/console/treasury",
+    "reconciliation": "/console/reconciliation",
+}
+
+
+def _officer(demo: Demo) -> tuple[Staff, str]:
+    """A compliance officer and an application waiting in the KYC queue (its id)."""
+    return Staff(demo, OFFICER_EMAIL, "compliance"), kyc_applicant(demo, "applicant@example.co.ke")
+
+
+def _officer_pages(application: str) -> dict[str, str]:
+    return {"kyc-queue": "/console/kyc", "kyc-application": f"/console/kyc/{application}", "alerts": "/console/alerts"}
+
+
 def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     pages, cookie = _pages(demo, merchant), _session_cookie(demo.api)
     staff = _session_cookie(demo.api, ADMIN_EMAIL, admin.codes.pop())
+    officer, application = _officer(demo)
+    officer_cookie = _session_cookie(demo.api, OFFICER_EMAIL, officer.codes.pop())
     customer = _customer_cookie(demo.api, demo)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -144,6 +166,11 @@ def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> l
             path = folder / f"audit-log-{device}.png"
             page.screenshot(path=str(path), full_page=True)
             written.append(path)
+            written += _shoot(page, folder, device, demo.api, ADMIN_PAGES)
+            context.clear_cookies()
+            officer_value = officer_cookie.partition("=")[2]
+            context.add_cookies([{"name": name, "value": officer_value, "url": f"{demo.api}/console/"}])
+            written += _shoot(page, folder, device, demo.api, _officer_pages(application))
             context.clear_cookies()
             context.add_cookies([{"name": "cp_app", "value": customer.partition("=")[2], "url": f"{demo.api}/app/"}])
             for label, route in PORTAL_PAGES.items():
@@ -153,6 +180,16 @@ def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> l
                 written.append(path)
             context.close()
         browser.close()
+    return written
+
+
+def _shoot(page: Any, folder: Path, device: str, api: str, routes: dict[str, str]) -> list[Path]:
+    written = []
+    for label, route in routes.items():
+        page.goto(f"{api}{route}")
+        path = folder / f"console-{label}-{device}.png"
+        page.screenshot(path=str(path), full_page=True)
+        written.append(path)
     return written
 
 
@@ -185,11 +222,14 @@ def lighthouse(demo: Demo, merchant: Merchant, admin: Admin) -> dict[str, Any]:
     cookie = _session_cookie(demo.api)
     staff = _session_cookie(demo.api, ADMIN_EMAIL, admin.codes.pop())
     customer = _customer_cookie(demo.api, demo)
+    officer, _ = _officer(demo)
+    officer_cookie = _session_cookie(demo.api, OFFICER_EMAIL, officer.codes.pop())
     targets = {
         "checkout": (merchant.invoice("1500")["checkout_url"], None),
         "dashboard home": (f"{demo.api}/dashboard/", cookie),
         "invoice list": (f"{demo.api}/dashboard/invoices", cookie),
         "audit log": (f"{demo.api}/console/audit", staff),
+        "kyc queue": (f"{demo.api}/console/kyc", officer_cookie),
         "portal home": (f"{demo.api}/app/", customer),
         "portal buy": (f"{demo.api}/app/buy", customer),
         "portal send": (f"{demo.api}/app/send", customer),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptopay.adapters.evm.addresses import EvmAddressDeriver
 from cryptopay.core.errors import Conflict
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments import DepositAddress, StoreSettings
@@ -19,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.contract.conftest import sql_backend_from_engine
+from tests.integration.http.test_http_wallet_deposits import XPUB
 from tests.support.deposit_stack import deposit_stack, memory_deposit_backend
 from tests.support.sql_backends import Backend, empty_postgres, sql_backend
 
@@ -121,14 +123,28 @@ def test_a_deposit_is_credited_after_its_confirmations_and_a_reorg_takes_it_back
     assert set(stack.wallet.ledger.trial_balance().values()) == {0}
 
 
+def test_a_shared_index_is_free_on_every_network_and_taken_on_all(backend: Backend):
+    """The greatest next index among the networks, then every one of their counters is past it."""
+    with backend.uow() as uow:
+        for _ in range(3):
+            uow.deposit_addresses.allocate_index("polygon")
+        assert uow.deposit_addresses.allocate_index("ethereum") == 0
+        assert uow.deposit_addresses.allocate_shared_index(["polygon", "ethereum", "bsc"]) == 3
+        assert [uow.deposit_addresses.allocate_index(n) for n in ("polygon", "ethereum", "bsc")] == [4, 4, 4]
+        assert uow.deposit_addresses.allocate_shared_index(["tron"]) == 0
+
+
 @settings(max_examples=20, deadline=None)
-@given(st.lists(st.sampled_from(["user", "invoice"]), min_size=1, max_size=30))
+@given(st.lists(st.sampled_from(["user", "polygon invoice", "ethereum invoice"]), min_size=1, max_size=25))
 def test_no_address_is_ever_given_to_two_owners(owners: list[str]):
     """Any interleaving of wallet users asking for addresses and merchant invoices (``Invoicing``, the same
-    derivers): every address derived on a network is distinct, and each is found as its owner's."""
-    stack = deposit_stack(memory_deposit_backend())
+    derivers: the real EVM one over one xpub): on every network each address is one owner's, a wallet's address is
+    the same on every EVM network and no invoice's on any of them, and each is found as its owner's."""
+    evm = EvmAddressDeriver(XPUB)
+    stack = deposit_stack(memory_deposit_backend(), derivers=dict.fromkeys(("ethereum", "polygon", "bsc"), evm))
     with stack.uow() as uow:
-        uow.stores.put(StoreSettings(merchant_id="m1", rails=[rail_for(n, "USDT") for n in ("polygon", "tron")]))
+        rails = [rail_for(n, "USDT") for n in ("polygon", "ethereum", "tron")]
+        uow.stores.put(StoreSettings(merchant_id="m1", rails=rails))
     invoicing = Invoicing(
         uow=stack.uow,
         clock=stack.clock,
@@ -138,16 +154,23 @@ def test_no_address_is_ever_given_to_two_owners(owners: list[str]):
         derivers=stack.derivers,
     )
     taken: dict[tuple[str, str], str] = {}
+    wallets: dict[str, str] = {}  # an EVM address -> the wallet user holding it
+    invoiced: set[str] = set()  # every EVM address an invoice holds, on any network
     for n, owner in enumerate(owners):
         if owner == "user":
             user = stack.sign_up(f"0712{n:06d}")
             found = [(a.network, a.address, user.id) for a in stack.deposits.addresses(user.id)]
+            evm_addresses = {a for network, a, _ in found if network in ("ethereum", "polygon", "bsc")}
+            assert len(evm_addresses) == 1  # one address on every EVM network
+            wallets |= dict.fromkeys(evm_addresses, user.id)
         else:
-            invoice = invoicing.create_invoice("m1", Money.of("1000", KES))
+            invoice = invoicing.create_invoice("m1", Money.of("1000", KES), rails=[f"usdt-{owner.split()[0]}"])
             found = [(o.rail.network.name, o.address, invoice.id) for o in invoice.options]
+            invoiced |= {o.address for o in invoice.options}
         for network, address, who in found:
             assert (network, address) not in taken, f"{address} on {network} given to {taken.get((network, address))}"
             taken[(network, address)] = who
+    assert not invoiced & set(wallets), "a wallet's EVM address is an invoice's on another network"
     with stack.uow() as uow:
         for (network, address), who in taken.items():
             owner = uow.deposit_addresses.by_address(network, address)

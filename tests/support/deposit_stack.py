@@ -144,7 +144,9 @@ def _tx(chain: FakeChain, address: str) -> str:
     return "0x" + secrets.token_hex(32)
 
 
-def deposit_stack(backend: Backend | None = None, *, speed: str = SPEED) -> DepositStack:
+def deposit_stack(
+    backend: Backend | None = None, *, speed: str = SPEED, derivers: dict[str, Any] | None = None
+) -> DepositStack:
     the_backend = backend or memory_deposit_backend()
     wallets = wallet_stack(the_backend)
     clock, ids = wallets.clock, RandomIds()
@@ -160,7 +162,7 @@ def deposit_stack(backend: Backend | None = None, *, speed: str = SPEED) -> Depo
         screen=lambda m: screening.sanctioned_counterparty(m.network, m.counterparty),
     )
     rails = [rail_for(n, "BTC" if n == "bitcoin" else "USDT") for n in NETWORKS]
-    derivers = {n: SequentialDeriver(n) for n in NETWORKS}
+    derivers = {n: SequentialDeriver(n) for n in NETWORKS} | (derivers or {})
     rails += [rail_for(n, "USDC") for n in ("ethereum", "polygon", "bsc")]
     wallets.rates.set("BTC/KES", "13000000")
     deposits = Deposits(

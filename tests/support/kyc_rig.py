@@ -53,6 +53,19 @@ def person(id_type: IdType = IdType.NATIONAL_ID, id_number: str = "23456789") ->
     )
 
 
+def director(
+    name: str = "Otieno Odhiambo", id_type: IdType = IdType.NATIONAL_ID, id_number: str = "12345678"
+) -> Director:
+    return Director(
+        name=name,
+        id_type=id_type,
+        id_number=id_number,
+        date_of_birth=date(1980, 1, 2),
+        phone="254722000111",
+        address="Ngong Road 5, Nairobi",
+    )
+
+
 def business() -> BusinessDetails:
     return BusinessDetails(
         registered_name="Duka Ltd",
@@ -60,7 +73,7 @@ def business() -> BusinessDetails:
         kra_pin="P051234567Q",
         phone="254712345678",
         address="Kenyatta Avenue 1, Nairobi",
-        directors=(Director(name="Otieno Odhiambo", id_type=IdType.NATIONAL_ID, id_number="12345678"),),
+        directors=(director(),),
     )
 
 
@@ -98,14 +111,25 @@ class KycRig:
         self.review.submit(user, application.id)
         return application.id
 
-    def kyb(self, merchant: str = "mer_duka", owner: str = "usr_owner") -> str:
-        application = self.review.apply_business(merchant, business(), owner_id=owner, notify_to="owner@duka.co.ke")
+    def kyb(self, merchant: str = "mer_duka", owner: str = "usr_owner", details: BusinessDetails | None = None) -> str:
+        """A KYB with its certificate and every director's ID photos and selfie, submitted; its id."""
+        application = self.review.apply_business(
+            merchant, details or business(), owner_id=owner, notify_to="owner@duka.co.ke"
+        )
         self.review.upload(merchant, application.id, DocumentKind.CERTIFICATE_OF_INCORPORATION, pdf())
+        for each in application.directors:
+            for kind in each.needed_documents():
+                self.review.upload(merchant, application.id, kind, photo(), director=each.id)
         self.review.submit(merchant, application.id)
         return application.id
 
     def decide(self, officer: str, application_id: str) -> None:
+        """Claim, verify every director (a KYB), approve."""
         self.review.claim(officer, application_id)
+        with self.storage.unit_of_work() as uow:
+            application = uow.kyc_applications.get(application_id)
+        for each in application.directors if application else ():
+            self.review.verify_director(officer, application_id, each.id)
         self.review.approve(officer, application_id)
 
     def audit_actions(self) -> list[str]:

@@ -27,6 +27,7 @@ from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
 from cryptopay.core.reports import Reports
+from cryptopay.core.search import TransactionSearch
 from cryptopay.core.system import RandomIds, SystemClock
 from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.identity import (
@@ -41,6 +42,7 @@ from cryptopay.core.testing.identity import (
 from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplications, InMemoryKycProfiles
 from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.testing.search import InMemoryTransactionIndex
 from cryptopay.core.testing.storage import InMemoryAuditLog, InMemoryStorage
 from cryptopay.core.webhooks import UowFactory
 from flask import Flask
@@ -103,6 +105,13 @@ def kyc_review(*, clock: Clock, ids: IdGenerator, notifier: Notifier) -> KycRevi
     )
 
 
+def _transaction_search(stack: PaymentsStack) -> TransactionSearch | None:
+    """The search over the stack's in-memory storage (a stack on SQL is searched by the SQL index instead)."""
+    if isinstance(stack.storage, InMemoryStorage):
+        return TransactionSearch(InMemoryTransactionIndex(stack.storage))
+    return None
+
+
 def with_api(services: Services, api: ApiSettings) -> Services:
     """``services`` whose settings carry the API's settings."""
     return attrs.evolve(services, settings=attrs.evolve(services.settings, api=api))
@@ -126,6 +135,7 @@ def with_stack(
         "users": ready(users) if users else None,
         "audit": ready(audit) if audit else None,
         "notifier": ready(notifier) if notifier else None,
+        "transactions": ready(search) if (search := _transaction_search(stack)) else None,
     }
     return attrs.evolve(
         services,

@@ -19,7 +19,8 @@ import cryptopay.adapters.sql.tables_payments
 import cryptopay.adapters.sql.tables_reconciliation
 import cryptopay.adapters.sql.tables_travel_rule
 import cryptopay.adapters.sql.tables_treasury
-import cryptopay.adapters.sql.tables_webhooks  # noqa: F401  (their tables join the shared MetaData)
+import cryptopay.adapters.sql.tables_webhooks
+import cryptopay.adapters.sql.tables_withdrawals  # noqa: F401  (their tables join the shared MetaData)
 import pytest
 from cryptopay.adapters.sql import make_engine
 from cryptopay.adapters.sql.tables import metadata

@@ -21,14 +21,17 @@ from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.system import RandomIds
+from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import FastPasswordHasher, InMemoryUsers
 from cryptopay.core.testing.kyc import InMemoryKycProfiles
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage
+from cryptopay.core.testing.remittances import InMemoryRemittances
 from cryptopay.core.testing.sms import InMemorySms
 from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.testing.system import ManualClock
+from cryptopay.core.testing.travel_rule import InMemoryTravelRule
 from cryptopay.core.testing.wallets import (
     InMemoryBuys,
     InMemoryPhoneVerifications,
@@ -65,6 +68,9 @@ def memory_wallet_backend() -> Backend:
             wallet_transfers=InMemoryTransfers(),
             wallet_usage=InMemoryUsage(),
             wallet_buys=InMemoryBuys(),
+            remittances=InMemoryRemittances(),
+            travel_rule=InMemoryTravelRule(),
+            **monitoring_repositories(),
         ),
     )
 

@@ -53,6 +53,19 @@ def test_two_officers_approve_a_tier_two_application_from_the_cli(rig):
     assert cli("queue").stdout.strip().startswith("ID")
 
 
+def test_a_kyb_is_approved_from_the_cli_once_its_director_is_verified(rig):
+    """`show` lists the directors; approving before `verify-director` is exit 4 naming the director; after it the
+    approval counts."""
+    app_id = rig.kyb()
+    shown = json.loads(cli("show", app_id, "--officer", "ann@example.co.ke").stdout)
+    assert shown["business"]["directors"] == [{"id": "d1", "name": "Otieno Odhiambo", "verified": False}]
+    refused = cli("approve", app_id, "--officer", "ann@example.co.ke")
+    assert refused.exit_code == 4 and "Otieno Odhiambo" in refused.output
+    assert cli("verify-director", app_id, "d1", "--officer", "ann@example.co.ke").exit_code == 0
+    approved = cli("approve", app_id, "--officer", "ann@example.co.ke", "--no-claim")
+    assert approved.exit_code == 0 and json.loads(approved.stdout)["approvals"] == "1/2"
+
+
 def test_reject_needs_a_reason_and_an_officer(rig):
     """A non-officer is refused (exit 5); a rejection with a reason is recorded and told."""
     app_id = rig.personal(level=1)

@@ -23,12 +23,23 @@ BUSINESS = {
     "kra_pin": "P051234567Q",
     "phone": "+254712345678",
     "address": "Kenyatta Avenue 1, Nairobi",
-    "directors": [{"name": "Otieno Odhiambo", "id_type": "national_id", "id_number": "12345678"}],
+    "directors": [
+        {
+            "name": "Otieno Odhiambo",
+            "id_type": "national_id",
+            "id_number": "12345678",
+            "date_of_birth": "1980-01-02",
+            "phone": "0722000111",
+            "address": "Ngong Road 5, Nairobi",
+        }
+    ],
 }
 
 
-def upload(client, headers, app_id, kind, content):
+def upload(client, headers, app_id, kind, content, director=None):
     body = {"kind": kind, "content_base64": base64.b64encode(content).decode()}
+    if director is not None:
+        body["director"] = director
     return client.post(f"/v1/kyc/applications/{app_id}/documents", json=body, headers=headers)
 
 
@@ -82,10 +93,33 @@ def test_a_merchant_applies_for_kyb_with_a_pdf_certificate(client, auth):
     app_id = created.json["id"]
     assert created.json["party_id"] == merchant_id and created.json["business"]["kra_pin"] == "P051234567Q"
     assert upload(client, owner, app_id, "certificate_of_incorporation", pdf()).status_code == 201
+    refused = client.post(f"/v1/kyc/applications/{app_id}/submit", headers=owner)
+    assert refused.status_code == 409 and "d1:selfie" in refused.json["detail"]
+    for kind in ("id_front", "id_back", "selfie"):
+        assert upload(client, owner, app_id, kind, photo(), director="d1").status_code == 201
     assert client.post(f"/v1/kyc/applications/{app_id}/submit", headers=owner).json["state"] == "submitted"
-    decide(client, auth.user("compliance"), app_id)
-    decide(client, auth.user("compliance"), app_id)
+    ann, bob = auth.user("compliance"), auth.user("compliance")
+    unverified = decide(client, ann, app_id)
+    assert unverified.status_code == 409 and "Otieno Odhiambo" in unverified.json["detail"]
+    verified = client.post(f"/v1/admin/kyc/applications/{app_id}/directors/d1/verify", headers=ann)
+    assert verified.status_code == 200 and verified.json["business"]["directors"][0]["verified"] is True
+    assert client.post(f"/v1/admin/kyc/applications/{app_id}/approve", headers=ann).status_code == 200
+    decide(client, bob, app_id)
     assert client.get("/v1/kyc", headers=owner).json["tier"] == 1
+
+
+def test_a_directors_particulars_are_checked_like_anyones(client, auth):
+    """A director under 18 is not eligible (403); a bad phone is a 422 naming the director's field; a document for a
+    director the application does not have is a 422."""
+    owner, _ = auth.merchant()
+    minor = {**BUSINESS["directors"][0], "date_of_birth": "2015-01-01"}
+    answer = client.post("/v1/kyc/business-applications", json={**BUSINESS, "directors": [minor]}, headers=owner)
+    assert answer.status_code == 403 and answer.json["code"] == "not_eligible"
+    bad_phone = {**BUSINESS["directors"][0], "phone": "12345"}
+    answer = client.post("/v1/kyc/business-applications", json={**BUSINESS, "directors": [bad_phone]}, headers=owner)
+    assert answer.status_code == 422 and "directors" in str(answer.json)
+    app_id = client.post("/v1/kyc/business-applications", json=BUSINESS, headers=owner).json["id"]
+    assert upload(client, owner, app_id, "selfie", photo(), director="d7").status_code == 422
 
 
 @pytest.mark.parametrize(

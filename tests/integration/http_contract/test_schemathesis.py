@@ -13,13 +13,16 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
+from cryptopay.adapters.bootstrap import ready
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay_http import ApiSettings, create_app
 from werkzeug.serving import make_server
 
 from tests.integration.http.http_support import TOKEN_SECRET, AuthActions, fast_hasher
 from tests.integration.http_payments.payments_support import INSTANT, RAILS, Shop, WebhookRig
+from tests.support.remittance_stack import remittance_stack
 from tests.support.services import in_memory_services, with_api, with_stack, with_wallets
 from tests.support.wallet_stack import wallet_stack
 
@@ -34,6 +37,7 @@ def live() -> Iterator[tuple[str, str]]:
     services = in_memory_services(clock=stack.clock, ids=stack.ids, hasher=fast_hasher())
     services = with_stack(services, stack, rails=RAILS, webhooks_uow=hooks.uow, queue=hooks.queue)
     services = with_wallets(services, wallet_stack(clock=stack.clock))
+    services = attrs.evolve(services, remittances=ready(remittance_stack().remittances))
     settings = ApiSettings(token_secret=TOKEN_SECRET, cookie_secure=False, rate_limit=10**6, auth_rate_limit=10**6)
     app = create_app(with_api(services, settings))
     client = app.test_client()

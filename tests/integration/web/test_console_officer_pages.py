@@ -291,3 +291,17 @@ def test_the_pages_speak_swahili(ann):
     ann.client.set_cookie("cp_lang", "sw")
     status, html = ann.get("/console/kyc")
     assert status == 200 and 'lang="sw"' in html
+
+
+def test_staff_search_transactions_by_id_and_address(shop, ann, chief):
+    """An invoice is found by its id and by its deposit address, by officers and admins; a bad term is a 422."""
+    invoice = shop.invoice("100")
+    address = invoice["payment_options"][0]["address"]
+    for staff in (ann, chief):
+        status, html = staff.get(f"/console/search?q={invoice['id']}")
+        assert status == 200 and invoice["id"] in html and "invoice" in html
+    status, html = ann.get(f"/console/search?q={address}")
+    assert status == 200 and invoice["id"] in html and "address" in html
+    status, html = ann.get("/console/search?q=%3Cscript%3E")
+    assert status == 422 and 'role="alert"' in html
+    assert "Nothing matches." in ann.get("/console/search?q=inv_nope")[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import attrs
 import pytest
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound, Refused, Unavailable
 from cryptopay.core.kyc import KycStatus
@@ -13,7 +14,7 @@ from cryptopay.core.kyc.documents import DocumentKind, DocumentRejected
 from cryptopay.core.kyc.review import document_context
 from cryptopay.core.testing.kyc import InMemoryDocumentStore
 
-from tests.support.kyc_rig import KycRig, pdf, person, photo
+from tests.support.kyc_rig import KycRig, business, director, pdf, person, photo
 
 
 @pytest.fixture
@@ -278,3 +279,75 @@ def test_an_unreachable_store_on_cleanup_does_not_hide_the_real_error():
     with pytest.raises(InvalidInput):
         rig.review.upload("usr_w", application.id, DocumentKind.CERTIFICATE_OF_INCORPORATION, pdf())
     assert len(rig.documents.blobs) == 1
+
+
+def _kyb_without_director_documents(rig, details=None):
+    application = rig.review.apply_business("mer_duka", details or business(), owner_id="usr_owner", notify_to=None)
+    rig.review.upload("mer_duka", application.id, DocumentKind.CERTIFICATE_OF_INCORPORATION, pdf())
+    return application
+
+
+def test_each_director_is_numbered_and_needs_their_own_id_photos_and_selfie():
+    """Directors get ids d1, d2 in order; submitting names each director's missing document; a passport holder
+    needs no back."""
+    rig = KycRig()
+    details = attrs.evolve(business(), directors=(director(), director("Achieng Atieno", IdType.PASSPORT, "AK123456")))
+    application = _kyb_without_director_documents(rig, details)
+    assert [d.id for d in application.directors] == ["d1", "d2"]
+    with pytest.raises(InvalidState, match="d1:id_front") as refused:
+        rig.review.submit("mer_duka", application.id)
+    assert refused.value.details["missing"] == ["d1:id_front", "d1:id_back", "d1:selfie", "d2:id_front", "d2:selfie"]
+
+
+def test_a_directors_document_must_be_one_of_theirs_and_replaces_only_their_own():
+    """Unknown directors and kinds a director does not give are refused; the same kind for two directors is two
+    documents, and a director's second selfie replaces only their first."""
+    rig = KycRig()
+    details = attrs.evolve(business(), directors=(director(), director("Achieng Atieno")))
+    application = _kyb_without_director_documents(rig, details)
+    with pytest.raises(InvalidInput, match="no director"):
+        rig.review.upload("mer_duka", application.id, DocumentKind.SELFIE, photo(), director="d9")
+    with pytest.raises(InvalidInput, match="not a document we take"):
+        rig.review.upload("mer_duka", application.id, DocumentKind.CERTIFICATE_OF_INCORPORATION, pdf(), director="d1")
+    first = rig.review.upload("mer_duka", application.id, DocumentKind.SELFIE, photo(), director="d1")
+    rig.review.upload("mer_duka", application.id, DocumentKind.SELFIE, photo(), director="d2")
+    again = rig.review.upload("mer_duka", application.id, DocumentKind.SELFIE, photo(500, 500), director="d1")
+    [stored] = rig.review.standing("mer_duka").applications
+    selfies = {(d.director, d.id) for d in stored.documents if d.kind is DocumentKind.SELFIE}
+    assert len(selfies) == 2 and ("d1", again.id) in selfies and first.id not in rig.documents.blobs
+
+
+def test_a_director_without_their_own_particulars_is_refused_at_once():
+    """A director named without a date of birth, phone or address cannot be verified: the application is refused."""
+    rig = KycRig()
+    bare = attrs.evolve(business(), directors=(attrs.evolve(director(), date_of_birth=None),))
+    with pytest.raises(InvalidInput, match="Otieno Odhiambo needs a date of birth"):
+        rig.review.apply_business("mer_duka", bare, owner_id="usr_owner", notify_to=None)
+
+
+def test_kyb_approval_needs_every_director_verified_by_the_reviewing_officer():
+    """Approval is refused naming the unverified directors; verifying needs the claim; it is audited; asking for
+    more information clears the checks (documents may change)."""
+    rig = KycRig()
+    app_id = rig.kyb()
+    with pytest.raises(InvalidState):  # not claimed yet
+        rig.review.verify_director("usr_ann", app_id, "d1")
+    rig.review.claim("usr_ann", app_id)
+    with pytest.raises(Conflict):  # another officer's claim
+        rig.review.verify_director("usr_bob", app_id, "d1")
+    with pytest.raises(InvalidState, match="d1 \\(Otieno Odhiambo\\)"):
+        rig.review.approve("usr_ann", app_id)
+    verified = rig.review.verify_director("usr_ann", app_id, "d1")
+    assert verified.verified_directors == ("d1",) and "kyc.director_verified" in rig.audit_actions()
+    rig.review.request_information("usr_ann", app_id, "the director's selfie is blurred")
+    [application] = rig.review.standing("mer_duka").applications
+    assert application.verified_directors == ()
+
+
+def test_a_kyb_is_granted_after_two_officers_once_its_directors_are_verified():
+    """The first officer verifies the directors and approves; the second approves; the tier is in force."""
+    rig = KycRig()
+    app_id = rig.kyb()
+    rig.decide("usr_ann", app_id)
+    rig.decide("usr_bob", app_id)
+    assert rig.review.standing("mer_duka").profile.level == 1

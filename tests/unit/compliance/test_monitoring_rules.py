@@ -195,3 +195,18 @@ def test_country_lists_are_validated():
     """ISO codes only."""
     with pytest.raises(InvalidInput, match="ISO country codes"):
         load_rules('{"version": 1, "rules": [{"id": "h", "kind": "high_risk_jurisdiction", "countries": ["Korea"]}]}')
+
+
+def test_check_journals_what_it_lets_through_unless_the_product_observes_it_later():
+    """``check`` journals a movement nothing blocks (with or without a blocking rule watching it); with
+    ``journal=False`` only ``observe`` does, so a movement refused afterwards never reaches the batch rules."""
+    rig = MonitoringRig(sanctioned=frozenset({"TSanctioned"}))
+    watched = rig.movement("1000", direction=Direction.OUT, product="withdraw", counterparty="TClean")
+    unwatched = rig.movement("1000", direction=Direction.OUT, product="p2p", counterparty="usr_b")
+    later = rig.movement("2000", direction=Direction.OUT, product="withdraw", counterparty="TClean")
+    assert rig.monitoring.check(watched) == [] and rig.monitoring.check(unwatched) == []
+    assert rig.monitoring.check(later, journal=False) == []
+    with rig.storage.unit_of_work() as uow:
+        journaled = {m.id for m in uow.movements.for_party("usr_otieno", since=START)}
+    assert journaled == {watched.id, unwatched.id}
+    assert rig.monitoring.observe(later) and not rig.monitoring.observe(later)

@@ -209,6 +209,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_FAULT_ONCE_DIR": Probe("/tmp/faults-once", lambda s, p: s.settings.faults, FAULTS),
     "CRYPTOPAY_ALLOW_SANDBOX": Probe("1", lambda s, p: s.settings.allow_sandbox),
     "CRYPTOPAY_SCAN_LOOKBACK_BLOCKS": Probe("7", lambda s, p: s.settings.scan_lookback_blocks),
+    "CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS": Probe("5", lambda s, p: s.remittances.policy.attempts, MPESA),
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
     "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
@@ -224,6 +225,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_S3_SECRET_ACCESS_KEY": Probe("other-secret", _document_store, S3_BUCKET),
     "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
     "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
+    "CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS": Probe("2", lambda s, p: s.withdrawals.cool_off),
     **_chain_probes(),
     **_treasury_probes(),
 }
@@ -303,6 +305,7 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
 
     for name, value in [
         ("CRYPTOPAY_SCAN_LOOKBACK_BLOCKS", "many"),
+        ("CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS", "0"),
         ("CRYPTOPAY_DARAJA_CALLBACK_SOURCES", "not-a-network"),
         ("CRYPTOPAY_MPESA_FLOAT_BASELINE", "lots"),
         ("CRYPTOPAY_WEB_WORKERS", "0"),

@@ -70,9 +70,13 @@ GROUPS = (
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
     Group("users", "users", "Users: create an admin, change a role (audited)."),
     Group(
-        "wallets", "wallets", "Personal wallets: show, history, freeze and unfreeze (audited); pending STK purchases."
+        "wallets",
+        "wallets",
+        "Personal wallets: show, history, freeze and unfreeze (audited); pending STK purchases; crypto deposits.",
     ),
     Group("bills", "bills", "Bills: the biller catalogue, bill payments awaiting M-Pesa."),
+    Group("remittances", "remittances", "Remittances from abroad: list, show, retry a payout, refund."),
+    Group("withdrawals", "withdrawals", "Wallet withdrawals: list them, the pending ones, show one."),
     Group("privacy", "privacy", "Data protection: a data subject's export, retention purges, sealing personal data."),
     Group("compliance", "compliance", "Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more)."),
 )

@@ -24,6 +24,7 @@ from cryptopay_http.blueprints import (
     payouts,
     privacy,
     refunds,
+    remittances,
     reports,
     security,
     settlements,
@@ -33,6 +34,8 @@ from cryptopay_http.blueprints import (
     treasury,
     wallet,
     wallet_bills,
+    wallet_deposits,
+    wallet_withdrawals,
     webhooks,
 )
 from cryptopay_http.headers import install_security_headers
@@ -57,7 +60,8 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
-BLUEPRINTS += [wallet.bp, wallet_bills.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp, remittances.bp]
+BLUEPRINTS += [wallet_deposits.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]
 

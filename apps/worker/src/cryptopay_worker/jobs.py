@@ -32,11 +32,13 @@ __all__ = [
     "PRIVACY_RETENTION",
     "RECONCILIATION_RUN",
     "REFUND_SEND",
+    "REMITTANCE_ADVANCE",
     "SETTLEMENT_RUN",
     "TREASURY_MEASURE",
     "TREASURY_SWEEP",
     "WALLET_CLAIMS_EXPIRE",
     "WALLET_STK_QUERY",
+    "WALLET_WITHDRAWALS",
     "WEBHOOK_DELIVER",
     "WEBHOOK_SWEEP",
     "build_registry",
@@ -66,6 +68,8 @@ TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold
 TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
 WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
+REMITTANCE_ADVANCE = "remittances.advance"  # remittance orders: pay out, tell the recipient, retry, refund
+WALLET_WITHDRAWALS = "wallets.withdrawals"  # send withdrawals past their cool-off, follow sent ones to the end
 
 # The composition root supplies these handlers in ``WorkerServices.jobs``.
 LEAD_JOBS = (
@@ -83,6 +87,8 @@ LEAD_JOBS = (
     TREASURY_MEASURE,
     WALLET_CLAIMS_EXPIRE,
     WALLET_STK_QUERY,
+    REMITTANCE_ADVANCE,
+    WALLET_WITHDRAWALS,
     COMPLIANCE_MONITOR,
     COMPLIANCE_RESCREEN,
     KYC_SWEEP_DOCUMENTS,

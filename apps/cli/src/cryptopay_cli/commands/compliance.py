@@ -99,11 +99,21 @@ def show(application_id: str, officer: str = OFFICER) -> None:
                 "person": None
                 if person is None
                 else {"legal_name": person.legal_name, "id_type": person.id_type.value},
-                "business": None if business is None else {"registered_name": business.registered_name},
+                "business": None
+                if business is None
+                else {
+                    "registered_name": business.registered_name,
+                    "directors": [
+                        {"id": d.id, "name": d.name, "verified": d.id in application.verified_directors}
+                        for d in business.directors
+                    ],
+                },
                 "documents": [
-                    {"id": d.id, "kind": d.kind.value, "type": d.content_type} for d in application.documents
+                    {"id": d.id, "kind": d.kind.value, "type": d.content_type, "director": d.director}
+                    for d in application.documents
                 ],
-                "missing_documents": [k.value for k in application.missing_documents()],
+                "missing_documents": [k.value for k in application.missing_documents()]
+                + application.missing_director_documents(),
             }
         )
 
@@ -127,6 +137,18 @@ def approve(
         if claim_first:
             _review().claim(officer_id, application_id)
         _show(_review().approve(officer_id, application_id))
+
+
+@app.command("verify-director")
+def verify_director(
+    application_id: str,
+    director_id: str = typer.Argument(..., help="The director's id on the application (d1, d2, ...)."),
+    officer: str = OFFICER,
+) -> None:
+    """Record that a KYB director's particulars match their ID photos and selfie (you must hold the claim); a KYB
+    is approved only once every director is verified."""
+    with errors_to_exit_codes():
+        _show(_review().verify_director(_officer(officer), application_id, director_id))
 
 
 @app.command("reject")

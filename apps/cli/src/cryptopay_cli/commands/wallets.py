@@ -13,12 +13,16 @@ import typer
 from cryptopay.core.money import asset_by_code
 from cryptopay.core.wallets.history import statement_period
 
+from cryptopay_cli.commands import wallet_deposits
 from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
 app = typer.Typer(
-    help="Personal wallets: show, history, freeze and unfreeze (audited); pending STK purchases.", no_args_is_help=True
+    help="Personal wallets: show, history, freeze and unfreeze (audited); pending STK purchases; crypto deposits.",
+    no_args_is_help=True,
 )
+
+wallet_deposits.register(app)  # deposits, deposit-addresses, release-deposit
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _WHO = typer.Argument(..., help="The wallet's user id, phone number or username.")

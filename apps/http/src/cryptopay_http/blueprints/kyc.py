@@ -100,17 +100,24 @@ class PersonalApplication:
 
 @attrs.frozen
 class DirectorRequest:
-    """A director: name and ID."""
+    """A director, verified as an individual: name, ID, date of birth, phone and address (their ID photos and
+    selfie are uploaded next, each naming the director's id: d1, d2, ... in this order)."""
 
     name: str = attrs.field(metadata=limits("as on their ID", pattern=_NAME))
     id_type: IdType = attrs.field(metadata=limits("national_id, passport or alien_id"))
     id_number: str = attrs.field(metadata=limits("national ID 6-8 digits, alien ID 6-9 digits, passport 6-9 A-Z/0-9"))
+    date_of_birth: str = attrs.field(metadata=limits("YYYY-MM-DD; directors are adults", pattern=_DATE.pattern))
+    phone: str = attrs.field(metadata=limits("a Kenyan mobile number", pattern=_PHONE))
+    address: str = attrs.field(metadata=limits("where they live", pattern=_ADDRESS))
 
     def director(self) -> Director:
         return Director(
             name=check_name(self.name, field="directors.name"),
             id_type=self.id_type,
             id_number=_id_number(self.id_type, self.id_number, field="directors.id_number"),
+            date_of_birth=_birth_date(self.date_of_birth, field="directors.date_of_birth"),
+            phone=_phone(self.phone, field="directors.phone"),
+            address=_address(self.address, field="directors.address"),
         )
 
 
@@ -143,6 +150,10 @@ class DocumentUpload:
     kind: DocumentKind = attrs.field(metadata=limits("which document this is"))
     content_base64: str = attrs.field(
         metadata=limits("the file, base64-encoded", min_length=4, max_length=_MAX_BASE64, pattern=r"^[A-Za-z0-9+/=]+$")
+    )
+    director: str | None = attrs.field(
+        default=None,
+        metadata=limits("a KYB director's id (d1, d2, ...) when the document is theirs", pattern=r"^d\d{1,2}$"),
     )
 
     def content(self) -> bytes:
@@ -194,17 +205,17 @@ class NotEligible(Refused):
     http_status = 403
 
 
-def _birth_date(text: str) -> date:
+def _birth_date(text: str, *, field: str = "date_of_birth") -> date:
     if not _DATE.match(text):
-        raise InvalidInput("a date is YYYY-MM-DD", field="date_of_birth")
+        raise InvalidInput("a date is YYYY-MM-DD", field=field)
     try:
         born = date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput("not a calendar date", field="date_of_birth") from None
+        raise InvalidInput("not a calendar date", field=field) from None
     try:
         return check_birth_date(born, today=runtime().services.clock.now().date())
     except InvalidInput as error:
-        raise NotEligible(error.message, field="date_of_birth") from None
+        raise NotEligible(error.message, field=field) from None
 
 
 def _id_number(id_type: IdType, text: str, *, field: str = "id_number") -> str:
@@ -220,17 +231,17 @@ _ID_HINTS = {
 }
 
 
-def _phone(text: str) -> str:
+def _phone(text: str, *, field: str = "phone") -> str:
     try:
         return normalize_msisdn(text)
     except InvalidInput as error:
-        raise InvalidInput(error.message, field="phone") from None
+        raise InvalidInput(error.message, field=field) from None
 
 
-def _address(text: str) -> str:
+def _address(text: str, *, field: str = "address") -> str:
     value = " ".join(text.split())
     if not value:
-        raise InvalidInput("give a physical address", field="address")
+        raise InvalidInput("give a physical address", field=field)
     return value
 
 
@@ -246,9 +257,11 @@ class DocumentView:
     height: int | None
     uploaded_at: datetime
 
+    director: str | None
+
     @classmethod
     def of(cls, d: StoredDocument) -> DocumentView:
-        return cls(d.id, d.kind.value, d.content_type, d.size, d.sha256, d.width, d.height, d.uploaded_at)
+        return cls(d.id, d.kind.value, d.content_type, d.size, d.sha256, d.width, d.height, d.uploaded_at, d.director)
 
 
 @attrs.frozen
@@ -267,9 +280,19 @@ class PersonView:
 
 @attrs.frozen
 class DirectorView:
+    id: str
     name: str
     id_type: str
     id_number: str
+    date_of_birth: str | None
+    phone: str | None
+    address: str | None
+    verified: bool  # an officer checked their particulars against their documents in this review
+
+    @classmethod
+    def of(cls, d: Director, verified: tuple[str, ...]) -> DirectorView:
+        born = d.date_of_birth.isoformat() if d.date_of_birth else None
+        return cls(d.id, d.name, d.id_type.value, d.id_number, born, d.phone, d.address, d.id in verified)
 
 
 @attrs.frozen
@@ -282,8 +305,8 @@ class BusinessView:
     directors: list[DirectorView]
 
     @classmethod
-    def of(cls, b: BusinessDetails) -> BusinessView:
-        directors = [DirectorView(d.name, d.id_type.value, d.id_number) for d in b.directors]
+    def of(cls, b: BusinessDetails, verified: tuple[str, ...] = ()) -> BusinessView:
+        directors = [DirectorView.of(d, verified) for d in b.directors]
         return cls(b.registered_name, b.registration_number, b.kra_pin, b.phone, b.address, directors)
 
 
@@ -337,10 +360,10 @@ class ApplicationView:
             len(a.approvals),
             needed,
             a.reason,
-            [k.value for k in a.missing_documents()],
+            [k.value for k in a.missing_documents()] + a.missing_director_documents(),
             [DocumentView.of(d) for d in a.documents],
             PersonView.of(a.person) if a.person and particulars else None,
-            BusinessView.of(a.business) if a.business and particulars else None,
+            BusinessView.of(a.business, a.verified_directors) if a.business and particulars else None,
             a.created_at,
             a.submitted_at,
             a.decided_at,
@@ -460,7 +483,7 @@ def upload_document(application_id: str) -> Response:
     _review().check_owner(party, application_id)  # an unknown application is a 404 whatever the body
     request.max_content_length = _UPLOAD_BODY  # documents are larger than the API's usual bodies
     body = read_body(DocumentUpload)
-    document = _review().upload(party, application_id, body.kind, body.content())
+    document = _review().upload(party, application_id, body.kind, body.content(), director=body.director)
     return json_response(DocumentView.of(document), 201)
 
 
@@ -525,6 +548,20 @@ def claim(application_id: str) -> Response:
 @require(roles=_OFFICERS)
 def approve(application_id: str) -> Response:
     return json_response(_officer_view(_review().approve(current_principal().id, application_id)))
+
+
+@bp.post("/v1/admin/kyc/applications/<application_id>/directors/<director_id>/verify")
+@operation(
+    "Record that a KYB director's particulars match their ID photos and selfie (the reviewing officer; a KYB is "
+    "approved only with every director verified)",
+    response=ApplicationView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+)
+@require(roles=_OFFICERS)
+def verify_director(application_id: str, director_id: str) -> Response:
+    verified = _review().verify_director(current_principal().id, application_id, director_id)
+    return json_response(_officer_view(verified))
 
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/reject")

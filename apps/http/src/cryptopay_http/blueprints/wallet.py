@@ -274,7 +274,7 @@ class HistoryView:
 
 
 _MONTH = {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}
-_KINDS = ("p2p", "p2p_claim", "p2p_return", "buy", "sell", "other")
+_KINDS = ("p2p", "p2p_claim", "p2p_return", "buy", "sell", "deposit", "deposit_reversed", "other")
 
 
 @bp.get("/v1/wallet/history")

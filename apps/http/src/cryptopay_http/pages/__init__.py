@@ -3,7 +3,8 @@
 - ``checkout``: the hosted checkout page ``/pay/<public id>`` (public, by an unguessable id).
 - ``links``: payment-link pages ``/link/<public id>`` (an invoice per use, then its checkout page).
 - ``dashboard``: the merchant dashboard ``/dashboard`` (a page session: ``session``).
-- ``portal``: the customer portal ``/app`` (personal wallets: sign-up by phone, balances, send, buy, history).
+- ``portal``: the customer portal ``/app`` (personal wallets: sign-up by phone, balances, send, buy, history);
+  ``portal_deposit`` its deposit page.
 - ``console``: the admin console ``/console`` (staff with 2FA): the KYC queue, AML alerts and cases, accounts,
   reconciliation, treasury, health and the audit log with its hash-chain status.
 - ``pwa``: the installable shell (manifest, service worker caching only the shell, offline page).
@@ -18,6 +19,7 @@ from __future__ import annotations
 from flask import Flask
 
 from cryptopay_http.pages import assets, checkout, console, dashboard, links, portal, pwa, web
+from cryptopay_http.pages import portal_deposit as portal_deposit  # its routes are the portal's (``/app/deposit``)
 
 __all__ = ["PAGE_BLUEPRINTS", "install_pages"]
 

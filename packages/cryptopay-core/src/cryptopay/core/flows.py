@@ -33,16 +33,21 @@ __all__ = [
     "IN_FLIGHT",
     "MPESA_COLLECTIONS",
     "PAYOUT_FEE",
+    "REMITTANCE_DESK",
     "book_deposit",
     "buy_key",
     "complete_payout",
+    "complete_withdrawal",
     "convert_for_settlement",
+    "convert_remittance",
     "credit_buy",
     "credit_invoice_payment",
+    "credit_remittance",
     "custody",
     "deposits_held",
     "fail_payout",
     "gas",
+    "hold_withdrawal",
     "merchant_liability",
     "network_fees",
     "open_platform_accounts",
@@ -58,6 +63,8 @@ __all__ = [
     "start_payout",
     "wallet_account",
     "wallet_claims",
+    "wallet_withdrawals_in_flight",
+    "withdrawal_fee",
 ]
 
 FLOAT = "assets:mpesa_float:KES"
@@ -313,6 +320,87 @@ def settle_claim(
     return ledger.post(request, session=session)
 
 
+# -- a wallet's crypto withdrawals (``cryptopay.core.wallets.withdrawals``) ------------------------------------------
+
+
+def wallet_withdrawals_in_flight(asset: Asset) -> str:
+    """Coins on their way out of wallets (apart from merchants' refunds, which have their own in-flight account)."""
+    return f"liabilities:wallet_withdrawals_in_flight:{asset.code}"
+
+
+def withdrawal_fee(asset: Asset) -> str:
+    return f"revenue:withdrawal_fee:{asset.code}"
+
+
+def hold_withdrawal(
+    ledger: Ledger, *, withdrawal_id: str, user_id: str, total: Money, session: LedgerSession | None = None
+) -> Hold:
+    """Hold the amount and our fee from the wallet while the coins are in flight (recorded before anything is sent).
+
+    Pending Dr wallet:<user>:<ASSET> / Cr wallet_withdrawals_in_flight:<ASSET>, keyed ``withdrawal:<id>:hold``.
+    """
+    asset = total.asset
+    ledger.open_accounts(
+        [
+            Account(wallet_withdrawals_in_flight(asset), AccountKind.LIABILITY, asset),
+            Account(withdrawal_fee(asset), AccountKind.REVENUE, asset),
+        ],
+        session=session,
+    )
+    request = HoldRequest(
+        f"withdrawal:{withdrawal_id}:hold",
+        wallet_account(user_id, asset),
+        wallet_withdrawals_in_flight(asset),
+        total,
+        None,
+        f"withdrawal {withdrawal_id}",
+    )
+    return ledger.hold(request, session=session)
+
+
+def complete_withdrawal(
+    ledger: Ledger,
+    *,
+    withdrawal_id: str,
+    hold_id: str,
+    network: str,
+    amount: Money,
+    fee: Money,
+    network_fee: Money | None = None,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A confirmed withdrawal: post the hold, then custody pays the coins out and our fee is revenue.
+
+    Dr wallet_withdrawals_in_flight (amount + fee) / Cr assets:custody:<network>:<ASSET> (amount) /
+    Cr revenue:withdrawal_fee:<ASSET> (fee); and, when the network's fee is known,
+    Dr expenses:network_fees:<network>:<COIN> / Cr assets:gas:<network>:<COIN> (the hot wallet's coin paid it).
+    """
+    ledger.post_hold(hold_id, f"withdrawal:{withdrawal_id}:post", session=session)
+    ledger.open_account(Account(custody(network, amount.asset), AccountKind.ASSET, amount.asset), session=session)
+    postings = [
+        Posting.debit(wallet_withdrawals_in_flight(amount.asset), amount + fee),
+        Posting.credit(custody(network, amount.asset), amount),
+    ]
+    if fee.is_positive():
+        postings.append(Posting.credit(withdrawal_fee(amount.asset), fee))
+    metadata = {"kind": "withdrawal", "withdrawal_id": withdrawal_id, "network": network}
+    request = EntryRequest(
+        f"withdrawal:{withdrawal_id}:send", postings, f"withdrawal {withdrawal_id} sent from custody", metadata=metadata
+    )
+    entry = ledger.post(request, session=session)
+    if network_fee is not None and network_fee.is_positive():
+        open_treasury_accounts(ledger, session=session, networks=((network, network_fee.asset),))
+        fees = [
+            Posting.debit(network_fees(network, network_fee.asset), network_fee),
+            Posting.credit(gas(network, network_fee.asset), network_fee),
+        ]
+        ledger.post(
+            EntryRequest(f"withdrawal:{withdrawal_id}:network_fee", fees, f"withdrawal {withdrawal_id} network fee"),
+            session=session,
+        )
+    return entry
+
+
 MPESA_COLLECTIONS = "assets:mpesa_collections:KES"  # our paybill's takings (STK Push), apart from the B2C float
 
 
@@ -393,6 +481,70 @@ def sell_for_kes(
         postings.append(Posting.credit(FX_SPREAD, at_mid - kes))
     metadata = {"kind": "sell", "sale_id": sale_id, "user": user_id}
     request = EntryRequest(sale_key(sale_id), postings, f"sale {sale_id} at the bid", quote_id, metadata)
+    return ledger.post(request, session=session)
+
+
+# -- remittances from abroad -------------------------------------------------------------------------------------
+REMITTANCE_DESK = "remittances"  # the desk's invoices credit ``liabilities:merchant:remittances:<ASSET>``
+
+
+def convert_remittance(
+    ledger: Ledger,
+    *,
+    order_id: str,
+    usdt: Money,
+    kes: Money,
+    mid: Decimal,
+    quote_id: str,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A paid remittance order's USDT becomes the shillings it promised, at its locked quote (even after the quote's
+    window: the sender paid for it). Dr desk:USDT / Cr trading:USDT, and Dr trading:KES (the mid value) / Cr desk:KES
+    (``kes``: the payout and its charge) / Cr fx_spread (the rest). Keyed ``remittance:<id>:convert``."""
+    at_mid = max(Money.rounded(usdt.amount * mid, KES, Rounding.DOWN), kes)
+    desk_usdt, desk_kes = merchant_liability(REMITTANCE_DESK, usdt.asset), merchant_liability(REMITTANCE_DESK, KES)
+    for account in (
+        Account(desk_kes, AccountKind.LIABILITY, KES),
+        Account(trading_account(KES.code), AccountKind.EQUITY, KES, allow_negative=True),
+        Account(trading_account(usdt.asset.code), AccountKind.EQUITY, usdt.asset, allow_negative=True),
+        Account(FX_SPREAD, AccountKind.REVENUE, KES),
+    ):
+        ledger.open_account(account, session=session)
+    postings = [
+        Posting.debit(desk_usdt, usdt),
+        Posting.credit(trading_account(usdt.asset.code), usdt),
+        Posting.debit(trading_account(KES.code), at_mid),
+        Posting.credit(desk_kes, kes),
+    ]
+    if (at_mid - kes).is_positive():
+        postings.append(Posting.credit(FX_SPREAD, at_mid - kes))
+    metadata = {"kind": "remittance_convert", "order_id": order_id}
+    request = EntryRequest(f"remittance:{order_id}:convert", postings, f"remittance {order_id}", quote_id, metadata)
+    return ledger.post(request, session=session)
+
+
+def credit_remittance(
+    ledger: Ledger,
+    *,
+    order_id: str,
+    user_id: str,
+    amount: Money,
+    charge: Money,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """A remittance to someone with a wallet: Dr desk:KES (amount + charge) / Cr wallet:<user>:KES (amount) / Cr
+    revenue:payout_fee:KES (the charge the sender paid for an M-Pesa payout that was not needed)."""
+    postings = [
+        Posting.debit(merchant_liability(REMITTANCE_DESK, KES), amount + charge),
+        Posting.credit(wallet_account(user_id, KES), amount),
+    ]
+    if charge.is_positive():
+        ledger.open_account(Account(PAYOUT_FEE, AccountKind.REVENUE, KES), session=session)
+        postings.append(Posting.credit(PAYOUT_FEE, charge))
+    metadata = {"kind": "remittance", "order_id": order_id, "user": user_id}
+    request = EntryRequest(
+        f"remittance:{order_id}:credit", postings, f"remittance {order_id} to a wallet", metadata=metadata
+    )
     return ledger.post(request, session=session)
 
 

@@ -25,7 +25,7 @@ from flask.typing import ResponseReturnValue
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login
 from cryptopay_http.pages.web import page_blueprint, redirect
 
-__all__ = ["ROLES", "accounts", "acting", "aml", "audit", "bp", "kyc", "officer", "operations", "refused"]
+__all__ = ["ROLES", "accounts", "acting", "aml", "audit", "bp", "kyc", "officer", "operations", "refused", "search"]
 
 bp = page_blueprint("console", __name__, url_prefix="/console")
 _STAFF = frozenset({Role.ADMIN, Role.COMPLIANCE})
@@ -94,4 +94,4 @@ def home() -> Response:
     return redirect("/console/kyc" if officer().role is Role.COMPLIANCE else "/console/health")
 
 
-from cryptopay_http.pages.console import accounts, aml, audit, kyc, operations  # noqa: E402  the routes
+from cryptopay_http.pages.console import accounts, aml, audit, kyc, operations, search  # noqa: E402  the routes

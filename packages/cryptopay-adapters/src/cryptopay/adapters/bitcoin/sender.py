@@ -78,6 +78,12 @@ class BitcoinSender:
             raise Refused(f"fee rate {rate} sat/vB is above the configured cap {self._max_rate}")
         return max(rate, Decimal(1))
 
+    def estimate_fee(self, request: WithdrawalRequest) -> Money:
+        """The fee of a one-input, two-output withdrawal at the current rate for the confirmation target, in BTC."""
+        validate_address(request.to_address, testnet=self._testnet)
+        sats = math.ceil(self.fee_rate() * estimate_vsize(1, 2))
+        return Money.of(Decimal(sats) / 100_000_000, BTC)
+
     def send(self, request: WithdrawalRequest) -> SentTransaction:
         """Broadcast the withdrawal (or return the transaction already sent for this id)."""
         if request.network != self.network or request.amount.asset != BTC:

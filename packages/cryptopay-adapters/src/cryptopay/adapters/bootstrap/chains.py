@@ -14,13 +14,13 @@ from cryptopay.core.payments.detection import Detection
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
-    ChainSender,
     FinalitySource,
     KeyProvider,
     MempoolWatcher,
     ObservedTransfer,
     WithdrawalStore,
 )
+from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.scanning import ChainScanner, HeaderWatcher
 from cryptopay.core.wallets.deposits import Deposits
@@ -113,7 +113,7 @@ def watcher_for(chain: ChainSettings, rails: Sequence[Rail]) -> ChainReader:
 
 def sender_for(
     chain: ChainSettings, rails: Sequence[Rail], *, hot: str, keys: KeyProvider, store: WithdrawalStore
-) -> ChainSender:
+) -> HotWalletSender:
     """The network's sender from its hot wallet ``hot`` (keys from the vault, withdrawals recorded in ``store``)."""
     if chain.network in EVM_NETWORKS:
         from cryptopay.adapters.evm.sender import EvmSender

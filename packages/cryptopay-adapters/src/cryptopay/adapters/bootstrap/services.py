@@ -55,7 +55,9 @@ from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
+from cryptopay.core.remittances.service import Remittances
 from cryptopay.core.reports import Reports
+from cryptopay.core.search import TransactionSearch
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
@@ -64,6 +66,7 @@ from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
+from cryptopay.core.wallets.withdrawals import Withdrawals
 from cryptopay.core.webhooks import UowFactory
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
@@ -123,12 +126,15 @@ class Services:
     _retention: Lazy[RetentionPurge] = attrs.field(factory=lambda: missing("retention purges"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
+    _transactions: Lazy[TransactionSearch] = attrs.field(factory=lambda: missing("transaction search"))
     _reports: Lazy[Reports] = attrs.field(factory=lambda: missing("reports"))
     _wallets: Lazy[Wallets] = attrs.field(factory=lambda: missing("personal wallets"))
     _wallet_signup: Lazy[WalletSignup] = attrs.field(factory=lambda: missing("wallet sign-up"))
     _wallet_buys: Lazy[Buys] = attrs.field(factory=lambda: missing("buying with M-Pesa"))
     _wallet_sells: Lazy[Sells] = attrs.field(factory=lambda: missing("selling to M-Pesa"))
     _wallet_bills: Lazy[Bills] = attrs.field(factory=lambda: missing("paying bills"))
+    _remittances: Lazy[Remittances] = attrs.field(factory=lambda: missing("remittances"))
+    _withdrawals: Lazy[Withdrawals] = attrs.field(factory=lambda: missing("crypto withdrawals"))
     _wallet_deposits: Lazy[Deposits] = attrs.field(factory=lambda: missing("crypto deposits"))
     _reconciliation: Lazy[Reconciliation] = attrs.field(factory=lambda: missing("reconciliation"))
     _float_balance: Lazy[FloatBalance] = attrs.field(factory=lambda: missing("M-Pesa float checks"))
@@ -308,6 +314,15 @@ class Services:
         return self._wallet_bills.get()
 
     @property
+    def remittances(self) -> Remittances:
+        return self._remittances.get()
+
+    @property
+    def withdrawals(self) -> Withdrawals:
+        """Crypto withdrawals from personal wallets to outside addresses."""
+        return self._withdrawals.get()
+
+    @property
     def wallet_deposits(self) -> Deposits:
         return self._wallet_deposits.get()
 
@@ -350,6 +365,11 @@ class Services:
     def listings(self) -> Listings:
         """The read models: per-merchant, cursor-paged listings."""
         return self._listings.get()
+
+    @property
+    def transactions(self) -> TransactionSearch:
+        """The staff's transaction search (by id, phone, address, tx hash or M-Pesa receipt)."""
+        return self._transactions.get()
 
     @property
     def reports(self) -> Reports:

@@ -78,6 +78,7 @@ class Settings:
     wallet_speed: WalletSpeed = attrs.Factory(WalletSpeed)  # CRYPTOPAY_WALLET_CONFIRMATIONS: wallet deposits' depth
     deposit_minimums: DepositMinimums = attrs.Factory(DepositMinimums)  # CRYPTOPAY_WALLET_DEPOSIT_MINIMUMS
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
+    withdrawal_cool_off_hours: int = 24  # a wallet's first withdrawal to a new address waits this long before sending
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -88,6 +89,7 @@ class Settings:
     tron_xpub: str | None = None
     bitcoin_xpub: str | None = None
     scan_lookback_blocks: int = 100
+    remittance_payout_attempts: int = 3  # B2C attempts for a remittance before its USDT is refunded to the sender
     redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     webhook_max_endpoints: int = MAX_ENDPOINTS  # enabled webhook endpoints per merchant (each retried for days)
@@ -144,6 +146,7 @@ class Settings:
                 "WALLET_DEPOSIT_MINIMUMS", DepositMinimums.parse, get.text("WALLET_DEPOSIT_MINIMUMS")
             ),
             travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
+            withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,
@@ -154,6 +157,7 @@ class Settings:
             tron_xpub=get.text("TRON_XPUB") or None,
             bitcoin_xpub=get.text("BITCOIN_XPUB") or None,
             scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
+            remittance_payout_attempts=_positive(get, "REMITTANCE_PAYOUT_ATTEMPTS", 3),
             redis_keys=RedisKeys.of(get.text("DEPLOYMENT") or DEFAULT_DEPLOYMENT),
             password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
             webhook_max_endpoints=get.number("WEBHOOK_MAX_ENDPOINTS") or MAX_ENDPOINTS,
@@ -235,6 +239,15 @@ def _daraja_configured(env: Mapping[str, str]) -> bool:
     """Any ``CRYPTOPAY_MPESA_*`` Daraja setting (the float baseline is the books', not Daraja's)."""
     names = (n for n, v in env.items() if n.startswith("CRYPTOPAY_MPESA_") and v.strip())
     return any(n != "CRYPTOPAY_MPESA_FLOAT_BASELINE" for n in names)
+
+
+def _hours(value: int | None) -> int:
+    """``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``: 0 (no cool-off) to 720 (30 days); 24 when unset."""
+    if value is None:
+        return 24
+    if not 0 <= value <= 720:
+        raise InvalidInput(f"CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS must be from 0 to 720, got {value}")
+    return value
 
 
 def _usd(name: str, text: str) -> Money:

@@ -43,7 +43,6 @@ from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     BalanceReader,
-    ChainSender,
     MempoolWatcher,
     ScanCursorStore,
 )
@@ -72,12 +71,15 @@ from cryptopay.core.ports.throughput import Throughput, TokenBucket
 from cryptopay.core.ports.treasury import Sweeper, TreasuryStore
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
+from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.remittances.service import Remittances, RetryPolicy
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
+from cryptopay.core.search import TransactionSearch
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
@@ -87,6 +89,7 @@ from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
+from cryptopay.core.wallets.withdrawals import Withdrawals
 from sqlalchemy.engine import Engine
 
 if TYPE_CHECKING:
@@ -296,7 +299,7 @@ class Parts:
         return PrometheusMetrics(textfile=self.settings.metrics_dir / "scanner.prom")
 
     @functools.cached_property
-    def senders(self) -> dict[str, ChainSender]:
+    def senders(self) -> dict[str, HotWalletSender]:
         """Chain senders for networks with a hot wallet (``CRYPTOPAY_<NETWORK>_HOT_WALLET``), keys from the vault."""
         from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
         from cryptopay.adapters.vault import FileKeyStore
@@ -574,6 +577,50 @@ class Parts:
         )
 
     @functools.cached_property
+    def remittances(self) -> Remittances:
+        """Remittances from abroad: orders are invoices of the remittance desk on the deployment's USDT rails, paid
+        out by ``payouts`` (B2C) or into a wallet; failed payouts retried ``CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS``
+        times in all, then refunded by ``refunds``."""
+        usdt = tuple(rail for rail in self.rails.values() if rail.asset == USDT and rail.network.name in self.derivers)
+        return Remittances(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            invoicing=self.invoicing,
+            payouts=self.payouts,
+            refunds=self.refunds,
+            quoter=lambda: self.pricer,
+            clock=self.clock,
+            ids=self.ids,
+            rails=usdt,
+            validators=address_validators(self.settings),
+            sms=lambda: self.sms,
+            monitoring=self.monitoring_feed,
+            policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
+            travel_rule=self.travel_rule,
+        )
+
+    @functools.cached_property
+    def withdrawals(self) -> Withdrawals:
+        """Crypto withdrawals from wallets: addresses checked with checksums, sent by the hot-wallet senders (which
+        also estimate the network fee), screened, limited, cooled off (``CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS``)."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return Withdrawals(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            quoter=lambda: quoter,
+            rails=lambda: self.rails,
+            senders=lambda: self.senders,
+            validators=address_validators(self.settings),
+            estimators=lambda: self.senders,
+            screening=self.screening,
+            monitoring=self.monitoring,
+            travel_rule=self.travel_rule,
+            cool_off=timedelta(hours=self.settings.withdrawal_cool_off_hours),
+        )
+
+    @functools.cached_property
     def wallet_signup(self) -> WalletSignup:
         return WalletSignup(
             self.storage.unit_of_work,
@@ -617,6 +664,13 @@ class Parts:
         return Listings(uow=self.storage.reading, merchants=self.merchants)  # one statement a page, no transaction
 
     @functools.cached_property
+    def transactions(self) -> TransactionSearch:
+        """The staff's transaction search over the database's read model."""
+        from cryptopay.adapters.sql.search import SqlTransactionIndex
+
+        return TransactionSearch(SqlTransactionIndex(self.engine))
+
+    @functools.cached_property
     def reports(self) -> Reports:
         """Merchant reports (sales, fees and their taxes, settlements) over the same records."""
         return Reports(uow=self.storage.unit_of_work, clock=self.clock)
@@ -649,6 +703,7 @@ class Parts:
             treasury=self.treasury_store,  # sweeps and the float B2C results report
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
             deposits=self.storage.unit_of_work,  # wallet crypto deposits
+            withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
         )
 
     @functools.cached_property
@@ -988,6 +1043,8 @@ class Parts:
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
+            "remittances.advance": lambda _payload: self.remittances.advance(),
+            "wallets.withdrawals": lambda _payload: (self.withdrawals.send_due(), self.withdrawals.check_sent()),
             **self._webhook_jobs(),
         }
 

@@ -78,6 +78,18 @@ class EvmSender:
         """Current EIP-1559 fee estimate."""
         return self.transactions.fees()
 
+    def estimate_fee(self, request: WithdrawalRequest) -> Money:
+        """The network fee the withdrawal would cost now (gas with its margin x the EIP-1559 fee cap), in the coin."""
+        token = self._token(request)
+        to = validate_address(request.to_address)
+        units = token.to_base_units(request.amount)
+        if token.contract is None:
+            call = UnsignedCall(to=to, value=units)
+        else:
+            call = erc20_transfer_call(str(token.contract), to, units)
+        gas = self.transactions.estimate_gas(self.hot_wallet, call)
+        return self.transactions.native_money(gas * self.transactions.fees().max_fee)
+
     def _token(self, request: WithdrawalRequest) -> Token:
         if request.network != self.network:
             raise InvalidInput(f"this sender sends on {self.network}, not {request.network}")

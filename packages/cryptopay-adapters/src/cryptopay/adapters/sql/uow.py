@@ -49,6 +49,7 @@ from cryptopay.adapters.sql.repositories.payments import (
     SqlStores,
     SqlUnmatchedAnswers,
 )
+from cryptopay.adapters.sql.repositories.remittances import SqlRemittances
 from cryptopay.adapters.sql.repositories.travel_rule import SqlTravelRule
 from cryptopay.adapters.sql.repositories.wallets import (
     SqlBuys,
@@ -58,6 +59,7 @@ from cryptopay.adapters.sql.repositories.wallets import (
     SqlWallets,
 )
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
+from cryptopay.adapters.sql.repositories.withdrawals import SqlWithdrawals
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
 from sqlalchemy.engine import Connection, Engine
@@ -188,8 +190,17 @@ class SqlUnitOfWork:
         return SqlTravelRule(self.connection, personal=self._personal)
 
     @functools.cached_property
+    def withdrawals(self) -> SqlWithdrawals:
+        return SqlWithdrawals(self.connection, locking=self._locking)
+
+    @functools.cached_property
     def fee_schedules(self) -> SqlFeeSchedules:
         return SqlFeeSchedules(self.connection)
+
+    # -- remittances from abroad
+    @functools.cached_property
+    def remittances(self) -> SqlRemittances:
+        return SqlRemittances(self.connection, locking=self._locking)
 
     # -- personal wallets
     @functools.cached_property

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 from cryptopay.adapters.tron.addresses import validate_address
 from cryptopay.adapters.tron.transactions import TronTransactions
 from cryptopay.adapters.tron.watcher import tron_address
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.money import TRX, Money
 from cryptopay.core.ports.chains import SentTransaction, WithdrawalRequest
 from cryptopay.core.rails import Rail, Token
 
@@ -45,6 +47,18 @@ class TronSender:
         if units <= 0:
             raise InvalidInput("a withdrawal amount must be positive")
         return self._txs.send_trc20(request.withdrawal_id, owner=self._hot, contract=contract, to=to, base_units=units)
+
+    def estimate_fee(self, request: WithdrawalRequest) -> Money:
+        """At most what the withdrawal would burn now: a TRC20 transfer's estimated fee limit, in TRX."""
+        to = validate_address(request.to_address)
+        if request.token_contract is None:
+            return Money.of("1.1", TRX)  # a TRX transfer to a new account costs 1 TRX plus bandwidth
+        contract = tron_address(request.token_contract)
+        token = self._tokens.get(contract)
+        if token is None:
+            raise InvalidInput(f"token contract {contract} is not a configured Tron rail")
+        sun = self._txs.estimate_fee_limit(self._hot, contract, to, token.to_base_units(request.amount))
+        return Money.of(Decimal(sun) / 1_000_000, TRX)
 
     def status(self, withdrawal_id: str) -> SentTransaction:
         return self._txs.status(withdrawal_id)

@@ -67,7 +67,7 @@ class MonitoringFeed:
 
     def before(self, planned: Movement) -> None:
         if self.monitor is not None:
-            self.monitor.check(planned)
+            self.monitor.check(planned, journal=False)
 
     def after(self, *moved: Movement) -> None:
         if self.monitor is None:

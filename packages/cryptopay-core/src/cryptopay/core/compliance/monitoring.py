@@ -2,8 +2,9 @@
 
 ``check`` runs before money moves: it evaluates the *blocking* rules (a sanctioned counterparty, typically) against
 the party's journaled history; a hit opens an alert, commits it, and refuses the movement (``Blocked``, naming the
-rule). ``observe`` journals a movement once it happened (so a movement refused later, by the limits or the funds,
-never feeds the batch rules); products call both through ``compliance.feed.MonitoringFeed``.
+rule); otherwise it journals the movement, unless told not to. ``observe`` journals a movement once it happened;
+products call both through ``compliance.feed.MonitoringFeed`` (``check(journal=False)`` before, ``observe`` after),
+so a movement refused later, by the limits or the funds, never feeds the batch rules.
 ``run_batch`` (the worker's ``compliance.monitor`` job) evaluates
 the other rules over the journal's movements of a period; an alert's key (rule, version, movement) makes a rerun
 raise nothing twice. Officers group alerts into cases, assign them, add notes and move them to a conclusion; every
@@ -49,19 +50,26 @@ class Monitoring:
     case_deadline: timedelta = CASE_DEADLINE
 
     # -- movements -----------------------------------------------------------------------------------------------
-    def check(self, movement: Movement) -> list[Alert]:
+    def check(self, movement: Movement, *, journal: bool = True) -> list[Alert]:
         """Apply the blocking rules to a movement about to happen; ``Blocked`` (after the alerts commit) on a hit.
 
-        Nothing is read when no blocking rule watches the movement (the busiest products pay nothing for rules
-        that are not theirs); the movement itself is journaled by ``observe`` once it happened."""
+        ``journal``: also journal the movement when nothing blocks it (the deposit and withdrawal flows rely on
+        it); ``False`` leaves that to ``observe`` once the money moved (``compliance.feed``: a movement refused
+        afterwards then never feeds the batch rules). Nothing is read when no blocking rule watches the movement."""
         rules = [rule for rule in self.rules.blocking() if rule.watches(movement)]
         if not rules:
+            if journal:
+                self.observe(movement)
             return []
         sanctioned = any(r.kind == "sanctioned_counterparty" for r in rules) and self.screen(movement)
 
         def work(uow: MonitoringUnitOfWork) -> list[Alert]:
             history = uow.movements.for_party(movement.party_id, since=movement.at - LOOKBACK)
-            return self._raise(uow, self._hits(rules, movement, history, sanctioned), blocking=True)
+            hits = self._hits(rules, movement, history, sanctioned)
+            alerts = self._raise(uow, hits, blocking=True)
+            if journal and not hits:
+                uow.movements.add(movement)
+            return alerts
 
         alerts = in_transaction(self.uow, work)
         blocking = [a for a in alerts if a.blocking]

@@ -70,12 +70,23 @@ class PersonDetails:
 
 @attrs.frozen(kw_only=True)
 class Director:
-    """A director of a business: their name and ID; ``party_id`` links their own KYC when they have an account."""
+    """A director of a business, an individual verified on the business's application: their particulars (each
+    format-checked at the edge), their own ID photos and selfie (documents naming the director's ``id``), and an
+    officer's check of both. ``party_id`` links their own account when they have one."""
 
     name: str
     id_type: IdType
     id_number: str
     party_id: str | None = None
+    id: str = ""  # d1, d2, ... in the order given: assigned when the application opens
+    date_of_birth: date | None = None
+    phone: str | None = None  # MSISDN, 2547XXXXXXXX
+    address: str | None = None
+
+    def needed_documents(self) -> list[DocumentKind]:
+        """Their ID's front (and back unless a passport) and a live selfie."""
+        back = [] if self.id_type is IdType.PASSPORT else [DocumentKind.ID_BACK]
+        return [DocumentKind.ID_FRONT, *back, DocumentKind.SELFIE]
 
 
 @attrs.frozen(kw_only=True)
@@ -102,6 +113,7 @@ class StoredDocument:
     uploaded_at: datetime
     width: int | None = None
     height: int | None = None
+    director: str | None = None  # the director (``Director.id``) whose document it is; None: the applicant's
 
 
 @attrs.frozen
@@ -136,6 +148,7 @@ class KycApplication:
     decided_at: datetime | None = None
     history: tuple[ReviewStep, ...] = ()
     sanctions_matches: tuple[str, ...] = ()  # what screening found at submission ("source ref: name (score)")
+    verified_directors: tuple[str, ...] = ()  # directors an officer checked in this review (every one, to approve)
 
     def names(self) -> list[str]:
         """The names screened at onboarding: the applicant's, or the business's and its directors'."""
@@ -165,8 +178,32 @@ class KycApplication:
         return kinds
 
     def missing_documents(self, policy: KycPolicy = DEFAULT_KYC_POLICY) -> list[DocumentKind]:
-        have = {d.kind for d in self.documents}
+        """The applicant's own documents still to upload (directors' ones: ``missing_director_documents``)."""
+        have = {d.kind for d in self.documents if d.director is None}
         return [k for k in self.needed_documents(policy) if k not in have]
+
+    @property
+    def directors(self) -> tuple[Director, ...]:
+        return self.business.directors if self.business is not None else ()
+
+    def director(self, director_id: str) -> Director:
+        for found in self.directors:
+            if found.id == director_id:
+                return found
+        raise InvalidInput(f"application {self.id} has no director {director_id!r}", field="director")
+
+    def missing_director_documents(self) -> list[str]:
+        """Each director's documents still to upload, as ``<director>:<kind>`` (``d1:selfie``)."""
+        have = {(d.director, d.kind) for d in self.documents if d.director is not None}
+        return [
+            f"{director.id}:{kind.value}"
+            for director in self.directors
+            for kind in director.needed_documents()
+            if (director.id, kind) not in have
+        ]
+
+    def unverified_directors(self) -> list[Director]:
+        return [d for d in self.directors if d.id not in self.verified_directors]
 
     def evidence(self) -> frozenset[Requirement]:
         """What this application, once approved, counts as verified."""
@@ -188,17 +225,25 @@ class KycApplication:
     def add_document(self, document: StoredDocument, *, at: datetime) -> StoredDocument | None:
         """Attach ``document``, replacing one of the same kind (returned, so its content can be removed)."""
         self._editable()
-        if document.kind not in self.needed_documents() and document.kind is not DocumentKind.KRA_PIN_CERTIFICATE:
+        if document.director is not None:
+            if document.kind not in self.director(document.director).needed_documents():
+                raise InvalidInput(f"a director's {document.kind.value} is not a document we take", field="kind")
+        elif document.kind not in self.needed_documents() and document.kind is not DocumentKind.KRA_PIN_CERTIFICATE:
             raise InvalidInput(f"tier {self.level} does not take a {document.kind.value}", field="kind")
-        replaced = next((d for d in self.documents if d.kind is document.kind), None)
-        self.documents = (*(d for d in self.documents if d.kind is not document.kind), document)
-        self._step(at, f"user:{self.submitted_by}", "document_added", document.kind.value)
+
+        def same(d: StoredDocument) -> bool:
+            return d.kind is document.kind and d.director == document.director
+
+        replaced = next((d for d in self.documents if same(d)), None)
+        self.documents = (*(d for d in self.documents if not same(d)), document)
+        whose = f"{document.director}:" if document.director else ""
+        self._step(at, f"user:{self.submitted_by}", "document_added", whose + document.kind.value)
         return replaced
 
     def submit(self, *, at: datetime) -> None:
         """Put the application in the officers' queue once every needed document is there."""
         self._editable()
-        missing = [k.value for k in self.missing_documents()]
+        missing = [k.value for k in self.missing_documents()] + self.missing_director_documents()
         if missing:
             raise InvalidState(f"upload {', '.join(missing)} first", missing=missing)
         self.state, self.submitted_at, self.reason = ApplicationState.SUBMITTED, at, None
@@ -218,6 +263,22 @@ class KycApplication:
             raise Conflict(f"{officer} already approved application {self.id}: a different officer must review it")
         self.state, self.claimed_by = ApplicationState.IN_REVIEW, officer
         self._step(at, f"user:{officer}", "claimed")
+
+    def verify_director(self, officer: str, director_id: str, *, at: datetime) -> Director:
+        """The reviewing officer checked a director's particulars against their ID photos and selfie."""
+        self._claimed_by(officer)
+        director = self.director(director_id)
+        if director.id not in self.verified_directors:
+            self.verified_directors = (*self.verified_directors, director.id)
+            self._step(at, f"user:{officer}", "director_verified", f"{director.id} {director.name}")
+        return director
+
+    def check_directors(self) -> None:
+        """A KYB is approved only with every director verified (``InvalidState`` naming those left)."""
+        left = self.unverified_directors()
+        if left:
+            names = ", ".join(f"{d.id} ({d.name})" for d in left)
+            raise InvalidState(f"verify every director before approving: {names}", directors=[d.id for d in left])
 
     def record_approval(self, officer: str, *, granted: bool, needed: int, at: datetime) -> None:
         """Mirror the profile's decision: granted, or the first of ``needed`` approvals (back to the queue)."""
@@ -247,6 +308,7 @@ class KycApplication:
             None,
             (),
         )
+        self.verified_directors = ()  # the applicant may change a director's documents: they are checked again
         self._step(at, f"user:{officer}", "information_requested", message)
 
     def document(self, document_id: str) -> StoredDocument:

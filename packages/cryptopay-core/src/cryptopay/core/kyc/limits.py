@@ -102,6 +102,7 @@ class Product(enum.Enum):
     P2P = "p2p"  # send to another person
     WITHDRAW = "withdraw"  # send crypto on chain
     BILL = "bill"  # pay a bill
+    REMITTANCE = "remittance"  # receive a remittance from abroad into the wallet
 
 
 def _optional_kes(value: object) -> Money | None:
@@ -237,6 +238,7 @@ _VERBS: Mapping[Product, str] = {
     Product.P2P: "send to other people",
     Product.WITHDRAW: "withdraw crypto",
     Product.BILL: "pay bills",
+    Product.REMITTANCE: "receive remittances",
 }
 
 

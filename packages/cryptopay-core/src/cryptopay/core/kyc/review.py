@@ -84,10 +84,21 @@ class KycReview:
         """Open a merchant's KYB application (certificate of incorporation next, then ``submit``)."""
         if not details.directors:
             raise InvalidInput("name at least one director", field="directors")
-        return self._open(merchant_id, PartyKind.MERCHANT, level, owner_id, notify_to, business=details)
+        for n, director in enumerate(details.directors):
+            if director.date_of_birth is None or not director.phone or not director.address:
+                raise InvalidInput(
+                    f"director {director.name} needs a date of birth, a phone and an address: each is verified",
+                    field=f"directors[{n}]",
+                )
+        directors = tuple(attrs.evolve(d, id=f"d{n}") for n, d in enumerate(details.directors, start=1))
+        business = attrs.evolve(details, directors=directors)
+        return self._open(merchant_id, PartyKind.MERCHANT, level, owner_id, notify_to, business=business)
 
-    def upload(self, party_id: str, application_id: str, kind: DocumentKind, data: bytes) -> StoredDocument:
-        """Check, encrypt and store one document of the party's open application (same kind again: replaced)."""
+    def upload(
+        self, party_id: str, application_id: str, kind: DocumentKind, data: bytes, *, director: str | None = None
+    ) -> StoredDocument:
+        """Check, encrypt and store one document of the party's open application (same kind again: replaced);
+        ``director``: the document is that director's (a KYB's directors' ID photos and selfies)."""
         self.check_owner(party_id, application_id)  # before anything else: a stranger learns nothing of the content
         facts = inspect(kind, data, dimensions=self.probe.dimensions(data) if data else None)
         document_id = self.ids.new_id("kyd")
@@ -101,6 +112,7 @@ class KycReview:
             uploaded_at=now,
             width=facts.width,
             height=facts.height,
+            director=director,
         )
         # The blob is written before the metadata commits: a failed commit leaves an unreadable orphan, never a
         # document the application names but the store lacks.
@@ -119,6 +131,7 @@ class KycReview:
                 document=document_id,
                 kind=kind.value,
                 sha256=facts.sha256,
+                director=director or "",
             )
             return replaced
 
@@ -252,6 +265,7 @@ class KycReview:
 
         def step(application: KycApplication, profile: KycProfile, at: datetime) -> list[KycEvent]:
             application._claimed_by(officer)  # checked before the profile records anything
+            application.check_directors()  # a KYB: every director verified first
             events = profile.approve(officer, at=at, policy=self.policy)
             granted = any(e.name == "kyc.approved" for e in events)
             needed = self.policy.tier(application.kind, application.level).approvals_required
@@ -259,6 +273,14 @@ class KycReview:
             return events
 
         return self._decide(officer, application_id, "kyc.application_approved", step)
+
+    def verify_director(self, officer: str, application_id: str, director_id: str) -> KycApplication:
+        """The reviewing officer checked a director's particulars against their documents (audited)."""
+
+        def step(application: KycApplication, profile: KycProfile, at: datetime) -> None:
+            application.verify_director(officer, director_id, at=at)
+
+        return self._decide(officer, application_id, "kyc.director_verified", step, director=director_id)
 
     def reject(self, officer: str, application_id: str, reason: str) -> KycApplication:
         """Reject with a reason the applicant can act on; a tier already held stays in force."""

@@ -106,12 +106,14 @@ class Invoicing:
         metadata: Mapping[str, str] | None = None,
         return_url: str | None = None,
         within: Callable[[PaymentsUnitOfWork], None] | None = None,
+        then: Callable[[PaymentsUnitOfWork, Invoice], None] | None = None,
     ) -> Invoice:
         """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail).
 
         ``return_url``: where the hosted checkout page sends the customer back to the shop (http or https).
         ``within`` runs in the invoice's own transaction before it is stored (a payment link counts its use there):
-        if it raises, nothing is stored.
+        if it raises, nothing is stored. ``then`` runs in the same transaction once the invoice is stored (a remittance
+        order records its invoice there).
         """
         if return_url is not None and not return_url.startswith(("https://", "http://")):
             raise InvalidInput("return_url must be an http or https URL", field="return_url")
@@ -132,7 +134,10 @@ class Invoicing:
         def create(uow: PaymentsUnitOfWork) -> Invoice:
             if within is not None:
                 within(uow)
-            return self._create(uow, store, chosen, price, quotes, order_id, actor, metadata, return_url)
+            invoice = self._create(uow, store, chosen, price, quotes, order_id, actor, metadata, return_url)
+            if then is not None:
+                then(uow, invoice)
+            return invoice
 
         return transaction(self._uow, create)
 

@@ -44,7 +44,14 @@ from cryptopay.core.rails import NETWORKS, AddressFormat
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
-__all__ = ["AddressValidator", "RefundRequest", "Refunds", "withdrawals_in_flight"]
+__all__ = [
+    "AddressValidator",
+    "RefundRequest",
+    "Refunds",
+    "check_address_shape",
+    "valid_address",
+    "withdrawals_in_flight",
+]
 
 AddressValidator = Callable[[str], str]
 """Checks an address for one network and returns its normal form, or raises ``InvalidInput`` saying why."""
@@ -243,13 +250,7 @@ class Refunds:
         network = option.rail.network.name
         if address_key(network, address) == address_key(network, option.address):
             raise InvalidInput("a refund cannot go to the invoice's own deposit address", field="address")
-        validate = self._validators.get(network)
-        if validate is None:
-            return _check_pattern(network, address)
-        try:
-            return validate(address)
-        except InvalidInput as error:
-            raise InvalidInput(f"not a {network} address: {error.message}", field="address") from None
+        return valid_address(network, address, self._validators)
 
     def _hold(self, uow: PaymentsUnitOfWork, invoice: Invoice, refund_id: str, amount: Money) -> str:
         in_flight = withdrawals_in_flight(amount.asset)
@@ -391,6 +392,18 @@ def _rail_of(invoice: Invoice, rail: str | None) -> str:
     return paid.pop()
 
 
+def valid_address(network: str, address: str, validators: Mapping[str, AddressValidator]) -> str:
+    """``address`` in its normal form if it is one on ``network`` (its validator, else the network's address
+    pattern); ``InvalidInput`` saying why otherwise."""
+    validate = validators.get(network)
+    if validate is None:
+        return _check_pattern(network, address)
+    try:
+        return validate(address)
+    except InvalidInput as error:
+        raise InvalidInput(f"not a {network} address: {error.message}", field="address") from None
+
+
 def _check_pattern(network: str, address: str) -> str:
     """The address's shape for its network (deployments validate checksums too: ``Refunds(validators=...)``)."""
     known = NETWORKS.get(network)
@@ -398,6 +411,9 @@ def _check_pattern(network: str, address: str) -> str:
     if pattern is not None and not pattern.fullmatch(address.strip()):
         raise InvalidInput(f"{address!r} is not a {network} address", field="address")
     return address.strip()
+
+
+check_address_shape = _check_pattern  # the shape check, for other products sending to an outside address
 
 
 def _reason(invoice: Invoice) -> str:

@@ -172,7 +172,7 @@ class Payouts:
         rest stay planned, in order, for the next run (nothing is lost or sent out of turn)."""
         planned = transaction(self._uow, lambda uow: uow.payouts.by_state(PayoutState.PLANNED, limit=limit))
         if self._gate is not None:  # held by compliance (frozen): it stays planned, its shillings stay held
-            planned = [payout for payout in planned if self._gate.held(payout.merchant_id).allowed]
+            planned = [payout for payout in planned if self._held_by_owner(payout)]
         if self._guard is not None:
             planned = self._guard.admit(planned)  # the rest are held with a reason until the float covers them
         sent = []
@@ -181,6 +181,13 @@ class Payouts:
                 break
             sent.append(self._submit(payout))
         return sent
+
+    def _held_by_owner(self, payout: Payout) -> bool:
+        """False while compliance holds the payout's owner (a merchant, a wallet's user). A remittance's owner is the
+        desk, not a party with a profile: its compliance is the order's (monitoring, the Travel Rule)."""
+        if self._gate is None or payout.kind is PayoutKind.REMITTANCE:
+            return True
+        return self._gate.held(payout.merchant_id).allowed
 
     def _submit(self, planned: Payout) -> Payout:
         payout_id = planned.id

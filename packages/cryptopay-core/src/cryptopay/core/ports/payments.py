@@ -146,6 +146,11 @@ class DepositAddressRepository(Protocol):
         """The next unused derivation index of ``network`` (atomic: never the same index twice)."""
         ...
 
+    def allocate_shared_index(self, networks: Sequence[str]) -> int:
+        """One index unused on every one of ``networks`` (the greatest next index among them), taken on all of
+        them at once (atomic: counter rows locked in name order): one address for a wallet on every EVM network."""
+        ...
+
     def add(self, address: DepositAddress) -> None:
         """Store an address with its index; ``Conflict`` if the address or the (network, index) is taken."""
         ...

@@ -17,6 +17,7 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, RefundState
 from cryptopay.core.payouts.model import PayoutState
 from cryptopay.core.reconciliation.model import Difference, Records
+from cryptopay.core.wallets.withdrawal_model import WithdrawalState
 
 __all__ = [
     "completed_payouts_have_receipts",
@@ -36,7 +37,7 @@ def _standing(credits: Iterable[PaymentCredit]) -> list[PaymentCredit]:
 
 def custody_matches_credits(records: Records) -> list[Difference]:
     """Each custody account holds the standing credits' receipts on its network and the standing wallet deposits,
-    less the confirmed refunds."""
+    less the confirmed refunds and wallet withdrawals."""
     expected: dict[str, Money] = {code: Money.zero(balance.asset) for code, balance in records.custody.items()}
     for credit in _standing(records.credits):
         code = flows.custody(credit.transfer[0], credit.received.asset)
@@ -49,6 +50,10 @@ def custody_matches_credits(records: Records) -> list[Difference]:
         if refund.state is RefundState.CONFIRMED:
             code = flows.custody(refund.network, refund.amount.asset)
             expected[code] = expected.get(code, Money.zero(refund.amount.asset)) - refund.amount
+    for withdrawal in records.withdrawals.withdrawals if records.withdrawals else ():
+        if withdrawal.state is WithdrawalState.CONFIRMED:
+            code = flows.custody(withdrawal.network, withdrawal.asset)
+            expected[code] = expected.get(code, Money.zero(withdrawal.asset)) - withdrawal.amount
     return [
         Difference(code, str(want), str(got), f"off by {got - want}")
         for code, want in sorted(expected.items())

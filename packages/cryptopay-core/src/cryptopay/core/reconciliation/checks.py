@@ -1,12 +1,13 @@
 """Every reconciliation check, by area: ``credits``, ``payouts`` and ``books`` compare our own records; ``mpesa``
 and ``chains`` compare them with the outside world; ``treasury`` checks the sweeps and the float B2C results report;
 ``wallets`` checks the personal wallets' accounts against their buys (M-Pesa collections) and transfers (claims);
-``deposits`` their crypto deposits against the ledger and the suspense account of held ones.
+``deposits`` their crypto deposits against the ledger and the suspense account of held ones; ``withdrawals`` their
+crypto withdrawals' holds and entries against their states, and the in-flight accounts.
 """
 
 from __future__ import annotations
 
-from cryptopay.core.reconciliation import books, deposits, outside, treasury, wallets
+from cryptopay.core.reconciliation import books, deposits, outside, treasury, wallets, withdrawals
 from cryptopay.core.reconciliation.model import Check
 
 __all__ = ["CHECKS"]
@@ -33,4 +34,8 @@ CHECKS: tuple[Check, ...] = (
     Check("claims-returned", "wallets", wallets.claims_returned, wallets.needs_wallets),
     Check("wallet-deposits", "deposits", deposits.deposits_booked, deposits.needs_deposits),
     Check("deposits-held", "deposits", deposits.held_matches_deposits, deposits.needs_deposits),
+    Check("wallet-withdrawals", "withdrawals", withdrawals.withdrawals_booked, withdrawals.needs_withdrawals),
+    Check(
+        "withdrawals-in-flight", "withdrawals", withdrawals.in_flight_matches_withdrawals, withdrawals.needs_withdrawals
+    ),
 )

@@ -31,6 +31,7 @@ from cryptopay.core.treasury.model import FloatReading, Sweep
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.model import Transfer
+from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 __all__ = [
     "BalanceQuery",
@@ -42,6 +43,7 @@ __all__ = [
     "Records",
     "Report",
     "WalletBooks",
+    "WithdrawalBooks",
 ]
 
 
@@ -126,6 +128,7 @@ class Records:
     float_reading: FloatReading | None = None  # the float the latest B2C result reported
     wallets: WalletBooks | None = None  # the personal wallets' side (None: no wallet store)
     deposits: DepositBooks | None = None  # the wallets' crypto deposits (None: no deposit store)
+    withdrawals: WithdrawalBooks | None = None  # the wallets' crypto withdrawals (None: no withdrawal store)
 
 
 @attrs.frozen(kw_only=True)
@@ -135,6 +138,16 @@ class DepositBooks:
     deposits: tuple[Deposit, ...]
     entries: Mapping[str, tuple[bool, bool]]  # deposit id -> (its generation's credit entry exists, its reversal)
     held: Mapping[str, Money]  # asset code -> posted balance of liabilities:deposits_held:<ASSET> (absent: never)
+
+
+@attrs.frozen(kw_only=True)
+class WithdrawalBooks:
+    """The wallet withdrawals' side of a snapshot: every withdrawal, its hold and entry, the in-flight accounts."""
+
+    withdrawals: tuple[Withdrawal, ...]
+    holds: Mapping[str, Hold | None]  # a withdrawal's hold id -> the hold (None: the ledger has none)
+    sent: Mapping[str, bool]  # a withdrawal's id -> its custody entry (withdrawal:<id>:send) exists
+    in_flight: Mapping[str, AccountBalance]  # asset code -> liabilities:wallet_withdrawals_in_flight:<ASSET>
 
 
 @attrs.frozen

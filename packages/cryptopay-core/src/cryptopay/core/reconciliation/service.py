@@ -25,6 +25,7 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.chains import BalanceReader
+from cryptopay.core.ports.ledger import LedgerSession
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.reconciliation import BalanceQueryStore
 from cryptopay.core.ports.storage import in_transaction
@@ -39,17 +40,20 @@ from cryptopay.core.reconciliation.model import (
     Records,
     Report,
     WalletBooks,
+    WithdrawalBooks,
 )
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.reconciliation.wallets import CLAIM_GRACE
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.model import HOLDINGS, Transfer, TransferState
+from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.deposits import DepositUowFactory
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
     from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+    from cryptopay.core.ports.withdrawals import WithdrawalUowFactory
 
 __all__ = ["Outside", "Reconciliation", "run_checks"]
 
@@ -101,6 +105,7 @@ class Reconciliation:
         checks: Sequence[Check] = CHECKS,
         wallets: WalletUowFactory | None = None,
         deposits: DepositUowFactory | None = None,
+        withdrawals: WithdrawalUowFactory | None = None,
     ) -> None:
         self._uow, self._ledger, self._clock = uow, ledger, clock
         self._listings = Listings(uow=uow)
@@ -111,6 +116,7 @@ class Reconciliation:
         self._treasury = treasury
         self._wallets = wallets
         self._deposits = deposits
+        self._withdrawals = withdrawals
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -166,7 +172,8 @@ class Reconciliation:
         payouts = list({p.id: p for p in listed}.values())
         holds, entries = in_transaction(self._uow, lambda uow: _ledger_records(uow, credits, payouts))
         deposit_books = self._deposit_books() if self._deposits is not None else None
-        custody = self._custody(credits, deposit_books)
+        withdrawal_books = self._withdrawal_books() if self._withdrawals is not None else None
+        custody = self._custody(credits, deposit_books, withdrawal_books)
         return Records(
             invoices=tuple(invoices),
             credits=tuple(credits),
@@ -187,6 +194,7 @@ class Reconciliation:
             on_chain=self._on_chain(custody) if self._chains else None,
             wallets=self._wallet_books(wallet_ids, at) if self._wallets is not None else None,
             deposits=deposit_books,
+            withdrawals=withdrawal_books,
             **self._treasury_records(),
         )
 
@@ -262,11 +270,30 @@ class Reconciliation:
         except NotFound:
             return None
 
-    def _custody(self, credits: Sequence[PaymentCredit], deposits: DepositBooks | None = None) -> dict[str, Money]:
+    def _withdrawal_books(self) -> WithdrawalBooks:
+        """Every wallet withdrawal, its hold, whether custody paid it out, and each asset's in-flight account."""
+        assert self._withdrawals is not None
+        factory = self._withdrawals
+        found = list(each(lambda after, limit: _withdrawals_page(factory, after, limit), lambda w: w.id))
+        holds, sent = in_transaction(factory, lambda uow: _withdrawal_ledger(uow.ledger, found))
+        in_flight = {
+            a.code: b for a in {w.asset for w in found} if (b := self._balance(flows.wallet_withdrawals_in_flight(a)))
+        }
+        return WithdrawalBooks(withdrawals=tuple(found), holds=holds, sent=sent, in_flight=in_flight)
+
+    def _custody(
+        self,
+        credits: Sequence[PaymentCredit],
+        deposits: DepositBooks | None = None,
+        withdrawals: WithdrawalBooks | None = None,
+    ) -> dict[str, Money]:
         stores = each(lambda after, limit: self._listings.stores(after=after, limit=limit), lambda s: s.merchant_id)
         accounts = {flows.custody(rail.network.name, rail.asset): rail.asset for s in stores for rail in s.rails}
         accounts |= {flows.custody(c.transfer[0], c.received.asset): c.received.asset for c in credits}
         accounts |= {flows.custody(d.network, d.asset): d.asset for d in (deposits.deposits if deposits else ())}
+        accounts |= {
+            flows.custody(w.network, w.asset): w.asset for w in (withdrawals.withdrawals if withdrawals else ())
+        }
         found = {code: self._balance(code) for code in sorted(accounts)}
         return {code: b.posted if b else Money.zero(accounts[code]) for code, b in found.items()}
 
@@ -295,6 +322,18 @@ def _key(item: Payout | Buy | Transfer) -> str:
 
 def _in_state(listings: Listings, state: PayoutState, before: str | None, limit: int) -> list[Payout]:
     return listings.payouts(None, before=before, limit=limit, state=state)
+
+
+def _withdrawals_page(factory: WithdrawalUowFactory, after: str | None, limit: int) -> list[Withdrawal]:
+    return in_transaction(factory, lambda uow: uow.withdrawals.list(after=after, limit=limit))
+
+
+def _withdrawal_ledger(
+    session: LedgerSession, withdrawals: Sequence[Withdrawal]
+) -> tuple[dict[str, Hold | None], dict[str, bool]]:
+    holds = {w.hold_id: session.get_hold(w.hold_id) for w in withdrawals}
+    sent = {w.id: session.find_idempotency(f"withdrawal:{w.id}:send") is not None for w in withdrawals}
+    return holds, sent
 
 
 def _deposits_page(factory: DepositUowFactory, after: str | None, limit: int) -> list[Deposit]:

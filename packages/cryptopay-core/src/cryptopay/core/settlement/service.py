@@ -397,16 +397,21 @@ class Settling:
         return _Funds(tuple(m for m in held if m.is_positive()), shillings)
 
     def _store(self, merchant_id: str) -> StoreSettings:
+        if merchant_id == flows.REMITTANCE_DESK:
+            raise NotFound("the remittance desk is not a merchant: its funds belong to remittance orders")
         store = transaction(self._uow, lambda uow: uow.stores.get(merchant_id))
         if store is None:
             raise NotFound(f"merchant {merchant_id} has no store settings")
         return store
 
     def _store_pages(self) -> Iterator[tuple[str | None, list[StoreSettings]]]:
-        """Pages of stores by merchant id, each with the key it was listed after."""
+        """Pages of stores by merchant id, each with the key it was listed after. The remittance desk's store takes
+        invoices but is never settled: its funds belong to the orders (``cryptopay.core.remittances``)."""
         after: str | None = None
         while page := transaction(self._uow, partial(_stores_page, after=after)):
-            yield after, page
+            merchants = [store for store in page if store.merchant_id != flows.REMITTANCE_DESK]
+            if merchants:
+                yield after, merchants
             after = page[-1].merchant_id
 
 

@@ -178,6 +178,11 @@ class InMemoryDepositAddresses:
         self._next[network] = index + 1
         return index
 
+    def allocate_shared_index(self, networks: Sequence[str]) -> int:
+        index = max((self._next.get(n, 0) for n in networks), default=0)
+        self._next.update(dict.fromkeys(networks, index + 1))
+        return index
+
     def add(self, address: DepositAddress) -> None:
         if (address.network, address.key) in self._addresses:
             raise Conflict(f"deposit address {address.address} on {address.network} is taken")

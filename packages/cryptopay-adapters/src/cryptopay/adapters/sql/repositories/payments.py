@@ -254,6 +254,15 @@ class SqlDepositAddresses:
     def allocate_index(self, network: str) -> int:
         return increment(self._conn, deposit_address_counters, {"network": network}, "next_index") - 1
 
+    def allocate_shared_index(self, networks: Sequence[str]) -> int:
+        names, c = sorted(set(networks)), deposit_address_counters.c
+        for name in names:
+            insert_new(self._conn, deposit_address_counters, {"network": name, "next_index": 0})
+        query = sa.select(c.next_index).where(c.network.in_(names)).order_by(c.network).with_for_update()
+        index = max(self._conn.scalars(query), default=0)
+        self._conn.execute(deposit_address_counters.update().where(c.network.in_(names)).values(next_index=index + 1))
+        return int(index)
+
     def add(self, address: DepositAddress) -> None:
         row = {
             "network": address.network,

@@ -1,0 +1,131 @@
+"""``cryptopay remittances``: remittance orders from abroad, for operators.
+
+``list`` (newest first, by state), ``show`` (the order, its invoice, its current payout, its refund), ``retry`` (pay a
+held or failed order out again now: a new B2C attempt, audited), ``refund`` (send the order's USDT back to the
+sender, optionally to another address on the same network, audited), ``advance`` (what the worker's
+``remittances.advance`` job does, once).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from cryptopay.core.remittances import RemittanceOrder, RemittanceState
+
+from cryptopay_cli.context import operator, services
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+
+app = typer.Typer(help="Remittances from abroad: list, show, retry a payout, refund.", no_args_is_help=True)
+
+_JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+_ACTOR = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>).")
+
+
+def _row(order: RemittanceOrder) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "state": order.state.value,
+        "usdt": format(order.usdt.amount, "f"),
+        "kes": format(order.kes.amount, "f"),
+        "recipient": order.recipient_phone,
+        "sender": f"{order.sender.name} ({order.sender.country})",
+        "route": order.route.value if order.route else "",
+        "attempts": order.attempts,
+        "created_at": order.created_at.isoformat(timespec="seconds"),
+        "note": order.note or "",
+    }
+
+
+def _detail(order: RemittanceOrder) -> dict[str, Any]:
+    remittances = services().remittances
+    payout = remittances.payout_of(order)
+    return {
+        **_row(order),
+        "public_id": order.public_id,
+        "invoice": order.invoice_id,
+        "invoice_state": remittances.invoice(order).state.value,
+        "charge": format(order.charge.amount, "f"),
+        "quote": order.quote_id,
+        "bid": str(order.bid),
+        "refund_address": order.refund_address,
+        "network": order.network or "",
+        "payout": payout.id if payout else "",
+        "payout_state": payout.state.value if payout else "",
+        "receipt": (payout.receipt or "") if payout else "",
+        "refund": order.refund_id or "",
+        "recipient_wallet": order.recipient_id or "",
+        "sender_address": order.sender.address or "",
+        "notified_at": order.notified_at.isoformat(timespec="seconds") if order.notified_at else "",
+    }
+
+
+def _print(rows: list[dict[str, Any]], as_json: bool, empty: str) -> None:
+    if as_json:
+        emit_json(rows)
+    elif rows:
+        emit_table(rows, list(rows[0]))
+    else:
+        typer.echo(empty)
+
+
+@app.command("list")
+def list_orders(
+    state: RemittanceState | None = typer.Option(None, "--state", help="Only orders in this state."),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000),
+    before: str | None = typer.Option(None, "--before", help="The last id of the previous page."),
+    as_json: bool = _JSON,
+) -> None:
+    """Remittance orders, newest first."""
+    with errors_to_exit_codes():
+        orders = services().remittances.orders(state=state, before=before, limit=limit)
+    _print([_row(o) for o in orders], as_json, "no remittance order")
+
+
+@app.command("show")
+def show(order_id: str, as_json: bool = _JSON) -> None:
+    """One order with its invoice, payout and refund."""
+    with errors_to_exit_codes():
+        detail = _detail(services().remittances.get(order_id))
+    if as_json:
+        emit_json(detail)
+    else:
+        for key, value in detail.items():
+            typer.echo(f"{key:>16}: {value}")
+
+
+@app.command("retry")
+def retry(order_id: str, actor: str | None = _ACTOR, as_json: bool = _JSON) -> None:
+    """Pay a held or failed order out again now (a new M-Pesa attempt); refused while one is in flight."""
+    with errors_to_exit_codes():
+        order = services().remittances.retry(order_id, actor=actor or operator())
+        detail = _detail(order)
+    if as_json:
+        emit_json(detail)
+    else:
+        typer.echo(f"remittance {order.id}: {order.state.value}, payout {detail['payout']} planned")
+
+
+@app.command("refund")
+def refund(
+    order_id: str,
+    address: str | None = typer.Option(None, "--address", help="Another refund address on the network paid on."),
+    actor: str | None = _ACTOR,
+    as_json: bool = _JSON,
+) -> None:
+    """Send the order's USDT back to the sender (conversion reversed first); refused once paid out."""
+    with errors_to_exit_codes():
+        order = services().remittances.refund(order_id, actor=actor or operator(), address=address)
+        detail = _detail(order)
+    if as_json:
+        emit_json(detail)
+    else:
+        typer.echo(f"remittance {order.id}: {order.state.value}, refund {order.refund_id or '(not asked)'}")
+
+
+@app.command("advance")
+def advance(limit: int = typer.Option(100, "--limit", min=1, max=10_000), as_json: bool = _JSON) -> None:
+    """Move every active order one step now (what the worker's remittances.advance job does)."""
+    with errors_to_exit_codes():
+        moved = services().remittances.advance(limit=limit)
+    _print([_row(o) for o in moved], as_json, "no remittance order to move")

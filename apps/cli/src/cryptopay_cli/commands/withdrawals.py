@@ -1,0 +1,91 @@
+"""``cryptopay withdrawals``: the wallets' crypto withdrawals, for operators (list, pending, show).
+
+``list`` pages through every withdrawal by id (``--state`` to keep one state); ``pending`` shows what is still
+open, oldest first: requested ones (cooling off until ``send_after`` for a first-time address) and sent ones waiting
+for their confirmations; ``show`` one with its transaction, fees and Travel Rule record. Exit 3 for an unknown id,
+2 for an unknown state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from cryptopay_cli.context import services
+from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+
+app = typer.Typer(help="Wallet withdrawals: list them, the pending ones, show one.", no_args_is_help=True)
+
+_JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
+_LIMIT = typer.Option(100, "--limit", min=1, max=10_000)
+_COLUMNS = ["id", "user", "state", "network", "amount", "fee", "address", "send_after", "tx"]
+
+
+def _row(w: Any) -> dict[str, Any]:
+    return {
+        "id": w.id,
+        "user": w.user_id,
+        "state": w.state.value,
+        "network": w.network,
+        "amount": str(w.amount),
+        "fee": str(w.fee),
+        "address": w.address,
+        "send_after": w.send_after.isoformat(timespec="seconds"),
+        "tx": w.tx_hash or "",
+        "created_at": w.created_at.isoformat(timespec="seconds"),
+        "network_fee": str(w.network_fee) if w.network_fee else "",
+        "failure": w.failure or "",
+        "travel_rule": w.travel_rule_id or "",
+    }
+
+
+def _emit(rows: list[dict[str, Any]], as_json: bool, empty: str) -> None:
+    if as_json:
+        emit_json(rows)
+    elif rows:
+        emit_table(rows, _COLUMNS)
+    else:
+        typer.echo(empty)
+
+
+@app.command("list")
+def list_withdrawals(
+    state: str | None = typer.Option(None, "--state", help="requested, sent, confirmed or failed"),
+    after: str | None = typer.Option(None, "--after", help="The last id of the previous page."),
+    limit: int = _LIMIT,
+    as_json: bool = _JSON,
+) -> None:
+    """Every withdrawal, by id."""
+    from cryptopay.core.errors import InvalidInput
+    from cryptopay.core.wallets.withdrawal_model import WithdrawalState
+
+    with errors_to_exit_codes():
+        try:
+            wanted = WithdrawalState(state) if state else None
+        except ValueError:
+            raise InvalidInput(f"no state {state!r}: requested, sent, confirmed or failed", field="state") from None
+        found = services().withdrawals.list_all(state=wanted, after=after, limit=limit)
+    _emit([_row(w) for w in found], as_json, "no withdrawal")
+
+
+@app.command("pending")
+def pending(limit: int = _LIMIT, as_json: bool = _JSON) -> None:
+    """Withdrawals still open (cooling off, waiting to be sent, or sent and not yet confirmed), oldest first."""
+    with errors_to_exit_codes():
+        found = services().withdrawals.pending(limit=limit)
+    _emit([_row(w) for w in found], as_json, "no withdrawal is pending")
+
+
+@app.command("show")
+def show(
+    withdrawal_id: str = typer.Argument(..., help="The withdrawal's id (wdr_...)."), as_json: bool = _JSON
+) -> None:
+    """One withdrawal, with its transaction, the network's fee and its Travel Rule record."""
+    with errors_to_exit_codes():
+        row = _row(services().withdrawals.show(withdrawal_id))
+    if as_json:
+        emit_json(row)
+    else:
+        for key, value in row.items():
+            typer.echo(f"{key:12} {value}")

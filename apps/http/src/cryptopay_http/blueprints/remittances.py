@@ -1,0 +1,185 @@
+"""Remittances from abroad (``/v1/wallet/remittances``): public, for senders with no account.
+
+``POST /v1/wallet/remittances`` opens an order (recipient phone and name, an amount in KES received or USDT sent,
+the sender's originator data and a refund address) and answers where to pay: the USDT due to a one-time address on
+each network the refund address belongs to. It needs an ``Idempotency-Key`` (a retry replays the first answer, so
+a lost response never opens two orders) and is rate-limited per client address. ``GET
+/v1/wallet/remittances/{public_id}`` is the order's status by its unguessable public id (the recipient's phone
+masked). Paying out, retries and refunds are the worker's (``remittances.advance``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import ParamSpec
+
+import attrs
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.mobile_money import mask_msisdn
+from cryptopay.core.money import Money
+from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
+from cryptopay.core.remittances.service import OrderRequest
+from flask import Blueprint, Response, request
+from werkzeug.exceptions import BadRequest
+
+from cryptopay_http.auth import limit_by_client, not_found
+from cryptopay_http.blueprints.invoices import PaymentOptionView
+from cryptopay_http.blueprints.wallet import PHONE_PATTERN
+from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
+from cryptopay_http.idempotency import HEADER, idempotent_in, key_parameter, presented_key
+from cryptopay_http.openapi import annotate, operation
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("remittances", __name__)
+_TAGS = ("remittances",)
+_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+P = ParamSpec("P")
+
+
+@attrs.frozen
+class SenderBody:
+    """The sender (the originator): name and country always; at or above the Travel Rule threshold also an
+    address, or an identity number, or a date and place of birth."""
+
+    name: str = attrs.field(metadata=limits("full name", min_length=1, max_length=100, pattern=TRIMMED_PATTERN))
+    country: str = attrs.field(metadata=limits("ISO 3166 alpha-2 country of residence, e.g. GB", pattern="^[A-Z]{2}$"))
+    address: str | None = attrs.field(
+        default=None, metadata=limits("postal address", max_length=200, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT)
+    )
+    date_of_birth: str | None = attrs.field(default=None, metadata=limits("YYYY-MM-DD", pattern=_DATE))
+    place_of_birth: str | None = attrs.field(
+        default=None, metadata=limits("town and country of birth", max_length=100, pattern=TRIMMED_PATTERN)
+    )
+    id_number: str | None = attrs.field(
+        default=None, metadata=limits("passport or national identity number", max_length=35, pattern=TRIMMED_PATTERN)
+    )
+
+    def sender(self) -> Sender:
+        try:
+            born = date.fromisoformat(self.date_of_birth) if self.date_of_birth else None
+        except ValueError:
+            raise InvalidInput("not a date: use YYYY-MM-DD", field="sender.date_of_birth") from None
+        return Sender(
+            name=self.name,
+            country=self.country,
+            address=self.address,
+            date_of_birth=born,
+            place_of_birth=self.place_of_birth,
+            id_number=self.id_number,
+        )
+
+
+@attrs.frozen
+class RemittanceRequest:
+    recipient_phone: str = attrs.field(
+        metadata=limits("the recipient's Kenyan mobile number: 07…, +2547…", max_length=32, pattern=PHONE_PATTERN)
+    )
+    recipient_name: str = attrs.field(
+        metadata=limits("the recipient's name", min_length=1, max_length=100, pattern=TRIMMED_PATTERN)
+    )
+    amount: Money = attrs.field(metadata={"description": "KES the recipient receives, or USDT the sender sends"})
+    sender: SenderBody
+    refund_address: str = attrs.field(
+        metadata=limits("the sender's USDT address for a refund; the order is paid on its network", max_length=128)
+    )
+
+
+@attrs.frozen
+class RemittanceView:
+    """An order: what the sender pays (``usdt``) where (``payment_options``, until ``expires_at``), what the
+    recipient receives (``kes``), and how far it got. ``state``: awaiting_payment, paying_out, paid_out, refunding,
+    refunded, expired, held (an operator decides)."""
+
+    public_id: str
+    state: RemittanceState
+    recipient_phone: str = attrs.field(metadata={"description": "masked"})
+    recipient_name: str
+    usdt: Money
+    kes: Money
+    charge: Money = attrs.field(metadata={"description": "M-Pesa's charge, included in usdt"})
+    rate: str = attrs.field(metadata={"description": "the locked USDT/KES bid"})
+    payment_options: list[PaymentOptionView]
+    expires_at: datetime
+    route: RemittanceRoute | None
+    created_at: datetime
+    paid_out_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, order: RemittanceOrder) -> RemittanceView:
+        invoice = runtime().services.remittances.invoice(order)
+        return cls(
+            public_id=order.public_id,
+            state=order.state,
+            recipient_phone=mask_msisdn(order.recipient_phone),
+            recipient_name=order.recipient_name,
+            usdt=order.usdt,
+            kes=order.kes,
+            charge=order.charge,
+            rate=str(order.bid),
+            payment_options=[PaymentOptionView.of(invoice.id, option) for option in invoice.options],
+            expires_at=invoice.expires_at,
+            route=order.route,
+            created_at=order.created_at,
+            paid_out_at=order.paid_out_at,
+            finished_at=order.finished_at,
+        )
+
+
+def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
+    """``Idempotency-Key`` required, scoped to the client's address (senders have no account to scope it to)."""
+    once = idempotent_in(lambda: f"remittance_sender:{request.remote_addr}")(view)
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        if presented_key() is None:
+            raise BadRequest(f"this operation needs an {HEADER} header (a unique string per intended operation)")
+        return once(*args, **kwargs)
+
+    facts = dict(getattr(once, "__openapi__", {}))  # the key documented as required, as it is
+    optional = tuple(p for p in facts.get("parameters", ()) if p.get("name") != HEADER)
+    wrapper.__openapi__ = {**facts, "parameters": (*optional, key_parameter(required=True))}  # type: ignore[attr-defined]
+    return annotate(wrapper, errors=(400,))
+
+
+@bp.post("/v1/wallet/remittances")
+@operation(
+    "Send money to Kenya: open a remittance order (no account; pay the USDT due to a one-time address; the "
+    "recipient is paid by M-Pesa, or into their wallet, once it is confirmed; 422 for bad input or "
+    "(travel_rule_incomplete) when the amount needs full originator data; 429 over the rate limit)",
+    request=RemittanceRequest,
+    response=RemittanceView,
+    status=201,
+    tags=_TAGS,
+    errors=(409, 422, 503),
+)
+@limit_by_client
+@_keyed
+def create_remittance() -> Response:
+    body = read_body(RemittanceRequest)
+    order = runtime().services.remittances.create(
+        OrderRequest(
+            recipient_phone=body.recipient_phone,
+            recipient_name=body.recipient_name,
+            amount=body.amount,
+            sender=body.sender.sender(),
+            refund_address=body.refund_address,
+        )
+    )
+    headers = {"Location": f"/v1/wallet/remittances/{order.public_id}"}
+    return json_response(RemittanceView.of(order), 201, headers)
+
+
+@bp.get("/v1/wallet/remittances/<public_id>")
+@operation("A remittance order's status, by its public id (no account)", response=RemittanceView, tags=_TAGS)
+@limit_by_client
+def remittance_status(public_id: str) -> Response:
+    try:
+        order = runtime().services.remittances.get_public(public_id)
+    except NotFound:
+        raise not_found("remittance order", public_id) from None
+    return json_response(RemittanceView.of(order))

@@ -1,0 +1,202 @@
+"""Withdrawing crypto from a personal wallet (``/v1/wallet/withdrawals...``): USDT, USDC or BTC to an outside address.
+
+``POST /v1/wallet/withdrawal-quotes`` checks the address for its network and shows our fee, the total taken from the
+wallet, the network fee estimate (ours to pay), the cool-off of a first-time address and whether the Travel Rule
+asks for the self-hosted wallet attestation; it writes nothing. ``POST /v1/wallet/withdrawals`` withdraws: it needs
+a fresh step-up (``X-Step-Up-Token``: money leaves the platform) and an ``Idempotency-Key`` (a retry replays the first
+answer, so a lost response never withdraws twice). ``GET /v1/wallet/withdrawals[/{id}]`` lists them newest first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.identity import Role
+from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.wallets.withdrawal_model import WITHDRAWABLE, Withdrawal, WithdrawalQuote, WithdrawalState
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import current_principal, require, step_up
+from cryptopay_http.convert import check_places, json_response, limits, read_body
+from cryptopay_http.idempotency import idempotent
+from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("wallet_withdrawals", __name__)
+
+_TAGS = ("wallet",)
+_PERSONAL = [Role.PERSONAL]
+_AMOUNT = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,8})?$"
+_ASSET = "^(" + "|".join(a.code for a in WITHDRAWABLE) + ")$"
+_NETWORK = r"^(ethereum|polygon|bsc|tron|bitcoin)$"
+
+
+@attrs.frozen
+class WithdrawalAsk:
+    """What to withdraw where: ``amount`` of ``asset`` arrives at ``address`` on ``network``."""
+
+    network: str = attrs.field(metadata=limits("ethereum, polygon, bsc, tron or bitcoin", pattern=_NETWORK))
+    address: str = attrs.field(
+        metadata=limits("the destination address on that network", min_length=26, max_length=128)
+    )
+    asset: str = attrs.field(metadata=limits("USDT, USDC or BTC", pattern=_ASSET))
+    amount: str = attrs.field(metadata=limits("the amount that arrives (our fee comes on top)", pattern=_AMOUNT))
+
+
+@attrs.frozen
+class WithdrawalCreate:
+    """A withdrawal; ``self_hosted``: I own and control this address (asked at or above the Travel Rule threshold)."""
+
+    network: str = attrs.field(metadata=limits("ethereum, polygon, bsc, tron or bitcoin", pattern=_NETWORK))
+    address: str = attrs.field(
+        metadata=limits("the destination address on that network", min_length=26, max_length=128)
+    )
+    asset: str = attrs.field(metadata=limits("USDT, USDC or BTC", pattern=_ASSET))
+    amount: str = attrs.field(metadata=limits("the amount that arrives (our fee comes on top)", pattern=_AMOUNT))
+    self_hosted: bool = False
+
+
+@attrs.frozen
+class WithdrawalQuoteView:
+    """What a withdrawal would take and cost; ``send_after``: when it would be sent (a first-time address waits)."""
+
+    network: str
+    address: str
+    amount: Money
+    fee: Money
+    total: Money
+    network_fee: Money | None = attrs.field(metadata={"description": "the network's fee estimate, paid by us"})
+    first_time_address: bool
+    send_after: datetime
+    travel_rule: bool = attrs.field(metadata={"description": "the self-hosted wallet attestation is needed"})
+    usd_equivalent: Money | None
+
+    @classmethod
+    def of(cls, q: WithdrawalQuote) -> WithdrawalQuoteView:
+        return cls(
+            q.network,
+            q.address,
+            q.amount,
+            q.fee,
+            q.total,
+            q.network_fee,
+            q.first_time_address,
+            q.send_after,
+            q.travel_rule,
+            q.usd_equivalent,
+        )
+
+
+@attrs.frozen
+class WithdrawalView:
+    """A withdrawal: ``requested`` (held; sent after ``send_after``), ``sent``, ``confirmed`` or ``failed`` (the
+    amount and fee are back in the wallet)."""
+
+    id: str
+    state: WithdrawalState
+    network: str
+    address: str
+    amount: Money
+    fee: Money
+    send_after: datetime
+    first_time_address: bool
+    tx_hash: str | None
+    failure: str | None
+    created_at: datetime
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, w: Withdrawal) -> WithdrawalView:
+        return cls(
+            w.id,
+            w.state,
+            w.network,
+            w.address,
+            w.amount,
+            w.fee,
+            w.send_after,
+            w.first_time_address,
+            w.tx_hash,
+            w.failure,
+            w.created_at,
+            w.updated_at,
+        )
+
+
+def _amount(asset: str, amount: str) -> Money:
+    found = asset_by_code(asset)
+    value = Decimal(amount)
+    try:
+        check_places(value, found.decimals)
+    except InvalidInput as error:
+        raise InvalidInput(error.message, field="amount") from None
+    return Money.of(value, found)
+
+
+@bp.post("/v1/wallet/withdrawal-quotes")
+@operation(
+    "What withdrawing crypto to an address would take and cost (the address checked; nothing is written)",
+    request=WithdrawalAsk,
+    response=WithdrawalQuoteView,
+    tags=_TAGS,
+    errors=(404, 422, 503),
+)
+@require(roles=_PERSONAL)
+def quote_withdrawal() -> Response:
+    body = read_body(WithdrawalAsk)
+    quote = runtime().services.withdrawals.quote(
+        current_principal().id, body.network, body.address, _amount(body.asset, body.amount)
+    )
+    return json_response(WithdrawalQuoteView.of(quote))
+
+
+@bp.post("/v1/wallet/withdrawals")
+@operation(
+    "Withdraw crypto to an outside address (needs a fresh step-up); a first-time address waits for its cool-off",
+    request=WithdrawalCreate,
+    response=WithdrawalView,
+    status=201,
+    tags=_TAGS,
+    errors=(404, 422, 503),
+)
+@require(roles=_PERSONAL)
+@step_up
+@idempotent
+def create_withdrawal() -> Response:
+    body = read_body(WithdrawalCreate)
+    withdrawal = runtime().services.withdrawals.request(
+        current_principal().id,
+        body.network,
+        body.address,
+        _amount(body.asset, body.amount),
+        self_hosted=body.self_hosted,
+    )
+    location = f"/v1/wallet/withdrawals/{withdrawal.id}"
+    return json_response(WithdrawalView.of(withdrawal), 201, headers={"Location": location})
+
+
+@bp.get("/v1/wallet/withdrawals")
+@operation("My withdrawals, newest first", response=PageOf(WithdrawalView), tags=_TAGS)
+@require(roles=_PERSONAL)
+@paginated
+def list_withdrawals() -> Response:
+    withdrawals, user_id = runtime().services.withdrawals, current_principal().id
+
+    def fetch(after: str | None, limit: int) -> list[Withdrawal]:
+        return withdrawals.for_user(user_id, after=after, limit=limit)
+
+    return json_response(paginate(fetch, WithdrawalView.of))
+
+
+@bp.get("/v1/wallet/withdrawals/<withdrawal_id>")
+@operation("One of my withdrawals", response=WithdrawalView, tags=_TAGS, errors=(404,))
+@require(roles=_PERSONAL)
+def get_withdrawal(withdrawal_id: str) -> Response:
+    found = runtime().services.withdrawals.get(current_principal().id, withdrawal_id)
+    return json_response(WithdrawalView.of(found))

@@ -1,0 +1,51 @@
+"""wallet_withdrawals.feature on the in-memory parts: the withdraw stack and a fake hot-wallet sender on Polygon."""
+
+import pytest
+from cryptopay.core.errors import InsufficientFunds
+from cryptopay.core.money import Money
+from cryptopay.core.ports.chains import SentTransaction, TxState, WithdrawalRequest
+from cryptopay.core.testing.payments_stack import FakeChainSender
+from pytest_bdd import scenarios
+
+from features.wallet_withdrawals_steps import *  # noqa: F403  (the steps become this module's fixtures)
+from features.wallet_withdrawals_steps import WithdrawWorld
+from tests.support.withdraw_stack import withdraw_stack
+
+scenarios("wallet_withdrawals.feature")
+
+ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
+
+
+class StarvableSender(FakeChainSender):
+    """The fake sender, whose hot wallet can be emptied (a send is then refused before anything is signed)."""
+
+    empty = False
+
+    def send(self, request: WithdrawalRequest) -> SentTransaction:
+        if self.empty and request.withdrawal_id not in self.sent:
+            raise InsufficientFunds(f"the {self.network} hot wallet holds too little to send {request.amount}")
+        return FakeChainSender.send(self, request)
+
+
+@pytest.fixture
+def withdraw_world() -> WithdrawWorld:
+    sender = StarvableSender("polygon")
+    stack = withdraw_stack(senders={"polygon": sender})
+
+    def received(address: str) -> Money:
+        confirmed = [r for r in {r.withdrawal_id: r for r in sender.requests}.values() if r.to_address == address]
+        done = [r.amount for r in confirmed if sender.sent[r.withdrawal_id].state is TxState.CONFIRMED]
+        return sum(done, Money.zero("USDT"))
+
+    def starve() -> None:
+        sender.empty = True
+
+    return WithdrawWorld(
+        stack,
+        "polygon",
+        ADDRESS,
+        confirm=lambda w: sender.finish(w.id, TxState.CONFIRMED),
+        received=received,
+        starve=starve,
+        signed=lambda: len(sender.sent),
+    )

@@ -1,0 +1,44 @@
+"""Remittance orders on SQL (``uow.remittances``): ``get(..., lock=True)`` locks the order's row (``FOR UPDATE`` on
+PostgreSQL), so two workers never step one order at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cryptopay.adapters.sql.repositories.payments import _Documents, _older
+from cryptopay.adapters.sql.tables_remittances import remittance_orders
+from cryptopay.core.remittances.model import RemittanceOrder, RemittanceState
+
+__all__ = ["SqlRemittances"]
+
+
+class SqlRemittances(_Documents[RemittanceOrder]):
+    cls, table, what = RemittanceOrder, remittance_orders, "remittance order"
+
+    def _columns(self, item: RemittanceOrder) -> dict[str, Any]:
+        return {
+            "id": item.id,
+            "public_id": item.public_id,
+            "invoice_id": item.invoice_id,
+            "state": item.state.value,
+            "active": item.is_active,
+        }
+
+    def add(self, order: RemittanceOrder) -> None:
+        self._insert(order, f"remittance order {order.id}, its public id or its invoice is taken")
+
+    def get(self, order_id: str, *, lock: bool = False) -> RemittanceOrder | None:
+        return self._one(remittance_orders.c.id == order_id, lock=lock)
+
+    def by_public_id(self, public_id: str) -> RemittanceOrder | None:
+        return self._one(remittance_orders.c.public_id == public_id)
+
+    def update(self, order: RemittanceOrder) -> None:
+        self._update(order)
+
+    def active(self, *, limit: int = 100) -> list[RemittanceOrder]:
+        return self._select(remittance_orders.c.active.is_(True), limit=limit)
+
+    def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:
+        in_state = () if state is None else (remittance_orders.c.state == state.value,)
+        return self._select(*in_state, *_older(remittance_orders, before), limit=limit, newest_first=True)

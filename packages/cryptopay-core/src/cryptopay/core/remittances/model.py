@@ -1,0 +1,156 @@
+"""A remittance order: a sender abroad, with no account, pays USDT so that a person in Kenya receives shillings.
+
+The order's states follow the money: ``awaiting_payment`` (its invoice is open) -> ``paying_out`` (paid and
+confirmed, converted at the order's locked quote; a B2C payout in flight) -> ``paid_out`` (the recipient has the
+shillings, by M-Pesa or in their wallet). A payout that keeps failing ends in ``refunding`` -> ``refunded`` (the USDT
+goes back on chain to the sender's refund address); ``expired`` (nothing arrived in time) and ``held`` (an operator
+must decide: a frozen wallet, a refund that failed) stop the automatic path.
+
+>>> from datetime import datetime, timezone
+>>> at = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
+>>> sender = Sender(name="Grace Otieno", country="GB", address="12 Acacia Road, London")
+>>> sender.country, RemittanceState.PAYING_OUT.is_final
+('GB', False)
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import date, datetime
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.compliance.travel_rule import Assessment
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.flows import REMITTANCE_DESK
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.text import text_problem
+
+__all__ = [
+    "DESK",
+    "RemittanceOrder",
+    "RemittanceRoute",
+    "RemittanceState",
+    "Sender",
+]
+
+DESK = REMITTANCE_DESK  # the remittance desk: the invoices' merchant id, the owner of the orders' funds and payouts
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+class RemittanceState(enum.Enum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAYING_OUT = "paying_out"
+    PAID_OUT = "paid_out"
+    REFUNDING = "refunding"
+    REFUNDED = "refunded"
+    EXPIRED = "expired"
+    HELD = "held"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RemittanceState.PAID_OUT, RemittanceState.REFUNDED, RemittanceState.EXPIRED)
+
+
+class RemittanceRoute(enum.Enum):
+    MPESA = "mpesa"  # B2C to the recipient's phone
+    WALLET = "wallet"  # credited to the recipient's cryptopay wallet
+
+
+def _check_text(field: str, value: str | None, *, required: bool, most: int = 140) -> str | None:
+    if value is None or not value.strip():
+        if required:
+            raise InvalidInput(f"the sender's {field.replace('_', ' ')} is required", field=f"sender.{field}")
+        return None
+    problem = text_problem(value)
+    if problem is not None or len(value.strip()) > most:
+        raise InvalidInput(problem or f"at most {most} characters", field=f"sender.{field}")
+    return value.strip()
+
+
+@attrs.frozen(kw_only=True)
+class Sender:
+    """Who sends (the originator, in Travel Rule terms): a name and a country always; an address, a date and place of
+    birth or an identity number make the data full (needed at or above the Travel Rule threshold)."""
+
+    name: str
+    country: str  # ISO 3166 alpha-2
+    address: str | None = None
+    date_of_birth: date | None = None
+    place_of_birth: str | None = None
+    id_number: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _check_text("name", self.name, required=True, most=100)
+        if not _COUNTRY.fullmatch(self.country):
+            raise InvalidInput("the sender's country is an ISO 3166 code such as GB or US", field="sender.country")
+        if self.country == "KE":
+            raise InvalidInput("a remittance comes from abroad: the sender's country is not KE", field="sender.country")
+        _check_text("address", self.address, required=False, most=200)
+        _check_text("place_of_birth", self.place_of_birth, required=False, most=100)
+        _check_text("id_number", self.id_number, required=False, most=35)
+        if (self.date_of_birth is None) != (self.place_of_birth is None):
+            raise InvalidInput("a date of birth goes with a place of birth", field="sender.place_of_birth")
+
+
+@attrs.define(kw_only=True)
+class RemittanceOrder:
+    """One order. ``usdt`` is what the sender pays (the invoice's price), ``kes`` what the recipient receives
+    (whole shillings) and ``charge`` M-Pesa's B2C charge on it, both bought at the locked quote's bid; ``payout_id``
+    is the first payout (retries follow ``Payout.retried_by``)."""
+
+    id: str
+    public_id: str
+    created_at: datetime
+    recipient_phone: str
+    recipient_name: str
+    sender: Sender
+    refund_address: str
+    requested: Money  # as the sender asked: KES (what arrives) or USDT (what is sent)
+    usdt: Money
+    kes: Money
+    charge: Money
+    quote_id: str
+    bid: Decimal
+    mid: Decimal
+    invoice_id: str
+    state: RemittanceState = RemittanceState.AWAITING_PAYMENT
+    route: RemittanceRoute | None = None  # decided when it is paid out
+    recipient_id: str | None = None  # the wallet credited
+    network: str | None = None  # where the USDT arrived
+    payout_id: str | None = None
+    attempts: int = 0  # payouts tried
+    next_attempt_at: datetime | None = None
+    conversion_entry_id: str | None = None
+    refund_id: str | None = None
+    assessment: Assessment | None = None  # the Travel Rule's valuation when the order was opened (None: not assessed)
+    travel_rule_id: str | None = None  # the record kept once the USDT arrived (at or above the threshold)
+    note: str | None = None  # why it is held, or what happened last
+    paid_out_at: datetime | None = None
+    notified_at: datetime | None = None  # when the recipient's SMS went
+    finished_at: datetime | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.usdt.asset != USDT or self.kes.asset != KES or self.charge.asset != KES:
+            raise InvalidInput("an order is paid in USDT and paid out in KES")
+
+    @property
+    def is_active(self) -> bool:
+        """Whether the worker still has something to do: move its money, or tell the recipient it arrived."""
+        if self.state is RemittanceState.PAID_OUT:
+            return self.notified_at is None
+        return not self.state.is_final and self.state is not RemittanceState.HELD
+
+    @property
+    def value(self) -> Money:
+        """What the order is worth in shillings (for limits and monitoring): the payout and its charge."""
+        return self.kes + self.charge
+
+    def hold(self, note: str) -> None:
+        """Stop the automatic path: an operator decides (``retry`` or ``refund``)."""
+        self.state, self.note, self.next_attempt_at = RemittanceState.HELD, note, None
+
+    def finish(self, state: RemittanceState, now: datetime, note: str | None = None) -> None:
+        self.state, self.finished_at, self.next_attempt_at = state, now, None
+        self.note = note or self.note

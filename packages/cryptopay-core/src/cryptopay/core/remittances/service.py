@@ -1,0 +1,650 @@
+"""Receiving remittances: a sender abroad opens an order, pays USDT, and the recipient in Kenya is paid shillings.
+
+Backed by the invoice machinery -- the decision. An order is an invoice of the remittance desk (``flows.
+REMITTANCE_DESK``, an internal store that is never settled: ``Settling`` skips it), priced in USDT and payable on
+every USDT rail whose network the sender's refund address belongs to (so a refund can always go back the way the
+coins came). The invoice brings the one-time deposit address per network, detection, confirmations, reorg handling,
+crediting (the desk's ``liabilities:merchant:remittances:USDT``) and the refund machinery; the order adds what a
+remittance is: the locked quote, the recipient, the sender's originator data, and the payout.
+
+The steps (``advance``, the worker's ``remittances.advance`` job; each step one unit of work on the order's locked
+row, and each derived from the state of the invoice, payout or refund it waits for, so a repeated or crashed run
+does each thing once):
+1. the invoice is settled (paid and confirmed): its USDT is converted at the order's locked quote into the
+   shillings it promised (``flows.convert_remittance``, even after the quote's window: the sender paid for it),
+   then either credited to the recipient's wallet (a wallet at that phone, not frozen, within its KYC limits for
+   ``Product.REMITTANCE``) or paid by a B2C payout of kind ``remittance`` from the desk's KES, which the payout
+   machinery sends, matches and queries exactly as it does a merchant's;
+2. the payout completed: ``paid_out``, and the recipient is told by SMS (``notified_at`` records it);
+3. the payout failed: after ``RetryPolicy.wait`` a new attempt (``Payouts.retry_failed_payout``), up to
+   ``RetryPolicy.attempts`` in all; then the conversion is reversed and the USDT refunded on chain to the sender's
+   refund address (``Refunds``: held before it is sent, the hot wallet's sender), ``refunded`` once confirmed;
+4. the invoice expired unpaid: ``expired`` (a late payment can be refunded by an operator: ``refund``).
+
+Compliance: the sender's country goes to monitoring with the order (``Monitoring.check``, a ``remittance`` movement
+in), where the high-risk-jurisdiction rule reads it; the recipient's wallet credit is within its KYC limits (an
+order that could not be credited is refused before the sender pays). Orders at or above the Travel Rule threshold
+need full originator data (see ``travel``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import suppress
+from datetime import datetime, timedelta
+from functools import partial
+from typing import cast
+
+import attrs
+from cryptopay.core import flows
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
+from cryptopay.core.errors import CryptopayError, InvalidInput, LimitExceeded, NotFound, Refused
+from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.invoices import Invoice, InvoiceState, is_confirmed
+from cryptopay.core.kyc import Decision, Product, check_wallet_movement
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
+from cryptopay.core.mobile_money.phones import mask_msisdn, normalize_msisdn
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.invoicing import Invoicing, new_public_id
+from cryptopay.core.payments.model import RefundState, StoreSettings
+from cryptopay.core.payments.refunds import AddressValidator, Refunds, valid_address
+from cryptopay.core.payouts import Payout, PayoutKind, Payouts, PayoutState
+from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
+from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
+from cryptopay.core.ports.sms import SmsMessage, SmsSender
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.rails import Rail
+from cryptopay.core.remittances import travel
+from cryptopay.core.remittances.model import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
+from cryptopay.core.settlement.model import SettlementMethod
+from cryptopay.core.text import text_problem
+from cryptopay.core.wallets.model import Usage, Wallet
+from cryptopay.core.wallets.service import spending
+
+__all__ = ["OrderRequest", "Remittances", "RetryPolicy"]
+
+_ACTOR = "system:remittances"
+USDT_KES = Pair(USDT, KES)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often a failed remittance payout is tried (``attempts`` in all), ``wait`` apart, before it is refunded."""
+
+    attempts: int = 3
+    wait: timedelta = timedelta(minutes=10)
+
+    def __attrs_post_init__(self) -> None:
+        if self.attempts < 1 or self.wait < timedelta(0):
+            raise InvalidInput("a remittance payout is tried at least once, with a wait that is not negative")
+
+
+@attrs.frozen(kw_only=True)
+class OrderRequest:
+    """What a sender asks: ``amount`` in KES (what the recipient receives) or USDT (what the sender sends)."""
+
+    recipient_phone: str
+    recipient_name: str
+    amount: Money
+    sender: Sender
+    refund_address: str
+
+
+@attrs.define(kw_only=True)
+class Remittances:
+    """The remittance use cases (see the module docstring)."""
+
+    uow: RemittanceUowFactory
+    ledger: Ledger
+    invoicing: Invoicing
+    payouts: Payouts
+    refunds: Refunds
+    quoter: Callable[[], Quoter]
+    clock: Clock
+    ids: IdGenerator
+    rails: tuple[Rail, ...]  # the USDT rails an order may be paid on
+    validators: Mapping[str, AddressValidator] = attrs.field(factory=dict)
+    sms: Callable[[], SmsSender | None] = lambda: None
+    monitoring: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal once paid
+    policy: RetryPolicy = attrs.Factory(RetryPolicy)
+    travel_rule: TravelRule | None = None  # FATF R.16: the threshold and the records (None: not applied)
+    tariff: Tariff = B2C_TARIFF
+    window: timedelta = timedelta(minutes=30)  # how long an order waits for its USDT
+
+    # --- the sender ----------------------------------------------------------------------------------------------
+
+    def create(self, request: OrderRequest) -> RemittanceOrder:
+        """Open an order: lock a quote, price it, check the recipient can receive it, and open the desk's invoice.
+
+        ``InvalidInput`` for a bad phone, name, amount or refund address; ``LimitExceeded`` when the recipient's
+        wallet could not take it; ``Blocked`` when a blocking monitoring rule refuses it. Nothing is stored then.
+        """
+        try:
+            phone = normalize_msisdn(request.recipient_phone)
+        except InvalidInput as error:
+            raise InvalidInput(error.message, field="recipient_phone") from None
+        name = _recipient_name(request.recipient_name)
+        rails = self._rails_for(request.refund_address)
+        quote = self.quoter().quote(USDT_KES)
+        usdt, kes, charge = self._price(request.amount, quote)
+        order_id, now = self.ids.new_id("rmt"), self.clock.now()
+        assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
+        recipient = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
+        party = recipient.user_id if recipient else f"phone:{phone}"
+        self.monitoring.before(_movement(order_id, party, kes + charge, request.sender, now, recipient))
+        self._open_desk()
+
+        created: list[RemittanceOrder] = []
+
+        def record(uow: PaymentsUnitOfWork, invoice: Invoice) -> None:
+            order = RemittanceOrder(
+                id=order_id,
+                public_id=new_public_id(),
+                created_at=now,
+                recipient_phone=phone,
+                recipient_name=name,
+                sender=request.sender,
+                refund_address=request.refund_address.strip(),
+                requested=request.amount,
+                usdt=usdt,
+                kes=kes,
+                charge=charge,
+                quote_id=quote.id,
+                bid=quote.bid,
+                mid=quote.mid,
+                invoice_id=invoice.id,
+                assessment=assessment,
+            )
+            _remittance_uow(uow).remittances.add(order)
+            details = {"invoice": invoice.id, "kes": str(kes), "usdt": str(usdt), "country": request.sender.country}
+            uow.audit.append(_event(f"remittance:{order_id}", "remittance.create", order_id, now, details))
+            created.append(order)
+
+        self.invoicing.create_invoice(
+            DESK,
+            usdt,
+            rails=[rail.key for rail in rails],
+            order_id=order_id,
+            actor=f"remittance:{order_id}",
+            metadata={"remittance": order_id},
+            then=record,
+        )
+        return created[-1]
+
+    def _travel_check(
+        self, order_id: str, request: OrderRequest, name: str, phone: str, usdt: Money, network: str
+    ) -> Assessment | None:
+        """At or above the Travel Rule threshold, refuse (``IncompleteTravelRuleData``) unless the originator data
+        is full, before the sender pays anything."""
+        if self.travel_rule is None:
+            return None
+        assessment = self.travel_rule.assess(usdt)
+        if assessment.applies:
+            sender = travel.originator(request.sender, request.refund_address.strip())
+            check_complete(
+                travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone), None, None
+            )
+        return assessment
+
+    def _rails_for(self, address: str) -> list[Rail]:
+        """The desk's USDT rails whose network ``address`` belongs to: the refund goes back the way coins came."""
+        fits = []
+        for rail in self.rails:
+            try:
+                valid_address(rail.network.name, address, self.validators)
+            except InvalidInput:
+                continue
+            fits.append(rail)
+        if not address.strip() or not fits:
+            networks = ", ".join(sorted({r.network.name for r in self.rails}))
+            raise InvalidInput(
+                f"the refund address is not an address on a network USDT can be sent on here ({networks})",
+                field="refund_address",
+            )
+        return fits
+
+    def _price(self, amount: Money, quote: Quote) -> tuple[Money, Money, Money]:
+        """(USDT to pay, KES the recipient receives, M-Pesa's charge), at the quote's bid; the shillings within one
+        B2C payment's sizes (``InvalidInput`` on ``amount`` otherwise)."""
+        try:
+            return self._priced(amount, quote)
+        except LimitExceeded as error:
+            raise InvalidInput(
+                f"the recipient receives what one M-Pesa payment can carry: {error.message}", field="amount"
+            ) from None
+
+    def _priced(self, amount: Money, quote: Quote) -> tuple[Money, Money, Money]:
+        at = self.clock.now()
+        if amount.asset == KES:
+            if amount != amount.whole():
+                raise InvalidInput("the recipient receives whole shillings", field="amount")
+            kes = B2C_LIMITS.check(amount)
+            charge = self.tariff.charge(kes)
+            return quote.base_needed(kes + charge, at=at), kes, charge
+        if amount.asset != USDT or not amount.is_positive():
+            raise InvalidInput("send a positive amount of KES (received) or USDT (sent)", field="amount")
+        total = quote.convert(amount, at=at)
+        charge = self.tariff.charge(total.whole())
+        return amount, B2C_LIMITS.check((total - charge).whole()), charge
+
+    def _recipient(self, uow: RemittanceUnitOfWork, phone: str, value: Money, now: datetime) -> Wallet | None:
+        """The recipient's wallet if they have one; refused now if it could not be credited later."""
+        wallet = uow.wallets.by_phone(phone)
+        if wallet is None:
+            return None
+        _credit_check(uow, wallet, value, now).enforce()
+        return wallet
+
+    def _open_desk(self) -> None:
+        """The desk's store: the order rails, no fee (the spread is the desk's margin), its window, no tolerance."""
+
+        def work(uow: RemittanceUnitOfWork) -> None:
+            found = uow.stores.get(DESK)
+            wanted = StoreSettings(merchant_id=DESK, rails=self.rails, window=self.window)
+            if found is None or found.rails != wanted.rails or found.window != wanted.window:
+                uow.stores.put(wanted)
+
+        in_transaction(self.uow, work)
+
+    def get_public(self, public_id: str) -> RemittanceOrder:
+        """The order behind an unguessable public id (``NotFound`` for any other)."""
+        found: RemittanceOrder | None = in_transaction(self.uow, lambda uow: uow.remittances.by_public_id(public_id))
+        if found is None:
+            raise NotFound("no such remittance order")
+        return found
+
+    def invoice(self, order: RemittanceOrder) -> Invoice:
+        """Where and how much to pay: the order's invoice."""
+        return self.invoicing.get_invoice(order.invoice_id)
+
+    # --- operators -----------------------------------------------------------------------------------------------
+
+    def get(self, order_id: str) -> RemittanceOrder:
+        return in_transaction(self.uow, lambda uow: _order(uow, order_id))
+
+    def orders(
+        self, *, state: RemittanceState | None = None, before: str | None = None, limit: int = 50
+    ) -> list[RemittanceOrder]:
+        return in_transaction(self.uow, lambda uow: uow.remittances.list(state=state, before=before, limit=limit))
+
+    def payout_of(self, order: RemittanceOrder) -> Payout | None:
+        """The order's current payout: its first, or the retry that replaced it."""
+        return in_transaction(self.uow, lambda uow: _current_payout(uow, order))
+
+    def retry(self, order_id: str, *, actor: str) -> RemittanceOrder:
+        """Pay a held or failed order out again now: a new payout attempt (``Refused`` while one is in flight)."""
+        order = self.get(order_id)
+        current = self.payout_of(order)
+        if order.state not in (RemittanceState.PAYING_OUT, RemittanceState.HELD) or order.conversion_entry_id is None:
+            raise Refused(f"remittance {order.id} is {order.state.value}: only a paid order being paid out is retried")
+        if current is not None and current.state is not PayoutState.FAILED:
+            raise Refused(f"remittance {order.id}'s payout {current.id} is {current.state.value}, not failed")
+        if current is None:
+            return in_transaction(self.uow, lambda uow: self._plan_b2c(uow, order_id, actor))
+        return self._retry(order_id, current.id, actor)
+
+    def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
+        """Send the order's USDT back to the sender (``address``: another refund address on the same network).
+
+        Refused once paid out, while a payout is in flight, or when a refund is already under way."""
+        order = self.get(order_id)
+        if address is not None:
+            order.refund_address = self._refund_address(order, address)
+        in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address))
+        return self._request_refund(order_id, actor)
+
+    def _refund_address(self, order: RemittanceOrder, address: str) -> str:
+        invoice = self.invoice(order)
+        networks = {p.transfer.network for p in invoice.payments} or {o.rail.network.name for o in invoice.options}
+        for network in sorted(networks):
+            try:
+                return valid_address(network, address, self.validators)
+            except InvalidInput:
+                continue
+        raise InvalidInput(f"not an address on {', '.join(sorted(networks))}", field="address")
+
+    # --- the worker ----------------------------------------------------------------------------------------------
+
+    def advance(self, *, limit: int = 100) -> list[RemittanceOrder]:
+        """The worker's job: move every active order one step (see the module docstring); returns them after."""
+        active = in_transaction(self.uow, lambda uow: uow.remittances.active(limit=limit))
+        return [self._advance(order.id) for order in active]
+
+    def _advance(self, order_id: str) -> RemittanceOrder:
+        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id))
+        if action == "funded":
+            # The money arrived (committed): journal the movement for the batch rules (the high-risk country).
+            party = order.recipient_id or f"phone:{order.recipient_phone}"
+            self.monitoring.after(_movement(order.id, party, order.value, order.sender, order.created_at, None))
+            action = "notify" if order.state is RemittanceState.PAID_OUT else None
+        if action == "retry" and order.payout_id is not None:
+            current = self.payout_of(order)
+            return self._retry(order_id, current.id if current else order.payout_id, _ACTOR)
+        if action == "refund":
+            return self._request_refund(order_id, _ACTOR)
+        if action == "notify":
+            return self._notify(order)
+        return order
+
+    def _step(self, uow: RemittanceUnitOfWork, order_id: str) -> tuple[RemittanceOrder, str | None]:
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        if order.state is RemittanceState.AWAITING_PAYMENT:
+            return order, self._on_invoice(uow, order, now)
+        elif order.state is RemittanceState.PAYING_OUT:
+            return order, self._on_payout(uow, order, now)
+        elif order.state is RemittanceState.REFUNDING:
+            return order, self._on_refund(uow, order, now)
+        elif order.state is RemittanceState.PAID_OUT and order.notified_at is None:
+            return order, "notify"
+        return order, None
+
+    def _on_invoice(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
+        invoice = uow.invoices.get(order.invoice_id)
+        if invoice is None:
+            raise NotFound(f"remittance {order.id} has no invoice {order.invoice_id}")
+        if invoice.state in (InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED):
+            order.finish(RemittanceState.EXPIRED, now, f"the invoice is {invoice.state.value}: nothing was paid out")
+            uow.remittances.update(order)
+            uow.audit.append(_event(_ACTOR, "remittance.expired", order.id, now, {"invoice": invoice.id}))
+        elif invoice.state is InvoiceState.SETTLED:
+            self._fund(uow, order, invoice, now)
+            self._pay_out(uow, order, now)
+            return "funded"
+        return None
+
+    def _fund(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, invoice: Invoice, now: datetime) -> None:
+        """Convert the order's USDT into the shillings it promised, at its locked quote."""
+        paid = [p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
+        order.network = paid[0].transfer.network if paid else None
+        entry = flows.convert_remittance(
+            self.ledger,
+            order_id=order.id,
+            usdt=order.usdt,
+            kes=order.value,
+            mid=order.mid,
+            quote_id=order.quote_id,
+            session=uow.ledger,
+        )
+        order.conversion_entry_id = entry.id
+        self._keep_travel_record(uow, order, paid[0].transfer.tx_hash if paid else "")
+        details = {"entry": entry.id, "network": order.network or ""}
+        uow.audit.append(_event(_ACTOR, "remittance.funded", order.id, now, details))
+
+    def _keep_travel_record(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, tx_hash: str) -> None:
+        """The order's Travel Rule record, in the transaction that takes its USDT (none below the threshold)."""
+        if self.travel_rule is None or order.assessment is None or order.network is None:
+            return
+        record = self.travel_rule.keep(
+            uow,
+            travel.transfer(order.id, order.network, order.usdt, tx_hash),
+            order.assessment,
+            originator=travel.originator(order.sender, order.refund_address),
+            beneficiary=travel.beneficiary(order.recipient_name, order.recipient_phone),
+            actor=_ACTOR,
+        )
+        order.travel_rule_id = record.id if record else None
+
+    def _pay_out(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> None:
+        """Credit the recipient's wallet when it can take it, else plan the B2C payout."""
+        wallet = uow.wallets.by_phone(order.recipient_phone)
+        if wallet is not None and wallet.frozen:
+            order.hold("the recipient's wallet is frozen: an operator retries (B2C) or refunds")
+            uow.remittances.update(order)
+            uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, {"reason": "wallet_frozen"}))
+            return
+        if wallet is not None and _credit_check(uow, wallet, order.value, now).allowed:
+            self._credit(uow, order, wallet, now)
+            return
+        uow.remittances.update(order)
+        self._plan_b2c(uow, order.id, _ACTOR)
+
+    def _credit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet, now: datetime) -> None:
+        flows.open_wallet_accounts(self.ledger, wallet.user_id, session=uow.ledger)
+        entry = flows.credit_remittance(
+            self.ledger,
+            order_id=order.id,
+            user_id=wallet.user_id,
+            amount=order.kes,
+            charge=order.charge,
+            session=uow.ledger,
+        )
+        usage = Usage(self.ids.new_id("use"), wallet.user_id, Product.REMITTANCE.value, order.value, now, order.id)
+        uow.wallet_usage.add(usage)
+        order.route, order.recipient_id, order.paid_out_at = RemittanceRoute.WALLET, wallet.user_id, now
+        order.finish(RemittanceState.PAID_OUT, now, "credited to the recipient's wallet")
+        uow.remittances.update(order)
+        details = {"entry": entry.id, "user": wallet.user_id, "amount": str(order.kes)}
+        uow.audit.append(_event(_ACTOR, "remittance.credited", order.id, now, details))
+
+    def _plan_b2c(self, uow: RemittanceUnitOfWork, order_id: str, actor: str) -> RemittanceOrder:
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        payout_id = self.ids.new_id("po")
+        hold = flows.start_payout(
+            self.ledger,
+            payout_id=payout_id,
+            merchant_id=DESK,
+            amount=order.kes,
+            charge=order.charge,
+            session=uow.ledger,
+        )
+        payout = Payout(
+            id=payout_id,
+            settlement_id=order.id,
+            merchant_id=DESK,
+            originator_id=payout_id,
+            method=SettlementMethod.MPESA_B2C,
+            destination=order.recipient_phone,
+            amount=order.kes,
+            charge=order.charge,
+            hold_id=hold.id,
+            created_at=now,
+            kind=PayoutKind.REMITTANCE,
+        )
+        uow.payouts.add(payout)
+        order.route, order.payout_id, order.attempts = RemittanceRoute.MPESA, payout_id, order.attempts + 1
+        order.state, order.next_attempt_at, order.note = RemittanceState.PAYING_OUT, None, None
+        uow.remittances.update(order)
+        details = {"payout": payout_id, "amount": str(order.kes), "attempt": str(order.attempts)}
+        uow.audit.append(_event(actor, "remittance.payout", order.id, now, details))
+        return order
+
+    def _on_payout(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
+        payout = _current_payout(uow, order)
+        if payout is None or not payout.is_final:
+            return None
+        if payout.state is PayoutState.COMPLETED:
+            order.paid_out_at = payout.finished_at or now
+            order.finish(RemittanceState.PAID_OUT, now, f"paid by M-Pesa, receipt {payout.receipt}")
+            uow.remittances.update(order)
+            details = {"payout": payout.id, "receipt": payout.receipt or ""}
+            uow.audit.append(_event(_ACTOR, "remittance.paid_out", order.id, now, details))
+            return "notify"
+        why = f"payout {payout.id} failed ({payout.result_code}: {payout.result_desc})"
+        if order.attempts >= self.policy.attempts:
+            self._unconvert(uow, order, now, f"{why}; {order.attempts} attempts: refunding")
+            return "refund"
+        if order.next_attempt_at is None:
+            order.next_attempt_at, order.note = now + self.policy.wait, f"{why}; tried again after {self.policy.wait}"
+            uow.remittances.update(order)
+            return None
+        return "retry" if now >= order.next_attempt_at else None
+
+    def _retry(self, order_id: str, payout_id: str, actor: str) -> RemittanceOrder:
+        with suppress(Refused):  # retried already (a crashed run, another worker): the order adopts that attempt
+            self.payouts.retry_failed_payout(payout_id, actor=actor)
+
+        def adopt(uow: RemittanceUnitOfWork) -> RemittanceOrder:
+            order = _order(uow, order_id, lock=True)
+            if order.state in (RemittanceState.PAYING_OUT, RemittanceState.HELD):
+                order.state, order.attempts, order.next_attempt_at = (
+                    RemittanceState.PAYING_OUT,
+                    order.attempts + 1,
+                    None,
+                )
+                uow.remittances.update(order)
+                uow.audit.append(_event(actor, "remittance.retry", order.id, self.clock.now(), {"failed": payout_id}))
+            return order
+
+        return in_transaction(self.uow, adopt)
+
+    # --- refunds -------------------------------------------------------------------------------------------------
+
+    def _start_refund(self, uow: RemittanceUnitOfWork, order_id: str, actor: str, address: str) -> None:
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        payout = _current_payout(uow, order)
+        if order.state in (RemittanceState.PAID_OUT, RemittanceState.REFUNDED, RemittanceState.REFUNDING):
+            raise Refused(f"remittance {order.id} is {order.state.value}: it cannot be refunded now")
+        if payout is not None and payout.state is not PayoutState.FAILED:
+            raise Refused(f"remittance {order.id}'s payout {payout.id} is {payout.state.value}: wait for its result")
+        order.refund_address = address
+        self._unconvert(uow, order, now, f"refund asked by {actor}")
+
+    def _unconvert(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, note: str) -> None:
+        """Back to USDT (the conversion reversed), to be refunded: ``refunding``."""
+        if order.conversion_entry_id is not None:
+            key = f"remittance:{order.id}:unconvert"
+            self.ledger.reverse(order.conversion_entry_id, key, description=note, session=uow.ledger)
+        order.state, order.note, order.next_attempt_at = RemittanceState.REFUNDING, note, None
+        uow.remittances.update(order)
+        uow.audit.append(_event(_ACTOR, "remittance.refunding", order.id, now, {"note": note}))
+
+    def _on_refund(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
+        if order.refund_id is None:
+            return "refund"
+        refund = uow.refunds.get(order.refund_id)
+        if refund is None or refund.state in (RefundState.REQUESTED, RefundState.SENT):
+            return None
+        if refund.state is RefundState.CONFIRMED:
+            order.finish(RemittanceState.REFUNDED, now, f"refunded {refund.amount} in {refund.tx_hash}")
+        else:
+            order.hold(f"the refund {refund.id} failed ({refund.failure}): an operator refunds again")
+        uow.remittances.update(order)
+        details = {"refund": refund.id, "state": refund.state.value}
+        uow.audit.append(_event(_ACTOR, f"remittance.{order.state.value}", order.id, now, details))
+        return None
+
+    def _request_refund(self, order_id: str, actor: str) -> RemittanceOrder:
+        """Ask the refund machinery to send everything the invoice received back (adopting one already asked)."""
+        order = self.get(order_id)
+        open_ = [r for r in self.refunds.list_refunds(order.invoice_id) if r.state is not RefundState.FAILED]
+        if open_:
+            refund_id = open_[0].id
+        else:
+            invoice = self.invoice(order)
+            rail = _paid_rail(invoice)
+            try:
+                amount = self.refunds.refundable(invoice.id, rail)
+                refund_id = self.refunds.refund(
+                    invoice.id, address=order.refund_address, requested_by=actor, rail=rail, amount=amount
+                ).id
+            except CryptopayError as error:
+                return in_transaction(self.uow, partial(self._refund_refused, order_id=order_id, error=error))
+
+        def record(uow: RemittanceUnitOfWork) -> RemittanceOrder:
+            found = _order(uow, order_id, lock=True)
+            found.refund_id, found.state = refund_id, RemittanceState.REFUNDING
+            uow.remittances.update(found)
+            return found
+
+        return in_transaction(self.uow, record)
+
+    def _refund_refused(self, uow: RemittanceUnitOfWork, order_id: str, error: CryptopayError) -> RemittanceOrder:
+        order = _order(uow, order_id, lock=True)
+        order.hold(f"the refund could not be asked: {error.message}")
+        uow.remittances.update(order)
+        uow.audit.append(_event(_ACTOR, "remittance.held", order.id, self.clock.now(), {"reason": error.code}))
+        return order
+
+    # --- telling the recipient -----------------------------------------------------------------------------------
+
+    def _notify(self, order: RemittanceOrder) -> RemittanceOrder:
+        """One SMS to the recipient (a failed SMS is audited; the money is theirs either way)."""
+        where = "credited to your cryptopay wallet" if order.route is RemittanceRoute.WALLET else "sent to your M-Pesa"
+        text = (
+            f"You have received KES {order.kes.amount:,} from {order.sender.name} ({order.sender.country}), "
+            f"{where}. Ref {order.id}."
+        )
+        sender, outcome = self.sms(), "skipped: no SMS provider"
+        if sender is not None:
+            try:
+                outcome = f"sent {sender.send(SmsMessage(order.recipient_phone, text))}"
+            except Exception as error:  # the money arrived; the message is a courtesy
+                outcome = f"failed: {type(error).__name__}"
+
+        def record(uow: RemittanceUnitOfWork) -> RemittanceOrder:
+            found, now = _order(uow, order.id, lock=True), self.clock.now()
+            found.notified_at = now
+            uow.remittances.update(found)
+            details = {"to": mask_msisdn(order.recipient_phone), "outcome": outcome}
+            uow.audit.append(_event(_ACTOR, "remittance.notified", order.id, now, details))
+            return found
+
+        return in_transaction(self.uow, record)
+
+
+def _movement(order_id: str, party: str, value: Money, sender: Sender, at: datetime, wallet: Wallet | None) -> Movement:
+    """The remittance as monitoring sees it: value in, to the recipient, from the sender's country."""
+    return Movement(
+        id=f"remittance:{order_id}",
+        party_id=party,
+        product="remittance",
+        direction=Direction.IN,
+        amount=value,
+        at=at,
+        counterparty=sender.name,
+        party_since=wallet.created_at if wallet else None,
+        asset=USDT.code,
+        country=sender.country,
+    )
+
+
+def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: datetime) -> Decision:
+    """Whether the recipient's wallet may take ``value`` now (its KYC limits for receiving remittances)."""
+    profile = uow.kyc.get(wallet.user_id)
+    if profile is None:
+        raise NotFound(f"{wallet.user_id} has no KYC profile")
+    return check_wallet_movement(profile, Product.REMITTANCE, value, spent=spending(uow, wallet.user_id, now), at=now)
+
+
+def _current_payout(uow: PaymentsUnitOfWork, order: RemittanceOrder) -> Payout | None:
+    """The first payout, followed through its retries to the newest attempt."""
+    payout = uow.payouts.get(order.payout_id) if order.payout_id else None
+    seen = 0
+    while payout is not None and payout.retried_by is not None and seen < 100:
+        payout, seen = uow.payouts.get(payout.retried_by), seen + 1
+    return payout
+
+
+def _paid_rail(invoice: Invoice) -> str:
+    confirmed = [p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
+    if not confirmed:
+        raise Refused(f"invoice {invoice.id} received nothing confirmed: there is nothing to refund")
+    return confirmed[0].rail_key
+
+
+def _order(uow: RemittanceUnitOfWork, order_id: str, *, lock: bool = False) -> RemittanceOrder:
+    found = uow.remittances.get(order_id, lock=lock)
+    if found is None:
+        raise NotFound(f"no remittance order {order_id}")
+    return found
+
+
+def _remittance_uow(uow: PaymentsUnitOfWork) -> RemittanceUnitOfWork:
+    """The invoice's unit of work is the remittance one: ``Remittances`` is given one storage for both."""
+    return cast(RemittanceUnitOfWork, uow)
+
+
+def _event(actor: str, action: str, order_id: str, at: datetime, details: Mapping[str, str]) -> AuditEvent:
+    return AuditEvent(actor, action, f"remittance:{order_id}", at, dict(details))
+
+
+def _recipient_name(name: str) -> str:
+    problem = text_problem(name) if name else None
+    if not name or not name.strip() or problem is not None or len(name.strip()) > 100:
+        raise InvalidInput(problem or "the recipient's name is 1 to 100 characters", field="recipient_name")
+    return name.strip()

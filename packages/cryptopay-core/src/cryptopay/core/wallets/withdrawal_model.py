@@ -1,0 +1,123 @@
+"""A wallet's crypto withdrawal to an outside address: the values, the states, our fee as data, the quote shown.
+
+States::
+
+    requested --send--> sent --confirmed--> confirmed
+        |                 \\--failed/dropped--> failed (hold voided: the coins are back in the wallet)
+        \\--send refused--> failed
+
+A withdrawal is ``requested`` with ``send_after``: at once for an address the user has withdrawn to before, a cool-off
+later (default 24 h) for a first-time address. The worker sends only requested withdrawals whose ``send_after`` has
+passed.
+
+>>> from datetime import datetime, timezone
+>>> at = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
+>>> DEFAULT_WITHDRAWAL_FEES.quote(FeeProduct.CRYPTO_WITHDRAWAL, Money.of("50", "USDT"), at=at).fee
+Money('1.000000', 'USDT')
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import attrs
+from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
+from cryptopay.core.money import BTC, USDC, USDT, Asset, Money
+
+__all__ = [
+    "DEFAULT_WITHDRAWAL_FEES",
+    "WITHDRAWABLE",
+    "Withdrawal",
+    "WithdrawalQuote",
+    "WithdrawalState",
+]
+
+WITHDRAWABLE: tuple[Asset, ...] = (USDT, USDC, BTC)
+
+_SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _flat(asset: Asset, fixed: str) -> FeeSchedule:
+    return FeeSchedule(
+        product=FeeProduct.CRYPTO_WITHDRAWAL,
+        asset=asset,
+        version=1,
+        effective_from=_SINCE,
+        percent=Decimal(0),
+        fixed=Money.of(fixed, asset),
+    )
+
+
+# Our fee per withdrawal, as data (a deployment passes its own ``FeeBook``): a flat amount of the asset withdrawn,
+# which covers the network fee the hot wallet pays (about 0.1-1 USDT on Tron and Polygon; more on Ethereum).
+DEFAULT_WITHDRAWAL_FEES = FeeBook((_flat(USDT, "1"), _flat(USDC, "1"), _flat(BTC, "0.0001")))
+
+
+class WithdrawalState(enum.Enum):
+    REQUESTED = "requested"  # held and recorded; waiting for its send_after, then for the worker's send
+    SENT = "sent"  # broadcast; waiting for the network's confirmations
+    CONFIRMED = "confirmed"  # deep enough: the hold is posted and custody paid out
+    FAILED = "failed"  # refused, reverted or dropped before confirming: the hold is voided
+
+    @property
+    def open(self) -> bool:
+        return self in (WithdrawalState.REQUESTED, WithdrawalState.SENT)
+
+
+@attrs.frozen
+class WithdrawalQuote:
+    """What a withdrawal would be, shown before the user confirms: the address in its normal form, the amount that
+    arrives, our fee, the total taken from the wallet, the network fee estimate (paid by us, in the network's coin;
+    None when the chain cannot estimate now), the cool-off for a first-time address, and whether the Travel Rule
+    asks for the self-hosted wallet attestation."""
+
+    network: str
+    address: str
+    amount: Money
+    fee: Money
+    total: Money
+    network_fee: Money | None
+    first_time_address: bool
+    send_after: datetime
+    travel_rule: bool
+    usd_equivalent: Money | None
+
+
+@attrs.define(kw_only=True)
+class Withdrawal:
+    """One withdrawal. ``amount`` arrives at ``address``; ``fee`` is ours; both are held from the wallet."""
+
+    id: str
+    user_id: str
+    network: str
+    address: str
+    amount: Money
+    fee: Money
+    kes_value: Money  # the KES value the limits counted
+    hold_id: str
+    created_at: datetime
+    send_after: datetime
+    first_time_address: bool = False
+    token_contract: str | None = None
+    network_fee_estimate: Money | None = None
+    travel_rule_id: str | None = None
+    state: WithdrawalState = WithdrawalState.REQUESTED
+    tx_hash: str | None = None
+    network_fee: Money | None = None  # what the network charged, once known
+    failure: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def asset(self) -> Asset:
+        return self.amount.asset
+
+    @property
+    def total(self) -> Money:
+        return self.amount + self.fee
+
+    @property
+    def cooling(self) -> bool:
+        """Whether it waits for a first-time address's cool-off (as of when it was requested)."""
+        return self.send_after > self.created_at

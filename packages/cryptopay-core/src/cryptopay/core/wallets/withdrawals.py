@@ -1,0 +1,481 @@
+"""Withdrawing crypto from a wallet to an outside address (USDT, USDC or BTC), the use cases.
+
+In the order a withdrawal lives (``withdrawal_model`` has the values and the states):
+
+1. ``quote``: the address checked for its network (checksums: the deployment's validators, the ones
+   ``cryptopay addresses validate`` uses), our fee (``FeeBook``, data), the network fee estimate (the chain's), the
+   total taken from the wallet, the cool-off if the address is new, and whether the Travel Rule asks for the
+   self-hosted wallet attestation. Nothing is written.
+2. ``request`` (the shells check the user's step-up first: money leaves): the KYC limits (``withdraw.single``,
+   ``.daily``, ``.monthly`` and the tier's, refused by name with what remains), then screening of the address
+   (a sanctioned address is blocked before anything is held or signed: monitoring's blocking rule raises the alert,
+   and the refusal is audited), then in one unit of work: the wallet locked and refused if frozen, the limits again,
+   the hold of amount + fee (``flows.hold_withdrawal``), the withdrawal recorded (requested, ``send_after`` now, or
+   a cool-off after the first withdrawal to a new address), the limits' usage, the Travel Rule record at or above
+   its threshold (with the attestation), the audit record. Monitoring journals the movement (``Monitoring.check``).
+3. ``send_due`` (the worker): each requested withdrawal past its ``send_after`` is screened again (a list may have
+   changed during the cool-off) and sent by the network's hot-wallet ``ChainSender``, idempotent on the withdrawal
+   id, as refunds are sent. A refusal before signing fails it at once (hold voided: the coins stay in the wallet).
+4. ``check_sent`` (the worker): follows sent withdrawals; confirmed: the hold is posted, custody pays out and our
+   fee is revenue (``flows.complete_withdrawal``, with the network's fee when the chain reports it); failed or
+   reverted: the hold is voided. A dropped transaction is rebroadcast once (the same bytes) and then left to an
+   operator, holding the coins, since it may still land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from functools import partial
+
+import attrs
+from cryptopay.core import flows
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.ivms101 import (
+    NameIdentifier,
+    NationalIdentification,
+    NationalIdentifierType,
+    NaturalPerson,
+    Party,
+)
+from cryptopay.core.compliance.monitoring import Blocked, Monitoring
+from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.compliance.travel_rule import (
+    Assessment,
+    IncompleteTravelRuleData,
+    SelfHostedAttestation,
+    Transfer,
+    TransferDirection,
+    TravelRule,
+)
+from cryptopay.core.errors import (
+    CryptopayError,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidInput,
+    NotFound,
+    Refused,
+    Unavailable,
+)
+from cryptopay.core.fees import FeeBook, FeeProduct
+from cryptopay.core.kyc import Product, check_wallet_movement
+from cryptopay.core.kyc.applications import ApplicationState, KycApplication
+from cryptopay.core.kyc.checks import IdType
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import Money
+from cryptopay.core.payments.model import address_key
+from cryptopay.core.payments.refunds import AddressValidator, check_address_shape
+from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
+from cryptopay.core.ports.compliance import ScreeningPort
+from cryptopay.core.ports.payments import Quoter
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.withdrawals import NetworkFeeEstimator, WithdrawalUnitOfWork, WithdrawalUowFactory
+from cryptopay.core.rails import Rail
+from cryptopay.core.wallets.model import Usage
+from cryptopay.core.wallets.service import _sender, kes_value, spending
+from cryptopay.core.wallets.withdrawal_model import (
+    DEFAULT_WITHDRAWAL_FEES,
+    WITHDRAWABLE,
+    Withdrawal,
+    WithdrawalQuote,
+    WithdrawalState,
+)
+
+__all__ = ["DEFAULT_COOL_OFF", "Withdrawals"]
+
+DEFAULT_COOL_OFF = timedelta(hours=24)
+SYSTEM = "system:withdrawals"
+_ID_TYPES = {
+    IdType.NATIONAL_ID: NationalIdentifierType.IDCD,
+    IdType.PASSPORT: NationalIdentifierType.CCPT,
+    IdType.ALIEN_ID: NationalIdentifierType.ARNU,
+}
+
+
+@attrs.frozen
+class _Plan:
+    """A checked request, before its unit of work: the address in normal form, the rail, fee, value, assessment."""
+
+    network: str
+    address: str
+    amount: Money
+    fee: Money
+    kes: Money
+    rail: Rail
+    assessment: Assessment | None
+
+
+@attrs.define(kw_only=True)
+class Withdrawals:
+    uow: WithdrawalUowFactory
+    ledger: Ledger
+    clock: Clock
+    ids: IdGenerator
+    quoter: Callable[[], Quoter]  # KES values for the limits (and the Travel Rule's USD, through ``travel_rule``)
+    rails: Callable[[], Mapping[str, Rail]]  # the deployment's rails by key (``usdt-polygon``): token contracts
+    senders: Callable[[], Mapping[str, ChainSender]]  # the hot-wallet senders per network
+    validators: Mapping[str, AddressValidator] = attrs.Factory(dict)
+    estimators: Callable[[], Mapping[str, NetworkFeeEstimator]] = lambda: {}
+    screening: ScreeningPort | None = None
+    monitoring: Monitoring | None = None
+    travel_rule: TravelRule | None = None
+    fees: FeeBook = DEFAULT_WITHDRAWAL_FEES
+    cool_off: timedelta = DEFAULT_COOL_OFF
+
+    # -- before confirming ---------------------------------------------------------------------------------------
+    def quote(self, user_id: str, network: str, address: str, amount: Money) -> WithdrawalQuote:
+        """What withdrawing ``amount`` to ``address`` on ``network`` would take and cost; nothing is written."""
+        plan = self._plan(network, address, amount)
+        send_after, first = in_transaction(self.uow, lambda uow: self._send_after(uow, user_id, plan))
+        assessment = plan.assessment
+        return WithdrawalQuote(
+            network=plan.network,
+            address=plan.address,
+            amount=plan.amount,
+            fee=plan.fee,
+            total=plan.amount + plan.fee,
+            network_fee=self._estimate(plan),
+            first_time_address=first,
+            send_after=send_after,
+            travel_rule=bool(assessment and assessment.applies),
+            usd_equivalent=assessment.equivalent if assessment else None,
+        )
+
+    # -- confirming ----------------------------------------------------------------------------------------------
+    def request(
+        self, user_id: str, network: str, address: str, amount: Money, *, self_hosted: bool = False
+    ) -> Withdrawal:
+        """Hold and record the withdrawal (the shell checked the step-up). ``self_hosted``: the user attests the
+        address is a wallet of their own (needed at or above the Travel Rule's threshold)."""
+        plan = self._plan(network, address, amount)
+        withdrawal_id = self.ids.new_id("wdr")
+        if plan.assessment is not None and plan.assessment.applies and not self_hosted:
+            raise IncompleteTravelRuleData(
+                f"a withdrawal worth {plan.assessment.equivalent} or more needs your confirmation that the address "
+                "is a wallet you own and control",
+                field="self_hosted",
+            )
+        in_transaction(self.uow, lambda uow: self._limits(uow, user_id, plan))  # refused by name before screening
+        self._screen(user_id, withdrawal_id, plan)
+        attested = self_hosted and plan.assessment is not None and plan.assessment.applies
+        return in_transaction(self.uow, lambda uow: self._record(uow, withdrawal_id, user_id, plan, attested))
+
+    def _plan(self, network: str, address: str, amount: Money) -> _Plan:
+        network = network.strip().lower()
+        if amount.asset not in WITHDRAWABLE:
+            raise InvalidAmount(f"withdrawals are in USDT, USDC or BTC, not {amount.asset.code}", field="amount")
+        if not amount.is_positive():
+            raise InvalidAmount("the amount must be positive", field="amount")
+        rail = self.rails().get(f"{amount.asset.code.lower()}-{network}")
+        if rail is None:
+            raise InvalidInput(f"{amount.asset.code} cannot be withdrawn on {network!r} here", field="network")
+        if network not in self.senders():
+            raise Refused(f"withdrawals on {network} are not configured (no hot wallet)")
+        checked = self._check_address(network, address)
+        fee = self.fees.quote(FeeProduct.CRYPTO_WITHDRAWAL, amount, at=self.clock.now()).fee
+        kes = kes_value(amount, self.quoter())
+        assessment = self.travel_rule.assess(amount) if self.travel_rule is not None else None
+        return _Plan(network, checked, amount, fee, kes, rail, assessment)
+
+    def _check_address(self, network: str, address: str) -> str:
+        validate = self.validators.get(network)
+        try:
+            return validate(address.strip()) if validate else check_address_shape(network, address)
+        except InvalidInput as error:
+            raise InvalidInput(f"not a {network} address: {error.message}", field="address") from None
+
+    def _estimate(self, plan: _Plan) -> Money | None:
+        estimator = self.estimators().get(plan.network)
+        if estimator is None:
+            return None
+        try:
+            return estimator.estimate_fee(_request_of(plan, "wdr_estimate"))
+        except CryptopayError:
+            return None  # the chain cannot say now: the quote shows no estimate rather than failing
+
+    def _send_after(self, uow: WithdrawalUnitOfWork, user_id: str, plan: _Plan) -> tuple[datetime, bool]:
+        """Now, for an address the user withdrew to before; else the end of its cool-off (which began with the
+        first withdrawal to it, so a second one waits no longer than the first)."""
+        now = self.clock.now()
+        earlier = [
+            w
+            for w in uow.withdrawals.to_address(user_id, plan.network, address_key(plan.network, plan.address))
+            if w.state is not WithdrawalState.FAILED
+        ]
+        if not earlier:
+            return now + self.cool_off, True
+        return max(now, earlier[0].created_at + self.cool_off), False
+
+    def _limits(self, uow: WithdrawalUnitOfWork, user_id: str, plan: _Plan) -> None:
+        now = self.clock.now()
+        _, profile = _sender(uow, user_id)
+        decision = check_wallet_movement(profile, Product.WITHDRAW, plan.kes, spent=spending(uow, user_id, now), at=now)
+        decision.enforce()
+
+    def _screen(self, user_id: str, withdrawal_id: str, plan: _Plan) -> None:
+        """Refuse (``Blocked``) a listed address before anything is held or signed; monitoring journals the rest."""
+        matches = self.screening.screen_address(plan.network, plan.address) if self.screening else []
+        movement = self._movement(withdrawal_id, user_id, plan)
+        if matches:
+            refs = ",".join(sorted({m.ref for m in matches}))
+            self._audit(f"user:{user_id}", "wallet.withdrawal_blocked", f"withdrawal:{withdrawal_id}", lists=refs)
+        if self.monitoring is not None:
+            self.monitoring.check(movement)  # raises Blocked (its alert committed) on the sanctions rule
+        if matches:
+            raise Blocked("the destination address is on a sanctions list: the withdrawal was not made")
+
+    def _movement(self, withdrawal_id: str, user_id: str, plan: _Plan) -> Movement:
+        return Movement(
+            id=withdrawal_id,
+            party_id=user_id,
+            product=Product.WITHDRAW.value,
+            direction=Direction.OUT,
+            amount=plan.kes,
+            at=self.clock.now(),
+            counterparty=plan.address,
+            network=plan.network,
+            asset=plan.amount.asset.code,
+        )
+
+    def _record(
+        self, uow: WithdrawalUnitOfWork, withdrawal_id: str, user_id: str, plan: _Plan, attested: bool
+    ) -> Withdrawal:
+        now = self.clock.now()
+        self._limits(uow, user_id, plan)  # again, on the locked wallet: two requests cannot both fit one limit
+        send_after, first = self._send_after(uow, user_id, plan)
+        try:
+            hold = flows.hold_withdrawal(
+                self.ledger,
+                withdrawal_id=withdrawal_id,
+                user_id=user_id,
+                total=plan.amount + plan.fee,
+                session=uow.ledger,
+            )
+        except InsufficientFunds:
+            raise InsufficientFunds(
+                f"your {plan.amount.asset.code} balance does not cover {plan.amount + plan.fee} (amount and fee)",
+                field="amount",
+            ) from None
+        withdrawal = Withdrawal(
+            id=withdrawal_id,
+            user_id=user_id,
+            network=plan.network,
+            address=plan.address,
+            amount=plan.amount,
+            fee=plan.fee,
+            kes_value=plan.kes,
+            hold_id=hold.id,
+            created_at=now,
+            send_after=send_after,
+            first_time_address=first,
+            token_contract=plan.rail.token.contract,
+        )
+        uow.withdrawals.add(withdrawal)
+        uow.wallet_usage.add(
+            Usage(self.ids.new_id("use"), user_id, Product.WITHDRAW.value, plan.kes, now, withdrawal_id)
+        )
+        if self.travel_rule is not None and plan.assessment is not None:
+            withdrawal.travel_rule_id = self._travel_record(uow, withdrawal, plan.assessment, attested)
+            uow.withdrawals.update(withdrawal)
+        details = {
+            "amount": str(withdrawal.amount),
+            "fee": str(withdrawal.fee),
+            "network": withdrawal.network,
+            "address": withdrawal.address,
+            "send_after": send_after.isoformat(),
+        }
+        uow.audit.append(AuditEvent(f"user:{user_id}", "wallet.withdraw", f"withdrawal:{withdrawal_id}", now, details))
+        return withdrawal
+
+    def _travel_record(
+        self, uow: WithdrawalUnitOfWork, withdrawal: Withdrawal, assessment: Assessment, attested: bool
+    ) -> str | None:
+        assert self.travel_rule is not None
+        if not assessment.applies:
+            return None
+        transfer = Transfer(
+            TransferDirection.OUT, withdrawal.network, withdrawal.amount, withdrawal.id, withdrawal.user_id
+        )
+        person = _originator(uow.kyc_applications.for_party(withdrawal.user_id), withdrawal.user_id)
+        attestation = (
+            SelfHostedAttestation(withdrawal.user_id, withdrawal.network, withdrawal.address, withdrawal.created_at)
+            if attested
+            else None
+        )
+        record = self.travel_rule.keep(
+            uow,
+            transfer,
+            assessment,
+            originator=Party(persons=(person,), account_numbers=(withdrawal.user_id,)),
+            beneficiary=Party(persons=(person,), account_numbers=(withdrawal.address,)),
+            attestation=attestation,
+            actor=f"user:{withdrawal.user_id}",
+        )
+        return record.id if record else None
+
+    # -- the worker ----------------------------------------------------------------------------------------------
+    def send_due(self, *, limit: int = 100) -> list[Withdrawal]:
+        """Screen again and send every requested withdrawal whose ``send_after`` has passed."""
+        due = in_transaction(self.uow, lambda uow: uow.withdrawals.due(self.clock.now(), limit=limit))
+        return [self._send_one(w) for w in due]
+
+    def check_sent(self, *, limit: int = 100) -> list[Withdrawal]:
+        """Follow every sent withdrawal: post on confirmation, refund on failure."""
+        sent = in_transaction(self.uow, lambda uow: uow.withdrawals.list(state=WithdrawalState.SENT, limit=limit))
+        return [self._follow(w) for w in sent]
+
+    def _send_one(self, withdrawal: Withdrawal) -> Withdrawal:
+        matches = self.screening.screen_address(withdrawal.network, withdrawal.address) if self.screening else []
+        if matches:
+            refs = ",".join(sorted({m.ref for m in matches}))
+            return self._settle_later(withdrawal.id, None, f"the address was listed before sending ({refs})")
+        sender = self.senders().get(withdrawal.network)
+        if sender is None:
+            return withdrawal  # the hot wallet is not configured in this process: another will send it
+        try:
+            sent = sender.send(_request(withdrawal))
+        except Unavailable:
+            return withdrawal  # the next run tries again (the sender is idempotent on the withdrawal id)
+        except CryptopayError as error:
+            if _signed(sender, withdrawal.id):
+                return withdrawal  # a signed transaction exists and may land: keep the hold, send the same later
+            return self._settle_later(withdrawal.id, None, error.message)
+        return self._settle_later(withdrawal.id, sent, None)
+
+    def _follow(self, withdrawal: Withdrawal) -> Withdrawal:
+        sender = self.senders().get(withdrawal.network)
+        if sender is None:
+            return withdrawal
+        try:
+            sent = sender.status(withdrawal.id)
+            if sent.state is TxState.DROPPED:
+                sent = sender.send(_request(withdrawal))  # rebroadcast the same bytes
+        except CryptopayError:
+            return withdrawal  # ask again on the next run
+        return self._settle_later(withdrawal.id, sent, None)
+
+    def _settle_later(self, withdrawal_id: str, sent: SentTransaction | None, error: str | None) -> Withdrawal:
+        return in_transaction(self.uow, partial(self._settle, withdrawal_id=withdrawal_id, sent=sent, error=error))
+
+    def _settle(
+        self, uow: WithdrawalUnitOfWork, withdrawal_id: str, sent: SentTransaction | None, error: str | None
+    ) -> Withdrawal:
+        withdrawal, now = _load(uow, withdrawal_id, lock=True), self.clock.now()
+        if not withdrawal.state.open:
+            return withdrawal
+        before = withdrawal.state
+        if sent is None or sent.state is TxState.FAILED:
+            self.ledger.void_hold(withdrawal.hold_id, session=uow.ledger)
+            withdrawal.state = WithdrawalState.FAILED
+            withdrawal.failure = error or f"transaction {sent and sent.tx_hash} failed on chain"
+        elif sent.state is TxState.CONFIRMED:
+            flows.complete_withdrawal(
+                self.ledger,
+                withdrawal_id=withdrawal.id,
+                hold_id=withdrawal.hold_id,
+                network=withdrawal.network,
+                amount=withdrawal.amount,
+                fee=withdrawal.fee,
+                network_fee=sent.fee,
+                session=uow.ledger,
+            )
+            withdrawal.state, withdrawal.network_fee = WithdrawalState.CONFIRMED, sent.fee
+        elif sent.state is TxState.DROPPED:
+            withdrawal.state = WithdrawalState.SENT
+            withdrawal.failure = f"transaction {sent.tx_hash} dropped by the network after a rebroadcast"
+        else:
+            withdrawal.state = WithdrawalState.SENT
+        withdrawal.tx_hash = sent.tx_hash if sent else withdrawal.tx_hash
+        withdrawal.updated_at = now
+        uow.withdrawals.update(withdrawal)
+        if withdrawal.state is not before or withdrawal.failure:
+            details = {
+                "state": withdrawal.state.value,
+                "tx": withdrawal.tx_hash or "",
+                "failure": withdrawal.failure or "",
+            }
+            action = f"wallet.withdrawal_{withdrawal.state.value}"
+            uow.audit.append(AuditEvent(SYSTEM, action, f"withdrawal:{withdrawal.id}", now, details))
+        return withdrawal
+
+    # -- reading -------------------------------------------------------------------------------------------------
+    def get(self, user_id: str, withdrawal_id: str) -> Withdrawal:
+        """One of the user's withdrawals (``NotFound`` for anyone else's)."""
+        found = self.show(withdrawal_id)
+        if found.user_id != user_id:
+            raise NotFound(f"no withdrawal {withdrawal_id!r}")
+        return found
+
+    def show(self, withdrawal_id: str) -> Withdrawal:
+        """Any withdrawal, for operators."""
+        return in_transaction(self.uow, lambda uow: _load(uow, withdrawal_id))
+
+    def for_user(self, user_id: str, *, after: str | None = None, limit: int = 50) -> list[Withdrawal]:
+        return in_transaction(self.uow, lambda uow: uow.withdrawals.for_user(user_id, after=after, limit=limit))
+
+    def list_all(
+        self, *, state: WithdrawalState | None = None, after: str | None = None, limit: int = 100
+    ) -> list[Withdrawal]:
+        """Every user's withdrawals (for operators), by id, strictly after ``after``."""
+        return in_transaction(self.uow, lambda uow: uow.withdrawals.list(state=state, after=after, limit=limit))
+
+    def pending(self, *, limit: int = 100) -> list[Withdrawal]:
+        """What is still open (requested, cooling off or sent), oldest first."""
+        found = [
+            *self.list_all(state=WithdrawalState.REQUESTED, limit=limit),
+            *self.list_all(state=WithdrawalState.SENT, limit=limit),
+        ]
+        return sorted(found, key=lambda w: (w.created_at, w.id))[:limit]
+
+    def _audit(self, actor: str, action: str, subject: str, **details: str) -> None:
+        event = AuditEvent(actor, action, subject, self.clock.now(), details)
+        in_transaction(self.uow, lambda uow: uow.audit.append(event))
+
+
+def _originator(applications: list[KycApplication], user_id: str) -> NaturalPerson:
+    """The user as the Travel Rule names them: the legal name and identity document of their approved KYC."""
+    approved = [a for a in applications if a.state is ApplicationState.APPROVED and a.person is not None]
+    if not approved:
+        raise IncompleteTravelRuleData(
+            "a withdrawal this large needs your verified identity (name and ID document): complete your KYC first"
+        )
+    person = approved[-1].person
+    assert person is not None
+    *given, family = person.legal_name.split()
+    return NaturalPerson(
+        names=(NameIdentifier(family, " ".join(given)),),
+        national_identification=NationalIdentification(
+            person.id_number, _ID_TYPES[person.id_type], country_of_issue="KE"
+        ),
+        customer_identification=user_id,
+        country_of_residence="KE",
+    )
+
+
+def _request_of(plan: _Plan, withdrawal_id: str) -> WithdrawalRequest:
+    return WithdrawalRequest(withdrawal_id, plan.network, plan.address, plan.amount, plan.rail.token.contract)
+
+
+def _request(withdrawal: Withdrawal) -> WithdrawalRequest:
+    return WithdrawalRequest(
+        withdrawal.id, withdrawal.network, withdrawal.address, withdrawal.amount, withdrawal.token_contract
+    )
+
+
+def _signed(sender: ChainSender, withdrawal_id: str) -> bool:
+    """Whether the sender may hold a signed transaction for the withdrawal (only NotFound says it does not)."""
+    try:
+        sender.status(withdrawal_id)
+    except NotFound:
+        return False
+    except CryptopayError:
+        return True
+    return True
+
+
+def _load(uow: WithdrawalUnitOfWork, withdrawal_id: str, *, lock: bool = False) -> Withdrawal:
+    found = uow.withdrawals.get(withdrawal_id, lock=lock)
+    if found is None:
+        raise NotFound(f"no withdrawal {withdrawal_id!r}")
+    return found

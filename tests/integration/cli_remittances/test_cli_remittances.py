@@ -1,0 +1,89 @@
+"""``cryptopay remittances list|show|retry|refund`` over the remittance use case (in memory, as the shells see it)."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.remittances.service import RetryPolicy
+from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay_cli.context import use_services
+from cryptopay_cli.main import build_app
+from typer.testing import CliRunner
+
+from tests.support.remittance_stack import TRON_REFUND, remittance_stack
+from tests.support.services import in_memory_services
+
+app = build_app()
+runner = CliRunner()
+
+
+@pytest.fixture
+def stack():
+    found = remittance_stack(policy=RetryPolicy(attempts=1))
+    services = attrs.evolve(in_memory_services(clock=found.clock), remittances=ready(found.remittances))
+    previous = use_services(services)
+    yield found
+    use_services(previous)
+
+
+def _json(*args: str) -> object:
+    done = runner.invoke(app, ["remittances", *args, "--json"])
+    assert done.exit_code == 0, done.output
+    return json.loads(done.stdout)
+
+
+def test_list_and_show_an_order_then_a_failed_payout_is_retried_by_an_operator(stack):
+    """A paid order whose single attempt failed is refunding; an operator cannot retry it once refunding, but a held
+    one (a failed refund) can be refunded again; ``show`` tells the invoice, payout and refund."""
+    stack.wallet.mpesa.set_scenario("254712345678", Scenario.INSUFFICIENT_FUNDS)
+    order = stack.order(amount="1500")
+    listed = _json("list")
+    assert [(r["id"], r["state"], r["kes"]) for r in listed] == [(order.id, "awaiting_payment", "1500.00")]
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    shown = _json("show", order.id)
+    assert (shown["state"], shown["payout_state"], shown["invoice_state"]) == ("refunding", "failed", "settled")
+    assert shown["refund"] and shown["refund_address"] == TRON_REFUND
+    refused = runner.invoke(app, ["remittances", "retry", order.id])
+    assert refused.exit_code != 0 and "refunding" in refused.output
+    assert _json("list", "--state", "refunding")[0]["id"] == order.id
+
+
+def test_an_operator_retries_a_failed_payout_before_the_worker_refunds(stack):
+    """With attempts left, an operator's ``retry`` makes a new payout now; it pays, and the order is paid out."""
+    stack.remittances.policy = RetryPolicy(attempts=3)
+    stack.wallet.mpesa.set_scenario("254712345678", Scenario.INSUFFICIENT_FUNDS)
+    order = stack.order(amount="1500")
+    stack.pay(order)
+    stack.confirm()
+    stack.run(rounds=1)
+    assert _json("show", order.id)["payout_state"] == "failed"
+    stack.wallet.mpesa.set_scenario("254712345678", Scenario.SUCCESS)
+    retried = _json("retry", order.id, "--actor", "ops@example.com")
+    assert (retried["state"], retried["payout_state"], retried["attempts"]) == ("paying_out", "planned", 2)
+    stack.run()
+    assert _json("show", order.id)["state"] == "paid_out"
+    missing = runner.invoke(app, ["remittances", "show", "rmt_nope"])
+    assert missing.exit_code != 0 and "no remittance order" in missing.output
+
+
+def test_an_operator_refunds_an_expired_order_that_was_paid_late(stack):
+    """The USDT arrived after the window: the order expired; ``refund`` sends it back (to another address given)."""
+    order = stack.order(amount="1500")
+    stack.clock.advance(minutes=31)
+    stack.confirm(2)
+    stack.run()
+    stack.pay(order)
+    stack.confirm()
+    assert _json("show", order.id)["state"] == "expired"
+    other = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
+    refunded = _json("refund", order.id, "--address", other)
+    assert refunded["state"] == "refunding" and refunded["refund_address"] == other
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    assert _json("show", order.id)["state"] == "refunded" and stack.books_balanced()

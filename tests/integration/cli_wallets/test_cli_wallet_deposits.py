@@ -1,0 +1,69 @@
+"""``cryptopay wallets deposits|deposit-addresses|release-deposit`` over the deposit use case (in memory)."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import ready
+from cryptopay_cli.context import use_services
+from cryptopay_cli.main import build_app
+from typer.testing import CliRunner
+
+from tests.support.deposit_stack import DepositStack, deposit_stack
+from tests.support.services import in_memory_services, with_wallets
+
+app = build_app()
+runner = CliRunner()
+SANCTIONED = "0xbad0000000000000000000000000000000000bad"
+
+
+@pytest.fixture
+def stack():
+    deposits = deposit_stack()
+    services = with_wallets(in_memory_services(clock=deposits.clock), deposits.wallet)
+    previous = use_services(attrs.evolve(services, wallet_deposits=ready(deposits.deposits)))
+    yield deposits
+    use_services(previous)
+
+
+def _wallets(*args: str):
+    return runner.invoke(app, ["wallets", *args])
+
+
+def test_an_operator_sees_a_wallets_addresses_and_deposits(stack: DepositStack):
+    """Addresses per network by phone; the deposits with their state, confirmations and requirement."""
+    user = stack.sign_up("0712000001", username="amina")
+    addresses = json.loads(_wallets("deposit-addresses", "@amina", "--json").stdout)["addresses"]
+    assert [a["network"] for a in addresses] == ["bitcoin", "bsc", "ethereum", "polygon", "tron"]
+    stack.pay(user, "polygon", "40")
+    stack.mine("polygon", 2)
+    listed = _wallets("deposits", "0712000001", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)["deposits"]
+    assert [(r["network"], r["amount"], r["state"], r["confirmations"]) for r in rows] == [
+        ("polygon", "40.000000", "credited", 3)
+    ]
+    table = _wallets("deposits", user.id)
+    assert table.exit_code == 0 and "credited" in table.stdout
+    assert _wallets("deposits", "0799999999").exit_code == 3
+
+
+def test_a_held_deposit_is_released_with_a_note_and_audited(stack: DepositStack):
+    """Held for a sanctioned sender; released with a note (exit 0), again (exit 4), unknown (exit 3)."""
+    user = stack.sign_up("0712000001")
+    stack.list_address("polygon", SANCTIONED)
+    stack.pay(user, "polygon", "40", sender=SANCTIONED)
+    stack.mine("polygon", 2)
+    held = json.loads(_wallets("deposits", user.id, "--json").stdout)["deposits"][0]
+    assert (held["state"], held["reason"]) == ("held", "sanctioned_sender")
+    assert _wallets("release-deposit", held["id"]).exit_code == 2
+    released = _wallets("release-deposit", held["id"], "--note", "cleared by the officer on call")
+    assert released.exit_code == 0, released.output
+    assert json.loads(released.stdout)["state"] == "credited"
+    assert _wallets("release-deposit", held["id"], "--note", "again").exit_code == 4
+    assert _wallets("release-deposit", "dep_nothing", "--note", "x").exit_code == 3
+    assert str(stack.balance(user, "USDT").amount) == "40.000000"
+    actions = [r.action for r in stack.wallet.backend.storage.audit_records()]
+    assert "wallet.deposit_released" in actions

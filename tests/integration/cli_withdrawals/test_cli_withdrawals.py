@@ -1,0 +1,62 @@
+"""``cryptopay withdrawals list|pending|show`` over the withdrawal use cases (in memory, as the shells see them)."""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.money import Money
+from cryptopay.core.ports.chains import TxState
+from cryptopay_cli.context import use_services
+from cryptopay_cli.main import build_app
+from typer.testing import CliRunner
+
+from tests.support.services import in_memory_services, with_wallets
+from tests.support.withdraw_stack import withdraw_stack
+
+app = build_app()
+runner = CliRunner()
+ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
+
+
+@pytest.fixture
+def stack():
+    found = withdraw_stack()
+    services = with_wallets(in_memory_services(clock=found.clock), found.wallet)
+    previous = use_services(attrs.evolve(services, withdrawals=ready(found.withdrawals)))
+    yield found
+    use_services(previous)
+
+
+def _run(*args: str):
+    return runner.invoke(app, ["withdrawals", *args])
+
+
+def test_pending_lists_the_cooling_and_sent_ones_and_show_tells_one(stack):
+    """A cooling withdrawal is pending with its send_after; once confirmed it leaves pending; show names its tx."""
+    user = stack.wallet.sign_up("0712000001", tier=1)
+    stack.wallet.fund(user, "300", "USDT")
+    stack.fund_hot_wallet("polygon", "1000")
+    w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    pending = _run("pending", "--json")
+    assert pending.exit_code == 0, pending.output
+    assert [(r["id"], r["state"]) for r in json.loads(pending.stdout)] == [(w.id, "requested")]
+    stack.clock.advance(hours=24)
+    stack.withdrawals.send_due()
+    stack.senders["polygon"].finish(w.id, TxState.CONFIRMED)
+    stack.withdrawals.check_sent()
+    assert json.loads(_run("pending", "--json").stdout) == []
+    shown = json.loads(_run("show", w.id, "--json").stdout)
+    assert (shown["state"], shown["amount"], shown["tx"] != "") == ("confirmed", "100.000000 USDT", True)
+    listed = json.loads(_run("list", "--state", "confirmed", "--json").stdout)
+    assert [r["id"] for r in listed] == [w.id]
+
+
+def test_unknown_ids_and_states_exit_with_meaning(stack):
+    """An unknown withdrawal exits 3; an unknown state 2; an empty pending list says so."""
+    assert _run("show", "wdr_nope").exit_code == 3
+    assert _run("list", "--state", "lost").exit_code == 2
+    empty = _run("pending")
+    assert empty.exit_code == 0 and "no withdrawal is pending" in empty.stdout

@@ -1,0 +1,105 @@
+"""Remittance orders over REST on the root's real SQL storage (SQLite and PostgreSQL): public create and status.
+
+The order's chain and M-Pesa are the fakes of ``tests.support.remittance_stack`` over the same database; the API is
+the real app with the root's services, its ``remittances`` given by that stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.bootstrap import build, ready
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import make_app
+from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
+from tests.support.sql_backends import postgres_database, sql_backend
+
+
+@attrs.define
+class Api:
+    client: FlaskClient
+    stack: RemittanceStack
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path)}
+    if request.param == "sqlite":
+        yield from _api({**env, "CRYPTOPAY_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}"})
+    else:
+        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_remit") as url:
+            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url})
+
+
+def _api(env: dict[str, str]) -> Iterator[Api]:
+    root = build(RootSettings.from_env(env))
+    backend = sql_backend("sql", env["CRYPTOPAY_DATABASE_URL"])
+    try:
+        stack = remittance_stack(backend)
+        services = attrs.evolve(root, remittances=ready(stack.remittances))
+        yield Api(make_app(services).test_client(), stack)
+    finally:
+        backend.engine.dispose()
+        root.close()
+
+
+BODY = {
+    "recipient_phone": "0712 345 678",
+    "recipient_name": "Achieng Otieno",
+    "amount": {"amount": "5000", "asset": "KES"},
+    "sender": {"name": "Grace Otieno", "country": "GB", "address": "12 Acacia Road, London"},
+    "refund_address": TRON_REFUND,
+}
+
+
+def test_a_keyed_order_is_opened_once_and_its_status_follows_the_money(api: Api):
+    """No key: 400. A keyed order answers where to pay (USDT on Tron, one-time address) and a retry replays it; the
+    public status moves to paid_out once the USDT is confirmed and the worker ran; the phone stays masked."""
+    assert api.client.post("/v1/wallet/remittances", json=BODY).status_code == 400
+    keyed = {"Idempotency-Key": "order-1"}
+    first = api.client.post("/v1/wallet/remittances", json=BODY, headers=keyed)
+    again = api.client.post("/v1/wallet/remittances", json=BODY, headers=keyed)
+    assert first.status_code == 201 and again.get_json() == first.get_json()
+    order = first.get_json()
+    assert order["state"] == "awaiting_payment" and order["kes"] == {"amount": "5000.00", "asset": "KES"}
+    assert [o["rail"] for o in order["payment_options"]] == ["usdt-tron"]
+    assert order["recipient_phone"] != "254712345678" and first.headers["Location"].endswith(order["public_id"])
+    assert len(api.stack.remittances.orders()) == 1
+    found = api.stack.remittances.get_public(order["public_id"])
+    api.stack.pay(found)
+    api.stack.confirm()
+    api.stack.run()
+    status = api.client.get(f"/v1/wallet/remittances/{order['public_id']}").get_json()
+    assert (status["state"], status["route"]) == ("paid_out", "mpesa")
+
+
+def test_bad_orders_are_problems_that_change_nothing(api: Api):
+    """A refund address on no network, a Kenyan sender, cents in shillings: 422 problem+json naming the field;
+    an unknown public id is a 404. Nothing is stored."""
+    for change, field in (
+        ({"refund_address": "nope"}, "refund_address"),
+        ({"sender": {"name": "Wanjiru", "country": "KE"}}, "sender.country"),
+        ({"amount": {"amount": "100.50", "asset": "KES"}}, "amount"),
+    ):
+        answer = api.client.post("/v1/wallet/remittances", json={**BODY, **change}, headers={"Idempotency-Key": field})
+        assert answer.status_code == 422 and answer.mimetype == "application/problem+json", answer.get_json()
+        assert field in str(answer.get_json())
+    assert api.client.get("/v1/wallet/remittances/unknown").status_code == 404
+    assert api.stack.remittances.orders() == []
+
+
+def test_a_large_order_without_full_originator_data_is_refused_naming_the_travel_rule(api: Api):
+    """KES 200,000 is above USD 1,000: without an address (or an ID, or birth data) it is a 422
+    travel_rule_incomplete and nothing is stored; with the address it opens."""
+    large = {**BODY, "amount": {"amount": "200000", "asset": "KES"}}
+    bare = {**large, "sender": {"name": "Grace Otieno", "country": "GB"}}
+    refused = api.client.post("/v1/wallet/remittances", json=bare, headers={"Idempotency-Key": "big-1"})
+    assert refused.status_code == 422 and refused.get_json()["code"] == "travel_rule_incomplete"
+    assert api.stack.remittances.orders() == []
+    opened = api.client.post("/v1/wallet/remittances", json=large, headers={"Idempotency-Key": "big-2"})
+    assert opened.status_code == 201, opened.get_json()

@@ -1,0 +1,136 @@
+"""Crypto deposits over REST on the root's real SQL services (SQLite and PostgreSQL): addresses derived from the
+deployment's EVM xpub, a deposit seen on a (fake) Polygon, credited after its confirmations, listed and in the
+history; another user's deposit is a 404."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.bootstrap import build, ready
+from cryptopay.adapters.bootstrap.chains import deriver_map
+from cryptopay.adapters.evm.keys import account_xpub
+from cryptopay.core.money import Money
+from cryptopay.core.ports.chains import ObservedTransfer
+from cryptopay.core.pricing import Pricer
+from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
+from cryptopay.core.testing.mobile_money import FakeMobileMoney
+from cryptopay.core.testing.payments_stack import FakeChain
+from cryptopay.core.wallets.deposit import WalletSpeed
+from cryptopay.core.wallets.deposits import Deposits
+
+from tests.integration.http.http_support import fast_hasher, make_app
+from tests.integration.http.test_http_wallet import WalletApi
+from tests.support.sql_backends import postgres_database
+
+XPUB = account_xpub("abandon " * 11 + "about")
+NODE = "http://node.example.com:8545"  # never called: the chain below is the fake one
+
+
+@attrs.define
+class DepositApi:
+    api: WalletApi
+    chain: FakeChain
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DepositApi]:
+    env = {
+        "CRYPTOPAY_DATA_DIR": str(tmp_path),
+        "CRYPTOPAY_EVM_XPUB": XPUB,
+        "CRYPTOPAY_ETHEREUM_RPC_URL": NODE,
+        "CRYPTOPAY_POLYGON_RPC_URL": NODE,
+        "CRYPTOPAY_WALLET_CONFIRMATIONS": "polygon=3",
+    }
+    if request.param == "sqlite":
+        yield from _api(env, tmp_path)
+    else:
+        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_deposits") as url:
+            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url}, tmp_path)
+
+
+def _api(env: dict[str, str], data_dir: Path) -> Iterator[DepositApi]:
+    settings = RootSettings.from_env(env)
+    root = build(settings)
+    try:
+        rates = FixedRateSource("market", root.clock, {"USDT/KES": "130", "USDT/USD": "1"})
+        pricer = Pricer([rates], clock=root.clock, ids=root.ids, quotes=InMemoryQuoteRepository())
+        deposits = Deposits(
+            uow=root.uow,
+            ledger=root.ledger,
+            clock=root.clock,
+            ids=root.ids,
+            derivers=deriver_map(settings),
+            rails=list((root.rails or {}).values()),
+            speed=WalletSpeed.parse(env["CRYPTOPAY_WALLET_CONFIRMATIONS"]),
+            screening=lambda: root.screening,
+            monitoring=lambda: root.monitoring,
+            quoter=lambda: pricer,
+        )
+        services = attrs.evolve(root, password_hasher=ready(fast_hasher()), wallet_deposits=ready(deposits))
+        client = make_app(services).test_client()
+        chain = FakeChain("polygon", root.clock)
+        yield DepositApi(WalletApi(client, services, data_dir / "sms.jsonl", FakeMobileMoney()), chain)
+    finally:
+        root.close()
+
+
+def _pay(api: DepositApi, address: str, amount: str) -> None:
+    transfer = ObservedTransfer("polygon", "0x" + "ab" * 32, 0, address, Money.of(amount, "USDT"), None, None, None)
+    mined = api.chain.mine([transfer])
+    api.api.services.wallet_deposits.record("polygon", mined)
+
+
+def _confirm(api: DepositApi) -> None:
+    api.api.services.wallet_deposits.confirm("polygon", api.chain, api.chain)
+
+
+def test_addresses_per_network_then_a_deposit_credited_after_its_confirmations(api: DepositApi):
+    """Two EVM networks, one address each (EIP-55, the same on every ask); a Polygon deposit is seen, then credited
+    at its third confirmation: listed, in the balance and in the history."""
+    client, wallets = api.api.client, api.api
+    user = wallets.sign_up("0712000001")["user"]["id"]
+    headers = wallets.login("0712000001")
+    listed = client.get("/v1/wallet/deposit-addresses", headers=headers)
+    assert listed.status_code == 200, listed.get_json()
+    found = listed.get_json()
+    assert [a["network"] for a in found] == ["ethereum", "polygon"]
+    polygon = found[1]
+    assert polygon["address"].startswith("0x") and polygon["address"] != polygon["address"].lower()
+    assert (polygon["assets"], polygon["requirement"]) == (["USDT"], "3 confirmations")
+    assert polygon["minimums"] == [{"amount": "1.000000", "asset": "USDT"}]
+    one = client.get("/v1/wallet/deposit-addresses/polygon", headers=headers).get_json()
+    assert one == polygon and client.get("/v1/wallet/deposit-addresses", headers=headers).get_json() == found
+    _pay(api, polygon["address"], "12.5")
+    _confirm(api)
+    page = client.get("/v1/wallet/deposits", headers=headers).get_json()
+    assert [(d["state"], d["confirmations"], d["amount"]["amount"]) for d in page["data"]] == [("seen", 1, "12.500000")]
+    api.chain.mine()
+    api.chain.mine()
+    _confirm(api)
+    deposit = client.get(f"/v1/wallet/deposits/{page['data'][0]['id']}", headers=headers).get_json()
+    assert (deposit["state"], deposit["requirement"]) == ("credited", "3 confirmations")
+    balances = client.get("/v1/wallet/balances", headers=headers).get_json()
+    assert {"amount": "12.500000", "asset": "USDT"} in balances
+    history = client.get("/v1/wallet/history?kind=deposit", headers=headers).get_json()
+    assert [h["amount"]["amount"] for h in history] == ["12.500000"]
+    assert user
+
+
+def test_unknown_networks_other_users_and_anonymous_callers_are_refused(api: DepositApi):
+    """A network the deployment does not run is a 404 problem; another user's deposit a 404; no login a 401."""
+    client, wallets = api.api.client, api.api
+    wallets.sign_up("0712000001")
+    wallets.sign_up("0712000002")
+    first, second = wallets.login("0712000001"), wallets.login("0712000002")
+    address = client.get("/v1/wallet/deposit-addresses/polygon", headers=first).get_json()["address"]
+    missing = client.get("/v1/wallet/deposit-addresses/tron", headers=first)
+    assert missing.status_code == 404 and missing.content_type == "application/problem+json"
+    _pay(api, address, "5")
+    deposit_id = client.get("/v1/wallet/deposits", headers=first).get_json()["data"][0]["id"]
+    assert client.get(f"/v1/wallet/deposits/{deposit_id}", headers=second).status_code == 404
+    assert client.get("/v1/wallet/deposits", headers=second).get_json()["data"] == []
+    assert client.get("/v1/wallet/deposit-addresses").status_code == 401

@@ -1,0 +1,135 @@
+"""Withdrawing crypto over REST on the root's real SQL services (SQLite and PostgreSQL): quote, step-up, an
+Idempotency-Key, problem+json refusals by name; the chain is a fake hot-wallet sender (anvil runs in the features)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.bootstrap import build, ready
+from cryptopay.adapters.sanctions import parse_list
+from cryptopay.core.flows import wallet_account
+from cryptopay.core.ledger import Account, AccountKind
+from cryptopay.core.money import USDT, Money
+from cryptopay.core.pricing import Pricer
+from cryptopay.core.rails import rail_for
+from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
+from cryptopay.core.testing.mobile_money import FakeMobileMoney
+from cryptopay.core.testing.payments_stack import FakeChainSender
+from cryptopay.core.wallets.withdrawals import Withdrawals
+
+from tests.integration.http.http_support import PASSWORD, fast_hasher, make_app
+from tests.integration.http.test_http_wallet import WalletApi
+from tests.support.sql_backends import postgres_database
+from tests.support.withdraw_stack import SANCTIONED, SDN
+
+ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    if request.param == "sqlite":
+        yield from _api(env, tmp_path)
+    else:
+        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_withdraw") as url:
+            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url}, tmp_path)
+
+
+def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:
+    root = build(RootSettings.from_env(env))
+    try:
+        rates = FixedRateSource("market", root.clock, {"USDT/KES": "130", "USDT/USD": "1"})
+        pricer = Pricer([rates], clock=root.clock, ids=root.ids, quotes=InMemoryQuoteRepository())
+        parsed = parse_list(SDN.read_bytes())
+        root.screening.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
+        sender = FakeChainSender("polygon")
+        rails = {r.key: r for r in (rail_for("polygon", "USDT"),)}
+        withdrawals = Withdrawals(
+            uow=root.uow,
+            ledger=root.ledger,
+            clock=root.clock,
+            ids=root.ids,
+            quoter=lambda: pricer,
+            rails=lambda: rails,
+            senders=lambda: {"polygon": sender},
+            screening=root.screening,
+            monitoring=root.monitoring,
+        )
+        services = attrs.evolve(root, password_hasher=ready(fast_hasher()), withdrawals=ready(withdrawals))
+        yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl", FakeMobileMoney())
+    finally:
+        root.close()
+
+
+def _usdt(api: WalletApi, user_id: str, amount: str) -> None:
+    ledger, source = api.services.ledger, "assets:inventory:USDT"
+    ledger.open_account(Account(source, AccountKind.ASSET, USDT, allow_negative=True))
+    ledger.transfer(
+        f"fund:{user_id}", debit=source, credit=wallet_account(user_id, USDT), amount=Money.of(amount, USDT)
+    )
+
+
+def _ready(api: WalletApi) -> tuple[str, dict[str, str]]:
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.tier_1(amina)
+    _usdt(api, amina, "300")
+    headers = api.login("0712000001")
+    answer = api.client.post("/v1/auth/step-up", json={"password": PASSWORD}, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    return amina, {**headers, "X-Step-Up-Token": answer.get_json()["step_up_token"]}
+
+
+def test_quote_then_a_keyed_stepped_up_withdrawal_is_made_once(api: WalletApi):
+    """The quote shows fee, total and the cool-off; without a step-up it is 403; a retried key replays the answer."""
+    _, headers = _ready(api)
+    body = {"network": "polygon", "address": ADDRESS, "asset": "USDT", "amount": "100"}
+    quote = api.client.post("/v1/wallet/withdrawal-quotes", json=body, headers=headers)
+    assert quote.status_code == 200, quote.get_json()
+    shown = quote.get_json()
+    assert (shown["fee"]["amount"], shown["total"]["amount"], shown["first_time_address"]) == (
+        "1.000000",
+        "101.000000",
+        True,
+    )
+    plain = {k: v for k, v in headers.items() if k != "X-Step-Up-Token"}
+    refused = api.client.post("/v1/wallet/withdrawals", json=body, headers={**plain, "Idempotency-Key": "w-0"})
+    assert refused.status_code == 403 and refused.get_json()["code"] == "step_up_required"
+    keyed = {**headers, "Idempotency-Key": "w-1"}
+    first = api.client.post("/v1/wallet/withdrawals", json=body, headers=keyed)
+    again = api.client.post("/v1/wallet/withdrawals", json=body, headers=keyed)
+    assert first.status_code == 201, first.get_json()
+    assert again.get_json()["id"] == first.get_json()["id"]
+    listed = api.client.get("/v1/wallet/withdrawals", headers=headers).get_json()
+    assert [w["id"] for w in listed["data"]] == [first.get_json()["id"]]
+    shown = api.client.get(f"/v1/wallet/withdrawals/{first.get_json()['id']}", headers=headers).get_json()
+    assert (shown["state"], shown["amount"]["amount"]) == ("requested", "100.000000")
+    balances = api.client.get("/v1/wallet/balances", headers=headers).get_json()
+    assert next(b["amount"] for b in balances if b["asset"] == "USDT") == "199.000000"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"address": "TLsanctionedTronAddressXXXXXXXXXXX"}, 422, "invalid_input"),
+        ({"address": SANCTIONED}, 422, "blocked_by_compliance"),
+        ({"amount": "400"}, 422, "limit_exceeded"),
+        ({"amount": "1.1234567"}, 422, "invalid_input"),
+        ({"network": "tron"}, 422, "invalid_input"),
+    ],
+)
+def test_refusals_are_problems_and_move_nothing(api: WalletApi, change, status, code):
+    """A bad address, a sanctioned one, a limit, too many places, an unconfigured rail: 4xx and the balance stays."""
+    _, headers = _ready(api)
+    body = {"network": "polygon", "address": ADDRESS, "asset": "USDT", "amount": "100"} | change
+    answer = api.client.post("/v1/wallet/withdrawals", json=body, headers={**headers, "Idempotency-Key": "w-x"})
+    assert answer.status_code == status, answer.get_json()
+    assert answer.get_json()["code"] == code
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    balances = api.client.get("/v1/wallet/balances", headers=headers).get_json()
+    assert next(b["amount"] for b in balances if b["asset"] == "USDT") == "300.000000"
+    if code == "limit_exceeded":
+        assert answer.get_json()["limit"] == "withdraw.single"

@@ -1,0 +1,171 @@
+"""Remittances over one storage backend (in memory, SQLite or PostgreSQL): the wallet stack (sign-ups, wallets,
+payouts over the fake M-Pesa) plus a fake Tron and Ethereum (deposit addresses, blocks, a hot wallet's sender), the
+invoice machinery and the refund machinery, wired as the composition root wires them.
+
+``pay`` sends the USDT an order asks for to its one-time address; ``confirm`` mines and scans blocks; ``run``
+does what the worker does (advance the orders, send payouts, deliver M-Pesa's callbacks, send refunds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.rules import default_rules
+from cryptopay.core.compliance.travel_rule import TravelRule
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import Money
+from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.refunds import Refunds
+from cryptopay.core.ports.chains import ObservedTransfer, TxState
+from cryptopay.core.pricing import Pricer
+from cryptopay.core.rails import rail_for
+from cryptopay.core.remittances import RemittanceOrder, Sender
+from cryptopay.core.remittances.service import OrderRequest, Remittances, RetryPolicy
+from cryptopay.core.scanning import ChainScanner
+from cryptopay.core.system import RandomIds
+from cryptopay.core.testing.chains import InMemoryScanCursorStore
+from cryptopay.core.testing.fx import InMemoryQuoteRepository
+from cryptopay.core.testing.payments_stack import FakeChain, FakeChainSender, SequentialDeriver
+from cryptopay.core.testing.system import ManualClock
+
+from tests.support.sql_backends import Backend
+from tests.support.wallet_stack import WalletStack, wallet_stack
+
+NETWORKS = ("tron", "ethereum")
+TRON_REFUND = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+EVM_REFUND = "0x8576acc5c05d6ce88f4e49bf65bdf0c62f91353c"
+SENDER = Sender(name="Grace Otieno", country="GB", address="12 Acacia Road, London")
+
+
+@attrs.define
+class RemittanceStack:
+    wallet: WalletStack
+    chains: dict[str, FakeChain]
+    senders: dict[str, FakeChainSender]
+    detection: Detection
+    invoicing: Invoicing
+    refunds: Refunds
+    remittances: Remittances
+    monitoring: Monitoring
+    scanners: dict[str, ChainScanner]
+    detection_cursors: InMemoryScanCursorStore
+
+    @property
+    def clock(self) -> ManualClock:
+        return self.wallet.clock
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.wallet.ledger
+
+    def order(
+        self,
+        phone: str = "0712345678",
+        amount: str = "10000",
+        asset: str = "KES",
+        *,
+        sender: Sender = SENDER,
+        refund_address: str = TRON_REFUND,
+        name: str = "Achieng Otieno",
+    ) -> RemittanceOrder:
+        request = OrderRequest(
+            recipient_phone=phone,
+            recipient_name=name,
+            amount=Money.of(amount, asset),
+            sender=sender,
+            refund_address=refund_address,
+        )
+        return self.remittances.create(request)
+
+    def pay(self, order: RemittanceOrder, amount: Money | None = None, *, network: str = "tron") -> ObservedTransfer:
+        """The sender pays what the order asks (or ``amount``) to its one-time address on ``network``."""
+        invoice = self.remittances.invoice(order)
+        option = next(o for o in invoice.options if o.rail.network.name == network)
+        return self.chains[network].pay(option.address, amount or option.due)
+
+    def confirm(self, blocks: int = 20) -> None:
+        for _ in range(blocks):
+            self.clock.advance(minutes=1)
+            for chain in self.chains.values():
+                chain.mine()
+            self.sync()
+
+    def sync(self) -> None:
+        for network, scanner in self.scanners.items():
+            chain = self.chains[network]
+            while True:
+                step = scanner.step(self.detection.watched_addresses(network), self._sink(network))
+                if step.to_block >= chain.head():
+                    break
+            self.detection.confirm_payments(network, chain, chain)
+        times = {n: c.block_time for n in self.chains if (c := self.detection_cursors.load(n)) is not None}
+        self.detection.expire_invoices(times)
+
+    def _sink(self, network: str) -> Callable[[Sequence[ObservedTransfer]], None]:
+        return lambda transfers: self.detection.record_chain_transfers(network, transfers)
+
+    def run(self, rounds: int = 3) -> RemittanceOrder | None:
+        """What the worker does, ``rounds`` times: advance orders, send payouts and refunds, deliver callbacks."""
+        last = None
+        for _ in range(rounds):
+            moved = self.remittances.advance()
+            last = moved[-1] if moved else last
+            self.wallet.payouts.submit_payouts()
+            self.wallet.deliver_callbacks()
+            self.refunds.send_refunds()
+            self.refunds.check_refunds()
+        return last
+
+    def get(self, order: RemittanceOrder) -> RemittanceOrder:
+        return self.remittances.get(order.id)
+
+    def confirm_refunds(self, network: str = "tron") -> None:
+        sender = self.senders[network]
+        for withdrawal_id in list(sender.sent):
+            sender.finish(withdrawal_id, TxState.CONFIRMED)
+
+    def books_balanced(self) -> bool:
+        return set(self.ledger.trial_balance().values()) <= {0}
+
+
+def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | None = None) -> RemittanceStack:
+    wallet = wallet_stack(backend)
+    clock, ledger, uow = wallet.clock, wallet.ledger, wallet.backend.uow
+    ids = RandomIds()
+    chains = {n: FakeChain(n, clock) for n in NETWORKS}
+    senders = {n: FakeChainSender(n) for n in NETWORKS}
+    quotes = InMemoryQuoteRepository()
+    pricer = Pricer([wallet.rates], clock=clock, ids=ids, quotes=quotes)
+    derivers = {n: SequentialDeriver(n) for n in NETWORKS}
+    cursors = InMemoryScanCursorStore()
+    invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=pricer, derivers=derivers)
+    detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=cursors)
+    refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=senders, pricer=pricer, quotes=quotes)
+    monitoring = Monitoring(uow=uow, rules=default_rules(), clock=clock, ids=ids)
+    rails = tuple(rail_for(n, "USDT", confirmations=3) for n in NETWORKS)
+    remittances = Remittances(
+        uow=uow,
+        ledger=ledger,
+        invoicing=invoicing,
+        payouts=wallet.payouts,
+        refunds=refunds,
+        quoter=lambda: pricer,
+        clock=clock,
+        ids=ids,
+        rails=rails,
+        sms=lambda: wallet.sms,
+        monitoring=MonitoringFeed(monitoring),
+        policy=policy or RetryPolicy(),
+        travel_rule=TravelRule(quoter=pricer, clock=clock, ids=ids),
+    )
+    scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in chains.items()}
+    return RemittanceStack(
+        wallet, chains, senders, detection, invoicing, refunds, remittances, monitoring, scanners, cursors
+    )
+
+
+__all__ = ["EVM_REFUND", "SENDER", "TRON_REFUND", "RemittanceStack", "remittance_stack"]

@@ -1,0 +1,184 @@
+"""Remittances from abroad over the fakes: an order is an invoice of the remittance desk; once its USDT is confirmed
+the recipient is paid by B2C (or credited, with a wallet) and told by SMS; failed payouts are retried, then refunded."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from cryptopay.core.errors import InvalidInput, LimitExceeded
+from cryptopay.core.flows import FLOAT, IN_FLIGHT, merchant_liability
+from cryptopay.core.invoices import InvoiceState
+from cryptopay.core.mobile_money.limits import B2C_TARIFF
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payouts import PayoutKind
+from cryptopay.core.remittances import DESK, RemittanceRoute, RemittanceState, Sender
+from cryptopay.core.remittances.service import RetryPolicy
+from cryptopay.core.testing.mobile_money import Scenario
+
+from tests.support.remittance_stack import EVM_REFUND, TRON_REFUND, remittance_stack
+
+
+@pytest.fixture
+def stack():
+    return remittance_stack(policy=RetryPolicy(attempts=2))
+
+
+def test_an_order_in_shillings_asks_for_usdt_at_the_bid_with_the_b2c_charge_on_top(stack):
+    """KES 10,000 to a phone: the sender pays (10,000 + M-Pesa's charge) / bid USDT, rounded up, to a one-time
+    address on each network the refund address belongs to."""
+    order = stack.order(amount="10000")
+    assert order.state is RemittanceState.AWAITING_PAYMENT
+    assert (order.kes, order.charge) == (Money.of(10000, KES), B2C_TARIFF.charge(Money.of(10000, KES)))
+    needed = (order.kes + order.charge).amount / order.bid
+    assert order.usdt.asset == USDT and needed <= order.usdt.amount < needed + Decimal("0.000001")
+    invoice = stack.remittances.invoice(order)
+    assert invoice.merchant_id == DESK and invoice.price == order.usdt
+    assert [o.rail.key for o in invoice.options] == ["usdt-tron"]  # a Tron refund address: paid on Tron
+    evm = stack.order(refund_address=EVM_REFUND)
+    assert [o.rail.key for o in stack.remittances.invoice(evm).options] == ["usdt-ethereum"]
+
+
+def test_a_confirmed_order_is_paid_by_b2c_and_the_recipient_gets_an_sms(stack):
+    """Paid and confirmed: converted at the locked quote, a remittance payout of KES 10,000 to the phone, paid; the
+    recipient is told by SMS once; the desk keeps nothing and the books balance."""
+    order = stack.order(amount="10000")
+    stack.pay(order)
+    stack.confirm()
+    assert stack.remittances.invoice(order).state is InvoiceState.SETTLED
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.PAID_OUT and done.route is RemittanceRoute.MPESA
+    payout = stack.remittances.payout_of(done)
+    assert payout.kind is PayoutKind.REMITTANCE and payout.merchant_id == DESK
+    assert (payout.amount, payout.destination) == (Money.of(10000, KES), "254712345678")
+    assert [tx.remarks for tx in stack.wallet.mpesa.transactions()] == [f"Remittance {order.id}"]
+    texts = [m.text for m in stack.wallet.sms.sent_to("254712345678")]
+    assert len(texts) == 1 and "KES 10,000" in texts[0] and "Grace Otieno (GB)" in texts[0]
+    stack.run()
+    assert len(stack.wallet.sms.sent_to("254712345678")) == 1
+    assert stack.ledger.balance(merchant_liability(DESK, KES)).posted.is_zero()
+    assert stack.ledger.balance(merchant_liability(DESK, USDT)).posted.is_zero()
+    assert stack.ledger.balance(IN_FLIGHT).posted.is_zero()
+    assert stack.ledger.balance(FLOAT).posted == Money.of(-10000, KES)
+    assert stack.books_balanced()
+
+
+def test_a_recipient_with_a_wallet_is_credited_instead(stack):
+    """The phone has a wallet: the shillings go to it (no M-Pesa), its history shows a remittance, SMS says so."""
+    achieng = stack.wallet.sign_up("0712345678", tier=1)
+    order = stack.order(amount="5000")
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.PAID_OUT and done.route is RemittanceRoute.WALLET
+    assert done.recipient_id == achieng.id
+    assert stack.wallet.balance(achieng, "KES") == Money.of(5000, KES)
+    assert stack.wallet.mpesa.transactions() == []
+    assert [line.kind for line in stack.wallet.wallets.history(achieng.id)] == ["remittance"]
+    assert "wallet" in stack.wallet.sms.sent_to("254712345678")[-1].text
+    assert stack.books_balanced()
+
+
+def test_an_order_the_recipients_wallet_could_not_take_is_refused_before_anything(stack):
+    """Tier 0 wallets receive little: an order above its limit is refused with the limit's name."""
+    stack.wallet.sign_up("0712345678")
+    with pytest.raises(LimitExceeded):
+        stack.order(amount="200000")
+
+
+def test_a_failing_payout_is_retried_then_refunded_on_chain_to_the_sender(stack):
+    """M-Pesa refuses twice (the policy's two attempts, ten minutes apart): the conversion is reversed and all the
+    USDT goes back to the refund address on Tron; ``refunded`` once confirmed; the books balance."""
+    stack.wallet.mpesa.set_scenario("254712345678", Scenario.INSUFFICIENT_FUNDS)
+    order = stack.order(amount="1000")
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    assert stack.get(order).state is RemittanceState.PAYING_OUT and "failed" in stack.get(order).note
+    stack.clock.advance(minutes=11)
+    stack.run()
+    assert stack.get(order).attempts == 2
+    stack.run()
+    refunding = stack.get(order)
+    assert refunding.state is RemittanceState.REFUNDING and refunding.refund_id
+    refund = stack.refunds.get_refund(refunding.refund_id)
+    assert (refund.address, refund.amount) == (TRON_REFUND, order.usdt)
+    stack.confirm_refunds()
+    stack.run()
+    assert stack.get(order).state is RemittanceState.REFUNDED
+    assert stack.ledger.balance(merchant_liability(DESK, USDT)).posted.is_zero()
+    assert stack.ledger.balance(merchant_liability(DESK, KES)).posted.is_zero()
+    assert stack.books_balanced()
+
+
+def test_an_unpaid_order_expires(stack):
+    """Nothing arrives within the window: the order expires and nothing moves."""
+    order = stack.order()
+    stack.clock.advance(minutes=31)
+    stack.confirm(2)
+    stack.run()
+    assert stack.get(order).state is RemittanceState.EXPIRED
+    assert stack.books_balanced()
+
+
+def test_bad_orders_are_refused_with_the_field(stack):
+    """A bad phone, a KES amount with cents, a refund address on no network, a Kenyan sender: each names its field."""
+    for kwargs, field in (
+        ({"phone": "12345"}, "recipient_phone"),
+        ({"amount": "100.50"}, "amount"),
+        ({"refund_address": "not-an-address"}, "refund_address"),
+        ({"amount": "5"}, "amount"),
+        ({"amount": "300000"}, "amount"),
+        ({"name": " "}, "recipient_name"),
+    ):
+        with pytest.raises(InvalidInput) as refused:
+            stack.order(**kwargs)
+        assert refused.value.details.get("field") == field
+    with pytest.raises(InvalidInput):
+        Sender(name="Wanjiru", country="KE")
+    assert stack.remittances.orders() == []
+
+
+def test_the_senders_country_reaches_monitoring_once_the_money_arrived(stack):
+    """A paid order from a high-risk jurisdiction is journaled with its country and the batch rule raises an alert;
+    an unpaid one is never journaled, and one from elsewhere raises nothing."""
+    unpaid = stack.order(sender=Sender(name="Kim", country="KP", address="Pyongyang"))
+    order = stack.order(sender=Sender(name="Kim", country="KP", address="Pyongyang"))
+    other = stack.order(sender=Sender(name="Ann", country="GB"))
+    for paid in (order, other):
+        stack.pay(paid)
+    stack.confirm()
+    stack.run()
+    alerts = stack.monitoring.run_batch(unpaid.created_at - timedelta(minutes=1))
+    assert [(a.rule_id, a.party_id) for a in alerts] == [("high-risk-remittance", "phone:254712345678")]
+    assert stack.get(order).state is RemittanceState.PAID_OUT
+
+
+def test_above_the_travel_rule_threshold_full_originator_data_is_required_and_kept(stack):
+    """USD 1,000 and more: a sender with only a name and a country is refused before paying (naming what is
+    missing); with an address the order opens, and once paid its IVMS101 record is kept with the Tron transaction."""
+    from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData, TransferDirection
+
+    bare = Sender(name="Grace Otieno", country="GB")
+    small = stack.order(amount="50000", sender=bare)  # about USD 385: below the threshold, a name is enough
+    assert small.assessment is not None and not small.assessment.applies
+    with pytest.raises(IncompleteTravelRuleData, match="address, an identity number"):
+        stack.order(amount="200000", sender=bare)
+    big = stack.order(amount="200000")
+    assert big.assessment is not None and big.assessment.applies
+    transfer = stack.pay(big)
+    stack.confirm()
+    stack.run()
+    done = stack.get(big)
+    assert done.state is RemittanceState.PAID_OUT and done.travel_rule_id
+    with stack.wallet.backend.uow() as uow:
+        record = uow.travel_rule.for_transfer(TransferDirection.IN, big.id)
+        small_record = uow.travel_rule.for_transfer(TransferDirection.IN, small.id)
+    assert record.id == done.travel_rule_id and record.transfer.tx_hash == transfer.tx_hash
+    payload = record.ivms101()
+    assert payload["originator"]["accountNumber"] == [TRON_REFUND]
+    assert payload["beneficiary"]["accountNumber"] == ["254712345678"]
+    assert small_record is None

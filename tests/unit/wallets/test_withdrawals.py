@@ -1,0 +1,111 @@
+"""Withdrawals over the in-memory stack: fees shown, hold, cool-off, limits by name, screening, Travel Rule, refund."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from cryptopay.core.compliance.monitoring import Blocked
+from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData, TransferDirection
+from cryptopay.core.errors import InvalidInput, LimitExceeded
+from cryptopay.core.money import Money
+from cryptopay.core.ports.chains import TxState
+from cryptopay.core.wallets.withdrawal_model import WithdrawalState
+
+from tests.support.withdraw_stack import SANCTIONED, withdraw_stack
+
+ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"  # an EIP-55 example address
+
+
+def ready(threshold_usd: str = "1000"):
+    stack = withdraw_stack(threshold_usd=threshold_usd)
+    user = stack.wallet.sign_up("0712000001", tier=1)
+    stack.wallet.fund(user, "300", "USDT")
+    stack.fund_hot_wallet("polygon", "10000")
+    return stack, user
+
+
+def test_a_quote_shows_our_fee_the_total_and_the_cool_off_of_a_new_address():
+    """Nothing is written; a first-time address waits 24 hours."""
+    stack, user = ready()
+    quote = stack.withdrawals.quote(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    assert (quote.fee, quote.total) == (Money.of("1", "USDT"), Money.of("101", "USDT"))
+    assert quote.first_time_address and quote.send_after == stack.clock.now() + timedelta(hours=24)
+    assert not quote.travel_rule
+    assert stack.wallet.balance(user, "USDT") == Money.of("300", "USDT")
+
+
+def test_a_withdrawal_is_held_cooled_off_sent_and_posted_on_confirmation():
+    """The hold takes amount + fee at once; the send waits for the cool-off; confirmation pays custody out."""
+    stack, user = ready()
+    w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    assert w.state is WithdrawalState.REQUESTED and w.cooling
+    assert stack.wallet.balance(user, "USDT") == Money.of("199", "USDT")
+    assert stack.withdrawals.send_due() == []
+    stack.clock.advance(hours=24)
+    [sent] = stack.withdrawals.send_due()
+    assert sent.state is WithdrawalState.SENT and sent.tx_hash
+    stack.senders["polygon"].finish(w.id, TxState.CONFIRMED)
+    [done] = stack.withdrawals.check_sent()
+    assert done.state is WithdrawalState.CONFIRMED
+    assert stack.wallet.ledger.balance("revenue:withdrawal_fee:USDT").posted == Money.of("1", "USDT")
+    assert stack.wallet.ledger.balance("assets:custody:polygon:USDT").posted == Money.of("9900", "USDT")
+    again = stack.withdrawals.request(user.id, "polygon", ADDRESS.lower(), Money.of("10", "USDT"))
+    assert not again.cooling  # the address is known now
+
+
+def test_a_failed_send_refunds_the_wallet():
+    """A reverted transaction voids the hold: amount and fee are back."""
+    stack, user = ready()
+    w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    stack.clock.advance(hours=25)
+    stack.withdrawals.send_due()
+    stack.senders["polygon"].finish(w.id, TxState.FAILED)
+    [failed] = stack.withdrawals.check_sent()
+    assert failed.state is WithdrawalState.FAILED
+    assert stack.wallet.balance(user, "USDT") == Money.of("300", "USDT")
+
+
+def test_a_sanctioned_address_is_blocked_before_anything_is_held_or_signed():
+    """Screening refuses it, an alert is raised, the refusal is audited, nothing is held or sent."""
+    stack, user = ready()
+    with pytest.raises(Blocked):
+        stack.withdrawals.request(user.id, "polygon", SANCTIONED, Money.of("100", "USDT"))
+    assert stack.wallet.balance(user, "USDT") == Money.of("300", "USDT")
+    assert stack.senders["polygon"].requests == []
+    [alert] = stack.monitoring.alerts()
+    assert alert.rule_id == "sanctioned-counterparty"
+    actions = [r.action for r in stack.wallet.backend.storage.audit_records()]
+    assert "wallet.withdrawal_blocked" in actions and "compliance.alert_raised" in actions
+
+
+def test_limits_refuse_by_name_with_what_remains():
+    """Tier 1 may withdraw KES 50,000 at a time (USDT at 130): 400 USDT is KES 52,000."""
+    stack, user = ready()
+    stack.wallet.fund(user, "500", "USDT")
+    with pytest.raises(LimitExceeded) as refused:
+        stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("400", "USDT"))
+    assert refused.value.details["limit"] == "withdraw.single"
+
+
+def test_a_bad_address_is_refused_with_its_field():
+    """A Tron address on Polygon is not a Polygon address."""
+    stack, user = ready()
+    with pytest.raises(InvalidInput) as refused:
+        stack.withdrawals.quote(user.id, "polygon", "TLsanctionedTronAddressXXXXXXXXXXX", Money.of("1", "USDT"))
+    assert refused.value.details.get("field") == "address"
+
+
+def test_at_the_travel_rule_threshold_the_attestation_is_asked_and_kept():
+    """USD 100 threshold: 150 USDT needs the self-hosted attestation and a verified identity, and keeps a record."""
+    stack, user = ready(threshold_usd="100")
+    with pytest.raises(IncompleteTravelRuleData):
+        stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("150", "USDT"))
+    stack.verify_identity(user, "Amina Wanjiru Otieno")
+    w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("150", "USDT"), self_hosted=True)
+    with stack.wallet.backend.uow() as uow:
+        record = uow.travel_rule.for_transfer(TransferDirection.OUT, w.id)
+    assert record is not None and record.id == w.travel_rule_id
+    assert record.attestation is not None and record.attestation.address == ADDRESS
+    name = record.ivms101()["originator"]["originatorPersons"][0]["naturalPerson"]["name"]["nameIdentifier"][0]
+    assert name == {"primaryIdentifier": "Otieno", "secondaryIdentifier": "Amina Wanjiru", "nameIdentifierType": "LEGL"}
