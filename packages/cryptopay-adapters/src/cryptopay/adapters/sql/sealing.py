@@ -40,6 +40,7 @@ _DOCUMENT_TABLES: tuple[tuple[str, Callable[[SqlUnitOfWork], _Documents[Any]]], 
     ("phone_verifications", lambda uow: uow.phone_verifications),
     ("wallet_transfers", lambda uow: uow.wallet_transfers),
     ("wallet_buys", lambda uow: uow.wallet_buys),
+    ("remittance_orders", lambda uow: uow.remittances),
 )
 
 

@@ -200,7 +200,7 @@ class SqlUnitOfWork:
     # -- remittances from abroad
     @functools.cached_property
     def remittances(self) -> SqlRemittances:
-        return SqlRemittances(self.connection, locking=self._locking)
+        return SqlRemittances(self.connection, personal=self._personal, locking=self._locking)
 
     # -- personal wallets
     @functools.cached_property
