@@ -4,7 +4,8 @@
 - ``links``: payment-link pages ``/link/<public id>`` (an invoice per use, then its checkout page).
 - ``dashboard``: the merchant dashboard ``/dashboard`` (a page session: ``session``).
 - ``portal``: the customer portal ``/app`` (personal wallets: sign-up by phone, balances, send, buy, history);
-  ``portal_deposit`` its deposit page.
+  ``portal_deposit`` its deposit page; ``portal_account`` its identity verification (camera photos) and settings (2FA,
+  language, password) pages.
 - ``console``: the admin console ``/console`` (staff with 2FA): the KYC queue, AML alerts and cases, accounts,
   reconciliation, treasury, health and the audit log with its hash-chain status.
 - ``pwa``: the installable shell (manifest, service worker caching only the shell, offline page).
@@ -19,6 +20,7 @@ from __future__ import annotations
 from flask import Flask
 
 from cryptopay_http.pages import assets, checkout, console, dashboard, links, portal, pwa, web
+from cryptopay_http.pages import portal_account as portal_account  # its routes are the portal's (``/app/verify``)
 from cryptopay_http.pages import portal_deposit as portal_deposit  # its routes are the portal's (``/app/deposit``)
 
 __all__ = ["PAGE_BLUEPRINTS", "install_pages"]

@@ -170,6 +170,26 @@ class Accounts:
         if token is not None:
             self._revoke(token.user_id, token.family_id, "auth.logout")
 
+    def change_password(self, user_id: str, current: str, new: str) -> User:
+        """Replace the password after checking the current one; every login of the account ends (sign in again).
+
+        A wrong current password is ``Unauthenticated`` and audited; the new one meets the same rules as at
+        registration (``check_password``)."""
+        user = self.users.get(user_id)
+        if user is None:
+            raise Unauthenticated("log in again")
+        if not self.hasher.verify(user.password_hash, current):
+            self._record(user.id, "auth.password_change_failed")
+            raise Unauthenticated("the current password is wrong")
+        check_password(new, user.email or "")
+        if self.hasher.verify(user.password_hash, new):
+            raise InvalidInput("choose a password different from the current one", field="password")
+        user.password_hash = self.hasher.hash(new)
+        self.users.update(user)
+        self._record(user.id, "auth.password_changed")
+        self.end_all_sessions(user, actor=f"user:{user.id}", reason="password changed")
+        return user
+
     def end_all_sessions(self, user: User, *, actor: str, reason: str) -> None:
         """End every login of the account at once: bump its session version and revoke every refresh token."""
         user.session_version += 1

@@ -1,0 +1,153 @@
+"""The portal's identity verification and settings pages on the root's real SQL services (SQLite), with Flask's test
+client: the KYC particulars and camera photos reach the officers' queue; two-step sign-in on and off with pyotp
+codes; the password changed (every login ends); both languages."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from tests.integration.http.http_support import PASSWORD
+from tests.integration.http.test_http_wallet import WalletApi, _api
+from tests.integration.web.test_portal_pages import _csrf, _post, _sign_up
+from tests.support.kyc_rig import photo
+
+PARTICULARS = {
+    "level": "2",
+    "legal_name": "Amina Wanjiru",
+    "date_of_birth": "1992-04-03",
+    "id_type": "national_id",
+    "id_number": "23456789",
+    "address": "Moi Avenue 12, Nairobi",
+}
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[WalletApi]:
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    yield from _api(env, tmp_path)
+
+
+def _upload(client, application_id: str, **photos: bytes):
+    token = _csrf(client.get("/app/verify").get_data(as_text=True))
+    data = {"csrf_token": token, **{k: (io.BytesIO(v), f"{k}.jpg") for k, v in photos.items()}}
+    return client.post(f"/app/verify/{application_id}/documents", data=data, content_type="multipart/form-data")
+
+
+def test_the_verify_page_shows_the_tier_limits_and_takes_particulars_and_camera_photos(api: WalletApi):
+    """Tier limits in KES; particulars open a tier-2 application; the photo inputs open the camera (the selfie the
+    front one); a disguised file is refused by content; with all three the application goes to the officers."""
+    client = _sign_up(api)
+    page = client.get("/app/verify").get_data(as_text=True)
+    assert "KES 70,000.00" in page and "KES 250,000.00" in page and "0 (yours)" in page
+    assert _post(client, "/app/verify", "/app/verify", **PARTICULARS).status_code == 303
+    page = client.get("/app/verify").get_data(as_text=True)
+    [application_id] = re.findall(r'action="/app/verify/(kya_\w+)/documents"', page)
+    assert 'name="selfie" accept="image/*" capture="user"' in page
+    assert 'name="id_front" accept="image/*" capture="environment"' in page
+    assert 'enctype="multipart/form-data"' in page and "disabled" in page  # nothing to send yet
+    refused = _upload(client, application_id, id_front=b"GIF89a not a photo")
+    assert refused.status_code == 422 and "must be JPEG, PNG" in refused.get_data(as_text=True)
+    assert _upload(client, application_id, id_front=photo(), id_back=photo()).status_code == 303
+    assert _upload(client, application_id, selfie=photo(500, 500)).status_code == 303
+    token = _csrf(client.get("/app/verify").get_data(as_text=True))
+    sent = client.post(f"/app/verify/{application_id}/submit", data={"csrf_token": token})
+    assert sent.status_code == 303 and sent.headers["Location"] == "/app/verify?submitted=1"
+    assert "waiting for review" in client.get(sent.headers["Location"]).get_data(as_text=True)
+    [queued] = api.services.kyc_review.queue()
+    assert queued.id == application_id and {d.kind.value for d in queued.documents} == {"id_front", "id_back", "selfie"}
+    assert queued.person.phone == "254712000001"  # the wallet's verified phone, not a typed one
+
+
+def test_bad_particulars_are_refused_on_the_form_and_nothing_is_opened(api: WalletApi):
+    """A minor, a bad ID number or a non-date: the form comes back with what was typed and no application exists."""
+    client = _sign_up(api)
+    for change in ({"date_of_birth": "2015-01-01"}, {"id_number": "12"}, {"date_of_birth": "yesterday"}):
+        answer = _post(client, "/app/verify", "/app/verify", **{**PARTICULARS, **change})
+        assert answer.status_code in (403, 422) and 'value="Amina Wanjiru"' in answer.get_data(as_text=True)
+    user_id = api.services.users.by_phone("254712000001").id
+    assert api.services.kyc_review.standing(user_id).applications == []
+
+
+def test_the_verify_page_needs_a_login_and_a_csrf_token(api: WalletApi):
+    """Visitors go to the login; a post without the token changes nothing."""
+    assert api.client.get("/app/verify").headers["Location"].startswith("/app/login?next=")
+    client = _sign_up(api)
+    assert client.post("/app/verify", data=PARTICULARS).status_code == 403
+
+
+def test_two_step_sign_in_is_turned_on_and_off_with_authenticator_codes(api: WalletApi):
+    """The password steps up; the secret is shown once (no-store); a first code turns it on, shows recovery codes
+    and ends the login; the next login needs a code; turning it off needs a code too."""
+    client = _sign_up(api)
+    wrong = _post(client, "/app/settings", "/app/settings/2fa/enrol", password="not the password at all")
+    assert wrong.status_code == 403 and "wrong" in wrong.get_data(as_text=True)
+    shown = _post(client, "/app/settings", "/app/settings/2fa/enrol", password=PASSWORD)
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', html).group(1)
+    assert "otpauth://totp/" in html
+    bad = client.post("/app/settings/2fa/confirm", data={"csrf_token": _csrf(html), "code": "000000"})
+    assert bad.status_code == 422
+    done = client.post("/app/settings/2fa/confirm", data={"csrf_token": _csrf(html), "code": pyotp.TOTP(secret).now()})
+    codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.get_data(as_text=True))
+    assert done.status_code == 200 and len(codes) == 10 and done.headers["Cache-Control"] == "no-store"
+    assert client.get("/app/").status_code == 303  # the login ended with the enrolment
+    needs_code = _post(client, "/app/login", "/app/login", phone="0712000001", password=PASSWORD)
+    assert needs_code.status_code == 401
+    back = _post(client, "/app/login", "/app/login", phone="0712000001", password=PASSWORD, code=codes[0])
+    assert back.status_code == 303 and "On:" in client.get("/app/settings").get_data(as_text=True)
+    off = _post(client, "/app/settings", "/app/settings/2fa/remove", code=codes[1])
+    assert off.status_code == 303 and "is off" in client.get(off.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_password_is_changed_with_the_current_one_and_every_login_ends(api: WalletApi):
+    """A wrong current password or two different new ones are refused; a change logs out and the new one works."""
+    client = _sign_up(api)
+    new = "a brand new passphrase"
+    wrong = _post(
+        client,
+        "/app/settings",
+        "/app/settings/password",
+        current_password="nope nope nope",
+        new_password=new,
+        new_password_again=new,
+    )
+    assert wrong.status_code == 401
+    differ = _post(
+        client,
+        "/app/settings",
+        "/app/settings/password",
+        current_password=PASSWORD,
+        new_password=new,
+        new_password_again=new + "x",
+    )
+    assert differ.status_code == 422 and "differ" in differ.get_data(as_text=True)
+    changed = _post(
+        client,
+        "/app/settings",
+        "/app/settings/password",
+        current_password=PASSWORD,
+        new_password=new,
+        new_password_again=new,
+    )
+    assert changed.status_code == 303 and changed.headers["Location"] == "/app/login?changed=1"
+    assert client.get("/app/").status_code == 303
+    assert _post(client, "/app/login", "/app/login", phone="0712000001", password=PASSWORD).status_code == 401
+    assert _post(client, "/app/login", "/app/login", phone="0712000001", password=new).status_code == 303
+
+
+def test_both_pages_speak_swahili(api: WalletApi):
+    """With the language switched, the verify and settings pages are in Swahili."""
+    client = _sign_up(api)
+    client.get("/lang/sw?next=/app/settings")
+    settings = client.get("/app/settings")
+    assert settings.headers["Content-Language"] == "sw"
+    assert 'lang="sw"' in settings.get_data(as_text=True)
+    assert "Change password" not in settings.get_data(as_text=True)
+    assert "Verify your identity" not in client.get("/app/verify").get_data(as_text=True)
