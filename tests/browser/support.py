@@ -24,7 +24,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PASSWORD = "correct horse battery staple"
 EMAIL = "owner@duka.example"
 # Enough confirmations (1-second blocks) that the page is seen confirming before it is paid.
-BROWSER_ENV = {"CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "8"}
+BROWSER_ENV = {"CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "8", "CRYPTOPAY_WALLET_CONFIRMATIONS": "ethereum=4"}
 
 
 class Merchant:
