@@ -6,8 +6,11 @@ with their own parts (``ready(port)``), so the shells see exactly what they see 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services, Settings, ready
@@ -21,10 +24,13 @@ from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.kyc.review import KycReview
+from cryptopay.core.ledger import Ledger
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
 from cryptopay.core.ports.notifications import Notifier
+from cryptopay.core.ports.privacy import PrivacyUowFactory
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.rails import Rail
 from cryptopay.core.reports import Reports
 from cryptopay.core.search import TransactionSearch
@@ -40,6 +46,7 @@ from cryptopay.core.testing.identity import (
     StdlibTotp,
 )
 from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplications, InMemoryKycProfiles
+from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.testing.search import InMemoryTransactionIndex
@@ -58,11 +65,12 @@ def in_memory_services(
     """The identity stores, limiter and hasher in memory; every payment part is missing (503 when used)."""
     the_clock, the_ids, notifier = clock or SystemClock(), ids or RandomIds(), InMemoryNotifier()
     watch = InMemoryStorage(**monitoring_repositories())  # the monitoring journal, alerts and cases
+    users, audit = InMemoryUsers(), InMemoryAuditLog()
     return Services(
         settings=TEST_SETTINGS,
         clock=the_clock,
         ids=the_ids,
-        users=ready(InMemoryUsers()),
+        users=ready(users),
         refresh_tokens=ready(InMemoryRefreshTokens()),
         merchants=ready(InMemoryMerchants()),
         api_keys=ready(InMemoryApiKeys()),
@@ -70,14 +78,26 @@ def in_memory_services(
         team_store=ready(InMemoryTeams()),
         rate_limiter=ready(ProcessRateLimiter(the_clock)),
         password_hasher=ready(hasher or Argon2Hasher()),
-        audit=ready(InMemoryAuditLog()),
+        audit=ready(audit),
         notifier=ready(notifier),
         totp=ready(StdlibTotp()),
+        subject_exports=ready(SubjectExports(_people(users, audit), Ledger(InMemoryLedgerStore()), the_clock)),
         kyc_review=ready(kyc_review(clock=the_clock, ids=the_ids, notifier=notifier)),
         monitoring=ready(monitoring(watch, clock=the_clock, ids=the_ids)),
         screening=ready(screening(clock=the_clock, ids=the_ids)),
         reporting=ready(Reporting(uow=watch.unit_of_work, clock=the_clock)),
     )
+
+
+def _people(users: InMemoryUsers, audit: InMemoryAuditLog) -> PrivacyUowFactory:
+    """The identity stores as a data-protection unit of work for staff lookups (``SubjectExports.find`` reads the
+    users and audits; the in-memory identity stores have no transaction to roll back)."""
+
+    @contextmanager
+    def unit_of_work() -> Iterator[Any]:
+        yield SimpleNamespace(users=users, audit=audit)
+
+    return cast(PrivacyUowFactory, unit_of_work)
 
 
 def screening(*, clock: Clock, ids: IdGenerator) -> Screening:

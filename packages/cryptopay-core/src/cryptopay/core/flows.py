@@ -54,6 +54,7 @@ __all__ = [
     "open_treasury_accounts",
     "open_wallet_accounts",
     "p2p_fee",
+    "p2p_send_key",
     "release_deposit",
     "reverse_deposit",
     "sale_key",
@@ -293,8 +294,17 @@ def send_p2p(
     if fee.is_positive():
         postings.append(Posting.credit(p2p_fee(amount.asset), fee))
     metadata = {"kind": "p2p", "transfer_id": transfer_id, "sender": sender_id, "recipient": recipient_id or ""}
-    request = EntryRequest(f"p2p:{transfer_id}:send", postings, f"transfer {transfer_id}", metadata=metadata)
+    request = EntryRequest(p2p_send_key(transfer_id), postings, f"transfer {transfer_id}", metadata=metadata)
     return ledger.post(request, session=session)
+
+
+def p2p_send_key(transfer_id: str) -> str:
+    """The idempotency key of a transfer's sending entry (``send_p2p``).
+
+    >>> p2p_send_key("trf_1")
+    'p2p:trf_1:send'
+    """
+    return f"p2p:{transfer_id}:send"
 
 
 def settle_claim(

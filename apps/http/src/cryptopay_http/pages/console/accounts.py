@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.model import Merchant, User
@@ -33,26 +32,32 @@ _MAX_REASON = 1000
 _ROLES = tuple(r.value for r in Role)
 
 
+def _person(who: str) -> User | None:
+    """The user with this id, email or phone (wire form), through the data-protection lookup that audits staff
+    reading personal data (``SubjectExports.find``: ``privacy.subject_looked_up``); None when there is none."""
+    try:
+        return runtime().services.subject_exports.find(who, actor=acting())
+    except NotFound:
+        return None
+
+
 def _find(term: str) -> tuple[list[User], list[Merchant]]:
     """Accounts matching ``term`` exactly: an id, an email or a Kenyan phone number."""
-    services = runtime().services
-    users, merchants = services.users, services.merchants
-    found_users: list[User] = []
-    if "@" in term:
-        user = users.by_email(term.lower())
-        found_users = [user] if user else []
-    elif term.startswith("mer_"):
+    merchants = runtime().services.merchants
+    if term.startswith("mer_"):
         merchant = merchants.get(term)
         return [], [merchant] if merchant else []
+    if "@" in term:
+        who = term.lower()
     elif term.startswith("usr_"):
-        user = users.get(term)
-        found_users = [user] if user else []
+        who = term
     else:
         try:
-            user = users.by_phone(normalize_msisdn(term))
+            who = normalize_msisdn(term)
         except InvalidInput:
             raise InvalidInput("search by an account id, an email or a Kenyan phone number", field="q") from None
-        found_users = [user] if user else []
+    user = _person(who)
+    found_users = [user] if user is not None else []
     owned = [m for m in (merchants.by_owner(u.id) for u in found_users) if m is not None]
     return found_users, owned
 
@@ -74,7 +79,7 @@ def accounts() -> Response:
 def _account(party_id: str) -> tuple[User | None, Merchant | None]:
     services = runtime().services
     merchant = services.merchants.get(party_id)
-    user = services.users.get(merchant.owner_user_id if merchant else party_id)
+    user = _person(merchant.owner_user_id if merchant else party_id)
     if merchant is None and user is None:
         raise NotFound(f"no account {party_id}")
     if merchant is None and user is not None:
@@ -85,7 +90,6 @@ def _account(party_id: str) -> tuple[User | None, Merchant | None]:
 def _detail(party_id: str, status: int = 200, **context: Any) -> Response:
     user, merchant = _account(party_id)
     services = runtime().services
-    services.audit.append(AuditEvent(acting(), "console.account_viewed", f"party:{party_id}", services.clock.now(), {}))
     standing = services.kyc_review.standing(party_id)
     tier = standing.profile.tier_at(services.clock.now()) if standing.profile else None
     return page(

@@ -188,15 +188,22 @@ class SqlLedgerSession:
             self.find_idempotencies(new_keys)
             self.lock_balances(new_codes)
             return
-        found: dict[str, IdempotencyRecord] = {}
-        for m in self._prefetch_rows({"keys": new_keys, "codes": new_codes}):
+        self.take_prefetched(self._prefetch_rows({"keys": new_keys, "codes": new_codes}), new_keys)
+
+    def take_prefetched(self, found: Iterable[rows.Row], keys: Sequence[str]) -> None:
+        """Keep what a statement of this transaction read in the prefetch statement's shape (``kind`` ``a``: an
+        account's balance row it locked; ``k``: an idempotency record), ``keys`` being every key it looked up (the
+        ones without a row are known to be free). ``SqlSends`` reads a P2P send's wallets and these in one go."""
+        records: dict[str, IdempotencyRecord] = {}
+        for m in found:
             if m["kind"] == "k":
-                found[m["code"]] = IdempotencyRecord(m["code"], m["request_hash"], m["result_kind"], m["result_id"])
-            else:
+                records[m["code"]] = IdempotencyRecord(m["code"], m["request_hash"], m["result_kind"], m["result_id"])
+            elif m["kind"] == "a":
                 balance = rows.balance_from_row({**m, "kind": m["account_kind"]})
-                self._locked[balance.account.code] = balance
-        for key in new_keys:
-            self._keys[key] = found.get(key)
+                self._locked.setdefault(balance.account.code, balance)  # never over a balance changed here
+        for key in keys:
+            if key not in self._keys:
+                self._keys[key] = records.get(key)
 
     def _prefetch_rows(self, params: dict[str, Any]) -> Sequence[rows.Row]:
         if self._prepared is not None:

@@ -13,8 +13,9 @@ nothing is locked (``get`` of an invoice or payout does not take its row lock). 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.adapters.sql.errors import translating
@@ -54,6 +55,7 @@ from cryptopay.adapters.sql.repositories.travel_rule import SqlTravelRule
 from cryptopay.adapters.sql.repositories.wallets import (
     SqlBuys,
     SqlPhoneVerifications,
+    SqlSends,
     SqlTransfers,
     SqlUsage,
     SqlWallets,
@@ -87,6 +89,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(conn, ids)
         self.outbox = SqlOutbox(conn)
         self._cipher, self._allow_plaintext = cipher, allow_plaintext
+        self._deferred: list[tuple[str, Mapping[str, Any]]] = []
 
     # -- payments
     @functools.cached_property
@@ -187,7 +190,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def travel_rule(self) -> SqlTravelRule:
-        return SqlTravelRule(self.connection)
+        return SqlTravelRule(self.connection, personal=self._personal)
 
     @functools.cached_property
     def withdrawals(self) -> SqlWithdrawals:
@@ -200,7 +203,7 @@ class SqlUnitOfWork:
     # -- remittances from abroad
     @functools.cached_property
     def remittances(self) -> SqlRemittances:
-        return SqlRemittances(self.connection, locking=self._locking)
+        return SqlRemittances(self.connection, personal=self._personal, locking=self._locking)
 
     # -- personal wallets
     @functools.cached_property
@@ -227,8 +230,24 @@ class SqlUnitOfWork:
     def wallet_buys(self) -> SqlBuys:
         return SqlBuys(self.connection, personal=self._personal)
 
+    @functools.cached_property
+    def wallet_sends(self) -> SqlSends:
+        return SqlSends(self.connection, self.ledger, self.defer, personal=self._personal)
+
+    def defer(self, statement: str, params: Mapping[str, Any]) -> None:
+        """Queue a statement (psycopg's ``%(name)s`` parameters, PostgreSQL only) to be sent by ``flush``: at commit
+        that is in the commit's pipeline, so it costs no round trip of its own; a failure fails the commit."""
+        self._deferred.append((statement, params))
+
     def flush(self) -> None:
-        """Write what the ledger session buffered (done automatically before commit)."""
+        """Send the deferred statements and write what the ledger session buffered (done automatically before
+        commit)."""
+        if self._deferred:
+            deferred, self._deferred = self._deferred, []
+            driver = self.connection.connection.driver_connection
+            assert driver is not None
+            for statement, params in deferred:
+                driver.execute(statement, params)
         self.ledger.flush()
 
 

@@ -7,12 +7,15 @@ row, so two sends at once cannot both pass a limit that only one of them fits.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+import attrs
 from cryptopay.core.identity.model import User
-from cryptopay.core.money import Money
+from cryptopay.core.kyc.profile import KycProfile
+from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.kyc import KycRepository
 from cryptopay.core.ports.payments import PayoutRepository
 from cryptopay.core.ports.storage import UnitOfWork
@@ -26,6 +29,8 @@ __all__ = [
     "PhoneVerificationRepository",
     "SellUnitOfWork",
     "SellUowFactory",
+    "SendParties",
+    "SendRepository",
     "TransferRepository",
     "UsageRepository",
     "WalletRepository",
@@ -116,6 +121,51 @@ class UsageRepository(Protocol):
         ...
 
 
+@attrs.frozen
+class SendParties:
+    """What a P2P send reads before it moves money (``SendRepository.parties``): the sender's wallet (locked), the
+    recipient's, the sender's KYC profile and the sender's usage per product (as ``UsageRepository.totals``)."""
+
+    sender: Wallet | None
+    recipient: Wallet | None
+    profile: KycProfile | None
+    usage: Mapping[str, tuple[Money, Money]]
+
+
+class SendRepository(Protocol):
+    """A P2P send's reads and writes, each in one call (the in-memory fake composes the other repositories)."""
+
+    def parties(
+        self,
+        sender_id: str,
+        *,
+        phone: str | None,
+        username: str | None,
+        day_start: datetime,
+        month_start: datetime,
+        asset: Asset,
+        ledger_keys: Sequence[str],
+        ledger_codes: Sequence[str],
+    ) -> SendParties:
+        """The sender's wallet locked as by ``WalletRepository.get(lock=True)`` (nothing else is locked when it has
+        none), the recipient's wallet by ``phone`` or else ``username``, the sender's KYC profile (not locked: the
+        wallet's lock already queues the sender's movements) and usage totals.
+
+        An adapter may also prepare the unit's ledger session for the posting that follows: read the idempotency
+        ``ledger_keys`` and lock the balances of ``ledger_codes`` and of the recipient's ``asset`` wallet account,
+        after the wallet and in code order, as ``LedgerSession.prefetch`` would (the SQL adapter does all of it
+        in one statement)."""
+        ...
+
+    def record(self, transfer: Transfer, usage: Usage) -> None:
+        """Store a new transfer and the usage it counts (as ``TransferRepository.add`` and ``UsageRepository.add``).
+
+        An adapter may write them only when the unit commits (the SQL adapter sends them with the ledger's writes
+        and the ``COMMIT``): reads in the same unit may not see them, and a taken id fails the commit with a
+        ``TransientConflict`` (retried with fresh ids) instead of raising ``Conflict`` here."""
+        ...
+
+
 class WalletUsers(Protocol):
     """The users a wallet sign-up creates (``UserRepository`` offers these and more)."""
 
@@ -143,6 +193,9 @@ class WalletUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def wallet_buys(self) -> BuyRepository: ...
+
+    @property
+    def wallet_sends(self) -> SendRepository: ...
 
     @property
     def users(self) -> WalletUsers: ...

@@ -97,9 +97,15 @@ class InMemoryUnitOfWork:
         self._extra = extra
 
     def __getattr__(self, name: str) -> Any:
+        extra = self.__dict__["_extra"]
         try:
-            return self.__dict__["_extra"][name]
+            return extra[name]
         except KeyError:
+            if name == "wallet_sends" and {"wallets", "kyc", "wallet_usage", "wallet_transfers"} <= extra.keys():
+                # A P2P send's reads and writes over the wallet repositories this storage holds.
+                from cryptopay.core.testing.wallets import InMemorySends
+
+                return InMemorySends(extra["wallets"], extra["kyc"], extra["wallet_usage"], extra["wallet_transfers"])
             raise AttributeError(name) from None
 
 

@@ -1,7 +1,8 @@
 """In-memory wallet repositories: the reference behaviour of ``cryptopay.core.ports.wallets``.
 
 Used inside ``InMemoryStorage(wallets=..., phone_verifications=..., wallet_transfers=..., wallet_usage=...)``,
-whose unit of work snapshots and restores them; they hand out copies.
+whose unit of work snapshots and restores them (and offers ``wallet_sends``, an ``InMemorySends`` over them, unless
+given one); they hand out copies.
 
 >>> from datetime import datetime, timezone
 >>> wallets = InMemoryWallets()
@@ -12,15 +13,25 @@ whose unit of work snapshots and restores them; they hand out copies.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
 from cryptopay.core.errors import Conflict, NotFound
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import KES, Asset, Money
+from cryptopay.core.ports.kyc import KycRepository
+from cryptopay.core.ports.wallets import SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 
-__all__ = ["InMemoryBuys", "InMemoryPhoneVerifications", "InMemoryTransfers", "InMemoryUsage", "InMemoryWallets"]
+__all__ = [
+    "InMemoryBuys",
+    "InMemoryPhoneVerifications",
+    "InMemorySends",
+    "InMemoryTransfers",
+    "InMemoryUsage",
+    "InMemoryWallets",
+]
 
 
 class InMemoryWallets:
@@ -165,3 +176,36 @@ class InMemoryBuys:
     def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Buy]:
         mine = [b for b in self._rows.values() if b.user_id == user_id and (after is None or b.id < after)]
         return [attrs.evolve(b) for b in sorted(mine, key=lambda b: b.id, reverse=True)[:limit]]
+
+
+class InMemorySends:
+    """``SendRepository`` over the other in-memory repositories (give it the same objects the storage holds: its
+    unit of work snapshots them together). It prepares nothing in the ledger: the ledger session reads for itself.
+    """
+
+    def __init__(
+        self, wallets: InMemoryWallets, kyc: KycRepository, usage: InMemoryUsage, transfers: InMemoryTransfers
+    ) -> None:
+        self._wallets, self._kyc, self._usage, self._transfers = wallets, kyc, usage, transfers
+
+    def parties(
+        self,
+        sender_id: str,
+        *,
+        phone: str | None,
+        username: str | None,
+        day_start: datetime,
+        month_start: datetime,
+        asset: Asset,
+        ledger_keys: Sequence[str],
+        ledger_codes: Sequence[str],
+    ) -> SendParties:
+        sender = self._wallets.get(sender_id, lock=True)
+        recipient = self._wallets.by_phone(phone) if phone else self._wallets.by_username(username or "")
+        profile = self._kyc.get(sender_id)
+        usage = self._usage.totals(sender_id, day_start=day_start, month_start=month_start)
+        return SendParties(sender, recipient, profile, usage)
+
+    def record(self, transfer: Transfer, usage: Usage) -> None:
+        self._transfers.add(transfer)
+        self._usage.add(usage)

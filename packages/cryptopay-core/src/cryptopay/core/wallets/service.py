@@ -1,16 +1,19 @@
 """The wallet use cases: balances, sending to a person (P2P), freezing; each movement one unit of work.
 
-Sending is a pure ledger move and the busiest thing a wallet does, so it stays one short transaction: lock the
-sender's wallet row (movements of one wallet queue, so two sends cannot both pass a limit only one fits), read
-the month's usage, check the KYC limits (``cryptopay.core.kyc.check_wallet_movement``), record the transfer and
-its usage, post the entry. A number with no wallet gets the money as a claim and an SMS invitation after commit.
+Sending is a pure ledger move and the busiest thing a wallet does, so it stays one short transaction: one read
+(``uow.wallet_sends.parties``: the sender's wallet row locked, so movements of one wallet queue and two sends
+cannot both pass a limit only one fits; the recipient; the KYC profile; the month's usage), the KYC limits
+checked (``cryptopay.core.kyc.check_wallet_movement``), the transfer and its usage recorded
+(``uow.wallet_sends.record``), the entry posted. On PostgreSQL that is two round trips: the read also locks the
+ledger balances, and the rows go with the ledger's writes and the ``COMMIT``. A number with no wallet gets the
+money as a claim and an SMS invitation after commit.
 
 Over the in-memory fakes and on SQL alike: ``tests/support/wallet_stack.py`` builds the whole thing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
@@ -19,7 +22,7 @@ from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import InvalidAmount, InvalidInput, NotFound, Refused
 from cryptopay.core.fees import FeeBook, FeeProduct
-from cryptopay.core.flows import WALLET_ASSETS, send_p2p, wallet_account
+from cryptopay.core.flows import WALLET_ASSETS, p2p_fee, p2p_send_key, send_p2p, wallet_account
 from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, Spending, check_wallet_movement, day_bounds, month_bounds
 from cryptopay.core.kyc.profile import KycProfile
@@ -35,7 +38,7 @@ from cryptopay.core.text import text_problem
 from cryptopay.core.wallets.history import HistoryLine, history, statement_csv, statement_period
 from cryptopay.core.wallets.model import SENDABLE, Transfer, TransferState, Usage, Wallet, valid_username
 
-__all__ = ["CLAIM_WINDOW", "WalletFrozen", "Wallets", "kes_value", "spending"]
+__all__ = ["CLAIM_WINDOW", "WalletFrozen", "Wallets", "kes_value", "spending", "spending_of"]
 
 CLAIM_WINDOW = timedelta(days=7)
 P2P = "p2p"  # the monitoring product of a send
@@ -61,7 +64,15 @@ def kes_value(money: Money, quoter: Quoter | None) -> Money:
 
 def spending(uow: WalletUnitOfWork, user_id: str, at: datetime) -> Spending:
     """What the user moved today and this month (Nairobi), in total and per product."""
-    totals = uow.wallet_usage.totals(user_id, day_start=day_bounds(at)[0], month_start=month_bounds(at)[0])
+    return spending_of(uow.wallet_usage.totals(user_id, day_start=day_bounds(at)[0], month_start=month_bounds(at)[0]))
+
+
+def spending_of(totals: Mapping[str, tuple[Money, Money]]) -> Spending:
+    """``Spending`` from usage totals per product (``UsageRepository.totals``: today's and the month's sums).
+
+    >>> spending_of({"p2p": (Money.of("100", KES), Money.of("250", KES))}).this_month
+    Money('250.00', 'KES')
+    """
     zero = Money.zero(KES)
     today = {Product(p): t for p, (t, _) in totals.items()}
     month = {Product(p): m for p, (_, m) in totals.items()}
@@ -85,14 +96,19 @@ class Wallets:
     def wallet(self, user_id: str) -> Wallet:
         return in_transaction(self.uow, lambda uow: _wallet(uow, user_id))
 
-    def find(self, who: str) -> Wallet:
-        """A wallet by user id, phone number or username (for operators); ``NotFound`` otherwise."""
+    def find(self, who: str, *, actor: str) -> Wallet:
+        """A wallet by user id, phone number or username, for staff (``actor``): the lookup is audited
+        (``wallet.looked_up``: staff reading a person's data); ``NotFound`` otherwise."""
 
         def work(uow: WalletUnitOfWork) -> Wallet | None:
             phone = try_normalize_msisdn(who)
             if phone is not None:
-                return uow.wallets.by_phone(phone)
-            return uow.wallets.get(who) or uow.wallets.by_username(who.removeprefix("@").lower())
+                found = uow.wallets.by_phone(phone)
+            else:
+                found = uow.wallets.get(who) or uow.wallets.by_username(who.removeprefix("@").lower())
+            if found is not None:
+                uow.audit.append(self._event(actor, "wallet.looked_up", f"user:{found.user_id}"))
+            return found
 
         found = in_transaction(self.uow, work)
         if found is None:
@@ -139,35 +155,49 @@ class Wallets:
         note: str | None,
     ) -> Transfer:
         now = self.clock.now()
-        sender = _wallet(uow, sender_id, lock=True)
-        if sender.frozen:
+        fee = self._fee(amount, now)
+        # One read for the whole send; the SQL adapter also locks the ledger balances the entry will move.
+        codes = [wallet_account(sender_id, amount.asset)] + ([p2p_fee(amount.asset)] if fee.is_positive() else [])
+        parties = uow.wallet_sends.parties(
+            sender_id,
+            phone=phone,
+            username=username,
+            day_start=day_bounds(now)[0],
+            month_start=month_bounds(now)[0],
+            asset=amount.asset,
+            ledger_keys=[p2p_send_key(transfer_id)],
+            ledger_codes=codes,
+        )
+        if parties.sender is None:
+            raise NotFound(f"{sender_id} has no wallet")
+        if parties.sender.frozen:
             raise WalletFrozen("this wallet is frozen: contact support")
-        recipient = uow.wallets.by_phone(phone) if phone else uow.wallets.by_username(username or "")
+        recipient = parties.recipient
         if recipient is None and phone is None:
             raise NotFound(f"nobody has the username {username!r}", field="to")
         if recipient is not None and recipient.user_id == sender_id:
             raise InvalidInput("you cannot send to yourself", field="to")
         if recipient is not None and recipient.frozen:
             raise WalletFrozen("the recipient's wallet cannot receive money at the moment")
-        profile = uow.kyc.get(sender_id)
-        if profile is None:
+        if parties.profile is None:
             raise NotFound(f"{sender_id} has no KYC profile")
-        check_wallet_movement(profile, Product.P2P, value, spent=spending(uow, sender_id, now), at=now).enforce()
+        spent = spending_of(parties.usage)
+        check_wallet_movement(parties.profile, Product.P2P, value, spent=spent, at=now).enforce()
         transfer = Transfer(
             id=transfer_id,
             sender_id=sender_id,
             recipient_phone=recipient.phone if recipient else str(phone),
             recipient_id=recipient.user_id if recipient else None,
             amount=amount,
-            fee=self._fee(amount, now),
+            fee=fee,
             state=TransferState.DELIVERED if recipient else TransferState.AWAITING_CLAIM,
             created_at=now,
             note=note,
             claim_expires_at=None if recipient else now + self.claim_window,
             finished_at=now if recipient else None,
         )
-        uow.wallet_transfers.add(transfer)
-        uow.wallet_usage.add(Usage(self.ids.new_id("use"), sender_id, Product.P2P.value, value, now, transfer.id))
+        usage = Usage(self.ids.new_id("use"), sender_id, Product.P2P.value, value, now, transfer.id)
+        uow.wallet_sends.record(transfer, usage)
         send_p2p(
             self.ledger,
             transfer_id=transfer.id,

@@ -2,17 +2,31 @@
 
 ``get(..., lock=True)`` locks the row (``FOR UPDATE`` on PostgreSQL). ``wallet_usage.totals`` sums a user's
 month in one query (today's part with a ``CASE``), on the ``(user_id, at)`` index.
+
+``uow.wallet_sends`` (``SqlSends``) is a P2P send in two round trips on PostgreSQL (with psycopg): ``parties``
+is one statement, sent with the transaction's ``BEGIN``, that locks the sender's wallet, finds the recipient, reads
+the KYC profile and the month's usage, and (after the wallet, in code order) locks the ledger balances the entry
+will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer and usage
+rows (one statement) to go with the ledger's writes and the ``COMMIT`` in the commit's pipeline. Elsewhere (SQLite)
+it calls the other repositories.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
-from cryptopay.adapters.sql.personal import PersonalFields
+from cryptopay.adapters.sql.documents import from_document
+from cryptopay.adapters.sql.errors import pipelined
+from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
+from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import insert_new
+from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import (
     phone_verifications,
@@ -22,12 +36,17 @@ from cryptopay.adapters.sql.tables_wallets import (
     wallets,
 )
 from cryptopay.core.errors import Conflict
-from cryptopay.core.money import KES, Money
+from cryptopay.core.flows import wallet_account
+from cryptopay.core.kyc import KycProfile
+from cryptopay.core.money import KES, Asset, Money
+from cryptopay.core.ports.wallets import SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
+from psycopg.pq import TransactionStatus
+from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection
 
-__all__ = ["SqlBuys", "SqlPhoneVerifications", "SqlTransfers", "SqlUsage", "SqlWallets"]
+__all__ = ["SqlBuys", "SqlPhoneVerifications", "SqlSends", "SqlTransfers", "SqlUsage", "SqlWallets"]
 
 
 class SqlWallets(_Documents[Wallet]):
@@ -46,7 +65,11 @@ class SqlWallets(_Documents[Wallet]):
         return self._one(wallets.c.id == user_id, lock=lock)
 
     def by_phone(self, phone: str) -> Wallet | None:
-        return self._one(wallets.c.phone == self._personal.lookup(phone))
+        return self._one(wallets.c.phone == self.phone_key(phone))
+
+    def phone_key(self, phone: str) -> str:
+        """What the ``phone`` column holds for ``phone`` (its keyed hash; the phone itself without keys)."""
+        return self._personal.lookup(phone)
 
     def by_username(self, username: str) -> Wallet | None:
         return self._one(wallets.c.username == username)
@@ -200,3 +223,165 @@ class SqlUsage:
 
 def _kes(value: Any) -> Money:
     return Money.of(value if isinstance(value, Decimal) else Decimal(0), KES)
+
+
+# A P2P send's reads in one statement. The sender's wallet is locked first (a materialised CTE, read by the first
+# branch of the UNION ALL, which PostgreSQL runs in order), then the ledger balances in code order, and only when
+# the sender has a wallet (the one-time EXISTS filter): the lock order every wallet movement takes (wallet row, then
+# accounts sorted by code), so sends, buys, sells and bills queue rather than deadlock. The recipient's account code
+# is built as ``flows.wallet_account`` builds it (its prefix and suffix around the user id are parameters). The
+# rows of the ``a`` and ``k`` kinds have the ledger prefetch's shape (``SqlLedgerSession.take_prefetched``).
+_SEND_READ = """
+WITH sender AS MATERIALIZED (
+  SELECT id, doc FROM wallets WHERE id = %(sender)s FOR UPDATE
+), recipient AS MATERIALIZED (
+  SELECT id, doc FROM wallets WHERE phone = %(phone)s OR username = %(username)s LIMIT 1
+), locked AS (
+  SELECT a.* FROM unnest(CAST(%(codes)s AS varchar[])
+                         || ARRAY(SELECT CAST(%(prefix)s AS varchar) || r.id || CAST(%(suffix)s AS varchar)
+                                    FROM recipient AS r)) AS wanted (code)
+    JOIN ledger_accounts AS a ON a.code = wanted.code
+   WHERE EXISTS (SELECT FROM sender)
+   ORDER BY a.code FOR UPDATE OF a
+)
+SELECT 's' AS kind, CAST(id AS varchar) AS code, doc, CAST(NULL AS numeric) AS today, CAST(NULL AS numeric) AS month,
+       CAST(NULL AS varchar) AS account_kind, CAST(NULL AS varchar) AS asset, CAST(NULL AS boolean) AS allow_negative,
+       CAST(NULL AS numeric) AS debits_posted, CAST(NULL AS numeric) AS credits_posted,
+       CAST(NULL AS numeric) AS debits_pending, CAST(NULL AS numeric) AS credits_pending,
+       CAST(NULL AS varchar) AS request_hash, CAST(NULL AS varchar) AS result_kind, CAST(NULL AS varchar) AS result_id
+  FROM sender
+UNION ALL
+SELECT 'r', id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM recipient
+UNION ALL
+SELECT 'p', party_id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM kyc_profiles WHERE party_id = %(sender)s
+UNION ALL
+SELECT 'u', product, NULL, sum(CASE WHEN at >= %(day_start)s THEN kes_value END), sum(kes_value),
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM wallet_usage WHERE user_id = %(sender)s AND at >= %(month_start)s GROUP BY product
+UNION ALL
+SELECT 'a', code, NULL, NULL, NULL, kind, asset, allow_negative, debits_posted, credits_posted, debits_pending,
+       credits_pending, NULL, NULL, NULL
+  FROM locked
+UNION ALL
+SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, request_hash, result_kind, result_id
+  FROM ledger_idempotency WHERE key = ANY(CAST(%(keys)s AS varchar[]))
+"""
+
+# A send's two rows in one statement, queued for the commit's pipeline.
+_SEND_WRITE = """
+WITH new_transfer AS (
+  INSERT INTO wallet_transfers (id, sender_id, recipient_id, recipient_phone, state, claim_expires_at, doc)
+  VALUES (%(t_id)s, %(t_sender)s, %(t_recipient)s, %(t_phone)s, %(t_state)s, %(t_expires)s, %(t_doc)s)
+)
+INSERT INTO wallet_usage (id, user_id, product, kes_value, asset, at, reference)
+VALUES (%(u_id)s, %(u_user)s, %(u_product)s, %(u_value)s, %(u_asset)s, %(u_at)s, %(u_reference)s)
+"""
+
+Defer = Callable[[str, Mapping[str, Any]], None]
+"""Queue a statement to be sent with the unit's commit (``SqlUnitOfWork.defer``)."""
+
+
+def _json(doc: Any) -> str:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))  # as ``JsonText`` stores documents
+
+
+class SqlSends:
+    """``SendRepository`` on SQL: two round trips per send on PostgreSQL with psycopg (see the module's text)."""
+
+    def __init__(
+        self, conn: Connection, ledger: SqlLedgerSession, defer: Defer, *, personal: PersonalData | None = None
+    ) -> None:
+        self._conn, self._ledger, self._defer = conn, ledger, defer
+        driver = conn.connection.driver_connection if conn.dialect.name == "postgresql" else None
+        self._driver = driver if isinstance(driver, psycopg.Connection) else None
+        # Phones are found by their keyed hash and documents sealed and opened exactly as those repositories do.
+        self._wallets, self._transfers = SqlWallets(conn, personal=personal), SqlTransfers(conn, personal=personal)
+
+    def parties(
+        self,
+        sender_id: str,
+        *,
+        phone: str | None,
+        username: str | None,
+        day_start: datetime,
+        month_start: datetime,
+        asset: Asset,
+        ledger_keys: Sequence[str],
+        ledger_codes: Sequence[str],
+    ) -> SendParties:
+        if self._driver is None:
+            return self._parties_apart(sender_id, phone, username, day_start, month_start)
+        prefix, _, suffix = wallet_account("\0", asset).partition("\0")
+        params = {
+            "sender": sender_id,
+            "phone": None if phone is None else self._wallets.phone_key(phone),
+            "username": None if phone else username,
+            "codes": sorted(set(ledger_codes)),
+            "prefix": prefix,
+            "suffix": suffix,
+            "day_start": day_start,
+            "month_start": month_start,
+            "keys": list(ledger_keys),
+        }
+        found = self._read(params)
+        self._ledger.take_prefetched(found, ledger_keys)
+        sender = recipient = profile = None
+        usage: dict[str, tuple[Money, Money]] = {}
+        for row in found:
+            kind = row["kind"]
+            if kind == "s":
+                sender = self._wallets._item(row["code"], json.loads(row["doc"]))
+            elif kind == "r":
+                recipient = self._wallets._item(row["code"], json.loads(row["doc"]))
+            elif kind == "p":
+                profile = from_document(KycProfile, json.loads(row["doc"]))
+            elif kind == "u":
+                usage[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
+        return SendParties(sender, recipient, profile, usage)
+
+    def _read(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        driver = self._driver
+        assert driver is not None
+        if driver.info.transaction_status == TransactionStatus.IDLE:
+            # First statement of the transaction: pipelined, so psycopg's BEGIN goes with it (one round trip).
+            with pipelined(self._conn), driver.cursor(row_factory=dict_row) as cursor:
+                cursor.execute(_SEND_READ, params)
+                return cursor.fetchall()
+        with driver.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(_SEND_READ, params)
+            return cursor.fetchall()
+
+    def _parties_apart(
+        self, sender_id: str, phone: str | None, username: str | None, day_start: datetime, month_start: datetime
+    ) -> SendParties:
+        wallets = self._wallets
+        sender = wallets.get(sender_id, lock=True)
+        recipient = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
+        profile = SqlKycProfiles(self._conn).get(sender_id)
+        usage = SqlUsage(self._conn).totals(sender_id, day_start=day_start, month_start=month_start)
+        return SendParties(sender, recipient, profile, usage)
+
+    def record(self, transfer: Transfer, usage: Usage) -> None:
+        if self._driver is None:
+            self._transfers.add(transfer)
+            SqlUsage(self._conn).add(usage)
+            return
+        columns = self._transfers._row(transfer)
+        params = {
+            "t_id": columns["id"],
+            "t_sender": columns["sender_id"],
+            "t_recipient": columns["recipient_id"],
+            "t_phone": columns["recipient_phone"],
+            "t_state": columns["state"],
+            "t_expires": columns["claim_expires_at"],
+            "t_doc": _json(columns["doc"]),
+            "u_id": usage.id,
+            "u_user": usage.user_id,
+            "u_product": usage.product,
+            "u_value": usage.kes_value.amount,
+            "u_asset": usage.kes_value.asset.code,
+            "u_at": usage.at,
+            "u_reference": usage.reference,
+        }
+        self._defer(_SEND_WRITE, params)

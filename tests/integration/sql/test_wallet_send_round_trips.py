@@ -1,0 +1,111 @@
+"""What a P2P send costs on PostgreSQL, counted on the wire (#14, Performance): two round trips, whatever the load.
+
+``BEGIN`` with the one read (the sender's wallet locked, the recipient, the KYC profile, the month's usage, the
+ledger balances locked and the entry's idempotency key), then the transfer and usage rows with the ledger's writes
+and the ``COMMIT``. The same send before this was nine round trips. A refused send (frozen wallet, limit) still
+reads once and writes nothing; a number without a wallet costs one more (the claims account is locked by the
+ledger itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from cryptopay.adapters.sql import make_engine
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.errors import LimitExceeded
+from cryptopay.core.flows import wallet_account
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.wallets import TransferState
+from cryptopay.core.wallets.service import WalletFrozen
+from sqlalchemy.engine import Engine
+
+from tests.support.round_trips import RoundTripRelay
+from tests.support.sql_backends import Backend, empty_postgres
+from tests.support.wallet_stack import WalletStack, wallet_stack
+
+AMINA, BARAKA, NEWCOMER = "254712000001", "254712000002", "254712000099"
+
+
+@pytest.fixture
+def relay(sql_pg_url: str) -> Iterator[RoundTripRelay]:
+    parts = urlsplit(sql_pg_url)
+    found = RoundTripRelay(parts.hostname or "127.0.0.1", parts.port or 5432)
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def engine(sql_pg_url: str, relay: RoundTripRelay) -> Iterator[Engine]:
+    """An engine whose connections go through the relay; one connection, so the count covers every statement."""
+    engine = make_engine(relay.url(sql_pg_url), pool_size=1)
+    engine.pool._max_overflow = 0  # type: ignore[attr-defined]
+    empty_postgres(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def stack(engine: Engine) -> WalletStack:
+    stack = wallet_stack(Backend("postgres", SqlStorage(engine), engine))
+    for phone in (AMINA, BARAKA):
+        user = stack.sign_up(phone, tier=1)
+        stack.fund(user, "5000", "KES")
+        stack.fund(user, "50", "USDT")
+    return stack
+
+
+def _user_id(stack: WalletStack, phone: str) -> str:
+    return stack.wallets.find(phone).user_id
+
+
+def test_a_send_is_two_round_trips(stack: WalletStack, relay: RoundTripRelay) -> None:
+    """KES and USDT, by phone and by username: two round trips each, and the money and rows are all there."""
+    amina, baraka = _user_id(stack, AMINA), _user_id(stack, BARAKA)
+    stack.wallets.send(amina, BARAKA, Money.of("10", KES))  # the connection is open and warm
+    for to, amount in ((BARAKA, Money.of("100", KES)), (BARAKA, Money.of("2.5", USDT))):
+        relay.reset()
+        transfer = stack.wallets.send(amina, to, amount, note="lunch")
+        assert relay.turns == 2, relay.statements
+        assert transfer.state is TransferState.DELIVERED and transfer.recipient_id == baraka
+        assert stack.wallets.transfer(amina, transfer.id) == transfer
+    balances = stack.ledger.balances([wallet_account(amina, KES), wallet_account(baraka, USDT)])
+    assert balances[wallet_account(amina, KES)].available == Money.of("4890", KES)
+    assert balances[wallet_account(baraka, USDT)].available == Money.of("52.5", USDT)
+    start = stack.clock.now().replace(year=2000)
+    with stack.backend.uow() as uow:
+        usage = uow.wallet_usage.totals(amina, day_start=start, month_start=start)
+    assert usage["p2p"][1] == Money.of("110", KES) + Money.of("325", KES)  # 2.5 USDT at the mid of 130
+
+
+@pytest.mark.parametrize("refusal", ["limit", "frozen"])
+def test_refusals_read_once_and_write_nothing(stack: WalletStack, relay: RoundTripRelay, refusal: str) -> None:
+    """A limit or a frozen sender refuses after the one read: then the rollback (psycopg follows it with
+    ``DEALLOCATE ALL`` once it holds prepared statements), and nothing is written."""
+    amina = _user_id(stack, AMINA)
+    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    if refusal == "frozen":
+        stack.wallets.freeze(amina, reason="fraud report", actor="usr_admin")
+    relay.reset()
+    with pytest.raises(LimitExceeded if refusal == "limit" else WalletFrozen):
+        stack.wallets.send(amina, BARAKA, Money.of("400000" if refusal == "limit" else "10", KES))
+    assert [s for s in relay.statements if s != "Sync"][:3] == ["BEGIN", "WITH sender AS MATERIALIZED (", "ROLLBACK"]
+    assert not any(s.startswith(("INSERT", "UPDATE", "WITH new")) for s in relay.statements), relay.statements
+    assert len(stack.wallets.transfers(amina)) == 1
+
+
+def test_a_number_without_a_wallet_costs_one_more(stack: WalletStack, relay: RoundTripRelay) -> None:
+    """The claims account is not locked by the read (that would queue every send on one row): the ledger locks
+    it, one more round trip. The SMS invitation's audit record follows the commit in a transaction of its own."""
+    amina = _user_id(stack, AMINA)
+    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    relay.reset()
+    transfer = stack.wallets.send(amina, NEWCOMER, Money.of("100", KES))
+    assert transfer.state is TransferState.AWAITING_CLAIM
+    send = relay.statements[: relay.statements.index("COMMIT") + 1]
+    assert [s.split(" ", 1)[0] for s in send if s != "Sync"] == ["BEGIN", "WITH", "SELECT", "WITH", "WITH", "COMMIT"]
+    assert send.count("Sync") == 3  # BEGIN's (no wait), the read's, the claims account's lock
+    with stack.backend.uow() as uow:
+        assert [r.action for r in uow.audit.records()][-1] == "wallet.invitation"
