@@ -225,3 +225,24 @@ def test_a_remittance_payout_is_not_held_by_the_merchant_kyb_gate(stack):
     stack.confirm()
     stack.run()
     assert stack.get(order).state is RemittanceState.PAID_OUT
+
+
+def test_two_workers_retrying_and_refunding_at_once_make_one_attempt_and_one_refund(stack):
+    """A retry already made by another worker is adopted (counted once); a refund already asked is adopted too."""
+    stack.remittances.policy = RetryPolicy(attempts=2, wait=timedelta(0))
+    stack.wallet.mpesa.set_scenario("254712345678", Scenario.INSUFFICIENT_FUNDS)
+    order = stack.order(amount="1000")
+    stack.pay(order)
+    stack.confirm()
+    stack.run(rounds=1)
+    first = stack.remittances.payout_of(stack.get(order))
+    stack.wallet.payouts.retry_failed_payout(first.id, actor="system:remittances")  # the other worker's retry
+    stack.run(rounds=1)
+    assert stack.get(order).attempts == 2
+    stack.run(rounds=2)
+    refunding = stack.get(order)
+    assert refunding.state is RemittanceState.REFUNDING
+    assert len(stack.refunds.list_refunds(refunding.invoice_id)) == 1
+    stack.remittances._request_refund(order.id, "system:remittances")  # a second worker asks again: adopted
+    assert len(stack.refunds.list_refunds(refunding.invoice_id)) == 1
+    assert stack.get(order).state is RemittanceState.REFUNDING
