@@ -112,6 +112,10 @@ def _pages(demo: Demo, merchant: Merchant) -> dict[str, str]:
         "new-invoice": f"{api}/dashboard/invoices/new",
         "payouts": f"{api}/dashboard/settlements",
         "developers": f"{api}/dashboard/developers",
+        "analytics": f"{api}/dashboard/analytics",
+        "statements": f"{api}/dashboard/reports",
+        "team": f"{api}/dashboard/team",
+        "kyb": f"{api}/dashboard/kyb",
         "offline": f"{api}/offline",
     }
 

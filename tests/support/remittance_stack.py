@@ -53,6 +53,7 @@ class RemittanceStack:
     monitoring: Monitoring
     scanners: dict[str, ChainScanner]
     detection_cursors: InMemoryScanCursorStore
+    answers: Callable[[], object] | None = None  # brings M-Pesa's answers back (default: the fake's outbox)
 
     @property
     def clock(self) -> ManualClock:
@@ -115,10 +116,19 @@ class RemittanceStack:
             moved = self.remittances.advance()
             last = moved[-1] if moved else last
             self.wallet.payouts.submit_payouts()
-            self.wallet.deliver_callbacks()
+            if self.answers is not None:
+                self.answers()
+            else:
+                self.wallet.deliver_callbacks()
             self.refunds.send_refunds()
             self.refunds.check_refunds()
         return last
+
+    def refuse(self, phone: str) -> None:
+        """M-Pesa refuses every B2C to ``phone`` (the fake's insufficient-funds answer)."""
+        from cryptopay.core.testing.mobile_money import Scenario
+
+        self.wallet.mpesa.set_scenario(phone, Scenario.INSUFFICIENT_FUNDS)
 
     def get(self, order: RemittanceOrder) -> RemittanceOrder:
         return self.remittances.get(order.id)

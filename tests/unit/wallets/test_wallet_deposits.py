@@ -262,3 +262,20 @@ def test_reconciliation_covers_deposits_credited_held_and_reversed(stack):
     )
     differences = {r.check.name for r in reconciliation.reconcile().results if r.differences}
     assert {"custody", "deposits-held"} <= differences
+
+
+def test_the_workers_chain_scan_watches_wallet_addresses_beside_invoices(stack):
+    """``chains.scan`` (``bootstrap.chains.scan_chains``) scans wallet addresses too and hands what pays no invoice
+    to the deposits: the transfer is recorded as the wallet's deposit."""
+    from cryptopay.adapters.bootstrap.chains import scan_chains
+    from cryptopay.core.payments.detection import Detection
+    from cryptopay.core.system import RandomIds
+
+    detection = Detection(
+        uow=stack.uow, clock=stack.clock, ids=RandomIds(), ledger=stack.wallet.ledger, cursors=stack.cursors
+    )
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "25")
+    assert scan_chains({"polygon": stack.scanners["polygon"]}, detection, None, stack.deposits) == 1
+    deposit = stack.deposit_of(user)
+    assert (deposit.state, deposit.amount) == (DepositState.SEEN, usdt("25"))

@@ -306,27 +306,33 @@ class Demo:
             f"(quote {invoice['quote']['id']} bid {invoice['quote']['bid']})"
         )
         self.step(f"payment URI {option['uri']}")
-        from web3 import Web3
-
-        payer = self.manifest["evm"]["funded_accounts"][0]
-        w3 = Web3(Web3.HTTPProvider(self.manifest["evm"]["rpc_url"]))
-        token = w3.eth.contract(address=self.manifest["evm"]["usdt"]["address"], abi=ERC20_TRANSFER)
-        units = int(Decimal(option["amount"]).scaleb(6))
-        tx = token.functions.transfer(Web3.to_checksum_address(option["address"]), units).build_transaction(
-            {
-                "from": payer["address"],
-                "nonce": w3.eth.get_transaction_count(payer["address"]),
-                "chainId": w3.eth.chain_id,
-            }
-        )
-        signed = w3.eth.account.sign_transaction(tx, payer["private_key"])
-        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        payer, tx_hash, block = self.pay_usdt(option["address"], option["amount"])
         self.paid_at = time.monotonic()
-        self.step(f"customer paid from {payer['address']} in block {receipt['blockNumber']} (tx {tx_hash.hex()[:18]}…)")
+        self.step(f"customer paid from {payer} in block {block} (tx {tx_hash[:18]}…)")
         settled = self._wait("the invoice to settle", lambda: self._settled(invoice["id"]))
         self.step(f"invoice {settled['state']} after the configured confirmations")
         return dict(settled)
+
+    def pay_usdt(self, address: str, amount: str, *, payer: int = 0) -> tuple[str, str, int]:
+        """Send ``amount`` test USDT on anvil from the sandbox's funded account ``payer`` to ``address``; returns
+        (the payer's address, the transaction hash, its block) once mined."""
+        from web3 import Web3
+
+        account = self.manifest["evm"]["funded_accounts"][payer]
+        w3 = Web3(Web3.HTTPProvider(self.manifest["evm"]["rpc_url"]))
+        token = w3.eth.contract(address=self.manifest["evm"]["usdt"]["address"], abi=ERC20_TRANSFER)
+        units = int(Decimal(amount).scaleb(6))
+        tx = token.functions.transfer(Web3.to_checksum_address(address), units).build_transaction(
+            {
+                "from": account["address"],
+                "nonce": w3.eth.get_transaction_count(account["address"]),
+                "chainId": w3.eth.chain_id,
+            }
+        )
+        signed = w3.eth.account.sign_transaction(tx, account["private_key"])
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+        return str(account["address"]), tx_hash.hex(), int(receipt["blockNumber"])
 
     def _settled(self, invoice_id: str) -> dict[str, Any] | None:
         invoice = self._call("GET", f"/v1/invoices/{invoice_id}", token=self.api_key)

@@ -71,7 +71,8 @@ def wallet(
     workdir: str = typer.Option(".cryptopay/demo-wallet", "--workdir", help="where its database and logs go"),
 ) -> None:
     """A personal wallet: sign up by phone, buy USDT by STK Push, send some to a friend by phone number, pay a KPLC
-    prepaid bill by M-Pesa B2B, sell the rest to M-Pesa; the books balance. Remittances are reported as not built."""
+    prepaid bill by M-Pesa B2B, sell the rest to M-Pesa; a remittance from abroad is paid out by M-Pesa B2C; the
+    books balance."""
     from pathlib import Path
 
     from cryptopay_cli.demo_wallet import WalletDemo
@@ -83,7 +84,7 @@ def wallet(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from None
     typer.echo(json.dumps(summary))
-    delivered = summary["p2p"] == "delivered" and summary["bill"] == "paid"
+    delivered = summary["p2p"] == "delivered" and summary["bill"] == "paid" and summary["remittance"] == "paid_out"
     books = summary["trial_balance_zero"] and summary["wallets_reconciled"]
     if not (summary["wallet"] == "ok" and delivered and books):
         raise typer.Exit(1)

@@ -2,7 +2,9 @@
 
 - ``checkout``: the hosted checkout page ``/pay/<public id>`` (public, by an unguessable id).
 - ``links``: payment-link pages ``/link/<public id>`` (an invoice per use, then its checkout page).
-- ``dashboard``: the merchant dashboard ``/dashboard`` (a page session: ``session``).
+- ``dashboard``: the merchant dashboard ``/dashboard`` (a page session: ``session``); ``dashboard_business``: its
+  analytics (``charts``: SVG drawn on the server), statements and tax report (PDF: ``printables``), till posters,
+  team and KYB pages.
 - ``portal``: the customer portal ``/app`` (personal wallets: sign-up by phone, balances, send, buy, history);
   ``portal_deposit`` its deposit page; ``portal_account`` its identity verification (camera photos) and settings (2FA,
   language, password) pages.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cryptopay_http.pages import assets, checkout, console, dashboard, links, portal, pwa, web
+from cryptopay_http.pages import assets, checkout, console, dashboard, dashboard_business, links, portal, pwa, web
 from cryptopay_http.pages import portal_account as portal_account  # its routes are the portal's (``/app/verify``)
 from cryptopay_http.pages import portal_deposit as portal_deposit  # its routes are the portal's (``/app/deposit``)
 from cryptopay_http.pages import portal_withdraw as portal_withdraw  # its routes are the portal's (``/app/withdraw``)
@@ -28,6 +30,9 @@ __all__ = ["PAGE_BLUEPRINTS", "install_pages"]
 
 # HTML, not the REST API: the OpenAPI document leaves these blueprints' routes out.
 PAGE_BLUEPRINTS = frozenset({"assets", "web", "checkout", "links", "dashboard", "console", "pwa", "portal"})
+
+
+assert dashboard_business  # its routes are on the dashboard's blueprint: imported before it is registered
 
 
 def install_pages(app: Flask) -> None:

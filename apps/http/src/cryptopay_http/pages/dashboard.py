@@ -41,7 +41,7 @@ from cryptopay_http.pages.web import local_target, page, page_blueprint, redirec
 from cryptopay_http.payments_edge import webhooks
 from cryptopay_http.runtime import runtime
 
-__all__ = ["bp"]
+__all__ = ["bp", "merchant_id"]
 
 bp = page_blueprint("dashboard", __name__, url_prefix="/dashboard")
 _PUBLIC = {"dashboard.login", "dashboard.login_form"}
@@ -59,6 +59,23 @@ _SCOPES = {
     "dashboard.create_payment_link": "payment_links:write",
     "dashboard.deactivate_payment_link": "payment_links:write",
     "dashboard.settlements": "settlements:read",
+    "dashboard.analytics": "reports:read",
+    "dashboard.reports": "reports:read",
+    "dashboard.statement_pdf": "reports:read",
+    "dashboard.statement_csv": "reports:read",
+    "dashboard.tax_report_file": "reports:read",
+    "dashboard.link_poster": "payment_links:read",
+    "dashboard.store_poster": "payment_links:read",
+}
+# Changing the team or the KYB application is for the owner and admins (the use cases check the team too).
+_MANAGERS = {
+    "dashboard.invite_member",
+    "dashboard.change_member_role",
+    "dashboard.remove_member",
+    "dashboard.revoke_invitation",
+    "dashboard.apply_kyb",
+    "dashboard.upload_kyb_document",
+    "dashboard.submit_kyb",
 }
 _DEVELOPERS = {
     "dashboard.developers",
@@ -95,6 +112,8 @@ def _check_team_role(principal: Principal, endpoint: str) -> None:
     """Forbidden unless the login's team role may do what this page does (an owner may do everything)."""
     if endpoint in _DEVELOPERS and principal.team_role not in (TeamRole.OWNER, TeamRole.ADMIN):
         raise Forbidden("API keys and webhooks are for the owner and admins of the team")
+    if endpoint in _MANAGERS and principal.team_role not in (None, TeamRole.OWNER, TeamRole.ADMIN):
+        raise Forbidden("the team and the KYB application are for the owner and admins of the team")
     needed = _SCOPES.get(endpoint)
     if needed is not None and not principal.has_scope(needed):
         raise Forbidden(f"your team role cannot do this (it needs {needed})")
@@ -103,6 +122,11 @@ def _check_team_role(principal: Principal, endpoint: str) -> None:
 def _merchant_id() -> str:
     found: str = g.principal.merchant_id
     return found
+
+
+def merchant_id() -> str:
+    """The merchant the page session acts for (its own, or a team member's team's)."""
+    return _merchant_id()
 
 
 def _actor() -> str:

@@ -23,18 +23,20 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.invoices import Invoice
 from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments.model import PaymentCredit
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
+from cryptopay.core.reports.analytics import Analytics, analyse
 from cryptopay.core.reports.periods import Bucket, ReportSpan, report_span
 from cryptopay.core.reports.taxes import FeeTaxBook, fee_tax_book
 from cryptopay.core.settlement.model import Settlement
@@ -166,6 +168,26 @@ class Reports:
             total.merge(s)
         return self._report("settlements", merchant_id, span, columns, rows, [total.row("total")])
 
+    # --- analytics ------------------------------------------------------------------------------------------------
+
+    def analytics(self, merchant_id: str, *, days: int = 30) -> Analytics:
+        """The last ``days`` Nairobi days (today included): volume per day and rail, invoices paid vs expired."""
+        if not 1 <= days <= 366:
+            raise InvalidInput("analytics cover 1 to 366 days", field="days")
+        today = self._clock.now().astimezone(NAIROBI).date()
+        span = report_span("day", (today - timedelta(days=days - 1)).isoformat(), None, today=today)
+        credits = (credit for credit, _ in self._credits(merchant_id, span))
+        return analyse(span, credits, self._invoices_created(merchant_id, span))
+
+    def _invoices_created(self, merchant_id: str, span: ReportSpan) -> Iterator[Invoice]:
+        def page(before: str | None, limit: int) -> list[Invoice]:
+            return in_transaction(
+                self._uow,
+                lambda uow: uow.invoices.created_between(merchant_id, span.start, span.end, before=before, limit=limit),
+            )
+
+        yield from each(page, _id_of, page=_PAGE)
+
     # --- reading --------------------------------------------------------------------------------------------------
 
     def _report(
@@ -232,7 +254,7 @@ def _charged_in(payout: Payout, span: ReportSpan) -> Bucket | None:
     return span.bucket_of(finished)
 
 
-def _id_of(item: PaymentCredit | Settlement | Payout) -> str:
+def _id_of(item: PaymentCredit | Settlement | Payout | Invoice) -> str:
     return item.id
 
 

@@ -1,0 +1,20 @@
+"""``cryptopay demo wallet`` end to end over real processes (sandbox with anvil and the simulators, the REST API and
+the worker on SQLite): sign-up, buy, send, bill, sell, and a remittance from abroad paid on anvil and paid out by
+M-Pesa B2C; the books balance and the wallet reconciliation agrees."""
+
+from pathlib import Path
+
+import pytest
+from cryptopay_cli.demo_wallet import WalletDemo
+
+pytestmark = [pytest.mark.anvil, pytest.mark.slow]
+
+
+def test_the_wallet_demo_pays_a_remittance_out_and_balances_the_books(tmp_path: Path) -> None:
+    """The summary says every product worked, the remittance was paid out, and the trial balance is zero."""
+    lines: list[str] = []
+    summary = WalletDemo(tmp_path / "demo-wallet", lines.append, timeout=300).run_wallet()
+    assert (summary["wallet"], summary["p2p"], summary["bill"]) == ("ok", "delivered", "paid")
+    assert summary["remittance"] == "paid_out"
+    assert summary["trial_balance_zero"] is True and summary["wallets_reconciled"] is True
+    assert any("SMS to Chebet: You have received KES 3,000.00 from Grace Otieno (GB)" in line for line in lines)

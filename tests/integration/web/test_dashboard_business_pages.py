@@ -1,0 +1,211 @@
+"""The dashboard's business pages over the in-memory stack: analytics charts with their tables, the monthly statement
+and tax report (CSV and PDF, read back), the till poster, the team and the KYB application; team roles and CSRF."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pypdf
+from flask.testing import FlaskClient
+
+from tests.integration.http.http_support import bearer
+from tests.integration.http.test_http_teams import join
+from tests.integration.http_review.test_outside_review_dashboard import _page_login as page_login
+from tests.integration.web.test_dashboard_pages import EMAIL, _csrf, _log_in
+from tests.integration.web.test_dashboard_pages import owner as owner
+from tests.integration.web.test_dashboard_refund_cancel import _invoice
+
+
+def _pdf_text(data: bytes) -> str:
+    assert data.startswith(b"%PDF-")
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+def _paid(client: FlaskClient, stack, amount: str = "1300") -> str:
+    invoice_id = _invoice(client, amount)
+    stack.pay(invoice_id)
+    stack.confirm(3)
+    return invoice_id
+
+
+def test_analytics_draws_volume_rails_and_outcomes_with_their_figures(client, owner, stack):
+    """A paid and an expired invoice: the volume and rail charts show the USDT received, the outcome chart one paid
+    and one expired, each as an SVG image with a title and its figures in a table."""
+    _log_in(client)
+    _paid(client, stack)
+    _invoice(client, "500")
+    stack.tick(hours=2)  # the second invoice expires
+    page = client.get("/dashboard/analytics?days=7")
+    html = page.text
+    assert page.status_code == 200 and html.count('role="img"') == 3 and "<title id=" in html
+    assert "USDT received per day" in html and "USDT · tron" in html
+    outcomes = re.search(r"Invoices per day</th>.*?</table>", html, re.S) or re.search(
+        r'aria-label="Invoices per day".*?</table>', html, re.S
+    )
+    assert outcomes and re.search(r"<td>1</td><td>1</td><td>0</td><td>0</td>", outcomes.group(0))
+    assert 'class="paid"' in html and 'class="expired"' in html
+    assert client.get("/dashboard/analytics?days=1000").status_code == 422
+
+
+def test_monthly_statement_and_tax_report_download_as_csv_and_pdf(client, owner, stack):
+    """The month's statement PDF lists the sale and the merchant's name; its CSVs are the reports; the tax report
+    names the excise duty; the same PDF in Swahili speaks Swahili."""
+    _log_in(client)
+    _paid(client, stack)
+    month = stack.clock.now().strftime("%Y-%m")
+    year = month[:4]
+    page = client.get("/dashboard/reports").text
+    assert f"/dashboard/reports/statement.pdf?month={month}" in page and f"tax-{year}.pdf" in page
+    statement = client.get(f"/dashboard/reports/statement.pdf?month={month}")
+    assert statement.status_code == 200 and statement.mimetype == "application/pdf"
+    text = _pdf_text(statement.data)
+    assert "Monthly statement" in text and "Duka Ltd" in text and "Sales" in text and "USDT" in text
+    sales = client.get(f"/dashboard/reports/sales.csv?month={month}")
+    assert sales.mimetype == "text/csv" and sales.text.splitlines()[0] == "period,asset,payments,received,fees,net"
+    assert ",USDT,1," in sales.text
+    tax_csv = client.get(f"/dashboard/reports/tax-{year}.csv")
+    assert tax_csv.status_code == 200 and "excise_duty" in tax_csv.text.splitlines()[0]
+    tax = _pdf_text(client.get(f"/dashboard/reports/tax-{year}.pdf").data)
+    assert "Tax report" in tax and "Excise duty" in tax and "Merchant fee" in tax
+    client.get("/lang/sw?next=/dashboard/")
+    swahili = _pdf_text(client.get(f"/dashboard/reports/statement.pdf?month={month}").data)
+    assert "Taarifa ya mwezi" in swahili and "Mauzo" in swahili
+    assert client.get("/dashboard/reports/statement.pdf?month=2026-13").status_code == 422
+    assert client.get("/dashboard/reports/ledger.csv").status_code == 404
+
+
+def test_a_till_poster_is_a_pdf_with_the_link_s_qr_code(client, owner, app):
+    """A payment link's poster names the merchant and what it is for, and prints the link under its QR code; the
+    store poster takes the newest link without a fixed amount."""
+    _log_in(client)
+    form = client.get("/dashboard/links").text
+    body = {"csrf_token": _csrf(form), "description": "Till 1", "amount": "", "currency": "KES"}
+    assert client.post("/dashboard/links", data=body).status_code == 303
+    links = client.get("/dashboard/links").text
+    poster_path = re.search(r'href="(/dashboard/links/[^"]+/poster\.pdf)"', links)
+    public = re.search(r'href="/link/([^"]+)"', links)
+    assert poster_path and public
+    poster = client.get(poster_path.group(1))
+    text = _pdf_text(poster.data)
+    assert "Scan to pay" in text and "Duka Ltd" in text and "Till 1" in text and f"/link/{public.group(1)}" in text
+    content = pypdf.PdfReader(io.BytesIO(poster.data)).pages[0].get_contents().get_data()
+    assert content.count(b" re") > 200  # the QR code's squares
+    assert f"/link/{public.group(1)}" in _pdf_text(client.get("/dashboard/poster.pdf").data)
+
+
+def test_the_store_poster_needs_a_link_without_a_fixed_amount(client, owner):
+    """Without such a link the poster is a 409 page saying what to do."""
+    _log_in(client)
+    answer = client.get("/dashboard/poster.pdf")
+    assert answer.status_code == 409 and "payment link without a fixed amount" in answer.text
+
+
+def test_the_owner_invites_changes_a_role_and_removes_a_member(app, client, auth, services, owner):
+    """Invite by email (the invitation is listed), a joined member's role changed to finance, then removed after
+    the confirmation box; a member cannot be removed without it."""
+    _log_in(client)
+    page = client.get("/dashboard/team").text
+    invited = client.post(
+        "/dashboard/team/invitations", data={"csrf_token": _csrf(page), "email": "new@duka.example", "role": "staff"}
+    )
+    assert invited.status_code == 303 and "new@duka.example" in client.get("/dashboard/team").text
+    bad = client.post("/dashboard/team/invitations", data={"csrf_token": _csrf(page), "email": "x", "role": "staff"})
+    assert bad.status_code == 422 and "email address" in bad.text
+    owner_headers = bearer(auth.login(EMAIL)["access_token"])
+    join(client, auth, services, owner_headers, "staff@duka.example", "staff")
+    user_id = services.users.by_email("staff@duka.example").id
+    page = client.get("/dashboard/team").text
+    changed = client.post(
+        f"/dashboard/team/members/{user_id}/role", data={"csrf_token": _csrf(page), "role": "finance"}
+    )
+    assert changed.status_code == 303
+    assert [m.role.value for m in services.teams.members(owner) if m.user_id == user_id] == ["finance"]
+    unconfirmed = client.post(f"/dashboard/team/members/{user_id}/remove", data={"csrf_token": _csrf(page)})
+    assert unconfirmed.status_code == 422
+    removed = client.post(
+        f"/dashboard/team/members/{user_id}/remove", data={"csrf_token": _csrf(page), "confirm": "yes"}
+    )
+    assert removed.status_code == 303 and all(m.user_id != user_id for m in services.teams.members(owner))
+
+
+def test_staff_reads_the_team_but_cannot_change_it_nor_read_the_reports(app, client, auth, services, owner):
+    """Staff sees the members without the forms; its invitation post and the statements are 403 pages."""
+    owner_headers = bearer(auth.login(EMAIL)["access_token"])
+    join(client, auth, services, owner_headers, "staff@duka.example", "staff")
+    staff = app.test_client()
+    token = page_login(staff, "staff@duka.example")
+    page = staff.get("/dashboard/team")
+    assert page.status_code == 200 and "Invite someone" not in page.text and "staff@duka.example" in page.text
+    post = staff.post(
+        "/dashboard/team/invitations", data={"csrf_token": token, "email": "a@b.example", "role": "admin"}
+    )
+    assert post.status_code == 403
+    for path in ("/dashboard/analytics", "/dashboard/reports", "/dashboard/reports/tax-2026.pdf", "/dashboard/kyb"):
+        expected = 200 if path == "/dashboard/kyb" else 403
+        assert staff.get(path).status_code == expected, path
+    assert staff.post("/dashboard/kyb", data={"csrf_token": token}).status_code == 403
+    assert [i.email for i in services.teams.invitations(owner)] == ["staff@duka.example"]  # its own, accepted
+
+
+def test_the_owner_applies_for_kyb_uploads_the_certificate_and_submits(client, owner, services):
+    """The application form opens a KYB application; a certificate (PDF) is uploaded and listed; submitting sends it
+    to the officers; a missing field is a 422 that opens nothing; a form without its token is refused."""
+    _log_in(client)
+    page = client.get("/dashboard/kyb").text
+    assert "Apply for verification" in page
+    details = {
+        "csrf_token": _csrf(page),
+        "registered_name": "Duka Limited",
+        "registration_number": "PVT-2020-001",
+        "kra_pin": "P051234567X",
+        "phone": "0712345678",
+        "address": "Moi Avenue, Nairobi",
+        "director_name": "Amina Wanjiru",
+        "director_id_type": "national_id",
+        "director_id_number": "12345678",
+        "director_date_of_birth": "1985-04-12",
+        "director_phone": "0722000111",
+        "director_address": "Kilimani, Nairobi",
+    }
+    missing = client.post("/dashboard/kyb", data={**details, "kra_pin": ""})
+    assert missing.status_code == 422 and "KRA PIN" in missing.text
+    assert services.kyc_review.standing(owner).applications == []
+    assert (
+        client.post("/dashboard/kyb", data={k: v for k, v in details.items() if k != "csrf_token"}).status_code == 403
+    )
+    assert client.post("/dashboard/kyb", data=details).status_code == 303
+    (application,) = services.kyc_review.standing(owner).applications
+    page = client.get("/dashboard/kyb").text
+    upload = {
+        "csrf_token": _csrf(page),
+        "kind": "certificate_of_incorporation",
+        "file": (io.BytesIO(b"%PDF-1.4\n" + b"0" * 2000 + b"\n%%EOF"), "certificate.pdf"),
+    }
+    uploaded = client.post(
+        f"/dashboard/kyb/{application.id}/documents", data=upload, content_type="multipart/form-data"
+    )
+    assert uploaded.status_code == 303, uploaded.text[:500]
+    assert "certificate of incorporation" in client.get("/dashboard/kyb").text
+    early = client.post(f"/dashboard/kyb/{application.id}/submit", data={"csrf_token": _csrf(page)})
+    assert early.status_code in (409, 422) and 'role="alert"' in early.text  # the director's ID and selfie first
+    page = client.get("/dashboard/kyb").text
+    assert "Amina Wanjiru: selfie" in page
+    for kind in ("id_front", "id_back", "selfie"):
+        photo = {"csrf_token": _csrf(page), "kind": f"d1:{kind}", "file": (io.BytesIO(_png()), f"{kind}.png")}
+        done = client.post(f"/dashboard/kyb/{application.id}/documents", data=photo, content_type="multipart/form-data")
+        assert done.status_code == 303, done.text[:800]
+    submitted = client.post(f"/dashboard/kyb/{application.id}/submit", data={"csrf_token": _csrf(page)})
+    assert submitted.status_code == 303, submitted.text[:800]
+    (application,) = services.kyc_review.standing(owner).applications
+    assert application.state.value == "submitted"
+    assert "submitted" in client.get("/dashboard/kyb").text
+
+
+def _png() -> bytes:
+    """A real PNG large enough for an ID photo (the KYC rules read its size)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), (200, 180, 160)).save(out, format="PNG")
+    return out.getvalue()
