@@ -30,7 +30,7 @@ class DepositsWorld(Protocol):
 
 
 def _amina(world: DepositsWorld) -> Any:
-    return world.stack.wallet.wallets.find("0712000001")
+    return world.stack.wallet.wallets.find("0712000001", actor="ops:steps")
 
 
 @given(parsers.parse("Amina has a wallet with the phone number {phone}"))

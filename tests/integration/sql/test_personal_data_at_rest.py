@@ -42,6 +42,9 @@ SECRETS = [
     "12345678",
     "Kenyatta Avenue",
     "Mama Mboga",
+    "1980-01-02",
+    "254722000111",
+    "Ngong Road",
 ]
 
 
@@ -92,7 +95,17 @@ def _business_application() -> KycApplication:
         kra_pin="P051234567Q",
         phone=OTHER_PHONE,
         address="Kenyatta Avenue 1, Nairobi",
-        directors=(Director(name="Otieno Odhiambo", id_type=IdType.NATIONAL_ID, id_number="12345678"),),
+        directors=(
+            Director(
+                name="Otieno Odhiambo",
+                id_type=IdType.NATIONAL_ID,
+                id_number="12345678",
+                id="d1",
+                date_of_birth=date(1980, 1, 2),
+                phone="254722000111",
+                address="Ngong Road 5, Nairobi",
+            ),
+        ),
     )
     return KycApplication(
         id="kya_2",
