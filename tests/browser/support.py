@@ -24,7 +24,13 @@ DESKTOP = {"width": 1280, "height": 800}
 PASSWORD = "correct horse battery staple"
 EMAIL = "owner@duka.example"
 # Enough confirmations (1-second blocks) that the page is seen confirming before it is paid.
-BROWSER_ENV = {"CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "8"}
+# The withdraw page quotes from the sandbox's Ethereum hot wallet (anvil's dev account 5: it estimates gas from there).
+HOT_WALLET = "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc"
+BROWSER_ENV = {
+    "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "8",
+    "CRYPTOPAY_WALLET_CONFIRMATIONS": "ethereum=4",
+    "CRYPTOPAY_ETHEREUM_HOT_WALLET": HOT_WALLET,
+}
 
 
 class Merchant:

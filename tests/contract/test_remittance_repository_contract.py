@@ -115,3 +115,18 @@ def test_a_remittance_whose_payouts_fail_is_refunded_end_to_end(backend: Backend
     stack.confirm_refunds()
     stack.run()
     assert stack.get(order).state is RemittanceState.REFUNDED and stack.books_balanced()
+
+
+def test_a_stored_order_holds_no_name_or_phone_in_the_clear(backend: Backend):
+    """On SQL the recipient's name and phone and the sender's name and address are sealed (read the raw row)."""
+    with backend.uow() as uow:
+        uow.remittances.add(_order(1))
+    if backend.engine is None:
+        return  # the in-memory fake keeps objects, not bytes
+    import sqlalchemy as sa
+
+    with backend.engine.connect() as conn:
+        raw = str(conn.execute(sa.text("SELECT doc FROM remittance_orders")).scalar_one())
+    assert [s for s in ("Achieng", "254712345678", "Grace", "Acacia") if s in raw] == []
+    with backend.uow() as uow:
+        assert uow.remittances.get("rmt_1") == _order(1)

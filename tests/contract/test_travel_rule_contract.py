@@ -13,6 +13,7 @@ from cryptopay.core.money import Money
 from cryptopay.core.testing.storage import InMemoryStorage
 from cryptopay.core.testing.travel_rule import InMemoryTravelRule
 
+from tests.support.sql_backends import TEST_PERSONAL
 from tests.support.sql_engines import BACKENDS, backend_engine
 from tests.support.travel_rule_data import AT, US, ann_attests, ann_beneficiary, ann_originator, withdrawal
 
@@ -28,7 +29,7 @@ def storage(engine):
         return InMemoryStorage(travel_rule=InMemoryTravelRule())
     from cryptopay.adapters.sql.uow import SqlStorage
 
-    return SqlStorage(engine)
+    return SqlStorage(engine, personal=TEST_PERSONAL)
 
 
 def record(record_id: str, reference: str, party: str = "usr_ann", attested: bool = True) -> TravelRuleRecord:

@@ -270,3 +270,34 @@ def test_wallet_reconciliation_on_this_backend(backend: Backend):
     found = reconciliation.reconcile().by_check()
     assert {name for name, n in found.items() if n} == {"claims-returned", "wallet-buys"}
     assert found["claims-returned"] == 1 and waiting.state is TransferState.AWAITING_CLAIM
+
+
+def test_sends_feed_monitoring_on_this_backend(backend: Backend):
+    """The same P2P feed on each storage: a structuring pattern raises one alert, a blocking rule refuses a send and
+    nothing moves (the journal and the alerts in the backend's own tables on SQL)."""
+    from cryptopay.core.compliance.feed import MonitoringFeed
+    from cryptopay.core.compliance.monitoring import Blocked, Monitoring
+    from cryptopay.core.compliance.rules import load_rules
+    from cryptopay.core.system import RandomIds
+    from cryptopay.core.testing.compliance import monitoring_repositories
+    from cryptopay.core.testing.storage import InMemoryStorage
+
+    from tests.unit.wallets.test_wallet_monitoring import RULES
+
+    stack = wallet_stack(backend)
+    storage = InMemoryStorage(**monitoring_repositories()) if backend.engine is None else backend.storage
+    monitoring = Monitoring(uow=storage.unit_of_work, rules=load_rules(RULES), clock=stack.clock, ids=RandomIds())
+    stack.wallets.monitor = MonitoringFeed(monitoring)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "150000", "KES")
+    start = stack.clock.now()
+    with pytest.raises(Blocked, match="p2p-over-50k"):
+        stack.wallets.send(amina.id, "0712000002", Money.of("60000", KES))
+    assert stack.balance(amina, "KES").amount == 150000
+    for kes in ("18500", "19000", "19900"):
+        stack.wallets.send(amina.id, "0712000002", Money.of(kes, KES))
+        stack.clock.advance(hours=2)
+    [alert] = monitoring.run_batch(start, stack.clock.now())
+    assert alert.rule_id == "p2p-structuring" and alert.evidence["count"] == "3"
+    assert sorted(a.rule_id for a in monitoring.alerts()) == ["p2p-over-50k", "p2p-structuring"]

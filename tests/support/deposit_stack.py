@@ -20,7 +20,7 @@ from cryptopay.core.compliance.screening import ListEntry, Screening
 from cryptopay.core.identity import User
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.ports.chains import ObservedTransfer
-from cryptopay.core.rails import rail_for
+from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.system import RandomIds
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
@@ -80,7 +80,8 @@ class DepositStack:
     monitoring: Monitoring
     screening: Screening
     scanners: dict[str, ChainScanner] = attrs.Factory(dict)
-    derivers: dict[str, SequentialDeriver] = attrs.Factory(dict)
+    derivers: dict[str, Any] = attrs.Factory(dict)
+    watchers: dict[str, Any] = attrs.Factory(dict)  # what ``sync`` reads: the fake chains, or real watchers
 
     @property
     def clock(self) -> ManualClock:
@@ -114,13 +115,13 @@ class DepositStack:
 
     def sync(self) -> None:
         """Scan every chain to its head (wallet addresses watched), then follow every deposit."""
-        for network, chain in self.chains.items():
+        for network, chain in self.watchers.items():
             scanner = self.scanners[network]
             while True:
                 step = scanner.step(self.deposits.watched_addresses(network), self._sink(network))
                 if step.to_block >= chain.head():
                     break
-            self.deposits.confirm(network, chain, chain)
+            self.deposits.confirm(network, chain, chain if hasattr(chain, "final_block") else None)
 
     def _sink(self, network: str) -> Any:
         def record(transfers: Sequence[ObservedTransfer]) -> None:
@@ -145,14 +146,22 @@ def _tx(chain: FakeChain, address: str) -> str:
 
 
 def deposit_stack(
-    backend: Backend | None = None, *, speed: str = SPEED, derivers: dict[str, Any] | None = None
+    backend: Backend | None = None,
+    *,
+    speed: str = SPEED,
+    derivers: dict[str, Any] | None = None,
+    watchers: dict[str, Any] | None = None,
+    rails: list[Rail] | None = None,
 ) -> DepositStack:
+    """Over fake chains on every network by default; ``watchers`` (with their ``derivers`` and ``rails``) replace
+    them with real ones (anvil, the TronGrid and Esplora simulators) on the networks they name."""
     the_backend = backend or memory_deposit_backend()
     wallets = wallet_stack(the_backend)
     clock, ids = wallets.clock, RandomIds()
-    chains = {n: FakeChain(n, clock) for n in NETWORKS}
+    chains = {n: FakeChain(n, clock) for n in NETWORKS if n not in (watchers or {})}
     for chain in chains.values():
         chain.mine()
+    reading: dict[str, Any] = {**chains, **(watchers or {})}
     screening = Screening(uow=the_backend.uow, matcher=RapidfuzzMatcher(), clock=clock, ids=ids)
     monitoring = Monitoring(
         uow=the_backend.uow,
@@ -161,9 +170,10 @@ def deposit_stack(
         ids=ids,
         screen=lambda m: screening.sanctioned_counterparty(m.network, m.counterparty),
     )
-    rails = [rail_for(n, "BTC" if n == "bitcoin" else "USDT") for n in NETWORKS]
+    own = {r.network.name for r in rails or ()}
+    the_rails = [rail_for(n, "BTC" if n == "bitcoin" else "USDT") for n in NETWORKS if n not in own]
+    the_rails += [rail_for(n, "USDC") for n in ("ethereum", "polygon", "bsc") if n not in own] + list(rails or ())
     derivers = {n: SequentialDeriver(n) for n in NETWORKS} | (derivers or {})
-    rails += [rail_for(n, "USDC") for n in ("ethereum", "polygon", "bsc")]
     wallets.rates.set("BTC/KES", "13000000")
     deposits = Deposits(
         uow=the_backend.uow,
@@ -171,15 +181,15 @@ def deposit_stack(
         clock=clock,
         ids=ids,
         derivers=derivers,
-        rails=rails,
+        rails=the_rails,
         speed=WalletSpeed.parse(speed),
         screening=lambda: screening,
         monitoring=lambda: monitoring,
         quoter=wallets.wallets.quoter,
     )
     cursors = InMemoryScanCursorStore()
-    scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in chains.items()}
-    return DepositStack(wallets, chains, cursors, deposits, monitoring, screening, scanners, derivers)
+    scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in reading.items()}
+    return DepositStack(wallets, chains, cursors, deposits, monitoring, screening, scanners, derivers, reading)
 
 
 __all__ = ["DepositStack", "deposit_stack", "memory_deposit_backend"]

@@ -42,7 +42,9 @@ def _api(env: dict[str, str]) -> Iterator[Api]:
     try:
         stack = remittance_stack(backend)
         services = attrs.evolve(root, remittances=ready(stack.remittances))
-        yield Api(make_app(services).test_client(), stack)
+        app = make_app(services)
+        app.config["SERVICES_FOR_TESTS"] = services
+        yield Api(app.test_client(), stack)
     finally:
         backend.engine.dispose()
         root.close()
@@ -103,3 +105,17 @@ def test_a_large_order_without_full_originator_data_is_refused_naming_the_travel
     assert api.stack.remittances.orders() == []
     opened = api.client.post("/v1/wallet/remittances", json=large, headers={"Idempotency-Key": "big-2"})
     assert opened.status_code == 201, opened.get_json()
+
+
+def test_senders_are_rate_limited_per_address_and_status_reads_at_the_general_rate(api: Api):
+    """Opening orders is limited like sign-ups (per client address); reading a status is not held to that limit."""
+    app = make_app(api.client.application.config["SERVICES_FOR_TESTS"], auth_rate_limit=2, rate_limit=50)
+    client = app.test_client()
+    statuses = [client.get("/v1/wallet/remittances/unknown").status_code for _ in range(5)]
+    assert statuses == [404] * 5
+    bad = {**BODY, "refund_address": "nope"}
+    opened = [
+        client.post("/v1/wallet/remittances", json=bad, headers={"Idempotency-Key": f"k{n}"}).status_code
+        for n in range(3)
+    ]
+    assert opened == [422, 422, 429]

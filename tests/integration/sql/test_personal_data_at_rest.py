@@ -15,6 +15,7 @@ from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.sealing import seal_personal_data
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.adapters.vault import EnvelopeVault, VaultBlobRejected, generate_kek
+from cryptopay.core.compliance.travel_rule import Assessment, TravelRuleRecord
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.kyc.applications import BusinessDetails, Director, KycApplication, PersonDetails
 from cryptopay.core.kyc.checks import IdType
@@ -24,6 +25,7 @@ from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferSt
 from sqlalchemy.engine import Engine
 
 from tests.support.sql_backends import postgres_database
+from tests.support.travel_rule_data import AT, US, ann_attests, ann_beneficiary, ann_originator, withdrawal
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 PHONE, OTHER_PHONE, EMAIL = "254712345678", "254733000111", "Wanjiku.Kamau@Example.com"
@@ -40,6 +42,9 @@ SECRETS = [
     "12345678",
     "Kenyatta Avenue",
     "Mama Mboga",
+    "1980-01-02",
+    "254722000111",
+    "Ngong Road",
 ]
 
 
@@ -90,7 +95,17 @@ def _business_application() -> KycApplication:
         kra_pin="P051234567Q",
         phone=OTHER_PHONE,
         address="Kenyatta Avenue 1, Nairobi",
-        directors=(Director(name="Otieno Odhiambo", id_type=IdType.NATIONAL_ID, id_number="12345678"),),
+        directors=(
+            Director(
+                name="Otieno Odhiambo",
+                id_type=IdType.NATIONAL_ID,
+                id_number="12345678",
+                id="d1",
+                date_of_birth=date(1980, 1, 2),
+                phone="254722000111",
+                address="Ngong Road 5, Nairobi",
+            ),
+        ),
     )
     return KycApplication(
         id="kya_2",
@@ -223,3 +238,34 @@ def test_the_migration_then_the_pass_seal_a_database_from_before(engine: Engine)
     assert _leaks(_raw_text(engine)) == []
     with storage.unit_of_work() as uow:
         assert uow.users.by_phone(PHONE).email == EMAIL  # type: ignore[union-attr]
+
+
+def _travel_record() -> TravelRuleRecord:
+    transfer = withdrawal(reference="wdr_9")
+    return TravelRuleRecord(
+        id="trr_1",
+        transfer=transfer,
+        originator=ann_originator(),
+        beneficiary=ann_beneficiary(),
+        assessment=Assessment(transfer.amount, Money.of("1500.00", "USD"), "fxq_1", True),
+        created_at=AT,
+        attestation=ann_attests(),
+        vasp=US,
+    )
+
+
+def test_travel_rule_records_keep_their_ivms101_payload_sealed(engine: Engine) -> None:
+    """The originator's and beneficiary's names, address, ID number and birth date are sealed; the record reads back
+    equal, and a record written in the clear is sealed by the pass."""
+    with SqlStorage(engine).unit_of_work() as uow:  # as written before sealing
+        uow.travel_rule.add(_travel_record())
+    with engine.connect() as conn:
+        assert "Moi Avenue" in str(conn.execute(sa.text("SELECT doc FROM travel_rule_records")).scalar_one())
+    storage = SqlStorage(engine, personal=_personal())
+    assert seal_personal_data(storage)["travel_rule_records"] == 1
+    with engine.connect() as conn:
+        raw = str(conn.execute(sa.text("SELECT doc FROM travel_rule_records")).scalar_one())
+    assert [s for s in ("Wanjiru", "Moi Avenue", "12345678", "1990-04-01", "Nyeri") if s in raw] == []
+    with storage.unit_of_work() as uow:
+        assert uow.travel_rule.get("trr_1") == _travel_record()
+        assert uow.travel_rule.list(party_id="usr_ann") == [_travel_record()]

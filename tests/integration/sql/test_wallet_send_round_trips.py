@@ -58,7 +58,7 @@ def stack(engine: Engine) -> WalletStack:
 
 
 def _user_id(stack: WalletStack, phone: str) -> str:
-    return stack.wallets.find(phone).user_id
+    return stack.wallets.find(phone, actor="usr_test").user_id
 
 
 def test_a_send_is_two_round_trips(stack: WalletStack, relay: RoundTripRelay) -> None:

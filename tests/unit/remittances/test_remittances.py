@@ -182,3 +182,67 @@ def test_above_the_travel_rule_threshold_full_originator_data_is_required_and_ke
     assert payload["originator"]["accountNumber"] == [TRON_REFUND]
     assert payload["beneficiary"]["accountNumber"] == ["254712345678"]
     assert small_record is None
+
+
+def test_the_desk_is_never_settled():
+    """Settlement runs skip the remittance desk's store (its funds belong to the orders), even when asked by name."""
+    from cryptopay.core.errors import NotFound
+    from cryptopay.core.payments.model import StoreSettings
+    from cryptopay.core.rails import rail_for
+    from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
+    from cryptopay.core.testing.payments_stack import PaymentsStack
+
+    payments = PaymentsStack()
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "254712345678")
+    payments.add_merchant("m1", settlement=profile)
+    with payments.uow() as uow:
+        uow.stores.put(StoreSettings(merchant_id=DESK, rails=[rail_for("tron", "USDT")]))
+    assert [run.merchant_id for run in payments.settling.run_settlements()] == ["m1"]
+    with pytest.raises(NotFound, match="remittance desk"):
+        payments.settling.run_settlements(merchant_id=DESK)
+
+
+def test_a_remittance_payout_is_not_held_by_the_merchant_kyb_gate(stack):
+    """Where settlements wait for KYB, a remittance's payout (owned by the desk, which has no profile) is still
+    sent: its compliance is the order's (monitoring, the Travel Rule)."""
+    from cryptopay.core.kyc.gate import PayoutGate
+    from cryptopay.core.payouts import Payouts
+
+    wallet = stack.wallet
+    gate = PayoutGate(uow=wallet.backend.uow, clock=wallet.clock, require_kyb=True)
+    wallet.payouts = Payouts(
+        uow=wallet.backend.uow,
+        clock=wallet.clock,
+        ids=wallet.sells.ids,
+        ledger=wallet.ledger,
+        gateway=wallet.mpesa,
+        urls=wallet.payouts._urls,
+        gate=gate,
+    )
+    assert not gate.held(DESK).allowed
+    order = stack.order(amount="1000")
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    assert stack.get(order).state is RemittanceState.PAID_OUT
+
+
+def test_two_workers_retrying_and_refunding_at_once_make_one_attempt_and_one_refund(stack):
+    """A retry already made by another worker is adopted (counted once); a refund already asked is adopted too."""
+    stack.remittances.policy = RetryPolicy(attempts=2, wait=timedelta(0))
+    stack.wallet.mpesa.set_scenario("254712345678", Scenario.INSUFFICIENT_FUNDS)
+    order = stack.order(amount="1000")
+    stack.pay(order)
+    stack.confirm()
+    stack.run(rounds=1)
+    first = stack.remittances.payout_of(stack.get(order))
+    stack.wallet.payouts.retry_failed_payout(first.id, actor="system:remittances")  # the other worker's retry
+    stack.run(rounds=1)
+    assert stack.get(order).attempts == 2
+    stack.run(rounds=2)
+    refunding = stack.get(order)
+    assert refunding.state is RemittanceState.REFUNDING
+    assert len(stack.refunds.list_refunds(refunding.invoice_id)) == 1
+    stack.remittances._request_refund(order.id, "system:remittances")  # a second worker asks again: adopted
+    assert len(stack.refunds.list_refunds(refunding.invoice_id)) == 1
+    assert stack.get(order).state is RemittanceState.REFUNDING

@@ -237,8 +237,10 @@ def test_the_wallet_speed_and_minimums_settings_are_checked():
 
 
 def test_reconciliation_covers_deposits_credited_held_and_reversed(stack):
-    """After credits, holds and a reversal the books reconcile; a deposit booked behind the records' back does not."""
+    """After credits, holds and a reversal the books reconcile, custody with the chain at the wallets' addresses
+    included; a deposit booked behind the records' back does not."""
     from cryptopay.core.reconciliation.service import Reconciliation
+    from cryptopay.core.testing.treasury import FakeBalances
 
     user = stack.sign_up("0712345678")
     stack.pay(user, "polygon", "25")
@@ -249,12 +251,19 @@ def test_reconciliation_covers_deposits_credited_held_and_reversed(stack):
     stack.mine("polygon", 1)
     stack.pay(user, "polygon", "7")
     stack.mine("polygon", 2)
+    chains = {n: FakeBalances(stack.chains[n]) for n in ("polygon", "tron")}  # what our addresses hold on chain
     reconciliation = Reconciliation(
-        uow=stack.uow, ledger=stack.wallet.ledger, clock=stack.clock, wallets=stack.uow, deposits=stack.uow
+        uow=stack.uow,
+        ledger=stack.wallet.ledger,
+        clock=stack.clock,
+        wallets=stack.uow,
+        deposits=stack.uow,
+        chains=chains,
     )
     report = reconciliation.reconcile()
     names = {r.check.name: r for r in report.results}
     assert not names["wallet-deposits"].skipped and not names["deposits-held"].skipped
+    assert not names["custody-on-chain"].skipped  # the custody held for wallets is what their addresses hold
     assert [(r.check.name, r.differences) for r in report.results if r.differences] == []
     # An operator books a deposit by hand: custody and the suspense account no longer match the records.
     stack.wallet.ledger.transfer(
@@ -262,3 +271,20 @@ def test_reconciliation_covers_deposits_credited_held_and_reversed(stack):
     )
     differences = {r.check.name for r in reconciliation.reconcile().results if r.differences}
     assert {"custody", "deposits-held"} <= differences
+
+
+def test_the_workers_chain_scan_watches_wallet_addresses_beside_invoices(stack):
+    """``chains.scan`` (``bootstrap.chains.scan_chains``) scans wallet addresses too and hands what pays no invoice
+    to the deposits: the transfer is recorded as the wallet's deposit."""
+    from cryptopay.adapters.bootstrap.chains import scan_chains
+    from cryptopay.core.payments.detection import Detection
+    from cryptopay.core.system import RandomIds
+
+    detection = Detection(
+        uow=stack.uow, clock=stack.clock, ids=RandomIds(), ledger=stack.wallet.ledger, cursors=stack.cursors
+    )
+    user = stack.sign_up("0712345678")
+    stack.pay(user, "polygon", "25")
+    assert scan_chains({"polygon": stack.scanners["polygon"]}, detection, None, stack.deposits) == 1
+    deposit = stack.deposit_of(user)
+    assert (deposit.state, deposit.amount) == (DepositState.SEEN, usdt("25"))

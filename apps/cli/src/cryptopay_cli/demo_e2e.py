@@ -195,7 +195,7 @@ class Demo:
         for n in range(self.workers):
             self._spawn(f"worker{n or ''}", str(bin_dir / "cryptopay-worker"), "--fast", *worker)
         for port in self.api_ports:
-            self._wait("the API", partial(_ready, f"http://127.0.0.1:{port}/readyz"), timeout=60)
+            self._wait("the API", partial(_ready, f"http://127.0.0.1:{port}/readyz"), timeout=max(60.0, self.timeout))
         database = "PostgreSQL" if self.database_url.startswith("postgresql") else "SQLite"
         queue = "RQ on Redis" if self.redis_url else "the inline queue"
         self.step(f"API serving on {self.api} ({database}, {queue}); worker running")

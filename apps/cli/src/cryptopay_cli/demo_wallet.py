@@ -176,7 +176,10 @@ class WalletDemo(Demo):
         return dict(done)
 
     def _remitted(self, public_id: str) -> dict[str, Any] | None:
-        found = httpx.get(f"{self.api}/v1/wallet/remittances/{public_id}", timeout=10).json()
+        answer = httpx.get(f"{self.api}/v1/wallet/remittances/{public_id}", timeout=10)
+        if answer.status_code != 200:  # a 429 under a tight rate limit: ask again on the next round
+            return None
+        found = answer.json()
         return found if found["state"] in ("paid_out", "refunding", "refunded", "held", "expired") else None
 
     def _latest_sms(self, phone: str, after: int) -> str | None:

@@ -138,6 +138,17 @@ def limit_by_client(view: Callable[P, R]) -> Callable[P, R]:
     return annotate(wrapper, errors=(429,))
 
 
+def limit_reads_by_client(view: Callable[P, R]) -> Callable[P, R]:
+    """Rate-limit an unauthenticated read (a public status page) by the client's address, at the general rate."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        _rate_limit(f"ip:{request.remote_addr}", runtime().settings.rate_limit)
+        return view(*args, **kwargs)
+
+    return annotate(wrapper, errors=(429,))
+
+
 def limit_account(account: str) -> None:
     """Per-account backoff for password and code checks (login, step-up, reset requests), whatever the address.
 

@@ -29,6 +29,7 @@ __all__ = [
     "OUTBOX_RELAY",
     "PAYOUT_START",
     "PAYOUT_STATUS",
+    "PRIVACY_RETENTION",
     "RECONCILIATION_RUN",
     "REFUND_SEND",
     "REMITTANCE_ADVANCE",
@@ -62,6 +63,7 @@ METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml
 COMPLIANCE_MONITOR = "compliance.monitor"  # AML batch rules over recent movements; overdue cases warned
 COMPLIANCE_RESCREEN = "compliance.rescreen"  # every verified party's names against the latest sanctions lists
 KYC_SWEEP_DOCUMENTS = "kyc.sweep_documents"  # stored document blobs no application names, past an hour's grace
+PRIVACY_RETENTION = "privacy.retention"  # anonymise people whose relationship ended past the retention period
 TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
 TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
@@ -90,6 +92,7 @@ LEAD_JOBS = (
     COMPLIANCE_MONITOR,
     COMPLIANCE_RESCREEN,
     KYC_SWEEP_DOCUMENTS,
+    PRIVACY_RETENTION,
 )
 
 

@@ -100,6 +100,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.COMPLIANCE_MONITOR, timedelta(minutes=15)),  # AML batch rules; overdue cases
     Every(jobs.COMPLIANCE_RESCREEN, timedelta(hours=6)),  # everyone against the latest lists (alerts raised once)
     Every(jobs.KYC_SWEEP_DOCUMENTS, timedelta(hours=6)),  # blobs no KYC application names (crash leftovers)
+    Every(jobs.PRIVACY_RETENTION, timedelta(days=1)),  # retention rules: anonymise relationships long ended
     Every(jobs.TREASURY_SWEEP, timedelta(minutes=10)),  # deposit addresses above the threshold -> hot wallets
     Every(jobs.TREASURY_MEASURE, timedelta(minutes=5)),  # float and inventory gauges (reads every deposit address)
 )

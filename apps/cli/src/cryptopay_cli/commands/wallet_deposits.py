@@ -52,7 +52,7 @@ def deposits(
     """The wallet's crypto deposits, newest first: seen, credited, held (and why) or withdrawn by a reorg."""
     with errors_to_exit_codes():
         root = services()
-        wallet = root.wallets.find(who)
+        wallet = root.wallets.find(who, actor=_operator())
         found = root.wallet_deposits.deposits(wallet.user_id, limit=limit)
     rows = [_row(d) for d in found]
     if as_json:
@@ -65,7 +65,7 @@ def deposit_addresses(who: str = _WHO, as_json: bool = _JSON) -> None:
     """The wallet's deposit address on every network (allocated if the user never asked)."""
     with errors_to_exit_codes():
         root = services()
-        wallet = root.wallets.find(who)
+        wallet = root.wallets.find(who, actor=_operator())
         found = root.wallet_deposits.addresses(wallet.user_id)
     rows = [
         {"network": a.network, "address": a.address, "assets": ",".join(a.assets), "requirement": a.requirement}

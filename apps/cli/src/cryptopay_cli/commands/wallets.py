@@ -1,4 +1,5 @@
-"""``cryptopay wallets``: look at a personal wallet, its history, and freeze or unfreeze it (operators; audited).
+"""``cryptopay wallets``: look at a personal wallet, its history, and freeze or unfreeze it (operators; audited:
+every lookup of a wallet is a ``wallet.looked_up`` record naming the operator).
 
 A wallet is named by its user id, its phone number (``0712…``, ``+2547…``) or its username. Exit 3 when there is
 no such wallet, 2 for a bad month or asset, 2 for a freeze without a reason.
@@ -39,7 +40,7 @@ def show(who: str = _WHO, as_json: bool = _JSON) -> None:
     """The wallet, whether it is frozen, and its available balances."""
     with errors_to_exit_codes():
         wallets = services().wallets
-        wallet = wallets.find(who)
+        wallet = wallets.find(who, actor=_operator())
         balances = {code: format(m.amount, "f") for code, m in wallets.balances(wallet.user_id).items()}
     view = {
         "user_id": wallet.user_id,
@@ -69,7 +70,7 @@ def history(
     with errors_to_exit_codes():
         since, until = statement_period(month) if month else (None, None)
         wallets = services().wallets
-        wallet = wallets.find(who)
+        wallet = wallets.find(who, actor=_operator())
         held = asset_by_code(asset.upper()) if asset else None
         lines = wallets.history(wallet.user_id, asset=held, since=since, until=until, limit=limit)
     rows = [
@@ -94,7 +95,7 @@ def freeze(who: str = _WHO, reason: str = typer.Option(..., "--reason", help="Wh
     """Stop the wallet sending and receiving until it is unfrozen."""
     with errors_to_exit_codes():
         wallets = services().wallets
-        wallet = wallets.freeze(wallets.find(who).user_id, reason=reason, actor=_operator())
+        wallet = wallets.freeze(wallets.find(who, actor=_operator()).user_id, reason=reason, actor=_operator())
     emit_json({"user_id": wallet.user_id, "frozen": wallet.frozen, "reason": wallet.frozen_reason})
 
 
@@ -103,7 +104,7 @@ def unfreeze(who: str = _WHO) -> None:
     """Let a frozen wallet send and receive again."""
     with errors_to_exit_codes():
         wallets = services().wallets
-        wallet = wallets.unfreeze(wallets.find(who).user_id, actor=_operator())
+        wallet = wallets.unfreeze(wallets.find(who, actor=_operator()).user_id, actor=_operator())
     emit_json({"user_id": wallet.user_id, "frozen": wallet.frozen})
 
 

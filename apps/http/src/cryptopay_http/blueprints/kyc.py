@@ -346,7 +346,9 @@ class ApplicationView:
     sanctions_matches: list[str] | None  # officers only (null for the applicant: no tipping off)
 
     @classmethod
-    def of(cls, a: KycApplication, *, officer: bool = False) -> ApplicationView:
+    def of(cls, a: KycApplication, *, officer: bool = False, particulars: bool = True) -> ApplicationView:
+        """The view of ``a``; without ``particulars`` (an officer's queue), no personal details: reading those is
+        ``read_application``, audited."""
         needed = _review().policy.tier(a.kind, a.level).approvals_required
         return cls(
             a.id,
@@ -360,8 +362,8 @@ class ApplicationView:
             a.reason,
             [k.value for k in a.missing_documents()] + a.missing_director_documents(),
             [DocumentView.of(d) for d in a.documents],
-            PersonView.of(a.person) if a.person else None,
-            BusinessView.of(a.business, a.verified_directors) if a.business else None,
+            PersonView.of(a.person) if a.person and particulars else None,
+            BusinessView.of(a.business, a.verified_directors) if a.business and particulars else None,
             a.created_at,
             a.submitted_at,
             a.decided_at,
@@ -507,12 +509,17 @@ def _officer_view(application: KycApplication) -> ApplicationView:
 
 @bp.get("/v1/admin/kyc/queue")
 @operation(
-    "Applications waiting for review or being reviewed (officers)", response=PageOf(ApplicationView), tags=_ADMIN_TAGS
+    "Applications waiting for review or being reviewed, without personal details (officers; read one for those)",
+    response=PageOf(ApplicationView),
+    tags=_ADMIN_TAGS,
 )
 @require(roles=_OFFICERS)
 @paginated
 def queue() -> Response:
-    return json_response(paginate(lambda after, limit: _review().queue(after=after, limit=limit), _officer_view))
+    def row(application: KycApplication) -> ApplicationView:
+        return ApplicationView.of(application, officer=True, particulars=False)
+
+    return json_response(paginate(lambda after, limit: _review().queue(after=after, limit=limit), row))
 
 
 @bp.get("/v1/admin/kyc/applications/<application_id>")

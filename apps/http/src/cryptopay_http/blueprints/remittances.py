@@ -24,7 +24,7 @@ from cryptopay.core.remittances.service import OrderRequest
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest
 
-from cryptopay_http.auth import limit_by_client, not_found
+from cryptopay_http.auth import limit_by_client, limit_reads_by_client, not_found
 from cryptopay_http.blueprints.invoices import PaymentOptionView
 from cryptopay_http.blueprints.wallet import PHONE_PATTERN
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
@@ -176,7 +176,7 @@ def create_remittance() -> Response:
 
 @bp.get("/v1/wallet/remittances/<public_id>")
 @operation("A remittance order's status, by its public id (no account)", response=RemittanceView, tags=_TAGS)
-@limit_by_client
+@limit_reads_by_client
 def remittance_status(public_id: str) -> Response:
     try:
         order = runtime().services.remittances.get_public(public_id)

@@ -90,6 +90,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         travel_rule=Lazy(lambda: parts.travel_rule),
         reporting=Lazy(lambda: Reporting(uow=parts.storage.unit_of_work, clock=parts.clock)),
         subject_exports=Lazy(lambda: SubjectExports(parts.storage.unit_of_work, parts.ledger, parts.clock)),
+        retention=Lazy(lambda: parts.retention),
         listings=Lazy(lambda: parts.listings),
         transactions=Lazy(lambda: parts.transactions),
         reports=Lazy(lambda: parts.reports),

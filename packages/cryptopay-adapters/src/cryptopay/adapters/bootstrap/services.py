@@ -52,6 +52,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import FloatBalance, Reconciliation
 from cryptopay.core.remittances.service import Remittances
@@ -122,6 +123,7 @@ class Services:
     _travel_rule: Lazy[TravelRule] = attrs.field(factory=lambda: missing("the Travel Rule"))
     _reporting: Lazy[Reporting] = attrs.field(factory=lambda: missing("compliance reports"))
     _subject_exports: Lazy[SubjectExports] = attrs.field(factory=lambda: missing("data subject exports"))
+    _retention: Lazy[RetentionPurge] = attrs.field(factory=lambda: missing("retention purges"))
     # -- reconciliation and the read models
     _listings: Lazy[Listings] = attrs.field(factory=lambda: missing("listings"))
     _transactions: Lazy[TransactionSearch] = attrs.field(factory=lambda: missing("transaction search"))
@@ -353,6 +355,11 @@ class Services:
     def subject_exports(self) -> SubjectExports:
         """A data subject's export (the person's own, or an officer's), audited."""
         return self._subject_exports.get()
+
+    @property
+    def retention(self) -> RetentionPurge:
+        """The retention rules applied to people whose relationship ended (the worker runs it daily)."""
+        return self._retention.get()
 
     @property
     def listings(self) -> Listings:

@@ -73,6 +73,7 @@ from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
+from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
 from cryptopay.core.remittances.service import Remittances, RetryPolicy
@@ -172,6 +173,11 @@ class Parts:
         from cryptopay.adapters.sql.sealing import seal_personal_data
 
         return lambda all_rows: seal_personal_data(self.storage, all_rows=all_rows)
+
+    @functools.cached_property
+    def retention(self) -> RetentionPurge:
+        """The retention rules (``cryptopay.core.privacy.retention``) applied by the worker's daily job."""
+        return RetentionPurge(self.storage.unit_of_work, self.ledger, self.clock)
 
     @functools.cached_property
     def ledger(self) -> Ledger:
@@ -1030,6 +1036,7 @@ class Parts:
                 self.kyc_review.screened_names(), self.screening
             ),
             "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
+            "privacy.retention": lambda _payload: self.retention.run(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
             "wallets.expire_claims": lambda _payload: return_expired_claims(

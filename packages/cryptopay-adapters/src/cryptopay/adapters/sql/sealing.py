@@ -15,8 +15,8 @@ served (the hashes are recomputed from the sealed values).
 >>> url = f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'doc.db'}"
 >>> _ = upgrade(url)
 >>> from cryptopay.adapters.sql.uow import SqlStorage
->>> seal_personal_data(SqlStorage(make_engine(url)))
-{'users': 0, 'kyc_applications': 0, 'wallets': 0, 'phone_verifications': 0, 'wallet_transfers': 0, 'wallet_buys': 0}
+>>> set(seal_personal_data(SqlStorage(make_engine(url))).values())  # no keys, nothing to seal
+{0}
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from cryptopay.adapters.sql.repositories.compliance import KYC_APPLICATION_FIELD
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_compliance import kyc_applications
 from cryptopay.adapters.sql.tables_identity import users
+from cryptopay.adapters.sql.tables_travel_rule import travel_rule_records
 from cryptopay.adapters.sql.uow import SqlStorage, SqlUnitOfWork
 
 __all__ = ["seal_personal_data"]
@@ -39,6 +40,7 @@ _DOCUMENT_TABLES: tuple[tuple[str, Callable[[SqlUnitOfWork], _Documents[Any]]], 
     ("phone_verifications", lambda uow: uow.phone_verifications),
     ("wallet_transfers", lambda uow: uow.wallet_transfers),
     ("wallet_buys", lambda uow: uow.wallet_buys),
+    ("remittance_orders", lambda uow: uow.remittances),
 )
 
 
@@ -48,6 +50,7 @@ def seal_personal_data(storage: SqlStorage, *, all_rows: bool = False, batch: in
         return dict.fromkeys(_names(), 0)
     counts = {"users": _pass(storage, batch, lambda uow, after: _users(uow, after, batch, all_rows))}
     counts["kyc_applications"] = _pass(storage, batch, lambda uow, after: _applications(uow, after, batch, all_rows))
+    counts["travel_rule_records"] = _pass(storage, batch, lambda uow, after: _travel_rule(uow, after, batch, all_rows))
     for name, repository in _DOCUMENT_TABLES:
         counts[name] = _pass(storage, batch, _document_step(repository, batch, all_rows))
     return counts
@@ -60,7 +63,7 @@ def _document_step(
 
 
 def _names() -> list[str]:
-    return ["users", "kyc_applications", *(name for name, _ in _DOCUMENT_TABLES)]
+    return ["users", "kyc_applications", "travel_rule_records", *(name for name, _ in _DOCUMENT_TABLES)]
 
 
 def _pass(storage: SqlStorage, batch: int, step: Callable[[SqlUnitOfWork, str], tuple[int, str | None]]) -> int:
@@ -103,6 +106,17 @@ def _applications(uow: SqlUnitOfWork, after: str, batch: int, all_rows: bool) ->
             application = uow.kyc_applications.get(application_id)
             assert application is not None
             uow.kyc_applications.update(application)
+            rewritten += 1
+    return rewritten, rows[-1][0] if len(rows) == batch else None
+
+
+def _travel_rule(uow: SqlUnitOfWork, after: str, batch: int, all_rows: bool) -> tuple[int, str | None]:
+    c = travel_rule_records.c
+    rows = uow.connection.execute(sa.select(c.id, c.doc).where(c.id > after).order_by(c.id).limit(batch)).all()
+    rewritten = 0
+    for _record_id, doc in rows:
+        if all_rows or not isinstance(doc["ivms101"], str):
+            uow.travel_rule.reseal(doc)
             rewritten += 1
     return rewritten, rows[-1][0] if len(rows) == batch else None
 

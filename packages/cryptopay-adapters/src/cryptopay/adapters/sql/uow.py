@@ -190,7 +190,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def travel_rule(self) -> SqlTravelRule:
-        return SqlTravelRule(self.connection)
+        return SqlTravelRule(self.connection, personal=self._personal)
 
     @functools.cached_property
     def withdrawals(self) -> SqlWithdrawals:
@@ -203,7 +203,7 @@ class SqlUnitOfWork:
     # -- remittances from abroad
     @functools.cached_property
     def remittances(self) -> SqlRemittances:
-        return SqlRemittances(self.connection, locking=self._locking)
+        return SqlRemittances(self.connection, personal=self._personal, locking=self._locking)
 
     # -- personal wallets
     @functools.cached_property

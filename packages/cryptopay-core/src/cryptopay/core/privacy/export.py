@@ -27,6 +27,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import NotFound
 from cryptopay.core.identity.model import User
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
 from cryptopay.core.ports.system import Clock
@@ -145,10 +146,12 @@ class SubjectExports:
 
     def find(self, who: str, *, actor: str) -> User:
         """The user with this id, email or phone (the lookup itself is audited: staff reading personal data)."""
+        phone = try_normalize_msisdn(who)
         with self.uow() as uow:
-            user = uow.users.get(who) or uow.users.by_email(who) or uow.users.by_phone(who)
+            by_phone = uow.users.by_phone(phone) if phone is not None else None
+            user = by_phone or uow.users.get(who) or uow.users.by_email(who)
             if user is None:
-                raise NotFound("no such data subject (give a user id, an email or a phone 2547...)")
+                raise NotFound("no such data subject (give a user id, an email or a phone number)")
             uow.audit.append(AuditEvent(actor, "privacy.subject_looked_up", f"user:{user.id}", self.clock.now()))
             return user
 

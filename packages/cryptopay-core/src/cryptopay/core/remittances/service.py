@@ -454,7 +454,11 @@ class Remittances:
         return order
 
     def _on_payout(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
-        payout = _current_payout(uow, order)
+        attempts = _attempts(uow, order)
+        payout = attempts[-1] if attempts else None
+        if len(attempts) != order.attempts:  # a retry made elsewhere (an operator, another worker) counts too
+            order.attempts = len(attempts)
+            uow.remittances.update(order)
         if payout is None or not payout.is_final:
             return None
         if payout.state is PayoutState.COMPLETED:
@@ -481,9 +485,10 @@ class Remittances:
         def adopt(uow: RemittanceUnitOfWork) -> RemittanceOrder:
             order = _order(uow, order_id, lock=True)
             if order.state in (RemittanceState.PAYING_OUT, RemittanceState.HELD):
+                # Counted from the payouts themselves: two workers retrying at once make one attempt, counted once.
                 order.state, order.attempts, order.next_attempt_at = (
                     RemittanceState.PAYING_OUT,
-                    order.attempts + 1,
+                    len(_attempts(uow, order)),
                     None,
                 )
                 uow.remittances.update(order)
@@ -543,7 +548,10 @@ class Remittances:
                     invoice.id, address=order.refund_address, requested_by=actor, rail=rail, amount=amount
                 ).id
             except CryptopayError as error:
-                return in_transaction(self.uow, partial(self._refund_refused, order_id=order_id, error=error))
+                raced = [r for r in self.refunds.list_refunds(order.invoice_id) if r.state is not RefundState.FAILED]
+                if not raced:  # else another worker asked for it meanwhile (the invoice's lock let one through)
+                    return in_transaction(self.uow, partial(self._refund_refused, order_id=order_id, error=error))
+                refund_id = raced[0].id
 
         def record(uow: RemittanceUnitOfWork) -> RemittanceOrder:
             found = _order(uow, order_id, lock=True)
@@ -611,13 +619,20 @@ def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: 
     return check_wallet_movement(profile, Product.REMITTANCE, value, spent=spending(uow, wallet.user_id, now), at=now)
 
 
-def _current_payout(uow: PaymentsUnitOfWork, order: RemittanceOrder) -> Payout | None:
-    """The first payout, followed through its retries to the newest attempt."""
+def _attempts(uow: PaymentsUnitOfWork, order: RemittanceOrder) -> list[Payout]:
+    """The order's payouts: the first, then each retry that replaced the one before."""
     payout = uow.payouts.get(order.payout_id) if order.payout_id else None
-    seen = 0
-    while payout is not None and payout.retried_by is not None and seen < 100:
-        payout, seen = uow.payouts.get(payout.retried_by), seen + 1
-    return payout
+    found: list[Payout] = []
+    while payout is not None and len(found) < 100:
+        found.append(payout)
+        payout = uow.payouts.get(payout.retried_by) if payout.retried_by else None
+    return found
+
+
+def _current_payout(uow: PaymentsUnitOfWork, order: RemittanceOrder) -> Payout | None:
+    """The newest attempt (the first payout, followed through its retries)."""
+    attempts = _attempts(uow, order)
+    return attempts[-1] if attempts else None
 
 
 def _paid_rail(invoice: Invoice) -> str:

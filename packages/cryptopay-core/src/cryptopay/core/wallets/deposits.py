@@ -144,7 +144,9 @@ class Deposits:
 
     def addresses(self, user_id: str) -> list[WalletAddress]:
         """The user's deposit address on every network, allocated on first ask (``NotFound`` without a wallet)."""
-        owned = in_transaction(self._uow, partial(self._allocate, user_id=user_id))
+        owned = in_transaction(self._uow, lambda uow: uow.deposit_addresses.owned_by(user_id))
+        if not set(self.networks) <= {a.network for a in owned}:  # a first ask (or a network added since)
+            owned = in_transaction(self._uow, partial(self._allocate, user_id=user_id))
         return [self._view(a) for a in owned if a.network in self._rails]
 
     def address(self, user_id: str, network: str) -> WalletAddress:

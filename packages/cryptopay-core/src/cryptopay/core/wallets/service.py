@@ -96,14 +96,19 @@ class Wallets:
     def wallet(self, user_id: str) -> Wallet:
         return in_transaction(self.uow, lambda uow: _wallet(uow, user_id))
 
-    def find(self, who: str) -> Wallet:
-        """A wallet by user id, phone number or username (for operators); ``NotFound`` otherwise."""
+    def find(self, who: str, *, actor: str) -> Wallet:
+        """A wallet by user id, phone number or username, for staff (``actor``): the lookup is audited
+        (``wallet.looked_up``: staff reading a person's data); ``NotFound`` otherwise."""
 
         def work(uow: WalletUnitOfWork) -> Wallet | None:
             phone = try_normalize_msisdn(who)
             if phone is not None:
-                return uow.wallets.by_phone(phone)
-            return uow.wallets.get(who) or uow.wallets.by_username(who.removeprefix("@").lower())
+                found = uow.wallets.by_phone(phone)
+            else:
+                found = uow.wallets.get(who) or uow.wallets.by_username(who.removeprefix("@").lower())
+            if found is not None:
+                uow.audit.append(self._event(actor, "wallet.looked_up", f"user:{found.user_id}"))
+            return found
 
         found = in_transaction(self.uow, work)
         if found is None:

@@ -24,6 +24,7 @@ In the order a withdrawal lives (``withdrawal_model`` has the values and the sta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
@@ -83,6 +84,8 @@ from cryptopay.core.wallets.withdrawal_model import (
 )
 
 __all__ = ["DEFAULT_COOL_OFF", "Withdrawals"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_COOL_OFF = timedelta(hours=24)
 SYSTEM = "system:withdrawals"
@@ -191,8 +194,9 @@ class Withdrawals:
             return None
         try:
             return estimator.estimate_fee(_request_of(plan, "wdr_estimate"))
-        except CryptopayError:
-            return None  # the chain cannot say now: the quote shows no estimate rather than failing
+        except Exception:  # the chain cannot say now (or its library raised): the quote shows no estimate
+            log.info("no %s network fee estimate for a withdrawal quote", plan.network, exc_info=True)
+            return None
 
     def _send_after(self, uow: WithdrawalUnitOfWork, user_id: str, plan: _Plan) -> tuple[datetime, bool]:
         """Now, for an address the user withdrew to before; else the end of its cool-off (which began with the

@@ -51,6 +51,9 @@ KYC_APPLICATION_FIELDS = PersonalFields(
         "business.address",
         "business.directors[].name",
         "business.directors[].id_number",
+        "business.directors[].date_of_birth",
+        "business.directors[].phone",
+        "business.directors[].address",
     ),
 )
 """An application's personal fields, sealed at rest (the business's registered name, number and KRA PIN are not

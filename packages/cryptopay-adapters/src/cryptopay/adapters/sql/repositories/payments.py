@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_BY_ID: dict[tuple[str, bool], tuple[sa.Select[Any], sa.Select[Any]]] = {}  # (table, keyed): (plain, locked)
 
 
 class _Documents(Generic[T]):
@@ -131,6 +132,17 @@ class _Documents(Generic[T]):
         row = self._conn.execute(query.with_for_update() if lock and self._locking else query).first()
         return self._item(row[0], row[-1]) if row is not None else None
 
+    def _by_id(self, row_id: str, *, lock: bool = False) -> T | None:
+        """``_one`` by primary key with a statement built once per class (a hot read: an invoice by id builds no
+        query and computes no cache key per call)."""
+        key = (self.table.name, self.fields is not None)
+        statements = _BY_ID.get(key)
+        if statements is None:
+            query = sa.select(*self._keyed_doc()).where(self.table.c.id == sa.bindparam("row_id"))
+            statements = _BY_ID[key] = (query, query.with_for_update())
+        row = self._conn.execute(statements[lock and self._locking], {"row_id": row_id}).first()
+        return self._item(row[0], row[-1]) if row is not None else None
+
 
 def _page(table: sa.Table, key: str, after: str | None) -> tuple[sa.ColumnElement[bool], ...]:
     return () if after is None else (table.c[key] > after,)
@@ -195,7 +207,7 @@ class SqlInvoices(_Documents[Invoice]):
                 raise Conflict(f"deposit address {option.address} on {network} belongs to another invoice")
 
     def get(self, invoice_id: str) -> Invoice | None:
-        return self._one(invoices.c.id == invoice_id, lock=True)
+        return self._by_id(invoice_id, lock=True)
 
     def update(self, invoice: Invoice) -> None:
         self._update(invoice)
@@ -409,7 +421,7 @@ class SqlPayouts(_Documents[Payout]):
             insert_new(self._conn, payout_queries, {"originator_id": key, "payout_id": payout.id})
 
     def get(self, payout_id: str) -> Payout | None:
-        return self._one(payouts.c.id == payout_id, lock=True)
+        return self._by_id(payout_id, lock=True)
 
     def update(self, payout: Payout) -> None:
         self._update(payout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cryptopay.adapters.sql.personal import PersonalFields
 from cryptopay.adapters.sql.repositories.payments import _Documents, _older
 from cryptopay.adapters.sql.tables_remittances import remittance_orders
 from cryptopay.core.remittances.model import RemittanceOrder, RemittanceState
@@ -13,7 +14,21 @@ __all__ = ["SqlRemittances"]
 
 
 class SqlRemittances(_Documents[RemittanceOrder]):
+    """Remittance orders; the recipient's name and phone and the sender's particulars are sealed at rest."""
+
     cls, table, what = RemittanceOrder, remittance_orders, "remittance order"
+    fields = PersonalFields(
+        "remittance_orders",
+        (
+            "recipient_phone",
+            "recipient_name",
+            "sender.name",
+            "sender.address",
+            "sender.date_of_birth",
+            "sender.place_of_birth",
+            "sender.id_number",
+        ),
+    )
 
     def _columns(self, item: RemittanceOrder) -> dict[str, Any]:
         return {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
+from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
 from cryptopay.adapters.sql.tables_travel_rule import travel_rule_records
 from cryptopay.core.compliance.travel_rule import TransferDirection, TravelRuleRecord, record_from_json, record_json
@@ -12,10 +15,34 @@ __all__ = ["SqlTravelRule"]
 
 
 class SqlTravelRule:
-    """``TravelRuleRepository``: id and (direction, reference) are unique, so a transfer has one record."""
+    """``TravelRuleRepository``: id and (direction, reference) are unique, so a transfer has one record.
 
-    def __init__(self, bind: Bind) -> None:
+    The IVMS101 payload (names, addresses, ID numbers, dates of birth of originator and beneficiary) is sealed whole
+    by ``personal`` (``cryptopay.adapters.sql.personal``), bound to the record.
+    """
+
+    def __init__(self, bind: Bind, *, personal: PersonalData | None = None) -> None:
         self._bind = bind
+        self._personal = personal or PersonalData.plaintext()
+
+    def _sealed(self, doc: dict[str, Any]) -> dict[str, Any]:
+        context = f"travel_rule_records:{doc['id']}:ivms101"
+        return {**doc, "ivms101": self._personal.seal_json(doc["ivms101"], context=context)}
+
+    def _opened(self, doc: dict[str, Any]) -> TravelRuleRecord:
+        return record_from_json(self.opened_document(doc))
+
+    def opened_document(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A stored document with its IVMS101 payload opened (the sealing pass re-seals it)."""
+        context = f"travel_rule_records:{doc['id']}:ivms101"
+        return {**doc, "ivms101": self._personal.open_json(doc["ivms101"], context=context)}
+
+    def reseal(self, doc: dict[str, Any]) -> None:
+        """Store a stored document again, its IVMS101 payload sealed under the current key (the sealing pass)."""
+        sealed = self._sealed(self.opened_document(doc))
+        statement = travel_rule_records.update().where(travel_rule_records.c.id == doc["id"]).values(doc=sealed)
+        with writing(self._bind) as conn:
+            conn.execute(statement)
 
     def add(self, record: TravelRuleRecord) -> None:
         t = record.transfer
@@ -25,7 +52,7 @@ class SqlTravelRule:
             "reference": t.reference,
             "party_id": t.party_id,
             "created_at": record.created_at,
-            "doc": record_json(record),
+            "doc": self._sealed(record_json(record)),
         }
         with writing(self._bind) as conn:
             if not insert_new(conn, travel_rule_records, row):
@@ -49,9 +76,9 @@ class SqlTravelRule:
             query = query.where(c.id > after)
         with reading(self._bind) as conn:
             docs = conn.scalars(query.order_by(c.id).limit(limit)).all()
-        return [record_from_json(doc) for doc in docs]
+        return [self._opened(doc) for doc in docs]
 
     def _one(self, where: sa.ColumnElement[bool]) -> TravelRuleRecord | None:
         with reading(self._bind) as conn:
             doc = conn.scalars(sa.select(travel_rule_records.c.doc).where(where)).first()
-        return record_from_json(doc) if doc is not None else None
+        return self._opened(doc) if doc is not None else None

@@ -1,0 +1,135 @@
+"""Steps for wallet_deposits.feature over a ``DepositsWorld``: the wallet and deposit use cases (``DepositStack``)
+and a Polygon to send on, either the fake chain (in memory: test_wallet_deposits.py) or anvil with PostgreSQL
+(test_wallet_deposits_real.py). Each test module gives the ``deposits_world`` fixture."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from cryptopay.core.compliance.cases import AlertStatus
+from cryptopay.core.money import Money
+from cryptopay.core.wallets.deposit import DepositState, HoldReason
+from pytest_bdd import given, parsers, then, when
+
+from tests.support.deposit_stack import DepositStack
+
+
+class DepositsWorld(Protocol):
+    """What the steps need of a world: the stack, and a Polygon to send on, mine, reorganise."""
+
+    stack: DepositStack
+    friend: str  # the sending address
+
+    def send(self, address: str, amount: str) -> None: ...
+
+    def mine(self, blocks: int) -> None: ...
+
+    def drop_the_deposit_block(self) -> None: ...
+
+    def mine_the_transfer_again(self) -> None: ...
+
+
+def _amina(world: DepositsWorld) -> Any:
+    return world.stack.wallet.wallets.find("0712000001", actor="ops:steps")
+
+
+@given(parsers.parse("Amina has a wallet with the phone number {phone}"))
+def amina_signs_up(deposits_world: DepositsWorld, phone: str) -> None:
+    deposits_world.stack.sign_up(phone)
+
+
+@given(parsers.parse("wallet deposits on Polygon wait for {count:d} confirmations"))
+def polygon_requirement(deposits_world: DepositsWorld, count: int) -> None:
+    assert deposits_world.stack.deposits.address(_amina(deposits_world).user_id, "polygon").requirement == (
+        f"{count} confirmations"
+    )
+
+
+@given("the friend's address is on a sanctions list")
+def friend_listed(deposits_world: DepositsWorld) -> None:
+    deposits_world.stack.list_address("polygon", deposits_world.friend)
+
+
+@when("Amina asks for her Polygon deposit address")
+def ask_address(deposits_world: DepositsWorld) -> None:
+    found = deposits_world.stack.deposits.address(_amina(deposits_world).user_id, "polygon")
+    deposits_world.address = found.address  # type: ignore[attr-defined]
+
+
+@when(parsers.parse("a friend sends {amount} USDT to it on Polygon"))
+def friend_sends(deposits_world: DepositsWorld, amount: str) -> None:
+    deposits_world.send(deposits_world.address, amount)  # type: ignore[attr-defined]
+    deposits_world.stack.sync()
+
+
+@when(parsers.parse("{blocks:d} more blocks are mined on Polygon"))
+def more_blocks(deposits_world: DepositsWorld, blocks: int) -> None:
+    deposits_world.mine(blocks)
+    deposits_world.stack.sync()
+
+
+@when("the network drops the block the deposit was in")
+def reorg(deposits_world: DepositsWorld) -> None:
+    deposits_world.drop_the_deposit_block()
+    deposits_world.stack.sync()
+
+
+@when("the network mines the same transfer again")
+def remine(deposits_world: DepositsWorld) -> None:
+    deposits_world.mine_the_transfer_again()
+    deposits_world.stack.sync()
+
+
+def _deposit(world: DepositsWorld) -> Any:
+    return world.stack.deposits.deposits(_amina(world).user_id, limit=1)[0]
+
+
+def _usdt(world: DepositsWorld) -> Money:
+    return world.stack.wallet.wallets.balances(_amina(world).user_id)["USDT"]
+
+
+def _kinds(world: DepositsWorld) -> list[str]:
+    return [h.kind for h in world.stack.wallet.wallets.history(_amina(world).user_id)]
+
+
+@then(parsers.parse("Amina sees the deposit confirming and still has {amount} USDT"))
+def confirming(deposits_world: DepositsWorld, amount: str) -> None:
+    deposit = _deposit(deposits_world)
+    assert deposit.state is DepositState.SEEN and deposit.confirmations >= 1
+    assert _usdt(deposits_world) == Money.of(amount, "USDT")
+
+
+@then(parsers.parse("Amina has {amount} USDT and her history shows the deposit"))
+def credited(deposits_world: DepositsWorld, amount: str) -> None:
+    assert _deposit(deposits_world).state is DepositState.CREDITED
+    assert _usdt(deposits_world) == Money.of(amount, "USDT")
+    assert _kinds(deposits_world).count("deposit") >= 1
+
+
+@then(parsers.parse("Amina has {amount} USDT and her history shows the deposit reversed"))
+def reversed_(deposits_world: DepositsWorld, amount: str) -> None:
+    assert _deposit(deposits_world).state is DepositState.WITHDRAWN
+    assert _usdt(deposits_world) == Money.of(amount, "USDT")
+    assert _kinds(deposits_world)[:2] == ["deposit_reversed", "deposit"]
+
+
+@then(parsers.parse("Amina still has {amount} USDT"))
+def still(deposits_world: DepositsWorld, amount: str) -> None:
+    assert _usdt(deposits_world) == Money.of(amount, "USDT")
+
+
+@then("the deposit is held because its sender is sanctioned")
+def held(deposits_world: DepositsWorld) -> None:
+    deposit = _deposit(deposits_world)
+    assert (deposit.state, deposit.hold_reason) == (DepositState.HELD, HoldReason.SANCTIONED_SENDER)
+
+
+@then("the compliance officers have a blocking alert about Amina")
+def alert(deposits_world: DepositsWorld) -> None:
+    alerts = deposits_world.stack.monitoring.alerts(status=AlertStatus.OPEN)
+    assert [(a.party_id, a.blocking) for a in alerts] == [(_amina(deposits_world).user_id, True)]
+
+
+@then("the books balance")
+def balanced(deposits_world: DepositsWorld) -> None:
+    assert set(deposits_world.stack.wallet.ledger.trial_balance().values()) <= {0}
