@@ -48,9 +48,11 @@ from cryptopay.core.testing.identity import (
 from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplications, InMemoryKycProfiles
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.notifications import InMemoryNotifier
+from cryptopay.core.testing.payments import InMemoryPayouts
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.testing.search import InMemoryTransactionIndex
 from cryptopay.core.testing.storage import InMemoryAuditLog, InMemoryStorage
+from cryptopay.core.testing.wallets import InMemoryBuys, InMemoryTransfers, InMemoryWallets
 from cryptopay.core.webhooks import UowFactory
 from flask import Flask
 
@@ -65,13 +67,13 @@ def in_memory_services(
     """The identity stores, limiter and hasher in memory; every payment part is missing (503 when used)."""
     the_clock, the_ids, notifier = clock or SystemClock(), ids or RandomIds(), InMemoryNotifier()
     watch = InMemoryStorage(**monitoring_repositories())  # the monitoring journal, alerts and cases
-    users, audit = InMemoryUsers(), InMemoryAuditLog()
+    users, tokens, audit = InMemoryUsers(), InMemoryRefreshTokens(), InMemoryAuditLog()
     return Services(
         settings=TEST_SETTINGS,
         clock=the_clock,
         ids=the_ids,
         users=ready(users),
-        refresh_tokens=ready(InMemoryRefreshTokens()),
+        refresh_tokens=ready(tokens),
         merchants=ready(InMemoryMerchants()),
         api_keys=ready(InMemoryApiKeys()),
         idempotency=ready(InMemoryIdempotency()),
@@ -81,7 +83,7 @@ def in_memory_services(
         audit=ready(audit),
         notifier=ready(notifier),
         totp=ready(StdlibTotp()),
-        subject_exports=ready(SubjectExports(_people(users, audit), Ledger(InMemoryLedgerStore()), the_clock)),
+        subject_exports=ready(SubjectExports(_people(users, tokens, audit), Ledger(InMemoryLedgerStore()), the_clock)),
         kyc_review=ready(kyc_review(clock=the_clock, ids=the_ids, notifier=notifier)),
         monitoring=ready(monitoring(watch, clock=the_clock, ids=the_ids)),
         screening=ready(screening(clock=the_clock, ids=the_ids)),
@@ -89,13 +91,22 @@ def in_memory_services(
     )
 
 
-def _people(users: InMemoryUsers, audit: InMemoryAuditLog) -> PrivacyUowFactory:
-    """The identity stores as a data-protection unit of work for staff lookups (``SubjectExports.find`` reads the
-    users and audits; the in-memory identity stores have no transaction to roll back)."""
+def _people(users: InMemoryUsers, tokens: InMemoryRefreshTokens, audit: InMemoryAuditLog) -> PrivacyUowFactory:
+    """The identity stores as a data-protection unit of work (``SubjectExports.find`` reads the users and audits;
+    an export reads the sessions too, and finds no KYC, wallet or payouts here; the in-memory identity stores have
+    no transaction to roll back)."""
+    empty = {
+        "kyc": InMemoryKycProfiles(),
+        "kyc_applications": InMemoryKycApplications(),
+        "wallets": InMemoryWallets(),
+        "wallet_transfers": InMemoryTransfers(),
+        "wallet_buys": InMemoryBuys(),
+        "payouts": InMemoryPayouts(),
+    }
 
     @contextmanager
     def unit_of_work() -> Iterator[Any]:
-        yield SimpleNamespace(users=users, audit=audit)
+        yield SimpleNamespace(users=users, refresh_tokens=tokens, audit=audit, **empty)
 
     return cast(PrivacyUowFactory, unit_of_work)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.compliance.rules import Direction, Movement, default_rules
 from cryptopay.core.money import KES, Money
 
 
@@ -25,7 +25,11 @@ def test_an_officer_turns_alerts_into_a_case_and_reports_it(client, auth, servic
     officer = auth.user("compliance")
     assert client.get("/v1/admin/compliance/alerts", headers=auth.user("personal")).status_code == 403
     [alert] = client.get("/v1/admin/compliance/alerts?status=open", headers=officer).json["data"]
-    assert (alert["rule_id"], alert["rule_version"], alert["evidence"]["threshold"]) == ("large-value", 1, "1000000.00")
+    assert (alert["rule_id"], alert["rule_version"], alert["evidence"]["threshold"]) == (
+        "large-value",
+        default_rules().version,
+        "1000000.00",
+    )
     opened = client.post("/v1/admin/compliance/cases", json={"alert_ids": [alert["id"]]}, headers=officer)
     assert opened.status_code == 201, opened.json
     case_id = opened.json["id"]

@@ -1,5 +1,6 @@
-"""The merchant dashboard ``/dashboard``: log in, today's sales and what is due, invoices, settlements and payouts,
-API keys and webhook endpoints with the delivery log.
+"""The merchant dashboard ``/dashboard``: log in, today's sales and what is due, invoices (refund and cancel on an
+invoice's page), settlements and payouts, API keys and webhook endpoints with the delivery log. The analytics,
+statements, posters, team and KYB pages are ``dashboard_business``'s, on this blueprint and its guard.
 
 Every view calls the same use cases as the REST API through the app's ``Services`` (and the API's own helpers:
 tenancy, audit, step-up), never HTTP. Forms post and redirect (POST/redirect/GET), so everything works without

@@ -1,0 +1,63 @@
+"""The dashboard's money pages in Chromium on the real stack: the refund button of a paid invoice (password, tick
+box) and the month's statement downloaded as a PDF, on a phone in English and a desktop in Swahili; axe on every
+page of the journey (the invoice, analytics, statements, team, KYB).
+
+The browser stack has no hot wallet (``CRYPTOPAY_ETHEREUM_HOT_WALLET`` unset), so the refund is the use case's
+refusal shown on the invoice's page, nothing recorded; a requested refund is followed by the Flask tests
+(``tests/integration/web/test_dashboard_refund_cancel.py``) over the in-memory chain sender."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from tests.browser.support import DESKTOP, EMAIL, PASSWORD, PHONE, axe_violations
+from tests.browser.tour import _paid_invoice
+
+pytestmark = [pytest.mark.anvil, pytest.mark.slow, pytest.mark.browser]
+
+CUSTOMER = "0x8ba1f109551bD432803012645Ac136ddd64DBA72"
+
+
+@pytest.mark.parametrize(
+    ("viewport", "locale", "words"),
+    [
+        (PHONE, "en-KE", ("Log in", "Refund the customer", "No refund.", "Monthly statement")),
+        (DESKTOP, "sw-KE", ("Ingia", "Mrejeshee mteja", "Hakuna marejesho.", "Taarifa ya mwezi")),
+    ],
+)
+def test_refund_a_paid_invoice_and_download_the_statement(browser, merchant, viewport, locale, words):
+    login, summary, none, statement = words
+    invoice = _paid_invoice(merchant)
+    context = browser.new_context(viewport=viewport, locale=locale, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{merchant.api}/dashboard/invoices/{invoice['id']}")
+    page.locator("#email").fill(EMAIL)
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name=login).click()
+    page.wait_for_url(f"**/dashboard/invoices/{invoice['id']}")
+    assert axe_violations(page) == []
+    page.get_by_text(summary).click()
+    page.locator("#refund-address").fill(CUSTOMER)
+    page.locator("#refund-amount").fill("0.5")
+    page.locator("#refund-currency").select_option("USDT")
+    page.locator("#refund-password").fill(PASSWORD)
+    page.locator("#refund-confirm").check()
+    with page.expect_navigation():
+        page.locator("form[action$='/refunds'] button[type=submit]").click()
+    refusal = page.locator("p[role=alert]").inner_text()
+    assert "not configured" in refusal and page.get_by_text(none).is_visible()  # nothing held, nothing sent
+    assert page.locator("details[open] #refund-address").input_value() == CUSTOMER  # the form keeps what was typed
+    assert axe_violations(page) == []
+    for path in ("/dashboard/analytics", "/dashboard/team", "/dashboard/kyb", "/dashboard/reports"):
+        page.goto(f"{merchant.api}{path}")
+        assert axe_violations(page) == [], path
+    with page.expect_download() as download:
+        page.locator("a[href^='/dashboard/reports/statement.pdf']").click()
+    data = Path(download.value.path()).read_bytes()
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages)
+    assert statement in text and "Duka la Mama Njeri" in text and "USDT" in text
+    context.close()
