@@ -178,6 +178,10 @@ PROBES: dict[str, Probe] = {
     ),
     "CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS": Probe("60", _api("destination_cool_off_seconds"), SECRET),
     "CRYPTOPAY_SESSION_CACHE_SECONDS": Probe("9", _api("session_cache_seconds"), SECRET),
+    "CRYPTOPAY_TOKEN_KEY_ID": Probe("k2", _api("token_key_id"), SECRET),
+    "CRYPTOPAY_PREVIOUS_TOKEN_KEYS": Probe("k0=" + "p" * 32, _api("previous_token_keys"), SECRET),
+    "CRYPTOPAY_COOKIE_SECURE": Probe("false", _api("cookie_secure"), SECRET),
+    "CRYPTOPAY_RATE_LIMIT": Probe("60", _api("rate_limit"), SECRET),
     "CRYPTOPAY_VAULT_KEKS": Probe(
         "k9:" + "A" * 43 + "=",
         lambda s, p: p.vault.current_key_id,  # type: ignore[attr-defined]

@@ -77,7 +77,7 @@ GROUPS = (
     Group("bills", "bills", "Bills: the biller catalogue, bill payments awaiting M-Pesa."),
     Group("remittances", "remittances", "Remittances from abroad: list, show, retry a payout, refund."),
     Group("withdrawals", "withdrawals", "Wallet withdrawals: list them, the pending ones, show one."),
-    Group("privacy", "privacy", "Data protection: a data subject's export, retention purges, sealing personal data."),
+    Group("privacy", "privacy", "Data protection: a data subject's export, sealing personal data."),
     Group("compliance", "compliance", "Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more)."),
 )
 

@@ -16,9 +16,7 @@ import typer
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, errors_to_exit_codes
 
-app = typer.Typer(
-    help="Data protection: a data subject's export, retention purges, sealing personal data.", no_args_is_help=True
-)
+app = typer.Typer(help="Data protection: a data subject's export, sealing personal data.", no_args_is_help=True)
 
 
 @app.command()
