@@ -14,6 +14,7 @@ Every PDF is drawn by ``Services.pdf``; every refusal of a use case is shown on 
 
 from __future__ import annotations
 
+import calendar
 import re
 from datetime import date
 from typing import Any
@@ -37,8 +38,9 @@ from cryptopay_http.runtime import runtime
 
 __all__: list[str] = []  # routes only, on the dashboard's blueprint (its guard holds their team-role rules)
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_YEAR = re.compile(r"^\d{4}$")
+_MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+_YEAR = re.compile(r"^[0-9]{4}$")
+_YEARS = range(2000, 10000)  # the years a report may ask for (a month or a year outside them is a 422)
 _ROLES = ("admin", "finance", "staff")
 _UPLOAD = 10 * 1024 * 1024
 
@@ -82,14 +84,14 @@ def analytics() -> Response:
 
 def _month() -> str:
     month = request.args.get("month") or f"{_today():%Y-%m}"
-    if not _MONTH.match(month):
+    if not _MONTH.match(month) or int(month[:4]) not in _YEARS:
         raise InvalidInput("a month is written YYYY-MM", field="month")
     return month
 
 
 def _year() -> str:
     year = request.args.get("year") or f"{_today():%Y}"
-    if not _YEAR.match(year) or not 2000 <= int(year) <= 9999:
+    if not _YEAR.match(year) or int(year) not in _YEARS:
         raise InvalidInput("a year is written YYYY", field="year")
     return year
 
@@ -97,8 +99,7 @@ def _year() -> str:
 def _month_report(kind: str, month: str) -> Report:
     first = f"{month}-01"
     year, number = int(month[:4]), int(month[5:])
-    following = date(year + number // 12, number % 12 + 1, 1)
-    last = date.fromordinal(following.toordinal() - 1).isoformat()
+    last = date(year, number, calendar.monthrange(year, number)[1]).isoformat()  # 9999-12 too
     return runtime().services.reports.report(kind, merchant_id(), period="day", first=first, last=last)
 
 
@@ -138,7 +139,7 @@ def statement_csv(kind: str) -> Response:
 def tax_report_file(year: int, fmt: str) -> Response:
     """The year's fees per month with each tax on them, as CSV or PDF."""
     text = str(year)
-    if not 2000 <= year <= 9999:
+    if year not in _YEARS:
         raise InvalidInput("a year is written YYYY", field="year")
     fees = _year_fees(text)
     if fmt == "pdf":
