@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -38,7 +38,7 @@ from cryptopay_http.pages.session import (
     start_page_session,
     step_up_from_form,
 )
-from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
+from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.payments_edge import webhooks
 from cryptopay_http.runtime import runtime
 
@@ -313,7 +313,10 @@ def _refund(invoice_id: str) -> Response:
 def _refund_amount(text: str, currency: str) -> Money:
     try:
         asset = asset_by_code(currency.strip().upper())
-        amount = Money.of(Decimal(text.replace(",", "")), asset)
+        value = typed_decimal(text)
+        if value is None:
+            raise InvalidOperation(text)
+        amount = Money.of(value, asset)
     except (InvalidOperation, InvalidInput):
         raise InvalidInput(
             "enter an amount such as 500 or 12.5 in the rail's currency or KES", field="amount"
@@ -352,7 +355,10 @@ def _price(amount: str, currency: str) -> Money:
     if currency not in ("KES", "USDT"):
         raise InvalidInput("choose KES or USDT", field="currency")
     try:
-        price = Money.of(Decimal(amount.replace(",", "").strip()), currency)
+        value = typed_decimal(amount)
+        if value is None:
+            raise InvalidOperation(amount)
+        price = Money.of(value, currency)
     except (InvalidOperation, InvalidInput):
         raise InvalidInput("enter an amount such as 5000 or 12.50", field="amount") from None
     if not price.is_positive():

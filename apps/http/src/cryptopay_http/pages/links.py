@@ -7,7 +7,7 @@ public API's ``POST /v1/payment-links/<id>/invoices``. A closed link (deactivate
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.payments.model import PaymentLink, PaymentLinkTerms
@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import limit_by_client
 from cryptopay_http.pages.session import check_form_csrf
-from cryptopay_http.pages.web import page, page_blueprint, redirect
+from cryptopay_http.pages.web import page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
@@ -40,10 +40,10 @@ def payment_link(public_id: str) -> Response:
 def _amount(text: str | None) -> Decimal | None:
     if text is None:
         return None
-    try:
-        return Decimal(text.replace(",", "").strip())
-    except InvalidOperation:
-        raise InvalidInput("enter an amount such as 500", field="amount") from None
+    value = typed_decimal(text)
+    if value is None:
+        raise InvalidInput("enter an amount such as 500", field="amount")
+    return value
 
 
 @bp.post("/link/<public_id>")

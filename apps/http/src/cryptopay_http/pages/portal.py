@@ -14,7 +14,7 @@ Example: ``GET /app/signup`` → phone → ``/app/signup/<verification id>`` →
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from urllib.parse import quote
 
 from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, LimitExceeded
@@ -34,7 +34,7 @@ from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
 from cryptopay_http.pages.session import PORTAL, check_form_csrf, end_page_session, page_login, start_page_session
-from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect
+from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
@@ -77,11 +77,10 @@ def _local(target: str | None) -> str:
 
 def _amount(text: str, field: str = "amount") -> Decimal:
     """A positive amount as people type it (``1,500``); ``InvalidAmount`` for anything else."""
-    try:
-        value = Decimal(text.replace(",", "").replace(" ", "").strip())
-    except InvalidOperation:
-        raise InvalidAmount("enter an amount such as 1500", field=field) from None
-    if not value.is_finite() or value <= 0:
+    value = typed_decimal(text)
+    if value is None:
+        raise InvalidAmount("enter an amount such as 1500", field=field)
+    if value <= 0:
         raise InvalidAmount("the amount must be positive", field=field)
     return value
 

@@ -8,7 +8,9 @@ page shows is stored by a cache (``no-store``): an invoice's status or a merchan
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,6 +87,23 @@ def install_web(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = form_csrf_token
     app.jinja_env.globals["public_url"] = lambda: runtime().settings.public_url
     app.jinja_env.autoescape = True
+
+
+_TYPED_AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,18})?")
+
+
+def typed_decimal(text: str | None) -> Decimal | None:
+    """An amount as people type it in a form (``1,500``, ``12.5``), or ``None`` when it is not one: only ASCII
+    digits, at most 15 before the point and 18 after it, so no exponent, NaN, Infinity, sign, other scripts' digits
+    or a number too large for money ever reaches ``Decimal`` arithmetic (the caller refuses ``None`` by its field).
+
+    >>> typed_decimal(" 1,500 "), typed_decimal("12.50"), typed_decimal("0")
+    (Decimal('1500'), Decimal('12.50'), Decimal('0'))
+    >>> [typed_decimal(t) for t in ("1e400", "NaN", "-1", "\uff11\uff10\uff10", "9" * 16, "1.", "", None)]
+    [None, None, None, None, None, None, None, None]
+    """
+    cleaned = (text or "").replace(",", "").replace(" ", "").strip()
+    return Decimal(cleaned) if _TYPED_AMOUNT.fullmatch(cleaned) else None
 
 
 def local_target(target: str | None, *, within: tuple[str, ...] = ("/",), default: str = "/dashboard") -> str:
