@@ -9,6 +9,7 @@ import httpx
 import pytest
 from cryptopay.adapters.bootstrap import Settings, build
 from cryptopay.core.ports.sms import SmsMessage
+from cryptopay_cli.commands.sandbox import sandbox_running
 from web3 import Web3
 
 pytestmark = pytest.mark.anvil
@@ -62,8 +63,10 @@ def test_sandbox_up_status_down(tmp_path) -> None:
         again = cryptopay("sandbox", "up", "--json", env=env)
         assert json.loads(again.stdout)["pid"] == manifest["pid"]
         assert cryptopay("sandbox", "status", env=env).returncode == 0
+        assert sandbox_running(tmp_path)  # so `make demo` reuses it and leaves it running for `serve --dev`
     finally:
         stopped = cryptopay("sandbox", "down", env=env)
     assert stopped.returncode == 0, stopped.stderr
     assert not (tmp_path / "sandbox.json").exists()
     assert cryptopay("sandbox", "status", env=env).returncode == 1
+    assert not sandbox_running(tmp_path)

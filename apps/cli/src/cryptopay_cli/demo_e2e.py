@@ -150,7 +150,10 @@ class Demo:
         shutil.rmtree(self.workdir, ignore_errors=True)
         private_dir(self.workdir)
         base_env = {**os.environ, "CRYPTOPAY_DATA_DIR": str(self.workdir.parent)}
-        self.sandbox_env = base_env
+        # A sandbox already running there (`cryptopay serve --dev` uses it) is reused and left running afterwards.
+        from cryptopay_cli.commands.sandbox import sandbox_running
+
+        self.sandbox_env = None if sandbox_running(self.workdir.parent) else base_env
         manifest = json.loads(self._cli("sandbox", "up", "--block-time", "1", "--json", env=base_env))
         self.manifest = manifest
         evm = manifest["evm"]

@@ -115,6 +115,11 @@ def _running(manifest: Path) -> dict[str, Any] | None:
     return data
 
 
+def sandbox_running(data_dir: Path) -> bool:
+    """Whether a live sandbox's manifest is in ``data_dir`` (what ``cryptopay sandbox up`` would reuse there)."""
+    return _running(data_dir.resolve() / "sandbox.json") is not None
+
+
 def _summary(data: dict[str, Any]) -> None:
     evm = data["evm"]
     typer.echo(f"anvil     {evm['rpc_url']} chain {evm['chain_id']}, USDT {evm['usdt']['address']} (6 decimals)")
