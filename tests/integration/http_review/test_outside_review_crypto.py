@@ -264,3 +264,43 @@ def test_my_export_is_mine_and_an_outsider_gets_none(api: WalletApi):
     assert baraka in text and amina not in text and "0712000001" not in text and "254712000001" not in text
     _problem(api.client.get(f"/v1/admin/privacy/subjects/{amina}/export", headers=theirs), 403)
     _problem(api.client.get(f"/v1/admin/privacy/subjects?who={amina}", headers=theirs), 403)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=-1",
+        "limit=0",
+        "limit=1e9",
+        "limit=NaN",
+        "limit=99999999999999999999",
+        "cursor=%00",
+        "cursor=" + "x" * 5000,
+        "cursor=..%2F..",
+        "limit=%EF%BC%91",
+    ],
+)
+def test_odd_pages_of_my_withdrawals_and_deposits_are_4xx_problems(api: WalletApi, query: str):
+    _, headers = _user(api, "0712000001")
+    for path in ("/v1/wallet/withdrawals", "/v1/wallet/deposits"):
+        answer = api.client.get(f"{path}?{query}", headers=headers)
+        if answer.status_code != 200:
+            _problem(answer, 400, 422)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "raw"),
+    [
+        ("text/plain", b'{"recipient_phone": "0712345678"}'),
+        ("application/json", b"\x00" * 64),
+        ("application/json", b"[" * 5000 + b"]" * 5000),
+        ("application/json", b'{"amount": {"amount": 1e999999, "asset": "KES"}}'),
+        ("application/json", b'{"a":' * 2000 + b"1" + b"}" * 2000),
+    ],
+)
+def test_a_remittance_body_that_is_not_a_json_object_is_a_4xx_problem(remit: RemitApi, content_type: str, raw: bytes):
+    answer = remit.client.post(
+        "/v1/wallet/remittances", data=raw, headers={"Idempotency-Key": "raw", "Content-Type": content_type}
+    )
+    _problem(answer, 400, 413, 415, 422)
+    assert remit.stack.remittances.orders() == []

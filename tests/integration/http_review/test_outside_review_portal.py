@@ -138,3 +138,61 @@ def test_another_user_s_withdrawal_page_is_a_404_and_cookies_keep_to_their_face(
         answer = visitor.get(path)
         assert answer.status_code == 303 and answer.headers["Location"].startswith("/app/login"), path
     assert _csrf(client.get("/app/settings").get_data(as_text=True))
+
+
+PERSON_FORM = {
+    "level": "1",
+    "legal_name": "Amina Wanjiru",
+    "date_of_birth": "1990-04-01",
+    "id_type": "national_id",
+    "id_number": "12345678",
+    "address": "Moi Avenue 12, Nairobi",
+}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"level": "abc"},
+        {"level": ""},
+        {"level": "1.5"},
+        {"level": "9" * 5000},
+        {"level": "-1"},
+        {"legal_name": "Amina\x00"},
+        {"legal_name": "\u202eanimA"},
+        {"date_of_birth": "1990-02-30"},
+        {"date_of_birth": "0000-01-01"},
+        {"date_of_birth": "9999-12-31"},
+        {"id_type": "passport\x00"},
+        {"id_number": "1" * 5000},
+        {"address": "\x00"},
+    ],
+    ids=lambda f: repr(f)[:40],
+)
+def test_odd_verify_forms_are_4xx_pages_that_open_no_application(api: WalletApi, fields: dict[str, str]):
+    client, _ = _ready(api)
+    token = _csrf(client.get("/app/verify").get_data(as_text=True))
+    answer = client.post("/app/verify", data={"csrf_token": token, **PERSON_FORM, **fields})
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.get_data(as_text=True)[:300])
+    assert "12345678" not in answer.get_data(as_text=True) or "id_number" not in fields
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"code": "\x00"},
+        {"code": "9" * 5000},
+        {"code": "１２３４５６"},
+        {"current_password": PASSWORD, "new_password": "a" * 100000, "new_password_again": "a" * 100000},
+        {"current_password": PASSWORD, "new_password": "x", "new_password_again": "y"},
+    ],
+    ids=lambda f: repr(f)[:40],
+)
+def test_odd_settings_forms_are_4xx_pages_that_change_nothing(api: WalletApi, fields: dict[str, str]):
+    client, _ = _ready(api)
+    token = _csrf(client.get("/app/settings").get_data(as_text=True))
+    path = "/app/settings/2fa/confirm" if "code" in fields else "/app/settings/password"
+    answer = client.post(path, data={"csrf_token": token, **fields})
+    assert 400 <= answer.status_code < 500, (answer.status_code, answer.get_data(as_text=True)[:300])
+    assert PASSWORD not in answer.get_data(as_text=True)
+    assert client.get("/app/").status_code == 200  # still logged in with the old password

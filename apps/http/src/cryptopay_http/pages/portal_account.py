@@ -111,8 +111,9 @@ def _details(form: dict[str, str]) -> PersonDetails:
 def apply() -> Response:
     form = {k: request.form.get(k, "") for k in ("legal_name", "date_of_birth", "id_type", "id_number", "address")}
     try:
-        level = int(request.form.get("level", "1"))
-        if level not in _LEVELS:
+        chosen = request.form.get("level", "1")  # compared as text: int() of a typed value can raise
+        level = next((n for n in _LEVELS if str(n) == chosen), None)
+        if level is None:
             raise InvalidInput("choose tier 1 or tier 2", field="level")
         user = runtime().services.users.get(_user_id())
         notify = user.email if user is not None else None
