@@ -11,6 +11,7 @@ import pytest
 from cryptopay.core.identity import Role
 
 from tests.integration.http.http_support import PASSWORD, bearer
+from tests.integration.http_review.test_outside_review_staff import _applied
 from tests.integration.web.test_dashboard_pages import _csrf, _log_in
 from tests.integration.web.test_dashboard_pages import owner as owner
 
@@ -121,3 +122,26 @@ def test_a_login_next_never_leaves_the_site(app, client, auth, target):
         location = done.headers["Location"]
         assert location.startswith("/") and not location.startswith(("//", "/\\")), location
         assert "evil" not in location and "\n" not in location and "Set-Cookie" not in location, location
+
+
+def test_the_console_document_viewer_keeps_each_document_under_its_own_application(app, client, auth):
+    """An officer's viewer: a document read through another application's URL is a 404 page, never its bytes;
+    a document's bytes come with no-store, a sandbox CSP and nosniff."""
+    first, first_doc = _applied(client, auth.user("personal"))
+    second, second_doc = _applied(client, auth.user("personal"))
+    officer = app.test_client()
+    _staff_login(app, officer, auth, "officer@cryptopay.example", Role.COMPLIANCE)
+    own = officer.get(f"/console/kyc/{first}/documents/{first_doc}/content")
+    assert own.status_code == 200, own.status_code
+    assert own.headers["Cache-Control"] == "no-store" and "sandbox" in own.headers["Content-Security-Policy"]
+    assert own.headers.get("X-Content-Type-Options") == "nosniff"
+    for path in (
+        f"/console/kyc/{first}/documents/{second_doc}",
+        f"/console/kyc/{first}/documents/{second_doc}/content",
+        f"/console/kyc/{second}/documents/{first_doc}/content",
+        f"/console/kyc/{first}/documents/%00/content",
+        f"/console/kyc/{'x' * 3000}/documents/{first_doc}/content",
+    ):
+        answer = officer.get(path)
+        assert 400 <= answer.status_code < 500, (path, answer.status_code)
+        assert answer.content_type.startswith("text/html"), (path, answer.content_type)
