@@ -22,9 +22,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import PASSWORD, AuthActions, bearer, make_app
-from tests.integration.http.test_http_kyc import PERSON, upload
+from tests.integration.http.test_http_kyc import BUSINESS, PERSON, upload
 from tests.integration.web.test_dashboard_pages import _csrf
-from tests.support.kyc_rig import photo
+from tests.support.kyc_rig import pdf, photo
 
 
 class Staff:
@@ -123,6 +123,32 @@ def test_two_officers_approve_a_kyc_and_the_same_officer_cannot_give_both(client
 def _party(services, app_id: str) -> str:
     with services.kyc_review.uow() as uow:
         return uow.kyc_applications.get(app_id).party_id
+
+
+def test_an_officer_checks_each_director_of_a_kyb_on_the_console(client, auth, services, ann, bob):
+    """A KYB's approval is refused while a director is unchecked; the claiming officer checks the director on the
+    page (audited), then the two approvals verify the business."""
+    owner, _ = auth.merchant()
+    app_id = client.post("/v1/kyc/business-applications", json=BUSINESS, headers=owner).json["id"]
+    assert upload(client, owner, app_id, "certificate_of_incorporation", pdf()).status_code == 201
+    for kind in ("id_front", "id_back", "selfie"):
+        assert upload(client, owner, app_id, kind, photo(), director="d1").status_code == 201
+    assert client.post(f"/v1/kyc/applications/{app_id}/submit", headers=owner).status_code == 200
+    detail = f"/console/kyc/{app_id}"
+    check = f"{detail}/directors/d1/verify"
+    assert ann.post(check, detail)[0] == 409  # not claimed yet: nothing is checked
+    assert ann.post(f"{detail}/claim", detail)[2] == detail
+    assert check in ann.get(detail)[1]
+    status, html, _ = ann.post(f"{detail}/approve", detail)
+    assert status == 409 and "Otieno Odhiambo" in html
+    assert ann.post(check, detail)[2] == detail
+    status, html = ann.get(detail)
+    assert check not in html and "checked" in html
+    assert [r.actor for r in _audited(services, "kyc.director_verified")] == [f"user:{ann.id}"]
+    assert ann.post(f"{detail}/approve", detail)[0] == 303
+    assert bob.post(f"{detail}/claim", detail)[0] == 303
+    assert bob.post(f"{detail}/approve", detail)[0] == 303
+    assert services.kyc_review.standing(_party(services, app_id)).profile.level == 1
 
 
 def test_an_officer_rejects_with_a_reason_and_asks_for_information(client, auth, services, ann):

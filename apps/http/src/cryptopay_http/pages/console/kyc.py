@@ -1,5 +1,5 @@
 """The KYC/KYB queue for compliance officers: claim, approve, reject with a reason, ask for more information, and
-read the documents (``/console/kyc``).
+read the documents, check each director of a business (``/console/kyc``).
 
 The same use cases as ``/v1/admin/kyc/...`` and ``cryptopay compliance``: ``KycReview`` records every step in the
 audit log, reads of an application's particulars (``application``) and of each document (``document``) included,
@@ -88,6 +88,8 @@ def _decided(application_id: str, step: str) -> Response:
             _review().claim(me, application_id)
         elif step == "approve":
             _review().approve(me, application_id)
+        elif step.startswith("director:"):
+            _review().verify_director(me, application_id, step.removeprefix("director:"))
         elif step == "reject":
             _review().reject(me, application_id, _text(request.form.get("reason"), field="reason"))
         else:
@@ -111,6 +113,12 @@ def kyc_approve(application_id: str) -> Response:
 @bp.post("/kyc/<application_id>/reject")
 def kyc_reject(application_id: str) -> Response:
     return _decided(application_id, "reject")
+
+
+@bp.post("/kyc/<application_id>/directors/<director_id>/verify")
+def kyc_verify_director(application_id: str, director_id: str) -> Response:
+    """The reviewing officer checked this director's particulars against their documents (audited)."""
+    return _decided(application_id, f"director:{director_id}")
 
 
 @bp.post("/kyc/<application_id>/request-information")
