@@ -185,6 +185,8 @@ def test_odd_verify_forms_are_4xx_pages_that_open_no_application(api: WalletApi,
         {"code": "１２３４５６"},
         {"current_password": PASSWORD, "new_password": "a" * 100000, "new_password_again": "a" * 100000},
         {"current_password": PASSWORD, "new_password": "x", "new_password_again": "y"},
+        {"current_password": PASSWORD, "new_password": "\x00" * 20, "new_password_again": "\x00" * 20},
+        {"current_password": PASSWORD, "new_password": "new pass\r\nword!", "new_password_again": "new pass\r\nword!"},
     ],
     ids=lambda f: repr(f)[:40],
 )

@@ -8,6 +8,7 @@ family is revoked and every session of that login must log in again.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -338,8 +339,18 @@ def valid_email(email: str) -> str:
 
 
 def check_password(password: str, email: str) -> None:
-    """``InvalidInput`` unless the password is long enough, bounded, and not the email address."""
+    """``InvalidInput`` unless the password is long enough, bounded, free of control characters (a NUL or a
+    newline is cut or changed by some keyboards, forms and terminals: the owner could not type it again) and not the
+    email address.
+
+    >>> check_password("correct horse battery", "a@example.com")
+    >>> check_password("correct horse" + chr(0) * 8, "a@example.com")
+    Traceback (most recent call last):
+    cryptopay.core.errors.InvalidInput: password must not contain control characters
+    """
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise InvalidInput(f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password")
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in password):
+        raise InvalidInput("password must not contain control characters", field="password")
     if password.strip().lower() == email:
         raise InvalidInput("password must not be the email address", field="password")
