@@ -25,7 +25,7 @@ def test_deposit_usdt_on_a_phone_copy_the_address_and_see_it_credited(browser, l
     context = browser.new_context(viewport=PHONE, locale="en-KE", is_mobile=True, has_touch=True)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.api)
     page = context.new_page()
-    _sign_up(page, live, "0712 345 201", "254712345201")
+    _sign_up(page, live, "0712 345 211", "254712345211")
     page.get_by_role("link", name="Deposit", exact=True).click()
     page.wait_for_url("**/app/deposit")
     assert page.locator("h1").inner_text() == "Deposit crypto"
@@ -60,7 +60,7 @@ def test_the_deposit_page_in_swahili_passes_axe(browser, live):
     """Swahili from the browser's language on a phone: the title, the warning, the copy button; no axe violation."""
     context = browser.new_context(viewport=PHONE, locale="sw-KE", is_mobile=True, has_touch=True)
     page = context.new_page()
-    _sign_up(page, live, "0712 345 202", "254712345202")
+    _sign_up(page, live, "0712 345 212", "254712345212")
     page.goto(f"{live.api}/app/deposit?network=ethereum")
     assert page.locator("h1").inner_text() == "Weka sarafu za kidijitali"
     assert page.get_by_text("Tuma USDT pekee kwenye mtandao wa Ethereum").is_visible()

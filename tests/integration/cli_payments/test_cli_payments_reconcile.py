@@ -33,6 +33,7 @@ def differences(report, name):
 
 WALLETS = {"wallet-balances", "wallet-buys", "wallet-claims", "claims-returned"}  # no wallet store in this stack
 DEPOSITS = {"wallet-deposits", "deposits-held"}  # nor a deposit store
+WITHDRAWALS = {"wallet-withdrawals", "withdrawals-in-flight"}  # nor a withdrawal store
 
 
 def test_cli_reconcile_clean_books_exit_0(stack):
@@ -50,11 +51,12 @@ def test_cli_reconcile_clean_books_exit_0(stack):
         "treasury",
         "wallets",
         "deposits",
+        "withdrawals",
     }
     assert all(c["ok"] and c["about"] for c in report["checks"])
     skipped = {c["name"]: c["skipped"] for c in report["checks"] if c["skipped"]}
     outside = {"mpesa-statement", "mpesa-float", "custody-on-chain"}  # no outside source given
-    assert set(skipped) == outside | {"float-b2c", "sweep-fees", "sweeps-settled"} | WALLETS | DEPOSITS
+    assert set(skipped) == outside | {"float-b2c", "sweep-fees", "sweeps-settled"} | WALLETS | DEPOSITS | WITHDRAWALS
     table = cli("reconcile")
     assert table.exit_code == 0 and "custody" in table.stdout and "trial-balance" in table.stdout
 

@@ -40,6 +40,8 @@ def test_an_admin_reads_the_reconciliation_report(client, auth, stack, shop):
         "claims-returned",
         "wallet-deposits",  # nor a deposit store
         "deposits-held",
+        "wallet-withdrawals",  # nor a withdrawal store
+        "withdrawals-in-flight",
     }
 
 

@@ -5,7 +5,7 @@ No chart library and no script: a chart is a ``viewBox`` that scales to the phon
 
 >>> chart = column_chart([("1", Decimal(2)), ("2", Decimal(4))], width=100, height=50)  # 28 units tall to plot
 >>> [(round(b.height, 1), b.value) for b in chart.bars], chart.top
-([(20.0, '2'), (40.0, '4')], '4')
+([(14.0, '2'), (28.0, '4')], '4')
 """
 
 from __future__ import annotations

@@ -97,8 +97,9 @@ class PreparedLedger:
     (each is prepared on first use, so a database without migration 0006 still runs the session's two).
     A prepared statement that has disappeared (``DEALLOCATE ALL``, which psycopg sends after a rollback when it
     holds prepared statements of its own) fails with SQLSTATE 26000. A statement sent on its own in autocommit
-    mode is then prepared and sent again at once; inside a transaction ``forget`` makes the next transaction
-    prepare them again, and the error reaches the caller as a retryable conflict.
+    mode, or with the ``BEGIN`` of its transaction, is then prepared and sent again at once (the transaction it began
+    rolled back: nothing else ran in it); inside a transaction already under way ``forget`` makes the next
+    transaction prepare them again, and the error reaches the caller as a retryable conflict.
     """
 
     _VERSION = "v7"  # bump when a statement changes: a pooled connection may hold the previous text
@@ -148,10 +149,12 @@ class PreparedLedger:
                 cursor.execute(query.encode(), params)
             except psycopg.errors.InvalidSqlStatementName:
                 self.forget()
-                if begin or commit or self._driver.info.transaction_status != TransactionStatus.IDLE:
-                    raise  # a transaction was under way: the caller retries it from the start
-                self.ensure(statement)  # a statement of its own (autocommit): nothing ran, so prepare, send again
-                cursor.execute(query.encode(), params)
+                if not begin and self._driver.info.transaction_status != TransactionStatus.IDLE:
+                    raise  # a transaction was under way before this call: the caller retries it from the start
+                if self._driver.info.transaction_status != TransactionStatus.IDLE:
+                    self._driver.execute(b"ROLLBACK")  # the BEGIN sent with it: nothing else ran in that transaction
+                self.ensure(statement)  # nothing ran, so prepare and send again (every pooled connection may have
+                cursor.execute(query.encode(), params)  # lost them: retrying the caller would meet each in turn)
             if begin:
                 cursor.nextset()
             return cursor.fetchall() if cursor.description else []
