@@ -148,13 +148,16 @@ class PreparedLedger:
             try:
                 cursor.execute(query.encode(), params)
             except psycopg.errors.InvalidSqlStatementName:
+                held = {*self._info.get(self._KEY, ()), statement}  # DEALLOCATE ALL took every one of them
                 self.forget()
                 if not begin and self._driver.info.transaction_status != TransactionStatus.IDLE:
                     raise  # a transaction was under way before this call: the caller retries it from the start
                 if self._driver.info.transaction_status != TransactionStatus.IDLE:
                     self._driver.execute(b"ROLLBACK")  # the BEGIN sent with it: nothing else ran in that transaction
-                self.ensure(statement)  # nothing ran, so prepare and send again (every pooled connection may have
-                cursor.execute(query.encode(), params)  # lost them: retrying the caller would meet each in turn)
+                # Nothing ran: prepare them all again and send again at once (every pooled connection may have lost
+                # them, so retrying the caller would meet each in turn).
+                self.ensure(*sorted(held))
+                cursor.execute(query.encode(), params)
             if begin:
                 cursor.nextset()
             return cursor.fetchall() if cursor.description else []
