@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 
 import attrs
 import httpx
+import psycopg
 import pytest
 import sqlalchemy as sa
 from cryptopay.adapters.bootstrap import Settings, build
@@ -114,10 +115,13 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]]
     def run(request: Callable[[], object]) -> Costs:
         costs = Costs()
 
-        def on_sql(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-            costs.sql.append(statement.split("\n", 1)[0])
-
         real_redis, real_http = AbstractConnection.send_packed_command, httpx.Client.send
+        real_sql = psycopg.Cursor.execute  # the driver's: SQLAlchemy's statements and DriverRead's alike
+
+        def sql_sent(self: psycopg.Cursor, query: object, *args: object, **options: object) -> object:
+            text = query.decode() if isinstance(query, bytes) else str(query)
+            costs.sql.append(text.split("\n", 1)[0])
+            return real_sql(self, query, *args, **options)  # type: ignore[arg-type]
 
         requester = threading.get_ident()  # not the identity epoch's listener thread and its pings
 
@@ -130,13 +134,12 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]]
             costs.http.append(str(request.url))
             return real_http(self, request, **options)  # type: ignore[arg-type]
 
-        sa.event.listen(sa.engine.Engine, "before_cursor_execute", on_sql)
+        monkeypatch.setattr(psycopg.Cursor, "execute", sql_sent)
         monkeypatch.setattr(AbstractConnection, "send_packed_command", redis_sent)
         monkeypatch.setattr(httpx.Client, "send", http_sent)
         try:
             request()
         finally:
-            sa.event.remove(sa.engine.Engine, "before_cursor_execute", on_sql)
             monkeypatch.undo()
         return costs
 
@@ -152,6 +155,17 @@ def test_an_invoice_read_is_one_query_and_at_most_one_redis_round_trip(shop, cou
     assert len(costs.sql) == 1 and costs.sql[0].startswith("SELECT invoices.doc"), costs.sql
     assert "FOR UPDATE" not in costs.sql[0]
     assert len(costs.redis) <= 1 and costs.http == [], costs
+    through_sqlalchemy: list[str] = []
+
+    def on_sql(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        through_sqlalchemy.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", on_sql)
+    try:
+        shop.read()
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", on_sql)
+    assert through_sqlalchemy == []  # DriverRead: on the psycopg connection, not SQLAlchemy's execution layer
     many = counting(lambda: [shop.read() for _ in range(lease_size(600) * 2)])
     assert len(many.sql) == lease_size(600) * 2
     assert 1 <= len(many.redis) <= 3 and all("EVALSHA" in command for command in many.redis), many.redis
