@@ -21,6 +21,7 @@ from tests.support.sql_backends import (
     postgres_database,
     sql_backend,
 )
+from tests.support.sql_engines import BACKENDS, backend_engine
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +44,13 @@ def contract_pg_engine(contract_pg_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine | None]:
+    """One backend's engine, its repository tables empty: None in memory (the module builds its fakes), else SQLite
+    or PostgreSQL (``tests.support.sql_engines.backend_engine``)."""
+    yield from backend_engine(request, tmp_path)
+
+
 @pytest.fixture
 def in_memory_backend() -> Backend:
     """What ``backend`` is in its in-memory variant: every store empty. A contract module whose port needs more
@@ -50,7 +58,7 @@ def in_memory_backend() -> Backend:
     return memory_backend()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     """One storage backend, empty: in memory (``in_memory_backend``), SQLite or PostgreSQL."""
     if request.param == "memory":

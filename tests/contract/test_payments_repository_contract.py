@@ -35,11 +35,6 @@ NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 EVM = "0xAbCdEf0000000000000000000000000000000001"
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
-
-
 @pytest.fixture
 def storage(engine):
     return payments_storage() if engine is None else SqlStorage(engine)
