@@ -41,7 +41,9 @@ def test_remittance_refunded_after_refusals_over_http() -> None:
     """Three B2C refusals from the sandbox, then the USDT refunded: holds voided and reversed on PostgreSQL."""
 
 
-@scenario("remittances.feature", "M-Pesa's daily limit for Achieng is nearly used, so the remittance waits for midnight")
+@scenario(
+    "remittances.feature", "M-Pesa's daily limit for Achieng is nearly used, so the remittance waits for midnight"
+)
 def test_remittance_waits_for_the_daily_limit_over_http() -> None:
     """Earlier payouts to the number over HTTP count towards its daily limit on PostgreSQL; the next waits a day."""
 
