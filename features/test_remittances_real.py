@@ -1,7 +1,7 @@
 """remittances.feature on real parts: PostgreSQL for the orders, invoices, payouts, refunds and the books, and M-Pesa
 over HTTP to the Daraja sandbox, whose results come back through a callback sink to the payout handler, as the HTTP
 hooks would bring them. The chain is the fake one (``cryptopay demo wallet`` pays a remittance on anvil end to end).
-Two scenarios run here; all of them run in memory in test_remittances.py."""
+Three scenarios run here; all of them run in memory in test_remittances.py."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +34,13 @@ def test_remittance_paid_over_http() -> None:
 @scenario("remittances.feature", "M-Pesa cannot pay Achieng, so Grace gets her USDT back")
 def test_remittance_refunded_after_refusals_over_http() -> None:
     """Three B2C refusals from the sandbox, then the USDT refunded: holds voided and reversed on PostgreSQL."""
+
+
+@scenario(
+    "remittances.feature", "M-Pesa's daily limit for Achieng is nearly used, so the remittance waits for midnight"
+)
+def test_remittance_waits_for_the_daily_limit_over_http() -> None:
+    """Earlier payouts to the number over HTTP count towards its daily limit on PostgreSQL; the next waits a day."""
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings
+from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings, index_families
 from cryptopay.core.payouts import Payout, PayoutKind, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
@@ -81,6 +81,22 @@ def test_deposit_indexes_are_never_handed_out_twice(storage):
     with storage.unit_of_work() as uow:
         assert uow.deposit_addresses.allocate_index("tron") == 0
         assert uow.deposit_addresses.allocate_index("ethereum") == 8
+
+
+def test_concurrent_evm_allocations_on_different_networks_never_share_an_index(storage):
+    """Twelve concurrent transactions each take an index for one EVM network (ethereum, polygon, bsc in turn, as
+    invoices on those networks do): twelve distinct indexes, so no EVM address is given twice across networks."""
+    networks = ("ethereum", "polygon", "bsc")
+
+    def allocate(n: int) -> int:
+        with storage.unit_of_work() as uow:
+            (counters,) = index_families([networks[n % 3]])
+            return uow.deposit_addresses.allocate_shared_index(counters)
+
+    assert sorted(race(12, allocate)) == list(range(12))
+    with storage.unit_of_work() as uow:
+        assert [uow.deposit_addresses.allocate_index(n) for n in networks] == [12, 12, 12]
+        assert uow.deposit_addresses.allocate_index("tron") == 0
 
 
 def test_deposit_addresses_are_unique_by_key_and_index(storage):

@@ -160,6 +160,7 @@ def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = 
         audit,
         the_clock,
         ids,
+        quoter=lambda: pricer,
     )
     rates = FixedRateSource("market", the_clock, {"USDT/KES": "130", "USDT/USD": "1"})
     quotes = InMemoryQuoteRepository()
