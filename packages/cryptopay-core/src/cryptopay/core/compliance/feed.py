@@ -22,6 +22,7 @@ Products hold a ``MonitoringFeed``; the default watches nothing (embedders and t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import attrs
@@ -46,6 +47,7 @@ def movement(
     counterparty: str | None = None,
     asset: str | None = None,
     party_since: datetime | None = None,
+    network: str | None = None,
 ) -> Movement:
     """A movement of ``value`` (KES); ``asset`` names the virtual asset moved, if any (never KES)."""
     return Movement(
@@ -58,6 +60,7 @@ def movement(
         counterparty=counterparty,
         asset=None if asset in (None, KES.code) else asset,
         party_since=party_since,
+        network=network,
     )
 
 
@@ -88,3 +91,18 @@ class MonitoringFeed:
                 self.monitor.observe(item)
             except CryptopayError as error:
                 log.warning("movement %s moved but was not journaled for monitoring: %s", item.id, error.code)
+
+    def after_valued(self, what: str, moved: Callable[[], Sequence[Movement]]) -> None:
+        """``after`` for movements that need a price to be valued in KES (``moved`` builds them, only when watched):
+        a price that cannot be had is logged, not raised (the money moved; the journal misses ``what``).
+
+        >>> MonitoringFeed().after_valued("trf_1:in", lambda: 1 / 0)  # not watched: nothing is built
+        """
+        if self.monitor is None:
+            return
+        try:
+            items = moved()
+        except CryptopayError as error:
+            log.warning("%s moved but was not journaled for monitoring (no KES value): %s", what, error.code)
+            return
+        self.after(*items)
