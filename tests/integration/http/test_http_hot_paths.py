@@ -172,10 +172,12 @@ def test_an_invoice_read_is_one_query_and_at_most_one_redis_round_trip(shop, cou
 
 
 def test_an_invoice_creation_stays_within_its_budget(shop, counting) -> None:
-    """Creating an invoice (FX answers cached, the merchant's accounts open): at most 15 SQL statements, at most one
+    """Creating an invoice (FX answers cached, the merchant's accounts open): at most 19 SQL statements, at most one
     Redis round trip (the rate limit's lease) and no call to an FX source, including the sources that do not quote the pair."""
     shop.create()
     costs = counting(shop.create)
-    assert len(costs.sql) <= 15, costs.sql
+    # 15 before EVM addresses took one index on every EVM counter (f7853bf): each counter ensured (3), then locked
+    # and moved on (2) where one upsert did it; 19 since.
+    assert len(costs.sql) <= 19, costs.sql
     assert sum(s.startswith("SELECT ledger_accounts") for s in costs.sql) == 1
     assert len(costs.redis) <= 1 and costs.http == [], costs
