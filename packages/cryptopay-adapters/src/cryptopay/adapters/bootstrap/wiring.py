@@ -578,6 +578,7 @@ class Parts:
             rails=list(self.rails.values()),
             speed=self.settings.wallet_speed,
             minimums=self.settings.deposit_minimums,
+            conversion=self.settings.stablecoin_conversion,
             screening=lambda: self.screening,
             monitoring=lambda: self.monitoring,
             quoter=lambda: quoter,
