@@ -44,7 +44,7 @@ def test_every_run_is_kept_and_each_check_shows_its_latest_with_its_differences(
         use_services(previous)
     assert result.exit_code == 5, result.output
 
-    status, body, location = chief.post("/console/reconciliation", "/console/reconciliation")
+    status, _body, location = chief.post("/console/reconciliation", "/console/reconciliation")
     assert (status, location) == (303, "/console/reconciliation")
     status, html = chief.get("/console/reconciliation")
     assert status == 200 and "1 checks found differences." in html

@@ -34,6 +34,7 @@ from cryptopay.core.wallets.model import Transfer
 from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 __all__ = [
+    "RUN_BY",
     "BalanceQuery",
     "Check",
     "CheckRecord",
@@ -41,7 +42,6 @@ __all__ = [
     "DepositBooks",
     "Difference",
     "OnChain",
-    "RUN_BY",
     "Records",
     "Report",
     "WalletBooks",
