@@ -357,8 +357,15 @@ class Parts:
 
     @functools.cached_property
     def detection(self) -> Detection:
+        """Chain detection; credited payments feed AML monitoring (the pricer values those not priced in KES)."""
         return Detection(
-            uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, ledger=self.ledger, cursors=self.cursors
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            ledger=self.ledger,
+            cursors=self.cursors,
+            monitor=self.monitoring_feed,
+            quoter=LazyQuoter(lambda: self.pricer),
         )
 
     @functools.cached_property
@@ -622,6 +629,8 @@ class Parts:
 
     @functools.cached_property
     def wallet_signup(self) -> WalletSignup:
+        """Phone sign-up; the transfers a sign-up claims feed AML monitoring (USDT valued in KES by the pricer)."""
+        quoter = LazyQuoter(lambda: self.pricer)
         return WalletSignup(
             self.storage.unit_of_work,
             self.ledger,
@@ -631,6 +640,8 @@ class Parts:
             self.audit,
             self.clock,
             self.ids,
+            quoter=lambda: quoter,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
