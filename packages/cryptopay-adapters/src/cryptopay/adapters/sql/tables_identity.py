@@ -59,7 +59,7 @@ merchants = sa.Table(
     sa.Column("business_name", sa.String(CODE), nullable=False),
     sa.Column("settlement_schedule", sa.String(16), nullable=False),
     sa.Column("settlement_method", sa.String(16), nullable=False),
-    sa.Column("settlement_destination", sa.String(CODE), nullable=False),
+    sa.Column("settlement_destination", sa.Text, nullable=False),  # sealed (personal.py, 0029)
     sa.Column("settlement_minimum", Amount),
     sa.Column("settlement_minimum_asset", sa.String(ASSET)),
     sa.Column("created_at", UtcDateTime, nullable=False),
@@ -111,7 +111,7 @@ merchant_invitations = sa.Table(
     metadata,
     sa.Column("id", sa.String(ID), primary_key=True),
     sa.Column("merchant_id", sa.String(ID), sa.ForeignKey("merchants.id"), nullable=False, index=True),
-    sa.Column("email", sa.String(CODE), nullable=False),
+    sa.Column("email", sa.Text, nullable=False),  # sealed (personal.py, 0029)
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
