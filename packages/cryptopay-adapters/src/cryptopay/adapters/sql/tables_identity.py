@@ -65,6 +65,7 @@ merchants = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("destination_ready_at", UtcDateTime),  # a new payout destination cools off until then
+    sa.Column("closed_at", UtcDateTime),  # the relationship ended; retention counts from here (0029)
     keep_existing=True,
 )
 

@@ -297,6 +297,7 @@ def _merchant_row(merchant: Merchant, personal: PersonalData) -> dict[str, Any]:
         "created_at": merchant.created_at,
         "updated_at": merchant.updated_at,
         "destination_ready_at": merchant.destination_ready_at,
+        "closed_at": merchant.closed_at,
     }
 
 
@@ -318,6 +319,7 @@ def _merchant(row: Any, personal: PersonalData) -> Merchant:
         m["created_at"],
         m["updated_at"],
         m["destination_ready_at"],
+        m["closed_at"],
     )
 
 

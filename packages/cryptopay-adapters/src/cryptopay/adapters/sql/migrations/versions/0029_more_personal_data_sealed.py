@@ -1,5 +1,6 @@
 """More personal data sealed at rest: payout destinations, merchants' settlement destinations, team invitations'
-emails and compliance officers' case notes.
+emails and compliance officers' case notes; and ``merchants.closed_at`` (when a merchant's relationship ended: the
+retention rules for merchants count from it).
 
 ``payouts.destination`` now holds the destination's 64-character keyed hash (a recipient's daily B2C limit is looked
 up by it; the column is wide enough already) and the payout document the sealed destination and B2B account
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from cryptopay.adapters.sql.types import UtcDateTime
 
 revision = "0029"
 down_revision = "0028"
@@ -31,6 +33,8 @@ _SEALED = (("merchants", "settlement_destination"), ("merchant_invitations", "em
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("merchants") as merchants:
+        merchants.add_column(sa.Column("closed_at", UtcDateTime))
     if op.get_bind().dialect.name != "postgresql":
         return
     for table, column in _SEALED:
@@ -38,4 +42,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Nothing to undo: the text columns stay wide (see the module's docstring)."""
+    # The text columns stay wide (see the module's docstring); a closing date is dropped with its column.
+    with op.batch_alter_table("merchants") as merchants:
+        merchants.drop_column("closed_at")
