@@ -27,7 +27,7 @@ from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.reconciliation.statement import Statement
-from cryptopay.core.treasury.model import FloatReading, Sweep
+from cryptopay.core.treasury.model import BookedConversion, FloatReading, Sweep
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.model import Transfer
@@ -129,6 +129,7 @@ class Records:
     wallets: WalletBooks | None = None  # the personal wallets' side (None: no wallet store)
     deposits: DepositBooks | None = None  # the wallets' crypto deposits (None: no deposit store)
     withdrawals: WithdrawalBooks | None = None  # the wallets' crypto withdrawals (None: no withdrawal store)
+    conversions: tuple[BookedConversion, ...] = ()  # crypto the treasury sold (it left custody), from the ledger
 
 
 @attrs.frozen(kw_only=True)

@@ -21,7 +21,7 @@ from cryptopay.core.errors import NotFound
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold, Ledger
 from cryptopay.core.listings import Listings, each
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import ASSETS, KES, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.chains import BalanceReader
@@ -44,6 +44,8 @@ from cryptopay.core.reconciliation.model import (
 )
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.reconciliation.wallets import CLAIM_GRACE
+from cryptopay.core.treasury.model import BookedConversion
+from cryptopay.core.treasury.rebalancing import booked_conversions
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.model import HOLDINGS, Transfer, TransferState
@@ -173,7 +175,8 @@ class Reconciliation:
         holds, entries = in_transaction(self._uow, lambda uow: _ledger_records(uow, credits, payouts))
         deposit_books = self._deposit_books() if self._deposits is not None else None
         withdrawal_books = self._withdrawal_books() if self._withdrawals is not None else None
-        custody = self._custody(credits, deposit_books, withdrawal_books)
+        conversions = self._conversions()
+        custody = self._custody(credits, deposit_books, withdrawal_books, conversions)
         return Records(
             invoices=tuple(invoices),
             credits=tuple(credits),
@@ -195,6 +198,7 @@ class Reconciliation:
             wallets=self._wallet_books(wallet_ids, at) if self._wallets is not None else None,
             deposits=deposit_books,
             withdrawals=withdrawal_books,
+            conversions=tuple(conversions),
             **self._treasury_records(),
         )
 
@@ -281,11 +285,16 @@ class Reconciliation:
         }
         return WithdrawalBooks(withdrawals=tuple(found), holds=holds, sent=sent, in_flight=in_flight)
 
+    def _conversions(self) -> list[BookedConversion]:
+        """The treasury's conversions of every crypto asset the deployment knows (each left custody)."""
+        return booked_conversions(self._ledger, [a for a in ASSETS.values() if not a.fiat])
+
     def _custody(
         self,
         credits: Sequence[PaymentCredit],
         deposits: DepositBooks | None = None,
         withdrawals: WithdrawalBooks | None = None,
+        conversions: Sequence[BookedConversion] = (),
     ) -> dict[str, Money]:
         stores = each(lambda after, limit: self._listings.stores(after=after, limit=limit), lambda s: s.merchant_id)
         accounts = {flows.custody(rail.network.name, rail.asset): rail.asset for s in stores for rail in s.rails}
@@ -294,6 +303,7 @@ class Reconciliation:
         accounts |= {
             flows.custody(w.network, w.asset): w.asset for w in (withdrawals.withdrawals if withdrawals else ())
         }
+        accounts |= {flows.custody(c.network, c.sold.asset): c.sold.asset for c in conversions}
         found = {code: self._balance(code) for code in sorted(accounts)}
         return {code: b.posted if b else Money.zero(accounts[code]) for code, b in found.items()}
 

@@ -4,9 +4,9 @@ Addresses. ``addresses(user)`` gives the user one address per configured network
 wallet's row lock) from the same per-network index counters and derived by the same xpub derivers as invoices'
 addresses, and stored in the same table: no address is ever two owners' (the table's unique keys make it a
 database rule, not a hope). On the EVM networks one index is taken on every one of their counters at once
-(``allocate_shared_index``), so the user's address is the same on each and is nobody else's on any of them: USDT
-sent on the wrong EVM network still reaches the user's own address. They never expire, so the chain scanners
-always watch them (``watched_addresses``).
+(``allocate_shared_index`` over ``payments.model.index_families``, as invoices do), so the user's address is the
+same on each and is nobody else's on any of them: USDT sent on the wrong EVM network still reaches the user's own
+address. They never expire, so the chain scanners always watch them (``watched_addresses``).
 
 Detection. ``record`` turns transfers to those addresses into ``Deposit``s (``seen``), idempotently by
 ``(network, tx, index)``; ``confirm`` reads each watched deposit's depth (and finality signal) before any
@@ -45,7 +45,7 @@ from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.screening import AddressMatch
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidInput, InvalidState, NotFound
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.payments.model import DepositAddress
+from cryptopay.core.payments.model import DepositAddress, index_families
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     ChainWatcher,
@@ -59,7 +59,7 @@ from cryptopay.core.ports.deposits import DepositUnitOfWork, DepositUowFactory
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.rails import NETWORKS, Finality, Rail
+from cryptopay.core.rails import Finality, Rail
 from cryptopay.core.wallets.deposit import (
     WALLET_DEPOSIT_ASSETS,
     Deposit,
@@ -167,11 +167,11 @@ class Deposits:
             raise NotFound(f"{user_id} has no wallet")
         owned = {a.network: a for a in uow.deposit_addresses.owned_by(user_id)}
         now = self._clock.now()
-        for group in _families(self.networks):
+        for counters, group in index_families(self.networks).items():
             missing = [n for n in group if n not in owned]
             if not missing:
                 continue
-            index = uow.deposit_addresses.allocate_shared_index(group)
+            index = uow.deposit_addresses.allocate_shared_index(counters)
             for network in missing:
                 derived = self._derivers[network].derive(index)
                 address = DepositAddress(network, derived, index, None, None, now, user_id)
@@ -546,14 +546,6 @@ def _read(deposit: Deposit, watcher: ChainWatcher, finals: _Finals, mempool: Mem
     depth = watcher.confirmations(_observed(deposit))
     reached = finals.reached(deposit.block_number) if deposit.requirement.finality is not None else None
     return _Reading(deposit, depth=depth, reached=reached)
-
-
-def _families(networks: Sequence[str]) -> list[list[str]]:
-    """The EVM networks together (one index taken on all of them: a wallet's address is the same on each, so a
-    deposit sent on the wrong EVM network still reaches an address of its own, never an invoice's), every other
-    network alone."""
-    evm = [n for n in networks if NETWORKS[n].is_evm]
-    return ([evm] if evm else []) + [[n] for n in networks if not NETWORKS[n].is_evm]
 
 
 def _observed(deposit: Deposit) -> ObservedTransfer:

@@ -118,6 +118,12 @@ class Withdrawal:
         return self.amount + self.fee
 
     @property
+    def stuck(self) -> bool:
+        """Sent, and the network dropped its transaction even after a rebroadcast: the coins are held until an
+        operator resolves it (``cryptopay withdrawals resolve``)."""
+        return self.state is WithdrawalState.SENT and self.failure is not None
+
+    @property
     def cooling(self) -> bool:
         """Whether it waits for a first-time address's cool-off (as of when it was requested)."""
         return self.send_after > self.created_at

@@ -6,14 +6,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from cryptopay.adapters.sql.documents import from_document
 from cryptopay.adapters.sql.errors import translating
+from cryptopay.core.errors import NotFound
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["Bind", "increment", "insert_new", "reading", "update_or_insert", "upsert", "writing"]
+__all__ = [
+    "Bind",
+    "first_document",
+    "increment",
+    "insert_new",
+    "reading",
+    "update_one",
+    "update_or_insert",
+    "upsert",
+    "writing",
+]
+
+T = TypeVar("T")
 
 Bind = Engine | Connection
 """An engine (each call is its own short transaction) or a unit of work's connection (calls join its transaction)."""
@@ -73,3 +87,37 @@ def update_or_insert(conn: Connection, table: sa.Table, values: Mapping[str, Any
     """Update the row with this ``id``, or insert it when there is none (a lost insert race changes nothing)."""
     if conn.execute(table.update().where(table.c.id == values["id"]).values(**values)).rowcount != 1:
         insert_new(conn, table, values)
+
+
+def update_one(bind: Bind, table: sa.Table, where: Any, values: Mapping[str, Any], *, missing: str) -> None:
+    """Set ``values`` on the one row of ``table`` that ``where`` picks; ``NotFound(missing)`` when there is none.
+
+    >>> import tempfile, pathlib
+    >>> from cryptopay.adapters.sql import make_engine, upgrade
+    >>> from cryptopay.adapters.sql.tables_fx_chains import hot_keys
+    >>> url = f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'doc.db'}"
+    >>> _ = upgrade(url)
+    >>> update_one(make_engine(url), hot_keys, hot_keys.c.key_id == "k1", {"blob": b"x"}, missing="no key k1")
+    Traceback (most recent call last):
+    cryptopay.core.errors.NotFound: no key k1
+    """
+    with writing(bind) as conn:
+        if conn.execute(table.update().where(where).values(**values)).rowcount != 1:
+            raise NotFound(missing)
+
+
+def first_document(bind: Bind, query: sa.Select[Any], cls: type[T]) -> T | None:
+    """The first row of ``query`` (a select of one JSON document column) read back as a ``cls``; None when none.
+
+    >>> import tempfile, pathlib
+    >>> from cryptopay.adapters.sql import make_engine, upgrade
+    >>> from cryptopay.adapters.sql.tables_treasury import sweeps
+    >>> from cryptopay.core.treasury.model import Sweep
+    >>> url = f"sqlite:///{pathlib.Path(tempfile.mkdtemp()) / 'doc.db'}"
+    >>> _ = upgrade(url)
+    >>> first_document(make_engine(url), sa.select(sweeps.c.doc), Sweep) is None
+    True
+    """
+    with reading(bind) as conn:
+        doc = conn.scalars(query).first()
+    return from_document(cls, doc) if doc is not None else None

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories._base import insert_new, reading, writing
+from cryptopay.adapters.sql.documents import document
+from cryptopay.adapters.sql.repositories._base import first_document, insert_new, update_one, writing
 from cryptopay.adapters.sql.tables_reconciliation import mpesa_balance_queries as queries
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict
 from cryptopay.core.reconciliation.model import BalanceQuery
 from sqlalchemy.engine import Engine
 
@@ -50,21 +50,20 @@ class SqlBalanceQueryStore:
                 raise Conflict(f"balance query {query.id} or its token exists")
 
     def update(self, query: BalanceQuery) -> None:
-        with writing(self._engine) as conn:
-            changed = conn.execute(queries.update().where(queries.c.id == query.id).values(**_row(query)))
-            if changed.rowcount != 1:
-                raise NotFound(f"no balance query {query.id} to update")
+        update_one(
+            self._engine,
+            queries,
+            queries.c.id == query.id,
+            _row(query),
+            missing=f"no balance query {query.id} to update",
+        )
 
     def by_token(self, token_digest: str) -> BalanceQuery | None:
         return self._one(queries.c.token_digest == token_digest)
 
     def latest_answered(self) -> BalanceQuery | None:
         latest = sa.select(queries.c.doc).where(queries.c.has_balance).order_by(queries.c.answered_at.desc())
-        with reading(self._engine) as conn:
-            doc = conn.scalars(latest.limit(1)).first()
-        return from_document(BalanceQuery, doc) if doc is not None else None
+        return first_document(self._engine, latest.limit(1), BalanceQuery)
 
     def _one(self, where: Any) -> BalanceQuery | None:
-        with reading(self._engine) as conn:
-            doc = conn.scalars(sa.select(queries.c.doc).where(where)).first()
-        return from_document(BalanceQuery, doc) if doc is not None else None
+        return first_document(self._engine, sa.select(queries.c.doc).where(where), BalanceQuery)
