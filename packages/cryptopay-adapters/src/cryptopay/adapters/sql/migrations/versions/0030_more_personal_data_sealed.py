@@ -13,8 +13,8 @@ a migration script does not hold), as for 0026.
 Downgrade: the columns stay text (narrowing them would fail on the sealed values they hold); code from before this
 revision cannot open the sealed values, so a downgrade is for a database this revision has not sealed yet.
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0030
+Revises: 0029
 Create Date: 2026-12-06
 """
 
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from alembic import op
 from cryptopay.adapters.sql.types import UtcDateTime
 
-revision = "0029"
-down_revision = "0028"
+revision = "0030"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
