@@ -355,3 +355,18 @@ def test_travel_rule_records_keep_their_ivms101_payload_sealed(engine: Engine) -
     with storage.unit_of_work() as uow:
         assert uow.travel_rule.get("trr_1") == _travel_record()
         assert uow.travel_rule.list(party_id="usr_ann") == [_travel_record()]
+
+
+def test_the_staff_search_finds_sealed_payouts_and_transfers_by_phone(engine: Engine) -> None:
+    """Search by phone goes through the keyed hashes (payout destination, wallet phone, transfer recipient) and opens
+    what it finds; a phone nobody used finds nothing."""
+    from cryptopay.adapters.sql.search import SqlTransactionIndex
+    from cryptopay.core.search import TransactionSearch
+
+    personal = _personal()
+    _write_everything(SqlStorage(engine, personal=personal))
+    search = TransactionSearch(SqlTransactionIndex(engine, personal=personal))
+    assert [(h.kind, h.id, h.matched) for h in search.find("0799000222")] == [("payout", "po_1", "phone")]
+    assert {(h.kind, h.id) for h in search.find("0733000111")} == {("wallet_transfer", "tr_1")}
+    assert {(h.kind, h.id) for h in search.find(PHONE)} == {("wallet_transfer", "tr_1")}  # the sender's wallet
+    assert search.find("0700000000") == []
