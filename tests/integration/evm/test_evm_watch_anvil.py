@@ -72,14 +72,19 @@ def test_evm_scan_sees_transfer_from_and_contract_payments(evm: EvmEnv, fresh_in
     assert len({t.key for t in found}) == 3
 
 
-def test_evm_scan_batches_ranges_and_addresses(evm: EvmEnv, fresh_index: int) -> None:
-    """Tiny block ranges and address batches find exactly what one big query finds."""
-    addresses = [derive_address(evm.xpub, fresh_index + i) for i in range(5)]
+def _paid_in_turn(evm: EvmEnv, fresh_index: int, count: int, *, gap: int) -> tuple[list[str], int, int]:
+    """``count`` fresh addresses each paid once, ``gap`` blocks apart: the addresses and the blocks spanned."""
+    addresses = [derive_address(evm.xpub, fresh_index + i) for i in range(count)]
     start = evm.w3.eth.block_number + 1
     for i, address in enumerate(addresses):
         evm.pay(evm.usdt6, address, 1_000 + i)
-        evm.mine(2)
-    end = evm.w3.eth.block_number
+        evm.mine(gap)
+    return addresses, start, evm.w3.eth.block_number
+
+
+def test_evm_scan_batches_ranges_and_addresses(evm: EvmEnv, fresh_index: int) -> None:
+    """Tiny block ranges and address batches find exactly what one big query finds."""
+    addresses, start, end = _paid_in_turn(evm, fresh_index, 5, gap=2)
     big = _watcher(evm).scan(start, end, addresses)
     small = _watcher(evm, block_range=2, address_batch=2).scan(start, end, addresses)
     assert small == big and len(big) == 5
@@ -88,12 +93,7 @@ def test_evm_scan_batches_ranges_and_addresses(evm: EvmEnv, fresh_index: int) ->
 def test_evm_local_match_reads_a_range_the_node_refuses_in_halves(evm: EvmEnv, fresh_index: int) -> None:
     """A node capping a response (hosted nodes refuse a range with too many logs; here, more than 2 blocks) makes
     the local matching read the range in halves: the same transfers, never a stuck scan."""
-    addresses = [derive_address(evm.xpub, fresh_index + i) for i in range(3)]
-    start = evm.w3.eth.block_number + 1
-    for i, address in enumerate(addresses):
-        evm.pay(evm.usdt6, address, 2_000 + i)
-        evm.mine(1)
-    end = evm.w3.eth.block_number
+    addresses, start, end = _paid_in_turn(evm, fresh_index, 3, gap=1)
     capped = connect(evm.node.url)
     real = capped.provider.make_request
     asked: list[tuple[int, int]] = []
