@@ -29,15 +29,10 @@ from cryptopay.core.settlement import (
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
-from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
+from tests.support.sql_engines import SQL_BACKENDS, backend_engine, race
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 EVM = "0xAbCdEf0000000000000000000000000000000001"
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture
@@ -263,10 +258,9 @@ def test_the_payment_use_cases_run_end_to_end_on_sql(sql_engine):
     assert stack.books_balanced()
 
 
-@pytest.fixture(params=BACKENDS)
-def any_stack(request, tmp_path):
-    for engine in backend_engine(request, tmp_path):
-        yield PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+@pytest.fixture
+def any_stack(engine):
+    return PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
 
 
 def test_an_invoice_is_found_by_its_public_id_only(any_stack):

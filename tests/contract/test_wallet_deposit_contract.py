@@ -5,7 +5,6 @@ invoices)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cryptopay.adapters.evm.addresses import EvmAddressDeriver
@@ -19,26 +18,17 @@ from cryptopay.core.wallets.deposit import Deposit, DepositRequirement, DepositS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.contract.conftest import sql_backend_from_engine
 from tests.integration.http.test_http_wallet_deposits import XPUB
 from tests.support.deposit_stack import deposit_stack, memory_deposit_backend
-from tests.support.sql_backends import Backend, empty_postgres, sql_backend
+from tests.support.sql_backends import Backend
 
 AT = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "memory":
-        yield memory_deposit_backend()
-    elif request.param == "sqlite":
-        found = sql_backend("sqlite", request.getfixturevalue("sqlite_template").fresh_url(tmp_path))
-        yield found
-        found.engine.dispose()
-    else:
-        engine = request.getfixturevalue("contract_pg_engine")
-        empty_postgres(engine)
-        yield sql_backend_from_engine(engine)
+@pytest.fixture
+def in_memory_backend() -> Backend:
+    """The contract's in-memory variant of ``backend`` (tests/contract/conftest.py)."""
+    return memory_deposit_backend()
 
 
 def _deposit(did: str, user: str = "usr_1", *, tx: str = "0xAA", index: int = 0, network: str = "polygon") -> Deposit:

@@ -6,6 +6,8 @@ happened, once the product's transaction committed, for the batch rules (structu
 round trips...). Only money that moved is journaled: a movement the limits or the funds refused never reaches the
 batch rules. A journal write that fails after the money moved is logged and does not undo or fail the movement (the
 customer's money has moved; an error would invite a retry that moves it twice); the batch misses that one movement.
+A product on the monitor's own storage may instead journal its movements in its own transaction
+(``journals_within``): journaled exactly when the money moves, with no transaction of their own (the P2P send does).
 
 Products hold a ``MonitoringFeed``; the default watches nothing (embedders and tests that are not about monitoring).
 
@@ -71,6 +73,15 @@ class MonitoringFeed:
     def before(self, planned: Movement) -> None:
         if self.monitor is not None:
             self.monitor.check(planned, journal=False)
+
+    def journals_within(self, uow: object) -> bool:
+        """Whether a product whose unit-of-work factory is ``uow`` journals its movements itself, in its own
+        transaction (``uow.movements.add``, and no ``after``): when the monitor journals to that same storage.
+
+        >>> MonitoringFeed().journals_within(lambda: None)
+        False
+        """
+        return self.monitor is not None and self.monitor.journals_to(uow)
 
     def after(self, *moved: Movement) -> None:
         if self.monitor is None:
