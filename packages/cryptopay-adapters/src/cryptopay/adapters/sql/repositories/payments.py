@@ -16,7 +16,7 @@ import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
-from cryptopay.adapters.sql.repositories._base import increment, insert_new, upsert
+from cryptopay.adapters.sql.repositories._base import DriverRead, increment, insert_new, upsert
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
     deposit_addresses,
@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_BY_ID: dict[tuple[str, bool], tuple[sa.Select[Any], sa.Select[Any]]] = {}  # (table, keyed): (plain, locked)
+_BY_ID: dict[tuple[str, bool], tuple[DriverRead, DriverRead]] = {}  # (table, keyed): (plain, locked)
 
 
 class _Documents(Generic[T]):
@@ -139,8 +139,8 @@ class _Documents(Generic[T]):
         statements = _BY_ID.get(key)
         if statements is None:
             query = sa.select(*self._keyed_doc()).where(self.table.c.id == sa.bindparam("row_id"))
-            statements = _BY_ID[key] = (query, query.with_for_update())
-        row = self._conn.execute(statements[lock and self._locking], {"row_id": row_id}).first()
+            statements = _BY_ID[key] = (DriverRead(query), DriverRead(query.with_for_update()))
+        row = statements[lock and self._locking].first(self._conn, {"row_id": row_id})
         return self._item(row[0], row[-1]) if row is not None else None
 
 
