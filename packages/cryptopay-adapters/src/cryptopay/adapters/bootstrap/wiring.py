@@ -64,7 +64,7 @@ from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
-from cryptopay.core.ports.reconciliation import BalanceQueryStore
+from cryptopay.core.ports.reconciliation import BalanceQueryStore, ReconciliationRuns
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.throughput import Throughput, TokenBucket
@@ -578,6 +578,7 @@ class Parts:
             rails=list(self.rails.values()),
             speed=self.settings.wallet_speed,
             minimums=self.settings.deposit_minimums,
+            conversion=self.settings.stablecoin_conversion,
             screening=lambda: self.screening,
             monitoring=lambda: self.monitoring,
             quoter=lambda: quoter,
@@ -679,7 +680,7 @@ class Parts:
         """The staff's transaction search over the database's read model."""
         from cryptopay.adapters.sql.search import SqlTransactionIndex
 
-        return TransactionSearch(SqlTransactionIndex(self.engine))
+        return TransactionSearch(SqlTransactionIndex(self.engine, personal=self.personal))
 
     @functools.cached_property
     def reports(self) -> Reports:
@@ -715,6 +716,8 @@ class Parts:
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
             deposits=self.storage.unit_of_work,  # wallet crypto deposits
             withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
+            runs=self.reconciliation_runs,  # every run's results, for the console
+            ids=self.ids,
         )
 
     @functools.cached_property
@@ -748,6 +751,13 @@ class Parts:
         from cryptopay.adapters.sql.repositories.reconciliation import SqlBalanceQueryStore
 
         return SqlBalanceQueryStore(self.engine)
+
+    @functools.cached_property
+    def reconciliation_runs(self) -> ReconciliationRuns:
+        """Every reconciliation run's results per check (the worker's, the CLI's, the console's, the API's)."""
+        from cryptopay.adapters.sql.repositories.reconciliation import SqlReconciliationRuns
+
+        return SqlReconciliationRuns(self.engine)
 
     @functools.cached_property
     def float_balance(self) -> FloatBalance:
@@ -906,17 +916,17 @@ class Parts:
         from cryptopay.adapters.sql.repositories.identity import SqlMerchants
 
         if self.identity_epoch is None:
-            return SqlMerchants(self.engine)
+            return SqlMerchants(self.engine, personal=self.personal)
         from cryptopay.adapters.cache import CachedMerchants
 
-        return CachedMerchants(SqlMerchants(self.engine), self.identity_epoch)
+        return CachedMerchants(SqlMerchants(self.engine, personal=self.personal), self.identity_epoch)
 
     @functools.cached_property
     def team_store(self) -> TeamRepository:
         """Merchant team members and invitations (uncached: a role change counts from the next request)."""
         from cryptopay.adapters.sql.repositories.identity import SqlTeams
 
-        return SqlTeams(self.engine)
+        return SqlTeams(self.engine, personal=self.personal)
 
     @functools.cached_property
     def api_keys(self) -> ApiKeyRepository:

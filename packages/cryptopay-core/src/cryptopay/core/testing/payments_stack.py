@@ -62,7 +62,7 @@ from cryptopay.core.testing.metrics import RecordingMetrics
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage, payments_uow
 from cryptopay.core.testing.queue import FakeQueue
-from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries
+from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries, InMemoryReconciliationRuns
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookEndpoints
 
@@ -280,6 +280,7 @@ class PaymentsStack:
         self.metrics = RecordingMetrics()
         self.jobs = FakeQueue(JobRegistry(), self.clock)  # dead letters for the gauges (the stack runs no jobs)
         self.balance_queries = InMemoryBalanceQueries()
+        self.reconciliation_runs = InMemoryReconciliationRuns()
         self.balance_urls = BalanceUrls(
             result=f"{CALLBACK_BASE}/balance/result", timeout=f"{CALLBACK_BASE}/balance/timeout"
         )
@@ -338,6 +339,8 @@ class PaymentsStack:
             metrics=self.metrics,
             balance_answers=self.balance_queries,
             float_baseline=self.mpesa.float_balance,  # the fake's opening float: funded outside the books
+            runs=self.reconciliation_runs,
+            ids=ids,
         )
         self.observing = Observing(
             uow=uow,
