@@ -96,8 +96,8 @@ def test_addresses_per_network_then_a_deposit_credited_after_its_confirmations(a
     assert [a["network"] for a in found] == ["ethereum", "polygon"]
     polygon = found[1]
     assert polygon["address"].startswith("0x") and polygon["address"] != polygon["address"].lower()
-    assert (polygon["assets"], polygon["requirement"]) == (["USDT"], "3 confirmations")
-    assert polygon["minimums"] == [{"amount": "1.000000", "asset": "USDT"}]
+    assert (polygon["assets"], polygon["requirement"]) == (["USDT", "USDC"], "3 confirmations")  # USDC as USDT
+    assert polygon["minimums"] == [{"amount": "1.000000", "asset": "USDT"}, {"amount": "1.000000", "asset": "USDC"}]
     one = client.get("/v1/wallet/deposit-addresses/polygon", headers=headers).get_json()
     assert one == polygon and client.get("/v1/wallet/deposit-addresses", headers=headers).get_json() == found
     _pay(api, polygon["address"], "12.5")
