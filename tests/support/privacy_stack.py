@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cryptopay.core.testing.identity import InMemoryRefreshTokens
+from cryptopay.core.testing.identity import InMemoryMerchants, InMemoryRefreshTokens, InMemoryTeams
 from cryptopay.core.testing.kyc import InMemoryKycApplications
 from cryptopay.core.testing.storage import InMemoryStorage
 
@@ -13,4 +13,9 @@ __all__ = ["privacy_storage"]
 
 def privacy_storage() -> InMemoryStorage:
     """Every repository a data subject's records live in (``PrivacyUnitOfWork``), in memory."""
-    return memory_wallet_storage(kyc_applications=InMemoryKycApplications(), refresh_tokens=InMemoryRefreshTokens())
+    return memory_wallet_storage(
+        kyc_applications=InMemoryKycApplications(),
+        refresh_tokens=InMemoryRefreshTokens(),
+        merchants=InMemoryMerchants(),
+        teams=InMemoryTeams(),
+    )

@@ -594,7 +594,7 @@ class Parts:
             uow=self.storage.unit_of_work,
             ledger=self.ledger,
             invoicing=self.invoicing,
-            payouts=self.payouts,
+            payouts=lambda: self.payouts,
             refunds=self.refunds,
             quoter=lambda: self.pricer,
             clock=self.clock,
@@ -680,7 +680,7 @@ class Parts:
         """The staff's transaction search over the database's read model."""
         from cryptopay.adapters.sql.search import SqlTransactionIndex
 
-        return TransactionSearch(SqlTransactionIndex(self.engine))
+        return TransactionSearch(SqlTransactionIndex(self.engine, personal=self.personal))
 
     @functools.cached_property
     def reports(self) -> Reports:
@@ -916,17 +916,17 @@ class Parts:
         from cryptopay.adapters.sql.repositories.identity import SqlMerchants
 
         if self.identity_epoch is None:
-            return SqlMerchants(self.engine)
+            return SqlMerchants(self.engine, personal=self.personal)
         from cryptopay.adapters.cache import CachedMerchants
 
-        return CachedMerchants(SqlMerchants(self.engine), self.identity_epoch)
+        return CachedMerchants(SqlMerchants(self.engine, personal=self.personal), self.identity_epoch)
 
     @functools.cached_property
     def team_store(self) -> TeamRepository:
         """Merchant team members and invitations (uncached: a role change counts from the next request)."""
         from cryptopay.adapters.sql.repositories.identity import SqlTeams
 
-        return SqlTeams(self.engine)
+        return SqlTeams(self.engine, personal=self.personal)
 
     @functools.cached_property
     def api_keys(self) -> ApiKeyRepository:

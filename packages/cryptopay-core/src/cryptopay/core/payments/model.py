@@ -237,11 +237,26 @@ class Refund:
     state: RefundState = RefundState.REQUESTED
     tx_hash: str | None = None
     updated_at: datetime | None = None
-    failure: str | None = None
+    failure: str | None = None  # the operators' own words (custody balances, node errors): never the merchant's
 
     @property
     def is_open(self) -> bool:
         return self.state in (RefundState.REQUESTED, RefundState.SENT)
+
+    @property
+    def outward_failure(self) -> str | None:
+        """What the merchant is told of a failure (its API, dashboard and webhooks), never ``failure`` itself.
+
+        >>> from cryptopay.core.money import Money
+        >>> r = Refund(id="rfd_1", invoice_id="inv_1", merchant_id="mer_1", rail_key="usdt-tron", network="tron",
+        ...     address="T...", amount=Money.of("1", "USDT"), hold_id="hld_1", requested_by="usr_1", reason="",
+        ...     created_at=datetime(2026, 1, 1), state=RefundState.FAILED, failure="the hot wallet holds 3 USDT")
+        >>> r.outward_failure
+        'the refund could not be sent: its amount is refundable again'
+        """
+        if self.state is RefundState.FAILED:
+            return "the refund could not be sent: its amount is refundable again"
+        return "the network has not confirmed it yet: we are following it up" if self.failure else None
 
 
 class PaymentLinkClosed(Conflict):

@@ -446,6 +446,9 @@ class Withdrawals:
         settled = in_transaction(
             self.uow, partial(self._settle, withdrawal_id=withdrawal.id, sent=None, error=error, actor=actor)
         )
+        if settled.failure != error:  # settled meanwhile by the worker (or another operator): left as it is
+            message = f"withdrawal {withdrawal.id} became {settled.state.value} meanwhile: nothing changed"
+            return self._resolved(actor, Resolution(settled, "unchanged", chain, message), why)
         message = f"withdrawal {withdrawal.id} failed: {settled.total} is back in the wallet"
         return self._resolved(actor, Resolution(settled, "returned", chain, message), why)
 

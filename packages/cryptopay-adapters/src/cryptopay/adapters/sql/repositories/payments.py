@@ -49,6 +49,7 @@ from cryptopay.core.settlement import Settlement, SettlementState
 from sqlalchemy.engine import Connection
 
 __all__ = [
+    "PAYOUT_FIELDS",
     "SqlDepositAddresses",
     "SqlInvoices",
     "SqlPaymentCredits",
@@ -357,7 +358,10 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
 
 
 class SqlSettlements(_Documents[Settlement]):
+    """Settlements; the destination they pay (a phone, a bank account) is sealed in the document."""
+
     cls, table, what = Settlement, settlements, "settlement"
+    fields = PersonalFields("settlements", ("destination",))
 
     def _columns(self, item: Settlement) -> dict[str, Any]:
         return {"id": item.id, "merchant_id": item.merchant_id, "cutoff": item.cutoff, "state": item.state.value}
@@ -396,8 +400,16 @@ _OPEN_PAYOUTS = [PayoutState.SUBMITTED.value, PayoutState.UNKNOWN.value]
 _BY_AGE = ("created_at", "id")
 
 
+PAYOUT_FIELDS = PersonalFields("payouts", ("destination", "b2b.account_reference"))
+"""A payout's personal fields, sealed at rest: where the money goes (a phone, a bank account, a paybill's account)."""
+
+
 class SqlPayouts(_Documents[Payout]):
+    """Payouts; the ``destination`` column holds the destination's keyed hash (a recipient's daily limit is looked up
+    by it), the document the sealed destination and B2B account reference (``PAYOUT_FIELDS``)."""
+
     cls, table, what = Payout, payouts, "payout"
+    fields = PAYOUT_FIELDS
 
     def _columns(self, item: Payout) -> dict[str, Any]:
         return {
@@ -408,7 +420,7 @@ class SqlPayouts(_Documents[Payout]):
             "conversation_id": item.conversation_id,
             "state": item.state.value,
             "check_at": item.check_at,
-            "destination": item.destination,
+            "destination": self._personal.lookup(item.destination),
             "created_at": item.created_at,
         }
 
@@ -460,10 +472,11 @@ class SqlPayouts(_Documents[Payout]):
         return self._select(payouts.c.state == state.value, *_older(payouts, before), limit=limit, newest_first=True)
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
-        return self._select(payouts.c.destination == destination, payouts.c.created_at >= since, order=_BY_AGE)
+        where = (payouts.c.destination == self._personal.lookup(destination), payouts.c.created_at >= since)
+        return self._select(*where, order=_BY_AGE)
 
     def to_destinations(self, destinations: Sequence[str], *, since: datetime) -> list[Payout]:
-        wanted = payouts.c.destination.in_(destinations)
+        wanted = payouts.c.destination.in_([self._personal.lookup(d) for d in destinations])
         return self._select(wanted, payouts.c.created_at >= since, order=_BY_AGE)
 
 
