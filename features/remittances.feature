@@ -23,6 +23,14 @@ Feature: Receiving money from family abroad
     Then all the USDT Grace paid goes back to her wallet
     And the books balance
 
+  Scenario: M-Pesa's daily limit for Achieng is nearly used, so the remittance waits for midnight
+    Given Achieng has received KES 490,000 on M-Pesa today
+    When Grace in GB sends KES 20,000 to 0712 345 678 and pays the USDT asked
+    Then Achieng's payout waits for midnight in Nairobi and nothing more is sent to M-Pesa today
+    When midnight passes in Nairobi
+    Then Achieng receives KES 20,000 on M-Pesa and an SMS naming Grace
+    And the books balance
+
   Scenario: A large amount needs more than Grace's name
     When Grace in GB sends KES 200,000 to 0712 345 678 giving only her name and country
     Then she is told the originator needs an address, an identity number or date and place of birth

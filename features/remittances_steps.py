@@ -1,9 +1,11 @@
 """Steps for remittances.feature over a ``RemittanceStack``: in memory (test_remittances.py), or on PostgreSQL with
 M-Pesa over HTTP to the Daraja sandbox (test_remittances_real.py)."""
 
+from datetime import timedelta
 from typing import Any
 
 from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
+from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.money import KES, Money
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from pytest_bdd import given, parsers, then, when
@@ -33,6 +35,43 @@ def mpesa_refuses(context, remittance_stack, phone):
     context["remittance_stack"] = remittance_stack
     context["refusing"] = "254" + phone.replace(" ", "")[1:]
     remittance_stack.refuse(context["refusing"])
+
+
+@given(parsers.re(r"Achieng has received KES (?P<value>[\d,]+) on M-Pesa today"))
+def received_today(context, remittance_stack, value):
+    """Earlier remittances to Achieng's number today, each paid out by B2C (in parts of at most KES 245,000)."""
+    context["remittance_stack"] = remittance_stack
+    left = context.amount(value)
+    while left > 0:
+        part = min(left, 245_000)
+        order = remittance_stack.order(
+            "0712345678", str(part), sender=Sender(name="Grace Otieno", country="GB", address=ADDRESS)
+        )
+        remittance_stack.pay(order)
+        remittance_stack.confirm()
+        remittance_stack.run()
+        assert remittance_stack.get(order).state is RemittanceState.PAID_OUT, remittance_stack.get(order).note
+        left -= part
+
+
+@when("midnight passes in Nairobi")
+def midnight(context):
+    stack = _stack(context)
+    _, tomorrow = day_bounds(stack.clock.now())
+    stack.clock.set(tomorrow + timedelta(minutes=1))
+    stack.run()
+
+
+@then("Achieng's payout waits for midnight in Nairobi and nothing more is sent to M-Pesa today")
+def waits_for_midnight(context):
+    order, stack = _order(context), _stack(context)
+    _, tomorrow = day_bounds(stack.clock.now())
+    assert (order.state, order.route, order.payout_id) == (RemittanceState.PAYING_OUT, RemittanceRoute.MPESA, None)
+    assert order.next_attempt_at == tomorrow and "daily limit" in (order.note or ""), order.note
+    assert stack.remittances.payout_of(order) is None
+    stack.run()  # the worker runs again before midnight: still nothing
+    assert stack.remittances.payout_of(_order(context)) is None
+    assert len(stack.wallet.sms.sent_to(order.recipient_phone)) == context["sms_before"]
 
 
 @when(

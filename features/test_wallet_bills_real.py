@@ -7,13 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptopay.adapters.mpesa import DarajaGateway, DarajaSettings
-from cryptopay.core.mobile_money import parse_payload
-from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.sandbox.certs import SandboxCertificate
-from cryptopay.sandbox.daraja import DarajaSandboxConfig
-from cryptopay.sandbox.sink import CallbackSink
 from pytest_bdd import scenario
 from sqlalchemy.engine import Engine
 
@@ -26,7 +21,7 @@ from features.real_parts import (  # noqa: F401  (the real deployment's fixtures
 from features.wallet_bills_steps import *  # noqa: F403  (the steps become this module's fixtures)
 from features.wallet_bills_steps import BillsWorld
 from tests.contract.conftest import sql_backend_from_engine
-from tests.support.real_payments_stack import TrackedDarajaSandbox
+from tests.support.real_payments_stack import DarajaOverHttp
 from tests.support.sql_backends import empty_postgres
 from tests.support.wallet_stack import wallet_stack
 
@@ -49,50 +44,13 @@ def bills_world(
 ) -> Iterator[BillsWorld]:
     """The wallet stack on empty PostgreSQL tables, its payouts sent over HTTP; the books balance at the end."""
     empty_postgres(journey_engine)
-    certificate, certificate_path = daraja_certificate
-    sandbox = TrackedDarajaSandbox(
-        DarajaSandboxConfig(private_key_pem=certificate.private_key_pem, callback_delay=0.0, response_delay=1.0)
-    )
-    sandbox.start()
-    sink = CallbackSink.start()
-    settings = {**sandbox.client_settings(), "certificate_path": str(certificate_path)}
-    gateway = DarajaGateway(DarajaSettings(**settings, backoff_seconds=0.01, timeout_seconds=5.0))
+    daraja = DarajaOverHttp(*daraja_certificate, callback_delay=0.0, response_delay=1.0)
     try:
         stack = wallet_stack(sql_backend_from_engine(journey_engine))
-        urls = PayoutUrls(
-            result=sink.url_for("/payouts/result"),
-            timeout=sink.url_for("/payouts/timeout"),
-            status_result=sink.url_for("/status/result"),
-            status_timeout=sink.url_for("/status/timeout"),
-        )
-        payouts = Payouts(
-            uow=stack.backend.uow,
-            clock=stack.clock,
-            ids=stack.sells.ids,
-            ledger=stack.ledger,
-            gateway=gateway,
-            urls=urls,
-        )
-        stack.mpesa, stack.payouts = sandbox.engine, payouts  # the steps read the billers' balances there
+        payouts = daraja.payouts_for(stack)  # the steps read the billers' balances on the sandbox's engine
         sells = stack.sells
         bills = Bills(stack.backend.uow, stack.ledger, sells.quoter, sells.quotes, stack.clock, sells.ids)
-        seen = [0]
-
-        def answers() -> None:
-            sandbox.wait_idle()
-            fresh = sink.received[seen[0] :]
-            seen[0] += len(fresh)
-            for received in fresh:
-                url = sink.url_for(received.path)
-                purpose = urls.purpose_of(url)
-                assert purpose is not None, url
-                payouts.handle_payout_result(
-                    parse_payload(received.payload), token=url.rsplit("/", 1)[-1], purpose=purpose
-                )
-
-        yield BillsWorld(stack, bills, payouts, answers)
+        yield BillsWorld(stack, bills, payouts, daraja.answers_to(payouts))
         assert set(stack.ledger.trial_balance().values()) <= {0}
     finally:
-        gateway.close()
-        sink.stop()
-        sandbox.stop()
+        daraja.close()

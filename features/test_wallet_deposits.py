@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import ObservedTransfer
 from pytest_bdd import scenarios
 
@@ -20,8 +21,8 @@ class FakeWorld:
     address: str = ""
     paid: ObservedTransfer | None = None
 
-    def send(self, address: str, amount: str) -> None:
-        self.paid = self.stack.send(address, "polygon", _usdt(amount), self.friend)
+    def send(self, address: str, amount: str, asset: str = "USDT") -> None:
+        self.paid = self.stack.send(address, "polygon", Money.of(amount, asset), self.friend)
 
     def mine(self, blocks: int) -> None:
         for _ in range(blocks):
@@ -36,12 +37,6 @@ class FakeWorld:
     def mine_the_transfer_again(self) -> None:
         assert self.paid is not None
         self.paid = self.stack.chains["polygon"].include(self.paid)
-
-
-def _usdt(amount: str):
-    from cryptopay.core.money import Money
-
-    return Money.of(amount, "USDT")
 
 
 @pytest.fixture

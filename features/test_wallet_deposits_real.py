@@ -1,6 +1,6 @@
 """wallet_deposits.feature on real parts: PostgreSQL for the wallets, the deposit addresses, the deposits, the
 monitoring and the books; Polygon is a real node (anvil, with the test USDT of tests/integration/evm), read by the
-production ``EvmWatcher``; addresses derived by the production ``EvmAddressDeriver`` from an xpub; a reorg is an
+production ``EvmWatcher`` (which reads the test USDC, a second ERC-20, at the same addresses); addresses derived by the production ``EvmAddressDeriver`` from an xpub; a reorg is an
 ``evm_revert`` to before the deposit and a longer branch mined in its place. Each scenario starts from empty
 tables and must leave the books balanced."""
 
@@ -42,9 +42,10 @@ class AnvilWorld:
     raw: str = ""
     snapshot: str = ""
 
-    def send(self, address: str, amount: str) -> None:
+    def send(self, address: str, amount: str, asset: str = "USDT") -> None:
         self.snapshot = self.evm.node.rpc("evm_snapshot")
-        self.raw = self.evm.pay(self.evm.usdt6, address, int(amount) * 10**6)
+        token = self.evm.usdc6 if asset == "USDC" else self.evm.usdt6  # both with 6 decimals
+        self.raw = self.evm.pay(token, address, int(amount) * 10**6)
 
     def mine(self, blocks: int) -> None:
         self.evm.mine(blocks)
@@ -67,13 +68,16 @@ def deposits_world(
     evm: EvmEnv,  # noqa: F811
 ) -> Iterator[AnvilWorld]:
     empty_postgres(journey_engine)
-    rail = rail_for("polygon", "USDT", contract=evm.usdt6, chain_id=evm.node.chain_id, confirmations=3)
-    watcher = EvmWatcher(evm.w3, [rail], backoff=FAST)
+    rails = [
+        rail_for("polygon", asset, contract=token, chain_id=evm.node.chain_id, confirmations=3)
+        for asset, token in (("USDT", evm.usdt6), ("USDC", evm.usdc6))
+    ]
+    watcher = EvmWatcher(evm.w3, rails, backoff=FAST)
     stack = deposit_stack(
         sql_backend_from_engine(journey_engine),
         derivers={"polygon": EvmAddressDeriver(evm.xpub)},
         watchers={"polygon": watcher},
-        rails=[rail],
+        rails=rails,
     )
     yield AnvilWorld(stack, evm)
     assert set(stack.wallet.ledger.trial_balance().values()) <= {0}

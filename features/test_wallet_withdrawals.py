@@ -21,10 +21,25 @@ class StarvableSender(FakeChainSender):
 
     empty = False
 
+    def __init__(self, network: str) -> None:
+        super().__init__(network)
+        self.mempool: set[str] = set()  # the withdrawals whose transaction waits to be mined
+
     def send(self, request: WithdrawalRequest) -> SentTransaction:
         if self.empty and request.withdrawal_id not in self.sent:
             raise InsufficientFunds(f"the {self.network} hot wallet holds too little to send {request.amount}")
-        return FakeChainSender.send(self, request)
+        sent = FakeChainSender.send(self, request)
+        if sent.state is TxState.PENDING:
+            self.mempool.add(request.withdrawal_id)  # broadcast (again): the same transaction waits
+        return sent
+
+    def finish(self, withdrawal_id: str, state: TxState) -> None:
+        FakeChainSender.finish(self, withdrawal_id, state)
+        self.mempool.discard(withdrawal_id)
+
+    def forget(self, withdrawal_id: str) -> None:
+        """Evicted from the mempool: nothing mines it, its nonce is still free (the sender still says pending)."""
+        self.mempool.discard(withdrawal_id)
 
 
 @pytest.fixture
@@ -48,4 +63,7 @@ def withdraw_world() -> WithdrawWorld:
         received=received,
         starve=starve,
         signed=lambda: len(sender.sent),
+        replace=lambda w: sender.finish(w.id, TxState.DROPPED),
+        forget=lambda w: sender.forget(w.id),
+        waiting=lambda w: w.id in sender.mempool,
     )

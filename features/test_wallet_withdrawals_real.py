@@ -1,7 +1,9 @@
 """wallet_withdrawals.feature on real parts: PostgreSQL for the wallets, withdrawals, books, monitoring and sanctions
 lists, and a real ERC-20 (the test USDT, 6 decimals) sent by the production ``EvmSender`` from a hot wallet on a local
 anvil node, its nonces and signed transactions kept in PostgreSQL. Confirmation is the node's own depth; a hot wallet
-without tokens is refused by the sender before it signs. Every scenario starts from empty tables and must leave the
+without tokens is refused by the sender before it signs. For an operator's ``resolve``, anvil mines only when told:
+a withdrawal is "dropped" by ``anvil_dropTransaction`` and a transaction of the hot wallet's own taking its nonce,
+or "forgotten" by ``anvil_dropTransaction`` alone (its nonce still free). Every scenario starts from empty tables and must leave the
 books balanced."""
 
 from collections.abc import Iterator
@@ -17,11 +19,14 @@ from cryptopay.core.errors import Unavailable
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.chains import StaticKeys
+from cryptopay.core.wallets.withdrawal_model import Withdrawal
 from cryptopay.sandbox.anvil import AnvilNode, compile_contracts, deploy_token, dev_account_key
 from eth_account import Account
+from eth_typing import HexStr
 from pytest_bdd import scenarios
 from sqlalchemy.engine import Engine
 from web3 import Web3
+from web3.exceptions import TransactionNotFound
 
 from features.real_parts import (  # noqa: F401  (the real deployment's fixtures, by name)
     database_url,
@@ -92,13 +97,42 @@ def withdraw_world(
         empty = Account.create()  # a hot wallet that holds no USDT: the sender refuses before it signs
         senders["ethereum"] = sender_from(empty.address, bytes(empty.key))
 
-    yield WithdrawWorld(
-        stack,
-        "ethereum",
-        address,
-        confirm=lambda _w: node.rpc("anvil_mine", hex(2)),
-        received=received,
-        starve=starve,
-        signed=lambda: w3.eth.get_transaction_count(hot) - nonce,
-    )
+    def tx_hash(w: Withdrawal) -> str:
+        record = store.get(w.id)
+        assert record is not None and record.tx_hash is not None
+        return record.tx_hash
+
+    def replace(w: Withdrawal) -> None:
+        """The withdrawal leaves the mempool and the hot wallet's next transaction takes its nonce (mined)."""
+        record = store.get(w.id)
+        assert record is not None
+        node.rpc("anvil_dropTransaction", tx_hash(w))
+        fee = 2 * int(w3.eth.get_block("latest")["baseFeePerGas"]) + 10**9
+        other = {"type": 2, "chainId": node.chain_id, "nonce": record.nonce, "to": hot, "value": 0, "gas": 21_000}
+        signed = Account.sign_transaction(other | {"maxFeePerGas": fee, "maxPriorityFeePerGas": 10**9}, key)
+        w3.eth.send_raw_transaction(signed.raw_transaction)
+        node.rpc("anvil_mine", hex(1))
+
+    def waiting(w: Withdrawal) -> bool:
+        try:
+            return w3.eth.get_transaction(HexStr(tx_hash(w)))["blockNumber"] is None
+        except TransactionNotFound:
+            return False
+
+    try:
+        yield WithdrawWorld(
+            stack,
+            "ethereum",
+            address,
+            confirm=lambda _w: node.rpc("anvil_mine", hex(2)),
+            received=received,
+            starve=starve,
+            signed=lambda: w3.eth.get_transaction_count(hot) - nonce,
+            hold_blocks=lambda: node.rpc("evm_setAutomine", False),
+            replace=replace,
+            forget=lambda w: node.rpc("anvil_dropTransaction", tx_hash(w)),
+            waiting=waiting,
+        )
+    finally:
+        node.rpc("evm_setAutomine", True)
     assert all(v == 0 for v in stack.wallet.ledger.trial_balance().values())

@@ -36,3 +36,26 @@ Feature: Depositing crypto into my wallet
     And Amina still has 0 USDT
     And the compliance officers have a blocking alert about Amina
     And the books balance
+
+  Scenario: I deposit USDC on Polygon and it is credited as USDT at the prices of the moment; a reorg takes it back
+    Given USDC trades at 1 USD
+    When Amina asks for her Polygon deposit address
+    And a friend sends 100 USDC to it on Polygon
+    And 2 more blocks are mined on Polygon
+    Then Amina has 99.5 USDT, converted from 100 USDC less the 0.5% spread, with the quotes kept
+    And reconciliation agrees, with 100 USDC in custody on Polygon
+    When the network drops the block the deposit was in
+    Then Amina has 0 USDT and her history shows the deposit reversed
+    And reconciliation agrees, with 0 USDC in custody on Polygon
+
+  Scenario: USDC off its peg is held until it can be priced, then credited
+    Given USDC trades at 0.90 USD
+    When Amina asks for her Polygon deposit address
+    And a friend sends 100 USDC to it on Polygon
+    And 2 more blocks are mined on Polygon
+    Then the deposit is held until USDC can be priced, and Amina still has 0 USDT
+    And reconciliation agrees, with 100 USDC in custody on Polygon
+    When USDC trades at 1 USD again
+    And 1 more blocks are mined on Polygon
+    Then Amina has 99.5 USDT, converted from 100 USDC less the 0.5% spread, with the quotes kept
+    And reconciliation agrees, with 100 USDC in custody on Polygon

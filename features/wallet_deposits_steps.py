@@ -4,10 +4,13 @@ and a Polygon to send on, either the fake chain (in memory: test_wallet_deposits
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Protocol
 
 from cryptopay.core.compliance.cases import AlertStatus
-from cryptopay.core.money import Money
+from cryptopay.core.flows import custody
+from cryptopay.core.money import USDC, Money
+from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.wallets.deposit import DepositState, HoldReason
 from pytest_bdd import given, parsers, then, when
 
@@ -20,7 +23,7 @@ class DepositsWorld(Protocol):
     stack: DepositStack
     friend: str  # the sending address
 
-    def send(self, address: str, amount: str) -> None: ...
+    def send(self, address: str, amount: str, asset: str = "USDT") -> None: ...
 
     def mine(self, blocks: int) -> None: ...
 
@@ -56,10 +59,16 @@ def ask_address(deposits_world: DepositsWorld) -> None:
     deposits_world.address = found.address  # type: ignore[attr-defined]
 
 
-@when(parsers.parse("a friend sends {amount} USDT to it on Polygon"))
-def friend_sends(deposits_world: DepositsWorld, amount: str) -> None:
-    deposits_world.send(deposits_world.address, amount)  # type: ignore[attr-defined]
+@when(parsers.re(r"a friend sends (?P<amount>[\d.]+) (?P<asset>USDT|USDC) to it on Polygon"))
+def friend_sends(deposits_world: DepositsWorld, amount: str, asset: str) -> None:
+    deposits_world.send(deposits_world.address, amount, asset)  # type: ignore[attr-defined]
     deposits_world.stack.sync()
+
+
+@given(parsers.re(r"USDC trades at (?P<price>[\d.]+) USD"))
+@when(parsers.re(r"USDC trades at (?P<price>[\d.]+) USD again"))
+def usdc_price(deposits_world: DepositsWorld, price: str) -> None:
+    deposits_world.stack.wallet.rates.set("USDC/USD", price)
 
 
 @when(parsers.parse("{blocks:d} more blocks are mined on Polygon"))
@@ -133,3 +142,40 @@ def alert(deposits_world: DepositsWorld) -> None:
 @then("the books balance")
 def balanced(deposits_world: DepositsWorld) -> None:
     assert set(deposits_world.stack.wallet.ledger.trial_balance().values()) <= {0}
+
+
+@then(
+    parsers.re(
+        r"Amina has (?P<usdt>[\d.]+) USDT, converted from (?P<usdc>[\d.]+) USDC less the (?P<spread>[\d.]+)% spread, "
+        r"with the quotes kept"
+    )
+)
+def converted(deposits_world: DepositsWorld, usdt: str, usdc: str, spread: str) -> None:
+    deposit = _deposit(deposits_world)
+    assert (deposit.state, deposit.amount) == (DepositState.CREDITED, Money.of(usdc, "USDC")), deposit
+    conversion = deposit.conversion
+    assert conversion is not None and conversion.into == Money.of(usdt, "USDT") == _usdt(deposits_world)
+    assert conversion.spread * 100 == Decimal(spread) and conversion.at_mid == Money.of(usdc, "USDT")
+    quotes = [deposits_world.stack.wallet.sells.quotes().get(q) for q in conversion.quotes]
+    assert [str(q.pair) for q in quotes if q is not None] == ["USDC/USD", "USDT/USD"]
+    assert _kinds(deposits_world).count("deposit") >= 1
+
+
+@then("the deposit is held until USDC can be priced, and Amina still has 0 USDT")
+def awaiting_price(deposits_world: DepositsWorld) -> None:
+    deposit = _deposit(deposits_world)
+    assert (deposit.state, deposit.hold_reason) == (DepositState.HELD, HoldReason.AWAITING_CONVERSION), deposit
+    assert deposit.conversion is None and "USDC/USDT price" in (deposit.hold_detail or "")
+    assert _usdt(deposits_world) == Money.zero("USDT")
+
+
+@then(parsers.re(r"reconciliation agrees, with (?P<usdc>[\d.]+) USDC in custody on Polygon"))
+def reconciled(deposits_world: DepositsWorld, usdc: str) -> None:
+    stack = deposits_world.stack
+    uow, ledger = stack.wallet.backend.uow, stack.wallet.ledger
+    assert ledger.balance(custody("polygon", USDC)).posted == Money.of(usdc, USDC)
+    report = Reconciliation(uow=uow, ledger=ledger, clock=stack.clock, deposits=uow, wallets=uow).reconcile()
+    wanted = {"wallet-deposits", "deposits-held", "custody", "trial-balance", "wallet-balances"}
+    results = {r.check.name: r for r in report.results if r.check.name in wanted}
+    assert set(results) == wanted
+    assert all(not r.skipped and not r.differences for r in results.values()), results

@@ -51,3 +51,33 @@ Feature: Withdrawing crypto from my wallet
     And the network confirms it
     And Amina withdraws 50 USDT to her own address
     Then reconciliation finds no difference in the withdrawals and the books
+
+  Scenario: A withdrawal the network dropped is returned to her wallet by an operator
+    Given the network mines only when told
+    When Amina withdraws 100 USDT to her own address
+    And 24 hours pass
+    And the network drops the withdrawal and another transaction takes its nonce
+    And the worker follows the sent withdrawals twice
+    Then the withdrawal is still sent holding 101 USDT, and reconciliation names it
+    When an operator resolves the withdrawal
+    Then the operator is told it will not be mined, and nothing changed
+    When an operator resolves the withdrawal as failed because "its nonce went to another transaction"
+    Then the withdrawal has failed
+    And Amina has 300 USDT in her wallet
+    And resolving it again changes nothing
+    And the audit log names the operator for each resolution
+
+  Scenario: An operator cannot fail a withdrawal the network may still mine, but can broadcast it again
+    Given the network mines only when told
+    When Amina withdraws 100 USDT to her own address
+    And 24 hours pass
+    And the network forgets the withdrawal
+    And an operator tries to resolve the withdrawal as failed because "not seen for an hour"
+    Then the operator is refused because the chain may still mine it
+    And Amina has 199 USDT in her wallet
+    When an operator resolves the withdrawal
+    Then the withdrawal is waiting in the network again
+    When the network mines it
+    And an operator resolves the withdrawal
+    Then the withdrawal is confirmed and her address has received 100 USDT
+    And Amina has 199 USDT in her wallet

@@ -9,8 +9,9 @@ from typing import Any
 import attrs
 import pytest
 from cryptopay.core.compliance.monitoring import Blocked
-from cryptopay.core.errors import LimitExceeded
+from cryptopay.core.errors import LimitExceeded, Refused
 from cryptopay.core.money import USDT, Money
+from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.wallets.withdrawal_model import Withdrawal, WithdrawalState
 from pytest_bdd import given, parsers, then, when
@@ -27,6 +28,10 @@ class WithdrawWorld:
     received: Callable[[str], Money]  # what an address holds (on chain, or what the fake sender sent it)
     starve: Callable[[], None]  # the hot wallet can no longer pay
     signed: Callable[[], int]  # how many withdrawals the hot wallet signed
+    hold_blocks: Callable[[], None] = lambda: None  # the network mines only when told (a sent one waits)
+    replace: Callable[[Withdrawal], None] = lambda _w: None  # dropped: another transaction takes its nonce
+    forget: Callable[[Withdrawal], None] = lambda _w: None  # evicted from the mempool, its nonce still free
+    waiting: Callable[[Withdrawal], bool] = lambda _w: False  # its transaction is in the mempool
 
 
 def _world(context: Any) -> WithdrawWorld:
@@ -188,3 +193,116 @@ def reconciled(context):
     assert set(results) == wanted
     assert all(not r.skipped and not r.differences for r in results.values()), results
     assert len(stack.withdrawals.list_all()) == 2
+
+
+OPERATOR = "ops:night-shift"
+
+
+def _reconcile(stack: WithdrawStack) -> dict[str, Any]:
+    uow = stack.wallet.backend.uow
+    report = Reconciliation(uow=uow, ledger=stack.wallet.ledger, clock=stack.clock, withdrawals=uow).reconcile()
+    return {r.check.name: r for r in report.results}
+
+
+@given("the network mines only when told")
+def hold_blocks(context):
+    _world(context).hold_blocks()
+
+
+@when("the network drops the withdrawal and another transaction takes its nonce")
+def replaced(context):
+    world = _world(context)
+    world.replace(world.stack.withdrawals.show(context["withdrawal"].id))
+
+
+@when("the network forgets the withdrawal")
+def forgotten(context):
+    world = _world(context)
+    world.forget(world.stack.withdrawals.show(context["withdrawal"].id))
+
+
+@when("the network mines it")
+def mines_it(context):
+    world = _world(context)
+    world.confirm(world.stack.withdrawals.show(context["withdrawal"].id))
+
+
+@when("the worker follows the sent withdrawals twice")
+def follows_twice(context):
+    stack = _world(context).stack
+    context["checked"] = stack.withdrawals.check_sent() + stack.withdrawals.check_sent()
+
+
+@when("an operator resolves the withdrawal")
+def operator_resolves(context):
+    resolution = _world(context).stack.withdrawals.resolve(context["withdrawal"].id, actor=OPERATOR)
+    context.setdefault("resolutions", []).append(resolution)
+
+
+@when(parsers.re(r'an operator (?P<tries>tries to resolve|resolves) the withdrawal as failed because "(?P<why>[^"]+)"'))
+def operator_fails(context, tries, why):
+    withdrawals = _world(context).stack.withdrawals
+    if tries == "resolves":
+        resolution = withdrawals.resolve(context["withdrawal"].id, actor=OPERATOR, fail=True, reason=why)
+        context.setdefault("resolutions", []).append(resolution)
+        return
+    with pytest.raises(Refused) as refused:
+        withdrawals.resolve(context["withdrawal"].id, actor=OPERATOR, fail=True, reason=why)
+    context["refused"] = refused.value
+
+
+@then(parsers.re(r"the withdrawal is still sent holding (?P<value>[\d,.]+) USDT, and reconciliation names it"))
+def stuck(context, value):
+    world = _world(context)
+    found = world.stack.withdrawals.show(context["withdrawal"].id)
+    assert found.state is WithdrawalState.SENT and found.stuck and found.total == _usdt(context, value), found
+    result = _reconcile(world.stack)["withdrawals-in-flight"]
+    assert [d.subject.split()[1] for d in result.differences] == [found.id], result.differences
+    assert f"cryptopay withdrawals resolve {found.id}" in result.differences[0].actual
+
+
+@then("the operator is told it will not be mined, and nothing changed")
+def told_dropped(context):
+    resolution = context["resolutions"][-1]
+    assert (resolution.outcome, resolution.chain) == ("dropped", "dropped"), resolution
+    assert "--fail" in resolution.message
+    found = _world(context).stack.withdrawals.show(context["withdrawal"].id)
+    assert found.state is WithdrawalState.SENT and found.stuck
+
+
+@then("resolving it again changes nothing")
+def again(context):
+    withdrawals = _world(context).stack.withdrawals
+    before = withdrawals.show(context["withdrawal"].id)
+    for fail in (True, False):
+        why = "again" if fail else None
+        resolution = withdrawals.resolve(before.id, actor=OPERATOR, fail=fail, reason=why)
+        assert resolution.outcome == "unchanged" and resolution.withdrawal == before
+        context["resolutions"].append(resolution)
+    assert not _reconcile(_world(context).stack)["withdrawals-in-flight"].differences
+
+
+@then("the audit log names the operator for each resolution")
+def audited(context):
+    uow = _world(context).stack.wallet.backend.uow
+    records = in_transaction(uow, lambda u: u.audit.records())
+    mine = [r for r in records if r.subject == f"withdrawal:{context['withdrawal'].id}"]
+    resolves = [e for e in mine if e.action == "wallet.withdrawal_resolve"]
+    assert [(e.actor, dict(e.details)["outcome"]) for e in resolves] == [
+        (OPERATOR, r.outcome) for r in context["resolutions"]
+    ]
+    assert [e.actor for e in mine if e.action == "wallet.withdrawal_failed"] == [OPERATOR]
+
+
+@then("the operator is refused because the chain may still mine it")
+def refused_pending(context):
+    assert "may still be mined" in context["refused"].message
+    found = _world(context).stack.withdrawals.show(context["withdrawal"].id)
+    assert found.state is WithdrawalState.SENT and not found.stuck
+
+
+@then("the withdrawal is waiting in the network again")
+def waiting_again(context):
+    world = _world(context)
+    assert context["resolutions"][-1].outcome == "rebroadcast"
+    assert world.waiting(world.stack.withdrawals.show(context["withdrawal"].id))

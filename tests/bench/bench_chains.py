@@ -6,6 +6,11 @@ Run: ``.venv/bin/python tests/bench/bench_chains.py`` (``make bench-chains``). I
   ``--poll`` seconds; for each payment, the time from its block first being visible on the node (an observer
   polls ``eth_blockNumber`` every 5 ms) to the scanner handing the transfer to its sink. Goal: p95 < 1 s.
 * scan rate: a 10,000-block backlog (with payments spread through it) scanned from a cold cursor, in blocks/s.
+* matching: the same blocks (other people's transfers of the token in every block, as on a public chain, and
+  payments to ours) scanned for 100, 1,000, 3,000 and 10,000 watched addresses, once with our addresses in the ``to`` topic
+  of the log filter (``address_batch`` 500 per request) and once reading every ``Transfer`` log of the range and
+  matching ``to`` against the set here (``EvmWatcher(match_locally_from=...)``): seconds and requests of each, the
+  ratio, and that both found the same transfers.
 """
 
 from __future__ import annotations
@@ -113,6 +118,79 @@ def bench_latency(addresses: list[str], payments: int, poll: float) -> dict[str,
     }
 
 
+def _random_addresses(count: int, rng: random.Random) -> list[str]:
+    """Addresses nobody derives (the watcher does not care whose they are; deriving 10,000 takes minutes)."""
+    return [Web3.to_checksum_address(rng.randbytes(20)) for _ in range(count)]
+
+
+def bench_matching(
+    counts: Sequence[int], blocks: int, background: int, payments: int, block_range: int, rounds: int = 3
+) -> list[dict[str, float]]:
+    """Scan ``blocks`` blocks, each with ``background`` transfers to strangers, holding ``payments`` transfers to
+    the first 100 watched addresses, for each count of watched addresses, by topic filter and by local matching."""
+    rng = random.Random(11)
+    watched = _random_addresses(max(counts), rng)
+    strangers = _random_addresses(500, rng)
+    results: list[dict[str, float]] = []
+    with AnvilNode.start(prune_history=True) as node:
+        w3 = connect(node.url)
+        token = deploy_token(node.url, decimals=6)
+        contract = w3.eth.contract(address=Web3.to_checksum_address(token), abi=_token_abi())
+        sender = w3.eth.accounts[0]
+        start = w3.eth.block_number + 1
+        node.rpc("evm_setAutomine", False)
+        paying = set(rng.sample(range(blocks), min(payments, blocks)))
+        for block in range(blocks):
+            targets = [rng.choice(strangers) for _ in range(background)]
+            if block in paying:
+                targets.append(rng.choice(watched[:100]))
+            for to in targets:
+                contract.functions.mint(to, rng.randint(1, 10**9)).transact({"from": sender, "gas": 100_000})
+            node.rpc("anvil_mine", "0x1")
+        node.rpc("evm_setAutomine", True)
+        head = w3.eth.block_number
+        rails = [rail_for("ethereum", "USDT", contract=token, chain_id=node.chain_id)]
+        for count in counts:
+            addresses = watched[:count]
+            row: dict[str, float] = {"addresses": count, "blocks": head - start + 1}
+            found: dict[str, list[ObservedTransfer]] = {}
+            for mode, threshold in (("filter", 10**9), ("local", 1)):
+                counting = _CountingLogs(w3)
+                watcher = EvmWatcher(counting.w3, rails, block_range=block_range, match_locally_from=threshold)
+                times = []
+                for _ in range(rounds):
+                    began = time.perf_counter()
+                    found[mode] = watcher.scan(start, head, addresses)
+                    times.append(time.perf_counter() - began)
+                row[f"{mode}_s"] = statistics.median(times)
+                row[f"{mode}_requests"] = counting.requests / rounds
+                row[f"{mode}_logs"] = counting.logs / rounds
+            row["transfers"] = len(found["filter"])
+            row["same"] = float(found["filter"] == found["local"])
+            results.append(row)
+    return results
+
+
+class _CountingLogs:
+    """Counts the ``eth_getLogs`` requests a client sends and the logs they return (its provider wrapped)."""
+
+    def __init__(self, w3: Web3) -> None:
+        self.requests = 0
+        self.logs = 0
+        self.w3 = connect(w3.provider.endpoint_uri)  # type: ignore[attr-defined]
+        provider = self.w3.provider
+        real = provider.make_request
+
+        def make_request(method: str, params: object) -> dict[str, object]:
+            answer = real(method, params)  # type: ignore[arg-type]
+            if method == "eth_getLogs":
+                self.requests += 1
+                self.logs += len(answer.get("result") or [])
+            return dict(answer)
+
+        provider.make_request = make_request  # type: ignore[method-assign, assignment]
+
+
 def bench_backlog(addresses: list[str], backlog: int, payments: int, block_range: int) -> dict[str, float]:
     """Scan a cold ``backlog``-block range with ``payments`` transfers spread through it."""
     with AnvilNode.start(prune_history=True) as node:
@@ -151,9 +229,25 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.1, help="scanner poll interval, seconds")
     parser.add_argument("--backlog", type=int, default=10_000)
     parser.add_argument("--block-range", type=int, default=2_000)
+    parser.add_argument("--match-blocks", type=int, default=300, help="blocks of the matching bench")
+    parser.add_argument("--background", type=int, default=20, help="strangers' transfers per block (matching)")
+    parser.add_argument("--only-matching", action="store_true", help="run the matching bench alone")
     args = parser.parse_args()
     random.seed(7)
     compile_contracts()
+    matching = bench_matching(
+        (100, 1_000, 3_000, 10_000), args.match_blocks, args.background, args.payments * 5, args.block_range
+    )
+    for row in matching:
+        print(
+            f"matching {row['addresses']:.0f} addresses over {row['blocks']:.0f} blocks ({args.background} strangers' "
+            f"transfers/block, {row['transfers']:.0f} ours): to-topic filter {row['filter_s']:.3f} s in "
+            f"{row['filter_requests']:.0f} requests ({row['filter_logs']:.0f} logs); local match "
+            f"{row['local_s']:.3f} s in {row['local_requests']:.0f} requests ({row['local_logs']:.0f} logs); "
+            f"filter/local = {row['filter_s'] / row['local_s']:.2f}x; same transfers: {bool(row['same'])}"
+        )
+    if args.only_matching:
+        return
     began = time.perf_counter()
     addresses = _addresses(args.addresses)
     print(f"derived {len(addresses)} watched addresses in {time.perf_counter() - began:.2f} s")

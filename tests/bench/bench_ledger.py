@@ -26,6 +26,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,14 +73,20 @@ def _pg_args(url: str) -> tuple[list[str], dict[str, str]]:
     return [*args, parts.path.lstrip("/")], env
 
 
-def run_pgbench(url: str, seconds: int) -> float:
-    """pgbench's built-in TPC-B-like script at scale 10 with 8 clients; returns its tps."""
+def run_pgbench(url: str, seconds: int, *, measure: Callable[[], AbstractContextManager[Any]] = nullcontext) -> float:
+    """pgbench's built-in TPC-B-like script at scale 10 with 8 clients; returns its tps. ``measure`` is entered
+    around the timed run only (not the data load)."""
     binary = _pgbench()
     args, env = _pg_args(url)
     subprocess.run([binary, "-i", "-s", "10", "-q", *args], check=True, env=env, capture_output=True)
-    done = subprocess.run(
-        [binary, "-c", "8", "-j", "2", "-T", str(seconds), *args], check=True, env=env, capture_output=True, text=True
-    )
+    with measure():
+        done = subprocess.run(
+            [binary, "-c", "8", "-j", "2", "-T", str(seconds), *args],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
     match = re.search(r"tps = ([0-9.]+)", done.stdout)
     if not match:
         sys.exit(f"could not read pgbench's tps from:\n{done.stdout}\n{done.stderr}")

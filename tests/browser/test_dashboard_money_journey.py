@@ -54,9 +54,20 @@ def test_refund_a_paid_invoice_and_download_the_statement(browser, merchant, vie
     for path in ("/dashboard/analytics", "/dashboard/team", "/dashboard/kyb", "/dashboard/reports"):
         page.goto(f"{merchant.api}{path}")
         assert axe_violations(page) == [], path
+        if path == "/dashboard/analytics":  # the charts' day labels are drawn legibly on this screen
+            assert min(chart_label_heights(page)) >= 11
     with page.expect_download() as download:
         page.locator("a[href^='/dashboard/reports/statement.pdf']").click()
     data = Path(download.value.path()).read_bytes()
     text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages)
     assert statement in text and "Duka la Mama Njeri" in text and "USDT" in text
     context.close()
+
+
+def chart_label_heights(page) -> list[float]:
+    """The height in CSS pixels of every label of the charts shown (a hidden chart's labels measure 0 and are left
+    out); a 13 px label measures about 15."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll("figure.chart svg text")]
+            .map((t) => t.getBoundingClientRect().height).filter((h) => h > 0)"""
+    )

@@ -4,12 +4,14 @@
 makes a merchant with an open and a paid invoice, and saves a PNG of every page on a phone (360x740) and a desktop
 (1280x800) into DIR (default ``docs/screenshots``).
 
-``python -m tests.browser.tour lighthouse`` runs Lighthouse (npm, ``lighthouse@12.2.3``) with Debian's Chromium
+``python -m tests.browser.tour lighthouse [PAGE ...]`` runs Lighthouse (npm, ``lighthouse@12.2.3``) with Debian's Chromium
 (``CHROME_PATH``), mobile emulation, on the checkout page, the dashboard home, the invoice list, the console's
 audit log and KYC queue (a compliance officer's, with an application waiting) and the customer portal's home, buy
 and send pages (logged in by a ``Cookie`` header; the admin with a
 one-time code, the customer signed up through the portal's forms with the SMS simulator's code), prints a table,
-and ends with one JSON line of the minimum scores.
+and ends with one JSON line of the minimum scores (and the load average the machine had, since a busy machine
+slows every page). Name pages (``checkout "invoice list"``) to measure only those; with ``LIGHTHOUSE_REPORTS=DIR``
+each page's full Lighthouse JSON report is kept in DIR, to read what a score lost points on.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -197,7 +200,7 @@ def _shoot(page: Any, folder: Path, device: str, api: str, routes: dict[str, str
     return written
 
 
-def _lighthouse(url: str, cookie: str | None) -> dict[str, int]:
+def _lighthouse(url: str, cookie: str | None, keep: Path | None = None) -> dict[str, int]:
     with tempfile.TemporaryDirectory() as work:
         report = Path(work) / "report.json"
         command = [
@@ -219,10 +222,12 @@ def _lighthouse(url: str, cookie: str | None) -> dict[str, int]:
         else:
             raise RuntimeError(f"lighthouse failed three times on {url}")
         categories = json.loads(report.read_text())["categories"]
+        if keep:
+            shutil.copyfile(report, keep.with_suffix(".json"))
     return {name: round(categories[name]["score"] * 100) for name in CATEGORIES}
 
 
-def lighthouse(demo: Demo, merchant: Merchant, admin: Admin) -> dict[str, Any]:
+def lighthouse(demo: Demo, merchant: Merchant, admin: Admin, only: list[str] | None = None) -> dict[str, Any]:
     cookie = _session_cookie(demo.api)
     staff = _session_cookie(demo.api, ADMIN_EMAIL, admin.codes.pop())
     customer = _customer_cookie(demo.api, demo)
@@ -238,13 +243,24 @@ def lighthouse(demo: Demo, merchant: Merchant, admin: Admin) -> dict[str, Any]:
         "portal buy": (f"{demo.api}/app/buy", customer),
         "portal send": (f"{demo.api}/app/send", customer),
     }
-    scores = {name: _lighthouse(url, with_cookie) for name, (url, with_cookie) in targets.items()}
+    unknown = set(only or ()) - set(targets)
+    if unknown:
+        raise SystemExit(f"no such lighthouse page: {', '.join(sorted(unknown))} (pages: {', '.join(targets)})")
+    reports = Path(os.environ["LIGHTHOUSE_REPORTS"]) if os.environ.get("LIGHTHOUSE_REPORTS") else None
+    if reports:
+        reports.mkdir(parents=True, exist_ok=True)
+    scores = {
+        name: _lighthouse(url, with_cookie, reports / name.replace(" ", "-") if reports else None)
+        for name, (url, with_cookie) in targets.items()
+        if not only or name in only
+    }
     print(f"{'page':<16}" + "".join(f"{c:>16}" for c in CATEGORIES))
     for name, row in scores.items():
         print(f"{name:<16}" + "".join(f"{row[c]:>16}" for c in CATEGORIES))
-    summary = {"pages": len(scores)}
+    summary: dict[str, Any] = {"pages": len(scores)}
     for category in CATEGORIES:
         summary[f"min_{category.replace('-', '_')}"] = min(row[category] for row in scores.values())
+    summary["load_average"] = round(os.getloadavg()[0], 1)
     print(json.dumps(summary))
     return summary
 
@@ -257,7 +273,7 @@ def main() -> None:
     ):
         merchant, admin = Merchant(demo), Admin(demo)
         if what == "lighthouse":
-            lighthouse(demo, merchant, admin)
+            lighthouse(demo, merchant, admin, sys.argv[2:])
         else:
             folder = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs/screenshots"
             for path in screenshots(folder, demo, merchant, admin):

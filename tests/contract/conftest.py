@@ -1,14 +1,17 @@
-"""The ``backend`` fixture: every contract test runs against the in-memory fake, SQLite and PostgreSQL."""
+"""The ``backend`` fixture: every contract test runs against the in-memory fake, SQLite and PostgreSQL; and the
+chain simulators (``esplora``, ``trongrid``) the real watchers and senders talk HTTP to, served once per module."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptopay.adapters.sql import make_engine
 from sqlalchemy.engine import Engine
 
+from tests.support.chain_simulators import served_esplora, served_trongrid
 from tests.support.sql_backends import (
     TEST_PERSONAL,
     Backend,
@@ -18,6 +21,7 @@ from tests.support.sql_backends import (
     postgres_database,
     sql_backend,
 )
+from tests.support.sql_engines import BACKENDS, backend_engine
 
 
 @pytest.fixture(scope="session")
@@ -40,11 +44,25 @@ def contract_pg_engine(contract_pg_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine | None]:
+    """One backend's engine, its repository tables empty: None in memory (the module builds its fakes), else SQLite
+    or PostgreSQL (``tests.support.sql_engines.backend_engine``)."""
+    yield from backend_engine(request, tmp_path)
+
+
+@pytest.fixture
+def in_memory_backend() -> Backend:
+    """What ``backend`` is in its in-memory variant: every store empty. A contract module whose port needs more
+    repositories in memory (a wallet's, a withdrawal's) overrides this fixture, and ``backend`` stays the one."""
+    return memory_backend()
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """One storage backend, empty."""
+    """One storage backend, empty: in memory (``in_memory_backend``), SQLite or PostgreSQL."""
     if request.param == "memory":
-        yield memory_backend()
+        yield request.getfixturevalue("in_memory_backend")
     elif request.param == "sqlite":
         found = sql_backend("sqlite", request.getfixturevalue("sqlite_template").fresh_url(tmp_path))
         yield found
@@ -60,3 +78,17 @@ def sql_backend_from_engine(engine: Engine) -> Backend:
     from cryptopay.adapters.sql.uow import SqlStorage
 
     return Backend("postgres", SqlStorage(engine, personal=TEST_PERSONAL), engine)
+
+
+@pytest.fixture(scope="module")
+def esplora() -> Iterator[tuple[Any, str]]:
+    """A simulated Bitcoin chain and its Esplora-shaped API's URL, once per module (``chain.reset()`` per test)."""
+    with served_esplora() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def trongrid() -> Iterator[tuple[Any, str]]:
+    """A simulated Tron chain and its TronGrid-shaped API's URL, once per module (``chain.reset()`` per test)."""
+    with served_trongrid() as served:
+        yield served

@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from cryptopay.adapters.sql.audit import SqlAuditLog, SqlAuditTrail, verify_audit_log
 from cryptopay.adapters.sql.repositories._base import reading
 from cryptopay.core.audit import AuditEvent, verify_chain
 from cryptopay.core.testing.storage import InMemoryAuditLog
 
-from tests.support.sql_engines import BACKENDS, backend_engine
-
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 def test_appends_chain_in_order_and_verify(engine):

@@ -12,15 +12,12 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation import BalanceQuery
 from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries
 
-from tests.support.sql_engines import BACKENDS, backend_engine
-
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=BACKENDS)
-def store(request, tmp_path):
-    for engine in backend_engine(request, tmp_path):
-        yield InMemoryBalanceQueries() if engine is None else SqlBalanceQueryStore(engine)
+@pytest.fixture
+def store(engine):
+    return InMemoryBalanceQueries() if engine is None else SqlBalanceQueryStore(engine)
 
 
 def answered(query: BalanceQuery, minutes: int, available: str | None) -> BalanceQuery:

@@ -5,7 +5,7 @@ The EVM watcher's balance on anvil is checked by tests/integration/evm/test_evm_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
@@ -40,20 +40,6 @@ def fake_kit() -> Kit:
     )
 
 
-@pytest.fixture(scope="module")
-def esplora() -> Iterator[tuple]:
-    from cryptopay.adapters._hd import bitcoinlib_home
-
-    bitcoinlib_home()
-    from cryptopay.sandbox._server import serve_in_thread
-    from cryptopay.sandbox.bitcoin_chain import BitcoinChain
-    from cryptopay.sandbox.esplora import create_esplora_simulator
-
-    chain = BitcoinChain()
-    with serve_in_thread(create_esplora_simulator(chain)) as server:
-        yield chain, server.url
-
-
 @pytest.fixture
 def bitcoin_kit(esplora) -> Kit:
     from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
@@ -65,20 +51,6 @@ def bitcoin_kit(esplora) -> Kit:
         chain.pay(address, int(units.scaleb(8)), mine=True)
 
     return Kit(BitcoinWatcher(url), BTC, (OURS, OTHER), pay)
-
-
-@pytest.fixture(scope="module")
-def trongrid() -> Iterator[tuple]:
-    from cryptopay.adapters._hd import bitcoinlib_home
-
-    bitcoinlib_home()
-    from cryptopay.sandbox._server import serve_in_thread
-    from cryptopay.sandbox.tron_chain import TronChain
-    from cryptopay.sandbox.trongrid import create_trongrid_simulator
-
-    chain = TronChain()
-    with serve_in_thread(create_trongrid_simulator(chain)) as server:
-        yield chain, server.url
 
 
 @pytest.fixture

@@ -14,15 +14,10 @@ from cryptopay.core.ports.vault import StoredKey
 from cryptopay.core.testing.chains import InMemoryScanCursorStore, InMemoryWithdrawalStore
 from cryptopay.core.testing.vault import InMemoryKeyStore
 
-from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
+from tests.support.sql_engines import SQL_BACKENDS, backend_engine, race
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SENDER = "0xAbCd000000000000000000000000000000000001"
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from cryptopay.core.rails import Finality, rail_for
 from cryptopay.core.testing.payments_stack import FakeChain
 from cryptopay.core.testing.system import ManualClock
 
+from tests.support.chain_simulators import served_esplora, served_trongrid
+
 
 @attrs.frozen
 class Kit:
@@ -56,17 +58,10 @@ def evm_kit() -> Iterator[Kit]:
 
 @pytest.fixture
 def tron_kit() -> Iterator[Kit]:
-    from cryptopay.adapters._hd import bitcoinlib_home
+    with served_trongrid() as (chain, url):
+        from cryptopay.adapters.tron.watcher import TronWatcher
 
-    bitcoinlib_home()
-    from cryptopay.adapters.tron.watcher import TronWatcher
-    from cryptopay.sandbox._server import serve_in_thread
-    from cryptopay.sandbox.tron_chain import TronChain
-    from cryptopay.sandbox.trongrid import create_trongrid_simulator
-
-    chain = TronChain()
-    with serve_in_thread(create_trongrid_simulator(chain)) as server:
-        watcher = TronWatcher(server.url, [rail_for("tron", "USDT", contract=chain.deploy_token("USDT"))])
+        watcher = TronWatcher(url, [rail_for("tron", "USDT", contract=chain.deploy_token("USDT"))])
 
         def advance() -> None:
             chain.mine(10)
@@ -77,17 +72,10 @@ def tron_kit() -> Iterator[Kit]:
 
 @pytest.fixture
 def bitcoin_kit() -> Iterator[Kit]:
-    from cryptopay.adapters._hd import bitcoinlib_home
+    with served_esplora() as (chain, url):
+        from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
 
-    bitcoinlib_home()
-    from cryptopay.adapters.bitcoin.watcher import BitcoinWatcher
-    from cryptopay.sandbox._server import serve_in_thread
-    from cryptopay.sandbox.bitcoin_chain import BitcoinChain
-    from cryptopay.sandbox.esplora import create_esplora_simulator
-
-    chain = BitcoinChain()
-    with serve_in_thread(create_esplora_simulator(chain)) as server:
-        watcher = BitcoinWatcher(server.url)
+        watcher = BitcoinWatcher(url)
 
         def advance() -> None:
             chain.mine(10)

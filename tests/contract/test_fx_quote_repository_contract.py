@@ -13,14 +13,7 @@ from cryptopay.core.testing.fx import InMemoryQuoteRepository
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.sql_engines import BACKENDS, backend_engine
-
 NOW = datetime(2026, 1, 5, 9, 0, 0, 250000, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

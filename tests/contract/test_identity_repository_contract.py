@@ -16,15 +16,10 @@ from cryptopay.core.settlement import SettlementMethod, SettlementProfile, Settl
 from cryptopay.core.testing import identity as fakes
 
 from tests.support.sql_backends import TEST_PERSONAL
-from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
+from tests.support.sql_engines import SQL_BACKENDS, backend_engine, race
 
 NOW = datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=UTC)
 PROFILE = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

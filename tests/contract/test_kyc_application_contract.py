@@ -19,12 +19,6 @@ from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplica
 from tests.support.kyc_rig import START, KycRig, business, person
 from tests.support.s3 import s3_store
 from tests.support.sql_backends import TEST_PERSONAL
-from tests.support.sql_engines import BACKENDS, backend_engine
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

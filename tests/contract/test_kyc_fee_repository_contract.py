@@ -17,17 +17,12 @@ from cryptopay.core.testing.kyc import InMemoryKycProfiles
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
+from tests.support.sql_engines import SQL_BACKENDS, backend_engine, race
 
 NOW = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
 CONTACT = {Requirement.PHONE, Requirement.EMAIL}
 DOCUMENTS = CONTACT | {Requirement.NATIONAL_ID, Requirement.ID_DOCUMENT, Requirement.SELFIE}
 JAN, JUN = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

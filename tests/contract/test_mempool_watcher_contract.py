@@ -6,7 +6,7 @@ the simulator: an RBF replacement that pays someone else instead)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
@@ -39,20 +39,6 @@ def fake_kit() -> Kit:
         return mempool.broadcast(address, Money.of(Decimal(sats).scaleb(-8), BTC)).tx_hash
 
     return Kit(mempool, pay, mempool.mine, mempool.drop)
-
-
-@pytest.fixture(scope="module")
-def esplora() -> Iterator[tuple]:
-    from cryptopay.adapters._hd import bitcoinlib_home
-
-    bitcoinlib_home()
-    from cryptopay.sandbox._server import serve_in_thread
-    from cryptopay.sandbox.bitcoin_chain import BitcoinChain
-    from cryptopay.sandbox.esplora import create_esplora_simulator
-
-    chain = BitcoinChain()
-    with serve_in_thread(create_esplora_simulator(chain)) as server:
-        yield chain, server.url
 
 
 @pytest.fixture

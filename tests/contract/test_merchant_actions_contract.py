@@ -14,14 +14,9 @@ from cryptopay.core.payments.model import PaymentLink, Refund, RefundState
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.payments import payments_storage
 
-from tests.support.sql_engines import BACKENDS, backend_engine, race
+from tests.support.sql_engines import race
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

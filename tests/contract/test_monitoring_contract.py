@@ -10,12 +10,6 @@ from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.errors import Conflict, NotFound
 
 from tests.support.monitoring_rig import START, MonitoringRig
-from tests.support.sql_engines import BACKENDS, backend_engine
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings
+from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings, index_families
 from cryptopay.core.payouts import Payout, PayoutKind, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
@@ -29,15 +29,10 @@ from cryptopay.core.settlement import (
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
-from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
+from tests.support.sql_engines import SQL_BACKENDS, backend_engine, race
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 EVM = "0xAbCdEf0000000000000000000000000000000001"
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture
@@ -86,6 +81,22 @@ def test_deposit_indexes_are_never_handed_out_twice(storage):
     with storage.unit_of_work() as uow:
         assert uow.deposit_addresses.allocate_index("tron") == 0
         assert uow.deposit_addresses.allocate_index("ethereum") == 8
+
+
+def test_concurrent_evm_allocations_on_different_networks_never_share_an_index(storage):
+    """Twelve concurrent transactions each take an index for one EVM network (ethereum, polygon, bsc in turn, as
+    invoices on those networks do): twelve distinct indexes, so no EVM address is given twice across networks."""
+    networks = ("ethereum", "polygon", "bsc")
+
+    def allocate(n: int) -> int:
+        with storage.unit_of_work() as uow:
+            (counters,) = index_families([networks[n % 3]])
+            return uow.deposit_addresses.allocate_shared_index(counters)
+
+    assert sorted(race(12, allocate)) == list(range(12))
+    with storage.unit_of_work() as uow:
+        assert [uow.deposit_addresses.allocate_index(n) for n in networks] == [12, 12, 12]
+        assert uow.deposit_addresses.allocate_index("tron") == 0
 
 
 def test_deposit_addresses_are_unique_by_key_and_index(storage):
@@ -247,10 +258,9 @@ def test_the_payment_use_cases_run_end_to_end_on_sql(sql_engine):
     assert stack.books_balanced()
 
 
-@pytest.fixture(params=BACKENDS)
-def any_stack(request, tmp_path):
-    for engine in backend_engine(request, tmp_path):
-        yield PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+@pytest.fixture
+def any_stack(engine):
+    return PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
 
 
 def test_an_invoice_is_found_by_its_public_id_only(any_stack):

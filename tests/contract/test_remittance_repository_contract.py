@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import attrs
 import pytest
@@ -15,26 +14,17 @@ from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, Remitta
 from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.testing.mobile_money import Scenario
 
-from tests.contract.conftest import sql_backend_from_engine
 from tests.support.remittance_stack import TRON_REFUND, remittance_stack
-from tests.support.sql_backends import Backend, empty_postgres, sql_backend
+from tests.support.sql_backends import Backend
 from tests.support.wallet_stack import memory_wallet_backend
 
 AT = datetime(2026, 12, 6, 8, 0, 0, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "memory":
-        yield memory_wallet_backend()
-    elif request.param == "sqlite":
-        found = sql_backend("sqlite", request.getfixturevalue("sqlite_template").fresh_url(tmp_path))
-        yield found
-        found.engine.dispose()
-    else:
-        engine = request.getfixturevalue("contract_pg_engine")
-        empty_postgres(engine)
-        yield sql_backend_from_engine(engine)
+@pytest.fixture
+def in_memory_backend() -> Backend:
+    """The contract's in-memory variant of ``backend`` (tests/contract/conftest.py)."""
+    return memory_wallet_backend()
 
 
 def _order(n: int, **changes: object) -> RemittanceOrder:

@@ -44,20 +44,6 @@ def fake_kit() -> Kit:
     )
 
 
-@pytest.fixture(scope="module")
-def trongrid() -> Iterator[tuple]:
-    from cryptopay.adapters._hd import bitcoinlib_home
-
-    bitcoinlib_home()
-    from cryptopay.sandbox._server import serve_in_thread
-    from cryptopay.sandbox.tron_chain import TronChain
-    from cryptopay.sandbox.trongrid import create_trongrid_simulator
-
-    chain = TronChain()
-    with serve_in_thread(create_trongrid_simulator(chain)) as server:
-        yield chain, server.url
-
-
 @pytest.fixture
 def tron_kit(trongrid, tmp_path) -> Iterator[Kit]:
     from cryptopay.adapters.sql import make_engine, upgrade

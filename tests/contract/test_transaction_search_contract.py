@@ -21,28 +21,26 @@ from cryptopay.core.wallets import Transfer, TransferState, Wallet
 from cryptopay.core.wallets.buys import Buy, BuyState
 
 from tests.contract.test_payments_repository_contract import SqlPaymentsStack
-from tests.support.sql_engines import BACKENDS, backend_engine
 
 PHONE = "254712000001"
 
 
-@pytest.fixture(params=BACKENDS)
-def rig(request, tmp_path):
+@pytest.fixture
+def rig(engine):
     """A stack with one merchant's paid invoice, a payout, a wallet's transfer and buy; and its search."""
-    for engine in backend_engine(request, tmp_path):
-        if engine is None:
-            stack = PaymentsStack()
-            extra = {
-                "wallets": InMemoryWallets(),
-                "wallet_transfers": InMemoryTransfers(),
-                "wallet_buys": InMemoryBuys(),
-            }
-            stack.storage.repositories.update(extra)  # type: ignore[attr-defined]
-            index = InMemoryTransactionIndex(stack.storage)
-        else:
-            stack = SqlPaymentsStack(SqlStorage(engine))
-            index = SqlTransactionIndex(engine)
-        yield stack, TransactionSearch(index)
+    if engine is None:
+        stack = PaymentsStack()
+        extra = {
+            "wallets": InMemoryWallets(),
+            "wallet_transfers": InMemoryTransfers(),
+            "wallet_buys": InMemoryBuys(),
+        }
+        stack.storage.repositories.update(extra)  # type: ignore[attr-defined]
+        index = InMemoryTransactionIndex(stack.storage)
+    else:
+        stack = SqlPaymentsStack(SqlStorage(engine))
+        index = SqlTransactionIndex(engine)
+    return stack, TransactionSearch(index)
 
 
 def _seed(stack: PaymentsStack) -> dict[str, str]:

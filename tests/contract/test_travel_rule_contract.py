@@ -14,13 +14,7 @@ from cryptopay.core.testing.storage import InMemoryStorage
 from cryptopay.core.testing.travel_rule import InMemoryTravelRule
 
 from tests.support.sql_backends import TEST_PERSONAL
-from tests.support.sql_engines import BACKENDS, backend_engine
 from tests.support.travel_rule_data import AT, US, ann_attests, ann_beneficiary, ann_originator, withdrawal
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

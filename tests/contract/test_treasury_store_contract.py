@@ -11,15 +11,14 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.testing.treasury import InMemoryTreasuryStore
 from cryptopay.core.treasury import FloatReading, Sweep, SweepState
 
-from tests.support.sql_engines import BACKENDS, backend_engine, race
+from tests.support.sql_engines import race
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=BACKENDS)
-def store(request, tmp_path):
-    for engine in backend_engine(request, tmp_path):
-        yield InMemoryTreasuryStore() if engine is None else SqlTreasuryStore(engine)
+@pytest.fixture
+def store(engine):
+    return InMemoryTreasuryStore() if engine is None else SqlTreasuryStore(engine)
 
 
 def sweep(n: int, address: str = "TDep1", minutes: int = 0) -> Sweep:

@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from cryptopay.core.money import KES, Money
 from cryptopay.core.wallets import Usage
 
-from tests.contract.conftest import sql_backend_from_engine
-from tests.support.sql_backends import Backend, empty_postgres, sql_backend
+from tests.support.sql_backends import Backend
 from tests.support.wallet_stack import memory_wallet_backend
 
 AT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "memory":
-        yield memory_wallet_backend()
-    elif request.param == "sqlite":
-        found = sql_backend("sqlite", request.getfixturevalue("sqlite_template").fresh_url(tmp_path))
-        yield found
-        found.engine.dispose()
-    else:
-        engine = request.getfixturevalue("contract_pg_engine")
-        empty_postgres(engine)
-        yield sql_backend_from_engine(engine)
+@pytest.fixture
+def in_memory_backend() -> Backend:
+    """The contract's in-memory variant of ``backend`` (tests/contract/conftest.py)."""
+    return memory_wallet_backend()
 
 
 def test_references_are_the_users_uses_of_one_product_newest_first_after_a_cursor(backend: Backend):

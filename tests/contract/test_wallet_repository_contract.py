@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from cryptopay.core.errors import Conflict
+from cryptopay.core.errors import Conflict, InsufficientFunds
 from cryptopay.core.identity import Role, User
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.wallets import PhoneVerification, Transfer, TransferState, Usage, Wallet
 
-from tests.contract.conftest import sql_backend_from_engine
-from tests.support.sql_backends import Backend, empty_postgres, sql_backend
+from tests.support.sql_backends import Backend
 from tests.support.wallet_stack import memory_wallet_backend, wallet_stack
 
 AT = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path):
-    if request.param == "memory":
-        yield memory_wallet_backend()
-    elif request.param == "sqlite":
-        found = sql_backend("sqlite", request.getfixturevalue("sqlite_template").fresh_url(tmp_path))
-        yield found
-        found.engine.dispose()
-    else:
-        engine = request.getfixturevalue("contract_pg_engine")
-        empty_postgres(engine)
-        yield sql_backend_from_engine(engine)
+@pytest.fixture
+def in_memory_backend() -> Backend:
+    """The contract's in-memory variant of ``backend`` (tests/contract/conftest.py)."""
+    return memory_wallet_backend()
 
 
 def _user(uid: str, phone: str | None, email: str | None = None) -> User:
@@ -274,30 +264,36 @@ def test_wallet_reconciliation_on_this_backend(backend: Backend):
 
 def test_sends_feed_monitoring_on_this_backend(backend: Backend):
     """The same P2P feed on each storage: a structuring pattern raises one alert, a blocking rule refuses a send and
-    nothing moves (the journal and the alerts in the backend's own tables on SQL)."""
+    nothing moves (the journal and the alerts in the backend's own tables on SQL). The monitor journals to the
+    wallet's own storage, so each send journals its two movements in its own transaction: a send the limits refuse
+    journals nothing (its rows are written at commit, and the ledger refused the entry)."""
     from cryptopay.core.compliance.feed import MonitoringFeed
     from cryptopay.core.compliance.monitoring import Blocked, Monitoring
     from cryptopay.core.compliance.rules import load_rules
     from cryptopay.core.system import RandomIds
-    from cryptopay.core.testing.compliance import monitoring_repositories
-    from cryptopay.core.testing.storage import InMemoryStorage
 
     from tests.unit.wallets.test_wallet_monitoring import RULES
 
     stack = wallet_stack(backend)
-    storage = InMemoryStorage(**monitoring_repositories()) if backend.engine is None else backend.storage
+    storage = backend.storage
     monitoring = Monitoring(uow=storage.unit_of_work, rules=load_rules(RULES), clock=stack.clock, ids=RandomIds())
     stack.wallets.monitor = MonitoringFeed(monitoring)
     amina = stack.sign_up("0712000001", tier=1)
     stack.sign_up("0712000002", tier=1)
-    stack.fund(amina, "150000", "KES")
+    stack.fund(amina, "90000", "KES")
     start = stack.clock.now()
     with pytest.raises(Blocked, match="p2p-over-50k"):
         stack.wallets.send(amina.id, "0712000002", Money.of("60000", KES))
-    assert stack.balance(amina, "KES").amount == 150000
+    assert stack.balance(amina, "KES").amount == 90000
     for kes in ("18500", "19000", "19900"):
         stack.wallets.send(amina.id, "0712000002", Money.of(kes, KES))
         stack.clock.advance(hours=2)
     [alert] = monitoring.run_batch(start, stack.clock.now())
     assert alert.rule_id == "p2p-structuring" and alert.evidence["count"] == "3"
+    with pytest.raises(InsufficientFunds):
+        stack.wallets.send(amina.id, "0712000002", Money.of("35000", KES))  # 32,600 left
+    with backend.uow() as uow:
+        journal = uow.movements.between(start, stack.clock.now() + timedelta(days=1))
+    assert sorted((m.party_id, m.direction.value) for m in journal).count((amina.id, "out")) == 3
+    assert len(journal) == 6 and {m.id.rsplit(":", 1)[1] for m in journal} == {"in", "out"}
     assert sorted(a.rule_id for a in monitoring.alerts()) == ["p2p-over-50k", "p2p-structuring"]

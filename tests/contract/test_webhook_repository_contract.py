@@ -20,16 +20,11 @@ from cryptopay.core.testing.webhooks import RecordingSender, webhook_storage
 from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from cryptopay.core.webhooks.service import deliver_webhook, fan_out
 
-from tests.support.sql_engines import BACKENDS, SQL_BACKENDS, backend_engine, race
+from tests.support.sql_engines import SQL_BACKENDS, backend_engine, race
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SECRET = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
 VAULT = EnvelopeVault.from_spec(f"k1:{generate_kek()}")
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

@@ -12,16 +12,10 @@ from cryptopay.core.ports.chains import TxState
 from cryptopay.core.wallets.withdrawal_model import Withdrawal, WithdrawalState
 
 from tests.contract.conftest import sql_backend_from_engine
-from tests.support.sql_engines import BACKENDS, backend_engine
 from tests.support.withdraw_stack import memory_withdraw_backend, withdraw_stack
 
 AT = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path):
-    yield from backend_engine(request, tmp_path)
 
 
 @pytest.fixture

@@ -26,23 +26,13 @@ from cryptopay.core.system import RandomIds
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
 from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.deposits import InMemoryWalletDeposits
-from cryptopay.core.testing.identity import InMemoryUsers
-from cryptopay.core.testing.kyc import InMemoryKycProfiles
-from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.payments_stack import FakeChain, SequentialDeriver
 from cryptopay.core.testing.system import ManualClock
-from cryptopay.core.testing.wallets import (
-    InMemoryBuys,
-    InMemoryPhoneVerifications,
-    InMemoryTransfers,
-    InMemoryUsage,
-    InMemoryWallets,
-)
 from cryptopay.core.wallets.deposit import Deposit, WalletSpeed
 from cryptopay.core.wallets.deposits import Deposits
 
 from tests.support.sql_backends import Backend
-from tests.support.wallet_stack import WalletStack, wallet_stack
+from tests.support.wallet_stack import WalletStack, memory_wallet_storage, wallet_stack
 
 NETWORKS = ("ethereum", "polygon", "bsc", "tron", "bitcoin")
 SPEED = "ethereum=3,polygon=3,bsc=3,tron=3,bitcoin=2"  # short, so a scenario mines a few blocks
@@ -56,18 +46,7 @@ RULES = """{"version": 1, "rules": [
 def memory_deposit_backend() -> Backend:
     """In memory: the wallet repositories, every payment repository (the deposit addresses) and monitoring."""
     return Backend(
-        "memory",
-        payments_storage(
-            users=InMemoryUsers(),
-            kyc=InMemoryKycProfiles(),
-            wallets=InMemoryWallets(),
-            phone_verifications=InMemoryPhoneVerifications(),
-            wallet_transfers=InMemoryTransfers(),
-            wallet_usage=InMemoryUsage(),
-            wallet_buys=InMemoryBuys(),
-            wallet_deposits=InMemoryWalletDeposits(),
-            **monitoring_repositories(),
-        ),
+        "memory", memory_wallet_storage(wallet_deposits=InMemoryWalletDeposits(), **monitoring_repositories())
     )
 
 

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from cryptopay.core.testing.identity import InMemoryRefreshTokens, InMemoryUsers
-from cryptopay.core.testing.kyc import InMemoryKycApplications, InMemoryKycProfiles
-from cryptopay.core.testing.payments import payments_storage
+from cryptopay.core.testing.identity import InMemoryMerchants, InMemoryRefreshTokens, InMemoryTeams
+from cryptopay.core.testing.kyc import InMemoryKycApplications
 from cryptopay.core.testing.storage import InMemoryStorage
-from cryptopay.core.testing.wallets import (
-    InMemoryBuys,
-    InMemoryPhoneVerifications,
-    InMemoryTransfers,
-    InMemoryUsage,
-    InMemoryWallets,
-)
+
+from tests.support.wallet_stack import memory_wallet_storage
 
 __all__ = ["privacy_storage"]
 
 
 def privacy_storage() -> InMemoryStorage:
     """Every repository a data subject's records live in (``PrivacyUnitOfWork``), in memory."""
-    return payments_storage(
-        users=InMemoryUsers(),
-        kyc=InMemoryKycProfiles(),
-        wallets=InMemoryWallets(),
-        phone_verifications=InMemoryPhoneVerifications(),
-        wallet_transfers=InMemoryTransfers(),
-        wallet_usage=InMemoryUsage(),
-        wallet_buys=InMemoryBuys(),
+    return memory_wallet_storage(
         kyc_applications=InMemoryKycApplications(),
         refresh_tokens=InMemoryRefreshTokens(),
+        merchants=InMemoryMerchants(),
+        teams=InMemoryTeams(),
     )

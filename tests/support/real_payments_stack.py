@@ -15,7 +15,7 @@ decides payouts on its own timers, which ``deliver_callbacks`` waits out, and ne
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,18 +29,21 @@ from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.payments.model import StoreSettings
 from cryptopay.core.payouts import Payout
-from cryptopay.core.payouts.service import PayoutUrls
+from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.sandbox.certs import SandboxCertificate
 from cryptopay.sandbox.daraja import DarajaSandbox, DarajaSandboxConfig
-from cryptopay.sandbox.sink import CallbackSink
+from cryptopay.sandbox.sink import CallbackSink, Received
 from sqlalchemy.engine import Engine
 
-__all__ = ["RealPaymentsStack", "TrackedDarajaSandbox"]
+from tests.support.wallet_stack import WalletStack
+
+__all__ = ["DarajaOverHttp", "RealPaymentsStack", "TrackedDarajaSandbox"]
 
 # The sandbox decides at once; its callbacks still travel over HTTP on its timer threads.
 _TIMINGS = {"callback_delay": 0.0, "late_delay": 0.2, "response_delay": 1.0}
@@ -79,6 +82,74 @@ class TrackedDarajaSandbox(DarajaSandbox):
                 raise Unavailable(f"the Daraja sandbox still has {self._pending} timers after {timeout}s")
 
 
+class DarajaOverHttp:
+    """M-Pesa over HTTP: a ``TrackedDarajaSandbox`` on a free loopback port (``timings`` go to its config), a
+    ``CallbackSink`` its callbacks are posted to, and the real ``DarajaGateway`` talking to the sandbox; ``urls``
+    are the payout URLs on the sink. ``close`` stops all three.
+
+        daraja = DarajaOverHttp(certificate, certificate_path, callback_delay=0.0, response_delay=1.0)
+        try:
+            payouts = daraja.payouts_for(wallet)
+            answers = daraja.answers_to(payouts)
+        finally:
+            daraja.close()
+    """
+
+    def __init__(self, certificate: SandboxCertificate, certificate_path: Path, **timings: float) -> None:
+        self.sandbox = TrackedDarajaSandbox(DarajaSandboxConfig(private_key_pem=certificate.private_key_pem, **timings))
+        self.sandbox.start()
+        self.sink = CallbackSink.start()
+        settings = {**self.sandbox.client_settings(), "certificate_path": str(certificate_path)}
+        self.gateway = DarajaGateway(DarajaSettings(**settings, backoff_seconds=0.01, timeout_seconds=5.0))
+        self.urls = PayoutUrls(
+            result=self.sink.url_for("/payouts/result"),
+            timeout=self.sink.url_for("/payouts/timeout"),
+            status_result=self.sink.url_for("/status/result"),
+            status_timeout=self.sink.url_for("/status/timeout"),
+        )
+        self._seen = 0
+
+    def fresh_callbacks(self) -> list[Received]:
+        """Wait until the sandbox has posted everything it decided; the callbacks the sink got since the last call."""
+        self.sandbox.wait_idle()
+        fresh = self.sink.received[self._seen :]
+        self._seen += len(fresh)
+        return fresh
+
+    def payouts_for(self, wallet: WalletStack) -> Payouts:
+        """``Payouts`` over ``wallet``'s storage, clock, ids and books, sending through the gateway; ``wallet``
+        pays through it from now on, and its ``mpesa`` is the sandbox's engine (scenarios, phones, billers)."""
+        payouts = Payouts(
+            uow=wallet.backend.uow,
+            clock=wallet.clock,
+            ids=wallet.sells.ids,
+            ledger=wallet.ledger,
+            gateway=self.gateway,
+            urls=self.urls,
+        )
+        wallet.mpesa, wallet.payouts = self.sandbox.engine, payouts
+        return payouts
+
+    def answers_to(self, payouts: Payouts) -> Callable[[], None]:
+        """What brings M-Pesa's answers back: each fresh payout callback handed to ``payouts``, as the hooks would."""
+
+        def answers() -> None:
+            for received in self.fresh_callbacks():
+                url = self.sink.url_for(received.path)
+                purpose = self.urls.purpose_of(url)
+                assert purpose is not None, url
+                payouts.handle_payout_result(
+                    parse_payload(received.payload), token=url.rsplit("/", 1)[-1], purpose=purpose
+                )
+
+        return answers
+
+    def close(self) -> None:
+        self.gateway.close()
+        self.sink.stop()
+        self.sandbox.stop()
+
+
 class RealPaymentsStack(PaymentsStack):
     """``PaymentsStack`` with SQL storage on ``engine`` and M-Pesa over HTTP; ``mpesa`` is the sandbox's engine."""
 
@@ -93,15 +164,9 @@ class RealPaymentsStack(PaymentsStack):
     ) -> None:
         super().__init__(networks=networks, **options)
         self.engine = engine
-        self.sandbox = TrackedDarajaSandbox(
-            DarajaSandboxConfig(private_key_pem=certificate.private_key_pem, **_TIMINGS)
-        )
-        self.sandbox.start()
-        self.sink = CallbackSink.start()
-        settings = {**self.sandbox.client_settings(), "certificate_path": str(certificate_path)}
-        self.gateway = DarajaGateway(DarajaSettings(**settings, backoff_seconds=0.01, timeout_seconds=5.0))
+        self.daraja = DarajaOverHttp(certificate, certificate_path, **_TIMINGS)
+        self.sandbox, self.sink, self.gateway = self.daraja.sandbox, self.daraja.sink, self.daraja.gateway
         self.mpesa = self.sandbox.engine  # the steps set scenarios and read phones' balances there
-        self._callbacks_seen = 0
         self._use_real_parts()
 
     def _use_real_parts(self) -> None:
@@ -113,12 +178,7 @@ class RealPaymentsStack(PaymentsStack):
         self.pricer = Pricer([self.rates], clock=self.clock, ids=self.ids, quotes=self.quotes)
         self.cursors = SqlScanCursorStore(self.engine)
         self.merchants = SqlMerchants(self.engine)
-        self.urls = PayoutUrls(
-            result=self.sink.url_for("/payouts/result"),
-            timeout=self.sink.url_for("/payouts/timeout"),
-            status_result=self.sink.url_for("/status/result"),
-            status_timeout=self.sink.url_for("/status/timeout"),
-        )
+        self.urls = self.daraja.urls
         self.wire_use_cases(gateway=self.gateway)
 
     @classmethod
@@ -134,9 +194,7 @@ class RealPaymentsStack(PaymentsStack):
             stack.close()
 
     def close(self) -> None:
-        self.gateway.close()
-        self.sink.stop()
-        self.sandbox.stop()
+        self.daraja.close()
 
     # --- set-up -------------------------------------------------------------------------------------------------
     def add_merchant(self, merchant_id: str, **options: Any) -> StoreSettings:
@@ -148,9 +206,7 @@ class RealPaymentsStack(PaymentsStack):
     # --- the world moves ----------------------------------------------------------------------------------------
     def deliver_callbacks(self) -> list[Payout | None]:
         """Wait until the sandbox has posted everything it decided, then hand each new callback to the handler."""
-        self.sandbox.wait_idle()
-        fresh = self.sink.received[self._callbacks_seen :]
-        self._callbacks_seen += len(fresh)
+        fresh = self.daraja.fresh_callbacks()
         failed = [d for d in self.sandbox.deliveries if d["status"] != 200]
         assert not failed, f"the sandbox could not deliver: {failed}"
         return [self.deliver(self.sink.url_for(r.path), r.payload) for r in fresh]

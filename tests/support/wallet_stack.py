@@ -29,7 +29,7 @@ from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.remittances import InMemoryRemittances
 from cryptopay.core.testing.sms import InMemorySms
-from cryptopay.core.testing.storage import InMemoryAuditLog
+from cryptopay.core.testing.storage import InMemoryAuditLog, InMemoryStorage
 from cryptopay.core.testing.system import ManualClock
 from cryptopay.core.testing.travel_rule import InMemoryTravelRule
 from cryptopay.core.testing.wallets import (
@@ -56,21 +56,30 @@ PAYOUT_URLS = PayoutUrls(
 )
 
 
+def memory_wallet_storage(**extra: Any) -> InMemoryStorage:
+    """Every payment repository and a personal wallet's (users, KYC, wallets, phone checks, transfers, usage,
+    buys), in memory, plus the ``extra`` ones a stack needs beside them.
+
+    >>> storage = memory_wallet_storage(travel_rule=InMemoryTravelRule())
+    """
+    return payments_storage(
+        users=InMemoryUsers(),
+        kyc=InMemoryKycProfiles(),
+        wallets=InMemoryWallets(),
+        phone_verifications=InMemoryPhoneVerifications(),
+        wallet_transfers=InMemoryTransfers(),
+        wallet_usage=InMemoryUsage(),
+        wallet_buys=InMemoryBuys(),
+        **extra,
+    )
+
+
 def memory_wallet_backend() -> Backend:
     """In memory, with every payment repository too (a sale's payout goes through the payout machinery)."""
     return Backend(
         "memory",
-        payments_storage(
-            users=InMemoryUsers(),
-            kyc=InMemoryKycProfiles(),
-            wallets=InMemoryWallets(),
-            phone_verifications=InMemoryPhoneVerifications(),
-            wallet_transfers=InMemoryTransfers(),
-            wallet_usage=InMemoryUsage(),
-            wallet_buys=InMemoryBuys(),
-            remittances=InMemoryRemittances(),
-            travel_rule=InMemoryTravelRule(),
-            **monitoring_repositories(),
+        memory_wallet_storage(
+            remittances=InMemoryRemittances(), travel_rule=InMemoryTravelRule(), **monitoring_repositories()
         ),
     )
 
@@ -151,6 +160,7 @@ def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = 
         audit,
         the_clock,
         ids,
+        quoter=lambda: pricer,
     )
     rates = FixedRateSource("market", the_clock, {"USDT/KES": "130", "USDT/USD": "1"})
     quotes = InMemoryQuoteRepository()
@@ -172,4 +182,4 @@ def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = 
     return WalletStack(the_backend, the_clock, ledger, sms, signup, wallets, audit, buys, mpesa, rates, sells, payouts)
 
 
-__all__ = ["PASSWORD", "WalletStack", "memory_wallet_backend", "wallet_stack"]
+__all__ = ["PASSWORD", "WalletStack", "memory_wallet_backend", "memory_wallet_storage", "wallet_stack"]

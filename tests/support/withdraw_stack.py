@@ -29,23 +29,14 @@ from cryptopay.core.ports.chains import ChainSender
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.system import RandomIds
 from cryptopay.core.testing.compliance import monitoring_repositories
-from cryptopay.core.testing.identity import InMemoryUsers
-from cryptopay.core.testing.kyc import InMemoryKycApplications, InMemoryKycProfiles
-from cryptopay.core.testing.payments import payments_storage
+from cryptopay.core.testing.kyc import InMemoryKycApplications
 from cryptopay.core.testing.payments_stack import FakeChainSender
 from cryptopay.core.testing.travel_rule import InMemoryTravelRule
-from cryptopay.core.testing.wallets import (
-    InMemoryBuys,
-    InMemoryPhoneVerifications,
-    InMemoryTransfers,
-    InMemoryUsage,
-    InMemoryWallets,
-)
 from cryptopay.core.testing.withdrawals import InMemoryWithdrawals
 from cryptopay.core.wallets.withdrawals import Withdrawals
 
 from tests.support.sql_backends import Backend
-from tests.support.wallet_stack import WalletStack, wallet_stack
+from tests.support.wallet_stack import WalletStack, memory_wallet_storage, wallet_stack
 
 SDN = Path(__file__).resolve().parents[1] / "fixtures" / "sanctions" / "sdn.xml"
 SANCTIONED = "0x8576aCC5C05D6Ce88f4e49bf65BdF0C62F91353C"
@@ -56,15 +47,8 @@ def memory_withdraw_backend() -> Backend:
     and the monitoring journal, alerts, cases and sanctions lists."""
     return Backend(
         "memory",
-        payments_storage(
-            users=InMemoryUsers(),
-            kyc=InMemoryKycProfiles(),
+        memory_wallet_storage(
             kyc_applications=InMemoryKycApplications(),
-            wallets=InMemoryWallets(),
-            phone_verifications=InMemoryPhoneVerifications(),
-            wallet_transfers=InMemoryTransfers(),
-            wallet_usage=InMemoryUsage(),
-            wallet_buys=InMemoryBuys(),
             withdrawals=InMemoryWithdrawals(),
             travel_rule=InMemoryTravelRule(),
             **monitoring_repositories(),

@@ -65,3 +65,30 @@ def test_seal_rewrites_what_an_older_version_left_in_the_clear(services):
     assert json.loads(cli("seal").stdout)["users"] == 0
     assert json.loads(cli("seal", "--all").stdout)["users"] == 1
     assert services.users.by_phone("254712000001").display_name == "Wanjiku"
+
+
+def test_an_operator_closes_a_merchant_and_its_destination_is_sealed_at_rest(services):
+    """``merchants close`` records the end of the relationship (audited with the reason); the merchant's settlement
+    phone is sealed in its row; an unknown merchant is exit 3, a blank reason exit 2 and nothing changes."""
+    from cryptopay.core.identity.model import Merchant
+    from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+
+    services.users.add(User("usr_m", "m@example.com", "h", Role.MERCHANT, NOW, "Achieng"))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712000009")
+    services.merchants.add(Merchant("mer_1", "usr_m", "Duka", profile, NOW, NOW))
+
+    def close(*args: str):
+        return CliRunner().invoke(build_app("merchants", stand_ins=True), ["merchants", "close", *args])
+
+    assert close("mer_1", "--reason", " ").exit_code == 2
+    assert close("mer_404", "--reason", "wound up").exit_code == 3
+    assert services.merchants.get("mer_1").closed_at is None
+    done = close("mer_1", "--reason", "wound up", "--json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["id"] == "mer_1" and services.merchants.get("mer_1").closed_at is not None
+    with services.uow() as uow:
+        [record] = [r for r in uow.audit.about(["merchant:mer_1"]) if r.action == "merchant.closed"]
+        raw = uow.connection.execute(sa.text("SELECT settlement_destination FROM merchants")).scalar_one()
+    assert dict(record.details)["reason"] == "wound up" and record.actor.startswith("ops:")
+    assert raw.startswith("pii1:") and "254712000009" not in raw
+    assert services.merchants.get("mer_1").settlement.destination == "254712000009"

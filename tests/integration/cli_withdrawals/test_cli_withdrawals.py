@@ -60,3 +60,30 @@ def test_unknown_ids_and_states_exit_with_meaning(stack):
     assert _run("list", "--state", "lost").exit_code == 2
     empty = _run("pending")
     assert empty.exit_code == 0 and "no withdrawal is pending" in empty.stdout
+
+
+def test_resolve_a_dropped_withdrawal_returns_the_coins_only_with_a_reason(stack):
+    """A withdrawal dropped after its rebroadcast: ``resolve`` says it will not be mined and changes nothing;
+    ``--fail`` without a reason exits 2; ``--fail --reason`` returns the coins; again, nothing changes."""
+    user = stack.wallet.sign_up("0712000001", tier=1)
+    stack.wallet.fund(user, "300", "USDT")
+    stack.fund_hot_wallet("polygon", "1000")
+    w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    stack.clock.advance(hours=24)
+    stack.withdrawals.send_due()
+    pending = _run("resolve", w.id, "--fail", "--reason", "not seen", "--json")
+    assert pending.exit_code == 5 and "may still be mined" in pending.output, pending.output
+    stack.senders["polygon"].finish(w.id, TxState.DROPPED)
+    stack.withdrawals.check_sent()
+    assert json.loads(_run("show", w.id, "--json").stdout)["stuck"] == "yes"
+    looked = json.loads(_run("resolve", w.id, "--json").stdout)
+    assert (looked["outcome"], looked["state"], looked["chain"]) == ("dropped", "sent", "dropped")
+    assert _run("resolve", w.id, "--fail").exit_code == 2
+    assert _run("resolve", w.id, "--reason", "replaced").exit_code == 2
+    failed = _run("resolve", w.id, "--fail", "--reason", "nonce replaced", "--actor", "ops:test", "--json")
+    assert failed.exit_code == 0, failed.output
+    assert (json.loads(failed.stdout)["outcome"], json.loads(failed.stdout)["state"]) == ("returned", "failed")
+    assert stack.wallet.balance(user, "USDT") == Money.of("300", "USDT")
+    again = json.loads(_run("resolve", w.id, "--fail", "--reason", "again", "--json").stdout)
+    assert (again["outcome"], again["state"]) == ("unchanged", "failed")
+    assert _run("resolve", "wdr_nope").exit_code == 3

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from cryptopay.adapters.evm.addresses import derive_address
 from cryptopay.adapters.evm.rpc import Backoff, connect
-from cryptopay.adapters.evm.watcher import EvmWatcher
+from cryptopay.adapters.evm.watcher import MATCH_LOCALLY_FROM, EvmWatcher
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.money import Money
 from cryptopay.core.scanning import ChainScanner
@@ -22,8 +23,19 @@ from .conftest import FAST, EvmEnv
 pytestmark = pytest.mark.anvil
 
 
+_MODE = {"match_locally_from": MATCH_LOCALLY_FROM}
+
+
+@pytest.fixture(autouse=True, params=["to-topic filter", "local match"])
+def scan_mode(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Each test twice: our addresses in the logs' ``to`` filter, and every ``Transfer`` log matched here."""
+    _MODE["match_locally_from"] = MATCH_LOCALLY_FROM if request.param == "to-topic filter" else 1
+    yield request.param
+    _MODE["match_locally_from"] = MATCH_LOCALLY_FROM
+
+
 def _watcher(evm: EvmEnv, **options: object) -> EvmWatcher:
-    return EvmWatcher(evm.w3, evm.rails(), backoff=FAST, **options)  # type: ignore[arg-type]
+    return EvmWatcher(evm.w3, evm.rails(), backoff=FAST, **(_MODE | options))  # type: ignore[arg-type]
 
 
 def test_evm_scan_finds_transfers_of_both_decimals(evm: EvmEnv, fresh_index: int) -> None:
@@ -60,17 +72,47 @@ def test_evm_scan_sees_transfer_from_and_contract_payments(evm: EvmEnv, fresh_in
     assert len({t.key for t in found}) == 3
 
 
-def test_evm_scan_batches_ranges_and_addresses(evm: EvmEnv, fresh_index: int) -> None:
-    """Tiny block ranges and address batches find exactly what one big query finds."""
-    addresses = [derive_address(evm.xpub, fresh_index + i) for i in range(5)]
+def _paid_in_turn(evm: EvmEnv, fresh_index: int, count: int, *, gap: int) -> tuple[list[str], int, int]:
+    """``count`` fresh addresses each paid once, ``gap`` blocks apart: the addresses and the blocks spanned."""
+    addresses = [derive_address(evm.xpub, fresh_index + i) for i in range(count)]
     start = evm.w3.eth.block_number + 1
     for i, address in enumerate(addresses):
         evm.pay(evm.usdt6, address, 1_000 + i)
-        evm.mine(2)
-    end = evm.w3.eth.block_number
+        evm.mine(gap)
+    return addresses, start, evm.w3.eth.block_number
+
+
+def test_evm_scan_batches_ranges_and_addresses(evm: EvmEnv, fresh_index: int) -> None:
+    """Tiny block ranges and address batches find exactly what one big query finds."""
+    addresses, start, end = _paid_in_turn(evm, fresh_index, 5, gap=2)
     big = _watcher(evm).scan(start, end, addresses)
     small = _watcher(evm, block_range=2, address_batch=2).scan(start, end, addresses)
     assert small == big and len(big) == 5
+
+
+def test_evm_local_match_reads_a_range_the_node_refuses_in_halves(evm: EvmEnv, fresh_index: int) -> None:
+    """A node capping a response (hosted nodes refuse a range with too many logs; here, more than 2 blocks) makes
+    the local matching read the range in halves: the same transfers, never a stuck scan."""
+    addresses, start, end = _paid_in_turn(evm, fresh_index, 3, gap=1)
+    capped = connect(evm.node.url)
+    real = capped.provider.make_request
+    asked: list[tuple[int, int]] = []
+
+    def capping(method: str, params: object) -> object:
+        if method == "eth_getLogs":
+            (query,) = params  # type: ignore[misc]
+            first, last = int(query["fromBlock"], 16), int(query["toBlock"], 16)
+            asked.append((first, last))
+            if last - first > 1:
+                return {"jsonrpc": "2.0", "id": 1, "error": {"code": -32005, "message": "query returned too many"}}
+        return real(method, params)  # type: ignore[arg-type]
+
+    capped.provider.make_request = capping  # type: ignore[method-assign, assignment]
+    local = EvmWatcher(capped, evm.rails(), backoff=FAST, match_locally_from=1).scan(start, end, addresses)
+    assert local == _watcher(evm, match_locally_from=MATCH_LOCALLY_FROM).scan(start, end, addresses)
+    answered = sorted((a, b) for a, b in asked if b - a <= 1)
+    assert len(local) == 3 and asked[0] == (start, end)
+    assert [n for a, b in answered for n in range(a, b + 1)] == list(range(start, end + 1))
 
 
 def test_evm_confirmations_count_real_blocks(evm: EvmEnv, fresh_index: int) -> None:

@@ -7,6 +7,8 @@ reusable guards are exercised through real HTTP requests before those resources 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -31,6 +33,7 @@ from flask import Blueprint, Flask, current_app
 from flask.testing import FlaskClient
 
 from tests.support.services import with_api
+from tests.support.sql_backends import postgres_database
 
 TOKEN_SECRET = "test-token-secret-" + "s" * 40
 PASSWORD = "correct horse battery staple"
@@ -179,3 +182,19 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def auth(app: Flask, client: FlaskClient) -> AuthActions:
     return AuthActions(app, client)
+
+
+@contextmanager
+def database_env(request: pytest.FixtureRequest, env: dict[str, str], database: str) -> Iterator[dict[str, str]]:
+    """The root's settings for a fixture parametrised ``sqlite``/``postgres``: ``env`` as it is on SQLite (its
+    database as ``env`` names it, or the root's default in its data dir), or with ``CRYPTOPAY_DATABASE_URL`` on a
+    fresh, migrated PostgreSQL database named ``database`` (dropped when the block ends).
+
+        with database_env(request, {"CRYPTOPAY_DATA_DIR": str(tmp_path)}, "cryptopay_http_wallet") as env:
+            yield from _api(env, tmp_path)
+    """
+    if request.param == "sqlite":
+        yield env
+    else:
+        with postgres_database(request.getfixturevalue("postgres_admin_url"), database) as url:
+            yield {**env, "CRYPTOPAY_DATABASE_URL": url}

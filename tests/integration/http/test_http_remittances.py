@@ -15,9 +15,9 @@ from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
 from flask.testing import FlaskClient
 
-from tests.integration.http.http_support import make_app
+from tests.integration.http.http_support import database_env, make_app
 from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
-from tests.support.sql_backends import postgres_database, sql_backend
+from tests.support.sql_backends import sql_backend
 
 
 @attrs.define
@@ -28,12 +28,9 @@ class Api:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
-    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path)}
-    if request.param == "sqlite":
-        yield from _api({**env, "CRYPTOPAY_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}"})
-    else:
-        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_remit") as url:
-            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url})
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}"}
+    with database_env(request, env, "cryptopay_http_remit") as settings:
+        yield from _api(settings)
 
 
 def _api(env: dict[str, str]) -> Iterator[Api]:

@@ -16,6 +16,9 @@ import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
 from cryptopay.adapters.ratelimit import RedisRateLimiter
+from cryptopay.adapters.ratelimit.redis import lease_size
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.integration.http.http_support import AuthActions, make_app
 
@@ -28,6 +31,46 @@ def test_redis_limiter_counts_per_key_and_sets_an_expiry(redis_url):
     assert [d.allowed for d in decisions] == [True, True, False]
     assert decisions[-1].remaining == 0 and 1 <= decisions[-1].retry_after <= 30
     assert limiter.hit("b", limit=2, window_seconds=30).allowed
+
+
+@pytest.mark.redis
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    limit=st.integers(min_value=1, max_value=700),
+    processes=st.integers(min_value=1, max_value=4),
+    order=st.lists(st.integers(min_value=0, max_value=3), min_size=1, max_size=900),
+)
+def test_leased_limits_never_allow_more_than_the_limit_across_processes(redis_url, limit, processes, order):
+    """Limiters of several processes leasing hits of one key: together they allow at most ``limit`` hits in the
+    window, and at least ``limit`` less the leases the others may hold unused (one process: exactly ``limit``)."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    limiters = [RedisRateLimiter.from_url(redis_url, prefix=prefix) for _ in range(processes)]
+    decisions = [limiters[i % processes].hit("k", limit=limit, window_seconds=60) for i in order]
+    allowed = sum(d.allowed for d in decisions)
+    assert allowed <= limit
+    if len(order) >= limit + (processes - 1) * lease_size(limit):
+        assert allowed >= limit - (processes - 1) * lease_size(limit)
+    if processes == 1:
+        assert [d.remaining for d in decisions] == [max(0, limit - n) for n in range(1, len(order) + 1)]
+
+
+@pytest.mark.redis
+def test_a_refused_key_costs_no_round_trip_until_its_window_ends(redis_url):
+    """Past its limit a key is refused from the process's memory (the counter only grows in its window), and a
+    busy key under a large limit takes its hits in leases: far fewer Lua calls than requests."""
+    limiter = RedisRateLimiter.from_url(redis_url, prefix=f"test:{uuid.uuid4().hex}:")
+    calls = []
+    real = limiter._lease  # the registered script: observed and called through
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    limiter._lease = counted
+    assert [limiter.hit("a", limit=2, window_seconds=30).allowed for _ in range(10)] == [True, True] + [False] * 8
+    assert len(calls) == 2
+    assert all(limiter.hit("busy", limit=100_000, window_seconds=30).allowed for _ in range(320))
+    assert len(calls) == 2 + 320 // lease_size(100_000)
 
 
 @pytest.mark.redis

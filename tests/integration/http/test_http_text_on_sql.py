@@ -12,8 +12,7 @@ from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
 from flask.testing import FlaskClient
 
-from tests.integration.http.http_support import PASSWORD, SETTLEMENT, AuthActions, fast_hasher, make_app
-from tests.support.sql_backends import postgres_database
+from tests.integration.http.http_support import PASSWORD, SETTLEMENT, AuthActions, database_env, fast_hasher, make_app
 
 BAD = ["a\x00b", "\ud800"]
 
@@ -22,11 +21,8 @@ BAD = ["a\x00b", "\ud800"]
 def sql_client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[FlaskClient, AuthActions]]:
     """The app over the root's real SQL services, on SQLite or a fresh PostgreSQL database."""
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
-    if request.param == "sqlite":
-        yield from _client(env)
-    else:
-        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_text") as url:
-            yield from _client({**env, "CRYPTOPAY_DATABASE_URL": url})
+    with database_env(request, env, "cryptopay_http_text") as settings:
+        yield from _client(settings)
 
 
 def _client(env: dict[str, str]) -> Iterator[tuple[FlaskClient, AuthActions]]:

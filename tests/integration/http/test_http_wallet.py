@@ -28,8 +28,7 @@ from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.sells import Sells
 from flask.testing import FlaskClient
 
-from tests.integration.http.http_support import PASSWORD, fast_hasher, make_app
-from tests.support.sql_backends import postgres_database
+from tests.integration.http.http_support import PASSWORD, database_env, fast_hasher, make_app
 
 
 @attrs.define
@@ -77,11 +76,8 @@ class WalletApi:
 @pytest.fixture(params=["sqlite", "postgres"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
-    if request.param == "sqlite":
-        yield from _api(env, tmp_path)
-    else:
-        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_wallet") as url:
-            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url}, tmp_path)
+    with database_env(request, env, "cryptopay_http_wallet") as settings:
+        yield from _api(settings, tmp_path)
 
 
 def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:

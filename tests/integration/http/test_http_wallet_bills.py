@@ -19,9 +19,8 @@ from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import REJECTED_ACCOUNT, FakeMobileMoney
 from cryptopay.core.wallets.bills import Bills
 
-from tests.integration.http.http_support import fast_hasher, make_app
+from tests.integration.http.http_support import database_env, fast_hasher, make_app
 from tests.integration.http.test_http_wallet import WalletApi
-from tests.support.sql_backends import postgres_database
 
 PUBLIC = "https://pay.example.com"
 
@@ -29,11 +28,8 @@ PUBLIC = "https://pay.example.com"
 @pytest.fixture(params=["sqlite", "postgres"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": PUBLIC}
-    if request.param == "sqlite":
-        yield from _api(env, tmp_path)
-    else:
-        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_bills") as url:
-            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url}, tmp_path)
+    with database_env(request, env, "cryptopay_http_bills") as settings:
+        yield from _api(settings, tmp_path)
 
 
 def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:

@@ -22,9 +22,8 @@ from cryptopay.core.testing.payments_stack import FakeChain
 from cryptopay.core.wallets.deposit import WalletSpeed
 from cryptopay.core.wallets.deposits import Deposits
 
-from tests.integration.http.http_support import fast_hasher, make_app
+from tests.integration.http.http_support import database_env, fast_hasher, make_app
 from tests.integration.http.test_http_wallet import WalletApi
-from tests.support.sql_backends import postgres_database
 
 XPUB = account_xpub("abandon " * 11 + "about")
 NODE = "http://node.example.com:8545"  # never called: the chain below is the fake one
@@ -45,11 +44,8 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[DepositApi]:
         "CRYPTOPAY_POLYGON_RPC_URL": NODE,
         "CRYPTOPAY_WALLET_CONFIRMATIONS": "polygon=3",
     }
-    if request.param == "sqlite":
-        yield from _api(env, tmp_path)
-    else:
-        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_deposits") as url:
-            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url}, tmp_path)
+    with database_env(request, env, "cryptopay_http_deposits") as settings:
+        yield from _api(settings, tmp_path)
 
 
 def _api(env: dict[str, str], data_dir: Path) -> Iterator[DepositApi]:
@@ -100,8 +96,8 @@ def test_addresses_per_network_then_a_deposit_credited_after_its_confirmations(a
     assert [a["network"] for a in found] == ["ethereum", "polygon"]
     polygon = found[1]
     assert polygon["address"].startswith("0x") and polygon["address"] != polygon["address"].lower()
-    assert (polygon["assets"], polygon["requirement"]) == (["USDT"], "3 confirmations")
-    assert polygon["minimums"] == [{"amount": "1.000000", "asset": "USDT"}]
+    assert (polygon["assets"], polygon["requirement"]) == (["USDT", "USDC"], "3 confirmations")  # USDC as USDT
+    assert polygon["minimums"] == [{"amount": "1.000000", "asset": "USDT"}, {"amount": "1.000000", "asset": "USDC"}]
     one = client.get("/v1/wallet/deposit-addresses/polygon", headers=headers).get_json()
     assert one == polygon and client.get("/v1/wallet/deposit-addresses", headers=headers).get_json() == found
     _pay(api, polygon["address"], "12.5")

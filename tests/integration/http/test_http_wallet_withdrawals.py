@@ -21,9 +21,8 @@ from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments_stack import FakeChainSender
 from cryptopay.core.wallets.withdrawals import Withdrawals
 
-from tests.integration.http.http_support import PASSWORD, fast_hasher, make_app
+from tests.integration.http.http_support import PASSWORD, database_env, fast_hasher, make_app
 from tests.integration.http.test_http_wallet import WalletApi
-from tests.support.sql_backends import postgres_database
 from tests.support.withdraw_stack import SANCTIONED, SDN
 
 ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -32,11 +31,8 @@ ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
 @pytest.fixture(params=["sqlite", "postgres"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
-    if request.param == "sqlite":
-        yield from _api(env, tmp_path)
-    else:
-        with postgres_database(request.getfixturevalue("postgres_admin_url"), "cryptopay_http_withdraw") as url:
-            yield from _api({**env, "CRYPTOPAY_DATABASE_URL": url}, tmp_path)
+    with database_env(request, env, "cryptopay_http_withdraw") as settings:
+        yield from _api(settings, tmp_path)
 
 
 def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:

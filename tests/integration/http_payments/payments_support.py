@@ -97,6 +97,16 @@ class Shop:
         return response.json
 
 
+def submit_a_payout(client: FlaskClient, stack: PaymentsStack, shop: Shop) -> None:
+    """One invoice of ``shop`` paid and confirmed, settled over HTTP, and its payout submitted to M-Pesa (the fake,
+    whose outbox then holds the result callback)."""
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
+    stack.payouts.submit_payouts()
+
+
 def key_headers(secret: str) -> dict[str, str]:
     return {"X-Api-Key": secret}
 

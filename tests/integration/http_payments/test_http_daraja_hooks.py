@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from tests.integration.http_payments.payments_support import Shop, daraja_body, hook_path, idem
+from tests.integration.http_payments.payments_support import Shop, daraja_body, hook_path, submit_a_payout
 from tests.support.services import allow_daraja_sources
 
 SAFARICOM = {"REMOTE_ADDR": "196.201.214.200"}
@@ -23,11 +23,7 @@ SAFARICOM = {"REMOTE_ADDR": "196.201.214.200"}
 
 def sent_payout(client: FlaskClient, stack: PaymentsStack, shop: Shop) -> tuple[str, str]:
     """A paid invoice settled into one submitted payout; the path and body of its (held back) result callback."""
-    invoice = shop.invoice()
-    stack.pay(invoice["id"])
-    stack.confirm(3)
-    client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
-    stack.payouts.submit_payouts()
+    submit_a_payout(client, stack, shop)
     (delivery,) = stack.mpesa.outbox
     stack.mpesa.outbox.clear()
     return hook_path(delivery.url), daraja_body(delivery.payload)

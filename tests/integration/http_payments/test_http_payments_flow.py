@@ -8,7 +8,15 @@ from cryptopay.core.money import Money
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.http_payments.payments_support import INSTANT, Shop, daraja_body, hook_path, idem, key_headers
+from tests.integration.http_payments.payments_support import (
+    INSTANT,
+    Shop,
+    daraja_body,
+    hook_path,
+    idem,
+    key_headers,
+    submit_a_payout,
+)
 from tests.support.services import allow_daraja_sources
 
 
@@ -56,11 +64,7 @@ def test_a_merchant_is_paid_in_usdt_and_settled_in_shillings(client, auth, stack
 
 def test_a_repeated_or_forged_payout_result_moves_nothing(client, stack, shop):
     """A duplicate result is acknowledged and changes nothing; a wrong token is a 403 problem without internals."""
-    invoice = shop.invoice()
-    stack.pay(invoice["id"])
-    stack.confirm(3)
-    client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
-    stack.payouts.submit_payouts()
+    submit_a_payout(client, stack, shop)
     (delivery,) = stack.mpesa.outbox
     path, body = hook_path(delivery.url), daraja_body(delivery.payload)
 
@@ -81,11 +85,7 @@ def test_a_repeated_or_forged_payout_result_moves_nothing(client, stack, shop):
 
 def test_a_timeout_callback_makes_the_payout_unknown_until_status_answers(client, stack, shop):
     """A queue-timeout callback makes the payout unknown; the Transaction Status answer on its own hook completes it."""
-    invoice = shop.invoice()
-    stack.pay(invoice["id"])
-    stack.confirm(3)
-    client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
-    stack.payouts.submit_payouts()
+    submit_a_payout(client, stack, shop)
     result = stack.mpesa.outbox.pop()
     timeout_url = stack.mpesa.transaction(result.payload["Result"]["OriginatorConversationID"]).timeout_url
     timeout = {"Result": {**result.payload["Result"], "ResultCode": "QueueTimeout", "ResultDesc": "queue timeout"}}
@@ -208,11 +208,7 @@ def test_the_qr_code_is_an_svg_of_the_rails_uri(client, shop):
 def test_a_source_allowlist_refuses_callbacks_from_elsewhere(app, client, stack, shop):
     """With an allowlist set, a callback from another address is a 403 problem; one from Safaricom is applied."""
     allow_daraja_sources(app, "safaricom")
-    invoice = shop.invoice()
-    stack.pay(invoice["id"])
-    stack.confirm(3)
-    client.post("/v1/settlements/run", json={}, headers=idem(shop.headers))
-    stack.payouts.submit_payouts()
+    submit_a_payout(client, stack, shop)
     (delivery,) = stack.mpesa.outbox
     path, body = hook_path(delivery.url), daraja_body(delivery.payload)
     stranger = client.post(path, data=body, content_type="application/json")

@@ -257,3 +257,28 @@ def test_a_blank_wallet_display_name_is_a_422_before_anything_else(client):
     )
     _problem(answer, 422)
     assert "display_name" in answer.get_data(as_text=True)
+
+
+def test_a_failed_refund_tells_the_merchant_nothing_of_our_hot_wallet(client, stack, shop):
+    """A refund the hot wallet cannot pay fails (the amount is refundable again); the merchant's REST readings and
+    its ``refund.failed`` webhook say so without the hot wallet's balance."""
+    from cryptopay.core.errors import InsufficientFunds
+    from cryptopay.core.testing.payments_stack import FakeChainSender
+
+    class EmptyHotWallet(FakeChainSender):
+        def send(self, request):
+            raise InsufficientFunds(f"the tron hot wallet holds 3.141592 USDT, needs {request.amount}")
+
+    invoice = _settled(shop, stack)
+    stack.refunds._senders["tron"] = EmptyHotWallet("tron")  # the wired use case keeps its own copy of the senders
+    body = {"address": CUSTOMER, "amount": "1", "currency": "USDT"}
+    made = client.post(f"/v1/invoices/{invoice['id']}/refunds", json=body, headers=idem(shop.stepped))
+    assert made.status_code == 201, made.json
+    stack.refunds.send_refunds()
+    told = [
+        client.get(f"/v1/refunds/{made.json['id']}", headers=shop.headers).get_data(as_text=True),
+        client.get(f"/v1/invoices/{invoice['id']}/refunds", headers=shop.headers).get_data(as_text=True),
+        *(str(m.payload) for m in stack.outbox("refund.failed")),
+    ]
+    assert '"state":"failed"' in told[0] and len(told) == 3, told
+    assert all("3.141592" not in text and "hot wallet" not in text for text in told), told

@@ -1,5 +1,6 @@
 """Personal data at rest on SQLite and PostgreSQL: the raw tables hold no name, ID number, birth date, address, phone
-or email in the clear, lookups by phone and email still work, and the sealing pass seals rows written before."""
+or email in the clear (payout and settlement destinations, team invitations and case notes included), lookups by
+phone, email and payout destination still work, and the sealing pass seals rows written before."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,12 +17,16 @@ from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.sealing import seal_personal_data
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.adapters.vault import EnvelopeVault, VaultBlobRejected, generate_kek
+from cryptopay.core.compliance.cases import Case
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRuleRecord
-from cryptopay.core.identity.model import Role, User
+from cryptopay.core.identity.model import Merchant, Role, User
+from cryptopay.core.identity.teams import Invitation, TeamRole
 from cryptopay.core.kyc.applications import BusinessDetails, Director, KycApplication, PersonDetails
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.tiers import PartyKind
-from cryptopay.core.money import Money
+from cryptopay.core.money import KES, Money
+from cryptopay.core.payouts.model import B2BTarget, Payout
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Wallet
 from sqlalchemy.engine import Engine
 
@@ -45,6 +51,11 @@ SECRETS = [
     "1980-01-02",
     "254722000111",
     "Ngong Road",
+    "254799000222",  # a payout's phone
+    "0170123456789",  # a bank account (a payout's B2B account reference, a merchant's settlement destination)
+    "0990012345678",
+    "amina@duka.co.ke",  # a team invitation
+    "Seen at Gikomba",  # an officer's case note
 ]
 
 
@@ -140,11 +151,66 @@ def _write_everything(storage: SqlStorage) -> None:
             claim_expires_at=NOW + timedelta(days=7),
         )
         uow.wallet_transfers.add(transfer)
+        _write_merchant_side(uow)
+
+
+def _payout(n: int, method: SettlementMethod, destination: str, b2b: B2BTarget | None = None) -> Payout:
+    return Payout(
+        id=f"po_{n}",
+        settlement_id="stl_1",
+        merchant_id="mer_1",
+        originator_id=f"po_{n}-1",
+        method=method,
+        destination=destination,
+        amount=Money.of(5000, KES),
+        charge=Money.of("15.50", KES),
+        hold_id=f"hld_{n}",
+        created_at=NOW,
+        b2b=b2b,
+    )
+
+
+def _case() -> Case:
+    case = Case(id="cas_1", party_id="usr_1", alert_ids=("alr_1",), created_at=NOW, deadline=NOW)
+    case.add_note("usr_officer", "Seen at Gikomba with cash; ID 23456789", at=NOW)
+    return case
+
+
+def _write_merchant_side(uow: Any) -> None:
+    """A merchant paid to a bank account, its payouts (a phone, a bank by paybill), an invitation and a case."""
+    uow.users.add(User("usr_2", "owner@duka.co.ke", "hash", Role.MERCHANT, NOW))
+    bank = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.BANK, "01:0990012345678")
+    uow.merchants.add(Merchant("mer_1", "usr_2", "Duka Ltd", bank, NOW, NOW))
+    uow.payouts.add(_payout(1, SettlementMethod.MPESA_B2C, "254799000222"))
+    paybill = B2BTarget.paybill("247247", "0170123456789")
+    uow.payouts.add(_payout(2, SettlementMethod.MPESA_PAYBILL, "247247#0170123456789", paybill))
+    invitation = Invitation(
+        id="inv_1",
+        merchant_id="mer_1",
+        email="amina@duka.co.ke",
+        role=TeamRole.FINANCE,
+        token_hash="f" * 64,
+        created_at=NOW,
+        expires_at=NOW + timedelta(days=7),
+        invited_by="usr_2",
+    )
+    uow.teams.add_invitation(invitation)
+    uow.cases.add(_case())
 
 
 def _raw_text(engine: Engine) -> str:
     """Every value of every table holding personal data, as the database stores it."""
-    tables = ("users", "kyc_applications", "wallets", "phone_verifications", "wallet_transfers")
+    tables = (
+        "users",
+        "kyc_applications",
+        "wallets",
+        "phone_verifications",
+        "wallet_transfers",
+        "payouts",
+        "merchants",
+        "merchant_invitations",
+        "compliance_cases",
+    )
     with engine.connect() as conn:
         return "\n".join(
             repr(tuple(row)) for table in tables for row in conn.execute(sa.text(f"SELECT * FROM {table}"))
@@ -169,6 +235,19 @@ def test_the_stored_bytes_hold_no_personal_data_and_lookups_still_work(engine: E
         assert application is not None and application.person == _application().person
         assert uow.kyc_applications.get("kya_2").business == _business_application().business  # type: ignore[union-attr]
         assert uow.phone_verifications.get("pv_1").phone == PHONE  # type: ignore[union-attr]
+        _merchant_side_reads_back(uow)
+
+
+def _merchant_side_reads_back(uow: Any) -> None:
+    """Payouts are found by destination (the daily limit's lookup), and every sealed field opens as written."""
+    assert [p.id for p in uow.payouts.to_destination("254799000222", since=NOW)] == ["po_1"]
+    assert [p.id for p in uow.payouts.to_destinations(["247247#0170123456789", "254700000000"], since=NOW)] == ["po_2"]
+    assert uow.payouts.get("po_2").b2b.account_reference == "0170123456789"
+    assert uow.payouts.by_originator_id("po_1-1").destination == "254799000222"
+    assert uow.merchants.get("mer_1").settlement.destination == "01:0990012345678"
+    assert uow.teams.invitation_by_hash("f" * 64).email == "amina@duka.co.ke"
+    assert uow.cases.get("cas_1").notes == _case().notes
+    assert [c.notes for c in uow.cases.list()] == [_case().notes]
 
 
 def test_a_sealed_value_copied_onto_another_row_does_not_open(engine: Engine) -> None:
@@ -190,13 +269,20 @@ def test_the_sealing_pass_seals_rows_written_in_the_clear(engine: Engine) -> Non
     assert "Wanjiku" in _raw_text(engine)
     storage = SqlStorage(engine, personal=_personal())
     counts = seal_personal_data(storage, batch=1)  # one row per transaction: the paging is exercised too
-    assert counts["users"] == 1 and counts["kyc_applications"] == 2 and counts["wallet_transfers"] == 1
+    assert counts["users"] == 2 and counts["kyc_applications"] == 2 and counts["wallet_transfers"] == 1
+    assert (counts["payouts"], counts["merchants"], counts["merchant_invitations"], counts["compliance_cases"]) == (
+        2,
+        1,
+        1,
+        1,
+    )
     assert _leaks(_raw_text(engine)) == []
     assert set(seal_personal_data(storage).values()) == {0}
     with storage.unit_of_work() as uow:
         assert uow.users.by_phone(PHONE).id == "usr_1"  # type: ignore[union-attr]
         assert uow.wallets.by_phone(PHONE).user_id == "usr_1"  # type: ignore[union-attr]
         assert uow.kyc_applications.get("kya_1").person.legal_name == "Wanjiku Kamau"  # type: ignore[union-attr]
+        _merchant_side_reads_back(uow)
 
 
 def test_re_sealing_everything_moves_to_a_new_key_encryption_key(engine: Engine) -> None:

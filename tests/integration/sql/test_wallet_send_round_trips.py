@@ -15,9 +15,13 @@ from urllib.parse import urlsplit
 import pytest
 from cryptopay.adapters.sql import make_engine
 from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.errors import LimitExceeded
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.system import RandomIds
 from cryptopay.core.wallets import TransferState
 from cryptopay.core.wallets.service import WalletFrozen
 from sqlalchemy.engine import Engine
@@ -78,6 +82,23 @@ def test_a_send_is_two_round_trips(stack: WalletStack, relay: RoundTripRelay) ->
     with stack.backend.uow() as uow:
         usage = uow.wallet_usage.totals(amina, day_start=start, month_start=start)
     assert usage["p2p"][1] == Money.of("110", KES) + Money.of("325", KES)  # 2.5 USDT at the mid of 130
+
+
+def test_monitoring_as_wired_in_production_costs_no_round_trip(stack: WalletStack, relay: RoundTripRelay) -> None:
+    """With AML monitoring on the wallet's own storage (as the composition root wires it), the send's two movements
+    are journaled by its write statement: still two round trips, no transaction of their own after the commit."""
+    monitoring = Monitoring(uow=stack.backend.uow, rules=default_rules(), clock=stack.clock, ids=RandomIds())
+    stack.wallets.monitor = MonitoringFeed(monitoring)
+    amina, baraka = _user_id(stack, AMINA), _user_id(stack, BARAKA)
+    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    relay.reset()
+    transfer = stack.wallets.send(amina, BARAKA, Money.of("100", KES))
+    assert relay.turns == 2, relay.statements
+    start = stack.clock.now().replace(year=2000)
+    with stack.backend.uow() as uow:
+        journal = {m.id: m for m in uow.movements.for_party(baraka, since=start)}
+    received = journal[f"{transfer.id}:in"]
+    assert (received.party_id, received.counterparty, received.amount) == (baraka, amina, Money.of("100", KES))
 
 
 @pytest.mark.parametrize("refusal", ["limit", "frozen"])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from cryptopay.core.money import Money
+from cryptopay_http import pages
 
 
 def _public_path(invoice: dict) -> str:
@@ -51,6 +53,18 @@ def test_checkout_status_follows_the_payment(client, shop, stack):
     assert final.status_code == 286  # htmx stops polling
     assert "Paid. Thank you!" in html and "Receipt" in html and "https://duka.example/thanks" in html
     assert client.get(f"{path}/status").status_code == 200  # without htmx, an ordinary page
+
+
+def test_only_pages_with_a_live_part_load_htmx(client, shop):
+    """The checkout polls its status with htmx and loads it; a page without a live part (the login) does not, and
+    every template that polls says so (``live``), so no polling page goes without it."""
+    checkout = client.get(_public_path(shop.invoice("5000"))).get_data(as_text=True)
+    assert 'hx-get="' in checkout and re.search(r'<script src="/static/htmx\.min\.[0-9a-f]+\.js" defer>', checkout)
+    login = client.get("/dashboard/login").get_data(as_text=True)
+    assert "htmx" not in login and "/static/app." in login
+    templates = Path(pages.__file__).parent / "templates"
+    polling = [t for t in templates.rglob("*.html") if "hx-get" in t.read_text()]
+    assert len(polling) >= 4 and all("{% set live = true %}" in t.read_text() for t in polling)
 
 
 def test_unknown_checkout_id_is_an_html_404(client):

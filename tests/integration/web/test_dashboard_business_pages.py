@@ -38,7 +38,8 @@ def test_analytics_draws_volume_rails_and_outcomes_with_their_figures(client, ow
     stack.tick(hours=2)  # the second invoice expires
     page = client.get("/dashboard/analytics?days=7")
     html = page.text
-    assert page.status_code == 200 and html.count('role="img"') == 3 and "<title id=" in html
+    assert page.status_code == 200 and html.count('role="img"') == 6 and "<title id=" in html  # wide and narrow
+    assert html.count('viewBox="0 0 320 ') == 3 and html.count('viewBox="0 0 640 ') == 3
     assert "USDT received per day" in html and "USDT · tron" in html
     outcomes = re.search(r"Invoices per day</th>.*?</table>", html, re.S) or re.search(
         r'aria-label="Invoices per day".*?</table>', html, re.S

@@ -222,6 +222,7 @@ PROBES: dict[str, Probe] = {
         "polygon=5", lambda s, p: p.wallet_deposits._speed.requirement("polygon").describe()
     ),
     "CRYPTOPAY_WALLET_DEPOSIT_MINIMUMS": Probe("USDT=3", lambda s, p: p.wallet_deposits._minimums.minimum(USDT)),
+    "CRYPTOPAY_STABLECOIN_CONVERSION_SPREAD": Probe("1.25", lambda s, p: p.wallet_deposits._conversion.spread),
     "CRYPTOPAY_S3_BUCKET": Probe("kyc-documents", _document_store, S3),
     "CRYPTOPAY_S3_REGION": Probe("af-south-1", _document_store, S3_BUCKET),
     "CRYPTOPAY_S3_ENDPOINT_URL": Probe("https://minio.example.com", _document_store, S3_BUCKET),

@@ -6,15 +6,18 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import attrs
 import pytest
 from cryptopay.core.errors import InvalidInput, LimitExceeded
 from cryptopay.core.flows import FLOAT, IN_FLIGHT, merchant_liability
 from cryptopay.core.invoices import InvoiceState
-from cryptopay.core.mobile_money.limits import B2C_TARIFF
+from cryptopay.core.kyc.limits import day_bounds
+from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import PayoutKind
 from cryptopay.core.remittances import DESK, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import RetryPolicy
+from cryptopay.core.settlement.policy import PayoutLimits
 from cryptopay.core.testing.mobile_money import Scenario
 
 from tests.support.remittance_stack import EVM_REFUND, TRON_REFUND, remittance_stack
@@ -246,3 +249,26 @@ def test_two_workers_retrying_and_refunding_at_once_make_one_attempt_and_one_ref
     stack.remittances._request_refund(order.id, "system:remittances")  # a second worker asks again: adopted
     assert len(stack.refunds.list_refunds(refunding.invoice_id)) == 1
     assert stack.get(order).state is RemittanceState.REFUNDING
+
+
+def test_the_recipients_daily_limit_is_data_and_an_operators_retry_past_it_is_refused(stack):
+    """With a KES 15,000 daily limit: an order above it is refused when opened; a second order of the day waits with
+    no payout, an operator's retry is refused by ``mpesa.daily``; after midnight in Nairobi it is paid."""
+    limits = PayoutLimits(part=B2C_LIMITS, per_day=Money.of(15_000, KES))
+    stack.remittances = attrs.evolve(stack.remittances, limits=limits)
+    with pytest.raises(InvalidInput):
+        stack.order(amount="20000")
+    first, second = stack.order(amount="10000"), stack.order(amount="6000")
+    stack.pay(first)
+    stack.pay(second)
+    stack.confirm()
+    stack.run()
+    assert stack.get(first).state is RemittanceState.PAID_OUT
+    waiting = stack.get(second)
+    assert (waiting.state, waiting.payout_id) == (RemittanceState.PAYING_OUT, None)
+    with pytest.raises(LimitExceeded) as refused:
+        stack.remittances.retry(second.id, actor="ops:test")
+    assert refused.value.details["limit"] == "mpesa.daily" and refused.value.details["remaining"] == "5000.00"
+    stack.clock.set(day_bounds(stack.clock.now())[1])
+    stack.run()
+    assert stack.get(second).state is RemittanceState.PAID_OUT and stack.books_balanced()

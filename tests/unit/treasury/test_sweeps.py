@@ -118,3 +118,29 @@ def test_reconcile_checks_the_sweeps_fees_and_the_ones_left_open():
     flows.book_sweep_fees(stack.payments.ledger, sweep_id="ghost", network="tron", fee=Money.of("3", TRX))
     by_check = stack.reconcile().by_check()
     assert by_check["sweeps-settled"] == 1 and by_check["sweep-fees"] == 1
+
+
+def test_the_gas_is_one_line_per_network_whatever_the_rails_on_it():
+    """USDT and USDC on Ethereum both pay their fees in ETH: the status lists Ethereum's gas once, not once a rail."""
+    from cryptopay.core.rails import rail_for
+    from cryptopay.core.treasury import Treasury
+
+    stack = TreasuryStack(networks=("ethereum", "tron"))
+    p = stack.payments
+    treasury = Treasury(
+        uow=p.uow,
+        ledger=p.ledger,
+        store=stack.store,
+        guard=stack.guard,
+        rails=[rail_for("ethereum", "USDT"), rail_for("ethereum", "USDC"), rail_for("tron", "USDT")],
+        chains=stack.balances,
+        hot_wallets={},
+        metrics=p.metrics,
+    )
+    status = treasury.status(read_chains=False)
+    assert [(h.network, h.asset.code) for h in status.inventory] == [
+        ("ethereum", "USDT"),
+        ("ethereum", "USDC"),
+        ("tron", "USDT"),
+    ]
+    assert [(g.network, g.coin.code) for g in status.gas] == [("ethereum", "ETH"), ("tron", "TRX")]

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
+
 import pytest
+from cryptopay.core import flows
 from cryptopay.core.compliance.cases import AlertStatus
 from cryptopay.core.errors import InvalidInput, InvalidState, NotFound
 from cryptopay.core.flows import custody, deposits_held
-from cryptopay.core.money import Money
+from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import USDC, USDT, Money
 from cryptopay.core.rails import Finality
-from cryptopay.core.wallets.deposit import DepositMinimums, DepositState, HoldReason, WalletSpeed
+from cryptopay.core.testing.ledger import InMemoryLedgerStore
+from cryptopay.core.testing.system import ManualClock, SequentialIds
+from cryptopay.core.wallets.deposit import (
+    DepositMinimums,
+    DepositState,
+    HoldReason,
+    StablecoinConversion,
+    WalletSpeed,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.deposit_stack import DepositStack, deposit_stack
 
@@ -29,7 +44,9 @@ def test_each_user_gets_one_address_per_network_and_asking_again_gives_the_same(
     assert [a.network for a in first] == ["bitcoin", "bsc", "ethereum", "polygon", "tron"]
     assert stack.deposits.addresses(wanjiku.id) == first
     polygon = stack.deposits.address(wanjiku.id, "Polygon")
-    assert polygon.assets == ("USDT",) and polygon.requirement == "3 confirmations"
+    assert polygon.assets == ("USDT", "USDC") and polygon.requirement == "3 confirmations"
+    assert polygon.minimums == (("USDT", "1"), ("USDC", "1"))
+    assert stack.deposits.address(wanjiku.id, "tron").assets == ("USDT",)
     assert polygon.uri.startswith("ethereum:0xc2132D05D31c914a87C6611C10748AEb04B58e8F@137/transfer?address=0x")
     assert stack.deposits.address(wanjiku.id, "bitcoin").uri.startswith("bitcoin:bc1q")
 
@@ -138,15 +155,16 @@ def test_a_reversal_the_wallet_cannot_cover_freezes_it_and_is_retried(stack):
     assert stack.wallet.ledger.trial_balance()["USDT"] == 0
 
 
-def test_dust_and_other_assets_are_held_not_credited(stack):
-    """Below the minimum, or USDC the wallet does not hold: booked to deposits_held, the balance unchanged."""
+def test_dust_and_unpriced_usdc_are_held_not_credited(stack):
+    """Below the minimum, or USDC with no USDC/USD price to convert it at: booked to deposits_held, the balance
+    unchanged."""
     user = stack.sign_up("0712345678")
     stack.pay(user, "polygon", "0.5")
     stack.send(stack.address(user, "ethereum"), "ethereum", Money.of("30", "USDC"))
     stack.mine("polygon", 2)
     stack.mine("ethereum", 2)
     reasons = {d.network: d.hold_reason for d in stack.deposits.deposits(user.id)}
-    assert reasons == {"polygon": HoldReason.BELOW_MINIMUM, "ethereum": HoldReason.UNSUPPORTED_ASSET}
+    assert reasons == {"polygon": HoldReason.BELOW_MINIMUM, "ethereum": HoldReason.AWAITING_CONVERSION}
     assert stack.balance(user, "USDT") == usdt("0")
     assert stack.wallet.ledger.balance(deposits_held(usdt("0").asset)).posted == usdt("0.5")
 
@@ -288,3 +306,102 @@ def test_the_workers_chain_scan_watches_wallet_addresses_beside_invoices(stack):
     assert scan_chains({"polygon": stack.scanners["polygon"]}, detection, None, stack.deposits) == 1
     deposit = stack.deposit_of(user)
     assert (deposit.state, deposit.amount) == (DepositState.SEEN, usdt("25"))
+
+
+def test_usdc_is_credited_as_usdt_and_a_reorg_undoes_the_conversion_exactly(stack):
+    """USDC at 0.9998 USD and USDT at 1.0002: credited at the ratio of the mids less 0.5%, through the inventory;
+    the spread is USDT revenue; a reorg leaves every account as it was."""
+    stack.wallet.rates.set("USDC/USD", "0.9998")
+    stack.wallet.rates.set("USDT/USD", "1.0002")
+    user = stack.sign_up("0712345678")
+    paid = stack.send(stack.address(user, "polygon"), "polygon", Money.of("250", "USDC"))
+    stack.mine("polygon", 2)
+    deposit = stack.deposit_of(user)
+    assert deposit.state is DepositState.CREDITED and deposit.conversion is not None
+    assert deposit.conversion.into == usdt("248.650519") == stack.balance(user, "USDT")
+    assert deposit.conversion.at_mid == usdt("249.900019")
+    ledger = stack.wallet.ledger
+    assert ledger.balance(custody("polygon", USDC)).posted == Money.of("250", USDC)
+    assert ledger.balance(flows.fx_spread(USDT)).posted == usdt("1.249500")
+    chain = stack.chains["polygon"]
+    chain.reorg(chain.head() - (paid.block_number or 0) + 1)
+    stack.mine("polygon", 1)
+    assert stack.deposit_of(user).state is DepositState.WITHDRAWN and stack.balance(user, "USDT") == usdt("0")
+    for code in (custody("polygon", USDC), flows.fx_spread(USDT), "equity:trading:USDC", "equity:trading:USDT"):
+        assert ledger.balance(code).posted.is_zero(), code
+    assert set(ledger.trial_balance().values()) <= {0}
+
+
+def test_an_officer_releases_a_held_usdc_deposit_as_usdt(stack):
+    """A sanctioned sender's USDC is held as USDC; released, it is converted at a price of the moment."""
+    stack.wallet.rates.set("USDC/USD", "1")
+    user = stack.sign_up("0712345678")
+    stack.list_address("polygon", "0xbad0000000000000000000000000000000000bad")
+    sender = "0xbad0000000000000000000000000000000000bad"
+    stack.send(stack.address(user, "polygon"), "polygon", Money.of("40", "USDC"), sender)
+    stack.mine("polygon", 2)
+    held = stack.deposit_of(user)
+    assert (held.state, held.hold_reason, held.conversion) == (DepositState.HELD, HoldReason.SANCTIONED_SENDER, None)
+    assert stack.wallet.ledger.balance(deposits_held(USDC)).posted == Money.of("40", USDC)
+    released = stack.deposits.release(held.id, actor="usr_officer", note="the listing was a false positive")
+    assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("39.8")
+    assert stack.wallet.ledger.balance(deposits_held(USDC)).posted.is_zero()
+    with pytest.raises(InvalidState):
+        stack.deposits.release(held.id, actor="usr_officer", note="again")
+    assert stack.balance(user, "USDT") == usdt("39.8")
+
+
+def test_the_stablecoin_spread_setting_is_checked():
+    """A percentage from 0 to 5; anything else is refused by name."""
+    assert StablecoinConversion.parse("0.25%").spread == Decimal("0.0025")
+    for bad in ("-1", "6", "half", "nan"):
+        with pytest.raises(InvalidInput):
+            StablecoinConversion.parse(bad)
+
+
+prices = st.decimals(min_value=Decimal("0.98"), max_value=Decimal("1.02"), places=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    amount=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("10000000"), places=6),
+    usdc=prices,
+    usdt_price=prices,
+    spread=st.decimals(min_value=Decimal(0), max_value=Decimal("0.05"), places=4),
+    held_first=st.booleans(),
+)
+def test_a_conversion_never_credits_more_than_the_mids_and_its_reversal_restores_every_account(
+    amount, usdc, usdt_price, spread, held_first
+):
+    """Whatever the amount, prices and spread: credited <= at the mids <= the amount's worth, each asset balances,
+    and the reversal (from custody, whether it was converted at once or after a hold) leaves every account at 0."""
+    at = datetime(2026, 12, 6, 9, tzinfo=UTC)
+    deposited = Money.of(amount, USDC)
+    conversion = StablecoinConversion(spread).convert(deposited, usdc, usdt_price, at, ("q1", "q2"))
+    assert Money.zero(USDT) <= conversion.into <= conversion.at_mid
+    assert conversion.at_mid.amount <= amount * usdc / usdt_price
+    assert conversion.charge.amount <= conversion.at_mid.amount * spread + Decimal("0.000001")
+    ledger = Ledger(InMemoryLedgerStore(), clock=ManualClock(at), ids=SequentialIds())
+    flows.open_wallet_accounts(ledger, "usr_1")
+    common = {"deposit_id": "dep_1", "user_id": "usr_1", "network": "polygon", "amount": deposited}
+    converted = (conversion.into, conversion.at_mid)
+    if held_first:
+        flows.book_deposit(ledger, key="k:held", held=True, **common)
+        flows.release_deposit(
+            ledger, key="k:convert", deposit_id="dep_1", user_id="usr_1", amount=deposited, converted=converted
+        )
+    else:
+        flows.book_deposit(ledger, key="k:credit", held=False, converted=converted, quote_id="q1", **common)
+    assert ledger.balance(flows.wallet_account("usr_1", USDT)).posted == conversion.into
+    assert set(ledger.trial_balance().values()) <= {0}
+    flows.reverse_deposit(ledger, key="k:reverse", held=False, why="reorg", converted=converted, **common)
+    for code in (
+        custody("polygon", USDC),
+        deposits_held(USDC),
+        flows.wallet_account("usr_1", USDT),
+        flows.fx_spread(USDT),
+        "equity:trading:USDC",
+        "equity:trading:USDT",
+    ):
+        found = ledger.balances([code]).get(code)
+        assert found is None or found.posted.is_zero(), code

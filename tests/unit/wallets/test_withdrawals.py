@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 from cryptopay.core.compliance.monitoring import Blocked
+from cryptopay.core.compliance.screening import ListEntry
 from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData, TransferDirection
-from cryptopay.core.errors import InvalidInput, LimitExceeded
+from cryptopay.core.errors import InvalidInput, LimitExceeded, Refused
 from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import TxState
 from cryptopay.core.wallets.withdrawal_model import WithdrawalState
@@ -109,3 +110,55 @@ def test_at_the_travel_rule_threshold_the_attestation_is_asked_and_kept():
     assert record.attestation is not None and record.attestation.address == ADDRESS
     name = record.ivms101()["originator"]["originatorPersons"][0]["naturalPerson"]["name"]["nameIdentifier"][0]
     assert name == {"primaryIdentifier": "Otieno", "secondaryIdentifier": "Amina Wanjiru", "nameIdentifierType": "LEGL"}
+
+
+def _sent(stack, user):
+    w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
+    stack.clock.advance(hours=24)
+    stack.withdrawals.send_due()
+    return w
+
+
+def test_resolve_follows_what_the_chain_says_and_refuses_what_it_does_not_justify():
+    """Not sent yet: refused. Mined: posted. Reverted: failed, coins back. A fail on a confirmed one: refused."""
+    stack, user = ready()
+    waiting = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("10", "USDT"))
+    with pytest.raises(Refused):
+        stack.withdrawals.resolve(waiting.id, actor="ops:a")
+    mined = _sent(stack, user)
+    stack.senders["polygon"].finish(mined.id, TxState.CONFIRMED)
+    done = stack.withdrawals.resolve(mined.id, actor="ops:a")
+    assert (done.outcome, done.withdrawal.state) == ("confirmed", WithdrawalState.CONFIRMED)
+    with pytest.raises(Refused):
+        stack.withdrawals.resolve(mined.id, actor="ops:a", fail=True, reason="wrong")
+    reverted = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("50", "USDT"))
+    stack.withdrawals.send_due()
+    stack.senders["polygon"].finish(reverted.id, TxState.FAILED)
+    failed = stack.withdrawals.resolve(reverted.id, actor="ops:a", fail=True, reason="reverted")
+    assert (failed.outcome, failed.withdrawal.state) == ("failed", WithdrawalState.FAILED)
+    assert stack.wallet.balance(user, "USDT") == Money.of("188", "USDT")  # 300 - 101 sent - 11 held
+
+
+def test_resolve_treats_a_withdrawal_the_sender_never_signed_as_unmineable():
+    """The sender holds no transaction for it: reported as not to be mined; --fail returns the coins."""
+    stack, user = ready()
+    w = _sent(stack, user)
+    del stack.senders["polygon"].sent[w.id]  # as a hot wallet whose signed transaction was never stored
+    looked = stack.withdrawals.resolve(w.id, actor="ops:a")
+    assert (looked.outcome, looked.chain, looked.withdrawal.state) == ("dropped", "not signed", WithdrawalState.SENT)
+    back = stack.withdrawals.resolve(w.id, actor="ops:a", fail=True, reason="never signed")
+    assert (back.outcome, back.withdrawal.state) == ("returned", WithdrawalState.FAILED)
+    assert "returned by ops:a: never signed" in (back.withdrawal.failure or "")
+    assert stack.wallet.balance(user, "USDT") == Money.of("300", "USDT")
+
+
+def test_resolve_does_not_broadcast_again_to_an_address_listed_since():
+    """Still pending, but its address was put on a sanctions list meanwhile: not broadcast again."""
+    stack, user = ready()
+    w = _sent(stack, user)
+    entry = ListEntry(ref="ofac:77", kind="entity", names=("Mixer",), addresses=(("polygon", ADDRESS),))
+    stack.screening.import_list("ofac_sdn", "v-77", [entry], actor="operator:test")
+    before = len(stack.senders["polygon"].requests)
+    with pytest.raises(Refused, match="listed now"):
+        stack.withdrawals.resolve(w.id, actor="ops:a")
+    assert len(stack.senders["polygon"].requests) == before

@@ -29,21 +29,40 @@ HSTS = "max-age=63072000; includeSubDomains"
 _CREDENTIALS = ("Authorization", "X-Api-Key", "Cookie")
 
 
+def _defaults(production: bool) -> tuple[tuple[str, str, str], ...]:
+    """(lower-cased name, name, value) of each header a view keeps if it set its own."""
+    found = [
+        ("Content-Security-Policy", CSP),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+    ]
+    if production:
+        found.append(("Strict-Transport-Security", HSTS))
+    return tuple((name.lower(), name, value) for name, value in found)
+
+
 def install_security_headers(app: Flask, *, production: bool) -> None:
-    """Add the headers above to every response of ``app``; HSTS only when ``production``."""
+    """Add the headers above to every response of ``app``; HSTS only when ``production``.
+
+    One pass over the response's headers per request (a hot path: every API answer), not a search per header.
+    """
+    defaults = _defaults(production)
+    no_store = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
+        present = {name.lower() for name, _ in headers}
+        added = [(name, value) for lower, name, value in defaults if lower not in present]
         if any(name in request.headers for name in _CREDENTIALS) and not response.cache_control.public:
-            headers["Cache-Control"] = "no-store"
-            headers["Pragma"] = "no-cache"
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if production:
-            headers.setdefault("Strict-Transport-Security", HSTS)
-        headers["Server"] = ""
+            if "cache-control" in present or "pragma" in present:
+                headers.remove("Cache-Control")
+                headers.remove("Pragma")
+            added += no_store
+        if "server" in present:
+            headers.remove("Server")
+        added.append(("Server", ""))
+        headers.extend(added)
         return response

@@ -47,6 +47,9 @@ class HttpMetrics:
 
     def init_app(self, app: Flask) -> None:
         """Time every request and count it by route and status."""
+        # The labelled children, looked up once per label set (``labels()`` validates and locks on every call).
+        timers: dict[tuple[str, str], Histogram] = {}
+        counters: dict[tuple[str, str, int], Counter] = {}
 
         @app.before_request
         def _start() -> None:
@@ -54,10 +57,18 @@ class HttpMetrics:
 
         @app.after_request
         def _observe(response: Response) -> Response:
-            route = request.url_rule.rule if request.url_rule else "<unmatched>"
+            rule = request.url_rule
+            route = rule.rule if rule is not None else "<unmatched>"
             method = request.method if request.method in _METHODS else "OTHER"
             started = g.get("request_started")
             if started is not None:
-                self.latency.labels(method, route).observe(time.perf_counter() - started)
-            self.requests.labels(method, route, str(response.status_code)).inc()
+                timer = timers.get((method, route))
+                if timer is None:
+                    timer = timers[(method, route)] = self.latency.labels(method, route)
+                timer.observe(time.perf_counter() - started)
+            status = response.status_code
+            counter = counters.get((method, route, status))
+            if counter is None:
+                counter = counters[(method, route, status)] = self.requests.labels(method, route, str(status))
+            counter.inc()
             return response

@@ -52,6 +52,14 @@ def _officer(email: str) -> str:
     return user.id
 
 
+def _deciding(officer: str, application_id: str, claim_first: bool) -> str:
+    """The officer's user id (``_officer``), having claimed the application for them first when ``claim_first``."""
+    officer_id = _officer(officer)
+    if claim_first:
+        _review().claim(officer_id, application_id)
+    return officer_id
+
+
 def _row(a: KycApplication) -> dict[str, Any]:
     needed = _review().policy.tier(a.kind, a.level).approvals_required
     return {
@@ -133,9 +141,7 @@ def approve(
 ) -> None:
     """Approve (the tier is granted at the last approval the tier needs; exit 4 for the same officer twice)."""
     with errors_to_exit_codes():
-        officer_id = _officer(officer)
-        if claim_first:
-            _review().claim(officer_id, application_id)
+        officer_id = _deciding(officer, application_id, claim_first)
         _show(_review().approve(officer_id, application_id))
 
 
@@ -160,9 +166,7 @@ def reject(
 ) -> None:
     """Reject with a reason; the applicant is told it."""
     with errors_to_exit_codes():
-        officer_id = _officer(officer)
-        if claim_first:
-            _review().claim(officer_id, application_id)
+        officer_id = _deciding(officer, application_id, claim_first)
         _show(_review().reject(officer_id, application_id, reason))
 
 
@@ -175,9 +179,7 @@ def request_info(
 ) -> None:
     """Send the application back to the applicant saying what is needed."""
     with errors_to_exit_codes():
-        officer_id = _officer(officer)
-        if claim_first:
-            _review().claim(officer_id, application_id)
+        officer_id = _deciding(officer, application_id, claim_first)
         _show(_review().request_information(officer_id, application_id, message))
 
 

@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # imported when a command runs: keeps `--help` light
     from cryptopay.adapters.bootstrap import Services
 
 app = typer.Typer(
-    help="Merchants: create one with its store settings; list them; their teams (members, invite, remove, set-role).",
+    help="Merchants: create one with its store settings; list them; their teams (members, invite, remove, set-role);"
+    " close one (its retention period starts).",
     no_args_is_help=True,
 )
 
@@ -286,3 +287,21 @@ def speed(
 
 def _value(finality: Finality | None) -> str | None:
     return finality.value if finality is not None else None
+
+
+@app.command("close")
+def close(
+    merchant_id: str = _MERCHANT_ARG,
+    reason: str = typer.Option(..., "--reason", help="Why the relationship ends (kept in the audit record)."),
+    as_json: bool = _JSON,
+) -> None:
+    """End a merchant's relationship (audited): the retention rules for its people's personal data and its KYB
+    particulars count from now (exit 3 for an unknown merchant, 2 without a reason). Its records stay."""
+    svc = services()
+    with errors_to_exit_codes():
+        merchant = svc.retention.close_merchant(merchant_id, actor=_operator(), reason=reason)
+    assert merchant.closed_at is not None
+    if as_json:
+        emit_json({"id": merchant.id, "closed_at": merchant.closed_at})
+    else:
+        typer.echo(f"closed {merchant.id} on {merchant.closed_at.isoformat()}")

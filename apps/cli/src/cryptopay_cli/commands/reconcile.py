@@ -105,7 +105,7 @@ def run(
 ) -> None:
     """Compare the records now; exit 0 when they agree, 5 listing every difference when they do not."""
     with errors_to_exit_codes():
-        report = services().reconciliation.reconcile(_outside(statement, balance, baseline))
+        report = services().reconciliation.reconcile(_outside(statement, balance, baseline), by="cli")
     view = _report_view(report)
     if as_json:
         emit_json(view)

@@ -57,6 +57,7 @@ def _detail(order: RemittanceOrder) -> dict[str, Any]:
         "recipient_wallet": order.recipient_id or "",
         "sender_address": order.sender.address or "",
         "notified_at": order.notified_at.isoformat(timespec="seconds") if order.notified_at else "",
+        "next_attempt_at": order.next_attempt_at.isoformat(timespec="seconds") if order.next_attempt_at else "",
     }
 
 

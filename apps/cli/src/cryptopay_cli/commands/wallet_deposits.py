@@ -36,6 +36,7 @@ def _row(d: Deposit) -> dict[str, object]:
         "state": d.state.value,
         "confirmations": d.confirmations,
         "requirement": d.requirement.describe(),
+        "credited": str(d.credited) if d.state.value == "credited" else "",
         "reason": d.hold_reason.value if d.hold_reason else "",
         "clawback_pending": d.clawback_pending,
         "tx": f"{d.tx_hash}#{d.index}",

@@ -1,9 +1,11 @@
-"""``cryptopay withdrawals``: the wallets' crypto withdrawals, for operators (list, pending, show).
+"""``cryptopay withdrawals``: the wallets' crypto withdrawals, for operators (list, pending, show, resolve).
 
 ``list`` pages through every withdrawal by id (``--state`` to keep one state); ``pending`` shows what is still
 open, oldest first: requested ones (cooling off until ``send_after`` for a first-time address) and sent ones waiting
-for their confirmations; ``show`` one with its transaction, fees and Travel Rule record. Exit 3 for an unknown id,
-2 for an unknown state.
+for their confirmations; ``show`` one with its transaction, fees and Travel Rule record. ``resolve`` asks the chain
+about a sent withdrawal and settles it by what it says (confirmed, reverted, or broadcast again while pending);
+``--fail --reason`` returns the coins only when the chain shows the transaction can no longer be mined. Exit 3 for
+an unknown id, 2 for an unknown state or a missing reason, 5 (refused) when the chain does not justify the action.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from typing import Any
 
 import typer
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
-app = typer.Typer(help="Wallet withdrawals: list them, the pending ones, show one.", no_args_is_help=True)
+app = typer.Typer(
+    help="Wallet withdrawals: list them, the pending ones, show one, resolve one the network dropped.",
+    no_args_is_help=True,
+)
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _LIMIT = typer.Option(100, "--limit", min=1, max=10_000)
@@ -36,6 +41,7 @@ def _row(w: Any) -> dict[str, Any]:
         "created_at": w.created_at.isoformat(timespec="seconds"),
         "network_fee": str(w.network_fee) if w.network_fee else "",
         "failure": w.failure or "",
+        "stuck": "yes" if w.stuck else "",
         "travel_rule": w.travel_rule_id or "",
     }
 
@@ -84,6 +90,25 @@ def show(
     """One withdrawal, with its transaction, the network's fee and its Travel Rule record."""
     with errors_to_exit_codes():
         row = _row(services().withdrawals.show(withdrawal_id))
+    if as_json:
+        emit_json(row)
+    else:
+        for key, value in row.items():
+            typer.echo(f"{key:12} {value}")
+
+
+@app.command("resolve")
+def resolve(
+    withdrawal_id: str = typer.Argument(..., help="The withdrawal's id (wdr_...)."),
+    fail: bool = typer.Option(False, "--fail", help="Return the coins: only once the chain shows it cannot be mined."),
+    reason: str | None = typer.Option(None, "--reason", help="Why it is failed (with --fail), for the audit log."),
+    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    as_json: bool = _JSON,
+) -> None:
+    """Ask the chain about a sent withdrawal and settle it: confirmed, reverted, broadcast again, or (--fail) failed."""
+    with errors_to_exit_codes():
+        found = services().withdrawals.resolve(withdrawal_id, actor=actor or operator(), fail=fail, reason=reason)
+    row = {"outcome": found.outcome, "chain": found.chain, "message": found.message, **_row(found.withdrawal)}
     if as_json:
         emit_json(row)
     else:

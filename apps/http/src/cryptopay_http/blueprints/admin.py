@@ -104,7 +104,7 @@ _TAGS = ("admin",)
 @operation("Reconcile the books now (admins)", response=ReconciliationView, tags=_TAGS, errors=(403,))
 @require(roles=[Role.ADMIN])
 def reconciliation() -> Response:
-    report = payments().reconciliation.reconcile()
+    report = payments().reconciliation.reconcile(by="api")
     return json_response(ReconciliationView.of(report))
 
 
@@ -119,5 +119,5 @@ def reconciliation() -> Response:
 @require(roles=[Role.ADMIN])
 def reconciliation_with() -> Response:
     outside = read_body(ReconcileWith).outside()
-    report = payments().reconciliation.reconcile(outside)
+    report = payments().reconciliation.reconcile(outside, by="api")
     return json_response(ReconciliationView.of(report))

@@ -92,7 +92,7 @@ class RefundView:
             quote_id=r.quote_id,
             rate=r.rate,
             tx_hash=r.tx_hash,
-            failure=r.failure,
+            failure=r.outward_failure,
             reason=r.reason,
             created_at=r.created_at,
             updated_at=r.updated_at,

@@ -31,9 +31,11 @@ _MAX_PARAMETER = 1000
 def refuse_invalid_text() -> None:
     """Path segments and query parameters obey the same text rules as bodies (422 before any view runs)."""
     pairs = [(f"path.{k}", v) for k, v in (request.view_args or {}).items() if isinstance(v, str)]
-    pairs += [(f"query.{k}", v) for k, v in request.args.items(multi=True)]
-    pairs += [(f"query.{k}", k) for k in request.args]
-    errors = [FieldError(name, text_problem(value) or "") for name, value in pairs if text_problem(value)]
+    if request.query_string:  # most API reads have none: no query parsing, no pairs
+        pairs += [(f"query.{k}", v) for k, v in request.args.items(multi=True)]
+        pairs += [(f"query.{k}", k) for k in request.args]
+    problems = [(name, text_problem(value)) for name, value in pairs]
+    errors = [FieldError(name, problem) for name, problem in problems if problem]
     errors += [FieldError(name, "is too long") for name, value in pairs if len(value) > _MAX_PARAMETER]
     if errors:
         raise ValidationFailed(errors)

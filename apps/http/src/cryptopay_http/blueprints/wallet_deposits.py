@@ -51,7 +51,8 @@ class DepositAddressView:
 @attrs.frozen
 class DepositView:
     """A transfer to one of my addresses: ``seen`` until confirmed, then ``credited`` (or ``held``, saying why);
-    ``withdrawn`` when its block left the chain (any credit was reversed)."""
+    ``withdrawn`` when its block left the chain (any credit was reversed). ``credited`` is what my balance got: the
+    amount itself, or for USDC the USDT it was converted into (at ``conversion_rate`` USDT per USDC, spread taken)."""
 
     id: str
     network: str
@@ -65,6 +66,8 @@ class DepositView:
     seen_at: datetime
     credited_at: datetime | None
     withdrawn_at: datetime | None
+    credited: Money | None = None
+    conversion_rate: str | None = None
 
     @classmethod
     def of(cls, d: Deposit) -> DepositView:
@@ -81,6 +84,8 @@ class DepositView:
             d.seen_at,
             d.credited_at,
             d.withdrawn_at,
+            d.credited if d.state is DepositState.CREDITED else None,
+            format(round(d.conversion.into.amount / d.amount.amount, 8), "f") if d.conversion else None,
         )
 
 

@@ -123,7 +123,7 @@ class WithdrawalView:
             w.send_after,
             w.first_time_address,
             w.tx_hash,
-            w.failure,
+            w.outward_failure,
             w.created_at,
             w.updated_at,
         )

@@ -10,6 +10,7 @@ Unknown ids get the same 404 as any missing page.
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 
 from cryptopay.adapters.evm.qr import qr_svg
@@ -64,9 +65,14 @@ def _context(public_id: str) -> dict[str, Any]:
 @bp.get("/pay/<public_id>")
 def checkout(public_id: str) -> Response:
     context = _context(public_id)
-    # The QR code inside the page: no second request before the payer can scan (img-src allows data: URIs).
-    image = base64.b64encode(qr_svg(context["uri"], scale=5)).decode()
-    return page("checkout.html", qr=f"data:image/svg+xml;base64,{image}", **context)
+    return page("checkout.html", qr=_qr_data_uri(context["uri"]), **context)
+
+
+@functools.lru_cache(maxsize=1024)
+def _qr_data_uri(uri: str) -> str:
+    """The QR code inside the page: no second request before the payer can scan (img-src allows data: URIs). Kept
+    per payment URI: drawing one costs tens of milliseconds, and a page without JavaScript reloads itself."""
+    return f"data:image/svg+xml;base64,{base64.b64encode(qr_svg(uri, scale=5)).decode()}"
 
 
 @bp.get("/pay/<public_id>/status")

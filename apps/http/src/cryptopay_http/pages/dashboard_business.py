@@ -30,7 +30,7 @@ from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.blueprints.kyc import BusinessApplication, DirectorRequest
-from cryptopay_http.pages.charts import column_chart, row_chart, stacked_chart
+from cryptopay_http.pages.charts import column_chart, drawn, row_chart, stacked_chart
 from cryptopay_http.pages.dashboard import bp, merchant_id
 from cryptopay_http.pages.printables import merchant_statement, pdf_filename, pdf_response, tax_report, till_poster
 from cryptopay_http.pages.web import page, redirect
@@ -64,17 +64,17 @@ def analytics() -> Response:
     if days not in ("7", "30", "90"):
         raise InvalidInput("show 7, 30 or 90 days", field="days")
     found = runtime().services.reports.analytics(merchant_id(), days=int(days))
-    labels = [f"{d:%d}" for d in found.days]
+    labels = [f"{d.day}/{d.month}" for d in found.days]  # day/month, as Kenya writes dates
     volume = {
-        asset: column_chart([(label, per_day[d].amount) for label, d in zip(labels, found.days, strict=True)])
+        asset: drawn(column_chart, [(label, per_day[d].amount) for label, d in zip(labels, found.days, strict=True)])
         for asset, per_day in sorted(found.volume.items())
     }
-    rails = row_chart([(f"{r.asset} · {r.network}", r.received.amount) for r in found.rails])
+    rails = drawn(row_chart, [(f"{r.asset} · {r.network}", r.received.amount) for r in found.rails])
     parts = [
         (label, (("paid", o.paid), ("expired", o.expired), ("cancelled", o.cancelled), ("open", o.open)))
         for label, o in ((label, found.outcome(d)) for label, d in zip(labels, found.days, strict=True))
     ]
-    outcomes = stacked_chart(parts)
+    outcomes = drawn(stacked_chart, parts)
     context = {"found": found, "volume": volume, "rails": rails, "outcomes": outcomes, "days": days}
     return page("dashboard/analytics.html", nav="analytics", **context)
 

@@ -8,7 +8,8 @@ Account names: ``assets:custody:<network>:<ASSET>``, ``liabilities:merchant:<id>
 ``assets:mpesa_float:KES``, and the trading accounts ``equity:trading:<ASSET>``.
 Personal wallets: ``liabilities:wallet:<user>:<ASSET>`` (never negative), ``liabilities:wallet_claims:<ASSET>``
 (transfers waiting for a recipient to sign up) and ``revenue:p2p_fee:<ASSET>``. The treasury's own:
-``assets:bank:KES`` (the company's bank account, funded outside the books), ``assets:gas:<network>:<COIN>`` (the
+``assets:bank:KES`` (the company's bank account, funded outside the books), ``revenue:fx_spread:<ASSET>`` (a
+stablecoin conversion's spread, in the wallet's stablecoin), ``assets:gas:<network>:<COIN>`` (the
 hot wallet's coin that pays network fees), ``expenses:network_fees:<network>:<COIN>``,
 ``expenses:conversion_fees:KES``, ``revenue:fx_gain:KES`` and ``expenses:fx_loss:KES``.
 """
@@ -46,6 +47,7 @@ __all__ = [
     "custody",
     "deposits_held",
     "fail_payout",
+    "fx_spread",
     "gas",
     "hold_withdrawal",
     "merchant_liability",
@@ -573,43 +575,57 @@ def book_deposit(
     network: str,
     amount: Money,
     held: bool,
+    converted: tuple[Money, Money] | None = None,
+    quote_id: str | None = None,
     session: LedgerSession | None = None,
 ) -> Entry:
     """A confirmed deposit: Dr ``assets:custody:<network>:<ASSET>`` / Cr ``liabilities:wallet:<user>:<ASSET>``, or
-    Cr ``liabilities:deposits_held:<ASSET>`` when it is ``held``. Either way the coins are in our custody."""
-    credit = deposits_held(amount.asset) if held else wallet_account(user_id, amount.asset)
+    Cr ``liabilities:deposits_held:<ASSET>`` when it is ``held``. Either way the coins are in our custody.
+    ``converted`` (credited, its worth at the mids): USDC credited as USDT through the inventory (``_converted``)."""
+    wallet_asset = converted[0].asset if converted is not None and not held else amount.asset
+    credit = deposits_held(amount.asset) if held else wallet_account(user_id, wallet_asset)
     ledger.open_accounts(
         [
             Account(custody(network, amount.asset), AccountKind.ASSET, amount.asset),
-            Account(credit, AccountKind.LIABILITY, amount.asset),
+            Account(credit, AccountKind.LIABILITY, wallet_asset),
         ],
         session=session,
     )
     kind = "deposit_held" if held else "deposit"
     metadata = {"kind": kind, "deposit_id": deposit_id, "user": user_id, "network": network}
     words = "held" if held else "credited"
-    request = EntryRequest(
-        key,
-        [Posting.debit(custody(network, amount.asset), amount), Posting.credit(credit, amount)],
-        f"deposit {deposit_id} on {network} {words}",
-        metadata=metadata,
-    )
+    postings = [Posting.debit(custody(network, amount.asset), amount), Posting.credit(credit, amount)]
+    if converted is not None and not held:
+        _open_conversion(ledger, amount, converted[0], session)
+        postings = _converted(custody(network, amount.asset), user_id, amount, *converted)
+        metadata["converted_from"], words = amount.asset.code, f"credited as {converted[0]}"
+    request = EntryRequest(key, postings, f"deposit {deposit_id} on {network} {words}", quote_id, metadata)
     return ledger.post(request, session=session)
 
 
 def release_deposit(
-    ledger: Ledger, *, key: str, deposit_id: str, user_id: str, amount: Money, session: LedgerSession | None = None
+    ledger: Ledger,
+    *,
+    key: str,
+    deposit_id: str,
+    user_id: str,
+    amount: Money,
+    converted: tuple[Money, Money] | None = None,
+    quote_id: str | None = None,
+    session: LedgerSession | None = None,
 ) -> Entry:
-    """A held deposit an officer released to the wallet: Dr ``deposits_held:<ASSET>`` / Cr ``wallet:<user>:<ASSET>``."""
-    request = EntryRequest(
-        key,
-        [
-            Posting.debit(deposits_held(amount.asset), amount),
-            Posting.credit(wallet_account(user_id, amount.asset), amount),
-        ],
-        f"deposit {deposit_id} released",
-        metadata={"kind": "deposit", "deposit_id": deposit_id, "user": user_id},
-    )
+    """A held deposit released to the wallet (an officer's decision, or a price found for a USDC deposit held for
+    want of one): Dr ``deposits_held:<ASSET>`` / Cr ``wallet:<user>:<ASSET>``; ``converted``: as ``book_deposit``."""
+    postings = [
+        Posting.debit(deposits_held(amount.asset), amount),
+        Posting.credit(wallet_account(user_id, amount.asset), amount),
+    ]
+    metadata = {"kind": "deposit", "deposit_id": deposit_id, "user": user_id}
+    if converted is not None:
+        _open_conversion(ledger, amount, converted[0], session)
+        postings = _converted(deposits_held(amount.asset), user_id, amount, *converted)
+        metadata["converted_from"] = amount.asset.code
+    request = EntryRequest(key, postings, f"deposit {deposit_id} released", quote_id, metadata)
     return ledger.post(request, session=session)
 
 
@@ -623,18 +639,54 @@ def reverse_deposit(
     amount: Money,
     held: bool,
     why: str,
+    converted: tuple[Money, Money] | None = None,
     session: LedgerSession | None = None,
 ) -> Entry:
     """Undo a booked deposit whose block left the chain: Dr the account holding it now (the wallet, or
-    ``deposits_held`` while held) / Cr custody. Raises ``InsufficientFunds`` when the wallet no longer holds it."""
+    ``deposits_held`` while held) / Cr custody. Raises ``InsufficientFunds`` when the wallet no longer holds it.
+    A converted one (``converted``, credited) is undone exactly: the mirror of its conversion from custody (whether
+    it was converted at once or after a hold, the two net to that)."""
     debit = deposits_held(amount.asset) if held else wallet_account(user_id, amount.asset)
+    postings = [Posting.debit(debit, amount), Posting.credit(custody(network, amount.asset), amount)]
+    if converted is not None and not held:
+        mirror = _converted(custody(network, amount.asset), user_id, amount, *converted)
+        postings = [Posting(p.account, -p.amount) for p in mirror]
     request = EntryRequest(
         key,
-        [Posting.debit(debit, amount), Posting.credit(custody(network, amount.asset), amount)],
+        postings,
         f"deposit {deposit_id} on {network} reversed: {why}",
         metadata={"kind": "deposit_reversed", "deposit_id": deposit_id, "user": user_id, "network": network},
     )
     return ledger.post(request, session=session)
+
+
+def fx_spread(asset: Asset) -> str:
+    """The spread earned converting into ``asset`` (KES: ``FX_SPREAD``; USDT: a stablecoin conversion's)."""
+    return f"revenue:fx_spread:{asset.code}"
+
+
+def _converted(source: str, user_id: str, amount: Money, credited: Money, at_mid: Money) -> list[Posting]:
+    """A deposit of another stablecoin (USDC) credited as the wallet's USDT, through the treasury's inventory:
+    Dr ``source`` (custody, or ``deposits_held`` when it was held) / Cr ``equity:trading:USDC`` (the coins join the
+    inventory), and Dr ``equity:trading:USDT`` (``at_mid``) / Cr ``wallet:<user>:USDT`` (``credited``) / Cr
+    ``revenue:fx_spread:USDT`` (the spread). Each asset balances on its own; zero lines (dust) are left out."""
+    postings = [
+        Posting.debit(source, amount),
+        Posting.credit(trading_account(amount.asset.code), amount),
+        Posting.debit(trading_account(credited.asset.code), at_mid),
+        Posting.credit(wallet_account(user_id, credited.asset), credited),
+        Posting.credit(fx_spread(credited.asset), at_mid - credited),
+    ]
+    return [p for p in postings if not p.amount.is_zero()]
+
+
+def _open_conversion(ledger: Ledger, amount: Money, credited: Money, session: LedgerSession | None) -> None:
+    accounts = [
+        Account(trading_account(amount.asset.code), AccountKind.EQUITY, amount.asset, allow_negative=True),
+        Account(trading_account(credited.asset.code), AccountKind.EQUITY, credited.asset, allow_negative=True),
+        Account(fx_spread(credited.asset), AccountKind.REVENUE, credited.asset),
+    ]
+    ledger.open_accounts(accounts, session=session)
 
 
 # -- the treasury ------------------------------------------------------------------------------------------------

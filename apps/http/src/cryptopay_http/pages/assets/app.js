@@ -18,7 +18,7 @@
     if (!navigator.clipboard) { return; }
     document.querySelectorAll("button[data-copy]").forEach(function (button) {
       var label = button.textContent;
-      button.hidden = false;
+      button.classList.add("ready");
       button.addEventListener("click", function () {
         var source = document.getElementById(button.getAttribute("data-copy"));
         var text = button.getAttribute("data-value") || (source ? source.textContent.trim() : "");

@@ -1,32 +1,31 @@
 """The admins' operations pages: reconciliation, treasury and float, and system health (``/console/...``).
 
-- Reconciliation: the latest scheduled run's results per check (the worker's ``reconciliation.run`` gauges,
-  ``cryptopay_reconciliation_*``), and on request (``?run=1``) a run of the books' checks now with every difference,
-  exactly what ``GET /v1/admin/reconciliation`` and ``cryptopay reconcile`` (without outside files) report.
+- Reconciliation: each check's latest result as the run store kept it, whoever ran it (the worker's schedule,
+  ``cryptopay reconcile``, ``/v1/admin/reconciliation`` or this page), with when, by whom, and its differences; a
+  form runs the books' checks now (what ``GET /v1/admin/reconciliation`` does), kept like any other run.
 - Treasury: ``Treasury.status`` over the books, as ``GET /v1/admin/treasury``: the M-Pesa float (books, M-Pesa's
   latest word, in flight, reserve, available, payouts held) and custody per network with its open sweeps.
 - Health: the readiness checks of ``/readyz``, and from the worker's metric files: jobs waiting per queue, dead
   jobs and webhook dead letters, each worker file's age (a stale one is a stopped job), the chain scanners' lag in
   blocks, and when M-Pesa last answered an Account Balance query (Daraja's reachability as the books know it).
 
-Reading the figures changes nothing, so no page here writes an audit record.
+Reading the figures changes nothing, so no page here writes an audit record (a run kept is no change to the books).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 
 import attrs
-from flask import Response, request
+from flask import Response
 from prometheus_client.parser import text_string_to_metric_families
 
 from cryptopay_http.blueprints.system import readiness, worker_metrics
 from cryptopay_http.pages.console import bp
-from cryptopay_http.pages.web import page
+from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
 
-__all__ = ["Sample", "ops_health", "ops_reconciliation", "ops_treasury", "samples"]
+__all__ = ["Sample", "ops_health", "ops_reconcile_now", "ops_reconciliation", "ops_treasury", "samples"]
 
 
 @attrs.frozen
@@ -58,19 +57,21 @@ def samples(exposition: str, *, prefix: str = "cryptopay_") -> dict[str, list[Sa
 
 @bp.get("/reconciliation")
 def ops_reconciliation() -> Response:
-    gauges = samples(worker_metrics())
-    report = runtime().services.reconciliation.reconcile() if request.args.get("run") == "1" else None
-    last = gauges.get("cryptopay_reconciliation_last_run_seconds", [])
-    clean = gauges.get("cryptopay_reconciliation_clean", [])
+    results = runtime().services.reconciliation.latest_results()
     return page(
         "console/reconciliation.html",
-        report=report,
-        last_run=datetime.fromtimestamp(last[0].value, tz=UTC) if last else None,
-        last_clean=bool(clean[0].value) if clean else None,
-        by_check=gauges.get("cryptopay_reconciliation_differences", []),
-        skipped={s.labels.get("check"): bool(s.value) for s in gauges.get("cryptopay_reconciliation_skipped", [])},
+        results=results,
+        latest=max((r.at for r in results), default=None),
+        differing=[r for r in results if r.found],
         nav="reconciliation",
     )
+
+
+@bp.post("/reconciliation")
+def ops_reconcile_now() -> Response:
+    """Run the books' checks now (no outside files); the page then shows the run's results."""
+    runtime().services.reconciliation.reconcile(by="console")
+    return redirect("/console/reconciliation")
 
 
 @bp.get("/treasury")

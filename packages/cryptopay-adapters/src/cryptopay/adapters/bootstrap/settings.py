@@ -34,7 +34,7 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 from cryptopay.core.money import KES, USD, Money, to_decimal
-from cryptopay.core.wallets.deposit import DepositMinimums, WalletSpeed
+from cryptopay.core.wallets.deposit import DepositMinimums, StablecoinConversion, WalletSpeed
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
@@ -77,6 +77,8 @@ class Settings:
     sanctions_threshold: int = 90  # the fuzzy name score (0-100) at which a listed name is a match
     wallet_speed: WalletSpeed = attrs.Factory(WalletSpeed)  # CRYPTOPAY_WALLET_CONFIRMATIONS: wallet deposits' depth
     deposit_minimums: DepositMinimums = attrs.Factory(DepositMinimums)  # CRYPTOPAY_WALLET_DEPOSIT_MINIMUMS
+    # CRYPTOPAY_STABLECOIN_CONVERSION_SPREAD: a USDC deposit credited as USDT, less this spread (a percentage)
+    stablecoin_conversion: StablecoinConversion = attrs.Factory(StablecoinConversion)
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
     withdrawal_cool_off_hours: int = 24  # a wallet's first withdrawal to a new address waits this long before sending
     public_url: str = "http://127.0.0.1:8000"
@@ -144,6 +146,11 @@ class Settings:
             wallet_speed=_named("WALLET_CONFIRMATIONS", WalletSpeed.parse, get.text("WALLET_CONFIRMATIONS")),
             deposit_minimums=_named(
                 "WALLET_DEPOSIT_MINIMUMS", DepositMinimums.parse, get.text("WALLET_DEPOSIT_MINIMUMS")
+            ),
+            stablecoin_conversion=_named(
+                "STABLECOIN_CONVERSION_SPREAD",
+                StablecoinConversion.parse,
+                get.text("STABLECOIN_CONVERSION_SPREAD"),
             ),
             travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
             withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),

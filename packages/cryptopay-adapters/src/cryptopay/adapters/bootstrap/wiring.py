@@ -64,7 +64,7 @@ from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
-from cryptopay.core.ports.reconciliation import BalanceQueryStore
+from cryptopay.core.ports.reconciliation import BalanceQueryStore, ReconciliationRuns
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.throughput import Throughput, TokenBucket
@@ -357,8 +357,15 @@ class Parts:
 
     @functools.cached_property
     def detection(self) -> Detection:
+        """Chain detection; credited payments feed AML monitoring (the pricer values those not priced in KES)."""
         return Detection(
-            uow=self.storage.unit_of_work, clock=self.clock, ids=self.ids, ledger=self.ledger, cursors=self.cursors
+            uow=self.storage.unit_of_work,
+            clock=self.clock,
+            ids=self.ids,
+            ledger=self.ledger,
+            cursors=self.cursors,
+            monitor=self.monitoring_feed,
+            quoter=LazyQuoter(lambda: self.pricer),
         )
 
     @functools.cached_property
@@ -571,6 +578,7 @@ class Parts:
             rails=list(self.rails.values()),
             speed=self.settings.wallet_speed,
             minimums=self.settings.deposit_minimums,
+            conversion=self.settings.stablecoin_conversion,
             screening=lambda: self.screening,
             monitoring=lambda: self.monitoring,
             quoter=lambda: quoter,
@@ -622,6 +630,8 @@ class Parts:
 
     @functools.cached_property
     def wallet_signup(self) -> WalletSignup:
+        """Phone sign-up; the transfers a sign-up claims feed AML monitoring (USDT valued in KES by the pricer)."""
+        quoter = LazyQuoter(lambda: self.pricer)
         return WalletSignup(
             self.storage.unit_of_work,
             self.ledger,
@@ -631,6 +641,8 @@ class Parts:
             self.audit,
             self.clock,
             self.ids,
+            quoter=lambda: quoter,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -668,7 +680,7 @@ class Parts:
         """The staff's transaction search over the database's read model."""
         from cryptopay.adapters.sql.search import SqlTransactionIndex
 
-        return TransactionSearch(SqlTransactionIndex(self.engine))
+        return TransactionSearch(SqlTransactionIndex(self.engine, personal=self.personal))
 
     @functools.cached_property
     def reports(self) -> Reports:
@@ -704,6 +716,8 @@ class Parts:
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
             deposits=self.storage.unit_of_work,  # wallet crypto deposits
             withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
+            runs=self.reconciliation_runs,  # every run's results, for the console
+            ids=self.ids,
         )
 
     @functools.cached_property
@@ -737,6 +751,13 @@ class Parts:
         from cryptopay.adapters.sql.repositories.reconciliation import SqlBalanceQueryStore
 
         return SqlBalanceQueryStore(self.engine)
+
+    @functools.cached_property
+    def reconciliation_runs(self) -> ReconciliationRuns:
+        """Every reconciliation run's results per check (the worker's, the CLI's, the console's, the API's)."""
+        from cryptopay.adapters.sql.repositories.reconciliation import SqlReconciliationRuns
+
+        return SqlReconciliationRuns(self.engine)
 
     @functools.cached_property
     def float_balance(self) -> FloatBalance:
@@ -895,17 +916,17 @@ class Parts:
         from cryptopay.adapters.sql.repositories.identity import SqlMerchants
 
         if self.identity_epoch is None:
-            return SqlMerchants(self.engine)
+            return SqlMerchants(self.engine, personal=self.personal)
         from cryptopay.adapters.cache import CachedMerchants
 
-        return CachedMerchants(SqlMerchants(self.engine), self.identity_epoch)
+        return CachedMerchants(SqlMerchants(self.engine, personal=self.personal), self.identity_epoch)
 
     @functools.cached_property
     def team_store(self) -> TeamRepository:
         """Merchant team members and invitations (uncached: a role change counts from the next request)."""
         from cryptopay.adapters.sql.repositories.identity import SqlTeams
 
-        return SqlTeams(self.engine)
+        return SqlTeams(self.engine, personal=self.personal)
 
     @functools.cached_property
     def api_keys(self) -> ApiKeyRepository:

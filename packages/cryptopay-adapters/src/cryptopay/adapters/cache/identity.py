@@ -42,6 +42,7 @@ __all__ = ["CachedApiKeys", "CachedMerchants", "Epoch", "LocalEpoch", "RedisEpoc
 
 _log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Epoch(Protocol):
@@ -216,12 +217,13 @@ class _Cache(Generic[T]):
                 self._entries.pop(key, None)
 
 
-class CachedApiKeys:
-    """``ApiKeyRepository`` that serves ``get`` from a short-lived cache; ``update`` (revocation) bumps the epoch."""
+class _CachedReads(Generic[R, T]):
+    """What the cached repositories share: the ``inner`` repository every write and uncached read goes to, and the
+    cache of its rows (kept ``ttl_seconds``, at most ``max_entries``, valid while ``epoch`` is unchanged)."""
 
     def __init__(
         self,
-        inner: ApiKeyRepository,
+        inner: R,
         epoch: Epoch,
         *,
         ttl_seconds: float = 60.0,
@@ -229,7 +231,11 @@ class CachedApiKeys:
         now: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
-        self._cache: _Cache[ApiKey] = _Cache(epoch, ttl_seconds, max_entries, now)
+        self._cache: _Cache[T] = _Cache(epoch, ttl_seconds, max_entries, now)
+
+
+class CachedApiKeys(_CachedReads[ApiKeyRepository, ApiKey]):
+    """``ApiKeyRepository`` that serves ``get`` from a short-lived cache; ``update`` (revocation) bumps the epoch."""
 
     def add(self, key: ApiKey) -> None:
         self._inner.add(key)
@@ -245,22 +251,10 @@ class CachedApiKeys:
         return self._inner.for_merchant(merchant_id, before=before, limit=limit)
 
 
-class CachedMerchants:
+class CachedMerchants(_CachedReads[MerchantRepository, Merchant]):
     """``MerchantRepository`` that serves ``by_owner`` (read on every merchant user's request) from the cache.
 
     ``get`` is not cached: other paths (the payments unit of work, the CLI) change merchant rows too."""
-
-    def __init__(
-        self,
-        inner: MerchantRepository,
-        epoch: Epoch,
-        *,
-        ttl_seconds: float = 60.0,
-        max_entries: int = 10_000,
-        now: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._inner = inner
-        self._cache: _Cache[Merchant] = _Cache(epoch, ttl_seconds, max_entries, now)
 
     def add(self, merchant: Merchant) -> None:
         self._inner.add(merchant)

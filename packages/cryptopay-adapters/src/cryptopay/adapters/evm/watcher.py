@@ -1,8 +1,11 @@
 """The ``ChainWatcher`` for EVM chains: ERC20 ``Transfer`` logs to our addresses, by block range.
 
-Logs are fetched with the token contracts as the address filter and our addresses as the ``to`` topic, in
-batches of ``block_range`` blocks and ``address_batch`` addresses. Transfers are matched by receiving address
-only (never by sender or amount), so ``transfer``, ``transferFrom`` and payments made by contracts all count.
+Logs are fetched with the token contracts as the address filter, in batches of ``block_range`` blocks. Up to
+``match_locally_from`` watched addresses they go in the ``to`` topic, ``address_batch`` at a time; from that many
+on, every ``Transfer`` log of the tokens in the range is read once and its ``to`` matched against the set of
+watched addresses here (one request per range instead of one per batch: see ``make bench-chains``). Transfers are
+matched by receiving address only (never by sender or amount), so ``transfer``, ``transferFrom`` and payments made
+by contracts all count.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from cryptopay.core.rails import Finality, Rail, Token
 from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 from web3 import Web3
-from web3.exceptions import BlockNotFound
+from web3.exceptions import BlockNotFound, Web3RPCError
+from web3.types import RPCEndpoint
 
-__all__ = ["TRANSFER_TOPIC", "EvmWatcher", "address_topic"]
+__all__ = ["MATCH_LOCALLY_FROM", "TRANSFER_TOPIC", "EvmWatcher", "address_topic"]
 
+MATCH_LOCALLY_FROM = 5_000  # watched addresses from which reading every Transfer log is cheaper (bench-chains)
 TRANSFER_TOPIC = "0x" + Web3.keccak(text="Transfer(address,address,uint256)").hex().removeprefix("0x")
 
 
@@ -35,6 +40,17 @@ def address_topic(address: str) -> str:
 
 def _hex(value: Any) -> str:
     return "0x" + bytes(value).hex() if not isinstance(value, str) else value
+
+
+def _int(value: Any) -> int:
+    """A log's number, formatted by web3 (int) or as the node sent it (a hex string)."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def _to_topic(log: Any) -> str | None:
+    """A ``Transfer`` log's ``to`` topic, lower-cased as ``address_topic`` gives it (None: not an ERC20 transfer)."""
+    topics = log["topics"]
+    return _hex(topics[2]).lower() if len(topics) == 3 else None
 
 
 def _chunks(start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
@@ -53,14 +69,15 @@ class EvmWatcher:
         *,
         block_range: int = 2_000,
         address_batch: int = 500,
+        match_locally_from: int = MATCH_LOCALLY_FROM,
         backoff: Backoff = Backoff(),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         tokens = [rail for rail in rails if rail.token.contract]
         if not tokens or len({rail.network.name for rail in rails}) != 1:
             raise InvalidInput("an EVM watcher needs token rails of exactly one network")
-        if block_range < 1 or address_batch < 1:
-            raise InvalidInput("block_range and address_batch must be at least 1")
+        if block_range < 1 or address_batch < 1 or match_locally_from < 1:
+            raise InvalidInput("block_range, address_batch and match_locally_from must be at least 1")
         self.network = tokens[0].network.name
         self._native = tokens[0].network.native  # the coin that pays gas (its balance: the treasury's gas)
         self._w3 = connect(rpc) if isinstance(rpc, str) else rpc
@@ -68,6 +85,7 @@ class EvmWatcher:
         self._depth = {r.token.asset.code: r.confirmations for r in tokens}
         self._block_range = block_range
         self._address_batch = address_batch
+        self._match_locally_from = match_locally_from
         self._backoff = backoff
         self._sleep = sleep
         self._times: dict[str, datetime] = {}
@@ -112,11 +130,39 @@ class EvmWatcher:
             return []
         topics = sorted({address_topic(a) for a in addresses})
         logs: list[Any] = []
+        local = len(topics) >= self._match_locally_from
+        watched = set(topics)
         for start, end in _chunks(from_block, to_block, self._block_range):
+            if local:
+                logs += [log for log in self._every_log(start, end) if _to_topic(log) in watched]
+                continue
             for i in range(0, len(topics), self._address_batch):
                 logs += self._logs(start, end, topics[i : i + self._address_batch])
-        logs.sort(key=lambda log: (int(log["blockNumber"]), int(log["logIndex"])))
+        logs.sort(key=lambda log: (_int(log["blockNumber"]), _int(log["logIndex"])))
         return [t for t in (self._transfer(log) for log in logs) if t is not None]
+
+    def _every_log(self, start: int, end: int) -> list[Any]:
+        """Every ``Transfer`` log of the tokens in blocks ``start..end``, as the node sent it (hex strings: web3's
+        formatting of thousands of strangers' logs costs ten times the request; only ours are read further). A
+        range the node refuses (hosted nodes cap a response's logs) is read again in halves."""
+        params = {
+            "fromBlock": hex(start),
+            "toBlock": hex(end),
+            "address": [to_checksum_address(c) for c in self._tokens],
+            "topics": [TRANSFER_TOPIC],
+        }
+
+        def fetch() -> Any:
+            answer = self._w3.provider.make_request(RPCEndpoint("eth_getLogs"), [params])
+            if not isinstance(answer.get("result"), list) and start == end:
+                raise Web3RPCError(f"eth_getLogs of block {start} failed: {str(answer.get('error'))[:200]}")
+            return answer
+
+        answer = self._call(f"fetching every transfer log of blocks {start}-{end}", fetch)
+        if isinstance(answer.get("result"), list):
+            return list(answer["result"])
+        middle = (start + end) // 2
+        return self._every_log(start, middle) + self._every_log(middle + 1, end)
 
     def _logs(self, start: int, end: int, topics: list[str]) -> list[Any]:
         params: Any = {
@@ -135,10 +181,10 @@ class EvmWatcher:
         return ObservedTransfer(
             network=self.network,
             tx_hash=_hex(log["transactionHash"]).lower(),
-            index=int(log["logIndex"]),
+            index=_int(log["logIndex"]),
             to_address=to_checksum_address("0x" + _hex(log["topics"][2])[-40:]),
             amount=token.to_money(int(_hex(log["data"]), 16)),
-            block_number=int(log["blockNumber"]),
+            block_number=_int(log["blockNumber"]),
             block_hash=block_hash,
             block_time=self._time_of(block_hash),
             from_address=to_checksum_address("0x" + _hex(log["topics"][1])[-40:]),

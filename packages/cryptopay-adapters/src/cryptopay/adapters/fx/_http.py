@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 from cryptopay.core.errors import CryptopayError, Unavailable
+from cryptopay.core.money import to_decimal
 
-__all__ = ["Response", "get_json", "new_client", "parsing", "unix_time"]
+__all__ = ["HttpRateSource", "Response", "get_json", "mid_of", "new_client", "parsing", "unix_time"]
 
 Response = tuple[int, Any]
 
@@ -62,3 +63,40 @@ def unix_time(value: object) -> datetime:
     if not isinstance(value, int | Decimal) or isinstance(value, bool):
         raise TypeError("a Unix time is a number")
     return datetime.fromtimestamp(int(value), UTC)
+
+
+def mid_of(source: str, bid: object, ask: object, *, market: object, book: str = "order book") -> Decimal:
+    """The mid of a quoted ``bid`` and ``ask``; ``Unavailable`` unless 0 < bid <= ask (a one-sided or crossed
+    ``book`` is no price).
+
+    >>> mid_of("binance", "129", "131", market="USDTKES")
+    Decimal('130')
+    """
+    low, high = to_decimal(bid), to_decimal(ask)
+    if not 0 < low <= high:
+        raise Unavailable(f"{source}: no usable {book} for {market}")
+    return (low + high) / 2
+
+
+class HttpRateSource:
+    """What every HTTP rate source shares: its name (what its rates and errors say) and one client on
+    ``base_url``; the subclasses read one market each in ``fetch``.
+
+    >>> source = HttpRateSource("https://api.example.com", name="example")
+    >>> source.name
+    'example'
+    >>> source.close()
+    """
+
+    def __init__(
+        self, base_url: str, *, timeout: float = 5.0, name: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self._name = name
+        self._client = new_client(base_url, timeout, headers)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def close(self) -> None:
+        self._client.close()

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cryptopay.adapters.fx._http import get_json, new_client, parsing
+from cryptopay.adapters.fx._http import HttpRateSource, get_json, mid_of, parsing
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair, Rate
-from cryptopay.core.money import to_decimal
 from cryptopay.core.ports.fx import UnsupportedPair
 
 __all__ = ["BinanceTickerSource"]
@@ -20,16 +19,11 @@ DEFAULT_URL = "https://api.binance.com"
 _INVALID_SYMBOL = -1121
 
 
-class BinanceTickerSource:
+class BinanceTickerSource(HttpRateSource):
     """Mid of best bid and ask from a Binance-style 24h ticker; the symbol is base + quote (USDTKES)."""
 
     def __init__(self, base_url: str, *, timeout: float = 5.0, name: str = "binance") -> None:
-        self._name = name
-        self._client = new_client(base_url, timeout)
-
-    @property
-    def name(self) -> str:
-        return self._name
+        super().__init__(base_url, timeout=timeout, name=name)
 
     def fetch(self, pair: Pair) -> Rate:
         symbol = f"{pair.base.code}{pair.quote.code}"
@@ -39,11 +33,6 @@ class BinanceTickerSource:
                 if body.get("code") == _INVALID_SYMBOL:
                     raise UnsupportedPair(f"{self._name} has no {symbol} market")
                 raise Unavailable(f"{self._name}: HTTP {status} (code {int(body.get('code', 0))})")
-            bid, ask = to_decimal(body["bidPrice"]), to_decimal(body["askPrice"])
-            if not 0 < bid <= ask:
-                raise Unavailable(f"{self._name}: no usable order book for {symbol}")
+            mid = mid_of(self._name, body["bidPrice"], body["askPrice"], market=symbol)
             as_of = datetime.fromtimestamp(int(body["closeTime"]) / 1000, UTC)
-            return Rate(pair, (bid + ask) / 2, self._name, as_of)
-
-    def close(self) -> None:
-        self._client.close()
+            return Rate(pair, mid, self._name, as_of)

@@ -6,10 +6,9 @@ base + quote (``btcusd``); an unknown pair is HTTP 404.
 
 from __future__ import annotations
 
-from cryptopay.adapters.fx._http import get_json, new_client, parsing, unix_time
+from cryptopay.adapters.fx._http import HttpRateSource, get_json, mid_of, parsing, unix_time
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair, Rate
-from cryptopay.core.money import to_decimal
 from cryptopay.core.ports.fx import UnsupportedPair
 
 __all__ = ["BitstampTickerSource"]
@@ -17,16 +16,11 @@ __all__ = ["BitstampTickerSource"]
 DEFAULT_URL = "https://www.bitstamp.net"
 
 
-class BitstampTickerSource:
+class BitstampTickerSource(HttpRateSource):
     """Mid of best bid and ask from a Bitstamp-style v2 ticker."""
 
     def __init__(self, base_url: str, *, timeout: float = 5.0, name: str = "bitstamp") -> None:
-        self._name = name
-        self._client = new_client(base_url, timeout)
-
-    @property
-    def name(self) -> str:
-        return self._name
+        super().__init__(base_url, timeout=timeout, name=name)
 
     def fetch(self, pair: Pair) -> Rate:
         market = f"{pair.base.code}{pair.quote.code}".lower()
@@ -36,10 +30,5 @@ class BitstampTickerSource:
                 raise UnsupportedPair(f"{self._name} has no {market} market")
             if status != 200:
                 raise Unavailable(f"{self._name}: HTTP {status}")
-            bid, ask = to_decimal(body["bid"]), to_decimal(body["ask"])
-            if not 0 < bid <= ask:
-                raise Unavailable(f"{self._name}: no usable order book for {market}")
-            return Rate(pair, (bid + ask) / 2, self._name, unix_time(int(str(body["timestamp"]))))
-
-    def close(self) -> None:
-        self._client.close()
+            mid = mid_of(self._name, body["bid"], body["ask"], market=market)
+            return Rate(pair, mid, self._name, unix_time(int(str(body["timestamp"]))))

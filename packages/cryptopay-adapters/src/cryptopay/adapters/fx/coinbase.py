@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from cryptopay.adapters.fx._http import get_json, new_client, parsing
+from cryptopay.adapters.fx._http import HttpRateSource, get_json, mid_of, parsing
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair, Rate
-from cryptopay.core.money import to_decimal
 from cryptopay.core.ports.fx import UnsupportedPair
 
 __all__ = ["CoinbaseTickerSource"]
@@ -19,16 +18,11 @@ __all__ = ["CoinbaseTickerSource"]
 DEFAULT_URL = "https://api.exchange.coinbase.com"
 
 
-class CoinbaseTickerSource:
+class CoinbaseTickerSource(HttpRateSource):
     """Mid of best bid and ask from a Coinbase Exchange-style product ticker."""
 
     def __init__(self, base_url: str, *, timeout: float = 5.0, name: str = "coinbase") -> None:
-        self._name = name
-        self._client = new_client(base_url, timeout)
-
-    @property
-    def name(self) -> str:
-        return self._name
+        super().__init__(base_url, timeout=timeout, name=name)
 
     def fetch(self, pair: Pair) -> Rate:
         product = f"{pair.base.code}-{pair.quote.code}"
@@ -38,13 +32,8 @@ class CoinbaseTickerSource:
                 raise UnsupportedPair(f"{self._name} has no {product} product")
             if status != 200:
                 raise Unavailable(f"{self._name}: HTTP {status}")
-            bid, ask = to_decimal(body["bid"]), to_decimal(body["ask"])
-            if not 0 < bid <= ask:
-                raise Unavailable(f"{self._name}: no usable order book for {product}")
+            mid = mid_of(self._name, body["bid"], body["ask"], market=product)
             as_of = datetime.fromisoformat(str(body["time"]).replace("Z", "+00:00"))
             if as_of.tzinfo is None:
                 as_of = as_of.replace(tzinfo=UTC)
-            return Rate(pair, (bid + ask) / 2, self._name, as_of)
-
-    def close(self) -> None:
-        self._client.close()
+            return Rate(pair, mid, self._name, as_of)

@@ -6,7 +6,7 @@ The response carries ``time_last_update_unix``, which is what staleness is judge
 
 from __future__ import annotations
 
-from cryptopay.adapters.fx._http import get_json, new_client, parsing, unix_time
+from cryptopay.adapters.fx._http import HttpRateSource, get_json, parsing, unix_time
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair, Rate
 from cryptopay.core.money import to_decimal
@@ -17,16 +17,11 @@ __all__ = ["ExchangeRateApiSource"]
 DEFAULT_URL = "https://v6.exchangerate-api.com"
 
 
-class ExchangeRateApiSource:
+class ExchangeRateApiSource(HttpRateSource):
     """Mid rates between fiat currencies from an ExchangeRate-API v6 style endpoint."""
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 5.0, name: str = "exchangerate-api") -> None:
-        self._name = name
-        self._client = new_client(base_url, timeout, {"Authorization": f"Bearer {api_key}"})
-
-    @property
-    def name(self) -> str:
-        return self._name
+        super().__init__(base_url, timeout=timeout, name=name, headers={"Authorization": f"Bearer {api_key}"})
 
     def fetch(self, pair: Pair) -> Rate:
         if not (pair.base.fiat and pair.quote.fiat):
@@ -46,6 +41,3 @@ class ExchangeRateApiSource:
             return UnsupportedPair(f"{self._name} does not quote {pair}")
         # error types are fixed words (invalid-key, inactive-account, quota-reached): safe to show
         return Unavailable(f"{self._name}: {error_type} (HTTP {status})")
-
-    def close(self) -> None:
-        self._client.close()

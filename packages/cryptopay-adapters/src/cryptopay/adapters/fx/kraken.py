@@ -6,10 +6,9 @@ The newest entry's mid is the rate and its Unix time the observation time. Error
 
 from __future__ import annotations
 
-from cryptopay.adapters.fx._http import get_json, new_client, parsing, unix_time
+from cryptopay.adapters.fx._http import HttpRateSource, get_json, mid_of, parsing, unix_time
 from cryptopay.core.errors import Unavailable
 from cryptopay.core.fx import Pair, Rate
-from cryptopay.core.money import to_decimal
 from cryptopay.core.ports.fx import UnsupportedPair
 
 __all__ = ["KrakenSpreadSource"]
@@ -18,16 +17,11 @@ DEFAULT_URL = "https://api.kraken.com"
 _KRAKEN_CODES = {"BTC": "XBT"}
 
 
-class KrakenSpreadSource:
+class KrakenSpreadSource(HttpRateSource):
     """Mid of the latest bid/ask from a Kraken-style public Spread endpoint."""
 
     def __init__(self, base_url: str, *, timeout: float = 5.0, name: str = "kraken") -> None:
-        self._name = name
-        self._client = new_client(base_url, timeout)
-
-    @property
-    def name(self) -> str:
-        return self._name
+        super().__init__(base_url, timeout=timeout, name=name)
 
     def fetch(self, pair: Pair) -> Rate:
         codes = [_KRAKEN_CODES.get(a.code, a.code) for a in (pair.base, pair.quote)]
@@ -40,10 +34,4 @@ class KrakenSpreadSource:
                 raise Unavailable(f"{self._name}: {', '.join(errors) or f'HTTP {status}'}")
             series = next(v for k, v in body["result"].items() if k != "last")
             time, bid, ask = series[-1]
-            bid, ask = to_decimal(bid), to_decimal(ask)
-            if not 0 < bid <= ask:
-                raise Unavailable(f"{self._name}: no usable spread for {pair}")
-            return Rate(pair, (bid + ask) / 2, self._name, unix_time(time))
-
-    def close(self) -> None:
-        self._client.close()
+            return Rate(pair, mid_of(self._name, bid, ask, market=pair, book="spread"), self._name, unix_time(time))

@@ -10,11 +10,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import threading
 from pathlib import Path
 
+from cryptopay.adapters._jsonl import PrivateJsonLines
 from cryptopay.core.ports.notifications import Notification
 
 __all__ = ["FileNotifier"]
@@ -22,21 +20,11 @@ __all__ = ["FileNotifier"]
 
 class FileNotifier:
     def __init__(self, path: Path) -> None:
-        self._path = path
-        self._lock = threading.Lock()
+        self._lines = PrivateJsonLines(path)
 
     def send(self, notification: Notification) -> None:
-        line = json.dumps({"to": notification.to, "subject": notification.subject, "body": notification.body})
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self._lock:
-            fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                handle.write(line + "\n")
+        self._lines.append({"to": notification.to, "subject": notification.subject, "body": notification.body})
 
     def read(self) -> list[Notification]:
         """Every message written so far, oldest first."""
-        if not self._path.exists():
-            return []
-        rows = [json.loads(line) for line in self._path.read_text(encoding="utf-8").splitlines() if line]
-        return [Notification(row["to"], row["subject"], row["body"]) for row in rows]
+        return [Notification(row["to"], row["subject"], row["body"]) for row in self._lines.records()]

@@ -1,40 +1,110 @@
 """A fixed-window ``RateLimiter`` in Redis, shared by every API process (``ProcessRateLimiter`` is the in-process one).
 
-One key per (principal, route, window), counted by one Lua script (atomic in Redis, one command per request): the
-first hit of a window sets its expiry, so a crash can never leave a counter without one, and a counter found
-without an expiry (written by hand, or by an older version) gets one.
+One key per (principal, route, window), counted by one Lua script (atomic in Redis): the first hit of a window sets
+its expiry, so a crash can never leave a counter without one, and a counter found without an expiry (written by
+hand, or by an older version) gets one.
+
+A busy key does not cost a round trip per request: a process takes a *lease* of several hits at once (the script
+adds them to the shared counter, never past the limit) and spends them locally until they are gone or the window
+ends. The counter counts leased hits as spent, so all processes together never allow more than ``limit`` hits per
+window. What a lease costs: hits another process leased and did not use are refused to this one, so a key spread
+over N processes may get its 429 up to (N - 1) leases early. That is why a lease is small: at most
+``MAX_LEASE`` hits, a 64th of the limit, an eighth of what is left in the window, and a single hit for limits
+under 128 (login and other strict limits count every hit in Redis, exactly as before). ``RateLimit-Remaining``
+is exact for a key used by one process. A refusal is remembered until the window ends (the counter only grows
+within it), so a key hammering past its limit costs no round trips either.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
+import attrs
 from cryptopay.core.identity import RateDecision
 from redis import Redis
 
-__all__ = ["RedisRateLimiter"]
+__all__ = ["MAX_LEASE", "RedisRateLimiter", "lease_size"]
 
-# KEYS[1] the window's counter; ARGV[1] the window in seconds. Returns {count, seconds left in the window}.
-_HIT = """
-local count = redis.call('INCR', KEYS[1])
-local ttl = redis.call('TTL', KEYS[1])
+MAX_LEASE = 32
+_MAX_KEYS = 10_000  # past this many leases, ended ones are dropped
+
+# KEYS[1] the window's counter; ARGV window seconds, limit, hits wanted. Takes min(wanted, an eighth of what is
+# left, at least 1) hits when any are left; counts one refused hit otherwise. Returns {count, ms left, taken}.
+_LEASE = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local left = tonumber(ARGV[2]) - count
+local take = 0
+if left > 0 then
+  take = math.max(1, math.min(tonumber(ARGV[3]), math.floor(left / 8)))
+  count = redis.call('INCRBY', KEYS[1], take)
+else
+  count = redis.call('INCR', KEYS[1])
+end
+local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+  ttl = tonumber(ARGV[1]) * 1000
 end
-return {count, ttl}
+return {count, ttl, take}
 """
 
 
+@attrs.define
+class _Lease:
+    limit: int
+    until: float  # monotonic end of the window
+    count: int  # the shared counter when the lease was taken (the lease's hits included)
+    hits: int  # leased hits not yet spent
+
+    def decision(self, allowed: bool, now: float) -> RateDecision:
+        retry_after = max(1, int(self.until - now + 0.999))
+        return RateDecision(allowed, self.limit, max(0, self.limit - self.count + self.hits), retry_after)
+
+
+def lease_size(limit: int) -> int:
+    """How many hits a process asks for at once under ``limit`` (Redis caps it at an eighth of what is left).
+
+    >>> lease_size(30), lease_size(600), lease_size(100_000)
+    (1, 9, 32)
+    """
+    return max(1, min(MAX_LEASE, limit // 64))
+
+
 class RedisRateLimiter:
-    def __init__(self, client: Redis, *, prefix: str = "cryptopay:ratelimit:") -> None:
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        prefix: str = "cryptopay:ratelimit:",
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._redis = client
         self._prefix = prefix
-        self._hit = client.register_script(_HIT)
+        self._lease = client.register_script(_LEASE)
+        self._now = now
+        self._leases: dict[str, _Lease] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "cryptopay:ratelimit:") -> RedisRateLimiter:
         return cls(Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2), prefix=prefix)
 
     def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
-        count, ttl = self._hit(keys=[f"{self._prefix}{key}"], args=[window_seconds])
-        retry_after = int(ttl) if int(ttl) > 0 else window_seconds
-        return RateDecision(int(count) <= limit, limit, max(0, limit - int(count)), retry_after)
+        now = self._now()
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is not None and lease.limit == limit and now < lease.until:
+                if lease.hits > 0:
+                    lease.hits -= 1
+                    return lease.decision(True, now)
+                if lease.count >= limit:  # refused until the window ends: its counter only grows
+                    return lease.decision(False, now)
+        count, ttl, taken = self._lease(keys=[f"{self._prefix}{key}"], args=[window_seconds, limit, lease_size(limit)])
+        lease = _Lease(limit, now + int(ttl) / 1000, int(count), max(0, int(taken) - 1))
+        with self._lock:
+            if len(self._leases) >= _MAX_KEYS:
+                self._leases = {k: v for k, v in self._leases.items() if v.until > now}
+            self._leases[key] = lease  # replaces a lease a concurrent request took: stricter, never looser
+        return lease.decision(int(taken) > 0, now)

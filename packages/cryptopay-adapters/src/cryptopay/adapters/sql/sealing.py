@@ -26,10 +26,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import SEALED_PREFIX, PersonalFields, is_lookup_key
-from cryptopay.adapters.sql.repositories.compliance import KYC_APPLICATION_FIELDS
+from cryptopay.adapters.sql.repositories.compliance import CASE_FIELDS, KYC_APPLICATION_FIELDS
 from cryptopay.adapters.sql.repositories.payments import _Documents
-from cryptopay.adapters.sql.tables_compliance import kyc_applications
-from cryptopay.adapters.sql.tables_identity import users
+from cryptopay.adapters.sql.tables_compliance import compliance_cases, kyc_applications
+from cryptopay.adapters.sql.tables_identity import merchant_invitations, merchants, users
 from cryptopay.adapters.sql.tables_travel_rule import travel_rule_records
 from cryptopay.adapters.sql.uow import SqlStorage, SqlUnitOfWork
 
@@ -41,6 +41,7 @@ _DOCUMENT_TABLES: tuple[tuple[str, Callable[[SqlUnitOfWork], _Documents[Any]]], 
     ("wallet_transfers", lambda uow: uow.wallet_transfers),
     ("wallet_buys", lambda uow: uow.wallet_buys),
     ("remittance_orders", lambda uow: uow.remittances),
+    ("payouts", lambda uow: uow.payouts),
 )
 
 
@@ -48,9 +49,10 @@ def seal_personal_data(storage: SqlStorage, *, all_rows: bool = False, batch: in
     """Seal the rows still holding personal data in the clear (``all_rows``: every row); rows rewritten per table."""
     if not storage.personal.sealing and not all_rows:
         return dict.fromkeys(_names(), 0)
-    counts = {"users": _pass(storage, batch, lambda uow, after: _users(uow, after, batch, all_rows))}
-    counts["kyc_applications"] = _pass(storage, batch, lambda uow, after: _applications(uow, after, batch, all_rows))
-    counts["travel_rule_records"] = _pass(storage, batch, lambda uow, after: _travel_rule(uow, after, batch, all_rows))
+    counts = {}
+    for name, (query, needs, rewrite) in _ROW_TABLES.items():
+        step = _row_step(query, (lambda _row: True) if all_rows else needs, rewrite, batch)
+        counts[name] = _pass(storage, batch, step)
     for name, repository in _DOCUMENT_TABLES:
         counts[name] = _pass(storage, batch, _document_step(repository, batch, all_rows))
     return counts
@@ -63,7 +65,7 @@ def _document_step(
 
 
 def _names() -> list[str]:
-    return ["users", "kyc_applications", "travel_rule_records", *(name for name, _ in _DOCUMENT_TABLES)]
+    return [*_ROW_TABLES, *(name for name, _ in _DOCUMENT_TABLES)]
 
 
 def _pass(storage: SqlStorage, batch: int, step: Callable[[SqlUnitOfWork, str], tuple[int, str | None]]) -> int:
@@ -82,43 +84,92 @@ def _clear(value: str | None) -> bool:
     return value is not None and not value.startswith(SEALED_PREFIX)
 
 
-def _users(uow: SqlUnitOfWork, after: str, batch: int, all_rows: bool) -> tuple[int, str | None]:
-    c = users.c
-    query = sa.select(c.id, c.email, c.phone, c.display_name).where(c.id > after).order_by(c.id).limit(batch)
-    rows = uow.connection.execute(query).all()
-    rewritten = 0
-    for user_id, email, phone, display_name in rows:
-        plain_phone = phone is not None and not is_lookup_key(phone)
-        if all_rows or _clear(email) or _clear(display_name) or plain_phone:
-            user = uow.users.get(user_id)
-            assert user is not None
-            uow.users.update(user)
-            rewritten += 1
-    return rewritten, rows[-1][0] if len(rows) == batch else None
+def _row_step(
+    query: Callable[[], sa.Select[Any]],
+    needs: Callable[[Any], bool],
+    rewrite: Callable[[SqlUnitOfWork, Any], None],
+    batch: int,
+) -> Callable[[SqlUnitOfWork, str], tuple[int, str | None]]:
+    """One batch of a table read by ``query`` (its id first): each row that ``needs`` it read through its repository
+    and written back (``rewrite``), which seals it under the current keys."""
+
+    def step(uow: SqlUnitOfWork, after: str) -> tuple[int, str | None]:
+        select = query()
+        key = select.selected_columns[0]
+        rows = uow.connection.execute(select.where(key > after).order_by(key).limit(batch)).all()
+        wanted = [row for row in rows if needs(row)]
+        for row in wanted:
+            rewrite(uow, row)
+        return len(wanted), rows[-1][0] if len(rows) == batch else None
+
+    return step
 
 
-def _applications(uow: SqlUnitOfWork, after: str, batch: int, all_rows: bool) -> tuple[int, str | None]:
-    c = kyc_applications.c
-    rows = uow.connection.execute(sa.select(c.id, c.doc).where(c.id > after).order_by(c.id).limit(batch)).all()
-    rewritten = 0
-    for application_id, doc in rows:
-        if all_rows or KYC_APPLICATION_FIELDS.unsealed(doc):
-            application = uow.kyc_applications.get(application_id)
-            assert application is not None
-            uow.kyc_applications.update(application)
-            rewritten += 1
-    return rewritten, rows[-1][0] if len(rows) == batch else None
+def _user(uow: SqlUnitOfWork, row: Any) -> None:
+    user = uow.users.get(row.id)
+    assert user is not None
+    uow.users.update(user)
 
 
-def _travel_rule(uow: SqlUnitOfWork, after: str, batch: int, all_rows: bool) -> tuple[int, str | None]:
-    c = travel_rule_records.c
-    rows = uow.connection.execute(sa.select(c.id, c.doc).where(c.id > after).order_by(c.id).limit(batch)).all()
-    rewritten = 0
-    for _record_id, doc in rows:
-        if all_rows or not isinstance(doc["ivms101"], str):
-            uow.travel_rule.reseal(doc)
-            rewritten += 1
-    return rewritten, rows[-1][0] if len(rows) == batch else None
+def _application(uow: SqlUnitOfWork, row: Any) -> None:
+    application = uow.kyc_applications.get(row.id)
+    assert application is not None
+    uow.kyc_applications.update(application)
+
+
+def _merchant(uow: SqlUnitOfWork, row: Any) -> None:
+    merchant = uow.merchants.get(row.id)
+    assert merchant is not None
+    uow.merchants.update(merchant)
+
+
+def _invitation(uow: SqlUnitOfWork, row: Any) -> None:
+    invitation = uow.teams.invitation(row.id)
+    assert invitation is not None
+    uow.teams.update_invitation(invitation)
+
+
+def _case(uow: SqlUnitOfWork, row: Any) -> None:
+    case = uow.cases.get(row.id)
+    assert case is not None
+    uow.cases.update(case)
+
+
+_RowTable = tuple[Callable[[], sa.Select[Any]], Callable[[Any], bool], Callable[[SqlUnitOfWork, Any], None]]
+_ROW_TABLES: dict[str, _RowTable] = {
+    "users": (
+        lambda: sa.select(users.c.id, users.c.email, users.c.phone, users.c.display_name),
+        lambda r: _clear(r.email) or _clear(r.display_name) or (r.phone is not None and not is_lookup_key(r.phone)),
+        _user,
+    ),
+    "kyc_applications": (
+        lambda: sa.select(kyc_applications.c.id, kyc_applications.c.doc),
+        lambda r: KYC_APPLICATION_FIELDS.unsealed(r.doc),
+        _application,
+    ),
+    "travel_rule_records": (
+        lambda: sa.select(travel_rule_records.c.id, travel_rule_records.c.doc),
+        lambda r: not isinstance(r.doc["ivms101"], str),
+        lambda uow, r: uow.travel_rule.reseal(r.doc),
+    ),
+    "merchants": (
+        lambda: sa.select(merchants.c.id, merchants.c.settlement_destination),
+        lambda r: _clear(r.settlement_destination),
+        _merchant,
+    ),
+    "merchant_invitations": (
+        lambda: sa.select(merchant_invitations.c.id, merchant_invitations.c.email),
+        lambda r: _clear(r.email),
+        _invitation,
+    ),
+    "compliance_cases": (
+        lambda: sa.select(compliance_cases.c.id, compliance_cases.c.doc),
+        lambda r: CASE_FIELDS.unsealed(r.doc),
+        _case,
+    ),
+}
+"""Tables sealed row by row through their repositories: the query of what tells a row in the clear (id first), the
+test, and the rewrite."""
 
 
 def _documents(repository: _Documents[Any], after: str, batch: int, all_rows: bool) -> tuple[int, str | None]:

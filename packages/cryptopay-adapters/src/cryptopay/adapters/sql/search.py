@@ -5,6 +5,9 @@ Each table is read by its own columns (``invoices.id``/``public_id``, ``invoice_
 and its M-Pesa ids, ``wallets.phone``, ``wallet_transfers``, ``wallet_buys``); a hash or a receipt is matched as text in
 the documents of the latest ``core.search.SCAN`` rows of each table (newest by id), then checked on the decoded
 object, so a hash that merely appears in another field never matches. One read transaction, no locks.
+
+Phones are found by the keyed hash their columns hold (``personal.lookup``, see ``cryptopay.adapters.sql.personal``),
+and the personal fields of what is found are opened before it is decoded.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import from_document
+from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
+from cryptopay.adapters.sql.repositories.payments import PAYOUT_FIELDS
+from cryptopay.adapters.sql.repositories.wallets import SqlBuys, SqlTransfers
 from cryptopay.adapters.sql.tables_payments import invoice_addresses, invoices, payouts
 from cryptopay.adapters.sql.tables_wallets import wallet_buys, wallet_transfers, wallets
 from cryptopay.core.invoices import Invoice
@@ -64,8 +70,9 @@ def paid_by(invoice: Invoice, tx_hash: str) -> bool:
 class SqlTransactionIndex:
     """``TransactionIndex`` over the deployment's database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, personal: PersonalData | None = None) -> None:
         self._engine = engine
+        self._personal = personal or PersonalData.plaintext()
 
     def find(self, term: SearchTerm, *, limit: int) -> list[Hit]:
         with self._engine.connect() as conn:
@@ -73,7 +80,11 @@ class SqlTransactionIndex:
 
     def _hits(self, conn: Connection, term: SearchTerm, limit: int) -> Iterator[Hit]:
         def docs(cls: type[T], query: sa.Select[Any]) -> list[T]:
-            return [from_document(cls, doc) for doc in conn.scalars(query.limit(limit))]
+            fields = _FIELDS.get(cls)
+            rows = conn.execute(query.limit(limit)).all()
+            if fields is None:
+                return [from_document(cls, row.doc) for row in rows]
+            return [from_document(cls, fields.open(row.doc, row.id, self._personal)) for row in rows]
 
         text = term.text
         yield from (invoice_hit(i, "id") for i in docs(Invoice, _docs(invoices, invoices.c.id == text)))
@@ -88,7 +99,7 @@ class SqlTransactionIndex:
         owners = sa.select(invoice_addresses.c.invoice_id).where(invoice_addresses.c.address_key.in_(keys))
         yield from (invoice_hit(i, "address") for i in docs(Invoice, _docs(invoices, invoices.c.id.in_(owners))))
         if term.phone is not None:
-            yield from self._by_phone(docs, term.phone)
+            yield from self._by_phone(docs, self._personal.lookup(term.phone))
         if term.hash is not None:
             found = docs(Invoice, _recent(invoices, term.hash))
             yield from (invoice_hit(i, "tx_hash") for i in found if paid_by(i, term.hash))
@@ -106,6 +117,7 @@ class SqlTransactionIndex:
 
     @staticmethod
     def _by_phone(docs: Callable[[type[Any], sa.Select[Any]], list[Any]], phone: str) -> Iterator[Hit]:
+        """What names ``phone`` (its keyed hash, as the columns hold it)."""
         yield from (payout_hit(p, "phone") for p in docs(Payout, _docs(payouts, payouts.c.destination == phone)))
         owner = sa.select(wallets.c.id).where(wallets.c.phone == phone).scalar_subquery()
         moved = (
@@ -117,12 +129,17 @@ class SqlTransactionIndex:
         yield from (buy_hit(b, "phone") for b in docs(Buy, _docs(wallet_buys, wallet_buys.c.user_id == owner)))
 
 
+_FIELDS: dict[type[Any], PersonalFields] = {Payout: PAYOUT_FIELDS, Transfer: SqlTransfers.fields, Buy: SqlBuys.fields}
+
+
 def _docs(table: sa.Table, where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    return sa.select(table.c.doc).where(where).order_by(table.c.id.desc())
+    return sa.select(table.c.id, table.c.doc).where(where).order_by(table.c.id.desc())
 
 
 def _recent(table: sa.Table, text: str) -> sa.Select[Any]:
     """The latest ``SCAN`` rows of ``table`` whose document contains ``text``."""
     latest = sa.select(table.c.id, table.c.doc).order_by(table.c.id.desc()).limit(SCAN).subquery()
     as_text = sa.type_coerce(latest.c.doc, sa.Text)  # JSON kept as text: match the text, not a JSON string
-    return sa.select(latest.c.doc).where(as_text.contains(text, autoescape=True)).order_by(latest.c.id.desc())
+    return (
+        sa.select(latest.c.id, latest.c.doc).where(as_text.contains(text, autoescape=True)).order_by(latest.c.id.desc())
+    )

@@ -59,12 +59,13 @@ merchants = sa.Table(
     sa.Column("business_name", sa.String(CODE), nullable=False),
     sa.Column("settlement_schedule", sa.String(16), nullable=False),
     sa.Column("settlement_method", sa.String(16), nullable=False),
-    sa.Column("settlement_destination", sa.String(CODE), nullable=False),
+    sa.Column("settlement_destination", sa.Text, nullable=False),  # sealed (personal.py, 0030)
     sa.Column("settlement_minimum", Amount),
     sa.Column("settlement_minimum_asset", sa.String(ASSET)),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("destination_ready_at", UtcDateTime),  # a new payout destination cools off until then
+    sa.Column("closed_at", UtcDateTime),  # the relationship ended; retention counts from here (0030)
     keep_existing=True,
 )
 
@@ -111,7 +112,7 @@ merchant_invitations = sa.Table(
     metadata,
     sa.Column("id", sa.String(ID), primary_key=True),
     sa.Column("merchant_id", sa.String(ID), sa.ForeignKey("merchants.id"), nullable=False, index=True),
-    sa.Column("email", sa.String(CODE), nullable=False),
+    sa.Column("email", sa.Text, nullable=False),  # sealed (personal.py, 0030)
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("created_at", UtcDateTime, nullable=False),

@@ -142,7 +142,7 @@ payouts = sa.Table(
     sa.Column("conversation_id", sa.String(CODE), index=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("check_at", UtcDateTime),
-    sa.Column("destination", sa.String(CODE), nullable=False),
+    sa.Column("destination", sa.String(CODE), nullable=False),  # the destination's keyed hash (personal.py, 0030)
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_payouts_state", "state", "created_at"),

@@ -36,6 +36,7 @@ from cryptopay.adapters.sql.repositories.identity import (
     SqlIdempotency,
     SqlMerchants,
     SqlRefreshTokens,
+    SqlTeams,
     SqlUsers,
 )
 from cryptopay.adapters.sql.repositories.kyc_fees import SqlFeeSchedules, SqlKycProfiles
@@ -114,7 +115,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def payouts(self) -> SqlPayouts:
-        return SqlPayouts(self.connection, locking=self._locking)
+        return SqlPayouts(self.connection, locking=self._locking, personal=self._personal)
 
     @functools.cached_property
     def refunds(self) -> SqlRefunds:
@@ -153,7 +154,11 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def merchants(self) -> SqlMerchants:
-        return SqlMerchants(self.connection)
+        return SqlMerchants(self.connection, personal=self._personal)
+
+    @functools.cached_property
+    def teams(self) -> SqlTeams:
+        return SqlTeams(self.connection, personal=self._personal)
 
     @functools.cached_property
     def api_keys(self) -> SqlApiKeys:
@@ -182,7 +187,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def cases(self) -> SqlCases:
-        return SqlCases(self.connection)
+        return SqlCases(self.connection, personal=self._personal)
 
     @functools.cached_property
     def sanctions(self) -> SqlSanctions:

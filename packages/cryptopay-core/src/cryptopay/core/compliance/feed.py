@@ -6,6 +6,8 @@ happened, once the product's transaction committed, for the batch rules (structu
 round trips...). Only money that moved is journaled: a movement the limits or the funds refused never reaches the
 batch rules. A journal write that fails after the money moved is logged and does not undo or fail the movement (the
 customer's money has moved; an error would invite a retry that moves it twice); the batch misses that one movement.
+A product on the monitor's own storage may instead journal its movements in its own transaction
+(``journals_within``): journaled exactly when the money moves, with no transaction of their own (the P2P send does).
 
 Products hold a ``MonitoringFeed``; the default watches nothing (embedders and tests that are not about monitoring).
 
@@ -20,6 +22,7 @@ Products hold a ``MonitoringFeed``; the default watches nothing (embedders and t
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import attrs
@@ -44,6 +47,7 @@ def movement(
     counterparty: str | None = None,
     asset: str | None = None,
     party_since: datetime | None = None,
+    network: str | None = None,
 ) -> Movement:
     """A movement of ``value`` (KES); ``asset`` names the virtual asset moved, if any (never KES)."""
     return Movement(
@@ -56,6 +60,7 @@ def movement(
         counterparty=counterparty,
         asset=None if asset in (None, KES.code) else asset,
         party_since=party_since,
+        network=network,
     )
 
 
@@ -69,6 +74,15 @@ class MonitoringFeed:
         if self.monitor is not None:
             self.monitor.check(planned, journal=False)
 
+    def journals_within(self, uow: object) -> bool:
+        """Whether a product whose unit-of-work factory is ``uow`` journals its movements itself, in its own
+        transaction (``uow.movements.add``, and no ``after``): when the monitor journals to that same storage.
+
+        >>> MonitoringFeed().journals_within(lambda: None)
+        False
+        """
+        return self.monitor is not None and self.monitor.journals_to(uow)
+
     def after(self, *moved: Movement) -> None:
         if self.monitor is None:
             return
@@ -77,3 +91,18 @@ class MonitoringFeed:
                 self.monitor.observe(item)
             except CryptopayError as error:
                 log.warning("movement %s moved but was not journaled for monitoring: %s", item.id, error.code)
+
+    def after_valued(self, what: str, moved: Callable[[], Sequence[Movement]]) -> None:
+        """``after`` for movements that need a price to be valued in KES (``moved`` builds them, only when watched):
+        a price that cannot be had is logged, not raised (the money moved; the journal misses ``what``).
+
+        >>> MonitoringFeed().after_valued("trf_1:in", lambda: 1 / 0)  # not watched: nothing is built
+        """
+        if self.monitor is None:
+            return
+        try:
+            items = moved()
+        except CryptopayError as error:
+            log.warning("%s moved but was not journaled for monitoring (no KES value): %s", what, error.code)
+            return
+        self.after(*items)

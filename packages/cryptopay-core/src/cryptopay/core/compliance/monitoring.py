@@ -86,6 +86,11 @@ class Monitoring:
 
         return in_transaction(self.uow, work)
 
+    def journals_to(self, uow: object) -> bool:
+        """Whether ``uow`` is this monitor's unit-of-work factory (the same storage's ``unit_of_work``): a product
+        on it may journal its movements in its own transaction, as ``observe`` would in one of its own."""
+        return uow == self.uow
+
     def run_batch(self, since: datetime, until: datetime | None = None) -> list[Alert]:
         """Evaluate the non-blocking rules over the movements journaled in [since, until); new alerts only."""
         end = until or self.clock.now()

@@ -217,6 +217,7 @@ class Merchant:
     created_at: datetime
     updated_at: datetime
     destination_ready_at: datetime | None = None  # a changed payout destination cools off until then
+    closed_at: datetime | None = None  # the relationship ended (an operator closed it); retention counts from here
 
     def destination_cooling(self, now: datetime) -> bool:
         """True while a newly set payout destination may not receive money yet."""

@@ -30,8 +30,11 @@ __all__ = ["retry_clawbacks", "sync_credits"]
 _ACTOR = "system:payments"
 
 
-def sync_credits(uow: PaymentsUnitOfWork, ledger: Ledger, ids: IdGenerator, invoice: Invoice, *, now: datetime) -> None:
-    """Credit the confirmed payments not yet credited; reverse the credits of payments no longer confirmed."""
+def sync_credits(
+    uow: PaymentsUnitOfWork, ledger: Ledger, ids: IdGenerator, invoice: Invoice, *, now: datetime
+) -> list[InvoicePayment]:
+    """Credit the confirmed payments not yet credited; reverse the credits of payments no longer confirmed.
+    The payments credited now (what AML monitoring journals once the transaction commits)."""
     confirmed = {p.key: p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))}
     credits = uow.payment_credits.for_invoice(invoice.id)
     live = {c.transfer: c for c in credits if c.reversal_entry_id is None}
@@ -42,10 +45,13 @@ def sync_credits(uow: PaymentsUnitOfWork, ledger: Ledger, ids: IdGenerator, invo
             credit.clawback_pending = False  # mined again before the clawback happened: the credit stands
             uow.payment_credits.update(credit)
             audit(uow, _ACTOR, "invoice.clawback_cancelled", f"invoice:{invoice.id}", now, credit=credit.id)
+    credited = []
     for key, payment in confirmed.items():
         if key not in live:
             generation = sum(1 for c in credits if c.transfer == key)
             _credit(uow, ledger, ids, invoice, payment, generation, now)
+            credited.append(payment)
+    return credited
 
 
 def retry_clawbacks(uow: PaymentsUnitOfWork, ledger: Ledger, merchant_id: str, *, now: datetime) -> int:

@@ -4,21 +4,28 @@ A transfer is matched to an invoice by its receiving address only (never by send
 changed in its own transaction together with its ledger credits (see ``crediting``), its outbox messages and its
 audit records. Chain reads (block hashes, depths) happen before the transaction, never inside it.
 
+Monitoring: each payment credited to a merchant is journaled for AML monitoring (product ``merchant_payment``, in,
+valued in KES, the payer's address as counterparty) once its transaction committed (``compliance.feed``).
+
 Time: an invoice is judged by the chain's clock where one is known (the scan cursor's block time), so a watcher
 that stalls never expires an invoice whose payment sits in blocks it has not read yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
 import attrs
+from cryptopay.core.compliance.feed import MonitoringFeed, movement
+from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
 from cryptopay.core.invoices import Invoice, InvoiceEvent, InvoicePayment, TransferKey
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import KES, Money, Rounding
 from cryptopay.core.payments._support import audit, publish_invoice_events, transaction
 from cryptopay.core.payments.crediting import sync_credits
 from cryptopay.core.ports.chains import (
@@ -29,8 +36,10 @@ from cryptopay.core.ports.chains import (
     ScanCursorStore,
     TxState,
 )
+from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Finality, Rail
+from cryptopay.core.wallets.service import kes_value
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
@@ -38,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["Detection", "DetectionReport"]
 
 _ACTOR = "system:detection"
+MERCHANT_PAYMENT = "merchant_payment"  # the monitoring product of a merchant's incoming payment
 
 
 @attrs.frozen
@@ -72,8 +82,12 @@ class Detection:
         ids: IdGenerator,
         ledger: Ledger,
         cursors: ScanCursorStore | None = None,
+        monitor: MonitoringFeed | None = None,
+        quoter: Quoter | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger, self._cursors = uow, clock, ids, ledger, cursors
+        self._monitor = monitor or MonitoringFeed()  # AML: credited payments journaled (merchant_payment, in)
+        self._quoter = quoter  # values a payment in KES when its invoice is not priced in KES
 
     def chain_now(self, network: str) -> datetime:
         """The time as ``network`` has been read: the earlier of the wall clock and the scan cursor's block time."""
@@ -94,9 +108,7 @@ class Detection:
         grouped, ignored = transaction(self._uow, lambda uow: _group(uow, network, transfers))
         events: list[InvoiceEvent] = []
         for invoice_id, batch in grouped.items():
-            events += transaction(
-                self._uow, partial(self._record, invoice_id=invoice_id, transfers=batch, network=network)
-            )
+            events += self._step(partial(self._record, invoice_id=invoice_id, transfers=batch, network=network))
         return DetectionReport(tuple(grouped), tuple(events), tuple(ignored))
 
     def record_mempool(self, network: str, mempool: MempoolWatcher) -> DetectionReport:
@@ -124,9 +136,7 @@ class Detection:
             if mempool is not None:
                 depths += [_dropped(p) for p in _in_mempool(invoice, network) if _is_dropped(mempool, p)]
             if depths:
-                found = transaction(
-                    self._uow, partial(self._confirm, invoice_id=invoice.id, depths=depths, network=network)
-                )
+                found = self._step(partial(self._confirm, invoice_id=invoice.id, depths=depths, network=network))
                 changed += [invoice.id] if found else []
                 events += found
         return DetectionReport(tuple(changed), tuple(events))
@@ -144,16 +154,24 @@ class Detection:
             if not networks <= set(now_by_network):
                 continue  # a network nobody has scanned: its chain time is unknown, so nothing expires
             at = min([self._clock.now(), *(now_by_network[n] for n in networks)])
-            found = transaction(self._uow, partial(self._refresh, invoice_id=invoice.id, at=at))
+            found = self._step(partial(self._refresh, invoice_id=invoice.id, at=at))
             changed += [invoice.id] if found else []
             events += found
         return DetectionReport(tuple(changed), tuple(events))
 
     # --- transactions -------------------------------------------------------------------------------------------
 
+    def _step(self, work: Callable[[PaymentsUnitOfWork], _Saved]) -> list[InvoiceEvent]:
+        """One invoice's transaction; once it committed, the payments it credited are journaled for monitoring."""
+        saved = transaction(self._uow, work)
+        if saved.credited:
+            invoice, credited = saved.invoice, saved.credited
+            self._monitor.after_valued(f"invoice {invoice.id}", lambda: _payments_in(invoice, credited, self._quoter))
+        return saved.events
+
     def _record(
         self, uow: PaymentsUnitOfWork, invoice_id: str, transfers: Sequence[ObservedTransfer], network: str
-    ) -> list[InvoiceEvent]:
+    ) -> _Saved:
         invoice = _load(uow, invoice_id)
         now, events = self.chain_now(network), list[InvoiceEvent]()
         sighted = list(invoice.payments)
@@ -178,9 +196,7 @@ class Detection:
             uow.invoices.update(invoice)
         return self._save(uow, invoice, events, now)
 
-    def _confirm(
-        self, uow: PaymentsUnitOfWork, invoice_id: str, depths: Sequence[_Depth], network: str
-    ) -> list[InvoiceEvent]:
+    def _confirm(self, uow: PaymentsUnitOfWork, invoice_id: str, depths: Sequence[_Depth], network: str) -> _Saved:
         invoice = _load(uow, invoice_id)
         now, events = self.chain_now(network), list[InvoiceEvent]()
         current = {p.key: p for p in invoice.payments}
@@ -197,16 +213,14 @@ class Detection:
                 continue
         return self._save(uow, invoice, events, now)
 
-    def _refresh(self, uow: PaymentsUnitOfWork, invoice_id: str, at: datetime) -> list[InvoiceEvent]:
+    def _refresh(self, uow: PaymentsUnitOfWork, invoice_id: str, at: datetime) -> _Saved:
         invoice = _load(uow, invoice_id)
         return self._save(uow, invoice, invoice.refresh(now=at), at)
 
-    def _save(
-        self, uow: PaymentsUnitOfWork, invoice: Invoice, events: list[InvoiceEvent], now: datetime
-    ) -> list[InvoiceEvent]:
+    def _save(self, uow: PaymentsUnitOfWork, invoice: Invoice, events: list[InvoiceEvent], now: datetime) -> _Saved:
         if not events:
-            return []
-        sync_credits(uow, self._ledger, self._ids, invoice, now=now)
+            return _Saved(invoice)
+        credited = sync_credits(uow, self._ledger, self._ids, invoice, now=now)
         uow.invoices.update(invoice)
         publish_invoice_events(uow, self._ids, invoice, events)
         for event in events:
@@ -221,7 +235,54 @@ class Detection:
                     amount=event.data.get("amount", ""),
                     block=event.data.get("block_hash", ""),
                 )
-        return events
+        return _Saved(invoice, events, credited)
+
+
+@attrs.frozen
+class _Saved:
+    """What one invoice's transaction did: its events, and the payments it credited (journaled once committed)."""
+
+    invoice: Invoice
+    events: list[InvoiceEvent] = attrs.Factory(list)
+    credited: list[InvoicePayment] = attrs.Factory(list)
+
+
+def payment_movement_id(key: TransferKey) -> str:
+    """The monitoring journal's id of an invoice payment: one per transfer (a digest: ids are at most 64 long).
+
+    >>> payment_movement_id(("tron", "0x" + "ab" * 32, 0))
+    'pay:9dcb748419f9318cab32450fba4e1b564aa82742b165af14'
+    """
+    network, tx_hash, index = key
+    return "pay:" + hashlib.sha256(f"{network}:{tx_hash}:{index}".encode()).hexdigest()[:48]
+
+
+def _payments_in(invoice: Invoice, credited: Sequence[InvoicePayment], quoter: Quoter | None) -> list[Movement]:
+    """The merchant's side of each credited payment: in, valued in KES (at the invoice's own rate when it is priced
+    in KES, else at a fresh quote), the payer's address as counterparty. One movement per transfer, whatever its
+    re-minings."""
+    moved = []
+    for payment in credited:
+        network = payment.key[0]
+        received = payment.amount
+        due = invoice.option(payment.rail_key).due
+        if invoice.price.asset == KES:
+            value = Money.rounded(received.amount * invoice.price.amount / due.amount, KES, Rounding.HALF_EVEN)
+        else:
+            value = kes_value(received, quoter)
+        item = movement(
+            payment_movement_id(payment.key),
+            invoice.merchant_id,
+            MERCHANT_PAYMENT,
+            Direction.IN,
+            value,
+            payment.paid_at,
+            counterparty=payment.transfer.from_address,
+            asset=received.asset.code,
+            network=network,
+        )
+        moved.append(item)
+    return moved
 
 
 def _group(

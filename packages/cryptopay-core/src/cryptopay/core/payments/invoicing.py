@@ -19,7 +19,7 @@ from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
-from cryptopay.core.payments.model import DepositAddress, StoreSettings
+from cryptopay.core.payments.model import DepositAddress, StoreSettings, index_families
 from cryptopay.core.ports.chains import AddressDeriver
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
@@ -236,15 +236,17 @@ class Invoicing:
     def _allocate(
         self, uow: PaymentsUnitOfWork, invoice_id: str, merchant_id: str, rails: Sequence[Rail]
     ) -> dict[str, str]:
-        """One fresh address per network (rails on one network share it: the asset tells the payments apart)."""
+        """One fresh address per network (rails on one network share it: the asset tells the payments apart). On
+        the EVM networks one index is taken on every EVM counter at once (``index_families``): the invoice's
+        address is the same on each of its EVM networks and nobody else's on any EVM network."""
         found: dict[str, str] = {}
-        for network in dict.fromkeys(rail.network.name for rail in rails):
-            index = uow.deposit_addresses.allocate_index(network)
-            address = self._derivers[network].derive(index)
-            uow.deposit_addresses.add(
-                DepositAddress(network, address, index, invoice_id, merchant_id, self._clock.now())
-            )
-            found[network] = address
+        now = self._clock.now()
+        for counters, networks in index_families(rail.network.name for rail in rails).items():
+            index = uow.deposit_addresses.allocate_shared_index(counters)
+            for network in networks:
+                address = self._derivers[network].derive(index)
+                uow.deposit_addresses.add(DepositAddress(network, address, index, invoice_id, merchant_id, now))
+                found[network] = address
         return found
 
 

@@ -6,7 +6,7 @@ Settlements and payouts have their own packages (``cryptopay.core.settlement``, 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
@@ -31,6 +31,7 @@ __all__ = [
     "RefundState",
     "StoreSettings",
     "address_key",
+    "index_families",
 ]
 
 
@@ -44,11 +45,32 @@ def address_key(network: str, address: str) -> str:
     return address.strip().lower() if known is not None and known.is_evm else address.strip()
 
 
+def index_families(networks: Iterable[str]) -> dict[tuple[str, ...], list[str]]:
+    """``networks`` grouped by the derivation-index counters one address on them takes at once, in lock order.
+
+    The EVM networks derive from one xpub, so index ``i`` is the same address on each of them: an address on any
+    EVM network takes its index on every EVM network's counter (all those known, not only the ones asked for), so
+    an EVM address has exactly one owner across the networks and a payment sent on the wrong EVM network never
+    reaches somebody else's address. Every other network has its own counter. The groups come sorted by their
+    counters' names, and the counters within a group are sorted: allocating group after group takes the counter
+    rows in one global name order, so concurrent allocations never deadlock. Wallets and invoices both use it.
+
+    >>> index_families(["tron", "polygon", "bitcoin", "ethereum", "polygon"])  # doctest: +NORMALIZE_WHITESPACE
+    {('bitcoin',): ['bitcoin'], ('bsc', 'ethereum', 'polygon'): ['polygon', 'ethereum'], ('tron',): ['tron']}
+    """
+    evm = tuple(sorted(name for name, network in NETWORKS.items() if network.is_evm))
+    found: dict[tuple[str, ...], list[str]] = {}
+    for name in dict.fromkeys(networks):
+        found.setdefault(evm if name in evm else (name,), []).append(name)
+    return dict(sorted(found.items()))
+
+
 @attrs.frozen
 class DepositAddress:
     """A fresh receive address derived at ``index`` on ``network``, owned forever by one invoice (``invoice_id``,
     ``merchant_id``) or by one wallet user (``user_id``, the invoice fields None): every address we derive, from
-    one index counter per network, so an address is never two owners'."""
+    the index counters of ``index_families`` (one index on every EVM network's counter at once), so an address is
+    never two owners', on its network or on any other EVM network."""
 
     network: str
     address: str
@@ -215,11 +237,26 @@ class Refund:
     state: RefundState = RefundState.REQUESTED
     tx_hash: str | None = None
     updated_at: datetime | None = None
-    failure: str | None = None
+    failure: str | None = None  # the operators' own words (custody balances, node errors): never the merchant's
 
     @property
     def is_open(self) -> bool:
         return self.state in (RefundState.REQUESTED, RefundState.SENT)
+
+    @property
+    def outward_failure(self) -> str | None:
+        """What the merchant is told of a failure (its API, dashboard and webhooks), never ``failure`` itself.
+
+        >>> from cryptopay.core.money import Money
+        >>> r = Refund(id="rfd_1", invoice_id="inv_1", merchant_id="mer_1", rail_key="usdt-tron", network="tron",
+        ...     address="T...", amount=Money.of("1", "USDT"), hold_id="hld_1", requested_by="usr_1", reason="",
+        ...     created_at=datetime(2026, 1, 1), state=RefundState.FAILED, failure="the hot wallet holds 3 USDT")
+        >>> r.outward_failure
+        'the refund could not be sent: its amount is refundable again'
+        """
+        if self.state is RefundState.FAILED:
+            return "the refund could not be sent: its amount is refundable again"
+        return "the network has not confirmed it yet: we are following it up" if self.failure else None
 
 
 class PaymentLinkClosed(Conflict):

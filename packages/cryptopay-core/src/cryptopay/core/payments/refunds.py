@@ -371,7 +371,7 @@ def _publish(uow: PaymentsUnitOfWork, ids: IdGenerator, refund: Refund, now: dat
         "address": refund.address,
         "tx_hash": refund.tx_hash or "",
         "quote_id": refund.quote_id or "",
-        "failure": refund.failure or "",
+        "failure": refund.outward_failure or "",
     }
     publish(uow, ids, _EVENTS[refund.state], payload, at=now, key=refund.id)
 

@@ -9,8 +9,11 @@ other listings are by id, ascending, strictly ``after`` the given id (the read m
 
 Rules the SQL adapter must keep (the in-memory fakes in ``cryptopay.core.testing.payments`` do):
 - ``DepositAddressRepository.allocate_index`` never hands out one index twice for a network, even to concurrent
-  transactions (a counter row locked ``FOR UPDATE``, or a sequence); gaps are fine. ``add`` is a ``Conflict`` for an
-  address already stored (unique ``(network, address key)``), so two invoices never share an address.
+  transactions (a counter row locked ``FOR UPDATE``, or a sequence); gaps are fine. ``allocate_shared_index``
+  likewise over several counters at once (rows locked in name order): invoices and wallets take their EVM indexes
+  on every EVM counter (``payments.model.index_families``), so an EVM address has one owner across networks.
+  ``add`` is a ``Conflict`` for an address already stored (unique ``(network, address key)``), so two invoices
+  never share an address.
 - ``SettlementRepository.add`` is a ``Conflict`` for a second settlement of one merchant at one cut-off (unique
   ``(merchant_id, cutoff)``), so two concurrent runs cannot both settle.
 - Addresses are matched by ``payments.model.address_key`` (EVM addresses compared case-insensitively).

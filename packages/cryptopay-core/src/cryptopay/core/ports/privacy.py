@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from cryptopay.core.ports.identity import RefreshTokenRepository, UserRepository
+from cryptopay.core.ports.identity import MerchantRepository, RefreshTokenRepository, TeamRepository, UserRepository
 from cryptopay.core.ports.kyc import KycApplicationRepository, KycRepository
 from cryptopay.core.ports.payments import PayoutRepository
 from cryptopay.core.ports.storage import UnitOfWork
@@ -40,6 +40,12 @@ class PrivacyUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def payouts(self) -> PayoutRepository: ...
+
+    @property
+    def merchants(self) -> MerchantRepository: ...
+
+    @property
+    def teams(self) -> TeamRepository: ...
 
 
 class PrivacyUowFactory(Protocol):

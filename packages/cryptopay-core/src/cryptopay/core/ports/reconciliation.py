@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from cryptopay.core.reconciliation.model import BalanceQuery
+from cryptopay.core.reconciliation.model import BalanceQuery, CheckRecord
 
-__all__ = ["BalanceQueryStore"]
+__all__ = ["BalanceQueryStore", "ReconciliationRuns"]
 
 
 class BalanceQueryStore(Protocol):
@@ -22,4 +23,17 @@ class BalanceQueryStore(Protocol):
 
     def latest_answered(self) -> BalanceQuery | None:
         """The most recently answered query with a balance (None before the first answer)."""
+        ...
+
+
+class ReconciliationRuns(Protocol):
+    """Every reconciliation run's results (the worker's, the CLI's, the console's, the API's), one per check."""
+
+    def add(self, records: Sequence[CheckRecord]) -> None:
+        """Keep one run's results (one transaction); a run id already kept is a ``Conflict``."""
+        ...
+
+    def latest_per_check(self) -> list[CheckRecord]:
+        """For each check ever run: its latest result that ran, or its latest (skipped) one if it never ran;
+        ordered by area, then check name."""
         ...

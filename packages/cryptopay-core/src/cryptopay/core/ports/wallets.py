@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
+from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.identity.model import User
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.money import Asset, Money
@@ -157,8 +158,10 @@ class SendRepository(Protocol):
         in one statement)."""
         ...
 
-    def record(self, transfer: Transfer, usage: Usage) -> None:
-        """Store a new transfer and the usage it counts (as ``TransferRepository.add`` and ``UsageRepository.add``).
+    def record(self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = ()) -> None:
+        """Store a new transfer and the usage it counts (as ``TransferRepository.add`` and ``UsageRepository.add``),
+        and journal ``journal``'s movements for AML monitoring (as the unit's ``MovementJournal.add``: a movement
+        whose id is journaled already is skipped).
 
         An adapter may write them only when the unit commits (the SQL adapter sends them with the ledger's writes
         and the ``COMMIT``): reads in the same unit may not see them, and a taken id fails the commit with a

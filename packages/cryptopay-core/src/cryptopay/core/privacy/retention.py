@@ -18,12 +18,25 @@ What is done when a rule is due (``RetentionPurge.run``, the worker's ``privacy.
   amounts, dates and ledger entries stay (they name only the user id);
 - ``sessions``/revoke: every login revoked.
 
+Merchants (``kyb`` and ``merchant_people``): a merchant's relationship ends when an operator closes it
+(``Merchant.closed_at``, ``close_merchant``), and only while its balances hold nothing (money still owed to it means
+the relationship goes on); a KYB application step after the closing moves the end. When due:
+
+- ``merchant_people``/anonymise: the owner's and team members' profiles (as ``profile``; a person who also has a
+  personal wallet keeps theirs, which their wallet's own relationship governs), their logins revoked, the team's
+  invitation emails and the merchant's settlement destination (a phone, a bank account) removed;
+- ``kyb``/anonymise: the merchant's KYB applications' particulars (business, directors, e-mail) removed and their
+  documents detached.
+
+The merchant's financial records (invoices, credits, settlements, payouts, ledger entries) are kept: they name the
+merchant by id; payout destinations stay sealed with them (they are the records of where money went).
+
 Each anonymisation is audited (``privacy.anonymised``, with the rule set's version). The hash-chained audit log is
 append-only and is not rewritten: its records name people by id only.
 
 >>> policy = RetentionPolicy.default()
 >>> policy.version, sorted(r.records for r in policy.rules)
-(1, ['financial', 'kyc', 'profile', 'sessions'])
+(2, ['financial', 'kyb', 'kyc', 'merchant_people', 'profile', 'sessions'])
 """
 
 from __future__ import annotations
@@ -36,19 +49,29 @@ from typing import Any
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import InvalidInput
-from cryptopay.core.flows import WALLET_ASSETS, wallet_account
-from cryptopay.core.identity.model import User
+from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.flows import WALLET_ASSETS, merchant_liability, wallet_account
+from cryptopay.core.identity.model import Merchant, User
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import ASSETS
 from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.wallets.history import history
 from cryptopay.core.wallets.model import Wallet
 
-__all__ = ["ERASED", "RetentionPolicy", "RetentionPurge", "RetentionRule"]
+__all__ = ["ERASED", "RetentionPolicy", "RetentionPurge", "RetentionRule", "close_merchant"]
 
 ERASED = "erased"
-_ACTIONS = {"kyc": "anonymise", "financial": "anonymise", "profile": "anonymise", "sessions": "revoke"}
+_ACTIONS = {
+    "kyc": "anonymise",
+    "financial": "anonymise",
+    "profile": "anonymise",
+    "sessions": "revoke",
+    "merchant_people": "anonymise",
+    "kyb": "anonymise",
+}
+_PERSONAL_KINDS = ("financial", "kyc", "profile", "sessions")  # a personal wallet's records
+_MERCHANT_KINDS = ("kyb", "merchant_people")  # a merchant's
 
 
 @attrs.frozen
@@ -97,8 +120,9 @@ class RetentionPolicy:
         text = resources.files("cryptopay.core.privacy").joinpath("data/retention.json").read_text()
         return cls.from_json(json.loads(text))
 
-    def due(self, ended: datetime, now: datetime) -> list[RetentionRule]:
-        return [rule for rule in self.rules if rule.due(ended, now)]
+    def due(self, ended: datetime, now: datetime, kinds: tuple[str, ...] = _PERSONAL_KINDS) -> list[RetentionRule]:
+        """The rules among ``kinds`` (a personal wallet's by default) due now for a relationship that ended then."""
+        return [rule for rule in self.rules if rule.records in kinds and rule.due(ended, now)]
 
 
 @attrs.frozen
@@ -111,7 +135,7 @@ class RetentionPurge:
     policy: RetentionPolicy = attrs.field(factory=RetentionPolicy.default)
 
     def run(self, *, limit: int = 500) -> list[str]:
-        """Apply every rule now due; the user ids anonymised (each audited)."""
+        """Apply every rule now due; the user ids and merchant ids anonymised (each audited)."""
         now, done, after = self.clock.now(), [], None
         while True:
             with self.uow() as uow:
@@ -120,8 +144,51 @@ class RetentionPurge:
                 if self._apply(wallet.user_id, now):
                     done.append(wallet.user_id)
             if len(page) < limit:
-                return done
+                break
             after = page[-1].user_id
+        after = None
+        while True:
+            with self.uow() as uow:
+                merchants = uow.merchants.list(after=after, limit=limit)
+            done += [m.id for m in merchants if m.closed_at is not None and self._apply_merchant(m.id, now)]
+            if len(merchants) < limit:
+                return done
+            after = merchants[-1].id
+
+    def close_merchant(self, merchant_id: str, *, actor: str, reason: str) -> Merchant:
+        """Close a merchant now (``close_merchant``): its retention period starts."""
+        return close_merchant(self.uow, merchant_id, actor=actor, at=self.clock.now(), reason=reason)
+
+    def merchant_relationship_end(self, uow: PrivacyUnitOfWork, merchant: Merchant) -> datetime | None:
+        """When a merchant's relationship ended: its closing (or a later KYB step); None while it is open, while its
+        balances hold anything, or once it is anonymised."""
+        if merchant.closed_at is None or merchant.settlement.destination == ERASED:
+            return None
+        codes = [merchant_liability(merchant.id, asset) for asset in ASSETS.values()]
+        balances = self.ledger.balances(codes)
+        if any(b.debits_posted != b.credits_posted or b.credits_pending or b.debits_pending for b in balances.values()):
+            return None
+        moments = [merchant.closed_at]
+        for application in uow.kyc_applications.for_party(merchant.id):
+            moments += [application.created_at, *(step.at for step in application.history)]
+        return max(moments)
+
+    def _apply_merchant(self, merchant_id: str, now: datetime) -> bool:
+        with self.uow() as uow:
+            merchant = uow.merchants.get(merchant_id)
+            ended = None if merchant is None else self.merchant_relationship_end(uow, merchant)
+            if merchant is None or ended is None:
+                return False
+            due = self.policy.due(ended, now, _MERCHANT_KINDS)
+            for rule in due:
+                _MERCHANT_ACTIONS[rule.records](uow, merchant, now)
+            if due:
+                kinds = ",".join(sorted(r.records for r in due))
+                details = (("rules", kinds), ("version", str(self.policy.version)), ("ended", ended.isoformat()))
+                uow.audit.append(
+                    AuditEvent("system:retention", "privacy.anonymised", f"merchant:{merchant_id}", now, details)
+                )
+            return bool(due)
 
     def relationship_end(self, uow: PrivacyUnitOfWork, user: User, wallet: Wallet) -> datetime | None:
         """When the relationship ended, or None while it goes on (money held, frozen, or already anonymised)."""
@@ -156,7 +223,7 @@ class RetentionPurge:
             return bool(due)
 
 
-def _profile(uow: PrivacyUnitOfWork, user: User, wallet: Wallet, now: datetime) -> None:
+def _profile(uow: PrivacyUnitOfWork, user: User, wallet: Wallet | None, now: datetime) -> None:
     user.email = user.phone = user.display_name = None
     user.password_hash = f"!{ERASED}"  # no password hashes to this: the account cannot log in
     user.totp_secret, user.totp_confirmed_at, user.recovery_code_hashes = None, None, ()
@@ -165,7 +232,12 @@ def _profile(uow: PrivacyUnitOfWork, user: User, wallet: Wallet, now: datetime) 
 
 
 def _kyc(uow: PrivacyUnitOfWork, user: User, wallet: Wallet, now: datetime) -> None:
-    for application in uow.kyc_applications.for_party(user.id):
+    _applications(uow, user.id)
+
+
+def _applications(uow: PrivacyUnitOfWork, party_id: str) -> None:
+    """A party's KYC/KYB applications without their particulars, e-mail or documents (their steps stay)."""
+    for application in uow.kyc_applications.for_party(party_id):
         application.person = application.business = application.notify_to = None
         application.documents = ()  # the document sweep deletes the blobs no application names
         uow.kyc_applications.update(application)
@@ -194,3 +266,52 @@ def _sessions(uow: PrivacyUnitOfWork, user: User, wallet: Wallet, now: datetime)
 
 
 _ACTIONS_BY_KIND = {"profile": _profile, "kyc": _kyc, "financial": _financial, "sessions": _sessions}
+
+
+def _merchant_people(uow: PrivacyUnitOfWork, merchant: Merchant, now: datetime) -> None:
+    people = {merchant.owner_user_id, *(m.user_id for m in uow.teams.members(merchant.id))}
+    for user_id in sorted(people):
+        user = uow.users.get(user_id)
+        if user is None or uow.wallets.get(user_id) is not None:
+            continue  # gone, or a personal wallet's holder too: that relationship is governed by the wallet's
+        _profile(uow, user, None, now)
+        uow.refresh_tokens.revoke_user(user_id, at=now)
+    for invitation in uow.teams.invitations(merchant.id):
+        invitation.email = f"{ERASED}:{invitation.id}"
+        invitation.revoked_at = invitation.revoked_at or (None if invitation.accepted_at else now)
+        uow.teams.update_invitation(invitation)
+    merchant.settlement = attrs.evolve(merchant.settlement, destination=ERASED)
+    uow.merchants.update(merchant)
+
+
+def _kyb(uow: PrivacyUnitOfWork, merchant: Merchant, now: datetime) -> None:
+    _applications(uow, merchant.id)
+
+
+_MERCHANT_ACTIONS = {"merchant_people": _merchant_people, "kyb": _kyb}
+
+
+def close_merchant(uow: PrivacyUowFactory, merchant_id: str, *, actor: str, at: datetime, reason: str) -> Merchant:
+    """End a merchant's relationship (an operator's decision, audited ``merchant.closed`` with its reason): the
+    retention period of its people's personal data and KYB particulars runs from now. Closing twice keeps the first
+    date.
+
+    >>> from datetime import UTC
+    >>> from cryptopay.core.testing.storage import InMemoryStorage
+    >>> close_merchant(InMemoryStorage().unit_of_work, "mer_1", actor="user:ops", at=datetime.now(UTC), reason=" ")
+    Traceback (most recent call last):
+    ...
+    cryptopay.core.errors.InvalidInput: closing a merchant needs a reason for the record
+    """
+    if not reason.strip():
+        raise InvalidInput("closing a merchant needs a reason for the record", field="reason")
+    with uow() as work:
+        merchant = work.merchants.get(merchant_id)
+        if merchant is None:
+            raise NotFound(f"no merchant {merchant_id!r}")
+        if merchant.closed_at is None:
+            merchant.closed_at = at
+            work.merchants.update(merchant)
+            details = (("reason", reason.strip()),)
+            work.audit.append(AuditEvent(actor, "merchant.closed", f"merchant:{merchant_id}", at, details))
+        return merchant

@@ -6,16 +6,28 @@ pure function of it returning its ``Difference`` list. ``parse_statement`` reads
 
 from cryptopay.core.reconciliation.checks import CHECKS
 from cryptopay.core.reconciliation.float_balance import FLOAT_ACCOUNT, BalanceUrls, FloatBalance
-from cryptopay.core.reconciliation.model import BalanceQuery, Check, CheckResult, Difference, OnChain, Records, Report
+from cryptopay.core.reconciliation.model import (
+    RUN_BY,
+    BalanceQuery,
+    Check,
+    CheckRecord,
+    CheckResult,
+    Difference,
+    OnChain,
+    Records,
+    Report,
+)
 from cryptopay.core.reconciliation.service import Outside, Reconciliation, run_checks
 from cryptopay.core.reconciliation.statement import Statement, StatementLine, parse_statement, render_statement
 
 __all__ = [
     "CHECKS",
     "FLOAT_ACCOUNT",
+    "RUN_BY",
     "BalanceQuery",
     "BalanceUrls",
     "Check",
+    "CheckRecord",
     "CheckResult",
     "Difference",
     "FloatBalance",

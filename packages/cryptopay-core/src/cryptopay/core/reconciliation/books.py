@@ -2,7 +2,9 @@
 balance. Each check is a pure function of one ``Records`` snapshot returning its differences.
 
 Custody is booked by the merchant-payment flows and by the personal wallets' crypto deposits (their standing
-bookings are counted here); a flow that books custody without its records gathered here shows as a difference.
+bookings are counted here), and emptied by refunds, wallet withdrawals and the treasury's conversions (crypto sold
+on an exchange or OTC desk: ``treasury.rebalancing.booked_conversions``, by what their fills sold); a flow that
+books custody without its records gathered here shows as a difference.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _standing(credits: Iterable[PaymentCredit]) -> list[PaymentCredit]:
 
 def custody_matches_credits(records: Records) -> list[Difference]:
     """Each custody account holds the standing credits' receipts on its network and the standing wallet deposits,
-    less the confirmed refunds and wallet withdrawals."""
+    less the confirmed refunds, the wallet withdrawals and what the treasury's conversions sold (by their fills)."""
     expected: dict[str, Money] = {code: Money.zero(balance.asset) for code, balance in records.custody.items()}
     for credit in _standing(records.credits):
         code = flows.custody(credit.transfer[0], credit.received.asset)
@@ -54,6 +56,9 @@ def custody_matches_credits(records: Records) -> list[Difference]:
         if withdrawal.state is WithdrawalState.CONFIRMED:
             code = flows.custody(withdrawal.network, withdrawal.asset)
             expected[code] = expected.get(code, Money.zero(withdrawal.asset)) - withdrawal.amount
+    for conversion in records.conversions:
+        code = flows.custody(conversion.network, conversion.sold.asset)
+        expected[code] = expected.get(code, Money.zero(conversion.sold.asset)) - conversion.sold
     return [
         Difference(code, str(want), str(got), f"off by {got - want}")
         for code, want in sorted(expected.items())

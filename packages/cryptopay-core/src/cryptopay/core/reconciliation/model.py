@@ -27,15 +27,17 @@ from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.reconciliation.statement import Statement
-from cryptopay.core.treasury.model import FloatReading, Sweep
+from cryptopay.core.treasury.model import BookedConversion, FloatReading, Sweep
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.model import Transfer
 from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 __all__ = [
+    "RUN_BY",
     "BalanceQuery",
     "Check",
+    "CheckRecord",
     "CheckResult",
     "DepositBooks",
     "Difference",
@@ -129,6 +131,7 @@ class Records:
     wallets: WalletBooks | None = None  # the personal wallets' side (None: no wallet store)
     deposits: DepositBooks | None = None  # the wallets' crypto deposits (None: no deposit store)
     withdrawals: WithdrawalBooks | None = None  # the wallets' crypto withdrawals (None: no withdrawal store)
+    conversions: tuple[BookedConversion, ...] = ()  # crypto the treasury sold (it left custody), from the ledger
 
 
 @attrs.frozen(kw_only=True)
@@ -195,3 +198,53 @@ class Report:
     def by_check(self) -> dict[str, int]:
         """How many differences each check found."""
         return {r.check.name: len(r.differences) for r in self.results}
+
+    def records(self, run_id: str, by: str) -> tuple[CheckRecord, ...]:
+        """Each check's result as kept by the run store: at most ``KEPT_DIFFERENCES`` differences of a check, with
+        how many it found.
+
+        >>> from datetime import UTC
+        >>> check = Check("float", "mpesa", lambda _records: [])
+        >>> report = Report(datetime(2026, 1, 5, tzinfo=UTC), (CheckResult(check, (Difference("p_1", "1", "2"),)),))
+        >>> [(r.name, r.area, r.found, r.by) for r in report.records("rcn_1", "cli")]
+        [('float', 'mpesa', 1, 'cli')]
+        """
+        if by not in RUN_BY:
+            raise ValueError(f"a reconciliation is run by one of {', '.join(RUN_BY)}, not {by!r}")
+        return tuple(
+            CheckRecord(
+                run_id=run_id,
+                at=self.at,
+                by=by,
+                name=r.check.name,
+                area=r.check.area,
+                about=r.check.about,
+                skipped=r.skipped,
+                found=len(r.differences),
+                differences=r.differences[:KEPT_DIFFERENCES],
+            )
+            for r in self.results
+        )
+
+
+RUN_BY = ("schedule", "cli", "console", "api")  # who runs a reconciliation: the worker, the CLI, the console, REST
+KEPT_DIFFERENCES = 200  # a stored check result keeps this many of its differences (and how many it found)
+
+
+@attrs.frozen(kw_only=True)
+class CheckRecord:
+    """One check's result in one stored reconciliation run: who ran it and when, and what it found."""
+
+    run_id: str
+    at: datetime  # when the run read its snapshot
+    by: str  # one of RUN_BY
+    name: str
+    area: str
+    about: str
+    skipped: str  # why it did not run (an outside source was not given); "" when it ran
+    found: int  # how many differences it found
+    differences: tuple[Difference, ...]  # the first KEPT_DIFFERENCES of them
+
+    @property
+    def ok(self) -> bool:
+        return not self.skipped and self.found == 0

@@ -3,7 +3,9 @@
 The CLI (``cryptopay reconcile``), the worker's schedule (``reconciliation.run``) and the admin endpoint
 (``GET /v1/admin/reconciliation``) all call ``Reconciliation``; none of them reads a repository itself.
 ``reconcile_and_alert`` is the scheduled form: besides the report it sets the ``cryptopay_reconciliation_*``
-gauges and, on any difference, appends an audit record and logs an error, so an operator is told.
+gauges and, on any difference, appends an audit record and logs an error, so an operator is told. Given a run store
+(``runs``, with ``ids`` to name each run), every run's results are kept there, saying who ran it (``by``: the
+schedule, the CLI, the console or the API), for the console to show the latest result of each check.
 """
 
 from __future__ import annotations
@@ -21,19 +23,20 @@ from cryptopay.core.errors import NotFound
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold, Ledger
 from cryptopay.core.listings import Listings, each
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import ASSETS, KES, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.chains import BalanceReader
 from cryptopay.core.ports.ledger import LedgerSession
 from cryptopay.core.ports.monitoring import Metrics
-from cryptopay.core.ports.reconciliation import BalanceQueryStore
+from cryptopay.core.ports.reconciliation import BalanceQueryStore, ReconciliationRuns
 from cryptopay.core.ports.storage import in_transaction
-from cryptopay.core.ports.system import Clock
+from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.treasury import TreasuryStore
 from cryptopay.core.reconciliation.checks import CHECKS
 from cryptopay.core.reconciliation.model import (
     Check,
+    CheckRecord,
     CheckResult,
     DepositBooks,
     OnChain,
@@ -44,6 +47,8 @@ from cryptopay.core.reconciliation.model import (
 )
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.reconciliation.wallets import CLAIM_GRACE
+from cryptopay.core.treasury.model import BookedConversion
+from cryptopay.core.treasury.rebalancing import booked_conversions
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.model import HOLDINGS, Transfer, TransferState
@@ -106,7 +111,11 @@ class Reconciliation:
         wallets: WalletUowFactory | None = None,
         deposits: DepositUowFactory | None = None,
         withdrawals: WithdrawalUowFactory | None = None,
+        runs: ReconciliationRuns | None = None,
+        ids: IdGenerator | None = None,
     ) -> None:
+        if runs is not None and ids is None:
+            raise ValueError("a reconciliation run store needs ids to name each run")
         self._uow, self._ledger, self._clock = uow, ledger, clock
         self._listings = Listings(uow=uow)
         self._chains = dict(chains or {})
@@ -117,15 +126,24 @@ class Reconciliation:
         self._wallets = wallets
         self._deposits = deposits
         self._withdrawals = withdrawals
+        self._runs, self._ids = runs, ids
 
     @property
     def checks(self) -> tuple[Check, ...]:
         return self._checks
 
-    def reconcile(self, outside: Outside | None = None) -> Report:
-        """Every check's differences on a snapshot read now."""
+    def reconcile(self, outside: Outside | None = None, *, by: str = "api") -> Report:
+        """Every check's differences on a snapshot read now, kept in the run store (if any) as run ``by`` one of
+        ``RUN_BY`` (``schedule``, ``cli``, ``console``, ``api``)."""
         records = self.snapshot(self._with_defaults(outside or Outside()))
-        return Report(records.at, run_checks(records, self._checks))
+        report = Report(records.at, run_checks(records, self._checks))
+        if self._runs is not None and self._ids is not None:
+            self._runs.add(report.records(self._ids.new_id("rcn"), by))
+        return report
+
+    def latest_results(self) -> list[CheckRecord]:
+        """Each check's latest kept result (``ReconciliationRuns.latest_per_check``); none without a run store."""
+        return self._runs.latest_per_check() if self._runs is not None else []
 
     def _with_defaults(self, outside: Outside) -> Outside:
         """The deployment's float baseline and latest Account Balance answer, unless the caller gave its own."""
@@ -137,7 +155,7 @@ class Reconciliation:
 
     def reconcile_and_alert(self, outside: Outside | None = None) -> Report:
         """``reconcile``, then set the gauges, and on any difference write an audit record and log an error."""
-        report = self.reconcile(outside)
+        report = self.reconcile(outside, by="schedule")
         self._measure(report)
         if not report.clean:
             counts = {name: n for name, n in report.by_check().items() if n}
@@ -173,7 +191,8 @@ class Reconciliation:
         holds, entries = in_transaction(self._uow, lambda uow: _ledger_records(uow, credits, payouts))
         deposit_books = self._deposit_books() if self._deposits is not None else None
         withdrawal_books = self._withdrawal_books() if self._withdrawals is not None else None
-        custody = self._custody(credits, deposit_books, withdrawal_books)
+        conversions = self._conversions()
+        custody = self._custody(credits, deposit_books, withdrawal_books, conversions)
         return Records(
             invoices=tuple(invoices),
             credits=tuple(credits),
@@ -195,6 +214,7 @@ class Reconciliation:
             wallets=self._wallet_books(wallet_ids, at) if self._wallets is not None else None,
             deposits=deposit_books,
             withdrawals=withdrawal_books,
+            conversions=tuple(conversions),
             **self._treasury_records(),
         )
 
@@ -281,11 +301,16 @@ class Reconciliation:
         }
         return WithdrawalBooks(withdrawals=tuple(found), holds=holds, sent=sent, in_flight=in_flight)
 
+    def _conversions(self) -> list[BookedConversion]:
+        """The treasury's conversions of every crypto asset the deployment knows (each left custody)."""
+        return booked_conversions(self._ledger, [a for a in ASSETS.values() if not a.fiat])
+
     def _custody(
         self,
         credits: Sequence[PaymentCredit],
         deposits: DepositBooks | None = None,
         withdrawals: WithdrawalBooks | None = None,
+        conversions: Sequence[BookedConversion] = (),
     ) -> dict[str, Money]:
         stores = each(lambda after, limit: self._listings.stores(after=after, limit=limit), lambda s: s.merchant_id)
         accounts = {flows.custody(rail.network.name, rail.asset): rail.asset for s in stores for rail in s.rails}
@@ -294,6 +319,7 @@ class Reconciliation:
         accounts |= {
             flows.custody(w.network, w.asset): w.asset for w in (withdrawals.withdrawals if withdrawals else ())
         }
+        accounts |= {flows.custody(c.network, c.sold.asset): c.sold.asset for c in conversions}
         found = {code: self._balance(code) for code in sorted(accounts)}
         return {code: b.posted if b else Money.zero(accounts[code]) for code, b in found.items()}
 

@@ -4,7 +4,9 @@ A withdrawal holds amount + fee from the wallet towards ``liabilities:wallet_wit
 is requested. While it is open (requested or sent) the hold is pending; once confirmed the hold is posted and its
 custody entry (``withdrawal:<id>:send``) exists, so the in-flight account is back to zero for it; once failed the
 hold is voided and nothing was paid out. So each in-flight account's pending credits are exactly the open
-withdrawals' totals, and its posted balance is zero. Custody itself is checked with the credits and deposits
+withdrawals' totals, and its posted balance is zero. A withdrawal whose transaction the network dropped even after a
+rebroadcast (``Withdrawal.stuck``) holds its coins in flight until an operator resolves it: the check names each
+one, with the command that settles it. Custody itself is checked with the credits and deposits
 (``books.custody_matches_credits`` subtracts the confirmed withdrawals).
 """
 
@@ -47,16 +49,25 @@ def withdrawals_booked(records: Records) -> list[Difference]:
 
 
 def in_flight_matches_withdrawals(records: Records) -> list[Difference]:
-    """Each asset's in-flight account has the open withdrawals' totals pending and nothing posted."""
+    """Each asset's in-flight account has the open withdrawals' totals pending and nothing posted; no withdrawal
+    is stuck in flight (dropped by the network after a rebroadcast: ``cryptopay withdrawals resolve ID``)."""
     books = records.withdrawals
     if books is None:
         return []
     want: dict[str, Money] = {}
+    found: list[Difference] = []
     for w in books.withdrawals:
         if w.state.open:
             code = w.asset.code
             want[code] = want[code] + w.total if code in want else w.total
-    found: list[Difference] = []
+        if w.stuck:
+            found.append(
+                Difference(
+                    f"withdrawal {w.id} (sent, {w.total} held)",
+                    "confirmed, or resolved by an operator",
+                    f"{w.failure}: `cryptopay withdrawals resolve {w.id}`",
+                )
+            )
     for code in sorted(set(want) | set(books.in_flight)):
         balance = books.in_flight.get(code)
         account = f"liabilities:wallet_withdrawals_in_flight:{code}"

@@ -21,6 +21,17 @@ does each thing once):
    refund address (``Refunds``: held before it is sent, the hot wallet's sender), ``refunded`` once confirmed;
 4. the invoice expired unpaid: ``expired`` (a late payment can be refunded by an operator: ``refund``).
 
+M-Pesa's limits (decision). A B2C payout is never sent to fail on M-Pesa's limits (``limits``: the same
+``PayoutLimits`` data merchant settlements use, ``MPESA_B2C_PAYOUTS`` by default). The per-transaction size is
+checked when the order is opened (one order is one payment, at most KES 250,000). The per-recipient daily limit (KES
+500,000 a day to one customer) counts every B2C payout to the recipient's number since midnight in Nairobi, failed
+ones excluded (wallet sales and merchant payouts to the same number too: M-Pesa counts what the customer receives).
+When the order would pass it, the payout *waits*: the order stays ``paying_out`` with no payout, its ``note`` says
+why and ``next_attempt_at`` is the next midnight in Nairobi, when the worker checks again (an automatic retry of a
+failed payout waits the same way). It is not split: the sender paid for one payment of the amount shown, and one
+payment arrives, whole, the next day; the recipient's SMS comes when it is paid. An operator's ``retry`` that would
+pass the limit is refused (``LimitExceeded``, ``mpesa.daily``, with what remains today).
+
 Compliance: the sender's country goes to monitoring with the order (``Monitoring.check``, a ``remittance`` movement
 in), where the high-risk-jurisdiction rule reads it; the recipient's wallet credit is within its KYC limits (an
 order that could not be credited is refused before the sender pays). Orders at or above the Travel Rule threshold
@@ -45,6 +56,7 @@ from cryptopay.core.errors import CryptopayError, InvalidInput, LimitExceeded, N
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceState, is_confirmed
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
+from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
 from cryptopay.core.mobile_money.phones import mask_msisdn, normalize_msisdn
@@ -62,6 +74,7 @@ from cryptopay.core.rails import Rail
 from cryptopay.core.remittances import travel
 from cryptopay.core.remittances.model import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.settlement.model import SettlementMethod
+from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
 from cryptopay.core.text import text_problem
 from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
@@ -114,6 +127,7 @@ class Remittances:
     policy: RetryPolicy = attrs.Factory(RetryPolicy)
     travel_rule: TravelRule | None = None  # FATF R.16: the threshold and the records (None: not applied)
     tariff: Tariff = B2C_TARIFF
+    limits: PayoutLimits = MPESA_B2C_PAYOUTS  # M-Pesa's size of one B2C payment and a recipient's daily limit (data)
     window: timedelta = timedelta(minutes=30)  # how long an order waits for its USDT
 
     # --- the sender ----------------------------------------------------------------------------------------------
@@ -223,14 +237,22 @@ class Remittances:
         if amount.asset == KES:
             if amount != amount.whole():
                 raise InvalidInput("the recipient receives whole shillings", field="amount")
-            kes = B2C_LIMITS.check(amount)
+            kes = self._one_payment(amount)
             charge = self.tariff.charge(kes)
             return quote.base_needed(kes + charge, at=at), kes, charge
         if amount.asset != USDT or not amount.is_positive():
             raise InvalidInput("send a positive amount of KES (received) or USDT (sent)", field="amount")
         total = quote.convert(amount, at=at)
         charge = self.tariff.charge(total.whole())
-        return amount, B2C_LIMITS.check((total - charge).whole()), charge
+        return amount, self._one_payment((total - charge).whole()), charge
+
+    def _one_payment(self, kes: Money) -> Money:
+        """``kes`` if one B2C payment can carry it on one day (``LimitExceeded`` otherwise)."""
+        checked = (self.limits.part or B2C_LIMITS).check(kes)
+        per_day = self.limits.per_day
+        if per_day is not None and checked > per_day:
+            raise LimitExceeded(f"M-Pesa pays one customer at most KES {per_day.amount:,} a day")
+        return checked
 
     def _recipient(self, uow: RemittanceUnitOfWork, phone: str, value: Money, now: datetime) -> Wallet | None:
         """The recipient's wallet if they have one; refused now if it could not be credited later."""
@@ -284,6 +306,7 @@ class Remittances:
             raise Refused(f"remittance {order.id} is {order.state.value}: only a paid order being paid out is retried")
         if current is not None and current.state is not PayoutState.FAILED:
             raise Refused(f"remittance {order.id}'s payout {current.id} is {current.state.value}, not failed")
+        in_transaction(self.uow, lambda uow: self._within_daily_limit(uow, order))
         if current is None:
             return in_transaction(self.uow, lambda uow: self._plan_b2c(uow, order_id, actor))
         return self._retry(order_id, current.id, actor)
@@ -400,8 +423,58 @@ class Remittances:
         if wallet is not None and _credit_check(uow, wallet, order.value, now).allowed:
             self._credit(uow, order, wallet, now)
             return
+        order.route, order.state = RemittanceRoute.MPESA, RemittanceState.PAYING_OUT
+        if self._wait_for_daily_limit(uow, order, now):
+            return
         uow.remittances.update(order)
         self._plan_b2c(uow, order.id, _ACTOR)
+
+    def _paid_today(self, uow: RemittanceUnitOfWork, phone: str, now: datetime) -> Money:
+        """What M-Pesa paid (or has in flight) to ``phone`` since midnight in Nairobi: every B2C payout to the
+        number, failed ones excluded."""
+        midnight, _ = day_bounds(now)
+        payouts = uow.payouts.to_destination(phone, since=midnight)
+        return sum((p.amount for p in payouts if p.state is not PayoutState.FAILED), Money.zero(KES))
+
+    def _daily_room(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> Money | None:
+        """None when M-Pesa may pay the order's shillings to its recipient today, else what remains today."""
+        per_day = self.limits.per_day
+        if per_day is None:
+            return None
+        paid = self._paid_today(uow, order.recipient_phone, now)
+        return None if paid + order.kes <= per_day else max(per_day - paid, Money.zero(KES))
+
+    def _wait_for_daily_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> bool:
+        """Whether the order's payout waits for the next day in Nairobi (the recipient's M-Pesa daily limit would
+        be passed today); if so the order says why and when it is tried again (audited once per wait)."""
+        left = self._daily_room(uow, order, now)
+        if left is None:
+            return False
+        _, tomorrow = day_bounds(now)
+        per_day = self.limits.per_day
+        assert per_day is not None
+        note = (
+            f"waiting for M-Pesa's daily limit: a customer receives at most KES {per_day.amount:,} a day and "
+            f"KES {left.amount:,} remains today for {mask_msisdn(order.recipient_phone)}; paid after midnight"
+        )
+        again = order.next_attempt_at != tomorrow
+        order.next_attempt_at, order.note = tomorrow, note
+        uow.remittances.update(order)
+        if again:
+            details = {"until": tomorrow.isoformat(), "remaining_today": str(left.amount), "amount": str(order.kes)}
+            uow.audit.append(_event(_ACTOR, "remittance.waiting", order.id, now, details))
+        return True
+
+    def _within_daily_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder) -> None:
+        """Refuse (``LimitExceeded``) a payout the recipient's M-Pesa daily limit cannot take today."""
+        left = self._daily_room(uow, order, self.clock.now())
+        if left is not None:
+            raise LimitExceeded(
+                f"M-Pesa cannot pay {order.kes} to {mask_msisdn(order.recipient_phone)} today: KES {left.amount:,} "
+                "remains of the recipient's daily limit; the worker pays it after midnight in Nairobi",
+                limit="mpesa.daily",
+                remaining=str(left.amount),
+            )
 
     def _credit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet, now: datetime) -> None:
         flows.open_wallet_accounts(self.ledger, wallet.user_id, session=uow.ledger)
@@ -454,6 +527,11 @@ class Remittances:
         return order
 
     def _on_payout(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
+        if order.payout_id is None:  # waiting for the recipient's M-Pesa daily limit
+            due = order.next_attempt_at is None or now >= order.next_attempt_at
+            if due and not self._wait_for_daily_limit(uow, order, now):
+                self._plan_b2c(uow, order.id, _ACTOR)
+            return None
         attempts = _attempts(uow, order)
         payout = attempts[-1] if attempts else None
         if len(attempts) != order.attempts:  # a retry made elsewhere (an operator, another worker) counts too
@@ -476,7 +554,9 @@ class Remittances:
             order.next_attempt_at, order.note = now + self.policy.wait, f"{why}; tried again after {self.policy.wait}"
             uow.remittances.update(order)
             return None
-        return "retry" if now >= order.next_attempt_at else None
+        if now < order.next_attempt_at or self._wait_for_daily_limit(uow, order, now):
+            return None
+        return "retry"
 
     def _retry(self, order_id: str, payout_id: str, actor: str) -> RemittanceOrder:
         with suppress(Refused):  # retried already (a crashed run, another worker): the order adopts that attempt

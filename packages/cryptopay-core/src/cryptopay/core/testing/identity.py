@@ -146,6 +146,12 @@ class InMemoryMerchants:
         self._rows: dict[str, Merchant] = {}
         self._lock = threading.Lock()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> InMemoryMerchants:
+        """A copy of the rows (an ``InMemoryStorage`` snapshots its repositories to roll a unit of work back)."""
+        copied = InMemoryMerchants()
+        copied._rows = copy.deepcopy(self._rows, memo)
+        return copied
+
     def add(self, merchant: Merchant) -> None:
         with self._lock:
             if any(m.owner_user_id == merchant.owner_user_id for m in self._rows.values()):
@@ -174,6 +180,13 @@ class InMemoryTeams:
         self._members: dict[tuple[str, str], Member] = {}
         self._invitations: dict[str, Invitation] = {}
         self._lock = threading.Lock()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> InMemoryTeams:
+        """A copy of the rows (an ``InMemoryStorage`` snapshots its repositories to roll a unit of work back)."""
+        copied = InMemoryTeams()
+        copied._members = copy.deepcopy(self._members, memo)
+        copied._invitations = copy.deepcopy(self._invitations, memo)
+        return copied
 
     def add_member(self, member: Member) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.errors import NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity.model import Merchant
@@ -61,7 +62,7 @@ from cryptopay.core.testing.metrics import RecordingMetrics
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage, payments_uow
 from cryptopay.core.testing.queue import FakeQueue
-from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries
+from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries, InMemoryReconciliationRuns
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookEndpoints
 
@@ -122,11 +123,13 @@ class FakeChain:
         self._blocks.append(_Block(number, block_hash, moment, mined))
         return mined
 
-    def pay(self, address: str, amount: Money, *, at: datetime | None = None) -> ObservedTransfer:
-        """A customer's transfer of ``amount`` to ``address``, mined in a new block."""
+    def pay(
+        self, address: str, amount: Money, *, at: datetime | None = None, sender: str = "0xcustomer"
+    ) -> ObservedTransfer:
+        """A customer's transfer of ``amount`` from ``sender`` to ``address``, mined in a new block."""
         self._tx += 1
         tx_hash = "0x" + _digest(f"{self.network}:tx:{self._tx}").hex()
-        transfer = ObservedTransfer(self.network, tx_hash, 0, address, amount, None, None, None, "0xcustomer")
+        transfer = ObservedTransfer(self.network, tx_hash, 0, address, amount, None, None, None, sender)
         return self.mine([transfer], at=at)[0]
 
     def reorg(self, depth: int) -> list[ObservedTransfer]:
@@ -277,6 +280,7 @@ class PaymentsStack:
         self.metrics = RecordingMetrics()
         self.jobs = FakeQueue(JobRegistry(), self.clock)  # dead letters for the gauges (the stack runs no jobs)
         self.balance_queries = InMemoryBalanceQueries()
+        self.reconciliation_runs = InMemoryReconciliationRuns()
         self.balance_urls = BalanceUrls(
             result=f"{CALLBACK_BASE}/balance/result", timeout=f"{CALLBACK_BASE}/balance/timeout"
         )
@@ -286,6 +290,7 @@ class PaymentsStack:
             status_result=f"{CALLBACK_BASE}/status/result",
             status_timeout=f"{CALLBACK_BASE}/status/timeout",
         )
+        self.monitor = MonitoringFeed()  # what detection feeds AML monitoring (a test sets one, then rewires)
         self.wire_use_cases()
 
     def wire_use_cases(self, *, gateway: MobileMoneyGateway | None = None) -> None:
@@ -293,7 +298,9 @@ class PaymentsStack:
         uow, clock, ids, ledger = self.uow, self.clock, self.ids, self.ledger
         derivers = {n: SequentialDeriver(n) for n in self.chains}
         self.invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, derivers=derivers)
-        self.detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=self.cursors)
+        self.detection = Detection(
+            uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=self.cursors, monitor=self.monitor, quoter=self.pricer
+        )
         self.settling = Settling(
             uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
         )
@@ -332,6 +339,8 @@ class PaymentsStack:
             metrics=self.metrics,
             balance_answers=self.balance_queries,
             float_baseline=self.mpesa.float_balance,  # the fake's opening float: funded outside the books
+            runs=self.reconciliation_runs,
+            ids=ids,
         )
         self.observing = Observing(
             uow=uow,

@@ -1,14 +1,16 @@
-"""Account Balance queries in memory (``BalanceQueryStore``), kept as copies like the SQL store keeps rows."""
+"""Account Balance queries (``BalanceQueryStore``) and reconciliation runs (``ReconciliationRuns``) in memory, kept
+as copies like the SQL stores keep rows."""
 
 from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Sequence
 
 from cryptopay.core.errors import Conflict, NotFound
-from cryptopay.core.reconciliation.model import BalanceQuery
+from cryptopay.core.reconciliation.model import BalanceQuery, CheckRecord
 
-__all__ = ["InMemoryBalanceQueries"]
+__all__ = ["InMemoryBalanceQueries", "InMemoryReconciliationRuns"]
 
 
 class InMemoryBalanceQueries:
@@ -40,3 +42,34 @@ class InMemoryBalanceQueries:
         with self._lock:
             answered = [q for q in self._queries.values() if q.available is not None and q.answered_at is not None]
             return copy.deepcopy(max(answered, key=lambda q: (q.answered_at, q.id))) if answered else None
+
+
+class InMemoryReconciliationRuns:
+    """Check results by (run id, check name)."""
+
+    def __init__(self) -> None:
+        self._records: dict[tuple[str, str], CheckRecord] = {}
+        self._lock = threading.Lock()
+
+    def add(self, records: Sequence[CheckRecord]) -> None:
+        with self._lock:
+            runs = {r.run_id for r in records}
+            if any(run in runs for run, _ in self._records) or len({(r.run_id, r.name) for r in records}) != len(
+                records
+            ):
+                raise Conflict(f"reconciliation run {', '.join(sorted(runs))} is kept already")
+            self._records |= {(r.run_id, r.name): copy.deepcopy(r) for r in records}
+
+    def latest_per_check(self) -> list[CheckRecord]:
+        with self._lock:
+            latest: dict[str, CheckRecord] = {}
+            for record in self._records.values():
+                now = latest.get(record.name)
+                if now is None or _rank(record) > _rank(now):
+                    latest[record.name] = record
+            return [copy.deepcopy(r) for r in sorted(latest.values(), key=lambda r: (r.area, r.name))]
+
+
+def _rank(record: CheckRecord) -> tuple[bool, object, str]:
+    """A result that ran beats a skipped one; then the later run; then the greater run id."""
+    return (not record.skipped, record.at, record.run_id)

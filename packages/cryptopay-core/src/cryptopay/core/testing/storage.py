@@ -105,7 +105,10 @@ class InMemoryUnitOfWork:
                 # A P2P send's reads and writes over the wallet repositories this storage holds.
                 from cryptopay.core.testing.wallets import InMemorySends
 
-                return InMemorySends(extra["wallets"], extra["kyc"], extra["wallet_usage"], extra["wallet_transfers"])
+                wallets, kyc, usage, transfers = (
+                    extra[n] for n in ("wallets", "kyc", "wallet_usage", "wallet_transfers")
+                )
+                return InMemorySends(wallets, kyc, usage, transfers, journal=extra.get("movements"))
             raise AttributeError(name) from None
 
 

@@ -17,8 +17,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
+from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.money import KES, Asset, Money
+from cryptopay.core.ports.compliance import MovementJournal
 from cryptopay.core.ports.kyc import KycRepository
 from cryptopay.core.ports.wallets import SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
@@ -180,13 +182,20 @@ class InMemoryBuys:
 
 class InMemorySends:
     """``SendRepository`` over the other in-memory repositories (give it the same objects the storage holds: its
-    unit of work snapshots them together). It prepares nothing in the ledger: the ledger session reads for itself.
+    unit of work snapshots them together; ``journal`` is the storage's movement journal, if it has one). It prepares
+    nothing in the ledger: the ledger session reads for itself.
     """
 
     def __init__(
-        self, wallets: InMemoryWallets, kyc: KycRepository, usage: InMemoryUsage, transfers: InMemoryTransfers
+        self,
+        wallets: InMemoryWallets,
+        kyc: KycRepository,
+        usage: InMemoryUsage,
+        transfers: InMemoryTransfers,
+        journal: MovementJournal | None = None,
     ) -> None:
         self._wallets, self._kyc, self._usage, self._transfers = wallets, kyc, usage, transfers
+        self._journal = journal
 
     def parties(
         self,
@@ -206,6 +215,11 @@ class InMemorySends:
         usage = self._usage.totals(sender_id, day_start=day_start, month_start=month_start)
         return SendParties(sender, recipient, profile, usage)
 
-    def record(self, transfer: Transfer, usage: Usage) -> None:
+    def record(self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = ()) -> None:
+        movements = self._journal
+        if journal and movements is None:
+            raise RuntimeError("this storage has no movement journal")
         self._transfers.add(transfer)
         self._usage.add(usage)
+        for movement in journal:
+            movements.add(movement)  # type: ignore[union-attr]  # not None: checked above

@@ -24,7 +24,7 @@ from datetime import datetime
 import attrs
 from cryptopay.core.money import Money
 
-__all__ = ["FloatReading", "Sweep", "SweepState"]
+__all__ = ["BookedConversion", "FloatReading", "Sweep", "SweepState"]
 
 
 class SweepState(enum.Enum):
@@ -105,3 +105,13 @@ class FloatReading:
     utility: Money
     books: Money
     working: Money | None = None
+
+
+@attrs.frozen
+class BookedConversion:
+    """A conversion as the ledger holds it: the network its crypto left custody on, and how much its fills sold."""
+
+    reference: str
+    network: str
+    sold: Money
+    entry_id: str

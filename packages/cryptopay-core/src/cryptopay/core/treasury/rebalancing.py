@@ -21,28 +21,30 @@ that cost out of the trading accounts; proceeds above it are ``revenue:fx_gain:K
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidInput, Refused
+from cryptopay.core.errors import InvalidInput, NotFound, Refused
 from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.ledger.service import trading_account
-from cryptopay.core.money import KES, Money, Rounding
+from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.treasury.guard import FloatGuard
+from cryptopay.core.treasury.model import BookedConversion
 
 if TYPE_CHECKING:
     from cryptopay.core.payouts.model import Payout
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 
-__all__ = ["Conversion", "Fill", "Rebalancing", "TopUp"]
+__all__ = ["Conversion", "Fill", "Rebalancing", "TopUp", "booked_conversions"]
 
 DESTINATIONS = {"bank": flows.BANK, "float": flows.FLOAT}
 _ENTRIES = 1_000_000  # every entry of a trading account (an operator's occasional command)
+_CONVERSION = "treasury:conversion:"  # the idempotency key of a conversion's entry, before its reference
 
 
 @attrs.frozen
@@ -149,7 +151,7 @@ class Rebalancing:
         }
 
         def work(uow: PaymentsUnitOfWork) -> Entry:
-            first = uow.ledger.find_idempotency(f"treasury:conversion:{reference}") is None
+            first = uow.ledger.find_idempotency(f"{_CONVERSION}{reference}") is None
             entry = flows.record_conversion(
                 self._ledger,
                 reference=reference,
@@ -223,3 +225,37 @@ def _totals(fills: Sequence[Fill]) -> tuple[Money, Money]:
     sold = sum((f.amount for f in fills), Money.zero(asset))
     gross = sum((f.amount.amount * f.price for f in fills), Decimal(0))
     return sold, Money.rounded(gross, KES, Rounding.DOWN)
+
+
+def booked_conversions(ledger: Ledger, assets: Iterable[Asset]) -> list[BookedConversion]:
+    """Every conversion booked of ``assets`` (the ``treasury:conversion:<reference>`` entries of their trading
+    accounts), oldest first, with what its recorded fills sold: the reconciliation's ``custody`` check takes them
+    out of custody (the entry's custody line must match them, or the check reports the difference).
+
+    >>> from cryptopay.core.testing.treasury import rebalancing_stack
+    >>> from cryptopay.core.money import USDT
+    >>> stack = rebalancing_stack(bought="1000", paid="129000")
+    >>> _ = stack.rebalancing.record_conversion(reference="otc-7", network="tron", venue="OTC desk",
+    ...     fills=[Fill(Money.of("600", "USDT"), Decimal("130")), Fill(Money.of("400", "USDT"), Decimal("131"))],
+    ...     fee=Money.of("250", "KES"), actor="ops@example.co.ke")
+    >>> [(c.reference, c.network, str(c.sold)) for c in booked_conversions(stack.ledger, [USDT])]
+    [('otc-7', 'tron', '1000.000000 USDT')]
+    """
+    found: list[BookedConversion] = []
+    for asset in dict.fromkeys(a for a in assets if not a.fiat):
+        for entry in reversed(_entries_of(ledger, trading_account(asset.code))):
+            if not entry.idempotency_key.startswith(_CONVERSION):
+                continue
+            metadata = dict(entry.metadata)
+            fills = (part.partition("@")[0] for part in metadata.get("fills", "").split(";") if part)
+            sold = sum((Money.of(amount, asset) for amount in fills), Money.zero(asset))
+            reference = entry.idempotency_key.removeprefix(_CONVERSION)
+            found.append(BookedConversion(reference, metadata.get("network", ""), sold, entry.id))
+    return found
+
+
+def _entries_of(ledger: Ledger, account: str) -> list[Entry]:
+    try:
+        return ledger.entries(account=account, limit=_ENTRIES)
+    except NotFound:
+        return []

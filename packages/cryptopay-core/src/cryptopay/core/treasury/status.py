@@ -127,7 +127,9 @@ class Treasury:
             self._holding(rail, read_chains, sum(1 for s in sweeps if s.network == rail.network.name))
             for rail in self._rails
         )
-        gas = tuple(self._gas(rail, read_chains) for rail in self._rails)
+        # One line per network (its coin pays every rail's fees there): USDT and USDC on Ethereum share one.
+        by_network = {rail.network.name: rail for rail in self._rails}
+        gas = tuple(self._gas(rail, read_chains) for rail in by_network.values())
         return TreasuryStatus(
             at=self._guard.position().at,
             float=self._guard.position(),

@@ -8,24 +8,57 @@ the sign-up's own transaction; the worker's ``wallets.expire_claims`` job return
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from datetime import datetime
 
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.feed import movement
+from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.flows import settle_claim
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.wallets.model import Transfer, TransferState, Wallet
+from cryptopay.core.wallets.service import P2P, kes_value
 
-__all__ = ["deliver_waiting", "return_expired_claims"]
+__all__ = ["claimed_movements", "deliver_waiting", "return_expired_claims"]
 
 
-def deliver_waiting(uow: WalletUnitOfWork, ledger: Ledger, wallet: Wallet, *, at: datetime) -> int:
-    """Credit ``wallet`` with every transfer waiting for its phone (inside the caller's unit of work)."""
+def deliver_waiting(uow: WalletUnitOfWork, ledger: Ledger, wallet: Wallet, *, at: datetime) -> list[Transfer]:
+    """Credit ``wallet`` with every transfer waiting for its phone (inside the caller's unit of work); the transfers
+    claimed (their recipient's side is journaled for AML monitoring once the caller's transaction commits:
+    ``claimed_movements``)."""
     waiting = uow.wallet_transfers.awaiting_claim(wallet.phone)
     for transfer in waiting:
         _finish(uow, ledger, transfer, wallet.user_id, TransferState.CLAIMED, at)
-    return len(waiting)
+    return waiting
+
+
+def claimed_movements(claimed: Sequence[Transfer], quoter: Quoter | None) -> list[Movement]:
+    """The recipient's side of claimed transfers for monitoring (``p2p``, in, the sender as counterparty, valued in
+    KES at a fresh quote), at the claim's time; the id is the one a delivered send's recipient side has.
+
+    >>> claimed_movements([], None)
+    []
+    """
+    moved = []
+    for transfer in claimed:
+        assert transfer.recipient_id is not None and transfer.finished_at is not None
+        value, code = kes_value(transfer.amount, quoter), transfer.amount.asset.code
+        moved.append(
+            movement(
+                f"{transfer.id}:in",
+                transfer.recipient_id,
+                P2P,
+                Direction.IN,
+                value,
+                transfer.finished_at,
+                counterparty=transfer.sender_id,
+                asset=code,
+            )
+        )
+    return moved
 
 
 def return_expired_claims(uow: WalletUowFactory, ledger: Ledger, *, now: datetime, batch: int = 100) -> int:

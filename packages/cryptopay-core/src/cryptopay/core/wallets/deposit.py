@@ -5,8 +5,21 @@ index counter as merchant invoices' addresses, so an address is never anybody el
 ``Deposit``: ``seen`` until it reaches the network's wallet requirement (``WalletSpeed``: confirmations or the
 network's finality signal, fixed when it is first seen), then ``credited`` to the user's balance (USDT is one
 balance whatever the network) or ``held`` in a suspense account for a reason (``HoldReason``: a sanctioned sender,
-dust below the minimum, an asset the wallet does not hold, a frozen wallet, a compliance rule). A deposit whose
-block leaves the chain (a reorg) or that the mempool drops is ``withdrawn``: a credit it had is reversed.
+dust below the minimum, an asset the wallet does not hold, a frozen wallet, a compliance rule, no conversion price
+yet). A deposit whose block leaves the chain (a reorg) or that the mempool drops is ``withdrawn``: a credit it had is
+reversed.
+
+USDC (decision): the wallet keeps one dollar stablecoin balance, USDT. A USDC deposit is converted into USDT when it
+is credited (``CONVERTED``), at the mids of a USDC/USD and a USDT/USD quote less the stablecoin conversion spread
+(``StablecoinConversion``, data: ``CRYPTOPAY_STABLECOIN_CONVERSION_SPREAD``); the ``Conversion`` is kept with the
+deposit. Without a price (the sources down, a stablecoin off its peg) it is held (``awaiting_conversion``) and
+converted when a price is had.
+
+>>> from datetime import UTC
+>>> at = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+>>> c = StablecoinConversion.parse("0.5").convert(Money.of("100", USDC), Decimal("0.9998"), Decimal("1.0002"), at, ())
+>>> c.into, c.at_mid, c.charge
+(Money('99.460207', 'USDT'), Money('99.960007', 'USDT'), Money('0.499800', 'USDT'))
 
 >>> speed = WalletSpeed.parse("polygon=3, tron=finalized")
 >>> [speed.requirement(network).describe() for network in ("polygon", "tron", "bitcoin")]
@@ -20,27 +33,34 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 import attrs
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.money import BTC, USDC, USDT, Asset, Money, asset_by_code, to_decimal
+from cryptopay.core.money import BTC, USDC, USDT, Asset, Money, Rounding, asset_by_code, to_decimal
 from cryptopay.core.rails import Finality, network_by_name
 
 __all__ = [
+    "CONVERTED",
+    "DEFAULT_CONVERSION_SPREAD",
     "DEFAULT_MINIMUMS",
     "DEFAULT_WALLET_SPEED",
     "WALLET_DEPOSIT_ASSETS",
+    "Conversion",
     "Deposit",
     "DepositMinimums",
     "DepositRequirement",
     "DepositState",
     "HoldReason",
+    "StablecoinConversion",
     "WalletSpeed",
 ]
 
 # What a wallet holds on chain: USDT (one balance whatever the network) and BTC. USDC arrives at the same EVM
-# addresses (the watchers read both tokens) but the wallet has no USDC balance: it is held for an operator.
+# addresses (the watchers read both tokens) and is converted into the USDT balance (``CONVERTED``).
 WALLET_DEPOSIT_ASSETS: tuple[Asset, ...] = (USDT, BTC)
+CONVERTED: Mapping[Asset, Asset] = {USDC: USDT}  # deposited asset -> the wallet balance it is credited to
+DEFAULT_CONVERSION_SPREAD = Decimal("0.005")  # 0.5%: what converting one stablecoin into the other costs the user
 
 
 class DepositState(enum.Enum):
@@ -56,6 +76,60 @@ class HoldReason(enum.Enum):
     BELOW_MINIMUM = "below_minimum"  # dust: less than the asset's minimum deposit
     UNSUPPORTED_ASSET = "unsupported_asset"  # an asset the wallet holds no balance of (USDC)
     WALLET_FROZEN = "wallet_frozen"  # an operator froze the wallet: it receives nothing
+    AWAITING_CONVERSION = "awaiting_conversion"  # USDC with no USDC/USDT price now: converted when one is had
+
+
+@attrs.frozen
+class Conversion:
+    """How a deposit of another stablecoin became the wallet's USDT: ``into`` credited, ``at_mid`` its worth at the
+    mids (the difference is the spread, revenue), ``rate`` USDT per unit deposited, the quotes it came from."""
+
+    into: Money
+    at_mid: Money
+    rate: Decimal
+    spread: Decimal
+    quotes: tuple[str, ...]
+    at: datetime
+
+    @property
+    def charge(self) -> Money:
+        return self.at_mid - self.into
+
+
+@attrs.frozen
+class StablecoinConversion:
+    """The conversion spread between dollar stablecoins (a fraction: 0.005 is 0.5%), as data."""
+
+    spread: Decimal = DEFAULT_CONVERSION_SPREAD
+
+    def convert(
+        self, amount: Money, deposited_usd: Decimal, usdt_usd: Decimal, at: datetime, quotes: tuple[str, ...]
+    ) -> Conversion:
+        """``amount`` in USDT at the two dollar mids, less the spread (rounded down: never more than is owed)."""
+        target = CONVERTED.get(amount.asset)
+        if target is None or deposited_usd <= 0 or usdt_usd <= 0:
+            raise InvalidInput(f"{amount.asset.code} is not converted into a wallet balance")
+        rate = deposited_usd / usdt_usd
+        at_mid = Money.rounded(amount.amount * rate, target, Rounding.DOWN)
+        into = Money.rounded(amount.amount * rate * (1 - self.spread), target, Rounding.DOWN)
+        return Conversion(into=into, at_mid=at_mid, rate=rate, spread=self.spread, quotes=quotes, at=at)
+
+    @classmethod
+    def parse(cls, text: str) -> StablecoinConversion:
+        """A percentage from 0 to 5 (``0.5`` or ``0.5%``; empty: the default); ``InvalidInput`` otherwise.
+
+        >>> StablecoinConversion.parse("1%").spread, StablecoinConversion.parse("").spread
+        (Decimal('0.01'), Decimal('0.005'))
+        """
+        if not text.strip():
+            return cls()
+        try:
+            percent = Decimal(text.strip().removesuffix("%").strip())
+        except InvalidOperation:
+            percent = Decimal(-1)
+        if not percent.is_finite() or not Decimal(0) <= percent <= Decimal(5):
+            raise InvalidInput(f"{text!r} is not a conversion spread: a percentage from 0 to 5, such as 0.5")
+        return cls((percent / 100).normalize())
 
 
 @attrs.frozen
@@ -185,10 +259,16 @@ class Deposit:
     credited_at: datetime | None = None
     withdrawn_at: datetime | None = None
     withdrawn_why: str | None = None
+    conversion: Conversion | None = None  # how a converted asset (USDC) was credited as USDT, once it was
 
     @property
     def asset(self) -> Asset:
         return self.amount.asset
+
+    @property
+    def credited(self) -> Money:
+        """What the wallet got (or gets): the amount itself, or the USDT it was converted into."""
+        return self.conversion.into if self.conversion is not None else self.amount
 
     @property
     def transfer_key(self) -> tuple[str, str, int]:

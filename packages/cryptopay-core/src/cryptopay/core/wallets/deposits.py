@@ -4,9 +4,9 @@ Addresses. ``addresses(user)`` gives the user one address per configured network
 wallet's row lock) from the same per-network index counters and derived by the same xpub derivers as invoices'
 addresses, and stored in the same table: no address is ever two owners' (the table's unique keys make it a
 database rule, not a hope). On the EVM networks one index is taken on every one of their counters at once
-(``allocate_shared_index``), so the user's address is the same on each and is nobody else's on any of them: USDT
-sent on the wrong EVM network still reaches the user's own address. They never expire, so the chain scanners
-always watch them (``watched_addresses``).
+(``allocate_shared_index`` over ``payments.model.index_families``, as invoices do), so the user's address is the
+same on each and is nobody else's on any of them: USDT sent on the wrong EVM network still reaches the user's own
+address. They never expire, so the chain scanners always watch them (``watched_addresses``).
 
 Detection. ``record`` turns transfers to those addresses into ``Deposit``s (``seen``), idempotently by
 ``(network, tx, index)``; ``confirm`` reads each watched deposit's depth (and finality signal) before any
@@ -15,7 +15,8 @@ it was booked, reversed (Dr wallet / Cr custody); one that reached its requireme
 again after a reorg is a new generation of the same deposit, booked under new keys.
 
 Booking (decision). Before a deposit reaches the wallet it is checked, in this order: an asset the wallet holds
-(USDT, BTC; USDC is not), the asset's minimum (dust), the sending address against the sanctions lists
+(USDT, BTC) or converts (USDC: a price for its conversion into USDT, below), the asset's minimum (dust), the sending
+address against the sanctions lists
 (``ScreeningPort.screen_address``), and the monitoring's blocking rules (``Monitoring.check``, which journals the
 movement). A deposit failing one, or sent to a frozen wallet, is **held**: booked Dr custody / Cr
 ``liabilities:deposits_held:<ASSET>`` (the coins are ours to account for either way) and never credited silently;
@@ -23,6 +24,17 @@ a sanctioned sender raises a blocking alert in the same transaction. An officer 
 the wallet (audited). Otherwise it is **credited**: Dr ``assets:custody:<network>:<ASSET>`` / Cr
 ``liabilities:wallet:<user>:<ASSET>``, keyed ``deposit:<id>:g<generation>:credit``, and it shows in the wallet's
 history (kind ``deposit``). Every booked deposit is journaled for the batch monitoring rules.
+
+USDC. The wallet keeps one USDT balance: a confirmed USDC deposit is converted at confirmation, at the mids of a
+USDC/USD and a USDT/USD quote from the pricer (its peg bands refuse a depegged coin) less the stablecoin conversion
+spread (``StablecoinConversion``), and credited through the treasury's inventory (``flows.book_deposit`` converted: Dr
+custody:USDC / Cr trading:USDC, Dr trading:USDT / Cr wallet:USDT / Cr ``revenue:fx_spread:USDT``), so USDC enters
+custody and the user is owed USDT; the ``Conversion`` (rate, spread, quote ids) is kept with the deposit and its
+KES value for monitoring is that of the USDT. Without a price it is held (``awaiting_conversion``: Dr custody:USDC /
+Cr deposits_held:USDC), still watched, and every ``confirm`` step tries again (the checks again, then the conversion
+out of the suspense account): nothing is lost and nothing is credited at a guess. An officer's ``release`` of a held
+USDC deposit converts it the same way. A reorg reverses a converted deposit exactly
+(``flows.reverse_deposit`` of the recorded amounts).
 
 Reorgs. A booked deposit stays watched until it is settled (``DepositRequirement.settled``). If its block leaves
 the chain, the credit is reversed (kind ``deposit_reversed``); if the wallet no longer holds the amount (already
@@ -44,8 +56,10 @@ from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.screening import AddressMatch
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidInput, InvalidState, NotFound
-from cryptopay.core.ledger import Ledger
-from cryptopay.core.payments.model import DepositAddress
+from cryptopay.core.fx import Pair
+from cryptopay.core.ledger import Entry, Ledger
+from cryptopay.core.money import USD, USDT, Money
+from cryptopay.core.payments.model import DepositAddress, index_families
 from cryptopay.core.ports.chains import (
     AddressDeriver,
     ChainWatcher,
@@ -59,13 +73,16 @@ from cryptopay.core.ports.deposits import DepositUnitOfWork, DepositUowFactory
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.rails import NETWORKS, Finality, Rail
+from cryptopay.core.rails import Finality, Rail
 from cryptopay.core.wallets.deposit import (
+    CONVERTED,
     WALLET_DEPOSIT_ASSETS,
+    Conversion,
     Deposit,
     DepositMinimums,
     DepositState,
     HoldReason,
+    StablecoinConversion,
     WalletSpeed,
 )
 from cryptopay.core.wallets.service import kes_value
@@ -110,6 +127,7 @@ class _Verdict:
     detail: str | None = None
     movement: Movement | None = None
     alert: Alert | None = None
+    conversion: Conversion | None = None  # a converted asset's conversion, when it is credited
 
 
 class Deposits:
@@ -129,12 +147,15 @@ class Deposits:
         screening: Callable[[], ScreeningPort | None] = lambda: None,
         monitoring: Callable[[], Monitoring | None] = lambda: None,
         quoter: Callable[[], Quoter | None] = lambda: None,
+        conversion: StablecoinConversion | None = None,
     ) -> None:
         self._uow, self._ledger, self._clock, self._ids = uow, ledger, clock, ids
         self._derivers = dict(derivers)
         self._rails = {r.network.name: r for r in rails if r.asset in WALLET_DEPOSIT_ASSETS}
+        self._converted = {r.network.name: r for r in rails if r.asset in CONVERTED}  # USDC, credited as USDT
         self._speed, self._minimums = speed or WalletSpeed(), minimums or DepositMinimums()
         self._screening, self._monitoring, self._quoter = screening, monitoring, quoter
+        self._conversion = conversion or StablecoinConversion()
 
     # -- addresses ---------------------------------------------------------------------------------------------
     @property
@@ -167,11 +188,11 @@ class Deposits:
             raise NotFound(f"{user_id} has no wallet")
         owned = {a.network: a for a in uow.deposit_addresses.owned_by(user_id)}
         now = self._clock.now()
-        for group in _families(self.networks):
+        for counters, group in index_families(self.networks).items():
             missing = [n for n in group if n not in owned]
             if not missing:
                 continue
-            index = uow.deposit_addresses.allocate_shared_index(group)
+            index = uow.deposit_addresses.allocate_shared_index(counters)
             for network in missing:
                 derived = self._derivers[network].derive(index)
                 address = DepositAddress(network, derived, index, None, None, now, user_id)
@@ -185,13 +206,14 @@ class Deposits:
 
     def _view(self, address: DepositAddress) -> WalletAddress:
         rail = self._rails[address.network]
-        minimum = self._minimums.minimum(rail.asset)
+        assets = [rail.asset] + ([r.asset] if (r := self._converted.get(address.network)) else [])
+        minimums = [(a.code, format(self._minimums.minimum(a).amount.normalize(), "f")) for a in assets]
         return WalletAddress(
             network=address.network,
             address=address.address,
-            assets=(rail.asset.code,),
+            assets=tuple(a.code for a in assets),
             requirement=self._speed.requirement(address.network).describe(),
-            minimums=((rail.asset.code, format(minimum.amount.normalize(), "f")),),
+            minimums=tuple(minimums),
             uri=_uri(rail, address.address),
         )
 
@@ -228,10 +250,11 @@ class Deposits:
             if reading is None:
                 continue
             verdict = None
-            if not reading.gone and deposit.state is DepositState.SEEN and self._due(reading):
+            awaiting = _awaiting(deposit)
+            if not reading.gone and (awaiting or (deposit.state is DepositState.SEEN and self._due(reading))):
                 verdict = self._verdict(deposit)
-                if verdict is None:
-                    continue  # cannot be valued for monitoring now: the next step asks again
+                if verdict is None or (awaiting and verdict.reason is HoldReason.AWAITING_CONVERSION):
+                    continue  # cannot be valued (or converted) now: the next step asks again
             found = in_transaction(self._uow, partial(self._confirm, reading=reading, verdict=verdict))
             changed += [found] if found is not None else []
         return changed
@@ -252,22 +275,46 @@ class Deposits:
         return found
 
     def release(self, deposit_id: str, *, actor: str, note: str) -> Deposit:
-        """An officer's decision: credit a held deposit to its wallet (Dr deposits_held / Cr wallet), audited."""
+        """An officer's decision: credit a held deposit to its wallet (Dr deposits_held / Cr wallet; USDC converted
+        into USDT at a price now, ``Unavailable`` without one), audited."""
         if not note.strip():
             raise InvalidInput("releasing a held deposit needs a note saying why", field="note")
-        return in_transaction(self._uow, partial(self._release, deposit_id=deposit_id, actor=actor, note=note.strip()))
+        found = self.deposit(deposit_id)
+        conversion = self._convert(found) if found.asset in CONVERTED and found.state is DepositState.HELD else None
+        return in_transaction(
+            self._uow,
+            partial(self._release, deposit_id=deposit_id, actor=actor, note=note.strip(), conversion=conversion),
+        )
+
+    def _convert(self, deposit: Deposit) -> Conversion:
+        """The deposit in USDT now: the mids of its asset's and USDT's dollar quotes, less the spread (the pricer
+        refuses a stale or depegged price: ``Unavailable``, ``Depegged``)."""
+        quoter = self._quoter()
+        if quoter is None:
+            raise InvalidInput(f"{deposit.asset.code} cannot be converted here (no price source)")
+        deposited, usdt = quoter.quote(Pair(deposit.asset, USD)), quoter.quote(Pair(USDT, USD))
+        at = self._clock.now()
+        return self._conversion.convert(deposit.amount, deposited.mid, usdt.mid, at, (deposited.id, usdt.id))
 
     # -- decisions before a transaction -------------------------------------------------------------------------
     def _verdict(self, deposit: Deposit) -> _Verdict | None:
         """Held or credited, decided outside the booking's transaction (screening and monitoring use their own);
         None when monitoring is on and no price can value the deposit now (it waits for the next step)."""
-        if deposit.asset not in WALLET_DEPOSIT_ASSETS:
+        if deposit.asset not in WALLET_DEPOSIT_ASSETS and deposit.asset not in CONVERTED:
             return _Verdict(HoldReason.UNSUPPORTED_ASSET, f"the wallet holds no {deposit.asset.code}")
         minimum = self._minimums.minimum(deposit.asset)
         if deposit.amount < minimum:
             return _Verdict(HoldReason.BELOW_MINIMUM, f"less than the minimum deposit of {minimum}")
+        conversion, unpriced = None, None
+        if deposit.asset in CONVERTED:
+            try:
+                conversion = self._convert(deposit)
+            except CryptopayError as error:
+                unpriced = f"no {deposit.asset.code}/USDT price now ({error.message}); converted when one is had"
+            if conversion is not None and not conversion.into.is_positive():
+                return _Verdict(HoldReason.BELOW_MINIMUM, f"worth {conversion.into} after the conversion spread")
         try:
-            movement = self._movement(deposit)
+            movement = self._movement(deposit, conversion.into if conversion else None) if unpriced is None else None
         except CryptopayError as error:
             log.warning("deposit %s waits: it cannot be valued for monitoring (%s)", deposit.id, error.message)
             return None
@@ -276,16 +323,20 @@ class Deposits:
             detail = f"sender {deposit.from_address} is listed on {matches[0].source} ({matches[0].ref})"
             alert = self._alert(deposit, movement, matches[0])
             return _Verdict(HoldReason.SANCTIONED_SENDER, detail, movement, alert)
+        if unpriced is not None:
+            log.warning("deposit %s is held: %s", deposit.id, unpriced)
+            return _Verdict(HoldReason.AWAITING_CONVERSION, unpriced)
         monitoring = self._monitoring()
         if monitoring is not None and movement is not None:
             try:
                 monitoring.check(movement)
             except Blocked as blocked:
                 return _Verdict(HoldReason.COMPLIANCE, blocked.message, movement)
-        return _Verdict(movement=movement)
+        return _Verdict(movement=movement, conversion=conversion)
 
-    def _movement(self, deposit: Deposit) -> Movement | None:
-        """The deposit as the monitoring journal's movement, valued in KES (None without monitoring)."""
+    def _movement(self, deposit: Deposit, credited: Money | None = None) -> Movement | None:
+        """The deposit as the monitoring journal's movement, valued in KES (a converted one by the USDT it is
+        credited as; None without monitoring)."""
         if self._monitoring() is None:
             return None
         return Movement(
@@ -293,7 +344,7 @@ class Deposits:
             party_id=deposit.user_id,
             product=DEPOSIT_PRODUCT,
             direction=Direction.IN,
-            amount=kes_value(deposit.amount, self._quoter()),
+            amount=kes_value(credited or deposit.amount, self._quoter()),
             at=self._clock.now(),
             counterparty=deposit.from_address,
             network=deposit.network,
@@ -375,6 +426,7 @@ class Deposits:
             deposit.generation += 1  # booked under new keys once confirmed again
             deposit.state, deposit.entries = DepositState.SEEN, ()
             deposit.hold_reason = deposit.hold_detail = deposit.credited_at = None
+            deposit.conversion = None
         deposit.block_number, deposit.block_hash = transfer.block_number, transfer.block_hash
         deposit.watching, deposit.confirmations = True, 0
         deposit.withdrawn_at = deposit.withdrawn_why = None
@@ -392,9 +444,11 @@ class Deposits:
         if reading.gone:
             return self._withdraw(uow, deposit, reading.why, now)
         deposit.confirmations = reading.depth
-        if verdict is not None:
+        if verdict is not None and _awaiting(deposit):
+            self._rebook(uow, deposit, verdict, now)
+        elif verdict is not None:
             self._book(uow, deposit, verdict, now)
-        elif deposit.booked and deposit.requirement.settled(reading.depth, reading.reached):
+        elif deposit.booked and deposit.requirement.settled(reading.depth, reading.reached) and not _awaiting(deposit):
             deposit.watching = False
         uow.wallet_deposits.update(deposit)
         return deposit if verdict is not None or not deposit.watching else None
@@ -404,6 +458,7 @@ class Deposits:
         reason, detail = verdict.reason, verdict.detail
         if reason is None and (wallet is None or wallet.frozen):
             reason, detail = HoldReason.WALLET_FROZEN, "the wallet is frozen"
+        deposit.conversion = verdict.conversion if reason is None else None
         entry = flows.book_deposit(
             self._ledger,
             key=deposit.key("credit"),
@@ -412,17 +467,56 @@ class Deposits:
             network=deposit.network,
             amount=deposit.amount,
             held=reason is not None,
+            converted=_amounts(deposit.conversion),
+            quote_id=deposit.conversion.quotes[0] if deposit.conversion else None,
             session=uow.ledger,
         )
         deposit.state = DepositState.HELD if reason is not None else DepositState.CREDITED
         deposit.hold_reason, deposit.hold_detail = reason, detail
         deposit.entries, deposit.credited_at = (entry.id,), now
+        deposit.watching = deposit.watching or reason is HoldReason.AWAITING_CONVERSION
+        self._journal(uow, deposit, verdict, now)
+        action = "wallet.deposit_held" if reason is not None else "wallet.deposit_credited"
+        self._audit(uow, action, deposit, now, amount=deposit.credited, entry=entry.id, reason=detail or "")
+
+    def _rebook(self, uow: DepositUnitOfWork, deposit: Deposit, verdict: _Verdict, now: datetime) -> None:
+        """A deposit held for want of a price, checked again with one: converted out of the suspense account, or
+        held for another reason the checks found meanwhile (it stays in the suspense account)."""
+        wallet = uow.wallets.get(deposit.user_id, lock=True)
+        reason, detail = verdict.reason, verdict.detail
+        if reason is None and (wallet is None or wallet.frozen):
+            reason, detail = HoldReason.WALLET_FROZEN, "the wallet is frozen"
+        if reason is not None or verdict.conversion is None:
+            deposit.hold_reason, deposit.hold_detail = reason or deposit.hold_reason, detail
+            self._journal(uow, deposit, verdict, now)
+            self._audit(uow, "wallet.deposit_held", deposit, now, amount=deposit.amount, reason=detail or "")
+            return
+        entry = self._credit_held(uow, deposit, "convert", verdict.conversion)
+        deposit.state, deposit.hold_reason, deposit.hold_detail = DepositState.CREDITED, None, None
+        deposit.entries, deposit.credited_at = (*deposit.entries, entry.id), now
+        self._journal(uow, deposit, verdict, now)
+        self._audit(uow, "wallet.deposit_credited", deposit, now, amount=deposit.credited, entry=entry.id, reason="")
+
+    def _credit_held(self, uow: DepositUnitOfWork, deposit: Deposit, step: str, conversion: Conversion | None) -> Entry:
+        """A held deposit into the wallet (converted into USDT when ``conversion`` is given), keyed ``step``."""
+        deposit.conversion = conversion
+        return flows.release_deposit(
+            self._ledger,
+            key=deposit.key(step),
+            deposit_id=deposit.id,
+            user_id=deposit.user_id,
+            amount=deposit.amount,
+            converted=_amounts(conversion),
+            quote_id=conversion.quotes[0] if conversion else None,
+            session=uow.ledger,
+        )
+
+    def _journal(self, uow: DepositUnitOfWork, deposit: Deposit, verdict: _Verdict, now: datetime) -> None:
+        """The verdict's movement journaled and its alert raised, in the booking's transaction."""
         if verdict.movement is not None:
             uow.movements.add(verdict.movement)  # journaled for the batch rules (``check`` may have already)
         if verdict.alert is not None and uow.alerts.add(verdict.alert):
             self._audit(uow, "compliance.alert_raised", deposit, now, alert=verdict.alert.id, rule="sanctioned-deposit")
-        action = "wallet.deposit_held" if reason is not None else "wallet.deposit_credited"
-        self._audit(uow, action, deposit, now, amount=deposit.amount, entry=entry.id, reason=detail or "")
 
     def _withdraw(self, uow: DepositUnitOfWork, deposit: Deposit, why: str, now: datetime) -> Deposit:
         if deposit.booked and not self._unbook(uow, deposit, why):
@@ -454,6 +548,7 @@ class Deposits:
             amount=deposit.amount,
             held=held,
             why=why,
+            converted=_amounts(deposit.conversion),
             session=uow.ledger,
         )
 
@@ -480,23 +575,18 @@ class Deposits:
                 AuditEvent(_ACTOR, "wallet.frozen", f"user:{deposit.user_id}", now, _text(deposit=deposit.id))
             )
 
-    def _release(self, uow: DepositUnitOfWork, deposit_id: str, actor: str, note: str) -> Deposit:
+    def _release(
+        self, uow: DepositUnitOfWork, deposit_id: str, actor: str, note: str, conversion: Conversion | None
+    ) -> Deposit:
         deposit = uow.wallet_deposits.get(deposit_id, lock=True)
         if deposit is None:
             raise NotFound(f"no deposit {deposit_id!r}")
         if deposit.state is not DepositState.HELD:
             raise InvalidState(f"deposit {deposit_id} is {deposit.state.value}: only a held deposit can be released")
-        if deposit.asset not in WALLET_DEPOSIT_ASSETS:
+        if deposit.asset not in WALLET_DEPOSIT_ASSETS and conversion is None:
             raise InvalidState(f"the wallet holds no {deposit.asset.code}: return it to the sender instead")
         now = self._clock.now()
-        entry = flows.release_deposit(
-            self._ledger,
-            key=deposit.key("release"),
-            deposit_id=deposit.id,
-            user_id=deposit.user_id,
-            amount=deposit.amount,
-            session=uow.ledger,
-        )
+        entry = self._credit_held(uow, deposit, "release", conversion)
         deposit.state, deposit.entries = DepositState.CREDITED, (*deposit.entries, entry.id)
         deposit.hold_reason, deposit.hold_detail = (
             None,
@@ -548,12 +638,14 @@ def _read(deposit: Deposit, watcher: ChainWatcher, finals: _Finals, mempool: Mem
     return _Reading(deposit, depth=depth, reached=reached)
 
 
-def _families(networks: Sequence[str]) -> list[list[str]]:
-    """The EVM networks together (one index taken on all of them: a wallet's address is the same on each, so a
-    deposit sent on the wrong EVM network still reaches an address of its own, never an invoice's), every other
-    network alone."""
-    evm = [n for n in networks if NETWORKS[n].is_evm]
-    return ([evm] if evm else []) + [[n] for n in networks if not NETWORKS[n].is_evm]
+def _amounts(conversion: Conversion | None) -> tuple[Money, Money] | None:
+    """What the ledger flows need of a conversion: the USDT credited and its worth at the mids."""
+    return (conversion.into, conversion.at_mid) if conversion is not None else None
+
+
+def _awaiting(deposit: Deposit) -> bool:
+    """Held for want of a conversion price: every step tries again."""
+    return deposit.state is DepositState.HELD and deposit.hold_reason is HoldReason.AWAITING_CONVERSION
 
 
 def _observed(deposit: Deposit) -> ObservedTransfer:

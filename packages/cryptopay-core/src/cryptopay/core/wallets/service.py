@@ -5,8 +5,10 @@ Sending is a pure ledger move and the busiest thing a wallet does, so it stays o
 cannot both pass a limit only one fits; the recipient; the KYC profile; the month's usage), the KYC limits
 checked (``cryptopay.core.kyc.check_wallet_movement``), the transfer and its usage recorded
 (``uow.wallet_sends.record``), the entry posted. On PostgreSQL that is two round trips: the read also locks the
-ledger balances, and the rows go with the ledger's writes and the ``COMMIT``. A number with no wallet gets the
-money as a claim and an SMS invitation after commit.
+ledger balances, and the rows go with the ledger's writes and the ``COMMIT``. AML monitoring's blocking rules run
+before; the two movements are journaled by the same ``record`` when the monitor journals to the wallet's own
+storage (``MonitoringFeed.journals_within``: as production wires it), else after the commit. A number with no
+wallet gets the money as a claim and an SMS invitation after commit.
 
 Over the in-memory fakes and on SQL alike: ``tests/support/wallet_stack.py`` builds the whole thing.
 """
@@ -135,10 +137,13 @@ class Wallets:
         to_whom = phone or f"@{username}"
         now, code = self.clock.now(), amount.asset.code
         self.monitor.before(movement(transfer_id, sender_id, P2P, OUT, value, now, counterparty=to_whom, asset=code))
+        journal = self.monitor.journals_within(self.uow)  # else journaled after the commit
         transfer = in_transaction(
-            self.uow, lambda uow: self._send(uow, transfer_id, sender_id, phone, username, amount, value, note)
+            self.uow,
+            lambda uow: self._send(uow, transfer_id, sender_id, phone, username, amount, value, note, journal=journal),
         )
-        self.monitor.after(*_p2p_movements(transfer, value))
+        if not journal:
+            self.monitor.after(*_p2p_movements(transfer, value))
         if transfer.state is TransferState.AWAITING_CLAIM:
             self._invite(transfer)
         return transfer
@@ -153,6 +158,8 @@ class Wallets:
         amount: Money,
         value: Money,
         note: str | None,
+        *,
+        journal: bool,
     ) -> Transfer:
         now = self.clock.now()
         fee = self._fee(amount, now)
@@ -197,7 +204,7 @@ class Wallets:
             finished_at=now if recipient else None,
         )
         usage = Usage(self.ids.new_id("use"), sender_id, Product.P2P.value, value, now, transfer.id)
-        uow.wallet_sends.record(transfer, usage)
+        uow.wallet_sends.record(transfer, usage, _p2p_movements(transfer, value) if journal else ())
         send_p2p(
             self.ledger,
             transfer_id=transfer.id,

@@ -4,7 +4,8 @@
 ``RateLimiter``), ``resend`` replaces it (not before a minute, at most five times), ``complete`` checks it (five
 tries) and, in one transaction, creates the user (role personal, the phone verified, the email optional), the wallet
 with its KES, USDT and BTC balances, the KYC profile at tier 0, and delivers any transfer that was waiting for
-this number. Every step is in the audit log; codes are never logged, only the masked number.
+this number. Every step is in the audit log; codes are never logged, only the masked number. The transfers it
+claimed are journaled for AML monitoring on the recipient's side (``p2p``, in) once that transaction committed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 
 import attrs
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.errors import Conflict, NotFound, Refused, Unavailable
 from cryptopay.core.flows import open_wallet_accounts
 from cryptopay.core.identity.model import RateLimited, Role, User
@@ -21,24 +23,30 @@ from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.phones import mask_msisdn, normalize_msisdn
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, RateLimiter
+from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.wallets import codes
-from cryptopay.core.wallets.claims import deliver_waiting
-from cryptopay.core.wallets.model import PhoneVerification, Wallet, valid_username
+from cryptopay.core.wallets.claims import claimed_movements, deliver_waiting
+from cryptopay.core.wallets.model import PhoneVerification, Transfer, Wallet, valid_username
 
 __all__ = ["SignUp", "WalletSignup"]
 
 
 @attrs.frozen
 class SignUp:
-    """A finished sign-up: the new user and wallet, and how many waiting transfers it received."""
+    """A finished sign-up: the new user and wallet, and the waiting transfers it received."""
 
     user: User
     wallet: Wallet
-    claimed: int
+    transfers: tuple[Transfer, ...] = ()
+
+    @property
+    def claimed(self) -> int:
+        """How many waiting transfers it received."""
+        return len(self.transfers)
 
 
 class WrongCode(Refused):
@@ -63,6 +71,8 @@ class WalletSignup:
     policy: codes.CodePolicy = codes.DEFAULT_CODES
     per_phone_hourly: int = 5
     new_code: Callable[[], str] = codes.new_code
+    quoter: Callable[[], Quoter | None] = lambda: None  # values a claimed USDT transfer in KES for monitoring
+    monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: claimed transfers journaled (recipient's side)
 
     def start(self, phone: str) -> PhoneVerification:
         """Send a one-time code to ``phone`` (``Conflict`` if it already has an account)."""
@@ -115,9 +125,13 @@ class WalletSignup:
         if outcome != "ok":
             raise WrongCode(_WHY[outcome], field="code")
         password_hash = self.hasher.hash(password)
-        return in_transaction(
+        done = in_transaction(
             self.uow, lambda uow: self._create(uow, verification_id, password_hash, address, name, display_name)
         )
+        if done.transfers:
+            claimed = done.transfers
+            self.monitor.after_valued(f"claims of {done.user.id}", lambda: claimed_movements(claimed, self.quoter()))
+        return done
 
     def _try(self, verification_id: str, code: str) -> str:
         """Count the try in its own transaction: a wrong code must use up a try even though the sign-up fails."""
@@ -160,8 +174,8 @@ class WalletSignup:
         verification.used_at = now
         uow.phone_verifications.update(verification)
         claimed = deliver_waiting(uow, self.ledger, wallet, at=now)
-        self._record(uow, "wallet.signup", phone, user=user.id, claimed=str(claimed))
-        return SignUp(user, wallet, claimed)
+        self._record(uow, "wallet.signup", phone, user=user.id, claimed=str(len(claimed)))
+        return SignUp(user, wallet, tuple(claimed))
 
     def _sender(self) -> SmsSender:
         sender = self.sms()

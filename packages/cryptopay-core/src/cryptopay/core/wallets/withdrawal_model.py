@@ -118,6 +118,30 @@ class Withdrawal:
         return self.amount + self.fee
 
     @property
+    def stuck(self) -> bool:
+        """Sent, and the network dropped its transaction even after a rebroadcast: the coins are held until an
+        operator resolves it (``cryptopay withdrawals resolve``)."""
+        return self.state is WithdrawalState.SENT and self.failure is not None
+
+    @property
+    def outward_failure(self) -> str | None:
+        """What the customer is told of a failure. ``failure`` is the operators' own (the hot wallet's balance, the
+        list entries an address matched, who returned the coins and why) and never leaves the platform.
+
+        >>> from cryptopay.core.money import Money
+        >>> now = datetime(2026, 1, 1)
+        >>> one, kes = Money.of("1", "USDT"), Money.of("130", "KES")
+        >>> w = Withdrawal(id="wdr_1", user_id="usr_1", network="polygon", address="0xabc", amount=one, fee=one,
+        ...     kes_value=kes, hold_id="hld_1", created_at=now, send_after=now, state=WithdrawalState.FAILED,
+        ...     failure="returned by ops:jo: nonce replaced")
+        >>> w.outward_failure
+        'it could not be sent: the amount and the fee are back in your wallet'
+        """
+        if self.state is WithdrawalState.FAILED:
+            return "it could not be sent: the amount and the fee are back in your wallet"
+        return "the network has not confirmed it yet: we are following it up" if self.stuck else None
+
+    @property
     def cooling(self) -> bool:
         """Whether it waits for a first-time address's cool-off (as of when it was requested)."""
         return self.send_after > self.created_at

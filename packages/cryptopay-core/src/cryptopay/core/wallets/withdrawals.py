@@ -19,7 +19,15 @@ In the order a withdrawal lives (``withdrawal_model`` has the values and the sta
 4. ``check_sent`` (the worker): follows sent withdrawals; confirmed: the hold is posted, custody pays out and our
    fee is revenue (``flows.complete_withdrawal``, with the network's fee when the chain reports it); failed or
    reverted: the hold is voided. A dropped transaction is rebroadcast once (the same bytes) and then left to an
-   operator, holding the coins, since it may still land.
+   operator, holding the coins, since it may still land: it stays ``sent`` with ``failure`` saying so (``stuck``),
+   and reconciliation's ``withdrawals-in-flight`` names it.
+5. ``resolve`` (an operator: ``cryptopay withdrawals resolve ID``): the chain is asked again through the hot wallet's
+   sender (receipt, then the nonce or the spent coins). Mined and deep enough: posted as confirmed; reverted: failed,
+   the coins back; still pending (in the mempool, or evicted with its nonce still free): the same signed bytes are
+   broadcast again, after the address is screened again. Only with ``fail`` and a reason, and only when the chain
+   shows the transaction can no longer be mined (dropped: its nonce or coins went to another transaction; or the
+   sender never signed one), is the hold voided and the coins returned. Anything else is refused and changes
+   nothing; a withdrawal already confirmed or failed is returned as it is (idempotent); every call is audited.
 """
 
 from __future__ import annotations
@@ -83,7 +91,7 @@ from cryptopay.core.wallets.withdrawal_model import (
     WithdrawalState,
 )
 
-__all__ = ["DEFAULT_COOL_OFF", "Withdrawals"]
+__all__ = ["DEFAULT_COOL_OFF", "Resolution", "Withdrawals"]
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +115,18 @@ class _Plan:
     kes: Money
     rail: Rail
     assessment: Assessment | None
+
+
+@attrs.frozen
+class Resolution:
+    """What ``Withdrawals.resolve`` found on chain and did: ``outcome`` is ``confirmed``, ``failed`` (reverted on
+    chain), ``returned`` (failed by the operator: the coins are back), ``rebroadcast`` (still pending: sent again),
+    ``dropped`` (it will not be mined: nothing changed until ``fail`` is asked) or ``unchanged`` (already final)."""
+
+    withdrawal: Withdrawal
+    outcome: str
+    chain: str  # the chain's state as the sender reported it (``pending``, ``dropped``, ``not signed`` ...)
+    message: str
 
 
 @attrs.define(kw_only=True)
@@ -359,11 +379,106 @@ class Withdrawals:
             return withdrawal  # ask again on the next run
         return self._settle_later(withdrawal.id, sent, None)
 
+    # -- an operator -----------------------------------------------------------------------------------------------
+    def resolve(self, withdrawal_id: str, *, actor: str, fail: bool = False, reason: str | None = None) -> Resolution:
+        """Settle a sent withdrawal by what the chain says now (see the module docstring, step 5).
+
+        >>> # withdrawals.resolve("wdr_1", actor="ops:amina")                       -> confirmed / rebroadcast / ...
+        >>> # withdrawals.resolve("wdr_1", actor="ops:amina", fail=True, reason="nonce replaced")  -> returned
+
+        ``InvalidInput`` for ``fail`` without a reason (or a reason without ``fail``); ``Refused`` when the chain
+        does not justify the action (failing a transaction that may still be mined, confirming nothing, sending to
+        an address listed since); ``Unavailable`` when the chain cannot be asked now. Audited whatever it finds.
+        """
+        why = (reason or "").strip()
+        if fail and not why:
+            raise InvalidInput("failing a withdrawal needs a reason (what the chain showed)", field="reason")
+        if why and not fail:
+            raise InvalidInput("a reason goes with --fail", field="reason")
+        withdrawal = self.show(withdrawal_id)
+        if withdrawal.state is WithdrawalState.REQUESTED:
+            raise Refused(f"withdrawal {withdrawal.id} was not sent yet: nothing on chain to resolve")
+        if not withdrawal.state.open:
+            if fail and withdrawal.state is WithdrawalState.CONFIRMED:
+                raise Refused(
+                    f"withdrawal {withdrawal.id} is confirmed on chain ({withdrawal.tx_hash}): its coins left"
+                )
+            done = f"withdrawal {withdrawal.id} is {withdrawal.state.value} already: nothing changed"
+            return self._resolved(actor, Resolution(withdrawal, "unchanged", withdrawal.state.value, done), why)
+        sender = self.senders().get(withdrawal.network)
+        if sender is None:
+            raise Unavailable(f"no {withdrawal.network} hot-wallet sender is configured in this process")
+        try:
+            sent: SentTransaction | None = sender.status(withdrawal.id)
+        except NotFound:
+            sent = None  # the sender holds no signed transaction for it: nothing can be mined
+        chain = "not signed" if sent is None else sent.state.value
+        if fail:
+            return self._resolve_fail(withdrawal, sent, chain, actor, why)
+        if sent is None or sent.state is TxState.DROPPED:
+            settled = self._settle_later(withdrawal.id, sent, None) if sent is not None else withdrawal
+            message = (
+                f"the chain shows {withdrawal.id} will not be mined ({chain}); its coins are held: "
+                "`--fail --reason ...` returns them to the wallet"
+            )
+            return self._resolved(actor, Resolution(settled, "dropped", chain, message), why)
+        if sent.state is TxState.PENDING:
+            return self._rebroadcast(withdrawal, sender, actor)
+        settled = self._settle_later(withdrawal.id, sent, None)
+        outcome = "confirmed" if settled.state is WithdrawalState.CONFIRMED else "failed"
+        message = f"withdrawal {withdrawal.id} is {settled.state.value} ({sent.tx_hash})"
+        return self._resolved(actor, Resolution(settled, outcome, chain, message), why)
+
+    def _resolve_fail(
+        self, withdrawal: Withdrawal, sent: SentTransaction | None, chain: str, actor: str, why: str
+    ) -> Resolution:
+        if sent is not None and sent.state in (TxState.PENDING, TxState.CONFIRMED):
+            may = "is confirmed: post it" if sent.state is TxState.CONFIRMED else "may still be mined"
+            raise Refused(
+                f"withdrawal {withdrawal.id}'s transaction {sent.tx_hash} {may} (chain: {chain}); "
+                "run `resolve` without --fail"
+            )
+        if sent is not None and sent.state is TxState.FAILED:
+            settled = self._settle_later(withdrawal.id, sent, None)  # reverted on chain: the chain's own verdict
+            message = f"withdrawal {withdrawal.id} reverted on chain ({sent.tx_hash}): the coins are back"
+            return self._resolved(actor, Resolution(settled, "failed", chain, message), why)
+        error = f"returned by {actor}: {why} (the chain: {chain})"
+        settled = in_transaction(
+            self.uow, partial(self._settle, withdrawal_id=withdrawal.id, sent=None, error=error, actor=actor)
+        )
+        if settled.failure != error:  # settled meanwhile by the worker (or another operator): left as it is
+            message = f"withdrawal {withdrawal.id} became {settled.state.value} meanwhile: nothing changed"
+            return self._resolved(actor, Resolution(settled, "unchanged", chain, message), why)
+        message = f"withdrawal {withdrawal.id} failed: {settled.total} is back in the wallet"
+        return self._resolved(actor, Resolution(settled, "returned", chain, message), why)
+
+    def _rebroadcast(self, withdrawal: Withdrawal, sender: ChainSender, actor: str) -> Resolution:
+        """Still pending: the same signed bytes again, unless the address was listed since it was signed."""
+        matches = self.screening.screen_address(withdrawal.network, withdrawal.address) if self.screening else []
+        if matches:
+            refs = ",".join(sorted({m.ref for m in matches}))
+            raise Refused(f"the address of {withdrawal.id} is listed now ({refs}): it is not broadcast again")
+        sent = sender.send(_request(withdrawal))
+        settled = self._settle_later(withdrawal.id, sent, None)
+        message = f"withdrawal {withdrawal.id} broadcast again ({sent.tx_hash}, {sent.state.value})"
+        return self._resolved(actor, Resolution(settled, "rebroadcast", sent.state.value, message), "")
+
+    def _resolved(self, actor: str, resolution: Resolution, reason: str) -> Resolution:
+        w = resolution.withdrawal
+        details = {"outcome": resolution.outcome, "chain": resolution.chain, "state": w.state.value}
+        self._audit(actor, "wallet.withdrawal_resolve", f"withdrawal:{w.id}", reason=reason, **details)
+        return resolution
+
     def _settle_later(self, withdrawal_id: str, sent: SentTransaction | None, error: str | None) -> Withdrawal:
         return in_transaction(self.uow, partial(self._settle, withdrawal_id=withdrawal_id, sent=sent, error=error))
 
     def _settle(
-        self, uow: WithdrawalUnitOfWork, withdrawal_id: str, sent: SentTransaction | None, error: str | None
+        self,
+        uow: WithdrawalUnitOfWork,
+        withdrawal_id: str,
+        sent: SentTransaction | None,
+        error: str | None,
+        actor: str = SYSTEM,
     ) -> Withdrawal:
         withdrawal, now = _load(uow, withdrawal_id, lock=True), self.clock.now()
         if not withdrawal.state.open:
@@ -389,7 +504,7 @@ class Withdrawals:
             withdrawal.state = WithdrawalState.SENT
             withdrawal.failure = f"transaction {sent.tx_hash} dropped by the network after a rebroadcast"
         else:
-            withdrawal.state = WithdrawalState.SENT
+            withdrawal.state, withdrawal.failure = WithdrawalState.SENT, None  # pending (again)
         withdrawal.tx_hash = sent.tx_hash if sent else withdrawal.tx_hash
         withdrawal.updated_at = now
         uow.withdrawals.update(withdrawal)
@@ -400,7 +515,7 @@ class Withdrawals:
                 "failure": withdrawal.failure or "",
             }
             action = f"wallet.withdrawal_{withdrawal.state.value}"
-            uow.audit.append(AuditEvent(SYSTEM, action, f"withdrawal:{withdrawal.id}", now, details))
+            uow.audit.append(AuditEvent(actor, action, f"withdrawal:{withdrawal.id}", now, details))
         return withdrawal
 
     # -- reading -------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 
 __all__ = [
+    "CASE_FIELDS",
     "KYC_APPLICATION_FIELDS",
     "SqlAlerts",
     "SqlCases",
@@ -58,6 +59,9 @@ KYC_APPLICATION_FIELDS = PersonalFields(
 )
 """An application's personal fields, sealed at rest (the business's registered name, number and KRA PIN are not
 personal data and stay searchable)."""
+
+CASE_FIELDS = PersonalFields("compliance_cases", ("notes[].text",))
+"""A case's personal fields: the officers' free-text notes (they name people and what they did)."""
 
 
 class SqlKycApplications:
@@ -177,44 +181,52 @@ class SqlAlerts:
 
 
 class SqlCases:
-    """``CaseRepository``."""
+    """``CaseRepository``; the officers' free-text notes are sealed by ``personal`` (``CASE_FIELDS``)."""
 
-    def __init__(self, bind: Bind) -> None:
+    def __init__(self, bind: Bind, *, personal: PersonalData | None = None) -> None:
         self._bind = bind
+        self._personal = personal or PersonalData.plaintext()
 
     def add(self, case: Case) -> None:
         with writing(self._bind) as conn:
-            if not insert_new(conn, compliance_cases, _case_row(case)):
+            if not insert_new(conn, compliance_cases, self._row(case)):
                 raise Conflict(f"case {case.id} exists")
 
     def get(self, case_id: str) -> Case | None:
         c = compliance_cases.c
-        found = _docs(self._bind, sa.select(c.doc).where(c.id == case_id).with_for_update(), Case)
+        found = _cases(self._bind, sa.select(c.id, c.doc).where(c.id == case_id).with_for_update(), self._personal)
         return found[0] if found else None
 
     def update(self, case: Case) -> None:
-        statement = compliance_cases.update().where(compliance_cases.c.id == case.id).values(**_case_row(case))
+        statement = compliance_cases.update().where(compliance_cases.c.id == case.id).values(**self._row(case))
         with writing(self._bind) as conn:
             if conn.execute(statement).rowcount != 1:
                 raise NotFound(f"no case {case.id}")
 
     def list(self, *, status: CaseStatus | None = None, after: str | None = None, limit: int = 100) -> list[Case]:
         c = compliance_cases.c
-        query = sa.select(c.doc)
+        query = sa.select(c.id, c.doc)
         if status is not None:
             query = query.where(c.status == status.value)
         if after is not None:
             query = query.where(c.id > after)
-        return _docs(self._bind, query.order_by(c.id).limit(limit), Case)
+        return _cases(self._bind, query.order_by(c.id).limit(limit), self._personal)
+
+    def _row(self, case: Case) -> dict[str, Any]:
+        doc = CASE_FIELDS.seal(document(case), case.id, self._personal)
+        return {"id": case.id, "party_id": case.party_id, "status": case.status.value, "doc": doc}
+
+
+def _cases(bind: Bind, query: sa.Select[Any], personal: PersonalData) -> list[Case]:
+    """The cases a query selecting (id, doc) finds, their notes opened."""
+    with reading(bind) as conn:
+        rows = conn.execute(query).all()
+    return [from_document(Case, CASE_FIELDS.open(doc, row_id, personal)) for row_id, doc in rows]
 
 
 def _alert_row(alert: Alert) -> dict[str, Any]:
     doc = document(alert)
     return {"id": alert.id, "key": alert.key, "party_id": alert.party_id, "status": alert.status.value, "doc": doc}
-
-
-def _case_row(case: Case) -> dict[str, Any]:
-    return {"id": case.id, "party_id": case.party_id, "status": case.status.value, "doc": document(case)}
 
 
 def _docs(bind: Bind, query: sa.Select[Any], cls: type[T]) -> list[T]:

@@ -250,57 +250,65 @@ def _columns(item: Any, table: sa.Table) -> dict[str, Any]:
 
 
 class SqlMerchants:
-    """``MerchantRepository``; one merchant per owner (unique ``owner_user_id``), listed by id (keyset)."""
+    """``MerchantRepository``; one merchant per owner (unique ``owner_user_id``), listed by id (keyset). With
+    ``personal`` the settlement destination (a phone, a bank account) is sealed at rest."""
 
-    def __init__(self, bind: Bind) -> None:
+    def __init__(self, bind: Bind, *, personal: PersonalData | None = None) -> None:
         self._bind = bind
+        self._personal = personal or PersonalData.plaintext()
 
     def add(self, merchant: Merchant) -> None:
         with writing(self._bind) as conn:
-            if not insert_new(conn, merchants, _merchant_row(merchant)):
+            if not insert_new(conn, merchants, _merchant_row(merchant, self._personal)):
                 raise Conflict("this user already has a merchant profile")
 
     def get(self, merchant_id: str) -> Merchant | None:
-        return _one(self._bind, sa.select(merchants).where(merchants.c.id == merchant_id), _merchant)
+        return _one(self._bind, sa.select(merchants).where(merchants.c.id == merchant_id), self._merchant)
 
     def by_owner(self, user_id: str) -> Merchant | None:
-        return _one(self._bind, sa.select(merchants).where(merchants.c.owner_user_id == user_id), _merchant)
+        return _one(self._bind, sa.select(merchants).where(merchants.c.owner_user_id == user_id), self._merchant)
 
     def update(self, merchant: Merchant) -> None:
-        _update(self._bind, merchants, merchant.id, _merchant_row(merchant), "merchant")
+        _update(self._bind, merchants, merchant.id, _merchant_row(merchant, self._personal), "merchant")
 
     def list(self, *, after: str | None, limit: int) -> list[Merchant]:
         query = sa.select(merchants).order_by(merchants.c.id).limit(limit)
         if after is not None:
             query = query.where(merchants.c.id > after)
         with reading(self._bind) as conn:
-            return [_merchant(row) for row in conn.execute(query)]
+            return [self._merchant(row) for row in conn.execute(query)]
+
+    def _merchant(self, row: Any) -> Merchant:
+        return _merchant(row, self._personal)
 
 
-def _merchant_row(merchant: Merchant) -> dict[str, Any]:
+def _merchant_row(merchant: Merchant, personal: PersonalData) -> dict[str, Any]:
     profile, minimum = merchant.settlement, merchant.settlement.minimum
+    destination = personal.seal(profile.destination, context=f"merchants:{merchant.id}:settlement_destination")
     return {
         "id": merchant.id,
         "owner_user_id": merchant.owner_user_id,
         "business_name": merchant.business_name,
         "settlement_schedule": profile.schedule.value,
         "settlement_method": profile.method.value,
-        "settlement_destination": profile.destination,
+        "settlement_destination": destination,
         "settlement_minimum": minimum.amount if minimum else None,
         "settlement_minimum_asset": minimum.asset.code if minimum else None,
         "created_at": merchant.created_at,
         "updated_at": merchant.updated_at,
         "destination_ready_at": merchant.destination_ready_at,
+        "closed_at": merchant.closed_at,
     }
 
 
-def _merchant(row: Any) -> Merchant:
+def _merchant(row: Any, personal: PersonalData) -> Merchant:
     m = row._mapping
     amount, asset = m["settlement_minimum"], m["settlement_minimum_asset"]
+    destination = personal.open(m["settlement_destination"], context=f"merchants:{m['id']}:settlement_destination")
     profile = SettlementProfile(
         SettlementSchedule(m["settlement_schedule"]),
         SettlementMethod(m["settlement_method"]),
-        m["settlement_destination"],
+        destination,
         Money.of(amount, asset) if amount is not None else None,
     )
     return Merchant(
@@ -311,6 +319,7 @@ def _merchant(row: Any) -> Merchant:
         m["created_at"],
         m["updated_at"],
         m["destination_ready_at"],
+        m["closed_at"],
     )
 
 
@@ -440,18 +449,20 @@ def sql_identity_repositories(
     return {
         "users": SqlUsers(bind, cipher=cipher, personal=personal),
         "refresh_tokens": SqlRefreshTokens(bind),
-        "merchants": SqlMerchants(bind),
+        "merchants": SqlMerchants(bind, personal=personal),
         "api_keys": SqlApiKeys(bind),
         "idempotency": SqlIdempotency(bind),
-        "teams": SqlTeams(bind),
+        "teams": SqlTeams(bind, personal=personal),
     }
 
 
 class SqlTeams:
-    """``TeamRepository``: members (the user is the key: one team per user) and invitations by token hash."""
+    """``TeamRepository``: members (the user is the key: one team per user) and invitations by token hash. With
+    ``personal`` an invitation's email is sealed at rest (invitations are found by token hash, never by email)."""
 
-    def __init__(self, bind: Bind) -> None:
+    def __init__(self, bind: Bind, *, personal: PersonalData | None = None) -> None:
         self._bind = bind
+        self._personal = personal or PersonalData.plaintext()
 
     def add_member(self, member: Member) -> None:
         with writing(self._bind) as conn:
@@ -486,25 +497,26 @@ class SqlTeams:
 
     def add_invitation(self, invitation: Invitation) -> None:
         with writing(self._bind) as conn:
-            if not insert_new(conn, merchant_invitations, _invitation_row(invitation)):
+            if not insert_new(conn, merchant_invitations, _invitation_row(invitation, self._personal)):
                 raise Conflict(f"invitation {invitation.id} exists")
 
     def invitation(self, invitation_id: str) -> Invitation | None:
         query = sa.select(merchant_invitations).where(merchant_invitations.c.id == invitation_id)
-        return _one(self._bind, query, _invitation)
+        return _one(self._bind, query, self._invitation)
 
     def invitation_by_hash(self, token_hash: str) -> Invitation | None:
         query = sa.select(merchant_invitations).where(merchant_invitations.c.token_hash == token_hash)
-        return _one(self._bind, query, _invitation)
+        return _one(self._bind, query, self._invitation)
 
     def invitations(self, merchant_id: str) -> list[Invitation]:
         i = merchant_invitations.c
         query = sa.select(merchant_invitations).where(i.merchant_id == merchant_id)
         with reading(self._bind) as conn:
-            return [_invitation(row) for row in conn.execute(query.order_by(i.created_at.desc(), i.id.desc()))]
+            return [self._invitation(row) for row in conn.execute(query.order_by(i.created_at.desc(), i.id.desc()))]
 
     def update_invitation(self, invitation: Invitation) -> None:
-        _update(self._bind, merchant_invitations, invitation.id, _invitation_row(invitation), "invitation")
+        row = _invitation_row(invitation, self._personal)
+        _update(self._bind, merchant_invitations, invitation.id, row, "invitation")
 
     def claim_invitation(self, invitation_id: str, user_id: str, *, at: datetime) -> bool:
         i = merchant_invitations.c
@@ -512,6 +524,9 @@ class SqlTeams:
         with writing(self._bind) as conn:
             statement = merchant_invitations.update().where(*open_one).values(accepted_at=at, accepted_by=user_id)
             return bool(conn.execute(statement).rowcount == 1)
+
+    def _invitation(self, row: Any) -> Invitation:
+        return _invitation(row, self._personal)
 
 
 def _member_row(member: Member) -> dict[str, Any]:
@@ -534,11 +549,11 @@ def _member(row: Any) -> Member:
     )
 
 
-def _invitation_row(invitation: Invitation) -> dict[str, Any]:
+def _invitation_row(invitation: Invitation, personal: PersonalData) -> dict[str, Any]:
     return {
         "id": invitation.id,
         "merchant_id": invitation.merchant_id,
-        "email": invitation.email,
+        "email": personal.seal(invitation.email, context=f"merchant_invitations:{invitation.id}:email"),
         "role": invitation.role.value,
         "token_hash": invitation.token_hash,
         "created_at": invitation.created_at,
@@ -550,11 +565,11 @@ def _invitation_row(invitation: Invitation) -> dict[str, Any]:
     }
 
 
-def _invitation(row: Any) -> Invitation:
+def _invitation(row: Any, personal: PersonalData) -> Invitation:
     return Invitation(
         id=row.id,
         merchant_id=row.merchant_id,
-        email=row.email,
+        email=personal.open(row.email, context=f"merchant_invitations:{row.id}:email"),
         role=TeamRole(row.role),
         token_hash=row.token_hash,
         created_at=row.created_at,

@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from cryptopay.adapters.sql.repositories._base import insert_new, reading, writing
+from cryptopay.adapters.sql.repositories._base import insert_new, reading, update_one, writing
 from cryptopay.adapters.sql.tables_fx_chains import hot_keys
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.ports.vault import StoredKey
@@ -43,9 +43,13 @@ class SqlKeyStore:
             ]
 
     def replace_blob(self, key_id: str, blob: bytes) -> None:
-        with writing(self._engine) as conn:
-            if conn.execute(hot_keys.update().where(hot_keys.c.key_id == key_id).values(blob=blob)).rowcount != 1:
-                raise NotFound(f"no stored key with id {key_id!r}")
+        update_one(
+            self._engine,
+            hot_keys,
+            hot_keys.c.key_id == key_id,
+            {"blob": blob},
+            missing=f"no stored key with id {key_id!r}",
+        )
 
     def __repr__(self) -> str:
         return f"SqlKeyStore({self._engine.url.render_as_string(hide_password=True)!r})"

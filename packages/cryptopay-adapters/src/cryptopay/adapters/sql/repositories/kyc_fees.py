@@ -26,9 +26,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
+from cryptopay.adapters.sql.repositories._base import Bind, first_document, insert_new, reading, update_one, writing
 from cryptopay.adapters.sql.tables_kyc_fees import fee_schedules, kyc_profiles
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.kyc import KycProfile, KycStatus
 from cryptopay.core.money import Asset
@@ -49,16 +49,12 @@ class SqlKycProfiles:
 
     def get(self, party_id: str) -> KycProfile | None:
         query = sa.select(kyc_profiles.c.doc).where(kyc_profiles.c.party_id == party_id).with_for_update()
-        with reading(self._bind) as conn:
-            doc = conn.scalars(query).first()
-        return from_document(KycProfile, doc) if doc is not None else None
+        return first_document(self._bind, query, KycProfile)
 
     def update(self, profile: KycProfile) -> None:
-        row = _profile_row(profile)
-        statement = kyc_profiles.update().where(kyc_profiles.c.party_id == profile.party_id).values(**row)
-        with writing(self._bind) as conn:
-            if conn.execute(statement).rowcount != 1:
-                raise NotFound(f"{profile.party_id} has no KYC profile to update")
+        where = kyc_profiles.c.party_id == profile.party_id
+        missing = f"{profile.party_id} has no KYC profile to update"
+        update_one(self._bind, kyc_profiles, where, _profile_row(profile), missing=missing)
 
     def find(self, party_ids: Sequence[str]) -> dict[str, KycProfile]:
         if not party_ids:

@@ -16,7 +16,7 @@ import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
-from cryptopay.adapters.sql.repositories._base import increment, insert_new, upsert
+from cryptopay.adapters.sql.repositories._base import DriverRead, increment, insert_new, upsert
 from cryptopay.adapters.sql.tables_payments import (
     deposit_address_counters,
     deposit_addresses,
@@ -49,6 +49,7 @@ from cryptopay.core.settlement import Settlement, SettlementState
 from sqlalchemy.engine import Connection
 
 __all__ = [
+    "PAYOUT_FIELDS",
     "SqlDepositAddresses",
     "SqlInvoices",
     "SqlPaymentCredits",
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_BY_ID: dict[tuple[str, bool], tuple[sa.Select[Any], sa.Select[Any]]] = {}  # (table, keyed): (plain, locked)
+_BY_ID: dict[tuple[str, bool], tuple[DriverRead, DriverRead]] = {}  # (table, keyed): (plain, locked)
 
 
 class _Documents(Generic[T]):
@@ -139,8 +140,8 @@ class _Documents(Generic[T]):
         statements = _BY_ID.get(key)
         if statements is None:
             query = sa.select(*self._keyed_doc()).where(self.table.c.id == sa.bindparam("row_id"))
-            statements = _BY_ID[key] = (query, query.with_for_update())
-        row = self._conn.execute(statements[lock and self._locking], {"row_id": row_id}).first()
+            statements = _BY_ID[key] = (DriverRead(query), DriverRead(query.with_for_update()))
+        row = statements[lock and self._locking].first(self._conn, {"row_id": row_id})
         return self._item(row[0], row[-1]) if row is not None else None
 
 
@@ -396,8 +397,16 @@ _OPEN_PAYOUTS = [PayoutState.SUBMITTED.value, PayoutState.UNKNOWN.value]
 _BY_AGE = ("created_at", "id")
 
 
+PAYOUT_FIELDS = PersonalFields("payouts", ("destination", "b2b.account_reference"))
+"""A payout's personal fields, sealed at rest: where the money goes (a phone, a bank account, a paybill's account)."""
+
+
 class SqlPayouts(_Documents[Payout]):
+    """Payouts; the ``destination`` column holds the destination's keyed hash (a recipient's daily limit is looked up
+    by it), the document the sealed destination and B2B account reference (``PAYOUT_FIELDS``)."""
+
     cls, table, what = Payout, payouts, "payout"
+    fields = PAYOUT_FIELDS
 
     def _columns(self, item: Payout) -> dict[str, Any]:
         return {
@@ -408,7 +417,7 @@ class SqlPayouts(_Documents[Payout]):
             "conversation_id": item.conversation_id,
             "state": item.state.value,
             "check_at": item.check_at,
-            "destination": item.destination,
+            "destination": self._personal.lookup(item.destination),
             "created_at": item.created_at,
         }
 
@@ -460,10 +469,11 @@ class SqlPayouts(_Documents[Payout]):
         return self._select(payouts.c.state == state.value, *_older(payouts, before), limit=limit, newest_first=True)
 
     def to_destination(self, destination: str, *, since: datetime) -> list[Payout]:
-        return self._select(payouts.c.destination == destination, payouts.c.created_at >= since, order=_BY_AGE)
+        where = (payouts.c.destination == self._personal.lookup(destination), payouts.c.created_at >= since)
+        return self._select(*where, order=_BY_AGE)
 
     def to_destinations(self, destinations: Sequence[str], *, since: datetime) -> list[Payout]:
-        wanted = payouts.c.destination.in_(destinations)
+        wanted = payouts.c.destination.in_([self._personal.lookup(d) for d in destinations])
         return self._select(wanted, payouts.c.created_at >= since, order=_BY_AGE)
 
 

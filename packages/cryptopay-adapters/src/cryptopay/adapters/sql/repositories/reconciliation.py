@@ -1,4 +1,5 @@
-"""Account Balance queries on SQL (``BalanceQueryStore``): each write is its own short transaction.
+"""Account Balance queries (``BalanceQueryStore``) and reconciliation runs' results (``ReconciliationRuns``) on SQL:
+each write is its own short transaction.
 
 >>> import tempfile, pathlib
 >>> from datetime import datetime, timezone
@@ -11,21 +12,29 @@
 >>> store.add(BalanceQuery(id="bq_1", token_digest="d1", asked_at=now))
 >>> store.latest_answered() is None, store.by_token("d1").id
 (True, 'bq_1')
+>>> from cryptopay.core.reconciliation import Check, CheckResult, Report
+>>> report = Report(now, (CheckResult(Check("float", "mpesa", lambda _r: []), ()),))
+>>> runs = SqlReconciliationRuns(make_engine(url))
+>>> runs.add(report.records("rcn_1", "cli"))
+>>> [(r.name, r.by, r.found) for r in runs.latest_per_check()]
+[('float', 'cli', 0)]
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories._base import insert_new, reading, writing
+from cryptopay.adapters.sql.repositories._base import first_document, insert_new, reading, update_one, writing
 from cryptopay.adapters.sql.tables_reconciliation import mpesa_balance_queries as queries
-from cryptopay.core.errors import Conflict, NotFound
-from cryptopay.core.reconciliation.model import BalanceQuery
+from cryptopay.adapters.sql.tables_reconciliation import reconciliation_results as results
+from cryptopay.core.errors import Conflict
+from cryptopay.core.reconciliation.model import BalanceQuery, CheckRecord
 from sqlalchemy.engine import Engine
 
-__all__ = ["SqlBalanceQueryStore"]
+__all__ = ["SqlBalanceQueryStore", "SqlReconciliationRuns"]
 
 
 def _row(query: BalanceQuery) -> dict[str, Any]:
@@ -50,21 +59,49 @@ class SqlBalanceQueryStore:
                 raise Conflict(f"balance query {query.id} or its token exists")
 
     def update(self, query: BalanceQuery) -> None:
-        with writing(self._engine) as conn:
-            changed = conn.execute(queries.update().where(queries.c.id == query.id).values(**_row(query)))
-            if changed.rowcount != 1:
-                raise NotFound(f"no balance query {query.id} to update")
+        update_one(
+            self._engine,
+            queries,
+            queries.c.id == query.id,
+            _row(query),
+            missing=f"no balance query {query.id} to update",
+        )
 
     def by_token(self, token_digest: str) -> BalanceQuery | None:
         return self._one(queries.c.token_digest == token_digest)
 
     def latest_answered(self) -> BalanceQuery | None:
         latest = sa.select(queries.c.doc).where(queries.c.has_balance).order_by(queries.c.answered_at.desc())
-        with reading(self._engine) as conn:
-            doc = conn.scalars(latest.limit(1)).first()
-        return from_document(BalanceQuery, doc) if doc is not None else None
+        return first_document(self._engine, latest.limit(1), BalanceQuery)
 
     def _one(self, where: Any) -> BalanceQuery | None:
+        return first_document(self._engine, sa.select(queries.c.doc).where(where), BalanceQuery)
+
+
+class SqlReconciliationRuns:
+    """One row per (run, check): when the run read, whether the check ran, and the result as a document."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, records: Sequence[CheckRecord]) -> None:
+        rows = [
+            {"run_id": r.run_id, "check_name": r.name, "at": r.at, "ran": not r.skipped, "doc": document(r)}
+            for r in records
+        ]
+        with writing(self._engine) as conn:
+            for row in rows:
+                if not insert_new(conn, results, row):
+                    raise Conflict(f"reconciliation run {row['run_id']} is kept already")
+
+    def latest_per_check(self) -> list[CheckRecord]:
+        # the best row per check: one that ran before a skipped one, then the latest run (the index's order)
+        rank = sa.func.row_number().over(
+            partition_by=results.c.check_name,
+            order_by=(results.c.ran.desc(), results.c.at.desc(), results.c.run_id.desc()),
+        )
+        ranked = sa.select(results.c.doc, rank.label("rank")).subquery()
         with reading(self._engine) as conn:
-            doc = conn.scalars(sa.select(queries.c.doc).where(where)).first()
-        return from_document(BalanceQuery, doc) if doc is not None else None
+            docs = conn.scalars(sa.select(ranked.c.doc).where(ranked.c.rank == 1)).all()
+        found = [from_document(CheckRecord, doc) for doc in docs]
+        return sorted(found, key=lambda r: (r.area, r.name))

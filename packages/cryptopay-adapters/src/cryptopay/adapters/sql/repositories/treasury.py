@@ -23,9 +23,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories._base import insert_new, reading, writing
+from cryptopay.adapters.sql.repositories._base import first_document, insert_new, reading, update_one, writing
 from cryptopay.adapters.sql.tables_treasury import float_readings, sweeps
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict
 from cryptopay.core.treasury.model import FloatReading, Sweep, SweepState
 from sqlalchemy.engine import Engine
 
@@ -58,15 +58,10 @@ class SqlTreasuryStore:
                 raise Conflict(f"sweep {sweep.id} exists, or {sweep.deposit_address} is being swept")
 
     def update_sweep(self, sweep: Sweep) -> None:
-        with writing(self._engine) as conn:
-            changed = conn.execute(sweeps.update().where(sweeps.c.id == sweep.id).values(**_row(sweep)))
-            if changed.rowcount != 1:
-                raise NotFound(f"no sweep {sweep.id}")
+        update_one(self._engine, sweeps, sweeps.c.id == sweep.id, _row(sweep), missing=f"no sweep {sweep.id}")
 
     def get_sweep(self, sweep_id: str) -> Sweep | None:
-        with reading(self._engine) as conn:
-            doc = conn.scalars(sa.select(sweeps.c.doc).where(sweeps.c.id == sweep_id)).first()
-        return from_document(Sweep, doc) if doc is not None else None
+        return first_document(self._engine, sa.select(sweeps.c.doc).where(sweeps.c.id == sweep_id), Sweep)
 
     def sweeps(self, *, state: SweepState | None = None, open_only: bool = False, limit: int = 100) -> list[Sweep]:
         query = sa.select(sweeps.c.doc).order_by(sweeps.c.created_at, sweeps.c.id).limit(limit)
@@ -84,6 +79,4 @@ class SqlTreasuryStore:
 
     def latest_reading(self) -> FloatReading | None:
         query = sa.select(float_readings.c.doc).order_by(float_readings.c.at.desc(), float_readings.c.id.desc())
-        with reading(self._engine) as conn:
-            doc = conn.scalars(query.limit(1)).first()
-        return from_document(FloatReading, doc) if doc is not None else None
+        return first_document(self._engine, query.limit(1), FloatReading)

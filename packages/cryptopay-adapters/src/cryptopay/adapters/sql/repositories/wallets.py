@@ -21,11 +21,12 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from cryptopay.adapters.sql.documents import from_document
+from cryptopay.adapters.sql.documents import document, from_document
 from cryptopay.adapters.sql.errors import pipelined
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import insert_new
+from cryptopay.adapters.sql.repositories.compliance import SqlMovementJournal
 from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import (
@@ -35,6 +36,7 @@ from cryptopay.adapters.sql.tables_wallets import (
     wallet_usage,
     wallets,
 )
+from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.errors import Conflict
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.kyc import KycProfile
@@ -268,14 +270,20 @@ SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, req
   FROM ledger_idempotency WHERE key = ANY(CAST(%(keys)s AS varchar[]))
 """
 
-# A send's two rows in one statement, queued for the commit's pipeline.
+# A send's rows in one statement, queued for the commit's pipeline: the transfer, its usage and the movements it
+# journals for monitoring (a JSON array of ``compliance_movements`` rows, maybe empty; an id journaled already is
+# skipped, as ``SqlMovementJournal.add`` skips it).
 _SEND_WRITE = """
 WITH new_transfer AS (
   INSERT INTO wallet_transfers (id, sender_id, recipient_id, recipient_phone, state, claim_expires_at, doc)
   VALUES (%(t_id)s, %(t_sender)s, %(t_recipient)s, %(t_phone)s, %(t_state)s, %(t_expires)s, %(t_doc)s)
+), new_usage AS (
+  INSERT INTO wallet_usage (id, user_id, product, kes_value, asset, at, reference)
+  VALUES (%(u_id)s, %(u_user)s, %(u_product)s, %(u_value)s, %(u_asset)s, %(u_at)s, %(u_reference)s)
 )
-INSERT INTO wallet_usage (id, user_id, product, kes_value, asset, at, reference)
-VALUES (%(u_id)s, %(u_user)s, %(u_product)s, %(u_value)s, %(u_asset)s, %(u_at)s, %(u_reference)s)
+INSERT INTO compliance_movements (id, party_id, at, doc)
+SELECT id, party_id, at, doc FROM json_populate_recordset(NULL::compliance_movements, CAST(%(journal)s AS json))
+ON CONFLICT DO NOTHING
 """
 
 Defer = Callable[[str, Mapping[str, Any]], None]
@@ -362,11 +370,17 @@ class SqlSends:
         usage = SqlUsage(self._conn).totals(sender_id, day_start=day_start, month_start=month_start)
         return SendParties(sender, recipient, profile, usage)
 
-    def record(self, transfer: Transfer, usage: Usage) -> None:
+    def record(self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = ()) -> None:
         if self._driver is None:
             self._transfers.add(transfer)
             SqlUsage(self._conn).add(usage)
+            movements = SqlMovementJournal(self._conn)
+            for movement in journal:
+                movements.add(movement)
             return
+        journal_rows = [
+            {"id": m.id, "party_id": m.party_id, "at": m.at.isoformat(), "doc": _json(document(m))} for m in journal
+        ]
         columns = self._transfers._row(transfer)
         params = {
             "t_id": columns["id"],
@@ -383,5 +397,6 @@ class SqlSends:
             "u_asset": usage.kes_value.asset.code,
             "u_at": usage.at,
             "u_reference": usage.reference,
+            "journal": json.dumps(journal_rows, separators=(",", ":")),
         }
         self._defer(_SEND_WRITE, params)
