@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 UV := $(PYTHON) -m uv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 PYTEST_ARGS ?=
-# `make test` runs the suite on pytest-xdist workers (conftest.py keeps them apart); PYTEST_WORKERS=0: one process.
-PYTEST_WORKERS ?= 3
+# PYTEST_WORKERS=3: the suite on pytest-xdist workers (conftest.py keeps them apart); 0 (the default): one process.
+PYTEST_WORKERS ?= 0
 
 .PHONY: help setup demo demo-btc-tron test lint typecheck unit translations screenshots lighthouse bench-ledger bench-chains bench-api bench-settlement bench-wallet chaos clean
 

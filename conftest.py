@@ -1,4 +1,4 @@
-"""The suite in parallel: ``make test`` runs pytest-xdist workers (``-n 3 --dist loadgroup``); plain pytest is serial.
+"""The suite in parallel: ``make test PYTEST_WORKERS=3`` runs pytest-xdist workers (``-n 3 --dist loadgroup``).
 
 Each xdist worker is a pytest session of its own, so its session fixtures (the PostgreSQL databases, named by the
 worker's pid; an anvil node on a free port; the sandbox simulators on free ports; ``tmp_path_factory``'s
@@ -13,9 +13,8 @@ A test that runs an RQ worker in this process leaves RQ's SIGINT/SIGTERM handler
 after each test (an xdist worker being shut down is interrupted with SIGINT, which RQ's handler turned into a
 ``StopRequested`` traceback at the end of the run).
 
-Tests that share one session-wide stack run on one worker (``xdist_group``): the browser tests (one live stack and
-one Chromium for all of them). Tests of a module with a module-scoped fixture (a server, a migrated database) stay
-together too, so that fixture is built once, not once per worker.
+Tests that share one stack run on one worker (``GROUPS``, by path: a scheduler of our own): the browser tests (one
+live stack and one Chromium for all of them) and the end-to-end demos (one whole stack at a time).
 
 >>> redis_for_worker("redis://127.0.0.1:6379/0", "gw2")
 'redis://127.0.0.1:6379/3'
@@ -30,14 +29,15 @@ import shutil
 import signal
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-GROUPS = {"tests/browser/": "browser"}
-"""Directories whose tests share one session-wide stack, and the worker group they run in."""
-
-_SHARED_SCOPES = {"module", "package", "class"}
+GROUPS = {"tests/browser/": "stacks", "tests/e2e/": "stacks"}
+"""Directories whose tests run whole on one worker: the browser tests share one live stack and one Chromium; the
+end-to-end demos each start a whole stack too (anvil, simulators, APIs, workers), so one runs at a time, as serially.
+"""
 
 
 def redis_for_worker(url: str, worker: str) -> str:
@@ -59,24 +59,32 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups off the items
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not getattr(config.option, "loadgroup", False):  # set on the workers of --dist loadgroup (their dist is "no")
-        return
-    for item in items:
-        path = item.nodeid.partition("::")[0]
-        group = next((name for prefix, name in GROUPS.items() if path.startswith(prefix)), None)
-        if group is None and _has_shared_fixture(item):
-            group = path
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` by path: each test is its own unit, except the ``GROUPS``, each sent whole to one worker.
+
+    (xdist's own loadgroup reads ``xdist_group`` marks through node ids that pytest 9.2 no longer lets it change:
+    pytest-xdist issue 1386.)
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class Grouped(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid) or nodeid
+
+    return Grouped(config, log)
 
 
-def _has_shared_fixture(item: pytest.Item) -> bool:
-    info = getattr(item, "_fixtureinfo", None)
-    if info is None:  # doctests
-        return False
-    return any(d.scope in _SHARED_SCOPES for defs in info.name2fixturedefs.values() for d in defs)
+def group_of(nodeid: str) -> str | None:
+    """The worker group of the test ``nodeid``, if it shares a stack with others.
+
+    >>> group_of("tests/browser/test_web_deposit.py::test_deposit"), group_of("tests/unit/test_money.py::test_add")
+    ('stacks', None)
+    """
+    path = nodeid.partition("::")[0]
+    return next((name for prefix, name in GROUPS.items() if path.startswith(prefix)), None)
 
 
 @pytest.fixture(autouse=True)
