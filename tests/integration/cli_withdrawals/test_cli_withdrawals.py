@@ -62,15 +62,21 @@ def test_unknown_ids_and_states_exit_with_meaning(stack):
     assert empty.exit_code == 0 and "no withdrawal is pending" in empty.stdout
 
 
-def test_resolve_a_dropped_withdrawal_returns_the_coins_only_with_a_reason(stack):
-    """A withdrawal dropped after its rebroadcast: ``resolve`` says it will not be mined and changes nothing;
-    ``--fail`` without a reason exits 2; ``--fail --reason`` returns the coins; again, nothing changes."""
+def _sent(stack):
+    """A tier-1 user with 300 USDT whose withdrawal of 100 was sent (the hot wallet funded)."""
     user = stack.wallet.sign_up("0712000001", tier=1)
     stack.wallet.fund(user, "300", "USDT")
     stack.fund_hot_wallet("polygon", "1000")
     w = stack.withdrawals.request(user.id, "polygon", ADDRESS, Money.of("100", "USDT"))
     stack.clock.advance(hours=24)
     stack.withdrawals.send_due()
+    return user, w
+
+
+def test_resolve_a_dropped_withdrawal_returns_the_coins_only_with_a_reason(stack):
+    """A withdrawal dropped after its rebroadcast: ``resolve`` says it will not be mined and changes nothing;
+    ``--fail`` without a reason exits 2; ``--fail --reason`` returns the coins; again, nothing changes."""
+    user, w = _sent(stack)
     pending = _run("resolve", w.id, "--fail", "--reason", "not seen", "--json")
     assert pending.exit_code == 5 and "may still be mined" in pending.output, pending.output
     stack.senders["polygon"].finish(w.id, TxState.DROPPED)
@@ -87,3 +93,16 @@ def test_resolve_a_dropped_withdrawal_returns_the_coins_only_with_a_reason(stack
     again = json.loads(_run("resolve", w.id, "--fail", "--reason", "again", "--json").stdout)
     assert (again["outcome"], again["state"]) == ("unchanged", "failed")
     assert _run("resolve", "wdr_nope").exit_code == 3
+
+
+@pytest.mark.parametrize("actor", ["system:withdrawals", "user:usr_someone", "ops:", "ops:a b", "ops:" + "x" * 200])
+def test_an_operator_cannot_write_another_actor_into_the_audit_log(stack, actor):
+    """Outside review: ``--actor`` names an operator (``ops:<name>``); claiming the system or a customer, or an odd
+    name, exits 2 and changes nothing (the withdrawal stays sent); a plain name is recorded as ``ops:<name>``."""
+    _, w = _sent(stack)
+    stack.senders["polygon"].finish(w.id, TxState.DROPPED)
+    stack.withdrawals.check_sent()
+    refused = _run("resolve", w.id, "--fail", "--reason", "nonce replaced", "--actor", actor)
+    assert refused.exit_code == 2, refused.output
+    assert json.loads(_run("show", w.id, "--json").stdout)["state"] == "sent"
+    assert _run("resolve", w.id, "--fail", "--reason", "nonce replaced", "--actor", "amina").exit_code == 0

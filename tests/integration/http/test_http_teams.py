@@ -46,6 +46,8 @@ def test_an_invited_member_acts_for_the_merchant_within_its_role(client, auth, s
     assert refused.status_code == 403
     actions = {record.action for record in services.audit.records()}
     assert {"team.invite", "team.join"} <= actions
+    invited = [dict(r.details) for r in services.audit.records() if r.action == "team.invite"]
+    assert invited and all("email" not in d and d["invitation"].startswith("inv") for d in invited)  # no PII
 
 
 def test_the_owner_cannot_be_removed_or_demoted_and_hands_over_with_a_step_up(client, auth, services):

@@ -26,7 +26,7 @@ from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payouts.model import B2BTarget, Payout
-from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.settlement import Settlement, SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Wallet
 from sqlalchemy.engine import Engine
 
@@ -196,6 +196,19 @@ def _write_merchant_side(uow: Any) -> None:
     )
     uow.teams.add_invitation(invitation)
     uow.cases.add(_case())
+    uow.settlements.add(_settlement())
+
+
+def _settlement() -> Settlement:
+    return Settlement(
+        id="stl_1",
+        merchant_id="mer_1",
+        cutoff=NOW,
+        created_at=NOW,
+        complete_by=NOW + timedelta(hours=1),
+        method=SettlementMethod.BANK,
+        destination="01:0990012345678",
+    )
 
 
 def _raw_text(engine: Engine) -> str:
@@ -210,6 +223,7 @@ def _raw_text(engine: Engine) -> str:
         "merchants",
         "merchant_invitations",
         "compliance_cases",
+        "settlements",
     )
     with engine.connect() as conn:
         return "\n".join(
@@ -248,6 +262,8 @@ def _merchant_side_reads_back(uow: Any) -> None:
     assert uow.teams.invitation_by_hash("f" * 64).email == "amina@duka.co.ke"
     assert uow.cases.get("cas_1").notes == _case().notes
     assert [c.notes for c in uow.cases.list()] == [_case().notes]
+    assert uow.settlements.get("stl_1") == _settlement()
+    assert uow.settlements.last_for("mer_1").destination == "01:0990012345678"
 
 
 def test_a_sealed_value_copied_onto_another_row_does_not_open(engine: Engine) -> None:
@@ -276,6 +292,7 @@ def test_the_sealing_pass_seals_rows_written_in_the_clear(engine: Engine) -> Non
         1,
         1,
     )
+    assert counts["settlements"] == 1
     assert _leaks(_raw_text(engine)) == []
     assert set(seal_personal_data(storage).values()) == {0}
     with storage.unit_of_work() as uow:
@@ -355,3 +372,18 @@ def test_travel_rule_records_keep_their_ivms101_payload_sealed(engine: Engine) -
     with storage.unit_of_work() as uow:
         assert uow.travel_rule.get("trr_1") == _travel_record()
         assert uow.travel_rule.list(party_id="usr_ann") == [_travel_record()]
+
+
+def test_the_staff_search_finds_sealed_payouts_and_transfers_by_phone(engine: Engine) -> None:
+    """Search by phone goes through the keyed hashes (payout destination, wallet phone, transfer recipient) and opens
+    what it finds; a phone nobody used finds nothing."""
+    from cryptopay.adapters.sql.search import SqlTransactionIndex
+    from cryptopay.core.search import TransactionSearch
+
+    personal = _personal()
+    _write_everything(SqlStorage(engine, personal=personal))
+    search = TransactionSearch(SqlTransactionIndex(engine, personal=personal))
+    assert [(h.kind, h.id, h.matched) for h in search.find("0799000222")] == [("payout", "po_1", "phone")]
+    assert {(h.kind, h.id) for h in search.find("0733000111")} == {("wallet_transfer", "tr_1")}
+    assert {(h.kind, h.id) for h in search.find(PHONE)} == {("wallet_transfer", "tr_1")}  # the sender's wallet
+    assert search.find("0700000000") == []

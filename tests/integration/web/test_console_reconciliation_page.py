@@ -16,7 +16,8 @@ from tests.integration.web.test_console_officer_pages import Staff, root  # noqa
 
 def _row(html: str, check: str) -> str:
     """The results table's row of ``check``, tags stripped."""
-    row = re.search(rf"<tr>\s*<td>[^<]*</td>\s*<td>(?:<a [^>]*>)?{re.escape(check)}(?:</a>)?</td>.*?</tr>", html, re.S)
+    cell = rf'<td><span class="muted">[^<]*</span> (?:<a [^>]*>)?{re.escape(check)}(?:</a>)?</td>'
+    row = re.search(rf"<tr>\s*{cell}.*?</tr>", html, re.S)
     assert row, check
     return " ".join(re.sub(r"<[^>]+>", " ", row.group(0)).split())
 

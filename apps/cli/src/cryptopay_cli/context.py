@@ -8,7 +8,10 @@ installed other ``Services``. ``begin_invocation()`` (the CLI's root callback) s
 from __future__ import annotations
 
 import getpass
+import re
 from typing import TYPE_CHECKING
+
+import typer
 
 if TYPE_CHECKING:  # the root (and what it imports) loads when a command runs, not when the CLI starts
     from cryptopay.adapters.bootstrap import Services
@@ -46,8 +49,24 @@ def use_services(installed: Services | None) -> Services | None:
     return previous
 
 
-def operator() -> str:
-    """Who runs the command, as the audit log names an operator: ``ops:<login>``."""
+_OPERATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+
+
+def operator(actor: str | None = None) -> str:
+    """Who runs the command, as the audit log names an operator: ``ops:<login>``, or ``ops:<name>`` for ``--actor``.
+
+    ``--actor`` names an operator only (``amina`` or ``ops:amina``): the system, a customer (``user:...``) or an odd
+    name is refused with exit 2, so the audit log never records an operator's action as someone else's.
+
+    >>> operator("amina"), operator("ops:amina")
+    ('ops:amina', 'ops:amina')
+    """
+    if actor is not None:
+        name = actor.removeprefix("ops:")
+        if not _OPERATOR_NAME.fullmatch(name):
+            typer.echo("error: --actor names an operator: ops:<name> (letters, digits, . _ @ + -)", err=True)
+            raise typer.Exit(2)
+        return f"ops:{name}"
     try:
         return f"ops:{getpass.getuser()}"
     except (KeyError, OSError):  # no login name in some containers

@@ -58,7 +58,7 @@ def cancel(
 ) -> None:
     """Cancel an invoice that has received nothing; a payment that still comes is credited late and refundable."""
     with errors_to_exit_codes():
-        invoice = services().invoicing.cancel_invoice(invoice_id, actor=actor or operator())
+        invoice = services().invoicing.cancel_invoice(invoice_id, actor=operator(actor))
     view = invoice_view(invoice)
     if as_json:
         emit_json(view)

@@ -49,7 +49,7 @@ def create(
         svc = services()
         link = svc.payment_links.create_link(
             merchant,
-            actor=actor or operator(),
+            actor=operator(actor),
             description=description,
             amount=_amount(amount, currency),
             currency=asset_by_code(currency.strip().upper()),
@@ -105,7 +105,7 @@ def deactivate(
     """Close a payment link for good (audited)."""
     with errors_to_exit_codes():
         svc = services()
-        link = svc.payment_links.deactivate_link(link_id, actor=actor or operator())
+        link = svc.payment_links.deactivate_link(link_id, actor=operator(actor))
         view = link_view(link, svc.clock.now())
     if as_json:
         emit_json(view)

@@ -48,7 +48,7 @@ def retry(
 ) -> None:
     """A new attempt (new id, new hold) for a definitively failed payout; each failure is retried once."""
     with errors_to_exit_codes():
-        new = services().payouts.retry_failed_payout(payout_id, actor=actor or operator())
+        new = services().payouts.retry_failed_payout(payout_id, actor=operator(actor))
     view = payout_view(new)
     if as_json:
         emit_json(view)
@@ -79,7 +79,7 @@ def bank_file(
 ) -> None:
     """The bank transfers awaiting an operator, as CSV (payout id, bank, account, amount, narrative); audited."""
     with errors_to_exit_codes():
-        waiting = services().payouts.bank_file(actor=actor or operator())
+        waiting = services().payouts.bank_file(actor=operator(actor))
     text = bank_file_csv(waiting)
     if output is None:
         typer.echo(text, nl=False)
@@ -97,7 +97,7 @@ def confirm_bank(
 ) -> None:
     """Record that a bank transfer left our bank account: the payout completes (audited)."""
     with errors_to_exit_codes():
-        payout = services().payouts.confirm_bank_transfer(payout_id, reference=reference, actor=actor or operator())
+        payout = services().payouts.confirm_bank_transfer(payout_id, reference=reference, actor=operator(actor))
     if as_json:
         emit_json(payout_view(payout))
     else:

@@ -53,7 +53,7 @@ def create(
         refund = services().refunds.refund(
             invoice_id,
             address=address,
-            requested_by=actor or operator(),
+            requested_by=operator(actor),
             rail=rail,
             amount=_amount(amount, currency),
             quote_id=quote_id,

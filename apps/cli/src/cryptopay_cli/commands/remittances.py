@@ -99,7 +99,7 @@ def show(order_id: str, as_json: bool = _JSON) -> None:
 def retry(order_id: str, actor: str | None = _ACTOR, as_json: bool = _JSON) -> None:
     """Pay a held or failed order out again now (a new M-Pesa attempt); refused while one is in flight."""
     with errors_to_exit_codes():
-        order = services().remittances.retry(order_id, actor=actor or operator())
+        order = services().remittances.retry(order_id, actor=operator(actor))
         detail = _detail(order)
     if as_json:
         emit_json(detail)
@@ -116,7 +116,7 @@ def refund(
 ) -> None:
     """Send the order's USDT back to the sender (conversion reversed first); refused once paid out."""
     with errors_to_exit_codes():
-        order = services().remittances.refund(order_id, actor=actor or operator(), address=address)
+        order = services().remittances.refund(order_id, actor=operator(actor), address=address)
         detail = _detail(order)
     if as_json:
         emit_json(detail)

@@ -12,7 +12,6 @@ customers' quotes, not enough custody), 6 the database or a chain unavailable.
 
 from __future__ import annotations
 
-import getpass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,22 +20,13 @@ from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import KES, Money, asset_by_code, to_decimal
 from cryptopay.core.treasury import Fill, Sweep, SweepState, TreasuryStatus
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
 app = typer.Typer(help="The treasury: float and inventory, sweeps, top-ups and conversions.", no_args_is_help=True)
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of tables.")
 _ACTOR = typer.Option(None, "--actor", help="Who records it, for the audit log (default: ops:<login>).")
-
-
-def _operator(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return f"ops:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "ops:cli"
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -170,7 +160,7 @@ def record_topup(
     """Book KES moved from the bank into the M-Pesa float; held payouts it covers are released."""
     with errors_to_exit_codes():
         done = services().rebalancing.record_topup(
-            reference=reference, amount=_kes(amount, "--amount"), note=note, actor=_operator(actor)
+            reference=reference, amount=_kes(amount, "--amount"), note=note, actor=operator(actor)
         )
     view = {
         "reference": done.reference,
@@ -213,7 +203,7 @@ def record_conversion(
             fills=[_fill(f, asset) for f in fills],
             fee=_kes(fee, "--fee"),
             venue=venue,
-            actor=_operator(actor),
+            actor=operator(actor),
             into=into,
         )
     view = {

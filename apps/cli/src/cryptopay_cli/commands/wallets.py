@@ -7,14 +7,12 @@ no such wallet, 2 for a bad month or asset, 2 for a freeze without a reason.
 
 from __future__ import annotations
 
-import getpass
-
 import typer
 from cryptopay.core.money import asset_by_code
 from cryptopay.core.wallets.history import statement_period
 
 from cryptopay_cli.commands import wallet_deposits
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
 app = typer.Typer(
@@ -28,19 +26,12 @@ _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _WHO = typer.Argument(..., help="The wallet's user id, phone number or username.")
 
 
-def _operator() -> str:
-    try:
-        return f"ops:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name in some containers
-        return "ops:cli"
-
-
 @app.command("show")
 def show(who: str = _WHO, as_json: bool = _JSON) -> None:
     """The wallet, whether it is frozen, and its available balances."""
     with errors_to_exit_codes():
         wallets = services().wallets
-        wallet = wallets.find(who, actor=_operator())
+        wallet = wallets.find(who, actor=operator())
         balances = {code: format(m.amount, "f") for code, m in wallets.balances(wallet.user_id).items()}
     view = {
         "user_id": wallet.user_id,
@@ -70,7 +61,7 @@ def history(
     with errors_to_exit_codes():
         since, until = statement_period(month) if month else (None, None)
         wallets = services().wallets
-        wallet = wallets.find(who, actor=_operator())
+        wallet = wallets.find(who, actor=operator())
         held = asset_by_code(asset.upper()) if asset else None
         lines = wallets.history(wallet.user_id, asset=held, since=since, until=until, limit=limit)
     rows = [
@@ -95,7 +86,7 @@ def freeze(who: str = _WHO, reason: str = typer.Option(..., "--reason", help="Wh
     """Stop the wallet sending and receiving until it is unfrozen."""
     with errors_to_exit_codes():
         wallets = services().wallets
-        wallet = wallets.freeze(wallets.find(who, actor=_operator()).user_id, reason=reason, actor=_operator())
+        wallet = wallets.freeze(wallets.find(who, actor=operator()).user_id, reason=reason, actor=operator())
     emit_json({"user_id": wallet.user_id, "frozen": wallet.frozen, "reason": wallet.frozen_reason})
 
 
@@ -104,7 +95,7 @@ def unfreeze(who: str = _WHO) -> None:
     """Let a frozen wallet send and receive again."""
     with errors_to_exit_codes():
         wallets = services().wallets
-        wallet = wallets.unfreeze(wallets.find(who, actor=_operator()).user_id, actor=_operator())
+        wallet = wallets.unfreeze(wallets.find(who, actor=operator()).user_id, actor=operator())
     emit_json({"user_id": wallet.user_id, "frozen": wallet.frozen})
 
 

@@ -107,7 +107,7 @@ def resolve(
 ) -> None:
     """Ask the chain about a sent withdrawal and settle it: confirmed, reverted, broadcast again, or (--fail) failed."""
     with errors_to_exit_codes():
-        found = services().withdrawals.resolve(withdrawal_id, actor=actor or operator(), fail=fail, reason=reason)
+        found = services().withdrawals.resolve(withdrawal_id, actor=operator(actor), fail=fail, reason=reason)
     row = {"outcome": found.outcome, "chain": found.chain, "message": found.message, **_row(found.withdrawal)}
     if as_json:
         emit_json(row)

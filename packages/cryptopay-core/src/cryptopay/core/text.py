@@ -18,9 +18,11 @@ spoofing); right-to-left text needs none of them (the marks U+200E and U+200F st
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from collections.abc import Iterable
 
-__all__ = ["text_problem"]
+__all__ = ["spreadsheet_cell", "spreadsheet_row", "text_problem"]
 
 _SURROGATE = "must be valid Unicode text (a lone UTF-16 surrogate is not)"
 _CONTROL = "must not contain control characters (such as NUL or line breaks)"
@@ -40,3 +42,29 @@ def text_problem(value: str) -> str | None:
         if ch in _BIDI_CONTROLS:
             return _BIDI
     return None
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """``value`` as a CSV cell that a spreadsheet shows as text: text starting with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return (which Excel, LibreOffice and Google Sheets run as a formula) gets a leading apostrophe;
+    numbers such as ``-100.00`` and anything else are left as they are.
+
+    >>> spreadsheet_cell('=HYPERLINK("https://evil.example")'), spreadsheet_cell("-100.00"), spreadsheet_cell("Duka")
+    ('\\'=HYPERLINK("https://evil.example")', '-100.00', 'Duka')
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def spreadsheet_row(row: Iterable[object]) -> list[object]:
+    """Every cell of a CSV row through ``spreadsheet_cell`` (for a ``DictWriter``, map its values the same way).
+
+    >>> spreadsheet_row(["=1+1", "-5", 3])
+    ["'=1+1", '-5', 3]
+    """
+    return [spreadsheet_cell(value) for value in row]

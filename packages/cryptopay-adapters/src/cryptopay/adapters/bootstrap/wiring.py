@@ -594,7 +594,7 @@ class Parts:
             uow=self.storage.unit_of_work,
             ledger=self.ledger,
             invoicing=self.invoicing,
-            payouts=self.payouts,
+            payouts=lambda: self.payouts,
             refunds=self.refunds,
             quoter=lambda: self.pricer,
             clock=self.clock,

@@ -42,6 +42,7 @@ _DOCUMENT_TABLES: tuple[tuple[str, Callable[[SqlUnitOfWork], _Documents[Any]]], 
     ("wallet_buys", lambda uow: uow.wallet_buys),
     ("remittance_orders", lambda uow: uow.remittances),
     ("payouts", lambda uow: uow.payouts),
+    ("settlements", lambda uow: uow.settlements),
 )
 
 

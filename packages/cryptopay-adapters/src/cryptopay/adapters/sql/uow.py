@@ -111,7 +111,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def settlements(self) -> SqlSettlements:
-        return SqlSettlements(self.connection)
+        return SqlSettlements(self.connection, personal=self._personal)
 
     @functools.cached_property
     def payouts(self) -> SqlPayouts:

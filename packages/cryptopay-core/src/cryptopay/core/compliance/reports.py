@@ -36,6 +36,7 @@ from cryptopay.core.ports.compliance import MonitoringUnitOfWork
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.system import NAIROBI
+from cryptopay.core.text import spreadsheet_row
 
 __all__ = ["FlowRow", "Reporter", "Reporting", "StrReport", "goaml_xml", "monthly_flows", "str_csv"]
 
@@ -160,21 +161,23 @@ def str_csv(report: StrReport) -> str:
     rules = ";".join(sorted({f"{a.rule_id}@v{a.rule_version}" for a in report.alerts}))
     for m in report.movements:
         writer.writerow(
-            [
-                report.reference,
-                report.case.id,
-                m.party_id,
-                report.party_name,
-                m.id,
-                m.at.isoformat(),
-                m.product,
-                m.direction.value,
-                m.asset or "",
-                m.network or "",
-                str(m.amount.amount),
-                m.counterparty or "",
-                rules,
-            ]
+            spreadsheet_row(
+                [
+                    report.reference,
+                    report.case.id,
+                    m.party_id,
+                    report.party_name,
+                    m.id,
+                    m.at.isoformat(),
+                    m.product,
+                    m.direction.value,
+                    m.asset or "",
+                    m.network or "",
+                    str(m.amount.amount),
+                    m.counterparty or "",
+                    rules,
+                ]
+            )
         )
     return out.getvalue()
 

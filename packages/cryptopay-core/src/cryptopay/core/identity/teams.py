@@ -149,7 +149,8 @@ class Teams:
             invited_by=actor,
         )
         self._teams.add_invitation(invitation)
-        details = {"invitation": invitation.id, "email": address, "role": role.value, "via": via}
+        # The invitation names the invitee; the audit record names the invitation (personal data stays sealed in it).
+        details = {"invitation": invitation.id, "role": role.value, "via": via}
         self._record(actor, "team.invite", merchant.id, **details)
         body = (
             f"You are invited to act for {merchant.business_name} on cryptopay as {role.value}.\n"

@@ -115,7 +115,7 @@ class Remittances:
     uow: RemittanceUowFactory
     ledger: Ledger
     invoicing: Invoicing
-    payouts: Payouts
+    payouts: Callable[[], Payouts]  # built on first payout: reading orders needs no M-Pesa settings
     refunds: Refunds
     quoter: Callable[[], Quoter]
     clock: Clock
@@ -560,7 +560,7 @@ class Remittances:
 
     def _retry(self, order_id: str, payout_id: str, actor: str) -> RemittanceOrder:
         with suppress(Refused):  # retried already (a crashed run, another worker): the order adopts that attempt
-            self.payouts.retry_failed_payout(payout_id, actor=actor)
+            self.payouts().retry_failed_payout(payout_id, actor=actor)
 
         def adopt(uow: RemittanceUnitOfWork) -> RemittanceOrder:
             order = _order(uow, order_id, lock=True)

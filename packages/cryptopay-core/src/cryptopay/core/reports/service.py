@@ -41,6 +41,7 @@ from cryptopay.core.reports.periods import Bucket, ReportSpan, report_span
 from cryptopay.core.reports.taxes import FeeTaxBook, fee_tax_book
 from cryptopay.core.settlement.model import Settlement
 from cryptopay.core.system import NAIROBI
+from cryptopay.core.text import spreadsheet_cell
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUowFactory
@@ -71,8 +72,8 @@ class Report:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=self.columns, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(self.rows)
-        writer.writerows(self.totals)
+        for row in (*self.rows, *self.totals):
+            writer.writerow({key: spreadsheet_cell(value) for key, value in row.items()})
         return out.getvalue()
 
 

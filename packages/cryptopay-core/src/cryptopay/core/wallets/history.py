@@ -20,6 +20,7 @@ from cryptopay.core.kyc import month_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import Asset, Money
 from cryptopay.core.system import NAIROBI
+from cryptopay.core.text import spreadsheet_row
 
 __all__ = ["HistoryLine", "history", "statement_csv", "statement_period"]
 
@@ -101,14 +102,16 @@ def statement_csv(lines: Iterable[HistoryLine]) -> str:
     oldest_first = list(lines)[::-1]  # ``lines`` come newest first; a stable sort keeps ties in ledger order
     for h in sorted(oldest_first, key=lambda h: h.at):
         writer.writerow(
-            [
-                h.at.astimezone(NAIROBI).isoformat(timespec="seconds"),
-                h.amount.asset.code,
-                format(h.amount.amount, "f"),
-                format(h.balance_after.amount, "f"),
-                h.kind,
-                h.description,
-                h.transfer_id or h.entry_id,
-            ]
+            spreadsheet_row(
+                [
+                    h.at.astimezone(NAIROBI).isoformat(timespec="seconds"),
+                    h.amount.asset.code,
+                    format(h.amount.amount, "f"),
+                    format(h.balance_after.amount, "f"),
+                    h.kind,
+                    h.description,
+                    h.transfer_id or h.entry_id,
+                ]
+            )
         )
     return out.getvalue()

@@ -34,6 +34,7 @@ __all__ = [
     "SqlKycApplications",
     "SqlMovementJournal",
     "SqlSanctions",
+    "movement_row",
 ]
 
 T = TypeVar("T")
@@ -129,9 +130,8 @@ class SqlMovementJournal:
         self._bind = bind
 
     def add(self, movement: Movement) -> bool:
-        row = {"id": movement.id, "party_id": movement.party_id, "at": movement.at, "doc": document(movement)}
         with writing(self._bind) as conn:
-            return insert_new(conn, compliance_movements, row)
+            return insert_new(conn, compliance_movements, movement_row(movement))
 
     def for_party(self, party_id: str, *, since: datetime) -> list[Movement]:
         c = compliance_movements.c
@@ -146,6 +146,12 @@ class SqlMovementJournal:
         if after is not None:
             query = query.where(c.id > after)
         return _docs(self._bind, query.order_by(c.id).limit(limit), Movement)
+
+
+def movement_row(movement: Movement) -> dict[str, Any]:
+    """A movement's ``compliance_movements`` row, as ``SqlMovementJournal.add`` stores it (the P2P send writes its
+    movements in its own statement from these rows)."""
+    return {"id": movement.id, "party_id": movement.party_id, "at": movement.at, "doc": document(movement)}
 
 
 class SqlAlerts:

@@ -358,7 +358,10 @@ class SqlPaymentCredits(_Documents[PaymentCredit]):
 
 
 class SqlSettlements(_Documents[Settlement]):
+    """Settlements; the destination they pay (a phone, a bank account) is sealed in the document."""
+
     cls, table, what = Settlement, settlements, "settlement"
+    fields = PersonalFields("settlements", ("destination",))
 
     def _columns(self, item: Settlement) -> dict[str, Any]:
         return {"id": item.id, "merchant_id": item.merchant_id, "cutoff": item.cutoff, "state": item.state.value}

@@ -21,12 +21,12 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from cryptopay.adapters.sql.documents import document, from_document
+from cryptopay.adapters.sql.documents import from_document
 from cryptopay.adapters.sql.errors import pipelined
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import insert_new
-from cryptopay.adapters.sql.repositories.compliance import SqlMovementJournal
+from cryptopay.adapters.sql.repositories.compliance import SqlMovementJournal, movement_row
 from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import (
@@ -379,7 +379,7 @@ class SqlSends:
                 movements.add(movement)
             return
         journal_rows = [
-            {"id": m.id, "party_id": m.party_id, "at": m.at.isoformat(), "doc": _json(document(m))} for m in journal
+            {**row, "at": row["at"].isoformat(), "doc": _json(row["doc"])} for row in map(movement_row, journal)
         ]
         columns = self._transfers._row(transfer)
         params = {
