@@ -114,3 +114,22 @@ def test_a_sanctions_alert_becomes_a_case(browser, live, officers, sanctions_lis
     page.goto(f"{live.api}/console/cases")
     _checked(page)
     context.close()
+
+
+RECONCILED = {"en-KE": ("Reconcile now", "by the console"), "sw-KE": ("Linganisha sasa", "na dashibodi ya wafanyakazi")}
+
+
+@pytest.mark.parametrize(("viewport", "locale"), CASES)
+def test_an_admin_reconciles_now_and_sees_each_checks_latest_run(browser, live, admin, viewport, locale):
+    """The admin presses "Reconcile now": the run is kept and each check's row names it (by the console); the
+    books' trial balance is among them; axe finds nothing and the page does not scroll sideways."""
+    button, by_console = RECONCILED[locale]
+    context = browser.new_context(viewport=viewport, locale=locale, is_mobile=viewport is PHONE)
+    page = context.new_page()
+    admin.login(page, live.api, "/console/reconciliation")
+    with page.expect_navigation():
+        page.get_by_role("button", name=button).click()
+    row = page.locator("tr", has_text="trial-balance")
+    assert row.count() == 1 and by_console in row.inner_text()
+    _checked(page)
+    context.close()
