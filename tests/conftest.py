@@ -20,8 +20,9 @@ def _admin_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url() -> str:
-    """A URL to the PostgreSQL server with rights to create databases."""
+def postgres_admin_url() -> Iterator[str]:
+    """A URL to the PostgreSQL server with rights to create databases (the migrated template that fresh test
+    databases are copied from, ``tests.support.sql_backends.migrated_template``, is dropped at the end)."""
     import psycopg
 
     url = _admin_url()
@@ -30,7 +31,10 @@ def postgres_admin_url() -> str:
             conn.execute("select 1")
     except psycopg.OperationalError as error:
         pytest.fail(f"PostgreSQL is required for these tests and is not reachable: {error}", pytrace=False)
-    return url
+    yield url
+    from tests.support.sql_backends import drop_templates
+
+    drop_templates()
 
 
 @pytest.fixture(scope="session")

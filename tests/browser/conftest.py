@@ -1,4 +1,8 @@
-"""One real stack and one Chromium for every browser test of the session (they are few and share both)."""
+"""One real stack and one Chromium for every browser test of the session (they are few and share both).
+
+Package-scoped: the stack (anvil mining a block a second, the worker polling) and Chromium stop after the last
+browser test instead of burning CPU beside the rest of the suite; under ``make test``'s workers they run on one.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from cryptopay_cli.demo_e2e import Demo
 from tests.browser.support import BROWSER_ENV, CHROMIUM, Admin, Merchant, Staff
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     """Sandbox (anvil with 1-second blocks, the simulators), the API and the inline worker, on SQLite."""
     workdir: Path = tmp_path_factory.mktemp("browser") / "stack"
@@ -19,23 +23,23 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield demo
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def merchant(live: Demo) -> Merchant:
     return Merchant(live)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(live: Demo) -> Admin:
     return Admin(live)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def officers(live: Demo) -> tuple[Staff, Staff]:
     """Two compliance officers (four-eyes needs two)."""
     return Staff(live, "ann@cryptopay.example", "compliance"), Staff(live, "bob@cryptopay.example", "compliance")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 

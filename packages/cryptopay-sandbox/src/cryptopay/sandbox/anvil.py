@@ -197,7 +197,7 @@ def compile_contracts(root: Path | None = None) -> dict[str, ContractArtifact]:
     if not cache.exists():
         output = _run_solc(root, sources)
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")  # processes compiling at once never share a half-written file
         tmp.write_text(json.dumps(output))
         tmp.replace(cache)
     output = json.loads(cache.read_text())

@@ -1,0 +1,97 @@
+"""The suite in parallel: ``make test PYTEST_WORKERS=3`` runs pytest-xdist workers (``-n 3 --dist loadgroup``).
+
+Each xdist worker is a pytest session of its own, so its session fixtures (the PostgreSQL databases, named by the
+worker's pid; an anvil node on a free port; the sandbox simulators on free ports; ``tmp_path_factory``'s
+directories, under ``popen-gwN``) are its own. What is shared by name on the machine is split here, per worker:
+
+- Redis: worker ``gwN`` uses database number ``N + 1`` of ``REDIS_URL`` (the tests' keys and queue names are unique
+  anyway; RQ's worker registry and scheduler keys are not).
+- bitcoinlib's data directory (``BCL_DATA_DIR``): it is written when bitcoinlib is first imported, and three workers
+  importing it at once into one fresh directory could read each other's half-copied files.
+
+A test that runs an RQ worker in this process leaves RQ's SIGINT/SIGTERM handlers installed; they are put back
+after each test (an xdist worker being shut down is interrupted with SIGINT, which RQ's handler turned into a
+``StopRequested`` traceback at the end of the run).
+
+Tests that share one stack run on one worker (``GROUPS``, by path: a scheduler of our own): the browser tests (one
+live stack and one Chromium for all of them) and the end-to-end demos (one whole stack at a time).
+
+>>> redis_for_worker("redis://127.0.0.1:6379/0", "gw2")
+'redis://127.0.0.1:6379/3'
+>>> redis_for_worker("redis://:secret@cache:6380", "gw0")
+'redis://:secret@cache:6380/1'
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+GROUPS = {"tests/browser/": "stacks", "tests/e2e/": "stacks"}
+"""Directories whose tests run whole on one worker: the browser tests share one live stack and one Chromium; the
+end-to-end demos each start a whole stack too (anvil, simulators, APIs, workers), so one runs at a time, as serially.
+"""
+
+
+def redis_for_worker(url: str, worker: str) -> str:
+    """``url`` with the Redis database number of xdist worker ``worker`` (``gwN``: the URL's database + N + 1)."""
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    number = (base + int(worker.removeprefix("gw")) + 1) % 16  # Redis has 16 databases unless configured otherwise
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None:
+        return
+    os.environ["REDIS_URL"] = redis_for_worker(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), worker)
+    if "BCL_DATA_DIR" not in os.environ:
+        home = tempfile.mkdtemp(prefix=f"cryptopay-bitcoinlib-{worker}-")
+        os.environ["BCL_DATA_DIR"] = home
+        config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadgroup`` by path: each test is its own unit, except the ``GROUPS``, each sent whole to one worker.
+
+    (xdist's own loadgroup reads ``xdist_group`` marks through node ids that pytest 9.2 no longer lets it change:
+    pytest-xdist issue 1386.)
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class Grouped(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid) or nodeid
+
+    return Grouped(config, log)
+
+
+def group_of(nodeid: str) -> str | None:
+    """The worker group of the test ``nodeid``, if it shares a stack with others.
+
+    >>> group_of("tests/browser/test_web_deposit.py::test_deposit"), group_of("tests/unit/test_money.py::test_add")
+    ('stacks', None)
+    """
+    path = nodeid.partition("::")[0]
+    return next((name for prefix, name in GROUPS.items() if path.startswith(prefix)), None)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """Whatever a test did to this process's SIGINT/SIGTERM handlers is undone after it."""
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in before.items():
+        if handler is not None and signal.getsignal(number) is not handler:
+            signal.signal(number, handler)
