@@ -147,6 +147,7 @@ def test_production_server_is_granian_without_a_banner_and_stops_gracefully(tmp_
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 0, stderr.decode()[-2000:]
     assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)
+    assert b"Traceback" not in stderr, stderr.decode()[-2000:]  # the workers did not race to migrate the fresh file
 
 
 def _python_children(pid: int) -> list[int]:

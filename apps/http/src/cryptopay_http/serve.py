@@ -43,6 +43,29 @@ def _granian(target: str, host: str, port: int, server: WebSettings) -> None:
     ).serve()
 
 
+def migrate_embedded_database(settings: Settings) -> None:
+    """The embedded SQLite default migrates (and seals) itself on first use: done here once, in the server's own
+    process before its workers start, so that two workers never migrate the same fresh file at once (each saw
+    "table already exists"). PostgreSQL is left alone: production runs ``cryptopay db upgrade``.
+
+    >>> import tempfile
+    >>> from cryptopay.adapters.sql import current, head
+    >>> url = f"sqlite:///{tempfile.mkdtemp()}/api.db"
+    >>> migrate_embedded_database(attrs.evolve(Settings.from_env(), database_url=url))
+    >>> current(url) == head()
+    True
+    """
+    if not settings.database_url.startswith("sqlite"):
+        return
+    from cryptopay.adapters.bootstrap import build
+
+    services = build(settings)
+    try:
+        services.uow  # noqa: B018  (building the storage migrates, then seals what an older version left in the clear)
+    finally:
+        services.close()
+
+
 def serve_production(host: str, port: int, server: WebSettings, *, target: str) -> None:
     """Run ``target`` (``module:factory``) on granian until SIGTERM/SIGINT (graceful) or SIGHUP (reload)."""
     _log.info("serving on %s:%d (%d workers x %d threads)", host, port, server.workers, server.threads)
@@ -72,7 +95,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.dev:
         _serve_dev(args.host, args.port)
         return
-    server = Settings.from_env().web
+    settings = Settings.from_env()
+    migrate_embedded_database(settings)
+    server = settings.web
     overrides = {k: v for k, v in (("workers", args.workers), ("threads", args.threads)) if v}
     serve_production(args.host, args.port, attrs.evolve(server, **overrides), target=args.app)
 
