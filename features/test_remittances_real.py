@@ -54,7 +54,7 @@ def remittance_stack(
     try:
         stack = build(sql_backend_from_engine(journey_engine))
         payouts = daraja.payouts_for(stack.wallet)  # scenarios are set on the sandbox's own engine
-        stack.remittances = attrs.evolve(stack.remittances, payouts=payouts)
+        stack.remittances = attrs.evolve(stack.remittances, payouts=lambda: payouts)
         stack.answers = daraja.answers_to(payouts)
         yield stack
         assert stack.books_balanced()
