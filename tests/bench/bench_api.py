@@ -46,9 +46,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _database() -> Iterator[str]:
+def throwaway_database(prefix: str = "bench_api") -> Iterator[str]:
+    """An empty PostgreSQL database on ``DATABASE_URL``'s server for one bench run (its SQLAlchemy URL), dropped
+    afterwards."""
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"bench_api_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -187,7 +189,7 @@ def main() -> None:
     # The FX simulator runs in a process of its own: in this one it would share the GIL with the load generator.
     with (
         _process(fx_command, dict(os.environ), workdir / "fx.log", f"{fx_url}/_sandbox/fx/state"),
-        _database() as database_url,
+        throwaway_database() as database_url,
     ):
         env = {
             **os.environ,

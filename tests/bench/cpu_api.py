@@ -24,11 +24,9 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 from cryptopay.adapters.bootstrap import Settings, build
 from cryptopay.adapters.evm.keys import account_xpub
 from cryptopay.adapters.sql import upgrade
@@ -36,6 +34,7 @@ from cryptopay_http.app import create_app
 from flask import Flask, jsonify
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.bench.bench_api import throwaway_database
 from tests.support.fx_sandbox import running_fx_sandbox
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
@@ -44,19 +43,6 @@ READS = int(os.environ.get("CPU_READS", "300"))
 CREATES = int(os.environ.get("CPU_CREATES", "40"))
 
 WsgiCall = Callable[[], int]
-
-
-@contextmanager
-def _database() -> Iterator[str]:
-    admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"cpu_api_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _caller(
@@ -177,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--profile", choices=("read", "create"))
     args = parser.parse_args()
-    with running_fx_sandbox() as fx, _database() as database_url:
+    with running_fx_sandbox() as fx, throwaway_database("cpu_api") as database_url:
         upgrade(database_url)
         env = {
             "CRYPTOPAY_DATA_DIR": os.environ.get("TMPDIR", "/tmp"),

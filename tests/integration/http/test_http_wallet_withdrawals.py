@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
+from cryptopay.adapters.bootstrap import Services, build, ready
 from cryptopay.adapters.bootstrap import Settings as RootSettings
-from cryptopay.adapters.bootstrap import build, ready
 from cryptopay.adapters.sanctions import parse_list
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.ledger import Account, AccountKind
@@ -35,26 +36,31 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
         yield from _api(settings, tmp_path)
 
 
+def polygon_withdrawals(root: Services, sender: FakeChainSender, **options: Any) -> Withdrawals:
+    """The withdrawals use case of ``root`` on one rail (USDT on Polygon, sent by ``sender``), priced at 130 KES."""
+    rates = FixedRateSource("market", root.clock, {"USDT/KES": "130", "USDT/USD": "1"})
+    pricer = Pricer([rates], clock=root.clock, ids=root.ids, quotes=InMemoryQuoteRepository())
+    rails = {r.key: r for r in (rail_for("polygon", "USDT"),)}
+    return Withdrawals(
+        uow=root.uow,
+        ledger=root.ledger,
+        clock=root.clock,
+        ids=root.ids,
+        quoter=lambda: pricer,
+        rails=lambda: rails,
+        senders=lambda: {"polygon": sender},
+        screening=root.screening,
+        monitoring=root.monitoring,
+        **options,
+    )
+
+
 def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:
     root = build(RootSettings.from_env(env))
     try:
-        rates = FixedRateSource("market", root.clock, {"USDT/KES": "130", "USDT/USD": "1"})
-        pricer = Pricer([rates], clock=root.clock, ids=root.ids, quotes=InMemoryQuoteRepository())
         parsed = parse_list(SDN.read_bytes())
         root.screening.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
-        sender = FakeChainSender("polygon")
-        rails = {r.key: r for r in (rail_for("polygon", "USDT"),)}
-        withdrawals = Withdrawals(
-            uow=root.uow,
-            ledger=root.ledger,
-            clock=root.clock,
-            ids=root.ids,
-            quoter=lambda: pricer,
-            rails=lambda: rails,
-            senders=lambda: {"polygon": sender},
-            screening=root.screening,
-            monitoring=root.monitoring,
-        )
+        withdrawals = polygon_withdrawals(root, FakeChainSender("polygon"))
         services = attrs.evolve(root, password_hasher=ready(fast_hasher()), withdrawals=ready(withdrawals))
         yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl", FakeMobileMoney())
     finally:

@@ -18,16 +18,13 @@ from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
 from cryptopay.core.errors import InsufficientFunds
 from cryptopay.core.ports.chains import SentTransaction, TxState, WithdrawalRequest
-from cryptopay.core.pricing import Pricer
-from cryptopay.core.rails import rail_for
-from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments_stack import FakeChainSender
 from cryptopay.core.wallets.withdrawals import Withdrawals
 
 from tests.integration.http.http_support import fast_hasher, make_app
 from tests.integration.http.test_http_wallet import WalletApi
-from tests.integration.http.test_http_wallet_withdrawals import ADDRESS, _ready
+from tests.integration.http.test_http_wallet_withdrawals import ADDRESS, _ready, polygon_withdrawals
 
 BODY = {"network": "polygon", "address": ADDRESS, "asset": "USDT", "amount": "100"}
 
@@ -50,21 +47,7 @@ def _rig(tmp_path: Path, sender: FakeChainSender) -> Iterator[Rig]:
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
     root = build(RootSettings.from_env(env))
     try:
-        rates = FixedRateSource("market", root.clock, {"USDT/KES": "130", "USDT/USD": "1"})
-        pricer = Pricer([rates], clock=root.clock, ids=root.ids, quotes=InMemoryQuoteRepository())
-        rails = {r.key: r for r in (rail_for("polygon", "USDT"),)}
-        withdrawals = Withdrawals(
-            uow=root.uow,
-            ledger=root.ledger,
-            clock=root.clock,
-            ids=root.ids,
-            quoter=lambda: pricer,
-            rails=lambda: rails,
-            senders=lambda: {"polygon": sender},
-            screening=root.screening,
-            monitoring=root.monitoring,
-            cool_off=timedelta(0),
-        )
+        withdrawals = polygon_withdrawals(root, sender, cool_off=timedelta(0))
         services = attrs.evolve(root, password_hasher=ready(fast_hasher()), withdrawals=ready(withdrawals))
         api = WalletApi(make_app(services).test_client(), services, tmp_path / "sms.jsonl", FakeMobileMoney())
         yield Rig(api, withdrawals, sender)
