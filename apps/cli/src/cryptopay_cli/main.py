@@ -53,7 +53,8 @@ GROUPS = (
     Group(
         "merchants",
         "merchants",
-        "Merchants: create one with its store settings; list them; their teams (members, invite, remove, set-role).",
+        "Merchants: create one with its store settings; list them; their teams (members, invite, remove, set-role);"
+        " close one (its retention period starts).",
     ),
     Group("invoices", "invoices", "Invoices: list, show and cancel."),
     Group("refunds", "refunds", "Refunds: create one for an invoice, list an invoice's, show one."),
@@ -76,7 +77,11 @@ GROUPS = (
     ),
     Group("bills", "bills", "Bills: the biller catalogue, bill payments awaiting M-Pesa."),
     Group("remittances", "remittances", "Remittances from abroad: list, show, retry a payout, refund."),
-    Group("withdrawals", "withdrawals", "Wallet withdrawals: list them, the pending ones, show one."),
+    Group(
+        "withdrawals",
+        "withdrawals",
+        "Wallet withdrawals: list them, the pending ones, show one, resolve one the network dropped.",
+    ),
     Group("privacy", "privacy", "Data protection: a data subject's export, sealing personal data."),
     Group("compliance", "compliance", "Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more)."),
 )
