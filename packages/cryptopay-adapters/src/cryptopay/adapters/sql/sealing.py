@@ -22,7 +22,7 @@ served (the hashes are recomputed from the sealed values).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import SEALED_PREFIX, PersonalFields, is_lookup_key
@@ -44,6 +44,9 @@ _DOCUMENT_TABLES: tuple[tuple[str, Callable[[SqlUnitOfWork], _Documents[Any]]], 
     ("payouts", lambda uow: uow.payouts),
     ("settlements", lambda uow: uow.settlements),
 )
+
+
+T = TypeVar("T")
 
 
 def seal_personal_data(storage: SqlStorage, *, all_rows: bool = False, batch: int = 200) -> dict[str, int]:
@@ -106,34 +109,18 @@ def _row_step(
     return step
 
 
-def _user(uow: SqlUnitOfWork, row: Any) -> None:
-    user = uow.users.get(row.id)
-    assert user is not None
-    uow.users.update(user)
+def _rewritten(
+    get: Callable[[SqlUnitOfWork, str], T | None], update: Callable[[SqlUnitOfWork, T], None]
+) -> Callable[[SqlUnitOfWork, Any], None]:
+    """A row's rewrite: read back through its repository (which opens what is sealed, reads what is not) and
+    written again (which seals it)."""
 
+    def rewrite(uow: SqlUnitOfWork, row: Any) -> None:
+        found = get(uow, row.id)
+        assert found is not None
+        update(uow, found)
 
-def _application(uow: SqlUnitOfWork, row: Any) -> None:
-    application = uow.kyc_applications.get(row.id)
-    assert application is not None
-    uow.kyc_applications.update(application)
-
-
-def _merchant(uow: SqlUnitOfWork, row: Any) -> None:
-    merchant = uow.merchants.get(row.id)
-    assert merchant is not None
-    uow.merchants.update(merchant)
-
-
-def _invitation(uow: SqlUnitOfWork, row: Any) -> None:
-    invitation = uow.teams.invitation(row.id)
-    assert invitation is not None
-    uow.teams.update_invitation(invitation)
-
-
-def _case(uow: SqlUnitOfWork, row: Any) -> None:
-    case = uow.cases.get(row.id)
-    assert case is not None
-    uow.cases.update(case)
+    return rewrite
 
 
 _RowTable = tuple[Callable[[], sa.Select[Any]], Callable[[Any], bool], Callable[[SqlUnitOfWork, Any], None]]
@@ -141,12 +128,12 @@ _ROW_TABLES: dict[str, _RowTable] = {
     "users": (
         lambda: sa.select(users.c.id, users.c.email, users.c.phone, users.c.display_name),
         lambda r: _clear(r.email) or _clear(r.display_name) or (r.phone is not None and not is_lookup_key(r.phone)),
-        _user,
+        _rewritten(lambda uow, id: uow.users.get(id), lambda uow, user: uow.users.update(user)),
     ),
     "kyc_applications": (
         lambda: sa.select(kyc_applications.c.id, kyc_applications.c.doc),
         lambda r: KYC_APPLICATION_FIELDS.unsealed(r.doc),
-        _application,
+        _rewritten(lambda uow, id: uow.kyc_applications.get(id), lambda uow, a: uow.kyc_applications.update(a)),
     ),
     "travel_rule_records": (
         lambda: sa.select(travel_rule_records.c.id, travel_rule_records.c.doc),
@@ -156,17 +143,17 @@ _ROW_TABLES: dict[str, _RowTable] = {
     "merchants": (
         lambda: sa.select(merchants.c.id, merchants.c.settlement_destination),
         lambda r: _clear(r.settlement_destination),
-        _merchant,
+        _rewritten(lambda uow, id: uow.merchants.get(id), lambda uow, m: uow.merchants.update(m)),
     ),
     "merchant_invitations": (
         lambda: sa.select(merchant_invitations.c.id, merchant_invitations.c.email),
         lambda r: _clear(r.email),
-        _invitation,
+        _rewritten(lambda uow, id: uow.teams.invitation(id), lambda uow, i: uow.teams.update_invitation(i)),
     ),
     "compliance_cases": (
         lambda: sa.select(compliance_cases.c.id, compliance_cases.c.doc),
         lambda r: CASE_FIELDS.unsealed(r.doc),
-        _case,
+        _rewritten(lambda uow, id: uow.cases.get(id), lambda uow, case: uow.cases.update(case)),
     ),
 }
 """Tables sealed row by row through their repositories: the query of what tells a row in the clear (id first), the
