@@ -51,9 +51,10 @@ def _scale(values: Sequence[Decimal]) -> Decimal:
     return largest if largest > 0 else Decimal(1)
 
 
-def _every(points: int, labels: int) -> int:
-    """Label every n-th column so that at most ``labels`` labels are written (the first column always is)."""
-    return max(1, -(-points // labels))
+def _day_labels(days: Sequence[str], step: float, height: int, labels: int) -> tuple[tuple[float, float, str], ...]:
+    """Under every n-th column its day, so that at most ``labels`` labels are written (the first column always is)."""
+    every = max(1, -(-len(days) // labels))
+    return tuple((_LEFT + i * step + step / 2, float(height) - 3, d) for i, d in enumerate(days) if i % every == 0)
 
 
 def column_chart(
@@ -65,15 +66,12 @@ def column_chart(
     step = (width - _LEFT) / max(len(points), 1)
     largest = _scale([v for _, v in points])
     bars: list[Bar] = []
-    names: list[tuple[float, float, str]] = []
-    every = _every(len(points), labels)
     for i, (label, value) in enumerate(points):
         h = float(value / largest) * plot
         x = _LEFT + i * step
         bars.append(Bar(x + step * 0.15, _TOP + plot - h, step * 0.7, h, label, _figure(value)))
-        if i % every == 0:
-            names.append((x + step / 2, float(height) - 3, label))
-    return Chart(width, height, tuple(bars), tuple(names), _figure(_top(points)), _TOP + plot)
+    names = _day_labels([label for label, _ in points], step, height, labels)
+    return Chart(width, height, tuple(bars), names, _figure(_top(points)), _TOP + plot)
 
 
 def stacked_chart(
@@ -85,8 +83,6 @@ def stacked_chart(
     step = (width - _LEFT) / max(len(points), 1)
     largest = _scale([Decimal(sum(n for _, n in parts)) for _, parts in points])
     bars: list[Bar] = []
-    names: list[tuple[float, float, str]] = []
-    every = _every(len(points), labels)
     for i, (label, parts) in enumerate(points):
         x, bottom = _LEFT + i * step, _TOP + plot
         for kind, count in parts:
@@ -94,10 +90,9 @@ def stacked_chart(
                 h = float(Decimal(count) / largest) * plot
                 bottom -= h
                 bars.append(Bar(x + step * 0.15, bottom, step * 0.7, h, label, str(count), kind))
-        if i % every == 0:
-            names.append((x + step / 2, float(height) - 3, label))
     top = max((sum(n for _, n in parts) for _, parts in points), default=0)
-    return Chart(width, height, tuple(bars), tuple(names), str(top), _TOP + plot)
+    names = _day_labels([label for label, _ in points], step, height, labels)
+    return Chart(width, height, tuple(bars), names, str(top), _TOP + plot)
 
 
 def row_chart(points: Sequence[tuple[str, Decimal]], *, width: int = 640, row: int = 26, labels: int = 0) -> Chart:
