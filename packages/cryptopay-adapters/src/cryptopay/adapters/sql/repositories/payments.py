@@ -585,7 +585,11 @@ class SqlPaymentLinks:
 
 
 class SqlUnmatchedAnswers(_Documents[UnmatchedAnswer]):
+    """Raw answers kept until matched: the body is sealed whole (a B2C result names the receiver, phone and name);
+    matching parses it after reading, so no key of it needs to stay in the clear."""
+
     cls, table, what = UnmatchedAnswer, unmatched_answers, "answer"
+    fields = PersonalFields("unmatched_answers", ("body",))
 
     def _columns(self, item: UnmatchedAnswer) -> dict[str, Any]:
         return {"id": item.id, "received_at": item.received_at, "matched_at": item.matched_at}
