@@ -452,3 +452,94 @@ def test_the_staff_search_finds_sealed_payouts_and_transfers_by_phone(engine: En
     assert {(h.kind, h.id) for h in search.find("0733000111")} == {("wallet_transfer", "tr_1")}
     assert {(h.kind, h.id) for h in search.find(PHONE)} == {("wallet_transfer", "tr_1")}  # the sender's wallet
     assert search.find("0700000000") == []
+
+
+def _old_audit_log(engine: Engine) -> tuple[int, str]:
+    """A log as written before 0030: a ``team.invite`` record naming the invitee's email between two others; the
+    head (seq, hash) it ends at."""
+    from cryptopay.adapters.sql.audit import SqlAuditLog
+    from cryptopay.core.audit import AuditEvent
+
+    events = [
+        AuditEvent("user:usr_2", "merchant.created", "merchant:mer_1", NOW),
+        AuditEvent(
+            "user:usr_2",
+            "team.invite",
+            "merchant:mer_1",
+            NOW,
+            {"invitation": "inv_1", "email": "amina@duka.co.ke", "role": "finance", "via": "api"},
+        ),
+        AuditEvent("user:usr_2", "team.join", "merchant:mer_1", NOW, {"user": "usr_3"}),
+    ]
+    with engine.begin() as conn:
+        log = SqlAuditLog(conn)
+        for event in events:
+            log.append(event)
+        head = log.head()
+    assert head is not None
+    return head
+
+
+def test_the_migration_removes_invitee_emails_from_old_audit_records_and_re_anchors_the_chain(engine: Engine) -> None:
+    """0031 drops the email of old ``team.invite`` records; the chain verifies after, and an ``audit.reanchored``
+    record names the old head, the first record rewritten and how many were; the other records keep their facts."""
+    from cryptopay.adapters.sql import downgrade
+    from cryptopay.adapters.sql.audit import SqlAuditLog, verify_audit_log
+
+    url = engine.url.render_as_string(hide_password=False)
+    downgrade(url, "0030")
+    old_head = _old_audit_log(engine)
+    assert verify_audit_log(engine) == []
+    with engine.connect() as conn:
+        before = SqlAuditLog(conn).records()
+    upgrade(url)
+    assert verify_audit_log(engine) == []
+    with engine.connect() as conn:
+        raw = "\n".join(repr(tuple(row)) for row in conn.execute(sa.text("SELECT * FROM audit_log")))
+        records = SqlAuditLog(conn).records()
+    assert "amina" not in raw.lower()
+    assert [r.action for r in records] == ["merchant.created", "team.invite", "team.join", "audit.reanchored"]
+    assert dict(records[1].details) == {"invitation": "inv_1", "role": "finance", "via": "api"}
+    assert records[0] == before[0]  # the records before the first rewritten one are unchanged
+    assert [(r.id, r.at, r.actor, r.subject) for r in records[:3]] == [(r.id, r.at, r.actor, r.subject) for r in before]
+    assert records[2].details == before[2].details and records[2].hash != before[2].hash  # re-hashed only
+    anchor = dict(records[-1].details)
+    assert (anchor["old_head_seq"], anchor["old_head_hash"]) == (str(old_head[0]), old_head[1])
+    assert (anchor["first_rewritten"], anchor["rewritten"], anchor["rehashed"]) == ("2", "1", "2")
+    assert records[-1].actor == "system:migration-0031"
+    with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:  # append-only again
+        conn.execute(sa.text("UPDATE audit_log SET action = 'x' WHERE seq = 1"))
+
+
+def test_a_broken_audit_chain_is_not_re_anchored(engine: Engine) -> None:
+    """A log that does not verify fails the migration and is left as it was (the email too): re-anchoring never
+    launders an edited log."""
+    from cryptopay.adapters.sql import downgrade
+    from cryptopay.adapters.sql.audit import verify_audit_log
+
+    url = engine.url.render_as_string(hide_password=False)
+    downgrade(url, "0030")
+    _old_audit_log(engine)
+    with engine.begin() as conn:  # a record deleted behind the triggers' back
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+            conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 1"))
+            conn.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER audit_log_no_delete"))
+            conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 1"))
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+                    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END"
+                )
+            )
+    broken = verify_audit_log(engine)
+    assert broken
+    with pytest.raises(Exception, match="does not verify"):
+        upgrade(url)
+    assert verify_audit_log(engine) == broken
+    with engine.connect() as conn:
+        assert "amina@duka.co.ke" in str(conn.execute(sa.text("SELECT details FROM audit_log")).all())
+    with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:  # the triggers lifted by the migration are back
+        conn.execute(sa.text("UPDATE audit_log SET action = 'x' WHERE seq = 2"))
