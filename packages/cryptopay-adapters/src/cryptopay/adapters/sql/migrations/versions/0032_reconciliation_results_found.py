@@ -1,7 +1,7 @@
 """Reconciliation results say how many differences each found (``found``), so old runs are pruned by SQL alone.
 
-Revision ID: 0031
-Revises: 0030
+Revision ID: 0032
+Revises: 0031
 Create Date: 2026-12-06
 
 ``ReconciliationRuns.prune`` keeps a run with differences for the audit period and a clean one for weeks: the column
@@ -15,8 +15,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0031"
-down_revision = "0030"
+revision = "0032"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 
