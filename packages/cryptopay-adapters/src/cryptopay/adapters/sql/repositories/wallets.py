@@ -316,6 +316,7 @@ class SqlSends:
         self._driver = driver if isinstance(driver, psycopg.Connection) else None
         # Phones are found by their keyed hash and documents sealed and opened exactly as those repositories do.
         self._wallets, self._transfers = SqlWallets(conn, personal=personal), SqlTransfers(conn, personal=personal)
+        self._personal = personal or PersonalData.plaintext()
 
     def parties(
         self,
@@ -386,13 +387,12 @@ class SqlSends:
         if self._driver is None:
             self._transfers.add(transfer)
             SqlUsage(self._conn).add(usage)
-            movements = SqlMovementJournal(self._conn)
+            movements = SqlMovementJournal(self._conn, personal=self._personal)
             for movement in journal:
                 movements.add(movement)
             return
-        journal_rows = [
-            {**row, "at": row["at"].isoformat(), "doc": _json(row["doc"])} for row in map(movement_row, journal)
-        ]
+        rows = (movement_row(movement, self._personal) for movement in journal)
+        journal_rows = [{**row, "at": row["at"].isoformat(), "doc": _json(row["doc"])} for row in rows]
         columns = self._transfers._row(transfer)
         params = {
             "t_id": columns["id"],
