@@ -127,15 +127,8 @@ def test_a_number_without_a_wallet_costs_one_more(stack: WalletStack, relay: Rou
     transfer = stack.wallets.send(amina, NEWCOMER, Money.of("100", KES))
     assert transfer.state is TransferState.AWAITING_CLAIM
     send = relay.statements[: relay.statements.index("COMMIT") + 1]
-    assert [s.split(" ", 1)[0] for s in send if s != "Sync"] == [
-        "BEGIN",
-        "SET",
-        "WITH",
-        "SELECT",
-        "WITH",
-        "WITH",
-        "COMMIT",
-    ]
+    statements = [s.split(" ", 1)[0] for s in send if s != "Sync"]
+    assert statements == ["BEGIN", "SET", "WITH", "SELECT", "WITH", "WITH", "COMMIT"]
     assert send.count("Sync") == 3  # BEGIN's (no wait), the read's, the claims account's lock
     with stack.backend.uow() as uow:
         assert [r.action for r in uow.audit.records()][-1] == "wallet.invitation"
