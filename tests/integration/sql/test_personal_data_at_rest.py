@@ -23,6 +23,7 @@ from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRuleRecord
 from cryptopay.core.identity.model import Merchant, Role, User
 from cryptopay.core.identity.teams import Invitation, TeamRole
+from cryptopay.core.kyc import KycProfile
 from cryptopay.core.kyc.applications import BusinessDetails, Director, KycApplication, PersonDetails, ReviewStep
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.tiers import PartyKind
@@ -212,6 +213,7 @@ def _write_merchant_side(uow: Any) -> None:
     uow.cases.add(_case())
     uow.settlements.add(_settlement())
     uow.unmatched_answers.add(_answer())
+    uow.kyc.add(_profile())
     uow.movements.add(_movement())
     uow.alerts.add(_alert())
 
@@ -220,6 +222,18 @@ _RESULT = (
     '{"Result":{"ConversationID":"AG_1","OriginatorConversationID":"po_9-1","ResultCode":0,"ResultParameters":'
     '{"ResultParameter":[{"Key":"ReceiverPartyPublicName","Value":"254711222333 - Achieng Atieno"}]}}}'
 )
+
+
+def _profile() -> KycProfile:
+    """A profile whose application was sent back (the officer's message) and which was then frozen (the reason)."""
+    return KycProfile(
+        party_id="usr_1",
+        kind=PartyKind.PERSONAL,
+        reason="The selfie shows Njeri Wambui, not the applicant",
+        frozen_at=NOW,
+        frozen_by="usr_officer",
+        freeze_reason="Njeri Wambui uses this wallet",
+    )
 
 
 def _answer() -> UnmatchedAnswer:
@@ -281,6 +295,7 @@ def _raw_text(engine: Engine) -> str:
         "unmatched_answers",
         "compliance_movements",
         "compliance_alerts",
+        "kyc_profiles",
     )
     with engine.connect() as conn:
         return "\n".join(
@@ -328,6 +343,8 @@ def _merchant_side_reads_back(uow: Any) -> None:
     assert uow.movements.between(NOW, NOW + timedelta(seconds=1)) == [_movement()]
     assert uow.alerts.get("alr_1") == _alert()
     assert uow.alerts.list() == [_alert()]
+    assert uow.kyc.get("usr_1") == _profile()
+    assert uow.kyc.find(["usr_1"]) == {"usr_1": _profile()}
 
 
 def test_a_sealed_value_copied_onto_another_row_does_not_open(engine: Engine) -> None:
@@ -358,6 +375,7 @@ def test_the_sealing_pass_seals_rows_written_in_the_clear(engine: Engine) -> Non
     )
     assert counts["settlements"] == 1
     assert (counts["unmatched_answers"], counts["compliance_movements"], counts["compliance_alerts"]) == (1, 1, 1)
+    assert counts["kyc_profiles"] == 1
     assert _leaks(_raw_text(engine)) == []
     assert set(seal_personal_data(storage).values()) == {0}
     with storage.unit_of_work() as uow:

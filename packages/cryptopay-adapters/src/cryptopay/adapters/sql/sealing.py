@@ -32,6 +32,7 @@ from cryptopay.adapters.sql.repositories.compliance import (
     KYC_APPLICATION_FIELDS,
     MOVEMENT_FIELDS,
 )
+from cryptopay.adapters.sql.repositories.kyc_fees import KYC_PROFILE_FIELDS
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_compliance import (
     compliance_alerts,
@@ -40,6 +41,7 @@ from cryptopay.adapters.sql.tables_compliance import (
     kyc_applications,
 )
 from cryptopay.adapters.sql.tables_identity import merchant_invitations, merchants, users
+from cryptopay.adapters.sql.tables_kyc_fees import kyc_profiles
 from cryptopay.adapters.sql.tables_travel_rule import travel_rule_records
 from cryptopay.adapters.sql.uow import SqlStorage, SqlUnitOfWork
 
@@ -138,10 +140,12 @@ def _resealed(table: sa.Table, fields: PersonalFields) -> Callable[[SqlUnitOfWor
     """A row's rewrite for an append-only table with no repository update (the monitoring journal, alerts): its
     document's personal fields opened and sealed afresh under the current keys, in place."""
 
+    key = next(iter(table.primary_key.columns))
+
     def rewrite(uow: SqlUnitOfWork, row: Any) -> None:
         personal = uow.personal
         doc = fields.seal(fields.open(row.doc, row.id, personal), row.id, personal)
-        uow.connection.execute(table.update().where(table.c.id == row.id).values(doc=doc))
+        uow.connection.execute(table.update().where(key == row.id).values(doc=doc))
 
     return rewrite
 
@@ -182,6 +186,11 @@ _ROW_TABLES: dict[str, _RowTable] = {
         lambda: sa.select(compliance_movements.c.id, compliance_movements.c.doc),
         lambda r: MOVEMENT_FIELDS.unsealed(r.doc),
         _resealed(compliance_movements, MOVEMENT_FIELDS),
+    ),
+    "kyc_profiles": (
+        lambda: sa.select(kyc_profiles.c.party_id.label("id"), kyc_profiles.c.doc),
+        lambda r: KYC_PROFILE_FIELDS.unsealed(r.doc),
+        _resealed(kyc_profiles, KYC_PROFILE_FIELDS),
     ),
     "compliance_alerts": (
         lambda: sa.select(compliance_alerts.c.id, compliance_alerts.c.doc),
