@@ -14,36 +14,20 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptopay.core.mobile_money import normalize_msisdn
 from cryptopay.core.mobile_money.wording import PAYOUT_WORDING, payout_wording, stk_wording
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.settlement import SettlementMethod
-from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.wallets.billers import biller_catalogue
 from cryptopay.core.wallets.bills import Bill
 from cryptopay.core.wallets.sells import Sale
 from cryptopay_cli.views import payout_view
 from flask import render_template
 
-from tests.integration.http_payments.payments_support import idem
+from tests.integration.http_payments.payments_support import idem, refused_payout
 
 RAW = "The balance is insufficient for the transaction."
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _refused_payout(client, auth, stack, shop) -> tuple[str, dict]:
-    """A merchant's payout M-Pesa refuses with result 1 and its real text; the admin's settlement run."""
-    stack.mpesa.set_scenario(normalize_msisdn("0712345678"), Scenario.INSUFFICIENT_FUNDS)
-    invoice = shop.invoice()
-    stack.pay(invoice["id"])
-    stack.confirm(3)
-    admin = auth.user("admin")
-    run = client.post("/v1/settlements/run", json={"merchant_id": shop.id}, headers=idem(admin)).json
-    payout_id = run["runs"][0]["payouts"][0]["id"]
-    stack.payouts.submit_payouts()
-    stack.deliver_callbacks()
-    return payout_id, admin
 
 
 def test_a_refused_payout_says_our_words_everywhere_a_merchant_looks_and_m_pesa_s_to_operators(
@@ -51,7 +35,8 @@ def test_a_refused_payout_says_our_words_everywhere_a_merchant_looks_and_m_pesa_
 ):
     """REST view and listing, the payout.failed webhook and a later settlement run carry the fixed wording of
     result 1; none carries M-Pesa's text. The payout record and the operator's CLI view keep the raw text."""
-    payout_id, admin = _refused_payout(client, auth, stack, shop)
+    admin = auth.user("admin")
+    payout_id = refused_payout(client, stack, shop, admin)
     view = client.get(f"/v1/payouts/{payout_id}", headers=shop.headers)
     assert view.json["state"] == "failed" and view.json["result_code"] == "1"
     assert view.json["result_desc"] == PAYOUT_WORDING["1"] == "M-Pesa could not complete the payment at this time."
