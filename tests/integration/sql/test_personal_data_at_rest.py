@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from cryptopay.adapters.sql import make_engine, upgrade
 from cryptopay.adapters.sql.personal import PersonalData
+from cryptopay.adapters.sql.repositories.reconciliation import SqlReconciliationRuns
 from cryptopay.adapters.sql.sealing import seal_personal_data
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.adapters.vault import EnvelopeVault, VaultBlobRejected, generate_kek
@@ -30,6 +31,7 @@ from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, Payout
+from cryptopay.core.reconciliation import Check, CheckResult, Difference, Report
 from cryptopay.core.settlement import Settlement, SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Wallet
 from sqlalchemy.engine import Engine
@@ -65,6 +67,8 @@ SECRETS = [
     "254711222333",  # an unmatched B2C result's receiver
     "Achieng Atieno",
     "254744555666",  # a monitored movement's counterparty (and the alert's evidence)
+    "254755666777",  # a party M-Pesa's statement names in a kept reconciliation difference
+    "Kariuki Mwangi",
 ]
 
 
@@ -167,6 +171,19 @@ def _write_everything(storage: SqlStorage) -> None:
         )
         uow.wallet_transfers.add(transfer)
         _write_merchant_side(uow)
+    SqlReconciliationRuns(storage.engine, personal=storage.personal).add(_statement_run().records("rcn_1", "cli"))
+
+
+def _no_check(_records: Any) -> list[Difference]:
+    """Nothing to compare (the run's results are given)."""
+    return []
+
+
+def _statement_run() -> Report:
+    """A reconciliation whose M-Pesa statement names a party paid that our books do not know."""
+    paid = "M-Pesa paid KES 5000.00 to 254755666777 - Kariuki Mwangi (receipt RKT1)"
+    found = (Difference("receipt RKT1", "a payout of ours", "none in our books", paid),)
+    return Report(NOW, (CheckResult(Check("statement", "mpesa", _no_check), found),))
 
 
 def _payout(n: int, method: SettlementMethod, destination: str, b2b: B2BTarget | None = None) -> Payout:
@@ -296,6 +313,7 @@ def _raw_text(engine: Engine) -> str:
         "compliance_movements",
         "compliance_alerts",
         "kyc_profiles",
+        "reconciliation_results",
     )
     with engine.connect() as conn:
         return "\n".join(
@@ -345,6 +363,8 @@ def _merchant_side_reads_back(uow: Any) -> None:
     assert uow.alerts.list() == [_alert()]
     assert uow.kyc.get("usr_1") == _profile()
     assert uow.kyc.find(["usr_1"]) == {"usr_1": _profile()}
+    runs = SqlReconciliationRuns(uow.connection.engine, personal=uow.personal)
+    assert [r.differences for r in runs.latest_per_check()] == [_statement_run().results[0].differences]
 
 
 def test_a_sealed_value_copied_onto_another_row_does_not_open(engine: Engine) -> None:
@@ -375,7 +395,7 @@ def test_the_sealing_pass_seals_rows_written_in_the_clear(engine: Engine) -> Non
     )
     assert counts["settlements"] == 1
     assert (counts["unmatched_answers"], counts["compliance_movements"], counts["compliance_alerts"]) == (1, 1, 1)
-    assert counts["kyc_profiles"] == 1
+    assert counts["kyc_profiles"] == 1 and counts["reconciliation_results"] == 1
     assert _leaks(_raw_text(engine)) == []
     assert set(seal_personal_data(storage).values()) == {0}
     with storage.unit_of_work() as uow:
