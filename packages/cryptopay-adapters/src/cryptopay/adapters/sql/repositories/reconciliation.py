@@ -23,6 +23,7 @@ each write is its own short transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,7 +87,14 @@ class SqlReconciliationRuns:
 
     def add(self, records: Sequence[CheckRecord]) -> None:
         rows = [
-            {"run_id": r.run_id, "check_name": r.name, "at": r.at, "ran": not r.skipped, "doc": document(r)}
+            {
+                "run_id": r.run_id,
+                "check_name": r.name,
+                "at": r.at,
+                "ran": not r.skipped,
+                "found": r.found,
+                "doc": document(r),
+            }
             for r in records
         ]
         with writing(self._engine) as conn:
@@ -95,13 +103,30 @@ class SqlReconciliationRuns:
                     raise Conflict(f"reconciliation run {row['run_id']} is kept already")
 
     def latest_per_check(self) -> list[CheckRecord]:
-        # the best row per check: one that ran before a skipped one, then the latest run (the index's order)
-        rank = sa.func.row_number().over(
-            partition_by=results.c.check_name,
-            order_by=(results.c.ran.desc(), results.c.at.desc(), results.c.run_id.desc()),
-        )
-        ranked = sa.select(results.c.doc, rank.label("rank")).subquery()
         with reading(self._engine) as conn:
-            docs = conn.scalars(sa.select(ranked.c.doc).where(ranked.c.rank == 1)).all()
+            docs = conn.scalars(_latest(results.c.doc)).all()
         found = [from_document(CheckRecord, doc) for doc in docs]
         return sorted(found, key=lambda r: (r.area, r.name))
+
+    def prune(self, *, clean_before: datetime, differences_before: datetime) -> int:
+        old = sa.or_(
+            sa.and_(results.c.found == 0, results.c.at < clean_before),
+            sa.and_(results.c.found > 0, results.c.at < differences_before),
+        )
+        with writing(self._engine) as conn:
+            kept = [tuple(row) for row in conn.execute(_latest(results.c.run_id, results.c.check_name)).all()]
+            where = (
+                old if not kept else sa.and_(old, sa.not_(sa.tuple_(results.c.run_id, results.c.check_name).in_(kept)))
+            )
+            return conn.execute(sa.delete(results).where(where)).rowcount
+
+
+def _latest(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """``columns`` of the best row per check: one that ran before a skipped one, then the latest run (the index's
+    order)."""
+    rank = sa.func.row_number().over(
+        partition_by=results.c.check_name,
+        order_by=(results.c.ran.desc(), results.c.at.desc(), results.c.run_id.desc()),
+    )
+    ranked = sa.select(*columns, rank.label("rank")).subquery()
+    return sa.select(*(ranked.c[c.name] for c in columns)).where(ranked.c.rank == 1)
