@@ -27,6 +27,7 @@ Feature: Receiving money from family abroad
     Given Achieng has received KES 490,000 on M-Pesa today
     When Grace in GB sends KES 20,000 to 0712 345 678 and pays the USDT asked
     Then Achieng's payout waits for midnight in Nairobi and nothing more is sent to M-Pesa today
+    And Achieng is told once by SMS, in English and Swahili, on which day she is paid
     When midnight passes in Nairobi
     Then Achieng receives KES 20,000 on M-Pesa and an SMS naming Grace
     And the books balance

@@ -8,6 +8,7 @@ from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.money import KES, Money
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
+from cryptopay.core.system import NAIROBI
 from pytest_bdd import given, parsers, then, when
 
 from tests.support.remittance_stack import TRON_REFUND, RemittanceStack
@@ -71,7 +72,17 @@ def waits_for_midnight(context):
     assert stack.remittances.payout_of(order) is None
     stack.run()  # the worker runs again before midnight: still nothing
     assert stack.remittances.payout_of(_order(context)) is None
-    assert len(stack.wallet.sms.sent_to(order.recipient_phone)) == context["sms_before"]
+
+
+@then("Achieng is told once by SMS, in English and Swahili, on which day she is paid")
+def told_of_the_wait(context):
+    order, stack = _order(context), _stack(context)
+    day = day_bounds(stack.clock.now())[1].astimezone(NAIROBI).strftime("%d/%m/%Y")
+    stack.run()  # the worker runs again: no second message for the same wait
+    texts = [m.text for m in stack.wallet.sms.sent_to(order.recipient_phone)]
+    assert len(texts) == context["sms_before"] + 1, texts
+    assert f"paid to your M-Pesa on {day}" in texts[-1] and f"tarehe {day}" in texts[-1], texts[-1]
+    context["sms_before"] += 1  # the SMS that says it is paid comes on top
 
 
 @when(

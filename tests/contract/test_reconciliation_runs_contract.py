@@ -102,3 +102,40 @@ def test_the_latest_is_the_newest_that_ran_else_the_newest_skip(runs, history):
         NOW + timedelta(minutes=ranked[0][1]),
         ranked[0][0],
     )
+
+
+def test_pruning_keeps_differences_for_their_period_clean_runs_for_theirs_and_each_checks_latest(runs):
+    """Clean and skipped results older than the clean cutoff go, results with differences only past theirs; each
+    check's latest result stays however old, so ``latest_per_check`` is the same before and after; it says how
+    many went, and a second prune finds nothing more."""
+    runs.add(report(0, CheckResult(FLOAT, ()), CheckResult(STATEMENT, differences(2))).records("rcn_1", "cli"))
+    runs.add(report(10, CheckResult(FLOAT, differences(1)), CheckResult(LEDGER, ())).records("rcn_2", "schedule"))
+    runs.add(report(20, CheckResult(FLOAT, ()), CheckResult(STATEMENT, (), "no statement")).records("rcn_3", "api"))
+    runs.add(report(90, CheckResult(FLOAT, ())).records("rcn_4", "schedule"))
+    before = runs.latest_per_check()
+    assert [(r.name, r.run_id) for r in before] == [
+        ("trial_balance", "rcn_2"),
+        ("float", "rcn_4"),
+        ("statement", "rcn_1"),
+    ]
+    # clean results before minute 60 go (float in rcn_1, rcn_3; the skipped statement in rcn_3); differences before
+    # minute 5 go too, but statement's only run that ran (rcn_1) is its latest: it stays, as does the float
+    # difference of rcn_2 (minute 10) and the trial balance of rcn_2 (its latest)
+    cleared = runs.prune(clean_before=NOW + timedelta(minutes=60), differences_before=NOW + timedelta(minutes=5))
+    assert cleared == 3
+    assert runs.latest_per_check() == before
+    assert runs.prune(clean_before=NOW + timedelta(minutes=60), differences_before=NOW + timedelta(minutes=5)) == 0
+    # later: the float difference of rcn_2 passes its period too; the latest of each check still stays
+    assert runs.prune(clean_before=NOW + timedelta(days=1), differences_before=NOW + timedelta(days=1)) == 1
+    assert runs.latest_per_check() == before
+
+
+def test_pruning_an_empty_store_or_nothing_old_deletes_nothing(runs):
+    """Nothing stored, or nothing past its cutoff: zero, and every result still there."""
+    assert runs.prune(clean_before=NOW, differences_before=NOW) == 0
+    runs.add(report(0, CheckResult(FLOAT, ()), CheckResult(LEDGER, differences(1))).records("rcn_1", "api"))
+    runs.add(report(5, CheckResult(FLOAT, ()), CheckResult(LEDGER, differences(1))).records("rcn_2", "api"))
+    assert runs.prune(clean_before=NOW, differences_before=NOW) == 0
+    assert {r.run_id for r in runs.latest_per_check()} == {"rcn_2"}
+    assert runs.prune(clean_before=NOW + timedelta(minutes=1), differences_before=NOW) == 1  # rcn_1's clean float
+    assert runs.prune(clean_before=NOW + timedelta(minutes=1), differences_before=NOW + timedelta(minutes=1)) == 1

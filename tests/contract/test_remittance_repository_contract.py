@@ -120,3 +120,52 @@ def test_a_stored_order_holds_no_name_or_phone_in_the_clear(backend: Backend):
     assert [s for s in ("Achieng", "254712345678", "Grace", "Acacia") if s in raw] == []
     with backend.uow() as uow:
         assert uow.remittances.get("rmt_1") == _order(1)
+
+
+def test_workers_paying_one_recipient_at_once_never_pass_the_daily_limit(backend: Backend):
+    """A KES 5,000 daily limit used up by a first order; eight orders of KES 2,000 to the same number wait for the
+    next day (each recipient told once). At midnight eight workers advance them at the same instant: two payouts are
+    planned and six orders wait again, whatever the interleaving. On PostgreSQL the recipient's advisory lock is
+    what makes it so: without it each worker sees the new day's room unused and plans its payout."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from cryptopay.core.kyc.limits import day_bounds
+    from cryptopay.core.mobile_money.limits import B2C_LIMITS
+    from cryptopay.core.payouts import PayoutState
+    from cryptopay.core.settlement.policy import PayoutLimits
+
+    phone = "254712345678"
+    stack = remittance_stack(backend)
+    stack.remittances = attrs.evolve(
+        stack.remittances, limits=PayoutLimits(part=B2C_LIMITS, per_day=Money.of(5_000, KES))
+    )
+    first = stack.order(amount="5000")
+    stack.pay(first)
+    stack.confirm()
+    stack.run()
+    orders = [stack.order(amount="2000") for _ in range(8)]
+    for order in orders:
+        stack.pay(order)
+    stack.confirm()
+    stack.run(rounds=2)
+    assert [stack.get(o).payout_id for o in orders] == [None] * 8
+    waiting = [m for m in stack.wallet.sms.sent_to(phone) if "daily limit" in m.text]
+    assert len(waiting) == 8  # one per order, however many ticks
+
+    tomorrow = day_bounds(stack.clock.now())[1]
+    stack.clock.set(tomorrow)
+    start = Barrier(len(orders))
+
+    def worker(order_id: str) -> RemittanceOrder:
+        start.wait()
+        return stack.remittances._advance(order_id)  # one worker's step on one order, as ``advance`` takes it
+
+    with ThreadPoolExecutor(max_workers=len(orders)) as pool:
+        list(pool.map(worker, [o.id for o in orders]))
+    with backend.uow() as uow:
+        today = [p for p in uow.payouts.to_destination(phone, since=tomorrow) if p.state is not PayoutState.FAILED]
+    assert sum(p.amount.amount for p in today) <= 5_000
+    assert len(today) == 2
+    assert sorted(stack.get(o).payout_id is None for o in orders) == [False] * 2 + [True] * 6
+    assert stack.books_balanced()

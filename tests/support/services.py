@@ -31,6 +31,7 @@ from cryptopay.core.ports.privacy import PrivacyUowFactory
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reports import Reports
 from cryptopay.core.search import TransactionSearch
@@ -68,13 +69,15 @@ def in_memory_services(
     the_clock, the_ids, notifier = clock or SystemClock(), ids or RandomIds(), InMemoryNotifier()
     watch = InMemoryStorage(**monitoring_repositories())  # the monitoring journal, alerts and cases
     users, tokens, audit = InMemoryUsers(), InMemoryRefreshTokens(), InMemoryAuditLog()
+    merchants = InMemoryMerchants()
+    people = _people(users, tokens, audit, merchants)
     return Services(
         settings=TEST_SETTINGS,
         clock=the_clock,
         ids=the_ids,
         users=ready(users),
         refresh_tokens=ready(tokens),
-        merchants=ready(InMemoryMerchants()),
+        merchants=ready(merchants),
         api_keys=ready(InMemoryApiKeys()),
         idempotency=ready(InMemoryIdempotency()),
         team_store=ready(InMemoryTeams()),
@@ -83,7 +86,8 @@ def in_memory_services(
         audit=ready(audit),
         notifier=ready(notifier),
         totp=ready(StdlibTotp()),
-        subject_exports=ready(SubjectExports(_people(users, tokens, audit), Ledger(InMemoryLedgerStore()), the_clock)),
+        subject_exports=ready(SubjectExports(people, Ledger(InMemoryLedgerStore()), the_clock)),
+        retention=ready(RetentionPurge(people, Ledger(InMemoryLedgerStore()), the_clock)),
         kyc_review=ready(kyc_review(clock=the_clock, ids=the_ids, notifier=notifier)),
         monitoring=ready(monitoring(watch, clock=the_clock, ids=the_ids)),
         screening=ready(screening(clock=the_clock, ids=the_ids)),
@@ -91,10 +95,12 @@ def in_memory_services(
     )
 
 
-def _people(users: InMemoryUsers, tokens: InMemoryRefreshTokens, audit: InMemoryAuditLog) -> PrivacyUowFactory:
-    """The identity stores as a data-protection unit of work (``SubjectExports.find`` reads the users and audits;
-    an export reads the sessions too, and finds no KYC, wallet or payouts here; the in-memory identity stores have
-    no transaction to roll back)."""
+def _people(
+    users: InMemoryUsers, tokens: InMemoryRefreshTokens, audit: InMemoryAuditLog, merchants: InMemoryMerchants
+) -> PrivacyUowFactory:
+    """The identity stores (with the merchants) as a data-protection unit of work (``SubjectExports.find`` reads
+    the users and audits; an export reads the sessions too, and finds no KYC, wallet or payouts here; closing a
+    merchant reads and updates it; the in-memory identity stores have no transaction to roll back)."""
     empty = {
         "kyc": InMemoryKycProfiles(),
         "kyc_applications": InMemoryKycApplications(),
@@ -106,7 +112,17 @@ def _people(users: InMemoryUsers, tokens: InMemoryRefreshTokens, audit: InMemory
 
     @contextmanager
     def unit_of_work() -> Iterator[Any]:
-        yield SimpleNamespace(users=users, refresh_tokens=tokens, audit=audit, **empty)
+        yield SimpleNamespace(users=users, refresh_tokens=tokens, audit=audit, merchants=merchants, **empty)
+
+    return cast(PrivacyUowFactory, unit_of_work)
+
+
+def _closings(merchants: InMemoryMerchants, audit: AuditTrail) -> PrivacyUowFactory:
+    """The stack's merchants and the services' audit trail as the unit of work closing a merchant needs."""
+
+    @contextmanager
+    def unit_of_work() -> Iterator[Any]:
+        yield SimpleNamespace(merchants=merchants, audit=audit)
 
     return cast(PrivacyUowFactory, unit_of_work)
 
@@ -189,6 +205,7 @@ def with_stack(
         reports=ready(Reports(uow=stack.uow, clock=stack.clock)),
         reconciliation=ready(stack.reconciliation),
         float_balance=ready(stack.float_balance),
+        retention=ready(RetentionPurge(_closings(stack.merchants, audit or services.audit), stack.ledger, stack.clock)),
         **{name: part for name, part in extra.items() if part is not None},
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from cryptopay.core.identity import Role
+from cryptopay_cli.context import operator
 from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
 
@@ -30,7 +31,8 @@ def test_create_admin_makes_an_audited_admin_from_a_hidden_password(stack):
     stored = stack.users.get(created["id"])
     assert stored.role is Role.ADMIN and "a long admin passphrase" not in stored.password_hash
     (record,) = stack.audit_trail.records()
-    assert record.action == "user.admin_created" and record.actor.startswith("operator:")
+    assert record.action == "user.admin_created" and record.actor == operator()
+    assert record.actor.startswith("ops:")  # the form every other operator command records
 
 
 def test_create_admin_refuses_weak_passwords_and_taken_emails(stack):
@@ -46,6 +48,7 @@ def test_set_role_changes_the_role_and_is_audited(stack):
     assert result.exit_code == 0, result.output
     assert stack.users.by_email(OWNER).role is Role.COMPLIANCE
     (record,) = stack.audit_trail.records()
+    assert record.actor == operator() and record.actor.startswith("ops:")
     assert record.action == "user.role_changed" and dict(record.details) == {
         "before": "merchant",
         "after": "compliance",

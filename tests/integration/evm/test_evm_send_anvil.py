@@ -40,6 +40,14 @@ def _usdt(evm: EvmEnv, wid: str, to: str, amount: str, *, contract: str | None =
     return WithdrawalRequest(wid, "ethereum", to, Money.of(amount, "USDT"), contract or evm.usdt6)
 
 
+def _mined(evm: EvmEnv, *tx_hashes: str | None) -> None:
+    """Wait for each transaction's receipt: anvil mines a sent transaction at once, but a loaded machine can answer
+    a read before that block exists, so balances are read only after the receipts."""
+    for tx_hash in tx_hashes:
+        assert tx_hash is not None
+        evm.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)  # type: ignore[arg-type]
+
+
 def _fund_hot_wallet(evm: EvmEnv) -> None:
     address, _ = _hot()
     token = evm.token(evm.usdt6)
@@ -61,9 +69,11 @@ def test_evm_send_twice_with_one_id_is_one_transaction(evm: EvmEnv, fresh_index:
     second = _sender(evm, store).send(request)
     restarted = _sender(evm, store).send(request)
     assert first.tx_hash == second.tx_hash == restarted.tx_hash
+    _mined(evm, first.tx_hash)
     assert evm.w3.eth.get_transaction_count(hot) == nonce_before + 1
     assert erc20_balance(evm.w3, evm.usdt6, to) == 25_500_000
-    assert first.state is TxState.PENDING and first.confirmations == 1 and first.fee is not None
+    mined = _sender(evm, store).status(request.withdrawal_id)
+    assert mined.state is TxState.PENDING and mined.confirmations == 1 and mined.fee is not None
     evm.mine(1)
     assert _sender(evm, store).status(request.withdrawal_id).state is TxState.CONFIRMED
 
@@ -88,7 +98,9 @@ def test_evm_send_after_a_crash_before_broadcast_sends_the_stored_transaction(ev
     survivor = InMemoryWithdrawalStore()
     survivor._records, survivor._next_nonce = store._records, store._next_nonce  # the same durable rows
     sent = _sender(evm, survivor).send(request)
-    assert sent.tx_hash == stored.tx_hash and sent.block_number is not None
+    _mined(evm, sent.tx_hash)
+    assert sent.tx_hash == stored.tx_hash
+    assert _sender(evm, survivor).status(request.withdrawal_id).block_number is not None
 
 
 def test_evm_send_reusing_an_id_for_another_request_is_a_conflict(evm: EvmEnv, fresh_index: int) -> None:
@@ -96,7 +108,7 @@ def test_evm_send_reusing_an_id_for_another_request_is_a_conflict(evm: EvmEnv, f
     _fund_hot_wallet(evm)
     store = InMemoryWithdrawalStore()
     to = derive_address(evm.xpub, fresh_index)
-    _sender(evm, store).send(_usdt(evm, f"wd_c{fresh_index}", to, "1"))
+    _mined(evm, _sender(evm, store).send(_usdt(evm, f"wd_c{fresh_index}", to, "1")).tx_hash)
     with pytest.raises(IdempotencyConflict):
         _sender(evm, store).send(_usdt(evm, f"wd_c{fresh_index}", to, "2"))
     assert erc20_balance(evm.w3, evm.usdt6, to) == 1_000_000
@@ -115,6 +127,7 @@ def test_evm_concurrent_sends_get_distinct_consecutive_nonces(evm: EvmEnv, fresh
     nonces = sorted(store.get(r.withdrawal_id).nonce for r in requests)  # type: ignore[union-attr]
     assert nonces == list(range(start, start + 8))
     assert len({s.tx_hash for s in sent}) == 8
+    _mined(evm, *(s.tx_hash for s in sent))
     assert erc20_balance(evm.w3, evm.usdt6, to) == 8_000_000
     assert evm.w3.eth.get_transaction_count(hot) == start + 8
 
@@ -127,8 +140,10 @@ def test_evm_native_withdrawal_and_fee_estimate(evm: EvmEnv, fresh_index: int) -
     fees = sender.fees()
     assert fees.max_fee == 2 * fees.base_fee + fees.max_priority_fee
     sent = sender.send(WithdrawalRequest(f"wd_eth{fresh_index}", "ethereum", to, Money.of("0.25", "ETH")))
+    _mined(evm, sent.tx_hash)
     assert evm.w3.eth.get_balance(Web3.to_checksum_address(to)) == 25 * 10**16
-    assert sent.fee is not None and sent.fee.asset.code == "ETH" and sent.fee.is_positive()
+    fee = sender.status(f"wd_eth{fresh_index}").fee
+    assert fee is not None and fee.asset.code == "ETH" and fee.is_positive()
 
 
 def test_evm_send_beyond_the_balance_is_refused_before_a_nonce_is_used(evm: EvmEnv, fresh_index: int) -> None:
@@ -153,6 +168,8 @@ def test_evm_sweep_tops_up_gas_then_moves_all_tokens(evm: EvmEnv, fresh_index: i
     result = sweeper.sweep(deposit, sweep_id=f"sw_{fresh_index}")
     assert result.state is SweepState.SENT and result.gas_topup is not None
     assert result.amount == Money.of("7", "USDT")
+    assert result.sweep is not None
+    _mined(evm, result.sweep.tx_hash)
     assert erc20_balance(evm.w3, evm.usdt18, deposit) == 0
     assert erc20_balance(evm.w3, evm.usdt18, sender.hot_wallet) == hot_before + 7 * 10**18 + 1
     again = sweeper.sweep(deposit, sweep_id=f"sw_{fresh_index}")

@@ -51,12 +51,26 @@ def test_redis_round_trips_a_rate_as_a_string_value(redis_cache):
     assert 0 < client.pttl(f"{prefix}binance:USDT/KES") <= 30_000
 
 
+def _expired(client: redis.Redis, key: str, *, within: float = 10.0) -> float:
+    """Wait until Redis has dropped ``key`` (its TTL passed on Redis' clock); seconds waited. No fixed sleep: under
+    load a sleep of a little more than the TTL can be too short, and an immediate read after ``put`` too late."""
+    start = time.monotonic()
+    while client.exists(key):
+        assert time.monotonic() - start < within, f"{key} never expired"
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
 def test_redis_entries_expire_after_their_ttl(redis_cache):
-    """A Redis entry is gone once its TTL has passed."""
-    cache, _, _ = redis_cache
+    """A Redis entry is kept for its TTL (never dropped sooner) and gone once it has passed."""
+    cache, client, prefix = redis_cache
+    start = time.monotonic()
     cache.put("k", a_rate(), timedelta(milliseconds=150))
-    assert cache.get("k") is not None
-    time.sleep(0.25)
+    assert 0 < client.pttl(f"{prefix}k") <= 150
+    if cache.get("k") is None:  # read late (a loaded machine): then the TTL must have passed by now
+        assert time.monotonic() - start >= 0.15
+    _expired(client, f"{prefix}k")
+    assert time.monotonic() - start >= 0.15  # Redis' clock and ours agree to well under a millisecond here
     assert cache.get("k") is None
 
 
@@ -70,13 +84,19 @@ def test_an_unreachable_redis_is_unavailable_and_bypassed(fx_sandbox):
 
 
 def test_a_redis_cached_source_serves_from_the_cache_within_the_ttl(fx_sandbox, redis_cache):
-    """Within the TTL a changed upstream rate is not seen; after the TTL it is."""
-    cache, _, _ = redis_cache
-    source = CachedRateSource(BinanceTickerSource(fx_sandbox.url), cache, timedelta(milliseconds=300))
+    """Within the TTL a changed upstream rate is not seen; after the TTL it is.
+
+    The TTL is long enough that "within" holds however loaded the machine is; "after" is reached by letting Redis
+    expire the entry at once (``PEXPIRE``) rather than by sleeping past a short TTL."""
+    cache, client, prefix = redis_cache
+    source = CachedRateSource(BinanceTickerSource(fx_sandbox.url), cache, timedelta(seconds=60))
     assert source.fetch(USDT_KES).mid == Decimal("129.45")
+    (key,) = [k.decode() for k in client.scan_iter(f"{prefix}*")]
+    assert 0 < client.pttl(key) <= 60_000  # stored for the source's TTL
     fx_sandbox.set_rate("binance", "USDT/KES", "131.00")
     assert source.fetch(USDT_KES).mid == Decimal("129.45")
-    time.sleep(0.4)
+    client.pexpire(key, 1)  # the TTL passes
+    _expired(client, key)
     assert source.fetch(USDT_KES).mid == Decimal("131.00")
 
 

@@ -1,4 +1,5 @@
-"""A data subject's export over REST: the person's own, and an officer's (role ``compliance``), each audited."""
+"""A data subject's export over REST: the person's own, and an officer's (role ``compliance``), each audited; and
+closing a merchant (staff, with a step-up), which starts its retention period."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.identity import Role
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.testing.identity import InMemoryRefreshTokens, InMemoryUsers
@@ -18,10 +20,10 @@ from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.wallets import InMemoryBuys, InMemoryTransfers, InMemoryWallets
 from cryptopay_http import Services
 
+from tests.integration.http.http_support import PASSWORD, bearer, fast_hasher
 from tests.integration.http.http_support import app as app
 from tests.integration.http.http_support import auth as auth
 from tests.integration.http.http_support import client as client
-from tests.integration.http.http_support import fast_hasher
 from tests.support.services import in_memory_services
 
 
@@ -95,4 +97,43 @@ def test_an_officer_looks_up_and_exports_a_person_and_both_are_audited(client, a
     assert actor.startswith("user:") and officer_records == [
         (actor, "privacy.subject_looked_up", f"user:{subject}", {}),
         (actor, "privacy.exported", f"user:{subject}", {"reason": "request by post"}),
+    ]
+
+
+def _staff(auth, role: str) -> tuple[dict[str, str], list[str]]:
+    """A logged-in staff member's headers and their unused recovery codes (each a one-time code for a step-up)."""
+    auth._n += 1
+    email = f"{role}-closer{auth._n}@cryptopay.example"
+    auth.app.extensions["cryptopay"].accounts.register(email, PASSWORD, role=Role(role))
+    headers = bearer(auth.login(email, PASSWORD)["access_token"])
+    codes = auth.enrol_totp(headers)
+    return bearer(auth.login(email, PASSWORD, code=codes[0])["access_token"]), codes[1:]
+
+
+@pytest.mark.parametrize("role", ["admin", "compliance"])
+def test_staff_close_a_merchant_with_a_reason_and_a_step_up(client, auth, services, role):
+    """Closing starts the retention period once (audited with the reason); it needs staff, a step-up and a reason;
+    an unknown merchant is 404; nothing changes on a refusal."""
+    owner, merchant_id = auth.merchant()
+    staff, codes = _staff(auth, role)
+    url = f"/v1/admin/merchants/{merchant_id}/close"
+    body = {"reason": "contract ended by the merchant"}
+    stepped = auth.stepped_up(staff, code=codes[0])
+    assert client.post(url, json=body, headers=auth.stepped_up(owner)).status_code == 403  # not staff
+    refused = client.post(url, json=body, headers=staff)  # no step-up
+    assert refused.status_code == 403 and refused.headers["Content-Type"] == "application/problem+json"
+    assert client.post(url, json={"reason": ""}, headers=stepped).status_code == 422
+    assert client.post(url, json={}, headers=stepped).status_code == 422
+    assert client.post(url, json={"reason": "   "}, headers=stepped).status_code == 422
+    assert services.merchants.get(merchant_id).closed_at is None
+    missing = client.post("/v1/admin/merchants/mer_nobody/close", json=body, headers=stepped)
+    assert missing.status_code == 404 and missing.json["type"].endswith("not_found")
+    closed = client.post(url, json=body, headers=stepped)
+    assert closed.status_code == 200, closed.json
+    assert closed.json["id"] == merchant_id and services.merchants.get(merchant_id).closed_at is not None
+    again = client.post(url, json={"reason": "a second time"}, headers=stepped)
+    assert again.status_code == 200 and again.json["closed_at"] == closed.json["closed_at"]
+    records = [r for r in services.audit.records() if r.action == "merchant.closed"]
+    assert [(r.subject, dict(r.details)) for r in records] == [
+        (f"merchant:{merchant_id}", {"reason": "contract ended by the merchant"})
     ]

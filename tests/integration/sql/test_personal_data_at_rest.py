@@ -1,6 +1,7 @@
 """Personal data at rest on SQLite and PostgreSQL: the raw tables hold no name, ID number, birth date, address, phone
-or email in the clear (payout and settlement destinations, team invitations and case notes included), lookups by
-phone, email and payout destination still work, and the sealing pass seals rows written before."""
+or email in the clear (payout and settlement destinations, team invitations, case notes, KYC review notes, raw M-Pesa
+answers kept unmatched, the monitoring journal's counterparties and alerts' evidence included), lookups by phone,
+email and payout destination still work, and the sealing pass seals rows written before."""
 
 from __future__ import annotations
 
@@ -14,18 +15,23 @@ import pytest
 import sqlalchemy as sa
 from cryptopay.adapters.sql import make_engine, upgrade
 from cryptopay.adapters.sql.personal import PersonalData
+from cryptopay.adapters.sql.repositories.reconciliation import SqlReconciliationRuns
 from cryptopay.adapters.sql.sealing import seal_personal_data
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.adapters.vault import EnvelopeVault, VaultBlobRejected, generate_kek
-from cryptopay.core.compliance.cases import Case
+from cryptopay.core.compliance.cases import Alert, Case
+from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRuleRecord
 from cryptopay.core.identity.model import Merchant, Role, User
 from cryptopay.core.identity.teams import Invitation, TeamRole
-from cryptopay.core.kyc.applications import BusinessDetails, Director, KycApplication, PersonDetails
+from cryptopay.core.kyc import KycProfile
+from cryptopay.core.kyc.applications import BusinessDetails, Director, KycApplication, PersonDetails, ReviewStep
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.money import KES, Money
-from cryptopay.core.payouts.model import B2BTarget, Payout
+from cryptopay.core.payouts.answers import UnmatchedAnswer
+from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, Payout
+from cryptopay.core.reconciliation import Check, CheckResult, Difference, Report
 from cryptopay.core.settlement import Settlement, SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Wallet
 from sqlalchemy.engine import Engine
@@ -56,6 +62,13 @@ SECRETS = [
     "0990012345678",
     "amina@duka.co.ke",  # a team invitation
     "Seen at Gikomba",  # an officer's case note
+    "Njeri Wambui",  # a KYC reviewer's reason and note
+    "Baraka Mwangi",  # a name screening matched at submission
+    "254711222333",  # an unmatched B2C result's receiver
+    "Achieng Atieno",
+    "254744555666",  # a monitored movement's counterparty (and the alert's evidence)
+    "254755666777",  # a party M-Pesa's statement names in a kept reconciliation difference
+    "Kariuki Mwangi",
 ]
 
 
@@ -96,6 +109,12 @@ def _application() -> KycApplication:
         submitted_by="usr_1",
         notify_to=EMAIL,
         person=person,
+        reason="The selfie shows Njeri Wambui, not the applicant",
+        history=(
+            ReviewStep(NOW, "user:usr_1", "submitted"),
+            ReviewStep(NOW, "user:usr_officer", "rejected", "The selfie shows Njeri Wambui, not the applicant"),
+        ),
+        sanctions_matches=("un QDi.1: Baraka Mwangi (91)",),
     )
 
 
@@ -152,6 +171,19 @@ def _write_everything(storage: SqlStorage) -> None:
         )
         uow.wallet_transfers.add(transfer)
         _write_merchant_side(uow)
+    SqlReconciliationRuns(storage.engine, personal=storage.personal).add(_statement_run().records("rcn_1", "cli"))
+
+
+def _no_check(_records: Any) -> list[Difference]:
+    """Nothing to compare (the run's results are given)."""
+    return []
+
+
+def _statement_run() -> Report:
+    """A reconciliation whose M-Pesa statement names a party paid that our books do not know."""
+    paid = "M-Pesa paid KES 5000.00 to 254755666777 - Kariuki Mwangi (receipt RKT1)"
+    found = (Difference("receipt RKT1", "a payout of ours", "none in our books", paid),)
+    return Report(NOW, (CheckResult(Check("statement", "mpesa", _no_check), found),))
 
 
 def _payout(n: int, method: SettlementMethod, destination: str, b2b: B2BTarget | None = None) -> Payout:
@@ -197,6 +229,59 @@ def _write_merchant_side(uow: Any) -> None:
     uow.teams.add_invitation(invitation)
     uow.cases.add(_case())
     uow.settlements.add(_settlement())
+    uow.unmatched_answers.add(_answer())
+    uow.kyc.add(_profile())
+    uow.movements.add(_movement())
+    uow.alerts.add(_alert())
+
+
+_RESULT = (
+    '{"Result":{"ConversationID":"AG_1","OriginatorConversationID":"po_9-1","ResultCode":0,"ResultParameters":'
+    '{"ResultParameter":[{"Key":"ReceiverPartyPublicName","Value":"254711222333 - Achieng Atieno"}]}}}'
+)
+
+
+def _profile() -> KycProfile:
+    """A profile whose application was sent back (the officer's message) and which was then frozen (the reason)."""
+    return KycProfile(
+        party_id="usr_1",
+        kind=PartyKind.PERSONAL,
+        reason="The selfie shows Njeri Wambui, not the applicant",
+        frozen_at=NOW,
+        frozen_by="usr_officer",
+        freeze_reason="Njeri Wambui uses this wallet",
+    )
+
+
+def _answer() -> UnmatchedAnswer:
+    return UnmatchedAnswer(id="ans_1", received_at=NOW, purpose=CallbackPurpose.RESULT, body=_RESULT)
+
+
+def _movement() -> Movement:
+    amount = Money.of(2000, KES)
+    return Movement(
+        id="mv_1",
+        party_id="usr_1",
+        product="p2p",
+        direction=Direction.OUT,
+        amount=amount,
+        at=NOW,
+        counterparty="254744555666",
+    )
+
+
+def _alert() -> Alert:
+    return Alert(
+        id="alr_1",
+        key="round-trip:1:mv_1",
+        rule_id="round-trip",
+        rule_version=1,
+        kind="round_trip",
+        party_id="usr_1",
+        movement_id="mv_1",
+        created_at=NOW,
+        evidence={"counterparty": "254744555666", "earlier": "2000"},
+    )
 
 
 def _settlement() -> Settlement:
@@ -224,6 +309,11 @@ def _raw_text(engine: Engine) -> str:
         "merchant_invitations",
         "compliance_cases",
         "settlements",
+        "unmatched_answers",
+        "compliance_movements",
+        "compliance_alerts",
+        "kyc_profiles",
+        "reconciliation_results",
     )
     with engine.connect() as conn:
         return "\n".join(
@@ -264,6 +354,17 @@ def _merchant_side_reads_back(uow: Any) -> None:
     assert [c.notes for c in uow.cases.list()] == [_case().notes]
     assert uow.settlements.get("stl_1") == _settlement()
     assert uow.settlements.last_for("mer_1").destination == "01:0990012345678"
+    assert uow.kyc_applications.get("kya_1") == _application()  # the reason, review notes and matches open
+    assert uow.unmatched_answers.get("ans_1").body == _RESULT
+    assert [a.body for a in uow.unmatched_answers.pending()] == [_RESULT]
+    assert uow.movements.for_party("usr_1", since=NOW) == [_movement()]
+    assert uow.movements.between(NOW, NOW + timedelta(seconds=1)) == [_movement()]
+    assert uow.alerts.get("alr_1") == _alert()
+    assert uow.alerts.list() == [_alert()]
+    assert uow.kyc.get("usr_1") == _profile()
+    assert uow.kyc.find(["usr_1"]) == {"usr_1": _profile()}
+    runs = SqlReconciliationRuns(uow.connection.engine, personal=uow.personal)
+    assert [r.differences for r in runs.latest_per_check()] == [_statement_run().results[0].differences]
 
 
 def test_a_sealed_value_copied_onto_another_row_does_not_open(engine: Engine) -> None:
@@ -293,6 +394,8 @@ def test_the_sealing_pass_seals_rows_written_in_the_clear(engine: Engine) -> Non
         1,
     )
     assert counts["settlements"] == 1
+    assert (counts["unmatched_answers"], counts["compliance_movements"], counts["compliance_alerts"]) == (1, 1, 1)
+    assert counts["kyc_profiles"] == 1 and counts["reconciliation_results"] == 1
     assert _leaks(_raw_text(engine)) == []
     assert set(seal_personal_data(storage).values()) == {0}
     with storage.unit_of_work() as uow:
@@ -387,3 +490,94 @@ def test_the_staff_search_finds_sealed_payouts_and_transfers_by_phone(engine: En
     assert {(h.kind, h.id) for h in search.find("0733000111")} == {("wallet_transfer", "tr_1")}
     assert {(h.kind, h.id) for h in search.find(PHONE)} == {("wallet_transfer", "tr_1")}  # the sender's wallet
     assert search.find("0700000000") == []
+
+
+def _old_audit_log(engine: Engine) -> tuple[int, str]:
+    """A log as written before 0030: a ``team.invite`` record naming the invitee's email between two others; the
+    head (seq, hash) it ends at."""
+    from cryptopay.adapters.sql.audit import SqlAuditLog
+    from cryptopay.core.audit import AuditEvent
+
+    events = [
+        AuditEvent("user:usr_2", "merchant.created", "merchant:mer_1", NOW),
+        AuditEvent(
+            "user:usr_2",
+            "team.invite",
+            "merchant:mer_1",
+            NOW,
+            {"invitation": "inv_1", "email": "amina@duka.co.ke", "role": "finance", "via": "api"},
+        ),
+        AuditEvent("user:usr_2", "team.join", "merchant:mer_1", NOW, {"user": "usr_3"}),
+    ]
+    with engine.begin() as conn:
+        log = SqlAuditLog(conn)
+        for event in events:
+            log.append(event)
+        head = log.head()
+    assert head is not None
+    return head
+
+
+def test_the_migration_removes_invitee_emails_from_old_audit_records_and_re_anchors_the_chain(engine: Engine) -> None:
+    """0031 drops the email of old ``team.invite`` records; the chain verifies after, and an ``audit.reanchored``
+    record names the old head, the first record rewritten and how many were; the other records keep their facts."""
+    from cryptopay.adapters.sql import downgrade
+    from cryptopay.adapters.sql.audit import SqlAuditLog, verify_audit_log
+
+    url = engine.url.render_as_string(hide_password=False)
+    downgrade(url, "0030")
+    old_head = _old_audit_log(engine)
+    assert verify_audit_log(engine) == []
+    with engine.connect() as conn:
+        before = SqlAuditLog(conn).records()
+    upgrade(url)
+    assert verify_audit_log(engine) == []
+    with engine.connect() as conn:
+        raw = "\n".join(repr(tuple(row)) for row in conn.execute(sa.text("SELECT * FROM audit_log")))
+        records = SqlAuditLog(conn).records()
+    assert "amina" not in raw.lower()
+    assert [r.action for r in records] == ["merchant.created", "team.invite", "team.join", "audit.reanchored"]
+    assert dict(records[1].details) == {"invitation": "inv_1", "role": "finance", "via": "api"}
+    assert records[0] == before[0]  # the records before the first rewritten one are unchanged
+    assert [(r.id, r.at, r.actor, r.subject) for r in records[:3]] == [(r.id, r.at, r.actor, r.subject) for r in before]
+    assert records[2].details == before[2].details and records[2].hash != before[2].hash  # re-hashed only
+    anchor = dict(records[-1].details)
+    assert (anchor["old_head_seq"], anchor["old_head_hash"]) == (str(old_head[0]), old_head[1])
+    assert (anchor["first_rewritten"], anchor["rewritten"], anchor["rehashed"]) == ("2", "1", "2")
+    assert records[-1].actor == "system:migration-0031"
+    with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:  # append-only again
+        conn.execute(sa.text("UPDATE audit_log SET action = 'x' WHERE seq = 1"))
+
+
+def test_a_broken_audit_chain_is_not_re_anchored(engine: Engine) -> None:
+    """A log that does not verify fails the migration and is left as it was (the email too): re-anchoring never
+    launders an edited log."""
+    from cryptopay.adapters.sql import downgrade
+    from cryptopay.adapters.sql.audit import verify_audit_log
+
+    url = engine.url.render_as_string(hide_password=False)
+    downgrade(url, "0030")
+    _old_audit_log(engine)
+    with engine.begin() as conn:  # a record deleted behind the triggers' back
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+            conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 1"))
+            conn.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
+        else:
+            conn.execute(sa.text("DROP TRIGGER audit_log_no_delete"))
+            conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 1"))
+            conn.execute(
+                sa.text(
+                    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log "
+                    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: DELETE refused'); END"
+                )
+            )
+    broken = verify_audit_log(engine)
+    assert broken
+    with pytest.raises(Exception, match="does not verify"):
+        upgrade(url)
+    assert verify_audit_log(engine) == broken
+    with engine.connect() as conn:
+        assert "amina@duka.co.ke" in str(conn.execute(sa.text("SELECT details FROM audit_log")).all())
+    with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:  # the triggers lifted by the migration are back
+        conn.execute(sa.text("UPDATE audit_log SET action = 'x' WHERE seq = 2"))

@@ -258,6 +258,30 @@ def test_freezing_an_account_needs_a_reason_and_a_fresh_code(client, auth, servi
     assert {r.actor for r in _audited(services, "privacy.subject_looked_up")} == {f"user:{ann.id}"}
 
 
+@pytest.mark.parametrize("who", ["ann", "chief"])
+def test_staff_close_a_merchant_with_a_reason_and_a_fresh_code(request, auth, services, who):
+    """Admins and officers close a merchant (audited with the reason): without a code or a reason nothing changes;
+    the page then shows it closed and offers no second closing."""
+    staff = request.getfixturevalue(who)
+    _owner, merchant_id = auth.merchant()
+    page = f"/console/accounts/{merchant_id}"
+    status, html = staff.get(page)
+    assert status == 200 and f'action="{page}/close"' in html
+    assert staff.post(f"{page}/close", page, reason="contract ended", code="000000")[0] == 403
+    assert staff.post(f"{page}/close", page, reason=" ", code=staff.code())[0] == 422
+    assert services.merchants.get(merchant_id).closed_at is None
+    assert staff.post(f"{page}/close", page, reason="contract ended", code=staff.code())[0] == 303
+    assert services.merchants.get(merchant_id).closed_at is not None
+    records = [r for r in services.audit.records() if r.action == "merchant.closed"]
+    assert [(r.actor, dict(r.details)) for r in records] == [(f"user:{staff.id}", {"reason": "contract ended"})]
+    closed_at = services.merchants.get(merchant_id).closed_at
+    status, html = staff.get(page)
+    assert status == 200 and f'action="{page}/close"' not in html
+    assert staff.post(f"{page}/close", page, reason="again", code=staff.code())[0] == 303
+    assert services.merchants.get(merchant_id).closed_at == closed_at  # the first date stands, audited once
+    assert len([r for r in services.audit.records() if r.action == "merchant.closed"]) == 1
+
+
 def test_an_admin_changes_a_role_with_a_code_and_officers_cannot(auth, services, ann, chief):
     """Admins give roles (audited); a compliance officer is refused the form (403)."""
     auth.register("newhire@cryptopay.example")

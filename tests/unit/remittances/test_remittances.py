@@ -3,7 +3,7 @@ the recipient is paid by B2C (or credited, with a wallet) and told by SMS; faile
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -272,3 +272,37 @@ def test_the_recipients_daily_limit_is_data_and_an_operators_retry_past_it_is_re
     stack.clock.set(day_bounds(stack.clock.now())[1])
     stack.run()
     assert stack.get(second).state is RemittanceState.PAID_OUT and stack.books_balanced()
+
+
+def test_a_recipient_whose_payout_waits_for_the_next_day_is_told_once_per_wait(stack):
+    """The second order of the day passes the recipient's daily limit: one SMS (English, then Swahili) says the money
+    is paid on the next Nairobi day, however many times the worker runs; a wait renewed at midnight (the day filled
+    by then) is told again; paid, the usual SMS follows."""
+    limits = PayoutLimits(part=B2C_LIMITS, per_day=Money.of(15_000, KES))
+    stack.remittances = attrs.evolve(stack.remittances, limits=limits)
+    stack.clock.set(datetime(2026, 12, 6, 18, 0, tzinfo=UTC))  # 21:00 in Nairobi: "tomorrow" is 7 December there
+    first, second = stack.order(amount="10000"), stack.order(amount="6000")
+    stack.pay(first)
+    stack.pay(second)
+    stack.confirm()
+    stack.run(rounds=5)
+    waiting = [m.text for m in stack.wallet.sms.sent_to("254712345678") if "daily limit" in m.text]
+    assert len(waiting) == 1
+    assert "KES 6,000 from Grace Otieno (GB) is paid to your M-Pesa on 07/12/2026" in waiting[0]
+    assert "tarehe 07/12/2026" in waiting[0] and second.id in waiting[0]
+    told = [r for r in stack.wallet.backend.storage.audit_records() if r.action == "remittance.waiting_notified"]
+    assert len(told) == 1 and dict(told[0].details)["outcome"].startswith("sent ")
+
+    midnight = day_bounds(stack.clock.now())[1]
+    third = stack.order(amount="14000")  # paid at midnight before the second is looked at again
+    stack.pay(third)
+    stack.confirm()
+    stack.clock.set(midnight)
+    stack.remittances._advance(third.id)
+    stack.run(rounds=3)
+    waiting = [m.text for m in stack.wallet.sms.sent_to("254712345678") if "daily limit" in m.text]
+    assert len(waiting) == 2 and "on 08/12/2026" in waiting[1]
+    stack.clock.set(day_bounds(stack.clock.now())[1])
+    stack.run()
+    assert stack.get(second).state is RemittanceState.PAID_OUT
+    assert sum("KES 6,000" in m.text for m in stack.wallet.sms.sent_to("254712345678")) == 3

@@ -30,6 +30,7 @@ __all__ = [
     "PAYOUT_START",
     "PAYOUT_STATUS",
     "PRIVACY_RETENTION",
+    "RECONCILIATION_PRUNE",
     "RECONCILIATION_RUN",
     "REFUND_SEND",
     "REMITTANCE_ADVANCE",
@@ -59,6 +60,7 @@ PAYOUT_STATUS = "payouts.query_status"
 FX_REFRESH = "fx.refresh"
 REFUND_SEND = "refunds.send"
 RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, gauges) on any difference
+RECONCILIATION_PRUNE = "reconciliation.prune"  # stored run results past their retention (RunRetention)
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
 COMPLIANCE_MONITOR = "compliance.monitor"  # AML batch rules over recent movements; overdue cases warned
 COMPLIANCE_RESCREEN = "compliance.rescreen"  # every verified party's names against the latest sanctions lists
@@ -82,6 +84,7 @@ LEAD_JOBS = (
     REFUND_SEND,
     FX_REFRESH,
     RECONCILIATION_RUN,
+    RECONCILIATION_PRUNE,
     METRICS_MEASURE,
     TREASURY_SWEEP,
     TREASURY_MEASURE,

@@ -96,6 +96,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.WALLET_WITHDRAWALS, timedelta(seconds=30)),  # send withdrawals past their cool-off; follow sent ones
     Every(jobs.FX_REFRESH, timedelta(minutes=1)),
     Every(jobs.RECONCILIATION_RUN, timedelta(minutes=30)),  # the books against our records, M-Pesa and the chains
+    Every(jobs.RECONCILIATION_PRUNE, timedelta(days=1)),  # stored run results past their retention
     Every(jobs.METRICS_MEASURE, timedelta(minutes=1)),  # business gauges for the alerting rules
     Every(jobs.COMPLIANCE_MONITOR, timedelta(minutes=15)),  # AML batch rules; overdue cases
     Every(jobs.COMPLIANCE_RESCREEN, timedelta(hours=6)),  # everyone against the latest lists (alerts raised once)

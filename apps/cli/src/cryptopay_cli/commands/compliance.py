@@ -12,7 +12,6 @@ from the CLI exactly as over REST (the officer who gave the first approval canno
 
 from __future__ import annotations
 
-import getpass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import KycApplication
 from cryptopay.core.kyc.review import KycReview
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
 app = typer.Typer(
@@ -382,9 +381,7 @@ def import_list(
     with errors_to_exit_codes():
         parsed = read_list(path)
         svc = services()
-        snapshot = svc.screening.import_list(
-            parsed.source, parsed.version, parsed.entries, actor=f"operator:{getpass.getuser()}"
-        )
+        snapshot = svc.screening.import_list(parsed.source, parsed.version, parsed.entries, actor=operator())
         alerts = svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening)  # everyone, at once
         emit_json({**_snapshot_row(snapshot), "new_alerts": len(alerts)})
 

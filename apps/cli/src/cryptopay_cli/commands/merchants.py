@@ -6,7 +6,6 @@ is not a merchant user, 4 if the user already has a merchant). Every input is ch
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -26,7 +25,7 @@ from cryptopay.core.payments.speed import parse_tier, set_speed_policy
 from cryptopay.core.rails import Finality, Rail, rail_for
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 from cryptopay_cli.views import flat, merchant_view
 
@@ -158,13 +157,6 @@ _MERCHANT_ARG = typer.Argument(..., help="The merchant's id.")
 _AS = typer.Option(None, "--as", help="The email of the owner or admin acting (default: the merchant's owner).")
 
 
-def _operator() -> str:
-    try:
-        return f"ops:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name in some containers
-        return "ops:cli"
-
-
 def _acting(svc: Services, merchant_id: str, email: str | None) -> str:
     """The user id the CLI acts as: the named team manager, or the merchant's owner."""
     if email is not None:
@@ -217,7 +209,7 @@ def invite(
     svc = services()
     with errors_to_exit_codes():
         actor = _acting(svc, merchant_id, acting)
-        invitation, _ = svc.teams.invite(merchant_id, actor=actor, email=email, role=role, via=_operator())
+        invitation, _ = svc.teams.invite(merchant_id, actor=actor, email=email, role=role, via=operator())
     view = {
         "id": invitation.id,
         "email": invitation.email,
@@ -239,9 +231,7 @@ def remove(
     """Remove a member from the merchant's team (audited); the owner cannot be removed (exit 4)."""
     svc = services()
     with errors_to_exit_codes():
-        svc.teams.remove(
-            merchant_id, _member_user(svc, email), actor=_acting(svc, merchant_id, acting), via=_operator()
-        )
+        svc.teams.remove(merchant_id, _member_user(svc, email), actor=_acting(svc, merchant_id, acting), via=operator())
     typer.echo(f"removed {email.strip()} from {merchant_id}")
 
 
@@ -256,7 +246,7 @@ def set_role(
     svc = services()
     with errors_to_exit_codes():
         member = svc.teams.set_role(
-            merchant_id, _member_user(svc, email), role, actor=_acting(svc, merchant_id, acting), via=_operator()
+            merchant_id, _member_user(svc, email), role, actor=_acting(svc, merchant_id, acting), via=operator()
         )
     typer.echo(f"{email.strip()} is now {member.role.value} of {merchant_id}")
 
@@ -274,7 +264,7 @@ def speed(
         if not tiers and not clear:
             raise InvalidInput("give at least one --tier, or --clear")
         policy = [] if clear else [parse_tier(t) for t in tiers or []]
-        store = set_speed_policy(svc.uow, merchant_id, policy, actor=_operator(), now=svc.clock.now())
+        store = set_speed_policy(svc.uow, merchant_id, policy, actor=operator(), now=svc.clock.now())
     rows = [
         {"rail": t.rail, "up_to_kes": t.up_to_kes, "confirmations": t.confirmations, "finality": _value(t.finality)}
         for t in store.speed
@@ -299,7 +289,7 @@ def close(
     particulars count from now (exit 3 for an unknown merchant, 2 without a reason). Its records stay."""
     svc = services()
     with errors_to_exit_codes():
-        merchant = svc.retention.close_merchant(merchant_id, actor=_operator(), reason=reason)
+        merchant = svc.retention.close_merchant(merchant_id, actor=operator(), reason=reason)
     assert merchant.closed_at is not None
     if as_json:
         emit_json({"id": merchant.id, "closed_at": merchant.closed_at})

@@ -7,14 +7,13 @@ sessions at once: every request reloads the role.
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 import typer
 from cryptopay.core.identity import Role, SessionStates, UserAdmin
 from cryptopay.core.identity.model import User
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, errors_to_exit_codes
 
 app = typer.Typer(help="Users: create an admin, change a role (audited).", no_args_is_help=True)
@@ -25,10 +24,6 @@ def _admin() -> UserAdmin:
     # with Redis, forgetting the user bumps the shared epoch: every API process reloads its role at once
     sessions = SessionStates(svc.users, svc.refresh_tokens, svc.clock, epoch=svc.session_epoch)
     return UserAdmin(svc.users, svc.password_hasher, svc.audit, svc.clock, svc.ids, sessions)
-
-
-def _operator() -> str:
-    return f"operator:{getpass.getuser()}"
 
 
 def _show(user: User) -> None:
@@ -46,7 +41,7 @@ def create_admin(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with errors_to_exit_codes():
-        _show(_admin().create_admin(email, password, actor=_operator()))
+        _show(_admin().create_admin(email, password, actor=operator()))
 
 
 @app.command("set-role")
@@ -56,4 +51,4 @@ def set_role(
 ) -> None:
     """Give an account another role; prints it as JSON (exit 3 if there is no such account)."""
     with errors_to_exit_codes():
-        _show(_admin().set_role(email, role, actor=_operator()))
+        _show(_admin().set_role(email, role, actor=operator()))

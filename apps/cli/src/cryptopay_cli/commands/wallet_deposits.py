@@ -7,24 +7,15 @@ unknown deposit, 4 for one that is not held, 2 for a release without a note.
 
 from __future__ import annotations
 
-import getpass
-
 import typer
 from cryptopay.core.wallets.deposit import Deposit
 
-from cryptopay_cli.context import services
+from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _WHO = typer.Argument(..., help="The wallet's user id, phone number or username.")
 _COLUMNS = ["id", "network", "amount", "asset", "state", "confirmations", "requirement", "reason", "tx", "seen_at"]
-
-
-def _operator() -> str:
-    try:
-        return f"ops:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name in some containers
-        return "ops:cli"
 
 
 def _row(d: Deposit) -> dict[str, object]:
@@ -53,7 +44,7 @@ def deposits(
     """The wallet's crypto deposits, newest first: seen, credited, held (and why) or withdrawn by a reorg."""
     with errors_to_exit_codes():
         root = services()
-        wallet = root.wallets.find(who, actor=_operator())
+        wallet = root.wallets.find(who, actor=operator())
         found = root.wallet_deposits.deposits(wallet.user_id, limit=limit)
     rows = [_row(d) for d in found]
     if as_json:
@@ -66,7 +57,7 @@ def deposit_addresses(who: str = _WHO, as_json: bool = _JSON) -> None:
     """The wallet's deposit address on every network (allocated if the user never asked)."""
     with errors_to_exit_codes():
         root = services()
-        wallet = root.wallets.find(who, actor=_operator())
+        wallet = root.wallets.find(who, actor=operator())
         found = root.wallet_deposits.addresses(wallet.user_id)
     rows = [
         {"network": a.network, "address": a.address, "assets": ",".join(a.assets), "requirement": a.requirement}
@@ -84,7 +75,7 @@ def release_deposit(
 ) -> None:
     """Credit a held deposit to its wallet (a compliance officer's decision, audited)."""
     with errors_to_exit_codes():
-        released = services().wallet_deposits.release(deposit_id, actor=_operator(), note=note)
+        released = services().wallet_deposits.release(deposit_id, actor=operator(), note=note)
     emit_json(_row(released))
 
 

@@ -4,17 +4,24 @@
 subject by id, email or phone and ``GET /v1/admin/privacy/subjects/<id>/export`` exports theirs (officers, role
 ``compliance``). Every lookup and export is audited with who asked; the export is served as a JSON download and
 never cached.
+
+``POST /v1/admin/merchants/<id>/close`` ends a merchant's relationship (``RetentionPurge.close_merchant``, as
+``cryptopay merchants close``): the retention period of its people's personal data and KYB particulars runs from
+then. Admins or compliance officers, with a fresh step-up (the erasure clock starts); audited ``merchant.closed``
+with the reason; closing again keeps the first date.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import attrs
 from cryptopay.core.identity import Role
 from cryptopay.core.privacy import SubjectExports
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import current_principal, require
-from cryptopay_http.convert import TEXT_PATTERN, json_response
+from cryptopay_http.auth import current_principal, require, step_up
+from cryptopay_http.convert import TEXT_PATTERN, json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.query import Param, query
 from cryptopay_http.runtime import runtime
@@ -73,3 +80,36 @@ def subject_export(subject_id: str) -> Response:
     reason = request.args.get("reason", "").strip() or None
     exported = _exports().export(subject_id, actor=f"user:{current_principal().id}", reason=reason)
     return _download(exported, subject_id)
+
+
+@attrs.frozen
+class CloseMerchantRequest:
+    reason: str = attrs.field(
+        metadata=limits("why the relationship ends (kept in the audit record)", min_length=1, max_length=1000)
+    )
+
+
+@attrs.frozen
+class MerchantClosedView:
+    """A closed merchant: when its relationship ended (the retention rules count from then)."""
+
+    id: str
+    closed_at: datetime
+
+
+@bp.post("/v1/admin/merchants/<merchant_id>/close")
+@operation(
+    "Close a merchant: its retention period starts (admins or officers, with a step-up; audited)",
+    request=CloseMerchantRequest,
+    response=MerchantClosedView,
+    tags=("admin",),
+    errors=(404,),
+)
+@require(roles=[Role.ADMIN, Role.COMPLIANCE])
+@step_up
+def close_merchant(merchant_id: str) -> Response:
+    reason = read_body(CloseMerchantRequest).reason
+    actor = f"user:{current_principal().id}"
+    merchant = runtime().services.retention.close_merchant(merchant_id, actor=actor, reason=reason)
+    assert merchant.closed_at is not None
+    return json_response(MerchantClosedView(merchant.id, merchant.closed_at))

@@ -1,5 +1,5 @@
 """Users and merchants for staff (``/console/accounts``): find an account, read it, freeze or unfreeze it
-(compliance officers), change a user's role (admins).
+(compliance officers), change a user's role (admins), close a merchant (both).
 
 Search is by exact key (a user id, a merchant id, an email, a phone) or lists the merchants; the detail shows the
 account and its verification (``KycReview.standing``: states and tiers, no particulars: those are read through the
@@ -7,6 +7,9 @@ audited application page). Opening an account's page is itself audited (``consol
 contact details. Freezing and unfreezing are ``KycReview.freeze``/``unfreeze`` (as ``/v1/admin/accounts/...``), a role
 change is ``UserAdmin.set_role`` (as ``cryptopay users set-role``); all three are audited by the use case and need a
 fresh one-time code first (step-up), since a freeze stops a customer's money and a role opens the console.
+Closing a merchant is ``RetentionPurge.close_merchant`` (as ``POST /v1/admin/merchants/<id>/close`` and
+``cryptopay merchants close``): audited ``merchant.closed`` with the reason, with a fresh code too, since the
+retention period that ends in erasing its people's personal data starts then.
 """
 
 from __future__ import annotations
@@ -163,3 +166,14 @@ def account_role(party_id: str) -> Response:
         runtime().user_admin.set_role(user.email, Role(text), actor=acting())
 
     return _stepped_up(party_id, change)
+
+
+@bp.post("/accounts/<party_id>/close")
+def account_close(party_id: str) -> Response:
+    """End a merchant's relationship (admins or officers, with a fresh code and a reason; audited)."""
+
+    def close() -> None:
+        reason = _reason()
+        runtime().services.retention.close_merchant(party_id, actor=acting(), reason=reason)
+
+    return _stepped_up(party_id, close)

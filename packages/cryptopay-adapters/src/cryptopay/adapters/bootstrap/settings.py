@@ -102,6 +102,8 @@ class Settings:
     fx: FxSettings = attrs.Factory(FxSettings)
     mpesa: DarajaSettings | None = None  # None without CRYPTOPAY_MPESA_*: payouts are unavailable
     mpesa_float_baseline: Money | None = None  # the M-Pesa float's opening balance, for reconciliation
+    reconciliation_keep_days: int = 30  # clean reconciliation results kept this long (comparing runs)
+    reconciliation_keep_differences_days: int = 2557  # results with differences: the audit period (7 years)
     smtp: SmtpSettings | None = None  # None without CRYPTOPAY_SMTP_HOST: notifications go to a private file
     sms: SmsSettings = attrs.Factory(SmsSettings)  # CRYPTOPAY_SMS_*: Africa's Talking, a private file, or none
     faults: FaultPoints = NO_FAULTS  # CRYPTOPAY_FAULT_POINTS: a test setting (tests, make chaos); production refuses it
@@ -165,6 +167,8 @@ class Settings:
             bitcoin_xpub=get.text("BITCOIN_XPUB") or None,
             scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
             remittance_payout_attempts=_positive(get, "REMITTANCE_PAYOUT_ATTEMPTS", 3),
+            reconciliation_keep_days=_positive(get, "RECONCILIATION_KEEP_DAYS", 30),
+            reconciliation_keep_differences_days=_positive(get, "RECONCILIATION_KEEP_DIFFERENCES_DAYS", 2557),
             redis_keys=RedisKeys.of(get.text("DEPLOYMENT") or DEFAULT_DEPLOYMENT),
             password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
             webhook_max_endpoints=get.number("WEBHOOK_MAX_ENDPOINTS") or MAX_ENDPOINTS,

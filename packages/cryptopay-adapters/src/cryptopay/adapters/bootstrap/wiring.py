@@ -75,7 +75,7 @@ from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
-from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
+from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation, RunRetention
 from cryptopay.core.remittances.service import Remittances, RetryPolicy
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
@@ -718,6 +718,10 @@ class Parts:
             withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
             runs=self.reconciliation_runs,  # every run's results, for the console
             ids=self.ids,
+            retention=RunRetention(
+                clean=timedelta(days=self.settings.reconciliation_keep_days),
+                with_differences=timedelta(days=self.settings.reconciliation_keep_differences_days),
+            ),
         )
 
     @functools.cached_property
@@ -757,7 +761,7 @@ class Parts:
         """Every reconciliation run's results per check (the worker's, the CLI's, the console's, the API's)."""
         from cryptopay.adapters.sql.repositories.reconciliation import SqlReconciliationRuns
 
-        return SqlReconciliationRuns(self.engine)
+        return SqlReconciliationRuns(self.engine, personal=self.personal)
 
     @functools.cached_property
     def float_balance(self) -> FloatBalance:
@@ -1051,6 +1055,7 @@ class Parts:
             "refunds.send": lambda _payload: (self.refunds.send_refunds(), self.refunds.check_refunds()),
             "fx.refresh": lambda _payload: self.pricer.survey(Pair(USDT, KES)),
             "reconciliation.run": lambda _payload: self.reconcile_and_ask(),
+            "reconciliation.prune": lambda _payload: self.reconciliation.prune_runs(),
             "metrics.measure": lambda _payload: self.observing.measure(),
             "compliance.monitor": lambda _payload: self.monitor(),
             "compliance.rescreen": lambda _payload: self.monitoring.rescreen(

@@ -2,22 +2,31 @@
 
 ``verify_audit_log(engine)`` re-reads the whole chain in ``seq`` order and returns every problem
 (``cryptopay.core.audit.verify_chain``); an empty list means no record was edited or deleted.
+
+``reanchor(conn, redact, ...)`` is the one sanctioned rewrite: personal data found in old records (``team.invite``
+records written before migration 0030 carry the invitee's email) is removed by a migration that verifies the whole
+chain first (a broken chain is refused, nothing changed), rewrites the records ``redact`` names, re-hashes every
+record from the first of them to the end (same seq, ids, times, actors and actions), appends an
+``audit.reanchored`` record naming the old head (seq and hash), the first record rewritten and how many were, and
+verifies the new chain. The append-only triggers must be lifted around it by the caller (the migration).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories._base import reading, writing
 from cryptopay.adapters.sql.tables import audit_head, audit_log
-from cryptopay.core.audit import AuditEvent, AuditProblem, AuditRecord, chain_next, verify_chain
+from cryptopay.core.audit import GENESIS_HASH, AuditEvent, AuditProblem, AuditRecord, chain_next, verify_chain
+from cryptopay.core.errors import Conflict
 from cryptopay.core.ports.system import IdGenerator
 from cryptopay.core.system import RandomIds
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["SqlAuditLog", "SqlAuditTrail", "verify_audit_log"]
+__all__ = ["SqlAuditLog", "SqlAuditTrail", "reanchor", "verify_audit_log"]
 
 _HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
 
@@ -99,3 +108,55 @@ def verify_audit_log(engine: Engine) -> list[AuditProblem]:
     with reading(engine) as conn:
         head = SqlAuditLog(conn).head()
         return verify_chain(_all_records(conn), head=head)
+
+
+def reanchor(
+    conn: Connection,
+    redact: Callable[[AuditRecord], AuditEvent | None],
+    *,
+    actor: str,
+    reason: str,
+    at: datetime,
+    ids: IdGenerator | None = None,
+) -> AuditRecord | None:
+    """Rewrite the records ``redact`` changes (it returns the event to keep instead, or None to keep the record) and
+    re-anchor the chain; the ``audit.reanchored`` record appended, or None when nothing needed rewriting.
+
+    ``Conflict`` (nothing changed) when the chain does not verify before: a re-anchoring never launders a broken
+    log. Runs in the caller's transaction, with the append-only triggers lifted."""
+    log = SqlAuditLog(conn, ids)
+    head = log.head()
+    problems = verify_chain(_all_records(conn), head=head)
+    if problems:
+        raise Conflict(f"the audit log does not verify, so it is not re-anchored: {problems[0]}")
+    first: int | None = None
+    rewritten = 0
+    previous: tuple[int, str] | None = None
+    for record in _all_records(conn):
+        replacement = redact(record)
+        if first is None and replacement is None:
+            previous = (record.seq, record.hash)
+            continue
+        first = record.seq if first is None else first
+        rewritten += replacement is not None
+        event = replacement or record.event
+        again = chain_next(previous or (0, GENESIS_HASH), event, record.id)
+        assert again.seq == record.seq
+        values = {"details": [list(pair) for pair in again.details], "prev_hash": again.prev_hash, "hash": again.hash}
+        conn.execute(audit_log.update().where(audit_log.c.seq == record.seq).values(**values))
+        previous = (again.seq, again.hash)
+    if first is None or head is None or previous is None:
+        return None
+    conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=previous[0], hash=previous[1]))
+    details = {
+        "reason": reason,
+        "old_head_seq": str(head[0]),
+        "old_head_hash": head[1],
+        "first_rewritten": str(first),
+        "rewritten": str(rewritten),
+        "rehashed": str(previous[0] - first + 1),
+    }
+    anchored = log.append(AuditEvent(actor, "audit.reanchored", "audit:log", at, details))
+    after = verify_chain(_all_records(conn), head=log.head())
+    assert not after, after
+    return anchored

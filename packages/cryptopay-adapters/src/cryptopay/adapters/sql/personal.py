@@ -124,7 +124,8 @@ class PersonalData:
 
 @attrs.frozen
 class PersonalFields:
-    """The personal fields of one table's documents, as dotted paths (``[]`` walks a list).
+    """The personal fields of one table's documents, as dotted paths (``[]`` walks a list, of documents or of
+    strings).
 
     >>> spec = PersonalFields("kyc_applications", ("person.legal_name", "business.directors[].name"))
     >>> personal = PersonalData.plaintext()
@@ -184,7 +185,10 @@ def _walk(node: Any, parts: list[str], prefix: str) -> Iterator[tuple[str, str]]
     value = node.get(name)
     if head.endswith("[]"):
         for index, item in enumerate(value or ()):
-            yield from _walk(item, rest, f"{_field(prefix, name)}.{index}")
+            if not rest and isinstance(item, str):  # a list of strings (``sanctions_matches[]``)
+                yield f"{_field(prefix, name)}.{index}", item
+            else:
+                yield from _walk(item, rest, f"{_field(prefix, name)}.{index}")
     elif not rest:
         if isinstance(value, str):
             yield _field(prefix, name), value
@@ -199,8 +203,12 @@ def _apply(node: Any, parts: list[str], prefix: str, change: Callable[[str, str]
     name = head.removesuffix("[]")
     value = node.get(name)
     if head.endswith("[]"):
-        for index, item in enumerate(value or ()):
-            _apply(item, rest, f"{_field(prefix, name)}.{index}", change)
+        items: list[Any] = value if isinstance(value, list) else []
+        for index, item in enumerate(items):
+            if not rest and isinstance(item, str):  # a list of strings: each item sealed in place
+                items[index] = change(item, f"{_field(prefix, name)}.{index}")
+            else:
+                _apply(item, rest, f"{_field(prefix, name)}.{index}", change)
     elif not rest:
         if isinstance(value, str):
             node[name] = change(value, _field(prefix, name))

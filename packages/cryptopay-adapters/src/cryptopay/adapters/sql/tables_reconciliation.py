@@ -31,6 +31,8 @@ reconciliation_results = sa.Table(
     sa.Column("at", UtcDateTime, nullable=False),  # when the run read its snapshot
     sa.Column("ran", sa.Boolean, nullable=False),  # false: skipped (an outside source was not given)
     sa.Column("doc", JsonText, nullable=False),  # the CheckRecord, with its first differences
+    sa.Column("found", sa.Integer, nullable=False, server_default="0"),  # how many differences (pruning: 0032)
     sa.Index("ix_reconciliation_results_latest", "check_name", "ran", "at"),
+    sa.Index("ix_reconciliation_results_at", "at"),
     keep_existing=True,
 )

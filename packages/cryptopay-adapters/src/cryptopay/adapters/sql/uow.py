@@ -84,7 +84,7 @@ class SqlUnitOfWork:
         personal: PersonalData | None = None,
     ) -> None:
         self.connection = conn
-        self._personal = personal or PersonalData.plaintext()
+        self.personal = personal or PersonalData.plaintext()
         self._locking = locking
         self.ledger = SqlLedgerSession(conn)
         self.audit = SqlAuditLog(conn, ids)
@@ -111,11 +111,11 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def settlements(self) -> SqlSettlements:
-        return SqlSettlements(self.connection, personal=self._personal)
+        return SqlSettlements(self.connection, personal=self.personal)
 
     @functools.cached_property
     def payouts(self) -> SqlPayouts:
-        return SqlPayouts(self.connection, locking=self._locking, personal=self._personal)
+        return SqlPayouts(self.connection, locking=self._locking, personal=self.personal)
 
     @functools.cached_property
     def refunds(self) -> SqlRefunds:
@@ -123,7 +123,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def unmatched_answers(self) -> SqlUnmatchedAnswers:
-        return SqlUnmatchedAnswers(self.connection)
+        return SqlUnmatchedAnswers(self.connection, personal=self.personal)
 
     @functools.cached_property
     def payment_links(self) -> SqlPaymentLinks:
@@ -146,7 +146,7 @@ class SqlUnitOfWork:
     # -- identity, KYC and fees
     @functools.cached_property
     def users(self) -> SqlUsers:
-        return SqlUsers(self.connection, cipher=self._cipher, personal=self._personal)
+        return SqlUsers(self.connection, cipher=self._cipher, personal=self.personal)
 
     @functools.cached_property
     def refresh_tokens(self) -> SqlRefreshTokens:
@@ -154,11 +154,11 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def merchants(self) -> SqlMerchants:
-        return SqlMerchants(self.connection, personal=self._personal)
+        return SqlMerchants(self.connection, personal=self.personal)
 
     @functools.cached_property
     def teams(self) -> SqlTeams:
-        return SqlTeams(self.connection, personal=self._personal)
+        return SqlTeams(self.connection, personal=self.personal)
 
     @functools.cached_property
     def api_keys(self) -> SqlApiKeys:
@@ -170,24 +170,24 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def kyc(self) -> SqlKycProfiles:
-        return SqlKycProfiles(self.connection)
+        return SqlKycProfiles(self.connection, personal=self.personal)
 
     @functools.cached_property
     def kyc_applications(self) -> SqlKycApplications:
-        return SqlKycApplications(self.connection, personal=self._personal)
+        return SqlKycApplications(self.connection, personal=self.personal)
 
     # -- compliance monitoring
     @functools.cached_property
     def movements(self) -> SqlMovementJournal:
-        return SqlMovementJournal(self.connection)
+        return SqlMovementJournal(self.connection, personal=self.personal)
 
     @functools.cached_property
     def alerts(self) -> SqlAlerts:
-        return SqlAlerts(self.connection)
+        return SqlAlerts(self.connection, personal=self.personal)
 
     @functools.cached_property
     def cases(self) -> SqlCases:
-        return SqlCases(self.connection, personal=self._personal)
+        return SqlCases(self.connection, personal=self.personal)
 
     @functools.cached_property
     def sanctions(self) -> SqlSanctions:
@@ -195,7 +195,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def travel_rule(self) -> SqlTravelRule:
-        return SqlTravelRule(self.connection, personal=self._personal)
+        return SqlTravelRule(self.connection, personal=self.personal)
 
     @functools.cached_property
     def withdrawals(self) -> SqlWithdrawals:
@@ -208,20 +208,20 @@ class SqlUnitOfWork:
     # -- remittances from abroad
     @functools.cached_property
     def remittances(self) -> SqlRemittances:
-        return SqlRemittances(self.connection, personal=self._personal, locking=self._locking)
+        return SqlRemittances(self.connection, personal=self.personal, locking=self._locking)
 
     # -- personal wallets
     @functools.cached_property
     def wallets(self) -> SqlWallets:
-        return SqlWallets(self.connection, personal=self._personal)
+        return SqlWallets(self.connection, personal=self.personal)
 
     @functools.cached_property
     def phone_verifications(self) -> SqlPhoneVerifications:
-        return SqlPhoneVerifications(self.connection, personal=self._personal)
+        return SqlPhoneVerifications(self.connection, personal=self.personal)
 
     @functools.cached_property
     def wallet_transfers(self) -> SqlTransfers:
-        return SqlTransfers(self.connection, personal=self._personal)
+        return SqlTransfers(self.connection, personal=self.personal)
 
     @functools.cached_property
     def wallet_usage(self) -> SqlUsage:
@@ -233,11 +233,11 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def wallet_buys(self) -> SqlBuys:
-        return SqlBuys(self.connection, personal=self._personal)
+        return SqlBuys(self.connection, personal=self.personal)
 
     @functools.cached_property
     def wallet_sends(self) -> SqlSends:
-        return SqlSends(self.connection, self.ledger, self.defer, personal=self._personal)
+        return SqlSends(self.connection, self.ledger, self.defer, personal=self.personal)
 
     def defer(self, statement: str, params: Mapping[str, Any]) -> None:
         """Queue a statement (psycopg's ``%(name)s`` parameters, PostgreSQL only) to be sent by ``flush``: at commit

@@ -587,16 +587,24 @@ class Payouts:
 
     # --- operator retry -----------------------------------------------------------------------------------------
 
-    def retry_failed_payout(self, payout_id: str, *, actor: str) -> Payout:
-        """A new attempt (new id, new originator id, new hold) for a definitively failed payout; once per failure."""
-        return transaction(self._uow, lambda uow: self._retry(uow, payout_id, actor))
+    def retry_failed_payout(
+        self, payout_id: str, *, actor: str, check: Callable[[PaymentsUnitOfWork], None] | None = None
+    ) -> Payout:
+        """A new attempt (new id, new originator id, new hold) for a definitively failed payout; once per failure.
 
-    def _retry(self, uow: PaymentsUnitOfWork, payout_id: str, actor: str) -> Payout:
+        ``check`` runs in the same unit of work before the attempt is made (a caller's limit, under its lock)."""
+        return transaction(self._uow, lambda uow: self._retry(uow, payout_id, actor, check))
+
+    def _retry(
+        self, uow: PaymentsUnitOfWork, payout_id: str, actor: str, check: Callable[[PaymentsUnitOfWork], None] | None
+    ) -> Payout:
         old, now = _payout(uow, payout_id), self._clock.now()
         if old.state is not PayoutState.FAILED:
             raise Refused(f"payout {old.id} is {old.state.value}: only a definitively failed payout can be retried")
         if old.retried_by is not None:
             raise Refused(f"payout {old.id} was already retried as {old.retried_by}")
+        if check is not None:
+            check(uow)
         new_id = self._ids.new_id("po")
         hold = flows.start_payout(
             self._ledger,

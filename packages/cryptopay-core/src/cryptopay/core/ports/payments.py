@@ -275,6 +275,11 @@ class PayoutRepository(Protocol):
         """``to_destination`` for many destinations in one read."""
         ...
 
+    def lock_destination(self, destination: str) -> None:
+        """Hold ``destination``'s lock to the end of this unit of work: another unit of work locking it waits, so a
+        look at what it received today and the payout planned on it are never interleaved with another's."""
+        ...
+
 
 class RefundRepository(Protocol):
     def add(self, refund: Refund) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from cryptopay.core.reconciliation.model import BalanceQuery, CheckRecord
@@ -36,4 +37,10 @@ class ReconciliationRuns(Protocol):
     def latest_per_check(self) -> list[CheckRecord]:
         """For each check ever run: its latest result that ran, or its latest (skipped) one if it never ran;
         ordered by area, then check name."""
+        ...
+
+    def prune(self, *, clean_before: datetime, differences_before: datetime) -> int:
+        """Delete the results read before their cutoff (``clean_before`` for a result that found no difference or was
+        skipped, ``differences_before`` for one that found some), except each check's ``latest_per_check`` result;
+        how many were deleted (one transaction)."""
         ...

@@ -16,6 +16,7 @@ from cryptopay.core.reconciliation.model import (
     OnChain,
     Records,
     Report,
+    RunRetention,
 )
 from cryptopay.core.reconciliation.service import Outside, Reconciliation, run_checks
 from cryptopay.core.reconciliation.statement import Statement, StatementLine, parse_statement, render_statement
@@ -36,6 +37,7 @@ __all__ = [
     "Reconciliation",
     "Records",
     "Report",
+    "RunRetention",
     "Statement",
     "StatementLine",
     "parse_statement",

@@ -16,7 +16,7 @@ as clean.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -229,6 +229,31 @@ class Report:
 
 RUN_BY = ("schedule", "cli", "console", "api")  # who runs a reconciliation: the worker, the CLI, the console, REST
 KEPT_DIFFERENCES = 200  # a stored check result keeps this many of its differences (and how many it found)
+
+
+@attrs.frozen(kw_only=True)
+class RunRetention:
+    """How long stored reconciliation results are kept (data; the worker's daily ``reconciliation.prune``).
+
+    A result with differences is evidence: kept ``with_differences`` (by default the 7 years, 2,557 days, the
+    privacy retention rules keep financial records for under POCAMLA s.46). A clean or skipped one only lets runs be
+    compared: kept ``clean`` (30 days: about 1,300 rows a day on the 30-minute schedule). Each check's latest result
+    (what ``latest_per_check`` shows) is never pruned, however old.
+
+    >>> RunRetention().cutoffs(datetime(2026, 12, 6))
+    (datetime.datetime(2026, 11, 6, 0, 0), datetime.datetime(2019, 12, 6, 0, 0))
+    """
+
+    clean: timedelta = timedelta(days=30)
+    with_differences: timedelta = timedelta(days=2557)
+
+    def __attrs_post_init__(self) -> None:
+        if self.clean < timedelta(days=1) or self.with_differences < self.clean:
+            raise ValueError("reconciliation results are kept a day at least, and differences no shorter than clean")
+
+    def cutoffs(self, now: datetime) -> tuple[datetime, datetime]:
+        """(clean results before this go, results with differences before this go)."""
+        return now - self.clean, now - self.with_differences
 
 
 @attrs.frozen(kw_only=True)

@@ -42,6 +42,7 @@ from cryptopay.core.reconciliation.model import (
     OnChain,
     Records,
     Report,
+    RunRetention,
     WalletBooks,
     WithdrawalBooks,
 )
@@ -113,6 +114,7 @@ class Reconciliation:
         withdrawals: WithdrawalUowFactory | None = None,
         runs: ReconciliationRuns | None = None,
         ids: IdGenerator | None = None,
+        retention: RunRetention | None = None,
     ) -> None:
         if runs is not None and ids is None:
             raise ValueError("a reconciliation run store needs ids to name each run")
@@ -127,6 +129,7 @@ class Reconciliation:
         self._deposits = deposits
         self._withdrawals = withdrawals
         self._runs, self._ids = runs, ids
+        self._retention = retention or RunRetention()
 
     @property
     def checks(self) -> tuple[Check, ...]:
@@ -144,6 +147,16 @@ class Reconciliation:
     def latest_results(self) -> list[CheckRecord]:
         """Each check's latest kept result (``ReconciliationRuns.latest_per_check``); none without a run store."""
         return self._runs.latest_per_check() if self._runs is not None else []
+
+    def prune_runs(self) -> int:
+        """Delete the stored results ``RunRetention`` no longer keeps (the worker's daily ``reconciliation.prune``);
+        how many went. Each check's latest result stays."""
+        if self._runs is None:
+            return 0
+        clean_before, differences_before = self._retention.cutoffs(self._clock.now())
+        pruned = self._runs.prune(clean_before=clean_before, differences_before=differences_before)
+        log.info("reconciliation results pruned: %d", pruned)
+        return pruned
 
     def _with_defaults(self, outside: Outside) -> Outside:
         """The deployment's float baseline and latest Account Balance answer, unless the caller gave its own."""

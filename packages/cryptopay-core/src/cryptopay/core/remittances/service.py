@@ -29,8 +29,16 @@ ones excluded (wallet sales and merchant payouts to the same number too: M-Pesa 
 When the order would pass it, the payout *waits*: the order stays ``paying_out`` with no payout, its ``note`` says
 why and ``next_attempt_at`` is the next midnight in Nairobi, when the worker checks again (an automatic retry of a
 failed payout waits the same way). It is not split: the sender paid for one payment of the amount shown, and one
-payment arrives, whole, the next day; the recipient's SMS comes when it is paid. An operator's ``retry`` that would
-pass the limit is refused (``LimitExceeded``, ``mpesa.daily``, with what remains today).
+payment arrives, whole, the next day. The recipient is told by SMS, once per wait, that the money waits and on which
+day it is paid (the wait is claimed under the order's row lock with its audit record, and the SMS sent after that
+commits: two workers never both send it, and a worker that dies in between loses a courtesy, never money); the
+second SMS comes when it is paid. An operator's ``retry`` that would pass the limit is refused (``LimitExceeded``,
+``mpesa.daily``, with what remains today).
+
+Serialised per recipient (decision). The look at what the number received today and the payout planned on it are one
+unit of work holding the recipient's lock (``uow.payouts.lock_destination``: a transaction-level advisory lock on the
+number's keyed hash on PostgreSQL; SQLite serialises writers anyway), so two workers paying two orders to one number
+at the same moment cannot both see room under the daily limit.
 
 Compliance: the sender's country goes to monitoring with the order (``Monitoring.check``, a ``remittance`` movement
 in), where the high-risk-jurisdiction rule reads it; the recipient's wallet credit is within its KYC limits (an
@@ -41,7 +49,6 @@ need full originator data (see ``travel``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from datetime import datetime, timedelta
 from functools import partial
 from typing import cast
@@ -60,6 +67,7 @@ from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
 from cryptopay.core.mobile_money.phones import mask_msisdn, normalize_msisdn
+from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import RefundState, StoreSettings
@@ -75,11 +83,12 @@ from cryptopay.core.remittances import travel
 from cryptopay.core.remittances.model import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
+from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import text_problem
 from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
 
-__all__ = ["OrderRequest", "Remittances", "RetryPolicy"]
+__all__ = ["OrderRequest", "Remittances", "RetryPolicy", "waiting_text"]
 
 _ACTOR = "system:remittances"
 USDT_KES = Pair(USDT, KES)
@@ -306,10 +315,14 @@ class Remittances:
             raise Refused(f"remittance {order.id} is {order.state.value}: only a paid order being paid out is retried")
         if current is not None and current.state is not PayoutState.FAILED:
             raise Refused(f"remittance {order.id}'s payout {current.id} is {current.state.value}, not failed")
-        in_transaction(self.uow, lambda uow: self._within_daily_limit(uow, order))
         if current is None:
-            return in_transaction(self.uow, lambda uow: self._plan_b2c(uow, order_id, actor))
-        return self._retry(order_id, current.id, actor)
+            return in_transaction(self.uow, lambda uow: self._plan_within_limit(uow, order, actor))
+        return self._retry(order_id, current.id, actor, refuse_over_limit=True)
+
+    def _plan_within_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str) -> RemittanceOrder:
+        """The daily limit checked and the payout planned in one unit of work, under the recipient's lock."""
+        self._within_daily_limit(uow, order)
+        return self._plan_b2c(uow, order.id, actor)
 
     def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
         """Send the order's USDT back to the sender (``address``: another refund address on the same network).
@@ -340,11 +353,14 @@ class Remittances:
 
     def _advance(self, order_id: str) -> RemittanceOrder:
         order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id))
-        if action == "funded":
+        if action in ("funded", "funded_waiting"):
             # The money arrived (committed): journal the movement for the batch rules (the high-risk country).
             party = order.recipient_id or f"phone:{order.recipient_phone}"
             self.monitoring.after(_movement(order.id, party, order.value, order.sender, order.created_at, None))
-            action = "notify" if order.state is RemittanceState.PAID_OUT else None
+            waiting = "waiting" if action == "funded_waiting" else None
+            action = "notify" if order.state is RemittanceState.PAID_OUT else waiting
+        if action == "waiting":
+            return self._tell_waiting(order)
         if action == "retry" and order.payout_id is not None:
             current = self.payout_of(order)
             return self._retry(order_id, current.id if current else order.payout_id, _ACTOR)
@@ -376,8 +392,8 @@ class Remittances:
             uow.audit.append(_event(_ACTOR, "remittance.expired", order.id, now, {"invoice": invoice.id}))
         elif invoice.state is InvoiceState.SETTLED:
             self._fund(uow, order, invoice, now)
-            self._pay_out(uow, order, now)
-            return "funded"
+            wait = self._pay_out(uow, order, now)
+            return "funded_waiting" if wait is not None and wait.new else "funded"
         return None
 
     def _fund(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, invoice: Invoice, now: datetime) -> None:
@@ -412,44 +428,49 @@ class Remittances:
         )
         order.travel_rule_id = record.id if record else None
 
-    def _pay_out(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> None:
-        """Credit the recipient's wallet when it can take it, else plan the B2C payout."""
+    def _pay_out(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> _Wait | None:
+        """Credit the recipient's wallet when it can take it, else plan the B2C payout (or wait for the next day)."""
         wallet = uow.wallets.by_phone(order.recipient_phone)
         if wallet is not None and wallet.frozen:
             order.hold("the recipient's wallet is frozen: an operator retries (B2C) or refunds")
             uow.remittances.update(order)
             uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, {"reason": "wallet_frozen"}))
-            return
+            return None
         if wallet is not None and _credit_check(uow, wallet, order.value, now).allowed:
             self._credit(uow, order, wallet, now)
-            return
+            return None
         order.route, order.state = RemittanceRoute.MPESA, RemittanceState.PAYING_OUT
-        if self._wait_for_daily_limit(uow, order, now):
-            return
+        if wait := self._wait_for_daily_limit(uow, order, now):
+            return wait
         uow.remittances.update(order)
         self._plan_b2c(uow, order.id, _ACTOR)
+        return None
 
-    def _paid_today(self, uow: RemittanceUnitOfWork, phone: str, now: datetime) -> Money:
+    def _paid_today(self, uow: PaymentsUnitOfWork, phone: str, now: datetime) -> Money:
         """What M-Pesa paid (or has in flight) to ``phone`` since midnight in Nairobi: every B2C payout to the
         number, failed ones excluded."""
         midnight, _ = day_bounds(now)
         payouts = uow.payouts.to_destination(phone, since=midnight)
         return sum((p.amount for p in payouts if p.state is not PayoutState.FAILED), Money.zero(KES))
 
-    def _daily_room(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> Money | None:
-        """None when M-Pesa may pay the order's shillings to its recipient today, else what remains today."""
+    def _daily_room(self, uow: PaymentsUnitOfWork, order: RemittanceOrder, now: datetime) -> Money | None:
+        """None when M-Pesa may pay the order's shillings to its recipient today, else what remains today.
+
+        Takes the recipient's lock first (held to the end of the unit of work, where the payout is planned)."""
         per_day = self.limits.per_day
         if per_day is None:
             return None
+        uow.payouts.lock_destination(order.recipient_phone)
         paid = self._paid_today(uow, order.recipient_phone, now)
         return None if paid + order.kes <= per_day else max(per_day - paid, Money.zero(KES))
 
-    def _wait_for_daily_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> bool:
-        """Whether the order's payout waits for the next day in Nairobi (the recipient's M-Pesa daily limit would
-        be passed today); if so the order says why and when it is tried again (audited once per wait)."""
+    def _wait_for_daily_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> _Wait | None:
+        """The wait when the order's payout waits for the next day in Nairobi (the recipient's M-Pesa daily limit
+        would be passed today; None otherwise); the order says why and when it is tried again (audited once per
+        wait: ``new`` then, and the recipient is told)."""
         left = self._daily_room(uow, order, now)
         if left is None:
-            return False
+            return None
         _, tomorrow = day_bounds(now)
         per_day = self.limits.per_day
         assert per_day is not None
@@ -463,9 +484,9 @@ class Remittances:
         if again:
             details = {"until": tomorrow.isoformat(), "remaining_today": str(left.amount), "amount": str(order.kes)}
             uow.audit.append(_event(_ACTOR, "remittance.waiting", order.id, now, details))
-        return True
+        return _Wait(tomorrow, new=again)
 
-    def _within_daily_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder) -> None:
+    def _within_daily_limit(self, uow: PaymentsUnitOfWork, order: RemittanceOrder) -> None:
         """Refuse (``LimitExceeded``) a payout the recipient's M-Pesa daily limit cannot take today."""
         left = self._daily_room(uow, order, self.clock.now())
         if left is not None:
@@ -528,10 +549,12 @@ class Remittances:
 
     def _on_payout(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
         if order.payout_id is None:  # waiting for the recipient's M-Pesa daily limit
-            due = order.next_attempt_at is None or now >= order.next_attempt_at
-            if due and not self._wait_for_daily_limit(uow, order, now):
+            if order.next_attempt_at is not None and now < order.next_attempt_at:
+                return None
+            if (wait := self._wait_for_daily_limit(uow, order, now)) is None:
                 self._plan_b2c(uow, order.id, _ACTOR)
-            return None
+                return None
+            return "waiting" if wait.new else None
         attempts = _attempts(uow, order)
         payout = attempts[-1] if attempts else None
         if len(attempts) != order.attempts:  # a retry made elsewhere (an operator, another worker) counts too
@@ -546,7 +569,7 @@ class Remittances:
             details = {"payout": payout.id, "receipt": payout.receipt or ""}
             uow.audit.append(_event(_ACTOR, "remittance.paid_out", order.id, now, details))
             return "notify"
-        why = f"payout {payout.id} failed ({payout.result_code}: {payout.result_desc})"
+        why = f"payout {payout.id} failed ({payout.result_code}: {payout_wording(payout.result_code)})"
         if order.attempts >= self.policy.attempts:
             self._unconvert(uow, order, now, f"{why}; {order.attempts} attempts: refunding")
             return "refund"
@@ -554,13 +577,26 @@ class Remittances:
             order.next_attempt_at, order.note = now + self.policy.wait, f"{why}; tried again after {self.policy.wait}"
             uow.remittances.update(order)
             return None
-        if now < order.next_attempt_at or self._wait_for_daily_limit(uow, order, now):
+        if now < order.next_attempt_at:
             return None
+        if wait := self._wait_for_daily_limit(uow, order, now):
+            return "waiting" if wait.new else None
         return "retry"
 
-    def _retry(self, order_id: str, payout_id: str, actor: str) -> RemittanceOrder:
-        with suppress(Refused):  # retried already (a crashed run, another worker): the order adopts that attempt
-            self.payouts().retry_failed_payout(payout_id, actor=actor)
+    def _retry(self, order_id: str, payout_id: str, actor: str, *, refuse_over_limit: bool = False) -> RemittanceOrder:
+        """A new attempt, the daily limit checked in its unit of work (under the recipient's lock). Past the limit an
+        operator is refused (``refuse_over_limit``); the worker's next step makes the order wait instead."""
+        order = self.get(order_id)
+        try:
+            self.payouts().retry_failed_payout(
+                payout_id, actor=actor, check=lambda uow: self._within_daily_limit(uow, order)
+            )
+        except LimitExceeded:
+            if refuse_over_limit:
+                raise
+            return order
+        except Refused:  # retried already (a crashed run, another worker): the order adopts that attempt
+            pass
 
         def adopt(uow: RemittanceUnitOfWork) -> RemittanceOrder:
             order = _order(uow, order_id, lock=True)
@@ -650,6 +686,32 @@ class Remittances:
 
     # --- telling the recipient -----------------------------------------------------------------------------------
 
+    def _tell_waiting(self, order: RemittanceOrder) -> RemittanceOrder:
+        """One SMS to the recipient when a payout starts waiting for the next day (the wait was claimed, once, in
+        the step's unit of work); its outcome is audited. English, then Swahili: a recipient without an account has
+        told us no language."""
+        until = order.next_attempt_at
+        assert until is not None
+        outcome = self._send_sms(order.recipient_phone, waiting_text(order.id, order.kes, order.sender, until))
+        details = {"to": mask_msisdn(order.recipient_phone), "until": until.isoformat(), "outcome": outcome}
+        in_transaction(
+            self.uow,
+            lambda uow: uow.audit.append(
+                _event(_ACTOR, "remittance.waiting_notified", order.id, self.clock.now(), details)
+            ),
+        )
+        return order
+
+    def _send_sms(self, phone: str, text: str) -> str:
+        """Send one courtesy SMS; the outcome for the audit record (a failure never stops the money)."""
+        sender = self.sms()
+        if sender is None:
+            return "skipped: no SMS provider"
+        try:
+            return f"sent {sender.send(SmsMessage(phone, text))}"
+        except Exception as error:  # the money is safe either way; the message is a courtesy
+            return f"failed: {type(error).__name__}"
+
     def _notify(self, order: RemittanceOrder) -> RemittanceOrder:
         """One SMS to the recipient (a failed SMS is audited; the money is theirs either way)."""
         where = "credited to your cryptopay wallet" if order.route is RemittanceRoute.WALLET else "sent to your M-Pesa"
@@ -657,12 +719,7 @@ class Remittances:
             f"You have received KES {order.kes.amount:,} from {order.sender.name} ({order.sender.country}), "
             f"{where}. Ref {order.id}."
         )
-        sender, outcome = self.sms(), "skipped: no SMS provider"
-        if sender is not None:
-            try:
-                outcome = f"sent {sender.send(SmsMessage(order.recipient_phone, text))}"
-            except Exception as error:  # the money arrived; the message is a courtesy
-                outcome = f"failed: {type(error).__name__}"
+        outcome = self._send_sms(order.recipient_phone, text)
 
         def record(uow: RemittanceUnitOfWork) -> RemittanceOrder:
             found, now = _order(uow, order.id, lock=True), self.clock.now()
@@ -673,6 +730,35 @@ class Remittances:
             return found
 
         return in_transaction(self.uow, record)
+
+
+@attrs.frozen
+class _Wait:
+    """A payout waiting for the next day in Nairobi: ``until`` then; ``new`` when this step began the wait."""
+
+    until: datetime
+    new: bool
+
+
+def waiting_text(order_id: str, kes: Money, sender: Sender, until: datetime) -> str:
+    """The recipient's SMS for a payout that waits for the next day, in English and then Swahili; the day is
+    Nairobi's.
+
+    >>> from datetime import UTC
+    >>> until = datetime(2026, 3, 2, 21, 0, tzinfo=UTC)  # midnight in Nairobi
+    >>> text = waiting_text("rmt_1", Money.of(6000, KES), Sender(name="Grace Otieno", country="GB"), until)
+    >>> text.startswith("cryptopay: KES 6,000 from Grace Otieno (GB) is paid to your M-Pesa on 03/03/2026")
+    True
+    >>> "zitatumwa kwa M-Pesa yako tarehe 03/03/2026" in text and "Ref rmt_1." in text
+    True
+    """
+    day = until.astimezone(NAIROBI).strftime("%d/%m/%Y")
+    amount, who = f"KES {kes.amount:,.0f}", f"{sender.name} ({sender.country})"  # whole shillings
+    return (
+        f"cryptopay: {amount} from {who} is paid to your M-Pesa on {day}, after midnight: M-Pesa's daily limit "
+        f"for this number is reached today. Ref {order_id}. / {amount} kutoka kwa {who} zitatumwa kwa M-Pesa "
+        f"yako tarehe {day}, baada ya saa sita usiku: kikomo cha M-Pesa cha kila siku kwa nambari hii kimefikiwa leo."
+    )
 
 
 def _movement(order_id: str, party: str, value: Money, sender: Sender, at: datetime, wallet: Wallet | None) -> Movement:

@@ -329,6 +329,9 @@ class InMemoryPayouts(_ById):
         wanted = set(destinations)
         return self._sorted(p for p in self._all() if p.destination in wanted and p.created_at >= since)
 
+    def lock_destination(self, destination: str) -> None:
+        """Nothing more to do: an in-memory unit of work holds the whole storage's lock already."""
+
     def all(self) -> list[Payout]:
         """Every payout, oldest first (for tests)."""
         return self._sorted(self._all())

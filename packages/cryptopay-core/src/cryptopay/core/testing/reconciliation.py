@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.reconciliation.model import BalanceQuery, CheckRecord
@@ -68,6 +69,22 @@ class InMemoryReconciliationRuns:
                 if now is None or _rank(record) > _rank(now):
                     latest[record.name] = record
             return [copy.deepcopy(r) for r in sorted(latest.values(), key=lambda r: (r.area, r.name))]
+
+    def prune(self, *, clean_before: datetime, differences_before: datetime) -> int:
+        with self._lock:
+            latest: dict[str, CheckRecord] = {}
+            for record in self._records.values():
+                if record.name not in latest or _rank(record) > _rank(latest[record.name]):
+                    latest[record.name] = record
+            kept = {(r.run_id, r.name) for r in latest.values()}
+            gone = [
+                key
+                for key, r in self._records.items()
+                if key not in kept and r.at < (differences_before if r.found else clean_before)
+            ]
+            for key in gone:
+                del self._records[key]
+            return len(gone)
 
 
 def _rank(record: CheckRecord) -> tuple[bool, object, str]:

@@ -27,8 +27,10 @@ from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 
 __all__ = [
+    "ALERT_FIELDS",
     "CASE_FIELDS",
     "KYC_APPLICATION_FIELDS",
+    "MOVEMENT_FIELDS",
     "SqlAlerts",
     "SqlCases",
     "SqlKycApplications",
@@ -56,10 +58,14 @@ KYC_APPLICATION_FIELDS = PersonalFields(
         "business.directors[].date_of_birth",
         "business.directors[].phone",
         "business.directors[].address",
+        "reason",
+        "history[].note",
+        "sanctions_matches[]",
     ),
 )
 """An application's personal fields, sealed at rest (the business's registered name, number and KRA PIN are not
-personal data and stay searchable)."""
+personal data and stay searchable); the officers' reason and review notes and the screening's matches too (free text
+about the applicant, and the listed names they were matched to)."""
 
 CASE_FIELDS = PersonalFields("compliance_cases", ("notes[].text",))
 """A case's personal fields: the officers' free-text notes (they name people and what they did)."""
@@ -123,20 +129,30 @@ class SqlKycApplications:
         }
 
 
-class SqlMovementJournal:
-    """``MovementJournal``: one row per movement id (a second ``add`` of the same id stores nothing)."""
+MOVEMENT_FIELDS = PersonalFields("compliance_movements", ("counterparty",))
+"""A journaled movement's personal field: its counterparty (a phone, a bank account, a remittance sender's name; an
+address or a party id otherwise, sealed alike)."""
 
-    def __init__(self, bind: Bind) -> None:
+ALERT_FIELDS = PersonalFields("compliance_alerts", ("evidence.counterparty",))
+"""An alert's personal field: the counterparty its evidence names (sanctioned counterparty, round trip)."""
+
+
+class SqlMovementJournal:
+    """``MovementJournal``: one row per movement id (a second ``add`` of the same id stores nothing); counterparties
+    are sealed by ``personal`` (``MOVEMENT_FIELDS``) and opened on read, where the rules compare them."""
+
+    def __init__(self, bind: Bind, *, personal: PersonalData | None = None) -> None:
         self._bind = bind
+        self._personal = personal or PersonalData.plaintext()
 
     def add(self, movement: Movement) -> bool:
         with writing(self._bind) as conn:
-            return insert_new(conn, compliance_movements, movement_row(movement))
+            return insert_new(conn, compliance_movements, movement_row(movement, self._personal))
 
     def for_party(self, party_id: str, *, since: datetime) -> list[Movement]:
         c = compliance_movements.c
         query = sa.select(c.doc).where(c.party_id == party_id, c.at >= since).order_by(c.at, c.id)
-        return _docs(self._bind, query, Movement)
+        return _docs(self._bind, query, Movement, MOVEMENT_FIELDS, self._personal)
 
     def between(
         self, since: datetime, until: datetime, *, after: str | None = None, limit: int = 500
@@ -145,33 +161,38 @@ class SqlMovementJournal:
         query = sa.select(c.doc).where(c.at >= since, c.at < until)
         if after is not None:
             query = query.where(c.id > after)
-        return _docs(self._bind, query.order_by(c.id).limit(limit), Movement)
+        return _docs(self._bind, query.order_by(c.id).limit(limit), Movement, MOVEMENT_FIELDS, self._personal)
 
 
-def movement_row(movement: Movement) -> dict[str, Any]:
+def movement_row(movement: Movement, personal: PersonalData) -> dict[str, Any]:
     """A movement's ``compliance_movements`` row, as ``SqlMovementJournal.add`` stores it (the P2P send writes its
     movements in its own statement from these rows)."""
-    return {"id": movement.id, "party_id": movement.party_id, "at": movement.at, "doc": document(movement)}
+    doc = MOVEMENT_FIELDS.seal(document(movement), movement.id, personal)
+    return {"id": movement.id, "party_id": movement.party_id, "at": movement.at, "doc": doc}
 
 
 class SqlAlerts:
-    """``AlertRepository``: the key column is unique, so a hit is stored once whoever raises it."""
+    """``AlertRepository``: the key column is unique, so a hit is stored once whoever raises it; the counterparty
+    its evidence names is sealed (``ALERT_FIELDS``)."""
 
-    def __init__(self, bind: Bind) -> None:
+    def __init__(self, bind: Bind, *, personal: PersonalData | None = None) -> None:
         self._bind = bind
+        self._personal = personal or PersonalData.plaintext()
 
     def add(self, alert: Alert) -> bool:
         with writing(self._bind) as conn:
             exists = conn.scalars(sa.select(compliance_alerts.c.id).where(compliance_alerts.c.key == alert.key)).first()
-            return exists is None and insert_new(conn, compliance_alerts, _alert_row(alert))
+            return exists is None and insert_new(conn, compliance_alerts, _alert_row(alert, self._personal))
 
     def get(self, alert_id: str) -> Alert | None:
         c = compliance_alerts.c
-        found = _docs(self._bind, sa.select(c.doc).where(c.id == alert_id).with_for_update(), Alert)
+        query = sa.select(c.doc).where(c.id == alert_id).with_for_update()
+        found = _docs(self._bind, query, Alert, ALERT_FIELDS, self._personal)
         return found[0] if found else None
 
     def update(self, alert: Alert) -> None:
-        statement = compliance_alerts.update().where(compliance_alerts.c.id == alert.id).values(**_alert_row(alert))
+        row = _alert_row(alert, self._personal)
+        statement = compliance_alerts.update().where(compliance_alerts.c.id == alert.id).values(**row)
         with writing(self._bind) as conn:
             if conn.execute(statement).rowcount != 1:
                 raise NotFound(f"no alert {alert.id}")
@@ -183,7 +204,7 @@ class SqlAlerts:
             query = query.where(c.status == status.value)
         if after is not None:
             query = query.where(c.id > after)
-        return _docs(self._bind, query.order_by(c.id).limit(limit), Alert)
+        return _docs(self._bind, query.order_by(c.id).limit(limit), Alert, ALERT_FIELDS, self._personal)
 
 
 class SqlCases:
@@ -230,14 +251,24 @@ def _cases(bind: Bind, query: sa.Select[Any], personal: PersonalData) -> list[Ca
     return [from_document(Case, CASE_FIELDS.open(doc, row_id, personal)) for row_id, doc in rows]
 
 
-def _alert_row(alert: Alert) -> dict[str, Any]:
-    doc = document(alert)
+def _alert_row(alert: Alert, personal: PersonalData) -> dict[str, Any]:
+    doc = ALERT_FIELDS.seal(document(alert), alert.id, personal)
     return {"id": alert.id, "key": alert.key, "party_id": alert.party_id, "status": alert.status.value, "doc": doc}
 
 
-def _docs(bind: Bind, query: sa.Select[Any], cls: type[T]) -> list[T]:
+def _docs(
+    bind: Bind,
+    query: sa.Select[Any],
+    cls: type[T],
+    fields: PersonalFields | None = None,
+    personal: PersonalData | None = None,
+) -> list[T]:
+    """The ``cls`` documents a query selecting ``doc`` finds; ``fields`` opened by ``personal`` (each document
+    names its own id, which the sealed values are bound to)."""
     with reading(bind) as conn:
         docs = conn.scalars(query).all()
+    if fields is not None and personal is not None:
+        docs = [fields.open(doc, doc["id"], personal) for doc in docs]
     return [from_document(cls, doc) for doc in docs]
 
 

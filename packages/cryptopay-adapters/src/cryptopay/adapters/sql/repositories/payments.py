@@ -7,6 +7,7 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -479,6 +480,29 @@ class SqlPayouts(_Documents[Payout]):
         wanted = payouts.c.destination.in_([self._personal.lookup(d) for d in destinations])
         return self._select(wanted, payouts.c.created_at >= since, order=_BY_AGE)
 
+    def lock_destination(self, destination: str) -> None:
+        """A transaction-level advisory lock on the destination's keyed hash (PostgreSQL; released at commit or
+        rollback). SQLite needs none: a writer's ``BEGIN IMMEDIATE`` already serialises every writer."""
+        if self._conn.dialect.name == "postgresql" and self._locking:
+            self._conn.execute(
+                _DESTINATION_LOCK, {"space": _DESTINATION_LOCKS, "key": _lock_key(self._personal.lookup(destination))}
+            )
+
+
+# pg_advisory_xact_lock(int, int): a namespace of its own for payout destinations, then 32 bits of the keyed hash
+# (two numbers sharing them only wait for each other; a phone number never reaches the server's lock table).
+_DESTINATION_LOCKS = 0x50415944  # "PAYD"
+_DESTINATION_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
+
+
+def _lock_key(lookup: str) -> int:
+    """A signed 32-bit key for a destination's keyed hash.
+
+    >>> _lock_key("254712345678") == _lock_key("254712345678"), -(2**31) <= _lock_key("x") < 2**31
+    (True, True)
+    """
+    return int.from_bytes(hashlib.sha256(lookup.encode()).digest()[:4], "big", signed=True)
+
 
 class SqlRefunds(_Documents[Refund]):
     cls, table, what = Refund, refunds, "refund"
@@ -561,7 +585,11 @@ class SqlPaymentLinks:
 
 
 class SqlUnmatchedAnswers(_Documents[UnmatchedAnswer]):
+    """Raw answers kept until matched: the body is sealed whole (a B2C result names the receiver, phone and name);
+    matching parses it after reading, so no key of it needs to stay in the clear."""
+
     cls, table, what = UnmatchedAnswer, unmatched_answers, "answer"
+    fields = PersonalFields("unmatched_answers", ("body",))
 
     def _columns(self, item: UnmatchedAnswer) -> dict[str, Any]:
         return {"id": item.id, "received_at": item.received_at, "matched_at": item.matched_at}

@@ -23,10 +23,12 @@ each write is its own short transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
+from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import first_document, insert_new, reading, update_one, writing
 from cryptopay.adapters.sql.tables_reconciliation import mpesa_balance_queries as queries
 from cryptopay.adapters.sql.tables_reconciliation import reconciliation_results as results
@@ -34,7 +36,19 @@ from cryptopay.core.errors import Conflict
 from cryptopay.core.reconciliation.model import BalanceQuery, CheckRecord
 from sqlalchemy.engine import Engine
 
-__all__ = ["SqlBalanceQueryStore", "SqlReconciliationRuns"]
+__all__ = ["RESULT_FIELDS", "SqlBalanceQueryStore", "SqlReconciliationRuns", "result_key"]
+
+RESULT_FIELDS = PersonalFields(
+    "reconciliation_results",
+    ("differences[].subject", "differences[].expected", "differences[].actual", "differences[].detail"),
+)
+"""A kept result's personal fields: its differences' text, which names the parties M-Pesa paid (``254708374149 -
+John`` from the statement) and the payouts' destinations."""
+
+
+def result_key(doc: Any) -> str:
+    """The row a result document is bound to when sealed: its run and check."""
+    return f"{doc['run_id']}:{doc['name']}"
 
 
 def _row(query: BalanceQuery) -> dict[str, Any]:
@@ -81,12 +95,20 @@ class SqlBalanceQueryStore:
 class SqlReconciliationRuns:
     """One row per (run, check): when the run read, whether the check ran, and the result as a document."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, personal: PersonalData | None = None) -> None:
         self._engine = engine
+        self._personal = personal or PersonalData.plaintext()
 
     def add(self, records: Sequence[CheckRecord]) -> None:
         rows = [
-            {"run_id": r.run_id, "check_name": r.name, "at": r.at, "ran": not r.skipped, "doc": document(r)}
+            {
+                "run_id": r.run_id,
+                "check_name": r.name,
+                "at": r.at,
+                "ran": not r.skipped,
+                "found": r.found,
+                "doc": RESULT_FIELDS.seal(document(r), f"{r.run_id}:{r.name}", self._personal),
+            }
             for r in records
         ]
         with writing(self._engine) as conn:
@@ -95,13 +117,31 @@ class SqlReconciliationRuns:
                     raise Conflict(f"reconciliation run {row['run_id']} is kept already")
 
     def latest_per_check(self) -> list[CheckRecord]:
-        # the best row per check: one that ran before a skipped one, then the latest run (the index's order)
-        rank = sa.func.row_number().over(
-            partition_by=results.c.check_name,
-            order_by=(results.c.ran.desc(), results.c.at.desc(), results.c.run_id.desc()),
-        )
-        ranked = sa.select(results.c.doc, rank.label("rank")).subquery()
         with reading(self._engine) as conn:
-            docs = conn.scalars(sa.select(ranked.c.doc).where(ranked.c.rank == 1)).all()
-        found = [from_document(CheckRecord, doc) for doc in docs]
+            docs = conn.scalars(_latest(results.c.doc)).all()
+        opened = (RESULT_FIELDS.open(doc, result_key(doc), self._personal) for doc in docs)
+        found = [from_document(CheckRecord, doc) for doc in opened]
         return sorted(found, key=lambda r: (r.area, r.name))
+
+    def prune(self, *, clean_before: datetime, differences_before: datetime) -> int:
+        old = sa.or_(
+            sa.and_(results.c.found == 0, results.c.at < clean_before),
+            sa.and_(results.c.found > 0, results.c.at < differences_before),
+        )
+        with writing(self._engine) as conn:
+            kept = [tuple(row) for row in conn.execute(_latest(results.c.run_id, results.c.check_name)).all()]
+            where = (
+                old if not kept else sa.and_(old, sa.not_(sa.tuple_(results.c.run_id, results.c.check_name).in_(kept)))
+            )
+            return conn.execute(sa.delete(results).where(where)).rowcount
+
+
+def _latest(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    """``columns`` of the best row per check: one that ran before a skipped one, then the latest run (the index's
+    order)."""
+    rank = sa.func.row_number().over(
+        partition_by=results.c.check_name,
+        order_by=(results.c.ran.desc(), results.c.at.desc(), results.c.run_id.desc()),
+    )
+    ranked = sa.select(*columns, rank.label("rank")).subquery()
+    return sa.select(*(ranked.c[c.name] for c in columns)).where(ranked.c.rank == 1)
