@@ -113,6 +113,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
 HOUSEKEEPING = frozenset(
     {
         jobs.RECONCILIATION_RUN,
+        jobs.RECONCILIATION_PRUNE,
         jobs.METRICS_MEASURE,
         jobs.TREASURY_MEASURE,
         jobs.COMPLIANCE_MONITOR,
