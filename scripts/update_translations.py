@@ -11,6 +11,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
+from cryptopay.core.mobile_money.wording import PAYOUT_FALLBACK, PAYOUT_WORDING
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "apps/http/src/cryptopay_http/pages"
@@ -23,6 +24,8 @@ def extract() -> Catalog:
     template = Catalog(project="cryptopay", version="1")
     for _file, _line, message, comments, context in extract_from_dir(PAGES, METHODS, options_map=OPTIONS):
         template.add(message, None, [], auto_comments=comments, context=context)
+    for wording in (*PAYOUT_WORDING.values(), PAYOUT_FALLBACK):  # the pages' ``payout_result``: the core's words
+        template.add(wording, None, [], auto_comments=["cryptopay.core.mobile_money.wording"])
     return template
 
 

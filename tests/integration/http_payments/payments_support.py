@@ -107,6 +107,23 @@ def submit_a_payout(client: FlaskClient, stack: PaymentsStack, shop: Shop) -> No
     stack.payouts.submit_payouts()
 
 
+def refused_payout(client: FlaskClient, stack: PaymentsStack, shop: Shop, admin: dict[str, str]) -> str:
+    """The id of ``shop``'s payout that M-Pesa (the fake) refused with result 1 and its real text, settled by
+    ``admin`` over HTTP and its callback delivered."""
+    from cryptopay.core.mobile_money import normalize_msisdn
+    from cryptopay.core.testing.mobile_money import Scenario
+
+    stack.mpesa.set_scenario(normalize_msisdn("0712345678"), Scenario.INSUFFICIENT_FUNDS)
+    invoice = shop.invoice()
+    stack.pay(invoice["id"])
+    stack.confirm(3)
+    run = client.post("/v1/settlements/run", json={"merchant_id": shop.id}, headers=idem(admin)).json
+    payout_id: str = run["runs"][0]["payouts"][0]["id"]
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    return payout_id
+
+
 def key_headers(secret: str) -> dict[str, str]:
     return {"X-Api-Key": secret}
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from cryptopay.core.mobile_money import normalize_msisdn
-from cryptopay.core.testing.mobile_money import Scenario
-
-from tests.integration.http_payments.payments_support import idem
+from tests.integration.http_payments.payments_support import idem, refused_payout
 
 NEW_ROUTES = {
     ("/v1/invoices", "post"),
@@ -91,15 +88,8 @@ def test_a_dry_run_plans_without_settling_and_a_run_is_idempotent(client, stack,
 
 def test_an_admin_retries_a_failed_payout_once(client, auth, stack, shop):
     """A payout M-Pesa refused is retried by an admin as a new attempt; a second retry is refused."""
-    stack.mpesa.set_scenario(normalize_msisdn("0712345678"), Scenario.INSUFFICIENT_FUNDS)
-    invoice = shop.invoice()
-    stack.pay(invoice["id"])
-    stack.confirm(3)
     admin = auth.user("admin")
-    run = client.post("/v1/settlements/run", json={"merchant_id": shop.id}, headers=idem(admin)).json
-    payout_id = run["runs"][0]["payouts"][0]["id"]
-    stack.payouts.submit_payouts()
-    stack.deliver_callbacks()
+    payout_id = refused_payout(client, stack, shop, admin)
     assert client.get(f"/v1/payouts/{payout_id}", headers=shop.headers).json["state"] == "failed"
     assert client.get("/v1/payouts?state=failed", headers=admin).json["data"][0]["id"] == payout_id
     retried = client.post(f"/v1/payouts/{payout_id}/retry", headers=idem(admin))

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 from cryptopay.adapters.sql import make_engine, upgrade
 from cryptopay.adapters.sql.personal import PersonalData
+from cryptopay.adapters.sql.repositories.reconciliation import SqlReconciliationRuns
 from cryptopay.adapters.sql.sealing import seal_personal_data
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.adapters.vault import EnvelopeVault, VaultBlobRejected, generate_kek
@@ -23,12 +24,14 @@ from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRuleRecord
 from cryptopay.core.identity.model import Merchant, Role, User
 from cryptopay.core.identity.teams import Invitation, TeamRole
+from cryptopay.core.kyc import KycProfile
 from cryptopay.core.kyc.applications import BusinessDetails, Director, KycApplication, PersonDetails, ReviewStep
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, Payout
+from cryptopay.core.reconciliation import Check, CheckResult, Difference, Report
 from cryptopay.core.settlement import Settlement, SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Wallet
 from sqlalchemy.engine import Engine
@@ -64,6 +67,8 @@ SECRETS = [
     "254711222333",  # an unmatched B2C result's receiver
     "Achieng Atieno",
     "254744555666",  # a monitored movement's counterparty (and the alert's evidence)
+    "254755666777",  # a party M-Pesa's statement names in a kept reconciliation difference
+    "Kariuki Mwangi",
 ]
 
 
@@ -166,6 +171,19 @@ def _write_everything(storage: SqlStorage) -> None:
         )
         uow.wallet_transfers.add(transfer)
         _write_merchant_side(uow)
+    SqlReconciliationRuns(storage.engine, personal=storage.personal).add(_statement_run().records("rcn_1", "cli"))
+
+
+def _no_check(_records: Any) -> list[Difference]:
+    """Nothing to compare (the run's results are given)."""
+    return []
+
+
+def _statement_run() -> Report:
+    """A reconciliation whose M-Pesa statement names a party paid that our books do not know."""
+    paid = "M-Pesa paid KES 5000.00 to 254755666777 - Kariuki Mwangi (receipt RKT1)"
+    found = (Difference("receipt RKT1", "a payout of ours", "none in our books", paid),)
+    return Report(NOW, (CheckResult(Check("statement", "mpesa", _no_check), found),))
 
 
 def _payout(n: int, method: SettlementMethod, destination: str, b2b: B2BTarget | None = None) -> Payout:
@@ -212,6 +230,7 @@ def _write_merchant_side(uow: Any) -> None:
     uow.cases.add(_case())
     uow.settlements.add(_settlement())
     uow.unmatched_answers.add(_answer())
+    uow.kyc.add(_profile())
     uow.movements.add(_movement())
     uow.alerts.add(_alert())
 
@@ -220,6 +239,18 @@ _RESULT = (
     '{"Result":{"ConversationID":"AG_1","OriginatorConversationID":"po_9-1","ResultCode":0,"ResultParameters":'
     '{"ResultParameter":[{"Key":"ReceiverPartyPublicName","Value":"254711222333 - Achieng Atieno"}]}}}'
 )
+
+
+def _profile() -> KycProfile:
+    """A profile whose application was sent back (the officer's message) and which was then frozen (the reason)."""
+    return KycProfile(
+        party_id="usr_1",
+        kind=PartyKind.PERSONAL,
+        reason="The selfie shows Njeri Wambui, not the applicant",
+        frozen_at=NOW,
+        frozen_by="usr_officer",
+        freeze_reason="Njeri Wambui uses this wallet",
+    )
 
 
 def _answer() -> UnmatchedAnswer:
@@ -281,6 +312,8 @@ def _raw_text(engine: Engine) -> str:
         "unmatched_answers",
         "compliance_movements",
         "compliance_alerts",
+        "kyc_profiles",
+        "reconciliation_results",
     )
     with engine.connect() as conn:
         return "\n".join(
@@ -328,6 +361,10 @@ def _merchant_side_reads_back(uow: Any) -> None:
     assert uow.movements.between(NOW, NOW + timedelta(seconds=1)) == [_movement()]
     assert uow.alerts.get("alr_1") == _alert()
     assert uow.alerts.list() == [_alert()]
+    assert uow.kyc.get("usr_1") == _profile()
+    assert uow.kyc.find(["usr_1"]) == {"usr_1": _profile()}
+    runs = SqlReconciliationRuns(uow.connection.engine, personal=uow.personal)
+    assert [r.differences for r in runs.latest_per_check()] == [_statement_run().results[0].differences]
 
 
 def test_a_sealed_value_copied_onto_another_row_does_not_open(engine: Engine) -> None:
@@ -358,6 +395,7 @@ def test_the_sealing_pass_seals_rows_written_in_the_clear(engine: Engine) -> Non
     )
     assert counts["settlements"] == 1
     assert (counts["unmatched_answers"], counts["compliance_movements"], counts["compliance_alerts"]) == (1, 1, 1)
+    assert counts["kyc_profiles"] == 1 and counts["reconciliation_results"] == 1
     assert _leaks(_raw_text(engine)) == []
     assert set(seal_personal_data(storage).values()) == {0}
     with storage.unit_of_work() as uow:

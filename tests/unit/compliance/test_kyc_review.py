@@ -187,6 +187,27 @@ def test_a_stranger_cannot_upload_to_or_submit_an_application(rig):
     assert rig.documents.blobs == {}
 
 
+def test_the_officers_free_text_stays_in_the_application_not_in_the_audit_log(rig):
+    """A rejection's reason and a request's message (free text about the applicant) are kept in the application's
+    history, which the audit records name; the hash-chained log, never rewritten, does not copy them."""
+    first = rig.personal(level=1)
+    rig.review.claim("usr_ann", first)
+    rig.review.request_information("usr_ann", first, "the selfie shows Njeri Wambui")
+    rig.review.submit("usr_wanjiku", first)
+    rig.review.claim("usr_ann", first)
+    rig.review.reject("usr_ann", first, "Njeri Wambui again, not the applicant")
+    with rig.storage.unit_of_work() as uow:
+        records = uow.audit.records()
+        history = uow.kyc_applications.get(first).history
+    decided = [r for r in records if r.action in ("kyc.information_requested", "kyc.application_rejected")]
+    assert [dict(r.details)["application"] for r in decided] == [first, first]
+    assert "Njeri" not in repr([r.details for r in records])
+    assert [s.note for s in history if s.note] == [
+        "the selfie shows Njeri Wambui",
+        "Njeri Wambui again, not the applicant",
+    ]
+
+
 def test_every_step_is_audited(rig):
     """Opening, uploads, submission, claim and decisions each leave an audit record."""
     rig.decide("usr_ann", rig.personal(level=1))

@@ -11,6 +11,7 @@ from datetime import datetime
 import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.identity import Role
+from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
 from cryptopay.core.payouts import Payout, PayoutState
 from cryptopay.core.settlement import SettlementMethod
@@ -47,7 +48,11 @@ class PayoutView:
     retried_by: str | None
     receipt: str | None
     result_code: str | None
-    result_desc: str | None
+    result_desc: str | None = attrs.field(
+        metadata={
+            "description": "the result in our fixed words for its code (never M-Pesa's own text); none before a result"
+        }
+    )
     note: str | None
     created_at: datetime
     submitted_at: datetime | None
@@ -76,7 +81,7 @@ class PayoutView:
             p.retried_by,
             p.receipt,
             p.result_code,
-            p.result_desc,
+            payout_wording(p.result_code),
             p.note,
             p.created_at,
             p.submitted_at,

@@ -15,6 +15,7 @@ import attrs
 from cryptopay.core.fx import Quote
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
+from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
@@ -465,12 +466,18 @@ class SellView:
     charge: Money
     phone: str
     receipt: str | None
-    result_desc: str | None
+    result_desc: str | None = attrs.field(
+        metadata={
+            "description": "the result in our fixed words for its code (never M-Pesa's own text); none before a result"
+        }
+    )
 
     @classmethod
     def of(cls, s: Sale) -> SellView:
         p = s.payout
-        return cls(s.id, p.state, s.usdt, s.kes, p.amount, p.charge, p.destination, p.receipt, p.result_desc)
+        return cls(
+            s.id, p.state, s.usdt, s.kes, p.amount, p.charge, p.destination, p.receipt, payout_wording(p.result_code)
+        )
 
 
 @bp.post("/v1/wallet/sells")

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import attrs
 from cryptopay.core.identity import Role
+from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets.billers import Biller
@@ -113,7 +114,11 @@ class BillView:
     paid_with: Money
     state: PayoutState
     receipt: str | None
-    result_desc: str | None
+    result_desc: str | None = attrs.field(
+        metadata={
+            "description": "the result in our fixed words for its code (never M-Pesa's own text); none before a result"
+        }
+    )
     token: str | None
     token_note: str | None
     created_at: datetime
@@ -132,7 +137,7 @@ class BillView:
             b.paid_with,
             p.state,
             p.receipt,
-            p.result_desc,
+            payout_wording(p.result_code),
             b.token,
             b.token_note,
             p.created_at,

@@ -191,7 +191,7 @@ _PAYOUT_DATA = {  # core.payouts._outcomes.payout_payload
     "destination": {**_TEXT, "description": "the M-Pesa number masked (2547****5678), or the bank account"},
     "receipt": {**_TEXT, "description": "M-Pesa's receipt (TransactionReceipt); empty when it failed"},
     "result_code": _TEXT,
-    "result_desc": _TEXT,
+    "result_desc": {**_TEXT, "description": "the result in our fixed words for its code, never M-Pesa's own text"},
 }
 _SETTLEMENT_DATA = {  # core.payouts._outcomes._complete_settlement
     "merchant_id": _TEXT,

@@ -24,6 +24,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
+from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
 from flask import Flask, g, request
 
@@ -112,3 +113,11 @@ def install_i18n(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["crypto"] = crypto
     app.jinja_env.filters["plain"] = lambda value: format(value.amount.normalize(), "f")  # for wallets: 38.75969
+    app.jinja_env.globals["payout_result"] = payout_result
+
+
+def payout_result(code: str | None) -> str:
+    """A payout's M-Pesa result in the page's language: the core's fixed words for its code, never M-Pesa's text
+    (``mobile_money.wording``; ``make translations`` extracts them)."""
+    wording = payout_wording(code)
+    return _gettext(wording) if wording else ""

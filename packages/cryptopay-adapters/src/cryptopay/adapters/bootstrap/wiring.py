@@ -761,7 +761,7 @@ class Parts:
         """Every reconciliation run's results per check (the worker's, the CLI's, the console's, the API's)."""
         from cryptopay.adapters.sql.repositories.reconciliation import SqlReconciliationRuns
 
-        return SqlReconciliationRuns(self.engine)
+        return SqlReconciliationRuns(self.engine, personal=self.personal)
 
     @functools.cached_property
     def float_balance(self) -> FloatBalance:

@@ -32,7 +32,9 @@ from cryptopay.adapters.sql.repositories.compliance import (
     KYC_APPLICATION_FIELDS,
     MOVEMENT_FIELDS,
 )
+from cryptopay.adapters.sql.repositories.kyc_fees import KYC_PROFILE_FIELDS
 from cryptopay.adapters.sql.repositories.payments import _Documents
+from cryptopay.adapters.sql.repositories.reconciliation import RESULT_FIELDS
 from cryptopay.adapters.sql.tables_compliance import (
     compliance_alerts,
     compliance_cases,
@@ -40,6 +42,8 @@ from cryptopay.adapters.sql.tables_compliance import (
     kyc_applications,
 )
 from cryptopay.adapters.sql.tables_identity import merchant_invitations, merchants, users
+from cryptopay.adapters.sql.tables_kyc_fees import kyc_profiles
+from cryptopay.adapters.sql.tables_reconciliation import reconciliation_results
 from cryptopay.adapters.sql.tables_travel_rule import travel_rule_records
 from cryptopay.adapters.sql.uow import SqlStorage, SqlUnitOfWork
 
@@ -134,16 +138,27 @@ def _rewritten(
     return rewrite
 
 
-def _resealed(table: sa.Table, fields: PersonalFields) -> Callable[[SqlUnitOfWork, Any], None]:
-    """A row's rewrite for an append-only table with no repository update (the monitoring journal, alerts): its
-    document's personal fields opened and sealed afresh under the current keys, in place."""
+def _resealed(
+    table: sa.Table, fields: PersonalFields, where: Callable[[Any], sa.ColumnElement[bool]] | None = None
+) -> Callable[[SqlUnitOfWork, Any], None]:
+    """A row's rewrite for a table with no repository update (the monitoring journal, alerts, profiles, kept
+    reconciliation results): its document's personal fields, bound to ``row.id``, opened and sealed afresh under
+    the current keys, in place (``where``: the row, from its document; default: its one-column key is ``row.id``)."""
+
+    key = next(iter(table.primary_key.columns))
 
     def rewrite(uow: SqlUnitOfWork, row: Any) -> None:
         personal = uow.personal
         doc = fields.seal(fields.open(row.doc, row.id, personal), row.id, personal)
-        uow.connection.execute(table.update().where(table.c.id == row.id).values(doc=doc))
+        found = where(row.doc) if where is not None else key == row.id
+        uow.connection.execute(table.update().where(found).values(doc=doc))
 
     return rewrite
+
+
+def _result_row(doc: Any) -> sa.ColumnElement[bool]:
+    c = reconciliation_results.c
+    return sa.and_(c.run_id == doc["run_id"], c.check_name == doc["name"])
 
 
 _RowTable = tuple[Callable[[], sa.Select[Any]], Callable[[Any], bool], Callable[[SqlUnitOfWork, Any], None]]
@@ -182,6 +197,19 @@ _ROW_TABLES: dict[str, _RowTable] = {
         lambda: sa.select(compliance_movements.c.id, compliance_movements.c.doc),
         lambda r: MOVEMENT_FIELDS.unsealed(r.doc),
         _resealed(compliance_movements, MOVEMENT_FIELDS),
+    ),
+    "kyc_profiles": (
+        lambda: sa.select(kyc_profiles.c.party_id.label("id"), kyc_profiles.c.doc),
+        lambda r: KYC_PROFILE_FIELDS.unsealed(r.doc),
+        _resealed(kyc_profiles, KYC_PROFILE_FIELDS),
+    ),
+    "reconciliation_results": (
+        lambda: sa.select(
+            (reconciliation_results.c.run_id + ":" + reconciliation_results.c.check_name).label("id"),
+            reconciliation_results.c.doc,
+        ),
+        lambda r: RESULT_FIELDS.unsealed(r.doc),
+        _resealed(reconciliation_results, RESULT_FIELDS, _result_row),
     ),
     "compliance_alerts": (
         lambda: sa.select(compliance_alerts.c.id, compliance_alerts.c.doc),

@@ -170,7 +170,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def kyc(self) -> SqlKycProfiles:
-        return SqlKycProfiles(self.connection)
+        return SqlKycProfiles(self.connection, personal=self.personal)
 
     @functools.cached_property
     def kyc_applications(self) -> SqlKycApplications:

@@ -100,7 +100,9 @@ class KycProfile:
             raise InvalidInput("a rejection needs a reason the applicant can act on")
         level = self.requested_level
         self.status, self.requested_level, self.approvals, self.reason = KycStatus.REJECTED, None, (), reason
-        return [self._event("kyc.rejected", at, level=level, admin=admin_id, reason=reason)]
+        # The reason (free text about the applicant) stays in the profile and the application, sealed at rest; the
+        # outbox event, kept after it is published, names the party only.
+        return [self._event("kyc.rejected", at, level=level, admin=admin_id)]
 
     def return_to_applicant(self, admin_id: str, message: str, *, at: datetime) -> list[KycEvent]:
         """An officer asks for more information: the application leaves review and earlier approvals lapse."""

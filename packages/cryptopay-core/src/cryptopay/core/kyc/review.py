@@ -292,7 +292,9 @@ class KycReview:
             application.reject(officer, reason, at=at)
             return profile.reject(officer, reason, at=at)
 
-        return self._decide(officer, application_id, "kyc.application_rejected", step, reason=reason)
+        # The reason is free text about the applicant: it is kept in the application's history (sealed at rest),
+        # which the audit record names; the hash-chained log, which is never rewritten, does not copy it.
+        return self._decide(officer, application_id, "kyc.application_rejected", step)
 
     def request_information(self, officer: str, application_id: str, message: str) -> KycApplication:
         """Send the application back to the applicant with what is needed."""
@@ -302,7 +304,7 @@ class KycReview:
             application.request_information(officer, message, at=at)
             return profile.return_to_applicant(officer, message, at=at)
 
-        return self._decide(officer, application_id, "kyc.information_requested", step, message=message)
+        return self._decide(officer, application_id, "kyc.information_requested", step)  # the message: as a reason
 
     def document(self, officer: str, application_id: str, document_id: str) -> tuple[StoredDocument, bytes]:
         """A document's metadata and content, decrypted for an officer (audited before it is read)."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from cryptopay.core import flows
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import mask_msisdn
+from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, publish
 from cryptopay.core.payouts.model import Payout, PayoutState
@@ -24,7 +25,8 @@ __all__ = ["complete", "fail", "payout_payload"]
 
 
 def payout_payload(payout: Payout) -> dict[str, str]:
-    """The webhook view of a payout: amounts as strings, the phone masked."""
+    """The webhook view of a payout: amounts as strings, the phone masked, the result in our words (never M-Pesa's
+    text: ``mobile_money.wording``)."""
     destination = mask_msisdn(payout.destination) if payout.is_b2c else payout.destination
     return {
         "merchant_id": payout.merchant_id,
@@ -39,7 +41,7 @@ def payout_payload(payout: Payout) -> dict[str, str]:
         "destination": destination,
         "receipt": payout.receipt or "",
         "result_code": payout.result_code or "",
-        "result_desc": payout.result_desc or "",
+        "result_desc": payout_wording(payout.result_code) or "",
     }
 
 

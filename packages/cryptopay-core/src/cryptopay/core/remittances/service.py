@@ -67,6 +67,7 @@ from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
 from cryptopay.core.mobile_money.phones import mask_msisdn, normalize_msisdn
+from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import RefundState, StoreSettings
@@ -568,7 +569,7 @@ class Remittances:
             details = {"payout": payout.id, "receipt": payout.receipt or ""}
             uow.audit.append(_event(_ACTOR, "remittance.paid_out", order.id, now, details))
             return "notify"
-        why = f"payout {payout.id} failed ({payout.result_code}: {payout.result_desc})"
+        why = f"payout {payout.id} failed ({payout.result_code}: {payout_wording(payout.result_code)})"
         if order.attempts >= self.policy.attempts:
             self._unconvert(uow, order, now, f"{why}; {order.attempts} attempts: refunding")
             return "refund"

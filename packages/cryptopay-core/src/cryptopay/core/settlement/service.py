@@ -37,6 +37,7 @@ from cryptopay.core.identity.model import Merchant
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.limits import Decision, day_bounds, month_bounds
 from cryptopay.core.ledger import AccountBalance, Ledger
+from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import BTC, KES, USDC, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
 from cryptopay.core.payments.crediting import retry_clawbacks
@@ -178,7 +179,7 @@ class Settling:
             return SettlementRun(merchant_id, f"not due: settled at the cut-off of {last.cutoff.isoformat()}")
         if last is not None and (stuck := transaction(self._uow, lambda uow: _awaiting_operator(uow, last.id))):
             # Re-planning the released shillings would fail the same way on every run (wrong number, bad credentials).
-            why = f"{stuck.result_code}: {stuck.result_desc}" if stuck.result_code else "failed"
+            why = f"{stuck.result_code}: {payout_wording(stuck.result_code)}" if stuck.result_code else "failed"
             return SettlementRun(merchant_id, f"payout {stuck.id} failed ({why}); an operator retries it first")
         funds = page.funds(merchant_id, self._assets)
         locked = funds.quotes(quotes)

@@ -38,6 +38,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import MpesaResult, Outcome, StkPushRequest
 from cryptopay.core.mobile_money.errors import MpesaError, OutcomeUnknown
 from cryptopay.core.mobile_money.limits import STK_LIMITS
+from cryptopay.core.mobile_money.wording import STK_WORDING, stk_wording
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
@@ -54,13 +55,7 @@ __all__ = ["STK_REASONS", "Buy", "BuyState", "Buys"]
 
 USDT_KES = Pair(USDT, KES)
 
-STK_REASONS: Mapping[str, str] = {
-    "1032": "you cancelled the M-Pesa prompt",
-    "1037": "your phone could not be reached: check it is on and has signal, then try again",
-    "1": "your M-Pesa balance is not enough for this purchase",
-    "2001": "the M-Pesa PIN was wrong",
-    "1019": "the M-Pesa prompt expired before it was answered",
-}
+STK_REASONS: Mapping[str, str] = STK_WORDING  # the customer's words for each STK result code
 
 
 _NEVER_CONFIRMED = "M-Pesa never confirmed the prompt"
@@ -185,7 +180,7 @@ class Buys:
         except OutcomeUnknown:
             return buy  # the prompt may be on the phone: the callback (found by its token) or a query decides
         except MpesaError as error:
-            code, reason = error.code, f"M-Pesa refused the prompt: {error.message}"
+            code, reason = error.code, f"M-Pesa refused the prompt: {stk_wording(error.code)}"
             return self._settle(buy.id, lambda uow, b: self._fail(uow, b, code, reason))
 
         def prompted(_: WalletUnitOfWork, b: Buy) -> None:
@@ -266,7 +261,7 @@ class Buys:
                 buy.reason = f"an answer did not match this buy ({mismatch}); an operator must check it"
         elif result.outcome is Outcome.FAILED and buy.open:
             code = result.result_code or "failed"
-            why = STK_REASONS.get(code, result.result_desc or "M-Pesa did not complete the payment")
+            why = stk_wording(code)  # never M-Pesa's own text (mobile_money.wording)
             self._fail(uow, buy, code, why)
         uow.wallet_buys.update(buy)
 

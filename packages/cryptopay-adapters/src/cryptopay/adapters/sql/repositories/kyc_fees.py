@@ -26,57 +26,72 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
-from cryptopay.adapters.sql.repositories._base import Bind, first_document, insert_new, reading, update_one, writing
+from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
+from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, update_one, writing
 from cryptopay.adapters.sql.tables_kyc_fees import fee_schedules, kyc_profiles
 from cryptopay.core.errors import Conflict
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.kyc import KycProfile, KycStatus
 from cryptopay.core.money import Asset
 
-__all__ = ["SqlFeeSchedules", "SqlKycProfiles", "sql_kyc_fee_repositories"]
+__all__ = ["KYC_PROFILE_FIELDS", "SqlFeeSchedules", "SqlKycProfiles", "sql_kyc_fee_repositories"]
+
+KYC_PROFILE_FIELDS = PersonalFields("kyc_profiles", ("reason", "freeze_reason"))
+"""A profile's personal fields: the officers' free text (a rejection's reason or the information asked for, a
+freeze's reason), bound to the party's row."""
 
 
 class SqlKycProfiles:
-    """``KycRepository``: one row per party, the profile as a document, status and levels as columns."""
+    """``KycRepository``: one row per party, the profile as a document, status and levels as columns; the officers'
+    free text in it is sealed by ``personal`` (``KYC_PROFILE_FIELDS``)."""
 
-    def __init__(self, bind: Bind) -> None:
+    def __init__(self, bind: Bind, *, personal: PersonalData | None = None) -> None:
         self._bind = bind
+        self._personal = personal or PersonalData.plaintext()
 
     def add(self, profile: KycProfile) -> None:
         with writing(self._bind) as conn:
-            if not insert_new(conn, kyc_profiles, _profile_row(profile)):
+            if not insert_new(conn, kyc_profiles, _profile_row(profile, self._personal)):
                 raise Conflict(f"{profile.party_id} already has a KYC profile")
 
     def get(self, party_id: str) -> KycProfile | None:
         query = sa.select(kyc_profiles.c.doc).where(kyc_profiles.c.party_id == party_id).with_for_update()
-        return first_document(self._bind, query, KycProfile)
+        found = self._profiles(query)
+        return found[0] if found else None
 
     def update(self, profile: KycProfile) -> None:
         where = kyc_profiles.c.party_id == profile.party_id
         missing = f"{profile.party_id} has no KYC profile to update"
-        update_one(self._bind, kyc_profiles, where, _profile_row(profile), missing=missing)
+        update_one(self._bind, kyc_profiles, where, _profile_row(profile, self._personal), missing=missing)
 
     def find(self, party_ids: Sequence[str]) -> dict[str, KycProfile]:
         if not party_ids:
             return {}
         query = sa.select(kyc_profiles.c.doc).where(kyc_profiles.c.party_id.in_(list(party_ids)))
-        with reading(self._bind) as conn:
-            docs = conn.scalars(query).all()
-        found = [from_document(KycProfile, doc) for doc in docs]
-        return {p.party_id: p for p in found}
+        return {p.party_id: p for p in self._profiles(query)}
 
     def pending(self, *, after: str | None = None, limit: int = 100) -> list[KycProfile]:
         query = sa.select(kyc_profiles.c.doc).where(kyc_profiles.c.status == KycStatus.PENDING.value)
         if after is not None:
             query = query.where(kyc_profiles.c.party_id > after)
+        return self._profiles(query.order_by(kyc_profiles.c.party_id).limit(limit))
+
+    def _profiles(self, query: sa.Select[Any]) -> list[KycProfile]:
+        """The profiles of a query selecting ``doc``, their sealed fields opened."""
         with reading(self._bind) as conn:
-            docs = conn.scalars(query.order_by(kyc_profiles.c.party_id).limit(limit)).all()
-        return [from_document(KycProfile, doc) for doc in docs]
+            docs = conn.scalars(query).all()
+        return [open_profile(doc, self._personal) for doc in docs]
 
 
-def _profile_row(profile: KycProfile) -> dict[str, Any]:
+def open_profile(doc: Any, personal: PersonalData) -> KycProfile:
+    """A stored profile document as a ``KycProfile``, its sealed fields opened (the P2P send reads it raw too)."""
+    return from_document(KycProfile, KYC_PROFILE_FIELDS.open(doc, doc["party_id"], personal))
+
+
+def _profile_row(profile: KycProfile, personal: PersonalData) -> dict[str, Any]:
     # Evidence is a set: stored as a sorted list so the document is JSON and compares byte for byte.
     doc = document(profile) | {"evidence": sorted(r.value for r in profile.evidence)}
+    doc = KYC_PROFILE_FIELDS.seal(doc, profile.party_id, personal)
     return {
         "party_id": profile.party_id,
         "kind": profile.kind.value,

@@ -28,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.documents import document, from_document
+from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import first_document, insert_new, reading, update_one, writing
 from cryptopay.adapters.sql.tables_reconciliation import mpesa_balance_queries as queries
 from cryptopay.adapters.sql.tables_reconciliation import reconciliation_results as results
@@ -35,7 +36,19 @@ from cryptopay.core.errors import Conflict
 from cryptopay.core.reconciliation.model import BalanceQuery, CheckRecord
 from sqlalchemy.engine import Engine
 
-__all__ = ["SqlBalanceQueryStore", "SqlReconciliationRuns"]
+__all__ = ["RESULT_FIELDS", "SqlBalanceQueryStore", "SqlReconciliationRuns", "result_key"]
+
+RESULT_FIELDS = PersonalFields(
+    "reconciliation_results",
+    ("differences[].subject", "differences[].expected", "differences[].actual", "differences[].detail"),
+)
+"""A kept result's personal fields: its differences' text, which names the parties M-Pesa paid (``254708374149 -
+John`` from the statement) and the payouts' destinations."""
+
+
+def result_key(doc: Any) -> str:
+    """The row a result document is bound to when sealed: its run and check."""
+    return f"{doc['run_id']}:{doc['name']}"
 
 
 def _row(query: BalanceQuery) -> dict[str, Any]:
@@ -82,8 +95,9 @@ class SqlBalanceQueryStore:
 class SqlReconciliationRuns:
     """One row per (run, check): when the run read, whether the check ran, and the result as a document."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, personal: PersonalData | None = None) -> None:
         self._engine = engine
+        self._personal = personal or PersonalData.plaintext()
 
     def add(self, records: Sequence[CheckRecord]) -> None:
         rows = [
@@ -93,7 +107,7 @@ class SqlReconciliationRuns:
                 "at": r.at,
                 "ran": not r.skipped,
                 "found": r.found,
-                "doc": document(r),
+                "doc": RESULT_FIELDS.seal(document(r), f"{r.run_id}:{r.name}", self._personal),
             }
             for r in records
         ]
@@ -105,7 +119,8 @@ class SqlReconciliationRuns:
     def latest_per_check(self) -> list[CheckRecord]:
         with reading(self._engine) as conn:
             docs = conn.scalars(_latest(results.c.doc)).all()
-        found = [from_document(CheckRecord, doc) for doc in docs]
+        opened = (RESULT_FIELDS.open(doc, result_key(doc), self._personal) for doc in docs)
+        found = [from_document(CheckRecord, doc) for doc in opened]
         return sorted(found, key=lambda r: (r.area, r.name))
 
     def prune(self, *, clean_before: datetime, differences_before: datetime) -> int:

@@ -21,13 +21,12 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from cryptopay.adapters.sql.documents import from_document
 from cryptopay.adapters.sql.errors import pipelined
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.repositories._base import insert_new
 from cryptopay.adapters.sql.repositories.compliance import SqlMovementJournal, movement_row
-from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles
+from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles, open_profile
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import (
     phone_verifications,
@@ -39,7 +38,6 @@ from cryptopay.adapters.sql.tables_wallets import (
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.errors import Conflict
 from cryptopay.core.flows import wallet_account
-from cryptopay.core.kyc import KycProfile
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.wallets import SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
@@ -355,7 +353,7 @@ class SqlSends:
             elif kind == "r":
                 recipient = self._wallets._item(row["code"], json.loads(row["doc"]))
             elif kind == "p":
-                profile = from_document(KycProfile, json.loads(row["doc"]))
+                profile = open_profile(json.loads(row["doc"]), self._personal)
             elif kind == "u":
                 usage[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
         return SendParties(sender, recipient, profile, usage)
@@ -379,7 +377,7 @@ class SqlSends:
         wallets = self._wallets
         sender = wallets.get(sender_id, lock=True)
         recipient = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
-        profile = SqlKycProfiles(self._conn).get(sender_id)
+        profile = SqlKycProfiles(self._conn, personal=self._personal).get(sender_id)
         usage = SqlUsage(self._conn).totals(sender_id, day_start=day_start, month_start=month_start)
         return SendParties(sender, recipient, profile, usage)
 
