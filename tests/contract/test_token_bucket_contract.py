@@ -21,7 +21,7 @@ def bucket(request: pytest.FixtureRequest) -> Iterator[TokenBucket]:
     client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
     prefix = f"test-bucket-{uuid.uuid4().hex[:8]}:"
     yield RedisTokenBucket(client, prefix=prefix)
-    for key in client.scan_iter(f"{prefix}*"):
+    for key in client.scan_iter(f"{prefix}*", count=1000):
         client.delete(key)
     client.close()
 

@@ -92,10 +92,10 @@ def cleanup_rq(connection: redis.Redis, queue_names: list[str], token: str) -> N
     keys = [
         key
         for pattern in (f"*{token}*", *(f"rq:*{name}*" for name in queue_names))
-        for key in connection.scan_iter(pattern)
+        for key in connection.scan_iter(pattern, count=1000)
     ]
     for job_id in job_ids:
-        keys.extend(connection.scan_iter(f"rq:*{job_id}*"))
+        keys.extend(connection.scan_iter(f"rq:*{job_id}*", count=1000))
     if keys:
         connection.delete(*set(keys))
 

@@ -33,7 +33,7 @@ def redis_cache(redis_url) -> Iterator[tuple[RedisRateCache, redis.Redis, str]]:
     prefix = f"test:fx:{secrets.token_hex(4)}:"
     client = redis.Redis.from_url(redis_url)
     yield RedisRateCache(client, prefix=prefix), client, prefix
-    for key in client.scan_iter(f"{prefix}*"):
+    for key in client.scan_iter(f"{prefix}*", count=1000):
         client.delete(key)
     client.close()
 

@@ -64,7 +64,7 @@ def test_fx_rates_and_rate_limits_are_kept_per_deployment(client, two) -> None:
     assert not [limiter_a.hit("ip:1", limit=1, window_seconds=60) for _ in range(2)][-1].allowed
     assert limiter_b.hit("ip:1", limit=1, window_seconds=60).allowed
     for keys in two:
-        for key in client.scan_iter(f"{keys.deployment}:*"):
+        for key in client.scan_iter(f"{keys.deployment}:*", count=1000):
             client.delete(key)
 
 

@@ -12,6 +12,7 @@ bound to the caller's login. A staff login without a second factor may only enro
 from __future__ import annotations
 
 import functools
+import ipaddress
 from collections.abc import Callable, Iterable
 from typing import ParamSpec, TypeVar
 
@@ -39,10 +40,12 @@ __all__ = [
     "STEP_UP_HEADER",
     "audit_security",
     "check_step_up",
+    "client_address",
     "current_principal",
     "limit_account",
     "limit_by_client",
     "limit_caller",
+    "limit_login",
     "not_found",
     "rate_limits",
     "require",
@@ -114,11 +117,12 @@ def current_principal() -> Principal:
     return principal
 
 
-def _rate_limit(subject: str, limit: int, window: int | None = None) -> None:
+def _rate_limit(subject: str, limit: int, window: int | None = None, *, per_route: bool = True) -> None:
     settings = runtime().settings
     route = request.url_rule.rule if request.url_rule else request.path
+    key = f"rl:{subject}:{request.method}:{route}" if per_route else f"rl:{subject}"
     decision = runtime().services.rate_limiter.hit(
-        f"rl:{subject}:{request.method}:{route}", limit=limit, window_seconds=window or settings.rate_window_seconds
+        key, limit=limit, window_seconds=window or settings.rate_window_seconds
     )
     g.rate_decision = decision
     if not decision.allowed:
@@ -127,12 +131,32 @@ def _rate_limit(subject: str, limit: int, window: int | None = None) -> None:
         )
 
 
+def client_address(address: str | None = None) -> str:
+    """The client as the per-address limits count it: an IPv4 address as itself (an IPv4-mapped IPv6 one too), an
+    IPv6 address by its /64, the block one home or host is given (counted by the whole address, one host had
+    2^64 fresh limits).
+
+    >>> client_address("::ffff:203.0.113.9"), client_address("2001:DB8:1:2::7"), client_address("203.0.113.9")
+    ('203.0.113.9', '2001:db8:1:2::/64', '203.0.113.9')
+    """
+    text = request.remote_addr if address is None else address
+    try:
+        parsed = ipaddress.ip_address((text or "").split("%", 1)[0])
+    except ValueError:
+        return text or "unknown"
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
 def limit_by_client(view: Callable[P, R]) -> Callable[P, R]:
     """Rate-limit an unauthenticated view (login, register, refresh) by the client's address."""
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        _rate_limit(f"ip:{request.remote_addr}", runtime().settings.auth_rate_limit)
+        _rate_limit(f"ip:{client_address()}", runtime().settings.auth_rate_limit)
         return view(*args, **kwargs)
 
     return annotate(wrapper, errors=(429,))
@@ -143,20 +167,27 @@ def limit_reads_by_client(view: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        _rate_limit(f"ip:{request.remote_addr}", runtime().settings.rate_limit)
+        _rate_limit(f"ip:{client_address()}", runtime().settings.rate_limit)
         return view(*args, **kwargs)
 
     return annotate(wrapper, errors=(429,))
 
 
-def limit_account(account: str) -> None:
-    """Per-account backoff for password and code checks (login, step-up, reset requests), whatever the address.
+def limit_account(user_id: str, *, purpose: str = "password") -> None:
+    """Per-account backoff for password and code checks (login, step-up, a page's step-up, two-factor and password
+    changes), whatever the address: one count per account and ``purpose`` across every route and login form.
 
     Counted through the rate limiter port (Redis when configured), so every API process shares the count.
     """
     settings = runtime().settings
-    key = f"account:{account.strip().lower()}"
-    _rate_limit(key, settings.login_account_limit, settings.login_account_window_seconds)
+    key = f"account:{purpose}:{user_id}"
+    _rate_limit(key, settings.login_account_limit, settings.login_account_window_seconds, per_route=False)
+
+
+def limit_login(name: str, *, purpose: str = "password") -> None:
+    """``limit_account`` for a login name as typed (an email in any case, a phone in any spelling): counted
+    against the account it names (``Accounts.login_subject``), so no spelling or second name has a count of its own."""
+    limit_account(runtime().accounts.login_subject(name), purpose=purpose)
 
 
 def _per_window(limit: int, window: int) -> str:

@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-scheduler", action="store_true", help="do not run the schedulers in this worker")
     parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")
     parser.add_argument("--inline", action="store_true", help="no Redis: run jobs in this process (embedded mode)")
-    parser.add_argument("--fast", action="store_true", help="every repeating job each second (demo/sandbox)")
+    parser.add_argument("--fast", action="store_true", help="payment jobs each second (demo/sandbox)")
     parser.add_argument("--no-fork", action="store_true", help="run RQ jobs in the worker process (no fork per job)")
     args = parser.parse_args(argv)
     logs.configure(structured=not args.inline)  # RQ workers: JSON lines with job ids; redacted either way

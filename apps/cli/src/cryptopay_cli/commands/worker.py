@@ -18,7 +18,7 @@ def worker(
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
     no_scheduler: bool = typer.Option(False, "--no-scheduler", help="Do not run the schedulers in this worker."),
     inline: bool = typer.Option(False, "--inline", help="No Redis: run the jobs in this process (embedded mode)."),
-    fast: bool = typer.Option(False, "--fast", help="Every repeating job each second (demo, sandbox)."),
+    fast: bool = typer.Option(False, "--fast", help="Payment jobs each second, the rest less (demo, sandbox)."),
     dev: bool = typer.Option(False, "--dev", help="Wire the sandbox, as `cryptopay serve --dev` does."),
 ) -> None:
     """Work the job queues in the foreground until Ctrl-C."""

@@ -32,6 +32,7 @@ from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllow
 from cryptopay.core.payouts.service import CallbackPurpose, PayoutUrls
 from flask import Blueprint, Response, request
 
+from cryptopay_http.auth import client_address
 from cryptopay_http.convert import json_response
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import payments
@@ -104,7 +105,7 @@ def _vouched_source() -> bool:
 
 def _limit_unvouched() -> None:
     decision = runtime().services.rate_limiter.hit(
-        f"daraja-hooks:{request.remote_addr}", limit=UNVOUCHED_LIMIT_PER_MINUTE, window_seconds=60
+        f"daraja-hooks:{client_address()}", limit=UNVOUCHED_LIMIT_PER_MINUTE, window_seconds=60
     )
     if not decision.allowed:
         raise RateLimited(

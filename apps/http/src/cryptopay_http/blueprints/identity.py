@@ -16,7 +16,7 @@ from cryptopay.core.identity import PrincipalKind, Role, TokenPair, Unauthentica
 from cryptopay.core.identity.service import EMAIL_PATTERN, MAX_PASSWORD, MIN_PASSWORD
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, limit_account, limit_by_client, rate_limits, require
+from cryptopay_http.auth import current_principal, limit_account, limit_by_client, limit_login, rate_limits, require
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.csrf import clear_session_cookies, cookie_refresh_token, set_session_cookies
 from cryptopay_http.openapi import object_schema, operation, register_schema
@@ -166,7 +166,7 @@ def register() -> Response:
 @limit_by_client
 def login() -> Response:
     body = read_body(LoginRequest)
-    limit_account(body.email)
+    limit_login(body.email)
     return _session(runtime().accounts.login(body.email, body.password, code=body.code), cookie=body.cookie)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import attrs
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, limit_account, limit_by_client, rate_limits, require, step_up
+from cryptopay_http.auth import current_principal, limit_by_client, limit_login, rate_limits, require, step_up
 from cryptopay_http.convert import json_response, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.runtime import runtime
@@ -97,7 +97,7 @@ def remove() -> Response:
 @limit_by_client
 def request_reset() -> Response:
     body = read_body(ResetRequest)
-    limit_account(body.email)
+    limit_login(body.email, purpose="reset")
     runtime().resets.request(body.email)
     return Response(status=202)
 

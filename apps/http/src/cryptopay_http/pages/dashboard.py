@@ -27,7 +27,7 @@ from cryptopay.core.webhooks import DeliveryStatus, create_endpoint, redeliver_w
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import audit_security, limit_account, limit_by_client
+from cryptopay_http.auth import audit_security, limit_by_client, limit_login
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.session import (
@@ -155,7 +155,7 @@ def login() -> ResponseReturnValue:
     email, password = request.form.get("email", ""), request.form.get("password", "")
     code = request.form.get("code") or None
     target = _local(request.form.get("next"))
-    limit_account(email)
+    limit_login(email)
     try:
         pair = runtime().accounts.login(email, password, code=code)
     except TwoFactorRequired as error:

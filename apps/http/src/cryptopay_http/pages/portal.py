@@ -29,7 +29,7 @@ from cryptopay.core.wallets.model import SENDABLE
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import limit_account, limit_by_client
+from cryptopay_http.auth import limit_by_client, limit_login
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
@@ -159,7 +159,7 @@ def login() -> Response:
     phone, password = request.form.get("phone", ""), request.form.get("password", "")
     code = request.form.get("code") or None
     target = _local(request.form.get("next"))
-    limit_account(phone)
+    limit_login(phone)
     try:
         pair = runtime().accounts.login(phone, password, code=code)
     except TwoFactorRequired as error:

@@ -28,7 +28,7 @@ from redis import Redis
 __all__ = ["MAX_LEASE", "RedisRateLimiter", "lease_size"]
 
 MAX_LEASE = 32
-_MAX_KEYS = 10_000  # past this many leases, ended ones are dropped
+_MAX_KEYS = 10_000  # past this many leases, ended ones are dropped, then the oldest (see ``_pruned``)
 
 # KEYS[1] the window's counter; ARGV window seconds, limit, hits wanted. Takes min(wanted, an eighth of what is
 # left, at least 1) hits when any are left; counts one refused hit otherwise. Returns {count, ms left, taken}.
@@ -72,6 +72,18 @@ def lease_size(limit: int) -> int:
     return max(1, min(MAX_LEASE, limit // 64))
 
 
+def _pruned(leases: dict[str, _Lease], now: float) -> dict[str, _Lease]:
+    """``leases`` without the ended ones; when over half of ``_MAX_KEYS`` are still live (many clients, or names
+    made up to fill the map), only the newest quarter. Forgetting a lease is always safe: Redis keeps its count
+    (the leased hits were counted there), so the key costs one round trip more and is never looser. Pruning down to
+    half keeps it rare: without it, past ``_MAX_KEYS`` live keys every new one rebuilt the whole map under the lock.
+    """
+    live = {key: lease for key, lease in leases.items() if lease.until > now}
+    if len(live) <= _MAX_KEYS // 2:
+        return live
+    return dict(list(live.items())[-(_MAX_KEYS // 4) :])
+
+
 class RedisRateLimiter:
     def __init__(
         self,
@@ -105,6 +117,6 @@ class RedisRateLimiter:
         lease = _Lease(limit, now + int(ttl) / 1000, int(count), max(0, int(taken) - 1))
         with self._lock:
             if len(self._leases) >= _MAX_KEYS:
-                self._leases = {k: v for k, v in self._leases.items() if v.until > now}
+                self._leases = _pruned(self._leases, now)
             self._leases[key] = lease  # replaces a lease a concurrent request took: stricter, never looser
         return lease.decision(int(taken) > 0, now)

@@ -121,6 +121,16 @@ class Accounts:
         self._record(user.id, "auth.login", family=pair.family_id, enrolment_only=str(pair.enrolment_only))
         return pair
 
+    def login_subject(self, name: object) -> str:
+        """Whom a login name means, for counting password guesses per account: the user's id when it names one
+        (an email in any case, a verified phone in any spelling), else the name folded as a lookup folds it
+        (``254…`` for anything that reads as a number), so no spelling of a name has a count of its own."""
+        user = self._by_login_name(name)
+        if user is not None:
+            return user.id
+        text = name.strip().lower() if isinstance(name, str) else ""
+        return (None if "@" in text else try_normalize_msisdn(text)) or text
+
     def _by_login_name(self, name: object) -> User | None:
         if not isinstance(name, str):
             return None
