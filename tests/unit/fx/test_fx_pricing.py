@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -180,6 +183,65 @@ def test_a_cached_source_is_asked_once_within_the_ttl(clock):
     clock.advance(seconds=1)
     assert cached.fetch(USD_KES).mid == Decimal("130.00")
     assert len(source.calls) == 2
+
+
+class _GatedSource:
+    """A source whose fetches wait at a gate, counted: threads that miss the cache together are all in flight."""
+
+    name = "gated"
+
+    def __init__(self, answer: Callable[[], Rate]) -> None:
+        self.answer, self.gate, self.calls = answer, threading.Event(), 0
+
+    def fetch(self, pair: Pair) -> Rate:
+        self.calls += 1
+        assert self.gate.wait(10)
+        return self.answer()
+
+
+def _together(cached: CachedRateSource, source: _GatedSource, threads: int = 8) -> list[object]:
+    """``threads`` fetches of USD/KES at once (the gate opened once they are all under way): answers or errors."""
+    outcomes: list[object] = []
+
+    def fetch() -> None:
+        try:
+            outcomes.append(cached.fetch(USD_KES))
+        except Unavailable as error:
+            outcomes.append(error)
+
+    workers = [threading.Thread(target=fetch) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    time.sleep(0.3)
+    source.gate.set()
+    for worker in workers:
+        worker.join(10)
+    return outcomes
+
+
+def test_threads_that_miss_the_cache_together_share_one_fetch(clock):
+    """Eight threads missing an expired answer at once ask the source once and all get its answer (#17: each
+    creation after an expiry asked every source itself, and they queued behind each other for seconds)."""
+    rate = FixedRateSource("m", clock, {"USD/KES": "129.00"}).fetch(USD_KES)
+    source = _GatedSource(lambda: rate)
+    cached = CachedRateSource(source, ProcessRateCache(clock), timedelta(seconds=30))
+    assert _together(cached, source) == [rate] * 8
+    assert source.calls == 1
+
+
+def test_a_shared_fetch_that_fails_fails_every_waiter_and_is_not_kept(clock):
+    """The source's failure reaches every thread that waited for it; nothing is cached, so the next miss asks again."""
+
+    def down() -> Rate:
+        raise Unavailable("source down")
+
+    source = _GatedSource(down)
+    cached = CachedRateSource(source, ProcessRateCache(clock), timedelta(seconds=30))
+    outcomes = _together(cached, source)
+    assert len(outcomes) == 8 and all(isinstance(o, Unavailable) for o in outcomes) and source.calls == 1
+    with pytest.raises(Unavailable):
+        cached.fetch(USD_KES)
+    assert source.calls == 2
 
 
 def test_a_broken_cache_is_bypassed(clock):

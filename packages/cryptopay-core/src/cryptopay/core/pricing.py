@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import statistics
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -249,6 +250,15 @@ class Pricer:
         return None
 
 
+@attrs.define
+class _Flight:
+    """One fetch of a pair from a source, shared by the threads that missed the cache meanwhile."""
+
+    done: threading.Event = attrs.Factory(threading.Event)
+    rate: Rate | None = None
+    error: Exception | None = None
+
+
 @attrs.frozen
 class CachedRateSource:
     """A rate source whose answers are reused for ``ttl``; a failing cache is bypassed, never fatal.
@@ -256,11 +266,17 @@ class CachedRateSource:
     "Does not quote this pair" is an answer too, kept for the same ``ttl``: without it, every quote of a pair some
     source lacks (USDT/KES on a forex source) would call that source. A failure (``Unavailable``) is not kept.
     Caching never makes a rate fresher: the pricer still judges it by the source's own ``as_of``.
+
+    When an answer expires, the threads of a process that miss it together share one fetch (the first asks the
+    source, the others wait for its answer or its failure): without that, every invoice created in the moment
+    after the expiry asked every source itself, and under load they queued behind each other for seconds.
     """
 
     source: RateSource
     cache: RateCache
     ttl: timedelta
+    _flights: dict[str, _Flight] = attrs.field(factory=dict, init=False, eq=False, repr=False)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, eq=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -277,6 +293,32 @@ class CachedRateSource:
             raise UnsupportedPair(hit.reason)
         if hit is not None:
             return hit
+        return self._shared_fetch(key, pair)
+
+    def _shared_fetch(self, key: str, pair: Pair) -> Rate:
+        with self._lock:
+            flight = self._flights.get(key)
+            leading = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not leading:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            assert flight.rate is not None
+            return flight.rate
+        try:
+            flight.rate = self._fetch(key, pair)
+        except Exception as error:
+            flight.error = error
+            raise
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+        return flight.rate
+
+    def _fetch(self, key: str, pair: Pair) -> Rate:
         try:
             rate = self.source.fetch(pair)
         except UnsupportedPair as error:

@@ -1,5 +1,10 @@
 """The audit log on SQL: appends serialise on the single ``audit_head`` row, which also names the last record.
 
+The head's row lock is held until the appending transaction commits, so every transaction that audits queues
+behind the one before it for that long. In a unit of work on PostgreSQL an append therefore reads (and locks) the
+head, and defers its two writes (the record and the head, one statement) to the commit's pipeline: from the lock to
+the commit is one round trip more, not three (``SqlAuditLog(defer=...)``).
+
 ``verify_audit_log(engine)`` re-reads the whole chain in ``seq`` order and returns every problem
 (``cryptopay.core.audit.verify_chain``); an empty list means no record was edited or deleted.
 
@@ -13,7 +18,8 @@ verifies the new chain. The append-only triggers must be lifted around it by the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +35,13 @@ from sqlalchemy.engine import Connection, Engine
 __all__ = ["SqlAuditLog", "SqlAuditTrail", "reanchor", "verify_audit_log"]
 
 _HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+
+# The record and the head it becomes, in one statement (PostgreSQL; psycopg parameters), sent with the commit.
+_APPEND = """WITH moved AS (UPDATE audit_head SET seq = %(seq)s, hash = %(hash)s WHERE id = 1)
+INSERT INTO audit_log (seq, id, at, actor, action, subject, details, prev_hash, hash)
+VALUES (%(seq)s, %(id)s, %(at)s, %(actor)s, %(action)s, %(subject)s, %(details)s, %(prev_hash)s, %(hash)s)
+"""
 
 
 def _record(row: Any) -> AuditRecord:
@@ -40,15 +53,43 @@ def _record(row: Any) -> AuditRecord:
 
 
 class SqlAuditLog:
-    """``AuditLog`` on one connection's transaction."""
+    """``AuditLog`` on one connection's transaction.
 
-    def __init__(self, conn: Connection, ids: IdGenerator | None = None) -> None:
+    ``defer`` (PostgreSQL, in a unit of work) queues a statement for the commit's pipeline and ``flush`` sends what
+    is queued: with them an append's writes go out with the commit (reads of the log in the same transaction send
+    them first), and the head, locked by the first append, is remembered for the next. ``before_lock`` runs just
+    before the head is locked (the unit of work renews its commit fence there).
+    """
+
+    def __init__(
+        self,
+        conn: Connection,
+        ids: IdGenerator | None = None,
+        *,
+        defer: Callable[[str, Mapping[str, Any]], None] | None = None,
+        flush: Callable[[], None] | None = None,
+        before_lock: Callable[[], None] = lambda: None,
+    ) -> None:
         self._conn = conn
         self._ids = ids or RandomIds()
+        self._defer, self._flush, self._before_lock = defer, flush, before_lock
+        self._head: tuple[int, str] | None = None  # locked by this transaction's first deferred append
+        self._pending = False
 
     def append(self, event: AuditEvent) -> AuditRecord:
-        seq, last_hash = self._conn.execute(_HEAD.with_for_update()).one()
-        record = chain_next((int(seq), str(last_hash)) if seq else None, event, self._ids.new_id("aud"))
+        if self._head is None:
+            self._before_lock()
+            seq, last_hash = self._conn.execute(_HEAD_FOR_UPDATE).one()
+            head = (int(seq), str(last_hash)) if seq else None
+        else:
+            head = self._head
+        record = chain_next(head, event, self._ids.new_id("aud"))
+        if self._defer is not None:
+            details = json.dumps([list(pair) for pair in record.details], sort_keys=True, separators=(",", ":"))
+            row = {name: getattr(record, name) for name in ("seq", "id", "at", "actor", "action", "subject")}
+            self._defer(_APPEND, {**row, "details": details, "prev_hash": record.prev_hash, "hash": record.hash})
+            self._head, self._pending = (record.seq, record.hash), True
+            return record
         self._conn.execute(
             audit_log.insert(),
             {
@@ -66,16 +107,26 @@ class SqlAuditLog:
         self._conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=record.seq, hash=record.hash))
         return record
 
+    def _written(self) -> None:
+        """Send the deferred appends before the log is read in the same transaction."""
+        if self._pending and self._flush is not None:
+            self._flush()
+            self._pending = False
+
     def records(self, *, after_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
+        self._written()
         query = sa.select(audit_log).where(audit_log.c.seq > after_seq).order_by(audit_log.c.seq)
         return [_record(r) for r in self._conn.execute(query.limit(limit) if limit is not None else query)]
 
     def head(self) -> tuple[int, str] | None:
+        if self._head is not None:
+            return self._head
         seq, last_hash = self._conn.execute(_HEAD).one()
         return (int(seq), str(last_hash)) if seq else None
 
     def about(self, subjects: Sequence[str], *, actor: str | None = None, limit: int = 10_000) -> list[AuditRecord]:
         c = audit_log.c
+        self._written()
         matches = [c.subject.in_(list(subjects))] + ([c.actor == actor] if actor is not None else [])
         query = sa.select(audit_log).where(sa.or_(*matches)).order_by(c.seq).limit(limit)
         return [_record(r) for r in self._conn.execute(query)]

@@ -87,10 +87,19 @@ class SqlUnitOfWork:
         self.personal = personal or PersonalData.plaintext()
         self._locking = locking
         self.ledger = SqlLedgerSession(conn)
-        self.audit = SqlAuditLog(conn, ids)
+        self._deferred: list[tuple[str, Mapping[str, Any]]] = []
+        # In a transaction on PostgreSQL an append's writes go out with the commit (``SqlAuditLog``).
+        deferring = locking and conn.dialect.name == "postgresql"
+        self._fenced = False
+        self.audit = SqlAuditLog(
+            conn,
+            ids,
+            defer=self.defer if deferring else None,
+            flush=self.flush,
+            before_lock=self.hold_fence if locking else lambda: None,
+        )
         self.outbox = SqlOutbox(conn)
         self._cipher, self._allow_plaintext = cipher, allow_plaintext
-        self._deferred: list[tuple[str, Mapping[str, Any]]] = []
 
     # -- payments
     @functools.cached_property
@@ -103,7 +112,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def deposit_addresses(self) -> SqlDepositAddresses:
-        return SqlDepositAddresses(self.connection)
+        return SqlDepositAddresses(self.connection, alone=not self._locking)
 
     @functools.cached_property
     def payment_credits(self) -> SqlPaymentCredits:
@@ -239,6 +248,14 @@ class SqlUnitOfWork:
     def wallet_sends(self) -> SqlSends:
         return SqlSends(self.connection, self.ledger, self.defer, personal=self.personal)
 
+    def hold_fence(self) -> None:
+        """Renew the commit fence (if any) in this transaction, once: its row lock then lasts until the commit, so a
+        takeover waits for it wherever in the transaction it was taken. The audit log takes it before it locks the
+        chain's head, so that round trip is not spent while every other auditing transaction waits."""
+        if not self._fenced:
+            fencing.check(self.idempotency)  # in this transaction: a lost claim rolls the work back
+            self._fenced = True
+
     def defer(self, statement: str, params: Mapping[str, Any]) -> None:
         """Queue a statement (psycopg's ``%(name)s`` parameters, PostgreSQL only) to be sent by ``flush``: at commit
         that is in the commit's pipeline, so it costs no round trip of its own; a failure fails the commit."""
@@ -283,7 +300,7 @@ class SqlStorage:
         """A transaction's repositories; it commits on normal exit once the commit fence (if any) holds."""
         with flushing_transaction(self.engine, self._open) as uow:
             yield uow
-            fencing.check(uow.idempotency)  # in this transaction: a lost claim rolls the work back
+            uow.hold_fence()
 
     @contextmanager
     def reading(self) -> Iterator[SqlUnitOfWork]:

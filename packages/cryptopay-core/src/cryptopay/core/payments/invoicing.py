@@ -1,7 +1,10 @@
 """Creating invoices: lock the quotes, allocate a fresh deposit address per network, compute what is due per rail.
 
-Quotes are locked before the transaction (the pricer asks rate sources over the network); the addresses, the
-invoice, its ledger accounts, the ``invoice.created`` outbox message and the audit record are one transaction.
+Quotes are locked before the transaction (the pricer asks rate sources over the network), and so are the addresses'
+derivation indexes, each in a one-statement transaction of its own (``_take_indexes``): the counters are shared by every
+creation (and every wallet), so their row locks are held for one statement, not until the invoice commits; an index
+whose invoice then fails is a gap, which is harmless. The addresses, the invoice, its ledger accounts, the
+``invoice.created`` outbox message and the audit record are one transaction.
 An invoice never outlives the quotes that priced it: the pricer's quote lifetime should be at least the longest
 store window (``Invoice.create`` cuts the window to the quote's expiry otherwise).
 """
@@ -90,7 +93,8 @@ class Invoicing:
         derivers: Mapping[str, AddressDeriver],
         reader: PaymentsUowFactory | None = None,
     ) -> None:
-        """``reader``: units of work for the reads that need no transaction (default ``uow``)."""
+        """``reader``: units of work that need no transaction (default ``uow``): the reads, and taking the addresses'
+        indexes (one atomic statement each; nothing else in that unit of work)."""
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._derivers = pricer, dict(derivers)
         self._reader = reader or uow
@@ -130,11 +134,12 @@ class Invoicing:
         quotes = self._quotes(price, chosen)
         in_shillings = [q.pair.base for q in quotes if q.pair.quote == KES]
         refuse_unpriced_rails(chosen, self._pricer, skip=in_shillings)  # an invoice priced in crypto, paid in it
+        indexes = transaction(self._reader, lambda uow: _take_indexes(uow, chosen))  # one statement each, alone
 
         def create(uow: PaymentsUnitOfWork) -> Invoice:
             if within is not None:
                 within(uow)
-            invoice = self._create(uow, store, chosen, price, quotes, order_id, actor, metadata, return_url)
+            invoice = self._create(uow, store, chosen, price, quotes, indexes, order_id, actor, metadata, return_url)
             if then is not None:
                 then(uow, invoice)
             return invoice
@@ -193,13 +198,14 @@ class Invoicing:
         rails: Sequence[Rail],
         price: Money,
         quotes: Sequence[Quote],
+        indexes: Mapping[str, int],
         order_id: str | None,
         actor: str | None,
         metadata: Mapping[str, str] | None = None,
         return_url: str | None = None,
     ) -> Invoice:
         now, invoice_id = self._clock.now(), self._ids.new_id("inv")
-        addresses = self._allocate(uow, invoice_id, store.merchant_id, rails)
+        addresses = self._addresses(uow, invoice_id, store.merchant_id, indexes)
         invoice, events = Invoice.create(
             invoice_id=invoice_id,
             merchant_id=store.merchant_id,
@@ -233,21 +239,29 @@ class Invoicing:
         )
         return invoice
 
-    def _allocate(
-        self, uow: PaymentsUnitOfWork, invoice_id: str, merchant_id: str, rails: Sequence[Rail]
+    def _addresses(
+        self, uow: PaymentsUnitOfWork, invoice_id: str, merchant_id: str, indexes: Mapping[str, int]
     ) -> dict[str, str]:
-        """One fresh address per network (rails on one network share it: the asset tells the payments apart). On
-        the EVM networks one index is taken on every EVM counter at once (``index_families``): the invoice's
-        address is the same on each of its EVM networks and nobody else's on any EVM network."""
+        """The invoice's address on each network, derived at the index taken for it (``_take_indexes``) and stored
+        as its own (``Conflict`` if the address or index were someone else's)."""
         found: dict[str, str] = {}
         now = self._clock.now()
-        for counters, networks in index_families(rail.network.name for rail in rails).items():
-            index = uow.deposit_addresses.allocate_shared_index(counters)
-            for network in networks:
-                address = self._derivers[network].derive(index)
-                uow.deposit_addresses.add(DepositAddress(network, address, index, invoice_id, merchant_id, now))
-                found[network] = address
+        for network, index in indexes.items():
+            address = self._derivers[network].derive(index)
+            uow.deposit_addresses.add(DepositAddress(network, address, index, invoice_id, merchant_id, now))
+            found[network] = address
         return found
+
+
+def _take_indexes(uow: PaymentsUnitOfWork, rails: Sequence[Rail]) -> dict[str, int]:
+    """A fresh derivation index per network of ``rails`` (rails on one network share it: the asset tells the payments
+    apart). On the EVM networks one index is taken on every EVM counter at once (``index_families``): the invoice's
+    address is the same on each of its EVM networks and nobody else's on any EVM network."""
+    found: dict[str, int] = {}
+    for counters, networks in index_families(rail.network.name for rail in rails).items():
+        index = uow.deposit_addresses.allocate_shared_index(counters)
+        found.update(dict.fromkeys(networks, index))
+    return found
 
 
 def _store(uow: PaymentsUnitOfWork, merchant_id: str) -> StoreSettings:

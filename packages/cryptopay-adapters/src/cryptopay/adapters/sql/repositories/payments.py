@@ -7,6 +7,7 @@ one ``UPDATE ... RETURNING``, which holds the row lock to the end of the transac
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -259,23 +260,57 @@ class SqlInvoices(_Documents[Invoice]):
         return int(self._conn.execute(sa.select(sa.func.count()).where(invoices.c.unconfirmed)).scalar_one())
 
 
+@functools.cache  # built once per set of counters
+def _take_shared_index(names: tuple[str, ...], *, lazy_commit: bool = False) -> sa.Update:
+    """``WITH locked AS (SELECT .. ORDER BY network FOR UPDATE) UPDATE counters SET next_index = max(locked) + 1
+    RETURNING``: the rows are locked in one global order (no deadlock between allocations), and the locking read
+    sees each row's latest committed value, so the greatest is unused on every one of ``names``.
+
+    ``lazy_commit`` (PostgreSQL, the statement its own transaction): its commit does not wait for the disk
+    (``synchronous_commit`` off for this transaction only). Safe: a crash can forget the allocation only together
+    with everything that used the index, because any later commit that stores an address at it is flushed to the
+    write-ahead log past this commit's record; a forgotten index is handed out again to no owner."""
+    c = deposit_address_counters.c
+    locked = (sa.select(c.network, c.next_index).where(c.network.in_(names)).order_by(c.network).with_for_update()).cte(
+        "locked"
+    )
+    top = sa.select(sa.func.max(locked.c.next_index)).scalar_subquery()
+    where = c.network.in_(sa.select(locked.c.network))
+    lazy = [sa.func.set_config("synchronous_commit", "off", sa.true())] if lazy_commit else []
+    return (
+        deposit_address_counters.update().where(where).values(next_index=top + 1).returning(c.next_index, *lazy)
+    ).add_cte(locked)
+
+
 class SqlDepositAddresses:
     """``DepositAddressRepository``: unique (network, address key) and (network, index)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, alone: bool = False) -> None:
+        """``alone``: each statement is its own transaction (a reading unit of work, in autocommit)."""
         self._conn = conn
+        self._lazy_commit = alone and conn.dialect.name == "postgresql"
 
     def allocate_index(self, network: str) -> int:
         return increment(self._conn, deposit_address_counters, {"network": network}, "next_index") - 1
 
     def allocate_shared_index(self, networks: Sequence[str]) -> int:
-        names, c = sorted(set(networks)), deposit_address_counters.c
-        for name in names:
-            insert_new(self._conn, deposit_address_counters, {"network": name, "next_index": 0})
-        query = sa.select(c.next_index).where(c.network.in_(names)).order_by(c.network).with_for_update()
-        index = max(self._conn.scalars(query), default=0)
-        self._conn.execute(deposit_address_counters.update().where(c.network.in_(names)).values(next_index=index + 1))
-        return int(index)
+        """One statement in the common case (every counter exists): the counter rows locked in name order, then all
+        set past their greatest value (a missing counter counts as 0 and is created past it; if another
+        allocation created it first, the statement runs again and leaves a gap). Taken alone (in autocommit), the
+        locks are held for that one statement and its commit does not wait for the disk (``_take_shared_index``):
+        invoice creation does so, so the counters every creation and wallet shares are never held long."""
+        names = tuple(sorted(set(networks)))
+        moved = self._conn.execute(_take_shared_index(names, lazy_commit=self._lazy_commit)).all()
+        index = int(moved[0].next_index) - 1 if moved else 0
+        if len(moved) < len(names):
+            created = [
+                insert_new(self._conn, deposit_address_counters, {"network": name, "next_index": index + 1})
+                for name in names
+            ]
+            if sum(created) < len(names) - len(moved):  # one appeared meanwhile: its value is not known here
+                moved = self._conn.execute(_take_shared_index(names, lazy_commit=self._lazy_commit)).all()
+                index = int(moved[0].next_index) - 1
+        return index
 
     def add(self, address: DepositAddress) -> None:
         row = {
