@@ -23,6 +23,10 @@ from cryptopay.core.testing.fx import FixedRateSource
 
 from tests.support.fx_sandbox import FxSandbox, running_fx_sandbox
 
+TIMEOUT = 1.0
+"""The HTTP sources' timeout: the simulator answers in milliseconds, but a loaded CI machine took more than 0.2 s;
+the timeout scenario answers after twice this."""
+
 
 @attrs.frozen
 class Kit:
@@ -57,7 +61,7 @@ def _http_kit(source: RateSource, simulated: str, pair: str, sandbox: FxSandbox)
         source,
         Pair.parse(pair),
         lambda mid: sandbox.set_rate(simulated, pair, mid),
-        lambda kind: sandbox.set_mode(simulated, kind, delay_seconds="0.5"),
+        lambda kind: sandbox.set_mode(simulated, kind, delay_seconds=str(TIMEOUT * 2)),
         lambda: sandbox.set_mode(simulated, "stale", age_seconds=3600),
     )
 
@@ -65,17 +69,17 @@ def _http_kit(source: RateSource, simulated: str, pair: str, sandbox: FxSandbox)
 KITS = {
     "fake": _fake_kit,
     "exchangerate-api": lambda sb: _http_kit(
-        ExchangeRateApiSource(sb.url, "sandbox", timeout=0.2), "exchangerate-api", "USD/KES", sb
+        ExchangeRateApiSource(sb.url, "sandbox", timeout=TIMEOUT), "exchangerate-api", "USD/KES", sb
     ),
-    "binance": lambda sb: _http_kit(BinanceTickerSource(sb.url, timeout=0.2), "binance", "USDT/KES", sb),
-    "kraken": lambda sb: _http_kit(KrakenSpreadSource(sb.url, timeout=0.2), "kraken", "USDT/USD", sb),
-    "coinbase": lambda sb: _http_kit(CoinbaseTickerSource(sb.url, timeout=0.2), "coinbase", "USDC/USD", sb),
-    "bitstamp": lambda sb: _http_kit(BitstampTickerSource(sb.url, timeout=0.2), "bitstamp", "USDT/USD", sb),
+    "binance": lambda sb: _http_kit(BinanceTickerSource(sb.url, timeout=TIMEOUT), "binance", "USDT/KES", sb),
+    "kraken": lambda sb: _http_kit(KrakenSpreadSource(sb.url, timeout=TIMEOUT), "kraken", "USDT/USD", sb),
+    "coinbase": lambda sb: _http_kit(CoinbaseTickerSource(sb.url, timeout=TIMEOUT), "coinbase", "USDC/USD", sb),
+    "bitstamp": lambda sb: _http_kit(BitstampTickerSource(sb.url, timeout=TIMEOUT), "bitstamp", "USDT/USD", sb),
     # bitcoin in dollars, the leg BTC/KES is crossed through, from every market that quotes it
-    "binance-btc": lambda sb: _http_kit(BinanceTickerSource(sb.url, timeout=0.2), "binance", "BTC/USD", sb),
-    "kraken-btc": lambda sb: _http_kit(KrakenSpreadSource(sb.url, timeout=0.2), "kraken", "BTC/USD", sb),
-    "coinbase-btc": lambda sb: _http_kit(CoinbaseTickerSource(sb.url, timeout=0.2), "coinbase", "BTC/USD", sb),
-    "bitstamp-btc": lambda sb: _http_kit(BitstampTickerSource(sb.url, timeout=0.2), "bitstamp", "BTC/USD", sb),
+    "binance-btc": lambda sb: _http_kit(BinanceTickerSource(sb.url, timeout=TIMEOUT), "binance", "BTC/USD", sb),
+    "kraken-btc": lambda sb: _http_kit(KrakenSpreadSource(sb.url, timeout=TIMEOUT), "kraken", "BTC/USD", sb),
+    "coinbase-btc": lambda sb: _http_kit(CoinbaseTickerSource(sb.url, timeout=TIMEOUT), "coinbase", "BTC/USD", sb),
+    "bitstamp-btc": lambda sb: _http_kit(BitstampTickerSource(sb.url, timeout=TIMEOUT), "bitstamp", "BTC/USD", sb),
 }
 
 
