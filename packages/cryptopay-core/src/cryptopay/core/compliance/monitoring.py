@@ -101,13 +101,22 @@ class Monitoring:
             if not page:
                 return raised
             for movement in page:
-                raised += in_transaction(self.uow, partial(self._batch_one, movement=movement))
+                raised += self._batch_one(movement)
             after = page[-1].id
 
-    def _batch_one(self, uow: MonitoringUnitOfWork, movement: Movement) -> list[Alert]:
-        history = uow.movements.for_party(movement.party_id, since=movement.at - LOOKBACK)
-        hits = self._hits(self.rules.batch(), movement, history, self.screen(movement))
-        return self._raise(uow, hits, blocking=False)
+    def _batch_one(self, movement: Movement) -> list[Alert]:
+        """The batch rules watching ``movement``; the screening (which reads the lists in a unit of work of its
+        own) is asked before the movement's transaction opens, as ``check`` does, and only when a rule needs it."""
+        rules = [rule for rule in self.rules.batch() if rule.watches(movement)]
+        if not rules:
+            return []
+        sanctioned = any(r.kind == "sanctioned_counterparty" for r in rules) and self.screen(movement)
+
+        def work(uow: MonitoringUnitOfWork) -> list[Alert]:
+            history = uow.movements.for_party(movement.party_id, since=movement.at - LOOKBACK)
+            return self._raise(uow, self._hits(rules, movement, history, sanctioned), blocking=False)
+
+        return in_transaction(self.uow, work)
 
     @staticmethod
     def _hits(rules: Sequence[Rule], movement: Movement, history: list[Movement], sanctioned: bool) -> list[Hit]:
