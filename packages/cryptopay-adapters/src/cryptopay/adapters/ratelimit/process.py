@@ -15,24 +15,31 @@ from cryptopay.core.ports.system import Clock
 
 __all__ = ["ProcessRateLimiter"]
 
-_MAX_KEYS = 10_000  # past this many counters, closed windows are dropped
+_MAX_KEYS = 10_000  # past this many counters, those of ended windows are dropped
 
 
 class ProcessRateLimiter:
-    """Windows aligned to the clock; counters of closed windows are dropped as new ones open."""
+    """Windows aligned to the clock; counters of ended windows are dropped as new ones open.
+
+    A counter is keyed by its key, window length and window number, and dropped only once its own window has
+    ended, whatever the window length of the hit that prunes. Pruning runs when the counters have doubled since
+    the last prune (at least ``_MAX_KEYS``), so a flood of new keys costs amortised constant time per hit.
+    """
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._counts: dict[tuple[str, int], int] = {}
+        self._counts: dict[tuple[str, int, int], int] = {}
+        self._prune_at = _MAX_KEYS
         self._lock = threading.Lock()
 
     def hit(self, key: str, *, limit: int, window_seconds: int) -> RateDecision:
         now = self._clock.now().timestamp()
         window = int(now // window_seconds)
         with self._lock:
-            if len(self._counts) > _MAX_KEYS:
-                self._counts = {k: v for k, v in self._counts.items() if k[1] >= window}
-            count = self._counts.get((key, window), 0) + 1
-            self._counts[(key, window)] = count
+            if len(self._counts) > self._prune_at:
+                self._counts = {k: v for k, v in self._counts.items() if (k[2] + 1) * k[1] > now}
+                self._prune_at = max(_MAX_KEYS, 2 * len(self._counts))
+            count = self._counts.get((key, window_seconds, window), 0) + 1
+            self._counts[(key, window_seconds, window)] = count
         retry_after = max(1, int((window + 1) * window_seconds - now + 0.999))
         return RateDecision(count <= limit, limit, max(0, limit - count), retry_after)
