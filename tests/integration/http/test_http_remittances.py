@@ -116,3 +116,21 @@ def test_senders_are_rate_limited_per_address_and_status_reads_at_the_general_ra
         for n in range(3)
     ]
     assert opened == [422, 422, 429]
+
+
+def test_a_retry_from_another_address_of_the_senders_ipv6_home_replays_the_order(api: Api):
+    """A phone's IPv6 address changes within its /64: the retry is the same operation, not a second order; a
+    sender elsewhere with the same key opens their own."""
+    keyed = {"Idempotency-Key": "order-v6"}
+
+    def post(address: str):
+        return api.client.post(
+            "/v1/wallet/remittances", json=BODY, headers=keyed, environ_base={"REMOTE_ADDR": address}
+        )
+
+    first = post("2001:db8:5:7::10")
+    again = post("2001:db8:5:7:ffff::2")
+    elsewhere = post("2001:db8:9:1::10")
+    assert first.status_code == 201 and again.get_json() == first.get_json()
+    assert elsewhere.status_code == 201 and elsewhere.get_json()["public_id"] != first.get_json()["public_id"]
+    assert len(api.stack.remittances.orders()) == 2

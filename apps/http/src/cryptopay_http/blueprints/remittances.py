@@ -21,10 +21,10 @@ from cryptopay.core.mobile_money import mask_msisdn
 from cryptopay.core.money import Money
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import OrderRequest
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 from werkzeug.exceptions import BadRequest
 
-from cryptopay_http.auth import limit_by_client, limit_reads_by_client, not_found
+from cryptopay_http.auth import client_address, limit_by_client, limit_reads_by_client, not_found
 from cryptopay_http.blueprints.invoices import PaymentOptionView
 from cryptopay_http.blueprints.wallet import PHONE_PATTERN
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
@@ -131,8 +131,9 @@ class RemittanceView:
 
 
 def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
-    """``Idempotency-Key`` required, scoped to the client's address (senders have no account to scope it to)."""
-    once = idempotent_in(lambda: f"remittance_sender:{request.remote_addr}")(view)
+    """``Idempotency-Key`` required, scoped to the client as the limits count it (senders have no account to scope
+    it to): an IPv6 sender by its /64, so a retry from another address of the same home is the same operation."""
+    once = idempotent_in(lambda: f"remittance_sender:{client_address()}")(view)
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
