@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from cryptopay.adapters.sql.repositories._base import reading, writing
+from cryptopay.adapters.sql.repositories._base import DriverRead, reading, writing
 from cryptopay.adapters.sql.tables import audit_head, audit_log
 from cryptopay.core.audit import GENESIS_HASH, AuditEvent, AuditProblem, AuditRecord, chain_next, verify_chain
 from cryptopay.core.errors import Conflict
@@ -35,7 +35,9 @@ from sqlalchemy.engine import Connection, Engine
 __all__ = ["SqlAuditLog", "SqlAuditTrail", "reanchor", "verify_audit_log"]
 
 _HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-_HEAD_FOR_UPDATE = _HEAD.with_for_update()
+_LOCK_HEAD = DriverRead(  # the head, locked; no parameter, so on PostgreSQL it runs on the driver (every creation)
+    sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == sa.literal_column("1")).with_for_update()
+)
 
 # The record and the head it becomes, in one statement (PostgreSQL; psycopg parameters), sent with the commit.
 _APPEND = """WITH moved AS (UPDATE audit_head SET seq = %(seq)s, hash = %(hash)s WHERE id = 1)
@@ -79,7 +81,10 @@ class SqlAuditLog:
     def append(self, event: AuditEvent) -> AuditRecord:
         if self._head is None:
             self._before_lock()
-            seq, last_hash = self._conn.execute(_HEAD_FOR_UPDATE).one()
+            found = _LOCK_HEAD.first(self._conn, {})
+            if found is None:
+                raise RuntimeError("the audit_head row is missing (the migrations create it)")
+            seq, last_hash = found
             head = (int(seq), str(last_hash)) if seq else None
         else:
             head = self._head

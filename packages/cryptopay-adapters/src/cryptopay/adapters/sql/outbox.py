@@ -6,12 +6,14 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cryptopay.adapters.sql.repositories._base import DriverRead
 from cryptopay.adapters.sql.tables import outbox
 from cryptopay.core.outbox import OutboxMessage
 from sqlalchemy.engine import Connection
 
 __all__ = ["SqlOutbox"]
 
+_ADD = DriverRead(outbox.insert().returning(outbox.c.id))  # on PostgreSQL, on the driver (an invoice's hot path)
 _COLUMNS = ("id", "topic", "key", "payload", "created_at", "available_at", "attempts", "published_at", "last_error")
 
 
@@ -41,7 +43,7 @@ class SqlOutbox:
         self._conn = conn
 
     def add(self, message: OutboxMessage) -> None:
-        self._conn.execute(outbox.insert(), _row(message))
+        _ADD.first(self._conn, _row(message))
 
     def get(self, message_id: str) -> OutboxMessage | None:
         row = self._conn.execute(sa.select(outbox).where(outbox.c.id == message_id)).first()

@@ -57,41 +57,69 @@ def reading(bind: Bind) -> Iterator[Connection]:
             yield conn
 
 
+_Compiled = tuple[str, tuple[tuple[str, Callable[[Any], Any]], ...], tuple[Callable[[Any], Any] | None, ...]]
+
+
 class DriverRead:
-    """A prebuilt ``SELECT`` that, on a PostgreSQL connection in autocommit (``SqlStorage.reading()``), runs on the
-    psycopg connection itself: SQLAlchemy's execution context and result objects were about a sixth of an invoice
-    read's CPU (``tests/bench/cpu_api.py``). The statement is compiled once; its columns' result processors are
-    applied as SQLAlchemy would. Anywhere else (SQLite, inside a transaction), and after any driver error, it runs
-    through SQLAlchemy as usual, which then translates the error and invalidates a broken connection.
+    """A prebuilt statement (a ``SELECT``, or a write ``RETURNING`` columns) that, on PostgreSQL, runs on the psycopg
+    connection itself: SQLAlchemy's execution context and result objects were about a sixth of an invoice read's CPU
+    and about half of an invoice creation's (``tests/bench/cpu_api.py``). The statement is compiled once per set of
+    parameter names; its parameters' bind processors and its columns' result processors are applied as SQLAlchemy
+    would. In autocommit (``SqlStorage.reading()``) a driver error takes SQLAlchemy's path, which runs the statement
+    again, translates the error and invalidates a broken connection; inside a transaction (which the error aborted)
+    it is raised as SQLAlchemy's error, the connection invalidated if it broke. On SQLite, with no transaction begun,
+    or with parameters the compiled statement does not name exactly, it runs through SQLAlchemy as usual.
     """
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
+    def __init__(self, statement: sa.Select[Any] | sa.Insert | sa.Update) -> None:
         self.statement = statement
-        self._compiled: tuple[str, tuple[Callable[[Any], Any] | None, ...]] | None = None
+        self._compiled: dict[tuple[str, ...], _Compiled | None] = {}
 
-    def _for(self, conn: Connection) -> tuple[str, tuple[Callable[[Any], Any] | None, ...]]:
-        if self._compiled is None:
+    def _for(self, conn: Connection, names: tuple[str, ...]) -> _Compiled | None:
+        if names not in self._compiled:
             dialect = conn.dialect
-            sql = str(self.statement.compile(dialect=dialect))
-            processors = tuple(c.type.result_processor(dialect, None) for c in self.statement.selected_columns)
-            self._compiled = (sql, processors)
-        return self._compiled
+            compiled = self.statement.compile(dialect=dialect, column_keys=list(names))
+            if set(compiled.binds) != set(names) or compiled.escaped_bind_names:
+                self._compiled[names] = None  # a literal or renamed parameter: SQLAlchemy's path fills it in
+            else:
+                binds = tuple(
+                    (name, processor)
+                    for name, bind in compiled.binds.items()
+                    if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+                )
+                columns = self.statement.exported_columns  # a select's columns, a write's RETURNING
+                results = tuple(c.type.result_processor(dialect, None) for c in columns)
+                self._compiled[names] = (str(compiled), binds, results)
+        return self._compiled[names]
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row of the statement with ``params``, or None."""
-        if conn.dialect.name == "postgresql" and conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-            sql, processors = self._for(conn)
+        autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        compiled = None
+        if conn.dialect.name == "postgresql" and (autocommit or conn.in_transaction()):
+            compiled = self._for(conn, tuple(params))
+        if compiled is not None:
+            sql, binds, results = compiled
+            values = dict(params)
+            for name, processor in binds:
+                values[name] = processor(values[name])
             driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
             try:
                 with driver.cursor() as cursor:
-                    found = cursor.execute(sql, params).fetchone()
-            except psycopg.Error:
-                pass  # SQLAlchemy's path below: the same statement, with its error handling
+                    found = cursor.execute(sql, values).fetchone()
+            except psycopg.Error as error:
+                if not autocommit:  # the transaction is aborted: no second try, SQLAlchemy's error as it raises it
+                    if driver.broken:
+                        conn.invalidate(error)
+                    raise sa.exc.DBAPIError.instance(
+                        sql, values, error, psycopg.Error, connection_invalidated=driver.broken
+                    ) from error
+                # autocommit: SQLAlchemy's path below, the same statement, with its error handling
             else:
                 if found is None:
                     return None
-                return tuple(v if p is None else p(v) for p, v in zip(processors, found, strict=True))
-        row = conn.execute(self.statement, params).first()
+                return tuple(v if p is None else p(v) for p, v in zip(results, found, strict=True))
+        row = conn.execute(self.statement, dict(params)).first()
         return None if row is None else tuple(row)
 
 
@@ -100,15 +128,16 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return module.insert(table)
 
 
-_INSERT_NEW: dict[tuple[str, sa.Table], Any] = {}  # (dialect, table): the statement, its columns from the parameters
+_INSERT_NEW: dict[tuple[str, sa.Table], DriverRead] = {}  # (dialect, table): the statement
 
 
 def insert_new(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> bool:
     """Insert unless a unique key is taken; True if the row went in (no error, so the transaction stays usable).
 
-    The statement is built once per table and the values sent as parameters (building it with ``values()`` and
-    computing its cache key each time was about a sixth of an invoice creation's CPU); a value that is a SQL
-    expression still gets a statement of its own.
+    The statement is built once per table and the values sent as parameters, on PostgreSQL on the driver itself
+    (``DriverRead``: building it with ``values()`` and computing its cache key each time was about a sixth of an
+    invoice creation's CPU, SQLAlchemy's execution layer much of the rest); a value that is a SQL expression still
+    gets a statement of its own.
     """
     # RETURNING rather than rowcount: psycopg reports -1 for an INSERT ... ON CONFLICT through SQLAlchemy.
     if any(isinstance(value, sa.ClauseElement) for value in values.values()):
@@ -118,8 +147,9 @@ def insert_new(conn: Connection, table: sa.Table, values: Mapping[str, Any]) -> 
     built = _INSERT_NEW.get((conn.dialect.name, table))
     if built is None:
         key = next(iter(table.primary_key.columns))
-        built = _INSERT_NEW[(conn.dialect.name, table)] = _insert(conn, table).on_conflict_do_nothing().returning(key)
-    return conn.execute(built, dict(values)).first() is not None
+        statement = _insert(conn, table).on_conflict_do_nothing().returning(key)
+        built = _INSERT_NEW[(conn.dialect.name, table)] = DriverRead(statement)
+    return built.first(conn, values) is not None
 
 
 def increment(conn: Connection, table: sa.Table, key: Mapping[str, Any], column: str) -> int:

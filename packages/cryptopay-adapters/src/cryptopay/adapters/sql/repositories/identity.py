@@ -20,13 +20,14 @@ NULL AND revoked_at IS NULL`` and ``IdempotencyRepository.begin`` is ``INSERT ..
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import PersonalData
-from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, writing
+from cryptopay.adapters.sql.repositories._base import Bind, DriverRead, insert_new, reading, writing
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
 from cryptopay.adapters.sql.tables_identity import (
     api_keys,
@@ -400,10 +401,11 @@ class SqlIdempotency:
             "content_type": response.content_type,
             "headers": [list(pair) for pair in response.headers],
         }
-        ours = () if claimed_at is None else _in_flight_since(claimed_at)
+        params = {"scope_": scope, "key_": key, "new": body}
         with writing(self._bind) as conn:
-            statement = idempotency_records.update().where(*_where(scope, key), *ours).values(response=body)
-            return bool(conn.execute(statement).rowcount == 1)
+            if claimed_at is None:
+                return _set_claim("response", ours=False).first(conn, params) is not None
+            return _set_claim("response", ours=True).first(conn, {**params, "claimed_at": claimed_at}) is not None
 
     def release(self, scope: str, key: str) -> None:
         in_flight = idempotency_records.c.response.is_(None)
@@ -411,10 +413,9 @@ class SqlIdempotency:
             conn.execute(idempotency_records.delete().where(*_where(scope, key), in_flight))
 
     def renew(self, scope: str, key: str, *, claimed_at: datetime, at: datetime) -> bool:
-        ours = _in_flight_since(claimed_at)
-        statement = idempotency_records.update().where(*_where(scope, key), *ours).values(created_at=at)
+        params = {"scope_": scope, "key_": key, "claimed_at": claimed_at, "new": at}
         with writing(self._bind) as conn:
-            return bool(conn.execute(statement).rowcount == 1)
+            return _set_claim("created_at", ours=True).first(conn, params) is not None
 
     def purge(self, *, before: datetime) -> int:
         """Delete completed records created before ``before`` (retries older than that are not replayed)."""
@@ -423,9 +424,17 @@ class SqlIdempotency:
             return int(conn.execute(idempotency_records.delete().where(*old)).rowcount)
 
 
-def _in_flight_since(claimed_at: datetime) -> tuple[sa.ColumnElement[bool], ...]:
-    """The conditions of an in-flight claim made (or last renewed) at ``claimed_at``."""
-    return (idempotency_records.c.response.is_(None), idempotency_records.c.created_at == claimed_at)
+@functools.cache
+def _set_claim(column: str, *, ours: bool) -> DriverRead:
+    """``UPDATE`` the record ``scope_``, ``key_`` (with ``ours``: only while it is the in-flight claim made at
+    ``claimed_at``) setting ``column`` to ``new``; a row back if it did. Built once: every keyed request renews and
+    completes its claim (on PostgreSQL on the driver, ``DriverRead``)."""
+    c = idempotency_records.c
+    where = [c.scope == sa.bindparam("scope_"), c.key == sa.bindparam("key_")]
+    if ours:
+        where += [c.response.is_(None), c.created_at == sa.bindparam("claimed_at")]
+    new = sa.bindparam("new", type_=c[column].type)
+    return DriverRead(idempotency_records.update().where(*where).values({column: new}).returning(c.scope))
 
 
 def _where(scope: str, key: str) -> tuple[Any, ...]:

@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-_BY_ID: dict[tuple[str, bool], tuple[DriverRead, DriverRead]] = {}  # (table, keyed): (plain, locked)
+_BY_ID: dict[tuple[str, bool, str], tuple[DriverRead, DriverRead]] = {}  # (table, keyed, column): (plain, locked)
 
 
 class _Documents(Generic[T]):
@@ -135,13 +135,13 @@ class _Documents(Generic[T]):
         row = self._conn.execute(query.with_for_update() if lock and self._locking else query).first()
         return self._item(row[0], row[-1]) if row is not None else None
 
-    def _by_id(self, row_id: str, *, lock: bool = False) -> T | None:
-        """``_one`` by primary key with a statement built once per class (a hot read: an invoice by id builds no
-        query and computes no cache key per call)."""
-        key = (self.table.name, self.fields is not None)
+    def _by_id(self, row_id: str, *, lock: bool = False, column: str = "id") -> T | None:
+        """``_one`` by primary key (or another unique ``column``) with a statement built once per class (a hot read:
+        an invoice by id, a store by merchant, builds no query and computes no cache key per call)."""
+        key = (self.table.name, self.fields is not None, column)
         statements = _BY_ID.get(key)
         if statements is None:
-            query = sa.select(*self._keyed_doc()).where(self.table.c.id == sa.bindparam("row_id"))
+            query = sa.select(*self._keyed_doc()).where(self.table.c[column] == sa.bindparam("row_id"))
             statements = _BY_ID[key] = (DriverRead(query), DriverRead(query.with_for_update()))
         row = statements[lock and self._locking].first(self._conn, {"row_id": row_id})
         return self._item(row[0], row[-1]) if row is not None else None
@@ -168,7 +168,7 @@ class SqlStores(_Documents[StoreSettings]):
         return {"merchant_id": item.merchant_id}
 
     def get(self, merchant_id: str) -> StoreSettings | None:
-        return self._one(stores.c.merchant_id == merchant_id)
+        return self._by_id(merchant_id, column="merchant_id")
 
     def put(self, settings: StoreSettings) -> None:
         upsert(self._conn, stores, self._row(settings), ["merchant_id"])
