@@ -18,6 +18,7 @@ from cryptopay.core.fx import Quote
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, PaymentOption
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payment_uri import payment_uri
+from cryptopay.core.payments import StoreSettings
 from cryptopay.core.rails import Rail
 from flask import Blueprint, Response, request
 
@@ -216,13 +217,13 @@ def _price(body: CreateInvoice) -> Money:
     return price
 
 
-def _accepted_rails(merchant_id: str, keys: list[str] | None) -> list[str] | None:
-    """The chosen rail keys, each known and accepted by the merchant's store (422 on ``rails`` otherwise)."""
+def _accepted_rails(merchant_id: str, keys: list[str] | None) -> tuple[StoreSettings, list[str] | None]:
+    """The merchant's store and the chosen rail keys, each known and accepted by it (422 on ``rails`` otherwise)."""
     store = payments().listings.store(merchant_id)
     if store is None:
         raise Refused(f"merchant {merchant_id} has no store settings yet: PUT /v1/merchants/{merchant_id}/store")
     if keys is None:
-        return None
+        return store, None
     if not keys:
         raise InvalidInput("choose at least one rail, or leave rails out for every rail of the store", field="rails")
     chosen = [resolve_rail(key).key for key in keys]
@@ -232,7 +233,7 @@ def _accepted_rails(merchant_id: str, keys: list[str] | None) -> list[str] | Non
             raise InvalidInput(
                 f"the store does not accept {key}; it accepts {', '.join(sorted(accepted))}", field="rails"
             )
-    return chosen
+    return store, chosen
 
 
 def load_invoice(invoice_id: str) -> Invoice:
@@ -253,11 +254,12 @@ def create_invoice() -> Response:
     body = read_body(CreateInvoice)
     merchant_id = acting_merchant(body.merchant_id)
     price = _price(body)
-    rails = _accepted_rails(merchant_id, body.rails)
+    store, rails = _accepted_rails(merchant_id, body.rails)
     invoice = payments().invoicing.create_invoice(
         merchant_id,
         price,
         rails=rails,
+        store=store,
         order_id=body.order_id,
         actor=actor(),
         metadata=body.metadata,

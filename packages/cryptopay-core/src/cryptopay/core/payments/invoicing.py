@@ -111,17 +111,20 @@ class Invoicing:
         return_url: str | None = None,
         within: Callable[[PaymentsUnitOfWork], None] | None = None,
         then: Callable[[PaymentsUnitOfWork, Invoice], None] | None = None,
+        store: StoreSettings | None = None,
     ) -> Invoice:
         """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail).
 
         ``return_url``: where the hosted checkout page sends the customer back to the shop (http or https).
         ``within`` runs in the invoice's own transaction before it is stored (a payment link counts its use there):
         if it raises, nothing is stored. ``then`` runs in the same transaction once the invoice is stored (a remittance
-        order records its invoice there).
+        order records its invoice there). ``store``: the merchant's store settings when the caller has just read them
+        (the HTTP layer checks the rails against them), so they are not read twice.
         """
         if return_url is not None and not return_url.startswith(("https://", "http://")):
             raise InvalidInput("return_url must be an http or https URL", field="return_url")
-        store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
+        if store is None or store.merchant_id != merchant_id:
+            store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
         chosen = _choose(store, rails)
         worth = self._worth_in_kes(price) if store.bounded or store.speed else None
         if worth is not None and store.bounded:
