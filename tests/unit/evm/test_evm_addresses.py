@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cryptopay.adapters._hd import load_account_key
+from cryptopay.adapters._hd import child_public_key, load_account_key
 from cryptopay.adapters.evm.addresses import EvmAddressDeriver, derive_address, validate_address
 from cryptopay.adapters.evm.keys import HdKeyring, account_xpub
 from cryptopay.core.errors import InvalidInput, NotFound
@@ -105,3 +105,13 @@ def test_evm_validate_says_why_an_address_is_invalid(address: str, reason: str) 
     """Malformed addresses and other networks' addresses are refused with a specific reason."""
     with pytest.raises(InvalidInput, match=reason):
         validate_address(address)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(min_value=0, max_value=2**31 - 1), st.sampled_from([ANVIL_MNEMONIC, ABANDON_MNEMONIC]))
+def test_the_libsecp256k1_child_key_is_bitcoinlibs(index: int, mnemonic: str) -> None:
+    """``child_public_key`` (coincurve's tweak-add, what derivation uses since #17) gives bitcoinlib's child public key
+    at any non-hardened index."""
+    account, _ = load_account_key(account_xpub(mnemonic), allowed=("xpub",))
+    chain = account.child_public(0)
+    assert child_public_key(chain, index) == chain.child_public(index).public_uncompressed_byte

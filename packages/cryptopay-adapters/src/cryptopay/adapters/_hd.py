@@ -8,11 +8,13 @@ run before bitcoinlib is first imported, which every adapter module does through
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from pathlib import Path
 from typing import Protocol
 
 import attrs
+import coincurve
 from cryptopay.adapters._paths import data_dir, private_dir
 from cryptopay.core.errors import InvalidInput
 
@@ -24,6 +26,7 @@ __all__ = [
     "b58decode_check",
     "bitcoinlib_home",
     "check_index",
+    "child_public_key",
     "load_account_key",
     "parse_extended_key",
 ]
@@ -37,6 +40,12 @@ class PublicHDKey(Protocol):
 
     @property
     def public_uncompressed_byte(self) -> bytes: ...
+
+    @property
+    def public_byte(self) -> bytes: ...
+
+    @property
+    def chain(self) -> bytes: ...
 
     def child_public(self, index: int) -> PublicHDKey: ...
 
@@ -136,6 +145,16 @@ def load_account_key(text: str, *, allowed: tuple[str, ...], witness_type: str =
     network = "testnet" if kind.testnet else "bitcoin"
     key: PublicHDKey = HDKey(text.strip(), network=network, witness_type=witness_type)  # untyped library
     return key, kind.testnet
+
+
+def child_public_key(parent: PublicHDKey, index: int) -> bytes:
+    """The uncompressed public key (65 bytes) of ``parent``'s non-hardened child ``index`` (BIP32 CKDpub): what
+    ``parent.child_public(index).public_uncompressed_byte`` is, computed by libsecp256k1 (coincurve: a tweak-add on
+    its precomputed tables) instead of bitcoinlib's generic point multiplication, about 2 ms of CPU per invoice.
+    A tweak outside the curve's order (odds 2**-127) raises ``ValueError``, where BIP32 would skip the index."""
+    data = parent.public_byte + check_index(index).to_bytes(4, "big")
+    tweak = hmac.new(parent.chain, data, hashlib.sha512).digest()[:32]
+    return bytes(coincurve.PublicKey(parent.public_byte).add(tweak).format(compressed=False))
 
 
 def check_index(index: int) -> int:

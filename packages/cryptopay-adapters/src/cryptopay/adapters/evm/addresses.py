@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from cryptopay.adapters._hd import PublicHDKey, check_index, load_account_key
+from cryptopay.adapters._hd import PublicHDKey, child_public_key, load_account_key
 from cryptopay.core.errors import InvalidInput
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
@@ -31,8 +31,8 @@ def _external_chain(xpub: str) -> PublicHDKey:
 
 def derive_address(xpub: str, index: int) -> str:
     """The EIP-55 address at m/44'/60'/0'/0/index from the account-level xpub."""
-    child = _external_chain(xpub.strip()).child_public(check_index(index))
-    return to_checksum_address(keccak(child.public_uncompressed_byte[1:])[-20:])
+    child = child_public_key(_external_chain(xpub.strip()), index)
+    return to_checksum_address(keccak(child[1:])[-20:])
 
 
 def _not_evm_reason(text: str) -> str:
