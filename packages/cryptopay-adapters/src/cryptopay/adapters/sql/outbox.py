@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 __all__ = ["SqlOutbox"]
 
-_ADD = DriverRead(outbox.insert().returning(outbox.c.id))  # on PostgreSQL, on the driver (an invoice's hot path)
+_ADD = DriverRead(outbox.insert())  # on PostgreSQL, on the driver (an invoice's hot path)
 _COLUMNS = ("id", "topic", "key", "payload", "created_at", "available_at", "attempts", "published_at", "last_error")
 
 
@@ -43,7 +43,7 @@ class SqlOutbox:
         self._conn = conn
 
     def add(self, message: OutboxMessage) -> None:
-        _ADD.first(self._conn, _row(message))
+        _ADD.execute(self._conn, _row(message))
 
     def get(self, message_id: str) -> OutboxMessage | None:
         row = self._conn.execute(sa.select(outbox).where(outbox.c.id == message_id)).first()

@@ -94,6 +94,13 @@ class DriverRead:
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """The first row of the statement with ``params``, or None."""
+        return self._run(conn, params, fetch=True)
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        """Run a statement that returns no rows (nothing is fetched: in a psycopg pipeline it costs no sync)."""
+        self._run(conn, params, fetch=False)
+
+    def _run(self, conn: Connection, params: Mapping[str, Any], *, fetch: bool) -> tuple[Any, ...] | None:
         autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
         compiled = None
         if conn.dialect.name == "postgresql" and (autocommit or conn.in_transaction()):
@@ -106,7 +113,8 @@ class DriverRead:
             driver: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
             try:
                 with driver.cursor() as cursor:
-                    found = cursor.execute(sql, values).fetchone()
+                    cursor.execute(sql, values)
+                    found = cursor.fetchone() if fetch else None
             except psycopg.Error as error:
                 if not autocommit:  # the transaction is aborted: no second try, SQLAlchemy's error as it raises it
                     if driver.broken:
@@ -119,7 +127,8 @@ class DriverRead:
                 if found is None:
                     return None
                 return tuple(v if p is None else p(v) for p, v in zip(results, found, strict=True))
-        row = conn.execute(self.statement, dict(params)).first()
+        result = conn.execute(self.statement, dict(params))
+        row = result.first() if fetch else None
         return None if row is None else tuple(row)
 
 
