@@ -132,3 +132,35 @@ def test_a_number_without_a_wallet_costs_one_more(stack: WalletStack, relay: Rou
     assert send.count("Sync") == 3  # BEGIN's (no wait), the read's, the claims account's lock
     with stack.backend.uow() as uow:
         assert [r.action for r in uow.audit.records()][-1] == "wallet.invitation"
+
+
+def test_a_read_inside_a_transaction_under_way_takes_the_generic_plans(
+    stack: WalletStack, relay: RoundTripRelay
+) -> None:
+    """The read as a later statement of its transaction (no ``BEGIN`` to ride with) still sends the ``SET LOCAL``
+    with it, in one round trip, and the transaction runs on generic plans from there on."""
+    amina, baraka = _user_id(stack, AMINA), _user_id(stack, BARAKA)
+    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    start = stack.clock.now().replace(day=1)
+    with stack.backend.uow() as uow:
+        assert uow.wallets.get(amina) is not None  # the transaction is under way
+        relay.reset()
+        parties = uow.wallet_sends.parties(
+            amina,
+            phone=BARAKA,
+            username=None,
+            day_start=start,
+            month_start=start,
+            asset=KES,
+            ledger_keys=["a-key-never-used"],
+            ledger_codes=[wallet_account(amina, KES)],
+        )
+        assert [s for s in relay.statements if s != "Sync"] == [
+            "SET LOCAL plan_cache_mode = force_generic_plan",
+            "WITH sender AS MATERIALIZED (",
+        ]
+        assert relay.turns == 1, relay.statements
+        assert parties.sender is not None and parties.sender.user_id == amina
+        assert parties.recipient is not None and parties.recipient.user_id == baraka
+        driver = uow.connection.connection.driver_connection
+        assert driver.execute("SHOW plan_cache_mode").fetchone() == ("force_generic_plan",)

@@ -63,20 +63,24 @@ SELECT key, request_hash, result_kind, result_id
 """
 
 # Read idempotency keys and lock accounts (in code order) in one round trip; ``kind`` tells the rows apart.
-# The codes are joined from ``unnest`` rather than filtered with ``= ANY``: a cached generic plan would otherwise
-# scan a small accounts table and test every row against every code.
+# Each account and each key is found by an index probe (``LATERAL ... LIMIT 1``, which the planner cannot turn into
+# a join), as the wallet send's read finds them: a join from ``unnest`` or a filter with ``= ANY`` is planned from the
+# tables' statistics, and with a fresh or grown table's (or a cached generic plan's) the planner chose a sequential
+# scan testing every account and every key against the wanted ones, a cost growing with the keys (one more per entry).
 _PREFETCH_SQL = """
-WITH locked AS (
-  SELECT a.* FROM unnest(CAST(:codes AS varchar[])) AS wanted (code)
-    JOIN ledger_accounts AS a ON a.code = wanted.code
-   ORDER BY a.code FOR UPDATE OF a
+WITH wanted AS (
+  SELECT code FROM unnest(CAST(:codes AS varchar[])) AS w (code) ORDER BY code
+), locked AS (
+  SELECT a.* FROM wanted
+   CROSS JOIN LATERAL (SELECT * FROM ledger_accounts AS t WHERE t.code = wanted.code LIMIT 1 FOR UPDATE) AS a
 )
 SELECT 'a' AS kind, code, kind AS account_kind, asset, allow_negative, debits_posted, credits_posted,
        debits_pending, credits_pending, NULL AS request_hash, NULL AS result_kind, NULL AS result_id
   FROM locked
 UNION ALL
-SELECT 'k', key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, request_hash, result_kind, result_id
-  FROM ledger_idempotency WHERE key = ANY(CAST(:keys AS varchar[]))
+SELECT 'k', i.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, i.request_hash, i.result_kind, i.result_id
+  FROM unnest(CAST(:keys AS varchar[])) AS wanted_key (key)
+ CROSS JOIN LATERAL (SELECT * FROM ledger_idempotency AS t WHERE t.key = wanted_key.key LIMIT 1) AS i
 """
 
 # New entries only, the whole write in one statement: see migration 0006 (``ledger_post_new_entries``).
@@ -102,7 +106,7 @@ class PreparedLedger:
     transaction prepare them again, and the error reaches the caller as a retryable conflict.
     """
 
-    _VERSION = "v7"  # bump when a statement changes: a pooled connection may hold the previous text
+    _VERSION = "v8"  # bump when a statement changes: a pooled connection may hold the previous text
     _STATEMENTS = {
         "prefetch": (_PREFETCH_SQL, ("codes", "keys"), ("varchar[]", "varchar[]")),
         "flush": (_FLUSH_SQL, ("entries", "lines", "balances", "keys"), ("text",) * 4),

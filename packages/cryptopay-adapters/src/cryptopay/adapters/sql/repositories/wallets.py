@@ -42,7 +42,6 @@ from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.wallets import SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
-from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection
 
@@ -361,13 +360,10 @@ class SqlSends:
     def _read(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         driver = self._driver
         assert driver is not None
-        if driver.info.transaction_status == TransactionStatus.IDLE:
-            # First statement of the transaction: pipelined, so psycopg's BEGIN goes with it (one round trip).
-            with pipelined(self._conn), driver.cursor(row_factory=dict_row) as cursor:
-                cursor.execute(_GENERIC_PLANS)
-                cursor.execute(_SEND_READ, params)
-                return cursor.fetchall()
-        with driver.cursor(row_factory=dict_row) as cursor:
+        # Pipelined: the SET LOCAL and the read in one round trip, with psycopg's BEGIN when the read is the first
+        # statement of the transaction; a transaction already under way takes the generic plans from here on too.
+        with pipelined(self._conn), driver.cursor(row_factory=dict_row) as cursor:
+            cursor.execute(_GENERIC_PLANS)
             cursor.execute(_SEND_READ, params)
             return cursor.fetchall()
 
