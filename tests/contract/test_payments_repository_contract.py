@@ -461,7 +461,7 @@ def test_merchants_settling_to_one_number_at_once_never_pass_its_daily_limit(sql
 
     runs = race(len(merchants), lambda n: stack.settling.run_settlements(merchant_id=merchants[n]))
     with stack.uow() as uow:
-        today = [p for p in uow.payouts.to_destination(phone, since=day_bounds(stack.clock.now())[0])]
+        today = uow.payouts.to_destination(phone, since=day_bounds(stack.clock.now())[0])
     planned = sum((p.amount for p in today if p.state is not PayoutState.FAILED), Money.zero(KES))
     assert planned == DAILY_CUSTOMER_LIMIT, [(p.merchant_id, str(p.amount.amount)) for p in today]
     assert sum(len(run.payouts) for [run] in runs) == len(today)

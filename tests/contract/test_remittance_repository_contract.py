@@ -14,7 +14,7 @@ from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, Remitta
 from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.testing.mobile_money import Scenario
 
-from tests.support.remittance_stack import TRON_REFUND, remittance_stack
+from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
 from tests.support.sql_backends import Backend
 from tests.support.wallet_stack import memory_wallet_backend
 
@@ -122,6 +122,28 @@ def test_a_stored_order_holds_no_name_or_phone_in_the_clear(backend: Backend):
         assert uow.remittances.get("rmt_1") == _order(1)
 
 
+def _waiting_for_midnight(backend: Backend, count: int, amount: str) -> tuple[RemittanceStack, list[RemittanceOrder]]:
+    """A stack whose recipient receives at most KES 5,000 a day, used up by a first order today, and ``count`` orders
+    of ``amount`` to the same number, paid for and waiting for the next day (no payout yet)."""
+    from cryptopay.core.mobile_money.limits import B2C_LIMITS
+    from cryptopay.core.settlement.policy import PayoutLimits
+
+    stack = remittance_stack(backend)
+    limits = PayoutLimits(part=B2C_LIMITS, per_day=Money.of(5_000, KES))
+    stack.remittances = attrs.evolve(stack.remittances, limits=limits)
+    first = stack.order(amount="5000")
+    stack.pay(first)
+    stack.confirm()
+    stack.run()
+    orders = [stack.order(amount=amount) for _ in range(count)]
+    for order in orders:
+        stack.pay(order)
+    stack.confirm()
+    stack.run(rounds=2)
+    assert [stack.get(o).payout_id for o in orders] == [None] * count
+    return stack, orders
+
+
 def test_workers_paying_one_recipient_at_once_never_pass_the_daily_limit(backend: Backend):
     """A KES 5,000 daily limit used up by a first order; eight orders of KES 2,000 to the same number wait for the
     next day (each recipient told once). At midnight eight workers advance them at the same instant: two payouts are
@@ -131,25 +153,10 @@ def test_workers_paying_one_recipient_at_once_never_pass_the_daily_limit(backend
     from threading import Barrier
 
     from cryptopay.core.kyc.limits import day_bounds
-    from cryptopay.core.mobile_money.limits import B2C_LIMITS
     from cryptopay.core.payouts import PayoutState
-    from cryptopay.core.settlement.policy import PayoutLimits
 
     phone = "254712345678"
-    stack = remittance_stack(backend)
-    stack.remittances = attrs.evolve(
-        stack.remittances, limits=PayoutLimits(part=B2C_LIMITS, per_day=Money.of(5_000, KES))
-    )
-    first = stack.order(amount="5000")
-    stack.pay(first)
-    stack.confirm()
-    stack.run()
-    orders = [stack.order(amount="2000") for _ in range(8)]
-    for order in orders:
-        stack.pay(order)
-    stack.confirm()
-    stack.run(rounds=2)
-    assert [stack.get(o).payout_id for o in orders] == [None] * 8
+    stack, orders = _waiting_for_midnight(backend, 8, "2000")
     waiting = [m for m in stack.wallet.sms.sent_to(phone) if "daily limit" in m.text]
     assert len(waiting) == 8  # one per order, however many ticks
 
@@ -180,26 +187,13 @@ def test_sales_and_remittances_paying_one_number_at_once_never_pass_its_daily_li
     and plans its own on top."""
     from cryptopay.core.errors import LimitExceeded
     from cryptopay.core.kyc.limits import day_bounds
-    from cryptopay.core.mobile_money.limits import B2C_LIMITS
     from cryptopay.core.payouts import PayoutKind, PayoutState
-    from cryptopay.core.settlement.policy import PayoutLimits
 
     from tests.support.sql_engines import race
 
     phone, limit = "254712345678", Money.of(5_000, KES)
-    stack = remittance_stack(backend)
-    stack.remittances = attrs.evolve(stack.remittances, limits=PayoutLimits(part=B2C_LIMITS, per_day=limit))
+    stack, orders = _waiting_for_midnight(backend, 4, "2000")
     stack.wallet.sells.per_day = limit
-    first = stack.order(amount="5000")
-    stack.pay(first)
-    stack.confirm()
-    stack.run()
-    orders = [stack.order(amount="2000") for _ in range(4)]
-    for order in orders:
-        stack.pay(order)
-    stack.confirm()
-    stack.run(rounds=2)
-    assert [stack.get(o).payout_id for o in orders] == [None] * 4
     achieng = stack.wallet.sign_up("0712345678", tier=1)
     stack.wallet.fund(achieng, "100", "USDT")
     tomorrow = day_bounds(stack.clock.now())[1]
@@ -235,9 +229,7 @@ def test_orders_funded_while_waiting_ones_are_paid_at_midnight_never_deadlock(ba
 
     import sqlalchemy as sa
     from cryptopay.core.kyc.limits import day_bounds
-    from cryptopay.core.mobile_money.limits import B2C_LIMITS
     from cryptopay.core.payouts import PayoutState
-    from cryptopay.core.settlement.policy import PayoutLimits
 
     from tests.support.sql_engines import race
 
@@ -251,19 +243,8 @@ def test_orders_funded_while_waiting_ones_are_paid_at_midnight_never_deadlock(ba
             query = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
             return int(conn.execute(sa.text(query)).scalar_one())
 
-    phone, limit = "254712345678", Money.of(5_000, KES)
-    stack = remittance_stack(backend)
-    stack.remittances = attrs.evolve(stack.remittances, limits=PayoutLimits(part=B2C_LIMITS, per_day=limit))
-    first = stack.order(amount="5000")
-    stack.pay(first)
-    stack.confirm()
-    stack.run()
-    waiting = [stack.order(amount="1000") for _ in range(4)]
-    for order in waiting:
-        stack.pay(order)
-    stack.confirm()
-    stack.run(rounds=2)
-    assert [stack.get(o).payout_id for o in waiting] == [None] * 4
+    phone = "254712345678"
+    stack, waiting = _waiting_for_midnight(backend, 4, "1000")
     tomorrow = day_bounds(stack.clock.now())[1]
     stack.clock.set(tomorrow)
     funded = [stack.order(amount="1000") for _ in range(4)]
