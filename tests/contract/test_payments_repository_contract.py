@@ -440,3 +440,29 @@ def test_store_invoice_bounds_round_trip_and_a_store_without_them_has_none(stora
         assert uow.stores.get("m1") == bounded
         found = uow.stores.get("m2")
     assert found is not None and (found.min_invoice, found.max_invoice) == (None, None)
+
+
+def test_merchants_settling_to_one_number_at_once_never_pass_its_daily_limit(sql_engine):
+    """Four merchants settle about KES 200,000 each, at the same instant, to one M-Pesa number that receives at most
+    KES 500,000 a day: together they plan exactly the limit, whatever the interleaving. On PostgreSQL the number's
+    advisory lock (``lock_destination``, taken first in each run) is what makes it so: without it every run reads the
+    day's payouts before the others commit and plans its whole balance (KES 800,000)."""
+    from cryptopay.core.kyc.limits import day_bounds
+    from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
+
+    phone, merchants = "254712345678", [f"m{n}" for n in range(4)]
+    stack = SqlPaymentsStack(SqlStorage(sql_engine))
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, phone)
+    for merchant in merchants:
+        stack.add_merchant(merchant, settlement=profile)
+        stack.pay(stack.invoicing.create_invoice(merchant, Money.of("1550", USDT)).id)
+    stack.tick(minutes=1)
+    stack.confirm(3)
+
+    runs = race(len(merchants), lambda n: stack.settling.run_settlements(merchant_id=merchants[n]))
+    with stack.uow() as uow:
+        today = uow.payouts.to_destination(phone, since=day_bounds(stack.clock.now())[0])
+    planned = sum((p.amount for p in today if p.state is not PayoutState.FAILED), Money.zero(KES))
+    assert planned == DAILY_CUSTOMER_LIMIT, [(p.merchant_id, str(p.amount.amount)) for p in today]
+    assert sum(len(run.payouts) for [run] in runs) == len(today)
+    assert stack.books_balanced()

@@ -14,7 +14,7 @@ from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, Remitta
 from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.testing.mobile_money import Scenario
 
-from tests.support.remittance_stack import TRON_REFUND, remittance_stack
+from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
 from tests.support.sql_backends import Backend
 from tests.support.wallet_stack import memory_wallet_backend
 
@@ -122,6 +122,28 @@ def test_a_stored_order_holds_no_name_or_phone_in_the_clear(backend: Backend):
         assert uow.remittances.get("rmt_1") == _order(1)
 
 
+def _waiting_for_midnight(backend: Backend, count: int, amount: str) -> tuple[RemittanceStack, list[RemittanceOrder]]:
+    """A stack whose recipient receives at most KES 5,000 a day, used up by a first order today, and ``count`` orders
+    of ``amount`` to the same number, paid for and waiting for the next day (no payout yet)."""
+    from cryptopay.core.mobile_money.limits import B2C_LIMITS
+    from cryptopay.core.settlement.policy import PayoutLimits
+
+    stack = remittance_stack(backend)
+    limits = PayoutLimits(part=B2C_LIMITS, per_day=Money.of(5_000, KES))
+    stack.remittances = attrs.evolve(stack.remittances, limits=limits)
+    first = stack.order(amount="5000")
+    stack.pay(first)
+    stack.confirm()
+    stack.run()
+    orders = [stack.order(amount=amount) for _ in range(count)]
+    for order in orders:
+        stack.pay(order)
+    stack.confirm()
+    stack.run(rounds=2)
+    assert [stack.get(o).payout_id for o in orders] == [None] * count
+    return stack, orders
+
+
 def test_workers_paying_one_recipient_at_once_never_pass_the_daily_limit(backend: Backend):
     """A KES 5,000 daily limit used up by a first order; eight orders of KES 2,000 to the same number wait for the
     next day (each recipient told once). At midnight eight workers advance them at the same instant: two payouts are
@@ -131,25 +153,10 @@ def test_workers_paying_one_recipient_at_once_never_pass_the_daily_limit(backend
     from threading import Barrier
 
     from cryptopay.core.kyc.limits import day_bounds
-    from cryptopay.core.mobile_money.limits import B2C_LIMITS
     from cryptopay.core.payouts import PayoutState
-    from cryptopay.core.settlement.policy import PayoutLimits
 
     phone = "254712345678"
-    stack = remittance_stack(backend)
-    stack.remittances = attrs.evolve(
-        stack.remittances, limits=PayoutLimits(part=B2C_LIMITS, per_day=Money.of(5_000, KES))
-    )
-    first = stack.order(amount="5000")
-    stack.pay(first)
-    stack.confirm()
-    stack.run()
-    orders = [stack.order(amount="2000") for _ in range(8)]
-    for order in orders:
-        stack.pay(order)
-    stack.confirm()
-    stack.run(rounds=2)
-    assert [stack.get(o).payout_id for o in orders] == [None] * 8
+    stack, orders = _waiting_for_midnight(backend, 8, "2000")
     waiting = [m for m in stack.wallet.sms.sent_to(phone) if "daily limit" in m.text]
     assert len(waiting) == 8  # one per order, however many ticks
 
@@ -168,4 +175,87 @@ def test_workers_paying_one_recipient_at_once_never_pass_the_daily_limit(backend
     assert sum(p.amount.amount for p in today) <= 5_000
     assert len(today) == 2
     assert sorted(stack.get(o).payout_id is None for o in orders) == [False] * 2 + [True] * 6
+    assert stack.books_balanced()
+
+
+def test_sales_and_remittances_paying_one_number_at_once_never_pass_its_daily_limit(backend: Backend):
+    """The number's daily limit is M-Pesa's, whoever pays it: four remittances of KES 2,000 wait for the next day (a
+    first one used the KES 5,000 limit up); the recipient then opens a wallet, and at midnight four workers plan the
+    remittances while the recipient sells USDT for about KES 1,900 four times, all at the same instant. Whatever the
+    interleaving, no more than KES 5,000 is planned to the number. On PostgreSQL a sale waits for the number's advisory
+    lock a remittance holds: without it in ``Sells`` each sale reads the day's payouts before the remittances commit
+    and plans its own on top."""
+    from cryptopay.core.errors import LimitExceeded
+    from cryptopay.core.kyc.limits import day_bounds
+    from cryptopay.core.payouts import PayoutKind, PayoutState
+
+    from tests.support.sql_engines import race
+
+    phone, limit = "254712345678", Money.of(5_000, KES)
+    stack, orders = _waiting_for_midnight(backend, 4, "2000")
+    stack.wallet.sells.per_day = limit
+    achieng = stack.wallet.sign_up("0712345678", tier=1)
+    stack.wallet.fund(achieng, "100", "USDT")
+    tomorrow = day_bounds(stack.clock.now())[1]
+    stack.clock.set(tomorrow)
+
+    def work(n: int) -> object:
+        if n % 2:
+            return stack.remittances._advance(orders[n // 2].id)  # one worker's step on one order
+        try:
+            return stack.wallet.sells.start(achieng.id, Money.of(15, USDT))
+        except LimitExceeded as refused:
+            return refused
+
+    results = race(2 * len(orders), work)
+    with backend.uow() as uow:
+        today = [p for p in uow.payouts.to_destination(phone, since=tomorrow) if p.state is not PayoutState.FAILED]
+    planned = sum((p.amount for p in today), Money.zero(KES))
+    assert planned <= limit, [(p.kind.value, str(p.amount.amount)) for p in today]
+    assert {p.kind for p in today} <= {PayoutKind.SALE, PayoutKind.REMITTANCE} and len(today) >= 2
+    assert sum(isinstance(r, LimitExceeded) for r in results) == 4 - sum(p.kind is PayoutKind.SALE for p in today)
+    assert stack.books_balanced()
+
+
+def test_orders_funded_while_waiting_ones_are_paid_at_midnight_never_deadlock(backend: Backend):
+    """Four orders to one number wait for the next day; four more to the same number are paid for and advanced by
+    four more workers just as the waiting ones are, at midnight. Every unit of work takes the number's lock before
+    the ledger's balances (docs/architecture.md, lock order): an order being funded converts at the desk's accounts
+    only once it holds the number's lock, so it never holds the accounts a waiting order's payout needs while waiting
+    for the lock that order holds. On PostgreSQL the server counts no deadlock (with the number's lock taken after
+    the conversion it does: the deadlock detector aborts one, and the retried unit of work hides it); the day's
+    payouts stay within the limit either way."""
+    import time
+
+    import sqlalchemy as sa
+    from cryptopay.core.kyc.limits import day_bounds
+    from cryptopay.core.payouts import PayoutState
+
+    from tests.support.sql_engines import race
+
+    def deadlocks() -> int:
+        if backend.engine is None or backend.engine.dialect.name != "postgresql":
+            return 0
+        backend.engine.dispose()  # a backend's counters reach the server's statistics when it ends
+        time.sleep(1.2)
+        with backend.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+            query = "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()"
+            return int(conn.execute(sa.text(query)).scalar_one())
+
+    phone = "254712345678"
+    stack, waiting = _waiting_for_midnight(backend, 4, "1000")
+    tomorrow = day_bounds(stack.clock.now())[1]
+    stack.clock.set(tomorrow)
+    funded = [stack.order(amount="1000") for _ in range(4)]
+    for order in funded:
+        stack.pay(order)
+    stack.confirm()
+    before = deadlocks()
+
+    race(8, lambda n: stack.remittances._advance((waiting, funded)[n % 2][n // 2].id))
+    assert deadlocks() == before
+    with backend.uow() as uow:
+        today = [p for p in uow.payouts.to_destination(phone, since=tomorrow) if p.state is not PayoutState.FAILED]
+    assert sum(p.amount.amount for p in today) == 5_000 and len(today) == 5
     assert stack.books_balanced()

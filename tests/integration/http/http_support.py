@@ -33,7 +33,7 @@ from flask import Blueprint, Flask, current_app
 from flask.testing import FlaskClient
 
 from tests.support.services import with_api
-from tests.support.sql_backends import postgres_database
+from tests.support.sql_backends import migrated_sqlite, postgres_database
 
 TOKEN_SECRET = "test-token-secret-" + "s" * 40
 PASSWORD = "correct horse battery staple"
@@ -187,13 +187,15 @@ def auth(app: Flask, client: FlaskClient) -> AuthActions:
 @contextmanager
 def database_env(request: pytest.FixtureRequest, env: dict[str, str], database: str) -> Iterator[dict[str, str]]:
     """The root's settings for a fixture parametrised ``sqlite``/``postgres``: ``env`` as it is on SQLite (its
-    database as ``env`` names it, or the root's default in its data dir), or with ``CRYPTOPAY_DATABASE_URL`` on a
-    fresh, migrated PostgreSQL database named ``database`` (dropped when the block ends).
+    database as ``env`` names it, or the root's default in its data dir, put there migrated: ``migrated_sqlite``),
+    or with ``CRYPTOPAY_DATABASE_URL`` on a fresh, migrated PostgreSQL database named ``database`` (a copy of the
+    template, see ``postgres_database``).
 
         with database_env(request, {"CRYPTOPAY_DATA_DIR": str(tmp_path)}, "cryptopay_http_wallet") as env:
             yield from _api(env, tmp_path)
     """
     if request.param == "sqlite":
+        migrated_sqlite(env)
         yield env
     else:
         with postgres_database(request.getfixturevalue("postgres_admin_url"), database) as url:

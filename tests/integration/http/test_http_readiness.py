@@ -8,7 +8,7 @@ import attrs
 import psycopg
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build
-from cryptopay.adapters.sql import upgrade
+from cryptopay.adapters.sql import current, head, upgrade
 
 from tests.integration.http.http_support import fast_hasher, make_app
 from tests.support.services import in_memory_services
@@ -52,3 +52,12 @@ def test_readyz_checks_redis_when_it_is_configured(redis_url, tmp_path: Path):
     )
     status, checks = _readyz({**env, "CRYPTOPAY_REDIS_URL": "redis://127.0.0.1:9/0"})
     assert status == 503 and checks["redis"] == "failed"
+
+
+def test_a_fresh_data_dir_is_migrated_on_start(tmp_path: Path):
+    """The embedded default migrates itself: on an empty data dir the root makes ``cryptopay.db`` at head (the other
+    SQLite tests start from a migrated copy, ``tests.support.sql_backends.migrated_sqlite``, and skip this path)."""
+    database = tmp_path / "cryptopay.db"
+    assert not database.exists()
+    assert _readyz({"CRYPTOPAY_DATA_DIR": str(tmp_path)}) == (200, {"database": "ok", "migrations": "ok"})
+    assert current(f"sqlite:///{database}") == head()

@@ -25,6 +25,7 @@ from tests.integration.http.test_http_remittances import _api as _remit_api
 from tests.integration.http.test_http_wallet import WalletApi
 from tests.integration.http.test_http_wallet_withdrawals import ADDRESS, _usdt
 from tests.integration.http.test_http_wallet_withdrawals import _api as _withdraw_api
+from tests.support.sql_backends import migrated_sqlite
 
 PROBLEM = "application/problem+json"
 # the checks the root wires for configured chains (``bootstrap.chains.address_validators``): EIP-55, base58check
@@ -36,6 +37,7 @@ GOOD = {"network": "polygon", "address": ADDRESS, "asset": "USDT", "amount": "10
 def api(tmp_path: Path) -> Iterator[WalletApi]:
     """The withdrawals' test stack with the deployment's own address validators (checksums), as the root wires."""
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    migrated_sqlite(env)
     for wallet_api in _withdraw_api(env, tmp_path):
         withdrawals = attrs.evolve(wallet_api.services.withdrawals, validators=VALIDATORS)
         services = attrs.evolve(wallet_api.services, withdrawals=ready(withdrawals))
@@ -46,6 +48,7 @@ def api(tmp_path: Path) -> Iterator[WalletApi]:
 def remit(tmp_path: Path) -> Iterator[RemitApi]:
     """The remittances' test stack with the deployment's own address validators, as the root wires."""
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}"}
+    migrated_sqlite(env)
     for remit_api in _remit_api(env):
         services = remit_api.client.application.config["SERVICES_FOR_TESTS"]
         remittances = attrs.evolve(remit_api.stack.remittances, validators=VALIDATORS)

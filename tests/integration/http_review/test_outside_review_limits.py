@@ -19,11 +19,14 @@ from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from tests.integration.http.http_support import PASSWORD, fast_hasher, make_app
 from tests.integration.http.test_http_wallet import WalletApi
 from tests.integration.web.test_portal_pages import _csrf
+from tests.support.sql_backends import migrated_sqlite
 
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[WalletApi]:
-    root = build(RootSettings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}))
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path)}
+    migrated_sqlite(env)
+    root = build(RootSettings.from_env(env))
     try:
         services = attrs.evolve(root, password_hasher=ready(fast_hasher()))
         app = make_app(services, auth_rate_limit=4)

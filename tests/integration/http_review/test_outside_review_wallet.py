@@ -29,6 +29,7 @@ from cryptopay.core.wallets.sells import Sells
 
 from tests.integration.http.http_support import fast_hasher, make_app
 from tests.integration.http.test_http_wallet import WalletApi
+from tests.support.sql_backends import migrated_sqlite
 
 PUBLIC = "https://pay.example.com"
 PROBLEM = "application/problem+json"
@@ -36,7 +37,9 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[WalletApi]:
-    root = build(RootSettings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": PUBLIC}))
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": PUBLIC}
+    migrated_sqlite(env)
+    root = build(RootSettings.from_env(env))
     try:
         mpesa = FakeMobileMoney(clock=root.clock)
         quotes = InMemoryQuoteRepository()

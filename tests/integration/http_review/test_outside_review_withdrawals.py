@@ -25,6 +25,7 @@ from cryptopay.core.wallets.withdrawals import Withdrawals
 from tests.integration.http.http_support import fast_hasher, make_app
 from tests.integration.http.test_http_wallet import WalletApi
 from tests.integration.http.test_http_wallet_withdrawals import ADDRESS, _ready, polygon_withdrawals
+from tests.support.sql_backends import migrated_sqlite
 
 BODY = {"network": "polygon", "address": ADDRESS, "asset": "USDT", "amount": "100"}
 
@@ -45,6 +46,7 @@ class Rig:
 
 def _rig(tmp_path: Path, sender: FakeChainSender) -> Iterator[Rig]:
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    migrated_sqlite(env)
     root = build(RootSettings.from_env(env))
     try:
         withdrawals = polygon_withdrawals(root, sender, cool_off=timedelta(0))

@@ -13,6 +13,7 @@ from tests.integration.http.http_support import PASSWORD
 from tests.integration.http.test_http_wallet import WalletApi, _api
 from tests.integration.http_payments.payments_support import INSTANT
 from tests.integration.web.test_portal_pages import _csrf, _post, _sign_up
+from tests.support.sql_backends import migrated_sqlite
 
 EMAIL = "owner@duka.example"
 
@@ -20,6 +21,7 @@ EMAIL = "owner@duka.example"
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[WalletApi]:
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    migrated_sqlite(env)
     yield from _api(env, tmp_path)
 
 

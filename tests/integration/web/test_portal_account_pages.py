@@ -16,6 +16,7 @@ from tests.integration.http.http_support import PASSWORD
 from tests.integration.http.test_http_wallet import WalletApi, _api
 from tests.integration.web.test_portal_pages import _csrf, _post, _sign_up
 from tests.support.kyc_rig import photo
+from tests.support.sql_backends import migrated_sqlite
 
 PARTICULARS = {
     "level": "2",
@@ -30,6 +31,7 @@ PARTICULARS = {
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[WalletApi]:
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    migrated_sqlite(env)
     yield from _api(env, tmp_path)
 
 

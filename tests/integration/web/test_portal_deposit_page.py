@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.http.test_http_wallet_deposits import NODE, XPUB, DepositApi, _api, _confirm, _pay
 from tests.integration.web.test_portal_pages import _sign_up
+from tests.support.sql_backends import migrated_sqlite
 
 
 @pytest.fixture
@@ -24,6 +25,7 @@ def api(tmp_path: Path) -> Iterator[DepositApi]:
         "CRYPTOPAY_POLYGON_RPC_URL": NODE,
         "CRYPTOPAY_WALLET_CONFIRMATIONS": "polygon=3",
     }
+    migrated_sqlite(env)
     yield from _api(env, tmp_path)
 
 

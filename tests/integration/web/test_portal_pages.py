@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import PASSWORD
 from tests.integration.http.test_http_wallet import WalletApi, _api
+from tests.support.sql_backends import migrated_sqlite
 
 
 def _csrf(html: str) -> str:
@@ -28,6 +29,7 @@ def _csrf(html: str) -> str:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[WalletApi]:
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    migrated_sqlite(env)
     yield from _api(env, tmp_path)
 
 
@@ -234,6 +236,7 @@ def bills_api(tmp_path: Path) -> Iterator[WalletApi]:
     from tests.integration.http.test_http_wallet_bills import _api as bills_stack
 
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    migrated_sqlite(env)
     yield from bills_stack(env, tmp_path)
 
 

@@ -15,6 +15,7 @@ from tests.integration.http.http_support import PASSWORD
 from tests.integration.http.test_http_wallet import WalletApi
 from tests.integration.http.test_http_wallet_withdrawals import _api, _usdt
 from tests.integration.web.test_portal_pages import _hidden, _sign_up
+from tests.support.sql_backends import migrated_sqlite
 from tests.support.withdraw_stack import SANCTIONED
 
 ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -23,6 +24,7 @@ ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[WalletApi]:
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    migrated_sqlite(env)
     yield from _api(env, tmp_path)
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping
 import attrs
 from cryptopay.adapters.bootstrap.lazy import Lazy, missing
 from cryptopay.adapters.bootstrap.settings import Settings
-from cryptopay.adapters.pdf import FpdfRenderer
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.compliance.screening import Screening
@@ -73,6 +72,14 @@ from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 __all__ = ["Services"]
 
 ReadinessCheck = Callable[[], object]
+
+
+def _fpdf_renderer() -> PdfRenderer:
+    """The fpdf2 renderer, imported on the first PDF (fpdf and fontTools cost ~0.3 s to import, and most processes
+    never draw one)."""
+    from cryptopay.adapters.pdf import FpdfRenderer
+
+    return FpdfRenderer()
 
 
 @attrs.frozen(kw_only=True)
@@ -145,7 +152,7 @@ class Services:
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
     _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
-    _pdf: Lazy[PdfRenderer] = attrs.Factory(lambda: Lazy(FpdfRenderer))  # no settings: every PDF is drawn alike
+    _pdf: Lazy[PdfRenderer] = attrs.Factory(lambda: Lazy(_fpdf_renderer))  # no settings: every PDF is drawn alike
     # -- plain values
     readiness_checks: Mapping[str, ReadinessCheck] = attrs.Factory(dict)
     daraja_callback_sources: SourceAllowlist | None = None  # None: Daraja callbacks from any address

@@ -10,7 +10,7 @@ The postings live with every other posting in ``cryptopay.core.flows``; planning
 """
 
 from cryptopay.core.payouts.model import Payout, PayoutKind, PayoutQuery, PayoutState
-from cryptopay.core.payouts.service import DEFAULT_RESULT_DEADLINE, QUEUE_TIMEOUT_CODE, Payouts, PayoutUrls
+from cryptopay.core.payouts.service import DEFAULT_RESULT_DEADLINE, QUEUE_TIMEOUT_CODE, Payouts, PayoutUrls, paid_to
 
 __all__ = [
     "DEFAULT_RESULT_DEADLINE",
@@ -21,4 +21,5 @@ __all__ = [
     "PayoutState",
     "PayoutUrls",
     "Payouts",
+    "paid_to",
 ]

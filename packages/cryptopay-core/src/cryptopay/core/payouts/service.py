@@ -32,7 +32,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -78,7 +78,7 @@ from cryptopay.core.ports.throughput import Throughput, TokenBucket
 from cryptopay.core.settlement.model import SettlementMethod
 
 if TYPE_CHECKING:
-    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, PayoutRepository
     from cryptopay.core.ports.treasury import PayoutGuard
 
 __all__ = [
@@ -690,3 +690,11 @@ class Pacing:
             self.sleep(wait)
             waited += wait
         return True
+
+
+def paid_to(payouts: PayoutRepository, destination: str, *, since: datetime) -> Money:
+    """What ``destination`` received or has in flight since ``since`` (every payout to it, failed ones excluded): the
+    figure M-Pesa's per-recipient daily limit is checked against. A caller planning a payout on it holds
+    ``payouts.lock_destination(destination)`` first, in the same unit of work (docs/architecture.md, lock order)."""
+    mine = (p.amount for p in payouts.to_destination(destination, since=since) if p.state is not PayoutState.FAILED)
+    return sum(mine, Money.zero(KES))

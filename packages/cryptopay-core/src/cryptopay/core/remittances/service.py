@@ -72,7 +72,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import RefundState, StoreSettings
 from cryptopay.core.payments.refunds import AddressValidator, Refunds, valid_address
-from cryptopay.core.payouts import Payout, PayoutKind, Payouts, PayoutState
+from cryptopay.core.payouts import Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
 from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
@@ -391,6 +391,8 @@ class Remittances:
             uow.remittances.update(order)
             uow.audit.append(_event(_ACTOR, "remittance.expired", order.id, now, {"invoice": invoice.id}))
         elif invoice.state is InvoiceState.SETTLED:
+            if self.limits.per_day is not None:  # the global lock order: the recipient's lock before the ledger's
+                uow.payouts.lock_destination(order.recipient_phone)
             self._fund(uow, order, invoice, now)
             wait = self._pay_out(uow, order, now)
             return "funded_waiting" if wait is not None and wait.new else "funded"
@@ -446,13 +448,6 @@ class Remittances:
         self._plan_b2c(uow, order.id, _ACTOR)
         return None
 
-    def _paid_today(self, uow: PaymentsUnitOfWork, phone: str, now: datetime) -> Money:
-        """What M-Pesa paid (or has in flight) to ``phone`` since midnight in Nairobi: every B2C payout to the
-        number, failed ones excluded."""
-        midnight, _ = day_bounds(now)
-        payouts = uow.payouts.to_destination(phone, since=midnight)
-        return sum((p.amount for p in payouts if p.state is not PayoutState.FAILED), Money.zero(KES))
-
     def _daily_room(self, uow: PaymentsUnitOfWork, order: RemittanceOrder, now: datetime) -> Money | None:
         """None when M-Pesa may pay the order's shillings to its recipient today, else what remains today.
 
@@ -461,7 +456,7 @@ class Remittances:
         if per_day is None:
             return None
         uow.payouts.lock_destination(order.recipient_phone)
-        paid = self._paid_today(uow, order.recipient_phone, now)
+        paid = paid_to(uow.payouts, order.recipient_phone, since=day_bounds(now)[0])
         return None if paid + order.kes <= per_day else max(per_day - paid, Money.zero(KES))
 
     def _wait_for_daily_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> _Wait | None:

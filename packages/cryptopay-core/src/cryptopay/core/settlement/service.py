@@ -43,6 +43,7 @@ from cryptopay.core.payments._support import audit, available, transaction
 from cryptopay.core.payments.crediting import retry_clawbacks
 from cryptopay.core.payments.model import StoreSettings
 from cryptopay.core.payouts.model import B2BTarget, Payout, PayoutState
+from cryptopay.core.payouts.service import paid_to
 from cryptopay.core.ports.identity import MerchantRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.settlement.banks import bank_catalogue
@@ -261,6 +262,10 @@ class Settling:
         approved: list[Money] | None = None,
     ) -> SettlementRun:
         merchant_id, now = store.merchant_id, self._clock.now()
+        if policy.payout_limits.per_day is not None:
+            # The destination's lock first (the global lock order: before any ledger balance), held to the commit:
+            # the day's payouts read below and the ones planned on them are one unit of work for this number.
+            uow.payouts.lock_destination(policy.destination)
         last = uow.settlements.last_for(merchant_id)
         if last is not None and policy.schedule is not SettlementSchedule.INSTANT and last.cutoff >= cutoff:
             return SettlementRun(merchant_id, f"not due: settled at the cut-off of {last.cutoff.isoformat()}")
@@ -520,8 +525,7 @@ def _paid_today(uow: PaymentsUnitOfWork, policy: SettlementPolicy, now: datetime
 
 
 def _paid_since(uow: PaymentsUnitOfWork, policy: SettlementPolicy, since: datetime) -> Money:
-    payouts = uow.payouts.to_destination(policy.destination, since=since)
-    return sum((p.amount for p in payouts if p.state is not PayoutState.FAILED), Money.zero(KES))
+    return paid_to(uow.payouts, policy.destination, since=since)
 
 
 def _awaiting_operator(uow: PaymentsUnitOfWork, settlement_id: str) -> Payout | None:

@@ -8,7 +8,8 @@ it once (``payouts.start``), applies the result, asks Transaction Status when no
 and voids it on failure (the shillings then stay in the wallet, as KES). No second B2C path exists.
 
 The amount paid out is whole shillings (B2C: KES 10 to 250,000) after the charge; the sub-shilling rest stays in
-the wallet. A customer receives at most KES 500,000 a day over M-Pesa (``DAILY_CUSTOMER_LIMIT``).
+the wallet. A customer receives at most KES 500,000 a day over M-Pesa (``DAILY_CUSTOMER_LIMIT``, ``per_day``):
+every payout to the number counts (sales, remittances, settlements; failed ones not), read under the number's lock.
 Before anything moves, the treasury's ``FloatGuard.can_cover`` (given as ``float_cover``) must say the float can
 pay the amount: a sale the float cannot cover is refused (``float_short``), never planned to wait; a payout that
 becomes uncoverable between planning and sending is held by the same guard inside ``Payouts``.
@@ -26,10 +27,11 @@ from cryptopay.core.compliance.rules import Direction
 from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteExpired, Refused
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc import Product, check_wallet_movement
+from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, DAILY_CUSTOMER_LIMIT, Tariff
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payouts import Payout, PayoutKind
+from cryptopay.core.payouts import Payout, PayoutKind, paid_to
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
@@ -38,7 +40,7 @@ from cryptopay.core.ports.wallets import SellUnitOfWork, SellUowFactory
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.treasury.cover import Cover
 from cryptopay.core.wallets.model import Usage
-from cryptopay.core.wallets.service import _sender, spending
+from cryptopay.core.wallets.service import _sender, _wallet, spending
 
 __all__ = ["USDT_KES", "Sale", "Sells", "locked_quote"]
 
@@ -70,6 +72,7 @@ class Sells:
     tariff: Tariff = B2C_TARIFF
     float_cover: Callable[[Money], Cover] | None = None  # the treasury's FloatGuard.can_cover (None: not checked)
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal after
+    per_day: Money = DAILY_CUSTOMER_LIMIT  # M-Pesa's per-recipient daily limit (data)
 
     def start(self, user_id: str, usdt: Money, *, quote_id: str | None = None) -> Sale:
         """Sell ``usdt`` at the bid and plan the B2C payout of the whole shillings to the wallet's phone."""
@@ -103,10 +106,14 @@ class Sells:
         quote: Quote,
     ) -> Sale:
         now = self.clock.now()
+        # The global lock order: the number's lock before the wallet's row and the ledger's balances. Held to the
+        # commit, it makes the look at what the number received today and the payout planned on it one unit of work
+        # (a remittance or a merchant's settlement to the same number plans under it too).
+        uow.payouts.lock_destination(_wallet(uow, user_id).phone)
         wallet, profile = _sender(uow, user_id)
         spent = spending(uow, user_id, now)
         check_wallet_movement(profile, Product.SELL, kes, spent=spent, at=now).enforce()
-        self._mpesa_daily(spent.of(Product.SELL)[0], amount)
+        self._mpesa_daily(paid_to(uow.payouts, wallet.phone, since=day_bounds(now)[0]), amount)
         payout_id = self.ids.new_id("po")
         flows.sell_for_kes(
             self.ledger,
@@ -145,13 +152,13 @@ class Sells:
         uow.audit.append(AuditEvent(f"user:{user_id}", "wallet.sell", f"sale:{sale_id}", now, {"payout": payout_id}))
         return Sale(sale_id, usdt, kes, payout)
 
-    @staticmethod
-    def _mpesa_daily(sold_today: Money, amount: Money) -> None:
-        if sold_today + amount > DAILY_CUSTOMER_LIMIT:
-            left = max(DAILY_CUSTOMER_LIMIT - sold_today, Money.zero(KES))
+    def _mpesa_daily(self, paid_today: Money, amount: Money) -> None:
+        """Refuse a payout M-Pesa's per-recipient daily limit cannot take: what the number received today (every
+        B2C payout to it: sales, remittances, a merchant's settlement; failed ones excluded) and this one."""
+        if paid_today + amount > self.per_day:
+            left = max(self.per_day - paid_today, Money.zero(KES))
             raise LimitExceeded(
-                f"M-Pesa pays a customer at most KES {DAILY_CUSTOMER_LIMIT.amount:,} a day; "
-                f"KES {left.amount:,} remains",
+                f"M-Pesa pays a customer at most KES {self.per_day.amount:,} a day; KES {left.amount:,} remains",
                 limit="mpesa.daily",
                 remaining=str(left.amount),
             )
