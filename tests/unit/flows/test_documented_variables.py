@@ -216,6 +216,10 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS": Probe("5", lambda s, p: s.remittances.policy.attempts, MPESA),
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
+    "CRYPTOPAY_RECONCILIATION_KEEP_DAYS": Probe("7", lambda s, p: s.reconciliation._retention.clean),
+    "CRYPTOPAY_RECONCILIATION_KEEP_DIFFERENCES_DAYS": Probe(
+        "400", lambda s, p: s.reconciliation._retention.with_differences
+    ),
     "CRYPTOPAY_MONITORING_RULES": Probe(str(RULES_FILE), lambda s, p: p.monitoring.rules.version),
     "CRYPTOPAY_SANCTIONS_THRESHOLD": Probe("75", lambda s, p: p.screening.threshold),
     "CRYPTOPAY_WALLET_CONFIRMATIONS": Probe(
