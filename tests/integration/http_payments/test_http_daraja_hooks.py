@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from cryptopay.core.redaction import redact
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay_http.blueprints.daraja_hooks import UNVOUCHED_LIMIT_PER_MINUTE
 from flask import Flask
@@ -109,3 +110,15 @@ def test_no_callback_token_reaches_any_log_line(served, stack, shop, client, cap
     assert any(record.name == "werkzeug" for record in caplog.records)
     assert any(record.name == "httpx" for record in caplog.records)
     assert not [line for line in lines if token in line]
+
+
+def test_every_hook_route_with_a_token_is_redacted(app):
+    """Walking the real app's routes: every /hooks/ path ending in a token (stk, payouts, status, balance) is redacted."""
+    token = "GNMH5pQ2xyD8-secret_Tok"
+    hooks = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/hooks/") and rule.arguments]
+    assert {"/hooks/daraja/stk/<token>", "/hooks/daraja/payouts/result/<token>"} <= {r.rule for r in hooks}
+    for rule in hooks:
+        path = rule.rule.replace("<token>", token)
+        assert "<" not in path, rule.rule  # a hook whose secret is not named <token>: teach this test about it
+        assert token not in redact(f'"POST {path} HTTP/1.1" 200'), rule.rule
+        assert redact(f"https://pay.example.com{path}?x=1").endswith("/<redacted>?x=1"), rule.rule
