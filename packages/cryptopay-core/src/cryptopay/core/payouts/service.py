@@ -38,10 +38,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import faults, flows
-from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Refused
+from cryptopay.core.errors import CryptopayError, InvalidInput, LimitExceeded, NotFound, Refused
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.kyc.gate import PayoutGate
+from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -59,6 +60,8 @@ from cryptopay.core.mobile_money import (
     status_outcome,
     token_digest,
 )
+from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
+from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payouts import _answers, _outcomes
@@ -145,8 +148,10 @@ class Payouts:
         pacing: Pacing | None = None,
         guard: PayoutGuard | None = None,
         gate: PayoutGate | None = None,
+        per_day: Money | None = DAILY_CUSTOMER_LIMIT,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
+        self._per_day = per_day  # M-Pesa's per-recipient daily limit, checked again by a B2C retry (None: not)
         self._guard = guard  # the treasury's refusal before overdraft: what the float cannot cover is held
         self._gateway, self._urls, self._deadline, self._tokens = gateway, urls, deadline, tokens
         self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
@@ -592,8 +597,18 @@ class Payouts:
     ) -> Payout:
         """A new attempt (new id, new originator id, new hold) for a definitively failed payout; once per failure.
 
-        ``check`` runs in the same unit of work before the attempt is made (a caller's limit, under its lock)."""
-        return transaction(self._uow, lambda uow: self._retry(uow, payout_id, actor, check))
+        ``check`` runs in the same unit of work before the attempt is made (a caller's limit, under its lock). A B2C
+        attempt is then checked against M-Pesa's per-recipient daily limit (``per_day``): what the number received or
+        has in flight since midnight in Nairobi (every payout to it, failed ones excluded) plus this one, read under
+        the number's lock (``payouts.lock_destination``) held to the attempt's creation, as a settlement's planning
+        and a remittance's retry hold it. Past the limit it is refused (``LimitExceeded``, ``mpesa.daily``, with what
+        remains today and the day it is possible again) and the refusal is audited (``payout.retry_refused``)."""
+        try:
+            return transaction(self._uow, lambda uow: self._retry(uow, payout_id, actor, check))
+        except _PastDailyLimit as refused:
+            at, subject, details = self._clock.now(), refused.subject, {k: str(v) for k, v in refused.details.items()}
+            transaction(self._uow, lambda uow: audit(uow, actor, "payout.retry_refused", subject, at, **details))
+            raise
 
     def _retry(
         self, uow: PaymentsUnitOfWork, payout_id: str, actor: str, check: Callable[[PaymentsUnitOfWork], None] | None
@@ -605,6 +620,8 @@ class Payouts:
             raise Refused(f"payout {old.id} was already retried as {old.retried_by}")
         if check is not None:
             check(uow)
+        if old.is_b2c:
+            self._within_daily_limit(uow, old, now)
         new_id = self._ids.new_id("po")
         hold = flows.start_payout(
             self._ledger,
@@ -638,6 +655,37 @@ class Payouts:
         uow.payouts.add(new)
         audit(uow, actor, "payout.retry", f"payout:{new.id}", now, retry_of=old.id, hold=hold.id, amount=new.amount)
         return new
+
+    def _within_daily_limit(self, uow: PaymentsUnitOfWork, old: Payout, now: datetime) -> None:
+        """Refuse a new attempt at ``old`` that M-Pesa's daily limit of its number cannot take today. Takes the
+        number's lock first (the global lock order: before the ledger's balances the attempt's hold takes)."""
+        per_day = self._per_day
+        if per_day is None:
+            return
+        uow.payouts.lock_destination(old.destination)
+        midnight, tomorrow = day_bounds(now)
+        paid = paid_to(uow.payouts, old.destination, since=midnight)  # the failed attempt is not counted
+        if paid + old.amount <= per_day:
+            return
+        left, day = max(per_day - paid, Money.zero(KES)), tomorrow.date().isoformat()
+        raise _PastDailyLimit(
+            f"M-Pesa's daily limit: {mask_msisdn(old.destination)} may receive at most KES {per_day.amount:,} a day "
+            f"and KES {left.amount:,} remains today, less than the payout's KES {old.amount.amount:,}; retry payout "
+            f"{old.id} on {day} (from midnight in Nairobi)",
+            subject=f"payout:{old.id}",
+            limit="mpesa.daily",
+            remaining=str(left.amount),
+            possible_from=day,
+            amount=str(old.amount.amount),
+        )
+
+
+class _PastDailyLimit(LimitExceeded):
+    """A retry refused by M-Pesa's per-recipient daily limit (audited, unlike a caller's own ``check``)."""
+
+    def __init__(self, message: str, *, subject: str, **details: object) -> None:
+        super().__init__(message, **details)
+        self.subject = subject
 
 
 def _legacy_b2b_target(payout: Payout) -> B2BTarget:
