@@ -123,7 +123,7 @@ def _refusal(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess[st
     clean = {k: v for k, v in os.environ.items() if k not in ("CRYPTOPAY_TOKEN_SECRET", "CRYPTOPAY_REDIS_URL")}
     clean |= {"CRYPTOPAY_DATA_DIR": str(tmp_path / "data"), **env}
     command = [sys.executable, "-m", "cryptopay_http.serve", "--port", str(_free_port()), *args]
-    return subprocess.run(command, env=clean, capture_output=True, text=True, timeout=60, cwd=tmp_path)  # noqa: S603
+    return subprocess.run(command, env=clean, capture_output=True, text=True, timeout=60, cwd=tmp_path)
 
 
 def test_invalid_settings_are_one_line_and_exit_2_before_any_worker_starts(tmp_path):
