@@ -15,7 +15,7 @@ import pytest
 from cryptopay.core import flows
 from cryptopay.core.invoices import InvoiceException, InvoiceState
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutState
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.reconciliation import Outside, parse_statement, render_statement
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -182,6 +182,9 @@ def settle_and_send(stack, journey):
 @when("the float is topped up and an operator retries the payout")
 def retry(stack, journey):
     stack.mpesa.set_scenario(journey["phone"], Scenario.SUCCESS)
+    with pytest.raises(AwaitingStatus):  # failed by a callback: Transaction Status confirms it first
+        stack.payouts.retry_failed_payout(journey["payout"], actor="ops:alice")
+    stack.deliver_callbacks()
     journey["payout"] = stack.payouts.retry_failed_payout(journey["payout"], actor="ops:alice").id
     stack.payouts.submit_payouts()
     stack.deliver_callbacks()

@@ -16,7 +16,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import DepositAddress, PaymentCredit, StoreSettings, index_families
-from cryptopay.core.payouts import Payout, PayoutKind, PayoutQuery, PayoutState
+from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, PayoutQuery, PayoutState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import B2BTarget, CallbackPurpose, CallbackToken, token_key
 from cryptopay.core.rails import rail_for
@@ -489,6 +489,10 @@ def _settled_to_one_number(stack: PaymentsStack, phone: str, failing: int, paid:
         stack.payouts.submit_payouts()
         failed += [p for p in stack.deliver_callbacks() if p is not None]
     assert [p.state for p in failed] == [PayoutState.FAILED] * failing
+    for payout in failed:  # failed by a callback: Transaction Status confirms it before a retry
+        with pytest.raises(AwaitingStatus):
+            stack.payouts.retry_failed_payout(payout.id, actor="ops:alice")
+    stack.deliver_callbacks()
     stack.mpesa.set_scenario(phone, Scenario.SUCCESS)
     for merchant in merchants[failing:]:
         [run] = stack.settling.run_settlements(merchant_id=merchant)

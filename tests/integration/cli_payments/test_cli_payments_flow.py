@@ -77,6 +77,9 @@ def test_cli_payouts_list_and_retry_a_failed_payout(stack):
     stack.deliver_callbacks()
     (failed,) = cli_json("payouts", "list", "--state", "failed")["payouts"]
     assert failed["id"] == ran["payout_ids"][0] and failed["result_code"] == "2040"
+    asked = cli("payouts", "retry", failed["id"], "--actor", "ops:alice")  # Transaction Status first
+    assert asked.exit_code == 5 and "Transaction Status is asked first" in asked.stderr
+    stack.deliver_callbacks()  # its answer: failed, as the result said
     retried = cli_json("payouts", "retry", failed["id"], "--actor", "ops:alice")
     assert retried["state"] == "planned" and retried["attempt"] == 2 and retried["retry_of"] == failed["id"]
     assert retried["amount"] == failed["amount"] and retried["id"] != failed["id"]

@@ -63,6 +63,9 @@ def test_an_operator_retries_a_failed_payout_before_the_worker_refunds(stack):
     stack.run(rounds=1)
     assert _json("show", order.id)["payout_state"] == "failed"
     stack.wallet.mpesa.set_scenario("254712345678", Scenario.SUCCESS)
+    asked = runner.invoke(app, ["remittances", "retry", order.id, "--actor", "ops@example.com"])
+    assert asked.exit_code != 0 and "Transaction Status is asked first" in asked.output
+    stack.wallet.deliver_callbacks()  # its answer: failed, as the result said
     retried = _json("retry", order.id, "--actor", "ops@example.com")
     assert (retried["state"], retried["payout_state"], retried["attempts"]) == ("paying_out", "planned", 2)
     stack.run()

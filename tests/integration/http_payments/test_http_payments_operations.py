@@ -92,6 +92,9 @@ def test_an_admin_retries_a_failed_payout_once(client, auth, stack, shop):
     payout_id = refused_payout(client, stack, shop, admin)
     assert client.get(f"/v1/payouts/{payout_id}", headers=shop.headers).json["state"] == "failed"
     assert client.get("/v1/payouts?state=failed", headers=admin).json["data"][0]["id"] == payout_id
+    asked = client.post(f"/v1/payouts/{payout_id}/retry", headers=idem(admin))  # Transaction Status first
+    assert asked.status_code == 422 and asked.json["code"] == "awaiting_status"
+    stack.deliver_callbacks()  # its answer: failed, as the result said
     retried = client.post(f"/v1/payouts/{payout_id}/retry", headers=idem(admin))
     assert retried.status_code == 201 and retried.json["retry_of"] == payout_id and retried.json["attempt"] == 2
     again = client.post(f"/v1/payouts/{payout_id}/retry", headers=idem(admin))

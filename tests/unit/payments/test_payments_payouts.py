@@ -10,7 +10,7 @@ from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import B2CRequest, OutcomeUnknown, error_for_envelope, parse_payload
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutState
-from cryptopay.core.payouts.service import CallbackPurpose, Payouts
+from cryptopay.core.payouts.service import AwaitingStatus, CallbackPurpose, Payouts
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule, SettlementState
 from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import FakeMobileMoney, Scenario
@@ -218,7 +218,7 @@ def test_a_failed_payout_is_retried_by_an_operator_as_a_new_attempt() -> None:
     stack.payouts.submit_payouts()
     stack.deliver_callbacks()
     stack.mpesa.set_scenario("254711000003", Scenario.SUCCESS)
-    retry = stack.payouts.retry_failed_payout(payout.id, actor="ops:alice")
+    retry = confirmed_retry(stack, payout.id)
     assert (retry.attempt, retry.retry_of, retry.state) == (2, payout.id, PayoutState.PLANNED)
     assert retry.originator_id != payout.originator_id and retry.hold_id != payout.hold_id
     with pytest.raises(Refused, match="already retried"):
@@ -230,6 +230,39 @@ def test_a_failed_payout_is_retried_by_an_operator_as_a_new_attempt() -> None:
         stack.payouts.retry_failed_payout(retry.id, actor="ops:alice")
     assert stack.balance(flows.FLOAT) == -AMOUNT and stack.books_balanced()
     assert any(r.action == "payout.retry" and r.actor == "ops:alice" for r in stack.storage.audit_records())
+
+
+def confirmed_retry(stack: PaymentsStack, payout_id: str, actor: str = "ops:alice") -> Payout:
+    """An operator's retry of a payout failed by a callback: refused while Transaction Status is asked, then made."""
+    with pytest.raises(AwaitingStatus):
+        stack.payouts.retry_failed_payout(payout_id, actor=actor)
+    stack.deliver_callbacks()  # the status answer: failed, as the result said
+    return stack.payouts.retry_failed_payout(payout_id, actor=actor)
+
+
+def test_a_retry_asks_transaction_status_first_and_a_payout_found_paid_is_completed_not_resent() -> None:
+    """A payout failed by a forged-looking result that M-Pesa in fact paid: the retry asks Transaction Status (the
+    query recorded before it is sent), is refused, and the answer completes the payout; a retry is then refused."""
+    stack, payout = planned_payout("254711000008")  # M-Pesa pays; its result is lost
+    stack.payouts.submit_payouts()
+    sim = stack.mpesa.transaction(payout.originator_id or "")
+    failure = daraja_payloads.failed_result("2001", "x", sim.reference, sim.conversation_id, "OAK0000000")
+    failed = stack.deliver(sim.result_url or "", failure)
+    assert failed is not None and failed.state is PayoutState.FAILED  # it names our ids: final, for now
+    with pytest.raises(AwaitingStatus):
+        stack.payouts.retry_failed_payout(payout.id, actor="ops:alice")
+    asked = stack.payouts.get_payout(payout.id)
+    assert len(asked.queries) == 1 and "payout.retry_status_query" in {a.action for a in stack.storage.audit_records()}
+    with pytest.raises(AwaitingStatus):  # asked moments ago: not asked again
+        stack.payouts.retry_failed_payout(payout.id, actor="ops:alice")
+    assert len(stack.payouts.get_payout(payout.id).queries) == 1
+    [paid] = stack.deliver_callbacks()
+    assert paid is not None and paid.state is PayoutState.COMPLETED and paid.receipt
+    with pytest.raises(Refused, match="only a definitively failed"):
+        stack.payouts.retry_failed_payout(payout.id, actor="ops:alice")
+    assert b2c_requests(stack, payout) == 1
+    assert stack.balance(flows.FLOAT) == -AMOUNT and stack.books_balanced()
+    assert stack.balance(flows.merchant_liability("m1", KES)) == Money.of("0.65", KES)
 
 
 def test_a_payout_in_flight_cannot_be_retried() -> None:
@@ -269,7 +302,7 @@ def test_a_failed_payout_stops_automatic_settlement_until_an_operator_retries() 
     assert run.payouts == () or not run.payouts
     assert payout.id in run.reason and "operator" in run.reason
     stack.mpesa.set_scenario("254711000003", Scenario.SUCCESS)
-    stack.payouts.retry_failed_payout(payout.id, actor="ops:alice")
+    confirmed_retry(stack, payout.id)
     stack.payouts.submit_payouts()
     stack.deliver_callbacks()
     stack.clock.advance(minutes=1)

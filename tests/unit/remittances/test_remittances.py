@@ -14,7 +14,7 @@ from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payouts import PayoutKind
+from cryptopay.core.payouts import AwaitingStatus, PayoutKind
 from cryptopay.core.remittances import DESK, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.settlement.policy import PayoutLimits
@@ -239,6 +239,9 @@ def test_two_workers_retrying_and_refunding_at_once_make_one_attempt_and_one_ref
     stack.confirm()
     stack.run(rounds=1)
     first = stack.remittances.payout_of(stack.get(order))
+    with pytest.raises(AwaitingStatus):  # the failure came in a callback: Transaction Status confirms it first
+        stack.wallet.payouts.retry_failed_payout(first.id, actor="system:remittances")
+    stack.wallet.deliver_callbacks()
     stack.wallet.payouts.retry_failed_payout(first.id, actor="system:remittances")  # the other worker's retry
     stack.run(rounds=1)
     assert stack.get(order).attempts == 2

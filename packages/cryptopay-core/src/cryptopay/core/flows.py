@@ -241,6 +241,31 @@ def complete_payout(
     return posted, paid
 
 
+def pay_failed_payout(
+    ledger: Ledger,
+    *,
+    payout_id: str,
+    merchant_id: str,
+    amount: Money,
+    charge: Money | None = None,
+    session: LedgerSession | None = None,
+    source: str | None = None,
+) -> Entry:
+    """A payout failed (its hold voided) that M-Pesa paid after all (Transaction Status): book the payment itself.
+
+    Dr ``source`` (the merchant's KES, or a wallet's) amount + charge / Cr ``assets:mpesa_float:KES`` amount /
+    Cr ``revenue:payout_fee:KES`` charge."""
+    fee = charge or Money.zero(KES)
+    postings = [
+        Posting.debit(source or merchant_liability(merchant_id, KES), amount + fee),
+        Posting.credit(FLOAT, amount),
+    ]
+    if fee.is_positive():
+        postings.append(Posting.credit(PAYOUT_FEE, fee))
+    request = EntryRequest(f"payout:{payout_id}:paid_after_failure", postings, f"payout {payout_id} paid after all")
+    return ledger.post(request, session=session)
+
+
 def fail_payout(ledger: Ledger, *, hold_id: str, session: LedgerSession | None = None) -> Hold:
     """On a definitive failure: void the hold so the merchant's shillings are available again."""
     return ledger.void_hold(hold_id, session=session)

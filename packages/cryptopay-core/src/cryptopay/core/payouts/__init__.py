@@ -10,11 +10,19 @@ The postings live with every other posting in ``cryptopay.core.flows``; planning
 """
 
 from cryptopay.core.payouts.model import Payout, PayoutKind, PayoutQuery, PayoutState
-from cryptopay.core.payouts.service import DEFAULT_RESULT_DEADLINE, QUEUE_TIMEOUT_CODE, Payouts, PayoutUrls, paid_to
+from cryptopay.core.payouts.service import (
+    DEFAULT_RESULT_DEADLINE,
+    QUEUE_TIMEOUT_CODE,
+    AwaitingStatus,
+    Payouts,
+    PayoutUrls,
+    paid_to,
+)
 
 __all__ = [
     "DEFAULT_RESULT_DEADLINE",
     "QUEUE_TIMEOUT_CODE",
+    "AwaitingStatus",
     "Payout",
     "PayoutKind",
     "PayoutQuery",

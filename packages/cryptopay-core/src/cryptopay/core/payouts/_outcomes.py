@@ -21,7 +21,7 @@ from cryptopay.core.ports.system import IdGenerator
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork
 
-__all__ = ["complete", "fail", "payout_payload"]
+__all__ = ["complete", "fail", "paid_after_all", "payout_payload"]
 
 
 def payout_payload(payout: Payout) -> dict[str, str]:
@@ -66,6 +66,30 @@ def complete(
         paid_from=flows.BANK if payout.is_bank_transfer else flows.FLOAT,
     )
     _finish(uow, ids, payout, now, "payout.completed", entries=f"{posted.id},{paid.id}")
+
+
+def paid_after_all(
+    uow: PaymentsUnitOfWork,
+    ledger: Ledger,
+    ids: IdGenerator,
+    payout: Payout,
+    now: datetime,
+    source: str | None,
+    **result: str | None,
+) -> None:
+    """Transaction Status found a failed payout paid: book the payment from the balance its voided hold released;
+    ``payout.completed``."""
+    entry = flows.pay_failed_payout(
+        ledger,
+        payout_id=payout.id,
+        merchant_id=payout.merchant_id,
+        amount=payout.amount,
+        charge=payout.charge,
+        session=uow.ledger,
+        source=source,
+    )
+    payout.paid_after_all(now, receipt=result.get("receipt"), code=result.get("code"), desc=result.get("desc") or "")
+    _finish(uow, ids, payout, now, "payout.completed", entries=entry.id, after_failure="true")
 
 
 def fail(

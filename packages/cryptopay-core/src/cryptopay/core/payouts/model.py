@@ -149,6 +149,7 @@ class PayoutQuery:
     asked_at: datetime
     originator_id: str | None = None  # the query's own OriginatorConversationID (M-Pesa's)
     conversation_id: str | None = None
+    outcome: str | None = None  # what its answer said of the payout (an ``Outcome`` value), once it named the payout
 
 
 @attrs.define(kw_only=True)
@@ -286,6 +287,31 @@ class Payout:
             else q
             for q in self.queries
         )
+
+    def query_outcome(self, query_id: str, outcome: str) -> None:
+        """The answer to status query ``query_id`` said ``outcome`` of this payout."""
+        self.queries = tuple(attrs.evolve(q, outcome=outcome) if q.query_id == query_id else q for q in self.queries)
+
+    def failure_confirmed(self) -> bool:
+        """A failed payout M-Pesa may retry: nothing to ask about (no id, a bank transfer), or a Transaction Status
+        query asked since it failed said failed or not found."""
+        if self.originator_id is None or self.is_bank_transfer:
+            return True
+        since = self.finished_at
+        return any(q.outcome in ("failed", "not_found") for q in self.queries if since is None or q.asked_at >= since)
+
+    def asked_since_failure(self, now: datetime, wait: timedelta) -> bool:
+        """A status query about this failed payout is still awaited (asked since it failed, within ``wait``)."""
+        since = self.finished_at
+        return any(
+            q.outcome is None and now - q.asked_at < wait for q in self.queries if since is None or q.asked_at >= since
+        )
+
+    def paid_after_all(self, now: datetime, *, receipt: str | None, code: str | None, desc: str) -> None:
+        """Transaction Status found a failed payout paid: it is completed (its hold was voided: the caller books it)."""
+        self._require(PayoutState.FAILED)
+        self.state, self.receipt, self.result_code, self.result_desc = PayoutState.COMPLETED, receipt, code, desc
+        self.finished_at, self.check_at, self.note = now, None, "paid after all: Transaction Status found it paid"
 
     def query(self, query_id: str) -> PayoutQuery | None:
         """The status query recorded under our ``query_id``."""

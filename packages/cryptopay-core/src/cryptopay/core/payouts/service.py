@@ -20,7 +20,9 @@ token is valid on its own URL only, and once); the ids it carries agree with the
 a success, it carries and matches the payout's amount and receiving party. A result that fails the match moves
 nothing and makes the payout ``unknown``, so Transaction Status decides; a *failure* result for a payout whose
 outcome was already unknown waits for a status answer too. A repeat of an answer changes nothing (a contradicting
-one for a final payout is audited for an operator, still changing nothing).
+one for a final payout is audited for an operator, still changing nothing); every answer on a real token that
+moves nothing is kept (``unmatched_answers``, closed under the payout). A payout failed by a callback is retried
+only once Transaction Status, asked by the retry itself, confirms the failure; found paid, it is completed instead.
 
 B2B (paybill/till) requests carry no originator id of ours: M-Pesa's is recorded from its answer. A B2B payout
 whose answer was lost without a reference cannot be queried; it stays ``unknown`` for an operator (never resent).
@@ -90,6 +92,7 @@ __all__ = [
     "DEFAULT_UNKNOWN_BOUND",
     "PREPAID_TOKEN",
     "QUEUE_TIMEOUT_CODE",
+    "AwaitingStatus",
     "CallbackPurpose",
     "Pacing",
     "PayoutUrls",
@@ -408,6 +411,11 @@ class Payouts:
         self, uow: PaymentsUnitOfWork, payout: Payout, query: PayoutQuery, result: MpesaResult
     ) -> Payout:
         outcome, now = status_outcome(result), self._clock.now()
+        if outcome is Outcome.NOT_FOUND or (
+            outcome in (Outcome.SUCCEEDED, Outcome.FAILED) and _answers.names_us(payout, result, status=True)
+        ):
+            payout.query_outcome(query.query_id, outcome.value)  # what a retry of a failed payout waits for
+            uow.payouts.update(payout)
         if outcome is Outcome.NOT_FOUND:
             if payout.state is PayoutState.UNKNOWN and payout.is_latest(query):
                 payout.not_found(now)  # never reached M-Pesa: safe to send with the same id
@@ -427,6 +435,8 @@ class Payouts:
         known_ids: bool = True,
     ) -> Payout:
         now = self._clock.now()
+        if payout.is_final and self._paid_after_all(uow, payout, outcome, result, source=source):
+            return payout
         if payout.is_final:
             if outcome in (Outcome.SUCCEEDED, Outcome.FAILED) and _contradicts(payout, outcome):
                 audit(
@@ -464,6 +474,23 @@ class Payouts:
         elif outcome is Outcome.FAILED:
             _outcomes.fail(uow, self._ledger, self._ids, payout, now, **details)
         return payout
+
+    def _paid_after_all(
+        self, uow: PaymentsUnitOfWork, payout: Payout, outcome: Outcome, result: MpesaResult, *, source: str
+    ) -> bool:
+        """A Transaction Status success, matching in every detail, for a failed payout not retried yet: M-Pesa paid
+        it after all, so it is completed (booked from the balance its voided hold released) and cannot be retried.
+        A failed payout already retried stays a conflict for an operator (two attempts may both have paid)."""
+        if source != "status" or outcome is not Outcome.SUCCEEDED or payout.state is not PayoutState.FAILED:
+            return False
+        if payout.retried_by is not None or _answers.success_mismatch(payout, result, status=True):
+            return False
+        details = {"receipt": result.receipt or result.transaction_id, "code": result.result_code}
+        now, source_account = self._clock.now(), _source(payout)
+        _outcomes.paid_after_all(
+            uow, self._ledger, self._ids, payout, now, source_account, desc=result.result_desc, **details
+        )
+        return True
 
     def match_kept_answers(self, *, limit: int = 100) -> list[Payout]:
         """Match answers kept without a known token by the ids they carry: each names a payout to ask about now."""
@@ -660,6 +687,8 @@ class Payouts:
         remains today and the day it is possible again) and the refusal is audited (``payout.retry_refused``)."""
         try:
             return transaction(self._uow, lambda uow: self._retry(uow, payout_id, actor, check))
+        except _Unconfirmed:
+            raise self._ask_before_retry(payout_id, actor) from None
         except _PastDailyLimit as refused:
             at, subject, details = self._clock.now(), refused.subject, {k: str(v) for k, v in refused.details.items()}
             transaction(self._uow, lambda uow: audit(uow, actor, "payout.retry_refused", subject, at, **details))
@@ -673,6 +702,8 @@ class Payouts:
             raise Refused(f"payout {old.id} is {old.state.value}: only a definitively failed payout can be retried")
         if old.retried_by is not None:
             raise Refused(f"payout {old.id} was already retried as {old.retried_by}")
+        if not old.failure_confirmed():
+            raise _Unconfirmed(old.id)
         if check is not None:
             check(uow)
         if old.is_b2c:
@@ -711,6 +742,49 @@ class Payouts:
         audit(uow, actor, "payout.retry", f"payout:{new.id}", now, retry_of=old.id, hold=hold.id, amount=new.amount)
         return new
 
+    def _ask_before_retry(self, payout_id: str, actor: str) -> AwaitingStatus:
+        """Ask Transaction Status about a failed payout before it may be retried (the failure came in a callback,
+        which anyone holding its URL could have posted): the query and its tokens are committed first, then sent.
+        Its answer confirms the failure (a retry then proceeds) or finds it paid (it is completed instead)."""
+        query_id = self._ids.new_id("pq")
+        tokens, records = self._issue(query_id, CallbackPurpose.STATUS_RESULT, CallbackPurpose.STATUS_TIMEOUT)
+        recorded = transaction(
+            self._uow, lambda uow: self._record_retry_query(uow, payout_id, query_id, records, actor)
+        )
+        refused = AwaitingStatus(
+            f"payout {payout_id} failed by M-Pesa's callback: Transaction Status is asked first whether it was paid; "
+            "retry again once it has answered",
+            payout_id=payout_id,
+        )
+        if recorded is None or recorded.originator_id is None:
+            return refused  # a query asked moments ago is still awaited
+        try:
+            ack = self._gateway.transaction_status(
+                TransactionStatusRequest(
+                    result_url=callback_url(self._urls.status_result, tokens[CallbackPurpose.STATUS_RESULT]),
+                    timeout_url=callback_url(self._urls.status_timeout, tokens[CallbackPurpose.STATUS_TIMEOUT]),
+                    originator_conversation_id=recorded.originator_id,
+                    remarks=f"Payout {payout_id}",
+                )
+            )
+        except CryptopayError as error:
+            _log.warning("status query before retrying payout %s failed: %s", payout_id, error.message)
+            return refused
+        transaction(self._uow, lambda uow: self._asked(uow, payout_id, query_id, ack))
+        return refused
+
+    def _record_retry_query(
+        self, uow: PaymentsUnitOfWork, payout_id: str, query_id: str, records: tuple[CallbackToken, ...], actor: str
+    ) -> Payout | None:
+        payout, now = _payout(uow, payout_id), self._clock.now()
+        if payout.state is not PayoutState.FAILED or payout.asked_since_failure(now, self._deadline):
+            return None
+        payout.asking(PayoutQuery(query_id=query_id, asked_at=now), records, check_at=now)
+        payout.check_at = None  # a final payout is never due for the stale-payout job
+        uow.payouts.update(payout)
+        audit(uow, actor, "payout.retry_status_query", f"payout:{payout.id}", now, query=query_id)
+        return payout
+
     def _within_daily_limit(self, uow: PaymentsUnitOfWork, old: Payout, now: datetime) -> None:
         """Refuse a new attempt at ``old`` that M-Pesa's daily limit of its number cannot take today. Takes the
         number's lock first (the global lock order: before the ledger's balances the attempt's hold takes)."""
@@ -733,6 +807,16 @@ class Payouts:
             possible_from=day,
             amount=str(old.amount.amount),
         )
+
+
+class AwaitingStatus(Refused):
+    """A retry refused until Transaction Status has confirmed the failed payout was not paid."""
+
+    code = "awaiting_status"
+
+
+class _Unconfirmed(Exception):
+    """Inside the retry's unit of work: the failure is not confirmed by Transaction Status yet."""
 
 
 class _PastDailyLimit(LimitExceeded):

@@ -72,7 +72,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import RefundState, StoreSettings
 from cryptopay.core.payments.refunds import AddressValidator, Refunds, refuse_burn_address, valid_address
-from cryptopay.core.payouts import Payout, PayoutKind, Payouts, PayoutState, paid_to
+from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
 from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
@@ -589,6 +589,10 @@ class Remittances:
                 payout_id, actor=actor, check=lambda uow: self._within_daily_limit(uow, order)
             )
         except LimitExceeded:
+            if refuse_over_limit:
+                raise
+            return order
+        except AwaitingStatus:  # Transaction Status is asked whether the failed payout was paid: the next run retries
             if refuse_over_limit:
                 raise
             return order
