@@ -13,6 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.url_builders import share_url_builders
+
+share_url_builders()  # werkzeug's URL builders compiled once per process, not once per app (see the module)
+
 
 def _admin_url() -> str:
     url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -1,8 +1,10 @@
 """Every page on the real stack, for people and for Lighthouse: ``make screenshots`` and ``make lighthouse``.
 
 ``python -m tests.browser.tour screenshots [DIR]`` starts the stack (sandbox with anvil, the API, the worker),
-makes a merchant with an open and a paid invoice, and saves a PNG of every page on a phone (360x740) and a desktop
-(1280x800) into DIR (default ``docs/screenshots``).
+makes a merchant with an open and a paid invoice, and a portal customer who (verified, approved from the shell) buys
+USDT by STK Push, pays a KPLC prepaid bill and sells USDT to M-Pesa, and saves a PNG of every page on a phone
+(360x740) and a desktop (1280x800) into DIR (default ``docs/screenshots``): the console's account page of the
+merchant (with its close form) and the portal's sale and bill status pages among them.
 
 ``python -m tests.browser.tour lighthouse [PAGE ...]`` runs Lighthouse (npm, ``lighthouse@12.2.3``) with Debian's Chromium
 (``CHROME_PATH``), mobile emulation, on the checkout page, the dashboard home, the invoice list, the console's
@@ -29,6 +31,7 @@ from typing import Any
 
 import httpx
 from cryptopay_cli.demo_e2e import Demo
+from cryptopay_cli.demo_wallet import WalletDemo
 
 from tests.browser.support import (
     ADMIN_EMAIL,
@@ -42,6 +45,7 @@ from tests.browser.support import (
     Admin,
     Merchant,
     Staff,
+    cli,
     kyc_applicant,
     sms_code,
 )
@@ -76,7 +80,10 @@ def _session_cookie(api: str, email: str = EMAIL, code: str | None = None) -> st
         return f"cp_session={client.cookies['cp_session']}"
 
 
-def _customer_cookie(api: str, demo: Demo, phone: str = "0712 345 201") -> str:
+CUSTOMER_PHONE = "0712 345 201"
+
+
+def _customer_cookie(api: str, demo: Demo, phone: str = CUSTOMER_PHONE) -> str:
     """Sign a personal wallet up through the portal's own forms (the SMS simulator's code); its ``Cookie`` header."""
     wire = "254" + re.sub(r"\D", "", phone)[-9:]
     with httpx.Client(base_url=api, follow_redirects=False, timeout=30) as client:
@@ -91,6 +98,30 @@ def _customer_cookie(api: str, demo: Demo, phone: str = "0712 345 201") -> str:
         done = post(started.headers["Location"], code=sms_code(demo, wire), password=PASSWORD)
         assert done.status_code == 303, done.text
         return f"cp_app={client.cookies['cp_app']}"
+
+
+def _sale_and_bill(demo: WalletDemo, phone: str = CUSTOMER_PHONE) -> dict[str, str]:
+    """The portal customer's national ID verified (a compliance officer approves it from the shell), KES 2,600 of USDT
+    bought by STK Push, a KPLC prepaid bill of KES 500 paid and 5 USDT sold to M-Pesa (the worker sends both): the
+    routes of the sale's and the bill's status pages."""
+    wire = "254" + re.sub(r"\D", "", phone)[-9:]
+    token = demo._login(wire, PASSWORD)
+    identity = {
+        "level": 1,
+        "legal_name": "Amina Wanjiru",
+        "date_of_birth": "1994-05-17",
+        "id_type": "national_id",
+        "id_number": "28765432",
+        "phone": wire,
+        "address": "Moi Avenue 12, Nairobi",
+    }
+    application = demo._call("POST", "/v1/kyc/applications", token=token, body=identity)
+    demo._call("POST", f"/v1/kyc/applications/{application['id']}/submit", token=token, body={})
+    cli(demo, "compliance", "approve", application["id"], "--officer", OFFICER_EMAIL)
+    demo.buy(token, "2600")
+    bill = demo.pay_bill(token, "500")
+    sale = demo.sell(token, "5")
+    return {"portal-bill": f"/app/bills/{bill['id']}", "portal-sale": f"/app/sell/{sale['id']}"}
 
 
 PORTAL_PAGES = {
@@ -140,7 +171,7 @@ def _officer_pages(application: str) -> dict[str, str]:
     return {"kyc-queue": "/console/kyc", "kyc-application": f"/console/kyc/{application}", "alerts": "/console/alerts"}
 
 
-def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> list[Path]:
+def screenshots(folder: Path, demo: WalletDemo, merchant: Merchant, admin: Admin) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
     pages, cookie = _pages(demo, merchant), _session_cookie(demo.api)
@@ -148,6 +179,8 @@ def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> l
     officer, application = _officer(demo)
     officer_cookie = _session_cookie(demo.api, OFFICER_EMAIL, officer.codes.pop())
     customer = _customer_cookie(demo.api, demo)
+    portal_pages = {**PORTAL_PAGES, **_sale_and_bill(demo)}
+    admin_pages = {**ADMIN_PAGES, "account": f"/console/accounts/{merchant.id}"}  # with the close-merchant form
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     with sync_playwright() as playwright:
@@ -173,14 +206,14 @@ def screenshots(folder: Path, demo: Demo, merchant: Merchant, admin: Admin) -> l
             path = folder / f"audit-log-{device}.png"
             page.screenshot(path=str(path), full_page=True)
             written.append(path)
-            written += _shoot(page, folder, device, demo.api, ADMIN_PAGES)
+            written += _shoot(page, folder, device, demo.api, admin_pages)
             context.clear_cookies()
             officer_value = officer_cookie.partition("=")[2]
             context.add_cookies([{"name": name, "value": officer_value, "url": f"{demo.api}/console/"}])
             written += _shoot(page, folder, device, demo.api, _officer_pages(application))
             context.clear_cookies()
             context.add_cookies([{"name": "cp_app", "value": customer.partition("=")[2], "url": f"{demo.api}/app/"}])
-            for label, route in PORTAL_PAGES.items():
+            for label, route in portal_pages.items():
                 page.goto(f"{demo.api}{route}")
                 path = folder / f"{label}-{device}.png"
                 page.screenshot(path=str(path), full_page=True)
@@ -267,17 +300,16 @@ def lighthouse(demo: Demo, merchant: Merchant, admin: Admin, only: list[str] | N
 
 def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else "screenshots"
-    with (
-        tempfile.TemporaryDirectory() as work,
-        Demo(Path(work) / "stack", lambda _: None, env=BROWSER_ENV).running() as demo,
-    ):
-        merchant, admin = Merchant(demo), Admin(demo)
-        if what == "lighthouse":
-            lighthouse(demo, merchant, admin, sys.argv[2:])
-        else:
-            folder = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs/screenshots"
-            for path in screenshots(folder, demo, merchant, admin):
-                print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    with tempfile.TemporaryDirectory() as work:
+        demo = WalletDemo(Path(work) / "stack", lambda _: None, env=BROWSER_ENV)  # the wallet's steps for the portal
+        with demo.running():
+            merchant, admin = Merchant(demo), Admin(demo)
+            if what == "lighthouse":
+                lighthouse(demo, merchant, admin, sys.argv[2:])
+            else:
+                folder = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs/screenshots"
+                for path in screenshots(folder, demo, merchant, admin):
+                    print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
 if __name__ == "__main__":

@@ -156,6 +156,24 @@ def test_api_keys_by_merchant_with_scopes_and_revocation(repos):
     assert keys.get("key_99") is None
 
 
+def test_api_keys_are_found_by_their_creator_while_active(repos):
+    """``created_by`` lists one user's unrevoked keys of one merchant, oldest first; revoked and others' keys are not."""
+    for n in (1, 2):
+        repos["users"].add(user(n))
+        repos["merchants"].add(merchant(n))
+    keys = repos["api_keys"]
+    mine = [api_key(n) for n in (3, 1, 2)]
+    mine[1].created_by = "usr_2"
+    for key in [*mine, api_key(4, "mer_2"), api_key(5)]:
+        keys.add(key)
+    revoked = api_key(5)
+    revoked.revoked_at = NOW
+    keys.update(revoked)
+    assert [k.id for k in keys.created_by("mer_1", "usr_1")] == ["key_02", "key_03"]
+    assert [k.id for k in keys.created_by("mer_1", "usr_2")] == ["key_01"]
+    assert keys.created_by("mer_2", "usr_2") == [] and keys.created_by("mer_1", "usr_9") == []
+
+
 def test_idempotency_claim_replay_and_release(repos):
     """The first begin claims; later ones see the entry (in flight, then with its response); release frees a claim."""
     store = repos["idempotency"]

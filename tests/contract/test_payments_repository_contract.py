@@ -9,6 +9,7 @@ import attrs
 import pytest
 from cryptopay.adapters.sql.ledger_store import SqlLedgerStore
 from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core import flows
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
@@ -465,4 +466,100 @@ def test_merchants_settling_to_one_number_at_once_never_pass_its_daily_limit(sql
     planned = sum((p.amount for p in today if p.state is not PayoutState.FAILED), Money.zero(KES))
     assert planned == DAILY_CUSTOMER_LIMIT, [(p.merchant_id, str(p.amount.amount)) for p in today]
     assert sum(len(run.payouts) for [run] in runs) == len(today)
+    assert stack.books_balanced()
+
+
+def _settled_to_one_number(stack: PaymentsStack, phone: str, failing: int, paid: int) -> list[Payout]:
+    """``failing`` merchants settle about KES 200,000 each to ``phone`` and their payouts fail definitively (the
+    number unreachable), then ``paid`` more settle the same to it (planned, counted in its day): the failed payouts."""
+    from cryptopay.core.testing.mobile_money import Scenario
+
+    profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, phone)
+    merchants = [f"m{n}" for n in range(failing + paid)]
+    for merchant in merchants:
+        stack.add_merchant(merchant, settlement=profile)
+        stack.pay(stack.invoicing.create_invoice(merchant, Money.of("1550", USDT)).id)
+    stack.tick(minutes=1)
+    stack.confirm(3)
+    stack.mpesa.set_scenario(phone, Scenario.UNREACHABLE)
+    failed = []
+    for merchant in merchants[:failing]:  # each fails before the next is planned: failed payouts count for nothing
+        [run] = stack.settling.run_settlements(merchant_id=merchant)
+        assert len(run.payouts) == 1, run.reason
+        stack.payouts.submit_payouts()
+        failed += [p for p in stack.deliver_callbacks() if p is not None]
+    assert [p.state for p in failed] == [PayoutState.FAILED] * failing
+    stack.mpesa.set_scenario(phone, Scenario.SUCCESS)
+    for merchant in merchants[failing:]:
+        [run] = stack.settling.run_settlements(merchant_id=merchant)
+        assert len(run.payouts) == 1, run.reason
+    return failed
+
+
+def _paid_today(stack: PaymentsStack, phone: str) -> Money:
+    from cryptopay.core.kyc.limits import day_bounds
+
+    with stack.uow() as uow:
+        today = uow.payouts.to_destination(phone, since=day_bounds(stack.clock.now())[0])
+    return sum((p.amount for p in today if p.state is not PayoutState.FAILED), Money.zero(KES))
+
+
+def test_a_settlement_payout_retried_past_the_numbers_daily_limit_is_refused_until_the_next_day(any_stack):
+    """A merchant's settlement payout of about KES 200,000 failed; two other merchants then settled about KES 400,000
+    to the same M-Pesa number the same day. The operator's retry (the use case the CLI and the API call) is refused:
+    M-Pesa pays one customer at most KES 500,000 a day. The refusal names the limit, what remains today and the day
+    it is possible again, is audited, and changes nothing else; on that day the same retry makes the new attempt."""
+    from cryptopay.core.errors import LimitExceeded
+    from cryptopay.core.kyc.limits import day_bounds
+    from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
+
+    stack, phone = any_stack, "254712345678"
+    [failed] = _settled_to_one_number(stack, phone, failing=1, paid=2)
+    paid, balance = _paid_today(stack, phone), stack.balance(flows.merchant_liability("m0", KES))
+    assert paid + failed.amount > DAILY_CUSTOMER_LIMIT >= paid
+    tomorrow = day_bounds(stack.clock.now())[1]
+
+    with pytest.raises(LimitExceeded, match="daily limit") as refused:
+        stack.payouts.retry_failed_payout(failed.id, actor="ops:alice")
+    left = DAILY_CUSTOMER_LIMIT - paid
+    assert refused.value.details["limit"] == "mpesa.daily"
+    assert refused.value.details["remaining"] == str(left.amount)
+    assert refused.value.details["possible_from"] == tomorrow.date().isoformat()
+    assert f"KES {left.amount:,} remains today" in refused.value.message
+    assert tomorrow.date().isoformat() in refused.value.message and "500,000" in refused.value.message
+    assert phone not in refused.value.message  # the number is masked
+    with stack.uow() as uow:
+        assert uow.payouts.get(failed.id).retried_by is None
+        [record] = [r for r in uow.audit.about([f"payout:{failed.id}"]) if r.action == "payout.retry_refused"]
+    assert (record.actor, dict(record.details)["possible_from"]) == ("ops:alice", tomorrow.date().isoformat())
+    assert _paid_today(stack, phone) == paid
+    assert stack.balance(flows.merchant_liability("m0", KES)) == balance and stack.books_balanced()
+
+    stack.clock.set(tomorrow)
+    again = stack.payouts.retry_failed_payout(failed.id, actor="ops:alice")
+    assert (again.retry_of, again.amount, again.state) == (failed.id, failed.amount, PayoutState.PLANNED)
+    assert stack.books_balanced()
+
+
+def test_operators_retrying_payouts_to_one_number_at_once_never_pass_its_daily_limit(any_stack):
+    """Four merchants' settlement payouts of about KES 200,000 to one number failed: its KES 500,000 daily limit has
+    room for two of them again. Four operators retry them at the same instant: two new attempts are made and two
+    retries are refused, whatever the interleaving. On PostgreSQL the number's advisory lock, taken by each retry
+    before it reads the day's payouts, is what makes it so: without it the retries read the day before the others
+    commit and plan up to KES 800,000 (it failed so in 3 runs of 3)."""
+    from cryptopay.core.errors import LimitExceeded
+    from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
+
+    stack, phone = any_stack, "254712345678"
+    failed = _settled_to_one_number(stack, phone, failing=4, paid=0)
+
+    def retry(n: int) -> Payout | LimitExceeded:
+        try:
+            return stack.payouts.retry_failed_payout(failed[n].id, actor=f"ops:operator{n}")
+        except LimitExceeded as refused:
+            return refused
+
+    results = race(len(failed), retry)
+    assert sorted(isinstance(r, LimitExceeded) for r in results) == [False, False, True, True], results
+    assert _paid_today(stack, phone) <= DAILY_CUSTOMER_LIMIT
     assert stack.books_balanced()

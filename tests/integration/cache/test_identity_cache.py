@@ -73,6 +73,38 @@ def test_a_revocation_in_one_process_is_honoured_at_once_in_another(engine, redi
         b.authenticate(presented)
 
 
+def test_removing_a_member_revokes_their_keys_in_every_process_at_once(engine, redis_url, epoch_key) -> None:
+    """Process B has an admin's key cached; process A's ``Teams.remove`` of that admin makes B refuse it next."""
+    from cryptopay.core.identity import Role, User
+    from cryptopay.core.identity.model import TeamRole
+    from cryptopay.core.identity.teams import Member, Teams
+    from cryptopay.core.testing.notifications import InMemoryNotifier
+
+    a, b = _process(engine, redis_url, epoch_key), _process(engine, redis_url, epoch_key)
+    repositories = sql_identity_repositories(engine)
+    merchant_id = _merchant(engine)
+    admin = f"usr_{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    repositories["users"].add(User(admin, f"{admin}@example.co.ke", "x", Role.MERCHANT, now))
+    member = Member(merchant_id=merchant_id, user_id=admin, role=TeamRole.ADMIN, added_at=now, added_by=admin)
+    repositories["teams"].add_member(member)
+    _key, presented = a.create(merchant_id, name="till", scopes=["invoices:read"], created_by=admin)
+    b.authenticate(presented)
+    teams = Teams(
+        teams=repositories["teams"],
+        merchants=repositories["merchants"],
+        api_keys=a.keys,
+        users=repositories["users"],
+        notifier=InMemoryNotifier(),
+        audit=InMemoryAuditLog(),
+        clock=SystemClock(),
+        ids=RandomIds(),
+    )
+    teams.remove(merchant_id, admin, actor=repositories["merchants"].get(merchant_id).owner_user_id)
+    with pytest.raises(Unauthenticated):
+        b.authenticate(presented)
+
+
 def test_an_unreadable_epoch_means_no_cache(engine, epoch_key) -> None:
     """With Redis unreachable every check reads the database (never a possibly revoked cached key)."""
     dead = RedisEpoch(redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2), key=epoch_key)

@@ -9,12 +9,16 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from cryptopay.adapters.bootstrap import build
+from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.core.redaction import redact
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay_http.blueprints.daraja_hooks import UNVOUCHED_LIMIT_PER_MINUTE
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
+from tests.integration.http.http_support import make_app
 from tests.integration.http_payments.payments_support import Shop, daraja_body, hook_path, submit_a_payout
 from tests.support.services import allow_daraja_sources
 
@@ -109,3 +113,28 @@ def test_no_callback_token_reaches_any_log_line(served, stack, shop, client, cap
     assert any(record.name == "werkzeug" for record in caplog.records)
     assert any(record.name == "httpx" for record in caplog.records)
     assert not [line for line in lines if token in line]
+
+
+def test_every_hook_route_with_a_token_is_redacted(app):
+    """Walking the real app's routes: every /hooks/ path ending in a token (stk, payouts, status, balance) is redacted."""
+    token = "GNMH5pQ2xyD8-secret_Tok"
+    hooks = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/hooks/") and rule.arguments]
+    assert {"/hooks/daraja/stk/<token>", "/hooks/daraja/payouts/result/<token>"} <= {r.rule for r in hooks}
+    for rule in hooks:
+        path = rule.rule.replace("<token>", token)
+        assert "<" not in path, rule.rule  # a hook whose secret is not named <token>: teach this test about it
+        assert token not in redact(f'"POST {path} HTTP/1.1" 200'), rule.rule
+        assert redact(f"https://pay.example.com{path}?x=1").endswith("/<redacted>?x=1"), rule.rule
+
+
+def test_a_callback_to_a_server_without_daraja_settings_is_told_nothing_of_them(tmp_path, caplog):
+    """Without Daraja settings a callback gets a generic 503 problem; which settings are missing is logged only."""
+    client = make_app(build(Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}))).test_client()
+    for path in (
+        "/hooks/daraja/payouts/result/tok",
+        "/hooks/daraja/status/result/tok",
+        "/hooks/daraja/balance/result/tok",
+    ):
+        answer = client.post(path, data=json.dumps({"Result": {"ResultCode": 0}}), content_type="application/json")
+        assert answer.status_code == 503 and "CRYPTOPAY" not in answer.get_data(as_text=True), path
+    assert "CRYPTOPAY_MPESA_CONSUMER_KEY" in caplog.text

@@ -314,6 +314,44 @@ def test_each_page_is_for_the_role_of_its_rest_twin(path, admin, compliance, ann
     assert ann.get(path)[0] == compliance
 
 
+def test_every_console_route_is_listed_with_its_roles(app):
+    """Deny by default: every route of the app under /console is the console blueprint's and is named in its role
+    map with the roles that may use it (a page added without its roles fails here, as it would be refused to all);
+    the map names no route that is gone, and only staff roles."""
+    from cryptopay_http.pages.console import ROLES
+
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/console") or r.endpoint.startswith("console.")]
+    assert rules and all(r.endpoint.startswith("console.") for r in rules), [r.rule for r in rules]
+    routes = {r.endpoint.removeprefix("console."): r.rule for r in rules}
+    assert {name: rule for name, rule in routes.items() if name not in ROLES} == {}, "console routes without roles"
+    assert sorted(ROLES.keys() - routes.keys()) == []
+    assert all(roles and roles <= {Role.ADMIN, Role.COMPLIANCE} for roles in ROLES.values())
+
+
+def test_an_unlisted_console_route_is_refused_to_every_staff_role_and_audited(app, auth, services):
+    """A console page whose endpoint is not in the role map is refused (403) to officers and admins alike, and
+    each refusal is audited with the route; the page's view never runs."""
+    ran: list[str] = []
+
+    def unlisted() -> str:
+        ran.append("ran")
+        return "the unlisted page"
+
+    app.add_url_rule("/console/unlisted/<item>", endpoint="console.unlisted", view_func=unlisted)
+    staff = [Staff(app, auth, "ann@cryptopay.example", Role.COMPLIANCE)]
+    staff.append(Staff(app, auth, "chief@cryptopay.example", Role.ADMIN))
+    for member in staff:
+        status, html = member.get("/console/unlisted/42")
+        assert status == 403 and "the unlisted page" not in html
+        assert member.get("/console/audit")[0] == 200  # a listed page still opens
+    assert ran == []
+    records = [r for r in services.audit.records() if r.action == "console.unlisted"]
+    assert [(r.actor, r.subject) for r in records] == [
+        (f"user:{m.id}", "route:/console/unlisted/<item>") for m in staff
+    ]
+    assert {dict(r.details)["endpoint"] for r in records} == {"console.unlisted"}
+
+
 @pytest.fixture
 def root(tmp_path) -> Iterator[tuple[Flask, AuthActions]]:
     """The app on the composition root (SQLite), as deployed."""

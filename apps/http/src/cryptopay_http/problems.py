@@ -59,7 +59,8 @@ def _domain_error(error: CryptopayError) -> Response:
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, LimitExceeded):  # which limit refused, and what it still allows (KES), for the client
-        extra.update({k: error.details[k] for k in ("limit", "remaining") if error.details.get(k) is not None})
+        named = ("limit", "remaining", "possible_from")  # possible_from: the Nairobi day the limit allows it again
+        extra.update({k: error.details[k] for k in named if error.details.get(k) is not None})
     if error.http_status == 401:
         headers["WWW-Authenticate"] = CHALLENGE
     if error.http_status >= 500:

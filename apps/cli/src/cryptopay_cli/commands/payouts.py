@@ -1,7 +1,8 @@
 """``cryptopay payouts``: list payouts, retry a definitively failed one, run the overdue status queries now, and
 pay bank transfers (``bank-file``, ``confirm-bank``).
 
-``retry`` exits 3 for an unknown payout and 5 when the payout is not failed or was already retried;
+``retry`` exits 3 for an unknown payout and 5 when the payout is not failed or was already retried, or when M-Pesa's
+daily limit of the number cannot take it today (the message says what remains and on which day it can be retried);
 ``confirm-bank`` exits 2 for a bad reference, 3 for an unknown payout, 5 when it is not a bank transfer awaiting one.
 """
 

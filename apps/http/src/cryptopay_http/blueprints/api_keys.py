@@ -34,7 +34,8 @@ class CreateApiKey:
 
 @attrs.frozen
 class ApiKeyView:
-    """An API key without its secret; ``prefix`` is how the key string starts, to recognise it."""
+    """An API key without its secret; ``prefix`` is how the key string starts, to recognise it; ``created_by`` the
+    user who minted it (a team member's keys are revoked when they are removed or demoted below admin)."""
 
     id: str
     prefix: str
@@ -42,11 +43,21 @@ class ApiKeyView:
     name: str
     scopes: frozenset[str]
     created_at: datetime
+    created_by: str
     revoked_at: datetime | None
 
     @classmethod
     def of(cls, key: ApiKey) -> ApiKeyView:
-        return cls(key.id, f"cp_{key.id}", key.merchant_id, key.name, key.scopes, key.created_at, key.revoked_at)
+        return cls(
+            key.id,
+            f"cp_{key.id}",
+            key.merchant_id,
+            key.name,
+            key.scopes,
+            key.created_at,
+            key.created_by,
+            key.revoked_at,
+        )
 
 
 @attrs.frozen

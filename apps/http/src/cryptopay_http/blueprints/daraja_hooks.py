@@ -23,10 +23,11 @@ These routes are for Daraja only: the OpenAPI document lists them under the ``in
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import attrs
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.identity import Forbidden, RateLimited
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist, load_json, parse_payload
 from cryptopay.core.payouts.service import CallbackPurpose, PayoutUrls
@@ -46,7 +47,9 @@ UNVOUCHED_LIMIT_PER_MINUTE = 120  # per source address, for callers no allowlist
 _log = logging.getLogger("cryptopay.http.daraja")
 _TAGS = ("internal",)
 _ABOUT = "For Daraja only: the path ends in the request's secret token; a wrong token is a 403 problem."
-_ERRORS = (403, 422, 429)
+_ERRORS = (403, 422, 429, 503)
+_NOT_HERE = "M-Pesa callbacks are not accepted here"
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -103,6 +106,16 @@ def _vouched_source() -> bool:
     return bool(allowlist.networks)
 
 
+def _configured(part: Callable[[], T]) -> T:
+    """The use case answering Daraja; a deployment without Daraja settings tells the caller only that it is not
+    accepted here (503), never which settings are missing: that goes to the server's log."""
+    try:
+        return part()
+    except CryptopayError as error:
+        _log.error("a Daraja callback arrived but M-Pesa is not configured here: %s", error.message)
+        raise Unavailable(_NOT_HERE) from None
+
+
 def _limit_unvouched() -> None:
     decision = runtime().services.rate_limiter.hit(
         f"daraja-hooks:{client_address()}", limit=UNVOUCHED_LIMIT_PER_MINUTE, window_seconds=60
@@ -124,9 +137,12 @@ def _handle(token: str, purpose: CallbackPurpose) -> Response:
     except InvalidInput as error:
         _log.warning("unreadable Daraja callback on %s: %s", rule, error.message)
         raise
-    keep = body.decode("utf-8", "replace") if vouched else None
+    raw = body.decode("utf-8", "replace")
+    payouts = _configured(lambda: payments().payouts)
     try:
-        payout = payments().payouts.handle_payout_result(result, token=token, purpose=purpose, keep=keep)
+        payout = payouts.handle_payout_result(
+            result, token=token, purpose=purpose, keep=raw if vouched else None, raw=raw
+        )
     except Forbidden:
         _log.warning("refused a Daraja callback on %s from %s: unknown token", rule, request.remote_addr)
         raise
@@ -165,8 +181,9 @@ def _balance_answer(token: str, *, timed_out: bool) -> Response:
     if not _vouched_source():
         _limit_unvouched()
     result = parse_payload(load_json(request.get_data(cache=True)))
+    balances = _configured(lambda: payments().float_balance)
     try:
-        query = payments().float_balance.answer(result, token=token, timed_out=timed_out)
+        query = balances.answer(result, token=token, timed_out=timed_out)
     except Forbidden:
         _log.warning("refused an Account Balance answer from %s: unknown token", request.remote_addr)
         raise
@@ -197,8 +214,9 @@ def stk_callback(token: str) -> Response:
     if not _vouched_source():
         _limit_unvouched()
     result = parse_payload(load_json(request.get_data(cache=True)))
+    buys = _configured(lambda: runtime().services.wallet_buys)
     try:
-        buy = runtime().services.wallet_buys.on_callback(result, token=token)
+        buy = buys.on_callback(result, token=token)
     except Forbidden:
         _log.warning("refused an STK callback from %s: unknown token", request.remote_addr)
         raise

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.identity import Role
+from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import (
     BusinessDetails,
@@ -280,17 +281,21 @@ class PersonView:
 
 @attrs.frozen
 class DirectorView:
+    """A director; their ID number, date of birth, phone and address are null for a team's finance and staff."""
+
     id: str
     name: str
     id_type: str
-    id_number: str
+    id_number: str | None
     date_of_birth: str | None
     phone: str | None
     address: str | None
     verified: bool  # an officer checked their particulars against their documents in this review
 
     @classmethod
-    def of(cls, d: Director, verified: tuple[str, ...]) -> DirectorView:
+    def of(cls, d: Director, verified: tuple[str, ...], *, particulars: bool = True) -> DirectorView:
+        if not particulars:
+            return cls(d.id, d.name, d.id_type.value, None, None, None, None, d.id in verified)
         born = d.date_of_birth.isoformat() if d.date_of_birth else None
         return cls(d.id, d.name, d.id_type.value, d.id_number, born, d.phone, d.address, d.id in verified)
 
@@ -305,8 +310,10 @@ class BusinessView:
     directors: list[DirectorView]
 
     @classmethod
-    def of(cls, b: BusinessDetails, verified: tuple[str, ...] = ()) -> BusinessView:
-        directors = [DirectorView.of(d, verified) for d in b.directors]
+    def of(
+        cls, b: BusinessDetails, verified: tuple[str, ...] = (), *, directors_particulars: bool = True
+    ) -> BusinessView:
+        directors = [DirectorView.of(d, verified, particulars=directors_particulars) for d in b.directors]
         return cls(b.registered_name, b.registration_number, b.kra_pin, b.phone, b.address, directors)
 
 
@@ -346,9 +353,12 @@ class ApplicationView:
     sanctions_matches: list[str] | None  # officers only (null for the applicant: no tipping off)
 
     @classmethod
-    def of(cls, a: KycApplication, *, officer: bool = False, particulars: bool = True) -> ApplicationView:
+    def of(
+        cls, a: KycApplication, *, officer: bool = False, particulars: bool = True, directors_particulars: bool = True
+    ) -> ApplicationView:
         """The view of ``a``; without ``particulars`` (an officer's queue), no personal details: reading those is
-        ``read_application``, audited."""
+        ``read_application``, audited; without ``directors_particulars`` (a team's finance and staff), the
+        directors' names only."""
         needed = _review().policy.tier(a.kind, a.level).approvals_required
         return cls(
             a.id,
@@ -363,7 +373,11 @@ class ApplicationView:
             [k.value for k in a.missing_documents()] + a.missing_director_documents(),
             [DocumentView.of(d) for d in a.documents],
             PersonView.of(a.person) if a.person and particulars else None,
-            BusinessView.of(a.business, a.verified_directors) if a.business and particulars else None,
+            (
+                BusinessView.of(a.business, a.verified_directors, directors_particulars=directors_particulars)
+                if a.business and particulars
+                else None
+            ),
             a.created_at,
             a.submitted_at,
             a.decided_at,
@@ -386,7 +400,14 @@ class StandingView:
     applications: list[ApplicationView]
 
     @classmethod
-    def of(cls, party_id: str, profile: KycProfile | None, applications: list[KycApplication]) -> StandingView:
+    def of(
+        cls,
+        party_id: str,
+        profile: KycProfile | None,
+        applications: list[KycApplication],
+        *,
+        directors_particulars: bool = True,
+    ) -> StandingView:
         tier = profile.tier_at(runtime().services.clock.now()) if profile else None
         return cls(
             party_id=party_id,
@@ -396,7 +417,7 @@ class StandingView:
             single_limit=str(tier.single_limit.amount) if tier else None,
             daily_limit=str(tier.daily_limit.amount) if tier else None,
             monthly_limit=str(tier.monthly_limit.amount) if tier else None,
-            applications=[ApplicationView.of(a) for a in applications],
+            applications=[ApplicationView.of(a, directors_particulars=directors_particulars) for a in applications],
         )
 
 
@@ -419,6 +440,16 @@ def _party() -> str:
     return principal.id
 
 
+# A merchant's KYB (and its directors' particulars) is the owner's and the admins' business: finance and staff read
+# its state and the directors' names only (the dashboard's /dashboard/kyb draws the same line).
+_KYB_MANAGERS = (TeamRole.OWNER, TeamRole.ADMIN)
+
+
+def _manages_kyb() -> bool:
+    role = current_principal().team_role
+    return role is None or role in _KYB_MANAGERS
+
+
 def _email() -> str | None:
     user = runtime().services.users.get(current_principal().id)
     return user.email if user is not None else None
@@ -430,7 +461,8 @@ def _email() -> str | None:
 def standing() -> Response:
     party = _party()
     found = _review().standing(party)
-    return json_response(StandingView.of(party, found.profile, found.applications))
+    masked = not _manages_kyb()
+    return json_response(StandingView.of(party, found.profile, found.applications, directors_particulars=not masked))
 
 
 @bp.post("/v1/kyc/applications")
@@ -459,7 +491,7 @@ def apply_personal() -> Response:
     tags=_TAGS,
     errors=(409,),
 )
-@require(roles=[Role.MERCHANT])
+@require(roles=[Role.MERCHANT], team=_KYB_MANAGERS)
 def apply_business() -> Response:
     body = read_body(BusinessApplication)
     details = body.details()
@@ -477,7 +509,7 @@ def apply_business() -> Response:
     tags=_TAGS,
     errors=(409,),
 )
-@require(roles=[Role.PERSONAL, Role.MERCHANT])
+@require(roles=[Role.PERSONAL, Role.MERCHANT], team=_KYB_MANAGERS)
 def upload_document(application_id: str) -> Response:
     party = _party()
     _review().check_owner(party, application_id)  # an unknown application is a 404 whatever the body
@@ -489,7 +521,7 @@ def upload_document(application_id: str) -> Response:
 
 @bp.post("/v1/kyc/applications/<application_id>/submit")
 @operation("Submit one's application for review", response=ApplicationView, tags=_TAGS, errors=(409,))
-@require(roles=[Role.PERSONAL, Role.MERCHANT])
+@require(roles=[Role.PERSONAL, Role.MERCHANT], team=_KYB_MANAGERS)
 def submit(application_id: str) -> Response:
     return json_response(ApplicationView.of(_review().submit(_party(), application_id)))
 

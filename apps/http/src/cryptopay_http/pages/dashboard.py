@@ -452,6 +452,7 @@ def settlements() -> Response:
 def _developers(status: int = 200, **context: Any) -> Response:
     merchant_id = _merchant_id()
     keys = runtime().services.api_keys.for_merchant(merchant_id, before=None, limit=100)
+    creators = {k.created_by: _creator(k.created_by) for k in keys}
     hooks = webhooks()
     with hooks.uow() as uow:
         endpoints = uow.webhook_endpoints.enabled_for_merchant(merchant_id, before=None, limit=100)
@@ -464,6 +465,7 @@ def _developers(status: int = 200, **context: Any) -> Response:
         "dashboard/developers.html",
         status,
         keys=keys,
+        creators=creators,
         endpoints=endpoints,
         deliveries=deliveries,
         scopes=scopes,
@@ -476,6 +478,12 @@ def _developers(status: int = 200, **context: Any) -> Response:
 @bp.get("/developers")
 def developers() -> Response:
     return _developers()
+
+
+def _creator(user_id: str) -> str:
+    """Who minted a key, as the team page names people (their email, else their id)."""
+    user = runtime().services.users.get(user_id)
+    return (user.email or user_id) if user is not None else user_id
 
 
 def _stepped_up(action: Callable[[], Response]) -> Response:

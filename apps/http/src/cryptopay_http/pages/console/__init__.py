@@ -3,7 +3,10 @@
 Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML alerts and cases and account freezes
 are the compliance officers' (``/v1/admin/kyc``, ``/v1/admin/compliance``, ``/v1/admin/accounts``); reconciliation,
 treasury, system health and role changes are the admins'; the audit log, account search and transaction search
-are for both. A staff login without a second factor is an enrolment-only session and is refused. The same page
+are for both. Deny by default: every console endpoint is named in ``ROLES`` with its roles, and one that is not (a
+page added without its roles) is refused to everyone (403, audited as ``console.unlisted``); a test walks the app's
+console routes and fails on any not named. A staff login without a second factor is an enrolment-only session and is
+refused. The same page
 session as the dashboard (``/dashboard/login``); every form carries a CSRF token, checked before anything runs.
 
 Pages call the same use cases as the REST routes and the ``cryptopay compliance`` CLI through the app's ``Services``
@@ -22,6 +25,7 @@ from cryptopay.core.identity import EnrolmentRequired, Forbidden, Principal, Rol
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
+from cryptopay_http.auth import audit_security
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login
 from cryptopay_http.pages.web import page_blueprint, redirect
 
@@ -30,23 +34,45 @@ __all__ = ["ROLES", "accounts", "acting", "aml", "audit", "bp", "kyc", "officer"
 bp = page_blueprint("console", __name__, url_prefix="/console")
 _STAFF = frozenset({Role.ADMIN, Role.COMPLIANCE})
 _COMPLIANCE, _ADMIN = frozenset({Role.COMPLIANCE}), frozenset({Role.ADMIN})
-# endpoint prefix (after "console.") -> the roles that may use it; anything not named is for both
+# Every console endpoint (after "console.") -> the roles that may use it. Deny by default: an endpoint not named here
+# is refused to every role (403, audited), so a new page is closed until it is listed with its roles.
 ROLES: dict[str, frozenset[Role]] = {
-    "kyc_": _COMPLIANCE,
-    "aml_": _COMPLIANCE,
+    "home": _STAFF,
+    "search": _STAFF,
+    "audit_log": _STAFF,
+    "accounts": _STAFF,
+    "account": _STAFF,
+    "account_close": _STAFF,
     "account_freeze": _COMPLIANCE,
     "account_unfreeze": _COMPLIANCE,
     "account_role": _ADMIN,
-    "ops_": _ADMIN,
+    "kyc_queue": _COMPLIANCE,
+    "kyc_application": _COMPLIANCE,
+    "kyc_claim": _COMPLIANCE,
+    "kyc_approve": _COMPLIANCE,
+    "kyc_reject": _COMPLIANCE,
+    "kyc_verify_director": _COMPLIANCE,
+    "kyc_request_information": _COMPLIANCE,
+    "kyc_document": _COMPLIANCE,
+    "kyc_document_content": _COMPLIANCE,
+    "aml_alerts": _COMPLIANCE,
+    "aml_open_case": _COMPLIANCE,
+    "aml_cases": _COMPLIANCE,
+    "aml_case": _COMPLIANCE,
+    "aml_note": _COMPLIANCE,
+    "aml_move": _COMPLIANCE,
+    "aml_assign": _COMPLIANCE,
+    "aml_str": _COMPLIANCE,
+    "ops_reconciliation": _ADMIN,
+    "ops_reconcile_now": _ADMIN,
+    "ops_treasury": _ADMIN,
+    "ops_health": _ADMIN,
 }
 
 
-def _roles_for(endpoint: str) -> frozenset[Role]:
-    name = endpoint.removeprefix("console.")
-    for prefix, roles in ROLES.items():
-        if name.startswith(prefix):
-            return roles
-    return _STAFF
+def _roles_for(endpoint: str) -> frozenset[Role] | None:
+    """The roles that may use ``endpoint``; None for one not listed (refused to all)."""
+    return ROLES.get(endpoint.removeprefix("console."))
 
 
 @bp.before_request
@@ -61,7 +87,12 @@ def _guard() -> ResponseReturnValue | None:
         raise Forbidden("the console is for staff")
     if principal.enrolment_only:
         raise EnrolmentRequired("enrol a second factor before using the console")
-    if principal.role not in _roles_for(request.endpoint or ""):
+    roles = _roles_for(request.endpoint or "")
+    if roles is None:
+        route = request.url_rule.rule if request.url_rule else request.path
+        audit_security("console.unlisted", f"route:{route}", method=request.method, endpoint=request.endpoint or "")
+        raise Forbidden("this console page is not open to any role yet")
+    if principal.role not in roles:
         raise Forbidden("this page is for another staff role")
     return None
 

@@ -196,6 +196,7 @@ class Services:
         return Teams(
             teams=self.team_store,
             merchants=self.merchants,
+            api_keys=self.api_keys,
             users=self.users,
             notifier=self.notifier,
             audit=self.audit,

@@ -250,6 +250,9 @@ class CachedApiKeys(_CachedReads[ApiKeyRepository, ApiKey]):
     def for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[ApiKey]:
         return self._inner.for_merchant(merchant_id, before=before, limit=limit)
 
+    def created_by(self, merchant_id: str, user_id: str) -> list[ApiKey]:
+        return self._inner.created_by(merchant_id, user_id)
+
 
 class CachedMerchants(_CachedReads[MerchantRepository, Merchant]):
     """``MerchantRepository`` that serves ``by_owner`` (read on every merchant user's request) from the cache.

@@ -82,6 +82,7 @@ api_keys = sa.Table(
     sa.Column("revoked_at", UtcDateTime),
     sa.Column("last_used_at", UtcDateTime),
     sa.Index("ix_api_keys_merchant", "merchant_id", "id"),
+    sa.Index("ix_api_keys_creator", "merchant_id", "created_by"),
     keep_existing=True,
 )
 

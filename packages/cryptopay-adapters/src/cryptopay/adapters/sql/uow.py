@@ -11,14 +11,19 @@ of prepared statements (``cryptopay.adapters.sql.prepared``), instead of psycopg
 
 ``SqlStorage.reading()`` is the same repositories for reads that need no transaction (an invoice, a store, a page
 of a listing: one statement each): the connection runs in autocommit, so no ``BEGIN``/``COMMIT`` round trips, and
-nothing is locked (``get`` of an invoice or payout does not take its row lock). Give it only to read paths.
+nothing is locked (``get`` of an invoice or payout does not take its row lock). Give it only to read paths. With
+``pinned_readers`` (the composition root passes the app's threads) each thread on PostgreSQL keeps one autocommit
+connection for its reads instead of taking one from the pool per read (see ``SqlStorage``).
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -340,12 +345,28 @@ class SqlUnitOfWork:
             self.connection.invalidate()
 
 
+class _ThreadReader(threading.local):
+    """A thread's pinned reading connection (``SqlStorage.reading``), the process that opened it, and whether a
+    ``reading()`` block on this thread is using it now (a nested one then takes a pooled connection)."""
+
+    conn: Connection | None = None
+    pid: int = 0
+    busy: bool = False
+
+
 class SqlStorage:
     """Holds the engine; ``unit_of_work()`` is the ``UnitOfWorkFactory`` and ``ledger_store`` the ``LedgerStore``.
 
     ``cipher`` seals webhook endpoint secrets (the composition root passes ``SecretCipher.from_vault(vault)``);
     ``allow_plaintext`` is for tests only. ``personal`` seals personal data and keys phone and email lookups (the
     root passes the vault's ``PersonalData``; without one, personal data is stored as it is).
+
+    ``pinned_readers``: on PostgreSQL, up to this many threads each keep one connection, in autocommit, for their
+    ``reading()`` blocks (taking a connection from the pool, switching it to autocommit and back and returning it
+    was about a quarter of an invoice read's CPU in the process). Threads past that number, nested ``reading()``
+    blocks and SQLite use a pooled connection per block as before. A thread's connection goes back to the pool when
+    the thread ends, or at ``close()``; a broken one reconnects on its next use (SQLAlchemy), and one that cannot
+    be reset after a block is dropped. After a fork the child pins its own (the parent's socket is never used).
     """
 
     def __init__(
@@ -356,11 +377,18 @@ class SqlStorage:
         cipher: SecretCipher | None = None,
         allow_plaintext: bool = False,
         personal: PersonalData | None = None,
+        pinned_readers: int = 0,
     ) -> None:
         self.engine = engine
         self.ledger_store = SqlLedgerStore(engine)
         self._ids, self._cipher, self._allow_plaintext = ids, cipher, allow_plaintext
         self.personal = personal or PersonalData.plaintext()
+        self._pin_limit = pinned_readers if engine.dialect.name == "postgresql" else 0
+        self._thread = _ThreadReader()
+        self._pinned: set[Connection] = set()
+        self._pin_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._inherited: list[Connection] = []
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
@@ -384,16 +412,85 @@ class SqlStorage:
     @contextmanager
     def reading(self) -> Iterator[SqlUnitOfWork]:
         """Repositories for reads only: autocommit (each statement its own snapshot), no row locks, no commit."""
-        with translating(), self.engine.connect() as conn:
-            reader = conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield SqlUnitOfWork(
-                reader,
-                self._ids,
-                cipher=self._cipher,
-                allow_plaintext=self._allow_plaintext,
-                locking=False,
-                personal=self.personal,
-            )
+        with translating():
+            pinned = self._pinned_reader()
+            if pinned is None:
+                with self.engine.connect() as conn:
+                    yield self._reader(conn.execution_options(isolation_level="AUTOCOMMIT"))
+                return
+            self._thread.busy = True
+            try:
+                yield self._reader(pinned)
+            finally:
+                self._thread.busy = False
+                self._reset(pinned)
+
+    def _reader(self, conn: Connection) -> SqlUnitOfWork:
+        return SqlUnitOfWork(
+            conn,
+            self._ids,
+            cipher=self._cipher,
+            allow_plaintext=self._allow_plaintext,
+            locking=False,
+            personal=self.personal,
+        )
+
+    def _pinned_reader(self) -> Connection | None:
+        """This thread's reading connection (pinned now if there is room), or None: use a pooled one."""
+        thread = self._thread
+        if thread.busy or not self._pin_limit:
+            return None
+        pid = os.getpid()
+        if thread.conn is not None and thread.pid == pid and not thread.conn.closed:
+            return thread.conn
+        with self._pin_lock:
+            if pid != self._pid:  # a forked child: the parent's connections are not ours to use or close, and are
+                self._inherited.extend(self._pinned)  # kept referenced: collected, they would close its sessions
+                self._pinned, self._pid = set(), pid
+            if len(self._pinned) >= self._pin_limit:
+                return None
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")  # not under the lock
+        with self._pin_lock:
+            room = len(self._pinned) < self._pin_limit  # another thread may have taken the last place meanwhile
+            if room:
+                self._pinned.add(conn)
+        if not room:
+            conn.close()
+            return None
+        thread.conn, thread.pid = conn, pid
+        ended = weakref.finalize(threading.current_thread(), self._unpin, conn)  # back to the pool when it ends
+        ended.atexit = False  # at exit the process's sockets close anyway
+        return conn
+
+    def _reset(self, conn: Connection) -> None:
+        """End what SQLAlchemy began on the connection in the block (in autocommit: nothing on the server), so the
+        next block starts clean; a connection that cannot be reset is dropped."""
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        except Exception:  # a broken connection: the next read pins another
+            self._thread.conn = None
+            self._unpin(conn)
+
+    def _unpin(self, conn: Connection) -> None:
+        with self._pin_lock:
+            if conn not in self._pinned or os.getpid() != self._pid:  # a forked child never closes the parent's
+                return
+            self._pinned.discard(conn)
+        with suppress(Exception):  # closing returns it to the pool (or drops it, if it broke)
+            conn.close()
+
+    def close(self) -> None:
+        """Return every pinned reading connection to the pool (the composition root calls it before disposing of the
+        engine)."""
+        with self._pin_lock:
+            pinned, self._pinned = list(self._pinned), set()
+            if os.getpid() != self._pid:  # a forked child: the parent's, kept referenced and left open
+                self._inherited.extend(pinned)
+                return
+        for conn in pinned:
+            with suppress(Exception):
+                conn.close()
 
     def _open(self, conn: Connection) -> SqlUnitOfWork:
         return SqlUnitOfWork(

@@ -7,6 +7,9 @@ only as its SHA-256); a merchant user who registered or logged in accepts it and
 at most one merchant (its own or one team). Admins manage finance and staff members and other admins, never the
 owner. Every change is audited (``team.*``). What each role may do is ``model.TEAM_SCOPES`` plus the HTTP shell's
 ``require(team=...)`` on the routes that change keys, the store and the profile (the matrix is in the README).
+API keys are minted by owners and admins and live no longer than their creator's right to mint them: removing a
+member, or demoting one below admin, revokes the keys they created (each audited ``api_key.revoked``, through the key
+repository's ``update``, which the API's key cache honours at once).
 
 >>> from cryptopay.core.testing.identity import team_fixture
 >>> duka = team_fixture()
@@ -26,7 +29,13 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.identity.model import Forbidden, Merchant, Role, TeamRole, User
-from cryptopay.core.ports.identity import AuditTrail, MerchantRepository, TeamRepository, UserRepository
+from cryptopay.core.ports.identity import (
+    ApiKeyRepository,
+    AuditTrail,
+    MerchantRepository,
+    TeamRepository,
+    UserRepository,
+)
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.system import Clock, IdGenerator
 
@@ -87,6 +96,7 @@ class Teams:
         *,
         teams: TeamRepository,
         merchants: MerchantRepository,
+        api_keys: ApiKeyRepository,
         users: UserRepository,
         notifier: Notifier,
         audit: AuditTrail,
@@ -96,6 +106,7 @@ class Teams:
         ttl: timedelta = INVITATION_TTL,
     ) -> None:
         self._teams, self._merchants, self._users, self._notifier = teams, merchants, users, notifier
+        self._api_keys = api_keys
         self._audit, self._clock, self._ids, self._tokens, self._ttl = audit, clock, ids, tokens, ttl
 
     # --- who is who ---------------------------------------------------------------------------------------------
@@ -139,7 +150,9 @@ class Teams:
             raise InvalidInput("the owner is not invited: the owner hands ownership over instead", field="role")
         address, now, token = _email(email), self._clock.now(), self._tokens()
         invitation = Invitation(
-            id=self._ids.new_id("inv"),
+            # "invite_", not invoices' "inv_": the two are told apart at a glance (in the audit log, a support
+            # ticket); invitations made before keep their "inv_" ids, which are looked up whole, never by prefix.
+            id=self._ids.new_id("invite"),
             merchant_id=merchant.id,
             email=address,
             role=role,
@@ -212,6 +225,8 @@ class Teams:
         self._teams.update_member(member)
         changed = {"user": user_id, "before": before.value, "after": role.value, "via": via}
         self._record(actor, "team.role_changed", merchant.id, **changed)
+        if role not in _MANAGERS:
+            self._revoke_keys(merchant, user_id, actor=actor, reason="member_demoted")
         return member
 
     def remove(self, merchant_id: str, user_id: str, *, actor: str, via: str = "") -> None:
@@ -224,6 +239,7 @@ class Teams:
         member = self._member(merchant, user_id)
         self._teams.remove_member(merchant.id, user_id)
         self._record(actor, "team.member_removed", merchant.id, user=user_id, role=member.role.value, via=via)
+        self._revoke_keys(merchant, user_id, actor=actor, reason="member_removed")
 
     def transfer_ownership(self, merchant_id: str, to_user_id: str, *, actor: str) -> Merchant:
         """The owner hands the merchant to a member; the old owner stays as an admin."""
@@ -239,6 +255,15 @@ class Teams:
         )
         self._record(actor, "team.ownership_transferred", merchant.id, to=successor.user_id)
         return merchant
+
+    def _revoke_keys(self, merchant: Merchant, user_id: str, *, actor: str, reason: str) -> None:
+        """Revoke the API keys ``user_id`` created for the merchant: they may no longer mint them."""
+        now = self._clock.now()
+        for key in self._api_keys.created_by(merchant.id, user_id):
+            key.revoked_at = now
+            self._api_keys.update(key)  # the cached repository bumps its epoch: every API process drops the key
+            details = {"merchant": merchant.id, "creator": user_id, "reason": reason}
+            self._audit.append(AuditEvent(f"user:{actor}", "api_key.revoked", f"api_key:{key.id}", now, details))
 
     # --- helpers --------------------------------------------------------------------------------------------------
 

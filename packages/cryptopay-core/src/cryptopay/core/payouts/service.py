@@ -28,6 +28,7 @@ whose answer was lost without a reference cannot be queried; it stays ``unknown`
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -38,10 +39,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import faults, flows
-from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound, Refused
+from cryptopay.core.errors import CryptopayError, InvalidInput, LimitExceeded, NotFound, Refused
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.kyc.gate import PayoutGate
+from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money import (
     Acknowledgement,
@@ -59,6 +61,8 @@ from cryptopay.core.mobile_money import (
     status_outcome,
     token_digest,
 )
+from cryptopay.core.mobile_money.limits import DAILY_CUSTOMER_LIMIT
+from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payouts import _answers, _outcomes
@@ -145,8 +149,10 @@ class Payouts:
         pacing: Pacing | None = None,
         guard: PayoutGuard | None = None,
         gate: PayoutGate | None = None,
+        per_day: Money | None = DAILY_CUSTOMER_LIMIT,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
+        self._per_day = per_day  # M-Pesa's per-recipient daily limit, checked again by a B2C retry (None: not)
         self._guard = guard  # the treasury's refusal before overdraft: what the float cannot cover is held
         self._gateway, self._urls, self._deadline, self._tokens = gateway, urls, deadline, tokens
         self._unknown_bound, self._faults, self._metrics = unknown_bound, faults, metrics
@@ -299,16 +305,24 @@ class Payouts:
     # --- answers ------------------------------------------------------------------------------------------------
 
     def handle_payout_result(
-        self, result: MpesaResult, *, token: str | None, purpose: CallbackPurpose, keep: str | None = None
+        self,
+        result: MpesaResult,
+        *,
+        token: str | None,
+        purpose: CallbackPurpose,
+        keep: str | None = None,
+        raw: str | None = None,
     ) -> Payout | None:
         """Apply a B2C/B2B Result, a queue timeout or a Transaction Status answer posted to ``purpose``'s URL.
 
         ``token`` (the URL's) must be one we recorded for that very URL, else ``Forbidden`` and nothing is
         written; a caller that vouches for the sender (an allowed Daraja source address) passes the raw body as
         ``keep``, and then an answer whose token names no request is kept for ``match_kept_answers`` instead.
+        ``raw``: the body as received, kept when the answer on a real token moves nothing (a mismatch, a repeat).
         """
+        body = keep or raw or json.dumps(attrs.asdict(result), default=str)
         try:
-            payout = transaction(self._uow, lambda uow: self._handle(uow, result, token, purpose))
+            payout = transaction(self._uow, lambda uow: self._handle(uow, result, token, purpose, body))
         except Forbidden:
             if keep is None:
                 raise
@@ -320,41 +334,75 @@ class Payouts:
         return None
 
     def _handle(
-        self, uow: PaymentsUnitOfWork, result: MpesaResult, token: str | None, purpose: CallbackPurpose
+        self, uow: PaymentsUnitOfWork, result: MpesaResult, token: str | None, purpose: CallbackPurpose, body: str
     ) -> Payout:
         payout, callback = _answers.authenticate(uow, token, purpose)
         now = self._clock.now()
         if callback.used_at is not None:
-            return payout  # a repeat of an answer already taken: single use, nothing changes
+            return self._again(uow, payout, purpose, result, body)
         payout.use_callback(callback.digest, now)
         uow.payouts.update(payout)
         query = payout.query(callback.request) if purpose.is_status else None
+        stranger = _answers.names_another(payout, result, query=query)  # before the answer's ids are learnt
         if query is not None:
             payout.query_answered(
                 query.query_id, originator_id=result.originator_conversation_id, conversation_id=result.conversation_id
             )
             uow.payouts.update(payout)
-        stranger = _answers.names_another(payout, result, status=purpose.is_status)
         if stranger:
-            return self._suspect(uow, payout, purpose, stranger)
+            return self._suspect(uow, payout, purpose, stranger, body)
         if purpose.is_timeout or result.result_code == QUEUE_TIMEOUT_CODE:
             return self._doubt_payout(uow, payout, "M-Pesa's queue timed out", None)
         if query is not None:
             return self._status_answer(uow, payout, query, result)
+        known = _answers.names_us(payout, result, status=False)  # ids we had before this answer told us any
         _answers.learn_ids(payout, result)
-        return self._apply(uow, payout, result.outcome, result, source="result")
+        return self._apply(uow, payout, result.outcome, result, source="result", known_ids=known)
 
-    def _suspect(self, uow: PaymentsUnitOfWork, payout: Payout, purpose: CallbackPurpose, why: str) -> Payout:
+    def _suspect(
+        self, uow: PaymentsUnitOfWork, payout: Payout, purpose: CallbackPurpose, why: str, body: str
+    ) -> Payout:
+        """An answer on a real token that does not name the payout: kept and audited; Transaction Status decides."""
+        now = self._clock.now()
+        kept = _answers.keep_refused(uow, self._ids, now, purpose, payout, body)
         audit(
             uow,
             "mpesa:callback",
             "payout.result_mismatch",
             f"payout:{payout.id}",
-            self._clock.now(),
+            now,
             url=purpose.value,
             why=why,
+            answer=kept,
         )
         return self._doubt_payout(uow, payout, f"an answer on the {purpose.value} URL {why}", None)
+
+    def _again(
+        self, uow: PaymentsUnitOfWork, payout: Payout, purpose: CallbackPurpose, result: MpesaResult, body: str
+    ) -> Payout:
+        """A second answer on a used token moves nothing (single use), but it is kept and compared, never dropped:
+        one contradicting the payout's state is a ``payout.result_conflict``; on an open payout it makes
+        Transaction Status decide now (the first answer may have been the forgery)."""
+        now = self._clock.now()
+        kept = _answers.keep_refused(uow, self._ids, now, purpose, payout, body)
+        outcome = status_outcome(result) if purpose.is_status else result.outcome
+        conflict = payout.is_final and outcome in (Outcome.SUCCEEDED, Outcome.FAILED) and _contradicts(payout, outcome)
+        action = "payout.result_conflict" if conflict else "payout.answer_repeated"
+        audit(
+            uow,
+            "mpesa:callback",
+            action,
+            f"payout:{payout.id}",
+            now,
+            url=purpose.value,
+            state=payout.state.value,
+            code=result.result_code or "",
+            answer=kept,
+        )
+        if not payout.is_final and payout.state is not PayoutState.PLANNED:
+            payout.check_at = now
+            uow.payouts.update(payout)
+        return payout
 
     def _status_answer(
         self, uow: PaymentsUnitOfWork, payout: Payout, query: PayoutQuery, result: MpesaResult
@@ -369,7 +417,14 @@ class Payouts:
         return self._apply(uow, payout, outcome, result, source="status")
 
     def _apply(
-        self, uow: PaymentsUnitOfWork, payout: Payout, outcome: Outcome, result: MpesaResult, *, source: str
+        self,
+        uow: PaymentsUnitOfWork,
+        payout: Payout,
+        outcome: Outcome,
+        result: MpesaResult,
+        *,
+        source: str,
+        known_ids: bool = True,
     ) -> Payout:
         now = self._clock.now()
         if payout.is_final:
@@ -396,8 +451,13 @@ class Payouts:
                 return self._doubt_payout(uow, payout, f"{source} does not match the payout: {mismatch}", None)
             token = result.param(PREPAID_TOKEN) if payout.b2b is not None else None
             _outcomes.complete(uow, self._ledger, self._ids, payout, now, token=token, **details)
-        elif outcome is Outcome.FAILED and source == "result" and payout.state is PayoutState.UNKNOWN:
-            # Its outcome was in doubt: a failure releases the hold only once Transaction Status confirms it.
+        elif outcome is Outcome.FAILED and not _answers.names_us(payout, result, status=source == "status"):
+            return self._doubt_payout(uow, payout, f"{source} failure does not carry the payout's ids", None)
+        elif (
+            outcome is Outcome.FAILED and source == "result" and (payout.state is PayoutState.UNKNOWN or not known_ids)
+        ):
+            # Its outcome was in doubt, or its ids were learnt from this very answer: a failure releases the hold
+            # only once Transaction Status confirms it.
             payout.check_at, payout.note = now, f"a failure result ({result.result_code}) awaits a status query"
             uow.payouts.update(payout)
             audit(uow, _ACTOR, "payout.failure_unconfirmed", f"payout:{payout.id}", now, code=result.result_code or "")
@@ -592,8 +652,18 @@ class Payouts:
     ) -> Payout:
         """A new attempt (new id, new originator id, new hold) for a definitively failed payout; once per failure.
 
-        ``check`` runs in the same unit of work before the attempt is made (a caller's limit, under its lock)."""
-        return transaction(self._uow, lambda uow: self._retry(uow, payout_id, actor, check))
+        ``check`` runs in the same unit of work before the attempt is made (a caller's limit, under its lock). A B2C
+        attempt is then checked against M-Pesa's per-recipient daily limit (``per_day``): what the number received or
+        has in flight since midnight in Nairobi (every payout to it, failed ones excluded) plus this one, read under
+        the number's lock (``payouts.lock_destination``) held to the attempt's creation, as a settlement's planning
+        and a remittance's retry hold it. Past the limit it is refused (``LimitExceeded``, ``mpesa.daily``, with what
+        remains today and the day it is possible again) and the refusal is audited (``payout.retry_refused``)."""
+        try:
+            return transaction(self._uow, lambda uow: self._retry(uow, payout_id, actor, check))
+        except _PastDailyLimit as refused:
+            at, subject, details = self._clock.now(), refused.subject, {k: str(v) for k, v in refused.details.items()}
+            transaction(self._uow, lambda uow: audit(uow, actor, "payout.retry_refused", subject, at, **details))
+            raise
 
     def _retry(
         self, uow: PaymentsUnitOfWork, payout_id: str, actor: str, check: Callable[[PaymentsUnitOfWork], None] | None
@@ -605,6 +675,8 @@ class Payouts:
             raise Refused(f"payout {old.id} was already retried as {old.retried_by}")
         if check is not None:
             check(uow)
+        if old.is_b2c:
+            self._within_daily_limit(uow, old, now)
         new_id = self._ids.new_id("po")
         hold = flows.start_payout(
             self._ledger,
@@ -638,6 +710,37 @@ class Payouts:
         uow.payouts.add(new)
         audit(uow, actor, "payout.retry", f"payout:{new.id}", now, retry_of=old.id, hold=hold.id, amount=new.amount)
         return new
+
+    def _within_daily_limit(self, uow: PaymentsUnitOfWork, old: Payout, now: datetime) -> None:
+        """Refuse a new attempt at ``old`` that M-Pesa's daily limit of its number cannot take today. Takes the
+        number's lock first (the global lock order: before the ledger's balances the attempt's hold takes)."""
+        per_day = self._per_day
+        if per_day is None:
+            return
+        uow.payouts.lock_destination(old.destination)
+        midnight, tomorrow = day_bounds(now)
+        paid = paid_to(uow.payouts, old.destination, since=midnight)  # the failed attempt is not counted
+        if paid + old.amount <= per_day:
+            return
+        left, day = max(per_day - paid, Money.zero(KES)), tomorrow.date().isoformat()
+        raise _PastDailyLimit(
+            f"M-Pesa's daily limit: {mask_msisdn(old.destination)} may receive at most KES {per_day.amount:,} a day "
+            f"and KES {left.amount:,} remains today, less than the payout's KES {old.amount.amount:,}; retry payout "
+            f"{old.id} on {day} (from midnight in Nairobi)",
+            subject=f"payout:{old.id}",
+            limit="mpesa.daily",
+            remaining=str(left.amount),
+            possible_from=day,
+            amount=str(old.amount.amount),
+        )
+
+
+class _PastDailyLimit(LimitExceeded):
+    """A retry refused by M-Pesa's per-recipient daily limit (audited, unlike a caller's own ``check``)."""
+
+    def __init__(self, message: str, *, subject: str, **details: object) -> None:
+        super().__init__(message, **details)
+        self.subject = subject
 
 
 def _legacy_b2b_target(payout: Payout) -> B2BTarget:

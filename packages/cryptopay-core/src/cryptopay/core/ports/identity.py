@@ -148,6 +148,10 @@ class ApiKeyRepository(Protocol):
         """The merchant's keys, revoked ones included, newest first (by id), strictly older than ``before``."""
         ...
 
+    def created_by(self, merchant_id: str, user_id: str) -> list[ApiKey]:
+        """The merchant's keys that ``user_id`` created and that are not revoked, oldest first (by id)."""
+        ...
+
 
 class IdempotencyRepository(Protocol):
     def begin(self, scope: str, key: str, *, request_hash: str, at: datetime) -> IdempotencyEntry | None:

@@ -269,6 +269,7 @@ def team_fixture() -> TeamFixture:
     teams = Teams(
         teams=InMemoryTeams(),
         merchants=merchants,
+        api_keys=InMemoryApiKeys(),
         users=users,
         notifier=notifier,
         audit=audit,
@@ -298,6 +299,11 @@ class InMemoryApiKeys:
     def for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[ApiKey]:
         mine = sorted((k for k in self._rows.values() if k.merchant_id == merchant_id), key=lambda k: k.id)
         return [_copy(k) for k in reversed(mine) if before is None or k.id < before][:limit]
+
+    def created_by(self, merchant_id: str, user_id: str) -> list[ApiKey]:
+        rows = self._rows.values()
+        mine = (k for k in rows if k.merchant_id == merchant_id and k.created_by == user_id and k.revoked_at is None)
+        return [_copy(k) for k in sorted(mine, key=lambda k: k.id)]
 
 
 class InMemoryIdempotency:

@@ -349,6 +349,13 @@ class SqlApiKeys:
         with reading(self._bind) as conn:
             return [_key(row) for row in conn.execute(query)]
 
+    def created_by(self, merchant_id: str, user_id: str) -> list[ApiKey]:
+        query = sa.select(api_keys).where(
+            api_keys.c.merchant_id == merchant_id, api_keys.c.created_by == user_id, api_keys.c.revoked_at.is_(None)
+        )
+        with reading(self._bind) as conn:
+            return [_key(row) for row in conn.execute(query.order_by(api_keys.c.id))]
+
 
 def _key_row(key: ApiKey) -> dict[str, Any]:
     return _columns(key, api_keys) | {"scopes": sorted(key.scopes)}
