@@ -342,7 +342,8 @@ class SqlUnitOfWork:
                 driver.rollback()
             driver.autocommit = False
         except psycopg.Error:
-            self.connection.invalidate()
+            with suppress(Exception):
+                self.connection.invalidate()  # the pool discards it
 
 
 class _ThreadReader(threading.local):
@@ -401,13 +402,15 @@ class SqlStorage:
                 uow.hold_fence()
                 uow.commit(transaction)
             finally:
-                if transaction.is_active:
-                    driver = conn.connection.driver_connection
-                    began = isinstance(driver, psycopg.Connection) and driver.info.transaction_status != IDLE
-                    transaction.rollback()
-                    if began:  # psycopg follows a ROLLBACK with DEALLOCATE ALL when it holds statements of its own
-                        prepared.forget(conn.connection.info)
-                uow.release()
+                try:
+                    if transaction.is_active:
+                        driver = conn.connection.driver_connection
+                        began = isinstance(driver, psycopg.Connection) and driver.info.transaction_status != IDLE
+                        transaction.rollback()
+                        if began:  # psycopg follows a ROLLBACK with DEALLOCATE ALL when it holds statements of its own
+                            prepared.forget(conn.connection.info)
+                finally:
+                    uow.release()  # even if the rollback failed: never back to the pool in autocommit mode
 
     @contextmanager
     def reading(self) -> Iterator[SqlUnitOfWork]:

@@ -401,7 +401,10 @@ class SqlSends:
             if kind == "s":
                 sender = self._wallets._item(row["code"], json.loads(row["doc"]))
             elif kind == "r":
-                recipient = self._wallets._item(row["code"], json.loads(row["doc"]))
+                doc = json.loads(row["doc"])
+                if phone is not None:  # found by the phone's keyed hash: its phone is this one, no need to open it
+                    doc["phone"] = phone
+                recipient = self._wallets._item(row["code"], doc)
             elif kind == "p":
                 profile = open_profile(json.loads(row["doc"]), self._personal)
             elif kind == "u":
