@@ -10,10 +10,10 @@ from cryptopay_cli.demo_wallet import WalletDemo
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 
 
-def test_the_wallet_demo_pays_a_remittance_out_and_balances_the_books(tmp_path: Path) -> None:
+def test_the_wallet_demo_pays_a_remittance_out_and_balances_the_books(shared_sandbox: Path, demo_mnemonic: str) -> None:
     """The summary says every product worked, the remittance was paid out, and the trial balance is zero."""
     lines: list[str] = []
-    summary = WalletDemo(tmp_path / "demo-wallet", lines.append, timeout=300).run_wallet()
+    summary = WalletDemo(shared_sandbox / "wallet", lines.append, timeout=300, mnemonic=demo_mnemonic).run_wallet()
     assert (summary["wallet"], summary["p2p"], summary["bill"]) == ("ok", "delivered", "paid")
     assert summary["remittance"] == "paid_out"
     assert summary["trial_balance_zero"] is True and summary["wallets_reconciled"] is True

@@ -92,6 +92,20 @@ def test_bad_orders_are_problems_that_change_nothing(api: Api):
     assert api.stack.remittances.orders() == []
 
 
+def test_a_refund_address_that_burns_coins_is_refused(api: Api):
+    """The zero address and the USDT contract itself are well-formed Tron addresses, but coins sent there are lost:
+    each is a 422 naming ``refund_address`` and saying why, and nothing is stored."""
+    for address, why in (
+        ("T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb", "zero address"),
+        ("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "USDT contract on tron"),
+    ):
+        body = {**BODY, "refund_address": address}
+        answer = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": address})
+        assert answer.status_code == 422 and answer.mimetype == "application/problem+json", answer.get_json()
+        assert why in answer.get_json()["detail"] and "refund_address" in str(answer.get_json())
+    assert api.stack.remittances.orders() == []
+
+
 def test_a_large_order_without_full_originator_data_is_refused_naming_the_travel_rule(api: Api):
     """KES 200,000 is above USD 1,000: without an address (or an ID, or birth data) it is a 422
     travel_rule_incomplete and nothing is stored; with the address it opens."""

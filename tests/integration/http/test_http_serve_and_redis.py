@@ -119,11 +119,54 @@ def test_dev_entry_point_serves_healthz_with_a_throw_away_secret():
     assert b"throw-away secret" in stderr
 
 
-def test_production_server_is_granian_without_a_banner_and_stops_gracefully(tmp_path):
-    """Without --dev the API runs on granian with bounded workers, names no server, and exits 0 on SIGTERM."""
+def _refusal(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("CRYPTOPAY_TOKEN_SECRET", "CRYPTOPAY_REDIS_URL")}
+    clean |= {"CRYPTOPAY_DATA_DIR": str(tmp_path / "data"), **env}
+    command = [sys.executable, "-m", "cryptopay_http.serve", "--port", str(_free_port()), *args]
+    return subprocess.run(command, env=clean, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+
+def test_invalid_settings_are_one_line_and_exit_2_before_any_worker_starts(tmp_path):
+    """No token secret, a short one, or several workers without Redis: one line on stderr naming the fix, exit 2,
+    no traceback, no worker, nothing written to the data dir."""
+    secret = "s" * 40
+    cases = [
+        ((), {}, "CRYPTOPAY_TOKEN_SECRET is not set"),
+        ((), {"CRYPTOPAY_TOKEN_SECRET": "short"}, "at least 32 characters"),
+        (("--workers", "4"), {"CRYPTOPAY_TOKEN_SECRET": secret}, "4 workers need CRYPTOPAY_REDIS_URL"),
+        ((), {"CRYPTOPAY_TOKEN_SECRET": secret, "CRYPTOPAY_WEB_WORKERS": "3"}, "3 workers need CRYPTOPAY_REDIS_URL"),
+    ]
+    for args, env, expected in cases:
+        finished = _refusal(tmp_path, *args, **env)
+        assert finished.returncode == 2, (args, env, finished.stderr[-2000:])
+        assert finished.stderr.count("\n") == 1 and expected in finished.stderr, finished.stderr
+        assert "Traceback" not in finished.stderr and "serving on" not in finished.stderr
+        assert not (tmp_path / "data").exists()
+
+
+def test_the_dev_servers_links_name_the_port_it_serves(monkeypatch):
+    """``--dev`` without ``CRYPTOPAY_PUBLIC_URL``: reset links and Daraja's callback base are the served port's."""
+    from cryptopay_http.serve import dev_public_url
+    from cryptopay_http.wsgi import dev_services
+
+    monkeypatch.delenv("CRYPTOPAY_TOKEN_SECRET", raising=False)
+    monkeypatch.setenv("CRYPTOPAY_PUBLIC_URL", dev_public_url("0.0.0.0", 8001))  # what _serve_dev sets by default
+    services = dev_services()
+    try:
+        assert services.settings.public_url == "http://127.0.0.1:8001"
+        assert services.settings.api is not None and services.settings.api.public_url == "http://127.0.0.1:8001"
+    finally:
+        services.close()
+
+
+@pytest.mark.redis
+def test_production_server_is_granian_without_a_banner_and_stops_gracefully(tmp_path, redis_url):
+    """Without --dev the API runs on granian with bounded workers (several: with Redis, which they share), names no
+    server, and exits 0 on SIGTERM."""
     port = _free_port()
     env = {
         **os.environ,
+        "CRYPTOPAY_REDIS_URL": redis_url,
         "CRYPTOPAY_TOKEN_SECRET": "s" * 40,
         "CRYPTOPAY_DATA_DIR": str(tmp_path),
         "CRYPTOPAY_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}",

@@ -77,3 +77,32 @@ def test_a_removed_admins_keys_stop_working_at_once_and_the_owners_stay(client, 
     assert client.get("/v1/invoices", headers={"X-Api-Key": second_secret}).status_code == 401
     listed = client.get(f"/v1/merchants/{merchant_id}/api-keys", headers=owner).json["data"]
     assert sorted(k["revoked_at"] is None for k in listed) == [False, False, True]
+
+
+def test_invitation_ids_are_told_apart_from_invoices_and_old_ones_still_work(client, auth, services):
+    """A new invitation's id starts ``invite_`` (an invoice's ``inv_``); one stored before, ``inv_...``, is still
+    listed and revoked by its id."""
+    from datetime import timedelta
+
+    from cryptopay.core.identity.model import TeamRole
+    from cryptopay.core.identity.teams import Invitation
+
+    owner, merchant_id = auth.merchant()
+    made = client.post("/v1/merchants/me/invitations", json={"email": "new@duka.co.ke", "role": "staff"}, headers=owner)
+    assert made.status_code == 201 and made.json["id"].startswith("invite_"), made.json
+    now = services.clock.now()
+    old = Invitation(
+        id="inv_01OLDINVITATION0000000000",
+        merchant_id=merchant_id,
+        email="old@duka.co.ke",
+        role=TeamRole.STAFF,
+        token_hash="0" * 64,
+        created_at=now,
+        expires_at=now + timedelta(days=7),
+        invited_by="usr_owner",
+    )
+    services.team_store.add_invitation(old)
+    listed = client.get("/v1/merchants/me/invitations", headers=owner).json
+    assert old.id in str(listed)
+    assert client.delete(f"/v1/merchants/me/invitations/{old.id}", headers=owner).status_code in (200, 204)
+    assert services.team_store.invitation(old.id).revoked_at is not None

@@ -100,3 +100,14 @@ def test_the_hot_wallet_s_balance_never_reaches_the_customer(broke: Rig):
     for text in _customer_reads(broke, withdrawal_id, headers):
         assert '"state":"failed"' in text
         assert "3.141592" not in text and "hot wallet" not in text, text
+
+
+def test_a_withdrawal_to_the_zero_address_or_the_token_contract_is_refused(rig: Rig):
+    """Both are well-formed polygon addresses where USDT is lost for good: a 422 naming why, nothing sent."""
+    _, headers = _ready(rig.api)
+    contract = next(r for r in rig.withdrawals.rails().values() if r.network.name == "polygon").token.contract
+    for address, why in (("0x" + "0" * 40, "zero address"), (contract, "USDT contract on polygon")):
+        body = {**BODY, "address": address}
+        answer = rig.api.client.post("/v1/wallet/withdrawals", json=body, headers={**headers, "Idempotency-Key": why})
+        assert answer.status_code == 422 and why in answer.get_json()["detail"], answer.get_json()
+    assert rig.api.client.get("/v1/wallet/withdrawals", headers=headers).get_json()["data"] == []

@@ -17,9 +17,13 @@ from cryptopay.adapters.bootstrap import Services, Settings, build
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.money import KES, Money
 
+from tests.support.sql_backends import migrated_sqlite
+
 
 def _build(tmp_path: Path, **env: str) -> Services:
-    return build(Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path / "data"), **env}))
+    settings = {"CRYPTOPAY_DATA_DIR": str(tmp_path / "data"), **env}
+    migrated_sqlite(settings)
+    return build(Settings.from_env(settings))
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from cryptopay.adapters.ratelimit import ProcessRateLimiter, RedisRateLimiter
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from tests.support.sql_backends import migrated_sqlite
+
 
 @pytest.mark.redis
 def test_payout_jobs_go_to_the_daraja_queue_and_the_rest_to_the_main_one(redis_url, tmp_path):
@@ -22,6 +24,7 @@ def test_payout_jobs_go_to_the_daraja_queue_and_the_rest_to_the_main_one(redis_u
         "CRYPTOPAY_QUEUE_NAME": main,
         "CRYPTOPAY_DARAJA_QUEUE": daraja,
     }
+    migrated_sqlite(env)
     services = build(Settings.from_env(env))
     client = redis.Redis.from_url(redis_url)
     prefix = services.settings.redis_keys.queue_namespace  # RQ's queues are this deployment's: "<deployment>:<name>"
@@ -40,6 +43,7 @@ def test_payout_jobs_go_to_the_daraja_queue_and_the_rest_to_the_main_one(redis_u
 
 def test_the_rate_limiter_is_redis_when_configured_and_in_process_otherwise(tmp_path):
     """No in-memory fake in production: Redis shares the counts between API processes, else this process counts."""
+    migrated_sqlite({"CRYPTOPAY_DATA_DIR": str(tmp_path)})  # both containers open this one file
     embedded = build(Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}))
     shared = build(
         Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_REDIS_URL": "redis://127.0.0.1:9"})

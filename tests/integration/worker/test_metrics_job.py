@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 from cryptopay.adapters.bootstrap import Services, Settings, build
 
+from tests.support.sql_backends import migrated_sqlite
+
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
-    built = build(Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path / "data")}))
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path / "data")}
+    migrated_sqlite(env)
+    built = build(Settings.from_env(env))
     yield built
     built.close()
 

@@ -15,10 +15,12 @@ from cryptopay.core.webhooks import DeliveryStatus
 from cryptopay_worker import WorkerServices, build_registry
 
 from tests.integration.http.http_support import AuthActions, fast_hasher, make_app
+from tests.support.sql_backends import migrated_sqlite
 
 
 def _container(tmp_path: Path, **env: str) -> Services:
     settings = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "1", **env}
+    migrated_sqlite(settings)
     return build(RootSettings.from_env(settings))
 
 

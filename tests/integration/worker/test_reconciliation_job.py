@@ -11,11 +11,15 @@ from cryptopay.core import flows
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import KES, Money
 
+from tests.support.sql_backends import migrated_sqlite
+
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[Services]:
     """An embedded deployment with no M-Pesa settings (its Account Balance question cannot be sent)."""
-    built = build(Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path / "data")}))
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path / "data")}
+    migrated_sqlite(env)
+    built = build(Settings.from_env(env))
     yield built
     built.close()
 

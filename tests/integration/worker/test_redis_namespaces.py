@@ -15,6 +15,8 @@ from cryptopay.core.fx import Pair, Rate
 from cryptopay.core.ports.queue import JobRegistry
 from cryptopay_http.ratelimit import RedisRateLimiter
 
+from tests.support.sql_backends import migrated_sqlite
+
 pytestmark = pytest.mark.redis
 
 
@@ -81,6 +83,7 @@ def test_two_deployments_wired_from_settings_on_one_redis_keep_their_scheduled_j
             "CRYPTOPAY_DEPLOYMENT": keys.deployment,
             "CRYPTOPAY_QUEUE_NAME": "jobs",
         }
+        migrated_sqlite(env)
         container = build(Settings.from_env(env))
         try:
             created.append(container.queue.enqueue("payouts.query_status", {}, job_id=job_id).created)

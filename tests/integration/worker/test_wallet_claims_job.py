@@ -17,11 +17,15 @@ from cryptopay.core.wallets import TransferState
 from cryptopay_worker import WorkerServices, build_registry
 from cryptopay_worker.jobs import WALLET_CLAIMS_EXPIRE
 
+from tests.support.sql_backends import migrated_sqlite
+
 
 def test_an_unclaimed_transfer_goes_back_when_the_job_runs_after_seven_days(tmp_path):
     """The root's job (the same handler the RQ worker registers) returns a claim older than 7 days, once."""
     clock = ManualClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
-    services = build(RootSettings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}), clock=clock)
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path)}
+    migrated_sqlite(env)
+    services = build(RootSettings.from_env(env), clock=clock)
     try:
         verification = services.wallet_signup.start("0712000001")
         (message,) = FileSms(tmp_path / "sms.jsonl").read()

@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 from cryptopay.core import flows
+from cryptopay.core.errors import Refused
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import Acknowledgement, TransactionStatusRequest, parse_payload
 from cryptopay.core.money import KES, Money
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.service import CallbackPurpose
+from cryptopay.core.settlement import SettlementMethod
 from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import FakeMobileMoney, Scenario
 
@@ -257,3 +259,70 @@ def test_status_queries_about_a_payout_that_stays_unknown_come_less_often_but_ne
         stack.mpesa.outbox.clear()  # the answers are lost
         waits.append(int((asked.check_at - stack.clock.now()).total_seconds() // 60))
     assert waits == [2, 4, 8, 16, 30, 30] and payout.id == asked.id
+
+
+def forged_failure() -> Any:
+    """The reviewer's forgery: a 2001 failure naming no request (blank OriginatorConversationID and ConversationID)."""
+    return daraja_payloads.failed_result("2001", "x", "", "", "OAK0000000")
+
+
+def test_a_failure_naming_no_request_fails_nothing_and_the_genuine_answer_after_it_is_kept_and_decides() -> None:
+    """A forged failure with blank ids on a real token leaves the hold in place (kept, audited, status asked); the
+    genuine success that then arrives on the used token is kept and compared, and Transaction Status completes it."""
+    stack, payout = planned_payout(LOST)
+    stack.payouts.submit_payouts()
+    sim = stack.mpesa.transaction(payout.originator_id or "")
+    available = stack.ledger.balance(flows.merchant_liability("m1", KES)).available
+    forged = stack.deliver(sim.result_url or "", forged_failure())
+    assert forged is not None and forged.state is PayoutState.UNKNOWN
+    assert stack.ledger.balance(flows.merchant_liability("m1", KES)).available == available  # still held
+    with pytest.raises(Refused):
+        stack.payouts.retry_failed_payout(payout.id, actor="ops:alice")
+    genuine = daraja_payloads.b2c_result(
+        sim.reference, sim.conversation_id, "SBX1", AMOUNT, OK_PHONE, stack.clock.now(), Money.of("1", KES)
+    )
+    again = stack.deliver(sim.result_url or "", genuine)
+    assert again is not None and again.state is PayoutState.UNKNOWN and again.check_at == stack.clock.now()
+    records = {r.action: dict(r.details) for r in stack.storage.audit_records()}
+    with stack.uow() as uow:
+        kept = [
+            uow.unmatched_answers.get(records[a]["answer"])
+            for a in ("payout.result_mismatch", "payout.answer_repeated")
+        ]
+    assert all(a is not None and a.payout_id == payout.id and a.matched_at for a in kept)
+    assert kept[0] is not None and '"OAK0000000"' in kept[0].body
+    stack.payouts.query_stale_payouts()
+    [done] = stack.deliver_callbacks()
+    assert done is not None and done.state is PayoutState.COMPLETED and stack.balance(flows.FLOAT) == -AMOUNT
+
+
+def test_an_answer_contradicting_a_final_payout_on_its_used_token_is_audited_as_a_conflict() -> None:
+    """After a success, a failure posted again on the same result token changes nothing and is a result_conflict."""
+    stack, payout = planned_payout()
+    stack.payouts.submit_payouts()
+    sim = stack.mpesa.transaction(payout.originator_id or "")
+    [done] = stack.deliver_callbacks()
+    assert done is not None and done.state is PayoutState.COMPLETED
+    failure = daraja_payloads.failed_result("2001", "x", sim.reference, sim.conversation_id, "OAK0000000")
+    after = stack.deliver(sim.result_url or "", failure)
+    assert after is not None and after.state is PayoutState.COMPLETED and stack.books_balanced()
+    assert "payout.result_conflict" in {r.action for r in stack.storage.audit_records()}
+
+
+def test_a_failure_whose_ids_the_payout_learns_from_it_waits_for_transaction_status() -> None:
+    """A B2B payout whose acknowledgement was lost is not failed by a result it learns its ids from: status decides."""
+    stack, payout = planned_payout("123456", method=SettlementMethod.MPESA_TILL)
+    stack.payouts.submit_payouts()
+    with stack.uow() as uow:  # the acknowledgement was lost: no id recorded
+        lost = uow.payouts.get(payout.id)
+        assert lost is not None
+        sim = stack.mpesa.transaction(lost.originator_id or "")
+        lost.originator_id, lost.conversation_id = None, None
+        uow.payouts.update(lost)
+    stack.mpesa.outbox.clear()
+    failure = daraja_payloads.failed_result("2001", "x", sim.reference, sim.conversation_id, "OAK0000000")
+    waiting = stack.deliver(sim.result_url or "", failure)
+    assert waiting is not None and waiting.state is not PayoutState.FAILED and waiting.check_at == stack.clock.now()
+    stack.payouts.query_stale_payouts()
+    [done] = stack.deliver_callbacks()
+    assert done is not None and done.state is PayoutState.COMPLETED

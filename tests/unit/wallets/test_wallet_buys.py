@@ -124,3 +124,67 @@ def test_an_unknown_token_or_a_mismatched_answer_credits_nothing(stack):
     token = stack.mpesa.transaction(buy.checkout_request_id).result_url.rsplit("/", 1)[-1]
     kept = stack.buys.on_callback(forged, token=token)
     assert kept.state is BuyState.PROMPTED and "amount" in kept.reason and stack.balance(user, "USDT").is_zero()
+
+
+def _token(stack, buy):
+    return stack.mpesa.transaction(buy.checkout_request_id).result_url.rsplit("/", 1)[-1]
+
+
+def _bare_success(buy):
+    """The reviewer's forgery: ResultCode 0 with no CallbackMetadata (no Amount, PhoneNumber or receipt)."""
+    return parse_payload(stk_callback("1", buy.checkout_request_id, "0", "ok"))
+
+
+def test_a_success_without_payment_details_credits_nothing(stack):
+    """A success callback without Amount, PhoneNumber and MpesaReceiptNumber is kept, not credited."""
+    user = stack.sign_up("0711000011")  # slow: the prompt stays open
+    buy = stack.buys.start(user.id, Money.of(1000, KES))
+    kept = stack.buys.on_callback(_bare_success(buy), token=_token(stack, buy))
+    assert kept.state is BuyState.PROMPTED and "amount" in kept.reason and stack.balance(user, "USDT").is_zero()
+    receiptless = parse_payload(
+        stk_callback("1", buy.checkout_request_id, "0", "ok", amount=buy.kes, phone=buy.phone, at=buy.created_at)
+    )
+    assert stack.buys._mismatch(buy, receiptless) == "MpesaReceiptNumber"
+
+
+def test_a_bare_success_after_the_buyer_cancelled_credits_nothing(stack):
+    """The reviewer's case: a buy failed with 1032, then ResultCode 0 with no details on its token stays failed."""
+    user = stack.sign_up("0711000001")  # the buyer cancels
+    buy = stack.buys.start(user.id, Money.of(500, KES))
+    stack.deliver_callbacks()
+    after = stack.buys.on_callback(_bare_success(buy), token=_token(stack, buy))
+    assert (after.state, after.receipt) == (BuyState.FAILED, None) and stack.balance(user, "USDT").is_zero()
+
+
+def test_a_full_success_after_a_cancel_is_held_when_stk_query_says_it_was_not_paid(stack):
+    """A success carrying every detail, for a buy M-Pesa cancelled, asks STK Query (1032) and is held, not credited."""
+    user = stack.sign_up("0711000001")
+    buy = stack.buys.start(user.id, Money.of(500, KES))
+    stack.deliver_callbacks()
+    queries = buy.queries
+    held = stack.buys.on_callback(_success(buy, buy.kes), token=_token(stack, buy))
+    assert held.state is BuyState.FAILED and "STK Query" in held.reason and stack.balance(user, "USDT").is_zero()
+    assert held.queries == queries + 1 and held.answers[-1] == "query 1032"
+
+
+def test_a_success_after_a_forged_failure_credits_once_stk_query_says_paid(stack):
+    """A buy failed by a callback, then M-Pesa's real success: STK Query says paid, so it is credited (late)."""
+    user = stack.sign_up("0711000007")  # paid, its callback held back
+    buy = stack.buys.start(user.id, Money.of(1000, KES))
+    failure = parse_payload(stk_callback(buy.merchant_request_id, buy.checkout_request_id, "1032", "cancelled"))
+    assert stack.buys.on_callback(failure, token=_token(stack, buy)).state is BuyState.FAILED
+    stack.mpesa.release_late()
+    assert stack.deliver_callbacks() == 1
+    paid = stack.buys.get(buy.id)
+    assert paid.state is BuyState.CREDITED and paid.receipt and stack.balance(user, "USDT") == buy.usdt
+
+
+def test_a_second_callback_on_a_token_is_kept_and_compared_never_applied_twice(stack):
+    """Daraja repeats a success: the second is kept on the buy and audited; nothing more is booked."""
+    user = stack.sign_up("0712000001")
+    buy = stack.buys.start(user.id, Money.of(1000, KES))
+    stack.deliver_callbacks()
+    done = stack.buys.get(buy.id)
+    again = stack.buys.on_callback(_success(done, done.kes), token=_token(stack, done))
+    assert again.state is BuyState.CREDITED and again.answers[-1].startswith("callback again 0")
+    assert stack.balance(user, "USDT") == buy.usdt

@@ -102,6 +102,7 @@ class Demo:
         apis: int = 1,
         workers: int = 1,
         env: Mapping[str, str] | None = None,
+        mnemonic: str = DEMO_MNEMONIC,
     ) -> None:
         self.apis, self.workers = apis, workers  # scale-out: N API processes and N workers on one database
         self.workdir = workdir
@@ -114,6 +115,8 @@ class Demo:
         self._processes: list[subprocess.Popen[bytes]] = []
         self.env: dict[str, str] = {}
         self.extra_env = dict(env or {})  # settings over the demo's own (the browser tests: more confirmations)
+        # The deposit keys' seed: demos sharing one sandbox each take their own, so none sees another's addresses.
+        self.mnemonic = mnemonic
 
     # -- plumbing -------------------------------------------------------------------------------------------
     def step(self, text: str) -> None:
@@ -156,6 +159,8 @@ class Demo:
         self.sandbox_env = None if sandbox_running(self.workdir.parent) else base_env
         manifest = json.loads(self._cli("sandbox", "up", "--block-time", "1", "--json", env=base_env))
         self.manifest = manifest
+        # M-Pesa's own record of this run starts after what the sandbox did before (a sandbox may be reused).
+        self.mpesa_before = len(self._mpesa_transactions())
         evm = manifest["evm"]
         self.step(
             f"sandbox up: anvil {evm['rpc_url']} (chain {evm['chain_id']}), test USDT {evm['usdt']['address']}, "
@@ -172,9 +177,9 @@ class Demo:
             "CRYPTOPAY_COOKIE_SECURE": "false",
             "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": "1",  # the demo's merchant receiver listens on loopback
             "CRYPTOPAY_PUBLIC_URL": self.api,
-            "CRYPTOPAY_EVM_XPUB": account_xpub(DEMO_MNEMONIC),
-            "CRYPTOPAY_TRON_XPUB": account_xpub(DEMO_MNEMONIC, coin=195),
-            "CRYPTOPAY_BITCOIN_XPUB": account_xpub(DEMO_MNEMONIC, purpose=84, coin=0),
+            "CRYPTOPAY_EVM_XPUB": account_xpub(self.mnemonic),
+            "CRYPTOPAY_TRON_XPUB": account_xpub(self.mnemonic, coin=195),
+            "CRYPTOPAY_BITCOIN_XPUB": account_xpub(self.mnemonic, purpose=84, coin=0),
             "CRYPTOPAY_ETHEREUM_CONFIRMATIONS": "2",
             "CRYPTOPAY_TRON_CONFIRMATIONS": "2",  # solidified blocks
             "CRYPTOPAY_BITCOIN_CONFIRMATIONS": "2",
@@ -340,6 +345,11 @@ class Demo:
         receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
         return str(account["address"]), tx_hash.hex(), int(receipt["blockNumber"])
 
+    def _mpesa_transactions(self) -> list[dict[str, Any]]:
+        """The Daraja simulator's own record of every transaction it made, oldest first."""
+        state = httpx.get(f"{self.manifest['daraja']['base_url']}/sandbox/state", timeout=10).json()
+        return list(state["transactions"])
+
     def _settled(self, invoice_id: str) -> dict[str, Any] | None:
         invoice = self._call("GET", f"/v1/invoices/{invoice_id}", token=self.api_key)
         return invoice if invoice["state"] == "settled" else None
@@ -380,8 +390,8 @@ class Demo:
             self.step(f"webhooks received and verified: {', '.join(str(r['type']) for r in delivered)}")
             balanced = self.trial_balance_zero()
             self.step(f"trial balance zero per asset: {balanced}")
-            mpesa = httpx.get(f"{self.manifest['daraja']['base_url']}/sandbox/state", timeout=10).json()
-        paid = [t for t in mpesa["transactions"] if t["product"] == "b2c" and t["state"] == "succeeded"]
+            mpesa = self._mpesa_transactions()[self.mpesa_before :]
+        paid = [t for t in mpesa if t["product"] == "b2c" and t["state"] == "succeeded"]
         return {
             "b2c_paid_by_mpesa": len(paid),
             "webhook_ids_verified": [str(r["id"]) for r in delivered],

@@ -124,12 +124,14 @@ def limits(
     pattern: str | None = None,
     hint: str | None = None,
     choices: Callable[[], Iterable[str]] | None = None,
+    when_empty: str | None = None,
 ) -> dict[str, Any]:
     """Field metadata: a description and the bounds the edge enforces and the OpenAPI document publishes.
 
     ``pattern`` is an anchored regular expression a string (or an amount's text) must match (``hint`` is the
     message when it does not); ``choices`` returns
-    the values a string, or each item of a collection, may take (called per request: a deployment's rails).
+    the values a string, or each item of a collection, may take (called per request: a deployment's rails), and
+    ``when_empty`` what to configure when the deployment offers none.
     """
     given = {
         "description": description,
@@ -144,6 +146,7 @@ def limits(
         "pattern": pattern,
         "hint": hint,
         "choices": choices,
+        "when_empty": when_empty,
     }
     return {name: value for name, value in given.items() if value is not None}
 
@@ -332,12 +335,14 @@ def _matches(raw: object, declared: Any) -> None:
         raise InvalidInput(declared.get("hint") or f"must match {pattern}")
 
 
-def _check_choices(value: object, allowed: list[str]) -> None:
+def _check_choices(value: object, allowed: list[str], when_empty: str | None) -> None:
     values = value if isinstance(value, list | set | frozenset) else [value]
     for item in values:
         text = item.value if isinstance(item, enum.Enum) else item
         if text not in allowed:
-            raise InvalidInput(f"{text!r} is not one of: {', '.join(allowed) or 'none offered'}")
+            if not allowed:
+                raise InvalidInput(when_empty or f"{text!r} is not offered: this server offers none")
+            raise InvalidInput(f"{text!r} is not one of: {', '.join(allowed)}")
 
 
 def _within_limits(value: Any, declared: Any) -> Any:
@@ -354,7 +359,7 @@ def _within_limits(value: Any, declared: Any) -> Any:
             if not 1 <= len(key) <= declared["key_max_length"]:
                 raise InvalidInput(f"keys must have 1 to {declared['key_max_length']} characters")
     if "choices" in declared and value is not None:  # an optional field left null chooses nothing
-        _check_choices(value, sorted(declared["choices"]()))
+        _check_choices(value, sorted(declared["choices"]()), declared.get("when_empty"))
     if type(value) is int and _outside(value, declared.get("minimum"), declared.get("maximum")):
         raise InvalidInput(f"must be from {_bounds(declared.get('minimum'), declared.get('maximum'))}")
     return value

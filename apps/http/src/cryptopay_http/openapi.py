@@ -261,6 +261,7 @@ class Param:
     required: bool = False
     description: str = ""
     names_an_object: bool = False  # an id that must exist (and be the caller's): 404 otherwise
+    when_empty: str = ""  # the problem's detail when the deployment offers no value at all (what to configure)
 
     def resolved(self) -> dict[str, Any]:
         """The schema now (calling it when it depends on the deployment)."""

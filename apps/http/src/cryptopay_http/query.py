@@ -32,9 +32,13 @@ def id_param(name: str, description: str) -> Param:
     return Param(name, _ID, description=description)
 
 
-def enum_param(name: str, values: Callable[[], Iterable[str]], description: str, *, required: bool = False) -> Param:
-    """A parameter taking one of ``values()`` (called per request: the deployment's rails or pairs)."""
-    return Param(name, lambda: {"type": "string", "enum": sorted(values())}, required, description)
+def enum_param(
+    name: str, values: Callable[[], Iterable[str]], description: str, *, required: bool = False, when_empty: str = ""
+) -> Param:
+    """A parameter taking one of ``values()`` (called per request: the deployment's rails or pairs); ``when_empty``
+    says what to configure when the deployment offers none."""
+    schema = lambda: {"type": "string", "enum": sorted(values())}  # noqa: E731
+    return Param(name, schema, required, description, when_empty=when_empty)
 
 
 def _problem(param: Param, text: str) -> str | None:
@@ -43,6 +47,8 @@ def _problem(param: Param, text: str) -> str | None:
     if schema.get("type") == "integer":
         return _integer_problem(text, schema)
     if "enum" in schema and text not in schema["enum"]:
+        if not schema["enum"] and param.when_empty:
+            return param.when_empty
         return "must be one of: " + ", ".join(map(str, schema["enum"]))
     if not schema.get("minLength", 0) <= len(text) <= schema.get("maxLength", len(text)):
         return f"must have {schema.get('minLength', 0)} to {schema.get('maxLength')} characters"

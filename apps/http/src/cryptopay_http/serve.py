@@ -7,16 +7,26 @@ the app in each are bounded and come from settings. SIGTERM or SIGINT stops acce
 No access log is written (URLs may carry callback tokens); the app's metrics count requests by route.
 
 ``--dev`` runs werkzeug's development server in one process (``cryptopay serve --dev`` also wires the sandbox).
+
+The settings are checked before any worker starts: a missing ``CRYPTOPAY_TOKEN_SECRET`` or any invalid setting is
+one line on stderr and exit 2 (the CLI's code for invalid input), never a crash loop of workers. Without
+``CRYPTOPAY_REDIS_URL`` the API serves from one worker: rate limits, the key and session caches and logouts live in
+process memory, so several workers would each count their own (a login limit of 10 would allow 10 per worker); an
+explicit ``--workers``/``CRYPTOPAY_WEB_WORKERS`` above 1 without Redis is refused the same way.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
+from typing import NoReturn
 
 import attrs
 from cryptopay.adapters.bootstrap import Settings, WebSettings
 from cryptopay.core import logs
+from cryptopay.core.errors import CryptopayError
 
 __all__ = ["main"]
 
@@ -73,12 +83,52 @@ def serve_production(host: str, port: int, server: WebSettings, *, target: str) 
 
 
 def _serve_dev(host: str, port: int) -> None:
-    """werkzeug's threaded server, one process; a throw-away token secret when none is set."""
+    """werkzeug's threaded server, one process; a throw-away token secret when none is set; links and Daraja's
+    callbacks point at the port served unless ``CRYPTOPAY_PUBLIC_URL`` says otherwise."""
     from werkzeug.serving import run_simple
 
     from cryptopay_http.wsgi import build_app, dev_services
 
+    os.environ.setdefault("CRYPTOPAY_PUBLIC_URL", dev_public_url(host, port))
     run_simple(host, port, build_app(dev_services()), threaded=True, use_reloader=False)
+
+
+def dev_public_url(host: str, port: int) -> str:
+    """Where a development server on ``host:port`` is reached from this machine.
+
+    >>> dev_public_url("0.0.0.0", 8001), dev_public_url("::1", 8002)
+    ('http://127.0.0.1:8001', 'http://[::1]:8002')
+    """
+    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _refuse(message: str) -> NoReturn:
+    print(f"cryptopay serve: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def checked_settings(workers: int | None, threads: int | None) -> tuple[Settings, WebSettings]:
+    """The settings and the server's size, checked before any worker starts (``_refuse`` otherwise)."""
+    try:
+        settings = Settings.from_env()
+    except CryptopayError as error:
+        _refuse(error.message)
+    if settings.api is None:
+        _refuse(
+            "CRYPTOPAY_TOKEN_SECRET is not set: export a random string of at least 32 characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(48))'), or try `cryptopay serve --dev`"
+        )
+    server = attrs.evolve(settings.web, **{k: v for k, v in (("workers", workers), ("threads", threads)) if v})
+    if server.workers > 1 and not settings.redis_url:
+        if workers or os.environ.get("CRYPTOPAY_WEB_WORKERS", "").strip():
+            _refuse(
+                f"{server.workers} workers need CRYPTOPAY_REDIS_URL: without Redis each worker keeps its own rate "
+                "limits and sessions; set it, or serve with --workers 1"
+            )
+        server = attrs.evolve(server, workers=1)
+    return settings, server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,11 +145,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.dev:
         _serve_dev(args.host, args.port)
         return
-    settings = Settings.from_env()
+    settings, server = checked_settings(args.workers, args.threads)
     migrate_embedded_database(settings)
-    server = settings.web
-    overrides = {k: v for k, v in (("workers", args.workers), ("threads", args.threads)) if v}
-    serve_production(args.host, args.port, attrs.evolve(server, **overrides), target=args.app)
+    serve_production(args.host, args.port, server, target=args.app)
 
 
 if __name__ == "__main__":  # pragma: no cover

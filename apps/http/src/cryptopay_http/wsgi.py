@@ -38,5 +38,6 @@ def dev_services() -> Services:
     if services.settings.api is not None:
         return services
     _log.warning("CRYPTOPAY_TOKEN_SECRET is not set: using a throw-away secret (sessions end on restart)")
-    api = ApiSettings(token_secret=secrets.token_urlsafe(48), cookie_secure=False)
+    public_url = services.settings.public_url  # CRYPTOPAY_PUBLIC_URL: reset links name the server actually served
+    api = ApiSettings(token_secret=secrets.token_urlsafe(48), cookie_secure=False, public_url=public_url)
     return attrs.evolve(services, settings=attrs.evolve(services.settings, api=api))

@@ -115,6 +115,30 @@ def _running(manifest: Path) -> dict[str, Any] | None:
     return data
 
 
+def _dev_api_path() -> Path:
+    return _manifest_path().with_name("dev-api.json")
+
+
+def dev_api_url(host: str, port: int) -> str:
+    """Where a development API on ``host:port`` is reached from this machine (the wildcard is the loopback)."""
+    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def publish_dev_api(public_url: str) -> None:
+    """Say where ``serve --dev`` (this process, which execs the server) is reached, for ``worker --dev``."""
+    path = _dev_api_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"pid": os.getpid(), "public_url": public_url}))
+
+
+def published_dev_api() -> str | None:
+    """The public URL a live ``serve --dev`` published in this data dir, or None."""
+    data = _running(_dev_api_path())
+    return str(data["public_url"]) if data is not None else None
+
+
 def sandbox_running(data_dir: Path) -> bool:
     """Whether a live sandbox's manifest is in ``data_dir`` (what ``cryptopay sandbox up`` would reuse there)."""
     return _running(data_dir.resolve() / "sandbox.json") is not None

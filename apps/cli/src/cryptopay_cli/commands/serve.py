@@ -2,7 +2,9 @@
 
 Without ``--dev``: the production server (granian, bounded workers and threads from ``CRYPTOPAY_WEB_*``).
 With ``--dev``: werkzeug's development server, and the sandbox started (or joined) and wired by itself, so the
-README's curl walk-through works as pasted; ``--no-sandbox`` keeps the environment as it is.
+README's curl walk-through works as pasted; ``--no-sandbox`` keeps the environment as it is. Unless
+``CRYPTOPAY_PUBLIC_URL`` is set, the development API's public URL (Daraja's callbacks, reset and payment links) is
+the host and port it serves, published in the data dir's ``dev-api.json`` for ``cryptopay worker --dev``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ def serve(
     args += (["--workers", str(workers)] if workers else []) + (["--threads", str(threads)] if threads else [])
     if dev:
         args.append("--dev")
+        from cryptopay_cli.commands.sandbox import dev_api_url, publish_dev_api
+
+        os.environ.setdefault("CRYPTOPAY_PUBLIC_URL", dev_api_url(host, port))
+        publish_dev_api(os.environ["CRYPTOPAY_PUBLIC_URL"])
         if not no_sandbox:
             from cryptopay_cli.commands.sandbox import development_env, start_sandbox
 

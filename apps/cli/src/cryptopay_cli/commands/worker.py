@@ -19,13 +19,18 @@ def worker(
     no_scheduler: bool = typer.Option(False, "--no-scheduler", help="Do not run the schedulers in this worker."),
     inline: bool = typer.Option(False, "--inline", help="No Redis: run the jobs in this process (embedded mode)."),
     fast: bool = typer.Option(False, "--fast", help="Payment jobs each second, the rest less (demo, sandbox)."),
-    dev: bool = typer.Option(False, "--dev", help="Wire the sandbox, as `cryptopay serve --dev` does."),
+    dev: bool = typer.Option(
+        False, "--dev", help="Wire the sandbox, as `cryptopay serve --dev` does, and call back the API it serves."
+    ),
 ) -> None:
     """Work the job queues in the foreground until Ctrl-C."""
     if dev:
-        from cryptopay_cli.commands.sandbox import development_env, start_sandbox
+        from cryptopay_cli.commands.sandbox import development_env, published_dev_api, start_sandbox
 
         os.environ.update(development_env(start_sandbox()))
+        served = published_dev_api()  # Daraja's callbacks go to the port `serve --dev` serves
+        if served is not None:
+            os.environ.setdefault("CRYPTOPAY_PUBLIC_URL", served)
     args = [arg for name in queue for arg in ("--queue", name)]
     args += (["--inline"] if inline else []) + (["--fast"] if fast else [])
     args += ["--redis-url", redis_url] if redis_url else []

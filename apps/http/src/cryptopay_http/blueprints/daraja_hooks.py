@@ -137,10 +137,12 @@ def _handle(token: str, purpose: CallbackPurpose) -> Response:
     except InvalidInput as error:
         _log.warning("unreadable Daraja callback on %s: %s", rule, error.message)
         raise
-    keep = body.decode("utf-8", "replace") if vouched else None
+    raw = body.decode("utf-8", "replace")
     payouts = _configured(lambda: payments().payouts)
     try:
-        payout = payouts.handle_payout_result(result, token=token, purpose=purpose, keep=keep)
+        payout = payouts.handle_payout_result(
+            result, token=token, purpose=purpose, keep=raw if vouched else None, raw=raw
+        )
     except Forbidden:
         _log.warning("refused a Daraja callback on %s from %s: unknown token", rule, request.remote_addr)
         raise

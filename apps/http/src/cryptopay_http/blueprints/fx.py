@@ -16,7 +16,7 @@ from cryptopay.core.identity import Role
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import limit_caller, require
-from cryptopay_http.blueprints.stores import quoted_pairs
+from cryptopay_http.blueprints.stores import NO_PAIRS, quoted_pairs
 from cryptopay_http.convert import json_response
 from cryptopay_http.openapi import operation
 from cryptopay_http.payments_edge import payments
@@ -55,7 +55,7 @@ def _pair() -> Pair:
 @bp.get("/v1/fx/quote")
 @operation("Lock an FX quote for a pair (?pair=USDT/KES)", response=FxQuoteView, tags=("fx",), errors=(422, 503))
 @require(scope="fx:quote", roles=(Role.MERCHANT, Role.ADMIN))
-@query(enum_param("pair", quoted_pairs, "a pair such as USDT/KES", required=True))
+@query(enum_param("pair", quoted_pairs, "a pair such as USDT/KES", required=True, when_empty=NO_PAIRS))
 def fx_quote() -> Response:
     limit_caller(runtime().settings.quote_rate_limit)
     quote = payments().pricer.quote(_pair())

@@ -23,7 +23,7 @@ from cryptopay.core.rails import Rail
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import not_found, require
-from cryptopay_http.blueprints.stores import offered_rail_keys
+from cryptopay_http.blueprints.stores import NO_RAILS, offered_rail_keys
 from cryptopay_http.convert import amount_pattern, check_places, json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
@@ -311,7 +311,7 @@ def cancel_invoice(invoice_id: str) -> Response:
     errors=(422,),
 )
 @require(scope="invoices:read")
-@query(enum_param("rail", offered_rail_keys, "the rail to pay on (default: the invoice's first)"))
+@query(enum_param("rail", offered_rail_keys, "the rail to pay on (default: the invoice's first)", when_empty=NO_RAILS))
 def invoice_qr(invoice_id: str) -> Response:
     invoice = load_invoice(invoice_id)
     key = request.args.get("rail")

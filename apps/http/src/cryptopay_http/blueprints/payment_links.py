@@ -22,7 +22,7 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import limit_by_client, not_found, require
 from cryptopay_http.blueprints.invoices import InvoiceCurrency, InvoiceView
-from cryptopay_http.blueprints.stores import offered_rail_keys
+from cryptopay_http.blueprints.stores import NO_RAILS, offered_rail_keys
 from cryptopay_http.convert import (
     TRIMMED_HINT,
     TRIMMED_PATTERN,
@@ -60,7 +60,11 @@ class CreatePaymentLink:
     rails: list[str] | None = attrs.field(
         default=None,
         metadata=limits(
-            "rail keys; default every rail of the store", min_items=1, max_items=20, choices=offered_rail_keys
+            "rail keys; default every rail of the store",
+            min_items=1,
+            max_items=20,
+            choices=offered_rail_keys,
+            when_empty=NO_RAILS,
         ),
     )
     expires_in_minutes: int | None = attrs.field(
@@ -96,7 +100,7 @@ class UseLink:
         default=None, metadata=limits("positive", pattern=amount_pattern(18, positive=True))
     )
     rail: str | None = attrs.field(
-        default=None, metadata=limits("default every rail of the link", choices=offered_rail_keys)
+        default=None, metadata=limits("default every rail of the link", choices=offered_rail_keys, when_empty=NO_RAILS)
     )
 
 

@@ -30,7 +30,7 @@ from cryptopay_http.convert import amount_pattern, json_response, limits, read_b
 from cryptopay_http.openapi import operation, register_schema
 from cryptopay_http.payments_edge import audit, payments, rail_catalogue, resolve_rail
 
-__all__ = ["StoreView", "bp", "offered_rail_keys", "offered_rails", "quoted_pairs"]
+__all__ = ["NO_PAIRS", "NO_RAILS", "StoreView", "bp", "offered_rail_keys", "offered_rails", "quoted_pairs"]
 
 bp = Blueprint("stores", __name__)
 _STAFF = (Role.MERCHANT, Role.ADMIN)
@@ -46,6 +46,17 @@ def offered_rails() -> dict[str, Rail]:
         return dict(catalogue)
     tokens = [(n, t) for n in NETWORKS.values() if n.name != "mpesa" for t in (*n.tokens, n.native) if t is not None]
     return {rail.key: rail for rail in (rail_for(network, token.asset) for network, token in tokens)}
+
+
+NO_RAILS = (
+    "no rails configured on this server: set a chain (CRYPTOPAY_ETHEREUM_RPC_URL with CRYPTOPAY_EVM_XPUB, "
+    "CRYPTOPAY_TRON_API_URL or CRYPTOPAY_ESPLORA_URL; README, Configuration), or run `cryptopay serve --dev` "
+    "for the sandbox's"
+)
+NO_PAIRS = (
+    "no rate source configured for any pair: pairs are the rails' assets in KES, and this server has no rails "
+    "(set a chain and CRYPTOPAY_FX_SOURCES; README, Configuration), or run `cryptopay serve --dev` for the sandbox's"
+)
 
 
 def offered_rail_keys() -> list[str]:
@@ -132,7 +143,11 @@ class StoreBody:
 
     rails: list[str] = attrs.field(
         metadata=limits(
-            "rail keys the store accepts (GET /v1/rails)", min_items=1, max_items=20, choices=offered_rail_keys
+            "rail keys the store accepts (GET /v1/rails)",
+            min_items=1,
+            max_items=20,
+            choices=offered_rail_keys,
+            when_empty=NO_RAILS,
         )
     )
     invoice_window_minutes: int = attrs.field(default=15, metadata=limits(minimum=1, maximum=_MAX_WINDOW_MINUTES))

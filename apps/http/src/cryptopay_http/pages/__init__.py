@@ -10,6 +10,7 @@
   language, password) pages.
 - ``console``: the admin console ``/console`` (staff with 2FA): the KYC queue, AML alerts and cases, accounts,
   reconciliation, treasury, health and the audit log with its hash-chain status.
+- ``recovery``: the password-reset page ``/reset-password`` the emailed link opens.
 - ``pwa``: the installable shell (manifest, service worker caching only the shell, offline page).
 - ``web``: what every page shares (errors as HTML, the strict page CSP, the language switch ``/lang/<code>``);
   ``assets``: fingerprinted static files; ``i18n``: English and Swahili.
@@ -21,7 +22,18 @@ from __future__ import annotations
 
 from flask import Flask
 
-from cryptopay_http.pages import assets, checkout, console, dashboard, dashboard_business, links, portal, pwa, web
+from cryptopay_http.pages import (
+    assets,
+    checkout,
+    console,
+    dashboard,
+    dashboard_business,
+    links,
+    portal,
+    pwa,
+    recovery,
+    web,
+)
 from cryptopay_http.pages import portal_account as portal_account  # its routes are the portal's (``/app/verify``)
 from cryptopay_http.pages import portal_deposit as portal_deposit  # its routes are the portal's (``/app/deposit``)
 from cryptopay_http.pages import portal_withdraw as portal_withdraw  # its routes are the portal's (``/app/withdraw``)
@@ -29,7 +41,7 @@ from cryptopay_http.pages import portal_withdraw as portal_withdraw  # its route
 __all__ = ["PAGE_BLUEPRINTS", "install_pages"]
 
 # HTML, not the REST API: the OpenAPI document leaves these blueprints' routes out.
-PAGE_BLUEPRINTS = frozenset({"assets", "web", "checkout", "links", "dashboard", "console", "pwa", "portal"})
+PAGE_BLUEPRINTS = frozenset({"assets", "web", "checkout", "links", "dashboard", "console", "pwa", "portal", "recovery"})
 
 
 assert dashboard_business  # its routes are on the dashboard's blueprint: imported before it is registered
@@ -39,5 +51,5 @@ def install_pages(app: Flask) -> None:
     """Register the page blueprints and their Jinja setup on ``app``."""
     web.install_web(app)
     app.register_blueprint(assets.bp)
-    for blueprint in (web.bp, checkout.bp, links.bp, dashboard.bp, console.bp, portal.bp, pwa.bp):
+    for blueprint in (web.bp, checkout.bp, links.bp, dashboard.bp, console.bp, portal.bp, pwa.bp, recovery.bp):
         app.register_blueprint(blueprint)

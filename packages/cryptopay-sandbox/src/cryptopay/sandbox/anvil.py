@@ -21,6 +21,7 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,11 @@ __all__ = [
     "deploy_contract",
     "deploy_payer",
     "deploy_token",
+    "deploy_tokens",
     "dev_account_key",
     "free_port",
     "mint",
+    "mint_all",
     "repo_root",
 ]
 
@@ -265,6 +268,17 @@ def deploy_token(url: str, *, decimals: int = 6, symbol: str = "USDT", deployer:
     return deploy_contract(url, artifact, f"Test {symbol}", symbol, decimals, deployer=deployer)
 
 
+def deploy_tokens(url: str, symbols: Sequence[str], *, decimals: int = 6, deployer: str | None = None) -> list[str]:
+    """Deploy one Tether-like test token per symbol, all sent before any is waited for: with a block every second,
+    they are mined together instead of a block each. Returns their addresses in the order of ``symbols``."""
+    w3 = _web3(url)
+    sender = deployer or w3.eth.accounts[0]
+    artifact = compile_contracts()["TetherToken"]
+    contract = w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    sent = [contract.constructor(f"Test {symbol}", symbol, decimals).transact({"from": sender}) for symbol in symbols]
+    return [str(_mined(w3, tx_hash)["contractAddress"]) for tx_hash in sent]
+
+
 def deploy_payer(url: str, *, deployer: str | None = None) -> str:
     """Deploy the PayerContract (pays tokens from a contract, for contract-made payments)."""
     return deploy_contract(url, compile_contracts()["PayerContract"], deployer=deployer)
@@ -279,3 +293,20 @@ def mint(url: str, token: str, to: str, base_units: int, *, minter: str | None =
     )
     _mined(w3, tx_hash)
     return "0x" + bytes(tx_hash).hex()
+
+
+def mint_all(url: str, mints: Sequence[tuple[str, str, int]], *, minter: str | None = None) -> list[str]:
+    """Mint each ``(token, to, base_units)``, all sent before any is waited for (mined together, not a block each);
+    return the transaction hashes once every one is mined."""
+    w3 = _web3(url)
+    sender = minter or w3.eth.accounts[0]
+    abi = compile_contracts()["TetherToken"].abi
+    sent = [
+        w3.eth.contract(address=Web3.to_checksum_address(token), abi=abi)
+        .functions.mint(Web3.to_checksum_address(to), base_units)
+        .transact({"from": sender})
+        for token, to, base_units in mints
+    ]
+    for tx_hash in sent:
+        _mined(w3, tx_hash)
+    return ["0x" + bytes(tx_hash).hex() for tx_hash in sent]

@@ -49,19 +49,19 @@ class SandboxStack:
         return self._manifest
 
     def _start_anvil(self) -> dict[str, Any]:
-        from cryptopay.sandbox.anvil import AnvilNode, deploy_token, dev_account_key, mint
+        from cryptopay.sandbox.anvil import AnvilNode, deploy_tokens, dev_account_key, mint_all
         from eth_account import Account
 
         node = AnvilNode.start(block_time=self.block_time)
         self._stoppers.append(node.stop)
-        usdt = deploy_token(node.url, decimals=6, symbol="USDT")
-        usdc = deploy_token(node.url, decimals=6, symbol="USDC")
+        # Sent together and mined together: a block for the deployments and one for the mints, not one for each.
+        usdt, usdc = deploy_tokens(node.url, ["USDT", "USDC"], decimals=6)
         accounts = []
+        mints: list[tuple[str, str, int]] = []
         for index in PAYER_ACCOUNTS:
             key = dev_account_key(index)
             address = Account.from_key(key).address
-            mint(node.url, usdt, address, USDT_PER_PAYER * 10**6)
-            mint(node.url, usdc, address, USDT_PER_PAYER * 10**6)
+            mints += [(usdt, address, USDT_PER_PAYER * 10**6), (usdc, address, USDT_PER_PAYER * 10**6)]
             accounts.append(
                 {
                     "index": index,
@@ -71,6 +71,7 @@ class SandboxStack:
                     "usdc": USDT_PER_PAYER,
                 }
             )
+        mint_all(node.url, mints)
         return {
             "rpc_url": node.url,
             "chain_id": node.chain_id,

@@ -29,11 +29,21 @@
       });
     });
   }
+  function resetToken() {
+    // The reset link carries its token in the fragment (never sent to a server): put it in the form, hide the field.
+    var field = document.querySelector("input[data-fragment-token]");
+    var found = /[#&]token=([^&]+)/.exec(window.location.hash);
+    if (!field || !found) { return; }
+    field.value = decodeURIComponent(found[1]);
+    var row = document.getElementById(field.getAttribute("data-fragment-token"));
+    if (row) { row.hidden = true; }
+    history.replaceState(null, "", window.location.pathname);
+  }
   function installable() {
     // The shell's service worker (/sw.js): caches styles, scripts, icons and the offline page, never money data.
     if ("serviceWorker" in navigator && window.isSecureContext) {
       navigator.serviceWorker.register("/sw.js").catch(function () {});
     }
   }
-  document.addEventListener("DOMContentLoaded", function () { countdowns(); copyButtons(); installable(); });
+  document.addEventListener("DOMContentLoaded", function () { countdowns(); copyButtons(); resetToken(); installable(); });
 })();

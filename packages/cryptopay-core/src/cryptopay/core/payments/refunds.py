@@ -20,7 +20,7 @@ Invariants:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
@@ -39,7 +39,7 @@ from cryptopay.core.payments.model import Refund, RefundState, address_key
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.rails import NETWORKS, AddressFormat
+from cryptopay.core.rails import NETWORKS, AddressFormat, Rail
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
@@ -49,6 +49,7 @@ __all__ = [
     "RefundRequest",
     "Refunds",
     "check_address_shape",
+    "refuse_burn_address",
     "valid_address",
     "withdrawals_in_flight",
 ]
@@ -250,6 +251,7 @@ class Refunds:
         network = option.rail.network.name
         if address_key(network, address) == address_key(network, option.address):
             raise InvalidInput("a refund cannot go to the invoice's own deposit address", field="address")
+        refuse_burn_address(address, [option.rail])
         return valid_address(network, address, self._validators)
 
     def _hold(self, uow: PaymentsUnitOfWork, invoice: Invoice, refund_id: str, amount: Money) -> str:
@@ -414,6 +416,31 @@ def _check_pattern(network: str, address: str) -> str:
 
 
 check_address_shape = _check_pattern  # the shape check, for other products sending to an outside address
+
+# Well-formed addresses nobody holds the key of: the EVM zero address and Tron's (0x41 and twenty zero bytes).
+_ZERO_ADDRESSES = frozenset({"0x" + "0" * 40, "t9yd14nj9j7xab4dbgeix9h8unkkhxuwwb"})
+
+
+def refuse_burn_address(address: str, rails: Iterable[Rail], *, field: str = "address") -> None:
+    """``InvalidInput`` if coins sent to ``address`` would be lost for good: the zero address, or the token contract
+    of one of ``rails`` (a token sent to its own contract stays there). Refunds, remittance refunds and withdrawals
+    check their destination with it.
+
+    >>> from cryptopay.core.rails import rail_for
+    >>> refuse_burn_address("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", [rail_for("tron", "USDT")])
+    Traceback (most recent call last):
+    cryptopay.core.errors.InvalidInput: that is the USDT contract on tron, not a wallet: USDT sent to it is lost
+    """
+    key = address.strip().lower()
+    if key in _ZERO_ADDRESSES:
+        raise InvalidInput("that is the zero address: nobody can spend what is sent to it", field=field)
+    for rail in rails:
+        contract = rail.token.contract
+        if contract is not None and key == contract.strip().lower():
+            asset, network = rail.asset.code, rail.network.name
+            raise InvalidInput(
+                f"that is the {asset} contract on {network}, not a wallet: {asset} sent to it is lost", field=field
+            )
 
 
 def _reason(invoice: Invoice) -> str:

@@ -4,7 +4,11 @@ An answer is authenticated by its URL's token alone: every request records its c
 URL, committed before the request is sent) and the digest finds the payout through ``PayoutRepository.by_answer_key``,
 so an answer can never arrive "too early". The ids it carries must then agree with the payout (the B2C/B2B
 OriginatorConversationID or ConversationID; for a status answer the original OriginatorConversationID in its
-parameters), and a success must carry and match the amount and the receiving party.
+parameters), and a success must carry and match the amount and the receiving party. An answer carrying none of
+the request's ids (blank ``OriginatorConversationID`` and ``ConversationID``) names nothing we can check: it is a
+mismatch, whatever its outcome, a failure included (a forged 2001 on a paid payout released its hold; the retry paid
+twice). A failure is final only when it names ids we knew *before* it arrived (``names_us``); otherwise (a B2B whose
+acknowledgement was lost learns its ids from the answer itself) Transaction Status confirms it first.
 
 An answer whose token names nothing is refused (nothing written), unless the caller vouches for its source (an
 allowed Daraja address): then it is kept as an ``UnmatchedAnswer`` and matched later by its ids, as a reason to
@@ -21,13 +25,22 @@ from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.mobile_money import MpesaResult, normalize_msisdn, parse_payload_text, token_digest
 from cryptopay.core.mobile_money.phones import InvalidPhoneNumber
 from cryptopay.core.payouts.answers import UnmatchedAnswer
-from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, Payout, token_key
+from cryptopay.core.payouts.model import CallbackPurpose, CallbackToken, Payout, PayoutQuery, token_key
 from cryptopay.core.ports.system import IdGenerator
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork
 
-__all__ = ["authenticate", "find_by_ids", "keep", "learn_ids", "names_another", "success_mismatch"]
+__all__ = [
+    "authenticate",
+    "find_by_ids",
+    "keep",
+    "keep_refused",
+    "learn_ids",
+    "names_another",
+    "names_us",
+    "success_mismatch",
+]
 
 _RECEIVER_KEYS = ("ReceiverPartyPublicName", "CreditPartyPublicName", "CreditPartyName")
 _MAX_MASKED = 6  # M-Pesa shows a phone as 2547******149
@@ -44,18 +57,30 @@ def authenticate(uow: PaymentsUnitOfWork, token: str | None, purpose: CallbackPu
     return payout, callback
 
 
-def names_another(payout: Payout, result: MpesaResult, *, status: bool) -> str:
-    """Why an authenticated answer does not speak of this payout ('' when its ids agree or are not known yet)."""
-    if status:
+def names_another(payout: Payout, result: MpesaResult, *, query: PayoutQuery | None = None) -> str:
+    """Why an authenticated answer does not speak of this payout ('' when its ids agree, or ours are not known yet).
+
+    ``query``: the status query it answers (its own ids are M-Pesa's for the query, the queried payout's are in its
+    parameters). Blank ids are a mismatch: an answer must name the request it answers."""
+    theirs = {result.originator_conversation_id, result.conversation_id} - {None, ""}
+    if not theirs:
+        return "carries none of the request's ids"
+    if query is not None:
         original = result.param("OriginatorConversationID")
         if original and payout.originator_id and original != payout.originator_id:
             return f"asks about {original}, not {payout.originator_id}"
-        return ""
+        asked = {query.originator_id, query.conversation_id} - {None}
+        return "names another query" if asked and not asked & theirs else ""
     ours = {payout.originator_id, payout.conversation_id} - {None}
-    theirs = {result.originator_conversation_id, result.conversation_id} - {None, ""}
-    if ours and theirs and not ours & theirs:
+    if ours and not ours & theirs:
         return "names another request"
     return ""
+
+
+def names_us(payout: Payout, result: MpesaResult, *, status: bool) -> bool:
+    """True when the answer carries an id the payout already had: a status answer the queried payout's original
+    OriginatorConversationID, a result our OriginatorConversationID or M-Pesa's ConversationID."""
+    return _names_us(payout, result, status=status)
 
 
 def learn_ids(payout: Payout, result: MpesaResult) -> None:
@@ -128,6 +153,17 @@ def _masked(text: str) -> str:
 def keep(uow: PaymentsUnitOfWork, ids: IdGenerator, now: datetime, purpose: CallbackPurpose, body: str) -> None:
     """Keep an answer from a vouched-for source whose token named no request."""
     uow.unmatched_answers.add(UnmatchedAnswer(id=ids.new_id("ans"), received_at=now, purpose=purpose, body=body))
+
+
+def keep_refused(
+    uow: PaymentsUnitOfWork, ids: IdGenerator, now: datetime, purpose: CallbackPurpose, payout: Payout, body: str
+) -> str:
+    """Keep an answer on one of the payout's tokens that moved nothing (a mismatch, a repeat): closed at once,
+    under the payout, for an operator and the audit (the house rule: every answer is kept until it is matched)."""
+    answer = UnmatchedAnswer(id=ids.new_id("ans"), received_at=now, purpose=purpose, body=body)
+    answer.matched_at, answer.payout_id = now, payout.id
+    uow.unmatched_answers.add(answer)
+    return answer.id
 
 
 def find_by_ids(uow: PaymentsUnitOfWork, answer: UnmatchedAnswer) -> Payout | None:

@@ -28,6 +28,7 @@ whose answer was lost without a reference cannot be queried; it stays ``unknown`
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -304,16 +305,24 @@ class Payouts:
     # --- answers ------------------------------------------------------------------------------------------------
 
     def handle_payout_result(
-        self, result: MpesaResult, *, token: str | None, purpose: CallbackPurpose, keep: str | None = None
+        self,
+        result: MpesaResult,
+        *,
+        token: str | None,
+        purpose: CallbackPurpose,
+        keep: str | None = None,
+        raw: str | None = None,
     ) -> Payout | None:
         """Apply a B2C/B2B Result, a queue timeout or a Transaction Status answer posted to ``purpose``'s URL.
 
         ``token`` (the URL's) must be one we recorded for that very URL, else ``Forbidden`` and nothing is
         written; a caller that vouches for the sender (an allowed Daraja source address) passes the raw body as
         ``keep``, and then an answer whose token names no request is kept for ``match_kept_answers`` instead.
+        ``raw``: the body as received, kept when the answer on a real token moves nothing (a mismatch, a repeat).
         """
+        body = keep or raw or json.dumps(attrs.asdict(result), default=str)
         try:
-            payout = transaction(self._uow, lambda uow: self._handle(uow, result, token, purpose))
+            payout = transaction(self._uow, lambda uow: self._handle(uow, result, token, purpose, body))
         except Forbidden:
             if keep is None:
                 raise
@@ -325,41 +334,75 @@ class Payouts:
         return None
 
     def _handle(
-        self, uow: PaymentsUnitOfWork, result: MpesaResult, token: str | None, purpose: CallbackPurpose
+        self, uow: PaymentsUnitOfWork, result: MpesaResult, token: str | None, purpose: CallbackPurpose, body: str
     ) -> Payout:
         payout, callback = _answers.authenticate(uow, token, purpose)
         now = self._clock.now()
         if callback.used_at is not None:
-            return payout  # a repeat of an answer already taken: single use, nothing changes
+            return self._again(uow, payout, purpose, result, body)
         payout.use_callback(callback.digest, now)
         uow.payouts.update(payout)
         query = payout.query(callback.request) if purpose.is_status else None
+        stranger = _answers.names_another(payout, result, query=query)  # before the answer's ids are learnt
         if query is not None:
             payout.query_answered(
                 query.query_id, originator_id=result.originator_conversation_id, conversation_id=result.conversation_id
             )
             uow.payouts.update(payout)
-        stranger = _answers.names_another(payout, result, status=purpose.is_status)
         if stranger:
-            return self._suspect(uow, payout, purpose, stranger)
+            return self._suspect(uow, payout, purpose, stranger, body)
         if purpose.is_timeout or result.result_code == QUEUE_TIMEOUT_CODE:
             return self._doubt_payout(uow, payout, "M-Pesa's queue timed out", None)
         if query is not None:
             return self._status_answer(uow, payout, query, result)
+        known = _answers.names_us(payout, result, status=False)  # ids we had before this answer told us any
         _answers.learn_ids(payout, result)
-        return self._apply(uow, payout, result.outcome, result, source="result")
+        return self._apply(uow, payout, result.outcome, result, source="result", known_ids=known)
 
-    def _suspect(self, uow: PaymentsUnitOfWork, payout: Payout, purpose: CallbackPurpose, why: str) -> Payout:
+    def _suspect(
+        self, uow: PaymentsUnitOfWork, payout: Payout, purpose: CallbackPurpose, why: str, body: str
+    ) -> Payout:
+        """An answer on a real token that does not name the payout: kept and audited; Transaction Status decides."""
+        now = self._clock.now()
+        kept = _answers.keep_refused(uow, self._ids, now, purpose, payout, body)
         audit(
             uow,
             "mpesa:callback",
             "payout.result_mismatch",
             f"payout:{payout.id}",
-            self._clock.now(),
+            now,
             url=purpose.value,
             why=why,
+            answer=kept,
         )
         return self._doubt_payout(uow, payout, f"an answer on the {purpose.value} URL {why}", None)
+
+    def _again(
+        self, uow: PaymentsUnitOfWork, payout: Payout, purpose: CallbackPurpose, result: MpesaResult, body: str
+    ) -> Payout:
+        """A second answer on a used token moves nothing (single use), but it is kept and compared, never dropped:
+        one contradicting the payout's state is a ``payout.result_conflict``; on an open payout it makes
+        Transaction Status decide now (the first answer may have been the forgery)."""
+        now = self._clock.now()
+        kept = _answers.keep_refused(uow, self._ids, now, purpose, payout, body)
+        outcome = status_outcome(result) if purpose.is_status else result.outcome
+        conflict = payout.is_final and outcome in (Outcome.SUCCEEDED, Outcome.FAILED) and _contradicts(payout, outcome)
+        action = "payout.result_conflict" if conflict else "payout.answer_repeated"
+        audit(
+            uow,
+            "mpesa:callback",
+            action,
+            f"payout:{payout.id}",
+            now,
+            url=purpose.value,
+            state=payout.state.value,
+            code=result.result_code or "",
+            answer=kept,
+        )
+        if not payout.is_final and payout.state is not PayoutState.PLANNED:
+            payout.check_at = now
+            uow.payouts.update(payout)
+        return payout
 
     def _status_answer(
         self, uow: PaymentsUnitOfWork, payout: Payout, query: PayoutQuery, result: MpesaResult
@@ -374,7 +417,14 @@ class Payouts:
         return self._apply(uow, payout, outcome, result, source="status")
 
     def _apply(
-        self, uow: PaymentsUnitOfWork, payout: Payout, outcome: Outcome, result: MpesaResult, *, source: str
+        self,
+        uow: PaymentsUnitOfWork,
+        payout: Payout,
+        outcome: Outcome,
+        result: MpesaResult,
+        *,
+        source: str,
+        known_ids: bool = True,
     ) -> Payout:
         now = self._clock.now()
         if payout.is_final:
@@ -401,8 +451,13 @@ class Payouts:
                 return self._doubt_payout(uow, payout, f"{source} does not match the payout: {mismatch}", None)
             token = result.param(PREPAID_TOKEN) if payout.b2b is not None else None
             _outcomes.complete(uow, self._ledger, self._ids, payout, now, token=token, **details)
-        elif outcome is Outcome.FAILED and source == "result" and payout.state is PayoutState.UNKNOWN:
-            # Its outcome was in doubt: a failure releases the hold only once Transaction Status confirms it.
+        elif outcome is Outcome.FAILED and not _answers.names_us(payout, result, status=source == "status"):
+            return self._doubt_payout(uow, payout, f"{source} failure does not carry the payout's ids", None)
+        elif (
+            outcome is Outcome.FAILED and source == "result" and (payout.state is PayoutState.UNKNOWN or not known_ids)
+        ):
+            # Its outcome was in doubt, or its ids were learnt from this very answer: a failure releases the hold
+            # only once Transaction Status confirms it.
             payout.check_at, payout.note = now, f"a failure result ({result.result_code}) awaits a status query"
             uow.payouts.update(payout)
             audit(uow, _ACTOR, "payout.failure_unconfirmed", f"payout:{payout.id}", now, code=result.result_code or "")

@@ -71,7 +71,7 @@ from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import RefundState, StoreSettings
-from cryptopay.core.payments.refunds import AddressValidator, Refunds, valid_address
+from cryptopay.core.payments.refunds import AddressValidator, Refunds, refuse_burn_address, valid_address
 from cryptopay.core.payouts import Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
 from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
@@ -229,6 +229,7 @@ class Remittances:
                 f"the refund address is not an address on a network USDT can be sent on here ({networks})",
                 field="refund_address",
             )
+        refuse_burn_address(address, self.rails, field="refund_address")
         return fits
 
     def _price(self, amount: Money, quote: Quote) -> tuple[Money, Money, Money]:
@@ -337,6 +338,7 @@ class Remittances:
     def _refund_address(self, order: RemittanceOrder, address: str) -> str:
         invoice = self.invoice(order)
         networks = {p.transfer.network for p in invoice.payments} or {o.rail.network.name for o in invoice.options}
+        refuse_burn_address(address, self.rails)
         for network in sorted(networks):
             try:
                 return valid_address(network, address, self.validators)

@@ -5,13 +5,18 @@ Order of events, each committed before the next (nothing is lost to a crash in b
 1. ``start``: check the KYC limits (``buy``), lock a quote (or take the caller's, still valid), compute the USDT at
    the ask (rounded down), record the buy with the digest of a fresh callback token (the token goes only into the
    callback URL), commit; then call STK Push and record the CheckoutRequestID Daraja answered.
-2. The callback (``on_callback``) finds the buy by its token alone, and credits only when CheckoutRequestID,
-   amount and phone all match the request: USDT at the locked quote, even if the quote has expired since (the
-   customer paid for it). ResultCodes 1032 (cancelled), 1037 (phone unreachable), 1 (insufficient funds) and 2001
-   (wrong PIN) credit nothing and say why. Every answer is kept on the buy.
-3. A buy with no answer after ``query_after`` is asked by STK Query (``follow_up``, the worker's
+2. The callback (``on_callback``) finds the buy by its token alone, and credits only when it carries and matches
+   the request's CheckoutRequestID, Amount and PhoneNumber and carries an MpesaReceiptNumber (a bare ``ResultCode
+   0`` credited a cancelled buy): USDT at the locked quote, even if the quote has expired since (the customer paid
+   for it). ResultCodes 1032 (cancelled), 1037 (phone unreachable), 1 (insufficient funds) and 2001 (wrong PIN)
+   credit nothing and say why. Every answer is kept on the buy.
+3. The token answers once, like a payout's: a second callback on it is kept and compared (audited as
+   ``wallet.buy_answer_repeated`` or ``wallet.buy_result_conflict``), never applied; an open buy is then asked about.
+4. A buy with no answer after ``query_after`` is asked by STK Query (``follow_up``, the worker's
    ``wallets.stk_query`` job); a success credits, a definite failure fails. Daraja's query has been seen to report a
-   failure for a payment that succeeded: a success callback that comes after a failure still credits.
+   failure for a payment that succeeded, and callbacks are unsigned: a success callback for a buy already settled
+   as failed credits only once STK Query, asked then (recorded first, ``wallet.buy_confirming``), says it was paid;
+   otherwise it is held for an operator (``wallet.buy_result_conflict``).
 
 In the ledger (``flows.credit_buy``): Dr ``assets:mpesa_collections:KES`` / Cr ``equity:trading:KES`` (the USDT's
 value at the mid) / Cr ``revenue:fx_spread:KES`` (the rest), and Dr ``equity:trading:USDT`` / Cr the wallet's USDT.
@@ -35,7 +40,7 @@ from cryptopay.core.identity.credentials import hash_secret, new_secret
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.mobile_money import MpesaResult, Outcome, StkPushRequest
+from cryptopay.core.mobile_money import MpesaResult, Outcome, PayloadKind, StkPushRequest
 from cryptopay.core.mobile_money.errors import MpesaError, OutcomeUnknown
 from cryptopay.core.mobile_money.limits import STK_LIMITS
 from cryptopay.core.mobile_money.wording import STK_WORDING, stk_wording
@@ -92,6 +97,7 @@ class Buy:
     finished_at: datetime | None = None
     queries: int = 0
     answers: tuple[str, ...] = ()  # every answer, summarised: "callback 0 QK12...", "query 1032", ...
+    token_used_at: datetime | None = None  # the first callback on the token: later ones are kept, not applied
 
     @property
     def open(self) -> bool:
@@ -194,14 +200,78 @@ class Buys:
     def on_callback(self, result: MpesaResult, *, token: str) -> Buy:
         """Apply an STK callback posted to the token's URL; ``Forbidden`` for a token we never issued."""
 
-        def work(uow: WalletUnitOfWork) -> Buy:
+        def work(uow: WalletUnitOfWork) -> tuple[Buy, bool]:
             buy = uow.wallet_buys.by_token(hash_secret(token), lock=True)
             if buy is None:
                 raise Forbidden("unknown callback token")
-            self._apply(uow, buy, result, source="callback")
-            return buy
+            return self._answer(uow, buy, result)
 
-        return self._observed(in_transaction(self.uow, work))
+        buy, confirm = in_transaction(self.uow, work)
+        return self._observed(self._confirm(buy, result) if confirm else buy)
+
+    def _answer(self, uow: WalletUnitOfWork, buy: Buy, result: MpesaResult) -> tuple[Buy, bool]:
+        """Apply a callback; True when it is a success for a failed buy, to be confirmed by STK Query first."""
+        now, first = self.clock.now(), buy.token_used_at is None
+        buy.token_used_at = buy.token_used_at or now
+        if result.outcome is Outcome.SUCCEEDED and buy.state is BuyState.FAILED:
+            buy.answers = (*buy.answers, f"callback {result.result_code} {result.receipt or ''}".strip())
+            mismatch = self._mismatch(buy, result) or ("" if buy.checkout_request_id else "no CheckoutRequestID")
+            if mismatch:
+                buy.reason = f"an answer did not match this buy ({mismatch}); an operator must check it"
+                self._event(uow, buy, "wallet.buy_result_conflict", now, why=mismatch)
+            else:  # recorded before the query is asked
+                buy.queries += 1
+                self._event(uow, buy, "wallet.buy_confirming", now, code=result.result_code or "")
+            uow.wallet_buys.update(buy)
+            return buy, not mismatch
+        if not first:
+            self._again(uow, buy, result, now)
+            return buy, False
+        self._apply(uow, buy, result, source="callback")
+        return buy, False
+
+    def _again(self, uow: WalletUnitOfWork, buy: Buy, result: MpesaResult, now: datetime) -> None:
+        """A second callback on a used token: kept and compared, not applied; an open buy is asked about now."""
+        buy.answers = (*buy.answers, f"callback again {result.result_code} {result.receipt or ''}".strip())
+        succeeded = result.outcome is Outcome.SUCCEEDED
+        conflict = (succeeded and buy.state is not BuyState.CREDITED) or (
+            result.outcome is Outcome.FAILED and buy.state is BuyState.CREDITED
+        )
+        action = "wallet.buy_result_conflict" if conflict else "wallet.buy_answer_repeated"
+        self._event(uow, buy, action, now, code=result.result_code or "", state=buy.state.value)
+        if buy.open:
+            buy.next_query_at = now
+        uow.wallet_buys.update(buy)
+
+    def _confirm(self, buy: Buy, callback: MpesaResult) -> Buy:
+        """STK Query decides a success callback for a failed buy: paid credits it (late), anything else holds it."""
+        assert buy.checkout_request_id is not None
+        try:
+            answer: MpesaResult | None = self.mpesa().stk_query(buy.checkout_request_id)
+        except MpesaError:
+            answer = None
+
+        def work(uow: WalletUnitOfWork) -> Buy:
+            found = uow.wallet_buys.get(buy.id, lock=True)
+            if found is None or found.state is not BuyState.FAILED:
+                return found or buy
+            now, code = self.clock.now(), answer.result_code if answer is not None else "unanswered"
+            found.answers = (*found.answers, f"query {code}")
+            if answer is not None and answer.outcome is Outcome.SUCCEEDED and not self._mismatch(found, answer):
+                self._credit(uow, found, callback)
+            else:
+                found.reason = (
+                    "a success callback after a failure was not confirmed by STK Query; an operator must check it"
+                )
+                self._event(uow, found, "wallet.buy_result_conflict", now, query=code or "")
+            uow.wallet_buys.update(found)
+            return found
+
+        return in_transaction(self.uow, work)
+
+    @staticmethod
+    def _event(uow: WalletUnitOfWork, buy: Buy, action: str, now: datetime, **details: str) -> None:
+        uow.audit.append(AuditEvent("mpesa:callback", action, f"buy:{buy.id}", now, details))
 
     def _observed(self, buy: Buy) -> Buy:
         """Journal a credited buy for monitoring (again is harmless: the journal keeps a movement once)."""
@@ -259,6 +329,9 @@ class Buys:
                 self._credit(uow, buy, result)
             else:  # kept on the buy for an operator; never credited on a mismatch
                 buy.reason = f"an answer did not match this buy ({mismatch}); an operator must check it"
+        elif result.outcome is Outcome.FAILED and buy.open and self._names_another(buy, result):
+            buy.reason = "a failure did not name this buy's CheckoutRequestID; an operator must check it"
+            buy.next_query_at = self.clock.now()  # STK Query decides
         elif result.outcome is Outcome.FAILED and buy.open:
             code = result.result_code or "failed"
             why = stk_wording(code)  # never M-Pesa's own text (mobile_money.wording)
@@ -266,13 +339,24 @@ class Buys:
         uow.wallet_buys.update(buy)
 
     @staticmethod
+    def _names_another(buy: Buy, result: MpesaResult) -> bool:
+        """A failure must name the buy's CheckoutRequestID when we know it (blank names nothing)."""
+        return buy.checkout_request_id is not None and result.checkout_request_id != buy.checkout_request_id
+
+    @staticmethod
     def _mismatch(buy: Buy, result: MpesaResult) -> str | None:
+        """Why a success may not credit this buy: a callback must carry our CheckoutRequestID, Amount and
+        PhoneNumber and an MpesaReceiptNumber (an STK Query answer carries none but the CheckoutRequestID)."""
         if buy.checkout_request_id and result.checkout_request_id != buy.checkout_request_id:
             return "CheckoutRequestID"
-        if result.amount is not None and result.amount != buy.kes:
+        if result.kind is not PayloadKind.STK_CALLBACK:
+            return "amount" if result.amount is not None and result.amount != buy.kes else None
+        if result.amount is None or result.amount != buy.kes:
             return "amount"
-        if result.kind.value == "stk_callback" and result.phone is not None and result.phone != buy.phone:
+        if result.phone is None or result.phone != buy.phone:
             return "phone"
+        if not result.receipt:
+            return "MpesaReceiptNumber"
         return None
 
     def _credit(self, uow: WalletUnitOfWork, buy: Buy, result: MpesaResult) -> None:

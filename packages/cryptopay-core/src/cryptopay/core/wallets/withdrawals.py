@@ -73,7 +73,7 @@ from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import Money
 from cryptopay.core.payments.model import address_key
-from cryptopay.core.payments.refunds import AddressValidator, check_address_shape
+from cryptopay.core.payments.refunds import AddressValidator, check_address_shape, refuse_burn_address
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.compliance import ScreeningPort
 from cryptopay.core.ports.payments import Quoter
@@ -196,6 +196,7 @@ class Withdrawals:
         if network not in self.senders():
             raise Refused(f"withdrawals on {network} are not configured (no hot wallet)")
         checked = self._check_address(network, address)
+        refuse_burn_address(checked, self.rails().values())
         fee = self.fees.quote(FeeProduct.CRYPTO_WITHDRAWAL, amount, at=self.clock.now()).fee
         kes = kes_value(amount, self.quoter())
         assessment = self.travel_rule.assess(amount) if self.travel_rule is not None else None
