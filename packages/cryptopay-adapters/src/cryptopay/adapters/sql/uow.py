@@ -5,6 +5,10 @@ outbox and repositories all write through it, and it commits when the block exit
 typed attribute, made on first use in the transaction. Database errors come out as SDK errors
 (``TransientConflict`` for races: use ``cryptopay.core.ports.storage.in_transaction``).
 
+On PostgreSQL a hot path may let the unit's transaction be owned by the driver (``begin_prepared``: the P2P send):
+its first statement goes with the ``BEGIN`` and its last writes with the ``COMMIT``, each round trip one simple query
+of prepared statements (``cryptopay.adapters.sql.prepared``), instead of psycopg's pipeline.
+
 ``SqlStorage.reading()`` is the same repositories for reads that need no transaction (an invoice, a store, a page
 of a listing: one statement each): the connection runs in autocommit, so no ``BEGIN``/``COMMIT`` round trips, and
 nothing is locked (``get`` of an invoice or payout does not take its row lock). Give it only to read paths. With
@@ -18,13 +22,16 @@ import functools
 import os
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
+import psycopg
+from cryptopay.adapters.sql import prepared
 from cryptopay.adapters.sql.audit import SqlAuditLog
-from cryptopay.adapters.sql.errors import translating
-from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
+from cryptopay.adapters.sql.errors import pipelined, translating
+from cryptopay.adapters.sql.ledger_flush import FLUSH_STATEMENT
+from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore
 from cryptopay.adapters.sql.outbox import SqlOutbox
 from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.repositories.compliance import (
@@ -70,9 +77,12 @@ from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhoo
 from cryptopay.adapters.sql.repositories.withdrawals import SqlWithdrawals
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
-from sqlalchemy.engine import Connection, Engine
+from psycopg.pq import PipelineStatus, TransactionStatus
+from sqlalchemy.engine import Connection, Engine, RootTransaction
 
 __all__ = ["SqlStorage", "SqlUnitOfWork"]
+
+IDLE = TransactionStatus.IDLE
 
 
 class SqlUnitOfWork:
@@ -92,7 +102,8 @@ class SqlUnitOfWork:
         self.personal = personal or PersonalData.plaintext()
         self._locking = locking
         self.ledger = SqlLedgerSession(conn)
-        self._deferred: list[tuple[str, Mapping[str, Any]]] = []
+        self._deferred: list[tuple[str | prepared.Statement, Mapping[str, Any]]] = []
+        self._owned: psycopg.Connection[Any] | None = None  # the driver, when it owns the transaction
         # In a transaction on PostgreSQL an append's writes go out with the commit (``SqlAuditLog``).
         deferring = locking and conn.dialect.name == "postgresql"
         self._fenced = False
@@ -251,7 +262,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def wallet_sends(self) -> SqlSends:
-        return SqlSends(self.connection, self.ledger, self.defer, personal=self.personal)
+        return SqlSends(self.connection, self.ledger, self.defer, self.begin_prepared, personal=self.personal)
 
     def hold_fence(self) -> None:
         """Renew the commit fence (if any) in this transaction, once: its row lock then lasts until the commit, so a
@@ -261,10 +272,33 @@ class SqlUnitOfWork:
             fencing.check(self.idempotency)  # in this transaction: a lost claim rolls the work back
             self._fenced = True
 
-    def defer(self, statement: str, params: Mapping[str, Any]) -> None:
+    def defer(self, statement: str | prepared.Statement, params: Mapping[str, Any]) -> None:
         """Queue a statement (psycopg's ``%(name)s`` parameters, PostgreSQL only) to be sent by ``flush``: at commit
-        that is in the commit's pipeline, so it costs no round trip of its own; a failure fails the commit."""
+        that is in the commit's round trip, so it costs none of its own; a failure fails the commit. A ``Statement``
+        is sent prepared when the driver owns the transaction."""
         self._deferred.append((statement, params))
+
+    def begin_prepared(
+        self, call: prepared.Call, *, setup: str = "", later: Sequence[prepared.Statement] = ()
+    ) -> list[dict[str, Any]] | None:
+        """Begin the transaction with ``[setup;] EXECUTE call`` in one round trip and let the driver own it (its
+        writes then go with the ``COMMIT``, see ``commit``): only on PostgreSQL with psycopg, in a locking unit
+        that has sent nothing yet; ``None`` otherwise (the caller runs its statement its own way). ``later``: the
+        statements the unit will defer (prepared beforehand, with the ledger's flush, when the connection lacks
+        them)."""
+        driver = self.connection.connection.driver_connection
+        if (
+            not self._locking
+            or self._owned is not None
+            or not isinstance(driver, psycopg.Connection)
+            or driver.info.transaction_status != TransactionStatus.IDLE
+            or driver.info.pipeline_status != PipelineStatus.OFF
+        ):
+            return None
+        driver.autocommit = True  # psycopg sends no BEGIN of its own: ours goes with the statement
+        self._owned = driver
+        later = (FLUSH_STATEMENT, *later)
+        return prepared.run(driver, self.connection.connection.info, [call], begin=True, setup=setup, prepare=later)
 
     def flush(self) -> None:
         """Send the deferred statements and write what the ledger session buffered (done automatically before
@@ -274,8 +308,41 @@ class SqlUnitOfWork:
             driver = self.connection.connection.driver_connection
             assert driver is not None
             for statement, params in deferred:
-                driver.execute(statement, params)
+                driver.execute(statement.sql if isinstance(statement, prepared.Statement) else statement, params)
         self.ledger.flush()
+
+    def commit(self, transaction: RootTransaction) -> None:
+        """Flush and commit. A driver-owned transaction whose writes are all prepared statements (the ledger's and
+        the deferred ones) commits in one simple query: ``EXECUTE ...; EXECUTE ...; COMMIT``; any other in one
+        psycopg pipeline (on PostgreSQL), the flush's statements and the ``COMMIT``."""
+        driver = self._owned
+        if driver is None:
+            with pipelined(self.connection):
+                self.flush()
+                transaction.commit()
+            return
+        calls: list[prepared.Call] = []
+        if all(isinstance(statement, prepared.Statement) for statement, _ in self._deferred):
+            ledger = self.ledger.take_writes()
+            calls = [(FLUSH_STATEMENT, ledger)] if ledger else []
+            calls += [(s, p) for s, p in self._deferred if isinstance(s, prepared.Statement)]
+            self._deferred = []
+        self.flush()  # whatever is left (holds; statements not prepared), inside the transaction
+        prepared.run(driver, self.connection.connection.info, calls, commit=True)
+        transaction.commit()  # SQLAlchemy's bookkeeping: psycopg sees the transaction ended, sends nothing
+
+    def release(self) -> None:
+        """After the transaction ended (committed or rolled back): the driver back in its usual mode for the pool
+        (the connection discarded if that cannot be done)."""
+        driver, self._owned = self._owned, None
+        if driver is None:
+            return
+        try:
+            if driver.info.transaction_status != TransactionStatus.IDLE:
+                driver.rollback()
+            driver.autocommit = False
+        except psycopg.Error:
+            self.connection.invalidate()
 
 
 class _ThreadReader(threading.local):
@@ -326,9 +393,21 @@ class SqlStorage:
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
         """A transaction's repositories; it commits on normal exit once the commit fence (if any) holds."""
-        with flushing_transaction(self.engine, self._open) as uow:
-            yield uow
-            uow.hold_fence()
+        with translating(), self.engine.connect() as conn:
+            transaction = conn.begin()
+            uow = self._open(conn)
+            try:
+                yield uow
+                uow.hold_fence()
+                uow.commit(transaction)
+            finally:
+                if transaction.is_active:
+                    driver = conn.connection.driver_connection
+                    began = isinstance(driver, psycopg.Connection) and driver.info.transaction_status != IDLE
+                    transaction.rollback()
+                    if began:  # psycopg follows a ROLLBACK with DEALLOCATE ALL when it holds statements of its own
+                        prepared.forget(conn.connection.info)
+                uow.release()
 
     @contextmanager
     def reading(self) -> Iterator[SqlUnitOfWork]:
