@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 UV := $(PYTHON) -m uv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 PYTEST_ARGS ?=
-# PYTEST_WORKERS=3: the suite on pytest-xdist workers (conftest.py keeps them apart); 0 (the default): one process.
+# PYTEST_WORKERS=2: the suite on two pytest-xdist workers (conftest.py keeps them apart); 0 (the default): one process.
 PYTEST_WORKERS ?= 0
 
 .PHONY: help setup demo demo-btc-tron test lint typecheck unit translations screenshots lighthouse bench-ledger bench-chains bench-api bench-settlement bench-wallet chaos clean
@@ -70,7 +70,7 @@ typecheck: $(VENV)/.synced
 	$(BIN)/mypy
 
 test: setup lint typecheck
-	scripts/with-services.sh $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	scripts/with-services.sh $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=10 $(PYTEST_ARGS)
 
 unit: $(VENV)/.synced
 	$(BIN)/pytest tests/unit packages/cryptopay-core/src $(PYTEST_ARGS)

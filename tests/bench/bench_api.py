@@ -136,15 +136,20 @@ def _create(key: str) -> object:
     return request
 
 
-def _server_command(app: str, port: int) -> list[str]:
-    """The command serving ``app`` (``module:factory``): ``cryptopay-http`` (granian), or gunicorn to compare."""
-    if os.environ.get("BENCH_SERVER") == "gunicorn":
-        from cryptopay_http.serve import ServerSettings
+PRODUCTION_APP = "cryptopay_http.wsgi:build_production_app"  # what ``cryptopay serve`` loads in each worker
 
-        server = ServerSettings.from_env()
+
+def _server_command(app: str, port: int) -> list[str]:
+    """The command serving ``app`` (``module:factory``): ``cryptopay-http`` (granian), or gunicorn to compare. The
+    API is served exactly as ``cryptopay serve`` serves it (its default app: no ``--app``)."""
+    if os.environ.get("BENCH_SERVER") == "gunicorn":
+        from cryptopay.adapters.bootstrap import WebSettings
+
+        server = WebSettings.from_env()
         options = ["--worker-class", "gthread", "--workers", str(server.workers), "--threads", str(server.threads)]
         return [str(BIN / "gunicorn"), *options, "--bind", f"127.0.0.1:{port}", f"{app}()"]
-    return [str(BIN / "cryptopay-http"), "--host", "127.0.0.1", "--port", str(port), "--app", app]
+    command = [str(BIN / "cryptopay-http"), "--host", "127.0.0.1", "--port", str(port)]
+    return command if app == PRODUCTION_APP else [*command, "--app", app]
 
 
 BARE_APP = """
@@ -209,7 +214,7 @@ def main() -> None:
         subprocess.run([str(BIN / "cryptopay"), "db", "upgrade"], env=env, check=True, capture_output=True)
         api_port, bare_port = _free_port(), _free_port()
         api, bare = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{bare_port}"
-        api_command = _server_command("cryptopay_http.wsgi:build_app", api_port)
+        api_command = _server_command(PRODUCTION_APP, api_port)
         bare_command = _server_command("bare_app:build_app", bare_port)
         with (
             _process(api_command, env, workdir / "api.log", f"{api}/healthz"),

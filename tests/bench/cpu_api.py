@@ -3,7 +3,8 @@
 What ``make bench-api`` cannot isolate on a shared machine: the app's own CPU per request (``time.process_time``;
 the database and Redis run in other processes, so their work is not counted, only the client side of each round
 trip). Builds the production composition (``build(Settings)``) like ``tests/integration/http/test_http_hot_paths.py``
-on a throw-away database, a merchant with an API key, then calls the WSGI app directly with a prepared environ (no
+on a throw-away database, a merchant with an API key, the heap settled as a production worker settles it
+(``cryptopay_http.wsgi.settle_heap``), then calls the WSGI app directly with a prepared environ (no
 test client, no server): invoice reads, invoice creations and a bare Flask endpoint in the same process for scale.
 Rounds are interleaved so a neighbour's burst of load hits every case alike; the median per request is printed.
 
@@ -31,6 +32,7 @@ from cryptopay.adapters.bootstrap import Settings, build
 from cryptopay.adapters.evm.keys import account_xpub
 from cryptopay.adapters.sql import upgrade
 from cryptopay_http.app import create_app
+from cryptopay_http.wsgi import settle_heap
 from flask import Flask, jsonify
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -185,6 +187,7 @@ def main() -> None:
             expected = {"bare Flask": 200, "GET invoice": 200, "POST invoice": 201}
             for name, (call, count) in cases.items():  # warm every path (caches, prepared statements)
                 _per_request_ms(call, min(count, 20), expected[name])
+            settle_heap()  # as a production worker does once its app is built (``build_production_app``)
             if args.profile:
                 name = {"read": "GET invoice", "create": "POST invoice"}[args.profile]
                 call, count = cases[name]

@@ -69,6 +69,21 @@ def test_an_invoices_read_key_cannot_read_the_merchant_profile(client, auth):
     assert client.get(f"/v1/merchants/{merchant_id}", headers=bearer(profile)).status_code == 200
 
 
+def test_a_refused_role_scope_or_key_is_audited_with_its_reason(client, auth, services):
+    """A 403 for a missing role, scope or login kind is an ``access.refused`` record (route, method, reason) by the
+    caller, so an officer can search for a key or user probing what it may not do; nothing else changes."""
+    headers, merchant_id = auth.merchant()
+    reader = auth.api_key(headers, merchant_id, ["invoices:read"])
+    assert client.get(f"/v1/merchants/{merchant_id}", headers=bearer(reader)).status_code == 403
+    assert client.get("/v1/fx/quote?pair=USDT/KES", headers=auth.user("personal")).status_code == 403
+    refused = [r for r in services.audit.records() if r.action == "access.refused"]
+    assert [(r.actor.split(":")[0], r.subject, dict(r.details)["method"]) for r in refused] == [
+        ("api_key", "route:/v1/merchants/<merchant_id>", "GET"),
+        ("user", "route:/v1/fx/quote", "GET"),
+    ]
+    assert "merchant:read" in dict(refused[0].details)["reason"]
+
+
 def test_fx_quotes_are_not_for_personal_users_or_unscoped_keys(client, auth):
     """Locking (and storing) an FX quote needs a merchant/admin login or a key with fx:quote."""
     assert client.get("/v1/fx/quote?pair=USDT/KES", headers=auth.user("personal")).status_code == 403

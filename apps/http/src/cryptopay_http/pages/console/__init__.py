@@ -4,8 +4,9 @@ Each page needs the role its REST twin needs (``ROLES``): the KYC queue, AML ale
 are the compliance officers' (``/v1/admin/kyc``, ``/v1/admin/compliance``, ``/v1/admin/accounts``); reconciliation,
 treasury, system health and role changes are the admins'; the audit log, account search and transaction search
 are for both. Deny by default: every console endpoint is named in ``ROLES`` with its roles, and one that is not (a
-page added without its roles) is refused to everyone (403, audited as ``console.unlisted``); a test walks the app's
-console routes and fails on any not named. A staff login without a second factor is an enrolment-only session and is
+page added without its roles) is refused to everyone (403, audited as ``console.unlisted``); a page of another staff
+role is refused and audited as ``access.refused``; a test walks the app's console routes and fails on any not named.
+A staff login without a second factor is an enrolment-only session and is
 refused. The same page
 session as the dashboard (``/dashboard/login``); every form carries a CSRF token, checked before anything runs.
 
@@ -25,7 +26,7 @@ from cryptopay.core.identity import EnrolmentRequired, Forbidden, Principal, Rol
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import audit_security
+from cryptopay_http.auth import audit_security, refuse
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login
 from cryptopay_http.pages.web import page_blueprint, redirect
 
@@ -84,7 +85,7 @@ def _guard() -> ResponseReturnValue | None:
     if request.method == "POST":
         check_form_csrf()
     if principal.role not in _STAFF:
-        raise Forbidden("the console is for staff")
+        raise refuse("the console is for staff")
     if principal.enrolment_only:
         raise EnrolmentRequired("enrol a second factor before using the console")
     roles = _roles_for(request.endpoint or "")
@@ -93,7 +94,7 @@ def _guard() -> ResponseReturnValue | None:
         audit_security("console.unlisted", f"route:{route}", method=request.method, endpoint=request.endpoint or "")
         raise Forbidden("this console page is not open to any role yet")
     if principal.role not in roles:
-        raise Forbidden("this page is for another staff role")
+        raise refuse("this page is for another staff role")
     return None
 
 

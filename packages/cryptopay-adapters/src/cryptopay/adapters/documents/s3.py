@@ -24,13 +24,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
-import httpx
 from cryptopay.adapters.documents.filesystem import check_key
 from cryptopay.adapters.documents.sigv4 import Credentials, SignedRequest, amz_date, authorization, encode_path
 from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: every process that loads the settings imports this
+    import httpx
 
 __all__ = ["S3DocumentStore", "S3Settings"]
 
@@ -86,6 +89,8 @@ class S3DocumentStore:
     """Blobs as objects ``{prefix}{key}`` of one bucket; keys are document ids, as in ``FileDocumentStore``."""
 
     def __init__(self, settings: S3Settings, client: httpx.Client | None = None) -> None:
+        import httpx
+
         self._settings = settings
         self._client = client or httpx.Client(timeout=settings.timeout_seconds)
 
@@ -156,6 +161,8 @@ class S3DocumentStore:
             method, raw_path, parse_qsl(raw_query, keep_blank_values=True), signed, signed["x-amz-content-sha256"]
         )
         request.headers["authorization"] = authorization(what, s.credentials, region=s.region)
+        import httpx
+
         try:
             return self._client.send(request)
         except httpx.HTTPError as error:

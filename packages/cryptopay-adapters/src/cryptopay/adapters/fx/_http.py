@@ -10,11 +10,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from cryptopay.core.errors import CryptopayError, Unavailable
 from cryptopay.core.money import to_decimal
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: every process that loads the settings imports this
+    import httpx
 
 __all__ = ["HttpRateSource", "Response", "get_json", "mid_of", "new_client", "parsing", "unix_time"]
 
@@ -23,12 +25,16 @@ Response = tuple[int, Any]
 
 def new_client(base_url: str, timeout: float, headers: Mapping[str, str] | None = None) -> httpx.Client:
     """An httpx client for one source, with no redirects to follow and a timeout on every phase."""
+    import httpx
+
     return httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=dict(headers or {}))
 
 
 def get_json(client: httpx.Client, path: str, *, source: str, params: Mapping[str, str] | None = None) -> Response:
     """GET ``path`` and return ``(status, body)``; 5xx, 429, timeouts and non-JSON bodies (but a 404's, which comes
     back as ``None``) are ``Unavailable``."""
+    import httpx
+
     try:
         response = client.get(path, params=params)
     except httpx.TimeoutException:

@@ -11,9 +11,8 @@ import base64
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from cryptopay.adapters.mpesa.settings import DarajaSettings
 from cryptopay.core.mobile_money import (
     MpesaAuthFailed,
@@ -25,9 +24,10 @@ from cryptopay.core.mobile_money import (
     load_json,
 )
 
-__all__ = ["DarajaClient", "TokenCache"]
+if TYPE_CHECKING:  # httpx is imported where a request is made: every process that loads the settings imports this
+    import httpx
 
-_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+__all__ = ["DarajaClient", "TokenCache"]
 
 
 class TokenCache:
@@ -65,6 +65,8 @@ class DarajaClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        import httpx
+
         self.settings = settings
         self._http = http or httpx.Client(timeout=settings.timeout_seconds)
         self._sleep = sleep
@@ -92,10 +94,12 @@ class DarajaClient:
                 self._sleep(self.settings.backoff_seconds * 2 ** (attempt - 1))
 
     def _send(self, path: str, body: dict[str, Any], token: str, *, resend_safe: bool, reference: str | None) -> Any:
+        import httpx
+
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         try:
             response = self._http.post(self._url(path), json=body, headers=headers)
-        except _NEVER_SENT as error:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:  # never sent
             raise _unreachable(self._url(path), error) from None
         except httpx.TransportError as error:
             if resend_safe:
@@ -115,6 +119,8 @@ class DarajaClient:
         return _decode(response)
 
     def _fetch_token(self) -> tuple[str, float]:
+        import httpx
+
         pair = f"{self.settings.consumer_key}:{self.settings.consumer_secret}".encode()
         headers = {"Authorization": "Basic " + base64.b64encode(pair).decode("ascii")}
         url = self._url("/oauth/v1/generate")
@@ -139,6 +145,8 @@ class DarajaClient:
 
 
 def _unreachable(url: str, error: Exception) -> MpesaUnavailable:
+    import httpx
+
     failure = MpesaUnavailable(f"could not reach Daraja at {httpx.URL(url).host} ({type(error).__name__})")
     failure.retry_safe = True
     return failure

@@ -12,13 +12,15 @@ timed out may have been sent. Errors name the number masked, never the text or t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from cryptopay.adapters.sms.settings import SmsSettings
 from cryptopay.core.errors import SmsUndeliverable, Unavailable
 from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.ports.sms import SmsMessage
+
+if TYPE_CHECKING:  # httpx is imported where a request is made: every process that loads the settings imports this
+    import httpx
 
 __all__ = ["ACCEPTED", "UNDELIVERABLE", "AfricasTalkingSms"]
 
@@ -29,6 +31,8 @@ PATH = "/version1/messaging"
 
 class AfricasTalkingSms:
     def __init__(self, settings: SmsSettings, client: httpx.Client | None = None) -> None:
+        import httpx
+
         self._settings = settings
         self._client = client or httpx.Client(timeout=settings.timeout_seconds)
 
@@ -51,6 +55,8 @@ class AfricasTalkingSms:
         if s.sender_id:
             form["from"] = s.sender_id
         headers = {"apiKey": s.api_key, "Accept": "application/json"}
+        import httpx
+
         try:
             response = self._client.post(s.base_url + PATH, data=form, headers=headers)
         except httpx.HTTPError as error:

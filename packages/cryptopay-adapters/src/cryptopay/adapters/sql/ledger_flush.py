@@ -32,13 +32,23 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from cryptopay.adapters.sql.prepared import Statement
 from cryptopay.core.ledger.model import AccountBalance, Entry, EntryDraft
 from cryptopay.core.ports.ledger import IdempotencyRecord
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection, Dialect
 
-__all__ = ["DECLINED", "PREFETCH", "PreparedLedger", "compiled", "draft_params", "flush_params", "flush_postgres"]
+__all__ = [
+    "DECLINED",
+    "FLUSH_STATEMENT",
+    "PREFETCH",
+    "PreparedLedger",
+    "compiled",
+    "draft_params",
+    "flush_params",
+    "flush_postgres",
+]
 
 _FLUSH_SQL = """
 WITH new_entries AS (
@@ -91,6 +101,12 @@ SELECT entry_id, line_no, balance_before, balance_after
 DECLINED = "CPL01"  # SQLSTATE of ledger_post_new_entries declining: nothing was written, take the general path
 
 _FLUSH = sa.text(_FLUSH_SQL)
+FLUSH_STATEMENT = Statement(
+    "cryptopay_ledger_flush_s1",
+    re.sub(r"(?<!:):(\w+)\b", r"%(\1)s", _FLUSH_SQL),
+    (("entries", "text"), ("lines", "text"), ("balances", "text"), ("keys", "text")),
+)
+"""The flush statement for a driver-owned unit of work (``SqlUnitOfWork.commit``), with ``flush_params``."""
 PREFETCH = sa.text(_PREFETCH_SQL)
 
 

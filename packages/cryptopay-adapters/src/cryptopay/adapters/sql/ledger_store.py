@@ -272,6 +272,17 @@ class SqlLedgerSession:
         """Write everything buffered so far (called before commit; safe to call more than once)."""
         self._flush(commit=False)
 
+    def take_writes(self) -> dict[str, str] | None:
+        """The buffered entries, balances and idempotency records as the parameters of the flush statement
+        (``ledger_flush.FLUSH_STATEMENT``), taken out of the buffers for a caller that sends that statement itself;
+        ``None`` when nothing is buffered, or holds are (``flush`` then writes it all)."""
+        if self._new_holds or self._changed_holds or not (self._new_entries or self._dirty or self._new_keys):
+            return None
+        entries, self._new_entries = self._new_entries, []
+        balances, self._dirty = list(self._dirty.values()), {}
+        keys, self._new_keys = self._new_keys, []
+        return flush_params(entries, balances, keys)
+
     def commit(self) -> None:
         """Flush and commit an explicit session: with nothing but entries, balances and keys buffered, one round
         trip (``EXECUTE flush; COMMIT``); nothing at all when the transaction never began."""

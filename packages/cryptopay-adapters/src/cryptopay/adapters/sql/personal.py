@@ -157,20 +157,13 @@ class PersonalFields:
             yield from _walk(doc, path.split("."), "")
 
     def _map(self, doc: Any, row_id: str, change: Callable[..., str]) -> Any:
-        copy = _copy(doc)
+        # Copy on write: the dictionaries and lists on a personal field's path are copied, the rest shared with
+        # ``doc`` (never changed in place), so neither ``doc`` nor the result's other parts are copied or changed.
         for path in self.paths:
-            _apply(
-                copy, path.split("."), "", lambda value, field: change(value, context=f"{self.table}:{row_id}:{field}")
+            doc = _replaced(
+                doc, path.split("."), "", lambda value, field: change(value, context=f"{self.table}:{row_id}:{field}")
             )
-        return copy
-
-
-def _copy(doc: Any) -> Any:
-    if isinstance(doc, dict):
-        return {key: _copy(value) for key, value in doc.items()}
-    if isinstance(doc, list):
-        return [_copy(value) for value in doc]
-    return doc
+        return doc
 
 
 def _field(prefix: str, name: str) -> str:
@@ -196,21 +189,36 @@ def _walk(node: Any, parts: list[str], prefix: str) -> Iterator[tuple[str, str]]
         yield from _walk(value, rest, _field(prefix, name))
 
 
-def _apply(node: Any, parts: list[str], prefix: str, change: Callable[[str, str], str]) -> None:
+def _replaced(node: Any, parts: list[str], prefix: str, change: Callable[[str, str], str]) -> Any:
+    """``node`` with the values at ``parts`` changed: a new dictionary (and list) where something changes, else
+    ``node`` itself.
+
+    >>> doc = {"person": {"name": "A", "id": {"n": 1}}, "other": {"x": 1}}
+    >>> new = _replaced(doc, ["person", "name"], "", lambda value, field: f"{field}={value}")
+    >>> new, doc["person"]["name"], new["other"] is doc["other"], new["person"]["id"] is doc["person"]["id"]
+    ({'person': {'name': 'person.name=A', 'id': {'n': 1}}, 'other': {'x': 1}}, 'A', True, True)
+    """
     if not isinstance(node, dict) or not parts:
-        return
+        return node
     head, rest = parts[0], parts[1:]
     name = head.removesuffix("[]")
     value = node.get(name)
     if head.endswith("[]"):
-        items: list[Any] = value if isinstance(value, list) else []
-        for index, item in enumerate(items):
-            if not rest and isinstance(item, str):  # a list of strings: each item sealed in place
-                items[index] = change(item, f"{_field(prefix, name)}.{index}")
-            else:
-                _apply(item, rest, f"{_field(prefix, name)}.{index}", change)
+        if not isinstance(value, list):
+            return node
+        here = _field(prefix, name)
+        new: Any = [
+            change(item, f"{here}.{index}")  # a list of strings: each item sealed in place
+            if not rest and isinstance(item, str)
+            else _replaced(item, rest, f"{here}.{index}", change)
+            for index, item in enumerate(value)
+        ]
     elif not rest:
-        if isinstance(value, str):
-            node[name] = change(value, _field(prefix, name))
+        if not isinstance(value, str):
+            return node
+        new = change(value, _field(prefix, name))
     else:
-        _apply(value, rest, _field(prefix, name), change)
+        new = _replaced(value, rest, _field(prefix, name), change)
+        if new is value:
+            return node
+    return {**node, name: new}

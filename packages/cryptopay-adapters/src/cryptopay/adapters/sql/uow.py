@@ -5,21 +5,33 @@ outbox and repositories all write through it, and it commits when the block exit
 typed attribute, made on first use in the transaction. Database errors come out as SDK errors
 (``TransientConflict`` for races: use ``cryptopay.core.ports.storage.in_transaction``).
 
+On PostgreSQL a hot path may let the unit's transaction be owned by the driver (``begin_prepared``: the P2P send):
+its first statement goes with the ``BEGIN`` and its last writes with the ``COMMIT``, each round trip one simple query
+of prepared statements (``cryptopay.adapters.sql.prepared``), instead of psycopg's pipeline.
+
 ``SqlStorage.reading()`` is the same repositories for reads that need no transaction (an invoice, a store, a page
 of a listing: one statement each): the connection runs in autocommit, so no ``BEGIN``/``COMMIT`` round trips, and
-nothing is locked (``get`` of an invoice or payout does not take its row lock). Give it only to read paths.
+nothing is locked (``get`` of an invoice or payout does not take its row lock). Give it only to read paths. With
+``pinned_readers`` (the composition root passes the app's threads) each thread on PostgreSQL keeps one autocommit
+connection for its reads instead of taking one from the pool per read (see ``SqlStorage``).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import os
+import threading
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
+import psycopg
+from cryptopay.adapters.sql import prepared
 from cryptopay.adapters.sql.audit import SqlAuditLog
-from cryptopay.adapters.sql.errors import translating
-from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore, flushing_transaction
+from cryptopay.adapters.sql.errors import pipelined, translating
+from cryptopay.adapters.sql.ledger_flush import FLUSH_STATEMENT
+from cryptopay.adapters.sql.ledger_store import SqlLedgerSession, SqlLedgerStore
 from cryptopay.adapters.sql.outbox import SqlOutbox
 from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.repositories.compliance import (
@@ -65,9 +77,12 @@ from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhoo
 from cryptopay.adapters.sql.repositories.withdrawals import SqlWithdrawals
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
-from sqlalchemy.engine import Connection, Engine
+from psycopg.pq import PipelineStatus, TransactionStatus
+from sqlalchemy.engine import Connection, Engine, RootTransaction
 
 __all__ = ["SqlStorage", "SqlUnitOfWork"]
+
+IDLE = TransactionStatus.IDLE
 
 
 class SqlUnitOfWork:
@@ -87,7 +102,8 @@ class SqlUnitOfWork:
         self.personal = personal or PersonalData.plaintext()
         self._locking = locking
         self.ledger = SqlLedgerSession(conn)
-        self._deferred: list[tuple[str, Mapping[str, Any]]] = []
+        self._deferred: list[tuple[str | prepared.Statement, Mapping[str, Any]]] = []
+        self._owned: psycopg.Connection[Any] | None = None  # the driver, when it owns the transaction
         # In a transaction on PostgreSQL an append's writes go out with the commit (``SqlAuditLog``).
         deferring = locking and conn.dialect.name == "postgresql"
         self._fenced = False
@@ -246,7 +262,7 @@ class SqlUnitOfWork:
 
     @functools.cached_property
     def wallet_sends(self) -> SqlSends:
-        return SqlSends(self.connection, self.ledger, self.defer, personal=self.personal)
+        return SqlSends(self.connection, self.ledger, self.defer, self.begin_prepared, personal=self.personal)
 
     def hold_fence(self) -> None:
         """Renew the commit fence (if any) in this transaction, once: its row lock then lasts until the commit, so a
@@ -256,10 +272,33 @@ class SqlUnitOfWork:
             fencing.check(self.idempotency)  # in this transaction: a lost claim rolls the work back
             self._fenced = True
 
-    def defer(self, statement: str, params: Mapping[str, Any]) -> None:
+    def defer(self, statement: str | prepared.Statement, params: Mapping[str, Any]) -> None:
         """Queue a statement (psycopg's ``%(name)s`` parameters, PostgreSQL only) to be sent by ``flush``: at commit
-        that is in the commit's pipeline, so it costs no round trip of its own; a failure fails the commit."""
+        that is in the commit's round trip, so it costs none of its own; a failure fails the commit. A ``Statement``
+        is sent prepared when the driver owns the transaction."""
         self._deferred.append((statement, params))
+
+    def begin_prepared(
+        self, call: prepared.Call, *, setup: str = "", later: Sequence[prepared.Statement] = ()
+    ) -> list[dict[str, Any]] | None:
+        """Begin the transaction with ``[setup;] EXECUTE call`` in one round trip and let the driver own it (its
+        writes then go with the ``COMMIT``, see ``commit``): only on PostgreSQL with psycopg, in a locking unit
+        that has sent nothing yet; ``None`` otherwise (the caller runs its statement its own way). ``later``: the
+        statements the unit will defer (prepared beforehand, with the ledger's flush, when the connection lacks
+        them)."""
+        driver = self.connection.connection.driver_connection
+        if (
+            not self._locking
+            or self._owned is not None
+            or not isinstance(driver, psycopg.Connection)
+            or driver.info.transaction_status != TransactionStatus.IDLE
+            or driver.info.pipeline_status != PipelineStatus.OFF
+        ):
+            return None
+        driver.autocommit = True  # psycopg sends no BEGIN of its own: ours goes with the statement
+        self._owned = driver
+        later = (FLUSH_STATEMENT, *later)
+        return prepared.run(driver, self.connection.connection.info, [call], begin=True, setup=setup, prepare=later)
 
     def flush(self) -> None:
         """Send the deferred statements and write what the ledger session buffered (done automatically before
@@ -269,8 +308,51 @@ class SqlUnitOfWork:
             driver = self.connection.connection.driver_connection
             assert driver is not None
             for statement, params in deferred:
-                driver.execute(statement, params)
+                driver.execute(statement.sql if isinstance(statement, prepared.Statement) else statement, params)
         self.ledger.flush()
+
+    def commit(self, transaction: RootTransaction) -> None:
+        """Flush and commit. A driver-owned transaction whose writes are all prepared statements (the ledger's and
+        the deferred ones) commits in one simple query: ``EXECUTE ...; EXECUTE ...; COMMIT``; any other in one
+        psycopg pipeline (on PostgreSQL), the flush's statements and the ``COMMIT``."""
+        driver = self._owned
+        if driver is None:
+            with pipelined(self.connection):
+                self.flush()
+                transaction.commit()
+            return
+        calls: list[prepared.Call] = []
+        if all(isinstance(statement, prepared.Statement) for statement, _ in self._deferred):
+            ledger = self.ledger.take_writes()
+            calls = [(FLUSH_STATEMENT, ledger)] if ledger else []
+            calls += [(s, p) for s, p in self._deferred if isinstance(s, prepared.Statement)]
+            self._deferred = []
+        self.flush()  # whatever is left (holds; statements not prepared), inside the transaction
+        prepared.run(driver, self.connection.connection.info, calls, commit=True)
+        transaction.commit()  # SQLAlchemy's bookkeeping: psycopg sees the transaction ended, sends nothing
+
+    def release(self) -> None:
+        """After the transaction ended (committed or rolled back): the driver back in its usual mode for the pool
+        (the connection discarded if that cannot be done)."""
+        driver, self._owned = self._owned, None
+        if driver is None:
+            return
+        try:
+            if driver.info.transaction_status != TransactionStatus.IDLE:
+                driver.rollback()
+            driver.autocommit = False
+        except psycopg.Error:
+            with suppress(Exception):
+                self.connection.invalidate()  # the pool discards it
+
+
+class _ThreadReader(threading.local):
+    """A thread's pinned reading connection (``SqlStorage.reading``), the process that opened it, and whether a
+    ``reading()`` block on this thread is using it now (a nested one then takes a pooled connection)."""
+
+    conn: Connection | None = None
+    pid: int = 0
+    busy: bool = False
 
 
 class SqlStorage:
@@ -279,6 +361,13 @@ class SqlStorage:
     ``cipher`` seals webhook endpoint secrets (the composition root passes ``SecretCipher.from_vault(vault)``);
     ``allow_plaintext`` is for tests only. ``personal`` seals personal data and keys phone and email lookups (the
     root passes the vault's ``PersonalData``; without one, personal data is stored as it is).
+
+    ``pinned_readers``: on PostgreSQL, up to this many threads each keep one connection, in autocommit, for their
+    ``reading()`` blocks (taking a connection from the pool, switching it to autocommit and back and returning it
+    was about a quarter of an invoice read's CPU in the process). Threads past that number, nested ``reading()``
+    blocks and SQLite use a pooled connection per block as before. A thread's connection goes back to the pool when
+    the thread ends, or at ``close()``; a broken one reconnects on its next use (SQLAlchemy), and one that cannot
+    be reset after a block is dropped. After a fork the child pins its own (the parent's socket is never used).
     """
 
     def __init__(
@@ -289,32 +378,122 @@ class SqlStorage:
         cipher: SecretCipher | None = None,
         allow_plaintext: bool = False,
         personal: PersonalData | None = None,
+        pinned_readers: int = 0,
     ) -> None:
         self.engine = engine
         self.ledger_store = SqlLedgerStore(engine)
         self._ids, self._cipher, self._allow_plaintext = ids, cipher, allow_plaintext
         self.personal = personal or PersonalData.plaintext()
+        self._pin_limit = pinned_readers if engine.dialect.name == "postgresql" else 0
+        self._thread = _ThreadReader()
+        self._pinned: set[Connection] = set()
+        self._pin_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._inherited: list[Connection] = []
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
         """A transaction's repositories; it commits on normal exit once the commit fence (if any) holds."""
-        with flushing_transaction(self.engine, self._open) as uow:
-            yield uow
-            uow.hold_fence()
+        with translating(), self.engine.connect() as conn:
+            transaction = conn.begin()
+            uow = self._open(conn)
+            try:
+                yield uow
+                uow.hold_fence()
+                uow.commit(transaction)
+            finally:
+                try:
+                    if transaction.is_active:
+                        driver = conn.connection.driver_connection
+                        began = isinstance(driver, psycopg.Connection) and driver.info.transaction_status != IDLE
+                        transaction.rollback()
+                        if began:  # psycopg follows a ROLLBACK with DEALLOCATE ALL when it holds statements of its own
+                            prepared.forget(conn.connection.info)
+                finally:
+                    uow.release()  # even if the rollback failed: never back to the pool in autocommit mode
 
     @contextmanager
     def reading(self) -> Iterator[SqlUnitOfWork]:
         """Repositories for reads only: autocommit (each statement its own snapshot), no row locks, no commit."""
-        with translating(), self.engine.connect() as conn:
-            reader = conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield SqlUnitOfWork(
-                reader,
-                self._ids,
-                cipher=self._cipher,
-                allow_plaintext=self._allow_plaintext,
-                locking=False,
-                personal=self.personal,
-            )
+        with translating():
+            pinned = self._pinned_reader()
+            if pinned is None:
+                with self.engine.connect() as conn:
+                    yield self._reader(conn.execution_options(isolation_level="AUTOCOMMIT"))
+                return
+            self._thread.busy = True
+            try:
+                yield self._reader(pinned)
+            finally:
+                self._thread.busy = False
+                self._reset(pinned)
+
+    def _reader(self, conn: Connection) -> SqlUnitOfWork:
+        return SqlUnitOfWork(
+            conn,
+            self._ids,
+            cipher=self._cipher,
+            allow_plaintext=self._allow_plaintext,
+            locking=False,
+            personal=self.personal,
+        )
+
+    def _pinned_reader(self) -> Connection | None:
+        """This thread's reading connection (pinned now if there is room), or None: use a pooled one."""
+        thread = self._thread
+        if thread.busy or not self._pin_limit:
+            return None
+        pid = os.getpid()
+        if thread.conn is not None and thread.pid == pid and not thread.conn.closed:
+            return thread.conn
+        with self._pin_lock:
+            if pid != self._pid:  # a forked child: the parent's connections are not ours to use or close, and are
+                self._inherited.extend(self._pinned)  # kept referenced: collected, they would close its sessions
+                self._pinned, self._pid = set(), pid
+            if len(self._pinned) >= self._pin_limit:
+                return None
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")  # not under the lock
+        with self._pin_lock:
+            room = len(self._pinned) < self._pin_limit  # another thread may have taken the last place meanwhile
+            if room:
+                self._pinned.add(conn)
+        if not room:
+            conn.close()
+            return None
+        thread.conn, thread.pid = conn, pid
+        ended = weakref.finalize(threading.current_thread(), self._unpin, conn)  # back to the pool when it ends
+        ended.atexit = False  # at exit the process's sockets close anyway
+        return conn
+
+    def _reset(self, conn: Connection) -> None:
+        """End what SQLAlchemy began on the connection in the block (in autocommit: nothing on the server), so the
+        next block starts clean; a connection that cannot be reset is dropped."""
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+        except Exception:  # a broken connection: the next read pins another
+            self._thread.conn = None
+            self._unpin(conn)
+
+    def _unpin(self, conn: Connection) -> None:
+        with self._pin_lock:
+            if conn not in self._pinned or os.getpid() != self._pid:  # a forked child never closes the parent's
+                return
+            self._pinned.discard(conn)
+        with suppress(Exception):  # closing returns it to the pool (or drops it, if it broke)
+            conn.close()
+
+    def close(self) -> None:
+        """Return every pinned reading connection to the pool (the composition root calls it before disposing of the
+        engine)."""
+        with self._pin_lock:
+            pinned, self._pinned = list(self._pinned), set()
+            if os.getpid() != self._pid:  # a forked child: the parent's, kept referenced and left open
+                self._inherited.extend(pinned)
+                return
+        for conn in pinned:
+            with suppress(Exception):
+                conn.close()
 
     def _open(self, conn: Connection) -> SqlUnitOfWork:
         return SqlUnitOfWork(

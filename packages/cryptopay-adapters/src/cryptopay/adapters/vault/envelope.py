@@ -60,15 +60,18 @@ class KeyEncryptionKey:
 
     key_id: str
     _secret: bytes = attrs.field(repr=False)
+    _cipher: AESGCM = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not _KEY_ID.match(self.key_id):
             raise InvalidInput("a key-encryption key id is 1-64 characters of letters, digits, '_', '.', '-'")
         if len(self._secret) != 32:
             raise InvalidInput(f"key-encryption key {self.key_id!r} must be 32 bytes (AES-256)")
+        # Made once: every seal and open wraps or unwraps a data key with it (an AESGCM is stateless, thread-safe).
+        object.__setattr__(self, "_cipher", AESGCM(self._secret))
 
     def aead(self) -> AESGCM:
-        return AESGCM(self._secret)
+        return self._cipher
 
     def __repr__(self) -> str:
         return f"KeyEncryptionKey({self.key_id!r}, <redacted>)"

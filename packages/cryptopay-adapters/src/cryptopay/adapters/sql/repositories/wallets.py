@@ -7,8 +7,11 @@ month in one query (today's part with a ``CASE``), on the ``(user_id, at)`` inde
 is one statement, sent with the transaction's ``BEGIN``, that locks the sender's wallet, finds the recipient, reads
 the KYC profile and the month's usage, and (after the wallet, in code order) locks the ledger balances the entry
 will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer and usage
-rows (one statement) to go with the ledger's writes and the ``COMMIT`` in the commit's pipeline. Elsewhere (SQLite)
-it calls the other repositories.
+rows (one statement) to go with the ledger's writes and the ``COMMIT``. Both are prepared statements: when the unit
+has sent nothing yet, the read begins a transaction the driver owns (``SqlUnitOfWork.begin_prepared``) and each round
+trip is one simple query (``BEGIN; SET LOCAL ...; EXECUTE read``, then ``EXECUTE`` flush and write; ``COMMIT``);
+inside a transaction already under way the read is pipelined and the write goes in the commit's pipeline. Elsewhere
+(SQLite) it calls the other repositories.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.errors import pipelined
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
+from cryptopay.adapters.sql.prepared import Statement
 from cryptopay.adapters.sql.repositories._base import insert_new
 from cryptopay.adapters.sql.repositories.compliance import SqlMovementJournal, movement_row
 from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles, open_profile
@@ -277,6 +281,21 @@ SELECT 'k', i.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r
 """
 
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"  # for this transaction only
+_READ = Statement(
+    "cryptopay_send_read_s1",
+    _SEND_READ,
+    (
+        ("sender", "varchar"),
+        ("phone", "varchar"),
+        ("username", "varchar"),
+        ("codes", "varchar[]"),
+        ("prefix", "varchar"),
+        ("suffix", "varchar"),
+        ("day_start", "timestamptz"),
+        ("month_start", "timestamptz"),
+        ("keys", "varchar[]"),
+    ),
+)
 
 # A send's rows in one statement, queued for the commit's pipeline: the transfer, its usage and the movements it
 # journals for monitoring (a JSON array of ``compliance_movements`` rows, maybe empty; an id journaled already is
@@ -294,8 +313,32 @@ SELECT id, party_id, at, doc FROM json_populate_recordset(NULL::compliance_movem
 ON CONFLICT DO NOTHING
 """
 
-Defer = Callable[[str, Mapping[str, Any]], None]
+_WRITE = Statement(
+    "cryptopay_send_write_s1",
+    _SEND_WRITE,
+    (
+        ("t_id", "varchar"),
+        ("t_sender", "varchar"),
+        ("t_recipient", "varchar"),
+        ("t_phone", "varchar"),
+        ("t_state", "varchar"),
+        ("t_expires", "timestamptz"),
+        ("t_doc", "text"),
+        ("u_id", "varchar"),
+        ("u_user", "varchar"),
+        ("u_product", "varchar"),
+        ("u_value", "numeric"),
+        ("u_asset", "varchar"),
+        ("u_at", "timestamptz"),
+        ("u_reference", "varchar"),
+        ("journal", "text"),
+    ),
+)
+
+Defer = Callable[[str | Statement, Mapping[str, Any]], None]
 """Queue a statement to be sent with the unit's commit (``SqlUnitOfWork.defer``)."""
+Begin = Callable[..., list[dict[str, Any]] | None]
+"""Begin the unit's transaction with a prepared statement, owned by the driver (``SqlUnitOfWork.begin_prepared``)."""
 
 
 def _json(doc: Any) -> str:
@@ -306,9 +349,15 @@ class SqlSends:
     """``SendRepository`` on SQL: two round trips per send on PostgreSQL with psycopg (see the module's text)."""
 
     def __init__(
-        self, conn: Connection, ledger: SqlLedgerSession, defer: Defer, *, personal: PersonalData | None = None
+        self,
+        conn: Connection,
+        ledger: SqlLedgerSession,
+        defer: Defer,
+        begin: Begin | None = None,
+        *,
+        personal: PersonalData | None = None,
     ) -> None:
-        self._conn, self._ledger, self._defer = conn, ledger, defer
+        self._conn, self._ledger, self._defer, self._begin = conn, ledger, defer, begin
         driver = conn.connection.driver_connection if conn.dialect.name == "postgresql" else None
         self._driver = driver if isinstance(driver, psycopg.Connection) else None
         # Phones are found by their keyed hash and documents sealed and opened exactly as those repositories do.
@@ -341,7 +390,9 @@ class SqlSends:
             "month_start": month_start,
             "keys": list(ledger_keys),
         }
-        found = self._read(params)
+        found = self._begin((_READ, params), setup=_GENERIC_PLANS, later=(_WRITE,)) if self._begin is not None else None
+        if found is None:  # a transaction already under way
+            found = self._read(params)
         self._ledger.take_prefetched(found, ledger_keys)
         sender = recipient = profile = None
         usage: dict[str, tuple[Money, Money]] = {}
@@ -350,7 +401,10 @@ class SqlSends:
             if kind == "s":
                 sender = self._wallets._item(row["code"], json.loads(row["doc"]))
             elif kind == "r":
-                recipient = self._wallets._item(row["code"], json.loads(row["doc"]))
+                doc = json.loads(row["doc"])
+                if phone is not None:  # found by the phone's keyed hash: its phone is this one, no need to open it
+                    doc["phone"] = phone
+                recipient = self._wallets._item(row["code"], doc)
             elif kind == "p":
                 profile = open_profile(json.loads(row["doc"]), self._personal)
             elif kind == "u":
@@ -405,4 +459,4 @@ class SqlSends:
             "u_reference": usage.reference,
             "journal": json.dumps(journal_rows, separators=(",", ":")),
         }
-        self._defer(_SEND_WRITE, params)
+        self._defer(_WRITE, params)
