@@ -189,7 +189,10 @@ def _personal_schema(components: dict[str, Any]) -> dict[str, Any]:
 
 
 def _director_schema(components: dict[str, Any]) -> dict[str, Any]:
-    return {**object_schema(DirectorRequest, components), "oneOf": _id_variants(components)}
+    """As a personal applicant's: a calendar date (a pattern alone admitted 0000-00-00, which the server refuses)."""
+    schema = object_schema(DirectorRequest, components)
+    properties = {**schema["properties"], "date_of_birth": {"type": "string", "format": "date"}}
+    return {**schema, "properties": properties, "oneOf": _id_variants(components)}
 
 
 register_schema(PersonalApplication, _personal_schema)

@@ -84,7 +84,9 @@ class RemittanceRequest:
     amount: Money = attrs.field(metadata={"description": "KES the recipient receives, or USDT the sender sends"})
     sender: SenderBody
     refund_address: str = attrs.field(
-        metadata=limits("the sender's USDT address for a refund; the order is paid on its network", max_length=128)
+        metadata=limits(
+            "the sender's USDT address for a refund; the order is paid on its network", min_length=1, max_length=128
+        )
     )
 
 

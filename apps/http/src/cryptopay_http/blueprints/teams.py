@@ -18,6 +18,7 @@ from cryptopay.core.identity.teams import Invitation, Member
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, require, step_up
+from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.runtime import runtime
@@ -27,7 +28,8 @@ __all__ = ["bp"]
 bp = Blueprint("teams", __name__)
 _TAGS = ("teams",)
 _MERCHANT = (Role.MERCHANT,)
-_EMAIL = limits(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The registration form's pattern (no control characters): an invitation is for an address that can register.
+_EMAIL = limits(min_length=3, max_length=254, pattern=EMAIL_FIELD_PATTERN)
 
 
 class MemberRole(enum.Enum):
