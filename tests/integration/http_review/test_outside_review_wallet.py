@@ -257,3 +257,21 @@ def test_no_stk_callback_token_reaches_a_log_line_or_a_response(api: WalletApi, 
     listed = api.client.get("/v1/wallet/buys", headers=headers).get_data(as_text=True)
     assert token not in caplog.text and token[:-1] not in caplog.text
     assert token not in shown + listed + str(buy)
+
+
+def test_a_bare_stk_success_on_a_cancelled_buy_credits_nothing(api: WalletApi):
+    """The reviewer's reproduction over HTTP: a buy the buyer cancelled (1032), then ResultCode 0 with no
+    CallbackMetadata on its token: 200 (Daraja is not asked to retry), the buy stays failed with no receipt."""
+    amina = api.sign_up("0711000001")["user"]["id"]  # the fake's buyer who cancels
+    headers = api.login("0711000001")
+    buy = api.client.post("/v1/wallet/buys", json={"kes": "500"}, headers=_keyed(headers, "b")).get_json()
+    (delivery,) = api.mpesa.outbox
+    path = delivery.url.removeprefix(PUBLIC)
+    assert api.client.post(path, json=delivery.payload).status_code == 200
+    checkout = delivery.payload["Body"]["stkCallback"]["CheckoutRequestID"]
+    bare = {"Body": {"stkCallback": {"MerchantRequestID": "1", "CheckoutRequestID": checkout, "ResultCode": 0}}}
+    bare["Body"]["stkCallback"]["ResultDesc"] = "ok"
+    assert api.client.post(path, json=bare).status_code == 200
+    shown = api.client.get(f"/v1/wallet/buys/{buy['id']}", headers=headers).get_json()
+    assert shown["state"] == "failed" and not shown.get("receipt"), shown
+    assert api.services.wallets.balances(amina)["USDT"].amount == 0
