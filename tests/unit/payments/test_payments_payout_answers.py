@@ -326,3 +326,17 @@ def test_a_failure_whose_ids_the_payout_learns_from_it_waits_for_transaction_sta
     stack.payouts.query_stale_payouts()
     [done] = stack.deliver_callbacks()
     assert done is not None and done.state is PayoutState.COMPLETED
+
+
+def test_a_failure_naming_only_our_own_id_fails_nothing_once_mpesa_s_conversation_id_is_known() -> None:
+    """Our OriginatorConversationID is the payout's id (merchants see it): a failure must carry M-Pesa's
+    ConversationID too, else it fails nothing and Transaction Status decides (here: paid)."""
+    stack, payout = planned_payout(LOST)
+    stack.payouts.submit_payouts()
+    sim = stack.mpesa.transaction(payout.originator_id or "")
+    guessed = daraja_payloads.failed_result("2001", "x", sim.reference, "AG_guessed", "OAK0000000")
+    doubt = stack.deliver(sim.result_url or "", guessed)
+    assert doubt is not None and doubt.state is PayoutState.UNKNOWN
+    stack.payouts.query_stale_payouts()
+    [done] = stack.deliver_callbacks()
+    assert done is not None and done.state is PayoutState.COMPLETED and stack.books_balanced()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "authenticate",
+    "failure_names_us",
     "find_by_ids",
     "keep",
     "keep_refused",
@@ -75,6 +76,15 @@ def names_another(payout: Payout, result: MpesaResult, *, query: PayoutQuery | N
     if ours and not ours & theirs:
         return "names another request"
     return ""
+
+
+def failure_names_us(payout: Payout, result: MpesaResult, *, status: bool) -> bool:
+    """A failure releases a hold only when it names the payout by the id an outsider is least likely to know: M-Pesa's
+    ConversationID once its acknowledgement told us (our OriginatorConversationID is the payout's id, which merchants
+    and logs see); a status answer by the queried payout's original OriginatorConversationID."""
+    if not status and payout.conversation_id:
+        return result.conversation_id == payout.conversation_id
+    return _names_us(payout, result, status=status)
 
 
 def names_us(payout: Payout, result: MpesaResult, *, status: bool) -> bool:

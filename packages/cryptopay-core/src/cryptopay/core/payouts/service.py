@@ -461,7 +461,7 @@ class Payouts:
                 return self._doubt_payout(uow, payout, f"{source} does not match the payout: {mismatch}", None)
             token = result.param(PREPAID_TOKEN) if payout.b2b is not None else None
             _outcomes.complete(uow, self._ledger, self._ids, payout, now, token=token, **details)
-        elif outcome is Outcome.FAILED and not _answers.names_us(payout, result, status=source == "status"):
+        elif outcome is Outcome.FAILED and not _answers.failure_names_us(payout, result, status=source == "status"):
             return self._doubt_payout(uow, payout, f"{source} failure does not carry the payout's ids", None)
         elif (
             outcome is Outcome.FAILED and source == "result" and (payout.state is PayoutState.UNKNOWN or not known_ids)
