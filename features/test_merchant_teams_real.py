@@ -7,7 +7,7 @@ audit records the steps read are the chain's rows.
 
 import pytest
 from cryptopay.adapters.sql.audit import SqlAuditLog, SqlAuditTrail
-from cryptopay.adapters.sql.repositories.identity import SqlMerchants, SqlTeams, SqlUsers
+from cryptopay.adapters.sql.repositories.identity import SqlApiKeys, SqlMerchants, SqlTeams, SqlUsers
 from cryptopay.core.identity.model import Merchant, Role, User
 from cryptopay.core.identity.teams import Teams
 from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -48,6 +48,7 @@ def duka(journey_engine):  # noqa: F811  (the fixture by that name, imported abo
     teams = Teams(
         teams=SqlTeams(journey_engine),
         merchants=merchants,
+        api_keys=SqlApiKeys(journey_engine),
         users=users,
         notifier=notifier,
         audit=SqlAuditTrail(journey_engine, ids),
