@@ -1,9 +1,10 @@
 """The suite in parallel: ``make test PYTEST_WORKERS=2`` runs pytest-xdist workers (``-n 2 --dist loadgroup``).
 
-Two workers on this 2-core machine: the suite's own processes use at least 880 s of CPU, so two workers cannot take
-less than about 7.5 minutes against 13.6 to 14.4 serially; the ``stacks`` group (about 5 minutes) does not bound them.
-A two-worker run on a machine loaded by other work (load 10 to 19) took 43 minutes, 3,321 passed, one test's
-too-short client time-out failed (fixed); until a quiet machine times a green one, ``make test`` stays serial.
+Two workers on this 2-core machine: the suite's own processes use at least 712 s of CPU, so two workers cannot take
+less than about 6 minutes against 13.6 to 14.4 serially; the ``stacks`` group does not bound them (13 of a run's 21
+minutes, the workers ending within a second). Two-worker runs on a machine loaded by other work (load 5 to 20): 43
+and 21 minutes, one failure from parallelism (a client time-out too short under load, fixed); until a quiet machine
+times a green one, ``make test`` stays serial.
 
 Each xdist worker is a pytest session of its own, so its session fixtures (the PostgreSQL databases, named by the
 worker's pid; an anvil node on a free port; the sandbox simulators on free ports; ``tmp_path_factory``'s
