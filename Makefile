@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 UV := $(PYTHON) -m uv
 MEMBERS := $(wildcard packages/*/pyproject.toml apps/*/pyproject.toml)
 PYTEST_ARGS ?=
-# PYTEST_WORKERS=2: the suite on two pytest-xdist workers (conftest.py keeps them apart); 0 (the default): one process.
-PYTEST_WORKERS ?= 0
+# PYTEST_WORKERS: pytest-xdist workers (conftest.py keeps them apart); 2 (the default, measured on 2 cores); 0: one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help setup demo demo-btc-tron test lint typecheck unit translations screenshots lighthouse bench-ledger bench-chains bench-api bench-settlement bench-wallet chaos clean
 

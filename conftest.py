@@ -1,10 +1,9 @@
 """The suite in parallel: ``make test PYTEST_WORKERS=2`` runs pytest-xdist workers (``-n 2 --dist loadgroup``).
 
-Two workers on this 2-core machine: the suite's own processes use at least 712 s of CPU, so two workers cannot take
-less than about 6 minutes against 13.6 to 14.4 serially; the ``stacks`` group does not bound them (13 of a run's 21
-minutes, the workers ending within a second). Two-worker runs on a machine loaded by other work (load 5 to 20): 43
-and 21 minutes, one failure from parallelism (a client time-out too short under load, fixed); until a quiet machine
-times a green one, ``make test`` stays serial.
+``make test`` runs two workers on this 2-core machine (``PYTEST_WORKERS=0`` for one process): a clean clone's
+``bash .ci/run`` took 8 min 31 s on a quiet machine, pytest 7 min 49 s, against 13.6 to 14.4 minutes of serial
+pytest. The suite's own processes use at least 712 s of CPU, so two workers cannot take much less; the ``stacks``
+group (browser tests and demos) does not bound them: its worker finishes the group first and takes other tests.
 
 Each xdist worker is a pytest session of its own, so its session fixtures (the PostgreSQL databases, named by the
 worker's pid; an anvil node on a free port; the sandbox simulators on free ports; ``tmp_path_factory``'s
