@@ -8,11 +8,11 @@ from decimal import Decimal
 import attrs
 import pytest
 from cryptopay.core.compliance.travel_rule import Assessment
-from cryptopay.core.errors import Conflict
+from cryptopay.core.errors import Conflict, Refused
 from cryptopay.core.flows import merchant_liability
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, USD, USDT, Money
-from cryptopay.core.payouts import PayoutState
+from cryptopay.core.payouts import AwaitingStatus, PayoutState
 from cryptopay.core.remittances import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.testing import daraja_payloads
@@ -187,6 +187,39 @@ def test_a_last_failed_attempt_without_a_status_answer_yet_is_neither_paid_nor_r
     stack.run()
     done = stack.get(order)
     assert done.state is RemittanceState.REFUNDING and len(stack.refunds.list_refunds(done.invoice_id)) == 1
+
+
+def test_an_operators_refund_of_a_failed_order_waits_for_transaction_status_too(backend: Backend):
+    """An operator's refund after a failure result is refused while Transaction Status is asked; M-Pesa paid it
+    after all, so the payout is completed, the refund refused and the order paid out: never both."""
+    stack, order = _last_attempt_failed(backend, Scenario.LOST_CALLBACK)
+    _forge_failure(stack, order)
+    with pytest.raises(AwaitingStatus):
+        stack.remittances.refund(order.id, actor="ops@example.com")
+    with pytest.raises(AwaitingStatus):  # asked moments ago: not asked again
+        stack.remittances.refund(order.id, actor="ops@example.com")
+    payout = stack.remittances.payout_of(stack.get(order))
+    assert payout is not None and len(payout.queries) == 1
+    stack.wallet.deliver_callbacks()  # the status answer: paid
+    with pytest.raises(Refused, match="completed"):
+        stack.remittances.refund(order.id, actor="ops@example.com")
+    stack.answers = None
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.PAID_OUT and stack.refunds.list_refunds(done.invoice_id) == []
+    assert stack.books_balanced()
+
+
+def test_an_operators_refund_proceeds_once_transaction_status_confirms_the_failure(backend: Backend):
+    stack, order = _last_attempt_failed(backend, Scenario.INSUFFICIENT_FUNDS)
+    stack.wallet.deliver_callbacks()  # the failure result
+    with pytest.raises(AwaitingStatus):
+        stack.remittances.refund(order.id, actor="ops@example.com")
+    stack.wallet.deliver_callbacks()  # the status answer: failed
+    assert stack.remittances.refund(order.id, actor="ops@example.com").state is RemittanceState.REFUNDING
+    stack.answers = None
+    stack.run()
+    assert len(stack.refunds.list_refunds(order.invoice_id)) == 1
 
 
 def test_a_stored_order_holds_no_name_or_phone_in_the_clear(backend: Backend):

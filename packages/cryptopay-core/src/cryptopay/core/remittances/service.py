@@ -331,8 +331,17 @@ class Remittances:
     def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
         """Send the order's USDT back to the sender (``address``: another refund address on the same network).
 
-        Refused once paid out, while a payout is in flight, or when a refund is already under way."""
+        Refused once paid out, while a payout is in flight, or when a refund is already under way; refused
+        (``AwaitingStatus``) while Transaction Status, asked then, has not confirmed a failed payout was not paid."""
         order = self.get(order_id)
+        current = self.payout_of(order)
+        failed = current is not None and current.state is PayoutState.FAILED
+        if current is not None and failed and not self.payouts().confirm_failure(current.id, actor=actor):
+            raise AwaitingStatus(
+                f"remittance {order.id}'s payout {current.id} failed by M-Pesa's callback: Transaction Status is "
+                "asked first whether it was paid; refund again once it has answered",
+                payout_id=current.id,
+            )
         if address is not None:
             order.refund_address = self._refund_address(order, address)
         in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address))
