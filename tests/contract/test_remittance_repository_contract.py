@@ -9,14 +9,18 @@ import attrs
 import pytest
 from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import Conflict
+from cryptopay.core.flows import merchant_liability
+from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, USD, USDT, Money
-from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
+from cryptopay.core.payouts import PayoutState
+from cryptopay.core.remittances import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import RetryPolicy
+from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import Scenario
 
 from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
 from tests.support.sql_backends import Backend
-from tests.support.wallet_stack import memory_wallet_backend
+from tests.support.wallet_stack import PAYOUT_URLS, memory_wallet_backend
 
 AT = datetime(2026, 12, 6, 8, 0, 0, 123456, tzinfo=UTC)
 
@@ -105,6 +109,84 @@ def test_a_remittance_whose_payouts_fail_is_refunded_end_to_end(backend: Backend
     stack.confirm_refunds()
     stack.run()
     assert stack.get(order).state is RemittanceState.REFUNDED and stack.books_balanced()
+
+
+def _last_attempt_failed(backend: Backend, scenario: Scenario) -> tuple[RemittanceStack, RemittanceOrder]:
+    """One attempt allowed to ``254711000008``; M-Pesa's answers held back: the order's payout is sent and waits."""
+    stack = remittance_stack(backend, policy=RetryPolicy(attempts=1))
+    stack.wallet.mpesa.set_scenario("254711000008", scenario)
+    order = stack.order(amount="2500", phone="254711000008")
+    stack.pay(order)
+    stack.confirm()
+    stack.answers = lambda: None
+    stack.run(rounds=1)
+    return stack, order
+
+
+def _forge_failure(stack: RemittanceStack, order: RemittanceOrder) -> None:
+    """A failure result naming the payout's ids, on its real result URL (M-Pesa's own lost): the payout fails."""
+    payout = stack.remittances.payout_of(stack.get(order))
+    assert payout is not None
+    sim = stack.wallet.mpesa.transaction(payout.originator_id or "")
+    forged = daraja_payloads.failed_result("2001", "x", sim.reference, sim.conversation_id, "OAK0000000")
+    url = sim.result_url or ""
+    purpose = PAYOUT_URLS.purpose_of(url)
+    assert purpose is not None
+    done = stack.wallet.payouts.handle_payout_result(
+        parse_payload(forged), token=url.rsplit("/", 1)[-1], purpose=purpose
+    )
+    assert done is not None and done.state is PayoutState.FAILED
+
+
+def test_a_last_failed_attempt_is_refunded_once_transaction_status_confirms_it(backend: Backend):
+    """(a) M-Pesa refuses the only attempt: before refunding, Transaction Status is asked (recorded on the payout);
+    its answer says failed, and the USDT is refunded once."""
+    stack, order = _last_attempt_failed(backend, Scenario.INSUFFICIENT_FUNDS)
+    stack.answers = None
+    stack.run(rounds=1)  # the failure result arrives
+    stack.run(rounds=1)  # the worker asks Transaction Status, whose answer comes back
+    payout = stack.remittances.payout_of(stack.get(order))
+    assert payout is not None and [q.outcome for q in payout.queries] == ["failed"]
+    assert stack.get(order).state is RemittanceState.PAYING_OUT
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.REFUNDED and len(stack.refunds.list_refunds(done.invoice_id)) == 1
+    assert stack.books_balanced()
+
+
+def test_a_last_attempt_failed_by_a_callback_that_mpesa_paid_is_paid_out_never_refunded(backend: Backend):
+    """(b) M-Pesa paid the only attempt but a failure result came: Transaction Status finds it paid, so the order is
+    paid out (the recipient told) and nothing is refunded; the desk's shillings paid it, the books balance."""
+    stack, order = _last_attempt_failed(backend, Scenario.LOST_CALLBACK)
+    _forge_failure(stack, order)
+    stack.answers = None
+    stack.run()
+    done = stack.get(order)
+    assert (done.state, done.notified_at is not None) == (RemittanceState.PAID_OUT, True)
+    assert stack.refunds.list_refunds(done.invoice_id) == []
+    payout = stack.remittances.payout_of(done)
+    assert payout is not None and payout.state is PayoutState.COMPLETED and payout.receipt
+    assert [q.outcome for q in payout.queries] == ["succeeded"]
+    assert stack.ledger.balance(merchant_liability(DESK, KES)).posted.is_zero() and stack.books_balanced()
+
+
+def test_a_last_failed_attempt_without_a_status_answer_yet_is_neither_paid_nor_refunded(backend: Backend):
+    """(c) The status answer has not come: the order waits (no refund, not paid out) and the query is not repeated
+    within the result deadline; once the answer arrives the next run refunds it."""
+    stack, order = _last_attempt_failed(backend, Scenario.INSUFFICIENT_FUNDS)
+    stack.wallet.deliver_callbacks()  # the failure result only
+    stack.run(rounds=3)  # asks Transaction Status once; its answer held back
+    waiting = stack.get(order)
+    assert waiting.state is RemittanceState.PAYING_OUT and "Transaction Status" in (waiting.note or "")
+    assert stack.refunds.list_refunds(waiting.invoice_id) == []
+    payout = stack.remittances.payout_of(waiting)
+    assert payout is not None and [q.outcome for q in payout.queries] == [None]
+    stack.answers = None
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.REFUNDING and len(stack.refunds.list_refunds(done.invoice_id)) == 1
 
 
 def test_a_stored_order_holds_no_name_or_phone_in_the_clear(backend: Backend):

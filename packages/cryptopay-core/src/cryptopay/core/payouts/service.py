@@ -746,14 +746,31 @@ class Payouts:
         audit(uow, actor, "payout.retry", f"payout:{new.id}", now, retry_of=old.id, hold=hold.id, amount=new.amount)
         return new
 
-    def _ask_before_retry(self, payout_id: str, actor: str) -> AwaitingStatus:
+    def confirm_failure(self, payout_id: str, *, actor: str) -> bool:
+        """Whether a failed payout's failure is confirmed, before its money goes back another way (a remittance's
+        refund of the sender's USDT after its last attempt): nothing to ask about, or Transaction Status, asked since
+        it failed, said failed or not found. Otherwise Transaction Status is asked (the query recorded first, audited
+        ``payout.refund_status_query``, then sent; not again while one asked within the result deadline is awaited)
+        and False returned: the caller asks again on its next run. An answer finding it paid completes the payout
+        (``flows.pay_failed_payout``), so the caller sees it completed, never failed."""
+        payout = self.get_payout(payout_id)
+        if payout.state is not PayoutState.FAILED:
+            return False
+        if payout.failure_confirmed():
+            return True
+        self._ask_before_retry(payout_id, actor, action="payout.refund_status_query")
+        return False
+
+    def _ask_before_retry(
+        self, payout_id: str, actor: str, *, action: str = "payout.retry_status_query"
+    ) -> AwaitingStatus:
         """Ask Transaction Status about a failed payout before it may be retried (the failure came in a callback,
         which anyone holding its URL could have posted): the query and its tokens are committed first, then sent.
         Its answer confirms the failure (a retry then proceeds) or finds it paid (it is completed instead)."""
         query_id = self._ids.new_id("pq")
         tokens, records = self._issue(query_id, CallbackPurpose.STATUS_RESULT, CallbackPurpose.STATUS_TIMEOUT)
         recorded = transaction(
-            self._uow, lambda uow: self._record_retry_query(uow, payout_id, query_id, records, actor)
+            self._uow, lambda uow: self._record_retry_query(uow, payout_id, query_id, records, actor, action)
         )
         refused = AwaitingStatus(
             f"payout {payout_id} failed by M-Pesa's callback: Transaction Status is asked first whether it was paid; "
@@ -771,7 +788,13 @@ class Payouts:
         return refused
 
     def _record_retry_query(
-        self, uow: PaymentsUnitOfWork, payout_id: str, query_id: str, records: tuple[CallbackToken, ...], actor: str
+        self,
+        uow: PaymentsUnitOfWork,
+        payout_id: str,
+        query_id: str,
+        records: tuple[CallbackToken, ...],
+        actor: str,
+        action: str,
     ) -> Payout | None:
         payout, now = _payout(uow, payout_id), self._clock.now()
         if payout.state is not PayoutState.FAILED or payout.asked_since_failure(now, self._deadline):
@@ -779,7 +802,7 @@ class Payouts:
         payout.asking(PayoutQuery(query_id=query_id, asked_at=now), records, check_at=now)
         payout.check_at = None  # a final payout is never due for the stale-payout job
         uow.payouts.update(payout)
-        audit(uow, actor, "payout.retry_status_query", f"payout:{payout.id}", now, query=query_id)
+        audit(uow, actor, action, f"payout:{payout.id}", now, query=query_id)
         return payout
 
     def _within_daily_limit(self, uow: PaymentsUnitOfWork, old: Payout, now: datetime) -> None:

@@ -17,8 +17,11 @@ does each thing once):
    machinery sends, matches and queries exactly as it does a merchant's;
 2. the payout completed: ``paid_out``, and the recipient is told by SMS (``notified_at`` records it);
 3. the payout failed: after ``RetryPolicy.wait`` a new attempt (``Payouts.retry_failed_payout``), up to
-   ``RetryPolicy.attempts`` in all; then the conversion is reversed and the USDT refunded on chain to the sender's
-   refund address (``Refunds``: held before it is sent, the hot wallet's sender), ``refunded`` once confirmed;
+   ``RetryPolicy.attempts`` in all; then, once Transaction Status has confirmed the last attempt was not paid
+   (``Payouts.confirm_failure``: the query recorded first, then sent; until its answer came the order waits and the
+   next run asks again; an answer finding it paid completes the payout, so the order is ``paid_out``, never
+   refunded), the conversion is reversed and the USDT refunded on chain to the sender's refund address
+   (``Refunds``: held before it is sent, the hot wallet's sender), ``refunded`` once confirmed;
 4. the invoice expired unpaid: ``expired`` (a late payment can be refunded by an operator: ``refund``).
 
 M-Pesa's limits (decision). A B2C payout is never sent to fail on M-Pesa's limits (``limits``: the same
@@ -368,6 +371,12 @@ class Remittances:
             return self._retry(order_id, current.id if current else order.payout_id, _ACTOR)
         if action == "refund":
             return self._request_refund(order_id, _ACTOR)
+        if action == "confirm" and order.payout_id is not None:
+            # The last attempt failed by a callback: ask Transaction Status (recorded first, then sent). Its answer
+            # completes the payout if M-Pesa paid it (paid_out next run) or confirms the failure (refunded next run).
+            current = self.payout_of(order)
+            self.payouts().confirm_failure(current.id if current else order.payout_id, actor=_ACTOR)
+            return order
         if action == "notify":
             return self._notify(order)
         return order
@@ -568,6 +577,12 @@ class Remittances:
             return "notify"
         why = f"payout {payout.id} failed ({payout.result_code}: {payout_wording(payout.result_code)})"
         if order.attempts >= self.policy.attempts:
+            if not payout.failure_confirmed():  # M-Pesa may have paid it after all: Transaction Status decides first
+                note = f"{why}; Transaction Status is asked whether it was paid before the USDT is refunded"
+                if order.note != note:
+                    order.note = note
+                    uow.remittances.update(order)
+                return "confirm"
             self._unconvert(uow, order, now, f"{why}; {order.attempts} attempts: refunding")
             return "refund"
         if order.next_attempt_at is None:
