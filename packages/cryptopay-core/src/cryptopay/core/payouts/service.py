@@ -166,6 +166,17 @@ class Payouts:
         """The payout, or ``NotFound``."""
         return transaction(self._uow, lambda uow: _payout(uow, payout_id))
 
+    def _ask_status(self, tokens: dict[CallbackPurpose, str], originator_id: str, payout_id: str) -> Acknowledgement:
+        """Send M-Pesa a Transaction Status query about ``payout_id`` (already recorded, with its ``tokens``)."""
+        return self._gateway.transaction_status(
+            TransactionStatusRequest(
+                result_url=callback_url(self._urls.status_result, tokens[CallbackPurpose.STATUS_RESULT]),
+                timeout_url=callback_url(self._urls.status_timeout, tokens[CallbackPurpose.STATUS_TIMEOUT]),
+                originator_conversation_id=originator_id,
+                remarks=f"Payout {payout_id}",
+            )
+        )
+
     def _issue(
         self, request: str, *purposes: CallbackPurpose
     ) -> tuple[dict[CallbackPurpose, str], tuple[CallbackToken, ...]]:
@@ -545,14 +556,7 @@ class Payouts:
             return None
         self._faults.reached(faults.STATUS_RECORDED)
         try:
-            ack = self._gateway.transaction_status(
-                TransactionStatusRequest(
-                    result_url=callback_url(self._urls.status_result, tokens[CallbackPurpose.STATUS_RESULT]),
-                    timeout_url=callback_url(self._urls.status_timeout, tokens[CallbackPurpose.STATUS_TIMEOUT]),
-                    originator_conversation_id=recorded.originator_id,
-                    remarks=f"Payout {payout.id}",
-                )
-            )
+            ack = self._ask_status(tokens, recorded.originator_id, payout.id)
         except CryptopayError as error:
             note = f"status query failed: {error.message}"
             transaction(self._uow, lambda uow: self._later(uow, payout.id, note))
@@ -776,14 +780,7 @@ class Payouts:
         if recorded is None or recorded.originator_id is None:
             return refused  # a query asked moments ago is still awaited
         try:
-            ack = self._gateway.transaction_status(
-                TransactionStatusRequest(
-                    result_url=callback_url(self._urls.status_result, tokens[CallbackPurpose.STATUS_RESULT]),
-                    timeout_url=callback_url(self._urls.status_timeout, tokens[CallbackPurpose.STATUS_TIMEOUT]),
-                    originator_conversation_id=recorded.originator_id,
-                    remarks=f"Payout {payout_id}",
-                )
-            )
+            ack = self._ask_status(tokens, recorded.originator_id, payout_id)
         except CryptopayError as error:
             _log.warning("status query before retrying payout %s failed: %s", payout_id, error.message)
             return refused
