@@ -84,13 +84,7 @@ def failure_names_us(payout: Payout, result: MpesaResult, *, status: bool) -> bo
     and logs see); a status answer by the queried payout's original OriginatorConversationID."""
     if not status and payout.conversation_id:
         return result.conversation_id == payout.conversation_id
-    return _names_us(payout, result, status=status)
-
-
-def names_us(payout: Payout, result: MpesaResult, *, status: bool) -> bool:
-    """True when the answer carries an id the payout already had: a status answer the queried payout's original
-    OriginatorConversationID, a result our OriginatorConversationID or M-Pesa's ConversationID."""
-    return _names_us(payout, result, status=status)
+    return names_us(payout, result, status=status)
 
 
 def learn_ids(payout: Payout, result: MpesaResult) -> None:
@@ -102,7 +96,7 @@ def learn_ids(payout: Payout, result: MpesaResult) -> None:
 
 def success_mismatch(payout: Payout, result: MpesaResult, *, status: bool) -> str:
     """Why a success may not complete this payout: it must carry our ids, our amount and our receiving party."""
-    if not _names_us(payout, result, status=status):
+    if not names_us(payout, result, status=status):
         return "it does not carry the payout's ids"
     if result.amount is None:
         return "no amount"
@@ -119,7 +113,9 @@ def success_mismatch(payout: Payout, result: MpesaResult, *, status: bool) -> st
     return ""
 
 
-def _names_us(payout: Payout, result: MpesaResult, *, status: bool) -> bool:
+def names_us(payout: Payout, result: MpesaResult, *, status: bool) -> bool:
+    """True when the answer carries an id the payout already had: a status answer the queried payout's original
+    OriginatorConversationID, a result our OriginatorConversationID or M-Pesa's ConversationID."""
     if status:  # a status answer names the queried payout by its original OriginatorConversationID
         return payout.originator_id is not None and result.param("OriginatorConversationID") == payout.originator_id
     ours = {payout.originator_id, payout.conversation_id} - {None}
