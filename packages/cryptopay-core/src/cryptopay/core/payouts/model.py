@@ -27,6 +27,7 @@ payout (a new attempt with a new originator id), by an operator.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import attrs
@@ -297,15 +298,15 @@ class Payout:
         query asked since it failed said failed or not found."""
         if self.originator_id is None or self.is_bank_transfer:
             return True
-        since = self.finished_at
-        return any(q.outcome in ("failed", "not_found") for q in self.queries if since is None or q.asked_at >= since)
+        return any(q.outcome in ("failed", "not_found") for q in self._queries_since_failure())
 
     def asked_since_failure(self, now: datetime, wait: timedelta) -> bool:
         """A status query about this failed payout is still awaited (asked since it failed, within ``wait``)."""
+        return any(q.outcome is None and now - q.asked_at < wait for q in self._queries_since_failure())
+
+    def _queries_since_failure(self) -> Iterator[PayoutQuery]:
         since = self.finished_at
-        return any(
-            q.outcome is None and now - q.asked_at < wait for q in self.queries if since is None or q.asked_at >= since
-        )
+        return (q for q in self.queries if since is None or q.asked_at >= since)
 
     def paid_after_all(self, now: datetime, *, receipt: str | None, code: str | None, desc: str) -> None:
         """Transaction Status found a failed payout paid: it is completed (its hold was voided: the caller books it)."""
