@@ -232,9 +232,7 @@ def complete_payout(
     fee = charge or Money.zero(KES)
     if paid_from == BANK:
         ledger.open_account(Account(BANK, AccountKind.ASSET, KES, allow_negative=True), session=session)
-    postings = [Posting.debit(IN_FLIGHT, amount + fee), Posting.credit(paid_from, amount)]
-    if fee.is_positive():
-        postings.append(Posting.credit(PAYOUT_FEE, fee))
+    postings = _payout_postings(IN_FLIGHT, paid_from, amount, fee)
     source = "the M-Pesa float" if paid_from == FLOAT else paid_from
     key = f"payout:{payout_id}:float" if paid_from == FLOAT else f"payout:{payout_id}:paid"
     paid = ledger.post(EntryRequest(key, postings, f"payout {payout_id} paid from {source}"), session=session)
@@ -255,15 +253,18 @@ def pay_failed_payout(
 
     Dr ``source`` (the merchant's KES, or a wallet's) amount + charge / Cr ``assets:mpesa_float:KES`` amount /
     Cr ``revenue:payout_fee:KES`` charge."""
-    fee = charge or Money.zero(KES)
-    postings = [
-        Posting.debit(source or merchant_liability(merchant_id, KES), amount + fee),
-        Posting.credit(FLOAT, amount),
-    ]
-    if fee.is_positive():
-        postings.append(Posting.credit(PAYOUT_FEE, fee))
+    debit = source or merchant_liability(merchant_id, KES)
+    postings = _payout_postings(debit, FLOAT, amount, charge or Money.zero(KES))
     request = EntryRequest(f"payout:{payout_id}:paid_after_failure", postings, f"payout {payout_id} paid after all")
     return ledger.post(request, session=session)
+
+
+def _payout_postings(debit: str, paid_from: str, amount: Money, fee: Money) -> list[Posting]:
+    """Dr ``debit`` amount + fee / Cr ``paid_from`` amount / Cr ``revenue:payout_fee:KES`` fee (when there is one)."""
+    postings = [Posting.debit(debit, amount + fee), Posting.credit(paid_from, amount)]
+    if fee.is_positive():
+        postings.append(Posting.credit(PAYOUT_FEE, fee))
+    return postings
 
 
 def fail_payout(ledger: Ledger, *, hold_id: str, session: LedgerSession | None = None) -> Hold:
