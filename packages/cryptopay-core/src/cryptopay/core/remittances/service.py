@@ -612,11 +612,7 @@ class Remittances:
             self.payouts().retry_failed_payout(
                 payout_id, actor=actor, check=lambda uow: self._within_daily_limit(uow, order)
             )
-        except LimitExceeded:
-            if refuse_over_limit:
-                raise
-            return order
-        except AwaitingStatus:  # Transaction Status is asked whether the failed payout was paid: the next run retries
+        except (LimitExceeded, AwaitingStatus):  # past the limit, or Transaction Status asked: the next run retries
             if refuse_over_limit:
                 raise
             return order
