@@ -464,8 +464,9 @@ def _email() -> str | None:
 def standing() -> Response:
     party = _party()
     found = _review().standing(party)
-    masked = not _manages_kyb()
-    return json_response(StandingView.of(party, found.profile, found.applications, directors_particulars=not masked))
+    return json_response(
+        StandingView.of(party, found.profile, found.applications, directors_particulars=_manages_kyb())
+    )
 
 
 @bp.post("/v1/kyc/applications")

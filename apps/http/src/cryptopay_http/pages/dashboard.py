@@ -452,7 +452,7 @@ def settlements() -> Response:
 def _developers(status: int = 200, **context: Any) -> Response:
     merchant_id = _merchant_id()
     keys = runtime().services.api_keys.for_merchant(merchant_id, before=None, limit=100)
-    creators = {k.created_by: _creator(k.created_by) for k in keys}
+    creators = {user_id: _creator(user_id) for user_id in {k.created_by for k in keys}}  # one read per person
     hooks = webhooks()
     with hooks.uow() as uow:
         endpoints = uow.webhook_endpoints.enabled_for_merchant(merchant_id, before=None, limit=100)
