@@ -264,8 +264,7 @@ def _mined(w3: Web3, tx_hash: HexBytes) -> TxReceipt:
 
 def deploy_token(url: str, *, decimals: int = 6, symbol: str = "USDT", deployer: str | None = None) -> str:
     """Deploy a Tether-like test token with ``decimals`` (6 like Ethereum USDT, 18 like BSC USDT)."""
-    artifact = compile_contracts()["TetherToken"]
-    return deploy_contract(url, artifact, f"Test {symbol}", symbol, decimals, deployer=deployer)
+    return deploy_tokens(url, [symbol], decimals=decimals, deployer=deployer)[0]
 
 
 def deploy_tokens(url: str, symbols: Sequence[str], *, decimals: int = 6, deployer: str | None = None) -> list[str]:
@@ -286,13 +285,7 @@ def deploy_payer(url: str, *, deployer: str | None = None) -> str:
 
 def mint(url: str, token: str, to: str, base_units: int, *, minter: str | None = None) -> str:
     """Mint test tokens (on-chain integer units) to an address; return the transaction hash."""
-    w3 = _web3(url)
-    contract = w3.eth.contract(address=Web3.to_checksum_address(token), abi=compile_contracts()["TetherToken"].abi)
-    tx_hash = contract.functions.mint(Web3.to_checksum_address(to), base_units).transact(
-        {"from": minter or w3.eth.accounts[0]}
-    )
-    _mined(w3, tx_hash)
-    return "0x" + bytes(tx_hash).hex()
+    return mint_all(url, [(token, to, base_units)], minter=minter)[0]
 
 
 def mint_all(url: str, mints: Sequence[tuple[str, str, int]], *, minter: str | None = None) -> list[str]:

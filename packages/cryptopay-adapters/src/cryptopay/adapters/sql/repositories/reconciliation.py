@@ -107,9 +107,9 @@ class SqlReconciliationRuns:
                 "at": r.at,
                 "ran": not r.skipped,
                 "found": r.found,
-                "doc": RESULT_FIELDS.seal(document(r), f"{r.run_id}:{r.name}", self._personal),
+                "doc": RESULT_FIELDS.seal(doc, result_key(doc), self._personal),
             }
-            for r in records
+            for r, doc in ((r, document(r)) for r in records)
         ]
         with writing(self._engine) as conn:
             for row in rows:
