@@ -25,10 +25,16 @@ from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import acting_merchant, actor, check_tenant, payments
 from cryptopay_http.query import MERCHANT_ID, enum_param, query
 
-__all__ = ["PayoutView", "bp"]
+__all__ = ["RESULT_WORDING", "PayoutView", "bp"]
 
 bp = Blueprint("payouts", __name__)
 _TAGS = ("payouts",)
+
+
+# A payout result as the API shows it: our fixed words for its code (``payout_wording``), never M-Pesa's text.
+RESULT_WORDING = {
+    "description": "the result in our fixed words for its code (never M-Pesa's own text); none before a result"
+}
 
 
 @attrs.frozen
@@ -48,11 +54,7 @@ class PayoutView:
     retried_by: str | None
     receipt: str | None
     result_code: str | None
-    result_desc: str | None = attrs.field(
-        metadata={
-            "description": "the result in our fixed words for its code (never M-Pesa's own text); none before a result"
-        }
-    )
+    result_desc: str | None = attrs.field(metadata=RESULT_WORDING)
     note: str | None
     created_at: datetime
     submitted_at: datetime | None

@@ -27,6 +27,7 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, limit_by_client, rate_limits, require
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, UserView
+from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
@@ -466,11 +467,7 @@ class SellView:
     charge: Money
     phone: str
     receipt: str | None
-    result_desc: str | None = attrs.field(
-        metadata={
-            "description": "the result in our fixed words for its code (never M-Pesa's own text); none before a result"
-        }
-    )
+    result_desc: str | None = attrs.field(metadata=RESULT_WORDING)
 
     @classmethod
     def of(cls, s: Sale) -> SellView:

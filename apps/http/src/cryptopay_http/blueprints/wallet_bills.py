@@ -24,6 +24,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from cryptopay_http.auth import current_principal, require
+from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
@@ -114,11 +115,7 @@ class BillView:
     paid_with: Money
     state: PayoutState
     receipt: str | None
-    result_desc: str | None = attrs.field(
-        metadata={
-            "description": "the result in our fixed words for its code (never M-Pesa's own text); none before a result"
-        }
-    )
+    result_desc: str | None = attrs.field(metadata=RESULT_WORDING)
     token: str | None
     token_note: str | None
     created_at: datetime
