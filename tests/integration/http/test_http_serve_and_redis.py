@@ -146,11 +146,11 @@ def test_invalid_settings_are_one_line_and_exit_2_before_any_worker_starts(tmp_p
 
 def test_the_dev_servers_links_name_the_port_it_serves(monkeypatch):
     """``--dev`` without ``CRYPTOPAY_PUBLIC_URL``: reset links and Daraja's callback base are the served port's."""
-    from cryptopay_http.serve import dev_public_url
+    from cryptopay.adapters.bootstrap.web_settings import reachable_url
     from cryptopay_http.wsgi import dev_services
 
     monkeypatch.delenv("CRYPTOPAY_TOKEN_SECRET", raising=False)
-    monkeypatch.setenv("CRYPTOPAY_PUBLIC_URL", dev_public_url("0.0.0.0", 8001))  # what _serve_dev sets by default
+    monkeypatch.setenv("CRYPTOPAY_PUBLIC_URL", reachable_url("0.0.0.0", 8001))  # what _serve_dev sets by default
     services = dev_services()
     try:
         assert services.settings.public_url == "http://127.0.0.1:8001"

@@ -25,6 +25,7 @@ from typing import NoReturn
 
 import attrs
 from cryptopay.adapters.bootstrap import Settings, WebSettings
+from cryptopay.adapters.bootstrap.web_settings import reachable_url
 from cryptopay.core import logs
 from cryptopay.core.errors import CryptopayError
 
@@ -89,19 +90,8 @@ def _serve_dev(host: str, port: int) -> None:
 
     from cryptopay_http.wsgi import build_app, dev_services
 
-    os.environ.setdefault("CRYPTOPAY_PUBLIC_URL", dev_public_url(host, port))
+    os.environ.setdefault("CRYPTOPAY_PUBLIC_URL", reachable_url(host, port))
     run_simple(host, port, build_app(dev_services()), threaded=True, use_reloader=False)
-
-
-def dev_public_url(host: str, port: int) -> str:
-    """Where a development server on ``host:port`` is reached from this machine.
-
-    >>> dev_public_url("0.0.0.0", 8001), dev_public_url("::1", 8002)
-    ('http://127.0.0.1:8001', 'http://[::1]:8002')
-    """
-    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - naming the wildcard, not binding it
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _refuse(message: str) -> NoReturn:

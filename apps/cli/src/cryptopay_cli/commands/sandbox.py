@@ -119,13 +119,6 @@ def _dev_api_path() -> Path:
     return _manifest_path().with_name("dev-api.json")
 
 
-def dev_api_url(host: str, port: int) -> str:
-    """Where a development API on ``host:port`` is reached from this machine (the wildcard is the loopback)."""
-    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - naming the wildcard, not binding it
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 def publish_dev_api(public_url: str) -> None:
     """Say where ``serve --dev`` (this process, which execs the server) is reached, for ``worker --dev``."""
     path = _dev_api_path()

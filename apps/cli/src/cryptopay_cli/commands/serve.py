@@ -32,9 +32,11 @@ def serve(
     args += (["--workers", str(workers)] if workers else []) + (["--threads", str(threads)] if threads else [])
     if dev:
         args.append("--dev")
-        from cryptopay_cli.commands.sandbox import dev_api_url, publish_dev_api
+        from cryptopay.adapters.bootstrap.web_settings import reachable_url
 
-        os.environ.setdefault("CRYPTOPAY_PUBLIC_URL", dev_api_url(host, port))
+        from cryptopay_cli.commands.sandbox import publish_dev_api
+
+        os.environ.setdefault("CRYPTOPAY_PUBLIC_URL", reachable_url(host, port))
         publish_dev_api(os.environ["CRYPTOPAY_PUBLIC_URL"])
         if not no_sandbox:
             from cryptopay_cli.commands.sandbox import development_env, start_sandbox

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import attrs
 from cryptopay.core.errors import InvalidInput
 
-__all__ = ["WebSettings"]
+__all__ = ["WebSettings", "reachable_url"]
 
 
 def _default_workers() -> int:
@@ -49,3 +49,15 @@ class WebSettings:
             backlog=number("BACKLOG", defaults.backlog),
             backpressure=number("BACKPRESSURE", 0) or None,
         )
+
+
+def reachable_url(host: str, port: int) -> str:
+    """Where a server listening on ``host:port`` is reached from this machine (the wildcard is the loopback): the
+    development API's public URL (``serve --dev``) and what it tells ``worker --dev``.
+
+    >>> reachable_url("0.0.0.0", 8001), reachable_url("::1", 8002), reachable_url("localhost", 8000)
+    ('http://127.0.0.1:8001', 'http://[::1]:8002', 'http://localhost:8000')
+    """
+    if host in ("0.0.0.0", "", "::"):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
