@@ -193,7 +193,9 @@ def main() -> None:
                 _per_request_ms(call, min(count, 20), expected[name])
             settle_heap()  # as a production worker does once its app is built (``build_production_app``)
             if args.profile:
-                name = {"read": "GET invoice", "unkept": "GET invoice, not kept", "create": "POST invoice"}[args.profile]
+                name = {"read": "GET invoice", "unkept": "GET invoice, not kept", "create": "POST invoice"}[
+                    args.profile
+                ]
                 call, count = cases[name]
                 _profile(call, count * 2, expected[name])
                 return

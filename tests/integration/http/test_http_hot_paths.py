@@ -28,6 +28,7 @@ from tests.support.fx_sandbox import running_fx_sandbox
 
 pytestmark = pytest.mark.redis
 
+METRICS_TOKEN = secrets.token_urlsafe(32)
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 
 
@@ -79,6 +80,7 @@ def shop(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFac
             "CRYPTOPAY_FX_SANDBOX_URL": fx.url,
             "CRYPTOPAY_ETHEREUM_RPC_URL": "http://127.0.0.1:9/unused",
             "CRYPTOPAY_EVM_XPUB": account_xpub(MNEMONIC),
+            "CRYPTOPAY_METRICS_TOKEN": METRICS_TOKEN,
         }
         services = build(Settings.from_env(env))
         client = create_app(services).test_client()
@@ -199,6 +201,10 @@ def test_a_kept_invoice_read_sends_no_sql(shop, counting) -> None:
         assert time.monotonic() < deadline, "the cancellation was never read"
         time.sleep(0.01)
     assert {shop.state(invoice_id) for _ in range(5)} == {"cancelled"}
+    scraped = shop.client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(as_text=True)
+    counted = dict(line.rsplit(" ", 1) for line in scraped.splitlines() if line.startswith("cryptopay_invoice_read"))
+    assert float(counted['cryptopay_invoice_reads_total{result="hit"}']) >= 5
+    assert float(counted["cryptopay_invoice_read_evictions_total"]) >= 1  # the cancellation, announced
 
 
 def test_an_invoice_creation_stays_within_its_budget(shop, counting) -> None:

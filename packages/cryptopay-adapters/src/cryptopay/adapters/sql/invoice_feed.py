@@ -13,6 +13,8 @@ every ``heartbeat`` seconds (``alive``). When the connection fails it tells the 
 forgets everything and renders every read) and reconnects after ``heartbeat``; a thread stuck on a dead socket
 says nothing, and after ``max_silence`` the cache stops trusting itself too. The connection carries
 ``application_name=cryptopay-invoice-feed`` (so an operator can see it in ``pg_stat_activity``) and TCP keepalives.
+A database without the trigger (code deployed before ``cryptopay db upgrade`` ran) is never followed: reads render,
+and the feed looks again every minute.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ CHANNEL = "cryptopay_invoices"
 FEED_APPLICATION = "cryptopay-invoice-feed"
 
 _log = logging.getLogger(__name__)
+_ANNOUNCING = "SELECT 1 FROM pg_trigger WHERE tgname = 'invoices_changed' AND tgrelid = 'invoices'::regclass"
+
+
+class _NotAnnounced(Exception):
+    """The database does not announce invoice changes (migration 0036 not applied yet): keeping reads is unsafe."""
 
 
 def conninfo_of(engine: Engine) -> str:
@@ -85,6 +92,9 @@ class ListenedInvoiceReads:
         while not self._stopped.is_set():
             try:
                 self._follow()
+            except _NotAnnounced:
+                _log.warning("invoices are not announced (migration 0036 not applied): invoice reads are not kept")
+                self._stopped.wait(60 * self._heartbeat)
             except psycopg.Error as error:
                 _log.warning(
                     "invoice feed lost PostgreSQL (%s): invoice reads render until it is back", type(error).__name__
@@ -103,6 +113,8 @@ class ListenedInvoiceReads:
             keepalives_interval=2,
             keepalives_count=3,
         ) as conn:
+            if conn.execute(_ANNOUNCING).fetchone() is None:
+                raise _NotAnnounced
             conn.execute(f"LISTEN {CHANNEL}")
             self.cache.follow()  # after LISTEN: every change committed from now on is announced
             while not self._stopped.is_set():

@@ -23,7 +23,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
 from cryptopay.core.payments.model import DepositAddress, StoreSettings, index_families
-from cryptopay.core.payments.read_cache import RenderedInvoice, UncachedInvoiceReads
+from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice, UncachedInvoiceReads
 from cryptopay.core.ports.chains import AddressDeriver
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
@@ -167,6 +167,10 @@ class Invoicing:
             return RenderedInvoice(invoice.merchant_id, render(invoice))
 
         return self._reads.read(invoice_id, rendered)
+
+    def read_stats(self) -> InvoiceReadStats:
+        """What this process's kept renderings did (``/metrics``)."""
+        return self._reads.stats()
 
     def cancel_invoice(self, invoice_id: str, *, actor: str) -> Invoice:
         """Cancel an invoice that has received nothing (``InvoiceReceivedPayment``, a 409, otherwise).
