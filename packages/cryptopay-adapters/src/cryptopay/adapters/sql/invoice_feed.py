@@ -96,6 +96,8 @@ class ListenedInvoiceReads:
                 _log.warning("invoices are not announced (migration 0036 not applied): invoice reads are not kept")
                 self._stopped.wait(60 * self._heartbeat)
             except psycopg.Error as error:
+                if self._stopped.is_set():
+                    break  # closed: the connection going away is expected (a dropped test database, a shutdown)
                 _log.warning(
                     "invoice feed lost PostgreSQL (%s): invoice reads render until it is back", type(error).__name__
                 )
