@@ -744,6 +744,7 @@ class Parts:
             dead_letters=self.dead_letters,
             balances=self.balance_queries,
             backlog=self.dead_letters,  # the same queue: its jobs waiting per queue
+            remittances=self.storage.unit_of_work,  # orders by state, and those awaiting Transaction Status
         )
 
     @functools.cached_property

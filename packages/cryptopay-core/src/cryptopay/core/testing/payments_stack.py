@@ -24,7 +24,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from cryptopay.core.compliance.feed import MonitoringFeed
@@ -49,6 +49,7 @@ from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxSta
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.queue import JobRegistry
+from cryptopay.core.ports.remittances import RemittanceReadUowFactory
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import NETWORKS, AddressFormat, Finality, Rail, rail_for
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
@@ -63,6 +64,7 @@ from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage, payments_uow
 from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries, InMemoryReconciliationRuns
+from cryptopay.core.testing.remittances import InMemoryRemittances
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookEndpoints
 
@@ -270,7 +272,9 @@ class PaymentsStack:
         self.clock = ManualClock(start)
         self.ids = SequentialIds()
         self.storage = payments_storage(
-            webhook_endpoints=InMemoryWebhookEndpoints(), webhook_deliveries=InMemoryWebhookDeliveries()
+            webhook_endpoints=InMemoryWebhookEndpoints(),
+            webhook_deliveries=InMemoryWebhookDeliveries(),
+            remittances=InMemoryRemittances(),  # the remittance gauges read it (orders are opened elsewhere)
         )
         self.uow = payments_uow(self.storage)
         self.ledger = Ledger(self.storage.ledger_store, clock=self.clock, ids=self.ids)
@@ -365,6 +369,7 @@ class PaymentsStack:
             balances=self.balance_queries,
             dead_letters=self.jobs,
             backlog=self.jobs,
+            remittances=cast(RemittanceReadUowFactory, self.storage.unit_of_work),
         )
         self._scanners = {
             n: ChainScanner(c, self.cursors, start_block=c.head() + 1, metrics=self.metrics)
