@@ -37,11 +37,8 @@ from cryptopay.core.payments.model import (
     RefundState,
     StoreSettings,
 )
-<<<<<<< HEAD
 from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice
-=======
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
->>>>>>> main
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.storage import UnitOfWork
