@@ -61,6 +61,7 @@ class Measures:
     webhook_dead_letters: int
     jobs_dead: int | None
     jobs_waiting: dict[str, int] | None = None
+    wrong_network_pending: int = 0  # payments on an EVM network their invoice did not ask for, undecided
     remittances: RemittanceWatch | None = None  # None: no remittance store given
 
 
@@ -105,6 +106,7 @@ class Observing:
             webhook_dead_letters=in_transaction(self._webhooks, _dead_letters),
             jobs_dead=len(self._dead.dead_jobs(limit=self._limit)) if self._dead is not None else None,
             jobs_waiting=self._backlog.waiting() if self._backlog is not None else None,
+            wrong_network_pending=transaction(self._uow, lambda uow: uow.wrong_network_payments.count_pending()),
             remittances=self._watch_remittances(now),
         )
         self._export(measures)
@@ -164,6 +166,7 @@ class Observing:
         gauge("cryptopay_settlement_lag_seconds", m.settlement_lag_seconds, about=_ABOUT_LAG)
         if m.float_kes is not None:
             gauge("cryptopay_float_kes", m.float_kes, about="M-Pesa float: last Account Balance plus book moves since")
+        gauge("cryptopay_wrong_network_payments_pending", m.wrong_network_pending, about=_ABOUT_WRONG_NETWORK)
         gauge("cryptopay_webhook_dead_letters", m.webhook_dead_letters, about="webhook deliveries dead-lettered")
         if m.jobs_dead is not None:
             gauge("cryptopay_jobs_dead", m.jobs_dead, about="jobs that failed on every attempt")
@@ -190,6 +193,7 @@ class Observing:
 _ABOUT_AGE = "age of the oldest payout in this state (0 when none)"
 _ABOUT_UNCONFIRMED = "invoices with payments seen on chain, still short of their confirmations"
 _ABOUT_CONFIRMED = "payments confirmed and credited, ever (only grows: use increase())"
+_ABOUT_WRONG_NETWORK = "payments to an invoice's address on an EVM network it did not ask for, awaiting a decision"
 _ABOUT_ORDER_AGE = "age of the oldest remittance order in this state, from its opening (0 when none)"
 _ABOUT_AWAITING = "remittances whose payout failed, waiting on Transaction Status before a retry or refund"
 _ABOUT_AWAITING_AGE = "how long the longest of those has waited since its payout failed (0 when none)"

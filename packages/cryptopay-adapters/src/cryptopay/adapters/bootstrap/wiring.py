@@ -369,6 +369,8 @@ class Parts:
             cursors=self.cursors,
             monitor=self.monitoring_feed,
             quoter=LazyQuoter(lambda: self.pricer),
+            rails=self.rails,  # a wrong-network payment accepted waits for its network's depth
+            sweepable=[c.network for c in self.settings.chains if c.hot_wallet],
         )
 
     @functools.cached_property

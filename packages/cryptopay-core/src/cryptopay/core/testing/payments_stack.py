@@ -51,7 +51,7 @@ from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.queue import JobRegistry
 from cryptopay.core.ports.remittances import RemittanceReadUowFactory
 from cryptopay.core.pricing import Pricer
-from cryptopay.core.rails import NETWORKS, AddressFormat, Finality, rail_for
+from cryptopay.core.rails import NETWORKS, AddressFormat, Finality, Rail, rail_for
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.model import SettlementProfile
@@ -260,6 +260,11 @@ class FakeChainSender:
         self.sent[withdrawal_id] = attrs.evolve(self.sent[withdrawal_id], state=state)
 
 
+def _stack_rails(network: str) -> list[Rail]:
+    """The stack's rails on ``network``: each of its tokens at 3 confirmations (the merchants' default)."""
+    return [rail_for(network, token.asset, confirmations=3) for token in NETWORKS[network].tokens]
+
+
 class PaymentsStack:
     """Every payment use case wired over in-memory fakes, on a manual clock that starts on a Monday, 12:00 Nairobi."""
 
@@ -303,7 +308,15 @@ class PaymentsStack:
         derivers = {n: SequentialDeriver(n) for n in self.chains}
         self.invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, derivers=derivers)
         self.detection = Detection(
-            uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=self.cursors, monitor=self.monitor, quoter=self.pricer
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            ledger=ledger,
+            cursors=self.cursors,
+            monitor=self.monitor,
+            quoter=self.pricer,
+            rails={r.key: r for n in self.chains for r in _stack_rails(n)},  # a wrong-network payment's depth
+            sweepable=list(self.senders),  # every fake chain has a hot wallet
         )
         self.settling = Settling(
             uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
