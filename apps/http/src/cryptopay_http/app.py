@@ -40,6 +40,7 @@ from cryptopay_http.blueprints import (
     wallet_deposits,
     wallet_withdrawals,
     webhooks,
+    wrong_network,
 )
 from cryptopay_http.headers import install_security_headers
 from cryptopay_http.metrics import HttpMetrics
@@ -56,6 +57,7 @@ BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [
     invoices.bp,
     refunds.bp,
+    wrong_network.bp,
     payment_links.bp,
     stores.bp,
     settlements.bp,
