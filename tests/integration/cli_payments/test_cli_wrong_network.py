@@ -58,3 +58,21 @@ def test_cli_accept_exit_codes(stack):
     assert cli_json("invoices", "wrong-network", "--invoice", invoice_id)["wrong_network_payments"][0]["state"] == (
         "pending"
     )
+
+
+def test_cli_refunds_a_wrong_network_payment(stack):
+    """Exit 5 while too shallow; then the refund is recorded whole on Polygon's rail with the operator named; a
+    second one exits 4; an unknown payment 3 and a bad address 2."""
+    invoice_id = _paid_on_polygon(stack)
+    [payment] = cli_json("invoices", "wrong-network", "--invoice", invoice_id)["wrong_network_payments"]
+    payer = "0x" + "cd" * 20
+    early = cli("refunds", "wrong-network", payment["id"], "--address", payer)
+    assert early.exit_code == 5 and "confirmations" in early.stderr
+    stack.confirm(2)
+    assert cli("refunds", "wrong-network", "wnp_nope", "--address", payer).exit_code == 3
+    assert cli("refunds", "wrong-network", payment["id"], "--address", "0x12").exit_code == 2
+    refund = cli_json("refunds", "wrong-network", payment["id"], "--address", payer, "--actor", "amina")
+    assert (refund["rail"], refund["requested_by"], refund["state"]) == ("usdt-polygon", "ops:amina", "requested")
+    assert cli("refunds", "wrong-network", payment["id"], "--address", payer).exit_code == 4
+    [listed] = cli_json("invoices", "wrong-network", "--invoice", invoice_id)["wrong_network_payments"]
+    assert listed["state"] == "refunded"

@@ -88,3 +88,26 @@ def test_the_merchant_s_endpoint_gets_the_webhook(client, stack, shop, hooks: We
     body = json.loads(sent.body)
     assert body["type"] == "invoice.wrong_network_payment"
     assert (body["data"]["invoice_id"], body["data"]["rail"]) == (invoice["id"], "usdt-polygon")
+
+
+def test_the_merchant_refunds_it_to_the_payer(client, auth, stack, shop):
+    """422 while shallower than Polygon asks; then 201 with the refund (whole amount, Polygon's rail) and the
+    payment shows it; a user session needs a step-up, and the Idempotency-Key is required."""
+    invoice = _paid_on_polygon(client, stack, shop)
+    [payment] = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=shop.headers).json["items"]
+    path = f"/v1/invoices/{invoice['id']}/wrong-network-payments/{payment['id']}/refund"
+    body = {"address": "0x" + "ab" * 20}
+    assert client.post(path, json=body, headers=idem(shop.headers)).status_code == 403  # no step-up
+    early = client.post(path, json=body, headers=idem(shop.stepped))
+    assert early.status_code == 422 and "confirmations" in early.json["detail"]
+    stack.confirm(2)
+    assert client.post(path, json=body, headers=shop.stepped).status_code == 400  # no Idempotency-Key
+    secret = auth.api_key(shop.headers, shop.id, ["refunds:write", "invoices:read"])
+    refund = client.post(path, json=body, headers=idem(key_headers(secret)))
+    assert refund.status_code == 201, refund.json
+    assert (refund.json["rail"], refund.json["amount"]) == ("usdt-polygon", {"amount": "25.000000", "asset": "USDT"})
+    assert refund.json["state"] == "requested" and refund.json["address"] == body["address"]
+    [shown] = client.get(f"/v1/invoices/{invoice['id']}/wrong-network-payments", headers=shop.headers).json["items"]
+    assert (shown["state"], shown["refund_id"]) == ("refunded", refund.json["id"])
+    bad = client.post(path, json={"address": "nope"}, headers=idem(key_headers(secret)))
+    assert bad.status_code == 409  # already being refunded

@@ -3,10 +3,12 @@ reorgs, accepted into the invoice at its terms (then confirmed and credited on t
 
 import pytest
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidState, NotFound
+from cryptopay.core.errors import InvalidState, NotFound, Refused
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import USDC, USDT, Money
+from cryptopay.core.payments.model import RefundState
 from cryptopay.core.payments.wrong_network import WrongNetworkNotAcceptable, WrongNetworkState
+from cryptopay.core.ports.chains import TxState
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
@@ -171,3 +173,74 @@ def test_listing_by_state_and_the_pending_gauge(stack: PaymentsStack) -> None:
     assert stack.observing.measure().wrong_network_pending == 1
     with pytest.raises(NotFound):
         stack.detection.wrong_network_payment("wnp_missing")
+
+
+PAYER = "0x" + "ab" * 20
+
+
+def test_a_refund_waits_for_the_network_s_depth_then_sends_it_back_whole(stack: PaymentsStack) -> None:
+    """Refused while shallower than Polygon's rail; then booked into Polygon's custody against the suspense account
+    (the merchant's balance untouched), held, sent and paid out of custody: the books and the custody check agree."""
+    invoice_id, record_id = _paid_on_polygon(stack)
+    with pytest.raises(Refused, match="confirmations"):
+        stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    stack.confirm(2)
+    refund = stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    assert (refund.invoice_id, refund.rail_key, refund.amount) == (invoice_id, "usdt-polygon", usdt("100"))
+    record = stack.detection.wrong_network_payment(record_id)
+    assert (record.state, record.refund_id) == (WrongNetworkState.REFUNDED, refund.id)
+    suspense = flows.wrong_network_suspense(USDT)
+    assert stack.balance(flows.custody("polygon", USDT)) == usdt("100") and stack.balance(suspense) == usdt("100")
+    assert stack.ledger.balance(suspense).available == usdt("0")  # held for the refund
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == usdt("0")
+    with stack.uow() as uow:
+        assert uow.deposit_addresses.by_address("polygon", refund.address) is None
+        assert uow.deposit_addresses.by_address("polygon", record.transfer.to_address).invoice_id == invoice_id
+    with pytest.raises(InvalidState):
+        stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    in_flight = stack.reconciliation.reconcile().by_check()  # booked and held, not yet sent
+    assert not any(in_flight.values()), in_flight  # custody counts the booked payment
+    stack.refunds.send_refunds()
+    stack.senders["polygon"].finish(refund.id, TxState.CONFIRMED)
+    [confirmed] = stack.refunds.check_refunds()
+    assert confirmed.state is RefundState.CONFIRMED and confirmed.address == PAYER
+    assert stack.balance(flows.custody("polygon", USDT)) == usdt("0") and stack.balance(suspense) == usdt("0")
+    assert stack.books_balanced()
+    assert stack.reconciliation.reconcile().by_check() == in_flight
+    assert stack.topics().count("refund.confirmed") == 1
+
+
+def test_a_failed_refund_can_be_asked_again_without_booking_twice(stack: PaymentsStack) -> None:
+    """The refund fails: its hold is voided and another refund may be asked; the payment is booked only once."""
+    _, record_id = _paid_on_polygon(stack)
+    stack.confirm(2)
+    first = stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    stack.refunds.send_refunds()
+    stack.senders["polygon"].finish(first.id, TxState.FAILED)
+    stack.refunds.check_refunds()
+    second = stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="ops:amina")
+    assert second.id != first.id
+    assert stack.balance(flows.custody("polygon", USDT)) == usdt("100") and stack.books_balanced()
+    assert stack.detection.wrong_network_payment(record_id).refund_id == second.id
+
+
+def test_after_a_refund_the_address_still_reports_the_wrong_network(stack: PaymentsStack) -> None:
+    """Stored on Polygon for the refund's sake, the address is still not a rail of the invoice: another payment
+    there is another wrong-network record, never an invoice payment."""
+    invoice_id, record_id = _paid_on_polygon(stack)
+    stack.confirm(2)
+    stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    stack.chains["polygon"].pay(stack.invoice(invoice_id).options[0].address, usdt("3"))
+    stack.sync()
+    found = stack.detection.wrong_network_payments(invoice_id=invoice_id)
+    assert [p.state for p in found] == [WrongNetworkState.REFUNDED, WrongNetworkState.PENDING]
+    assert stack.invoice(invoice_id).payments == []
+
+
+def test_an_accepted_payment_is_refunded_through_its_invoice_not_here(stack: PaymentsStack) -> None:
+    """Once accepted it belongs to the invoice: this refund refuses it."""
+    _, record_id = _paid_on_polygon(stack)
+    stack.detection.accept_wrong_network(record_id, actor="user:owner")
+    stack.confirm(3)
+    with pytest.raises(InvalidState):
+        stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")

@@ -99,6 +99,7 @@ def wrong_network_view(payment: WrongNetworkPayment) -> dict[str, Any]:
         "seen_at": payment.seen_at.isoformat(),
         "decided_by": payment.decided_by,
         "reason": payment.reason,
+        "refund_id": payment.refund_id,
     }
 
 
@@ -111,7 +112,7 @@ def wrong_network(
     as_json: bool = _JSON,
 ) -> None:
     """Payments sent to an invoice's address on an EVM network it did not ask for: never credited by themselves;
-    ``pending`` ones wait for a decision (accept-wrong-network, or a refund once accepted)."""
+    ``pending`` ones wait for a decision (accept-wrong-network, or ``refunds wrong-network`` to send them back)."""
     with errors_to_exit_codes():
         found = services().detection.wrong_network_payments(
             invoice_id=invoice, merchant_id=merchant, state=state, limit=limit

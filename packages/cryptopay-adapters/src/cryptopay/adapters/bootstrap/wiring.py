@@ -505,6 +505,7 @@ class Parts:
             pricer=LazyQuoter(lambda: self.pricer),
             quotes=self.quotes,
             validators=address_validators(self.settings),
+            rails=self.rails,  # a wrong-network payment is refunded once as deep as its network's rail asks
         )
 
     @functools.cached_property

@@ -33,12 +33,12 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Money, Rounding
 from cryptopay.core.payments._support import audit, publish_invoice_events, transaction
 from cryptopay.core.payments.crediting import sync_credits
-from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.payments.wrong_network import (
     WrongNetworkNotAcceptable,
     WrongNetworkPayment,
     WrongNetworkState,
     evm_neighbours,
+    store_address,
     wrong_network_event,
 )
 from cryptopay.core.ports.chains import (
@@ -273,14 +273,8 @@ class Detection:
         accepted = payment.accept(by=actor, now=self._clock.now())
         rail = self._acceptable_rail(invoice, payment)
         same = next(o for o in invoice.options if o.rail.asset == rail.asset)
-        owner = uow.deposit_addresses.by_address(same.rail.network.name, same.address)
-        if owner is None or owner.invoice_id != invoice.id:
-            raise InvalidState(f"the address of invoice {invoice.id} on {same.rail.network.name} is not stored")
         now = self.chain_now(payment.network)
-        address = DepositAddress(
-            payment.network, same.address, owner.index, invoice.id, invoice.merchant_id, self._clock.now()
-        )
-        uow.deposit_addresses.add(address)
+        store_address(uow.deposit_addresses, payment, now=self._clock.now())
         flows.open_platform_accounts(
             self._ledger, invoice.merchant_id, rail.network.name, rail.asset, session=uow.ledger
         )
@@ -349,6 +343,9 @@ class Detection:
     ) -> _Saved:
         invoice = _load(uow, invoice_id)
         now, events = self.chain_now(network), list[InvoiceEvent]()
+        if not any(o.rail.network.name == network for o in invoice.options):
+            # Its address was stored on this network for a wrong-network payment refunded: still the wrong network.
+            return self._record_stray(uow, invoice_id, transfers, network)
         sighted = list(invoice.payments)
         for transfer in transfers:
             try:

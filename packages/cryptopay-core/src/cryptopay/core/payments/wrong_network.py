@@ -14,8 +14,12 @@ move. The merchant is told (webhook ``invoice.wrong_network_payment``, audit rec
 network's rail on the invoice at the terms of the option in the same asset, stores the address on that network
 (so the sweeps, the custody check and the scans treat it as any deposit address) and records the transfer as an
 ordinary payment: it is confirmed at that rail's depth and credited like any other. A refund then goes through
-``Refunds`` on that rail. A pending record is followed for reorgs: if its block leaves the chain it is withdrawn
-(``invoice.wrong_network_payment_withdrawn``); mined again, it is pending again.
+``Refunds`` on that rail. Or the payer gets it all back (``Refunds.refund_wrong_network``, once it is as deep as that
+network's rail asks): the coins are booked into the network's custody against ``liabilities:wrong_network:<ASSET>``
+(the merchant's balance is never touched), the address is stored on that network (swept, custody-checked), and a
+refund holds the amount from that suspense account and goes through the refund machinery. A pending record is
+followed for reorgs: if its block leaves the chain it is withdrawn (``invoice.wrong_network_payment_withdrawn``);
+mined again, it is pending again.
 
 >>> from datetime import datetime, timezone
 >>> from cryptopay.core.money import Money
@@ -32,12 +36,17 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core.errors import InvalidState, Refused
 from cryptopay.core.invoices import Invoice, InvoiceEvent, TransferKey
+from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import NETWORKS
+
+if TYPE_CHECKING:
+    from cryptopay.core.ports.payments import DepositAddressRepository
 
 __all__ = [
     "FOLLOW_DEPTH",
@@ -45,6 +54,7 @@ __all__ = [
     "WrongNetworkPayment",
     "WrongNetworkState",
     "evm_neighbours",
+    "store_address",
     "wrong_network_event",
 ]
 
@@ -55,6 +65,7 @@ class WrongNetworkState(enum.Enum):
     PENDING = "pending"  # seen (mined), waiting for the merchant's or an operator's decision
     WITHDRAWN = "withdrawn"  # its block left the chain (a reorg); pending again if it is mined again
     ACCEPTED = "accepted"  # the network's rail was offered on the invoice and the transfer recorded as its payment
+    REFUNDED = "refunded"  # booked into custody and refunded (``refund_id``; refundable again if that refund failed)
 
 
 class WrongNetworkNotAcceptable(Refused):
@@ -91,6 +102,7 @@ class WrongNetworkPayment:
     updated_at: datetime | None = None
     reason: str = ""  # why it was withdrawn
     decided_by: str | None = None
+    refund_id: str | None = None  # the refund that sends it back (``refunded``)
 
     @classmethod
     def seen(
@@ -148,6 +160,18 @@ class WrongNetworkPayment:
             raise InvalidState(f"wrong-network payment {self.id} is {self.state.value}, not pending")
         return attrs.evolve(self, state=WrongNetworkState.WITHDRAWN, confirmations=0, updated_at=now, reason=reason)
 
+    @property
+    def booked(self) -> bool:
+        """Whether its amount is in the books (custody against ``liabilities:wrong_network``): once refunded."""
+        return self.state is WrongNetworkState.REFUNDED
+
+    def refunding(self, refund_id: str, *, by: str, now: datetime) -> WrongNetworkPayment:
+        """Refunded by ``refund_id`` (a pending one, or a refunded one whose refund failed: the caller checks)."""
+        if self.state not in (WrongNetworkState.PENDING, WrongNetworkState.REFUNDED):
+            raise InvalidState(f"wrong-network payment {self.id} is {self.state.value}: only a pending one is refunded")
+        refunded = WrongNetworkState.REFUNDED
+        return attrs.evolve(self, state=refunded, refund_id=refund_id, decided_by=by, updated_at=now)
+
     def accept(self, *, by: str, now: datetime) -> WrongNetworkPayment:
         if self.state is not WrongNetworkState.PENDING:
             raise InvalidState(f"wrong-network payment {self.id} is {self.state.value}: only a pending one is accepted")
@@ -177,3 +201,16 @@ def wrong_network_event(
         **extra,
     }
     return InvoiceEvent(name, invoice.id, at, data, order_id=invoice.order_id, metadata=invoice.metadata)
+
+
+def store_address(addresses: DepositAddressRepository, payment: WrongNetworkPayment, *, now: datetime) -> None:
+    """Store the invoice's address on the payment's network too (the index it holds on its own EVM networks), so
+    the sweeps gather the coins there and the custody check counts them; nothing if it is stored already."""
+    network, address = payment.network, payment.transfer.to_address
+    if addresses.by_address(network, address) is not None:
+        return
+    owners = [addresses.by_address(other, address) for other in evm_neighbours(network)]
+    owner = next((o for o in owners if o is not None and o.invoice_id == payment.invoice_id), None)
+    if owner is None:
+        raise InvalidState(f"invoice {payment.invoice_id} holds no address {address} on another EVM network")
+    addresses.add(DepositAddress(network, address, owner.index, payment.invoice_id, payment.merchant_id, now))

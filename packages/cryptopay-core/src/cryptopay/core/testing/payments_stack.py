@@ -338,6 +338,7 @@ class PaymentsStack:
             senders=self.senders,
             pricer=self.pricer,
             quotes=self.quotes,
+            rails={r.key: r for n in self.chains for r in _stack_rails(n)},
         )
         self.payment_links = PaymentLinks(uow=uow, clock=clock, ids=ids, invoicing=self.invoicing)
         self.listings = Listings(uow=uow, merchants=self.merchants)
