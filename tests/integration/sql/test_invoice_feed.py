@@ -92,7 +92,7 @@ def test_without_migration_0036_nothing_is_kept(postgres_admin_url: str) -> None
     """Code deployed before its migration: invoice changes are not announced, so every read renders; once the
     database is upgraded, the feed follows and reads are kept."""
     with postgres_database(postgres_admin_url, "cryptopay_no0036") as url:
-        downgrade(url, "0038")
+        downgrade(url, "0039")
         engine = make_engine(url)
         reads = ListenedInvoiceReads(conninfo_of(engine), heartbeat=0.05)
         try:

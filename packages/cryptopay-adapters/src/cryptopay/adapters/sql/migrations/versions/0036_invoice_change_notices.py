@@ -1,7 +1,7 @@
 """Every committed change of an invoice is announced on ``cryptopay_invoices`` (PostgreSQL only).
 
 Revision ID: 0036
-Revises: 0038
+Revises: 0039
 Create Date: 2026-12-06
 
 API processes keep rendered invoice reads (``cryptopay.adapters.sql.invoice_feed``) and must forget one as soon
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0036"
-down_revision = "0038"
+down_revision = "0039"
 branch_labels = None
 depends_on = None
 
