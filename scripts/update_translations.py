@@ -15,7 +15,8 @@ from cryptopay.core.mobile_money.wording import PAYOUT_FALLBACK, PAYOUT_WORDING
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "apps/http/src/cryptopay_http/pages"
-METHODS = [("templates/**.html", "jinja2"), ("printables.py", "python")]  # PDFs' texts: ``_()`` in printables
+# PDFs' texts: ``_()`` in printables; the pages' own error messages: ``gettext()`` in their modules.
+METHODS = [("templates/**.html", "jinja2"), ("printables.py", "python"), ("dashboard_business.py", "python")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 

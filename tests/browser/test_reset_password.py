@@ -8,8 +8,10 @@ import re
 
 import httpx
 import pytest
+from cryptopay_http.pages.i18n import LANG_COOKIE
 
 from tests.browser.support import PASSWORD, axe_violations
+from tests.browser.tour import RESET_PASSWORD, reset_password_shots
 
 pytestmark = [pytest.mark.anvil, pytest.mark.slow, pytest.mark.browser]
 
@@ -50,3 +52,28 @@ def test_the_emailed_link_resets_the_password_in_a_browser(browser, live):
     context.close()
     login = httpx.post(f"{live.api}/v1/auth/login", json={"email": email, "password": NEW}, timeout=30)
     assert login.status_code == 200, login.text
+
+
+def test_the_tour_shoots_the_reset_password_page_in_english_and_swahili(browser, live, tmp_path):
+    """``make screenshots`` includes the emailed link's page: a phone and a desktop PNG in each language, the
+    Swahili ones in Swahili (the page says so), none the same picture as its English one."""
+    written = reset_password_shots(browser, live.api, tmp_path)
+    names = sorted(p.name for p in written)
+    assert names == [
+        "reset-password-desktop.png",
+        "reset-password-phone.png",
+        "reset-password-sw-desktop.png",
+        "reset-password-sw-phone.png",
+    ]
+    pictures = {p.name: p.read_bytes() for p in written}
+    assert all(data.startswith(b"\x89PNG") for data in pictures.values())
+    for device in ("phone", "desktop"):
+        assert pictures[f"reset-password-{device}.png"] != pictures[f"reset-password-sw-{device}.png"]
+    context = browser.new_context()
+    context.add_cookies([{"name": LANG_COOKIE, "value": "sw", "url": f"{live.api}/"}])
+    page = context.new_page()
+    page.goto(f"{live.api}{RESET_PASSWORD}")
+    assert (
+        page.locator("html").get_attribute("lang") == "sw" and page.locator("h1").inner_text() != "Reset your password"
+    )
+    context.close()

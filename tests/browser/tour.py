@@ -4,7 +4,8 @@
 makes a merchant with an open and a paid invoice, and a portal customer who (verified, approved from the shell) buys
 USDT by STK Push, pays a KPLC prepaid bill and sells USDT to M-Pesa, and saves a PNG of every page on a phone
 (360x740) and a desktop (1280x800) into DIR (default ``docs/screenshots``): the console's account page of the
-merchant (with its close form) and the portal's sale and bill status pages among them.
+merchant (with its close form), the portal's sale and bill status pages and the emailed link's password-reset page
+(in English and in Swahili: ``reset_password_shots``) among them.
 
 ``python -m tests.browser.tour lighthouse [PAGE ...]`` runs Lighthouse (npm, ``lighthouse@12.2.3``) with Debian's Chromium
 (``CHROME_PATH``), mobile emulation, on the checkout page, the dashboard home, the invoice list, the console's
@@ -32,6 +33,7 @@ from typing import Any
 import httpx
 from cryptopay_cli.demo_e2e import Demo
 from cryptopay_cli.demo_wallet import WalletDemo
+from cryptopay_http.pages.i18n import LANG_COOKIE
 
 from tests.browser.support import (
     ADMIN_EMAIL,
@@ -219,7 +221,33 @@ def screenshots(folder: Path, demo: WalletDemo, merchant: Merchant, admin: Admin
                 page.screenshot(path=str(path), full_page=True)
                 written.append(path)
             context.close()
+        written += reset_password_shots(browser, demo.api, folder)
         browser.close()
+    return written
+
+
+# The emailed reset link's page, as its reader lands on it (no login; the token in the fragment, which app.js takes).
+RESET_PASSWORD = "/reset-password#token=the-token-from-the-email"
+LANGUAGES = ("en", "sw")
+
+
+def reset_password_shots(browser: Any, api: str, folder: Path) -> list[Path]:
+    """The password-reset page on a phone and a desktop, in English (``reset-password-<device>.png``) and in Swahili
+    (``reset-password-sw-<device>.png``: the language switch's cookie, as ``/lang/sw`` sets it)."""
+    written = []
+    for device, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        for language in LANGUAGES:
+            locale = "sw-KE" if language == "sw" else "en-KE"
+            context = browser.new_context(viewport=viewport, locale=locale, is_mobile=device == "phone")
+            context.add_cookies([{"name": LANG_COOKIE, "value": language, "url": f"{api}/"}])
+            page = context.new_page()
+            page.goto(f"{api}{RESET_PASSWORD}")
+            page.wait_for_load_state("networkidle")
+            label = "reset-password" if language == "en" else f"reset-password-{language}"
+            path = folder / f"{label}-{device}.png"
+            page.screenshot(path=str(path), full_page=True)
+            written.append(path)
+            context.close()
     return written
 
 

@@ -13,8 +13,10 @@ from cryptopay.core.flows import merchant_liability
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, USD, USDT, Money
 from cryptopay.core.payouts import AwaitingStatus, PayoutState
+from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.remittances import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import RetryPolicy
+from cryptopay.core.remittances.watch import watch_remittances
 from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import Scenario
 
@@ -187,6 +189,30 @@ def test_a_last_failed_attempt_without_a_status_answer_yet_is_neither_paid_nor_r
     stack.run()
     done = stack.get(order)
     assert done.state is RemittanceState.REFUNDING and len(stack.refunds.list_refunds(done.invoice_id)) == 1
+
+
+def test_an_order_waiting_on_transaction_status_is_watched_with_its_age_until_the_answer(backend: Backend):
+    """The gauges' read: a last attempt failed by a callback, its status answer held back, is one order awaiting
+    Transaction Status, aged from the failure; once the answer confirms the failure it is refunding, awaiting none."""
+    stack, order = _last_attempt_failed(backend, Scenario.INSUFFICIENT_FUNDS)
+    stack.wallet.deliver_callbacks()  # the failure result only
+    stack.run(rounds=1)  # asks Transaction Status; its answer held back
+    payout = stack.remittances.payout_of(stack.get(order))
+    assert payout is not None and payout.finished_at is not None
+    stack.clock.advance(minutes=40)
+    now = stack.clock.now()
+    watch = in_transaction(backend.uow, lambda uow: watch_remittances(uow, now))
+    assert (watch.awaiting_status, watch.awaiting_status_oldest_seconds) == (
+        1,
+        (now - payout.finished_at).total_seconds(),
+    )
+    assert watch.orders == {"awaiting_payment": 0, "paying_out": 1, "refunding": 0, "held": 0}
+    assert watch.oldest_seconds["paying_out"] == (now - order.created_at).total_seconds()
+    stack.answers = None
+    stack.run()
+    after = in_transaction(backend.uow, lambda uow: watch_remittances(uow, stack.clock.now()))
+    assert (after.awaiting_status, after.awaiting_status_oldest_seconds) == (0, 0.0)
+    assert after.orders["paying_out"] == 0 and after.orders["refunding"] == 1
 
 
 def test_an_operators_refund_of_a_failed_order_waits_for_transaction_status_too(backend: Backend):

@@ -152,6 +152,27 @@ def test_the_whole_p2p_journey_on_this_backend(backend: Backend):
     assert stack.balance(amina, "USDT") == Money.of("20", USDT)
 
 
+def test_a_frozen_wallet_neither_sends_nor_receives_on_this_backend(backend: Backend):
+    """The send reads whether its sender is frozen (on SQL from the stored document, the sealed phone unopened)
+    and whether its recipient is: each refuses, nothing moves, and unfreezing lets the money go."""
+    from cryptopay.core.wallets.service import WalletFrozen
+
+    stack = wallet_stack(backend)
+    amina, baraka = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000002", tier=1)
+    stack.fund(amina, "100", "KES")
+    stack.fund(baraka, "100", "KES")
+    stack.wallets.freeze(amina.id, reason="reported stolen phone", actor="admin:ops")
+    with pytest.raises(WalletFrozen, match="this wallet is frozen"):
+        stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+    with pytest.raises(WalletFrozen, match="cannot receive"):
+        stack.wallets.send(baraka.id, "0712000001", Money.of("10", KES))
+    assert stack.balance(amina, "KES").amount == 100 and stack.balance(baraka, "KES").amount == 100
+    stack.wallets.unfreeze(amina.id, actor="admin:ops")
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+    assert sent.state is TransferState.DELIVERED and sent.recipient_phone == "254712000002"
+    assert stack.balance(baraka, "KES").amount == 110
+
+
 def _buy(bid: str, user: str, *, at=AT, state=None, digest=None):
     from decimal import Decimal
 

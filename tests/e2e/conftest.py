@@ -24,7 +24,8 @@ def shared_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("e2e-sandbox")
     env = {**os.environ, "CRYPTOPAY_DATA_DIR": str(home)}
     sandbox = [sys.executable, "-m", "cryptopay_cli.main", "sandbox"]
-    started = subprocess.run([*sandbox, "up", "--block-time", "1", "--json"], env=env, capture_output=True, timeout=180)
+    up = [*sandbox, "up", "--block-time", "1", "--json", "--exit-with", str(os.getpid())]  # a stopped run stops it
+    started = subprocess.run(up, env=env, capture_output=True, timeout=180)
     assert started.returncode == 0, f"the sandbox did not start: {started.stderr[-2000:]!r}"
     try:
         yield home

@@ -30,13 +30,18 @@ from tests.support.services import stack_services as services_of
 @pytest.fixture
 def stack() -> Iterator[PaymentsStack]:
     """A fresh in-memory deployment with a merchant user, installed as the CLI's services for one test."""
-    deployment: Any = PaymentsStack()
+    yield from installed_stack(("tron",))
+
+
+def installed_stack(networks: tuple[str, ...]) -> Iterator[PaymentsStack]:
+    """``stack``'s body over the chains of ``networks`` (the first network's USDT rail is the deployment's)."""
+    deployment: Any = PaymentsStack(networks=networks)
     deployment.users = InMemoryUsers()
     deployment.users.add(User("usr_owner", OWNER, "unused-hash", Role.MERCHANT, deployment.clock.now()))
     deployment.users.add(User("usr_pat", "pat@example.com", "unused-hash", Role.PERSONAL, deployment.clock.now()))
     deployment.audit_trail = InMemoryAuditLog()
     deployment.notifier = InMemoryNotifier()
-    deployment.rails = {"usdt-tron": rail_for("tron", "USDT", confirmations=3)}
+    deployment.rails = {f"usdt-{n}": rail_for(n, "USDT", confirmations=3) for n in networks}
     deployment.webhook_storage = webhook_storage()
     deployment.webhooks_uow = deployment.webhook_storage.unit_of_work
     deployment.queue = FakeQueue(JobRegistry(), deployment.clock)

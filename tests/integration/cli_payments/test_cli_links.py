@@ -37,3 +37,14 @@ def test_cli_links_exit_codes(stack):
     assert cli("links", "create", "--merchant", merchant_id, "--description", "x", "--amount", "ten").exit_code == 2
     assert cli("links", "create", "--merchant", merchant_id, "--description", "x", "--max-uses", "0").exit_code == 2
     assert cli("links", "create", "--merchant", merchant_id, "--description", "x", "--rail", "usdt-bsc").exit_code == 2
+
+
+def test_cli_links_refuse_a_fixed_amount_outside_its_currencys_bounds(stack):
+    """Below KES 10, above KES 1,000,000 or with cents: exit 2 naming --amount and why; no link is made."""
+    merchant_id = create_merchant()
+    create = ("links", "create", "--merchant", merchant_id, "--description", "x", "--amount")
+    for amount, why in (("5", "below"), ("1000001", "above"), ("12.50", "whole")):
+        refused = cli(*create, amount)
+        assert refused.exit_code == 2 and "--amount:" in refused.output and why in refused.output, refused.output
+    assert cli_json("links", "list", "--merchant", merchant_id)["links"] == []
+    assert cli_json(*create, "10")["amount"] == {"amount": "10.00", "asset": "KES"}

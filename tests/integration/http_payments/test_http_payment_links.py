@@ -117,3 +117,35 @@ def test_a_customer_s_retry_with_its_idempotency_key_returns_the_first_invoice(c
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert client.post(path, json={"amount": "300"}, headers={"Idempotency-Key": "tap-1"}).status_code == 409
     assert client.get(f"/v1/payment-links/{link['id']}", headers=shop.headers).json["uses"] == 1
+
+
+def test_an_open_amount_is_bounded_per_currency_with_specific_problems(client, shop):
+    """A store without bounds still takes whole shillings from KES 10 to 1,000,000 and USDT 1 to 10,000: each
+    refusal a 422 problem naming ``amount``, no invoice made, the link unused; a fixed price is bounded alike."""
+    kes = _link(client, shop.headers, currency="KES")
+    path = f"/v1/payment-links/{kes['public_id']}/invoices"
+    for amount, code in (
+        ("0.01", "amount_not_whole"),
+        ("250.50", "amount_not_whole"),
+        ("9", "amount_below_minimum"),
+        ("1000001", "amount_above_maximum"),
+        ("999999999999999999", "amount_above_maximum"),
+        ("1000000000000000000", "validation_failed"),  # past the amount pattern's 18 digits
+    ):
+        refused = client.post(path, json={"amount": amount})
+        assert refused.status_code == 422 and refused.content_type == "application/problem+json", refused.json
+        assert (refused.json["code"], refused.json["errors"][0]["field"]) == (code, "amount"), amount
+    assert client.get(f"/v1/payment-links/{kes['id']}", headers=shop.headers).json["uses"] == 0
+    assert client.post(path, json={"amount": "10"}).status_code == 201
+    assert client.post(path, json={"amount": "1000000"}).status_code == 201
+    usdt = _link(client, shop.headers, currency="USDT")
+    usdt_path = f"/v1/payment-links/{usdt['public_id']}/invoices"
+    assert client.post(usdt_path, json={"amount": "0.5"}).json["code"] == "amount_below_minimum"
+    assert client.post(usdt_path, json={"amount": "10000.000001"}).json["code"] == "amount_above_maximum"
+    assert client.post(usdt_path, json={"amount": "2.5"}).status_code == 201
+    fixed = client.post("/v1/payment-links", json={"description": "x", "amount": "5"}, headers=shop.headers)
+    assert (fixed.status_code, fixed.json["code"], fixed.json["errors"][0]["field"]) == (
+        422,
+        "amount_below_minimum",
+        "amount",
+    )

@@ -5,12 +5,14 @@ email and payout destination still work, and the sealing pass seals rows written
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import sqlalchemy as sa
 from cryptopay.adapters.sql import make_engine, upgrade
@@ -444,6 +446,26 @@ def test_the_migration_then_the_pass_seal_a_database_from_before(engine: Engine)
     assert _leaks(_raw_text(engine)) == []
     with storage.unit_of_work() as uow:
         assert uow.users.by_phone(PHONE).email == EMAIL  # type: ignore[union-attr]
+
+
+def test_a_movement_naming_a_user_by_id_keeps_the_id_and_seals_anything_else(engine: Engine) -> None:
+    """A P2P movement's counterparty that is one of our users' ids is no personal data (the transfer's columns hold
+    it in the clear): stored as it is, while a phone or a name beside it is sealed; the sealing pass finds nothing
+    left to seal, and every movement reads back as journaled."""
+    storage = SqlStorage(engine, personal=_personal())
+    by_id = attrs.evolve(_movement(), id="mv_2", counterparty="usr_01JD3ZQ8M2R6N0PVX7YB4T9K5C")
+    by_name = attrs.evolve(_movement(), id="mv_3", counterparty="usr_9 Wanjiku")  # an id must be all of it
+    with storage.unit_of_work() as uow:
+        for movement in (_movement(), by_id, by_name):
+            uow.movements.add(movement)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text("SELECT id, doc FROM compliance_movements")).all())
+    docs = {key: doc if isinstance(doc, dict) else json.loads(doc) for key, doc in stored.items()}
+    assert docs["mv_2"]["counterparty"] == "usr_01JD3ZQ8M2R6N0PVX7YB4T9K5C"
+    assert docs["mv_1"]["counterparty"].startswith("pii1:") and docs["mv_3"]["counterparty"].startswith("pii1:")
+    assert seal_personal_data(storage)["compliance_movements"] == 0
+    with storage.unit_of_work() as uow:
+        assert uow.movements.for_party("usr_1", since=NOW) == [_movement(), by_id, by_name]
 
 
 def _travel_record() -> TravelRuleRecord:

@@ -130,6 +130,23 @@ def test_the_owner_invites_changes_a_role_and_removes_a_member(app, client, auth
     assert removed.status_code == 303 and all(m.user_id != user_id for m in services.teams.members(owner))
 
 
+def test_a_bad_invitation_address_is_explained_in_words_in_english_and_swahili(client, owner):
+    """The invitation form's bad address: a 422 page saying what to enter, in the page's language, never a pattern."""
+    _log_in(client)
+    page = client.get("/dashboard/team").text
+    english = client.post(
+        "/dashboard/team/invitations", data={"csrf_token": _csrf(page), "email": "x", "role": "staff"}
+    )
+    assert english.status_code == 422 and "email address, such as name@example.com" in english.text
+    client.get("/lang/sw?next=/dashboard/")
+    page = client.get("/dashboard/team").text
+    swahili = client.post(
+        "/dashboard/team/invitations", data={"csrf_token": _csrf(page), "email": "x", "role": "staff"}
+    )
+    assert swahili.status_code == 422 and "weka anwani ya barua pepe ya mtu huyo, kama jina@mfano.com" in swahili.text
+    assert "[^@" not in english.text + swahili.text
+
+
 def test_staff_reads_the_team_but_cannot_change_it_nor_read_the_reports(app, client, auth, services, owner):
     """Staff sees the members without the forms; its invitation post and the statements are 403 pages."""
     owner_headers = bearer(auth.login(EMAIL)["access_token"])

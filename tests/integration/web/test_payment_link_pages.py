@@ -70,3 +70,20 @@ def test_the_dashboard_creates_lists_and_deactivates_links(client, owner):
     assert public_id and "This payment link is closed." in client.get(f"/link/{public_id.group(1)}").get_data(
         as_text=True
     )
+
+
+def test_an_open_amount_link_says_its_bounds_and_refuses_amounts_outside_them(client, shop):
+    """The form says from what to what (English and Swahili); too little, too much or cents re-show it with why (422)
+    and make no invoice."""
+    public_id = _link(client, shop)
+    html = client.get(f"/link/{public_id}").get_data(as_text=True)
+    assert "From KES 10.00 to KES 1,000,000.00." in html and "Whole amounts only, no cents." in html
+    assert 'aria-describedby="amount-bounds"' in html and 'inputmode="numeric"' in html
+    for amount, why in (("5", "below this link"), ("2,000,000", "above this link"), ("250.50", "whole")):
+        refused = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html), "amount": amount})
+        assert refused.status_code == 422 and why in refused.get_data(as_text=True), amount
+    client.get("/lang/sw?next=/")
+    swahili = client.get(f"/link/{public_id}").get_data(as_text=True)
+    assert "Kuanzia KES 10.00 hadi KES 1,000,000.00." in swahili and "Kiasi kamili tu, bila senti." in swahili
+    shop_invoices = client.get("/v1/invoices", headers=shop.headers).json["data"]
+    assert shop_invoices == []

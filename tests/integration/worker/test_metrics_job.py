@@ -22,7 +22,7 @@ def services(tmp_path: Path) -> Iterator[Services]:
 
 def test_the_scheduled_measure_writes_the_business_gauges(services: Services) -> None:
     """One run writes business.prom with invoices by state, payments seen and confirmed, payouts by state,
-    settlements overdue, the queue backlog, dead letters and dead jobs."""
+    settlements overdue, the queue backlog, dead letters, dead jobs and remittances (by state, awaiting status)."""
     services.jobs["metrics.measure"]({})
     text = (services.settings.data_dir / "metrics" / "business.prom").read_text()
     for line in (
@@ -34,5 +34,8 @@ def test_the_scheduled_measure_writes_the_business_gauges(services: Services) ->
         "cryptopay_payments_unconfirmed 0",
         "cryptopay_payments_confirmed 0",
         'cryptopay_jobs_waiting{queue="inline"} 0',
+        'cryptopay_remittances{state="paying_out"} 0',
+        "cryptopay_remittances_awaiting_status 0",
+        "cryptopay_remittance_awaiting_status_oldest_seconds 0",
     ):
         assert line in text

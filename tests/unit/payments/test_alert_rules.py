@@ -12,6 +12,7 @@ from cryptopay.core.testing.treasury import TreasuryStack
 RULES = Path(__file__).resolve().parents[3] / "docs" / "alerts.rules.yml"
 REQUIRED = {
     "CryptopayPayoutStuck",
+    "CryptopayRemittanceAwaitingStatus",
     "CryptopaySettlementOverdue",
     "CryptopayFloatLow",
     "CryptopayScannerLag",

@@ -8,7 +8,14 @@ import pytest
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments.links import PaymentLinkClosed, PaymentLinkTerms
+from cryptopay.core.payments.link_amounts import (
+    LINK_AMOUNTS,
+    AmountAboveMaximum,
+    AmountBelowMinimum,
+    AmountBounds,
+    AmountNotWhole,
+)
+from cryptopay.core.payments.links import PaymentLinkClosed, PaymentLinks, PaymentLinkTerms
 from cryptopay.core.payments.model import AboveStoreMaximum, BelowStoreMinimum
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -106,3 +113,44 @@ def test_links_list_newest_first_and_a_link_loads_by_public_id(stack: PaymentsSt
     assert [x.id for x in page + rest] == list(reversed(made))
     link = stack.payment_links.get_link(made[0])
     assert stack.payment_links.load_public(link.public_id).id == link.id and link.public_id.startswith("pl_")
+
+
+def test_link_amounts_are_bounded_per_currency_as_data(stack: PaymentsStack) -> None:
+    """Without store bounds: whole shillings from KES 10 to 1,000,000 (fixed or entered), USDT from 1 to 10,000;
+    other bounds are data given to ``PaymentLinks``; a store's narrower bounds are what the page shows."""
+    links = stack.payment_links
+    with pytest.raises(AmountBelowMinimum):
+        links.create_link("m1", actor="u", description="x", amount=kes("9"))
+    with pytest.raises(AmountNotWhole):
+        links.create_link("m1", actor="u", description="x", amount=kes("10.50"))
+    tips = links.create_link("m1", actor="u", description="Tips")
+    for entered, error in ((kes("0.01"), AmountNotWhole), (kes("9"), AmountBelowMinimum)):
+        with pytest.raises(error) as raised:
+            links.create_invoice(tips.public_id, amount=entered)
+        assert raised.value.details == {"field": "amount"}
+    with pytest.raises(AmountAboveMaximum):
+        links.create_invoice(tips.public_id, amount=Decimal("1000000000000000000"))
+    assert links.get_link(tips.id).uses == 0
+    assert links.create_invoice(tips.public_id, amount=kes("1000000")).price == kes("1000000")
+    usdt = links.create_link("m1", actor="u", description="USDT tips", currency=USDT)
+    with pytest.raises(AmountBelowMinimum):
+        links.create_invoice(usdt.public_id, amount=Decimal("0.99"))
+    assert links.amount_bounds(tips) == LINK_AMOUNTS["KES"] and links.amount_bounds(usdt) == LINK_AMOUNTS["USDT"]
+    generous = PaymentLinks(
+        uow=stack.uow,
+        clock=stack.clock,
+        ids=stack.ids,
+        invoicing=stack.invoicing,
+        amounts={"KES": AmountBounds(kes("1"), kes("100"))},
+    )
+    assert generous.create_link("m1", actor="u", description="x", amount=kes("1.50")).amount == kes("1.50")
+    with pytest.raises(AmountAboveMaximum):
+        generous.create_link("m1", actor="u", description="x", amount=kes("101"))
+    with stack.uow() as uow:
+        settings = uow.stores.get("m1")
+        assert settings is not None
+        uow.stores.put(attrs.evolve(settings, min_invoice="100", max_invoice="5000000"))
+    narrowed = links.amount_bounds(tips)
+    assert narrowed is not None and (narrowed.minimum, narrowed.maximum) == (kes("100"), kes("1000000"))
+    fixed = links.create_link("m1", actor="u", description="Fixed", amount=kes("500"))
+    assert links.amount_bounds(fixed) is None

@@ -2,9 +2,11 @@
 their promise, queue backlog, dead letters, scanner lag."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import attrs
-from cryptopay.core.money import USDT, Money
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.remittances import RemittanceOrder, Sender
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.webhooks.model import DeliveryStatus, WebhookDelivery
 
@@ -92,3 +94,35 @@ def test_the_queue_backlog_is_measured_per_queue(stack: PaymentsStack) -> None:
     measures = stack.observing.measure()
     assert measures.jobs_waiting is not None and sum(measures.jobs_waiting.values()) >= 1
     assert stack.metrics.get("cryptopay_jobs_waiting", queue="fake") == sum(measures.jobs_waiting.values())
+
+
+def test_remittances_are_measured_by_state_and_age(stack: PaymentsStack) -> None:
+    """An order opened two hours ago and still unpaid is counted with its age; none awaits Transaction Status."""
+    opened = stack.clock.now()
+    order = RemittanceOrder(
+        id="rmt_1",
+        public_id="pub1",
+        created_at=opened,
+        recipient_phone="254712345678",
+        recipient_name="Achieng Otieno",
+        sender=Sender(name="Grace Otieno", country="GB"),
+        refund_address="TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf",
+        requested=Money.of(1000, KES),
+        usdt=Money.of("7.82", USDT),
+        kes=Money.of(1000, KES),
+        charge=Money.of(11, KES),
+        quote_id="q_1",
+        bid=Decimal("129.35"),
+        mid=Decimal("130"),
+        invoice_id="inv_1",
+    )
+    with stack.storage.unit_of_work() as uow:
+        uow.remittances.add(order)
+    stack.clock.advance(hours=2)
+    measures = stack.observing.measure()
+    assert measures.remittances is not None and measures.remittances.orders["awaiting_payment"] == 1
+    assert stack.metrics.get("cryptopay_remittances", state="awaiting_payment") == 1
+    assert stack.metrics.get("cryptopay_remittance_oldest_age_seconds", state="awaiting_payment") == 7200
+    assert stack.metrics.get("cryptopay_remittances", state="held") == 0
+    assert stack.metrics.get("cryptopay_remittances_awaiting_status") == 0
+    assert stack.metrics.get("cryptopay_remittance_awaiting_status_oldest_seconds") == 0

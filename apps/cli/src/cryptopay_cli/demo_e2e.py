@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 from cryptopay.adapters._paths import private_dir, private_file
+from cryptopay.adapters._processes import die_with_parent
 
 DEMO_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 MERCHANT_PHONE = "254708374149"  # Safaricom's public sandbox test MSISDN
@@ -133,7 +134,10 @@ class Demo:
 
     def _spawn(self, name: str, *args: str) -> None:
         log = private_file(self.workdir / f"{name}.log").open("ab")  # logs are private (0600), like the data
-        self._processes.append(subprocess.Popen([*args], env=self.env, stdout=log, stderr=log))  # noqa: S603
+        # Each ends with this process, even one killed outright (a stopped test run): no API or worker left behind.
+        self._processes.append(
+            subprocess.Popen([*args], env=self.env, stdout=log, stderr=log, preexec_fn=die_with_parent())  # noqa: S603
+        )
 
     def _wait(self, what: str, check: Callable[[], Any], *, timeout: float | None = None) -> Any:
         deadline = time.monotonic() + (timeout or self.timeout)
@@ -157,7 +161,9 @@ class Demo:
         from cryptopay_cli.commands.sandbox import sandbox_running
 
         self.sandbox_env = None if sandbox_running(self.workdir.parent) else base_env
-        manifest = json.loads(self._cli("sandbox", "up", "--block-time", "1", "--json", env=base_env))
+        # A sandbox this demo starts stops once this process has ended, however abruptly.
+        up = ["sandbox", "up", "--block-time", "1", "--json", "--exit-with", str(os.getpid())]
+        manifest = json.loads(self._cli(*up, env=base_env))
         self.manifest = manifest
         # M-Pesa's own record of this run starts after what the sandbox did before (a sandbox may be reused).
         self.mpesa_before = len(self._mpesa_transactions())

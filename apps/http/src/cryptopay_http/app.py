@@ -38,6 +38,7 @@ from cryptopay_http.blueprints import (
     wallet_deposits,
     wallet_withdrawals,
     webhooks,
+    wrong_network,
 )
 from cryptopay_http.edge import RequestEdge
 from cryptopay_http.headers import SecurityHeaders
@@ -55,6 +56,7 @@ BLUEPRINTS = [system.bp, identity.bp, security.bp, merchants.bp, api_keys.bp]
 BLUEPRINTS += [
     invoices.bp,
     refunds.bp,
+    wrong_network.bp,
     payment_links.bp,
     stores.bp,
     settlements.bp,

@@ -48,6 +48,7 @@ __all__ = [
     "json_response",
     "limits",
     "parse_json",
+    "pattern_problem",
     "read_body",
     "structure_request",
 ]
@@ -129,7 +130,7 @@ def limits(
     """Field metadata: a description and the bounds the edge enforces and the OpenAPI document publishes.
 
     ``pattern`` is an anchored regular expression a string (or an amount's text) must match (``hint`` is the
-    message when it does not); ``choices`` returns
+    message when it does not, else one made of the description: ``pattern_problem``); ``choices`` returns
     the values a string, or each item of a collection, may take (called per request: a deployment's rails), and
     ``when_empty`` what to configure when the deployment offers none.
     """
@@ -332,7 +333,21 @@ def _matches(raw: object, declared: Any) -> None:
     """The JSON text of a field (before parsing: ``"050"`` is not ``"50"``) matches its declared pattern."""
     pattern = declared.get("pattern")
     if pattern is not None and isinstance(raw, str) and not re.search(pattern, raw):
-        raise InvalidInput(declared.get("hint") or f"must match {pattern}")
+        raise InvalidInput(pattern_problem(declared.get("hint"), declared.get("description")))
+
+
+def pattern_problem(hint: str | None, description: str | None) -> str:
+    """What a person is told when a value does not fit its field's pattern: the field's ``hint``, else what the
+    field holds (its description), never the regular expression (noise to a person; the OpenAPI document keeps it).
+
+    >>> pattern_problem(None, "ISO 3166 alpha-2 country of residence, e.g. GB")
+    'is not in the expected form: ISO 3166 alpha-2 country of residence, e.g. GB'
+    >>> pattern_problem(None, None)
+    'is not in the expected form'
+    """
+    if hint:
+        return hint
+    return f"is not in the expected form: {description}" if description else "is not in the expected form"
 
 
 def _check_choices(value: object, allowed: list[str], when_empty: str | None) -> None:

@@ -15,7 +15,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import request
 
-from cryptopay_http.convert import TEXT_PATTERN, FieldError, ValidationFailed
+from cryptopay_http.convert import TEXT_PATTERN, FieldError, ValidationFailed, pattern_problem
 from cryptopay_http.openapi import Param, annotate
 
 __all__ = ["MERCHANT_ID", "Param", "enum_param", "id_param", "query"]
@@ -53,7 +53,7 @@ def _problem(param: Param, text: str) -> str | None:
     if not schema.get("minLength", 0) <= len(text) <= schema.get("maxLength", len(text)):
         return f"must have {schema.get('minLength', 0)} to {schema.get('maxLength')} characters"
     if "pattern" in schema and not re.search(schema["pattern"], text):
-        return f"must match {schema['pattern']}"
+        return pattern_problem(None, param.description)
     return None
 
 

@@ -6,6 +6,8 @@ Exit 2 for bad terms, 3 for an unknown merchant or link.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -32,6 +34,17 @@ def _amount(amount: str | None, currency: str) -> Money | None:
         raise InvalidInput(f"--amount {amount!r} is not a decimal number") from None
 
 
+@contextmanager
+def _naming_the_option() -> Iterator[None]:
+    """A refused amount names the option it came from (``--amount``), with its specific reason."""
+    try:
+        yield
+    except InvalidInput as error:
+        if error.details.get("field") != "amount":
+            raise
+        raise type(error)(f"--amount: {error.message}", **error.details) from None
+
+
 @app.command("create")
 def create(
     merchant: str = typer.Option(..., "--merchant", help="The merchant the link is for."),
@@ -44,8 +57,9 @@ def create(
     actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
     as_json: bool = _JSON,
 ) -> None:
-    """A new payment link; prints its public id."""
-    with errors_to_exit_codes():
+    """A new payment link; prints its public id. A fixed ``--amount`` is within its currency's bounds (KES: whole
+    shillings, 10 to 1,000,000; USDT: 1 to 10,000), as is what customers enter on an open link (exit 2 otherwise)."""
+    with errors_to_exit_codes(), _naming_the_option():
         svc = services()
         link = svc.payment_links.create_link(
             merchant,

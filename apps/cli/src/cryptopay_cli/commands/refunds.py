@@ -17,7 +17,10 @@ from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 from cryptopay_cli.views import flat, refund_view
 
-app = typer.Typer(help="Refunds: create one for an invoice, list an invoice's, show one.", no_args_is_help=True)
+app = typer.Typer(
+    help="Refunds: create one for an invoice or a wrong-network payment, list an invoice's, show one.",
+    no_args_is_help=True,
+)
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
 _COLUMNS = ["id", "invoice_id", "state", "rail", "amount", "requested", "address", "tx_hash", "created_at"]
@@ -65,6 +68,24 @@ def create(
         typer.echo(
             f"refund {refund.id}: {refund.amount} to {refund.address} on {refund.rail_key}, held; sent by the worker"
         )
+
+
+@app.command("wrong-network")
+def wrong_network(
+    payment_id: str = typer.Argument(..., help="The wrong-network payment (wnp_..., from `invoices wrong-network`)."),
+    address: str = typer.Option(..., "--address", help="The payer's address on the network they paid on."),
+    actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
+    as_json: bool = _JSON,
+) -> None:
+    """Send a payment made on the wrong EVM network back whole, never from the merchant's balance (exit 5 until it
+    is as deep as its network asks, 4 unless it is pending or its last refund failed); the worker sends it."""
+    with errors_to_exit_codes():
+        refund = services().refunds.refund_wrong_network(payment_id, address=address, requested_by=operator(actor))
+    view = refund_view(refund)
+    if as_json:
+        emit_json(view)
+    else:
+        typer.echo(f"refund {refund.id}: {refund.amount} to {refund.address} on {refund.rail_key}; sent by the worker")
 
 
 @app.command("list")

@@ -150,8 +150,11 @@ def _summary(data: dict[str, Any]) -> None:
 DEV_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 
 
-def start_sandbox(*, block_time: float = 1.0, callback_delay: float = 1.0, timeout: float = 90.0) -> dict[str, Any]:
-    """The running sandbox's manifest, starting it in the background first if none runs."""
+def start_sandbox(
+    *, block_time: float = 1.0, callback_delay: float = 1.0, timeout: float = 90.0, exit_with: int | None = None
+) -> dict[str, Any]:
+    """The running sandbox's manifest, starting it in the background first if none runs (one it starts stops once
+    process ``exit_with`` has ended, when given: a test run's own process)."""
     manifest = _manifest_path()
     data = _running(manifest)
     if data is not None:
@@ -168,6 +171,7 @@ def start_sandbox(*, block_time: float = 1.0, callback_delay: float = 1.0, timeo
         str(block_time),
         "--callback-delay",
         str(callback_delay),
+        *(["--exit-with", str(exit_with)] if exit_with is not None else []),
     ]
     process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
     deadline = time.monotonic() + timeout
@@ -197,9 +201,12 @@ def up(
     callback_delay: float = typer.Option(1.0, "--callback-delay", help="Seconds before Daraja posts a callback."),
     timeout: float = typer.Option(90.0, "--timeout", help="Seconds to wait for everything to start."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    exit_with: int | None = typer.Option(
+        None, "--exit-with", help="Stop the sandbox once this process id has ended (a test run's process)."
+    ),
 ) -> None:
     """Start anvil (test USDT deployed, payers funded) and every simulator in the background; write the manifest."""
-    data = start_sandbox(block_time=block_time, callback_delay=callback_delay, timeout=timeout)
+    data = start_sandbox(block_time=block_time, callback_delay=callback_delay, timeout=timeout, exit_with=exit_with)
     if as_json:
         emit_json(data)
     else:

@@ -11,7 +11,7 @@ from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require, step_up
 from cryptopay_http.blueprints.merchants import load_merchant
-from cryptopay_http.convert import TRIMMED_PATTERN, json_response, limits, read_body
+from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
@@ -26,7 +26,7 @@ _STAFF = (Role.MERCHANT, Role.ADMIN)
 class CreateApiKey:
     """A named key holding some of the merchant scopes."""
 
-    name: str = attrs.field(metadata=limits(min_length=1, max_length=100, pattern=TRIMMED_PATTERN))
+    name: str = attrs.field(metadata=limits(min_length=1, max_length=100, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT))
     scopes: frozenset[str] = attrs.field(
         metadata=limits("e.g. invoices:write, invoices:read", min_items=1, choices=lambda: MERCHANT_SCOPES)
     )

@@ -29,6 +29,7 @@ bp = Blueprint("identity", __name__)
 
 # The core's email rule, without the control characters the text rule refuses anyway.
 EMAIL_FIELD_PATTERN = EMAIL_PATTERN.replace("[^@\\s]", "[^@\\s\\x00-\\x1f\\x7f-\\x9f]")
+EMAIL_HINT = "must be an email address such as name@example.com"
 _EMAIL = EMAIL_FIELD_PATTERN
 
 

@@ -3,7 +3,9 @@
 The merchant (a login, or an API key holding ``payment_links:write`` / ``payment_links:read``) creates, lists, reads
 and deactivates links. A customer uses one without credentials: ``POST /v1/payment-links/{public_id}/invoices``
 (the unguessable public id only; rate-limited per client address) creates an invoice for the link's price, or
-for the amount entered within the store's minimum and maximum; a capped link never makes more invoices than its
+for the amount entered within its currency's bounds (``LINK_AMOUNTS``) and the store's minimum and maximum (each
+refusal a 422 naming ``amount``: ``amount_below_minimum``, ``amount_above_maximum``, ``amount_not_whole``,
+``below_store_minimum``, ``above_store_maximum``); a capped link never makes more invoices than its
 cap. An optional ``Idempotency-Key`` (scoped to the link) makes a customer's retry return the first invoice
 instead of using the link again. The hosted checkout pages load a link through ``PaymentLinks.load_public``.
 """
@@ -17,6 +19,7 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.money import Asset, Money, asset_by_code
+from cryptopay.core.payments.link_amounts import LINK_AMOUNTS
 from cryptopay.core.payments.model import PaymentLink
 from flask import Blueprint, Response, request
 
@@ -91,13 +94,30 @@ def _create_link_schema(components: dict[str, Any]) -> dict[str, Any]:
 register_schema(CreatePaymentLink, _create_link_schema)
 
 
+def _plain(value: Money) -> str:
+    """``10`` rather than ``10.00``: a bound is a round figure."""
+    return f"{value.amount:,.0f}" if value.amount == value.amount.to_integral_value() else f"{value.amount:,}"
+
+
+_BOUNDS = "; ".join(
+    f"{code} {_plain(b.minimum)} to {_plain(b.maximum)}{', whole' if b.whole else ''}"
+    for code, b in LINK_AMOUNTS.items()
+)
+
+
 @attrs.frozen
 class UseLink:
     """The customer's choice: the ``amount`` to pay in the link's currency (links without a fixed price; at most
     that currency's places) and the ``rail`` to pay on (one of the link's). What does not fit the link is a 409."""
 
     amount: Decimal | None = attrs.field(
-        default=None, metadata=limits("positive", pattern=amount_pattern(18, positive=True))
+        default=None,
+        metadata=limits(
+            f"positive, within the link currency's bounds ({_BOUNDS}): 422 amount_below_minimum, "
+            "amount_above_maximum or amount_not_whole otherwise",
+            pattern=amount_pattern(18, positive=True),
+            hint="must be a positive amount such as 250",
+        ),
     )
     rail: str | None = attrs.field(
         default=None, metadata=limits("default every rail of the link", choices=offered_rail_keys, when_empty=NO_RAILS)

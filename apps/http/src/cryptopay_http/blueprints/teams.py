@@ -18,7 +18,7 @@ from cryptopay.core.identity.teams import Invitation, Member
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, require, step_up
-from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN
+from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.runtime import runtime
@@ -29,7 +29,7 @@ bp = Blueprint("teams", __name__)
 _TAGS = ("teams",)
 _MERCHANT = (Role.MERCHANT,)
 # The registration form's pattern (no control characters): an invitation is for an address that can register.
-_EMAIL = limits(min_length=3, max_length=254, pattern=EMAIL_FIELD_PATTERN)
+_EMAIL = limits(min_length=3, max_length=254, pattern=EMAIL_FIELD_PATTERN, hint=EMAIL_HINT)
 
 
 class MemberRole(enum.Enum):

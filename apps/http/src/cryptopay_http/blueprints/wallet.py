@@ -26,7 +26,7 @@ from cryptopay.core.wallets.service import MAX_NOTE
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, limit_by_client, rate_limits, require
-from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, UserView
+from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
@@ -60,8 +60,17 @@ class SignupStart:
 class SignupComplete:
     code: str = attrs.field(repr=False, metadata=limits("the six-digit SMS code", pattern=r"^[0-9]{6}$"))
     password: str = attrs.field(repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD))
-    email: str | None = attrs.field(default=None, metadata=limits(max_length=254, pattern=EMAIL_FIELD_PATTERN))
-    username: str | None = attrs.field(default=None, metadata=limits(max_length=31, pattern=USERNAME_PATTERN))
+    email: str | None = attrs.field(
+        default=None, metadata=limits(max_length=254, pattern=EMAIL_FIELD_PATTERN, hint=EMAIL_HINT)
+    )
+    username: str | None = attrs.field(
+        default=None,
+        metadata=limits(
+            max_length=31,
+            pattern=USERNAME_PATTERN,
+            hint="must be 3 to 30 letters, digits or underscores, starting with a letter",
+        ),
+    )
     display_name: str | None = attrs.field(
         default=None, metadata=limits(max_length=100, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT)
     )

@@ -32,6 +32,7 @@ from flask.typing import ResponseReturnValue
 from cryptopay_http.blueprints.kyc import BusinessApplication, DirectorRequest
 from cryptopay_http.pages.charts import column_chart, drawn, row_chart, stacked_chart
 from cryptopay_http.pages.dashboard import bp, merchant_id
+from cryptopay_http.pages.i18n import gettext
 from cryptopay_http.pages.printables import merchant_statement, pdf_filename, pdf_response, tax_report, till_poster
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
@@ -223,7 +224,7 @@ def invite_member() -> Response:
     def invite() -> None:
         email = (request.form.get("email") or "").strip()[:254]
         if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-            raise InvalidInput("enter the person's email address", field="email")
+            raise InvalidInput(gettext("enter the person's email address, such as name@example.com"), field="email")
         runtime().services.teams.invite(merchant_id(), actor=g.principal.id, email=email, role=_role(), via="dashboard")
 
     return _team_action(invite)

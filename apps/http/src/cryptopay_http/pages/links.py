@@ -1,5 +1,6 @@
 """Payment-link pages ``/link/<public id>``: no login; the payer sees what the link asks, enters an amount when the
-link leaves it open, and gets an invoice's hosted checkout page (``core.payments.links.PaymentLinks``).
+link leaves it open (the page says from what to what: ``PaymentLinks.amount_bounds``), and gets an invoice's hosted
+checkout page (``core.payments.links.PaymentLinks``).
 
 The form carries a CSRF token bound to the browser's anonymous cookie, and is rate-limited per client like the
 public API's ``POST /v1/payment-links/<id>/invoices``. A closed link (deactivated, expired, used up) says why.
@@ -29,7 +30,8 @@ def _show(link: PaymentLink, status: int = 200, error: str | None = None) -> Res
     merchant = services.merchants.get(link.merchant_id)
     closed = link.closed_reason(services.clock.now())
     name = merchant.business_name if merchant else ""
-    return page("link.html", status, link=link, merchant_name=name, closed=closed, error=error)
+    bounds = services.payment_links.amount_bounds(link)
+    return page("link.html", status, link=link, merchant_name=name, closed=closed, error=error, bounds=bounds)
 
 
 @bp.get("/link/<public_id>")

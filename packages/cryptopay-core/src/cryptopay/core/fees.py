@@ -212,14 +212,19 @@ class FeeBook:
 
     def schedule_for(self, product: FeeProduct, asset: Asset, *, at: datetime, name: str = "standard") -> FeeSchedule:
         """The latest version of ``name`` for ``product`` and ``asset`` in force at ``at``."""
+        found = self.find(product, asset, at=at, name=name)
+        if found is None:
+            raise NotFound(f"no {name} {product.value} fee schedule for {asset.code} in force at {at.isoformat()}")
+        return found
+
+    def find(self, product: FeeProduct, asset: Asset, *, at: datetime, name: str = "standard") -> FeeSchedule | None:
+        """``schedule_for``, or None when there is no such schedule (a product that is free without one)."""
         candidates = [
             s
             for s in self.schedules
             if s.product is product and s.asset == asset and s.name == name and s.effective_from <= at
         ]
-        if not candidates:
-            raise NotFound(f"no {name} {product.value} fee schedule for {asset.code} in force at {at.isoformat()}")
-        return max(candidates, key=lambda s: (s.effective_from, s.version))
+        return max(candidates, key=lambda s: (s.effective_from, s.version)) if candidates else None
 
     def quote(
         self, product: FeeProduct, amount: Money, *, at: datetime, name: str = "standard", volume: Money | None = None

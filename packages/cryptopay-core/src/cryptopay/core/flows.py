@@ -36,6 +36,7 @@ __all__ = [
     "PAYOUT_FEE",
     "REMITTANCE_DESK",
     "book_deposit",
+    "book_wrong_network_payment",
     "buy_key",
     "complete_payout",
     "complete_withdrawal",
@@ -68,6 +69,7 @@ __all__ = [
     "wallet_claims",
     "wallet_withdrawals_in_flight",
     "withdrawal_fee",
+    "wrong_network_suspense",
 ]
 
 FLOAT = "assets:mpesa_float:KES"
@@ -120,6 +122,29 @@ def open_platform_accounts(
         Account(trading_account(KES.code), AccountKind.EQUITY, KES, allow_negative=True),
     ]
     ledger.open_accounts(accounts, session=session)
+
+
+def wrong_network_suspense(asset: Asset) -> str:
+    """What we owe the payers of wrong-network payments being refunded (``payments.wrong_network``)."""
+    return f"liabilities:wrong_network:{asset.code}"
+
+
+def book_wrong_network_payment(
+    ledger: Ledger, *, payment_id: str, network: str, amount: Money, session: LedgerSession | None = None
+) -> None:
+    """A payment on the wrong EVM network taken into custody to be refunded; the merchant's balance is untouched.
+
+    Dr assets:custody:<network>:<ASSET> / Cr liabilities:wrong_network:<ASSET> (keyed ``wrong_network:<id>:book``);
+    the refund then holds it from the suspense account and, once confirmed, pays it out of custody."""
+    suspense = wrong_network_suspense(amount.asset)
+    accounts = [
+        Account(custody(network, amount.asset), AccountKind.ASSET, amount.asset),
+        Account(suspense, AccountKind.LIABILITY, amount.asset),
+    ]
+    ledger.open_accounts(accounts, session=session)
+    postings = [Posting.debit(custody(network, amount.asset), amount), Posting.credit(suspense, amount)]
+    request = EntryRequest(f"wrong_network:{payment_id}:book", postings, f"wrong-network payment {payment_id}")
+    ledger.post(request, session=session)
 
 
 def credit_invoice_payment(

@@ -60,7 +60,7 @@ class Asset:
     @property
     def quantum(self) -> Decimal:
         """The smallest amount of this asset, e.g. ``Decimal('0.01')`` for KES."""
-        return Decimal(1).scaleb(-self.decimals)
+        return _quantum(self.decimals)
 
     def __str__(self) -> str:
         return self.code
@@ -117,9 +117,30 @@ def to_decimal(value: object) -> Decimal:
     return result
 
 
+_QUANTA: dict[int, Decimal] = {}
+_BOUNDS: dict[tuple[int, int], Decimal] = {}
+
+
+def _quantum(decimals: int) -> Decimal:
+    found = _QUANTA.get(decimals)
+    if found is None:
+        found = _QUANTA[decimals] = Decimal(1).scaleb(-decimals)
+    return found
+
+
+def _bound(decimals: int) -> Decimal:
+    """Below this size a sum or difference of two amounts of ``decimals`` places is exact in the current decimal
+    context (at most ``prec - 1`` digits): its result has those places already and needs no checking."""
+    key = (decimal.getcontext().prec, decimals)
+    found = _BOUNDS.get(key)
+    if found is None:
+        found = _BOUNDS[key] = Decimal(10).scaleb(key[0] - 1 - decimals)
+    return found
+
+
 def _quantize_exact(amount: Decimal, asset: Asset) -> Decimal:
     try:
-        quantized = amount.quantize(asset.quantum, rounding=ROUND_DOWN)
+        quantized = amount.quantize(_quantum(asset.decimals), rounding=ROUND_DOWN)
     except decimal.InvalidOperation:  # more digits than the context's precision: no real amount is that large
         raise InvalidAmount(f"{amount} is too large an amount of {asset.code}") from None
     if quantized != amount:
@@ -142,6 +163,16 @@ class Money:
         object.__setattr__(self, "amount", _quantize_exact(self.amount, self.asset))
 
     @classmethod
+    def _exact(cls, amount: Decimal, asset: Asset) -> Money:
+        """Money from an amount known to have exactly ``asset.decimals`` places (a sum or difference of two
+        amounts of the asset within ``_bound``, the negation of one): what the constructor would check is true
+        already, so it is not checked again. Private: every other amount goes through the constructor."""
+        money = object.__new__(cls)
+        _set(money, "amount", amount)
+        _set(money, "asset", asset)
+        return money
+
+    @classmethod
     def of(cls, value: object, asset: Asset | str) -> Money:
         """Exact money: refuses floats and amounts finer than the asset's quantum."""
         the_asset = asset if isinstance(asset, Asset) else asset_by_code(asset)
@@ -159,8 +190,12 @@ class Money:
 
     @classmethod
     def zero(cls, asset: Asset | str) -> Money:
-        """Zero of an asset."""
-        return cls.of(0, asset)
+        """Zero of an asset (``Money`` is immutable: one zero per asset serves everyone)."""
+        the_asset = asset if isinstance(asset, Asset) else asset_by_code(asset)
+        found = _ZEROS.get(the_asset)
+        if found is None:
+            found = _ZEROS[the_asset] = cls.of(0, the_asset)
+        return found
 
     @classmethod
     def parse(cls, text: str) -> Money:
@@ -180,19 +215,19 @@ class Money:
     def _check(self, other: Money) -> None:
         if not isinstance(other, Money):
             raise TypeError(f"cannot combine Money with {type(other).__name__}")
-        if other.asset != self.asset:
+        if other.asset is not self.asset and other.asset != self.asset:
             raise AssetMismatch(f"cannot combine {self.asset.code} with {other.asset.code}")
 
     def __add__(self, other: Money) -> Money:
         self._check(other)
-        return Money(self.amount + other.amount, self.asset)
+        return _result(self.amount + other.amount, self.asset)
 
     def __sub__(self, other: Money) -> Money:
         self._check(other)
-        return Money(self.amount - other.amount, self.asset)
+        return _result(self.amount - other.amount, self.asset)
 
     def __neg__(self) -> Money:
-        return Money(-self.amount, self.asset)
+        return Money._exact(-self.amount, self.asset)
 
     def __abs__(self) -> Money:
         return Money(abs(self.amount), self.asset)
@@ -282,6 +317,19 @@ class Money:
         {'amount': '0.00000000', 'asset': 'BTC'}
         """
         return {"amount": format(self.amount, "f"), "asset": self.asset.code}
+
+
+_set = object.__setattr__
+_ZEROS: dict[Asset, Money] = {}
+
+
+def _result(amount: Decimal, asset: Asset) -> Money:
+    """The sum or difference of two amounts of ``asset``: exact as it is when within ``_bound`` (the usual case),
+    else checked by the constructor as any other amount (a result the context had to round is refused there)."""
+    bound = _bound(asset.decimals)
+    if -bound < amount < bound:
+        return Money._exact(amount, asset)
+    return Money(amount, asset)
 
 
 def total(items: Iterable[Money], asset: Asset) -> Money:

@@ -1,5 +1,6 @@
 """Business gauges for alerting: invoices by state, payments seen and confirmed, payouts by state and age,
-settlements past their promise, float, queue backlog and dead letters.
+settlements past their promise, float, queue backlog and dead letters, remittances by state and those waiting on
+M-Pesa's Transaction Status (``cryptopay.core.remittances.watch``).
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -27,6 +28,7 @@ from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.queue import Backlog, DeadLetters
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
+from cryptopay.core.remittances.watch import RemittanceWatch, watch_remittances
 from cryptopay.core.settlement.model import SettlementState
 from cryptopay.core.settlement.service import Settling
 from cryptopay.core.webhooks.model import DeliveryStatus
@@ -35,6 +37,7 @@ from cryptopay.core.webhooks.service import UowFactory as WebhookUowFactory
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
     from cryptopay.core.ports.reconciliation import BalanceQueryStore
+    from cryptopay.core.ports.remittances import RemittanceReadUowFactory
     from cryptopay.core.ports.webhooks import WebhookUnitOfWork
 
 __all__ = ["PENDING_PAYOUTS", "Measures", "Observing"]
@@ -58,6 +61,8 @@ class Measures:
     webhook_dead_letters: int
     jobs_dead: int | None
     jobs_waiting: dict[str, int] | None = None
+    wrong_network_pending: int = 0  # payments on an EVM network their invoice did not ask for, undecided
+    remittances: RemittanceWatch | None = None  # None: no remittance store given
 
 
 class Observing:
@@ -75,10 +80,11 @@ class Observing:
         dead_letters: DeadLetters | None = None,
         balances: BalanceQueryStore | None = None,
         backlog: Backlog | None = None,
+        remittances: RemittanceReadUowFactory | None = None,
         limit: int = 10_000,
     ) -> None:
         self._uow, self._clock, self._ledger, self._settling = uow, clock, ledger, settling
-        self._webhooks, self._backlog = webhooks, backlog
+        self._webhooks, self._backlog, self._remittances = webhooks, backlog, remittances
         self._metrics, self._dead, self._balances, self._limit = metrics, dead_letters, balances, limit
 
     def measure(self) -> Measures:
@@ -100,6 +106,8 @@ class Observing:
             webhook_dead_letters=in_transaction(self._webhooks, _dead_letters),
             jobs_dead=len(self._dead.dead_jobs(limit=self._limit)) if self._dead is not None else None,
             jobs_waiting=self._backlog.waiting() if self._backlog is not None else None,
+            wrong_network_pending=transaction(self._uow, lambda uow: uow.wrong_network_payments.count_pending()),
+            remittances=self._watch_remittances(now),
         )
         self._export(measures)
         return measures
@@ -118,6 +126,11 @@ class Observing:
         overdue = self._settling.overdue(now)
         lag = max(((now - s.complete_by).total_seconds() for s in overdue), default=0.0)
         return len(paying), len(overdue), lag
+
+    def _watch_remittances(self, now: datetime) -> RemittanceWatch | None:
+        if self._remittances is None:
+            return None
+        return in_transaction(self._remittances, partial(watch_remittances, now=now, limit=self._limit))
 
     def _float(self) -> float | None:
         """The float M-Pesa last reported (Account Balance, asked by each reconciliation run), less the payouts
@@ -153,15 +166,37 @@ class Observing:
         gauge("cryptopay_settlement_lag_seconds", m.settlement_lag_seconds, about=_ABOUT_LAG)
         if m.float_kes is not None:
             gauge("cryptopay_float_kes", m.float_kes, about="M-Pesa float: last Account Balance plus book moves since")
+        gauge("cryptopay_wrong_network_payments_pending", m.wrong_network_pending, about=_ABOUT_WRONG_NETWORK)
         gauge("cryptopay_webhook_dead_letters", m.webhook_dead_letters, about="webhook deliveries dead-lettered")
         if m.jobs_dead is not None:
             gauge("cryptopay_jobs_dead", m.jobs_dead, about="jobs that failed on every attempt")
+        if m.remittances is not None:
+            self._export_remittances(m.remittances)
         gauge("cryptopay_observed_at_seconds", self._clock.now().timestamp(), about="when these gauges were read")
+
+    def _export_remittances(self, watch: RemittanceWatch) -> None:
+        gauge = self._metrics.gauge
+        for state, count in watch.orders.items():
+            gauge(
+                "cryptopay_remittances",
+                count,
+                about="remittance orders not yet final, by state",
+                labels={"state": state},
+            )
+            age = watch.oldest_seconds[state]
+            gauge("cryptopay_remittance_oldest_age_seconds", age, about=_ABOUT_ORDER_AGE, labels={"state": state})
+        gauge("cryptopay_remittances_awaiting_status", watch.awaiting_status, about=_ABOUT_AWAITING)
+        oldest = watch.awaiting_status_oldest_seconds
+        gauge("cryptopay_remittance_awaiting_status_oldest_seconds", oldest, about=_ABOUT_AWAITING_AGE)
 
 
 _ABOUT_AGE = "age of the oldest payout in this state (0 when none)"
 _ABOUT_UNCONFIRMED = "invoices with payments seen on chain, still short of their confirmations"
 _ABOUT_CONFIRMED = "payments confirmed and credited, ever (only grows: use increase())"
+_ABOUT_WRONG_NETWORK = "payments to an invoice's address on an EVM network it did not ask for, awaiting a decision"
+_ABOUT_ORDER_AGE = "age of the oldest remittance order in this state, from its opening (0 when none)"
+_ABOUT_AWAITING = "remittances whose payout failed, waiting on Transaction Status before a retry or refund"
+_ABOUT_AWAITING_AGE = "how long the longest of those has waited since its payout failed (0 when none)"
 _ABOUT_LAG = "how far the most overdue settlement is past its complete_by (0 when none)"
 
 

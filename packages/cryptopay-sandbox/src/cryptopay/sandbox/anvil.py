@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from cryptopay.adapters._processes import die_with_parent
 from cryptopay.core.errors import Unavailable
 from eth_account.hdaccount import key_from_seed, seed_from_mnemonic
 from hexbytes import HexBytes
@@ -131,7 +132,10 @@ class AnvilNode:
             args.append("--prune-history")
         if block_time is not None:
             args += ["--block-time", str(block_time)]
-        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
+        # Ends with the process that started it, even one killed outright (a stopped pytest-xdist worker).
+        process = subprocess.Popen(  # noqa: S603
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent()
+        )
         node = cls(f"http://127.0.0.1:{port}", port, chain_id, process)
         node._wait_ready(ready_timeout)
         return node

@@ -3,8 +3,9 @@ simulators.
 
 ``python -m cryptopay.sandbox.stack --manifest PATH`` starts everything on loopback, writes a JSON manifest
 (every endpoint, the token contracts, the chain id, the funded test accounts and their keys: sandbox only) and runs
-until SIGTERM/SIGINT, then stops everything and removes the manifest. ``cryptopay sandbox up|down|status`` drives it.
-The manifest's ``env`` block is what a client sets to point cryptopay at the sandbox.
+until SIGTERM/SIGINT (or, with ``--exit-with PID``, until that process has ended), then stops everything and removes
+the manifest; anvil, its child, ends with it even when it is killed outright. ``cryptopay sandbox up|down|status``
+drives it. The manifest's ``env`` block is what a client sets to point cryptopay at the sandbox.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cryptopay.adapters._processes import watch_parent
 from cryptopay.sandbox._server import RunningServer, serve_in_thread
 
 __all__ = ["SandboxStack", "main"]
@@ -151,10 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", type=Path, required=True)
     parser.add_argument("--block-time", type=float, default=1.0)
     parser.add_argument("--callback-delay", type=float, default=1.0)
+    parser.add_argument("--exit-with", type=int, default=None, help="stop once this process id has ended")
     args = parser.parse_args(argv)
     stopped = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopped.set())
+    if args.exit_with is not None:  # a test run's process: its end, however abrupt, stops the sandbox
+        watch_parent(args.exit_with, stopped.set)
     args.manifest.parent.mkdir(parents=True, exist_ok=True)
     stack = SandboxStack(
         block_time=args.block_time or None, callback_delay=args.callback_delay, directory=args.manifest.parent

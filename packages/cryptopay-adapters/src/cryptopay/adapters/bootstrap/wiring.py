@@ -369,6 +369,8 @@ class Parts:
             cursors=self.cursors,
             monitor=self.monitoring_feed,
             quoter=LazyQuoter(lambda: self.pricer),
+            rails=self.rails,  # a wrong-network payment accepted waits for its network's depth
+            sweepable=[c.network for c in self.settings.chains if c.hot_wallet],
         )
 
     @functools.cached_property
@@ -503,6 +505,7 @@ class Parts:
             pricer=LazyQuoter(lambda: self.pricer),
             quotes=self.quotes,
             validators=address_validators(self.settings),
+            rails=self.rails,  # a wrong-network payment is refunded once as deep as its network's rail asks
         )
 
     @functools.cached_property
@@ -742,6 +745,7 @@ class Parts:
             dead_letters=self.dead_letters,
             balances=self.balance_queries,
             backlog=self.dead_letters,  # the same queue: its jobs waiting per queue
+            remittances=self.storage.unit_of_work,  # orders by state, and those awaiting Transaction Status
         )
 
     @functools.cached_property

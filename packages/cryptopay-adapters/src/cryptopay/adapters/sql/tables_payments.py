@@ -24,6 +24,7 @@ __all__ = [
     "settlements",
     "stores",
     "unmatched_answers",
+    "wrong_network_payments",
 ]
 
 ADDRESS = 128
@@ -197,5 +198,25 @@ payment_links = sa.Table(
     sa.Column("doc", JsonText, nullable=False),
     sa.CheckConstraint("uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)", name="ck_payment_links_uses"),
     sa.Index("ix_payment_links_merchant", "merchant_id", "id"),
+    keep_existing=True,
+)
+
+# Payments to an invoice's address on an EVM network it did not ask for (``core.payments.wrong_network``, 0038).
+wrong_network_payments = sa.Table(
+    "wrong_network_payments",
+    metadata,
+    sa.Column("id", sa.String(ID), primary_key=True),
+    sa.Column("invoice_id", sa.String(ID), nullable=False),
+    sa.Column("merchant_id", sa.String(ID), nullable=False),
+    sa.Column("network", sa.String(CODE), nullable=False),
+    sa.Column("tx_key", sa.String(ADDRESS), nullable=False),  # the transaction hash, lower-cased
+    sa.Column("log_index", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("followed", sa.Boolean, nullable=False),  # pending and not yet beyond any reorg
+    sa.Column("doc", JsonText, nullable=False),
+    sa.UniqueConstraint("network", "tx_key", "log_index", name="uq_wrong_network_payments_transfer"),
+    sa.Index("ix_wrong_network_payments_invoice", "invoice_id", "id"),
+    sa.Index("ix_wrong_network_payments_state", "state", "id"),
+    sa.Index("ix_wrong_network_payments_followed", "network", "followed", "id"),
     keep_existing=True,
 )

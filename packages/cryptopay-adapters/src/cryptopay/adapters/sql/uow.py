@@ -75,6 +75,7 @@ from cryptopay.adapters.sql.repositories.wallets import (
 )
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
 from cryptopay.adapters.sql.repositories.withdrawals import SqlWithdrawals
+from cryptopay.adapters.sql.repositories.wrong_network import SqlWrongNetworkPayments
 from cryptopay.core import fencing
 from cryptopay.core.ports.system import IdGenerator
 from psycopg.pq import PipelineStatus, TransactionStatus
@@ -153,6 +154,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def payment_links(self) -> SqlPaymentLinks:
         return SqlPaymentLinks(self.connection)
+
+    @functools.cached_property
+    def wrong_network_payments(self) -> SqlWrongNetworkPayments:
+        return SqlWrongNetworkPayments(self.connection, locking=self._locking)
 
     @functools.cached_property
     def quotes(self) -> SqlQuoteRepository:

@@ -223,6 +223,18 @@ class Invoice:
         self.payments[index] = attrs.evolve(payment, withdrawn=True, confirmations=0)
         return [event, *self._changes(before, now)]
 
+    def offer(self, rail: Rail, address: str) -> PaymentOption:
+        """Offer one more rail, at the terms of the option in the same asset, to the invoice's own ``address``: a
+        payment made on a network the invoice did not ask for, accepted (``payments.wrong_network``)."""
+        if any(o.rail.key == rail.key for o in self.options):
+            raise Conflict(f"invoice {self.id} already offers {rail.key}")
+        same = next((o for o in self.options if o.rail.asset == rail.asset), None)
+        if same is None:
+            raise InvalidInput(f"invoice {self.id} asks for no {rail.asset.code}: it cannot be paid on {rail.key}")
+        option = PaymentOption(rail, address, same.due)
+        self.options = (*self.options, option)
+        return option
+
     def refresh(self, *, now: datetime) -> list[InvoiceEvent]:
         """Let time act: expire an unpaid invoice, invalidate one still unconfirmed after the monitoring window.
 

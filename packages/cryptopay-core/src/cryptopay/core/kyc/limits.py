@@ -16,7 +16,7 @@ from datetime import datetime, time, timedelta
 import attrs
 from cryptopay.core.errors import AssetMismatch, InvalidAmount, LimitExceeded
 from cryptopay.core.kyc.profile import KycProfile
-from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, PartyKind
+from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, KycTier, PartyKind
 from cryptopay.core.money import KES, Money
 from cryptopay.core.system import NAIROBI
 
@@ -65,28 +65,45 @@ def check_movement(
     policy: KycPolicy = DEFAULT_KYC_POLICY,
 ) -> Decision:
     """Whether ``profile`` may move ``amount`` (KES value) now, given what it moved today and this month."""
+    return _check_movement(profile, amount, spent_today, spent_this_month, at, policy)[0]
+
+
+_OPENINGS = {
+    "single": "{} is above the single-movement limit",
+    "daily": "{} would bring today's total to",
+    "monthly": "{} would bring this month's total to",
+}
+
+
+def _check_movement(
+    profile: KycProfile, amount: Money, spent_today: Money, spent_this_month: Money, at: datetime, policy: KycPolicy
+) -> tuple[Decision, KycTier | None]:
+    """``check_movement``'s decision and the tier it found (None when the profile holds none)."""
     for money in (amount, spent_today, spent_this_month):
-        if money.asset != KES:
+        if money.asset is not KES and money.asset != KES:
             raise AssetMismatch(f"KYC limits are in KES: convert {money.asset.code} to its KES value first")
     if not amount.is_positive():
         raise InvalidAmount(f"a movement must be positive, got {amount}")
     if profile.frozen:
-        return Decision(False, f"{profile.party_id} is frozen by compliance: outgoing movements are held", "frozen")
+        return Decision(
+            False, f"{profile.party_id} is frozen by compliance: outgoing movements are held", "frozen"
+        ), None
     tier = profile.tier_at(at, policy=policy)
     if tier is None:
-        return Decision(False, f"{profile.party_id} is not verified: verify a phone number first", "tier")
-    what = _shillings(amount)
+        return Decision(False, f"{profile.party_id} is not verified: verify a phone number first", "tier"), tier
     checks = (
-        ("single", amount, tier.single_limit, f"{what} is above the single-movement limit"),
-        ("daily", spent_today + amount, tier.daily_limit, f"{what} would bring today's total to"),
-        ("monthly", spent_this_month + amount, tier.monthly_limit, f"{what} would bring this month's total to"),
+        ("single", amount, tier.single_limit),
+        ("daily", spent_today + amount, tier.daily_limit),
+        ("monthly", spent_this_month + amount, tier.monthly_limit),
     )
-    for name, value, limit, opening in checks:
+    for name, value, limit in checks:
         if value > limit:
+            opening = _OPENINGS[name].format(_shillings(amount))
             above = "" if name == "single" else f" {_shillings(value)}, above the {name} limit"
             remaining = _remaining(limit, value - amount)
-            return Decision(False, f"{opening}{above} of {_shillings(limit)} for {tier.label}", name, remaining)
-    return Decision(True, f"within the limits of {tier.label}")
+            reason = f"{opening}{above} of {_shillings(limit)} for {tier.label}"
+            return Decision(False, reason, name, remaining), tier
+    return Decision(True, f"within the limits of {tier.label}"), tier
 
 
 def _remaining(limit: Money, used: Money) -> Money:
@@ -195,12 +212,9 @@ def check_wallet_movement(
     >>> refused.limit, refused.remaining, refused.reason
     ('p2p.single', Money('0.00', 'KES'), 'tier 0 (phone verified) cannot send to other people: verify your national ID')
     """
-    overall = check_movement(
-        profile, amount, spent_today=spent.today, spent_this_month=spent.this_month, at=at, policy=policy
-    )
+    overall, tier = _check_movement(profile, amount, spent.today, spent.this_month, at, policy)
     if not overall.allowed:
         return overall
-    tier = profile.tier_at(at, policy=policy)
     row = None if tier is None else products.find(profile.kind, tier.level, product)
     if tier is None or row is None:
         return overall

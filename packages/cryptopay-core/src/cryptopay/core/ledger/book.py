@@ -78,9 +78,12 @@ def check_non_negative(balances: Iterable[AccountBalance]) -> None:
 
 
 def _posted(balance: AccountBalance, signed: Decimal) -> AccountBalance:
+    debits, credits = balance.debits_posted, balance.credits_posted
     if signed > 0:
-        return attrs.evolve(balance, debits_posted=balance.debits_posted + signed)
-    return attrs.evolve(balance, credits_posted=balance.credits_posted - signed)
+        debits += signed
+    else:
+        credits -= signed
+    return AccountBalance(balance.account, debits, credits, balance.debits_pending, balance.credits_pending)
 
 
 def apply_postings(

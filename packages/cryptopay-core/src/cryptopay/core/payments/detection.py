@@ -7,6 +7,10 @@ audit records. Chain reads (block hashes, depths) happen before the transaction,
 Monitoring: each payment credited to a merchant is journaled for AML monitoring (product ``merchant_payment``, in,
 valued in KES, the payer's address as counterparty) once its transaction committed (``compliance.feed``).
 
+Wrong network: on the EVM networks the scan also watches the open and recent invoices' addresses of the other EVM
+networks; a transfer to one of them is recorded as a ``WrongNetworkPayment`` of the invoice (never credited by
+itself), followed for reorgs and accepted on request (``payments.wrong_network``).
+
 Time: an invoice is judged by the chain's clock where one is known (the scan cursor's block time), so a watcher
 that stalls never expires an invoice whose payment sits in blocks it has not read yet.
 """
@@ -14,20 +18,29 @@ that stalls never expires an invoice whose payment sits in blocks it has not rea
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
 import attrs
+from cryptopay.core import flows
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction, Movement
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
 from cryptopay.core.invoices import Invoice, InvoiceEvent, InvoicePayment, TransferKey
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Money, Rounding
 from cryptopay.core.payments._support import audit, publish_invoice_events, transaction
 from cryptopay.core.payments.crediting import sync_credits
+from cryptopay.core.payments.wrong_network import (
+    WrongNetworkNotAcceptable,
+    WrongNetworkPayment,
+    WrongNetworkState,
+    evm_neighbours,
+    store_address,
+    wrong_network_event,
+)
 from cryptopay.core.ports.chains import (
     ChainWatcher,
     FinalitySource,
@@ -57,6 +70,7 @@ class DetectionReport:
     invoices: tuple[str, ...] = ()
     events: tuple[InvoiceEvent, ...] = ()
     ignored: tuple[ObservedTransfer, ...] = ()
+    wrong_network: tuple[ObservedTransfer, ...] = ()  # recorded against an invoice that asked for another network
 
 
 @attrs.frozen
@@ -84,10 +98,15 @@ class Detection:
         cursors: ScanCursorStore | None = None,
         monitor: MonitoringFeed | None = None,
         quoter: Quoter | None = None,
+        rails: Mapping[str, Rail] | None = None,
+        sweepable: Collection[str] = (),
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger, self._cursors = uow, clock, ids, ledger, cursors
         self._monitor = monitor or MonitoringFeed()  # AML: credited payments journaled (merchant_payment, in)
         self._quoter = quoter  # values a payment in KES when its invoice is not priced in KES
+        # What accepting a wrong-network payment needs: the deployment's rails by key (the network's depth), and
+        # the networks whose deposit addresses a hot wallet sweeps.
+        self._rails, self._sweepable = dict(rails or {}), frozenset(sweepable)
 
     def chain_now(self, network: str) -> datetime:
         """The time as ``network`` has been read: the earlier of the wall clock and the scan cursor's block time."""
@@ -96,20 +115,25 @@ class Detection:
         return min(now, cursor.block_time) if cursor is not None else now
 
     def watched_addresses(self, network: str) -> list[str]:
-        """The deposit addresses on ``network`` the watcher must scan now (invoices still watched)."""
+        """The deposit addresses on ``network`` the watcher must scan now (invoices still watched); on an EVM
+        network also those the invoices hold on the other EVM networks (a payment sent on the wrong one)."""
         invoices = transaction(self._uow, lambda uow: uow.invoices.watching(self._clock.now()))
-        found = {o.address for i in invoices for o in i.options if o.rail.network.name == network}
+        scanned = {network, *evm_neighbours(network)}
+        found = {o.address for i in invoices for o in i.options if o.rail.network.name in scanned}
         return sorted(found)
 
     def record_chain_transfers(self, network: str, transfers: Sequence[ObservedTransfer]) -> DetectionReport:
         """Record transfers seen on ``network`` against the invoices owning their addresses (idempotent)."""
         if any(t.network != network for t in transfers):
             raise InvalidInput(f"every transfer passed for {network} must be on {network}")
-        grouped, ignored = transaction(self._uow, lambda uow: _group(uow, network, transfers))
+        grouped, strays, ignored = transaction(self._uow, lambda uow: _group(uow, network, transfers))
         events: list[InvoiceEvent] = []
         for invoice_id, batch in grouped.items():
             events += self._step(partial(self._record, invoice_id=invoice_id, transfers=batch, network=network))
-        return DetectionReport(tuple(grouped), tuple(events), tuple(ignored))
+        for invoice_id, batch in strays.items():
+            events += self._step(partial(self._record_stray, invoice_id=invoice_id, transfers=batch, network=network))
+        wrong = tuple(t for batch in strays.values() for t in batch)
+        return DetectionReport(tuple(grouped), tuple(events), tuple(ignored), wrong)
 
     def record_mempool(self, network: str, mempool: MempoolWatcher) -> DetectionReport:
         """Record unconfirmed payments to watched addresses (Bitcoin's mempool): the invoice shows them as seen
@@ -139,7 +163,152 @@ class Detection:
                 found = self._step(partial(self._confirm, invoice_id=invoice.id, depths=depths, network=network))
                 changed += [invoice.id] if found else []
                 events += found
+        events += self._follow_strays(network, watcher)
         return DetectionReport(tuple(changed), tuple(events))
+
+    # --- payments on the wrong EVM network ----------------------------------------------------------------------
+
+    def wrong_network_payment(self, payment_id: str) -> WrongNetworkPayment:
+        """One wrong-network payment, or ``NotFound``."""
+        return transaction(self._uow, lambda uow: _load_stray(uow, payment_id))
+
+    def wrong_network_payments(
+        self,
+        *,
+        invoice_id: str | None = None,
+        state: WrongNetworkState | None = None,
+        merchant_id: str | None = None,
+        before: str | None = None,
+        limit: int = 50,
+    ) -> list[WrongNetworkPayment]:
+        """An invoice's wrong-network payments (oldest first), or every one (newest first, by state or merchant)."""
+        if invoice_id is not None:
+            return transaction(self._uow, lambda uow: uow.wrong_network_payments.for_invoice(invoice_id))
+        found = transaction(
+            self._uow,
+            lambda uow: uow.wrong_network_payments.list(
+                state=state, before=before, limit=limit, merchant_id=merchant_id
+            ),
+        )
+        return found
+
+    def accept_wrong_network(self, payment_id: str, *, actor: str) -> WrongNetworkPayment:
+        """Take a pending wrong-network payment into its invoice: the network's rail is offered at the terms of the
+        option in the same asset, the address stored on that network (swept and custody-checked from then on) and
+        the transfer recorded as its payment, confirmed at that rail's depth and credited like any other.
+
+        Refused (``wrong_network_not_acceptable``) for an asset the invoice does not ask for, a rail the deployment
+        does not offer, or a network whose deposit addresses no hot wallet sweeps."""
+        self._step(partial(self._accept, payment_id=payment_id, actor=actor))
+        return self.wrong_network_payment(payment_id)
+
+    def _record_stray(
+        self, uow: PaymentsUnitOfWork, invoice_id: str, transfers: Sequence[ObservedTransfer], network: str
+    ) -> _Saved:
+        invoice = _load(uow, invoice_id)
+        now, events = self.chain_now(network), list[InvoiceEvent]()
+        rails = tuple(o.rail.key for o in invoice.options)
+        for transfer in transfers:
+            known = uow.wrong_network_payments.by_transfer(transfer.key)
+            if known is None:
+                payment = WrongNetworkPayment.seen(
+                    self._ids.new_id("wnp"), invoice.id, invoice.merchant_id, transfer, rails, now=now
+                )
+                uow.wrong_network_payments.add(payment)
+            else:
+                again = known.seen_again(transfer, now=now)
+                if again is None:
+                    continue
+                payment = again
+                uow.wrong_network_payments.update(payment)
+            events.append(wrong_network_event(invoice, payment, "invoice.wrong_network_payment", now))
+            audit(
+                uow,
+                _ACTOR,
+                "invoice.wrong_network_payment",
+                f"invoice:{invoice.id}",
+                now,
+                payment=payment.id,
+                tx=_tx(transfer),
+                amount=transfer.amount,
+                asked=",".join(rails),
+            )
+        publish_invoice_events(uow, self._ids, invoice, events)
+        return _Saved(invoice, events)
+
+    def _follow_strays(self, network: str, watcher: ChainWatcher) -> list[InvoiceEvent]:
+        """Each pending wrong-network payment on ``network``: its depth, or withdrawn when its block left."""
+        if not evm_neighbours(network):
+            return []  # only an EVM address is the same on another network
+        events: list[InvoiceEvent] = []
+        for payment in transaction(self._uow, lambda uow: uow.wrong_network_payments.followed(network)):
+            gone = _gone(watcher, payment.transfer)
+            depth = 0 if gone else watcher.confirmations(payment.transfer)
+            if gone or depth > payment.confirmations:
+                work = partial(self._move_stray, seen=payment, gone=gone, depth=depth)
+                events += self._step(work)
+        return events
+
+    def _move_stray(self, uow: PaymentsUnitOfWork, seen: WrongNetworkPayment, gone: bool, depth: int) -> _Saved:
+        payment = _load_stray(uow, seen.id)
+        invoice = _load(uow, payment.invoice_id)
+        if not payment.followed or payment.transfer.block_hash != seen.transfer.block_hash:
+            return _Saved(invoice)  # changed since it was read: the next step looks again
+        now = self.chain_now(payment.network)
+        if not gone:
+            uow.wrong_network_payments.update(payment.deepen(depth, now=now))
+            return _Saved(invoice)
+        why = "block reorganised away"
+        withdrawn = payment.withdraw(why, now=now)
+        uow.wrong_network_payments.update(withdrawn)
+        name = "invoice.wrong_network_payment_withdrawn"
+        events = [wrong_network_event(invoice, withdrawn, name, now, reason=why)]
+        audit(uow, _ACTOR, name, f"invoice:{invoice.id}", now, payment=payment.id, tx=_tx(payment.transfer))
+        publish_invoice_events(uow, self._ids, invoice, events)
+        return _Saved(invoice, events)
+
+    def _accept(self, uow: PaymentsUnitOfWork, payment_id: str, actor: str) -> _Saved:
+        payment = _load_stray(uow, payment_id)
+        invoice = _load(uow, payment.invoice_id)
+        accepted = payment.accept(by=actor, now=self._clock.now())
+        rail = self._acceptable_rail(invoice, payment)
+        same = next(o for o in invoice.options if o.rail.asset == rail.asset)
+        now = self.chain_now(payment.network)
+        store_address(uow.deposit_addresses, payment, now=self._clock.now())
+        flows.open_platform_accounts(
+            self._ledger, invoice.merchant_id, rail.network.name, rail.asset, session=uow.ledger
+        )
+        invoice.offer(rail, same.address)
+        events = invoice.record_transfer(payment.transfer, now=now)
+        uow.wrong_network_payments.update(accepted)
+        audit(
+            uow,
+            actor,
+            "invoice.wrong_network_accepted",
+            f"invoice:{invoice.id}",
+            now,
+            payment=payment.id,
+            rail=rail.key,
+            tx=_tx(payment.transfer),
+            amount=payment.transfer.amount,
+        )
+        return self._save(uow, invoice, events, now)
+
+    def _acceptable_rail(self, invoice: Invoice, payment: WrongNetworkPayment) -> Rail:
+        asset = payment.transfer.amount.asset
+        if not any(o.rail.asset == asset for o in invoice.options):
+            raise WrongNetworkNotAcceptable(
+                f"invoice {invoice.id} asks for no {asset.code}: refund payment {payment.id} instead"
+            )
+        rail = self._rails.get(payment.rail_key)
+        if rail is None:
+            raise WrongNetworkNotAcceptable(f"this deployment offers no {payment.rail_key} rail")
+        if payment.network not in self._sweepable:
+            raise WrongNetworkNotAcceptable(
+                f"no hot wallet sweeps deposit addresses on {payment.network} (CRYPTOPAY_"
+                f"{payment.network.upper()}_HOT_WALLET)"
+            )
+        return rail
 
     def expire_invoices(self, now_by_network: Mapping[str, datetime]) -> DetectionReport:
         """Let time act on open invoices by each network's scanned time; an invoice waits for all its networks."""
@@ -174,6 +343,9 @@ class Detection:
     ) -> _Saved:
         invoice = _load(uow, invoice_id)
         now, events = self.chain_now(network), list[InvoiceEvent]()
+        if not any(o.rail.network.name == network for o in invoice.options):
+            # Its address was stored on this network for a wrong-network payment refunded: still the wrong network.
+            return self._record_stray(uow, invoice_id, transfers, network)
         sighted = list(invoice.payments)
         for transfer in transfers:
             try:
@@ -285,18 +457,46 @@ def _payments_in(invoice: Invoice, credited: Sequence[InvoicePayment], quoter: Q
     return moved
 
 
+_Batches = dict[str, list[ObservedTransfer]]
+
+
 def _group(
     uow: PaymentsUnitOfWork, network: str, transfers: Sequence[ObservedTransfer]
-) -> tuple[dict[str, list[ObservedTransfer]], list[ObservedTransfer]]:
-    grouped: dict[str, list[ObservedTransfer]] = {}
+) -> tuple[_Batches, _Batches, list[ObservedTransfer]]:
+    """The transfers by the invoice owning their address on ``network``; those to an invoice's address on another
+    EVM network (mined ones: the wrong network); the rest (not ours, or a wallet's: ``wallets.deposits``)."""
+    grouped: _Batches = {}
+    strays: _Batches = {}
     ignored: list[ObservedTransfer] = []
     for transfer in transfers:
         owner = uow.deposit_addresses.by_address(network, transfer.to_address)
-        if owner is None or owner.invoice_id is None:  # not ours, or a wallet's (``wallets.deposits``)
-            ignored.append(transfer)
-        else:
+        if owner is not None and owner.invoice_id is not None:
             grouped.setdefault(owner.invoice_id, []).append(transfer)
-    return grouped, ignored
+            continue
+        elsewhere = _owner_elsewhere(uow, network, transfer) if owner is None else None
+        if elsewhere is not None:
+            strays.setdefault(elsewhere, []).append(transfer)
+        else:
+            ignored.append(transfer)
+    return grouped, strays, ignored
+
+
+def _owner_elsewhere(uow: PaymentsUnitOfWork, network: str, transfer: ObservedTransfer) -> str | None:
+    """The invoice owning ``transfer``'s address on another EVM network, if any (the EVM index is shared)."""
+    if transfer.block_number is None:
+        return None
+    for other in evm_neighbours(network):
+        owner = uow.deposit_addresses.by_address(other, transfer.to_address)
+        if owner is not None:
+            return owner.invoice_id  # None for a wallet's address: one owner per EVM address, never an invoice
+    return None
+
+
+def _load_stray(uow: PaymentsUnitOfWork, payment_id: str) -> WrongNetworkPayment:
+    payment = uow.wrong_network_payments.get(payment_id)
+    if payment is None:
+        raise NotFound(f"no wrong-network payment {payment_id}")
+    return payment
 
 
 def _on_chain(invoice: Invoice, network: str) -> list[InvoicePayment]:
@@ -338,11 +538,17 @@ def _dropped(payment: InvoicePayment) -> _Depth:
     return _Depth(payment.key, None, 0, True, why="dropped from the mempool (replaced, double-spent or evicted)")
 
 
+def _gone(watcher: ChainWatcher, transfer: ObservedTransfer) -> bool:
+    """Whether ``transfer``'s block left the chain (its height holds another block, or none)."""
+    assert transfer.block_number is not None  # only mined transfers are followed
+    canonical = watcher.block_hash(transfer.block_number)
+    return canonical is None or transfer.block_hash is None or canonical.lower() != transfer.block_hash.lower()
+
+
 def _depth(watcher: ChainWatcher, payment: InvoicePayment, finals: _Finals, rail: Rail) -> _Depth:
     transfer = payment.transfer
     assert transfer.block_number is not None  # _on_chain keeps mined payments only
-    canonical = watcher.block_hash(transfer.block_number)
-    gone = canonical is None or transfer.block_hash is None or canonical.lower() != transfer.block_hash.lower()
+    gone = _gone(watcher, transfer)
     depth = 0 if gone else watcher.confirmations(transfer)
     final = None if gone else finals.reached(transfer.block_number, rail.finality)
     return _Depth(payment.key, transfer.block_hash, depth, gone, final)

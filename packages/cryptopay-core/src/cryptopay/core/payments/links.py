@@ -1,7 +1,8 @@
 """Payment links: a reusable request to be paid; each use creates an invoice.
 
-A link asks a fixed ``amount``, or lets the customer enter one in ``currency`` (the store's minimum and maximum
-invoice amounts apply, as to every invoice). It may expire and may cap its uses. Invariants:
+A link asks a fixed ``amount``, or lets the customer enter one in ``currency``; either is within the currency's
+bounds (``link_amounts.LINK_AMOUNTS``: whole shillings from KES 10 to 1,000,000, USDT 1 to 10,000, as data), and the
+store's minimum and maximum invoice amounts apply, as to every invoice. It may expire and may cap its uses. Invariants:
 - a use is counted in the same transaction that stores its invoice (``PaymentLinkRepository.claim_use``, one
   conditional update), so a capped link never makes more invoices than its cap, however many customers press at
   once, and a refused invoice (bad amount, no quote) uses nothing;
@@ -22,7 +23,7 @@ invoice amounts apply, as to every invoice). It may expire and may cap its uses.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ from cryptopay.core.invoices import Invoice
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payments.invoicing import Invoicing
+from cryptopay.core.payments.link_amounts import LINK_AMOUNTS, AmountBounds
 from cryptopay.core.payments.model import PaymentLink, PaymentLinkClosed, PaymentLinkTerms
 from cryptopay.core.ports.system import Clock, IdGenerator
 
@@ -59,9 +61,10 @@ class PaymentLinks:
         ids: IdGenerator,
         invoicing: Invoicing,
         public_ids: Callable[[], str] = new_public_id,
+        amounts: Mapping[str, AmountBounds] = LINK_AMOUNTS,
     ) -> None:
         self._uow, self._clock, self._ids, self._invoicing = uow, clock, ids, invoicing
-        self._public_ids = public_ids
+        self._public_ids, self._amounts = public_ids, amounts
 
     def create_link(
         self,
@@ -75,7 +78,8 @@ class PaymentLinks:
         expires_at: datetime | None = None,
         max_uses: int | None = None,
     ) -> PaymentLink:
-        """A new link; ``amount`` fixes the price, else the customer enters one in ``currency``.
+        """A new link; ``amount`` fixes the price (within its currency's bounds), else the customer enters one in
+        ``currency``.
 
         >>> # links.create_link("mer_1", actor="user:u1", description="Mandazi", amount=Money.of("50", "KES"))
         """
@@ -85,6 +89,14 @@ class PaymentLinks:
                 uow, merchant_id, actor, description, amount, currency, rails, expires_at, max_uses
             ),
         )
+
+    def amount_bounds(self, link: PaymentLink) -> AmountBounds | None:
+        """What a customer may enter on ``link`` (None: a fixed price, or a currency without bounds): its currency's
+        bounds narrowed by the store's invoice bounds."""
+        bounds = self._amounts.get(link.currency.code) if link.amount is None else None
+        if bounds is None:
+            return None
+        return bounds.for_store(transaction(self._uow, lambda uow: uow.stores.get(link.merchant_id)))
 
     def get_link(self, link_id: str) -> PaymentLink:
         """The link by its id, or ``NotFound``."""
@@ -110,13 +122,16 @@ class PaymentLinks:
         """Use the link: an invoice for its price (or the amount entered), counted against its cap atomically.
 
         ``amount`` (links without a fixed price) is in the link's currency; ``PaymentLinkTerms`` (409) when it or
-        ``rail`` does not fit the link, ``PaymentLinkClosed`` (409) once the link is closed.
+        ``rail`` does not fit the link, ``PaymentLinkClosed`` (409) once the link is closed; outside its currency's
+        bounds ``AmountBelowMinimum``, ``AmountAboveMaximum`` or ``AmountNotWhole`` (422, field ``amount``).
         """
         link, now = self.load_public(public_id), self._clock.now()
         link.check_open(now)
         if isinstance(amount, Money) and amount.asset != link.currency:
             raise PaymentLinkTerms(f"this link is paid in {link.currency.code}", field="amount")
         price = link.price_for(amount.amount if isinstance(amount, Money) else amount)
+        if link.amount is None and (bounds := self._amounts.get(link.currency.code)) is not None:
+            bounds.check(price)
         rails = link.rails_for(rail)
         return self._invoicing.create_invoice(
             link.merchant_id,
@@ -151,6 +166,8 @@ class PaymentLinks:
             raise NotFound(f"merchant {merchant_id} has no store settings: it cannot take payments yet")
         chosen = None if rails is None else tuple(store.rail(key.strip().lower()).key for key in dict.fromkeys(rails))
         _check_terms(description, amount, currency, chosen, expires_at, max_uses, now)
+        if amount is not None and (bounds := self._amounts.get(amount.asset.code)) is not None:
+            bounds.check(amount)
         if amount is not None and amount.asset == KES and store.bounded:
             store.check_invoice_worth(amount)
         link = PaymentLink(

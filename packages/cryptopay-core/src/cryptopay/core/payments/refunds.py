@@ -13,6 +13,9 @@ Invariants:
   in the transaction that records it, before anything is sent (recorded before sent), and the network's
   ``ChainSender`` is idempotent on the refund id. On confirmation the hold is posted and custody pays out (Dr in
   flight / Cr custody); a definitive failure voids the hold. The network fee is the platform's;
+- a payment on the wrong EVM network (``payments.wrong_network``) is refunded whole, never from the merchant's
+  balance: once as deep as that network's rail asks, it is booked into custody against
+  ``liabilities:wrong_network:<ASSET>`` and the refund holds it from there (``refund_wrong_network``);
 - every state is an outbox message (``refund.requested|sent|confirmed|failed``, a merchant webhook) and an audit
   record, in the same transaction as the change.
 """
@@ -29,17 +32,26 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import flows
-from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidInput, NotFound, Refused, Unavailable
+from cryptopay.core.errors import (
+    CryptopayError,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    Refused,
+    Unavailable,
+)
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, is_confirmed
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish, transaction
 from cryptopay.core.payments.model import Refund, RefundState, address_key
+from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState, store_address
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.rails import NETWORKS, AddressFormat, Rail
+from cryptopay.core.rails import NETWORKS, AddressFormat, Rail, rail_for
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
@@ -99,9 +111,11 @@ class Refunds:
         pricer: Quoter | None = None,
         quotes: QuoteRepository | None = None,
         validators: Mapping[str, AddressValidator] | None = None,
+        rails: Mapping[str, Rail] | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger, self._senders = uow, clock, ids, ledger, dict(senders)
         self._pricer, self._quotes, self._validators = pricer, quotes, dict(validators or {})
+        self._rails = dict(rails or {})  # the deployment's rails: a wrong-network payment's depth before a refund
 
     def refundable(self, invoice_id: str, rail: str) -> Money:
         """The most a refund on ``rail`` (a rail key such as ``usdt-tron``) may still take: what the invoice
@@ -133,6 +147,65 @@ class Refunds:
         option = _closed_option(invoice, _rail_of(invoice, rail))  # refused before any quote is locked
         wanted = self._convert(invoice, option, amount, quote_id)
         return transaction(self._uow, lambda uow: self._request(uow, invoice_id, address, requested_by, wanted))
+
+    def refund_wrong_network(self, payment_id: str, *, address: str, requested_by: str) -> Refund:
+        """Send a payment made on the wrong EVM network back whole to ``address`` (the payer's, on that network).
+
+        Refused until it is as deep as that network's rail asks; a conflict unless it is pending (or refunded by a
+        refund that failed). The merchant's balance is never touched."""
+        return transaction(
+            self._uow, partial(self._refund_stray, payment_id=payment_id, address=address, requested_by=requested_by)
+        )
+
+    def _refund_stray(self, uow: PaymentsUnitOfWork, payment_id: str, address: str, requested_by: str) -> Refund:
+        payment = _stray(uow, payment_id)
+        invoice, now = load_invoice(uow, payment.invoice_id), self._clock.now()
+        rail = self._rails.get(payment.rail_key) or rail_for(payment.network, payment.transfer.amount.asset)
+        self._check_refundable_stray(uow, payment, rail)
+        target = self._check_address(PaymentOption(rail, payment.transfer.to_address, payment.transfer.amount), address)
+        amount = payment.transfer.amount
+        if not payment.booked:
+            store_address(uow.deposit_addresses, payment, now=now)
+            flows.book_wrong_network_payment(
+                self._ledger, payment_id=payment.id, network=payment.network, amount=amount, session=uow.ledger
+            )
+        refund_id = self._ids.new_id("rfd")
+        hold_id = self._hold_from(uow, flows.wrong_network_suspense(amount.asset), refund_id, amount)
+        refund = Refund(
+            id=refund_id,
+            invoice_id=invoice.id,
+            merchant_id=invoice.merchant_id,
+            rail_key=rail.key,
+            network=payment.network,
+            address=target,
+            amount=amount,
+            hold_id=hold_id,
+            requested_by=requested_by,
+            created_at=now,
+            reason=f"wrong_network/{payment.id}",
+            token_contract=rail.token.contract,
+        )
+        uow.refunds.add(refund)
+        uow.wrong_network_payments.update(payment.refunding(refund.id, by=requested_by, now=now))
+        _publish(uow, self._ids, refund, now)
+        details = {"invoice": invoice.id, "amount": amount, "address": refund.address, "hold": hold_id}
+        audit(uow, requested_by, "refund.request", f"refund:{refund.id}", now, **details, payment=payment.id)
+        return refund
+
+    def _check_refundable_stray(self, uow: PaymentsUnitOfWork, payment: WrongNetworkPayment, rail: Rail) -> None:
+        if payment.state is WrongNetworkState.REFUNDED:
+            previous = uow.refunds.get(payment.refund_id or "")
+            if previous is None or previous.state is not RefundState.FAILED:
+                raise InvalidState(f"wrong-network payment {payment.id} is being refunded by {payment.refund_id}")
+        elif payment.state is not WrongNetworkState.PENDING:
+            raise InvalidState(f"wrong-network payment {payment.id} is {payment.state.value}: only a pending one")
+        if payment.network not in self._senders:
+            raise Refused(f"refunds on {payment.network} are not configured (no hot wallet)")
+        if not payment.booked and payment.confirmations < rail.confirmations:
+            raise Refused(
+                f"wrong-network payment {payment.id} has {payment.confirmations} of the {rail.confirmations} "
+                f"confirmations {payment.network} needs before it is refunded: try again later"
+            )
 
     def get_invoice(self, invoice_id: str) -> Invoice:
         return transaction(self._uow, lambda uow: load_invoice(uow, invoice_id))
@@ -255,17 +328,21 @@ class Refunds:
         return valid_address(network, address, self._validators)
 
     def _hold(self, uow: PaymentsUnitOfWork, invoice: Invoice, refund_id: str, amount: Money) -> str:
-        in_flight = withdrawals_in_flight(amount.asset)
-        self._ledger.open_account(Account(in_flight, AccountKind.LIABILITY, amount.asset), session=uow.ledger)
         source = flows.merchant_liability(invoice.merchant_id, amount.asset)
-        request = HoldRequest(f"refund:{refund_id}:hold", source, in_flight, amount, None, f"refund {refund_id}")
         try:
-            return self._ledger.hold(request, session=uow.ledger).id
+            return self._hold_from(uow, source, refund_id, amount)
         except InsufficientFunds:
             raise Refused(
                 f"the merchant's {amount.asset.code} balance no longer covers {amount} (already settled): "
                 "refund it from the merchant's side"
             ) from None
+
+    def _hold_from(self, uow: PaymentsUnitOfWork, source: str, refund_id: str, amount: Money) -> str:
+        """Hold ``amount`` from ``source`` towards the withdrawals in flight while the refund is out."""
+        in_flight = withdrawals_in_flight(amount.asset)
+        self._ledger.open_account(Account(in_flight, AccountKind.LIABILITY, amount.asset), session=uow.ledger)
+        request = HoldRequest(f"refund:{refund_id}:hold", source, in_flight, amount, None, f"refund {refund_id}")
+        return self._ledger.hold(request, session=uow.ledger).id
 
     def _follow(self, refund: Refund, *, send: bool) -> Refund:
         sender = self._senders[refund.network]
@@ -460,6 +537,13 @@ def _signed(sender: ChainSender, withdrawal_id: str) -> bool:
 
 def _withdrawal(refund: Refund) -> WithdrawalRequest:
     return WithdrawalRequest(refund.id, refund.network, refund.address, refund.amount, refund.token_contract)
+
+
+def _stray(uow: PaymentsUnitOfWork, payment_id: str) -> WrongNetworkPayment:
+    payment = uow.wrong_network_payments.get(payment_id)
+    if payment is None:
+        raise NotFound(f"no wrong-network payment {payment_id}")
+    return payment
 
 
 def _refund(uow: PaymentsUnitOfWork, refund_id: str) -> Refund:

@@ -37,6 +37,7 @@ from cryptopay.core.payments.model import (
     RefundState,
     StoreSettings,
 )
+from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.storage import UnitOfWork
@@ -55,6 +56,7 @@ __all__ = [
     "SettlementRepository",
     "StoreSettingsRepository",
     "UnmatchedAnswerRepository",
+    "WrongNetworkPaymentRepository",
 ]
 
 
@@ -340,6 +342,45 @@ class UnmatchedAnswerRepository(Protocol):
         ...
 
 
+class WrongNetworkPaymentRepository(Protocol):
+    """Payments seen at an invoice's address on an EVM network it did not ask for (``payments.wrong_network``).
+
+    On SQL: unique ``(network, tx_hash, index)``, so one transfer is one record however often it is scanned.
+    """
+
+    def add(self, payment: WrongNetworkPayment) -> None:
+        """Store a new record; ``Conflict`` if its id or its transfer is stored already."""
+        ...
+
+    def get(self, payment_id: str) -> WrongNetworkPayment | None:
+        """The record, locked for update until the transaction ends."""
+        ...
+
+    def update(self, payment: WrongNetworkPayment) -> None: ...
+
+    def by_transfer(self, key: tuple[str, str, int]) -> WrongNetworkPayment | None:
+        """The record of the transfer ``(network, tx_hash lower-cased, index)``, if any."""
+        ...
+
+    def for_invoice(self, invoice_id: str) -> list[WrongNetworkPayment]:
+        """The invoice's records, oldest first (by id)."""
+        ...
+
+    def followed(self, network: str) -> list[WrongNetworkPayment]:
+        """The pending records on ``network`` still checked for reorgs (``WrongNetworkPayment.followed``), by id."""
+        ...
+
+    def list(
+        self, *, state: WrongNetworkState | None, before: str | None, limit: int, merchant_id: str | None = None
+    ) -> list[WrongNetworkPayment]:
+        """Records (only those in ``state`` / of ``merchant_id`` when given), newest first, older than ``before``."""
+        ...
+
+    def count_pending(self) -> int:
+        """How many records wait for a decision: one aggregate query."""
+        ...
+
+
 class PaymentsUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the payment repositories, the ledger session, the audit log and the outbox."""
 
@@ -369,6 +410,9 @@ class PaymentsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def payment_links(self) -> PaymentLinkRepository: ...
+
+    @property
+    def wrong_network_payments(self) -> WrongNetworkPaymentRepository: ...
 
 
 PaymentsUowFactory = Callable[[], AbstractContextManager[PaymentsUnitOfWork]]

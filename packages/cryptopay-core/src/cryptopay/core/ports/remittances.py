@@ -14,7 +14,13 @@ from cryptopay.core.ports.travel_rule import TravelRuleUnitOfWork
 from cryptopay.core.ports.wallets import SellUnitOfWork
 from cryptopay.core.remittances.model import RemittanceOrder, RemittanceState
 
-__all__ = ["RemittanceRepository", "RemittanceUnitOfWork", "RemittanceUowFactory"]
+__all__ = [
+    "RemittanceReadUnitOfWork",
+    "RemittanceReadUowFactory",
+    "RemittanceRepository",
+    "RemittanceUnitOfWork",
+    "RemittanceUowFactory",
+]
 
 
 class RemittanceRepository(Protocol):
@@ -35,6 +41,17 @@ class RemittanceRepository(Protocol):
     def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:
         """Orders newest first (by id, descending), strictly before ``before``, in ``state`` when given."""
         ...
+
+
+class RemittanceReadUnitOfWork(PaymentsUnitOfWork, Protocol):
+    """The orders with the payouts they use: what the gauges read (``cryptopay.core.remittances.watch``)."""
+
+    @property
+    def remittances(self) -> RemittanceRepository: ...
+
+
+class RemittanceReadUowFactory(Protocol):
+    def __call__(self) -> AbstractContextManager[RemittanceReadUnitOfWork]: ...
 
 
 class RemittanceUnitOfWork(SellUnitOfWork, PaymentsUnitOfWork, TravelRuleUnitOfWork, Protocol):

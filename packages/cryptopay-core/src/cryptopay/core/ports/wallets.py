@@ -32,6 +32,7 @@ __all__ = [
     "SellUowFactory",
     "SendParties",
     "SendRepository",
+    "SendingWallet",
     "TransferRepository",
     "UsageRepository",
     "WalletRepository",
@@ -123,11 +124,29 @@ class UsageRepository(Protocol):
 
 
 @attrs.frozen
-class SendParties:
-    """What a P2P send reads before it moves money (``SendRepository.parties``): the sender's wallet (locked), the
-    recipient's, the sender's KYC profile and the sender's usage per product (as ``UsageRepository.totals``)."""
+class SendingWallet:
+    """What a send needs of its sender's wallet: that there is one (locked) and whether it is frozen. None of the
+    wallet's personal data (its phone): an adapter that seals them has nothing to open for the sender.
 
-    sender: Wallet | None
+    >>> SendingWallet.of(Wallet(user_id="usr_1", phone="254712345678", created_at=datetime(2026, 1, 1)))
+    SendingWallet(user_id='usr_1', frozen=False)
+    """
+
+    user_id: str
+    frozen: bool
+
+    @classmethod
+    def of(cls, wallet: Wallet) -> SendingWallet:
+        return cls(wallet.user_id, wallet.frozen)
+
+
+@attrs.frozen
+class SendParties:
+    """What a P2P send reads before it moves money (``SendRepository.parties``): the sender's wallet (locked; only
+    whether it is frozen), the recipient's, the sender's KYC profile and the sender's usage per product (as
+    ``UsageRepository.totals``)."""
+
+    sender: SendingWallet | None
     recipient: Wallet | None
     profile: KycProfile | None
     usage: Mapping[str, tuple[Money, Money]]
@@ -149,8 +168,9 @@ class SendRepository(Protocol):
         ledger_codes: Sequence[str],
     ) -> SendParties:
         """The sender's wallet locked as by ``WalletRepository.get(lock=True)`` (nothing else is locked when it has
-        none), the recipient's wallet by ``phone`` or else ``username``, the sender's KYC profile (not locked: the
-        wallet's lock already queues the sender's movements) and usage totals.
+        none; ``SendingWallet``: whether it is frozen), the recipient's wallet by ``phone`` or else ``username``,
+        the sender's KYC profile (not locked: the wallet's lock already queues the sender's movements) and usage
+        totals.
 
         An adapter may also prepare the unit's ledger session for the posting that follows: read the idempotency
         ``ledger_keys`` and lock the balances of ``ledger_codes`` and of the recipient's ``asset`` wallet account,

@@ -38,8 +38,9 @@ def _standing(credits: Iterable[PaymentCredit]) -> list[PaymentCredit]:
 
 
 def custody_matches_credits(records: Records) -> list[Difference]:
-    """Each custody account holds the standing credits' receipts on its network and the standing wallet deposits,
-    less the confirmed refunds, the wallet withdrawals and what the treasury's conversions sold (by their fills)."""
+    """Each custody account holds the standing credits' receipts on its network, the standing wallet deposits and
+    the wrong-network payments booked to be refunded, less the confirmed refunds, the wallet withdrawals and what
+    the treasury's conversions sold (by their fills)."""
     expected: dict[str, Money] = {code: Money.zero(balance.asset) for code, balance in records.custody.items()}
     for credit in _standing(records.credits):
         code = flows.custody(credit.transfer[0], credit.received.asset)
@@ -48,6 +49,9 @@ def custody_matches_credits(records: Records) -> list[Difference]:
         if deposit.standing:
             code = flows.custody(deposit.network, deposit.asset)
             expected[code] = expected.get(code, Money.zero(deposit.asset)) + deposit.amount
+    for stray in records.wrong_network:  # booked to be refunded whole (the refund's confirmation takes it out)
+        code = flows.custody(stray.network, stray.transfer.amount.asset)
+        expected[code] = expected.get(code, Money.zero(stray.transfer.amount.asset)) + stray.transfer.amount
     for refund in records.refunds:
         if refund.state is RefundState.CONFIRMED:
             code = flows.custody(refund.network, refund.amount.asset)

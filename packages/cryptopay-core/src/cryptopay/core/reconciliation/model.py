@@ -24,6 +24,7 @@ from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold
 from cryptopay.core.money import Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
+from cryptopay.core.payments.wrong_network import WrongNetworkPayment
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.reconciliation.statement import Statement
@@ -132,6 +133,7 @@ class Records:
     deposits: DepositBooks | None = None  # the wallets' crypto deposits (None: no deposit store)
     withdrawals: WithdrawalBooks | None = None  # the wallets' crypto withdrawals (None: no withdrawal store)
     conversions: tuple[BookedConversion, ...] = ()  # crypto the treasury sold (it left custody), from the ledger
+    wrong_network: tuple[WrongNetworkPayment, ...] = ()  # wrong-network payments booked into custody to be refunded
 
 
 @attrs.frozen(kw_only=True)

@@ -25,6 +25,7 @@ from cryptopay.core.ledger import AccountBalance, Hold, Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import ASSETS, KES, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
+from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.chains import BalanceReader
 from cryptopay.core.ports.ledger import LedgerSession
@@ -205,7 +206,8 @@ class Reconciliation:
         deposit_books = self._deposit_books() if self._deposits is not None else None
         withdrawal_books = self._withdrawal_books() if self._withdrawals is not None else None
         conversions = self._conversions()
-        custody = self._custody(credits, deposit_books, withdrawal_books, conversions)
+        strays = in_transaction(self._uow, _booked_strays)
+        custody = self._custody(credits, deposit_books, withdrawal_books, conversions, strays)
         return Records(
             invoices=tuple(invoices),
             credits=tuple(credits),
@@ -228,6 +230,7 @@ class Reconciliation:
             deposits=deposit_books,
             withdrawals=withdrawal_books,
             conversions=tuple(conversions),
+            wrong_network=tuple(strays),
             **self._treasury_records(),
         )
 
@@ -324,6 +327,7 @@ class Reconciliation:
         deposits: DepositBooks | None = None,
         withdrawals: WithdrawalBooks | None = None,
         conversions: Sequence[BookedConversion] = (),
+        strays: Sequence[WrongNetworkPayment] = (),
     ) -> dict[str, Money]:
         stores = each(lambda after, limit: self._listings.stores(after=after, limit=limit), lambda s: s.merchant_id)
         accounts = {flows.custody(rail.network.name, rail.asset): rail.asset for s in stores for rail in s.rails}
@@ -333,6 +337,7 @@ class Reconciliation:
             flows.custody(w.network, w.asset): w.asset for w in (withdrawals.withdrawals if withdrawals else ())
         }
         accounts |= {flows.custody(c.network, c.sold.asset): c.sold.asset for c in conversions}
+        accounts |= {flows.custody(p.network, p.transfer.amount.asset): p.transfer.amount.asset for p in strays}
         found = {code: self._balance(code) for code in sorted(accounts)}
         return {code: b.posted if b else Money.zero(accounts[code]) for code, b in found.items()}
 
@@ -394,6 +399,16 @@ def _buy_entries(uow: WalletUnitOfWork, buy_ids: Sequence[str]) -> dict[str, boo
 
 def _addresses(uow: PaymentsUnitOfWork, *, network: str) -> list[str]:
     return uow.deposit_addresses.addresses_for(network)
+
+
+def _booked_strays(uow: PaymentsUnitOfWork) -> list[WrongNetworkPayment]:
+    """Every wrong-network payment booked into custody (refunded), page by page."""
+    found: list[WrongNetworkPayment] = []
+    while page := uow.wrong_network_payments.list(
+        state=WrongNetworkState.REFUNDED, before=found[-1].id if found else None, limit=500
+    ):
+        found += page
+    return found
 
 
 def _per_invoice(uow: PaymentsUnitOfWork, invoices: Sequence[Invoice]) -> tuple[list[PaymentCredit], list[Refund]]:

@@ -84,6 +84,8 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
 from cryptopay.core.remittances import travel
 from cryptopay.core.remittances.model import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
+from cryptopay.core.remittances.watch import current_payout as _current_payout
+from cryptopay.core.remittances.watch import payout_attempts as _attempts
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
 from cryptopay.core.system import NAIROBI
@@ -804,22 +806,6 @@ def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: 
     if profile is None:
         raise NotFound(f"{wallet.user_id} has no KYC profile")
     return check_wallet_movement(profile, Product.REMITTANCE, value, spent=spending(uow, wallet.user_id, now), at=now)
-
-
-def _attempts(uow: PaymentsUnitOfWork, order: RemittanceOrder) -> list[Payout]:
-    """The order's payouts: the first, then each retry that replaced the one before."""
-    payout = uow.payouts.get(order.payout_id) if order.payout_id else None
-    found: list[Payout] = []
-    while payout is not None and len(found) < 100:
-        found.append(payout)
-        payout = uow.payouts.get(payout.retried_by) if payout.retried_by else None
-    return found
-
-
-def _current_payout(uow: PaymentsUnitOfWork, order: RemittanceOrder) -> Payout | None:
-    """The newest attempt (the first payout, followed through its retries)."""
-    attempts = _attempts(uow, order)
-    return attempts[-1] if attempts else None
 
 
 def _paid_rail(invoice: Invoice) -> str:

@@ -34,6 +34,7 @@ from cryptopay.core.payments.model import (
     StoreSettings,
     address_key,
 )
+from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.settlement.model import Settlement, SettlementState
@@ -52,6 +53,7 @@ __all__ = [
     "InMemorySettlements",
     "InMemoryStores",
     "InMemoryUnmatchedAnswers",
+    "InMemoryWrongNetworkPayments",
     "payments_storage",
     "payments_uow",
 ]
@@ -416,6 +418,47 @@ class InMemoryUnmatchedAnswers(_ById):
         return [_copy(a) for a in found[:limit]]
 
 
+class InMemoryWrongNetworkPayments(_ById):
+    """Records by id; one per transfer key, as SQL's unique ``(network, tx_hash, index)`` keeps it."""
+
+    def _all(self) -> list[WrongNetworkPayment]:
+        return sorted((cast(WrongNetworkPayment, p) for p in self._items.values()), key=lambda p: p.id)
+
+    def add(self, payment: WrongNetworkPayment) -> None:
+        if self.by_transfer(payment.key) is not None:
+            raise Conflict(f"transfer {payment.key[1]}#{payment.key[2]} on {payment.key[0]} is recorded already")
+        self._add(payment, payment.id, "wrong-network payment")
+
+    def get(self, payment_id: str) -> WrongNetworkPayment | None:
+        found = self._items.get(payment_id)
+        return _copy(cast(WrongNetworkPayment, found)) if found is not None else None
+
+    def update(self, payment: WrongNetworkPayment) -> None:
+        self._update(payment, payment.id, "wrong-network payment")
+
+    def by_transfer(self, key: tuple[str, str, int]) -> WrongNetworkPayment | None:
+        return next((_copy(p) for p in self._all() if p.key == key), None)
+
+    def for_invoice(self, invoice_id: str) -> list[WrongNetworkPayment]:
+        return [_copy(p) for p in self._all() if p.invoice_id == invoice_id]
+
+    def followed(self, network: str) -> list[WrongNetworkPayment]:
+        return [_copy(p) for p in self._all() if p.network == network and p.followed]
+
+    def list(
+        self, *, state: WrongNetworkState | None, before: str | None, limit: int, merchant_id: str | None = None
+    ) -> list[WrongNetworkPayment]:
+        chosen = [
+            p
+            for p in self._all()
+            if (state is None or p.state is state) and (merchant_id is None or p.merchant_id == merchant_id)
+        ]
+        return _newest(chosen, lambda p: p.id, before, limit)
+
+    def count_pending(self) -> int:
+        return sum(1 for p in self._all() if p.state is WrongNetworkState.PENDING)
+
+
 def payments_storage(**extra: Any) -> InMemoryStorage:
     """An ``InMemoryStorage`` offering every payment repository (and any ``extra`` ones, e.g. webhooks)."""
     return InMemoryStorage(
@@ -428,6 +471,7 @@ def payments_storage(**extra: Any) -> InMemoryStorage:
         refunds=InMemoryRefunds(),
         unmatched_answers=InMemoryUnmatchedAnswers(),
         payment_links=InMemoryPaymentLinks(),
+        wrong_network_payments=InMemoryWrongNetworkPayments(),
         **extra,
     )
 

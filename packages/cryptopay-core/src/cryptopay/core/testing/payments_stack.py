@@ -24,7 +24,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from cryptopay.core.compliance.feed import MonitoringFeed
@@ -49,8 +49,9 @@ from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxSta
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.queue import JobRegistry
+from cryptopay.core.ports.remittances import RemittanceReadUowFactory
 from cryptopay.core.pricing import Pricer
-from cryptopay.core.rails import NETWORKS, AddressFormat, Finality, rail_for
+from cryptopay.core.rails import NETWORKS, AddressFormat, Finality, Rail, rail_for
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.settlement.model import SettlementProfile
@@ -63,6 +64,7 @@ from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage, payments_uow
 from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.reconciliation import InMemoryBalanceQueries, InMemoryReconciliationRuns
+from cryptopay.core.testing.remittances import InMemoryRemittances
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookEndpoints
 
@@ -258,6 +260,11 @@ class FakeChainSender:
         self.sent[withdrawal_id] = attrs.evolve(self.sent[withdrawal_id], state=state)
 
 
+def _stack_rails(network: str) -> list[Rail]:
+    """The stack's rails on ``network``: each of its tokens at 3 confirmations (the merchants' default)."""
+    return [rail_for(network, token.asset, confirmations=3) for token in NETWORKS[network].tokens]
+
+
 class PaymentsStack:
     """Every payment use case wired over in-memory fakes, on a manual clock that starts on a Monday, 12:00 Nairobi."""
 
@@ -265,7 +272,9 @@ class PaymentsStack:
         self.clock = ManualClock(start)
         self.ids = SequentialIds()
         self.storage = payments_storage(
-            webhook_endpoints=InMemoryWebhookEndpoints(), webhook_deliveries=InMemoryWebhookDeliveries()
+            webhook_endpoints=InMemoryWebhookEndpoints(),
+            webhook_deliveries=InMemoryWebhookDeliveries(),
+            remittances=InMemoryRemittances(),  # the remittance gauges read it (orders are opened elsewhere)
         )
         self.uow = payments_uow(self.storage)
         self.ledger = Ledger(self.storage.ledger_store, clock=self.clock, ids=self.ids)
@@ -299,7 +308,15 @@ class PaymentsStack:
         derivers = {n: SequentialDeriver(n) for n in self.chains}
         self.invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, derivers=derivers)
         self.detection = Detection(
-            uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=self.cursors, monitor=self.monitor, quoter=self.pricer
+            uow=uow,
+            clock=clock,
+            ids=ids,
+            ledger=ledger,
+            cursors=self.cursors,
+            monitor=self.monitor,
+            quoter=self.pricer,
+            rails={r.key: r for n in self.chains for r in _stack_rails(n)},  # a wrong-network payment's depth
+            sweepable=list(self.senders),  # every fake chain has a hot wallet
         )
         self.settling = Settling(
             uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants
@@ -321,6 +338,7 @@ class PaymentsStack:
             senders=self.senders,
             pricer=self.pricer,
             quotes=self.quotes,
+            rails={r.key: r for n in self.chains for r in _stack_rails(n)},
         )
         self.payment_links = PaymentLinks(uow=uow, clock=clock, ids=ids, invoicing=self.invoicing)
         self.listings = Listings(uow=uow, merchants=self.merchants)
@@ -352,6 +370,7 @@ class PaymentsStack:
             balances=self.balance_queries,
             dead_letters=self.jobs,
             backlog=self.jobs,
+            remittances=cast(RemittanceReadUowFactory, self.storage.unit_of_work),
         )
         self._scanners = {
             n: ChainScanner(c, self.cursors, start_block=c.head() + 1, metrics=self.metrics)

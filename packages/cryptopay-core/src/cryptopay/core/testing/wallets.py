@@ -22,7 +22,7 @@ from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.compliance import MovementJournal
 from cryptopay.core.ports.kyc import KycRepository
-from cryptopay.core.ports.wallets import SendParties
+from cryptopay.core.ports.wallets import SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 
@@ -213,7 +213,7 @@ class InMemorySends:
         recipient = self._wallets.by_phone(phone) if phone else self._wallets.by_username(username or "")
         profile = self._kyc.get(sender_id)
         usage = self._usage.totals(sender_id, day_start=day_start, month_start=month_start)
-        return SendParties(sender, recipient, profile, usage)
+        return SendParties(None if sender is None else SendingWallet.of(sender), recipient, profile, usage)
 
     def record(self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = ()) -> None:
         movements = self._journal

@@ -75,10 +75,14 @@ def spending_of(totals: Mapping[str, tuple[Money, Money]]) -> Spending:
     >>> spending_of({"p2p": (Money.of("100", KES), Money.of("250", KES))}).this_month
     Money('250.00', 'KES')
     """
-    zero = Money.zero(KES)
-    today = {Product(p): t for p, (t, _) in totals.items()}
-    month = {Product(p): m for p, (_, m) in totals.items()}
-    return Spending(sum(today.values(), zero), sum(month.values(), zero), today, month)
+    today: dict[Product, Money] = {}
+    month: dict[Product, Money] = {}
+    day_total = month_total = Money.zero(KES)
+    for name, (day_sum, month_sum) in totals.items():
+        product = Product(name)
+        today[product], month[product] = day_sum, month_sum
+        day_total, month_total = day_total + day_sum, month_total + month_sum
+    return Spending(day_total, month_total, today, month)
 
 
 @attrs.define
@@ -217,10 +221,10 @@ class Wallets:
         return transfer
 
     def _fee(self, amount: Money, at: datetime) -> Money:
-        try:
-            return self.fees.quote(FeeProduct.P2P, amount, at=at).fee
-        except NotFound:  # no P2P schedule: sending is free
+        schedule = self.fees.find(FeeProduct.P2P, amount.asset, at=at)
+        if schedule is None:  # no P2P schedule: sending is free
             return Money.zero(amount.asset)
+        return schedule.quote(amount).fee
 
     def _invite(self, transfer: Transfer) -> None:
         """Tell the number that money waits for it; a failed SMS is audited and the claim stands."""

@@ -48,6 +48,8 @@ WEBHOOK_EVENTS = (
     "invoice.paid_late",
     "invoice.paid_partial",
     "invoice.cancelled",
+    "invoice.wrong_network_payment",
+    "invoice.wrong_network_payment_withdrawn",
     "payout.completed",
     "payout.failed",
     "settlement.completed",

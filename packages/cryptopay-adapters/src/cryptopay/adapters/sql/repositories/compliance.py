@@ -3,6 +3,7 @@ alerts (``uow.alerts``) and cases (``uow.cases``); each also works standalone on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -129,9 +130,22 @@ class SqlKycApplications:
         }
 
 
-MOVEMENT_FIELDS = PersonalFields("compliance_movements", ("counterparty",))
-"""A journaled movement's personal field: its counterparty (a phone, a bank account, a remittance sender's name; an
-address or a party id otherwise, sealed alike)."""
+_USER_ID = re.compile(r"usr_[0-9A-Za-z_]{1,64}")
+
+
+def is_user_id(value: str) -> bool:
+    """Whether a counterparty is one of our users' ids (``usr_...``): no personal data, and in the clear already in
+    the tables that name people by id (``wallet_transfers.sender_id``, ``recipient_id``; every ``party_id``).
+
+    >>> is_user_id("usr_01JD3ZQ8M2"), is_user_id("254712345678"), is_user_id("@amina"), is_user_id("usr_1 Jane")
+    (True, False, False, False)
+    """
+    return _USER_ID.fullmatch(value) is not None
+
+
+MOVEMENT_FIELDS = PersonalFields("compliance_movements", ("counterparty",), clear=is_user_id)
+"""A journaled movement's personal field: its counterparty (a phone, a bank account, a remittance sender's name, an
+address: sealed), unless it is one of our users' ids (the other side of a P2P send or claim), kept as it is."""
 
 ALERT_FIELDS = PersonalFields("compliance_alerts", ("evidence.counterparty",))
 """An alert's personal field: the counterparty its evidence names (sanctioned counterparty, round trip)."""

@@ -43,7 +43,7 @@ from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.errors import Conflict
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.money import KES, Asset, Money
-from cryptopay.core.ports.wallets import SendParties
+from cryptopay.core.ports.wallets import SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 from psycopg.rows import dict_row
@@ -57,6 +57,11 @@ class SqlWallets(_Documents[Wallet]):
 
     cls, table, what = Wallet, wallets, "wallet"
     fields = PersonalFields("wallets", ("phone",))
+
+    @staticmethod
+    def sending(user_id: str, doc: Mapping[str, Any]) -> SendingWallet:
+        """What a send needs of a stored wallet document (``Wallet.frozen``), its sealed phone left unopened."""
+        return SendingWallet(user_id, doc.get("frozen_at") is not None)
 
     def _columns(self, item: Wallet) -> dict[str, Any]:
         return {"id": item.user_id, "phone": self._personal.lookup(item.phone), "username": item.username}
@@ -399,7 +404,7 @@ class SqlSends:
         for row in found:
             kind = row["kind"]
             if kind == "s":
-                sender = self._wallets._item(row["code"], json.loads(row["doc"]))
+                sender = self._wallets.sending(row["code"], json.loads(row["doc"]))
             elif kind == "r":
                 doc = json.loads(row["doc"])
                 if phone is not None:  # found by the phone's keyed hash: its phone is this one, no need to open it
@@ -425,7 +430,8 @@ class SqlSends:
         self, sender_id: str, phone: str | None, username: str | None, day_start: datetime, month_start: datetime
     ) -> SendParties:
         wallets = self._wallets
-        sender = wallets.get(sender_id, lock=True)
+        locked = wallets.get(sender_id, lock=True)
+        sender = None if locked is None else SendingWallet.of(locked)
         recipient = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
         profile = SqlKycProfiles(self._conn, personal=self._personal).get(sender_id)
         usage = SqlUsage(self._conn).totals(sender_id, day_start=day_start, month_start=month_start)

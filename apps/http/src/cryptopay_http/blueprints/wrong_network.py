@@ -1,0 +1,156 @@
+"""Payments on the wrong EVM network: a token sent to an invoice's address on an EVM network it did not ask for.
+
+They are recorded against the invoice and never credited by themselves (``core.payments.wrong_network``).
+``GET /v1/invoices/{id}/wrong-network-payments`` lists them (``invoices:read``); ``POST .../{payment_id}/accept``
+(``invoices:write``) takes a pending one into the invoice at its terms: it is then confirmed at that network's depth
+and credited like any payment, and can be refunded through ``POST /v1/invoices/{id}/refunds`` on that rail.
+``POST .../{payment_id}/refund`` sends a pending one back whole to the payer's address instead (``refunds:write``,
+a step-up for user sessions, an ``Idempotency-Key``: money leaves), never from the merchant's balance.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+from cryptopay.core.errors import NotFound
+from cryptopay.core.money import Money
+from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import not_found, require
+from cryptopay_http.blueprints.invoices import load_invoice
+from cryptopay_http.blueprints.refunds import RefundView, step_up_for_users
+from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.idempotency import idempotent
+from cryptopay_http.openapi import operation
+from cryptopay_http.payments_edge import actor, idempotent_when_keyed, payments
+
+__all__ = ["WrongNetworkPaymentView", "bp"]
+
+bp = Blueprint("wrong_network", __name__)
+_TAGS = ("invoices",)
+
+
+@attrs.frozen
+class WrongNetworkPaymentView:
+    """A payment seen at the invoice's address on ``network``, which the invoice did not ask for (``invoice_rails``).
+
+    ``pending``: waiting for a decision, not credited; ``withdrawn``: its block left the chain; ``accepted``: taken
+    into the invoice as a payment on ``rail`` (see the invoice's payment options and state)."""
+
+    id: str
+    invoice_id: str
+    state: WrongNetworkState
+    network: str
+    rail: str
+    amount: Money
+    tx_hash: str
+    log_index: int
+    from_address: str | None
+    block_number: int | None
+    confirmations: int
+    invoice_rails: list[str]
+    seen_at: datetime
+    updated_at: datetime | None
+    decided_by: str | None
+    reason: str
+    refund_id: str | None
+
+    @classmethod
+    def of(cls, p: WrongNetworkPayment) -> WrongNetworkPaymentView:
+        return cls(
+            id=p.id,
+            invoice_id=p.invoice_id,
+            state=p.state,
+            network=p.network,
+            rail=p.rail_key,
+            amount=p.transfer.amount,
+            tx_hash=p.transfer.tx_hash,
+            log_index=p.transfer.index,
+            from_address=p.transfer.from_address,
+            block_number=p.transfer.block_number,
+            confirmations=p.confirmations,
+            invoice_rails=list(p.invoice_rails),
+            seen_at=p.seen_at,
+            updated_at=p.updated_at,
+            decided_by=p.decided_by,
+            reason=p.reason,
+            refund_id=p.refund_id,
+        )
+
+
+@attrs.frozen
+class WrongNetworkPaymentList:
+    """An invoice's wrong-network payments, oldest first."""
+
+    items: list[WrongNetworkPaymentView]
+
+
+@attrs.frozen
+class RefundWrongNetworkPayment:
+    """Where the payer wants the coins back: their address on the network they paid on."""
+
+    address: str = attrs.field(metadata=limits("the payer's address on the payment's network", max_length=128))
+
+
+def _payment_of(invoice_id: str, payment_id: str) -> WrongNetworkPayment:
+    """The invoice's wrong-network payment if the caller may see the invoice; one 404 otherwise."""
+    invoice = load_invoice(invoice_id)
+    try:
+        payment = payments().detection.wrong_network_payment(payment_id)
+    except NotFound:
+        raise not_found("wrong-network payment", payment_id) from None
+    if payment.invoice_id != invoice.id:
+        raise not_found("wrong-network payment", payment_id)
+    return payment
+
+
+@bp.get("/v1/invoices/<invoice_id>/wrong-network-payments")
+@operation(
+    "Payments sent to the invoice's address on an EVM network it did not ask for (never credited by themselves)",
+    response=WrongNetworkPaymentList,
+    tags=_TAGS,
+)
+@require(scope="invoices:read")
+def list_wrong_network_payments(invoice_id: str) -> Response:
+    invoice = load_invoice(invoice_id)
+    found = payments().detection.wrong_network_payments(invoice_id=invoice.id)
+    return json_response(WrongNetworkPaymentList([WrongNetworkPaymentView.of(p) for p in found]))
+
+
+@bp.post("/v1/invoices/<invoice_id>/wrong-network-payments/<payment_id>/accept")
+@operation(
+    "Accept a pending wrong-network payment: the invoice offers that network's rail at its terms and counts the "
+    "payment, confirmed at that network's depth (409 unless pending; 422 for an asset the invoice does not ask for "
+    "or a network without a hot wallet to sweep it)",
+    response=WrongNetworkPaymentView,
+    tags=_TAGS,
+    errors=(404,),
+)
+@require(scope="invoices:write")
+@idempotent_when_keyed
+def accept_wrong_network_payment(invoice_id: str, payment_id: str) -> Response:
+    payment = _payment_of(invoice_id, payment_id)
+    accepted = payments().detection.accept_wrong_network(payment.id, actor=actor())
+    return json_response(WrongNetworkPaymentView.of(accepted))
+
+
+@bp.post("/v1/invoices/<invoice_id>/wrong-network-payments/<payment_id>/refund")
+@operation(
+    "Send a pending wrong-network payment back whole to the payer's address on its network, never from the "
+    "merchant's balance (422 until it is as deep as that network asks; 409 unless pending or its refund failed)",
+    request=RefundWrongNetworkPayment,
+    response=RefundView,
+    status=201,
+    tags=_TAGS,
+    errors=(404, 503),
+)
+@require(scope="refunds:write")
+@step_up_for_users
+@idempotent
+def refund_wrong_network_payment(invoice_id: str, payment_id: str) -> Response:
+    payment = _payment_of(invoice_id, payment_id)
+    body = read_body(RefundWrongNetworkPayment)
+    refund = payments().refunds.refund_wrong_network(payment.id, address=body.address, requested_by=actor())
+    return json_response(RefundView.of(refund), 201, headers={"Location": f"/v1/refunds/{refund.id}"})

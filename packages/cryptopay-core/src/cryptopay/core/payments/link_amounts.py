@@ -1,0 +1,90 @@
+"""What a payment link may ask: its price, fixed by the merchant or entered by the customer, within bounds per
+currency (data, ``LINK_AMOUNTS``; ``PaymentLinks(amounts=...)`` takes others).
+
+Decision: an open amount is bounded by the platform as well as by the store. A store without a minimum or maximum
+invoice amount (``StoreSettings.min_invoice`` / ``max_invoice``, both optional) otherwise took anything from
+KES 0.01 to 10^18 from an anonymous customer. The defaults: shillings are whole (the merchant is settled by M-Pesa,
+which moves whole shillings; a customer types whole shillings) from KES 10 (M-Pesa's smallest B2C payment,
+``mobile_money.limits.B2C_LIMITS``) to KES 1,000,000 (the AML large-value threshold of the default rule set: one
+link use is one purchase, not a treasury transfer); USDT from 1 to 10,000 (about the same range in value). A store's
+own bounds narrow these (``for_store``, what the hosted page shows); its invoice check then applies as to every
+invoice (``below_store_minimum`` / ``above_store_maximum``).
+
+>>> bounds = LINK_AMOUNTS["KES"]
+>>> bounds.check(Money.of("250", KES))
+Money('250.00', 'KES')
+>>> try:
+...     bounds.check(Money.of("5", KES))
+... except AmountBelowMinimum as error:
+...     print(error.code, error.details["field"], error.message)
+amount_below_minimum amount 5.00 KES is below this link's minimum of 10.00 KES
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.mobile_money.limits import B2C_LIMITS
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.model import StoreSettings
+
+__all__ = ["LINK_AMOUNTS", "AmountAboveMaximum", "AmountBelowMinimum", "AmountBounds", "AmountNotWhole"]
+
+
+class AmountBelowMinimum(InvalidInput):
+    """A link's amount (fixed or entered) below its currency's minimum."""
+
+    code = "amount_below_minimum"
+
+
+class AmountAboveMaximum(InvalidInput):
+    """A link's amount (fixed or entered) above its currency's maximum."""
+
+    code = "amount_above_maximum"
+
+
+class AmountNotWhole(InvalidInput):
+    """A link's amount in a currency taken in whole units only (shillings)."""
+
+    code = "amount_not_whole"
+
+
+@attrs.frozen
+class AmountBounds:
+    """From ``minimum`` to ``maximum`` (one currency), in whole units when ``whole``."""
+
+    minimum: Money
+    maximum: Money
+    whole: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.minimum.asset != self.maximum.asset or not self.minimum.is_positive() or self.minimum > self.maximum:
+            raise InvalidInput("a link's amount bounds are a positive minimum up to a maximum, in one currency")
+
+    def check(self, amount: Money, *, field: str = "amount") -> Money:
+        """``amount`` if it is within the bounds, else the specific ``InvalidInput`` naming ``field``."""
+        if self.whole and amount != amount.whole():
+            raise AmountNotWhole(f"{amount.asset.code} amounts are whole: no cents", field=field)
+        if amount < self.minimum:
+            raise AmountBelowMinimum(f"{amount} is below this link's minimum of {self.minimum}", field=field)
+        if amount > self.maximum:
+            raise AmountAboveMaximum(f"{amount} is above this link's maximum of {self.maximum}", field=field)
+        return amount
+
+    def for_store(self, store: StoreSettings | None) -> AmountBounds:
+        """These bounds narrowed by the store's own invoice bounds (shillings only: a store's are in KES)."""
+        if store is None or self.minimum.asset != KES:
+            return self
+        low = max(self.minimum.amount, store.min_invoice) if store.min_invoice is not None else self.minimum.amount
+        high = min(self.maximum.amount, store.max_invoice) if store.max_invoice is not None else self.maximum.amount
+        if low > high:
+            return self  # the store's bounds are outside the platform's: its invoice check refuses every amount
+        return AmountBounds(Money.of(low, KES), Money.of(high, KES), self.whole)
+
+
+LINK_AMOUNTS: Mapping[str, AmountBounds] = {
+    "KES": AmountBounds(Money.of(B2C_LIMITS.minimum, KES), Money.of(1_000_000, KES), whole=True),
+    "USDT": AmountBounds(Money.of(1, USDT), Money.of(10_000, USDT)),
+}

@@ -1,0 +1,246 @@
+"""Payments on the wrong EVM network: recorded against the invoice, never credited by themselves, followed for
+reorgs, accepted into the invoice at its terms (then confirmed and credited on that network) on request."""
+
+import pytest
+from cryptopay.core import flows
+from cryptopay.core.errors import InvalidState, NotFound, Refused
+from cryptopay.core.invoices import InvoiceState
+from cryptopay.core.money import USDC, USDT, Money
+from cryptopay.core.payments.model import RefundState
+from cryptopay.core.payments.wrong_network import WrongNetworkNotAcceptable, WrongNetworkState
+from cryptopay.core.ports.chains import TxState
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+PROFILE = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+
+
+def usdt(value: str) -> Money:
+    return Money.of(value, USDT)
+
+
+@pytest.fixture
+def stack() -> PaymentsStack:
+    """Ethereum, Polygon and Tron; merchant m1's store takes USDT on Ethereum only."""
+    stack = PaymentsStack(networks=("ethereum", "polygon", "tron"))
+    stack.add_merchant("m1", settlement=PROFILE, rails=("usdt-ethereum",))
+    return stack
+
+
+def _paid_on_polygon(stack: PaymentsStack, amount: str = "100") -> tuple[str, str]:
+    """An invoice asking USDT on Ethereum, paid in USDT on Polygon to its address and scanned: (invoice, record)."""
+    invoice = stack.invoicing.create_invoice("m1", usdt(amount))
+    stack.chains["polygon"].pay(invoice.options[0].address, usdt(amount))
+    stack.sync()
+    [record] = stack.detection.wrong_network_payments(invoice_id=invoice.id)
+    return invoice.id, record.id
+
+
+def test_usdt_on_polygon_to_an_ethereum_invoice_is_recorded_and_not_credited(stack: PaymentsStack) -> None:
+    """The payment is a pending wrong-network record of the invoice, with a webhook and an audit record; the
+    invoice stays new and nothing is booked."""
+    invoice_id, record_id = _paid_on_polygon(stack)
+    record = stack.detection.wrong_network_payment(record_id)
+    assert (record.state, record.rail_key, record.invoice_rails) == (
+        WrongNetworkState.PENDING,
+        "usdt-polygon",
+        ("usdt-ethereum",),
+    )
+    assert record.transfer.amount == usdt("100") and record.invoice_id == invoice_id
+    assert stack.invoice(invoice_id).state is InvoiceState.NEW and stack.invoice(invoice_id).payments == []
+    assert stack.books_balanced()
+    with pytest.raises(NotFound):  # nothing booked on Polygon, not even an account opened
+        stack.balance(flows.custody("polygon", USDT))
+    [message] = stack.outbox("invoice.wrong_network_payment")
+    assert message.payload["wrong_network_payment_id"] == record_id
+    assert (message.payload["rail"], message.payload["amount"], message.payload["state"]) == (
+        "usdt-polygon",
+        "100.000000",
+        "new",
+    )
+    assert message.payload["merchant_id"] == "m1" and message.payload["invoice_rails"] == "usdt-ethereum"
+    actions = [r.action for r in stack.storage.audit_records()]
+    assert actions.count("invoice.wrong_network_payment") == 1
+
+
+def test_a_rescan_records_nothing_twice(stack: PaymentsStack) -> None:
+    """The same transfer scanned again changes nothing and says nothing again."""
+    invoice_id, _ = _paid_on_polygon(stack)
+    [record] = stack.detection.wrong_network_payments(invoice_id=invoice_id)
+    report = stack.detection.record_chain_transfers("polygon", [record.transfer])
+    assert report.wrong_network == (record.transfer,) and report.events == ()
+    assert len(stack.outbox("invoice.wrong_network_payment")) == 1
+    assert len(stack.detection.wrong_network_payments(invoice_id=invoice_id)) == 1
+
+
+def test_the_scan_of_each_evm_network_watches_the_other_evm_networks_invoices(stack: PaymentsStack) -> None:
+    """Polygon's and BSC-less Ethereum's scans watch the invoice's address; Tron's never an EVM address."""
+    invoice = stack.invoicing.create_invoice("m1", usdt("5"))
+    address = invoice.options[0].address
+    assert address in stack.detection.watched_addresses("polygon")
+    assert address in stack.detection.watched_addresses("ethereum")
+    assert address not in stack.detection.watched_addresses("tron")
+
+
+def test_a_stranger_s_address_on_polygon_is_ignored(stack: PaymentsStack) -> None:
+    """A transfer to an address nobody here derived is neither a payment nor a wrong-network record."""
+    stray = stack.chains["polygon"].pay("0x" + "12" * 20, usdt("5"))
+    report = stack.detection.record_chain_transfers("polygon", [stray])
+    assert report.ignored == (stray,) and report.wrong_network == ()
+
+
+def test_a_reorg_withdraws_the_record_and_a_new_mining_restores_it(stack: PaymentsStack) -> None:
+    """Its block leaves the chain: withdrawn, with a webhook; mined again: pending again, with a webhook."""
+    invoice_id, record_id = _paid_on_polygon(stack)
+    polygon = stack.chains["polygon"]
+    [dropped] = polygon.reorg(1)
+    polygon.mine()
+    polygon.mine()
+    stack.sync()
+    withdrawn = stack.detection.wrong_network_payment(record_id)
+    assert withdrawn.state is WrongNetworkState.WITHDRAWN and withdrawn.reason == "block reorganised away"
+    [message] = stack.outbox("invoice.wrong_network_payment_withdrawn")
+    assert message.payload["wrong_network_payment_id"] == record_id
+    polygon.include(dropped)
+    stack.sync()
+    again = stack.detection.wrong_network_payment(record_id)
+    assert again.state is WrongNetworkState.PENDING and again.transfer.block_hash != dropped.block_hash
+    assert len(stack.outbox("invoice.wrong_network_payment")) == 2
+    assert stack.invoice(invoice_id).payments == []
+
+
+def test_the_depth_is_followed_while_pending(stack: PaymentsStack) -> None:
+    """A pending record's confirmations grow with the chain."""
+    _, record_id = _paid_on_polygon(stack)
+    stack.confirm(3)
+    assert stack.detection.wrong_network_payment(record_id).confirmations == 4
+
+
+def test_accepting_credits_it_at_the_invoice_s_terms_after_the_network_s_depth(stack: PaymentsStack) -> None:
+    """Accepted: the invoice offers USDT on Polygon at the Ethereum terms, the payment counts (processing), is
+    confirmed at Polygon's depth, and is booked in Polygon's custody; the address is stored on Polygon."""
+    invoice_id, record_id = _paid_on_polygon(stack)
+    accepted = stack.detection.accept_wrong_network(record_id, actor="user:owner")
+    assert (accepted.state, accepted.decided_by) == (WrongNetworkState.ACCEPTED, "user:owner")
+    invoice = stack.invoice(invoice_id)
+    assert [o.rail.key for o in invoice.options] == ["usdt-ethereum", "usdt-polygon"]
+    assert invoice.option("usdt-polygon").due == invoice.option("usdt-ethereum").due
+    assert invoice.state is InvoiceState.PROCESSING
+    with stack.uow() as uow:
+        stored = uow.deposit_addresses.by_address("polygon", invoice.options[0].address)
+    assert stored is not None and stored.invoice_id == invoice_id
+    stack.confirm(3)
+    assert stack.invoice(invoice_id).state is InvoiceState.SETTLED
+    assert stack.balance(flows.custody("polygon", USDT)) == usdt("100") and stack.books_balanced()
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == usdt("99")
+    assert "invoice.wrong_network_accepted" in {r.action for r in stack.storage.audit_records()}
+    with pytest.raises(InvalidState):
+        stack.detection.accept_wrong_network(record_id, actor="user:owner")
+
+
+def test_an_asset_the_invoice_does_not_ask_for_cannot_be_accepted(stack: PaymentsStack) -> None:
+    """USDC on Polygon to a USDT invoice is recorded, but accepting it is refused (a refund's business)."""
+    invoice = stack.invoicing.create_invoice("m1", usdt("10"))
+    stack.chains["polygon"].pay(invoice.options[0].address, Money.of("10", USDC))
+    stack.sync()
+    [record] = stack.detection.wrong_network_payments(invoice_id=invoice.id)
+    assert record.rail_key == "usdc-polygon"
+    with pytest.raises(WrongNetworkNotAcceptable):
+        stack.detection.accept_wrong_network(record.id, actor="user:owner")
+    assert stack.detection.wrong_network_payment(record.id).state is WrongNetworkState.PENDING
+    assert [o.rail.key for o in stack.invoice(invoice.id).options] == ["usdt-ethereum"]
+
+
+def test_a_network_no_hot_wallet_sweeps_is_refused(stack: PaymentsStack) -> None:
+    """Without a hot wallet on Polygon the coins could not be swept: accepting is refused, nothing changes."""
+    stack.senders.pop("polygon")
+    stack.wire_use_cases()
+    invoice_id, record_id = _paid_on_polygon(stack)
+    with pytest.raises(WrongNetworkNotAcceptable, match="hot wallet"):
+        stack.detection.accept_wrong_network(record_id, actor="user:owner")
+    with stack.uow() as uow:
+        assert uow.deposit_addresses.by_address("polygon", stack.invoice(invoice_id).options[0].address) is None
+
+
+def test_listing_by_state_and_the_pending_gauge(stack: PaymentsStack) -> None:
+    """Every pending record is listed (newest first) and counted by the observing gauge."""
+    _, first = _paid_on_polygon(stack)
+    _, second = _paid_on_polygon(stack, "7")
+    pending = stack.detection.wrong_network_payments(state=WrongNetworkState.PENDING)
+    assert [p.id for p in pending] == [second, first]
+    assert stack.observing.measure().wrong_network_pending == 2
+    stack.detection.accept_wrong_network(first, actor="ops:amina")
+    assert stack.observing.measure().wrong_network_pending == 1
+    with pytest.raises(NotFound):
+        stack.detection.wrong_network_payment("wnp_missing")
+
+
+PAYER = "0x" + "ab" * 20
+
+
+def test_a_refund_waits_for_the_network_s_depth_then_sends_it_back_whole(stack: PaymentsStack) -> None:
+    """Refused while shallower than Polygon's rail; then booked into Polygon's custody against the suspense account
+    (the merchant's balance untouched), held, sent and paid out of custody: the books and the custody check agree."""
+    invoice_id, record_id = _paid_on_polygon(stack)
+    with pytest.raises(Refused, match="confirmations"):
+        stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    stack.confirm(2)
+    refund = stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    assert (refund.invoice_id, refund.rail_key, refund.amount) == (invoice_id, "usdt-polygon", usdt("100"))
+    record = stack.detection.wrong_network_payment(record_id)
+    assert (record.state, record.refund_id) == (WrongNetworkState.REFUNDED, refund.id)
+    suspense = flows.wrong_network_suspense(USDT)
+    assert stack.balance(flows.custody("polygon", USDT)) == usdt("100") and stack.balance(suspense) == usdt("100")
+    assert stack.ledger.balance(suspense).available == usdt("0")  # held for the refund
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == usdt("0")
+    with stack.uow() as uow:
+        assert uow.deposit_addresses.by_address("polygon", refund.address) is None
+        assert uow.deposit_addresses.by_address("polygon", record.transfer.to_address).invoice_id == invoice_id
+    with pytest.raises(InvalidState):
+        stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    in_flight = stack.reconciliation.reconcile().by_check()  # booked and held, not yet sent
+    assert not any(in_flight.values()), in_flight  # custody counts the booked payment
+    stack.refunds.send_refunds()
+    stack.senders["polygon"].finish(refund.id, TxState.CONFIRMED)
+    [confirmed] = stack.refunds.check_refunds()
+    assert confirmed.state is RefundState.CONFIRMED and confirmed.address == PAYER
+    assert stack.balance(flows.custody("polygon", USDT)) == usdt("0") and stack.balance(suspense) == usdt("0")
+    assert stack.books_balanced()
+    assert stack.reconciliation.reconcile().by_check() == in_flight
+    assert stack.topics().count("refund.confirmed") == 1
+
+
+def test_a_failed_refund_can_be_asked_again_without_booking_twice(stack: PaymentsStack) -> None:
+    """The refund fails: its hold is voided and another refund may be asked; the payment is booked only once."""
+    _, record_id = _paid_on_polygon(stack)
+    stack.confirm(2)
+    first = stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    stack.refunds.send_refunds()
+    stack.senders["polygon"].finish(first.id, TxState.FAILED)
+    stack.refunds.check_refunds()
+    second = stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="ops:amina")
+    assert second.id != first.id
+    assert stack.balance(flows.custody("polygon", USDT)) == usdt("100") and stack.books_balanced()
+    assert stack.detection.wrong_network_payment(record_id).refund_id == second.id
+
+
+def test_after_a_refund_the_address_still_reports_the_wrong_network(stack: PaymentsStack) -> None:
+    """Stored on Polygon for the refund's sake, the address is still not a rail of the invoice: another payment
+    there is another wrong-network record, never an invoice payment."""
+    invoice_id, record_id = _paid_on_polygon(stack)
+    stack.confirm(2)
+    stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+    stack.chains["polygon"].pay(stack.invoice(invoice_id).options[0].address, usdt("3"))
+    stack.sync()
+    found = stack.detection.wrong_network_payments(invoice_id=invoice_id)
+    assert [p.state for p in found] == [WrongNetworkState.REFUNDED, WrongNetworkState.PENDING]
+    assert stack.invoice(invoice_id).payments == []
+
+
+def test_an_accepted_payment_is_refunded_through_its_invoice_not_here(stack: PaymentsStack) -> None:
+    """Once accepted it belongs to the invoice: this refund refuses it."""
+    _, record_id = _paid_on_polygon(stack)
+    stack.detection.accept_wrong_network(record_id, actor="user:owner")
+    stack.confirm(3)
+    with pytest.raises(InvalidState):
+        stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
