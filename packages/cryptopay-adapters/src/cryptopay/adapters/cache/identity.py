@@ -95,10 +95,11 @@ class SubscribedEpoch:
     itself. Another process learns of the bump from its subscription, and a request never runs on a copy older than
     what has reached it: Redis writes the announcement to every subscriber's connection in the same step as its
     answer to the ``bump`` (before it serves any other command), so by the time the revoking request has its answer
-    and anyone could send the next one, the announcement waits on each process's socket. ``current`` looks at that socket first (a ``select`` with no
-    timeout, a microsecond): when something is waiting, or the listener is reading it, it reads and applies what is
-    there before answering. A revoked key is therefore refused on the very next request in every process, however
-    busy the listener thread is (``tests/integration/http/test_http_revocation_across_apps.py``).
+    and anyone could send the next one, the announcement waits on each process's socket. ``current`` looks at that
+    socket first (a ``select`` with no timeout, a microsecond): when something is waiting, or the listener is reading
+    it, it reads and applies what is there before answering. A revoked key is therefore refused on the very next
+    request in every process, however busy the listener thread is
+    (``tests/integration/http/test_http_revocation_across_apps.py``).
 
     Every read of the subscription happens under one lock, so "nothing waiting and the lock free" means every
     announcement received has been applied. An announcement (or a new subscription's confirmation, after a
