@@ -9,8 +9,13 @@ machinery on the client (measured: 0.20 against 0.51 ms of client CPU for a read
 
 A rollback makes psycopg send ``DEALLOCATE ALL`` when it holds prepared statements of its own, so a statement may
 be gone (SQLSTATE 26000): ``run`` with ``begin`` then rolls back the transaction it began (nothing else ran in it),
-prepares the statements again and sends the query again; inside a transaction already under way it forgets what it
-knew and the error reaches the caller as a retryable conflict (``errors.translate``).
+prepares the statements again and sends the query again, as it does for a query sent alone in autocommit mode
+(nothing ran either); inside a transaction already under way it forgets what it knew and the error reaches the
+caller as a retryable conflict (``errors.translate``).
+
+Every hot path's statements are ``Statement`` objects run here: the wallet send's (``repositories.wallets``) and
+the ledger's own (``ledger_flush``: prefetch, flush, post), so a connection prepares each of them once whichever
+path uses it first.
 """
 
 from __future__ import annotations
@@ -98,7 +103,7 @@ def run(
             cursor.execute(query)
         except psycopg.errors.InvalidSqlStatementName:
             forget(info)  # DEALLOCATE ALL took them all
-            if not begin:
+            if not begin and driver.info.transaction_status != TransactionStatus.IDLE:
                 raise  # a transaction was under way before this call: the caller retries it from the start
             if driver.info.transaction_status != TransactionStatus.IDLE:
                 driver.execute(b"ROLLBACK")  # the BEGIN sent with it: nothing else ran in that transaction
