@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cryptopay.adapters.sql import SqlBatchLedgerStore, SqlLedgerStore, make_engine
+from cryptopay.adapters.sql import SqlBatchLedgerStore, SqlLedgerStore, make_engine, prepared
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.errors import InsufficientFunds
 from cryptopay.core.ledger import Account, AccountKind, HoldRequest, Ledger
@@ -93,3 +93,21 @@ def test_prepared_statements_lost_to_deallocate_are_prepared_again(
         held = {name.rsplit("_", 1)[0] for (name,) in names}
     batch = {"cryptopay_ledger_post"} if isinstance(store, SqlBatchLedgerStore) else set()
     assert held == {"cryptopay_ledger_prefetch", "cryptopay_ledger_flush", *batch}
+
+
+def test_each_statement_is_prepared_once_per_connection(ledger: Ledger, one_connection: Engine) -> None:
+    """The ledger's own transactions and a unit of work whose driver owns the transaction (the P2P send's, which
+    commits with the ledger's flush statement) share the connection's prepared statements: none is prepared twice
+    under two names."""
+    ledger.transfer("own", debit=ALICE, credit=BOB, amount=Money.of("1", KES))
+    storage = SqlStorage(one_connection)
+    with storage.unit_of_work() as uow:
+        read = prepared.Statement("cryptopay_test_read_s1", "SELECT CAST(%(one)s AS integer) AS one", (("one", "int"),))
+        assert uow.begin_prepared((read, {"one": 1})) == [{"one": 1}]
+        ledger.transfer("in-unit", debit=ALICE, credit=BOB, amount=Money.of("2", KES), session=uow.ledger)
+    assert ledger.balance(BOB).posted == Money.of("3", KES)
+    with one_connection.connect() as conn:
+        names = [name for (name,) in conn.execute(text("SELECT name FROM pg_prepared_statements"))]
+    ledger_statements = sorted(name.rsplit("_", 1)[0] for name in names if name.startswith("cryptopay_ledger_"))
+    assert ledger_statements == sorted(set(ledger_statements))
+    assert "cryptopay_ledger_flush" in ledger_statements

@@ -14,11 +14,12 @@ LIMIT 1``, then by ``ctid``): json_populate_recordset is estimated at 100 rows w
 small accounts table the planner would otherwise hash-join a sequential scan of every account.
 
 The session's two statements exist twice: as SQLAlchemy text (a unit of work runs them inside its own
-transaction) and as server-side prepared statements (``PREPARE`` once per connection, with the post statement),
-which a ledger-owned transaction sends over the simple-query protocol together with its ``BEGIN`` and its
-``COMMIT``: ``BEGIN; EXECUTE prefetch(...)``, then ``EXECUTE flush(...); COMMIT``. Two round trips, a cached plan,
-and far less client work than a psycopg pipeline. The parameters are bound client-side by psycopg's
-``ClientCursor``, which quotes them with libpq's escaping.
+transaction) and as server-side prepared statements (``prepared.Statement``: ``PREPARE`` once per connection, with
+the post statement), which a ledger-owned transaction sends over the simple-query protocol together with its
+``BEGIN`` and its ``COMMIT``: ``BEGIN; EXECUTE prefetch(...)``, then ``EXECUTE flush(...); COMMIT``. Two round
+trips, a cached plan, and far less client work than a psycopg pipeline. The parameters are bound client-side by
+psycopg's ``ClientCursor``, which quotes them with libpq's escaping. A driver-owned unit of work (the P2P send)
+sends the same prepared flush statement with its ``COMMIT``.
 """
 
 from __future__ import annotations
@@ -32,17 +33,18 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from cryptopay.adapters.sql import prepared
 from cryptopay.adapters.sql.prepared import Statement
 from cryptopay.core.ledger.model import AccountBalance, Entry, EntryDraft
 from cryptopay.core.ports.ledger import IdempotencyRecord
-from psycopg.pq import TransactionStatus
-from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection, Dialect
 
 __all__ = [
     "DECLINED",
     "FLUSH_STATEMENT",
+    "POST_STATEMENT",
     "PREFETCH",
+    "PREFETCH_STATEMENT",
     "PreparedLedger",
     "compiled",
     "draft_params",
@@ -101,86 +103,56 @@ SELECT entry_id, line_no, balance_before, balance_after
 DECLINED = "CPL01"  # SQLSTATE of ledger_post_new_entries declining: nothing was written, take the general path
 
 _FLUSH = sa.text(_FLUSH_SQL)
-FLUSH_STATEMENT = Statement(
-    "cryptopay_ledger_flush_s1",
-    re.sub(r"(?<!:):(\w+)\b", r"%(\1)s", _FLUSH_SQL),
-    (("entries", "text"), ("lines", "text"), ("balances", "text"), ("keys", "text")),
-)
-"""The flush statement for a driver-owned unit of work (``SqlUnitOfWork.commit``), with ``flush_params``."""
 PREFETCH = sa.text(_PREFETCH_SQL)
 
 
+def _statement(name: str, sql: str, types: tuple[tuple[str, str], ...]) -> Statement:
+    """A ``Statement`` of the SQLAlchemy text ``sql`` (``:name`` parameters, psycopg's ``%(name)s`` in it)."""
+    return Statement(name, re.sub(r"(?<!:):(\w+)\b", r"%(\1)s", sql), types)
+
+
+# Change a statement's text, change its name: a pooled connection may hold the previous one.
+PREFETCH_STATEMENT = _statement(
+    "cryptopay_ledger_prefetch_s1", _PREFETCH_SQL, (("codes", "varchar[]"), ("keys", "varchar[]"))
+)
+FLUSH_STATEMENT = _statement(
+    "cryptopay_ledger_flush_s1",
+    _FLUSH_SQL,
+    (("entries", "text"), ("lines", "text"), ("balances", "text"), ("keys", "text")),
+)
+"""The flush statement, with ``flush_params``: sent by a ledger-owned session and by a driver-owned unit of work
+(``SqlUnitOfWork.commit``) alike, so a connection prepares it once."""
+POST_STATEMENT = _statement("cryptopay_ledger_post_s1", _POST_SQL, (("entries", "text"), ("lines", "text")))
+
+
 class PreparedLedger:
-    """The ledger's statements as server-side prepared statements on one psycopg connection, sent as simple queries.
+    """The ledger's statements as server-side prepared statements on one psycopg connection, sent as simple queries
+    by ``cryptopay.adapters.sql.prepared`` (which also runs the wallet send's).
 
     ``info`` is the pool's per-connection dictionary: it remembers which statements this connection has prepared
-    (each is prepared on first use, so a database without migration 0006 still runs the session's two).
-    A prepared statement that has disappeared (``DEALLOCATE ALL``, which psycopg sends after a rollback when it
-    holds prepared statements of its own) fails with SQLSTATE 26000. A statement sent on its own in autocommit
-    mode, or with the ``BEGIN`` of its transaction, is then prepared and sent again at once (the transaction it began
-    rolled back: nothing else ran in it); inside a transaction already under way ``forget`` makes the next
-    transaction prepare them again, and the error reaches the caller as a retryable conflict.
+    (each is prepared on first use, so a database without migration 0006 still runs the session's two). A prepared
+    statement that has disappeared (``DEALLOCATE ALL``, which psycopg sends after a rollback when it holds prepared
+    statements of its own) is prepared and sent again at once when the query sent was the first of its transaction
+    or alone in autocommit mode; inside a transaction already under way the error reaches the caller as a
+    retryable conflict (see ``prepared.run``).
     """
-
-    _VERSION = "v8"  # bump when a statement changes: a pooled connection may hold the previous text
-    _STATEMENTS = {
-        "prefetch": (_PREFETCH_SQL, ("codes", "keys"), ("varchar[]", "varchar[]")),
-        "flush": (_FLUSH_SQL, ("entries", "lines", "balances", "keys"), ("text",) * 4),
-        "post": (_POST_SQL, ("entries", "lines"), ("text", "text")),
-    }
-    _KEY = "cryptopay_ledger_prepared"
 
     def __init__(self, driver: psycopg.Connection[Any], info: MutableMapping[str, Any]) -> None:
         self._driver = driver
         self._info = info
 
-    def _name(self, statement: str) -> str:
-        return f"cryptopay_ledger_{statement}_{self._VERSION}"
-
-    def ensure(self, *statements: str) -> None:
+    def ensure(self, *statements: Statement) -> None:
         """Prepare those of ``statements`` this connection does not hold yet (once per connection)."""
-        held: set[str] = self._info.setdefault(self._KEY, set())
-        missing = [s for s in statements if s not in held]
-        if not missing:
-            return
-        query = "SELECT name FROM pg_prepared_statements WHERE name = ANY(%s)"
-        there = {row[0] for row in self._driver.execute(query, [[self._name(s) for s in missing]])}
-        for statement in missing:
-            if self._name(statement) not in there:
-                body, params, types = self._STATEMENTS[statement]
-                text = body
-                for number, param in enumerate(params, 1):
-                    text = re.sub(rf"(?<!:):{param}\b", f"${number}", text)
-                self._driver.execute(f"PREPARE {self._name(statement)} ({', '.join(types)}) AS {text}".encode())
-            held.add(statement)
+        prepared.ensure(self._driver, self._info, statements)
 
     def forget(self) -> None:
-        self._info.pop(self._KEY, None)
+        prepared.forget(self._info)
 
     def execute(
-        self, statement: str, params: Mapping[str, Any], *, begin: bool = False, commit: bool = False
+        self, statement: Statement, params: Mapping[str, Any], *, begin: bool = False, commit: bool = False
     ) -> list[dict[str, Any]]:
         """``[BEGIN;] EXECUTE statement(params)[; COMMIT]`` in one round trip; the EXECUTE's rows."""
-        names = self._STATEMENTS[statement][1]
-        call = f"EXECUTE {self._name(statement)}({', '.join(f'%({n})s' for n in names)})"
-        query = f"{'BEGIN; ' if begin else ''}{call}{'; COMMIT' if commit else ''}"
-        with psycopg.ClientCursor(self._driver, row_factory=dict_row) as cursor:
-            try:
-                cursor.execute(query.encode(), params)
-            except psycopg.errors.InvalidSqlStatementName:
-                held = {*self._info.get(self._KEY, ()), statement}  # DEALLOCATE ALL took every one of them
-                self.forget()
-                if not begin and self._driver.info.transaction_status != TransactionStatus.IDLE:
-                    raise  # a transaction was under way before this call: the caller retries it from the start
-                if self._driver.info.transaction_status != TransactionStatus.IDLE:
-                    self._driver.execute(b"ROLLBACK")  # the BEGIN sent with it: nothing else ran in that transaction
-                # Nothing ran: prepare them all again and send again at once (every pooled connection may have lost
-                # them, so retrying the caller would meet each in turn).
-                self.ensure(*sorted(held))
-                cursor.execute(query.encode(), params)
-            if begin:
-                cursor.nextset()
-            return cursor.fetchall() if cursor.description else []
+        return prepared.run(self._driver, self._info, [(statement, params)], begin=begin, commit=commit)
 
 
 def _json(rows: list[dict[str, Any]]) -> str:

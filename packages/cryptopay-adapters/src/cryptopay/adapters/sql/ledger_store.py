@@ -29,7 +29,10 @@ from cryptopay.adapters.sql import ledger_rows as rows
 from cryptopay.adapters.sql.errors import pipelined, translating
 from cryptopay.adapters.sql.ledger_flush import (
     DECLINED,
+    FLUSH_STATEMENT,
+    POST_STATEMENT,
     PREFETCH,
+    PREFETCH_STATEMENT,
     PreparedLedger,
     compiled,
     draft_params,
@@ -208,7 +211,7 @@ class SqlLedgerSession:
     def _prefetch_rows(self, params: dict[str, Any]) -> Sequence[rows.Row]:
         if self._prepared is not None:
             begin, self._pending_begin = self._pending_begin, False
-            return self._prepared.execute("prefetch", params, begin=begin)
+            return self._prepared.execute(PREFETCH_STATEMENT, params, begin=begin)
         driver = self._conn.connection.driver_connection
         if not isinstance(driver, psycopg.Connection) or driver.info.transaction_status != TransactionStatus.IDLE:
             return [row._mapping for row in self._conn.execute(PREFETCH, params)]
@@ -302,7 +305,7 @@ class SqlLedgerSession:
         if self._prepared is not None and (entries or balances or keys):
             alone = commit and not (self._new_holds or self._changed_holds)
             begin, self._pending_begin = self._pending_begin, False
-            self._prepared.execute("flush", flush_params(entries, balances, keys), begin=begin, commit=alone)
+            self._prepared.execute(FLUSH_STATEMENT, flush_params(entries, balances, keys), begin=begin, commit=alone)
             committed = alone
         elif self._postgres:
             flush_postgres(self._conn, entries, balances, keys)
@@ -388,7 +391,7 @@ def _owned_transaction(engine: Engine) -> Iterator[SqlLedgerSession]:
     """A ledger-owned PostgreSQL transaction: ``BEGIN``/``COMMIT`` sent by the session with its first and last
     statements."""
     with _autocommit(engine) as (conn, prepared):
-        prepared.ensure("prefetch", "flush")
+        prepared.ensure(PREFETCH_STATEMENT, FLUSH_STATEMENT)
         session = SqlLedgerSession(conn, prepared)
         yield session
         session.commit()
@@ -480,8 +483,8 @@ class SqlBatchLedgerStore(SqlLedgerStore):
             return None
         with _autocommit(self._engine) as (_, prepared):
             try:
-                prepared.ensure("post")
-                history = prepared.execute("post", draft_params(drafts))
+                prepared.ensure(POST_STATEMENT)
+                history = prepared.execute(POST_STATEMENT, draft_params(drafts))
             except psycopg.errors.UndefinedFunction:
                 self._without_post_function = True
                 return None
