@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,31 @@ def test_buy_usdt_by_stk_push_and_the_callback_credits_it(api: WalletApi):
     usdt = next(b for b in api.client.get("/v1/wallet", headers=headers).get_json()["balances"] if b["asset"] == "USDT")
     assert usdt == buy["usdt"]
     assert set(api.services.ledger.trial_balance().values()) == {0}
+
+
+def test_a_quote_is_its_lockers_alone_and_used_once(api: WalletApi):
+    """Baraka naming Amina's quote gets a 404 as for an unknown id; Amina's buy uses it up: the same request with
+    the same Idempotency-Key replays its first answer, a new key is a 409 ``quote_used`` problem."""
+    api.sign_up("0712000001")
+    api.sign_up("0712000002")
+    amina, baraka = api.login("0712000001"), api.login("0712000002")
+    quote = api.client.post("/v1/wallet/quotes", headers=amina).get_json()
+    expires_at = datetime.fromisoformat(quote["expires_at"].replace("Z", "+00:00"))
+    assert expires_at <= api.services.clock.now() + timedelta(minutes=2)
+    body = {"kes": "1000", "quote_id": quote["id"]}
+    theirs = api.client.post("/v1/wallet/buys", json=body, headers={**baraka, "Idempotency-Key": "b-1"})
+    assert (theirs.status_code, theirs.get_json()["code"]) == (404, "not_found")
+    first = api.client.post("/v1/wallet/buys", json=body, headers={**amina, "Idempotency-Key": "a-1"})
+    replay = api.client.post("/v1/wallet/buys", json=body, headers={**amina, "Idempotency-Key": "a-1"})
+    assert first.status_code == replay.status_code == 201, first.get_json()
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.get_json()["id"] == first.get_json()["id"]
+    again = api.client.post("/v1/wallet/buys", json=body, headers={**amina, "Idempotency-Key": "a-2"})
+    sell = {"usdt": "1", "quote_id": quote["id"]}
+    resold = api.client.post("/v1/wallet/sells", json=sell, headers={**amina, "Idempotency-Key": "a-3"})
+    for refused in (again, resold):
+        assert refused.status_code == 409 and refused.mimetype == "application/problem+json"
+        assert refused.get_json()["code"] == "quote_used" and "lock a new one" in refused.get_json()["detail"]
+    assert len(api.mpesa.outbox) == 1
 
 
 def test_a_cancelled_prompt_says_why(api: WalletApi):

@@ -81,6 +81,7 @@ class Settings:
     stablecoin_conversion: StablecoinConversion = attrs.Factory(StablecoinConversion)
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
     withdrawal_cool_off_hours: int = 24  # a wallet's first withdrawal to a new address waits this long before sending
+    wallet_quote_seconds: int = 120  # CRYPTOPAY_WALLET_QUOTE_SECONDS: how long a wallet quote may be traded at
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -156,6 +157,7 @@ class Settings:
             ),
             travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
             withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
+            wallet_quote_seconds=_positive(get, "WALLET_QUOTE_SECONDS", 120),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,

@@ -540,6 +540,7 @@ class Parts:
             self.clock,
             self.ids,
             monitor=self.monitoring_feed,
+            quote_window=timedelta(seconds=self.settings.wallet_quote_seconds),
         )
 
     @functools.cached_property
