@@ -10,7 +10,7 @@ from cryptopay.core.errors import InvalidInput, LimitExceeded
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.wallets.bills import Bill, Bills
-from cryptopay.core.wallets.sells import USDT_KES
+from cryptopay.core.wallets.quotes import QuotePurpose
 from pytest_bdd import given, parsers, then, when
 
 from tests.support.wallet_stack import WalletStack
@@ -78,7 +78,7 @@ def pays(context, name, value, biller, account):
     )
 )
 def pays_from_usdt(context, name, value, biller, account):
-    quote = _world(context).stack.sells.quoter().quote(USDT_KES)
+    quote = _world(context).stack.buys.quote(context["people"][name].id, QuotePurpose.SELL)
     context["quote"] = quote
     context["usdt_before"] = _world(context).stack.balance(context["people"][name], "USDT")
     _pay(context, name, value, biller, account, pay_with="USDT", quote_id=quote.id)

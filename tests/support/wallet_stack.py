@@ -37,6 +37,7 @@ from cryptopay.core.testing.wallets import (
     InMemoryPhoneVerifications,
     InMemoryTransfers,
     InMemoryUsage,
+    InMemoryWalletQuotes,
     InMemoryWallets,
 )
 from cryptopay.core.wallets.buys import Buys
@@ -70,6 +71,7 @@ def memory_wallet_storage(**extra: Any) -> InMemoryStorage:
         wallet_transfers=InMemoryTransfers(),
         wallet_usage=InMemoryUsage(),
         wallet_buys=InMemoryBuys(),
+        wallet_quotes=InMemoryWalletQuotes(),
         **extra,
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,26 @@ def test_send_by_phone_is_idempotent_and_limited_by_tier(api: WalletApi):
     assert api.client.post("/v1/wallet/transfers", json=body, headers=headers).status_code == 400  # no key
 
 
+def test_a_transfer_beyond_the_balance_says_what_is_there_and_never_our_accounts(api: WalletApi):
+    """A transfer and a sale beyond the balance: 422 ``insufficient_funds`` saying what is available and what it
+    needs (also as fields), with no ledger account code, user id or negative figure."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.sign_up("0712000002")
+    api.tier_1(amina)
+    api.fund(amina, "250")
+    headers = api.login("0712000001")
+    body = {"to": "0712000002", "amount": {"amount": "300", "asset": "KES"}}
+    transfer = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "t-1"})
+    sale = api.client.post("/v1/wallet/sells", json={"usdt": "6"}, headers={**headers, "Idempotency-Key": "s-1"})
+    for refused in (transfer, sale):
+        problem = refused.get_json()
+        assert (refused.status_code, problem["code"]) == (422, "insufficient_funds"), problem
+        assert "liabilities" not in refused.text and amina not in refused.text and "-" not in problem["detail"]
+    assert transfer.get_json()["detail"] == "not enough KES: the available balance is 250.00 KES; this needs 300.00 KES"
+    assert (transfer.get_json()["available"], transfer.get_json()["needed"]) == ("250.00", "300.00")
+    assert sale.get_json()["detail"].startswith("not enough USDT: the available balance is 0.000000 USDT")
+
+
 def test_merchants_have_no_wallet_routes(api: WalletApi):
     """A merchant login is forbidden from the wallet."""
     api.client.post("/v1/auth/register", json={"email": "duka@example.co.ke", "password": PASSWORD, "role": "merchant"})
@@ -205,6 +226,31 @@ def test_buy_usdt_by_stk_push_and_the_callback_credits_it(api: WalletApi):
     usdt = next(b for b in api.client.get("/v1/wallet", headers=headers).get_json()["balances"] if b["asset"] == "USDT")
     assert usdt == buy["usdt"]
     assert set(api.services.ledger.trial_balance().values()) == {0}
+
+
+def test_a_quote_is_its_lockers_alone_and_used_once(api: WalletApi):
+    """Baraka naming Amina's quote gets a 404 as for an unknown id; Amina's buy uses it up: the same request with
+    the same Idempotency-Key replays its first answer, a new key is a 409 ``quote_used`` problem."""
+    api.sign_up("0712000001")
+    api.sign_up("0712000002")
+    amina, baraka = api.login("0712000001"), api.login("0712000002")
+    quote = api.client.post("/v1/wallet/quotes", headers=amina).get_json()
+    expires_at = datetime.fromisoformat(quote["expires_at"].replace("Z", "+00:00"))
+    assert expires_at <= api.services.clock.now() + timedelta(minutes=2)
+    body = {"kes": "1000", "quote_id": quote["id"]}
+    theirs = api.client.post("/v1/wallet/buys", json=body, headers={**baraka, "Idempotency-Key": "b-1"})
+    assert (theirs.status_code, theirs.get_json()["code"]) == (404, "not_found")
+    first = api.client.post("/v1/wallet/buys", json=body, headers={**amina, "Idempotency-Key": "a-1"})
+    replay = api.client.post("/v1/wallet/buys", json=body, headers={**amina, "Idempotency-Key": "a-1"})
+    assert first.status_code == replay.status_code == 201, first.get_json()
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.get_json()["id"] == first.get_json()["id"]
+    again = api.client.post("/v1/wallet/buys", json=body, headers={**amina, "Idempotency-Key": "a-2"})
+    sell = {"usdt": "1", "quote_id": quote["id"]}
+    resold = api.client.post("/v1/wallet/sells", json=sell, headers={**amina, "Idempotency-Key": "a-3"})
+    for refused in (again, resold):
+        assert refused.status_code == 409 and refused.mimetype == "application/problem+json"
+        assert refused.get_json()["code"] == "quote_used" and "lock a new one" in refused.get_json()["detail"]
+    assert len(api.mpesa.outbox) == 1
 
 
 def test_a_cancelled_prompt_says_why(api: WalletApi):

@@ -235,6 +235,7 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_S3_SESSION_TOKEN": Probe("session", _document_store, S3_BUCKET),
     "CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD": Probe("250", lambda s, p: s.travel_rule.policy.threshold),
     "CRYPTOPAY_WITHDRAWAL_COOL_OFF_HOURS": Probe("2", lambda s, p: s.withdrawals.cool_off),
+    "CRYPTOPAY_WALLET_QUOTE_SECONDS": Probe("60", lambda s, p: s.wallet_buys.quote_window),
     **_chain_probes(),
     **_treasury_probes(),
 }
@@ -315,6 +316,7 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
     for name, value in [
         ("CRYPTOPAY_SCAN_LOOKBACK_BLOCKS", "many"),
         ("CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS", "0"),
+        ("CRYPTOPAY_WALLET_QUOTE_SECONDS", "0"),
         ("CRYPTOPAY_DARAJA_CALLBACK_SOURCES", "not-a-network"),
         ("CRYPTOPAY_MPESA_FLOAT_BASELINE", "lots"),
         ("CRYPTOPAY_WEB_WORKERS", "0"),

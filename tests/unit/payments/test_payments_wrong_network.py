@@ -200,6 +200,8 @@ def test_a_refund_waits_for_the_network_s_depth_then_sends_it_back_whole(stack: 
         stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
     in_flight = stack.reconciliation.reconcile().by_check()  # booked and held, not yet sent
     assert not any(in_flight.values()), in_flight  # custody counts the booked payment
+    rescanned = stack.detection.record_chain_transfers("polygon", [record.transfer])  # a rescan decides nothing
+    assert rescanned.events == () and stack.detection.wrong_network_payment(record_id).state is record.state
     stack.refunds.send_refunds()
     stack.senders["polygon"].finish(refund.id, TxState.CONFIRMED)
     [confirmed] = stack.refunds.check_refunds()

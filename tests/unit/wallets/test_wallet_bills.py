@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteExpired, Refused
+from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteExpired, QuoteUsed, Refused
 from cryptopay.core.flows import FLOAT, IN_FLIGHT
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.testing.mobile_money import REJECTED_ACCOUNT
 from cryptopay.core.wallets.billers import parse_biller_catalogue
 from cryptopay.core.wallets.bills import KPLC_TOKEN_NOTE, Bills
-from cryptopay.core.wallets.sells import USDT_KES
+from cryptopay.core.wallets.quotes import QuotePurpose
 
 from tests.support.wallet_stack import wallet_stack
 
@@ -75,15 +75,18 @@ def test_a_bill_paid_from_usdt_sells_just_enough_at_the_locked_bid(stack, bills)
     """KES 1,000 from USDT at a bid of 129.35: 7.730963 USDT sold (rounded up), the cents over stay as KES."""
     amina = stack.sign_up("0712000001", tier=1)
     stack.fund(amina, "10", "USDT")
-    quote = stack.sells.quoter().quote(USDT_KES)
+    quote = stack.buys.quote(amina.id, QuotePurpose.SELL)
     bill = bills.pay(amina.id, "DSTV", "7012345678", Money.of(1000, KES), pay_with="USDT", quote_id=quote.id)
     assert bill.paid_with.asset == USDT and bill.paid_with == quote.base_needed(Money.of(1000, KES), at=quote.as_of)
     assert stack.balance(amina, "USDT") == Money.of(10, USDT) - bill.paid_with
     assert Money.zero(KES) <= stack.balance(amina, "KES") < Money.of(1, KES)
     assert bills.get(amina.id, bill.id).paid_with == bill.paid_with
-    stack.clock.advance(seconds=3600)
-    with pytest.raises(QuoteExpired):
+    with pytest.raises(QuoteUsed):  # once
         bills.pay(amina.id, "DSTV", "7012345678", Money.of(100, KES), pay_with="USDT", quote_id=quote.id)
+    later = stack.buys.quote(amina.id, QuotePurpose.SELL)
+    stack.clock.advance(seconds=120)
+    with pytest.raises(QuoteExpired):
+        bills.pay(amina.id, "DSTV", "7012345678", Money.of(100, KES), pay_with="USDT", quote_id=later.id)
 
 
 def test_bad_bills_are_refused_before_anything_moves(stack, bills):

@@ -22,7 +22,7 @@ def stack():
 def test_a_paid_prompt_credits_usdt_at_the_locked_ask(stack):
     """KES 1,000 at an ask of 130.65 (a 0.5% margin on 130) buys 7.654037 USDT; the spread is revenue; books balance."""
     amina = stack.sign_up("0712000001")
-    quote = stack.buys.quote()
+    quote = stack.buys.quote(amina.id)
     buy = stack.buys.start(amina.id, Money.of(1000, KES), quote_id=quote.id)
     assert buy.state is BuyState.PROMPTED and buy.checkout_request_id
     assert buy.usdt == Money.rounded(1000 / quote.ask, USDT, "ROUND_DOWN")
@@ -98,8 +98,8 @@ def test_a_late_success_is_credited_at_the_locked_quote(stack):
 def test_an_expired_quote_is_refused_before_anything_is_sent(stack):
     """Naming a quote past its window is refused; nothing is recorded or prompted."""
     user = stack.sign_up("0712000001")
-    quote = stack.buys.quote()
-    stack.clock.advance(minutes=16)  # quotes are locked for 15 minutes (the pricing policy's quote_ttl)
+    quote = stack.buys.quote(user.id)
+    stack.clock.advance(minutes=2)  # a wallet quote is tradable for 2 minutes (Buys.quote_window)
     with pytest.raises(QuoteExpired):
         stack.buys.start(user.id, Money.of(100, KES), quote_id=quote.id)
     assert stack.buys.for_user(user.id) == [] and stack.mpesa.transactions() == []

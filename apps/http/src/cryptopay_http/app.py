@@ -8,11 +8,9 @@ from typing import ParamSpec, TypeVar, cast
 from cryptopay.adapters.bootstrap import Services
 from cryptopay.core import redaction
 from cryptopay.core.errors import InvalidInput
-from cryptopay.core.identity import RateDecision
-from flask import Flask, Response, g
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from cryptopay_http import request_ids
 from cryptopay_http.blueprints import (
     admin,
     api_keys,
@@ -42,7 +40,8 @@ from cryptopay_http.blueprints import (
     webhooks,
     wrong_network,
 )
-from cryptopay_http.headers import install_security_headers
+from cryptopay_http.edge import RequestEdge
+from cryptopay_http.headers import SecurityHeaders
 from cryptopay_http.metrics import HttpMetrics
 from cryptopay_http.pages import install_pages
 from cryptopay_http.problems import install_problem_handlers
@@ -102,24 +101,15 @@ def create_app(services: Services) -> Flask:
         raise InvalidInput("CRYPTOPAY_TOKEN_SECRET must be set to a random string of at least 32 characters")
     app = _Flask("cryptopay_http")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["cryptopay"] = Runtime.wire(settings, services)
+    app.extensions["cryptopay.metrics"] = metrics = HttpMetrics()
+    # Request ids, rate-limit and security headers, metrics: around the app, for every response (``edge``).
+    security = SecurityHeaders(production=settings.production)
+    app.wsgi_app = RequestEdge(app.wsgi_app, metrics=metrics, security=security)  # type: ignore[method-assign]
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count)  # type: ignore[method-assign]
-    app.extensions["cryptopay"] = Runtime.wire(settings, services)
-    request_ids.init_app(app)  # first: every later hook's log lines carry the request id
-    app.extensions["cryptopay.metrics"] = metrics = HttpMetrics()
-    metrics.init_app(app)
     install_problem_handlers(app)
-    app.after_request(_rate_limit_headers)
-    install_security_headers(app, production=settings.production)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     install_pages(app)  # the HTML pages: checkout, dashboard (cryptopay_http.pages)
     return app
-
-
-def _rate_limit_headers(response: Response) -> Response:
-    """The caller's limit and what is left of it (``X-Content-Type-Options`` and the rest: ``headers``)."""
-    decision: RateDecision | None = g.get("rate_decision")
-    if decision is not None:  # no view sets these: appended, not searched for
-        response.headers.extend((("RateLimit-Limit", decision.limit), ("RateLimit-Remaining", decision.remaining)))
-    return response

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import ParamSpec, TypeVar
 
 import attrs
@@ -32,8 +32,9 @@ from cryptopay.core.identity import (
 from cryptopay.core.identity.model import TeamRole
 from flask import g, request
 
+from cryptopay_http.edge import RATE_DECISION
 from cryptopay_http.openapi import annotate
-from cryptopay_http.runtime import runtime
+from cryptopay_http.runtime import Runtime, runtime
 from cryptopay_http.settings import ApiSettings
 
 __all__ = [
@@ -64,33 +65,34 @@ def not_found(kind: str, object_id: str) -> NotFound:
     return NotFound(f"{kind} {object_id} not found")
 
 
-def _presented() -> tuple[bool, str] | None:
+def _presented(environ: Mapping[str, object]) -> tuple[bool, str] | None:
     """(is an API key, the credential) from the request headers, or None when none is sent.
 
     Every credential presented must be well formed and they must agree: a junk ``Authorization`` beside a valid
     ``X-Api-Key`` (or two different credentials) is a 401, never silently ignored.
     """
     found: set[tuple[bool, str]] = set()
-    if "Authorization" in request.headers:
-        scheme, _, value = request.headers["Authorization"].partition(" ")
+    authorization = environ.get("HTTP_AUTHORIZATION")  # the WSGI names: no header object per look-up
+    if isinstance(authorization, str):
+        scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthenticated("the Authorization header must be: Bearer <access token or API key>")
         found.add((value.strip().startswith(API_KEY_PREFIX), value.strip()))
-    if "X-Api-Key" in request.headers:
-        if not request.headers["X-Api-Key"].strip():
+    api_key = environ.get("HTTP_X_API_KEY")
+    if isinstance(api_key, str):
+        if not api_key.strip():
             raise Unauthenticated("the X-Api-Key header is empty")
-        found.add((True, request.headers["X-Api-Key"].strip()))
+        found.add((True, api_key.strip()))
     if len(found) > 1:
         raise Unauthenticated("send one credential: Authorization and X-Api-Key name different ones")
     return found.pop() if found else None
 
 
-def _resolve() -> Principal:
-    presented = _presented()
+def _resolve(rt: Runtime, environ: Mapping[str, object]) -> Principal:
+    presented = _presented(environ)
     if presented is None:
         raise Unauthenticated("authentication required: send Authorization: Bearer <access token or API key>")
     is_key, credential = presented
-    rt = runtime()
     if is_key:
         return rt.api_keys.authenticate(credential)
     return with_team(rt.accounts.authenticate(credential))
@@ -118,14 +120,18 @@ def current_principal() -> Principal:
     return principal
 
 
-def _rate_limit(subject: str, limit: int, window: int | None = None, *, per_route: bool = True) -> None:
-    settings = runtime().settings
-    route = request.url_rule.rule if request.url_rule else request.path
-    key = f"rl:{subject}:{request.method}:{route}" if per_route else f"rl:{subject}"
-    decision = runtime().services.rate_limiter.hit(
-        key, limit=limit, window_seconds=window or settings.rate_window_seconds
-    )
-    g.rate_decision = decision
+def _rate_limit(
+    subject: str, limit: int, window: int | None = None, *, per_route: bool = True, rt: Runtime | None = None
+) -> None:
+    rt = rt or runtime()
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one context look-up, not one per attribute
+    if per_route:
+        rule = req.url_rule
+        key = f"rl:{subject}:{req.method}:{rule.rule if rule else req.path}"
+    else:
+        key = f"rl:{subject}"
+    decision = rt.services.rate_limiter.hit(key, limit=limit, window_seconds=window or rt.settings.rate_window_seconds)
+    req.environ[RATE_DECISION] = decision  # the response's RateLimit-* headers (``edge``)
     if not decision.allowed:
         raise RateLimited(
             f"too many requests; retry in {decision.retry_after} seconds", retry_after=decision.retry_after
@@ -294,9 +300,10 @@ def require(
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            principal = _resolve()
+            rt = runtime()
+            principal = _resolve(rt, request.environ)
             g.principal = principal
-            _rate_limit(principal.idempotency_scope, runtime().settings.rate_limit)
+            _rate_limit(principal.idempotency_scope, rt.settings.rate_limit, rt=rt)
             if principal.enrolment_only and not enrolment:
                 raise EnrolmentRequired("enrol a second factor first (POST /v1/auth/2fa/enrol after a step-up)")
             _check(principal, scope, wanted, accept_keys)

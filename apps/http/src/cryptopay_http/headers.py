@@ -11,13 +11,19 @@
   ``X-Content-Type-Options: nosniff``; ``Strict-Transport-Security`` in production (TLS ends at the proxy in front).
 - No ``Server`` banner: the app sends an empty ``Server`` header, which granian and werkzeug then keep instead of
   naming themselves and their version (neither has a setting to send none).
+
+They are added by ``cryptopay_http.edge`` to the header list the app hands the server (``SecurityHeaders``):
+one pass over a plain list per response, outside Flask's ``Headers`` (a hot path: every API answer).
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from collections.abc import Mapping
 
-__all__ = ["CSP", "HSTS", "PAGE_CSP", "install_security_headers"]
+from werkzeug.datastructures import ResponseCacheControl
+from werkzeug.http import parse_cache_control_header
+
+__all__ = ["CSP", "HSTS", "PAGE_CSP", "SecurityHeaders"]
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -27,6 +33,8 @@ CSP = (
 PAGE_CSP = CSP.replace("style-src 'self' 'unsafe-inline'", "style-src 'self'")
 HSTS = "max-age=63072000; includeSubDomains"
 _CREDENTIALS = ("HTTP_AUTHORIZATION", "HTTP_X_API_KEY", "HTTP_COOKIE")  # Authorization, X-Api-Key, Cookie
+_NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
+_REPLACED = frozenset({"cache-control", "pragma"})
 
 
 def _defaults(production: bool) -> tuple[tuple[str, str, str], ...]:
@@ -43,28 +51,35 @@ def _defaults(production: bool) -> tuple[tuple[str, str, str], ...]:
     return tuple((name.lower(), name, value) for name, value in found)
 
 
-def install_security_headers(app: Flask, *, production: bool) -> None:
-    """Add the headers above to every response of ``app``; HSTS only when ``production``.
+def _public(cache_control: str) -> bool:
+    return bool(parse_cache_control_header(cache_control, cls=ResponseCacheControl).public)
 
-    One pass over the response's headers per request (a hot path: every API answer), not a search per header.
+
+class SecurityHeaders:
+    """Adds the headers above to a response's WSGI header list, in place; HSTS only when ``production``.
+
+    >>> headers = [("Content-Type", "application/json"), ("Server", "werkzeug")]
+    >>> SecurityHeaders(production=False)(headers, {"HTTP_AUTHORIZATION": "Bearer x"})
+    >>> dict(headers)["Cache-Control"], dict(headers)["Server"], dict(headers)["X-Frame-Options"]
+    ('no-store', '', 'DENY')
     """
-    defaults = _defaults(production)
-    no_store = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 
-    @app.after_request
-    def _security_headers(response: Response) -> Response:
-        headers = response.headers
-        present = {name.lower() for name, _ in headers}
-        added = [(name, value) for lower, name, value in defaults if lower not in present]
-        environ = request.environ  # the WSGI names of the headers: no header object or proxy per look-up
-        public = "cache-control" in present and response.cache_control.public  # parsed only when one was set
-        if not public and any(name in environ for name in _CREDENTIALS):
-            if "cache-control" in present or "pragma" in present:
-                headers.remove("Cache-Control")
-                headers.remove("Pragma")
-            added += no_store
-        if "server" in present:
-            headers.remove("Server")
-        added.append(("Server", ""))
-        headers.extend(added)
-        return response
+    def __init__(self, *, production: bool) -> None:
+        self._defaults = _defaults(production)
+
+    def __call__(self, headers: list[tuple[str, str]], environ: Mapping[str, object]) -> None:
+        present: dict[str, str] = {}
+        for name, value in headers:
+            present.setdefault(name.lower(), value)
+        cache_control = present.get("cache-control")  # a view's own, kept only when it is public
+        no_store = any(name in environ for name in _CREDENTIALS)
+        no_store = no_store and (cache_control is None or not _public(cache_control))
+        dropped = {"server"} & present.keys()
+        if no_store:
+            dropped |= _REPLACED & present.keys()
+        if dropped:
+            headers[:] = [(name, value) for name, value in headers if name.lower() not in dropped]
+        if no_store:
+            headers.extend(_NO_STORE)
+        headers.extend((name, value) for lower, name, value in self._defaults if lower not in present)
+        headers.append(("Server", ""))

@@ -1,44 +1,30 @@
 """A request id for every request: the caller's ``X-Request-Id`` when it is a plain token, else a fresh one.
 
-It is bound to the request's log records (``cryptopay.core.logs``) and echoed in the response's ``X-Request-Id``,
-so a merchant's support question and the server's JSON log lines meet on one id.
+It is bound to the request's log records (``cryptopay.core.logs``) for the whole span of the request and echoed
+in the response's ``X-Request-Id``, so a merchant's support question and the server's JSON log lines meet on one
+id. ``cryptopay_http.edge`` does both, around the Flask app.
 """
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
+from collections.abc import Mapping
 
-from cryptopay.core import logs
-from flask import Flask, Response, g, request
-
-__all__ = ["HEADER", "init_app"]
+__all__ = ["ENVIRON", "HEADER", "request_id"]
 
 HEADER = "X-Request-Id"
+ENVIRON = "HTTP_X_REQUEST_ID"  # the header's name in the WSGI environ
 _PLAIN = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
-def _request_id() -> str:
-    offered = request.headers.get(HEADER, "")
-    return offered if _PLAIN.fullmatch(offered) else uuid.uuid4().hex
+def request_id(environ: Mapping[str, object]) -> str:
+    """The offered id when it is 8 to 64 plain characters, else 32 fresh random hex digits.
 
-
-def init_app(app: Flask) -> None:
-    """Bind a request id for the span of each request and return it in ``X-Request-Id``."""
-
-    @app.before_request
-    def _bind() -> None:
-        g.request_id = _request_id()
-        g.request_log_token = logs.bind(request_id=g.request_id)
-
-    @app.after_request
-    def _echo(response: Response) -> Response:
-        if "request_id" in g:
-            response.headers[HEADER] = g.request_id
-        return response
-
-    @app.teardown_request
-    def _unbind(_error: BaseException | None) -> None:
-        token = g.pop("request_log_token", None)
-        if token is not None:
-            logs.reset(token)
+    >>> request_id({ENVIRON: "lb-7f3a9c21"}), len(request_id({ENVIRON: "a b<script>"})), len(request_id({}))
+    ('lb-7f3a9c21', 32, 32)
+    """
+    offered = environ.get(ENVIRON)
+    if isinstance(offered, str) and _PLAIN.fullmatch(offered):
+        return offered
+    return os.urandom(16).hex()

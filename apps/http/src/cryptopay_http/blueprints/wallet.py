@@ -365,7 +365,8 @@ class QuoteView:
 class BuyRequest:
     kes: str = attrs.field(metadata=limits("whole shillings to pay by M-Pesa, 1 to 250,000", pattern=_STK_SHILLINGS))
     quote_id: str | None = attrs.field(
-        default=None, metadata=limits("a quote from POST /v1/wallet/quotes, still valid", max_length=64)
+        default=None,
+        metadata=limits("my unused quote from POST /v1/wallet/quotes, before its expires_at", max_length=64),
     )
 
 
@@ -404,7 +405,7 @@ class BuyView:
 
 @bp.post("/v1/wallet/quotes")
 @operation(
-    "Lock a USDT/KES quote (buy at its ask, sell at its bid) for a short window",
+    "Lock a USDT/KES quote for me alone (buy at its ask or sell at its bid, once) until its expires_at (minutes)",
     response=QuoteView,
     status=201,
     tags=_TAGS,
@@ -412,7 +413,7 @@ class BuyView:
 )
 @require(roles=_PERSONAL)
 def lock_quote() -> Response:
-    return json_response(QuoteView.of(runtime().services.wallet_buys.quote()), 201)
+    return json_response(QuoteView.of(runtime().services.wallet_buys.quote(current_principal().id)), 201)
 
 
 @bp.post("/v1/wallet/buys")
@@ -422,7 +423,7 @@ def lock_quote() -> Response:
     response=BuyView,
     status=201,
     tags=_TAGS,
-    errors=(404, 422, 503),
+    errors=(404, 409, 422, 503),
 )
 @require(roles=_PERSONAL)
 @idempotent
@@ -459,7 +460,8 @@ _USDT_AMOUNT = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$"
 class SellRequest:
     usdt: str = attrs.field(metadata=limits("USDT to sell (up to 6 places)", pattern=_USDT_AMOUNT))
     quote_id: str | None = attrs.field(
-        default=None, metadata=limits("a quote from POST /v1/wallet/quotes, still valid", max_length=64)
+        default=None,
+        metadata=limits("my unused quote from POST /v1/wallet/quotes, before its expires_at", max_length=64),
     )
 
 
@@ -493,7 +495,7 @@ class SellView:
     response=SellView,
     status=201,
     tags=_TAGS,
-    errors=(404, 422, 503),
+    errors=(404, 409, 422, 503),
 )
 @require(roles=_PERSONAL)
 @idempotent

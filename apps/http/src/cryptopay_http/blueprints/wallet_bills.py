@@ -81,7 +81,8 @@ class BillCheckRequest:
 class BillRequest(BillCheckRequest):
     pay_with: str = attrs.field(default="KES", metadata=limits("KES, or USDT sold at the bid", pattern="^(KES|USDT)$"))
     quote_id: str | None = attrs.field(
-        default=None, metadata=limits("with USDT: a quote from POST /v1/wallet/quotes, still valid", max_length=64)
+        default=None,
+        metadata=limits("with USDT: my unused quote from POST /v1/wallet/quotes, before its expires_at", max_length=64),
     )
 
 
@@ -173,7 +174,7 @@ def validate_bill() -> Response:
     response=BillView,
     status=201,
     tags=_TAGS,
-    errors=(404, 422, 503),
+    errors=(404, 409, 422, 503),
 )
 @require(roles=_PERSONAL)
 @idempotent

@@ -26,6 +26,7 @@ from cryptopay.core.wallets.billers import Biller
 from cryptopay.core.wallets.buys import BuyState
 from cryptopay.core.wallets.history import statement_period
 from cryptopay.core.wallets.model import SENDABLE
+from cryptopay.core.wallets.quotes import QuotePurpose
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
@@ -272,7 +273,7 @@ def buy_quote() -> Response:
     buys = runtime().services.wallet_buys
     try:
         kes = STK_LIMITS.check(Money.of(_amount(text, "kes"), KES))
-        quote_ = buys.quote()
+        quote_ = buys.quote(_user_id(), QuotePurpose.BUY)
         usdt = quote_.convert(kes, at=runtime().services.clock.now())
     except CryptopayError as error:
         return page("portal/buy.html", error.http_status, nav="buy", kes=text, **_refusal(error))
@@ -323,7 +324,7 @@ def sell_quote() -> Response:
     text = request.form.get("usdt", "")
     try:
         usdt = Money.of(_amount(text, "usdt"), USDT)
-        quote_ = runtime().services.wallet_buys.quote()
+        quote_ = runtime().services.wallet_buys.quote(_user_id(), QuotePurpose.SELL)
         kes = Money.rounded(usdt.amount * quote_.bid, KES, Rounding.DOWN)
     except CryptopayError as error:
         return page("portal/sell.html", error.http_status, nav="sell", usdt=text, **_refusal(error))

@@ -20,6 +20,7 @@ __all__ = [
     "LimitExceeded",
     "NotFound",
     "QuoteExpired",
+    "QuoteUsed",
     "Refused",
     "SmsUndeliverable",
     "TransientConflict",
@@ -108,6 +109,12 @@ class LimitExceeded(Refused):
 
 class QuoteExpired(Refused):
     code = "quote_expired"
+
+
+class QuoteUsed(Conflict):
+    """A single-use quote was used already (by a buy, sale or bill): lock a new one."""
+
+    code = "quote_used"
 
 
 class SmsUndeliverable(Refused):

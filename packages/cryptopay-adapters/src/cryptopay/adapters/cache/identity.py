@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
+import select
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +37,7 @@ import attrs
 from cryptopay.core.identity import ApiKey, Merchant
 from cryptopay.core.ports.identity import ApiKeyRepository, MerchantRepository
 from redis import Redis
+from redis.client import PubSub
 from redis.exceptions import RedisError
 
 __all__ = ["CachedApiKeys", "CachedMerchants", "Epoch", "LocalEpoch", "RedisEpoch", "SubscribedEpoch"]
@@ -87,15 +89,24 @@ class RedisEpoch:
 
 
 class SubscribedEpoch:
-    """The shared Redis epoch without a round trip per request: a listener thread keeps this process's copy.
+    """The shared Redis epoch without a round trip per request: this process follows it on a Redis channel.
 
-    ``bump`` increments the counter and publishes on ``<key>:changed`` in one MULTI. The listener (started on first
-    use, and again in a forked child) subscribes first, then reads the counter, then reads it again whenever a
-    bump is announced; ``bump`` updates the copy itself, so this process sees its own change at once and every
-    other process as soon as the announcement arrives (a fraction of a millisecond on one network). The listener
-    pings every ``heartbeat`` seconds; while it is not subscribed (starting, reconnecting, Redis down) or has heard
-    nothing, not even its pong, for ``max_silence`` seconds, ``current`` falls back to a GET per call
-    (``RedisEpoch``), so a lost announcement cannot keep a revoked key usable for longer than that.
+    ``bump`` increments the counter and publishes on ``<key>:changed`` in one MULTI, and updates this process's copy
+    itself. Another process learns of the bump from its subscription, and a request never runs on a copy older than
+    what has reached it: Redis writes the announcement to every subscriber's connection in the same step as its
+    answer to the ``bump`` (before it serves any other command), so by the time the revoking request has its answer
+    and anyone could send the next one, the announcement waits on each process's socket. ``current`` looks at that
+    socket first (a ``select`` with no timeout, a microsecond): when something is waiting, or the listener is reading
+    it, it reads and applies what is there before answering. A revoked key is therefore refused on the very next
+    request in every process, however busy the listener thread is
+    (``tests/integration/http/test_http_revocation_across_apps.py``).
+
+    Every read of the subscription happens under one lock, so "nothing waiting and the lock free" means every
+    announcement received has been applied. An announcement (or a new subscription's confirmation, after a
+    reconnection in which bumps may have been missed) re-reads the counter. The listener thread (started on first use,
+    and again in a forked child) reads announcements while no request does and pings every ``heartbeat`` seconds;
+    while it is not subscribed (starting, reconnecting, Redis down) or has heard nothing, not even its pong, for
+    ``max_silence`` seconds, ``current`` reads the counter per call (``RedisEpoch``).
     """
 
     def __init__(
@@ -111,17 +122,27 @@ class SubscribedEpoch:
         self._fallback = RedisEpoch(client, key=key)
         self._heartbeat, self._max_silence, self._now = heartbeat, max_silence, now
         self._value: int | None = None  # this process's copy; None while not subscribed
+        self._pubsub: PubSub | None = None  # the listener's subscription, while it has one
         self._heard_at = 0.0
         self._owner_pid: int | None = None
         self._stopped = threading.Event()
-        self._lock = threading.Lock()  # orders the copy's updates: each reads Redis inside it
+        self._lock = threading.Lock()  # every read of the subscription, and every change of the copy
 
     def current(self) -> int | None:
         if self._owner_pid != os.getpid():
             self._start()
         value = self._value
         if value is not None and self._now() - self._heard_at < self._max_silence:
-            return value
+            if not self._waiting(0):
+                return value
+            try:
+                with self._lock:
+                    self._drain()
+                    value = self._value
+            except RedisError:
+                value = None
+            if value is not None:
+                return value
         return self._fallback.current()
 
     def bump(self) -> None:
@@ -136,11 +157,35 @@ class SubscribedEpoch:
     def close(self) -> None:
         self._stopped.set()
 
+    def _waiting(self, timeout: float) -> bool:
+        """Whether an announcement may be unapplied: bytes on the subscription's socket (waiting up to ``timeout``
+        for them), or the listener reading them right now. The socket first: the listener holds the lock from before
+        it reads until it has applied what it read."""
+        pubsub = self._pubsub
+        try:
+            sock = pubsub.connection._sock  # type: ignore[union-attr]  # redis-py keeps the socket there
+            readable = bool(select.select([sock], [], [], timeout)[0])
+        except (AttributeError, OSError, TypeError, ValueError):  # none, closed or being replaced: read to find out
+            return True
+        return readable or self._lock.locked()
+
+    def _drain(self) -> None:
+        """Read every message waiting on the subscription and apply it (call with the lock held)."""
+        pubsub = self._pubsub
+        if pubsub is None:
+            self._value = None
+            return
+        while (message := pubsub.get_message(timeout=0)) is not None:
+            self._heard_at = self._now()
+            if message["type"] in ("message", "subscribe"):  # a bump; or (re)subscribed, bumps before unheard
+                value = self._redis.get(self._key)
+                self._value = int(value) if value is not None else 0
+
     def _start(self) -> None:
         with self._lock:
             if self._owner_pid == os.getpid():
                 return
-            self._owner_pid, self._value = os.getpid(), None  # a forked child has no listener thread yet
+            self._owner_pid, self._value, self._pubsub = os.getpid(), None, None  # a forked child: no listener yet
             threading.Thread(target=self._listen, name="identity-epoch", daemon=True).start()
 
     def _listen(self) -> None:
@@ -151,32 +196,34 @@ class SubscribedEpoch:
                 _log.warning(
                     "identity epoch listener lost Redis (%s): reading the epoch per request", type(error).__name__
                 )
-            with self._lock:
-                self._value = None
             self._stopped.wait(self._heartbeat)
 
     def _follow(self) -> None:
         pubsub = self._redis.pubsub()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         try:
-            pubsub.subscribe(self._channel)
-            self._reread()  # after subscribing: no bump can fall between the read and the first announcement
+            with self._lock:
+                pubsub.subscribe(self._channel)
+                self._pubsub = pubsub  # the copy is set when the confirmation is read (``_drain``)
             pinged = self._now()
             while not self._stopped.is_set():
-                message = pubsub.get_message(timeout=self._heartbeat)
-                if message is not None and message["type"] == "message":
-                    self._reread()
-                elif message is not None:
-                    self._heard_at = self._now()  # a pong, or the subscription's confirmation
-                if self._now() - pinged >= self._heartbeat:
-                    pubsub.ping()
-                    pinged = self._now()
+                self._waiting(self._heartbeat)
+                with self._lock:
+                    self._drain()
+                    if self._now() - pinged >= self._heartbeat:
+                        pubsub.ping()
+                        pinged = self._now()
         finally:
-            pubsub.close()
+            with self._lock:
+                self._pubsub, self._value = None, None
+                pubsub.close()
 
-    def _reread(self) -> None:
-        with self._lock:
-            value = self._redis.get(self._key)
-            self._value, self._heard_at = (int(value) if value is not None else 0), self._now()
+
+def _copied(value: T) -> T:
+    """A shallow copy; an attrs row through its own ``__init__`` (a third of ``copy.copy``'s cost, on every
+    authenticated request)."""
+    if attrs.has(type(value)):
+        return attrs.evolve(value)  # type: ignore[misc]  # checked just above
+    return copy.copy(value)
 
 
 @attrs.frozen
@@ -200,11 +247,11 @@ class _Cache(Generic[T]):
             with self._lock:
                 entry = self._entries.get(key)
             if entry is not None and entry.epoch == epoch and self._now() - entry.at < self._ttl:
-                return copy.copy(entry.value)  # a copy: callers may mutate theirs
+                return _copied(entry.value)  # a copy: callers may mutate theirs
         value = fetch()
         if value is not None and epoch is not None:
             with self._lock:
-                self._entries[key] = _Entry(copy.copy(value), epoch, self._now())
+                self._entries[key] = _Entry(_copied(value), epoch, self._now())
                 self._entries.move_to_end(key)
                 while len(self._entries) > self._max:
                     self._entries.popitem(last=False)

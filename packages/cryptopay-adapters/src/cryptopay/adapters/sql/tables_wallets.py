@@ -10,7 +10,15 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.tables import ASSET, ID, metadata
 from cryptopay.adapters.sql.types import Amount, JsonText, UtcDateTime
 
-__all__ = ["phone_verifications", "wallet_buys", "wallet_deposits", "wallet_transfers", "wallet_usage", "wallets"]
+__all__ = [
+    "phone_verifications",
+    "wallet_buys",
+    "wallet_deposits",
+    "wallet_quotes",
+    "wallet_transfers",
+    "wallet_usage",
+    "wallets",
+]
 
 PHONE = 320  # a keyed hash (64 hex digits) of the phone: see personal.py
 
@@ -76,6 +84,19 @@ wallet_buys = sa.Table(
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_wallet_buys_user", "user_id", "id"),
     sa.Index("ix_wallet_buys_due", "state", "next_query_at"),
+    keep_existing=True,
+)
+
+wallet_quotes = sa.Table(
+    "wallet_quotes",
+    metadata,
+    sa.Column("quote_id", sa.String(ID), primary_key=True),  # an fx_quotes id, claimed by one wallet user
+    sa.Column("owner_id", sa.String(ID), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("locked_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_by", sa.String(ID)),  # the buy, sale or bill that used it (once)
+    sa.Column("used_at", UtcDateTime),
     keep_existing=True,
 )
 

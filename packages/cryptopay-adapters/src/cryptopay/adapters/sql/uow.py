@@ -71,6 +71,7 @@ from cryptopay.adapters.sql.repositories.wallets import (
     SqlSends,
     SqlTransfers,
     SqlUsage,
+    SqlWalletQuotes,
     SqlWallets,
 )
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher, SqlWebhookDeliveries, SqlWebhookEndpoints
@@ -264,6 +265,10 @@ class SqlUnitOfWork:
     @functools.cached_property
     def wallet_buys(self) -> SqlBuys:
         return SqlBuys(self.connection, personal=self.personal)
+
+    @functools.cached_property
+    def wallet_quotes(self) -> SqlWalletQuotes:
+        return SqlWalletQuotes(self.connection)
 
     @functools.cached_property
     def wallet_sends(self) -> SqlSends:

@@ -199,7 +199,8 @@ class Detection:
 
         Refused (``wrong_network_not_acceptable``) for an asset the invoice does not ask for, a rail the deployment
         does not offer, or a network whose deposit addresses no hot wallet sweeps."""
-        self._step(partial(self._accept, payment_id=payment_id, actor=actor))
+        seen = self.wrong_network_payment(payment_id)
+        self._step(partial(self._accept, seen=seen, actor=actor))
         return self.wrong_network_payment(payment_id)
 
     def _record_stray(
@@ -244,20 +245,24 @@ class Detection:
         for payment in transaction(self._uow, lambda uow: uow.wrong_network_payments.followed(network)):
             gone = _gone(watcher, payment.transfer)
             depth = 0 if gone else watcher.confirmations(payment.transfer)
-            if gone or depth > payment.confirmations:
-                work = partial(self._move_stray, seen=payment, gone=gone, depth=depth)
-                events += self._step(work)
+            if gone:
+                events += self._step(partial(self._withdraw_stray, seen=payment))
+            elif depth > payment.confirmations:
+                transaction(self._uow, partial(self._deepen_stray, seen=payment, depth=depth))
         return events
 
-    def _move_stray(self, uow: PaymentsUnitOfWork, seen: WrongNetworkPayment, gone: bool, depth: int) -> _Saved:
+    def _deepen_stray(self, uow: PaymentsUnitOfWork, seen: WrongNetworkPayment, depth: int) -> None:
         payment = _load_stray(uow, seen.id)
-        invoice = _load(uow, payment.invoice_id)
+        if payment.followed and payment.transfer.block_hash == seen.transfer.block_hash:
+            uow.wrong_network_payments.update(payment.deepen(depth, now=self.chain_now(payment.network)))
+
+    def _withdraw_stray(self, uow: PaymentsUnitOfWork, seen: WrongNetworkPayment) -> _Saved:
+        # Locks in the scan's order (the invoice, then its record), so a scan and a decision never deadlock.
+        invoice = _load(uow, seen.invoice_id)
+        payment = _load_stray(uow, seen.id)
         if not payment.followed or payment.transfer.block_hash != seen.transfer.block_hash:
             return _Saved(invoice)  # changed since it was read: the next step looks again
         now = self.chain_now(payment.network)
-        if not gone:
-            uow.wrong_network_payments.update(payment.deepen(depth, now=now))
-            return _Saved(invoice)
         why = "block reorganised away"
         withdrawn = payment.withdraw(why, now=now)
         uow.wrong_network_payments.update(withdrawn)
@@ -267,9 +272,9 @@ class Detection:
         publish_invoice_events(uow, self._ids, invoice, events)
         return _Saved(invoice, events)
 
-    def _accept(self, uow: PaymentsUnitOfWork, payment_id: str, actor: str) -> _Saved:
-        payment = _load_stray(uow, payment_id)
-        invoice = _load(uow, payment.invoice_id)
+    def _accept(self, uow: PaymentsUnitOfWork, seen: WrongNetworkPayment, actor: str) -> _Saved:
+        invoice = _load(uow, seen.invoice_id)  # the invoice, then its record: the scan's lock order
+        payment = _load_stray(uow, seen.id)
         accepted = payment.accept(by=actor, now=self._clock.now())
         rail = self._acceptable_rail(invoice, payment)
         same = next(o for o in invoice.options if o.rail.asset == rail.asset)

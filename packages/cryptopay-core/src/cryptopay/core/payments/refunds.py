@@ -153,13 +153,16 @@ class Refunds:
 
         Refused until it is as deep as that network's rail asks; a conflict unless it is pending (or refunded by a
         refund that failed). The merchant's balance is never touched."""
-        return transaction(
-            self._uow, partial(self._refund_stray, payment_id=payment_id, address=address, requested_by=requested_by)
-        )
+        invoice_id = transaction(self._uow, lambda uow: _stray(uow, payment_id).invoice_id)
+        work = partial(self._refund_stray, invoice_id=invoice_id, payment_id=payment_id)
+        return transaction(self._uow, partial(work, address=address, requested_by=requested_by))
 
-    def _refund_stray(self, uow: PaymentsUnitOfWork, payment_id: str, address: str, requested_by: str) -> Refund:
+    def _refund_stray(
+        self, uow: PaymentsUnitOfWork, invoice_id: str, payment_id: str, address: str, requested_by: str
+    ) -> Refund:
+        # The invoice, then its record: the scan's lock order, so a scan and a refund never deadlock.
+        invoice, now = load_invoice(uow, invoice_id), self._clock.now()
         payment = _stray(uow, payment_id)
-        invoice, now = load_invoice(uow, payment.invoice_id), self._clock.now()
         rail = self._rails.get(payment.rail_key) or rail_for(payment.network, payment.transfer.amount.asset)
         self._check_refundable_stray(uow, payment, rail)
         target = self._check_address(PaymentOption(rail, payment.transfer.to_address, payment.transfer.amount), address)

@@ -145,8 +145,8 @@ class WrongNetworkPayment:
     def seen_again(self, transfer: ObservedTransfer, *, now: datetime) -> WrongNetworkPayment | None:
         """The record after ``transfer`` (the same key) was scanned again: None when nothing changed; pending again
         in its new block when it was withdrawn or moved."""
-        if self.state is WrongNetworkState.ACCEPTED:
-            return None
+        if self.state in (WrongNetworkState.ACCEPTED, WrongNetworkState.REFUNDED):
+            return None  # decided: the invoice's payment, or a refund, follows it from now on
         if self.state is WrongNetworkState.PENDING and self.transfer.block_hash == transfer.block_hash:
             return None
         pending = WrongNetworkState.PENDING

@@ -22,8 +22,9 @@ from cryptopay.core.ports.payments import PayoutRepository
 from cryptopay.core.ports.storage import UnitOfWork
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, Usage, Wallet
 
-if TYPE_CHECKING:  # the buys module imports this port
+if TYPE_CHECKING:  # the buys and quotes modules import this port
     from cryptopay.core.wallets.buys import Buy
+    from cryptopay.core.wallets.quotes import WalletQuote
 
 __all__ = [
     "BuyRepository",
@@ -35,6 +36,7 @@ __all__ = [
     "SendingWallet",
     "TransferRepository",
     "UsageRepository",
+    "WalletQuoteRepository",
     "WalletRepository",
     "WalletUnitOfWork",
     "WalletUowFactory",
@@ -107,6 +109,22 @@ class BuyRepository(Protocol):
 
     def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Buy]:
         """The user's buys, newest first (by id, descending), strictly before ``after``."""
+        ...
+
+
+class WalletQuoteRepository(Protocol):
+    """Quotes claimed by wallet users (``cryptopay.core.wallets.quotes``): each used at most once."""
+
+    def add(self, quote: WalletQuote) -> None:
+        """Keep a new claim; ``Conflict`` if the quote was claimed already."""
+        ...
+
+    def get(self, quote_id: str) -> WalletQuote | None: ...
+
+    def use(self, quote_id: str, *, owner_id: str, used_by: str, at: datetime) -> bool:
+        """Mark ``owner_id``'s unused quote used by ``used_by`` at ``at``, in one atomic step: True if this call did;
+        False if it was used already, is someone else's or is unknown. Of two transactions using one quote at once,
+        one gets True and the other, once the first commits, False."""
         ...
 
 
@@ -216,6 +234,9 @@ class WalletUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def wallet_buys(self) -> BuyRepository: ...
+
+    @property
+    def wallet_quotes(self) -> WalletQuoteRepository: ...
 
     @property
     def wallet_sends(self) -> SendRepository: ...

@@ -25,6 +25,7 @@ from cryptopay.core.ports.kyc import KycRepository
 from cryptopay.core.ports.wallets import SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
+from cryptopay.core.wallets.quotes import WalletQuote
 
 __all__ = [
     "InMemoryBuys",
@@ -32,6 +33,7 @@ __all__ = [
     "InMemorySends",
     "InMemoryTransfers",
     "InMemoryUsage",
+    "InMemoryWalletQuotes",
     "InMemoryWallets",
 ]
 
@@ -178,6 +180,28 @@ class InMemoryBuys:
     def for_user(self, user_id: str, *, after: str | None, limit: int) -> list[Buy]:
         mine = [b for b in self._rows.values() if b.user_id == user_id and (after is None or b.id < after)]
         return [attrs.evolve(b) for b in sorted(mine, key=lambda b: b.id, reverse=True)[:limit]]
+
+
+class InMemoryWalletQuotes:
+    """Claims by quote id; the storage's lock makes ``use`` atomic."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, WalletQuote] = {}
+
+    def add(self, quote: WalletQuote) -> None:
+        if quote.quote_id in self._rows:
+            raise Conflict(f"quote {quote.quote_id} is claimed already")
+        self._rows[quote.quote_id] = quote
+
+    def get(self, quote_id: str) -> WalletQuote | None:
+        return self._rows.get(quote_id)
+
+    def use(self, quote_id: str, *, owner_id: str, used_by: str, at: datetime) -> bool:
+        found = self._rows.get(quote_id)
+        if found is None or found.owner_id != owner_id or found.used_by is not None:
+            return False
+        self._rows[quote_id] = attrs.evolve(found, used_by=used_by, used_at=at)
+        return True
 
 
 class InMemorySends:

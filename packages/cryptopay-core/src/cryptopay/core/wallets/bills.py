@@ -43,6 +43,7 @@ from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.treasury.cover import Cover
 from cryptopay.core.wallets.billers import Biller, BillerCatalogue, biller_catalogue
 from cryptopay.core.wallets.model import Usage
+from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuotes
 from cryptopay.core.wallets.sells import locked_quote
 from cryptopay.core.wallets.service import _sender, spending
 
@@ -129,7 +130,8 @@ class Bills:
         checked = self.check(biller, account, amount)
         if pay_with.upper() not in _PAYABLE_FROM:
             raise InvalidInput("a bill is paid from KES or USDT", field="pay_with")
-        quote = self._quote(quote_id) if pay_with.upper() == "USDT" else None
+        from_usdt = pay_with.upper() == "USDT"
+        quote = locked_quote(self.wallet_quotes, user_id, quote_id, QuotePurpose.SELL) if from_usdt else None
         if self.float_cover is not None and not (cover := self.float_cover(checked.amount)).ok:
             raise Refused(f"M-Pesa cannot pay this bill right now: {cover.reason}", reason="float_short")
         bill_id, to_whom = self.ids.new_id(BILL_PREFIX), f"{checked.biller.paybill}#{checked.account}"
@@ -139,15 +141,27 @@ class Bills:
             bill_id, user_id, "bill", Direction.OUT, checked.amount, now, counterparty=to_whom, asset=asset
         )
         self.monitor.before(paying)
-        bill = in_transaction(self.uow, lambda uow: self._plan(uow, bill_id, user_id, checked, quote))
+        used = quote_id if from_usdt else None
+        bill = in_transaction(self.uow, lambda uow: self._plan(uow, bill_id, user_id, checked, quote, used))
         self.monitor.after(paying)
         return bill
 
-    def _quote(self, quote_id: str | None) -> Quote:
-        return locked_quote(self.quoter, self.quotes, self.clock, quote_id)
+    @property
+    def wallet_quotes(self) -> WalletQuotes:
+        return WalletQuotes(self.uow, self.quoter, self.quotes, self.clock)
 
-    def _plan(self, uow: SellUnitOfWork, bill_id: str, user_id: str, checked: BillCheck, quote: Quote | None) -> Bill:
+    def _plan(
+        self,
+        uow: SellUnitOfWork,
+        bill_id: str,
+        user_id: str,
+        checked: BillCheck,
+        quote: Quote | None,
+        quote_id: str | None,
+    ) -> Bill:
         now = self.clock.now()
+        if quote_id is not None:  # the user's quote: used by this bill, in its unit of work
+            self.wallet_quotes.use(uow, user_id, quote_id, used_by=bill_id)
         _, profile = _sender(uow, user_id)
         check_wallet_movement(
             profile, Product.BILL, checked.amount, spent=spending(uow, user_id, now), at=now

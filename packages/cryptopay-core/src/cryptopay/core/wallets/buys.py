@@ -2,8 +2,9 @@
 
 Order of events, each committed before the next (nothing is lost to a crash in between):
 
-1. ``start``: check the KYC limits (``buy``), lock a quote (or take the caller's, still valid), compute the USDT at
-   the ask (rounded down), record the buy with the digest of a fresh callback token (the token goes only into the
+1. ``start``: check the KYC limits (``buy``), lock a quote (or take the caller's own wallet quote, unused and in its
+   window, and use it up in the same unit of work: ``wallets.quotes``), compute the USDT at the ask (rounded down),
+   record the buy with the digest of a fresh callback token (the token goes only into the
    callback URL), commit; then call STK Push and record the CheckoutRequestID Daraja answered.
 2. The callback (``on_callback``) finds the buy by its token alone, and credits only when it carries and matches
    the request's CheckoutRequestID, Amount and PhoneNumber and carries an MpesaReceiptNumber (a bare ``ResultCode
@@ -33,9 +34,9 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction
-from cryptopay.core.errors import InvalidInput, NotFound, QuoteExpired
+from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.flows import credit_buy
-from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.fx import Quote
 from cryptopay.core.identity.credentials import hash_secret, new_secret
 from cryptopay.core.identity.model import Forbidden
 from cryptopay.core.kyc import Product, check_wallet_movement
@@ -44,7 +45,7 @@ from cryptopay.core.mobile_money import MpesaResult, Outcome, PayloadKind, StkPu
 from cryptopay.core.mobile_money.errors import MpesaError, OutcomeUnknown
 from cryptopay.core.mobile_money.limits import STK_LIMITS
 from cryptopay.core.mobile_money.wording import STK_WORDING, stk_wording
-from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.money import Money
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.payments import Quoter
@@ -52,13 +53,13 @@ from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.wallets.model import Usage
+from cryptopay.core.wallets.quotes import DEFAULT_WALLET_QUOTE_WINDOW, QuotePurpose, WalletQuotes
+from cryptopay.core.wallets.sells import locked_quote
 from cryptopay.core.wallets.service import _sender, spending
 
 BUY = "wallet_buy"  # the monitoring product of a buy
 
 __all__ = ["STK_REASONS", "Buy", "BuyState", "Buys"]
-
-USDT_KES = Pair(USDT, KES)
 
 STK_REASONS: Mapping[str, str] = STK_WORDING  # the customer's words for each STK result code
 
@@ -119,15 +120,21 @@ class Buys:
     query_after: timedelta = timedelta(minutes=2)
     give_up_after: timedelta = timedelta(hours=24)
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal once credited
+    quote_window: timedelta = DEFAULT_WALLET_QUOTE_WINDOW  # how long a wallet quote may be traded at
 
-    def quote(self) -> Quote:
-        """A USDT/KES quote, locked and persisted: buy at its ``ask`` until ``expires_at``."""
-        return self.quoter().quote(USDT_KES)
+    @property
+    def wallet_quotes(self) -> WalletQuotes:
+        return WalletQuotes(self.uow, self.quoter, self.quotes, self.clock, self.quote_window)
+
+    def quote(self, user_id: str, purpose: QuotePurpose = QuotePurpose.TRADE) -> Quote:
+        """A USDT/KES quote locked for ``user_id`` alone and used once: buy at its ``ask`` (or sell at its ``bid``,
+        as ``purpose`` allows) until ``expires_at`` (``cryptopay.core.wallets.quotes``)."""
+        return self.wallet_quotes.lock(user_id, purpose)
 
     def start(self, user_id: str, kes: Money, *, quote_id: str | None = None) -> Buy:
         """Record the buy, then prompt the wallet's phone for ``kes`` (whole shillings, KES 1 to 250,000)."""
         amount = STK_LIMITS.check(kes)
-        quote = self._quote(quote_id)
+        quote = locked_quote(self.wallet_quotes, user_id, quote_id, QuotePurpose.BUY)
         usdt = quote.convert(amount, at=self.clock.now())
         if not usdt.is_positive():
             raise InvalidInput(f"KES {amount.amount} buys less than the smallest USDT unit", field="amount")
@@ -136,23 +143,25 @@ class Buys:
         self.monitor.before(
             movement(buy_id, user_id, BUY, Direction.IN, amount, self.clock.now(), asset=usdt.asset.code)
         )
-        buy = in_transaction(self.uow, lambda uow: self._record(uow, buy_id, user_id, amount, usdt, quote, token))
+        buy = in_transaction(
+            self.uow, lambda uow: self._record(uow, buy_id, user_id, amount, usdt, quote, token, quote_id)
+        )
         return self._push(buy, token)
 
-    def _quote(self, quote_id: str | None) -> Quote:
-        if quote_id is None:
-            return self.quote()
-        found = self.quotes().get(quote_id)
-        if found is None or found.pair != USDT_KES:
-            raise NotFound(f"no USDT/KES quote {quote_id!r}", field="quote_id")
-        if self.clock.now() >= found.expires_at:
-            raise QuoteExpired(f"quote {quote_id} expired at {found.expires_at.isoformat()}: ask for a new one")
-        return found
-
     def _record(
-        self, uow: WalletUnitOfWork, buy_id: str, user_id: str, kes: Money, usdt: Money, quote: Quote, token: str
+        self,
+        uow: WalletUnitOfWork,
+        buy_id: str,
+        user_id: str,
+        kes: Money,
+        usdt: Money,
+        quote: Quote,
+        token: str,
+        quote_id: str | None,
     ) -> Buy:
         now = self.clock.now()
+        if quote_id is not None:  # the user's quote: used by this buy, in its unit of work
+            self.wallet_quotes.use(uow, user_id, quote_id, used_by=buy_id)
         wallet, profile = _sender(uow, user_id)
         check_wallet_movement(profile, Product.BUY, kes, spent=spending(uow, user_id, now), at=now).enforce()
         buy = Buy(

@@ -24,8 +24,8 @@ from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction
-from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteExpired, Refused
-from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, Refused
+from cryptopay.core.fx import Quote
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Entry, Ledger
@@ -40,11 +40,10 @@ from cryptopay.core.ports.wallets import SellUnitOfWork, SellUowFactory
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.treasury.cover import Cover
 from cryptopay.core.wallets.model import Usage
+from cryptopay.core.wallets.quotes import USDT_KES, QuotePurpose, WalletQuotes
 from cryptopay.core.wallets.service import _sender, _wallet, spending
 
 __all__ = ["USDT_KES", "Sale", "Sells", "locked_quote"]
-
-USDT_KES = Pair(USDT, KES)
 
 
 @attrs.frozen
@@ -78,7 +77,7 @@ class Sells:
         """Sell ``usdt`` at the bid and plan the B2C payout of the whole shillings to the wallet's phone."""
         if usdt.asset != USDT or not usdt.is_positive():
             raise InvalidInput("sell a positive amount of USDT", field="usdt")
-        quote = self._quote(quote_id)
+        quote = locked_quote(self.wallet_quotes, user_id, quote_id, QuotePurpose.SELL)
         kes = quote.convert(usdt, at=self.clock.now())
         charge = self.tariff.charge(kes.whole()) if kes.whole().amount >= B2C_LIMITS.minimum else Money.zero(KES)
         amount = B2C_LIMITS.check((kes - charge).whole())
@@ -87,12 +86,15 @@ class Sells:
         sale_id = self.ids.new_id("sel")
         sold = movement(sale_id, user_id, "wallet_sell", Direction.OUT, kes, self.clock.now(), asset=usdt.asset.code)
         self.monitor.before(sold)
-        sale = in_transaction(self.uow, lambda uow: self._plan(uow, sale_id, user_id, usdt, kes, amount, charge, quote))
+        sale = in_transaction(
+            self.uow, lambda uow: self._plan(uow, sale_id, user_id, usdt, kes, amount, charge, quote, quote_id)
+        )
         self.monitor.after(attrs.evolve(sold, counterparty=sale.payout.destination))
         return sale
 
-    def _quote(self, quote_id: str | None) -> Quote:
-        return locked_quote(self.quoter, self.quotes, self.clock, quote_id)
+    @property
+    def wallet_quotes(self) -> WalletQuotes:
+        return WalletQuotes(self.uow, self.quoter, self.quotes, self.clock)
 
     def _plan(
         self,
@@ -104,8 +106,11 @@ class Sells:
         amount: Money,
         charge: Money,
         quote: Quote,
+        quote_id: str | None,
     ) -> Sale:
         now = self.clock.now()
+        if quote_id is not None:  # the user's quote: used by this sale, in its unit of work
+            self.wallet_quotes.use(uow, user_id, quote_id, used_by=sale_id)
         # The global lock order: the number's lock before the wallet's row and the ledger's balances. Held to the
         # commit, it makes the look at what the number received today and the payout planned on it one unit of work
         # (a remittance or a merchant's settlement to the same number plans under it too).
@@ -176,18 +181,12 @@ class Sells:
         return in_transaction(self.uow, work)
 
 
-def locked_quote(
-    quoter: Callable[[], Quoter], quotes: Callable[[], QuoteRepository], clock: Clock, quote_id: str | None
-) -> Quote:
-    """The USDT/KES quote ``quote_id`` if it is still valid (``NotFound``, ``QuoteExpired``), else a fresh one."""
+def locked_quote(quotes: WalletQuotes, user_id: str, quote_id: str | None, purpose: QuotePurpose) -> Quote:
+    """The user's wallet quote ``quote_id`` for ``purpose`` (``WalletQuotes.find``), else a fresh quote (locked for
+    this trade alone: nobody else was shown it)."""
     if quote_id is None:
-        return quoter().quote(USDT_KES)
-    found = quotes().get(quote_id)
-    if found is None or found.pair != USDT_KES:
-        raise NotFound(f"no USDT/KES quote {quote_id!r}", field="quote_id")
-    if clock.now() >= found.expires_at:
-        raise QuoteExpired(f"quote {quote_id} expired at {found.expires_at.isoformat()}: ask for a new one")
-    return found
+        return quotes.quoter().quote(USDT_KES)
+    return quotes.find(user_id, quote_id, purpose)
 
 
 def _sale(sale_id: str, payout: Payout, entries: list[Entry]) -> Sale:

@@ -35,6 +35,7 @@ from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import (
     phone_verifications,
     wallet_buys,
+    wallet_quotes,
     wallet_transfers,
     wallet_usage,
     wallets,
@@ -46,10 +47,19 @@ from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.wallets import SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
+from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
 from psycopg.rows import dict_row
 from sqlalchemy.engine import Connection
 
-__all__ = ["SqlBuys", "SqlPhoneVerifications", "SqlSends", "SqlTransfers", "SqlUsage", "SqlWallets"]
+__all__ = [
+    "SqlBuys",
+    "SqlPhoneVerifications",
+    "SqlSends",
+    "SqlTransfers",
+    "SqlUsage",
+    "SqlWalletQuotes",
+    "SqlWallets",
+]
 
 
 class SqlWallets(_Documents[Wallet]):
@@ -183,6 +193,53 @@ class SqlBuys(_Documents[Buy]):
         b = wallet_buys.c
         where = (b.user_id == user_id,) if after is None else (b.user_id == user_id, b.id < after)
         return self._items(sa.select(b.id, b.doc).where(*where).order_by(b.id.desc()).limit(limit))
+
+
+class SqlWalletQuotes:
+    """Wallet quote claims; ``use`` is one conditional ``UPDATE ... RETURNING``: of two transactions using one
+    quote, the second waits for the first's row lock and then matches nothing (PostgreSQL), or waits for its write
+    lock (SQLite)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, quote: WalletQuote) -> None:
+        row = {
+            "quote_id": quote.quote_id,
+            "owner_id": quote.owner_id,
+            "purpose": quote.purpose.value,
+            "locked_at": quote.locked_at,
+            "expires_at": quote.expires_at,
+            "used_by": quote.used_by,
+            "used_at": quote.used_at,
+        }
+        if not insert_new(self._conn, wallet_quotes, row):
+            raise Conflict(f"quote {quote.quote_id} is claimed already")
+
+    def get(self, quote_id: str) -> WalletQuote | None:
+        row = self._conn.execute(sa.select(wallet_quotes).where(wallet_quotes.c.quote_id == quote_id)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return WalletQuote(
+            quote_id=m["quote_id"],
+            owner_id=m["owner_id"],
+            purpose=QuotePurpose(m["purpose"]),
+            locked_at=m["locked_at"],
+            expires_at=m["expires_at"],
+            used_by=m["used_by"],
+            used_at=m["used_at"],
+        )
+
+    def use(self, quote_id: str, *, owner_id: str, used_by: str, at: datetime) -> bool:
+        q = wallet_quotes.c
+        statement = (
+            wallet_quotes.update()
+            .where(q.quote_id == quote_id, q.owner_id == owner_id, q.used_by.is_(None))
+            .values(used_by=used_by, used_at=at)
+            .returning(q.quote_id)
+        )
+        return self._conn.execute(statement).first() is not None
 
 
 class SqlUsage:

@@ -1,0 +1,118 @@
+"""Wallet quotes: a USDT/KES price locked for one person, for one use, for a short window.
+
+A locked ``Quote`` is only a price (``fx_quotes`` keeps every one, invoices' and settlements' too, and its id is
+shown to whoever sees what it priced: an invoice's payers see its quote). A price anyone could name would be a free
+option against the float: trade at the best ask or bid of the last minutes, as often as one likes. So a quote a
+wallet may trade at is claimed when it is locked (``WalletQuote``: its owner, its purpose, its window), and a buy,
+sale or bill takes it only when:
+
+- it was locked by the same person for a wallet trade: any other id (someone else's, an invoice's, none) is
+  ``NotFound`` alike, so ids cannot be probed;
+- its purpose fits: locked to buy, it buys at the ask; to sell, it sells (or pays a bill) at the bid; a ``TRADE``
+  quote (``POST /v1/wallet/quotes``, which shows both sides) does either;
+- it is within its window (``DEFAULT_WALLET_QUOTE_WINDOW``, the time to read a price and confirm, shorter than
+  the pricer's ``quote_ttl``);
+- it was never used: ``use`` marks it in the trade's own unit of work (``QuoteUsed`` when another trade got it
+  first; on PostgreSQL one conditional ``UPDATE``, so two trades racing one quote cannot both pass).
+
+A trade that fails after it committed (M-Pesa refusing the prompt, a failed payout) keeps the quote used: lock a
+new one. A trade refused before it committed (limits, balance) leaves it unused.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import attrs
+from cryptopay.core.errors import InvalidInput, NotFound, QuoteExpired, QuoteUsed
+from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.money import KES, USDT
+from cryptopay.core.ports.fx import QuoteRepository
+from cryptopay.core.ports.payments import Quoter
+from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import Clock
+from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+
+__all__ = ["DEFAULT_WALLET_QUOTE_WINDOW", "USDT_KES", "QuotePurpose", "WalletQuote", "WalletQuotes"]
+
+USDT_KES = Pair(USDT, KES)
+DEFAULT_WALLET_QUOTE_WINDOW = timedelta(minutes=2)  # read the price, confirm (the STK prompt comes after)
+
+
+class QuotePurpose(enum.Enum):
+    BUY = "buy"  # buy USDT at the ask
+    SELL = "sell"  # sell USDT at the bid: a sale, or a bill paid from USDT
+    TRADE = "trade"  # either: the quote showed both sides
+
+    def allows(self, wanted: QuotePurpose) -> bool:
+        return self is QuotePurpose.TRADE or self is wanted
+
+
+@attrs.frozen(kw_only=True)
+class WalletQuote:
+    """A quote claimed by a wallet user: who may trade at it, for what, until when; and the trade that used it."""
+
+    quote_id: str
+    owner_id: str
+    purpose: QuotePurpose
+    locked_at: datetime
+    expires_at: datetime
+    used_by: str | None = None
+    used_at: datetime | None = None
+
+
+@attrs.define
+class WalletQuotes:
+    """Lock, find and use wallet quotes (``Buys``, ``Sells`` and ``Bills`` hold one each)."""
+
+    uow: WalletUowFactory
+    quoter: Callable[[], Quoter]
+    quotes: Callable[[], QuoteRepository]
+    clock: Clock
+    window: timedelta = DEFAULT_WALLET_QUOTE_WINDOW
+
+    def __attrs_post_init__(self) -> None:
+        if self.window <= timedelta(0):
+            raise InvalidInput("a wallet quote's window must be positive")
+
+    def lock(self, owner_id: str, purpose: QuotePurpose) -> Quote:
+        """Lock a USDT/KES quote for ``owner_id`` alone; it is shown (and kept) with the wallet window as its end."""
+        quote = self.quoter().quote(USDT_KES)
+        now = self.clock.now()
+        claim = WalletQuote(
+            quote_id=quote.id,
+            owner_id=owner_id,
+            purpose=purpose,
+            locked_at=now,
+            expires_at=min(quote.expires_at, now + self.window),
+        )
+        in_transaction(self.uow, lambda uow: uow.wallet_quotes.add(claim))
+        return attrs.evolve(quote, expires_at=claim.expires_at)
+
+    def find(self, owner_id: str, quote_id: str, purpose: QuotePurpose) -> Quote:
+        """The owner's quote ``quote_id`` for ``purpose``, unused and in its window (its ``expires_at`` the
+        window's end); ``NotFound`` for anyone else's or an unknown id, ``QuoteUsed``, ``QuoteExpired``."""
+        claim = in_transaction(self.uow, lambda uow: uow.wallet_quotes.get(quote_id))
+        quote = self.quotes().get(quote_id) if claim is not None and claim.owner_id == owner_id else None
+        if claim is None or quote is None or quote.pair != USDT_KES:
+            raise NotFound(f"no USDT/KES quote {quote_id!r} of yours", field="quote_id")
+        if not claim.purpose.allows(purpose):
+            raise InvalidInput(
+                f"quote {quote_id} was locked to {claim.purpose.value}; lock one to {purpose.value}", field="quote_id"
+            )
+        if claim.used_by is not None:
+            raise _used(quote_id)
+        if self.clock.now() >= claim.expires_at:
+            raise QuoteExpired(f"quote {quote_id} expired at {claim.expires_at.isoformat()}: ask for a new one")
+        return attrs.evolve(quote, expires_at=claim.expires_at)
+
+    def use(self, uow: WalletUnitOfWork, owner_id: str, quote_id: str, *, used_by: str) -> None:
+        """Mark the quote used by the trade ``used_by`` in the trade's unit of work; ``QuoteUsed`` if it lost."""
+        if not uow.wallet_quotes.use(quote_id, owner_id=owner_id, used_by=used_by, at=self.clock.now()):
+            raise _used(quote_id)
+
+
+def _used(quote_id: str) -> QuoteUsed:
+    return QuoteUsed(f"quote {quote_id} was used already: lock a new one", field="quote_id")

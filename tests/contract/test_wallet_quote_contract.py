@@ -1,0 +1,124 @@
+"""Wallet quotes (``WalletQuoteRepository`` and the trades that use them): the same behaviour on the in-memory fake,
+SQLite and PostgreSQL; a quote is its owner's and is used once, even by trades racing for it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptopay.core.errors import Conflict, QuoteUsed
+from cryptopay.core.money import KES, Money
+from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
+
+from tests.support.sql_backends import Backend
+from tests.support.wallet_stack import memory_wallet_backend, wallet_stack
+
+AT = datetime(2026, 12, 6, 9, 0, 0, 250000, tzinfo=UTC)
+
+
+@pytest.fixture
+def in_memory_backend() -> Backend:
+    """The contract's in-memory variant of ``backend`` (tests/contract/conftest.py)."""
+    return memory_wallet_backend()
+
+
+def _claim(quote_id: str = "fxq_1", owner: str = "usr_a", purpose: QuotePurpose = QuotePurpose.TRADE) -> WalletQuote:
+    return WalletQuote(
+        quote_id=quote_id, owner_id=owner, purpose=purpose, locked_at=AT, expires_at=AT + timedelta(minutes=2)
+    )
+
+
+def test_a_claim_round_trips_and_a_quote_is_claimed_once(backend: Backend):
+    """A claim comes back equal (owner, purpose, exact times, unused); the same quote cannot be claimed twice."""
+    with backend.uow() as uow:
+        uow.wallet_quotes.add(_claim())
+        uow.wallet_quotes.add(_claim("fxq_2", "usr_b", QuotePurpose.SELL))
+    with backend.uow() as uow:
+        assert uow.wallet_quotes.get("fxq_1") == _claim()
+        assert uow.wallet_quotes.get("fxq_2").purpose is QuotePurpose.SELL
+        assert uow.wallet_quotes.get("fxq_9") is None
+    with pytest.raises(Conflict), backend.uow() as uow:
+        uow.wallet_quotes.add(_claim(owner="usr_b"))
+    with backend.uow() as uow:
+        assert uow.wallet_quotes.get("fxq_1").owner_id == "usr_a"
+
+
+def test_only_the_owner_uses_a_quote_and_only_once(backend: Backend):
+    """``use`` is False for another owner and an unknown id; True once for the owner, then False; a rolled-back use
+    leaves it unused."""
+    with backend.uow() as uow:
+        uow.wallet_quotes.add(_claim())
+    with backend.uow() as uow:
+        assert not uow.wallet_quotes.use("fxq_1", owner_id="usr_b", used_by="buy_b", at=AT)
+        assert not uow.wallet_quotes.use("fxq_9", owner_id="usr_a", used_by="buy_a", at=AT)
+    with pytest.raises(RuntimeError), backend.uow() as uow:
+        assert uow.wallet_quotes.use("fxq_1", owner_id="usr_a", used_by="buy_rolled_back", at=AT)
+        raise RuntimeError("the trade failed after using the quote")
+    with backend.uow() as uow:
+        assert uow.wallet_quotes.get("fxq_1").used_by is None
+        assert uow.wallet_quotes.use("fxq_1", owner_id="usr_a", used_by="buy_1", at=AT + timedelta(seconds=5))
+    with backend.uow() as uow:
+        assert not uow.wallet_quotes.use("fxq_1", owner_id="usr_a", used_by="buy_2", at=AT)
+        used = uow.wallet_quotes.get("fxq_1")
+    assert (used.used_by, used.used_at) == ("buy_1", AT + timedelta(seconds=5))
+
+
+def test_a_use_waits_for_a_concurrent_use_and_then_loses(backend: Backend):
+    """PostgreSQL: while one transaction has used a quote (not committed), another's ``use`` waits for it; once the
+    first commits, the second gets False (the conditional UPDATE re-reads the row)."""
+    if backend.name != "postgres":
+        pytest.skip("row locks between connections: PostgreSQL")
+    with backend.uow() as uow:
+        uow.wallet_quotes.add(_claim())
+    first_used, let_commit, answers = threading.Event(), threading.Event(), []
+
+    def first() -> None:
+        with backend.uow() as uow:
+            answers.append(("first", uow.wallet_quotes.use("fxq_1", owner_id="usr_a", used_by="buy_1", at=AT)))
+            first_used.set()
+            let_commit.wait(10)
+
+    def second() -> None:
+        first_used.wait(10)
+        with backend.uow() as uow:
+            answers.append(("second", uow.wallet_quotes.use("fxq_1", owner_id="usr_a", used_by="buy_2", at=AT)))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = [pool.submit(first), pool.submit(second)]
+        first_used.wait(10)
+        time.sleep(0.3)  # the second is blocked on the row lock by now
+        assert answers == [("first", True)]
+        let_commit.set()
+        for future in done:
+            future.result(timeout=10)
+    assert answers == [("first", True), ("second", False)]
+    with backend.uow() as uow:
+        assert uow.wallet_quotes.get("fxq_1").used_by == "buy_1"
+
+
+def test_buys_racing_one_quote_only_one_wins(backend: Backend):
+    """Eight buys naming one quote at the same instant: exactly one is recorded and prompted, seven are
+    ``QuoteUsed``; the quote names the winner."""
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    quote = stack.buys.quote(amina.id, QuotePurpose.BUY)
+    start = threading.Barrier(8)
+
+    def buy(_: int) -> str:
+        start.wait()
+        try:
+            return stack.buys.start(amina.id, Money.of(100, KES), quote_id=quote.id).id
+        except QuoteUsed:
+            return "quote_used"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(buy, range(8)))
+    won = [o for o in outcomes if o != "quote_used"]
+    assert len(won) == 1 and outcomes.count("quote_used") == 7
+    assert [b.id for b in stack.buys.for_user(amina.id)] == won
+    assert len(stack.mpesa.transactions()) == 1
+    with backend.uow() as uow:
+        assert uow.wallet_quotes.get(quote.id).used_by == won[0]
