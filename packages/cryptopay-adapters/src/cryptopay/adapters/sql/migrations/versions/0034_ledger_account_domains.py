@@ -1,7 +1,7 @@
 """Ledger accounts: the kind and the four totals checked by domains instead of table CHECK constraints (PostgreSQL).
 
 Revision ID: 0034
-Revises: 0038
+Revises: 0036
 Create Date: 2026-12-06
 
 PostgreSQL re-reads a table's CHECK constraints from their stored text (``stringToNode``) and plans them again in
@@ -27,7 +27,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0034"
-down_revision = "0038"
+down_revision = "0036"
 branch_labels = None
 depends_on = None
 
