@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import attrs
 import pytest
+from cryptopay.core.compliance.monitoring import Blocked
 from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import Conflict, Refused
 from cryptopay.core.flows import merchant_liability
@@ -111,6 +112,25 @@ def test_a_remittance_whose_payouts_fail_is_refunded_end_to_end(backend: Backend
     stack.confirm_refunds()
     stack.run()
     assert stack.get(order).state is RemittanceState.REFUNDED and stack.books_balanced()
+
+
+def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_with_a_stored_audited_alert(backend: Backend):
+    """The sender's country screened when the order opens (the default rule set's FATF countermeasures list): an
+    Iranian sender is refused before paying; the blocking alert (rule, country) and its audit record are stored;
+    no order, no invoice."""
+    stack = remittance_stack(backend)
+    with pytest.raises(Blocked):
+        stack.order(sender=Sender(name="Reza Ahmadi", country="IR", address="1 Vali Asr, Tehran"))
+    [alert] = stack.monitoring.alerts()
+    assert (alert.rule_id, alert.blocking, alert.evidence["country"]) == ("call-for-action-remittance", True, "IR")
+    with backend.uow() as uow:
+        raised = [r for r in uow.audit.records() if r.action == "compliance.alert_raised"]
+        assert [(r.subject, dict(r.details)["rule"]) for r in raised] == [
+            (f"alert:{alert.id}", "call-for-action-remittance")
+        ]
+        assert uow.remittances.list(state=None, before=None, limit=10) == []
+        assert uow.invoices.list_for_merchant(DESK, before=None, limit=10) == []
+    assert stack.order(sender=Sender(name="Grace Otieno", country="GB")).state is RemittanceState.AWAITING_PAYMENT
 
 
 def _last_attempt_failed(backend: Backend, scenario: Scenario) -> tuple[RemittanceStack, RemittanceOrder]:

@@ -118,6 +118,18 @@ def test_a_large_order_without_full_originator_data_is_refused_naming_the_travel
     assert opened.status_code == 201, opened.get_json()
 
 
+def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_naming_the_rule(api: Api):
+    """A North Korean sender: a 422 problem ``blocked_by_compliance`` naming the rule (the rule set is data:
+    ``CRYPTOPAY_MONITORING_RULES``), nothing stored, compliance alerted."""
+    body = {**BODY, "sender": {"name": "Kim", "country": "KP", "address": "1 Main Street"}}
+    refused = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": "kp-1"})
+    problem = refused.get_json()
+    assert refused.mimetype == "application/problem+json" and refused.status_code == 422, problem
+    assert problem["code"] == "blocked_by_compliance" and "call-for-action-remittance" in problem["detail"]
+    assert api.stack.remittances.orders() == []
+    assert [a.rule_id for a in api.stack.monitoring.alerts()] == ["call-for-action-remittance"]
+
+
 def test_senders_are_rate_limited_per_address_and_status_reads_at_the_general_rate(api: Api):
     """Opening orders is limited like sign-ups (per client address); reading a status is not held to that limit."""
     app = make_app(api.client.application.config["SERVICES_FOR_TESTS"], auth_rate_limit=2, rate_limit=50)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import attrs
 import pytest
+from cryptopay.core.compliance.monitoring import Blocked
 from cryptopay.core.errors import InvalidInput, LimitExceeded
 from cryptopay.core.flows import FLOAT, IN_FLIGHT, merchant_liability
 from cryptopay.core.invoices import InvoiceState
@@ -146,10 +147,11 @@ def test_bad_orders_are_refused_with_the_field(stack):
 
 
 def test_the_senders_country_reaches_monitoring_once_the_money_arrived(stack):
-    """A paid order from a high-risk jurisdiction is journaled with its country and the batch rule raises an alert;
-    an unpaid one is never journaled, and one from elsewhere raises nothing."""
-    unpaid = stack.order(sender=Sender(name="Kim", country="KP", address="Pyongyang"))
-    order = stack.order(sender=Sender(name="Kim", country="KP", address="Pyongyang"))
+    """A paid order from a high-risk jurisdiction (Myanmar: enhanced due diligence, flagged, not refused) is journaled
+    with its country and the batch rule raises an alert; an unpaid one is never journaled, one from elsewhere raises
+    nothing."""
+    unpaid = stack.order(sender=Sender(name="Aung", country="MM", address="Yangon"))
+    order = stack.order(sender=Sender(name="Aung", country="MM", address="Yangon"))
     other = stack.order(sender=Sender(name="Ann", country="GB"))
     for paid in (order, other):
         stack.pay(paid)
@@ -158,6 +160,20 @@ def test_the_senders_country_reaches_monitoring_once_the_money_arrived(stack):
     alerts = stack.monitoring.run_batch(unpaid.created_at - timedelta(minutes=1))
     assert [(a.rule_id, a.party_id) for a in alerts] == [("high-risk-remittance", "phone:254712345678")]
     assert stack.get(order).state is RemittanceState.PAID_OUT
+
+
+@pytest.mark.parametrize("country", ["KP", "IR"])
+def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_before_paying(stack, country):
+    """FATF's countermeasures list (data: the default rule set's blocking ``call-for-action-remittance``): the order
+    is refused when opened (``blocked_by_compliance``), nothing is stored or asked of the sender, and compliance has
+    a blocking alert naming the country, audited."""
+    with pytest.raises(Blocked) as refused:
+        stack.order(sender=Sender(name="Kim", country=country, address="12 Main Street"))
+    assert refused.value.code == "blocked_by_compliance" and "call-for-action-remittance" in refused.value.message
+    assert stack.remittances.orders() == []
+    [alert] = stack.monitoring.alerts()
+    assert (alert.rule_id, alert.blocking, alert.evidence["country"]) == ("call-for-action-remittance", True, country)
+    assert alert.party_id == "phone:254712345678"
 
 
 def test_above_the_travel_rule_threshold_full_originator_data_is_required_and_kept(stack):

@@ -17,6 +17,11 @@ of arriving), ``new_account_high_value`` (``account_age_days``, ``threshold_kes`
 (the counterparty is on a sanctions list: see ``cryptopay.core.compliance.screening``), ``round_trip``
 (``window_minutes``, ``min_percent``: value returning from the counterparty it just went to, or the reverse),
 ``high_risk_jurisdiction`` (``countries``: ISO codes of a remittance sender's country).
+
+The default set (``data/rules.json``, version 3) screens a remittance sender's country against FATF's "call for
+action" list: ``call-for-action-remittance`` (KP, IR: countermeasures) is blocking, so the order is refused before
+the sender pays; ``high-risk-remittance`` (KP, IR, MM) flags paid orders in batch. A deployment edits the countries
+in its own rule set (``CRYPTOPAY_MONITORING_RULES``) as the list changes.
 """
 
 from __future__ import annotations
