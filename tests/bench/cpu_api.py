@@ -9,7 +9,7 @@ test client, no server): invoice reads, invoice creations and a bare Flask endpo
 Rounds are interleaved so a neighbour's burst of load hits every case alike; the median per request is printed.
 
 ``python tests/bench/cpu_api.py`` (``DATABASE_URL``, ``REDIS_URL``; ``CPU_ROUNDS``, ``CPU_READS``, ``CPU_CREATES``),
-``--profile read|create`` prints a cProfile of that case instead (top functions by their own and cumulative time).
+``--profile read|unkept|create`` prints a cProfile of that case instead (top functions by their own and cumulative time).
 """
 
 from __future__ import annotations
@@ -120,7 +120,9 @@ def _bare() -> Flask:
     return app
 
 
-def _cases(app: Flask) -> dict[str, tuple[WsgiCall, int]]:
+def _cases(app: Flask, unkept: Flask) -> dict[str, tuple[WsgiCall, int]]:
+    """``unkept``: the same app on the same database with no invoice read cache (``CRYPTOPAY_INVOICE_CACHE_SIZE=0``),
+    so the cache's effect is measured in the same run, interleaved."""
     key, invoice_id = _merchant(app)
     auth = {"Authorization": f"Bearer {key}"}
     body = b'{"amount": "1500", "currency": "KES", "rails": ["usdt-ethereum"]}'
@@ -137,6 +139,7 @@ def _cases(app: Flask) -> dict[str, tuple[WsgiCall, int]]:
     return {
         "bare Flask": (_caller(_bare(), "GET", "/bare", auth), READS),
         "GET invoice": (_caller(app, "GET", f"/v1/invoices/{invoice_id}", auth), READS),
+        "GET invoice, not kept": (_caller(unkept, "GET", f"/v1/invoices/{invoice_id}", auth), READS),
         "POST invoice": (create_keyed, CREATES),
     }
 
@@ -163,7 +166,7 @@ def _profile(call: WsgiCall, count: int, expected: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--profile", choices=("read", "create"))
+    parser.add_argument("--profile", choices=("read", "unkept", "create"))
     args = parser.parse_args()
     with running_fx_sandbox() as fx, throwaway_database("cpu_api") as database_url:
         upgrade(database_url)
@@ -181,15 +184,18 @@ def main() -> None:
         if os.environ.get("REDIS_URL"):
             env["CRYPTOPAY_REDIS_URL"] = os.environ["REDIS_URL"]
         services = build(Settings.from_env(env))
+        unkept_services = build(Settings.from_env({**env, "CRYPTOPAY_INVOICE_CACHE_SIZE": "0"}))
         try:
             app = create_app(services)
-            cases = _cases(app)
-            expected = {"bare Flask": 200, "GET invoice": 200, "POST invoice": 201}
+            cases = _cases(app, create_app(unkept_services))
+            expected = {"bare Flask": 200, "GET invoice": 200, "GET invoice, not kept": 200, "POST invoice": 201}
             for name, (call, count) in cases.items():  # warm every path (caches, prepared statements)
                 _per_request_ms(call, min(count, 20), expected[name])
             settle_heap()  # as a production worker does once its app is built (``build_production_app``)
             if args.profile:
-                name = {"read": "GET invoice", "create": "POST invoice"}[args.profile]
+                name = {"read": "GET invoice", "unkept": "GET invoice, not kept", "create": "POST invoice"}[
+                    args.profile
+                ]
                 call, count = cases[name]
                 _profile(call, count * 2, expected[name])
                 return
@@ -199,13 +205,15 @@ def main() -> None:
                     samples[name].append(_per_request_ms(call, count, expected[name]))
         finally:
             services.close()
+            unkept_services.close()
     print(f"CPU per request in-process (median of {ROUNDS} rounds), load average {os.getloadavg()[0]:.1f}")
     print("| case | requests per round | CPU ms per request (median) | min | max |")
     print("|---|---|---|---|---|")
     for name, values in samples.items():
         row = f"| {name} | {cases[name][1]} | {statistics.median(values):.3f} | {min(values):.3f} | {max(values):.3f} |"
         print(row)
-    print(json.dumps({f"cpu_ms_{n.split()[0].lower()}": round(statistics.median(v), 3) for n, v in samples.items()}))
+    names = {"bare Flask": "bare", "GET invoice": "get", "GET invoice, not kept": "get_unkept", "POST invoice": "post"}
+    print(json.dumps({f"cpu_ms_{names[n]}": round(statistics.median(v), 3) for n, v in samples.items()}))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -27,6 +28,7 @@ from tests.support.fx_sandbox import running_fx_sandbox
 
 pytestmark = pytest.mark.redis
 
+METRICS_TOKEN = secrets.token_urlsafe(32)
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 
 
@@ -45,6 +47,7 @@ class Shop:
     client: FlaskClient
     api_key: str
     invoice_id: str
+    env: dict[str, str]
 
     def create(self) -> str:
         headers = {"authorization": f"Bearer {self.api_key}", "idempotency-key": uuid.uuid4().hex}
@@ -53,9 +56,13 @@ class Shop:
         assert answer.status_code == 201, answer.json
         return str(answer.json["id"])
 
-    def read(self) -> None:
-        answer = self.client.get(f"/v1/invoices/{self.invoice_id}", headers={"authorization": f"Bearer {self.api_key}"})
+    def read(self, invoice_id: str | None = None) -> None:
+        self.state(invoice_id or self.invoice_id)
+
+    def state(self, invoice_id: str) -> str:
+        answer = self.client.get(f"/v1/invoices/{invoice_id}", headers={"authorization": f"Bearer {self.api_key}"})
         assert answer.status_code == 200, answer.json
+        return str(answer.json["state"])
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +80,13 @@ def shop(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFac
             "CRYPTOPAY_FX_SANDBOX_URL": fx.url,
             "CRYPTOPAY_ETHEREUM_RPC_URL": "http://127.0.0.1:9/unused",
             "CRYPTOPAY_EVM_XPUB": account_xpub(MNEMONIC),
+            "CRYPTOPAY_METRICS_TOKEN": METRICS_TOKEN,
         }
         services = build(Settings.from_env(env))
         client = create_app(services).test_client()
         api_key = _merchant_key(client)
-        first = Shop(client, api_key, "")
-        yield Shop(client, api_key, first.create())
+        first = Shop(client, api_key, "", env)
+        yield Shop(client, api_key, first.create(), env)
         services.close()
 
 
@@ -118,15 +126,15 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]]
 
         real_redis, real_http = AbstractConnection.send_packed_command, httpx.Client.send
         real_sql = psycopg.Cursor.execute  # the driver's: SQLAlchemy's statements and DriverRead's alike
+        requester = threading.get_ident()  # not the listener threads (identity epoch, invoice feed) and their pings
 
         def sql_sent(self: psycopg.Cursor, query: object, *args: object, **options: object) -> object:
-            text = query.decode() if isinstance(query, bytes) else str(query)
-            costs.sql.append(text.split("\n", 1)[0])
-            if self.connection.autocommit:
-                costs.alone.append(costs.sql[-1])
+            if threading.get_ident() == requester:
+                text = query.decode() if isinstance(query, bytes) else str(query)
+                costs.sql.append(text.split("\n", 1)[0])
+                if self.connection.autocommit:
+                    costs.alone.append(costs.sql[-1])
             return real_sql(self, query, *args, **options)  # type: ignore[arg-type]
-
-        requester = threading.get_ident()  # not the identity epoch's listener thread and its pings
 
         def redis_sent(self: AbstractConnection, command: object, check_health: bool = True) -> None:
             if threading.get_ident() == requester:
@@ -150,11 +158,12 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]]
 
 
 def test_an_invoice_read_is_one_query_and_at_most_one_redis_round_trip(shop, counting) -> None:
-    """Reading an invoice with an API key: one SQL statement (no transaction, no row lock), neither the API key nor
-    the epoch read again, and the rate limit leased: one Lua call per lease of hits (9 at the default 600 a minute,
-    ``lease_size``), not one per request."""
+    """Reading an invoice this process has not kept, with an API key: one SQL statement (no transaction, no row
+    lock), neither the API key nor the epoch read again, and the rate limit leased: one Lua call per lease of hits
+    (9 at the default 600 a minute, ``lease_size``), not one per request."""
     shop.read()
-    costs = counting(shop.read)
+    unread = shop.create()
+    costs = counting(lambda: shop.read(unread))
     assert len(costs.sql) == 1 and costs.sql[0].startswith("SELECT invoices.doc"), costs.sql
     assert "FOR UPDATE" not in costs.sql[0]
     assert len(costs.redis) <= 1 and costs.http == [], costs
@@ -163,15 +172,39 @@ def test_an_invoice_read_is_one_query_and_at_most_one_redis_round_trip(shop, cou
     def on_sql(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         through_sqlalchemy.append(statement)
 
+    fresh = shop.create()
     sa.event.listen(sa.engine.Engine, "before_cursor_execute", on_sql)
     try:
-        shop.read()
+        shop.read(fresh)
     finally:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", on_sql)
     assert through_sqlalchemy == []  # DriverRead: on the psycopg connection, not SQLAlchemy's execution layer
     many = counting(lambda: [shop.read() for _ in range(lease_size(600) * 2)])
-    assert len(many.sql) == lease_size(600) * 2
     assert 1 <= len(many.redis) <= 3 and all("EVALSHA" in command for command in many.redis), many.redis
+
+
+def test_a_kept_invoice_read_sends_no_sql(shop, counting) -> None:
+    """Once this process keeps an invoice's rendering (its feed listening), reading it again sends no SQL at all;
+    a change committed through another process's services is read once announced (``Invoicing.render_invoice``)."""
+    invoice_id = shop.create()
+    deadline = time.monotonic() + 10
+    while counting(lambda: shop.read(invoice_id)).sql:  # the first reads render while the feed starts listening
+        assert time.monotonic() < deadline, "the invoice feed never started following"
+        time.sleep(0.05)
+    assert counting(lambda: [shop.read(invoice_id) for _ in range(5)]).sql == []
+    other = build(Settings.from_env(shop.env))  # another API process's services on the same database
+    try:
+        other.invoicing.cancel_invoice(invoice_id, actor="user:other-process")
+    finally:
+        other.close()
+    while shop.state(invoice_id) != "cancelled":
+        assert time.monotonic() < deadline, "the cancellation was never read"
+        time.sleep(0.01)
+    assert {shop.state(invoice_id) for _ in range(5)} == {"cancelled"}
+    scraped = shop.client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(as_text=True)
+    counted = dict(line.rsplit(" ", 1) for line in scraped.splitlines() if line.startswith("cryptopay_invoice_read"))
+    assert float(counted['cryptopay_invoice_reads_total{result="hit"}']) >= 5
+    assert float(counted["cryptopay_invoice_read_evictions_total"]) >= 1  # the cancellation, announced
 
 
 def test_an_invoice_creation_stays_within_its_budget(shop, counting) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "check_text",
     "converter",
     "json_response",
+    "json_text",
     "limits",
     "parse_json",
     "pattern_problem",
@@ -423,7 +424,11 @@ def read_body(cls: type[T], *, optional: bool = False) -> T:
     return structure_request(cls, parse_json(raw))
 
 
+def json_text(body: object) -> str:
+    """``body`` unstructured by the edge converter, as compact JSON (what ``json_response`` sends)."""
+    return json.dumps(converter.unstructure(body), ensure_ascii=False, separators=(",", ":"))
+
+
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response of ``body`` unstructured by the edge converter."""
-    text = json.dumps(converter.unstructure(body), ensure_ascii=False, separators=(",", ":"))
-    return Response(text, status=status, headers=headers, mimetype="application/json")
+    return Response(json_text(body), status=status, headers=headers, mimetype="application/json")

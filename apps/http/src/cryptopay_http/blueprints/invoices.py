@@ -24,7 +24,7 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import not_found, require
 from cryptopay_http.blueprints.stores import NO_RAILS, offered_rail_keys
-from cryptopay_http.convert import amount_pattern, check_places, json_response, limits, read_body
+from cryptopay_http.convert import amount_pattern, check_places, json_response, json_text, limits, read_body
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import (
@@ -286,7 +286,18 @@ def list_invoices() -> Response:
 @operation("Read an invoice", response=InvoiceView, tags=_TAGS)
 @require(scope="invoices:read")
 def get_invoice(invoice_id: str) -> Response:
-    return json_response(InvoiceView.of(load_invoice(invoice_id)))
+    """The hot read: this process keeps the rendered JSON until the invoice changes (``Invoicing.render_invoice``);
+    who may see it is decided on every request, by the merchant kept with it."""
+    try:
+        rendered = payments().invoicing.render_invoice(invoice_id, _invoice_json)
+    except NotFound:
+        raise not_found("invoice", invoice_id) from None
+    check_tenant("invoice", invoice_id, rendered.merchant_id)
+    return Response(rendered.body, mimetype="application/json")
+
+
+def _invoice_json(invoice: Invoice) -> bytes:
+    return json_text(InvoiceView.of(invoice)).encode()
 
 
 @bp.post("/v1/invoices/<invoice_id>/cancel")

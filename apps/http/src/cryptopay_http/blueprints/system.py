@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 from cryptopay.adapters.metrics import worker_textfiles
+from cryptopay.core.errors import Unavailable
 from cryptopay.core.text import text_problem
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -16,6 +17,7 @@ from cryptopay_http.convert import FieldError, ValidationFailed, json_response
 from cryptopay_http.metrics import scraper_allowed
 from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
+from cryptopay_http.read_metrics import invoice_read_exposition
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp", "readiness", "worker_metrics"]
@@ -82,8 +84,8 @@ def readyz() -> Response:
 
 @bp.get("/metrics")
 @operation(
-    "Prometheus metrics (with the scrape token; 404 otherwise): this process's requests, and the worker's "
-    "fresh text files (treasury, business, payouts...) labelled textfile",
+    "Prometheus metrics (with the scrape token; 404 otherwise): this process's requests and invoice read cache, "
+    "and the worker's fresh text files (treasury, business, payouts...) labelled textfile",
     tags=("system",),
     media_type="text/plain",
     errors=(404,),
@@ -92,7 +94,17 @@ def metrics() -> Response:
     if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
         return problem(404, "not found", code="not_found")
     registry = current_app.extensions["cryptopay.metrics"].registry
-    return Response(generate_latest(registry) + worker_metrics().encode(), mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+    exposition = generate_latest(registry) + _invoice_reads() + worker_metrics().encode()
+    return Response(exposition, mimetype=CONTENT_TYPE_LATEST.split(";")[0])
+
+
+def _invoice_reads() -> bytes:
+    """This process's invoice read cache (``cryptopay_http.read_metrics``); nothing where invoices are not wired."""
+    try:
+        invoicing = runtime().services.invoicing
+    except Unavailable:
+        return b""
+    return invoice_read_exposition(invoicing.read_stats())
 
 
 def worker_metrics() -> str:

@@ -95,6 +95,7 @@ class Settings:
     remittance_payout_attempts: int = 3  # B2C attempts for a remittance before its USDT is refunded to the sender
     redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
+    invoice_cache_size: int = 10_000  # rendered invoice reads kept per API process on PostgreSQL (0: none)
     webhook_max_endpoints: int = MAX_ENDPOINTS  # enabled webhook endpoints per merchant (each retried for days)
     vault_keks: str | None = attrs.field(default=None, repr=_hidden)
     pii_lookup_key: str | None = attrs.field(default=None, repr=_hidden)  # base64; keyed hashes of phones, emails
@@ -173,6 +174,7 @@ class Settings:
             reconciliation_keep_differences_days=_positive(get, "RECONCILIATION_KEEP_DIFFERENCES_DAYS", 2557),
             redis_keys=RedisKeys.of(get.text("DEPLOYMENT") or DEFAULT_DEPLOYMENT),
             password_hash_concurrency=get.number("PASSWORD_HASH_CONCURRENCY") or 2,
+            invoice_cache_size=_or(get.number("INVOICE_CACHE_SIZE"), 10_000),
             webhook_max_endpoints=get.number("WEBHOOK_MAX_ENDPOINTS") or MAX_ENDPOINTS,
             vault_keks=get.text("VAULT_KEKS") or None,
             pii_lookup_key=get.text("PII_LOOKUP_KEY") or None,
@@ -239,6 +241,10 @@ class _Reader:
         if not text.isdigit():
             raise InvalidInput(f"CRYPTOPAY_{name} must be a whole number, got {text!r}")
         return int(text)
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _positive(get: _Reader, name: str, default: int) -> int:

@@ -38,6 +38,7 @@ from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
+from cryptopay.core.payments.read_cache import UncachedInvoiceReads
 from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.service import Pacing, Payouts, PayoutUrls
 from cryptopay.core.ports.chains import (
@@ -63,6 +64,7 @@ from cryptopay.core.ports.kyc import DocumentStore
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.notifications import Notifier
+from cryptopay.core.ports.payments import InvoiceReads
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.reconciliation import BalanceQueryStore, ReconciliationRuns
 from cryptopay.core.ports.sms import SmsSender
@@ -356,7 +358,22 @@ class Parts:
             pricer=quoter,
             derivers=self.derivers,
             reader=self.storage.reading,
+            reads=self.invoice_reads,
         )
+
+    @functools.cached_property
+    def invoice_reads(self) -> InvoiceReads:
+        """On PostgreSQL each process keeps rendered invoice reads, told of every committed change by a trigger and
+        ``LISTEN`` (``cryptopay.adapters.sql.invoice_feed``; ``CRYPTOPAY_INVOICE_CACHE_SIZE``, 0: none). SQLite has
+        no such feed, and its other writer is the worker's process: nothing is kept there."""
+        size = self.settings.invoice_cache_size
+        if size == 0 or self.engine.dialect.name != "postgresql":
+            return UncachedInvoiceReads()
+        from cryptopay.adapters.sql.invoice_feed import ListenedInvoiceReads, conninfo_of
+
+        reads = ListenedInvoiceReads(conninfo_of(self.engine), max_entries=size)
+        self.closers.append(reads.close)
+        return reads
 
     @functools.cached_property
     def detection(self) -> Detection:

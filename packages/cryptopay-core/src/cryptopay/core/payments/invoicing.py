@@ -23,12 +23,13 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
 from cryptopay.core.payments.model import DepositAddress, StoreSettings, index_families
+from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice, UncachedInvoiceReads
 from cryptopay.core.ports.chains import AddressDeriver
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
 
 if TYPE_CHECKING:
-    from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
+    from cryptopay.core.ports.payments import InvoiceReads, PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
 __all__ = ["Invoicing", "UnpricedRail", "new_public_id", "refuse_unpriced_rails"]
 
@@ -92,12 +93,15 @@ class Invoicing:
         pricer: Quoter,
         derivers: Mapping[str, AddressDeriver],
         reader: PaymentsUowFactory | None = None,
+        reads: InvoiceReads | None = None,
     ) -> None:
         """``reader``: units of work that need no transaction (default ``uow``): the reads, and taking the addresses'
-        indexes (one atomic statement each; nothing else in that unit of work)."""
+        indexes (one atomic statement each; nothing else in that unit of work). ``reads``: this process's kept
+        renderings for ``render_invoice`` (default: none kept)."""
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._derivers = pricer, dict(derivers)
         self._reader = reader or uow
+        self._reads: InvoiceReads = reads or UncachedInvoiceReads()
 
     def create_invoice(
         self,
@@ -153,13 +157,30 @@ class Invoicing:
         """The invoice, or ``NotFound``."""
         return transaction(self._reader, lambda uow: load_invoice(uow, invoice_id))
 
+    def render_invoice(self, invoice_id: str, render: Callable[[Invoice], bytes]) -> RenderedInvoice:
+        """The invoice as ``render`` makes it (the API's JSON) and its merchant, or ``NotFound``: kept by this
+        process's ``reads`` until the invoice changes, so a repeated read loads and renders nothing. The caller
+        still decides who may see it (by ``merchant_id``). One ``render`` per deployment: entries are by id only."""
+
+        def rendered() -> RenderedInvoice:
+            invoice = self.get_invoice(invoice_id)
+            return RenderedInvoice(invoice.merchant_id, render(invoice))
+
+        return self._reads.read(invoice_id, rendered)
+
+    def read_stats(self) -> InvoiceReadStats:
+        """What this process's kept renderings did (``/metrics``)."""
+        return self._reads.stats()
+
     def cancel_invoice(self, invoice_id: str, *, actor: str) -> Invoice:
         """Cancel an invoice that has received nothing (``InvoiceReceivedPayment``, a 409, otherwise).
 
         One transaction: the invoice, its ``invoice.cancelled`` outbox message and the audit record. A payment that
         still arrives is detected, credited and flagged ``paid_late`` like any late payment, and can be refunded.
         """
-        return transaction(self._uow, lambda uow: self._cancel(uow, invoice_id, actor))
+        cancelled = transaction(self._uow, lambda uow: self._cancel(uow, invoice_id, actor))
+        self._reads.changed(invoice_id)  # this process reads its own change at once (others when it is announced)
+        return cancelled
 
     def _cancel(self, uow: PaymentsUnitOfWork, invoice_id: str, actor: str) -> Invoice:
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()

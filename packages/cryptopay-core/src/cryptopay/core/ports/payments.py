@@ -37,6 +37,7 @@ from cryptopay.core.payments.model import (
     RefundState,
     StoreSettings,
 )
+from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout, PayoutState
@@ -45,6 +46,7 @@ from cryptopay.core.settlement.model import Settlement, SettlementState
 
 __all__ = [
     "DepositAddressRepository",
+    "InvoiceReads",
     "InvoiceRepository",
     "PaymentCreditRepository",
     "PaymentLinkRepository",
@@ -144,6 +146,27 @@ class InvoiceRepository(Protocol):
     def count_unconfirmed(self) -> int:
         """How many invoices have payments seen on chain but still short of their confirmations."""
         ...
+
+
+class InvoiceReads(Protocol):
+    """One process's rendered invoice reads (``cryptopay.core.payments.read_cache``): what ``read`` returns is
+    never older than a change of that invoice that was committed and announced to this process before the read.
+
+    Keyed by invoice id, for one rendering per deployment (the API's JSON). On PostgreSQL every change of an invoice
+    row is announced at its commit (a trigger and ``LISTEN``, ``cryptopay.adapters.sql.invoice_feed``); where no
+    feed exists (SQLite, whose writers include the worker's process) nothing is kept (``UncachedInvoiceReads``).
+    """
+
+    def read(self, invoice_id: str, render: Callable[[], RenderedInvoice]) -> RenderedInvoice:
+        """The kept rendering of ``invoice_id``, else ``render()`` (its errors, e.g. ``NotFound``, pass through
+        and nothing is kept)."""
+        ...
+
+    def changed(self, invoice_id: str) -> None:
+        """This process committed a change of ``invoice_id``: its next read renders again."""
+        ...
+
+    def stats(self) -> InvoiceReadStats: ...
 
 
 class DepositAddressRepository(Protocol):

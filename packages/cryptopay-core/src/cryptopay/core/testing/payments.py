@@ -34,6 +34,7 @@ from cryptopay.core.payments.model import (
     StoreSettings,
     address_key,
 )
+from cryptopay.core.payments.read_cache import InvoiceReadCache, InvoiceReadStats, RenderedInvoice
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout, PayoutState
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 
 __all__ = [
+    "AnnouncedInvoiceReads",
     "InMemoryDepositAddresses",
     "InMemoryInvoices",
     "InMemoryPaymentCredits",
@@ -416,6 +418,38 @@ class InMemoryUnmatchedAnswers(_ById):
     def pending(self, *, limit: int = 100) -> list[UnmatchedAnswer]:
         found = sorted((a for a in self._all() if a.matched_at is None), key=lambda a: (a.received_at, a.id))
         return [_copy(a) for a in found[:limit]]
+
+
+class AnnouncedInvoiceReads:
+    """``InvoiceReads`` for the in-memory stack: the core's cache behind a feed that whoever commits a change of an
+    invoice tells at once (``announce``, as PostgreSQL delivers a notification at commit), never silent, and cut and
+    restored at will (``cut``, ``restore``: the listener's connection lost and back)."""
+
+    def __init__(self, *, max_entries: int = 10_000) -> None:
+        self._cache = InvoiceReadCache(max_entries=max_entries, max_silence=float("inf"))
+        self._cache.follow()
+        self._cut = False
+
+    def read(self, invoice_id: str, render: Callable[[], RenderedInvoice]) -> RenderedInvoice:
+        return self._cache.read(invoice_id, render)
+
+    def changed(self, invoice_id: str) -> None:
+        self._cache.changed(invoice_id)
+
+    def stats(self) -> InvoiceReadStats:
+        return self._cache.stats()
+
+    def announce(self, invoice_id: str) -> None:
+        if not self._cut:  # a lost connection hears nothing
+            self._cache.announce(invoice_id)
+
+    def cut(self) -> None:
+        self._cut = True
+        self._cache.lose()
+
+    def restore(self) -> None:
+        self._cut = False
+        self._cache.follow()
 
 
 class InMemoryWrongNetworkPayments(_ById):
