@@ -156,6 +156,26 @@ def test_send_by_phone_is_idempotent_and_limited_by_tier(api: WalletApi):
     assert api.client.post("/v1/wallet/transfers", json=body, headers=headers).status_code == 400  # no key
 
 
+def test_a_transfer_beyond_the_balance_says_what_is_there_and_never_our_accounts(api: WalletApi):
+    """A transfer and a sale beyond the balance: 422 ``insufficient_funds`` saying what is available and what it
+    needs (also as fields), with no ledger account code, user id or negative figure."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.sign_up("0712000002")
+    api.tier_1(amina)
+    api.fund(amina, "250")
+    headers = api.login("0712000001")
+    body = {"to": "0712000002", "amount": {"amount": "300", "asset": "KES"}}
+    transfer = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "t-1"})
+    sale = api.client.post("/v1/wallet/sells", json={"usdt": "6"}, headers={**headers, "Idempotency-Key": "s-1"})
+    for refused in (transfer, sale):
+        problem = refused.get_json()
+        assert (refused.status_code, problem["code"]) == (422, "insufficient_funds"), problem
+        assert "liabilities" not in refused.text and amina not in refused.text and "-" not in problem["detail"]
+    assert transfer.get_json()["detail"] == "not enough KES: the available balance is 250.00 KES; this needs 300.00 KES"
+    assert (transfer.get_json()["available"], transfer.get_json()["needed"]) == ("250.00", "300.00")
+    assert sale.get_json()["detail"].startswith("not enough USDT: the available balance is 0.000000 USDT")
+
+
 def test_merchants_have_no_wallet_routes(api: WalletApi):
     """A merchant login is forbidden from the wallet."""
     api.client.post("/v1/auth/register", json={"email": "duka@example.co.ke", "password": PASSWORD, "role": "merchant"})

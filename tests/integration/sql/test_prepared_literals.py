@@ -70,6 +70,32 @@ def test_the_server_reads_the_values_bound(cursor: psycopg.ClientCursor[Any], te
     if not cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [statement.name]).fetchone():
         cursor.execute(statement.prepare())
     params = {"t": text, "a": amount, "at": at, "codes": ["wallet:usr_1:KES", "p2p:trf_1:send"]}
-    query = statement.execute(params, cursor)
+    query = statement.execute(params, cursor.connection)
     assert query == cursor.mogrify(statement.call(), params)
     assert cursor.execute(query).fetchone() == (text, amount, at, ["wallet:usr_1:KES", "p2p:trf_1:send"])
+
+
+def test_asimple_query_reads_the_chosen_statement_s_rows_as_a_cursor_does(postgres_admin_url: str) -> None:
+    """``prepared.run``'s query is read without a cursor: the rows of the statement asked for, loaded by psycopg's
+    loaders as a cursor loads them; a failed statement raises psycopg's error."""
+    from cryptopay.adapters.sql.prepared import simple_query
+
+    query = b"BEGIN; SET LOCAL work_mem = '8MB'; SELECT 1 AS n, 1.50::numeric AS a, '{\"k\": 1}'::json AS j, NULL AS z; COMMIT"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        with psycopg.ClientCursor(conn, row_factory=psycopg.rows.dict_row) as cursor:
+            cursor.execute(query)
+            cursor.nextset()
+            cursor.nextset()
+            expected = cursor.fetchall()
+        assert expected == [{"n": 1, "a": Decimal("1.50"), "j": {"k": 1}, "z": None}]
+        assert simple_query(conn, query, 2) == expected
+        assert simple_query(conn, query, 3) == [] and simple_query(conn, b"SELECT 1 WHERE false", 0) == []
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            simple_query(conn, b"BEGIN; SELECT 1 / 0", 1)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+        simple_query(conn, b"ROLLBACK", 0)
+        with pytest.raises(psycopg.errors.InvalidSqlStatementName):
+            simple_query(conn, b"EXECUTE cryptopay_no_such_statement(1)", 0)
+        assert simple_query(conn, b"SELECT 2 AS n", 0) == [{"n": 2}]
+        with conn.pipeline(), pytest.raises(psycopg.OperationalError):
+            simple_query(conn, b"SELECT 2 AS n", 0)  # libpq runs no simple query in a pipeline

@@ -69,6 +69,21 @@ def test_overdraft_is_refused_and_changes_nothing(ledger: Ledger) -> None:
     assert ledger.balance(BOB).posted == kes("0")
 
 
+def test_an_overdraft_says_what_is_available_and_needed_never_the_account(ledger: Ledger) -> None:
+    """With KES 200 of 1,000 held, a transfer or hold of 900 is refused saying 800.00 is available and 900.00 is
+    needed; the account's code (ours: it names the user) is only in the ``account`` detail, for the logs."""
+    ledger.hold(HoldRequest("h0", ALICE, FLIGHT, kes("200")))
+    for refused_by in (
+        lambda: ledger.transfer("t1", debit=ALICE, credit=BOB, amount=kes("900")),
+        lambda: ledger.hold(HoldRequest("h1", ALICE, FLIGHT, kes("900"))),
+    ):
+        with pytest.raises(InsufficientFunds) as refused:
+            refused_by()
+        assert refused.value.message == "not enough KES: the available balance is 800.00 KES; this needs 900.00 KES"
+        assert ALICE not in refused.value.message and "-" not in refused.value.message
+        assert refused.value.details == {"account": ALICE, "available": "800.00", "needed": "900.00"}
+
+
 def test_unbalanced_and_mixed_asset_entries_are_refused(ledger: Ledger) -> None:
     """Entries must sum to zero per asset and post each asset to accounts of that asset."""
     with pytest.raises(UnbalancedEntry):

@@ -15,7 +15,7 @@ import traceback
 from http import HTTPStatus
 from typing import Any
 
-from cryptopay.core.errors import CryptopayError, LimitExceeded
+from cryptopay.core.errors import CryptopayError, InsufficientFunds, LimitExceeded
 from cryptopay.core.identity import RateLimited
 from cryptopay.core.redaction import redact
 from flask import Flask, Response, request
@@ -61,6 +61,9 @@ def _domain_error(error: CryptopayError) -> Response:
     if isinstance(error, LimitExceeded):  # which limit refused, and what it still allows (KES), for the client
         named = ("limit", "remaining", "possible_from")  # possible_from: the Nairobi day the limit allows it again
         extra.update({k: error.details[k] for k in named if error.details.get(k) is not None})
+    if isinstance(error, InsufficientFunds):  # what the balance holds and what was asked: never the account's code
+        extra.update({k: error.details[k] for k in ("available", "needed") if error.details.get(k) is not None})
+        _log.info("insufficient funds on %s", error.details.get("account", "an account"))
     if error.http_status == 401:
         headers["WWW-Authenticate"] = CHALLENGE
     if error.http_status >= 500:

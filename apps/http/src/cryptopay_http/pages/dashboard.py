@@ -240,9 +240,11 @@ def _own_invoice(invoice_id: str) -> Invoice:
 
 
 def _invoice_page(invoice_id: str, status: int = 200, **context: Any) -> Response:
-    """The invoice with every payment and refund, and its refund and cancel forms (each with a fresh form key)."""
+    """The invoice with every payment, refund and payment sent on another network, and its refund and cancel forms
+    (each with a fresh form key)."""
     invoice = _own_invoice(invoice_id)
     refunds = runtime().services.refunds.list_refunds(invoice.id, limit=_PAGE)
+    wrong_network = runtime().services.detection.wrong_network_payments(invoice_id=invoice.id)
     paid_rails = sorted({p.rail_key for p in invoice.payments if not p.withdrawn})
     assets = {o.rail.asset.code for o in invoice.options if o.rail.key in paid_rails}
     currencies = [*sorted(assets), *sorted({invoice.price.asset.code, "KES"} - assets)]
@@ -254,6 +256,7 @@ def _invoice_page(invoice_id: str, status: int = 200, **context: Any) -> Respons
         status,
         invoice=invoice,
         refunds=refunds,
+        wrong_network=wrong_network,
         paid_rails=paid_rails,
         currencies=currencies,
         refundable=refundable,

@@ -67,13 +67,24 @@ def well_formed(postings: Sequence[Posting]) -> bool:
     return len(postings) >= 2 and not any(p.amount.is_zero() for p in postings) and not _imbalance(postings)
 
 
-def check_non_negative(balances: Iterable[AccountBalance]) -> None:
-    """Refuse if an account that may not go negative would have a negative available balance."""
+def check_non_negative(balances: Iterable[AccountBalance], before: Mapping[str, AccountBalance] | None = None) -> None:
+    """Refuse if an account that may not go negative would have a negative available balance.
+
+    The refusal is shown to whoever asked for the movement (a wallet user, a merchant): it says what the balance
+    holds and what the movement needs, never the account's code (the chart of accounts and user ids are ours) nor a
+    negative figure; the code is kept in its ``account`` detail for the logs.
+    """
     for balance in balances:
         if not balance.account.allow_negative and balance.available.is_negative():
+            asset = balance.account.asset
+            was = before[balance.account.code].available if before and balance.account.code in before else None
+            held = max(was, Money.zero(asset)) if was is not None else Money.zero(asset)
+            needed = held - balance.available
             raise InsufficientFunds(
-                f"account {balance.account.code} would go negative "
-                f"(available {balance.available.amount} {balance.account.asset.code})"
+                f"not enough {asset.code}: the available balance is {held}; this needs {needed}",
+                account=balance.account.code,
+                available=str(held.amount),
+                needed=str(needed.amount),
             )
 
 
@@ -98,7 +109,7 @@ def apply_postings(
         after = _posted(before, posting.amount.amount)
         updated[posting.account] = after
         lines.append(EntryLine(posting.account, posting.amount, before.posted.amount, after.posted.amount))
-    check_non_negative(updated[p.account] for p in postings)
+    check_non_negative((updated[p.account] for p in postings), balances)
     return updated, tuple(lines)
 
 
@@ -114,7 +125,7 @@ def apply_hold(
     new_debit = attrs.evolve(debit, debits_pending=debit.debits_pending + delta)
     new_credit = attrs.evolve(credit, credits_pending=credit.credits_pending + delta)
     if sign > 0:
-        check_non_negative((new_debit, new_credit))
+        check_non_negative((new_debit, new_credit), {debit.account.code: debit, credit.account.code: credit})
     return new_debit, new_credit
 
 
