@@ -20,9 +20,10 @@ from cryptopay.core.errors import NotFound
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.payments.read_cache import RenderedInvoice
-from cryptopay.core.ports.payments import InvoiceReads
+from cryptopay.core.ports.payments import InvoiceReads, PaymentsUowFactory
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.payments import AnnouncedInvoiceReads, payments_storage
+from sqlalchemy.engine import Engine
 
 from tests.support.sql_backends import empty_postgres
 
@@ -35,7 +36,7 @@ class Feed:
     """One backend's ``InvoiceReads`` and what the tests do around it."""
 
     reads: InvoiceReads
-    storage: object
+    uow: PaymentsUowFactory  # the backend's units of work (on PostgreSQL, connections of their own)
     announce: Callable[[str], None]  # what the backend's feed does at a commit (PostgreSQL: nothing, it is real)
     cut: Callable[[], None]  # the feed's connection is lost
     restore: Callable[[], None]  # ... and comes back (PostgreSQL: it reconnects by itself)
@@ -49,24 +50,28 @@ class Feed:
             addresses={rail_for("ethereum", "USDT"): f"0x{invoice_id.encode().hex():0>40}"},
             now=NOW,
         )
-        with self.storage.unit_of_work() as uow:  # type: ignore[attr-defined]
+        with self.uow() as uow:
             uow.invoices.add(invoice)
 
     def cancel(self, invoice_id: str, *, heard: bool = True) -> None:
         """Cancel the invoice in a committed transaction of its own, and wait until the feed announced it."""
         before = self.reads.stats().announcements
-        with self.storage.unit_of_work() as uow:  # type: ignore[attr-defined]
-            invoice = uow.invoices.get(invoice_id)
-            invoice.cancel(by="test", now=NOW)
-            uow.invoices.update(invoice)
+        self.commit_cancel(invoice_id)
         self.announce(invoice_id)
         if heard:
             _until(lambda: self.reads.stats().announcements > before, "the change announced")
 
+    def commit_cancel(self, invoice_id: str) -> None:
+        with self.uow() as uow:
+            invoice = uow.invoices.get(invoice_id)
+            assert invoice is not None
+            invoice.cancel(by="test", now=NOW)
+            uow.invoices.update(invoice)
+
     def render(self, invoice_id: str) -> RenderedInvoice:
         """The invoice's state, loaded from the storage (what the API renders, reduced to what changes)."""
         self.renders.append(invoice_id)
-        with self.storage.unit_of_work() as uow:  # type: ignore[attr-defined]
+        with self.uow() as uow:
             invoice = uow.invoices.get(invoice_id)
         if invoice is None:
             raise NotFound(f"no invoice {invoice_id}")
@@ -98,10 +103,10 @@ def _until(condition: Callable[[], bool], what: str, state: Callable[[], object]
 
 def _memory(max_entries: int) -> Feed:
     reads = AnnouncedInvoiceReads(max_entries=max_entries)
-    return Feed(reads, payments_storage(), reads.announce, reads.cut, reads.restore)
+    return Feed(reads, payments_storage().unit_of_work, reads.announce, reads.cut, reads.restore)
 
 
-def _postgres(engine, max_entries: int) -> Iterator[Feed]:  # type: ignore[no-untyped-def]
+def _postgres(engine: Engine, max_entries: int) -> Iterator[Feed]:
     empty_postgres(engine)
     reads = ListenedInvoiceReads(conninfo_of(engine), max_entries=max_entries, heartbeat=0.2)
 
@@ -113,7 +118,7 @@ def _postgres(engine, max_entries: int) -> Iterator[Feed]:  # type: ignore[no-un
             ).fetchall()
         assert found, "no feed connection to cut"
 
-    feed = Feed(reads, SqlStorage(engine), lambda _id: None, cut, lambda: None)
+    feed = Feed(reads, SqlStorage(engine).unit_of_work, lambda _id: None, cut, lambda: None)
     feed.add("inv_probe")
     feed.following()
     yield feed
@@ -164,10 +169,7 @@ def test_a_change_this_process_made_is_read_at_once(feed: Feed) -> None:
     """``changed``: this process's own commit is read by its next read, before any announcement."""
     feed.add("inv_1")
     assert feed.read("inv_1") == "new"
-    with feed.storage.unit_of_work() as uow:  # type: ignore[attr-defined]
-        invoice = uow.invoices.get("inv_1")
-        invoice.cancel(by="test", now=NOW)
-        uow.invoices.update(invoice)
+    feed.commit_cancel("inv_1")  # on the in-memory feed nothing is announced: only ``changed`` can evict
     feed.reads.changed("inv_1")
     assert feed.read("inv_1") == "cancelled"
 
