@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cryptopay.core.errors import Conflict, InsufficientFunds, LimitExceeded
+from cryptopay.core.errors import Conflict, InsufficientFunds, InvalidAmount, LimitExceeded
 from cryptopay.core.flows import wallet_claims
 from cryptopay.core.identity.model import RateLimited
 from cryptopay.core.money import KES, USDT, Money
@@ -102,6 +102,22 @@ def test_send_by_phone_or_username_moves_money_at_once(stack):
     assert (first.state, first.fee.amount, first.note) == (TransferState.DELIVERED, 0, "lunch")
     assert stack.balance(baraka, "KES").amount == 250 and stack.balance(amina, "KES").amount == 750
     assert stack.ledger.trial_balance()["KES"] == 0
+
+
+def test_a_usdt_send_worth_less_than_a_cent_is_refused_in_usdt_with_its_minimum(stack):
+    """Review F4: 0.000001 USDT (KES 0.00013 at 130) is refused naming the USDT amount and the least one can send,
+    not a KES 0.00 movement; that least amount (0.01 / 130, rounded up) goes through."""
+    amina = stack.sign_up("0712000001", tier=1)
+    baraka = stack.sign_up("0712000002", username="baraka")
+    stack.fund(amina, "1", "USDT")
+    with pytest.raises(InvalidAmount) as refused:
+        stack.wallets.send(amina.id, "@baraka", Money.of("0.000001", USDT))
+    assert str(refused.value) == (
+        "0.000001 USDT is worth less than KES 0.01 at today's price: send at least 0.000077 USDT"
+    )
+    assert stack.wallets.transfers(amina.id) == []
+    stack.wallets.send(amina.id, "@baraka", Money.of("0.000077", USDT))
+    assert stack.balance(baraka, "USDT") == Money.of("0.000077", USDT)
 
 
 def test_the_daily_p2p_limit_names_itself_and_what_remains(stack):
