@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from cryptopay.core.errors import Conflict, InsufficientFunds, InvalidAmount, LimitExceeded
+from cryptopay.core.errors import InsufficientFunds, InvalidAmount, LimitExceeded
 from cryptopay.core.flows import wallet_claims
 from cryptopay.core.identity.model import RateLimited
 from cryptopay.core.money import KES, USDT, Money
@@ -73,11 +75,22 @@ def test_a_number_gets_at_most_five_new_verifications_an_hour(stack):
         stack.signup.start("0712000001")
 
 
-def test_a_number_with_an_account_cannot_sign_up_again(stack):
-    """A second sign-up with the same phone is a conflict."""
+def test_a_number_with_an_account_gets_the_same_answer_and_its_owner_a_text(stack):
+    """Review F4: starting a sign-up for a customer's number answers like any other (no oracle of who is a
+    customer) but sends no code: the owner is texted that someone tried, it is audited, and it cannot complete."""
     stack.sign_up("0712000001")
-    with pytest.raises(Conflict):
-        stack.signup.start("+254712000001")
+    before = len(stack.sms.sent_to("254712000001"))
+    verification = stack.signup.start("+254712000001")
+    fresh = stack.signup.start("0712000009")
+    assert (type(verification), verification.phone) == (type(fresh), "254712000001")
+    (told,) = stack.sms.sent_to("254712000001")[before:]
+    assert "already has one" in told.text and not re.search(r"[0-9]{6}", told.text)
+    assert stack.audit.records()[-2].action == "wallet.signup_of_a_customer"
+    stack.clock.advance(minutes=2)
+    stack.signup.resend(verification.id)
+    assert len(stack.sms.sent_to("254712000001")) == before + 1  # told once; resends only audited
+    with pytest.raises(WrongCode):
+        stack.signup.complete(verification.id, "123456", password=PASSWORD)
 
 
 def test_tier_0_cannot_send_and_is_told_which_limit(stack):
