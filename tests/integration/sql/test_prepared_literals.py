@@ -70,7 +70,7 @@ def test_the_server_reads_the_values_bound(cursor: psycopg.ClientCursor[Any], te
     if not cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [statement.name]).fetchone():
         cursor.execute(statement.prepare())
     params = {"t": text, "a": amount, "at": at, "codes": ["wallet:usr_1:KES", "p2p:trf_1:send"]}
-    query = statement.execute(params, cursor)
+    query = statement.execute(params, cursor.connection)
     assert query == cursor.mogrify(statement.call(), params)
     assert cursor.execute(query).fetchone() == (text, amount, at, ["wallet:usr_1:KES", "p2p:trf_1:send"])
 

@@ -182,3 +182,38 @@ def test_accounts_cannot_be_deleted_or_rekeyed(books: Engine, statement: str) ->
     """Lines rely on their account existing as it was: deleting one or changing its identity is refused."""
     with pytest.raises(exc.IntegrityError, match="cannot"), books.begin() as conn:
         conn.execute(text(statement))
+
+
+_ACCOUNT_COLUMNS = "code, kind, asset, allow_negative, debit_normal, debits_posted, credits_posted, debits_pending, "
+
+
+@pytest.mark.parametrize(
+    ("statement", "refusal"),
+    [
+        (
+            f"INSERT INTO ledger_accounts ({_ACCOUNT_COLUMNS}credits_pending, available) "
+            "VALUES ('income:x:KES', 'income', 'KES', false, false, 0, 0, 0, 0, 0)",
+            "kind",
+        ),
+        (
+            "UPDATE ledger_accounts SET credits_pending = -1 WHERE code = 'liabilities:user:a:KES'",
+            "non_negative",
+        ),
+        (
+            "UPDATE ledger_accounts AS a SET debits_pending = v.debits_pending, available = v.available "
+            "FROM json_populate_recordset(NULL::ledger_accounts, "
+            """'[{"code": "liabilities:user:a:KES", "debits_pending": "-1", "available": "11"}]') AS v """
+            "WHERE a.code = v.code",
+            "non_negative",
+        ),
+    ],
+    ids=["unknown-kind", "negative-total", "negative-total-from-json"],
+)
+def test_account_kinds_and_totals_are_checked(books: Engine, statement: str, refusal: str) -> None:
+    """An account's kind is one of five and its four totals are never negative, whoever writes them (the ledger's
+    flush builds its balance rows with ``json_populate_recordset``)."""
+    with pytest.raises(exc.IntegrityError, match=refusal), books.begin() as conn:
+        conn.execute(text(statement))
+    with books.connect() as conn:
+        found = conn.execute(text("SELECT kind, debits_pending, credits_pending FROM ledger_accounts ORDER BY code"))
+        assert [tuple(row) for row in found] == [("asset", 0, 0), ("liability", 0, 0), ("liability", 0, 0)]

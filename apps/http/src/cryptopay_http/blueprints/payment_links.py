@@ -6,8 +6,9 @@ and deactivates links. A customer uses one without credentials: ``POST /v1/payme
 for the amount entered within its currency's bounds (``LINK_AMOUNTS``) and the store's minimum and maximum (each
 refusal a 422 naming ``amount``: ``amount_below_minimum``, ``amount_above_maximum``, ``amount_not_whole``,
 ``below_store_minimum``, ``above_store_maximum``); a capped link never makes more invoices than its
-cap. An optional ``Idempotency-Key`` (scoped to the link) makes a customer's retry return the first invoice
-instead of using the link again. The hosted checkout pages load a link through ``PaymentLinks.load_public``.
+cap. An optional ``Idempotency-Key`` makes a customer's retry return the first invoice instead of using the link
+again; every customer of the link shares its key space, so it must be unguessable (a random UUID: ``anonymous_key``).
+The hosted checkout pages load a link through ``PaymentLinks.load_public``.
 """
 
 from __future__ import annotations

@@ -347,7 +347,7 @@ _STK_SHILLINGS = r"^([1-9][0-9]{0,4}|1[0-9]{5}|2[0-4][0-9]{4}|250000)$"
 
 
 @attrs.frozen
-class QuoteView:
+class WalletQuoteView:
     """A locked USDT/KES price: buy USDT at ``ask``, sell at ``bid``, until ``expires_at``."""
 
     id: str
@@ -357,7 +357,7 @@ class QuoteView:
     expires_at: datetime
 
     @classmethod
-    def of(cls, q: Quote) -> QuoteView:
+    def of(cls, q: Quote) -> WalletQuoteView:
         return cls(q.id, str(q.pair), q.bid, q.ask, q.expires_at)
 
 
@@ -406,14 +406,14 @@ class BuyView:
 @bp.post("/v1/wallet/quotes")
 @operation(
     "Lock a USDT/KES quote for me alone (buy at its ask or sell at its bid, once) until its expires_at (minutes)",
-    response=QuoteView,
+    response=WalletQuoteView,
     status=201,
     tags=_TAGS,
     errors=(503,),
 )
 @require(roles=_PERSONAL)
 def lock_quote() -> Response:
-    return json_response(QuoteView.of(runtime().services.wallet_buys.quote(current_principal().id)), 201)
+    return json_response(WalletQuoteView.of(runtime().services.wallet_buys.quote(current_principal().id)), 201)
 
 
 @bp.post("/v1/wallet/buys")

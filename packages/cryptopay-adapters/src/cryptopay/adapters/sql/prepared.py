@@ -32,7 +32,6 @@ import psycopg
 from psycopg import generators
 from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus, TransactionStatus
-from psycopg.rows import dict_row
 
 __all__ = ["Call", "Statement", "ensure", "forget", "literal", "run", "simple_query"]
 
@@ -57,12 +56,14 @@ class Statement:
     def call(self) -> str:
         return f"EXECUTE {self.name}({', '.join(f'%({param})s' for param, _ in self.types)})"
 
-    def execute(self, params: Mapping[str, Any], cursor: psycopg.ClientCursor[Any]) -> str:
-        """``EXECUTE name(...)`` with ``params`` as SQL literals: what ``cursor.mogrify(self.call(), params)``
-        makes, with the values of the types a hot path binds (see ``literal``) rendered here."""
+    def execute(self, params: Mapping[str, Any], driver: psycopg.Connection[Any]) -> str:
+        """``EXECUTE name(...)`` with ``params`` as SQL literals: what a ``ClientCursor`` on ``driver`` mogrifies
+        ``self.call()`` with ``params`` into, with the values of the types a hot path binds (see ``literal``)
+        rendered here (the cursor only for anything else)."""
         literals = [literal(params[param]) for param, _ in self.types]
         if any(value is None for value in literals):
-            return cursor.mogrify(self.call(), params)
+            with psycopg.ClientCursor(driver) as cursor:
+                return cursor.mogrify(self.call(), params)
         return f"EXECUTE {self.name}({', '.join(literals)})"  # type: ignore[arg-type]  # no None: checked above
 
 
@@ -151,12 +152,11 @@ def run(
     The driver must be in autocommit mode (psycopg sends no ``BEGIN`` of its own) or inside a transaction."""
     statements = [statement for statement, _ in calls] + list(prepare)
     ensure(driver, info, statements)
-    with psycopg.ClientCursor(driver, row_factory=dict_row) as cursor:
-        parts = ["BEGIN"] if begin else []
-        parts += [setup] if setup else []
-        last = len(parts) + len(calls) - 1  # the last call's result (the first when there is no call)
-        parts += [statement.execute(params, cursor) for statement, params in calls]
-        parts += ["COMMIT"] if commit else []
+    parts = ["BEGIN"] if begin else []
+    parts += [setup] if setup else []
+    last = len(parts) + len(calls) - 1  # the last call's result (the first when there is no call)
+    parts += [statement.execute(params, driver) for statement, params in calls]
+    parts += ["COMMIT"] if commit else []
     query = "; ".join(parts).encode()
     try:
         return simple_query(driver, query, max(last, 0))

@@ -13,8 +13,8 @@ listener thread per process announces it (``cryptopay.adapters.sql.invoice_feed`
   a change committed is served to its caller once and forgotten. So once a change's announcement has arrived,
   every later read renders it or something newer.
 - Nothing is served from the cache or kept while the feed is not known to be alive: before ``follow``, after
-  ``lose``, and when nothing (not even a heartbeat) was heard for ``max_silence`` seconds. Such a lapse also
-  evicts everything, because announcements may have been missed meanwhile.
+  ``lose``, and when nothing (not even a heartbeat) was heard for ``max_silence`` seconds. After such a lapse
+  everything kept before it is forgotten when the feed is heard again: announcements may have been missed.
 - At most ``max_entries`` invoices, the least recently read going first. A missing invoice (``render`` raises) is
   never kept.
 

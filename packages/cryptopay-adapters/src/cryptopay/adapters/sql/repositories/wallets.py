@@ -118,15 +118,29 @@ class SqlPhoneVerifications(_Documents[PhoneVerification]):
 
 
 class SqlTransfers(_Documents[Transfer]):
+    """Transfers; the ``recipient_phone`` column holds the phone's keyed hash (``phone_key``: how it is made, the
+    vault's ``lookup`` unless the caller has it already), the document the sealed phone."""
+
     cls, table, what = Transfer, wallet_transfers, "transfer"
     fields = PersonalFields("wallet_transfers", ("recipient_phone",))
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        locking: bool = True,
+        personal: PersonalData | None = None,
+        phone_key: Callable[[str], str] | None = None,
+    ) -> None:
+        super().__init__(conn, locking=locking, personal=personal)
+        self._phone_key = phone_key or self._personal.lookup
 
     def _columns(self, item: Transfer) -> dict[str, Any]:
         return {
             "id": item.id,
             "sender_id": item.sender_id,
             "recipient_id": item.recipient_id,
-            "recipient_phone": self._personal.lookup(item.recipient_phone),
+            "recipient_phone": self._phone_key(item.recipient_phone),
             "state": item.state.value,
             "claim_expires_at": item.claim_expires_at,
         }
@@ -422,9 +436,18 @@ class SqlSends:
         self._conn, self._ledger, self._defer, self._begin = conn, ledger, defer, begin
         driver = conn.connection.driver_connection if conn.dialect.name == "postgresql" else None
         self._driver = driver if isinstance(driver, psycopg.Connection) else None
-        # Phones are found by their keyed hash and documents sealed and opened exactly as those repositories do.
-        self._wallets, self._transfers = SqlWallets(conn, personal=personal), SqlTransfers(conn, personal=personal)
+        # Phones are found by their keyed hash and documents sealed and opened exactly as those repositories do;
+        # the recipient's keyed hash, made for the read, is the transfer row's too (made once).
+        self._phone_keys: dict[str, str] = {}
+        self._wallets = SqlWallets(conn, personal=personal)
+        self._transfers = SqlTransfers(conn, personal=personal, phone_key=self._phone_key)
         self._personal = personal or PersonalData.plaintext()
+
+    def _phone_key(self, phone: str) -> str:
+        found = self._phone_keys.get(phone)
+        if found is None:
+            found = self._phone_keys[phone] = self._wallets.phone_key(phone)
+        return found
 
     def parties(
         self,
@@ -443,7 +466,7 @@ class SqlSends:
         prefix, _, suffix = wallet_account("\0", asset).partition("\0")
         params = {
             "sender": sender_id,
-            "phone": None if phone is None else self._wallets.phone_key(phone),
+            "phone": None if phone is None else self._phone_key(phone),
             "username": None if phone else username,
             "codes": sorted(set(ledger_codes)),
             "prefix": prefix,
