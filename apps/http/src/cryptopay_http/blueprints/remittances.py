@@ -45,7 +45,15 @@ class SenderBody:
     """The sender (the originator): name and country always; at or above the Travel Rule threshold also an
     address, or an identity number, or a date and place of birth."""
 
-    name: str = attrs.field(metadata=limits("full name", min_length=1, max_length=100, pattern=TRIMMED_PATTERN))
+    name: str = attrs.field(
+        metadata=limits(
+            "full name: letters of any script, spaces, apostrophes, hyphens and full stops (no digits, links or"
+            " addresses: 422 invalid_name)",
+            min_length=1,
+            max_length=70,
+            pattern=TRIMMED_PATTERN,
+        )
+    )
     country: str = attrs.field(metadata=limits("ISO 3166 alpha-2 country of residence, e.g. GB", pattern="^[A-Z]{2}$"))
     address: str | None = attrs.field(
         default=None, metadata=limits("postal address", max_length=200, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT)
