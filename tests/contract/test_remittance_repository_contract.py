@@ -420,3 +420,71 @@ def test_orders_funded_while_waiting_ones_are_paid_at_midnight_never_deadlock(ba
         today = [p for p in uow.payouts.to_destination(phone, since=tomorrow) if p.state is not PayoutState.FAILED]
     assert sum(p.amount.amount for p in today) == 5_000 and len(today) == 5
     assert stack.books_balanced()
+
+
+def test_a_sender_name_that_is_not_a_persons_name_is_refused_before_anything_is_stored(backend: Backend):
+    """F13: a "name" carrying a phone number or a link (the M-Pesa reversal scam) is 422 ``invalid_name`` on
+    ``sender.name``; nothing is stored. Names in other scripts, with accents, apostrophes, hyphens pass."""
+    from cryptopay.core.errors import InvalidName
+
+    stack = remittance_stack(backend)
+    scam = "M-PESA Reversal: call 0700111222 or visit https://evil.example/claim"
+    for bad in (scam, "Grace 0700111222", "grace@evil.example", "Grace/Otieno", "x" * 71):
+        with pytest.raises(InvalidName) as refused:
+            stack.order(amount="2500", sender=Sender(name=bad, country="GB", address="12 Acacia Road, London"))
+        assert refused.value.details["field"] == "sender.name" and refused.value.code == "invalid_name"
+    assert stack.remittances.orders() == []
+    for good in ("Zoë O'Brien-Ng", "Wanjikũ Mũthoni", "张伟", "Dr. Amara N. Okafor"):
+        stack.order(amount="2500", sender=Sender(name=good, country="GB", address="12 Acacia Road, London"))
+    assert len(stack.remittances.orders()) == 4
+
+
+def test_a_remittance_below_the_minimum_is_refused(backend: Backend):
+    """F13: KES 10 (or the USDT worth it) is refused on ``amount``: the minimum (KES 100, data) pays for the B2C."""
+    from cryptopay.core.errors import InvalidInput
+
+    stack = remittance_stack(backend)
+    for amount, asset in (("10", "KES"), ("99", "KES"), ("0.077708", "USDT")):
+        with pytest.raises(InvalidInput, match="at least KES 100") as refused:
+            stack.order(amount=amount, asset=asset)
+        assert refused.value.details["field"] == "amount"
+    assert stack.order(amount="100").kes == Money.of(100, KES)
+
+
+def test_a_stored_name_from_before_the_rule_is_never_texted_verbatim(backend: Backend):
+    """F13: the SMS quotes only a valid person's name (an order stored before the rule says "a sender abroad")."""
+    stack = remittance_stack(backend)
+    order = stack.order(amount="2500")
+    scam = Sender(name="M-PESA Reversal: call 0700111222", country="GB", address="12 Acacia Road, London")
+    with backend.uow() as uow:
+        stored = uow.remittances.get(order.id, lock=True)
+        stored.sender = scam
+        uow.remittances.update(stored)
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    [text] = [m.text for m in stack.wallet.sms.sent_to("254712345678")]
+    assert text.startswith("You have received KES 2,500.00 from a sender abroad (GB), sent to your M-Pesa")
+    assert "0700" not in text and "PESA" not in text
+
+
+def test_a_number_gets_at_most_three_remittance_sms_a_day_and_the_cap_is_audited(backend: Backend):
+    """F13: a fourth remittance paid to one number on one day arrives, untold; ``remittance.sms_capped`` says so.
+    The next day the number is told again."""
+    stack = remittance_stack(backend)
+    orders = [stack.order(amount="100") for _ in range(4)]
+    for order in orders:
+        stack.pay(order)
+    stack.confirm()
+    stack.run(rounds=4)
+    assert all(stack.get(o).state is RemittanceState.PAID_OUT for o in orders)
+    assert len(stack.wallet.sms.sent_to("254712345678")) == 3
+    with backend.uow() as uow:
+        capped = [r for r in uow.audit.records() if r.action == "remittance.sms_capped"]
+    assert len(capped) == 1 and dict(capped[0].details)["texted_today"] == "3"
+    stack.clock.advance(days=1)
+    late = stack.order(amount="100")
+    stack.pay(late)
+    stack.confirm()
+    stack.run()
+    assert len(stack.wallet.sms.sent_to("254712345678")) == 4 and stack.books_balanced()

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 import attrs
 from cryptopay_http.convert import pattern_problem
 
+from tests.support.customer_keys import customer_key
+
 
 def _fields(kind: object, seen: set[type]) -> Iterator[tuple[str, attrs.Attribute]]:
     """Every field of an attrs request class, nested classes and lists of them included."""
@@ -62,7 +64,7 @@ def test_a_field_without_a_hint_is_told_what_it_holds(client):
         "sender": {"name": "Grace Otieno", "country": "gb"},
         "refund_address": "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf",
     }
-    answer = client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": "k1"})
+    answer = client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("k1")})
     assert answer.status_code == 422
     [error] = [e for e in answer.json["errors"] if e["field"] == "sender.country"]
     assert error["detail"] == "is not in the expected form: ISO 3166 alpha-2 country of residence, e.g. GB"

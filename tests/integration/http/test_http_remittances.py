@@ -16,6 +16,7 @@ from cryptopay.adapters.bootstrap import build, ready
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import database_env, make_app
+from tests.support.customer_keys import customer_key
 from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
 from tests.support.sql_backends import sql_backend
 
@@ -60,7 +61,7 @@ def test_a_keyed_order_is_opened_once_and_its_status_follows_the_money(api: Api)
     """No key: 400. A keyed order answers where to pay (USDT on Tron, one-time address) and a retry replays it; the
     public status moves to paid_out once the USDT is confirmed and the worker ran; the phone stays masked."""
     assert api.client.post("/v1/wallet/remittances", json=BODY).status_code == 400
-    keyed = {"Idempotency-Key": "order-1"}
+    keyed = {"Idempotency-Key": customer_key("order-1")}
     first = api.client.post("/v1/wallet/remittances", json=BODY, headers=keyed)
     again = api.client.post("/v1/wallet/remittances", json=BODY, headers=keyed)
     assert first.status_code == 201 and again.get_json() == first.get_json()
@@ -85,7 +86,9 @@ def test_bad_orders_are_problems_that_change_nothing(api: Api):
         ({"sender": {"name": "Wanjiru", "country": "KE"}}, "sender.country"),
         ({"amount": {"amount": "100.50", "asset": "KES"}}, "amount"),
     ):
-        answer = api.client.post("/v1/wallet/remittances", json={**BODY, **change}, headers={"Idempotency-Key": field})
+        answer = api.client.post(
+            "/v1/wallet/remittances", json={**BODY, **change}, headers={"Idempotency-Key": customer_key(field)}
+        )
         assert answer.status_code == 422 and answer.mimetype == "application/problem+json", answer.get_json()
         assert field in str(answer.get_json())
     assert api.client.get("/v1/wallet/remittances/unknown").status_code == 404
@@ -100,7 +103,9 @@ def test_a_refund_address_that_burns_coins_is_refused(api: Api):
         ("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "USDT contract on tron"),
     ):
         body = {**BODY, "refund_address": address}
-        answer = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": address})
+        answer = api.client.post(
+            "/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key(address)}
+        )
         assert answer.status_code == 422 and answer.mimetype == "application/problem+json", answer.get_json()
         assert why in answer.get_json()["detail"] and "refund_address" in str(answer.get_json())
     assert api.stack.remittances.orders() == []
@@ -111,10 +116,10 @@ def test_a_large_order_without_full_originator_data_is_refused_naming_the_travel
     travel_rule_incomplete and nothing is stored; with the address it opens."""
     large = {**BODY, "amount": {"amount": "200000", "asset": "KES"}}
     bare = {**large, "sender": {"name": "Grace Otieno", "country": "GB"}}
-    refused = api.client.post("/v1/wallet/remittances", json=bare, headers={"Idempotency-Key": "big-1"})
+    refused = api.client.post("/v1/wallet/remittances", json=bare, headers={"Idempotency-Key": customer_key("big-1")})
     assert refused.status_code == 422 and refused.get_json()["code"] == "travel_rule_incomplete"
     assert api.stack.remittances.orders() == []
-    opened = api.client.post("/v1/wallet/remittances", json=large, headers={"Idempotency-Key": "big-2"})
+    opened = api.client.post("/v1/wallet/remittances", json=large, headers={"Idempotency-Key": customer_key("big-2")})
     assert opened.status_code == 201, opened.get_json()
 
 
@@ -122,7 +127,7 @@ def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_naming_the_rule(a
     """A North Korean sender: a 422 problem ``blocked_by_compliance`` naming the rule (the rule set is data:
     ``CRYPTOPAY_MONITORING_RULES``), nothing stored, compliance alerted."""
     body = {**BODY, "sender": {"name": "Kim", "country": "KP", "address": "1 Main Street"}}
-    refused = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": "kp-1"})
+    refused = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("kp-1")})
     problem = refused.get_json()
     assert refused.mimetype == "application/problem+json" and refused.status_code == 422, problem
     assert problem["code"] == "blocked_by_compliance" and "call-for-action-remittance" in problem["detail"]
@@ -138,25 +143,31 @@ def test_senders_are_rate_limited_per_address_and_status_reads_at_the_general_ra
     assert statuses == [404] * 5
     bad = {**BODY, "refund_address": "nope"}
     opened = [
-        client.post("/v1/wallet/remittances", json=bad, headers={"Idempotency-Key": f"k{n}"}).status_code
+        client.post("/v1/wallet/remittances", json=bad, headers={"Idempotency-Key": customer_key(f"k{n}")}).status_code
         for n in range(3)
     ]
     assert opened == [422, 422, 429]
 
 
-def test_a_retry_from_another_address_of_the_senders_ipv6_home_replays_the_order(api: Api):
-    """A phone's IPv6 address changes within its /64: the retry is the same operation, not a second order; a
-    sender elsewhere with the same key opens their own."""
-    keyed = {"Idempotency-Key": "order-v6"}
+def test_a_retry_from_another_address_replays_the_order_and_a_guessable_key_is_refused(api: Api):
+    """A phone's address changes (within its IPv6 /64, or from mobile data to Wi-Fi): a retry with the same key is
+    the same operation, not a second order; another key opens another order. Senders have no account and may share
+    an address (a NAT, a proxy), so the key alone tells them apart: an order number or counter is a 422
+    ``weak_idempotency_key`` that opens nothing."""
+    keyed = {"Idempotency-Key": customer_key("order-v6")}
 
-    def post(address: str):
+    def post(address: str, headers: dict[str, str] = keyed):
         return api.client.post(
-            "/v1/wallet/remittances", json=BODY, headers=keyed, environ_base={"REMOTE_ADDR": address}
+            "/v1/wallet/remittances", json=BODY, headers=headers, environ_base={"REMOTE_ADDR": address}
         )
 
     first = post("2001:db8:5:7::10")
     again = post("2001:db8:5:7:ffff::2")
-    elsewhere = post("2001:db8:9:1::10")
-    assert first.status_code == 201 and again.get_json() == first.get_json()
-    assert elsewhere.status_code == 201 and elsewhere.get_json()["public_id"] != first.get_json()["public_id"]
+    on_wifi = post("198.51.100.7")
+    assert first.status_code == 201 and again.get_json() == first.get_json() == on_wifi.get_json()
+    other = post("2001:db8:5:7::10", {"Idempotency-Key": customer_key("order-v6, the second")})
+    assert other.status_code == 201 and other.get_json()["public_id"] != first.get_json()["public_id"]
+    for weak in ("order-1", "1"):
+        refused = post("203.0.113.5", {"Idempotency-Key": weak})
+        assert (refused.status_code, refused.get_json()["code"]) == (422, "weak_idempotency_key")
     assert len(api.stack.remittances.orders()) == 2

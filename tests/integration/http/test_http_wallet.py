@@ -26,6 +26,7 @@ from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.wallets.buys import Buys
+from cryptopay.core.wallets.history import MONTH_PATTERN
 from cryptopay.core.wallets.sells import Sells
 from flask.testing import FlaskClient
 
@@ -204,6 +205,24 @@ def test_history_and_the_monthly_statement(api: WalletApi):
     assert accepted.mimetype == "application/pdf"
     assert api.client.get(f"/v1/wallet/statements/{month}?format=doc", headers=headers).status_code == 422
     assert api.client.get("/v1/wallet/history?month=march", headers=headers).status_code == 422
+
+
+def test_a_month_is_accepted_exactly_when_the_document_declares_it(api: WalletApi):
+    """Review F8: history's ?month= and the statement's path month are declared with one schema, and each month
+    (edges and near misses) is answered 200 exactly when that schema admits it, 422 otherwise, on both routes."""
+    api.sign_up("0712000002")
+    headers = api.login("0712000002")
+    paths = api.client.get("/openapi.json").get_json()["paths"]
+    (history,) = [p["schema"] for p in paths["/v1/wallet/history"]["get"]["parameters"] if p["name"] == "month"]
+    statement = paths["/v1/wallet/statements/{month}"]["get"]["parameters"][0]["schema"]
+    assert history == {**statement, "type": "string"} and statement["pattern"] == MONTH_PATTERN
+    for month in ("2000-01", "2999-12", "2026-03", "0000-01", "1999-12", "3000-01", "2026-3", "2026-00", "２026-03"):
+        declared = re.fullmatch(history["pattern"], month) is not None
+        answers = {
+            api.client.get(f"/v1/wallet/history?month={month}", headers=headers).status_code,
+            api.client.get(f"/v1/wallet/statements/{month}", headers=headers).status_code,
+        }
+        assert answers == ({200} if declared else {422}), (month, answers)
 
 
 def test_buy_usdt_by_stk_push_and_the_callback_credits_it(api: WalletApi):

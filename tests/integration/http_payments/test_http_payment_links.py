@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.integration.http.test_http_teams import join
 from tests.integration.http_payments.payments_support import key_headers
+from tests.support.customer_keys import customer_key
 
 
 def _link(client, headers, **body):
@@ -111,12 +114,36 @@ def test_a_customer_s_retry_with_its_idempotency_key_returns_the_first_invoice(c
     """The same key gives the same invoice and uses the link once; the key with another amount is a 409."""
     link = _link(client, shop.headers, currency="KES", max_uses=5)
     path = f"/v1/payment-links/{link['public_id']}/invoices"
-    first = client.post(path, json={"amount": "250"}, headers={"Idempotency-Key": "tap-1"})
-    again = client.post(path, json={"amount": "250"}, headers={"Idempotency-Key": "tap-1"})
+    first = client.post(path, json={"amount": "250"}, headers={"Idempotency-Key": customer_key("tap-1")})
+    again = client.post(path, json={"amount": "250"}, headers={"Idempotency-Key": customer_key("tap-1")})
     assert first.status_code == again.status_code == 201 and first.json["id"] == again.json["id"]
     assert again.headers.get("Idempotent-Replayed") == "true"
-    assert client.post(path, json={"amount": "300"}, headers={"Idempotency-Key": "tap-1"}).status_code == 409
+    assert (
+        client.post(path, json={"amount": "300"}, headers={"Idempotency-Key": customer_key("tap-1")}).status_code == 409
+    )
     assert client.get(f"/v1/payment-links/{link['id']}", headers=shop.headers).json["uses"] == 1
+
+
+def test_a_guessable_key_is_refused_so_customers_of_a_link_never_share_one(client, shop):
+    """Without credentials every customer of a link shares its key space: an order number, a counter or a UUID-shaped
+    counter is a 422 ``weak_idempotency_key`` that uses neither the key nor the link; two customers' random keys give
+    two invoices, each its own customer's. The OpenAPI document says what a key must be."""
+    link = _link(client, shop.headers, currency="KES", max_uses=5)
+    path = f"/v1/payment-links/{link['public_id']}/invoices"
+    for weak in ("order-1", "1", "00000000-0000-0000-0000-000000000001", "a" * 40, "order 1001 of the duka shop"):
+        refused = client.post(path, json={"amount": "250"}, headers={"Idempotency-Key": weak})
+        assert (refused.status_code, refused.json["code"]) == (422, "weak_idempotency_key"), (weak, refused.json)
+        assert "random UUID" in refused.json["detail"] and refused.json["errors"][0]["field"] == "Idempotency-Key"
+    body = {"amount": "250"}
+    one = client.post(path, json=body, headers={"Idempotency-Key": customer_key("customer 1's order-1")})
+    two = client.post(path, json=body, headers={"Idempotency-Key": "Xk2_mQ9v-T4pLz7Wc1bN8rYd"})  # token_urlsafe(18)
+    assert one.status_code == two.status_code == 201 and one.json["id"] != two.json["id"]
+    assert "Idempotent-Replayed" not in two.headers
+    assert client.get(f"/v1/payment-links/{link['id']}", headers=shop.headers).json["uses"] == 2
+    operation = client.get("/openapi.json").json["paths"]["/v1/payment-links/{public_id}/invoices"]["post"]
+    (key,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert key["schema"]["minLength"] == 22 and "random UUID" in key["description"]
+    assert "422" in operation["responses"]
 
 
 def test_an_open_amount_is_bounded_per_currency_with_specific_problems(client, shop):
@@ -149,3 +176,19 @@ def test_an_open_amount_is_bounded_per_currency_with_specific_problems(client, s
         "amount_below_minimum",
         "amount",
     )
+
+
+def test_a_public_id_of_the_wrong_shape_is_a_404_before_its_idempotency_key_is_used(client, shop):
+    """Review F5: the path parameter is declared ``pl_`` + 22 URL-safe characters in the document, and any other
+    segment (here 200 characters, with a valid key) is the same 404 problem as an unknown link, never a 5xx."""
+    headers = {"Idempotency-Key": customer_key("long-id")}
+    for public_id in ("0" * 200, "pl_" + "A" * 23, "pl_short"):
+        refused = client.post(f"/v1/payment-links/{public_id}/invoices", json={}, headers=headers)
+        assert (refused.status_code, refused.mimetype) == (404, "application/problem+json"), refused.data
+    unknown = client.post(f"/v1/payment-links/pl_{'A' * 22}/invoices", json={}, headers=headers)
+    assert unknown.status_code == 404 and unknown.json["code"] == "not_found"
+    operation = client.get("/openapi.json").json["paths"]["/v1/payment-links/{public_id}/invoices"]["post"]
+    (declared,) = [p["schema"] for p in operation["parameters"] if p["name"] == "public_id"]
+    assert (declared["pattern"], declared["maxLength"]) == ("^pl_[A-Za-z0-9_-]{22}$", 25)
+    link = _link(client, shop.headers, amount="500")
+    assert re.fullmatch(declared["pattern"], link["public_id"])

@@ -25,6 +25,7 @@ from tests.integration.http.test_http_remittances import _api as _remit_api
 from tests.integration.http.test_http_wallet import WalletApi
 from tests.integration.http.test_http_wallet_withdrawals import ADDRESS, _usdt
 from tests.integration.http.test_http_wallet_withdrawals import _api as _withdraw_api
+from tests.support.customer_keys import customer_key
 from tests.support.sql_backends import migrated_sqlite
 
 PROBLEM = "application/problem+json"
@@ -223,14 +224,16 @@ ODD_ORDERS: list[Any] = [
 
 @pytest.mark.parametrize("change", ODD_ORDERS, ids=lambda c: repr(c)[:40])
 def test_odd_remittance_orders_are_4xx_problems_that_store_nothing(remit: RemitApi, change: dict[str, Any]):
-    answer = remit.client.post("/v1/wallet/remittances", json={**ORDER, **change}, headers={"Idempotency-Key": "o"})
+    answer = remit.client.post(
+        "/v1/wallet/remittances", json={**ORDER, **change}, headers={"Idempotency-Key": customer_key("o")}
+    )
     shown = _problem(answer, 400, 409, 413, 422)
     assert "Grace" not in str(shown) and "345 678" not in str(shown) and "345678" not in str(shown)
     assert remit.stack.remittances.orders() == []
 
 
 def test_a_remittance_key_reused_with_another_body_is_a_conflict(remit: RemitApi):
-    keyed = {"Idempotency-Key": "one"}
+    keyed = {"Idempotency-Key": customer_key("one")}
     assert remit.client.post("/v1/wallet/remittances", json=ORDER, headers=keyed).status_code == 201
     changed = {**ORDER, "amount": {"amount": "9000", "asset": "KES"}}
     _problem(remit.client.post("/v1/wallet/remittances", json=changed, headers=keyed), 409, 422)
@@ -238,7 +241,9 @@ def test_a_remittance_key_reused_with_another_body_is_a_conflict(remit: RemitApi
 
 
 def test_a_remittance_status_cannot_be_guessed_or_probed(remit: RemitApi):
-    made = remit.client.post("/v1/wallet/remittances", json=ORDER, headers={"Idempotency-Key": "g"}).get_json()
+    made = remit.client.post(
+        "/v1/wallet/remittances", json=ORDER, headers={"Idempotency-Key": customer_key("g")}
+    ).get_json()
     public_id = made["public_id"]
     assert len(public_id) >= 16, public_id
     (order,) = remit.stack.remittances.orders()
@@ -307,7 +312,9 @@ def test_odd_pages_of_my_withdrawals_and_deposits_are_4xx_problems(api: WalletAp
 )
 def test_a_remittance_body_that_is_not_a_json_object_is_a_4xx_problem(remit: RemitApi, content_type: str, raw: bytes):
     answer = remit.client.post(
-        "/v1/wallet/remittances", data=raw, headers={"Idempotency-Key": "raw", "Content-Type": content_type}
+        "/v1/wallet/remittances",
+        data=raw,
+        headers={"Idempotency-Key": customer_key("raw"), "Content-Type": content_type},
     )
     _problem(answer, 400, 413, 415, 422)
     assert remit.stack.remittances.orders() == []

@@ -10,6 +10,7 @@ import pytest
 
 from tests.integration.http.test_http_teams import join
 from tests.integration.http_payments.payments_support import idem, key_headers
+from tests.support.customer_keys import customer_key
 
 CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
 PROBLEM = "application/problem+json"
@@ -163,11 +164,13 @@ def test_another_merchant_s_team_member_cannot_act_on_this_team(client, auth, se
 def test_a_public_link_never_makes_more_invoices_than_its_cap_whatever_the_keys(client, shop):
     link = client.post("/v1/payment-links", json={"description": "Mandazi", "max_uses": 2}, headers=shop.headers).json
     path = f"/v1/payment-links/{link['public_id']}/invoices"
-    answers = [client.post(path, json={"amount": "500"}, headers={"Idempotency-Key": f"k{i}"}) for i in range(4)]
+    answers = [
+        client.post(path, json={"amount": "500"}, headers={"Idempotency-Key": customer_key(f"k{i}")}) for i in range(4)
+    ]
     assert [a.status_code for a in answers] == [201, 201, 409, 409]
-    replay = client.post(path, json={"amount": "500"}, headers={"Idempotency-Key": "k0"})
+    replay = client.post(path, json={"amount": "500"}, headers={"Idempotency-Key": customer_key("k0")})
     assert replay.status_code == 201 and replay.json["id"] == answers[0].json["id"]
-    changed = client.post(path, json={"amount": "600"}, headers={"Idempotency-Key": "k0"})
+    changed = client.post(path, json={"amount": "600"}, headers={"Idempotency-Key": customer_key("k0")})
     _problem(changed, 409)
     shown = client.get(f"/v1/payment-links/{link['id']}", headers=shop.headers).json
     assert shown["uses"] == 2

@@ -16,7 +16,7 @@ MICRO = Decimal("0.000001")
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(kes=st.integers(min_value=10, max_value=250_000))
+@given(kes=st.integers(min_value=100, max_value=250_000))
 def test_an_order_in_shillings_costs_just_enough_usdt(kes):
     """usdt x bid covers the shillings and the charge, and one micro-USDT less would not."""
     order = STACK.order(amount=str(kes))
@@ -26,7 +26,7 @@ def test_an_order_in_shillings_costs_just_enough_usdt(kes):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(usdt=st.decimals(min_value=Decimal("0.2"), max_value=Decimal("1900"), places=6))
+@given(usdt=st.decimals(min_value=Decimal("1"), max_value=Decimal("1900"), places=6))
 def test_an_order_in_usdt_pays_whole_shillings_and_keeps_less_than_one(usdt):
     """What is sent, at the bid, pays the whole shillings and the charge, with less than a shilling left over."""
     order = STACK.order(amount=str(usdt), asset="USDT")

@@ -18,6 +18,7 @@ import json
 import subprocess
 import sys
 import time
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -152,7 +153,7 @@ class WalletDemo(Demo):
             "sender": SENDER,
             "refund_address": payer["address"],
         }
-        headers = {"Idempotency-Key": "demo-remittance-1"}
+        headers = {"Idempotency-Key": str(uuid.uuid4())}  # no account: the key must be unguessable
         answer = httpx.post(f"{self.api}/v1/wallet/remittances", json=body, headers=headers, timeout=30)
         if answer.status_code != 201:
             raise RuntimeError(f"opening the remittance -> {answer.status_code}: {answer.text[:300]}")

@@ -7,6 +7,11 @@ different request it is a 409 ``idempotency_conflict``; while the first request 
 409 ``idempotency_in_flight``. A request refused as malformed or invalid (400, 415, 422 ``InvalidInput``) does not
 consume its key, nor do responses with status >= 500 and crashes, so the client may fix or retry them; business
 refusals are results and are replayed. Do not use it on views whose response carries a secret.
+
+A route without credentials (``idempotent_in``: a payment link's invoices, a remittance order) has no caller to
+scope keys to: every customer of a link shares its scope, so a key is only as private as it is unguessable. There a
+key must be a random UUID or at least 22 URL-safe characters (128 bits), else a 422 ``weak_idempotency_key``: an
+order number or a counter ("1") would hand one customer another's invoice, or let anyone squat the next key.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -40,6 +46,8 @@ __all__ = [
     "FORM_FIELD",
     "HEADER",
     "IdempotencyInFlight",
+    "WeakIdempotencyKey",
+    "anonymous_key",
     "idempotent",
     "idempotent_form",
     "idempotent_in",
@@ -51,7 +59,19 @@ __all__ = [
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = r"^[\x20-\x7E]{1,255}$"
+# Without credentials: a UUID, or 22 to 255 URL-safe characters (22 x 6 bits >= 128), e.g. secrets.token_urlsafe(16)
+ANONYMOUS_KEY_PATTERN = (
+    r"^([0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[A-Za-z0-9_-]{22,255})$"
+)
+_ANONYMOUS_KEY = re.compile(ANONYMOUS_KEY_PATTERN)
+_FEWEST_DISTINCT = 6  # a counter or a repeated character in a key's shape; a random key has far more (P < 1e-12)
 P = ParamSpec("P")
+
+
+class WeakIdempotencyKey(InvalidInput):
+    """A route without credentials was sent an ``Idempotency-Key`` others could guess."""
+
+    code = "weak_idempotency_key"
 
 
 class IdempotencyInFlight(Conflict):
@@ -98,6 +118,18 @@ def presented_key() -> str | None:
     return key
 
 
+def anonymous_key() -> str | None:
+    """``presented_key`` for a route without credentials: also a random UUID or 22+ URL-safe characters (else 422)."""
+    key = presented_key()
+    if key is not None and (not _ANONYMOUS_KEY.match(key) or len(set(key.replace("-", ""))) < _FEWEST_DISTINCT):
+        raise WeakIdempotencyKey(
+            f"without a login, the {HEADER} must be one only you have: a random UUID (uuid4) or at least 22 random "
+            "URL-safe characters, new for each payment; an order number or a counter can be another customer's",
+            field=HEADER,
+        )
+    return key
+
+
 def _key() -> str:
     key = presented_key()
     if key is None:
@@ -110,10 +142,18 @@ def scope_of(principal: Principal) -> str:
     return f"merchant:{principal.merchant_id}" if principal.merchant_id else principal.idempotency_scope
 
 
-def key_parameter(*, required: bool) -> dict[str, Any]:
-    """The OpenAPI description of the header, with the constraints ``presented_key`` enforces."""
-    schema = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN}
-    return {"name": HEADER, "in": "header", "required": required, "schema": schema}
+def key_parameter(*, required: bool, anonymous: bool = False) -> dict[str, Any]:
+    """The OpenAPI description of the header, with the constraints ``presented_key`` (``anonymous_key`` for a route
+    without credentials) enforces."""
+    if not anonymous:
+        schema = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_PATTERN}
+        return {"name": HEADER, "in": "header", "required": required, "schema": schema}
+    schema = {"type": "string", "minLength": 22, "maxLength": 255, "pattern": ANONYMOUS_KEY_PATTERN}
+    description = (
+        "no login here, so the key is only as private as it is unguessable: a random UUID or at least 22 random "
+        "URL-safe characters, new for each payment (else 422 weak_idempotency_key); a retry sends the same one"
+    )
+    return {"name": HEADER, "in": "header", "required": required, "schema": schema, "description": description}
 
 
 def _replay(stored: StoredResponse) -> Response:
@@ -223,18 +263,20 @@ class _NotKept(Exception):
 
 
 def idempotent_in(scope: Callable[..., str]) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, Response]]:
-    """Like ``idempotent`` for a view without credentials: an optional key, in the scope ``scope(**view_args)``
-    names (a public resource, e.g. one payment link), so a customer's retried request returns the first answer."""
+    """Like ``idempotent`` for a view without credentials: an optional key (``anonymous_key``: unguessable), in the
+    scope ``scope(**view_args)`` names (a public resource, e.g. one payment link), so a customer's retried request
+    returns the first answer and no other customer's."""
 
     def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
         @functools.wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-            key = presented_key()
+            key = anonymous_key()
             if key is None:
                 return make_response(view(*args, **kwargs))
             return _once(key, scope(**kwargs), view, *args, **kwargs)
 
-        return annotate(wrapper, parameters=(key_parameter(required=False),), errors=(400, 409))
+        parameters = (key_parameter(required=False, anonymous=True),)
+        return annotate(wrapper, parameters=parameters, errors=(400, 409, 422))
 
     return decorate
 

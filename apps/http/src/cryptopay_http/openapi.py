@@ -22,6 +22,7 @@ from flask import Flask
 from cryptopay_http.convert import AMOUNT_PATTERN, TEXT_PATTERN, amount_pattern
 
 __all__ = [
+    "Components",
     "PageOf",
     "Param",
     "annotate",
@@ -99,11 +100,35 @@ def register_schema(kind: type, build: Callable[[dict[str, Any]], dict[str, Any]
     _OVERRIDES[kind] = build
 
 
+class Components(dict[str, Any]):
+    """The document's schemas by name, and which class each name describes: a component is keyed by its class's
+    ``__name__``, so two classes of one name would share one schema (the first wins) and one of them would be
+    documented wrongly; claiming a name another class holds raises instead."""
+
+    def __init__(self, schemas: Mapping[str, Any] | None = None) -> None:
+        super().__init__(schemas or {})
+        self.owners: dict[str, object] = dict.fromkeys(self, "built in")
+
+
+def _claim(kind: type, components: dict[str, Any]) -> bool:
+    """Whether ``kind``'s schema is still to be built; a ``TypeError`` if another class holds its name."""
+    name = kind.__name__
+    if isinstance(components, Components):
+        holder = components.owners.setdefault(name, kind)
+        if holder is not kind:
+            raise TypeError(
+                f"two schemas named {name}: {kind.__module__}.{kind.__qualname__} and {holder!r}; rename one"
+            )
+    if name in components:
+        return False
+    components[name] = {}  # placeholder against recursion
+    return True
+
+
 def schema_for(kind: Any, components: dict[str, Any]) -> dict[str, Any]:
     """The JSON Schema of a type, adding attrs classes to ``components`` and returning a ``$ref`` to them."""
     if kind in _OVERRIDES:
-        if kind.__name__ not in components:
-            components[kind.__name__] = {}
+        if _claim(kind, components):
             components[kind.__name__] = _OVERRIDES[kind](components)
         return {"$ref": f"#/components/schemas/{kind.__name__}"}
     if kind in _SIMPLE:
@@ -117,7 +142,8 @@ def schema_for(kind: Any, components: dict[str, Any]) -> dict[str, Any]:
             "required": ["data", "next_cursor"],
         }
     if kind is Money:
-        components.setdefault("Money", _money_schema())
+        if _claim(Money, components):
+            components["Money"] = _money_schema()
         return {"$ref": "#/components/schemas/Money"}
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
         return {"type": "string", "enum": [m.value for m in kind]}
@@ -136,8 +162,7 @@ def schema_for(kind: Any, components: dict[str, Any]) -> dict[str, Any]:
     if origin is dict:
         return {"type": "object", "additionalProperties": schema_for(args[1] if args else Any, components)}
     if attrs.has(kind):
-        if kind.__name__ not in components:
-            components[kind.__name__] = {}  # placeholder against recursion
+        if _claim(kind, components):
             components[kind.__name__] = _object_schema(kind, components)
         return {"$ref": f"#/components/schemas/{kind.__name__}"}
     raise TypeError(f"no OpenAPI schema rule for {kind!r}")
@@ -389,7 +414,7 @@ _INTERNAL = "internal"  # a tag for routes outside the public API (M-Pesa's call
 
 def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "1") -> dict[str, Any]:
     """The OpenAPI 3.1 document of every documented route of ``app``."""
-    components: dict[str, Any] = {"Problem": _problem_schema()}
+    components = Components({"Problem": _problem_schema()})
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         meta = getattr(app.view_functions[rule.endpoint], "__openapi__", None)
@@ -405,5 +430,5 @@ def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "
         "info": {"title": title, "version": version},
         "paths": paths,
         "webhooks": _event_operations(),
-        "components": {"schemas": components, "securitySchemes": _SECURITY_SCHEMES},
+        "components": {"schemas": dict(components), "securitySchemes": _SECURITY_SCHEMES},
     }

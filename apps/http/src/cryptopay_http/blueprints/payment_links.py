@@ -6,22 +6,26 @@ and deactivates links. A customer uses one without credentials: ``POST /v1/payme
 for the amount entered within its currency's bounds (``LINK_AMOUNTS``) and the store's minimum and maximum (each
 refusal a 422 naming ``amount``: ``amount_below_minimum``, ``amount_above_maximum``, ``amount_not_whole``,
 ``below_store_minimum``, ``above_store_maximum``); a capped link never makes more invoices than its
-cap. An optional ``Idempotency-Key`` (scoped to the link) makes a customer's retry return the first invoice
-instead of using the link again. The hosted checkout pages load a link through ``PaymentLinks.load_public``.
+cap. An optional ``Idempotency-Key`` makes a customer's retry return the first invoice instead of using the link
+again; every customer of the link shares its key space, so it must be unguessable (a random UUID: ``anonymous_key``).
+The hosted checkout pages load a link through ``PaymentLinks.load_public``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.money import Asset, Money, asset_by_code
 from cryptopay.core.payments.link_amounts import LINK_AMOUNTS
+from cryptopay.core.payments.links import PUBLIC_ID_PATTERN
 from cryptopay.core.payments.model import PaymentLink
 from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from cryptopay_http.auth import limit_by_client, not_found, require
 from cryptopay_http.blueprints.invoices import InvoiceCurrency, InvoiceView
@@ -242,7 +246,20 @@ def deactivate_payment_link(link_id: str) -> Response:
     return json_response(PaymentLinkView.of(payments().payment_links.deactivate_link(link.id, actor=actor())))
 
 
-@bp.post("/v1/payment-links/<public_id>/invoices")
+class PublicLinkId(BaseConverter):
+    """A payment link's public id (``pl_`` and 22 URL-safe characters): any other path is a 404 before the view and
+    its ``Idempotency-Key`` (whose scope is the link) are looked at."""
+
+    regex = PUBLIC_ID_PATTERN
+    schema: ClassVar[dict[str, object]] = {"pattern": f"^{PUBLIC_ID_PATTERN}$", "minLength": 25, "maxLength": 25}
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("public_link_id", PublicLinkId)
+
+
+@bp.post("/v1/payment-links/<public_link_id:public_id>/invoices")
 @operation(
     "Use a payment link: an invoice for its price or the amount entered (no credentials; by the link's public id; "
     "409 payment_link_closed once it is deactivated, expired or used up, 409 payment_link_terms for an amount "

@@ -2,8 +2,8 @@
 
 ``POST /v1/wallet/remittances`` opens an order (recipient phone and name, an amount in KES received or USDT sent,
 the sender's originator data and a refund address) and answers where to pay: the USDT due to a one-time address on
-each network the refund address belongs to. It needs an ``Idempotency-Key`` (a retry replays the first answer, so
-a lost response never opens two orders) and is rate-limited per client address. ``GET
+each network the refund address belongs to. It needs an unguessable ``Idempotency-Key`` (a random UUID; a retry
+replays the first answer, so a lost response never opens two orders) and is rate-limited per client address. ``GET
 /v1/wallet/remittances/{public_id}`` is the order's status by its unguessable public id (the recipient's phone
 masked). Paying out, retries and refunds are the worker's (``remittances.advance``).
 """
@@ -24,7 +24,7 @@ from cryptopay.core.remittances.service import OrderRequest
 from flask import Blueprint, Response
 from werkzeug.exceptions import BadRequest
 
-from cryptopay_http.auth import client_address, limit_by_client, limit_reads_by_client, not_found
+from cryptopay_http.auth import limit_by_client, limit_reads_by_client, not_found
 from cryptopay_http.blueprints.invoices import PaymentOptionView
 from cryptopay_http.blueprints.wallet import PHONE_PATTERN
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
@@ -45,7 +45,15 @@ class SenderBody:
     """The sender (the originator): name and country always; at or above the Travel Rule threshold also an
     address, or an identity number, or a date and place of birth."""
 
-    name: str = attrs.field(metadata=limits("full name", min_length=1, max_length=100, pattern=TRIMMED_PATTERN))
+    name: str = attrs.field(
+        metadata=limits(
+            "full name: letters of any script, spaces, apostrophes, hyphens and full stops (no digits, links or"
+            " addresses: 422 invalid_name)",
+            min_length=1,
+            max_length=70,
+            pattern=TRIMMED_PATTERN,
+        )
+    )
     country: str = attrs.field(metadata=limits("ISO 3166 alpha-2 country of residence, e.g. GB", pattern="^[A-Z]{2}$"))
     address: str | None = attrs.field(
         default=None, metadata=limits("postal address", max_length=200, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT)
@@ -133,19 +141,21 @@ class RemittanceView:
 
 
 def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
-    """``Idempotency-Key`` required, scoped to the client as the limits count it (senders have no account to scope
-    it to): an IPv6 sender by its /64, so a retry from another address of the same home is the same operation."""
-    once = idempotent_in(lambda: f"remittance_sender:{client_address()}")(view)
+    """``Idempotency-Key`` required and unguessable (``anonymous_key``): senders have no account to scope it to, and
+    behind one NAT or proxy they share an address, so the key alone tells one sender's order from another's (and a
+    retry from another address, a phone's next connection, is still the same operation)."""
+    once = idempotent_in(lambda: "remittance_orders")(view)
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         if presented_key() is None:
-            raise BadRequest(f"this operation needs an {HEADER} header (a unique string per intended operation)")
+            raise BadRequest(f"this operation needs an {HEADER} header (a random UUID per intended operation)")
         return once(*args, **kwargs)
 
     facts = dict(getattr(once, "__openapi__", {}))  # the key documented as required, as it is
     optional = tuple(p for p in facts.get("parameters", ()) if p.get("name") != HEADER)
-    wrapper.__openapi__ = {**facts, "parameters": (*optional, key_parameter(required=True))}  # type: ignore[attr-defined]
+    parameters = (*optional, key_parameter(required=True, anonymous=True))
+    wrapper.__openapi__ = {**facts, "parameters": parameters}  # type: ignore[attr-defined]
     return annotate(wrapper, errors=(400,))
 
 

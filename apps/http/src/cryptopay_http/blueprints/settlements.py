@@ -36,7 +36,7 @@ _TAGS = ("settlements",)
 
 
 @attrs.frozen
-class ConversionView:
+class SettlementConversionView:
     """One asset sold in a settlement: ``converted`` at quote ``quote_id`` gave ``credited`` shillings."""
 
     quote_id: str
@@ -65,7 +65,7 @@ class SettlementView:
     created_at: datetime
     complete_by: datetime
     completed_at: datetime | None
-    conversions: list[ConversionView] = attrs.field(
+    conversions: list[SettlementConversionView] = attrs.field(
         factory=list, metadata={"description": "every asset sold (USDT, USDC, BTC), each at its own quote"}
     )
 
@@ -88,7 +88,7 @@ class SettlementView:
             s.created_at,
             s.complete_by,
             s.completed_at,
-            [ConversionView(c.quote_id, c.converted, c.credited, c.fx_spread) for c in s.conversions],
+            [SettlementConversionView(c.quote_id, c.converted, c.credited, c.fx_spread) for c in s.conversions],
         )
 
 

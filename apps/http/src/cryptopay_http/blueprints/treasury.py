@@ -128,7 +128,9 @@ class ConversionRequest:
 
 
 @attrs.frozen
-class ConversionView:
+class TreasuryConversionView:
+    """A desk or exchange sale of treasury crypto for shillings, with its cost at customer quotes and the gain."""
+
     reference: str
     sold: Decimal
     asset: str
@@ -139,7 +141,7 @@ class ConversionView:
     entry_id: str
 
     @classmethod
-    def of(cls, done: Conversion) -> ConversionView:
+    def of(cls, done: Conversion) -> TreasuryConversionView:
         return cls(
             done.reference,
             done.sold.amount,
@@ -187,7 +189,7 @@ def record_topup() -> Response:
 @operation(
     "Record crypto sold for KES, with its realised FX result (admins)",
     request=ConversionRequest,
-    response=ConversionView,
+    response=TreasuryConversionView,
     status=201,
     tags=_TAGS,
     errors=(403, 409),
@@ -206,4 +208,4 @@ def record_conversion() -> Response:
         actor=_actor(),
         into=body.into,
     )
-    return json_response(ConversionView.of(done), status=201)
+    return json_response(TreasuryConversionView.of(done), status=201)

@@ -54,6 +54,8 @@ _SCOPES = {
     "dashboard.invoice_detail": "invoices:read",
     "dashboard.refund_invoice": "refunds:write",
     "dashboard.cancel_invoice": "invoices:write",
+    "dashboard.accept_wrong_network": "invoices:write",
+    "dashboard.refund_wrong_network": "refunds:write",
     "dashboard.new_invoice": "invoices:write",
     "dashboard.create_invoice": "invoices:write",
     "dashboard.payment_links": "payment_links:read",
@@ -249,6 +251,10 @@ def _invoice_page(invoice_id: str, status: int = 200, **context: Any) -> Respons
     assets = {o.rail.asset.code for o in invoice.options if o.rail.key in paid_rails}
     currencies = [*sorted(assets), *sorted({invoice.price.asset.code, "KES"} - assets)]
     context = {"form": request.form, "refund_key": new_form_key(), "cancel_key": new_form_key(), **context}
+    # One form key per form: an accept and a refund posted from one rendering are different requests.
+    keys = {(w.id, form): new_form_key() for w in wrong_network for form in ("accept", "refund")}
+    context |= {"stray_keys": keys, "may_accept": g.principal.has_scope("invoices:write")}
+    context |= {"may_refund": g.principal.has_scope("refunds:write")}
     refundable = invoice.state in _REFUNDABLE and bool(paid_rails) and g.principal.has_scope("refunds:write")
     cancellable = invoice.state in OPEN and not invoice.payments and g.principal.has_scope("invoices:write")
     return page(
@@ -268,7 +274,10 @@ def _invoice_page(invoice_id: str, status: int = 200, **context: Any) -> Respons
 
 @bp.get("/invoices/<invoice_id>")
 def invoice_detail(invoice_id: str) -> Response:
-    return _invoice_page(invoice_id, refunded=request.args.get("refunded"), cancelled=request.args.get("cancelled"))
+    args = request.args
+    return _invoice_page(
+        invoice_id, refunded=args.get("refunded"), cancelled=args.get("cancelled"), accepted=args.get("accepted")
+    )
 
 
 def _confirmed(field: str = "confirm") -> None:
@@ -276,7 +285,9 @@ def _confirmed(field: str = "confirm") -> None:
         raise InvalidInput("tick the box to confirm", field=field)
 
 
-def _on_invoice(invoice_id: str, action: Callable[[], Response], *, refund: bool = False) -> Response:
+def _on_invoice(
+    invoice_id: str, action: Callable[[], Response], *, refund: bool = False, where: str | None = None
+) -> Response:
     """Run a form's ``action``; a refusal (a wrong password, nothing left to refund, an invoice that received
     money) is shown on the invoice's page with its status and changes nothing."""
     try:
@@ -285,8 +296,8 @@ def _on_invoice(invoice_id: str, action: Callable[[], Response], *, refund: bool
         if error.http_status >= 500:
             raise
         status = 403 if error.http_status == 401 else error.http_status
-        where = "refund_error" if refund else "cancel_error"
-        return _invoice_page(invoice_id, status, **{where: error.message})
+        shown = where or ("refund_error" if refund else "cancel_error")
+        return _invoice_page(invoice_id, status, **{shown: error.message})
 
 
 @bp.post("/invoices/<invoice_id>/refunds")
@@ -327,6 +338,47 @@ def _refund_amount(text: str, currency: str) -> Money:
     if not amount.is_positive():
         raise InvalidInput("a refund amount must be positive", field="amount")
     return amount
+
+
+def _own_stray(invoice: Invoice, payment_id: str) -> str:
+    """The id of the invoice's own wrong-network payment ``payment_id`` (another's is not found)."""
+    found = runtime().services.detection.wrong_network_payments(invoice_id=invoice.id)
+    if payment_id not in {p.id for p in found}:
+        raise NotFound(f"wrong-network payment {payment_id} not found")
+    return payment_id
+
+
+@bp.post("/invoices/<invoice_id>/wrong-network/<payment_id>/accept")
+def accept_wrong_network(invoice_id: str, payment_id: str) -> Response:
+    """Take a payment sent on another network into the invoice at its terms (nothing leaves: no password)."""
+    return _on_invoice(invoice_id, lambda: _accept_stray(invoice_id, payment_id), where="wrong_network_error")
+
+
+@idempotent_form
+def _accept_stray(invoice_id: str, payment_id: str) -> Response:
+    invoice = _own_invoice(invoice_id)
+    _confirmed()
+    runtime().services.detection.accept_wrong_network(_own_stray(invoice, payment_id), actor=_actor())
+    return redirect(f"/dashboard/invoices/{invoice.id}?accepted={payment_id}", 303)
+
+
+@bp.post("/invoices/<invoice_id>/wrong-network/<payment_id>/refund")
+def refund_wrong_network(invoice_id: str, payment_id: str) -> Response:
+    """Send a payment made on another network back whole to the payer: money leaves, so the password is asked."""
+    return _on_invoice(invoice_id, lambda: _refund_stray(invoice_id, payment_id), where="wrong_network_error")
+
+
+@idempotent_form
+def _refund_stray(invoice_id: str, payment_id: str) -> Response:
+    invoice = _own_invoice(invoice_id)
+    _confirmed()
+    address = (request.form.get("address") or "").strip()[:128]
+    if not address:
+        raise InvalidInput("enter the payer's address on that network", field="address")
+    stray = _own_stray(invoice, payment_id)
+    step_up_from_form(g.principal)
+    refund = runtime().services.refunds.refund_wrong_network(stray, address=address, requested_by=_actor())
+    return redirect(f"/dashboard/invoices/{invoice.id}?refunded={refund.id}", 303)
 
 
 @bp.post("/invoices/<invoice_id>/cancel")

@@ -16,6 +16,7 @@ __all__ = [
     "InsufficientFunds",
     "InvalidAmount",
     "InvalidInput",
+    "InvalidName",
     "InvalidState",
     "LimitExceeded",
     "NotFound",
@@ -53,6 +54,12 @@ class InvalidInput(CryptopayError, ValueError):
 
 class InvalidAmount(InvalidInput):
     code = "invalid_amount"
+
+
+class InvalidName(InvalidInput):
+    """A person's name with what a name does not have (digits, ``:``, ``/``, ``@``: a phone number, a link)."""
+
+    code = "invalid_name"
 
 
 class UnknownAsset(InvalidInput):

@@ -22,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["spreadsheet_cell", "spreadsheet_row", "text_problem"]
+__all__ = ["person_name_problem", "quoted_name", "spreadsheet_cell", "spreadsheet_row", "text_problem"]
 
 _SURROGATE = "must be valid Unicode text (a lone UTF-16 surrogate is not)"
 _CONTROL = "must not contain control characters (such as NUL or line breaks)"
@@ -42,6 +42,65 @@ def text_problem(value: str) -> str | None:
         if ch in _BIDI_CONTROLS:
             return _BIDI
     return None
+
+
+_NAME_PUNCTUATION = frozenset(" '\u2019-.")  # space, apostrophes (straight and typographic), hyphen, full stop
+NAME_MOST = 70  # characters of a person's name as entered (a full legal name for the Travel Rule)
+SMS_NAME_MOST = 40  # characters of a name quoted in an SMS
+
+
+def person_name_problem(value: str, *, most: int = NAME_MOST) -> str | None:
+    """Why ``value`` is not a person's name, or None when it is: letters of any script (with their combining
+    accents), spaces, apostrophes, hyphens and full stops only, starting with a letter, at most ``most`` characters.
+
+    A name is text that other people read -- in an SMS from the platform's own sender ID, on a statement -- so it
+    must not carry a phone number, a link, an email address or an instruction ("call 0700...", "visit https://...").
+
+    >>> person_name_problem("Zoë O'Brien-Ng") is None, person_name_problem("Wanjiků Mũthoni") is None
+    (True, True)
+    >>> person_name_problem("张伟") is None, person_name_problem("Dr. J. R. R. Tolkien") is None
+    (True, True)
+    >>> person_name_problem("M-PESA Reversal: call 0700111222")
+    "a person's name has only letters, spaces, apostrophes, hyphens and full stops (not ':')"
+    >>> person_name_problem("visit https://evil.example")
+    "a person's name has only letters, spaces, apostrophes, hyphens and full stops (not ':')"
+    >>> person_name_problem("Agent 47")
+    "a person's name has only letters, spaces, apostrophes, hyphens and full stops (not '4')"
+    >>> person_name_problem("-Grace")
+    "a person's name starts with a letter"
+    """
+    text = value.strip()
+    if not text:
+        return "a person's name is required"
+    if len(text) > most:
+        return f"a person's name is at most {most} characters"
+    if (problem := text_problem(text)) is not None:
+        return problem
+    for ch in unicodedata.normalize("NFC", text):
+        if ch not in _NAME_PUNCTUATION and unicodedata.category(ch)[0] not in "LM":
+            return f"a person's name has only letters, spaces, apostrophes, hyphens and full stops (not {ch!r})"
+    if unicodedata.category(text[0])[0] != "L":
+        return "a person's name starts with a letter"
+    if "  " in text:
+        return "a person's name has single spaces between its words"
+    return None
+
+
+def quoted_name(value: str, *, most: int = SMS_NAME_MOST, fallback: str = "a sender abroad") -> str:
+    """``value`` as a message to another person may quote it: a valid person's name (``person_name_problem``) cut to
+    ``most`` characters at a word where it can be, else ``fallback`` (a name stored before the rule existed).
+
+    >>> quoted_name("Grace Otieno"), quoted_name("call 0700111222"), quoted_name("Wanjiru " * 8, most=20)
+    ('Grace Otieno', 'a sender abroad', 'Wanjiru Wanjiru…')
+    """
+    text = value.strip()
+    if person_name_problem(text, most=max(most, NAME_MOST)) is not None:
+        return fallback
+    if len(text) <= most:
+        return text
+    cut = text[: most - 1]
+    word = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return word.rstrip(" .'\u2019-") + "…"
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

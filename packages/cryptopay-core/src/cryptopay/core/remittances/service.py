@@ -62,7 +62,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
-from cryptopay.core.errors import CryptopayError, InvalidInput, LimitExceeded, NotFound, Refused
+from cryptopay.core.errors import CryptopayError, InvalidInput, InvalidName, LimitExceeded, NotFound, Refused
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.invoices import Invoice, InvoiceState, is_confirmed
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
@@ -89,11 +89,11 @@ from cryptopay.core.remittances.watch import payout_attempts as _attempts
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
 from cryptopay.core.system import NAIROBI
-from cryptopay.core.text import text_problem
+from cryptopay.core.text import person_name_problem, quoted_name, text_problem
 from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
 
-__all__ = ["OrderRequest", "Remittances", "RetryPolicy", "waiting_text"]
+__all__ = ["OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
 
 _ACTOR = "system:remittances"
 USDT_KES = Pair(USDT, KES)
@@ -109,6 +109,21 @@ class RetryPolicy:
     def __attrs_post_init__(self) -> None:
         if self.attempts < 1 or self.wait < timedelta(0):
             raise InvalidInput("a remittance payout is tried at least once, with a wait that is not negative")
+
+
+@attrs.frozen(kw_only=True)
+class RemittanceRules:
+    """The platform's bounds on remittances (data): the least a recipient receives (``minimum``: an order must pay
+    for the B2C payment and the SMS it costs, and a tiny one is the cheapest way to text a stranger from the
+    platform's sender ID), and how many remittance SMS one number gets a day (``sms_per_day``; past it the money
+    still arrives, untold, and the skipped SMS is audited ``remittance.sms_capped``)."""
+
+    minimum: Money = attrs.field(factory=lambda: Money.of(100, KES))
+    sms_per_day: int = 3
+
+    def __attrs_post_init__(self) -> None:
+        if self.minimum.asset != KES or not self.minimum.is_positive() or self.sms_per_day < 1:
+            raise InvalidInput("a remittance minimum is a positive KES amount and at least one SMS a day is sent")
 
 
 @attrs.frozen(kw_only=True)
@@ -143,6 +158,7 @@ class Remittances:
     tariff: Tariff = B2C_TARIFF
     limits: PayoutLimits = MPESA_B2C_PAYOUTS  # M-Pesa's size of one B2C payment and a recipient's daily limit (data)
     window: timedelta = timedelta(minutes=30)  # how long an order waits for its USDT
+    rules: RemittanceRules = attrs.Factory(RemittanceRules)  # the minimum received, the SMS a number gets a day
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -157,6 +173,7 @@ class Remittances:
         except InvalidInput as error:
             raise InvalidInput(error.message, field="recipient_phone") from None
         name = _recipient_name(request.recipient_name)
+        _sender_name(request.sender.name)
         rails = self._rails_for(request.refund_address)
         quote = self.quoter().quote(USDT_KES)
         usdt, kes, charge = self._price(request.amount, quote)
@@ -252,14 +269,25 @@ class Remittances:
         if amount.asset == KES:
             if amount != amount.whole():
                 raise InvalidInput("the recipient receives whole shillings", field="amount")
-            kes = self._one_payment(amount)
+            kes = self._one_payment(self._at_least_minimum(amount, amount))
             charge = self.tariff.charge(kes)
             return quote.base_needed(kes + charge, at=at), kes, charge
         if amount.asset != USDT or not amount.is_positive():
             raise InvalidInput("send a positive amount of KES (received) or USDT (sent)", field="amount")
         total = quote.convert(amount, at=at)
         charge = self.tariff.charge(total.whole())
-        return amount, self._one_payment((total - charge).whole()), charge
+        return amount, self._one_payment(self._at_least_minimum((total - charge).whole(), amount)), charge
+
+    def _at_least_minimum(self, kes: Money, asked: Money) -> Money:
+        """``kes`` if the recipient would receive at least the platform's minimum (``InvalidInput`` otherwise)."""
+        least = self.rules.minimum
+        if kes < least:
+            raise InvalidInput(
+                f"a remittance delivers at least KES {least.amount:,.0f}; "
+                f"{asked} delivers KES {max(kes.amount, 0):,.0f}",
+                field="amount",
+            )
+        return kes
 
     def _one_payment(self, kes: Money) -> Money:
         """``kes`` if one B2C payment can carry it on one day (``LimitExceeded`` otherwise)."""
@@ -715,7 +743,7 @@ class Remittances:
         told us no language."""
         until = order.next_attempt_at
         assert until is not None
-        outcome = self._send_sms(order.recipient_phone, waiting_text(order.id, order.kes, order.sender, until))
+        outcome = self._send_capped(order, waiting_text(order.id, order.kes, order.sender, until))
         details = {"to": mask_msisdn(order.recipient_phone), "until": until.isoformat(), "outcome": outcome}
         in_transaction(
             self.uow,
@@ -724,6 +752,20 @@ class Remittances:
             ),
         )
         return order
+
+    def _send_capped(self, order: RemittanceOrder, text: str) -> str:
+        """Send an SMS about ``order`` unless its number had ``rules.sms_per_day`` remittance SMS today (then the
+        skipped SMS is audited ``remittance.sms_capped``); the outcome for the audit record. Two workers telling one
+        number at the same moment may both pass the count: the cap bounds a flood, not one message."""
+        now = self.clock.now()
+        texted = in_transaction(self.uow, lambda uow: _texted_today(uow, order, now, self.rules.sms_per_day))
+        if texted < self.rules.sms_per_day:
+            return self._send_sms(order.recipient_phone, text)
+        details = {"to": mask_msisdn(order.recipient_phone), "texted_today": str(texted)}
+        in_transaction(
+            self.uow, lambda uow: uow.audit.append(_event(_ACTOR, "remittance.sms_capped", order.id, now, details))
+        )
+        return f"skipped: {self.rules.sms_per_day} remittance SMS a day to this number"
 
     def _send_sms(self, phone: str, text: str) -> str:
         """Send one courtesy SMS; the outcome for the audit record (a failure never stops the money)."""
@@ -737,12 +779,7 @@ class Remittances:
 
     def _notify(self, order: RemittanceOrder) -> RemittanceOrder:
         """One SMS to the recipient (a failed SMS is audited; the money is theirs either way)."""
-        where = "credited to your cryptopay wallet" if order.route is RemittanceRoute.WALLET else "sent to your M-Pesa"
-        text = (
-            f"You have received KES {order.kes.amount:,} from {order.sender.name} ({order.sender.country}), "
-            f"{where}. Ref {order.id}."
-        )
-        outcome = self._send_sms(order.recipient_phone, text)
+        outcome = self._send_capped(order, notice_text(order))
 
         def record(uow: RemittanceUnitOfWork) -> RemittanceOrder:
             found, now = _order(uow, order.id, lock=True), self.clock.now()
@@ -763,6 +800,46 @@ class _Wait:
     new: bool
 
 
+def _texted_today(uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, enough: int) -> int:
+    """How many other remittances to ``order``'s number were told today (in Nairobi; counting stops at ``enough``):
+    those paid by M-Pesa to the number today and those credited to the wallet at the number."""
+    since = day_bounds(now)[0]
+    phone = order.recipient_phone
+    ids = {p.settlement_id for p in uow.payouts.to_destination(phone, since=since) if p.kind is PayoutKind.REMITTANCE}
+    wallet = uow.wallets.by_phone(phone)
+    if wallet is not None:
+        uses = uow.wallet_usage.references(wallet.user_id, Product.REMITTANCE.value, after=None, limit=enough + 1)
+        ids.update(uses)
+    ids.discard(order.id)
+    texted = 0
+    for other_id in sorted(ids, reverse=True):
+        other = uow.remittances.get(other_id)
+        if other is not None and other.notified_at is not None and other.notified_at >= since:
+            texted += 1
+            if texted >= enough:
+                break
+    return texted
+
+
+def notice_text(order: RemittanceOrder) -> str:
+    """The recipient's SMS once the money arrived. The sender's name is quoted only as a valid person's name, cut
+    to 40 characters (``quoted_name``): whatever else a sender typed never goes out under the platform's sender ID.
+
+    >>> from datetime import UTC
+    >>> from decimal import Decimal
+    >>> order = RemittanceOrder(id="rmt_1", public_id="p", created_at=datetime(2026, 3, 2, tzinfo=UTC),
+    ...     recipient_phone="254712345678", recipient_name="Achieng", refund_address="T",
+    ...     sender=Sender(name="M-PESA Reversal: call 0700111222", country="GB"), requested=Money.of(100, KES),
+    ...     usdt=Money.of(1, USDT), kes=Money.of(100, KES), charge=Money.of(0, KES), quote_id="q", bid=Decimal(1),
+    ...     mid=Decimal(1), invoice_id="inv_1", route=RemittanceRoute.MPESA)
+    >>> notice_text(order)
+    'You have received KES 100.00 from a sender abroad (GB), sent to your M-Pesa. Ref rmt_1.'
+    """
+    where = "credited to your cryptopay wallet" if order.route is RemittanceRoute.WALLET else "sent to your M-Pesa"
+    who = f"{quoted_name(order.sender.name)} ({order.sender.country})"
+    return f"You have received KES {order.kes.amount:,} from {who}, {where}. Ref {order.id}."
+
+
 def waiting_text(order_id: str, kes: Money, sender: Sender, until: datetime) -> str:
     """The recipient's SMS for a payout that waits for the next day, in English and then Swahili; the day is
     Nairobi's.
@@ -776,7 +853,7 @@ def waiting_text(order_id: str, kes: Money, sender: Sender, until: datetime) -> 
     True
     """
     day = until.astimezone(NAIROBI).strftime("%d/%m/%Y")
-    amount, who = f"KES {kes.amount:,.0f}", f"{sender.name} ({sender.country})"  # whole shillings
+    amount, who = f"KES {kes.amount:,.0f}", f"{quoted_name(sender.name)} ({sender.country})"  # whole shillings
     return (
         f"cryptopay: {amount} from {who} is paid to your M-Pesa on {day}, after midnight: M-Pesa's daily limit "
         f"for this number is reached today. Ref {order_id}. / {amount} kutoka kwa {who} zitatumwa kwa M-Pesa "
@@ -829,6 +906,13 @@ def _remittance_uow(uow: PaymentsUnitOfWork) -> RemittanceUnitOfWork:
 
 def _event(actor: str, action: str, order_id: str, at: datetime, details: Mapping[str, str]) -> AuditEvent:
     return AuditEvent(actor, action, f"remittance:{order_id}", at, dict(details))
+
+
+def _sender_name(name: str) -> str:
+    """The sender's name as an order takes it: a person's name (``person_name_problem``), 422 ``invalid_name``."""
+    if (problem := person_name_problem(name)) is not None:
+        raise InvalidName(f"the sender's name: {problem}", field="sender.name")
+    return name.strip()
 
 
 def _recipient_name(name: str) -> str:
