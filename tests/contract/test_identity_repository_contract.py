@@ -190,6 +190,20 @@ def test_idempotency_claim_replay_and_release(repos):
     assert store.begin("api_key:k9", "k1", request_hash="h3", at=NOW) is None
 
 
+def test_idempotency_scopes_of_any_length_are_kept_apart(repos):
+    """Review F5: a scope longer than any column (a caller's long path segment) claims, completes and releases like
+    a short one, and two long scopes differing only at their end are two scopes."""
+    store = repos["idempotency"]
+    first, second = "payment_link:" + "0" * 1000, "payment_link:" + "0" * 999 + "1"
+    assert store.begin(first, "k1", request_hash="h1", at=NOW) is None
+    assert store.begin(second, "k1", request_hash="h2", at=NOW) is None
+    store.complete(first, "k1", StoredResponse(201, "{}"))
+    assert store.begin(first, "k1", request_hash="h1", at=NOW).response == StoredResponse(201, "{}")
+    assert store.renew(second, "k1", claimed_at=NOW, at=NOW + timedelta(seconds=1))
+    store.release(second, "k1")
+    assert store.begin(second, "k1", request_hash="h3", at=NOW) is None
+
+
 def test_idempotency_complete_of_a_claim_only_while_it_is_ours(repos):
     """``complete`` with ``claimed_at`` records the response only while the key is still that in-flight claim."""
     store, later = repos["idempotency"], NOW + timedelta(seconds=5)

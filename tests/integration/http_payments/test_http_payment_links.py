@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.integration.http.test_http_teams import join
 from tests.integration.http_payments.payments_support import key_headers
 from tests.support.customer_keys import customer_key
@@ -174,3 +176,19 @@ def test_an_open_amount_is_bounded_per_currency_with_specific_problems(client, s
         "amount_below_minimum",
         "amount",
     )
+
+
+def test_a_public_id_of_the_wrong_shape_is_a_404_before_its_idempotency_key_is_used(client, shop):
+    """Review F5: the path parameter is declared ``pl_`` + 22 URL-safe characters in the document, and any other
+    segment (here 200 characters, with a valid key) is the same 404 problem as an unknown link, never a 5xx."""
+    headers = {"Idempotency-Key": customer_key("long-id")}
+    for public_id in ("0" * 200, "pl_" + "A" * 23, "pl_short"):
+        refused = client.post(f"/v1/payment-links/{public_id}/invoices", json={}, headers=headers)
+        assert (refused.status_code, refused.mimetype) == (404, "application/problem+json"), refused.data
+    unknown = client.post(f"/v1/payment-links/pl_{'A' * 22}/invoices", json={}, headers=headers)
+    assert unknown.status_code == 404 and unknown.json["code"] == "not_found"
+    operation = client.get("/openapi.json").json["paths"]["/v1/payment-links/{public_id}/invoices"]["post"]
+    (declared,) = [p["schema"] for p in operation["parameters"] if p["name"] == "public_id"]
+    assert (declared["pattern"], declared["maxLength"]) == ("^pl_[A-Za-z0-9_-]{22}$", 25)
+    link = _link(client, shop.headers, amount="500")
+    assert re.fullmatch(declared["pattern"], link["public_id"])

@@ -56,8 +56,12 @@ GROUPS = (
         "Merchants: create one with its store settings; list them; their teams (members, invite, remove, set-role);"
         " close one (its retention period starts).",
     ),
-    Group("invoices", "invoices", "Invoices: list, show and cancel."),
-    Group("refunds", "refunds", "Refunds: create one for an invoice, list an invoice's, show one."),
+    Group("invoices", "invoices", "Invoices: list, show and cancel; wrong-network payments."),
+    Group(
+        "refunds",
+        "refunds",
+        "Refunds: create one for an invoice or a wrong-network payment, list an invoice's, show one.",
+    ),
     Group("links", "links", "Payment links: create, list, show, deactivate."),
     Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
     Group(

@@ -332,5 +332,6 @@ def invoice_qr(invoice_id: str) -> Response:
         offered = ", ".join(o.rail.key for o in invoice.options)
         raise NotFound(f"invoice {invoice.id} has no QR code for {key}; it offers {offered}") from None
     image = qr_svg(payment_uri(option.rail, option.address, option.due))
-    # An invoice's options never change, so the image can be cached (privately: it is a tenant's object).
+    # An option never changes once offered (accepting a wrong-network payment only adds one), so the image can be
+    # cached (privately: it is a tenant's object).
     return Response(image, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.money import Asset, Money, asset_by_code
 from cryptopay.core.payments.link_amounts import LINK_AMOUNTS
+from cryptopay.core.payments.links import PUBLIC_ID_PATTERN
 from cryptopay.core.payments.model import PaymentLink
 from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from cryptopay_http.auth import limit_by_client, not_found, require
 from cryptopay_http.blueprints.invoices import InvoiceCurrency, InvoiceView
@@ -243,7 +246,20 @@ def deactivate_payment_link(link_id: str) -> Response:
     return json_response(PaymentLinkView.of(payments().payment_links.deactivate_link(link.id, actor=actor())))
 
 
-@bp.post("/v1/payment-links/<public_id>/invoices")
+class PublicLinkId(BaseConverter):
+    """A payment link's public id (``pl_`` and 22 URL-safe characters): any other path is a 404 before the view and
+    its ``Idempotency-Key`` (whose scope is the link) are looked at."""
+
+    regex = PUBLIC_ID_PATTERN
+    schema: ClassVar[dict[str, object]] = {"pattern": f"^{PUBLIC_ID_PATTERN}$", "minLength": 25, "maxLength": 25}
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("public_link_id", PublicLinkId)
+
+
+@bp.post("/v1/payment-links/<public_link_id:public_id>/invoices")
 @operation(
     "Use a payment link: an invoice for its price or the amount entered (no credentials; by the link's public id; "
     "409 payment_link_closed once it is deactivated, expired or used up, 409 payment_link_terms for an amount "

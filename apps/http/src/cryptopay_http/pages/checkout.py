@@ -87,5 +87,6 @@ def checkout_status_fragment(public_id: str) -> Response:
 def checkout_qr(public_id: str) -> Response:
     context = _context(public_id)
     image = qr_svg(context["uri"], scale=5)
-    # An invoice's options never change; the page is public by its unguessable id, so browsers may keep it.
+    # An option never changes once offered (a wrong-network payment accepted only adds one); the page is public by
+    # its unguessable id, so browsers may keep it.
     return Response(image, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})

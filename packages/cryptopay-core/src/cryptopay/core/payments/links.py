@@ -40,9 +40,19 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 
-__all__ = ["PaymentLink", "PaymentLinkClosed", "PaymentLinkTerms", "PaymentLinks", "new_public_id"]
+__all__ = [
+    "PUBLIC_ID_PATTERN",
+    "PaymentLink",
+    "PaymentLinkClosed",
+    "PaymentLinkTerms",
+    "PaymentLinks",
+    "new_public_id",
+]
 
 MAX_DESCRIPTION = 200
+
+
+PUBLIC_ID_PATTERN = r"pl_[A-Za-z0-9_-]{22}"  # what new_public_id makes (the API's path parameter accepts only this)
 
 
 def new_public_id() -> str:

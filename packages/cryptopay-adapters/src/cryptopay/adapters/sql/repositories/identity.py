@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import PersonalData
 from cryptopay.adapters.sql.repositories._base import Bind, DriverRead, insert_new, reading, writing
 from cryptopay.adapters.sql.repositories.webhooks import SecretCipher
+from cryptopay.adapters.sql.tables import CODE
 from cryptopay.adapters.sql.tables_identity import (
     api_keys,
     idempotency_records,
@@ -382,6 +384,7 @@ class SqlIdempotency:
         self._stale_after = stale_after
 
     def begin(self, scope: str, key: str, *, request_hash: str, at: datetime) -> IdempotencyEntry | None:
+        scope = _stored_scope(scope)
         row = {"scope": scope, "key": key, "request_hash": request_hash, "created_at": at, "response": None}
         while True:
             with writing(self._bind) as conn:
@@ -408,7 +411,7 @@ class SqlIdempotency:
             "content_type": response.content_type,
             "headers": [list(pair) for pair in response.headers],
         }
-        params = {"scope_": scope, "key_": key, "new": body}
+        params = {"scope_": _stored_scope(scope), "key_": key, "new": body}
         with writing(self._bind) as conn:
             if claimed_at is None:
                 return _set_claim("response", ours=False).first(conn, params) is not None
@@ -417,10 +420,10 @@ class SqlIdempotency:
     def release(self, scope: str, key: str) -> None:
         in_flight = idempotency_records.c.response.is_(None)
         with writing(self._bind) as conn:
-            conn.execute(idempotency_records.delete().where(*_where(scope, key), in_flight))
+            conn.execute(idempotency_records.delete().where(*_where(_stored_scope(scope), key), in_flight))
 
     def renew(self, scope: str, key: str, *, claimed_at: datetime, at: datetime) -> bool:
-        params = {"scope_": scope, "key_": key, "claimed_at": claimed_at, "new": at}
+        params = {"scope_": _stored_scope(scope), "key_": key, "claimed_at": claimed_at, "new": at}
         with writing(self._bind) as conn:
             return _set_claim("created_at", ours=True).first(conn, params) is not None
 
@@ -442,6 +445,17 @@ def _set_claim(column: str, *, ours: bool) -> DriverRead:
         where += [c.response.is_(None), c.created_at == sa.bindparam("claimed_at")]
     new = sa.bindparam("new", type_=c[column].type)
     return DriverRead(idempotency_records.update().where(*where).values({column: new}).returning(c.scope))
+
+
+_SCOPE_ROOM = CODE  # idempotency_records.scope's length
+
+
+def _stored_scope(scope: str) -> str:
+    """A scope as stored: one longer than the column by its SHA-256 (distinct scopes stay distinct; stored scopes
+    are ``kind:id``, never ``sha256:...``), so a caller's long scope is never a database error."""
+    if len(scope) <= _SCOPE_ROOM:
+        return scope
+    return "sha256:" + hashlib.sha256(scope.encode()).hexdigest()
 
 
 def _where(scope: str, key: str) -> tuple[Any, ...]:

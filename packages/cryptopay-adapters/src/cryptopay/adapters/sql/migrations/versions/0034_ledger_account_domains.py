@@ -46,11 +46,11 @@ def _postgres() -> bool:
 def upgrade() -> None:
     if not _postgres():
         return
-    op.execute(
-        "CREATE DOMAIN ledger_account_kind AS varchar(16) "
-        f"CONSTRAINT ledger_account_kind_known CHECK (VALUE IN ({_KINDS}))"
-    )
-    op.execute("CREATE DOMAIN ledger_total AS numeric(38,18) CONSTRAINT ledger_total_non_negative CHECK (VALUE >= 0)")
+    # The domains get their checks after the columns took them: a column changed to a domain that has checks is
+    # rewritten (table and indexes, under an exclusive lock); changed to one without, it is not, and adding the
+    # check to the domain then only scans the rows (the checks they satisfied until now were the same).
+    op.execute("CREATE DOMAIN ledger_account_kind AS varchar(16)")
+    op.execute("CREATE DOMAIN ledger_total AS numeric(38,18)")
     op.execute("DROP TRIGGER ledger_accounts_identity ON ledger_accounts")
     changes = ["DROP CONSTRAINT ck_ledger_accounts_kind", "ALTER COLUMN kind TYPE ledger_account_kind"]
     for total in _TOTALS:
@@ -58,6 +58,8 @@ def upgrade() -> None:
         changes += [f"ALTER COLUMN {total} TYPE ledger_total"]
     op.execute(f"ALTER TABLE ledger_accounts {', '.join(changes)}")
     op.execute(_IDENTITY)
+    op.execute(f"ALTER DOMAIN ledger_account_kind ADD CONSTRAINT ledger_account_kind_known CHECK (VALUE IN ({_KINDS}))")
+    op.execute("ALTER DOMAIN ledger_total ADD CONSTRAINT ledger_total_non_negative CHECK (VALUE >= 0)")
 
 
 def downgrade() -> None:
