@@ -7,6 +7,7 @@ or "forgotten" by ``anvil_dropTransaction`` alone (its nonce still free). Every 
 books balanced."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from cryptopay.adapters.evm.rpc import Backoff, connect
 from cryptopay.adapters.evm.sender import EvmSender, erc20_balance
 from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
 from cryptopay.core.errors import Unavailable
+from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.chains import StaticKeys
@@ -43,6 +45,18 @@ scenarios("wallet_withdrawals.feature")
 
 FAST = Backoff(initial=0.01, factor=2, maximum=0.05, attempts=3)
 HOT_INDEX = 5
+# The deployment's own fee data for its test chain: the story's 1 USDT (the default's Ethereum schedule is 5 USDT).
+ANVIL_FEES = FeeBook(
+    (
+        FeeSchedule(
+            product=FeeProduct.CRYPTO_WITHDRAWAL,
+            asset=USDT,
+            version=1,
+            effective_from=datetime(2026, 1, 1, tzinfo=UTC),
+            fixed=Money.of("1", USDT),
+        ),
+    )
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +100,10 @@ def withdraw_world(
         senders=senders,
         rails={rail.key: rail},
         validators={"ethereum": validate_address},
+        estimators=senders,  # the real sender's gas estimate is the fee's floor (far below 1 USDT on anvil)
+        fees=ANVIL_FEES,
     )
+    stack.wallet.rates.set("ETH/KES", "400000")
     nonce = w3.eth.get_transaction_count(hot)
     address = Account.create().address  # Amina's own wallet: a fresh account nobody else uses
 

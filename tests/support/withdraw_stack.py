@@ -18,6 +18,7 @@ from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.rules import default_rules
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
+from cryptopay.core.fees import FeeBook
 from cryptopay.core.flows import custody
 from cryptopay.core.identity import User
 from cryptopay.core.kyc import PartyKind
@@ -26,6 +27,7 @@ from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.ports.chains import ChainSender
+from cryptopay.core.ports.withdrawals import NetworkFeeEstimator
 from cryptopay.core.rails import Rail, rail_for
 from cryptopay.core.system import RandomIds
 from cryptopay.core.testing.compliance import monitoring_repositories
@@ -33,6 +35,7 @@ from cryptopay.core.testing.kyc import InMemoryKycApplications
 from cryptopay.core.testing.payments_stack import FakeChainSender
 from cryptopay.core.testing.travel_rule import InMemoryTravelRule
 from cryptopay.core.testing.withdrawals import InMemoryWithdrawals
+from cryptopay.core.wallets.withdrawal_model import DEFAULT_WITHDRAWAL_FEES
 from cryptopay.core.wallets.withdrawals import Withdrawals
 
 from tests.support.sql_backends import Backend
@@ -112,6 +115,8 @@ def withdraw_stack(
     threshold_usd: str = "1000",
     cool_off: timedelta = timedelta(hours=24),
     validators: Mapping[str, Callable[[str], str]] | None = None,
+    estimators: Mapping[str, NetworkFeeEstimator] | None = None,
+    fees: FeeBook = DEFAULT_WITHDRAWAL_FEES,
 ) -> WithdrawStack:
     stack = wallet_stack(backend or memory_withdraw_backend())
     uow, clock, ids = stack.backend.uow, stack.clock, RandomIds()
@@ -145,6 +150,8 @@ def withdraw_stack(
         travel_rule=travel,
         cool_off=cool_off,
         validators=dict(validators or {}),
+        estimators=lambda: dict(estimators or {}),
+        fees=fees,
     )
     return WithdrawStack(stack, withdrawals, the_senders, screening, monitoring, travel)
 

@@ -26,6 +26,7 @@ from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.wallets.buys import Buys
+from cryptopay.core.wallets.history import MONTH_PATTERN
 from cryptopay.core.wallets.sells import Sells
 from flask.testing import FlaskClient
 
@@ -206,6 +207,24 @@ def test_history_and_the_monthly_statement(api: WalletApi):
     assert api.client.get("/v1/wallet/history?month=march", headers=headers).status_code == 422
 
 
+def test_a_month_is_accepted_exactly_when_the_document_declares_it(api: WalletApi):
+    """Review F8: history's ?month= and the statement's path month are declared with one schema, and each month
+    (edges and near misses) is answered 200 exactly when that schema admits it, 422 otherwise, on both routes."""
+    api.sign_up("0712000002")
+    headers = api.login("0712000002")
+    paths = api.client.get("/openapi.json").get_json()["paths"]
+    (history,) = [p["schema"] for p in paths["/v1/wallet/history"]["get"]["parameters"] if p["name"] == "month"]
+    statement = paths["/v1/wallet/statements/{month}"]["get"]["parameters"][0]["schema"]
+    assert history == {**statement, "type": "string"} and statement["pattern"] == MONTH_PATTERN
+    for month in ("2000-01", "2999-12", "2026-03", "0000-01", "1999-12", "3000-01", "2026-3", "2026-00", "２026-03"):
+        declared = re.fullmatch(history["pattern"], month) is not None
+        answers = {
+            api.client.get(f"/v1/wallet/history?month={month}", headers=headers).status_code,
+            api.client.get(f"/v1/wallet/statements/{month}", headers=headers).status_code,
+        }
+        assert answers == ({200} if declared else {422}), (month, answers)
+
+
 def test_buy_usdt_by_stk_push_and_the_callback_credits_it(api: WalletApi):
     """A quote, a keyed buy, M-Pesa's callback to the hook's token URL: USDT at the quote's ask, once."""
     api.sign_up("0712000001")
@@ -251,6 +270,16 @@ def test_a_quote_is_its_lockers_alone_and_used_once(api: WalletApi):
         assert refused.status_code == 409 and refused.mimetype == "application/problem+json"
         assert refused.get_json()["code"] == "quote_used" and "lock a new one" in refused.get_json()["detail"]
     assert len(api.mpesa.outbox) == 1
+    assert quote["purpose"] == "trade"
+    to_sell = api.client.post("/v1/wallet/quotes", json={"side": "sell"}, headers=amina).get_json()
+    assert to_sell["purpose"] == "sell" and to_sell["bid"] == quote["bid"]
+    bought = api.client.post(
+        "/v1/wallet/buys", json={**body, "quote_id": to_sell["id"]}, headers={**amina, "Idempotency-Key": "a-4"}
+    )
+    assert (bought.status_code, bought.get_json()["errors"][0]["field"]) == (422, "quote_id")
+    assert "locked to sell; lock one to buy" in bought.get_json()["detail"]
+    odd = api.client.post("/v1/wallet/quotes", json={"side": "hold"}, headers=amina)
+    assert (odd.status_code, odd.get_json()["errors"][0]["field"]) == (422, "side")
 
 
 def test_a_cancelled_prompt_says_why(api: WalletApi):

@@ -97,6 +97,11 @@ def test_quote_then_a_keyed_stepped_up_withdrawal_is_made_once(api: WalletApi):
         "101.000000",
         True,
     )
+    assert (shown["schedule_fee"]["amount"], shown["network_fee"], shown["network_fee_value"]) == (
+        "1.000000",
+        None,
+        None,
+    )
     plain = {k: v for k, v in headers.items() if k != "X-Step-Up-Token"}
     refused = api.client.post("/v1/wallet/withdrawals", json=body, headers={**plain, "Idempotency-Key": "w-0"})
     assert refused.status_code == 403 and refused.get_json()["code"] == "step_up_required"
@@ -108,7 +113,7 @@ def test_quote_then_a_keyed_stepped_up_withdrawal_is_made_once(api: WalletApi):
     listed = api.client.get("/v1/wallet/withdrawals", headers=headers).get_json()
     assert [w["id"] for w in listed["data"]] == [first.get_json()["id"]]
     shown = api.client.get(f"/v1/wallet/withdrawals/{first.get_json()['id']}", headers=headers).get_json()
-    assert (shown["state"], shown["amount"]["amount"]) == ("requested", "100.000000")
+    assert (shown["state"], shown["amount"]["amount"], shown["failure_code"]) == ("requested", "100.000000", None)
     balances = api.client.get("/v1/wallet/balances", headers=headers).get_json()
     assert next(b["amount"] for b in balances if b["asset"] == "USDT") == "199.000000"
 
@@ -121,6 +126,9 @@ def test_quote_then_a_keyed_stepped_up_withdrawal_is_made_once(api: WalletApi):
         ({"amount": "400"}, 422, "limit_exceeded"),
         ({"amount": "1.1234567"}, 422, "invalid_input"),
         ({"network": "tron"}, 422, "invalid_input"),
+        ({"max_fee": "0.5"}, 409, "fee_changed"),  # the fee is 1 USDT now: above what the user was shown
+        ({"max_fee": "1.1234567"}, 422, "invalid_input"),
+        ({"asset": "USDC"}, 422, "validation_failed"),  # wallets hold USDT, whatever stablecoin came in
     ],
 )
 def test_refusals_are_problems_and_move_nothing(api: WalletApi, change, status, code):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.identity import (
@@ -168,3 +169,39 @@ def test_users_fake_refuses_duplicate_emails_case_insensitively(accounts):
     accounts.register("c@example.co.ke", "p" * 12, role=Role.PERSONAL)
     with pytest.raises(Conflict):
         accounts.register("C@Example.co.ke", "q" * 12, role=Role.PERSONAL)
+
+
+class _Epoch:
+    """A shared identity epoch in one process (``ChangeEpoch``): the Redis one is ``cryptopay.adapters.cache``."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def current(self) -> int | None:
+        return self.value
+
+    def bump(self) -> None:
+        self.value += 1
+
+
+def test_a_keys_principal_is_kept_while_the_epoch_is_unchanged():
+    """With an epoch, the principal of a key in use is kept; any bump (a revocation anywhere bumps it) ends that at
+    once; a different secret for the same key id is checked, never served from what is kept; without an epoch
+    every request checks the stored key."""
+    store, epoch = InMemoryApiKeys(), _Epoch()
+    keys = ApiKeys(store, ManualClock(NOW), SequentialIds(), InMemoryAuditLog(), epoch=epoch)
+    key, presented = keys.create("mer_1", name="shop", scopes=["invoices:read"], created_by="usr_1")
+    assert keys.authenticate(presented) is keys.authenticate(presented)
+    with pytest.raises(Unauthenticated):
+        keys.authenticate(presented[:-1] + ("x" if presented[-1] != "x" else "y"))
+    store.update(attrs.evolve(key, revoked_at=NOW))  # behind the epoch's back: still the kept principal
+    assert keys.authenticate(presented).merchant_id == "mer_1"
+    epoch.bump()
+    with pytest.raises(Unauthenticated):
+        keys.authenticate(presented)
+    unkept = ApiKeys(store, ManualClock(NOW), SequentialIds(), InMemoryAuditLog())
+    other, secret = unkept.create("mer_1", name="pos", scopes=["invoices:read"], created_by="usr_1")
+    assert unkept.authenticate(secret).id == other.id
+    store.update(attrs.evolve(other, revoked_at=NOW))
+    with pytest.raises(Unauthenticated):
+        unkept.authenticate(secret)

@@ -59,7 +59,7 @@ class Runtime:
             refresh_ttl=timedelta(seconds=settings.refresh_ttl_seconds),
             step_up_ttl=timedelta(seconds=settings.step_up_ttl_seconds),
         )
-        api_keys = ApiKeys(services.api_keys, clock, services.ids, audit)
+        api_keys = ApiKeys(services.api_keys, clock, services.ids, audit, epoch=services.session_epoch)
         merchants = Merchants(
             services.merchants,
             clock,

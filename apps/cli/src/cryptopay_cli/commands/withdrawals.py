@@ -40,7 +40,10 @@ def _row(w: Any) -> dict[str, Any]:
         "tx": w.tx_hash or "",
         "created_at": w.created_at.isoformat(timespec="seconds"),
         "network_fee": str(w.network_fee) if w.network_fee else "",
+        "network_fee_estimate": str(w.network_fee_estimate) if w.network_fee_estimate else "",
+        "network_fee_cap": str(w.network_fee_cap) if w.network_fee_cap else "",
         "failure": w.failure or "",
+        "failure_code": w.failure_code or "",
         "stuck": "yes" if w.stuck else "",
         "travel_rule": w.travel_rule_id or "",
     }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import ClassVar
 
 import attrs
 from cryptopay.core.fx import Quote
@@ -20,10 +21,13 @@ from cryptopay.core.money import KES, USDT, Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
 from cryptopay.core.wallets.buys import Buy, BuyState
-from cryptopay.core.wallets.history import HistoryLine, statement_period
+from cryptopay.core.wallets.history import MONTH_PATTERN, HistoryLine, statement_period
+from cryptopay.core.wallets.quotes import QuotePurpose
 from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE
 from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from cryptopay_http.auth import current_principal, limit_by_client, rate_limits, require
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
@@ -284,7 +288,20 @@ class HistoryView:
         return cls(h.entry_id, h.at, h.amount, h.balance_after, h.kind, h.description, h.transfer_id)
 
 
-_MONTH = {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}
+_MONTH = {"type": "string", "minLength": 7, "maxLength": 7, "pattern": MONTH_PATTERN}
+
+
+class StatementMonth(BaseConverter):
+    """A statement month in a path, declared with the rule ``statement_period`` enforces (else a 422 problem)."""
+
+    schema: ClassVar[dict[str, object]] = _MONTH
+
+
+@bp.record_once
+def _add_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters.setdefault("statement_month", StatementMonth)
+
+
 _KINDS = ("p2p", "p2p_claim", "p2p_return", "buy", "sell", "deposit", "deposit_reversed", "other")
 
 
@@ -317,7 +334,7 @@ def my_history() -> Response:
     return json_response([HistoryView.of(h) for h in lines])
 
 
-@bp.get("/v1/wallet/statements/<month>")
+@bp.get("/v1/wallet/statements/<statement_month:month>")
 @operation(
     "My monthly statement as CSV (month YYYY-MM, Nairobi time), or as PDF with format=pdf or Accept: application/pdf",
     tags=_TAGS,
@@ -347,18 +364,31 @@ _STK_SHILLINGS = r"^([1-9][0-9]{0,4}|1[0-9]{5}|2[0-4][0-9]{4}|250000)$"
 
 
 @attrs.frozen
+class QuoteRequest:
+    side: str | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "buy (at the ask) or sell (at the bid: a sale, or a bill paid from USDT); left out, either once",
+            pattern="^(buy|sell)$",
+        ),
+    )
+
+
+@attrs.frozen
 class WalletQuoteView:
-    """A locked USDT/KES price: buy USDT at ``ask``, sell at ``bid``, until ``expires_at``."""
+    """A USDT/KES price locked for me alone: buy USDT at ``ask`` or sell at ``bid`` (as ``purpose`` says: buy, sell
+    or trade, either), once, until ``expires_at``."""
 
     id: str
     pair: str
     bid: Decimal
     ask: Decimal
     expires_at: datetime
+    purpose: str
 
     @classmethod
-    def of(cls, q: Quote) -> WalletQuoteView:
-        return cls(q.id, str(q.pair), q.bid, q.ask, q.expires_at)
+    def of(cls, q: Quote, purpose: QuotePurpose) -> WalletQuoteView:
+        return cls(q.id, str(q.pair), q.bid, q.ask, q.expires_at, purpose.value)
 
 
 @attrs.frozen
@@ -406,14 +436,18 @@ class BuyView:
 @bp.post("/v1/wallet/quotes")
 @operation(
     "Lock a USDT/KES quote for me alone (buy at its ask or sell at its bid, once) until its expires_at (minutes)",
+    request=QuoteRequest,
     response=WalletQuoteView,
     status=201,
     tags=_TAGS,
-    errors=(503,),
+    errors=(422, 503),
 )
 @require(roles=_PERSONAL)
 def lock_quote() -> Response:
-    return json_response(WalletQuoteView.of(runtime().services.wallet_buys.quote(current_principal().id)), 201)
+    side = read_body(QuoteRequest, optional=True).side
+    purpose = QuotePurpose(side) if side else QuotePurpose.TRADE
+    quote = runtime().services.wallet_buys.quote(current_principal().id, purpose)
+    return json_response(WalletQuoteView.of(quote, purpose), 201)
 
 
 @bp.post("/v1/wallet/buys")

@@ -1,10 +1,17 @@
-"""Withdrawing crypto from a personal wallet (``/v1/wallet/withdrawals...``): USDT, USDC or BTC to an outside address.
+"""Withdrawing crypto from a personal wallet (``/v1/wallet/withdrawals...``): USDT or BTC to an outside address.
+
+Wallets hold one USDT balance whatever network or stablecoin it arrived as (USDC deposits are credited as USDT), so
+USDT is withdrawn on any configured network and there is no USDC withdrawal.
 
 ``POST /v1/wallet/withdrawal-quotes`` checks the address for its network and shows our fee, the total taken from the
-wallet, the network fee estimate (ours to pay), the cool-off of a first-time address and whether the Travel Rule
-asks for the self-hosted wallet attestation; it writes nothing. ``POST /v1/wallet/withdrawals`` withdraws: it needs
-a fresh step-up (``X-Step-Up-Token``: money leaves the platform) and an ``Idempotency-Key`` (a retry replays the first
-answer, so a lost response never withdraws twice). ``GET /v1/wallet/withdrawals[/{id}]`` lists them newest first.
+wallet, the network fee estimate (ours to pay) and its value in the asset with our margin (the fee is the larger of
+the network's schedule and that value), the cool-off of a first-time address and whether the Travel Rule asks for the
+self-hosted wallet attestation; it writes nothing. ``POST /v1/wallet/withdrawals`` withdraws: it needs a fresh
+step-up (``X-Step-Up-Token``: money leaves the platform) and an ``Idempotency-Key`` (a retry replays the first answer,
+so a lost response never withdraws twice); ``max_fee``, the fee the quote showed, is refused with 409 ``fee_changed``
+when the fee is higher now. A withdrawal whose network fee rose above what its fee covers before it was sent is
+``failed`` with ``failure_code`` ``fee_changed`` (the amount and fee back in the wallet: ask a new quote).
+``GET /v1/wallet/withdrawals[/{id}]`` lists them newest first.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ class WithdrawalAsk:
     address: str = attrs.field(
         metadata=limits("the destination address on that network", min_length=26, max_length=128)
     )
-    asset: str = attrs.field(metadata=limits("USDT, USDC or BTC", pattern=_ASSET))
+    asset: str = attrs.field(metadata=limits("USDT or BTC (what wallets hold)", pattern=_ASSET))
     amount: str = attrs.field(metadata=limits("the amount that arrives (our fee comes on top)", pattern=_AMOUNT))
 
 
@@ -57,9 +64,13 @@ class WithdrawalCreate:
     address: str = attrs.field(
         metadata=limits("the destination address on that network", min_length=26, max_length=128)
     )
-    asset: str = attrs.field(metadata=limits("USDT, USDC or BTC", pattern=_ASSET))
+    asset: str = attrs.field(metadata=limits("USDT or BTC (what wallets hold)", pattern=_ASSET))
     amount: str = attrs.field(metadata=limits("the amount that arrives (our fee comes on top)", pattern=_AMOUNT))
     self_hosted: bool = False
+    max_fee: str | None = attrs.field(
+        default=None,
+        metadata=limits("the fee the quote showed, in the asset: 409 fee_changed if it is higher now", pattern=_AMOUNT),
+    )
 
 
 @attrs.frozen
@@ -71,11 +82,17 @@ class WithdrawalQuoteView:
     amount: Money
     fee: Money
     total: Money
-    network_fee: Money | None = attrs.field(metadata={"description": "the network's fee estimate, paid by us"})
+    network_fee: Money | None = attrs.field(
+        metadata={"description": "the network's fee estimate, paid by us, in its coin (null: it cannot say now)"}
+    )
     first_time_address: bool
     send_after: datetime
     travel_rule: bool = attrs.field(metadata={"description": "the self-hosted wallet attestation is needed"})
     usd_equivalent: Money | None
+    schedule_fee: Money | None = attrs.field(metadata={"description": "our fee for the asset on this network"})
+    network_fee_value: Money | None = attrs.field(
+        metadata={"description": "the network fee estimate with our margin, in the asset: the fee is never below it"}
+    )
 
     @classmethod
     def of(cls, q: WithdrawalQuote) -> WithdrawalQuoteView:
@@ -90,6 +107,8 @@ class WithdrawalQuoteView:
             q.send_after,
             q.travel_rule,
             q.usd_equivalent,
+            q.schedule_fee,
+            q.network_fee_value,
         )
 
 
@@ -108,6 +127,9 @@ class WithdrawalView:
     first_time_address: bool
     tx_hash: str | None
     failure: str | None
+    failure_code: str | None = attrs.field(
+        metadata={"description": "fee_changed: the network's fee rose above what the fee covers; ask a new quote"}
+    )
     created_at: datetime
     updated_at: datetime | None
 
@@ -124,18 +146,19 @@ class WithdrawalView:
             w.first_time_address,
             w.tx_hash,
             w.outward_failure,
+            w.failure_code,
             w.created_at,
             w.updated_at,
         )
 
 
-def _amount(asset: str, amount: str) -> Money:
+def _amount(asset: str, amount: str, field: str = "amount") -> Money:
     found = asset_by_code(asset)
     value = Decimal(amount)
     try:
         check_places(value, found.decimals)
     except InvalidInput as error:
-        raise InvalidInput(error.message, field="amount") from None
+        raise InvalidInput(error.message, field=field) from None
     return Money.of(value, found)
 
 
@@ -163,7 +186,7 @@ def quote_withdrawal() -> Response:
     response=WithdrawalView,
     status=201,
     tags=_TAGS,
-    errors=(404, 422, 503),
+    errors=(404, 409, 422, 503),
 )
 @require(roles=_PERSONAL)
 @step_up
@@ -176,6 +199,7 @@ def create_withdrawal() -> Response:
         body.address,
         _amount(body.asset, body.amount),
         self_hosted=body.self_hosted,
+        max_fee=_amount(body.asset, body.max_fee, "max_fee") if body.max_fee is not None else None,
     )
     location = f"/v1/wallet/withdrawals/{withdrawal.id}"
     return json_response(WithdrawalView.of(withdrawal), 201, headers={"Location": location})

@@ -7,7 +7,8 @@ the cool-off of a first-time address and (at or above the Travel Rule's threshol
 is the user's own wallet, with the one-time code (or the password without two-factor) that confirms it;
 ``POST /app/withdraw`` steps up with that code (``session.step_up_from_form``: money leaves), withdraws through
 ``Services.withdrawals`` (a fresh idempotency key per rendered form: a double press withdraws once) and redirects to
-``/app/withdraw/<id>``, the withdrawal's state. A refusal (a bad address, a limit by its name, a sanctioned address,
+``/app/withdraw/<id>``, the withdrawal's state (a fee above the one the check showed is refused: ``fee_changed``,
+check again). A refusal (a bad address, a limit by its name, a sanctioned address,
 a wrong code) is shown on the form it came from with what was typed.
 """
 
@@ -39,7 +40,7 @@ def _form() -> dict[str, str]:
 
 def _money(form: dict[str, str]) -> Money:
     if form["asset"] not in _ASSETS:
-        raise InvalidInput("withdraw USDT, USDC or BTC", field="asset")
+        raise InvalidInput("withdraw " + " or ".join(_ASSETS), field="asset")
     if form["network"] not in NETWORKS:
         raise InvalidInput("choose a network", field="network")
     asset = asset_by_code(form["asset"])
@@ -81,8 +82,10 @@ def withdraw() -> Response:
 
 @idempotent_form
 def _withdraw(form: dict[str, str], *, self_hosted: bool) -> Response:
+    amount, shown = _money(form), request.form.get("max_fee", "").strip()
+    max_fee = Money.of(_amount(shown, "max_fee"), amount.asset) if shown else None  # the fee the check showed
     withdrawal = runtime().services.withdrawals.request(
-        _user_id(), form["network"], form["address"], _money(form), self_hosted=self_hosted
+        _user_id(), form["network"], form["address"], amount, self_hosted=self_hosted, max_fee=max_fee
     )
     return redirect(f"/app/withdraw/{withdrawal.id}", 303)
 

@@ -10,8 +10,9 @@ send prices as strings) so the real HTTP adapters are exercised end to end. A co
 - ``POST /_sandbox/fx/reset``, ``GET /_sandbox/fx/state``
 
 Sources: ``exchangerate-api`` (fiat rates against USD), ``binance`` (USDT/KES, USDT/USD, USDC/USD, BTC/USD,
-BTC/USDT), ``kraken``, ``coinbase`` and ``bitstamp`` (USDT/USD, USDC/USD, BTC/USD). BTC/KES is nobody's market:
-it is priced as USD/KES x BTC/USD, as in life.
+BTC/USDT, and the networks' coins ETH/USD, POL/USD, TRX/USD, BNB/USD that value a withdrawal's network fee),
+``kraken``, ``coinbase`` and ``bitstamp`` (USDT/USD, USDC/USD, BTC/USD; coinbase also ETH/USD and POL/USD).
+BTC/KES is nobody's market: it is priced as USD/KES x BTC/USD, as in life (ETH/KES and the others likewise).
 """
 
 from __future__ import annotations
@@ -46,9 +47,20 @@ def _default_mids() -> dict[str, dict[str, Decimal]]:
             "USDC/USD": Decimal("0.9999"),
             "BTC/USD": Decimal("97012.50"),
             "BTC/USDT": Decimal("96990.10"),
+            # the networks' coins, which value the network fee of a withdrawal (its fee is never below it)
+            "ETH/USD": Decimal("3650.20"),
+            "POL/USD": Decimal("0.5210"),
+            "TRX/USD": Decimal("0.2480"),
+            "BNB/USD": Decimal("690.40"),
         },
         "kraken": {"USDT/USD": Decimal("1.0001"), "USDC/USD": Decimal("1.0000"), "BTC/USD": Decimal("97005.00")},
-        "coinbase": {"USDT/USD": Decimal("1.0002"), "USDC/USD": Decimal("1.0000"), "BTC/USD": Decimal("97020.00")},
+        "coinbase": {
+            "USDT/USD": Decimal("1.0002"),
+            "USDC/USD": Decimal("1.0000"),
+            "BTC/USD": Decimal("97020.00"),
+            "ETH/USD": Decimal("3651.10"),
+            "POL/USD": Decimal("0.5205"),
+        },
         "bitstamp": {"USDT/USD": Decimal("1.0000"), "USDC/USD": Decimal("1.0001"), "BTC/USD": Decimal("96998.00")},
     }
 

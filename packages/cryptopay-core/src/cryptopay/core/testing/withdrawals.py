@@ -1,15 +1,32 @@
-"""In-memory withdrawals (``WithdrawalRepository``): ``InMemoryStorage(withdrawals=InMemoryWithdrawals(), ...)``."""
+"""In-memory withdrawals (``WithdrawalRepository``): ``InMemoryStorage(withdrawals=InMemoryWithdrawals(), ...)``;
+``FakeFeeEstimator``: a network's fee estimate a test sets (``NetworkFeeEstimator``)."""
 
 from __future__ import annotations
 
 import copy
 from datetime import datetime
 
-from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.errors import Conflict, NotFound, Unavailable
+from cryptopay.core.money import Money
 from cryptopay.core.payments.model import address_key
+from cryptopay.core.ports.chains import WithdrawalRequest
 from cryptopay.core.wallets.withdrawal_model import Withdrawal, WithdrawalState
 
-__all__ = ["InMemoryWithdrawals"]
+__all__ = ["FakeFeeEstimator", "InMemoryWithdrawals"]
+
+
+class FakeFeeEstimator:
+    """Estimates ``fee`` (in the network's coin) for every withdrawal; ``None``: the chain cannot say now."""
+
+    def __init__(self, fee: Money | None) -> None:
+        self.fee = fee
+        self.asked: list[WithdrawalRequest] = []
+
+    def estimate_fee(self, request: WithdrawalRequest) -> Money:
+        self.asked.append(request)
+        if self.fee is None:
+            raise Unavailable("the node does not answer")
+        return self.fee
 
 
 class InMemoryWithdrawals:

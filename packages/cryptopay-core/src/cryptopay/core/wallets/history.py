@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -22,7 +23,11 @@ from cryptopay.core.money import Asset, Money
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
 
-__all__ = ["HistoryLine", "history", "statement_csv", "statement_period"]
+__all__ = ["MONTH_PATTERN", "HistoryLine", "history", "statement_csv", "statement_period"]
+
+# A statement month, 2000-01 to 2999-12: what ``statement_period`` accepts and the API declares (one source).
+MONTH_PATTERN = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"
+_MONTH = re.compile(MONTH_PATTERN)
 
 
 @attrs.frozen
@@ -85,12 +90,13 @@ def statement_period(month: str) -> tuple[datetime, datetime]:
 
     >>> [d.isoformat() for d in statement_period("2026-03")]
     ['2026-03-01T00:00:00+03:00', '2026-04-01T00:00:00+03:00']
+    >>> statement_period("0000-01")
+    Traceback (most recent call last):
+    cryptopay.core.errors.InvalidInput: a statement month is written YYYY-MM, from 2000-01 to 2999-12
     """
-    try:
-        year, number = (int(part) for part in month.split("-"))
-        return month_bounds(datetime(year, number, 15, tzinfo=NAIROBI))
-    except ValueError:
-        raise InvalidInput("a statement month is written YYYY-MM", field="month") from None
+    if not _MONTH.fullmatch(month):
+        raise InvalidInput("a statement month is written YYYY-MM, from 2000-01 to 2999-12", field="month")
+    return month_bounds(datetime(int(month[:4]), int(month[5:]), 15, tzinfo=NAIROBI))
 
 
 def statement_csv(lines: Iterable[HistoryLine]) -> str:

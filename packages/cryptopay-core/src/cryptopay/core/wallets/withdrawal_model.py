@@ -12,8 +12,10 @@ passed.
 
 >>> from datetime import datetime, timezone
 >>> at = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
->>> DEFAULT_WITHDRAWAL_FEES.quote(FeeProduct.CRYPTO_WITHDRAWAL, Money.of("50", "USDT"), at=at).fee
-Money('1.000000', 'USDT')
+>>> DEFAULT_WITHDRAWAL_FEES.quote(FeeProduct.CRYPTO_WITHDRAWAL, Money.of("50", "USDT"), at=at, name="ethereum").fee
+Money('5.000000', 'USDT')
+>>> withdrawal_schedule(DEFAULT_WITHDRAWAL_FEES, Money.of("50", "USDT"), "base", at=at).id
+'crypto_withdrawal:USDT:standard:v1'
 """
 
 from __future__ import annotations
@@ -24,35 +26,65 @@ from decimal import Decimal
 
 import attrs
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
-from cryptopay.core.money import BTC, USDC, USDT, Asset, Money
+from cryptopay.core.money import BTC, USDT, Asset, Money
 
 __all__ = [
+    "DEFAULT_NETWORK_FEE_MARGIN",
     "DEFAULT_WITHDRAWAL_FEES",
+    "FEE_CHANGED",
     "WITHDRAWABLE",
     "Withdrawal",
     "WithdrawalQuote",
     "WithdrawalState",
+    "withdrawal_schedule",
 ]
 
-WITHDRAWABLE: tuple[Asset, ...] = (USDT, USDC, BTC)
+# What a wallet can withdraw: what it holds. Wallets hold one USDT balance whatever the network or stablecoin it
+# arrived as (USDC deposits are credited as USDT), and BTC; a USDC withdrawal could only ever fail, so there is none.
+WITHDRAWABLE: tuple[Asset, ...] = (USDT, BTC)
+
+# The network fee is the platform's to pay, so our fee is never below the network's estimate plus this margin (25 %),
+# converted into the asset withdrawn at the quote: no withdrawal is sent at a loss, whatever the network's gas.
+DEFAULT_NETWORK_FEE_MARGIN = Decimal("0.25")
+
+# ``Withdrawal.failure_code`` of one the worker did not send because the network's fee rose above what its fee covers.
+FEE_CHANGED = "fee_changed"
 
 _SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _flat(asset: Asset, fixed: str) -> FeeSchedule:
+def _flat(asset: Asset, fixed: str, network: str = "standard") -> FeeSchedule:
     return FeeSchedule(
         product=FeeProduct.CRYPTO_WITHDRAWAL,
         asset=asset,
         version=1,
         effective_from=_SINCE,
+        name=network,
         percent=Decimal(0),
         fixed=Money.of(fixed, asset),
     )
 
 
-# Our fee per withdrawal, as data (a deployment passes its own ``FeeBook``): a flat amount of the asset withdrawn,
-# which covers the network fee the hot wallet pays (about 0.1-1 USDT on Tron and Polygon; more on Ethereum).
-DEFAULT_WITHDRAWAL_FEES = FeeBook((_flat(USDT, "1"), _flat(USDC, "1"), _flat(BTC, "0.0001")))
+# Our fee per withdrawal, as data (a deployment passes its own ``FeeBook``): a schedule per asset and network (the
+# schedule's name is the network), else the asset's ``standard`` one. It is a floor on top of which the network's
+# own fee counts: the fee charged is the larger of the schedule's and the network fee estimate x (1 + margin).
+DEFAULT_WITHDRAWAL_FEES = FeeBook(
+    (
+        _flat(USDT, "1"),
+        _flat(USDT, "5", "ethereum"),  # an ERC-20 transfer on Ethereum: often 1-5 USD of gas, more when busy
+        _flat(USDT, "1", "polygon"),
+        _flat(USDT, "1", "bsc"),
+        _flat(USDT, "1.5", "tron"),  # a TRC-20 transfer burns energy (about 14-28 TRX without staked energy)
+        _flat(BTC, "0.0001"),
+        _flat(BTC, "0.0001", "bitcoin"),
+    )
+)
+
+
+def withdrawal_schedule(book: FeeBook, amount: Money, network: str, *, at: datetime) -> FeeSchedule:
+    """The withdrawal fee schedule for ``amount``'s asset on ``network``: the network's own, else the standard."""
+    found = book.find(FeeProduct.CRYPTO_WITHDRAWAL, amount.asset, at=at, name=network)
+    return found or book.schedule_for(FeeProduct.CRYPTO_WITHDRAWAL, amount.asset, at=at)
 
 
 class WithdrawalState(enum.Enum):
@@ -70,8 +102,9 @@ class WithdrawalState(enum.Enum):
 class WithdrawalQuote:
     """What a withdrawal would be, shown before the user confirms: the address in its normal form, the amount that
     arrives, our fee, the total taken from the wallet, the network fee estimate (paid by us, in the network's coin;
-    None when the chain cannot estimate now), the cool-off for a first-time address, and whether the Travel Rule
-    asks for the self-hosted wallet attestation."""
+    None when the chain cannot estimate now) and what it is worth in the asset with its margin (the fee is never
+    below it), the schedule's fee for the network, the cool-off for a first-time address, and whether the Travel
+    Rule asks for the self-hosted wallet attestation."""
 
     network: str
     address: str
@@ -83,6 +116,8 @@ class WithdrawalQuote:
     send_after: datetime
     travel_rule: bool
     usd_equivalent: Money | None
+    schedule_fee: Money | None = None
+    network_fee_value: Money | None = None
 
 
 @attrs.define(kw_only=True)
@@ -101,12 +136,14 @@ class Withdrawal:
     send_after: datetime
     first_time_address: bool = False
     token_contract: str | None = None
-    network_fee_estimate: Money | None = None
+    network_fee_estimate: Money | None = None  # the network's estimate when it was requested, in the coin
+    network_fee_cap: Money | None = None  # the most of the network's fee our fee covers, in the coin (None: unknown)
     travel_rule_id: str | None = None
     state: WithdrawalState = WithdrawalState.REQUESTED
     tx_hash: str | None = None
     network_fee: Money | None = None  # what the network charged, once known
     failure: str | None = None
+    failure_code: str | None = None  # what the customer may act on: ``fee_changed`` (ask for a new quote)
     updated_at: datetime | None = None
 
     @property
@@ -137,6 +174,11 @@ class Withdrawal:
         >>> w.outward_failure
         'it could not be sent: the amount and the fee are back in your wallet'
         """
+        if self.state is WithdrawalState.FAILED and self.failure_code == FEE_CHANGED:
+            return (
+                "the network's fee rose above the fee you were quoted, so it was not sent: the amount and the fee are "
+                "back in your wallet; ask for a new quote to withdraw"
+            )
         if self.state is WithdrawalState.FAILED:
             return "it could not be sent: the amount and the fee are back in your wallet"
         return "the network has not confirmed it yet: we are following it up" if self.stuck else None

@@ -1,11 +1,13 @@
-"""Withdrawing crypto from a wallet to an outside address (USDT, USDC or BTC), the use cases.
+"""Withdrawing crypto from a wallet to an outside address (USDT or BTC: what wallets hold), the use cases.
 
 In the order a withdrawal lives (``withdrawal_model`` has the values and the states):
 
 1. ``quote``: the address checked for its network (checksums: the deployment's validators, the ones
-   ``cryptopay addresses validate`` uses), our fee (``FeeBook``, data), the network fee estimate (the chain's), the
-   total taken from the wallet, the cool-off if the address is new, and whether the Travel Rule asks for the
-   self-hosted wallet attestation. Nothing is written.
+   ``cryptopay addresses validate`` uses), our fee, the network fee estimate (the chain's), the total taken from the
+   wallet, the cool-off if the address is new, and whether the Travel Rule asks for the self-hosted wallet
+   attestation. Nothing is written. Our fee is the larger of the schedule for the asset on that network (``FeeBook``
+   data, ``withdrawal_schedule``) and the network's fee estimate x (1 + ``network_fee_margin``) valued in the asset
+   at the mids of fresh quotes: the platform pays the network, and a withdrawal never costs it more than it takes.
 2. ``request`` (the shells check the user's step-up first: money leaves): the KYC limits (``withdraw.single``,
    ``.daily``, ``.monthly`` and the tier's, refused by name with what remains), then screening of the address
    (a sanctioned address is blocked before anything is held or signed: monitoring's blocking rule raises the alert,
@@ -13,9 +15,16 @@ In the order a withdrawal lives (``withdrawal_model`` has the values and the sta
    the hold of amount + fee (``flows.hold_withdrawal``), the withdrawal recorded (requested, ``send_after`` now, or
    a cool-off after the first withdrawal to a new address), the limits' usage, the Travel Rule record at or above
    its threshold (with the attestation), the audit record. Monitoring journals the movement (``Monitoring.check``).
+   A fee above the ``max_fee`` the user was shown is refused (``FeeChanged``, 409 ``fee_changed``: ask a new quote).
+   The withdrawal keeps the estimate and ``network_fee_cap``: the most of the network's fee its fee covers, in the
+   network's coin (None while the chain or the prices could not say: the fee is then the schedule's, and the cap is
+   worked out from the prices at send time).
 3. ``send_due`` (the worker): each requested withdrawal past its ``send_after`` is screened again (a list may have
-   changed during the cool-off) and sent by the network's hot-wallet ``ChainSender``, idempotent on the withdrawal
-   id, as refunds are sent. A refusal before signing fails it at once (hold voided: the coins stay in the wallet).
+   changed during the cool-off), its network fee estimated again (above its ``network_fee_cap``, before anything is
+   signed: it is not sent at a loss but failed with ``failure_code`` ``fee_changed``, the hold voided and audited, and
+   the user asks a new quote; when the chain cannot estimate, the send's own verdict decides) and sent by the
+   network's hot-wallet ``ChainSender``, idempotent on the withdrawal id, as refunds are sent. A refusal before
+   signing fails it at once (hold voided: the coins stay in the wallet).
 4. ``check_sent`` (the worker): follows sent withdrawals; confirmed: the hold is posted, custody pays out and our
    fee is revenue (``flows.complete_withdrawal``, with the network's fee when the chain reports it); failed or
    reverted: the hold is voided. A dropped transaction is rebroadcast once (the same bytes) and then left to an
@@ -35,6 +44,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import partial
 
 import attrs
@@ -58,6 +68,7 @@ from cryptopay.core.compliance.travel_rule import (
     TravelRule,
 )
 from cryptopay.core.errors import (
+    Conflict,
     CryptopayError,
     InsufficientFunds,
     InvalidAmount,
@@ -66,12 +77,13 @@ from cryptopay.core.errors import (
     Refused,
     Unavailable,
 )
-from cryptopay.core.fees import FeeBook, FeeProduct
+from cryptopay.core.fees import FeeBook
+from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.money import Money
+from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.payments.model import address_key
 from cryptopay.core.payments.refunds import AddressValidator, check_address_shape, refuse_burn_address
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
@@ -84,14 +96,17 @@ from cryptopay.core.rails import Rail
 from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.service import _sender, kes_value, spending
 from cryptopay.core.wallets.withdrawal_model import (
+    DEFAULT_NETWORK_FEE_MARGIN,
     DEFAULT_WITHDRAWAL_FEES,
+    FEE_CHANGED,
     WITHDRAWABLE,
     Withdrawal,
     WithdrawalQuote,
     WithdrawalState,
+    withdrawal_schedule,
 )
 
-__all__ = ["DEFAULT_COOL_OFF", "Resolution", "Withdrawals"]
+__all__ = ["DEFAULT_COOL_OFF", "FeeChanged", "Resolution", "Withdrawals"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +117,26 @@ _ID_TYPES = {
     IdType.PASSPORT: NationalIdentifierType.CCPT,
     IdType.ALIEN_ID: NationalIdentifierType.ARNU,
 }
+
+
+class FeeChanged(Conflict):
+    """The fee is now above what the user was shown (the network's fee rose): ask for a new quote."""
+
+    code = FEE_CHANGED
+
+
+@attrs.frozen
+class _NetworkFee:
+    """The network's fee estimate (in its coin), what it is worth in the asset with the margin (the fee's floor),
+    and the most of the network's fee a fee covers (in the coin), once the fee is known."""
+
+    estimate: Money
+    value: Money
+    coin_per_asset: Decimal
+
+    def cap(self, fee: Money) -> Money:
+        coin = self.estimate.asset
+        return Money.rounded(fee.amount * self.coin_per_asset, coin, Rounding.DOWN)
 
 
 @attrs.frozen
@@ -115,6 +150,12 @@ class _Plan:
     kes: Money
     rail: Rail
     assessment: Assessment | None
+    schedule_fee: Money
+    network_fee: _NetworkFee | None
+
+    @property
+    def network_fee_cap(self) -> Money | None:
+        return self.network_fee.cap(self.fee) if self.network_fee else None
 
 
 @attrs.frozen
@@ -144,6 +185,7 @@ class Withdrawals:
     monitoring: Monitoring | None = None
     travel_rule: TravelRule | None = None
     fees: FeeBook = DEFAULT_WITHDRAWAL_FEES
+    network_fee_margin: Decimal = DEFAULT_NETWORK_FEE_MARGIN
     cool_off: timedelta = DEFAULT_COOL_OFF
 
     # -- before confirming ---------------------------------------------------------------------------------------
@@ -158,20 +200,37 @@ class Withdrawals:
             amount=plan.amount,
             fee=plan.fee,
             total=plan.amount + plan.fee,
-            network_fee=self._estimate(plan),
+            network_fee=plan.network_fee.estimate if plan.network_fee else None,
             first_time_address=first,
             send_after=send_after,
             travel_rule=bool(assessment and assessment.applies),
             usd_equivalent=assessment.equivalent if assessment else None,
+            schedule_fee=plan.schedule_fee,
+            network_fee_value=plan.network_fee.value if plan.network_fee else None,
         )
 
     # -- confirming ----------------------------------------------------------------------------------------------
     def request(
-        self, user_id: str, network: str, address: str, amount: Money, *, self_hosted: bool = False
+        self,
+        user_id: str,
+        network: str,
+        address: str,
+        amount: Money,
+        *,
+        self_hosted: bool = False,
+        max_fee: Money | None = None,
     ) -> Withdrawal:
         """Hold and record the withdrawal (the shell checked the step-up). ``self_hosted``: the user attests the
-        address is a wallet of their own (needed at or above the Travel Rule's threshold)."""
+        address is a wallet of their own (needed at or above the Travel Rule's threshold). ``max_fee``: the fee the
+        user was shown; ``FeeChanged`` if the fee is above it now."""
         plan = self._plan(network, address, amount)
+        if max_fee is not None and (max_fee.asset != plan.fee.asset or plan.fee > max_fee):
+            raise FeeChanged(
+                f"the fee is {plan.fee} now (the {plan.network} network's fee changed), above the {max_fee} you were "
+                "shown: ask for a new quote",
+                field="max_fee",
+                fee=str(plan.fee),
+            )
         withdrawal_id = self.ids.new_id("wdr")
         if plan.assessment is not None and plan.assessment.applies and not self_hosted:
             raise IncompleteTravelRuleData(
@@ -187,7 +246,10 @@ class Withdrawals:
     def _plan(self, network: str, address: str, amount: Money) -> _Plan:
         network = network.strip().lower()
         if amount.asset not in WITHDRAWABLE:
-            raise InvalidAmount(f"withdrawals are in USDT, USDC or BTC, not {amount.asset.code}", field="amount")
+            codes = " or ".join(a.code for a in WITHDRAWABLE)
+            raise InvalidAmount(
+                f"withdrawals are in {codes} (what wallets hold), not {amount.asset.code}", field="amount"
+            )
         if not amount.is_positive():
             raise InvalidAmount("the amount must be positive", field="amount")
         rail = self.rails().get(f"{amount.asset.code.lower()}-{network}")
@@ -197,10 +259,13 @@ class Withdrawals:
             raise Refused(f"withdrawals on {network} are not configured (no hot wallet)")
         checked = self._check_address(network, address)
         refuse_burn_address(checked, self.rails().values())
-        fee = self.fees.quote(FeeProduct.CRYPTO_WITHDRAWAL, amount, at=self.clock.now()).fee
+        scheduled = withdrawal_schedule(self.fees, amount, network, at=self.clock.now()).quote(amount).fee
         kes = kes_value(amount, self.quoter())
         assessment = self.travel_rule.assess(amount) if self.travel_rule is not None else None
-        return _Plan(network, checked, amount, fee, kes, rail, assessment)
+        request = WithdrawalRequest("wdr_estimate", network, checked, amount, rail.token.contract)
+        network_fee = self._network_fee(request)
+        fee = max(scheduled, network_fee.value) if network_fee else scheduled
+        return _Plan(network, checked, amount, fee, kes, rail, assessment, scheduled, network_fee)
 
     def _check_address(self, network: str, address: str) -> str:
         validate = self.validators.get(network)
@@ -209,15 +274,29 @@ class Withdrawals:
         except InvalidInput as error:
             raise InvalidInput(f"not a {network} address: {error.message}", field="address") from None
 
-    def _estimate(self, plan: _Plan) -> Money | None:
-        estimator = self.estimators().get(plan.network)
+    def _network_fee(self, request: WithdrawalRequest) -> _NetworkFee | None:
+        """The network's estimate valued in the asset, with the margin; None where no estimator is configured or
+        while the chain or the prices cannot say (the send-time check still stands between the platform and a
+        loss)."""
+        estimator = self.estimators().get(request.network)
         if estimator is None:
             return None
         try:
-            return estimator.estimate_fee(_request_of(plan, "wdr_estimate"))
-        except Exception:  # the chain cannot say now (or its library raised): the quote shows no estimate
-            log.info("no %s network fee estimate for a withdrawal quote", plan.network, exc_info=True)
+            estimate = estimator.estimate_fee(request)
+            coin_per_asset = self._coin_per_asset(estimate.asset, request.amount.asset)
+        except Exception:  # the chain or the prices cannot say now (or a library raised)
+            log.info("no %s network fee estimate for a withdrawal", request.network, exc_info=True)
             return None
+        with_margin = estimate.amount * (1 + self.network_fee_margin)
+        value = Money.rounded(with_margin / coin_per_asset, request.amount.asset, Rounding.UP)
+        return _NetworkFee(estimate, value, coin_per_asset)
+
+    def _coin_per_asset(self, coin: Asset, asset: Asset) -> Decimal:
+        """How much of the network's coin one unit of ``asset`` is worth, at the mids of fresh quotes in KES."""
+        if coin == asset:
+            return Decimal(1)
+        quoter = self.quoter()
+        return quoter.quote(Pair(asset, KES)).mid / quoter.quote(Pair(coin, KES)).mid
 
     def _send_after(self, uow: WithdrawalUnitOfWork, user_id: str, plan: _Plan) -> tuple[datetime, bool]:
         """Now, for an address the user withdrew to before; else the end of its cool-off (which began with the
@@ -295,6 +374,8 @@ class Withdrawals:
             send_after=send_after,
             first_time_address=first,
             token_contract=plan.rail.token.contract,
+            network_fee_estimate=plan.network_fee.estimate if plan.network_fee else None,
+            network_fee_cap=plan.network_fee_cap,
         )
         uow.withdrawals.add(withdrawal)
         uow.wallet_usage.add(
@@ -309,6 +390,8 @@ class Withdrawals:
             "network": withdrawal.network,
             "address": withdrawal.address,
             "send_after": send_after.isoformat(),
+            "network_fee_estimate": str(withdrawal.network_fee_estimate or ""),
+            "network_fee_cap": str(withdrawal.network_fee_cap or ""),
         }
         uow.audit.append(AuditEvent(f"user:{user_id}", "wallet.withdraw", f"withdrawal:{withdrawal_id}", now, details))
         return withdrawal
@@ -359,6 +442,13 @@ class Withdrawals:
         if sender is None:
             return withdrawal  # the hot wallet is not configured in this process: another will send it
         try:
+            risen = self._fee_risen(withdrawal)
+        except CryptopayError:
+            log.warning("withdrawal %s waits: its network fee cannot be valued now", withdrawal.id, exc_info=True)
+            return withdrawal  # the prices cannot say now: the next run asks again
+        if risen is not None and not _signed(sender, withdrawal.id):
+            return self._settle_later(withdrawal.id, None, risen, code=FEE_CHANGED)
+        try:
             sent = sender.send(_request(withdrawal))
         except Unavailable:
             return withdrawal  # the next run tries again (the sender is idempotent on the withdrawal id)
@@ -367,6 +457,27 @@ class Withdrawals:
                 return withdrawal  # a signed transaction exists and may land: keep the hold, send the same later
             return self._settle_later(withdrawal.id, None, error.message)
         return self._settle_later(withdrawal.id, sent, None)
+
+    def _fee_risen(self, withdrawal: Withdrawal) -> str | None:
+        """Why the withdrawal would be sent at a loss now (the network's estimate above its ``network_fee_cap``, or
+        above its fee at today's prices when it was taken without an estimate); None when within, or when the chain
+        cannot estimate (an empty hot wallet, a node down: the send's own verdict decides). Raises what pricing
+        raises when a cap must be worked out and cannot be."""
+        estimator = self.estimators().get(withdrawal.network)
+        if estimator is None:
+            return None
+        try:
+            now = estimator.estimate_fee(_request(withdrawal))
+        except Exception:
+            log.warning("no %s fee estimate before sending %s", withdrawal.network, withdrawal.id, exc_info=True)
+            return None
+        cap = withdrawal.network_fee_cap
+        if cap is None or cap.asset != now.asset:
+            per_asset = self._coin_per_asset(now.asset, withdrawal.asset)
+            cap = Money.rounded(withdrawal.fee.amount * per_asset, now.asset, Rounding.DOWN)
+        if now <= cap:
+            return None
+        return f"the {withdrawal.network} network fee estimate {now} is above the {cap} its fee {withdrawal.fee} covers"
 
     def _follow(self, withdrawal: Withdrawal) -> Withdrawal:
         sender = self.senders().get(withdrawal.network)
@@ -470,8 +581,11 @@ class Withdrawals:
         self._audit(actor, "wallet.withdrawal_resolve", f"withdrawal:{w.id}", reason=reason, **details)
         return resolution
 
-    def _settle_later(self, withdrawal_id: str, sent: SentTransaction | None, error: str | None) -> Withdrawal:
-        return in_transaction(self.uow, partial(self._settle, withdrawal_id=withdrawal_id, sent=sent, error=error))
+    def _settle_later(
+        self, withdrawal_id: str, sent: SentTransaction | None, error: str | None, *, code: str | None = None
+    ) -> Withdrawal:
+        settle = partial(self._settle, withdrawal_id=withdrawal_id, sent=sent, error=error, code=code)
+        return in_transaction(self.uow, settle)
 
     def _settle(
         self,
@@ -480,6 +594,7 @@ class Withdrawals:
         sent: SentTransaction | None,
         error: str | None,
         actor: str = SYSTEM,
+        code: str | None = None,
     ) -> Withdrawal:
         withdrawal, now = _load(uow, withdrawal_id, lock=True), self.clock.now()
         if not withdrawal.state.open:
@@ -489,6 +604,7 @@ class Withdrawals:
             self.ledger.void_hold(withdrawal.hold_id, session=uow.ledger)
             withdrawal.state = WithdrawalState.FAILED
             withdrawal.failure = error or f"transaction {sent and sent.tx_hash} failed on chain"
+            withdrawal.failure_code = code
         elif sent.state is TxState.CONFIRMED:
             flows.complete_withdrawal(
                 self.ledger,
@@ -514,6 +630,7 @@ class Withdrawals:
                 "state": withdrawal.state.value,
                 "tx": withdrawal.tx_hash or "",
                 "failure": withdrawal.failure or "",
+                "failure_code": withdrawal.failure_code or "",
             }
             action = f"wallet.withdrawal_{withdrawal.state.value}"
             uow.audit.append(AuditEvent(actor, action, f"withdrawal:{withdrawal.id}", now, details))
@@ -571,10 +688,6 @@ def _originator(applications: list[KycApplication], user_id: str) -> NaturalPers
         customer_identification=user_id,
         country_of_residence="KE",
     )
-
-
-def _request_of(plan: _Plan, withdrawal_id: str) -> WithdrawalRequest:
-    return WithdrawalRequest(withdrawal_id, plan.network, plan.address, plan.amount, plan.rail.token.contract)
 
 
 def _request(withdrawal: Withdrawal) -> WithdrawalRequest:
