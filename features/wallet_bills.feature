@@ -27,6 +27,21 @@ Feature: Paying bills from my wallet
     And the bill is paid
     And Amina sold just enough USDT at the locked price and still has KES 2,000 in her wallet
 
+  Scenario: A locked price pays one bill only
+    Given Amina has 20 USDT in her wallet
+    When Amina locks a price and pays KES 1,500 to DStv for the smartcard 7012 345 678 from her USDT
+    And Amina tries to pay KES 500 to GOtv for the smartcard 7012 345 679 from her USDT at the same price
+    Then she is told the price was used already and must lock a new one
+    And Amina has 20 USDT less what the first bill sold
+
+  Scenario: Nobody pays at a price someone else locked
+    Given Baraka has a verified wallet with the phone number 0712 000 002
+    And Baraka has 20 USDT in his wallet
+    When Amina locks a price
+    And Baraka tries to pay KES 500 to GOtv for the smartcard 7012 345 679 from his USDT at Amina's price
+    Then Baraka is told there is no such price of his
+    And Baraka has 20 USDT in his wallet
+
   Scenario: A smartcard number that cannot be right is refused before any money moves
     When Amina tries to pay KES 500 to GOtv for the smartcard 12345
     Then she is told the smartcard number is not a GOtv IUC number

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-from cryptopay.core.errors import InvalidInput, LimitExceeded
+from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteUsed
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.wallets.bills import Bill, Bills
@@ -94,6 +94,46 @@ def tries_to_pay(context, name, value, biller, account):
         _pay(context, name, value, biller, account)
     except (InvalidInput, LimitExceeded) as refused:
         context["refused"] = refused
+
+
+@when(parsers.re(r"(?P<name>\w+) locks a price$"))
+def locks_a_price(context, name):
+    context["quote"] = _world(context).stack.buys.quote(context["people"][name].id, QuotePurpose.SELL)
+
+
+@when(
+    parsers.re(
+        r"(?P<name>\w+) tries to pay KES (?P<value>[\d,]+) to (?P<biller>.+) for the smartcard (?P<account>[\d ]+) "
+        r"from (his|her) USDT at (the same|Amina's) price"
+    )
+)
+def tries_at_a_locked_price(context, name, value, biller, account):
+    try:
+        _pay(context, name, value, biller, account, pay_with="USDT", quote_id=context["quote"].id)
+    except (NotFound, QuoteUsed) as refused:
+        context["refused"] = refused
+
+
+@then("she is told the price was used already and must lock a new one")
+def told_price_used(context):
+    refused = context["refused"]
+    assert isinstance(refused, QuoteUsed) and "lock a new one" in refused.message
+
+
+@then(parsers.re(r"(?P<name>\w+) is told there is no such price of his"))
+def told_no_such_price(context, name):
+    assert isinstance(context["refused"], NotFound) and context["refused"].details["field"] == "quote_id"
+
+
+@then(parsers.re(r"(?P<name>\w+) has (?P<value>[\d,.]+) USDT less what the first bill sold"))
+def usdt_less_the_first_bill(context, name, value):
+    left = _world(context).stack.balance(context["people"][name], "USDT")
+    assert left == Money.of(context.amount(value), USDT) - context["bill"].paid_with
+
+
+@then(parsers.re(r"(?P<name>\w+) has (?P<value>[\d,.]+) USDT in (his|her) wallet"))
+def has_usdt(context, name, value):
+    assert _world(context).stack.balance(context["people"][name], "USDT") == Money.of(context.amount(value), USDT)
 
 
 def _bill(context: Any) -> Bill:

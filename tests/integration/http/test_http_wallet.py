@@ -270,6 +270,16 @@ def test_a_quote_is_its_lockers_alone_and_used_once(api: WalletApi):
         assert refused.status_code == 409 and refused.mimetype == "application/problem+json"
         assert refused.get_json()["code"] == "quote_used" and "lock a new one" in refused.get_json()["detail"]
     assert len(api.mpesa.outbox) == 1
+    assert quote["purpose"] == "trade"
+    to_sell = api.client.post("/v1/wallet/quotes", json={"side": "sell"}, headers=amina).get_json()
+    assert to_sell["purpose"] == "sell" and to_sell["bid"] == quote["bid"]
+    bought = api.client.post(
+        "/v1/wallet/buys", json={**body, "quote_id": to_sell["id"]}, headers={**amina, "Idempotency-Key": "a-4"}
+    )
+    assert (bought.status_code, bought.get_json()["errors"][0]["field"]) == (422, "quote_id")
+    assert "locked to sell; lock one to buy" in bought.get_json()["detail"]
+    odd = api.client.post("/v1/wallet/quotes", json={"side": "hold"}, headers=amina)
+    assert (odd.status_code, odd.get_json()["errors"][0]["field"]) == (422, "side")
 
 
 def test_a_cancelled_prompt_says_why(api: WalletApi):

@@ -22,6 +22,7 @@ from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.history import MONTH_PATTERN, HistoryLine, statement_period
+from cryptopay.core.wallets.quotes import QuotePurpose
 from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE
 from flask import Blueprint, Response, request
@@ -363,18 +364,31 @@ _STK_SHILLINGS = r"^([1-9][0-9]{0,4}|1[0-9]{5}|2[0-4][0-9]{4}|250000)$"
 
 
 @attrs.frozen
+class QuoteRequest:
+    side: str | None = attrs.field(
+        default=None,
+        metadata=limits(
+            "buy (at the ask) or sell (at the bid: a sale, or a bill paid from USDT); left out, either once",
+            pattern="^(buy|sell)$",
+        ),
+    )
+
+
+@attrs.frozen
 class WalletQuoteView:
-    """A locked USDT/KES price: buy USDT at ``ask``, sell at ``bid``, until ``expires_at``."""
+    """A USDT/KES price locked for me alone: buy USDT at ``ask`` or sell at ``bid`` (as ``purpose`` says: buy, sell
+    or trade, either), once, until ``expires_at``."""
 
     id: str
     pair: str
     bid: Decimal
     ask: Decimal
     expires_at: datetime
+    purpose: str
 
     @classmethod
-    def of(cls, q: Quote) -> WalletQuoteView:
-        return cls(q.id, str(q.pair), q.bid, q.ask, q.expires_at)
+    def of(cls, q: Quote, purpose: QuotePurpose) -> WalletQuoteView:
+        return cls(q.id, str(q.pair), q.bid, q.ask, q.expires_at, purpose.value)
 
 
 @attrs.frozen
@@ -422,14 +436,18 @@ class BuyView:
 @bp.post("/v1/wallet/quotes")
 @operation(
     "Lock a USDT/KES quote for me alone (buy at its ask or sell at its bid, once) until its expires_at (minutes)",
+    request=QuoteRequest,
     response=WalletQuoteView,
     status=201,
     tags=_TAGS,
-    errors=(503,),
+    errors=(422, 503),
 )
 @require(roles=_PERSONAL)
 def lock_quote() -> Response:
-    return json_response(WalletQuoteView.of(runtime().services.wallet_buys.quote(current_principal().id)), 201)
+    side = read_body(QuoteRequest, optional=True).side
+    purpose = QuotePurpose(side) if side else QuotePurpose.TRADE
+    quote = runtime().services.wallet_buys.quote(current_principal().id, purpose)
+    return json_response(WalletQuoteView.of(quote, purpose), 201)
 
 
 @bp.post("/v1/wallet/buys")
