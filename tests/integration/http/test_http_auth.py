@@ -27,6 +27,22 @@ def test_register_refuses_a_taken_email_and_an_admin_role(client, auth):
     assert [e["field"] for e in admin.json["errors"]] == ["role"] and "admin" in admin.json["detail"]
 
 
+def test_every_refused_role_gets_one_message_naming_only_the_self_registered_roles(client):
+    """Review F4: "Merchant", "admin", "compliance" and "root" are refused by one rule on the role field, whose
+    message (and the document's enum) offer only personal and merchant, never the internal roles."""
+    details = set()
+    for role in ("Merchant", "admin", "compliance", "root"):
+        body = {"email": f"{role}@example.co.ke", "password": PASSWORD, "role": role}
+        refused = client.post("/v1/auth/register", json=body)
+        assert refused.status_code == 422 and [e["field"] for e in refused.json["errors"]] == ["role"]
+        details.add(refused.json["errors"][0]["detail"].replace(repr(role), "ROLE"))
+    assert details == {"ROLE is not one of: merchant, personal"}
+    schema = client.get("/openapi.json").json["components"]["schemas"]["RegisterRequest"]
+    assert schema["properties"]["role"]["enum"] == ["merchant", "personal"]
+    made = client.post("/v1/auth/register", json={"email": "m@example.co.ke", "password": PASSWORD, "role": "merchant"})
+    assert made.status_code == 201 and made.json["role"] == "merchant"
+
+
 def test_register_reports_every_bad_field(client):
     """Wrongly typed and unknown fields are all reported in one 422; a malformed email names its field."""
     response = client.post("/v1/auth/register", json={"email": "not-an-email", "password": PASSWORD})

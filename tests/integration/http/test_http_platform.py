@@ -157,6 +157,18 @@ def test_problem_shapes_for_http_errors(client, auth):
     assert _assert_problem(client.post("/v1/auth/login", json=[1]), 422)["errors"][0]["field"] == "body"
 
 
+def test_json_in_another_charset_is_a_415_and_utf8_or_none_is_read(client):
+    """Review F4: JSON declared in a charset other than UTF-8 would be misread, so it is a 415 problem; charset=utf-8
+    (any case) or no charset is read."""
+    body = b'{"email": "a@b.co"}'
+    for charset in ("latin-1", "utf-16", "iso-8859-1"):
+        refused = client.post("/v1/auth/login", data=body, content_type=f"application/json; charset={charset}")
+        assert "UTF-8" in _assert_problem(refused, 415)["detail"]
+    for content_type in ("application/json", "application/json; charset=utf-8", "application/json; charset=UTF8"):
+        read = client.post("/v1/auth/login", data=body, content_type=content_type)
+        assert _assert_problem(read, 422)["errors"] == [{"field": "password", "detail": "is required"}]
+
+
 def test_crashes_are_a_bare_500_without_internals(client, caplog):
     """An unexpected exception is a 500 problem with an error id; its message stays in the server log."""
     response = client.get("/v1/probe/crash")

@@ -137,6 +137,15 @@ def test_a_wrong_code_is_a_403_problem_and_creates_nothing(api: WalletApi):
     assert api.client.post("/v1/wallet/signup", json={"phone": "not a phone"}).status_code == 422
 
 
+def test_signing_up_a_customers_number_is_answered_like_any_other(api: WalletApi):
+    """Review F4: no 409 oracle: a registered number's sign-up is a 202 of the same shape as a new number's."""
+    api.sign_up("0712000001")
+    taken = api.client.post("/v1/wallet/signup", json={"phone": "0712000001"})
+    fresh = api.client.post("/v1/wallet/signup", json={"phone": "0712000002"})
+    assert taken.status_code == fresh.status_code == 202
+    assert set(taken.get_json()) == set(fresh.get_json())
+
+
 def test_send_by_phone_is_idempotent_and_limited_by_tier(api: WalletApi):
     """Tier 0 is refused with the limit's name; at tier 1 a keyed transfer moves once, however often it is retried."""
     amina = api.sign_up("0712000001")["user"]["id"]

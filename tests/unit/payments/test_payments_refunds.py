@@ -1,11 +1,14 @@
 """Refunds of overpayments and late payments: a held withdrawal to the customer's address."""
 
 import pytest
+from cryptopay.adapters.bitcoin.addresses import validate_address as bitcoin_address
+from cryptopay.adapters.evm.addresses import validate_address as evm_address
+from cryptopay.adapters.tron.addresses import validate_address as tron_address
 from cryptopay.core import flows
 from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.payments import RefundState
-from cryptopay.core.payments.refunds import withdrawals_in_flight
+from cryptopay.core.payments.refunds import refuse_burn_address, withdrawals_in_flight
 from cryptopay.core.ports.chains import TxState
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
@@ -92,3 +95,25 @@ def test_a_refund_dropped_after_rebroadcast_keeps_its_hold_and_asks_for_an_opera
     assert stack.ledger.balance(MERCHANT).available == usdt("113.8")  # still held: it may yet land
     assert any(r.action == "refund.needs_operator" for r in stack.storage.audit_records())
     assert stack.books_balanced()
+
+
+@pytest.mark.parametrize(
+    ("address", "validate"),
+    [
+        ("0x000000000000000000000000000000000000dEaD", evm_address),
+        ("0xdEAD000000000000000042069420694206942069", evm_address),
+        ("0xEeeeeEeeeEeEeeEeEeEeeEEEeeeeEeeeeeeeEEeE", evm_address),
+        ("0x0000000000000000000000000000000000000001", evm_address),
+        ("T9yD14Nj9j7xAB4dbGeiX9h8upfCg3PBbY", tron_address),
+        ("TWGcFtvfxLbXn7zzWVPnMkvxkk41PK2p1i", tron_address),
+        ("1BitcoinEaterAddressDontSendf59kuE", bitcoin_address),
+    ],
+)
+def test_common_burn_addresses_are_refused_though_well_formed(address, validate):
+    """Review F4: 0x...dEaD and the other burn addresses in common use pass their network's address rules (so only
+    this check stops them) and are refused, whatever their letter case."""
+    validate(address)
+    for written in (address, address.lower(), f" {address} "):
+        with pytest.raises(InvalidInput, match="burn address"):
+            refuse_burn_address(written, [])
+    refuse_burn_address("0x000000000000000000000000000000000000dEaE", [])  # a neighbour is someone's

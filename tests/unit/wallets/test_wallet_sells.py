@@ -53,9 +53,14 @@ def test_tier_0_cannot_sell_and_tiny_sales_are_refused(stack):
         stack.sells.start(amina.id, Money.of(10, USDT))
     assert refused.value.details["limit"] == "sell.single"
     stack.grant_tier(amina.id)
-    with pytest.raises(LimitExceeded, match="below the minimum"):
+    with pytest.raises(LimitExceeded) as tiny:
         stack.sells.start(amina.id, Money.of("0.05", USDT))
     assert stack.balance(amina, "USDT") == Money.of(10, USDT)
+    # Review F4: told in the user's terms, the KES at the bid and the least USDT (KES 10 / 129.35, rounded up)
+    assert str(tiny.value) == (
+        "0.050000 USDT is KES 6.46 at the bid; M-Pesa pays out KES 10 or more after its charge: sell at least 0.077310 USDT"
+    )
+    stack.sells.start(amina.id, Money.of("0.077310", USDT))
 
 
 def test_a_sale_the_float_cannot_cover_is_refused_before_anything_moves(stack):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from cryptopay.core.errors import Conflict, InsufficientFunds, LimitExceeded
+from cryptopay.core.errors import InsufficientFunds, InvalidAmount, LimitExceeded
 from cryptopay.core.flows import wallet_claims
 from cryptopay.core.identity.model import RateLimited
 from cryptopay.core.money import KES, USDT, Money
@@ -73,11 +75,22 @@ def test_a_number_gets_at_most_five_new_verifications_an_hour(stack):
         stack.signup.start("0712000001")
 
 
-def test_a_number_with_an_account_cannot_sign_up_again(stack):
-    """A second sign-up with the same phone is a conflict."""
+def test_a_number_with_an_account_gets_the_same_answer_and_its_owner_a_text(stack):
+    """Review F4: starting a sign-up for a customer's number answers like any other (no oracle of who is a
+    customer) but sends no code: the owner is texted that someone tried, it is audited, and it cannot complete."""
     stack.sign_up("0712000001")
-    with pytest.raises(Conflict):
-        stack.signup.start("+254712000001")
+    before = len(stack.sms.sent_to("254712000001"))
+    verification = stack.signup.start("+254712000001")
+    fresh = stack.signup.start("0712000009")
+    assert (type(verification), verification.phone) == (type(fresh), "254712000001")
+    (told,) = stack.sms.sent_to("254712000001")[before:]
+    assert "already has one" in told.text and not re.search(r"[0-9]{6}", told.text)
+    assert stack.audit.records()[-2].action == "wallet.signup_of_a_customer"
+    stack.clock.advance(minutes=2)
+    stack.signup.resend(verification.id)
+    assert len(stack.sms.sent_to("254712000001")) == before + 1  # told once; resends only audited
+    with pytest.raises(WrongCode):
+        stack.signup.complete(verification.id, "123456", password=PASSWORD)
 
 
 def test_tier_0_cannot_send_and_is_told_which_limit(stack):
@@ -102,6 +115,22 @@ def test_send_by_phone_or_username_moves_money_at_once(stack):
     assert (first.state, first.fee.amount, first.note) == (TransferState.DELIVERED, 0, "lunch")
     assert stack.balance(baraka, "KES").amount == 250 and stack.balance(amina, "KES").amount == 750
     assert stack.ledger.trial_balance()["KES"] == 0
+
+
+def test_a_usdt_send_worth_less_than_a_cent_is_refused_in_usdt_with_its_minimum(stack):
+    """Review F4: 0.000001 USDT (KES 0.00013 at 130) is refused naming the USDT amount and the least one can send,
+    not a KES 0.00 movement; that least amount (0.01 / 130, rounded up) goes through."""
+    amina = stack.sign_up("0712000001", tier=1)
+    baraka = stack.sign_up("0712000002", username="baraka")
+    stack.fund(amina, "1", "USDT")
+    with pytest.raises(InvalidAmount) as refused:
+        stack.wallets.send(amina.id, "@baraka", Money.of("0.000001", USDT))
+    assert str(refused.value) == (
+        "0.000001 USDT is worth less than KES 0.01 at today's price: send at least 0.000077 USDT"
+    )
+    assert stack.wallets.transfers(amina.id) == []
+    stack.wallets.send(amina.id, "@baraka", Money.of("0.000077", USDT))
+    assert stack.balance(baraka, "USDT") == Money.of("0.000077", USDT)
 
 
 def test_the_daily_p2p_limit_names_itself_and_what_remains(stack):

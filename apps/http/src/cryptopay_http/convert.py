@@ -421,7 +421,12 @@ def read_body(cls: type[T], *, optional: bool = False) -> T:
         return structure_request(cls, {})
     if not request.is_json:
         raise UnsupportedMediaType("send the request body as application/json")
+    if request.mimetype_params.get("charset", "utf-8").lower() not in _UTF8:
+        raise UnsupportedMediaType("JSON is read as UTF-8: send charset=utf-8 or no charset")
     return structure_request(cls, parse_json(raw))
+
+
+_UTF8 = ("utf-8", "utf8")  # JSON's one encoding (RFC 8259 section 8.1): any other charset would be misread
 
 
 def json_text(body: object) -> str:

@@ -169,7 +169,7 @@ def _verification_view(v: PhoneVerification) -> VerificationView:
     response=VerificationView,
     status=202,
     tags=_TAGS,
-    errors=(409, 422, 503),
+    errors=(422, 503),
 )
 @limit_by_client
 def start_signup() -> Response:

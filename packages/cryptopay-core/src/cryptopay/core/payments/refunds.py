@@ -499,12 +499,27 @@ check_address_shape = _check_pattern  # the shape check, for other products send
 
 # Well-formed addresses nobody holds the key of: the EVM zero address and Tron's (0x41 and twenty zero bytes).
 _ZERO_ADDRESSES = frozenset({"0x" + "0" * 40, "t9yd14nj9j7xab4dbgeix9h8unkkhxuwwb"})
+# The burn addresses in common use (compared lower-cased, like the zero addresses): tokens "burnt" by sending them
+# where no key exists. EVM 0x...dEaD and 0xdead...42069, their Tron forms (0x41 + the same 20 bytes), the EVM
+# "native coin" placeholder of DEX aggregators, the first precompiled contracts, and Bitcoin's "eater" address.
+_BURN_ADDRESSES = frozenset(
+    {
+        "0x000000000000000000000000000000000000dead",
+        "0xdead000000000000000042069420694206942069",
+        "0xeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+        "0xffffffffffffffffffffffffffffffffffffffff",
+        *(f"0x{n:040x}" for n in range(1, 11)),  # ecrecover, sha256, ... : precompiles hold no tokens' keys
+        "t9yd14nj9j7xab4dbgeix9h8upfcg3pbby",
+        "twgcftvfxlbxn7zzwvpnmkvxkk41pk2p1i",
+        "1bitcoineateraddressdontsendf59kue",
+    }
+)
 
 
 def refuse_burn_address(address: str, rails: Iterable[Rail], *, field: str = "address") -> None:
-    """``InvalidInput`` if coins sent to ``address`` would be lost for good: the zero address, or the token contract
-    of one of ``rails`` (a token sent to its own contract stays there). Refunds, remittance refunds and withdrawals
-    check their destination with it.
+    """``InvalidInput`` if coins sent to ``address`` would be lost for good: the zero address, a common burn address
+    (``0x...dEaD`` and the like), or the token contract of one of ``rails`` (a token sent to its own contract stays
+    there). Refunds, remittance refunds and withdrawals check their destination with it.
 
     >>> from cryptopay.core.rails import rail_for
     >>> refuse_burn_address("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", [rail_for("tron", "USDT")])
@@ -514,6 +529,8 @@ def refuse_burn_address(address: str, rails: Iterable[Rail], *, field: str = "ad
     key = address.strip().lower()
     if key in _ZERO_ADDRESSES:
         raise InvalidInput("that is the zero address: nobody can spend what is sent to it", field=field)
+    if key in _BURN_ADDRESSES:
+        raise InvalidInput("that is a burn address: nobody can spend what is sent to it", field=field)
     for rail in rails:
         contract = rail.token.contract
         if contract is not None and key == contract.strip().lower():

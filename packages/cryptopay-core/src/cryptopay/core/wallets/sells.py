@@ -83,6 +83,8 @@ class Sells:
         quote = locked_quote(self.wallet_quotes, user_id, quote_id, QuotePurpose.SELL)
         kes = quote.convert(usdt, at=self.clock.now())
         charge = self.tariff.charge(kes.whole()) if kes.whole().amount >= B2C_LIMITS.minimum else Money.zero(KES)
+        if (kes - charge).whole().amount < B2C_LIMITS.minimum:
+            raise self._below_payout_minimum(usdt, kes, quote)
         amount = B2C_LIMITS.check((kes - charge).whole())
         if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
             raise Refused(f"M-Pesa cannot pay this sale out right now: {cover.reason}", reason="float_short")
@@ -94,6 +96,17 @@ class Sells:
         )
         self.monitor.after(attrs.evolve(sold, counterparty=sale.payout.destination))
         return sale
+
+    def _below_payout_minimum(self, usdt: Money, kes: Money, quote: Quote) -> LimitExceeded:
+        """A sale too small for M-Pesa, told in the user's terms: its KES at the bid and the least USDT to sell."""
+        least = Money.of(B2C_LIMITS.minimum, KES)
+        while (least - self.tariff.charge(least)).amount < B2C_LIMITS.minimum:  # a few steps: charges are small
+            least = least + Money.of(1, KES)
+        usdt_least = quote.base_needed(least, at=self.clock.now())
+        return LimitExceeded(
+            f"{usdt} is KES {kes.amount:,} at the bid; M-Pesa pays out KES {B2C_LIMITS.minimum:,} or more after "
+            f"its charge: sell at least {usdt_least}"
+        )
 
     @property
     def wallet_quotes(self) -> WalletQuotes:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import attrs
 from cryptopay.core.audit import AuditEvent
@@ -62,6 +63,18 @@ def kes_value(money: Money, quoter: Quoter | None) -> Money:
         raise InvalidInput(f"{money.asset.code} cannot be valued in KES here (no price source)")
     quote = quoter.quote(Pair(money.asset, KES))
     return Money.rounded(money.amount * quote.mid, KES, Rounding.HALF_EVEN)
+
+
+def _below_a_cent(amount: Money, quoter: Quoter | None) -> InvalidAmount:
+    """The refusal of a send worth less than KES 0.01 (the limits count whole cents), in the asset sent."""
+    assert quoter is not None  # kes_value valued a non-KES amount, so there is a price source
+    least = Money.rounded(_CENT / quoter.quote(Pair(amount.asset, KES)).mid, amount.asset, Rounding.UP)
+    return InvalidAmount(
+        f"{amount} is worth less than KES 0.01 at today's price: send at least {least}", field="amount"
+    )
+
+
+_CENT = Decimal("0.01")
 
 
 def spending(uow: WalletUnitOfWork, user_id: str, at: datetime) -> Spending:
@@ -137,6 +150,8 @@ class Wallets:
         note = _note(note)
         phone, username = _recipient(to)
         value = kes_value(amount, self.quoter())
+        if not value.is_positive():
+            raise _below_a_cent(amount, self.quoter())
         transfer_id = self.ids.new_id("trf")
         to_whom = phone or f"@{username}"
         now, code = self.clock.now(), amount.asset.code

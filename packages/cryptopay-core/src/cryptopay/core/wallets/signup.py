@@ -1,11 +1,12 @@
 """Signing up for a personal wallet: verify a Kenyan phone by a one-time SMS code, then choose a password.
 
 ``start`` sends a code (at most ``per_phone_hourly`` new verifications an hour per number, through the
-``RateLimiter``), ``resend`` replaces it (not before a minute, at most five times), ``complete`` checks it (five
-tries) and, in one transaction, creates the user (role personal, the phone verified, the email optional), the wallet
-with its KES, USDT and BTC balances, the KYC profile at tier 0, and delivers any transfer that was waiting for
-this number. Every step is in the audit log; codes are never logged, only the masked number. The transfers it
-claimed are journaled for AML monitoring on the recipient's side (``p2p``, in) once that transaction committed.
+``RateLimiter``; a number that has an account gets the same answer but no code, and its owner a text),
+``resend`` replaces it (not before a minute, at most five times), ``complete`` checks it (five tries) and, in one
+transaction, creates the user (role personal, the phone verified, the email optional), the wallet with its KES,
+USDT and BTC balances, the KYC profile at tier 0, and delivers any transfer that was waiting for this number.
+Every step is in the audit log; codes are never logged, only the masked number. The transfers it claimed are
+journaled for AML monitoring on the recipient's side (``p2p``, in) once that transaction committed.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class WalletSignup:
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: claimed transfers journaled (recipient's side)
 
     def start(self, phone: str) -> PhoneVerification:
-        """Send a one-time code to ``phone`` (``Conflict`` if it already has an account)."""
+        """Send a one-time code to ``phone``. A number that already has an account gets the same answer (anyone may
+        call this: a different one would tell them who is a customer) but no code: its owner is told instead."""
         number = normalize_msisdn(phone)
         sender = self._sender()
         decision = self.limiter.hit(f"wallet-otp:{number}", limit=self.per_phone_hourly, window_seconds=3600)
@@ -84,27 +86,31 @@ class WalletSignup:
         now, code = self.clock.now(), self.new_code()
         verification = codes.new_verification(self.ids.new_id("ver"), number, code, at=now, policy=self.policy)
 
-        def work(uow: WalletUnitOfWork) -> None:
-            if uow.users.by_phone(number) is not None:
-                raise Conflict("this number already has an account: log in instead", field="phone")
-            uow.phone_verifications.add(verification)
+        def work(uow: WalletUnitOfWork) -> bool:
+            uow.phone_verifications.add(verification)  # never completed when taken: its code is sent to no one
+            return uow.users.by_phone(number) is not None
 
-        in_transaction(self.uow, work)
-        self._send(sender, verification, code)
+        if in_transaction(self.uow, work):
+            self._tell_owner(sender, verification)
+        else:
+            self._send(sender, verification, code)
         return verification
 
     def resend(self, verification_id: str) -> PhoneVerification:
         """Send a fresh code for the same verification (not before a minute, at most five sends)."""
         sender, code = self._sender(), self.new_code()
 
-        def work(uow: WalletUnitOfWork) -> PhoneVerification:
+        def work(uow: WalletUnitOfWork) -> tuple[PhoneVerification, bool]:
             found = self._verification(uow, verification_id)
             codes.resend(found, code, at=self.clock.now(), policy=self.policy)
             uow.phone_verifications.update(found)
-            return found
+            return found, uow.users.by_phone(found.phone) is not None
 
-        verification = in_transaction(self.uow, work)
-        self._send(sender, verification, code)
+        verification, taken = in_transaction(self.uow, work)
+        if taken:  # the owner was told once, at the start; a resend only adds to the audit trail
+            self.audit.append(self._event("wallet.signup_of_a_customer", verification.phone, resend="true"))
+        else:
+            self._send(sender, verification, code)
         return verification
 
     def complete(
@@ -192,6 +198,14 @@ class WalletSignup:
             self.audit.append(self._event("wallet.code_undeliverable", verification.phone, reason=error.code))
             raise
         self.audit.append(self._event("wallet.code_sent", verification.phone, sends=str(verification.sends)))
+
+    def _tell_owner(self, sender: SmsSender, verification: PhoneVerification) -> None:
+        text = (
+            "Someone asked to open a cryptopay wallet with this number, which already has one. If it was you, log in "
+            "(or reset your password). If not, you need do nothing."
+        )
+        sender.send(SmsMessage(verification.phone, text))
+        self.audit.append(self._event("wallet.signup_of_a_customer", verification.phone))
 
     @staticmethod
     def _verification(uow: WalletUnitOfWork, verification_id: str) -> PhoneVerification:
