@@ -202,3 +202,37 @@ def test_a_retry_from_another_address_replays_the_order_and_a_guessable_key_is_r
         refused = post("203.0.113.5", {"Idempotency-Key": weak})
         assert (refused.status_code, refused.get_json()["code"]) == (422, "weak_idempotency_key")
     assert len(api.stack.remittances.orders()) == 2
+
+
+def test_the_smishing_name_and_a_tiny_order_are_problems_naming_the_field(api: Api):
+    """F13: a sender "name" carrying a phone number and a link is a 422 ``invalid_name`` on ``sender.name``; KES 10
+    is a 422 on ``amount`` (the minimum is KES 100). Nothing is stored."""
+    scam = {"name": "M-PESA Reversal: call 0700111222 or visit https://evil.example/claim", "country": "GB"}
+    named = api.client.post(
+        "/v1/wallet/remittances", json={**BODY, "sender": scam}, headers={"Idempotency-Key": customer_key("smish")}
+    )
+    problem = named.get_json()
+    assert named.status_code == 422 and named.mimetype == "application/problem+json", problem
+    assert problem["code"] == "invalid_name" and "sender.name" in str(problem)
+    tiny = {**BODY, "amount": {"amount": "10", "asset": "KES"}}
+    small = api.client.post("/v1/wallet/remittances", json=tiny, headers={"Idempotency-Key": customer_key("tiny")})
+    assert small.status_code == 422 and "KES 100" in small.get_json()["detail"] and "amount" in str(small.get_json())
+    assert api.stack.remittances.orders() == []
+
+
+def test_a_second_payment_shows_on_the_status_as_an_excess_refunded(api: Api):
+    """F6: paid twice: the public status says paid_out with ``excess`` (the second payment) and its refund's state."""
+    opened = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("twice")})
+    public_id = opened.get_json()["public_id"]
+    assert opened.get_json()["excess"] is None and opened.get_json()["excess_refund"] is None
+    found = api.stack.remittances.get_public(public_id)
+    api.stack.pay(found)
+    api.stack.pay(found)
+    api.stack.confirm()
+    api.stack.run()
+    status = api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()
+    assert status["state"] == "paid_out" and status["excess"] == {"amount": str(found.usdt.amount), "asset": "USDT"}
+    assert status["excess_refund"] in ("requested", "sent")
+    api.stack.confirm_refunds()
+    api.stack.run()
+    assert api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()["excess_refund"] == "confirmed"
