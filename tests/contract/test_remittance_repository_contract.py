@@ -133,6 +133,39 @@ def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_with_a_stored_aud
     assert stack.order(sender=Sender(name="Grace Otieno", country="GB")).state is RemittanceState.AWAITING_PAYMENT
 
 
+def test_a_sanctioned_sender_is_refused_and_a_possible_match_is_held_with_stored_audited_alerts(backend: Backend):
+    """Names screened when the order opens, over the backend's lists: a listed sender is refused before paying, its
+    blocking alert (entry, score) and audit record stored, no order; a possible match opens an order that keeps its
+    alert id and, once paid, is held (no payout) until an operator pays it out."""
+    stack = remittance_stack(backend)
+    stack.list_sanctioned("Dmitri Ivanovich Petrov")
+    with pytest.raises(Blocked) as refused:
+        stack.order(sender=Sender(name="Dmitri Ivanovich Petrov", country="GB", address="1 Strand, London"))
+    assert "ofac" not in refused.value.message
+    [blocking] = stack.monitoring.alerts()
+    assert (blocking.rule_id, blocking.blocking, blocking.evidence["ref"]) == (
+        "sanctioned-remittance-party",
+        True,
+        "ofac:9001",
+    )
+    assert blocking.evidence["counterparty"] == "Dmitri Ivanovich Petrov" and blocking.evidence["score"] == "100"
+    with backend.uow() as uow:
+        raised = [r for r in uow.audit.records() if r.action == "compliance.alert_raised"]
+        assert [(r.subject, dict(r.details)["blocking"]) for r in raised] == [(f"alert:{blocking.id}", "True")]
+        assert uow.remittances.list(state=None, before=None, limit=10) == []
+    order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="1 Strand, London"))
+    possible = next(a for a in stack.monitoring.alerts() if a.id != blocking.id)
+    assert not possible.blocking and stack.get(order).review_alerts == (possible.id,)
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    held = stack.get(order)
+    assert (held.state, held.payout_id) == (RemittanceState.HELD, None)
+    stack.remittances.retry(order.id, actor="ops:compliance")
+    stack.run()
+    assert stack.get(order).state is RemittanceState.PAID_OUT and stack.books_balanced()
+
+
 def _last_attempt_failed(backend: Backend, scenario: Scenario) -> tuple[RemittanceStack, RemittanceOrder]:
     """One attempt allowed to ``254711000008``; M-Pesa's answers held back: the order's payout is sent and waits."""
     stack = remittance_stack(backend, policy=RetryPolicy(attempts=1))
@@ -488,3 +521,100 @@ def test_a_number_gets_at_most_three_remittance_sms_a_day_and_the_cap_is_audited
     stack.confirm()
     stack.run()
     assert len(stack.wallet.sms.sent_to("254712345678")) == 4 and stack.books_balanced()
+
+
+def _desk_usdt(stack: RemittanceStack) -> Money:
+    return stack.ledger.balance(merchant_liability(DESK, USDT)).posted
+
+
+def test_a_second_payment_to_a_paid_order_goes_back_to_the_sender(backend: Backend):
+    """F6: an order paid twice is paid out once and the second payment refunded to its refund address at once
+    (``remittance.excess_refund``); nothing stays in the desk's USDT liability."""
+    stack = remittance_stack(backend)
+    order = stack.order(amount="500")
+    stack.pay(order)
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.PAID_OUT and len(done.excess_refund_ids) == 1
+    [refund] = stack.remittances.excess_refunds(done)
+    assert (refund.amount, refund.address) == (order.usdt, TRON_REFUND)
+    stack.confirm_refunds()
+    stack.run()
+    [refund] = stack.remittances.excess_refunds(stack.get(order))
+    assert refund.state.value == "confirmed" and _desk_usdt(stack).is_zero() and stack.books_balanced()
+    with backend.uow() as uow:
+        asked = [r for r in uow.audit.records() if r.action == "remittance.excess_refund"]
+    assert len(asked) == 1 and dict(asked[0].details)["amount"] == str(order.usdt)
+    stack.run()  # nothing more is owed: no second refund
+    assert len(stack.get(order).excess_refund_ids) == 1
+
+
+def test_an_underpaid_order_that_expires_gives_back_what_arrived(backend: Backend):
+    """F6: half paid, then the window ends: the order is expired and the half refunded to the sender."""
+    stack = remittance_stack(backend)
+    order = stack.order(amount="500")
+    half = Money((order.usdt.amount / 2).quantize(Decimal("0.000001")), USDT)
+    stack.pay(order, half)
+    stack.confirm()
+    stack.clock.advance(minutes=31)
+    stack.confirm()
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.EXPIRED
+    [refund] = stack.remittances.excess_refunds(done)
+    assert refund.amount == half
+    stack.confirm_refunds()
+    stack.run()
+    assert _desk_usdt(stack).is_zero() and stack.books_balanced()
+
+
+def test_an_excess_that_cannot_be_refunded_is_kept_for_an_operator(backend: Backend):
+    """F6: no hot wallet on the order's network: the excess waits on the order (``excess_note``), audited once
+    ``remittance.excess_held``."""
+    stack = remittance_stack(backend)
+    order = stack.order(amount="500")
+    stack.pay(order)
+    stack.pay(order)
+    stack.confirm()
+    stack.refunds._senders.pop("tron")
+    stack.run()
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.PAID_OUT and done.excess_refund_ids == ()
+    assert done.excess_note and "not configured" in done.excess_note
+    with backend.uow() as uow:
+        held = [r for r in uow.audit.records() if r.action == "remittance.excess_held"]
+    assert len(held) == 1 and _desk_usdt(stack) == order.usdt
+
+
+def _owed_check(stack: RemittanceStack, backend: Backend) -> list[tuple[str, str, str]]:
+    from cryptopay.core.reconciliation import Reconciliation
+
+    checks = Reconciliation(uow=backend.uow, ledger=stack.ledger, clock=stack.clock, remittances=backend.uow)
+    [result] = [r for r in checks.reconcile().results if r.check.name == "remittances-owed"]
+    assert not result.skipped
+    return [(d.subject, d.expected, d.actual) for d in result.differences]
+
+
+def test_reconciliation_finds_an_excess_nobody_refunded_and_nothing_once_it_is(backend: Backend):
+    """F6: the desk's USDT equals what its orders hold. Paid twice with no hot wallet: clean for the first hour
+    (its refund is due), then the order is a difference naming what it holds; an order refunded is clean."""
+    stack = remittance_stack(backend)
+    order = stack.order(amount="500")
+    stack.pay(order)
+    stack.pay(order)
+    stack.confirm()
+    senders = dict(stack.refunds._senders)
+    stack.refunds._senders.clear()
+    stack.run()
+    assert _owed_check(stack, backend) == []
+    stack.clock.advance(minutes=61)
+    [(subject, _, actual)] = _owed_check(stack, backend)
+    assert subject == f"remittance {order.id} (paid_out)" and actual == f"{order.usdt} held"
+    stack.refunds._senders.update(senders)
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    assert _owed_check(stack, backend) == [] and stack.get(order).excess_note is None

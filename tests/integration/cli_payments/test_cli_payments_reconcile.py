@@ -34,6 +34,7 @@ def differences(report, name):
 WALLETS = {"wallet-balances", "wallet-buys", "wallet-claims", "claims-returned"}  # no wallet store in this stack
 DEPOSITS = {"wallet-deposits", "deposits-held"}  # nor a deposit store
 WITHDRAWALS = {"wallet-withdrawals", "withdrawals-in-flight"}  # nor a withdrawal store
+REMITTANCES = {"remittances-owed"}  # nor a remittance store
 
 
 def test_cli_reconcile_clean_books_exit_0(stack):
@@ -52,11 +53,15 @@ def test_cli_reconcile_clean_books_exit_0(stack):
         "wallets",
         "deposits",
         "withdrawals",
+        "remittances",
     }
     assert all(c["ok"] and c["about"] for c in report["checks"])
     skipped = {c["name"]: c["skipped"] for c in report["checks"] if c["skipped"]}
     outside = {"mpesa-statement", "mpesa-float", "custody-on-chain"}  # no outside source given
-    assert set(skipped) == outside | {"float-b2c", "sweep-fees", "sweeps-settled"} | WALLETS | DEPOSITS | WITHDRAWALS
+    assert (
+        set(skipped)
+        == outside | {"float-b2c", "sweep-fees", "sweeps-settled"} | WALLETS | DEPOSITS | WITHDRAWALS | REMITTANCES
+    )
     table = cli("reconcile")
     assert table.exit_code == 0 and "custody" in table.stdout and "trial-balance" in table.stdout
 

@@ -135,6 +135,37 @@ def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_naming_the_rule(a
     assert [a.rule_id for a in api.stack.monitoring.alerts()] == ["call-for-action-remittance"]
 
 
+def test_a_sanctioned_sender_is_refused_naming_the_rule_and_never_the_list_entry(api: Api):
+    """A listed sender's name: a 422 problem ``blocked_by_compliance`` naming the rule, not the list, entry, listed
+    name or score; nothing stored; compliance has the blocking alert with that evidence."""
+    api.stack.list_sanctioned("Dmitri Ivanovich Petrov")
+    body = {**BODY, "sender": {"name": "Dmitri Ivanovich Petrov", "country": "GB", "address": "1 Main Street"}}
+    refused = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("sdn-1")})
+    problem = refused.get_json()
+    assert refused.mimetype == "application/problem+json" and refused.status_code == 422, problem
+    assert problem["code"] == "blocked_by_compliance" and "sanctioned-remittance-party" in problem["detail"]
+    text = refused.get_data(as_text=True)
+    assert "ofac" not in text.lower() and "9001" not in text and "score" not in text
+    assert api.stack.remittances.orders() == []
+    [alert] = api.stack.monitoring.alerts()
+    assert (alert.rule_id, alert.evidence["ref"], alert.evidence["role"]) == (
+        "sanctioned-remittance-party",
+        "ofac:9001",
+        "sender",
+    )
+
+
+def test_a_possible_sanctions_match_opens_the_order_as_any_other(api: Api):
+    """A possible match is for compliance to review: the sender is told nothing of it (201, the usual body)."""
+    api.stack.list_sanctioned("Dmitri Ivanovich Petrov")
+    body = {**BODY, "sender": {"name": "Dmitri Ivanovich", "country": "GB", "address": "1 Main Street"}}
+    opened = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("sdn-2")})
+    assert opened.status_code == 201, opened.get_json()
+    assert "review" not in opened.get_data(as_text=True)
+    [alert] = api.stack.monitoring.alerts()
+    assert not alert.blocking and api.stack.remittances.orders()[0].review_alerts == (alert.id,)
+
+
 def test_senders_are_rate_limited_per_address_and_status_reads_at_the_general_rate(api: Api):
     """Opening orders is limited like sign-ups (per client address); reading a status is not held to that limit."""
     app = make_app(api.client.application.config["SERVICES_FOR_TESTS"], auth_rate_limit=2, rate_limit=50)
@@ -171,3 +202,37 @@ def test_a_retry_from_another_address_replays_the_order_and_a_guessable_key_is_r
         refused = post("203.0.113.5", {"Idempotency-Key": weak})
         assert (refused.status_code, refused.get_json()["code"]) == (422, "weak_idempotency_key")
     assert len(api.stack.remittances.orders()) == 2
+
+
+def test_the_smishing_name_and_a_tiny_order_are_problems_naming_the_field(api: Api):
+    """F13: a sender "name" carrying a phone number and a link is a 422 ``invalid_name`` on ``sender.name``; KES 10
+    is a 422 on ``amount`` (the minimum is KES 100). Nothing is stored."""
+    scam = {"name": "M-PESA Reversal: call 0700111222 or visit https://evil.example/claim", "country": "GB"}
+    named = api.client.post(
+        "/v1/wallet/remittances", json={**BODY, "sender": scam}, headers={"Idempotency-Key": customer_key("smish")}
+    )
+    problem = named.get_json()
+    assert named.status_code == 422 and named.mimetype == "application/problem+json", problem
+    assert problem["code"] == "invalid_name" and "sender.name" in str(problem)
+    tiny = {**BODY, "amount": {"amount": "10", "asset": "KES"}}
+    small = api.client.post("/v1/wallet/remittances", json=tiny, headers={"Idempotency-Key": customer_key("tiny")})
+    assert small.status_code == 422 and "KES 100" in small.get_json()["detail"] and "amount" in str(small.get_json())
+    assert api.stack.remittances.orders() == []
+
+
+def test_a_second_payment_shows_on_the_status_as_an_excess_refunded(api: Api):
+    """F6: paid twice: the public status says paid_out with ``excess`` (the second payment) and its refund's state."""
+    opened = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("twice")})
+    public_id = opened.get_json()["public_id"]
+    assert opened.get_json()["excess"] is None and opened.get_json()["excess_refund"] is None
+    found = api.stack.remittances.get_public(public_id)
+    api.stack.pay(found)
+    api.stack.pay(found)
+    api.stack.confirm()
+    api.stack.run()
+    status = api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()
+    assert status["state"] == "paid_out" and status["excess"] == {"amount": str(found.usdt.amount), "asset": "USDT"}
+    assert status["excess_refund"] in ("requested", "sent")
+    api.stack.confirm_refunds()
+    api.stack.run()
+    assert api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()["excess_refund"] == "confirmed"

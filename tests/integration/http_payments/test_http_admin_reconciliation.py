@@ -42,6 +42,7 @@ def test_an_admin_reads_the_reconciliation_report(client, auth, stack, shop):
         "deposits-held",
         "wallet-withdrawals",  # nor a withdrawal store
         "withdrawals-in-flight",
+        "remittances-owed",  # nor a remittance store
     }
 
 

@@ -84,6 +84,24 @@ def test_an_overdraft_says_what_is_available_and_needed_never_the_account(ledger
         assert refused.value.details == {"account": ALICE, "available": "800.00", "needed": "900.00"}
 
 
+def test_no_ledger_refusal_names_an_account_in_its_text(ledger: Ledger) -> None:
+    """A zero posting, a missing account (entry or hold) and another asset's account are refused with texts a caller
+    may read; the account's code is only the ``account`` detail."""
+    missing = "liabilities:wallet:usr_nobody:KES"
+    refusals = (
+        lambda: ledger.post(EntryRequest("z", (Posting.debit(FLOAT, kes("0")), Posting.credit(ALICE, kes("0"))))),
+        lambda: ledger.transfer("m", debit=ALICE, credit=missing, amount=kes("1")),
+        lambda: ledger.hold(HoldRequest("h", ALICE, missing, kes("1"))),
+        lambda: ledger.post(
+            EntryRequest("a", (Posting.debit(FLOAT, Money.of("1", USDT)), Posting.credit(ALICE, Money.of("1", USDT))))
+        ),
+    )
+    for refused_by in refusals:
+        with pytest.raises((InvalidInput, NotFound)) as refused:
+            refused_by()
+        assert ":" not in refused.value.message and refused.value.details["account"] in (FLOAT, ALICE, missing)
+
+
 def test_unbalanced_and_mixed_asset_entries_are_refused(ledger: Ledger) -> None:
     """Entries must sum to zero per asset and post each asset to accounts of that asset."""
     with pytest.raises(UnbalancedEntry):

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import typer
-from cryptopay.core.errors import CryptopayError, InsufficientFunds
+from cryptopay.core.errors import CryptopayError
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ def errors_to_exit_codes() -> Iterator[None]:
     try:
         yield
     except CryptopayError as error:
-        account = error.details.get("account") if isinstance(error, InsufficientFunds) else None
+        account = error.details.get("account")  # the ledger's refusals keep it out of their text (callers see those)
         where = f" (account {account})" if account else ""  # operators run the CLI: they may see the chart of accounts
         raise fail(error.message + where, error.exit_code) from None
 

@@ -63,7 +63,8 @@ def _domain_error(error: CryptopayError) -> Response:
         extra.update({k: error.details[k] for k in named if error.details.get(k) is not None})
     if isinstance(error, InsufficientFunds):  # what the balance holds and what was asked: never the account's code
         extra.update({k: error.details[k] for k in ("available", "needed") if error.details.get(k) is not None})
-        _log.info("insufficient funds on %s", error.details.get("account", "an account"))
+    if error.details.get("account") is not None:  # a ledger refusal's account: for the logs, never the caller
+        _log.info("refused %s on ledger account %s", error.code, error.details["account"])
     if error.http_status == 401:
         headers["WWW-Authenticate"] = CHALLENGE
     if error.http_status >= 500:

@@ -54,6 +54,8 @@ def _detail(order: RemittanceOrder) -> dict[str, Any]:
         "payout_state": payout.state.value if payout else "",
         "receipt": (payout.receipt or "") if payout else "",
         "refund": order.refund_id or "",
+        "excess_refunds": " ".join(order.excess_refund_ids),
+        "excess_note": order.excess_note or "",
         "recipient_wallet": order.recipient_id or "",
         "sender_address": order.sender.address or "",
         "notified_at": order.notified_at.isoformat(timespec="seconds") if order.notified_at else "",

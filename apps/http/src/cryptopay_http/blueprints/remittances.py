@@ -19,6 +19,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.mobile_money import mask_msisdn
 from cryptopay.core.money import Money
+from cryptopay.core.payments.model import RefundState
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import OrderRequest
 from flask import Blueprint, Response
@@ -102,7 +103,8 @@ class RemittanceRequest:
 class RemittanceView:
     """An order: what the sender pays (``usdt``) where (``payment_options``, until ``expires_at``), what the
     recipient receives (``kes``), and how far it got. ``state``: awaiting_payment, paying_out, paid_out, refunding,
-    refunded, expired, held (an operator decides)."""
+    refunded, expired, held (an operator decides). ``excess``/``excess_refund``: what arrived beyond the order, and
+    its refund."""
 
     public_id: str
     state: RemittanceState
@@ -118,11 +120,32 @@ class RemittanceView:
     created_at: datetime
     paid_out_at: datetime | None
     finished_at: datetime | None
+    excess: Money | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "USDT that arrived beyond the order (a second or late payment, an overpayment, or what an "
+            "order that expired unpaid received), refunded automatically to the refund address"
+        },
+    )
+    excess_refund: str | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "the state of that refund: requested, sent, confirmed, failed, or needs_operator (it "
+            "could not be sent automatically: support refunds it)"
+        },
+    )
 
     @classmethod
     def of(cls, order: RemittanceOrder) -> RemittanceView:
-        invoice = runtime().services.remittances.invoice(order)
+        remittances = runtime().services.remittances
+        invoice = remittances.invoice(order)
+        refunds = remittances.excess_refunds(order)
+        kept = [r.amount for r in refunds if r.state is not RefundState.FAILED] or [r.amount for r in refunds[-1:]]
+        excess = sum(kept[1:], kept[0]) if kept else None
+        state = refunds[-1].state.value if refunds else None
         return cls(
+            excess=excess,
+            excess_refund="needs_operator" if order.excess_note else state,
             public_id=order.public_id,
             state=order.state,
             recipient_phone=mask_msisdn(order.recipient_phone),

@@ -429,6 +429,7 @@ class Parts:
             clock=self.clock,
             ids=self.ids,
             screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
+            screening=self.screening,
         )
 
     @functools.cached_property
@@ -740,6 +741,7 @@ class Parts:
             wallets=self.storage.unit_of_work,  # wallet payouts, buys, claims
             deposits=self.storage.unit_of_work,  # wallet crypto deposits
             withdrawals=self.storage.unit_of_work,  # wallet crypto withdrawals
+            remittances=self.storage.unit_of_work,  # remittance orders (the desk's USDT)
             runs=self.reconciliation_runs,  # every run's results, for the console
             ids=self.ids,
             retention=RunRetention(

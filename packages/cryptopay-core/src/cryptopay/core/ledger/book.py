@@ -45,15 +45,17 @@ def validate_postings(postings: Sequence[Posting], balances: Mapping[str, Accoun
     """Refuse entries with fewer than two lines, zero lines, unknown accounts, wrong assets or per-asset imbalance."""
     if len(postings) < 2:
         raise UnbalancedEntry("an entry needs at least two postings")
+    # The texts never name the account (its code is ours, and names a user or merchant): it is the ``account`` detail.
     for posting in postings:
         if posting.amount.is_zero():
-            raise InvalidInput(f"posting to {posting.account} has a zero amount")
+            raise InvalidInput(f"a movement of 0 {posting.amount.asset.code} cannot be booked", account=posting.account)
         balance = balances.get(posting.account)
         if balance is None:
-            raise NotFound(f"no ledger account {posting.account!r}")
+            raise NotFound("an account this movement needs is not open", account=posting.account)
         if balance.account.asset != posting.amount.asset:
             raise AssetMismatch(
-                f"account {posting.account} holds {balance.account.asset.code}, not {posting.amount.asset.code}"
+                f"an account of {balance.account.asset.code} cannot take {posting.amount.asset.code}",
+                account=posting.account,
             )
     unbalanced = _imbalance(postings)
     if unbalanced:

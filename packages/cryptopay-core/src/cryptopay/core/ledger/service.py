@@ -331,8 +331,8 @@ class Ledger:
                 raise InvalidInput("a hold needs two different accounts")
             balances = s.lock_balances(codes)
             for code in (request.debit, request.credit):
-                if code not in balances:
-                    raise NotFound(f"no ledger account {code!r}")
+                if code not in balances:  # the code in a detail, never the text (book.validate_postings)
+                    raise NotFound("an account this movement needs is not open", account=code)
             debit, credit = book.apply_hold(balances[request.debit], balances[request.credit], request.amount)
             hold = Hold(
                 id=self._ids.new_id("hld"),

@@ -2,12 +2,13 @@
 and ``chains`` compare them with the outside world; ``treasury`` checks the sweeps and the float B2C results report;
 ``wallets`` checks the personal wallets' accounts against their buys (M-Pesa collections) and transfers (claims);
 ``deposits`` their crypto deposits against the ledger and the suspense account of held ones; ``withdrawals`` their
-crypto withdrawals' holds and entries against their states, and the in-flight accounts.
+crypto withdrawals' holds and entries against their states, and the in-flight accounts; ``remittances`` the
+remittance desk's USDT against what its orders still hold (an excess nobody refunded).
 """
 
 from __future__ import annotations
 
-from cryptopay.core.reconciliation import books, deposits, outside, treasury, wallets, withdrawals
+from cryptopay.core.reconciliation import books, deposits, outside, remittances, treasury, wallets, withdrawals
 from cryptopay.core.reconciliation.model import Check
 
 __all__ = ["CHECKS"]
@@ -38,4 +39,5 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "withdrawals-in-flight", "withdrawals", withdrawals.in_flight_matches_withdrawals, withdrawals.needs_withdrawals
     ),
+    Check("remittances-owed", "remittances", remittances.remittances_owed, remittances.needs_remittances),
 )

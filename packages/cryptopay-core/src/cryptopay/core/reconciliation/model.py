@@ -28,6 +28,7 @@ from cryptopay.core.payments.wrong_network import WrongNetworkPayment
 from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.reconciliation.statement import Statement
+from cryptopay.core.remittances.model import RemittanceOrder
 from cryptopay.core.treasury.model import BookedConversion, FloatReading, Sweep
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
@@ -44,6 +45,7 @@ __all__ = [
     "Difference",
     "OnChain",
     "Records",
+    "RemittanceBooks",
     "Report",
     "WalletBooks",
     "WithdrawalBooks",
@@ -134,6 +136,17 @@ class Records:
     withdrawals: WithdrawalBooks | None = None  # the wallets' crypto withdrawals (None: no withdrawal store)
     conversions: tuple[BookedConversion, ...] = ()  # crypto the treasury sold (it left custody), from the ledger
     wrong_network: tuple[WrongNetworkPayment, ...] = ()  # wrong-network payments booked into custody to be refunded
+    remittances: RemittanceBooks | None = None  # the remittance desk's orders (None: no remittance store)
+
+
+@attrs.frozen(kw_only=True)
+class RemittanceBooks:
+    """The remittance desk's side of a snapshot: every order, those whose conversion was reversed, and the desk's
+    USDT liability less the refunds holding part of it (``available``)."""
+
+    orders: tuple[RemittanceOrder, ...]
+    unconverted: frozenset[str]  # order ids whose conversion has its reversal entry
+    liability: Money
 
 
 @attrs.frozen(kw_only=True)

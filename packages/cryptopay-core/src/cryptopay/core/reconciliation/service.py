@@ -20,10 +20,11 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import NotFound
+from cryptopay.core.flows import REMITTANCE_DESK
 from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import AccountBalance, Hold, Ledger
 from cryptopay.core.listings import Listings, each
-from cryptopay.core.money import ASSETS, KES, Money
+from cryptopay.core.money import ASSETS, KES, USDT, Money
 from cryptopay.core.payments.model import PaymentCredit, Refund
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts.model import Payout, PayoutState
@@ -42,6 +43,7 @@ from cryptopay.core.reconciliation.model import (
     DepositBooks,
     OnChain,
     Records,
+    RemittanceBooks,
     Report,
     RunRetention,
     WalletBooks,
@@ -49,6 +51,7 @@ from cryptopay.core.reconciliation.model import (
 )
 from cryptopay.core.reconciliation.statement import Statement
 from cryptopay.core.reconciliation.wallets import CLAIM_GRACE
+from cryptopay.core.remittances.model import RemittanceOrder, remittance_unconvert_key
 from cryptopay.core.treasury.model import BookedConversion
 from cryptopay.core.treasury.rebalancing import booked_conversions
 from cryptopay.core.wallets.buys import Buy
@@ -59,6 +62,7 @@ from cryptopay.core.wallets.withdrawal_model import Withdrawal
 if TYPE_CHECKING:
     from cryptopay.core.ports.deposits import DepositUowFactory
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
+    from cryptopay.core.ports.remittances import RemittanceReadUowFactory
     from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
     from cryptopay.core.ports.withdrawals import WithdrawalUowFactory
 
@@ -113,6 +117,7 @@ class Reconciliation:
         wallets: WalletUowFactory | None = None,
         deposits: DepositUowFactory | None = None,
         withdrawals: WithdrawalUowFactory | None = None,
+        remittances: RemittanceReadUowFactory | None = None,
         runs: ReconciliationRuns | None = None,
         ids: IdGenerator | None = None,
         retention: RunRetention | None = None,
@@ -129,6 +134,7 @@ class Reconciliation:
         self._wallets = wallets
         self._deposits = deposits
         self._withdrawals = withdrawals
+        self._remittances = remittances
         self._runs, self._ids = runs, ids
         self._retention = retention or RunRetention()
 
@@ -231,7 +237,27 @@ class Reconciliation:
             withdrawals=withdrawal_books,
             conversions=tuple(conversions),
             wrong_network=tuple(strays),
+            remittances=self._remittance_books() if self._remittances is not None else None,
             **self._treasury_records(),
+        )
+
+    # --- the remittance desk ---------------------------------------------------------------------------------
+
+    def _remittance_books(self) -> RemittanceBooks:
+        """Every remittance order, which conversions were reversed, and the desk's USDT less refunds held."""
+        assert self._remittances is not None
+        factory = self._remittances
+
+        def page(before: str | None, limit: int) -> list[RemittanceOrder]:
+            return in_transaction(factory, lambda uow: uow.remittances.list(state=None, before=before, limit=limit))
+
+        orders = tuple(each(page, lambda order: order.id))
+        keys = {remittance_unconvert_key(o.id): o.id for o in orders if o.conversion_entry_id}
+        known = in_transaction(factory, lambda uow: uow.ledger.find_idempotencies(list(keys)) if keys else {})
+        desk = self._balance(flows.merchant_liability(REMITTANCE_DESK, USDT))
+        liability = desk.available if desk is not None else Money.zero(USDT)
+        return RemittanceBooks(
+            orders=orders, unconverted=frozenset(keys[k] for k in known if k in keys), liability=liability
         )
 
     # --- the personal wallets ------------------------------------------------------------------------------

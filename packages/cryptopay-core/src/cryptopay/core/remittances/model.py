@@ -33,10 +33,20 @@ __all__ = [
     "RemittanceRoute",
     "RemittanceState",
     "Sender",
+    "remittance_unconvert_key",
 ]
 
 DESK = REMITTANCE_DESK  # the remittance desk: the invoices' merchant id, the owner of the orders' funds and payouts
 _COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+def remittance_unconvert_key(order_id: str) -> str:
+    """The ledger key of the reversal of an order's conversion (an order refunded instead of paid out).
+
+    >>> remittance_unconvert_key("rmt_1")
+    'remittance:rmt_1:unconvert'
+    """
+    return f"remittance:{order_id}:unconvert"
 
 
 class RemittanceState(enum.Enum):
@@ -127,8 +137,11 @@ class RemittanceOrder:
     assessment: Assessment | None = None  # the Travel Rule's valuation when the order was opened (None: not assessed)
     travel_rule_id: str | None = None  # the record kept once the USDT arrived (at or above the threshold)
     note: str | None = None  # why it is held, or what happened last
+    review_alerts: tuple[str, ...] = ()  # possible sanctions matches when opened: the payout is held for compliance
     paid_out_at: datetime | None = None
     notified_at: datetime | None = None  # when the recipient's SMS went
+    excess_refund_ids: tuple[str, ...] = ()  # refunds of what arrived beyond the order (paid over, late, underpaid)
+    excess_note: str | None = None  # why an excess could not be refunded automatically (an operator refunds it)
     finished_at: datetime | None = None
 
     def __attrs_post_init__(self) -> None:

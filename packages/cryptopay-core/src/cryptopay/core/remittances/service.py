@@ -44,7 +44,10 @@ number's keyed hash on PostgreSQL; SQLite serialises writers anyway), so two wor
 at the same moment cannot both see room under the daily limit.
 
 Compliance: the sender's country goes to monitoring with the order (``Monitoring.check``, a ``remittance`` movement
-in), where the high-risk-jurisdiction rule reads it; the recipient's wallet credit is within its KYC limits (an
+in), where the high-risk-jurisdiction rule reads it; the sender's and the recipient's names are screened against the
+sanctions lists when the order opens (``Monitoring.screen_names``: a match refuses it before the sender pays, with a
+blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator retries or
+refunds, after compliance's review of the alert); the recipient's wallet credit is within its KYC limits (an
 order that could not be credited is refused before the sender pays). Orders at or above the Travel Rule threshold
 need full originator data (see ``travel``).
 """
@@ -73,7 +76,7 @@ from cryptopay.core.mobile_money.phones import mask_msisdn, normalize_msisdn
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
-from cryptopay.core.payments.model import RefundState, StoreSettings
+from cryptopay.core.payments.model import Refund, RefundState, StoreSettings
 from cryptopay.core.payments.refunds import AddressValidator, Refunds, refuse_burn_address, valid_address
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
@@ -83,7 +86,14 @@ from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
 from cryptopay.core.remittances import travel
-from cryptopay.core.remittances.model import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
+from cryptopay.core.remittances.model import (
+    DESK,
+    RemittanceOrder,
+    RemittanceRoute,
+    RemittanceState,
+    Sender,
+    remittance_unconvert_key,
+)
 from cryptopay.core.remittances.watch import current_payout as _current_payout
 from cryptopay.core.remittances.watch import payout_attempts as _attempts
 from cryptopay.core.settlement.model import SettlementMethod
@@ -96,6 +106,13 @@ from cryptopay.core.wallets.service import spending
 __all__ = ["OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
 
 _ACTOR = "system:remittances"
+_CLOSED_INVOICES = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
+_EXCESS_STATES = (
+    RemittanceState.PAYING_OUT,
+    RemittanceState.PAID_OUT,
+    RemittanceState.EXPIRED,
+    RemittanceState.REFUNDED,
+)
 USDT_KES = Pair(USDT, KES)
 
 
@@ -181,7 +198,9 @@ class Remittances:
         assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
         recipient = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
         party = recipient.user_id if recipient else f"phone:{phone}"
-        self.monitoring.before(_movement(order_id, party, kes + charge, request.sender, now, recipient))
+        planned = _movement(order_id, party, kes + charge, request.sender, now, recipient)
+        self.monitoring.before(planned)
+        review = self.monitoring.screen_names(planned, (("sender", request.sender.name), ("recipient", name)))
         self._open_desk()
 
         created: list[RemittanceOrder] = []
@@ -204,9 +223,12 @@ class Remittances:
                 mid=quote.mid,
                 invoice_id=invoice.id,
                 assessment=assessment,
+                review_alerts=tuple(alert.id for alert in review),
             )
             _remittance_uow(uow).remittances.add(order)
             details = {"invoice": invoice.id, "kes": str(kes), "usdt": str(usdt), "country": request.sender.country}
+            if review:
+                details["review_alerts"] = ",".join(order.review_alerts)
             uow.audit.append(_event(f"remittance:{order_id}", "remittance.create", order_id, now, details))
             created.append(order)
 
@@ -391,9 +413,98 @@ class Remittances:
     # --- the worker ----------------------------------------------------------------------------------------------
 
     def advance(self, *, limit: int = 100) -> list[RemittanceOrder]:
-        """The worker's job: move every active order one step (see the module docstring); returns them after."""
+        """The worker's job: move every active order one step (see the module docstring), then refund what any
+        order received beyond it (``refund_excess``); returns the active orders after."""
         active = in_transaction(self.uow, lambda uow: uow.remittances.active(limit=limit))
-        return [self._advance(order.id) for order in active]
+        moved = [self._advance(order.id) for order in active]
+        self.refund_excess()
+        return moved
+
+    # --- what arrived beyond the order -----------------------------------------------------------------------
+
+    def refund_excess(self) -> list[RemittanceOrder]:
+        """Send back, to the order's refund address, whatever an order's address received beyond what the order
+        took: a second payment or an overpayment of a paid order (``Refunds.owed``: the confirmed excess and every
+        late payment), everything received by an order that expired (underpaid) or was refunded already (a payment
+        after the refund). Read from the invoices the watchers still scan (a late payment can only arrive on one),
+        each refund through ``Refunds`` (held from the desk's balance, sent by the hot wallet) and audited
+        ``remittance.excess_refund``. One that cannot be asked (no hot wallet on that network) is kept on the order
+        (``excess_note``), audited ``remittance.excess_held`` for an operator, and is a reconciliation difference
+        (``remittances_owed``) until it is refunded. Orders still awaiting payment, being refunded whole or held
+        are left to their own path. Returns the orders with a new refund or note."""
+        now = self.clock.now()
+        owed = in_transaction(
+            self.uow,
+            lambda uow: [
+                (invoice.order_id, invoice.id)
+                for invoice in uow.invoices.watching(now)
+                if invoice.merchant_id == DESK and invoice.order_id and invoice.state in _CLOSED_INVOICES
+            ],
+        )
+        changed = []
+        for order_id, invoice_id in owed:
+            if (order := self._refund_excess_of(order_id, invoice_id)) is not None:
+                changed.append(order)
+        return changed
+
+    def _refund_excess_of(self, order_id: str, invoice_id: str) -> RemittanceOrder | None:
+        order = self.get(order_id)
+        if order.invoice_id != invoice_id or order.state not in _EXCESS_STATES:
+            return None
+        if order.state is RemittanceState.REFUNDED and order.refund_id is None:
+            return None
+        invoice = self.invoicing.get_invoice(invoice_id)
+        rails = sorted({p.rail_key for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))})
+        changed = None
+        for rail in rails:
+            amount = self._excess(order, invoice, rail)
+            if not amount.is_positive():
+                continue
+            try:
+                refund = self.refunds.refund(
+                    invoice_id, address=order.refund_address, requested_by=_ACTOR, rail=rail, amount=amount
+                )
+            except CryptopayError as error:
+                if self._excess(order, invoice, rail).is_positive():  # else another worker refunded it meanwhile
+                    changed = in_transaction(self.uow, partial(self._excess_held, order_id=order_id, error=error))
+                continue
+            changed = in_transaction(self.uow, partial(self._excess_asked, order_id=order_id, refund=refund))
+        return changed
+
+    def _excess(self, order: RemittanceOrder, invoice: Invoice, rail: str) -> Money:
+        """What ``order`` holds on ``rail`` beyond what it took: beyond the price of a settled invoice paid out (or
+        being paid), everything of an order that ended without taking the USDT (expired, refunded)."""
+        if invoice.state is InvoiceState.SETTLED and order.state in (
+            RemittanceState.PAYING_OUT,
+            RemittanceState.PAID_OUT,
+        ):
+            return self.refunds.owed(invoice.id, rail)
+        if order.state in (RemittanceState.EXPIRED, RemittanceState.REFUNDED):
+            return self.refunds.refundable(invoice.id, rail)
+        return Money.zero(USDT)
+
+    def _excess_asked(self, uow: RemittanceUnitOfWork, order_id: str, refund: Refund) -> RemittanceOrder:
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        order.excess_refund_ids, order.excess_note = (*order.excess_refund_ids, refund.id), None
+        uow.remittances.update(order)
+        details = {"refund": refund.id, "amount": str(refund.amount), "rail": refund.rail_key}
+        details["state"] = order.state.value
+        uow.audit.append(_event(_ACTOR, "remittance.excess_refund", order.id, now, details))
+        return order
+
+    def _excess_held(self, uow: RemittanceUnitOfWork, order_id: str, error: CryptopayError) -> RemittanceOrder:
+        order = _order(uow, order_id, lock=True)
+        note = f"what arrived beyond the order could not be refunded: {error.message}"
+        if order.excess_note != note:  # audited once per reason, not every 15 seconds
+            order.excess_note = note
+            uow.remittances.update(order)
+            details = {"reason": error.code, "note": note}
+            uow.audit.append(_event(_ACTOR, "remittance.excess_held", order.id, self.clock.now(), details))
+        return order
+
+    def excess_refunds(self, order: RemittanceOrder) -> list[Refund]:
+        """The refunds of what ``order`` received beyond itself, oldest first."""
+        return [self.refunds.get_refund(refund_id) for refund_id in order.excess_refund_ids]
 
     def _advance(self, order_id: str) -> RemittanceOrder:
         order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id))
@@ -481,7 +592,18 @@ class Remittances:
         order.travel_rule_id = record.id if record else None
 
     def _pay_out(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> _Wait | None:
-        """Credit the recipient's wallet when it can take it, else plan the B2C payout (or wait for the next day)."""
+        """Credit the recipient's wallet when it can take it, else plan the B2C payout (or wait for the next day);
+        held when a possible sanctions match is under review, or the recipient's wallet is frozen."""
+        if order.review_alerts:
+            alerts = ",".join(order.review_alerts)
+            order.hold(
+                f"a possible sanctions match is under compliance review (alerts {alerts}): an operator pays it "
+                "out (retry) once compliance cleared it, or refunds"
+            )
+            uow.remittances.update(order)
+            details = {"reason": "sanctions_review", "alerts": alerts}
+            uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, details))
+            return None
         wallet = uow.wallets.by_phone(order.recipient_phone)
         if wallet is not None and wallet.frozen:
             order.hold("the recipient's wallet is frozen: an operator retries (B2C) or refunds")
@@ -679,7 +801,7 @@ class Remittances:
     def _unconvert(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, note: str) -> None:
         """Back to USDT (the conversion reversed), to be refunded: ``refunding``."""
         if order.conversion_entry_id is not None:
-            key = f"remittance:{order.id}:unconvert"
+            key = remittance_unconvert_key(order.id)
             self.ledger.reverse(order.conversion_entry_id, key, description=note, session=uow.ledger)
         order.state, order.note, order.next_attempt_at = RemittanceState.REFUNDING, note, None
         uow.remittances.update(order)
@@ -703,7 +825,8 @@ class Remittances:
     def _request_refund(self, order_id: str, actor: str) -> RemittanceOrder:
         """Ask the refund machinery to send everything the invoice received back (adopting one already asked)."""
         order = self.get(order_id)
-        open_ = [r for r in self.refunds.list_refunds(order.invoice_id) if r.state is not RefundState.FAILED]
+        mine = [r for r in self.refunds.list_refunds(order.invoice_id) if r.id not in order.excess_refund_ids]
+        open_ = [r for r in mine if r.state is not RefundState.FAILED]
         if open_:
             refund_id = open_[0].id
         else:
@@ -715,7 +838,11 @@ class Remittances:
                     invoice.id, address=order.refund_address, requested_by=actor, rail=rail, amount=amount
                 ).id
             except CryptopayError as error:
-                raced = [r for r in self.refunds.list_refunds(order.invoice_id) if r.state is not RefundState.FAILED]
+                raced = [
+                    r
+                    for r in self.refunds.list_refunds(order.invoice_id)
+                    if r.state is not RefundState.FAILED and r.id not in order.excess_refund_ids
+                ]
                 if not raced:  # else another worker asked for it meanwhile (the invoice's lock let one through)
                     return in_transaction(self.uow, partial(self._refund_refused, order_id=order_id, error=error))
                 refund_id = raced[0].id
