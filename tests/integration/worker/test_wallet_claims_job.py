@@ -38,7 +38,7 @@ def test_an_unclaimed_transfer_goes_back_when_the_job_runs_after_seven_days(tmp_
             uow.kyc.update(profile)
         services.ledger.open_account(Account(FLOAT, AccountKind.ASSET, KES, allow_negative=True))
         services.ledger.transfer("fund", debit=FLOAT, credit=wallet_account(user.id, KES), amount=Money.of(90, KES))
-        sent = services.wallets.send(user.id, "0733000003", Money.of(40, KES))
+        sent = services.wallets.send(user.id, "0733000003", Money.of(60, KES))
         assert build_registry(WorkerServices.of(services)).get(WALLET_CLAIMS_EXPIRE) is not None
         clock.advance(days=8)
         services.queue.enqueue(WALLET_CLAIMS_EXPIRE, {})
