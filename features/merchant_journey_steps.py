@@ -29,6 +29,7 @@ MERCHANT = "m1"
 EXCEPTIONS = {
     "nothing unusual": InvoiceException.NONE,
     "paid partially": InvoiceException.PAID_PARTIAL,
+    "paid short within the tolerance": InvoiceException.PAID_UNDER_TOLERATED,
     "paid over": InvoiceException.PAID_OVER,
     "paid late": InvoiceException.PAID_LATE,
 }

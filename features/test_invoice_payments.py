@@ -12,6 +12,7 @@ scenarios("invoice_payments.feature")
 NOTES = {
     "nothing unusual": "none",
     "paid partially": "paid_partial",
+    "paid short within the tolerance": "paid_under_tolerated",
     "paid over": "paid_over",
     "paid late": "paid_late",
 }

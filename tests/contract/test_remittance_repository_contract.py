@@ -133,6 +133,39 @@ def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_with_a_stored_aud
     assert stack.order(sender=Sender(name="Grace Otieno", country="GB")).state is RemittanceState.AWAITING_PAYMENT
 
 
+def test_a_sanctioned_sender_is_refused_and_a_possible_match_is_held_with_stored_audited_alerts(backend: Backend):
+    """Names screened when the order opens, over the backend's lists: a listed sender is refused before paying, its
+    blocking alert (entry, score) and audit record stored, no order; a possible match opens an order that keeps its
+    alert id and, once paid, is held (no payout) until an operator pays it out."""
+    stack = remittance_stack(backend)
+    stack.list_sanctioned("Dmitri Ivanovich Petrov")
+    with pytest.raises(Blocked) as refused:
+        stack.order(sender=Sender(name="Dmitri Ivanovich Petrov", country="GB", address="1 Strand, London"))
+    assert "ofac" not in refused.value.message
+    [blocking] = stack.monitoring.alerts()
+    assert (blocking.rule_id, blocking.blocking, blocking.evidence["ref"]) == (
+        "sanctioned-remittance-party",
+        True,
+        "ofac:9001",
+    )
+    assert blocking.evidence["counterparty"] == "Dmitri Ivanovich Petrov" and blocking.evidence["score"] == "100"
+    with backend.uow() as uow:
+        raised = [r for r in uow.audit.records() if r.action == "compliance.alert_raised"]
+        assert [(r.subject, dict(r.details)["blocking"]) for r in raised] == [(f"alert:{blocking.id}", "True")]
+        assert uow.remittances.list(state=None, before=None, limit=10) == []
+    order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="1 Strand, London"))
+    possible = next(a for a in stack.monitoring.alerts() if a.id != blocking.id)
+    assert not possible.blocking and stack.get(order).review_alerts == (possible.id,)
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    held = stack.get(order)
+    assert (held.state, held.payout_id) == (RemittanceState.HELD, None)
+    stack.remittances.retry(order.id, actor="ops:compliance")
+    stack.run()
+    assert stack.get(order).state is RemittanceState.PAID_OUT and stack.books_balanced()
+
+
 def _last_attempt_failed(backend: Backend, scenario: Scenario) -> tuple[RemittanceStack, RemittanceOrder]:
     """One attempt allowed to ``254711000008``; M-Pesa's answers held back: the order's payout is sent and waits."""
     stack = remittance_stack(backend, policy=RetryPolicy(attempts=1))

@@ -138,7 +138,7 @@ def test_the_whole_p2p_journey_on_this_backend(backend: Backend):
     stack.fund(amina, "20", "USDT")
     stack.wallets.send(amina.id, "0712000002", Money.of("100", KES), note="chai")
     invited = stack.wallets.send(amina.id, "0733000003", Money.of("50", KES))
-    unclaimed = stack.wallets.send(amina.id, "0733000004", Money.of("25", KES))
+    unclaimed = stack.wallets.send(amina.id, "0733000004", Money.of("75", KES))
     chebet = stack.sign_up("0733000003")
     stack.clock.advance(days=8)
     from cryptopay.core.wallets.claims import return_expired_claims
@@ -318,3 +318,68 @@ def test_sends_feed_monitoring_on_this_backend(backend: Backend):
     assert sorted((m.party_id, m.direction.value) for m in journal).count((amina.id, "out")) == 3
     assert len(journal) == 6 and {m.id.rsplit(":", 1)[1] for m in journal} == {"in", "out"}
     assert sorted(a.rule_id for a in monitoring.alerts()) == ["p2p-over-50k", "p2p-structuring"]
+
+
+def _invite_refusals(backend: Backend) -> list[dict[str, str]]:
+    with backend.uow() as uow:
+        return [dict(r.details) for r in uow.audit.records() if r.action == "wallet.invite_refused"]
+
+
+def test_invitations_have_a_minimum_and_limits_per_sender_on_this_backend(backend: Backend):
+    """F15: a send to a number with no wallet is worth at least KES 50 (USDT dust is refused); at most 5 wait at
+    once; each refusal is a 422 ``invite_limit`` saying what remains, audited ``wallet.invite_refused``, and moves
+    nothing. Sends to people with wallets are not limited; a claimed invitation frees its place."""
+    from cryptopay.core.wallets.service import InviteLimit
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1, username="amina")
+    stack.sign_up("0712000002")
+    stack.fund(amina, "5000", "KES")
+    stack.fund(amina, "20", "USDT")
+    for amount in (Money.of("49", KES), Money.of("0.01", USDT)):
+        with pytest.raises(InviteLimit) as refused:
+            stack.wallets.send(amina.id, "0733000000", amount)
+        assert refused.value.code == "invite_limit" and refused.value.details["limit"] == "invite.minimum"
+        assert refused.value.details["open_remaining"] == "5"
+    for n in range(5):
+        stack.wallets.send(amina.id, f"073300000{n + 1}", Money.of("50", KES))
+    with pytest.raises(InviteLimit) as refused:
+        stack.wallets.send(amina.id, "0733000009", Money.of("50", KES))
+    assert refused.value.details["limit"] == "invite.open" and refused.value.details["open_remaining"] == "0"
+    stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))  # a wallet: no invitation, no limit
+    assert stack.balance(amina, "KES").amount == 5000 - 250 - 10
+    refusals = _invite_refusals(backend)
+    assert [r["limit"] for r in refusals] == ["invite.minimum", "invite.minimum", "invite.open"]
+    stack.sign_up("0733000001")  # claims one invitation: a place is free again
+    assert stack.wallets.send(amina.id, "0733000009", Money.of("50", KES)).state is TransferState.AWAITING_CLAIM
+
+
+def test_a_sender_invites_at_most_ten_new_numbers_a_day_on_this_backend(backend: Backend):
+    """F15: the eleventh new number in one Nairobi day is refused (``invite.per_day``); a number already invited
+    today may be sent to again; the next day there is room again."""
+    from cryptopay.core.wallets.claims import return_expired_claims
+    from cryptopay.core.wallets.service import InviteLimit
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1, username="amina")
+    stack.fund(amina, "5000", "KES")
+    for n in range(10):
+        stack.wallets.send(amina.id, f"07330000{n:02d}", Money.of("50", KES))
+        if n % 2 == 0:  # claimed at once: the open invitations stay below their limit
+            stack.sign_up(f"07330000{n:02d}")
+        else:
+            stack.clock.advance(minutes=1)
+    # five still open: return them (as if their window ended) without leaving the day
+    with backend.uow() as uow:
+        for transfer in uow.wallet_transfers.for_user(amina.id, after=None, limit=50):
+            if transfer.state is TransferState.AWAITING_CLAIM:
+                transfer.claim_expires_at = stack.clock.now() - timedelta(seconds=1)
+                uow.wallet_transfers.update(transfer)
+    assert return_expired_claims(backend.uow, stack.ledger, now=stack.clock.now()) == 5
+    with pytest.raises(InviteLimit) as refused:
+        stack.wallets.send(amina.id, "0733000099", Money.of("50", KES))
+    assert refused.value.details["limit"] == "invite.per_day"
+    assert refused.value.details["new_numbers_remaining_today"] == "0"
+    stack.wallets.send(amina.id, "0733000000", Money.of("50", KES))  # invited today already: not a new number
+    stack.clock.advance(days=1)
+    assert stack.wallets.send(amina.id, "0733000099", Money.of("50", KES)).state is TransferState.AWAITING_CLAIM

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import attrs
+from cryptopay.adapters.sanctions import RapidfuzzMatcher
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.rules import default_rules
+from cryptopay.core.compliance.screening import ListEntry, Screening
 from cryptopay.core.compliance.travel_rule import TravelRule
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import Money
@@ -53,6 +55,7 @@ class RemittanceStack:
     monitoring: Monitoring
     scanners: dict[str, ChainScanner]
     detection_cursors: InMemoryScanCursorStore
+    screening: Screening
     answers: Callable[[], object] | None = None  # brings M-Pesa's answers back (default: the fake's outbox)
 
     @property
@@ -138,6 +141,14 @@ class RemittanceStack:
         for withdrawal_id in list(sender.sent):
             sender.finish(withdrawal_id, TxState.CONFIRMED)
 
+    def list_sanctioned(self, *names: str) -> None:
+        """An OFAC-style list naming one listed individual per name (``ofac:9000N``)."""
+        entries = [
+            ListEntry(ref=f"ofac:{9000 + i}", kind="individual", names=(n,), programs=("SDGT",))
+            for i, n in enumerate(names, 1)
+        ]
+        self.screening.import_list("ofac_sdn", "12/01/2026", entries, actor="operator:test")
+
     def books_balanced(self) -> bool:
         return set(self.ledger.trial_balance().values()) <= {0}
 
@@ -155,7 +166,8 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
     invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=pricer, derivers=derivers)
     detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=cursors)
     refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=senders, pricer=pricer, quotes=quotes)
-    monitoring = Monitoring(uow=uow, rules=default_rules(), clock=clock, ids=ids)
+    screening = Screening(uow=uow, matcher=RapidfuzzMatcher(), clock=clock, ids=ids)
+    monitoring = Monitoring(uow=uow, rules=default_rules(), clock=clock, ids=ids, screening=screening)
     rails = tuple(rail_for(n, "USDT", confirmations=3) for n in NETWORKS)
     remittances = Remittances(
         uow=uow,
@@ -174,7 +186,7 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
     )
     scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in chains.items()}
     return RemittanceStack(
-        wallet, chains, senders, detection, invoicing, refunds, remittances, monitoring, scanners, cursors
+        wallet, chains, senders, detection, invoicing, refunds, remittances, monitoring, scanners, cursors, screening
     )
 
 

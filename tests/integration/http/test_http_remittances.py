@@ -135,6 +135,37 @@ def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_naming_the_rule(a
     assert [a.rule_id for a in api.stack.monitoring.alerts()] == ["call-for-action-remittance"]
 
 
+def test_a_sanctioned_sender_is_refused_naming_the_rule_and_never_the_list_entry(api: Api):
+    """A listed sender's name: a 422 problem ``blocked_by_compliance`` naming the rule, not the list, entry, listed
+    name or score; nothing stored; compliance has the blocking alert with that evidence."""
+    api.stack.list_sanctioned("Dmitri Ivanovich Petrov")
+    body = {**BODY, "sender": {"name": "Dmitri Ivanovich Petrov", "country": "GB", "address": "1 Main Street"}}
+    refused = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("sdn-1")})
+    problem = refused.get_json()
+    assert refused.mimetype == "application/problem+json" and refused.status_code == 422, problem
+    assert problem["code"] == "blocked_by_compliance" and "sanctioned-remittance-party" in problem["detail"]
+    text = refused.get_data(as_text=True)
+    assert "ofac" not in text.lower() and "9001" not in text and "score" not in text
+    assert api.stack.remittances.orders() == []
+    [alert] = api.stack.monitoring.alerts()
+    assert (alert.rule_id, alert.evidence["ref"], alert.evidence["role"]) == (
+        "sanctioned-remittance-party",
+        "ofac:9001",
+        "sender",
+    )
+
+
+def test_a_possible_sanctions_match_opens_the_order_as_any_other(api: Api):
+    """A possible match is for compliance to review: the sender is told nothing of it (201, the usual body)."""
+    api.stack.list_sanctioned("Dmitri Ivanovich Petrov")
+    body = {**BODY, "sender": {"name": "Dmitri Ivanovich", "country": "GB", "address": "1 Main Street"}}
+    opened = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("sdn-2")})
+    assert opened.status_code == 201, opened.get_json()
+    assert "review" not in opened.get_data(as_text=True)
+    [alert] = api.stack.monitoring.alerts()
+    assert not alert.blocking and api.stack.remittances.orders()[0].review_alerts == (alert.id,)
+
+
 def test_senders_are_rate_limited_per_address_and_status_reads_at_the_general_rate(api: Api):
     """Opening orders is limited like sign-ups (per client address); reading a status is not held to that limit."""
     app = make_app(api.client.application.config["SERVICES_FOR_TESTS"], auth_rate_limit=2, rate_limit=50)

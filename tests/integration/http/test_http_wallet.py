@@ -331,3 +331,19 @@ def test_sell_usdt_plans_a_b2c_payout_to_my_own_phone(api: WalletApi):
     )
     again = api.client.get(f"/v1/wallet/sells/{view['id']}", headers=headers).get_json()
     assert again["kes"] == {"amount": "1293.50", "asset": "KES"}
+
+
+def test_dust_to_a_number_with_no_wallet_is_an_invite_limit_problem(api: WalletApi):
+    """F15: 0.01 USDT-worth (here KES 1) to a number with no wallet: 422 ``invite_limit`` naming the limit, the
+    minimum and what remains; nothing moves, no SMS goes."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.tier_1(amina)
+    api.fund(amina, "1000")
+    headers = {**api.login("0712000001"), "Idempotency-Key": "dust-1"}
+    body = {"to": "0719900001", "amount": {"amount": "1", "asset": "KES"}}
+    refused = api.client.post("/v1/wallet/transfers", json=body, headers=headers)
+    problem = refused.get_json()
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json", problem
+    assert (problem["code"], problem["limit"], problem["minimum"]) == ("invite_limit", "invite.minimum", "50.00")
+    assert problem["open_remaining"] == "5" and problem["new_numbers_remaining_today"] == "10"
+    assert api.services.wallets.balances(amina)["KES"].amount == 1000

@@ -136,7 +136,8 @@ def test_refusals_read_once_and_write_nothing(stack: WalletStack, relay: RoundTr
 
 def test_a_number_without_a_wallet_costs_one_more(stack: WalletStack, relay: RoundTripRelay) -> None:
     """The claims account is not locked by the read (that would queue every send on one row): the ledger locks
-    it, one more round trip. The SMS invitation's audit record follows the commit in a transaction of its own."""
+    it, one more round trip; the invitation limits read the sender's transfers of the claim window, one more. The
+    SMS invitation's audit record follows the commit in a transaction of its own."""
     amina = _user_id(stack, AMINA)
     stack.wallets.send(amina, BARAKA, Money.of("10", KES))
     relay.reset()
@@ -144,8 +145,8 @@ def test_a_number_without_a_wallet_costs_one_more(stack: WalletStack, relay: Rou
     assert transfer.state is TransferState.AWAITING_CLAIM
     send = relay.statements[: relay.statements.index("BEGIN")]  # the audit record's transaction follows
     assert send[0].startswith(READ), send
-    assert [s.split(" ", 1)[0] for s in send[1:] if s != "Sync"] == ["SELECT", "EXECUTE"]
-    assert send.count("Sync") == 1  # the claims account's lock; the read and the commit are simple queries
+    assert [s.split(" ", 1)[0] for s in send[1:] if s != "Sync"] == ["SELECT", "SELECT", "EXECUTE"]
+    assert send.count("Sync") == 2  # the invitation limits, the claims account's lock; the read, the commit simple
     with stack.backend.uow() as uow:
         assert [r.action for r in uow.audit.records()][-1] == "wallet.invitation"
 

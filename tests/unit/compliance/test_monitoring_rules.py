@@ -35,6 +35,7 @@ PRODUCTS = ["wallet_buy", "wallet_sell", "p2p", "withdraw", "merchant_payment", 
             '{"version": 1, "rules": [{"id": "a", "kind": "sanctioned_counterparty"}, {"id": "a", "kind": "sanctioned_counterparty"}]}',
             "unique",
         ),
+        ('{"version": 1, "rules": [{"id": "a", "kind": "sanctioned_name", "review_score": "150"}]}', "percentage"),
         ("not json", "not valid JSON"),
     ],
 )

@@ -133,6 +133,44 @@ def test_a_withdrawal_to_a_sanctioned_address_is_blocked_before_anything_is_sign
     assert [a.rule_id for a in rig.monitoring.alerts()] == ["sanctioned"]
 
 
+NAMED_RULES = """{"version": 7, "rules": [
+  {"id": "named", "kind": "sanctioned_name", "products": ["remittance"], "directions": ["in"], "blocking": true,
+   "review_score": "80"},
+  {"id": "named-flag", "kind": "sanctioned_name", "products": ["bill"]}]}"""
+
+
+def test_names_are_screened_per_the_rules_scope_strong_matches_refused_possible_ones_flagged_once():
+    """``screen_names``: only for movements a ``sanctioned_name`` rule watches; a match at the threshold of a blocking
+    rule refuses (naming the rule) with a blocking alert; one of a non-blocking rule, or a possible match (from
+    ``review_score``), is a non-blocking alert returned to the product; screening one movement again raises nothing
+    twice; without a screening nothing is screened."""
+    storage = InMemoryStorage(**monitoring_repositories())
+    service = loaded(storage)
+    rig = MonitoringRig(storage)
+    monitoring = Monitoring(
+        uow=storage.unit_of_work, rules=load_rules(NAMED_RULES), clock=rig.clock, ids=SequentialIds(), screening=service
+    )
+    remittance = rig.movement("5000", direction=Direction.IN, product="remittance")
+    withdrawal = rig.movement("5000", direction=Direction.OUT, product="withdraw")
+    listed = [("sender", "GARCIA Jose Ramon NUNEZ")]
+    assert monitoring.screen_names(withdrawal, listed) == []
+    with pytest.raises(Blocked, match="'named'") as refused:
+        monitoring.screen_names(remittance, listed)
+    assert "ofac" not in refused.value.message.lower()
+    [blocking] = monitoring.alerts()
+    assert blocking.blocking and (blocking.evidence["ref"], blocking.evidence["match"]) == ("ofac:30001", "strong")
+    [possible] = monitoring.screen_names(remittance, [("recipient", "Jose Ramon Nunez")])
+    assert (
+        not possible.blocking and possible.evidence["match"] == "possible" and possible.evidence["role"] == "recipient"
+    )
+    assert monitoring.screen_names(remittance, [("recipient", "Jose Ramon Nunez")]) == []  # raised once
+    bill = rig.movement("5000", direction=Direction.OUT, product="bill")
+    [flagged] = monitoring.screen_names(bill, listed)
+    assert not flagged.blocking and flagged.evidence["match"] == "strong"
+    assert attrs.evolve(monitoring, screening=None).screen_names(remittance, listed) == []
+    assert monitoring.check(remittance) == []  # the name rule is not the movement's: ``check`` leaves it alone
+
+
 names = st.text(alphabet=st.sampled_from("abcdeéèñÑOÖuüíI -'."), min_size=1, max_size=24)
 
 

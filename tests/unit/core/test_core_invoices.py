@@ -135,13 +135,31 @@ def test_payments_across_rails_add_up():
     assert inv.state is InvoiceState.PROCESSING and inv.total_paid(USDT) == usdt(100)
 
 
-def test_underpayment_within_tolerance_settles():
-    """99.5 of 100 with a 1% tolerance settles with no exception."""
+def test_underpayment_within_tolerance_settles_marked_with_its_shortfall():
+    """99.5 of 100 with a 1% tolerance settles, marked ``paid_under_tolerated`` (review F9: never ``none``), and
+    the settled event tells the shop the 0.5 it ships without."""
     inv = invoice(tolerance_percent=1)
     paid = transfer("99.5")
     inv.record_transfer(paid, now=NOW)
-    inv.confirm_transfer(paid.key, 2, now=NOW)
-    assert (inv.state, inv.exception) == (InvoiceState.SETTLED, InvoiceException.NONE)
+    events = inv.confirm_transfer(paid.key, 2, now=NOW)
+    assert (inv.state, inv.exception) == (InvoiceState.SETTLED, InvoiceException.PAID_UNDER_TOLERATED)
+    assert inv.shortfall() == usdt("0.5")
+    (settled,) = [e for e in events if e.name == "invoice.settled"]
+    assert (settled.data["exception"], settled.data["shortfall"], settled.data["shortfall_asset"]) == (
+        "paid_under_tolerated",
+        "0.500000",
+        "USDT",
+    )
+
+
+def test_an_exact_payment_has_no_shortfall_and_no_exception():
+    """Paid in full with a tolerance set: ``none``, a zero shortfall, and no shortfall in the events."""
+    inv = invoice(tolerance_percent=1)
+    paid = transfer("100")
+    inv.record_transfer(paid, now=NOW)
+    events = inv.confirm_transfer(paid.key, 2, now=NOW)
+    assert (inv.exception, inv.shortfall()) == (InvoiceException.NONE, usdt(0))
+    assert all("shortfall" not in e.data for e in events)
 
 
 def test_underpayment_beyond_tolerance_is_partial_then_expires():
@@ -301,3 +319,20 @@ def test_every_invoice_event_carries_the_order_id_and_metadata_as_objects():
     assert later and all(
         e.payload["order_id"] == "order-7" and e.payload["metadata"] == {"cart": "c-88"} for e in later
     )
+
+
+def test_a_store_tolerance_stored_above_the_cap_reads_as_the_cap():
+    """Review F9: a tolerance saved before the cap existed (99.99) reads as 5, so no new invoice tolerates more,
+    and setting one above the cap is refused naming the field."""
+    from decimal import Decimal
+
+    from cryptopay.core.errors import InvalidInput
+    from cryptopay.core.payments.model import MAX_TOLERANCE_PERCENT, StoreSettings, check_tolerance
+    from cryptopay.core.rails import rail_for
+
+    stored = StoreSettings(merchant_id="m1", rails=[rail_for("tron", "USDT")], tolerance_percent="99.99")
+    assert stored.tolerance_percent == MAX_TOLERANCE_PERCENT == Decimal(5)
+    assert check_tolerance(Decimal("5")) == 5
+    with pytest.raises(InvalidInput, match="tolerance_percent must be a percent from 0 to 5") as refused:
+        check_tolerance(Decimal("5.01"))
+    assert refused.value.details["field"] == "tolerance_percent"

@@ -65,12 +65,14 @@ def test_only_the_deposit_address_matters(stack: PaymentsStack) -> None:
 
 
 def test_underpayment_within_tolerance_settles(stack: PaymentsStack) -> None:
-    """99.50 of 100 with a 1% tolerance settles with nothing unusual; the merchant gets what was paid, less fee."""
+    """99.50 of 100 with a 1% tolerance settles, marked paid_under_tolerated (0.50 short); the merchant gets what
+    was paid, less fee."""
     invoice = stack.invoicing.create_invoice("m1", usdt("100"))
     stack.pay(invoice.id, usdt("99.5"))
     stack.confirm(3)
     settled = stack.invoice(invoice.id)
-    assert (settled.state, settled.exception) == (InvoiceState.SETTLED, InvoiceException.NONE)
+    assert (settled.state, settled.exception) == (InvoiceState.SETTLED, InvoiceException.PAID_UNDER_TOLERATED)
+    assert settled.shortfall() == usdt("0.5")
     assert stack.balance(CUSTODY) == usdt("99.5")
 
 

@@ -176,6 +176,72 @@ def test_a_sender_in_a_call_for_action_jurisdiction_is_refused_before_paying(sta
     assert alert.party_id == "phone:254712345678"
 
 
+LISTED = "Dmitri Ivanovich Petrov"
+
+
+@pytest.mark.parametrize(
+    ("sender", "recipient", "role"),
+    [("PETROV Dmitri Ivanovich", "Achieng Otieno", "sender"), ("Grace Otieno", "Dmitry Ivanovich Petrov", "recipient")],
+)
+def test_a_sender_or_recipient_on_a_sanctions_list_is_refused_before_paying(stack, sender, recipient, role):
+    """The originator's and the recipient's names screened when the order opens (the default rule set's blocking
+    ``sanctioned-remittance-party``, the screening's threshold): a match is refused (``blocked_by_compliance``, naming
+    the rule and never the list entry), nothing is stored; compliance has a blocking alert with the evidence."""
+    stack.list_sanctioned(LISTED, "Mujahidin Youth Movement")
+    with pytest.raises(Blocked) as refused:
+        stack.order(sender=Sender(name=sender, country="GB", address="12 Acacia Road"), name=recipient)
+    assert refused.value.code == "blocked_by_compliance" and "sanctioned-remittance-party" in refused.value.message
+    assert "ofac" not in refused.value.message and "Petrov" not in refused.value.message
+    assert "Petrov" not in str(refused.value.details)
+    assert stack.remittances.orders() == []
+    [alert] = stack.monitoring.alerts()
+    assert (alert.rule_id, alert.kind, alert.blocking) == ("sanctioned-remittance-party", "sanctioned_name", True)
+    evidence = alert.evidence
+    assert (evidence["role"], evidence["listed_name"], evidence["list"], evidence["ref"]) == (
+        role,
+        LISTED,
+        "ofac_sdn",
+        "ofac:9001",
+    )
+    assert evidence["match"] == "strong" and float(evidence["score"]) >= 90
+    assert alert.party_id == "phone:254712345678" and alert.movement_id.startswith("remittance:rmt_")
+
+
+def test_a_possible_sanctions_match_opens_the_order_and_holds_its_payout_for_compliance(stack):
+    """A name scoring from the rule's ``review_score`` (80) up to the threshold (90): the order opens, with a
+    non-blocking alert; once paid its shillings are held (no payout, audited ``remittance.held``) until an operator,
+    compliance having cleared it, pays it out."""
+    stack.list_sanctioned(LISTED)
+    order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="12 Acacia Road"))
+    [alert] = stack.monitoring.alerts()
+    assert (alert.blocking, alert.evidence["match"], alert.evidence["role"]) == (False, "possible", "sender")
+    assert 80 <= float(alert.evidence["score"]) < 90 and order.review_alerts == (alert.id,)
+    clean = stack.order(amount="5000")
+    assert clean.review_alerts == ()
+    for paid in (order, clean):
+        stack.pay(paid)
+    stack.confirm()
+    stack.run()
+    held = stack.get(order)
+    assert held.state is RemittanceState.HELD and alert.id in (held.note or "") and held.payout_id is None
+    assert stack.get(clean).state is RemittanceState.PAID_OUT
+    with stack.wallet.backend.uow() as uow:
+        reasons = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.held"]
+    assert reasons == [{"reason": "sanctions_review", "alerts": alert.id}]
+    stack.run()
+    assert stack.get(order).state is RemittanceState.HELD  # the worker never pays it out on its own
+    stack.remittances.retry(order.id, actor="ops:compliance")
+    stack.run()
+    assert stack.get(order).state is RemittanceState.PAID_OUT and stack.books_balanced()
+
+
+def test_names_far_from_any_listed_name_raise_nothing(stack):
+    """Below the review score nothing is raised and the order is paid out as usual."""
+    stack.list_sanctioned(LISTED)
+    order = stack.order(sender=Sender(name="Dmitri Kamau", country="GB"), name="Ivan Otieno")
+    assert stack.monitoring.alerts() == [] and order.review_alerts == ()
+
+
 def test_above_the_travel_rule_threshold_full_originator_data_is_required_and_kept(stack):
     """USD 1,000 and more: a sender with only a name and a country is refused before paying (naming what is
     missing); with an address the order opens, and once paid its IVMS101 record is kept with the Tron transaction."""

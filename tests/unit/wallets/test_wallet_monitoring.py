@@ -106,6 +106,20 @@ def test_a_sale_is_checked_and_journaled_with_its_payout_phone(stack, monitoring
     assert moved.counterparty == "254712000001" and moved.amount == sale.kes
 
 
+def test_a_cash_out_is_monitored_as_a_sale_of_shillings(stack, monitoring):
+    """The rules that watch sales see cash-outs: over the blocking threshold refused before anything moves; a smaller
+    one journaled as a sale of no virtual asset, to the wallet's phone."""
+    amina = stack.sign_up("0712000001", tier=2)
+    stack.fund(amina, "200000", "KES")
+    with pytest.raises(Blocked, match="sell-over-100k"):
+        stack.sells.cash_out(amina.id, Money.of("150000", KES))
+    assert stack.balance(amina, "KES") == Money.of("200000", KES)
+    out = stack.sells.cash_out(amina.id, Money.of("5000", KES))
+    [moved] = journal(monitoring, amina.id)
+    assert (moved.id, moved.product, moved.direction, moved.asset) == (out.id, "wallet_sell", Direction.OUT, None)
+    assert moved.counterparty == "254712000001" and moved.amount == Money.of("5000", KES)
+
+
 def test_a_buy_is_checked_first_and_journaled_once_credited(stack, monitoring):
     """A refused buy never prompts the phone; an accepted one is journaled when M-Pesa confirms it, not before."""
     amina = stack.sign_up("0712000001", tier=1)

@@ -35,6 +35,7 @@ from cryptopay_http.blueprints import (
     treasury,
     wallet,
     wallet_bills,
+    wallet_cashouts,
     wallet_deposits,
     wallet_withdrawals,
     webhooks,
@@ -67,7 +68,7 @@ BLUEPRINTS += [
     admin.bp,
 ]
 BLUEPRINTS += [reports.bp, teams.bp]
-BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp, remittances.bp]
+BLUEPRINTS += [wallet.bp, wallet_bills.bp, wallet_withdrawals.bp, wallet_cashouts.bp, remittances.bp]
 BLUEPRINTS += [wallet_deposits.bp]
 BLUEPRINTS += [kyc.bp, compliance.bp, privacy.bp]
 BLUEPRINTS += [treasury.bp]

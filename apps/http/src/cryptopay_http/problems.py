@@ -59,7 +59,9 @@ def _domain_error(error: CryptopayError) -> Response:
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, LimitExceeded):  # which limit refused, and what it still allows (KES), for the client
-        named = ("limit", "remaining", "possible_from")  # possible_from: the Nairobi day the limit allows it again
+        # possible_from: the Nairobi day the limit allows it again; minimum, open_remaining and
+        # new_numbers_remaining_today: an invite_limit's (a send to a number with no wallet)
+        named = ("limit", "remaining", "possible_from", "minimum", "open_remaining", "new_numbers_remaining_today")
         extra.update({k: error.details[k] for k in named if error.details.get(k) is not None})
     if isinstance(error, InsufficientFunds):  # what the balance holds and what was asked: never the account's code
         extra.update({k: error.details[k] for k in ("available", "needed") if error.details.get(k) is not None})

@@ -21,6 +21,7 @@ from cryptopay.core.listings import each
 from cryptopay.core.money import KES, Money, to_decimal
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.payments.invoicing import refuse_unpriced_rails
+from cryptopay.core.payments.model import check_tolerance
 from cryptopay.core.payments.speed import parse_tier, set_speed_policy
 from cryptopay.core.rails import Finality, Rail, rail_for
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -112,7 +113,7 @@ def create(
     minimum: str | None = typer.Option(None, "--minimum", help="The smallest payout, in KES."),
     rails: str | None = typer.Option(None, "--rails", help="Comma-separated rails, e.g. usdt-ethereum,usdt-tron."),
     fee_percent: str = typer.Option("1", "--fee-percent", help="The merchant fee, in percent of each payment."),
-    tolerance: str = typer.Option("0", "--tolerance", help="Underpayment tolerance, in percent."),
+    tolerance: str = typer.Option("0", "--tolerance", help="Underpayment tolerance, in percent (0 to 5)."),
     tiers: list[str] | None = _TIERS,
     as_json: bool = _JSON,
 ) -> None:
@@ -123,7 +124,7 @@ def create(
             SettlementProfile(settlement, method, destination, Money.of(minimum, KES) if minimum else None)
         )
         fee = _percent(fee_percent, "--fee-percent", below=Decimal(100))
-        store = _store(svc, "new", _rails(svc, rails), fee, _percent(tolerance, "--tolerance", below=Decimal(100)))
+        store = _store(svc, "new", _rails(svc, rails), fee, check_tolerance(to_decimal(tolerance), field="--tolerance"))
         store = attrs.evolve(store, speed=[parse_tier(t) for t in tiers or []])
         refuse_unpriced_rails(store.rails, svc.pricer)  # a rail nothing prices in KES would strand its payments
         merchant = _create(svc, name, owner, profile, store)

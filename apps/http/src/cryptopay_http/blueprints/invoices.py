@@ -155,6 +155,13 @@ class InvoiceView:
         default=None, metadata={"description": "the hosted checkout page to send the customer to (no login)"}
     )
     return_url: str | None = None
+    shortfall: Money | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "exception paid_under_tolerated: what the payments left unpaid of the price, which the "
+            "store's tolerance accepted (else null)"
+        },
+    )
 
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceView:
@@ -173,6 +180,7 @@ class InvoiceView:
             cancelled_at=invoice.cancelled_at,
             checkout_url=_checkout_url(invoice),
             return_url=invoice.return_url,
+            shortfall=invoice.shortfall() if invoice.exception is InvoiceException.PAID_UNDER_TOLERATED else None,
         )
 
 

@@ -20,6 +20,7 @@ from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES, Asset
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.payments.invoicing import refuse_unpriced_rails
+from cryptopay.core.payments.model import MAX_TOLERANCE_PERCENT, check_tolerance
 from cryptopay.core.payments.speed import MAX_CONFIRMATIONS, SpeedTier, describe
 from cryptopay.core.rails import NETWORKS, Finality, Rail, rail_for
 from flask import Blueprint, Response
@@ -76,7 +77,8 @@ def quoted_pairs() -> list[str]:
     return sorted(f"{code}/KES" for code in assets)
 
 
-_BELOW_100 = r"^(0|[1-9][0-9]?)(\.[0-9]{1,18})?$"
+_MAX_TOLERANCE = int(MAX_TOLERANCE_PERCENT)  # a whole percent from 1 to 9, so the pattern below can say it
+_TOLERANCE = rf"^([0-{_MAX_TOLERANCE - 1}](\.[0-9]{{1,18}})?|{_MAX_TOLERANCE}(\.0{{1,18}})?)$"
 _UP_TO_100 = r"^((0|[1-9][0-9]?)(\.[0-9]{1,18})?|100(\.0{1,18})?)$"
 
 
@@ -152,7 +154,8 @@ class StoreBody:
     )
     invoice_window_minutes: int = attrs.field(default=15, metadata=limits(minimum=1, maximum=_MAX_WINDOW_MINUTES))
     tolerance_percent: Decimal = attrs.field(
-        default=Decimal(0), metadata=limits("underpayment accepted, a percent below 100", pattern=_BELOW_100)
+        default=Decimal(0),
+        metadata=limits(f"underpayment accepted, a percent from 0 to {_MAX_TOLERANCE}", pattern=_TOLERANCE),
     )
     merchant_fee_percent: Decimal | None = attrs.field(
         default=None, metadata=limits("admins only: a percent from 0 to 100", pattern=_UP_TO_100)
@@ -253,8 +256,7 @@ class StoreView:
 def _check(body: StoreBody) -> list[Rail]:
     if not 1 <= body.invoice_window_minutes <= _MAX_WINDOW_MINUTES:
         raise InvalidInput(f"must be 1 to {_MAX_WINDOW_MINUTES} minutes", field="invoice_window_minutes")
-    if not Decimal(0) <= body.tolerance_percent < Decimal(100):
-        raise InvalidInput("must be a percent from 0 up to (not including) 100", field="tolerance_percent")
+    check_tolerance(body.tolerance_percent)
     fee = body.merchant_fee_percent
     if fee is not None and not Decimal(0) <= fee <= Decimal(100):
         raise InvalidInput("must be a percent from 0 to 100", field="merchant_fee_percent")

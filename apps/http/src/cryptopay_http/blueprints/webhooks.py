@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Role
+from cryptopay.core.invoices import InvoiceException
 from cryptopay.core.webhooks import (
     DEFAULT_ROTATION_OVERLAP,
     PING_EVENT,
@@ -243,7 +244,12 @@ def _event_data(name: str) -> dict[str, Any]:
         "order_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
         "metadata": strings,
         "state": {"type": "string"},
-        "exception": {"type": "string"},
+        "exception": {"type": "string", "enum": [e.value for e in InvoiceException]},
+        "shortfall": {
+            **_DECIMAL,
+            "description": "exception paid_under_tolerated: what was left unpaid of the price, in shortfall_asset",
+        },
+        "shortfall_asset": {**_TEXT, "description": "the price's currency (with shortfall)"},
         "due": {**strings, "description": "invoice.created: the amount due per rail key"},
     }
     return {"type": "object", "properties": properties, "required": ["invoice_id", "at", "order_id", "metadata"]}

@@ -429,6 +429,7 @@ class Parts:
             clock=self.clock,
             ids=self.ids,
             screen=lambda m: self.screening.sanctioned_counterparty(m.network, m.counterparty),
+            screening=self.screening,
         )
 
     @functools.cached_property

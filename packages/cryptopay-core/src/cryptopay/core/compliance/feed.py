@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import attrs
+from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.money import KES, Money
@@ -73,6 +74,15 @@ class MonitoringFeed:
     def before(self, planned: Movement) -> None:
         if self.monitor is not None:
             self.monitor.check(planned, journal=False)
+
+    def screen_names(self, planned: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """The parties ``planned`` names screened against the sanctions lists (``Blocked`` refuses); the possible
+        matches' alerts, which the product holds its payout on.
+
+        >>> MonitoringFeed().screen_names(None, [("sender", "Grace")])  # not watched: nothing is screened
+        []
+        """
+        return [] if self.monitor is None else self.monitor.screen_names(planned, names)
 
     def journals_within(self, uow: object) -> bool:
         """Whether a product whose unit-of-work factory is ``uow`` journals its movements itself, in its own

@@ -7,8 +7,12 @@ products call both through ``compliance.feed.MonitoringFeed`` (``check(journal=F
 so a movement refused later, by the limits or the funds, never feeds the batch rules.
 ``run_batch`` (the worker's ``compliance.monitor`` job) evaluates
 the other rules over the journal's movements of a period; an alert's key (rule, version, movement) makes a rerun
-raise nothing twice. Officers group alerts into cases, assign them, add notes and move them to a conclusion; every
-step is audited.
+raise nothing twice. ``screen_names`` screens the parties a product names (a remittance's sender and recipient) against
+the sanctions lists before money moves, per the rule set's ``sanctioned_name`` rules: a match at the screening's
+threshold opens a blocking alert (list, entry, listed name, score) and refuses (``Blocked``, naming the rule only:
+the caller never learns which entry matched); a possible match (from the rule's ``review_score``) opens a
+non-blocking alert the product holds its payout on. Officers group alerts into cases, assign them, add notes and
+move them to a conclusion; every step is audited.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ from cryptopay.core.ports.compliance import MonitoringUnitOfWork, ScreeningPort
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 
-__all__ = ["CASE_DEADLINE", "Blocked", "Monitoring"]
+__all__ = ["CASE_DEADLINE", "NAMED", "Blocked", "Monitoring"]
 
 CASE_DEADLINE = timedelta(days=7)  # a case is concluded (closed or reported) within a week unless extended
 LOOKBACK = timedelta(days=31)  # the longest history a rule reads
 Screen = Callable[[Movement], bool]  # is the movement's counterparty sanctioned?
+NAMED = "sanctioned_name"  # the rule kind whose names ``screen_names`` screens
 
 
 class Blocked(Refused):
@@ -47,6 +52,7 @@ class Monitoring:
     clock: Clock
     ids: IdGenerator
     screen: Screen = attrs.field(default=lambda _movement: False)
+    screening: ScreeningPort | None = None  # names for ``screen_names`` (None: no name is screened)
     case_deadline: timedelta = CASE_DEADLINE
 
     # -- movements -----------------------------------------------------------------------------------------------
@@ -56,7 +62,7 @@ class Monitoring:
         ``journal``: also journal the movement when nothing blocks it (the deposit and withdrawal flows rely on
         it); ``False`` leaves that to ``observe`` once the money moved (``compliance.feed``: a movement refused
         afterwards then never feeds the batch rules). Nothing is read when no blocking rule watches the movement."""
-        rules = [rule for rule in self.rules.blocking() if rule.watches(movement)]
+        rules = [rule for rule in self.rules.blocking() if rule.watches(movement) and rule.kind != NAMED]
         if not rules:
             if journal:
                 self.observe(movement)
@@ -77,6 +83,55 @@ class Monitoring:
             rule = blocking[0].rule_id
             raise Blocked(f"refused by compliance rule {rule!r}: the movement was not made", rule=rule)
         return alerts
+
+    def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """Screen (role, name) pairs of a movement about to happen, per the ``sanctioned_name`` rules watching it.
+
+        A match at the screening's threshold opens an alert (blocking when its rule is) and, when blocking, raises
+        ``Blocked`` naming the rule once the alerts (and their audit records) committed; a possible match (from the
+        rule's ``review_score``, below the threshold) opens a non-blocking alert. Returns the non-blocking alerts
+        raised (what the product holds its payout on). Each list is scanned once per name."""
+        rules = [rule for rule in self.rules.rules if rule.kind == NAMED and rule.watches(movement)]
+        if self.screening is None or not rules:
+            return []
+        strong = self.screening.threshold
+        now, alerts = self.clock.now(), []
+        for role, name in names:
+            for rule in rules:
+                review = float(rule.params.get("review_score", strong))
+                for match in self.screening.screen_name(name, threshold=min(review, strong)):
+                    certain = match.score >= strong
+                    alerts.append(
+                        Alert(
+                            id=self.ids.new_id("alr"),
+                            key=f"{rule.id}:{rule.version}:{movement.id}:{role}:{match.snapshot_id}:{match.ref}",
+                            rule_id=rule.id,
+                            rule_version=rule.version,
+                            kind=rule.kind,
+                            party_id=movement.party_id,
+                            movement_id=movement.id,
+                            created_at=now,
+                            blocking=certain and rule.blocking,
+                            evidence={
+                                "amount": str(movement.amount.amount),
+                                "product": movement.product,
+                                "role": role,
+                                "counterparty": name,
+                                "listed_name": match.listed_name,
+                                "list": match.source,
+                                "ref": match.ref,
+                                "score": f"{match.score:g}",
+                                "match": "strong" if certain else "possible",
+                            },
+                        )
+                    )
+        if not alerts:
+            return []
+        raised = in_transaction(self.uow, lambda uow: [a for alert in alerts for a in self._keep(uow, alert)])
+        blocking = [a.rule_id for a in alerts if a.blocking]  # refused even if raised already
+        if blocking:
+            raise Blocked(f"refused by compliance rule {blocking[0]!r}: the movement was not made", rule=blocking[0])
+        return [a for a in raised if not a.blocking]
 
     def observe(self, movement: Movement) -> bool:
         """Journal a movement that happened (for the batch rules); False if it was journaled already."""
@@ -191,6 +246,7 @@ class Monitoring:
             rule=alert.rule_id,
             party=alert.party_id,
             ref=alert.evidence["ref"],
+            **({"movement": alert.movement_id, "blocking": alert.blocking} if alert.movement_id else {}),
         )
         return [alert]
 

@@ -16,12 +16,18 @@ amounts just under a threshold), ``rapid_in_out`` (``window_minutes``, ``min_per
 of arriving), ``new_account_high_value`` (``account_age_days``, ``threshold_kes``), ``sanctioned_counterparty``
 (the counterparty is on a sanctions list: see ``cryptopay.core.compliance.screening``), ``round_trip``
 (``window_minutes``, ``min_percent``: value returning from the counterparty it just went to, or the reverse),
-``high_risk_jurisdiction`` (``countries``: ISO codes of a remittance sender's country).
+``high_risk_jurisdiction`` (``countries``: ISO codes of a remittance sender's country), ``sanctioned_name``
+(``review_score``, optional: the parties a product names -- a remittance's sender and recipient -- are screened
+against the sanctions lists by ``Monitoring.screen_names`` before the money moves, not by ``evaluate``: a match at
+the screening's threshold, ``CRYPTOPAY_SANCTIONS_THRESHOLD``, is refused when the rule is blocking; one from
+``review_score`` up to it is a possible match, raised as a non-blocking alert for an officer).
 
 The default set (``data/rules.json``, version 3) screens a remittance sender's country against FATF's "call for
 action" list: ``call-for-action-remittance`` (KP, IR: countermeasures) is blocking, so the order is refused before
 the sender pays; ``high-risk-remittance`` (KP, IR, MM) flags paid orders in batch. A deployment edits the countries
-in its own rule set (``CRYPTOPAY_MONITORING_RULES``) as the list changes.
+in its own rule set (``CRYPTOPAY_MONITORING_RULES``) as the list changes. Version 4 adds
+``sanctioned-remittance-party`` (``sanctioned_name``, blocking, possible matches from a score of 80): a remittance's
+sender and recipient names are screened when the order opens.
 """
 
 from __future__ import annotations
@@ -145,6 +151,7 @@ KINDS: Mapping[str, Mapping[str, tuple[str, bool]]] = {  # kind -> parameter -> 
     "sanctioned_counterparty": {},
     "round_trip": {"window_minutes": (_POSITIVE_INT, True), "min_percent": (_PERCENT, True)},
     "high_risk_jurisdiction": {"countries": (_COUNTRIES, True)},
+    "sanctioned_name": {"review_score": (_PERCENT, False)},
 }
 _COMMON = {"id", "kind", "products", "directions", "blocking"}
 
@@ -356,6 +363,11 @@ def _high_risk(rule: Rule, movement: Movement, _history: list[Movement], _s: boo
     return {"country": movement.country} if movement.country in countries else None
 
 
+def _named(_rule: Rule, _movement: Movement, _history: list[Movement], _s: bool) -> Evidence:
+    """Names are screened before the movement by ``Monitoring.screen_names`` (they are not on the movement)."""
+    return None
+
+
 _EVALUATORS: Mapping[str, Callable[[Rule, Movement, list[Movement], bool], Evidence]] = {
     "large_transaction": _large,
     "velocity": _velocity,
@@ -365,4 +377,5 @@ _EVALUATORS: Mapping[str, Callable[[Rule, Movement, list[Movement], bool], Evide
     "sanctioned_counterparty": _sanctioned,
     "round_trip": _round_trip,
     "high_risk_jurisdiction": _high_risk,
+    "sanctioned_name": _named,
 }

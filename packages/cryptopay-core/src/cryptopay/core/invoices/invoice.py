@@ -302,12 +302,19 @@ class Invoice:
 
     def still_due(self, rail_key: str) -> Money:
         """What the customer still owes on ``rail_key`` for the payments made on time (zero once covered)."""
-        option = self.option(rail_key)
+        return self._unpaid_share_of(self.option(rail_key).due)
+
+    def shortfall(self) -> Money:
+        """What the on-time payments left unpaid of the price (zero once covered): with ``paid_under_tolerated``,
+        what the store's tolerance accepted not being paid."""
+        return self._unpaid_share_of(self.price)
+
+    def _unpaid_share_of(self, whole: Money) -> Money:
         left = max(Fraction(0), 1 - self._tally().seen)
-        amount = (Decimal(left.numerator) * option.due.amount / Decimal(left.denominator)).quantize(
-            option.due.asset.quantum, rounding=ROUND_UP
+        amount = (Decimal(left.numerator) * whole.amount / Decimal(left.denominator)).quantize(
+            whole.asset.quantum, rounding=ROUND_UP
         )
-        return Money(amount, option.due.asset)
+        return Money(amount, whole.asset)
 
     def needs_watching(self, now: datetime) -> bool:
         """Whether the watchers should still look at this invoice's addresses (monitoring window, unconfirmed)."""
@@ -373,6 +380,9 @@ class Invoice:
 
     def _event(self, name: str, at: datetime, **data: str) -> InvoiceEvent:
         status = {"state": self.state.value, "exception": self.exception.value}
+        if self.exception is InvoiceException.PAID_UNDER_TOLERATED:  # the shop sees it ships on less than the price
+            shortfall = self.shortfall()
+            status |= {"shortfall": format(shortfall.amount, "f"), "shortfall_asset": shortfall.asset.code}
         return InvoiceEvent(name, self.id, at, {**status, **data}, order_id=self.order_id, metadata=self.metadata)
 
     def _withdrawal_event(self, payment: InvoicePayment, at: datetime, reason: str) -> InvoiceEvent:

@@ -77,4 +77,6 @@ def derive_status(
         return state, InvoiceException.PAID_LATE
     if paid.seen > 1:
         return state, InvoiceException.PAID_OVER
-    return state, InvoiceException.PAID_PARTIAL if 0 < paid.seen < enough else InvoiceException.NONE
+    if 0 < paid.seen < enough:
+        return state, InvoiceException.PAID_PARTIAL
+    return state, InvoiceException.PAID_UNDER_TOLERATED if enough <= paid.seen < 1 else InvoiceException.NONE

@@ -43,6 +43,7 @@ class InvoiceException(enum.Enum):
 
     NONE = "none"
     PAID_PARTIAL = "paid_partial"  # less than due, beyond the store's tolerance
+    PAID_UNDER_TOLERATED = "paid_under_tolerated"  # less than due, within the store's tolerance (the shortfall shown)
     PAID_OVER = "paid_over"  # more than due
     PAID_LATE = "paid_late"  # something arrived after the invoice expired
     MARKED = "marked"  # an admin or the merchant set the state by hand

@@ -20,6 +20,7 @@ from cryptopay.core.rails import NETWORKS, Rail
 from cryptopay.core.settlement.policy import DEFAULT_CUTOFF
 
 __all__ = [
+    "MAX_TOLERANCE_PERCENT",
     "AboveStoreMaximum",
     "BelowStoreMinimum",
     "DepositAddress",
@@ -31,6 +32,7 @@ __all__ = [
     "RefundState",
     "StoreSettings",
     "address_key",
+    "check_tolerance",
     "index_families",
 ]
 
@@ -109,6 +111,24 @@ class AboveStoreMaximum(InvalidInput):
     code = "above_store_maximum"
 
 
+# Data: the most underpayment a store may accept (BTCPay-style stores use 0 to 5 %). A wider tolerance let an invoice
+# half paid be "settled" and the shop ship the order; an invoice settled under its price says so
+# (``paid_under_tolerated``, with the shortfall).
+MAX_TOLERANCE_PERCENT = Decimal(5)
+
+
+def check_tolerance(percent: Decimal, *, field: str = "tolerance_percent") -> Decimal:
+    """``percent`` if it is a tolerance a store may set (0 to ``MAX_TOLERANCE_PERCENT``), else ``InvalidInput``."""
+    if not Decimal(0) <= percent <= MAX_TOLERANCE_PERCENT:
+        raise InvalidInput(f"{field} must be a percent from 0 to {MAX_TOLERANCE_PERCENT}, got {percent}", field=field)
+    return percent
+
+
+def _tolerance(value: object) -> Decimal:
+    """A store's tolerance; one stored above the cap (set before the cap existed) reads as the cap."""
+    return min(to_decimal(value), MAX_TOLERANCE_PERCENT)
+
+
 def _bound(value: object) -> Decimal | None:
     return None if value is None else to_decimal(value)
 
@@ -125,7 +145,7 @@ class StoreSettings:
     rails: tuple[Rail, ...] = attrs.field(converter=_rails)
     window: timedelta = DEFAULT_INVOICE_WINDOW
     monitoring: timedelta = DEFAULT_MONITORING_WINDOW
-    tolerance_percent: Decimal = attrs.field(default=Decimal(0), converter=to_decimal)
+    tolerance_percent: Decimal = attrs.field(default=Decimal(0), converter=_tolerance)
     fees: tuple[FeeSchedule, ...] = attrs.field(default=(), converter=_fees)
     cutoff: time = DEFAULT_CUTOFF
     weekday: int = 4

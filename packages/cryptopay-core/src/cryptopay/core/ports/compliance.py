@@ -5,6 +5,7 @@ Repositories hand out copies; a change counts once ``update``-d. Listings are ke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -67,7 +68,13 @@ class MonitoringUnitOfWork(UnitOfWork, Protocol):
 
 class ScreeningPort(Protocol):
     """What other products ask of sanctions screening (``compliance.screening.Screening`` implements it): the wallet's
-    withdrawals call ``screen_address`` before anything is signed; onboarding calls ``screen_name``."""
+    withdrawals call ``screen_address`` before anything is signed; onboarding calls ``screen_name``; monitoring's
+    ``screen_names`` tells a match (at ``threshold``) from a possible one (below it)."""
+
+    @property
+    def threshold(self) -> float:
+        """The score (0 to 100) from which a listed name is a match (``CRYPTOPAY_SANCTIONS_THRESHOLD``)."""
+        ...
 
     def screen_address(self, network: str, address: str) -> list[AddressMatch]: ...
 
@@ -81,6 +88,11 @@ class MovementMonitor(Protocol):
     def check(self, movement: Movement, *, journal: bool = True) -> list[Alert]: ...
 
     def observe(self, movement: Movement) -> bool: ...
+
+    def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """Screen the parties a movement about to happen names ((role, name) pairs); ``Blocked`` on a match of a
+        blocking rule; the non-blocking alerts raised (possible matches) otherwise."""
+        ...
 
     def journals_to(self, uow: object) -> bool:
         """Whether ``observe`` journals to the storage whose unit-of-work factory is ``uow``: a product on that

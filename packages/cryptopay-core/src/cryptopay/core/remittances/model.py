@@ -137,6 +137,7 @@ class RemittanceOrder:
     assessment: Assessment | None = None  # the Travel Rule's valuation when the order was opened (None: not assessed)
     travel_rule_id: str | None = None  # the record kept once the USDT arrived (at or above the threshold)
     note: str | None = None  # why it is held, or what happened last
+    review_alerts: tuple[str, ...] = ()  # possible sanctions matches when opened: the payout is held for compliance
     paid_out_at: datetime | None = None
     notified_at: datetime | None = None  # when the recipient's SMS went
     excess_refund_ids: tuple[str, ...] = ()  # refunds of what arrived beyond the order (paid over, late, underpaid)

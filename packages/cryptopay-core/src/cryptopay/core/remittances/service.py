@@ -44,7 +44,10 @@ number's keyed hash on PostgreSQL; SQLite serialises writers anyway), so two wor
 at the same moment cannot both see room under the daily limit.
 
 Compliance: the sender's country goes to monitoring with the order (``Monitoring.check``, a ``remittance`` movement
-in), where the high-risk-jurisdiction rule reads it; the recipient's wallet credit is within its KYC limits (an
+in), where the high-risk-jurisdiction rule reads it; the sender's and the recipient's names are screened against the
+sanctions lists when the order opens (``Monitoring.screen_names``: a match refuses it before the sender pays, with a
+blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator retries or
+refunds, after compliance's review of the alert); the recipient's wallet credit is within its KYC limits (an
 order that could not be credited is refused before the sender pays). Orders at or above the Travel Rule threshold
 need full originator data (see ``travel``).
 """
@@ -195,7 +198,9 @@ class Remittances:
         assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
         recipient = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
         party = recipient.user_id if recipient else f"phone:{phone}"
-        self.monitoring.before(_movement(order_id, party, kes + charge, request.sender, now, recipient))
+        planned = _movement(order_id, party, kes + charge, request.sender, now, recipient)
+        self.monitoring.before(planned)
+        review = self.monitoring.screen_names(planned, (("sender", request.sender.name), ("recipient", name)))
         self._open_desk()
 
         created: list[RemittanceOrder] = []
@@ -218,9 +223,12 @@ class Remittances:
                 mid=quote.mid,
                 invoice_id=invoice.id,
                 assessment=assessment,
+                review_alerts=tuple(alert.id for alert in review),
             )
             _remittance_uow(uow).remittances.add(order)
             details = {"invoice": invoice.id, "kes": str(kes), "usdt": str(usdt), "country": request.sender.country}
+            if review:
+                details["review_alerts"] = ",".join(order.review_alerts)
             uow.audit.append(_event(f"remittance:{order_id}", "remittance.create", order_id, now, details))
             created.append(order)
 
@@ -584,7 +592,18 @@ class Remittances:
         order.travel_rule_id = record.id if record else None
 
     def _pay_out(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> _Wait | None:
-        """Credit the recipient's wallet when it can take it, else plan the B2C payout (or wait for the next day)."""
+        """Credit the recipient's wallet when it can take it, else plan the B2C payout (or wait for the next day);
+        held when a possible sanctions match is under review, or the recipient's wallet is frozen."""
+        if order.review_alerts:
+            alerts = ",".join(order.review_alerts)
+            order.hold(
+                f"a possible sanctions match is under compliance review (alerts {alerts}): an operator pays it "
+                "out (retry) once compliance cleared it, or refunds"
+            )
+            uow.remittances.update(order)
+            details = {"reason": "sanctions_review", "alerts": alerts}
+            uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, details))
+            return None
         wallet = uow.wallets.by_phone(order.recipient_phone)
         if wallet is not None and wallet.frozen:
             order.hold("the recipient's wallet is frozen: an operator retries (B2C) or refunds")

@@ -13,6 +13,9 @@ every payout to the number counts (sales, remittances, settlements; failed ones 
 Before anything moves, the treasury's ``FloatGuard.can_cover`` (given as ``float_cover``) must say the float can
 pay the amount: a sale the float cannot cover is refused (``float_short``), never planned to wait; a payout that
 becomes uncoverable between planning and sending is held by the same guard inside ``Payouts``.
+
+``cash_out`` pays whole shillings of the wallet's KES balance (what a failed sale left there) to the same number the
+same way: a sale of no USDT (``Sale.usdt`` is zero), with the same charge, limits, float check, monitoring and audit.
 """
 
 from __future__ import annotations
@@ -121,18 +124,9 @@ class Sells:
         quote: Quote,
         quote_id: str | None,
     ) -> Sale:
-        now = self.clock.now()
         if quote_id is not None:  # the user's quote: used by this sale, in its unit of work
             self.wallet_quotes.use(uow, user_id, quote_id, used_by=sale_id)
-        # The global lock order: the number's lock before the wallet's row and the ledger's balances. Held to the
-        # commit, it makes the look at what the number received today and the payout planned on it one unit of work
-        # (a remittance or a merchant's settlement to the same number plans under it too).
-        uow.payouts.lock_destination(_wallet(uow, user_id).phone)
-        wallet, profile = _sender(uow, user_id)
-        spent = spending(uow, user_id, now)
-        check_wallet_movement(profile, Product.SELL, kes, spent=spent, at=now).enforce()
-        self._mpesa_daily(paid_to(uow.payouts, wallet.phone, since=day_bounds(now)[0]), amount)
-        payout_id = self.ids.new_id("po")
+        phone = self._checked(uow, user_id, kes, amount)
         flows.sell_for_kes(
             self.ledger,
             sale_id=sale_id,
@@ -143,6 +137,59 @@ class Sells:
             quote_id=quote.id,
             session=uow.ledger,
         )
+        return Sale(sale_id, usdt, kes, self._payout(uow, sale_id, user_id, phone, kes, amount, charge, "wallet.sell"))
+
+    def cash_out(self, user_id: str, kes: Money) -> Sale:
+        """Pay ``kes`` (whole shillings) of the wallet's KES balance by B2C to its own number, M-Pesa's charge out of
+        it as for a sale (the rest, whole shillings, is paid): what a failed sale left in the wallet. Refused by the
+        same rules as a sale (the ``sell`` limits, M-Pesa's per-payment and daily limits, the float, monitoring);
+        ``InsufficientFunds`` beyond the KES balance."""
+        if kes.asset != KES or not kes.is_positive() or kes != kes.whole():
+            raise InvalidInput("cash out a positive whole number of shillings", field="kes")
+        charge = self.tariff.charge(kes) if kes.amount >= B2C_LIMITS.minimum else Money.zero(KES)
+        amount = B2C_LIMITS.check((kes - charge).whole())
+        if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
+            raise Refused(f"M-Pesa cannot pay this out right now: {cover.reason}", reason="float_short")
+        sale_id = self.ids.new_id("sel")
+        # monitored as a sale (the rules that watch sales see it), told apart by moving no virtual asset
+        out = movement(sale_id, user_id, "wallet_sell", Direction.OUT, kes, self.clock.now())
+        self.monitor.before(out)
+
+        def work(uow: SellUnitOfWork) -> Sale:
+            phone = self._checked(uow, user_id, kes, amount)
+            payout = self._payout(uow, sale_id, user_id, phone, kes, amount, charge, "wallet.cash_out")
+            return Sale(sale_id, Money.zero(USDT), kes, payout)
+
+        sale = in_transaction(self.uow, work)
+        self.monitor.after(attrs.evolve(out, counterparty=sale.payout.destination))
+        return sale
+
+    def _checked(self, uow: SellUnitOfWork, user_id: str, kes: Money, amount: Money) -> str:
+        """The wallet's phone, once the KYC ``sell`` limits and M-Pesa's daily limit for the number take ``kes``."""
+        now = self.clock.now()
+        # The global lock order: the number's lock before the wallet's row and the ledger's balances. Held to the
+        # commit, it makes the look at what the number received today and the payout planned on it one unit of work
+        # (a remittance or a merchant's settlement to the same number plans under it too).
+        uow.payouts.lock_destination(_wallet(uow, user_id).phone)
+        wallet, profile = _sender(uow, user_id)
+        spent = spending(uow, user_id, now)
+        check_wallet_movement(profile, Product.SELL, kes, spent=spent, at=now).enforce()
+        self._mpesa_daily(paid_to(uow.payouts, wallet.phone, since=day_bounds(now)[0]), amount)
+        return wallet.phone
+
+    def _payout(
+        self,
+        uow: SellUnitOfWork,
+        sale_id: str,
+        user_id: str,
+        phone: str,
+        kes: Money,
+        amount: Money,
+        charge: Money,
+        action: str,
+    ) -> Payout:
+        """Hold ``amount`` + ``charge`` from the wallet's KES and plan the B2C payout of the sale to ``phone``."""
+        now, payout_id = self.clock.now(), self.ids.new_id("po")
         hold = flows.start_payout(
             self.ledger,
             payout_id=payout_id,
@@ -158,7 +205,7 @@ class Sells:
             merchant_id=user_id,  # the wallet's user: compliance's freeze of the person holds it like a merchant's
             originator_id=payout_id,
             method=SettlementMethod.MPESA_B2C,
-            destination=wallet.phone,
+            destination=phone,
             amount=amount,
             charge=charge,
             hold_id=hold.id,
@@ -167,8 +214,8 @@ class Sells:
         )
         uow.payouts.add(payout)
         uow.wallet_usage.add(Usage(self.ids.new_id("use"), user_id, Product.SELL.value, kes, now, sale_id))
-        uow.audit.append(AuditEvent(f"user:{user_id}", "wallet.sell", f"sale:{sale_id}", now, {"payout": payout_id}))
-        return Sale(sale_id, usdt, kes, payout)
+        uow.audit.append(AuditEvent(f"user:{user_id}", action, f"sale:{sale_id}", now, {"payout": payout_id}))
+        return payout
 
     def _mpesa_daily(self, paid_today: Money, amount: Money) -> None:
         """Refuse a payout M-Pesa's per-recipient daily limit cannot take: what the number received today (every
@@ -209,4 +256,4 @@ def _sale(sale_id: str, payout: Payout, entries: list[Entry]) -> Sale:
         if dict(entry.metadata).get("sale_id") == sale_id:
             lines = {line.account: line.amount for line in entry.lines}
             return Sale(sale_id, lines[user_usdt], -lines[user_kes], payout)
-    raise NotFound(f"no sale {sale_id!r}")
+    return Sale(sale_id, Money.zero(USDT), payout.amount + payout.charge, payout)  # a cash-out: no USDT sold

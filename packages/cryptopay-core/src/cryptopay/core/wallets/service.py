@@ -23,7 +23,7 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction, Movement
-from cryptopay.core.errors import InvalidAmount, InvalidInput, NotFound, Refused
+from cryptopay.core.errors import InvalidAmount, InvalidInput, LimitExceeded, NotFound, Refused
 from cryptopay.core.fees import FeeBook, FeeProduct
 from cryptopay.core.flows import WALLET_ASSETS, p2p_fee, p2p_send_key, send_p2p, wallet_account
 from cryptopay.core.fx import Pair
@@ -41,7 +41,16 @@ from cryptopay.core.text import text_problem
 from cryptopay.core.wallets.history import HistoryLine, history, statement_csv, statement_period
 from cryptopay.core.wallets.model import SENDABLE, Transfer, TransferState, Usage, Wallet, valid_username
 
-__all__ = ["CLAIM_WINDOW", "WalletFrozen", "Wallets", "kes_value", "spending", "spending_of"]
+__all__ = [
+    "CLAIM_WINDOW",
+    "InviteLimit",
+    "InviteRules",
+    "WalletFrozen",
+    "Wallets",
+    "kes_value",
+    "spending",
+    "spending_of",
+]
 
 CLAIM_WINDOW = timedelta(days=7)
 P2P = "p2p"  # the monitoring product of a send
@@ -53,6 +62,28 @@ class WalletFrozen(Refused):
     """An operator froze the wallet: it can neither send nor receive."""
 
     code = "wallet_frozen"
+
+
+class InviteLimit(LimitExceeded):
+    """A send to a number with no wallet (an invitation: an SMS we pay for) beyond the sender's invitation limits."""
+
+    code = "invite_limit"
+
+
+@attrs.frozen(kw_only=True)
+class InviteRules:
+    """The bounds on sends to numbers with no wallet (data). Each costs an SMS and, unclaimed, comes back to the
+    sender after the claim window: without bounds, dust sent to many numbers is free SMS to strangers under the
+    platform's name. ``minimum``: the least such a send is worth (KES, at the mid); ``open_per_sender``: invitations
+    a sender may have waiting at once; ``new_numbers_per_day``: numbers a sender may invite per day (Nairobi)."""
+
+    minimum: Money = attrs.field(factory=lambda: Money.of(50, KES))
+    open_per_sender: int = 5
+    new_numbers_per_day: int = 10
+
+    def __attrs_post_init__(self) -> None:
+        if self.minimum.asset != KES or self.open_per_sender < 1 or self.new_numbers_per_day < 1:
+            raise InvalidInput("invitation rules: a KES minimum and at least one invitation")
 
 
 def kes_value(money: Money, quoter: Quoter | None) -> Money:
@@ -111,6 +142,7 @@ class Wallets:
     fees: FeeBook = attrs.Factory(lambda: FeeBook(()))
     claim_window: timedelta = CLAIM_WINDOW
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal after
+    invites: InviteRules = attrs.Factory(InviteRules)  # sends to numbers with no wallet: minimum, open, per day
 
     def wallet(self, user_id: str) -> Wallet:
         return in_transaction(self.uow, lambda uow: _wallet(uow, user_id))
@@ -157,10 +189,17 @@ class Wallets:
         now, code = self.clock.now(), amount.asset.code
         self.monitor.before(movement(transfer_id, sender_id, P2P, OUT, value, now, counterparty=to_whom, asset=code))
         journal = self.monitor.journals_within(self.uow)  # else journaled after the commit
-        transfer = in_transaction(
-            self.uow,
-            lambda uow: self._send(uow, transfer_id, sender_id, phone, username, amount, value, note, journal=journal),
-        )
+        try:
+            transfer = in_transaction(
+                self.uow,
+                lambda uow: self._send(
+                    uow, transfer_id, sender_id, phone, username, amount, value, note, journal=journal
+                ),
+            )
+        except InviteLimit as refused:  # audited in its own transaction: the send's rolled back
+            details = {k: str(v) for k, v in refused.details.items()}
+            self._audit(f"user:{sender_id}", "wallet.invite_refused", f"user:{sender_id}", **details)
+            raise
         if not journal:
             self.monitor.after(*_p2p_movements(transfer, value))
         if transfer.state is TransferState.AWAITING_CLAIM:
@@ -205,6 +244,8 @@ class Wallets:
             raise InvalidInput("you cannot send to yourself", field="to")
         if recipient is not None and recipient.frozen:
             raise WalletFrozen("the recipient's wallet cannot receive money at the moment")
+        if recipient is None:  # an invitation: its limits read under the sender's wallet lock taken above
+            _within_invite_rules(uow, self.invites, sender_id, str(phone), value, now)
         if parties.profile is None:
             raise NotFound(f"{sender_id} has no KYC profile")
         spent = spending_of(parties.usage)
@@ -321,6 +362,65 @@ class Wallets:
 
     def _audit(self, actor: str, action: str, subject: str, **details: str) -> None:
         in_transaction(self.uow, lambda uow: uow.audit.append(self._event(actor, action, subject, **details)))
+
+
+_INVITES_READ = 1000  # at most this many of the sender's newest transfers are read for its invitations
+
+
+def _within_invite_rules(
+    uow: WalletUnitOfWork, rules: InviteRules, sender_id: str, phone: str, value: Money, now: datetime
+) -> None:
+    """Refuse (``InviteLimit``, with what remains) a send to ``phone`` (no wallet) below the minimum, beyond the
+    sender's open invitations, or to one more new number than a day allows. Read from the sender's own transfers
+    of the claim window, newest first (an invitation is a transfer with a claim window)."""
+    day = day_bounds(now)[0]
+    since = min(day, now - CLAIM_WINDOW)
+    open_, after, read = 0, None, 0
+    numbers: set[str] = set()
+    while read < _INVITES_READ and (page := uow.wallet_transfers.for_user(sender_id, after=after, limit=100)):
+        for transfer in page:
+            if transfer.created_at < since:
+                break
+            if transfer.sender_id == sender_id and transfer.claim_expires_at is not None:
+                if transfer.state is TransferState.AWAITING_CLAIM:
+                    open_ += 1
+                if transfer.created_at >= day:
+                    numbers.add(transfer.recipient_phone)
+        else:
+            after, read = page[-1].id, read + len(page)
+            if len(page) == 100:
+                continue
+        break
+    new = phone not in numbers
+    remaining = {
+        "open_remaining": str(max(rules.open_per_sender - open_, 0)),
+        "new_numbers_remaining_today": str(max(rules.new_numbers_per_day - len(numbers), 0)),
+    }
+    if value < rules.minimum:
+        raise InviteLimit(
+            f"this number has no cryptopay wallet yet: money sent to it is worth at least KES "
+            f"{rules.minimum.amount:,} (this is KES {value.amount:,})",
+            field="amount",
+            limit="invite.minimum",
+            minimum=str(rules.minimum.amount),
+            **remaining,
+        )
+    if open_ >= rules.open_per_sender:
+        raise InviteLimit(
+            f"you have {open_} transfers waiting for people to join (at most {rules.open_per_sender}): one must "
+            "be claimed or come back first",
+            field="to",
+            limit="invite.open",
+            **remaining,
+        )
+    if new and len(numbers) >= rules.new_numbers_per_day:
+        raise InviteLimit(
+            f"you have sent to {len(numbers)} new numbers with no wallet today (at most "
+            f"{rules.new_numbers_per_day} a day): try again tomorrow",
+            field="to",
+            limit="invite.per_day",
+            **remaining,
+        )
 
 
 def _p2p_movements(transfer: Transfer, value: Money) -> list[Movement]:

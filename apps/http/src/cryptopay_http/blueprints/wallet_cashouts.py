@@ -1,0 +1,54 @@
+"""Cashing out the wallet's shillings (``POST /v1/wallet/cashouts``): whole shillings of the KES balance paid by M-Pesa
+B2C to the wallet's own verified number, e.g. what a sale whose payout failed left in the wallet.
+
+It is a sale of no USDT (``Sells.cash_out``): the same payout machinery, M-Pesa charge (out of the amount), limits
+(the KYC ``sell`` limits, M-Pesa's KES 10-250,000 a payment and KES 500,000 a day to a number), float check,
+monitoring and audit; an ``Idempotency-Key`` makes a retry replay the first answer. It is followed at
+``GET /v1/wallet/sells/{id}`` (``usdt`` zero) like any sale, and operators see it with the payouts.
+"""
+
+from __future__ import annotations
+
+import attrs
+from cryptopay.core.identity import Role
+from cryptopay.core.money import KES, Money
+from flask import Blueprint, Response
+
+from cryptopay_http.auth import current_principal, require
+from cryptopay_http.blueprints.wallet import SellView
+from cryptopay_http.convert import json_response, limits, read_body
+from cryptopay_http.idempotency import idempotent
+from cryptopay_http.openapi import operation
+from cryptopay_http.runtime import runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("wallet_cashouts", __name__)
+
+_SHILLINGS = r"^[1-9][0-9]{0,8}$"
+
+
+@attrs.frozen
+class CashOutRequest:
+    kes: str = attrs.field(
+        metadata=limits(
+            "whole shillings of my KES balance (M-Pesa's charge comes out of them; KES 10 or more)", pattern=_SHILLINGS
+        )
+    )
+
+
+@bp.post("/v1/wallet/cashouts")
+@operation(
+    "Pay whole shillings of my KES balance by M-Pesa to my own verified number (followed as a sale of no USDT)",
+    request=CashOutRequest,
+    response=SellView,
+    status=201,
+    tags=("wallet",),
+    errors=(404, 409, 422, 503),
+)
+@require(roles=[Role.PERSONAL])
+@idempotent
+def cash_out() -> Response:
+    body = read_body(CashOutRequest)
+    sale = runtime().services.wallet_sells.cash_out(current_principal().id, Money.of(body.kes, KES))
+    return json_response(SellView.of(sale), 201, headers={"Location": f"/v1/wallet/sells/{sale.id}"})

@@ -1,0 +1,85 @@
+"""Cashing out the wallet's shillings (F10): a sale whose B2C failed leaves its KES in the wallet; ``cash_out`` pays
+whole shillings of the KES balance to the wallet's own number by the same payout machinery and rules."""
+
+from __future__ import annotations
+
+import pytest
+from cryptopay.core.errors import InsufficientFunds, InvalidInput, LimitExceeded
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payouts import PayoutKind, PayoutState
+from cryptopay.core.testing.mobile_money import Scenario
+
+from tests.support.wallet_stack import wallet_stack
+
+
+@pytest.fixture
+def stack():
+    return wallet_stack()
+
+
+def _failed_sale(stack):
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "10", "USDT")
+    stack.mpesa.set_scenario("254712000001", Scenario.INSUFFICIENT_FUNDS)
+    sale = stack.sells.start(amina.id, Money.of(10, USDT))
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    assert stack.payouts.get_payout(sale.payout.id).state is PayoutState.FAILED
+    stack.mpesa.set_scenario("254712000001", Scenario.SUCCESS)
+    return amina
+
+
+def test_a_failed_sales_shillings_can_be_cashed_out(stack):
+    """KES 1,293.50 stranded: 1,293 whole shillings cashed out; M-Pesa's charge comes out of them; 0.50 stays."""
+    amina = _failed_sale(stack)
+    assert stack.balance(amina, "KES") == Money.of("1293.50", KES)
+    out = stack.sells.cash_out(amina.id, Money.of(1293, KES))
+    assert out.payout.kind is PayoutKind.SALE and out.usdt == Money.zero(USDT) and out.kes == Money.of(1293, KES)
+    assert out.payout.amount + out.payout.charge == Money.of(1293, KES)
+    assert out.payout.destination == "254712000001"
+    assert stack.balance(amina, "KES") == Money.of("0.50", KES)
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    shown = stack.sells.get(amina.id, out.id)
+    assert (shown.state, shown.usdt, shown.kes) == ("completed", Money.zero(USDT), Money.of(1293, KES))
+    paid = [tx for tx in stack.mpesa.transactions() if tx.product == "b2c" and tx.remarks == f"Sale {out.id}"]
+    assert [tx.amount for tx in paid] == [out.payout.amount]
+    actions = [r.action for r in stack.backend.storage.audit_records()]
+    assert "wallet.cash_out" in actions
+    assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def test_a_failed_cash_out_gives_the_shillings_back(stack):
+    amina = _failed_sale(stack)
+    stack.mpesa.set_scenario("254712000001", Scenario.INSUFFICIENT_FUNDS)
+    stack.sells.cash_out(amina.id, Money.of(1000, KES))
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    assert stack.balance(amina, "KES") == Money.of("1293.50", KES)
+
+
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [
+        ("0.50", InvalidInput),  # cents are not M-Pesa's
+        ("100.50", InvalidInput),
+        ("9", LimitExceeded),  # below B2C's KES 10
+        ("1294", InsufficientFunds),  # beyond the balance
+    ],
+)
+def test_cash_outs_are_refused_by_the_sales_rules_and_move_nothing(stack, amount, error):
+    amina = _failed_sale(stack)
+    with pytest.raises(error):
+        stack.sells.cash_out(amina.id, Money.of(amount, KES))
+    assert stack.balance(amina, "KES") == Money.of("1293.50", KES)
+
+
+def test_a_cash_out_is_a_sale_to_the_kyc_limits():
+    """Tier 0 (a verified phone) may not sell: nor cash out. The sale's limits count cash-outs."""
+    stack = wallet_stack()
+    amina = stack.sign_up("0712000001", tier=0)
+    stack.fund(amina, "1000", "KES")
+    with pytest.raises(LimitExceeded) as refused:
+        stack.sells.cash_out(amina.id, Money.of(500, KES))
+    assert str(refused.value.details.get("limit", "")).startswith("sell")
+    assert stack.balance(amina, "KES") == Money.of(1000, KES)
