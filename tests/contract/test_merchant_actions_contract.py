@@ -13,6 +13,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import PaymentLink, Refund, RefundState
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.payments import payments_storage
+from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
 
 from tests.support.sql_engines import race
 
@@ -152,3 +153,25 @@ def test_concurrent_claims_never_pass_the_cap(storage):
     assert sorted(race(8, claim)) == [False] * 5 + [True] * 3
     with storage.unit_of_work() as uow:
         assert uow.payment_links.get("lnk_01").uses == 3
+
+
+def test_a_refund_quote_claim_is_the_merchants_and_converts_one_refund(storage):
+    """A merchant's refund claim round-trips through the payments unit of work (purpose ``refund``); another
+    merchant cannot use it; of eight refunds racing for it exactly one uses it, and it remembers which."""
+    claim = WalletQuote(
+        quote_id="fxq_r", owner_id="m1", purpose=QuotePurpose.REFUND, locked_at=NOW, expires_at=NOW + timedelta(hours=1)
+    )
+    with storage.unit_of_work() as uow:
+        uow.wallet_quotes.add(claim)
+    with storage.unit_of_work() as uow:
+        assert uow.wallet_quotes.get("fxq_r") == claim
+        assert not uow.wallet_quotes.use("fxq_r", owner_id="m2", used_by="rfd_m2", at=NOW)
+
+    def use(i: int) -> bool:
+        with storage.unit_of_work() as uow:
+            return uow.wallet_quotes.use("fxq_r", owner_id="m1", used_by=f"rfd_{i:02d}", at=NOW)
+
+    assert sorted(race(8, use)) == [False] * 7 + [True]
+    with storage.unit_of_work() as uow:
+        used = uow.wallet_quotes.get("fxq_r")
+    assert used.used_by is not None and used.used_by.startswith("rfd_") and used.used_at == NOW

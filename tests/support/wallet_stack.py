@@ -37,7 +37,6 @@ from cryptopay.core.testing.wallets import (
     InMemoryPhoneVerifications,
     InMemoryTransfers,
     InMemoryUsage,
-    InMemoryWalletQuotes,
     InMemoryWallets,
 )
 from cryptopay.core.wallets.buys import Buys
@@ -71,7 +70,6 @@ def memory_wallet_storage(**extra: Any) -> InMemoryStorage:
         wallet_transfers=InMemoryTransfers(),
         wallet_usage=InMemoryUsage(),
         wallet_buys=InMemoryBuys(),
-        wallet_quotes=InMemoryWalletQuotes(),
         **extra,
     )
 

@@ -55,6 +55,25 @@ def test_cli_refunds_exit_codes(stack):
     assert cli("refunds", "create", open_id, "--address", CUSTOMER, "--rail", "usdt-tron").exit_code == 5
 
 
+def test_cli_refunds_take_a_quote_locked_for_the_invoices_merchant_once(stack):
+    """`fx quote --merchant` claims a quote for that merchant's refunds: it converts one (a second use exits 4),
+    another merchant's or an unclaimed quote exits 3 and refunds nothing."""
+    merchant_id, rival_id = create_merchant(), "mer_rival"
+    invoice_id = paid_invoice(stack, merchant_id)
+    mine = cli_json("fx", "quote", "USDT/KES", "--merchant", merchant_id)["id"]
+    theirs = cli_json("fx", "quote", "USDT/KES", "--merchant", rival_id)["id"]
+    bare = cli_json("fx", "quote", "USDT/KES")["id"]
+    kes = ("refunds", "create", invoice_id, "--address", CUSTOMER, "--amount", "130", "--currency", "KES")
+    for other in (theirs, bare):
+        refused = cli(*kes, "--quote", other)
+        assert refused.exit_code == 3 and "no quote" in refused.stderr
+    made = cli_json(*kes, "--quote", mine)
+    assert made["quote_id"] == mine
+    again = cli(*kes, "--quote", mine)
+    assert again.exit_code == 4 and "used already" in again.stderr
+    assert [r["id"] for r in cli_json("refunds", "list", invoice_id)["refunds"]] == [made["id"]]
+
+
 def test_cli_invoices_cancel(stack):
     """A new invoice is cancelled; a paid one exits 4 (conflict) and stays as it was."""
     merchant_id = create_merchant()

@@ -132,3 +132,31 @@ def test_cancelling_a_new_invoice_and_the_conflict_once_paid(client, stack, shop
     conflict = client.post(f"/v1/invoices/{paid['id']}/cancel", headers=shop.headers)
     assert conflict.status_code == 409 and conflict.json["code"] == "invoice_received_payment"
     assert client.get(f"/v1/invoices/{paid['id']}", headers=shop.headers).json["state"] == "processing"
+
+
+def test_a_named_quote_is_the_merchants_and_converts_one_refund(client, stack, shop, rival):
+    """A quote the shop locked converts one refund (its Idempotency-Key replays that answer); naming it again is 409
+    quote_used; another merchant's quote, the invoice's own and an unknown id are 404 alike, nothing refunded."""
+    invoice = _settled(shop, stack)
+    path = f"/v1/invoices/{invoice['id']}/refunds"
+    mine = client.get("/v1/fx/quote?pair=USDT/KES", headers=shop.headers).json["id"]
+    theirs = client.get("/v1/fx/quote?pair=USDT/KES", headers=rival.headers).json["id"]
+    invoice_quote = stack.invoice(invoice["id"]).quote_ids[0]
+    body = {"address": CUSTOMER, "amount": "650", "currency": "KES"}
+    for other in (theirs, invoice_quote, "fxq_unknown"):
+        refused = client.post(path, json={**body, "quote_id": other}, headers=idem(shop.stepped))
+        assert refused.status_code == 404, refused.json
+        assert refused.content_type == "application/problem+json"
+        assert [e["field"] for e in refused.json.get("errors", [])] in ([], ["quote_id"])
+    made = client.post(path, json={**body, "quote_id": mine}, headers=idem(shop.stepped, "named-1"))
+    assert made.status_code == 201 and made.json["quote_id"] == mine, made.json
+    replay = client.post(path, json={**body, "quote_id": mine}, headers=idem(shop.stepped, "named-1"))
+    assert replay.status_code == 201 and replay.json == made.json
+    reused = client.post(path, json={**body, "quote_id": mine}, headers=idem(shop.stepped, "named-2"))
+    assert reused.status_code == 409 and reused.json["code"] == "quote_used", reused.json
+    assert [r["id"] for r in client.get(path, headers=shop.headers).json["data"]] == [made.json["id"]]
+    other_invoice = _settled(rival, stack)
+    stolen = client.post(
+        f"/v1/invoices/{other_invoice['id']}/refunds", json={**body, "quote_id": mine}, headers=idem(rival.stepped)
+    )
+    assert stolen.status_code == 404

@@ -68,6 +68,7 @@ SECRETS = [
     "Baraka Mwangi",  # a name screening matched at submission
     "254711222333",  # an unmatched B2C result's receiver
     "Achieng Atieno",
+    "Kiprotich Rescreened",  # a periodic sanctions rescreen's matched party name (alert evidence "name")
     "254744555666",  # a monitored movement's counterparty (and the alert's evidence)
     "254755666777",  # a party M-Pesa's statement names in a kept reconciliation difference
     "Kariuki Mwangi",
@@ -235,6 +236,7 @@ def _write_merchant_side(uow: Any) -> None:
     uow.kyc.add(_profile())
     uow.movements.add(_movement())
     uow.alerts.add(_alert())
+    uow.alerts.add(_rescreen_alert())
 
 
 _RESULT = (
@@ -283,6 +285,26 @@ def _alert() -> Alert:
         movement_id="mv_1",
         created_at=NOW,
         evidence={"counterparty": "254744555666", "earlier": "2000"},
+    )
+
+
+def _rescreen_alert() -> Alert:
+    """What the periodic sanctions rescreen raises: the party's screened name in the evidence's ``name``."""
+    return Alert(
+        id="alr_2",
+        key="sanctions:snap_1:usr_1:ofac-1",
+        rule_id="sanctions-name-match",
+        rule_version=1,
+        kind="sanctioned_name",
+        party_id="usr_1",
+        movement_id="",
+        created_at=NOW,
+        evidence={
+            "name": "Kiprotich Rescreened",
+            "listed_name": "RESCREENED, Kiprotich",
+            "list": "ofac",
+            "score": "96",
+        },
     )
 
 
@@ -362,7 +384,7 @@ def _merchant_side_reads_back(uow: Any) -> None:
     assert uow.movements.for_party("usr_1", since=NOW) == [_movement()]
     assert uow.movements.between(NOW, NOW + timedelta(seconds=1)) == [_movement()]
     assert uow.alerts.get("alr_1") == _alert()
-    assert uow.alerts.list() == [_alert()]
+    assert uow.alerts.list() == [_alert(), _rescreen_alert()]
     assert uow.kyc.get("usr_1") == _profile()
     assert uow.kyc.find(["usr_1"]) == {"usr_1": _profile()}
     runs = SqlReconciliationRuns(uow.connection.engine, personal=uow.personal)
@@ -396,7 +418,7 @@ def test_the_sealing_pass_seals_rows_written_in_the_clear(engine: Engine) -> Non
         1,
     )
     assert counts["settlements"] == 1
-    assert (counts["unmatched_answers"], counts["compliance_movements"], counts["compliance_alerts"]) == (1, 1, 1)
+    assert (counts["unmatched_answers"], counts["compliance_movements"], counts["compliance_alerts"]) == (1, 1, 2)
     assert counts["kyc_profiles"] == 1 and counts["reconciliation_results"] == 1
     assert _leaks(_raw_text(engine)) == []
     assert set(seal_personal_data(storage).values()) == {0}

@@ -4,12 +4,13 @@ from decimal import Decimal
 
 import pytest
 from cryptopay.core import flows
-from cryptopay.core.errors import InvalidInput, QuoteExpired, Refused
+from cryptopay.core.errors import InvalidInput, NotFound, QuoteExpired, QuoteUsed, Refused
 from cryptopay.core.fx import Pair
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payments import RefundState
+from cryptopay.core.payments import Refund, RefundState
 from cryptopay.core.ports.chains import TxState
 from cryptopay.core.testing.payments_stack import PaymentsStack
+from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
 
 CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
 MERCHANT = flows.merchant_liability("m1", USDT)
@@ -51,26 +52,70 @@ def test_a_refund_in_shillings_is_converted_at_a_locked_quote_it_names(stack: Pa
     assert Decimal(9) < refund.amount.amount < Decimal(10)
 
 
-def test_a_named_quote_must_be_live_and_of_the_right_pair(stack: PaymentsStack) -> None:
-    """A quote the merchant locked converts the refund; an expired or unknown one is refused, nothing is held."""
-    invoice_id = paid_in_kes(stack)
-    quote = stack.pricer.quote(Pair(USDT, KES))
-    refund = stack.refunds.refund(
-        invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("650", KES), quote_id=quote.id
+def kes_refund(stack: PaymentsStack, invoice_id: str, quote_id: str | None, kes: str = "650") -> Refund:
+    return stack.refunds.refund(
+        invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of(kes, KES), quote_id=quote_id
     )
-    assert refund.quote_id == quote.id
-    with pytest.raises(InvalidInput, match="no quote"):
-        stack.refunds.refund(
-            invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("650", KES), quote_id="fxq_none"
-        )
+
+
+def test_a_named_quote_must_be_the_merchants_live_and_of_the_right_pair(stack: PaymentsStack) -> None:
+    """A quote the merchant locked for refunds converts the refund; an expired or unknown one is refused, nothing
+    is held."""
+    invoice_id = paid_in_kes(stack)
+    quote = stack.refunds.lock_quote("m1", Pair(USDT, KES))
     with pytest.raises(InvalidInput, match="converts an amount in the invoice's currency"):
         stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("1"), quote_id=quote.id)
+    assert kes_refund(stack, invoice_id, quote.id).quote_id == quote.id
+    with pytest.raises(NotFound, match="no quote"):
+        kes_refund(stack, invoice_id, "fxq_none")
+    late = stack.refunds.lock_quote("m1", Pair(USDT, KES))
     stack.clock.advance(hours=2)
     with pytest.raises(QuoteExpired):
-        stack.refunds.refund(
-            invoice_id, address=CUSTOMER, requested_by="user:u1", amount=Money.of("650", KES), quote_id=quote.id
-        )
+        kes_refund(stack, invoice_id, late.id)
     assert len(stack.refunds.list_refunds(invoice_id)) == 1
+
+
+def test_a_named_quote_converts_one_refund_and_a_refused_refund_leaves_it_unused(stack: PaymentsStack) -> None:
+    """Reusing a quote is QuoteUsed (nothing more is held); a refund refused before it is recorded keeps it free."""
+    invoice_id = paid_in_kes(stack)
+    quote = stack.refunds.lock_quote("m1", Pair(USDT, KES))
+    with pytest.raises(Refused, match="at most"):
+        kes_refund(stack, invoice_id, quote.id, kes="1300000")
+    first = kes_refund(stack, invoice_id, quote.id)
+    balance = stack.ledger.balance(MERCHANT)
+    with pytest.raises(QuoteUsed):
+        kes_refund(stack, invoice_id, quote.id)
+    assert [r.id for r in stack.refunds.list_refunds(invoice_id)] == [first.id]
+    assert stack.ledger.balance(MERCHANT) == balance
+
+
+def test_only_the_invoices_merchant_may_name_its_refund_quote(stack: PaymentsStack) -> None:
+    """Another merchant's quote, a quote nobody claimed (an invoice's, a bare pricer's) and a wallet user's are all
+    NotFound alike; none of them is used by the attempt."""
+    invoice_id = paid_in_kes(stack)
+    others = stack.refunds.lock_quote("m2", Pair(USDT, KES))
+    bare = stack.pricer.quote(Pair(USDT, KES))
+    invoice_quote = stack.invoice(invoice_id).quote_ids[0]
+    wallet = stack.pricer.quote(Pair(USDT, KES))
+    now = stack.clock.now()
+    claim = WalletQuote(
+        quote_id=wallet.id, owner_id="m1", purpose=QuotePurpose.TRADE, locked_at=now, expires_at=wallet.expires_at
+    )
+    with stack.uow() as uow:
+        uow.wallet_quotes.add(claim)
+    for quote_id in (others.id, bare.id, invoice_quote):
+        with pytest.raises(NotFound, match="no quote"):
+            kes_refund(stack, invoice_id, quote_id)
+    with pytest.raises(InvalidInput, match="locked to trade"):  # even under the merchant's own id
+        kes_refund(stack, invoice_id, wallet.id)
+    assert stack.refunds.list_refunds(invoice_id) == []
+    with stack.uow() as uow:
+        assert uow.wallet_quotes.get(others.id).used_by is None  # type: ignore[union-attr]
+
+
+def test_a_refund_quote_is_never_a_wallet_trade_quote() -> None:
+    assert not QuotePurpose.TRADE.allows(QuotePurpose.REFUND)
+    assert not QuotePurpose.REFUND.allows(QuotePurpose.BUY) and QuotePurpose.REFUND.allows(QuotePurpose.REFUND)
 
 
 def test_each_refund_state_is_a_merchant_event_and_an_audit_record(stack: PaymentsStack) -> None:

@@ -40,11 +40,17 @@ def _quote_row(quote: Quote) -> dict[str, Any]:
     }
 
 
+_MERCHANT = typer.Option(
+    None, "--merchant", help="Claim it for this merchant's refunds (refunds create --quote): one refund, its own."
+)
+
+
 @app.command("quote")
-def quote(pair: str = _PAIR, as_json: bool = _JSON) -> None:
+def quote(pair: str = _PAIR, merchant_id: str | None = _MERCHANT, as_json: bool = _JSON) -> None:
     """Lock and print a quote for PAIR: bid, ask, mid, sources, as_of, expires_at and the quote id."""
     with errors_to_exit_codes():
-        locked = _pricer().quote(Pair.parse(pair))
+        wanted = Pair.parse(pair)
+        locked = _pricer().quote(wanted) if merchant_id is None else services().refunds.lock_quote(merchant_id, wanted)
     row = _quote_row(locked)
     if as_json:
         emit_json(row)

@@ -47,7 +47,9 @@ def create(
     amount: str | None = typer.Option(None, "--amount", help="How much (default: what is owed beyond the price)."),
     currency: str | None = typer.Option(None, "--currency", help="The rail's asset (USDT) or the invoice's (KES)."),
     rail: str | None = typer.Option(None, "--rail", help="e.g. usdt-tron (default: the rail the invoice was paid on)."),
-    quote_id: str | None = typer.Option(None, "--quote", help="A live quote to convert a KES amount at."),
+    quote_id: str | None = typer.Option(
+        None, "--quote", help="A live quote from `fx quote --merchant` (the invoice's merchant), used once."
+    ),
     actor: str | None = typer.Option(None, "--actor", help="Who asks, for the audit log (default: ops:<login>)."),
     as_json: bool = _JSON,
 ) -> None:

@@ -1,7 +1,9 @@
 """FX quotes: lock a price for a pair (``?pair=USDT/KES``) from the fresh rate sources; 503 when none is fresh.
 
 Every call locks and persists a quote (conversions name the quote they used), so only merchant and admin logins
-and API keys with ``fx:quote`` may lock one, each at most ``quote_rate_limit`` times per window.
+and API keys with ``fx:quote`` may lock one, each at most ``quote_rate_limit`` times per window. A merchant's quote
+is claimed for that merchant's refunds: its id converts one refund on one of its invoices (``quote_id``), and no one
+else's; an admin's is only a price.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity import Role
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import limit_caller, require
+from cryptopay_http.auth import current_principal, limit_caller, require
 from cryptopay_http.blueprints.stores import NO_PAIRS, quoted_pairs
 from cryptopay_http.convert import json_response
 from cryptopay_http.openapi import operation
@@ -53,10 +55,19 @@ def _pair() -> Pair:
 
 
 @bp.get("/v1/fx/quote")
-@operation("Lock an FX quote for a pair (?pair=USDT/KES)", response=FxQuoteView, tags=("fx",), errors=(422, 503))
+@operation(
+    "Lock an FX quote for a pair (?pair=USDT/KES); a merchant's converts one of its refunds (quote_id)",
+    response=FxQuoteView,
+    tags=("fx",),
+    errors=(422, 503),
+)
 @require(scope="fx:quote", roles=(Role.MERCHANT, Role.ADMIN))
 @query(enum_param("pair", quoted_pairs, "a pair such as USDT/KES", required=True, when_empty=NO_PAIRS))
 def fx_quote() -> Response:
     limit_caller(runtime().settings.quote_rate_limit)
-    quote = payments().pricer.quote(_pair())
+    merchant_id = current_principal().merchant_id
+    if merchant_id is None:
+        quote = payments().pricer.quote(_pair())
+    else:
+        quote = payments().refunds.lock_quote(merchant_id, _pair())
     return json_response(FxQuoteView.of(quote), headers={"Cache-Control": "no-store"})

@@ -52,7 +52,12 @@ class CreateRefund:
     )
     rail: str | None = attrs.field(default=None, metadata=limits("e.g. usdt-tron", max_length=64))
     quote_id: str | None = attrs.field(
-        default=None, metadata=limits("a live quote from GET /v1/fx/quote for the conversion", max_length=64)
+        default=None,
+        metadata=limits(
+            "a live quote this merchant locked with GET /v1/fx/quote, converting this one refund (another's: 404;"
+            " a used one: 409 quote_used)",
+            max_length=64,
+        ),
     )
 
 
@@ -152,7 +157,7 @@ def _refund(refund_id: str) -> Refund:
     response=RefundView,
     status=201,
     tags=_TAGS,
-    errors=(404, 503),
+    errors=(404, 409, 503),
 )
 @require(scope="refunds:write")
 @step_up_for_users

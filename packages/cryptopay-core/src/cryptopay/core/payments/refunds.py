@@ -8,7 +8,10 @@ Invariants:
   excess plus every late payment; for an expired, cancelled or invalid one everything confirmed;
 - an amount in shillings (or the invoice's own currency) is converted at a locked quote, named by the merchant
   (``quote_id``, from ``/v1/fx/quote``) or locked for the refund; the refund keeps the quote's id and rate (its ask: the
-  shillings buy the crypto the platform would sell them);
+  shillings buy the crypto the platform would sell them). A named quote must be one the invoice's merchant locked
+  for refunds (``lock_quote``: a ``QuotePurpose.REFUND`` claim, ``cryptopay.core.wallets.quotes``), and converts one
+  refund: any other id (another merchant's, a wallet user's, an invoice's) is ``NotFound``, a used one ``QuoteUsed``,
+  marked in the refund's own transaction;
 - the refund holds the amount from the merchant's balance towards ``liabilities:withdrawals_in_flight:<ASSET>``
   in the transaction that records it, before anything is sent (recorded before sent), and the network's
   ``ChainSender`` is idempotent on the refund id. On confirmation the hold is posted and custody pays out (Dr in
@@ -52,6 +55,7 @@ from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, W
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import NETWORKS, AddressFormat, Rail, rail_for
+from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote, check_claim, use_claim
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
@@ -95,6 +99,7 @@ class RefundRequest:
     amount: Money | None  # None: what the customer is owed
     requested: Money | None  # the amount as asked, when a quote converted it
     quote: Quote | None
+    named: bool = False  # the merchant named the quote (its claim is used by the refund)
 
 
 class Refunds:
@@ -125,6 +130,21 @@ class Refunds:
     def owed(self, invoice_id: str, rail: str) -> Money:
         """What the customer is owed beyond the price on ``rail`` (the default amount of a refund)."""
         return transaction(self._uow, lambda uow: _owed(uow, load_invoice(uow, invoice_id), rail))
+
+    def lock_quote(self, merchant_id: str, pair: Pair) -> Quote:
+        """Lock a quote for ``pair`` that ``merchant_id`` alone may name in one refund (until the quote expires)."""
+        if self._pricer is None:
+            raise Unavailable("no FX rates are configured to lock a quote")
+        quote, now = self._pricer.quote(pair), self._clock.now()
+        claim = WalletQuote(
+            quote_id=quote.id,
+            owner_id=merchant_id,
+            purpose=QuotePurpose.REFUND,
+            locked_at=now,
+            expires_at=quote.expires_at,
+        )
+        transaction(self._uow, lambda uow: uow.wallet_quotes.add(claim))
+        return quote
 
     def refund(
         self,
@@ -246,20 +266,23 @@ class Refunds:
             raise InvalidInput(f"a refund on {option.rail.key} is in {asset.code} or KES", field="currency")
         if not amount.is_positive():
             raise InvalidInput("a refund amount must be positive", field="amount")
-        quote = self._quote(Pair(asset, amount.asset), quote_id)
+        quote = self._quote(Pair(asset, amount.asset), quote_id, invoice.merchant_id)
         converted = quote.convert(amount, at=self._clock.now())
         if not converted.is_positive():
             raise InvalidInput(f"{amount} is less than the smallest unit of {asset.code}", field="amount")
-        return RefundRequest(option.rail.key, converted, amount, quote)
+        return RefundRequest(option.rail.key, converted, amount, quote, named=quote_id is not None)
 
-    def _quote(self, pair: Pair, quote_id: str | None) -> Quote:
+    def _quote(self, pair: Pair, quote_id: str | None, merchant_id: str) -> Quote:
         if quote_id is None:
             if self._pricer is None:
                 raise Unavailable("no FX rates are configured to convert a refund amount")
             return self._pricer.quote(pair)
-        quote = self._quotes.get(quote_id) if self._quotes is not None else None
+        found = transaction(self._uow, lambda uow: uow.wallet_quotes.get(quote_id))
+        mine = found is not None and found.owner_id == merchant_id
+        quote = self._quotes.get(quote_id) if self._quotes is not None and mine else None
         if quote is None:
-            raise InvalidInput(f"no quote {quote_id}", field="quote_id")
+            raise NotFound(f"no quote {quote_id!r} of this merchant's", field="quote_id")
+        check_claim(found, merchant_id, quote_id, QuotePurpose.REFUND, now=self._clock.now())
         if quote.pair != pair:
             raise InvalidInput(f"quote {quote_id} is for {quote.pair}, this refund needs {pair}", field="quote_id")
         quote.check_valid(self._clock.now())
@@ -288,8 +311,10 @@ class Refunds:
                 f"at most {most} can be refunded on invoice {invoice.id} (received, less earlier refunds), not {amount}"
             )
         refund_id = self._ids.new_id("rfd")
-        hold_id = self._hold(uow, invoice, refund_id, amount)
         quote = wanted.quote
+        if quote is not None and wanted.named:  # under the invoice's lock, in the refund's transaction
+            use_claim(uow.wallet_quotes, invoice.merchant_id, quote.id, used_by=refund_id, now=now)
+        hold_id = self._hold(uow, invoice, refund_id, amount)
         refund = Refund(
             id=refund_id,
             invoice_id=invoice.id,

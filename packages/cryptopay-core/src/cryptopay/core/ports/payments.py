@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cryptopay.core.ledger  # noqa: F401  (first: ports.storage alone trips the ports.ledger <-> ledger cycle)
 from cryptopay.core.fx import Pair, Quote
@@ -43,6 +43,9 @@ from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.storage import UnitOfWork
 from cryptopay.core.settlement.model import Settlement, SettlementState
+
+if TYPE_CHECKING:  # ports.wallets imports this port
+    from cryptopay.core.ports.wallets import WalletQuoteRepository
 
 __all__ = [
     "DepositAddressRepository",
@@ -436,6 +439,11 @@ class PaymentsUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def wrong_network_payments(self) -> WrongNetworkPaymentRepository: ...
+
+    @property
+    def wallet_quotes(self) -> WalletQuoteRepository:
+        """Quote claims: a refund's quote is its merchant's, used once (``cryptopay.core.wallets.quotes``)."""
+        ...
 
 
 PaymentsUowFactory = Callable[[], AbstractContextManager[PaymentsUnitOfWork]]

@@ -40,6 +40,7 @@ from cryptopay.core.payouts.answers import UnmatchedAnswer
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.settlement.model import Settlement, SettlementState
 from cryptopay.core.testing.storage import InMemoryStorage
+from cryptopay.core.testing.wallets import InMemoryWalletQuotes
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
@@ -506,6 +507,7 @@ def payments_storage(**extra: Any) -> InMemoryStorage:
         unmatched_answers=InMemoryUnmatchedAnswers(),
         payment_links=InMemoryPaymentLinks(),
         wrong_network_payments=InMemoryWrongNetworkPayments(),
+        wallet_quotes=InMemoryWalletQuotes(),  # refunds' quote claims (wallets' too)
         **extra,
     )
 

@@ -15,6 +15,9 @@ sale or bill takes it only when:
 - it was never used: ``use`` marks it in the trade's own unit of work (``QuoteUsed`` when another trade got it
   first; on PostgreSQL one conditional ``UPDATE``, so two trades racing one quote cannot both pass).
 
+The same claims serve merchants' refunds (``QuotePurpose.REFUND``, owned by the merchant that locked the quote:
+``cryptopay.core.payments.refunds``); ``owner_id`` is a wallet user's id or a merchant's, never both.
+
 A trade that fails after it committed (M-Pesa refusing the prompt, a failed payout) keeps the quote used: lock a
 new one. A trade refused before it committed (limits, balance) leaves it unused.
 """
@@ -33,9 +36,17 @@ from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
-from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+from cryptopay.core.ports.wallets import WalletQuoteRepository, WalletUnitOfWork, WalletUowFactory
 
-__all__ = ["DEFAULT_WALLET_QUOTE_WINDOW", "USDT_KES", "QuotePurpose", "WalletQuote", "WalletQuotes"]
+__all__ = [
+    "DEFAULT_WALLET_QUOTE_WINDOW",
+    "USDT_KES",
+    "QuotePurpose",
+    "WalletQuote",
+    "WalletQuotes",
+    "check_claim",
+    "use_claim",
+]
 
 USDT_KES = Pair(USDT, KES)
 DEFAULT_WALLET_QUOTE_WINDOW = timedelta(minutes=2)  # read the price, confirm (the STK prompt comes after)
@@ -45,9 +56,11 @@ class QuotePurpose(enum.Enum):
     BUY = "buy"  # buy USDT at the ask
     SELL = "sell"  # sell USDT at the bid: a sale, or a bill paid from USDT
     TRADE = "trade"  # either: the quote showed both sides
+    REFUND = "refund"  # a merchant's refund on one of its invoices (``GET /v1/fx/quote``): never a wallet trade
 
     def allows(self, wanted: QuotePurpose) -> bool:
-        return self is QuotePurpose.TRADE or self is wanted
+        trade = self is QuotePurpose.TRADE and wanted in (QuotePurpose.BUY, QuotePurpose.SELL)
+        return trade or self is wanted
 
 
 @attrs.frozen(kw_only=True)
@@ -94,24 +107,41 @@ class WalletQuotes:
     def find(self, owner_id: str, quote_id: str, purpose: QuotePurpose) -> Quote:
         """The owner's quote ``quote_id`` for ``purpose``, unused and in its window (its ``expires_at`` the
         window's end); ``NotFound`` for anyone else's or an unknown id, ``QuoteUsed``, ``QuoteExpired``."""
-        claim = in_transaction(self.uow, lambda uow: uow.wallet_quotes.get(quote_id))
-        quote = self.quotes().get(quote_id) if claim is not None and claim.owner_id == owner_id else None
-        if claim is None or quote is None or quote.pair != USDT_KES:
+        found = in_transaction(self.uow, lambda uow: uow.wallet_quotes.get(quote_id))
+        quote = self.quotes().get(quote_id) if found is not None and found.owner_id == owner_id else None
+        if quote is None or quote.pair != USDT_KES:
             raise NotFound(f"no USDT/KES quote {quote_id!r} of yours", field="quote_id")
-        if not claim.purpose.allows(purpose):
-            raise InvalidInput(
-                f"quote {quote_id} was locked to {claim.purpose.value}; lock one to {purpose.value}", field="quote_id"
-            )
-        if claim.used_by is not None:
-            raise _used(quote_id)
-        if self.clock.now() >= claim.expires_at:
-            raise QuoteExpired(f"quote {quote_id} expired at {claim.expires_at.isoformat()}: ask for a new one")
+        claim = check_claim(found, owner_id, quote_id, purpose, now=self.clock.now())
         return attrs.evolve(quote, expires_at=claim.expires_at)
 
     def use(self, uow: WalletUnitOfWork, owner_id: str, quote_id: str, *, used_by: str) -> None:
         """Mark the quote used by the trade ``used_by`` in the trade's unit of work; ``QuoteUsed`` if it lost."""
-        if not uow.wallet_quotes.use(quote_id, owner_id=owner_id, used_by=used_by, at=self.clock.now()):
-            raise _used(quote_id)
+        use_claim(uow.wallet_quotes, owner_id, quote_id, used_by=used_by, now=self.clock.now())
+
+
+def check_claim(
+    claim: WalletQuote | None, owner_id: str, quote_id: str, purpose: QuotePurpose, *, now: datetime
+) -> WalletQuote:
+    """``claim`` if it is ``owner_id``'s, for ``purpose``, unused and in its window at ``now``: ``NotFound`` for
+    anyone else's or none (ids cannot be probed), ``InvalidInput`` for another purpose, ``QuoteUsed``,
+    ``QuoteExpired``."""
+    if claim is None or claim.owner_id != owner_id:
+        raise NotFound(f"no quote {quote_id!r} of yours", field="quote_id")
+    if not claim.purpose.allows(purpose):
+        raise InvalidInput(
+            f"quote {quote_id} was locked to {claim.purpose.value}; lock one to {purpose.value}", field="quote_id"
+        )
+    if claim.used_by is not None:
+        raise _used(quote_id)
+    if now >= claim.expires_at:
+        raise QuoteExpired(f"quote {quote_id} expired at {claim.expires_at.isoformat()}: ask for a new one")
+    return claim
+
+
+def use_claim(quotes: WalletQuoteRepository, owner_id: str, quote_id: str, *, used_by: str, now: datetime) -> None:
+    """Mark ``owner_id``'s quote used by ``used_by`` in the caller's unit of work; ``QuoteUsed`` if another got it."""
+    if not quotes.use(quote_id, owner_id=owner_id, used_by=used_by, at=now):
+        raise _used(quote_id)
 
 
 def _used(quote_id: str) -> QuoteUsed:

@@ -147,7 +147,7 @@ MOVEMENT_FIELDS = PersonalFields("compliance_movements", ("counterparty",), clea
 """A journaled movement's personal field: its counterparty (a phone, a bank account, a remittance sender's name, an
 address: sealed), unless it is one of our users' ids (the other side of a P2P send or claim), kept as it is."""
 
-ALERT_FIELDS = PersonalFields("compliance_alerts", ("evidence.counterparty",))
+ALERT_FIELDS = PersonalFields("compliance_alerts", ("evidence.counterparty", "evidence.name"))
 """An alert's personal field: the counterparty its evidence names (sanctioned counterparty, round trip)."""
 
 
