@@ -618,3 +618,24 @@ def test_reconciliation_finds_an_excess_nobody_refunded_and_nothing_once_it_is(b
     stack.confirm_refunds()
     stack.run()
     assert _owed_check(stack, backend) == [] and stack.get(order).excess_note is None
+
+
+def test_a_payment_after_the_window_goes_back_whole_once(backend: Backend):
+    """F6: paid in full only after the window: the order is expired (nothing paid out) and the late payment goes
+    back whole, once, whatever the worker's runs."""
+    stack = remittance_stack(backend)
+    order = stack.order(amount="500")
+    stack.clock.advance(minutes=31)
+    stack.confirm()
+    stack.pay(order)
+    stack.confirm()
+    assert stack.remittances.invoice(order).exception.value == "paid_late"
+    stack.run()
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.EXPIRED and done.payout_id is None
+    [refund] = stack.remittances.excess_refunds(done)
+    assert refund.amount == order.usdt
+    stack.confirm_refunds()
+    stack.run()
+    assert _desk_usdt(stack).is_zero() and stack.books_balanced()

@@ -67,7 +67,7 @@ from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
 from cryptopay.core.errors import CryptopayError, InvalidInput, InvalidName, LimitExceeded, NotFound, Refused
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.invoices import Invoice, InvoiceState, is_confirmed
+from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, is_confirmed
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
@@ -107,6 +107,7 @@ __all__ = ["OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "wai
 
 _ACTOR = "system:remittances"
 _CLOSED_INVOICES = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
+_EXCESS_EXCEPTIONS = (InvoiceException.PAID_OVER, InvoiceException.PAID_LATE, InvoiceException.PAID_PARTIAL)
 _EXCESS_STATES = (
     RemittanceState.PAYING_OUT,
     RemittanceState.PAID_OUT,
@@ -424,21 +425,26 @@ class Remittances:
 
     def refund_excess(self) -> list[RemittanceOrder]:
         """Send back, to the order's refund address, whatever an order's address received beyond what the order
-        took: a second payment or an overpayment of a paid order (``Refunds.owed``: the confirmed excess and every
-        late payment), everything received by an order that expired (underpaid) or was refunded already (a payment
-        after the refund). Read from the invoices the watchers still scan (a late payment can only arrive on one),
-        each refund through ``Refunds`` (held from the desk's balance, sent by the hot wallet) and audited
-        ``remittance.excess_refund``. One that cannot be asked (no hot wallet on that network) is kept on the order
-        (``excess_note``), audited ``remittance.excess_held`` for an operator, and is a reconciliation difference
-        (``remittances_owed``) until it is refunded. Orders still awaiting payment, being refunded whole or held
-        are left to their own path. Returns the orders with a new refund or note."""
+        took: of a paid order (paying or paid out) everything received beyond its price (a second payment, an
+        overpayment, a late one), of an order that expired (underpaid) or was refunded already everything received
+        (less refunds that have not failed, per rail; the price taken from the rail paid first). Read from the
+        invoices the watchers still scan (a late payment can only arrive on one) whose exception says something
+        unusual arrived (paid over, late, partial), each refund through ``Refunds`` (held from the desk's balance,
+        sent by the hot wallet) and audited ``remittance.excess_refund``. One that cannot be asked (no hot wallet
+        on that network) is kept on the order (``excess_note``), audited ``remittance.excess_held`` for an operator,
+        and is a reconciliation difference (``remittances-owed``) until it is refunded. Orders still awaiting
+        payment, being refunded whole or held are left to their own path. Returns the orders with a new refund or
+        note."""
         now = self.clock.now()
         owed = in_transaction(
             self.uow,
             lambda uow: [
                 (invoice.order_id, invoice.id)
                 for invoice in uow.invoices.watching(now)
-                if invoice.merchant_id == DESK and invoice.order_id and invoice.state in _CLOSED_INVOICES
+                if invoice.merchant_id == DESK
+                and invoice.order_id
+                and invoice.state in _CLOSED_INVOICES
+                and invoice.exception in _EXCESS_EXCEPTIONS
             ],
         )
         changed = []
@@ -454,10 +460,18 @@ class Remittances:
         if order.state is RemittanceState.REFUNDED and order.refund_id is None:
             return None
         invoice = self.invoicing.get_invoice(invoice_id)
-        rails = sorted({p.rail_key for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))})
+        confirmed = [p.rail_key for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
+        rails = list(dict.fromkeys(confirmed))  # in the order the coins came: the price is taken from the first
+        took = invoice.state is InvoiceState.SETTLED and order.state in (
+            RemittanceState.PAYING_OUT,
+            RemittanceState.PAID_OUT,
+        )
+        price = order.usdt if took else Money.zero(USDT)
         changed = None
         for rail in rails:
-            amount = self._excess(order, invoice, rail)
+            left = self.refunds.refundable(invoice_id, rail)  # received on the rail, less refunds not failed
+            taken = min(left, price)
+            price, amount = price - taken, left - taken
             if not amount.is_positive():
                 continue
             try:
@@ -465,23 +479,11 @@ class Remittances:
                     invoice_id, address=order.refund_address, requested_by=_ACTOR, rail=rail, amount=amount
                 )
             except CryptopayError as error:
-                if self._excess(order, invoice, rail).is_positive():  # else another worker refunded it meanwhile
+                if self.refunds.refundable(invoice_id, rail) > taken:  # else another worker refunded it meanwhile
                     changed = in_transaction(self.uow, partial(self._excess_held, order_id=order_id, error=error))
                 continue
             changed = in_transaction(self.uow, partial(self._excess_asked, order_id=order_id, refund=refund))
         return changed
-
-    def _excess(self, order: RemittanceOrder, invoice: Invoice, rail: str) -> Money:
-        """What ``order`` holds on ``rail`` beyond what it took: beyond the price of a settled invoice paid out (or
-        being paid), everything of an order that ended without taking the USDT (expired, refunded)."""
-        if invoice.state is InvoiceState.SETTLED and order.state in (
-            RemittanceState.PAYING_OUT,
-            RemittanceState.PAID_OUT,
-        ):
-            return self.refunds.owed(invoice.id, rail)
-        if order.state in (RemittanceState.EXPIRED, RemittanceState.REFUNDED):
-            return self.refunds.refundable(invoice.id, rail)
-        return Money.zero(USDT)
 
     def _excess_asked(self, uow: RemittanceUnitOfWork, order_id: str, refund: Refund) -> RemittanceOrder:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
