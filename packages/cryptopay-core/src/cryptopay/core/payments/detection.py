@@ -172,6 +172,14 @@ class Detection:
         """One wrong-network payment, or ``NotFound``."""
         return transaction(self._uow, lambda uow: _load_stray(uow, payment_id))
 
+    def invoice_wrong_network_payment(self, invoice_id: str, payment_id: str) -> WrongNetworkPayment:
+        """The wrong-network payment ``payment_id`` sent to invoice ``invoice_id``: one ``NotFound`` alike for an
+        unknown id and another invoice's (a shell checks first that its caller may see the invoice)."""
+        payment = transaction(self._uow, lambda uow: uow.wrong_network_payments.get(payment_id))
+        if payment is None or payment.invoice_id != invoice_id:
+            raise NotFound(f"wrong-network payment {payment_id} not found")
+        return payment
+
     def wrong_network_payments(
         self,
         *,
