@@ -47,11 +47,7 @@ def die_with_parent(signum: int = signal.SIGTERM) -> Callable[[], None] | None:
 
 
 def alive(pid: int) -> bool:
-    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, does not).
-
-    >>> alive(os.getpid())
-    True
-    """
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
