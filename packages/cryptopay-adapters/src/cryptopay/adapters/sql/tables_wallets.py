@@ -90,12 +90,12 @@ wallet_buys = sa.Table(
 wallet_quotes = sa.Table(
     "wallet_quotes",
     metadata,
-    sa.Column("quote_id", sa.String(ID), primary_key=True),  # an fx_quotes id, claimed by one wallet user
+    sa.Column("quote_id", sa.String(ID), primary_key=True),  # an fx_quotes id, claimed by one owner
     sa.Column("owner_id", sa.String(ID), nullable=False),
     sa.Column("purpose", sa.String(16), nullable=False),
     sa.Column("locked_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
-    sa.Column("used_by", sa.String(ID)),  # the buy, sale or bill that used it (once)
+    sa.Column("used_by", sa.String(ID)),  # the buy, sale, bill or refund that used it (once)
     sa.Column("used_at", UtcDateTime),
     keep_existing=True,
 )

@@ -113,7 +113,8 @@ class BuyRepository(Protocol):
 
 
 class WalletQuoteRepository(Protocol):
-    """Quotes claimed by wallet users (``cryptopay.core.wallets.quotes``): each used at most once."""
+    """Quotes claimed by wallet users, and by merchants for refunds (``cryptopay.core.wallets.quotes``): each used at
+    most once."""
 
     def add(self, quote: WalletQuote) -> None:
         """Keep a new claim; ``Conflict`` if the quote was claimed already."""

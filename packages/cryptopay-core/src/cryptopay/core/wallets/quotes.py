@@ -65,7 +65,8 @@ class QuotePurpose(enum.Enum):
 
 @attrs.frozen(kw_only=True)
 class WalletQuote:
-    """A quote claimed by a wallet user: who may trade at it, for what, until when; and the trade that used it."""
+    """A quote claimed by one owner (a wallet user; a merchant, for a refund): who may use it, for what, until when;
+    and the trade or refund that used it."""
 
     quote_id: str
     owner_id: str
