@@ -63,6 +63,17 @@ def test_usdt_on_polygon_to_an_ethereum_invoice_is_recorded_and_not_credited(sta
     assert actions.count("invoice.wrong_network_payment") == 1
 
 
+def test_an_invoice_s_wrong_network_payment_is_found_only_through_that_invoice(stack: PaymentsStack) -> None:
+    """Another invoice's payment and an unknown id are the same not-found through an invoice."""
+    invoice_id, record_id = _paid_on_polygon(stack)
+    other = stack.invoicing.create_invoice("m1", usdt("5"))
+    assert stack.detection.invoice_wrong_network_payment(invoice_id, record_id).id == record_id
+    for asked_invoice, asked_payment in ((other.id, record_id), (invoice_id, "wnp_unknown")):
+        with pytest.raises(NotFound) as refused:
+            stack.detection.invoice_wrong_network_payment(asked_invoice, asked_payment)
+        assert refused.value.message == f"wrong-network payment {asked_payment} not found"
+
+
 def test_a_rescan_records_nothing_twice(stack: PaymentsStack) -> None:
     """The same transfer scanned again changes nothing and says nothing again."""
     invoice_id, _ = _paid_on_polygon(stack)

@@ -430,7 +430,12 @@ _UTF8 = ("utf-8", "utf8")  # JSON's one encoding (RFC 8259 section 8.1): any oth
 
 
 def json_text(body: object) -> str:
-    """``body`` unstructured by the edge converter, as compact JSON (what ``json_response`` sends)."""
+    """``body`` unstructured by the edge converter, as compact JSON (what ``json_response`` sends).
+
+    >>> from cryptopay.core.money import KES
+    >>> json_text({"amount": Money.of("1.5", KES), "note": "Café"})
+    '{"amount":{"amount":"1.50","asset":"KES"},"note":"Café"}'
+    """
     return json.dumps(converter.unstructure(body), ensure_ascii=False, separators=(",", ":"))
 
 

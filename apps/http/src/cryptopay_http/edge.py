@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from cryptopay.core import logs
 from cryptopay.core.identity import RateDecision
+from flask import Request
 
 from cryptopay_http import request_ids
 from cryptopay_http.headers import SecurityHeaders
@@ -61,7 +62,7 @@ class RequestEdge:
             if not observed:  # a second call (an error after the first) is the same request
                 observed = True
                 request = environ.get("werkzeug.request")  # the Flask request: its URL rule, once routed
-                rule = getattr(request, "url_rule", None)
+                rule = request.url_rule if isinstance(request, Request) else None
                 route = rule.rule if rule is not None else UNMATCHED
                 method = environ.get("REQUEST_METHOD", "GET")
                 self._metrics.observe(method, route, int(status[:3]), time.perf_counter() - started)

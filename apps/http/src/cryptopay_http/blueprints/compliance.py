@@ -14,6 +14,7 @@ import attrs
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.identity import Role
+from cryptopay.core.reports.periods import MONTH_PATTERN
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, require
@@ -308,7 +309,7 @@ def screen_address() -> Response:
 
 _MONTH = Param(
     "month",
-    lambda: {"type": "string", "pattern": r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"},
+    lambda: {"type": "string", "pattern": MONTH_PATTERN},
     True,
     "YYYY-MM (Nairobi time)",
 )

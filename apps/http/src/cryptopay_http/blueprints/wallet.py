@@ -19,9 +19,10 @@ from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
+from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
 from cryptopay.core.wallets.buys import Buy, BuyState
-from cryptopay.core.wallets.history import MONTH_PATTERN, HistoryLine, statement_period
+from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.quotes import QuotePurpose
 from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE

@@ -13,12 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
-from cryptopay.core.errors import NotFound
 from cryptopay.core.money import Money
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import not_found, require
+from cryptopay_http.auth import require
 from cryptopay_http.blueprints.invoices import load_invoice
 from cryptopay_http.blueprints.refunds import RefundView, step_up_for_users
 from cryptopay_http.convert import json_response, limits, read_body
@@ -96,14 +95,7 @@ class RefundWrongNetworkPayment:
 
 def _payment_of(invoice_id: str, payment_id: str) -> WrongNetworkPayment:
     """The invoice's wrong-network payment if the caller may see the invoice; one 404 otherwise."""
-    invoice = load_invoice(invoice_id)
-    try:
-        payment = payments().detection.wrong_network_payment(payment_id)
-    except NotFound:
-        raise not_found("wrong-network payment", payment_id) from None
-    if payment.invoice_id != invoice.id:
-        raise not_found("wrong-network payment", payment_id)
-    return payment
+    return payments().detection.invoice_wrong_network_payment(load_invoice(invoice_id).id, payment_id)
 
 
 @bp.get("/v1/invoices/<invoice_id>/wrong-network-payments")

@@ -342,10 +342,7 @@ def _refund_amount(text: str, currency: str) -> Money:
 
 def _own_stray(invoice: Invoice, payment_id: str) -> str:
     """The id of the invoice's own wrong-network payment ``payment_id`` (another's is not found)."""
-    found = runtime().services.detection.wrong_network_payments(invoice_id=invoice.id)
-    if payment_id not in {p.id for p in found}:
-        raise NotFound(f"wrong-network payment {payment_id} not found")
-    return payment_id
+    return runtime().services.detection.invoice_wrong_network_payment(invoice.id, payment_id).id
 
 
 @bp.post("/invoices/<invoice_id>/wrong-network/<payment_id>/accept")

@@ -125,7 +125,11 @@ def open_platform_accounts(
 
 
 def wrong_network_suspense(asset: Asset) -> str:
-    """What we owe the payers of wrong-network payments being refunded (``payments.wrong_network``)."""
+    """What we owe the payers of wrong-network payments being refunded (``payments.wrong_network``).
+
+    >>> wrong_network_suspense(USDT)
+    'liabilities:wrong_network:USDT'
+    """
     return f"liabilities:wrong_network:{asset.code}"
 
 

@@ -35,6 +35,7 @@ from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
 from cryptopay.core.money import KES, USD, Money, to_decimal
 from cryptopay.core.wallets.deposit import DepositMinimums, StablecoinConversion, WalletSpeed
+from cryptopay.core.wallets.quotes import DEFAULT_WALLET_QUOTE_WINDOW
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
@@ -42,6 +43,7 @@ __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
 EVM_NETWORKS = ("ethereum", "polygon", "bsc")
 _SANDBOX_HOSTS = ("127.0.0.1", "localhost", "[::1]", "sandbox.safaricom.co.ke")
 _TRUE = {"1", "true", "yes", "on"}
+_WALLET_QUOTE_SECONDS = int(DEFAULT_WALLET_QUOTE_WINDOW.total_seconds())  # 120
 T = TypeVar("T")
 
 
@@ -81,7 +83,7 @@ class Settings:
     stablecoin_conversion: StablecoinConversion = attrs.Factory(StablecoinConversion)
     travel_rule_threshold: Money = DEFAULT_THRESHOLD  # transfers worth this much (USD) or more keep IVMS101 data
     withdrawal_cool_off_hours: int = 24  # a wallet's first withdrawal to a new address waits this long before sending
-    wallet_quote_seconds: int = 120  # CRYPTOPAY_WALLET_QUOTE_SECONDS: how long a wallet quote may be traded at
+    wallet_quote_seconds: int = _WALLET_QUOTE_SECONDS  # CRYPTOPAY_WALLET_QUOTE_SECONDS: how long one may be traded at
     public_url: str = "http://127.0.0.1:8000"
     queue_name: str = "cryptopay"
     daraja_queue: str | None = None  # M-Pesa jobs go to this RQ queue (its own worker calls Daraja one at a time)
@@ -158,7 +160,7 @@ class Settings:
             ),
             travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
             withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
-            wallet_quote_seconds=_positive(get, "WALLET_QUOTE_SECONDS", 120),
+            wallet_quote_seconds=_positive(get, "WALLET_QUOTE_SECONDS", _WALLET_QUOTE_SECONDS),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
             queue_name=get.text("QUEUE_NAME") or "cryptopay",
             daraja_queue=get.text("DARAJA_QUEUE") or None,

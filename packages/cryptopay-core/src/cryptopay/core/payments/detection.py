@@ -38,6 +38,7 @@ from cryptopay.core.payments.wrong_network import (
     WrongNetworkPayment,
     WrongNetworkState,
     evm_neighbours,
+    load_wrong_network_payment,
     store_address,
     wrong_network_event,
 )
@@ -170,7 +171,15 @@ class Detection:
 
     def wrong_network_payment(self, payment_id: str) -> WrongNetworkPayment:
         """One wrong-network payment, or ``NotFound``."""
-        return transaction(self._uow, lambda uow: _load_stray(uow, payment_id))
+        return transaction(self._uow, lambda uow: load_wrong_network_payment(uow, payment_id))
+
+    def invoice_wrong_network_payment(self, invoice_id: str, payment_id: str) -> WrongNetworkPayment:
+        """The wrong-network payment ``payment_id`` sent to invoice ``invoice_id``: one ``NotFound`` alike for an
+        unknown id and another invoice's (a shell checks first that its caller may see the invoice)."""
+        payment = transaction(self._uow, lambda uow: uow.wrong_network_payments.get(payment_id))
+        if payment is None or payment.invoice_id != invoice_id:
+            raise NotFound(f"wrong-network payment {payment_id} not found")
+        return payment
 
     def wrong_network_payments(
         self,
@@ -252,14 +261,14 @@ class Detection:
         return events
 
     def _deepen_stray(self, uow: PaymentsUnitOfWork, seen: WrongNetworkPayment, depth: int) -> None:
-        payment = _load_stray(uow, seen.id)
+        payment = load_wrong_network_payment(uow, seen.id)
         if payment.followed and payment.transfer.block_hash == seen.transfer.block_hash:
             uow.wrong_network_payments.update(payment.deepen(depth, now=self.chain_now(payment.network)))
 
     def _withdraw_stray(self, uow: PaymentsUnitOfWork, seen: WrongNetworkPayment) -> _Saved:
         # Locks in the scan's order (the invoice, then its record), so a scan and a decision never deadlock.
         invoice = _load(uow, seen.invoice_id)
-        payment = _load_stray(uow, seen.id)
+        payment = load_wrong_network_payment(uow, seen.id)
         if not payment.followed or payment.transfer.block_hash != seen.transfer.block_hash:
             return _Saved(invoice)  # changed since it was read: the next step looks again
         now = self.chain_now(payment.network)
@@ -274,7 +283,7 @@ class Detection:
 
     def _accept(self, uow: PaymentsUnitOfWork, seen: WrongNetworkPayment, actor: str) -> _Saved:
         invoice = _load(uow, seen.invoice_id)  # the invoice, then its record: the scan's lock order
-        payment = _load_stray(uow, seen.id)
+        payment = load_wrong_network_payment(uow, seen.id)
         accepted = payment.accept(by=actor, now=self._clock.now())
         rail = self._acceptable_rail(invoice, payment)
         same = next(o for o in invoice.options if o.rail.asset == rail.asset)
@@ -495,13 +504,6 @@ def _owner_elsewhere(uow: PaymentsUnitOfWork, network: str, transfer: ObservedTr
         if owner is not None:
             return owner.invoice_id  # None for a wallet's address: one owner per EVM address, never an invoice
     return None
-
-
-def _load_stray(uow: PaymentsUnitOfWork, payment_id: str) -> WrongNetworkPayment:
-    payment = uow.wrong_network_payments.get(payment_id)
-    if payment is None:
-        raise NotFound(f"no wrong-network payment {payment_id}")
-    return payment
 
 
 def _on_chain(invoice: Invoice, network: str) -> list[InvoicePayment]:

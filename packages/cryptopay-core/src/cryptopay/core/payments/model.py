@@ -118,7 +118,14 @@ MAX_TOLERANCE_PERCENT = Decimal(5)
 
 
 def check_tolerance(percent: Decimal, *, field: str = "tolerance_percent") -> Decimal:
-    """``percent`` if it is a tolerance a store may set (0 to ``MAX_TOLERANCE_PERCENT``), else ``InvalidInput``."""
+    """``percent`` if it is a tolerance a store may set (0 to ``MAX_TOLERANCE_PERCENT``), else ``InvalidInput``.
+
+    >>> check_tolerance(Decimal("2.5"))
+    Decimal('2.5')
+    >>> check_tolerance(Decimal(6))
+    Traceback (most recent call last):
+    cryptopay.core.errors.InvalidInput: tolerance_percent must be a percent from 0 to 5, got 6
+    """
     if not Decimal(0) <= percent <= MAX_TOLERANCE_PERCENT:
         raise InvalidInput(f"{field} must be a percent from 0 to {MAX_TOLERANCE_PERCENT}, got {percent}", field=field)
     return percent

@@ -50,7 +50,12 @@ from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldReques
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish, transaction
 from cryptopay.core.payments.model import Refund, RefundState, address_key
-from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState, store_address
+from cryptopay.core.payments.wrong_network import (
+    WrongNetworkPayment,
+    WrongNetworkState,
+    load_wrong_network_payment,
+    store_address,
+)
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
@@ -173,7 +178,7 @@ class Refunds:
 
         Refused until it is as deep as that network's rail asks; a conflict unless it is pending (or refunded by a
         refund that failed). The merchant's balance is never touched."""
-        invoice_id = transaction(self._uow, lambda uow: _stray(uow, payment_id).invoice_id)
+        invoice_id = transaction(self._uow, lambda uow: load_wrong_network_payment(uow, payment_id).invoice_id)
         work = partial(self._refund_stray, invoice_id=invoice_id, payment_id=payment_id)
         return transaction(self._uow, partial(work, address=address, requested_by=requested_by))
 
@@ -182,7 +187,7 @@ class Refunds:
     ) -> Refund:
         # The invoice, then its record: the scan's lock order, so a scan and a refund never deadlock.
         invoice, now = load_invoice(uow, invoice_id), self._clock.now()
-        payment = _stray(uow, payment_id)
+        payment = load_wrong_network_payment(uow, payment_id)
         rail = self._rails.get(payment.rail_key) or rail_for(payment.network, payment.transfer.amount.asset)
         self._check_refundable_stray(uow, payment, rail)
         target = self._check_address(PaymentOption(rail, payment.transfer.to_address, payment.transfer.amount), address)
@@ -582,13 +587,6 @@ def _signed(sender: ChainSender, withdrawal_id: str) -> bool:
 
 def _withdrawal(refund: Refund) -> WithdrawalRequest:
     return WithdrawalRequest(refund.id, refund.network, refund.address, refund.amount, refund.token_contract)
-
-
-def _stray(uow: PaymentsUnitOfWork, payment_id: str) -> WrongNetworkPayment:
-    payment = uow.wrong_network_payments.get(payment_id)
-    if payment is None:
-        raise NotFound(f"no wrong-network payment {payment_id}")
-    return payment
 
 
 def _refund(uow: PaymentsUnitOfWork, refund_id: str) -> Refund:

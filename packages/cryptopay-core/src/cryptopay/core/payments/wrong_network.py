@@ -39,14 +39,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
-from cryptopay.core.errors import InvalidState, Refused
+from cryptopay.core.errors import InvalidState, NotFound, Refused
 from cryptopay.core.invoices import Invoice, InvoiceEvent, TransferKey
 from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.ports.chains import ObservedTransfer
 from cryptopay.core.rails import NETWORKS
 
 if TYPE_CHECKING:
-    from cryptopay.core.ports.payments import DepositAddressRepository
+    from cryptopay.core.ports.payments import DepositAddressRepository, PaymentsUnitOfWork
 
 __all__ = [
     "FOLLOW_DEPTH",
@@ -54,6 +54,7 @@ __all__ = [
     "WrongNetworkPayment",
     "WrongNetworkState",
     "evm_neighbours",
+    "load_wrong_network_payment",
     "store_address",
     "wrong_network_event",
 ]
@@ -214,3 +215,11 @@ def store_address(addresses: DepositAddressRepository, payment: WrongNetworkPaym
     if owner is None:
         raise InvalidState(f"invoice {payment.invoice_id} holds no address {address} on another EVM network")
     addresses.add(DepositAddress(network, address, owner.index, payment.invoice_id, payment.merchant_id, now))
+
+
+def load_wrong_network_payment(uow: PaymentsUnitOfWork, payment_id: str) -> WrongNetworkPayment:
+    """The wrong-network payment ``payment_id``, or ``NotFound`` (as ``load_invoice`` is for invoices)."""
+    payment = uow.wrong_network_payments.get(payment_id)
+    if payment is None:
+        raise NotFound(f"no wrong-network payment {payment_id}")
+    return payment

@@ -24,13 +24,15 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.system import NAIROBI
 
-__all__ = ["DATE_PATTERN", "MAX_BUCKETS", "Bucket", "Period", "ReportSpan", "report_span"]
+__all__ = ["DATE_PATTERN", "MAX_BUCKETS", "MONTH_PATTERN", "Bucket", "Period", "ReportSpan", "report_span"]
 
 MAX_BUCKETS = 400  # a year and a month of days, or 33 years of months: one page of a report
 # Exactly the calendar dates of years 1000 to 9999 (leap days included), for an API's published schema.
 _LEAP = r"[1-9][0-9](?:0[48]|[2468][048]|[13579][26])|(?:[2468][048]|[13579][26])00"
 _DAYS = r"(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31"
 DATE_PATTERN = rf"^(?:[1-9][0-9]{{3}}-(?:{_DAYS})|(?:{_LEAP})-02-29)$"
+# A month, 2000-01 to 2999-12 (ASCII digits): what every month parameter accepts and the API declares (one source).
+MONTH_PATTERN = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"
 
 
 class Period(enum.Enum):

@@ -20,13 +20,12 @@ from cryptopay.core.flows import WALLET_ASSETS, wallet_account
 from cryptopay.core.kyc import month_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import Asset, Money
+from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
 
 __all__ = ["MONTH_PATTERN", "HistoryLine", "history", "statement_csv", "statement_period"]
 
-# A statement month, 2000-01 to 2999-12: what ``statement_period`` accepts and the API declares (one source).
-MONTH_PATTERN = r"^2[0-9]{3}-(0[1-9]|1[0-2])$"
 _MONTH = re.compile(MONTH_PATTERN)
 
 
