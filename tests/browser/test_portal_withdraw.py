@@ -4,6 +4,8 @@ confirms it, and a new wallet (KYC tier 0) refused by the limit's name with noth
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from tests.browser.support import PASSWORD, PHONE, axe_violations, sms_code
 
 ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
@@ -34,7 +36,11 @@ def test_withdraw_on_a_phone_checks_the_address_shows_the_fees_and_refuses_by_th
     page.wait_for_url("**/app/withdraw/check")
     assert page.get_by_text("Check before you confirm").is_visible()
     assert page.get_by_text(ADDRESS).is_visible()  # the address in its checksummed form
-    assert page.get_by_text("USDT 26").is_visible()  # 25 arrive, our 1 USDT fee on top
+    fee, total = (
+        Decimal(page.locator(f"dt:text-is('{term}') + dd").inner_text().split()[1].replace(",", ""))
+        for term in ("Our fee", "Taken from your wallet")
+    )
+    assert fee >= 5 and total == 25 + fee  # 25 arrive; Ethereum's 5 USDT (or its fee estimate x 1.25) on top
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert axe_violations(page) == []
     page.locator("#password").fill(PASSWORD)

@@ -162,7 +162,8 @@ def test_evm_reorg_withdraws_transfer_and_redetects_it(evm: EvmEnv, fresh_index:
     assert watcher.confirmations(original) == 0
     assert scanner.step([ours], sink).transfers == ()
 
-    evm.w3.eth.send_raw_transaction(raw)  # the same payment lands again, in a new block
+    sent = evm.w3.eth.send_raw_transaction(raw)  # the same payment lands again, in a new block
+    evm.w3.eth.wait_for_transaction_receipt(sent, timeout=30)  # mined before the scan looks (a loaded machine)
     again = scanner.step([ours], sink)
     assert again.rewound or again.transfers
     (landed,) = [t for t in recorded.values() if t.block_hash != original.block_hash]  # type: ignore[attr-defined]
