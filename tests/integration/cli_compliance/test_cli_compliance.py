@@ -194,3 +194,14 @@ def test_str_and_monthly_reports_from_the_cli(rig, tmp_path):
         "USDT,tron,wallet_buy,in,3,424500.00",
     ]
     assert cli("report", "monthly", "2026-13").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    "month", ["2026-13", "2026-00", "2026-3", "26-03", "1999-12", "2026-03-01", "\u0662\u0660\u0662\u0666-03"]
+)
+def test_a_malformed_month_is_a_usage_error_before_any_report_is_read(rig, month):
+    """`report monthly` accepts what the API's month parameter accepts (``MONTH_PATTERN``), else exits 2."""
+    refused = cli("report", "monthly", month)
+    assert (
+        refused.exit_code == 2 and "is no month: YYYY-MM" in refused.output and not refused.stdout.startswith("asset")
+    )

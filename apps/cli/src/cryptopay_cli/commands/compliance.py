@@ -12,6 +12,7 @@ from the CLI exactly as over REST (the officer who gave the first approval canno
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from cryptopay.core.identity import Role
 from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import KycApplication
 from cryptopay.core.kyc.review import KycReview
+from cryptopay.core.reports.periods import MONTH_PATTERN
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
@@ -467,9 +469,9 @@ def report_str(
 @report_app.command("monthly")
 def report_monthly(month: str = typer.Argument(..., help="YYYY-MM (Nairobi time)."), as_json: bool = JSON) -> None:
     """Virtual-asset flows of a month by asset, network, product and direction (CSV, or JSON lines)."""
+    if re.fullmatch(MONTH_PATTERN, month) is None:  # the API's month parameter: one source
+        raise typer.BadParameter(f"{month!r} is no month: YYYY-MM, 2000-01 to 2999-12", param_hint="MONTH")
     year, _, number = month.partition("-")
-    if not (year.isdigit() and number.isdigit() and len(year) == 4):
-        raise typer.BadParameter("YYYY-MM", param_hint="MONTH")
     with errors_to_exit_codes():
         rows = services().reporting.monthly(int(year), int(number))
     if as_json:
