@@ -1,4 +1,5 @@
-"""The worker's ``metrics.measure`` over the real composition root (SQLite): the business gauges' text file."""
+"""The worker's ``metrics.measure`` over the real composition root (SQLite, and PostgreSQL for what only it has):
+the business gauges' text file."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from pathlib import Path
 import pytest
 from cryptopay.adapters.bootstrap import Services, Settings, build
 
-from tests.support.sql_backends import migrated_sqlite
+from tests.support.sql_backends import migrated_sqlite, postgres_database
+
+QUEUE_USAGE = "cryptopay_pg_notification_queue_usage_ratio"
 
 
 @pytest.fixture
@@ -39,3 +42,22 @@ def test_the_scheduled_measure_writes_the_business_gauges(services: Services) ->
         "cryptopay_remittance_awaiting_status_oldest_seconds 0",
     ):
         assert line in text
+    assert QUEUE_USAGE not in text  # SQLite has no NOTIFY queue: no gauge rather than a made-up 0
+
+
+def test_on_postgresql_the_measure_also_reads_how_full_the_notify_queue_is(
+    tmp_path: Path, postgres_admin_url: str
+) -> None:
+    """On PostgreSQL, business.prom carries ``pg_notification_queue_usage()``, a fraction between 0 and 1 that
+    docs/alerts.rules.yml pages on (a listener that stopped reading lets it grow until invoice updates fail)."""
+    with postgres_database(postgres_admin_url, "cryptopay_metrics") as url:
+        env = {"CRYPTOPAY_DATA_DIR": str(tmp_path / "data"), "CRYPTOPAY_DATABASE_URL": url}
+        built = build(Settings.from_env(env))
+        try:
+            built.jobs["metrics.measure"]({})
+        finally:
+            built.close()
+    text = (tmp_path / "data" / "metrics" / "business.prom").read_text()
+    (value,) = [line.split()[1] for line in text.splitlines() if line.startswith(QUEUE_USAGE + " ")]
+    assert 0.0 <= float(value) <= 1.0
+    assert f"# HELP {QUEUE_USAGE} " in text

@@ -19,7 +19,9 @@ REQUIRED = {
     "CryptopayReconciliationDifference",
     "CryptopayWebhookDeadLetters",
     "CryptopayQueueBacklog",
+    "CryptopayNotificationQueueFilling",
 }
+OPERATIONS = RULES.parent / "operations.md"
 _DURATION = re.compile(r"\d+[smhd]")
 _METRIC = re.compile(r"\bcryptopay_[a-z_]+\b")
 _HTTP = {"cryptopay_http_requests_total", "cryptopay_http_request_duration_seconds"}  # the API's own /metrics
@@ -28,6 +30,21 @@ _HTTP = {"cryptopay_http_requests_total", "cryptopay_http_request_duration_secon
 def rules() -> list[dict]:
     document = yaml.safe_load(RULES.read_text())
     return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def test_every_required_alert_has_a_runbook_section_in_operations_md() -> None:
+    """Each required alert links a heading of docs/operations.md that exists (and every other link resolves too)."""
+    headings = {
+        re.sub(r"[^\w\- ]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in OPERATIONS.read_text().splitlines()
+        if line.startswith("#")
+    }
+    runbooks = {rule["alert"]: rule["annotations"].get("runbook") for rule in rules()}
+    assert all(runbooks[name] for name in REQUIRED), [name for name in REQUIRED if not runbooks[name]]
+    for name, runbook in runbooks.items():
+        if runbook is not None:
+            path, _, anchor = runbook.partition("#")
+            assert path == "docs/operations.md" and anchor in headings, (name, runbook)
 
 
 def exported_by_a_working_day() -> set[str]:

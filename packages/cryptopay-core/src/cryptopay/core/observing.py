@@ -1,6 +1,7 @@
 """Business gauges for alerting: invoices by state, payments seen and confirmed, payouts by state and age,
 settlements past their promise, float, queue backlog and dead letters, remittances by state and those waiting on
-M-Pesa's Transaction Status (``cryptopay.core.remittances.watch``).
+M-Pesa's Transaction Status (``cryptopay.core.remittances.watch``), and on PostgreSQL how full its ``NOTIFY`` queue is
+(``cryptopay_pg_notification_queue_usage_ratio``: the invoice read cache's feed, docs/operations.md).
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -24,7 +25,7 @@ from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.payments._support import transaction
 from cryptopay.core.payouts.model import Payout, PayoutState
-from cryptopay.core.ports.monitoring import Metrics
+from cryptopay.core.ports.monitoring import Metrics, NotificationQueue
 from cryptopay.core.ports.queue import Backlog, DeadLetters
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
@@ -63,6 +64,7 @@ class Measures:
     jobs_waiting: dict[str, int] | None = None
     wrong_network_pending: int = 0  # payments on an EVM network their invoice did not ask for, undecided
     remittances: RemittanceWatch | None = None  # None: no remittance store given
+    notification_queue_usage: float | None = None  # None: the database has no notification queue (SQLite)
 
 
 class Observing:
@@ -81,10 +83,12 @@ class Observing:
         balances: BalanceQueryStore | None = None,
         backlog: Backlog | None = None,
         remittances: RemittanceReadUowFactory | None = None,
+        notifications: NotificationQueue | None = None,
         limit: int = 10_000,
     ) -> None:
         self._uow, self._clock, self._ledger, self._settling = uow, clock, ledger, settling
         self._webhooks, self._backlog, self._remittances = webhooks, backlog, remittances
+        self._notifications = notifications
         self._metrics, self._dead, self._balances, self._limit = metrics, dead_letters, balances, limit
 
     def measure(self) -> Measures:
@@ -108,6 +112,7 @@ class Observing:
             jobs_waiting=self._backlog.waiting() if self._backlog is not None else None,
             wrong_network_pending=transaction(self._uow, lambda uow: uow.wrong_network_payments.count_pending()),
             remittances=self._watch_remittances(now),
+            notification_queue_usage=self._notifications.usage() if self._notifications is not None else None,
         )
         self._export(measures)
         return measures
@@ -172,6 +177,9 @@ class Observing:
             gauge("cryptopay_jobs_dead", m.jobs_dead, about="jobs that failed on every attempt")
         if m.remittances is not None:
             self._export_remittances(m.remittances)
+        if m.notification_queue_usage is not None:
+            usage = m.notification_queue_usage
+            gauge("cryptopay_pg_notification_queue_usage_ratio", usage, about=_ABOUT_NOTIFICATIONS)
         gauge("cryptopay_observed_at_seconds", self._clock.now().timestamp(), about="when these gauges were read")
 
     def _export_remittances(self, watch: RemittanceWatch) -> None:
@@ -197,6 +205,7 @@ _ABOUT_WRONG_NETWORK = "payments to an invoice's address on an EVM network it di
 _ABOUT_ORDER_AGE = "age of the oldest remittance order in this state, from its opening (0 when none)"
 _ABOUT_AWAITING = "remittances whose payout failed, waiting on Transaction Status before a retry or refund"
 _ABOUT_AWAITING_AGE = "how long the longest of those has waited since its payout failed (0 when none)"
+_ABOUT_NOTIFICATIONS = "PostgreSQL's LISTEN/NOTIFY queue in use, 0 to 1 (at 1 invoice updates fail at commit)"
 _ABOUT_LAG = "how far the most overdue settlement is past its complete_by (0 when none)"
 
 

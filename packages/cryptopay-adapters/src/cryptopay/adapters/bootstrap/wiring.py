@@ -62,7 +62,7 @@ from cryptopay.core.ports.identity import (
 )
 from cryptopay.core.ports.kyc import DocumentStore
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
-from cryptopay.core.ports.monitoring import Metrics
+from cryptopay.core.ports.monitoring import Metrics, NotificationQueue
 from cryptopay.core.ports.notifications import Notifier
 from cryptopay.core.ports.payments import InvoiceReads
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
@@ -766,7 +766,17 @@ class Parts:
             balances=self.balance_queries,
             backlog=self.dead_letters,  # the same queue: its jobs waiting per queue
             remittances=self.storage.unit_of_work,  # orders by state, and those awaiting Transaction Status
+            notifications=self.notification_queue,
         )
+
+    @functools.cached_property
+    def notification_queue(self) -> NotificationQueue | None:
+        """On PostgreSQL, how full its ``NOTIFY`` queue is (the invoice read cache's feed); SQLite has none."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        from cryptopay.adapters.sql.invoice_feed import PgNotificationQueue
+
+        return PgNotificationQueue(self.engine)
 
     @functools.cached_property
     def dead_letters(self) -> InlineQueue | RqQueue:

@@ -15,6 +15,9 @@ says nothing, and after ``max_silence`` the cache stops trusting itself too. The
 ``application_name=cryptopay-invoice-feed`` (so an operator can see it in ``pg_stat_activity``) and TCP keepalives.
 A database without the trigger (code deployed before ``cryptopay db upgrade`` ran) is never followed: reads render,
 and the feed looks again every minute.
+
+``PgNotificationQueue`` is the ``NotificationQueue`` port: ``pg_notification_queue_usage()``, the fraction of the
+server's notification queue that a listener has not read yet, which the worker's business gauges export.
 """
 
 from __future__ import annotations
@@ -25,15 +28,17 @@ import threading
 from collections.abc import Callable
 
 import psycopg
+import sqlalchemy as sa
 from cryptopay.core.payments.read_cache import InvoiceReadCache, InvoiceReadStats, RenderedInvoice
 from sqlalchemy.engine import Engine
 
-__all__ = ["CHANNEL", "FEED_APPLICATION", "ListenedInvoiceReads", "conninfo_of"]
+__all__ = ["CHANNEL", "FEED_APPLICATION", "ListenedInvoiceReads", "PgNotificationQueue", "conninfo_of"]
 
 CHANNEL = "cryptopay_invoices"
 FEED_APPLICATION = "cryptopay-invoice-feed"
 
 _log = logging.getLogger(__name__)
+_QUEUE_USAGE = sa.text("SELECT pg_notification_queue_usage()")
 _ANNOUNCING = "SELECT 1 FROM pg_trigger WHERE tgname = 'invoices_changed' AND tgrelid = 'invoices'::regclass"
 
 
@@ -44,6 +49,17 @@ class _NotAnnounced(Exception):
 def conninfo_of(engine: Engine) -> str:
     """The libpq URL of a PostgreSQL ``engine`` (its password included), for a connection outside its pool."""
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PgNotificationQueue:
+    """``NotificationQueue`` on PostgreSQL: how full the server's ``NOTIFY`` queue is, 0 to 1 (one query)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def usage(self) -> float:
+        with self._engine.connect() as conn:
+            return float(conn.execute(_QUEUE_USAGE).scalar_one())  # a gauge's ratio, not an amount
 
 
 class ListenedInvoiceReads:

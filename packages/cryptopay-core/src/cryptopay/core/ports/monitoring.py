@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "NotificationQueue"]
 
 
 class Metrics(Protocol):
@@ -13,4 +13,14 @@ class Metrics(Protocol):
 
     def gauge(self, name: str, value: float, *, about: str, labels: Mapping[str, str] | None = None) -> None:
         """Set the gauge ``name`` (with these labels) to ``value``; ``about`` is its help text."""
+        ...
+
+
+class NotificationQueue(Protocol):
+    """How full the database's queue of notifications not yet read by every listener is (PostgreSQL's
+    ``LISTEN``/``NOTIFY``, which the invoice read cache follows): a fraction from 0 to 1. A listener that holds its
+    connection but stops reading makes it grow, and when it is full the writes that notify fail at commit."""
+
+    def usage(self) -> float:
+        """The fraction of the queue in use, 0 (empty) to 1 (full)."""
         ...

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["RecordingMetrics"]
+import attrs
+
+__all__ = ["RecordingMetrics", "SetNotificationQueue"]
 
 
 class RecordingMetrics:
@@ -18,3 +20,13 @@ class RecordingMetrics:
 
     def get(self, name: str, **labels: str) -> float | None:
         return self.values.get((name, tuple(sorted(labels.items()))))
+
+
+@attrs.define
+class SetNotificationQueue:
+    """The ``NotificationQueue`` port in memory: reports ``fraction``, which a test sets (0 to 1)."""
+
+    fraction: float = 0.0
+
+    def usage(self) -> float:
+        return self.fraction

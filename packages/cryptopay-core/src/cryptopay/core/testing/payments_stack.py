@@ -59,7 +59,7 @@ from cryptopay.core.settlement.service import Settling
 from cryptopay.core.testing.chains import InMemoryScanCursorStore
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import InMemoryMerchants
-from cryptopay.core.testing.metrics import RecordingMetrics
+from cryptopay.core.testing.metrics import RecordingMetrics, SetNotificationQueue
 from cryptopay.core.testing.mobile_money import FakeMobileMoney
 from cryptopay.core.testing.payments import payments_storage, payments_uow
 from cryptopay.core.testing.queue import FakeQueue
@@ -287,6 +287,7 @@ class PaymentsStack:
         self.mpesa = FakeMobileMoney(clock=self.clock)
         self.merchants = InMemoryMerchants()
         self.metrics = RecordingMetrics()
+        self.notification_queue = SetNotificationQueue()  # PostgreSQL's NOTIFY queue, as a fraction a test sets
         self.jobs = FakeQueue(JobRegistry(), self.clock)  # dead letters for the gauges (the stack runs no jobs)
         self.balance_queries = InMemoryBalanceQueries()
         self.reconciliation_runs = InMemoryReconciliationRuns()
@@ -371,6 +372,7 @@ class PaymentsStack:
             dead_letters=self.jobs,
             backlog=self.jobs,
             remittances=cast(RemittanceReadUowFactory, self.storage.unit_of_work),
+            notifications=self.notification_queue,
         )
         self._scanners = {
             n: ChainScanner(c, self.cursors, start_block=c.head() + 1, metrics=self.metrics)
