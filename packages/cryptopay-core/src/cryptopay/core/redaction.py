@@ -1,4 +1,5 @@
-"""Secrets never reach a log line: callback tokens in paths, tokens and keys in URLs, credentials in headers.
+"""Secrets never reach a log line: callback tokens in paths, tokens and keys in URLs (node providers' keys in
+their paths too), credentials in headers.
 
 ``install()`` wraps the process's log-record factory, so every record from every library (werkzeug's and
 gunicorn's access logs, httpx's request lines, our own, tracebacks included) is redacted once, when it is made,
@@ -14,6 +15,10 @@ whatever handler or formatter prints it later. The shells call it at start-up.
 'GET https://api.example.com/rates?access_key=<redacted>&pair=USDKES'
 >>> redact("Authorization: Bearer eyJhbGciOi.x.y and redis://:hunter2@cache:6379/0")
 'Authorization: Bearer <redacted> and redis://:<redacted>@cache:6379/0'
+>>> redact("401 Client Error: Unauthorized for url: https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef")
+'401 Client Error: Unauthorized for url: https://mainnet.infura.io/v3/<redacted>'
+>>> redact("https://pay.example.com/v1/invoices/inv_01JEXAMPLE0000000000000000")  # our own ids stay readable
+'https://pay.example.com/v1/invoices/inv_01JEXAMPLE0000000000000000'
 """
 
 from __future__ import annotations
@@ -40,6 +45,9 @@ _PATTERNS = (
     (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\g<1> {REDACTED}"),
     # passwords in URLs (database, Redis)
     (re.compile(r"(://[^/\s:@]*:)[^@\s/]+@"), rf"\g<1>{REDACTED}@"),
+    # a node provider's key as the URL's first path segment, or after its version (Infura /v3/<key>, Alchemy
+    # /v2/<key>, QuickNode /<token>/): what an RPC client's HTTP error prints with the URL it failed on
+    (re.compile(r"(://[^/\s?#\"']+/(?:v\d+/)?)[A-Za-z0-9_-]{24,}"), rf"\g<1>{REDACTED}"),
 )
 _installed = threading.Lock()
 _factory: list[Callable[..., logging.LogRecord]] = []
