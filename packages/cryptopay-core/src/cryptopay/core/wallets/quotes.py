@@ -169,8 +169,12 @@ def prune_claims(
     if batch < 1 or kept < timedelta(0):
         raise InvalidInput("claims are pruned at least one at a time, never before their window ended")
     before, pruned = clock.now() - kept, 0
+
+    def one_batch(unit: WalletUnitOfWork) -> int:
+        return unit.wallet_quotes.prune(before, limit=batch)
+
     while True:
-        deleted = in_transaction(uow, lambda u: u.wallet_quotes.prune(before, limit=batch))
+        deleted = in_transaction(uow, one_batch)
         pruned += deleted
         if deleted < batch:
             break
