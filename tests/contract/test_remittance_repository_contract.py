@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import attrs
 import pytest
-from cryptopay.core.compliance.monitoring import Blocked
+from cryptopay.core.compliance.cases import CaseStatus
+from cryptopay.core.compliance.monitoring import Blocked, UnderReview
 from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import Conflict, Refused
 from cryptopay.core.flows import merchant_liability
@@ -161,9 +162,19 @@ def test_a_sanctioned_sender_is_refused_and_a_possible_match_is_held_with_stored
     stack.run()
     held = stack.get(order)
     assert (held.state, held.payout_id) == (RemittanceState.HELD, None)
-    stack.remittances.retry(order.id, actor="ops:compliance")
+    with pytest.raises(UnderReview) as waiting:  # the alert is in no case yet: nobody cleared it
+        stack.remittances.retry(order.id, actor="ops:payments")
+    assert waiting.value.details["alerts"] == [possible.id] and "in no case yet" in waiting.value.message
+    case = stack.monitoring.open_case("officer@example.com", [possible.id])
+    with pytest.raises(UnderReview):  # under investigation is not cleared either
+        stack.remittances.retry(order.id, actor="ops:payments")
+    stack.monitoring.move("officer@example.com", case.id, CaseStatus.CLOSED_NO_ACTION, "a namesake, not the listed man")
+    stack.remittances.retry(order.id, actor="ops:payments")
     stack.run()
     assert stack.get(order).state is RemittanceState.PAID_OUT and stack.books_balanced()
+    with backend.uow() as uow:
+        released = [(r.actor, dict(r.details)) for r in uow.audit.records() if r.action == "remittance.released"]
+    assert released == [("ops:payments", {"held": held.note, "alerts": possible.id, "cases": case.id})]
 
 
 def _last_attempt_failed(backend: Backend, scenario: Scenario) -> tuple[RemittanceStack, RemittanceOrder]:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import attrs
-from cryptopay.core.compliance.cases import Alert
+from cryptopay.core.compliance.cases import Alert, Clearance
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.money import KES, Money
@@ -83,6 +83,16 @@ class MonitoringFeed:
         []
         """
         return [] if self.monitor is None else self.monitor.screen_names(planned, names)
+
+    def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:
+        """Where compliance's review of each alert stands; not watched, none is cleared (no one could clear it).
+
+        >>> [c.cleared for c in MonitoringFeed().clearance(["alr_1"])]
+        [False]
+        """
+        if self.monitor is None:
+            return [Clearance(alert_id, None, "missing") for alert_id in alert_ids]
+        return self.monitor.clearance(alert_ids)
 
     def journals_within(self, uow: object) -> bool:
         """Whether a product whose unit-of-work factory is ``uow`` journals its movements itself, in its own

@@ -24,14 +24,14 @@ from functools import partial
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
 from cryptopay.core.ports.compliance import MonitoringUnitOfWork, ScreeningPort
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 
-__all__ = ["CASE_DEADLINE", "NAMED", "Blocked", "Monitoring"]
+__all__ = ["CASE_DEADLINE", "NAMED", "Blocked", "Monitoring", "UnderReview"]
 
 CASE_DEADLINE = timedelta(days=7)  # a case is concluded (closed or reported) within a week unless extended
 LOOKBACK = timedelta(days=31)  # the longest history a rule reads
@@ -43,6 +43,13 @@ class Blocked(Refused):
     """A blocking monitoring rule refused the movement before anything moved."""
 
     code = "blocked_by_compliance"
+
+
+class UnderReview(Refused):
+    """Money held on compliance alerts is released only once compliance cleared every one of them (each in a case
+    closed with no action); the details name the alerts still waiting."""
+
+    code = "under_compliance_review"
 
 
 @attrs.define(kw_only=True)
@@ -251,6 +258,24 @@ class Monitoring:
         return [alert]
 
     # -- alerts and cases ----------------------------------------------------------------------------------------
+    def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:
+        """Where compliance's review of each alert stands, in ``alert_ids``' order (see ``Clearance``)."""
+
+        def work(uow: MonitoringUnitOfWork) -> list[Clearance]:
+            found = []
+            for alert_id in alert_ids:
+                alert = uow.alerts.get(alert_id)
+                case = uow.cases.get(alert.case_id) if alert is not None and alert.case_id else None
+                if alert is None:
+                    found.append(Clearance(alert_id, None, "missing"))
+                elif case is None:
+                    found.append(Clearance(alert_id, None, alert.status.value))
+                else:
+                    found.append(Clearance(alert_id, case.id, case.status.value))
+            return found
+
+        return in_transaction(self.uow, work)
+
     def alerts(self, *, status: AlertStatus | None = None, after: str | None = None, limit: int = 100) -> list[Alert]:
         with self.uow() as uow:
             return uow.alerts.list(status=status, after=after, limit=limit)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.compliance.screening import AddressMatch, NameMatch
 from cryptopay.core.ports.storage import UnitOfWork
@@ -92,6 +92,11 @@ class MovementMonitor(Protocol):
     def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
         """Screen the parties a movement about to happen names ((role, name) pairs); ``Blocked`` on a match of a
         blocking rule; the non-blocking alerts raised (possible matches) otherwise."""
+        ...
+
+    def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:
+        """Where compliance's review of each alert stands (in ``alert_ids``' order): what a product holding money on
+        the alerts reads before an operator releases it."""
         ...
 
     def journals_to(self, uow: object) -> bool:

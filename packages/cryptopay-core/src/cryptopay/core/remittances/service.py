@@ -46,8 +46,9 @@ at the same moment cannot both see room under the daily limit.
 Compliance: the sender's country goes to monitoring with the order (``Monitoring.check``, a ``remittance`` movement
 in), where the high-risk-jurisdiction rule reads it; the sender's and the recipient's names are screened against the
 sanctions lists when the order opens (``Monitoring.screen_names``: a match refuses it before the sender pays, with a
-blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator retries or
-refunds, after compliance's review of the alert); the recipient's wallet credit is within its KYC limits (an
+blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator refunds it or
+retries it, which needs compliance to have cleared every alert in a case closed with no action: ``UnderReview``
+otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits (an
 order that could not be credited is refused before the sender pays). Orders at or above the Travel Rule threshold
 need full originator data (see ``travel``).
 """
@@ -63,6 +64,7 @@ import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
 from cryptopay.core.errors import CryptopayError, InvalidInput, InvalidName, LimitExceeded, NotFound, Refused
@@ -365,20 +367,55 @@ class Remittances:
         return in_transaction(self.uow, lambda uow: _current_payout(uow, order))
 
     def retry(self, order_id: str, *, actor: str) -> RemittanceOrder:
-        """Pay a held or failed order out again now: a new payout attempt (``Refused`` while one is in flight)."""
+        """Pay a held or failed order out again now: a new payout attempt (``Refused`` while one is in flight).
+
+        An order with compliance alerts (a possible sanctions match) is released only once compliance cleared every
+        one of them, each in a case closed with no action (``UnderReview`` otherwise, naming the alerts waiting);
+        the release of a held order is audited ``remittance.released`` (who, the alerts, the cases that cleared
+        them)."""
         order = self.get(order_id)
         current = self.payout_of(order)
         if order.state not in (RemittanceState.PAYING_OUT, RemittanceState.HELD) or order.conversion_entry_id is None:
             raise Refused(f"remittance {order.id} is {order.state.value}: only a paid order being paid out is retried")
         if current is not None and current.state is not PayoutState.FAILED:
             raise Refused(f"remittance {order.id}'s payout {current.id} is {current.state.value}, not failed")
+        cleared = self._cleared(order)
         if current is None:
-            return in_transaction(self.uow, lambda uow: self._plan_within_limit(uow, order, actor))
-        return self._retry(order_id, current.id, actor, refuse_over_limit=True)
+            return in_transaction(self.uow, lambda uow: self._plan_within_limit(uow, order, actor, cleared))
+        return self._retry(order_id, current.id, actor, refuse_over_limit=True, cleared=cleared)
 
-    def _plan_within_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str) -> RemittanceOrder:
-        """The daily limit checked and the payout planned in one unit of work, under the recipient's lock."""
+    def _cleared(self, order: RemittanceOrder) -> Mapping[str, str]:
+        """The cases that cleared each of the order's compliance alerts (alert id -> case id); ``UnderReview``
+        while any is not cleared."""
+        found = self.monitoring.clearance(order.review_alerts)
+        waiting = [c for c in found if not c.cleared]
+        if waiting:
+            raise UnderReview(
+                f"remittance {order.id} is held for compliance: "
+                f"{'; '.join(c.why for c in waiting)}; it is released once compliance closed each case with no "
+                "action (or refunded)",
+                alerts=[c.alert_id for c in waiting],
+            )
+        return {c.alert_id: c.case_id or "" for c in found}
+
+    def _release(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str, cleared: Mapping[str, str]
+    ) -> None:
+        """Audit an operator's release of a held order (in the unit of work that pays it out again)."""
+        details = {"held": order.note or ""}
+        if cleared:
+            details["alerts"] = ",".join(cleared)
+            details["cases"] = ",".join(sorted(set(cleared.values())))
+        uow.audit.append(_event(actor, "remittance.released", order.id, self.clock.now(), details))
+
+    def _plan_within_limit(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str, cleared: Mapping[str, str]
+    ) -> RemittanceOrder:
+        """The daily limit checked and the payout planned in one unit of work, under the recipient's lock (a held
+        order's release audited with it)."""
         self._within_daily_limit(uow, order)
+        if _order(uow, order.id, lock=True).state is RemittanceState.HELD:
+            self._release(uow, order, actor, cleared)
         return self._plan_b2c(uow, order.id, actor)
 
     def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
@@ -758,7 +795,15 @@ class Remittances:
             return "waiting" if wait.new else None
         return "retry"
 
-    def _retry(self, order_id: str, payout_id: str, actor: str, *, refuse_over_limit: bool = False) -> RemittanceOrder:
+    def _retry(
+        self,
+        order_id: str,
+        payout_id: str,
+        actor: str,
+        *,
+        refuse_over_limit: bool = False,
+        cleared: Mapping[str, str] | None = None,
+    ) -> RemittanceOrder:
         """A new attempt, the daily limit checked in its unit of work (under the recipient's lock). Past the limit an
         operator is refused (``refuse_over_limit``); the worker's next step makes the order wait instead."""
         order = self.get(order_id)
@@ -776,6 +821,8 @@ class Remittances:
         def adopt(uow: RemittanceUnitOfWork) -> RemittanceOrder:
             order = _order(uow, order_id, lock=True)
             if order.state in (RemittanceState.PAYING_OUT, RemittanceState.HELD):
+                if order.state is RemittanceState.HELD and cleared is not None:
+                    self._release(uow, order, actor, cleared)
                 # Counted from the payouts themselves: two workers retrying at once make one attempt, counted once.
                 order.state, order.attempts, order.next_attempt_at = (
                     RemittanceState.PAYING_OUT,
