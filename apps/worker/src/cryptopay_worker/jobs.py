@@ -38,6 +38,7 @@ __all__ = [
     "TREASURY_MEASURE",
     "TREASURY_SWEEP",
     "WALLET_CLAIMS_EXPIRE",
+    "WALLET_QUOTES_PRUNE",
     "WALLET_STK_QUERY",
     "WALLET_WITHDRAWALS",
     "WEBHOOK_DELIVER",
@@ -69,6 +70,7 @@ PRIVACY_RETENTION = "privacy.retention"  # anonymise people whose relationship e
 TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
 TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
+WALLET_QUOTES_PRUNE = "wallets.prune_quotes"  # quote claims a week past their window (wallet trades, refunds)
 WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
 REMITTANCE_ADVANCE = "remittances.advance"  # remittance orders: pay out, tell the recipient, retry, refund
 WALLET_WITHDRAWALS = "wallets.withdrawals"  # send withdrawals past their cool-off, follow sent ones to the end
@@ -89,6 +91,7 @@ LEAD_JOBS = (
     TREASURY_SWEEP,
     TREASURY_MEASURE,
     WALLET_CLAIMS_EXPIRE,
+    WALLET_QUOTES_PRUNE,
     WALLET_STK_QUERY,
     REMITTANCE_ADVANCE,
     WALLET_WITHDRAWALS,

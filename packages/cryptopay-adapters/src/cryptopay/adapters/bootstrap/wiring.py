@@ -88,6 +88,7 @@ from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.deposits import Deposits
+from cryptopay.core.wallets.quotes import prune_claims
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -1106,6 +1107,7 @@ class Parts:
             "wallets.expire_claims": lambda _payload: return_expired_claims(
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
+            "wallets.prune_quotes": lambda _payload: prune_claims(self.storage.unit_of_work, self.clock),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
             "remittances.advance": lambda _payload: self.remittances.advance(),
             "wallets.withdrawals": lambda _payload: (self.withdrawals.send_due(), self.withdrawals.check_sent()),
