@@ -46,8 +46,9 @@ at the same moment cannot both see room under the daily limit.
 Compliance: the sender's country goes to monitoring with the order (``Monitoring.check``, a ``remittance`` movement
 in), where the high-risk-jurisdiction rule reads it; the sender's and the recipient's names are screened against the
 sanctions lists when the order opens (``Monitoring.screen_names``: a match refuses it before the sender pays, with a
-blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator retries or
-refunds, after compliance's review of the alert); the recipient's wallet credit is within its KYC limits (an
+blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator refunds it or
+retries it, which needs compliance to have cleared every alert in a case closed with no action: ``UnderReview``
+otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits (an
 order that could not be credited is refused before the sender pays). Orders at or above the Travel Rule threshold
 need full originator data (see ``travel``).
 """
@@ -62,12 +63,22 @@ from typing import cast
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
-from cryptopay.core.errors import CryptopayError, InvalidInput, InvalidName, LimitExceeded, NotFound, Refused
+from cryptopay.core.errors import (
+    CryptopayError,
+    InvalidInput,
+    InvalidName,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+    Refused,
+)
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, is_confirmed
+from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceReceivedPayment, InvoiceState, is_confirmed
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
@@ -106,8 +117,10 @@ from cryptopay.core.wallets.service import spending
 __all__ = ["OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
 
 _ACTOR = "system:remittances"
+_SCREENING = "system:screening"  # the sanctions lists changed
 _CLOSED_INVOICES = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 _EXCESS_EXCEPTIONS = (InvoiceException.PAID_OVER, InvoiceException.PAID_LATE, InvoiceException.PAID_PARTIAL)
+_UNDER_WAY = (RemittanceState.AWAITING_PAYMENT, RemittanceState.PAYING_OUT, RemittanceState.HELD)  # rescreened
 _EXCESS_STATES = (
     RemittanceState.PAYING_OUT,
     RemittanceState.PAID_OUT,
@@ -365,20 +378,55 @@ class Remittances:
         return in_transaction(self.uow, lambda uow: _current_payout(uow, order))
 
     def retry(self, order_id: str, *, actor: str) -> RemittanceOrder:
-        """Pay a held or failed order out again now: a new payout attempt (``Refused`` while one is in flight)."""
+        """Pay a held or failed order out again now: a new payout attempt (``Refused`` while one is in flight).
+
+        An order with compliance alerts (a possible sanctions match) is released only once compliance cleared every
+        one of them, each in a case closed with no action (``UnderReview`` otherwise, naming the alerts waiting);
+        the release of a held order is audited ``remittance.released`` (who, the alerts, the cases that cleared
+        them)."""
         order = self.get(order_id)
         current = self.payout_of(order)
         if order.state not in (RemittanceState.PAYING_OUT, RemittanceState.HELD) or order.conversion_entry_id is None:
             raise Refused(f"remittance {order.id} is {order.state.value}: only a paid order being paid out is retried")
         if current is not None and current.state is not PayoutState.FAILED:
             raise Refused(f"remittance {order.id}'s payout {current.id} is {current.state.value}, not failed")
+        cleared = self._cleared(order)
         if current is None:
-            return in_transaction(self.uow, lambda uow: self._plan_within_limit(uow, order, actor))
-        return self._retry(order_id, current.id, actor, refuse_over_limit=True)
+            return in_transaction(self.uow, lambda uow: self._plan_within_limit(uow, order, actor, cleared))
+        return self._retry(order_id, current.id, actor, refuse_over_limit=True, cleared=cleared)
 
-    def _plan_within_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str) -> RemittanceOrder:
-        """The daily limit checked and the payout planned in one unit of work, under the recipient's lock."""
+    def _cleared(self, order: RemittanceOrder) -> Mapping[str, str]:
+        """The cases that cleared each of the order's compliance alerts (alert id -> case id); ``UnderReview``
+        while any is not cleared."""
+        found = self.monitoring.clearance(order.review_alerts)
+        waiting = [c for c in found if not c.cleared]
+        if waiting:
+            raise UnderReview(
+                f"remittance {order.id} is held for compliance: "
+                f"{'; '.join(c.why for c in waiting)}; it is released once compliance closed each case with no "
+                "action (or refunded)",
+                alerts=[c.alert_id for c in waiting],
+            )
+        return {c.alert_id: c.case_id or "" for c in found}
+
+    def _release(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str, cleared: Mapping[str, str]
+    ) -> None:
+        """Audit an operator's release of a held order (in the unit of work that pays it out again)."""
+        details = {"held": order.note or ""}
+        if cleared:
+            details["alerts"] = ",".join(cleared)
+            details["cases"] = ",".join(sorted(set(cleared.values())))
+        uow.audit.append(_event(actor, "remittance.released", order.id, self.clock.now(), details))
+
+    def _plan_within_limit(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str, cleared: Mapping[str, str]
+    ) -> RemittanceOrder:
+        """The daily limit checked and the payout planned in one unit of work, under the recipient's lock (a held
+        order's release audited with it)."""
         self._within_daily_limit(uow, order)
+        if _order(uow, order.id, lock=True).state is RemittanceState.HELD:
+            self._release(uow, order, actor, cleared)
         return self._plan_b2c(uow, order.id, actor)
 
     def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
@@ -410,6 +458,88 @@ class Remittances:
             except InvalidInput:
                 continue
         raise InvalidInput(f"not an address on {', '.join(sorted(networks))}", field="address")
+
+    # --- the sanctions lists changed -------------------------------------------------------------------------
+
+    def rescreen(self) -> list[RemittanceOrder]:
+        """Screen the sender and the recipient of every order still under way (awaiting payment, paying out,
+        held) against the latest lists again: run once a new list snapshot is imported (``cryptopay compliance
+        lists import``) and with the worker's daily ``compliance.rescreen``. Alerts are keyed per list snapshot, so
+        a list version raises each match once however often this runs, and an order changes only for alerts it
+        does not hold yet (idempotent per version, and a run that died half-way is finished by the next one).
+
+        A new match on an order awaiting payment: a strong one (a blocking rule's) refuses it -- its invoice is
+        cancelled and the order is ``refused``, which is what the sender sees (audited ``remittance.refused``); a
+        payment already on its way cannot be cancelled, so then, as for a possible match, the order keeps the alerts
+        and is held once paid. A new match on a paid order not yet paid out holds it for an operator (``held``,
+        audited ``remittance.held``, reason ``sanctions_rescreen``), released only once compliance cleared every
+        alert (``retry``) or refunded; a payout M-Pesa already has cannot be stopped (the alert is kept on the order
+        and audited ``remittance.rescreened`` with the payout for compliance). Returns the orders changed."""
+        changed = []
+        for state in _UNDER_WAY:
+            before: str | None = None
+            while page := in_transaction(self.uow, partial(_orders_in, state=state, before=before)):
+                changed += [found for order in page if (found := self._rescreen(order)) is not None]
+                before = page[-1].id
+        return changed
+
+    def _rescreen(self, order: RemittanceOrder) -> RemittanceOrder | None:
+        wallet = in_transaction(self.uow, lambda uow: uow.wallets.by_phone(order.recipient_phone))
+        party = wallet.user_id if wallet else f"phone:{order.recipient_phone}"  # the party it was opened for
+        movement = _movement(order.id, party, order.value, order.sender, order.created_at, wallet)
+        names = (("sender", order.sender.name), ("recipient", order.recipient_name))
+        fresh = [a for a in self.monitoring.rescreen_names(movement, names) if a.id not in order.review_alerts]
+        if not fresh:
+            return None
+        if order.state is RemittanceState.AWAITING_PAYMENT and any(a.blocking for a in fresh):
+            refused: list[RemittanceOrder] = []
+            try:
+                self.invoicing.cancel_invoice(
+                    order.invoice_id,
+                    actor=_SCREENING,
+                    then=lambda uow, invoice: refused.append(self._refuse(_remittance_uow(uow), order.id, fresh)),
+                )
+                return refused[-1]
+            except (InvoiceReceivedPayment, InvalidState):  # its USDT is on the way (held once it arrives), or late
+                pass
+        return in_transaction(self.uow, partial(self._hold_on, order_id=order.id, alerts=fresh))
+
+    def _refuse(self, uow: RemittanceUnitOfWork, order_id: str, alerts: list[Alert]) -> RemittanceOrder:
+        """The order refused in the unit of work that cancels its invoice (nothing was paid)."""
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        rule = next(a.rule_id for a in alerts if a.blocking)
+        order.review_alerts = (*order.review_alerts, *(a.id for a in alerts))
+        order.finish(
+            RemittanceState.REFUSED, now, f"refused by compliance rule {rule!r} after the sanctions lists changed"
+        )
+        uow.remittances.update(order)
+        details = {"rule": rule, "alerts": ",".join(a.id for a in alerts), "invoice": order.invoice_id}
+        uow.audit.append(_event(_SCREENING, "remittance.refused", order.id, now, details))
+        return order
+
+    def _hold_on(self, uow: RemittanceUnitOfWork, order_id: str, alerts: list[Alert]) -> RemittanceOrder | None:
+        """Keep new alerts on the order; a paid order with no payout in flight is held for an operator."""
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        fresh = [a for a in alerts if a.id not in order.review_alerts]
+        if not fresh or order.state not in _UNDER_WAY:
+            return None
+        ids = ",".join(a.id for a in fresh)
+        match = "strong" if any(a.evidence.get("match") == "strong" for a in fresh) else "possible"
+        order.review_alerts = (*order.review_alerts, *(a.id for a in fresh))
+        details = {"alerts": ids, "match": match, "state": order.state.value}
+        action = "remittance.rescreened"
+        current = _current_payout(uow, order) if order.state is RemittanceState.PAYING_OUT else None
+        if order.state is RemittanceState.PAYING_OUT and (current is None or current.state is PayoutState.FAILED):
+            order.hold(
+                f"the sanctions lists changed: a {match} match is under compliance review (alerts {ids}): an operator "
+                "pays it out (retry) once compliance cleared it, or refunds"
+            )
+            action, details["reason"] = "remittance.held", "sanctions_rescreen"
+        elif current is not None:
+            details["payout"] = current.id  # M-Pesa has it: compliance reviews the alert, the payment goes on
+        uow.remittances.update(order)
+        uow.audit.append(_event(_SCREENING, action, order.id, now, details))
+        return order
 
     # --- the worker ----------------------------------------------------------------------------------------------
 
@@ -758,7 +888,15 @@ class Remittances:
             return "waiting" if wait.new else None
         return "retry"
 
-    def _retry(self, order_id: str, payout_id: str, actor: str, *, refuse_over_limit: bool = False) -> RemittanceOrder:
+    def _retry(
+        self,
+        order_id: str,
+        payout_id: str,
+        actor: str,
+        *,
+        refuse_over_limit: bool = False,
+        cleared: Mapping[str, str] | None = None,
+    ) -> RemittanceOrder:
         """A new attempt, the daily limit checked in its unit of work (under the recipient's lock). Past the limit an
         operator is refused (``refuse_over_limit``); the worker's next step makes the order wait instead."""
         order = self.get(order_id)
@@ -776,6 +914,8 @@ class Remittances:
         def adopt(uow: RemittanceUnitOfWork) -> RemittanceOrder:
             order = _order(uow, order_id, lock=True)
             if order.state in (RemittanceState.PAYING_OUT, RemittanceState.HELD):
+                if order.state is RemittanceState.HELD and cleared is not None:
+                    self._release(uow, order, actor, cleared)
                 # Counted from the payouts themselves: two workers retrying at once make one attempt, counted once.
                 order.state, order.attempts, order.next_attempt_at = (
                     RemittanceState.PAYING_OUT,
@@ -1019,6 +1159,10 @@ def _paid_rail(invoice: Invoice) -> str:
     if not confirmed:
         raise Refused(f"invoice {invoice.id} received nothing confirmed: there is nothing to refund")
     return confirmed[0].rail_key
+
+
+def _orders_in(uow: RemittanceUnitOfWork, *, state: RemittanceState, before: str | None) -> list[RemittanceOrder]:
+    return uow.remittances.list(state=state, before=before, limit=200)
 
 
 def _order(uow: RemittanceUnitOfWork, order_id: str, *, lock: bool = False) -> RemittanceOrder:
