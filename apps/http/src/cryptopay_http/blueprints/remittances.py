@@ -103,8 +103,8 @@ class RemittanceRequest:
 class RemittanceView:
     """An order: what the sender pays (``usdt``) where (``payment_options``, until ``expires_at``), what the
     recipient receives (``kes``), and how far it got. ``state``: awaiting_payment, paying_out, paid_out, refunding,
-    refunded, expired, held (an operator decides). ``excess``/``excess_refund``: what arrived beyond the order, and
-    its refund."""
+    refunded, expired, held (an operator decides), refused (a sanctions list names a party: do not pay).
+    ``excess``/``excess_refund``: what arrived beyond the order, and its refund."""
 
     public_id: str
     state: RemittanceState
