@@ -12,6 +12,7 @@ from cryptopay.core.compliance.monitoring import Blocked, UnderReview
 from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import Conflict, Refused
 from cryptopay.core.flows import merchant_liability
+from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, USD, USDT, Money
 from cryptopay.core.payouts import AwaitingStatus, PayoutState
@@ -175,6 +176,50 @@ def test_a_sanctioned_sender_is_refused_and_a_possible_match_is_held_with_stored
     with backend.uow() as uow:
         released = [(r.actor, dict(r.details)) for r in uow.audit.records() if r.action == "remittance.released"]
     assert released == [("ops:payments", {"held": held.note, "alerts": possible.id, "cases": case.id})]
+
+
+def test_a_new_sanctions_list_refuses_unpaid_orders_and_holds_paid_ones_once_per_version(backend: Backend):
+    """A list imported after the orders opened: ``rescreen`` refuses an unpaid order whose sender it now names (its
+    invoice cancelled: the sender sees ``refused``), holds a paid order whose payout failed and waits for a retry
+    (no payout in flight) for an operator, leaves a clean order alone; running it again changes nothing."""
+    stack = remittance_stack(backend, policy=RetryPolicy(attempts=3))
+    stack.list_sanctioned("Mujahidin Youth Movement")
+    unpaid = stack.order(sender=Sender(name="Dmitri Ivanovich Petrov", country="GB", address="1 Strand, London"))
+    stack.refuse("254711000009")
+    paid = stack.order(amount="2500", phone="254711000009", name="Viktor Anatolyevich Bout")
+    clean = stack.order(amount="3000")
+    stack.pay(paid)
+    stack.confirm()
+    stack.run(rounds=2)  # paid out, failed, and waiting to be tried again
+    assert stack.get(paid).state is RemittanceState.PAYING_OUT and stack.get(paid).next_attempt_at is not None
+    assert stack.remittances.rescreen() == []  # the same list: nothing new
+    stack.list_sanctioned("Dmitri Ivanovich Petrov", "Viktor Anatolyevich Bout")
+    changed = {o.id: o for o in stack.remittances.rescreen()}
+    assert set(changed) == {unpaid.id, paid.id}
+    refused, held = stack.get(unpaid), stack.get(paid)
+    assert refused.state is RemittanceState.REFUSED and refused.finished_at is not None
+    assert stack.remittances.invoice(refused).state is InvoiceState.CANCELLED
+    assert "sanctioned-remittance-party" in (refused.note or "") and "ofac" not in (refused.note or "")
+    assert held.state is RemittanceState.HELD and len(held.review_alerts) == 1
+    assert stack.get(clean).state is RemittanceState.AWAITING_PAYMENT and stack.get(clean).review_alerts == ()
+    alerts = stack.monitoring.alerts()
+    assert {a.evidence["role"] for a in alerts if a.movement_id.startswith("remittance:")} == {"sender", "recipient"}
+    assert stack.remittances.rescreen() == [] and len(stack.monitoring.alerts()) == len(alerts)  # once per version
+    with backend.uow() as uow:
+        records = [(r.action, r.subject, dict(r.details)) for r in uow.audit.records() if r.actor == "system:screening"]
+    actions = {(action, subject) for action, subject, _ in records}
+    assert (("remittance.refused", f"remittance:{unpaid.id}") in actions) and (
+        "invoice.cancel",
+        f"invoice:{unpaid.invoice_id}",
+    ) in actions
+    [hold] = [d for a, subject, d in records if a == "remittance.held"]
+    assert (hold["reason"], hold["match"], hold["alerts"]) == ("sanctions_rescreen", "strong", held.review_alerts[0])
+    stack.clock.advance(hours=2)
+    stack.run()
+    assert stack.get(paid).state is RemittanceState.HELD  # no automatic retry of a held order
+    with pytest.raises(UnderReview):
+        stack.remittances.retry(paid.id, actor="ops:payments")
+    assert stack.books_balanced()
 
 
 def _last_attempt_failed(backend: Backend, scenario: Scenario) -> tuple[RemittanceStack, RemittanceOrder]:

@@ -265,6 +265,37 @@ def test_a_held_order_is_released_once_compliance_closed_its_case_with_no_action
     assert released == [("ops:compliance", f"remittance:{order.id}", details)]
 
 
+def test_a_possible_match_on_a_new_list_holds_an_unpaid_order_once_it_is_paid(stack):
+    """A list imported after the order opened naming someone close to its sender (a possible match): the order
+    stays open with the alert, and once paid it is held for compliance like an order that opened with one."""
+    stack.list_sanctioned("Mujahidin Youth Movement")
+    order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="12 Acacia Road"))
+    stack.list_sanctioned(LISTED)
+    [changed] = stack.remittances.rescreen()
+    [alert] = [a for a in stack.monitoring.alerts() if a.evidence.get("match") == "possible"]
+    assert (changed.state, changed.review_alerts) == (RemittanceState.AWAITING_PAYMENT, (alert.id,))
+    assert stack.remittances.rescreen() == []
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    assert stack.get(order).state is RemittanceState.HELD and stack.get(order).payout_id is None
+
+
+def test_a_strong_match_on_an_order_whose_payment_is_on_the_way_holds_it_once_paid(stack):
+    """The invoice has seen the sender's payment (not yet confirmed): it cannot be cancelled, so the order keeps
+    the blocking alert and is held, never paid out, once the payment is confirmed."""
+    stack.list_sanctioned("Mujahidin Youth Movement")
+    order = stack.order(name="Viktor Anatolyevich Bout")
+    stack.pay(order)
+    stack.confirm(blocks=1)
+    stack.list_sanctioned("Viktor Anatolyevich Bout")
+    [changed] = stack.remittances.rescreen()
+    assert changed.state is RemittanceState.AWAITING_PAYMENT and len(changed.review_alerts) == 1
+    stack.confirm()
+    stack.run()
+    assert stack.get(order).state is RemittanceState.HELD and stack.books_balanced()
+
+
 def test_names_far_from_any_listed_name_raise_nothing(stack):
     """Below the review score nothing is raised and the order is paid out as usual."""
     stack.list_sanctioned(LISTED)

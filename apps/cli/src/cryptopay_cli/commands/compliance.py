@@ -15,22 +15,26 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import typer
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.reports import Reporter, goaml_xml, str_csv
 from cryptopay.core.compliance.screening import Snapshot
-from cryptopay.core.errors import NotFound, Refused
+from cryptopay.core.errors import NotFound, Refused, Unavailable
 from cryptopay.core.identity import Role
 from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import KycApplication
 from cryptopay.core.kyc.review import KycReview
+from cryptopay.core.remittances import RemittanceOrder
 from cryptopay.core.reports.periods import MONTH_PATTERN
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+
+if TYPE_CHECKING:  # the composition root loads when a command runs
+    from cryptopay.adapters.bootstrap import Services
 
 app = typer.Typer(
     help="Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more).", no_args_is_help=True
@@ -385,16 +389,30 @@ def import_list(
         svc = services()
         snapshot = svc.screening.import_list(parsed.source, parsed.version, parsed.entries, actor=operator())
         alerts = svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening)  # everyone, at once
-        emit_json({**_snapshot_row(snapshot), "new_alerts": len(alerts)})
+        orders = _rescreen_remittances(svc)  # remittances under way: refused unpaid, held paid (per list version)
+        changed = None if orders is None else len(orders)
+        emit_json({**_snapshot_row(snapshot), "new_alerts": len(alerts), "remittances_changed": changed})
 
 
 @app.command("rescreen")
 def rescreen() -> None:
-    """Screen every verified or applying party's names against the latest lists now; prints new alerts."""
+    """Screen every verified or applying party's names, and the parties of remittances under way, against the
+    latest lists now; prints new alerts on parties, then the remittance orders refused or held."""
     with errors_to_exit_codes():
         svc = services()
         for alert in svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening):
             emit_json(_alert_row(alert))
+        for order in _rescreen_remittances(svc) or []:
+            emit_json({"remittance": order.id, "state": order.state.value, "review_alerts": list(order.review_alerts)})
+
+
+def _rescreen_remittances(svc: Services) -> list[RemittanceOrder] | None:
+    """``Remittances.rescreen`` where this deployment takes remittances (None where it does not)."""
+    try:
+        remittances = svc.remittances
+    except Unavailable:
+        return None
+    return remittances.rescreen()
 
 
 @lists_app.command("show")

@@ -1099,8 +1099,9 @@ class Parts:
             "reconciliation.prune": lambda _payload: self.reconciliation.prune_runs(),
             "metrics.measure": lambda _payload: self.observing.measure(),
             "compliance.monitor": lambda _payload: self.monitor(),
-            "compliance.rescreen": lambda _payload: self.monitoring.rescreen(
-                self.kyc_review.screened_names(), self.screening
+            "compliance.rescreen": lambda _payload: (
+                self.monitoring.rescreen(self.kyc_review.screened_names(), self.screening),
+                self.remittances.rescreen(),
             ),
             "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "privacy.retention": lambda _payload: self.retention.run(),

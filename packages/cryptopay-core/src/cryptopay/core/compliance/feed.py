@@ -84,6 +84,11 @@ class MonitoringFeed:
         """
         return [] if self.monitor is None else self.monitor.screen_names(planned, names)
 
+    def rescreen_names(self, planned: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """The parties of a movement under way screened again (the lists changed): every alert their matches hold,
+        blocking ones included, never refused (``Monitoring.rescreen_names``); not watched, none."""
+        return [] if self.monitor is None else self.monitor.rescreen_names(planned, names)
+
     def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:
         """Where compliance's review of each alert stands; not watched, none is cleared (no one could clear it).
 

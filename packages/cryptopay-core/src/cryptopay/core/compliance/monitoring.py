@@ -98,6 +98,34 @@ class Monitoring:
         ``Blocked`` naming the rule once the alerts (and their audit records) committed; a possible match (from the
         rule's ``review_score``, below the threshold) opens a non-blocking alert. Returns the non-blocking alerts
         raised (what the product holds its payout on). Each list is scanned once per name."""
+        alerts = self._name_alerts(movement, names)
+        if not alerts:
+            return []
+        raised = in_transaction(self.uow, lambda uow: [a for alert in alerts for a in self._keep(uow, alert)])
+        blocking = [a.rule_id for a in alerts if a.blocking]  # refused even if raised already
+        if blocking:
+            raise Blocked(f"refused by compliance rule {blocking[0]!r}: the movement was not made", rule=blocking[0])
+        return [a for a in raised if not a.blocking]
+
+    def rescreen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """Screen the parties of a movement already under way again, as ``screen_names`` does, when the lists
+        changed: returns every alert the matches hold, raised now or by an earlier screening (the keys name the
+        list snapshot: one alert per match and snapshot, however often this runs), blocking ones included; nothing
+        is refused (the product decides what a match does to money it already holds)."""
+        alerts = self._name_alerts(movement, names)
+
+        def work(uow: MonitoringUnitOfWork) -> list[Alert]:
+            found = []
+            for alert in alerts:
+                earlier = None if self._keep(uow, alert) else uow.alerts.by_key(alert.key)
+                found.append(earlier or alert)
+            return found
+
+        return in_transaction(self.uow, work) if alerts else []
+
+    def _name_alerts(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """The alerts the ``sanctioned_name`` rules watching ``movement`` would raise on its named parties (not
+        stored): a match at the screening's threshold (blocking when its rule is) or a possible one."""
         rules = [rule for rule in self.rules.rules if rule.kind == NAMED and rule.watches(movement)]
         if self.screening is None or not rules:
             return []
@@ -132,13 +160,7 @@ class Monitoring:
                             },
                         )
                     )
-        if not alerts:
-            return []
-        raised = in_transaction(self.uow, lambda uow: [a for alert in alerts for a in self._keep(uow, alert)])
-        blocking = [a.rule_id for a in alerts if a.blocking]  # refused even if raised already
-        if blocking:
-            raise Blocked(f"refused by compliance rule {blocking[0]!r}: the movement was not made", rule=blocking[0])
-        return [a for a in raised if not a.blocking]
+        return alerts
 
     def observe(self, movement: Movement) -> bool:
         """Journal a movement that happened (for the batch rules); False if it was journaled already."""

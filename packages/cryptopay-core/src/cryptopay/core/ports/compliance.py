@@ -40,6 +40,10 @@ class AlertRepository(Protocol):
 
     def get(self, alert_id: str) -> Alert | None: ...
 
+    def by_key(self, key: str) -> Alert | None:
+        """The alert raised with this ``key`` (rule, version, movement...), if any."""
+        ...
+
     def update(self, alert: Alert) -> None: ...
 
     def list(self, *, status: AlertStatus | None = None, after: str | None = None, limit: int = 100) -> list[Alert]: ...
@@ -92,6 +96,11 @@ class MovementMonitor(Protocol):
     def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
         """Screen the parties a movement about to happen names ((role, name) pairs); ``Blocked`` on a match of a
         blocking rule; the non-blocking alerts raised (possible matches) otherwise."""
+        ...
+
+    def rescreen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """Screen the parties of a movement already under way again (the lists changed): every alert its matches
+        hold, raised now or before, blocking ones included; nothing is refused."""
         ...
 
     def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:

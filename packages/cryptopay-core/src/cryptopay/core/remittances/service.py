@@ -63,13 +63,22 @@ from typing import cast
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
-from cryptopay.core.errors import CryptopayError, InvalidInput, InvalidName, LimitExceeded, NotFound, Refused
+from cryptopay.core.errors import (
+    CryptopayError,
+    InvalidInput,
+    InvalidName,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+    Refused,
+)
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, is_confirmed
+from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceReceivedPayment, InvoiceState, is_confirmed
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
@@ -108,8 +117,10 @@ from cryptopay.core.wallets.service import spending
 __all__ = ["OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
 
 _ACTOR = "system:remittances"
+_SCREENING = "system:screening"  # the sanctions lists changed
 _CLOSED_INVOICES = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 _EXCESS_EXCEPTIONS = (InvoiceException.PAID_OVER, InvoiceException.PAID_LATE, InvoiceException.PAID_PARTIAL)
+_UNDER_WAY = (RemittanceState.AWAITING_PAYMENT, RemittanceState.PAYING_OUT, RemittanceState.HELD)  # rescreened
 _EXCESS_STATES = (
     RemittanceState.PAYING_OUT,
     RemittanceState.PAID_OUT,
@@ -447,6 +458,88 @@ class Remittances:
             except InvalidInput:
                 continue
         raise InvalidInput(f"not an address on {', '.join(sorted(networks))}", field="address")
+
+    # --- the sanctions lists changed -------------------------------------------------------------------------
+
+    def rescreen(self) -> list[RemittanceOrder]:
+        """Screen the sender and the recipient of every order still under way (awaiting payment, paying out,
+        held) against the latest lists again: run once a new list snapshot is imported (``cryptopay compliance
+        lists import``) and with the worker's daily ``compliance.rescreen``. Alerts are keyed per list snapshot, so
+        a list version raises each match once however often this runs, and an order changes only for alerts it
+        does not hold yet (idempotent per version, and a run that died half-way is finished by the next one).
+
+        A new match on an order awaiting payment: a strong one (a blocking rule's) refuses it -- its invoice is
+        cancelled and the order is ``refused``, which is what the sender sees (audited ``remittance.refused``); a
+        payment already on its way cannot be cancelled, so then, as for a possible match, the order keeps the alerts
+        and is held once paid. A new match on a paid order not yet paid out holds it for an operator (``held``,
+        audited ``remittance.held``, reason ``sanctions_rescreen``), released only once compliance cleared every
+        alert (``retry``) or refunded; a payout M-Pesa already has cannot be stopped (the alert is kept on the order
+        and audited ``remittance.rescreened`` with the payout for compliance). Returns the orders changed."""
+        changed = []
+        for state in _UNDER_WAY:
+            before: str | None = None
+            while page := in_transaction(self.uow, partial(_orders_in, state=state, before=before)):
+                changed += [found for order in page if (found := self._rescreen(order)) is not None]
+                before = page[-1].id
+        return changed
+
+    def _rescreen(self, order: RemittanceOrder) -> RemittanceOrder | None:
+        wallet = in_transaction(self.uow, lambda uow: uow.wallets.by_phone(order.recipient_phone))
+        party = wallet.user_id if wallet else f"phone:{order.recipient_phone}"  # the party it was opened for
+        movement = _movement(order.id, party, order.value, order.sender, order.created_at, wallet)
+        names = (("sender", order.sender.name), ("recipient", order.recipient_name))
+        fresh = [a for a in self.monitoring.rescreen_names(movement, names) if a.id not in order.review_alerts]
+        if not fresh:
+            return None
+        if order.state is RemittanceState.AWAITING_PAYMENT and any(a.blocking for a in fresh):
+            refused: list[RemittanceOrder] = []
+            try:
+                self.invoicing.cancel_invoice(
+                    order.invoice_id,
+                    actor=_SCREENING,
+                    then=lambda uow, invoice: refused.append(self._refuse(_remittance_uow(uow), order.id, fresh)),
+                )
+                return refused[-1]
+            except (InvoiceReceivedPayment, InvalidState):  # its USDT is on the way (held once it arrives), or late
+                pass
+        return in_transaction(self.uow, partial(self._hold_on, order_id=order.id, alerts=fresh))
+
+    def _refuse(self, uow: RemittanceUnitOfWork, order_id: str, alerts: list[Alert]) -> RemittanceOrder:
+        """The order refused in the unit of work that cancels its invoice (nothing was paid)."""
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        rule = next(a.rule_id for a in alerts if a.blocking)
+        order.review_alerts = (*order.review_alerts, *(a.id for a in alerts))
+        order.finish(
+            RemittanceState.REFUSED, now, f"refused by compliance rule {rule!r} after the sanctions lists changed"
+        )
+        uow.remittances.update(order)
+        details = {"rule": rule, "alerts": ",".join(a.id for a in alerts), "invoice": order.invoice_id}
+        uow.audit.append(_event(_SCREENING, "remittance.refused", order.id, now, details))
+        return order
+
+    def _hold_on(self, uow: RemittanceUnitOfWork, order_id: str, alerts: list[Alert]) -> RemittanceOrder | None:
+        """Keep new alerts on the order; a paid order with no payout in flight is held for an operator."""
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        fresh = [a for a in alerts if a.id not in order.review_alerts]
+        if not fresh or order.state not in _UNDER_WAY:
+            return None
+        ids = ",".join(a.id for a in fresh)
+        match = "strong" if any(a.evidence.get("match") == "strong" for a in fresh) else "possible"
+        order.review_alerts = (*order.review_alerts, *(a.id for a in fresh))
+        details = {"alerts": ids, "match": match, "state": order.state.value}
+        action = "remittance.rescreened"
+        current = _current_payout(uow, order) if order.state is RemittanceState.PAYING_OUT else None
+        if order.state is RemittanceState.PAYING_OUT and (current is None or current.state is PayoutState.FAILED):
+            order.hold(
+                f"the sanctions lists changed: a {match} match is under compliance review (alerts {ids}): an operator "
+                "pays it out (retry) once compliance cleared it, or refunds"
+            )
+            action, details["reason"] = "remittance.held", "sanctions_rescreen"
+        elif current is not None:
+            details["payout"] = current.id  # M-Pesa has it: compliance reviews the alert, the payment goes on
+        uow.remittances.update(order)
+        uow.audit.append(_event(_SCREENING, action, order.id, now, details))
+        return order
 
     # --- the worker ----------------------------------------------------------------------------------------------
 
@@ -1086,6 +1179,10 @@ def _paid_rail(invoice: Invoice) -> str:
     if not confirmed:
         raise Refused(f"invoice {invoice.id} received nothing confirmed: there is nothing to refund")
     return confirmed[0].rail_key
+
+
+def _orders_in(uow: RemittanceUnitOfWork, *, state: RemittanceState, before: str | None) -> list[RemittanceOrder]:
+    return uow.remittances.list(state=state, before=before, limit=200)
 
 
 def _order(uow: RemittanceUnitOfWork, order_id: str, *, lock: bool = False) -> RemittanceOrder:
