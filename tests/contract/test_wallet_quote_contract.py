@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from cryptopay.core.errors import Conflict, QuoteUsed
 from cryptopay.core.money import KES, Money
@@ -122,3 +123,50 @@ def test_buys_racing_one_quote_only_one_wins(backend: Backend):
     assert len(stack.mpesa.transactions()) == 1
     with backend.uow() as uow:
         assert uow.wallet_quotes.get(quote.id).used_by == won[0]
+
+
+def test_prune_deletes_claims_whose_window_ended_before_the_cutoff_longest_ended_first(backend: Backend):
+    """``prune`` deletes at most ``limit`` claims ended before the cutoff, used or not, the longest ended first; a
+    claim ending at the cutoff or later stays."""
+    ended = [AT - timedelta(days=9), AT - timedelta(days=8), AT - timedelta(days=7, seconds=1)]
+    with backend.uow() as uow:
+        for n, end in enumerate(ended):
+            uow.wallet_quotes.add(
+                attrs.evolve(_claim(f"fxq_old{n}"), locked_at=end - timedelta(minutes=2), expires_at=end)
+            )
+        uow.wallet_quotes.add(attrs.evolve(_claim("fxq_edge"), expires_at=AT - timedelta(days=7)))
+        uow.wallet_quotes.add(_claim("fxq_new"))
+        assert uow.wallet_quotes.use("fxq_old1", owner_id="usr_a", used_by="buy_1", at=ended[1] - timedelta(minutes=1))
+    cutoff = AT - timedelta(days=7)
+    with backend.uow() as uow:
+        assert uow.wallet_quotes.prune(cutoff, limit=2) == 2
+    with backend.uow() as uow:
+        left = {q: uow.wallet_quotes.get(q) is not None for q in ("fxq_old0", "fxq_old1", "fxq_old2", "fxq_edge")}
+        assert left == {"fxq_old0": False, "fxq_old1": False, "fxq_old2": True, "fxq_edge": True}
+        assert uow.wallet_quotes.prune(cutoff, limit=2) == 1
+        assert uow.wallet_quotes.prune(cutoff, limit=2) == 0
+    with backend.uow() as uow:
+        assert uow.wallet_quotes.get("fxq_old2") is None
+        assert uow.wallet_quotes.get("fxq_edge") == attrs.evolve(_claim("fxq_edge"), expires_at=AT - timedelta(days=7))
+        assert uow.wallet_quotes.get("fxq_new") == _claim("fxq_new")
+
+
+def test_prune_claims_empties_a_backlog_in_batches_and_keeps_a_weeks_worth(backend: Backend):
+    """The worker's job (``prune_claims``) deletes every claim ended over a week ago, however many, in batches of
+    ``batch``, and says how many; claims ended within the week stay."""
+    from cryptopay.core.testing.system import ManualClock
+    from cryptopay.core.wallets.quotes import prune_claims
+
+    with backend.uow() as uow:
+        for n in range(7):
+            end = AT - timedelta(days=8, minutes=n)
+            uow.wallet_quotes.add(
+                attrs.evolve(_claim(f"fxq_{n}"), locked_at=end - timedelta(minutes=2), expires_at=end)
+            )
+        uow.wallet_quotes.add(attrs.evolve(_claim("fxq_week"), expires_at=AT - timedelta(days=6)))
+    clock = ManualClock(AT)
+    assert prune_claims(backend.uow, clock, batch=3) == 7
+    assert prune_claims(backend.uow, clock, batch=3) == 0
+    with backend.uow() as uow:
+        assert [n for n in range(7) if uow.wallet_quotes.get(f"fxq_{n}") is not None] == []
+        assert uow.wallet_quotes.get("fxq_week") is not None

@@ -7,6 +7,7 @@ import json
 import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
+from cryptopay.core.remittances import Sender
 from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay_cli.context import use_services
@@ -105,3 +106,24 @@ def test_listing_orders_needs_no_mpesa_settings(tmp_path):
     cli = Path(sys.executable).with_name("cryptopay")
     done = subprocess.run([str(cli), "remittances", "list"], env=env, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "no remittance order", "")
+
+
+def test_compliance_rescreen_refuses_an_unpaid_order_a_new_list_names_and_its_release_waits_for_compliance(stack):
+    """``cryptopay compliance rescreen`` rescreens the remittances under way too: an unpaid order whose recipient a
+    new list names is refused (one JSON line per order changed); a paid order held for compliance is not released
+    by ``retry`` while its alert is in no case (exit 5, ``under_compliance_review``)."""
+    stack.list_sanctioned("Mujahidin Youth Movement")
+    order = stack.order(amount="1500", name="Viktor Anatolyevich Bout")
+    held = stack.order(amount="1600", phone="254711000009", sender=Sender(name="Dmitri Ivanovich", country="GB"))
+    stack.list_sanctioned("Viktor Anatolyevich Bout", "Dmitri Ivanovich Petrov")
+    done = runner.invoke(app, ["compliance", "rescreen"])
+    assert done.exit_code == 0, done.output
+    rows = [json.loads(line) for line in done.stdout.splitlines() if '"remittance"' in line]
+    assert {(r["remittance"], r["state"]) for r in rows} == {(order.id, "refused"), (held.id, "awaiting_payment")}
+    assert runner.invoke(app, ["compliance", "rescreen"]).stdout.count('"remittance"') == 0  # once per version
+    stack.pay(held)
+    stack.confirm()
+    stack.run()
+    assert _json("show", held.id)["state"] == "held"
+    refused = runner.invoke(app, ["remittances", "retry", held.id])
+    assert refused.exit_code == 5 and "held for compliance" in refused.output

@@ -47,3 +47,37 @@ def test_an_unclaimed_transfer_goes_back_when_the_job_runs_after_seven_days(tmp_
         assert services.wallets.balances(user.id)["KES"] == Money.of(90, KES)
     finally:
         services.close()
+
+
+def test_quote_claims_a_week_past_their_window_are_pruned_by_the_hourly_job(tmp_path, caplog):
+    """``wallets.prune_quotes`` (the root's handler, the one the RQ worker registers and the schedule runs hourly)
+    deletes a claim once its window ended over a week ago, and logs how many went; a newer claim stays."""
+    import logging
+    from datetime import timedelta
+
+    from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
+    from cryptopay_worker.jobs import WALLET_QUOTES_PRUNE
+    from cryptopay_worker.schedule import SCHEDULE
+
+    assert [e.interval for e in SCHEDULE if e.job_name == WALLET_QUOTES_PRUNE] == [timedelta(hours=1)]
+    clock = ManualClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path)}
+    migrated_sqlite(env)
+    services = build(RootSettings.from_env(env), clock=clock)
+    try:
+        now = clock.now()
+        with services.uow() as uow:
+            for quote_id, ended in (("fxq_old", now - timedelta(days=7, minutes=1)), ("fxq_new", now)):
+                claim = WalletQuote(
+                    quote_id=quote_id, owner_id="usr_a", purpose=QuotePurpose.BUY, locked_at=ended, expires_at=ended
+                )
+                uow.wallet_quotes.add(claim)
+        assert build_registry(WorkerServices.of(services)).get(WALLET_QUOTES_PRUNE) is not None
+        with caplog.at_level(logging.INFO, logger="cryptopay.core.wallets.quotes"):
+            services.queue.enqueue(WALLET_QUOTES_PRUNE, {})
+            services.queue.drain()
+        with services.uow() as uow:
+            assert uow.wallet_quotes.get("fxq_old") is None and uow.wallet_quotes.get("fxq_new") is not None
+        assert "wallet quote claims pruned: 1" in caplog.text
+    finally:
+        services.close()

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import attrs
 import pytest
-from cryptopay.core.compliance.monitoring import Blocked
+from cryptopay.core.compliance.cases import CaseStatus
+from cryptopay.core.compliance.monitoring import Blocked, UnderReview
 from cryptopay.core.errors import InvalidInput, LimitExceeded
 from cryptopay.core.flows import FLOAT, IN_FLIGHT, merchant_liability
 from cryptopay.core.invoices import InvoiceState
@@ -230,9 +231,69 @@ def test_a_possible_sanctions_match_opens_the_order_and_holds_its_payout_for_com
     assert reasons == [{"reason": "sanctions_review", "alerts": alert.id}]
     stack.run()
     assert stack.get(order).state is RemittanceState.HELD  # the worker never pays it out on its own
+    case = stack.monitoring.open_case("officer@example.com", [alert.id])
+    stack.monitoring.move("officer@example.com", case.id, CaseStatus.REPORTED, "filed with the FRC")
+    with pytest.raises(UnderReview) as refused:  # reported is not cleared: the operator refunds, never pays out
+        stack.remittances.retry(order.id, actor="ops:compliance")
+    assert refused.value.code == "under_compliance_review" and f"case {case.id} is reported" in refused.value.message
+    assert stack.get(order).state is RemittanceState.HELD and stack.get(order).payout_id is None
+    with stack.wallet.backend.uow() as uow:
+        assert [r for r in uow.audit.records() if r.action == "remittance.released"] == []
+
+
+def test_a_held_order_is_released_once_compliance_closed_its_case_with_no_action(stack):
+    """The release of a held order checks that every alert holding it is cleared (its case closed with no action);
+    the release is audited with the operator, the alerts and the cases."""
+    stack.list_sanctioned(LISTED)
+    order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="12 Acacia Road"))
+    [alert] = stack.monitoring.alerts()
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    held = stack.get(order)
+    with pytest.raises(UnderReview):
+        stack.remittances.retry(order.id, actor="ops:compliance")
+    case = stack.monitoring.open_case("officer@example.com", [alert.id])
+    stack.monitoring.move("officer@example.com", case.id, CaseStatus.CLOSED_NO_ACTION, "a namesake")
     stack.remittances.retry(order.id, actor="ops:compliance")
     stack.run()
     assert stack.get(order).state is RemittanceState.PAID_OUT and stack.books_balanced()
+    with stack.wallet.backend.uow() as uow:
+        records = uow.audit.records()
+    released = [(r.actor, r.subject, dict(r.details)) for r in records if r.action == "remittance.released"]
+    details = {"held": held.note, "alerts": alert.id, "cases": case.id}
+    assert released == [("ops:compliance", f"remittance:{order.id}", details)]
+
+
+def test_a_possible_match_on_a_new_list_holds_an_unpaid_order_once_it_is_paid(stack):
+    """A list imported after the order opened naming someone close to its sender (a possible match): the order
+    stays open with the alert, and once paid it is held for compliance like an order that opened with one."""
+    stack.list_sanctioned("Mujahidin Youth Movement")
+    order = stack.order(sender=Sender(name="Dmitri Ivanovich", country="GB", address="12 Acacia Road"))
+    stack.list_sanctioned(LISTED)
+    [changed] = stack.remittances.rescreen()
+    [alert] = [a for a in stack.monitoring.alerts() if a.evidence.get("match") == "possible"]
+    assert (changed.state, changed.review_alerts) == (RemittanceState.AWAITING_PAYMENT, (alert.id,))
+    assert stack.remittances.rescreen() == []
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    assert stack.get(order).state is RemittanceState.HELD and stack.get(order).payout_id is None
+
+
+def test_a_strong_match_on_an_order_whose_payment_is_on_the_way_holds_it_once_paid(stack):
+    """The invoice has seen the sender's payment (not yet confirmed): it cannot be cancelled, so the order keeps
+    the blocking alert and is held, never paid out, once the payment is confirmed."""
+    stack.list_sanctioned("Mujahidin Youth Movement")
+    order = stack.order(name="Viktor Anatolyevich Bout")
+    stack.pay(order)
+    stack.confirm(blocks=1)
+    stack.list_sanctioned("Viktor Anatolyevich Bout")
+    [changed] = stack.remittances.rescreen()
+    assert changed.state is RemittanceState.AWAITING_PAYMENT and len(changed.review_alerts) == 1
+    stack.confirm()
+    stack.run()
+    assert stack.get(order).state is RemittanceState.HELD and stack.books_balanced()
 
 
 def test_names_far_from_any_listed_name_raise_nothing(stack):

@@ -48,6 +48,8 @@ __all__ = [
     "json_response",
     "json_text",
     "limits",
+    "money_parts",
+    "parse_amount",
     "parse_json",
     "pattern_problem",
     "read_body",
@@ -83,26 +85,36 @@ MAX_INTEGER_DIGITS = 18
 MAX_FRACTION_DIGITS = 18
 AMOUNT_PATTERN = rf"^(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}})(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
-# The text rule (``cryptopay.core.text``) as a JSON Schema pattern, for the OpenAPI document. Lone surrogates are
-# refused too, but stay out of the pattern: no valid UTF-8 carries them and regex dialects cannot all name them.
-# Invisible format characters (zero-width spaces and joiners, marks, BOM) may sit inside trimmed text but not at its
-# ends, so a name or description made of them alone is blank.
-TEXT_CHARACTER = r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+# The text rule (``cryptopay.core.text``) as a JSON Schema pattern, for the OpenAPI document: controls, line and
+# paragraph separators, bidirectional controls and the invisible characters of the Basic Multilingual Plane. Lone
+# surrogates and the invisible characters beyond it (tags, supplementary private use) are refused too, but stay out
+# of the pattern: no valid UTF-8 carries the former and regex dialects cannot all name the latter. The zero-width
+# joiner is left to the rule (allowed inside an emoji sequence only), so a trimmed text may not end with it.
+TEXT_CHARACTER = (
+    r"[^\x00-\x1f\x7f-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5"
+    r"\u180e\u200b\u200c\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u3164\ue000-\uf8ff\ufeff\uffa0"
+    r"\ufff9-\ufffb]"
+)
 VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
 TEXT_PATTERN = rf"^{TEXT_CHARACTER}*$"
 TRIMMED_PATTERN = rf"^{VISIBLE_CHARACTER}({TEXT_CHARACTER}*{VISIBLE_CHARACTER})?$"
 TRIMMED_HINT = "must not be blank nor start or end with a space or an invisible character"
 
 
-def amount_pattern(decimals: int, *, positive: bool = False) -> str:
-    """The exact text of an amount with at most ``decimals`` places (and above zero when ``positive``)."""
-    whole = f"(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}})"
+def amount_pattern(decimals: int, *, positive: bool = False, integer_digits: int = MAX_INTEGER_DIGITS) -> str:
+    """The exact text of an amount with at most ``decimals`` places (and above zero when ``positive``) and at most
+    ``integer_digits`` digits before the point.
+
+    >>> amount_pattern(0, positive=True, integer_digits=6)
+    '^([1-9][0-9]{0,5})$'
+    """
+    whole = f"(0|[1-9][0-9]{{0,{integer_digits - 1}}})"
     fraction = f"(\\.[0-9]{{1,{decimals}}})?" if decimals else ""
     if not positive:
         return f"^{whole}{fraction}$"
     below_one = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{decimals - 1 - k}}}" for k in range(decimals))
     tail = f"|0\\.({below_one})" if decimals else ""
-    return f"^([1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}{fraction}{tail})$"
+    return f"^([1-9][0-9]{{0,{integer_digits - 1}}}{fraction}{tail})$"
 
 
 def check_places(amount: Decimal, decimals: int) -> None:
@@ -174,6 +186,24 @@ def _strict(kind: type, label: str) -> Any:
     return structure
 
 
+def parse_amount(value: object) -> Decimal:
+    """An amount's JSON value as a ``Decimal``: a string of ``AMOUNT_PATTERN`` only, else ``InvalidInput``.
+
+    >>> parse_amount("12.50")
+    Decimal('12.50')
+    """
+    return _decimal(value, None)
+
+
+def money_parts(value: object) -> tuple[object, str]:
+    """The amount and asset code of a ``{"amount": "12.50", "asset": "KES"}`` object (the amount still unparsed)."""
+    if not isinstance(value, dict) or set(value) != {"amount", "asset"}:
+        raise InvalidInput('must be an object {"amount": "12.50", "asset": "KES"}')
+    if not isinstance(value["asset"], str):
+        raise InvalidInput('asset must be a string such as "KES"')
+    return value["amount"], value["asset"]
+
+
 def _decimal(value: object, _: object) -> Decimal:
     if not isinstance(value, str):
         raise InvalidInput('must be a string such as "12.50" (amounts are never JSON numbers)')
@@ -186,11 +216,8 @@ def _decimal(value: object, _: object) -> Decimal:
 
 
 def _money(value: object, _: object) -> Money:
-    if not isinstance(value, dict) or set(value) != {"amount", "asset"}:
-        raise InvalidInput('must be an object {"amount": "12.50", "asset": "KES"}')
-    if not isinstance(value["asset"], str):
-        raise InvalidInput('asset must be a string such as "KES"')
-    amount, asset = _decimal(value["amount"], None), asset_by_code(value["asset"])
+    text, code = money_parts(value)
+    amount, asset = _decimal(text, None), asset_by_code(code)
     check_places(amount, asset.decimals)
     return Money.of(amount, asset)
 
@@ -331,10 +358,11 @@ def _bounds(low: int | None, high: int | None) -> str:
 
 
 def _matches(raw: object, declared: Any) -> None:
-    """The JSON text of a field (before parsing: ``"050"`` is not ``"50"``) matches its declared pattern."""
+    """The JSON text of a field (before parsing: ``"050"`` is not ``"50"``) matches its declared pattern; text the
+    text rule refuses says why (an invisible character), not only that it is not in the expected form."""
     pattern = declared.get("pattern")
     if pattern is not None and isinstance(raw, str) and not re.search(pattern, raw):
-        raise InvalidInput(pattern_problem(declared.get("hint"), declared.get("description")))
+        raise InvalidInput(text_problem(raw) or pattern_problem(declared.get("hint"), declared.get("description")))
 
 
 def pattern_problem(hint: str | None, description: str | None) -> str:

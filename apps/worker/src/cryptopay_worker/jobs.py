@@ -38,6 +38,7 @@ __all__ = [
     "TREASURY_MEASURE",
     "TREASURY_SWEEP",
     "WALLET_CLAIMS_EXPIRE",
+    "WALLET_QUOTES_PRUNE",
     "WALLET_STK_QUERY",
     "WALLET_WITHDRAWALS",
     "WEBHOOK_DELIVER",
@@ -63,12 +64,13 @@ RECONCILIATION_RUN = "reconciliation.run"  # alerts (audit record, error log, ga
 RECONCILIATION_PRUNE = "reconciliation.prune"  # stored run results past their retention (RunRetention)
 METRICS_MEASURE = "metrics.measure"  # the business gauges docs/alerts.rules.yml watches
 COMPLIANCE_MONITOR = "compliance.monitor"  # AML batch rules over recent movements; overdue cases warned
-COMPLIANCE_RESCREEN = "compliance.rescreen"  # every verified party's names against the latest sanctions lists
+COMPLIANCE_RESCREEN = "compliance.rescreen"  # verified parties and remittances under way against the latest lists
 KYC_SWEEP_DOCUMENTS = "kyc.sweep_documents"  # stored document blobs no application names, past an hour's grace
 PRIVACY_RETENTION = "privacy.retention"  # anonymise people whose relationship ended past the retention period
 TREASURY_SWEEP = "treasury.sweep"  # sweep deposit addresses above the threshold into the hot wallets
 TREASURY_MEASURE = "treasury.measure"  # float and inventory gauges (books against M-Pesa and the chains)
 WALLET_CLAIMS_EXPIRE = "wallets.expire_claims"  # transfers nobody claimed in 7 days go back to their senders
+WALLET_QUOTES_PRUNE = "wallets.prune_quotes"  # quote claims a week past their window (wallet trades, refunds)
 WALLET_STK_QUERY = "wallets.stk_query"  # buys whose STK callback has not come: ask STK Query
 REMITTANCE_ADVANCE = "remittances.advance"  # remittance orders: pay out, tell the recipient, retry, refund
 WALLET_WITHDRAWALS = "wallets.withdrawals"  # send withdrawals past their cool-off, follow sent ones to the end
@@ -89,6 +91,7 @@ LEAD_JOBS = (
     TREASURY_SWEEP,
     TREASURY_MEASURE,
     WALLET_CLAIMS_EXPIRE,
+    WALLET_QUOTES_PRUNE,
     WALLET_STK_QUERY,
     REMITTANCE_ADVANCE,
     WALLET_WITHDRAWALS,

@@ -91,6 +91,7 @@ SCHEDULE: tuple[Every | Daily, ...] = (
     Every(jobs.PAYOUT_STATUS, timedelta(minutes=2)),  # status queries for payouts past their callback deadline
     Every(jobs.REFUND_SEND, timedelta(seconds=30)),
     Every(jobs.WALLET_CLAIMS_EXPIRE, timedelta(minutes=10)),
+    Every(jobs.WALLET_QUOTES_PRUNE, timedelta(hours=1)),  # quote claims a week past their window, in batches
     Every(jobs.WALLET_STK_QUERY, timedelta(seconds=30)),  # send requested refunds and follow sent ones
     Every(jobs.REMITTANCE_ADVANCE, timedelta(seconds=15)),  # paid orders paid out, recipients told, retries, refunds
     Every(jobs.WALLET_WITHDRAWALS, timedelta(seconds=30)),  # send withdrawals past their cool-off; follow sent ones
@@ -120,6 +121,7 @@ HOUSEKEEPING = frozenset(
         jobs.COMPLIANCE_RESCREEN,
         jobs.KYC_SWEEP_DOCUMENTS,
         jobs.PRIVACY_RETENTION,
+        jobs.WALLET_QUOTES_PRUNE,
     }
 )
 

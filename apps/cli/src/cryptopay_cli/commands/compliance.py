@@ -15,25 +15,30 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import typer
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.reports import Reporter, goaml_xml, str_csv
 from cryptopay.core.compliance.screening import Snapshot
-from cryptopay.core.errors import NotFound, Refused
+from cryptopay.core.errors import NotFound, Refused, Unavailable
 from cryptopay.core.identity import Role
 from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import KycApplication
 from cryptopay.core.kyc.review import KycReview
+from cryptopay.core.remittances import RemittanceOrder
 from cryptopay.core.reports.periods import MONTH_PATTERN
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
+if TYPE_CHECKING:  # the composition root loads when a command runs
+    from cryptopay.adapters.bootstrap import Services
+
 app = typer.Typer(
-    help="Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more).", no_args_is_help=True
+    help="Compliance: the KYC/KYB review queue, freezes, AML alerts and cases, sanctions lists and screening, reports.",
+    no_args_is_help=True,
 )
 
 OFFICER = typer.Option(..., "--officer", help="The deciding officer's email (an account with the compliance role).")
@@ -266,7 +271,7 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None
 @app.command("alerts")
 def alerts(
     status: AlertStatus | None = typer.Option(None, "--status", help="open or in_case."),
-    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
     as_json: bool = JSON,
 ) -> None:
     """Alerts raised by the monitoring rules, oldest first."""
@@ -290,7 +295,7 @@ def monitor(
 @cases_app.command("list")
 def list_cases(
     status: CaseStatus | None = typer.Option(None, "--status", help="open, investigating, escalated, ..."),
-    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
     as_json: bool = JSON,
 ) -> None:
     """Cases, oldest first."""
@@ -319,7 +324,9 @@ def show_case(case_id: str) -> None:
 
 
 @cases_app.command("note")
-def note_case(case_id: str, officer: str = OFFICER, text: str = typer.Option(..., "--text")) -> None:
+def note_case(
+    case_id: str, officer: str = OFFICER, text: str = typer.Option(..., "--text", help="The note (kept with the case).")
+) -> None:
     """Add a note."""
     with errors_to_exit_codes():
         emit_json(_case_row(services().monitoring.note(_officer(officer), case_id, text)))
@@ -385,16 +392,30 @@ def import_list(
         svc = services()
         snapshot = svc.screening.import_list(parsed.source, parsed.version, parsed.entries, actor=operator())
         alerts = svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening)  # everyone, at once
-        emit_json({**_snapshot_row(snapshot), "new_alerts": len(alerts)})
+        orders = _rescreen_remittances(svc)  # remittances under way: refused unpaid, held paid (per list version)
+        changed = None if orders is None else len(orders)
+        emit_json({**_snapshot_row(snapshot), "new_alerts": len(alerts), "remittances_changed": changed})
 
 
 @app.command("rescreen")
 def rescreen() -> None:
-    """Screen every verified or applying party's names against the latest lists now; prints new alerts."""
+    """Screen every verified or applying party's names, and the parties of remittances under way, against the
+    latest lists now; prints new alerts on parties, then the remittance orders refused or held."""
     with errors_to_exit_codes():
         svc = services()
         for alert in svc.monitoring.rescreen(svc.kyc_review.screened_names(), svc.screening):
             emit_json(_alert_row(alert))
+        for order in _rescreen_remittances(svc) or []:
+            emit_json({"remittance": order.id, "state": order.state.value, "review_alerts": list(order.review_alerts)})
+
+
+def _rescreen_remittances(svc: Services) -> list[RemittanceOrder] | None:
+    """``Remittances.rescreen`` where this deployment takes remittances (None where it does not)."""
+    try:
+        remittances = svc.remittances
+    except Unavailable:
+        return None
+    return remittances.rescreen()
 
 
 @lists_app.command("show")
@@ -467,7 +488,10 @@ def report_str(
 
 
 @report_app.command("monthly")
-def report_monthly(month: str = typer.Argument(..., help="YYYY-MM (Nairobi time)."), as_json: bool = JSON) -> None:
+def report_monthly(
+    month: str = typer.Argument(..., help="YYYY-MM (Nairobi time)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of CSV."),
+) -> None:
     """Virtual-asset flows of a month by asset, network, product and direction (CSV, or JSON lines)."""
     if re.fullmatch(MONTH_PATTERN, month) is None:  # the API's month parameter: one source
         raise typer.BadParameter(f"{month!r} is no month: YYYY-MM, 2000-01 to 2999-12", param_hint="MONTH")

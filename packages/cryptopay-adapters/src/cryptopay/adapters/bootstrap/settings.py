@@ -36,6 +36,7 @@ from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllow
 from cryptopay.core.money import KES, USD, Money, to_decimal
 from cryptopay.core.wallets.deposit import DepositMinimums, StablecoinConversion, WalletSpeed
 from cryptopay.core.wallets.quotes import DEFAULT_WALLET_QUOTE_WINDOW
+from cryptopay.core.wallets.service import InviteRules
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
@@ -95,6 +96,9 @@ class Settings:
     bitcoin_xpub: str | None = None
     scan_lookback_blocks: int = 100
     remittance_payout_attempts: int = 3  # B2C attempts for a remittance before its USDT is refunded to the sender
+    remittance_sms_per_day: int = 3  # CRYPTOPAY_REMITTANCE_SMS_PER_DAY: remittance SMS one number gets a day
+    # CRYPTOPAY_P2P_INVITE_MINIMUM_KES, _INVITES_WAITING, _INVITE_NUMBERS_PER_DAY: sends to numbers with no wallet
+    invites: InviteRules = attrs.Factory(InviteRules)
     redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     invoice_cache_size: int = 10_000  # rendered invoice reads kept per API process on PostgreSQL (0: none)
@@ -172,6 +176,8 @@ class Settings:
             bitcoin_xpub=get.text("BITCOIN_XPUB") or None,
             scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
             remittance_payout_attempts=_positive(get, "REMITTANCE_PAYOUT_ATTEMPTS", 3),
+            remittance_sms_per_day=_positive(get, "REMITTANCE_SMS_PER_DAY", 3),
+            invites=_invites(get),
             reconciliation_keep_days=_positive(get, "RECONCILIATION_KEEP_DAYS", 30),
             reconciliation_keep_differences_days=_positive(get, "RECONCILIATION_KEEP_DIFFERENCES_DAYS", 2557),
             redis_keys=RedisKeys.of(get.text("DEPLOYMENT") or DEFAULT_DEPLOYMENT),
@@ -254,6 +260,28 @@ def _positive(get: _Reader, name: str, default: int) -> int:
     if value == 0:
         raise InvalidInput(f"CRYPTOPAY_{name} must be at least 1")
     return default if value is None else value
+
+
+def _invites(get: _Reader) -> InviteRules:
+    """What a sender may send to numbers with no wallet (each an SMS we pay for): ``CRYPTOPAY_P2P_INVITE_MINIMUM_KES``
+    (a positive KES amount), ``CRYPTOPAY_P2P_INVITES_WAITING`` and ``CRYPTOPAY_P2P_INVITE_NUMBERS_PER_DAY`` (at least
+    1); each unset is the core's default (KES 50, 5, 10).
+
+    >>> rules = _invites(_Reader({"CRYPTOPAY_P2P_INVITE_MINIMUM_KES": "100", "CRYPTOPAY_P2P_INVITES_WAITING": "2"}))
+    >>> str(rules.minimum.amount), rules.open_per_sender, rules.new_numbers_per_day
+    ('100.00', 2, 10)
+    """
+    default = InviteRules()
+    minimum = _kes("P2P_INVITE_MINIMUM_KES", get.text("P2P_INVITE_MINIMUM_KES")) or default.minimum
+    if not minimum.is_positive():
+        raise InvalidInput(
+            f"CRYPTOPAY_P2P_INVITE_MINIMUM_KES must be more than 0 KES, got {get.text('P2P_INVITE_MINIMUM_KES')!r}"
+        )
+    return InviteRules(
+        minimum=minimum,
+        open_per_sender=_positive(get, "P2P_INVITES_WAITING", default.open_per_sender),
+        new_numbers_per_day=_positive(get, "P2P_INVITE_NUMBERS_PER_DAY", default.new_numbers_per_day),
+    )
 
 
 def _daraja_configured(env: Mapping[str, str]) -> bool:

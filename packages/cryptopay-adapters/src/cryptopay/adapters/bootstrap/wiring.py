@@ -78,7 +78,7 @@ from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy.retention import RetentionPurge
 from cryptopay.core.rails import Rail
 from cryptopay.core.reconciliation import BalanceUrls, FloatBalance, Reconciliation, RunRetention
-from cryptopay.core.remittances.service import Remittances, RetryPolicy
+from cryptopay.core.remittances.service import RemittanceRules, Remittances, RetryPolicy
 from cryptopay.core.reports import Reports
 from cryptopay.core.scanning import ChainScanner
 from cryptopay.core.search import TransactionSearch
@@ -88,6 +88,7 @@ from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.deposits import Deposits
+from cryptopay.core.wallets.quotes import prune_claims
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -550,6 +551,7 @@ class Parts:
             sms=lambda: self.sms,
             quoter=lambda: quoter,
             monitor=self.monitoring_feed,
+            invites=self.settings.invites,
         )
 
     @functools.cached_property
@@ -621,7 +623,9 @@ class Parts:
     def remittances(self) -> Remittances:
         """Remittances from abroad: orders are invoices of the remittance desk on the deployment's USDT rails, paid
         out by ``payouts`` (B2C) or into a wallet; failed payouts retried ``CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS``
-        times in all, then refunded by ``refunds``."""
+        times in all, then refunded by ``refunds``; a number told at most ``CRYPTOPAY_REMITTANCE_SMS_PER_DAY`` a
+        day; what arrives beyond an order is refunded less the network's fee (the hot-wallet senders estimate it), or
+        kept as dust below ``RemittanceRules.excess_floor``."""
         usdt = tuple(rail for rail in self.rails.values() if rail.asset == USDT and rail.network.name in self.derivers)
         return Remittances(
             uow=self.storage.unit_of_work,
@@ -637,7 +641,9 @@ class Parts:
             sms=lambda: self.sms,
             monitoring=self.monitoring_feed,
             policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
+            rules=RemittanceRules(sms_per_day=self.settings.remittance_sms_per_day),
             travel_rule=self.travel_rule,
+            estimators=lambda: self.senders,  # an excess refund deducts the network's fee, as withdrawals charge it
         )
 
     @functools.cached_property
@@ -1103,8 +1109,9 @@ class Parts:
             "reconciliation.prune": lambda _payload: self.reconciliation.prune_runs(),
             "metrics.measure": lambda _payload: self.observing.measure(),
             "compliance.monitor": lambda _payload: self.monitor(),
-            "compliance.rescreen": lambda _payload: self.monitoring.rescreen(
-                self.kyc_review.screened_names(), self.screening
+            "compliance.rescreen": lambda _payload: (
+                self.monitoring.rescreen(self.kyc_review.screened_names(), self.screening),
+                self.remittances.rescreen(),
             ),
             "kyc.sweep_documents": lambda _payload: self.kyc_review.sweep_orphans(),
             "privacy.retention": lambda _payload: self.retention.run(),
@@ -1113,6 +1120,7 @@ class Parts:
             "wallets.expire_claims": lambda _payload: return_expired_claims(
                 self.storage.unit_of_work, self.ledger, now=self.clock.now()
             ),
+            "wallets.prune_quotes": lambda _payload: prune_claims(self.storage.unit_of_work, self.clock),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
             "remittances.advance": lambda _payload: self.remittances.advance(),
             "wallets.withdrawals": lambda _payload: (self.withdrawals.send_due(), self.withdrawals.check_sent()),

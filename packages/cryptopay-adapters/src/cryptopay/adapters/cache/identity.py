@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import select
 import threading
 import time
 from collections import OrderedDict
@@ -95,18 +94,18 @@ class SubscribedEpoch:
     itself. Another process learns of the bump from its subscription, and a request never runs on a copy older than
     what has reached it: Redis writes the announcement to every subscriber's connection in the same step as its
     answer to the ``bump`` (before it serves any other command), so by the time the revoking request has its answer
-    and anyone could send the next one, the announcement waits on each process's socket. ``current`` looks at that
-    socket first (a ``select`` with no timeout, a microsecond): when something is waiting, or the listener is reading
-    it, it reads and applies what is there before answering. A revoked key is therefore refused on the very next
-    request in every process, however busy the listener thread is
-    (``tests/integration/http/test_http_revocation_across_apps.py``).
+    and anyone could send the next one, the announcement waits on each process's socket. ``current`` reads whatever
+    is waiting there first (``PubSub.get_message(timeout=0)``: a non-blocking read of ~10 µs, nothing sent)
+    and applies it before answering. A revoked key is therefore refused on the very next request in every process,
+    however busy the listener thread is (``tests/integration/http/test_http_revocation_across_apps.py``).
 
-    Every read of the subscription happens under one lock, so "nothing waiting and the lock free" means every
-    announcement received has been applied. An announcement (or a new subscription's confirmation, after a
-    reconnection in which bumps may have been missed) re-reads the counter. The listener thread (started on first use,
-    and again in a forked child) reads announcements while no request does and pings every ``heartbeat`` seconds;
-    while it is not subscribed (starting, reconnecting, Redis down) or has heard nothing, not even its pong, for
-    ``max_silence`` seconds, ``current`` reads the counter per call (``RedisEpoch``).
+    Every read of the subscription happens under one lock (redis-py's connection and its read buffer are not safe
+    to read from two threads), so once ``current`` holds the lock and finds nothing waiting, every announcement
+    received has been applied. An announcement (or a new subscription's confirmation, after a reconnection in which
+    bumps may have been missed) re-reads the counter. The listener thread (started on first use, and again in a
+    forked child) reads what is waiting every ``poll`` seconds while no request does, and pings every ``heartbeat``
+    seconds; while it is not subscribed (starting, reconnecting, Redis down) or has heard nothing, not even its pong,
+    for ``max_silence`` seconds, ``current`` reads the counter per call (``RedisEpoch``).
     """
 
     def __init__(
@@ -116,11 +115,12 @@ class SubscribedEpoch:
         key: str = "cryptopay:identity:epoch",
         heartbeat: float = 1.0,
         max_silence: float = 3.0,
+        poll: float = 0.05,
         now: Callable[[], float] = time.monotonic,
     ) -> None:
         self._redis, self._key, self._channel = client, key, f"{key}:changed"
         self._fallback = RedisEpoch(client, key=key)
-        self._heartbeat, self._max_silence, self._now = heartbeat, max_silence, now
+        self._heartbeat, self._max_silence, self._poll, self._now = heartbeat, max_silence, poll, now
         self._value: int | None = None  # this process's copy; None while not subscribed
         self._pubsub: PubSub | None = None  # the listener's subscription, while it has one
         self._heard_at = 0.0
@@ -131,13 +131,10 @@ class SubscribedEpoch:
     def current(self) -> int | None:
         if self._owner_pid != os.getpid():
             self._start()
-        value = self._value
-        if value is not None and self._now() - self._heard_at < self._max_silence:
-            if not self._waiting(0):
-                return value
+        if self._value is not None and self._now() - self._heard_at < self._max_silence:
             try:
                 with self._lock:
-                    self._drain()
+                    self._drain()  # what has reached this process first: nothing waiting is one non-blocking read
                     value = self._value
             except RedisError:
                 value = None
@@ -157,25 +154,15 @@ class SubscribedEpoch:
     def close(self) -> None:
         self._stopped.set()
 
-    def _waiting(self, timeout: float) -> bool:
-        """Whether an announcement may be unapplied: bytes on the subscription's socket (waiting up to ``timeout``
-        for them), or the listener reading them right now. The socket first: the listener holds the lock from before
-        it reads until it has applied what it read."""
-        pubsub = self._pubsub
-        try:
-            sock = pubsub.connection._sock  # type: ignore[union-attr]  # redis-py keeps the socket there
-            readable = bool(select.select([sock], [], [], timeout)[0])
-        except (AttributeError, OSError, TypeError, ValueError):  # none, closed or being replaced: read to find out
-            return True
-        return readable or self._lock.locked()
-
-    def _drain(self) -> None:
-        """Read every message waiting on the subscription and apply it (call with the lock held)."""
+    def _drain(self, wait: float = 0) -> None:
+        """Read every message waiting on the subscription (the first up to ``wait`` seconds away) and apply it
+        (call with the lock held)."""
         pubsub = self._pubsub
         if pubsub is None:
             self._value = None
             return
-        while (message := pubsub.get_message(timeout=0)) is not None:
+        while (message := pubsub.get_message(timeout=wait)) is not None:
+            wait = 0
             self._heard_at = self._now()
             if message["type"] in ("message", "subscribe"):  # a bump; or (re)subscribed, bumps before unheard
                 value = self._redis.get(self._key)
@@ -204,9 +191,9 @@ class SubscribedEpoch:
             with self._lock:
                 pubsub.subscribe(self._channel)
                 self._pubsub = pubsub  # the copy is set when the confirmation is read (``_drain``)
+                self._drain(wait=self._heartbeat)  # a round trip away; until then requests read the counter
             pinged = self._now()
-            while not self._stopped.is_set():
-                self._waiting(self._heartbeat)
+            while not self._stopped.wait(self._poll):  # not blocking on the socket: requests read it too
                 with self._lock:
                     self._drain()
                     if self._now() - pinged >= self._heartbeat:

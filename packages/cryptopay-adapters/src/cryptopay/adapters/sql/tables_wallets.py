@@ -97,6 +97,7 @@ wallet_quotes = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("used_by", sa.String(ID)),  # the buy, sale, bill or refund that used it (once)
     sa.Column("used_at", UtcDateTime),
+    sa.Index("ix_wallet_quotes_expires", "expires_at"),  # the worker's wallets.prune_quotes
     keep_existing=True,
 )
 

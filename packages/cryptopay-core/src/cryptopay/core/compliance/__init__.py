@@ -3,7 +3,7 @@
 KYC/KYB (who a party is, the tier it holds, freezes and limits) lives in ``cryptopay.core.kyc``.
 """
 
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseNote, CaseStatus
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseNote, CaseStatus, Clearance
 from cryptopay.core.compliance.rules import Direction, Hit, Movement, Rule, RuleSet, evaluate, load_rules
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Case",
     "CaseNote",
     "CaseStatus",
+    "Clearance",
     "Direction",
     "Hit",
     "Movement",

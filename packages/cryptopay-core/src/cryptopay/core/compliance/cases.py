@@ -19,7 +19,7 @@ from datetime import datetime
 import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState
 
-__all__ = ["Alert", "AlertStatus", "Case", "CaseNote", "CaseStatus"]
+__all__ = ["Alert", "AlertStatus", "Case", "CaseNote", "CaseStatus", "Clearance"]
 
 
 class AlertStatus(enum.Enum):
@@ -102,3 +102,31 @@ class Case:
 
     def overdue(self, now: datetime) -> bool:
         return not self.status.final and now > self.deadline
+
+
+@attrs.frozen
+class Clearance:
+    """Where compliance's review of one alert stands, for a product holding money on it: ``state`` is the alert's
+    case's status, ``open`` while the alert is in no case, ``missing`` for an unknown alert. Only a case closed with
+    no action clears it; a reported case (a report filed with the FRC) never does.
+
+    >>> Clearance("alr_1", "cas_1", "closed_no_action").cleared, Clearance("alr_2", None, "open").cleared
+    (True, False)
+    >>> Clearance("alr_2", "cas_1", "reported").why
+    'alert alr_2: case cas_1 is reported'
+    """
+
+    alert_id: str
+    case_id: str | None
+    state: str
+
+    @property
+    def cleared(self) -> bool:
+        return self.case_id is not None and self.state == CaseStatus.CLOSED_NO_ACTION.value
+
+    @property
+    def why(self) -> str:
+        """What the alert's review is, for people (an operator refused a release is told which alert waits)."""
+        if self.case_id is None:
+            return f"alert {self.alert_id}: {'unknown' if self.state == 'missing' else 'in no case yet'}"
+        return f"alert {self.alert_id}: case {self.case_id} is {self.state}"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import attrs
-from cryptopay.core.compliance.cases import Alert
+from cryptopay.core.compliance.cases import Alert, Clearance
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.money import KES, Money
@@ -83,6 +83,21 @@ class MonitoringFeed:
         []
         """
         return [] if self.monitor is None else self.monitor.screen_names(planned, names)
+
+    def rescreen_names(self, planned: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """The parties of a movement under way screened again (the lists changed): every alert their matches hold,
+        blocking ones included, never refused (``Monitoring.rescreen_names``); not watched, none."""
+        return [] if self.monitor is None else self.monitor.rescreen_names(planned, names)
+
+    def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:
+        """Where compliance's review of each alert stands; not watched, none is cleared (no one could clear it).
+
+        >>> [c.cleared for c in MonitoringFeed().clearance(["alr_1"])]
+        [False]
+        """
+        if self.monitor is None:
+            return [Clearance(alert_id, None, "missing") for alert_id in alert_ids]
+        return self.monitor.clearance(alert_ids)
 
     def journals_within(self, uow: object) -> bool:
         """Whether a product whose unit-of-work factory is ``uow`` journals its movements itself, in its own

@@ -24,14 +24,14 @@ from functools import partial
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
 from cryptopay.core.compliance.rules import Hit, Movement, Rule, RuleSet, evaluate
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound, Refused
 from cryptopay.core.ports.compliance import MonitoringUnitOfWork, ScreeningPort
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 
-__all__ = ["CASE_DEADLINE", "NAMED", "Blocked", "Monitoring"]
+__all__ = ["CASE_DEADLINE", "NAMED", "Blocked", "Monitoring", "UnderReview"]
 
 CASE_DEADLINE = timedelta(days=7)  # a case is concluded (closed or reported) within a week unless extended
 LOOKBACK = timedelta(days=31)  # the longest history a rule reads
@@ -43,6 +43,13 @@ class Blocked(Refused):
     """A blocking monitoring rule refused the movement before anything moved."""
 
     code = "blocked_by_compliance"
+
+
+class UnderReview(Refused):
+    """Money held on compliance alerts is released only once compliance cleared every one of them (each in a case
+    closed with no action); the details name the alerts still waiting."""
+
+    code = "under_compliance_review"
 
 
 @attrs.define(kw_only=True)
@@ -91,6 +98,34 @@ class Monitoring:
         ``Blocked`` naming the rule once the alerts (and their audit records) committed; a possible match (from the
         rule's ``review_score``, below the threshold) opens a non-blocking alert. Returns the non-blocking alerts
         raised (what the product holds its payout on). Each list is scanned once per name."""
+        alerts = self._name_alerts(movement, names)
+        if not alerts:
+            return []
+        raised = in_transaction(self.uow, lambda uow: [a for alert in alerts for a in self._keep(uow, alert)])
+        blocking = [a.rule_id for a in alerts if a.blocking]  # refused even if raised already
+        if blocking:
+            raise Blocked(f"refused by compliance rule {blocking[0]!r}: the movement was not made", rule=blocking[0])
+        return [a for a in raised if not a.blocking]
+
+    def rescreen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """Screen the parties of a movement already under way again, as ``screen_names`` does, when the lists
+        changed: returns every alert the matches hold, raised now or by an earlier screening (the keys name the
+        list snapshot: one alert per match and snapshot, however often this runs), blocking ones included; nothing
+        is refused (the product decides what a match does to money it already holds)."""
+        alerts = self._name_alerts(movement, names)
+
+        def work(uow: MonitoringUnitOfWork) -> list[Alert]:
+            found = []
+            for alert in alerts:
+                earlier = None if self._keep(uow, alert) else uow.alerts.by_key(alert.key)
+                found.append(earlier or alert)
+            return found
+
+        return in_transaction(self.uow, work) if alerts else []
+
+    def _name_alerts(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """The alerts the ``sanctioned_name`` rules watching ``movement`` would raise on its named parties (not
+        stored): a match at the screening's threshold (blocking when its rule is) or a possible one."""
         rules = [rule for rule in self.rules.rules if rule.kind == NAMED and rule.watches(movement)]
         if self.screening is None or not rules:
             return []
@@ -125,13 +160,7 @@ class Monitoring:
                             },
                         )
                     )
-        if not alerts:
-            return []
-        raised = in_transaction(self.uow, lambda uow: [a for alert in alerts for a in self._keep(uow, alert)])
-        blocking = [a.rule_id for a in alerts if a.blocking]  # refused even if raised already
-        if blocking:
-            raise Blocked(f"refused by compliance rule {blocking[0]!r}: the movement was not made", rule=blocking[0])
-        return [a for a in raised if not a.blocking]
+        return alerts
 
     def observe(self, movement: Movement) -> bool:
         """Journal a movement that happened (for the batch rules); False if it was journaled already."""
@@ -251,6 +280,24 @@ class Monitoring:
         return [alert]
 
     # -- alerts and cases ----------------------------------------------------------------------------------------
+    def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:
+        """Where compliance's review of each alert stands, in ``alert_ids``' order (see ``Clearance``)."""
+
+        def work(uow: MonitoringUnitOfWork) -> list[Clearance]:
+            found = []
+            for alert_id in alert_ids:
+                alert = uow.alerts.get(alert_id)
+                case = uow.cases.get(alert.case_id) if alert is not None and alert.case_id else None
+                if alert is None:
+                    found.append(Clearance(alert_id, None, "missing"))
+                elif case is None:
+                    found.append(Clearance(alert_id, None, alert.status.value))
+                else:
+                    found.append(Clearance(alert_id, case.id, case.status.value))
+            return found
+
+        return in_transaction(self.uow, work)
+
     def alerts(self, *, status: AlertStatus | None = None, after: str | None = None, limit: int = 100) -> list[Alert]:
         with self.uow() as uow:
             return uow.alerts.list(status=status, after=after, limit=limit)

@@ -127,6 +127,16 @@ class TeamRole(enum.Enum):
     FINANCE = "finance"  # money: invoices, refunds, payment links, settlements, payouts, reports
     STAFF = "staff"  # reads invoices, their refunds and the payment links; changes nothing
 
+    @property
+    def granted_with_step_up(self) -> bool:
+        """Giving this role (an invitation, a role change) needs a fresh step-up of the one who gives it: an admin
+        mints API keys and webhooks, finance moves money; a stolen session must not make itself a lasting login.
+
+        >>> [r.value for r in TeamRole if r.granted_with_step_up]
+        ['owner', 'admin', 'finance']
+        """
+        return self is not TeamRole.STAFF
+
 
 TEAM_SCOPES: dict[TeamRole, frozenset[str]] = {
     TeamRole.OWNER: MERCHANT_SCOPES,
@@ -177,6 +187,7 @@ class User:
     totp_last_step: int = 0  # the last accepted TOTP time step: a code is never accepted twice
     recovery_code_hashes: tuple[str, ...] = attrs.field(default=(), repr=False)
     phone: str | None = None  # verified at sign-up (personal wallets); unique
+    email_verified_at: datetime | None = None  # when the account first proved it owns ``email`` (a reset's link)
 
     @property
     def login_name(self) -> str:

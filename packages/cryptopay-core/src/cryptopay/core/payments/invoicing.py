@@ -172,13 +172,27 @@ class Invoicing:
         """What this process's kept renderings did (``/metrics``)."""
         return self._reads.stats()
 
-    def cancel_invoice(self, invoice_id: str, *, actor: str) -> Invoice:
+    def cancel_invoice(
+        self,
+        invoice_id: str,
+        *,
+        actor: str,
+        then: Callable[[PaymentsUnitOfWork, Invoice], None] | None = None,
+    ) -> Invoice:
         """Cancel an invoice that has received nothing (``InvoiceReceivedPayment``, a 409, otherwise).
 
-        One transaction: the invoice, its ``invoice.cancelled`` outbox message and the audit record. A payment that
-        still arrives is detected, credited and flagged ``paid_late`` like any late payment, and can be refunded.
+        One transaction: the invoice, its ``invoice.cancelled`` outbox message and the audit record (and ``then``,
+        once it is cancelled: a remittance order refused records it there). A payment that still arrives is
+        detected, credited and flagged ``paid_late`` like any late payment, and can be refunded.
         """
-        cancelled = transaction(self._uow, lambda uow: self._cancel(uow, invoice_id, actor))
+
+        def cancel(uow: PaymentsUnitOfWork) -> Invoice:
+            invoice = self._cancel(uow, invoice_id, actor)
+            if then is not None:
+                then(uow, invoice)
+            return invoice
+
+        cancelled = transaction(self._uow, cancel)
         self._reads.changed(invoice_id)  # this process reads its own change at once (others when it is announced)
         return cancelled
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, Clearance
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.compliance.screening import AddressMatch, NameMatch
 from cryptopay.core.ports.storage import UnitOfWork
@@ -39,6 +39,10 @@ class AlertRepository(Protocol):
         ...
 
     def get(self, alert_id: str) -> Alert | None: ...
+
+    def by_key(self, key: str) -> Alert | None:
+        """The alert raised with this ``key`` (rule, version, movement...), if any."""
+        ...
 
     def update(self, alert: Alert) -> None: ...
 
@@ -92,6 +96,16 @@ class MovementMonitor(Protocol):
     def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
         """Screen the parties a movement about to happen names ((role, name) pairs); ``Blocked`` on a match of a
         blocking rule; the non-blocking alerts raised (possible matches) otherwise."""
+        ...
+
+    def rescreen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:
+        """Screen the parties of a movement already under way again (the lists changed): every alert its matches
+        hold, raised now or before, blocking ones included; nothing is refused."""
+        ...
+
+    def clearance(self, alert_ids: Sequence[str]) -> list[Clearance]:
+        """Where compliance's review of each alert stands (in ``alert_ids``' order): what a product holding money on
+        the alerts reads before an operator releases it."""
         ...
 
     def journals_to(self, uow: object) -> bool:

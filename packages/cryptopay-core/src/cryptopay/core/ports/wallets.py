@@ -128,6 +128,11 @@ class WalletQuoteRepository(Protocol):
         one gets True and the other, once the first commits, False."""
         ...
 
+    def prune(self, expired_before: datetime, *, limit: int) -> int:
+        """Delete at most ``limit`` claims whose window ended before ``expired_before`` (used or not), the longest
+        ended first; how many went."""
+        ...
+
 
 class UsageRepository(Protocol):
     def add(self, usage: Usage) -> None: ...

@@ -3,8 +3,10 @@
 The order's states follow the money: ``awaiting_payment`` (its invoice is open) -> ``paying_out`` (paid and
 confirmed, converted at the order's locked quote; a B2C payout in flight) -> ``paid_out`` (the recipient has the
 shillings, by M-Pesa or in their wallet). A payout that keeps failing ends in ``refunding`` -> ``refunded`` (the USDT
-goes back on chain to the sender's refund address); ``expired`` (nothing arrived in time) and ``held`` (an operator
-must decide: a frozen wallet, a refund that failed) stop the automatic path.
+goes back on chain to the sender's refund address); ``expired`` (nothing arrived in time), ``refused`` (a sanctions
+list updated while it awaited payment names its sender or recipient: its invoice is cancelled, do not pay) and
+``held`` (an operator must decide: a frozen wallet, a refund that failed, a compliance review) stop the automatic
+path.
 
 >>> from datetime import datetime, timezone
 >>> at = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
@@ -57,10 +59,16 @@ class RemittanceState(enum.Enum):
     REFUNDED = "refunded"
     EXPIRED = "expired"
     HELD = "held"
+    REFUSED = "refused"
 
     @property
     def is_final(self) -> bool:
-        return self in (RemittanceState.PAID_OUT, RemittanceState.REFUNDED, RemittanceState.EXPIRED)
+        return self in (
+            RemittanceState.PAID_OUT,
+            RemittanceState.REFUNDED,
+            RemittanceState.EXPIRED,
+            RemittanceState.REFUSED,
+        )
 
 
 class RemittanceRoute(enum.Enum):
@@ -142,11 +150,19 @@ class RemittanceOrder:
     notified_at: datetime | None = None  # when the recipient's SMS went
     excess_refund_ids: tuple[str, ...] = ()  # refunds of what arrived beyond the order (paid over, late, underpaid)
     excess_note: str | None = None  # why an excess could not be refunded automatically (an operator refunds it)
+    # What arrived beyond the order and was kept, per rail: dust below the refund floor, and the network fee each
+    # excess refund deducted (booked to ``revenue:remittance_dust:USDT``; not owed to the sender)
+    excess_kept: dict[str, Money] = attrs.Factory(dict)
     finished_at: datetime | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.usdt.asset != USDT or self.kes.asset != KES or self.charge.asset != KES:
             raise InvalidInput("an order is paid in USDT and paid out in KES")
+
+    def kept(self, rail_key: str | None = None) -> Money:
+        """What the order kept of its excess on ``rail_key`` (every rail: None)."""
+        kept = [amount for rail, amount in self.excess_kept.items() if rail_key in (None, rail)]
+        return sum(kept, Money.zero(USDT))
 
     @property
     def is_active(self) -> bool:

@@ -46,8 +46,9 @@ at the same moment cannot both see room under the daily limit.
 Compliance: the sender's country goes to monitoring with the order (``Monitoring.check``, a ``remittance`` movement
 in), where the high-risk-jurisdiction rule reads it; the sender's and the recipient's names are screened against the
 sanctions lists when the order opens (``Monitoring.screen_names``: a match refuses it before the sender pays, with a
-blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator retries or
-refunds, after compliance's review of the alert); the recipient's wallet credit is within its KYC limits (an
+blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator refunds it or
+retries it, which needs compliance to have cleared every alert in a case closed with no action: ``UnderReview``
+otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits (an
 order that could not be credited is refused before the sender pays). Orders at or above the Travel Rule threshold
 need full originator data (see ``travel``).
 """
@@ -62,12 +63,22 @@ from typing import cast
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
-from cryptopay.core.errors import CryptopayError, InvalidInput, InvalidName, LimitExceeded, NotFound, Refused
+from cryptopay.core.errors import (
+    CryptopayError,
+    InvalidInput,
+    InvalidName,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+    Refused,
+)
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, is_confirmed
+from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceReceivedPayment, InvoiceState, is_confirmed
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
@@ -77,13 +88,21 @@ from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import Refund, RefundState, StoreSettings
-from cryptopay.core.payments.refunds import AddressValidator, Refunds, refuse_burn_address, valid_address
+from cryptopay.core.payments.refunds import (
+    AddressValidator,
+    Refunds,
+    refundable_on,
+    refuse_burn_address,
+    valid_address,
+)
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
+from cryptopay.core.ports.chains import WithdrawalRequest
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
 from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.withdrawals import NetworkFeeEstimator
 from cryptopay.core.rails import Rail
 from cryptopay.core.remittances import travel
 from cryptopay.core.remittances.model import (
@@ -102,12 +121,15 @@ from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import person_name_problem, quoted_name, text_problem
 from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
+from cryptopay.core.wallets.withdrawals import network_fee
 
 __all__ = ["OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
 
 _ACTOR = "system:remittances"
+_SCREENING = "system:screening"  # the sanctions lists changed
 _CLOSED_INVOICES = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 _EXCESS_EXCEPTIONS = (InvoiceException.PAID_OVER, InvoiceException.PAID_LATE, InvoiceException.PAID_PARTIAL)
+_UNDER_WAY = (RemittanceState.AWAITING_PAYMENT, RemittanceState.PAYING_OUT, RemittanceState.HELD)  # rescreened
 _EXCESS_STATES = (
     RemittanceState.PAYING_OUT,
     RemittanceState.PAID_OUT,
@@ -138,10 +160,14 @@ class RemittanceRules:
 
     minimum: Money = attrs.field(factory=lambda: Money.of(100, KES))
     sms_per_day: int = 3
+    # The least excess refunded (at least the network's fee too): below it, dust is kept (``refund_excess``)
+    excess_floor: Money = attrs.field(factory=lambda: Money.of(1, USDT))
 
     def __attrs_post_init__(self) -> None:
         if self.minimum.asset != KES or not self.minimum.is_positive() or self.sms_per_day < 1:
             raise InvalidInput("a remittance minimum is a positive KES amount and at least one SMS a day is sent")
+        if self.excess_floor.asset != USDT or self.excess_floor.is_negative():
+            raise InvalidInput("a remittance's excess refund floor is a USDT amount, zero or more")
 
 
 @attrs.frozen(kw_only=True)
@@ -177,6 +203,8 @@ class Remittances:
     limits: PayoutLimits = MPESA_B2C_PAYOUTS  # M-Pesa's size of one B2C payment and a recipient's daily limit (data)
     window: timedelta = timedelta(minutes=30)  # how long an order waits for its USDT
     rules: RemittanceRules = attrs.Factory(RemittanceRules)  # the minimum received, the SMS a number gets a day
+    # The hot wallets' fee estimates: an excess refund deducts the network's fee (valued as withdrawals value it)
+    estimators: Callable[[], Mapping[str, NetworkFeeEstimator]] = lambda: {}
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -365,20 +393,55 @@ class Remittances:
         return in_transaction(self.uow, lambda uow: _current_payout(uow, order))
 
     def retry(self, order_id: str, *, actor: str) -> RemittanceOrder:
-        """Pay a held or failed order out again now: a new payout attempt (``Refused`` while one is in flight)."""
+        """Pay a held or failed order out again now: a new payout attempt (``Refused`` while one is in flight).
+
+        An order with compliance alerts (a possible sanctions match) is released only once compliance cleared every
+        one of them, each in a case closed with no action (``UnderReview`` otherwise, naming the alerts waiting);
+        the release of a held order is audited ``remittance.released`` (who, the alerts, the cases that cleared
+        them)."""
         order = self.get(order_id)
         current = self.payout_of(order)
         if order.state not in (RemittanceState.PAYING_OUT, RemittanceState.HELD) or order.conversion_entry_id is None:
             raise Refused(f"remittance {order.id} is {order.state.value}: only a paid order being paid out is retried")
         if current is not None and current.state is not PayoutState.FAILED:
             raise Refused(f"remittance {order.id}'s payout {current.id} is {current.state.value}, not failed")
+        cleared = self._cleared(order)
         if current is None:
-            return in_transaction(self.uow, lambda uow: self._plan_within_limit(uow, order, actor))
-        return self._retry(order_id, current.id, actor, refuse_over_limit=True)
+            return in_transaction(self.uow, lambda uow: self._plan_within_limit(uow, order, actor, cleared))
+        return self._retry(order_id, current.id, actor, refuse_over_limit=True, cleared=cleared)
 
-    def _plan_within_limit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str) -> RemittanceOrder:
-        """The daily limit checked and the payout planned in one unit of work, under the recipient's lock."""
+    def _cleared(self, order: RemittanceOrder) -> Mapping[str, str]:
+        """The cases that cleared each of the order's compliance alerts (alert id -> case id); ``UnderReview``
+        while any is not cleared."""
+        found = self.monitoring.clearance(order.review_alerts)
+        waiting = [c for c in found if not c.cleared]
+        if waiting:
+            raise UnderReview(
+                f"remittance {order.id} is held for compliance: "
+                f"{'; '.join(c.why for c in waiting)}; it is released once compliance closed each case with no "
+                "action (or refunded)",
+                alerts=[c.alert_id for c in waiting],
+            )
+        return {c.alert_id: c.case_id or "" for c in found}
+
+    def _release(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str, cleared: Mapping[str, str]
+    ) -> None:
+        """Audit an operator's release of a held order (in the unit of work that pays it out again)."""
+        details = {"held": order.note or ""}
+        if cleared:
+            details["alerts"] = ",".join(cleared)
+            details["cases"] = ",".join(sorted(set(cleared.values())))
+        uow.audit.append(_event(actor, "remittance.released", order.id, self.clock.now(), details))
+
+    def _plan_within_limit(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, actor: str, cleared: Mapping[str, str]
+    ) -> RemittanceOrder:
+        """The daily limit checked and the payout planned in one unit of work, under the recipient's lock (a held
+        order's release audited with it)."""
         self._within_daily_limit(uow, order)
+        if _order(uow, order.id, lock=True).state is RemittanceState.HELD:
+            self._release(uow, order, actor, cleared)
         return self._plan_b2c(uow, order.id, actor)
 
     def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
@@ -411,6 +474,88 @@ class Remittances:
                 continue
         raise InvalidInput(f"not an address on {', '.join(sorted(networks))}", field="address")
 
+    # --- the sanctions lists changed -------------------------------------------------------------------------
+
+    def rescreen(self) -> list[RemittanceOrder]:
+        """Screen the sender and the recipient of every order still under way (awaiting payment, paying out,
+        held) against the latest lists again: run once a new list snapshot is imported (``cryptopay compliance
+        lists import``) and with the worker's daily ``compliance.rescreen``. Alerts are keyed per list snapshot, so
+        a list version raises each match once however often this runs, and an order changes only for alerts it
+        does not hold yet (idempotent per version, and a run that died half-way is finished by the next one).
+
+        A new match on an order awaiting payment: a strong one (a blocking rule's) refuses it -- its invoice is
+        cancelled and the order is ``refused``, which is what the sender sees (audited ``remittance.refused``); a
+        payment already on its way cannot be cancelled, so then, as for a possible match, the order keeps the alerts
+        and is held once paid. A new match on a paid order not yet paid out holds it for an operator (``held``,
+        audited ``remittance.held``, reason ``sanctions_rescreen``), released only once compliance cleared every
+        alert (``retry``) or refunded; a payout M-Pesa already has cannot be stopped (the alert is kept on the order
+        and audited ``remittance.rescreened`` with the payout for compliance). Returns the orders changed."""
+        changed = []
+        for state in _UNDER_WAY:
+            before: str | None = None
+            while page := in_transaction(self.uow, partial(_orders_in, state=state, before=before)):
+                changed += [found for order in page if (found := self._rescreen(order)) is not None]
+                before = page[-1].id
+        return changed
+
+    def _rescreen(self, order: RemittanceOrder) -> RemittanceOrder | None:
+        wallet = in_transaction(self.uow, lambda uow: uow.wallets.by_phone(order.recipient_phone))
+        party = wallet.user_id if wallet else f"phone:{order.recipient_phone}"  # the party it was opened for
+        movement = _movement(order.id, party, order.value, order.sender, order.created_at, wallet)
+        names = (("sender", order.sender.name), ("recipient", order.recipient_name))
+        fresh = [a for a in self.monitoring.rescreen_names(movement, names) if a.id not in order.review_alerts]
+        if not fresh:
+            return None
+        if order.state is RemittanceState.AWAITING_PAYMENT and any(a.blocking for a in fresh):
+            refused: list[RemittanceOrder] = []
+            try:
+                self.invoicing.cancel_invoice(
+                    order.invoice_id,
+                    actor=_SCREENING,
+                    then=lambda uow, invoice: refused.append(self._refuse(_remittance_uow(uow), order.id, fresh)),
+                )
+                return refused[-1]
+            except (InvoiceReceivedPayment, InvalidState):  # its USDT is on the way (held once it arrives), or late
+                pass
+        return in_transaction(self.uow, partial(self._hold_on, order_id=order.id, alerts=fresh))
+
+    def _refuse(self, uow: RemittanceUnitOfWork, order_id: str, alerts: list[Alert]) -> RemittanceOrder:
+        """The order refused in the unit of work that cancels its invoice (nothing was paid)."""
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        rule = next(a.rule_id for a in alerts if a.blocking)
+        order.review_alerts = (*order.review_alerts, *(a.id for a in alerts))
+        order.finish(
+            RemittanceState.REFUSED, now, f"refused by compliance rule {rule!r} after the sanctions lists changed"
+        )
+        uow.remittances.update(order)
+        details = {"rule": rule, "alerts": ",".join(a.id for a in alerts), "invoice": order.invoice_id}
+        uow.audit.append(_event(_SCREENING, "remittance.refused", order.id, now, details))
+        return order
+
+    def _hold_on(self, uow: RemittanceUnitOfWork, order_id: str, alerts: list[Alert]) -> RemittanceOrder | None:
+        """Keep new alerts on the order; a paid order with no payout in flight is held for an operator."""
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        fresh = [a for a in alerts if a.id not in order.review_alerts]
+        if not fresh or order.state not in _UNDER_WAY:
+            return None
+        ids = ",".join(a.id for a in fresh)
+        match = "strong" if any(a.evidence.get("match") == "strong" for a in fresh) else "possible"
+        order.review_alerts = (*order.review_alerts, *(a.id for a in fresh))
+        details = {"alerts": ids, "match": match, "state": order.state.value}
+        action = "remittance.rescreened"
+        current = _current_payout(uow, order) if order.state is RemittanceState.PAYING_OUT else None
+        if order.state is RemittanceState.PAYING_OUT and (current is None or current.state is PayoutState.FAILED):
+            order.hold(
+                f"the sanctions lists changed: a {match} match is under compliance review (alerts {ids}): an operator "
+                "pays it out (retry) once compliance cleared it, or refunds"
+            )
+            action, details["reason"] = "remittance.held", "sanctions_rescreen"
+        elif current is not None:
+            details["payout"] = current.id  # M-Pesa has it: compliance reviews the alert, the payment goes on
+        uow.remittances.update(order)
+        uow.audit.append(_event(_SCREENING, action, order.id, now, details))
+        return order
+
     # --- the worker ----------------------------------------------------------------------------------------------
 
     def advance(self, *, limit: int = 100) -> list[RemittanceOrder]:
@@ -430,7 +575,12 @@ class Remittances:
         (less refunds that have not failed, per rail; the price taken from the rail paid first). Read from the
         invoices the watchers still scan (a late payment can only arrive on one) whose exception says something
         unusual arrived (paid over, late, partial), each refund through ``Refunds`` (held from the desk's balance,
-        sent by the hot wallet) and audited ``remittance.excess_refund``. One that cannot be asked (no hot wallet
+        sent by the hot wallet) and audited ``remittance.excess_refund``. What is owed on a rail is summed over every
+        payment not yet decided on; it goes back less the network's fee (the hot wallet's estimate x 1.25 in USDT,
+        ``network_fee``, as withdrawals charge it), and only when it is worth more than
+        ``RemittanceRules.excess_floor`` and that fee: a smaller one is kept (``revenue:remittance_dust:USDT``,
+        ``RemittanceOrder.excess_kept``, audited ``remittance.excess_kept``), so dust sent to a paid order's address
+        never costs an on-chain refund; the fee deducted is kept the same way. One that cannot be asked (no hot wallet
         on that network) is kept on the order (``excess_note``), audited ``remittance.excess_held`` for an operator,
         and is a reconciliation difference (``remittances-owed``) until it is refunded. Orders still awaiting
         payment, being refunded whole or held are left to their own path. Returns the orders with a new refund or
@@ -469,30 +619,75 @@ class Remittances:
         price = order.usdt if took else Money.zero(USDT)
         changed = None
         for rail in rails:
-            left = self.refunds.refundable(invoice_id, rail)  # received on the rail, less refunds not failed
+            # received on the rail, less refunds not failed and what the order kept (dust, refunds' network fees):
+            # every excess payment not yet decided on, summed
+            left = self.refunds.refundable(invoice_id, rail) - order.kept(rail)
             taken = min(left, price)
             price, amount = price - taken, left - taken
             if not amount.is_positive():
                 continue
+            fee = self._refund_fee(order, invoice.option(rail).rail, amount)
+            if amount <= max(self.rules.excess_floor, fee):
+                keep = partial(self._excess_kept, order_id=order_id, rail=rail, amount=amount, fee=fee)
+                changed = in_transaction(self.uow, keep)
+                continue
             try:
                 refund = self.refunds.refund(
-                    invoice_id, address=order.refund_address, requested_by=_ACTOR, rail=rail, amount=amount
+                    invoice_id, address=order.refund_address, requested_by=_ACTOR, rail=rail, amount=amount - fee
                 )
             except CryptopayError as error:
                 if self.refunds.refundable(invoice_id, rail) > taken:  # else another worker refunded it meanwhile
                     changed = in_transaction(self.uow, partial(self._excess_held, order_id=order_id, error=error))
                 continue
-            changed = in_transaction(self.uow, partial(self._excess_asked, order_id=order_id, refund=refund))
+            asked = partial(self._excess_asked, order_id=order_id, refund=refund, fee=fee)
+            changed = in_transaction(self.uow, asked)
         return changed
 
-    def _excess_asked(self, uow: RemittanceUnitOfWork, order_id: str, refund: Refund) -> RemittanceOrder:
+    def _refund_fee(self, order: RemittanceOrder, rail: Rail, amount: Money) -> Money:
+        """What sending ``amount`` back on ``rail`` costs the platform: the network's fee estimate x 1.25 valued in
+        USDT (``network_fee``, as withdrawals charge it); zero where the network cannot say (the floor stands)."""
+        request = WithdrawalRequest(
+            f"{order.id}:excess", rail.network.name, order.refund_address, amount, rail.token.contract
+        )
+        found = network_fee(self.estimators().get(rail.network.name), request, self.quoter)
+        return found.value if found is not None and found.value.asset == amount.asset else Money.zero(amount.asset)
+
+    def _excess_asked(self, uow: RemittanceUnitOfWork, order_id: str, refund: Refund, fee: Money) -> RemittanceOrder:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         order.excess_refund_ids, order.excess_note = (*order.excess_refund_ids, refund.id), None
-        uow.remittances.update(order)
         details = {"refund": refund.id, "amount": str(refund.amount), "rail": refund.rail_key}
+        if fee.is_positive():  # the network's fee, deducted from what goes back: the platform pays it
+            self._keep(uow, order, refund.rail_key, fee, key=refund.id)
+            details["network_fee"] = str(fee)
+        uow.remittances.update(order)
         details["state"] = order.state.value
         uow.audit.append(_event(_ACTOR, "remittance.excess_refund", order.id, now, details))
         return order
+
+    def _excess_kept(
+        self, uow: RemittanceUnitOfWork, order_id: str, rail: str, amount: Money, fee: Money
+    ) -> RemittanceOrder:
+        """An excess too small to refund (at most the floor, or the network's fee) kept as the platform's dust
+        revenue, audited ``remittance.excess_kept``; what the order keeps is no longer owed to the sender."""
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        invoice = uow.invoices.get(order.invoice_id)
+        if invoice is None or amount > refundable_on(uow, invoice, rail) - order.kept(rail):
+            return order  # another worker refunded or kept it meanwhile
+        self._keep(uow, order, rail, amount, key=f"{rail}:{order.kept(rail).amount}")  # kept only grows: unique
+        order.excess_note = None
+        uow.remittances.update(order)
+        floor = max(self.rules.excess_floor, fee)
+        details = {"amount": str(amount), "rail": rail, "floor": str(floor), "network_fee": str(fee)}
+        details["state"] = order.state.value
+        uow.audit.append(_event(_ACTOR, "remittance.excess_kept", order.id, now, details))
+        return order
+
+    def _keep(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, rail: str, amount: Money, key: str) -> None:
+        """Book ``amount`` of the order's excess on ``rail`` as kept (the desk's USDT to dust revenue)."""
+        flows.keep_remittance_excess(
+            self.ledger, order_id=order.id, rail_key=rail, amount=amount, key=key, session=uow.ledger
+        )
+        order.excess_kept = {**order.excess_kept, rail: order.kept(rail) + amount}
 
     def _excess_held(self, uow: RemittanceUnitOfWork, order_id: str, error: CryptopayError) -> RemittanceOrder:
         order = _order(uow, order_id, lock=True)
@@ -758,7 +953,15 @@ class Remittances:
             return "waiting" if wait.new else None
         return "retry"
 
-    def _retry(self, order_id: str, payout_id: str, actor: str, *, refuse_over_limit: bool = False) -> RemittanceOrder:
+    def _retry(
+        self,
+        order_id: str,
+        payout_id: str,
+        actor: str,
+        *,
+        refuse_over_limit: bool = False,
+        cleared: Mapping[str, str] | None = None,
+    ) -> RemittanceOrder:
         """A new attempt, the daily limit checked in its unit of work (under the recipient's lock). Past the limit an
         operator is refused (``refuse_over_limit``); the worker's next step makes the order wait instead."""
         order = self.get(order_id)
@@ -776,6 +979,8 @@ class Remittances:
         def adopt(uow: RemittanceUnitOfWork) -> RemittanceOrder:
             order = _order(uow, order_id, lock=True)
             if order.state in (RemittanceState.PAYING_OUT, RemittanceState.HELD):
+                if order.state is RemittanceState.HELD and cleared is not None:
+                    self._release(uow, order, actor, cleared)
                 # Counted from the payouts themselves: two workers retrying at once make one attempt, counted once.
                 order.state, order.attempts, order.next_attempt_at = (
                     RemittanceState.PAYING_OUT,
@@ -873,6 +1078,7 @@ class Remittances:
         until = order.next_attempt_at
         assert until is not None
         outcome = self._send_capped(order, waiting_text(order.id, order.kes, order.sender, until))
+        assert outcome is not None  # only an order's notice can find it told already
         details = {"to": mask_msisdn(order.recipient_phone), "until": until.isoformat(), "outcome": outcome}
         in_transaction(
             self.uow,
@@ -882,19 +1088,38 @@ class Remittances:
         )
         return order
 
-    def _send_capped(self, order: RemittanceOrder, text: str) -> str:
+    def _send_capped(self, order: RemittanceOrder, text: str, *, notice: bool = False) -> str | None:
         """Send an SMS about ``order`` unless its number had ``rules.sms_per_day`` remittance SMS today (then the
-        skipped SMS is audited ``remittance.sms_capped``); the outcome for the audit record. Two workers telling one
-        number at the same moment may both pass the count: the cap bounds a flood, not one message."""
-        now = self.clock.now()
-        texted = in_transaction(self.uow, lambda uow: _texted_today(uow, order, now, self.rules.sms_per_day))
-        if texted < self.rules.sms_per_day:
+        skipped SMS is audited ``remittance.sms_capped``); the outcome for the audit record.
+
+        The count and the reservation are one unit of work holding the number's lock
+        (``uow.payouts.lock_destination``, after the order's row lock: the lock order every remittance step keeps):
+        for the order's ``notice`` it marks the order told (``notified_at``), which the next worker's count includes
+        as soon as this commits, so two workers telling one number at once cannot both send its last SMS of the day,
+        and two workers on one order cannot both tell it (None: another worker told it already). The SMS is sent
+        after that commits: a worker that dies in between loses a courtesy, never sends one twice."""
+        now, cap = self.clock.now(), self.rules.sms_per_day
+
+        def reserve(uow: RemittanceUnitOfWork) -> int | None:
+            found = _order(uow, order.id, lock=True) if notice else None
+            if found is not None and found.notified_at is not None:
+                return None
+            uow.payouts.lock_destination(order.recipient_phone)
+            texted = _texted_today(uow, order, now, cap)
+            if found is not None:
+                found.notified_at = now
+                uow.remittances.update(found)
+            if texted >= cap:
+                details = {"to": mask_msisdn(order.recipient_phone), "texted_today": str(texted)}
+                uow.audit.append(_event(_ACTOR, "remittance.sms_capped", order.id, now, details))
+            return texted
+
+        texted = in_transaction(self.uow, reserve)
+        if texted is None:
+            return None
+        if texted < cap:
             return self._send_sms(order.recipient_phone, text)
-        details = {"to": mask_msisdn(order.recipient_phone), "texted_today": str(texted)}
-        in_transaction(
-            self.uow, lambda uow: uow.audit.append(_event(_ACTOR, "remittance.sms_capped", order.id, now, details))
-        )
-        return f"skipped: {self.rules.sms_per_day} remittance SMS a day to this number"
+        return f"skipped: {cap} remittance SMS a day to this number"
 
     def _send_sms(self, phone: str, text: str) -> str:
         """Send one courtesy SMS; the outcome for the audit record (a failure never stops the money)."""
@@ -907,15 +1132,15 @@ class Remittances:
             return f"failed: {type(error).__name__}"
 
     def _notify(self, order: RemittanceOrder) -> RemittanceOrder:
-        """One SMS to the recipient (a failed SMS is audited; the money is theirs either way)."""
-        outcome = self._send_capped(order, notice_text(order))
+        """One SMS to the recipient, once (``_send_capped`` marks the order told before sending); its outcome is
+        audited (a failed SMS too: the money is theirs either way)."""
+        outcome = self._send_capped(order, notice_text(order), notice=True)
 
         def record(uow: RemittanceUnitOfWork) -> RemittanceOrder:
-            found, now = _order(uow, order.id, lock=True), self.clock.now()
-            found.notified_at = now
-            uow.remittances.update(found)
-            details = {"to": mask_msisdn(order.recipient_phone), "outcome": outcome}
-            uow.audit.append(_event(_ACTOR, "remittance.notified", order.id, now, details))
+            found = _order(uow, order.id)
+            if outcome is not None:
+                details = {"to": mask_msisdn(order.recipient_phone), "outcome": outcome}
+                uow.audit.append(_event(_ACTOR, "remittance.notified", order.id, self.clock.now(), details))
             return found
 
         return in_transaction(self.uow, record)
@@ -1019,6 +1244,10 @@ def _paid_rail(invoice: Invoice) -> str:
     if not confirmed:
         raise Refused(f"invoice {invoice.id} received nothing confirmed: there is nothing to refund")
     return confirmed[0].rail_key
+
+
+def _orders_in(uow: RemittanceUnitOfWork, *, state: RemittanceState, before: str | None) -> list[RemittanceOrder]:
+    return uow.remittances.list(state=state, before=before, limit=200)
 
 
 def _order(uow: RemittanceUnitOfWork, order_id: str, *, lock: bool = False) -> RemittanceOrder:

@@ -51,6 +51,9 @@ class InMemoryAlerts:
         row = self._rows.get(alert_id)
         return copy.deepcopy(row) if row else None
 
+    def by_key(self, key: str) -> Alert | None:
+        return next((copy.deepcopy(a) for a in self._rows.values() if a.key == key), None)
+
     def update(self, alert: Alert) -> None:
         if alert.id not in self._rows:
             raise NotFound(f"no alert {alert.id}")

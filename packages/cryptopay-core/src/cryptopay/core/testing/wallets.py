@@ -203,6 +203,12 @@ class InMemoryWalletQuotes:
         self._rows[quote_id] = attrs.evolve(found, used_by=used_by, used_at=at)
         return True
 
+    def prune(self, expired_before: datetime, *, limit: int) -> int:
+        ended = sorted((q for q in self._rows.values() if q.expires_at < expired_before), key=lambda q: q.expires_at)
+        for quote in ended[:limit]:
+            del self._rows[quote.quote_id]
+        return len(ended[:limit])
+
 
 class InMemorySends:
     """``SendRepository`` over the other in-memory repositories (give it the same objects the storage holds: its

@@ -20,11 +20,16 @@ The same claims serve merchants' refunds (``QuotePurpose.REFUND``, owned by the 
 
 A trade that fails after it committed (M-Pesa refusing the prompt, a failed payout) keeps the quote used: lock a
 new one. A trade refused before it committed (limits, balance) leaves it unused.
+
+Claims are kept a week past their window (``CLAIMS_KEPT``: what used a quote, for support and audit, and a retried
+trade told ``QuoteUsed`` or ``QuoteExpired`` rather than ``NotFound``), then the worker's ``wallets.prune_quotes``
+deletes them (``prune_claims``); the trades keep their quote id, and ``fx_quotes`` every price.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -39,17 +44,23 @@ from cryptopay.core.ports.system import Clock
 from cryptopay.core.ports.wallets import WalletQuoteRepository, WalletUnitOfWork, WalletUowFactory
 
 __all__ = [
+    "CLAIMS_KEPT",
     "DEFAULT_WALLET_QUOTE_WINDOW",
     "USDT_KES",
     "QuotePurpose",
     "WalletQuote",
     "WalletQuotes",
     "check_claim",
+    "prune_claims",
     "use_claim",
 ]
 
+log = logging.getLogger(__name__)
+
 USDT_KES = Pair(USDT, KES)
 DEFAULT_WALLET_QUOTE_WINDOW = timedelta(minutes=2)  # read the price, confirm (the STK prompt comes after)
+CLAIMS_KEPT = timedelta(days=7)  # past its window, a claim is kept this long (then ``prune_claims`` deletes it)
+PRUNE_BATCH = 1000  # claims deleted per transaction: short row locks, a bounded transaction
 
 
 class QuotePurpose(enum.Enum):
@@ -147,3 +158,25 @@ def use_claim(quotes: WalletQuoteRepository, owner_id: str, quote_id: str, *, us
 
 def _used(quote_id: str) -> QuoteUsed:
     return QuoteUsed(f"quote {quote_id} was used already: lock a new one", field="quote_id")
+
+
+def prune_claims(
+    uow: WalletUowFactory, clock: Clock, *, kept: timedelta = CLAIMS_KEPT, batch: int = PRUNE_BATCH
+) -> int:
+    """Delete every claim whose window ended more than ``kept`` ago, used or not, ``batch`` per transaction (the
+    worker's ``wallets.prune_quotes``); how many went, also logged. Such a quote can no longer be traded at anyway.
+    """
+    if batch < 1 or kept < timedelta(0):
+        raise InvalidInput("claims are pruned at least one at a time, never before their window ended")
+    before, pruned = clock.now() - kept, 0
+
+    def one_batch(unit: WalletUnitOfWork) -> int:
+        return unit.wallet_quotes.prune(before, limit=batch)
+
+    while True:
+        deleted = in_transaction(uow, one_batch)
+        pruned += deleted
+        if deleted < batch:
+            break
+    log.info("wallet quote claims pruned: %d (windows ended before %s)", pruned, before.isoformat())
+    return pruned

@@ -204,6 +204,11 @@ class SqlAlerts:
         found = _docs(self._bind, query, Alert, ALERT_FIELDS, self._personal)
         return found[0] if found else None
 
+    def by_key(self, key: str) -> Alert | None:
+        c = compliance_alerts.c
+        found = _docs(self._bind, sa.select(c.doc).where(c.key == key), Alert, ALERT_FIELDS, self._personal)
+        return found[0] if found else None
+
     def update(self, alert: Alert) -> None:
         row = _alert_row(alert, self._personal)
         statement = compliance_alerts.update().where(compliance_alerts.c.id == alert.id).values(**row)

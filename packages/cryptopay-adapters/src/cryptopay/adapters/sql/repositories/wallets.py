@@ -255,6 +255,12 @@ class SqlWalletQuotes:
         )
         return self._conn.execute(statement).first() is not None
 
+    def prune(self, expired_before: datetime, *, limit: int) -> int:
+        q = wallet_quotes.c
+        batch = sa.select(q.quote_id).where(q.expires_at < expired_before).order_by(q.expires_at).limit(limit)
+        statement = wallet_quotes.delete().where(q.quote_id.in_(batch.scalar_subquery())).returning(q.quote_id)
+        return len(self._conn.execute(statement).all())  # RETURNING: rowcount is not reliable through every driver
+
 
 class SqlUsage:
     def __init__(self, conn: Connection) -> None:
