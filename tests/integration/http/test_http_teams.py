@@ -15,8 +15,10 @@ def _token(services, email: str) -> str:
 
 
 def join(client, auth, services, owner, email: str, role: str) -> dict[str, str]:
-    """Invite ``email`` as ``role``; it registers as a merchant user and accepts; its headers."""
-    invited = client.post("/v1/merchants/me/invitations", json={"email": email, "role": role}, headers=owner)
+    """Invite ``email`` as ``role`` (with the owner's step-up: admin and finance need one); it registers as a
+    merchant user and accepts; its headers."""
+    body = {"email": email, "role": role}
+    invited = client.post("/v1/merchants/me/invitations", json=body, headers=auth.stepped_up(owner))
     assert invited.status_code == 201, invited.json
     auth.register(email, "merchant")
     headers = bearer(auth.login(email)["access_token"])
@@ -92,3 +94,38 @@ def test_an_invitation_works_once_for_its_address_and_expires(client, auth, serv
     auth.register("late@duka.co.ke", "merchant")
     late_headers = bearer(auth.login("late@duka.co.ke")["access_token"])
     assert client.post("/v1/invitations/accept", json={"token": late}, headers=late_headers).status_code == 409
+
+
+def test_giving_admin_or_finance_needs_a_step_up_and_staff_does_not(client, auth, services):
+    """A session without a fresh step-up cannot invite an admin or finance, nor promote a member to either (403
+    step_up_required, audited access.refused): a stolen token must not make itself a lasting login of its own."""
+    owner, _ = auth.merchant()
+    for role in ("admin", "finance"):
+        refused = client.post(
+            "/v1/merchants/me/invitations", json={"email": "evil@x.example", "role": role}, headers=owner
+        )
+        assert refused.status_code == 403 and refused.json["code"] == "step_up_required", refused.json
+        assert refused.content_type == "application/problem+json"
+    assert client.get("/v1/merchants/me/invitations", headers=owner).json["invitations"] == []
+    assert services.notifier.sent_to("evil@x.example") == []
+    staff = client.post("/v1/merchants/me/invitations", json={"email": "s@duka.co.ke", "role": "staff"}, headers=owner)
+    assert staff.status_code == 201
+    join(client, auth, services, owner, "m@duka.co.ke", "staff")
+    member_id = services.users.by_email("m@duka.co.ke").id
+    path = f"/v1/merchants/me/members/{member_id}"
+    promoted = client.patch(path, json={"role": "admin"}, headers=owner)
+    assert promoted.status_code == 403 and promoted.json["code"] == "step_up_required"
+    assert [m["role"] for m in client.get("/v1/merchants/me/members", headers=owner).json["members"]] == [
+        "owner",
+        "staff",
+    ]
+    refusals = [r for r in services.audit.records() if r.action == "access.refused"]
+    assert [dict(r.details)["reason"] for r in refusals] == ["step_up_required"] * 3
+    assert refusals[-1].subject == "route:/v1/merchants/me/members/<user_id>"
+    assert client.patch(path, json={"role": "admin"}, headers=auth.stepped_up(owner)).json["role"] == "admin"
+    invited = client.post(
+        "/v1/merchants/me/invitations", json={"email": "a@duka.co.ke", "role": "admin"}, headers=auth.stepped_up(owner)
+    )
+    assert invited.status_code == 201 and invited.json["role"] == "admin"
+    changes = [dict(r.details) for r in services.audit.records() if r.action == "team.role_changed"]
+    assert changes[-1]["after"] == "admin"

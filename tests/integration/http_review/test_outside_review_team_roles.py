@@ -72,7 +72,8 @@ def test_a_removed_admins_keys_stop_working_at_once_and_the_owners_stay(client, 
     second = join(client, auth, services, owner, "njeri@duka.co.ke", "admin")
     second_id = _members(client, owner)["admin"]
     _, second_secret = _key(client, auth, second, merchant_id)
-    patched = client.patch(f"/v1/merchants/me/members/{second_id}", json={"role": "finance"}, headers=owner)
+    path = f"/v1/merchants/me/members/{second_id}"
+    patched = client.patch(path, json={"role": "finance"}, headers=auth.stepped_up(owner))  # finance: a step-up
     assert patched.status_code == 200, patched.json
     assert client.get("/v1/invoices", headers={"X-Api-Key": second_secret}).status_code == 401
     listed = client.get(f"/v1/merchants/{merchant_id}/api-keys", headers=owner).json["data"]

@@ -9,7 +9,7 @@ import re
 import pypdf
 from flask.testing import FlaskClient
 
-from tests.integration.http.http_support import bearer
+from tests.integration.http.http_support import PASSWORD, bearer
 from tests.integration.http.test_http_teams import join
 from tests.integration.http_review.test_outside_review_dashboard import _page_login as page_login
 from tests.integration.web.test_dashboard_pages import EMAIL, _csrf, _log_in
@@ -117,9 +117,12 @@ def test_the_owner_invites_changes_a_role_and_removes_a_member(app, client, auth
     join(client, auth, services, owner_headers, "staff@duka.example", "staff")
     user_id = services.users.by_email("staff@duka.example").id
     page = client.get("/dashboard/team").text
-    changed = client.post(
-        f"/dashboard/team/members/{user_id}/role", data={"csrf_token": _csrf(page), "role": "finance"}
-    )
+    path = f"/dashboard/team/members/{user_id}/role"
+    unconfirmed = client.post(path, data={"csrf_token": _csrf(page), "role": "finance"})
+    assert unconfirmed.status_code == 422 and "password" in unconfirmed.text  # finance is given after a step-up
+    wrong = client.post(path, data={"csrf_token": _csrf(page), "role": "finance", "password": "not the password"})
+    assert wrong.status_code == 403 and [m.role.value for m in services.teams.members(owner)] == ["owner", "staff"]
+    changed = client.post(path, data={"csrf_token": _csrf(page), "role": "finance", "password": PASSWORD})
     assert changed.status_code == 303
     assert [m.role.value for m in services.teams.members(owner) if m.user_id == user_id] == ["finance"]
     unconfirmed = client.post(f"/dashboard/team/members/{user_id}/remove", data={"csrf_token": _csrf(page)})
@@ -128,6 +131,22 @@ def test_the_owner_invites_changes_a_role_and_removes_a_member(app, client, auth
         f"/dashboard/team/members/{user_id}/remove", data={"csrf_token": _csrf(page), "confirm": "yes"}
     )
     assert removed.status_code == 303 and all(m.user_id != user_id for m in services.teams.members(owner))
+
+
+def test_inviting_an_admin_on_the_dashboard_needs_the_password(client, owner, services):
+    """A hijacked dashboard cookie alone cannot invite an admin (the form asks for the password; a wrong one is
+    audited auth.step_up_failed); staff needs none; with the password the admin is invited."""
+    _log_in(client)
+    page = client.get("/dashboard/team").text
+    assert 'name="password"' in page and 'id="invite-password"' in page
+    form = {"csrf_token": _csrf(page), "email": "evil@evil.example", "role": "admin"}
+    assert client.post("/dashboard/team/invitations", data=form).status_code == 422
+    assert client.post("/dashboard/team/invitations", data={**form, "password": "guess guess guess"}).status_code == 403
+    assert services.teams.invitations(owner) == [] and services.notifier.sent_to("evil@evil.example") == []
+    assert "auth.step_up_failed" in {r.action for r in services.audit.records()}
+    invited = client.post("/dashboard/team/invitations", data={**form, "password": PASSWORD})
+    assert invited.status_code == 303
+    assert [(i.email, i.role.value) for i in services.teams.invitations(owner)] == [("evil@evil.example", "admin")]
 
 
 def test_a_bad_invitation_address_is_explained_in_words_in_english_and_swahili(client, owner):

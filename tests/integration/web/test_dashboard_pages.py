@@ -73,6 +73,17 @@ def test_bad_form_input_is_a_422_page_and_creates_nothing(client, owner):
     assert "No invoices found" in client.get("/dashboard/invoices").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("amount", ["10,50", "1,5000", "0,500"])
+def test_a_decimal_comma_in_a_price_is_refused_not_read_as_thousands(client, owner, amount):
+    """A comma that does not group thousands by three is a 422 saying to use a dot, not a price 100 times over."""
+    _log_in(client)
+    form = client.get("/dashboard/invoices/new").get_data(as_text=True)
+    body = {"csrf_token": _csrf(form), "amount": amount, "currency": "KES", "rails": ["usdt-tron"]}
+    bad = client.post("/dashboard/invoices/new", data=body)
+    assert bad.status_code == 422 and "use a dot for decimals" in bad.get_data(as_text=True)
+    assert "No invoices found" in client.get("/dashboard/invoices").get_data(as_text=True)
+
+
 def test_a_form_without_its_csrf_token_is_refused(client, owner):
     """A POST without the form's token (a cross-site form) is a 403 and creates nothing."""
     _log_in(client)

@@ -125,6 +125,23 @@ def test_send_is_refused_by_the_limit_s_name_at_tier_0_and_moves_money_at_tier_1
     assert "KES -1,000.00" in client.get("/app/history").get_data(as_text=True)
 
 
+def test_a_decimal_comma_on_send_is_refused_and_moves_nothing(api: WalletApi):
+    """Review G2: "10,50" KES was read as 1,050 and sent at once. A comma only groups thousands by three: "10,50"
+    re-shows the form (422, use a dot) with nothing moved; "1,050" is one thousand and fifty."""
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "5000")
+    api.tier_1(user_id)
+    for typed in ("10,50", "0,5", "1,,000", ",5"):
+        refused = _post(client, "/app/send", "/app/send", to="0712999999", amount=typed, asset="KES")
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 422 and "use a dot for decimals" in html, (typed, refused.status_code)
+    assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
+    sent = _post(client, "/app/send", "/app/send", to="0712999999", amount="1,050", asset="KES")
+    assert sent.status_code == 303, sent.get_data(as_text=True)
+    assert "KES 3,950.00" in client.get("/app/").get_data(as_text=True)
+
+
 def test_a_double_press_on_send_moves_the_money_once(api: WalletApi):
     """The send form's idempotency key: the same post twice replays the first redirect; a form without a key is 400."""
     client = _sign_up(api)

@@ -91,7 +91,11 @@ class WalletDemo(Demo):
     def buy(self, token: str, kes: str) -> dict[str, Any]:
         quote = self._call("POST", "/v1/wallet/quotes", token=token)
         buy = self._call(
-            "POST", "/v1/wallet/buys", token=token, key="demo-buy-1", body={"kes": kes, "quote_id": quote["id"]}
+            "POST",
+            "/v1/wallet/buys",
+            token=token,
+            key="demo-buy-1",
+            body={"amount": kes, "currency": "KES", "quote_id": quote["id"]},
         )
         self.step(f"buy {buy['id']}: KES {kes} at the ask {quote['ask']} -> {buy['usdt']['amount']} USDT; STK prompt")
         done = self._wait("the STK callback", lambda: self._finished(token, f"/v1/wallet/buys/{buy['id']}"))
@@ -105,7 +109,7 @@ class WalletDemo(Demo):
         return found if found["state"] in ("credited", "failed", "completed") else None
 
     def send(self, token: str, to: str, usdt: str) -> dict[str, Any]:
-        body = {"to": to, "amount": {"amount": usdt, "asset": "USDT"}, "note": "for the school fees"}
+        body = {"to": to, "amount": usdt, "currency": "USDT", "note": "for the school fees"}
         transfer = self._call("POST", "/v1/wallet/transfers", token=token, key="demo-p2p-1", body=body)
         self.step(f"sent {usdt} USDT to {to}: {transfer['state']}")
         return dict(transfer)
@@ -115,7 +119,9 @@ class WalletDemo(Demo):
         return str(next(b["amount"] for b in balances if b["asset"] == asset))
 
     def sell(self, token: str, usdt: str) -> dict[str, Any]:
-        sale = self._call("POST", "/v1/wallet/sells", token=token, key="demo-sell-1", body={"usdt": usdt})
+        sale = self._call(
+            "POST", "/v1/wallet/sells", token=token, key="demo-sell-1", body={"amount": usdt, "currency": "USDT"}
+        )
         self.step(
             f"sale {sale['id']}: {usdt} USDT at the bid -> KES {sale['kes']['amount']}; B2C of KES "
             f"{sale['paid_out']['amount']} (charge {sale['charge']['amount']}) to {sale['phone']} planned"
@@ -129,7 +135,14 @@ class WalletDemo(Demo):
     def pay_bill(self, token: str, kes: str) -> dict[str, Any]:
         """Pay a KPLC prepaid bill from USDT at a locked bid; ``state`` is ``completed`` only when M-Pesa said so."""
         quote = self._call("POST", "/v1/wallet/quotes", token=token)
-        body = {"biller": "KPLC_PREPAID", "account": METER, "amount": kes, "pay_with": "USDT", "quote_id": quote["id"]}
+        body = {
+            "biller": "KPLC_PREPAID",
+            "account": METER,
+            "amount": kes,
+            "currency": "KES",
+            "pay_with": "USDT",
+            "quote_id": quote["id"],
+        }
         bill = self._call("POST", "/v1/wallet/bills", token=token, key="demo-bill-1", body=body)
         self.step(
             f"bill {bill['id']}: KES {kes} to {bill['biller_name']} (paybill {bill['paybill']}, meter {METER}), "
@@ -149,7 +162,8 @@ class WalletDemo(Demo):
         body = {
             "recipient_phone": CHEBET,
             "recipient_name": "Chebet Kiprop",
-            "amount": {"amount": kes, "asset": "KES"},
+            "amount": kes,
+            "currency": "KES",
             "sender": SENDER,
             "refund_address": payer["address"],
         }

@@ -43,6 +43,7 @@ __all__ = [
     "check_step_up",
     "client_address",
     "current_principal",
+    "documents_step_up_when",
     "limit_account",
     "limit_by_client",
     "limit_caller",
@@ -250,6 +251,19 @@ def step_up(view: Callable[P, R]) -> Callable[P, R]:
 
     parameter = {"name": STEP_UP_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
     return annotate(wrapper, parameters=(parameter,), errors=(403,))
+
+
+def documents_step_up_when(when: str, view: Callable[P, R]) -> Callable[P, R]:
+    """The OpenAPI facts of a view that calls ``check_step_up`` only in some cases (``when`` says which): an
+    optional ``X-Step-Up-Token`` header and its 403."""
+    parameter = {
+        "name": STEP_UP_HEADER,
+        "in": "header",
+        "required": False,
+        "description": f"required {when}",
+        "schema": {"type": "string"},
+    }
+    return annotate(view, parameters=(parameter,), errors=(403,))
 
 
 def refuse(reason: str) -> Forbidden:

@@ -48,6 +48,8 @@ __all__ = [
     "json_response",
     "json_text",
     "limits",
+    "money_parts",
+    "parse_amount",
     "parse_json",
     "pattern_problem",
     "read_body",
@@ -94,15 +96,20 @@ TRIMMED_PATTERN = rf"^{VISIBLE_CHARACTER}({TEXT_CHARACTER}*{VISIBLE_CHARACTER})?
 TRIMMED_HINT = "must not be blank nor start or end with a space or an invisible character"
 
 
-def amount_pattern(decimals: int, *, positive: bool = False) -> str:
-    """The exact text of an amount with at most ``decimals`` places (and above zero when ``positive``)."""
-    whole = f"(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}})"
+def amount_pattern(decimals: int, *, positive: bool = False, integer_digits: int = MAX_INTEGER_DIGITS) -> str:
+    """The exact text of an amount with at most ``decimals`` places (and above zero when ``positive``) and at most
+    ``integer_digits`` digits before the point.
+
+    >>> amount_pattern(0, positive=True, integer_digits=6)
+    '^([1-9][0-9]{0,5})$'
+    """
+    whole = f"(0|[1-9][0-9]{{0,{integer_digits - 1}}})"
     fraction = f"(\\.[0-9]{{1,{decimals}}})?" if decimals else ""
     if not positive:
         return f"^{whole}{fraction}$"
     below_one = "|".join(f"0{{{k}}}[1-9][0-9]{{0,{decimals - 1 - k}}}" for k in range(decimals))
     tail = f"|0\\.({below_one})" if decimals else ""
-    return f"^([1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}}{fraction}{tail})$"
+    return f"^([1-9][0-9]{{0,{integer_digits - 1}}}{fraction}{tail})$"
 
 
 def check_places(amount: Decimal, decimals: int) -> None:
@@ -174,6 +181,24 @@ def _strict(kind: type, label: str) -> Any:
     return structure
 
 
+def parse_amount(value: object) -> Decimal:
+    """An amount's JSON value as a ``Decimal``: a string of ``AMOUNT_PATTERN`` only, else ``InvalidInput``.
+
+    >>> parse_amount("12.50")
+    Decimal('12.50')
+    """
+    return _decimal(value, None)
+
+
+def money_parts(value: object) -> tuple[object, str]:
+    """The amount and asset code of a ``{"amount": "12.50", "asset": "KES"}`` object (the amount still unparsed)."""
+    if not isinstance(value, dict) or set(value) != {"amount", "asset"}:
+        raise InvalidInput('must be an object {"amount": "12.50", "asset": "KES"}')
+    if not isinstance(value["asset"], str):
+        raise InvalidInput('asset must be a string such as "KES"')
+    return value["amount"], value["asset"]
+
+
 def _decimal(value: object, _: object) -> Decimal:
     if not isinstance(value, str):
         raise InvalidInput('must be a string such as "12.50" (amounts are never JSON numbers)')
@@ -186,11 +211,8 @@ def _decimal(value: object, _: object) -> Decimal:
 
 
 def _money(value: object, _: object) -> Money:
-    if not isinstance(value, dict) or set(value) != {"amount", "asset"}:
-        raise InvalidInput('must be an object {"amount": "12.50", "asset": "KES"}')
-    if not isinstance(value["asset"], str):
-        raise InvalidInput('asset must be a string such as "KES"')
-    amount, asset = _decimal(value["amount"], None), asset_by_code(value["asset"])
+    text, code = money_parts(value)
+    amount, asset = _decimal(text, None), asset_by_code(code)
     check_places(amount, asset.decimals)
     return Money.of(amount, asset)
 

@@ -44,6 +44,7 @@ class HttpMetrics:
     registry: CollectorRegistry = attrs.Factory(lambda: CollectorRegistry(auto_describe=True))
     requests: Counter = attrs.field(init=False)
     latency: Histogram = attrs.field(init=False)
+    deprecated_shapes: Counter = attrs.field(init=False)
     # The labelled children, looked up once per label set (``labels()`` validates and locks on every call).
     _timers: dict[tuple[str, str], Histogram] = attrs.field(init=False, factory=dict)
     _counters: dict[tuple[str, str, int], Counter] = attrs.field(init=False, factory=dict)
@@ -56,6 +57,12 @@ class HttpMetrics:
             "cryptopay_http_request_duration_seconds",
             "HTTP request latency",
             ("method", "route"),
+            registry=self.registry,
+        )
+        self.deprecated_shapes = Counter(
+            "cryptopay_http_deprecated_shapes",
+            "Requests that used a deprecated request shape (e.g. an amount as kes), by route and shape",
+            ("route", "shape"),
             registry=self.registry,
         )
 
@@ -72,3 +79,14 @@ class HttpMetrics:
         if counter is None:
             counter = self._counters[(method, route, status)] = self.requests.labels(method, route, str(status))
         counter.inc()
+
+    def deprecated(self, route: str, shape: str) -> None:
+        """Count one request to ``route`` that used the deprecated ``shape`` (a fixed name, never client text).
+
+        >>> metrics = HttpMetrics()
+        >>> metrics.deprecated("/v1/wallet/buys", "kes")
+        >>> metrics.registry.get_sample_value(
+        ...     "cryptopay_http_deprecated_shapes_total", {"route": "/v1/wallet/buys", "shape": "kes"})
+        1.0
+        """
+        self.deprecated_shapes.labels(route, shape).inc()

@@ -23,11 +23,11 @@ from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.model import Refund, RefundState
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import STEP_UP_HEADER, check_step_up, current_principal, not_found, require
+from cryptopay_http.auth import check_step_up, current_principal, documents_step_up_when, not_found, require
 from cryptopay_http.blueprints.invoices import load_invoice
 from cryptopay_http.convert import check_places, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
-from cryptopay_http.openapi import PageOf, annotate, operation
+from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import actor, check_tenant, payments
 
@@ -113,14 +113,7 @@ def step_up_for_users(view: Callable[P, R]) -> Callable[P, R]:
             check_step_up()
         return view(*args, **kwargs)
 
-    parameter = {
-        "name": STEP_UP_HEADER,
-        "in": "header",
-        "required": False,
-        "description": "required for user sessions (not for API keys)",
-        "schema": {"type": "string"},
-    }
-    return annotate(wrapper, parameters=(parameter,), errors=(403,))
+    return documents_step_up_when("for user sessions (not for API keys)", wrapper)
 
 
 def _amount(body: CreateRefund) -> Money | None:

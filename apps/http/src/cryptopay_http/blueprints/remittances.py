@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import ParamSpec
+from typing import Any, ParamSpec
 
 import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
@@ -25,6 +25,7 @@ from cryptopay.core.remittances.service import OrderRequest
 from flask import Blueprint, Response
 from werkzeug.exceptions import BadRequest
 
+from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import limit_by_client, limit_reads_by_client, not_found
 from cryptopay_http.blueprints.invoices import PaymentOptionView
 from cryptopay_http.blueprints.wallet import PHONE_PATTERN
@@ -90,13 +91,23 @@ class RemittanceRequest:
     recipient_name: str = attrs.field(
         metadata=limits("the recipient's name", min_length=1, max_length=100, pattern=TRIMMED_PATTERN)
     )
-    amount: Money = attrs.field(metadata={"description": "KES the recipient receives, or USDT the sender sends"})
     sender: SenderBody
     refund_address: str = attrs.field(
         metadata=limits(
             "the sender's USDT address for a refund; the order is paid on its network", min_length=1, max_length=128
         )
     )
+    amount: Any = attrs.field(
+        default=None,
+        kw_only=True,
+        metadata=limits("KES the recipient receives, or USDT the sender sends, as a decimal string"),
+    )
+    currency: str | None = attrs.field(default=None, kw_only=True, metadata=limits(CURRENCY))
+
+
+# Deprecated: ``amount`` as an object {"amount": "5000", "asset": "KES"}.
+REMITTANCE_AMOUNT = AmountRule(("KES", "USDT"), legacy_object=True)
+REMITTANCE_AMOUNT.document(RemittanceRequest)
 
 
 @attrs.frozen
@@ -201,7 +212,7 @@ def create_remittance() -> Response:
         OrderRequest(
             recipient_phone=body.recipient_phone,
             recipient_name=body.recipient_name,
-            amount=body.amount,
+            amount=REMITTANCE_AMOUNT.money(body),
             sender=body.sender.sender(),
             refund_address=body.refund_address,
         )

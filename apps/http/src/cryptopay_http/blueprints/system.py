@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from email.utils import format_datetime
 from typing import Any
 
 import attrs
@@ -13,6 +14,7 @@ from cryptopay.core.text import text_problem
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from cryptopay_http.amounts import SUNSET
 from cryptopay_http.convert import FieldError, ValidationFailed, json_response
 from cryptopay_http.metrics import scraper_allowed
 from cryptopay_http.openapi import build_document, operation
@@ -126,6 +128,20 @@ def docs() -> Response:
     return Response(_docs_page(build_document(current_app)), mimetype="text/html")
 
 
+_AMOUNTS = (
+    "<h2 id='amounts'>Amounts</h2><p>A request names an amount of money as <code>amount</code>, a decimal string "
+    '(<code>"12.50"</code>, never a JSON number), and <code>currency</code>, an asset code (<code>KES</code>, '
+    "<code>USDT</code>, <code>BTC</code>), with at most the currency's places (KES 2, USDT 6, BTC 8; whole "
+    'shillings where M-Pesa pays). Responses show an amount as an object <code>{"amount": "12.50", '
+    '"asset": "KES"}</code>. The wallet API\'s older shapes (<code>kes</code>, <code>usdt</code>, '
+    "<code>asset</code> for <code>currency</code>, an amount object in a request, a bill's amount without a "
+    "currency) are deprecated: still read until "
+    f"{format_datetime(SUNSET, usegmt=True)}, answered with <code>Deprecation</code>, <code>Sunset</code> and "
+    '<code>Link: rel="deprecation"</code> headers; a request mixing two shapes is a 422 '
+    "<code>amount_shapes_mixed</code>.</p>"
+)
+
+
 def _docs_page(document: dict[str, Any]) -> str:
     rows = []
     for path, methods in document["paths"].items():
@@ -142,6 +158,7 @@ def _docs_page(document: dict[str, Any]) -> str:
         "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}</style></head>"
         f"<body><h1>{title}</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
         "Errors are RFC 9457 problem details (<code>application/problem+json</code>).</p>"
+        f"{_AMOUNTS}"
         "<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></body></html>"
     )

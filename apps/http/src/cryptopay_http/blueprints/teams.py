@@ -2,28 +2,42 @@
 
 ``/v1/merchants/me/members`` and ``/v1/merchants/me/invitations`` act for the caller's own merchant (a team member
 acts for its team's); ``POST /v1/invitations/accept`` joins a team with the token the invitation email carried.
-Only the owner and admins change the team; the owner is never removed or demoted (``POST .../owner`` hands the
-merchant to a member, after a step-up). The role matrix is in the README; every change is audited (``team.*``).
+Only the owner and admins change the team; giving a member admin or finance (an invitation or a role change) needs
+a step-up (``X-Step-Up-Token``: those roles mint keys and move money); the owner is never removed or demoted
+(``POST .../owner`` hands the merchant to a member, after a step-up). The role matrix is in the README; every change
+is audited (``team.*``).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import datetime
+from typing import ParamSpec, TypeVar
 
 import attrs
 from cryptopay.core.identity import Role
-from cryptopay.core.identity.model import Forbidden, TeamRole
+from cryptopay.core.identity.model import Forbidden, StepUpRequired, TeamRole
 from cryptopay.core.identity.teams import Invitation, Member
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import current_principal, require, step_up
+from cryptopay_http.auth import (
+    audit_security,
+    check_step_up,
+    current_principal,
+    documents_step_up_when,
+    require,
+    step_up,
+)
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 bp = Blueprint("teams", __name__)
 _TAGS = ("teams",)
@@ -116,6 +130,23 @@ def _actor() -> str:
     return current_principal().id
 
 
+def _step_up_to_grant(role: TeamRole) -> None:
+    """A fresh step-up before giving ``role`` when the role needs one (``TeamRole.granted_with_step_up``); a
+    missing or stale one is refused (403 ``step_up_required``) and audited ``access.refused``."""
+    if not role.granted_with_step_up:
+        return
+    try:
+        check_step_up()
+    except StepUpRequired:
+        route = request.url_rule.rule if request.url_rule else request.path
+        audit_security("access.refused", f"route:{route}", method=request.method, reason="step_up_required")
+        raise
+
+
+def _documents_step_up(view: Callable[P, R]) -> Callable[P, R]:
+    return documents_step_up_when("when the role given is admin or finance", view)
+
+
 @bp.get("/v1/merchants/me/members")
 @operation("List the team of the caller's merchant (the owner first)", response=MemberList, tags=_TAGS)
 @require(roles=_MERCHANT)
@@ -126,15 +157,17 @@ def list_members() -> Response:
 
 @bp.patch("/v1/merchants/me/members/<user_id>")
 @operation(
-    "Change a member's role (owner and admins; never the owner's)",
+    "Change a member's role (owner and admins; never the owner's; to admin or finance after a step-up)",
     request=SetRole,
     response=MemberView,
     tags=_TAGS,
     errors=(404, 409),
 )
 @require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
+@_documents_step_up
 def set_member_role(user_id: str) -> Response:
     body = read_body(SetRole)
+    _step_up_to_grant(body.role.team_role)
     member = runtime().services.teams.set_role(_mine(), user_id, body.role.team_role, actor=_actor())
     return json_response(MemberView.of(member))
 
@@ -179,15 +212,18 @@ def list_invitations() -> Response:
 
 @bp.post("/v1/merchants/me/invitations")
 @operation(
-    "Invite someone by email as admin, finance or staff (the token goes to that address, valid 7 days)",
+    "Invite someone by email as admin, finance (both after a step-up) or staff (the token goes to that address, "
+    "valid 7 days)",
     request=Invite,
     response=InvitationView,
     status=201,
     tags=_TAGS,
 )
 @require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
+@_documents_step_up
 def invite() -> Response:
     body = read_body(Invite)
+    _step_up_to_grant(body.role.team_role)
     invitation, _ = runtime().services.teams.invite(_mine(), actor=_actor(), email=body.email, role=body.role.team_role)
     return json_response(InvitationView.of(invitation), 201)
 

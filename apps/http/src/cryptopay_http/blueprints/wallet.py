@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 from cryptopay.core.fx import Quote
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
 from cryptopay.core.mobile_money.wording import payout_wording
-from cryptopay.core.money import KES, USDT, Money, asset_by_code
+from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.history import HistoryLine, statement_period
+from cryptopay.core.wallets.model import SENDABLE
 from cryptopay.core.wallets.quotes import QuotePurpose
 from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE
@@ -30,6 +31,7 @@ from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
+from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import current_principal, limit_by_client, rate_limits, require
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
@@ -121,8 +123,16 @@ class TransferRequest:
     to: str = attrs.field(
         metadata=limits("a phone number (07…, +2547…) or a username", max_length=32, pattern=_TO_PATTERN)
     )
-    amount: Money = attrs.field(metadata={"description": "KES or USDT"})
     note: str | None = attrs.field(default=None, metadata=limits(max_length=MAX_NOTE))
+    amount: Any = attrs.field(
+        default=None, kw_only=True, metadata=limits('the amount to send, a decimal string such as "300" (KES or USDT)')
+    )
+    currency: str | None = attrs.field(default=None, kw_only=True, metadata=limits(CURRENCY))
+
+
+# Deprecated: ``amount`` as an object {"amount": "300", "asset": "KES"}.
+TRANSFER_AMOUNT = AmountRule(tuple(a.code for a in SENDABLE), legacy_object=True)
+TRANSFER_AMOUNT.document(TransferRequest)
 
 
 @attrs.frozen
@@ -246,7 +256,7 @@ def my_balances() -> Response:
 def send_transfer() -> Response:
     body = read_body(TransferRequest)
     user_id = current_principal().id
-    transfer = runtime().services.wallets.send(user_id, body.to, body.amount, note=body.note)
+    transfer = runtime().services.wallets.send(user_id, body.to, TRANSFER_AMOUNT.money(body), note=body.note)
     view = TransferView.of(transfer, user_id)
     return json_response(view, 201, headers={"Location": f"/v1/wallet/transfers/{transfer.id}"})
 
@@ -394,11 +404,26 @@ class WalletQuoteView:
 
 @attrs.frozen
 class BuyRequest:
-    kes: str = attrs.field(metadata=limits("whole shillings to pay by M-Pesa, 1 to 250,000", pattern=_STK_SHILLINGS))
+    amount: Any = attrs.field(
+        default=None, kw_only=True, metadata=limits("whole shillings to pay by M-Pesa, 1 to 250,000 (currency KES)")
+    )
+    currency: str | None = attrs.field(default=None, kw_only=True, metadata=limits(CURRENCY))
+    kes: str | None = attrs.field(
+        default=None, kw_only=True, metadata=limits("deprecated: whole shillings: send amount and currency")
+    )
     quote_id: str | None = attrs.field(
         default=None,
         metadata=limits("my unused quote from POST /v1/wallet/quotes, before its expires_at", max_length=64),
     )
+
+
+BUY_AMOUNT = AmountRule(
+    ("KES",),
+    pattern=_STK_SHILLINGS,
+    hint='must be whole shillings from 1 to 250,000 (M-Pesa\'s STK range), such as "1000"',
+    legacy_fields=(("kes", "KES"),),
+)
+BUY_AMOUNT.document(BuyRequest)
 
 
 @attrs.frozen
@@ -464,7 +489,8 @@ def lock_quote() -> Response:
 @idempotent
 def start_buy() -> Response:
     body = read_body(BuyRequest)
-    buy = runtime().services.wallet_buys.start(current_principal().id, Money.of(body.kes, KES), quote_id=body.quote_id)
+    kes = BUY_AMOUNT.money(body)
+    buy = runtime().services.wallet_buys.start(current_principal().id, kes, quote_id=body.quote_id)
     return json_response(BuyView.of(buy), 201, headers={"Location": f"/v1/wallet/buys/{buy.id}"})
 
 
@@ -488,16 +514,23 @@ def get_buy(buy_id: str) -> Response:
     return json_response(BuyView.of(runtime().services.wallet_buys.get(buy_id, user_id=current_principal().id)))
 
 
-_USDT_AMOUNT = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$"
-
-
 @attrs.frozen
 class SellRequest:
-    usdt: str = attrs.field(metadata=limits("USDT to sell (up to 6 places)", pattern=_USDT_AMOUNT))
+    amount: Any = attrs.field(
+        default=None, kw_only=True, metadata=limits("USDT to sell, up to 6 places (currency USDT)")
+    )
+    currency: str | None = attrs.field(default=None, kw_only=True, metadata=limits(CURRENCY))
+    usdt: str | None = attrs.field(
+        default=None, kw_only=True, metadata=limits("deprecated: USDT to sell: send amount and currency")
+    )
     quote_id: str | None = attrs.field(
         default=None,
         metadata=limits("my unused quote from POST /v1/wallet/quotes, before its expires_at", max_length=64),
     )
+
+
+SELL_AMOUNT = AmountRule(("USDT",), integer_digits=12, legacy_fields=(("usdt", "USDT"),))
+SELL_AMOUNT.document(SellRequest)
 
 
 @attrs.frozen
@@ -537,7 +570,7 @@ class SellView:
 def start_sell() -> Response:
     body = read_body(SellRequest)
     sale = runtime().services.wallet_sells.start(
-        current_principal().id, Money.of(body.usdt, USDT), quote_id=body.quote_id
+        current_principal().id, SELL_AMOUNT.money(body), quote_id=body.quote_id
     )
     return json_response(SellView.of(sale), 201, headers={"Location": f"/v1/wallet/sells/{sale.id}"})
 

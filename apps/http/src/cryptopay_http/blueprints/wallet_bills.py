@@ -10,12 +10,12 @@ prepaid token when the biller returned one.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.wording import payout_wording
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import Money
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets.billers import Biller
 from cryptopay.core.wallets.bills import Bill, BillCheck
@@ -23,6 +23,7 @@ from flask import Blueprint, Response
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
+from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import current_principal, require
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import json_response, limits, read_body
@@ -39,7 +40,6 @@ _TAGS = ("wallet",)
 _PERSONAL = [Role.PERSONAL]
 _BILLER = r"^[A-Za-z][A-Za-z0-9_]{1,31}$"
 _ACCOUNT = r"^[0-9][0-9 -]{2,24}$"
-_SHILLINGS = r"^[1-9][0-9]{0,5}$"
 
 
 @attrs.frozen
@@ -74,7 +74,17 @@ class CatalogueView:
 class BillCheckRequest:
     biller: str = attrs.field(metadata=limits("a biller code from the catalogue, e.g. KPLC_PREPAID", pattern=_BILLER))
     account: str = attrs.field(metadata=limits("the meter, account or smartcard number", pattern=_ACCOUNT))
-    amount: str = attrs.field(metadata=limits("whole shillings", pattern=_SHILLINGS))
+    amount: Any = attrs.field(
+        default=None,
+        kw_only=True,
+        metadata=limits("whole shillings of the bill (currency KES; without currency: deprecated)"),
+    )
+    currency: str | None = attrs.field(default=None, kw_only=True, metadata=limits(CURRENCY))
+
+
+# Deprecated: ``amount`` without ``currency`` (shillings).
+BILL_AMOUNT = AmountRule(("KES",), places=0, positive=True, integer_digits=6, implied="KES")
+BILL_AMOUNT.document(BillCheckRequest)
 
 
 @attrs.frozen
@@ -84,6 +94,9 @@ class BillRequest(BillCheckRequest):
         default=None,
         metadata=limits("with USDT: my unused quote from POST /v1/wallet/quotes, before its expires_at", max_length=64),
     )
+
+
+BILL_AMOUNT.document(BillRequest)
 
 
 @attrs.frozen
@@ -163,7 +176,7 @@ def bill_catalogue() -> Response:
 @require(roles=_PERSONAL)
 def validate_bill() -> Response:
     body = read_body(BillCheckRequest)
-    checked = runtime().services.wallet_bills.check(body.biller, body.account, Money.of(body.amount, KES))
+    checked = runtime().services.wallet_bills.check(body.biller, body.account, BILL_AMOUNT.money(body))
     return json_response(BillCheckView.of(checked))
 
 
@@ -184,7 +197,7 @@ def pay_bill() -> Response:
         current_principal().id,
         body.biller,
         body.account,
-        Money.of(body.amount, KES),
+        BILL_AMOUNT.money(body),
         pay_with=body.pay_with,
         quote_id=body.quote_id,
     )

@@ -9,11 +9,13 @@ monitoring and audit; an ``Idempotency-Key`` makes a retry replay the first answ
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 from cryptopay.core.identity import Role
-from cryptopay.core.money import KES, Money
 from flask import Blueprint, Response
 
+from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import current_principal, require
 from cryptopay_http.blueprints.wallet import SellView
 from cryptopay_http.convert import json_response, limits, read_body
@@ -25,16 +27,24 @@ __all__ = ["bp"]
 
 bp = Blueprint("wallet_cashouts", __name__)
 
-_SHILLINGS = r"^[1-9][0-9]{0,8}$"
-
 
 @attrs.frozen
 class CashOutRequest:
-    kes: str = attrs.field(
+    amount: Any = attrs.field(
+        default=None,
+        kw_only=True,
         metadata=limits(
-            "whole shillings of my KES balance (M-Pesa's charge comes out of them; KES 10 or more)", pattern=_SHILLINGS
-        )
+            "whole shillings of my KES balance (M-Pesa's charge comes out of them; KES 10 or more; currency KES)"
+        ),
     )
+    currency: str | None = attrs.field(default=None, kw_only=True, metadata=limits(CURRENCY))
+    kes: str | None = attrs.field(
+        default=None, kw_only=True, metadata=limits("deprecated: whole shillings: send amount and currency")
+    )
+
+
+CASHOUT_AMOUNT = AmountRule(("KES",), places=0, positive=True, integer_digits=9, legacy_fields=(("kes", "KES"),))
+CASHOUT_AMOUNT.document(CashOutRequest)
 
 
 @bp.post("/v1/wallet/cashouts")
@@ -50,5 +60,5 @@ class CashOutRequest:
 @idempotent
 def cash_out() -> Response:
     body = read_body(CashOutRequest)
-    sale = runtime().services.wallet_sells.cash_out(current_principal().id, Money.of(body.kes, KES))
+    sale = runtime().services.wallet_sells.cash_out(current_principal().id, CASHOUT_AMOUNT.money(body))
     return json_response(SellView.of(sale), 201, headers={"Location": f"/v1/wallet/sells/{sale.id}"})

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import attrs
 from cryptopay.core.errors import InvalidInput
@@ -26,6 +27,7 @@ from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.wallets.withdrawal_model import WITHDRAWABLE, Withdrawal, WithdrawalQuote, WithdrawalState
 from flask import Blueprint, Response
 
+from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import current_principal, require, step_up
 from cryptopay_http.convert import check_places, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
@@ -40,37 +42,45 @@ bp = Blueprint("wallet_withdrawals", __name__)
 _TAGS = ("wallet",)
 _PERSONAL = [Role.PERSONAL]
 _AMOUNT = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,8})?$"
-_ASSET = "^(" + "|".join(a.code for a in WITHDRAWABLE) + ")$"
 _NETWORK = r"^(ethereum|polygon|bsc|tron|bitcoin)$"
 
 
 @attrs.frozen
 class WithdrawalAsk:
-    """What to withdraw where: ``amount`` of ``asset`` arrives at ``address`` on ``network``."""
+    """What to withdraw where: ``amount`` of ``currency`` arrives at ``address`` on ``network``."""
 
     network: str = attrs.field(metadata=limits("ethereum, polygon, bsc, tron or bitcoin", pattern=_NETWORK))
     address: str = attrs.field(
         metadata=limits("the destination address on that network", min_length=26, max_length=128)
     )
-    asset: str = attrs.field(metadata=limits("USDT or BTC (what wallets hold)", pattern=_ASSET))
-    amount: str = attrs.field(metadata=limits("the amount that arrives (our fee comes on top)", pattern=_AMOUNT))
+    amount: Any = attrs.field(
+        default=None,
+        kw_only=True,
+        metadata=limits("the amount that arrives (our fee comes on top), in currency USDT or BTC"),
+    )
+    currency: str | None = attrs.field(default=None, kw_only=True, metadata=limits(CURRENCY))
+    asset: str | None = attrs.field(
+        default=None, kw_only=True, metadata=limits("deprecated: USDT or BTC: send currency")
+    )
+
+
+# Deprecated: ``asset`` naming the amount's currency.
+WITHDRAWAL_AMOUNT = AmountRule(tuple(a.code for a in WITHDRAWABLE), integer_digits=12, legacy_asset=True)
+WITHDRAWAL_AMOUNT.document(WithdrawalAsk)
 
 
 @attrs.frozen
-class WithdrawalCreate:
+class WithdrawalCreate(WithdrawalAsk):
     """A withdrawal; ``self_hosted``: I own and control this address (asked at or above the Travel Rule threshold)."""
 
-    network: str = attrs.field(metadata=limits("ethereum, polygon, bsc, tron or bitcoin", pattern=_NETWORK))
-    address: str = attrs.field(
-        metadata=limits("the destination address on that network", min_length=26, max_length=128)
-    )
-    asset: str = attrs.field(metadata=limits("USDT or BTC (what wallets hold)", pattern=_ASSET))
-    amount: str = attrs.field(metadata=limits("the amount that arrives (our fee comes on top)", pattern=_AMOUNT))
     self_hosted: bool = False
     max_fee: str | None = attrs.field(
         default=None,
-        metadata=limits("the fee the quote showed, in the asset: 409 fee_changed if it is higher now", pattern=_AMOUNT),
+        metadata=limits("the fee the quote showed, in the currency: 409 fee_changed if higher now", pattern=_AMOUNT),
     )
+
+
+WITHDRAWAL_AMOUNT.document(WithdrawalCreate)
 
 
 @attrs.frozen
@@ -152,13 +162,14 @@ class WithdrawalView:
         )
 
 
-def _amount(asset: str, amount: str, field: str = "amount") -> Money:
+def _max_fee(asset: str, amount: str) -> Money:
+    """``max_fee``, in the amount's currency."""
     found = asset_by_code(asset)
     value = Decimal(amount)
     try:
         check_places(value, found.decimals)
     except InvalidInput as error:
-        raise InvalidInput(error.message, field=field) from None
+        raise InvalidInput(error.message, field="max_fee") from None
     return Money.of(value, found)
 
 
@@ -174,7 +185,7 @@ def _amount(asset: str, amount: str, field: str = "amount") -> Money:
 def quote_withdrawal() -> Response:
     body = read_body(WithdrawalAsk)
     quote = runtime().services.withdrawals.quote(
-        current_principal().id, body.network, body.address, _amount(body.asset, body.amount)
+        current_principal().id, body.network, body.address, WITHDRAWAL_AMOUNT.money(body)
     )
     return json_response(WithdrawalQuoteView.of(quote))
 
@@ -193,13 +204,14 @@ def quote_withdrawal() -> Response:
 @idempotent
 def create_withdrawal() -> Response:
     body = read_body(WithdrawalCreate)
+    amount = WITHDRAWAL_AMOUNT.money(body)
     withdrawal = runtime().services.withdrawals.request(
         current_principal().id,
         body.network,
         body.address,
-        _amount(body.asset, body.amount),
+        amount,
         self_hosted=body.self_hosted,
-        max_fee=_amount(body.asset, body.max_fee, "max_fee") if body.max_fee is not None else None,
+        max_fee=_max_fee(amount.asset.code, body.max_fee) if body.max_fee is not None else None,
     )
     location = f"/v1/wallet/withdrawals/{withdrawal.id}"
     return json_response(WithdrawalView.of(withdrawal), 201, headers={"Location": location})

@@ -325,12 +325,9 @@ def _refund(invoice_id: str) -> Response:
 
 
 def _refund_amount(text: str, currency: str) -> Money:
+    value = typed_decimal(text, example="500 or 12.5 in the rail's currency or KES")
     try:
-        asset = asset_by_code(currency.strip().upper())
-        value = typed_decimal(text)
-        if value is None:
-            raise InvalidOperation(text)
-        amount = Money.of(value, asset)
+        amount = Money.of(value, asset_by_code(currency.strip().upper()))
     except (InvalidOperation, InvalidInput):
         raise InvalidInput(
             "enter an amount such as 500 or 12.5 in the rail's currency or KES", field="amount"
@@ -406,10 +403,8 @@ def new_invoice() -> Response:
 def _price(amount: str, currency: str) -> Money:
     if currency not in ("KES", "USDT"):
         raise InvalidInput("choose KES or USDT", field="currency")
+    value = typed_decimal(amount, example="5000 or 12.50")
     try:
-        value = typed_decimal(amount)
-        if value is None:
-            raise InvalidOperation(amount)
         price = Money.of(value, currency)
     except (InvalidOperation, InvalidInput):
         raise InvalidInput("enter an amount such as 5000 or 12.50", field="amount") from None

@@ -6,7 +6,8 @@
   of a year (CSV and PDF), from the core's merchant reports (``Reports``);
 - ``/dashboard/links/<id>/poster.pdf`` and ``/dashboard/poster.pdf``: a till's "Scan to pay" poster of a payment
   link or of the store's own link (``printables.till_poster``);
-- ``/dashboard/team``: members and invitations (invite, change a role, remove; the ``Teams`` use cases);
+- ``/dashboard/team``: members and invitations (invite, change a role, remove; the ``Teams`` use cases); giving
+  admin or finance asks for the password or a one-time code (a step-up);
 - ``/dashboard/kyb``: the merchant's KYB status and documents, apply, upload, submit (the ``KycReview`` use cases).
 
 Every PDF is drawn by ``Services.pdf``; every refusal of a use case is shown on its form with its status.
@@ -35,6 +36,7 @@ from cryptopay_http.pages.charts import column_chart, drawn, row_chart, stacked_
 from cryptopay_http.pages.dashboard import bp, merchant_id
 from cryptopay_http.pages.i18n import gettext
 from cryptopay_http.pages.printables import merchant_statement, pdf_filename, pdf_response, tax_report, till_poster
+from cryptopay_http.pages.session import step_up_from_form
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
 
@@ -182,6 +184,13 @@ def store_poster() -> Response:
 # --- team -------------------------------------------------------------------------------------------------------
 
 
+def _step_up_to_grant(role: TeamRole) -> None:
+    """The form's password or one-time code before giving admin or finance (``TeamRole.granted_with_step_up``),
+    as the API's ``X-Step-Up-Token``; a wrong or missing one is audited (``auth.step_up_failed``) and shown."""
+    if role.granted_with_step_up:
+        step_up_from_form(g.principal)
+
+
 def _team_page(status: int = 200, **context: Any) -> Response:
     teams = runtime().services.teams
     members = teams.members(merchant_id())
@@ -226,7 +235,9 @@ def invite_member() -> Response:
         email = (request.form.get("email") or "").strip()[:254]
         if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             raise InvalidInput(gettext("enter the person's email address, such as name@example.com"), field="email")
-        runtime().services.teams.invite(merchant_id(), actor=g.principal.id, email=email, role=_role(), via="dashboard")
+        role = _role()
+        _step_up_to_grant(role)
+        runtime().services.teams.invite(merchant_id(), actor=g.principal.id, email=email, role=role, via="dashboard")
 
     return _team_action(invite)
 
@@ -240,11 +251,12 @@ def revoke_invitation(invitation_id: str) -> Response:
 
 @bp.post("/team/members/<user_id>/role")
 def change_member_role(user_id: str) -> Response:
-    return _team_action(
-        lambda: runtime().services.teams.set_role(
-            merchant_id(), user_id, _role(), actor=g.principal.id, via="dashboard"
-        )
-    )
+    def change() -> None:
+        role = _role()
+        _step_up_to_grant(role)
+        runtime().services.teams.set_role(merchant_id(), user_id, role, actor=g.principal.id, via="dashboard")
+
+    return _team_action(change)
 
 
 @bp.post("/team/members/<user_id>/remove")

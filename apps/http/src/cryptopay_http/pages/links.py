@@ -42,10 +42,7 @@ def payment_link(public_id: str) -> Response:
 def _amount(text: str | None) -> Decimal | None:
     if text is None:
         return None
-    value = typed_decimal(text)
-    if value is None:
-        raise InvalidInput("enter an amount such as 500", field="amount")
-    return value
+    return typed_decimal(text, example="500")
 
 
 @bp.post("/link/<public_id>")

@@ -77,10 +77,8 @@ def _local(target: str | None) -> str:
 
 
 def _amount(text: str, field: str = "amount") -> Decimal:
-    """A positive amount as people type it (``1,500``); ``InvalidAmount`` for anything else."""
-    value = typed_decimal(text)
-    if value is None:
-        raise InvalidAmount("enter an amount such as 1500", field=field)
+    """A positive amount as people type it (``1,500``, ``web.typed_decimal``); ``InvalidAmount`` for anything else."""
+    value = typed_decimal(text, field=field, example="1500")
     if value <= 0:
         raise InvalidAmount("the amount must be positive", field=field)
     return value

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptopay.core.errors import CryptopayError
+from cryptopay.core.errors import CryptopayError, InvalidAmount
 from flask import Blueprint, Flask, Response, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -89,21 +89,43 @@ def install_web(app: Flask) -> None:
     app.jinja_env.autoescape = True
 
 
-_TYPED_AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,18})?")
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,18})?")
+# Thousands grouped by commas (or by spaces, as some locales write them): a first group of 1 to 3 digits not
+# starting with 0, then groups of exactly three, one separator throughout; the fraction is never grouped.
+_GROUPED_AMOUNT = re.compile(r"[1-9][0-9]{0,2}(?:(?P<sep>[, ])[0-9]{3})(?:(?P=sep)[0-9]{3})*(\.[0-9]{1,18})?")
+MISGROUPED = "use a dot for decimals (10.50); a comma only separates thousands, in groups of three digits (1,050)"
 
 
-def typed_decimal(text: str | None) -> Decimal | None:
-    """An amount as people type it in a form (``1,500``, ``12.5``), or ``None`` when it is not one: only ASCII
-    digits, at most 15 before the point and 18 after it, so no exponent, NaN, Infinity, sign, other scripts' digits
-    or a number too large for money ever reaches ``Decimal`` arithmetic (the caller refuses ``None`` by its field).
+def typed_decimal(text: str | None, *, field: str = "amount", example: str = "1,500.50") -> Decimal:
+    """An amount as people type it in a form (``1,500``, ``12.5``); ``InvalidAmount`` on ``field`` otherwise.
 
-    >>> typed_decimal(" 1,500 "), typed_decimal("12.50"), typed_decimal("0")
-    (Decimal('1500'), Decimal('12.50'), Decimal('0'))
-    >>> [typed_decimal(t) for t in ("1e400", "NaN", "-1", "\uff11\uff10\uff10", "9" * 16, "1.", "", None)]
-    [None, None, None, None, None, None, None, None]
+    Only ASCII digits, at most 15 before the point and 18 after it, so no exponent, NaN, Infinity, sign, other
+    scripts' digits or a number too large for money ever reaches ``Decimal`` arithmetic. A comma (or an inner
+    space) is read only as a thousands separator where it is one -- groups of exactly three digits -- and anything
+    else with a comma is refused, never reinterpreted: "10,50" is a decimal comma to many people and a thousands
+    separator to others, and guessing wrong moves a hundred times the money.
+
+    >>> typed_decimal(" 1,500 "), typed_decimal("12,345.50"), typed_decimal("12.50"), typed_decimal("1 500")
+    (Decimal('1500'), Decimal('12345.50'), Decimal('12.50'), Decimal('1500'))
+    >>> for t in ("10,50", "0,5", "1,5000", "1,,000", ",5", "1.000,5", "1,000 000"):
+    ...     try:
+    ...         typed_decimal(t)
+    ...     except InvalidAmount as error:
+    ...         assert error.message == MISGROUPED, t
+    >>> for t in ("1e400", "NaN", "-1", "\uff11\uff10\uff10", "9" * 16, "1.", "", None):
+    ...     try:
+    ...         typed_decimal(t, example="500")
+    ...     except InvalidAmount as error:
+    ...         assert (error.message, error.details["field"]) == ("enter an amount such as 500", "amount"), t
     """
-    cleaned = (text or "").replace(",", "").replace(" ", "").strip()
-    return Decimal(cleaned) if _TYPED_AMOUNT.fullmatch(cleaned) else None
+    cleaned = (text or "").strip()
+    if "," in cleaned or " " in cleaned:
+        if not _GROUPED_AMOUNT.fullmatch(cleaned):
+            raise InvalidAmount(MISGROUPED if "," in cleaned else f"enter an amount such as {example}", field=field)
+        cleaned = cleaned.replace(",", "").replace(" ", "")
+    if not _PLAIN_AMOUNT.fullmatch(cleaned):
+        raise InvalidAmount(f"enter an amount such as {example}", field=field)
+    return Decimal(cleaned)
 
 
 def local_target(target: str | None, *, within: tuple[str, ...] = ("/",), default: str = "/dashboard") -> str:

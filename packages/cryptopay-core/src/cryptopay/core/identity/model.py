@@ -127,6 +127,16 @@ class TeamRole(enum.Enum):
     FINANCE = "finance"  # money: invoices, refunds, payment links, settlements, payouts, reports
     STAFF = "staff"  # reads invoices, their refunds and the payment links; changes nothing
 
+    @property
+    def granted_with_step_up(self) -> bool:
+        """Giving this role (an invitation, a role change) needs a fresh step-up of the one who gives it: an admin
+        mints API keys and webhooks, finance moves money; a stolen session must not make itself a lasting login.
+
+        >>> [r.value for r in TeamRole if r.granted_with_step_up]
+        ['owner', 'admin', 'finance']
+        """
+        return self is not TeamRole.STAFF
+
 
 TEAM_SCOPES: dict[TeamRole, frozenset[str]] = {
     TeamRole.OWNER: MERCHANT_SCOPES,
