@@ -11,7 +11,7 @@ from cryptopay.core.compliance.cases import CaseStatus
 from cryptopay.core.compliance.monitoring import Blocked, UnderReview
 from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import Conflict, Refused
-from cryptopay.core.flows import merchant_liability
+from cryptopay.core.flows import merchant_liability, remittance_dust
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import KES, USD, USDC, USDT, Money
@@ -22,6 +22,7 @@ from cryptopay.core.remittances.service import RetryPolicy
 from cryptopay.core.remittances.watch import watch_remittances
 from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import Scenario
+from cryptopay.core.testing.withdrawals import FakeFeeEstimator
 
 from tests.support.remittance_stack import EVM_REFUND, TRON_REFUND, RemittanceStack, remittance_stack
 from tests.support.sql_backends import Backend
@@ -604,6 +605,84 @@ def test_a_number_gets_at_most_three_remittance_sms_a_day_and_the_cap_is_audited
     assert len(stack.wallet.sms.sent_to("254712345678")) == 4 and stack.books_balanced()
 
 
+def test_two_workers_telling_one_number_at_once_never_both_send_its_last_sms_of_the_day(backend: Backend):
+    """The count and the reservation of a number's SMS are one unit of work under the number's lock: with one SMS a
+    day left, two workers telling two orders to the number at the same moment send one SMS and audit one
+    ``remittance.sms_capped``. Each worker is held, between its count and the commit of its reservation, and again
+    at the SMS gateway, until the other arrives there too (or 1 s passes): counted outside the lock, or reserved
+    after sending, both would count none sent and both text."""
+    import contextlib
+    import threading
+    from collections.abc import Iterator
+    from typing import Any
+
+    from cryptopay.core.ports.sms import SmsMessage
+    from cryptopay.core.remittances.service import RemittanceRules
+
+    from tests.support.sql_engines import race
+
+    phone = "254712345678"
+    stack = remittance_stack(backend)
+    orders = [stack.order(amount="100") for _ in range(2)]
+    for order in orders:
+        stack.pay(order)
+    stack.confirm()
+    stack.run(rounds=4)
+    with backend.uow() as uow:  # both paid out today, neither told yet
+        for order in orders:
+            stored = uow.remittances.get(order.id, lock=True)
+            assert stored.state is RemittanceState.PAID_OUT
+            stored.notified_at = None
+            uow.remittances.update(stored)
+    stack.remittances.rules = RemittanceRules(sms_per_day=1)
+    sms, both_counted, both_sending = stack.wallet.sms, threading.Barrier(2, timeout=1), threading.Barrier(2, timeout=1)
+    texted = len(sms.sent_to(phone))
+
+    def meet(barrier: threading.Barrier) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other worker waits on the number's lock
+            barrier.wait()
+
+    class Gateway:
+        def send(self, message: SmsMessage) -> str:
+            meet(both_sending)
+            return sms.send(message)
+
+    class Orders:  # the order's update is the reservation, after the count
+        def __init__(self, orders: Any) -> None:
+            self._orders = orders
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._orders, name)
+
+        def update(self, order: RemittanceOrder) -> None:
+            meet(both_counted)
+            self._orders.update(order)
+
+    class Unit:
+        def __init__(self, uow: Any) -> None:
+            self._uow, self.remittances = uow, Orders(uow.remittances)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._uow, name)
+
+    @contextlib.contextmanager
+    def pausing() -> Iterator[Any]:
+        with real_uow() as uow:
+            yield Unit(uow)
+
+    gateway, real_uow = Gateway(), stack.remittances.uow
+    stack.remittances.sms, stack.remittances.uow = (lambda: gateway), pausing
+    race(2, lambda n: stack.remittances._advance(orders[n].id))
+    stack.remittances.uow = real_uow
+    assert len(sms.sent_to(phone)) == texted + 1
+    with backend.uow() as uow:
+        capped = [r for r in uow.audit.records() if r.action == "remittance.sms_capped"]
+        assert len(capped) == 1 and dict(capped[0].details)["texted_today"] == "1"
+        assert all(uow.remittances.get(o.id).notified_at is not None for o in orders)
+    stack.run()  # told once each: nothing more to send
+    assert len(sms.sent_to(phone)) == texted + 1
+
+
 def _desk_usdt(stack: RemittanceStack) -> Money:
     return stack.ledger.balance(merchant_liability(DESK, USDT)).posted
 
@@ -699,6 +778,93 @@ def test_reconciliation_finds_an_excess_nobody_refunded_and_nothing_once_it_is(b
     stack.confirm_refunds()
     stack.run()
     assert _owed_check(stack, backend) == [] and stack.get(order).excess_note is None
+
+
+def _audited(backend: Backend, action: str) -> list[dict[str, str]]:
+    with backend.uow() as uow:
+        return [dict(r.details) for r in uow.audit.records() if r.action == action]
+
+
+def test_dust_sent_to_a_paid_order_is_kept_not_refunded(backend: Backend):
+    """G4: five dust transfers to a paid order's address, one worker run each: no refund (each would cost the hot
+    wallet a network fee), each kept as dust revenue, audited ``remittance.excess_kept``, and not owed."""
+    stack = remittance_stack(backend)
+    order = stack.order(amount="500")
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    dust = Money.of("0.000001", USDT)
+    for _ in range(5):
+        stack.pay(order, dust)
+        stack.confirm()
+        stack.run()
+        stack.confirm_refunds()
+        stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.PAID_OUT and done.excess_refund_ids == () and stack.senders["tron"].sent == {}
+    assert done.kept() == Money.of("0.000005", USDT) and done.excess_note is None
+    kept = _audited(backend, "remittance.excess_kept")
+    assert [k["amount"] for k in kept] == [str(dust)] * 5 and kept[0]["floor"] == str(Money.of(1, USDT))
+    assert _desk_usdt(stack).is_zero() and stack.books_balanced()
+    assert stack.ledger.balance(remittance_dust(USDT)).posted == Money.of("0.000005", USDT)
+    stack.clock.advance(minutes=61)
+    assert _owed_check(stack, backend) == []
+
+
+def test_excess_payments_are_summed_before_the_floor_is_applied(backend: Backend):
+    """G4: two excess payments of 0.6 USDT (each below the 1 USDT floor) seen in one run are one refund of 1.2;
+    one of 0.6 arriving later is kept."""
+    stack = remittance_stack(backend)
+    order = stack.order(amount="500")
+    stack.pay(order)
+    stack.pay(order, Money.of("0.6", USDT))
+    stack.pay(order, Money.of("0.6", USDT))
+    stack.confirm()
+    stack.run()
+    [refund] = stack.remittances.excess_refunds(stack.get(order))
+    assert refund.amount == Money.of("1.2", USDT)
+    stack.pay(order, Money.of("0.6", USDT))
+    stack.confirm()
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    done = stack.get(order)
+    assert len(done.excess_refund_ids) == 1 and done.kept() == Money.of("0.6", USDT)
+    assert _desk_usdt(stack).is_zero() and stack.books_balanced()
+    stack.clock.advance(minutes=61)
+    assert _owed_check(stack, backend) == []
+
+
+def test_an_excess_refund_deducts_the_network_fee_and_dust_under_the_fee_is_kept(backend: Backend):
+    """G4: with the hot wallet's estimate (0.8 USDT), an excess goes back less 0.8 x 1.25 = 1 USDT (kept, audited
+    with the refund); once the estimate is 2 USDT (2.5 with the margin), an excess of 1.5 USDT, above the 1 USDT
+    floor but not above the fee, is kept whole."""
+    stack = remittance_stack(backend)
+    estimator = FakeFeeEstimator(Money.of("0.8", USDT))
+    stack.remittances.estimators = lambda: {"tron": estimator}
+    order = stack.order(amount="500")
+    stack.pay(order)
+    stack.pay(order, Money.of("5", USDT))
+    stack.confirm()
+    stack.run()
+    [refund] = stack.remittances.excess_refunds(stack.get(order))
+    assert refund.amount == Money.of("4", USDT) and stack.get(order).kept("usdt-tron") == Money.of("1", USDT)
+    [asked] = _audited(backend, "remittance.excess_refund")
+    assert asked["network_fee"] == str(Money.of("1", USDT)) and asked["amount"] == str(Money.of("4", USDT))
+    estimator.fee = Money.of("2", USDT)
+    stack.pay(order, Money.of("1.5", USDT))
+    stack.confirm()
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    done = stack.get(order)
+    assert len(done.excess_refund_ids) == 1 and done.kept() == Money.of("2.5", USDT)
+    [kept] = _audited(backend, "remittance.excess_kept")
+    assert kept["floor"] == str(Money.of("2.5", USDT)) and kept["amount"] == str(Money.of("1.5", USDT))
+    assert _desk_usdt(stack).is_zero() and stack.books_balanced()
+    assert stack.ledger.balance(remittance_dust(USDT)).posted == Money.of("2.5", USDT)
+    stack.clock.advance(minutes=61)
+    assert _owed_check(stack, backend) == []
 
 
 def test_a_payment_after_the_window_goes_back_whole_once(backend: Backend):

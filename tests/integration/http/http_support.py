@@ -116,6 +116,16 @@ class AuthActions:
         self.register(email, role)
         return bearer(self.login(email)["access_token"])
 
+    def staff(self, role: str) -> tuple[dict[str, str], list[str]]:
+        """A logged-in staff member (``admin`` or ``compliance``, with TOTP) and its unused recovery codes (each a
+        one-time code for a step-up: ``stepped_up(headers, code=codes[0])``)."""
+        self._n += 1
+        email = f"{role}-staff{self._n}@cryptopay.example"
+        runtime: Runtime = self.app.extensions["cryptopay"]
+        runtime.accounts.register(email, PASSWORD, role=Role(role))
+        codes = self.enrol_totp(bearer(self.login(email)["access_token"]))
+        return bearer(self.login(email, code=codes[0])["access_token"]), codes[1:]
+
     def enrol_totp(self, headers: dict[str, str]) -> list[str]:
         """Enrol a TOTP second factor (step-up, enrol, confirm with the current code); returns the recovery codes."""
         runtime: Runtime = self.app.extensions["cryptopay"]

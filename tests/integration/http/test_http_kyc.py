@@ -174,11 +174,17 @@ def test_a_rejection_reaches_the_customer(client, auth, services):
 
 
 def test_an_officer_freezes_and_unfreezes_a_merchant(client, auth, services):
-    """Freezing is audited, twice is a 409, an unknown account a 404, and only officers may do it."""
+    """Freezing is audited, twice is a 409, an unknown account a 404, and only officers may do it, each time with
+    a fresh step-up (a one-time code), as the console asks: without one it is a 403 step_up_required, audited
+    access.refused, and the account stays as it was (a leaked officer token alone releases nothing)."""
     _, merchant_id = auth.merchant()
-    officer = auth.user("compliance")
+    session, codes = auth.staff("compliance")
     path = f"/v1/admin/accounts/{merchant_id}"
     assert client.post(f"{path}/freeze", json={"reason": "x"}, headers=auth.user("admin")).status_code == 403
+    bare = client.post(f"{path}/freeze", json={"reason": "sanctions match under review"}, headers=session)
+    assert bare.status_code == 403 and bare.json["code"] == "step_up_required"
+    assert bare.headers["Content-Type"] == "application/problem+json"
+    officer = auth.stepped_up(session, code=codes[0])
     frozen = client.post(f"{path}/freeze", json={"reason": "sanctions match under review"}, headers=officer)
     assert frozen.status_code == 200, frozen.json
     assert (frozen.json["state"], frozen.json["kind"], frozen.json["freeze_reason"]) == (
@@ -187,6 +193,10 @@ def test_an_officer_freezes_and_unfreezes_a_merchant(client, auth, services):
         "sanctions match under review",
     )
     assert client.post(f"{path}/freeze", json={"reason": "again"}, headers=officer).status_code == 409
+    unstepped = client.post(f"{path}/unfreeze", headers=session)
+    assert unstepped.status_code == 403 and unstepped.json["code"] == "step_up_required"
+    refusals = [dict(r.details) for r in services.audit.records() if r.action == "access.refused"]
+    assert [(d["method"], d["reason"]) for d in refusals[-2:]] == [("POST", "step_up_required")] * 2
     assert client.post(f"{path}/unfreeze", headers=officer).json["state"] == "active"
     assert client.post(f"{path}/unfreeze", headers=officer).status_code == 409
     assert client.post("/v1/admin/accounts/mer_nobody/freeze", json={"reason": "x"}, headers=officer).status_code == 404

@@ -13,6 +13,7 @@ import attrs
 import pytest
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
+from cryptopay.core.money import USDT, Money
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import database_env, make_app
@@ -236,3 +237,25 @@ def test_a_second_payment_shows_on_the_status_as_an_excess_refunded(api: Api):
     api.stack.confirm_refunds()
     api.stack.run()
     assert api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()["excess_refund"] == "confirmed"
+
+
+def test_dust_sent_after_payment_is_kept_and_costs_no_refund(api: Api):
+    """G4 (the outside review's repro): five dust transfers to a paid order's address are no hot-wallet refund each:
+    the status shows them kept (``excess_kept``), with no excess refund."""
+    opened = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("dust")})
+    public_id = opened.get_json()["public_id"]
+    assert opened.get_json()["excess_kept"] is None
+    found = api.stack.remittances.get_public(public_id)
+    api.stack.pay(found)
+    api.stack.confirm()
+    api.stack.run()
+    for _ in range(5):
+        api.stack.pay(found, Money.of("0.000001", USDT))
+        api.stack.confirm()
+        api.stack.run()
+        api.stack.confirm_refunds()
+        api.stack.run()
+    status = api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()
+    assert status["state"] == "paid_out" and status["excess"] is None and status["excess_refund"] is None
+    assert status["excess_kept"] == {"amount": "0.000005", "asset": "USDT"}
+    assert api.stack.senders["tron"].sent == {}

@@ -21,11 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.integration.http.http_support import database_env
+from tests.integration.http.test_http_remittances import BODY
+from tests.integration.http.test_http_remittances import Api as RemitApi
+from tests.integration.http.test_http_remittances import _api as remit_api
 from tests.integration.http.test_http_wallet import WalletApi
 from tests.integration.http.test_http_wallet import _api as wallet_api
 from tests.integration.http.test_http_wallet_bills import _api as bills_api
 from tests.integration.http.test_http_wallet_withdrawals import ADDRESS
 from tests.integration.http.test_http_wallet_withdrawals import _api as withdrawals_api
+from tests.support.customer_keys import customer_key
 
 ENV = {"CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
 DEPRECATION = "@1796515200"  # 2026-12-06T00:00:00Z, RFC 9745's structured date
@@ -306,3 +310,43 @@ def test_the_document_publishes_the_canonical_shape_and_marks_the_deprecated_fie
     assert not valid("WithdrawalAsk", {**ask, "currency": "KES"})
     docs = api.client.get("/docs").get_data(as_text=True)
     assert "id='amounts'" in docs and "amount_shapes_mixed" in docs
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def remit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemitApi]:
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}"}
+    with database_env(request, env, "cryptopay_http_amounts_remit") as found:
+        yield from remit_api(found)
+
+
+@pytest.mark.parametrize("currency", ["KES", "USDT"])
+def test_a_remittance_order_is_the_same_in_either_shape(remit: RemitApi, currency: str):
+    """A sender abroad (no account) opens the same order in each shape: the same amounts, rate and rails; the
+    deprecated object is answered with the deprecation headers; both at once is a 422 that opens nothing."""
+    amount = "5000" if currency == "KES" else "40"
+    body = {k: v for k, v in BODY.items() if k != "amount"}
+    new = remit.client.post(
+        "/v1/wallet/remittances",
+        json={**body, "amount": amount, "currency": currency},
+        headers={"Idempotency-Key": customer_key(f"new-{currency}")},
+    )
+    old = remit.client.post(
+        "/v1/wallet/remittances",
+        json={**body, "amount": {"amount": amount, "asset": currency}},
+        headers={"Idempotency-Key": customer_key(f"old-{currency}")},
+    )
+    assert new.status_code == old.status_code == 201, (new.get_json(), old.get_json())
+    kept = ("state", "recipient_phone", "recipient_name", "usdt", "kes", "charge", "rate")
+    assert {k: new.get_json()[k] for k in kept} == {k: old.get_json()[k] for k in kept}
+    assert [o["rail"] for o in new.get_json()["payment_options"]] == [
+        o["rail"] for o in old.get_json()["payment_options"]
+    ]
+    _assert_current(new)
+    _assert_deprecated(old)
+    mixed = remit.client.post(
+        "/v1/wallet/remittances",
+        json={**body, "amount": {"amount": amount, "asset": currency}, "currency": currency},
+        headers={"Idempotency-Key": customer_key(f"mixed-{currency}")},
+    )
+    assert (mixed.status_code, mixed.get_json()["code"]) == (422, "amount_shapes_mixed")
+    assert len(remit.stack.remittances.orders()) == 2

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
-from cryptopay.core.identity import Role
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.testing.identity import InMemoryRefreshTokens, InMemoryUsers
@@ -20,10 +19,10 @@ from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.wallets import InMemoryBuys, InMemoryTransfers, InMemoryWallets
 from cryptopay_http import Services
 
-from tests.integration.http.http_support import PASSWORD, bearer, fast_hasher
 from tests.integration.http.http_support import app as app
 from tests.integration.http.http_support import auth as auth
 from tests.integration.http.http_support import client as client
+from tests.integration.http.http_support import fast_hasher
 from tests.support.services import in_memory_services
 
 
@@ -100,22 +99,12 @@ def test_an_officer_looks_up_and_exports_a_person_and_both_are_audited(client, a
     ]
 
 
-def _staff(auth, role: str) -> tuple[dict[str, str], list[str]]:
-    """A logged-in staff member's headers and their unused recovery codes (each a one-time code for a step-up)."""
-    auth._n += 1
-    email = f"{role}-closer{auth._n}@cryptopay.example"
-    auth.app.extensions["cryptopay"].accounts.register(email, PASSWORD, role=Role(role))
-    headers = bearer(auth.login(email, PASSWORD)["access_token"])
-    codes = auth.enrol_totp(headers)
-    return bearer(auth.login(email, PASSWORD, code=codes[0])["access_token"]), codes[1:]
-
-
 @pytest.mark.parametrize("role", ["admin", "compliance"])
 def test_staff_close_a_merchant_with_a_reason_and_a_step_up(client, auth, services, role):
     """Closing starts the retention period once (audited with the reason); it needs staff, a step-up and a reason;
     an unknown merchant is 404; nothing changes on a refusal."""
     owner, merchant_id = auth.merchant()
-    staff, codes = _staff(auth, role)
+    staff, codes = auth.staff(role)
     url = f"/v1/admin/merchants/{merchant_id}/close"
     body = {"reason": "contract ended by the merchant"}
     stepped = auth.stepped_up(staff, code=codes[0])

@@ -29,7 +29,7 @@ from cryptopay.core.identity import (
     Role,
     Unauthenticated,
 )
-from cryptopay.core.identity.model import TeamRole
+from cryptopay.core.identity.model import StepUpRequired, TeamRole
 from flask import g, request
 
 from cryptopay_http.edge import RATE_DECISION
@@ -40,7 +40,9 @@ from cryptopay_http.settings import ApiSettings
 __all__ = [
     "STEP_UP_HEADER",
     "audit_security",
+    "audited_step_up",
     "check_step_up",
+    "check_step_up_audited",
     "client_address",
     "current_principal",
     "documents_step_up_when",
@@ -241,16 +243,38 @@ def check_step_up() -> None:
     runtime().accounts.check_step_up(current_principal(), request.headers.get(STEP_UP_HEADER))
 
 
+def check_step_up_audited() -> None:
+    """``check_step_up``, and a refusal is also an audit record (``access.refused``, reason ``step_up_required``):
+    for the actions a stolen session would try first (giving team roles, freezing and unfreezing accounts)."""
+    try:
+        check_step_up()
+    except StepUpRequired:
+        route = request.url_rule.rule if request.url_rule else request.path
+        audit_security("access.refused", f"route:{route}", method=request.method, reason="step_up_required")
+        raise
+
+
+def _requiring(check: Callable[[], None]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(view)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            check()
+            return view(*args, **kwargs)
+
+        parameter = {"name": STEP_UP_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
+        return annotate(wrapper, parameters=(parameter,), errors=(403,))
+
+    return decorate
+
+
 def step_up(view: Callable[P, R]) -> Callable[P, R]:
     """Require a fresh step-up for this view (put it under ``require``)."""
+    return _requiring(check_step_up)(view)
 
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        check_step_up()
-        return view(*args, **kwargs)
 
-    parameter = {"name": STEP_UP_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
-    return annotate(wrapper, parameters=(parameter,), errors=(403,))
+def audited_step_up(view: Callable[P, R]) -> Callable[P, R]:
+    """``step_up`` whose refusals are audited (``check_step_up_audited``)."""
+    return _requiring(check_step_up_audited)(view)
 
 
 def documents_step_up_when(when: str, view: Callable[P, R]) -> Callable[P, R]:

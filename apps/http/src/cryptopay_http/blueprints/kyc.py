@@ -42,7 +42,7 @@ from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.mobile_money.phones import normalize_msisdn
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import current_principal, not_found, require
+from cryptopay_http.auth import audited_step_up, current_principal, not_found, require
 from cryptopay_http.convert import converter, json_response, limits, read_body, structure_request
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
@@ -690,13 +690,14 @@ def party_kind(party_id: str) -> PartyKind:
 
 @bp.post("/v1/admin/accounts/<party_id>/freeze")
 @operation(
-    "Freeze an account: every outgoing movement is held (officers; audited)",
+    "Freeze an account: every outgoing movement is held (officers, after a step-up; audited)",
     request=FreezeRequest,
     response=AccountStateView,
     tags=_ADMIN_TAGS,
     errors=(409,),
 )
 @require(roles=_OFFICERS)
+@audited_step_up
 def freeze(party_id: str) -> Response:
     reason = read_body(FreezeRequest).reason
     profile = _review().freeze(current_principal().id, party_id, party_kind(party_id), reason)
@@ -705,12 +706,13 @@ def freeze(party_id: str) -> Response:
 
 @bp.post("/v1/admin/accounts/<party_id>/unfreeze")
 @operation(
-    "Unfreeze an account: what was held moves at the next run (officers; audited)",
+    "Unfreeze an account: what was held moves at the next run (officers, after a step-up; audited)",
     response=AccountStateView,
     tags=_ADMIN_TAGS,
     errors=(409,),
 )
 @require(roles=_OFFICERS)
+@audited_step_up
 def unfreeze(party_id: str) -> Response:
     profile = _review().unfreeze(current_principal().id, party_id, party_kind(party_id))
     return json_response(AccountStateView.of(profile))

@@ -145,6 +145,13 @@ class RemittanceView:
             "could not be sent automatically: support refunds it)"
         },
     )
+    excess_kept: Money | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "what arrived beyond the order and was not sent back: the network's fee each refund of "
+            "an excess deducts, and an excess too small to refund (at most 1 USDT, or the network's fee)"
+        },
+    )
 
     @classmethod
     def of(cls, order: RemittanceOrder) -> RemittanceView:
@@ -157,6 +164,7 @@ class RemittanceView:
         return cls(
             excess=excess,
             excess_refund="needs_operator" if order.excess_note else state,
+            excess_kept=order.kept() if order.excess_kept else None,
             public_id=order.public_id,
             state=order.state,
             recipient_phone=mask_msisdn(order.recipient_phone),

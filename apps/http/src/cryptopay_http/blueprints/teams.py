@@ -17,13 +17,12 @@ from typing import ParamSpec, TypeVar
 
 import attrs
 from cryptopay.core.identity import Role
-from cryptopay.core.identity.model import Forbidden, StepUpRequired, TeamRole
+from cryptopay.core.identity.model import Forbidden, TeamRole
 from cryptopay.core.identity.teams import Invitation, Member
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 
 from cryptopay_http.auth import (
-    audit_security,
-    check_step_up,
+    check_step_up_audited,
     current_principal,
     documents_step_up_when,
     require,
@@ -133,14 +132,8 @@ def _actor() -> str:
 def _step_up_to_grant(role: TeamRole) -> None:
     """A fresh step-up before giving ``role`` when the role needs one (``TeamRole.granted_with_step_up``); a
     missing or stale one is refused (403 ``step_up_required``) and audited ``access.refused``."""
-    if not role.granted_with_step_up:
-        return
-    try:
-        check_step_up()
-    except StepUpRequired:
-        route = request.url_rule.rule if request.url_rule else request.path
-        audit_security("access.refused", f"route:{route}", method=request.method, reason="step_up_required")
-        raise
+    if role.granted_with_step_up:
+        check_step_up_audited()
 
 
 def _documents_step_up(view: Callable[P, R]) -> Callable[P, R]:

@@ -7,7 +7,8 @@ Account names: ``assets:custody:<network>:<ASSET>``, ``liabilities:merchant:<id>
 ``revenue:merchant_fee:<ASSET>``, ``revenue:fx_spread:KES``, ``liabilities:payouts_in_flight:KES``,
 ``assets:mpesa_float:KES``, and the trading accounts ``equity:trading:<ASSET>``.
 Personal wallets: ``liabilities:wallet:<user>:<ASSET>`` (never negative), ``liabilities:wallet_claims:<ASSET>``
-(transfers waiting for a recipient to sign up) and ``revenue:p2p_fee:<ASSET>``. The treasury's own:
+(transfers waiting for a recipient to sign up) and ``revenue:p2p_fee:<ASSET>``. Remittances' kept excess (dust
+below the refund floor, refunds' network fees): ``revenue:remittance_dust:<ASSET>``. The treasury's own:
 ``assets:bank:KES`` (the company's bank account, funded outside the books), ``revenue:fx_spread:<ASSET>`` (a
 stablecoin conversion's spread, in the wallet's stablecoin), ``assets:gas:<network>:<COIN>`` (the
 hot wallet's coin that pays network fees), ``expenses:network_fees:<network>:<COIN>``,
@@ -51,6 +52,7 @@ __all__ = [
     "fx_spread",
     "gas",
     "hold_withdrawal",
+    "keep_remittance_excess",
     "merchant_liability",
     "network_fees",
     "open_platform_accounts",
@@ -59,6 +61,7 @@ __all__ = [
     "p2p_fee",
     "p2p_send_key",
     "release_deposit",
+    "remittance_dust",
     "reverse_deposit",
     "sale_key",
     "sell_for_kes",
@@ -611,6 +614,35 @@ def credit_remittance(
     metadata = {"kind": "remittance", "order_id": order_id, "user": user_id}
     request = EntryRequest(
         f"remittance:{order_id}:credit", postings, f"remittance {order_id} to a wallet", metadata=metadata
+    )
+    return ledger.post(request, session=session)
+
+
+def remittance_dust(asset: Asset) -> str:
+    """What remittance orders received beyond themselves and kept: dust below the refund floor, and the network fee
+    an excess refund deducts."""
+    return f"revenue:remittance_dust:{asset.code}"
+
+
+def keep_remittance_excess(
+    ledger: Ledger,
+    *,
+    order_id: str,
+    rail_key: str,
+    amount: Money,
+    key: str,
+    session: LedgerSession | None = None,
+) -> Entry:
+    """An order's excess kept instead of refunded: Dr desk:<ASSET> / Cr revenue:remittance_dust:<ASSET>. Keyed
+    ``remittance:<id>:kept:<key>`` (one entry per decision)."""
+    ledger.open_account(Account(remittance_dust(amount.asset), AccountKind.REVENUE, amount.asset), session=session)
+    postings = [
+        Posting.debit(merchant_liability(REMITTANCE_DESK, amount.asset), amount),
+        Posting.credit(remittance_dust(amount.asset), amount),
+    ]
+    metadata = {"kind": "remittance_kept", "order_id": order_id, "rail": rail_key}
+    request = EntryRequest(
+        f"remittance:{order_id}:kept:{key}", postings, f"remittance {order_id} excess kept", metadata=metadata
     )
     return ledger.post(request, session=session)
 

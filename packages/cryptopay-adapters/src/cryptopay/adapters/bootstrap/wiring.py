@@ -616,7 +616,8 @@ class Parts:
         """Remittances from abroad: orders are invoices of the remittance desk on the deployment's USDT rails, paid
         out by ``payouts`` (B2C) or into a wallet; failed payouts retried ``CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS``
         times in all, then refunded by ``refunds``; a number told at most ``CRYPTOPAY_REMITTANCE_SMS_PER_DAY`` a
-        day."""
+        day; what arrives beyond an order is refunded less the network's fee (the hot-wallet senders estimate it), or
+        kept as dust below ``RemittanceRules.excess_floor``."""
         usdt = tuple(rail for rail in self.rails.values() if rail.asset == USDT and rail.network.name in self.derivers)
         return Remittances(
             uow=self.storage.unit_of_work,
@@ -634,6 +635,7 @@ class Parts:
             policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
             rules=RemittanceRules(sms_per_day=self.settings.remittance_sms_per_day),
             travel_rule=self.travel_rule,
+            estimators=lambda: self.senders,  # an excess refund deducts the network's fee, as withdrawals charge it
         )
 
     @functools.cached_property

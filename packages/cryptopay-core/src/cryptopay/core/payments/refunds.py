@@ -70,6 +70,7 @@ __all__ = [
     "RefundRequest",
     "Refunds",
     "check_address_shape",
+    "refundable_on",
     "refuse_burn_address",
     "valid_address",
     "withdrawals_in_flight",
@@ -130,7 +131,7 @@ class Refunds:
     def refundable(self, invoice_id: str, rail: str) -> Money:
         """The most a refund on ``rail`` (a rail key such as ``usdt-tron``) may still take: what the invoice
         received there, confirmed, less every refund on it that has not failed."""
-        return transaction(self._uow, lambda uow: _refundable(uow, load_invoice(uow, invoice_id), rail))
+        return transaction(self._uow, lambda uow: refundable_on(uow, load_invoice(uow, invoice_id), rail))
 
     def owed(self, invoice_id: str, rail: str) -> Money:
         """What the customer is owed beyond the price on ``rail`` (the default amount of a refund)."""
@@ -301,7 +302,7 @@ class Refunds:
         if option.rail.network.name not in self._senders:
             raise Refused(f"refunds on {option.rail.network.name} are not configured (no hot wallet)")
         target = self._check_address(option, address)
-        most = _refundable(uow, invoice, option.rail.key)
+        most = refundable_on(uow, invoice, option.rail.key)
         amount = wanted.amount or _owed(uow, invoice, option.rail.key)
         if wanted.amount is None and not amount.is_positive():
             raise InvalidInput(
@@ -429,8 +430,9 @@ class Refunds:
         self._ledger.post(request, session=uow.ledger)
 
 
-def _refundable(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
-    """Confirmed receipts on the rail less every refund on it that has not failed (pending ones included)."""
+def refundable_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
+    """Confirmed receipts on the rail less every refund on it that has not failed (pending ones included), in the
+    caller's unit of work (``Refunds.refundable`` in its own)."""
     option = _closed_option(invoice, rail_key)
     mine = [p for p in invoice.payments if p.rail_key == rail_key and is_confirmed(p, option)]
     received = sum((p.amount for p in mine), Money.zero(option.due.asset))

@@ -2,8 +2,9 @@
 
 Every USDT a remittance order's address receives is credited to ``liabilities:merchant:remittances:USDT``; an order
 takes its price out when it is converted (``flows.convert_remittance``; reversed when it is refunded instead) and the
-refund machinery holds the rest on its way back. So per order, what it still holds is: received (credits not
-reversed) less what it took (its price, once converted and not reversed) less its refunds that have not failed. An
+refund machinery holds the rest on its way back (less the network's fee; an excess below the refund floor is kept
+whole: ``revenue:remittance_dust:USDT``). So per order, what it still holds is: received (credits not reversed) less
+what it took (its price, once converted and not reversed) less its refunds that have not failed, less what it kept. An
 order awaiting payment, being refunded or held for an operator may hold anything; any other (paying out, paid out,
 expired, refunded) holds nothing once its excess refund was asked (``Remittances.refund_excess``, every worker run),
 so one still holding USDT an hour after its last payment is a difference: an excess nobody sent back. And the
@@ -57,7 +58,8 @@ def remittances_owed(records: Records) -> list[Difference]:
     total = zero
     for order in books.orders:
         took = order.usdt if order.conversion_entry_id and order.id not in books.unconverted else zero
-        holds = received.get(order.invoice_id, zero) - took - refunded.get(order.invoice_id, zero)
+        kept = order.kept()  # dust below the refund floor and refunds' network fees: the platform's, not owed
+        holds = received.get(order.invoice_id, zero) - took - refunded.get(order.invoice_id, zero) - kept
         total += holds
         since = last.get(order.invoice_id)
         if not holds.is_zero() and order.state in _HOLD_NOTHING and since and records.at - since > EXCESS_GRACE:

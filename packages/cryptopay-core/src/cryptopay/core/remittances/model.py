@@ -150,11 +150,19 @@ class RemittanceOrder:
     notified_at: datetime | None = None  # when the recipient's SMS went
     excess_refund_ids: tuple[str, ...] = ()  # refunds of what arrived beyond the order (paid over, late, underpaid)
     excess_note: str | None = None  # why an excess could not be refunded automatically (an operator refunds it)
+    # What arrived beyond the order and was kept, per rail: dust below the refund floor, and the network fee each
+    # excess refund deducted (booked to ``revenue:remittance_dust:USDT``; not owed to the sender)
+    excess_kept: dict[str, Money] = attrs.Factory(dict)
     finished_at: datetime | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.usdt.asset != USDT or self.kes.asset != KES or self.charge.asset != KES:
             raise InvalidInput("an order is paid in USDT and paid out in KES")
+
+    def kept(self, rail_key: str | None = None) -> Money:
+        """What the order kept of its excess on ``rail_key`` (every rail: None)."""
+        kept = [amount for rail, amount in self.excess_kept.items() if rail_key in (None, rail)]
+        return sum(kept, Money.zero(USDT))
 
     @property
     def is_active(self) -> bool:

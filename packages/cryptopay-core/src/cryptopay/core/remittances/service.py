@@ -88,13 +88,21 @@ from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
 from cryptopay.core.payments.model import Refund, RefundState, StoreSettings
-from cryptopay.core.payments.refunds import AddressValidator, Refunds, refuse_burn_address, valid_address
+from cryptopay.core.payments.refunds import (
+    AddressValidator,
+    Refunds,
+    refundable_on,
+    refuse_burn_address,
+    valid_address,
+)
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
+from cryptopay.core.ports.chains import WithdrawalRequest
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
 from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.withdrawals import NetworkFeeEstimator
 from cryptopay.core.rails import Rail
 from cryptopay.core.remittances import travel
 from cryptopay.core.remittances.model import (
@@ -113,6 +121,7 @@ from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import person_name_problem, quoted_name, text_problem
 from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
+from cryptopay.core.wallets.withdrawals import network_fee
 
 __all__ = ["OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
 
@@ -151,10 +160,14 @@ class RemittanceRules:
 
     minimum: Money = attrs.field(factory=lambda: Money.of(100, KES))
     sms_per_day: int = 3
+    # The least excess refunded (at least the network's fee too): below it, dust is kept (``refund_excess``)
+    excess_floor: Money = attrs.field(factory=lambda: Money.of(1, USDT))
 
     def __attrs_post_init__(self) -> None:
         if self.minimum.asset != KES or not self.minimum.is_positive() or self.sms_per_day < 1:
             raise InvalidInput("a remittance minimum is a positive KES amount and at least one SMS a day is sent")
+        if self.excess_floor.asset != USDT or self.excess_floor.is_negative():
+            raise InvalidInput("a remittance's excess refund floor is a USDT amount, zero or more")
 
 
 @attrs.frozen(kw_only=True)
@@ -190,6 +203,8 @@ class Remittances:
     limits: PayoutLimits = MPESA_B2C_PAYOUTS  # M-Pesa's size of one B2C payment and a recipient's daily limit (data)
     window: timedelta = timedelta(minutes=30)  # how long an order waits for its USDT
     rules: RemittanceRules = attrs.Factory(RemittanceRules)  # the minimum received, the SMS a number gets a day
+    # The hot wallets' fee estimates: an excess refund deducts the network's fee (valued as withdrawals value it)
+    estimators: Callable[[], Mapping[str, NetworkFeeEstimator]] = lambda: {}
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -554,18 +569,23 @@ class Remittances:
     # --- what arrived beyond the order -----------------------------------------------------------------------
 
     def refund_excess(self) -> list[RemittanceOrder]:
-        """Send back, to the order's refund address, whatever an order's address received beyond what the order took:
-        of a paid order (paying or paid out) everything received beyond its price (a second payment, an overpayment,
-        a late one), of an order that expired (underpaid) or was refunded already everything received (less refunds
-        that have not failed, per rail; the price taken from the rail paid first). Read from the invoices the
-        watchers still scan (a late payment can only arrive on one) whose exception says something unusual arrived
-        (paid over, late, partial) -- only those are read (``watched_with_exception``: the desk's watched invoices
-        by their exception, an index on SQL), never every watched invoice -- each refund through ``Refunds`` (held
-        from the desk's balance, sent by the hot wallet) and audited ``remittance.excess_refund``. One that cannot
-        be asked (no hot wallet on that network) is kept on the order (``excess_note``), audited
-        ``remittance.excess_held`` for an operator, and is a reconciliation difference (``remittances-owed``) until
-        it is refunded. Orders still awaiting payment, being refunded whole or held are left to their own path.
-        Returns the orders with a new refund or note."""
+        """Send back, to the order's refund address, whatever an order's address received beyond what the order
+        took: of a paid order (paying or paid out) everything received beyond its price (a second payment, an
+        overpayment, a late one), of an order that expired (underpaid) or was refunded already everything received
+        (less refunds that have not failed, per rail; the price taken from the rail paid first). Read from the
+        invoices the watchers still scan (a late payment can only arrive on one) whose exception says something
+        unusual arrived (paid over, late, partial) -- only those are read (``watched_with_exception``: the desk's
+        watched invoices by their exception, an index on SQL), never every watched invoice -- each refund through
+        ``Refunds`` (held from the desk's balance, sent by the hot wallet) and audited ``remittance.excess_refund``. What is owed on a rail is summed over every
+        payment not yet decided on; it goes back less the network's fee (the hot wallet's estimate x 1.25 in USDT,
+        ``network_fee``, as withdrawals charge it), and only when it is worth more than
+        ``RemittanceRules.excess_floor`` and that fee: a smaller one is kept (``revenue:remittance_dust:USDT``,
+        ``RemittanceOrder.excess_kept``, audited ``remittance.excess_kept``), so dust sent to a paid order's address
+        never costs an on-chain refund; the fee deducted is kept the same way. One that cannot be asked (no hot wallet
+        on that network) is kept on the order (``excess_note``), audited ``remittance.excess_held`` for an operator,
+        and is a reconciliation difference (``remittances-owed``) until it is refunded. Orders still awaiting
+        payment, being refunded whole or held are left to their own path. Returns the orders with a new refund or
+        note."""
         now = self.clock.now()
         owed = in_transaction(
             self.uow,
@@ -597,30 +617,75 @@ class Remittances:
         price = order.usdt if took else Money.zero(USDT)
         changed = None
         for rail in rails:
-            left = self.refunds.refundable(invoice_id, rail)  # received on the rail, less refunds not failed
+            # received on the rail, less refunds not failed and what the order kept (dust, refunds' network fees):
+            # every excess payment not yet decided on, summed
+            left = self.refunds.refundable(invoice_id, rail) - order.kept(rail)
             taken = min(left, price)
             price, amount = price - taken, left - taken
             if not amount.is_positive():
                 continue
+            fee = self._refund_fee(order, invoice.option(rail).rail, amount)
+            if amount <= max(self.rules.excess_floor, fee):
+                keep = partial(self._excess_kept, order_id=order_id, rail=rail, amount=amount, fee=fee)
+                changed = in_transaction(self.uow, keep)
+                continue
             try:
                 refund = self.refunds.refund(
-                    invoice_id, address=order.refund_address, requested_by=_ACTOR, rail=rail, amount=amount
+                    invoice_id, address=order.refund_address, requested_by=_ACTOR, rail=rail, amount=amount - fee
                 )
             except CryptopayError as error:
                 if self.refunds.refundable(invoice_id, rail) > taken:  # else another worker refunded it meanwhile
                     changed = in_transaction(self.uow, partial(self._excess_held, order_id=order_id, error=error))
                 continue
-            changed = in_transaction(self.uow, partial(self._excess_asked, order_id=order_id, refund=refund))
+            asked = partial(self._excess_asked, order_id=order_id, refund=refund, fee=fee)
+            changed = in_transaction(self.uow, asked)
         return changed
 
-    def _excess_asked(self, uow: RemittanceUnitOfWork, order_id: str, refund: Refund) -> RemittanceOrder:
+    def _refund_fee(self, order: RemittanceOrder, rail: Rail, amount: Money) -> Money:
+        """What sending ``amount`` back on ``rail`` costs the platform: the network's fee estimate x 1.25 valued in
+        USDT (``network_fee``, as withdrawals charge it); zero where the network cannot say (the floor stands)."""
+        request = WithdrawalRequest(
+            f"{order.id}:excess", rail.network.name, order.refund_address, amount, rail.token.contract
+        )
+        found = network_fee(self.estimators().get(rail.network.name), request, self.quoter)
+        return found.value if found is not None and found.value.asset == amount.asset else Money.zero(amount.asset)
+
+    def _excess_asked(self, uow: RemittanceUnitOfWork, order_id: str, refund: Refund, fee: Money) -> RemittanceOrder:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         order.excess_refund_ids, order.excess_note = (*order.excess_refund_ids, refund.id), None
-        uow.remittances.update(order)
         details = {"refund": refund.id, "amount": str(refund.amount), "rail": refund.rail_key}
+        if fee.is_positive():  # the network's fee, deducted from what goes back: the platform pays it
+            self._keep(uow, order, refund.rail_key, fee, key=refund.id)
+            details["network_fee"] = str(fee)
+        uow.remittances.update(order)
         details["state"] = order.state.value
         uow.audit.append(_event(_ACTOR, "remittance.excess_refund", order.id, now, details))
         return order
+
+    def _excess_kept(
+        self, uow: RemittanceUnitOfWork, order_id: str, rail: str, amount: Money, fee: Money
+    ) -> RemittanceOrder:
+        """An excess too small to refund (at most the floor, or the network's fee) kept as the platform's dust
+        revenue, audited ``remittance.excess_kept``; what the order keeps is no longer owed to the sender."""
+        order, now = _order(uow, order_id, lock=True), self.clock.now()
+        invoice = uow.invoices.get(order.invoice_id)
+        if invoice is None or amount > refundable_on(uow, invoice, rail) - order.kept(rail):
+            return order  # another worker refunded or kept it meanwhile
+        self._keep(uow, order, rail, amount, key=f"{rail}:{order.kept(rail).amount}")  # kept only grows: unique
+        order.excess_note = None
+        uow.remittances.update(order)
+        floor = max(self.rules.excess_floor, fee)
+        details = {"amount": str(amount), "rail": rail, "floor": str(floor), "network_fee": str(fee)}
+        details["state"] = order.state.value
+        uow.audit.append(_event(_ACTOR, "remittance.excess_kept", order.id, now, details))
+        return order
+
+    def _keep(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, rail: str, amount: Money, key: str) -> None:
+        """Book ``amount`` of the order's excess on ``rail`` as kept (the desk's USDT to dust revenue)."""
+        flows.keep_remittance_excess(
+            self.ledger, order_id=order.id, rail_key=rail, amount=amount, key=key, session=uow.ledger
+        )
+        order.excess_kept = {**order.excess_kept, rail: order.kept(rail) + amount}
 
     def _excess_held(self, uow: RemittanceUnitOfWork, order_id: str, error: CryptopayError) -> RemittanceOrder:
         order = _order(uow, order_id, lock=True)
@@ -1011,6 +1076,7 @@ class Remittances:
         until = order.next_attempt_at
         assert until is not None
         outcome = self._send_capped(order, waiting_text(order.id, order.kes, order.sender, until))
+        assert outcome is not None  # only an order's notice can find it told already
         details = {"to": mask_msisdn(order.recipient_phone), "until": until.isoformat(), "outcome": outcome}
         in_transaction(
             self.uow,
@@ -1020,19 +1086,38 @@ class Remittances:
         )
         return order
 
-    def _send_capped(self, order: RemittanceOrder, text: str) -> str:
+    def _send_capped(self, order: RemittanceOrder, text: str, *, notice: bool = False) -> str | None:
         """Send an SMS about ``order`` unless its number had ``rules.sms_per_day`` remittance SMS today (then the
-        skipped SMS is audited ``remittance.sms_capped``); the outcome for the audit record. Two workers telling one
-        number at the same moment may both pass the count: the cap bounds a flood, not one message."""
-        now = self.clock.now()
-        texted = in_transaction(self.uow, lambda uow: _texted_today(uow, order, now, self.rules.sms_per_day))
-        if texted < self.rules.sms_per_day:
+        skipped SMS is audited ``remittance.sms_capped``); the outcome for the audit record.
+
+        The count and the reservation are one unit of work holding the number's lock
+        (``uow.payouts.lock_destination``, after the order's row lock: the lock order every remittance step keeps):
+        for the order's ``notice`` it marks the order told (``notified_at``), which the next worker's count includes
+        as soon as this commits, so two workers telling one number at once cannot both send its last SMS of the day,
+        and two workers on one order cannot both tell it (None: another worker told it already). The SMS is sent
+        after that commits: a worker that dies in between loses a courtesy, never sends one twice."""
+        now, cap = self.clock.now(), self.rules.sms_per_day
+
+        def reserve(uow: RemittanceUnitOfWork) -> int | None:
+            found = _order(uow, order.id, lock=True) if notice else None
+            if found is not None and found.notified_at is not None:
+                return None
+            uow.payouts.lock_destination(order.recipient_phone)
+            texted = _texted_today(uow, order, now, cap)
+            if found is not None:
+                found.notified_at = now
+                uow.remittances.update(found)
+            if texted >= cap:
+                details = {"to": mask_msisdn(order.recipient_phone), "texted_today": str(texted)}
+                uow.audit.append(_event(_ACTOR, "remittance.sms_capped", order.id, now, details))
+            return texted
+
+        texted = in_transaction(self.uow, reserve)
+        if texted is None:
+            return None
+        if texted < cap:
             return self._send_sms(order.recipient_phone, text)
-        details = {"to": mask_msisdn(order.recipient_phone), "texted_today": str(texted)}
-        in_transaction(
-            self.uow, lambda uow: uow.audit.append(_event(_ACTOR, "remittance.sms_capped", order.id, now, details))
-        )
-        return f"skipped: {self.rules.sms_per_day} remittance SMS a day to this number"
+        return f"skipped: {cap} remittance SMS a day to this number"
 
     def _send_sms(self, phone: str, text: str) -> str:
         """Send one courtesy SMS; the outcome for the audit record (a failure never stops the money)."""
@@ -1045,15 +1130,15 @@ class Remittances:
             return f"failed: {type(error).__name__}"
 
     def _notify(self, order: RemittanceOrder) -> RemittanceOrder:
-        """One SMS to the recipient (a failed SMS is audited; the money is theirs either way)."""
-        outcome = self._send_capped(order, notice_text(order))
+        """One SMS to the recipient, once (``_send_capped`` marks the order told before sending); its outcome is
+        audited (a failed SMS too: the money is theirs either way)."""
+        outcome = self._send_capped(order, notice_text(order), notice=True)
 
         def record(uow: RemittanceUnitOfWork) -> RemittanceOrder:
-            found, now = _order(uow, order.id, lock=True), self.clock.now()
-            found.notified_at = now
-            uow.remittances.update(found)
-            details = {"to": mask_msisdn(order.recipient_phone), "outcome": outcome}
-            uow.audit.append(_event(_ACTOR, "remittance.notified", order.id, now, details))
+            found = _order(uow, order.id)
+            if outcome is not None:
+                details = {"to": mask_msisdn(order.recipient_phone), "outcome": outcome}
+                uow.audit.append(_event(_ACTOR, "remittance.notified", order.id, self.clock.now(), details))
             return found
 
         return in_transaction(self.uow, record)

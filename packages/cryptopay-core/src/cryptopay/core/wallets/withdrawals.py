@@ -106,7 +106,7 @@ from cryptopay.core.wallets.withdrawal_model import (
     withdrawal_schedule,
 )
 
-__all__ = ["DEFAULT_COOL_OFF", "FeeChanged", "Resolution", "Withdrawals"]
+__all__ = ["DEFAULT_COOL_OFF", "FeeChanged", "NetworkFee", "Resolution", "Withdrawals", "network_fee"]
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class FeeChanged(Conflict):
 
 
 @attrs.frozen
-class _NetworkFee:
+class NetworkFee:
     """The network's fee estimate (in its coin), what it is worth in the asset with the margin (the fee's floor),
     and the most of the network's fee a fee covers (in the coin), once the fee is known."""
 
@@ -151,7 +151,7 @@ class _Plan:
     rail: Rail
     assessment: Assessment | None
     schedule_fee: Money
-    network_fee: _NetworkFee | None
+    network_fee: NetworkFee | None
 
     @property
     def network_fee_cap(self) -> Money | None:
@@ -168,6 +168,47 @@ class Resolution:
     outcome: str
     chain: str  # the chain's state as the sender reported it (``pending``, ``dropped``, ``not signed`` ...)
     message: str
+
+
+def network_fee(
+    estimator: NetworkFeeEstimator | None,
+    request: WithdrawalRequest,
+    quoter: Callable[[], Quoter],
+    *,
+    margin: Decimal = DEFAULT_NETWORK_FEE_MARGIN,
+) -> NetworkFee | None:
+    """What sending ``request`` costs the platform on its network, valued in the request's asset with ``margin``
+    (the withdrawal fee's floor, and what a remittance's excess refund deducts): the estimator's estimate in the
+    network's coin x (1 + margin), at the mids of fresh quotes in KES, rounded up. None where no estimator is
+    configured or while the chain or the prices cannot say (the send-time check still stands between the platform
+    and a loss).
+
+    >>> from cryptopay.core.testing.withdrawals import FakeFeeEstimator
+    >>> from cryptopay.core.money import USDT
+    >>> request = WithdrawalRequest("wdr_1", "tron", "T...", Money.of(10, USDT), None)
+    >>> fee = network_fee(FakeFeeEstimator(Money.of(2, USDT)), request, lambda: NotImplemented)
+    >>> str(fee.value) if fee else None
+    '2.500000 USDT'
+    """
+    if estimator is None:
+        return None
+    try:
+        estimate = estimator.estimate_fee(request)
+        coin_per_asset = _coin_per_asset(quoter, estimate.asset, request.amount.asset)
+    except Exception:  # the chain or the prices cannot say now (or a library raised)
+        log.info("no %s network fee estimate for a withdrawal", request.network, exc_info=True)
+        return None
+    with_margin = estimate.amount * (1 + margin)
+    value = Money.rounded(with_margin / coin_per_asset, request.amount.asset, Rounding.UP)
+    return NetworkFee(estimate, value, coin_per_asset)
+
+
+def _coin_per_asset(quoter: Callable[[], Quoter], coin: Asset, asset: Asset) -> Decimal:
+    """How much of the network's coin one unit of ``asset`` is worth, at the mids of fresh quotes in KES."""
+    if coin == asset:
+        return Decimal(1)
+    prices = quoter()
+    return prices.quote(Pair(asset, KES)).mid / prices.quote(Pair(coin, KES)).mid
 
 
 @attrs.define(kw_only=True)
@@ -274,29 +315,9 @@ class Withdrawals:
         except InvalidInput as error:
             raise InvalidInput(f"not a {network} address: {error.message}", field="address") from None
 
-    def _network_fee(self, request: WithdrawalRequest) -> _NetworkFee | None:
-        """The network's estimate valued in the asset, with the margin; None where no estimator is configured or
-        while the chain or the prices cannot say (the send-time check still stands between the platform and a
-        loss)."""
-        estimator = self.estimators().get(request.network)
-        if estimator is None:
-            return None
-        try:
-            estimate = estimator.estimate_fee(request)
-            coin_per_asset = self._coin_per_asset(estimate.asset, request.amount.asset)
-        except Exception:  # the chain or the prices cannot say now (or a library raised)
-            log.info("no %s network fee estimate for a withdrawal", request.network, exc_info=True)
-            return None
-        with_margin = estimate.amount * (1 + self.network_fee_margin)
-        value = Money.rounded(with_margin / coin_per_asset, request.amount.asset, Rounding.UP)
-        return _NetworkFee(estimate, value, coin_per_asset)
-
-    def _coin_per_asset(self, coin: Asset, asset: Asset) -> Decimal:
-        """How much of the network's coin one unit of ``asset`` is worth, at the mids of fresh quotes in KES."""
-        if coin == asset:
-            return Decimal(1)
-        quoter = self.quoter()
-        return quoter.quote(Pair(asset, KES)).mid / quoter.quote(Pair(coin, KES)).mid
+    def _network_fee(self, request: WithdrawalRequest) -> NetworkFee | None:
+        """The network's estimate valued in the asset, with the margin (``network_fee``)."""
+        return network_fee(self.estimators().get(request.network), request, self.quoter, margin=self.network_fee_margin)
 
     def _send_after(self, uow: WithdrawalUnitOfWork, user_id: str, plan: _Plan) -> tuple[datetime, bool]:
         """Now, for an address the user withdrew to before; else the end of its cool-off (which began with the
@@ -473,7 +494,7 @@ class Withdrawals:
             return None
         cap = withdrawal.network_fee_cap
         if cap is None or cap.asset != now.asset:
-            per_asset = self._coin_per_asset(now.asset, withdrawal.asset)
+            per_asset = _coin_per_asset(self.quoter, now.asset, withdrawal.asset)
             cap = Money.rounded(withdrawal.fee.amount * per_asset, now.asset, Rounding.DOWN)
         if now <= cap:
             return None
