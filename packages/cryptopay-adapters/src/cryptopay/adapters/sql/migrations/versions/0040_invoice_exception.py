@@ -2,7 +2,7 @@
 watched invoice.
 
 Revision ID: 0040
-Revises: 0041
+Revises: 0043
 Create Date: 2026-12-06
 
 ``Remittances.refund_excess`` (every worker run, every 15 seconds) read every watched invoice of every merchant
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0040"
-down_revision = "0041"
+down_revision = "0043"
 branch_labels = None
 depends_on = None
 
