@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptopay_cli.demo_e2e import ERC20_TRANSFER, Demo
+from cryptopay.sandbox.anvil import ERC20_TRANSFER
+from cryptopay_cli.demo_e2e import Demo
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"

@@ -263,10 +263,13 @@ def test_identity_repositories_join_the_unit_of_work(sql_engine):
 
 
 def test_security_fields_of_users_and_merchants_round_trip(repos):
-    """Session version, TOTP enrolment, recovery-code hashes and a destination cool-off are stored and read back."""
+    """Session version, TOTP enrolment, recovery-code hashes, the email's proof and a destination cool-off are
+    stored and read back."""
     users, merchants = repos["users"], repos["merchants"]
     users.add(user(1))
     stored = users.get("usr_1")
+    assert stored.email_verified_at is None
+    stored.email_verified_at = NOW
     stored.session_version, stored.totp_secret, stored.totp_confirmed_at = 3, "JBSWY3DPEHPK3PXP", NOW
     stored.totp_last_step, stored.recovery_code_hashes = 59_000_000, ("h1", "h2")
     users.update(stored)

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from cryptopay.adapters.notify import FileNotifier, SmtpNotifier, SmtpSettings
-from cryptopay.core.errors import Unavailable
+from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.testing.notifications import InMemoryNotifier
 
@@ -56,3 +56,18 @@ def test_smtp_failure_is_unavailable_and_names_no_secret():
         SmtpNotifier(settings).send(Notification("ann@example.co.ke", "s", "token=secret-link"))
     assert "smtp-secret" not in str(raised.value) and "secret-link" not in str(raised.value)
     assert "smtp-secret" not in repr(settings)
+
+
+def test_a_subject_quoting_a_name_with_a_line_separator_is_delivered_on_one_line(notifier):
+    """Review G8: a business name stored with U+2028 made ``SmtpNotifier`` raise a bare ValueError (a 500 for every
+    invitation naming it). Every notifier delivers the subject on one line, no header added."""
+    sender, delivered = notifier
+    sender.send(Notification("ann@example.co.ke", "Join Shop\u2028Bcc: x@evil.example\r\non cryptopay", "hello"))
+    assert delivered() == [("ann@example.co.ke", "Join Shop Bcc: x@evil.example  on cryptopay", "hello")]
+
+
+def test_a_header_python_refuses_is_invalid_input_not_a_crash():
+    """An address no mail header can carry is a refusal of the message (InvalidInput), before any connection."""
+    settings = SmtpSettings(host="127.0.0.1", port=1, sender="a@b.test", starttls=False)
+    with pytest.raises(InvalidInput):
+        SmtpNotifier(settings).send(Notification("ann@example.co.ke\nBcc: x@evil.example", "s", "b"))

@@ -580,6 +580,84 @@ def test_a_number_gets_at_most_three_remittance_sms_a_day_and_the_cap_is_audited
     assert len(stack.wallet.sms.sent_to("254712345678")) == 4 and stack.books_balanced()
 
 
+def test_two_workers_telling_one_number_at_once_never_both_send_its_last_sms_of_the_day(backend: Backend):
+    """The count and the reservation of a number's SMS are one unit of work under the number's lock: with one SMS a
+    day left, two workers telling two orders to the number at the same moment send one SMS and audit one
+    ``remittance.sms_capped``. Each worker is held, between its count and the commit of its reservation, and again
+    at the SMS gateway, until the other arrives there too (or 1 s passes): counted outside the lock, or reserved
+    after sending, both would count none sent and both text."""
+    import contextlib
+    import threading
+    from collections.abc import Iterator
+    from typing import Any
+
+    from cryptopay.core.ports.sms import SmsMessage
+    from cryptopay.core.remittances.service import RemittanceRules
+
+    from tests.support.sql_engines import race
+
+    phone = "254712345678"
+    stack = remittance_stack(backend)
+    orders = [stack.order(amount="100") for _ in range(2)]
+    for order in orders:
+        stack.pay(order)
+    stack.confirm()
+    stack.run(rounds=4)
+    with backend.uow() as uow:  # both paid out today, neither told yet
+        for order in orders:
+            stored = uow.remittances.get(order.id, lock=True)
+            assert stored.state is RemittanceState.PAID_OUT
+            stored.notified_at = None
+            uow.remittances.update(stored)
+    stack.remittances.rules = RemittanceRules(sms_per_day=1)
+    sms, both_counted, both_sending = stack.wallet.sms, threading.Barrier(2, timeout=1), threading.Barrier(2, timeout=1)
+    texted = len(sms.sent_to(phone))
+
+    def meet(barrier: threading.Barrier) -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other worker waits on the number's lock
+            barrier.wait()
+
+    class Gateway:
+        def send(self, message: SmsMessage) -> str:
+            meet(both_sending)
+            return sms.send(message)
+
+    class Orders:  # the order's update is the reservation, after the count
+        def __init__(self, orders: Any) -> None:
+            self._orders = orders
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._orders, name)
+
+        def update(self, order: RemittanceOrder) -> None:
+            meet(both_counted)
+            self._orders.update(order)
+
+    class Unit:
+        def __init__(self, uow: Any) -> None:
+            self._uow, self.remittances = uow, Orders(uow.remittances)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._uow, name)
+
+    @contextlib.contextmanager
+    def pausing() -> Iterator[Any]:
+        with real_uow() as uow:
+            yield Unit(uow)
+
+    gateway, real_uow = Gateway(), stack.remittances.uow
+    stack.remittances.sms, stack.remittances.uow = (lambda: gateway), pausing
+    race(2, lambda n: stack.remittances._advance(orders[n].id))
+    stack.remittances.uow = real_uow
+    assert len(sms.sent_to(phone)) == texted + 1
+    with backend.uow() as uow:
+        capped = [r for r in uow.audit.records() if r.action == "remittance.sms_capped"]
+        assert len(capped) == 1 and dict(capped[0].details)["texted_today"] == "1"
+        assert all(uow.remittances.get(o.id).notified_at is not None for o in orders)
+    stack.run()  # told once each: nothing more to send
+    assert len(sms.sent_to(phone)) == texted + 1
+
+
 def _desk_usdt(stack: RemittanceStack) -> Money:
     return stack.ledger.balance(merchant_liability(DESK, USDT)).posted
 

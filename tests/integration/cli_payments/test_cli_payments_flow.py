@@ -80,6 +80,13 @@ def test_cli_payouts_list_and_retry_a_failed_payout(stack):
     asked = cli("payouts", "retry", failed["id"], "--actor", "ops:alice")  # Transaction Status first
     assert asked.exit_code == 5 and "Transaction Status is asked first" in asked.stderr
     stack.deliver_callbacks()  # its answer: failed, as the result said
+    shown = cli_json("payouts", "show", failed["id"])  # what the runbooks send operators to
+    assert (shown["state"], shown["result_code"]) == ("failed", "2040") and shown["result_desc"]
+    (query,) = shown["queries"]
+    assert query["query_id"] and query["asked_at"] and query["outcome"] == "failed"
+    table = cli("payouts", "show", failed["id"])
+    assert table.exit_code == 0 and shown["result_desc"] in table.stdout and query["query_id"] in table.stdout
+    assert cli("payouts", "show", "po_nope").exit_code == 3
     retried = cli_json("payouts", "retry", failed["id"], "--actor", "ops:alice")
     assert retried["state"] == "planned" and retried["attempt"] == 2 and retried["retry_of"] == failed["id"]
     assert retried["amount"] == failed["amount"] and retried["id"] != failed["id"]

@@ -1,4 +1,5 @@
-"""Issue 18 #1/#4: text with NUL or a lone surrogate is the same 422 on SQLite and PostgreSQL, and stores nothing."""
+"""Issue 18 #1/#4: text with NUL or a lone surrogate is the same 422 on SQLite and PostgreSQL, and stores nothing;
+review G8: so is text with a line separator or an invisible character (a zero-width space, a tag character)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import PASSWORD, SETTLEMENT, AuthActions, database_env, fast_hasher, make_app
 
-BAD = ["a\x00b", "\ud800"]
+BAD = ["a\x00b", "\ud800", "a\u2028b", "a\u200bb", "a\U000e0041b"]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -69,3 +70,14 @@ def test_names_descriptions_urls_and_path_ids_with_invalid_text_are_422(sql_clie
     assert client.get(keys, headers=headers).json["data"] == []
     assert client.get(hooks, headers=headers).json["data"] == []
     assert client.get(f"/v1/merchants/{merchant_id}", headers=headers).json["business_name"] == "Duka Ltd"
+
+
+def test_an_invisible_character_in_a_business_name_is_a_422_naming_the_field(sql_client):
+    """The problem says which field and why (review G8: "Shop\u2028Bcc: ..." and "KPLC\u200b" were 201)."""
+    client, auth = sql_client
+    headers, merchant_id = auth.merchant()
+    for name, why in (("Shop\u2028Bcc: x@evil.example", "separators"), ("KP\u200bLC", "invisible characters")):
+        refused = client.patch(f"/v1/merchants/{merchant_id}", json={"business_name": name}, headers=headers)
+        _refused(refused)
+        assert [e["field"] for e in refused.json["errors"]] == ["business_name"], refused.json
+        assert why in refused.json["errors"][0]["detail"], refused.json

@@ -42,6 +42,39 @@ def _an_sms_through_the_manifest_env_reaches_the_simulator(manifest: dict, data_
     assert [(m["message_id"], m["text"]) for m in outbox["messages"]] == [(message_id, "sandbox hello")]
 
 
+PAID = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"  # any address: the README's first dev invoice's
+
+
+def _sandbox_pay_sends_a_signed_transfer_from_a_payer(manifest: dict, env: dict[str, str]) -> None:
+    """`cryptopay sandbox pay` (the README's way to pay an invoice): the amount in the token's units from the payer
+    named; a bad address, amount, payer or token is exit 2 and sends nothing."""
+    evm = manifest["evm"]
+    w3 = Web3(Web3.HTTPProvider(evm["rpc_url"]))
+    usdt = w3.eth.contract(address=evm["usdt"]["address"], abi=ERC20_BALANCE)
+    usdc = w3.eth.contract(address=evm["usdc"]["address"], abi=ERC20_BALANCE)
+    payer = evm["funded_accounts"][1]
+    paid = cryptopay("sandbox", "pay", PAID, "12.5", "--payer", "2", "--json", env=env)
+    assert paid.returncode == 0, paid.stderr
+    sent = json.loads(paid.stdout)
+    assert (sent["from"], sent["to"], sent["amount"], sent["asset"]) == (payer["address"], PAID, "12.500000", "USDT")
+    assert w3.eth.get_transaction_receipt(sent["tx_hash"])["blockNumber"] == sent["block"]
+    assert usdt.functions.balanceOf(PAID).call() == 12_500_000
+    assert usdt.functions.balanceOf(payer["address"]).call() == 1_000_000 * 10**6 - 12_500_000
+    assert cryptopay("sandbox", "pay", PAID, "0.25", "--asset", "usdc", env=env).returncode == 0
+    assert usdc.functions.balanceOf(PAID).call() == 250_000
+    for bad in (
+        [PAID.replace("Ef", "ef", 1), "1"],  # the EIP-55 checksum broken (one letter's case)
+        [PAID, "1.0000001"],  # finer than the token's 6 decimals
+        [PAID, "0"],
+        [PAID, "1", "--payer", "9"],
+        [PAID, "1", "--asset", "BTC"],
+    ):
+        refused = cryptopay("sandbox", "pay", *bad, env=env)
+        assert refused.returncode == 2, (bad, refused.stdout, refused.stderr)
+    assert usdt.functions.balanceOf(PAID).call() == 12_500_000
+    assert usdc.functions.balanceOf(PAID).call() == 250_000
+
+
 def test_sandbox_up_status_down(tmp_path) -> None:
     """Up starts anvil with funded payers and every simulator (its env reaches the SMS one), a second up reuses it,
     down stops it all."""
@@ -62,11 +95,14 @@ def test_sandbox_up_status_down(tmp_path) -> None:
         _an_sms_through_the_manifest_env_reaches_the_simulator(manifest, str(tmp_path / "client"))
         again = cryptopay("sandbox", "up", "--json", env=env)
         assert json.loads(again.stdout)["pid"] == manifest["pid"]
-        assert cryptopay("sandbox", "status", env=env).returncode == 0
+        status = cryptopay("sandbox", "status", env=env)
+        assert status.returncode == 0 and "cryptopay sandbox pay ADDRESS AMOUNT" in status.stdout  # says how to pay
+        _sandbox_pay_sends_a_signed_transfer_from_a_payer(manifest, env)
         assert sandbox_running(tmp_path)  # so `make demo` reuses it and leaves it running for `serve --dev`
     finally:
         stopped = cryptopay("sandbox", "down", env=env)
     assert stopped.returncode == 0, stopped.stderr
     assert not (tmp_path / "sandbox.json").exists()
     assert cryptopay("sandbox", "status", env=env).returncode == 1
+    assert cryptopay("sandbox", "pay", PAID, "1", env=env).returncode == 1  # no sandbox: nothing to pay from
     assert not sandbox_running(tmp_path)

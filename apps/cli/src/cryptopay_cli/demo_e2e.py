@@ -39,15 +39,6 @@ from cryptopay.adapters._processes import die_with_parent
 DEMO_MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 MERCHANT_PHONE = "254708374149"  # Safaricom's public sandbox test MSISDN
 TRON_PAYER = "TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE"  # any customer's address: the simulator funds it on the fly
-ERC20_TRANSFER = [
-    {
-        "name": "transfer",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "to", "type": "address"}, {"name": "value", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    }
-]
 
 
 def _free_port() -> int:
@@ -333,23 +324,15 @@ class Demo:
     def pay_usdt(self, address: str, amount: str, *, payer: int = 0) -> tuple[str, str, int]:
         """Send ``amount`` test USDT on anvil from the sandbox's funded account ``payer`` to ``address``; returns
         (the payer's address, the transaction hash, its block) once mined."""
-        from web3 import Web3
+        from cryptopay.sandbox.anvil import send_token
 
-        account = self.manifest["evm"]["funded_accounts"][payer]
-        w3 = Web3(Web3.HTTPProvider(self.manifest["evm"]["rpc_url"]))
-        token = w3.eth.contract(address=self.manifest["evm"]["usdt"]["address"], abi=ERC20_TRANSFER)
+        evm = self.manifest["evm"]
+        account = evm["funded_accounts"][payer]
         units = int(Decimal(amount).scaleb(6))
-        tx = token.functions.transfer(Web3.to_checksum_address(address), units).build_transaction(
-            {
-                "from": account["address"],
-                "nonce": w3.eth.get_transaction_count(account["address"]),
-                "chainId": w3.eth.chain_id,
-            }
+        tx_hash, block = send_token(
+            evm["rpc_url"], evm["usdt"]["address"], address, units, private_key=account["private_key"]
         )
-        signed = w3.eth.account.sign_transaction(tx, account["private_key"])
-        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
-        return str(account["address"]), tx_hash.hex(), int(receipt["blockNumber"])
+        return str(account["address"]), tx_hash, block
 
     def _mpesa_transactions(self) -> list[dict[str, Any]]:
         """The Daraja simulator's own record of every transaction it made, oldest first."""

@@ -41,7 +41,11 @@ class Group:
 
 
 GROUPS = (
-    Group("demo", "demo", "Demos of cryptopay's main job: end to end (default) or the core tour."),
+    Group(
+        "demo",
+        "demo",
+        "Demos on the sandbox: end to end (default), BTC and Tron, a personal wallet; the core tour without servers.",
+    ),
     Group("db", "db", "Database migrations: upgrade, current, downgrade."),
     Group("ledger", "ledger", "Ledger reports: balances and the trial balance."),
     Group("audit", "audit", "The append-only, hash-chained audit log."),
@@ -49,7 +53,12 @@ GROUPS = (
     Group("keys", "keys", "Hot-wallet keys: create, rotate the vault's key-encryption key, show public parts."),
     Group("mpesa", "mpesa", "M-Pesa: inspect Daraja payloads in their normalised form."),
     Group("fx", "fx", "FX: lock quotes from the median of fresh rate sources; inspect the sources."),
-    Group("sandbox", "sandbox", "Run local simulators (Daraja, ...) that speak the real wire formats."),
+    Group(
+        "sandbox",
+        "sandbox",
+        "The sandbox (never production): anvil and every simulator in the background (up, status, pay, down), or one"
+        " simulator in the foreground.",
+    ),
     Group(
         "merchants",
         "merchants",
@@ -65,7 +74,9 @@ GROUPS = (
     Group("links", "links", "Payment links: create, list, show, deactivate."),
     Group("settlements", "settlements", "Settlements: run the ones due (or dry-run them); list them."),
     Group(
-        "payouts", "payouts", "Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations."
+        "payouts",
+        "payouts",
+        "Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations.",
     ),
     Group("reports", "reports", "Merchant reports: sales, fees and taxes, settlements per day or month."),
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
@@ -87,7 +98,11 @@ GROUPS = (
         "Wallet withdrawals: list them, the pending ones, show one, resolve one the network dropped.",
     ),
     Group("privacy", "privacy", "Data protection: a data subject's export, sealing personal data."),
-    Group("compliance", "compliance", "Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more)."),
+    Group(
+        "compliance",
+        "compliance",
+        "Compliance: the KYC/KYB review queue, freezes, AML alerts and cases, sanctions lists and screening, reports.",
+    ),
 )
 
 

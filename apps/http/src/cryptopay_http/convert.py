@@ -85,11 +85,16 @@ MAX_INTEGER_DIGITS = 18
 MAX_FRACTION_DIGITS = 18
 AMOUNT_PATTERN = rf"^(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}})(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
-# The text rule (``cryptopay.core.text``) as a JSON Schema pattern, for the OpenAPI document. Lone surrogates are
-# refused too, but stay out of the pattern: no valid UTF-8 carries them and regex dialects cannot all name them.
-# Invisible format characters (zero-width spaces and joiners, marks, BOM) may sit inside trimmed text but not at its
-# ends, so a name or description made of them alone is blank.
-TEXT_CHARACTER = r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+# The text rule (``cryptopay.core.text``) as a JSON Schema pattern, for the OpenAPI document: controls, line and
+# paragraph separators, bidirectional controls and the invisible characters of the Basic Multilingual Plane. Lone
+# surrogates and the invisible characters beyond it (tags, supplementary private use) are refused too, but stay out
+# of the pattern: no valid UTF-8 carries the former and regex dialects cannot all name the latter. The zero-width
+# joiner is left to the rule (allowed inside an emoji sequence only), so a trimmed text may not end with it.
+TEXT_CHARACTER = (
+    r"[^\x00-\x1f\x7f-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5"
+    r"\u180e\u200b\u200c\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u3164\ue000-\uf8ff\ufeff\uffa0"
+    r"\ufff9-\ufffb]"
+)
 VISIBLE_CHARACTER = r"[^\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
 TEXT_PATTERN = rf"^{TEXT_CHARACTER}*$"
 TRIMMED_PATTERN = rf"^{VISIBLE_CHARACTER}({TEXT_CHARACTER}*{VISIBLE_CHARACTER})?$"
@@ -353,10 +358,11 @@ def _bounds(low: int | None, high: int | None) -> str:
 
 
 def _matches(raw: object, declared: Any) -> None:
-    """The JSON text of a field (before parsing: ``"050"`` is not ``"50"``) matches its declared pattern."""
+    """The JSON text of a field (before parsing: ``"050"`` is not ``"50"``) matches its declared pattern; text the
+    text rule refuses says why (an invisible character), not only that it is not in the expected form."""
     pattern = declared.get("pattern")
     if pattern is not None and isinstance(raw, str) and not re.search(pattern, raw):
-        raise InvalidInput(pattern_problem(declared.get("hint"), declared.get("description")))
+        raise InvalidInput(text_problem(raw) or pattern_problem(declared.get("hint"), declared.get("description")))
 
 
 def pattern_problem(hint: str | None, description: str | None) -> str:

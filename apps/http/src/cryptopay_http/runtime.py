@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services
+from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity import (
     AccessTokenSigner,
     Accounts,
@@ -16,6 +17,8 @@ from cryptopay.core.identity import (
     TwoFactor,
     UserAdmin,
 )
+from cryptopay.core.identity.reclaim import Reclaim
+from cryptopay.core.webhooks import UowFactory
 from flask import current_app
 
 __all__ = ["Runtime", "runtime"]
@@ -75,9 +78,27 @@ class Runtime:
             services.notifier,
             link=f"{settings.public_url}/reset-password#token=",
             ttl=timedelta(seconds=settings.reset_ttl_seconds),
+            reclaim=Reclaim(
+                merchants=services.merchants,
+                api_keys=services.api_keys,
+                teams=services.team_store,
+                webhooks=_webhook_storage(services),
+                notifier=services.notifier,
+                audit=audit,
+                clock=clock,
+                cool_off=timedelta(seconds=settings.destination_cool_off_seconds),
+            ),
         )
         user_admin = UserAdmin(services.users, services.password_hasher, audit, clock, services.ids, sessions)
         return cls(settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin)
+
+
+def _webhook_storage(services: Services) -> UowFactory | None:
+    """The webhook storage, or None where the deployment keeps no webhook endpoints (some tests' services)."""
+    try:
+        return services.webhooks_uow
+    except Unavailable:
+        return None
 
 
 def runtime() -> Runtime:

@@ -90,7 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The console entry point."""
     parser = argparse.ArgumentParser(prog="cryptopay-worker", description="Run cryptopay background jobs (RQ).")
     default_redis = os.environ.get("CRYPTOPAY_REDIS_URL") or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    parser.add_argument("--redis-url", default=default_redis)
+    parser.add_argument(
+        "--redis-url",
+        default=default_redis,
+        help="the Redis of the queues (default: $CRYPTOPAY_REDIS_URL, else $REDIS_URL, else redis://127.0.0.1:6379/0)",
+    )
     parser.add_argument("--queue", action="append", dest="queues", help="a queue to work (repeatable)")
     parser.add_argument("--no-scheduler", action="store_true", help="do not run the schedulers in this worker")
     parser.add_argument("--burst", action="store_true", help="quit when the queues are empty")

@@ -43,7 +43,9 @@ def catalogue(as_json: bool = _JSON) -> None:
 
 
 @app.command("pending")
-def pending(limit: int = typer.Option(100, "--limit", min=1, max=10_000), as_json: bool = _JSON) -> None:
+def pending(
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many."), as_json: bool = _JSON
+) -> None:
     """Bill payments sent to M-Pesa and not yet decided (oldest first), with their pending status queries."""
     with errors_to_exit_codes():
         payouts = services().wallet_bills.awaiting_answer(limit=limit)

@@ -37,7 +37,8 @@ if TYPE_CHECKING:  # the composition root loads when a command runs
     from cryptopay.adapters.bootstrap import Services
 
 app = typer.Typer(
-    help="Compliance: the KYC/KYB review queue (claim, approve, reject, ask for more).", no_args_is_help=True
+    help="Compliance: the KYC/KYB review queue, freezes, AML alerts and cases, sanctions lists and screening, reports.",
+    no_args_is_help=True,
 )
 
 OFFICER = typer.Option(..., "--officer", help="The deciding officer's email (an account with the compliance role).")
@@ -270,7 +271,7 @@ def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None
 @app.command("alerts")
 def alerts(
     status: AlertStatus | None = typer.Option(None, "--status", help="open or in_case."),
-    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
     as_json: bool = JSON,
 ) -> None:
     """Alerts raised by the monitoring rules, oldest first."""
@@ -294,7 +295,7 @@ def monitor(
 @cases_app.command("list")
 def list_cases(
     status: CaseStatus | None = typer.Option(None, "--status", help="open, investigating, escalated, ..."),
-    limit: int = typer.Option(100, "--limit", min=1, max=1000),
+    limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
     as_json: bool = JSON,
 ) -> None:
     """Cases, oldest first."""
@@ -323,7 +324,9 @@ def show_case(case_id: str) -> None:
 
 
 @cases_app.command("note")
-def note_case(case_id: str, officer: str = OFFICER, text: str = typer.Option(..., "--text")) -> None:
+def note_case(
+    case_id: str, officer: str = OFFICER, text: str = typer.Option(..., "--text", help="The note (kept with the case).")
+) -> None:
     """Add a note."""
     with errors_to_exit_codes():
         emit_json(_case_row(services().monitoring.note(_officer(officer), case_id, text)))
@@ -485,7 +488,10 @@ def report_str(
 
 
 @report_app.command("monthly")
-def report_monthly(month: str = typer.Argument(..., help="YYYY-MM (Nairobi time)."), as_json: bool = JSON) -> None:
+def report_monthly(
+    month: str = typer.Argument(..., help="YYYY-MM (Nairobi time)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line instead of CSV."),
+) -> None:
     """Virtual-asset flows of a month by asset, network, product and direction (CSV, or JSON lines)."""
     if re.fullmatch(MONTH_PATTERN, month) is None:  # the API's month parameter: one source
         raise typer.BadParameter(f"{month!r} is no month: YYYY-MM, 2000-01 to 2999-12", param_hint="MONTH")

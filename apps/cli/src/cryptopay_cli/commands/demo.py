@@ -11,7 +11,9 @@ import json
 
 import typer
 
-app = typer.Typer(help="Demos of cryptopay's main job: end to end (default) or the core tour.")
+app = typer.Typer(
+    help="Demos on the sandbox: end to end (default), BTC and Tron, a personal wallet; the core tour without servers."
+)
 
 
 def _say(step: str, text: str) -> None:

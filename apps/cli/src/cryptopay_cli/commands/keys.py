@@ -60,7 +60,7 @@ def create(
     label: str = typer.Option(..., "--label", help="what the key is for, e.g. payouts"),
     key_id: str | None = typer.Option(None, "--key-id", help="an id (default: a new random id)"),
     testnet: bool = typer.Option(False, "--testnet", help="a Bitcoin testnet key"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Create a hot-wallet key, store it encrypted by the vault, and print its public parts."""
     from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore
@@ -87,7 +87,7 @@ def create(
 
 
 @app.command()
-def rotate(as_json: bool = typer.Option(False, "--json")) -> None:
+def rotate(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Re-wrap every stored key under the current key-encryption key (the first in CRYPTOPAY_VAULT_KEKS)."""
     from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore
 
@@ -102,7 +102,7 @@ def rotate(as_json: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
-def show(as_json: bool = typer.Option(False, "--json")) -> None:
+def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """List the stored keys' public parts and the key-encryption key each is wrapped under."""
     from cryptopay.adapters.vault import FileKeyStore
 

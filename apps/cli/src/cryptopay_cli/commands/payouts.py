@@ -1,5 +1,8 @@
-"""``cryptopay payouts``: list payouts, retry a definitively failed one, run the overdue status queries now, and
-pay bank transfers (``bank-file``, ``confirm-bank``).
+"""``cryptopay payouts``: list payouts, show one with its status queries, retry a definitively failed one, run the
+overdue status queries now, and pay bank transfers (``bank-file``, ``confirm-bank``).
+
+``show`` exits 3 for an unknown payout; it prints M-Pesa's own result text (``result_desc``), which only operators
+see (merchants and customers read fixed words for the result code).
 
 ``retry`` exits 3 for an unknown payout and 5 when the payout is not failed or was already retried, or when M-Pesa's
 daily limit of the number cannot take it today (the message says what remains and on which day it can be retried);
@@ -19,7 +22,8 @@ from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 from cryptopay_cli.views import flat, payout_view
 
 app = typer.Typer(
-    help="Payouts: list, retry a failed one, query stale ones, bank file and bank confirmations.", no_args_is_help=True
+    help="Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations.",
+    no_args_is_help=True,
 )
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
@@ -39,6 +43,39 @@ def list_payouts(
         emit_json({"payouts": views})
     else:
         emit_table([flat(v) for v in views], _COLUMNS)
+
+
+@app.command("show")
+def show(payout_id: str = typer.Argument(..., help="The payout's id (po_...)."), as_json: bool = _JSON) -> None:
+    """One payout: state, M-Pesa's result (code and its own text), receipt, and every Transaction Status query asked
+    about it (exit 3 if unknown)."""
+    with errors_to_exit_codes():
+        payout = services().payouts.get_payout(payout_id)
+    view = {
+        **payout_view(payout),
+        "originator_id": payout.originator_id,
+        "conversation_id": payout.conversation_id,
+        "submitted_at": payout.submitted_at,
+        "check_at": payout.check_at,
+        "unknown_since": payout.unknown_since,
+        "queries": [
+            {
+                "query_id": query.query_id,
+                "asked_at": query.asked_at,
+                "originator_id": query.originator_id,
+                "conversation_id": query.conversation_id,
+                "outcome": query.outcome,
+            }
+            for query in payout.queries
+        ],
+    }
+    if as_json:
+        emit_json(view)
+        return
+    emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
+    if view["queries"]:
+        typer.echo("")
+        emit_table(view["queries"], ["query_id", "asked_at", "originator_id", "conversation_id", "outcome"])
 
 
 @app.command("retry")

@@ -75,7 +75,7 @@ def _print(rows: list[dict[str, Any]], as_json: bool, empty: str) -> None:
 @app.command("list")
 def list_orders(
     state: RemittanceState | None = typer.Option(None, "--state", help="Only orders in this state."),
-    limit: int = typer.Option(50, "--limit", min=1, max=1000),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help="At most this many."),
     before: str | None = typer.Option(None, "--before", help="The last id of the previous page."),
     as_json: bool = _JSON,
 ) -> None:
@@ -127,7 +127,9 @@ def refund(
 
 
 @app.command("advance")
-def advance(limit: int = typer.Option(100, "--limit", min=1, max=10_000), as_json: bool = _JSON) -> None:
+def advance(
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many."), as_json: bool = _JSON
+) -> None:
     """Move every active order one step now (what the worker's remittances.advance job does)."""
     with errors_to_exit_codes():
         moved = services().remittances.advance(limit=limit)

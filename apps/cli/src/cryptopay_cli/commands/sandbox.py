@@ -17,9 +17,15 @@ from typing import Any
 
 import typer
 
-from cryptopay_cli.output import emit_json, fail
+from cryptopay_cli.output import emit_json, errors_to_exit_codes, fail
 
-app = typer.Typer(help="Run local simulators (Daraja, ...) that speak the real wire formats.", no_args_is_help=True)
+app = typer.Typer(
+    help=(
+        "The sandbox (never production): anvil and every simulator in the background (up, status, pay, down), or one"
+        " simulator in the foreground."
+    ),
+    no_args_is_help=True,
+)
 
 _HOST = typer.Option("127.0.0.1", "--host", help="Interface to listen on.")
 _DURATION = typer.Option(0.0, "--duration", help="Stop after this many seconds (0: run until Ctrl-C).")
@@ -141,7 +147,9 @@ def _summary(data: dict[str, Any]) -> None:
     evm = data["evm"]
     typer.echo(f"anvil     {evm['rpc_url']} chain {evm['chain_id']}, USDT {evm['usdt']['address']} (6 decimals)")
     for account in evm["funded_accounts"]:
-        typer.echo(f"          payer #{account['index']} {account['address']} holds {account['usdt']:,} USDT")
+        funded = f"{account['usdt']:,} USDT" + (f", {account['usdc']:,} USDC" if "usdc" in account else "")
+        typer.echo(f"          payer #{account['index']} {account['address']} (funded with {funded})")
+    typer.echo("          (pay an address: cryptopay sandbox pay ADDRESS AMOUNT [--payer N] [--asset USDC])")
     typer.echo(f"daraja    {data['daraja']['base_url']} (shortcode {data['daraja']['shortcode']})")
     for name in ("fx", "sms", "trongrid", "esplora"):
         typer.echo(f"{name:<9} {data[name]['url']}")
@@ -215,7 +223,9 @@ def up(
 
 
 @app.command("down")
-def down(timeout: float = typer.Option(15.0, "--timeout")) -> None:
+def down(
+    timeout: float = typer.Option(15.0, "--timeout", help="Seconds to wait for it to stop (exit 6 past them)."),
+) -> None:
     """Stop the background sandbox (nothing to do if none runs)."""
     manifest = _manifest_path()
     data = _running(manifest)
@@ -231,8 +241,50 @@ def down(timeout: float = typer.Option(15.0, "--timeout")) -> None:
     typer.echo("the sandbox stopped")
 
 
+@app.command("pay")
+def pay(
+    address: str = typer.Argument(..., help="Where to send: an invoice's payment address, a wallet's deposit address."),
+    amount: str = typer.Argument(..., help="How much, e.g. 38.853657 (an invoice's payment option `amount`)."),
+    asset: str = typer.Option("USDT", "--asset", help="USDT or USDC (the sandbox's test tokens, 6 decimals)."),
+    payer: int = typer.Option(1, "--payer", min=1, help="Which funded payer sends (`cryptopay sandbox status`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Pay from a funded payer on the sandbox's anvil, as a customer's wallet would (a signed ERC-20 transfer);
+    prints the transaction once mined. Exit 2 for a bad address, amount or payer, 1 when no sandbox runs."""
+    from cryptopay.adapters.evm.addresses import validate_address
+    from cryptopay.core.errors import InvalidInput
+    from cryptopay.core.money import Money
+    from cryptopay.sandbox.anvil import send_token
+
+    data = _running(_manifest_path())
+    if data is None:
+        raise fail("the sandbox is not running (start it with `cryptopay sandbox up`)", 1)
+    evm = data["evm"]
+    token = evm.get(asset.strip().lower())
+    accounts = {int(account["index"]): account for account in evm["funded_accounts"]}
+    with errors_to_exit_codes():
+        if token is None or asset.strip().upper() not in ("USDT", "USDC"):
+            raise InvalidInput(f"the sandbox's tokens are USDT and USDC, not {asset!r}", field="--asset")
+        if payer not in accounts:
+            raise InvalidInput(f"the sandbox's payers are {sorted(accounts)}, not {payer}", field="--payer")
+        to = validate_address(address)
+        money = Money.of(amount, asset.strip().upper())
+        if not money.is_positive():
+            raise InvalidInput("the amount must be positive", field="AMOUNT")
+        account = accounts[payer]
+        units = int(money.amount.scaleb(int(token["decimals"])))
+        tx_hash, block = send_token(evm["rpc_url"], token["address"], to, units, private_key=account["private_key"])
+    paid = {"from": account["address"], "to": to, "amount": str(money.amount), "asset": money.asset.code}
+    if as_json:
+        emit_json({**paid, "tx_hash": tx_hash, "block": block})
+    else:
+        typer.echo(f"paid {money} from payer #{payer} {account['address']} to {to} in block {block} (tx {tx_hash})")
+
+
 @app.command("status")
-def status(as_json: bool = typer.Option(False, "--json")) -> None:
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON (the payers' keys too)."),
+) -> None:
     """Show the running sandbox's endpoints; exit 1 when none runs."""
     data = _running(_manifest_path())
     if data is None:

@@ -22,8 +22,15 @@ app = typer.Typer(help="Serve the REST API (runs cryptopay-http).", subcommand_m
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    workers: int = typer.Option(0, "--workers", help="Worker processes (default: $CRYPTOPAY_WEB_WORKERS or per CPU)."),
-    threads: int = typer.Option(0, "--threads", help="Threads per worker (default: $CRYPTOPAY_WEB_THREADS or 8)."),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        show_default=False,
+        help="Worker processes (default: $CRYPTOPAY_WEB_WORKERS, else one per CPU, 2 to 8, with Redis; 1 without).",
+    ),
+    threads: int = typer.Option(
+        0, "--threads", show_default=False, help="Threads per worker (default: $CRYPTOPAY_WEB_THREADS, else 8)."
+    ),
     dev: bool = typer.Option(False, "--dev", help="Development server wired to the sandbox (never production)."),
     no_sandbox: bool = typer.Option(False, "--no-sandbox", help="With --dev: do not start or wire the sandbox."),
 ) -> None:

@@ -117,7 +117,7 @@ _SWEEP_COLUMNS = ["id", "network", "state", "deposit_address", "seen", "swept", 
 @app.command("sweeps")
 def sweeps(
     state: SweepState | None = typer.Option(None, "--state", help="Only sweeps in this state."),
-    limit: int = typer.Option(100, "--limit", min=1, max=10_000),
+    limit: int = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many."),
     as_json: bool = _JSON,
 ) -> None:
     """Sweeps of deposit addresses into the hot wallets, oldest first."""
@@ -153,7 +153,7 @@ def _kes(text: str, option: str) -> Money:
 def record_topup(
     amount: str = typer.Option(..., "--amount", help="KES moved into the M-Pesa float."),
     reference: str = typer.Option(..., "--reference", help="The bank transfer's reference (the idempotency key)."),
-    note: str = typer.Option("", "--note"),
+    note: str = typer.Option("", "--note", help="A note for the ledger entry and the audit record."),
     actor: str | None = _ACTOR,
     as_json: bool = _JSON,
 ) -> None:
@@ -190,7 +190,7 @@ def record_conversion(
     fills: list[str] = typer.Option(..., "--fill", help="AMOUNT@PRICE per fill, KES per unit; repeat per fill."),
     fee: str = typer.Option("0", "--fee", help="The venue's fee in KES."),
     venue: str = typer.Option(..., "--venue", help="The exchange or OTC desk."),
-    asset: str = typer.Option("USDT", "--asset"),
+    asset: str = typer.Option("USDT", "--asset", help="The crypto sold, by its code (e.g. USDT, BTC)."),
     into: str = typer.Option("bank", "--into", help="Where the KES landed: bank or float."),
     actor: str | None = _ACTOR,
     as_json: bool = _JSON,

@@ -38,7 +38,7 @@ def _row(d: Deposit) -> dict[str, object]:
 
 def deposits(
     who: str = _WHO,
-    limit: int = typer.Option(50, "--limit", min=1, max=10_000),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000, help="At most this many."),
     as_json: bool = _JSON,
 ) -> None:
     """The wallet's crypto deposits, newest first: seen, credited, held (and why) or withdrawn by a reorg."""

@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 _JSON = typer.Option(False, "--json", help="Print JSON instead of a table.")
-_LIMIT = typer.Option(100, "--limit", min=1, max=10_000)
+_LIMIT = typer.Option(100, "--limit", min=1, max=10_000, help="At most this many.")
 _COLUMNS = ["id", "user", "state", "network", "amount", "fee", "address", "send_after", "tx"]
 
 

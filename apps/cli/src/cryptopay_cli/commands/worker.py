@@ -14,7 +14,11 @@ app = typer.Typer(help="Run the background jobs (runs cryptopay-worker).", subco
 @app.callback(invoke_without_command=True)
 def worker(
     queue: list[str] = typer.Option([], "--queue", help="A queue to work (repeatable; default: every queue)."),
-    redis_url: str | None = typer.Option(None, "--redis-url", help="Redis (default: $REDIS_URL)."),
+    redis_url: str | None = typer.Option(
+        None,
+        "--redis-url",
+        help="Redis (default: $CRYPTOPAY_REDIS_URL, else $REDIS_URL, else redis://127.0.0.1:6379/0).",
+    ),
     burst: bool = typer.Option(False, "--burst", help="Quit when the queues are empty."),
     no_scheduler: bool = typer.Option(False, "--no-scheduler", help="Do not run the schedulers in this worker."),
     inline: bool = typer.Option(False, "--inline", help="No Redis: run the jobs in this process (embedded mode)."),

@@ -72,6 +72,7 @@ class NewApiKeyView:
 @operation(
     "Create an API key (its secret is shown once; needs a step-up)",
     request=CreateApiKey,
+    example={"name": "shop", "scopes": ["invoices:write", "invoices:read"]},
     response=NewApiKeyView,
     status=201,
     tags=("api keys",),

@@ -255,7 +255,22 @@ def load_invoice(invoice_id: str) -> Invoice:
 
 
 @bp.post("/v1/invoices")
-@operation("Create an invoice", request=CreateInvoice, response=InvoiceView, status=201, tags=_TAGS, errors=(404,))
+@operation(
+    "Create an invoice",
+    request=CreateInvoice,
+    example={
+        "amount": "5000",
+        "currency": "KES",
+        "rails": ["usdt-ethereum"],
+        "order_id": "1001",
+        "metadata": {"cart": "c-88"},
+        "return_url": "https://shop.example.co.ke/orders/1001",
+    },
+    response=InvoiceView,
+    status=201,
+    tags=_TAGS,
+    errors=(404,),
+)
 @require(scope="invoices:write")
 @idempotent_when_keyed
 def create_invoice() -> Response:

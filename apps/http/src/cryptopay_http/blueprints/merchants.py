@@ -123,6 +123,15 @@ def load_merchant(merchant_id: str) -> Merchant:
 @operation(
     "Create the caller's merchant profile",
     request=CreateMerchant,
+    example={
+        "business_name": "Duka",
+        "settlement": {
+            "schedule": "instant",
+            "method": "mpesa_b2c",
+            "destination": "0708374149",
+            "minimum": {"amount": "100", "asset": "KES"},
+        },
+    },
     response=MerchantView,
     status=201,
     tags=("merchants",),

@@ -194,6 +194,7 @@ def _link(link_id: str) -> PaymentLink:
 @operation(
     "Create a payment link (a fixed amount, or one the customer enters)",
     request=CreatePaymentLink,
+    example={"description": "Mandazi", "amount": "500", "currency": "KES", "max_uses": 100, "expires_in_minutes": 1440},
     response=PaymentLinkView,
     status=201,
     tags=_TAGS,
@@ -265,6 +266,7 @@ def _add_converter(state: BlueprintSetupState) -> None:
     "409 payment_link_closed once it is deactivated, expired or used up, 409 payment_link_terms for an amount "
     "or rail the link does not take)",
     request=UseLink,
+    example={"amount": "750", "rail": "usdt-tron"},
     response=InvoiceView,
     status=201,
     tags=_TAGS,

@@ -147,6 +147,12 @@ def _refund(refund_id: str) -> Refund:
 @operation(
     "Refund (part of) what an invoice received to the customer's address (user sessions need a step-up)",
     request=CreateRefund,
+    example={
+        "address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+        "amount": "1000",
+        "currency": "KES",
+        "rail": "usdt-ethereum",
+    },
     response=RefundView,
     status=201,
     tags=_TAGS,

@@ -307,7 +307,13 @@ def _store(merchant_id: str) -> StoreSettings | None:
 
 
 @bp.put("/v1/merchants/<merchant_id>/store")
-@operation("Set the merchant's store settings", request=StoreBody, response=StoreView, tags=_TAGS)
+@operation(
+    "Set the merchant's store settings",
+    request=StoreBody,
+    example={"rails": ["usdt-ethereum", "usdt-tron"], "tolerance_percent": "0.5"},
+    response=StoreView,
+    tags=_TAGS,
+)
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 def put_store(merchant_id: str) -> Response:
     body = read_body(StoreBody)

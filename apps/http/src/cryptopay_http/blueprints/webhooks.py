@@ -283,6 +283,7 @@ def _status() -> DeliveryStatus | None:
 @operation(
     "Add a webhook endpoint (its secret is shown once; needs a step-up)",
     request=CreateEndpoint,
+    example={"url": "https://shop.example.co.ke/hooks/cryptopay", "events": ["invoice.settled", "payout.completed"]},
     response=NewEndpointView,
     status=201,
     tags=_TAGS,

@@ -10,10 +10,24 @@ True
 
 The explicit bidirectional embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) are refused too: one
 in a payment link's description or a name would reorder what a customer or an officer reads ("Trojan Source"
-spoofing); right-to-left text needs none of them (the marks U+200E and U+200F stay allowed).
+spoofing); right-to-left text needs none of them.
 
 >>> text_problem("Mandazi \\u202e05 SEK")
 'must not contain bidirectional override characters (U+202A to U+202E, U+2066 to U+2069)'
+
+Line and paragraph separators (U+2028, U+2029) are line breaks like CR and LF (an email subject with one cannot be
+sent), and invisible characters -- every format character (Unicode category Cf: zero-width spaces and joiners, the
+direction marks, the BOM, soft hyphens, tag characters), private-use characters (Co) and the blank "letters" that
+render as nothing (Hangul fillers, U+034F) -- are refused as well: "KPLC" and "KPLC" followed by a zero-width space
+look the same on a checkout page, an SMS or a statement. The one exception is the zero-width joiner inside an emoji
+sequence (a pictograph on both sides: "\U0001f469\u200d\U0001f4bb"), which shows as one visible emoji.
+
+>>> text_problem("Shop\\u2028Bcc: x@evil.example")
+'must not contain line or paragraph separators (U+2028, U+2029)'
+>>> text_problem("KPLC\\u200b")
+'must not contain invisible characters (zero-width, format or private-use characters such as U+200B)'
+>>> text_problem("Team \\U0001f469\\u200d\\U0001f4bb") is None
+True
 """
 
 from __future__ import annotations
@@ -22,7 +36,17 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-__all__ = ["person_name_problem", "quoted_name", "spreadsheet_cell", "spreadsheet_row", "text_problem"]
+from cryptopay.core.errors import InvalidInput
+
+__all__ = [
+    "checked_text",
+    "one_line",
+    "person_name_problem",
+    "quoted_name",
+    "spreadsheet_cell",
+    "spreadsheet_row",
+    "text_problem",
+]
 
 _SURROGATE = "must be valid Unicode text (a lone UTF-16 surrogate is not)"
 _CONTROL = "must not contain control characters (such as NUL or line breaks)"
@@ -30,18 +54,81 @@ _BIDI = "must not contain bidirectional override characters (U+202A to U+202E, U
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+_SEPARATOR = "must not contain line or paragraph separators (U+2028, U+2029)"
+_INVISIBLE = "must not contain invisible characters (zero-width, format or private-use characters such as U+{:04X})"
+# Letters and marks that render as nothing (Unicode's default-ignorable code points outside category Cf, less the
+# variation selectors that pick an emoji's presentation): a name made of them looks blank or like another.
+_BLANK = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
+_ZWJ = "\u200d"
+_EMOJI_MODIFIERS = frozenset("\ufe0f") | frozenset(chr(c) for c in range(0x1F3FB, 0x1F400))  # presentation, skin tones
+
+
 def text_problem(value: str) -> str | None:
-    """Why ``value`` is not acceptable text, or None when it is."""
-    if value.isprintable():
-        return None
-    for ch in value:
-        if "\ud800" <= ch <= "\udfff":
+    """Why ``value`` is not acceptable text, or None when it is.
+
+    Refused: lone surrogates (Cs), control characters (Cc), the bidirectional controls, line and paragraph
+    separators (Zl, Zp), format characters (Cf), private-use characters (Co) and the blank letters; each with its
+    own message (the caller's 422 names the field).
+    """
+    if value.isprintable() and (value.isascii() or _BLANK.isdisjoint(value)):
+        return None  # no C* or Z* category but the space: the common case, at C speed
+    for at, ch in enumerate(value):
+        category = unicodedata.category(ch)
+        if category == "Cs":
             return _SURROGATE
-        if unicodedata.category(ch) == "Cc":
+        if category == "Cc":
             return _CONTROL
         if ch in _BIDI_CONTROLS:
             return _BIDI
+        if category in ("Zl", "Zp"):
+            return _SEPARATOR
+        if (category in ("Cf", "Co") or ch in _BLANK) and not (ch == _ZWJ and _joins_emoji(value, at)):
+            return _INVISIBLE.format(ord(ch))
     return None
+
+
+def checked_text(value: str, *, field: str) -> str:
+    """``value`` if it is acceptable text (``text_problem``), else ``InvalidInput`` naming ``field``: the use cases'
+    own check of a name or description, whichever shell (API, page form, CLI) it came through.
+
+    >>> checked_text("Duka Ltd", field="business_name")
+    'Duka Ltd'
+    >>> try:
+    ...     checked_text("Duka\\ufeff", field="business_name")
+    ... except InvalidInput as error:
+    ...     error.details["field"], error.message[:51]
+    ('business_name', 'business_name must not contain invisible characters')
+    """
+    if (problem := text_problem(value)) is not None:
+        raise InvalidInput(f"{field} {problem}", field=field)
+    return value
+
+
+_LINE_BREAKING = frozenset(("Cc", "Zl", "Zp"))
+
+
+def one_line(value: str) -> str:
+    """``value`` with every control character, line and paragraph separator (anything that could start a new line
+    in a mail header, a log line or a CSV row) replaced by a space: for text made of stored values, which may
+    predate today's rule.
+
+    >>> one_line("Shop\\u2028Bcc: x@evil.example\\r\\nX: y"), one_line("Duka Ltd")
+    ('Shop Bcc: x@evil.example  X: y', 'Duka Ltd')
+    """
+    if value.isprintable():
+        return value
+    return "".join(" " if unicodedata.category(ch) in _LINE_BREAKING else ch for ch in value)
+
+
+def _joins_emoji(value: str, at: int) -> bool:
+    """Whether the zero-width joiner at ``at`` sits between two pictographs (an emoji sequence such as a family)."""
+    before, after = value[at - 1 : at], value[at + 1 : at + 2]
+    return (
+        bool(before)
+        and bool(after)
+        and (unicodedata.category(before) == "So" or before in _EMOJI_MODIFIERS)
+        and unicodedata.category(after) == "So"
+    )
 
 
 _NAME_PUNCTUATION = frozenset(" '\u2019-.")  # space, apostrophes (straight and typographic), hyphen, full stop

@@ -35,6 +35,7 @@ from web3.types import TxReceipt
 
 __all__ = [
     "DEFAULT_MNEMONIC",
+    "ERC20_TRANSFER",
     "AnvilNode",
     "ContractArtifact",
     "anvil_binary",
@@ -48,9 +49,19 @@ __all__ = [
     "mint",
     "mint_all",
     "repo_root",
+    "send_token",
 ]
 
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
+ERC20_TRANSFER = [  # the one ABI entry a payer needs (the tokens' full ABI comes from compiling them)
+    {
+        "name": "transfer",
+        "type": "function",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "to", "type": "address"}, {"name": "value", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    }
+]
 _NPM_HINT = "run `npm install` at the repo root (it installs @foundry-rs/anvil and solc into node_modules)"
 _PLATFORMS = {
     ("Linux", "x86_64"): "linux-amd64",
@@ -307,3 +318,24 @@ def mint_all(url: str, mints: Sequence[tuple[str, str, int]], *, minter: str | N
     for tx_hash in sent:
         _mined(w3, tx_hash)
     return ["0x" + bytes(tx_hash).hex() for tx_hash in sent]
+
+
+def send_token(url: str, token: str, to: str, base_units: int, *, private_key: str) -> tuple[str, int]:
+    """Send ``base_units`` of ``token`` to ``to`` in an ERC-20 ``transfer`` signed with ``private_key``, as a
+    customer's wallet pays (a raw signed transaction, not an unlocked account); return the transaction hash
+    (0x-prefixed) and its block once mined.
+
+    The sandbox's funded payers (``cryptopay sandbox status --json``) hold the test USDT and USDC::
+
+        tx_hash, block = send_token(evm["rpc_url"], evm["usdt"]["address"], address, 38_853_657,
+                                    private_key=evm["funded_accounts"][0]["private_key"])
+    """
+    w3 = _web3(url)
+    sender = w3.eth.account.from_key(private_key).address
+    contract = w3.eth.contract(address=Web3.to_checksum_address(token), abi=ERC20_TRANSFER)
+    tx = contract.functions.transfer(Web3.to_checksum_address(to), base_units).build_transaction(
+        {"from": sender, "nonce": w3.eth.get_transaction_count(sender, "pending"), "chainId": w3.eth.chain_id}
+    )
+    tx_hash = w3.eth.send_raw_transaction(w3.eth.account.sign_transaction(tx, private_key).raw_transaction)
+    receipt = _mined(w3, tx_hash)
+    return "0x" + bytes(tx_hash).hex(), int(receipt["blockNumber"])

@@ -1,7 +1,9 @@
 """Email over SMTP (STARTTLS when asked), one connection per message: notifications are rare.
 
 Settings come from ``CRYPTOPAY_SMTP_HOST``, ``_PORT`` (587), ``_USERNAME``, ``_PASSWORD``, ``_FROM`` and
-``_STARTTLS`` (1). A failure is ``Unavailable`` naming the server, never the message or the password.
+``_STARTTLS`` (1). A failure is ``Unavailable`` naming the server, never the message or the password. The subject
+is one line whatever it quotes (a stored name with U+2028 in it): the message is built before anything is sent,
+and a header Python refuses even so is ``InvalidInput``, never a bare ``ValueError``.
 """
 
 from __future__ import annotations
@@ -49,9 +51,12 @@ class SmtpNotifier:
 
     def send(self, notification: Notification) -> None:
         s = self._settings
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = s.sender, notification.to, notification.subject
-        message.set_content(notification.body)
+        try:  # the subject is one line (``Notification``); a header Python still refuses is no crash of the caller
+            message = EmailMessage()
+            message["From"], message["To"], message["Subject"] = s.sender, notification.to, notification.subject
+            message.set_content(notification.body)
+        except (ValueError, TypeError) as error:
+            raise InvalidInput(f"the message cannot be sent as email ({type(error).__name__})") from None
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
                 if s.starttls:

@@ -33,6 +33,7 @@ users = sa.Table(
     sa.Column("recovery_code_hashes", JsonText),  # SHA-256 of each unused recovery code
     sa.Column("phone", sa.String(EMAIL), unique=True),  # keyed hash of a verified phone, a personal wallet's login
     sa.Column("phone_sealed", sa.Text),  # the phone itself, sealed
+    sa.Column("email_verified_at", UtcDateTime),  # the account proved its email (0043)
     keep_existing=True,
 )
 

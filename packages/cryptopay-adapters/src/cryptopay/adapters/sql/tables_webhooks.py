@@ -27,6 +27,7 @@ webhook_endpoints = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("previous_secret", sa.LargeBinary),  # the rotated-out secret, sealed like ``secret``
     sa.Column("previous_secret_until", UtcDateTime),  # when it stops signing
+    sa.Column("created_by", sa.String(ID)),  # the user who added it (0043); none for older ones and API keys
     sa.Index("ix_webhook_endpoints_merchant", "merchant_id", "created_at", "id"),
     keep_existing=True,
 )

@@ -24,8 +24,9 @@ from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
+from cryptopay.core.text import checked_text
 
-__all__ = ["Merchants", "changes_destination", "check_settlement"]
+__all__ = ["Merchants", "changes_destination", "check_settlement", "masked_destination"]
 
 _SHORTCODE = re.compile(r"^\d{5,7}$", re.ASCII)
 _PAYBILL = re.compile(r"^(\d{5,7})#([A-Za-z0-9 -]{1,20})$", re.ASCII)
@@ -63,7 +64,8 @@ def changes_destination(before: SettlementProfile, after: SettlementProfile) -> 
     return (checked.method, checked.destination) != (before.method, before.destination)
 
 
-def _masked(profile: SettlementProfile) -> str:
+def masked_destination(profile: SettlementProfile) -> str:
+    """The method and the last three characters of a payout destination, for records and emails."""
     return f"{profile.method.value} ending {profile.destination[-3:]}"
 
 
@@ -96,7 +98,9 @@ class Merchants:
             self.ids.new_id("mer"), owner.id, _name(business_name), check_settlement(settlement), now, now
         )
         self.merchants.add(merchant)
-        self._record(f"user:{owner.id}", "merchant.created", merchant, destination=_masked(merchant.settlement))
+        self._record(
+            f"user:{owner.id}", "merchant.created", merchant, destination=masked_destination(merchant.settlement)
+        )
         return merchant
 
     def update(
@@ -124,7 +128,7 @@ class Merchants:
 
     def _destination_changed(self, merchant: Merchant, before: SettlementProfile, actor: str) -> None:
         ready = merchant.destination_ready_at.isoformat() if merchant.destination_ready_at else "now"
-        old, new = _masked(before), _masked(merchant.settlement)
+        old, new = masked_destination(before), masked_destination(merchant.settlement)
         self._record(actor, "merchant.destination_changed", merchant, old=old, new=new, ready_at=ready)
         notify_old_destination(self.sms, self.audit, self.clock, merchant, before)
         owner = self.users.get(merchant.owner_user_id)
@@ -144,4 +148,4 @@ def _name(business_name: str) -> str:
     name = business_name.strip()
     if not 2 <= len(name) <= 120:
         raise InvalidInput("business_name must be 2 to 120 characters", field="business_name")
-    return name
+    return checked_text(name, field="business_name")

@@ -187,6 +187,7 @@ class User:
     totp_last_step: int = 0  # the last accepted TOTP time step: a code is never accepted twice
     recovery_code_hashes: tuple[str, ...] = attrs.field(default=(), repr=False)
     phone: str | None = None  # verified at sign-up (personal wallets); unique
+    email_verified_at: datetime | None = None  # when the account first proved it owns ``email`` (a reset's link)
 
     @property
     def login_name(self) -> str:

@@ -3,6 +3,8 @@
 The reset token is signed (like access tokens) and bound to a fingerprint of the account's current password hash
 and session version, so it stops working as soon as it is used (the reset changes both) and after ``ttl``. A reset
 ends every session of the account. Asking for a reset answers the same whether or not the email is known.
+The first reset of an account is also the first proof that its email is the caller's: ``User.email_verified_at``
+is set, and ``reclaim`` (when given) distrusts what the account set up before (``identity.reclaim``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.identity.credentials import hash_secret, secrets_equal
 from cryptopay.core.identity.model import Unauthenticated, User
+from cryptopay.core.identity.reclaim import Reclaim
 from cryptopay.core.identity.service import Accounts, check_password
 from cryptopay.core.ports.notifications import Notification, Notifier
 
@@ -31,6 +34,7 @@ class PasswordResets:
     notifier: Notifier
     link: str = "http://127.0.0.1:8000/reset-password#token="  # the reset page; the token is appended
     ttl: timedelta = timedelta(minutes=30)
+    reclaim: Reclaim | None = None  # run at the account's first proof of its email
 
     def request(self, email: str) -> None:
         """Send a reset link if the account exists; nothing observable differs when it does not."""
@@ -50,16 +54,24 @@ class PasswordResets:
         self._record(user, "auth.password_reset_requested")
 
     def reset(self, token: str, new_password: str) -> User:
-        """Set a new password with a reset token, and end every session of the account."""
+        """Set a new password with a reset token, and end every session of the account; at the account's first
+        proof of its email, also secure what it set up before (``reclaim``)."""
         subject, fingerprint = self.accounts.signer.verify_reset(token, now=self.accounts.clock.now())
         user = self.accounts.users.get(subject)
         if user is None or not secrets_equal(fingerprint, _fingerprint(user)):
             raise Unauthenticated("the reset link is invalid or was used; ask for a new one")
         check_password(new_password, user.email or "")
         user.password_hash = self.accounts.hasher.hash(new_password)
+        first_proof = user.email_verified_at is None
+        if first_proof:
+            user.email_verified_at = self.accounts.clock.now()
         self.accounts.users.update(user)
         self._record(user, "auth.password_reset")
+        if first_proof:
+            self._record(user, "auth.email_proven")
         self.accounts.end_all_sessions(user, actor=f"user:{user.id}", reason="password reset")
+        if first_proof and self.reclaim is not None:
+            self.reclaim.secure(user)
         return user
 
     def _record(self, user: User, action: str) -> None:

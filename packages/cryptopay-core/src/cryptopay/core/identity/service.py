@@ -51,6 +51,7 @@ from cryptopay.core.ports.identity import (
     UserRepository,
 )
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.text import checked_text
 
 __all__ = ["Accounts", "ApiKeys", "TokenPair", "check_password", "valid_email"]
 
@@ -324,6 +325,7 @@ class ApiKeys:
             raise InvalidInput(f"scopes must be a non-empty subset of: {known}", field="scopes", unknown=unknown)
         if not name.strip() or len(name) > 100:
             raise InvalidInput("name must be 1 to 100 characters", field="name")
+        checked_text(name, field="name")
         key_id, secret, presented = new_api_key(self.ids.new_id("key"))
         key = ApiKey(key_id, merchant_id, name.strip(), wanted, hash_secret(secret), self.clock.now(), created_by)
         self.keys.add(key)

@@ -1,4 +1,13 @@
-"""KYC tiers as data: the evidence each needs, its KES limits, its approvers and how long it lasts."""
+"""KYC tiers as data: the evidence each needs, its KES limits, its approvers and how long it lasts.
+
+>>> tier = DEFAULT_KYC_POLICY.tier(PartyKind.PERSONAL, 1)
+>>> tier.label, tier.single_limit, tier.approvals_required, tier.validity.days
+('tier 1 (national ID verified)', Money('70000.00', 'KES'), 1, 730)
+>>> sorted(r.value for r in tier.requirements)
+['national_id', 'phone']
+>>> [(t.level, t.approvals_required) for t in DEFAULT_KYC_POLICY.for_kind(PartyKind.MERCHANT)]  # KYB: four eyes
+[(0, 0), (1, 2)]
+"""
 
 from __future__ import annotations
 

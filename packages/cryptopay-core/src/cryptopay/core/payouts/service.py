@@ -26,6 +26,29 @@ only once Transaction Status, asked by the retry itself, confirms the failure; f
 
 B2B (paybill/till) requests carry no originator id of ours: M-Pesa's is recorded from its answer. A B2B payout
 whose answer was lost without a reference cannot be queried; it stays ``unknown`` for an operator (never resent).
+
+A settlement's payout from planned to completed (the in-memory stack; the worker's ``payouts.start`` job calls
+``submit_payouts``, and M-Pesa's result callback reaches ``handle_payout_result``):
+
+>>> from cryptopay.core.money import Money
+>>> from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
+>>> from cryptopay.core.testing.payments_stack import PaymentsStack
+>>> stack = PaymentsStack()
+>>> _ = stack.add_merchant(
+...     "m1", settlement=SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
+... )
+>>> invoice = stack.invoicing.create_invoice("m1", Money.of("1000", "KES"))
+>>> _ = stack.chains["tron"].pay(invoice.options[0].address, invoice.options[0].due)
+>>> stack.confirm()  # the payment is confirmed and credited to the merchant
+>>> (run,) = stack.settling.run_settlements()
+>>> [(p.state.value, p.amount) for p in run.payouts]
+[('planned', Money('990.00', 'KES'))]
+>>> [p.state.value for p in stack.payouts.submit_payouts()]  # recorded as submitted before M-Pesa is called
+['submitted']
+>>> _ = stack.deliver_callbacks()  # M-Pesa's B2C result, on its tokened URL
+>>> payout = stack.payouts.get_payout(run.payouts[0].id)
+>>> payout.state.value, payout.receipt is not None, stack.books_balanced()
+('completed', True, True)
 """
 
 from __future__ import annotations

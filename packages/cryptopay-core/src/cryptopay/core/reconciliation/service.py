@@ -6,6 +6,29 @@ The CLI (``cryptopay reconcile``), the worker's schedule (``reconciliation.run``
 gauges and, on any difference, appends an audit record and logs an error, so an operator is told. Given a run store
 (``runs``, with ``ids`` to name each run), every run's results are kept there, saying who ran it (``by``: the
 schedule, the CLI, the console or the API), for the console to show the latest result of each check.
+
+On the in-memory stack: a paid invoice reconciles; a ledger entry no payment explains does not, and the check
+says by how much (checks needing an outside source not given, such as M-Pesa's statement, are skipped, saying why):
+
+>>> from cryptopay.core.money import Money
+>>> from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile, SettlementSchedule
+>>> from cryptopay.core.testing.payments_stack import PaymentsStack
+>>> stack = PaymentsStack()
+>>> _ = stack.add_merchant(
+...     "m1", settlement=SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+... )
+>>> invoice = stack.invoicing.create_invoice("m1", Money.of("1000", "KES"))
+>>> _ = stack.chains["tron"].pay(invoice.options[0].address, invoice.options[0].due)
+>>> stack.confirm()
+>>> report = stack.reconciliation.reconcile(by="cli")
+>>> report.clean, next(r.skipped for r in report.results if r.check.name == "mpesa-statement")
+(True, 'no M-Pesa statement was imported')
+>>> _ = stack.ledger.transfer(
+...     "stray-1", debit="assets:custody:tron:USDT", credit="liabilities:merchant:m1:USDT", amount=Money.of("5", "USDT")
+... )
+>>> report = stack.reconciliation.reconcile(by="cli")
+>>> report.clean, [(r.check.name, d.detail) for r in report.results for d in r.differences]
+(False, [('custody', 'off by 5.000000 USDT')])
 """
 
 from __future__ import annotations

@@ -1078,6 +1078,7 @@ class Remittances:
         until = order.next_attempt_at
         assert until is not None
         outcome = self._send_capped(order, waiting_text(order.id, order.kes, order.sender, until))
+        assert outcome is not None  # only an order's notice can find it told already
         details = {"to": mask_msisdn(order.recipient_phone), "until": until.isoformat(), "outcome": outcome}
         in_transaction(
             self.uow,
@@ -1087,19 +1088,38 @@ class Remittances:
         )
         return order
 
-    def _send_capped(self, order: RemittanceOrder, text: str) -> str:
+    def _send_capped(self, order: RemittanceOrder, text: str, *, notice: bool = False) -> str | None:
         """Send an SMS about ``order`` unless its number had ``rules.sms_per_day`` remittance SMS today (then the
-        skipped SMS is audited ``remittance.sms_capped``); the outcome for the audit record. Two workers telling one
-        number at the same moment may both pass the count: the cap bounds a flood, not one message."""
-        now = self.clock.now()
-        texted = in_transaction(self.uow, lambda uow: _texted_today(uow, order, now, self.rules.sms_per_day))
-        if texted < self.rules.sms_per_day:
+        skipped SMS is audited ``remittance.sms_capped``); the outcome for the audit record.
+
+        The count and the reservation are one unit of work holding the number's lock
+        (``uow.payouts.lock_destination``, after the order's row lock: the lock order every remittance step keeps):
+        for the order's ``notice`` it marks the order told (``notified_at``), which the next worker's count includes
+        as soon as this commits, so two workers telling one number at once cannot both send its last SMS of the day,
+        and two workers on one order cannot both tell it (None: another worker told it already). The SMS is sent
+        after that commits: a worker that dies in between loses a courtesy, never sends one twice."""
+        now, cap = self.clock.now(), self.rules.sms_per_day
+
+        def reserve(uow: RemittanceUnitOfWork) -> int | None:
+            found = _order(uow, order.id, lock=True) if notice else None
+            if found is not None and found.notified_at is not None:
+                return None
+            uow.payouts.lock_destination(order.recipient_phone)
+            texted = _texted_today(uow, order, now, cap)
+            if found is not None:
+                found.notified_at = now
+                uow.remittances.update(found)
+            if texted >= cap:
+                details = {"to": mask_msisdn(order.recipient_phone), "texted_today": str(texted)}
+                uow.audit.append(_event(_ACTOR, "remittance.sms_capped", order.id, now, details))
+            return texted
+
+        texted = in_transaction(self.uow, reserve)
+        if texted is None:
+            return None
+        if texted < cap:
             return self._send_sms(order.recipient_phone, text)
-        details = {"to": mask_msisdn(order.recipient_phone), "texted_today": str(texted)}
-        in_transaction(
-            self.uow, lambda uow: uow.audit.append(_event(_ACTOR, "remittance.sms_capped", order.id, now, details))
-        )
-        return f"skipped: {self.rules.sms_per_day} remittance SMS a day to this number"
+        return f"skipped: {cap} remittance SMS a day to this number"
 
     def _send_sms(self, phone: str, text: str) -> str:
         """Send one courtesy SMS; the outcome for the audit record (a failure never stops the money)."""
@@ -1112,15 +1132,15 @@ class Remittances:
             return f"failed: {type(error).__name__}"
 
     def _notify(self, order: RemittanceOrder) -> RemittanceOrder:
-        """One SMS to the recipient (a failed SMS is audited; the money is theirs either way)."""
-        outcome = self._send_capped(order, notice_text(order))
+        """One SMS to the recipient, once (``_send_capped`` marks the order told before sending); its outcome is
+        audited (a failed SMS too: the money is theirs either way)."""
+        outcome = self._send_capped(order, notice_text(order), notice=True)
 
         def record(uow: RemittanceUnitOfWork) -> RemittanceOrder:
-            found, now = _order(uow, order.id, lock=True), self.clock.now()
-            found.notified_at = now
-            uow.remittances.update(found)
-            details = {"to": mask_msisdn(order.recipient_phone), "outcome": outcome}
-            uow.audit.append(_event(_ACTOR, "remittance.notified", order.id, now, details))
+            found = _order(uow, order.id)
+            if outcome is not None:
+                details = {"to": mask_msisdn(order.recipient_phone), "outcome": outcome}
+                uow.audit.append(_event(_ACTOR, "remittance.notified", order.id, self.clock.now(), details))
             return found
 
         return in_transaction(self.uow, record)

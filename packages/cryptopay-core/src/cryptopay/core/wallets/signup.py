@@ -29,6 +29,7 @@ from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
+from cryptopay.core.text import checked_text
 from cryptopay.core.wallets import codes
 from cryptopay.core.wallets.claims import claimed_movements, deliver_waiting
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, Wallet, valid_username
@@ -126,6 +127,8 @@ class WalletSignup:
         """Check the code and create the account, its wallet and its tier-0 profile (all or nothing)."""
         address = valid_email(email) if email else None
         name = valid_username(username) if username else None
+        if display_name is not None:
+            checked_text(display_name, field="display_name")
         check_password(password, address or "")
         outcome = self._try(verification_id, code)
         if outcome != "ok":

@@ -178,6 +178,7 @@ def _user_row(user: User) -> dict[str, Any]:
         "recovery_code_hashes": list(user.recovery_code_hashes),
         "phone": user.phone,
         "phone_sealed": None,
+        "email_verified_at": user.email_verified_at,
     }
 
 
@@ -202,6 +203,7 @@ def _user(row: Any, personal: PersonalData) -> User:
         totp_last_step=int(m["totp_last_step"]),
         recovery_code_hashes=tuple(m["recovery_code_hashes"] or ()),
         phone=opened("phone", phone),
+        email_verified_at=m["email_verified_at"],
     )
 
 

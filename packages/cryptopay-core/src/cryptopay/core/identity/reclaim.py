@@ -1,0 +1,120 @@
+"""Reclaiming an account whose email was never proven (account pre-hijacking).
+
+Registration does not prove that the caller owns the email: someone may register ``owner@shop.co.ke`` first, set
+up a merchant with *their* payout number, API keys and webhook endpoints, and wait for the real owner to "recover"
+the account with a password reset. The reset's emailed link is the first proof that the email is the caller's
+(``User.email_verified_at`` is set then); at that first proof ``Reclaim.secure`` distrusts what was set up before
+it, for the merchant the account owns:
+
+- every API key of the merchant is revoked (audited ``api_key.revoked``, reason ``account_reclaimed``);
+- every enabled webhook endpoint is disabled (audited ``webhook_endpoint.disabled``, same reason);
+- the payout destination is held as a new one would be (``destination_ready_at`` moves ``cool_off`` ahead:
+  payouts wait), audited ``merchant.destination_held``;
+- the owner is emailed what was done, the destination (masked) and the team members to review.
+
+Sessions and refresh tokens were ended by the reset itself. A later reset (the email already proven) keeps all
+of it: a forgotten password is not a hijack.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.identity.merchants import masked_destination
+from cryptopay.core.identity.model import ApiKey, Merchant, User
+from cryptopay.core.ports.identity import ApiKeyRepository, AuditTrail, MerchantRepository, TeamRepository
+from cryptopay.core.ports.notifications import Notification, Notifier
+from cryptopay.core.ports.system import Clock
+from cryptopay.core.webhooks import UowFactory
+
+__all__ = ["RECLAIMED", "Reclaim"]
+
+RECLAIMED = "account_reclaimed"  # the audit records' reason
+_PAGE = 100
+
+
+@attrs.define(kw_only=True)
+class Reclaim:
+    """Distrust what an account set up before it proved its email (see the module)."""
+
+    merchants: MerchantRepository
+    api_keys: ApiKeyRepository
+    teams: TeamRepository
+    webhooks: UowFactory | None  # None: this deployment keeps no webhook endpoints
+    notifier: Notifier
+    audit: AuditTrail
+    clock: Clock
+    cool_off: timedelta = timedelta(hours=24)
+
+    def secure(self, user: User) -> None:
+        """Revoke, disable and hold what ``user``'s merchant set up, and tell ``user`` (its owner)."""
+        merchant = self.merchants.by_owner(user.id)
+        actor, now = f"user:{user.id}", self.clock.now()
+        if merchant is None:
+            self.audit.append(AuditEvent(actor, "account.reclaimed", f"user:{user.id}", now, {"merchant": "none"}))
+            return
+        keys = self._revoke_keys(merchant, actor, now)
+        endpoints = self._disable_endpoints(merchant, actor, now)
+        held_until = self._hold_destination(merchant, actor, now)
+        members = [m.user_id for m in self.teams.members(merchant.id)]
+        details = {"keys": str(keys), "endpoints": str(endpoints), "members": str(len(members))}
+        self.audit.append(AuditEvent(actor, "account.reclaimed", f"merchant:{merchant.id}", now, details))
+        if user.email is not None:
+            body = _notice(merchant, keys, endpoints, held_until, len(members))
+            self.notifier.send(Notification(user.email, "Check your cryptopay account", body))
+
+    def _keys(self, merchant_id: str) -> Iterator[ApiKey]:
+        before: str | None = None
+        while page := self.api_keys.for_merchant(merchant_id, before=before, limit=_PAGE):
+            yield from page
+            before = page[-1].id
+
+    def _revoke_keys(self, merchant: Merchant, actor: str, now: datetime) -> int:
+        revoked = 0
+        for key in [k for k in self._keys(merchant.id) if k.revoked_at is None]:
+            key.revoked_at = now
+            self.api_keys.update(key)  # the cached repository bumps its epoch: every API process drops the key
+            details = {"merchant": merchant.id, "creator": key.created_by, "reason": RECLAIMED}
+            self.audit.append(AuditEvent(actor, "api_key.revoked", f"api_key:{key.id}", now, details))
+            revoked += 1
+        return revoked
+
+    def _disable_endpoints(self, merchant: Merchant, actor: str, now: datetime) -> int:
+        if self.webhooks is None:
+            return 0
+        with self.webhooks() as uow:
+            enabled = [e for e in uow.webhook_endpoints.for_merchant(merchant.id) if e.enabled]
+            for endpoint in enabled:
+                uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
+        for endpoint in enabled:
+            details = {"merchant": merchant.id, "reason": RECLAIMED}
+            self.audit.append(
+                AuditEvent(actor, "webhook_endpoint.disabled", f"webhook_endpoint:{endpoint.id}", now, details)
+            )
+        return len(enabled)
+
+    def _hold_destination(self, merchant: Merchant, actor: str, now: datetime) -> datetime:
+        held_until = max(now + self.cool_off, merchant.destination_ready_at or now)
+        merchant.destination_ready_at, merchant.updated_at = held_until, now
+        self.merchants.update(merchant)
+        details = {"ready_at": held_until.isoformat(), "reason": RECLAIMED}
+        self.audit.append(AuditEvent(actor, "merchant.destination_held", f"merchant:{merchant.id}", now, details))
+        return held_until
+
+
+def _notice(merchant: Merchant, keys: int, endpoints: int, held_until: datetime, members: int) -> str:
+    destination = masked_destination(merchant.settlement)
+    return (
+        f"You just proved that this email is yours by resetting the password of {merchant.business_name}.\n"
+        "Whatever was set up before may not have been yours, so we made it safe:\n"
+        f"- {keys} API key(s) revoked: create new ones in the dashboard;\n"
+        f"- {endpoints} webhook endpoint(s) disabled: check their URLs and enable the ones you know;\n"
+        f"- payouts to {destination} wait until {held_until.isoformat()}: change the destination now if it "
+        "is not yours;\n"
+        f"- {members} team member(s): remove anyone you do not know.\n"
+        "If you did not reset your password, contact support at once."
+    )

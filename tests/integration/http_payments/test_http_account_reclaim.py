@@ -1,0 +1,73 @@
+"""Account pre-hijacking (review G11): a password reset through the emailed link is the account's first proof of
+its email; what the account set up before it (a squatter's API keys, webhooks, payout number) stops working."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.http.http_support import PASSWORD, SETTLEMENT, bearer
+
+EMAIL = "owner@victim-shop.co.ke"
+NEW = "the real owner's own passphrase"
+
+
+def _reset(client, services, password: str = NEW) -> None:
+    assert client.post("/v1/auth/password-reset", json={"email": EMAIL}).status_code == 202
+    mail = [m for m in services.notifier.sent_to(EMAIL) if m.subject == "Reset your cryptopay password"][-1]
+    token = re.search(r"token=(\S+)", mail.body).group(1)
+    assert (
+        client.post("/v1/auth/password-reset/confirm", json={"token": token, "password": password}).status_code == 204
+    )
+
+
+def test_the_first_reset_revokes_the_squatters_keys_webhooks_and_holds_the_payout_number(client, auth, services):
+    """A squatter registers the owner's email, a merchant, an API key and a webhook endpoint. The owner's reset
+    (the first proof of the email) ends the sessions, revokes the key (401 at once), disables the endpoint, holds
+    the payout destination, audits each and emails the owner; a later reset keeps the owner's new key."""
+    auth.register(EMAIL, "merchant")
+    squatter = bearer(auth.login(EMAIL)["access_token"])
+    body = {"business_name": "Victim Shop", "settlement": SETTLEMENT}
+    merchant_id = client.post("/v1/merchants", json=body, headers=squatter).json["id"]
+    key = auth.api_key(squatter, merchant_id, ["invoices:read"])
+    hook = client.post(
+        "/v1/webhook-endpoints", json={"url": "https://collector.evil.example/h"}, headers=auth.stepped_up(squatter)
+    )
+    assert hook.status_code == 201, hook.json
+    assert client.get("/v1/invoices", headers=bearer(key)).status_code == 200
+
+    _reset(client, services)
+
+    assert client.get("/v1/me", headers=squatter).status_code == 401
+    refused = client.get("/v1/invoices", headers=bearer(key))
+    assert refused.status_code == 401 and refused.content_type == "application/problem+json"
+    owner = bearer(auth.login(EMAIL, NEW)["access_token"])
+    assert client.get("/v1/webhook-endpoints", headers=owner).json["data"] == []
+    merchant = services.merchants.get(merchant_id)
+    assert merchant.destination_cooling(services.clock.now())  # payouts wait for the owner's review
+    assert services.users.by_email(EMAIL).email_verified_at is not None
+    actions = [(r.action, dict(r.details).get("reason")) for r in services.audit.records()]
+    for done in ("api_key.revoked", "webhook_endpoint.disabled", "merchant.destination_held"):
+        assert (done, "account_reclaimed") in actions, done
+    assert ("auth.email_proven", None) in actions and ("account.reclaimed", None) in actions
+    [notice] = [m for m in services.notifier.sent_to(EMAIL) if m.subject == "Check your cryptopay account"]
+    assert "1 API key(s) revoked" in notice.body and "1 webhook endpoint(s) disabled" in notice.body
+    assert "ending 678" in notice.body and "0712345678" not in notice.body
+
+    made = client.post(
+        f"/v1/merchants/{merchant_id}/api-keys",
+        json={"name": "mine", "scopes": ["invoices:read"]},
+        headers=auth.stepped_up(owner, password=NEW),
+    )
+    fresh = made.json["secret"]
+    _reset(client, services, password=NEW + " again")  # the email is proven: a forgotten password is no hijack
+    assert client.get("/v1/invoices", headers=bearer(fresh)).status_code == 200
+    assert len([m for m in services.notifier.sent_to(EMAIL) if m.subject == "Check your cryptopay account"]) == 1
+
+
+def test_a_reset_of_an_account_without_a_merchant_only_proves_the_email(client, auth, services):
+    """No merchant: nothing to revoke; the email is proven and the reclaim audited."""
+    auth.register(EMAIL, "merchant", password=PASSWORD)
+    _reset(client, services)
+    assert services.users.by_email(EMAIL).email_verified_at is not None
+    [record] = [r for r in services.audit.records() if r.action == "account.reclaimed"]
+    assert dict(record.details) == {"merchant": "none"}
