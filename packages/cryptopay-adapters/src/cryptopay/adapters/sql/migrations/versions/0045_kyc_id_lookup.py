@@ -1,7 +1,7 @@
 """KYC applications: the applicant's ID document as a keyed hash, indexed (one national ID, which accounts).
 
 Revision ID: 0045
-Revises: 0043
+Revises: 0040
 Create Date: 2026-12-06
 
 ``kyc_applications.id_lookup`` holds ``HMAC-SHA256(CRYPTOPAY_PII_LOOKUP_KEY, "<id type>:<normalised number>")``
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0045"
-down_revision = "0043"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 
