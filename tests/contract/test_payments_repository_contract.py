@@ -11,7 +11,7 @@ from cryptopay.adapters.sql.ledger_store import SqlLedgerStore
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core import flows
 from cryptopay.core.errors import Conflict, InvalidInput
-from cryptopay.core.invoices import InvoiceState
+from cryptopay.core.invoices import InvoiceException, InvoiceState
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings, each
 from cryptopay.core.money import KES, USDT, Money
@@ -567,3 +567,29 @@ def test_operators_retrying_payouts_to_one_number_at_once_never_pass_its_daily_l
     assert sorted(isinstance(r, LimitExceeded) for r in results) == [False, False, True, True], results
     assert _paid_today(stack, phone) <= DAILY_CUSTOMER_LIMIT
     assert stack.books_balanced()
+
+
+def test_watched_invoices_are_found_by_merchant_and_exception(engine):
+    """``watched_with_exception``: a merchant's invoices still watched whose exception is one asked for (an
+    overpaid one), not those without (paid exactly), another merchant's, another exception, nor any once its
+    monitoring window is over; alike everywhere (on SQL, the ``exception`` column and its index, 0040)."""
+    stack = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "0712345678")
+    stack.add_merchant("m1", settlement=profile)
+    stack.add_merchant("m2", settlement=profile)
+    over, exact = (stack.invoicing.create_invoice("m1", Money.of(100, KES)) for _ in range(2))
+    elsewhere = stack.invoicing.create_invoice("m2", Money.of(100, KES))
+    for invoice in (over, elsewhere):
+        due = invoice.options[0].due
+        stack.pay(invoice.id, due + due)
+    stack.pay(exact.id)
+    stack.confirm(3)
+    assert stack.invoice(over.id).exception is InvoiceException.PAID_OVER
+    wanted = (InvoiceException.PAID_OVER, InvoiceException.PAID_LATE)
+    closes = stack.invoice(over.id).monitoring_until
+    with stack.uow() as uow:
+        now = stack.clock.now()
+        assert [i.id for i in uow.invoices.watched_with_exception("m1", wanted, now)] == [over.id]
+        assert [i.id for i in uow.invoices.watched_with_exception("m2", wanted, now)] == [elsewhere.id]
+        assert uow.invoices.watched_with_exception("m1", (InvoiceException.PAID_LATE,), now) == []
+        assert uow.invoices.watched_with_exception("m1", wanted, closes) == []

@@ -14,7 +14,7 @@ from cryptopay.core.errors import Conflict, Refused
 from cryptopay.core.flows import merchant_liability, remittance_dust
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.mobile_money import parse_payload
-from cryptopay.core.money import KES, USD, USDT, Money
+from cryptopay.core.money import KES, USD, USDC, USDT, Money
 from cryptopay.core.payouts import AwaitingStatus, PayoutState
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.remittances import DESK, RemittanceOrder, RemittanceRoute, RemittanceState, Sender
@@ -24,7 +24,7 @@ from cryptopay.core.testing import daraja_payloads
 from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.testing.withdrawals import FakeFeeEstimator
 
-from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
+from tests.support.remittance_stack import EVM_REFUND, TRON_REFUND, RemittanceStack, remittance_stack
 from tests.support.sql_backends import Backend
 from tests.support.wallet_stack import PAYOUT_URLS, memory_wallet_backend
 
@@ -221,6 +221,31 @@ def test_a_new_sanctions_list_refuses_unpaid_orders_and_holds_paid_ones_once_per
     with pytest.raises(UnderReview):
         stack.remittances.retry(paid.id, actor="ops:payments")
     assert stack.books_balanced()
+
+
+def test_usdc_sent_to_a_remittances_usdt_address_is_recorded_as_a_wrong_asset_payment_and_refunded(backend: Backend):
+    """The sender sends USDC on Ethereum to the order's Ethereum address (it asks for USDT there): stored as a
+    pending wrong-asset payment of the order's invoice, the order still awaiting payment; the operator refunds it
+    whole to the sender, from custody, never from the desk's balance."""
+    stack = remittance_stack(backend)
+    order = stack.order(refund_address=EVM_REFUND)
+    invoice = stack.remittances.invoice(order)
+    address = next(o.address for o in invoice.options if o.rail.network.name == "ethereum")
+    stack.chains["ethereum"].pay(address, Money.of(order.usdt.amount, USDC))
+    stack.confirm(12)  # as deep as an Ethereum rail asks
+    [record] = stack.detection.wrong_network_payments(invoice_id=order.invoice_id)
+    assert (record.wrong, record.rail_key, record.state.value) == ("asset", "usdc-ethereum", "pending")
+    assert stack.detection.wrong_network_payment(record.id) == record
+    assert (
+        stack.remittances.invoice(order).payments == [] and stack.get(order).state is RemittanceState.AWAITING_PAYMENT
+    )
+    refund = stack.refunds.refund_wrong_network(record.id, address=EVM_REFUND, requested_by="ops:payments")
+    assert refund.amount == Money.of(order.usdt.amount, USDC)
+    stack.run(rounds=1)
+    stack.confirm_refunds("ethereum")
+    stack.refunds.check_refunds()
+    assert stack.refunds.get_refund(refund.id).state.value == "confirmed"
+    assert stack.ledger.balance(merchant_liability(DESK, USDT)).posted == Money.zero(USDT) and stack.books_balanced()
 
 
 def _last_attempt_failed(backend: Backend, scenario: Scenario) -> tuple[RemittanceStack, RemittanceOrder]:

@@ -15,6 +15,7 @@ from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.rails import Finality, rail_for
 from cryptopay.core.testing.system import SequentialIds
 from cryptopay.core.wallets.deposit import Deposit, DepositRequirement, DepositState, HoldReason
+from cryptopay.core.wallets.deposits import Deposits
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -168,3 +169,32 @@ def test_no_address_is_ever_given_to_two_owners(owners: list[str]):
         for (network, address), who in taken.items():
             owner = uow.deposit_addresses.by_address(network, address)
             assert who in (owner.user_id, owner.invoice_id)
+
+
+def test_an_evm_network_added_later_gives_a_user_the_evm_address_they_already_hold(backend: Backend):
+    """A user who asked for addresses when only Ethereum (and Tron) took deposits gets, once Polygon and BSC are
+    added, the same address there (their EVM index, reserved on every EVM counter when it was taken), never another
+    user's; a user who first asks after gets one address of their own on every EVM network."""
+    evm = EvmAddressDeriver(XPUB)
+    stack = deposit_stack(backend, derivers=dict.fromkeys(EVM_NETWORKS, evm))
+    before = Deposits(
+        uow=stack.uow,
+        ledger=stack.wallet.ledger,
+        clock=stack.clock,
+        ids=SequentialIds(),
+        derivers=stack.derivers,
+        rails=[rail_for("ethereum", "USDT"), rail_for("tron", "USDT")],
+    )
+    early = stack.sign_up("0712000001")
+    [first_evm] = [a.address for a in before.addresses(early.id) if a.network == "ethereum"]
+    other = stack.sign_up("0712000002")
+    [other_evm] = [a.address for a in before.addresses(other.id) if a.network == "ethereum"]
+    later = {a.network: a.address for a in stack.deposits.addresses(early.id)}
+    assert {n: later[n] for n in EVM_NETWORKS} == dict.fromkeys(EVM_NETWORKS, first_evm)
+    assert {a.network: a.address for a in stack.deposits.addresses(early.id)} == later  # allocated once
+    assert {a.address for a in stack.deposits.addresses(other.id) if a.network in EVM_NETWORKS} == {other_evm}
+    newcomer = stack.sign_up("0712000003")
+    mine = {a.address for a in stack.deposits.addresses(newcomer.id) if a.network in EVM_NETWORKS}
+    assert len(mine) == 1 and mine.isdisjoint({first_evm, other_evm})
+    with stack.uow() as uow:
+        assert {uow.deposit_addresses.by_address(n, first_evm).user_id for n in EVM_NETWORKS} == {early.id}

@@ -239,12 +239,14 @@ def test_openapi_document_is_3_1_and_covers_every_route(app, client):
 
 
 def test_docs_page_lists_the_operations_without_external_assets(client):
-    """/docs is a self-contained HTML page listing every operation."""
+    """/docs is a self-contained HTML page listing every operation, with the request examples of the document
+    (escaped: an example's URL is text, never a link or an asset)."""
     response = client.get("/docs")
     page = response.get_data(as_text=True)
     assert response.mimetype == "text/html"
     assert "/v1/auth/login" in page and "/v1/merchants/{merchant_id}/api-keys" in page
-    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "<script" not in page and not re.search(r"""(src|href|url)\s*[=(]\s*["']?https?:""", page)
+    assert "{&quot;email&quot;: &quot;duka@example.co.ke&quot;" in page  # the login's example body
 
 
 def test_no_response_or_log_leaks_passwords_or_secrets(app, client, auth, caplog):

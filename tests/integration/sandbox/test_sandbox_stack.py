@@ -95,7 +95,8 @@ def test_sandbox_up_status_down(tmp_path) -> None:
         _an_sms_through_the_manifest_env_reaches_the_simulator(manifest, str(tmp_path / "client"))
         again = cryptopay("sandbox", "up", "--json", env=env)
         assert json.loads(again.stdout)["pid"] == manifest["pid"]
-        assert cryptopay("sandbox", "status", env=env).returncode == 0
+        status = cryptopay("sandbox", "status", env=env)
+        assert status.returncode == 0 and "cryptopay sandbox pay ADDRESS AMOUNT" in status.stdout  # says how to pay
         _sandbox_pay_sends_a_signed_transfer_from_a_payer(manifest, env)
         assert sandbox_running(tmp_path)  # so `make demo` reuses it and leaves it running for `serve --dev`
     finally:

@@ -151,3 +151,23 @@ def test_invoice_search_columns_are_filled_from_the_documents(empty_url: str) ->
         assert key == "duka-äb" and str(created).startswith("2026-01-05 09:00:00")
     finally:
         engine.dispose()
+
+
+def test_invoice_exceptions_are_filled_from_the_documents(empty_url: str) -> None:
+    """0040 fills ``exception`` of invoices stored before it from their documents (``none`` is NULL)."""
+    upgrade(empty_url, "0041")
+    engine = make_engine(empty_url)
+    insert = text(
+        "INSERT INTO invoices (id, merchant_id, state, expires_at, monitoring_until, unconfirmed, doc) "
+        "VALUES (:id, 'm1', 'settled', '2026-01-05 10:00:00', '2026-01-05 10:00:00', false, :doc)"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert, {"id": "inv_1", "doc": '{"id": "inv_1", "exception": "paid_late"}'})
+            conn.execute(insert, {"id": "inv_2", "doc": '{"id": "inv_2", "exception": "none"}'})
+        upgrade(empty_url, "0040")
+        with engine.connect() as conn:
+            found = dict(conn.execute(text("SELECT id, exception FROM invoices ORDER BY id")).all())
+        assert found == {"inv_1": "paid_late", "inv_2": None}
+    finally:
+        engine.dispose()

@@ -257,3 +257,49 @@ def test_an_accepted_payment_is_refunded_through_its_invoice_not_here(stack: Pay
     stack.confirm(3)
     with pytest.raises(InvalidState):
         stack.refunds.refund_wrong_network(record_id, address=PAYER, requested_by="user:owner")
+
+
+def test_usdc_to_a_usdt_invoice_on_its_own_network_is_a_wrong_asset_payment_owed_until_refunded(
+    stack: PaymentsStack,
+) -> None:
+    """USDC sent to the invoice's Ethereum address when it asked for USDT on Ethereum: recorded as a pending
+    wrong-asset payment (webhook, audit), never credited nor accepted; reconciliation lists it as owed a day after it
+    was seen; refunded whole from custody (the merchant's balance untouched), it is owed no more."""
+    invoice = stack.invoicing.create_invoice("m1", usdt("25"))
+    stack.chains["ethereum"].pay(invoice.options[0].address, Money.of("25", USDC))
+    stack.sync()
+    [record] = stack.detection.wrong_network_payments(invoice_id=invoice.id)
+    assert (record.state, record.rail_key, record.wrong) == (WrongNetworkState.PENDING, "usdc-ethereum", "asset")
+    assert stack.invoice(invoice.id).state is InvoiceState.NEW and stack.invoice(invoice.id).payments == []
+    [message] = stack.outbox("invoice.wrong_network_payment")
+    assert (message.payload["wrong"], message.payload["rail"], message.payload["invoice_rails"]) == (
+        "asset",
+        "usdc-ethereum",
+        "usdt-ethereum",
+    )
+    actions = [r.action for r in stack.storage.audit_records()]
+    assert actions.count("invoice.wrong_network_payment") == 1 and "invoice.transfer_unmatched" not in actions
+    stack.sync()  # a rescan records nothing twice
+    assert (
+        len(stack.detection.wrong_network_payments(invoice_id=invoice.id)) == 1
+        and len(stack.outbox("invoice.wrong_network_payment")) == 1
+    )
+    with pytest.raises(WrongNetworkNotAcceptable):
+        stack.detection.accept_wrong_network(record.id, actor="user:owner")
+    assert stack.reconciliation.reconcile().by_check()["wrong-payments-owed"] == 0  # the merchant has a day
+    stack.confirm(12)
+    stack.clock.advance(days=1)
+    owed = stack.reconciliation.reconcile()
+    assert owed.by_check()["wrong-payments-owed"] == 1
+    [difference] = [d for r in owed.results if r.check.name == "wrong-payments-owed" for d in r.differences]
+    assert difference.subject == f"wrong-asset payment {record.id} (invoice {invoice.id})"
+    refund = stack.refunds.refund_wrong_network(record.id, address=PAYER, requested_by="user:owner")
+    assert (refund.rail_key, refund.amount) == ("usdc-ethereum", Money.of("25", USDC))
+    assert stack.balance(flows.custody("ethereum", USDC)) == Money.of("25", USDC)
+    assert stack.balance(flows.merchant_liability("m1", USDT)) == usdt("0")
+    stack.refunds.send_refunds()
+    stack.senders["ethereum"].finish(refund.id, TxState.CONFIRMED)
+    stack.refunds.check_refunds()
+    assert stack.balance(flows.custody("ethereum", USDC)) == Money.of("0", USDC) and stack.books_balanced()
+    checks = stack.reconciliation.reconcile().by_check()
+    assert (checks["wrong-payments-owed"], checks["custody"]) == (0, 0)

@@ -78,7 +78,7 @@ def cancel(
         typer.echo(f"invoice {invoice.id} is {invoice.state.value}")
 
 
-_WRONG_COLUMNS = ["id", "invoice_id", "state", "rail", "amount", "tx_hash", "confirmations", "invoice_rails"]
+_WRONG_COLUMNS = ["id", "invoice_id", "state", "wrong", "rail", "amount", "tx_hash", "confirmations", "invoice_rails"]
 
 
 def wrong_network_view(payment: WrongNetworkPayment) -> dict[str, Any]:
@@ -89,6 +89,7 @@ def wrong_network_view(payment: WrongNetworkPayment) -> dict[str, Any]:
         "invoice_id": payment.invoice_id,
         "merchant_id": payment.merchant_id,
         "state": payment.state.value,
+        "wrong": payment.wrong,
         "rail": payment.rail_key,
         "amount": f"{transfer.amount.amount} {transfer.amount.asset.code}",
         "tx_hash": transfer.tx_hash,

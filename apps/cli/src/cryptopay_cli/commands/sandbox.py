@@ -147,7 +147,9 @@ def _summary(data: dict[str, Any]) -> None:
     evm = data["evm"]
     typer.echo(f"anvil     {evm['rpc_url']} chain {evm['chain_id']}, USDT {evm['usdt']['address']} (6 decimals)")
     for account in evm["funded_accounts"]:
-        typer.echo(f"          payer #{account['index']} {account['address']} holds {account['usdt']:,} USDT")
+        funded = f"{account['usdt']:,} USDT" + (f", {account['usdc']:,} USDC" if "usdc" in account else "")
+        typer.echo(f"          payer #{account['index']} {account['address']} (funded with {funded})")
+    typer.echo("          (pay an address: cryptopay sandbox pay ADDRESS AMOUNT [--payer N] [--asset USDC])")
     typer.echo(f"daraja    {data['daraja']['base_url']} (shortcode {data['daraja']['shortcode']})")
     for name in ("fx", "sms", "trongrid", "esplora"):
         typer.echo(f"{name:<9} {data[name]['url']}")

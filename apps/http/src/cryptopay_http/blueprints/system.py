@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 from email.utils import format_datetime
 from typing import Any
@@ -147,10 +148,12 @@ def _docs_page(document: dict[str, Any]) -> str:
     for path, methods in document["paths"].items():
         for method, op in methods.items():
             security = ", ".join(name for req in op.get("security", []) for name in req) or "public"
+            example = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("example")
+            body = f"<code>{html.escape(json.dumps(example))}</code>" if example is not None else ""
             rows.append(
                 f"<tr id='{html.escape(op['operationId'])}'><td><code>{method.upper()}</code></td>"
                 f"<td><code>{html.escape(path)}</code></td><td>{html.escape(op['summary'])}</td>"
-                f"<td>{html.escape(security)}</td></tr>"
+                f"<td>{html.escape(security)}</td><td>{body}</td></tr>"
             )
     title = html.escape(document["info"]["title"])
     return (
@@ -159,6 +162,6 @@ def _docs_page(document: dict[str, Any]) -> str:
         f"<body><h1>{title}</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
         "Errors are RFC 9457 problem details (<code>application/problem+json</code>).</p>"
         f"{_AMOUNTS}"
-        "<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th></tr></thead>"
+        "<table><thead><tr><th>Method</th><th>Path</th><th>Summary</th><th>Auth</th><th>Example body</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></body></html>"
     )

@@ -33,7 +33,9 @@ _TAGS = ("invoices",)
 
 @attrs.frozen
 class WrongNetworkPaymentView:
-    """A payment seen at the invoice's address on ``network``, which the invoice did not ask for (``invoice_rails``).
+    """A payment seen at the invoice's address on ``network``, which the invoice did not ask for (``invoice_rails``):
+    ``wrong`` is ``network`` (a network it did not ask for) or ``asset`` (another token on a network it asked for,
+    USDC to a USDT invoice: refunded, never accepted).
 
     ``pending``: waiting for a decision, not credited; ``withdrawn``: its block left the chain; ``accepted``: taken
     into the invoice as a payment on ``rail`` (see the invoice's payment options and state)."""
@@ -41,6 +43,7 @@ class WrongNetworkPaymentView:
     id: str
     invoice_id: str
     state: WrongNetworkState
+    wrong: str
     network: str
     rail: str
     amount: Money
@@ -62,6 +65,7 @@ class WrongNetworkPaymentView:
             id=p.id,
             invoice_id=p.invoice_id,
             state=p.state,
+            wrong=p.wrong,
             network=p.network,
             rail=p.rail_key,
             amount=p.transfer.amount,

@@ -64,12 +64,14 @@ invoices = sa.Table(
     sa.Column("public_id", sa.String(ID), nullable=True),  # the hosted checkout page's id (unguessable)
     sa.Column("created_at", UtcDateTime, nullable=True),  # filled for every row since 0022
     sa.Column("order_key", sa.String(ORDER_KEY), nullable=True),  # the order id, casefolded (a search's column)
+    sa.Column("exception", sa.String(24), nullable=True),  # InvoiceException, None for none (since 0040)
     sa.Column("doc", JsonText, nullable=False),
     sa.Index("ix_invoices_merchant", "merchant_id", "id"),
     sa.Index("ix_invoices_merchant_created", "merchant_id", "created_at"),
     sa.Index("ux_invoices_public_id", "public_id", unique=True),
     sa.Index("ix_invoices_expiry", "state", "expires_at"),
     sa.Index("ix_invoices_monitoring", "monitoring_until"),
+    sa.Index("ix_invoices_exception", "merchant_id", "exception", "monitoring_until"),
     keep_existing=True,
 )
 

@@ -9,7 +9,9 @@ valued in KES, the payer's address as counterparty) once its transaction committ
 
 Wrong network: on the EVM networks the scan also watches the open and recent invoices' addresses of the other EVM
 networks; a transfer to one of them is recorded as a ``WrongNetworkPayment`` of the invoice (never credited by
-itself), followed for reorgs and accepted on request (``payments.wrong_network``).
+itself), followed for reorgs and accepted on request (``payments.wrong_network``). Wrong asset: a mined transfer of a
+token the invoice does not ask for on that network (USDC to an invoice asking for USDT on Ethereum) is recorded the
+same way (``wrong`` is ``asset``), followed for reorgs and refunded whole on request; it cannot be accepted.
 
 Time: an invoice is judged by the chain's clock where one is known (the scan cursor's block time), so a watcher
 that stalls never expires an invoice whose payment sits in blocks it has not read yet.
@@ -216,7 +218,14 @@ class Detection:
         self, uow: PaymentsUnitOfWork, invoice_id: str, transfers: Sequence[ObservedTransfer], network: str
     ) -> _Saved:
         invoice = _load(uow, invoice_id)
-        now, events = self.chain_now(network), list[InvoiceEvent]()
+        return _Saved(invoice, self._keep_strays(uow, invoice, transfers, self.chain_now(network)))
+
+    def _keep_strays(
+        self, uow: PaymentsUnitOfWork, invoice: Invoice, transfers: Sequence[ObservedTransfer], now: datetime
+    ) -> list[InvoiceEvent]:
+        """Record ``transfers`` as the invoice's wrong-network (or wrong-asset) payments, told and audited once
+        each; the events (published here)."""
+        events = list[InvoiceEvent]()
         rails = tuple(o.rail.key for o in invoice.options)
         for transfer in transfers:
             known = uow.wrong_network_payments.by_transfer(transfer.key)
@@ -242,14 +251,14 @@ class Detection:
                 tx=_tx(transfer),
                 amount=transfer.amount,
                 asked=",".join(rails),
+                wrong=payment.wrong,
             )
         publish_invoice_events(uow, self._ids, invoice, events)
-        return _Saved(invoice, events)
+        return events
 
     def _follow_strays(self, network: str, watcher: ChainWatcher) -> list[InvoiceEvent]:
-        """Each pending wrong-network payment on ``network``: its depth, or withdrawn when its block left."""
-        if not evm_neighbours(network):
-            return []  # only an EVM address is the same on another network
+        """Each pending wrong-network (or wrong-asset) payment on ``network``: its depth, or withdrawn when its
+        block left."""
         events: list[InvoiceEvent] = []
         for payment in transaction(self._uow, lambda uow: uow.wrong_network_payments.followed(network)):
             gone = _gone(watcher, payment.transfer)
@@ -361,7 +370,11 @@ class Detection:
             # Its address was stored on this network for a wrong-network payment refunded: still the wrong network.
             return self._record_stray(uow, invoice_id, transfers, network)
         sighted = list(invoice.payments)
+        other_assets = [t for t in transfers if _another_asset(invoice, t)]
+        strays = self._keep_strays(uow, invoice, other_assets, now) if other_assets else []
         for transfer in transfers:
+            if transfer in other_assets:
+                continue
             try:
                 events += invoice.record_transfer(transfer, now=now)
             except (InvalidInput, Conflict) as refusal:
@@ -380,7 +393,8 @@ class Detection:
             # A mempool payment now mined changes no state (no event), but its block must be kept: the
             # confirmations are counted from it.
             uow.invoices.update(invoice)
-        return self._save(uow, invoice, events, now)
+        saved = self._save(uow, invoice, events, now)
+        return attrs.evolve(saved, events=[*strays, *saved.events]) if strays else saved
 
     def _confirm(self, uow: PaymentsUnitOfWork, invoice_id: str, depths: Sequence[_Depth], network: str) -> _Saved:
         invoice = _load(uow, invoice_id)
@@ -493,6 +507,16 @@ def _group(
         else:
             ignored.append(transfer)
     return grouped, strays, ignored
+
+
+def _another_asset(invoice: Invoice, transfer: ObservedTransfer) -> bool:
+    """Whether a mined ``transfer`` to the invoice's address on its network is a token the invoice does not ask for
+    there (USDC sent to an invoice asking for USDT on Ethereum): recorded as a wrong-asset payment, never credited.
+    Mempool sightings wait until they are mined, as wrong-network ones do."""
+    if transfer.block_number is None or any(o.accepts(transfer) for o in invoice.options):
+        return False
+    asked = {o.rail.asset for o in invoice.options if o.rail.network.name == transfer.network}
+    return bool(asked) and transfer.amount.asset not in asked
 
 
 def _owner_elsewhere(uow: PaymentsUnitOfWork, network: str, transfer: ObservedTransfer) -> str | None:

@@ -1,5 +1,8 @@
 """Payments on the wrong EVM network: a token we support sent to an invoice's address on an EVM network the
-invoice did not ask for (USDT on Polygon to an invoice that asked for USDT on Ethereum).
+invoice did not ask for (USDT on Polygon to an invoice that asked for USDT on Ethereum); and payments of the wrong
+asset on the right network (USDC sent to an invoice's address that asked for USDT on Ethereum, ``wrong`` is
+``asset``), recorded, followed, listed and refunded the same way, but never accepted (the invoice asks for another
+asset: ``WrongNetworkNotAcceptable``).
 
 Why it can be seen at all: an EVM deposit index is taken on every EVM network's counter at once
 (``model.index_families``), so an invoice's address is ours, and only that invoice's, on every EVM network. The
@@ -139,6 +142,20 @@ class WrongNetworkPayment:
         return f"{self.transfer.amount.asset.code.lower()}-{self.transfer.network}"
 
     @property
+    def wrong(self) -> str:
+        """``asset`` when the invoice asked for this network and another token came (USDC to a USDT invoice on
+        Ethereum), ``network`` when it asked for none of its rails on this network.
+
+        >>> from cryptopay.core.money import Money
+        >>> at = datetime(2026, 1, 5, 9, 0)
+        >>> seen = ObservedTransfer("ethereum", "0xab", 0, "0xa1", Money.of("5", "USDC"), 7, "0xb7", at)
+        >>> WrongNetworkPayment.seen("wnp_2", "inv_1", "m_1", seen, ("usdt-ethereum",), now=at).wrong
+        'asset'
+        """
+        asked = {rail.split("-", 1)[-1] for rail in self.invoice_rails}
+        return "asset" if self.network in asked else "network"
+
+    @property
     def followed(self) -> bool:
         """Whether a confirmation step still checks its block (pending, not yet beyond any reorg)."""
         return self.state is WrongNetworkState.PENDING and self.confirmations < FOLLOW_DEPTH
@@ -199,6 +216,7 @@ def wrong_network_event(
         "asset": amount.asset.code,
         "block_hash": payment.transfer.block_hash or "",
         "invoice_rails": ",".join(payment.invoice_rails),
+        "wrong": payment.wrong,
         **extra,
     }
     return InvoiceEvent(name, invoice.id, at, data, order_id=invoice.order_id, metadata=invoice.metadata)

@@ -21,14 +21,14 @@ Rules the SQL adapter must keep (the in-memory fakes in ``cryptopay.core.testing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 import cryptopay.core.ledger  # noqa: F401  (first: ports.storage alone trips the ports.ledger <-> ledger cycle)
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
     PaymentCredit,
@@ -136,6 +136,14 @@ class InvoiceRepository(Protocol):
 
         On SQL: ``monitoring_until > now`` or a stored "has unconfirmed payments" flag, refreshed on every update.
         """
+        ...
+
+    def watched_with_exception(
+        self, merchant_id: str, exceptions: Collection[InvoiceException], now: datetime
+    ) -> list[Invoice]:
+        """``merchant_id``'s invoices still watched (as ``watching``) whose exception is one of ``exceptions``,
+        oldest first: the candidates for refunding what arrived beyond an invoice (``Remittances.refund_excess``),
+        read without reading every watched invoice. On SQL by the ``exception`` column (migration 0040)."""
         ...
 
     def expiring(self, before: datetime) -> list[Invoice]:

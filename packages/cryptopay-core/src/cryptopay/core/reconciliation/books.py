@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 
 from cryptopay.core import flows
 from cryptopay.core.invoices import TransferKey, is_confirmed
@@ -30,6 +31,7 @@ __all__ = [
     "payout_holds_match",
     "payout_results_agree",
     "trial_balance_zero",
+    "wrong_payments_owed",
 ]
 
 
@@ -191,3 +193,22 @@ def trial_balance_zero(records: Records) -> list[Difference]:
 def _tx(key: TransferKey) -> str:
     network, tx_hash, index = key
     return f"{network}:{tx_hash}#{index}"
+
+
+WRONG_PAYMENT_GRACE = timedelta(days=1)  # how long a wrong-network or wrong-asset payment may wait for a decision
+
+
+def wrong_payments_owed(records: Records) -> list[Difference]:
+    """A payment on the wrong network, or of an asset the invoice does not ask for, sits at our address and is owed
+    to its payer until it is refunded (or, on the wrong network, accepted into its invoice): one still pending a day
+    after it was seen is a difference, with what to do."""
+    return [
+        Difference(
+            f"wrong-{stray.wrong} payment {stray.id} (invoice {stray.invoice_id})",
+            "refunded to its payer" + ("" if stray.wrong == "asset" else " or accepted into its invoice"),
+            f"{stray.transfer.amount} on {stray.network} pending since {stray.seen_at.isoformat()}",
+            f"owed to the payer: `cryptopay refunds wrong-network {stray.id} --address ADDRESS`",
+        )
+        for stray in records.wrong_pending
+        if records.at - stray.seen_at > WRONG_PAYMENT_GRACE
+    ]

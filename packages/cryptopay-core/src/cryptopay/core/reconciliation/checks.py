@@ -22,6 +22,7 @@ CHECKS: tuple[Check, ...] = (
     Check("payout-holds", "payouts", books.payout_holds_match),
     Check("in-flight", "payouts", books.in_flight_matches_payouts),
     Check("trial-balance", "books", books.trial_balance_zero),
+    Check("wrong-payments-owed", "credits", books.wrong_payments_owed),
     Check("mpesa-answers", "mpesa", outside.answers_matched),
     Check("mpesa-statement", "mpesa", outside.statement_matches_payouts, outside.needs_statement),
     Check("mpesa-float", "mpesa", outside.float_matches_balance, outside.needs_balance),

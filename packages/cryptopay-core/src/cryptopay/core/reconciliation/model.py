@@ -136,6 +136,7 @@ class Records:
     withdrawals: WithdrawalBooks | None = None  # the wallets' crypto withdrawals (None: no withdrawal store)
     conversions: tuple[BookedConversion, ...] = ()  # crypto the treasury sold (it left custody), from the ledger
     wrong_network: tuple[WrongNetworkPayment, ...] = ()  # wrong-network payments booked into custody to be refunded
+    wrong_pending: tuple[WrongNetworkPayment, ...] = ()  # wrong-network or wrong-asset payments awaiting a decision
     remittances: RemittanceBooks | None = None  # the remittance desk's orders (None: no remittance store)
 
 

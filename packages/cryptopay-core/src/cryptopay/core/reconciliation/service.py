@@ -235,7 +235,8 @@ class Reconciliation:
         deposit_books = self._deposit_books() if self._deposits is not None else None
         withdrawal_books = self._withdrawal_books() if self._withdrawals is not None else None
         conversions = self._conversions()
-        strays = in_transaction(self._uow, _booked_strays)
+        strays = in_transaction(self._uow, partial(_strays, state=WrongNetworkState.REFUNDED))
+        pending_strays = in_transaction(self._uow, partial(_strays, state=WrongNetworkState.PENDING))
         custody = self._custody(credits, deposit_books, withdrawal_books, conversions, strays)
         return Records(
             invoices=tuple(invoices),
@@ -260,6 +261,7 @@ class Reconciliation:
             withdrawals=withdrawal_books,
             conversions=tuple(conversions),
             wrong_network=tuple(strays),
+            wrong_pending=tuple(pending_strays),
             remittances=self._remittance_books() if self._remittances is not None else None,
             **self._treasury_records(),
         )
@@ -450,12 +452,11 @@ def _addresses(uow: PaymentsUnitOfWork, *, network: str) -> list[str]:
     return uow.deposit_addresses.addresses_for(network)
 
 
-def _booked_strays(uow: PaymentsUnitOfWork) -> list[WrongNetworkPayment]:
-    """Every wrong-network payment booked into custody (refunded), page by page."""
+def _strays(uow: PaymentsUnitOfWork, state: WrongNetworkState) -> list[WrongNetworkPayment]:
+    """Every wrong-network (or wrong-asset) payment in ``state``, page by page: the refunded ones are booked into
+    custody, the pending ones are owed to their payer until someone decides."""
     found: list[WrongNetworkPayment] = []
-    while page := uow.wrong_network_payments.list(
-        state=WrongNetworkState.REFUNDED, before=found[-1].id if found else None, limit=500
-    ):
+    while page := uow.wrong_network_payments.list(state=state, before=found[-1].id if found else None, limit=500):
         found += page
     return found
 

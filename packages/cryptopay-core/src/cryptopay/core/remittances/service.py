@@ -569,32 +569,30 @@ class Remittances:
     # --- what arrived beyond the order -----------------------------------------------------------------------
 
     def refund_excess(self) -> list[RemittanceOrder]:
-        """Send back, to the order's refund address, whatever an order's address received beyond what the order
-        took: of a paid order (paying or paid out) everything received beyond its price (a second payment, an
-        overpayment, a late one), of an order that expired (underpaid) or was refunded already everything received
-        (less refunds that have not failed, per rail; the price taken from the rail paid first). Read from the
-        invoices the watchers still scan (a late payment can only arrive on one) whose exception says something
-        unusual arrived (paid over, late, partial), each refund through ``Refunds`` (held from the desk's balance,
-        sent by the hot wallet) and audited ``remittance.excess_refund``. What is owed on a rail is summed over every
-        payment not yet decided on; it goes back less the network's fee (the hot wallet's estimate x 1.25 in USDT,
-        ``network_fee``, as withdrawals charge it), and only when it is worth more than
+        """Send back, to the order's refund address, whatever an order's address received beyond what the order took:
+        of a paid order (paying or paid out) everything received beyond its price (a second payment, an overpayment,
+        a late one), of an order that expired (underpaid) or was refunded already everything received (less refunds
+        that have not failed, per rail; the price taken from the rail paid first). Read from the invoices the
+        watchers still scan (a late payment can only arrive on one) whose exception says something unusual arrived
+        (paid over, late, partial) -- only those are read (``watched_with_exception``: the desk's watched invoices
+        by their exception, an index on SQL), never every watched invoice -- each refund through ``Refunds`` (held
+        from the desk's balance, sent by the hot wallet) and audited ``remittance.excess_refund``. What is owed on a
+        rail is summed over every payment not yet decided on; it goes back less the network's fee (the hot wallet's
+        estimate x 1.25 in USDT, ``network_fee``, as withdrawals charge it), and only when it is worth more than
         ``RemittanceRules.excess_floor`` and that fee: a smaller one is kept (``revenue:remittance_dust:USDT``,
         ``RemittanceOrder.excess_kept``, audited ``remittance.excess_kept``), so dust sent to a paid order's address
-        never costs an on-chain refund; the fee deducted is kept the same way. One that cannot be asked (no hot wallet
-        on that network) is kept on the order (``excess_note``), audited ``remittance.excess_held`` for an operator,
-        and is a reconciliation difference (``remittances-owed``) until it is refunded. Orders still awaiting
-        payment, being refunded whole or held are left to their own path. Returns the orders with a new refund or
-        note."""
+        never costs an on-chain refund; the fee deducted is kept the same way. One that cannot be asked (no hot
+        wallet on that network) is kept on the order (``excess_note``), audited ``remittance.excess_held`` for an
+        operator, and is a reconciliation difference (``remittances-owed``) until it is refunded. Orders still
+        awaiting payment, being refunded whole or held are left to their own path. Returns the orders with a new
+        refund or note."""
         now = self.clock.now()
         owed = in_transaction(
             self.uow,
             lambda uow: [
                 (invoice.order_id, invoice.id)
-                for invoice in uow.invoices.watching(now)
-                if invoice.merchant_id == DESK
-                and invoice.order_id
-                and invoice.state in _CLOSED_INVOICES
-                and invoice.exception in _EXCESS_EXCEPTIONS
+                for invoice in uow.invoices.watched_with_exception(DESK, _EXCESS_EXCEPTIONS, now)
+                if invoice.order_id and invoice.state in _CLOSED_INVOICES
             ],
         )
         changed = []

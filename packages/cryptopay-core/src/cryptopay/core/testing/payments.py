@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import attrs
 import cryptopay.core.ledger  # noqa: F401  (first: importing testing.storage first trips the ports.ledger cycle)
 from cryptopay.core.errors import Conflict, NotFound
-from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
     PaymentCredit,
@@ -159,6 +159,16 @@ class InMemoryInvoices(_ById):
 
     def watching(self, now: datetime) -> list[Invoice]:
         return _page([i for i in self._all() if i.needs_watching(now)], lambda i: i.id, None, len(self._items))
+
+    def watched_with_exception(
+        self, merchant_id: str, exceptions: Collection[InvoiceException], now: datetime
+    ) -> list[Invoice]:
+        found = [
+            i
+            for i in self._all()
+            if i.merchant_id == merchant_id and i.exception in exceptions and i.needs_watching(now)
+        ]
+        return _page(found, lambda i: i.id, None, len(found))
 
     def expiring(self, before: datetime) -> list[Invoice]:
         open_states = (InvoiceState.NEW, InvoiceState.PROCESSING)

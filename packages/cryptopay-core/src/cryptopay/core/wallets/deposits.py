@@ -2,11 +2,13 @@
 
 Addresses. ``addresses(user)`` gives the user one address per configured network, allocated (once, under the
 wallet's row lock) from the same per-network index counters and derived by the same xpub derivers as invoices'
-addresses, and stored in the same table: no address is ever two owners' (the table's unique keys make it a
-database rule, not a hope). On the EVM networks one index is taken on every one of their counters at once
+addresses, and stored in the same table: no address is ever two owners' (the table's unique keys make it a database
+rule, not a hope). On the EVM networks one index is taken on every one of their counters at once
 (``allocate_shared_index`` over ``payments.model.index_families``, as invoices do), so the user's address is the
 same on each and is nobody else's on any of them: USDT sent on the wrong EVM network still reaches the user's own
-address. They never expire, so the chain scanners always watch them (``watched_addresses``).
+address. An EVM network added to the deployment later gets the index the user already holds on the others (reserved
+there since it was taken), so the user still has one EVM address. They never expire, so the chain scanners always
+watch them (``watched_addresses``).
 
 Detection. ``record`` turns transfers to those addresses into ``Deposit``s (``seen``), idempotently by
 ``(network, tx, index)``; ``confirm`` reads each watched deposit's depth (and finality signal) before any
@@ -192,7 +194,7 @@ class Deposits:
             missing = [n for n in group if n not in owned]
             if not missing:
                 continue
-            index = uow.deposit_addresses.allocate_shared_index(counters)
+            index = self._family_index(uow, owned, counters, missing)
             for network in missing:
                 derived = self._derivers[network].derive(index)
                 address = DepositAddress(network, derived, index, None, None, now, user_id)
@@ -203,6 +205,31 @@ class Deposits:
                     AuditEvent(f"user:{user_id}", "wallet.deposit_address", f"user:{user_id}", now, details)
                 )
         return [owned[n] for n in sorted(owned)]
+
+    def _family_index(
+        self,
+        uow: DepositUnitOfWork,
+        owned: Mapping[str, DepositAddress],
+        counters: Sequence[str],
+        missing: Sequence[str],
+    ) -> int:
+        """The index of the user's addresses on ``missing``: on the EVM networks, the index the user already holds on
+        another of them (a network added to the deployment since they first asked), so the address is the same on
+        every EVM network. It is theirs on the new one too: an EVM index was taken on every EVM network's counter
+        when it was allocated (``index_families``: all known EVM networks, configured or not), so nobody else was
+        ever given it there; checked all the same (an address another owner holds gets a fresh index). Otherwise a
+        fresh index on every counter of the family."""
+        held = sorted((a for n, a in owned.items() if n in counters), key=lambda a: a.network)
+        if len(counters) > 1 and held:
+            index = held[0].index
+            free = all(
+                (found := uow.deposit_addresses.by_address(n, self._derivers[n].derive(index))) is None
+                or found.user_id == held[0].user_id
+                for n in missing
+            )
+            if free:
+                return index
+        return uow.deposit_addresses.allocate_shared_index(counters)
 
     def _view(self, address: DepositAddress) -> WalletAddress:
         rail = self._rails[address.network]

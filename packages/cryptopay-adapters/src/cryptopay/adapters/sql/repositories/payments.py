@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -35,7 +35,7 @@ from cryptopay.adapters.sql.tables_payments import (
     unmatched_answers,
 )
 from cryptopay.core.errors import Conflict, NotFound
-from cryptopay.core.invoices import Invoice, InvoiceState
+from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState
 from cryptopay.core.payments.model import (
     DepositAddress,
     PaymentCredit,
@@ -195,6 +195,7 @@ class SqlInvoices(_Documents[Invoice]):
             "public_id": item.public_id,
             "created_at": item.created_at,
             "order_key": order_key(item.order_id),
+            "exception": None if item.exception is InvoiceException.NONE else item.exception.value,
         }
 
     def add(self, invoice: Invoice) -> None:
@@ -248,6 +249,18 @@ class SqlInvoices(_Documents[Invoice]):
 
     def watching(self, now: datetime) -> list[Invoice]:
         return self._select(sa.or_(invoices.c.monitoring_until > now, invoices.c.unconfirmed))
+
+    def watched_with_exception(
+        self, merchant_id: str, exceptions: Collection[InvoiceException], now: datetime
+    ) -> list[Invoice]:
+        """By ``ix_invoices_exception`` (merchant, exception, monitoring end): the merchant's invoices with one of
+        ``exceptions``, within their window or with unconfirmed payments."""
+        c = invoices.c
+        wanted = [e.value for e in exceptions if e is not InvoiceException.NONE]
+        if not wanted:
+            return []
+        watched = sa.or_(c.monitoring_until > now, c.unconfirmed)
+        return self._select(c.merchant_id == merchant_id, c.exception.in_(wanted), watched)
 
     def expiring(self, before: datetime) -> list[Invoice]:
         return self._select(invoices.c.state.in_(_OPEN_INVOICES), invoices.c.expires_at <= before)
