@@ -1,6 +1,8 @@
-"""``SqlStorage(pinned_readers=N)``: on PostgreSQL each of up to N threads keeps one autocommit connection for its
-``reading()`` blocks. A read still sees every write committed before it, the connections stay bounded, go back to
-the pool when their thread ends or the storage closes, and a killed backend costs one failed read at most."""
+"""``SqlStorage(pinned_readers=N, pinned_writers=M)``: on PostgreSQL each of up to N threads keeps one autocommit
+connection for its ``reading()`` blocks, and each of up to M threads one connection for its units of work. A read
+still sees every write committed before it, a unit of work every commit before it and nothing of a failed one, the
+connections stay bounded, go back to the pool when their thread ends or the storage closes, one left in doubt is
+discarded, and a killed backend costs one failed read or unit at most."""
 
 from __future__ import annotations
 
@@ -58,17 +60,21 @@ def test_a_thread_reads_on_one_connection_and_sees_each_committed_write(pg_engin
     assert _checked_out(pg_engine) == 0
 
 
-def test_pinned_connections_are_bounded_and_go_back_when_their_thread_ends(pg_engine: Engine) -> None:
-    storage = SqlStorage(pg_engine, pinned_readers=2)
+@pytest.mark.parametrize("kind", ["readers", "writers"])
+def test_pinned_connections_are_bounded_and_go_back_when_their_thread_ends(pg_engine: Engine, kind: str) -> None:
+    storage = SqlStorage(pg_engine, **{f"pinned_{kind}": 2})  # type: ignore[arg-type]
     _put(pg_engine, "inv_1", "new")
     barrier, backends = threading.Barrier(4), []
 
-    def reader() -> None:
-        backends.append(_read(storage, "inv_1")[0])
-        barrier.wait(timeout=10)  # all four threads alive at once: two pinned, two on pooled connections
-        backends.append(_read(storage, "inv_1")[0])
+    def use() -> int:
+        return _read(storage, "inv_1")[0] if kind == "readers" else _write(storage, "inv_1", "paid")
 
-    threads = [threading.Thread(target=reader) for _ in range(4)]
+    def thread_body() -> None:
+        backends.append(use())
+        barrier.wait(timeout=10)  # all four threads alive at once: two pinned, two on pooled connections
+        backends.append(use())
+
+    threads = [threading.Thread(target=thread_body) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -125,4 +131,100 @@ def test_a_forked_child_pins_its_own_and_leaves_the_parents_session_alone(pg_eng
     assert os.read(reading, 1) == b"\x00"
     os.close(reading)
     assert _read(storage, "inv_1")[0] == parent_backend  # the parent's session was never closed by the child
+    storage.close()
+
+
+# -- pinned writers: ``SqlStorage(pinned_writers=N)`` keeps one connection per thread for its units of work
+
+
+def _write(storage: SqlStorage, row_id: str, state: str, *, fail: bool = False) -> int:
+    """Update the invoice in a unit of work (raising inside it when ``fail``); the backend that ran it."""
+    with storage.unit_of_work() as uow:
+        conn = uow.connection
+        backend = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+        conn.execute(invoices.update().where(invoices.c.id == row_id).values(state=state, doc={"s": state}))
+        if fail:
+            raise RuntimeError("the use case failed")
+    return backend
+
+
+def _doc(engine: Engine, row_id: str) -> object:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(invoices.c.doc).where(invoices.c.id == row_id)).scalar_one()
+
+
+def test_a_thread_writes_on_one_connection_and_a_failed_unit_leaves_nothing_behind(pg_engine: Engine) -> None:
+    storage = SqlStorage(pg_engine, pinned_writers=2)
+    _put(pg_engine, "inv_1", "new")
+    first = _write(storage, "inv_1", "paid")
+    assert _doc(pg_engine, "inv_1") == {"s": "paid"}  # committed, seen by another connection
+    with pytest.raises(RuntimeError):
+        _write(storage, "inv_1", "expired", fail=True)
+    assert _doc(pg_engine, "inv_1") == {"s": "paid"}  # rolled back
+    _put(pg_engine, "inv_1", "settled")  # committed elsewhere between two units: the next one sees it
+    with storage.unit_of_work() as uow:
+        doc = uow.connection.execute(sa.select(invoices.c.doc).where(invoices.c.id == "inv_1")).scalar_one()
+        assert doc == {"s": "settled"}
+        with storage.unit_of_work() as inner:  # nested: the inner unit takes a pooled connection
+            assert inner.connection is not uow.connection
+    assert _write(storage, "inv_1", "paid") == first  # the same backend throughout, kept after the failure
+    assert _checked_out(pg_engine) == 1
+    storage.close()
+    assert _checked_out(pg_engine) == 0
+
+
+def test_a_connection_left_in_a_transaction_is_not_pinned_again(pg_engine: Engine) -> None:
+    storage = SqlStorage(pg_engine, pinned_writers=1)
+    _put(pg_engine, "inv_1", "new")
+    first = _write(storage, "inv_1", "paid")
+    with storage.unit_of_work() as uow:  # the driver's own transaction, left open behind SQLAlchemy's back
+        driver = uow.connection.connection.driver_connection
+        assert driver is not None
+        driver.autocommit = True
+        uow._owned = None  # as if release could not put it back in its usual mode
+    again = _write(storage, "inv_1", "expired")
+    assert again != first  # dropped: the next unit pinned another connection
+    assert _doc(pg_engine, "inv_1") == {"s": "expired"}
+    storage.close()
+    assert _checked_out(pg_engine) == 0
+
+
+def test_a_killed_backend_costs_at_most_one_unit_of_work(pg_engine: Engine) -> None:
+    storage = SqlStorage(pg_engine, pinned_writers=1)
+    _put(pg_engine, "inv_1", "new")
+    backend = _write(storage, "inv_1", "paid")
+    with pg_engine.connect() as killer:
+        killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    with suppress(CryptopayError):  # the unit that met the dead backend fails (as it did on a pooled connection)
+        _write(storage, "inv_1", "expired")
+    again = _write(storage, "inv_1", "settled")
+    assert again != backend
+    assert _doc(pg_engine, "inv_1") == {"s": "settled"}
+    storage.close()
+    assert _checked_out(pg_engine) == 0
+
+
+def test_a_forked_child_writes_on_its_own_connection(pg_engine: Engine) -> None:
+    storage = SqlStorage(pg_engine, pinned_writers=1)
+    _put(pg_engine, "inv_1", "new")
+    parent_backend = _write(storage, "inv_1", "paid")
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            backend = _write(storage, "inv_1", "expired")
+            storage.close()
+            del storage
+            gc.collect()
+            code = 0 if backend != parent_backend else 2
+        finally:
+            os.write(writing, bytes([code]))
+            os._exit(0)
+    os.close(writing)
+    os.waitpid(child, 0)
+    assert os.read(reading, 1) == b"\x00"
+    os.close(reading)
+    assert _doc(pg_engine, "inv_1") == {"s": "expired"}
+    assert _write(storage, "inv_1", "settled") == parent_backend  # the child never closed the parent's session
     storage.close()

@@ -163,9 +163,17 @@ class Parts:
         from cryptopay.adapters.sql.uow import SqlStorage
 
         cipher = SecretCipher.from_vault(self.vault)  # webhook endpoint secrets are sealed by the key vault
-        # Each app thread keeps one connection for its reads (the pool has the threads plus two, and as many again).
+        # Each app thread keeps one connection for its reads and one for its units of work (the pool has the threads
+        # plus two, and as many again: the same bound, four left for everything else at the least).
         threads = self.settings.web.threads
-        storage = SqlStorage(self.engine, ids=self.ids, cipher=cipher, personal=self.personal, pinned_readers=threads)
+        storage = SqlStorage(
+            self.engine,
+            ids=self.ids,
+            cipher=cipher,
+            personal=self.personal,
+            pinned_readers=threads,
+            pinned_writers=threads,
+        )
         self.closers.append(storage.close)
         if self._sealing_due:
             from cryptopay.adapters.sql.sealing import seal_personal_data

@@ -356,13 +356,86 @@ class SqlUnitOfWork:
                 self.connection.invalidate()  # the pool discards it
 
 
-class _ThreadReader(threading.local):
-    """A thread's pinned reading connection (``SqlStorage.reading``), the process that opened it, and whether a
-    ``reading()`` block on this thread is using it now (a nested one then takes a pooled connection)."""
+class _ThreadPin(threading.local):
+    """A thread's pinned connection of one kind (``_Pins``), the process that opened it, and whether a block on this
+    thread is using it now (a nested block then takes a pooled connection)."""
 
     conn: Connection | None = None
     pid: int = 0
     busy: bool = False
+
+
+class _Pins:
+    """Up to ``limit`` threads each keep one connection of the engine's (autocommit ones for reading), taken from the
+    pool once instead of once per block: ``take`` gives this thread's (pinned now if there is room) or None (use a
+    pooled one: no room, a nested block, a limit of 0). A thread's connection goes back to the pool when the thread
+    ends, or at ``close``; ``drop`` returns one that is no longer fit for use. After a fork the child pins its own:
+    the parent's connections are never used nor closed by it (kept referenced: collected, they would close its
+    sessions)."""
+
+    def __init__(self, engine: Engine, limit: int, *, autocommit: bool) -> None:
+        self._engine, self._limit, self._autocommit = engine, limit, autocommit
+        self.thread = _ThreadPin()
+        self._pinned: set[Connection] = set()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._inherited: list[Connection] = []
+
+    def take(self) -> Connection | None:
+        thread = self.thread
+        if thread.busy or not self._limit:
+            return None
+        pid = os.getpid()
+        if thread.conn is not None and thread.pid == pid and not thread.conn.closed:
+            return thread.conn
+        with self._lock:
+            if pid != self._pid:  # a forked child: the parent's connections are not ours to use or close
+                self._inherited.extend(self._pinned)
+                self._pinned, self._pid = set(), pid
+            if len(self._pinned) >= self._limit:
+                return None
+        conn = self._engine.connect()  # not under the lock
+        if self._autocommit:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with self._lock:
+            room = len(self._pinned) < self._limit  # another thread may have taken the last place meanwhile
+            if room:
+                self._pinned.add(conn)
+        if not room:
+            conn.close()
+            return None
+        thread.conn, thread.pid = conn, pid
+        ended = weakref.finalize(threading.current_thread(), self._unpin, conn)  # back to the pool when it ends
+        ended.atexit = False  # at exit the process's sockets close anyway
+        return conn
+
+    def drop(self, conn: Connection, *, discard: bool = False) -> None:
+        """Unpin this thread's ``conn`` (broken, or left in a state the next block must not inherit): closed, it goes
+        back to the pool, which discards it if it was invalidated (``discard`` invalidates it first: a connection
+        whose session state is in doubt is never handed out again); the thread's next block pins another."""
+        self.thread.conn = None
+        if discard:
+            with suppress(Exception):
+                conn.invalidate()
+        self._unpin(conn)
+
+    def _unpin(self, conn: Connection) -> None:
+        with self._lock:
+            if conn not in self._pinned or os.getpid() != self._pid:  # a forked child never closes the parent's
+                return
+            self._pinned.discard(conn)
+        with suppress(Exception):  # closing returns it to the pool (or drops it, if it broke)
+            conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            pinned, self._pinned = list(self._pinned), set()
+            if os.getpid() != self._pid:  # a forked child: the parent's, kept referenced and left open
+                self._inherited.extend(pinned)
+                return
+        for conn in pinned:
+            with suppress(Exception):
+                conn.close()
 
 
 class SqlStorage:
@@ -374,10 +447,14 @@ class SqlStorage:
 
     ``pinned_readers``: on PostgreSQL, up to this many threads each keep one connection, in autocommit, for their
     ``reading()`` blocks (taking a connection from the pool, switching it to autocommit and back and returning it
-    was about a quarter of an invoice read's CPU in the process). Threads past that number, nested ``reading()``
-    blocks and SQLite use a pooled connection per block as before. A thread's connection goes back to the pool when
-    the thread ends, or at ``close()``; a broken one reconnects on its next use (SQLAlchemy), and one that cannot
-    be reset after a block is dropped. After a fork the child pins its own (the parent's socket is never used).
+    was about a quarter of an invoice read's CPU in the process). ``pinned_writers``: likewise, up to this many
+    threads each keep one connection for their units of work (the pool's checkout and checkin were about 3% of a
+    P2P send's client instructions). Threads past those numbers, nested blocks and SQLite use a pooled connection
+    per block as before. A thread's connections go back to the pool when the thread ends, or at ``close()``; a broken
+    reading one reconnects on its next use (SQLAlchemy), and one that cannot be reset after a block is dropped; a
+    writing one is dropped after a block that left it invalidated, closed or not idle (a unit that failed on a
+    healthy connection keeps it: its transaction was rolled back). After a fork the child pins its own (the
+    parent's sockets are never used).
     """
 
     def __init__(
@@ -389,53 +466,65 @@ class SqlStorage:
         allow_plaintext: bool = False,
         personal: PersonalData | None = None,
         pinned_readers: int = 0,
+        pinned_writers: int = 0,
     ) -> None:
         self.engine = engine
         self.ledger_store = SqlLedgerStore(engine)
         self._ids, self._cipher, self._allow_plaintext = ids, cipher, allow_plaintext
         self.personal = personal or PersonalData.plaintext()
-        self._pin_limit = pinned_readers if engine.dialect.name == "postgresql" else 0
-        self._thread = _ThreadReader()
-        self._pinned: set[Connection] = set()
-        self._pin_lock = threading.Lock()
-        self._pid = os.getpid()
-        self._inherited: list[Connection] = []
+        postgres = engine.dialect.name == "postgresql"
+        self._readers = _Pins(engine, pinned_readers if postgres else 0, autocommit=True)
+        self._writers = _Pins(engine, pinned_writers if postgres else 0, autocommit=False)
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
         """A transaction's repositories; it commits on normal exit once the commit fence (if any) holds."""
-        with translating(), self.engine.connect() as conn:
-            transaction = conn.begin()
-            uow = self._open(conn)
+        with translating():
+            pinned = self._writers.take()
+            if pinned is None:
+                with self.engine.connect() as conn:
+                    yield from self._transaction(conn)
+                return
+            self._writers.thread.busy = True
             try:
-                yield uow
-                uow.hold_fence()
-                uow.commit(transaction)
+                yield from self._transaction(pinned)
             finally:
-                try:
-                    if transaction.is_active:
-                        driver = conn.connection.driver_connection
-                        began = isinstance(driver, psycopg.Connection) and driver.info.transaction_status != IDLE
-                        transaction.rollback()
-                        if began:  # psycopg follows a ROLLBACK with DEALLOCATE ALL when it holds statements of its own
-                            prepared.forget(conn.connection.info)
-                finally:
-                    uow.release()  # even if the rollback failed: never back to the pool in autocommit mode
+                self._writers.thread.busy = False
+                if not _reusable(pinned):
+                    self._writers.drop(pinned, discard=True)
+
+    def _transaction(self, conn: Connection) -> Iterator[SqlUnitOfWork]:
+        transaction = conn.begin()
+        uow = self._open(conn)
+        try:
+            yield uow
+            uow.hold_fence()
+            uow.commit(transaction)
+        finally:
+            try:
+                if transaction.is_active:
+                    driver = None if conn.invalidated else conn.connection.driver_connection  # a dead one: gone
+                    began = isinstance(driver, psycopg.Connection) and driver.info.transaction_status != IDLE
+                    transaction.rollback()
+                    if began:  # psycopg follows a ROLLBACK with DEALLOCATE ALL when it holds statements of its own
+                        prepared.forget(conn.connection.info)
+            finally:
+                uow.release()  # even if the rollback failed: never back to the pool in autocommit mode
 
     @contextmanager
     def reading(self) -> Iterator[SqlUnitOfWork]:
         """Repositories for reads only: autocommit (each statement its own snapshot), no row locks, no commit."""
         with translating():
-            pinned = self._pinned_reader()
+            pinned = self._readers.take()
             if pinned is None:
                 with self.engine.connect() as conn:
                     yield self._reader(conn.execution_options(isolation_level="AUTOCOMMIT"))
                 return
-            self._thread.busy = True
+            self._readers.thread.busy = True
             try:
                 yield self._reader(pinned)
             finally:
-                self._thread.busy = False
+                self._readers.thread.busy = False
                 self._reset(pinned)
 
     def _reader(self, conn: Connection) -> SqlUnitOfWork:
@@ -448,33 +537,6 @@ class SqlStorage:
             personal=self.personal,
         )
 
-    def _pinned_reader(self) -> Connection | None:
-        """This thread's reading connection (pinned now if there is room), or None: use a pooled one."""
-        thread = self._thread
-        if thread.busy or not self._pin_limit:
-            return None
-        pid = os.getpid()
-        if thread.conn is not None and thread.pid == pid and not thread.conn.closed:
-            return thread.conn
-        with self._pin_lock:
-            if pid != self._pid:  # a forked child: the parent's connections are not ours to use or close, and are
-                self._inherited.extend(self._pinned)  # kept referenced: collected, they would close its sessions
-                self._pinned, self._pid = set(), pid
-            if len(self._pinned) >= self._pin_limit:
-                return None
-        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")  # not under the lock
-        with self._pin_lock:
-            room = len(self._pinned) < self._pin_limit  # another thread may have taken the last place meanwhile
-            if room:
-                self._pinned.add(conn)
-        if not room:
-            conn.close()
-            return None
-        thread.conn, thread.pid = conn, pid
-        ended = weakref.finalize(threading.current_thread(), self._unpin, conn)  # back to the pool when it ends
-        ended.atexit = False  # at exit the process's sockets close anyway
-        return conn
-
     def _reset(self, conn: Connection) -> None:
         """End what SQLAlchemy began on the connection in the block (in autocommit: nothing on the server), so the
         next block starts clean; a connection that cannot be reset is dropped."""
@@ -482,28 +544,13 @@ class SqlStorage:
             if conn.in_transaction():
                 conn.rollback()
         except Exception:  # a broken connection: the next read pins another
-            self._thread.conn = None
-            self._unpin(conn)
-
-    def _unpin(self, conn: Connection) -> None:
-        with self._pin_lock:
-            if conn not in self._pinned or os.getpid() != self._pid:  # a forked child never closes the parent's
-                return
-            self._pinned.discard(conn)
-        with suppress(Exception):  # closing returns it to the pool (or drops it, if it broke)
-            conn.close()
+            self._readers.drop(conn)
 
     def close(self) -> None:
-        """Return every pinned reading connection to the pool (the composition root calls it before disposing of the
+        """Return every pinned connection to the pool (the composition root calls it before disposing of the
         engine)."""
-        with self._pin_lock:
-            pinned, self._pinned = list(self._pinned), set()
-            if os.getpid() != self._pid:  # a forked child: the parent's, kept referenced and left open
-                self._inherited.extend(pinned)
-                return
-        for conn in pinned:
-            with suppress(Exception):
-                conn.close()
+        self._readers.close()
+        self._writers.close()
 
     def _open(self, conn: Connection) -> SqlUnitOfWork:
         return SqlUnitOfWork(
@@ -511,3 +558,14 @@ class SqlStorage:
         )
 
     __call__ = unit_of_work
+
+
+def _reusable(conn: Connection) -> bool:
+    """Whether a unit of work's pinned connection may serve the thread's next one: open, valid, outside any
+    transaction (SQLAlchemy's and the server's), and back in its usual mode (``SqlUnitOfWork.release``)."""
+    if conn.closed or conn.invalidated or conn.in_transaction():
+        return False
+    driver = conn.connection.driver_connection
+    if isinstance(driver, psycopg.Connection):
+        return not driver.closed and not driver.autocommit and driver.info.transaction_status == IDLE
+    return True
