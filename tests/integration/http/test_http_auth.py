@@ -8,20 +8,37 @@ from cryptopay_http import ApiSettings
 from tests.integration.http.http_support import PASSWORD, bearer
 
 
-def test_register_returns_the_user_without_the_password(client):
-    """Registering creates a user and the response shows no password or hash."""
+def test_register_answers_check_your_email_and_shows_no_password(client, services):
+    """Registering creates a user (it logs in at once) and answers 202 "check your email" with no password or
+    hash; the new address gets a welcome email naming the reset page."""
     response = client.post("/v1/auth/register", json={"email": "Wanjiku@Example.co.ke", "password": PASSWORD})
-    assert response.status_code == 201
-    assert response.json["email"] == "wanjiku@example.co.ke"
-    assert response.json["role"] == "personal"
+    assert response.status_code == 202
+    assert response.json == {"email": "wanjiku@example.co.ke", "detail": response.json["detail"]}
+    assert "check your email" in response.json["detail"]
     assert "password" not in response.get_data(as_text=True)
+    assert services.users.by_email("wanjiku@example.co.ke").role.value == "personal"
+    [welcome] = services.notifier.sent_to("wanjiku@example.co.ke")
+    assert "/reset-password" in welcome.body
+    assert (
+        client.post("/v1/auth/login", json={"email": "wanjiku@example.co.ke", "password": PASSWORD}).status_code == 200
+    )
 
 
-def test_register_refuses_a_taken_email_and_an_admin_role(client, auth):
-    """A second account with the same email is a 409; self-registering as admin is a 422 on the role field."""
+def test_register_does_not_tell_whether_an_email_has_an_account(client, auth, services):
+    """Review G3: a registered email gets the same 202 and body as a new one (in any case), no second account and
+    no password change; its owner is emailed that someone tried (audited); self-registering as admin is a 422."""
     auth.register("amina@example.co.ke")
-    again = client.post("/v1/auth/register", json={"email": "AMINA@example.co.ke", "password": PASSWORD})
-    assert again.status_code == 409
+    new = client.post("/v1/auth/register", json={"email": "fresh@example.co.ke", "password": PASSWORD})
+    again = client.post("/v1/auth/register", json={"email": "AMINA@example.co.ke", "password": "another passphrase"})
+    assert (again.status_code, again.content_type) == (new.status_code, new.content_type) == (202, "application/json")
+    assert again.json["detail"] == new.json["detail"] and again.json["email"] == "amina@example.co.ke"
+    assert client.post("/v1/auth/login", json={"email": "amina@example.co.ke", "password": PASSWORD}).status_code == 200
+    tried = services.notifier.sent_to("amina@example.co.ke")[-1]
+    assert tried.subject == "Someone tried to register with your email" and "none was created" in tried.body
+    owner = services.users.by_email("amina@example.co.ke")
+    assert [r.subject for r in services.audit.records() if r.action == "auth.register_of_a_customer"] == [
+        f"user:{owner.id}"
+    ]
     admin = client.post("/v1/auth/register", json={"email": "x@example.co.ke", "password": PASSWORD, "role": "admin"})
     assert admin.status_code == 422
     assert [e["field"] for e in admin.json["errors"]] == ["role"] and "admin" in admin.json["detail"]
@@ -40,7 +57,7 @@ def test_every_refused_role_gets_one_message_naming_only_the_self_registered_rol
     schema = client.get("/openapi.json").json["components"]["schemas"]["RegisterRequest"]
     assert schema["properties"]["role"]["enum"] == ["merchant", "personal"]
     made = client.post("/v1/auth/register", json={"email": "m@example.co.ke", "password": PASSWORD, "role": "merchant"})
-    assert made.status_code == 201 and made.json["role"] == "merchant"
+    assert made.status_code == 202
 
 
 def test_register_reports_every_bad_field(client):
