@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from cryptopay.core.identity import hash_secret
+from cryptopay.core.identity.weak_passwords import WeakPassword
 from cryptopay_http import ApiSettings
 
 from tests.integration.http.http_support import PASSWORD, bearer
@@ -213,3 +217,25 @@ def test_the_auth_rate_limits_are_documented_on_each_auth_operation(client):
     for path, phrases in expected.items():
         description = paths[path]["post"]["description"]
         assert all(phrase in description for phrase in phrases) and "429" in description, path
+
+
+def test_trivially_weak_passwords_are_refused_with_a_specific_problem(client, auth, services):
+    """Review G6: all one character, a sequence, a keyboard row, a repeated piece or a common password with digits
+    around it are a 422 weak_password on the password field, at registration, change and reset alike."""
+    for weak in ("111111111111", "123456789012", "aaaaaaaaaaaa", "qwertyuiopas", "passwordpassword", "Password2024!"):
+        answer = client.post("/v1/auth/register", json={"email": "w@example.co.ke", "password": weak})
+        assert answer.status_code == 422 and answer.content_type == "application/problem+json", weak
+        assert answer.json["code"] == "weak_password" and answer.json["errors"][0]["field"] == "password", weak
+    assert services.users.by_email("w@example.co.ke") is None
+    auth.register("r@example.co.ke")
+    assert client.post("/v1/auth/password-reset", json={"email": "r@example.co.ke"}).status_code == 202
+    token = re.search(r"token=(\S+)", services.notifier.sent_to("r@example.co.ke")[-1].body).group(1)
+    reset = client.post("/v1/auth/password-reset/confirm", json={"token": token, "password": "zyxwvutsrqpo"})
+    assert reset.status_code == 422 and reset.json["code"] == "weak_password", reset.json
+    with pytest.raises(WeakPassword):  # a change (the portal's page) checks the same rule
+        user = services.users.by_email("r@example.co.ke")
+        auth.app.extensions["cryptopay"].accounts.change_password(user.id, PASSWORD, "letmein123456")
+    assert (
+        client.post("/v1/auth/register", json={"email": "w@example.co.ke", "password": "8#3!9@27^5&1"}).status_code
+        == 202
+    )
