@@ -18,6 +18,7 @@ from cryptopay.core.identity import (
     UserAdmin,
 )
 from cryptopay.core.identity.reclaim import Reclaim
+from cryptopay.core.identity.registration import EmailRegistrations
 from cryptopay.core.webhooks import UowFactory
 from flask import current_app
 
@@ -34,6 +35,7 @@ class Runtime:
     two_factor: TwoFactor
     resets: PasswordResets
     user_admin: UserAdmin
+    registrations: EmailRegistrations
 
     @classmethod
     def wire(cls, settings: ApiSettings, services: Services) -> Runtime:
@@ -90,7 +92,10 @@ class Runtime:
             ),
         )
         user_admin = UserAdmin(services.users, services.password_hasher, audit, clock, services.ids, sessions)
-        return cls(settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin)
+        registrations = EmailRegistrations(
+            accounts, services.notifier, reset_page=f"{settings.public_url}/reset-password"
+        )
+        return cls(settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin, registrations)
 
 
 def _webhook_storage(services: Services) -> UowFactory | None:

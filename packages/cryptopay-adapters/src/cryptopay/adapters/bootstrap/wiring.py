@@ -626,7 +626,7 @@ class Parts:
         out by ``payouts`` (B2C) or into a wallet; failed payouts retried ``CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS``
         times in all, then refunded by ``refunds``; a number told at most ``CRYPTOPAY_REMITTANCE_SMS_PER_DAY`` a
         day; what arrives beyond an order is refunded less the network's fee (the hot-wallet senders estimate it), or
-        kept as dust below ``RemittanceRules.excess_floor``."""
+        kept as dust below ``CRYPTOPAY_REMITTANCE_EXCESS_FLOOR_USDT``."""
         usdt = tuple(rail for rail in self.rails.values() if rail.asset == USDT and rail.network.name in self.derivers)
         return Remittances(
             uow=self.storage.unit_of_work,
@@ -642,7 +642,9 @@ class Parts:
             sms=lambda: self.sms,
             monitoring=self.monitoring_feed,
             policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
-            rules=RemittanceRules(sms_per_day=self.settings.remittance_sms_per_day),
+            rules=RemittanceRules(
+                sms_per_day=self.settings.remittance_sms_per_day, excess_floor=self.settings.remittance_excess_floor
+            ),
             travel_rule=self.travel_rule,
             estimators=lambda: self.senders,  # an excess refund deducts the network's fee, as withdrawals charge it
         )
