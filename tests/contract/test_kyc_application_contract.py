@@ -12,7 +12,8 @@ import pytest
 from cryptopay.adapters.documents import FileDocumentStore
 from cryptopay.adapters.sql.repositories.compliance import SqlKycApplications
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
-from cryptopay.core.kyc.applications import ApplicationState, KycApplication
+from cryptopay.core.kyc.applications import ApplicationState, IdInUse, KycApplication, id_key
+from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplications
 
@@ -195,3 +196,73 @@ def test_the_orphan_sweep_removes_only_old_blobs_no_application_names(store):
     assert {key for key, _ in store.stored()} == named
     assert "kyc.orphan_documents_removed" in rig.audit_actions()
     assert app_id
+
+
+def test_applications_are_found_by_their_id_document_kept_as_a_keyed_hash(applications, engine):
+    """G5: ``sharing_id`` finds every application that gave one ID document (typed with spaces or not); the SQL
+    column holds its keyed hash, never the number."""
+    applications.add(application("kya_1", "usr_1"))
+    applications.add(application("kya_2", "usr_2", minutes=1))
+    other = application("kya_3", "usr_3", minutes=2)
+    other.person = person(id_number="12345678")
+    applications.add(other)
+    applications.add(application("kya_4", "mer_1", merchant=True))
+    key = id_key(IdType.NATIONAL_ID, "2345 6789")
+    assert [a.id for a in applications.sharing_id(key)] == ["kya_1", "kya_2"]
+    assert applications.sharing_id(id_key(IdType.PASSPORT, "23456789")) == []
+    if engine is not None:
+        import sqlalchemy as sa
+
+        with engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT id_lookup FROM kyc_applications WHERE id = 'kya_1'")).scalar()
+        assert stored is not None and "23456789" not in stored and len(stored) == 64
+
+
+def test_a_second_account_with_the_same_id_waits_for_an_officer_to_link_them(rig):
+    """G5: one national ID, two personal accounts. The first is verified at tier 2; the second's submission finds
+    the first (``id_shared_with``, audited ``kyc.id_shared``) and its approval is refused (``id_in_use``, audited
+    ``kyc.approval_refused``) until the reviewing officer links them with a reason (audited ``kyc.id_linked``);
+    four-eyes still applies after. A draft or a rejected application claims no ID."""
+    first = rig.personal("usr_amina")
+    rig.decide("usr_ann", first)
+    rig.decide("usr_bob", first)
+    draft = rig.review.apply_personal("usr_draft", 1, person(), notify_to=None)
+    second = rig.personal("usr_fake2", id_number="2345 6789")
+    found = rig.review.application("usr_ann", second)
+    assert found.id_shared_with == ("usr_amina",) and found.id_unlinked == ("usr_amina",)
+    assert draft.party_id not in found.id_shared_with
+    rig.review.claim("usr_ann", second)
+    with pytest.raises(IdInUse) as refused:
+        rig.review.approve("usr_ann", second)
+    assert refused.value.details == {"accounts": ["usr_amina"]} and refused.value.code == "id_in_use"
+    assert rig.review.standing("usr_fake2").profile.level is None
+    assert rig.review.application("usr_ann", second).state is ApplicationState.IN_REVIEW
+    with pytest.raises(InvalidInput):
+        rig.review.link_id("usr_ann", second, "  ")
+    with pytest.raises(Conflict):
+        rig.review.link_id("usr_bob", second, "not mine to link")  # claimed by another officer
+    linked = rig.review.link_id("usr_ann", second, "same person: the first SIM was lost, account closed")
+    assert linked.id_linked == ("usr_amina",) and linked.id_unlinked == ()
+    rig.review.approve("usr_ann", second)
+    rig.decide("usr_bob", second)
+    assert rig.review.standing("usr_fake2").profile.level == 2
+    with rig.storage.unit_of_work() as uow:
+        records = {r.action: dict(r.details) for r in uow.audit.records()}
+    assert records["kyc.id_shared"]["accounts"] == "usr_amina"
+    assert records["kyc.approval_refused"]["accounts"] == "usr_amina"
+    assert records["kyc.id_linked"]["accounts"] == "usr_amina" and "SIM was lost" in records["kyc.id_linked"]["reason"]
+
+
+def test_an_id_shared_after_submission_is_found_at_approval(rig):
+    """G5: two accounts submit the same ID before either is decided: each sees the other; the first to be approved
+    waits for a link too (the check runs again at every approval)."""
+    one = rig.personal("usr_one", level=1)
+    two = rig.personal("usr_two", level=1)
+    rig.review.claim("usr_ann", one)
+    with pytest.raises(IdInUse):
+        rig.review.approve("usr_ann", one)
+    assert rig.review.application("usr_ann", one).id_shared_with == ("usr_two",)
+    rig.review.claim("usr_bob", two)
+    rig.review.reject("usr_bob", two, "a second account for one person")
+    rig.review.approve("usr_ann", one)  # the rejected one claims the ID no more
+    assert rig.review.standing("usr_one").profile.level == 1

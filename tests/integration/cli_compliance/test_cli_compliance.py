@@ -66,6 +66,19 @@ def test_a_kyb_is_approved_from_the_cli_once_its_director_is_verified(rig):
     assert approved.exit_code == 0 and json.loads(approved.stdout)["approvals"] == "1/2"
 
 
+def test_a_second_account_with_the_same_id_is_approved_from_the_cli_only_once_linked(rig):
+    """G5: the second account's approval is exit 4 naming the first; `link-id` with a reason lets it go on."""
+    first = rig.personal("usr_amina", level=1)
+    assert cli("approve", first, "--officer", "ann@example.co.ke").exit_code == 0
+    second = rig.personal("usr_fake2", level=1)
+    refused = cli("approve", second, "--officer", "ann@example.co.ke")
+    assert refused.exit_code == 4 and "usr_amina" in refused.output
+    linked = cli("link-id", second, "--officer", "ann@example.co.ke", "--reason", "same person, old SIM")
+    assert linked.exit_code == 0 and json.loads(linked.stdout)["id_linked"] == "usr_amina"
+    approved = cli("approve", second, "--officer", "ann@example.co.ke", "--no-claim")
+    assert approved.exit_code == 0 and json.loads(approved.stdout)["state"] == "approved"
+
+
 def test_reject_needs_a_reason_and_an_officer(rig):
     """A non-officer is refused (exit 5); a rejection with a reason is recorded and told."""
     app_id = rig.personal(level=1)

@@ -96,7 +96,7 @@ class AuthActions:
 
     def register(self, email: str, role: str = "personal", password: str = PASSWORD) -> dict[str, Any]:
         response = self.client.post("/v1/auth/register", json={"email": email, "password": password, "role": role})
-        assert response.status_code == 201, response.json
+        assert response.status_code == 202, response.json
         return response.json
 
     def login(self, email: str, password: str = PASSWORD, **extra: Any) -> dict[str, Any]:

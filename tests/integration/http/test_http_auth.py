@@ -2,26 +2,47 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from cryptopay.core.identity import hash_secret
+from cryptopay.core.identity.weak_passwords import WeakPassword
 from cryptopay_http import ApiSettings
 
 from tests.integration.http.http_support import PASSWORD, bearer
 
 
-def test_register_returns_the_user_without_the_password(client):
-    """Registering creates a user and the response shows no password or hash."""
+def test_register_answers_check_your_email_and_shows_no_password(client, services):
+    """Registering creates a user (it logs in at once) and answers 202 "check your email" with no password or
+    hash; the new address gets a welcome email naming the reset page."""
     response = client.post("/v1/auth/register", json={"email": "Wanjiku@Example.co.ke", "password": PASSWORD})
-    assert response.status_code == 201
-    assert response.json["email"] == "wanjiku@example.co.ke"
-    assert response.json["role"] == "personal"
+    assert response.status_code == 202
+    assert response.json == {"email": "wanjiku@example.co.ke", "detail": response.json["detail"]}
+    assert "check your email" in response.json["detail"]
     assert "password" not in response.get_data(as_text=True)
+    assert services.users.by_email("wanjiku@example.co.ke").role.value == "personal"
+    [welcome] = services.notifier.sent_to("wanjiku@example.co.ke")
+    assert "/reset-password" in welcome.body
+    assert (
+        client.post("/v1/auth/login", json={"email": "wanjiku@example.co.ke", "password": PASSWORD}).status_code == 200
+    )
 
 
-def test_register_refuses_a_taken_email_and_an_admin_role(client, auth):
-    """A second account with the same email is a 409; self-registering as admin is a 422 on the role field."""
+def test_register_does_not_tell_whether_an_email_has_an_account(client, auth, services):
+    """Review G3: a registered email gets the same 202 and body as a new one (in any case), no second account and
+    no password change; its owner is emailed that someone tried (audited); self-registering as admin is a 422."""
     auth.register("amina@example.co.ke")
-    again = client.post("/v1/auth/register", json={"email": "AMINA@example.co.ke", "password": PASSWORD})
-    assert again.status_code == 409
+    new = client.post("/v1/auth/register", json={"email": "fresh@example.co.ke", "password": PASSWORD})
+    again = client.post("/v1/auth/register", json={"email": "AMINA@example.co.ke", "password": "another passphrase"})
+    assert (again.status_code, again.content_type) == (new.status_code, new.content_type) == (202, "application/json")
+    assert again.json["detail"] == new.json["detail"] and again.json["email"] == "amina@example.co.ke"
+    assert client.post("/v1/auth/login", json={"email": "amina@example.co.ke", "password": PASSWORD}).status_code == 200
+    tried = services.notifier.sent_to("amina@example.co.ke")[-1]
+    assert tried.subject == "Someone tried to register with your email" and "none was created" in tried.body
+    owner = services.users.by_email("amina@example.co.ke")
+    assert [r.subject for r in services.audit.records() if r.action == "auth.register_of_a_customer"] == [
+        f"user:{owner.id}"
+    ]
     admin = client.post("/v1/auth/register", json={"email": "x@example.co.ke", "password": PASSWORD, "role": "admin"})
     assert admin.status_code == 422
     assert [e["field"] for e in admin.json["errors"]] == ["role"] and "admin" in admin.json["detail"]
@@ -40,7 +61,7 @@ def test_every_refused_role_gets_one_message_naming_only_the_self_registered_rol
     schema = client.get("/openapi.json").json["components"]["schemas"]["RegisterRequest"]
     assert schema["properties"]["role"]["enum"] == ["merchant", "personal"]
     made = client.post("/v1/auth/register", json={"email": "m@example.co.ke", "password": PASSWORD, "role": "merchant"})
-    assert made.status_code == 201 and made.json["role"] == "merchant"
+    assert made.status_code == 202
 
 
 def test_register_reports_every_bad_field(client):
@@ -196,3 +217,25 @@ def test_the_auth_rate_limits_are_documented_on_each_auth_operation(client):
     for path, phrases in expected.items():
         description = paths[path]["post"]["description"]
         assert all(phrase in description for phrase in phrases) and "429" in description, path
+
+
+def test_trivially_weak_passwords_are_refused_with_a_specific_problem(client, auth, services):
+    """Review G6: all one character, a sequence, a keyboard row, a repeated piece or a common password with digits
+    around it are a 422 weak_password on the password field, at registration, change and reset alike."""
+    for weak in ("111111111111", "123456789012", "aaaaaaaaaaaa", "qwertyuiopas", "passwordpassword", "Password2024!"):
+        answer = client.post("/v1/auth/register", json={"email": "w@example.co.ke", "password": weak})
+        assert answer.status_code == 422 and answer.content_type == "application/problem+json", weak
+        assert answer.json["code"] == "weak_password" and answer.json["errors"][0]["field"] == "password", weak
+    assert services.users.by_email("w@example.co.ke") is None
+    auth.register("r@example.co.ke")
+    assert client.post("/v1/auth/password-reset", json={"email": "r@example.co.ke"}).status_code == 202
+    token = re.search(r"token=(\S+)", services.notifier.sent_to("r@example.co.ke")[-1].body).group(1)
+    reset = client.post("/v1/auth/password-reset/confirm", json={"token": token, "password": "zyxwvutsrqpo"})
+    assert reset.status_code == 422 and reset.json["code"] == "weak_password", reset.json
+    with pytest.raises(WeakPassword):  # a change (the portal's page) checks the same rule
+        user = services.users.by_email("r@example.co.ke")
+        auth.app.extensions["cryptopay"].accounts.change_password(user.id, PASSWORD, "letmein123456")
+    assert (
+        client.post("/v1/auth/register", json={"email": "w@example.co.ke", "password": "8#3!9@27^5&1"}).status_code
+        == 202
+    )

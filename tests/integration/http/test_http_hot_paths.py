@@ -94,7 +94,7 @@ def _merchant_key(client: FlaskClient) -> str:
     email, password = f"hot-{uuid.uuid4().hex[:6]}@example.co.ke", "a long passphrase"
     assert (
         client.post("/v1/auth/register", json={"email": email, "password": password, "role": "merchant"}).status_code
-        == 201
+        == 202
     )
 
     def token() -> dict[str, str]:

@@ -70,6 +70,34 @@ def test_a_customer_is_verified_by_two_officers_and_their_limits_change(client, 
     assert (mine["tier"], mine["single_limit"], mine["daily_limit"]) == (2, "250000.00", "500000.00")
 
 
+def test_one_national_id_verifies_a_second_account_only_once_an_officer_links_them(client, auth):
+    """G5: a second account submits the ID of a verified one: the officers' queue and reading
+    name the first account (the applicant's own view does not); the approval is a 409 id_in_use naming it until
+    the claiming officer links them with a reason (422 without one)."""
+    first, second = auth.user("personal"), auth.user("personal")
+    ann, bob = auth.user("compliance"), auth.user("compliance")
+    one = client.post("/v1/kyc/applications", json={**PERSON, "level": 1}, headers=first).json["id"]
+    assert client.post(f"/v1/kyc/applications/{one}/submit", headers=first).status_code == 200
+    assert decide(client, ann, one).json["state"] == "approved"
+    verified = client.get("/v1/kyc", headers=first).json["party_id"]
+    two = client.post("/v1/kyc/applications", json={**PERSON, "level": 1}, headers=second).json["id"]
+    submitted = client.post(f"/v1/kyc/applications/{two}/submit", headers=second).json
+    assert submitted["id_shared_with"] is None  # no tipping off
+    [row] = client.get("/v1/admin/kyc/queue", headers=ann).json["data"]
+    assert row["id_shared_with"] == [verified] and row["id_linked"] == []
+    refused = decide(client, ann, two)
+    assert (refused.status_code, refused.json["code"], refused.json["accounts"]) == (409, "id_in_use", [verified])
+    path = f"/v1/admin/kyc/applications/{two}/link-id"
+    assert client.post(path, json={"reason": ""}, headers=ann).status_code == 422
+    assert client.post(path, json={"reason": "same person"}, headers=bob).status_code == 409  # not bob's claim
+    linked = client.post(path, json={"reason": "same person, first SIM lost"}, headers=ann)
+    assert linked.status_code == 200 and linked.json["id_linked"] == [verified]
+    assert linked.json["id_link_reason"] == "same person, first SIM lost"
+    approved = client.post(f"/v1/admin/kyc/applications/{two}/approve", headers=ann)
+    assert approved.status_code == 200 and approved.json["state"] == "approved"
+    assert client.get("/v1/kyc", headers=second).json["tier"] == 1
+
+
 def test_only_officers_read_documents_and_each_read_is_audited(client, auth, services):
     """A customer gets 403 on the admin routes; an officer reads the photo back byte for byte."""
     customer, officer = auth.user("personal"), auth.user("compliance")

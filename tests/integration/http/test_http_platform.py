@@ -8,7 +8,7 @@ import threading
 import attrs
 from cryptopay_http.pages import PAGE_BLUEPRINTS
 
-from tests.integration.http.http_support import TOKEN_SECRET, AuthActions, bearer, make_app
+from tests.integration.http.http_support import SETTLEMENT, TOKEN_SECRET, AuthActions, bearer, make_app
 
 PAYMENT = {"amount": {"amount": "1500.50", "asset": "KES"}, "reference": "order-1"}
 
@@ -147,8 +147,10 @@ def test_problem_shapes_for_http_errors(client, auth):
     not_allowed = client.delete("/v1/me")
     _assert_problem(not_allowed, 405)
     assert "GET" in not_allowed.headers["Allow"]
-    auth.register("dup@example.co.ke")
-    _assert_problem(client.post("/v1/auth/register", json={"email": "dup@example.co.ke", "password": "p" * 12}), 409)
+    owner, _ = auth.merchant()  # a second merchant of one user (registering a known email is a 202, review G3)
+    _assert_problem(
+        client.post("/v1/merchants", json={"business_name": "Again", "settlement": SETTLEMENT}, headers=owner), 409
+    )
     _assert_problem(
         client.post("/v1/auth/login", data="email=a", content_type="application/x-www-form-urlencoded"), 415
     )

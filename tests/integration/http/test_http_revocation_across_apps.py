@@ -69,7 +69,7 @@ def _owner(client: FlaskClient) -> tuple[str, dict[str, str]]:
     """A merchant's id and its owner's headers (logged in, with a fresh step-up)."""
     email = f"revoke-{uuid.uuid4().hex[:6]}@example.co.ke"
     body = {"email": email, "password": PASSWORD, "role": "merchant"}
-    assert client.post("/v1/auth/register", json=body).status_code == 201
+    assert client.post("/v1/auth/register", json=body).status_code == 202
 
     def login() -> dict[str, str]:
         answer = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
@@ -126,7 +126,7 @@ def test_a_logout_in_one_process_ends_the_login_in_the_other_on_its_next_request
     a, b = two_apps
     email = f"logout-{uuid.uuid4().hex[:6]}@example.co.ke"
     assert (
-        a.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "role": "personal"}).status_code == 201
+        a.post("/v1/auth/register", json={"email": email, "password": PASSWORD, "role": "personal"}).status_code == 202
     )
     for _ in range(3):
         login = a.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).json

@@ -8,7 +8,7 @@ from tests.integration.http.http_support import PASSWORD, bearer
 
 
 def _token(services, email: str) -> str:
-    [mail] = services.notifier.sent_to(email)
+    [mail] = [m for m in services.notifier.sent_to(email) if m.subject.startswith("Join ")]
     found = re.search(r"\n\n(\S+)\n", mail.body)
     assert found, mail.body
     return found.group(1)

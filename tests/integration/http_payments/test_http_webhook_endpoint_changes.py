@@ -155,3 +155,43 @@ def test_a_test_event_is_a_signed_ping_in_the_delivery_log(client, hooks, shop, 
     assert json.loads(sent.body)["type"] == "ping"
     log = client.get(f"/v1/webhook-deliveries?endpoint_id={endpoint_id}", headers=shop.headers).json["data"]
     assert [(d["id"], d["event_type"], d["status"]) for d in log] == [(queued.json["id"], "ping", "delivered")]
+
+
+def test_test_pings_are_limited_per_merchant_and_audited(client, auth, services, shop, rival):
+    """Review G12: 40 pings in 2 s were all 202. Now 5 per merchant per minute, whichever login or key asks (a 429
+    problem with Retry-After beyond), another merchant unaffected, each ping audited; the window passes."""
+    endpoint_id, _ = _endpoint(client, shop)
+    path = f"/v1/webhook-endpoints/{endpoint_id}/test"
+    key = key_headers(auth.api_key(shop.headers, shop.id, ["webhooks:write"]))
+    answers = [client.post(path, headers=shop.headers if n % 2 else key).status_code for n in range(5)]
+    assert answers == [202] * 5
+    for headers in (shop.headers, key):
+        refused = client.post(path, headers=headers)
+        assert refused.status_code == 429 and refused.content_type == "application/problem+json"
+        assert refused.json["code"] == "rate_limited" and 0 < int(refused.headers["Retry-After"]) <= 60
+    other, _ = _endpoint(client, rival, url="https://rival.example/h")
+    assert client.post(f"/v1/webhook-endpoints/{other}/test", headers=rival.headers).status_code == 202
+    tested = [r for r in services.audit.records() if r.action == "webhook_endpoint.tested"]
+    assert [r.subject for r in tested].count(f"webhook_endpoint:{endpoint_id}") == 5
+    services.clock.advance(seconds=61)
+    assert client.post(path, headers=shop.headers).status_code == 202
+
+
+def test_a_failing_ping_is_tried_once_and_its_redelivery_counts_as_a_ping(client, hooks, shop):
+    """A ping whose endpoint fails is dead after its one attempt (no three days of retries); sending it again by
+    hand counts against the pings' limit."""
+    endpoint_id, _ = _endpoint(client, shop)
+    hooks.answer = 500
+    queued = client.post(f"/v1/webhook-endpoints/{endpoint_id}/test", headers=shop.headers).json
+    hooks.run_jobs()
+    detail = client.get(f"/v1/webhook-deliveries/{queued['id']}", headers=shop.headers).json
+    assert detail["delivery"]["status"] == "dead" and len(detail["attempts"]) == 1, detail
+    redeliver = f"/v1/webhook-deliveries/{queued['id']}/redeliver"
+    answers = []
+    for _ in range(5):
+        answers.append(client.post(redeliver, headers=shop.headers).status_code)
+        hooks.run_jobs()
+    assert answers == [202, 202, 202, 202, 429] and len(hooks.sender.sent) == 5
+    hooks.clock.advance(days=4)  # the whole retry schedule of another event
+    hooks.run_jobs()
+    assert len(hooks.sender.sent) == 5

@@ -429,6 +429,24 @@ def test_the_sealing_pass_seals_rows_written_in_the_clear(engine: Engine) -> Non
         _merchant_side_reads_back(uow)
 
 
+def test_the_sealing_pass_gives_applications_from_before_0045_their_id_hash(engine: Engine) -> None:
+    """G5: an application sealed before its ID's keyed hash existed (``id_lookup`` NULL) gets it from the pass
+    (which ``cryptopay db upgrade`` runs), so a later submission with the same ID finds it."""
+    from cryptopay.core.kyc.applications import id_key
+
+    storage = SqlStorage(engine, personal=_personal())
+    _write_everything(storage)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE kyc_applications SET id_lookup = NULL"))
+    key = id_key(IdType.NATIONAL_ID, _application().person.id_number)  # type: ignore[union-attr]
+    with storage.unit_of_work() as uow:
+        assert uow.kyc_applications.sharing_id(key) == []
+    assert seal_personal_data(storage)["kyc_applications"] == 1  # the personal one; a KYB has no applicant's ID
+    with storage.unit_of_work() as uow:
+        assert [a.id for a in uow.kyc_applications.sharing_id(key)] == ["kya_1"]
+    assert seal_personal_data(storage)["kyc_applications"] == 0
+
+
 def test_re_sealing_everything_moves_to_a_new_key_encryption_key(engine: Engine) -> None:
     """After a KEK rotation and ``--all``, the old KEK can go: everything opens under the new one alone."""
     lookup = secrets.token_bytes(32)

@@ -151,6 +151,39 @@ def test_an_officer_checks_each_director_of_a_kyb_on_the_console(client, auth, s
     assert services.kyc_review.standing(_party(services, app_id)).profile.level == 1
 
 
+def test_a_second_account_with_the_same_id_is_flagged_and_approved_only_once_linked(client, auth, services, ann, bob):
+    """G5: a second account gave the ID of a verified one: the queue and the application warn, the approval is
+    refused (409, naming the account) until the claiming officer links them with a reason (422 without one)."""
+    first, _ = _application(client, auth)
+    for officer in (ann, bob):
+        page = f"/console/kyc/{first}"
+        officer.post(f"{page}/claim", page)
+        assert officer.post(f"{page}/approve", page)[0] == 303
+    verified = _party(services, first)
+    second, _ = _application(client, auth)
+    status, queue = ann.get("/console/kyc")
+    assert status == 200 and "ID used by another account" in queue
+    detail = f"/console/kyc/{second}"
+    status, html = ann.get(detail)
+    assert "The same ID document was given by other accounts" in html and verified in html
+    assert f"{detail}/link-id" not in html  # only the claiming officer links
+    ann.post(f"{detail}/claim", detail)
+    status, html, _ = ann.post(f"{detail}/approve", detail)
+    assert status == 409 and verified in html and f"{detail}/link-id" in html
+    status, html, _ = ann.post(f"{detail}/link-id", detail, id_link_reason="  ")
+    assert status == 422 and not _audited(services, "kyc.id_linked")
+    assert ann.post(f"{detail}/link-id", detail, id_link_reason="same person, first SIM lost")[2] == detail
+    status, html = ann.get(detail)
+    assert "Linked because: same person, first SIM lost" in html and f"{detail}/link-id" not in html
+    assert "ID used by another account" not in ann.get("/console/kyc")[1]
+    assert ann.post(f"{detail}/approve", detail)[0] == 303
+    assert bob.post(f"{detail}/claim", detail)[0] == 303
+    assert bob.post(f"{detail}/approve", detail)[0] == 303
+    assert services.kyc_review.standing(_party(services, second)).profile.level == 2
+    [linked] = _audited(services, "kyc.id_linked")
+    assert linked.actor == f"user:{ann.id}" and dict(linked.details)["accounts"] == verified
+
+
 def test_an_officer_rejects_with_a_reason_and_asks_for_information(client, auth, services, ann):
     """An empty reason is a 422 that changes nothing; with a reason the application is rejected and audited."""
     app_id, _ = _application(client, auth)

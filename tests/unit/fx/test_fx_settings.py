@@ -65,6 +65,7 @@ def test_bad_values_are_refused_naming_the_variable(name, value):
 
 
 def test_the_exchangerate_source_needs_a_key_outside_the_sandbox():
-    """Building the ExchangeRate-API source without a key is refused with the variable to set."""
-    with pytest.raises(InvalidInput, match="CRYPTOPAY_FX_EXCHANGERATE_KEY"):
+    """Building the ExchangeRate-API source without a key is refused with the variable to set, and the simulator's
+    variable for a developer without a key."""
+    with pytest.raises(InvalidInput, match=r"CRYPTOPAY_FX_EXCHANGERATE_KEY.*CRYPTOPAY_FX_SANDBOX_URL"):
         build_sources(FxSettings.from_env({}))

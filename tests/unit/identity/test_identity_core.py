@@ -106,8 +106,8 @@ def accounts():
 
 def test_refresh_expires_and_concurrent_refreshes_have_one_winner(accounts):
     """Of many simultaneous refreshes of one token exactly one succeeds; an old refresh token expires."""
-    accounts.register("a@example.co.ke", "p" * 12, role=Role.PERSONAL)
-    pair = accounts.login("a@example.co.ke", "p" * 12)
+    accounts.register("a@example.co.ke", "plenty of words", role=Role.PERSONAL)
+    pair = accounts.login("a@example.co.ke", "plenty of words")
     results: list[str] = []
 
     def attempt() -> None:
@@ -123,7 +123,7 @@ def test_refresh_expires_and_concurrent_refreshes_have_one_winner(accounts):
     for thread in threads:
         thread.join()
     assert results.count("ok") == 1
-    fresh = accounts.login("a@example.co.ke", "p" * 12)
+    fresh = accounts.login("a@example.co.ke", "plenty of words")
     accounts.clock.advance(days=31)
     with pytest.raises(Unauthenticated, match="expired"):
         accounts.refresh(fresh.refresh_token)
@@ -131,10 +131,10 @@ def test_refresh_expires_and_concurrent_refreshes_have_one_winner(accounts):
 
 def test_login_rehashes_passwords_hashed_with_old_parameters(accounts):
     """A hash made with weaker parameters is replaced at the next successful login."""
-    user = accounts.register("b@example.co.ke", "p" * 12, role=Role.MERCHANT)
-    user.password_hash = FastPasswordHasher(rounds=10).hash("p" * 12)
+    user = accounts.register("b@example.co.ke", "plenty of words", role=Role.MERCHANT)
+    user.password_hash = FastPasswordHasher(rounds=10).hash("plenty of words")
     accounts.users.update(user)
-    accounts.login("b@example.co.ke", "p" * 12)
+    accounts.login("b@example.co.ke", "plenty of words")
     assert accounts.users.get(user.id).password_hash.startswith("pbkdf2$1000$")
 
 
@@ -166,9 +166,9 @@ def test_idempotency_fake_claims_once_and_releases_only_in_flight():
 
 def test_users_fake_refuses_duplicate_emails_case_insensitively(accounts):
     """Two users cannot share an email, whatever its case."""
-    accounts.register("c@example.co.ke", "p" * 12, role=Role.PERSONAL)
+    accounts.register("c@example.co.ke", "plenty of words", role=Role.PERSONAL)
     with pytest.raises(Conflict):
-        accounts.register("C@Example.co.ke", "q" * 12, role=Role.PERSONAL)
+        accounts.register("C@Example.co.ke", "quite other words", role=Role.PERSONAL)
 
 
 class _Epoch:

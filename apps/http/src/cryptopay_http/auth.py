@@ -50,6 +50,7 @@ __all__ = [
     "limit_by_client",
     "limit_caller",
     "limit_login",
+    "limit_merchant",
     "not_found",
     "rate_limits",
     "refuse",
@@ -219,6 +220,12 @@ def rate_limits(*, per_client: bool, per_account: bool) -> str:
 def limit_caller(limit: int) -> None:
     """A tighter per-principal limit for one route (e.g. operations that persist something each call)."""
     _rate_limit(f"strict:{current_principal().idempotency_scope}", limit)
+
+
+def limit_merchant(merchant_id: str, purpose: str, limit: int, window: int) -> None:
+    """A per-merchant limit on one kind of action, whichever login or API key of the merchant asks and on whichever
+    route (``purpose`` names the count): e.g. webhook test pings, ``limit`` per ``window`` seconds; 429 beyond it."""
+    _rate_limit(f"merchant:{purpose}:{merchant_id}", limit, window, per_route=False)
 
 
 def audit_security(action: str, subject: str, **details: str) -> None:

@@ -27,7 +27,7 @@ from cryptopay.core.webhooks import UowFactory
 from flask import request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import current_principal, not_found
+from cryptopay_http.auth import current_principal, limit_merchant, not_found
 from cryptopay_http.idempotency import HEADER, idempotent, key_parameter
 from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
@@ -39,6 +39,7 @@ __all__ = [
     "audit",
     "check_tenant",
     "idempotent_when_keyed",
+    "limit_webhook_pings",
     "payments",
     "rail_catalogue",
     "resolve_rail",
@@ -63,6 +64,14 @@ class WebhookPorts:
 def payments() -> Services:
     """The services of this app: the payment use cases and what they run on."""
     return runtime().services
+
+
+def limit_webhook_pings(merchant_id: str) -> None:
+    """At most ``webhook_ping_limit`` test pings (sent or redelivered, API or dashboard) per merchant per window,
+    whoever of its team or keys asks: a ping is our worker calling a URL the merchant chose, so unthrottled it is a
+    free reflector and a flood of the delivery queue every merchant shares (review G12). 429 with Retry-After."""
+    settings = runtime().settings
+    limit_merchant(merchant_id, "webhook_ping", settings.webhook_ping_limit, settings.webhook_ping_window_seconds)
 
 
 def webhooks() -> WebhookPorts:

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services
-from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity import (
     AccessTokenSigner,
     Accounts,
@@ -18,7 +17,7 @@ from cryptopay.core.identity import (
     UserAdmin,
 )
 from cryptopay.core.identity.reclaim import Reclaim
-from cryptopay.core.webhooks import UowFactory
+from cryptopay.core.identity.registration import EmailRegistrations
 from flask import current_app
 
 __all__ = ["Runtime", "runtime"]
@@ -34,6 +33,7 @@ class Runtime:
     two_factor: TwoFactor
     resets: PasswordResets
     user_admin: UserAdmin
+    registrations: EmailRegistrations
 
     @classmethod
     def wire(cls, settings: ApiSettings, services: Services) -> Runtime:
@@ -82,7 +82,7 @@ class Runtime:
                 merchants=services.merchants,
                 api_keys=services.api_keys,
                 teams=services.team_store,
-                webhooks=_webhook_storage(services),
+                webhooks=services.webhook_storage_if_wired(),
                 notifier=services.notifier,
                 audit=audit,
                 clock=clock,
@@ -90,15 +90,10 @@ class Runtime:
             ),
         )
         user_admin = UserAdmin(services.users, services.password_hasher, audit, clock, services.ids, sessions)
-        return cls(settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin)
-
-
-def _webhook_storage(services: Services) -> UowFactory | None:
-    """The webhook storage, or None where the deployment keeps no webhook endpoints (some tests' services)."""
-    try:
-        return services.webhooks_uow
-    except Unavailable:
-        return None
+        registrations = EmailRegistrations(
+            accounts, services.notifier, reset_page=f"{settings.public_url}/reset-password"
+        )
+        return cls(settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin, registrations)
 
 
 def runtime() -> Runtime:

@@ -78,6 +78,8 @@ def _row(a: KycApplication) -> dict[str, Any]:
         "approvals": f"{len(a.approvals)}/{needed}",
         "submitted_at": a.submitted_at,
         "reason": a.reason,
+        "id_shared_with": " ".join(a.id_shared_with),  # other accounts that gave the same ID document
+        "id_linked": " ".join(a.id_linked),
     }
 
 
@@ -149,6 +151,18 @@ def approve(
     with errors_to_exit_codes():
         officer_id = _deciding(officer, application_id, claim_first)
         _show(_review().approve(officer_id, application_id))
+
+
+@app.command("link-id")
+def link_id(
+    application_id: str,
+    officer: str = OFFICER,
+    reason: str = typer.Option(..., "--reason", help="Why the accounts that gave this ID may both be verified."),
+) -> None:
+    """Link the other accounts that gave the applicant's ID document (``id_shared_with``) to the application you
+    claimed, with a reason (audited), so its approval may go on (approving before is exit 4, ``id_in_use``)."""
+    with errors_to_exit_codes():
+        _show(_review().link_id(_officer(officer), application_id, reason))
 
 
 @app.command("verify-director")

@@ -140,22 +140,34 @@ def _session(pair: TokenPair, *, cookie: bool, status: int = 200) -> Response:
     return response
 
 
+@attrs.frozen
+class RegisteredView:
+    """The same answer whether or not the email already had an account: what happened is in the email."""
+
+    email: str
+    detail: str = "check your email: it says whether your account was created or the address already has one"
+
+
 @bp.post("/v1/auth/register")
 @operation(
     "Create a personal or merchant account",
-    description=rate_limits(per_client=True, per_account=False),
+    description=(
+        "The same 202 for a new and an already registered email (so the answer tells nobody who is a customer): "
+        "a new address gets its account (log in at once) and a welcome email; a registered one gets no new "
+        "account and an email saying someone tried. " + rate_limits(per_client=True, per_account=False)
+    ),
     request=RegisterRequest,
     example={"email": "duka@example.co.ke", "password": "a long passphrase", "role": "merchant"},
-    response=UserView,
-    status=201,
+    response=RegisteredView,
+    status=202,
     tags=("auth",),
-    errors=(409,),
 )
 @limit_by_client
 def register() -> Response:
     body = read_body(RegisterRequest)
-    user = runtime().accounts.register(body.email, body.password, role=Role(body.role), display_name=body.display_name)
-    return json_response(UserView.of(user), 201)
+    role, name = Role(body.role), body.display_name
+    runtime().registrations.register(body.email, body.password, role=role, display_name=name)
+    return json_response(RegisteredView(body.email.strip().lower()), 202)
 
 
 @bp.post("/v1/auth/login")

@@ -170,6 +170,17 @@ class Rejection:
 
 
 @attrs.frozen
+class IdLink:
+    reason: str = attrs.field(
+        metadata=limits(
+            "why the accounts that gave one ID may both be verified (the same person, the other account closed ...)",
+            min_length=1,
+            max_length=1000,
+        )
+    )
+
+
+@attrs.frozen
 class InformationRequest:
     message: str = attrs.field(metadata=limits("what is needed", min_length=1, max_length=1000))
 
@@ -354,6 +365,17 @@ class ApplicationView:
     decided_at: datetime | None
     history: list[StepView]
     sanctions_matches: list[str] | None  # officers only (null for the applicant: no tipping off)
+    id_shared_with: list[str] | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "officers only: other accounts whose applications gave the same ID document (found at "
+            "submission and at each approval); an approval is refused (409 id_in_use) while one is not linked"
+        },
+    )
+    id_linked: list[str] | None = attrs.field(
+        default=None, metadata={"description": "officers only: the accounts an officer linked, with id_link_reason"}
+    )
+    id_link_reason: str | None = attrs.field(default=None, metadata={"description": "officers only"})
 
     @classmethod
     def of(
@@ -386,6 +408,9 @@ class ApplicationView:
             a.decided_at,
             [StepView.of(s) for s in a.history],
             list(a.sanctions_matches) if officer else None,
+            list(a.id_shared_with) if officer else None,
+            list(a.id_linked) if officer else None,
+            a.id_link_reason if officer else None,
         )
 
 
@@ -576,7 +601,8 @@ def claim(application_id: str) -> Response:
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/approve")
 @operation(
-    "Approve a claimed application (the tier is granted at the last approval it needs; officers)",
+    "Approve a claimed application (the tier is granted at the last approval it needs; officers). 409 id_in_use "
+    "(naming the accounts) while another account that gave the same ID document is not linked (link-id)",
     response=ApplicationView,
     tags=_ADMIN_TAGS,
     errors=(409,),
@@ -584,6 +610,21 @@ def claim(application_id: str) -> Response:
 @require(roles=_OFFICERS)
 def approve(application_id: str) -> Response:
     return json_response(_officer_view(_review().approve(current_principal().id, application_id)))
+
+
+@bp.post("/v1/admin/kyc/applications/<application_id>/link-id")
+@operation(
+    "Link the other accounts that gave this applicant's ID document to the application, with a reason, so the "
+    "approval may go on (the reviewing officer; audited kyc.id_linked)",
+    request=IdLink,
+    response=ApplicationView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+)
+@require(roles=_OFFICERS)
+def link_id(application_id: str) -> Response:
+    reason = read_body(IdLink).reason
+    return json_response(_officer_view(_review().link_id(current_principal().id, application_id, reason)))
 
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/directors/<director_id>/verify")

@@ -149,7 +149,7 @@ class RemittanceView:
         default=None,
         metadata={
             "description": "what arrived beyond the order and was not sent back: the network's fee each refund of "
-            "an excess deducts, and an excess too small to refund (at most 1 USDT, or the network's fee)"
+            "an excess deducts, and an excess too small to refund (at most 1 USDT by default, or the network's fee)"
         },
     )
 

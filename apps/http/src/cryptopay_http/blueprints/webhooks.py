@@ -34,11 +34,11 @@ from cryptopay.core.webhooks import (
 from cryptopay.core.webhooks.model import MAX_URL_LENGTH
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import audit_security, check_step_up, not_found, require, step_up
+from cryptopay_http.auth import audit_security, check_step_up, current_principal, not_found, require, step_up
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation, register_event
 from cryptopay_http.pagination import paginate, paginated
-from cryptopay_http.payments_edge import acting_merchant, check_tenant, webhooks
+from cryptopay_http.payments_edge import acting_merchant, check_tenant, limit_webhook_pings, webhooks
 from cryptopay_http.query import MERCHANT_ID, enum_param, id_param, query
 
 __all__ = ["WebhookEndpointView", "bp"]
@@ -305,6 +305,7 @@ def create_webhook_endpoint() -> Response:
         clock=hooks.clock,
         allow_insecure=hooks.allow_insecure_urls,
         max_endpoints=hooks.max_endpoints,
+        created_by=current_principal().id,  # a user (the step-up refuses API keys)
     )
     host = urlsplit(endpoint.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
     audit_security("webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=merchant_id, host=host)
@@ -403,17 +404,26 @@ def rotate_webhook_secret(endpoint_id: str) -> Response:
 
 @bp.post("/v1/webhook-endpoints/<endpoint_id>/test")
 @operation(
-    "Send a ping test event to this endpoint through the normal delivery path (it shows in the delivery log)",
+    "Send a ping test event to this endpoint through the normal delivery path (it shows in the delivery log); a ping"
+    " is tried once, never retried; at most 5 pings per merchant per minute (429 with Retry-After beyond)",
     response=DeliveryView,
     status=202,
     tags=_TAGS,
+    errors=(429,),
 )
 @require(scope="webhooks:write", roles=_STAFF)
 def test_webhook_endpoint(endpoint_id: str) -> Response:
-    endpoint = _endpoint(endpoint_id)
+    endpoint = _endpoint(endpoint_id)  # another tenant's endpoint is a 404 before it counts against any limit
+    limit_webhook_pings(endpoint.merchant_id)
     hooks = webhooks()
     delivery = send_test_event(
         endpoint.id, endpoint.merchant_id, uow_factory=hooks.uow, ids=hooks.ids, queue=hooks.queue, clock=hooks.clock
+    )
+    audit_security(
+        "webhook_endpoint.tested",
+        f"webhook_endpoint:{endpoint.id}",
+        merchant=endpoint.merchant_id,
+        delivery=delivery.id,
     )
     return json_response(DeliveryView.of(delivery), 202)
 
@@ -468,15 +478,17 @@ def get_webhook_delivery(delivery_id: str) -> Response:
 
 @bp.post("/v1/webhook-deliveries/<delivery_id>/redeliver")
 @operation(
-    "Send a delivered or dead delivery again (same event id and body)",
+    "Send a delivered or dead delivery again (same event id and body); a ping counts against the pings' limit",
     response=DeliveryView,
     status=202,
     tags=_TAGS,
-    errors=(409,),
+    errors=(409, 429),
 )
 @require(scope="webhooks:write", roles=_STAFF)
 def redeliver(delivery_id: str) -> Response:
     delivery = _delivery(delivery_id)
+    if delivery.event_type == PING_EVENT:
+        limit_webhook_pings(delivery.merchant_id)
     hooks = webhooks()
     again = redeliver_webhook(
         delivery.id, merchant_id=delivery.merchant_id, uow_factory=hooks.uow, queue=hooks.queue, clock=hooks.clock

@@ -201,7 +201,7 @@ class Observing:
 _ABOUT_AGE = "age of the oldest payout in this state (0 when none)"
 _ABOUT_UNCONFIRMED = "invoices with payments seen on chain, still short of their confirmations"
 _ABOUT_CONFIRMED = "payments confirmed and credited, ever (only grows: use increase())"
-_ABOUT_WRONG_NETWORK = "payments to an invoice's address on an EVM network it did not ask for, awaiting a decision"
+_ABOUT_WRONG_NETWORK = "payments to an invoice's address on a network or in an asset it did not ask for, undecided"
 _ABOUT_ORDER_AGE = "age of the oldest remittance order in this state, from its opening (0 when none)"
 _ABOUT_AWAITING = "remittances whose payout failed, waiting on Transaction Status before a retry or refund"
 _ABOUT_AWAITING_AGE = "how long the longest of those has waited since its payout failed (0 when none)"

@@ -50,6 +50,7 @@ ROLES: dict[str, frozenset[Role]] = {
     "kyc_application": _COMPLIANCE,
     "kyc_claim": _COMPLIANCE,
     "kyc_approve": _COMPLIANCE,
+    "kyc_link_id": _COMPLIANCE,
     "kyc_reject": _COMPLIANCE,
     "kyc_verify_director": _COMPLIANCE,
     "kyc_request_information": _COMPLIANCE,

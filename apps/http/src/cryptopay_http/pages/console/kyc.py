@@ -4,8 +4,10 @@ read the documents, check each director of a business (``/console/kyc``).
 The same use cases as ``/v1/admin/kyc/...`` and ``cryptopay compliance``: ``KycReview`` records every step in the
 audit log, reads of an application's particulars (``application``) and of each document (``document``) included,
 and holds four-eyes (the top personal tier and every KYB need two different officers: the officer who gave the first
-approval is refused the second, 409). A document is served only here, to an officer, with its own content type,
-``no-store`` and a CSP that lets it run nothing; a PDF is a download, never rendered inside our origin.
+approval is refused the second, 409). Another account that gave the same ID document is a warning on the queue
+and on the application, and the approval is refused until the reviewing officer links them with a reason. A
+document is served only here, to an officer, with its own content type, ``no-store`` and a CSP that lets it run
+nothing; a PDF is a download, never rendered inside our origin.
 
 >>> _text("  the ID number does not match  ", field="reason")
 'the ID number does not match'
@@ -90,6 +92,8 @@ def _decided(application_id: str, step: str) -> Response:
             _review().approve(me, application_id)
         elif step.startswith("director:"):
             _review().verify_director(me, application_id, step.removeprefix("director:"))
+        elif step == "link_id":
+            _review().link_id(me, application_id, _text(request.form.get("id_link_reason"), field="id_link_reason"))
         elif step == "reject":
             _review().reject(me, application_id, _text(request.form.get("reason"), field="reason"))
         else:
@@ -108,6 +112,12 @@ def kyc_claim(application_id: str) -> Response:
 @bp.post("/kyc/<application_id>/approve")
 def kyc_approve(application_id: str) -> Response:
     return _decided(application_id, "approve")
+
+
+@bp.post("/kyc/<application_id>/link-id")
+def kyc_link_id(application_id: str) -> Response:
+    """The reviewing officer links the other accounts that gave the applicant's ID, with a reason (audited)."""
+    return _decided(application_id, "link_id")
 
 
 @bp.post("/kyc/<application_id>/reject")

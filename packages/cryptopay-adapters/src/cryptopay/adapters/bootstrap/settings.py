@@ -33,7 +33,7 @@ from cryptopay.core.compliance.travel_rule import DEFAULT_THRESHOLD
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
-from cryptopay.core.money import KES, USD, Money, to_decimal
+from cryptopay.core.money import KES, USD, USDT, Money, to_decimal
 from cryptopay.core.wallets.deposit import DepositMinimums, StablecoinConversion, WalletSpeed
 from cryptopay.core.wallets.quotes import DEFAULT_WALLET_QUOTE_WINDOW
 from cryptopay.core.wallets.service import InviteRules
@@ -97,6 +97,8 @@ class Settings:
     scan_lookback_blocks: int = 100
     remittance_payout_attempts: int = 3  # B2C attempts for a remittance before its USDT is refunded to the sender
     remittance_sms_per_day: int = 3  # CRYPTOPAY_REMITTANCE_SMS_PER_DAY: remittance SMS one number gets a day
+    # CRYPTOPAY_REMITTANCE_EXCESS_FLOOR_USDT: an excess worth this or less (or the network's fee) is kept, not refunded
+    remittance_excess_floor: Money = attrs.field(factory=lambda: Money.of(1, USDT))
     # CRYPTOPAY_P2P_INVITE_MINIMUM_KES, _INVITES_WAITING, _INVITE_NUMBERS_PER_DAY: sends to numbers with no wallet
     invites: InviteRules = attrs.Factory(InviteRules)
     redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
@@ -177,6 +179,9 @@ class Settings:
             scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
             remittance_payout_attempts=_positive(get, "REMITTANCE_PAYOUT_ATTEMPTS", 3),
             remittance_sms_per_day=_positive(get, "REMITTANCE_SMS_PER_DAY", 3),
+            remittance_excess_floor=_usdt(
+                "REMITTANCE_EXCESS_FLOOR_USDT", get.text("REMITTANCE_EXCESS_FLOOR_USDT"), "1"
+            ),
             invites=_invites(get),
             reconciliation_keep_days=_positive(get, "RECONCILIATION_KEEP_DAYS", 30),
             reconciliation_keep_differences_days=_positive(get, "RECONCILIATION_KEEP_DIFFERENCES_DAYS", 2557),
@@ -309,6 +314,17 @@ def _usd(name: str, text: str) -> Money:
         amount = None
     if amount is None or amount.amount < 0:
         raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in USD, 0 or more, got {text!r}")
+    return amount
+
+
+def _usdt(name: str, text: str, default: str) -> Money:
+    """An amount in USDT, 0 or more; empty: ``default``."""
+    try:
+        amount: Money | None = Money.of(to_decimal(text or default), USDT)
+    except (InvalidInput, ArithmeticError):
+        amount = None
+    if amount is None or amount.amount < 0:
+        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in USDT, 0 or more, got {text!r}")
     return amount
 
 

@@ -27,6 +27,7 @@ from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
+from cryptopay.core.dead_jobs import DeadJobs
 from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -625,7 +626,7 @@ class Parts:
         out by ``payouts`` (B2C) or into a wallet; failed payouts retried ``CRYPTOPAY_REMITTANCE_PAYOUT_ATTEMPTS``
         times in all, then refunded by ``refunds``; a number told at most ``CRYPTOPAY_REMITTANCE_SMS_PER_DAY`` a
         day; what arrives beyond an order is refunded less the network's fee (the hot-wallet senders estimate it), or
-        kept as dust below ``RemittanceRules.excess_floor``."""
+        kept as dust below ``CRYPTOPAY_REMITTANCE_EXCESS_FLOOR_USDT``."""
         usdt = tuple(rail for rail in self.rails.values() if rail.asset == USDT and rail.network.name in self.derivers)
         return Remittances(
             uow=self.storage.unit_of_work,
@@ -641,7 +642,9 @@ class Parts:
             sms=lambda: self.sms,
             monitoring=self.monitoring_feed,
             policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
-            rules=RemittanceRules(sms_per_day=self.settings.remittance_sms_per_day),
+            rules=RemittanceRules(
+                sms_per_day=self.settings.remittance_sms_per_day, excess_floor=self.settings.remittance_excess_floor
+            ),
             travel_rule=self.travel_rule,
             estimators=lambda: self.senders,  # an excess refund deducts the network's fee, as withdrawals charge it
         )
@@ -800,6 +803,16 @@ class Parts:
         queue = self.queue
         assert isinstance(queue, InlineQueue | RqQueue)
         return queue
+
+    @functools.cached_property
+    def dead_jobs(self) -> DeadJobs:
+        """The dead letters for operators (the CLI): only RQ keeps them where another process can read them."""
+        if not self.settings.redis_url:
+            raise Unavailable(
+                "dead jobs are out of reach: without CRYPTOPAY_REDIS_URL the inline queue keeps them in the memory of"
+                " the process that ran them (the API server, shown by its log), and drops them when it stops"
+            )
+        return DeadJobs(self.dead_letters, self.audit, self.clock)
 
     @functools.cached_property
     def balance_queries(self) -> BalanceQueryStore:

@@ -59,7 +59,10 @@ def _source(name: str, settings: FxSettings) -> RateSource:
     timeout = float(settings.timeout)  # a duration for httpx, not money
     if name == "exchangerate-api":
         if not settings.exchangerate_key:
-            raise InvalidInput("CRYPTOPAY_FX_EXCHANGERATE_KEY is required for the exchangerate-api source")
+            raise InvalidInput(
+                "CRYPTOPAY_FX_EXCHANGERATE_KEY is required for the exchangerate-api source (the USD/KES rate); for"
+                " the local simulator set CRYPTOPAY_FX_SANDBOX_URL (`cryptopay sandbox fx` prints it)"
+            )
         return ExchangeRateApiSource(settings.exchangerate_url, settings.exchangerate_key, timeout=timeout)
     if name == "binance":
         return BinanceTickerSource(settings.binance_url, timeout=timeout)

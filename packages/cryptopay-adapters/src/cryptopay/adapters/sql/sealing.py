@@ -169,8 +169,9 @@ _ROW_TABLES: dict[str, _RowTable] = {
         _rewritten(lambda uow, id: uow.users.get(id), lambda uow, user: uow.users.update(user)),
     ),
     "kyc_applications": (
-        lambda: sa.select(kyc_applications.c.id, kyc_applications.c.doc),
-        lambda r: KYC_APPLICATION_FIELDS.unsealed(r.doc),
+        lambda: sa.select(kyc_applications.c.id, kyc_applications.c.doc, kyc_applications.c.id_lookup),
+        # rows written before the ID's keyed hash (0045) get it here
+        lambda r: KYC_APPLICATION_FIELDS.unsealed(r.doc) or (r.id_lookup is None and bool(r.doc.get("person"))),
         _rewritten(lambda uow, id: uow.kyc_applications.get(id), lambda uow, a: uow.kyc_applications.update(a)),
     ),
     "travel_rule_records": (

@@ -30,8 +30,11 @@ kyc_applications = sa.Table(
     sa.Column("state", sa.String(32), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("doc", JsonText, nullable=False),
+    # The applicant's ID document (``id_key``) as a keyed hash (``PersonalData.lookup``): one ID, which accounts
+    sa.Column("id_lookup", sa.String(128), nullable=True),
     sa.Index("ix_kyc_applications_party", "party_id", "created_at"),
     sa.Index("ix_kyc_applications_state", "state", "id"),
+    sa.Index("ix_kyc_applications_id_lookup", "id_lookup"),
     keep_existing=True,
 )
 

@@ -41,6 +41,7 @@ from cryptopay.core.identity.model import (
 )
 from cryptopay.core.identity.sessions import SessionStates
 from cryptopay.core.identity.two_factor import TwoFactor
+from cryptopay.core.identity.weak_passwords import check_not_weak
 from cryptopay.core.mobile_money.phones import try_normalize_msisdn
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
@@ -383,7 +384,7 @@ def valid_email(email: str) -> str:
 def check_password(password: str, email: str) -> None:
     """``InvalidInput`` unless the password is long enough, bounded, free of control characters (a NUL or a
     newline is cut or changed by some keyboards, forms and terminals: the owner could not type it again) and not the
-    email address.
+    email address, nor trivially weak (``WeakPassword``, 422 ``weak_password``: ``identity.weak_passwords``).
 
     >>> check_password("correct horse battery", "a@example.com")
     >>> check_password("correct horse" + chr(0) * 8, "a@example.com")
@@ -396,3 +397,4 @@ def check_password(password: str, email: str) -> None:
         raise InvalidInput("password must not contain control characters", field="password")
     if password.strip().lower() == email:
         raise InvalidInput("password must not be the email address", field="password")
+    check_not_weak(password)

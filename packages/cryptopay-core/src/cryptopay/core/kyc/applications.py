@@ -33,10 +33,12 @@ __all__ = [
     "ApplicationState",
     "BusinessDetails",
     "Director",
+    "IdInUse",
     "KycApplication",
     "PersonDetails",
     "ReviewStep",
     "StoredDocument",
+    "id_key",
 ]
 
 
@@ -66,6 +68,25 @@ class PersonDetails:
     id_number: str
     phone: str  # MSISDN, 2547XXXXXXXX
     address: str
+
+
+class IdInUse(Conflict):
+    """Another account gave the same ID document: an approval waits until an officer links them with a reason
+    (``KycReview.link_id``); the details name the accounts (``accounts``)."""
+
+    code = "id_in_use"
+
+
+def id_key(id_type: IdType, id_number: str) -> str:
+    """What tells one identity document from another: its type and its number upper-cased, without the spaces,
+    dots, hyphens and slashes people type into it. Stored only as a keyed hash (the SQL adapter's ``PersonalData``
+    lookup), so the officers see every account that gave the same document without the numbers being searchable.
+
+    >>> id_key(IdType.NATIONAL_ID, " 2345-6789 "), id_key(IdType.PASSPORT, "ak 123.4567")
+    ('national_id:23456789', 'passport:AK1234567')
+    """
+    number = "".join(ch for ch in id_number.upper() if ch not in " \t.-/")
+    return f"{id_type.value}:{number}"
 
 
 @attrs.frozen(kw_only=True)
@@ -149,6 +170,12 @@ class KycApplication:
     history: tuple[ReviewStep, ...] = ()
     sanctions_matches: tuple[str, ...] = ()  # what screening found at submission ("source ref: name (score)")
     verified_directors: tuple[str, ...] = ()  # directors an officer checked in this review (every one, to approve)
+    # Other accounts whose applications gave the same ID document (``id_key``), found at submission and at each
+    # approval: the officers' warning. An approval is refused while one is not in ``id_linked``: the parties an
+    # officer linked to this application with a reason (``id_link_reason``: the same person, an account closed ...)
+    id_shared_with: tuple[str, ...] = ()
+    id_linked: tuple[str, ...] = ()
+    id_link_reason: str | None = None
 
     def names(self) -> list[str]:
         """The names screened at onboarding: the applicant's, or the business's and its directors'."""
@@ -157,6 +184,25 @@ class KycApplication:
         if self.business is not None:
             return [self.business.registered_name, *(d.name for d in self.business.directors)]
         return []
+
+    def id_key(self) -> str | None:
+        """The applicant's ID document as ``id_key`` (a personal application's; None for a KYB)."""
+        return id_key(self.person.id_type, self.person.id_number) if self.person is not None else None
+
+    @property
+    def id_unlinked(self) -> tuple[str, ...]:
+        """The accounts sharing this applicant's ID that no officer has linked yet (an approval waits for them)."""
+        return tuple(p for p in self.id_shared_with if p not in self.id_linked)
+
+    def link_id(self, officer: str, reason: str) -> tuple[str, ...]:
+        """The reviewing officer links every account now sharing the applicant's ID (``id_shared_with``) to this
+        application with ``reason``: the approval may then go on. Returns the accounts linked."""
+        self._claimed_by(officer)
+        if not self.id_shared_with:
+            raise InvalidState(f"application {self.id}: no other account gave this ID")
+        self.id_linked = tuple(dict.fromkeys((*self.id_linked, *self.id_shared_with)))
+        self.id_link_reason = reason  # not in the history, which the applicant reads: the officers' and the audit's
+        return self.id_shared_with
 
     def document_ids(self) -> list[str]:
         """Every document id this application names (its blobs in the document store)."""

@@ -23,6 +23,7 @@ from cryptopay.core.errors import Conflict, CryptopayError, InvalidInput, NotFou
 from cryptopay.core.kyc.applications import (
     ApplicationState,
     BusinessDetails,
+    IdInUse,
     KycApplication,
     PersonDetails,
     StoredDocument,
@@ -38,9 +39,12 @@ from cryptopay.core.ports.storage import AuditLog, in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.vault import KeyVault
 
-__all__ = ["ORPHAN_GRACE", "QUEUE_STATES", "KycReview", "KycStanding", "document_context"]
+__all__ = ["ID_CLAIMING", "ORPHAN_GRACE", "QUEUE_STATES", "KycReview", "KycStanding", "document_context"]
 
 QUEUE_STATES = (ApplicationState.SUBMITTED, ApplicationState.IN_REVIEW)
+# An application in one of these states claims its ID document: a draft does not (anyone may type a number), nor
+# does a rejected one
+ID_CLAIMING = (*QUEUE_STATES, ApplicationState.INFORMATION_REQUESTED, ApplicationState.APPROVED)
 ORPHAN_GRACE = timedelta(hours=1)  # far longer than an upload takes between its blob and its record
 
 
@@ -195,6 +199,7 @@ class KycReview:
             profile = self._profile(uow, application)
             events = profile.submit(application.level, application.evidence(), at=now, policy=self.policy)
             uow.kyc.update(profile)
+            self._find_id_shared(uow, application, now)
             uow.kyc_applications.update(application)
             _audit(uow.audit, f"user:{application.submitted_by}", "kyc.application_submitted", application, now)
             _publish(uow, self.ids, events)
@@ -266,13 +271,57 @@ class KycReview:
         def step(application: KycApplication, profile: KycProfile, at: datetime) -> list[KycEvent]:
             application._claimed_by(officer)  # checked before the profile records anything
             application.check_directors()  # a KYB: every director verified first
+            if unlinked := application.id_unlinked:  # found again just now (``_decide``'s ``before``)
+                raise IdInUse(
+                    f"application {application.id}: the same ID document was given by {', '.join(unlinked)}; "
+                    "one person, one verified account: link them with a reason to approve (or reject)",
+                    accounts=list(unlinked),
+                )
             events = profile.approve(officer, at=at, policy=self.policy)
             granted = any(e.name == "kyc.approved" for e in events)
             needed = self.policy.tier(application.kind, application.level).approvals_required
             application.record_approval(officer, granted=granted, needed=needed, at=at)
             return events
 
-        return self._decide(officer, application_id, "kyc.application_approved", step)
+        return self._decide(officer, application_id, "kyc.application_approved", step, before=self._find_id_shared)
+
+    def link_id(self, officer: str, application_id: str, reason: str) -> KycApplication:
+        """The reviewing officer links the other accounts that gave the applicant's ID document to this application,
+        with the reason an approval may go on all the same (audited ``kyc.id_linked``, naming the accounts)."""
+        reason = reason.strip()
+        if not reason:
+            raise InvalidInput("linking accounts that share an ID needs a reason", field="reason")
+        if len(reason) > 1000:
+            raise InvalidInput("a reason is at most 1,000 characters", field="reason")
+        linked: list[str] = []
+
+        def step(application: KycApplication, profile: KycProfile, at: datetime) -> None:
+            linked.extend(application.link_id(officer, reason))
+
+        # The reason is kept in the application's history (sealed at rest) and in the audit record's details.
+        return self._decide(
+            officer,
+            application_id,
+            "kyc.id_linked",
+            step,
+            before=self._find_id_shared,
+            details=lambda: {"accounts": ",".join(linked), "reason": reason},
+        )
+
+    def _find_id_shared(self, uow: KycUnitOfWork, application: KycApplication, at: datetime) -> None:
+        """Record on ``application`` the other accounts whose applications (submitted or decided, not drafts nor
+        rejected) gave the same ID document; a new one is audited ``kyc.id_shared`` for the officers."""
+        key = application.id_key()
+        if key is None:
+            return
+        found = uow.kyc_applications.sharing_id(key)
+        others = tuple(
+            dict.fromkeys(a.party_id for a in found if a.party_id != application.party_id and a.state in ID_CLAIMING)
+        )
+        new = [p for p in others if p not in application.id_shared_with]
+        application.id_shared_with = others
+        if new:
+            _audit(uow.audit, "system:kyc", "kyc.id_shared", application, at, accounts=",".join(new))
 
     def verify_director(self, officer: str, application_id: str, director_id: str) -> KycApplication:
         """The reviewing officer checked a director's particulars against their documents (audited)."""
@@ -430,21 +479,34 @@ class KycReview:
         application_id: str,
         action: str,
         step: Callable[[KycApplication, KycProfile, datetime], list[KycEvent] | None],
-        **details: str,
+        *,
+        before: Callable[[KycUnitOfWork, KycApplication, datetime], None] | None = None,
+        details: Callable[[], dict[str, str]] | None = None,
+        **facts: str,
     ) -> KycApplication:
         now = self.clock.now()
 
-        def work(uow: KycUnitOfWork) -> tuple[KycApplication, list[KycEvent]]:
+        def work(uow: KycUnitOfWork) -> tuple[KycApplication, list[KycEvent], IdInUse | None]:
             application = _load(uow, application_id)
             profile = self._profile(uow, application)
-            events = step(application, profile, now) or []
+            if before is not None:  # in the decision's transaction, under the application's lock
+                before(uow, application, now)
+            try:
+                events = step(application, profile, now) or []
+            except IdInUse as error:  # refused, but what was found stays on the application for the officers
+                uow.kyc_applications.update(application)
+                accounts = ",".join(application.id_unlinked)
+                _audit(uow.audit, f"user:{officer}", "kyc.approval_refused", application, now, accounts=accounts)
+                return application, [], error
             uow.kyc.update(profile)
             uow.kyc_applications.update(application)
-            _audit(uow.audit, f"user:{officer}", action, application, now, **details)
+            _audit(uow.audit, f"user:{officer}", action, application, now, **facts, **(details() if details else {}))
             _publish(uow, self.ids, events)
-            return application, events
+            return application, events, None
 
-        application, events = in_transaction(self.uow, work)
+        application, events, refused = in_transaction(self.uow, work)
+        if refused is not None:
+            raise refused
         self._tell(application, events, now)
         return application
 

@@ -60,7 +60,7 @@ from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, W
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import NETWORKS, AddressFormat, Rail, rail_for
-from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote, check_claim, use_claim
+from cryptopay.core.wallets.quotes import QuotePurpose, check_claim, claim_quote, owned_quote, use_claim
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
@@ -141,15 +141,8 @@ class Refunds:
         """Lock a quote for ``pair`` that ``merchant_id`` alone may name in one refund (until the quote expires)."""
         if self._pricer is None:
             raise Unavailable("no FX rates are configured to lock a quote")
-        quote, now = self._pricer.quote(pair), self._clock.now()
-        claim = WalletQuote(
-            quote_id=quote.id,
-            owner_id=merchant_id,
-            purpose=QuotePurpose.REFUND,
-            locked_at=now,
-            expires_at=quote.expires_at,
-        )
-        transaction(self._uow, lambda uow: uow.wallet_quotes.add(claim))
+        quote = self._pricer.quote(pair)
+        claim_quote(self._uow, quote, merchant_id, QuotePurpose.REFUND, now=self._clock.now())
         return quote
 
     def refund(
@@ -283,11 +276,10 @@ class Refunds:
             if self._pricer is None:
                 raise Unavailable("no FX rates are configured to convert a refund amount")
             return self._pricer.quote(pair)
-        found = transaction(self._uow, lambda uow: uow.wallet_quotes.get(quote_id))
-        mine = found is not None and found.owner_id == merchant_id
-        quote = self._quotes.get(quote_id) if self._quotes is not None and mine else None
-        if quote is None:
+        owned = owned_quote(self._uow, lambda: self._quotes, merchant_id, quote_id)
+        if owned is None:
             raise NotFound(f"no quote {quote_id!r} of this merchant's", field="quote_id")
+        quote, found = owned
         check_claim(found, merchant_id, quote_id, QuotePurpose.REFUND, now=self._clock.now())
         if quote.pair != pair:
             raise InvalidInput(f"quote {quote_id} is for {quote.pair}, this refund needs {pair}", field="quote_id")

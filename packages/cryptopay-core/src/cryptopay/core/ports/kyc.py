@@ -69,6 +69,11 @@ class KycApplicationRepository(Protocol):
         """Applications in ``states``, by id ascending, strictly after ``after``."""
         ...
 
+    def sharing_id(self, key: str) -> list[KycApplication]:
+        """Every application (any party, any state) whose applicant gave the ID document ``key`` (``id_key``),
+        oldest first. Adapters store only a keyed hash of the key (``PersonalData.lookup``), indexed."""
+        ...
+
 
 class KycUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the profiles and applications, with the audit log and the outbox."""

@@ -16,7 +16,8 @@ sale or bill takes it only when:
   first; on PostgreSQL one conditional ``UPDATE``, so two trades racing one quote cannot both pass).
 
 The same claims serve merchants' refunds (``QuotePurpose.REFUND``, owned by the merchant that locked the quote:
-``cryptopay.core.payments.refunds``); ``owner_id`` is a wallet user's id or a merchant's, never both.
+``cryptopay.core.payments.refunds``); ``owner_id`` is a wallet user's id or a merchant's, never both. Both lock
+with ``claim_quote`` and look a named quote up with ``owned_quote``, then ``check_claim`` and ``use_claim``.
 
 A trade that fails after it committed (M-Pesa refusing the prompt, a failed payout) keeps the quote used: lock a
 new one. A trade refused before it committed (limits, balance) leaves it unused.
@@ -31,7 +32,9 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import attrs
 from cryptopay.core.errors import InvalidInput, NotFound, QuoteExpired, QuoteUsed
@@ -47,10 +50,13 @@ __all__ = [
     "CLAIMS_KEPT",
     "DEFAULT_WALLET_QUOTE_WINDOW",
     "USDT_KES",
+    "ClaimsUnitOfWork",
     "QuotePurpose",
     "WalletQuote",
     "WalletQuotes",
     "check_claim",
+    "claim_quote",
+    "owned_quote",
     "prune_claims",
     "use_claim",
 ]
@@ -88,6 +94,13 @@ class WalletQuote:
     used_at: datetime | None = None
 
 
+class ClaimsUnitOfWork(Protocol):
+    """What the claims need of a unit of work: the wallet's and the payments' units of work both have it."""
+
+    @property
+    def wallet_quotes(self) -> WalletQuoteRepository: ...
+
+
 @attrs.define
 class WalletQuotes:
     """Lock, find and use wallet quotes (``Buys``, ``Sells`` and ``Bills`` hold one each)."""
@@ -105,30 +118,56 @@ class WalletQuotes:
     def lock(self, owner_id: str, purpose: QuotePurpose) -> Quote:
         """Lock a USDT/KES quote for ``owner_id`` alone; it is shown (and kept) with the wallet window as its end."""
         quote = self.quoter().quote(USDT_KES)
-        now = self.clock.now()
-        claim = WalletQuote(
-            quote_id=quote.id,
-            owner_id=owner_id,
-            purpose=purpose,
-            locked_at=now,
-            expires_at=min(quote.expires_at, now + self.window),
-        )
-        in_transaction(self.uow, lambda uow: uow.wallet_quotes.add(claim))
+        claim = claim_quote(self.uow, quote, owner_id, purpose, now=self.clock.now(), window=self.window)
         return attrs.evolve(quote, expires_at=claim.expires_at)
 
     def find(self, owner_id: str, quote_id: str, purpose: QuotePurpose) -> Quote:
         """The owner's quote ``quote_id`` for ``purpose``, unused and in its window (its ``expires_at`` the
         window's end); ``NotFound`` for anyone else's or an unknown id, ``QuoteUsed``, ``QuoteExpired``."""
-        found = in_transaction(self.uow, lambda uow: uow.wallet_quotes.get(quote_id))
-        quote = self.quotes().get(quote_id) if found is not None and found.owner_id == owner_id else None
-        if quote is None or quote.pair != USDT_KES:
+        owned = owned_quote(self.uow, self.quotes, owner_id, quote_id)
+        if owned is None or owned[0].pair != USDT_KES:
             raise NotFound(f"no USDT/KES quote {quote_id!r} of yours", field="quote_id")
+        quote, found = owned
         claim = check_claim(found, owner_id, quote_id, purpose, now=self.clock.now())
         return attrs.evolve(quote, expires_at=claim.expires_at)
 
     def use(self, uow: WalletUnitOfWork, owner_id: str, quote_id: str, *, used_by: str) -> None:
         """Mark the quote used by the trade ``used_by`` in the trade's unit of work; ``QuoteUsed`` if it lost."""
         use_claim(uow.wallet_quotes, owner_id, quote_id, used_by=used_by, now=self.clock.now())
+
+
+def claim_quote(
+    uow: Callable[[], AbstractContextManager[ClaimsUnitOfWork]],
+    quote: Quote,
+    owner_id: str,
+    purpose: QuotePurpose,
+    *,
+    now: datetime,
+    window: timedelta | None = None,
+) -> WalletQuote:
+    """Claim ``quote`` for ``owner_id`` alone, for ``purpose``, in its own transaction: until the quote expires, or
+    ``window`` after ``now`` if that is sooner (a wallet trade's; a refund's claim lasts as long as its quote)."""
+    expires_at = quote.expires_at if window is None else min(quote.expires_at, now + window)
+    claim = WalletQuote(quote_id=quote.id, owner_id=owner_id, purpose=purpose, locked_at=now, expires_at=expires_at)
+    in_transaction(uow, lambda unit: unit.wallet_quotes.add(claim))
+    return claim
+
+
+def owned_quote(
+    uow: Callable[[], AbstractContextManager[ClaimsUnitOfWork]],
+    quotes: Callable[[], QuoteRepository | None],
+    owner_id: str,
+    quote_id: str,
+) -> tuple[Quote, WalletQuote] | None:
+    """The stored quote ``quote_id`` and its claim when ``owner_id`` claimed it; ``None`` for anyone else's, an
+    unknown id or no quote store (the caller's ``NotFound`` alike, so ids cannot be probed). ``quotes`` is asked only
+    for the owner's claim. The claim is not checked further: ``check_claim``."""
+    found = in_transaction(uow, lambda unit: unit.wallet_quotes.get(quote_id))
+    if found is None or found.owner_id != owner_id:
+        return None
+    store = quotes()
+    quote = store.get(quote_id) if store is not None else None
+    return None if quote is None else (quote, found)
 
 
 def check_claim(

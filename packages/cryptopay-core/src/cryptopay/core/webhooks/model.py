@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_ROTATION_OVERLAP",
     "MAX_URL_LENGTH",
     "PING_EVENT",
+    "PING_RETRY_SCHEDULE",
     "RETRY_SCHEDULE",
     "WEBHOOK_EVENTS",
     "DeliveryStatus",
@@ -74,6 +75,9 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
 )
 
 PING_EVENT = "ping"  # a test event sent on request; endpoints cannot subscribe to it, it goes to one endpoint
+# A ping is tried once: its one answer is what the merchant asked to see, and a failing URL retried for three days
+# would make every ping ten requests to a host of the caller's choosing.
+PING_RETRY_SCHEDULE: tuple[timedelta, ...] = ()
 DEFAULT_ROTATION_OVERLAP = timedelta(hours=24)  # how long a rotated-out secret still signs (both signatures sent)
 DEFAULT_LEASE = timedelta(minutes=2)  # longer than the sender's timeout: a crashed sender's claim lapses after it
 _SNIPPET = 1000
@@ -142,6 +146,7 @@ class WebhookEndpoint:
     description: str = ""
     previous_secret: str | None = attrs.field(default=None, repr=False)  # still signs until previous_secret_until
     previous_secret_until: datetime | None = None
+    created_by: str | None = None  # the user who added it (None: before 0043, or an API key): removing them disables it
 
     def wants(self, event_type: str) -> bool:
         return self.enabled and (not self.events or event_type in self.events)
@@ -224,7 +229,17 @@ class WebhookDelivery:
         error: str | None,
         schedule: Sequence[timedelta] = RETRY_SCHEDULE,
     ) -> WebhookDelivery:
-        """The delivery after an attempt's outcome; a final delivery stays final (a late duplicate only logs)."""
+        """The delivery after an attempt's outcome; a final delivery stays final (a late duplicate only logs). A
+        ``ping`` follows ``PING_RETRY_SCHEDULE`` whatever ``schedule`` says: one failure and it is dead.
+
+        >>> from datetime import datetime, timezone
+        >>> at = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+        >>> ping = WebhookDelivery.new("whd_1", "whe_1", "m1", "evt_1", PING_EVENT, "{}", at=at)
+        >>> ping.claimed(at).after_attempt(at, ok=False, status_code=500, error=None).status.value
+        'dead'
+        """
+        if self.event_type == PING_EVENT:
+            schedule = PING_RETRY_SCHEDULE
         counted = attrs.evolve(self, attempts=self.attempts + 1, locked_until=None, last_status_code=status_code)
         if self.status.final:
             return attrs.evolve(self, attempts=self.attempts + 1)

@@ -62,6 +62,7 @@ KYC_APPLICATION_FIELDS = PersonalFields(
         "reason",
         "history[].note",
         "sanctions_matches[]",
+        "id_link_reason",
     ),
 )
 """An application's personal fields, sealed at rest (the business's registered name, number and KRA PIN are not
@@ -113,6 +114,11 @@ class SqlKycApplications:
             query = query.where(c.id > after)
         return self._select(query.order_by(c.id).limit(limit))
 
+    def sharing_id(self, key: str) -> list[KycApplication]:
+        c = kyc_applications.c
+        query = sa.select(c.id, c.doc).where(c.id_lookup == self._personal.lookup(key))
+        return self._select(query.order_by(c.created_at, c.id))
+
     def _select(self, query: sa.Select[Any]) -> list[KycApplication]:
         with reading(self._bind) as conn:
             rows = conn.execute(query).all()
@@ -120,12 +126,14 @@ class SqlKycApplications:
         return [from_document(KycApplication, doc) for doc in opened]
 
     def _row(self, application: KycApplication) -> dict[str, Any]:
+        key = application.id_key()
         return {
             "id": application.id,
             "party_id": application.party_id,
             "kind": application.kind.value,
             "state": application.state.value,
             "created_at": application.created_at,
+            "id_lookup": self._personal.lookup(key) if key is not None else None,
             "doc": KYC_APPLICATION_FIELDS.seal(document(application), application.id, self._personal),
         }
 

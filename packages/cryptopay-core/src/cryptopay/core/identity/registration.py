@@ -1,0 +1,68 @@
+"""Registration by email that does not tell who has an account (review G3).
+
+``EmailRegistrations.register`` answers alike for a new and an already registered email: the HTTP shell says
+"check your email" (202) either way, and the email tells the truth to the address's owner only. A new address gets
+its account and a welcome email (reset the password if you did not register: that proves the email, and the first
+reset secures what someone else set up, ``identity.reclaim``); an address that has an account gets no new one, the
+same time spent on hashing, and an email saying someone tried, audited ``auth.register_of_a_customer``. The wallet's
+phone sign-up does the same by SMS (``wallets.signup``).
+"""
+
+from __future__ import annotations
+
+import attrs
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.errors import Conflict
+from cryptopay.core.identity.model import Role, User
+from cryptopay.core.identity.service import Accounts, check_password, valid_email
+from cryptopay.core.ports.notifications import Notification, Notifier
+
+__all__ = ["EmailRegistrations"]
+
+
+@attrs.define
+class EmailRegistrations:
+    """Register by email; ``reset_page`` is where the emails send someone who wants the account back."""
+
+    accounts: Accounts
+    notifier: Notifier
+    reset_page: str = "http://127.0.0.1:8000/reset-password"
+
+    def register(self, email: str, password: str, *, role: Role, display_name: str | None = None) -> User | None:
+        """The new user, or None when the email already has an account (its owner is emailed instead).
+
+        Bad input (the email, the password) is refused alike for both, before the account is looked up.
+        """
+        address = valid_email(email)
+        check_password(password, address)
+        existing = self.accounts.users.by_email(address)
+        if existing is None:
+            try:
+                user = self.accounts.register(address, password, role=role, display_name=display_name)
+            except Conflict:  # registered meanwhile by a concurrent request
+                existing = self.accounts.users.by_email(address)
+            else:
+                self.notifier.send(Notification(address, "Your cryptopay account", self._welcome()))
+                return user
+        else:
+            self.accounts.hasher.hash(password)  # the same time as a new account's hashing
+        if existing is not None:
+            self.notifier.send(Notification(address, "Someone tried to register with your email", self._taken()))
+            at = self.accounts.clock.now()
+            event = AuditEvent("anonymous", "auth.register_of_a_customer", f"user:{existing.id}", at, {})
+            self.accounts.audit.append(event)
+        return None
+
+    def _welcome(self) -> str:
+        return (
+            "Your cryptopay account was created with this email; log in to start.\n\n"
+            f"If you did not create it, reset its password at {self.reset_page}: that proves the email is yours, "
+            "ends every session and revokes the API keys and webhooks someone else set up."
+        )
+
+    def _taken(self) -> str:
+        return (
+            "Someone tried to register a cryptopay account with this email, which already has one; "
+            "none was created.\n\n"
+            f"If it was you, log in, or reset your password at {self.reset_page}. If not, you need do nothing."
+        )
