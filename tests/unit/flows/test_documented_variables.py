@@ -327,6 +327,8 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
         ("CRYPTOPAY_REMITTANCE_SMS_PER_DAY", "three"),
         ("CRYPTOPAY_REMITTANCE_EXCESS_FLOOR_USDT", "-1"),
         ("CRYPTOPAY_REMITTANCE_EXCESS_FLOOR_USDT", "one"),
+        ("CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD", "-1"),
+        ("CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD", "a thousand"),
         ("CRYPTOPAY_P2P_INVITE_MINIMUM_KES", "0"),
         ("CRYPTOPAY_P2P_INVITE_MINIMUM_KES", "fifty"),
         ("CRYPTOPAY_P2P_INVITES_WAITING", "0"),

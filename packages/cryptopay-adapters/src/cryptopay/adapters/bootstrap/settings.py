@@ -33,7 +33,7 @@ from cryptopay.core.compliance.travel_rule import DEFAULT_THRESHOLD
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
-from cryptopay.core.money import KES, USD, USDT, Money, to_decimal
+from cryptopay.core.money import KES, USDT, Money, to_decimal
 from cryptopay.core.wallets.deposit import DepositMinimums, StablecoinConversion, WalletSpeed
 from cryptopay.core.wallets.quotes import DEFAULT_WALLET_QUOTE_WINDOW
 from cryptopay.core.wallets.service import InviteRules
@@ -164,7 +164,9 @@ class Settings:
                 StablecoinConversion.parse,
                 get.text("STABLECOIN_CONVERSION_SPREAD"),
             ),
-            travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
+            travel_rule_threshold=_not_negative(
+                "TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD"), DEFAULT_THRESHOLD
+            ),
             withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
             wallet_quote_seconds=_positive(get, "WALLET_QUOTE_SECONDS", _WALLET_QUOTE_SECONDS),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
@@ -179,8 +181,8 @@ class Settings:
             scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
             remittance_payout_attempts=_positive(get, "REMITTANCE_PAYOUT_ATTEMPTS", 3),
             remittance_sms_per_day=_positive(get, "REMITTANCE_SMS_PER_DAY", 3),
-            remittance_excess_floor=_usdt(
-                "REMITTANCE_EXCESS_FLOOR_USDT", get.text("REMITTANCE_EXCESS_FLOOR_USDT"), "1"
+            remittance_excess_floor=_not_negative(
+                "REMITTANCE_EXCESS_FLOOR_USDT", get.text("REMITTANCE_EXCESS_FLOOR_USDT"), Money.of(1, USDT)
             ),
             invites=_invites(get),
             reconciliation_keep_days=_positive(get, "RECONCILIATION_KEEP_DAYS", 30),
@@ -304,27 +306,21 @@ def _hours(value: int | None) -> int:
     return value
 
 
-def _usd(name: str, text: str) -> Money:
-    """An amount in US dollars, 0 or more; empty: the Travel Rule's default threshold."""
+def _not_negative(name: str, text: str, default: Money) -> Money:
+    """An amount in ``default``'s asset, 0 or more; empty: ``default``.
+
+    >>> _not_negative("REMITTANCE_EXCESS_FLOOR_USDT", "0.5", Money.of(1, USDT))
+    Money('0.500000', 'USDT')
+    """
     if not text:
-        return DEFAULT_THRESHOLD
+        return default
+    asset = default.asset
     try:
-        amount: Money | None = Money.of(to_decimal(text), USD)
+        amount: Money | None = Money.of(to_decimal(text), asset)
     except (InvalidInput, ArithmeticError):
         amount = None
     if amount is None or amount.amount < 0:
-        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in USD, 0 or more, got {text!r}")
-    return amount
-
-
-def _usdt(name: str, text: str, default: str) -> Money:
-    """An amount in USDT, 0 or more; empty: ``default``."""
-    try:
-        amount: Money | None = Money.of(to_decimal(text or default), USDT)
-    except (InvalidInput, ArithmeticError):
-        amount = None
-    if amount is None or amount.amount < 0:
-        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in USDT, 0 or more, got {text!r}")
+        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in {asset.code}, 0 or more, got {text!r}")
     return amount
 
 
