@@ -110,3 +110,14 @@ def test_every_alert_watches_a_metric_the_project_exports() -> None:
     for rule in rules():
         watched = set(_METRIC.findall(rule["expr"]))
         assert watched and watched <= exported, (rule["alert"], watched - exported)
+
+
+def test_alerts_on_kept_failures_fire_on_new_ones_only() -> None:
+    """Dead jobs and dead-lettered webhooks are kept for weeks: their alerts watch what changed in the last hour,
+    so one failure does not keep them firing until it expires."""
+    found = {rule["alert"]: rule["expr"] for rule in rules()}
+    for name, metric in (
+        ("CryptopayJobsDead", "cryptopay_jobs_dead"),
+        ("CryptopayWebhookDeadLetters", "cryptopay_webhook_dead_letters"),
+    ):
+        assert found[name].replace(" ", "") == f"delta({metric}[1h])>0", name

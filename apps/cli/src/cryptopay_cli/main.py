@@ -82,6 +82,7 @@ GROUPS = (
     Group("reconcile", "reconcile", "Reconcile the ledger with our records, M-Pesa and the chains."),
     Group("treasury", "treasury", "The treasury: float and inventory, sweeps, top-ups and conversions."),
     Group("webhooks", "webhooks", "Merchant webhooks: redeliver one."),
+    Group("jobs", "jobs", "Background jobs: list the dead ones, requeue one or all (audited)."),
     Group("serve", "serve", "Serve the REST API (runs cryptopay-http)."),
     Group("worker", "worker", "Run the background jobs (runs cryptopay-worker)."),
     Group("users", "users", "Users: create an admin, change a role (audited)."),

@@ -107,6 +107,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         treasury=Lazy(lambda: parts.treasury),
         sweeps=Lazy(lambda: parts.sweeps),
         rebalancing=Lazy(lambda: parts.rebalancing),
+        dead_jobs=Lazy(lambda: parts.dead_jobs),
         jobs=Lazy(lambda: parts.jobs),
         job_registry=Lazy(lambda: parts.job_registry),
         readiness_checks=parts.readiness_checks(),

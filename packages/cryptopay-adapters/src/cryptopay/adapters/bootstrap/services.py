@@ -17,6 +17,8 @@ from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import TravelRule
+from cryptopay.core.dead_jobs import DeadJobs
+from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity.teams import Teams
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
@@ -149,6 +151,7 @@ class Services:
     _treasury: Lazy[Treasury] = attrs.field(factory=lambda: missing("the treasury"))
     _sweeps: Lazy[Sweeps] = attrs.field(factory=lambda: missing("sweeps"))
     _rebalancing: Lazy[Rebalancing] = attrs.field(factory=lambda: missing("rebalancing records"))
+    _dead_jobs: Lazy[DeadJobs] = attrs.field(factory=lambda: missing("dead jobs"))
     # -- the worker's use-case jobs by name (chains.scan, fx.refresh, ...: cryptopay_worker.jobs.LEAD_JOBS)
     _jobs: Lazy[Mapping[str, JobHandler]] = attrs.Factory(lambda: Lazy(dict))
     _job_registry: Lazy[JobRegistry] = attrs.Factory(lambda: Lazy(JobRegistry))  # what the inline queue runs
@@ -202,7 +205,15 @@ class Services:
             audit=self.audit,
             clock=self.clock,
             ids=self.ids,
+            webhook_storage=self.webhook_storage_if_wired,
         )
+
+    def webhook_storage_if_wired(self) -> UowFactory | None:
+        """The webhook storage, or None where this deployment keeps no webhook endpoints (some tests' services)."""
+        try:
+            return self.webhooks_uow
+        except Unavailable:
+            return None
 
     @property
     def users(self) -> UserRepository:
@@ -406,6 +417,11 @@ class Services:
     def rebalancing(self) -> Rebalancing:
         """Operators' records of float top-ups and crypto sold for KES."""
         return self._rebalancing.get()
+
+    @property
+    def dead_jobs(self) -> DeadJobs:
+        """The job queue's dead letters, for operators: list them, requeue one or all (audited)."""
+        return self._dead_jobs.get()
 
     @property
     def jobs(self) -> Mapping[str, JobHandler]:

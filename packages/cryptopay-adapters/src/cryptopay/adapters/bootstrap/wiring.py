@@ -27,6 +27,7 @@ from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
+from cryptopay.core.dead_jobs import DeadJobs
 from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.kyc.gate import PayoutGate
@@ -802,6 +803,16 @@ class Parts:
         queue = self.queue
         assert isinstance(queue, InlineQueue | RqQueue)
         return queue
+
+    @functools.cached_property
+    def dead_jobs(self) -> DeadJobs:
+        """The dead letters for operators (the CLI): only RQ keeps them where another process can read them."""
+        if not self.settings.redis_url:
+            raise Unavailable(
+                "dead jobs are out of reach: without CRYPTOPAY_REDIS_URL the inline queue keeps them in the memory of"
+                " the process that ran them (the API server, shown by its log), and drops them when it stops"
+            )
+        return DeadJobs(self.dead_letters, self.audit, self.clock)
 
     @functools.cached_property
     def balance_queries(self) -> BalanceQueryStore:
