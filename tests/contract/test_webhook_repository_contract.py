@@ -45,8 +45,9 @@ def delivery(n: int, *, endpoint_id: str = "whe_1", event: str | None = None, at
 
 
 def test_endpoints_round_trip_and_list_oldest_first(storage):
-    """Endpoints come back whole (secret included); a merchant's list is oldest first; saves replace."""
-    first, second = endpoint(2), endpoint(1, created_at=NOW + timedelta(seconds=1), events=frozenset())
+    """Endpoints come back whole (secret and creator included); a merchant's list is oldest first; saves replace."""
+    first = endpoint(2, created_by="usr_7")
+    second = endpoint(1, created_at=NOW + timedelta(seconds=1), events=frozenset())
     with storage.unit_of_work() as uow:
         uow.webhook_endpoints.add(first)
         uow.webhook_endpoints.add(second)

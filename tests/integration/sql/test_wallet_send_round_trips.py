@@ -13,7 +13,12 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 from cryptopay.adapters.sql import make_engine
+from cryptopay.adapters.sql.personal import PersonalData
+from cryptopay.adapters.sql.repositories.compliance import movement_row
+from cryptopay.adapters.sql.tables_compliance import compliance_movements
+from cryptopay.adapters.sql.types import document_text
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
@@ -87,7 +92,9 @@ def test_a_send_is_two_round_trips(stack: WalletStack, relay: RoundTripRelay) ->
     assert usage["p2p"][1] == Money.of("110", KES) + Money.of("325", KES)  # 2.5 USDT at the mid of 130
 
 
-def test_monitoring_as_wired_in_production_costs_no_round_trip(stack: WalletStack, relay: RoundTripRelay) -> None:
+def test_monitoring_as_wired_in_production_costs_no_round_trip(
+    stack: WalletStack, relay: RoundTripRelay, engine: Engine
+) -> None:
     """With AML monitoring on the wallet's own storage (as the composition root wires it), the send's two movements
     are journaled by its write statement: still two round trips, no transaction of their own after the commit."""
     monitoring = Monitoring(uow=stack.backend.uow, rules=default_rules(), clock=stack.clock, ids=RandomIds())
@@ -102,6 +109,11 @@ def test_monitoring_as_wired_in_production_costs_no_round_trip(stack: WalletStac
         journal = {m.id: m for m in uow.movements.for_party(baraka, since=start)}
     received = journal[f"{transfer.id}:in"]
     assert (received.party_id, received.counterparty, received.amount) == (baraka, amina, Money.of("100", KES))
+    with engine.connect() as conn:  # stored to the byte as SqlMovementJournal.add stores it
+        query = sa.select(compliance_movements.c.id, sa.cast(compliance_movements.c.doc, sa.Text))
+        texts = dict(conn.execute(query.where(compliance_movements.c.id.in_(list(journal)))).all())
+    for movement_id, movement in journal.items():
+        assert texts[movement_id] == document_text(movement_row(movement, PersonalData.plaintext())["doc"])
 
 
 @pytest.mark.parametrize("refusal", ["limit", "frozen"])

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import attrs
 from cryptopay.adapters.bootstrap import ApiSettings, Services
-from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity import (
     AccessTokenSigner,
     Accounts,
@@ -19,7 +18,6 @@ from cryptopay.core.identity import (
 )
 from cryptopay.core.identity.reclaim import Reclaim
 from cryptopay.core.identity.registration import EmailRegistrations
-from cryptopay.core.webhooks import UowFactory
 from flask import current_app
 
 __all__ = ["Runtime", "runtime"]
@@ -84,7 +82,7 @@ class Runtime:
                 merchants=services.merchants,
                 api_keys=services.api_keys,
                 teams=services.team_store,
-                webhooks=_webhook_storage(services),
+                webhooks=services.webhook_storage_if_wired(),
                 notifier=services.notifier,
                 audit=audit,
                 clock=clock,
@@ -96,14 +94,6 @@ class Runtime:
             accounts, services.notifier, reset_page=f"{settings.public_url}/reset-password"
         )
         return cls(settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin, registrations)
-
-
-def _webhook_storage(services: Services) -> UowFactory | None:
-    """The webhook storage, or None where the deployment keeps no webhook endpoints (some tests' services)."""
-    try:
-        return services.webhooks_uow
-    except Unavailable:
-        return None
 
 
 def runtime() -> Runtime:

@@ -34,7 +34,7 @@ from cryptopay.core.webhooks import (
 from cryptopay.core.webhooks.model import MAX_URL_LENGTH
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import audit_security, check_step_up, not_found, require, step_up
+from cryptopay_http.auth import audit_security, check_step_up, current_principal, not_found, require, step_up
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation, register_event
 from cryptopay_http.pagination import paginate, paginated
@@ -305,6 +305,7 @@ def create_webhook_endpoint() -> Response:
         clock=hooks.clock,
         allow_insecure=hooks.allow_insecure_urls,
         max_endpoints=hooks.max_endpoints,
+        created_by=current_principal().id,  # a user (the step-up refuses API keys)
     )
     host = urlsplit(endpoint.url).hostname or "?"  # not the whole URL: it may carry the merchant's own secret
     audit_security("webhook_endpoint.created", f"webhook_endpoint:{endpoint.id}", merchant=merchant_id, host=host)

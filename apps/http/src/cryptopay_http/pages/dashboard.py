@@ -581,6 +581,7 @@ def create_webhook_endpoint() -> Response:
             clock=hooks.clock,
             allow_insecure=hooks.allow_insecure_urls,
             max_endpoints=hooks.max_endpoints,
+            created_by=g.principal.id,
         )
         host = urlsplit(endpoint.url).hostname or "?"
         audit_security(

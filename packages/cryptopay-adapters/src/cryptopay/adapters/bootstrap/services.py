@@ -18,6 +18,7 @@ from cryptopay.core.compliance.reports import Reporting
 from cryptopay.core.compliance.screening import Screening
 from cryptopay.core.compliance.travel_rule import TravelRule
 from cryptopay.core.dead_jobs import DeadJobs
+from cryptopay.core.errors import Unavailable
 from cryptopay.core.identity.teams import Teams
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
@@ -204,7 +205,15 @@ class Services:
             audit=self.audit,
             clock=self.clock,
             ids=self.ids,
+            webhooks=self.webhook_storage_if_wired(),
         )
+
+    def webhook_storage_if_wired(self) -> UowFactory | None:
+        """The webhook storage, or None where this deployment keeps no webhook endpoints (some tests' services)."""
+        try:
+            return self.webhooks_uow
+        except Unavailable:
+            return None
 
     @property
     def users(self) -> UserRepository:

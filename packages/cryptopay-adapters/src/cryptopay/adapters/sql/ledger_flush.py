@@ -155,12 +155,13 @@ class PreparedLedger:
         return prepared.run(self._driver, self._info, [(statement, params)], begin=begin, commit=commit)
 
 
-def _json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, default=str, separators=(",", ":"))
+# Made once (``json.dumps`` with options builds an encoder at every call); the rows are trees, no cycle to look for.
+_json = json.JSONEncoder(default=str, separators=(",", ":"), check_circular=False).encode
+_compact = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def _entry_head(entry: Entry | EntryDraft) -> dict[str, Any]:
-    meta = json.dumps([list(p) for p in entry.metadata], separators=(",", ":")) if entry.metadata else "[]"
+    meta = _compact([list(p) for p in entry.metadata]) if entry.metadata else "[]"
     return {
         "id": entry.id,
         "idempotency_key": entry.idempotency_key,

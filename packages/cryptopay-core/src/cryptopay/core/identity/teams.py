@@ -9,7 +9,8 @@ owner. Every change is audited (``team.*``). What each role may do is ``model.TE
 ``require(team=...)`` on the routes that change keys, the store and the profile (the matrix is in the README).
 API keys are minted by owners and admins and live no longer than their creator's right to mint them: removing a
 member, or demoting one below admin, revokes the keys they created (each audited ``api_key.revoked``, through the key
-repository's ``update``, which the API's key cache honours at once).
+repository's ``update``, which the API's key cache honours at once) and disables the webhook endpoints they added
+(``WebhookEndpoint.created_by``; audited ``webhook_endpoint.disabled``).
 
 >>> from cryptopay.core.testing.identity import team_fixture
 >>> duka = team_fixture()
@@ -38,6 +39,7 @@ from cryptopay.core.ports.identity import (
 )
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.webhooks import UowFactory
 
 __all__ = ["INVITATION_TTL", "Invitation", "Member", "Teams", "invitation_digest"]
 
@@ -104,9 +106,10 @@ class Teams:
         ids: IdGenerator,
         tokens: Callable[[], str] = lambda: secrets.token_urlsafe(32),
         ttl: timedelta = INVITATION_TTL,
+        webhooks: UowFactory | None = None,
     ) -> None:
         self._teams, self._merchants, self._users, self._notifier = teams, merchants, users, notifier
-        self._api_keys = api_keys
+        self._api_keys, self._webhooks = api_keys, webhooks
         self._audit, self._clock, self._ids, self._tokens, self._ttl = audit, clock, ids, tokens, ttl
 
     # --- who is who ---------------------------------------------------------------------------------------------
@@ -227,6 +230,7 @@ class Teams:
         self._record(actor, "team.role_changed", merchant.id, **changed)
         if role not in _MANAGERS:
             self._revoke_keys(merchant, user_id, actor=actor, reason="member_demoted")
+            self._disable_endpoints(merchant, user_id, actor=actor, reason="member_demoted")
         return member
 
     def remove(self, merchant_id: str, user_id: str, *, actor: str, via: str = "") -> None:
@@ -240,6 +244,7 @@ class Teams:
         self._teams.remove_member(merchant.id, user_id)
         self._record(actor, "team.member_removed", merchant.id, user=user_id, role=member.role.value, via=via)
         self._revoke_keys(merchant, user_id, actor=actor, reason="member_removed")
+        self._disable_endpoints(merchant, user_id, actor=actor, reason="member_removed")
 
     def transfer_ownership(self, merchant_id: str, to_user_id: str, *, actor: str) -> Merchant:
         """The owner hands the merchant to a member; the old owner stays as an admin."""
@@ -264,6 +269,25 @@ class Teams:
             self._api_keys.update(key)  # the cached repository bumps its epoch: every API process drops the key
             details = {"merchant": merchant.id, "creator": user_id, "reason": reason}
             self._audit.append(AuditEvent(f"user:{actor}", "api_key.revoked", f"api_key:{key.id}", now, details))
+
+    def _disable_endpoints(self, merchant: Merchant, user_id: str, *, actor: str, reason: str) -> None:
+        """Disable the webhook endpoints ``user_id`` added for the merchant: its events stop going where they chose.
+        (Endpoints made before migration 0043 record no creator and stay: the owner reviews them.)"""
+        if self._webhooks is None:  # this deployment keeps no webhook endpoints
+            return
+        with self._webhooks() as uow:
+            theirs = [
+                e for e in uow.webhook_endpoints.for_merchant(merchant.id) if e.enabled and e.created_by == user_id
+            ]
+            for endpoint in theirs:
+                uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
+        now = self._clock.now()
+        for endpoint in theirs:
+            details = {"merchant": merchant.id, "creator": user_id, "reason": reason}
+            event = AuditEvent(
+                f"user:{actor}", "webhook_endpoint.disabled", f"webhook_endpoint:{endpoint.id}", now, details
+            )
+            self._audit.append(event)
 
     # --- helpers --------------------------------------------------------------------------------------------------
 

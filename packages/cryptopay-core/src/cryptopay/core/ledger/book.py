@@ -27,9 +27,12 @@ __all__ = [
 ]
 
 
+_REQUEST_TEXT = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":")).encode  # made once
+
+
 def request_hash(kind: str, payload: object) -> str:
     """A stable hash of a write request, to tell a retry from a different request under the same key."""
-    text = json.dumps([kind, payload], sort_keys=True, default=str, separators=(",", ":"))
+    text = _REQUEST_TEXT([kind, payload])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

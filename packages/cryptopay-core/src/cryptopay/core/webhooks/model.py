@@ -146,6 +146,7 @@ class WebhookEndpoint:
     description: str = ""
     previous_secret: str | None = attrs.field(default=None, repr=False)  # still signs until previous_secret_until
     previous_secret_until: datetime | None = None
+    created_by: str | None = None  # the user who added it (None: before 0043, or an API key): removing them disables it
 
     def wants(self, event_type: str) -> bool:
         return self.enabled and (not self.events or event_type in self.events)

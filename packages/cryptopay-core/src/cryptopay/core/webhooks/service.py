@@ -206,8 +206,10 @@ def create_endpoint(
     clock: Clock,
     allow_insecure: bool = False,
     max_endpoints: int = MAX_ENDPOINTS,
+    created_by: str | None = None,
 ) -> WebhookEndpoint:
-    """Register a merchant endpoint with a fresh ``whsec_`` secret (shown to the merchant once, at creation).
+    """Register a merchant endpoint with a fresh ``whsec_`` secret (shown to the merchant once, at creation);
+    ``created_by`` is the user adding it (a member's endpoints are disabled when they leave the team).
 
     A merchant has at most ``max_endpoints`` enabled endpoints: each one is retried for days, so an unbounded
     number would let one merchant multiply our outgoing traffic.
@@ -222,6 +224,7 @@ def create_endpoint(
         clock.now(),
         frozenset(events),
         description=description,
+        created_by=created_by,
     )
     with uow_factory() as uow:
         enabled = sum(1 for existing in uow.webhook_endpoints.for_merchant(merchant_id) if existing.enabled)

@@ -40,6 +40,7 @@ from cryptopay.adapters.sql.tables_wallets import (
     wallet_usage,
     wallets,
 )
+from cryptopay.adapters.sql.types import document_text
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.errors import Conflict
 from cryptopay.core.flows import wallet_account
@@ -423,10 +424,6 @@ Begin = Callable[..., list[dict[str, Any]] | None]
 """Begin the unit's transaction with a prepared statement, owned by the driver (``SqlUnitOfWork.begin_prepared``)."""
 
 
-def _json(doc: Any) -> str:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"))  # as ``JsonText`` stores documents
-
-
 class SqlSends:
     """``SendRepository`` on SQL: two round trips per send on PostgreSQL with psycopg (see the module's text)."""
 
@@ -531,8 +528,11 @@ class SqlSends:
             for movement in journal:
                 movements.add(movement)
             return
+        # Each movement's document goes nested, not as a string inside the JSON: json_populate_recordset gives a text
+        # column an object's own JSON text, and with the keys sorted here that is ``document_text(doc)`` to the byte,
+        # what ``SqlMovementJournal.add`` stores (encoded once instead of encoded and then escaped).
         rows = (movement_row(movement, self._personal) for movement in journal)
-        journal_rows = [{**row, "at": row["at"].isoformat(), "doc": _json(row["doc"])} for row in rows]
+        journal_rows = [{**row, "at": row["at"].isoformat()} for row in rows]
         columns = self._transfers._row(transfer)
         params = {
             "t_id": columns["id"],
@@ -541,7 +541,7 @@ class SqlSends:
             "t_phone": columns["recipient_phone"],
             "t_state": columns["state"],
             "t_expires": columns["claim_expires_at"],
-            "t_doc": _json(columns["doc"]),
+            "t_doc": document_text(columns["doc"]),
             "u_id": usage.id,
             "u_user": usage.user_id,
             "u_product": usage.product,
@@ -549,6 +549,6 @@ class SqlSends:
             "u_asset": usage.kes_value.asset.code,
             "u_at": usage.at,
             "u_reference": usage.reference,
-            "journal": json.dumps(journal_rows, separators=(",", ":")),
+            "journal": document_text(journal_rows),
         }
         self._defer(_WRITE, params)

@@ -113,6 +113,7 @@ class SqlWebhookEndpoints:
             "enabled": endpoint.enabled,
             "description": endpoint.description,
             "created_at": endpoint.created_at,
+            "created_by": endpoint.created_by,
         }
 
     def _endpoint(self, row: Any) -> WebhookEndpoint:
@@ -135,6 +136,7 @@ class SqlWebhookEndpoints:
             description=m["description"],
             previous_secret=None if previous is None else self._unseal(previous, context + ":previous"),
             previous_secret_until=m["previous_secret_until"],
+            created_by=m["created_by"],
         )
 
 
