@@ -19,7 +19,7 @@ of it: a forgotten password is not a hijack.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import attrs
@@ -44,7 +44,9 @@ class Reclaim:
     merchants: MerchantRepository
     api_keys: ApiKeyRepository
     teams: TeamRepository
-    webhooks: UowFactory | None  # None: this deployment keeps no webhook endpoints
+    # looked up only at a reclaim (building the storage is not the app's start-up's business); None: this
+    # deployment keeps no webhook endpoints
+    webhook_storage: Callable[[], UowFactory | None]
     notifier: Notifier
     audit: AuditTrail
     clock: Clock
@@ -84,9 +86,10 @@ class Reclaim:
         return revoked
 
     def _disable_endpoints(self, merchant: Merchant, actor: str, now: datetime) -> int:
-        if self.webhooks is None:
+        storage = self.webhook_storage()
+        if storage is None:
             return 0
-        with self.webhooks() as uow:
+        with storage() as uow:
             enabled = [e for e in uow.webhook_endpoints.for_merchant(merchant.id) if e.enabled]
             for endpoint in enabled:
                 uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))

@@ -106,10 +106,10 @@ class Teams:
         ids: IdGenerator,
         tokens: Callable[[], str] = lambda: secrets.token_urlsafe(32),
         ttl: timedelta = INVITATION_TTL,
-        webhooks: UowFactory | None = None,
+        webhook_storage: Callable[[], UowFactory | None] = lambda: None,
     ) -> None:
         self._teams, self._merchants, self._users, self._notifier = teams, merchants, users, notifier
-        self._api_keys, self._webhooks = api_keys, webhooks
+        self._api_keys, self._webhook_storage = api_keys, webhook_storage
         self._audit, self._clock, self._ids, self._tokens, self._ttl = audit, clock, ids, tokens, ttl
 
     # --- who is who ---------------------------------------------------------------------------------------------
@@ -273,9 +273,10 @@ class Teams:
     def _disable_endpoints(self, merchant: Merchant, user_id: str, *, actor: str, reason: str) -> None:
         """Disable the webhook endpoints ``user_id`` added for the merchant: its events stop going where they chose.
         (Endpoints made before migration 0043 record no creator and stay: the owner reviews them.)"""
-        if self._webhooks is None:  # this deployment keeps no webhook endpoints
+        storage = self._webhook_storage()
+        if storage is None:  # this deployment keeps no webhook endpoints
             return
-        with self._webhooks() as uow:
+        with storage() as uow:
             theirs = [
                 e for e in uow.webhook_endpoints.for_merchant(merchant.id) if e.enabled and e.created_by == user_id
             ]
