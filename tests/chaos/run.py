@@ -59,15 +59,6 @@ SCENARIO_PHONES = {
 }
 FINAL_PAYOUT_STATES = {"completed", "failed"}
 FAULTS = ("kill_worker", "kill_api", "db_restart", "redis_pause")
-ERC20_TRANSFER = [
-    {
-        "name": "transfer",
-        "type": "function",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "to", "type": "address"}, {"name": "value", "type": "uint256"}],
-        "outputs": [{"name": "", "type": "bool"}],
-    }
-]
 
 
 class Stack:
@@ -327,26 +318,17 @@ class Payer:
     """Pays invoices in test USDT from a funded anvil account."""
 
     def __init__(self, manifest: dict[str, Any]) -> None:
-        from web3 import Web3
-
-        self.w3 = Web3(Web3.HTTPProvider(manifest["evm"]["rpc_url"]))
+        self.url = manifest["evm"]["rpc_url"]
+        self.usdt = manifest["evm"]["usdt"]["address"]
         self.account = manifest["evm"]["funded_accounts"][0]
-        self.token = self.w3.eth.contract(address=manifest["evm"]["usdt"]["address"], abi=ERC20_TRANSFER)
         self.paid: dict[str, Decimal] = {}
 
     def pay(self, invoice_id: str, address: str, amount: str) -> None:
-        from web3 import Web3
+        """Send ``amount`` USDT to ``address`` and wait until it is mined (``cryptopay sandbox pay``'s transfer)."""
+        from cryptopay.sandbox.anvil import send_token
 
         units = int(Decimal(amount).scaleb(6))
-        tx = self.token.functions.transfer(Web3.to_checksum_address(address), units).build_transaction(
-            {
-                "from": self.account["address"],
-                "nonce": self.w3.eth.get_transaction_count(self.account["address"]),
-                "chainId": self.w3.eth.chain_id,
-            }
-        )
-        signed = self.w3.eth.account.sign_transaction(tx, self.account["private_key"])
-        self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_raw_transaction(signed.raw_transaction), timeout=30)
+        send_token(self.url, self.usdt, address, units, private_key=self.account["private_key"])
         self.paid[invoice_id] = Decimal(amount)
 
 

@@ -37,6 +37,17 @@ def emit_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
         typer.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
+def emit_rows(rows: Sequence[dict[str, Any]], as_json: bool, empty: str, columns: Sequence[str] | None = None) -> None:
+    """A listing: JSON (``--json``, ``[]`` when empty), else a table of ``columns`` (the first row's keys by default),
+    else ``empty`` saying there is nothing."""
+    if as_json:
+        emit_json(rows)
+    elif rows:
+        emit_table(rows, list(rows[0]) if columns is None else columns)
+    else:
+        typer.echo(empty)
+
+
 def fail(message: str, exit_code: int = 1) -> typer.Exit:
     """Print a message to stderr and return the Exit to raise."""
     typer.echo(f"error: {message}", err=True)

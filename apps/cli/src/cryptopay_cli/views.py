@@ -18,7 +18,10 @@ from cryptopay.core.payouts import Payout
 from cryptopay.core.settlement import Settlement
 from cryptopay.core.settlement.service import SettlementRun
 
+from cryptopay_cli.output import emit_table
+
 __all__ = [
+    "emit_fields",
     "flat",
     "invoice_view",
     "link_view",
@@ -34,6 +37,11 @@ __all__ = [
 def money(value: Money | None) -> dict[str, str] | None:
     """Money in its JSON form, or None."""
     return value.to_json() if value is not None else None
+
+
+def emit_fields(view: dict[str, Any]) -> None:
+    """Print one view as a FIELD / VALUE table (``flat``: money as ``"98.00 USDT"``, nested parts left out)."""
+    emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
 
 
 def flat(row: dict[str, Any]) -> dict[str, Any]:

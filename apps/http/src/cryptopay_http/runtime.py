@@ -82,7 +82,7 @@ class Runtime:
                 merchants=services.merchants,
                 api_keys=services.api_keys,
                 teams=services.team_store,
-                webhooks=services.webhook_storage_if_wired(),
+                webhook_storage=services.webhook_storage_if_wired,
                 notifier=services.notifier,
                 audit=audit,
                 clock=clock,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from cryptopay_cli.context import services
-from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.output import emit_json, emit_rows, emit_table, errors_to_exit_codes
 
 app = typer.Typer(help="Bills: the biller catalogue, bill payments awaiting M-Pesa.", no_args_is_help=True)
 
@@ -63,9 +63,4 @@ def pending(
         }
         for p in payouts
     ]
-    if as_json:
-        emit_json(rows)
-    elif rows:
-        emit_table(rows, list(rows[0]))
-    else:
-        typer.echo("no bill payment is waiting for M-Pesa")
+    emit_rows(rows, as_json, "no bill payment is waiting for M-Pesa")

@@ -16,7 +16,7 @@ from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetw
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
-from cryptopay_cli.views import flat, invoice_view
+from cryptopay_cli.views import emit_fields, flat, invoice_view
 
 app = typer.Typer(help="Invoices: list, show and cancel; wrong-network payments.", no_args_is_help=True)
 
@@ -51,7 +51,7 @@ def show(invoice_id: str = typer.Argument(..., help="The invoice id."), as_json:
     if as_json:
         emit_json(view)
         return
-    emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
+    emit_fields(view)
     typer.echo("")
     emit_table([flat(o) for o in view["options"]], ["rail", "address", "due"])
     if view["payments"]:

@@ -12,7 +12,7 @@ import typer
 from cryptopay.core.dead_jobs import DeadJob
 
 from cryptopay_cli.context import operator, services
-from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes, fail
+from cryptopay_cli.output import emit_json, emit_rows, errors_to_exit_codes, fail
 
 app = typer.Typer(help="Background jobs: list the dead ones, requeue one or all (audited).", no_args_is_help=True)
 
@@ -32,13 +32,7 @@ def dead(
     """The dead jobs: id, job name, when it failed, the last line of its error (never its payload)."""
     with errors_to_exit_codes():
         found = services().dead_jobs.list_dead(limit=limit)
-    rows = [_view(job) for job in found]
-    if as_json:
-        emit_json(rows)
-    elif rows:
-        emit_table(rows, _COLUMNS)
-    else:
-        typer.echo("no dead jobs")
+    emit_rows([_view(job) for job in found], as_json, "no dead jobs", _COLUMNS)
 
 
 @app.command("requeue")

@@ -17,7 +17,7 @@ from cryptopay.core.money import Money, asset_by_code
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
-from cryptopay_cli.views import flat, link_view
+from cryptopay_cli.views import emit_fields, flat, link_view
 
 app = typer.Typer(help="Payment links: create, list, show, deactivate.", no_args_is_help=True)
 
@@ -107,7 +107,7 @@ def show(link_id: str = typer.Argument(..., help="The link id."), as_json: bool 
     if as_json:
         emit_json(view)
     else:
-        emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
+        emit_fields(view)
 
 
 @app.command("deactivate")

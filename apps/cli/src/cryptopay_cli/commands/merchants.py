@@ -28,7 +28,7 @@ from cryptopay.core.settlement import SettlementMethod, SettlementProfile, Settl
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
-from cryptopay_cli.views import flat, merchant_view
+from cryptopay_cli.views import emit_fields, flat, merchant_view
 
 if TYPE_CHECKING:  # imported when a command runs: keeps `--help` light
     from cryptopay.adapters.bootstrap import Services
@@ -132,7 +132,7 @@ def create(
     if as_json:
         emit_json(view)
     else:
-        emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
+        emit_fields(view)
 
 
 def _merchant_id(row: tuple[Merchant, StoreSettings | None]) -> str:

@@ -19,7 +19,7 @@ from cryptopay.core.payouts.bank_file import bank_file_csv
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
-from cryptopay_cli.views import flat, payout_view
+from cryptopay_cli.views import emit_fields, flat, payout_view
 
 app = typer.Typer(
     help="Payouts: list, show one, retry a failed one, query stale ones, bank file and bank confirmations.",
@@ -72,7 +72,7 @@ def show(payout_id: str = typer.Argument(..., help="The payout's id (po_...)."),
     if as_json:
         emit_json(view)
         return
-    emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
+    emit_fields(view)
     if view["queries"]:
         typer.echo("")
         emit_table(view["queries"], ["query_id", "asked_at", "originator_id", "conversation_id", "outcome"])

@@ -15,7 +15,7 @@ from cryptopay.core.money import Money, asset_by_code
 
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
-from cryptopay_cli.views import flat, refund_view
+from cryptopay_cli.views import emit_fields, flat, refund_view
 
 app = typer.Typer(
     help="Refunds: create one for an invoice or a wrong-network payment, list an invoice's, show one.",
@@ -117,4 +117,4 @@ def show(refund_id: str = typer.Argument(..., help="The refund id."), as_json: b
     if as_json:
         emit_json(view)
     else:
-        emit_table([{"field": k, "value": v} for k, v in flat(view).items()], ["field", "value"])
+        emit_fields(view)

@@ -14,7 +14,7 @@ import typer
 from cryptopay.core.remittances import RemittanceOrder, RemittanceState
 
 from cryptopay_cli.context import operator, services
-from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.output import emit_json, emit_rows, errors_to_exit_codes
 
 app = typer.Typer(help="Remittances from abroad: list, show, retry a payout, refund.", no_args_is_help=True)
 
@@ -63,15 +63,6 @@ def _detail(order: RemittanceOrder) -> dict[str, Any]:
     }
 
 
-def _print(rows: list[dict[str, Any]], as_json: bool, empty: str) -> None:
-    if as_json:
-        emit_json(rows)
-    elif rows:
-        emit_table(rows, list(rows[0]))
-    else:
-        typer.echo(empty)
-
-
 @app.command("list")
 def list_orders(
     state: RemittanceState | None = typer.Option(None, "--state", help="Only orders in this state."),
@@ -82,7 +73,7 @@ def list_orders(
     """Remittance orders, newest first."""
     with errors_to_exit_codes():
         orders = services().remittances.orders(state=state, before=before, limit=limit)
-    _print([_row(o) for o in orders], as_json, "no remittance order")
+    emit_rows([_row(o) for o in orders], as_json, "no remittance order")
 
 
 @app.command("show")
@@ -133,4 +124,4 @@ def advance(
     """Move every active order one step now (what the worker's remittances.advance job does)."""
     with errors_to_exit_codes():
         moved = services().remittances.advance(limit=limit)
-    _print([_row(o) for o in moved], as_json, "no remittance order to move")
+    emit_rows([_row(o) for o in moved], as_json, "no remittance order to move")

@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from cryptopay_cli.context import operator, services
-from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
+from cryptopay_cli.output import emit_json, emit_rows, errors_to_exit_codes
 
 app = typer.Typer(
     help="Wallet withdrawals: list them, the pending ones, show one, resolve one the network dropped.",
@@ -49,15 +49,6 @@ def _row(w: Any) -> dict[str, Any]:
     }
 
 
-def _emit(rows: list[dict[str, Any]], as_json: bool, empty: str) -> None:
-    if as_json:
-        emit_json(rows)
-    elif rows:
-        emit_table(rows, _COLUMNS)
-    else:
-        typer.echo(empty)
-
-
 @app.command("list")
 def list_withdrawals(
     state: str | None = typer.Option(None, "--state", help="requested, sent, confirmed or failed"),
@@ -75,7 +66,7 @@ def list_withdrawals(
         except ValueError:
             raise InvalidInput(f"no state {state!r}: requested, sent, confirmed or failed", field="state") from None
         found = services().withdrawals.list_all(state=wanted, after=after, limit=limit)
-    _emit([_row(w) for w in found], as_json, "no withdrawal")
+    emit_rows([_row(w) for w in found], as_json, "no withdrawal", _COLUMNS)
 
 
 @app.command("pending")
@@ -83,7 +74,7 @@ def pending(limit: int = _LIMIT, as_json: bool = _JSON) -> None:
     """Withdrawals still open (cooling off, waiting to be sent, or sent and not yet confirmed), oldest first."""
     with errors_to_exit_codes():
         found = services().withdrawals.pending(limit=limit)
-    _emit([_row(w) for w in found], as_json, "no withdrawal is pending")
+    emit_rows([_row(w) for w in found], as_json, "no withdrawal is pending", _COLUMNS)
 
 
 @app.command("show")

@@ -205,7 +205,7 @@ class Services:
             audit=self.audit,
             clock=self.clock,
             ids=self.ids,
-            webhooks=self.webhook_storage_if_wired(),
+            webhook_storage=self.webhook_storage_if_wired,
         )
 
     def webhook_storage_if_wired(self) -> UowFactory | None:

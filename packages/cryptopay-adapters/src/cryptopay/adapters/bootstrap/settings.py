@@ -33,7 +33,9 @@ from cryptopay.core.compliance.travel_rule import DEFAULT_THRESHOLD
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.mobile_money import SAFARICOM_CALLBACK_NETWORKS, SourceAllowlist
-from cryptopay.core.money import KES, USD, USDT, Money, to_decimal
+from cryptopay.core.mobile_money.limits import B2C_LIMITS
+from cryptopay.core.money import KES, USDT, Money, to_decimal
+from cryptopay.core.remittances.service import RemittanceRules
 from cryptopay.core.wallets.deposit import DepositMinimums, StablecoinConversion, WalletSpeed
 from cryptopay.core.wallets.quotes import DEFAULT_WALLET_QUOTE_WINDOW
 from cryptopay.core.wallets.service import InviteRules
@@ -97,6 +99,8 @@ class Settings:
     scan_lookback_blocks: int = 100
     remittance_payout_attempts: int = 3  # B2C attempts for a remittance before its USDT is refunded to the sender
     remittance_sms_per_day: int = 3  # CRYPTOPAY_REMITTANCE_SMS_PER_DAY: remittance SMS one number gets a day
+    # CRYPTOPAY_REMITTANCE_MINIMUM_KES: the least a remittance delivers (it pays for the B2C payment and the SMS)
+    remittance_minimum: Money = attrs.field(factory=lambda: RemittanceRules().minimum)
     # CRYPTOPAY_REMITTANCE_EXCESS_FLOOR_USDT: an excess worth this or less (or the network's fee) is kept, not refunded
     remittance_excess_floor: Money = attrs.field(factory=lambda: Money.of(1, USDT))
     # CRYPTOPAY_P2P_INVITE_MINIMUM_KES, _INVITES_WAITING, _INVITE_NUMBERS_PER_DAY: sends to numbers with no wallet
@@ -164,7 +168,9 @@ class Settings:
                 StablecoinConversion.parse,
                 get.text("STABLECOIN_CONVERSION_SPREAD"),
             ),
-            travel_rule_threshold=_usd("TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD")),
+            travel_rule_threshold=_not_negative(
+                "TRAVEL_RULE_THRESHOLD_USD", get.text("TRAVEL_RULE_THRESHOLD_USD"), DEFAULT_THRESHOLD
+            ),
             withdrawal_cool_off_hours=_hours(get.number("WITHDRAWAL_COOL_OFF_HOURS")),
             wallet_quote_seconds=_positive(get, "WALLET_QUOTE_SECONDS", _WALLET_QUOTE_SECONDS),
             public_url=get.text("PUBLIC_URL") or "http://127.0.0.1:8000",
@@ -179,8 +185,9 @@ class Settings:
             scan_lookback_blocks=get.number("SCAN_LOOKBACK_BLOCKS") or 100,
             remittance_payout_attempts=_positive(get, "REMITTANCE_PAYOUT_ATTEMPTS", 3),
             remittance_sms_per_day=_positive(get, "REMITTANCE_SMS_PER_DAY", 3),
-            remittance_excess_floor=_usdt(
-                "REMITTANCE_EXCESS_FLOOR_USDT", get.text("REMITTANCE_EXCESS_FLOOR_USDT"), "1"
+            remittance_minimum=_remittance_minimum(get),
+            remittance_excess_floor=_not_negative(
+                "REMITTANCE_EXCESS_FLOOR_USDT", get.text("REMITTANCE_EXCESS_FLOOR_USDT"), Money.of(1, USDT)
             ),
             invites=_invites(get),
             reconciliation_keep_days=_positive(get, "RECONCILIATION_KEEP_DAYS", 30),
@@ -304,28 +311,43 @@ def _hours(value: int | None) -> int:
     return value
 
 
-def _usd(name: str, text: str) -> Money:
-    """An amount in US dollars, 0 or more; empty: the Travel Rule's default threshold."""
+def _not_negative(name: str, text: str, default: Money) -> Money:
+    """An amount in ``default``'s asset, 0 or more; empty: ``default``.
+
+    >>> _not_negative("REMITTANCE_EXCESS_FLOOR_USDT", "0.5", Money.of(1, USDT))
+    Money('0.500000', 'USDT')
+    """
     if not text:
-        return DEFAULT_THRESHOLD
+        return default
+    asset = default.asset
     try:
-        amount: Money | None = Money.of(to_decimal(text), USD)
+        amount: Money | None = Money.of(to_decimal(text), asset)
     except (InvalidInput, ArithmeticError):
         amount = None
     if amount is None or amount.amount < 0:
-        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in USD, 0 or more, got {text!r}")
+        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in {asset.code}, 0 or more, got {text!r}")
     return amount
 
 
-def _usdt(name: str, text: str, default: str) -> Money:
-    """An amount in USDT, 0 or more; empty: ``default``."""
-    try:
-        amount: Money | None = Money.of(to_decimal(text or default), USDT)
-    except (InvalidInput, ArithmeticError):
-        amount = None
-    if amount is None or amount.amount < 0:
-        raise InvalidInput(f"CRYPTOPAY_{name} must be an amount in USDT, 0 or more, got {text!r}")
-    return amount
+def _remittance_minimum(get: _Reader) -> Money:
+    """``CRYPTOPAY_REMITTANCE_MINIMUM_KES``: the least a remittance delivers, within what one B2C payment carries
+    (KES 10 to 250,000); unset is the core's KES 100.
+
+    >>> str(_remittance_minimum(_Reader({"CRYPTOPAY_REMITTANCE_MINIMUM_KES": "250"})).amount)
+    '250.00'
+    >>> _remittance_minimum(_Reader({"CRYPTOPAY_REMITTANCE_MINIMUM_KES": "5"}))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cryptopay.core.errors.InvalidInput: CRYPTOPAY_REMITTANCE_MINIMUM_KES must be KES 10 to 250,000 ..., got '5'
+    """
+    text = get.text("REMITTANCE_MINIMUM_KES")
+    minimum = _kes("REMITTANCE_MINIMUM_KES", text) or RemittanceRules().minimum
+    if not B2C_LIMITS.minimum <= minimum.amount <= B2C_LIMITS.maximum:
+        raise InvalidInput(
+            f"CRYPTOPAY_REMITTANCE_MINIMUM_KES must be KES {B2C_LIMITS.minimum:,} to {B2C_LIMITS.maximum:,}"
+            f" (one B2C payment), got {text!r}"
+        )
+    return minimum
 
 
 def _kes(name: str, text: str) -> Money | None:

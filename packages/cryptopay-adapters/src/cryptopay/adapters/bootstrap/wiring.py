@@ -643,7 +643,9 @@ class Parts:
             monitoring=self.monitoring_feed,
             policy=RetryPolicy(attempts=self.settings.remittance_payout_attempts),
             rules=RemittanceRules(
-                sms_per_day=self.settings.remittance_sms_per_day, excess_floor=self.settings.remittance_excess_floor
+                minimum=self.settings.remittance_minimum,
+                sms_per_day=self.settings.remittance_sms_per_day,
+                excess_floor=self.settings.remittance_excess_floor,
             ),
             travel_rule=self.travel_rule,
             estimators=lambda: self.senders,  # an excess refund deducts the network's fee, as withdrawals charge it

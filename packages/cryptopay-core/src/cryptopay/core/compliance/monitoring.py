@@ -239,7 +239,7 @@ class Monitoring:
 
     def rescreen(self, parties: Iterable[tuple[str, str]], screening: ScreeningPort) -> list[Alert]:
         """Screen every (party id, name) against the latest lists; a new match opens an alert (once per party, list
-        entry and snapshot), for a list update or the daily rescreening of everyone."""
+        entry and snapshot), for a list update or the rescreening of everyone (the worker's, every 6 hours)."""
         raised: list[Alert] = []
         for party_id, name in parties:
             for match in screening.screen_name(name):

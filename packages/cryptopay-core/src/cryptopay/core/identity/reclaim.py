@@ -19,13 +19,14 @@ of it: a forgotten password is not a hijack.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.identity.merchants import masked_destination
 from cryptopay.core.identity.model import ApiKey, Merchant, User
+from cryptopay.core.identity.revocation import disable_endpoints, revoke_keys
 from cryptopay.core.ports.identity import ApiKeyRepository, AuditTrail, MerchantRepository, TeamRepository
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.system import Clock
@@ -44,7 +45,9 @@ class Reclaim:
     merchants: MerchantRepository
     api_keys: ApiKeyRepository
     teams: TeamRepository
-    webhooks: UowFactory | None  # None: this deployment keeps no webhook endpoints
+    # looked up only at a reclaim (building the storage is not the app's start-up's business); None: this
+    # deployment keeps no webhook endpoints
+    webhook_storage: Callable[[], UowFactory | None]
     notifier: Notifier
     audit: AuditTrail
     clock: Clock
@@ -74,28 +77,21 @@ class Reclaim:
             before = page[-1].id
 
     def _revoke_keys(self, merchant: Merchant, actor: str, now: datetime) -> int:
-        revoked = 0
-        for key in [k for k in self._keys(merchant.id) if k.revoked_at is None]:
-            key.revoked_at = now
-            self.api_keys.update(key)  # the cached repository bumps its epoch: every API process drops the key
-            details = {"merchant": merchant.id, "creator": key.created_by, "reason": RECLAIMED}
-            self.audit.append(AuditEvent(actor, "api_key.revoked", f"api_key:{key.id}", now, details))
-            revoked += 1
-        return revoked
+        keys = [k for k in self._keys(merchant.id) if k.revoked_at is None]
+        return revoke_keys(
+            self.api_keys, self.audit, keys, merchant_id=merchant.id, actor=actor, reason=RECLAIMED, now=now
+        )
 
     def _disable_endpoints(self, merchant: Merchant, actor: str, now: datetime) -> int:
-        if self.webhooks is None:
-            return 0
-        with self.webhooks() as uow:
-            enabled = [e for e in uow.webhook_endpoints.for_merchant(merchant.id) if e.enabled]
-            for endpoint in enabled:
-                uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
-        for endpoint in enabled:
-            details = {"merchant": merchant.id, "reason": RECLAIMED}
-            self.audit.append(
-                AuditEvent(actor, "webhook_endpoint.disabled", f"webhook_endpoint:{endpoint.id}", now, details)
-            )
-        return len(enabled)
+        return disable_endpoints(
+            self.webhook_storage(),
+            self.audit,
+            merchant.id,
+            lambda _: True,
+            actor=actor,
+            details={"merchant": merchant.id, "reason": RECLAIMED},
+            now=lambda: now,
+        )
 
     def _hold_destination(self, merchant: Merchant, actor: str, now: datetime) -> datetime:
         held_until = max(now + self.cool_off, merchant.destination_ready_at or now)

@@ -30,6 +30,7 @@ import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.identity.model import Forbidden, Merchant, Role, TeamRole, User
+from cryptopay.core.identity.revocation import disable_endpoints, revoke_keys
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
     AuditTrail,
@@ -106,10 +107,10 @@ class Teams:
         ids: IdGenerator,
         tokens: Callable[[], str] = lambda: secrets.token_urlsafe(32),
         ttl: timedelta = INVITATION_TTL,
-        webhooks: UowFactory | None = None,
+        webhook_storage: Callable[[], UowFactory | None] = lambda: None,
     ) -> None:
         self._teams, self._merchants, self._users, self._notifier = teams, merchants, users, notifier
-        self._api_keys, self._webhooks = api_keys, webhooks
+        self._api_keys, self._webhook_storage = api_keys, webhook_storage
         self._audit, self._clock, self._ids, self._tokens, self._ttl = audit, clock, ids, tokens, ttl
 
     # --- who is who ---------------------------------------------------------------------------------------------
@@ -263,31 +264,29 @@ class Teams:
 
     def _revoke_keys(self, merchant: Merchant, user_id: str, *, actor: str, reason: str) -> None:
         """Revoke the API keys ``user_id`` created for the merchant: they may no longer mint them."""
-        now = self._clock.now()
-        for key in self._api_keys.created_by(merchant.id, user_id):
-            key.revoked_at = now
-            self._api_keys.update(key)  # the cached repository bumps its epoch: every API process drops the key
-            details = {"merchant": merchant.id, "creator": user_id, "reason": reason}
-            self._audit.append(AuditEvent(f"user:{actor}", "api_key.revoked", f"api_key:{key.id}", now, details))
+        keys = self._api_keys.created_by(merchant.id, user_id)
+        revoke_keys(
+            self._api_keys,
+            self._audit,
+            keys,
+            merchant_id=merchant.id,
+            actor=f"user:{actor}",
+            reason=reason,
+            now=self._clock.now(),
+        )
 
     def _disable_endpoints(self, merchant: Merchant, user_id: str, *, actor: str, reason: str) -> None:
         """Disable the webhook endpoints ``user_id`` added for the merchant: its events stop going where they chose.
         (Endpoints made before migration 0043 record no creator and stay: the owner reviews them.)"""
-        if self._webhooks is None:  # this deployment keeps no webhook endpoints
-            return
-        with self._webhooks() as uow:
-            theirs = [
-                e for e in uow.webhook_endpoints.for_merchant(merchant.id) if e.enabled and e.created_by == user_id
-            ]
-            for endpoint in theirs:
-                uow.webhook_endpoints.save(attrs.evolve(endpoint, enabled=False))
-        now = self._clock.now()
-        for endpoint in theirs:
-            details = {"merchant": merchant.id, "creator": user_id, "reason": reason}
-            event = AuditEvent(
-                f"user:{actor}", "webhook_endpoint.disabled", f"webhook_endpoint:{endpoint.id}", now, details
-            )
-            self._audit.append(event)
+        disable_endpoints(
+            self._webhook_storage(),
+            self._audit,
+            merchant.id,
+            lambda endpoint: endpoint.created_by == user_id,
+            actor=f"user:{actor}",
+            details={"merchant": merchant.id, "creator": user_id, "reason": reason},
+            now=self._clock.now,
+        )
 
     # --- helpers --------------------------------------------------------------------------------------------------
 

@@ -479,9 +479,10 @@ class Remittances:
     def rescreen(self) -> list[RemittanceOrder]:
         """Screen the sender and the recipient of every order still under way (awaiting payment, paying out,
         held) against the latest lists again: run once a new list snapshot is imported (``cryptopay compliance
-        lists import``) and with the worker's daily ``compliance.rescreen``. Alerts are keyed per list snapshot, so
-        a list version raises each match once however often this runs, and an order changes only for alerts it
-        does not hold yet (idempotent per version, and a run that died half-way is finished by the next one).
+        lists import``) and by the worker's ``compliance.rescreen`` every 6 hours. Alerts are keyed per list
+        snapshot, so a list version raises each match once however often this runs, and an order changes only for
+        alerts it does not hold yet (idempotent per version, and a run that died half-way is finished by the next
+        one).
 
         A new match on an order awaiting payment: a strong one (a blocking rule's) refuses it -- its invoice is
         cancelled and the order is ``refused``, which is what the sender sees (audited ``remittance.refused``); a
