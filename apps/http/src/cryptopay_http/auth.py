@@ -256,8 +256,7 @@ def check_step_up_audited() -> None:
     try:
         check_step_up()
     except StepUpRequired:
-        route = request.url_rule.rule if request.url_rule else request.path
-        audit_security("access.refused", f"route:{route}", method=request.method, reason="step_up_required")
+        _audit_refusal("step_up_required")
         raise
 
 
@@ -302,9 +301,14 @@ def refuse(reason: str) -> Forbidden:
 
     A caller trying what its role, scope or team role does not allow is a security event an officer can search for.
     """
+    _audit_refusal(reason)
+    return Forbidden(reason)
+
+
+def _audit_refusal(reason: str) -> None:
+    """Audit ``access.refused`` by the current caller: the route (its rule, not the URL), the method and why."""
     route = request.url_rule.rule if request.url_rule else request.path
     audit_security("access.refused", f"route:{route}", method=request.method, reason=reason)
-    return Forbidden(reason)
 
 
 def _check(principal: Principal, scope: str | None, roles: frozenset[Role], accept_keys: bool) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from cryptopay.adapters.sql.documents import iso_datetime
 from cryptopay.adapters.sql.errors import pipelined
 from cryptopay.adapters.sql.ledger_store import SqlLedgerSession
 from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
@@ -532,7 +533,7 @@ class SqlSends:
         # column an object's own JSON text, and with the keys sorted here that is ``document_text(doc)`` to the byte,
         # what ``SqlMovementJournal.add`` stores (encoded once instead of encoded and then escaped).
         rows = (movement_row(movement, self._personal) for movement in journal)
-        journal_rows = [{**row, "at": row["at"].isoformat()} for row in rows]
+        journal_rows = [{**row, "at": iso_datetime(row["at"])} for row in rows]
         columns = self._transfers._row(transfer)
         params = {
             "t_id": columns["id"],
