@@ -131,7 +131,7 @@ def test_send_is_refused_by_the_limit_s_name_at_tier_0_and_moves_money_at_tier_1
     sent = _send(client, to="0712999999", amount="1,000", asset="KES", note="rent")
     assert sent.status_code == 303, sent.get_data(as_text=True)
     receipt = client.get(sent.headers["Location"]).get_data(as_text=True)
-    assert "KES 1,000.00" in receipt and "254712999999" in receipt
+    assert "KES 1,000.00" in receipt and "2547******99" in receipt and "254712999999" not in receipt
     home = client.get("/app/").get_data(as_text=True)
     assert "KES 4,000.00" in home
     assert "KES -1,000.00" in client.get("/app/history").get_data(as_text=True)
@@ -204,8 +204,9 @@ def test_the_first_send_post_moves_nothing_and_shows_who_receives_the_amount_and
 
 
 def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(api: WalletApi):
-    """A username is shown as typed (no phone behind it); a username nobody has, and one's own number or username,
-    are refused at the check, on the form with what was typed."""
+    """A username is shown as typed (no phone behind it), and the receipt after the send masks the number; a
+    username nobody has, and one's own number or username, are refused at the check, on the form with what was
+    typed."""
     api.sign_up("0712000002", username="baraka")
     client = _sign_up(api, username="amina")
     user_id = api.services.users.by_phone("254712000001").id
@@ -219,6 +220,10 @@ def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(
         html = refused.get_data(as_text=True)
         assert refused.status_code == 422 and "cannot send to yourself" in html and f'value="{me}"' in html, me
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
+    api.tier_1(user_id)
+    sent = client.post("/app/send", data=_hidden(shown))  # the receipt masks the number too
+    receipt = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert sent.status_code == 303 and "2547******02" in receipt and "712000002" not in receipt, receipt
 
 
 def _buy(api: WalletApi, client: FlaskClient, kes: str = "1000") -> str:

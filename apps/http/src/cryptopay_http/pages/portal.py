@@ -21,6 +21,7 @@ from urllib.parse import quote
 from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, LimitExceeded
 from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
 from cryptopay.core.mobile_money.limits import STK_LIMITS
+from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, USDT, Money, Rounding
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets.billers import Biller
@@ -278,7 +279,8 @@ def _send(form: dict[str, str]) -> Response:
 @bp.get("/sent/<transfer_id>")
 def sent(transfer_id: str) -> Response:
     transfer = runtime().services.wallets.transfer(_user_id(), transfer_id)
-    return page("portal/sent.html", nav="send", transfer=transfer)
+    # masked: a send to a username must not tell the sender the phone number behind it
+    return page("portal/sent.html", nav="send", transfer=transfer, to=mask_msisdn(transfer.recipient_phone))
 
 
 # --- buy USDT with M-Pesa ---------------------------------------------------------------------------------------
