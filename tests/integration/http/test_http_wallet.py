@@ -6,7 +6,9 @@ The one-time code is read from the development SMS file, as a person reads it fr
 from __future__ import annotations
 
 import io
+import json
 import re
+import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -164,6 +166,22 @@ def test_send_by_phone_is_idempotent_and_limited_by_tier(api: WalletApi):
     listed = api.client.get("/v1/wallet/transfers", headers=api.login("0712000002")).get_json()["data"]
     assert [(t["direction"], t["note"]) for t in listed] == [("received", "rent")]
     assert api.client.post("/v1/wallet/transfers", json=body, headers=headers).status_code == 400  # no key
+
+
+def test_a_send_to_a_username_never_tells_the_sender_the_phone_behind_it(api: WalletApi):
+    """Anyone could send a cent to ``@baraka`` to learn Baraka's number: the transfer shows the number masked, in
+    the answer, the sender's list and the receipt page."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.sign_up("0712000002", username="baraka")
+    api.fund(amina, "1000")
+    api.tier_1(amina)
+    headers = {**api.login("0712000001"), "Idempotency-Key": secrets.token_urlsafe(16)}
+    body = {"to": "@baraka", "amount": "1", "currency": "KES"}
+    sent = api.client.post("/v1/wallet/transfers", json=body, headers=headers)
+    assert sent.status_code == 201, sent.get_json()
+    listed = api.client.get("/v1/wallet/transfers", headers=api.login("0712000001")).get_json()["data"]
+    for shown in (sent.get_json(), listed[0]):
+        assert shown["recipient_phone"] == "2547******02" and "712000002" not in json.dumps(shown)
 
 
 def test_a_transfer_beyond_the_balance_says_what_is_there_and_never_our_accounts(api: WalletApi):

@@ -138,6 +138,27 @@ def test_dashboard_in_swahili(client, owner):
     assert '<html lang="sw">' in html and "Ankara mpya" in html and "Toka" in html
 
 
+def test_a_ping_sent_again_from_the_delivery_log_counts_against_the_pings_limit(client, owner, auth, hooks):
+    """G12: as over the API, a ping redelivered from the dashboard is a ping: with the test ping itself, the limit's
+    sixth is refused (429) and nothing more is sent."""
+    _log_in(client)
+    headers = bearer(auth.login(EMAIL)["access_token"])
+    page = client.get("/dashboard/developers").get_data(as_text=True)
+    body = {"csrf_token": _csrf(page), "url": "https://duka.example/hooks", "password": PASSWORD}
+    assert client.post("/dashboard/developers/webhooks", data=body).status_code == 201
+    (endpoint,) = client.get("/v1/webhook-endpoints", headers=headers).json["data"]
+    ping = client.post(f"/v1/webhook-endpoints/{endpoint['id']}/test", headers=headers)
+    assert ping.status_code == 202, ping.json
+    hooks.run_jobs()
+    redeliver = f"/dashboard/developers/deliveries/{ping.json['id']}/redeliver"
+    answers = []
+    for _ in range(5):
+        log = client.get("/dashboard/developers").get_data(as_text=True)
+        answers.append(client.post(redeliver, data={"csrf_token": _csrf(log)}).status_code)
+        hooks.run_jobs()
+    assert answers == [303, 303, 303, 303, 429] and len(hooks.sender.sent) == 5
+
+
 def test_webhook_endpoint_delivery_log_and_redelivery(client, owner, hooks):
     """Add an endpoint (with the password), see an invoice's event delivered in the log, and send it again."""
     _log_in(client)

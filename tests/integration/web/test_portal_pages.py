@@ -44,6 +44,18 @@ def _post(client: FlaskClient, form_path: str, action: str, **data: str):
     return client.post(action, data={**_hidden(html), "csrf_token": _csrf(html), **data})
 
 
+def _check_send(client: FlaskClient, **data: str):
+    """The send form's first post: checked and shown with its confirmation form, nothing moved."""
+    return _post(client, "/app/send", "/app/send/check", **data)
+
+
+def _send(client: FlaskClient, **data: str):
+    """Check a send, then confirm it with the confirmation form's fields (its idempotency key among them)."""
+    checked = _check_send(client, **data)
+    assert checked.status_code == 200, checked.get_data(as_text=True)
+    return client.post("/app/send", data=_hidden(checked.get_data(as_text=True)))
+
+
 def _sign_up(api: WalletApi, phone: str = "0712 000 001", **extra: str) -> FlaskClient:
     client = api.client
     started = _post(client, "/app/signup", "/app/signup", phone=phone)
@@ -110,16 +122,16 @@ def test_send_is_refused_by_the_limit_s_name_at_tier_0_and_moves_money_at_tier_1
     client = _sign_up(api)
     user_id = api.services.users.by_phone("254712000001").id
     api.fund(user_id, "5000")
-    refused = _post(client, "/app/send", "/app/send", to="0712999999", amount="1,000", asset="KES")
+    refused = _send(client, to="0712999999", amount="1,000", asset="KES")
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422, refused.status_code
     assert "Limit reached: p2p" in html and 'value="0712999999"' in html
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
     api.tier_1(user_id)
-    sent = _post(client, "/app/send", "/app/send", to="0712999999", amount="1,000", asset="KES", note="rent")
+    sent = _send(client, to="0712999999", amount="1,000", asset="KES", note="rent")
     assert sent.status_code == 303, sent.get_data(as_text=True)
     receipt = client.get(sent.headers["Location"]).get_data(as_text=True)
-    assert "KES 1,000.00" in receipt and "254712999999" in receipt
+    assert "KES 1,000.00" in receipt and "2547******99" in receipt and "254712999999" not in receipt
     home = client.get("/app/").get_data(as_text=True)
     assert "KES 4,000.00" in home
     assert "KES -1,000.00" in client.get("/app/history").get_data(as_text=True)
@@ -133,23 +145,25 @@ def test_a_decimal_comma_on_send_is_refused_and_moves_nothing(api: WalletApi):
     api.fund(user_id, "5000")
     api.tier_1(user_id)
     for typed in ("10,50", "0,5", "1,,000", ",5"):
-        refused = _post(client, "/app/send", "/app/send", to="0712999999", amount=typed, asset="KES")
+        refused = _check_send(client, to="0712999999", amount=typed, asset="KES")
         html = refused.get_data(as_text=True)
         assert refused.status_code == 422 and "use a dot for decimals" in html, (typed, refused.status_code)
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
-    sent = _post(client, "/app/send", "/app/send", to="0712999999", amount="1,050", asset="KES")
+    sent = _send(client, to="0712999999", amount="1,050", asset="KES")
     assert sent.status_code == 303, sent.get_data(as_text=True)
     assert "KES 3,950.00" in client.get("/app/").get_data(as_text=True)
 
 
 def test_a_double_press_on_send_moves_the_money_once(api: WalletApi):
-    """The send form's idempotency key: the same post twice replays the first redirect; a form without a key is 400."""
+    """The confirmation form's idempotency key: the same post twice replays the first redirect; a form without a
+    key is 400."""
     client = _sign_up(api)
     user_id = api.services.users.by_phone("254712000001").id
     api.fund(user_id, "5000")
     api.tier_1(user_id)
-    html = client.get("/app/send").get_data(as_text=True)
-    body = {**_hidden(html), "to": "0712999999", "amount": "700", "asset": "KES", "note": ""}
+    html = _check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True)
+    body = _hidden(html)
+    assert body["idempotency_key"] and body["to"] == "0712999999" and body["amount"] == "700", body
     first, second = client.post("/app/send", data=body), client.post("/app/send", data=body)
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
@@ -162,8 +176,54 @@ def test_a_double_press_on_send_moves_the_money_once(api: WalletApi):
 def test_send_refuses_a_bad_amount_without_moving_anything(api: WalletApi):
     """An amount that is not a number is refused on the form, which keeps what was typed."""
     client = _sign_up(api)
-    refused = _post(client, "/app/send", "/app/send", to="0712999999", amount="lots", asset="KES")
-    assert refused.status_code == 422 and "enter an amount" in refused.get_data(as_text=True)
+    refused = _check_send(client, to="0712999999", amount="lots", asset="KES")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "enter an amount" in html and 'value="lots"' in html
+
+
+def test_the_first_send_post_moves_nothing_and_shows_who_receives_the_amount_and_the_fee(api: WalletApi):
+    """The send form only checks: the confirmation shows the number masked (or the @username typed), the amount,
+    the fee and the total, with a Confirm button; the money moves when that form is posted, not before."""
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "5000")
+    api.tier_1(user_id)
+    form = client.get("/app/send").get_data(as_text=True)
+    assert 'action="/app/send/check"' in form and 'name="idempotency_key"' not in form
+    checked = _check_send(client, to="0712 999 999", amount="1,200", asset="KES", note="rent")
+    html = checked.get_data(as_text=True)
+    assert checked.status_code == 200 and "Check before you confirm" in html, html
+    assert "2547******99" in html and "254712999999" not in html.replace('value="0712 999 999"', "")
+    assert html.count("KES 1,200.00") == 2 and "KES 0.00" in html and "rent" in html  # arrives, total; the fee
+    assert 'action="/app/send"' in html and "Confirm and send" in html and "autofocus" in html
+    assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)  # nothing moved
+    assert api.services.wallets.transfers(user_id) == []
+    sent = client.post("/app/send", data=_hidden(html))
+    assert sent.status_code == 303 and sent.headers["Location"].startswith("/app/sent/")
+    assert "KES 3,800.00" in client.get("/app/").get_data(as_text=True)
+
+
+def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(api: WalletApi):
+    """A username is shown as typed (no phone behind it), and the receipt after the send masks the number; a
+    username nobody has, and one's own number or username, are refused at the check, on the form with what was
+    typed."""
+    api.sign_up("0712000002", username="baraka")
+    client = _sign_up(api, username="amina")
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "5000")
+    shown = _check_send(client, to="@baraka", amount="10", asset="KES").get_data(as_text=True)
+    assert "@baraka" in shown and "2547" not in shown.split("<main")[-1], shown
+    unknown = _check_send(client, to="nobody_here", amount="10", asset="KES")
+    assert unknown.status_code == 404 and "nobody has the username" in unknown.get_data(as_text=True)
+    for me in ("0712000001", "amina"):
+        refused = _check_send(client, to=me, amount="10", asset="KES")
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 422 and "cannot send to yourself" in html and f'value="{me}"' in html, me
+    assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
+    api.tier_1(user_id)
+    sent = client.post("/app/send", data=_hidden(shown))  # the receipt masks the number too
+    receipt = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert sent.status_code == 303 and "2547******02" in receipt and "712000002" not in receipt, receipt
 
 
 def _buy(api: WalletApi, client: FlaskClient, kes: str = "1000") -> str:

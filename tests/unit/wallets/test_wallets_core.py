@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
-from cryptopay.core.errors import InsufficientFunds, InvalidAmount, LimitExceeded
+from cryptopay.core.errors import InsufficientFunds, InvalidAmount, InvalidInput, LimitExceeded, NotFound
+from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.flows import wallet_claims
 from cryptopay.core.identity.model import RateLimited
 from cryptopay.core.money import KES, USDT, Money
@@ -218,3 +220,32 @@ def test_history_shows_running_balances_and_filters(stack):
     csv_text = stack.wallets.statement(amina.id, stack.clock.now().strftime("%Y-%m"))
     assert csv_text.splitlines()[0].startswith("date,asset,amount,balance_after")
     assert csv_text.splitlines()[-1].split(",")[2:4] == ["-100.00", "650.00"]
+
+
+def test_a_send_check_shows_the_fee_the_send_charges_and_moves_nothing(stack):
+    """``check_send``: the number masked (or the @username typed), the amount, the P2P fee and the total; nothing
+    moves and nothing is recorded; the send that follows charges that fee. A username nobody has and oneself are
+    refused as ``send`` refuses them."""
+    amina = stack.sign_up("0712000001", tier=1, username="amina")
+    stack.sign_up("0712000002", username="baraka")
+    stack.fund(amina, "1000", "KES")
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    fixed = Money.of("5", KES)
+    schedule = FeeSchedule(product=FeeProduct.P2P, asset=KES, version=1, effective_from=since, fixed=fixed)
+    stack.wallets.fees = FeeBook((schedule,))
+    checked = stack.wallets.check_send(amina.id, "0712 000 002", Money.of("100", KES), note="tea")
+    assert (checked.to, checked.amount, checked.fee, checked.total) == (
+        "2547******02",
+        Money.of("100", KES),
+        fixed,
+        Money.of("105", KES),
+    )
+    assert stack.wallets.check_send(amina.id, "baraka", Money.of("1", KES)).to == "@baraka"
+    assert stack.balance(amina, "KES").amount == 1000 and stack.wallets.transfers(amina.id) == []
+    with pytest.raises(NotFound):
+        stack.wallets.check_send(amina.id, "@nobody_here", Money.of("1", KES))
+    for me in ("0712000001", "@amina"):
+        with pytest.raises(InvalidInput, match="yourself"):
+            stack.wallets.check_send(amina.id, me, Money.of("1", KES))
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("100", KES))
+    assert sent.fee == checked.fee and stack.balance(amina, "KES").amount == 895

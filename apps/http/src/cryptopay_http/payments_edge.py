@@ -23,7 +23,7 @@ from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail, rail_for
-from cryptopay.core.webhooks import UowFactory
+from cryptopay.core.webhooks import PING_EVENT, UowFactory, WebhookDelivery, redeliver_webhook
 from flask import request
 from flask.typing import ResponseReturnValue
 
@@ -42,6 +42,7 @@ __all__ = [
     "limit_webhook_pings",
     "payments",
     "rail_catalogue",
+    "redeliver_for_merchant",
     "resolve_rail",
     "webhooks",
 ]
@@ -72,6 +73,17 @@ def limit_webhook_pings(merchant_id: str) -> None:
     free reflector and a flood of the delivery queue every merchant shares (review G12). 429 with Retry-After."""
     settings = runtime().settings
     limit_merchant(merchant_id, "webhook_ping", settings.webhook_ping_limit, settings.webhook_ping_window_seconds)
+
+
+def redeliver_for_merchant(delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send the merchant's ``delivery`` again (the API's and the dashboard's redelivery, tenancy checked by the
+    caller); a ping counts against ``limit_webhook_pings`` as a new one would."""
+    if delivery.event_type == PING_EVENT:
+        limit_webhook_pings(delivery.merchant_id)
+    hooks = webhooks()
+    return redeliver_webhook(
+        delivery.id, merchant_id=delivery.merchant_id, uow_factory=hooks.uow, queue=hooks.queue, clock=hooks.clock
+    )
 
 
 def webhooks() -> WebhookPorts:

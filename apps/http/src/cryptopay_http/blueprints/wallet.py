@@ -16,6 +16,7 @@ import attrs
 from cryptopay.core.fx import Quote
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
+from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
@@ -144,7 +145,9 @@ class TransferView:
     amount: Money
     fee: Money
     state: TransferState
-    recipient_phone: str
+    recipient_phone: str = attrs.field(
+        metadata={"description": "masked (2547******99): a send to a username never tells the sender its phone"}
+    )
     note: str | None
     created_at: datetime
     claim_expires_at: datetime | None
@@ -159,7 +162,7 @@ class TransferView:
             t.amount,
             t.fee,
             t.state,
-            t.recipient_phone,
+            mask_msisdn(t.recipient_phone),
             t.note,
             t.created_at,
             t.claim_expires_at,

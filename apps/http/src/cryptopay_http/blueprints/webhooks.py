@@ -26,7 +26,6 @@ from cryptopay.core.webhooks import (
     WebhookDelivery,
     WebhookEndpoint,
     create_endpoint,
-    redeliver_webhook,
     rotate_secret,
     send_test_event,
     update_endpoint,
@@ -38,7 +37,13 @@ from cryptopay_http.auth import audit_security, check_step_up, current_principal
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation, register_event
 from cryptopay_http.pagination import paginate, paginated
-from cryptopay_http.payments_edge import acting_merchant, check_tenant, limit_webhook_pings, webhooks
+from cryptopay_http.payments_edge import (
+    acting_merchant,
+    check_tenant,
+    limit_webhook_pings,
+    redeliver_for_merchant,
+    webhooks,
+)
 from cryptopay_http.query import MERCHANT_ID, enum_param, id_param, query
 
 __all__ = ["WebhookEndpointView", "bp"]
@@ -486,11 +491,4 @@ def get_webhook_delivery(delivery_id: str) -> Response:
 )
 @require(scope="webhooks:write", roles=_STAFF)
 def redeliver(delivery_id: str) -> Response:
-    delivery = _delivery(delivery_id)
-    if delivery.event_type == PING_EVENT:
-        limit_webhook_pings(delivery.merchant_id)
-    hooks = webhooks()
-    again = redeliver_webhook(
-        delivery.id, merchant_id=delivery.merchant_id, uow_factory=hooks.uow, queue=hooks.queue, clock=hooks.clock
-    )
-    return json_response(DeliveryView.of(again), 202)
+    return json_response(DeliveryView.of(redeliver_for_merchant(_delivery(delivery_id))), 202)

@@ -23,7 +23,7 @@ from cryptopay.core.identity.model import MERCHANT_SCOPES, TeamRole
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.summary import OPEN, summarise
-from cryptopay.core.webhooks import PING_EVENT, DeliveryStatus, create_endpoint, redeliver_webhook
+from cryptopay.core.webhooks import DeliveryStatus, create_endpoint
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
@@ -39,7 +39,7 @@ from cryptopay_http.pages.session import (
     step_up_from_form,
 )
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
-from cryptopay_http.payments_edge import limit_webhook_pings, webhooks
+from cryptopay_http.payments_edge import redeliver_for_merchant, webhooks
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp", "merchant_id"]
@@ -599,9 +599,5 @@ def redeliver(delivery_id: str) -> ResponseReturnValue:
         delivery = uow.webhook_deliveries.get(delivery_id)
     if delivery is None or delivery.merchant_id != _merchant_id():
         raise NotFound(f"webhook delivery {delivery_id} not found")
-    if delivery.event_type == PING_EVENT:
-        limit_webhook_pings(delivery.merchant_id)
-    redeliver_webhook(
-        delivery.id, merchant_id=delivery.merchant_id, uow_factory=hooks.uow, queue=hooks.queue, clock=hooks.clock
-    )
+    redeliver_for_merchant(delivery)
     return redirect("/dashboard/developers#deliveries", 303)

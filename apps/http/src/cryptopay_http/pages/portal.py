@@ -4,10 +4,11 @@ phone, buy USDT with M-Pesa, sell USDT for shillings on M-Pesa, pay a bill, hist
 Every view calls the wallet use cases through the app's ``Services`` (``wallet_signup``, ``wallets``,
 ``wallet_buys``, ``wallet_sells``, ``wallet_bills``), never HTTP, exactly as ``/v1/wallet`` does. Forms post and
 redirect (POST/redirect/GET), every form carries a CSRF token, the money forms (send, buy, sell, bill) a fresh
-idempotency key (a double press moves money once), and everything works without JavaScript: a buy's, a sale's or a
-bill's status page refreshes itself, and with htmx its status fragment is polled until M-Pesa's answer (286 stops
-the polling). A refusal (a KYC limit by its name, a wrong code, a cancelled prompt with its reason) is shown on the
-form it came from.
+idempotency key (a double press moves money once); a send and a bill are checked first (``/check``: nothing
+moves, the check shows who receives and the fee) and sent by the confirmation form the check shows. Everything
+works without JavaScript: a buy's, a sale's or a bill's status page refreshes itself, and with htmx its status
+fragment is polled until M-Pesa's answer (286 stops the polling). A refusal (a KYC limit by its name, a wrong
+code, a cancelled prompt with its reason) is shown on the form it came from.
 
 Example: ``GET /app/signup`` → phone → ``/app/signup/<verification id>`` → code and password → ``/app/`` (logged in).
 """
@@ -20,6 +21,7 @@ from urllib.parse import quote
 from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, LimitExceeded
 from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
 from cryptopay.core.mobile_money.limits import STK_LIMITS
+from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.money import KES, USDT, Money, Rounding
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets.billers import Biller
@@ -225,27 +227,51 @@ def statement() -> Response:
 _key = new_form_key  # a fresh idempotency key for a money form (``idempotency.idempotent_form``)
 
 
+_SEND_FIELDS = ("to", "amount", "asset", "note")
+
+
+def _send_show(status: int = 200, **context: object) -> Response:
+    return page("portal/send.html", status, nav="send", assets=_SENDABLE, **context)
+
+
+def _send_money(form: dict[str, str]) -> Money:
+    asset = {a.code: a for a in SENDABLE}.get(form["asset"])
+    if asset is None:
+        raise InvalidInput("send KES or USDT", field="asset")
+    return Money.of(_amount(form["amount"]), asset)
+
+
 @bp.get("/send")
 def send_form() -> Response:
-    return page("portal/send.html", nav="send", assets=_SENDABLE, form={"asset": "KES"}, key=_key())
+    return _send_show(form={"asset": "KES"})
+
+
+@bp.post("/send/check")
+def send_check() -> Response:
+    """Check the amount and the recipient and show who receives, the amount and the fee (nothing moves); the
+    confirmation form that follows sends, as ``/app/bills/check`` does for a bill."""
+    form = {k: request.form.get(k, "").strip() for k in _SEND_FIELDS}
+    try:
+        checked = runtime().services.wallets.check_send(
+            _user_id(), form["to"], _send_money(form), note=form["note"] or None
+        )
+    except CryptopayError as error:
+        return _send_show(error.http_status, form=form, **_refusal(error))
+    return _send_show(form=form, checked=checked, key=_key())
 
 
 @bp.post("/send")
 def send() -> Response:
-    form = {k: request.form.get(k, "").strip() for k in ("to", "amount", "asset", "note")}
+    form = {k: request.form.get(k, "").strip() for k in _SEND_FIELDS}
     try:
         return _send(form)
     except CryptopayError as error:
-        context = {"assets": _SENDABLE, "form": form, "key": _key(), **_refusal(error)}
-        return page("portal/send.html", error.http_status, nav="send", **context)
+        return _send_show(error.http_status, form=form, **_refusal(error))
 
 
 @idempotent_form
 def _send(form: dict[str, str]) -> Response:
-    asset = {a.code: a for a in SENDABLE}.get(form["asset"])
-    if asset is None:
-        raise InvalidInput("send KES or USDT", field="asset")
-    money = Money.of(_amount(form["amount"]), asset)
+    money = _send_money(form)
     transfer = runtime().services.wallets.send(_user_id(), form["to"], money, note=form["note"] or None)
     return redirect(f"/app/sent/{transfer.id}", 303)
 
@@ -253,7 +279,8 @@ def _send(form: dict[str, str]) -> Response:
 @bp.get("/sent/<transfer_id>")
 def sent(transfer_id: str) -> Response:
     transfer = runtime().services.wallets.transfer(_user_id(), transfer_id)
-    return page("portal/sent.html", nav="send", transfer=transfer)
+    # masked: a send to a username must not tell the sender the phone number behind it
+    return page("portal/sent.html", nav="send", transfer=transfer, to=mask_msisdn(transfer.recipient_phone))
 
 
 # --- buy USDT with M-Pesa ---------------------------------------------------------------------------------------

@@ -264,15 +264,10 @@ class Teams:
 
     def _revoke_keys(self, merchant: Merchant, user_id: str, *, actor: str, reason: str) -> None:
         """Revoke the API keys ``user_id`` created for the merchant: they may no longer mint them."""
+        now = self._clock.now()
         keys = self._api_keys.created_by(merchant.id, user_id)
         revoke_keys(
-            self._api_keys,
-            self._audit,
-            keys,
-            merchant_id=merchant.id,
-            actor=f"user:{actor}",
-            reason=reason,
-            now=self._clock.now(),
+            self._api_keys, self._audit, keys, merchant_id=merchant.id, actor=f"user:{actor}", reason=reason, now=now
         )
 
     def _disable_endpoints(self, merchant: Merchant, user_id: str, *, actor: str, reason: str) -> None:

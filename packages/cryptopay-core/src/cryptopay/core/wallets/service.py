@@ -30,7 +30,7 @@ from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, Spending, check_wallet_movement, day_bounds, month_bounds
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.mobile_money.phones import try_normalize_msisdn
+from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
@@ -45,6 +45,7 @@ __all__ = [
     "CLAIM_WINDOW",
     "InviteLimit",
     "InviteRules",
+    "SendCheck",
     "WalletFrozen",
     "Wallets",
     "kes_value",
@@ -129,6 +130,24 @@ def spending_of(totals: Mapping[str, tuple[Money, Money]]) -> Spending:
     return Spending(day_total, month_total, today, month)
 
 
+@attrs.frozen
+class SendCheck:
+    """A send checked but not made (``Wallets.check_send``): who receives as the sender typed it (a phone number
+    masked, or ``@username``), the amount that arrives, the fee and the total taken from the sender's wallet.
+
+    >>> SendCheck("2547******99", Money.of("100", KES), Money.of("1", KES)).total
+    Money('101.00', 'KES')
+    """
+
+    to: str
+    amount: Money
+    fee: Money
+
+    @property
+    def total(self) -> Money:
+        return self.amount + self.fee
+
+
 @attrs.define
 class Wallets:
     """Personal wallets over a unit of work and the ledger."""
@@ -173,17 +192,30 @@ class Wallets:
         found = self.ledger.balances(codes)
         return {a.code: found[wallet_account(user_id, a)].available for a in WALLET_ASSETS}
 
+    def check_send(self, sender_id: str, to: str, amount: Money, *, note: str | None = None) -> SendCheck:
+        """What ``send`` would do, before the sender confirms it; nothing moves and nothing is recorded.
+
+        The same checks of the amount, the note and the recipient's form as ``send``, a username that nobody has
+        and the sender's own wallet refused as ``send`` refuses them; the fee from the P2P schedule. Whether a
+        phone number has a wallet is not looked up (``send``'s receipt tells that, once the money has moved), and
+        the limits are checked by ``send``.
+        """
+        phone, username, _value = self._valid_send(to, amount, note)
+
+        def work(uow: WalletUnitOfWork) -> tuple[Wallet, Wallet | None]:
+            return _wallet(uow, sender_id), uow.wallets.by_username(username) if username else None
+
+        sender, recipient = in_transaction(self.uow, work)
+        if username and recipient is None:
+            raise NotFound(f"nobody has the username {username!r}", field="to")
+        if (recipient and recipient.user_id == sender_id) or phone == sender.phone:
+            raise InvalidInput("you cannot send to yourself", field="to")
+        return SendCheck(mask_msisdn(phone) if phone else f"@{username}", amount, self._fee(amount, self.clock.now()))
+
     def send(self, sender_id: str, to: str, amount: Money, *, note: str | None = None) -> Transfer:
         """Send ``amount`` (KES or USDT) to a phone number or username; free unless a P2P fee schedule says so."""
-        if amount.asset not in SENDABLE:
-            raise InvalidAmount(f"people send KES or USDT to each other, not {amount.asset.code}", field="amount")
-        if not amount.is_positive():
-            raise InvalidAmount("the amount must be positive", field="amount")
+        phone, username, value = self._valid_send(to, amount, note)
         note = _note(note)
-        phone, username = _recipient(to)
-        value = kes_value(amount, self.quoter())
-        if not value.is_positive():
-            raise _below_a_cent(amount, self.quoter())
         transfer_id = self.ids.new_id("trf")
         to_whom = phone or f"@{username}"
         now, code = self.clock.now(), amount.asset.code
@@ -205,6 +237,19 @@ class Wallets:
         if transfer.state is TransferState.AWAITING_CLAIM:
             self._invite(transfer)
         return transfer
+
+    def _valid_send(self, to: str, amount: Money, note: str | None) -> tuple[str | None, str | None, Money]:
+        """A send's amount, note and recipient checked: the phone or username, and the amount's KES value."""
+        if amount.asset not in SENDABLE:
+            raise InvalidAmount(f"people send KES or USDT to each other, not {amount.asset.code}", field="amount")
+        if not amount.is_positive():
+            raise InvalidAmount("the amount must be positive", field="amount")
+        _note(note)
+        phone, username = _recipient(to)
+        value = kes_value(amount, self.quoter())
+        if not value.is_positive():
+            raise _below_a_cent(amount, self.quoter())
+        return phone, username, value
 
     def _send(
         self,
