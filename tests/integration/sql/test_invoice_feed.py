@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from cryptopay.adapters.sql import downgrade, make_engine, upgrade
+from cryptopay.adapters.sql import make_engine
 from cryptopay.adapters.sql.invoice_feed import ListenedInvoiceReads, conninfo_of
 from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core.invoices import Invoice
@@ -90,10 +90,13 @@ def test_a_change_written_by_another_process_is_read_once_announced(pg_engine: E
 
 def test_without_migration_0036_nothing_is_kept(postgres_admin_url: str) -> None:
     """Code deployed before its migration: invoice changes are not announced, so every read renders; once the
-    database is upgraded, the feed follows and reads are kept."""
+    database is upgraded, the feed follows and reads are kept. (The database is at the head, with 0036's update
+    trigger renamed away and then back: later migrations change ``invoices``, so today's code cannot run on a
+    database stopped before 0036; what the feed looks for is that trigger.)"""
     with postgres_database(postgres_admin_url, "cryptopay_no0036") as url:
-        downgrade(url, "0039")
         engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TRIGGER invoices_changed ON invoices RENAME TO invoices_changed_later")
         reads = ListenedInvoiceReads(conninfo_of(engine), heartbeat=0.05)
         try:
             storage = _store(engine, "inv_1")
@@ -103,8 +106,18 @@ def test_without_migration_0036_nothing_is_kept(postgres_admin_url: str) -> None
                 reads.read("inv_1", render)
                 time.sleep(0.02)
             assert len(renders) == 20 and reads.stats().hits == 0
-            upgrade(url)
+            with engine.begin() as conn:  # the upgrade
+                conn.exec_driver_sql(_TRIGGER_BACK)
             _until(_kept(reads, render), "reads kept once upgraded")
         finally:
             reads.close()
+            with engine.begin() as conn:  # the database goes back to the next test as the template is
+                conn.exec_driver_sql(_TRIGGER_BACK)
             engine.dispose()
+
+
+_TRIGGER_BACK = """DO $$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'invoices_changed_later') THEN
+    ALTER TRIGGER invoices_changed_later ON invoices RENAME TO invoices_changed;
+  END IF;
+END $$"""
