@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from cryptopay.adapters.sms.file import FileSms
+from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
+from cryptopay.core.money import KES, Money
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import PASSWORD
@@ -201,6 +204,24 @@ def test_the_first_send_post_moves_nothing_and_shows_who_receives_the_amount_and
     sent = client.post("/app/send", data=_hidden(html))
     assert sent.status_code == 303 and sent.headers["Location"].startswith("/app/sent/")
     assert "KES 3,800.00" in client.get("/app/").get_data(as_text=True)
+
+
+def test_a_fee_raised_between_the_check_and_the_confirm_is_refused_and_moves_nothing(api: WalletApi):
+    """The confirmation carries the fee it showed: a P2P fee schedule raised in between re-shows the form with a
+    409 saying the new fee, and nothing moves."""
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "5000")
+    api.tier_1(user_id)
+    html = _check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True)
+    assert _hidden(html)["fee"] == "0.00"
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    raised = FeeSchedule(product=FeeProduct.P2P, asset=KES, version=1, effective_from=since, fixed=Money.of("5", KES))
+    api.services.wallets.fees = FeeBook((raised,))
+    refused = client.post("/app/send", data=_hidden(html))
+    assert refused.status_code == 409 and "5.00 KES now" in refused.get_data(as_text=True)
+    assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
+    assert api.services.wallets.transfers(user_id) == []
 
 
 def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(api: WalletApi):

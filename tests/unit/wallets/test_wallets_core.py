@@ -13,6 +13,7 @@ from cryptopay.core.identity.model import RateLimited
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.wallets import TransferState
 from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.model import FeeChanged
 from cryptopay.core.wallets.service import WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
 
@@ -220,6 +221,29 @@ def test_history_shows_running_balances_and_filters(stack):
     csv_text = stack.wallets.statement(amina.id, stack.clock.now().strftime("%Y-%m"))
     assert csv_text.splitlines()[0].startswith("date,asset,amount,balance_after")
     assert csv_text.splitlines()[-1].split(",")[2:4] == ["-100.00", "650.00"]
+
+
+def test_a_send_confirmed_at_a_fee_the_schedule_no_longer_asks_is_refused_and_moves_nothing(stack):
+    """The page's confirmation carries the fee it showed (``max_fee``): a schedule raised in between is a 409
+    ``fee_changed`` and nothing moves; the fee shown, or a lower one, goes through."""
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.sign_up("0712000002")
+    stack.fund(amina, "1000", "KES")
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    shown = stack.wallets.check_send(amina.id, "0712000002", Money.of("100", KES)).fee
+    assert shown == Money.zero(KES)
+    raised = FeeSchedule(product=FeeProduct.P2P, asset=KES, version=1, effective_from=since, fixed=Money.of("5", KES))
+    stack.wallets.fees = FeeBook((raised,))
+    with pytest.raises(FeeChanged) as refused:
+        stack.wallets.send(amina.id, "0712000002", Money.of("100", KES), max_fee=shown)
+    assert (
+        refused.value.code == "fee_changed"
+        and refused.value.http_status == 409
+        and "5.00 KES now" in refused.value.message
+    )
+    assert stack.balance(amina, "KES").amount == 1000 and stack.wallets.transfers(amina.id) == []
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("100", KES), max_fee=Money.of("5", KES))
+    assert sent.fee == Money.of("5", KES) and stack.balance(amina, "KES").amount == 895
 
 
 def test_a_send_check_shows_the_fee_the_send_charges_and_moves_nothing(stack):

@@ -272,7 +272,11 @@ def send() -> Response:
 @idempotent_form
 def _send(form: dict[str, str]) -> Response:
     money = _send_money(form)
-    transfer = runtime().services.wallets.send(_user_id(), form["to"], money, note=form["note"] or None)
+    shown = request.form.get("fee", "").strip()  # the fee the check showed: a higher one now is refused
+    max_fee = Money.of(typed_decimal(shown, field="fee", example="0"), money.asset) if shown else None
+    transfer = runtime().services.wallets.send(
+        _user_id(), form["to"], money, note=form["note"] or None, max_fee=max_fee
+    )
     return redirect(f"/app/sent/{transfer.id}", 303)
 
 

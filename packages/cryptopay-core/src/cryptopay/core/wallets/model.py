@@ -18,12 +18,14 @@ import re
 from datetime import datetime
 
 import attrs
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.money import BTC, KES, USDT, Asset, Money
 
 __all__ = [
+    "FEE_CHANGED",
     "HOLDINGS",
     "SENDABLE",
+    "FeeChanged",
     "PhoneVerification",
     "Transfer",
     "TransferState",
@@ -34,6 +36,16 @@ __all__ = [
 
 HOLDINGS: tuple[Asset, ...] = (KES, USDT, BTC)  # the balances every wallet has
 SENDABLE: tuple[Asset, ...] = (KES, USDT)  # what people send to each other
+
+FEE_CHANGED = "fee_changed"
+
+
+class FeeChanged(Conflict):
+    """The fee is now above what the user was shown (the network's fee rose, or a fee schedule changed): check
+    again and confirm the new fee."""
+
+    code = FEE_CHANGED
+
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
 

@@ -39,7 +39,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.text import text_problem
 from cryptopay.core.wallets.history import HistoryLine, history, statement_csv, statement_period
-from cryptopay.core.wallets.model import SENDABLE, Transfer, TransferState, Usage, Wallet, valid_username
+from cryptopay.core.wallets.model import SENDABLE, FeeChanged, Transfer, TransferState, Usage, Wallet, valid_username
 
 __all__ = [
     "CLAIM_WINDOW",
@@ -212,8 +212,12 @@ class Wallets:
             raise InvalidInput("you cannot send to yourself", field="to")
         return SendCheck(mask_msisdn(phone) if phone else f"@{username}", amount, self._fee(amount, self.clock.now()))
 
-    def send(self, sender_id: str, to: str, amount: Money, *, note: str | None = None) -> Transfer:
-        """Send ``amount`` (KES or USDT) to a phone number or username; free unless a P2P fee schedule says so."""
+    def send(
+        self, sender_id: str, to: str, amount: Money, *, note: str | None = None, max_fee: Money | None = None
+    ) -> Transfer:
+        """Send ``amount`` (KES or USDT) to a phone number or username; free unless a P2P fee schedule says so.
+        ``max_fee``: the fee the sender was shown (``check_send``); ``FeeChanged`` (409 ``fee_changed``), nothing
+        moved, if the schedule now asks more."""
         phone, username, value = self._valid_send(to, amount, note)
         note = _note(note)
         transfer_id = self.ids.new_id("trf")
@@ -225,7 +229,7 @@ class Wallets:
             transfer = in_transaction(
                 self.uow,
                 lambda uow: self._send(
-                    uow, transfer_id, sender_id, phone, username, amount, value, note, journal=journal
+                    uow, transfer_id, sender_id, phone, username, amount, value, note, journal=journal, max_fee=max_fee
                 ),
             )
         except InviteLimit as refused:  # audited in its own transaction: the send's rolled back
@@ -263,9 +267,14 @@ class Wallets:
         note: str | None,
         *,
         journal: bool,
+        max_fee: Money | None = None,
     ) -> Transfer:
         now = self.clock.now()
         fee = self._fee(amount, now)
+        if max_fee is not None and (max_fee.asset != fee.asset or fee > max_fee):
+            raise FeeChanged(
+                f"the fee is {fee} now, above the {max_fee} you were shown: check the send again", field="fee"
+            )
         # One read for the whole send; the SQL adapter also locks the ledger balances the entry will move.
         codes = [wallet_account(sender_id, amount.asset)] + ([p2p_fee(amount.asset)] if fee.is_positive() else [])
         parties = uow.wallet_sends.parties(

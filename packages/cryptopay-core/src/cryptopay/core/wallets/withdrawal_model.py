@@ -27,6 +27,7 @@ from decimal import Decimal
 import attrs
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.money import BTC, USDT, Asset, Money
+from cryptopay.core.wallets.model import FEE_CHANGED
 
 __all__ = [
     "DEFAULT_NETWORK_FEE_MARGIN",
@@ -48,7 +49,6 @@ WITHDRAWABLE: tuple[Asset, ...] = (USDT, BTC)
 DEFAULT_NETWORK_FEE_MARGIN = Decimal("0.25")
 
 # ``Withdrawal.failure_code`` of one the worker did not send because the network's fee rose above what its fee covers.
-FEE_CHANGED = "fee_changed"
 
 _SINCE = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -68,7 +68,6 @@ from cryptopay.core.compliance.travel_rule import (
     TravelRule,
 )
 from cryptopay.core.errors import (
-    Conflict,
     CryptopayError,
     InsufficientFunds,
     InvalidAmount,
@@ -93,7 +92,7 @@ from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.withdrawals import NetworkFeeEstimator, WithdrawalUnitOfWork, WithdrawalUowFactory
 from cryptopay.core.rails import Rail
-from cryptopay.core.wallets.model import Usage
+from cryptopay.core.wallets.model import FeeChanged, Usage
 from cryptopay.core.wallets.service import _sender, kes_value, spending
 from cryptopay.core.wallets.withdrawal_model import (
     DEFAULT_NETWORK_FEE_MARGIN,
@@ -117,12 +116,6 @@ _ID_TYPES = {
     IdType.PASSPORT: NationalIdentifierType.CCPT,
     IdType.ALIEN_ID: NationalIdentifierType.ARNU,
 }
-
-
-class FeeChanged(Conflict):
-    """The fee is now above what the user was shown (the network's fee rose): ask for a new quote."""
-
-    code = FEE_CHANGED
 
 
 @attrs.frozen
