@@ -18,6 +18,7 @@ from cryptopay.core.kyc import Requirement
 from cryptopay.core.ledger import Account, AccountKind, Ledger
 from cryptopay.core.mobile_money import parse_payload
 from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.payouts import PayoutState
 from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.system import RandomIds
@@ -25,7 +26,7 @@ from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import FastPasswordHasher, InMemoryUsers
 from cryptopay.core.testing.kyc import InMemoryKycProfiles
-from cryptopay.core.testing.mobile_money import FakeMobileMoney
+from cryptopay.core.testing.mobile_money import FakeMobileMoney, Scenario
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.remittances import InMemoryRemittances
 from cryptopay.core.testing.sms import InMemorySms
@@ -142,6 +143,20 @@ class WalletStack:
 
     def balance(self, user: User, asset: str) -> Money:
         return self.wallets.balances(user.id)[asset]
+
+    def failed_sale(self, phone: str = "0712000001") -> tuple[User, Any]:
+        """A tier-1 user who sold 10 USDT whose B2C failed (insufficient funds at M-Pesa): the payout ``FAILED``, its
+        shillings back in the wallet, M-Pesa answering successfully again. The user and the sale."""
+        user = self.sign_up(phone, tier=1)
+        assert user.phone is not None
+        self.fund(user, "10", "USDT")
+        self.mpesa.set_scenario(user.phone, Scenario.INSUFFICIENT_FUNDS)
+        sale = self.sells.start(user.id, Money.of(10, asset_by_code("USDT")))
+        self.payouts.submit_payouts()
+        self.deliver_callbacks()
+        assert self.payouts.get_payout(sale.payout.id).state is PayoutState.FAILED
+        self.mpesa.set_scenario(user.phone, Scenario.SUCCESS)
+        return user, sale
 
 
 def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = None) -> WalletStack:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from cryptopay.core.errors import InsufficientFunds, InvalidInput, LimitExceeded
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.payouts import PayoutKind, PayoutState
+from cryptopay.core.payouts import PayoutKind
 from cryptopay.core.testing.mobile_money import Scenario
 
 from tests.support.wallet_stack import wallet_stack
@@ -18,15 +18,7 @@ def stack():
 
 
 def _failed_sale(stack):
-    amina = stack.sign_up("0712000001", tier=1)
-    stack.fund(amina, "10", "USDT")
-    stack.mpesa.set_scenario("254712000001", Scenario.INSUFFICIENT_FUNDS)
-    sale = stack.sells.start(amina.id, Money.of(10, USDT))
-    stack.payouts.submit_payouts()
-    stack.deliver_callbacks()
-    assert stack.payouts.get_payout(sale.payout.id).state is PayoutState.FAILED
-    stack.mpesa.set_scenario("254712000001", Scenario.SUCCESS)
-    return amina
+    return stack.failed_sale("0712000001")[0]
 
 
 def test_a_failed_sales_shillings_can_be_cashed_out(stack):

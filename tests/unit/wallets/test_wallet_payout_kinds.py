@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import AwaitingStatus, PayoutKind, PayoutState
-from cryptopay.core.testing.mobile_money import Scenario
 from cryptopay.core.wallets.bills import Bills
 
 from tests.support.wallet_stack import wallet_stack
@@ -51,15 +50,8 @@ def test_a_bill_is_sent_with_the_remark_bill_and_tells_no_merchant(stack):
 def test_an_operator_retry_of_a_failed_sale_holds_from_the_wallet_again(stack):
     """The first B2C fails (the shillings return to the wallet); the retry holds them from the wallet once more,
     is a sale too, and pays."""
-    amina = stack.sign_up("0712000001", tier=1)
-    stack.fund(amina, "10", "USDT")
-    stack.mpesa.set_scenario("254712000001", Scenario.INSUFFICIENT_FUNDS)
-    sale = stack.sells.start(amina.id, Money.of(10, USDT))
-    stack.payouts.submit_payouts()
-    stack.deliver_callbacks()
-    assert stack.payouts.get_payout(sale.payout.id).state is PayoutState.FAILED
+    amina, sale = stack.failed_sale("0712000001")
     assert stack.balance(amina, "KES") == Money.of("1293.50", KES)
-    stack.mpesa.set_scenario("254712000001", Scenario.SUCCESS)
     with pytest.raises(AwaitingStatus):  # the failure came in a callback: Transaction Status confirms it first
         stack.payouts.retry_failed_payout(sale.payout.id, actor="ops@example.com")
     stack.deliver_callbacks()
