@@ -197,7 +197,12 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
     facts = dict(getattr(once, "__openapi__", {}))  # the key documented as required, as it is
     optional = tuple(p for p in facts.get("parameters", ()) if p.get("name") != HEADER)
     parameters = (*optional, key_parameter(required=True, anonymous=True))
-    wrapper.__openapi__ = {**facts, "parameters": parameters}  # type: ignore[attr-defined]
+    note = (
+        f"required: send an `{HEADER}`, a random UUID or at least 22 random URL-safe characters, new for each order "
+        "(no login here, so every sender shares the key space); a retry with the same key and body gets the first "
+        "answer again and opens no second order."
+    )
+    wrapper.__openapi__ = {**facts, "parameters": parameters, "idempotency": note}  # type: ignore[attr-defined]
     return annotate(wrapper, errors=(400,))
 
 
