@@ -61,6 +61,8 @@ EDGE_PROBLEMS: dict[str, int] = {"not_ready": 503}
 # or ``EDGE_PROBLEMS`` code, alone or with when it happens.
 ProblemKind = type[CryptopayError] | str
 ProblemNote = ProblemKind | tuple[ProblemKind, str]
+ProblemRow = tuple[int, str, str, bool]  # status, code, when, declared by the operation itself
+_URN = "urn:cryptopay:problem:"
 
 
 @attrs.frozen
@@ -375,7 +377,7 @@ _BODY_PROBLEMS: tuple[ProblemNote, ...] = (
 
 def _implied_problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[ProblemNote]:
     """The problems an operation's request body, path and query parameters and dependencies imply."""
-    from cryptopay_http.convert import ValidationFailed  # noqa: PLC0415  (convert imports this module)
+    from cryptopay_http.convert import ValidationFailed  # here: convert imports this module
 
     found: list[ProblemNote] = []
     if meta.get("request") is not None:
@@ -394,7 +396,7 @@ def _implied_problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> lis
     return found
 
 
-def _problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[tuple[int, str, str, bool]]:
+def _problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[ProblemRow]:
     """(status, code, when, own) of every problem the operation can answer with, one per code, by status and code;
     ``own``: declared by the operation (``@operation(problems=)``), not implied by its decorators and inputs."""
     found: dict[tuple[int, str], tuple[str, bool]] = {}
@@ -407,7 +409,7 @@ def _problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[tuple[
     return [(status, code, when, mine) for (status, code), (when, mine) in sorted(found.items())]
 
 
-def _error_codes(meta: dict[str, Any], params: list[dict[str, Any]], problems: list[tuple[int, str, str, bool]]) -> list[int]:
+def _error_codes(meta: dict[str, Any], params: list[dict[str, Any]], problems: list[ProblemRow]) -> list[int]:
     """Every status an operation can answer with besides success: what its guards and inputs imply."""
     codes = set(meta.get("errors", ())) | {status for status, _, _, _ in problems}
     if meta.get("request") is not None:
@@ -426,9 +428,9 @@ def _error_codes(meta: dict[str, Any], params: list[dict[str, Any]], problems: l
 _AMOUNT_PATTERN = re.compile(r"^\^\((0\|)?\[1-9\]\[0-9\]")
 
 AMOUNTS_NOTE = (
-    "**Amounts:** decimal strings such as `\"12.50\"`, never JSON numbers (no sign, exponent, separator or space), "
+    '**Amounts:** decimal strings such as `"12.50"`, never JSON numbers (no sign, exponent, separator or space), '
     "with at most the currency's places (KES 2, USDT 6, BTC 8, or fewer where the field says: whole shillings "
-    "where M-Pesa pays); a response shows money as `{\"amount\", \"asset\"}`. See /docs#amounts."
+    'where M-Pesa pays); a response shows money as `{"amount", "asset"}`. See /docs#amounts.'
 )
 
 
@@ -456,7 +458,7 @@ def _has_amounts(schema: Any, components: Mapping[str, Any], seen: set[str]) -> 
 _PARAGRAPHS = (("access", "Who may call"), ("step_up", "Step-up"), ("idempotency", "Idempotency"))
 
 
-def _description(meta: dict[str, Any], problems: list[tuple[int, str, str, bool]], amounts: bool) -> str:
+def _description(meta: dict[str, Any], problems: list[ProblemRow], amounts: bool) -> str:
     """The operation's own description, then what its decorators, schemas and problems say."""
     parts = [meta["description"]] if meta.get("description") else []
     access = meta.get("access") or ("" if meta.get("security") else "anyone: no credentials.")
@@ -468,13 +470,14 @@ def _description(meta: dict[str, Any], problems: list[tuple[int, str, str, bool]
     own = [f"- {status} `{code}`" + (f": {when}" if when else "") for status, code, when, mine in problems if mine]
     shared = ", ".join(f"{status} `{code}`" for status, code, _, mine in problems if not mine)
     if own:
-        parts.append("**Problems** (the problem+json `code`; `type` is `urn:cryptopay:problem:<code>`):\n" + "\n".join(own))
+        parts.append(f"**Problems** (the problem+json `code`; `type` is `{_URN}<code>`):\n" + "\n".join(own))
     if shared:
-        parts.append(f"**{'Also' if own else 'Problems'}**, as for every operation with these inputs and guards: {shared}.")
+        label = "Also" if own else "Problems"
+        parts.append(f"**{label}**, as for every operation with these inputs and guards: {shared}.")
     return "\n\n".join(parts)
 
 
-def _shared_problems(operations: list[list[tuple[int, str, str, bool]]]) -> str:
+def _shared_problems(operations: list[list[ProblemRow]]) -> str:
     """The document's description: what each problem its operations share means (said once, not per operation)."""
     said: dict[tuple[int, str], str] = {}
     for problems in operations:
