@@ -85,6 +85,41 @@ def test_a_failing_job_is_retried_then_dead_lettered_and_can_be_requeued(queue_h
     assert len(attempts) == 4 and queue_harness.queue.dead_jobs() == []
 
 
+def test_failed_attempts_are_counted_and_a_requeue_does_not_uncount_them(queue_harness: Harness) -> None:
+    """Each failed attempt counts once, as retried or (the last) dead; requeuing the dead job lowers the dead-job
+    count but never the failure counts, and its next death counts again."""
+    queue_harness.registry.register("doomed", lambda payload: 1 / 0)
+    job_id = queue_harness.jid("doomed")
+    queue_harness.queue.enqueue("doomed", {}, job_id=job_id)
+    queue_harness.run()
+    (failed,) = queue_harness.queue.failures()
+    assert (failed.retried, failed.dead, queue_harness.queue.dead_count()) == (2, 1, 1)
+    assert queue_harness.queue.requeue(job_id)
+    (failed,) = queue_harness.queue.failures()
+    assert (failed.retried, failed.dead, queue_harness.queue.dead_count()) == (2, 1, 0)
+    queue_harness.run()
+    (failed,) = queue_harness.queue.failures()
+    assert (failed.retried, failed.dead, queue_harness.queue.dead_count()) == (4, 2, 1)
+
+
+def test_a_retried_success_counts_one_retried_failure_and_no_dead_one(queue_harness: Harness) -> None:
+    """Before any failure every counter is there at zero (so the first increase is seen); a job failing once and
+    then succeeding counts one retried attempt and no dead one."""
+    assert [(f.retried, f.dead) for f in queue_harness.queue.failures()] == [(0, 0)]
+    attempts: list[int] = []
+
+    def once_broken(payload: dict) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first time unlucky")
+
+    queue_harness.registry.register("once_broken", once_broken)
+    queue_harness.queue.enqueue("once_broken", {})
+    queue_harness.run()
+    assert [(f.retried, f.dead) for f in queue_harness.queue.failures()] == [(1, 0)]
+    assert queue_harness.queue.dead_count() == 0
+
+
 def test_a_job_that_succeeds_on_a_retry_is_not_dead(queue_harness: Harness) -> None:
     """A job that fails once and then succeeds runs twice and leaves no dead letter."""
     attempts: list[int] = []
