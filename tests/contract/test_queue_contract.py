@@ -61,7 +61,8 @@ def test_a_delayed_job_waits_for_its_time(queue_harness: Harness) -> None:
 
 
 def test_a_failing_job_is_retried_then_dead_lettered_and_can_be_requeued(queue_harness: Harness) -> None:
-    """A job failing every attempt runs three times, lands in the dead letters, and a requeue runs it again."""
+    """A job failing every attempt runs three times, lands in the dead letters (listed, and found by its id), and a
+    requeue runs it again."""
     attempts: list[dict] = []
     broken = {"on": True}
 
@@ -78,6 +79,9 @@ def test_a_failing_job_is_retried_then_dead_lettered_and_can_be_requeued(queue_h
     (dead,) = queue_harness.queue.dead_jobs()
     assert (dead.job_id, dead.job_name, dead.payload) == (job_id, "flaky", {"n": 1})
     assert "receiver is down" in dead.error
+    assert (
+        queue_harness.queue.dead_job(job_id) == dead and queue_harness.queue.dead_job(queue_harness.jid("no")) is None
+    )
     broken["on"] = False
     assert queue_harness.queue.requeue(job_id)
     assert not queue_harness.queue.requeue(queue_harness.jid("nothing"))

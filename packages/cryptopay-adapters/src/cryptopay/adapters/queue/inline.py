@@ -159,6 +159,10 @@ class InlineQueue:
         with self._changed:
             return list(self._dead.values())[:limit]
 
+    def dead_job(self, job_id: str) -> FailedJob | None:
+        with self._changed:
+            return self._dead.get(job_id)
+
     def dead_count(self) -> int:
         with self._changed:
             return len(self._dead)

@@ -238,6 +238,19 @@ class RqQueue:
                     continue
         return found[:limit]
 
+    def dead_job(self, job_id: str) -> FailedJob | None:
+        """The dead job ``job_id``: a ``ZSCORE`` per failed registry, then that one job read."""
+        stored = self._stored_id(job_id)
+        for registry in self._failed_registries():
+            if self._connection.zscore(registry.key, stored) is None:
+                continue
+            try:
+                job = Job.fetch(stored, connection=self._connection, serializer=JSONSerializer)
+            except NoSuchJobError:
+                return None
+            return attrs.evolve(_as_failed(job), job_id=job_id)
+        return None
+
     def dead_count(self) -> int:
         """The dead jobs kept on every queue: each failed registry's size less its expired entries that RQ's cleanup
         has not removed yet, two O(log n) commands per queue in one round trip, and no job read."""

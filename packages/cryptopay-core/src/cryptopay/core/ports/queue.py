@@ -107,6 +107,10 @@ class DeadLetters(Protocol):
 
     def dead_jobs(self, *, limit: int = 100) -> list[FailedJob]: ...
 
+    def dead_job(self, job_id: str) -> FailedJob | None:
+        """The dead job ``job_id`` (None if there is none), read alone whatever the number of dead jobs."""
+        ...
+
     def dead_count(self) -> int:
         """How many dead jobs are kept, without reading them: cheap whatever their number."""
         ...

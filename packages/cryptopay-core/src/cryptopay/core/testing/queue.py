@@ -97,6 +97,9 @@ class FakeQueue:
     def dead_jobs(self, *, limit: int = 100) -> list[FailedJob]:
         return list(self.dead.values())[:limit]
 
+    def dead_job(self, job_id: str) -> FailedJob | None:
+        return self.dead.get(job_id)
+
     def dead_count(self) -> int:
         return len(self.dead)
 
