@@ -27,6 +27,7 @@ from cryptopay.core.kyc.applications import (
     IdInUse,
     KycApplication,
     PersonDetails,
+    RegistrationInUse,
     ReviewStep,
     StoredDocument,
 )
@@ -174,7 +175,8 @@ class Rejection:
 class IdLink:
     reason: str = attrs.field(
         metadata=limits(
-            "why the accounts that gave one ID may both be verified (the same person, the other account closed ...)",
+            "why the accounts that gave one ID (or registration number) may both be verified (the same person or "
+            "company, the other account closed ...)",
             min_length=1,
             max_length=1000,
         )
@@ -369,14 +371,23 @@ class ApplicationView:
     id_shared_with: list[str] | None = attrs.field(
         default=None,
         metadata={
-            "description": "officers only: other accounts whose applications gave the same ID document (found at "
-            "submission and at each approval); an approval is refused (409 id_in_use) while one is not linked"
+            "description": "officers only: other accounts whose applications gave the same ID document, or for a "
+            "KYB other merchants that gave the same business registration number (found at submission and at each "
+            "approval); an approval is refused (409 id_in_use, a KYB's 409 registration_in_use) while one is not "
+            "linked"
         },
     )
     id_linked: list[str] | None = attrs.field(
         default=None, metadata={"description": "officers only: the accounts an officer linked, with id_link_reason"}
     )
     id_link_reason: str | None = attrs.field(default=None, metadata={"description": "officers only"})
+    directors_elsewhere: dict[str, list[str]] | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "officers only, a KYB: each director (by id, d1 ...) also named on other merchants' "
+            "applications, with those merchants; information, never a bar to approval"
+        },
+    )
 
     @classmethod
     def of(
@@ -412,6 +423,7 @@ class ApplicationView:
             list(a.id_shared_with) if officer else None,
             list(a.id_linked) if officer else None,
             a.id_link_reason if officer else None,
+            {d: list(ps) for d, ps in a.directors_elsewhere.items()} if officer and a.business else None,
         )
 
 
@@ -688,11 +700,14 @@ def claim(application_id: str) -> Response:
     description=(
         "Approves the claimed application. A tier that needs two approvals is granted at the second, by a "
         "different officer. While another account that gave the same ID document is not linked to it, "
-        "approval is refused with `id_in_use` naming those accounts (see link-id)."
+        "approval is refused with `id_in_use` naming those accounts (see link-id); for a KYB, with "
+        "`registration_in_use` while another merchant that gave the same registration number is not. A "
+        "director named on other businesses is only shown (`directors_elsewhere`), never a refusal."
     ),
     problems=(
         *_DECISION,
         (IdInUse, ("another account gave the same ID document and is not linked (the problem names the accounts)")),
+        (RegistrationInUse, "a KYB: another merchant gave the same registration number and is not linked"),
         (InvalidState, "a KYB director is not verified yet"),
     ),
 )
@@ -709,9 +724,9 @@ def approve(application_id: str) -> Response:
     tags=_ADMIN_TAGS,
     errors=(409,),
     description=(
-        "Records, with a reason, that the other accounts that gave this applicant's ID document belong to "
-        "the same person (or are otherwise explained), so the approval may go on. Audited "
-        "`kyc.id_linked`."
+        "Records, with a reason, that the other accounts that gave this applicant's ID document (a KYB: the "
+        "other merchants that gave its registration number) belong to the same party or are otherwise "
+        "explained, so the approval may go on. Only the reviewing officer. Audited `kyc.id_linked`."
     ),
     problems=(
         *_DECISION,
