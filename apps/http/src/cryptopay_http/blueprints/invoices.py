@@ -20,6 +20,7 @@ from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payment_uri import payment_uri
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.rails import Rail
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import not_found, require
@@ -70,6 +71,7 @@ class CreateInvoice:
             max_items=20,
             key_max_length=40,
             item_max_length=500,
+            text=TextKind.PROSE,
         ),
     )
     return_url: str | None = attrs.field(

@@ -8,10 +8,11 @@ for a short time, and the reset ends every session of the account.
 from __future__ import annotations
 
 import attrs
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, limit_by_client, limit_login, rate_limits, require, step_up
-from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.runtime import runtime
 
@@ -50,7 +51,7 @@ class ResetRequest:
 @attrs.frozen
 class ResetConfirm:
     token: str = attrs.field(repr=False)
-    password: str = attrs.field(repr=False)
+    password: str = attrs.field(repr=False, metadata=limits(text=TextKind.SECRET))
 
 
 @bp.post("/v1/auth/2fa/enrol")
