@@ -26,7 +26,7 @@ from cryptopay.core.errors import CryptopayError, NotFound, TransientConflict, U
 from cryptopay.core.money import ASSETS, Money
 from flask import Flask
 
-from cryptopay_http.convert import AMOUNT_PATTERN, TEXT_PATTERN, amount_pattern
+from cryptopay_http.convert import AMOUNT_PATTERN, TEXT_PATTERN, amount_pattern, text_pattern
 
 __all__ = [
     "EDGE_PROBLEMS",
@@ -240,6 +240,8 @@ _KEYWORDS = {
 def _with_limits(schema: dict[str, Any], declared: Any) -> dict[str, Any]:
     """A field's schema with the bounds declared by ``convert.limits`` (the ones the edge enforces)."""
     target = schema["anyOf"][0] if "anyOf" in schema and len(schema["anyOf"]) == 2 else schema
+    if declared.get("text") is not None:
+        _retext(target, text_pattern(declared["text"]))
     if "$ref" in target:
         return {**schema, **({"description": declared["description"]} if "description" in declared else {})}
     for name, keyword in _KEYWORDS.items():
@@ -259,6 +261,16 @@ def _with_limits(schema: dict[str, Any], declared: Any) -> dict[str, Any]:
     if "key_max_length" in declared:
         target["propertyNames"] = {"minLength": 1, "maxLength": declared["key_max_length"], "pattern": TEXT_PATTERN}
     return schema
+
+
+def _retext(schema: dict[str, Any], pattern: str) -> None:
+    """The field's text class's ``pattern`` for its strings (its items, its object's values; not its keys)."""
+    if schema.get("pattern") == TEXT_PATTERN:
+        schema["pattern"] = pattern
+    for inner in ("items", "additionalProperties"):
+        if isinstance(schema.get(inner), dict):
+            schema[inner] = dict(schema[inner])
+            _retext(schema[inner], pattern)
 
 
 def _money_schema() -> dict[str, Any]:

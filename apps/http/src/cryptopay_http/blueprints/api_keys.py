@@ -8,11 +8,12 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import ApiKey, Role
 from cryptopay.core.identity.model import MERCHANT_SCOPES, TeamRole
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require, step_up
 from cryptopay_http.blueprints.merchants import load_merchant
-from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
+from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
@@ -27,7 +28,11 @@ _STAFF = (Role.MERCHANT, Role.ADMIN)
 class CreateApiKey:
     """A named key holding some of the merchant scopes."""
 
-    name: str = attrs.field(metadata=limits(min_length=1, max_length=100, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT))
+    name: str = attrs.field(
+        metadata=limits(
+            min_length=1, max_length=100, pattern=TRIMMED_NAME_PATTERN, hint=TRIMMED_HINT, text=TextKind.NAME
+        )
+    )
     scopes: frozenset[str] = attrs.field(
         metadata=limits("e.g. invoices:write, invoices:read", min_items=1, choices=lambda: MERCHANT_SCOPES)
     )

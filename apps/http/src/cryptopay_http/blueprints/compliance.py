@@ -16,6 +16,7 @@ from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.reports.periods import MONTH_PATTERN
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, require
@@ -118,14 +119,16 @@ class OpenCase:
 
 @attrs.frozen
 class CaseNoteRequest:
-    text: str = attrs.field(metadata=limits("what was found or done", min_length=1, max_length=4000))
+    text: str = attrs.field(
+        metadata=limits("what was found or done", min_length=1, max_length=4000, text=TextKind.PROSE)
+    )
 
 
 @attrs.frozen
 class CaseStatusRequest:
     status: CaseStatus = attrs.field(metadata=limits("the new status"))
     note: str | None = attrs.field(
-        default=None, metadata=limits("why (needed to escalate, close or report)", max_length=4000)
+        default=None, metadata=limits("why (needed to escalate, close or report)", max_length=4000, text=TextKind.PROSE)
     )
 
 
@@ -291,7 +294,9 @@ class SnapshotList:
 
 @attrs.frozen
 class NameScreen:
-    name: str = attrs.field(metadata=limits("a person's or business's name", min_length=1, max_length=200))
+    name: str = attrs.field(
+        metadata=limits("a person's or business's name", min_length=1, max_length=200, text=TextKind.NAME)
+    )
     threshold: int | None = attrs.field(
         default=None, metadata=limits("override the score threshold", minimum=50, maximum=100)
     )

@@ -16,6 +16,7 @@ from cryptopay.core.identity import Forbidden, PrincipalKind, RateLimited, Role,
 from cryptopay.core.identity.model import StepUpRequired, TwoFactorRequired
 from cryptopay.core.identity.service import EMAIL_PATTERN, MAX_PASSWORD, MIN_PASSWORD
 from cryptopay.core.identity.weak_passwords import WeakPassword
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, limit_account, limit_by_client, limit_login, rate_limits, require
@@ -41,19 +42,21 @@ SELF_REGISTERED = (Role.PERSONAL.value, Role.MERCHANT.value)  # the roles an acc
 @attrs.frozen
 class RegisterRequest:
     email: str = attrs.field(metadata=limits(max_length=254, pattern=_EMAIL, hint="email is not a valid email address"))
-    password: str = attrs.field(repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD))
+    password: str = attrs.field(
+        repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, text=TextKind.SECRET)
+    )
     # Text, not ``Role``: one rule (the roles one may register as) and one message, which never lists the internal
     # roles (admins and compliance officers are appointed by an operator).
     role: str = attrs.field(
         default=Role.PERSONAL.value, metadata=limits("personal or merchant", choices=lambda: SELF_REGISTERED)
     )
-    display_name: str | None = None
+    display_name: str | None = attrs.field(default=None, metadata=limits(text=TextKind.NAME))
 
 
 @attrs.frozen
 class LoginRequest:
     email: str
-    password: str = attrs.field(repr=False)
+    password: str = attrs.field(repr=False, metadata=limits(text=TextKind.SECRET))
     cookie: bool = attrs.field(default=False, metadata={"description": "web session: refresh token in a cookie"})
     code: str | None = attrs.field(
         default=None, repr=False, metadata={"description": "a TOTP or recovery code, when 2FA is on"}
@@ -62,7 +65,7 @@ class LoginRequest:
 
 @attrs.frozen
 class StepUpRequest:
-    password: str | None = attrs.field(default=None, repr=False)
+    password: str | None = attrs.field(default=None, repr=False, metadata=limits(text=TextKind.SECRET))
     code: str | None = attrs.field(default=None, repr=False, metadata={"description": "a TOTP or recovery code"})
 
 

@@ -23,6 +23,7 @@ from cryptopay.core.payments import StoreSettings
 from cryptopay.core.payments.invoicing import UnpricedRail
 from cryptopay.core.payments.model import AboveStoreMaximum, BelowStoreMinimum
 from cryptopay.core.rails import Rail
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import not_found, require
@@ -74,6 +75,7 @@ class CreateInvoice:
             max_items=20,
             key_max_length=40,
             item_max_length=500,
+            text=TextKind.PROSE,
         ),
     )
     return_url: str | None = attrs.field(

@@ -42,6 +42,7 @@ from cryptopay.core.kyc.checks import (
 from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, DocumentKind, DocumentRejected
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.mobile_money.phones import normalize_msisdn
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import audited_step_up, current_principal, not_found, require
@@ -168,7 +169,9 @@ class DocumentUpload:
 
 @attrs.frozen
 class Rejection:
-    reason: str = attrs.field(metadata=limits("what the applicant can act on", min_length=1, max_length=1000))
+    reason: str = attrs.field(
+        metadata=limits("what the applicant can act on", min_length=1, max_length=1000, text=TextKind.PROSE)
+    )
 
 
 @attrs.frozen
@@ -179,13 +182,14 @@ class IdLink:
             "company, the other account closed ...)",
             min_length=1,
             max_length=1000,
+            text=TextKind.PROSE,
         )
     )
 
 
 @attrs.frozen
 class InformationRequest:
-    message: str = attrs.field(metadata=limits("what is needed", min_length=1, max_length=1000))
+    message: str = attrs.field(metadata=limits("what is needed", min_length=1, max_length=1000, text=TextKind.PROSE))
 
 
 def _id_variants(components: dict[str, Any]) -> list[dict[str, Any]]:
@@ -830,7 +834,9 @@ def read_document(application_id: str, document_id: str) -> Response:
 @attrs.frozen
 class FreezeRequest:
     reason: str = attrs.field(
-        metadata=limits("why, for the record (not shown to the party)", min_length=1, max_length=1000)
+        metadata=limits(
+            "why, for the record (not shown to the party)", min_length=1, max_length=1000, text=TextKind.PROSE
+        )
     )
 
 

@@ -14,10 +14,18 @@ from cryptopay.core.money import KES
 from cryptopay.core.settlement import SettlementProfile
 from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import SettlementMethod, SettlementSchedule
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import check_step_up, current_principal, documents_step_up_if, not_found, require
-from cryptopay_http.convert import TRIMMED_PATTERN, amount_pattern, check_places, json_response, limits, read_body
+from cryptopay_http.convert import (
+    TRIMMED_NAME_PATTERN,
+    amount_pattern,
+    check_places,
+    json_response,
+    limits,
+    read_body,
+)
 from cryptopay_http.openapi import PageOf, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
@@ -71,7 +79,11 @@ def _check_destination(profile: SettlementProfile | None) -> None:
 register_schema(SettlementProfile, _settlement_schema)
 
 _NAME = limits(
-    "2 to 120 characters, no leading or trailing space", min_length=2, max_length=120, pattern=TRIMMED_PATTERN
+    "2 to 120 characters, no leading or trailing space",
+    min_length=2,
+    max_length=120,
+    pattern=TRIMMED_NAME_PATTERN,
+    text=TextKind.NAME,
 )
 
 

@@ -30,6 +30,7 @@ from cryptopay.core.payments.model import (
     PaymentLinkClosed,
     PaymentLinkTerms,
 )
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
@@ -39,7 +40,7 @@ from cryptopay_http.blueprints.invoices import InvoiceCurrency, InvoiceView
 from cryptopay_http.blueprints.stores import NO_RAILS, offered_rail_keys
 from cryptopay_http.convert import (
     TRIMMED_HINT,
-    TRIMMED_PATTERN,
+    TRIMMED_PROSE_PATTERN,
     amount_pattern,
     check_places,
     json_response,
@@ -73,7 +74,12 @@ class CreatePaymentLink:
 
     description: str = attrs.field(
         metadata=limits(
-            "what the customer pays for", min_length=1, max_length=200, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT
+            "what the customer pays for",
+            min_length=1,
+            max_length=200,
+            pattern=TRIMMED_PROSE_PATTERN,
+            hint=TRIMMED_HINT,
+            text=TextKind.PROSE,
         )
     )
     currency: InvoiceCurrency = InvoiceCurrency.KES

@@ -19,6 +19,7 @@ import attrs
 from cryptopay.core.errors import NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, require, step_up
@@ -108,7 +109,9 @@ def subject_export(subject_id: str) -> Response:
 @attrs.frozen
 class CloseMerchantRequest:
     reason: str = attrs.field(
-        metadata=limits("why the relationship ends (kept in the audit record)", min_length=1, max_length=1000)
+        metadata=limits(
+            "why the relationship ends (kept in the audit record)", min_length=1, max_length=1000, text=TextKind.PROSE
+        )
     )
 
 

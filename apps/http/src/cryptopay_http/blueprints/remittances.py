@@ -24,6 +24,7 @@ from cryptopay.core.money import Money
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import OrderRequest
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 from werkzeug.exceptions import BadRequest
 
@@ -31,7 +32,15 @@ from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import limit_by_client, limit_reads_by_client, not_found
 from cryptopay_http.blueprints.invoices import PaymentOptionView
 from cryptopay_http.blueprints.wallet import PHONE_PATTERN
-from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
+from cryptopay_http.convert import (
+    TRIMMED_HINT,
+    TRIMMED_NAME_PATTERN,
+    TRIMMED_PATTERN,
+    TRIMMED_PROSE_PATTERN,
+    json_response,
+    limits,
+    read_body,
+)
 from cryptopay_http.idempotency import HEADER, idempotent_in, key_parameter, presented_key
 from cryptopay_http.openapi import annotate, operation
 from cryptopay_http.runtime import runtime
@@ -55,16 +64,21 @@ class SenderBody:
             " addresses: 422 invalid_name)",
             min_length=1,
             max_length=70,
-            pattern=TRIMMED_PATTERN,
+            pattern=TRIMMED_NAME_PATTERN,
+            text=TextKind.NAME,
         )
     )
     country: str = attrs.field(metadata=limits("ISO 3166 alpha-2 country of residence, e.g. GB", pattern="^[A-Z]{2}$"))
     address: str | None = attrs.field(
-        default=None, metadata=limits("postal address", max_length=200, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT)
+        default=None,
+        metadata=limits(
+            "postal address", max_length=200, pattern=TRIMMED_PROSE_PATTERN, hint=TRIMMED_HINT, text=TextKind.PROSE
+        ),
     )
     date_of_birth: str | None = attrs.field(default=None, metadata=limits("YYYY-MM-DD", pattern=_DATE))
     place_of_birth: str | None = attrs.field(
-        default=None, metadata=limits("town and country of birth", max_length=100, pattern=TRIMMED_PATTERN)
+        default=None,
+        metadata=limits("town and country of birth", max_length=100, pattern=TRIMMED_NAME_PATTERN, text=TextKind.NAME),
     )
     id_number: str | None = attrs.field(
         default=None, metadata=limits("passport or national identity number", max_length=35, pattern=TRIMMED_PATTERN)
@@ -91,7 +105,9 @@ class RemittanceRequest:
         metadata=limits("the recipient's Kenyan mobile number: 07…, +2547…", max_length=32, pattern=PHONE_PATTERN)
     )
     recipient_name: str = attrs.field(
-        metadata=limits("the recipient's name", min_length=1, max_length=100, pattern=TRIMMED_PATTERN)
+        metadata=limits(
+            "the recipient's name", min_length=1, max_length=100, pattern=TRIMMED_NAME_PATTERN, text=TextKind.NAME
+        )
     )
     sender: SenderBody
     refund_address: str = attrs.field(

@@ -11,10 +11,11 @@ import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.identity import Forbidden, RateLimited, Unauthenticated
 from cryptopay.core.identity.weak_passwords import WeakPassword
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, limit_by_client, limit_login, rate_limits, require, step_up
-from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.runtime import runtime
 
@@ -53,7 +54,7 @@ class ResetRequest:
 @attrs.frozen
 class ResetConfirm:
     token: str = attrs.field(repr=False)
-    password: str = attrs.field(repr=False)
+    password: str = attrs.field(repr=False, metadata=limits(text=TextKind.SECRET))
 
 
 @bp.post("/v1/auth/2fa/enrol")

@@ -16,6 +16,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Role
 from cryptopay.core.money import KES, Money, asset_by_code
+from cryptopay.core.text import TextKind
 from cryptopay.core.treasury import Conversion, Fill, TopUp, TreasuryStatus
 from flask import Blueprint, Response
 
@@ -92,7 +93,7 @@ class TopUpRequest:
 
     amount: Decimal = attrs.field(metadata=limits("KES moved into the float"))
     reference: str = attrs.field(metadata=_REFERENCE)
-    note: str = attrs.field(default="", metadata=limits("what it was", max_length=200))
+    note: str = attrs.field(default="", metadata=limits("what it was", max_length=200, text=TextKind.PROSE))
 
 
 @attrs.frozen

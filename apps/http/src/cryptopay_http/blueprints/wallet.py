@@ -39,6 +39,7 @@ from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.pricing import Depegged
 from cryptopay.core.reports.periods import MONTH_PATTERN
+from cryptopay.core.text import TextKind
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.history import HistoryLine, statement_period
@@ -55,7 +56,7 @@ from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import current_principal, limit_by_client, rate_limits, require
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
-from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
+from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
@@ -103,7 +104,9 @@ class SignupStart:
 @attrs.frozen
 class SignupComplete:
     code: str = attrs.field(repr=False, metadata=limits("the six-digit SMS code", pattern=r"^[0-9]{6}$"))
-    password: str = attrs.field(repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD))
+    password: str = attrs.field(
+        repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, text=TextKind.SECRET)
+    )
     email: str | None = attrs.field(
         default=None, metadata=limits(max_length=254, pattern=EMAIL_FIELD_PATTERN, hint=EMAIL_HINT)
     )
@@ -116,7 +119,8 @@ class SignupComplete:
         ),
     )
     display_name: str | None = attrs.field(
-        default=None, metadata=limits(max_length=100, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT)
+        default=None,
+        metadata=limits(max_length=100, pattern=TRIMMED_NAME_PATTERN, hint=TRIMMED_HINT, text=TextKind.NAME),
     )
 
 
@@ -160,7 +164,7 @@ class TransferRequest:
     to: str = attrs.field(
         metadata=limits("a phone number (07…, +2547…) or a username", max_length=32, pattern=_TO_PATTERN)
     )
-    note: str | None = attrs.field(default=None, metadata=limits(max_length=MAX_NOTE))
+    note: str | None = attrs.field(default=None, metadata=limits(max_length=MAX_NOTE, text=TextKind.PROSE))
     amount: Any = attrs.field(
         default=None, kw_only=True, metadata=limits('the amount to send, a decimal string such as "300" (KES or USDT)')
     )

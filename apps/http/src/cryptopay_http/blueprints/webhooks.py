@@ -16,6 +16,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState
 from cryptopay.core.identity import RateLimited, Role
 from cryptopay.core.invoices import InvoiceException
+from cryptopay.core.text import TextKind
 from cryptopay.core.webhooks import (
     DEFAULT_ROTATION_OVERLAP,
     PING_EVENT,
@@ -70,7 +71,7 @@ class CreateEndpoint:
     events: list[str] = attrs.field(
         factory=list, metadata=limits("event types; empty for all", max_items=32, choices=lambda: WEBHOOK_EVENTS)
     )
-    description: str = attrs.field(default="", metadata=limits(max_length=200))
+    description: str = attrs.field(default="", metadata=limits(max_length=200, text=TextKind.PROSE))
     merchant_id: str | None = attrs.field(default=None, metadata=limits("admins only", max_length=64))
 
 
@@ -84,7 +85,7 @@ class UpdateEndpoint:
     events: list[str] | None = attrs.field(
         default=None, metadata=limits("event types; empty for all", max_items=32, choices=lambda: WEBHOOK_EVENTS)
     )
-    description: str | None = attrs.field(default=None, metadata=limits(max_length=200))
+    description: str | None = attrs.field(default=None, metadata=limits(max_length=200, text=TextKind.PROSE))
     enabled: bool | None = attrs.field(default=None, metadata=limits("false deletes the endpoint"))
 
 
