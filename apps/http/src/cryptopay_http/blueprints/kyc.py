@@ -173,7 +173,8 @@ class Rejection:
 class IdLink:
     reason: str = attrs.field(
         metadata=limits(
-            "why the accounts that gave one ID may both be verified (the same person, the other account closed ...)",
+            "why the accounts that gave one ID (or registration number) may both be verified (the same person or "
+            "company, the other account closed ...)",
             min_length=1,
             max_length=1000,
         )
@@ -368,14 +369,23 @@ class ApplicationView:
     id_shared_with: list[str] | None = attrs.field(
         default=None,
         metadata={
-            "description": "officers only: other accounts whose applications gave the same ID document (found at "
-            "submission and at each approval); an approval is refused (409 id_in_use) while one is not linked"
+            "description": "officers only: other accounts whose applications gave the same ID document, or for a "
+            "KYB other merchants that gave the same business registration number (found at submission and at each "
+            "approval); an approval is refused (409 id_in_use, a KYB's 409 registration_in_use) while one is not "
+            "linked"
         },
     )
     id_linked: list[str] | None = attrs.field(
         default=None, metadata={"description": "officers only: the accounts an officer linked, with id_link_reason"}
     )
     id_link_reason: str | None = attrs.field(default=None, metadata={"description": "officers only"})
+    directors_elsewhere: dict[str, list[str]] | None = attrs.field(
+        default=None,
+        metadata={
+            "description": "officers only, a KYB: each director (by id, d1 ...) also named on other merchants' "
+            "applications, with those merchants; information, never a bar to approval"
+        },
+    )
 
     @classmethod
     def of(
@@ -411,6 +421,7 @@ class ApplicationView:
             list(a.id_shared_with) if officer else None,
             list(a.id_linked) if officer else None,
             a.id_link_reason if officer else None,
+            {d: list(ps) for d, ps in a.directors_elsewhere.items()} if officer and a.business else None,
         )
 
 
@@ -602,7 +613,9 @@ def claim(application_id: str) -> Response:
 @bp.post("/v1/admin/kyc/applications/<application_id>/approve")
 @operation(
     "Approve a claimed application (the tier is granted at the last approval it needs; officers). 409 id_in_use "
-    "(naming the accounts) while another account that gave the same ID document is not linked (link-id)",
+    "(naming the accounts) while another account that gave the same ID document is not linked (link-id); for a KYB, "
+    "409 registration_in_use while another merchant that gave the same registration number is not (a director "
+    "named on other businesses is only shown: directors_elsewhere)",
     response=ApplicationView,
     tags=_ADMIN_TAGS,
     errors=(409,),
@@ -614,8 +627,9 @@ def approve(application_id: str) -> Response:
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/link-id")
 @operation(
-    "Link the other accounts that gave this applicant's ID document to the application, with a reason, so the "
-    "approval may go on (the reviewing officer; audited kyc.id_linked)",
+    "Link the other accounts that gave this applicant's ID document (a KYB: the other merchants that gave its "
+    "registration number) to the application, with a reason, so the approval may go on (the reviewing officer; "
+    "audited kyc.id_linked)",
     request=IdLink,
     response=ApplicationView,
     tags=_ADMIN_TAGS,
