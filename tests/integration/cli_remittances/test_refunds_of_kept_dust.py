@@ -3,7 +3,8 @@
 Since G4 an excess at or below ``CRYPTOPAY_REMITTANCE_EXCESS_FLOOR_USDT`` (or the network's fee) is kept as revenue
 (``revenue:remittance_dust:USDT``). A refund never takes it back, whoever asks: ``cryptopay refunds create`` on the
 desk's invoice is refused (exit 5, ``kept_as_revenue``) naming the amount kept, nothing held; and an order refunded
-whole after keeping dust sends back what it received less the dust, so the desk's books end at zero.
+whole after keeping dust sends back what it received less the dust, so the desk's books end at zero. The API's
+``POST /v1/invoices/{id}/refunds`` (an admin's) is the same refusal: a 422 ``kept_as_revenue`` problem.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from cryptopay.adapters.bootstrap import ready
+from cryptopay.adapters.bootstrap import Settings as RootSettings
+from cryptopay.adapters.bootstrap import build, ready
 from cryptopay.core.flows import merchant_liability, remittance_dust
 from cryptopay.core.money import USDT, Money
 from cryptopay.core.payments.refunds import KeptAsRevenue
@@ -24,7 +26,7 @@ from cryptopay_cli.context import use_services
 from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
 
-from tests.integration.http.http_support import database_env
+from tests.integration.http.http_support import AuthActions, database_env, make_app
 from tests.support.remittance_stack import TRON_REFUND, RemittanceStack, remittance_stack
 from tests.support.services import in_memory_services
 from tests.support.sql_backends import sql_backend
@@ -50,6 +52,23 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Remittance
                 use_services(previous)
         finally:
             backend.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[AuthActions, RemittanceStack]]:
+    """The real app on the root's services over the same database, its remittances and refunds the stack's."""
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}"}
+    with database_env(request, env, "cryptopay_remit_kept_api") as settings:
+        root = build(RootSettings.from_env(settings))
+        backend = sql_backend("sql", settings["CRYPTOPAY_DATABASE_URL"])
+        try:
+            found = remittance_stack(backend)
+            services = attrs.evolve(root, remittances=ready(found.remittances), refunds=ready(found.refunds))
+            app = make_app(services)
+            yield AuthActions(app, app.test_client()), found
+        finally:
+            backend.engine.dispose()
+            root.close()
 
 
 def _paid_with_dust(stack: RemittanceStack, *, refuse: bool = False):
@@ -132,3 +151,22 @@ def test_an_order_refunded_whole_after_keeping_dust_sends_back_all_but_the_dust(
     assert stack.get(order).state is RemittanceState.REFUNDED
     assert _desk_usdt(stack).is_zero() and stack.ledger.balance(remittance_dust(USDT)).posted == DUST
     assert stack.books_balanced()
+
+
+def test_the_api_refuses_a_refund_of_kept_dust_with_a_specific_problem(api: tuple[AuthActions, RemittanceStack]):
+    """An admin's ``POST /v1/invoices/{id}/refunds`` for the dust of a paid-out order: 422 ``kept_as_revenue``
+    naming the 0.4 USDT kept; no refund recorded."""
+    auth, stack = api
+    order = _paid_with_dust(stack)
+    stack.run()
+    headers, codes = auth.staff("admin")
+    body = {"address": OTHER, "amount": "0.4", "currency": "USDT", "rail": "usdt-tron"}
+    answer = auth.client.post(
+        f"/v1/invoices/{order.invoice_id}/refunds",
+        json=body,
+        headers={**auth.stepped_up(headers, code=codes[0]), "Idempotency-Key": "dust-1"},
+    )
+    problem = answer.get_json()
+    assert answer.status_code == 422 and problem["code"] == "kept_as_revenue", problem
+    assert "0.400000 USDT" in problem["detail"] and "kept" in problem["detail"]
+    assert stack.refunds.list_refunds(order.invoice_id) == []
