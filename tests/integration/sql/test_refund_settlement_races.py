@@ -19,8 +19,8 @@ from cryptopay.adapters.sql.uow import SqlStorage
 from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, InvalidInput, Refused
 from cryptopay.core.invoices import InvoiceState
-from cryptopay.core.ledger import HoldState
-from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.ledger import HoldState, trading_account
+from cryptopay.core.money import BTC, KES, USDT, Money
 from cryptopay.core.payments import Refund, RefundState
 from cryptopay.core.ports.chains import TxState
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
@@ -258,3 +258,44 @@ def test_two_workers_confirming_one_refund_publish_it_once(stack: SqlPaymentsSta
             audited = conn.scalar(_AUDITED, {"action": "refund.confirmed", "subject": f"refund:{refund.id}"})
         assert (confirmed, audited) == (1, 1)
         check_books(stack)
+
+
+def test_two_merchants_settling_different_assets_at_once_take_the_accounts_in_code_order(
+    stack: SqlPaymentsStack, pg_engine: Engine
+) -> None:
+    """m1 holds USDT and BTC, m2 BTC only, and both settle at once: each settlement locks every balance it moves (the
+    merchant's, the trading accounts, the spread, the payouts in flight) up front in code order, so they queue and
+    never deadlock. Lined up for it: USDT's trading account is held while m1's settlement queues for it and then
+    m2's does; once it is released, PostgreSQL's deadlock count has not moved and both settled."""
+    stack.rates.set("BTC/KES", "9000000")
+    stack.add_merchant(
+        "m2", settlement=SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "254722000000")
+    )
+    paid(stack, "100")
+    for merchant in ("m1", "m2"):
+        flows.open_platform_accounts(stack.ledger, merchant, "bitcoin", BTC)
+        flows.credit_invoice_payment(
+            stack.ledger,
+            invoice_id=f"inv_btc_{merchant}",
+            merchant_id=merchant,
+            network="bitcoin",
+            received=Money.of("0.001", BTC),
+            fees=stack.merchant_fee("BTC", "0"),
+        )
+    before = deadlocks(pg_engine)
+    with holding(pg_engine, trading_account("USDT")) as wait_for:
+        first, first_run = started(lambda: stack.settling.run_settlements(merchant_id="m1"))
+        wait_for(1)
+        second, second_run = started(lambda: stack.settling.run_settlements(merchant_id="m2"))
+        wait_for(2)
+    for thread in (first, second):
+        thread.join()
+    for result in (first_run, second_run):
+        assert not isinstance(result[0], CryptopayError), result
+        [run] = result[0]
+        assert run.settlement is not None and run.payouts, run
+    sold = [flows.merchant_liability(m, a) for m in ("m1", "m2") for a in (USDT, BTC)]
+    balances = stack.ledger.balances(sold)
+    assert len(balances) == 3 and all(b.available.is_zero() for b in balances.values()), balances  # m2 has no USDT
+    check_books(stack)
+    assert deadlocks(pg_engine) == before
