@@ -318,7 +318,9 @@ def test_a_refund_racing_a_reorg_of_its_payment_is_never_sent(stack: SqlPayments
 
         def refund() -> Refund | CryptopayError:
             return attempt(
-                lambda: stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("6"))
+                lambda: stack.refunds.refund(
+                    invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("6"), rail="usdt-tron"
+                )
             )
 
         refunded, reorganised = race(2, lambda n: refund() if n == 0 else reorg())
