@@ -611,16 +611,13 @@ class Remittances:
         invoice = self.invoicing.get_invoice(invoice_id)
         confirmed = [p.rail_key for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
         rails = list(dict.fromkeys(confirmed))  # in the order the coins came: the price is taken from the first
-        took = invoice.state is InvoiceState.SETTLED and order.state in (
-            RemittanceState.PAYING_OUT,
-            RemittanceState.PAID_OUT,
-        )
+        took = invoice.state is InvoiceState.SETTLED and order.took_price
         price = order.usdt if took else Money.zero(USDT)
         changed = None
         for rail in rails:
-            # received on the rail, less refunds not failed and what the order kept (dust, refunds' network fees):
-            # every excess payment not yet decided on, summed
-            left = self.refunds.refundable(invoice_id, rail) - order.kept(rail)
+            # received on the rail, less refunds not failed and what the order kept (dust, refunds' network fees:
+            # ``refunds.kept_on``): every excess payment not yet decided on, summed
+            left = self.refunds.refundable(invoice_id, rail)
             taken = min(left, price)
             price, amount = price - taken, left - taken
             if not amount.is_positive():
@@ -670,7 +667,7 @@ class Remittances:
         revenue, audited ``remittance.excess_kept``; what the order keeps is no longer owed to the sender."""
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         invoice = uow.invoices.get(order.invoice_id)
-        if invoice is None or amount > refundable_on(uow, invoice, rail) - order.kept(rail):
+        if invoice is None or amount > refundable_on(uow, invoice, rail):  # net of what the order kept
             return order  # another worker refunded or kept it meanwhile
         self._keep(uow, order, rail, amount, key=f"{rail}:{order.kept(rail).amount}")  # kept only grows: unique
         order.excess_note = None
