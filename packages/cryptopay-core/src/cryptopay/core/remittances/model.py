@@ -161,6 +161,11 @@ class RemittanceOrder:
         if self.usdt.asset != USDT or self.kes.asset != KES or self.charge.asset != KES:
             raise InvalidInput("an order is paid in USDT and paid out in KES")
 
+    @property
+    def took_price(self) -> bool:
+        """Whether the order's price left its USDT (converted for its payout, not reversed): paying or paid out."""
+        return self.state in (RemittanceState.PAYING_OUT, RemittanceState.PAID_OUT)
+
     def kept(self, rail_key: str | None = None) -> Money:
         """What the order kept of its excess on ``rail_key`` (every rail: None)."""
         kept = [amount for rail, amount in self.excess_kept.items() if rail_key in (None, rail)]
