@@ -171,6 +171,54 @@ def test_json_in_another_charset_is_a_415_and_utf8_or_none_is_read(client):
         assert _assert_problem(read, 422)["errors"] == [{"field": "password", "detail": "is required"}]
 
 
+def test_unknown_or_repeated_query_parameters_are_a_422_naming_them(client, auth):
+    """Review H1: ``?state=settled`` on a list without that filter answered the whole list, and ``limit=1&limit=500``
+    took the first; both are a 422 problem naming the parameter, and the declared ones still work."""
+    owner, merchant_id = auth.merchant()
+    keys = f"/v1/merchants/{merchant_id}/api-keys"
+    unknown = _assert_problem(client.get(f"{keys}?state=settled", headers=owner), 422)
+    assert unknown["errors"] == [
+        {"field": "state", "detail": "is not a query parameter of this operation (it takes: cursor, limit)"}
+    ]
+    repeated = _assert_problem(client.get(f"{keys}?limit=1&limit=500", headers=owner), 422)
+    assert repeated["errors"] == [{"field": "limit", "detail": "is given more than once: give it once"}]
+    none = _assert_problem(client.get("/v1/me?x=1", headers=auth.user("personal")), 422)
+    assert none["errors"][0]["field"] == "x" and "(it takes: none)" in none["errors"][0]["detail"]
+    assert client.get(f"{keys}?limit=1", headers=owner).status_code == 200
+
+
+def test_every_documented_operation_refuses_an_undeclared_query_parameter(client, auth):
+    """The class of H1: the check runs before every documented operation's view, whatever its method and whether
+    it declares query parameters, so nothing changes (a write with a stray parameter makes nothing)."""
+    owner, merchant_id = auth.merchant()
+    keys = f"/v1/merchants/{merchant_id}/api-keys"
+    body = {"name": "till", "scopes": ["invoices:read"]}
+    made = client.post(f"{keys}?scope=all", json=body, headers=auth.stepped_up(owner))
+    assert _assert_problem(made, 422)["errors"][0]["field"] == "scope"
+    assert client.get(keys, headers=owner).json["data"] == []
+    gone = client.delete(f"{keys}/key_01J0000000000000000000000?force=1", headers=auth.stepped_up(owner))
+    assert _assert_problem(gone, 422)["errors"][0]["field"] == "force"
+
+
+def test_a_cursor_this_list_did_not_give_is_a_422_on_cursor(client, auth):
+    """Review H2: any text was used as a key-set bound (``cursor=x`` gave the whole list, a made-up one an empty
+    page). A cursor that is not an id of the list's kind (not an id, a truncated id, another list's id) is a 422 on
+    ``cursor``; a real next_cursor pages on."""
+    owner, merchant_id = auth.merchant()
+    keys = f"/v1/merchants/{merchant_id}/api-keys"
+    for label in ("one", "two", "three"):
+        body = {"name": label, "scopes": ["invoices:read"]}
+        assert client.post(keys, json=body, headers=auth.stepped_up(owner)).status_code == 201
+    first = client.get(f"{keys}?limit=2", headers=owner).json
+    cursor = first["next_cursor"]
+    following = client.get(f"{keys}?limit=2&cursor={cursor}", headers=owner)
+    assert following.status_code == 200 and len(following.json["data"]) == 1
+    assert following.json["next_cursor"] is None
+    for bad in ("x", "eyJpZCI6Inp6enoifQ==", cursor[:-1], "mer_" + cursor.partition("_")[2], cursor + "0"):
+        refused = _assert_problem(client.get(f"{keys}?cursor={bad}", headers=owner), 422)
+        assert [e["field"] for e in refused["errors"]] == ["cursor"], bad
+
+
 def test_json_in_utf16_or_utf32_or_content_encoded_is_a_415(client):
     """Review H3: json.loads of bytes would detect UTF-16/32 from the BOM or NULs and read it, and a compressed body
     would be read as if plain: both are a 415 problem; a UTF-8 BOM and ``Content-Encoding: identity`` are read."""

@@ -31,6 +31,7 @@ from cryptopay_http.convert import AMOUNT_PATTERN, TEXT_PATTERN, amount_pattern,
 __all__ = [
     "EDGE_PROBLEMS",
     "HTTP_PROBLEMS",
+    "INTERNAL_TAG",
     "Components",
     "PageOf",
     "Param",
@@ -593,7 +594,8 @@ def _event_operations() -> dict[str, Any]:
     return operations
 
 
-_INTERNAL = "internal"  # a tag for routes outside the public API (M-Pesa's callbacks: Safaricom calls them)
+# a tag for routes outside the public API (M-Pesa's callbacks: Safaricom calls them)
+INTERNAL_TAG = _INTERNAL = "internal"
 
 
 def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "1") -> dict[str, Any]:

@@ -2,11 +2,15 @@
 
 Listings are keyset-paginated on a sortable key (ids are time-ordered); a merchant's lists are newest first. The
 cursor is the last key seen, which clients treat as opaque and pass back unchanged; the next page holds the items
-that follow it in the listing's order. Any text is a position, so a valid-looking cursor is never refused.
+that follow it in the listing's order. A cursor that is not one this list could have given (not an id, or an id of
+another kind: ``cursor=x``, a truncated id, an invoice id on the payouts list) is a 422 on ``cursor`` (review H2):
+used as a raw bound it silently gave the whole list or nothing. A well-formed id of the list's kind that is no longer
+there (or never was) is still a position: the items that follow it.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Generic, ParamSpec, Protocol, TypeVar
 
@@ -14,12 +18,11 @@ import attrs
 from cryptopay.core.errors import InvalidInput
 from flask import request
 
-from cryptopay_http.convert import TEXT_PATTERN
 from cryptopay_http.openapi import Param
 from cryptopay_http.query import query
 from cryptopay_http.runtime import runtime
 
-__all__ = ["Page", "decode_cursor", "encode_cursor", "paginate", "paginated"]
+__all__ = ["CURSOR_PATTERN", "Page", "decode_cursor", "encode_cursor", "paginate", "paginated"]
 
 
 class Identified(Protocol):
@@ -46,10 +49,32 @@ def encode_cursor(last: str) -> str:
     return last
 
 
+_NOT_A_CURSOR = "is not a next_cursor of this list (pass it back unchanged)"
+
+
 def decode_cursor(cursor: str) -> str:
-    """The key a cursor points past. Every key-shaped text is a position in the listing, so no cursor is refused
-    once it passed the parameter's declared pattern (a stale one simply starts past that key)."""
+    """The key a cursor points past: an id's form (``prefix_DIGITS``), else a 422 on ``cursor``.
+
+    >>> decode_cursor("inv_01J5Q3ZK8M0000000000000000"[:30])
+    'inv_01J5Q3ZK8M0000000000000000'
+    >>> decode_cursor("eyJpZCI6Inp6enoifQ==")
+    Traceback (most recent call last):
+    cryptopay.core.errors.InvalidInput: cursor is not a next_cursor of this list (pass it back unchanged)
+    """
+    if not _KEY.fullmatch(cursor):
+        raise InvalidInput(f"cursor {_NOT_A_CURSOR}", field="cursor")
     return cursor
+
+
+def _kind(key: str) -> tuple[str, int]:
+    """What ids of one list share: the prefix and the length (``inv_`` and 26 digits)."""
+    prefix, _, digits = key.partition("_")
+    return prefix, len(digits)
+
+
+def _check_kind(cursor: str, listed: str) -> None:
+    if _kind(cursor) != _kind(listed):
+        raise InvalidInput(f"cursor {_NOT_A_CURSOR}", field="cursor")
 
 
 def _limit() -> int:
@@ -72,11 +97,16 @@ def paginate(
     limit = _limit()
     cursor = request.args.get("cursor")
     items = fetch(decode_cursor(cursor) if cursor else None, limit + 1)
+    if cursor:  # an id of this list's kind: compared with what it lists (its first item, when the page is empty)
+        sample = items[:1] or fetch(None, 1)
+        if sample:
+            _check_kind(cursor, key(sample[0]))
     more, items = len(items) > limit, items[:limit]
     return Page([present(i) for i in items], encode_cursor(key(items[-1])) if more and items else None)
 
 
-CURSOR_PATTERN = TEXT_PATTERN
+CURSOR_PATTERN = r"^[a-z]{2,12}_[0-9A-Z]{1,40}$"  # an id: its prefix, "_", its digits (Crockford base32)
+_KEY = re.compile(CURSOR_PATTERN)
 LIMIT = Param(
     "limit",
     lambda: {"type": "integer", "minimum": 1, "maximum": runtime().settings.max_page_size},
@@ -84,8 +114,8 @@ LIMIT = Param(
 )
 CURSOR = Param(
     "cursor",
-    {"type": "string", "minLength": 1, "maxLength": 64, "pattern": CURSOR_PATTERN},
-    description="next_cursor of the previous page",
+    {"type": "string", "minLength": 4, "maxLength": 53, "pattern": CURSOR_PATTERN},
+    description="next_cursor of the previous page, passed back unchanged (anything else is a 422 on cursor)",
 )
 
 

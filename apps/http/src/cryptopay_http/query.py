@@ -2,8 +2,10 @@
 
 A ``Param`` carries a JSON Schema (a dict, or a callable returning one when it depends on the deployment, such as
 the page-size maximum or the rails offered). The same schema is what ``/openapi.json`` shows and what a request is
-checked against (types, enums, patterns, lengths and bounds), so the two cannot drift. Unknown parameters are
-ignored, as HTTP APIs usually do; a declared one that does not fit is a 422 naming it.
+checked against (types, enums, patterns, lengths and bounds), so the two cannot drift. A declared one that does not
+fit is a 422 naming it. A parameter the operation does not declare, or a declared one given twice, is a 422 naming
+it too (``refuse_undeclared``, run before every documented operation): ignoring it silently answered
+``GET /v1/invoices?state=settled`` with every invoice (review H1), and a repeated one meant the first won.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from flask import request
 from cryptopay_http.convert import TEXT_PATTERN, FieldError, ValidationFailed, pattern_problem
 from cryptopay_http.openapi import Param, annotate
 
-__all__ = ["MERCHANT_ID", "Param", "enum_param", "id_param", "query"]
+__all__ = ["MERCHANT_ID", "Param", "enum_param", "id_param", "query", "query_names", "refuse_undeclared"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,6 +75,36 @@ def _check(params: tuple[Param, ...]) -> None:
                 errors.append(FieldError(param.name, reason))
     if errors:
         raise ValidationFailed(errors)
+
+
+def query_names(meta: Mapping[str, Any]) -> frozenset[str]:
+    """The query parameters an operation declares (``Param``s and any ``"in": "query"`` parameter objects)."""
+    names = set()
+    for declared in meta.get("parameters", ()):
+        if isinstance(declared, Param):
+            names.add(declared.name)
+        elif isinstance(declared, Mapping) and declared.get("in") == "query":
+            names.add(str(declared["name"]))
+    return frozenset(names)
+
+
+def refuse_undeclared(meta: Mapping[str, Any]) -> None:
+    """A 422 naming each query parameter the operation (documented by ``meta``) does not take, and each one it takes
+    that is given more than once (all are single-valued: which one counted would be a guess)."""
+    declared = query_names(meta)
+    errors = []
+    for name in request.args:
+        shown = name if len(name) <= 64 and not _UNPRINTABLE.search(name) else repr(name[:64])
+        if name not in declared:
+            takes = ", ".join(sorted(declared)) if declared else "none"
+            errors.append(FieldError(shown, f"is not a query parameter of this operation (it takes: {takes})"))
+        elif len(request.args.getlist(name)) > 1:
+            errors.append(FieldError(shown, "is given more than once: give it once"))
+    if errors:
+        raise ValidationFailed(errors)
+
+
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
 
 
 def query(*params: Param) -> Callable[[Callable[P, R]], Callable[P, R]]:
