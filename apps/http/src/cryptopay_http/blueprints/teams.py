@@ -148,7 +148,8 @@ def _documents_step_up(view: Callable[P, R]) -> Callable[P, R]:
     tags=_TAGS,
     description=(
         "The members of the caller's merchant team (the owner first) with their team role (owner, admin, "
-        "finance, staff) and when they joined."
+        'finance, staff) and when they joined: a small set, answered whole as `{"members": [...]}` (not a '
+        "`{data, next_cursor}` page)."
     ),
     problems=((Forbidden, "the caller has no merchant profile and is in no team"),),
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import attrs
 from cryptopay.core.compliance.monitoring import Blocked
@@ -61,7 +62,7 @@ from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_resp
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
-from cryptopay_http.pagination import paginate, paginated
+from cryptopay_http.pagination import CURSOR_PATTERN, paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
 from cryptopay_http.runtime import runtime
 
@@ -328,7 +329,10 @@ def my_wallet() -> Response:
     response=list[Money],
     tags=_TAGS,
     errors=(404,),
-    description="The caller's available balance per asset (KES, USDT), as money objects.",
+    description=(
+        "The caller's available balance per asset (KES, USDT), as money objects: a small fixed set, answered "
+        "whole as a JSON array (not a `{data, next_cursor}` page)."
+    ),
     problems=(NO_WALLET,),
 )
 @require(roles=_PERSONAL)
@@ -445,7 +449,9 @@ def _add_converter(state: BlueprintSetupState) -> None:
     description=(
         "The caller's ledger movements, newest first, each with its signed amount (+ in, - out), the "
         "balance after it, its kind and description; filter by `asset`, `kind` or `month` (a Nairobi "
-        "calendar month)."
+        "calendar month). The answer is a JSON array (not the `{data, next_cursor}` page of other lists: "
+        'kept for existing clients); when more lines follow, a `Link: <...>; rel="next"` header (RFC 8288) '
+        "gives the next page's URL, the same query with `cursor` set (its last line's `entry_id`)."
     ),
     problems=(NO_WALLET,),
 )
@@ -455,20 +461,35 @@ def _add_converter(state: BlueprintSetupState) -> None:
     enum_param("kind", lambda: HISTORY_KINDS, "one kind of movement only"),
     Param("month", _MONTH, description="one Nairobi calendar month"),
     Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="at most this many (100)"),
+    Param(
+        "cursor",
+        {"type": "string", "minLength": 4, "maxLength": 53, "pattern": CURSOR_PATTERN},
+        description='the next page: as the previous answer\'s `Link: <...>; rel="next"` header gives it',
+    ),
 )
 def my_history() -> Response:
     args = request.args
     since, until = statement_period(args["month"]) if "month" in args else (None, None)
     asset = asset_by_code(args["asset"]) if "asset" in args else None
+    limit = int(args.get("limit", "100"))
     lines = runtime().services.wallets.history(
         current_principal().id,
         asset=asset,
         since=since,
         until=until,
         kind=args.get("kind"),
-        limit=int(args.get("limit", "100")),
+        limit=limit + 1,
+        after=args.get("cursor"),
     )
-    return json_response([HistoryView.of(h) for h in lines])
+    page, more = lines[:limit], len(lines) > limit
+    headers = {"Link": _next_link({**args.to_dict(), "cursor": page[-1].entry_id})} if more and page else None
+    return json_response([HistoryView.of(h) for h in page], headers=headers)
+
+
+def _next_link(query: dict[str, str]) -> str:
+    """An RFC 8288 ``Link`` to the next page: this path with ``query`` (review H9: the history answers a bare array,
+    so its next page is told in a header rather than a ``next_cursor`` field existing clients do not expect)."""
+    return f'<{request.path}?{urlencode(query)}>; rel="next"'
 
 
 @bp.get("/v1/wallet/statements/<statement_month:month>")

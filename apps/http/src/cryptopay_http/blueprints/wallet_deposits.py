@@ -100,7 +100,8 @@ class DepositView:
         "The caller's own deposit address on each network this server watches, to receive USDT (or "
         "another held asset) from outside; a deposit is credited once it is as deep as the network asks. "
     )
-    + "Allocated on the first ask, then always the same; never anybody else's.",
+    + "Allocated on the first ask, then always the same; never anybody else's. One per network: a small "
+    "fixed set, answered whole as a JSON array (not a `{data, next_cursor}` page).",
     problems=((NotFound, "the caller has no wallet"),),
 )
 @require(roles=_PERSONAL)

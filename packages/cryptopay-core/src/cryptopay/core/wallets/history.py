@@ -73,8 +73,11 @@ def history(
     limit: int = 100,
     window: int = 1000,
     payouts: Mapping[str, tuple[str, str]] | None = None,
+    after: str | None = None,
 ) -> list[HistoryLine]:
-    """The user's movements, newest first, at or after ``since`` and before ``until``, of ``kind`` if given.
+    """The user's movements, newest first, at or after ``since`` and before ``until``, of ``kind`` if given; with
+    ``after`` (the ``entry_id`` of the last line of the previous page) the ones that follow that line (a page:
+    ``InvalidInput`` on ``cursor`` when no line of this history has that id).
 
     ``payouts`` names what each of the wallet's payouts was for (payout id -> kind and description, e.g. ``bill``,
     "bill bil_1 to paybill 888880, account 01234567890"): a payout's line says so instead of ``other``."""
@@ -108,8 +111,16 @@ def history(
         for h in lines
         if (since is None or h.at >= since) and (until is None or h.at < until) and (kind is None or h.kind == kind)
     ]
-    # Stable: within one instant the ledger's own order (newest first) stands.
-    return sorted(chosen, key=lambda h: h.at, reverse=True)[:limit]
+    # Newest first; within one instant by entry id (ids are time-ordered), so a page boundary is a fixed position.
+    ordered = sorted(chosen, key=lambda h: (h.at, h.entry_id), reverse=True)
+    if after is not None:
+        bound = next((h for h in ordered if h.entry_id == after), None)
+        if bound is None:
+            raise InvalidInput(
+                "cursor is not a line of this history (pass back the next page's cursor)", field="cursor"
+            )
+        ordered = [h for h in ordered if (h.at, h.entry_id) < (bound.at, bound.entry_id)]
+    return ordered[:limit]
 
 
 def payout_line(payout: Payout) -> tuple[str, str] | None:

@@ -372,13 +372,23 @@ class Wallets:
         until: datetime | None = None,
         kind: str | None = None,
         limit: int = 100,
+        after: str | None = None,
     ) -> list[HistoryLine]:
-        """The wallet's movements with running balances, newest first (see ``cryptopay.core.wallets.history``)."""
+        """The wallet's movements with running balances, newest first (see ``cryptopay.core.wallets.history``);
+        ``after`` an ``entry_id`` of the previous page: the lines that follow it."""
         self.wallet(user_id)
         mine = in_transaction(self.uow, lambda uow: uow.payouts.list_for_merchant(user_id, before=None, limit=1000))
         payouts = {p.id: line for p in mine if (line := payout_line(p)) is not None}
         return history(
-            self.ledger, user_id, asset=asset, since=since, until=until, kind=kind, limit=limit, payouts=payouts
+            self.ledger,
+            user_id,
+            asset=asset,
+            since=since,
+            until=until,
+            kind=kind,
+            limit=limit,
+            payouts=payouts,
+            after=after,
         )
 
     def statement_lines(self, user_id: str, month: str) -> list[HistoryLine]:
