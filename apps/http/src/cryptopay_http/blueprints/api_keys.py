@@ -70,14 +70,14 @@ class NewApiKeyView:
 
 @bp.post("/v1/merchants/<merchant_id>/api-keys")
 @operation(
-    "Create an API key (its secret is shown once; needs a step-up)",
+    "Create an API key (its secret is shown once; needs a step-up and a proven email: 403 email_unverified)",
     request=CreateApiKey,
     example={"name": "shop", "scopes": ["invoices:write", "invoices:read"]},
     response=NewApiKeyView,
     status=201,
     tags=("api keys",),
 )
-@require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
+@require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN), proven_email=True)
 @step_up
 def create_api_key(merchant_id: str) -> Response:
     body = read_body(CreateApiKey)

@@ -16,7 +16,7 @@ from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import SettlementMethod, SettlementSchedule
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import check_step_up, current_principal, not_found, require
+from cryptopay_http.auth import check_proven_email, check_step_up, current_principal, not_found, require
 from cryptopay_http.convert import TRIMMED_PATTERN, amount_pattern, check_places, json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
@@ -121,7 +121,7 @@ def load_merchant(merchant_id: str) -> Merchant:
 
 @bp.post("/v1/merchants")
 @operation(
-    "Create the caller's merchant profile",
+    "Create the caller's merchant profile (it sets a payout destination: a proven email first, 403 email_unverified)",
     request=CreateMerchant,
     example={
         "business_name": "Duka",
@@ -137,7 +137,7 @@ def load_merchant(merchant_id: str) -> Merchant:
     tags=("merchants",),
     errors=(409,),
 )
-@require(roles=[Role.MERCHANT])
+@require(roles=[Role.MERCHANT], proven_email=True)
 def create_merchant() -> Response:
     body = read_body(CreateMerchant)
     _check_destination(body.settlement)
@@ -175,7 +175,8 @@ def get_merchant(merchant_id: str) -> Response:
 
 @bp.patch("/v1/merchants/<merchant_id>")
 @operation(
-    "Change a merchant's name or settlement profile (a new payout destination needs a step-up, then cools off)",
+    "Change a merchant's name or settlement profile (a new payout destination needs a proven email and a step-up, "
+    "then cools off)",
     request=UpdateMerchant,
     response=MerchantView,
     tags=("merchants",),
@@ -187,6 +188,7 @@ def update_merchant(merchant_id: str) -> Response:
     _check_destination(body.settlement)
     merchant = load_merchant(merchant_id)
     if body.settlement is not None and changes_destination(merchant.settlement, body.settlement):
+        check_proven_email()
         check_step_up()
     principal = current_principal()
     merchant = runtime().merchants.update(

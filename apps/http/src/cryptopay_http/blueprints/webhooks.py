@@ -286,7 +286,7 @@ def _status() -> DeliveryStatus | None:
 
 @bp.post("/v1/webhook-endpoints")
 @operation(
-    "Add a webhook endpoint (its secret is shown once; needs a step-up)",
+    "Add a webhook endpoint (its secret is shown once; needs a step-up and a proven email: 403 email_unverified)",
     request=CreateEndpoint,
     example={"url": "https://shop.example.co.ke/hooks/cryptopay", "events": ["invoice.settled", "payout.completed"]},
     response=NewEndpointView,
@@ -294,7 +294,7 @@ def _status() -> DeliveryStatus | None:
     tags=_TAGS,
     errors=(404,),
 )
-@require(scope="webhooks:write", roles=_STAFF)
+@require(scope="webhooks:write", roles=_STAFF, proven_email=True)
 @step_up
 def create_webhook_endpoint() -> Response:
     body = read_body(CreateEndpoint)
