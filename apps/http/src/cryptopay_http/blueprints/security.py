@@ -149,6 +149,7 @@ class EmailRelease:
         + rate_limits(per_client=False, per_account=True)
     ),
     request=EmailProofConfirm,
+    example={"token": "usr_2KQ7.Hd8x-example-token-from-the-link", "password": "a long passphrase"},
     status=204,
     tags=_TAGS,
     errors=(422,),
