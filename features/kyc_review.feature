@@ -27,6 +27,25 @@ Feature: A compliance officer reviews who our customers and merchants are
     And officer Bob claims the application and approves it
     Then Duka Ltd holds business tier 1
 
+  Scenario: One business, one verified merchant
+    Given Duka Ltd is verified with registration number PVT-AB12CD3 and director Otieno
+    And another merchant, Duka Traders, applied with registration number "pvt.ab12cd3" and director Achieng
+    Then the officers see that Duka Ltd gave the same registration number
+    And officer Ann cannot approve Duka Traders: the registration number is in use by Duka Ltd
+    When officer Ann links the two merchants because "the company moved to a new merchant account"
+    And officer Ann now approves it
+    And officer Bob claims the application and approves it
+    Then Duka Traders holds business tier 1
+    And the audit log shows that Ann linked Duka Traders to Duka Ltd
+
+  Scenario: A director of two businesses is shown to the officers, never refused
+    Given Duka Ltd is verified with registration number PVT-AB12CD3 and director Otieno
+    And another merchant, Shamba Ltd, applied with registration number "PVT-ZZ99YY8" and director Otieno
+    Then the officers see that Otieno also directs Duka Ltd
+    When officer Ann claims the application and approves it
+    And officer Bob claims the application and approves it
+    Then Shamba Ltd holds business tier 1
+
   Scenario: An officer asks for a better selfie
     Given Wanjiku applied for tier 2 with her national ID, both sides of the card and a selfie
     When officer Ann claims the application and asks for "a selfie in daylight"

@@ -6,7 +6,7 @@ import attrs
 import pytest
 from cryptopay.core.errors import Conflict, InvalidState
 from cryptopay.core.kyc import PartyKind
-from cryptopay.core.kyc.applications import ApplicationState
+from cryptopay.core.kyc.applications import ApplicationState, RegistrationInUse
 from cryptopay.core.kyc.documents import DocumentKind
 from pytest_bdd import given, parsers, scenarios, then, when
 
@@ -16,6 +16,8 @@ scenarios("kyc_review.feature")
 
 OFFICERS = {"Ann": "usr_ann", "Bob": "usr_bob"}
 PARTIES = {"Wanjiku": "usr_wanjiku", "Duka Ltd": "mer_duka"}
+MERCHANTS = {"Duka Ltd": "mer_duka", "Duka Traders": "mer_traders", "Shamba Ltd": "mer_shamba"}
+DIRECTORS = {"Otieno": director("Otieno Odhiambo"), "Achieng": director("Achieng Atieno", id_number="22334455")}
 
 
 @pytest.fixture
@@ -111,11 +113,6 @@ def holds_tier(office, level, amount):
     profile = rig_of(office).review.standing("usr_wanjiku").profile
     tier = profile.tier_at(rig_of(office).clock.now())
     assert tier.level == level and f"{tier.single_limit.amount:,.0f}" == amount
-
-
-@then(parsers.parse("Duka Ltd holds business tier {level:d}"))
-def business_tier(office, level):
-    assert rig_of(office).review.standing("mer_duka").profile.level == level
 
 
 @then(parsers.parse('{name} is told "{subject}"'))
@@ -258,3 +255,60 @@ def goaml(watch):
     root = ET.fromstring(watch["xml"])
     assert len(root.findall("transaction")) == 3
     assert [i.text for i in root.findall("report_indicators/indicator")] == ["STRUCTURING"]
+
+
+# -- one business, one verified merchant (G5 for businesses) --------------------------------------------------------
+@given(parsers.parse("Duka Ltd is verified with registration number {number} and director {who}"))
+def duka_verified(office, number, who):
+    rig = rig_of(office)
+    first = rig.kyb("mer_duka", "usr_owner", details=business(number, DIRECTORS[who]))
+    rig.decide("usr_ann", first)
+    rig.decide("usr_bob", first)
+
+
+@given(parsers.parse('another merchant, {merchant}, applied with registration number "{number}" and director {who}'))
+def another_applied(office, merchant, number, who):
+    details = business(number, DIRECTORS[who])
+    office["application"] = rig_of(office).kyb(MERCHANTS[merchant], "usr_other", details=details)
+
+
+@then("the officers see that Duka Ltd gave the same registration number")
+def sees_registration(office):
+    assert rig_of(office).review.application("usr_ann", office["application"]).id_unlinked == ("mer_duka",)
+
+
+@then(parsers.parse("the officers see that {who} also directs Duka Ltd"))
+def sees_director(office, who):
+    shown = rig_of(office).review.application("usr_ann", office["application"])
+    assert shown.id_shared_with == () and shown.directors_elsewhere == {"d1": ("mer_duka",)}
+
+
+@then(parsers.parse("officer {name} cannot approve {merchant}: the registration number is in use by Duka Ltd"))
+def registration_refused(office, name, merchant):
+    with pytest.raises(RegistrationInUse) as refused:
+        rig_of(office).decide(OFFICERS[name], office["application"])
+    assert refused.value.code == "registration_in_use" and refused.value.details == {"accounts": ["mer_duka"]}
+    assert rig_of(office).review.standing(MERCHANTS[merchant]).profile.level is None
+
+
+@when(parsers.parse('officer {name} links the two merchants because "{reason}"'))
+def links(office, name, reason):
+    rig_of(office).review.link_id(OFFICERS[name], office["application"], reason)
+
+
+@when(parsers.parse("officer {name} now approves it"))
+def approves_claimed(office, name):
+    rig_of(office).review.approve(OFFICERS[name], office["application"])
+
+
+@then(parsers.parse("{merchant} holds business tier {level:d}"))
+def merchant_tier(office, merchant, level):
+    assert rig_of(office).review.standing(MERCHANTS[merchant]).profile.level == level
+
+
+@then(parsers.parse("the audit log shows that {name} linked {merchant} to Duka Ltd"))
+def link_audited(office, name, merchant):
+    with rig_of(office).storage.unit_of_work() as uow:
+        [linked] = [r for r in uow.audit.records() if r.action == "kyc.id_linked"]
+    assert linked.actor == f"user:{OFFICERS[name]}" and dict(linked.details)["accounts"] == "mer_duka"
+    assert linked.subject == f"kyc:{MERCHANTS[merchant]}"

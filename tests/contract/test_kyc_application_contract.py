@@ -12,12 +12,19 @@ import pytest
 from cryptopay.adapters.documents import FileDocumentStore
 from cryptopay.adapters.sql.repositories.compliance import SqlKycApplications
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
-from cryptopay.core.kyc.applications import ApplicationState, IdInUse, KycApplication, id_key
+from cryptopay.core.kyc.applications import (
+    ApplicationState,
+    IdInUse,
+    KycApplication,
+    RegistrationInUse,
+    id_key,
+    registration_key,
+)
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplications
 
-from tests.support.kyc_rig import START, KycRig, business, person
+from tests.support.kyc_rig import START, KycRig, business, director, person
 from tests.support.s3 import s3_store
 from tests.support.sql_backends import TEST_PERSONAL
 
@@ -266,3 +273,94 @@ def test_an_id_shared_after_submission_is_found_at_approval(rig):
     rig.review.reject("usr_bob", two, "a second account for one person")
     rig.review.approve("usr_ann", one)  # the rejected one claims the ID no more
     assert rig.review.standing("usr_one").profile.level == 1
+
+
+def test_a_kyb_is_found_by_its_registration_number_and_by_its_directors_ids(applications, engine):
+    """G5 for businesses: ``sharing_id`` finds the KYBs that gave one registration number (however typed), and with
+    ``directors`` those naming a director who gave one ID; a person's own ID is never matched against a director's
+    (a director may hold a personal wallet), nor a registration against a person's ID. The SQL columns hold keyed
+    hashes only; a director changed or erased leaves no row behind."""
+    first = application("kya_1", "mer_1", merchant=True)
+    second = application("kya_2", "mer_2", merchant=True, minutes=1)
+    second.business = business("pvt ab12.cd3", director("Achieng Atieno", IdType.PASSPORT, "AK123456"))
+    for item in (first, second, application("kya_3", "usr_1", minutes=2)):
+        applications.add(item)
+    assert [a.id for a in applications.sharing_id(registration_key("PVT-AB12CD3"))] == ["kya_1", "kya_2"]
+    otieno = id_key(IdType.NATIONAL_ID, "12345678")
+    assert [a.id for a in applications.sharing_id(otieno, directors=True)] == ["kya_1"]
+    assert applications.sharing_id(otieno) == []  # no person applied with Otieno's ID
+    assert applications.sharing_id(id_key(IdType.NATIONAL_ID, "23456789"), directors=True) == []  # usr_1's own
+    assert applications.sharing_id(registration_key("PVT-AB12CD4")) == []
+    first.business = business("PVT-AB12CD3", director("Achieng Atieno", IdType.PASSPORT, "AK123456"))
+    applications.update(first)
+    achieng = id_key(IdType.PASSPORT, "AK123456")
+    assert applications.sharing_id(otieno, directors=True) == []
+    assert [a.id for a in applications.sharing_id(achieng, directors=True)] == ["kya_1", "kya_2"]
+    second.business = None  # erased (retention)
+    applications.update(second)
+    assert [a.id for a in applications.sharing_id(achieng, directors=True)] == ["kya_1"]
+    assert [a.id for a in applications.sharing_id(registration_key("PVT-AB12CD3"))] == ["kya_1"]
+    if engine is not None:
+        import sqlalchemy as sa
+
+        with engine.connect() as conn:
+            stored = conn.execute(sa.text("SELECT id_lookup FROM kyc_applications WHERE id = 'kya_1'")).scalar()
+            rows = conn.execute(sa.text("SELECT application_id, director_id, lookup FROM kyc_director_lookups")).all()
+        assert stored is not None and "AB12CD3" not in stored and len(stored) == 64
+        assert [(r[0], r[1]) for r in rows] == [("kya_1", "d1")]
+        assert "AK123456" not in rows[0][2] and len(rows[0][2]) == 64
+
+
+def test_a_second_merchant_with_the_same_registration_waits_for_an_officer_to_link_them(rig):
+    """G5 for businesses: one registration number, two merchants. The first is verified; the second's submission
+    finds it (``id_shared_with``, audited ``kyc.id_shared``); its approval is refused 409 ``registration_in_use``
+    (an ``IdInUse``, naming the merchants; audited ``kyc.approval_refused``) until the reviewing officer links them
+    with a reason (``link_id``, audited ``kyc.id_linked``); four-eyes still applies after."""
+    first = rig.kyb("mer_duka", "usr_owner")
+    rig.decide("usr_ann", first)
+    rig.decide("usr_bob", first)
+    second = rig.kyb(
+        "mer_duka2", "usr_other", business(" pvt-ab12cd3 ", director("Achieng Atieno", id_number="22334455"))
+    )
+    found = rig.review.application("usr_ann", second)
+    assert found.id_shared_with == ("mer_duka",) and found.id_unlinked == ("mer_duka",)
+    assert found.directors_elsewhere == {}  # another director: nobody is on both
+    with pytest.raises(RegistrationInUse) as refused:
+        rig.decide("usr_ann", second)
+    assert isinstance(refused.value, IdInUse) and refused.value.code == "registration_in_use"
+    assert refused.value.details == {"accounts": ["mer_duka"]} and "registration number" in str(refused.value)
+    assert rig.review.standing("mer_duka2").profile.level is None
+    linked = rig.review.link_id("usr_ann", second, "the same company: its first merchant account is closed")
+    assert linked.id_linked == ("mer_duka",)
+    rig.review.approve("usr_ann", second)
+    rig.decide("usr_bob", second)
+    assert rig.review.standing("mer_duka2").profile.level == 1
+    with rig.storage.unit_of_work() as uow:
+        records = {r.action: dict(r.details) for r in uow.audit.records()}
+    assert records["kyc.id_shared"]["accounts"] == "mer_duka"
+    assert records["kyc.approval_refused"]["accounts"] == "mer_duka"
+    assert records["kyc.id_linked"]["accounts"] == "mer_duka" and "closed" in records["kyc.id_linked"]["reason"]
+
+
+def test_a_director_of_two_businesses_is_shown_and_a_directors_own_wallet_is_no_conflict(rig):
+    """A person may direct two businesses: the second KYB shows the officers the first merchant by the director
+    (``directors_elsewhere``, audited ``kyc.director_shared``) and is approved all the same. The same person's
+    personal account (their ID as a director's) conflicts with neither."""
+    rig.kyb("mer_duka", "usr_owner")
+    other = rig.kyb(
+        "mer_shamba", "usr_owner", business("PVT-ZZ99YY8", director("Amina Hassan", id_number="87654321"), director())
+    )
+    wallet = rig.personal("usr_otieno", id_number="1234 5678")
+    found = rig.review.application("usr_ann", other)
+    assert found.id_shared_with == () and found.directors_elsewhere == {"d2": ("mer_duka",)}
+    rig.decide("usr_ann", other)
+    rig.decide("usr_bob", other)
+    assert rig.review.standing("mer_shamba").profile.level == 1
+    assert rig.review.application("usr_ann", wallet).id_shared_with == ()
+    rig.decide("usr_ann", wallet)
+    rig.decide("usr_bob", wallet)
+    assert rig.review.standing("usr_otieno").profile.level == 2
+    with rig.storage.unit_of_work() as uow:
+        shared = [dict(r.details) for r in uow.audit.records() if r.action == "kyc.director_shared"]
+    assert [s["directors"] for s in shared] == ["d2:mer_duka"]
+    assert "kyc.approval_refused" not in rig.audit_actions()

@@ -61,7 +61,8 @@ def test_a_delayed_job_waits_for_its_time(queue_harness: Harness) -> None:
 
 
 def test_a_failing_job_is_retried_then_dead_lettered_and_can_be_requeued(queue_harness: Harness) -> None:
-    """A job failing every attempt runs three times, lands in the dead letters, and a requeue runs it again."""
+    """A job failing every attempt runs three times, lands in the dead letters (listed, and found by its id), and a
+    requeue runs it again."""
     attempts: list[dict] = []
     broken = {"on": True}
 
@@ -78,11 +79,49 @@ def test_a_failing_job_is_retried_then_dead_lettered_and_can_be_requeued(queue_h
     (dead,) = queue_harness.queue.dead_jobs()
     assert (dead.job_id, dead.job_name, dead.payload) == (job_id, "flaky", {"n": 1})
     assert "receiver is down" in dead.error
+    assert (
+        queue_harness.queue.dead_job(job_id) == dead and queue_harness.queue.dead_job(queue_harness.jid("no")) is None
+    )
     broken["on"] = False
     assert queue_harness.queue.requeue(job_id)
     assert not queue_harness.queue.requeue(queue_harness.jid("nothing"))
     queue_harness.run()
     assert len(attempts) == 4 and queue_harness.queue.dead_jobs() == []
+
+
+def test_failed_attempts_are_counted_and_a_requeue_does_not_uncount_them(queue_harness: Harness) -> None:
+    """Each failed attempt counts once, as retried or (the last) dead; requeuing the dead job lowers the dead-job
+    count but never the failure counts, and its next death counts again."""
+    queue_harness.registry.register("doomed", lambda payload: 1 / 0)
+    job_id = queue_harness.jid("doomed")
+    queue_harness.queue.enqueue("doomed", {}, job_id=job_id)
+    queue_harness.run()
+    (failed,) = queue_harness.queue.failures()
+    assert (failed.retried, failed.dead, queue_harness.queue.dead_count()) == (2, 1, 1)
+    assert queue_harness.queue.requeue(job_id)
+    (failed,) = queue_harness.queue.failures()
+    assert (failed.retried, failed.dead, queue_harness.queue.dead_count()) == (2, 1, 0)
+    queue_harness.run()
+    (failed,) = queue_harness.queue.failures()
+    assert (failed.retried, failed.dead, queue_harness.queue.dead_count()) == (4, 2, 1)
+
+
+def test_a_retried_success_counts_one_retried_failure_and_no_dead_one(queue_harness: Harness) -> None:
+    """Before any failure every counter is there at zero (so the first increase is seen); a job failing once and
+    then succeeding counts one retried attempt and no dead one."""
+    assert [(f.retried, f.dead) for f in queue_harness.queue.failures()] == [(0, 0)]
+    attempts: list[int] = []
+
+    def once_broken(payload: dict) -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first time unlucky")
+
+    queue_harness.registry.register("once_broken", once_broken)
+    queue_harness.queue.enqueue("once_broken", {})
+    queue_harness.run()
+    assert [(f.retried, f.dead) for f in queue_harness.queue.failures()] == [(1, 0)]
+    assert queue_harness.queue.dead_count() == 0
 
 
 def test_a_job_that_succeeds_on_a_retry_is_not_dead(queue_harness: Harness) -> None:

@@ -66,14 +66,14 @@ def director(
     )
 
 
-def business() -> BusinessDetails:
+def business(registration_number: str = "PVT-AB12CD3", *directors: Director) -> BusinessDetails:
     return BusinessDetails(
         registered_name="Duka Ltd",
-        registration_number="PVT-AB12CD3",
+        registration_number=registration_number,
         kra_pin="P051234567Q",
         phone="254712345678",
         address="Kenyatta Avenue 1, Nairobi",
-        directors=(director(),),
+        directors=directors or (director(),),
     )
 
 

@@ -14,7 +14,7 @@ from cryptopay_cli.context import use_services
 from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
 
-from tests.support.kyc_rig import START, KycRig
+from tests.support.kyc_rig import START, KycRig, business
 from tests.support.services import in_memory_services
 
 
@@ -77,6 +77,24 @@ def test_a_second_account_with_the_same_id_is_approved_from_the_cli_only_once_li
     assert linked.exit_code == 0 and json.loads(linked.stdout)["id_linked"] == "usr_amina"
     approved = cli("approve", second, "--officer", "ann@example.co.ke", "--no-claim")
     assert approved.exit_code == 0 and json.loads(approved.stdout)["state"] == "approved"
+
+
+def test_a_second_merchant_with_the_same_registration_is_approved_from_the_cli_only_once_linked(rig):
+    """G5 for businesses: the second merchant's approval is exit 4 (registration_in_use) naming the first; the
+    director on both is listed (information only); `link-id` with a reason lets the approval go on."""
+    first = rig.kyb("mer_duka")
+    rig.decide("usr_ann", first)
+    second = rig.kyb("mer_duka2", details=business("PVT.AB12CD3"))
+    shown = json.loads(cli("show", second, "--officer", "ann@example.co.ke").stdout)
+    assert shown["id_shared_with"] == "mer_duka" and shown["directors_elsewhere"] == "d1:mer_duka"
+    assert cli("approve", second, "--officer", "ann@example.co.ke").exit_code == 4  # claimed; director unchecked
+    assert cli("verify-director", second, "d1", "--officer", "ann@example.co.ke").exit_code == 0
+    refused = cli("approve", second, "--officer", "ann@example.co.ke", "--no-claim")
+    assert refused.exit_code == 4 and "mer_duka" in refused.output and "registration number" in refused.output
+    linked = cli("link-id", second, "--officer", "ann@example.co.ke", "--reason", "one company, re-registered")
+    assert linked.exit_code == 0 and json.loads(linked.stdout)["id_linked"] == "mer_duka"
+    approved = cli("approve", second, "--officer", "ann@example.co.ke", "--no-claim")
+    assert approved.exit_code == 0 and json.loads(approved.stdout)["approvals"] == "1/2"
 
 
 def test_reject_needs_a_reason_and_an_officer(rig):

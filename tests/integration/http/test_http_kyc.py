@@ -98,6 +98,47 @@ def test_one_national_id_verifies_a_second_account_only_once_an_officer_links_th
     assert client.get("/v1/kyc", headers=second).json["tier"] == 1
 
 
+def submitted_kyb(client, owner, details=BUSINESS):
+    """A merchant's KYB with its certificate and every director's photos, submitted; its id."""
+    app_id = client.post("/v1/kyc/business-applications", json=details, headers=owner).json["id"]
+    assert upload(client, owner, app_id, "certificate_of_incorporation", pdf()).status_code == 201
+    for n in range(1, len(details["directors"]) + 1):
+        for kind in ("id_front", "id_back", "selfie"):
+            assert upload(client, owner, app_id, kind, photo(), director=f"d{n}").status_code == 201
+    assert client.post(f"/v1/kyc/applications/{app_id}/submit", headers=owner).json["state"] == "submitted"
+    return app_id
+
+
+def test_one_registration_number_verifies_a_second_merchant_only_once_an_officer_links_them(client, auth):
+    """G5 for businesses: a second merchant submits a verified merchant's registration number (typed otherwise):
+    the officers see the first merchant; the approval is a 409 registration_in_use naming it until the claiming
+    officer links them with a reason. A director also on another business is shown (directors_elsewhere), never
+    refused; the director's own personal account conflicts with neither."""
+    (owner1, mer1), (owner2, mer2) = auth.merchant(), auth.merchant()
+    ann, bob = auth.user("compliance"), auth.user("compliance")
+    one = submitted_kyb(client, owner1)
+    for officer in (ann, bob):
+        decide(client, officer, one, "directors/d1/verify")
+        assert client.post(f"/v1/admin/kyc/applications/{one}/approve", headers=officer).status_code == 200
+    two = submitted_kyb(client, owner2, {**BUSINESS, "registration_number": "PVT.AB12CD3"})
+    shown = client.get(f"/v1/admin/kyc/applications/{two}", headers=ann).json
+    assert shown["id_shared_with"] == [mer1] and shown["directors_elsewhere"] == {"d1": [mer1]}
+    assert [a["directors_elsewhere"] for a in client.get("/v1/kyc", headers=owner2).json["applications"]] == [None]
+    decide(client, ann, two, "directors/d1/verify")
+    refused = client.post(f"/v1/admin/kyc/applications/{two}/approve", headers=ann)
+    assert (refused.status_code, refused.json["code"], refused.json["accounts"]) == (409, "registration_in_use", [mer1])
+    linked = client.post(f"/v1/admin/kyc/applications/{two}/link-id", json={"reason": "one company"}, headers=ann)
+    assert linked.status_code == 200 and linked.json["id_linked"] == [mer1]
+    assert client.post(f"/v1/admin/kyc/applications/{two}/approve", headers=ann).status_code == 200
+    director = auth.user("personal")  # Otieno's own wallet, with the ID he gave as a director
+    otieno = {**PERSON, "level": 1, "legal_name": "Otieno Odhiambo", "id_number": "12345678"}
+    mine = client.post("/v1/kyc/applications", json=otieno, headers=director).json["id"]
+    assert client.post(f"/v1/kyc/applications/{mine}/submit", headers=director).status_code == 200
+    assert client.get(f"/v1/admin/kyc/applications/{mine}", headers=ann).json["id_shared_with"] == []
+    assert decide(client, ann, mine).json["state"] == "approved"
+    assert client.get("/v1/kyc", headers=owner2).json["party_id"] == mer2
+
+
 def test_only_officers_read_documents_and_each_read_is_audited(client, auth, services):
     """A customer gets 403 on the admin routes; an officer reads the photo back byte for byte."""
     customer, officer = auth.user("personal"), auth.user("compliance")

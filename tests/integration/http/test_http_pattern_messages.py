@@ -76,3 +76,29 @@ def test_a_query_parameter_that_does_not_fit_says_so_in_words(client, auth):
     answer = client.get("/v1/invoices?merchant_id=%01", headers=owner)
     assert answer.status_code == 422, answer.json
     assert "^" not in answer.json["detail"] and "\\x" not in answer.json["detail"]
+
+
+def test_every_request_field_s_text_class_matches_its_pattern_and_every_password_is_a_secret(app):
+    """A field's text class and its published pattern say the same (a trimmed name has the trimmed name pattern);
+    passwords, which no one reads back, are secrets (any character but controls)."""
+    from cryptopay.core.text import TextKind
+    from cryptopay_http.convert import text_pattern, trimmed_pattern
+
+    fields = _request_fields(app)
+    mismatched = [
+        name
+        for name, field in fields
+        if (declared := field.metadata.get("pattern")) is not None
+        and (kind := field.metadata.get("text", TextKind.IDENTIFIER)) is not TextKind.SECRET
+        and any(
+            declared == pattern(other)
+            for other in TextKind
+            if other is not TextKind.SECRET
+            for pattern in (text_pattern, trimmed_pattern)
+        )
+        and declared not in (text_pattern(kind), trimmed_pattern(kind))
+    ]
+    assert mismatched == []
+    passwords = [name for name, field in fields if "password" in field.name]
+    assert len(passwords) >= 5
+    assert [n for n, f in fields if "password" in f.name and f.metadata.get("text") is not TextKind.SECRET] == []

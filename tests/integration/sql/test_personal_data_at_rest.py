@@ -441,9 +441,30 @@ def test_the_sealing_pass_gives_applications_from_before_0045_their_id_hash(engi
     key = id_key(IdType.NATIONAL_ID, _application().person.id_number)  # type: ignore[union-attr]
     with storage.unit_of_work() as uow:
         assert uow.kyc_applications.sharing_id(key) == []
-    assert seal_personal_data(storage)["kyc_applications"] == 1  # the personal one; a KYB has no applicant's ID
+    assert seal_personal_data(storage)["kyc_applications"] == 2  # the personal one and the KYB (0048: its number)
     with storage.unit_of_work() as uow:
         assert [a.id for a in uow.kyc_applications.sharing_id(key)] == ["kya_1"]
+    assert seal_personal_data(storage)["kyc_applications"] == 0
+
+
+def test_the_sealing_pass_gives_kybs_from_before_0048_their_registration_and_directors_hashes(engine: Engine) -> None:
+    """G5 for businesses: a KYB written before 0048 (no ``id_lookup``, no ``kyc_director_lookups`` rows) gets its
+    registration number's and its directors' keyed hashes from the pass, so a later KYB finds it."""
+    from cryptopay.core.kyc.applications import id_key, registration_key
+
+    storage = SqlStorage(engine, personal=_personal())
+    _write_everything(storage)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM kyc_director_lookups"))
+        conn.execute(sa.text("UPDATE kyc_applications SET id_lookup = NULL WHERE id = 'kya_2'"))
+    registration, director = registration_key("PVT-AB12CD3"), id_key(IdType.NATIONAL_ID, "12345678")
+    with storage.unit_of_work() as uow:
+        assert uow.kyc_applications.sharing_id(registration) == []
+        assert uow.kyc_applications.sharing_id(director, directors=True) == []
+    assert seal_personal_data(storage)["kyc_applications"] == 1
+    with storage.unit_of_work() as uow:
+        assert [a.id for a in uow.kyc_applications.sharing_id(registration)] == ["kya_2"]
+        assert [a.id for a in uow.kyc_applications.sharing_id(director, directors=True)] == ["kya_2"]
     assert seal_personal_data(storage)["kyc_applications"] == 0
 
 

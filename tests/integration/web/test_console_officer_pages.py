@@ -184,6 +184,51 @@ def test_a_second_account_with_the_same_id_is_flagged_and_approved_only_once_lin
     assert linked.actor == f"user:{ann.id}" and dict(linked.details)["accounts"] == verified
 
 
+def _kyb(client, auth, details=BUSINESS) -> tuple[str, str]:
+    """A merchant's KYB with its certificate and its director's photos, submitted: its id and the merchant's."""
+    owner, merchant = auth.merchant()
+    app_id = client.post("/v1/kyc/business-applications", json=details, headers=owner).json["id"]
+    assert upload(client, owner, app_id, "certificate_of_incorporation", pdf()).status_code == 201
+    for kind in ("id_front", "id_back", "selfie"):
+        assert upload(client, owner, app_id, kind, photo(), director="d1").status_code == 201
+    assert client.post(f"/v1/kyc/applications/{app_id}/submit", headers=owner).status_code == 200
+    return app_id, merchant
+
+
+def test_a_second_merchant_with_the_same_registration_is_flagged_and_approved_only_once_linked(
+    client, auth, services, ann, bob
+):
+    """G5 for businesses: the queue and the application name the verified merchant that gave the registration
+    number (in Swahili too), and the director also on its application (information only); the approval is refused
+    (409) until the claiming officer links them with a reason."""
+    first, verified = _kyb(client, auth)
+    for officer in (ann, bob):
+        page = f"/console/kyc/{first}"
+        officer.post(f"{page}/claim", page)
+        officer.post(f"{page}/directors/d1/verify", page)
+        assert officer.post(f"{page}/approve", page)[0] == 303
+    second, _ = _kyb(client, auth, {**BUSINESS, "registration_number": "PVT/AB12CD3"})
+    assert "Registration number used by another merchant" in ann.get("/console/kyc")[1]
+    detail = f"/console/kyc/{second}"
+    status, html = ann.get(detail)
+    assert "The same business registration number was given by other merchants" in html and verified in html
+    assert "Directors also named on other businesses" in html
+    ann.post(f"{detail}/claim", detail)
+    ann.post(f"{detail}/directors/d1/verify", detail)
+    status, html, _ = ann.post(f"{detail}/approve", detail)
+    assert status == 409 and verified in html and f"{detail}/link-id" in html
+    assert "One business, one verified merchant" in html
+    ann.client.set_cookie("cp_lang", "sw")
+    status, html = ann.get(detail)
+    assert "Nambari hiyo hiyo ya usajili wa biashara ilitolewa na wafanyabiashara wengine" in html
+    assert "Wakurugenzi ambao pia wametajwa kwenye biashara nyingine" in html
+    ann.client.set_cookie("cp_lang", "en")
+    assert ann.post(f"{detail}/link-id", detail, id_link_reason="one company, re-registered")[2] == detail
+    assert ann.post(f"{detail}/approve", detail)[0] == 303
+    [linked] = _audited(services, "kyc.id_linked")
+    assert dict(linked.details)["accounts"] == verified
+
+
 def test_an_officer_rejects_with_a_reason_and_asks_for_information(client, auth, services, ann):
     """An empty reason is a 422 that changes nothing; with a reason the application is rejected and audited."""
     app_id, _ = _application(client, auth)

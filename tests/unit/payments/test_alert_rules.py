@@ -59,6 +59,11 @@ def test_every_alert_has_a_runbook_section_in_operations_md_that_names_it() -> N
 
 def exported_by_a_working_day() -> set[str]:
     """Every gauge name the use cases set on a day with a payout, a float answer, a scan and a reconciliation."""
+    return set(working_day())
+
+
+def working_day() -> dict[str, str]:
+    """Every metric the use cases set on that day, and its kind ("gauge" or "counter")."""
     stack = PaymentsStack()
     profile = SettlementProfile(SettlementSchedule.INSTANT, SettlementMethod.MPESA_B2C, "0712345678")
     stack.add_merchant("m1", settlement=profile)
@@ -72,7 +77,9 @@ def exported_by_a_working_day() -> set[str]:
     stack.payouts.report_overdue_payouts()
     stack.reconciliation.reconcile_and_alert()
     stack.observing.measure()
-    return {name for name, _labels in stack.metrics.values} | _HTTP | treasury_day()
+    kinds = {name: "counter" if name in stack.metrics.counters else "gauge" for name, _labels in stack.metrics.values}
+    http = {name: "counter" if name.endswith("_total") else "histogram" for name in _HTTP}
+    return kinds | http | dict.fromkeys(treasury_day(), "gauge")
 
 
 def treasury_day() -> set[str]:
@@ -113,11 +120,24 @@ def test_every_alert_watches_a_metric_the_project_exports() -> None:
 
 
 def test_alerts_on_kept_failures_fire_on_new_ones_only() -> None:
-    """Dead jobs and dead-lettered webhooks are kept for weeks: their alerts watch what changed in the last hour,
-    so one failure does not keep them firing until it expires."""
+    """Dead-lettered webhooks are kept for weeks: their alert watches what changed in the last hour, so one failure
+    does not keep it firing until it expires."""
     found = {rule["alert"]: rule["expr"] for rule in rules()}
-    for name, metric in (
-        ("CryptopayJobsDead", "cryptopay_jobs_dead"),
-        ("CryptopayWebhookDeadLetters", "cryptopay_webhook_dead_letters"),
-    ):
-        assert found[name].replace(" ", "") == f"delta({metric}[1h])>0", name
+    assert found["CryptopayWebhookDeadLetters"].replace(" ", "") == "delta(cryptopay_webhook_dead_letters[1h])>0"
+
+
+def test_dead_jobs_alert_on_the_increase_of_a_counter_a_requeue_cannot_hide() -> None:
+    """A job that fails on every attempt fires CryptopayJobsDead even if it was requeued (or expired) before the
+    next measure: the alert is the increase over an hour of the dead-outcome failure counter the worker keeps, not
+    a change of the dead-jobs gauge, which a requeue lowers."""
+    expr = {rule["alert"]: rule["expr"] for rule in rules()}["CryptopayJobsDead"].replace(" ", "")
+    assert expr == 'sumby(queue)(increase(cryptopay_job_failures_total{outcome="dead"}[1h]))>0'
+    assert "cryptopay_jobs_dead" not in expr
+
+
+def test_increase_and_rate_apply_only_to_counters() -> None:
+    """``increase()`` and ``rate()`` read a drop as a counter reset: over a gauge they would invent failures."""
+    kinds = working_day()
+    for rule in rules():
+        for metric in re.findall(r"\b(?:increase|rate)\((cryptopay_[a-z_]+)", rule["expr"]):
+            assert kinds.get(metric) == "counter", (rule["alert"], metric)

@@ -45,6 +45,8 @@ from cryptopay_http.runtime import runtime
 __all__ = [
     "FORM_FIELD",
     "HEADER",
+    "IDEMPOTENT_NOTE",
+    "KEY_PROBLEMS",
     "IdempotencyInFlight",
     "WeakIdempotencyKey",
     "anonymous_key",
@@ -214,6 +216,23 @@ def _existing(existing: IdempotencyEntry, request_hash: str) -> Response:
     return _replay(existing.response)
 
 
+IDEMPOTENT_NOTE = (
+    f"required: send an `{HEADER}` (1 to 255 printable ASCII characters, unique per intended operation; the "
+    "merchant's login and API keys share them). A retry with the same key and body gets the first answer again "
+    "(`Idempotent-Replayed: true`) and changes nothing; a refused invalid request does not use up its key."
+)
+KEY_PROBLEMS: tuple[tuple[type[CryptopayError] | str, str], ...] = (
+    ("bad_request", f"no {HEADER}, or not 1 to 255 printable ASCII characters"),
+    (IdempotencyConflict, "the key was used before with a different request"),
+    (IdempotencyInFlight, "a request with this key is still being processed; retry shortly"),
+    (ClaimLost, "a retry took this request's key over; this request changed nothing"),
+)
+ANONYMOUS_KEY_PROBLEM = (
+    WeakIdempotencyKey,
+    "the key is guessable: without a login it must be a random UUID or 22+ random URL-safe characters",
+)
+
+
 def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     """Make a view idempotent under the ``Idempotency-Key`` header (required). Place it below ``require``."""
 
@@ -221,7 +240,13 @@ def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         return _once(_key(), scope_of(current_principal()), view, *args, **kwargs)
 
-    return annotate(wrapper, parameters=(key_parameter(required=True),), errors=(400, 409))
+    return annotate(
+        wrapper,
+        parameters=(key_parameter(required=True),),
+        errors=(400, 409),
+        problems=KEY_PROBLEMS,
+        idempotency=IDEMPOTENT_NOTE,
+    )
 
 
 def idempotent_form(view: Callable[P, Response]) -> Callable[P, Response]:
@@ -276,7 +301,13 @@ def idempotent_in(scope: Callable[..., str]) -> Callable[[Callable[P, ResponseRe
             return _once(key, scope(**kwargs), view, *args, **kwargs)
 
         parameters = (key_parameter(required=False, anonymous=True),)
-        return annotate(wrapper, parameters=parameters, errors=(400, 409, 422))
+        note = (
+            f"optional `{HEADER}`: a random UUID or at least 22 random URL-safe characters, new for each payment (no "
+            "login here, so every caller shares the key space); a retry with the same key and body gets the first "
+            "answer again and changes nothing."
+        )
+        problems = (*KEY_PROBLEMS, ANONYMOUS_KEY_PROBLEM)
+        return annotate(wrapper, parameters=parameters, errors=(400, 409, 422), problems=problems, idempotency=note)
 
     return decorate
 

@@ -78,8 +78,10 @@ def _row(a: KycApplication) -> dict[str, Any]:
         "approvals": f"{len(a.approvals)}/{needed}",
         "submitted_at": a.submitted_at,
         "reason": a.reason,
-        "id_shared_with": " ".join(a.id_shared_with),  # other accounts that gave the same ID document
+        "id_shared_with": " ".join(a.id_shared_with),  # other accounts that gave the same ID (a KYB: registration)
         "id_linked": " ".join(a.id_linked),
+        # a KYB's directors also on other merchants' applications, as director:merchant (information only)
+        "directors_elsewhere": " ".join(f"{d}:{p}" for d, parties in a.directors_elsewhere.items() for p in parties),
     }
 
 
@@ -157,10 +159,13 @@ def approve(
 def link_id(
     application_id: str,
     officer: str = OFFICER,
-    reason: str = typer.Option(..., "--reason", help="Why the accounts that gave this ID may both be verified."),
+    reason: str = typer.Option(
+        ..., "--reason", help="Why the accounts that gave this ID (or registration number) may both be verified."
+    ),
 ) -> None:
-    """Link the other accounts that gave the applicant's ID document (``id_shared_with``) to the application you
-    claimed, with a reason (audited), so its approval may go on (approving before is exit 4, ``id_in_use``)."""
+    """Link the other accounts that gave the applicant's ID document, or a KYB's other merchants that gave its
+    registration number (``id_shared_with``), to the application you claimed, with a reason (audited), so its
+    approval may go on (approving before is exit 4, ``id_in_use`` / ``registration_in_use``)."""
     with errors_to_exit_codes():
         _show(_review().link_id(_officer(officer), application_id, reason))
 

@@ -10,6 +10,7 @@ retry only).
 >>> class Dead:
 ...     jobs = {"j1": FailedJob("j1", "sms.send", {"phone": "0712345678"}, "Traceback...\\nValueError: boom")}
 ...     def dead_jobs(self, *, limit=100): return list(self.jobs.values())[:limit]
+...     def dead_job(self, job_id): return self.jobs.get(job_id)
 ...     def requeue(self, job_id): return self.jobs.pop(job_id, None) is not None
 >>> dead = DeadJobs(Dead(), InMemoryAuditLog(), ManualClock())
 >>> dead.list_dead()
@@ -73,7 +74,7 @@ class DeadJobs:
         """Run the dead job ``job_id`` again with a fresh set of retries; ``NotFound`` if there is no such dead job
         (a bad id is ``InvalidInput``)."""
         check_job_id(job_id)
-        found = next((job for job in self.dead_letters.dead_jobs(limit=ALL_AT_ONCE) if job.job_id == job_id), None)
+        found = self.dead_letters.dead_job(job_id)
         if found is None or not self.dead_letters.requeue(job_id):
             raise NotFound(f"no dead job {job_id}", job_id=job_id)
         return self._audited(DeadJob.of(found), actor)

@@ -1,7 +1,8 @@
 """Business gauges for alerting: invoices by state, payments seen and confirmed, payouts by state and age,
-settlements past their promise, float, queue backlog and dead letters, remittances by state and those waiting on
-M-Pesa's Transaction Status (``cryptopay.core.remittances.watch``), and on PostgreSQL how full its ``NOTIFY`` queue is
-(``cryptopay_pg_notification_queue_usage_ratio``: the invoice read cache's feed, docs/operations.md).
+settlements past their promise, float, queue backlog, dead letters and failed jobs, remittances by state and those
+waiting on M-Pesa's Transaction Status (``cryptopay.core.remittances.watch``), and on PostgreSQL how full its
+``NOTIFY`` queue is (``cryptopay_pg_notification_queue_usage_ratio``: the invoice read cache's feed,
+docs/operations.md).
 
 The HTTP app counts requests; these are the numbers an operator is paged on (the rules are in
 ``docs/alerts.rules.yml``). ``measure`` reads them with bounded port queries (at most ``limit`` rows per state, so
@@ -9,6 +10,11 @@ a backlog larger than that reads as ``limit``: an alert fires long before) and s
 
 ``Settling.overdue`` (settlements still paying after their ``complete_by``, cut-off + 2 hours) feeds
 ``cryptopay_settlements_overdue`` and ``cryptopay_settlement_lag_seconds``.
+
+Jobs: ``cryptopay_jobs_dead`` is how many dead jobs the queue keeps (counted, never read, so as cheap with a large
+backlog); ``cryptopay_job_failures_total`` is the queue's counters of failed attempts, ``outcome="retried"`` or
+``"dead"``, kept where each failure happened: a counter that a requeue cannot lower, so ``increase()`` over it
+sees every failure even when the dead job was requeued before this measure ran.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.payments._support import transaction
 from cryptopay.core.payouts.model import Payout, PayoutState
 from cryptopay.core.ports.monitoring import Metrics, NotificationQueue
-from cryptopay.core.ports.queue import Backlog, DeadLetters
+from cryptopay.core.ports.queue import Backlog, DeadLetters, JobFailures
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.remittances.watch import RemittanceWatch, watch_remittances
@@ -62,6 +68,7 @@ class Measures:
     webhook_dead_letters: int
     jobs_dead: int | None
     jobs_waiting: dict[str, int] | None = None
+    job_failures: list[JobFailures] | None = None  # None: no queue given
     wrong_network_pending: int = 0  # payments on an EVM network their invoice did not ask for, undecided
     remittances: RemittanceWatch | None = None  # None: no remittance store given
     notification_queue_usage: float | None = None  # None: the database has no notification queue (SQLite)
@@ -108,8 +115,9 @@ class Observing:
             settlement_lag_seconds=lag,
             float_kes=self._float(),
             webhook_dead_letters=in_transaction(self._webhooks, _dead_letters),
-            jobs_dead=len(self._dead.dead_jobs(limit=self._limit)) if self._dead is not None else None,
+            jobs_dead=self._dead.dead_count() if self._dead is not None else None,
             jobs_waiting=self._backlog.waiting() if self._backlog is not None else None,
+            job_failures=self._dead.failures() if self._dead is not None else None,
             wrong_network_pending=transaction(self._uow, lambda uow: uow.wrong_network_payments.count_pending()),
             remittances=self._watch_remittances(now),
             notification_queue_usage=self._notifications.usage() if self._notifications is not None else None,
@@ -174,7 +182,11 @@ class Observing:
         gauge("cryptopay_wrong_network_payments_pending", m.wrong_network_pending, about=_ABOUT_WRONG_NETWORK)
         gauge("cryptopay_webhook_dead_letters", m.webhook_dead_letters, about="webhook deliveries dead-lettered")
         if m.jobs_dead is not None:
-            gauge("cryptopay_jobs_dead", m.jobs_dead, about="jobs that failed on every attempt")
+            gauge("cryptopay_jobs_dead", m.jobs_dead, about="dead jobs kept (failed on every attempt, not requeued)")
+        for failed in m.job_failures or []:
+            for outcome, count in (("retried", failed.retried), ("dead", failed.dead)):
+                labels = {"queue": failed.queue, "outcome": outcome}
+                self._metrics.counter("cryptopay_job_failures_total", count, about=_ABOUT_FAILURES, labels=labels)
         if m.remittances is not None:
             self._export_remittances(m.remittances)
         if m.notification_queue_usage is not None:
@@ -198,6 +210,7 @@ class Observing:
         gauge("cryptopay_remittance_awaiting_status_oldest_seconds", oldest, about=_ABOUT_AWAITING_AGE)
 
 
+_ABOUT_FAILURES = "failed job attempts, by queue and outcome (retried, or dead: no retry left); use increase()"
 _ABOUT_AGE = "age of the oldest payout in this state (0 when none)"
 _ABOUT_UNCONFIRMED = "invoices with payments seen on chain, still short of their confirmations"
 _ABOUT_CONFIRMED = "payments confirmed and credited, ever (only grows: use increase())"

@@ -1,8 +1,9 @@
-"""The ``Metrics`` port as Prometheus gauges, kept in memory and written to a node-exporter text file.
+"""The ``Metrics`` port as Prometheus gauges and counters, kept in memory and written to a node-exporter text file.
 
 Batch jobs (the worker's reconciliation) do not serve ``/metrics``; node-exporter's textfile collector reads
-``*.prom`` files instead. Each ``gauge`` call rewrites the file atomically (write aside, then rename), in the
-Prometheus text exposition format, so a scrape never sees half a file.
+``*.prom`` files instead. Each ``gauge`` or ``counter`` call rewrites the file atomically (write aside, then
+rename), in the Prometheus text exposition format, so a scrape never sees half a file. A counter is reported at
+the running total its caller read (e.g. from Redis); it is typed ``counter`` so that ``increase()`` applies.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "recon.prom"
@@ -23,6 +24,15 @@ cryptopay_reconciliation_clean{textfile="recon.prom"} 1
 # HELP cryptopay_textfile_age_seconds Seconds since the worker last wrote this metrics file (served when fresh)
 # TYPE cryptopay_textfile_age_seconds gauge
 cryptopay_textfile_age_seconds{textfile="recon.prom"} 0
+
+>>> metrics.counter("cryptopay_job_failures_total", 2, about="failed attempts", labels={"outcome": "dead"})
+>>> print(metrics.render().strip())
+# HELP cryptopay_job_failures_total failed attempts
+# TYPE cryptopay_job_failures_total counter
+cryptopay_job_failures_total{outcome="dead"} 2
+# HELP cryptopay_reconciliation_clean 1 when clean
+# TYPE cryptopay_reconciliation_clean gauge
+cryptopay_reconciliation_clean 1
 """
 
 from __future__ import annotations
@@ -54,17 +64,25 @@ def _number(value: float) -> str:
 
 
 class PrometheusMetrics:
-    """Gauges by name and labels; ``render()`` is the exposition text, also written to ``textfile`` if given."""
+    """Gauges and counters by name and labels; ``render()`` is the exposition text, also written to ``textfile`` if
+    given."""
 
     def __init__(self, *, textfile: Path | None = None) -> None:
         self._textfile = textfile
         self._about: dict[str, str] = {}
+        self._kinds: dict[str, str] = {}
         self._values: dict[str, dict[str, float]] = {}
         self._lock = threading.Lock()
 
     def gauge(self, name: str, value: float, *, about: str, labels: Mapping[str, str] | None = None) -> None:
+        self._set("gauge", name, value, about, labels)
+
+    def counter(self, name: str, value: float, *, about: str, labels: Mapping[str, str] | None = None) -> None:
+        self._set("counter", name, value, about, labels)
+
+    def _set(self, kind: str, name: str, value: float, about: str, labels: Mapping[str, str] | None) -> None:
         with self._lock:
-            self._about[name] = about
+            self._about[name], self._kinds[name] = about, kind
             self._values.setdefault(name, {})[_labels(dict(sorted((labels or {}).items())))] = value
             text = self._render()
         if self._textfile is not None:
@@ -77,7 +95,7 @@ class PrometheusMetrics:
     def _render(self) -> str:
         lines: list[str] = []
         for name in sorted(self._values):
-            lines += [f"# HELP {name} {self._about[name]}", f"# TYPE {name} gauge"]
+            lines += [f"# HELP {name} {self._about[name]}", f"# TYPE {name} {self._kinds[name]}"]
             lines += [f"{name}{labels} {_number(v)}" for labels, v in sorted(self._values[name].items())]
         return "\n".join(lines) + "\n"
 

@@ -21,6 +21,7 @@ from cryptopay.core import logs
 from cryptopay.core.ports.queue import (
     EnqueuedJob,
     FailedJob,
+    JobFailures,
     JobRegistry,
     JsonValue,
     Payload,
@@ -59,6 +60,7 @@ class InlineQueue:
         self._heap: list[_Job] = []
         self._seen: dict[str, float] = {}  # job id -> when the dedup memory of it lapses (monotonic)
         self._dead: dict[str, FailedJob] = {}
+        self._failed = JobFailures("inline")  # failed attempts since this process started, only growing
         self._seq = itertools.count()
         self._running = 0
         self._stopping = False
@@ -120,9 +122,11 @@ class InlineQueue:
             log.warning("job %s (%s) failed on attempt %d: %r", job.job_id, job.job_name, job.attempts, error)
             with self._changed:
                 if job.attempts <= len(self._retries):
+                    self._failed = attrs.evolve(self._failed, retried=self._failed.retried + 1)
                     job.run_at = time.monotonic() + self._retries[job.attempts - 1].total_seconds()
                     heapq.heappush(self._heap, job)
                 else:
+                    self._failed = attrs.evolve(self._failed, dead=self._failed.dead + 1)
                     self._dead[job.job_id] = FailedJob(
                         job.job_id, job.job_name, job.payload, repr(error), datetime.now(UTC)
                     )
@@ -154,6 +158,20 @@ class InlineQueue:
     def dead_jobs(self, *, limit: int = 100) -> list[FailedJob]:
         with self._changed:
             return list(self._dead.values())[:limit]
+
+    def dead_job(self, job_id: str) -> FailedJob | None:
+        with self._changed:
+            return self._dead.get(job_id)
+
+    def dead_count(self) -> int:
+        with self._changed:
+            return len(self._dead)
+
+    def failures(self) -> list[JobFailures]:
+        """Failed attempts since this process started (a restart starts them again at 0, which ``increase()``
+        reads as a counter reset)."""
+        with self._changed:
+            return [self._failed]
 
     def requeue(self, job_id: str) -> bool:
         with self._changed:

@@ -7,6 +7,14 @@ Payloads are stored as JSON (RQ's JSON serializer, never pickle). A ``job_id`` i
 remembered for ``dedup_ttl``. A failing or abandoned job (its worker was killed) is retried after each wait in
 ``retries``; then it lands in RQ's ``FailedJobRegistry``, our dead-letter list, for ``dead_ttl``.
 
+Failed attempts are counted where they happen, in Redis (``<namespace>:<queue>:job-failures``, a hash of
+``retried`` and ``dead``), so the counts only grow: a dead job requeued, or a failed attempt retried, before anyone
+looked is still counted (``failures``, exported as ``cryptopay_job_failures_total``). The worker counts every failure
+it handles (``_CountingWorker.handle_job_failure``: a job that raised, a killed or stopped work-horse), and RQ's
+abandoned-job cleanup, which may run in any process (the worker's maintenance, ``rq info``), calls each job's failure
+callback, ``count_abandoned``. ``dead_count`` counts the kept dead jobs in the registry's sorted set (``ZCARD`` less
+the expired entries not yet removed) without reading a job.
+
 Several deployments may share one Redis: ``namespace`` (the deployment's name, ``CRYPTOPAY_DEPLOYMENT``) prefixes
 every queue name (``<namespace>:<queue>``) and every job id stored in Redis (``<namespace>-<job id>``: RQ allows
 only letters, digits, ``_`` and ``-``), so one deployment's scheduled job ids are never another's duplicates.
@@ -15,8 +23,11 @@ Callers see their own ids: the prefix is added and removed here.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from types import TracebackType
 
 import attrs
 import redis
@@ -25,6 +36,7 @@ from cryptopay.core.errors import Unavailable
 from cryptopay.core.ports.queue import (
     EnqueuedJob,
     FailedJob,
+    JobFailures,
     JobRegistry,
     JsonValue,
     Payload,
@@ -32,17 +44,19 @@ from cryptopay.core.ports.queue import (
     check_job_id,
     check_payload,
 )
-from rq import Queue, Retry, SimpleWorker, Worker
-from rq.exceptions import DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq import Callback, Queue, Retry, SimpleWorker, Worker
+from rq.exceptions import AbandonedJobError, DuplicateJobError, InvalidJobOperation, NoSuchJobError
+from rq.executions import Execution
 from rq.job import Job, get_current_job
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker
 
-__all__ = ["DEFAULT_QUEUE", "RqQueue", "install", "perform"]
+__all__ = ["DEFAULT_QUEUE", "RqQueue", "count_abandoned", "install", "perform"]
 
 DEFAULT_QUEUE = "cryptopay"
 _registry: JobRegistry | None = None
+log = logging.getLogger(__name__)
 
 
 def install(registry: JobRegistry) -> None:
@@ -58,6 +72,68 @@ def perform(job_name: str, payload: dict[str, JsonValue]) -> None:
     job = get_current_job()
     with logs.scope(job_id=job.id if job is not None else "", job=job_name):
         _registry.run(job_name, payload)
+
+
+def _failures_key(stored_queue: str) -> str:
+    return f"{stored_queue}:job-failures"  # the stored queue name: <deployment>:<queue>
+
+
+def _count_failure(connection: redis.Redis, job: Job, *, dead: bool) -> None:
+    """Add one failed attempt of ``job`` to its queue's count; a Redis error is logged, never raised (RQ is
+    recording the failure itself and must not be interrupted)."""
+    try:
+        connection.hincrby(_failures_key(job.origin), "dead" if dead else "retried", 1)
+    except redis.RedisError as error:
+        log.warning("job %s failed and could not be counted (%s)", job.id, type(error).__name__)
+
+
+def count_abandoned(
+    job: Job,
+    connection: redis.Redis,
+    kind: type[BaseException] | None,
+    error: BaseException | None,
+    traceback: TracebackType | None,
+) -> None:
+    """Every job's RQ failure callback: counts a job whose worker died under it (``AbandonedJobError``), found by
+    RQ's cleanup of the started-jobs registry in whatever process runs it. The other failures are counted by the
+    worker that handles them (``_CountingWorker``), so this callback ignores them."""
+    if isinstance(error, AbandonedJobError):
+        _count_failure(connection, job, dead=not job.should_retry)
+
+
+class _CountingWorker(Worker):
+    """RQ's forking worker, counting each failed attempt it handles (in the work-horse or, for a killed or stopped
+    horse, in the worker) before RQ retries or dead-letters the job."""
+
+    def handle_job_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: StartedJobRegistry | None = None,
+        exc_string: str = "",
+        execution: Execution | None = None,
+    ) -> None:
+        _count_failure(self.connection, job, dead=self._stopped_job_id == job.id or not job.should_retry)
+        super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+
+
+class _CountingSimpleWorker(SimpleWorker):
+    """RQ's worker that runs jobs in its own process, counting each failed attempt like ``_CountingWorker``."""
+
+    def handle_job_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: StartedJobRegistry | None = None,
+        exc_string: str = "",
+        execution: Execution | None = None,
+    ) -> None:
+        _count_failure(self.connection, job, dead=self._stopped_job_id == job.id or not job.should_retry)
+        super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _not_before(delay: timedelta) -> datetime:
@@ -102,6 +178,7 @@ class RqQueue:
             "job_timeout": _seconds(timeout),
             "result_ttl": _seconds(dedup_ttl),
             "failure_ttl": _seconds(dead_ttl),
+            "on_failure": Callback(count_abandoned),
         }
 
     @property
@@ -161,6 +238,49 @@ class RqQueue:
                     continue
         return found[:limit]
 
+    def dead_job(self, job_id: str) -> FailedJob | None:
+        """The dead job ``job_id``: a ``ZSCORE`` per failed registry, then that one job read."""
+        stored = self._stored_id(job_id)
+        for registry in self._failed_registries():
+            if self._connection.zscore(registry.key, stored) is None:
+                continue
+            try:
+                job = Job.fetch(stored, connection=self._connection, serializer=JSONSerializer)
+            except NoSuchJobError:
+                return None
+            return attrs.evolve(_as_failed(job), job_id=job_id)
+        return None
+
+    def dead_count(self) -> int:
+        """The dead jobs kept on every queue: each failed registry's size less its expired entries that RQ's cleanup
+        has not removed yet, two O(log n) commands per queue in one round trip, and no job read."""
+        now = time.time()
+        with self._connection.pipeline(transaction=False) as pipe:
+            for registry in self._failed_registries():
+                pipe.zcard(registry.key)
+                pipe.zcount(registry.key, 0, now)
+            try:
+                answers = pipe.execute()
+            except redis.RedisError as error:
+                raise Unavailable(f"the job queue is unreachable ({type(error).__name__})") from None
+        return sum(int(kept) - int(expired) for kept, expired in zip(answers[::2], answers[1::2], strict=True))
+
+    def failures(self) -> list[JobFailures]:
+        """Each queue's failed attempts as counted by the workers (zeros for a queue with none yet)."""
+        names = self.queue_names
+        with self._connection.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(_failures_key(self._queue_prefix + name))
+            try:
+                answers = pipe.execute()
+            except redis.RedisError as error:
+                raise Unavailable(f"the job queue is unreachable ({type(error).__name__})") from None
+        found: list[JobFailures] = []
+        for name, counts in zip(names, answers, strict=True):
+            count = {_text(key): int(value) for key, value in dict(counts).items()}
+            found.append(JobFailures(name, retried=count.get("retried", 0), dead=count.get("dead", 0)))
+        return found
+
     def requeue(self, job_id: str) -> bool:
         for registry in self._failed_registries():
             try:
@@ -178,6 +298,6 @@ class RqQueue:
     ) -> BaseWorker:
         """An RQ worker for our queues that dispatches to ``registry`` (``fork=False``: run jobs in this process)."""
         install(registry)
-        worker_class: type[BaseWorker] = Worker if fork else SimpleWorker
+        worker_class: type[BaseWorker] = _CountingWorker if fork else _CountingSimpleWorker
         queues = [self._queue(name) for name in (queue_names or self.queue_names)]
         return worker_class(queues, connection=self._connection, serializer=JSONSerializer)

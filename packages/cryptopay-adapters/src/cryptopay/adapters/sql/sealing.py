@@ -170,8 +170,12 @@ _ROW_TABLES: dict[str, _RowTable] = {
     ),
     "kyc_applications": (
         lambda: sa.select(kyc_applications.c.id, kyc_applications.c.doc, kyc_applications.c.id_lookup),
-        # rows written before the ID's keyed hash (0045) get it here
-        lambda r: KYC_APPLICATION_FIELDS.unsealed(r.doc) or (r.id_lookup is None and bool(r.doc.get("person"))),
+        # rows written before the ID's keyed hash (0045; a KYB's registration number and directors' IDs: 0048) get
+        # it here (rewriting an application writes its directors' hashes too)
+        lambda r: (
+            KYC_APPLICATION_FIELDS.unsealed(r.doc)
+            or (r.id_lookup is None and bool(r.doc.get("person") or r.doc.get("business")))
+        ),
         _rewritten(lambda uow, id: uow.kyc_applications.get(id), lambda uow, a: uow.kyc_applications.update(a)),
     ),
     "travel_rule_records": (

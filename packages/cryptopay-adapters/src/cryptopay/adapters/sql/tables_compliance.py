@@ -16,6 +16,7 @@ __all__ = [
     "compliance_cases",
     "compliance_movements",
     "kyc_applications",
+    "kyc_director_lookups",
     "sanctions_addresses",
     "sanctions_entries",
     "sanctions_snapshots",
@@ -30,11 +31,24 @@ kyc_applications = sa.Table(
     sa.Column("state", sa.String(32), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("doc", JsonText, nullable=False),
-    # The applicant's ID document (``id_key``) as a keyed hash (``PersonalData.lookup``): one ID, which accounts
+    # The applicant's ID document (``id_key``), a KYB's registration number (``registration_key``), as a keyed hash
+    # (``PersonalData.lookup``): one ID, which accounts; one business, which merchants
     sa.Column("id_lookup", sa.String(128), nullable=True),
     sa.Index("ix_kyc_applications_party", "party_id", "created_at"),
     sa.Index("ix_kyc_applications_state", "state", "id"),
     sa.Index("ix_kyc_applications_id_lookup", "id_lookup"),
+    keep_existing=True,
+)
+
+kyc_director_lookups = sa.Table(
+    "kyc_director_lookups",
+    metadata,
+    # A KYB's directors' ID documents (``id_key``) as keyed hashes, one row per director, rewritten with the
+    # application: which businesses one person directs (information for the officers, never a refusal)
+    sa.Column("application_id", sa.String(ID), sa.ForeignKey("kyc_applications.id"), primary_key=True),
+    sa.Column("director_id", sa.String(16), primary_key=True),
+    sa.Column("lookup", sa.String(128), nullable=False),
+    sa.Index("ix_kyc_director_lookups_lookup", "lookup"),
     keep_existing=True,
 )
 

@@ -24,7 +24,7 @@ from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
-from cryptopay.core.text import checked_text
+from cryptopay.core.text import TextKind, checked_text
 
 __all__ = ["Merchants", "changes_destination", "check_settlement", "masked_destination"]
 
@@ -148,4 +148,4 @@ def _name(business_name: str) -> str:
     name = business_name.strip()
     if not 2 <= len(name) <= 120:
         raise InvalidInput("business_name must be 2 to 120 characters", field="business_name")
-    return checked_text(name, field="business_name")
+    return checked_text(name, field="business_name", kind=TextKind.NAME)

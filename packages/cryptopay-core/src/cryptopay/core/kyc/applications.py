@@ -36,9 +36,11 @@ __all__ = [
     "IdInUse",
     "KycApplication",
     "PersonDetails",
+    "RegistrationInUse",
     "ReviewStep",
     "StoredDocument",
     "id_key",
+    "registration_key",
 ]
 
 
@@ -77,6 +79,18 @@ class IdInUse(Conflict):
     code = "id_in_use"
 
 
+class RegistrationInUse(IdInUse):
+    """A KYB's ``IdInUse``: another merchant gave the same business registration number (``registration_key``).
+    Its own code, so a client tells a business's refusal from a person's; the same details and the same link."""
+
+    code = "registration_in_use"
+
+
+def _normalised(number: str) -> str:
+    """A document number upper-cased, without the spaces, dots, hyphens and slashes people type into it."""
+    return "".join(ch for ch in number.upper() if ch not in " \t.-/")
+
+
 def id_key(id_type: IdType, id_number: str) -> str:
     """What tells one identity document from another: its type and its number upper-cased, without the spaces,
     dots, hyphens and slashes people type into it. Stored only as a keyed hash (the SQL adapter's ``PersonalData``
@@ -85,8 +99,17 @@ def id_key(id_type: IdType, id_number: str) -> str:
     >>> id_key(IdType.NATIONAL_ID, " 2345-6789 "), id_key(IdType.PASSPORT, "ak 123.4567")
     ('national_id:23456789', 'passport:AK1234567')
     """
-    number = "".join(ch for ch in id_number.upper() if ch not in " \t.-/")
-    return f"{id_type.value}:{number}"
+    return f"{id_type.value}:{_normalised(id_number)}"
+
+
+def registration_key(registration_number: str) -> str:
+    """``id_key`` for a business: its registration number, normalised the same way, in a namespace of its own (no
+    person's ID is ever the same key as a business's registration).
+
+    >>> registration_key("pvt-ab12 cd3"), registration_key("CPR/2015/123456")
+    ('business_registration:PVTAB12CD3', 'business_registration:CPR2015123456')
+    """
+    return f"business_registration:{_normalised(registration_number)}"
 
 
 @attrs.frozen(kw_only=True)
@@ -173,9 +196,15 @@ class KycApplication:
     # Other accounts whose applications gave the same ID document (``id_key``), found at submission and at each
     # approval: the officers' warning. An approval is refused while one is not in ``id_linked``: the parties an
     # officer linked to this application with a reason (``id_link_reason``: the same person, an account closed ...)
+    # For a KYB the "ID document" is the business's registration number (``registration_key``): one business, one
+    # verified merchant (a refusal is ``RegistrationInUse``).
     id_shared_with: tuple[str, ...] = ()
     id_linked: tuple[str, ...] = ()
     id_link_reason: str | None = None
+    # A KYB's directors who are also named on other merchants' applications (``Director.id`` -> those merchants),
+    # found with ``id_shared_with``: information for the officers, never a bar to approval (one person may direct
+    # several businesses; and a director's own personal account is no conflict at all).
+    directors_elsewhere: dict[str, tuple[str, ...]] = attrs.Factory(dict)
 
     def names(self) -> list[str]:
         """The names screened at onboarding: the applicant's, or the business's and its directors'."""
@@ -186,8 +215,18 @@ class KycApplication:
         return []
 
     def id_key(self) -> str | None:
-        """The applicant's ID document as ``id_key`` (a personal application's; None for a KYB)."""
-        return id_key(self.person.id_type, self.person.id_number) if self.person is not None else None
+        """What this application claims as its party's alone: the applicant's ID document (``id_key``), or a KYB's
+        registration number (``registration_key``); None once erased."""
+        if self.person is not None:
+            return id_key(self.person.id_type, self.person.id_number)
+        if self.business is not None:
+            return registration_key(self.business.registration_number)
+        return None
+
+    def director_keys(self) -> dict[str, str]:
+        """Each director's ID document as ``id_key``, by ``Director.id`` (what ``directors_elsewhere`` is found by;
+        ``d<n>`` by position for a director given no id, as ``KycReview.apply_business`` assigns them)."""
+        return {d.id or f"d{n}": id_key(d.id_type, d.id_number) for n, d in enumerate(self.directors, start=1)}
 
     @property
     def id_unlinked(self) -> tuple[str, ...]:
@@ -199,7 +238,8 @@ class KycApplication:
         application with ``reason``: the approval may then go on. Returns the accounts linked."""
         self._claimed_by(officer)
         if not self.id_shared_with:
-            raise InvalidState(f"application {self.id}: no other account gave this ID")
+            what = "registration number" if self.business is not None else "ID"
+            raise InvalidState(f"application {self.id}: no other account gave this {what}")
         self.id_linked = tuple(dict.fromkeys((*self.id_linked, *self.id_shared_with)))
         self.id_link_reason = reason  # not in the history, which the applicant reads: the officers' and the audit's
         return self.id_shared_with

@@ -26,6 +26,7 @@ from cryptopay.core.kyc.applications import (
     IdInUse,
     KycApplication,
     PersonDetails,
+    RegistrationInUse,
     StoredDocument,
 )
 from cryptopay.core.kyc.documents import DocumentKind, inspect
@@ -272,6 +273,13 @@ class KycReview:
             application._claimed_by(officer)  # checked before the profile records anything
             application.check_directors()  # a KYB: every director verified first
             if unlinked := application.id_unlinked:  # found again just now (``_decide``'s ``before``)
+                if application.business is not None:
+                    raise RegistrationInUse(
+                        f"application {application.id}: the same business registration number was given by "
+                        f"{', '.join(unlinked)}; one business, one verified merchant: link them with a reason to "
+                        "approve (or reject)",
+                        accounts=list(unlinked),
+                    )
                 raise IdInUse(
                     f"application {application.id}: the same ID document was given by {', '.join(unlinked)}; "
                     "one person, one verified account: link them with a reason to approve (or reject)",
@@ -310,18 +318,36 @@ class KycReview:
 
     def _find_id_shared(self, uow: KycUnitOfWork, application: KycApplication, at: datetime) -> None:
         """Record on ``application`` the other accounts whose applications (submitted or decided, not drafts nor
-        rejected) gave the same ID document; a new one is audited ``kyc.id_shared`` for the officers."""
+        rejected) gave the same ID document, or for a KYB the same registration number; a new one is audited
+        ``kyc.id_shared`` for the officers. A KYB's directors named on other merchants' applications are recorded
+        too (``directors_elsewhere``, a new one audited ``kyc.director_shared``): information, never a refusal. A
+        director's ID is never compared with a person's own application (directors may hold personal wallets)."""
         key = application.id_key()
         if key is None:
             return
-        found = uow.kyc_applications.sharing_id(key)
-        others = tuple(
-            dict.fromkeys(a.party_id for a in found if a.party_id != application.party_id and a.state in ID_CLAIMING)
-        )
+        others = self._claimants(uow.kyc_applications.sharing_id(key), application)
         new = [p for p in others if p not in application.id_shared_with]
         application.id_shared_with = others
         if new:
             _audit(uow.audit, "system:kyc", "kyc.id_shared", application, at, accounts=",".join(new))
+        elsewhere: dict[str, tuple[str, ...]] = {}
+        for director_id, director_key in application.director_keys().items():
+            found = uow.kyc_applications.sharing_id(director_key, directors=True)
+            if parties := self._claimants(found, application):
+                elsewhere[director_id] = parties
+        fresh = [
+            f"{d}:{p}" for d, ps in elsewhere.items() for p in ps if p not in application.directors_elsewhere.get(d, ())
+        ]
+        application.directors_elsewhere = elsewhere
+        if fresh:
+            _audit(uow.audit, "system:kyc", "kyc.director_shared", application, at, directors=",".join(fresh))
+
+    @staticmethod
+    def _claimants(found: list[KycApplication], application: KycApplication) -> tuple[str, ...]:
+        """The other parties among ``found`` whose applications claim what they gave (``ID_CLAIMING``), in order."""
+        return tuple(
+            dict.fromkeys(a.party_id for a in found if a.party_id != application.party_id and a.state in ID_CLAIMING)
+        )
 
     def verify_director(self, officer: str, application_id: str, director_id: str) -> KycApplication:
         """The reviewing officer checked a director's particulars against their documents (audited)."""

@@ -15,7 +15,9 @@ Invariants:
 - the refund holds the amount from the merchant's balance towards ``liabilities:withdrawals_in_flight:<ASSET>``
   in the transaction that records it, before anything is sent (recorded before sent), and the network's
   ``ChainSender`` is idempotent on the refund id. On confirmation the hold is posted and custody pays out (Dr in
-  flight / Cr custody); a definitive failure voids the hold. The network fee is the platform's;
+  flight / Cr custody; every account locked first, in code order: ``Ledger.post_hold_and_pay``); a definitive
+  failure voids the hold. Each follow-up locks the refund's row first, so two workers at once settle it once. The
+  network fee is the platform's;
 - a payment on the wrong EVM network (``payments.wrong_network``) is refunded whole, never from the merchant's
   balance: once as deep as that network's rail asks, it is booked into custody against
   ``liabilities:wrong_network:<ASSET>`` and the refund holds it from there (``refund_wrong_network``);
@@ -413,13 +415,12 @@ class Refunds:
         return refund
 
     def _pay_out(self, uow: PaymentsUnitOfWork, refund: Refund) -> None:
-        self._ledger.post_hold(refund.hold_id, f"refund:{refund.id}:post", session=uow.ledger)
         postings = [
             Posting.debit(withdrawals_in_flight(refund.amount.asset), refund.amount),
             Posting.credit(flows.custody(refund.network, refund.amount.asset), refund.amount),
         ]
         request = EntryRequest(f"refund:{refund.id}:send", postings, f"refund {refund.id} sent from custody")
-        self._ledger.post(request, session=uow.ledger)
+        self._ledger.post_hold_and_pay(refund.hold_id, f"refund:{refund.id}:post", [request], session=uow.ledger)
 
 
 def refundable_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:

@@ -69,9 +69,11 @@ class KycApplicationRepository(Protocol):
         """Applications in ``states``, by id ascending, strictly after ``after``."""
         ...
 
-    def sharing_id(self, key: str) -> list[KycApplication]:
-        """Every application (any party, any state) whose applicant gave the ID document ``key`` (``id_key``),
-        oldest first. Adapters store only a keyed hash of the key (``PersonalData.lookup``), indexed."""
+    def sharing_id(self, key: str, *, directors: bool = False) -> list[KycApplication]:
+        """Every application (any party, any state) whose applicant gave the ID document ``key`` (``id_key``; a
+        KYB's ``registration_key``), oldest first; with ``directors``, every KYB naming a director who gave it
+        instead (``KycApplication.director_keys``). Adapters store only a keyed hash of each key
+        (``PersonalData.lookup``), indexed."""
         ...
 
 

@@ -1,4 +1,4 @@
-"""The monitoring port: numbers an operator's alerting watches (Prometheus gauges in production)."""
+"""The monitoring port: numbers an operator's alerting watches (Prometheus gauges and counters in production)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ __all__ = ["Metrics", "NotificationQueue"]
 
 
 class Metrics(Protocol):
-    """Sets gauges; an adapter exports them (a Prometheus registry, a node-exporter text file)."""
+    """Sets gauges and counters; an adapter exports them (a Prometheus registry, a node-exporter text file)."""
 
     def gauge(self, name: str, value: float, *, about: str, labels: Mapping[str, str] | None = None) -> None:
         """Set the gauge ``name`` (with these labels) to ``value``; ``about`` is its help text."""
+        ...
+
+    def counter(self, name: str, value: float, *, about: str, labels: Mapping[str, str] | None = None) -> None:
+        """Report the counter ``name`` (with these labels, its name ending in ``_total``) at ``value``: a running total
+        kept where the events happen (e.g. in Redis), which only grows until that store is reset; alert on its
+        ``increase()``."""
         ...
 
 

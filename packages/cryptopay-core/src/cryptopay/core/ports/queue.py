@@ -32,6 +32,7 @@ __all__ = [
     "DeadLetters",
     "EnqueuedJob",
     "FailedJob",
+    "JobFailures",
     "JobHandler",
     "JobQueue",
     "JobRegistry",
@@ -73,6 +74,17 @@ class FailedJob:
     failed_at: datetime | None = None
 
 
+@attrs.frozen
+class JobFailures:
+    """The failed attempts of one queue's jobs, counted where each failed (the worker), so they only grow: a job
+    requeued, retried or expired since is still counted. ``dead``: attempts that left no retry (the job was
+    dead-lettered); ``retried``: attempts followed by a retry."""
+
+    queue: str
+    retried: int = 0
+    dead: int = 0
+
+
 class JobQueue(Protocol):
     """Where use cases put work for later; the embedded default runs it in-process, production on RQ."""
 
@@ -91,9 +103,22 @@ class Backlog(Protocol):
 
 
 class DeadLetters(Protocol):
-    """The jobs that failed on every attempt, for ops to read and to requeue."""
+    """The jobs that failed on every attempt, for ops to read and to requeue, and for alerting to count."""
 
     def dead_jobs(self, *, limit: int = 100) -> list[FailedJob]: ...
+
+    def dead_job(self, job_id: str) -> FailedJob | None:
+        """The dead job ``job_id`` (None if there is none), read alone whatever the number of dead jobs."""
+        ...
+
+    def dead_count(self) -> int:
+        """How many dead jobs are kept, without reading them: cheap whatever their number."""
+        ...
+
+    def failures(self) -> list[JobFailures]:
+        """Every queue's failed attempts so far (zeros included), counters that only grow: alert on their increase,
+        which a requeue cannot hide, rather than on ``dead_count``, which a requeue lowers."""
+        ...
 
     def requeue(self, job_id: str) -> bool:
         """Run a dead job again (with a fresh set of retries); False if there is no such dead job."""

@@ -8,6 +8,9 @@ data or an officer asked for theirs.
 
 Nothing of another person is added: records are read by the subject's id only (a transfer the person sent names
 the phone they sent to, as they typed it; a transfer they received names the sender's user id, never their phone).
+The other accounts an officer saw sharing the subject's ID document (``OTHER_PARTIES``: an application's
+``id_shared_with`` and ``id_linked``, and the same accounts in the ``kyc.*`` audit records' details) are other
+people's: they are left out.
 
 >>> sorted(SECRET_FIELDS)[:3]
 ['answer_keys', 'callbacks', 'code_hash']
@@ -23,7 +26,7 @@ from typing import Any
 
 import attrs
 import cattrs
-from cryptopay.core.audit import AuditEvent
+from cryptopay.core.audit import AuditEvent, AuditRecord
 from cryptopay.core.errors import NotFound
 from cryptopay.core.identity.model import User
 from cryptopay.core.ledger import Ledger
@@ -33,7 +36,7 @@ from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.wallets.history import history
 
-__all__ = ["EXPORT_FORMAT", "SECRET_FIELDS", "SubjectExports", "subject_export"]
+__all__ = ["EXPORT_FORMAT", "OTHER_PARTIES", "SECRET_FIELDS", "SubjectExports", "subject_export"]
 
 EXPORT_FORMAT = "cryptopay.subject-export/1"
 SECRET_FIELDS = frozenset(
@@ -48,6 +51,9 @@ SECRET_FIELDS = frozenset(
         "answer_keys",
     }
 )
+# Fields of a KYC application, and details of its audit records, that name other accounts (one ID document, which
+# accounts: review G5; a KYB's other merchants and its directors' other businesses)
+OTHER_PARTIES = frozenset({"id_shared_with", "id_linked", "directors_elsewhere", "accounts", "directors"})
 _PAGE = 500
 
 _json = cattrs.Converter()
@@ -69,6 +75,16 @@ def _clean(value: Any) -> Any:
     """``value`` as JSON-ready data without any secret field."""
     data = _plain(value)
     return _drop_secrets(data)
+
+
+def _without_others(application: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in application.items() if k not in OTHER_PARTIES}
+
+
+def _audit_without_others(record: AuditRecord) -> AuditRecord:
+    if not record.action.startswith("kyc."):
+        return record
+    return attrs.evolve(record, details=tuple((k, v) for k, v in record.details if k not in OTHER_PARTIES))
 
 
 def _drop_secrets(data: Any) -> Any:
@@ -124,7 +140,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         "profile": _profile(user),
         "kyc": {
             "profile": _clean(profile) if profile is not None else None,
-            "applications": [_clean(a) for a in uow.kyc_applications.for_party(uid)],
+            "applications": [_without_others(_clean(a)) for a in uow.kyc_applications.for_party(uid)],
         },
         "wallet": _clean(wallet) if wallet is not None else None,
         "movements": [_clean(line) for line in movements],
@@ -132,7 +148,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         "buys": [_clean(b) for b in buys],
         "payouts": [_clean(p) for p in payouts],
         "sessions": [_clean(t) for t in uow.refresh_tokens.for_user(uid)],
-        "audit": [_clean(r) for r in audit],
+        "audit": [_clean(_audit_without_others(r)) for r in audit],
     }
 
 

@@ -97,8 +97,10 @@ class InMemoryKycApplications:
         ids = sorted(k for k, a in self._rows.items() if a.state in states and (after is None or k > after))
         return [copy.deepcopy(self._rows[k]) for k in ids[:limit]]
 
-    def sharing_id(self, key: str) -> list[KycApplication]:
-        found = [a for a in self._rows.values() if a.id_key() == key]
+    def sharing_id(self, key: str, *, directors: bool = False) -> list[KycApplication]:
+        found = [
+            a for a in self._rows.values() if (key in a.director_keys().values() if directors else a.id_key() == key)
+        ]
         return [copy.deepcopy(a) for a in sorted(found, key=lambda a: (a.created_at, a.id))]
 
 

@@ -10,12 +10,18 @@ __all__ = ["RecordingMetrics", "SetNotificationQueue"]
 
 
 class RecordingMetrics:
-    """The ``Metrics`` port as a dict: ``values[(name, ((label, value), ...))] = value``."""
+    """The ``Metrics`` port as a dict: ``values[(name, ((label, value), ...))] = value`` (gauges and counters alike);
+    ``counters`` names the counters."""
 
     def __init__(self) -> None:
         self.values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self.counters: set[str] = set()
 
     def gauge(self, name: str, value: float, *, about: str, labels: Mapping[str, str] | None = None) -> None:
+        self.values[(name, tuple(sorted((labels or {}).items())))] = value
+
+    def counter(self, name: str, value: float, *, about: str, labels: Mapping[str, str] | None = None) -> None:
+        self.counters.add(name)
         self.values[(name, tuple(sorted((labels or {}).items())))] = value
 
     def get(self, name: str, **labels: str) -> float | None:

@@ -21,6 +21,7 @@ import attrs
 from cryptopay.core.ports.queue import (
     EnqueuedJob,
     FailedJob,
+    JobFailures,
     JobRegistry,
     JsonValue,
     Payload,
@@ -53,6 +54,7 @@ class FakeQueue:
         self.pending: list[QueuedJob] = []
         self.dead: dict[str, FailedJob] = {}
         self.runs: list[tuple[str, str]] = []  # (job_id, job_name) of every run, successful or not
+        self.failed = JobFailures("fake")  # failed attempts, only growing
 
     def enqueue(
         self, job_name: str, payload: Payload, *, job_id: str | None = None, delay: timedelta | None = None
@@ -81,8 +83,10 @@ class FakeQueue:
             self._registry.run(job.job_name, job.payload)
         except Exception as error:
             if job.attempts >= self._max_attempts:
+                self.failed = attrs.evolve(self.failed, dead=self.failed.dead + 1)
                 self.dead[job.job_id] = FailedJob(job.job_id, job.job_name, job.payload, repr(error), self._clock.now())
             else:
+                self.failed = attrs.evolve(self.failed, retried=self.failed.retried + 1)
                 self.pending.append(job)
             return 0
         return 1
@@ -92,6 +96,15 @@ class FakeQueue:
 
     def dead_jobs(self, *, limit: int = 100) -> list[FailedJob]:
         return list(self.dead.values())[:limit]
+
+    def dead_job(self, job_id: str) -> FailedJob | None:
+        return self.dead.get(job_id)
+
+    def dead_count(self) -> int:
+        return len(self.dead)
+
+    def failures(self) -> list[JobFailures]:
+        return [self.failed]
 
     def requeue(self, job_id: str) -> bool:
         failed = self.dead.pop(job_id, None)

@@ -17,6 +17,7 @@ from cryptopay.adapters.sql.tables_compliance import (
     compliance_cases,
     compliance_movements,
     kyc_applications,
+    kyc_director_lookups,
     sanctions_addresses,
     sanctions_entries,
     sanctions_snapshots,
@@ -26,6 +27,7 @@ from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.compliance.screening import ListEntry, Snapshot, address_key
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.kyc.applications import ApplicationState, KycApplication
+from cryptopay.core.kyc.tiers import PartyKind
 
 __all__ = [
     "ALERT_FIELDS",
@@ -87,6 +89,7 @@ class SqlKycApplications:
         with writing(self._bind) as conn:
             if not insert_new(conn, kyc_applications, self._row(application)):
                 raise Conflict(f"application {application.id} already exists")
+            self._write_directors(conn, application, fresh=True)
 
     def get(self, application_id: str) -> KycApplication | None:
         c = kyc_applications.c
@@ -99,6 +102,7 @@ class SqlKycApplications:
         with writing(self._bind) as conn:
             if conn.execute(statement).rowcount != 1:
                 raise NotFound(f"no application {application.id} to update")
+            self._write_directors(conn, application, fresh=False)
 
     def for_party(self, party_id: str) -> list[KycApplication]:
         c = kyc_applications.c
@@ -114,10 +118,30 @@ class SqlKycApplications:
             query = query.where(c.id > after)
         return self._select(query.order_by(c.id).limit(limit))
 
-    def sharing_id(self, key: str) -> list[KycApplication]:
-        c = kyc_applications.c
-        query = sa.select(c.id, c.doc).where(c.id_lookup == self._personal.lookup(key))
+    def sharing_id(self, key: str, *, directors: bool = False) -> list[KycApplication]:
+        c, lookup = kyc_applications.c, self._personal.lookup(key)
+        if directors:
+            d = kyc_director_lookups.c
+            naming = sa.select(d.application_id).where(d.lookup == lookup)
+            query = sa.select(c.id, c.doc).where(c.id.in_(naming))
+        else:
+            query = sa.select(c.id, c.doc).where(c.id_lookup == lookup)
         return self._select(query.order_by(c.created_at, c.id))
+
+    def _write_directors(self, conn: sa.Connection, application: KycApplication, *, fresh: bool) -> None:
+        """A KYB's directors' keyed ID hashes, rewritten whole (directors change while it is editable, and go when
+        the application's particulars are erased); a personal application has none."""
+        if application.kind is not PartyKind.MERCHANT:
+            return
+        d = kyc_director_lookups.c
+        if not fresh:
+            conn.execute(kyc_director_lookups.delete().where(d.application_id == application.id))
+        rows = [
+            {"application_id": application.id, "director_id": director_id, "lookup": self._personal.lookup(key)}
+            for director_id, key in application.director_keys().items()
+        ]
+        if rows:
+            conn.execute(kyc_director_lookups.insert(), rows)
 
     def _select(self, query: sa.Select[Any]) -> list[KycApplication]:
         with reading(self._bind) as conn:

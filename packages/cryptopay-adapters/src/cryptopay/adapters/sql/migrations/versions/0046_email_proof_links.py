@@ -1,7 +1,7 @@
 """Accounts: the pending email-proof link (``users.email_token_hash``, ``users.email_token_expires_at``).
 
 Revision ID: 0046
-Revises: 0045
+Revises: 0048
 Create Date: 2026-12-06
 
 A new account is emailed a one-time link that proves its email (``cryptopay.core.identity.email_proof``); only the
@@ -18,7 +18,7 @@ from alembic import op
 from cryptopay.adapters.sql.types import UtcDateTime
 
 revision = "0046"
-down_revision = "0045"
+down_revision = "0048"
 branch_labels = None
 depends_on = None
 
