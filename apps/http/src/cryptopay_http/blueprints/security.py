@@ -179,7 +179,9 @@ def confirm_reset() -> Response:
 @attrs.frozen
 class EmailProofConfirm:
     token: str = attrs.field(repr=False, metadata={"description": "the token of the emailed link (after #token=)"})
-    password: str = attrs.field(repr=False, metadata={"description": "the account's password, typed again"})
+    password: str = attrs.field(
+        repr=False, metadata=limits("the account's password, typed again", text=TextKind.SECRET)
+    )
 
 
 @attrs.frozen
