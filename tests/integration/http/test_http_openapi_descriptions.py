@@ -11,7 +11,9 @@ edge writes itself.
 from __future__ import annotations
 
 import ast
+import inspect
 import re
+import textwrap
 from http import HTTPStatus
 from pathlib import Path
 
@@ -80,6 +82,25 @@ def test_the_generated_paragraphs_follow_the_decorators(document):
     refund = document["paths"]["/v1/invoices/{invoice_id}/refunds"]["post"]
     assert "for user sessions (not for API keys)" in refund["description"]
     assert "`step_up_required`" in refund["responses"]["403"]["description"]
+
+
+def _calls_step_up(view: object) -> bool:
+    """Whether the view's own body (not its decorators) calls ``check_step_up`` or ``check_step_up_audited``."""
+    function = ast.parse(textwrap.dedent(inspect.getsource(inspect.unwrap(view)))).body[0]  # type: ignore[arg-type]
+    assert isinstance(function, ast.FunctionDef)
+    calls = [n for statement in function.body for n in ast.walk(statement) if isinstance(n, ast.Call)]
+    return any(getattr(c.func, "id", "").startswith("check_step_up") for c in calls)
+
+
+def test_a_view_that_checks_a_step_up_itself_documents_it(app):
+    """A view that asks for a step-up in its body (after its own checks) says so (``documents_step_up``...): the
+    header, its 403 and the paragraph are never missing because the check is not a decorator."""
+    undocumented = [
+        endpoint
+        for endpoint, meta in _documented_views(app)
+        if _calls_step_up(app.view_functions[endpoint]) and "step_up" not in meta
+    ]
+    assert undocumented == []
 
 
 def _problem_codes(document: dict) -> dict[str, set[tuple[int, str]]]:
@@ -163,3 +184,9 @@ def test_the_document_says_once_what_the_shared_problems_mean(document):
     said = document["info"]["description"]
     for code in ("unauthenticated", "forbidden", "rate_limited", "validation_failed", "idempotency_conflict"):
         assert f"`{code}`:" in said, code
+
+
+def test_the_docs_page_shows_each_operations_description(app):
+    """/docs, the readable index, unfolds each operation's description (escaped text)."""
+    page = app.test_client().get("/docs").get_data(as_text=True)
+    assert page.count("<details>") > 100 and "**Who may call:**" in page and "`payment_link_closed`" in page

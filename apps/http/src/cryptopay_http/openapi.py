@@ -560,7 +560,7 @@ HTTP_DESCRIPTIONS = {
     "409": "Conflict",
     "413": "Body too large",
     "415": "Not JSON",
-    "422": "Invalid fields",
+    "422": "Invalid fields, or refused by a rule",
     "429": "Too many requests",
     "503": "Not ready",
 }

@@ -229,7 +229,7 @@ def read_case(case_id: str) -> Response:
     tags=_TAGS,
     description="Adds an officer's note to a case. Audited.",
     problems=(
-        (InvalidState, "the case is closed (final)"),
+        (InvalidState, "the case is final (reported, or closed with no action)"),
         (InvalidInput, "the note has no text"),
     ),
 )
@@ -247,11 +247,11 @@ def note(case_id: str) -> Response:
     tags=_TAGS,
     errors=(409,),
     description=(
-        "Moves a case to another status (investigating, reported, closed...); moving it to a final or "
-        "reported status needs a note saying why. Audited."
+        "Moves a case to another status (`investigating`, `escalated`, `reported`, `closed_no_action`); "
+        "escalating, closing and reporting need a note saying why. Audited."
     ),
     problems=(
-        (InvalidState, "the case is closed (final)"),
+        (InvalidState, "the case is final (reported, or closed with no action)"),
         (InvalidInput, "the status needs a note saying why"),
     ),
 )
@@ -268,7 +268,7 @@ def move(case_id: str) -> Response:
     response=CaseView,
     tags=_TAGS,
     description="Assigns a case to an officer (by user id). Audited.",
-    problems=((InvalidState, "the case is closed (final)"),),
+    problems=((InvalidState, "the case is final (reported, or closed with no action)"),),
 )
 @require(roles=_OFFICERS)
 def assign(case_id: str) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
-from cryptopay.core.identity import Merchant, Role, changes_destination
+from cryptopay.core.identity import Merchant, Role, changes_destination, check_settlement
 from cryptopay.core.identity.email_proof import EmailUnverified
 from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES
@@ -76,10 +76,27 @@ def _settlement_schema(components: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "additionalProperties": False, "oneOf": variants}
 
 
+_DESTINATION_FORMS = {  # what a person is told when a destination does not fit its method (never the pattern)
+    SettlementMethod.MPESA_B2C: "an M-Pesa destination is a Kenyan mobile number, such as 0712345678 or 254712345678",
+    SettlementMethod.MPESA_PAYBILL: (
+        "a paybill destination is NUMBER#ACCOUNT, such as 888880#SHOP-1 (a 5 to 7 digit paybill, then 1 to 20 "
+        "letters, digits, hyphens or inner spaces)"
+    ),
+    SettlementMethod.MPESA_TILL: "a till destination is a till number of 5 to 7 digits, such as 123456",
+    SettlementMethod.BANK: (
+        "a bank destination is BANK:ACCOUNT, such as KCB:1234567890 (the bank codes and their account number "
+        "formats: GET /v1/banks)"
+    ),
+}
+
+
 def _check_destination(profile: SettlementProfile | None) -> None:
-    """The destination in the exact form the document shows (the core also accepts spaces and separators)."""
+    """The destination in the exact form the document shows (the core also accepts spaces and separators). A
+    refusal says what the method takes (the core's reason when it has a more precise one, such as an unknown bank
+    or an account of the wrong length), never the pattern (review H7)."""
     if profile is not None and not re.search(_DESTINATIONS[profile.method], profile.destination):
-        raise InvalidInput(f"does not fit {_DESTINATIONS[profile.method]}", field="settlement.destination")
+        check_settlement(profile)  # its reason names the unknown bank or the bank's account format
+        raise InvalidInput(_DESTINATION_FORMS[profile.method], field="settlement.destination")
     if profile is not None and profile.minimum is not None:
         check_places(profile.minimum.amount, KES.decimals)
 

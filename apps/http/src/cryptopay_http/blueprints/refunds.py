@@ -21,6 +21,7 @@ from cryptopay.core.errors import InvalidInput, NotFound, Refused, Unavailable
 from cryptopay.core.identity import PrincipalKind
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.model import Refund, RefundState
+from cryptopay.core.payments.refunds import KeptAsRevenue
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import check_step_up, current_principal, documents_step_up_when, not_found, require
@@ -180,6 +181,13 @@ def _refund(refund_id: str) -> Refund:
                 "the invoice is not yet settled or expired, the amount is more than can be "
                 "refunded, the merchant's balance no longer covers it, or the rail's network has "
                 "no hot wallet"
+            ),
+        ),
+        (
+            KeptAsRevenue,
+            (
+                "a remittance order's invoice (admins): the amount includes what the desk kept as revenue "
+                "(dust below the refund floor, excess refunds' network fees), named in the detail"
             ),
         ),
         (NotFound, "no invoice, or `quote_id` is not one of this merchant's quotes"),

@@ -180,6 +180,12 @@ _AMOUNTS = (
 )
 
 
+def _details(op: dict[str, Any]) -> str:
+    """The operation's description (who may call it, its problems...) as text the reader unfolds."""
+    text = op.get("description")
+    return f"<details><summary>Details</summary><div class='d'>{html.escape(text)}</div></details>" if text else ""
+
+
 def _docs_page(document: dict[str, Any]) -> str:
     rows = []
     for path, methods in document["paths"].items():
@@ -189,13 +195,14 @@ def _docs_page(document: dict[str, Any]) -> str:
             body = f"<code>{html.escape(json.dumps(example))}</code>" if example is not None else ""
             rows.append(
                 f"<tr id='{html.escape(op['operationId'])}'><td><code>{method.upper()}</code></td>"
-                f"<td><code>{html.escape(path)}</code></td><td>{html.escape(op['summary'])}</td>"
+                f"<td><code>{html.escape(path)}</code></td><td>{html.escape(op['summary'])}{_details(op)}</td>"
                 f"<td>{html.escape(security)}</td><td>{body}</td></tr>"
             )
     title = html.escape(document["info"]["title"])
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}</style></head>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left;vertical-align:top}"
+        ".d{white-space:pre-wrap;max-width:60em}</style></head>"
         f"<body><h1>{title}</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
         "Errors are RFC 9457 problem details (<code>application/problem+json</code>).</p>"
         f"{_AMOUNTS}"

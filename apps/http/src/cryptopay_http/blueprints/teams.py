@@ -239,7 +239,8 @@ def transfer_ownership() -> Response:
     response=InvitationList,
     tags=_TAGS,
     description=(
-        "The merchant's invitations, newest first: email, role, state (pending, accepted, revoked, expired) and expiry."
+        "The merchant's invitations, newest first: email, role, when each was made, accepted or revoked, and when "
+        "it expires."
     ),
     problems=((Forbidden, "the caller has no merchant profile and is in no team"),),
 )

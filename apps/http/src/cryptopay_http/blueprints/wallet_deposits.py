@@ -138,7 +138,7 @@ def my_deposit_address(network: str) -> Response:
     response=PageOf(DepositView),
     tags=_TAGS,
     description=(
-        "The caller's deposits, newest first: network, amount, state (seen, confirming, credited, held), "
+        "The caller's deposits, newest first: network, amount, state (`seen`, `credited`, `held`, `withdrawn`), "
         "confirmations against what the network needs, transaction, and what was credited (a stablecoin "
         "converted at the rate shown)."
     ),

@@ -261,8 +261,9 @@ def create_withdrawal() -> Response:
     response=PageOf(WithdrawalView),
     tags=_TAGS,
     description=(
-        "The caller's withdrawals, newest first: network, address, amount, fee, state (cooling off, "
-        "sending, sent, confirmed, failed), transaction hash and failure."
+        "The caller's withdrawals, newest first: network, address, amount, fee, state "
+        "(`requested`: held, waiting for its cool-off and the send; `sent`, `confirmed`, `failed`), "
+        "transaction hash and failure."
     ),
 )
 @require(roles=_PERSONAL)

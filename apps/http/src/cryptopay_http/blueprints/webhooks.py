@@ -519,7 +519,7 @@ def test_webhook_endpoint(endpoint_id: str) -> Response:
     tags=_TAGS,
     description=(
         "The merchant's webhook deliveries, newest first: event type, endpoint, status (`pending`, "
-        "`delivered`, `dead`...), attempts and the last answer. Filter by `endpoint_id` and `status`; "
+        "`retrying`, `delivered`, `dead`), attempts and the last answer. Filter by `endpoint_id` and `status`; "
         "admins name the merchant with `merchant_id`."
     ),
     problems=(*ACTING_MERCHANT,),
