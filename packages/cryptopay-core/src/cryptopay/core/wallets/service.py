@@ -48,7 +48,7 @@ from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import SendParties, WalletUnitOfWork, WalletUowFactory
-from cryptopay.core.text import text_problem
+from cryptopay.core.text import TextKind, text_problem
 from cryptopay.core.wallets.history import HistoryLine, history, statement_csv, statement_period
 from cryptopay.core.wallets.model import SENDABLE, FeeChanged, Transfer, TransferState, Usage, Wallet, valid_username
 
@@ -590,7 +590,7 @@ def _recipient(to: str) -> tuple[str | None, str | None]:
 def _note(note: str | None) -> str | None:
     if note is None or not note.strip():
         return None
-    problem = text_problem(note)
+    problem = text_problem(note, TextKind.PROSE)
     if problem is not None or len(note.strip()) > MAX_NOTE:
         raise InvalidInput(problem or f"a note is at most {MAX_NOTE} characters", field="note")
     return note.strip()
