@@ -8,7 +8,8 @@ from typing import Any
 
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
-from cryptopay.core.identity import Merchant, Role, changes_destination
+from cryptopay.core.identity import Merchant, Role, changes_destination, check_settlement
+from cryptopay.core.identity.email_proof import EmailUnverified
 from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES
 from cryptopay.core.settlement import SettlementProfile
@@ -17,7 +18,14 @@ from cryptopay.core.settlement.model import SettlementMethod, SettlementSchedule
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import check_step_up, current_principal, documents_step_up_if, not_found, require
+from cryptopay_http.auth import (
+    check_proven_email,
+    check_step_up,
+    current_principal,
+    documents_step_up_if,
+    not_found,
+    require,
+)
 from cryptopay_http.convert import (
     TRIMMED_NAME_PATTERN,
     amount_pattern,
@@ -68,10 +76,27 @@ def _settlement_schema(components: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "additionalProperties": False, "oneOf": variants}
 
 
+_DESTINATION_FORMS = {  # what a person is told when a destination does not fit its method (never the pattern)
+    SettlementMethod.MPESA_B2C: "an M-Pesa destination is a Kenyan mobile number, such as 0712345678 or 254712345678",
+    SettlementMethod.MPESA_PAYBILL: (
+        "a paybill destination is NUMBER#ACCOUNT, such as 888880#SHOP-1 (a 5 to 7 digit paybill, then 1 to 20 "
+        "letters, digits, hyphens or inner spaces)"
+    ),
+    SettlementMethod.MPESA_TILL: "a till destination is a till number of 5 to 7 digits, such as 123456",
+    SettlementMethod.BANK: (
+        "a bank destination is BANK:ACCOUNT, such as KCB:1234567890 (the bank codes and their account number "
+        "formats: GET /v1/banks)"
+    ),
+}
+
+
 def _check_destination(profile: SettlementProfile | None) -> None:
-    """The destination in the exact form the document shows (the core also accepts spaces and separators)."""
+    """The destination in the exact form the document shows (the core also accepts spaces and separators). A
+    refusal says what the method takes (the core's reason when it has a more precise one, such as an unknown bank
+    or an account of the wrong length), never the pattern (review H7)."""
     if profile is not None and not re.search(_DESTINATIONS[profile.method], profile.destination):
-        raise InvalidInput(f"does not fit {_DESTINATIONS[profile.method]}", field="settlement.destination")
+        check_settlement(profile)  # its reason names the unknown bank or the bank's account format
+        raise InvalidInput(_DESTINATION_FORMS[profile.method], field="settlement.destination")
     if profile is not None and profile.minimum is not None:
         check_places(profile.minimum.amount, KES.decimals)
 
@@ -133,7 +158,7 @@ def load_merchant(merchant_id: str) -> Merchant:
 
 @bp.post("/v1/merchants")
 @operation(
-    "Create the caller's merchant profile",
+    "Create the caller's merchant profile (it sets a payout destination: a proven email first, 403 email_unverified)",
     request=CreateMerchant,
     example={
         "business_name": "Duka",
@@ -165,7 +190,7 @@ def load_merchant(merchant_id: str) -> Merchant:
         ),
     ),
 )
-@require(roles=[Role.MERCHANT])
+@require(roles=[Role.MERCHANT], proven_email=True)
 def create_merchant() -> Response:
     body = read_body(CreateMerchant)
     _check_destination(body.settlement)
@@ -226,10 +251,11 @@ def get_merchant(merchant_id: str) -> Response:
     errors=(403,),
     description=(
         "Changes the business name and/or the settlement profile. A new payout destination needs a "
-        "step-up and then cools off (24 hours by default) before money goes there; the change is audited "
-        "and the owner told."
+        "proven email and a step-up and then cools off (24 hours by default) before money goes there; the change "
+        "is audited and the owner told."
     ),
     problems=(
+        (EmailUnverified, "a new destination by a merchant user whose email is not proven yet (audited)"),
         (
             InvalidInput,
             (
@@ -246,6 +272,7 @@ def update_merchant(merchant_id: str) -> Response:
     _check_destination(body.settlement)
     merchant = load_merchant(merchant_id)
     if body.settlement is not None and changes_destination(merchant.settlement, body.settlement):
+        check_proven_email()
         check_step_up()
     principal = current_principal()
     merchant = runtime().merchants.update(

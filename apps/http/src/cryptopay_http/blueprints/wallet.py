@@ -42,6 +42,7 @@ from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
 from cryptopay.core.wallets.buys import Buy, BuyState
+from cryptopay.core.wallets.history import KINDS as HISTORY_KINDS
 from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.model import SENDABLE
 from cryptopay.core.wallets.quotes import QuotePurpose
@@ -435,9 +436,6 @@ def _add_converter(state: BlueprintSetupState) -> None:
     state.app.url_map.converters.setdefault("statement_month", StatementMonth)
 
 
-_KINDS = ("p2p", "p2p_claim", "p2p_return", "buy", "sell", "deposit", "deposit_reversed", "other")
-
-
 @bp.get("/v1/wallet/history")
 @operation(
     "My movements with running balances, newest first",
@@ -454,7 +452,7 @@ _KINDS = ("p2p", "p2p_claim", "p2p_return", "buy", "sell", "deposit", "deposit_r
 @require(roles=_PERSONAL)
 @query(
     enum_param("asset", lambda: [a.code for a in HOLDINGS], "one balance only"),
-    enum_param("kind", lambda: _KINDS, "one kind of movement only"),
+    enum_param("kind", lambda: HISTORY_KINDS, "one kind of movement only"),
     Param("month", _MONTH, description="one Nairobi calendar month"),
     Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="at most this many (100)"),
 )

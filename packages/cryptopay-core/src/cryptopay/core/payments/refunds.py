@@ -12,7 +12,8 @@ Invariants:
   ``refundable`` nor ``owed`` counts it, and a refund asking for it is refused naming the amount kept
   (``KeptAsRevenue``), whoever asks (the worker, ``cryptopay refunds create``, the API). The desk's USDT is every
   order's: a refund on a desk invoice takes only what its order still holds, never the price it took for its payout
-  (paying or paid out) and so never another order's coins;
+  (paying or paid out) or, its invoice settled, is about to take (awaiting funding or held: ``keeps_price``), and so
+  never another order's coins;
 - an amount in shillings (or the invoice's own currency) is converted at a locked quote, named by the merchant
   (``quote_id``, from ``/v1/fx/quote``) or locked for the refund; the refund keeps the quote's id and rate (its ask: the
   shillings buy the crypto the platform would sell them). A named quote must be one the invoice's merchant locked
@@ -23,8 +24,9 @@ Invariants:
   in the transaction that records it, before anything is sent (recorded before sent), and the network's
   ``ChainSender`` is idempotent on the refund id. On confirmation the hold is posted and custody pays out (Dr in
   flight / Cr custody; every account locked first, in code order: ``Ledger.post_hold_and_pay``); a definitive
-  failure voids the hold. Each follow-up locks the refund's row first, so two workers at once settle it once. The
-  network fee is the platform's;
+  failure voids the hold. Each follow-up locks the refund's row first, so two workers at once settle it once. A
+  requested refund whose invoice's confirmed receipts on the rail no longer cover its refunds (a payment
+  reorganised off the chain after it was asked) fails before it is sent. The network fee is the platform's;
 - a payment on the wrong EVM network (``payments.wrong_network``) is refunded whole, never from the merchant's
   balance: once as deep as that network's rail asks, it is booked into custody against
   ``liabilities:wrong_network:<ASSET>`` and the refund holds it from there (``refund_wrong_network``);
@@ -101,6 +103,7 @@ _ADDRESS = {
     AddressFormat.TRON: re.compile(r"T[1-9A-HJ-NP-Za-km-z]{33}"),
     AddressFormat.BITCOIN: re.compile(r"(bc1|tb1|bcrt1)[02-9ac-hj-np-z]{8,87}|[13mn2][1-9A-HJ-NP-Za-km-z]{25,34}"),
 }
+_WRONG_NETWORK = "wrong_network/"  # the reason of a wrong-network payment's refund, before the payment's id
 _CLOSED = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 _EVENTS = {
     RefundState.REQUESTED: "refund.requested",
@@ -238,7 +241,7 @@ class Refunds:
             hold_id=hold_id,
             requested_by=requested_by,
             created_at=now,
-            reason=f"wrong_network/{payment.id}",
+            reason=f"{_WRONG_NETWORK}{payment.id}",
             token_contract=rail.token.contract,
         )
         uow.refunds.add(refund)
@@ -275,9 +278,28 @@ class Refunds:
         return transaction(self._uow, lambda uow: uow.refunds.list_for_invoice(invoice_id, before=before, limit=limit))
 
     def send_refunds(self, *, limit: int = 100) -> list[Refund]:
-        """Broadcast every requested refund (the sender is idempotent on the refund id)."""
+        """Broadcast every requested refund (the sender is idempotent on the refund id); one whose invoice no longer
+        holds the confirmed payments it refunds fails instead (``_check_received``)."""
         requested = transaction(self._uow, lambda uow: uow.refunds.by_state(RefundState.REQUESTED, limit=limit))
-        return [self._follow(r, send=True) for r in requested]
+        checked = [transaction(self._uow, partial(self._check_received, refund=r)) for r in requested]
+        return [self._follow(r, send=True) if r.is_open else r for r in checked]
+
+    def _check_received(self, uow: PaymentsUnitOfWork, refund: Refund) -> Refund:
+        """Fail a requested refund (its hold voided, nothing sent) when the invoice's confirmed receipts on its rail
+        no longer cover the refunds on it that have not failed: a payment it refunds was reorganised off the chain
+        since it was asked (its credit reversed from the merchant's other funds), and sending it would pay the
+        customer twice over. Under the invoice's lock (the lock the reorg's withdrawal takes), then the refund's.
+        A wrong-network refund is covered by its own booking, never by the invoice's receipts."""
+        if refund.reason.startswith(_WRONG_NETWORK):
+            return refund
+        invoice = load_invoice(uow, refund.invoice_id)
+        option = invoice.option(refund.rail_key)
+        confirmed = [p.amount for p in invoice.payments if p.rail_key == refund.rail_key and is_confirmed(p, option)]
+        received = sum(confirmed, Money.zero(refund.amount.asset))
+        if received >= _refunded(uow, invoice, refund.rail_key, refund.amount.asset):
+            return refund
+        why = f"the invoice's confirmed receipts on {refund.rail_key} ({received}) no longer cover its refunds"
+        return self._settle(uow, refund.id, None, f"{why}: a payment left the chain (reorganisation)")
 
     def check_refunds(self, *, limit: int = 100) -> list[Refund]:
         """Follow every sent refund to its end: post the hold when confirmed, void it when failed."""
@@ -344,7 +366,7 @@ class Refunds:
             )
         if amount > most:
             taken = "earlier refunds" + (
-                f" and the {price} its remittance order took for its payout" if price.is_positive() else ""
+                f" and the {price} its remittance order keeps for its payout" if price.is_positive() else ""
             )
             refused = f"at most {most} can be refunded on invoice {invoice.id} (received, less {taken}), not {amount}"
             if kept.is_positive():
@@ -485,13 +507,15 @@ def kept_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
 
 
 def _desk_price_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
-    """What a remittance desk invoice's order took of the receipts on the rail for its payout: its price, once it is
-    paying or paid out (converted), taken from the rails in the order the coins came (as ``Remittances.
+    """What a remittance desk invoice's order took (or, settled and not yet funded, is about to take) of the receipts
+    on the rail for its payout: its price, taken from the rails in the order the coins came (as ``Remittances.
     refund_excess`` takes it). The desk's USDT is every order's: a refund on one invoice holds only what its order
-    still holds, never another order's coins. Nothing for any other invoice."""
+    still holds, never another order's coins. Nothing for any other invoice. Before ``keeps_price`` counted an order
+    awaiting its funding, a refund asked between the invoice's settlement and the worker's advance took the price, and
+    the advance then funded the payout from another order's USDT, or failed on the desk's balance."""
     zero = Money.zero(invoice.option(rail_key).due.asset)
     order = _desk_order(uow, invoice)
-    if order is None or invoice.state is not InvoiceState.SETTLED or not order.took_price:
+    if order is None or invoice.state is not InvoiceState.SETTLED or not order.keeps_price:
         return zero
     price = order.usdt
     confirmed = [p.rail_key for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]

@@ -118,7 +118,7 @@ from cryptopay.core.remittances.watch import payout_attempts as _attempts
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
 from cryptopay.core.system import NAIROBI
-from cryptopay.core.text import TextKind, person_name_problem, quoted_name, text_problem
+from cryptopay.core.text import person_name_problem, quoted_name
 from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
 from cryptopay.core.wallets.withdrawals import network_fee
@@ -1276,7 +1276,9 @@ def _sender_name(name: str) -> str:
 
 
 def _recipient_name(name: str) -> str:
-    problem = text_problem(name, TextKind.NAME) if name else None
-    if not name or not name.strip() or problem is not None or len(name.strip()) > 100:
-        raise InvalidInput(problem or "the recipient's name is 1 to 100 characters", field="recipient_name")
+    """The recipient's name as an order takes it: a person's name, as the sender's (422 ``invalid_name`` on
+    ``recipient_name``): it goes into the Travel Rule's beneficiary record, the STR export and sanctions screening,
+    so it carries no phone number, link or instruction either. At most 100 characters (the request's bound)."""
+    if (problem := person_name_problem(name, most=100)) is not None:
+        raise InvalidName(f"the recipient's name: {problem}", field="recipient_name")
     return name.strip()
