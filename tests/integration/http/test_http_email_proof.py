@@ -153,3 +153,20 @@ def test_an_unproven_owner_of_an_older_merchant_keeps_its_keys_but_makes_no_new_
         f"/v1/merchants/{merchant.id}/api-keys", json={"name": "new", "scopes": ["invoices:read"]}, headers=stepped
     )
     assert keys.status_code == 201, keys.json
+
+
+def test_registering_an_address_an_unproven_account_holds_emails_a_release_link(client, auth, services):
+    """The owner who registers after a squatter is told the address is taken and gets a release link (the proof
+    link sent to the squatter's registration stops working); after the release the owner registers its own account.
+    A proven account's "taken" email carries no release link."""
+    auth.register(EMAIL, "merchant")
+    first = _token(services, release=True)
+    auth.register(EMAIL, "merchant")
+    taken = services.notifier.sent_to(EMAIL)[-1]
+    assert taken.subject == "Someone tried to register with your email" and "/verify-email/release#token=" in taken.body
+    _problem(client.post("/v1/auth/email/release", json={"token": first}), 422, "email_link_invalid")
+    assert client.post("/v1/auth/email/release", json={"token": _token(services, release=True)}).status_code == 204
+    owner = _unproven(auth)
+    assert _verify(client, owner, _token(services)).status_code == 204
+    auth.register(EMAIL, "merchant")
+    assert "/verify-email/release#token=" not in services.notifier.sent_to(EMAIL)[-1].body

@@ -85,12 +85,23 @@ class EmailProofs:
         """A new link for ``user`` (a previous one stops working), emailed to its address and audited."""
         if user.email is None or user.email_verified_at is not None:
             return
+        token = self._issue(user)
+        self.notifier.send(Notification(user.email, "Confirm your cryptopay email", self._body(token)))
+
+    def release_link(self, user: User) -> str | None:
+        """A new "this wasn't me" link for an unproven ``user`` (its previous link stops working), for an email that
+        says more (someone registering the address again); None for a proven account or one without an email."""
+        if user.email is None or user.email_verified_at is not None:
+            return None
+        return f"{self.page}/release#token={self._issue(user)}"
+
+    def _issue(self, user: User) -> str:
         now = self.accounts.clock.now()
         token = f"{user.id}.{new_secret()}"
         user.email_token_hash, user.email_token_expires_at = hash_secret(token), now + self.ttl
         self.accounts.users.update(user)
-        self.notifier.send(Notification(user.email, "Confirm your cryptopay email", self._body(token)))
         self._record(user, "auth.email_proof_sent", expires_at=(now + self.ttl).isoformat())
+        return token
 
     def resend(self, user_id: str) -> None:
         """Send a new link to the logged-in account, at most one per ``resend_after``; nothing for a proven one."""

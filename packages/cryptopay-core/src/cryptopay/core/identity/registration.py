@@ -4,8 +4,9 @@
 "check your email" (202) either way, and the email tells the truth to the address's owner only. A new address gets
 its account and an email-proof link (``identity.email_proof``: confirm it logged in, or release the address if you
 did not register); an address that has an account gets no new one, the same time spent on hashing, and an email
-saying someone tried, audited ``auth.register_of_a_customer``. The wallet's
-phone sign-up does the same by SMS (``wallets.signup``).
+saying someone tried, audited ``auth.register_of_a_customer`` (with a new "this wasn't me" link while that account
+has not proven the email: the one registering may be the address's owner). The wallet's phone sign-up does the same
+by SMS (``wallets.signup``).
 """
 
 from __future__ import annotations
@@ -54,11 +55,23 @@ class EmailRegistrations:
         else:
             self.accounts.hasher.hash(password)  # the same time as a new account's hashing
         if existing is not None:
-            self.notifier.send(Notification(address, "Someone tried to register with your email", self._taken()))
+            body = self._taken() + self._release(existing)
+            self.notifier.send(Notification(address, "Someone tried to register with your email", body))
             at = self.accounts.clock.now()
             event = AuditEvent("anonymous", "auth.register_of_a_customer", f"user:{existing.id}", at, {})
             self.accounts.audit.append(event)
         return None
+
+    def _release(self, existing: User) -> str:
+        """For an account that never proved the email: the owner, who may be the one registering now, can release
+        the address instead of taking over a stranger's account by a reset (``identity.email_proof``)."""
+        link = self.proofs.release_link(existing)
+        if link is None:
+            return ""
+        return (
+            "\n\nThat account never confirmed this email. If you did not create it, release your address (no login "
+            f"needed): the account is disabled and you can register: {link}"
+        )
 
     def _taken(self) -> str:
         return (
