@@ -5,10 +5,11 @@ and deactivates links. A customer uses one without credentials: ``POST /v1/payme
 (the unguessable public id only; rate-limited per client address) creates an invoice for the link's price, or
 for the amount entered within its currency's bounds (``LINK_AMOUNTS``) and the store's minimum and maximum (each
 refusal a 422 naming ``amount``: ``amount_below_minimum``, ``amount_above_maximum``, ``amount_not_whole``,
-``below_store_minimum``, ``above_store_maximum``); a capped link never makes more invoices than its
-cap. An optional ``Idempotency-Key`` makes a customer's retry return the first invoice instead of using the link
-again; every customer of the link shares its key space, so it must be unguessable (a random UUID: ``anonymous_key``).
-The hosted checkout pages load a link through ``PaymentLinks.load_public``.
+``below_store_minimum``, ``above_store_maximum``; a ``currency`` other than the link's: ``payment_link_currency``); a
+capped link never has more open or paid invoices than its cap (an invoice that ends unpaid gives its use back:
+``payments.link_uses``). An optional ``Idempotency-Key`` makes a customer's retry return the first invoice instead
+of using the link again; every customer of the link shares its key space, so it must be unguessable (a random UUID:
+``anonymous_key``). The hosted checkout pages load a link through ``PaymentLinks.load_public``.
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ _BOUNDS = "; ".join(
 @attrs.frozen
 class UseLink:
     """The customer's choice: the ``amount`` to pay in the link's currency (links without a fixed price; at most
-    that currency's places) and the ``rail`` to pay on (one of the link's). What does not fit the link is a 409."""
+    that currency's places), optionally with that ``currency`` (as on every money route), and the ``rail`` to pay on
+    (one of the link's). What does not fit the link is a 409; a currency other than the link's a 422."""
 
     amount: Decimal | None = attrs.field(
         default=None,
@@ -128,6 +130,10 @@ class UseLink:
             pattern=amount_pattern(18, positive=True),
             hint="must be a positive amount such as 250",
         ),
+    )
+    currency: InvoiceCurrency | None = attrs.field(
+        default=None,
+        metadata=limits("the link's currency (optional): 422 payment_link_currency for another one"),
     )
     rail: str | None = attrs.field(
         default=None, metadata=limits("default every rail of the link", choices=offered_rail_keys, when_empty=NO_RAILS)
@@ -270,9 +276,9 @@ def _add_converter(state: BlueprintSetupState) -> None:
 @operation(
     "Use a payment link: an invoice for its price or the amount entered (no credentials; by the link's public id; "
     "409 payment_link_closed once it is deactivated, expired or used up, 409 payment_link_terms for an amount "
-    "or rail the link does not take)",
+    "or rail the link does not take, 422 payment_link_currency for a currency other than the link's)",
     request=UseLink,
-    example={"amount": "750", "rail": "usdt-tron"},
+    example={"amount": "750", "currency": "KES", "rail": "usdt-tron"},
     response=InvoiceView,
     status=201,
     tags=_TAGS,
@@ -287,5 +293,6 @@ def use_payment_link(public_id: str) -> Response:
     except NotFound:
         raise not_found("payment link", public_id) from None
     body = read_body(UseLink)
-    invoice = links.create_invoice(link.public_id, amount=body.amount, rail=body.rail)
+    currency = asset_by_code(body.currency.value) if body.currency is not None else None
+    invoice = links.create_invoice(link.public_id, amount=body.amount, rail=body.rail, currency=currency)
     return json_response(InvoiceView.of(invoice), 201)
