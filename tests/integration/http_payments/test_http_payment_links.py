@@ -230,3 +230,17 @@ def test_a_customer_may_name_the_link_s_currency_and_another_one_is_a_specific_4
     assert client.post(fixed_path, json={"currency": "KES"}).status_code == 201
     assert client.post(fixed_path, json={"currency": "USDT"}).json["code"] == "payment_link_currency"
     assert client.get(f"/v1/payment-links/{link['id']}", headers=shop.headers).json["uses"] == 1
+
+
+def test_a_link_invoice_s_qr_link_opens_for_its_customer_without_credentials(client, shop):
+    """Review H5: the invoice answered to a link's customer points its QR codes at the checkout page's public route
+    (by the invoice's public id, already in its checkout_url), not the merchant's ``/v1/invoices/...`` (a 401)."""
+    link = _link(client, shop.headers, amount="500", currency="KES", rails=["usdt-tron"])
+    invoice = client.post(f"/v1/payment-links/{link['public_id']}/invoices", json={}).json
+    [option] = invoice["payment_options"]
+    public_id = invoice["checkout_url"].rsplit("/", 1)[1]
+    assert option["qr_svg_url"] == f"/pay/{public_id}/qr.svg?rail=usdt-tron"
+    image = client.get(option["qr_svg_url"])
+    assert image.status_code == 200 and image.mimetype == "image/svg+xml"
+    merchant_view = client.get(f"/v1/invoices/{invoice['id']}", headers=shop.headers).json
+    assert merchant_view["payment_options"][0]["qr_svg_url"].startswith(f"/v1/invoices/{invoice['id']}/qr.svg")

@@ -295,4 +295,4 @@ def use_payment_link(public_id: str) -> Response:
     body = read_body(UseLink)
     currency = asset_by_code(body.currency.value) if body.currency is not None else None
     invoice = links.create_invoice(link.public_id, amount=body.amount, rail=body.rail, currency=currency)
-    return json_response(InvoiceView.of(invoice), 201)
+    return json_response(InvoiceView.of(invoice, public=True), 201)  # the customer's QR: the checkout page's
