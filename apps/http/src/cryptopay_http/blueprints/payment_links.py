@@ -153,7 +153,12 @@ class PaymentLinkView:
     rails: list[str] | None
     expires_at: datetime | None
     max_uses: int | None
-    uses: int
+    uses: int = attrs.field(
+        metadata={
+            "description": "the link's paid invoices plus its open ones: an invoice that expires or is cancelled "
+            "unpaid gives its use back; a late payment takes it again, even past max_uses"
+        }
+    )
     active: bool
     open: bool
     closed_reason: str | None
