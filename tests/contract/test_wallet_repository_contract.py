@@ -383,3 +383,20 @@ def test_a_sender_invites_at_most_ten_new_numbers_a_day_on_this_backend(backend:
     stack.wallets.send(amina.id, "0733000000", Money.of("50", KES))  # invited today already: not a new number
     stack.clock.advance(days=1)
     assert stack.wallets.send(amina.id, "0733000099", Money.of("50", KES)).state is TransferState.AWAITING_CLAIM
+
+
+def test_the_history_names_a_bill_paid_from_the_wallet_on_this_backend(backend: Backend):
+    """Outside review H12 on each backend: the wallet's payouts are read (by the user id) to name a bill's payment
+    line ``bill`` with the bill's id, paybill and account, and ``?kind=bill`` finds it."""
+    from cryptopay.core.wallets.bills import Bills
+
+    stack = wallet_stack(backend)
+    bills = Bills(stack.backend.uow, stack.ledger, stack.sells.quoter, stack.sells.quotes, stack.clock, stack.sells.ids)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "1500", "KES")
+    bill = bills.pay(amina.id, "KPLC_PREPAID", "01234567890", Money.of(1000, KES))
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    [line] = stack.wallets.history(amina.id, kind="bill")
+    assert line.amount == Money.of(-1000, KES)
+    assert line.description == f"bill {bill.id} paid to paybill 888880, account 01234567890"

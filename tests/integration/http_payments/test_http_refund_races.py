@@ -7,9 +7,11 @@ runs on a thread of its own with its own test client, released together by a bar
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 import pytest
+import sqlalchemy as sa
 from cryptopay.adapters.sql import make_engine
 from cryptopay.adapters.sql.repositories.identity import SqlIdempotency
 from cryptopay.adapters.sql.uow import SqlStorage
@@ -66,10 +68,10 @@ def paid(app: Flask, key: dict[str, str], stack: SqlPaymentsStack, amount: str) 
     return str(invoice["id"])
 
 
-def posted(app: Flask, path: str, body: dict[str, object], headers: dict[str, str]) -> tuple[int, dict[str, object]]:
-    """POST on a client of the calling thread's own: the status and the JSON body."""
+def posted(app: Flask, path: str, body: dict[str, object], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """POST on a client of the calling thread's own: the status and the JSON body (with its Retry-After header)."""
     response = app.test_client().post(path, json=body, headers=headers)
-    return response.status_code, response.json or {}
+    return response.status_code, {**(response.json or {}), "retry_after": response.headers.get("Retry-After")}
 
 
 def test_a_refund_racing_the_settlement_of_the_same_balance_is_201_or_a_422_refusal(
@@ -131,3 +133,38 @@ def test_two_refunds_of_one_invoice_at_once_are_one_201_and_one_422(
         listed = app.test_client().get(path, headers=key).json
         assert len(listed["data"]) == 1, listed
     assert stack.books_balanced()
+
+
+def test_a_refund_that_cannot_get_its_locks_is_a_503_that_changes_nothing_and_keeps_its_key(
+    app: Flask, auth: AuthActions, stack: SqlPaymentsStack, tron_shop: Shop
+) -> None:
+    """While another transaction holds the merchant's balance row past the lock timeout on every retry, the refund is
+    a 503 ``transient_conflict`` with Retry-After: nothing held, no refund recorded, and its Idempotency-Key not used
+    up (not a 409 a retry would replay forever), so the same request with the same key is a 201 once the lock is
+    gone."""
+    key = key_headers(auth.api_key(tron_shop.headers, tron_shop.id, SCOPES))
+    invoice_id = paid(app, key, stack, "10")
+    engine, balance = stack.storage.engine, flows.merchant_liability(tron_shop.id, USDT)
+    before = stack.ledger.balance(balance)
+
+    def short_lock_waits(connection: Any, _: object) -> None:
+        connection.autocommit = True
+        connection.execute("SET lock_timeout = '20ms'")
+        connection.autocommit = False
+
+    sa.event.listen(engine, "connect", short_lock_waits)
+    engine.dispose()  # the request's thread connects anew
+    path, body = f"/v1/invoices/{invoice_id}/refunds", {"address": CUSTOMER, "amount": "1", "currency": "USDT"}
+    headers = idem(key, "locked-out")
+    try:
+        with engine.connect() as holder, holder.begin():
+            holder.execute(sa.text("SELECT 1 FROM ledger_accounts WHERE code = :c FOR UPDATE"), {"c": balance})
+            [(status, problem)] = race(1, lambda _: posted(app, path, body, headers))
+    finally:
+        sa.event.remove(engine, "connect", short_lock_waits)
+        engine.dispose()
+    assert status == 503 and problem["code"] == "transient_conflict" and problem["retry_after"] == "1", problem
+    assert stack.ledger.balance(balance) == before
+    assert app.test_client().get(path, headers=key).json["data"] == []
+    again = app.test_client().post(path, json=body, headers=headers)
+    assert again.status_code == 201, again.json

@@ -299,3 +299,36 @@ def test_two_merchants_settling_different_assets_at_once_take_the_accounts_in_co
     assert len(balances) == 3 and all(b.available.is_zero() for b in balances.values()), balances  # m2 has no USDT
     check_books(stack)
     assert deadlocks(pg_engine) == before
+
+
+def test_a_refund_racing_a_reorg_of_its_payment_is_never_sent(stack: SqlPaymentsStack) -> None:
+    """A refund of 6 racing a reorganisation that drops the block of the invoice's only payment, 12 times: it is
+    refused (nothing confirmed is left to refund), or it was held while the payment still counted, the payment's credit
+    is reversed from the merchant's other funds, and the worker fails it instead of sending it (its hold voided, a
+    refund.failed webhook): the customer is never paid for a payment that left the chain. No error, books balanced."""
+    paid(stack, "1000")  # the merchant's other funds: a reversal is always covered
+    chain = stack.chains["tron"]
+    for _ in range(ROUNDS):
+        invoice_id = paid(stack, "10")
+        before = stack.ledger.balance(MERCHANT_USDT).available
+
+        def reorg() -> object:
+            chain.reorg(4)  # the payment's block and the three above it
+            return attempt(stack.sync)
+
+        def refund() -> Refund | CryptopayError:
+            return attempt(
+                lambda: stack.refunds.refund(
+                    invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("6"), rail="usdt-tron"
+                )
+            )
+
+        refunded, reorganised = race(2, lambda n: refund() if n == 0 else reorg())
+        assert not isinstance(reorganised, CryptopayError), reorganised
+        assert isinstance(refunded, Refund | Refused), refunded
+        sent = stack.refunds.send_refunds()
+        assert [r.state for r in sent] == ([RefundState.FAILED] if isinstance(refunded, Refund) else []), sent
+        assert stack.ledger.balance(MERCHANT_USDT).available == before - usdt("9.9")  # the reversal alone
+        assert stack.senders["tron"].sent == {}
+        stack.tick(minutes=1)  # the chain grows past the dropped blocks again
+        check_books(stack)

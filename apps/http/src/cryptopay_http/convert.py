@@ -545,10 +545,34 @@ def read_body(cls: type[T], *, optional: bool = False) -> T:
         raise UnsupportedMediaType("send the request body as application/json")
     if request.mimetype_params.get("charset", "utf-8").lower() not in _UTF8:
         raise UnsupportedMediaType("JSON is read as UTF-8: send charset=utf-8 or no charset")
+    check_body_encoding(request.headers.get("Content-Encoding", ""), raw)
     return structure_request(cls, parse_json(raw))
 
 
 _UTF8 = ("utf-8", "utf8")  # JSON's one encoding (RFC 8259 section 8.1): any other charset would be misread
+
+
+def check_body_encoding(content_encoding: str, raw: bytes) -> None:
+    """415 unless the body is plain UTF-8 (review H3): a ``Content-Encoding`` other than ``identity`` is not decoded
+    here (the compressed bytes would be read as JSON, or worse, a decoder would be a decompression bomb), and a
+    UTF-16 or UTF-32 body (which ``json.loads`` of bytes would silently detect from its BOM or NULs) is not JSON as
+    this API reads it. A UTF-8 byte-order mark is tolerated (RFC 8259 section 8.1 lets a parser ignore it).
+
+    >>> check_body_encoding("", b'{"a": 1}'), check_body_encoding("identity", b'{}')
+    (None, None)
+    >>> check_body_encoding("", '{"a": 1}'.encode("utf-32"))
+    Traceback (most recent call last):
+    werkzeug.exceptions.UnsupportedMediaType: 415 Unsupported Media Type: JSON is read as UTF-8: this body is UTF-32
+    """
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    if any(c != "identity" for c in codings):
+        shown = re.sub(r"[^a-z0-9 ,._-]", "", ", ".join(c for c in codings if c != "identity"))[:40]
+        raise UnsupportedMediaType(
+            f"the body is read as sent: Content-Encoding {shown} is not decoded here, send it uncompressed (identity)"
+        )
+    found = json.detect_encoding(raw)
+    if found not in ("utf-8", "utf-8-sig"):
+        raise UnsupportedMediaType(f"JSON is read as UTF-8: this body is {found[:6].upper()}")
 
 
 def json_text(body: object) -> str:

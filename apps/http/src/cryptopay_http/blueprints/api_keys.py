@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import ApiKey, Role
 from cryptopay.core.identity.model import MERCHANT_SCOPES, TeamRole
 from cryptopay.core.text import TextKind
@@ -75,12 +76,18 @@ class NewApiKeyView:
 
 @bp.post("/v1/merchants/<merchant_id>/api-keys")
 @operation(
-    "Create an API key (its secret is shown once; needs a step-up)",
+    "Create an API key (its secret is shown once)",
     request=CreateApiKey,
     example={"name": "shop", "scopes": ["invoices:write", "invoices:read"]},
     response=NewApiKeyView,
     status=201,
     tags=("api keys",),
+    description=(
+        "Creates an API key for the merchant with the `scopes` listed (e.g. `invoices:write`); the "
+        "response shows the full key (`secret`, `cp_<id>.<secret>`) once (`Cache-Control: no-store`), "
+        "never again. Send it as `X-Api-Key` or `Authorization: Bearer`. Audited."
+    ),
+    problems=((InvalidInput, "scopes empty or not among the known ones, or a name not 1 to 100 characters"),),
 )
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 @step_up
@@ -94,7 +101,15 @@ def create_api_key(merchant_id: str) -> Response:
 
 
 @bp.get("/v1/merchants/<merchant_id>/api-keys")
-@operation("List a merchant's API keys (without secrets)", response=PageOf(ApiKeyView), tags=("api keys",))
+@operation(
+    "List a merchant's API keys (without secrets)",
+    response=PageOf(ApiKeyView),
+    tags=("api keys",),
+    description=(
+        "The merchant's API keys, newest first, with their prefix, name, scopes, creator and revocation "
+        "time; never their secrets."
+    ),
+)
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 @paginated
 def list_api_keys(merchant_id: str) -> Response:
@@ -105,7 +120,14 @@ def list_api_keys(merchant_id: str) -> Response:
 
 
 @bp.delete("/v1/merchants/<merchant_id>/api-keys/<key_id>")
-@operation("Revoke an API key", status=204, tags=("api keys",))
+@operation(
+    "Revoke an API key",
+    status=204,
+    tags=("api keys",),
+    description=(
+        "Revokes the key at once: requests with it are 401 from then on. Revoking it again changes nothing. Audited."
+    ),
+)
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 def revoke_api_key(merchant_id: str, key_id: str) -> Response:
     merchant = load_merchant(merchant_id)

@@ -19,7 +19,9 @@ from typing import Any, ParamSpec
 
 import attrs
 from cryptopay.adapters.evm.qr import qr_svg
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
+from cryptopay.core.errors import InvalidInput, InvalidName, LimitExceeded, NotFound, Unavailable
+from cryptopay.core.identity import RateLimited
 from cryptopay.core.mobile_money import mask_msisdn
 from cryptopay.core.money import Money
 from cryptopay.core.payment_uri import payment_uri
@@ -221,20 +223,46 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
     facts = dict(getattr(once, "__openapi__", {}))  # the key documented as required, as it is
     optional = tuple(p for p in facts.get("parameters", ()) if p.get("name") != HEADER)
     parameters = (*optional, key_parameter(required=True, anonymous=True))
-    wrapper.__openapi__ = {**facts, "parameters": parameters}  # type: ignore[attr-defined]
+    note = (
+        f"required: send an `{HEADER}`, a random UUID or at least 22 random URL-safe characters, new for each order "
+        "(no login here, so every sender shares the key space); a retry with the same key and body gets the first "
+        "answer again and opens no second order."
+    )
+    wrapper.__openapi__ = {**facts, "parameters": parameters, "idempotency": note}  # type: ignore[attr-defined]
     return annotate(wrapper, errors=(400,))
 
 
 @bp.post("/v1/wallet/remittances")
 @operation(
-    "Send money to Kenya: open a remittance order (no account; pay the USDT due to a one-time address; the "
-    "recipient is paid by M-Pesa, or into their wallet, once it is confirmed; 422 for bad input or "
-    "(travel_rule_incomplete) when the amount needs full originator data; 429 over the rate limit)",
+    "Send money to Kenya: open a remittance order (no account)",
     request=RemittanceRequest,
     response=RemittanceView,
     status=201,
     tags=_TAGS,
     errors=(409, 422, 503),
+    description=(
+        "Opens a remittance order without an account: the sender names the recipient (a Kenyan phone and "
+        "name), the amount (`KES` the recipient receives, whole shillings, or `USDT` the sender sends), "
+        "the sender's particulars and a refund address. The answer locks a rate until `expires_at` and "
+        "gives the USDT due and a one-time address per network; once the payment is confirmed, the "
+        "recipient is paid by M-Pesa (or into their wallet if the number has one). What arrives beyond "
+        "the order is refunded to the refund address. Follow it at its URL (`Location`, by its public "
+        "id)."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            (
+                "a bad recipient phone or name, a refund address on no network USDT is sent on "
+                "here, an amount not whole shillings, below the minimum or above what one M-Pesa "
+                "payment carries"
+            ),
+        ),
+        (InvalidName, "the sender's name has what a name does not (digits, a link)"),
+        (IncompleteTravelRuleData, "the amount needs the sender's full originator data (the Travel Rule)"),
+        (LimitExceeded, "past M-Pesa's daily limit for the recipient"),
+        (Unavailable, "no rate to price USDT in KES now"),
+    ),
 )
 @limit_by_client
 @_keyed
@@ -254,7 +282,20 @@ def create_remittance() -> Response:
 
 
 @bp.get("/v1/wallet/remittances/<public_id>")
-@operation("A remittance order's status, by its public id (no account)", response=RemittanceView, tags=_TAGS)
+@operation(
+    "A remittance order's status, by its public id",
+    response=RemittanceView,
+    tags=_TAGS,
+    description=(
+        "An order's state (awaiting_payment, paying_out, paid_out, refunding, refunded, expired, held, "
+        "refused), what is due and where, the locked rate, and any excess and its refund, by the public "
+        "id given when it was opened. The recipient's phone is masked."
+    ),
+    problems=(
+        (NotFound, "no such order"),
+        (RateLimited, "too many reads from this address (Retry-After says when)"),
+    ),
+)
 @limit_reads_by_client
 def remittance_status(public_id: str) -> Response:
     return json_response(RemittanceView.of(_public_order(public_id)))
@@ -270,11 +311,19 @@ _RAIL = Param(
 
 @bp.get("/v1/wallet/remittances/<public_id>/qr.svg")
 @operation(
-    "A QR code of the wallet URI to pay a remittance order on one rail (?rail=usdt-tron; default the first), by the "
-    "order's public id (no account): the payment_options' qr_svg_url; 404 for a rail the order does not offer",
+    "A QR code to pay a remittance order on one rail (?rail=usdt-tron; default the first)",
     tags=_TAGS,
     media_type="image/svg+xml",
     errors=(404, 422),
+    description=(
+        "An SVG QR code of the payment URI (address and USDT due) of one of the order's payment options, by the "
+        "order's public id, without an account: what each option's `qr_svg_url` names. It shows nothing the "
+        "order's status does not. Cached privately for an hour."
+    ),
+    problems=(
+        (NotFound, "no such order, or the order does not offer the rail named"),
+        (RateLimited, "too many reads from this address (Retry-After says when)"),
+    ),
 )
 @limit_reads_by_client
 @query(_RAIL)

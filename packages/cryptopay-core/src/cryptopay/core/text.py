@@ -71,6 +71,7 @@ __all__ = [
     "checked_text",
     "joins_letters",
     "one_line",
+    "pattern_form",
     "person_name_problem",
     "quoted_name",
     "spreadsheet_cell",
@@ -317,3 +318,23 @@ def spreadsheet_row(row: Iterable[object]) -> list[object]:
     ["'=1+1", '-5', 3]
     """
     return [spreadsheet_cell(value) for value in row]
+
+
+_DIGITS = re.compile(r"\^\[0-9\]\{(\d+)(?:,(\d+))?\}\$")
+
+
+def pattern_form(pattern: str, fallback: str) -> str:
+    """A person's words for a data-defined format (a bank's or biller's account pattern), never the regular
+    expression itself (review H7: a refusal quoting a regex is noise to the person who has to correct the value).
+    The digit-run patterns the catalogues use are spelled out; any other is ``fallback`` (where to look it up).
+
+    >>> pattern_form("^[0-9]{10,13}$", "see GET /v1/banks"), pattern_form("^[0-9]{10}$", "")
+    ('10 to 13 digits', '10 digits')
+    >>> pattern_form("^[A-Z]{2}[0-9]+$", "the form GET /v1/banks gives")
+    'the form GET /v1/banks gives'
+    """
+    found = _DIGITS.fullmatch(pattern)
+    if found is None:
+        return fallback
+    low, high = found.group(1), found.group(2)
+    return f"{low} digits" if high is None or high == low else f"{low} to {high} digits"
