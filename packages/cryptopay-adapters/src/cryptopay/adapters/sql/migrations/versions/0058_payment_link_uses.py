@@ -1,7 +1,7 @@
 """Payment links: the cap counts paid invoices plus open reservations (review H4).
 
 Revision ID: 0058
-Revises: 0048
+Revises: 0046
 Create Date: 2026-12-06
 
 ``payment_link_uses`` holds the use each invoice of a link claimed: ``held`` while the invoice is open or paid,
@@ -24,7 +24,7 @@ from alembic import op
 from cryptopay.adapters.sql.types import UtcDateTime
 
 revision = "0058"
-down_revision = "0048"
+down_revision = "0046"
 branch_labels = None
 depends_on = None
 
