@@ -22,6 +22,7 @@ from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
 from cryptopay_http.read_metrics import invoice_read_exposition
 from cryptopay_http.runtime import runtime
+from cryptopay_http.signup_metrics import signup_sms_exposition
 
 __all__ = ["bp", "readiness", "worker_metrics"]
 
@@ -87,7 +88,8 @@ def readyz() -> Response:
 
 @bp.get("/metrics")
 @operation(
-    "Prometheus metrics (with the scrape token; 404 otherwise): this process's requests and invoice read cache, "
+    "Prometheus metrics (with the scrape token; 404 otherwise): this process's requests, invoice read cache and "
+    "wallet sign-up SMS, "
     "and the worker's fresh text files (treasury, business, payouts...) labelled textfile",
     tags=("system",),
     media_type="text/plain",
@@ -97,7 +99,7 @@ def metrics() -> Response:
     if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
         return problem(404, "not found", code="not_found")
     registry = current_app.extensions["cryptopay.metrics"].registry
-    exposition = generate_latest(registry) + _invoice_reads() + worker_metrics().encode()
+    exposition = generate_latest(registry) + _invoice_reads() + _signup_sms() + worker_metrics().encode()
     return Response(exposition, mimetype=CONTENT_TYPE_LATEST.split(";")[0])
 
 
@@ -108,6 +110,12 @@ def _invoice_reads() -> bytes:
     except Unavailable:
         return b""
     return invoice_read_exposition(invoicing.read_stats())
+
+
+def _signup_sms() -> bytes:
+    """This process's wallet sign-up SMS, sent and refused, and the budget (``cryptopay_http.signup_metrics``)."""
+    signup = runtime().services.wallet_signup
+    return signup_sms_exposition(signup.budget.counts, per_hour=signup.sms_rules.per_hour)
 
 
 def worker_metrics() -> str:

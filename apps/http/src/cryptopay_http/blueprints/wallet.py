@@ -33,7 +33,7 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
-from cryptopay_http.auth import current_principal, limit_by_client, rate_limits, require
+from cryptopay_http.auth import client_address, current_principal, limit_by_client, limit_caller, rate_limits, require
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
@@ -178,7 +178,11 @@ def _verification_view(v: PhoneVerification) -> VerificationView:
 @bp.post("/v1/wallet/signup")
 @operation(
     "Start a personal wallet: send a one-time code to a Kenyan phone",
-    description=rate_limits(per_client=True, per_account=False) + " At most 5 codes an hour per number.",
+    description=rate_limits(per_client=True, per_account=False)
+    + " At most 5 codes an hour per number, 50 a day per client address (429 signup_address_limit) and a budget"
+    " for the whole deployment (CRYPTOPAY_SIGNUP_SMS_PER_HOUR, default 500: 429 sms_budget_exhausted, the same"
+    " answer whoever holds the number); a number outside Safaricom's, Airtel's and Telkom's ranges is 422"
+    " sms_range_refused.",
     request=SignupStart,
     response=VerificationView,
     status=202,
@@ -188,7 +192,8 @@ def _verification_view(v: PhoneVerification) -> VerificationView:
 @limit_by_client
 def start_signup() -> Response:
     body = read_body(SignupStart)
-    return json_response(_verification_view(runtime().services.wallet_signup.start(body.phone)), 202)
+    verification = runtime().services.wallet_signup.start(body.phone, client=client_address())
+    return json_response(_verification_view(verification), 202)
 
 
 @bp.post("/v1/wallet/signup/<verification_id>/resend")
@@ -201,7 +206,8 @@ def start_signup() -> Response:
 )
 @limit_by_client
 def resend_code(verification_id: str) -> Response:
-    return json_response(_verification_view(runtime().services.wallet_signup.resend(verification_id)), 202)
+    verification = runtime().services.wallet_signup.resend(verification_id, client=client_address())
+    return json_response(_verification_view(verification), 202)
 
 
 @bp.post("/v1/wallet/signup/<verification_id>/complete")
@@ -465,6 +471,8 @@ class BuyView:
 @bp.post("/v1/wallet/quotes")
 @operation(
     "Lock a USDT/KES quote for me alone (buy at its ask or sell at its bid, once) until its expires_at (minutes)",
+    description="At most 30 a minute per wallet (the FX quote limit, `quote_rate_limit`); beyond that 429 with "
+    "Retry-After.",
     request=QuoteRequest,
     response=WalletQuoteView,
     status=201,
@@ -473,6 +481,7 @@ class BuyView:
 )
 @require(roles=_PERSONAL)
 def lock_quote() -> Response:
+    limit_caller(runtime().settings.quote_rate_limit)  # each is a stored price only this wallet may trade at
     side = read_body(QuoteRequest, optional=True).side
     purpose = QuotePurpose(side) if side else QuotePurpose.TRADE
     quote = runtime().services.wallet_buys.quote(current_principal().id, purpose)

@@ -553,6 +553,7 @@ class Parts:
             quoter=lambda: quoter,
             monitor=self.monitoring_feed,
             invites=self.settings.invites,
+            minimum=self.settings.p2p_minimum,
         )
 
     @functools.cached_property
@@ -687,6 +688,7 @@ class Parts:
             self.ids,
             quoter=lambda: quoter,
             monitor=self.monitoring_feed,
+            sms_rules=self.settings.signup_sms,
         )
 
     @functools.cached_property
