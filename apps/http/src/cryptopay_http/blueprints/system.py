@@ -113,8 +113,12 @@ def _invoice_reads() -> bytes:
 
 
 def _signup_sms() -> bytes:
-    """This process's wallet sign-up SMS, sent and refused, and the budget (``cryptopay_http.signup_metrics``)."""
-    signup = runtime().services.wallet_signup
+    """This process's wallet sign-up SMS, sent and refused, and the budget (``cryptopay_http.signup_metrics``);
+    nothing where wallets are not wired."""
+    try:
+        signup = runtime().services.wallet_signup
+    except Unavailable:
+        return b""
     return signup_sms_exposition(signup.budget.counts, per_hour=signup.sms_rules.per_hour)
 
 
