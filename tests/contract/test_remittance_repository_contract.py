@@ -554,6 +554,23 @@ def test_a_sender_name_that_is_not_a_persons_name_is_refused_before_anything_is_
     assert len(stack.remittances.orders()) == 4
 
 
+def test_a_recipient_name_that_is_not_a_persons_name_is_refused_before_anything_is_stored(backend: Backend):
+    """Outside review H6: the recipient's name (the Travel Rule beneficiary, the STR export, sanctions screening)
+    follows the sender's rule: a link, a phone number or an instruction is 422 ``invalid_name`` on
+    ``recipient_name`` and nothing is stored; names in any script, up to 100 characters, pass."""
+    from cryptopay.core.errors import InvalidName
+
+    stack = remittance_stack(backend)
+    for bad in ("http://evil.co", "Call 0700000000 now", "achieng@evil.example", "Achieng: claim", "", "x" * 101):
+        with pytest.raises(InvalidName) as refused:
+            stack.order(amount="2500", name=bad)
+        assert refused.value.details["field"] == "recipient_name" and refused.value.code == "invalid_name"
+    assert stack.remittances.orders() == []
+    for good in ("Achieng Otieno", "Wanjikũ Mũthoni", "张伟", "Mary-Jane O'Neil", "A" * 100):
+        assert stack.order(amount="2500", name=good).recipient_name == good
+    assert len(stack.remittances.orders()) == 5
+
+
 def test_a_remittance_below_the_minimum_is_refused(backend: Backend):
     """F13: KES 10 (or the USDT worth it) is refused on ``amount``: the minimum (KES 100, data) pays for the B2C."""
     from cryptopay.core.errors import InvalidInput

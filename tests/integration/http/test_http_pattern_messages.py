@@ -7,6 +7,9 @@ import typing
 from collections.abc import Iterator
 
 import attrs
+import pytest
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.wallets.billers import biller_catalogue
 from cryptopay_http.convert import pattern_problem
 
 from tests.support.customer_keys import customer_key
@@ -76,3 +79,59 @@ def test_a_query_parameter_that_does_not_fit_says_so_in_words(client, auth):
     answer = client.get("/v1/invoices?merchant_id=%01", headers=owner)
     assert answer.status_code == 422, answer.json
     assert "^" not in answer.json["detail"] and "\\x" not in answer.json["detail"]
+
+
+def test_every_request_field_s_text_class_matches_its_pattern_and_every_password_is_a_secret(app):
+    """A field's text class and its published pattern say the same (a trimmed name has the trimmed name pattern);
+    passwords, which no one reads back, are secrets (any character but controls)."""
+    from cryptopay.core.text import TextKind
+    from cryptopay_http.convert import text_pattern, trimmed_pattern
+
+    fields = _request_fields(app)
+    mismatched = [
+        name
+        for name, field in fields
+        if (declared := field.metadata.get("pattern")) is not None
+        and (kind := field.metadata.get("text", TextKind.IDENTIFIER)) is not TextKind.SECRET
+        and any(
+            declared == pattern(other)
+            for other in TextKind
+            if other is not TextKind.SECRET
+            for pattern in (text_pattern, trimmed_pattern)
+        )
+        and declared not in (text_pattern(kind), trimmed_pattern(kind))
+    ]
+    assert mismatched == []
+    passwords = [name for name, field in fields if "password" in field.name]
+    assert len(passwords) >= 5
+    assert [n for n, f in fields if "password" in f.name and f.metadata.get("text") is not TextKind.SECRET] == []
+
+
+def test_a_bad_settlement_destination_says_what_each_method_takes(client, auth):
+    """Review H7: a malformed destination was answered with the 600-character bank regex. Now each method's
+    refusal is a sentence naming the accepted form (and the field), whether the core or the edge refuses it."""
+    headers, merchant_id = auth.merchant()
+    cases = {
+        ("bank", "x"): "BANK:ACCOUNT, such as KCB:1234567890",
+        ("bank", "NOPE:1234567890"): "unknown bank code 'NOPE'",
+        ("bank", "KCB:12345678"): "10 to 13 digits",
+        ("bank", "KCB:12 34567890"): "BANK:ACCOUNT",  # the core would take the space; the document does not
+        ("mpesa_till", "12"): "5 to 7 digits",
+        ("mpesa_paybill", "888880"): "NUMBER#ACCOUNT",
+        ("mpesa_b2c", "12"): "Kenyan mobile number",
+    }
+    for (method, destination), words in cases.items():
+        body = {"settlement": {"schedule": "daily", "method": method, "destination": destination}}
+        answer = client.patch(f"/v1/merchants/{merchant_id}", json=body, headers=headers)
+        assert answer.status_code == 422, (method, destination)
+        [error] = answer.json["errors"]
+        assert error["field"] == "settlement.destination" and words in error["detail"], (method, error)
+        assert "^" not in answer.get_data(as_text=True) and "[0-9]" not in answer.get_data(as_text=True)
+
+
+def test_a_bad_bill_account_names_its_format_in_words():
+    """The biller catalogue's account patterns are told as digit counts, never as the regex (review H7's class)."""
+    for biller in biller_catalogue().billers.values():
+        with pytest.raises(InvalidInput) as refused:
+            biller.check("x")
+        assert "digits" in refused.value.message and "^" not in refused.value.message, biller.code

@@ -171,6 +171,23 @@ def test_json_in_another_charset_is_a_415_and_utf8_or_none_is_read(client):
         assert _assert_problem(read, 422)["errors"] == [{"field": "password", "detail": "is required"}]
 
 
+def test_json_in_utf16_or_utf32_or_content_encoded_is_a_415(client):
+    """Review H3: json.loads of bytes would detect UTF-16/32 from the BOM or NULs and read it, and a compressed body
+    would be read as if plain: both are a 415 problem; a UTF-8 BOM and ``Content-Encoding: identity`` are read."""
+    text = '{"email": "a@b.co"}'
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-be"):
+        refused = client.post("/v1/auth/login", data=text.encode(encoding), content_type="application/json")
+        assert "UTF-8" in _assert_problem(refused, 415)["detail"], encoding
+    for coding in ("gzip", "br", "deflate, identity", "x-custom"):
+        refused = client.post(
+            "/v1/auth/login", data=text, content_type="application/json", headers={"Content-Encoding": coding}
+        )
+        assert "Content-Encoding" in _assert_problem(refused, 415)["detail"], coding
+    for raw, headers in ((text.encode("utf-8-sig"), {}), (text.encode(), {"Content-Encoding": "identity"})):
+        read = client.post("/v1/auth/login", data=raw, content_type="application/json", headers=headers)
+        assert _assert_problem(read, 422)["errors"] == [{"field": "password", "detail": "is required"}]
+
+
 def test_crashes_are_a_bare_500_without_internals(client, caplog):
     """An unexpected exception is a 500 problem with an error id; its message stays in the server log."""
     response = client.get("/v1/probe/crash")

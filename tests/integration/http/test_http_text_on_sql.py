@@ -81,3 +81,32 @@ def test_an_invisible_character_in_a_business_name_is_a_422_naming_the_field(sql
         _refused(refused)
         assert [e["field"] for e in refused.json["errors"]] == ["business_name"], refused.json
         assert why in refused.json["errors"][0]["detail"], refused.json
+
+
+# a password pasted from a password manager or a document: a zero-width space, a soft hyphen, a non-joiner, a BOM,
+# a private-use character and a right-to-left override, none of which a name or id may hold
+ODD_PASSWORD = "correct\u200bhorse\u00adbattery\u200cstaple\ufeff\ue000\u202e"
+
+
+def test_a_password_with_invisible_characters_registers_logs_in_and_steps_up(sql_client):
+    """A password is never shown, so any character but a control is its owner's choice (the text class SECRET): it
+    registers, logs in and steps up exactly as typed; the same letters without the invisible ones are wrong."""
+    client, auth = sql_client
+    auth.register("odd@example.co.ke", password=ODD_PASSWORD)
+    login = client.post("/v1/auth/login", json={"email": "odd@example.co.ke", "password": ODD_PASSWORD})
+    assert login.status_code == 200, login.json
+    visible = "".join(ch for ch in ODD_PASSWORD if ch.isascii())
+    wrong = client.post("/v1/auth/login", json={"email": "odd@example.co.ke", "password": visible})
+    assert wrong.status_code == 401, wrong.json
+    auth.stepped_up({"Authorization": f"Bearer {login.json['access_token']}"}, password=ODD_PASSWORD)
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x1b", "\x85", "\n"])
+def test_a_password_with_a_control_character_is_still_a_422_naming_the_password(sql_client, control):
+    client, _ = sql_client
+    body = {"email": "ctl@example.co.ke", "password": f"correct horse{control}battery staple"}
+    refused = client.post("/v1/auth/register", json=body)
+    _refused(refused)
+    assert [e["field"] for e in refused.json["errors"]] == ["password"], refused.json
+    assert "control characters" in refused.json["errors"][0]["detail"]
+    assert client.post("/v1/auth/login", json=body).status_code == 422

@@ -365,3 +365,26 @@ def test_dust_to_a_number_with_no_wallet_is_a_send_below_minimum_problem(api: Wa
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json", problem
     assert (problem["code"], problem["minimum"]) == ("send_below_minimum", "50.00")
     assert api.services.wallets.balances(amina)["KES"].amount == 1000
+
+
+def test_a_username_with_a_non_joiner_is_refused_by_name_and_a_persian_display_name_is_not(api: WalletApi):
+    """A username is an identifier (people send money to it): a zero-width non-joiner is the specific 422 even
+    between Persian letters; the display name, a name, keeps it; the password, a secret, may hold one too."""
+    started = api.client.post("/v1/wallet/signup", json={"phone": "0712000009"}).get_json()
+    path = f"/v1/wallet/signup/{started['verification_id']}/complete"
+    code = api.code(started["phone"])
+    body = {"code": code, "password": "correct\u200chorse\u00adbattery staple", "username": "ami\u200cna"}
+    refused = api.client.post(path, json=body)
+    assert refused.status_code == 422 and refused.content_type == "application/problem+json", refused.get_json()
+    assert refused.get_json()["errors"] == [
+        {
+            "field": "username",
+            "detail": "must not contain invisible characters (zero-width, format or private-use characters such as"
+            " U+200C)",
+        }
+    ]
+    persian = "\u0646\u0633\u0631\u06cc\u0646\u200c\u062f\u062e\u062a"
+    done = api.client.post(path, json={**body, "username": "amina", "display_name": persian})
+    assert done.status_code == 201, done.get_json()
+    login = {"email": "0712000009", "password": "correct\u200chorse\u00adbattery staple"}
+    assert api.client.post("/v1/auth/login", json=login).status_code == 200

@@ -139,6 +139,42 @@ def test_a_sale_in_either_shape_is_the_same_refusal_and_the_metric_is_scraped(ap
     _assert_current(new)
 
 
+# What the edge adds to every answer, fresh each time (never kept for a replay), and what a replay adds
+_EDGE = {"x-request-id", "ratelimit-limit", "ratelimit-remaining", "cache-control", "pragma", "content-length"}
+_EDGE |= {"content-security-policy", "x-frame-options", "referrer-policy", "x-content-type-options"}
+_EDGE |= {"cross-origin-opener-policy", "server", "idempotent-replayed"}
+
+
+def _described(answer: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in answer.headers.items() if k.lower() not in _EDGE}
+
+
+@pytest.mark.parametrize(("body", "status"), [({"kes": "128"}, 201), ({"kes": "5000"}, 422)])
+def test_a_replay_repeats_the_headers_describing_the_first_answer_and_nothing_fresh(
+    api: WalletApi, body: dict[str, Any], status: int
+):
+    """A retry under the same Idempotency-Key of a deprecated-shape cash-out (a success, and a refusal: both are
+    kept) gets the first answer with its Deprecation, Sunset, Link (and Location) headers again, counted once; its
+    request id and rate limit are its own, not the first request's."""
+    headers = {**_person(api, "0712000001", kes="1000"), "Idempotency-Key": "replay-1"}
+    first = api.client.post("/v1/wallet/cashouts", json=body, headers={**headers, "X-Request-Id": "first-request"})
+    again = api.client.post("/v1/wallet/cashouts", json=body, headers={**headers, "X-Request-Id": "retry-request"})
+    assert first.status_code == status == again.status_code, first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == first.get_json()
+    _assert_deprecated(again)
+    assert _described(again) == _described(first)
+    assert ("location" in _described(again)) == (status == 201)
+    assert first.headers["X-Request-Id"] == "first-request" and again.headers["X-Request-Id"] == "retry-request"
+    remaining = int(first.headers["RateLimit-Remaining"])
+    assert int(again.headers["RateLimit-Remaining"]) == remaining - 1
+    assert _deprecated_count(api, "/v1/wallet/cashouts", "kes") == 1  # one operation, counted once
+    canonical = {"amount": body["kes"], "currency": "KES"}
+    fresh = {**headers, "Idempotency-Key": "replay-2"}
+    for answer in (api.client.post("/v1/wallet/cashouts", json=canonical, headers=fresh) for _ in range(2)):
+        _assert_current(answer)
+        assert "link" not in _described(answer)
+
+
 _LOGINS: dict[Path, dict[str, dict[str, str]]] = {}  # by the test's own SMS file: one per test and database
 
 

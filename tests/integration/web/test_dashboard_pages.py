@@ -178,3 +178,14 @@ def test_webhook_endpoint_delivery_log_and_redelivery(client, owner, hooks):
     hooks.run_jobs()
     attempts = [d.attempts for d in hooks.deliveries() if d.id == delivery_id]
     assert attempts == [2] and len(hooks.sender.sent) >= 2
+
+
+def test_a_password_with_invisible_characters_logs_in_on_the_page(client, auth):
+    """The login form takes the password exactly as the API does: any character but a control (text class SECRET),
+    so a zero-width space or soft hyphen pasted into it at registration still logs in."""
+    odd = "correct\u200bhorse\u00adbattery\u200cstaple"
+    auth.register(EMAIL, "merchant", password=odd)
+    for password, status in (("correcthorsebatterystaple", 401), (odd, 303)):
+        form = client.get("/dashboard/login").get_data(as_text=True)
+        body = {"email": EMAIL, "password": password, "csrf_token": _csrf(form)}
+        assert client.post("/dashboard/login", data=body).status_code == status, password

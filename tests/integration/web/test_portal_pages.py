@@ -224,6 +224,29 @@ def test_a_fee_raised_between_the_check_and_the_confirm_is_refused_and_moves_not
     assert api.services.wallets.transfers(user_id) == []
 
 
+@pytest.mark.parametrize("fee", [None, "", "  ", "lots", "-1", "0.001"])
+def test_a_confirm_without_the_fee_it_showed_moves_nothing_and_goes_back_to_the_check(api: WalletApi, fee: str | None):
+    """A confirmation posted with the ``fee`` field missing, blank or not a fee of the asset never sends unguarded,
+    even after the fee was raised: a 422 ``fee_not_shown`` shows the send form again, filled in, and nothing moves."""
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "5000")
+    api.tier_1(user_id)
+    html = _check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True)
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    raised = FeeSchedule(product=FeeProduct.P2P, asset=KES, version=1, effective_from=since, fixed=Money.of("5", KES))
+    api.services.wallets.fees = FeeBook((raised,))
+    confirm = {k: v for k, v in _hidden(html).items() if k != "fee"} | ({} if fee is None else {"fee": fee})
+    refused = client.post("/app/send", data=confirm)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "does not carry the fee you were shown" in page, page
+    assert 'action="/app/send/check"' in page and 'value="700"' in page and 'action="/app/send"' not in page
+    assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
+    assert api.services.wallets.transfers(user_id) == []
+    checked = _hidden(_check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True))
+    assert checked["fee"] == "5.00" and client.post("/app/send", data=checked).status_code == 303  # checked again
+
+
 def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(api: WalletApi):
     """A username is shown as typed (no phone behind it), and the receipt after the send masks the number; a
     username nobody has, and one's own number or username, are refused at the check, on the form with what was

@@ -81,6 +81,21 @@ def test_refusals_are_shown_on_the_form_and_move_nothing(api: WalletApi, fields,
     assert api.services.wallets.balances(user_id)["USDT"] == Money.of("300", "USDT")
 
 
+@pytest.mark.parametrize("max_fee", [None, "", "lots", "-1"])
+def test_a_confirm_without_the_fee_it_showed_moves_nothing(api: WalletApi, max_fee: str | None):
+    """The confirmation's ``max_fee`` missing, blank or not a fee: a 422 ``fee_not_shown`` shows the first form
+    again with what was typed (check again), and nothing is withdrawn."""
+    client, user_id = _ready(api)
+    html = _check(client).get_data(as_text=True)
+    confirm = {k: v for k, v in _hidden(html).items() if k != "max_fee"} | {"password": PASSWORD}
+    answer = client.post("/app/withdraw", data=confirm | ({} if max_fee is None else {"max_fee": max_fee}))
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "does not carry the fee you were shown" in page, page
+    assert 'action="/app/withdraw/check"' in page and ADDRESS in page
+    assert api.services.withdrawals.for_user(user_id) == []
+    assert api.services.wallets.balances(user_id)["USDT"] == Money.of("300", "USDT")
+
+
 def test_a_bad_address_is_refused_at_the_check_with_what_was_typed(api: WalletApi):
     """A Tron address on Polygon: the check refuses it and keeps the typed address in the form."""
     client, _ = _ready(api)

@@ -130,6 +130,21 @@ def test_hold_reduces_available_then_posts_partially(ledger: Ledger) -> None:
         ledger.post_hold(hold.id, "p2")
 
 
+def test_a_hold_posted_and_paid_out_moves_both_or_neither(ledger: Ledger) -> None:
+    """``post_hold_and_pay`` posts the hold and what it pays out in one transaction, replays both on a retry, and a
+    payment that cannot be posted leaves the hold pending and nothing moved."""
+    paid = EntryRequest("pay1", (Posting.debit(FLIGHT, kes("600")), Posting.credit(FLOAT, kes("600"))))
+    hold = ledger.hold(HoldRequest("h1", ALICE, FLIGHT, kes("600")))
+    posted, [entry] = ledger.post_hold_and_pay(hold.id, "p1", [paid])
+    assert ledger.balance(ALICE).posted == kes("400") and ledger.balance(FLIGHT).posted == kes("0")
+    assert ledger.post_hold_and_pay(hold.id, "p1", [paid]) == (posted, [entry])
+    other = ledger.hold(HoldRequest("h2", ALICE, FLIGHT, kes("100")))
+    too_much = EntryRequest("pay2", (Posting.debit(BOB, kes("100")), Posting.credit(FLOAT, kes("100"))))
+    with pytest.raises(InsufficientFunds):
+        ledger.post_hold_and_pay(other.id, "p2", [too_much])
+    assert ledger.balance(ALICE).available == kes("300") and ledger.balance(ALICE).posted == kes("400")
+
+
 def test_void_releases_and_is_idempotent(ledger: Ledger) -> None:
     """Voiding a hold frees the funds; voiding twice is harmless; posting a voided hold is refused."""
     hold = ledger.hold(HoldRequest("h1", ALICE, FLIGHT, kes("600")))

@@ -176,3 +176,18 @@ def test_without_an_amount_a_refund_takes_what_is_owed_and_nothing_owed_is_asked
     with pytest.raises(InvalidInput, match="name the amount"):
         stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1")
     assert stack.refunds.list_refunds(invoice_id) == []
+
+
+def test_a_refund_whose_payment_left_the_chain_fails_instead_of_being_sent(stack: PaymentsStack) -> None:
+    """A refund asked while the payment counted, then the payment reorganised off the chain (its credit owed back, a
+    clawback while the refund holds part of it): the worker fails the refund with its hold voided and a refund.failed
+    webhook, and sends nothing."""
+    invoice_id = paid_in_kes(stack)
+    refund = stack.refunds.refund(invoice_id, address=CUSTOMER, requested_by="user:u1", amount=usdt("60"))
+    stack.chains["tron"].reorg(4)
+    stack.sync()
+    [failed] = stack.refunds.send_refunds()
+    assert failed.id == refund.id and failed.state is RefundState.FAILED and stack.senders["tron"].sent == {}
+    balance = stack.ledger.balance(MERCHANT)
+    assert balance.available == balance.posted and stack.books_balanced()  # the clawback waits for the next settlement
+    assert [m.payload["state"] for m in stack.outbox("refund.failed")] == ["failed"]

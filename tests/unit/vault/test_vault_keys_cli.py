@@ -41,13 +41,43 @@ def test_keys_cli_create_rotate_show_round_trip(tmp_path):
         assert secret.hex() not in text and k1.split(":")[1] not in text
 
 
-def test_keys_cli_refuses_without_keks_and_for_unknown_networks(tmp_path):
-    """No CRYPTOPAY_VAULT_KEKS is 'unavailable' (exit 6); an unsupported network is invalid input (exit 2)."""
-    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_VAULT_KEKS": ""}
+PRODUCTION = {
+    "CRYPTOPAY_ENV": "production",
+    "CRYPTOPAY_DATABASE_URL": "postgresql+psycopg://app@db.example.com/cryptopay",
+    "CRYPTOPAY_DARAJA_CALLBACK_SOURCES": "safaricom",
+}
+
+
+def test_keys_cli_refuses_without_keks_in_production_and_for_unknown_networks(tmp_path):
+    """In production no CRYPTOPAY_VAULT_KEKS is 'unavailable' (exit 6), and no development key is made; an
+    unsupported network is invalid input (exit 2)."""
+    env = {**PRODUCTION, "CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_VAULT_KEKS": ""}
     assert _run(["create", "--network", "tron", "--label", "x"], env).exit_code == 6
-    env["CRYPTOPAY_VAULT_KEKS"] = f"k1:{generate_kek()}"
+    assert not (tmp_path / "dev-vault-kek").exists() and not (tmp_path / "keys").exists()
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_VAULT_KEKS": f"k1:{generate_kek()}"}
     result = _run(["create", "--network", "dogecoin", "--label", "x"], env)
     assert result.exit_code == 2 and "dogecoin" in result.output
+
+
+def test_keys_cli_in_development_uses_the_vault_serve_dev_uses(tmp_path):
+    """Outside review H21: without CRYPTOPAY_VAULT_KEKS, outside production, the CLI stores the key under the data
+    dir's development key (as ``serve --dev`` and the worker do), and the composition root's key provider, the one
+    the chain senders get, unlocks it; before, the CLI refused (exit 6) and refunds could not be tried locally."""
+    from cryptopay.adapters.bootstrap import Settings, build
+
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_VAULT_KEKS": ""}
+    created = _run(["create", "--network", "ethereum", "--label", "refunds", "--json"], env)
+    assert created.exit_code == 0, created.output
+    row = json.loads(created.output)
+    assert row["kek_id"] == "dev" and (tmp_path / "dev-vault-kek").exists()
+    services = build(Settings.from_env(env))
+    try:
+        provider = VaultKeyProvider(services.vault, services.hot_key_store)
+        assert len(provider.private_key_for(row["address"]).reveal()) == 32
+    finally:
+        services.close()
+    shown = json.loads(_run(["show", "--json"], env).output)["keys"]
+    assert [key["address"] for key in shown] == [row["address"]]
 
 
 def test_keys_cli_creates_an_evm_hot_key_the_sender_can_unlock(tmp_path):

@@ -198,3 +198,28 @@ def test_a_bill_whose_result_is_lost_is_settled_by_a_status_query_and_never_sent
     assert done.state == "completed" and done.payout.submissions == 1 and len(done.payout.queries) == 1
     assert stack.mpesa.business_balance("444900") == Money.of(1500, KES)
     assert stack.balance(amina, "KES") == Money.of(500, KES)
+
+
+def test_the_history_says_what_a_payout_from_the_wallet_was_for(stack, bills):
+    """Outside review H12: a bill's B2B and a sale's B2C showed in the history as kind ``other`` with an internal
+    ``po_`` id; now as ``bill`` / ``sell`` naming the ``bil_`` / ``sel_`` id the API gives (``?kind=bill`` finds
+    the bill), and every kind the history shows is one ``?kind=`` takes."""
+    from cryptopay.core.wallets.history import KINDS
+
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "1500", "KES")
+    stack.fund(amina, "20", "USDT")
+    bill = bills.pay(amina.id, "KPLC_PREPAID", METER, Money.of(1000, KES))
+    sale = stack.sells.start(amina.id, Money.of(10, USDT))
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    lines = stack.wallets.history(amina.id)
+    assert all(line.kind in KINDS for line in lines)
+    paid_bill = [line for line in lines if line.kind == "bill"]
+    assert [(line.amount, line.description) for line in paid_bill] == [
+        (Money.of(-1000, KES), f"bill {bill.id} paid to paybill 888880, account {METER}")
+    ]
+    assert stack.wallets.history(amina.id, kind="bill") == paid_bill
+    sold = [line for line in lines if line.description == f"sale {sale.id} paid to your M-Pesa number"]
+    assert len(sold) == 1 and sold[0].kind == "sell" and sold[0].amount.amount < 0
+    assert not [line for line in lines if "po_" in line.description]  # only the test's own funding lines are other

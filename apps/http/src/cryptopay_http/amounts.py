@@ -10,7 +10,9 @@ The wallet API used to take amounts in other shapes, still read during a depreca
 sales), ``amount`` with ``asset`` (withdrawals) and ``amount`` without a currency (bills, KES). A request in one of
 them is answered as the same request in the canonical shape would be, plus ``Deprecation`` (RFC 9745), ``Sunset``
 (RFC 8594) and ``Link: </docs#amounts>; rel="deprecation"`` headers; it is logged and counted
-(``cryptopay_http_deprecated_shapes_total`` by route and shape). A request mixing two shapes is refused (422
+(``cryptopay_http_deprecated_shapes_total`` by route and shape). A retry under the same ``Idempotency-Key`` gets
+the first answer again with these headers (``described``) and is not counted again: one operation, one count. A
+request mixing two shapes is refused (422
 ``amount_shapes_mixed``): nobody can tell which one was meant.
 
 >>> rule = AmountRule(("KES",), places=0, positive=True, legacy_fields=(("kes", "KES"),))
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -30,8 +31,9 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.money import Money, asset_by_code
-from flask import Response, after_this_request, current_app, request
+from flask import current_app, request
 
+from cryptopay_http import described
 from cryptopay_http.convert import (
     MAX_INTEGER_DIGITS,
     FieldError,
@@ -240,15 +242,4 @@ def _deprecated(shape: str) -> None:
     metrics = current_app.extensions.get("cryptopay.metrics")
     if isinstance(metrics, HttpMetrics):
         metrics.deprecated(rule, shape)
-    headers = deprecation_headers()
-
-    def mark(response: Response) -> Response:
-        for name, value in headers.items():
-            if name == "Link" and response.headers.get("Link"):
-                response.headers["Link"] = f"{response.headers['Link']}, {value}"
-            else:
-                response.headers[name] = value
-        return response
-
-    hook: Callable[[Response], Response] = mark
-    after_this_request(hook)
+    described.describe(deprecation_headers())  # also on a replay of the answer (``idempotency``)

@@ -18,7 +18,7 @@ from typing import ParamSpec, TypeVar
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import NotFound
+from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.identity import (
     API_KEY_PREFIX,
     EnrolmentRequired,
@@ -39,12 +39,16 @@ from cryptopay_http.settings import ApiSettings
 
 __all__ = [
     "STEP_UP_HEADER",
+    "STEP_UP_NOTE",
+    "access_note",
     "audit_security",
     "audited_step_up",
     "check_step_up",
     "check_step_up_audited",
     "client_address",
     "current_principal",
+    "documents_step_up",
+    "documents_step_up_if",
     "documents_step_up_when",
     "limit_account",
     "limit_by_client",
@@ -162,6 +166,16 @@ def client_address(address: str | None = None) -> str:
     return str(parsed)
 
 
+_LIMITED_BY_CLIENT = (RateLimited, "too many requests from this client address (Retry-After says when to retry)")
+_STEP_UP_PROBLEM = (StepUpRequired, f"no fresh {STEP_UP_HEADER} of the caller's own login (POST /v1/auth/step-up)")
+STEP_UP_NOTE = (
+    f"send `{STEP_UP_HEADER}`, a token from `POST /v1/auth/step-up` (the password or a one-time code again), "
+    "younger than a few minutes and bound to the caller's login"
+)
+
+_NO_KEYS = ". An API key cannot step up, so it cannot call this operation."
+
+
 def limit_by_client(view: Callable[P, R]) -> Callable[P, R]:
     """Rate-limit an unauthenticated view (login, register, refresh) by the client's address."""
 
@@ -170,7 +184,7 @@ def limit_by_client(view: Callable[P, R]) -> Callable[P, R]:
         _rate_limit(f"ip:{client_address()}", runtime().settings.auth_rate_limit)
         return view(*args, **kwargs)
 
-    return annotate(wrapper, errors=(429,))
+    return annotate(wrapper, errors=(429,), problems=(_LIMITED_BY_CLIENT,))
 
 
 def limit_reads_by_client(view: Callable[P, R]) -> Callable[P, R]:
@@ -181,7 +195,7 @@ def limit_reads_by_client(view: Callable[P, R]) -> Callable[P, R]:
         _rate_limit(f"ip:{client_address()}", runtime().settings.rate_limit)
         return view(*args, **kwargs)
 
-    return annotate(wrapper, errors=(429,))
+    return annotate(wrapper, errors=(429,), problems=(_LIMITED_BY_CLIENT,))
 
 
 def limit_account(user_id: str, *, purpose: str = "password") -> None:
@@ -268,7 +282,8 @@ def _requiring(check: Callable[[], None]) -> Callable[[Callable[P, R]], Callable
             return view(*args, **kwargs)
 
         parameter = {"name": STEP_UP_HEADER, "in": "header", "required": True, "schema": {"type": "string"}}
-        return annotate(wrapper, parameters=(parameter,), errors=(403,))
+        note = STEP_UP_NOTE + ("; a refusal is audited" if check is check_step_up_audited else "") + _NO_KEYS
+        return annotate(wrapper, parameters=(parameter,), errors=(403,), problems=(_STEP_UP_PROBLEM,), step_up=note)
 
     return decorate
 
@@ -285,15 +300,27 @@ def audited_step_up(view: Callable[P, R]) -> Callable[P, R]:
 
 def documents_step_up_when(when: str, view: Callable[P, R]) -> Callable[P, R]:
     """The OpenAPI facts of a view that calls ``check_step_up`` only in some cases (``when`` says which): an
-    optional ``X-Step-Up-Token`` header and its 403."""
-    parameter = {
-        "name": STEP_UP_HEADER,
-        "in": "header",
-        "required": False,
-        "description": f"required {when}",
-        "schema": {"type": "string"},
-    }
-    return annotate(view, parameters=(parameter,), errors=(403,))
+    optional ``X-Step-Up-Token`` header and its 403. ``when="always"``: a view that always calls it, after checks of
+    its own (e.g. that the object is the caller's, so another tenant's is a 404 first): the header is required."""
+    always = when == "always"
+    parameter = {"name": STEP_UP_HEADER, "in": "header", "required": always, "schema": {"type": "string"}}
+    parameter |= {} if always else {"description": f"required {when}"}
+    note = STEP_UP_NOTE + (_NO_KEYS if always else f", {when}.")
+    return annotate(view, parameters=(parameter,), errors=(403,), problems=(_STEP_UP_PROBLEM,), step_up=note)
+
+
+def documents_step_up_if(when: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``documents_step_up_when`` as a decorator, for a view that calls ``check_step_up`` only ``when``."""
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        return documents_step_up_when(when, view)
+
+    return decorate
+
+
+def documents_step_up(view: Callable[P, R]) -> Callable[P, R]:
+    """``documents_step_up_when("always", view)``: for a view that calls ``check_step_up`` itself on every request."""
+    return documents_step_up_when("always", view)
 
 
 def refuse(reason: str) -> Forbidden:
@@ -369,6 +396,60 @@ def require(
         security: list[dict[str, list[str]]] = [{"accessToken": []}]
         if accept_keys:
             security.append({"apiKey": [scope] if scope else []})
-        return annotate(wrapper, security=security, errors=(401, 403, 429) + ((404,) if tenant_arg else ()))
+        access = access_note(scope, wanted, accept_keys=accept_keys, tenant_arg=tenant_arg, team=team_roles)
+        problems = _require_problems(wanted, tenant_arg=tenant_arg, enrolment=enrolment)
+        errors = (401, 403, 429) + ((404,) if tenant_arg else ())
+        return annotate(wrapper, security=security, errors=errors, problems=problems, access=access)
 
     return decorate
+
+
+def access_note(
+    scope: str | None,
+    roles: frozenset[Role],
+    *,
+    accept_keys: bool,
+    tenant_arg: str | None = None,
+    team: frozenset[TeamRole] = frozenset(),
+) -> str:
+    """Who ``require(...)`` lets call, in words, for the operation's OpenAPI description.
+
+    >>> access_note("payouts:read", frozenset(), accept_keys=True)  # doctest: +NORMALIZE_WHITESPACE
+    "a merchant user's or an admin's access token (a team member's if its team role holds the scope),
+    or an API key with the scope `payouts:read`."
+    >>> access_note(None, frozenset({Role.ADMIN}), accept_keys=False)
+    "a user's access token with the role admin; API keys cannot call it."
+    """
+    if roles:
+        who = "a user's access token with the role " + " or ".join(sorted(r.value for r in roles))
+    elif scope is not None:  # ``Principal.has_scope``: personal users hold none
+        who = "a merchant user's or an admin's access token (a team member's if its team role holds the scope)"
+    else:
+        who = "any user's access token"
+    text = who + (f", or an API key with the scope `{scope}`" if accept_keys and scope else "")
+    text += ", or an API key" if accept_keys and not scope else ""
+    text += "" if accept_keys else "; API keys cannot call it"
+    if team:
+        text += "; in a merchant's team, only " + " or ".join(sorted(r.value for r in team))
+    if tenant_arg is not None:
+        text += f"; `{tenant_arg}` must be the caller's own (another's is a 404, as if absent; admins may name any)"
+    return text + "."
+
+
+_STAFF = frozenset({Role.ADMIN, Role.COMPLIANCE})
+
+
+def _require_problems(
+    roles: frozenset[Role], *, tenant_arg: str | None, enrolment: bool
+) -> tuple[tuple[type[CryptopayError], str], ...]:
+    """The problems ``require(...)`` itself answers with."""
+    found: list[tuple[type[CryptopayError], str]] = [
+        (Unauthenticated, "no credential, a malformed, expired or revoked one, or two that disagree"),
+        (Forbidden, "the caller's role, scope or team role does not allow it (audited)"),
+        (RateLimited, "too many requests by this caller (Retry-After says when to retry)"),
+    ]
+    if not enrolment and (not roles or roles & _STAFF):
+        found.append((EnrolmentRequired, "a staff login that has not enrolled a second factor yet"))
+    if tenant_arg is not None:
+        found.append((NotFound, f"`{tenant_arg}` is not the caller's"))
+    return tuple(found)

@@ -7,7 +7,8 @@ expected is an error, never coerced, and every field's problem is reported at on
 The input classes, checked here before anything is written (the OpenAPI document states the same rules, from the
 same declarations: ``limits`` metadata on a request field is enforced here and published by ``openapi``):
 - text is valid Unicode without control characters (``cryptopay.core.text``), at most ``MAX_TEXT`` characters
-  unless a field declares its own ``max_length``;
+  unless a field declares its own ``max_length``; a field's text class (``limits(text=TextKind.NAME)``: identifier by
+  default, name, prose or secret) says which invisible characters it may hold, and its published pattern follows;
 - an amount is exactly ``AMOUNT_PATTERN`` (ASCII digits, an optional fraction; no sign, exponent, separators or
   spaces), with at most ``MAX_INTEGER_DIGITS`` + ``MAX_FRACTION_DIGITS`` digits;
 - a JSON body is UTF-8, nests at most ``MAX_DEPTH`` deep and repeats no key in one object (400 otherwise).
@@ -28,7 +29,7 @@ import cattrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.jsontext import MAX_JSON_DEPTH, JsonTooDeep, loads_untrusted
 from cryptopay.core.money import Money, asset_by_code
-from cryptopay.core.text import text_problem
+from cryptopay.core.text import TextKind, text_problem
 from flask import Response, request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
@@ -36,9 +37,14 @@ __all__ = [
     "AMOUNT_PATTERN",
     "MAX_DEPTH",
     "MAX_TEXT",
+    "NAME_PATTERN",
+    "PROSE_PATTERN",
+    "SECRET_PATTERN",
     "TEXT_PATTERN",
     "TRIMMED_HINT",
+    "TRIMMED_NAME_PATTERN",
     "TRIMMED_PATTERN",
+    "TRIMMED_PROSE_PATTERN",
     "FieldError",
     "ValidationFailed",
     "amount_pattern",
@@ -54,6 +60,8 @@ __all__ = [
     "pattern_problem",
     "read_body",
     "structure_request",
+    "text_pattern",
+    "trimmed_pattern",
 ]
 
 T = TypeVar("T")
@@ -85,20 +93,28 @@ MAX_INTEGER_DIGITS = 18
 MAX_FRACTION_DIGITS = 18
 AMOUNT_PATTERN = rf"^(0|[1-9][0-9]{{0,{MAX_INTEGER_DIGITS - 1}}})(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}})?$"
 _AMOUNT = re.compile(AMOUNT_PATTERN)
-# The text rule (``cryptopay.core.text``) as a JSON Schema pattern, for the OpenAPI document: controls, line and
-# paragraph separators, bidirectional controls and the invisible characters of the Basic Multilingual Plane, as a
-# class of escapes; those beyond it (tags, supplementary private use, a few format controls) in one lookahead at the
-# start, as the characters themselves (JSON carries them as surrogate pairs; a Unicode-aware regex, such as a JSON
-# Schema validator's, reads one character each). A lookahead rather than more of the class: hypothesis (under
-# schemathesis) builds a class's character set anew for each pattern and took seconds per pattern with those
-# ranges in it. Lone surrogates are refused too, but no valid UTF-8 carries one. The zero-width joiner is left to
-# the rule (allowed inside an emoji sequence only), so a trimmed text may not end with it. The unit test compares
-# the patterns with the rule over every assigned code point.
-_REFUSED_BMP = (
-    r"\x00-\x1f\x7f-\x9f\xad\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5"
-    r"\u180e\u200b\u200c\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u3164\ue000-\uf8ff\ufeff\uffa0"
+# The text rule (``cryptopay.core.text``) as a JSON Schema pattern per text class, for the OpenAPI document:
+# controls, line and paragraph separators, bidirectional controls and the invisible characters of the Basic
+# Multilingual Plane, as a class of escapes; those beyond it (tags, supplementary private use, a few format controls)
+# in one lookahead at the start, as the characters themselves (JSON carries them as surrogate pairs; a Unicode-aware
+# regex, such as a JSON Schema validator's, reads one character each). A lookahead rather than more of the class:
+# hypothesis (under schemathesis) builds a class's character set anew for each pattern and took seconds per pattern
+# with those ranges in it. Lone surrogates are refused too, but no valid UTF-8 carries one. What depends on its
+# neighbours is left to the rule: the zero-width joiner (inside an emoji; in names and prose also between letters
+# that join) and, in names and prose, the zero-width non-joiner; so a trimmed text may not end with either. A name
+# refuses the soft hyphen, prose allows it; a secret refuses only controls. The unit test compares each pattern with
+# the rule over every assigned code point.
+_CONTROLS = r"\x00-\x1f\x7f-\x9f"
+_INVISIBLE_BMP = (
+    r"\u034f\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u17b4\u17b5"
+    r"\u180e\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u3164\ue000-\uf8ff\ufeff\uffa0"
     r"\ufff9-\ufffb"
 )
+_REFUSED_BMP = {
+    TextKind.IDENTIFIER: rf"{_CONTROLS}\xad\u200c{_INVISIBLE_BMP}",
+    TextKind.NAME: rf"{_CONTROLS}\xad{_INVISIBLE_BMP}",
+    TextKind.PROSE: rf"{_CONTROLS}{_INVISIBLE_BMP}",
+}
 _REFUSED_BEYOND = "".join(
     chr(first) if first == last else f"{chr(first)}-{chr(last)}"
     for first, last in (
@@ -114,11 +130,30 @@ _REFUSED_BEYOND = "".join(
     )
 )
 _NONE_BEYOND = f"(?!.*[{_REFUSED_BEYOND}])"  # at the start: no refused character beyond the BMP anywhere
-TEXT_CHARACTER = f"[^{_REFUSED_BMP}]"
-# a text character that is not blank either (no space, no joiner): what a trimmed text begins and ends with
-VISIBLE_CHARACTER = rf"[^\s\u200b-\u200f\u2060-\u2069{_REFUSED_BMP}]"
-TEXT_PATTERN = rf"^{_NONE_BEYOND}{TEXT_CHARACTER}*$"
-TRIMMED_PATTERN = rf"^{_NONE_BEYOND}{VISIBLE_CHARACTER}({TEXT_CHARACTER}*{VISIBLE_CHARACTER})?$"
+
+
+def text_pattern(kind: TextKind) -> str:
+    """The JSON Schema pattern of text of class ``kind`` (as near the rule as a pattern can be; see above)."""
+    if kind is TextKind.SECRET:
+        return rf"^[^{_CONTROLS}]*$"
+    return rf"^{_NONE_BEYOND}[^{_REFUSED_BMP[kind]}]*$"
+
+
+def trimmed_pattern(kind: TextKind) -> str:
+    """``text_pattern(kind)`` for text that is not blank and neither starts nor ends with a space or an invisible
+    character (``TRIMMED_HINT``); not for secrets."""
+    character = f"[^{_REFUSED_BMP[kind]}]"
+    visible = rf"[^\s\xad\u200b-\u200f\u2060-\u2069{_REFUSED_BMP[kind]}]"  # neither blank nor a joiner
+    return rf"^{_NONE_BEYOND}{visible}({character}*{visible})?$"
+
+
+TEXT_PATTERN = text_pattern(TextKind.IDENTIFIER)
+NAME_PATTERN = text_pattern(TextKind.NAME)
+PROSE_PATTERN = text_pattern(TextKind.PROSE)
+SECRET_PATTERN = text_pattern(TextKind.SECRET)
+TRIMMED_PATTERN = trimmed_pattern(TextKind.IDENTIFIER)
+TRIMMED_NAME_PATTERN = trimmed_pattern(TextKind.NAME)
+TRIMMED_PROSE_PATTERN = trimmed_pattern(TextKind.PROSE)
 TRIMMED_HINT = "must not be blank nor start or end with a space or an invisible character"
 
 
@@ -160,13 +195,15 @@ def limits(
     hint: str | None = None,
     choices: Callable[[], Iterable[str]] | None = None,
     when_empty: str | None = None,
+    text: TextKind | None = None,
 ) -> dict[str, Any]:
     """Field metadata: a description and the bounds the edge enforces and the OpenAPI document publishes.
 
     ``pattern`` is an anchored regular expression a string (or an amount's text) must match (``hint`` is the
     message when it does not, else one made of the description: ``pattern_problem``); ``choices`` returns
     the values a string, or each item of a collection, may take (called per request: a deployment's rails), and
-    ``when_empty`` what to configure when the deployment offers none.
+    ``when_empty`` what to configure when the deployment offers none. ``text`` is the class of the field's text
+    (of a list's items, of an object's values; ``cryptopay.core.text.TextKind``; identifier when not given).
     """
     given = {
         "description": description,
@@ -182,13 +219,15 @@ def limits(
         "hint": hint,
         "choices": choices,
         "when_empty": when_empty,
+        "text": text,
     }
     return {name: value for name, value in given.items() if value is not None}
 
 
-def check_text(value: str, *, max_length: int = MAX_TEXT) -> str:
-    """``value`` if it is acceptable text of at most ``max_length`` characters, else ``InvalidInput``."""
-    reason = text_problem(value)
+def check_text(value: str, *, max_length: int = MAX_TEXT, kind: TextKind = TextKind.IDENTIFIER) -> str:
+    """``value`` if it is acceptable text of class ``kind`` of at most ``max_length`` characters, else
+    ``InvalidInput``."""
+    reason = text_problem(value, kind)
     if reason is not None:
         raise InvalidInput(reason)
     if len(value) > max_length:
@@ -196,13 +235,13 @@ def check_text(value: str, *, max_length: int = MAX_TEXT) -> str:
     return value
 
 
-def _strict(kind: type, label: str) -> Any:
+def _strict(kind: type, label: str, *, checked: bool = True) -> Any:
     def structure(value: object, _: object) -> object:
         if kind is int and type(value) is Decimal and value.is_finite() and value == value.to_integral_value():
             value = int(value)  # 1.0 is an integer in JSON Schema; 1.5 is not
         if type(value) is not kind:
             raise InvalidInput(f"must be {label}")
-        return check_text(value) if isinstance(value, str) else value
+        return check_text(value) if isinstance(value, str) and checked else value
 
     return structure
 
@@ -260,18 +299,24 @@ def _enum(value: object, kind: type[enum.Enum]) -> enum.Enum:
         raise InvalidInput("must be one of: " + ", ".join(str(m.value) for m in kind)) from None
 
 
-def _sequence(value: object, kind: Any) -> object:
-    if not isinstance(value, list):
-        raise InvalidInput("must be a JSON array")
-    (item,) = get_args(kind) or (Any,)
-    return get_origin(kind)(converter.structure(v, item) for v in value)
+def _sequence(into: cattrs.Converter) -> Callable[[object, Any], object]:
+    def structure(value: object, kind: Any) -> object:
+        if not isinstance(value, list):
+            raise InvalidInput("must be a JSON array")
+        (item,) = get_args(kind) or (Any,)
+        return get_origin(kind)(into.structure(v, item) for v in value)
+
+    return structure
 
 
-def _mapping(value: object, kind: Any) -> object:
-    if not isinstance(value, dict):
-        raise InvalidInput("must be a JSON object")
-    key_type, value_type = get_args(kind) or (str, Any)
-    return {converter.structure(k, key_type): converter.structure(v, value_type) for k, v in value.items()}
+def _mapping(into: cattrs.Converter) -> Callable[[object, Any], object]:
+    def structure(value: object, kind: Any) -> object:
+        if not isinstance(value, dict):
+            raise InvalidInput("must be a JSON object")
+        key_type, value_type = get_args(kind) or (str, Any)
+        return {into.structure(k, key_type): into.structure(v, value_type) for k, v in value.items()}
+
+    return structure
 
 
 def _origin_in(kind: object, origins: tuple[type, ...]) -> bool:
@@ -280,14 +325,22 @@ def _origin_in(kind: object, origins: tuple[type, ...]) -> bool:
     return origin in origins
 
 
-for _kind, _label in ((str, "a string"), (int, "an integer"), (bool, "true or false")):
-    converter.register_structure_hook(_kind, _strict(_kind, _label))
-converter.register_structure_hook_func(lambda t: _origin_in(t, (list, set, frozenset)), _sequence)
-converter.register_structure_hook_func(lambda t: _origin_in(t, (dict,)), _mapping)
-converter.register_structure_hook(Decimal, _decimal)
-converter.register_structure_hook(Money, _money)
-converter.register_structure_hook(datetime, _datetime)
-converter.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _enum)
+def _install(into: cattrs.Converter, *, checked: bool) -> cattrs.Converter:
+    """The request hooks on ``into``; ``checked``: strings held to the identifier rule (else the caller checks them,
+    by the field's text class: ``_check_strings``)."""
+    for kind, label in ((str, "a string"), (int, "an integer"), (bool, "true or false")):
+        into.register_structure_hook(kind, _strict(kind, label, checked=checked))
+    into.register_structure_hook_func(lambda t: _origin_in(t, (list, set, frozenset)), _sequence(into))
+    into.register_structure_hook_func(lambda t: _origin_in(t, (dict,)), _mapping(into))
+    into.register_structure_hook(Decimal, _decimal)
+    into.register_structure_hook(Money, _money)
+    into.register_structure_hook(datetime, _datetime)
+    into.register_structure_hook_func(lambda t: isinstance(t, type) and issubclass(t, enum.Enum), _enum)
+    return into
+
+
+_install(converter, checked=True)
+_texts_checked = _install(cattrs.Converter(detailed_validation=False), checked=False)  # for fields of another class
 converter.register_unstructure_hook(Decimal, str)
 converter.register_unstructure_hook(Money, Money.to_json)
 converter.register_unstructure_hook(datetime, datetime.isoformat)
@@ -331,8 +384,14 @@ def _structure_fields(cls: type, data: dict[str, Any], prefix: str) -> tuple[dic
             continue
         try:
             _matches(value, field.metadata)
+            kind = field.metadata.get("text", TextKind.IDENTIFIER)
             if isinstance(value, str) and field.metadata.get("max_length", 0) > MAX_TEXT:  # a declared long text
-                values[field.alias] = _within_limits(check_text(value, max_length=MAX_BODY_TEXT), field.metadata)
+                long_text = check_text(value, max_length=MAX_BODY_TEXT, kind=kind)
+                values[field.alias] = _within_limits(long_text, field.metadata)
+                continue
+            if kind is not TextKind.IDENTIFIER:
+                _check_strings(value, kind)
+                values[field.alias] = _within_limits(_texts_checked.structure(value, field.type), field.metadata)
                 continue
             values[field.alias] = _within_limits(converter.structure(value, field.type), field.metadata)
         except (InvalidInput, ValueError, TypeError) as error:
@@ -341,6 +400,19 @@ def _structure_fields(cls: type, data: dict[str, Any], prefix: str) -> tuple[dic
         FieldError(f"{prefix}{name}", "is not a known field") for name in sorted(set(data) - {f.alias for f in fields})
     )
     return values, errors
+
+
+def _check_strings(value: object, kind: TextKind) -> None:
+    """Every string in a field's JSON value is text of class ``kind`` (an object's keys: identifiers)."""
+    if isinstance(value, str):
+        check_text(value, kind=kind)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item, kind)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key)
+            _check_strings(item, kind)
 
 
 def _list_of_attrs(kind: Any) -> type | None:
@@ -383,7 +455,8 @@ def _matches(raw: object, declared: Any) -> None:
     text rule refuses says why (an invisible character), not only that it is not in the expected form."""
     pattern = declared.get("pattern")
     if pattern is not None and isinstance(raw, str) and not re.search(pattern, raw):
-        raise InvalidInput(text_problem(raw) or pattern_problem(declared.get("hint"), declared.get("description")))
+        problem = text_problem(raw, declared.get("text", TextKind.IDENTIFIER))
+        raise InvalidInput(problem or pattern_problem(declared.get("hint"), declared.get("description")))
 
 
 def pattern_problem(hint: str | None, description: str | None) -> str:
@@ -419,7 +492,7 @@ def _within_limits(value: Any, declared: Any) -> Any:
             raise InvalidInput(f"must have {_bounds(declared.get('min_items'), declared.get('max_items'))} items")
         items = value.values() if isinstance(value, dict) else value
         for item in items if "item_max_length" in declared else ():
-            check_text(item, max_length=declared["item_max_length"])
+            check_text(item, max_length=declared["item_max_length"], kind=declared.get("text", TextKind.IDENTIFIER))
         for key in value if isinstance(value, dict) and "key_max_length" in declared else ():
             if not 1 <= len(key) <= declared["key_max_length"]:
                 raise InvalidInput(f"keys must have 1 to {declared['key_max_length']} characters")
@@ -472,10 +545,34 @@ def read_body(cls: type[T], *, optional: bool = False) -> T:
         raise UnsupportedMediaType("send the request body as application/json")
     if request.mimetype_params.get("charset", "utf-8").lower() not in _UTF8:
         raise UnsupportedMediaType("JSON is read as UTF-8: send charset=utf-8 or no charset")
+    check_body_encoding(request.headers.get("Content-Encoding", ""), raw)
     return structure_request(cls, parse_json(raw))
 
 
 _UTF8 = ("utf-8", "utf8")  # JSON's one encoding (RFC 8259 section 8.1): any other charset would be misread
+
+
+def check_body_encoding(content_encoding: str, raw: bytes) -> None:
+    """415 unless the body is plain UTF-8 (review H3): a ``Content-Encoding`` other than ``identity`` is not decoded
+    here (the compressed bytes would be read as JSON, or worse, a decoder would be a decompression bomb), and a
+    UTF-16 or UTF-32 body (which ``json.loads`` of bytes would silently detect from its BOM or NULs) is not JSON as
+    this API reads it. A UTF-8 byte-order mark is tolerated (RFC 8259 section 8.1 lets a parser ignore it).
+
+    >>> check_body_encoding("", b'{"a": 1}'), check_body_encoding("identity", b'{}')
+    (None, None)
+    >>> check_body_encoding("", '{"a": 1}'.encode("utf-32"))
+    Traceback (most recent call last):
+    werkzeug.exceptions.UnsupportedMediaType: 415 Unsupported Media Type: JSON is read as UTF-8: this body is UTF-32
+    """
+    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
+    if any(c != "identity" for c in codings):
+        shown = re.sub(r"[^a-z0-9 ,._-]", "", ", ".join(c for c in codings if c != "identity"))[:40]
+        raise UnsupportedMediaType(
+            f"the body is read as sent: Content-Encoding {shown} is not decoded here, send it uncompressed (identity)"
+        )
+    found = json.detect_encoding(raw)
+    if found not in ("utf-8", "utf-8-sig"):
+        raise UnsupportedMediaType(f"JSON is read as UTF-8: this body is {found[:6].upper()}")
 
 
 def json_text(body: object) -> str:

@@ -2,7 +2,9 @@
 
 One rule everywhere: a key is 1 to 255 printable ASCII characters (else 400), and it is scoped to the merchant the
 caller acts for (a merchant's user token and its API keys share keys; callers without a merchant have their own).
-The same key with the same request replays the stored response (with ``Idempotent-Replayed: true``); with a
+The same key with the same request replays the stored response (with ``Idempotent-Replayed: true``, and the
+headers of the first answer that describe it, ``REPLAYED_HEADERS``: e.g. ``Location`` and a deprecated amount
+shape's ``Deprecation``, ``Sunset`` and ``Link``; a request id and rate limit are the retry's own); with a
 different request it is a 409 ``idempotency_conflict``; while the first request is still running a duplicate gets a
 409 ``idempotency_in_flight``. A request refused as malformed or invalid (400, 415, 422 ``InvalidInput``) does not
 consume its key, nor do responses with status >= 500 and crashes, so the client may fix or retry them; business
@@ -37,6 +39,7 @@ from flask import Response, current_app, make_response, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 
+from cryptopay_http import described
 from cryptopay_http.auth import current_principal
 from cryptopay_http.convert import parse_json
 from cryptopay_http.openapi import annotate
@@ -45,6 +48,9 @@ from cryptopay_http.runtime import runtime
 __all__ = [
     "FORM_FIELD",
     "HEADER",
+    "IDEMPOTENT_NOTE",
+    "KEY_PROBLEMS",
+    "REPLAYED_HEADERS",
     "IdempotencyInFlight",
     "WeakIdempotencyKey",
     "anonymous_key",
@@ -105,6 +111,11 @@ def _request_hash() -> str:
 
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+# The headers a replay repeats: those describing the answer itself (where the created resource is, that the request's
+# shape is deprecated and until when, the language, an authentication challenge). Never what is fresh per request or
+# per moment (X-Request-Id, RateLimit-*, Retry-After, Date), security headers (the edge adds them to every answer),
+# nor a cookie (a credential must not sit in the idempotency store).
+REPLAYED_HEADERS = frozenset({"location", "deprecation", "sunset", "link", "content-language", "www-authenticate"})
 FORM_FIELD = "idempotency_key"
 
 
@@ -199,7 +210,8 @@ class _Claim:
             self.store.release(self.scope, self.key)
 
     def complete(self, response: Response) -> None:
-        kept = tuple((k, v) for k, v in response.headers.items() if k.lower() == "location")
+        described.apply(response)  # now, so that the kept answer is the one sent
+        kept = tuple((k, v) for k, v in response.headers.items() if k.lower() in REPLAYED_HEADERS)
         body = response.get_data(as_text=True)
         stored = StoredResponse(response.status_code, body, response.content_type or "", kept)
         # Only while the key is still our claim (one compare-and-set): never the claim of the retry that took over.
@@ -214,6 +226,24 @@ def _existing(existing: IdempotencyEntry, request_hash: str) -> Response:
     return _replay(existing.response)
 
 
+IDEMPOTENT_NOTE = (
+    f"required: send an `{HEADER}` (1 to 255 printable ASCII characters, unique per intended operation; the "
+    "merchant's login and API keys share them). A retry with the same key and body gets the first answer again "
+    "(`Idempotent-Replayed: true`, with the first answer's `Location` and deprecation headers) and changes nothing; "
+    "a refused invalid request does not use up its key."
+)
+KEY_PROBLEMS: tuple[tuple[type[CryptopayError] | str, str], ...] = (
+    ("bad_request", f"no {HEADER}, or not 1 to 255 printable ASCII characters"),
+    (IdempotencyConflict, "the key was used before with a different request"),
+    (IdempotencyInFlight, "a request with this key is still being processed; retry shortly"),
+    (ClaimLost, "a retry took this request's key over; this request changed nothing"),
+)
+ANONYMOUS_KEY_PROBLEM = (
+    WeakIdempotencyKey,
+    "the key is guessable: without a login it must be a random UUID or 22+ random URL-safe characters",
+)
+
+
 def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     """Make a view idempotent under the ``Idempotency-Key`` header (required). Place it below ``require``."""
 
@@ -221,7 +251,13 @@ def idempotent(view: Callable[P, ResponseReturnValue]) -> Callable[P, Response]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
         return _once(_key(), scope_of(current_principal()), view, *args, **kwargs)
 
-    return annotate(wrapper, parameters=(key_parameter(required=True),), errors=(400, 409))
+    return annotate(
+        wrapper,
+        parameters=(key_parameter(required=True),),
+        errors=(400, 409),
+        problems=KEY_PROBLEMS,
+        idempotency=IDEMPOTENT_NOTE,
+    )
 
 
 def idempotent_form(view: Callable[P, Response]) -> Callable[P, Response]:
@@ -276,7 +312,13 @@ def idempotent_in(scope: Callable[..., str]) -> Callable[[Callable[P, ResponseRe
             return _once(key, scope(**kwargs), view, *args, **kwargs)
 
         parameters = (key_parameter(required=False, anonymous=True),)
-        return annotate(wrapper, parameters=parameters, errors=(400, 409, 422))
+        note = (
+            f"optional `{HEADER}`: a random UUID or at least 22 random URL-safe characters, new for each payment (no "
+            "login here, so every caller shares the key space); a retry with the same key and body gets the first "
+            "answer again and changes nothing."
+        )
+        problems = (*KEY_PROBLEMS, ANONYMOUS_KEY_PROBLEM)
+        return annotate(wrapper, parameters=parameters, errors=(400, 409, 422), problems=problems, idempotency=note)
 
     return decorate
 

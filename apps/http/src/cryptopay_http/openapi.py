@@ -3,6 +3,12 @@
 ``require`` adds the security requirement, ``idempotent`` the ``Idempotency-Key`` header and ``paginated`` the
 ``limit``/``cursor`` query parameters, so a resource only states its summary and its request and response types.
 Schemas come from the attrs classes through the same type rules as the edge converter.
+
+Each operation's description is its own text (``@operation(description=)``, what it does) followed by paragraphs
+generated from the facts the decorators recorded: who may call it (``require``), the step-up (``step_up``), the
+``Idempotency-Key`` (``idempotent``), the amounts' format (from its schemas) and the problems it can answer with:
+the ones its view and use case raise (``@operation(problems=)``, error classes, so the ``code`` and status come from
+the class) and the ones its guards and inputs imply (a body: ``validation_failed``; a path id: ``not_found``...).
 """
 
 from __future__ import annotations
@@ -16,15 +22,19 @@ from decimal import Decimal
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 import attrs
+from cryptopay.core.errors import CryptopayError, NotFound, TransientConflict, Unavailable
 from cryptopay.core.money import ASSETS, Money
 from flask import Flask
 
-from cryptopay_http.convert import AMOUNT_PATTERN, TEXT_PATTERN, amount_pattern
+from cryptopay_http.convert import AMOUNT_PATTERN, TEXT_PATTERN, amount_pattern, text_pattern
 
 __all__ = [
+    "EDGE_PROBLEMS",
+    "HTTP_PROBLEMS",
     "Components",
     "PageOf",
     "Param",
+    "ProblemNote",
     "annotate",
     "build_document",
     "object_schema",
@@ -36,6 +46,24 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
+# The problems the edge answers as plain HTTP errors (werkzeug's, ``type`` ``about:blank``): their ``code`` is the
+# status phrase in snake case (``problems.problem``).
+HTTP_PROBLEMS: dict[str, int] = {
+    "bad_request": 400,
+    "request_entity_too_large": 413,
+    "unsupported_media_type": 415,
+}
+
+# Codes the edge answers with through ``problems.problem(status, code=...)`` itself, not an error class.
+EDGE_PROBLEMS: dict[str, int] = {"not_ready": 503}
+
+# A problem an operation can answer with: an error class (its ``code`` and ``http_status``) or an ``HTTP_PROBLEMS``
+# or ``EDGE_PROBLEMS`` code, alone or with when it happens.
+ProblemKind = type[CryptopayError] | str
+ProblemNote = ProblemKind | tuple[ProblemKind, str]
+ProblemRow = tuple[int, str, str, bool]  # status, code, when, declared by the operation itself
+_URN = "urn:cryptopay:problem:"
+
 
 @attrs.frozen
 class PageOf:
@@ -44,11 +72,14 @@ class PageOf:
     item: type
 
 
+_TUPLES = ("parameters", "errors", "problems", "own_problems")
+
+
 def annotate(view: F, **meta: Any) -> F:
     """Merge OpenAPI facts into a view (a new dict, so wrapped and wrapper views do not share one)."""
     merged = dict(getattr(view, "__openapi__", {}))
     for name, value in meta.items():
-        merged[name] = (*merged.get(name, ()), *value) if name in ("parameters", "errors") else value
+        merged[name] = (*merged.get(name, ()), *value) if name in _TUPLES else value
     view.__openapi__ = merged  # type: ignore[attr-defined]
     return view
 
@@ -65,8 +96,13 @@ def operation(
     media_type: str = "application/json",
     alternatives: tuple[str, ...] = (),
     example: Mapping[str, Any] | None = None,
+    problems: tuple[ProblemNote, ...] = (),
+    access: str = "",
 ) -> Callable[[F], F]:
     """Document a view: summary, request body type, response type, success status and other error statuses;
+    ``description`` says what it does; ``problems`` are the errors its view and use case raise (a class, or a class
+    with when: ``(InvalidState, "unless the invoice is open")``), beside those its decorators and inputs imply;
+    ``access`` says who may call a view without ``require`` (one that checks another credential itself);
     ``alternatives`` are other media types the same success may be served as (text, e.g. ``text/csv``);
     ``example`` is a request body the edge accepts (``tests/unit/web/test_openapi_examples.py`` parses each one
     with ``structure_request``), shown beside the body's schema.
@@ -80,6 +116,7 @@ def operation(
     facts |= {"tags": tags} | ({"example": dict(example)} if example is not None else {})
 
     def decorate(view: F) -> F:
+        view = annotate(view, own_problems=problems, **({"access": access} if access else {}))
         return annotate(
             view, **facts, description=description, errors=errors, media_type=media_type, alternatives=alternatives
         )
@@ -203,6 +240,8 @@ _KEYWORDS = {
 def _with_limits(schema: dict[str, Any], declared: Any) -> dict[str, Any]:
     """A field's schema with the bounds declared by ``convert.limits`` (the ones the edge enforces)."""
     target = schema["anyOf"][0] if "anyOf" in schema and len(schema["anyOf"]) == 2 else schema
+    if declared.get("text") is not None:
+        _retext(target, text_pattern(declared["text"]))
     if "$ref" in target:
         return {**schema, **({"description": declared["description"]} if "description" in declared else {})}
     for name, keyword in _KEYWORDS.items():
@@ -222,6 +261,16 @@ def _with_limits(schema: dict[str, Any], declared: Any) -> dict[str, Any]:
     if "key_max_length" in declared:
         target["propertyNames"] = {"minLength": 1, "maxLength": declared["key_max_length"], "pattern": TEXT_PATTERN}
     return schema
+
+
+def _retext(schema: dict[str, Any], pattern: str) -> None:
+    """The field's text class's ``pattern`` for its strings (its items, its object's values; not its keys)."""
+    if schema.get("pattern") == TEXT_PATTERN:
+        schema["pattern"] = pattern
+    for inner in ("items", "additionalProperties"):
+        if isinstance(schema.get(inner), dict):
+            schema[inner] = dict(schema[inner])
+            _retext(schema[inner], pattern)
 
 
 def _money_schema() -> dict[str, Any]:
@@ -323,9 +372,58 @@ def _parameters(
     return params
 
 
-def _error_codes(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[int]:
+def problem_status(kind: ProblemKind) -> tuple[int, str]:
+    """(status, code) of a documented problem: an error class's, or an ``HTTP_PROBLEMS`` code's."""
+    if isinstance(kind, str):
+        return {**HTTP_PROBLEMS, **EDGE_PROBLEMS}[kind], kind
+    return kind.http_status, kind.code
+
+
+# What an operation's inputs imply, whatever its view does.
+_BODY_PROBLEMS: tuple[ProblemNote, ...] = (
+    ("bad_request", "the body is not JSON, repeats a key or nests deeper than 32 levels"),
+    ("request_entity_too_large", "the body is over the size limit"),
+    ("unsupported_media_type", "the body is not application/json in UTF-8"),
+)
+
+
+def _implied_problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[ProblemNote]:
+    """The problems an operation's request body, path and query parameters and dependencies imply."""
+    from cryptopay_http.convert import ValidationFailed  # here: convert imports this module
+
+    found: list[ProblemNote] = []
+    if meta.get("request") is not None:
+        found += [*_BODY_PROBLEMS, (ValidationFailed, "a field is missing, of the wrong type or out of bounds")]
+    if any(p["in"] == "query" for p in params):
+        found.append((ValidationFailed, "a query parameter is out of bounds or not one of its values"))
+    if any(p["in"] == "path" for p in params) or any(
+        isinstance(p, Param) and p.names_an_object for p in meta.get("parameters", ())
+    ):
+        found.append((NotFound, "no such object, or it is another merchant's (the same answer)"))
+    if "system" not in meta.get("tags", ()):
+        found += [
+            (Unavailable, "the database or a service it needs is down; retry later"),
+            (TransientConflict, "a concurrent change won a race; retrying is safe"),
+        ]
+    return found
+
+
+def _problems(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[ProblemRow]:
+    """(status, code, when, own) of every problem the operation can answer with, one per code, by status and code;
+    ``own``: declared by the operation (``@operation(problems=)``), not implied by its decorators and inputs."""
+    found: dict[tuple[int, str], tuple[str, bool]] = {}
+    own = meta.get("own_problems", ())
+    for note in (*own, *meta.get("problems", ()), *_implied_problems(meta, params)):
+        kind, when = note if isinstance(note, tuple) else (note, "")
+        key = problem_status(kind)
+        if key not in found:
+            found[key] = (when, note in own)
+    return [(status, code, when, mine) for (status, code), (when, mine) in sorted(found.items())]
+
+
+def _error_codes(meta: dict[str, Any], params: list[dict[str, Any]], problems: list[ProblemRow]) -> list[int]:
     """Every status an operation can answer with besides success: what its guards and inputs imply."""
-    codes = set(meta.get("errors", ()))
+    codes = set(meta.get("errors", ())) | {status for status, _, _, _ in problems}
     if meta.get("request") is not None:
         codes |= {400, 413, 415, 422}
     if any(p["in"] == "path" for p in params):
@@ -337,6 +435,75 @@ def _error_codes(meta: dict[str, Any], params: list[dict[str, Any]]) -> list[int
     if "system" not in meta.get("tags", ()):
         codes.add(503)  # the database or a service it needs is down
     return sorted(codes)
+
+
+_AMOUNT_PATTERN = re.compile(r"^\^\((0\|)?\[1-9\]\[0-9\]")
+
+AMOUNTS_NOTE = (
+    '**Amounts:** decimal strings such as `"12.50"`, never JSON numbers (no sign, exponent, separator or space), '
+    "with at most the currency's places (KES 2, USDT 6, BTC 8, or fewer where the field says: whole shillings "
+    'where M-Pesa pays); a response shows money as `{"amount", "asset"}`. See /docs#amounts.'
+)
+
+
+def _has_amounts(schema: Any, components: Mapping[str, Any], seen: set[str]) -> bool:
+    """Whether a schema holds money: a ``Money`` or an amount string (``AMOUNT_PATTERN``, ``amount_pattern``)."""
+    if isinstance(schema, list):
+        return any(_has_amounts(item, components, seen) for item in schema)
+    if not isinstance(schema, dict):
+        return False
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit("/", 1)[-1]
+        if name == "Money":
+            return True
+        if name in seen:
+            return False
+        seen.add(name)
+        return _has_amounts(components.get(name), components, seen)
+    pattern = schema.get("pattern")
+    if isinstance(pattern, str) and _AMOUNT_PATTERN.match(pattern):
+        return True
+    return any(_has_amounts(value, components, seen) for value in schema.values() if isinstance(value, (dict, list)))
+
+
+_PARAGRAPHS = (("access", "Who may call"), ("step_up", "Step-up"), ("idempotency", "Idempotency"))
+
+
+def _description(meta: dict[str, Any], problems: list[ProblemRow], amounts: bool) -> str:
+    """The operation's own description, then what its decorators, schemas and problems say."""
+    parts = [meta["description"]] if meta.get("description") else []
+    access = meta.get("access") or ("" if meta.get("security") else "anyone: no credentials.")
+    for key, label in _PARAGRAPHS:
+        text = access if key == "access" else meta.get(key)
+        parts += [f"**{label}:** {text}"] if text else []
+    if amounts:
+        parts.append(AMOUNTS_NOTE)
+    own = [f"- {status} `{code}`" + (f": {when}" if when else "") for status, code, when, mine in problems if mine]
+    shared = ", ".join(f"{status} `{code}`" for status, code, _, mine in problems if not mine)
+    if own:
+        parts.append(f"**Problems** (the problem+json `code`; `type` is `{_URN}<code>`):\n" + "\n".join(own))
+    if shared:
+        label = "Also" if own else "Problems"
+        parts.append(f"**{label}**, as for every operation with these inputs and guards: {shared}.")
+    return "\n\n".join(parts)
+
+
+def _shared_problems(operations: list[list[ProblemRow]]) -> str:
+    """The document's description: what each problem its operations share means (said once, not per operation)."""
+    said: dict[tuple[int, str], str] = {}
+    for problems in operations:
+        for status, code, when, mine in problems:
+            if not mine and when:
+                said.setdefault((status, code), when)
+    lines = [f"- {status} `{code}`: {when}" for (status, code), when in sorted(said.items())]
+    plain = ", ".join(f"`{c}`" for c in sorted(HTTP_PROBLEMS))
+    return (
+        "Errors are RFC 9457 `application/problem+json` with a stable `code`; `type` is "
+        f"`urn:cryptopay:problem:<code>` (`about:blank` for {plain}). A refused request changes nothing. "
+        "Each operation's description lists its own problems with when they happen, then the ones its guards and "
+        "inputs share with others, which mean:\n" + "\n".join(lines)
+    )
 
 
 def _success(meta: dict[str, Any], components: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -359,20 +526,26 @@ def _operation_object(
     op_id: str,
     segments: dict[str, dict[str, Any]],
 ) -> dict[str, Any]:
-    result: dict[str, Any] = {"operationId": op_id, "summary": meta["summary"], "tags": list(meta.get("tags", ()))}
-    if meta.get("description"):
-        result["description"] = meta["description"]
-    result["parameters"] = _parameters(meta, path_params, segments)
-    result["security"] = list(meta.get("security", []))
+    parameters = _parameters(meta, path_params, segments)
+    body: dict[str, Any] | None = None
     if meta.get("request") is not None:
-        body: dict[str, Any] = {"schema": schema_for(meta["request"], components)}
-        body |= {"example": meta["example"]} if "example" in meta else {}
-        result["requestBody"] = {"required": True, "content": {"application/json": body}}
+        content: dict[str, Any] = {"schema": schema_for(meta["request"], components)}
+        content |= {"example": meta["example"]} if "example" in meta else {}
+        body = {"required": True, "content": {"application/json": content}}
     status, ok = _success(meta, components)
+    problems = _problems(meta, parameters)
+    description = _description(meta, problems, _has_amounts([body, ok], components, set()))
+    result: dict[str, Any] = {"operationId": op_id, "summary": meta["summary"]}
+    result |= {"description": description} if description else {}
+    result |= {"tags": list(meta.get("tags", ())), "parameters": parameters, "security": list(meta.get("security", []))}
+    result |= {"requestBody": body} if body is not None else {}
     responses = {status: ok}
-    for code in _error_codes(meta, result["parameters"]):
-        responses[str(code)] = {"description": HTTP_DESCRIPTIONS.get(str(code), "Error"), "content": _PROBLEM}
+    for code in _error_codes(meta, parameters, problems):
+        said = HTTP_DESCRIPTIONS.get(str(code), "Error")
+        codes = ", ".join(f"`{c}`" for s, c, _, _ in problems if s == code)
+        responses[str(code)] = {"description": f"{said}: {codes}" if codes else said, "content": _PROBLEM}
     result["responses"] = responses
+    result["x-problems"] = problems  # read by build_document, removed there
     return result
 
 
@@ -387,7 +560,7 @@ HTTP_DESCRIPTIONS = {
     "409": "Conflict",
     "413": "Body too large",
     "415": "Not JSON",
-    "422": "Invalid fields",
+    "422": "Invalid fields, or refused by a rule",
     "429": "Too many requests",
     "503": "Not ready",
 }
@@ -436,9 +609,10 @@ def build_document(app: Flask, *, title: str = "cryptopay API", version: str = "
             op_id = f"{rule.endpoint.replace('.', '_')}_{method.lower()}"
             segments = _segment_rules(app, rule.rule)
             paths.setdefault(path, {})[method.lower()] = _operation_object(meta, names, components, op_id, segments)
+    shared = [op.pop("x-problems") for operations in paths.values() for op in operations.values()]
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version},
+        "info": {"title": title, "version": version, "description": _shared_problems(shared)},
         "paths": paths,
         "webhooks": _event_operations(),
         "components": {"schemas": dict(components), "securitySchemes": _SECURITY_SCHEMES},

@@ -17,7 +17,7 @@ from typing import ParamSpec
 import attrs
 from cryptopay.adapters.bootstrap import Services
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound
 from cryptopay.core.identity import Forbidden, Role
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
 from cryptopay.core.ports.queue import JobQueue
@@ -28,11 +28,12 @@ from flask import request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import current_principal, limit_merchant, not_found
-from cryptopay_http.idempotency import HEADER, idempotent, key_parameter
+from cryptopay_http.idempotency import HEADER, KEY_PROBLEMS, idempotent, key_parameter
 from cryptopay_http.openapi import annotate
 from cryptopay_http.runtime import runtime
 
 __all__ = [
+    "ACTING_MERCHANT",
     "WebhookPorts",
     "acting_merchant",
     "actor",
@@ -124,6 +125,14 @@ def resolve_rail(key: str) -> Rail:
         raise InvalidInput(f"unknown rail {key!r}; rails look like usdt-tron or usdt-ethereum", field="rails") from None
 
 
+# What ``acting_merchant`` refuses, for the operations that call it (``@operation(problems=ACTING_MERCHANT)``).
+ACTING_MERCHANT: tuple[tuple[type[CryptopayError], str], ...] = (
+    (InvalidInput, "an admin without a merchant of its own names none (`merchant_id`)"),
+    (NotFound, "the `merchant_id` named is not the caller's, or (admins) no such merchant"),
+    (Forbidden, "the caller has no merchant profile yet (POST /v1/merchants)"),
+)
+
+
 def acting_merchant(requested: str | None = None) -> str:
     """The merchant the caller acts for: its own, or for an admin the one it names."""
     principal = current_principal()
@@ -166,4 +175,11 @@ def idempotent_when_keyed(view: Callable[P, ResponseReturnValue]) -> Callable[P,
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
         return keyed(*args, **kwargs) if HEADER in request.headers else view(*args, **kwargs)
 
-    return annotate(wrapper, parameters=(key_parameter(required=False),), errors=(400, 409))
+    note = (
+        f"optional: with an `{HEADER}` (1 to 255 printable ASCII characters, unique per intended operation; the "
+        "merchant's login and API keys share them) a retry with the same key and body gets the first answer again "
+        "(`Idempotent-Replayed: true`) and changes nothing; without one, every call acts."
+    )
+    return annotate(
+        wrapper, parameters=(key_parameter(required=False),), errors=(400, 409), problems=KEY_PROBLEMS, idempotency=note
+    )

@@ -15,7 +15,7 @@ import traceback
 from http import HTTPStatus
 from typing import Any
 
-from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidAmount, LimitExceeded
+from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidAmount, LimitExceeded, TransientConflict
 from cryptopay.core.identity import RateLimited
 from cryptopay.core.kyc.applications import IdInUse
 from cryptopay.core.redaction import redact
@@ -59,6 +59,8 @@ def _domain_error(error: CryptopayError) -> Response:
         extra["errors"] = [{"field": str(error.details["field"]), "detail": error.message}]
     if isinstance(error, RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if isinstance(error, TransientConflict):  # races lost beyond the retries: nothing written, the key not used up
+        headers["Retry-After"] = "1"
     if isinstance(error, LimitExceeded):  # which limit refused, and what it still allows (KES), for the client
         # possible_from: the Nairobi day the limit allows it again; minimum, open_remaining and
         # new_numbers_remaining_today: an invite_limit's (a send to a number with no wallet)

@@ -1,7 +1,9 @@
 """``cryptopay keys``: hot-wallet keys encrypted by the key vault. Only public parts are ever printed.
 
-The vault's key-encryption keys come from ``CRYPTOPAY_VAULT_KEKS`` (``id:base64,...``, current first); the
-encrypted keys live under ``<data dir>/keys`` (``CRYPTOPAY_DATA_DIR``, default ``.cryptopay``).
+The vault and the key storage are the composition root's (``services().vault``, ``services().hot_key_store``), the
+very ones the API and the worker unlock keys with: key-encryption keys from ``CRYPTOPAY_VAULT_KEKS``
+(``id:base64,...``, current first; outside production, without it, the data dir's development key that
+``serve --dev`` uses), the encrypted keys under ``<data dir>/keys`` (``CRYPTOPAY_DATA_DIR``, default ``.cryptopay``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from cryptopay.core.hotkeys import rotate_hot_keys, store_hot_key
 from cryptopay.core.ports.vault import StoredKey
 from cryptopay.core.system import RandomIds, SystemClock
 
+from cryptopay_cli.context import services
 from cryptopay_cli.output import emit_json, emit_table, errors_to_exit_codes
 
 app = typer.Typer(help="Hot-wallet keys: create, rotate the vault's key-encryption key, show public parts.")
@@ -63,10 +66,8 @@ def create(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Create a hot-wallet key, store it encrypted by the vault, and print its public parts."""
-    from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore
-
     with errors_to_exit_codes():
-        vault, store = EnvelopeVault.from_env(), FileKeyStore()
+        vault, store = services().vault, services().hot_key_store
         fresh = _new_key(network.strip().lower(), testnet)
         stored = store_hot_key(
             vault,
@@ -89,25 +90,22 @@ def create(
 @app.command()
 def rotate(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """Re-wrap every stored key under the current key-encryption key (the first in CRYPTOPAY_VAULT_KEKS)."""
-    from cryptopay.adapters.vault import EnvelopeVault, FileKeyStore
-
     with errors_to_exit_codes():
-        vault = EnvelopeVault.from_env()
-        count = rotate_hot_keys(vault, FileKeyStore())
-    result = {"rewrapped": count, "kek_id": vault.current_key_id}
+        vault = services().vault
+        count = rotate_hot_keys(vault, services().hot_key_store)
+        kek_id = vault.current_key_id
+    result = {"rewrapped": count, "kek_id": kek_id}
     if as_json:
         emit_json(result)
     else:
-        typer.echo(f"re-wrapped {count} key(s) under key-encryption key {vault.current_key_id!r}")
+        typer.echo(f"re-wrapped {count} key(s) under key-encryption key {kek_id!r}")
 
 
 @app.command()
 def show(as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
     """List the stored keys' public parts and the key-encryption key each is wrapped under."""
-    from cryptopay.adapters.vault import FileKeyStore
-
     with errors_to_exit_codes():
-        rows = [_public(key) for key in FileKeyStore().list()]
+        rows = [_public(key) for key in services().hot_key_store.list()]
     if as_json:
         emit_json({"keys": rows})
     else:

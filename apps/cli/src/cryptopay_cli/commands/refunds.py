@@ -2,7 +2,8 @@
 
 ``create`` holds the amount from the merchant's balance and records the refund; the worker's ``refunds.send`` job
 broadcasts it from the network's hot wallet. Exit 2 for a bad address or amount, 3 for an unknown invoice, 5 when
-the invoice is still open or the amount exceeds what it received less earlier refunds.
+the invoice is still open or the amount exceeds what it received less earlier refunds (on a remittance order's
+invoice also less what the desk kept as revenue, named in the message, and the price a paid-out order took).
 """
 
 from __future__ import annotations

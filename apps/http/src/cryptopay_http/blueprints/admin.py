@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import attrs
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Role
 from cryptopay.core.money import KES, Money
 from cryptopay.core.reconciliation import CheckResult, Difference, Outside, Report, parse_statement
@@ -101,7 +102,18 @@ _TAGS = ("admin",)
 
 
 @bp.get("/v1/admin/reconciliation")
-@operation("Reconcile the books now (admins)", response=ReconciliationView, tags=_TAGS, errors=(403,))
+@operation(
+    "Reconcile the books now (admins)",
+    response=ReconciliationView,
+    tags=_TAGS,
+    errors=(403,),
+    description=(
+        "Runs every reconciliation check now against our own records and the chains (the checks that need "
+        "M-Pesa's statement or balance are skipped: use POST with them) and returns the report: `clean` "
+        "when no check found a difference, else each check's differences (what was expected, what was "
+        "found)."
+    ),
+)
 @require(roles=[Role.ADMIN])
 def reconciliation() -> Response:
     report = payments().reconciliation.reconcile(by="api")
@@ -115,6 +127,17 @@ def reconciliation() -> Response:
     response=ReconciliationView,
     tags=_TAGS,
     errors=(403,),
+    description=(
+        "Runs the reconciliation with what M-Pesa says for this run: its statement export (the CSV as "
+        "downloaded, in `statement`) and the float per an Account Balance answer (KES). Returns the same "
+        "report as GET, with the M-Pesa checks run. Nothing is written but the run's record."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            ("the statement is not a readable CSV M-Pesa statement (no 'Receipt No.' header row, or a column missing)"),
+        ),
+    ),
 )
 @require(roles=[Role.ADMIN])
 def reconciliation_with() -> Response:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import ApiKey, Role
 from cryptopay.core.identity.model import MERCHANT_SCOPES, TeamRole
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, not_found, require, step_up
 from cryptopay_http.blueprints.merchants import load_merchant
-from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
+from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
@@ -26,7 +28,11 @@ _STAFF = (Role.MERCHANT, Role.ADMIN)
 class CreateApiKey:
     """A named key holding some of the merchant scopes."""
 
-    name: str = attrs.field(metadata=limits(min_length=1, max_length=100, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT))
+    name: str = attrs.field(
+        metadata=limits(
+            min_length=1, max_length=100, pattern=TRIMMED_NAME_PATTERN, hint=TRIMMED_HINT, text=TextKind.NAME
+        )
+    )
     scopes: frozenset[str] = attrs.field(
         metadata=limits("e.g. invoices:write, invoices:read", min_items=1, choices=lambda: MERCHANT_SCOPES)
     )
@@ -70,12 +76,18 @@ class NewApiKeyView:
 
 @bp.post("/v1/merchants/<merchant_id>/api-keys")
 @operation(
-    "Create an API key (its secret is shown once; needs a step-up)",
+    "Create an API key (its secret is shown once)",
     request=CreateApiKey,
     example={"name": "shop", "scopes": ["invoices:write", "invoices:read"]},
     response=NewApiKeyView,
     status=201,
     tags=("api keys",),
+    description=(
+        "Creates an API key for the merchant with the `scopes` listed (e.g. `invoices:write`); the "
+        "response shows the full key (`secret`, `cp_<id>.<secret>`) once (`Cache-Control: no-store`), "
+        "never again. Send it as `X-Api-Key` or `Authorization: Bearer`. Audited."
+    ),
+    problems=((InvalidInput, "scopes empty or not among the known ones, or a name not 1 to 100 characters"),),
 )
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 @step_up
@@ -89,7 +101,15 @@ def create_api_key(merchant_id: str) -> Response:
 
 
 @bp.get("/v1/merchants/<merchant_id>/api-keys")
-@operation("List a merchant's API keys (without secrets)", response=PageOf(ApiKeyView), tags=("api keys",))
+@operation(
+    "List a merchant's API keys (without secrets)",
+    response=PageOf(ApiKeyView),
+    tags=("api keys",),
+    description=(
+        "The merchant's API keys, newest first, with their prefix, name, scopes, creator and revocation "
+        "time; never their secrets."
+    ),
+)
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 @paginated
 def list_api_keys(merchant_id: str) -> Response:
@@ -100,7 +120,14 @@ def list_api_keys(merchant_id: str) -> Response:
 
 
 @bp.delete("/v1/merchants/<merchant_id>/api-keys/<key_id>")
-@operation("Revoke an API key", status=204, tags=("api keys",))
+@operation(
+    "Revoke an API key",
+    status=204,
+    tags=("api keys",),
+    description=(
+        "Revokes the key at once: requests with it are 401 from then on. Revoking it again changes nothing. Audited."
+    ),
+)
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 def revoke_api_key(merchant_id: str, key_id: str) -> Response:
     merchant = load_merchant(merchant_id)

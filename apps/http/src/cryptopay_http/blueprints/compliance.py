@@ -13,8 +13,10 @@ from datetime import datetime
 import attrs
 from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.monitoring import Monitoring
+from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.reports.periods import MONTH_PATTERN
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, require
@@ -117,14 +119,16 @@ class OpenCase:
 
 @attrs.frozen
 class CaseNoteRequest:
-    text: str = attrs.field(metadata=limits("what was found or done", min_length=1, max_length=4000))
+    text: str = attrs.field(
+        metadata=limits("what was found or done", min_length=1, max_length=4000, text=TextKind.PROSE)
+    )
 
 
 @attrs.frozen
 class CaseStatusRequest:
     status: CaseStatus = attrs.field(metadata=limits("the new status"))
     note: str | None = attrs.field(
-        default=None, metadata=limits("why (needed to escalate, close or report)", max_length=4000)
+        default=None, metadata=limits("why (needed to escalate, close or report)", max_length=4000, text=TextKind.PROSE)
     )
 
 
@@ -139,7 +143,16 @@ def _status_of(kind: type[AlertStatus] | type[CaseStatus]) -> AlertStatus | Case
 
 
 @bp.get("/v1/admin/compliance/alerts")
-@operation("Alerts raised by the monitoring rules (officers)", response=PageOf(AlertView), tags=_TAGS)
+@operation(
+    "Alerts raised by the monitoring rules (officers)",
+    response=PageOf(AlertView),
+    tags=_TAGS,
+    description=(
+        "Alerts the AML monitoring rules raised on movements (structuring, velocity, sanctioned "
+        "counterparties...), newest first, with the party, the rule, the movement and whether a case "
+        "holds them; filter by `status`."
+    ),
+)
 @require(roles=_OFFICERS)
 @paginated
 @query(enum_param("status", lambda: [s.value for s in AlertStatus], "only alerts in this state"))
@@ -154,7 +167,14 @@ def alerts() -> Response:
 
 
 @bp.get("/v1/admin/compliance/cases")
-@operation("Cases (officers)", response=PageOf(CaseView), tags=_TAGS)
+@operation(
+    "Cases (officers)",
+    response=PageOf(CaseView),
+    tags=_TAGS,
+    description=(
+        "Investigation cases, newest first, with their party, alerts, assignee, status and notes; filter by `status`."
+    ),
+)
 @require(roles=_OFFICERS)
 @paginated
 @query(enum_param("status", lambda: [s.value for s in CaseStatus], "only cases in this status"))
@@ -170,7 +190,20 @@ def cases() -> Response:
 
 @bp.post("/v1/admin/compliance/cases")
 @operation(
-    "Open a case from alerts of one party (officers)", request=OpenCase, response=CaseView, status=201, tags=_TAGS
+    "Open a case from alerts of one party",
+    request=OpenCase,
+    response=CaseView,
+    status=201,
+    tags=_TAGS,
+    description=(
+        "Opens a case grouping one or more open alerts about one party, optionally assigned to an "
+        "officer. Audited. Its URL is in `Location`."
+    ),
+    problems=(
+        (InvalidInput, "no alert, or alerts about several parties"),
+        (NotFound, "an alert named does not exist"),
+        (Conflict, "an alert is already in a case"),
+    ),
 )
 @require(roles=_OFFICERS)
 def open_case() -> Response:
@@ -180,14 +213,26 @@ def open_case() -> Response:
 
 
 @bp.get("/v1/admin/compliance/cases/<case_id>")
-@operation("Read a case (officers)", response=CaseView, tags=_TAGS)
+@operation(
+    "Read a case (officers)", response=CaseView, tags=_TAGS, description="One case with its alerts, notes and history."
+)
 @require(roles=_OFFICERS)
 def read_case(case_id: str) -> Response:
     return json_response(CaseView.of(_monitoring().case(case_id)))
 
 
 @bp.post("/v1/admin/compliance/cases/<case_id>/notes")
-@operation("Add a note to a case (officers)", request=CaseNoteRequest, response=CaseView, tags=_TAGS)
+@operation(
+    "Add a note to a case (officers)",
+    request=CaseNoteRequest,
+    response=CaseView,
+    tags=_TAGS,
+    description="Adds an officer's note to a case. Audited.",
+    problems=(
+        (InvalidState, "the case is final (reported, or closed with no action)"),
+        (InvalidInput, "the note has no text"),
+    ),
+)
 @require(roles=_OFFICERS)
 def note(case_id: str) -> Response:
     text = read_body(CaseNoteRequest).text
@@ -196,7 +241,19 @@ def note(case_id: str) -> Response:
 
 @bp.post("/v1/admin/compliance/cases/<case_id>/status")
 @operation(
-    "Move a case to another status (officers)", request=CaseStatusRequest, response=CaseView, tags=_TAGS, errors=(409,)
+    "Move a case to another status (officers)",
+    request=CaseStatusRequest,
+    response=CaseView,
+    tags=_TAGS,
+    errors=(409,),
+    description=(
+        "Moves a case to another status (`investigating`, `escalated`, `reported`, `closed_no_action`); "
+        "escalating, closing and reporting need a note saying why. Audited."
+    ),
+    problems=(
+        (InvalidState, "the case is final (reported, or closed with no action)"),
+        (InvalidInput, "the status needs a note saying why"),
+    ),
 )
 @require(roles=_OFFICERS)
 def move(case_id: str) -> Response:
@@ -205,7 +262,14 @@ def move(case_id: str) -> Response:
 
 
 @bp.post("/v1/admin/compliance/cases/<case_id>/assign")
-@operation("Assign a case to an officer (officers)", request=CaseAssignRequest, response=CaseView, tags=_TAGS)
+@operation(
+    "Assign a case to an officer (officers)",
+    request=CaseAssignRequest,
+    response=CaseView,
+    tags=_TAGS,
+    description="Assigns a case to an officer (by user id). Audited.",
+    problems=((InvalidState, "the case is final (reported, or closed with no action)"),),
+)
 @require(roles=_OFFICERS)
 def assign(case_id: str) -> Response:
     assignee = read_body(CaseAssignRequest).assignee
@@ -230,7 +294,9 @@ class SnapshotList:
 
 @attrs.frozen
 class NameScreen:
-    name: str = attrs.field(metadata=limits("a person's or business's name", min_length=1, max_length=200))
+    name: str = attrs.field(
+        metadata=limits("a person's or business's name", min_length=1, max_length=200, text=TextKind.NAME)
+    )
     threshold: int | None = attrs.field(
         default=None, metadata=limits("override the score threshold", minimum=50, maximum=100)
     )
@@ -274,7 +340,15 @@ class FlowList:
 
 
 @bp.get("/v1/admin/compliance/sanctions/lists")
-@operation("Imported sanctions list snapshots, oldest first (officers)", response=SnapshotList, tags=_TAGS)
+@operation(
+    "Imported sanctions list snapshots, oldest first (officers)",
+    response=SnapshotList,
+    tags=_TAGS,
+    description=(
+        "The sanctions list snapshots imported (source, version, entries, addresses, when), oldest first; "
+        "screening uses the latest of each source."
+    ),
+)
 @require(roles=_OFFICERS)
 def sanctions_lists() -> Response:
     views = [
@@ -285,7 +359,18 @@ def sanctions_lists() -> Response:
 
 
 @bp.post("/v1/admin/compliance/sanctions/screen-name")
-@operation("Screen a name against the latest lists (officers)", request=NameScreen, response=MatchList, tags=_TAGS)
+@operation(
+    "Screen a name against the latest lists (officers)",
+    request=NameScreen,
+    response=MatchList,
+    tags=_TAGS,
+    description=(
+        "Screens a person's or business's name against the latest lists with fuzzy matching; each match "
+        "has its list, reference, listed name and score out of 100 (at least the threshold, overridable "
+        "from 50). Nothing is recorded."
+    ),
+    problems=((InvalidInput, "a name with no letter or digit"),),
+)
 @require(roles=_OFFICERS)
 def screen_name() -> Response:
     body = read_body(NameScreen)
@@ -299,6 +384,9 @@ def screen_name() -> Response:
     request=AddressScreen,
     response=MatchList,
     tags=_TAGS,
+    description=(
+        "Screens an on-chain address on a network against the latest lists (an exact match). Nothing is recorded."
+    ),
 )
 @require(roles=_OFFICERS)
 def screen_address() -> Response:
@@ -317,7 +405,13 @@ _MONTH = Param(
 
 @bp.get("/v1/admin/compliance/reports/monthly")
 @operation(
-    "The month's virtual-asset flows by asset, network, product and direction (officers)", response=FlowList, tags=_TAGS
+    "The month's virtual-asset flows by asset, network, product and direction",
+    response=FlowList,
+    tags=_TAGS,
+    description=(
+        "The month's virtual-asset flows (Nairobi time) by asset, network, product and direction: the "
+        "count of movements and their total in KES, for the regulator's monthly return."
+    ),
 )
 @require(roles=_OFFICERS)
 @query(_MONTH)

@@ -12,9 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 
 import attrs
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.errors import InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.identity import Role
+from cryptopay.core.identity import RateLimited, Role
+from cryptopay.core.ports.fx import UnsupportedPair
+from cryptopay.core.pricing import Depegged
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, limit_caller, require
@@ -56,10 +58,23 @@ def _pair() -> Pair:
 
 @bp.get("/v1/fx/quote")
 @operation(
-    "Lock an FX quote for a pair (?pair=USDT/KES); a merchant's converts one of its refunds (quote_id)",
+    "Lock an FX quote for a pair (?pair=USDT/KES)",
     response=FxQuoteView,
     tags=("fx",),
     errors=(422, 503),
+    description=(
+        "Locks the current rate of a pair (`?pair=USDT/KES`, one of the pairs this server prices): `bid` "
+        "(what the platform pays for one base unit) and `ask` (what it charges), until `expires_at`. A "
+        "merchant's quote is kept as its own and may be used once to convert a refund's KES amount "
+        "(`quote_id` on POST /v1/invoices/{invoice_id}/refunds). Not cached (`no-store`); rate limited "
+        "per caller."
+    ),
+    problems=(
+        (UnsupportedPair, "no configured rate source quotes the pair"),
+        (Depegged, "the stablecoin trades too far from its reference currency to price it safely"),
+        (Unavailable, "the rate sources failed or disagree, or no FX rates are configured"),
+        (RateLimited, "more quotes than the caller's quote limit (Retry-After says when)"),
+    ),
 )
 @require(scope="fx:quote", roles=(Role.MERCHANT, Role.ADMIN))
 @query(enum_param("pair", quoted_pairs, "a pair such as USDT/KES", required=True, when_empty=NO_PAIRS))

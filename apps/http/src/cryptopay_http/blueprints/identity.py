@@ -11,8 +11,12 @@ from datetime import datetime
 from typing import Any
 
 import attrs
-from cryptopay.core.identity import PrincipalKind, Role, TokenPair, Unauthenticated, User
+from cryptopay.core.errors import InvalidInput
+from cryptopay.core.identity import Forbidden, PrincipalKind, RateLimited, Role, TokenPair, Unauthenticated, User
+from cryptopay.core.identity.model import StepUpRequired, TwoFactorRequired
 from cryptopay.core.identity.service import EMAIL_PATTERN, MAX_PASSWORD, MIN_PASSWORD
+from cryptopay.core.identity.weak_passwords import WeakPassword
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, limit_account, limit_by_client, limit_login, rate_limits, require
@@ -38,19 +42,21 @@ SELF_REGISTERED = (Role.PERSONAL.value, Role.MERCHANT.value)  # the roles an acc
 @attrs.frozen
 class RegisterRequest:
     email: str = attrs.field(metadata=limits(max_length=254, pattern=_EMAIL, hint="email is not a valid email address"))
-    password: str = attrs.field(repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD))
+    password: str = attrs.field(
+        repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, text=TextKind.SECRET)
+    )
     # Text, not ``Role``: one rule (the roles one may register as) and one message, which never lists the internal
     # roles (admins and compliance officers are appointed by an operator).
     role: str = attrs.field(
         default=Role.PERSONAL.value, metadata=limits("personal or merchant", choices=lambda: SELF_REGISTERED)
     )
-    display_name: str | None = None
+    display_name: str | None = attrs.field(default=None, metadata=limits(text=TextKind.NAME))
 
 
 @attrs.frozen
 class LoginRequest:
     email: str
-    password: str = attrs.field(repr=False)
+    password: str = attrs.field(repr=False, metadata=limits(text=TextKind.SECRET))
     cookie: bool = attrs.field(default=False, metadata={"description": "web session: refresh token in a cookie"})
     code: str | None = attrs.field(
         default=None, repr=False, metadata={"description": "a TOTP or recovery code, when 2FA is on"}
@@ -59,7 +65,7 @@ class LoginRequest:
 
 @attrs.frozen
 class StepUpRequest:
-    password: str | None = attrs.field(default=None, repr=False)
+    password: str | None = attrs.field(default=None, repr=False, metadata=limits(text=TextKind.SECRET))
     code: str | None = attrs.field(default=None, repr=False, metadata={"description": "a TOTP or recovery code"})
 
 
@@ -152,7 +158,8 @@ class RegisteredView:
 @operation(
     "Create a personal or merchant account",
     description=(
-        "The same 202 for a new and an already registered email (so the answer tells nobody who is a customer): "
+        "Creates a personal or merchant login from an email and a password. "
+        + "The same 202 for a new and an already registered email (so the answer tells nobody who is a customer): "
         "a new address gets its account (log in at once) and a welcome email; a registered one gets no new "
         "account and an email saying someone tried. " + rate_limits(per_client=True, per_account=False)
     ),
@@ -161,6 +168,7 @@ class RegisteredView:
     response=RegisteredView,
     status=202,
     tags=("auth",),
+    problems=((WeakPassword, "the password is too short, contains the email or is trivially guessable"),),
 )
 @limit_by_client
 def register() -> Response:
@@ -173,12 +181,23 @@ def register() -> Response:
 @bp.post("/v1/auth/login")
 @operation(
     "Log in with email and password",
-    description=rate_limits(per_client=True, per_account=True),
+    description=(
+        "Exchanges an email and password (and, for an account with two-factor authentication, a one-time "
+        "code in `code`) for an access token and a refresh token; with `cookie: true` the refresh token "
+        "is set as an HttpOnly cookie instead (web sessions, which then send X-CSRF-Token). Staff logins "
+        "must have a second factor. "
+    )
+    + rate_limits(per_client=True, per_account=True),
     request=LoginRequest,
     example={"email": "duka@example.co.ke", "password": "a long passphrase"},
     response=SessionView,
     tags=("auth",),
     errors=(401,),
+    problems=(
+        (Unauthenticated, "the email or password is wrong (the same answer for an unknown email)"),
+        (TwoFactorRequired, ("the account uses two-factor authentication and the code is missing, wrong or used")),
+        (RateLimited, "too many attempts for this account, whatever the address (Retry-After says when)"),
+    ),
 )
 @limit_by_client
 def login() -> Response:
@@ -189,13 +208,28 @@ def login() -> Response:
 
 @bp.post("/v1/auth/step-up")
 @operation(
-    "Step up: re-authenticate with the password or a one-time code for sensitive operations",
-    description=rate_limits(per_client=False, per_account=True),
+    "Step up: re-authenticate for sensitive operations",
+    description=(
+        "Re-authenticates the current login with its password (or, with two-factor authentication, a "
+        "one-time code) and returns a short-lived step-up token to send as `X-Step-Up-Token` on the "
+        "operations that redirect money or credentials. Bound to this login; `expires_in` says for how "
+        "many seconds. A failure is audited. "
+    )
+    + rate_limits(per_client=False, per_account=True),
     request=StepUpRequest,
     example={"password": "a long passphrase"},
     response=StepUpView,
     tags=("auth",),
     errors=(403, 429),
+    problems=(
+        (
+            StepUpRequired,
+            ("the password or code is wrong, or the account has two-factor authentication and no code was sent"),
+        ),
+        (InvalidInput, "neither a password nor a code was sent"),
+        (Forbidden, "an API key cannot step up"),
+        (RateLimited, "too many attempts for this account (Retry-After says when)"),
+    ),
 )
 @require(enrolment=True)
 def step_up() -> Response:
@@ -219,11 +253,29 @@ def _refresh_token(body: RefreshRequest) -> tuple[str, bool]:
 @bp.post("/v1/auth/refresh")
 @operation(
     "Exchange a refresh token for new tokens (it rotates)",
-    description=rate_limits(per_client=True, per_account=False),
+    description=(
+        "Exchanges a refresh token (in the body, or the session cookie for web sessions) for a new access "
+        "token and a new refresh token; the old one stops working. Presenting a used refresh token again "
+        "signs the login out everywhere (a stolen token is detected). "
+    )
+    + rate_limits(per_client=True, per_account=False),
     request=RefreshRequest,
     response=SessionView,
     tags=("auth",),
     errors=(401, 403),
+    problems=(
+        (
+            Unauthenticated,
+            (
+                "no refresh token, or it is invalid, expired, already used (the login is then "
+                "signed out everywhere), or its account is gone"
+            ),
+        ),
+    ),
+    access=(
+        "the refresh token itself (in the body, or the `cp_refresh` cookie with the X-CSRF-Token header); "
+        "no access token."
+    ),
 )
 @limit_by_client
 def refresh() -> Response:
@@ -233,7 +285,20 @@ def refresh() -> Response:
 
 @bp.post("/v1/auth/logout")
 @operation(
-    "Log out: revoke the login's refresh tokens", request=RefreshRequest, status=204, tags=("auth",), errors=(401, 403)
+    "Log out: revoke the login's refresh tokens",
+    request=RefreshRequest,
+    status=204,
+    tags=("auth",),
+    errors=(401, 403),
+    description=(
+        "Revokes the login's refresh tokens (from the body or the session cookie) and clears the session "
+        "cookies. Access tokens already issued expire on their own shortly."
+    ),
+    problems=((Unauthenticated, "no refresh token, or it is invalid"),),
+    access=(
+        "the refresh token itself (in the body, or the `cp_refresh` cookie with the X-CSRF-Token header); "
+        "no access token."
+    ),
 )
 @limit_by_client
 def logout() -> Response:
@@ -245,7 +310,16 @@ def logout() -> Response:
 
 
 @bp.get("/v1/me")
-@operation("Who am I: the authenticated user or API key", response=MeView, tags=("auth",))
+@operation(
+    "Who am I: the authenticated user or API key",
+    response=MeView,
+    tags=("auth",),
+    description=(
+        "Who the credential is: a user (its id, role, the merchant it acts for and its profile) or an API "
+        "key (its id, merchant and scopes). Useful to check a key's scopes."
+    ),
+    problems=((Unauthenticated, "the user's account no longer exists"),),
+)
 @require(api_keys=True, enrolment=True)
 def me() -> Response:
     principal = current_principal()

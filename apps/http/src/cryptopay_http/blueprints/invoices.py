@@ -13,13 +13,17 @@ from typing import Any
 
 import attrs
 from cryptopay.adapters.evm.qr import qr_svg
-from cryptopay.core.errors import InvalidInput, NotFound, Refused
+from cryptopay.core.errors import InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.fx import Quote
 from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceState, PaymentOption
+from cryptopay.core.invoices.invoice import InvoiceReceivedPayment
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payment_uri import payment_uri
 from cryptopay.core.payments import StoreSettings
+from cryptopay.core.payments.invoicing import UnpricedRail
+from cryptopay.core.payments.model import AboveStoreMaximum, BelowStoreMinimum
 from cryptopay.core.rails import Rail
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import not_found, require
@@ -28,6 +32,7 @@ from cryptopay_http.convert import amount_pattern, check_places, json_response, 
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import (
+    ACTING_MERCHANT,
     acting_merchant,
     actor,
     check_tenant,
@@ -70,6 +75,7 @@ class CreateInvoice:
             max_items=20,
             key_max_length=40,
             item_max_length=500,
+            text=TextKind.PROSE,
         ),
     )
     return_url: str | None = attrs.field(
@@ -270,6 +276,27 @@ def load_invoice(invoice_id: str) -> Invoice:
     status=201,
     tags=_TAGS,
     errors=(404,),
+    description=(
+        "Creates an invoice for `amount` in `currency` (KES, priced into crypto at the current rate, or a "
+        "crypto amount) payable on the store's rails (or the ones chosen in `rails`), each with its own "
+        "deposit address and amount due. The invoice is `new` until paid, expires at `expires_at`, and is "
+        "followed by webhook events (`invoice.paid`, ...). Its URL is in `Location`; `hosted_url` is the "
+        "customer's checkout page."
+    ),
+    problems=(
+        *ACTING_MERCHANT,
+        (Refused, "the merchant has no store settings yet (PUT /v1/merchants/{merchant_id}/store)"),
+        (
+            InvalidInput,
+            (
+                "a rail the store does not accept or the server does not offer, a bad return_url, "
+                "or an amount with too many places"
+            ),
+        ),
+        (UnpricedRail, "no rate source prices a chosen rail's asset in KES"),
+        (BelowStoreMinimum, "worth less than the store's min_invoice_amount (in KES)"),
+        (AboveStoreMaximum, "worth more than the store's max_invoice_amount (in KES)"),
+    ),
 )
 @require(scope="invoices:write")
 @idempotent_when_keyed
@@ -292,7 +319,16 @@ def create_invoice() -> Response:
 
 
 @bp.get("/v1/invoices")
-@operation("List the merchant's invoices (admins: ?merchant_id=)", response=PageOf(InvoiceView), tags=_TAGS)
+@operation(
+    "List the merchant's invoices (admins: ?merchant_id=)",
+    response=PageOf(InvoiceView),
+    tags=_TAGS,
+    description=(
+        "The merchant's invoices, newest first, with their state, rails, amounts due and received. Admins "
+        "name the merchant with `merchant_id`."
+    ),
+    problems=(*ACTING_MERCHANT,),
+)
 @require(scope="invoices:read")
 @paginated
 @query(MERCHANT_ID)
@@ -306,7 +342,15 @@ def list_invoices() -> Response:
 
 
 @bp.get("/v1/invoices/<invoice_id>")
-@operation("Read an invoice", response=InvoiceView, tags=_TAGS)
+@operation(
+    "Read an invoice",
+    response=InvoiceView,
+    tags=_TAGS,
+    description=(
+        "One invoice: its state, price, the options (rail, address, amount due) it offers, what it "
+        "received, and when it expires. Another merchant's invoice is a 404."
+    ),
+)
 @require(scope="invoices:read")
 def get_invoice(invoice_id: str) -> Response:
     """The hot read: this process keeps the rendered JSON until the invoice changes (``Invoicing.render_invoice``);
@@ -325,10 +369,18 @@ def _invoice_json(invoice: Invoice) -> bytes:
 
 @bp.post("/v1/invoices/<invoice_id>/cancel")
 @operation(
-    "Cancel an invoice that has received nothing (409 if anything was received); a payment that still comes is "
-    "credited as a late payment (paid_late) and can be refunded",
+    "Cancel an invoice that has received nothing",
     response=InvoiceView,
     tags=_TAGS,
+    description=(
+        "Withdraws an invoice that has received nothing: it expires now (`invoice.cancelled`). Cancelling "
+        "a cancelled invoice again changes nothing. Its addresses stay watched, so a payment that still "
+        "comes is credited as a late payment (`paid_late`) and can be refunded."
+    ),
+    problems=(
+        (InvoiceReceivedPayment, "the invoice has received a payment (seen or confirmed): refund it instead"),
+        (InvalidState, "the invoice is no longer new (paid, expired or marked)"),
+    ),
 )
 @require(scope="invoices:write")
 def cancel_invoice(invoice_id: str) -> Response:
@@ -343,6 +395,12 @@ def cancel_invoice(invoice_id: str) -> Response:
     tags=_TAGS,
     media_type="image/svg+xml",
     errors=(422,),
+    description=(
+        "An SVG QR code of the payment URI (address and amount due) of one of the invoice's rails, for a "
+        "customer's wallet to scan; by default its first rail. Cached privately for an hour (an option "
+        "never changes once offered)."
+    ),
+    problems=((NotFound, "the invoice does not offer the rail named"),),
 )
 @require(scope="invoices:read")
 @query(enum_param("rail", offered_rail_keys, "the rail to pay on (default: the invoice's first)", when_empty=NO_RAILS))

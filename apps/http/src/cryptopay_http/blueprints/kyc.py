@@ -17,15 +17,17 @@ from datetime import date, datetime
 from typing import Any
 
 import attrs
-from cryptopay.core.errors import InvalidInput, Refused
+from cryptopay.core.errors import Conflict, CryptopayError, InvalidInput, InvalidState, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import (
     BusinessDetails,
     Director,
+    IdInUse,
     KycApplication,
     PersonDetails,
+    RegistrationInUse,
     ReviewStep,
     StoredDocument,
 )
@@ -37,9 +39,10 @@ from cryptopay.core.kyc.checks import (
     check_name,
     check_registration_number,
 )
-from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, DocumentKind
+from cryptopay.core.kyc.documents import MAX_DOCUMENT_BYTES, DocumentKind, DocumentRejected
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.mobile_money.phones import normalize_msisdn
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import audited_step_up, current_principal, not_found, require
@@ -166,7 +169,9 @@ class DocumentUpload:
 
 @attrs.frozen
 class Rejection:
-    reason: str = attrs.field(metadata=limits("what the applicant can act on", min_length=1, max_length=1000))
+    reason: str = attrs.field(
+        metadata=limits("what the applicant can act on", min_length=1, max_length=1000, text=TextKind.PROSE)
+    )
 
 
 @attrs.frozen
@@ -177,13 +182,14 @@ class IdLink:
             "company, the other account closed ...)",
             min_length=1,
             max_length=1000,
+            text=TextKind.PROSE,
         )
     )
 
 
 @attrs.frozen
 class InformationRequest:
-    message: str = attrs.field(metadata=limits("what is needed", min_length=1, max_length=1000))
+    message: str = attrs.field(metadata=limits("what is needed", min_length=1, max_length=1000, text=TextKind.PROSE))
 
 
 def _id_variants(components: dict[str, Any]) -> list[dict[str, Any]]:
@@ -495,7 +501,16 @@ def _email() -> str | None:
 
 
 @bp.get("/v1/kyc")
-@operation("The caller's verification: tier, limits and applications", response=StandingView, tags=_TAGS)
+@operation(
+    "The caller's verification: tier, limits and applications",
+    response=StandingView,
+    tags=_TAGS,
+    description=(
+        "The caller's verification standing: the KYC tier held (a personal user's, or for a merchant its "
+        "KYB), the limits it allows and what is used of them, whether the account is frozen, and its "
+        "applications with their state and what they still need."
+    ),
+)
 @require(roles=[Role.PERSONAL, Role.MERCHANT])
 def standing() -> Response:
     party = _party()
@@ -507,12 +522,21 @@ def standing() -> Response:
 
 @bp.post("/v1/kyc/applications")
 @operation(
-    "Apply for a personal tier (then upload its documents and submit)",
+    "Apply for a personal tier",
     request=PersonalApplication,
     response=ApplicationView,
     status=201,
     tags=_TAGS,
     errors=(409,),
+    description=(
+        "Opens an application for a personal tier with the particulars it needs (name, ID number, date of "
+        "birth...). Then upload its documents (POST .../documents) and submit it for review. Its URL is "
+        "in `Location`."
+    ),
+    problems=(
+        (Conflict, "the caller already has an open application, or already holds the tier"),
+        (InvalidInput, "a tier that needs no application, or particulars it needs missing"),
+    ),
 )
 @require(roles=[Role.PERSONAL])
 def apply_personal() -> Response:
@@ -524,12 +548,22 @@ def apply_personal() -> Response:
 
 @bp.post("/v1/kyc/business-applications")
 @operation(
-    "Apply for KYB as a merchant (then upload the certificate of incorporation and submit)",
+    "Apply for KYB as a merchant",
     request=BusinessApplication,
     response=ApplicationView,
     status=201,
     tags=_TAGS,
     errors=(409,),
+    description=(
+        "Opens a KYB application for the caller's merchant with its registration particulars and "
+        "directors. Then upload the certificate of incorporation and each director's ID photos and "
+        "selfie, and submit. Its URL is in `Location`."
+    ),
+    problems=(
+        (Conflict, "the caller already has an open application, or already holds the tier"),
+        (InvalidInput, "a tier that needs no application, or particulars it needs missing"),
+        (InvalidInput, "no director named, or a director's particulars incomplete"),
+    ),
 )
 @require(roles=[Role.MERCHANT], team=_KYB_MANAGERS)
 def apply_business() -> Response:
@@ -542,12 +576,23 @@ def apply_business() -> Response:
 
 @bp.post("/v1/kyc/applications/<application_id>/documents")
 @operation(
-    "Upload a document to one's open application (the same kind again replaces it)",
+    "Upload a document to one's open application",
     request=DocumentUpload,
     response=DocumentView,
     status=201,
     tags=_TAGS,
     errors=(409,),
+    description=(
+        "Uploads one document (base64 `content`, a photo or PDF) of a kind the application's tier takes, "
+        "to the caller's open application; for KYB, `director` names whose ID it is. The same kind again "
+        "replaces the earlier one. Documents are stored encrypted."
+    ),
+    problems=(
+        (NotFound, "no such application of the caller's"),
+        (InvalidState, "the application is no longer open for changes"),
+        (InvalidInput, "a kind the tier does not take, or an unknown director"),
+        (DocumentRejected, "the content is empty, too large, not the format the kind needs, or unreadable"),
+    ),
 )
 @require(roles=[Role.PERSONAL, Role.MERCHANT], team=_KYB_MANAGERS)
 def upload_document(application_id: str) -> Response:
@@ -560,7 +605,20 @@ def upload_document(application_id: str) -> Response:
 
 
 @bp.post("/v1/kyc/applications/<application_id>/submit")
-@operation("Submit one's application for review", response=ApplicationView, tags=_TAGS, errors=(409,))
+@operation(
+    "Submit one's application for review",
+    response=ApplicationView,
+    tags=_TAGS,
+    errors=(409,),
+    description=(
+        "Submits the caller's application for review by an officer once every document it needs is "
+        "uploaded; its particulars are screened against the sanctions lists."
+    ),
+    problems=(
+        (NotFound, "no such application of the caller's"),
+        (InvalidState, "a document it needs is missing, or it is not open"),
+    ),
+)
 @require(roles=[Role.PERSONAL, Role.MERCHANT], team=_KYB_MANAGERS)
 def submit(application_id: str) -> Response:
     return json_response(ApplicationView.of(_review().submit(_party(), application_id)))
@@ -573,6 +631,13 @@ def _created(application: KycApplication) -> Response:
 
 # -- the officers' routes --------------------------------------------------------------------------------------
 _OFFICERS = [Role.COMPLIANCE]
+# What an officer's decision on an application may be refused with (``KycApplication``'s review steps).
+_DECISION: tuple[tuple[type[CryptopayError], str], ...] = (
+    (NotFound, "no such application"),
+    (InvalidState, "the application is not in a state for this step (claim it for review first)"),
+    (Conflict, "another officer claimed it, or the same officer already approved it (a second one must)"),
+    (Refused, "nobody reviews their own application"),
+)
 
 
 def _officer_view(application: KycApplication) -> ApplicationView:
@@ -581,9 +646,13 @@ def _officer_view(application: KycApplication) -> ApplicationView:
 
 @bp.get("/v1/admin/kyc/queue")
 @operation(
-    "Applications waiting for review or being reviewed, without personal details (officers; read one for those)",
+    "Applications waiting for review or being reviewed",
     response=PageOf(ApplicationView),
     tags=_ADMIN_TAGS,
+    description=(
+        "Applications submitted or being reviewed, oldest first, without personal details (read one for "
+        "those, which is audited)."
+    ),
 )
 @require(roles=_OFFICERS)
 @paginated
@@ -596,7 +665,14 @@ def queue() -> Response:
 
 @bp.get("/v1/admin/kyc/applications/<application_id>")
 @operation(
-    "Read an application with its personal details (officers; audited)", response=ApplicationView, tags=_ADMIN_TAGS
+    "Read an application with its personal details",
+    response=ApplicationView,
+    tags=_ADMIN_TAGS,
+    description=(
+        "One application with the applicant's particulars, documents (without content) and review "
+        "history. Every read is audited."
+    ),
+    problems=((NotFound, "no such application"),),
 )
 @require(roles=_OFFICERS)
 def read_application(application_id: str) -> Response:
@@ -604,7 +680,16 @@ def read_application(application_id: str) -> Response:
 
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/claim")
-@operation("Claim an application for review (officers)", response=ApplicationView, tags=_ADMIN_TAGS, errors=(409,))
+@operation(
+    "Claim an application for review",
+    response=ApplicationView,
+    tags=_ADMIN_TAGS,
+    errors=(409,),
+    description=(
+        "Claims a submitted application for review by the calling officer, so no other officer decides it meanwhile."
+    ),
+    problems=(*_DECISION,),
+)
 @require(roles=_OFFICERS)
 def claim(application_id: str) -> Response:
     return json_response(_officer_view(_review().claim(current_principal().id, application_id)))
@@ -612,13 +697,23 @@ def claim(application_id: str) -> Response:
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/approve")
 @operation(
-    "Approve a claimed application (the tier is granted at the last approval it needs; officers). 409 id_in_use "
-    "(naming the accounts) while another account that gave the same ID document is not linked (link-id); for a KYB, "
-    "409 registration_in_use while another merchant that gave the same registration number is not (a director "
-    "named on other businesses is only shown: directors_elsewhere)",
+    "Approve a claimed application",
     response=ApplicationView,
     tags=_ADMIN_TAGS,
     errors=(409,),
+    description=(
+        "Approves the claimed application. A tier that needs two approvals is granted at the second, by a "
+        "different officer. While another account that gave the same ID document is not linked to it, "
+        "approval is refused with `id_in_use` naming those accounts (see link-id); for a KYB, with "
+        "`registration_in_use` while another merchant that gave the same registration number is not. A "
+        "director named on other businesses is only shown (`directors_elsewhere`), never a refusal."
+    ),
+    problems=(
+        *_DECISION,
+        (IdInUse, ("another account gave the same ID document and is not linked (the problem names the accounts)")),
+        (RegistrationInUse, "a KYB: another merchant gave the same registration number and is not linked"),
+        (InvalidState, "a KYB director is not verified yet"),
+    ),
 )
 @require(roles=_OFFICERS)
 def approve(application_id: str) -> Response:
@@ -627,13 +722,20 @@ def approve(application_id: str) -> Response:
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/link-id")
 @operation(
-    "Link the other accounts that gave this applicant's ID document (a KYB: the other merchants that gave its "
-    "registration number) to the application, with a reason, so the approval may go on (the reviewing officer; "
-    "audited kyc.id_linked)",
+    "Link the other accounts that gave this applicant's ID to the application",
     request=IdLink,
     response=ApplicationView,
     tags=_ADMIN_TAGS,
     errors=(409,),
+    description=(
+        "Records, with a reason, that the other accounts that gave this applicant's ID document (a KYB: the "
+        "other merchants that gave its registration number) belong to the same party or are otherwise "
+        "explained, so the approval may go on. Only the reviewing officer. Audited `kyc.id_linked`."
+    ),
+    problems=(
+        *_DECISION,
+        (InvalidInput, "no reason, or a reason over 1,000 characters"),
+    ),
 )
 @require(roles=_OFFICERS)
 def link_id(application_id: str) -> Response:
@@ -643,11 +745,18 @@ def link_id(application_id: str) -> Response:
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/directors/<director_id>/verify")
 @operation(
-    "Record that a KYB director's particulars match their ID photos and selfie (the reviewing officer; a KYB is "
-    "approved only with every director verified)",
+    "Record that a KYB director's particulars match their ID and selfie",
     response=ApplicationView,
     tags=_ADMIN_TAGS,
     errors=(409,),
+    description=(
+        "Records that a KYB director's particulars match their ID photos and selfie; a KYB is approved "
+        "only with every director verified. Only the reviewing officer."
+    ),
+    problems=(
+        *_DECISION,
+        (InvalidInput, "the application has no such director"),
+    ),
 )
 @require(roles=_OFFICERS)
 def verify_director(application_id: str, director_id: str) -> Response:
@@ -657,11 +766,18 @@ def verify_director(application_id: str, director_id: str) -> Response:
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/reject")
 @operation(
-    "Reject a claimed application with a reason (officers)",
+    "Reject a claimed application with a reason",
     request=Rejection,
     response=ApplicationView,
     tags=_ADMIN_TAGS,
     errors=(409,),
+    description=(
+        "Rejects the claimed application with a reason the applicant can act on (they are told). They may apply again."
+    ),
+    problems=(
+        *_DECISION,
+        (InvalidInput, "no reason"),
+    ),
 )
 @require(roles=_OFFICERS)
 def reject(application_id: str) -> Response:
@@ -671,11 +787,19 @@ def reject(application_id: str) -> Response:
 
 @bp.post("/v1/admin/kyc/applications/<application_id>/request-information")
 @operation(
-    "Send a claimed application back to the applicant, saying what is needed (officers)",
+    "Send a claimed application back to the applicant, saying what is needed",
     request=InformationRequest,
     response=ApplicationView,
     tags=_ADMIN_TAGS,
     errors=(409,),
+    description=(
+        "Sends the claimed application back to the applicant with a message saying what is needed; they "
+        "change it and submit again."
+    ),
+    problems=(
+        *_DECISION,
+        (InvalidInput, "no message"),
+    ),
 )
 @require(roles=_OFFICERS)
 def request_information(application_id: str) -> Response:
@@ -685,7 +809,15 @@ def request_information(application_id: str) -> Response:
 
 
 @bp.get("/v1/admin/kyc/applications/<application_id>/documents/<document_id>")
-@operation("Read a document (officers; every read is audited)", response=DocumentContent, tags=_ADMIN_TAGS)
+@operation(
+    "Read a document",
+    response=DocumentContent,
+    tags=_ADMIN_TAGS,
+    description=(
+        "One document's content (base64) and details, decrypted for the officer (`no-store`). Every read is audited."
+    ),
+    problems=((NotFound, "no such application or document"),),
+)
 @require(roles=_OFFICERS)
 def read_document(application_id: str, document_id: str) -> Response:
     try:
@@ -702,7 +834,9 @@ def read_document(application_id: str, document_id: str) -> Response:
 @attrs.frozen
 class FreezeRequest:
     reason: str = attrs.field(
-        metadata=limits("why, for the record (not shown to the party)", min_length=1, max_length=1000)
+        metadata=limits(
+            "why, for the record (not shown to the party)", min_length=1, max_length=1000, text=TextKind.PROSE
+        )
     )
 
 
@@ -745,11 +879,21 @@ def party_kind(party_id: str) -> PartyKind:
 
 @bp.post("/v1/admin/accounts/<party_id>/freeze")
 @operation(
-    "Freeze an account: every outgoing movement is held (officers, after a step-up; audited)",
+    "Freeze an account: every outgoing movement is held",
     request=FreezeRequest,
     response=AccountStateView,
     tags=_ADMIN_TAGS,
     errors=(409,),
+    description=(
+        "Freezes a personal or merchant account: every outgoing movement (sends, sales, withdrawals, "
+        "payouts) is held until it is unfrozen; the reason is kept for the record, not shown to the "
+        "party. Audited."
+    ),
+    problems=(
+        (NotFound, "no such personal user or merchant"),
+        (Conflict, "the account is already frozen"),
+        (InvalidInput, "no reason"),
+    ),
 )
 @require(roles=_OFFICERS)
 @audited_step_up
@@ -761,10 +905,15 @@ def freeze(party_id: str) -> Response:
 
 @bp.post("/v1/admin/accounts/<party_id>/unfreeze")
 @operation(
-    "Unfreeze an account: what was held moves at the next run (officers, after a step-up; audited)",
+    "Unfreeze an account: what was held moves at the next run",
     response=AccountStateView,
     tags=_ADMIN_TAGS,
     errors=(409,),
+    description="Lifts a freeze: what was held moves at the next run. Audited.",
+    problems=(
+        (NotFound, "no such personal user or merchant"),
+        (Conflict, "the account is not frozen"),
+    ),
 )
 @require(roles=_OFFICERS)
 @audited_step_up

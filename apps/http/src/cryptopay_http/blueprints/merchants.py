@@ -8,16 +8,24 @@ from typing import Any
 
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
-from cryptopay.core.identity import Merchant, Role, changes_destination
+from cryptopay.core.identity import Merchant, Role, changes_destination, check_settlement
 from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES
 from cryptopay.core.settlement import SettlementProfile
 from cryptopay.core.settlement.banks import bank_catalogue
 from cryptopay.core.settlement.model import SettlementMethod, SettlementSchedule
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import check_step_up, current_principal, not_found, require
-from cryptopay_http.convert import TRIMMED_PATTERN, amount_pattern, check_places, json_response, limits, read_body
+from cryptopay_http.auth import check_step_up, current_principal, documents_step_up_if, not_found, require
+from cryptopay_http.convert import (
+    TRIMMED_NAME_PATTERN,
+    amount_pattern,
+    check_places,
+    json_response,
+    limits,
+    read_body,
+)
 from cryptopay_http.openapi import PageOf, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.runtime import runtime
@@ -60,10 +68,27 @@ def _settlement_schema(components: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "additionalProperties": False, "oneOf": variants}
 
 
+_DESTINATION_FORMS = {  # what a person is told when a destination does not fit its method (never the pattern)
+    SettlementMethod.MPESA_B2C: "an M-Pesa destination is a Kenyan mobile number, such as 0712345678 or 254712345678",
+    SettlementMethod.MPESA_PAYBILL: (
+        "a paybill destination is NUMBER#ACCOUNT, such as 888880#SHOP-1 (a 5 to 7 digit paybill, then 1 to 20 "
+        "letters, digits, hyphens or inner spaces)"
+    ),
+    SettlementMethod.MPESA_TILL: "a till destination is a till number of 5 to 7 digits, such as 123456",
+    SettlementMethod.BANK: (
+        "a bank destination is BANK:ACCOUNT, such as KCB:1234567890 (the bank codes and their account number "
+        "formats: GET /v1/banks)"
+    ),
+}
+
+
 def _check_destination(profile: SettlementProfile | None) -> None:
-    """The destination in the exact form the document shows (the core also accepts spaces and separators)."""
+    """The destination in the exact form the document shows (the core also accepts spaces and separators). A
+    refusal says what the method takes (the core's reason when it has a more precise one, such as an unknown bank
+    or an account of the wrong length), never the pattern (review H7)."""
     if profile is not None and not re.search(_DESTINATIONS[profile.method], profile.destination):
-        raise InvalidInput(f"does not fit {_DESTINATIONS[profile.method]}", field="settlement.destination")
+        check_settlement(profile)  # its reason names the unknown bank or the bank's account format
+        raise InvalidInput(_DESTINATION_FORMS[profile.method], field="settlement.destination")
     if profile is not None and profile.minimum is not None:
         check_places(profile.minimum.amount, KES.decimals)
 
@@ -71,7 +96,11 @@ def _check_destination(profile: SettlementProfile | None) -> None:
 register_schema(SettlementProfile, _settlement_schema)
 
 _NAME = limits(
-    "2 to 120 characters, no leading or trailing space", min_length=2, max_length=120, pattern=TRIMMED_PATTERN
+    "2 to 120 characters, no leading or trailing space",
+    min_length=2,
+    max_length=120,
+    pattern=TRIMMED_NAME_PATTERN,
+    text=TextKind.NAME,
 )
 
 
@@ -136,6 +165,22 @@ def load_merchant(merchant_id: str) -> Merchant:
     status=201,
     tags=("merchants",),
     errors=(409,),
+    description=(
+        "Creates the merchant profile the caller (a user with the merchant role) owns: its business name "
+        "and settlement profile (schedule, method `mpesa_b2c`/till/paybill/bank, destination, minimum in "
+        "KES). The caller then acts for it (invoices, store, keys). Its URL is in `Location`."
+    ),
+    problems=(
+        (Conflict, "the caller already owns a merchant or belongs to a team"),
+        (
+            InvalidInput,
+            (
+                "a destination that does not fit its method (a Kenyan mobile number, a till, "
+                "paybill#account, a bank code:account), a negative minimum, or a business name "
+                "not 2 to 120 characters"
+            ),
+        ),
+    ),
 )
 @require(roles=[Role.MERCHANT])
 def create_merchant() -> Response:
@@ -151,7 +196,15 @@ def create_merchant() -> Response:
 
 
 @bp.get("/v1/merchants")
-@operation("List merchants: all for admins, one's own otherwise", response=PageOf(MerchantView), tags=("merchants",))
+@operation(
+    "List merchants: all for admins, one's own otherwise",
+    response=PageOf(MerchantView),
+    tags=("merchants",),
+    description=(
+        "Admins page through every merchant; a merchant user gets its own (one item, or none before it "
+        "creates a profile)."
+    ),
+)
 @require(roles=_STAFF)
 @paginated
 def list_merchants() -> Response:
@@ -167,7 +220,15 @@ def list_merchants() -> Response:
 
 
 @bp.get("/v1/merchants/<merchant_id>")
-@operation("Read a merchant profile (API keys need merchant:read)", response=MerchantView, tags=("merchants",))
+@operation(
+    "Read a merchant profile (API keys need merchant:read)",
+    response=MerchantView,
+    tags=("merchants",),
+    description=(
+        "One merchant profile: business name, settlement profile (its destination masked), whether a new "
+        "destination is cooling off and until when."
+    ),
+)
 @require(scope="merchant:read", roles=_STAFF, tenant_arg="merchant_id")
 def get_merchant(merchant_id: str) -> Response:
     return json_response(MerchantView.of(load_merchant(merchant_id)))
@@ -175,13 +236,28 @@ def get_merchant(merchant_id: str) -> Response:
 
 @bp.patch("/v1/merchants/<merchant_id>")
 @operation(
-    "Change a merchant's name or settlement profile (a new payout destination needs a step-up, then cools off)",
+    "Change a merchant's name or settlement profile",
     request=UpdateMerchant,
     response=MerchantView,
     tags=("merchants",),
     errors=(403,),
+    description=(
+        "Changes the business name and/or the settlement profile. A new payout destination needs a "
+        "step-up and then cools off (24 hours by default) before money goes there; the change is audited "
+        "and the owner told."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            (
+                "a destination that does not fit its method, a negative minimum, or a business "
+                "name not 2 to 120 characters"
+            ),
+        ),
+    ),
 )
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER,))
+@documents_step_up_if("when the settlement destination changes")
 def update_merchant(merchant_id: str) -> Response:
     body = read_body(UpdateMerchant)
     _check_destination(body.settlement)
@@ -217,7 +293,14 @@ class BankCatalogueView:
 
 @bp.get("/v1/banks")
 @operation(
-    "The banks a merchant may be settled to (the bank catalogue)", response=BankCatalogueView, tags=("merchants",)
+    "The banks a merchant may be settled to (the bank catalogue)",
+    response=BankCatalogueView,
+    tags=("merchants",),
+    description=(
+        "The bank catalogue: each bank's code and name, its M-Pesa paybill (set: paid by B2B; accounts of "
+        "at most 13 characters) or none (an operator's bank transfer), and the pattern its account "
+        "numbers match. A bank settlement destination is `<code>:<account>`."
+    ),
 )
 @require(api_keys=True)
 def list_banks() -> Response:

@@ -20,9 +20,17 @@ from typing import Any, ClassVar
 import attrs
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.money import Asset, Money, asset_by_code
-from cryptopay.core.payments.link_amounts import LINK_AMOUNTS
+from cryptopay.core.payments.invoicing import UnpricedRail
+from cryptopay.core.payments.link_amounts import LINK_AMOUNTS, AmountAboveMaximum, AmountBelowMinimum, AmountNotWhole
 from cryptopay.core.payments.links import PUBLIC_ID_PATTERN
-from cryptopay.core.payments.model import PaymentLink
+from cryptopay.core.payments.model import (
+    AboveStoreMaximum,
+    BelowStoreMinimum,
+    PaymentLink,
+    PaymentLinkClosed,
+    PaymentLinkTerms,
+)
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
@@ -32,7 +40,7 @@ from cryptopay_http.blueprints.invoices import InvoiceCurrency, InvoiceView
 from cryptopay_http.blueprints.stores import NO_RAILS, offered_rail_keys
 from cryptopay_http.convert import (
     TRIMMED_HINT,
-    TRIMMED_PATTERN,
+    TRIMMED_PROSE_PATTERN,
     amount_pattern,
     check_places,
     json_response,
@@ -42,7 +50,14 @@ from cryptopay_http.convert import (
 from cryptopay_http.idempotency import idempotent_in
 from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema
 from cryptopay_http.pagination import paginate, paginated
-from cryptopay_http.payments_edge import acting_merchant, actor, check_tenant, idempotent_when_keyed, payments
+from cryptopay_http.payments_edge import (
+    ACTING_MERCHANT,
+    acting_merchant,
+    actor,
+    check_tenant,
+    idempotent_when_keyed,
+    payments,
+)
 from cryptopay_http.query import MERCHANT_ID, query
 
 __all__ = ["PaymentLinkView", "bp"]
@@ -59,7 +74,12 @@ class CreatePaymentLink:
 
     description: str = attrs.field(
         metadata=limits(
-            "what the customer pays for", min_length=1, max_length=200, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT
+            "what the customer pays for",
+            min_length=1,
+            max_length=200,
+            pattern=TRIMMED_PROSE_PATTERN,
+            hint=TRIMMED_HINT,
+            text=TextKind.PROSE,
         )
     )
     currency: InvoiceCurrency = InvoiceCurrency.KES
@@ -199,6 +219,29 @@ def _link(link_id: str) -> PaymentLink:
     status=201,
     tags=_TAGS,
     errors=(404,),
+    description=(
+        "Creates a reusable payment link: a fixed `amount` in `currency`, or none (the customer enters "
+        "it, within the link's bounds), with optional `rails`, expiry (`expires_in_minutes`) and use "
+        "limit (`max_uses`). Customers use it by its public id (`POST "
+        "/v1/payment-links/{public_id}/invoices`, no credentials) and its hosted page; each use makes an "
+        "invoice of the merchant's."
+    ),
+    problems=(
+        *ACTING_MERCHANT,
+        (
+            InvalidInput,
+            (
+                "a blank description, a rail the store does not accept, an expiry in the past, "
+                "max_uses below 1, or an amount with too many places"
+            ),
+        ),
+        (NotFound, "the merchant has no store settings yet: it cannot take payments"),
+        (AmountNotWhole, "an amount in cents where the currency's links take whole amounts"),
+        (AmountBelowMinimum, "below the links' minimum amount"),
+        (AmountAboveMaximum, "above the links' maximum amount"),
+        (BelowStoreMinimum, "worth less than the store's min_invoice_amount (KES)"),
+        (AboveStoreMaximum, "worth more than the store's max_invoice_amount (KES)"),
+    ),
 )
 @require(scope="payment_links:write")
 @idempotent_when_keyed
@@ -221,7 +264,16 @@ def create_payment_link() -> Response:
 
 
 @bp.get("/v1/payment-links")
-@operation("List the merchant's payment links, newest first", response=PageOf(PaymentLinkView), tags=_TAGS)
+@operation(
+    "List the merchant's payment links, newest first",
+    response=PageOf(PaymentLinkView),
+    tags=_TAGS,
+    description=(
+        "The merchant's payment links, newest first, with their terms, uses and whether they are still "
+        "open. Admins name the merchant with `merchant_id`."
+    ),
+    problems=(*ACTING_MERCHANT,),
+)
 @require(scope="payment_links:read")
 @paginated
 @query(MERCHANT_ID)
@@ -233,14 +285,31 @@ def list_payment_links() -> Response:
 
 
 @bp.get("/v1/payment-links/<link_id>")
-@operation("Read a payment link", response=PaymentLinkView, tags=_TAGS)
+@operation(
+    "Read a payment link",
+    response=PaymentLinkView,
+    tags=_TAGS,
+    description=(
+        "One payment link: its terms (amount or bounds, currency, rails, expiry, use limit), how often it "
+        "was used, its public id and page URL."
+    ),
+)
 @require(scope="payment_links:read")
 def get_payment_link(link_id: str) -> Response:
     return json_response(PaymentLinkView.of(_link(link_id)))
 
 
 @bp.post("/v1/payment-links/<link_id>/deactivate")
-@operation("Deactivate a payment link for good (it makes no more invoices)", response=PaymentLinkView, tags=_TAGS)
+@operation(
+    "Deactivate a payment link for good (it makes no more invoices)",
+    response=PaymentLinkView,
+    tags=_TAGS,
+    description=(
+        "Closes the link for good: it makes no more invoices (its customers get 409 "
+        "`payment_link_closed`); invoices it made already are unaffected. Deactivating it again changes "
+        "nothing."
+    ),
+)
 @require(scope="payment_links:write")
 def deactivate_payment_link(link_id: str) -> Response:
     link = _link(link_id)
@@ -262,15 +331,32 @@ def _add_converter(state: BlueprintSetupState) -> None:
 
 @bp.post("/v1/payment-links/<public_link_id:public_id>/invoices")
 @operation(
-    "Use a payment link: an invoice for its price or the amount entered (no credentials; by the link's public id; "
-    "409 payment_link_closed once it is deactivated, expired or used up, 409 payment_link_terms for an amount "
-    "or rail the link does not take)",
+    "Use a payment link: an invoice for its price or the amount entered",
     request=UseLink,
     example={"amount": "750", "rail": "usdt-tron"},
     response=InvoiceView,
     status=201,
     tags=_TAGS,
     errors=(404, 409),
+    description=(
+        "What a customer's checkout calls, without credentials, by the link's public id: makes an invoice "
+        "for the link's fixed price, or for the `amount` entered (in the link's currency, within its "
+        "bounds), on the `rail` chosen (default: every rail of the link). A retry with the same "
+        "`Idempotency-Key` returns the same invoice."
+    ),
+    problems=(
+        (PaymentLinkClosed, "the link is deactivated, expired or used up"),
+        (
+            PaymentLinkTerms,
+            ("an amount for a fixed-price link, none for an open one, or another currency or rail than the link takes"),
+        ),
+        (AmountNotWhole, "cents where the link takes whole amounts"),
+        (AmountBelowMinimum, "below the link's minimum"),
+        (AmountAboveMaximum, "above the link's maximum"),
+        (BelowStoreMinimum, "worth less than the store's minimum invoice (KES)"),
+        (AboveStoreMaximum, "worth more than the store's maximum invoice (KES)"),
+        (UnpricedRail, "no rate source prices the rail's asset in KES"),
+    ),
 )
 @limit_by_client
 @idempotent_in(lambda public_id: f"payment_link:{public_id}")

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
-from cryptopay.core.payouts import Payout, PayoutState
+from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutState
 from cryptopay.core.settlement import SettlementMethod
 from flask import Blueprint, Response, request
 
@@ -22,7 +22,7 @@ from cryptopay_http.convert import json_response
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
-from cryptopay_http.payments_edge import acting_merchant, actor, check_tenant, payments
+from cryptopay_http.payments_edge import ACTING_MERCHANT, acting_merchant, actor, check_tenant, payments
 from cryptopay_http.query import MERCHANT_ID, enum_param, query
 
 __all__ = ["RESULT_WORDING", "PayoutView", "bp"]
@@ -112,7 +112,21 @@ def _merchant() -> str | None:
 
 
 @bp.get("/v1/payouts")
-@operation("List payouts (?state=; admins: ?merchant_id=)", response=PageOf(PayoutView), tags=_TAGS)
+@operation(
+    "List payouts (?state=; admins: ?merchant_id=)",
+    response=PageOf(PayoutView),
+    tags=_TAGS,
+    description=(
+        "The M-Pesa (or bank) payouts that settle a merchant, retries included, newest first. A merchant "
+        "sees its own; an admin names a `merchant_id`, a `state` (e.g. `?state=failed` to find payouts to "
+        "retry) or both. Each payout shows its amount and M-Pesa's charge on top, its state, its receipt "
+        "once paid and the result in our fixed words."
+    ),
+    problems=(
+        *ACTING_MERCHANT,
+        (InvalidInput, "an admin names neither a merchant_id nor a state"),
+    ),
+)
 @require(scope="payouts:read")
 @paginated
 @query(enum_param("state", lambda: [s.value for s in PayoutState], "only payouts in this state"), MERCHANT_ID)
@@ -129,7 +143,16 @@ def list_payouts() -> Response:
 
 
 @bp.get("/v1/payouts/<payout_id>")
-@operation("Read a payout", response=PayoutView, tags=_TAGS)
+@operation(
+    "Read a payout",
+    response=PayoutView,
+    tags=_TAGS,
+    description=(
+        "One payout: amount, charge, destination, state, attempt (and the attempt it retries or that "
+        "retried it), M-Pesa's receipt and result once known, and a `note` when it needs attention. "
+        "Another merchant's payout is a 404."
+    ),
+)
 @require(scope="payouts:read")
 def get_payout(payout_id: str) -> Response:
     try:
@@ -142,7 +165,30 @@ def get_payout(payout_id: str) -> Response:
 
 @bp.post("/v1/payouts/<payout_id>/retry")
 @operation(
-    "Retry a failed payout as a new attempt (admins)", response=PayoutView, status=201, tags=_TAGS, errors=(404, 422)
+    "Retry a failed payout as a new attempt (admins)",
+    response=PayoutView,
+    status=201,
+    tags=_TAGS,
+    errors=(404, 422),
+    description=(
+        "Makes a new attempt (a new payout id, a new hold on the merchant's balance) for a payout that "
+        "failed definitively; each failure may be retried once. A failure reported only by M-Pesa's "
+        "callback is first confirmed with a Transaction Status query: until its answer comes the retry is "
+        "refused with `awaiting_status` (retry again later; if the query finds it paid, the payout is "
+        "completed instead). A B2C retry is checked against M-Pesa's daily limit per recipient; the "
+        "refusal is audited. The new payout is in `Location`."
+    ),
+    problems=(
+        (Refused, "the payout is not failed, or was already retried"),
+        (
+            AwaitingStatus,
+            ("the failure came by M-Pesa's callback: Transaction Status is asked first; retry once it has answered"),
+        ),
+        (
+            LimitExceeded,
+            ("past M-Pesa's daily limit for the recipient (the problem says what remains and from which day)"),
+        ),
+    ),
 )
 @require(roles=[Role.ADMIN])
 @idempotent

@@ -16,8 +16,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
+from cryptopay.core.errors import NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import current_principal, require, step_up
@@ -53,8 +55,13 @@ class SubjectView:
 
 @bp.get("/v1/me/export")
 @operation(
-    "Your own data, as one JSON document (profile, KYC, wallet, movements, payouts, sessions, audit records)",
+    "Your own data, as one JSON document",
     tags=("privacy",),
+    description=(
+        "Everything the service holds about the caller, as one JSON download (`Content-Disposition: "
+        "attachment`, `no-store`): profile, KYC applications, wallet and movements, payouts, sessions and "
+        "the audit records about them (a data subject's right of access). The export is itself audited."
+    ),
 )
 @require()
 def my_export() -> Response:
@@ -63,7 +70,16 @@ def my_export() -> Response:
 
 
 @bp.get("/v1/admin/privacy/subjects")
-@operation("Find a data subject by id, email or phone (officers; audited)", response=SubjectView, tags=("admin",))
+@operation(
+    "Find a data subject by id, email or phone",
+    response=SubjectView,
+    tags=("admin",),
+    description=(
+        "Looks up a data subject by user id, email or phone (2547...) and returns its id and role, for a "
+        "subject access request. Every lookup is audited, found or not."
+    ),
+    problems=((NotFound, "nobody matches"),),
+)
 @require(roles=_OFFICERS)
 @query(Param("who", _WHO, required=True, description="a user id, an email or a phone 2547..."))
 def find_subject() -> Response:
@@ -73,7 +89,15 @@ def find_subject() -> Response:
 
 
 @bp.get("/v1/admin/privacy/subjects/<subject_id>/export")
-@operation("A data subject's export (officers; audited)", tags=("admin",))
+@operation(
+    "A data subject's export",
+    tags=("admin",),
+    description=(
+        "A data subject's export, as GET /v1/me/export gives the subject itself, for an officer answering "
+        "an access request; `reason` is kept in the audit record."
+    ),
+    problems=((NotFound, "no such data subject"),),
+)
 @require(roles=_OFFICERS)
 @query(Param("reason", description="why the export is made (kept in the audit record)"))
 def subject_export(subject_id: str) -> Response:
@@ -85,7 +109,9 @@ def subject_export(subject_id: str) -> Response:
 @attrs.frozen
 class CloseMerchantRequest:
     reason: str = attrs.field(
-        metadata=limits("why the relationship ends (kept in the audit record)", min_length=1, max_length=1000)
+        metadata=limits(
+            "why the relationship ends (kept in the audit record)", min_length=1, max_length=1000, text=TextKind.PROSE
+        )
     )
 
 
@@ -99,11 +125,17 @@ class MerchantClosedView:
 
 @bp.post("/v1/admin/merchants/<merchant_id>/close")
 @operation(
-    "Close a merchant: its retention period starts (admins or officers, with a step-up; audited)",
+    "Close a merchant: its retention period starts",
     request=CloseMerchantRequest,
     response=MerchantClosedView,
     tags=("admin",),
     errors=(404,),
+    description=(
+        "Records that the relationship with a merchant has ended: its retention periods count from now "
+        "(its records are then kept for as long as the law asks, then erased). The reason is kept in the "
+        "audit record."
+    ),
+    problems=((NotFound, "no such merchant"),),
 )
 @require(roles=[Role.ADMIN, Role.COMPLIANCE])
 @step_up

@@ -17,10 +17,11 @@ from decimal import Decimal
 from typing import ParamSpec, TypeVar
 
 import attrs
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.errors import InvalidInput, NotFound, Refused, Unavailable
 from cryptopay.core.identity import PrincipalKind
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.model import Refund, RefundState
+from cryptopay.core.payments.refunds import KeptAsRevenue
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import check_step_up, current_principal, documents_step_up_when, not_found, require
@@ -145,7 +146,7 @@ def _refund(refund_id: str) -> Refund:
 
 @bp.post("/v1/invoices/<invoice_id>/refunds")
 @operation(
-    "Refund (part of) what an invoice received to the customer's address (user sessions need a step-up)",
+    "Refund (part of) what an invoice received to the customer's address",
     request=CreateRefund,
     example={
         "address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
@@ -157,6 +158,41 @@ def _refund(refund_id: str) -> Refund:
     status=201,
     tags=_TAGS,
     errors=(404, 409, 503),
+    description=(
+        "Sends (part of) what an invoice received back to the customer's address on one of its rails, "
+        "from the merchant's balance. Without `amount` it refunds what is owed (an overpayment or a late "
+        "payment); with `amount` and `currency` (the rail's asset, or KES converted at a quote: "
+        "`quote_id` from GET /v1/fx/quote, else the current rate) at most what was received less earlier "
+        "refunds. The refund is sent by the rail's hot wallet and followed to `sent`/`confirmed` (webhook "
+        "`refund.*`). Its URL is in `Location`."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            (
+                "a bad or foreign address (the invoice's own, zero or burn address), a rail the "
+                "invoice does not offer, an amount without currency or below the asset's smallest "
+                "unit"
+            ),
+        ),
+        (
+            Refused,
+            (
+                "the invoice is not yet settled or expired, the amount is more than can be "
+                "refunded, the merchant's balance no longer covers it, or the rail's network has "
+                "no hot wallet"
+            ),
+        ),
+        (
+            KeptAsRevenue,
+            (
+                "a remittance order's invoice (admins): the amount includes what the desk kept as revenue "
+                "(dust below the refund floor, excess refunds' network fees), named in the detail"
+            ),
+        ),
+        (NotFound, "no invoice, or `quote_id` is not one of this merchant's quotes"),
+        (Unavailable, "no FX rates are configured to convert a KES amount"),
+    ),
 )
 @require(scope="refunds:write")
 @step_up_for_users
@@ -177,7 +213,14 @@ def create_refund(invoice_id: str) -> Response:
 
 
 @bp.get("/v1/invoices/<invoice_id>/refunds")
-@operation("The invoice's refunds, newest first", response=PageOf(RefundView), tags=_TAGS)
+@operation(
+    "The invoice's refunds, newest first",
+    response=PageOf(RefundView),
+    tags=_TAGS,
+    description=(
+        "The refunds of one invoice, newest first, with their amount, address, state and transaction hash once sent."
+    ),
+)
 @require(scope="refunds:read")
 @paginated
 def list_refunds(invoice_id: str) -> Response:
@@ -191,7 +234,15 @@ def list_refunds(invoice_id: str) -> Response:
 
 
 @bp.get("/v1/refunds/<refund_id>")
-@operation("Read a refund", response=RefundView, tags=_TAGS)
+@operation(
+    "Read a refund",
+    response=RefundView,
+    tags=_TAGS,
+    description=(
+        "One refund: what is sent where, its state (`requested`, `sent`, `confirmed`, `failed`), the "
+        "transaction hash and, for a KES amount, the quote and rate it was converted at."
+    ),
+)
 @require(scope="refunds:read")
 def get_refund(refund_id: str) -> Response:
     return json_response(RefundView.of(_refund(refund_id)))

@@ -16,12 +16,15 @@ from datetime import date, datetime
 from typing import Any, ParamSpec
 
 import attrs
-from cryptopay.core.errors import InvalidInput, NotFound
+from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
+from cryptopay.core.errors import InvalidInput, InvalidName, LimitExceeded, NotFound, Unavailable
+from cryptopay.core.identity import RateLimited
 from cryptopay.core.mobile_money import mask_msisdn
 from cryptopay.core.money import Money
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import OrderRequest
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 from werkzeug.exceptions import BadRequest
 
@@ -29,7 +32,15 @@ from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import limit_by_client, limit_reads_by_client, not_found
 from cryptopay_http.blueprints.invoices import PaymentOptionView
 from cryptopay_http.blueprints.wallet import PHONE_PATTERN
-from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
+from cryptopay_http.convert import (
+    TRIMMED_HINT,
+    TRIMMED_NAME_PATTERN,
+    TRIMMED_PATTERN,
+    TRIMMED_PROSE_PATTERN,
+    json_response,
+    limits,
+    read_body,
+)
 from cryptopay_http.idempotency import HEADER, idempotent_in, key_parameter, presented_key
 from cryptopay_http.openapi import annotate, operation
 from cryptopay_http.runtime import runtime
@@ -53,16 +64,21 @@ class SenderBody:
             " addresses: 422 invalid_name)",
             min_length=1,
             max_length=70,
-            pattern=TRIMMED_PATTERN,
+            pattern=TRIMMED_NAME_PATTERN,
+            text=TextKind.NAME,
         )
     )
     country: str = attrs.field(metadata=limits("ISO 3166 alpha-2 country of residence, e.g. GB", pattern="^[A-Z]{2}$"))
     address: str | None = attrs.field(
-        default=None, metadata=limits("postal address", max_length=200, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT)
+        default=None,
+        metadata=limits(
+            "postal address", max_length=200, pattern=TRIMMED_PROSE_PATTERN, hint=TRIMMED_HINT, text=TextKind.PROSE
+        ),
     )
     date_of_birth: str | None = attrs.field(default=None, metadata=limits("YYYY-MM-DD", pattern=_DATE))
     place_of_birth: str | None = attrs.field(
-        default=None, metadata=limits("town and country of birth", max_length=100, pattern=TRIMMED_PATTERN)
+        default=None,
+        metadata=limits("town and country of birth", max_length=100, pattern=TRIMMED_NAME_PATTERN, text=TextKind.NAME),
     )
     id_number: str | None = attrs.field(
         default=None, metadata=limits("passport or national identity number", max_length=35, pattern=TRIMMED_PATTERN)
@@ -89,7 +105,9 @@ class RemittanceRequest:
         metadata=limits("the recipient's Kenyan mobile number: 07…, +2547…", max_length=32, pattern=PHONE_PATTERN)
     )
     recipient_name: str = attrs.field(
-        metadata=limits("the recipient's name", min_length=1, max_length=100, pattern=TRIMMED_PATTERN)
+        metadata=limits(
+            "the recipient's name", min_length=1, max_length=100, pattern=TRIMMED_NAME_PATTERN, text=TextKind.NAME
+        )
     )
     sender: SenderBody
     refund_address: str = attrs.field(
@@ -197,20 +215,46 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
     facts = dict(getattr(once, "__openapi__", {}))  # the key documented as required, as it is
     optional = tuple(p for p in facts.get("parameters", ()) if p.get("name") != HEADER)
     parameters = (*optional, key_parameter(required=True, anonymous=True))
-    wrapper.__openapi__ = {**facts, "parameters": parameters}  # type: ignore[attr-defined]
+    note = (
+        f"required: send an `{HEADER}`, a random UUID or at least 22 random URL-safe characters, new for each order "
+        "(no login here, so every sender shares the key space); a retry with the same key and body gets the first "
+        "answer again and opens no second order."
+    )
+    wrapper.__openapi__ = {**facts, "parameters": parameters, "idempotency": note}  # type: ignore[attr-defined]
     return annotate(wrapper, errors=(400,))
 
 
 @bp.post("/v1/wallet/remittances")
 @operation(
-    "Send money to Kenya: open a remittance order (no account; pay the USDT due to a one-time address; the "
-    "recipient is paid by M-Pesa, or into their wallet, once it is confirmed; 422 for bad input or "
-    "(travel_rule_incomplete) when the amount needs full originator data; 429 over the rate limit)",
+    "Send money to Kenya: open a remittance order (no account)",
     request=RemittanceRequest,
     response=RemittanceView,
     status=201,
     tags=_TAGS,
     errors=(409, 422, 503),
+    description=(
+        "Opens a remittance order without an account: the sender names the recipient (a Kenyan phone and "
+        "name), the amount (`KES` the recipient receives, whole shillings, or `USDT` the sender sends), "
+        "the sender's particulars and a refund address. The answer locks a rate until `expires_at` and "
+        "gives the USDT due and a one-time address per network; once the payment is confirmed, the "
+        "recipient is paid by M-Pesa (or into their wallet if the number has one). What arrives beyond "
+        "the order is refunded to the refund address. Follow it at its URL (`Location`, by its public "
+        "id)."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            (
+                "a bad recipient phone or name, a refund address on no network USDT is sent on "
+                "here, an amount not whole shillings, below the minimum or above what one M-Pesa "
+                "payment carries"
+            ),
+        ),
+        (InvalidName, "the sender's name has what a name does not (digits, a link)"),
+        (IncompleteTravelRuleData, "the amount needs the sender's full originator data (the Travel Rule)"),
+        (LimitExceeded, "past M-Pesa's daily limit for the recipient"),
+        (Unavailable, "no rate to price USDT in KES now"),
+    ),
 )
 @limit_by_client
 @_keyed
@@ -230,7 +274,20 @@ def create_remittance() -> Response:
 
 
 @bp.get("/v1/wallet/remittances/<public_id>")
-@operation("A remittance order's status, by its public id (no account)", response=RemittanceView, tags=_TAGS)
+@operation(
+    "A remittance order's status, by its public id",
+    response=RemittanceView,
+    tags=_TAGS,
+    description=(
+        "An order's state (awaiting_payment, paying_out, paid_out, refunding, refunded, expired, held, "
+        "refused), what is due and where, the locked rate, and any excess and its refund, by the public "
+        "id given when it was opened. The recipient's phone is masked."
+    ),
+    problems=(
+        (NotFound, "no such order"),
+        (RateLimited, "too many reads from this address (Retry-After says when)"),
+    ),
+)
 @limit_reads_by_client
 def remittance_status(public_id: str) -> Response:
     try:

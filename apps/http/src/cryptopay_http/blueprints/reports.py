@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import attrs
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.reports import Report
 from cryptopay.core.reports.periods import DATE_PATTERN
 from flask import Blueprint, Response, request
@@ -16,7 +17,7 @@ from flask import Blueprint, Response, request
 from cryptopay_http.auth import require
 from cryptopay_http.convert import json_response
 from cryptopay_http.openapi import operation
-from cryptopay_http.payments_edge import acting_merchant, payments
+from cryptopay_http.payments_edge import ACTING_MERCHANT, acting_merchant, payments
 from cryptopay_http.query import MERCHANT_ID, Param, query
 
 __all__ = ["ReportView", "bp"]
@@ -96,9 +97,17 @@ _ABOUT = "JSON, or CSV with format=csv or Accept: text/csv. Merchants see their 
     "Sales per day or month: confirmed payments, received, merchant fees, net (per asset)",
     response=ReportView,
     tags=_TAGS,
-    description=_ABOUT,
+    description=(
+        "For each day or month (Nairobi time) and asset: the confirmed payments counted, what they "
+        "received, the merchant fees and the net credited; then totals per asset. "
+    )
+    + _ABOUT,
     errors=(404,),
     alternatives=(_CSV,),
+    problems=(
+        *ACTING_MERCHANT,
+        (InvalidInput, "from or to is not a date as YYYY-MM-DD or period is not day or month"),
+    ),
 )
 @require(scope="reports:read")
 @query(*_PARAMS)
@@ -111,9 +120,17 @@ def sales_report() -> Response:
     "Fees per day or month, product and asset, each tax on them and the fee net of tax",
     response=ReportView,
     tags=_TAGS,
-    description=_ABOUT,
+    description=(
+        "For each day or month, fee product (merchant fee, FX spread, payout charge) and asset: the fee, "
+        "each tax on it (per the fee-tax version in force) and the fee net of tax; then totals. "
+    )
+    + _ABOUT,
     errors=(404,),
     alternatives=(_CSV,),
+    problems=(
+        *ACTING_MERCHANT,
+        (InvalidInput, "from or to is not a date as YYYY-MM-DD or period is not day or month"),
+    ),
 )
 @require(scope="reports:read")
 @query(*_PARAMS)
@@ -126,9 +143,17 @@ def fees_report() -> Response:
     "Settlements per day or month: shillings credited, FX spread, paid out, charges, in flight, failed",
     response=ReportView,
     tags=_TAGS,
-    description=_ABOUT,
+    description=(
+        "For each day or month: the shillings credited by settlements, the FX spread, what was paid out "
+        "and its M-Pesa charges, what is in flight and what failed; then totals. "
+    )
+    + _ABOUT,
     errors=(404,),
     alternatives=(_CSV,),
+    problems=(
+        *ACTING_MERCHANT,
+        (InvalidInput, "from or to is not a date as YYYY-MM-DD or period is not day or month"),
+    ),
 )
 @require(scope="reports:read")
 @query(*_PARAMS)

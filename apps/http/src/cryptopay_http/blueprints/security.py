@@ -8,10 +8,14 @@ for a short time, and the reset ends every session of the account.
 from __future__ import annotations
 
 import attrs
+from cryptopay.core.errors import Conflict, InvalidInput
+from cryptopay.core.identity import Forbidden, RateLimited, Unauthenticated
+from cryptopay.core.identity.weak_passwords import WeakPassword
+from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, limit_by_client, limit_login, rate_limits, require, step_up
-from cryptopay_http.convert import json_response, read_body
+from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.runtime import runtime
 
@@ -50,11 +54,22 @@ class ResetRequest:
 @attrs.frozen
 class ResetConfirm:
     token: str = attrs.field(repr=False)
-    password: str = attrs.field(repr=False)
+    password: str = attrs.field(repr=False, metadata=limits(text=TextKind.SECRET))
 
 
 @bp.post("/v1/auth/2fa/enrol")
-@operation("Start enrolling a TOTP second factor (needs a step-up)", response=EnrolmentView, tags=_TAGS, errors=(409,))
+@operation(
+    "Start enrolling a TOTP second factor",
+    response=EnrolmentView,
+    tags=_TAGS,
+    errors=(409,),
+    description=(
+        "Starts enrolling a TOTP second factor: returns its secret and an otpauth:// URI to show as a QR "
+        "code (`Cache-Control: no-store`). Nothing is active until POST /v1/auth/2fa/confirm. Staff "
+        "logins that have no second factor yet may call it (and little else)."
+    ),
+    problems=((Conflict, "two-factor authentication is already active: remove it first"),),
+)
 @require(enrolment=True)
 @step_up
 def enrol() -> Response:
@@ -69,6 +84,15 @@ def enrol() -> Response:
     response=RecoveryCodesView,
     tags=_TAGS,
     errors=(409,),
+    description=(
+        "Activates the second factor with a first code from the authenticator and returns single-use "
+        "recovery codes (shown once, `no-store`). Every session of the account ends: log in again with a "
+        "code."
+    ),
+    problems=(
+        (Conflict, "no enrolment is waiting for confirmation"),
+        (InvalidInput, "the code is wrong or already used"),
+    ),
 )
 @require(enrolment=True)
 def confirm() -> Response:
@@ -78,7 +102,16 @@ def confirm() -> Response:
 
 
 @bp.delete("/v1/auth/2fa")
-@operation("Remove the second factor (needs a step-up; not for staff roles)", status=204, tags=_TAGS)
+@operation(
+    "Remove the second factor (not for staff roles)",
+    status=204,
+    tags=_TAGS,
+    description=(
+        "Removes the login's second factor; logins then need only the password. Staff roles (admin, "
+        "compliance) must keep theirs."
+    ),
+    problems=((Forbidden, "a staff role requires two-factor authentication"),),
+)
 @require()
 @step_up
 def remove() -> Response:
@@ -89,10 +122,15 @@ def remove() -> Response:
 @bp.post("/v1/auth/password-reset")
 @operation(
     "Ask for a password-reset link by email (same answer for unknown emails)",
-    description=rate_limits(per_client=True, per_account=True),
+    description=(
+        "Emails a single-use password-reset link to the address if it has an account; the answer is the "
+        "same 202 for an unknown address, so it tells nobody who is a customer. "
+    )
+    + rate_limits(per_client=True, per_account=True),
     request=ResetRequest,
     status=202,
     tags=_TAGS,
+    problems=((RateLimited, "too many requests for this account, whatever the address (Retry-After says when)"),),
 )
 @limit_by_client
 def request_reset() -> Response:
@@ -105,11 +143,20 @@ def request_reset() -> Response:
 @bp.post("/v1/auth/password-reset/confirm")
 @operation(
     "Set a new password with the emailed token; every session of the account ends",
-    description=rate_limits(per_client=True, per_account=False),
+    description=(
+        "Sets a new password with the token from the emailed link (single use); every session and refresh "
+        "token of the account ends. "
+    )
+    + rate_limits(per_client=True, per_account=False),
     request=ResetConfirm,
     status=204,
     tags=_TAGS,
     errors=(401,),
+    problems=(
+        (Unauthenticated, "the reset token is invalid, expired or used"),
+        (WeakPassword, "the new password is too short, contains the email or is easy to guess"),
+    ),
+    access="the emailed reset token (in the body); no login.",
 )
 @limit_by_client
 def confirm_reset() -> Response:

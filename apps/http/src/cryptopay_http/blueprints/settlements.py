@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import ClassVar
 
 import attrs
+from cryptopay.core.errors import NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money
 from cryptopay.core.settlement import Settlement, SettlementMethod, SettlementState
@@ -26,7 +27,7 @@ from cryptopay_http.convert import json_response, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
-from cryptopay_http.payments_edge import acting_merchant, check_tenant, payments
+from cryptopay_http.payments_edge import ACTING_MERCHANT, acting_merchant, check_tenant, payments
 from cryptopay_http.query import MERCHANT_ID, query
 
 __all__ = ["SettlementView", "bp"]
@@ -146,7 +147,17 @@ class RunResult:
 
 
 @bp.get("/v1/settlements")
-@operation("List the merchant's settlements (admins: ?merchant_id=)", response=PageOf(SettlementView), tags=_TAGS)
+@operation(
+    "List the merchant's settlements (admins: ?merchant_id=)",
+    response=PageOf(SettlementView),
+    tags=_TAGS,
+    description=(
+        "The merchant's settlements, newest first: each converts what its confirmed invoices credited "
+        "into shillings (with the FX spread) and pays them out by the merchant's settlement method, in "
+        "one or more payouts. Admins name the merchant with `merchant_id`."
+    ),
+    problems=(*ACTING_MERCHANT,),
+)
 @require(scope="settlements:read")
 @paginated
 @query(MERCHANT_ID)
@@ -174,10 +185,15 @@ def _add_converter(state: BlueprintSetupState) -> None:
 
 @bp.get("/v1/settlements/<settlement_id:settlement_id>")
 @operation(
-    "Read a settlement (the id ``run`` names the run operation: 405)",
+    "Read a settlement",
     response=SettlementView,
     tags=_TAGS,
     errors=(405,),
+    description=(
+        "One settlement: its state, what it converted and credited, its conversions (quote, converted, "
+        "credited, FX spread) and when it must be complete. `GET /v1/settlements/run` is a 405 (`run` "
+        "names the run operation)."
+    ),
 )
 @require(scope="settlements:read")
 def get_settlement(settlement_id: str) -> Response:
@@ -196,6 +212,17 @@ def get_settlement(settlement_id: str) -> Response:
     response=RunResult,
     tags=_TAGS,
     errors=(404,),
+    description=(
+        "Settles now instead of waiting for the schedule: converts the merchant's settleable balance and "
+        "plans and starts its payouts to the saved settlement destination. An admin may leave "
+        "`merchant_id` out to run every merchant; a merchant runs its own. With `dry_run` nothing is "
+        "written and the plan (parts, charges, what waits for the next run) is returned. Each run's "
+        "`reason` says why nothing was paid, when nothing was."
+    ),
+    problems=(
+        *ACTING_MERCHANT,
+        (NotFound, "the merchant has no store settings, or names the remittance desk"),
+    ),
 )
 @require(scope="settlements:write")
 @idempotent

@@ -13,13 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
-from cryptopay.core.errors import InvalidInput, Unavailable
+from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.fees import FeeProduct, FeeSchedule
 from cryptopay.core.identity import Forbidden, Role
 from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES, Asset
 from cryptopay.core.payments import StoreSettings
-from cryptopay.core.payments.invoicing import refuse_unpriced_rails
+from cryptopay.core.payments.invoicing import UnpricedRail, refuse_unpriced_rails
 from cryptopay.core.payments.model import MAX_TOLERANCE_PERCENT, check_tolerance
 from cryptopay.core.payments.speed import MAX_CONFIRMATIONS, SpeedTier, describe
 from cryptopay.core.rails import NETWORKS, Finality, Rail, rail_for
@@ -313,6 +313,23 @@ def _store(merchant_id: str) -> StoreSettings | None:
     example={"rails": ["usdt-ethereum", "usdt-tron"], "tolerance_percent": "0.5"},
     response=StoreView,
     tags=_TAGS,
+    description=(
+        "Sets how the merchant takes payments: the rails it accepts, the invoice window (minutes an "
+        "invoice stays open), the underpayment tolerance (percent), optional minimum and maximum invoice "
+        "worth (KES) and speed policy. What the body leaves out of the speed policy and monitoring is "
+        "kept. Only an admin sets `merchant_fee_percent` (a new fee version from now). Audited."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            (
+                "no rail, an unknown rail, a window out of range, a tolerance or fee percent out "
+                "of range, or a minimum above the maximum"
+            ),
+        ),
+        (UnpricedRail, "no rate source prices an accepted rail's asset in KES now"),
+        (Forbidden, "a merchant sets merchant_fee_percent (only an admin does)"),
+    ),
 )
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
 def put_store(merchant_id: str) -> Response:
@@ -352,7 +369,16 @@ def put_store(merchant_id: str) -> Response:
 
 
 @bp.get("/v1/merchants/<merchant_id>/store")
-@operation("Read the merchant's store settings", response=StoreView, tags=_TAGS)
+@operation(
+    "Read the merchant's store settings",
+    response=StoreView,
+    tags=_TAGS,
+    description=(
+        "The merchant's store settings: rails, invoice window, tolerance, minimum and maximum invoice "
+        "worth, speed policy and fee schedules."
+    ),
+    problems=((NotFound, "the merchant has no store settings yet"),),
+)
 @require(roles=_STAFF, api_keys=True, tenant_arg="merchant_id")
 def get_store(merchant_id: str) -> Response:
     merchant = load_merchant(merchant_id)
@@ -363,7 +389,16 @@ def get_store(merchant_id: str) -> Response:
 
 
 @bp.get("/v1/rails")
-@operation("The rails this server offers (asset, network, decimals, confirmations)", response=RailList, tags=_TAGS)
+@operation(
+    "The rails this server offers (asset, network, decimals, confirmations)",
+    response=RailList,
+    tags=_TAGS,
+    description=(
+        "The rails this server offers (a rail is an asset on a network: `usdt-tron`), each with its "
+        "decimals, the confirmations it waits for, and its chain id and token contract (EVM). A store "
+        "can accept only these, and only those a rate source prices in KES."
+    ),
+)
 @require(api_keys=True)
 def list_rails() -> Response:
     return json_response(RailList([RailView.of(r) for _, r in sorted(offered_rails().items())]))

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 from cryptopay.adapters.metrics import worker_textfiles
-from cryptopay.core.errors import Unavailable
+from cryptopay.core.errors import NotFound, Unavailable
 from cryptopay.core.text import text_problem
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -67,17 +67,31 @@ class Health:
 
 
 @bp.get("/healthz")
-@operation("Liveness: the process is up", response=Health, tags=("system",))
+@operation(
+    "Liveness: the process is up",
+    response=Health,
+    tags=("system",),
+    description=(
+        "Answers 200 while the process serves requests, whatever its dependencies (for a liveness probe); "
+        "see /readyz for those."
+    ),
+)
 def healthz() -> Response:
     return json_response(Health("ok"))
 
 
 @bp.get("/readyz")
 @operation(
-    "Readiness: the database answers and is migrated to head, and Redis answers when configured",
+    "Readiness: the database answers and is migrated to head, and Redis when configured",
     response=Health,
     tags=("system",),
     errors=(503,),
+    description=(
+        "Runs the deployment's readiness checks (the database answers and its migrations are at head; "
+        "Redis answers when configured) and answers 200 with each check `ok`, or 503 `not_ready` naming "
+        "the checks that failed (the reasons go to the log). For a readiness probe or a load balancer."
+    ),
+    problems=(("not_ready", "a readiness check failed (`checks` names which)"),),
 )
 def readyz() -> Response:
     checks = readiness()
@@ -88,12 +102,18 @@ def readyz() -> Response:
 
 @bp.get("/metrics")
 @operation(
-    "Prometheus metrics (with the scrape token; 404 otherwise): this process's requests, invoice read cache and "
-    "wallet sign-up SMS, "
-    "and the worker's fresh text files (treasury, business, payouts...) labelled textfile",
+    "Prometheus metrics (with the scrape token)",
     tags=("system",),
     media_type="text/plain",
     errors=(404,),
+    description=(
+        "The Prometheus exposition of this process's request counts and durations by route and status, "
+        "its invoice read cache and its wallet sign-up SMS (sent, refused by bound, the hourly budget), followed by the worker's fresh metrics text files (queues, scanners, "
+        "treasury, business, payouts...) labelled `textfile`. Without the scrape token it is a 404, as if "
+        "absent."
+    ),
+    problems=((NotFound, "no or a wrong scrape token, or none is configured"),),
+    access=("the deployment's metrics scrape token as `Authorization: Bearer <token>` (none configured: nobody)."),
 )
 def metrics() -> Response:
     if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
@@ -130,13 +150,29 @@ def worker_metrics() -> str:
 
 
 @bp.get("/openapi.json")
-@operation("This API's OpenAPI 3.1 document", tags=("system",))
+@operation(
+    "This API's OpenAPI 3.1 document",
+    tags=("system",),
+    description=(
+        "This document: every public operation with its parameters, request and response schemas (the "
+        "same declarations the server checks requests against), request examples, who may call it and the "
+        "problems it can answer with; `webhooks` lists each event's signed body."
+    ),
+)
 def openapi() -> Response:
     return json_response(build_document(current_app))
 
 
 @bp.get("/docs")
-@operation("Human-readable list of the operations", tags=("system",), media_type="text/html")
+@operation(
+    "Human-readable list of the operations",
+    tags=("system",),
+    media_type="text/html",
+    description=(
+        "A self-contained HTML page listing every operation of this document with its method, path, "
+        "summary, credentials and example body, and how amounts are written."
+    ),
+)
 def docs() -> Response:
     return Response(_docs_page(build_document(current_app)), mimetype="text/html")
 
@@ -155,6 +191,12 @@ _AMOUNTS = (
 )
 
 
+def _details(op: dict[str, Any]) -> str:
+    """The operation's description (who may call it, its problems...) as text the reader unfolds."""
+    text = op.get("description")
+    return f"<details><summary>Details</summary><div class='d'>{html.escape(text)}</div></details>" if text else ""
+
+
 def _docs_page(document: dict[str, Any]) -> str:
     rows = []
     for path, methods in document["paths"].items():
@@ -164,13 +206,14 @@ def _docs_page(document: dict[str, Any]) -> str:
             body = f"<code>{html.escape(json.dumps(example))}</code>" if example is not None else ""
             rows.append(
                 f"<tr id='{html.escape(op['operationId'])}'><td><code>{method.upper()}</code></td>"
-                f"<td><code>{html.escape(path)}</code></td><td>{html.escape(op['summary'])}</td>"
+                f"<td><code>{html.escape(path)}</code></td><td>{html.escape(op['summary'])}{_details(op)}</td>"
                 f"<td>{html.escape(security)}</td><td>{body}</td></tr>"
             )
     title = html.escape(document["info"]["title"])
     return (
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left}</style></head>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:.3em .8em;text-align:left;vertical-align:top}"
+        ".d{white-space:pre-wrap;max-width:60em}</style></head>"
         f"<body><h1>{title}</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json</a>. "
         "Errors are RFC 9457 problem details (<code>application/problem+json</code>).</p>"
         f"{_AMOUNTS}"

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 import attrs
+from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.model import Forbidden, TeamRole
 from cryptopay.core.identity.teams import Invitation, Member
@@ -141,7 +142,16 @@ def _documents_step_up(view: Callable[P, R]) -> Callable[P, R]:
 
 
 @bp.get("/v1/merchants/me/members")
-@operation("List the team of the caller's merchant (the owner first)", response=MemberList, tags=_TAGS)
+@operation(
+    "List the team of the caller's merchant (the owner first)",
+    response=MemberList,
+    tags=_TAGS,
+    description=(
+        "The members of the caller's merchant team (the owner first) with their team role (owner, admin, "
+        "finance, staff) and when they joined."
+    ),
+    problems=((Forbidden, "the caller has no merchant profile and is in no team"),),
+)
 @require(roles=_MERCHANT)
 def list_members() -> Response:
     members = runtime().services.teams.members(_mine())
@@ -150,11 +160,21 @@ def list_members() -> Response:
 
 @bp.patch("/v1/merchants/me/members/<user_id>")
 @operation(
-    "Change a member's role (owner and admins; never the owner's; to admin or finance after a step-up)",
+    "Change a member's role",
     request=SetRole,
     response=MemberView,
     tags=_TAGS,
     errors=(404, 409),
+    description=(
+        "Gives a member another team role (admin, finance or staff; never owner, and never the owner's). "
+        "Giving admin or finance needs a step-up, and a missing one is audited. A member demoted below "
+        "admin loses the API keys and webhook endpoints they created. Audited."
+    ),
+    problems=(
+        (Forbidden, "the caller has no merchant profile and is in no team"),
+        (Conflict, "the owner's role, or making someone owner (transfer ownership instead)"),
+        (NotFound, "the user is not a member of this team"),
+    ),
 )
 @require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
 @_documents_step_up
@@ -167,10 +187,20 @@ def set_member_role(user_id: str) -> Response:
 
 @bp.delete("/v1/merchants/me/members/<user_id>")
 @operation(
-    "Remove a member (owner and admins; a member may leave); never the owner",
+    "Remove a member (a member may leave), never the owner",
     status=204,
     tags=_TAGS,
     errors=(404, 409),
+    description=(
+        "Removes a member from the team; a member may also remove itself (leave). Never the owner. Their "
+        "API keys are revoked and their webhook endpoints disabled. Audited."
+    ),
+    problems=(
+        (Forbidden, "the caller has no merchant profile and is in no team"),
+        (Forbidden, "neither the owner, an admin, nor the member itself"),
+        (Conflict, "the owner cannot be removed: transfer ownership first"),
+        (NotFound, "the user is not a member of this team"),
+    ),
 )
 @require(roles=_MERCHANT)
 def remove_member(user_id: str) -> Response:
@@ -180,11 +210,19 @@ def remove_member(user_id: str) -> Response:
 
 @bp.post("/v1/merchants/me/owner")
 @operation(
-    "Hand the merchant to a member (the owner only; the old owner stays as an admin)",
+    "Hand the merchant to a member (the old owner stays as an admin)",
     request=Transfer,
     response=MemberList,
     tags=_TAGS,
     errors=(404,),
+    description=(
+        "Hands the merchant to a member of its team: they become the owner; the old owner stays as an admin. Audited."
+    ),
+    problems=(
+        (Forbidden, "the caller has no merchant profile and is in no team"),
+        (Forbidden, "the caller is not the owner"),
+        (NotFound, "the user is not a member of this team"),
+    ),
 )
 @require(roles=_MERCHANT, team=(TeamRole.OWNER,))
 @step_up
@@ -196,7 +234,16 @@ def transfer_ownership() -> Response:
 
 
 @bp.get("/v1/merchants/me/invitations")
-@operation("List the merchant's invitations, newest first", response=InvitationList, tags=_TAGS)
+@operation(
+    "List the merchant's invitations, newest first",
+    response=InvitationList,
+    tags=_TAGS,
+    description=(
+        "The merchant's invitations, newest first: email, role, when each was made, accepted or revoked, and when "
+        "it expires."
+    ),
+    problems=((Forbidden, "the caller has no merchant profile and is in no team"),),
+)
 @require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
 def list_invitations() -> Response:
     found = runtime().services.teams.invitations(_mine())
@@ -205,12 +252,20 @@ def list_invitations() -> Response:
 
 @bp.post("/v1/merchants/me/invitations")
 @operation(
-    "Invite someone by email as admin, finance (both after a step-up) or staff (the token goes to that address, "
-    "valid 7 days)",
+    "Invite someone by email as admin, finance or staff",
     request=Invite,
     response=InvitationView,
     status=201,
     tags=_TAGS,
+    description=(
+        "Emails an invitation to join the team with a role: admin or finance (both need a step-up, and a "
+        "missing one is audited) or staff. The email carries a token valid 7 days, accepted with POST "
+        "/v1/invitations/accept by a merchant user registered with that address. Audited."
+    ),
+    problems=(
+        (Forbidden, "the caller has no merchant profile and is in no team"),
+        (InvalidInput, "the role owner (ownership is handed over instead)"),
+    ),
 )
 @require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
 @_documents_step_up
@@ -222,7 +277,17 @@ def invite() -> Response:
 
 
 @bp.delete("/v1/merchants/me/invitations/<invitation_id>")
-@operation("Revoke an invitation", response=InvitationView, tags=_TAGS, errors=(404,))
+@operation(
+    "Revoke an invitation",
+    response=InvitationView,
+    tags=_TAGS,
+    errors=(404,),
+    description="Revokes a pending invitation: its token can no longer be accepted. Audited.",
+    problems=(
+        (Forbidden, "the caller has no merchant profile and is in no team"),
+        (NotFound, "no such invitation of this merchant"),
+    ),
+)
 @require(roles=_MERCHANT, team=(TeamRole.OWNER, TeamRole.ADMIN))
 def revoke_invitation(invitation_id: str) -> Response:
     invitation = runtime().services.teams.revoke_invitation(_mine(), invitation_id, actor=_actor())
@@ -236,6 +301,14 @@ def revoke_invitation(invitation_id: str) -> Response:
     response=MemberView,
     tags=_TAGS,
     errors=(409,),
+    description=(
+        "Joins the team the invitation token names, with its role; the caller must be a merchant user "
+        "registered with the invited email and not yet in a team or owning a merchant."
+    ),
+    problems=(
+        (Conflict, ("the token is unknown, used, revoked or expired, or the caller already acts for a merchant")),
+        (Forbidden, "the invitation was sent to another email, or the caller is not a merchant user"),
+    ),
 )
 @require(roles=_MERCHANT)
 def accept_invitation() -> Response:

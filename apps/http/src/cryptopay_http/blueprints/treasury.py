@@ -13,8 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 
 import attrs
+from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity import Role
 from cryptopay.core.money import KES, Money, asset_by_code
+from cryptopay.core.text import TextKind
 from cryptopay.core.treasury import Conversion, Fill, TopUp, TreasuryStatus
 from flask import Blueprint, Response
 
@@ -91,7 +93,7 @@ class TopUpRequest:
 
     amount: Decimal = attrs.field(metadata=limits("KES moved into the float"))
     reference: str = attrs.field(metadata=_REFERENCE)
-    note: str = attrs.field(default="", metadata=limits("what it was", max_length=200))
+    note: str = attrs.field(default="", metadata=limits("what it was", max_length=200, text=TextKind.PROSE))
 
 
 @attrs.frozen
@@ -160,7 +162,17 @@ def _actor() -> str:
 
 
 @bp.get("/v1/admin/treasury")
-@operation("The float and custody per the books (admins)", response=TreasuryView, tags=_TAGS, errors=(403,))
+@operation(
+    "The float and custody per the books (admins)",
+    response=TreasuryView,
+    tags=_TAGS,
+    errors=(403,),
+    description=(
+        "The M-Pesa float per the books and per M-Pesa's latest Account Balance answer moved by the books "
+        "since (null: unknown), and custody of each asset on each network per the books with its sweeps "
+        "not yet confirmed. Read from the books only (no chain is asked)."
+    ),
+)
 @require(roles=[Role.ADMIN])
 def treasury_status() -> Response:
     return json_response(TreasuryView.of(payments().treasury.status(read_chains=False)))
@@ -174,6 +186,11 @@ def treasury_status() -> Response:
     status=201,
     tags=_TAGS,
     errors=(403, 409),
+    description=(
+        "Records shillings moved from the bank into the M-Pesa float (by `reference`; recording the same "
+        "reference again changes nothing). Payouts that waited for float may then go. Audited."
+    ),
+    problems=((InvalidInput, "the amount is not a positive KES amount"),),
 )
 @require(roles=[Role.ADMIN])
 @idempotent
@@ -193,6 +210,21 @@ def record_topup() -> Response:
     status=201,
     tags=_TAGS,
     errors=(403, 409),
+    description=(
+        "Records a desk or exchange sale of treasury crypto for shillings (by `reference`; the same "
+        "reference again changes nothing): its fills (amount and price), the KES fee, the venue and where "
+        "the proceeds went (`bank` or `float`). The response shows the cost at customer quotes and the "
+        "realised FX gain or loss. Audited."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            (
+                "a fee that is negative or not less than the proceeds, proceeds not into the bank "
+                "or the float, or no venue"
+            ),
+        ),
+    ),
 )
 @require(roles=[Role.ADMIN])
 @idempotent

@@ -13,21 +13,44 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import attrs
+from cryptopay.core.compliance.monitoring import Blocked
+from cryptopay.core.errors import (
+    Conflict,
+    CryptopayError,
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidInput,
+    InvalidState,
+    LimitExceeded,
+    NotFound,
+    QuoteExpired,
+    QuoteUsed,
+    Refused,
+    SmsUndeliverable,
+    Unavailable,
+)
 from cryptopay.core.fx import Quote
-from cryptopay.core.identity import Role
+from cryptopay.core.identity import RateLimited, Role
 from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
+from cryptopay.core.identity.weak_passwords import WeakPassword
 from cryptopay.core.mobile_money.phones import mask_msisdn
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
+from cryptopay.core.pricing import Depegged
 from cryptopay.core.reports.periods import MONTH_PATTERN
+from cryptopay.core.text import TextKind
 from cryptopay.core.wallets import HOLDINGS, PhoneVerification, Transfer, TransferState, Wallet
 from cryptopay.core.wallets.buys import Buy, BuyState
+from cryptopay.core.wallets.history import KINDS as HISTORY_KINDS
 from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.model import SENDABLE
 from cryptopay.core.wallets.quotes import QuotePurpose
 from cryptopay.core.wallets.sells import Sale
-from cryptopay.core.wallets.service import MAX_NOTE
+from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, SendBelowMinimum, WalletFrozen
+from cryptopay.core.wallets.signup import WrongCode
+from cryptopay.core.wallets.sms_budget import SignupAddressLimit, SmsBudgetExhausted, SmsRangeRefused
+from cryptopay.core.wallets.usernames import ReservedUsername
 from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
@@ -36,7 +59,7 @@ from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import client_address, current_principal, limit_by_client, limit_caller, rate_limits, require
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
-from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_PATTERN, json_response, limits, read_body
+from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
@@ -44,7 +67,7 @@ from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
 from cryptopay_http.runtime import runtime
 
-__all__ = ["bp"]
+__all__ = ["MOVEMENT_PROBLEMS", "NO_WALLET", "QUOTE_PROBLEMS", "bp"]
 
 bp = Blueprint("wallet", __name__)
 
@@ -55,6 +78,23 @@ _TO_PATTERN = f"({PHONE_PATTERN})|({USERNAME_PATTERN})"
 _TAGS = ("wallet",)
 _PERSONAL = [Role.PERSONAL]
 _PDF = "application/pdf"
+
+# What every money movement of a wallet may be refused with (``wallets.service._sender``, the KYC limits, AML
+# monitoring's blocking rules and the ledger), for the operations that move money (``@operation(problems=)``).
+MOVEMENT_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
+    (WalletFrozen, "an operator froze the wallet"),
+    (LimitExceeded, "past a limit of the caller's KYC tier (the problem names the limit and what remains)"),
+    (Blocked, "a compliance rule refused the movement"),
+    (InsufficientFunds, "the balance does not cover it (the problem says what is available)"),
+)
+NO_WALLET = (NotFound, "the caller has no wallet")
+# A locked quote named by ``quote_id`` (``wallets.quotes``).
+QUOTE_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
+    (NotFound, "no such quote of the caller's"),
+    (QuoteExpired, "the quote expired: lock a new one"),
+    (QuoteUsed, "the quote was used already: lock a new one"),
+    (InvalidInput, "the quote was locked for the other side (buy or sell)"),
+)
 
 
 @attrs.frozen
@@ -67,7 +107,9 @@ class SignupStart:
 @attrs.frozen
 class SignupComplete:
     code: str = attrs.field(repr=False, metadata=limits("the six-digit SMS code", pattern=r"^[0-9]{6}$"))
-    password: str = attrs.field(repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD))
+    password: str = attrs.field(
+        repr=False, metadata=limits(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD, text=TextKind.SECRET)
+    )
     email: str | None = attrs.field(
         default=None, metadata=limits(max_length=254, pattern=EMAIL_FIELD_PATTERN, hint=EMAIL_HINT)
     )
@@ -80,7 +122,8 @@ class SignupComplete:
         ),
     )
     display_name: str | None = attrs.field(
-        default=None, metadata=limits(max_length=100, pattern=TRIMMED_PATTERN, hint=TRIMMED_HINT)
+        default=None,
+        metadata=limits(max_length=100, pattern=TRIMMED_NAME_PATTERN, hint=TRIMMED_HINT, text=TextKind.NAME),
     )
 
 
@@ -124,7 +167,7 @@ class TransferRequest:
     to: str = attrs.field(
         metadata=limits("a phone number (07…, +2547…) or a username", max_length=32, pattern=_TO_PATTERN)
     )
-    note: str | None = attrs.field(default=None, metadata=limits(max_length=MAX_NOTE))
+    note: str | None = attrs.field(default=None, metadata=limits(max_length=MAX_NOTE, text=TextKind.PROSE))
     amount: Any = attrs.field(
         default=None, kw_only=True, metadata=limits('the amount to send, a decimal string such as "300" (KES or USDT)')
     )
@@ -178,7 +221,12 @@ def _verification_view(v: PhoneVerification) -> VerificationView:
 @bp.post("/v1/wallet/signup")
 @operation(
     "Start a personal wallet: send a one-time code to a Kenyan phone",
-    description=rate_limits(per_client=True, per_account=False)
+    description=(
+        "Starts a personal wallet: sends a one-time code by SMS to a Kenyan mobile number and returns the "
+        "verification to complete with it (`verification_id`, when the code expires). The answer is the "
+        "same whether or not the number already has an account (its owner is told by SMS). "
+    )
+    + rate_limits(per_client=True, per_account=False)
     + " At most 5 codes an hour per number, 50 a day per client address (429 signup_address_limit) and a budget"
     " for the whole deployment (CRYPTOPAY_SIGNUP_SMS_PER_HOUR, default 500: 429 sms_budget_exhausted, the same"
     " answer whoever holds the number); a number outside Safaricom's, Airtel's and Telkom's ranges is 422"
@@ -188,6 +236,14 @@ def _verification_view(v: PhoneVerification) -> VerificationView:
     status=202,
     tags=_TAGS,
     errors=(422, 503),
+    problems=(
+        (RateLimited, "too many codes for this number (at most 5 an hour) or from this address"),
+        (SmsRangeRefused, "the number is not in Safaricom's, Airtel's or Telkom's mobile ranges: no code is sent"),
+        (SignupAddressLimit, "this client address asked for its day's codes already (50 by default)"),
+        (SmsBudgetExhausted, "the deployment sent its hour's codes: everyone waits for the next hour"),
+        (SmsUndeliverable, "the SMS provider refused the number (invalid, blacklisted, do-not-disturb)"),
+        (Unavailable, "SMS is not configured on this server, or the provider is down"),
+    ),
 )
 @limit_by_client
 def start_signup() -> Response:
@@ -198,11 +254,24 @@ def start_signup() -> Response:
 
 @bp.post("/v1/wallet/signup/<verification_id>/resend")
 @operation(
-    "Send a fresh code (not before a minute after the last, at most 5 times)",
+    "Send a fresh code (a minute after the last, at most 5 times)",
     response=VerificationView,
     status=202,
     tags=_TAGS,
     errors=(404, 409, 503),
+    description=(
+        "Sends a fresh code for a verification (the previous one stops working): not before a minute "
+        "after the last, at most 5 times."
+    ),
+    problems=(
+        (NotFound, "no such verification"),
+        (InvalidState, "the verification was completed already: start again"),
+        (RateLimited, "too soon after the last code, or no more codes for it (Retry-After says when)"),
+        (SignupAddressLimit, "this client address asked for its day's codes already (50 by default)"),
+        (SmsBudgetExhausted, "the deployment sent its hour's codes: everyone waits for the next hour"),
+        (SmsUndeliverable, "the SMS provider refused the number"),
+        (Unavailable, "SMS is not configured, or the provider is down"),
+    ),
 )
 @limit_by_client
 def resend_code(verification_id: str) -> Response:
@@ -218,6 +287,19 @@ def resend_code(verification_id: str) -> Response:
     status=201,
     tags=_TAGS,
     errors=(403, 404, 409, 422),
+    description=(
+        "Finishes signing up with the code received and a password (optionally an email, a username "
+        "others can send to, and a display name): creates the personal login and its wallet, and credits "
+        "any money sent to the number while it had no wallet (`claimed`). Log in afterwards with the "
+        "phone number or email."
+    ),
+    problems=(
+        (WrongCode, "the code is wrong, expired or used up (too many tries): start again"),
+        (Conflict, "the number already has an account (log in), or the username is taken"),
+        (NotFound, "no such verification"),
+        (WeakPassword, "the password is too short or easy to guess"),
+        (ReservedUsername, "the username reads as the platform's, a partner's or an official name"),
+    ),
 )
 @limit_by_client
 def complete_signup(verification_id: str) -> Response:
@@ -236,7 +318,17 @@ def complete_signup(verification_id: str) -> Response:
 
 
 @bp.get("/v1/wallet")
-@operation("My wallet and its balances", response=WalletView, tags=_TAGS, errors=(404,))
+@operation(
+    "My wallet and its balances",
+    response=WalletView,
+    tags=_TAGS,
+    errors=(404,),
+    description=(
+        "The caller's wallet: its phone (masked), username, whether it is frozen, and its balance per "
+        "asset (KES, USDT)."
+    ),
+    problems=(NO_WALLET,),
+)
 @require(roles=_PERSONAL)
 def my_wallet() -> Response:
     wallets, user_id = runtime().services.wallets, current_principal().id
@@ -244,7 +336,14 @@ def my_wallet() -> Response:
 
 
 @bp.get("/v1/wallet/balances")
-@operation("My available balances", response=list[Money], tags=_TAGS, errors=(404,))
+@operation(
+    "My available balances",
+    response=list[Money],
+    tags=_TAGS,
+    errors=(404,),
+    description="The caller's available balance per asset (KES, USDT), as money objects.",
+    problems=(NO_WALLET,),
+)
 @require(roles=_PERSONAL)
 def my_balances() -> Response:
     return json_response(list(runtime().services.wallets.balances(current_principal().id).values()))
@@ -252,13 +351,27 @@ def my_balances() -> Response:
 
 @bp.post("/v1/wallet/transfers")
 @operation(
-    "Send KES or USDT to a phone number or username (a number without a wallet is invited; unclaimed in 7 days, "
-    "it comes back)",
+    "Send KES or USDT to a phone number or username",
     request=TransferRequest,
     response=TransferView,
     status=201,
     tags=_TAGS,
     errors=(404, 422),
+    description=(
+        "Sends KES or USDT from the caller's wallet to another wallet named by phone number or username, "
+        "at once, with an optional note; the fee (if any) comes on top. A number without a wallet is "
+        "invited by SMS: the money waits for it 7 days, then comes back. The transfer's URL is in "
+        "`Location`."
+    ),
+    problems=(
+        *MOVEMENT_PROBLEMS,
+        NO_WALLET,
+        (NotFound, "nobody has the username given"),
+        (InvalidInput, "sending to oneself, or a recipient that is neither a phone number nor a username"),
+        (InvalidAmount, "not KES or USDT, not positive, or below a cent"),
+        (SendBelowMinimum, "worth less than KES 10, or, to a phone number, less than an invitation (KES 50)"),
+        (InviteLimit, "too many sends to numbers without a wallet (today, or still unclaimed)"),
+    ),
 )
 @require(roles=_PERSONAL)
 @idempotent
@@ -271,7 +384,15 @@ def send_transfer() -> Response:
 
 
 @bp.get("/v1/wallet/transfers")
-@operation("My transfers, newest first", response=PageOf(TransferView), tags=_TAGS)
+@operation(
+    "My transfers, newest first",
+    response=PageOf(TransferView),
+    tags=_TAGS,
+    description=(
+        "Transfers the caller sent or received, newest first, with the other party, amount, fee, note and "
+        "state (an invitation's until it is claimed or comes back)."
+    ),
+)
 @require(roles=_PERSONAL)
 @paginated
 def list_transfers() -> Response:
@@ -284,7 +405,14 @@ def list_transfers() -> Response:
 
 
 @bp.get("/v1/wallet/transfers/<transfer_id>")
-@operation("A transfer I sent or received", response=TransferView, tags=_TAGS, errors=(404,))
+@operation(
+    "A transfer I sent or received",
+    response=TransferView,
+    tags=_TAGS,
+    errors=(404,),
+    description="One transfer the caller sent or received.",
+    problems=((NotFound, "no such transfer of the caller's"),),
+)
 @require(roles=_PERSONAL)
 def get_transfer(transfer_id: str) -> Response:
     user_id = current_principal().id
@@ -322,20 +450,23 @@ def _add_converter(state: BlueprintSetupState) -> None:
     state.app.url_map.converters.setdefault("statement_month", StatementMonth)
 
 
-_KINDS = ("p2p", "p2p_claim", "p2p_return", "buy", "sell", "deposit", "deposit_reversed", "other")
-
-
 @bp.get("/v1/wallet/history")
 @operation(
-    "My movements with running balances, newest first (?asset=, ?kind=, ?month=YYYY-MM)",
+    "My movements with running balances, newest first",
     response=list[HistoryView],
     tags=_TAGS,
     errors=(404, 422),
+    description=(
+        "The caller's ledger movements, newest first, each with its signed amount (+ in, - out), the "
+        "balance after it, its kind and description; filter by `asset`, `kind` or `month` (a Nairobi "
+        "calendar month)."
+    ),
+    problems=(NO_WALLET,),
 )
 @require(roles=_PERSONAL)
 @query(
     enum_param("asset", lambda: [a.code for a in HOLDINGS], "one balance only"),
-    enum_param("kind", lambda: _KINDS, "one kind of movement only"),
+    enum_param("kind", lambda: HISTORY_KINDS, "one kind of movement only"),
     Param("month", _MONTH, description="one Nairobi calendar month"),
     Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, description="at most this many (100)"),
 )
@@ -356,11 +487,16 @@ def my_history() -> Response:
 
 @bp.get("/v1/wallet/statements/<statement_month:month>")
 @operation(
-    "My monthly statement as CSV (month YYYY-MM, Nairobi time), or as PDF with format=pdf or Accept: application/pdf",
+    "My monthly statement as CSV or PDF (month YYYY-MM, Nairobi time)",
     tags=_TAGS,
     media_type="text/csv",
     errors=(404, 422),
     alternatives=(_PDF,),
+    description=(
+        "The caller's statement for one Nairobi calendar month: opening balance, every movement and "
+        "closing balance per asset, as CSV, or as PDF with `format=pdf` or `Accept: application/pdf`."
+    ),
+    problems=(NO_WALLET,),
 )
 @require(roles=_PERSONAL)
 @query(Param("format", {"type": "string", "enum": ["csv", "pdf"]}, description="pdf: the statement as a PDF"))
@@ -470,14 +606,22 @@ class BuyView:
 
 @bp.post("/v1/wallet/quotes")
 @operation(
-    "Lock a USDT/KES quote for me alone (buy at its ask or sell at its bid, once) until its expires_at (minutes)",
-    description="At most 30 a minute per wallet (the FX quote limit, `quote_rate_limit`); beyond that 429 with "
-    "Retry-After.",
+    "Lock a USDT/KES quote for me alone until its expires_at",
     request=QuoteRequest,
     response=WalletQuoteView,
     status=201,
     tags=_TAGS,
     errors=(422, 503),
+    description=(
+        "Locks the current USDT/KES price for the caller alone: a buy at its `ask` or a sale at its `bid` "
+        "(`side`), used once by POST /v1/wallet/buys or /v1/wallet/sells (`quote_id`) before `expires_at` "
+        "(a few minutes). At most 30 a minute per wallet (the FX quote limit, `quote_rate_limit`); beyond that "
+        "429 with Retry-After."
+    ),
+    problems=(
+        (Unavailable, "no rate is available to price USDT in KES now"),
+        (Depegged, "USDT trades too far from its peg to price it safely"),
+    ),
 )
 @require(roles=_PERSONAL)
 def lock_quote() -> Response:
@@ -496,6 +640,17 @@ def lock_quote() -> Response:
     status=201,
     tags=_TAGS,
     errors=(404, 409, 422, 503),
+    description=(
+        "Buys USDT with M-Pesa: the caller's phone gets an STK Push prompt for the amount (whole "
+        "shillings, KES 1 to 250,000); once it is paid, USDT at the locked quote's ask (or the current "
+        "one) is credited. Followed by M-Pesa's callback; the buy's URL is in `Location`."
+    ),
+    problems=(
+        *MOVEMENT_PROBLEMS,
+        NO_WALLET,
+        *QUOTE_PROBLEMS,
+        (InvalidInput, "the shillings buy less than the smallest USDT unit"),
+    ),
 )
 @require(roles=_PERSONAL)
 @idempotent
@@ -507,7 +662,15 @@ def start_buy() -> Response:
 
 
 @bp.get("/v1/wallet/buys")
-@operation("My purchases, newest first", response=PageOf(BuyView), tags=_TAGS)
+@operation(
+    "My purchases, newest first",
+    response=PageOf(BuyView),
+    tags=_TAGS,
+    description=(
+        "The caller's purchases of USDT, newest first: shillings asked, USDT credited, quote, state and "
+        "M-Pesa's receipt."
+    ),
+)
 @require(roles=_PERSONAL)
 @paginated
 def list_buys() -> Response:
@@ -520,7 +683,14 @@ def list_buys() -> Response:
 
 
 @bp.get("/v1/wallet/buys/<buy_id>")
-@operation("One of my purchases", response=BuyView, tags=_TAGS, errors=(404,))
+@operation(
+    "One of my purchases",
+    response=BuyView,
+    tags=_TAGS,
+    errors=(404,),
+    description="One of the caller's purchases.",
+    problems=((NotFound, "no such buy of the caller's"),),
+)
 @require(roles=_PERSONAL)
 def get_buy(buy_id: str) -> Response:
     return json_response(BuyView.of(runtime().services.wallet_buys.get(buy_id, user_id=current_principal().id)))
@@ -576,6 +746,18 @@ class SellView:
     status=201,
     tags=_TAGS,
     errors=(404, 409, 422, 503),
+    description=(
+        "Sells USDT at the locked quote's bid (or the current one) and pays the shillings by M-Pesa B2C "
+        "to the caller's own verified number: whole shillings after M-Pesa's charge (KES 10 to 250,000); "
+        "the rest under a shilling stays in the KES balance. The sale's URL is in `Location`."
+    ),
+    problems=(
+        *MOVEMENT_PROBLEMS,
+        NO_WALLET,
+        *QUOTE_PROBLEMS,
+        (LimitExceeded, "the sale pays out less than M-Pesa's minimum (the problem says the least USDT)"),
+        (Refused, "M-Pesa cannot pay it out right now (float short)"),
+    ),
 )
 @require(roles=_PERSONAL)
 @idempotent
@@ -588,7 +770,17 @@ def start_sell() -> Response:
 
 
 @bp.get("/v1/wallet/sells/<sale_id>")
-@operation("One of my sales, with its payout", response=SellView, tags=_TAGS, errors=(404,))
+@operation(
+    "One of my sales, with its payout",
+    response=SellView,
+    tags=_TAGS,
+    errors=(404,),
+    description=(
+        "One of the caller's sales: USDT sold, shillings, charge, quote, and its payout (state, receipt, "
+        "result in our words)."
+    ),
+    problems=((NotFound, "no such sale of the caller's"),),
+)
 @require(roles=_PERSONAL)
 def get_sell(sale_id: str) -> Response:
     return json_response(SellView.of(runtime().services.wallet_sells.get(current_principal().id, sale_id)))

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import attrs
+from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
@@ -26,6 +27,7 @@ from werkzeug.routing import BaseConverter
 from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import current_principal, require
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
+from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, QUOTE_PROBLEMS
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
@@ -157,7 +159,16 @@ class BillView:
 
 
 @bp.get("/v1/wallet/bills/catalogue")
-@operation("The billers I can pay, with their account formats and limits", response=CatalogueView, tags=_TAGS)
+@operation(
+    "The billers I can pay, with their account formats and limits",
+    response=CatalogueView,
+    tags=_TAGS,
+    description=(
+        "The billers the caller can pay (KPLC, water, TV...), each with its paybill, the pattern its "
+        "account numbers match and its minimum and maximum; `version` and `effective_from` say which "
+        "catalogue is in force."
+    ),
+)
 @require(roles=_PERSONAL)
 def bill_catalogue() -> Response:
     catalogue = runtime().services.wallet_bills.catalogue
@@ -172,6 +183,20 @@ def bill_catalogue() -> Response:
     response=BillCheckView,
     tags=_TAGS,
     errors=(422,),
+    description=(
+        "Checks a bill the way paying it would (the biller exists, the account fits its format, the "
+        "amount is within its limits) and shows what would be paid, without paying or holding anything."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            (
+                "an unknown biller, an account that does not fit the biller's format, or an "
+                "amount that is not whole shillings"
+            ),
+        ),
+        (LimitExceeded, "the amount is outside the biller's minimum and maximum"),
+    ),
 )
 @require(roles=_PERSONAL)
 def validate_bill() -> Response:
@@ -188,6 +213,26 @@ def validate_bill() -> Response:
     status=201,
     tags=_TAGS,
     errors=(404, 409, 422, 503),
+    description=(
+        "Pays a biller's paybill by M-Pesa B2B for an account, in whole shillings: from the caller's KES, "
+        "or from its USDT sold at the locked quote's bid (`pay_with`, `quote_id`). The payment is "
+        "followed to M-Pesa's result (a prepaid token, e.g. KPLC's, shows once paid); its URL is in "
+        "`Location`."
+    ),
+    problems=(
+        *MOVEMENT_PROBLEMS,
+        NO_WALLET,
+        *QUOTE_PROBLEMS,
+        (
+            InvalidInput,
+            (
+                "an unknown biller, an account that does not fit the biller's format, or an "
+                "amount that is not whole shillings"
+            ),
+        ),
+        (LimitExceeded, "the amount is outside the biller's minimum and maximum"),
+        (Refused, "M-Pesa cannot pay it right now (float short)"),
+    ),
 )
 @require(roles=_PERSONAL)
 @idempotent
@@ -205,7 +250,14 @@ def pay_bill() -> Response:
 
 
 @bp.get("/v1/wallet/bills")
-@operation("My bill payments, newest first", response=PageOf(BillView), tags=_TAGS)
+@operation(
+    "My bill payments, newest first",
+    response=PageOf(BillView),
+    tags=_TAGS,
+    description=(
+        "The caller's bill payments, newest first: biller, account, amount, how it was paid, state, receipt and token."
+    ),
+)
 @require(roles=_PERSONAL)
 @paginated
 def list_bills() -> Response:
@@ -230,7 +282,17 @@ def _add_converter(state: BlueprintSetupState) -> None:
 
 
 @bp.get("/v1/wallet/bills/<bill_id:bill_id>")
-@operation("One of my bill payments", response=BillView, tags=_TAGS, errors=(404, 405))
+@operation(
+    "One of my bill payments",
+    response=BillView,
+    tags=_TAGS,
+    errors=(404, 405),
+    description=(
+        "One of the caller's bill payments, with M-Pesa's result in our words and a prepaid token once "
+        "paid. `validate` and `catalogue` are not ids (GET .../validate is a 405)."
+    ),
+    problems=((NotFound, "no such bill of the caller's"),),
+)
 @require(roles=_PERSONAL)
 def get_bill(bill_id: str) -> Response:
     return json_response(BillView.of(runtime().services.wallet_bills.get(current_principal().id, bill_id)))

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+from cryptopay.core.errors import InvalidInput, Refused
 from cryptopay.core.identity import Role
 from flask import Blueprint, Response
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import current_principal, require
-from cryptopay_http.blueprints.wallet import SellView
+from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, SellView
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import operation
@@ -49,12 +50,23 @@ CASHOUT_AMOUNT.document(CashOutRequest)
 
 @bp.post("/v1/wallet/cashouts")
 @operation(
-    "Pay whole shillings of my KES balance by M-Pesa to my own verified number (followed as a sale of no USDT)",
+    "Pay whole shillings of my KES balance by M-Pesa to my own number",
     request=CashOutRequest,
     response=SellView,
     status=201,
     tags=("wallet",),
     errors=(404, 409, 422, 503),
+    description=(
+        "Pays whole shillings of the caller's KES balance (what a failed sale or a transfer left there) "
+        "by M-Pesa B2C to the caller's own verified number; M-Pesa's charge comes out of them (KES 10 or "
+        "more). Followed as a sale of no USDT: its URL (under /v1/wallet/sells) is in `Location`."
+    ),
+    problems=(
+        *MOVEMENT_PROBLEMS,
+        NO_WALLET,
+        (InvalidInput, "not a positive whole number of shillings"),
+        (Refused, "M-Pesa cannot pay it out right now (float short)"),
+    ),
 )
 @require(roles=[Role.PERSONAL])
 @idempotent

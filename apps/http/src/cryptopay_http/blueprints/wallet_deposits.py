@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
+from cryptopay.core.errors import NotFound
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.wallets.deposit import Deposit, DepositState, HoldReason
@@ -95,7 +96,12 @@ class DepositView:
     response=list[DepositAddressView],
     tags=_TAGS,
     errors=(404,),
-    description="Allocated on the first ask, then always the same; never anybody else's.",
+    description=(
+        "The caller's own deposit address on each network this server watches, to receive USDT (or "
+        "another held asset) from outside; a deposit is credited once it is as deep as the network asks. "
+    )
+    + "Allocated on the first ask, then always the same; never anybody else's.",
+    problems=((NotFound, "the caller has no wallet"),),
 )
 @require(roles=_PERSONAL)
 def my_deposit_addresses() -> Response:
@@ -104,7 +110,22 @@ def my_deposit_addresses() -> Response:
 
 
 @bp.get("/v1/wallet/deposit-addresses/<network>")
-@operation("My deposit address on one network", response=DepositAddressView, tags=_TAGS, errors=(404,))
+@operation(
+    "My deposit address on one network",
+    response=DepositAddressView,
+    tags=_TAGS,
+    errors=(404,),
+    description="The caller's deposit address on one network (allocated on the first ask, then always the same).",
+    problems=(
+        (
+            NotFound,
+            (
+                "the network is not one this server takes deposits on (the problem lists them), "
+                "or the caller has no wallet"
+            ),
+        ),
+    ),
+)
 @require(roles=_PERSONAL)
 def my_deposit_address(network: str) -> Response:
     found = runtime().services.wallet_deposits.address(current_principal().id, network)
@@ -112,7 +133,16 @@ def my_deposit_address(network: str) -> Response:
 
 
 @bp.get("/v1/wallet/deposits")
-@operation("My deposits, newest first", response=PageOf(DepositView), tags=_TAGS)
+@operation(
+    "My deposits, newest first",
+    response=PageOf(DepositView),
+    tags=_TAGS,
+    description=(
+        "The caller's deposits, newest first: network, amount, state (`seen`, `credited`, `held`, `withdrawn`), "
+        "confirmations against what the network needs, transaction, and what was credited (a stablecoin "
+        "converted at the rate shown)."
+    ),
+)
 @require(roles=_PERSONAL)
 @paginated
 def list_deposits() -> Response:
@@ -125,7 +155,14 @@ def list_deposits() -> Response:
 
 
 @bp.get("/v1/wallet/deposits/<deposit_id>")
-@operation("One of my deposits", response=DepositView, tags=_TAGS, errors=(404,))
+@operation(
+    "One of my deposits",
+    response=DepositView,
+    tags=_TAGS,
+    errors=(404,),
+    description="One of the caller's deposits; `hold_reason` says why a held one waits.",
+    problems=((NotFound, "no such deposit of the caller's"),),
+)
 @require(roles=_PERSONAL)
 def get_deposit(deposit_id: str) -> Response:
     found = runtime().services.wallet_deposits.deposit(deposit_id, user_id=current_principal().id)

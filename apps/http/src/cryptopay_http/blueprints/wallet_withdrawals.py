@@ -21,14 +21,17 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
-from cryptopay.core.errors import InvalidInput
+from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
+from cryptopay.core.errors import InvalidAmount, InvalidInput, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.wallets.model import FeeChanged
 from cryptopay.core.wallets.withdrawal_model import WITHDRAWABLE, Withdrawal, WithdrawalQuote, WithdrawalState
 from flask import Blueprint, Response
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import current_principal, require, step_up
+from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET
 from cryptopay_http.convert import check_places, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import PageOf, operation
@@ -175,11 +178,26 @@ def _max_fee(asset: str, amount: str) -> Money:
 
 @bp.post("/v1/wallet/withdrawal-quotes")
 @operation(
-    "What withdrawing crypto to an address would take and cost (the address checked; nothing is written)",
+    "What withdrawing crypto to an address would take and cost",
     request=WithdrawalAsk,
     response=WithdrawalQuoteView,
     tags=_TAGS,
     errors=(404, 422, 503),
+    description=(
+        "What withdrawing an amount of crypto to an address on a network would take: the network fee (on "
+        "top, in the same asset), whether the address is new to the caller (a first-time address waits "
+        "for a cool-off before it is sent) and whether the Travel Rule asks the caller to confirm the "
+        "address is their own. The address is checked; nothing is written or held."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            ("not a valid address on the network, or an asset that cannot be withdrawn on that network here"),
+        ),
+        (InvalidAmount, "not positive, or below the network's minimum"),
+        (Refused, "withdrawals on the network are not configured (no hot wallet)"),
+        NO_WALLET,
+    ),
 )
 @require(roles=_PERSONAL)
 def quote_withdrawal() -> Response:
@@ -192,12 +210,32 @@ def quote_withdrawal() -> Response:
 
 @bp.post("/v1/wallet/withdrawals")
 @operation(
-    "Withdraw crypto to an outside address (needs a fresh step-up); a first-time address waits for its cool-off",
+    "Withdraw crypto to an outside address; a first-time address waits for its cool-off",
     request=WithdrawalCreate,
     response=WithdrawalView,
     status=201,
     tags=_TAGS,
     errors=(404, 409, 422, 503),
+    description=(
+        "Withdraws crypto from the caller's balance to an outside address: the amount and the network fee "
+        "are held at once and the transaction is sent by the hot wallet (a first-time address after its "
+        "cool-off, `send_after`). Send `max_fee` (the fee the quote showed) to be refused rather than pay "
+        "more. At or above the Travel Rule threshold, `self_hosted: true` confirms the address is the "
+        "caller's own wallet. A sanctioned address is blocked and audited. The withdrawal's URL is in "
+        "`Location`."
+    ),
+    problems=(
+        *MOVEMENT_PROBLEMS,
+        NO_WALLET,
+        (
+            InvalidInput,
+            ("not a valid address on the network, or an asset that cannot be withdrawn on that network here"),
+        ),
+        (InvalidAmount, "not positive, or below the network's minimum"),
+        (Refused, "withdrawals on the network are not configured (no hot wallet)"),
+        (FeeChanged, "the network fee rose above `max_fee`: ask for a new quote"),
+        (IncompleteTravelRuleData, "the amount needs `self_hosted` confirmed (the Travel Rule)"),
+    ),
 )
 @require(roles=_PERSONAL)
 @step_up
@@ -218,7 +256,16 @@ def create_withdrawal() -> Response:
 
 
 @bp.get("/v1/wallet/withdrawals")
-@operation("My withdrawals, newest first", response=PageOf(WithdrawalView), tags=_TAGS)
+@operation(
+    "My withdrawals, newest first",
+    response=PageOf(WithdrawalView),
+    tags=_TAGS,
+    description=(
+        "The caller's withdrawals, newest first: network, address, amount, fee, state "
+        "(`requested`: held, waiting for its cool-off and the send; `sent`, `confirmed`, `failed`), "
+        "transaction hash and failure."
+    ),
+)
 @require(roles=_PERSONAL)
 @paginated
 def list_withdrawals() -> Response:
@@ -231,7 +278,14 @@ def list_withdrawals() -> Response:
 
 
 @bp.get("/v1/wallet/withdrawals/<withdrawal_id>")
-@operation("One of my withdrawals", response=WithdrawalView, tags=_TAGS, errors=(404,))
+@operation(
+    "One of my withdrawals",
+    response=WithdrawalView,
+    tags=_TAGS,
+    errors=(404,),
+    description="One of the caller's withdrawals; `send_after` says when a first-time address's cool-off ends.",
+    problems=((NotFound, "no such withdrawal of the caller's"),),
+)
 @require(roles=_PERSONAL)
 def get_withdrawal(withdrawal_id: str) -> Response:
     found = runtime().services.withdrawals.get(current_principal().id, withdrawal_id)

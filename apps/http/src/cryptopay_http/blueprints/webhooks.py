@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
-from cryptopay.core.errors import InvalidInput
-from cryptopay.core.identity import Role
+from cryptopay.core.errors import InvalidInput, InvalidState
+from cryptopay.core.identity import RateLimited, Role
 from cryptopay.core.invoices import InvoiceException
+from cryptopay.core.text import TextKind
 from cryptopay.core.webhooks import (
     DEFAULT_ROTATION_OVERLAP,
     PING_EVENT,
@@ -33,11 +34,20 @@ from cryptopay.core.webhooks import (
 from cryptopay.core.webhooks.model import MAX_URL_LENGTH
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import audit_security, check_step_up, current_principal, not_found, require, step_up
+from cryptopay_http.auth import (
+    audit_security,
+    check_step_up,
+    current_principal,
+    documents_step_up,
+    not_found,
+    require,
+    step_up,
+)
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation, register_event
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import (
+    ACTING_MERCHANT,
     acting_merchant,
     check_tenant,
     limit_webhook_pings,
@@ -61,7 +71,7 @@ class CreateEndpoint:
     events: list[str] = attrs.field(
         factory=list, metadata=limits("event types; empty for all", max_items=32, choices=lambda: WEBHOOK_EVENTS)
     )
-    description: str = attrs.field(default="", metadata=limits(max_length=200))
+    description: str = attrs.field(default="", metadata=limits(max_length=200, text=TextKind.PROSE))
     merchant_id: str | None = attrs.field(default=None, metadata=limits("admins only", max_length=64))
 
 
@@ -75,7 +85,7 @@ class UpdateEndpoint:
     events: list[str] | None = attrs.field(
         default=None, metadata=limits("event types; empty for all", max_items=32, choices=lambda: WEBHOOK_EVENTS)
     )
-    description: str | None = attrs.field(default=None, metadata=limits(max_length=200))
+    description: str | None = attrs.field(default=None, metadata=limits(max_length=200, text=TextKind.PROSE))
     enabled: bool | None = attrs.field(default=None, metadata=limits("false deletes the endpoint"))
 
 
@@ -286,13 +296,30 @@ def _status() -> DeliveryStatus | None:
 
 @bp.post("/v1/webhook-endpoints")
 @operation(
-    "Add a webhook endpoint (its secret is shown once; needs a step-up)",
+    "Add a webhook endpoint (its secret is shown once)",
     request=CreateEndpoint,
     example={"url": "https://shop.example.co.ke/hooks/cryptopay", "events": ["invoice.settled", "payout.completed"]},
     response=NewEndpointView,
     status=201,
     tags=_TAGS,
     errors=(404,),
+    description=(
+        "Registers a URL to receive the merchant's events (all, or the `events` listed) as signed POSTs "
+        "(`webhooks` in this document lists each event's body). The response shows the endpoint's signing "
+        "`secret` once (`Cache-Control: no-store`); keep it to verify each delivery's signature. Audited."
+    ),
+    problems=(
+        *ACTING_MERCHANT,
+        (
+            InvalidInput,
+            (
+                "the URL is not https (http only in development), has no host, carries "
+                "credentials or points at a private address; an unknown event type; a description "
+                "over 200 characters"
+            ),
+        ),
+        (InvalidInput, "the merchant already has the most endpoints allowed: delete one first"),
+    ),
 )
 @require(scope="webhooks:write", roles=_STAFF)
 @step_up
@@ -320,7 +347,16 @@ def create_webhook_endpoint() -> Response:
 
 
 @bp.get("/v1/webhook-endpoints")
-@operation("List the merchant's webhook endpoints", response=PageOf(WebhookEndpointView), tags=_TAGS)
+@operation(
+    "List the merchant's webhook endpoints",
+    response=PageOf(WebhookEndpointView),
+    tags=_TAGS,
+    description=(
+        "The merchant's enabled webhook endpoints, newest first, without their secrets. Admins name the "
+        "merchant with `merchant_id`."
+    ),
+    problems=(*ACTING_MERCHANT,),
+)
 @require(scope="webhooks:read", roles=_STAFF)
 @paginated
 @query(MERCHANT_ID)
@@ -338,15 +374,32 @@ def list_webhook_endpoints() -> Response:
 
 
 @bp.get("/v1/webhook-endpoints/<endpoint_id>")
-@operation("Read a webhook endpoint (without its secret)", response=WebhookEndpointView, tags=_TAGS)
+@operation(
+    "Read a webhook endpoint (without its secret)",
+    response=WebhookEndpointView,
+    tags=_TAGS,
+    description=(
+        "One enabled endpoint: URL, event types, description, when its previous secret stops signing. "
+        "Never its secret. A deleted or another merchant's endpoint is a 404."
+    ),
+)
 @require(scope="webhooks:read", roles=_STAFF)
 def get_webhook_endpoint(endpoint_id: str) -> Response:
     return json_response(WebhookEndpointView.of(_endpoint(endpoint_id)))
 
 
 @bp.delete("/v1/webhook-endpoints/<endpoint_id>")
-@operation("Delete a webhook endpoint (no more events are sent to it; needs a step-up)", status=204, tags=_TAGS)
+@operation(
+    "Delete a webhook endpoint (no more events are sent to it)",
+    status=204,
+    tags=_TAGS,
+    description=(
+        "Disables the endpoint for good: no more events are sent to it (deliveries already made stay in "
+        "the log). Audited."
+    ),
+)
 @require(scope="webhooks:write", roles=_STAFF)
+@documents_step_up  # checked in the view, after the endpoint is found to be the caller's
 def delete_webhook_endpoint(endpoint_id: str) -> Response:
     endpoint = _endpoint(endpoint_id)  # another tenant's endpoint is a 404 before any step-up question
     check_step_up()
@@ -358,12 +411,27 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
 
 @bp.patch("/v1/webhook-endpoints/<endpoint_id>")
 @operation(
-    "Change a webhook endpoint's URL, event types or description, or disable it (needs a step-up)",
+    "Change a webhook endpoint's URL, event types or description, or disable it",
     request=UpdateEndpoint,
     response=WebhookEndpointView,
     tags=_TAGS,
+    description=(
+        "Changes the fields sent (`url`, `events`, `description`) or disables the endpoint (`enabled: "
+        "false`); the others stay. Audited with the URL's host only."
+    ),
+    problems=(
+        (
+            InvalidInput,
+            (
+                "the URL is not https (http only in development), has no host, carries "
+                "credentials or points at a private address; an unknown event type; a description "
+                "over 200 characters"
+            ),
+        ),
+    ),
 )
 @require(scope="webhooks:write", roles=_STAFF)
+@documents_step_up  # checked in the view, after the endpoint is found to be the caller's
 def update_webhook_endpoint(endpoint_id: str) -> Response:
     endpoint = _endpoint(endpoint_id)  # another tenant's endpoint is a 404 before any step-up question
     body = read_body(UpdateEndpoint)
@@ -382,12 +450,18 @@ def update_webhook_endpoint(endpoint_id: str) -> Response:
 
 @bp.post("/v1/webhook-endpoints/<endpoint_id>/rotate-secret")
 @operation(
-    "Give a webhook endpoint a new secret (shown once); the old one also signs for an overlap (needs a step-up)",
+    "Give a webhook endpoint a new secret (shown once)",
     request=RotateSecret,
     response=RotatedSecretView,
     tags=_TAGS,
+    description=(
+        "Gives the endpoint a new signing secret, shown once; for `overlap_seconds` (default a day) "
+        "deliveries are signed with both the new and the old secret, so the receiver can switch without "
+        "missing one. Audited."
+    ),
 )
 @require(scope="webhooks:write", roles=_STAFF)
+@documents_step_up  # checked in the view, after the endpoint is found to be the caller's
 def rotate_webhook_secret(endpoint_id: str) -> Response:
     endpoint = _endpoint(endpoint_id)
     body = read_body(RotateSecret, optional=True)
@@ -409,12 +483,17 @@ def rotate_webhook_secret(endpoint_id: str) -> Response:
 
 @bp.post("/v1/webhook-endpoints/<endpoint_id>/test")
 @operation(
-    "Send a ping test event to this endpoint through the normal delivery path (it shows in the delivery log); a ping"
-    " is tried once, never retried; at most 5 pings per merchant per minute (429 with Retry-After beyond)",
+    "Send a ping test event to this endpoint",
     response=DeliveryView,
     status=202,
     tags=_TAGS,
     errors=(429,),
+    description=(
+        "Sends a `ping` event to this endpoint through the normal delivery path: it shows in the delivery "
+        "log, is tried once and never retried. At most 5 pings (sent or redelivered) per merchant per "
+        "minute, whoever asks. Audited."
+    ),
+    problems=((RateLimited, "more pings than the merchant's limit per minute (Retry-After says when)"),),
 )
 @require(scope="webhooks:write", roles=_STAFF)
 def test_webhook_endpoint(endpoint_id: str) -> Response:
@@ -438,6 +517,12 @@ def test_webhook_endpoint(endpoint_id: str) -> Response:
     "The merchant's webhook delivery log, newest first (?endpoint_id=&status=)",
     response=PageOf(DeliveryView),
     tags=_TAGS,
+    description=(
+        "The merchant's webhook deliveries, newest first: event type, endpoint, status (`pending`, "
+        "`retrying`, `delivered`, `dead`), attempts and the last answer. Filter by `endpoint_id` and `status`; "
+        "admins name the merchant with `merchant_id`."
+    ),
+    problems=(*ACTING_MERCHANT,),
 )
 @require(scope="webhooks:read", roles=_STAFF)
 @paginated
@@ -471,7 +556,15 @@ def _delivery(delivery_id: str) -> WebhookDelivery:
 
 
 @bp.get("/v1/webhook-deliveries/<delivery_id>")
-@operation("A webhook delivery with its attempts", response=DeliveryDetailView, tags=_TAGS)
+@operation(
+    "A webhook delivery with its attempts",
+    response=DeliveryDetailView,
+    tags=_TAGS,
+    description=(
+        "One delivery with the exact body sent (the same event id on every attempt) and each attempt's "
+        "time, HTTP status and error."
+    ),
+)
 @require(scope="webhooks:read", roles=_STAFF)
 def get_webhook_delivery(delivery_id: str) -> Response:
     delivery = _delivery(delivery_id)
@@ -488,6 +581,14 @@ def get_webhook_delivery(delivery_id: str) -> Response:
     status=202,
     tags=_TAGS,
     errors=(409, 429),
+    description=(
+        "Queues a delivered or dead delivery again, with the same event id and body (receivers "
+        "de-duplicate by the id). A ping counts against the pings' limit as a new one would."
+    ),
+    problems=(
+        (InvalidState, "the delivery is still pending: it will be retried anyway"),
+        (RateLimited, "a ping past the merchant's pings per minute (Retry-After says when)"),
+    ),
 )
 @require(scope="webhooks:write", roles=_STAFF)
 def redeliver(delivery_id: str) -> Response:

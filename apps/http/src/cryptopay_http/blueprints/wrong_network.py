@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import attrs
+from cryptopay.core.errors import InvalidInput, InvalidState, Refused
 from cryptopay.core.money import Money
-from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
+from cryptopay.core.payments.wrong_network import WrongNetworkNotAcceptable, WrongNetworkPayment, WrongNetworkState
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import require
@@ -104,9 +105,15 @@ def _payment_of(invoice_id: str, payment_id: str) -> WrongNetworkPayment:
 
 @bp.get("/v1/invoices/<invoice_id>/wrong-network-payments")
 @operation(
-    "Payments sent to the invoice's address on an EVM network it did not ask for (never credited by themselves)",
+    "Payments sent to the invoice's address on an EVM network it did not ask for",
     response=WrongNetworkPaymentList,
     tags=_TAGS,
+    description=(
+        "Payments sent to one of the invoice's addresses on an EVM network the invoice did not ask for "
+        "(e.g. USDT on BSC to an Ethereum address). They are never credited by themselves: the merchant "
+        "accepts one (the invoice counts it) or refunds it whole to the payer. Oldest first, with their "
+        "state, amount, transaction and confirmations."
+    ),
 )
 @require(scope="invoices:read")
 def list_wrong_network_payments(invoice_id: str) -> Response:
@@ -117,12 +124,25 @@ def list_wrong_network_payments(invoice_id: str) -> Response:
 
 @bp.post("/v1/invoices/<invoice_id>/wrong-network-payments/<payment_id>/accept")
 @operation(
-    "Accept a pending wrong-network payment: the invoice offers that network's rail at its terms and counts the "
-    "payment, confirmed at that network's depth (409 unless pending; 422 for an asset the invoice does not ask for "
-    "or a network without a hot wallet to sweep it)",
+    "Accept a pending wrong-network payment into its invoice",
     response=WrongNetworkPaymentView,
     tags=_TAGS,
     errors=(404,),
+    description=(
+        "Takes a pending wrong-network payment into its invoice: the invoice offers that network's rail "
+        "at the terms of its option in the same asset and counts the payment, confirmed at that network's "
+        "depth and credited like any other. Audited."
+    ),
+    problems=(
+        (InvalidState, "the payment is no longer pending"),
+        (
+            WrongNetworkNotAcceptable,
+            (
+                "an asset the invoice does not ask for, a rail this server does not offer, or a "
+                "network without a hot wallet to sweep it"
+            ),
+        ),
+    ),
 )
 @require(scope="invoices:write")
 @idempotent_when_keyed
@@ -134,13 +154,25 @@ def accept_wrong_network_payment(invoice_id: str, payment_id: str) -> Response:
 
 @bp.post("/v1/invoices/<invoice_id>/wrong-network-payments/<payment_id>/refund")
 @operation(
-    "Send a pending wrong-network payment back whole to the payer's address on its network, never from the "
-    "merchant's balance (422 until it is as deep as that network asks; 409 unless pending or its refund failed)",
+    "Send a pending wrong-network payment back whole to the payer",
     request=RefundWrongNetworkPayment,
     response=RefundView,
     status=201,
     tags=_TAGS,
     errors=(404, 503),
+    description=(
+        "Sends a pending wrong-network payment back whole to the payer's `address` on the network it came "
+        "on, from the coins themselves, never from the merchant's balance. It waits until the payment is "
+        "as deep as that network asks. Followed like any refund (its URL is in `Location`)."
+    ),
+    problems=(
+        (InvalidState, ("the payment is not pending, or is being refunded already (unless that refund failed)")),
+        (
+            Refused,
+            ("not yet as deep as the network asks (try again later), or the network has no hot wallet to send refunds"),
+        ),
+        (InvalidInput, "not a valid address on the payment's network, or the zero or a burn address"),
+    ),
 )
 @require(scope="refunds:write")
 @step_up_for_users

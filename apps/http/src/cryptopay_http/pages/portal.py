@@ -22,7 +22,7 @@ from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, L
 from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
 from cryptopay.core.mobile_money.limits import STK_LIMITS
 from cryptopay.core.mobile_money.phones import mask_msisdn
-from cryptopay.core.money import KES, USDT, Money, Rounding
+from cryptopay.core.money import KES, USDT, Asset, Money, Rounding
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets.billers import Biller
 from cryptopay.core.wallets.buys import BuyState
@@ -84,6 +84,26 @@ def _amount(text: str, field: str = "amount") -> Decimal:
     if value <= 0:
         raise InvalidAmount("the amount must be positive", field=field)
     return value
+
+
+class FeeNotShown(InvalidInput):
+    """A money form's confirmation came without the fee its check showed (blank, missing or not an amount)."""
+
+    code = "fee_not_shown"
+
+
+def _shown_fee(field: str, asset: Asset) -> Money:
+    """The fee the check step showed, from the confirmation form's hidden ``field``: the most the service may take
+    (its ``max_fee``, refused above with ``fee_changed``). A confirmation without a valid one is ``FeeNotShown``
+    (422): nothing moves unguarded, and the page shows its first form again, filled in, to check once more. Every
+    two-step money form (send, withdraw) reads its fee here."""
+    text = request.form.get(field, "").strip()
+    try:
+        return Money.of(typed_decimal(text, field=field, example="0"), asset)
+    except InvalidInput:
+        raise FeeNotShown(
+            "this confirmation does not carry the fee you were shown: check again, then confirm", field=field
+        ) from None
 
 
 def _refusal(error: CryptopayError) -> dict[str, str | None]:
@@ -272,8 +292,7 @@ def send() -> Response:
 @idempotent_form
 def _send(form: dict[str, str]) -> Response:
     money = _send_money(form)
-    shown = request.form.get("fee", "").strip()  # the fee the check showed: a higher one now is refused
-    max_fee = Money.of(typed_decimal(shown, field="fee", example="0"), money.asset) if shown else None
+    max_fee = _shown_fee("fee", money.asset)  # the fee the check showed: a higher one now is refused
     transfer = runtime().services.wallets.send(
         _user_id(), form["to"], money, note=form["note"] or None, max_fee=max_fee
     )

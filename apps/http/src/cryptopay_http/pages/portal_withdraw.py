@@ -8,8 +8,9 @@ is the user's own wallet, with the one-time code (or the password without two-fa
 ``POST /app/withdraw`` steps up with that code (``session.step_up_from_form``: money leaves), withdraws through
 ``Services.withdrawals`` (a fresh idempotency key per rendered form: a double press withdraws once) and redirects to
 ``/app/withdraw/<id>``, the withdrawal's state (a fee above the one the check showed is refused: ``fee_changed``,
-check again). A refusal (a bad address, a limit by its name, a sanctioned address,
-a wrong code) is shown on the form it came from with what was typed.
+check again; a confirmation without the fee it showed is ``fee_not_shown``, back to the first form). A refusal (a bad
+address, a limit by its name, a sanctioned address, a wrong code) is shown on the form it came from with what was
+typed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cryptopay.core.wallets.withdrawal_model import WITHDRAWABLE
 from flask import Response, g, request
 
 from cryptopay_http.idempotency import idempotent_form, new_form_key
-from cryptopay_http.pages.portal import _amount, _refusal, _user_id, bp
+from cryptopay_http.pages.portal import _amount, _refusal, _shown_fee, _user_id, bp
 from cryptopay_http.pages.session import step_up_from_form
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
@@ -82,8 +83,8 @@ def withdraw() -> Response:
 
 @idempotent_form
 def _withdraw(form: dict[str, str], *, self_hosted: bool) -> Response:
-    amount, shown = _money(form), request.form.get("max_fee", "").strip()
-    max_fee = Money.of(_amount(shown, "max_fee"), amount.asset) if shown else None  # the fee the check showed
+    amount = _money(form)
+    max_fee = _shown_fee("max_fee", amount.asset)  # the fee the check showed: a higher one now is refused
     withdrawal = runtime().services.withdrawals.request(
         _user_id(), form["network"], form["address"], amount, self_hosted=self_hosted, max_fee=max_fee
     )

@@ -260,15 +260,15 @@ def complete_payout(
     Dr ``liabilities:payouts_in_flight:KES`` amount + charge / Cr ``paid_from`` amount / Cr ``revenue:payout_fee:KES``
     charge. ``paid_from`` is the M-Pesa float, or ``BANK`` for a bank transfer an operator confirmed.
     """
-    posted = ledger.post_hold(hold_id, f"payout:{payout_id}:post", session=session)
     fee = charge or Money.zero(KES)
     if paid_from == BANK:
         ledger.open_account(Account(BANK, AccountKind.ASSET, KES, allow_negative=True), session=session)
     postings = _payout_postings(IN_FLIGHT, paid_from, amount, fee)
     source = "the M-Pesa float" if paid_from == FLOAT else paid_from
     key = f"payout:{payout_id}:float" if paid_from == FLOAT else f"payout:{payout_id}:paid"
-    paid = ledger.post(EntryRequest(key, postings, f"payout {payout_id} paid from {source}"), session=session)
-    return posted, paid
+    paid = EntryRequest(key, postings, f"payout {payout_id} paid from {source}")
+    posted, [entry] = ledger.post_hold_and_pay(hold_id, f"payout:{payout_id}:post", [paid], session=session)
+    return posted, entry
 
 
 def pay_failed_payout(
@@ -445,7 +445,6 @@ def complete_withdrawal(
     Cr revenue:withdrawal_fee:<ASSET> (fee); and, when the network's fee is known,
     Dr expenses:network_fees:<network>:<COIN> / Cr assets:gas:<network>:<COIN> (the hot wallet's coin paid it).
     """
-    ledger.post_hold(hold_id, f"withdrawal:{withdrawal_id}:post", session=session)
     ledger.open_account(Account(custody(network, amount.asset), AccountKind.ASSET, amount.asset), session=session)
     postings = [
         Posting.debit(wallet_withdrawals_in_flight(amount.asset), amount + fee),
@@ -454,20 +453,23 @@ def complete_withdrawal(
     if fee.is_positive():
         postings.append(Posting.credit(withdrawal_fee(amount.asset), fee))
     metadata = {"kind": "withdrawal", "withdrawal_id": withdrawal_id, "network": network}
-    request = EntryRequest(
-        f"withdrawal:{withdrawal_id}:send", postings, f"withdrawal {withdrawal_id} sent from custody", metadata=metadata
-    )
-    entry = ledger.post(request, session=session)
+    payments = [
+        EntryRequest(
+            f"withdrawal:{withdrawal_id}:send",
+            postings,
+            f"withdrawal {withdrawal_id} sent from custody",
+            metadata=metadata,
+        )
+    ]
     if network_fee is not None and network_fee.is_positive():
         open_treasury_accounts(ledger, session=session, networks=((network, network_fee.asset),))
         fees = [
             Posting.debit(network_fees(network, network_fee.asset), network_fee),
             Posting.credit(gas(network, network_fee.asset), network_fee),
         ]
-        ledger.post(
-            EntryRequest(f"withdrawal:{withdrawal_id}:network_fee", fees, f"withdrawal {withdrawal_id} network fee"),
-            session=session,
-        )
+        key = f"withdrawal:{withdrawal_id}:network_fee"
+        payments.append(EntryRequest(key, fees, f"withdrawal {withdrawal_id} network fee"))
+    _, [entry, *_] = ledger.post_hold_and_pay(hold_id, f"withdrawal:{withdrawal_id}:post", payments, session=session)
     return entry
 
 

@@ -28,10 +28,38 @@ sequence (a pictograph on both sides: "\U0001f469\u200d\U0001f4bb"), which shows
 'must not contain invisible characters (zero-width, format or private-use characters such as U+200B)'
 >>> text_problem("Team \\U0001f469\\u200d\\U0001f4bb") is None
 True
+
+Not every text is read the same way, so the rule has four classes (``TextKind``), chosen per field:
+
+- ``IDENTIFIER`` (the default): ids, references, cursors, usernames, emails, URLs, codes, metadata keys -- what must
+  be unambiguous, compared or looked up. Everything above applies.
+- ``NAME``: what a person or a business is called, shown to others (a display name, a business name, a sender's or
+  recipient's name, an API key's label). As an identifier, except that the zero-width non-joiner and joiner
+  (U+200C, U+200D) are allowed where a script needs them (``joins_letters``): after a virama (Indic conjuncts and
+  chillus, "\\u0915\\u094d\\u200c\\u0937") or between two letters of a cursively joining script (Arabic, Syriac,
+  N'Ko, Mongolian, Adlam ...: the Persian "\\u0645\\u06cc\\u200c\\u062e\\u0648\\u0627\\u0647\\u0645"), where they
+  change what the reader sees. Beside a Latin, CJK or other non-joining letter they change nothing visible and stay
+  refused.
+- ``PROSE``: free text (notes, descriptions, reasons, metadata values, postal addresses). As a name, and the soft
+  hyphen (U+00AD, a hyphenation hint pasted from a word processor) is allowed too.
+- ``SECRET``: what a client chooses and nobody reads back (passwords). Any character but the control characters
+  (C0, C1, NUL) and lone surrogates: a password is never displayed, so an invisible character is no spoofing risk,
+  and refusing one would lock out whoever pasted it.
+
+>>> text_problem("\\u0645\\u06cc\\u200c\\u062e\\u0648\\u0627\\u0647\\u0645", TextKind.NAME) is None
+True
+>>> text_problem("\\u0645\\u06cc\\u200c\\u062e\\u0648\\u0627\\u0647\\u0645")  # the same in an identifier
+'must not contain invisible characters (zero-width, format or private-use characters such as U+200C)'
+>>> text_problem("KPLC\\u200c", TextKind.PROSE), text_problem("pay\\u00adment", TextKind.PROSE)
+('must not contain invisible characters (zero-width, format or private-use characters such as U+200C)', None)
+>>> text_problem("pass\\u200bword\\u00ad", TextKind.SECRET), text_problem("pass\\x00word", TextKind.SECRET)
+(None, 'must not contain control characters (such as NUL or line breaks)')
 """
 
 from __future__ import annotations
 
+import bisect
+import enum
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -39,8 +67,11 @@ from collections.abc import Iterable
 from cryptopay.core.errors import InvalidInput
 
 __all__ = [
+    "TextKind",
     "checked_text",
+    "joins_letters",
     "one_line",
+    "pattern_form",
     "person_name_problem",
     "quoted_name",
     "spreadsheet_cell",
@@ -60,15 +91,42 @@ _INVISIBLE = "must not contain invisible characters (zero-width, format or priva
 # variation selectors that pick an emoji's presentation): a name made of them looks blank or like another.
 _BLANK = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0")
 _ZWJ = "\u200d"
+_JOINERS = frozenset("\u200c\u200d")  # the zero-width non-joiner and joiner
+_SOFT_HYPHEN = "\u00ad"
+# The letters with a Unicode joining type (ArabicShaping.txt: dual, left, right or join causing), as ranges: the
+# scripts whose letters join, where a zero-width (non-)joiner between two of them changes what is seen. The unit test
+# compares the table with the idna package's copy of the Unicode data (letters Python knows).
+_JOINING_LETTERS = (
+    (0x0620, 0x0620), (0x0622, 0x064A), (0x066E, 0x066F), (0x0671, 0x0673), (0x0675, 0x06D3), (0x06D5, 0x06D5),
+    (0x06EE, 0x06EF), (0x06FA, 0x06FC), (0x06FF, 0x06FF), (0x0710, 0x0710), (0x0712, 0x072F), (0x074D, 0x077F),
+    (0x07CA, 0x07EA), (0x07FA, 0x07FA), (0x0840, 0x0858), (0x0860, 0x0860), (0x0862, 0x0865), (0x0867, 0x086A),
+    (0x0870, 0x0886), (0x0889, 0x088E), (0x08A0, 0x08AC), (0x08AE, 0x08C8), (0x1820, 0x1878), (0x1887, 0x18A8),
+    (0x18AA, 0x18AA), (0xA840, 0xA872), (0x10AC0, 0x10AC5), (0x10AC7, 0x10AC7), (0x10AC9, 0x10ACA),
+    (0x10ACD, 0x10AE1), (0x10AE4, 0x10AE4), (0x10B80, 0x10B91), (0x10D00, 0x10D23), (0x10F30, 0x10F44),
+    (0x10F70, 0x10F81), (0x10FB0, 0x10FB0), (0x10FB2, 0x10FB6), (0x10FB8, 0x10FBF), (0x10FC1, 0x10FC4),
+    (0x1E900, 0x1E943),
+)  # fmt: skip
+_JOINING_STARTS = tuple(first for first, _ in _JOINING_LETTERS)
 _EMOJI_MODIFIERS = frozenset("\ufe0f") | frozenset(chr(c) for c in range(0x1F3FB, 0x1F400))  # presentation, skin tones
 
 
-def text_problem(value: str) -> str | None:
-    """Why ``value`` is not acceptable text, or None when it is.
+class TextKind(enum.Enum):
+    """Which class of text a field holds (the module's docstring): how strictly invisible characters are refused."""
 
-    Refused: lone surrogates (Cs), control characters (Cc), the bidirectional controls, line and paragraph
-    separators (Zl, Zp), format characters (Cf), private-use characters (Co) and the blank letters; each with its
-    own message (the caller's 422 names the field).
+    IDENTIFIER = "identifier"
+    NAME = "name"
+    PROSE = "prose"
+    SECRET = "secret"
+
+
+def text_problem(value: str, kind: TextKind = TextKind.IDENTIFIER) -> str | None:
+    """Why ``value`` is not acceptable text of class ``kind``, or None when it is.
+
+    Refused in every class: lone surrogates (Cs) and control characters (Cc). Refused in all but ``SECRET``: the
+    bidirectional controls, line and paragraph separators (Zl, Zp), format characters (Cf), private-use characters
+    (Co) and the blank letters, but for the joiners in context (``NAME``, ``PROSE``: ``joins_letters``; every class
+    but ``SECRET``: the joiner inside an emoji) and the soft hyphen (``PROSE``). Each with its own message (the
+    caller's 422 names the field).
     """
     if value.isprintable() and (value.isascii() or _BLANK.isdisjoint(value)):
         return None  # no C* or Z* category but the space: the common case, at C speed
@@ -78,16 +136,29 @@ def text_problem(value: str) -> str | None:
             return _SURROGATE
         if category == "Cc":
             return _CONTROL
+        if kind is TextKind.SECRET:
+            continue
         if ch in _BIDI_CONTROLS:
             return _BIDI
         if category in ("Zl", "Zp"):
             return _SEPARATOR
-        if (category in ("Cf", "Co") or ch in _BLANK) and not (ch == _ZWJ and _joins_emoji(value, at)):
+        if (category in ("Cf", "Co") or ch in _BLANK) and not _allowed_invisible(value, at, kind):
             return _INVISIBLE.format(ord(ch))
     return None
 
 
-def checked_text(value: str, *, field: str) -> str:
+def _allowed_invisible(value: str, at: int, kind: TextKind) -> bool:
+    ch = value[at]
+    if ch == _ZWJ and _joins_emoji(value, at):
+        return True
+    if kind is TextKind.IDENTIFIER:
+        return False
+    if ch in _JOINERS:
+        return joins_letters(value, at)
+    return ch == _SOFT_HYPHEN and kind is TextKind.PROSE
+
+
+def checked_text(value: str, *, field: str, kind: TextKind = TextKind.IDENTIFIER) -> str:
     """``value`` if it is acceptable text (``text_problem``), else ``InvalidInput`` naming ``field``: the use cases'
     own check of a name or description, whichever shell (API, page form, CLI) it came through.
 
@@ -99,7 +170,7 @@ def checked_text(value: str, *, field: str) -> str:
     ...     error.details["field"], error.message[:51]
     ('business_name', 'business_name must not contain invisible characters')
     """
-    if (problem := text_problem(value)) is not None:
+    if (problem := text_problem(value, kind)) is not None:
         raise InvalidInput(f"{field} {problem}", field=field)
     return value
 
@@ -129,6 +200,39 @@ def _joins_emoji(value: str, at: int) -> bool:
         and (unicodedata.category(before) == "So" or before in _EMOJI_MODIFIERS)
         and unicodedata.category(after) == "So"
     )
+
+
+def joins_letters(value: str, at: int) -> bool:
+    """Whether the zero-width non-joiner or joiner at ``at`` sits where a script needs it: right after a virama
+    (canonical combining class 9: an Indic conjunct or chillu, "\\u0915\\u094d\\u200c\\u0937",
+    "\\u0d28\\u0d4d\\u200d"), or between two letters of a cursively joining script (``_JOINING_LETTERS``),
+    combining marks on either side skipped ("\\u0628\\u0650\\u200c\\u0647"). The context rule of IDNA (RFC 5892,
+    appendix A.1 and A.2), lenient on a joiner between letters that would not have joined anyway (Persian typists
+    put one after every part of a word).
+
+    >>> joins_letters("\\u0645\\u06cc\\u200c\\u062e", 2), joins_letters("\\u0915\\u094d\\u200c\\u0937", 2)
+    (True, True)
+    >>> joins_letters("KP\\u200cLC", 2), joins_letters("\\u5f20\\u200c\\u4f1f", 1)
+    (False, False)
+    >>> joins_letters("\\u0645\\u06cc\\u200c", 2)  # at the end: nothing to join to
+    False
+    """
+    if at > 0 and unicodedata.combining(value[at - 1]) == 9:
+        return True
+    before = at - 1
+    while before >= 0 and unicodedata.category(value[before])[0] == "M":
+        before -= 1
+    after = at + 1
+    while after < len(value) and unicodedata.category(value[after])[0] == "M":
+        after += 1
+    return before >= 0 and after < len(value) and _joining_letter(value[before]) and _joining_letter(value[after])
+
+
+def _joining_letter(ch: str) -> bool:
+    """A letter (L*) with a Unicode joining type (D, L, R or C: Arabic, Syriac, N'Ko, Mongolian ...)."""
+    code = ord(ch)
+    index = bisect.bisect_right(_JOINING_STARTS, code) - 1
+    return index >= 0 and code <= _JOINING_LETTERS[index][1] and unicodedata.category(ch)[0] == "L"
 
 
 _NAME_PUNCTUATION = frozenset(" '\u2019-.")  # space, apostrophes (straight and typographic), hyphen, full stop
@@ -161,10 +265,10 @@ def person_name_problem(value: str, *, most: int = NAME_MOST) -> str | None:
         return "a person's name is required"
     if len(text) > most:
         return f"a person's name is at most {most} characters"
-    if (problem := text_problem(text)) is not None:
+    if (problem := text_problem(text, TextKind.NAME)) is not None:
         return problem
-    for ch in unicodedata.normalize("NFC", text):
-        if ch not in _NAME_PUNCTUATION and unicodedata.category(ch)[0] not in "LM":
+    for ch in unicodedata.normalize("NFC", text):  # a joiner left by text_problem is one a script needs
+        if ch not in _NAME_PUNCTUATION and ch not in _JOINERS and unicodedata.category(ch)[0] not in "LM":
             return f"a person's name has only letters, spaces, apostrophes, hyphens and full stops (not {ch!r})"
     if unicodedata.category(text[0])[0] != "L":
         return "a person's name starts with a letter"
@@ -214,3 +318,23 @@ def spreadsheet_row(row: Iterable[object]) -> list[object]:
     ["'=1+1", '-5', 3]
     """
     return [spreadsheet_cell(value) for value in row]
+
+
+_DIGITS = re.compile(r"\^\[0-9\]\{(\d+)(?:,(\d+))?\}\$")
+
+
+def pattern_form(pattern: str, fallback: str) -> str:
+    """A person's words for a data-defined format (a bank's or biller's account pattern), never the regular
+    expression itself (review H7: a refusal quoting a regex is noise to the person who has to correct the value).
+    The digit-run patterns the catalogues use are spelled out; any other is ``fallback`` (where to look it up).
+
+    >>> pattern_form("^[0-9]{10,13}$", "see GET /v1/banks"), pattern_form("^[0-9]{10}$", "")
+    ('10 to 13 digits', '10 digits')
+    >>> pattern_form("^[A-Z]{2}[0-9]+$", "the form GET /v1/banks gives")
+    'the form GET /v1/banks gives'
+    """
+    found = _DIGITS.fullmatch(pattern)
+    if found is None:
+        return fallback
+    low, high = found.group(1), found.group(2)
+    return f"{low} digits" if high is None or high == low else f"{low} to {high} digits"

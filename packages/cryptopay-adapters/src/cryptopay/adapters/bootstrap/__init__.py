@@ -72,6 +72,8 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         notifier=Lazy(lambda: parts.notifier),
         sms=Lazy(lambda: parts.sms),
         totp=Lazy(lambda: parts.totp),
+        vault=Lazy(lambda: parts.vault),
+        hot_key_store=Lazy(lambda: parts.hot_key_store),
         session_epoch=Lazy(lambda: parts.identity_epoch),
         pricer=Lazy(lambda: parts.pricer),
         mobile_money=Lazy(lambda: parts.mobile_money),

@@ -50,6 +50,7 @@ from cryptopay.core.ports.printing import PdfRenderer
 from cryptopay.core.ports.queue import JobHandler, JobQueue, JobRegistry
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.ports.vault import KeyStore, KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.privacy import SubjectExports
@@ -112,6 +113,8 @@ class Services:
     _notifier: Lazy[Notifier] = attrs.field(factory=lambda: missing("notifications"))
     _sms: Lazy[SmsSender | None] = attrs.Factory(lambda: Lazy(lambda: None))  # None: no SMS (notices skipped)
     _totp: Lazy[TotpEngine] = attrs.field(factory=lambda: missing("one-time codes"))
+    _vault: Lazy[KeyVault] = attrs.field(factory=lambda: missing("the key vault"))
+    _hot_key_store: Lazy[KeyStore] = attrs.field(factory=lambda: missing("hot-wallet key storage"))
     _session_epoch: Lazy[ChangeEpoch | None] = attrs.Factory(lambda: Lazy(lambda: None))  # None: one process
     # -- the outside world
     _pricer: Lazy[Pricer] = attrs.field(factory=lambda: missing("FX rates"))
@@ -261,6 +264,17 @@ class Services:
     @property
     def totp(self) -> TotpEngine:
         return self._totp.get()
+
+    @property
+    def vault(self) -> KeyVault:
+        """The key vault (``CRYPTOPAY_VAULT_KEKS``; outside production the data dir's development key): the one the
+        API, the worker and ``cryptopay keys`` share, so a key the CLI stores is one the senders can unlock."""
+        return self._vault.get()
+
+    @property
+    def hot_key_store(self) -> KeyStore:
+        """Where hot-wallet keys are kept, encrypted by ``vault`` (``<data dir>/keys``)."""
+        return self._hot_key_store.get()
 
     @property
     def session_epoch(self) -> ChangeEpoch | None:

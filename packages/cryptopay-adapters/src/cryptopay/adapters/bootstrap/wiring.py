@@ -72,7 +72,7 @@ from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.throughput import Throughput, TokenBucket
 from cryptopay.core.ports.treasury import Sweeper, TreasuryStore
-from cryptopay.core.ports.vault import KeyVault
+from cryptopay.core.ports.vault import KeyStore, KeyVault
 from cryptopay.core.ports.webhooks import WebhookSender
 from cryptopay.core.ports.withdrawals import HotWalletSender
 from cryptopay.core.pricing import Pricer
@@ -232,6 +232,13 @@ class Parts:
         return EnvelopeVault.from_spec(spec or "")
 
     @functools.cached_property
+    def hot_key_store(self) -> KeyStore:
+        """Hot-wallet keys, encrypted by ``vault``, under ``<data dir>/keys``."""
+        from cryptopay.adapters.vault import FileKeyStore
+
+        return FileKeyStore(self.settings.data_dir / "keys")
+
+    @functools.cached_property
     def personal(self) -> PersonalData:
         """Personal data sealed by the vault and looked up by keyed hashes (``CRYPTOPAY_PII_LOOKUP_KEY``); outside
         production a local development lookup key is kept (mode 0600) in the data directory, like the KEK."""
@@ -317,10 +324,9 @@ class Parts:
     def senders(self) -> dict[str, HotWalletSender]:
         """Chain senders for networks with a hot wallet (``CRYPTOPAY_<NETWORK>_HOT_WALLET``), keys from the vault."""
         from cryptopay.adapters.sql.repositories.chains import SqlWithdrawalStore
-        from cryptopay.adapters.vault import FileKeyStore
         from cryptopay.core.hotkeys import VaultKeyProvider
 
-        keys = VaultKeyProvider(self.vault, FileKeyStore(self.settings.data_dir / "keys"))
+        keys = VaultKeyProvider(self.vault, self.hot_key_store)
         store = SqlWithdrawalStore(self.engine)
         return {
             c.network: sender_for(c, self._rails_on(c.network), hot=c.hot_wallet, keys=keys, store=store)
@@ -922,13 +928,12 @@ class Parts:
         from cryptopay.adapters.tron.keys import TronHdKeyring
         from cryptopay.adapters.tron.sweep import TronRailSweeper
         from cryptopay.adapters.tron.transactions import TronTransactions
-        from cryptopay.adapters.vault import FileKeyStore
         from cryptopay.core.hotkeys import EitherKeys, VaultKeyProvider
 
         keyring = TronHdKeyring(mnemonic)
         if self.settings.tron_xpub and keyring.account_xpub() != self.settings.tron_xpub:
             raise InvalidInput("CRYPTOPAY_TRON_SWEEP_MNEMONIC is not the seed of CRYPTOPAY_TRON_XPUB")
-        hot_keys = VaultKeyProvider(self.vault, FileKeyStore(self.settings.data_dir / "keys"))
+        hot_keys = VaultKeyProvider(self.vault, self.hot_key_store)
         txs = TronTransactions(
             TronApi(chain.url), keys=EitherKeys(hot_keys, keyring), store=SqlWithdrawalStore(self.engine)
         )

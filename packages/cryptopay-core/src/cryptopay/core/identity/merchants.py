@@ -22,9 +22,9 @@ from cryptopay.core.ports.identity import AuditTrail, MerchantRepository, UserRe
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.sms import SmsSender
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.settlement.banks import bank_catalogue
+from cryptopay.core.settlement.banks import BANK_FORM, bank_catalogue
 from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
-from cryptopay.core.text import checked_text
+from cryptopay.core.text import TextKind, checked_text
 
 __all__ = ["Merchants", "changes_destination", "check_settlement", "masked_destination"]
 
@@ -45,12 +45,12 @@ def check_settlement(profile: SettlementProfile) -> SettlementProfile:
     elif profile.method is SettlementMethod.MPESA_TILL and not _SHORTCODE.match(destination):
         raise InvalidInput("a till number of 5 to 7 digits is required", field="settlement.destination")
     elif profile.method is SettlementMethod.MPESA_PAYBILL and not _PAYBILL.match(destination):
-        raise InvalidInput("a paybill as '<number>#<account>' is required", field="settlement.destination")
+        raise InvalidInput(
+            "a paybill destination is NUMBER#ACCOUNT, such as 888880#SHOP-1", field="settlement.destination"
+        )
     elif profile.method is SettlementMethod.BANK:
         if not _BANK.match(destination):
-            raise InvalidInput(
-                "a bank account as '<bank code>:<account number>' is required", field="settlement.destination"
-            )
+            raise InvalidInput(BANK_FORM, field="settlement.destination")
         route = bank_catalogue().route(destination)  # a bank of the catalogue, an account in its format
         destination = f"{route.bank.code}:{route.account}"
     if profile.minimum is not None and (profile.minimum.asset != KES or profile.minimum.is_negative()):
@@ -148,4 +148,4 @@ def _name(business_name: str) -> str:
     name = business_name.strip()
     if not 2 <= len(name) <= 120:
         raise InvalidInput("business_name must be 2 to 120 characters", field="business_name")
-    return checked_text(name, field="business_name")
+    return checked_text(name, field="business_name", kind=TextKind.NAME)

@@ -16,6 +16,7 @@ from cryptopay.core.errors import Conflict
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.identity.service import Accounts, check_password, valid_email
 from cryptopay.core.ports.notifications import Notification, Notifier
+from cryptopay.core.text import TextKind, checked_text
 
 __all__ = ["EmailRegistrations"]
 
@@ -31,10 +32,13 @@ class EmailRegistrations:
     def register(self, email: str, password: str, *, role: Role, display_name: str | None = None) -> User | None:
         """The new user, or None when the email already has an account (its owner is emailed instead).
 
-        Bad input (the email, the password) is refused alike for both, before the account is looked up.
+        Bad input (the email, the password, the display name) is refused alike for both, before the account is
+        looked up.
         """
         address = valid_email(email)
         check_password(password, address)
+        if display_name is not None:
+            checked_text(display_name, field="display_name", kind=TextKind.NAME)
         existing = self.accounts.users.by_email(address)
         if existing is None:
             try:

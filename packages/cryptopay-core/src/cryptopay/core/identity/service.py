@@ -52,7 +52,7 @@ from cryptopay.core.ports.identity import (
     UserRepository,
 )
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.text import checked_text
+from cryptopay.core.text import TextKind, checked_text
 
 __all__ = ["Accounts", "ApiKeys", "TokenPair", "check_password", "valid_email"]
 
@@ -95,6 +95,8 @@ class Accounts:
         """Create a user with a hashed password; ``Conflict`` if the email is taken."""
         email = valid_email(email)
         check_password(password, email)
+        if display_name is not None:
+            checked_text(display_name, field="display_name", kind=TextKind.NAME)
         if self.users.by_email(email) is not None:
             raise Conflict("an account with this email already exists", field="email")
         user = User(self.ids.new_id("usr"), email, self.hasher.hash(password), role, self.clock.now(), display_name)
@@ -326,7 +328,7 @@ class ApiKeys:
             raise InvalidInput(f"scopes must be a non-empty subset of: {known}", field="scopes", unknown=unknown)
         if not name.strip() or len(name) > 100:
             raise InvalidInput("name must be 1 to 100 characters", field="name")
-        checked_text(name, field="name")
+        checked_text(name, field="name", kind=TextKind.NAME)
         key_id, secret, presented = new_api_key(self.ids.new_id("key"))
         key = ApiKey(key_id, merchant_id, name.strip(), wanted, hash_secret(secret), self.clock.now(), created_by)
         self.keys.add(key)

@@ -368,30 +368,47 @@ class Ledger:
         self, hold_id: str, key: str, *, amount: Money | None = None, session: LedgerSession | None = None
     ) -> Entry:
         """Complete a hold (fully, or partially with ``amount``; the rest is released)."""
+        return self._run(lambda s: self._post_hold_in(s, hold_id, key, amount), session)
 
-        def work(s: LedgerSession) -> Entry:
+    def post_hold_and_pay(
+        self, hold_id: str, key: str, payments: Sequence[EntryRequest], *, session: LedgerSession | None = None
+    ) -> tuple[Entry, list[Entry]]:
+        """Complete a hold in full, then post ``payments`` (what the funds now in flight pay out of custody or the
+        float, and what that costs), every account of them all locked first, in code order.
+
+        Posting the hold and then its payment would lock the paying asset account (``assets:...``) after the hold's
+        liabilities, against the code order every other writer keeps: a payment credited to the same custody and
+        merchant at that moment deadlocked with a refund's confirmation."""
+
+        def work(s: LedgerSession) -> tuple[Entry, list[Entry]]:
             hold = self._hold(s, hold_id)
-            posted = amount or hold.amount
-            fingerprint = book.request_hash("post_hold", [hold_id, str(posted)])
-            s.prefetch([key], sorted({hold.debit_account, hold.credit_account}))
-            done = self._replay(s, key, fingerprint, "entry")
-            if done is not None:
-                return self._entry(s, done)
-            if not hold.is_pending:
-                raise InvalidState(f"hold {hold_id} is {hold.state.value}, not pending")
-            if not posted.is_positive() or posted > hold.amount:
-                raise InvalidInput(f"can post between 0 and {hold.amount} on hold {hold_id}")
-            released = self._release(s, hold)
-            postings = (Posting.debit(hold.debit_account, posted), Posting.credit(hold.credit_account, posted))
-            updated, lines = book.apply_postings(postings, released)
-            entry = Entry(self._ids.new_id("ent"), key, lines, hold.description, self._clock.now(), hold_id=hold.id)
-            s.add_entry(entry)
-            s.save_balances(updated.values())
-            s.update_hold(attrs.evolve(hold, state=HoldState.POSTED, posted_amount=posted, entry_id=entry.id))
-            s.add_idempotency(IdempotencyRecord(key, fingerprint, "entry", entry.id))
-            return entry
+            codes = {hold.debit_account, hold.credit_account, *(p.account for r in payments for p in r.postings)}
+            s.prefetch([key, *(r.key for r in payments)], sorted(codes))
+            return self._post_hold_in(s, hold_id, key, None), [self._post_in(s, r) for r in payments]
 
         return self._run(work, session)
+
+    def _post_hold_in(self, s: LedgerSession, hold_id: str, key: str, amount: Money | None) -> Entry:
+        hold = self._hold(s, hold_id)
+        posted = amount or hold.amount
+        fingerprint = book.request_hash("post_hold", [hold_id, str(posted)])
+        s.prefetch([key], sorted({hold.debit_account, hold.credit_account}))
+        done = self._replay(s, key, fingerprint, "entry")
+        if done is not None:
+            return self._entry(s, done)
+        if not hold.is_pending:
+            raise InvalidState(f"hold {hold_id} is {hold.state.value}, not pending")
+        if not posted.is_positive() or posted > hold.amount:
+            raise InvalidInput(f"can post between 0 and {hold.amount} on hold {hold_id}")
+        released = self._release(s, hold)
+        postings = (Posting.debit(hold.debit_account, posted), Posting.credit(hold.credit_account, posted))
+        updated, lines = book.apply_postings(postings, released)
+        entry = Entry(self._ids.new_id("ent"), key, lines, hold.description, self._clock.now(), hold_id=hold.id)
+        s.add_entry(entry)
+        s.save_balances(updated.values())
+        s.update_hold(attrs.evolve(hold, state=HoldState.POSTED, posted_amount=posted, entry_id=entry.id))
+        s.add_idempotency(IdempotencyRecord(key, fingerprint, "entry", entry.id))
+        return entry
 
     def _finish_hold(self, hold_id: str, state: HoldState, session: LedgerSession | None) -> Hold:
         def work(s: LedgerSession) -> Hold:

@@ -36,7 +36,7 @@ from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.link_amounts import LINK_AMOUNTS, AmountBounds
 from cryptopay.core.payments.model import PaymentLink, PaymentLinkClosed, PaymentLinkTerms
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.text import checked_text
+from cryptopay.core.text import TextKind, checked_text
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory
@@ -229,7 +229,7 @@ def _check_terms(
 ) -> None:
     if not description.strip() or len(description) > MAX_DESCRIPTION:
         raise InvalidInput(f"a link's description is 1 to {MAX_DESCRIPTION} characters, not blank", field="description")
-    checked_text(description, field="description")
+    checked_text(description, field="description", kind=TextKind.PROSE)
     if amount is not None and not amount.is_positive():
         raise InvalidInput("a link's amount must be positive", field="amount")
     if rails is not None and not rails:

@@ -6,6 +6,13 @@ Invariants:
   invoice's row lock, so two concurrent refunds cannot both take the same funds;
 - the default amount is what the customer is owed beyond the price (``owed``): for a settled invoice the confirmed
   excess plus every late payment; for an expired, cancelled or invalid one everything confirmed;
+- what the platform kept of an invoice's receipts and booked as its revenue is never refunded (``kept_on``): a
+  remittance order's excess too small to send back (dust at or below ``CRYPTOPAY_REMITTANCE_EXCESS_FLOOR_USDT`` or
+  the network's fee) and the network fees its excess refunds deducted, in ``revenue:remittance_dust:USDT``. Neither
+  ``refundable`` nor ``owed`` counts it, and a refund asking for it is refused naming the amount kept
+  (``KeptAsRevenue``), whoever asks (the worker, ``cryptopay refunds create``, the API). The desk's USDT is every
+  order's: a refund on a desk invoice takes only what its order still holds, never the price it took for its payout
+  (paying or paid out) and so never another order's coins;
 - an amount in shillings (or the invoice's own currency) is converted at a locked quote, named by the merchant
   (``quote_id``, from ``/v1/fx/quote``) or locked for the refund; the refund keeps the quote's id and rate (its ask: the
   shillings buy the crypto the platform would sell them). A named quote must be one the invoice's merchant locked
@@ -15,7 +22,10 @@ Invariants:
 - the refund holds the amount from the merchant's balance towards ``liabilities:withdrawals_in_flight:<ASSET>``
   in the transaction that records it, before anything is sent (recorded before sent), and the network's
   ``ChainSender`` is idempotent on the refund id. On confirmation the hold is posted and custody pays out (Dr in
-  flight / Cr custody); a definitive failure voids the hold. The network fee is the platform's;
+  flight / Cr custody; every account locked first, in code order: ``Ledger.post_hold_and_pay``); a definitive
+  failure voids the hold. Each follow-up locks the refund's row first, so two workers at once settle it once. A
+  requested refund whose invoice's confirmed receipts on the rail no longer cover its refunds (a payment
+  reorganised off the chain after it was asked) fails before it is sent. The network fee is the platform's;
 - a payment on the wrong EVM network (``payments.wrong_network``) is refunded whole, never from the merchant's
   balance: once as deep as that network's rail asks, it is booked into custody against
   ``liabilities:wrong_network:<ASSET>`` and the refund holds it from there (``refund_wrong_network``);
@@ -31,7 +41,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from fractions import Fraction
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import attrs
 from cryptopay.core import flows
@@ -64,12 +74,16 @@ from cryptopay.core.wallets.quotes import QuotePurpose, check_claim, claim_quote
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
+    from cryptopay.core.ports.remittances import RemittanceUnitOfWork
+    from cryptopay.core.remittances.model import RemittanceOrder
 
 __all__ = [
     "AddressValidator",
+    "KeptAsRevenue",
     "RefundRequest",
     "Refunds",
     "check_address_shape",
+    "kept_on",
     "refundable_on",
     "refuse_burn_address",
     "valid_address",
@@ -84,6 +98,7 @@ _ADDRESS = {
     AddressFormat.TRON: re.compile(r"T[1-9A-HJ-NP-Za-km-z]{33}"),
     AddressFormat.BITCOIN: re.compile(r"(bc1|tb1|bcrt1)[02-9ac-hj-np-z]{8,87}|[13mn2][1-9A-HJ-NP-Za-km-z]{25,34}"),
 }
+_WRONG_NETWORK = "wrong_network/"  # the reason of a wrong-network payment's refund, before the payment's id
 _CLOSED = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 _EVENTS = {
     RefundState.REQUESTED: "refund.requested",
@@ -91,6 +106,13 @@ _EVENTS = {
     RefundState.CONFIRMED: "refund.confirmed",
     RefundState.FAILED: "refund.failed",
 }
+
+
+class KeptAsRevenue(Refused):
+    """A refund asked for what the platform kept of the invoice's receipts (a remittance order's dust, booked as
+    revenue): the message names the amount kept and the most a refund may take."""
+
+    code = "kept_as_revenue"
 
 
 def withdrawals_in_flight(asset: Asset) -> str:
@@ -130,7 +152,8 @@ class Refunds:
 
     def refundable(self, invoice_id: str, rail: str) -> Money:
         """The most a refund on ``rail`` (a rail key such as ``usdt-tron``) may still take: what the invoice
-        received there, confirmed, less every refund on it that has not failed."""
+        received there, confirmed, less every refund on it that has not failed and what the platform kept
+        (``kept_on``)."""
         return transaction(self._uow, lambda uow: refundable_on(uow, load_invoice(uow, invoice_id), rail))
 
     def owed(self, invoice_id: str, rail: str) -> Money:
@@ -204,7 +227,7 @@ class Refunds:
             hold_id=hold_id,
             requested_by=requested_by,
             created_at=now,
-            reason=f"wrong_network/{payment.id}",
+            reason=f"{_WRONG_NETWORK}{payment.id}",
             token_contract=rail.token.contract,
         )
         uow.refunds.add(refund)
@@ -241,9 +264,28 @@ class Refunds:
         return transaction(self._uow, lambda uow: uow.refunds.list_for_invoice(invoice_id, before=before, limit=limit))
 
     def send_refunds(self, *, limit: int = 100) -> list[Refund]:
-        """Broadcast every requested refund (the sender is idempotent on the refund id)."""
+        """Broadcast every requested refund (the sender is idempotent on the refund id); one whose invoice no longer
+        holds the confirmed payments it refunds fails instead (``_check_received``)."""
         requested = transaction(self._uow, lambda uow: uow.refunds.by_state(RefundState.REQUESTED, limit=limit))
-        return [self._follow(r, send=True) for r in requested]
+        checked = [transaction(self._uow, partial(self._check_received, refund=r)) for r in requested]
+        return [self._follow(r, send=True) if r.is_open else r for r in checked]
+
+    def _check_received(self, uow: PaymentsUnitOfWork, refund: Refund) -> Refund:
+        """Fail a requested refund (its hold voided, nothing sent) when the invoice's confirmed receipts on its rail
+        no longer cover the refunds on it that have not failed: a payment it refunds was reorganised off the chain
+        since it was asked (its credit reversed from the merchant's other funds), and sending it would pay the
+        customer twice over. Under the invoice's lock (the lock the reorg's withdrawal takes), then the refund's.
+        A wrong-network refund is covered by its own booking, never by the invoice's receipts."""
+        if refund.reason.startswith(_WRONG_NETWORK):
+            return refund
+        invoice = load_invoice(uow, refund.invoice_id)
+        option = invoice.option(refund.rail_key)
+        confirmed = [p.amount for p in invoice.payments if p.rail_key == refund.rail_key and is_confirmed(p, option)]
+        received = sum(confirmed, Money.zero(refund.amount.asset))
+        if received >= _refunded(uow, invoice, refund.rail_key, refund.amount.asset):
+            return refund
+        why = f"the invoice's confirmed receipts on {refund.rail_key} ({received}) no longer cover its refunds"
+        return self._settle(uow, refund.id, None, f"{why}: a payment left the chain (reorganisation)")
 
     def check_refunds(self, *, limit: int = 100) -> list[Refund]:
         """Follow every sent refund to its end: post the hold when confirmed, void it when failed."""
@@ -294,9 +336,13 @@ class Refunds:
         if option.rail.network.name not in self._senders:
             raise Refused(f"refunds on {option.rail.network.name} are not configured (no hot wallet)")
         target = self._check_address(option, address)
-        most = refundable_on(uow, invoice, option.rail.key)
-        amount = wanted.amount or _owed(uow, invoice, option.rail.key)
+        rail_key = option.rail.key
+        kept, price = kept_on(uow, invoice, rail_key), _desk_price_on(uow, invoice, rail_key)
+        most = refundable_on(uow, invoice, rail_key) - price
+        amount = wanted.amount or _owed(uow, invoice, rail_key)
         if wanted.amount is None and not amount.is_positive():
+            if kept.is_positive():
+                raise KeptAsRevenue(f"nothing is owed beyond the price on invoice {invoice.id}: {_kept_words(kept)}")
             raise InvalidInput(
                 f"nothing is owed beyond the price on invoice {invoice.id}: name the amount to refund", field="amount"
             )
@@ -305,9 +351,13 @@ class Refunds:
                 f"a refund on {option.rail.key} is a positive {option.rail.asset.code} amount", field="amount"
             )
         if amount > most:
-            raise Refused(
-                f"at most {most} can be refunded on invoice {invoice.id} (received, less earlier refunds), not {amount}"
+            taken = "earlier refunds" + (
+                f" and the {price} its remittance order took for its payout" if price.is_positive() else ""
             )
+            refused = f"at most {most} can be refunded on invoice {invoice.id} (received, less {taken}), not {amount}"
+            if kept.is_positive():
+                raise KeptAsRevenue(f"{refused}: {_kept_words(kept)}")
+            raise Refused(refused)
         refund_id = self._ids.new_id("rfd")
         quote = wanted.quote
         if quote is not None and wanted.named:  # under the invoice's lock, in the refund's transaction
@@ -413,26 +463,72 @@ class Refunds:
         return refund
 
     def _pay_out(self, uow: PaymentsUnitOfWork, refund: Refund) -> None:
-        self._ledger.post_hold(refund.hold_id, f"refund:{refund.id}:post", session=uow.ledger)
         postings = [
             Posting.debit(withdrawals_in_flight(refund.amount.asset), refund.amount),
             Posting.credit(flows.custody(refund.network, refund.amount.asset), refund.amount),
         ]
         request = EntryRequest(f"refund:{refund.id}:send", postings, f"refund {refund.id} sent from custody")
-        self._ledger.post(request, session=uow.ledger)
+        self._ledger.post_hold_and_pay(refund.hold_id, f"refund:{refund.id}:post", [request], session=uow.ledger)
 
 
 def refundable_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
-    """Confirmed receipts on the rail less every refund on it that has not failed (pending ones included), in the
-    caller's unit of work (``Refunds.refundable`` in its own)."""
+    """Confirmed receipts on the rail less every refund on it that has not failed (pending ones included) and what
+    the platform kept (``kept_on``), in the caller's unit of work (``Refunds.refundable`` in its own)."""
     option = _closed_option(invoice, rail_key)
     mine = [p for p in invoice.payments if p.rail_key == rail_key and is_confirmed(p, option)]
     received = sum((p.amount for p in mine), Money.zero(option.due.asset))
-    return max(received - _refunded(uow, invoice, rail_key, option.due.asset), Money.zero(option.due.asset))
+    taken = _refunded(uow, invoice, rail_key, option.due.asset) + kept_on(uow, invoice, rail_key)
+    return max(received - taken, Money.zero(option.due.asset))
+
+
+def kept_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
+    """What the platform kept of the invoice's receipts on the rail and booked as its revenue, never to be refunded:
+    for an invoice of the remittance desk, its order's kept excess (``RemittanceOrder.excess_kept``: dust too small
+    to send back, and the network fees its excess refunds deducted; ``revenue:remittance_dust:<ASSET>``); nothing
+    for any other invoice."""
+    order = _desk_order(uow, invoice)
+    return order.kept(rail_key) if order is not None else Money.zero(invoice.option(rail_key).due.asset)
+
+
+def _desk_price_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
+    """What a remittance desk invoice's order took of the receipts on the rail for its payout: its price, once it is
+    paying or paid out (converted), taken from the rails in the order the coins came (as ``Remittances.
+    refund_excess`` takes it). The desk's USDT is every order's: a refund on one invoice holds only what its order
+    still holds, never another order's coins. Nothing for any other invoice."""
+    zero = Money.zero(invoice.option(rail_key).due.asset)
+    order = _desk_order(uow, invoice)
+    if order is None or invoice.state is not InvoiceState.SETTLED or not order.took_price:
+        return zero
+    price = order.usdt
+    confirmed = [p.rail_key for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
+    for rail in dict.fromkeys(confirmed):
+        taken = min(refundable_on(uow, invoice, rail), price)
+        if rail == rail_key:
+            return taken
+        price -= taken
+    return zero
+
+
+def _desk_order(uow: PaymentsUnitOfWork, invoice: Invoice) -> RemittanceOrder | None:
+    """The remittance order of an invoice of the remittance desk (None for any other invoice)."""
+    if invoice.merchant_id != flows.REMITTANCE_DESK or invoice.order_id is None:
+        return None
+    # A desk invoice's unit of work is the remittance one: the deployment gives both one storage.
+    order = cast("RemittanceUnitOfWork", uow).remittances.get(invoice.order_id)
+    return order if order is not None and order.invoice_id == invoice.id else None
+
+
+def _kept_words(kept: Money) -> str:
+    return (
+        f"{kept} of what arrived was kept by the remittance desk as revenue (revenue:remittance_dust: an excess at "
+        "or below the refund floor or the network's fee, or the network fee an excess refund deducted) and is not "
+        "refunded"
+    )
 
 
 def _owed(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
-    """What the customer is owed beyond the price on the rail (late payments, overpayment), less refunds."""
+    """What the customer is owed beyond the price on the rail (late payments, overpayment), less refunds and what
+    the platform kept (``kept_on``)."""
     option = _closed_option(invoice, rail_key)
     confirmed = [p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
     on_time = [p for p in confirmed if not p.is_late(invoice.expires_at)]
@@ -446,7 +542,7 @@ def _owed(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
         excess = max(Fraction(0), share - 1) * Fraction(option.due.amount)
         over = Decimal(excess.numerator) / Decimal(excess.denominator)
         timely = min(timely, Money(over.quantize(option.due.asset.quantum, rounding=ROUND_DOWN), option.due.asset))
-    refunded = _refunded(uow, invoice, rail_key, option.due.asset)
+    refunded = _refunded(uow, invoice, rail_key, option.due.asset) + kept_on(uow, invoice, rail_key)
     return max(timely + late - refunded, Money.zero(option.due.asset))
 
 

@@ -27,7 +27,7 @@ from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.flows import REMITTANCE_DESK
 from cryptopay.core.money import KES, USDT, Money
-from cryptopay.core.text import text_problem
+from cryptopay.core.text import TextKind, text_problem
 
 __all__ = [
     "DESK",
@@ -76,12 +76,14 @@ class RemittanceRoute(enum.Enum):
     WALLET = "wallet"  # credited to the recipient's cryptopay wallet
 
 
-def _check_text(field: str, value: str | None, *, required: bool, most: int = 140) -> str | None:
+def _check_text(
+    field: str, value: str | None, *, required: bool, most: int = 140, kind: TextKind = TextKind.IDENTIFIER
+) -> str | None:
     if value is None or not value.strip():
         if required:
             raise InvalidInput(f"the sender's {field.replace('_', ' ')} is required", field=f"sender.{field}")
         return None
-    problem = text_problem(value)
+    problem = text_problem(value, kind)
     if problem is not None or len(value.strip()) > most:
         raise InvalidInput(problem or f"at most {most} characters", field=f"sender.{field}")
     return value.strip()
@@ -100,13 +102,13 @@ class Sender:
     id_number: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        _check_text("name", self.name, required=True, most=100)
+        _check_text("name", self.name, required=True, most=100, kind=TextKind.NAME)
         if not _COUNTRY.fullmatch(self.country):
             raise InvalidInput("the sender's country is an ISO 3166 code such as GB or US", field="sender.country")
         if self.country == "KE":
             raise InvalidInput("a remittance comes from abroad: the sender's country is not KE", field="sender.country")
-        _check_text("address", self.address, required=False, most=200)
-        _check_text("place_of_birth", self.place_of_birth, required=False, most=100)
+        _check_text("address", self.address, required=False, most=200, kind=TextKind.PROSE)
+        _check_text("place_of_birth", self.place_of_birth, required=False, most=100, kind=TextKind.NAME)
         _check_text("id_number", self.id_number, required=False, most=35)
         if (self.date_of_birth is None) != (self.place_of_birth is None):
             raise InvalidInput("a date of birth goes with a place of birth", field="sender.place_of_birth")
@@ -158,6 +160,11 @@ class RemittanceOrder:
     def __attrs_post_init__(self) -> None:
         if self.usdt.asset != USDT or self.kes.asset != KES or self.charge.asset != KES:
             raise InvalidInput("an order is paid in USDT and paid out in KES")
+
+    @property
+    def took_price(self) -> bool:
+        """Whether the order's price left its USDT (converted for its payout, not reversed): paying or paid out."""
+        return self.state in (RemittanceState.PAYING_OUT, RemittanceState.PAID_OUT)
 
     def kept(self, rail_key: str | None = None) -> Money:
         """What the order kept of its excess on ``rail_key`` (every rail: None)."""

@@ -118,7 +118,7 @@ from cryptopay.core.remittances.watch import payout_attempts as _attempts
 from cryptopay.core.settlement.model import SettlementMethod
 from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
 from cryptopay.core.system import NAIROBI
-from cryptopay.core.text import person_name_problem, quoted_name, text_problem
+from cryptopay.core.text import person_name_problem, quoted_name
 from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import spending
 from cryptopay.core.wallets.withdrawals import network_fee
@@ -611,16 +611,13 @@ class Remittances:
         invoice = self.invoicing.get_invoice(invoice_id)
         confirmed = [p.rail_key for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
         rails = list(dict.fromkeys(confirmed))  # in the order the coins came: the price is taken from the first
-        took = invoice.state is InvoiceState.SETTLED and order.state in (
-            RemittanceState.PAYING_OUT,
-            RemittanceState.PAID_OUT,
-        )
+        took = invoice.state is InvoiceState.SETTLED and order.took_price
         price = order.usdt if took else Money.zero(USDT)
         changed = None
         for rail in rails:
-            # received on the rail, less refunds not failed and what the order kept (dust, refunds' network fees):
-            # every excess payment not yet decided on, summed
-            left = self.refunds.refundable(invoice_id, rail) - order.kept(rail)
+            # received on the rail, less refunds not failed and what the order kept (dust, refunds' network fees:
+            # ``refunds.kept_on``): every excess payment not yet decided on, summed
+            left = self.refunds.refundable(invoice_id, rail)
             taken = min(left, price)
             price, amount = price - taken, left - taken
             if not amount.is_positive():
@@ -670,7 +667,7 @@ class Remittances:
         revenue, audited ``remittance.excess_kept``; what the order keeps is no longer owed to the sender."""
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         invoice = uow.invoices.get(order.invoice_id)
-        if invoice is None or amount > refundable_on(uow, invoice, rail) - order.kept(rail):
+        if invoice is None or amount > refundable_on(uow, invoice, rail):  # net of what the order kept
             return order  # another worker refunded or kept it meanwhile
         self._keep(uow, order, rail, amount, key=f"{rail}:{order.kept(rail).amount}")  # kept only grows: unique
         order.excess_note = None
@@ -1273,7 +1270,9 @@ def _sender_name(name: str) -> str:
 
 
 def _recipient_name(name: str) -> str:
-    problem = text_problem(name) if name else None
-    if not name or not name.strip() or problem is not None or len(name.strip()) > 100:
-        raise InvalidInput(problem or "the recipient's name is 1 to 100 characters", field="recipient_name")
+    """The recipient's name as an order takes it: a person's name, as the sender's (422 ``invalid_name`` on
+    ``recipient_name``): it goes into the Travel Rule's beneficiary record, the STR export and sanctions screening,
+    so it carries no phone number, link or instruction either. At most 100 characters (the request's bound)."""
+    if (problem := person_name_problem(name, most=100)) is not None:
+        raise InvalidName(f"the recipient's name: {problem}", field="recipient_name")
     return name.strip()

@@ -30,9 +30,19 @@ from typing import Any
 
 import attrs
 from cryptopay.core.errors import InvalidInput
+from cryptopay.core.text import pattern_form
 
-__all__ = ["ACCOUNT_REFERENCE_MAX", "Bank", "BankCatalogue", "BankRoute", "bank_catalogue", "parse_bank_catalogue"]
+__all__ = [
+    "ACCOUNT_REFERENCE_MAX",
+    "BANK_FORM",
+    "Bank",
+    "BankCatalogue",
+    "BankRoute",
+    "bank_catalogue",
+    "parse_bank_catalogue",
+]
 
+BANK_FORM = "a bank destination is BANK:ACCOUNT, such as KCB:1234567890 (a catalogued bank's code, its account number)"
 ACCOUNT_REFERENCE_MAX = 13  # Daraja's B2B AccountReference (see mobile_money.requests.B2BRequest)
 _CODE = re.compile(r"^[A-Za-z0-9]{2,11}$", re.ASCII)
 _PAYBILL = re.compile(r"^\d{5,7}$", re.ASCII)
@@ -48,11 +58,16 @@ class Bank:
     account_pattern: str
     verified: bool = False
 
+    @property
+    def account_form(self) -> str:
+        """This bank's account-number format in words (``10 to 13 digits``), never the regular expression."""
+        return pattern_form(self.account_pattern, "in the format the bank catalogue gives")
+
     def check_account(self, account: str) -> str:
         """The account number if it fits this bank's format, else ``InvalidInput``."""
         if not re.fullmatch(self.account_pattern, account):
             raise InvalidInput(
-                f"{account!r} is not a {self.name} account number ({self.account_pattern})",
+                f"{account!r} is not a {self.name} account number: {self.account_form}",
                 field="settlement.destination",
             )
         return account
@@ -106,9 +121,7 @@ class BankCatalogue:
         """How ``<bank code>:<account number>`` is paid; ``InvalidInput`` for an unknown bank or a bad account."""
         code, sep, account = destination.partition(":")
         if not sep:
-            raise InvalidInput(
-                "a bank account as '<bank code>:<account number>' is required", field="settlement.destination"
-            )
+            raise InvalidInput(BANK_FORM, field="settlement.destination")
         bank = self.bank(code)
         bank.check_account(account)
         fits = len(account) <= ACCOUNT_REFERENCE_MAX

@@ -36,7 +36,7 @@ from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import Merchant
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.limits import Decision, day_bounds, month_bounds
-from cryptopay.core.ledger import AccountBalance, Ledger
+from cryptopay.core.ledger import AccountBalance, Ledger, trading_account
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import BTC, KES, USDC, USDT, Asset, Money
 from cryptopay.core.payments._support import audit, available, transaction
@@ -91,11 +91,12 @@ class _Funds:
         """A locked quote per asset held (asking the pricer: outside any transaction)."""
         return [quotes.current(amount.asset) for amount in self.crypto]
 
-    def locked_in(self, quotes: _RunQuotes) -> tuple[_Funds, list[Quote]]:
-        """The crypto whose quote this run already locked, with those quotes. Inside a transaction no new quote
-        is asked for: the pricer stores it through its own connection, which the transaction's write lock would
-        block (on SQLite the worker hung). An asset credited since the page was read waits for the next run."""
-        held = [(m, q) for m in self.crypto if (q := quotes.cached(m.asset)) is not None]
+    def locked_in(self, quotes: _RunQuotes, selling: Sequence[Asset]) -> tuple[_Funds, list[Quote]]:
+        """The crypto of ``selling`` whose quote this run already locked, with those quotes. Inside a transaction
+        no new quote is asked for: the pricer stores it through its own connection, which the transaction's write
+        lock would block (on SQLite the worker hung). An asset credited since the page was read waits for the next
+        run (its trading account is not among those the settlement locked)."""
+        held = [(m, q) for m in self.crypto if m.asset in selling and (q := quotes.cached(m.asset)) is not None]
         return _Funds(tuple(m for m, _ in held), self.shillings), [q for _, q in held]
 
 
@@ -194,7 +195,8 @@ class Settling:
             total = sum(checked, Money.zero(KES))
             check_id = f"settlement-check:{merchant_id}:{now.isoformat()}"
             self._monitor.before(_paid_out(check_id, merchant_id, total, now, policy.destination))
-        run = transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quotes, checked))
+        selling = tuple(m.asset for m in funds.crypto)
+        run = transaction(self._uow, lambda uow: self._settle(uow, store, policy, cutoff, quotes, selling, checked))
         self._monitor.after(*(_paid_out(p.id, merchant_id, p.amount, now, p.destination) for p in run.payouts))
         return run
 
@@ -259,6 +261,7 @@ class Settling:
         policy: SettlementPolicy,
         cutoff: datetime,
         quotes: _RunQuotes,
+        selling: Sequence[Asset],
         approved: list[Money] | None = None,
     ) -> SettlementRun:
         merchant_id, now = store.merchant_id, self._clock.now()
@@ -270,7 +273,8 @@ class Settling:
         if last is not None and policy.schedule is not SettlementSchedule.INSTANT and last.cutoff >= cutoff:
             return SettlementRun(merchant_id, f"not due: settled at the cut-off of {last.cutoff.isoformat()}")
         retry_clawbacks(uow, self._ledger, merchant_id, now=now)
-        funds, locked = self._funds(uow, merchant_id).locked_in(quotes)
+        self._lock_books(uow, merchant_id, selling)
+        funds, locked = self._funds(uow, merchant_id).locked_in(quotes, selling)
         paid_today = _paid_today(uow, policy, now)
         plan = self._plan(funds, policy, locked, paid_today)
         if self._gate is not None and plan.parts and [part.amount for part in plan.parts] != approved:
@@ -396,6 +400,16 @@ class Settling:
         for amount, quote in zip(funds.crypto, quotes, strict=True):
             shillings += quote.convert(amount, at=now)
         return plan_payouts(shillings, policy=policy, now=now, paid_today=paid_today)
+
+    def _lock_books(self, uow: PaymentsUnitOfWork, merchant_id: str, selling: Sequence[Asset]) -> None:
+        """Lock every balance the settlement may move, in one statement and in code order: the merchant's, and when
+        it sells crypto the trading accounts, the FX spread and the payouts in flight. Locked posting by posting
+        they came in another order (the merchant's before the trading accounts, one asset's trading account after
+        another's and after the spread): two merchants settling USDT and BTC and BTC alone deadlocked."""
+        codes = [flows.merchant_liability(merchant_id, asset) for asset in (*self._assets, KES)]
+        if selling:
+            codes += [trading_account(asset.code) for asset in (*selling, KES)] + [flows.FX_SPREAD, flows.IN_FLIGHT]
+        uow.ledger.lock_balances(sorted(set(codes)))
 
     def _funds(self, uow: PaymentsUnitOfWork, merchant_id: str) -> _Funds:
         held = (available(uow, flows.merchant_liability(merchant_id, a), Money.zero(a)) for a in self._assets)

@@ -12,7 +12,7 @@ the biller's own page; the shipped rows are not (see the file's ``about``).
 >>> catalogue.biller("GOTV").check("12345")
 Traceback (most recent call last):
 ...
-cryptopay.core.errors.InvalidInput: '12345' is not a GOtv IUC (smartcard) number (^[0-9]{10}$)
+cryptopay.core.errors.InvalidInput: '12345' is not a GOtv IUC (smartcard) number: 10 digits
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput, LimitExceeded
 from cryptopay.core.money import KES, Money
 from cryptopay.core.settlement.banks import ACCOUNT_REFERENCE_MAX
+from cryptopay.core.text import pattern_form
 
 __all__ = ["Biller", "BillerCatalogue", "biller_catalogue", "parse_biller_catalogue"]
 
@@ -57,7 +58,9 @@ class Biller:
         cleaned = _SEPARATORS.sub("", account)
         if not re.fullmatch(self.account_pattern, cleaned) or len(cleaned) > ACCOUNT_REFERENCE_MAX:
             raise InvalidInput(
-                f"{account!r} is not a {self.name} {self.account_label} ({self.account_pattern})", field="account"
+                f"{account!r} is not a {self.name} {self.account_label}: "
+                f"{pattern_form(self.account_pattern, 'in the format the biller catalogue gives')}",
+                field="account",
             )
         return cleaned
 

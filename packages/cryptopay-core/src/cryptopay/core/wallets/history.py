@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import attrs
@@ -20,13 +20,33 @@ from cryptopay.core.flows import WALLET_ASSETS, wallet_account
 from cryptopay.core.kyc import month_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import Asset, Money
+from cryptopay.core.payouts import Payout, PayoutKind
 from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
 
-__all__ = ["MONTH_PATTERN", "HistoryLine", "history", "statement_csv", "statement_period"]
+__all__ = ["KINDS", "MONTH_PATTERN", "HistoryLine", "history", "payout_line", "statement_csv", "statement_period"]
 
 _MONTH = re.compile(MONTH_PATTERN)
+
+KINDS = (
+    "p2p",
+    "p2p_claim",
+    "p2p_return",
+    "buy",
+    "sell",
+    "bill",
+    "withdrawal",
+    "remittance",
+    "deposit",
+    "deposit_reversed",
+    "other",
+)
+"""The kinds of movement a wallet's history shows (``?kind=`` takes each): the ledger entries' own ``kind``, and for
+a payout from the wallet (a sale's or cash-out's B2C, a bill's B2B) the payout's purpose: ``sell`` or ``bill``."""
+
+# The entries that take a payout out of a wallet: its hold posted on success, or a failed one M-Pesa paid after all.
+_PAYOUT_ENTRY = re.compile(r"^payout:([^:]+):(?:post|paid_after_failure)$")
 
 
 @attrs.frozen
@@ -52,8 +72,12 @@ def history(
     kind: str | None = None,
     limit: int = 100,
     window: int = 1000,
+    payouts: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[HistoryLine]:
-    """The user's movements, newest first, at or after ``since`` and before ``until``, of ``kind`` if given."""
+    """The user's movements, newest first, at or after ``since`` and before ``until``, of ``kind`` if given.
+
+    ``payouts`` names what each of the wallet's payouts was for (payout id -> kind and description, e.g. ``bill``,
+    "bill bil_1 to paybill 888880, account 01234567890"): a payout's line says so instead of ``other``."""
     lines: list[HistoryLine] = []
     for held in [asset] if asset is not None else list(WALLET_ASSETS):
         if held not in WALLET_ASSETS:
@@ -61,6 +85,10 @@ def history(
         code = wallet_account(user_id, held)
         for entry in ledger.entries(account=code, limit=window):
             meta = dict(entry.metadata)
+            what, description = meta.get("kind", "other"), entry.description
+            paid = _PAYOUT_ENTRY.match(entry.idempotency_key) if "kind" not in meta else None
+            if paid is not None and paid.group(1) in (payouts or {}):
+                what, description = (payouts or {})[paid.group(1)]
             for line in entry.lines:
                 if line.account != code:
                     continue
@@ -70,8 +98,8 @@ def history(
                         entry.created_at,
                         Money(-line.amount.amount, held),
                         Money.of(line.balance_after, held),
-                        meta.get("kind", "other"),
-                        entry.description,
+                        what,
+                        description,
                         meta.get("transfer_id"),
                     )
                 )
@@ -82,6 +110,18 @@ def history(
     ]
     # Stable: within one instant the ledger's own order (newest first) stands.
     return sorted(chosen, key=lambda h: h.at, reverse=True)[:limit]
+
+
+def payout_line(payout: Payout) -> tuple[str, str] | None:
+    """What a payout from a wallet was for, as its history line says it (kind, description); None for another kind:
+    a sale's or cash-out's B2C (``settlement_id`` is the ``sel_`` id) is ``sell`` "sale sel_1 paid to your M-Pesa
+    number", a bill's B2B (the ``bil_`` id) is ``bill`` "bill bil_1 paid to paybill 888880, account 01234567890"."""
+    if payout.kind is PayoutKind.SALE:
+        return "sell", f"sale {payout.settlement_id} paid to your M-Pesa number"
+    if payout.kind is PayoutKind.BILL:
+        to = f" paid to paybill {payout.b2b.party}, account {payout.b2b.account_reference}" if payout.b2b else ""
+        return "bill", f"bill {payout.settlement_id}{to}"
+    return None
 
 
 def statement_period(month: str) -> tuple[datetime, datetime]:

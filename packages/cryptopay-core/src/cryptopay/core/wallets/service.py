@@ -36,9 +36,9 @@ from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
-from cryptopay.core.text import text_problem
-from cryptopay.core.wallets.history import HistoryLine, history, statement_csv, statement_period
+from cryptopay.core.ports.wallets import SellUowFactory, WalletUnitOfWork
+from cryptopay.core.text import TextKind, text_problem
+from cryptopay.core.wallets.history import HistoryLine, history, payout_line, statement_csv, statement_period
 from cryptopay.core.wallets.model import SENDABLE, FeeChanged, Transfer, TransferState, Usage, Wallet, valid_username
 
 __all__ = [
@@ -159,9 +159,10 @@ class SendCheck:
 
 @attrs.define
 class Wallets:
-    """Personal wallets over a unit of work and the ledger."""
+    """Personal wallets over a unit of work and the ledger (the wallet repositories with the payouts, which the
+    history reads to say what each payout from the wallet was for)."""
 
-    uow: WalletUowFactory
+    uow: SellUowFactory
     ledger: Ledger
     clock: Clock
     ids: IdGenerator
@@ -409,7 +410,11 @@ class Wallets:
     ) -> list[HistoryLine]:
         """The wallet's movements with running balances, newest first (see ``cryptopay.core.wallets.history``)."""
         self.wallet(user_id)
-        return history(self.ledger, user_id, asset=asset, since=since, until=until, kind=kind, limit=limit)
+        mine = in_transaction(self.uow, lambda uow: uow.payouts.list_for_merchant(user_id, before=None, limit=1000))
+        payouts = {p.id: line for p in mine if (line := payout_line(p)) is not None}
+        return history(
+            self.ledger, user_id, asset=asset, since=since, until=until, kind=kind, limit=limit, payouts=payouts
+        )
 
     def statement_lines(self, user_id: str, month: str) -> list[HistoryLine]:
         """The month's movements (``YYYY-MM``, Nairobi time), newest first: what a statement shows (CSV or PDF)."""
@@ -564,7 +569,7 @@ def _recipient(to: str) -> tuple[str | None, str | None]:
 def _note(note: str | None) -> str | None:
     if note is None or not note.strip():
         return None
-    problem = text_problem(note)
+    problem = text_problem(note, TextKind.PROSE)
     if problem is not None or len(note.strip()) > MAX_NOTE:
         raise InvalidInput(problem or f"a note is at most {MAX_NOTE} characters", field="note")
     return note.strip()

@@ -31,7 +31,7 @@ from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
-from cryptopay.core.text import checked_text
+from cryptopay.core.text import TextKind, checked_text
 from cryptopay.core.wallets import codes
 from cryptopay.core.wallets.claims import claimed_movements, deliver_waiting
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, Wallet
@@ -140,7 +140,7 @@ class WalletSignup:
         address = valid_email(email) if email else None
         name = choosable_username(username) if username else None  # a reserved name or look-alike: 422
         if display_name is not None:
-            checked_text(display_name, field="display_name")
+            checked_text(display_name, field="display_name", kind=TextKind.NAME)
         check_password(password, address or "")
         outcome = self._try(verification_id, code)
         if outcome != "ok":

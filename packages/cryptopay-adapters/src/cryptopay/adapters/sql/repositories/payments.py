@@ -562,7 +562,7 @@ class SqlRefunds(_Documents[Refund]):
         self._insert(refund)
 
     def get(self, refund_id: str) -> Refund | None:
-        return self._one(refunds.c.id == refund_id)
+        return self._by_id(refund_id, lock=True)  # locked: two workers following one refund take turns
 
     def update(self, refund: Refund) -> None:
         self._update(refund)
