@@ -108,7 +108,8 @@ def readyz() -> Response:
     errors=(404,),
     description=(
         "The Prometheus exposition of this process's request counts and durations by route and status, "
-        "its invoice read cache and its wallet sign-up SMS (sent, refused by bound, the hourly budget), followed by the worker's fresh metrics text files (queues, scanners, "
+        "its invoice read cache and its wallet sign-up SMS (sent, refused by bound, the hourly budget), "
+        "followed by the worker's fresh metrics text files (queues, scanners, "
         "treasury, business, payouts...) labelled `textfile`. Without the scrape token it is a 404, as if "
         "absent."
     ),
