@@ -385,3 +385,128 @@ def test_a_sender_invites_at_most_ten_new_numbers_a_day_on_this_backend(backend:
     stack.wallets.send(amina.id, "0733000000", Money.of("50", KES))  # invited today already: not a new number
     stack.clock.advance(days=1)
     assert stack.wallets.send(amina.id, "0733000099", Money.of("50", KES)).state is TransferState.AWAITING_CLAIM
+
+
+def test_the_send_read_gives_the_recipients_profile_and_what_it_received_on_this_backend(backend: Backend):
+    """``SendRepository.parties`` (the one read of a send: on PostgreSQL its statement, on SQLite and in memory the
+    repositories apart) gives the recipient's KYC profile and its ``receive`` usage, found by phone or username,
+    and nothing of either for a number with no wallet; ``record`` counts the recipient's receipt."""
+    from cryptopay.core.flows import p2p_send_key, wallet_account
+    from cryptopay.core.kyc import day_bounds, month_bounds
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    baraka = stack.sign_up("0712000002", username="baraka")
+    stack.fund(amina, "20000", "KES")
+    stack.wallets.send(amina.id, "0712000002", Money.of("3000", KES))
+    stack.clock.advance(days=1)
+    stack.wallets.send(amina.id, "@baraka", Money.of("1500.50", KES))
+    now = stack.clock.now()
+
+    def read(phone: str | None, username: str | None = None):
+        with backend.uow() as uow:
+            return uow.wallet_sends.parties(
+                amina.id,
+                phone=phone,
+                username=username,
+                day_start=day_bounds(now)[0],
+                month_start=month_bounds(now)[0],
+                asset=KES,
+                ledger_keys=[p2p_send_key("trf_never")],
+                ledger_codes=[wallet_account(amina.id, KES)],
+            )
+
+    for found in (read("254712000002"), read(None, "baraka")):
+        assert found.recipient is not None and found.recipient.user_id == baraka.id
+        assert found.recipient_profile is not None and found.recipient_profile.party_id == baraka.id
+        assert found.recipient_profile.tier_at(now).level == 0
+        assert found.received == {"receive": (Money.of("1500.50", KES), Money.of("4500.50", KES))}
+        assert found.usage == {"p2p": (Money.of("1500.50", KES), Money.of("4500.50", KES))}  # the sender's own
+        assert found.profile is not None and found.profile.party_id == amina.id
+    nobody = read("254733000009")
+    assert (nobody.recipient, nobody.recipient_profile, dict(nobody.received)) == (None, None, {})
+
+
+def test_a_send_the_recipients_tier_cannot_take_is_refused_and_moves_nothing_on_this_backend(backend: Backend):
+    """Tier 0 receives KES 10,000 a day: the send past it is refused with ``recipient_limit`` (the sender learns
+    nothing of the recipient's tier or receipts), no transfer, no usage, no money moved; audited for officers.
+    Verified, the same recipient takes it."""
+    from cryptopay.core.wallets.service import RecipientLimit
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    baraka = stack.sign_up("0712000002")
+    stack.fund(amina, "20000", "KES")
+    stack.wallets.send(amina.id, "0712000002", Money.of("5000", KES))
+    stack.wallets.send(amina.id, "0712000002", Money.of("4000", KES))
+    with pytest.raises(RecipientLimit) as refused:
+        stack.wallets.send(amina.id, "0712000002", Money.of("1000.01", KES))
+    assert refused.value.code == "recipient_limit" and refused.value.details == {
+        "field": "amount",
+        "limit": "recipient",
+    }
+    assert "tier" not in refused.value.message and "9,000" not in refused.value.message
+    assert stack.balance(amina, "KES").amount == 11000 and stack.balance(baraka, "KES").amount == 9000
+    assert len(stack.wallets.transfers(amina.id)) == 2
+    with backend.uow() as uow:
+        record = [r for r in uow.audit.records() if r.action == "wallet.send_refused_recipient"][-1]
+        used = uow.wallet_usage.totals(amina.id, day_start=AT.replace(year=2000), month_start=AT.replace(year=2000))
+    assert dict(record.details) == {"recipient": baraka.id, "limit": "receive.daily"}
+    assert used["p2p"][1].amount == 9000
+    stack.wallets.send(amina.id, "0712000002", Money.of("1000", KES))  # exactly the day's limit
+    with pytest.raises(RecipientLimit):
+        stack.wallets.send(amina.id, "0712000002", Money.of("6000", KES))  # above tier 0's single limit too
+    stack.grant_tier(baraka.id)
+    stack.wallets.send(amina.id, "0712000002", Money.of("6000", KES))
+    assert stack.balance(baraka, "KES").amount == 16000
+    assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def test_an_invitation_must_fit_a_new_wallet_and_claims_past_its_limits_go_back_on_this_backend(backend: Backend):
+    """A number with no wallet gets a tier-0 wallet when it signs up: a send above what that may receive is refused
+    at once; invitations that fit one by one but not together are claimed oldest first until the limit, and the
+    rest stay waiting and go back to their senders when the window ends."""
+    from cryptopay.core.wallets.claims import return_expired_claims
+    from cryptopay.core.wallets.service import RecipientLimit
+
+    stack = wallet_stack(backend)
+    amina, juma = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000004", tier=1)
+    stack.fund(amina, "20000", "KES")
+    stack.fund(juma, "20000", "KES")
+    with pytest.raises(RecipientLimit):
+        stack.wallets.send(amina.id, "0733000003", Money.of("5000.01", KES))
+    first = stack.wallets.send(amina.id, "0733000003", Money.of("5000", KES))
+    second = stack.wallets.send(juma.id, "0733000003", Money.of("4000", KES))
+    third = stack.wallets.send(juma.id, "0733000003", Money.of("2000", KES))
+    chebet = stack.sign_up("0733000003")
+    assert stack.balance(chebet, "KES").amount == 9000  # 5,000 + 4,000; 2,000 more would pass the day's 10,000
+    assert [stack.wallets.transfer(amina.id, first.id).state, stack.wallets.transfer(juma.id, second.id).state] == [
+        TransferState.CLAIMED,
+        TransferState.CLAIMED,
+    ]
+    assert stack.wallets.transfer(juma.id, third.id).state is TransferState.AWAITING_CLAIM
+    stack.clock.advance(days=8)
+    assert return_expired_claims(backend.uow, stack.ledger, now=stack.clock.now()) == 1
+    assert stack.balance(juma, "KES").amount == 16000 and stack.balance(chebet, "KES").amount == 9000
+    with backend.uow() as uow:
+        received = uow.wallet_usage.totals(
+            chebet.id, day_start=AT.replace(year=2000), month_start=AT.replace(year=2000)
+        )
+    assert received == {"receive": (Money.of("9000", KES), Money.of("9000", KES))}
+
+
+def test_the_history_names_a_bill_paid_from_the_wallet_on_this_backend(backend: Backend):
+    """Outside review H12 on each backend: the wallet's payouts are read (by the user id) to name a bill's payment
+    line ``bill`` with the bill's id, paybill and account, and ``?kind=bill`` finds it."""
+    from cryptopay.core.wallets.bills import Bills
+
+    stack = wallet_stack(backend)
+    bills = Bills(stack.backend.uow, stack.ledger, stack.sells.quoter, stack.sells.quotes, stack.clock, stack.sells.ids)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "1500", "KES")
+    bill = bills.pay(amina.id, "KPLC_PREPAID", "01234567890", Money.of(1000, KES))
+    stack.payouts.submit_payouts()
+    stack.deliver_callbacks()
+    [line] = stack.wallets.history(amina.id, kind="bill")
+    assert line.amount == Money.of(-1000, KES)
+    assert line.description == f"bill {bill.id} paid to paybill 888880, account 01234567890"

@@ -367,6 +367,32 @@ def test_dust_to_a_number_with_no_wallet_is_a_send_below_minimum_problem(api: Wa
     assert api.services.wallets.balances(amina)["KES"].amount == 1000
 
 
+def test_a_send_the_recipients_tier_cannot_take_is_a_422_telling_the_sender_only_that(api: WalletApi):
+    """Review H14: Baraka has only a phone (tier 0 receives KES 5,000 at a time): Amina's KES 6,000 is a 422
+    ``recipient_limit`` problem saying the recipient cannot receive it now, with none of Baraka's tier, limits or
+    receipts; nothing moved. Verified, Baraka receives it."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    baraka = api.sign_up("0712000002")["user"]["id"]
+    api.tier_1(amina)
+    api.fund(amina, "10000")
+    headers = {**api.login("0712000001"), "Idempotency-Key": "t-h14"}
+    body = {"to": "0712000002", "amount": {"amount": "6000", "asset": "KES"}}
+    refused = api.client.post("/v1/wallet/transfers", json=body, headers=headers)
+    problem = refused.get_json()
+    assert (refused.status_code, refused.content_type) == (422, "application/problem+json")
+    assert problem["code"] == "recipient_limit" and problem["limit"] == "recipient", problem
+    assert "cannot receive this amount now" in problem["detail"]
+    text = json.dumps(problem)
+    assert not any(word in text for word in ("tier", "5,000", "5000", "remaining", "receive.", baraka))
+    assert api.services.wallets.balances(amina)["KES"].amount == 10000
+    assert api.services.wallets.balances(baraka)["KES"].amount == 0
+    assert api.client.get("/v1/wallet/transfers", headers=api.login("0712000001")).get_json()["data"] == []
+    api.tier_1(baraka)
+    sent = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "t-h14-2"})
+    assert sent.status_code == 201, sent.get_json()
+    assert api.services.wallets.balances(baraka)["KES"].amount == 6000
+
+
 def test_a_username_with_a_non_joiner_is_refused_by_name_and_a_persian_display_name_is_not(api: WalletApi):
     """A username is an identifier (people send money to it): a zero-width non-joiner is the specific 422 even
     between Persian letters; the display name, a name, keeps it; the password, a secret, may hold one too."""

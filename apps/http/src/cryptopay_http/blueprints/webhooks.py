@@ -321,7 +321,7 @@ def _status() -> DeliveryStatus | None:
         (InvalidInput, "the merchant already has the most endpoints allowed: delete one first"),
     ),
 )
-@require(scope="webhooks:write", roles=_STAFF)
+@require(scope="webhooks:write", roles=_STAFF, proven_email=True)
 @step_up
 def create_webhook_endpoint() -> Response:
     body = read_body(CreateEndpoint)

@@ -31,6 +31,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
 from cryptopay.core.identity.model import Forbidden, Merchant, Role, TeamRole, User
 from cryptopay.core.identity.revocation import disable_endpoints, revoke_keys
+from cryptopay.core.identity.service import valid_email
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
     AuditTrail,
@@ -84,11 +85,7 @@ def invitation_digest(token: str) -> str:
 
 
 def _email(text: str) -> str:
-    email = text.strip().lower()
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
-        raise InvalidInput("an email address such as amina@duka.co.ke is required", field="email")
-    return email
+    return valid_email(text)  # the one email rule (review H11: no address literals, single-label hosts or non-ASCII)
 
 
 class Teams:

@@ -12,7 +12,8 @@ Invariants:
   ``refundable`` nor ``owed`` counts it, and a refund asking for it is refused naming the amount kept
   (``KeptAsRevenue``), whoever asks (the worker, ``cryptopay refunds create``, the API). The desk's USDT is every
   order's: a refund on a desk invoice takes only what its order still holds, never the price it took for its payout
-  (paying or paid out) and so never another order's coins;
+  (paying or paid out) or, its invoice settled, is about to take (awaiting funding or held: ``keeps_price``), and so
+  never another order's coins;
 - an amount in shillings (or the invoice's own currency) is converted at a locked quote, named by the merchant
   (``quote_id``, from ``/v1/fx/quote``) or locked for the refund; the refund keeps the quote's id and rate (its ask: the
   shillings buy the crypto the platform would sell them). A named quote must be one the invoice's merchant locked
@@ -352,7 +353,7 @@ class Refunds:
             )
         if amount > most:
             taken = "earlier refunds" + (
-                f" and the {price} its remittance order took for its payout" if price.is_positive() else ""
+                f" and the {price} its remittance order keeps for its payout" if price.is_positive() else ""
             )
             refused = f"at most {most} can be refunded on invoice {invoice.id} (received, less {taken}), not {amount}"
             if kept.is_positive():
@@ -491,13 +492,15 @@ def kept_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
 
 
 def _desk_price_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
-    """What a remittance desk invoice's order took of the receipts on the rail for its payout: its price, once it is
-    paying or paid out (converted), taken from the rails in the order the coins came (as ``Remittances.
+    """What a remittance desk invoice's order took (or, settled and not yet funded, is about to take) of the receipts
+    on the rail for its payout: its price, taken from the rails in the order the coins came (as ``Remittances.
     refund_excess`` takes it). The desk's USDT is every order's: a refund on one invoice holds only what its order
-    still holds, never another order's coins. Nothing for any other invoice."""
+    still holds, never another order's coins. Nothing for any other invoice. Before ``keeps_price`` counted an order
+    awaiting its funding, a refund asked between the invoice's settlement and the worker's advance took the price, and
+    the advance then funded the payout from another order's USDT, or failed on the desk's balance."""
     zero = Money.zero(invoice.option(rail_key).due.asset)
     order = _desk_order(uow, invoice)
-    if order is None or invoice.state is not InvoiceState.SETTLED or not order.took_price:
+    if order is None or invoice.state is not InvoiceState.SETTLED or not order.keeps_price:
         return zero
     price = order.usdt
     confirmed = [p.rail_key for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]

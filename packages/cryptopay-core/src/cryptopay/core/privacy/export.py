@@ -27,16 +27,26 @@ from typing import Any
 import attrs
 import cattrs
 from cryptopay.core.audit import AuditEvent, AuditRecord
-from cryptopay.core.errors import NotFound
+from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.identity.model import User
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.mobile_money.phones import try_normalize_msisdn
+from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import Asset, Money
+from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
+from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.wallets.history import history
 
-__all__ = ["EXPORT_FORMAT", "OTHER_PARTIES", "SECRET_FIELDS", "SubjectExports", "subject_export"]
+__all__ = [
+    "EXPORT_FORMAT",
+    "NOTICE_ACTION",
+    "OTHER_PARTIES",
+    "SECRET_FIELDS",
+    "SubjectExports",
+    "export_notice",
+    "subject_export",
+]
 
 EXPORT_FORMAT = "cryptopay.subject-export/1"
 SECRET_FIELDS = frozenset(
@@ -152,13 +162,41 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
     }
 
 
+NOTICE_ACTION = "privacy.export_notified"
+
+
+def export_notice(at: datetime) -> tuple[str, str]:
+    """The subject and text telling a person their data was exported (the text fits one SMS part).
+
+    It carries nothing anyone typed, only when and what to do if it was not them (review H17: a stolen session).
+
+    >>> from datetime import timezone
+    >>> subject, text = export_notice(datetime(2026, 12, 6, 9, 30, tzinfo=timezone.utc))
+    >>> subject, len(text) <= 160
+    ('A copy of your cryptopay data was downloaded', True)
+    >>> print(text.split(". ")[0])
+    cryptopay: a copy of all your account data was downloaded on 06 Dec 09:30 UTC
+    """
+    when = at.strftime("%d %b %H:%M UTC")
+    return (
+        "A copy of your cryptopay data was downloaded",
+        f"cryptopay: a copy of all your account data was downloaded on {when}. Not you? Change your password and "
+        "call support now.",
+    )
+
+
 @attrs.frozen
 class SubjectExports:
-    """Exports a data subject's records, audited; ``find`` resolves an officer's lookup (id, email or phone)."""
+    """Exports a data subject's records, audited; ``find`` resolves an officer's lookup (id, email or phone).
+
+    A person's own export (``export_own``) also tells them out of band (``notifier``: their email; ``sms``: the
+    phone of a wallet without one; None: no SMS here, the skip is audited)."""
 
     uow: PrivacyUowFactory
     ledger: Ledger
     clock: Clock
+    notifier: Notifier
+    sms: SmsSender | None = None
 
     def find(self, who: str, *, actor: str) -> User:
         """The user with this id, email or phone (the lookup itself is audited: staff reading personal data)."""
@@ -182,3 +220,38 @@ class SubjectExports:
             details = {"reason": reason} if reason else {}
             uow.audit.append(AuditEvent(actor, "privacy.exported", f"user:{user.id}", now, tuple(details.items())))
         return exported
+
+    def export_own(self, user_id: str) -> dict[str, Any]:
+        """The person's own export (asked with a fresh step-up), and a notice to them that it was made: an email,
+        or an SMS to a wallet without one. Sending is best effort after the export is recorded; its outcome (sent,
+        failed, skipped) is the audit record ``privacy.export_notified``."""
+        exported = self.export(user_id, actor=f"user:{user_id}")
+        with self.uow() as uow:
+            user = uow.users.get(user_id)
+        if user is not None:
+            details = self._notify(user)
+            with self.uow() as uow:
+                notice = AuditEvent("system:notify", NOTICE_ACTION, f"user:{user_id}", self.clock.now(), details)
+                uow.audit.append(notice)
+        return exported
+
+    def _notify(self, user: User) -> dict[str, str]:
+        subject, text = export_notice(self.clock.now())
+        if user.email:
+            email = Notification(user.email, subject, text)
+            return {"channel": "email", **_sent(lambda: self.notifier.send(email))}
+        if not user.phone:
+            return {"outcome": "skipped", "reason": "no email and no phone"}
+        facts = {"channel": "sms", "to": mask_msisdn(user.phone)}
+        if self.sms is None:
+            return {**facts, "outcome": "skipped", "reason": "no SMS provider is configured"}
+        sms, phone = self.sms, user.phone
+        return {**facts, **_sent(lambda: sms.send(SmsMessage(phone, text)))}
+
+
+def _sent(send: Callable[[], object]) -> dict[str, str]:
+    try:
+        message_id = send()
+    except CryptopayError as error:  # undeliverable or the provider is down: the export stands, the failure is kept
+        return {"outcome": "failed", "reason": error.message[:200]}
+    return {"outcome": "sent", **({"message_id": message_id} if isinstance(message_id, str) else {})}

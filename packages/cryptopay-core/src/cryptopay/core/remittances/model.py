@@ -166,6 +166,13 @@ class RemittanceOrder:
         """Whether the order's price left its USDT (converted for its payout, not reversed): paying or paid out."""
         return self.state in (RemittanceState.PAYING_OUT, RemittanceState.PAID_OUT)
 
+    @property
+    def keeps_price(self) -> bool:
+        """Whether the order's price is spoken for once its invoice is settled: taken (``took_price``), or still to
+        be taken by the worker's next advance (awaiting funding, or held by compliance before it: its own payout or
+        whole refund decides it), so no manual refund may take it meanwhile."""
+        return self.took_price or self.state in (RemittanceState.AWAITING_PAYMENT, RemittanceState.HELD)
+
     def kept(self, rail_key: str | None = None) -> Money:
         """What the order kept of its excess on ``rail_key`` (every rail: None)."""
         kept = [amount for rail, amount in self.excess_kept.items() if rail_key in (None, rail)]

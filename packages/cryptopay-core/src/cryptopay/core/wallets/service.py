@@ -1,14 +1,15 @@
 """The wallet use cases: balances, sending to a person (P2P), freezing; each movement one unit of work.
 
 Sending is a pure ledger move and the busiest thing a wallet does, so it stays one short transaction: one read
-(``uow.wallet_sends.parties``: the sender's wallet row locked, so movements of one wallet queue and two sends
-cannot both pass a limit only one fits; the recipient; the KYC profile; the month's usage), the KYC limits
-checked (``cryptopay.core.kyc.check_wallet_movement``), the transfer and its usage recorded
-(``uow.wallet_sends.record``), the entry posted. On PostgreSQL that is two round trips: the read also locks the
-ledger balances, and the rows go with the ledger's writes and the ``COMMIT``. AML monitoring's blocking rules run
-before; the two movements are journaled by the same ``record`` when the monitor journals to the wallet's own
-storage (``MonitoringFeed.journals_within``: as production wires it), else after the commit. A number with no
-wallet gets the money as a claim and an SMS invitation after commit.
+(``uow.wallet_sends.parties``: the sender's wallet row locked, so movements of one wallet queue and two sends cannot
+both pass a limit only one fits; the recipient; both KYC profiles; the sender's month's usage and what the recipient
+received), the KYC limits checked (``cryptopay.core.kyc.check_wallet_movement``: the sender's for P2P, then the
+recipient's for receiving, ``RecipientLimit`` telling the sender only that the recipient cannot receive it now), the
+transfer and both usages recorded (``uow.wallet_sends.record``), the entry posted. On PostgreSQL that is two round
+trips: the read also locks the ledger balances, and the rows go with the ledger's writes and the ``COMMIT``. AML
+monitoring's blocking rules run before; the two movements are journaled by the same ``record`` when the monitor
+journals to the wallet's own storage (``MonitoringFeed.journals_within``: as production wires it), else after the
+commit. A number with no wallet gets the money as a claim and an SMS invitation after commit.
 
 Over the in-memory fakes and on SQL alike: ``tests/support/wallet_stack.py`` builds the whole thing.
 """
@@ -27,7 +28,17 @@ from cryptopay.core.errors import InvalidAmount, InvalidInput, LimitExceeded, No
 from cryptopay.core.fees import FeeBook, FeeProduct
 from cryptopay.core.flows import WALLET_ASSETS, p2p_fee, p2p_send_key, send_p2p, wallet_account
 from cryptopay.core.fx import Pair
-from cryptopay.core.kyc import Product, Spending, check_wallet_movement, day_bounds, month_bounds
+from cryptopay.core.kyc import (
+    INCOMING,
+    Decision,
+    PartyKind,
+    Product,
+    Requirement,
+    Spending,
+    check_wallet_movement,
+    day_bounds,
+    month_bounds,
+)
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
@@ -36,7 +47,7 @@ from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.ports.wallets import SellUowFactory, WalletUnitOfWork
+from cryptopay.core.ports.wallets import SellUowFactory, SendParties, WalletUnitOfWork
 from cryptopay.core.text import TextKind, text_problem
 from cryptopay.core.wallets.history import HistoryLine, history, payout_line, statement_csv, statement_period
 from cryptopay.core.wallets.model import SENDABLE, FeeChanged, Transfer, TransferState, Usage, Wallet, valid_username
@@ -46,11 +57,13 @@ __all__ = [
     "P2P_MINIMUM",
     "InviteLimit",
     "InviteRules",
+    "RecipientLimit",
     "SendBelowMinimum",
     "SendCheck",
     "WalletFrozen",
     "Wallets",
     "kes_value",
+    "new_wallet_profile",
     "spending",
     "spending_of",
 ]
@@ -72,6 +85,14 @@ class SendBelowMinimum(InvalidAmount):
     """A send worth less than the P2P minimum, or, to a phone number, less than an invitation is worth."""
 
     code = "send_below_minimum"
+
+
+class RecipientLimit(LimitExceeded):
+    """The recipient's tier cannot receive this amount now (its ``receive`` limits). The sender is told only that:
+    not the recipient's tier, limits or what it received."""
+
+    code = "recipient_limit"
+    audit: Mapping[str, str] = {}  # for the audit record only (whose limit, which): never in the problem
 
 
 class InviteLimit(LimitExceeded):
@@ -135,7 +156,8 @@ def spending_of(totals: Mapping[str, tuple[Money, Money]]) -> Spending:
     for name, (day_sum, month_sum) in totals.items():
         product = Product(name)
         today[product], month[product] = day_sum, month_sum
-        day_total, month_total = day_total + day_sum, month_total + month_sum
+        if product not in INCOMING:  # what a party receives does not count against what it may move
+            day_total, month_total = day_total + day_sum, month_total + month_sum
     return Spending(day_total, month_total, today, month)
 
 
@@ -247,6 +269,9 @@ class Wallets:
             details = {k: str(v) for k, v in refused.details.items()}
             self._audit(f"user:{sender_id}", "wallet.invite_refused", f"user:{sender_id}", **details)
             raise
+        except RecipientLimit as refused:  # the officers' record of whose receiving limit refused it
+            self._audit(f"user:{sender_id}", "wallet.send_refused_recipient", f"user:{sender_id}", **refused.audit)
+            raise
         if not journal:
             self.monitor.after(*_p2p_movements(transfer, value))
         if transfer.state is TransferState.AWAITING_CLAIM:
@@ -340,6 +365,18 @@ class Wallets:
             raise NotFound(f"{sender_id} has no KYC profile")
         spent = spending_of(parties.usage)
         check_wallet_movement(parties.profile, Product.P2P, value, spent=spent, at=now).enforce()
+        receiving = _may_receive(parties, value, now)
+        if not receiving.allowed:
+            refused = RecipientLimit(
+                "the recipient cannot receive this amount now: send less, or ask them to verify their identity",
+                field="amount",
+                limit="recipient",
+            )
+            refused.audit = {
+                "recipient": recipient.user_id if recipient else "(no wallet)",
+                "limit": str(receiving.limit),
+            }
+            raise refused
         transfer = Transfer(
             id=transfer_id,
             sender_id=sender_id,
@@ -354,7 +391,11 @@ class Wallets:
             finished_at=now if recipient else None,
         )
         usage = Usage(self.ids.new_id("use"), sender_id, Product.P2P.value, value, now, transfer.id)
-        uow.wallet_sends.record(transfer, usage, _p2p_movements(transfer, value) if journal else ())
+        received = None
+        if recipient is not None:
+            received = Usage(self.ids.new_id("use"), recipient.user_id, Product.RECEIVE.value, value, now, transfer.id)
+        movements = _p2p_movements(transfer, value) if journal else ()
+        uow.wallet_sends.record(transfer, usage, movements, received=received)
         send_p2p(
             self.ledger,
             transfer_id=transfer.id,
@@ -515,6 +556,26 @@ def _within_invite_rules(
             limit="invite.per_day",
             **remaining,
         )
+
+
+def _may_receive(parties: SendParties, value: Money, now: datetime) -> Decision:
+    """Whether the recipient may receive ``value`` now (``Product.RECEIVE``: its tier's receiving limits, counted
+    from what it received today and this month). A number with no wallet gets a tier-0 wallet when it signs up and
+    claims: the send must fit what a new tier-0 wallet may receive (the claim is checked again then)."""
+    if parties.recipient is None:
+        profile, received = new_wallet_profile(now), Spending.nothing()
+    elif parties.recipient_profile is None:  # a wallet with no KYC profile has no tier: it receives nothing
+        return Decision(False, "the recipient has no KYC profile", "tier")
+    else:
+        profile, received = parties.recipient_profile, spending_of(parties.received)
+    return check_wallet_movement(profile, Product.RECEIVE, value, spent=received, at=now)
+
+
+def new_wallet_profile(at: datetime, party_id: str = "a new wallet") -> KycProfile:
+    """The KYC profile a wallet has when it signs up: tier 0, its phone verified at ``at``."""
+    profile = KycProfile(party_id=party_id, kind=PartyKind.PERSONAL)
+    profile.submit(0, {Requirement.PHONE}, at=at)
+    return profile
 
 
 def _p2p_movements(transfer: Transfer, value: Money) -> list[Movement]:

@@ -194,7 +194,7 @@ class WalletSignup:
         open_wallet_accounts(self.ledger, user.id, session=uow.ledger)
         verification.used_at = now
         uow.phone_verifications.update(verification)
-        claimed = deliver_waiting(uow, self.ledger, wallet, at=now)
+        claimed = deliver_waiting(uow, self.ledger, wallet, at=now, ids=self.ids, quoter=self.quoter())
         self._record(uow, "wallet.signup", phone, user=user.id, claimed=str(len(claimed)))
         return SignUp(user, wallet, tuple(claimed))
 
