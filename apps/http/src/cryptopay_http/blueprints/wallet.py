@@ -47,7 +47,7 @@ from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.model import SENDABLE
 from cryptopay.core.wallets.quotes import QuotePurpose
 from cryptopay.core.wallets.sells import Sale
-from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, SendBelowMinimum, WalletFrozen
+from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, RecipientLimit, SendBelowMinimum, WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
 from cryptopay.core.wallets.sms_budget import SignupAddressLimit, SmsBudgetExhausted, SmsRangeRefused
 from cryptopay.core.wallets.usernames import ReservedUsername
@@ -360,8 +360,9 @@ def my_balances() -> Response:
     description=(
         "Sends KES or USDT from the caller's wallet to another wallet named by phone number or username, "
         "at once, with an optional note; the fee (if any) comes on top. A number without a wallet is "
-        "invited by SMS: the money waits for it 7 days, then comes back. The transfer's URL is in "
-        "`Location`."
+        "invited by SMS: the money waits for it 7 days, then comes back. The recipient's KYC tier limits what "
+        "it may receive (a phone-only wallet small amounts): a send beyond it is refused, telling the sender "
+        "only that. The transfer's URL is in `Location`."
     ),
     problems=(
         *MOVEMENT_PROBLEMS,
@@ -371,6 +372,7 @@ def my_balances() -> Response:
         (InvalidAmount, "not KES or USDT, not positive, or below a cent"),
         (SendBelowMinimum, "worth less than KES 10, or, to a phone number, less than an invitation (KES 50)"),
         (InviteLimit, "too many sends to numbers without a wallet (today, or still unclaimed)"),
+        (RecipientLimit, "the recipient cannot receive this amount now (its KYC tier; nothing more is said)"),
     ),
 )
 @require(roles=_PERSONAL)
