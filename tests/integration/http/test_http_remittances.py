@@ -14,6 +14,7 @@ import pytest
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
 from cryptopay.core.money import USDT, Money
+from cryptopay.core.payments.model import DepositAddress
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import database_env, make_app
@@ -110,6 +111,23 @@ def test_a_refund_address_that_burns_coins_is_refused(api: Api):
         assert answer.status_code == 422 and answer.mimetype == "application/problem+json", answer.get_json()
         assert why in answer.get_json()["detail"] and "refund_address" in str(answer.get_json())
     assert api.stack.remittances.orders() == []
+
+
+def test_a_refund_address_the_platform_controls_is_refused(api: Api):
+    """H20: another order's deposit address (a wallet's alike) as the refund address: 422 ``internal_address`` on
+    ``refund_address``, nothing stored beyond the first order."""
+    first = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("o-1")})
+    assert first.status_code == 201, first.get_json()
+    taken = "TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW"  # as a deriver gives it (the fake chain's own are not Tron-shaped)
+    order, now = api.stack.remittances.orders()[0], api.stack.clock.now()
+    with api.stack.wallet.backend.uow() as uow:
+        uow.deposit_addresses.add(DepositAddress("tron", taken, 900, order.invoice_id, "desk", now))
+    body = {**BODY, "refund_address": taken}
+    answer = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("o-2")})
+    problem = answer.get_json()
+    assert answer.status_code == 422 and answer.mimetype == "application/problem+json", problem
+    assert (problem["code"], problem["errors"][0]["field"]) == ("internal_address", "refund_address")
+    assert len(api.stack.remittances.orders()) == 1
 
 
 def test_a_large_order_without_full_originator_data_is_refused_naming_the_travel_rule(api: Api):

@@ -106,3 +106,19 @@ def test_releasing_the_address_revokes_what_the_squatter_set_up(client, auth, se
     for done in ("api_key.revoked", "webhook_endpoint.disabled", "merchant.destination_held"):
         assert (done, "account_reclaimed") in actions, done
     assert ("account.released", None) in actions and ("auth.email_released", None) in actions
+
+
+def test_an_unproven_account_may_disable_its_older_endpoint_but_not_point_it_elsewhere(client, auth, services):
+    """An endpoint from before the rule: a new URL is 403 email_unverified (the URL stays); disabling it is never
+    refused (review G11)."""
+    auth.register(EMAIL, "merchant")
+    _set_up_before_the_rule(client, services)
+    owner = bearer(auth.login(EMAIL)["access_token"])
+    [endpoint] = client.get("/v1/webhook-endpoints", headers=owner).json["data"]
+    path, stepped = f"/v1/webhook-endpoints/{endpoint['id']}", auth.stepped_up(owner)
+    moved = client.patch(path, json={"url": "https://elsewhere.example/h"}, headers=stepped)
+    assert moved.status_code == 403 and moved.json["type"].endswith("email_unverified")
+    assert client.get(path, headers=owner).json["url"] == "https://collector.evil.example/h"
+    disabled = client.patch(path, json={"enabled": False}, headers=stepped)
+    assert disabled.status_code == 200, disabled.json
+    assert client.get("/v1/webhook-endpoints", headers=owner).json["data"] == []  # the list shows enabled ones

@@ -21,6 +21,7 @@ from cryptopay.core.errors import InvalidInput, InvalidName, LimitExceeded, NotF
 from cryptopay.core.identity import RateLimited
 from cryptopay.core.mobile_money import mask_msisdn
 from cryptopay.core.money import Money
+from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import OrderRequest
@@ -251,6 +252,7 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
             ),
         ),
         (InvalidName, "the sender's name has what a name does not (digits, a link)"),
+        (InternalAddress, "the refund address is one cryptopay controls (a hot wallet or a deposit address)"),
         (IncompleteTravelRuleData, "the amount needs the sender's full originator data (the Travel Rule)"),
         (LimitExceeded, "past M-Pesa's daily limit for the recipient"),
         (Unavailable, "no rate to price USDT in KES now"),

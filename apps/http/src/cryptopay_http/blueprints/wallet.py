@@ -47,7 +47,7 @@ from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.model import SENDABLE
 from cryptopay.core.wallets.quotes import QuotePurpose
 from cryptopay.core.wallets.sells import Sale
-from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, WalletFrozen
+from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, RecipientLimit, WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
 from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
@@ -347,8 +347,9 @@ def my_balances() -> Response:
     description=(
         "Sends KES or USDT from the caller's wallet to another wallet named by phone number or username, "
         "at once, with an optional note; the fee (if any) comes on top. A number without a wallet is "
-        "invited by SMS: the money waits for it 7 days, then comes back. The transfer's URL is in "
-        "`Location`."
+        "invited by SMS: the money waits for it 7 days, then comes back. The recipient's KYC tier limits what "
+        "it may receive (a phone-only wallet small amounts): a send beyond it is refused, telling the sender "
+        "only that. The transfer's URL is in `Location`."
     ),
     problems=(
         *MOVEMENT_PROBLEMS,
@@ -357,6 +358,7 @@ def my_balances() -> Response:
         (InvalidInput, "sending to oneself, or a recipient that is neither a phone number nor a username"),
         (InvalidAmount, "not KES or USDT, not positive, or below a cent"),
         (InviteLimit, "too many sends to numbers without a wallet (today, or still unclaimed)"),
+        (RecipientLimit, "the recipient cannot receive this amount now (its KYC tier; nothing more is said)"),
     ),
 )
 @require(roles=_PERSONAL)

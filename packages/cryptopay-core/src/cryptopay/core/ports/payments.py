@@ -196,6 +196,12 @@ class DepositAddressRepository(Protocol):
 
     def by_address(self, network: str, address: str) -> DepositAddress | None: ...
 
+    def by_address_on(self, networks: Sequence[str], address: str) -> DepositAddress | None:
+        """The deposit address ``address`` on any of ``networks`` (compared in each one's ``address_key`` form),
+        whoever owns it (a wallet, an invoice or a remittance order's invoice); None when it is none of ours. One
+        indexed lookup: what outgoing sends ask before they send coins to an address the platform controls."""
+        ...
+
     def addresses_for(self, network: str) -> list[str]:
         """Every deposit address on ``network`` (for a full rescan; live scanning uses ``Detection.watched``)."""
         ...

@@ -208,6 +208,10 @@ class InMemoryDepositAddresses:
     def by_address(self, network: str, address: str) -> DepositAddress | None:
         return self._addresses.get((network, address_key(network, address)))
 
+    def by_address_on(self, networks: Sequence[str], address: str) -> DepositAddress | None:
+        found = (self._addresses.get((n, address_key(n, address))) for n in sorted(set(networks)))
+        return next((a for a in found if a is not None), None)
+
     def addresses_for(self, network: str) -> list[str]:
         return sorted(a.address for a in self._addresses.values() if a.network == network)
 

@@ -349,6 +349,19 @@ class SqlDepositAddresses:
             return None
         return _deposit_address(row._mapping)
 
+    def by_address_on(self, networks: Sequence[str], address: str) -> DepositAddress | None:
+        """One statement on the primary key (network, address_key). The networks of one family share the key form
+        (``address_family``), so the keys asked for are one (or, across families, forms no other family's address
+        takes): pairing every network with every key finds nothing a per-network lookup would not."""
+        names = sorted(set(networks))
+        if not names:
+            return None
+        d = deposit_addresses.c
+        keys = sorted({address_key(n, address) for n in names})
+        query = sa.select(deposit_addresses).where(d.network.in_(names), d.address_key.in_(keys))
+        row = self._conn.execute(query.order_by(d.network).limit(1)).first()
+        return None if row is None else _deposit_address(row._mapping)
+
     def addresses_for(self, network: str) -> list[str]:
         query = sa.select(deposit_addresses.c.address).where(deposit_addresses.c.network == network)
         return sorted(self._conn.scalars(query))
