@@ -277,3 +277,20 @@ def test_dust_sent_after_payment_is_kept_and_costs_no_refund(api: Api):
     assert status["state"] == "paid_out" and status["excess"] is None and status["excess_refund"] is None
     assert status["excess_kept"] == {"amount": "0.000005", "asset": "USDT"}
     assert api.stack.senders["tron"].sent == {}
+
+
+def test_an_order_s_qr_link_opens_for_the_sender_without_credentials_and_names_no_invoice(api: Api):
+    """Review H5: each payment option's ``qr_svg_url`` is the order's public QR route (no merchant key, no internal
+    invoice id): an SVG of the same wallet URI the status shows; an unknown order or rail is a 404 problem."""
+    opened = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("qr-1")})
+    order = opened.get_json()
+    [option] = order["payment_options"]
+    assert option["qr_svg_url"] == f"/v1/wallet/remittances/{order['public_id']}/qr.svg?rail=usdt-tron"
+    assert "inv_" not in opened.get_data(as_text=True)
+    image = api.client.get(option["qr_svg_url"])
+    assert image.status_code == 200 and image.mimetype == "image/svg+xml" and b"<svg" in image.data
+    assert api.client.get(f"/v1/wallet/remittances/{order['public_id']}/qr.svg").data == image.data
+    assert api.client.get(f"/v1/wallet/remittances/{order['public_id']}").get_json()["payment_options"] == [option]
+    other_rail = api.client.get(f"/v1/wallet/remittances/{order['public_id']}/qr.svg?rail=usdt-ethereum")
+    assert other_rail.status_code in (404, 422) and other_rail.mimetype == "application/problem+json"
+    assert api.client.get("/v1/wallet/remittances/rem_nope/qr.svg").status_code == 404

@@ -325,6 +325,12 @@ class PaymentLinkTerms(Conflict):
     code = "payment_link_terms"
 
 
+class PaymentLinkCurrency(InvalidInput):
+    """The customer named a currency other than the link's (a 422 on ``currency``: a link is paid in its own)."""
+
+    code = "payment_link_currency"
+
+
 def _rail_keys(value: Sequence[str] | None) -> tuple[str, ...] | None:
     return None if value is None else tuple(value)
 

@@ -359,12 +359,23 @@ class PaymentLinkRepository(Protocol):
         """The merchant's links newest first (by id, descending), strictly before the link id ``before``."""
         ...
 
-    def claim_use(self, link_id: str, now: datetime) -> bool:
-        """Count one use if the link is active, not expired at ``now`` and under its cap; False otherwise.
+    def claim_use(self, link_id: str, invoice_id: str, now: datetime) -> bool:
+        """Count one use, held by ``invoice_id``, if the link is active, not expired at ``now`` and under its cap;
+        False otherwise.
 
         Atomic (one conditional ``UPDATE``): concurrent claims never take a link past its cap. The claim commits
         or rolls back with the caller's transaction (the invoice the use makes).
         """
+        ...
+
+    def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        """Give back the use ``invoice_id`` holds (its invoice ended unpaid): the link, its count one less; None
+        when the invoice holds none (no link's, or given back before). Atomic: it is given back once."""
+        ...
+
+    def retake_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        """Take again the use ``invoice_id`` gave back (money arrived after all), past the cap if need be: the
+        link, its count one more; None when the invoice had given none back. Atomic: it is taken once."""
         ...
 
 

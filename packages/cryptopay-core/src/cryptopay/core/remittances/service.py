@@ -271,6 +271,7 @@ class Remittances:
             actor=f"remittance:{order_id}",
             metadata={"remittance": order_id},
             then=record,
+            default_bounds=False,  # an order is bounded by the remittance rules (its least received, its limits)
         )
         return created[-1]
 
