@@ -76,7 +76,8 @@ def run(url: str, count: int) -> None:
     rng = random.Random(7)
     for _ in range(count):
         sender, recipient = rng.sample(range(WALLETS), 2)
-        amount = Money.from_minor(rng.randint(100, 10_000), KES)
+        # KES 50-100: a send by phone is worth at least an invitation (review H19; it was KES 1-100)
+        amount = Money.from_minor(rng.randint(5_000, 10_000), KES)
         wallets.send(f"usr_bench_{sender:05d}", _phone(recipient), amount, note="bench")
     engine.dispose()
 

@@ -163,14 +163,14 @@ def test_a_frozen_wallet_neither_sends_nor_receives_on_this_backend(backend: Bac
     stack.fund(baraka, "100", "KES")
     stack.wallets.freeze(amina.id, reason="reported stolen phone", actor="admin:ops")
     with pytest.raises(WalletFrozen, match="this wallet is frozen"):
-        stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+        stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
     with pytest.raises(WalletFrozen, match="cannot receive"):
-        stack.wallets.send(baraka.id, "0712000001", Money.of("10", KES))
+        stack.wallets.send(baraka.id, "0712000001", Money.of("50", KES))
     assert stack.balance(amina, "KES").amount == 100 and stack.balance(baraka, "KES").amount == 100
     stack.wallets.unfreeze(amina.id, actor="admin:ops")
-    sent = stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
     assert sent.state is TransferState.DELIVERED and sent.recipient_phone == "254712000002"
-    assert stack.balance(baraka, "KES").amount == 110
+    assert stack.balance(baraka, "KES").amount == 150
 
 
 def _buy(bid: str, user: str, *, at=AT, state=None, digest=None):
@@ -328,8 +328,10 @@ def _invite_refusals(backend: Backend) -> list[dict[str, str]]:
 def test_invitations_have_a_minimum_and_limits_per_sender_on_this_backend(backend: Backend):
     """F15: a send to a number with no wallet is worth at least KES 50 (USDT dust is refused); at most 5 wait at
     once; each refusal is a 422 ``invite_limit`` saying what remains, audited ``wallet.invite_refused``, and moves
-    nothing. Sends to people with wallets are not limited; a claimed invitation frees its place."""
-    from cryptopay.core.wallets.service import InviteLimit
+    nothing. Sends to people with wallets are not limited; a claimed invitation frees its place. Since review H19
+    the minimum is every send's to a phone number, checked before anyone is looked up (422 ``send_below_minimum``,
+    the same for a number with a wallet): a small send no longer tells who is a customer."""
+    from cryptopay.core.wallets.service import InviteLimit, SendBelowMinimum
 
     stack = wallet_stack(backend)
     amina = stack.sign_up("0712000001", tier=1, username="amina")
@@ -337,19 +339,19 @@ def test_invitations_have_a_minimum_and_limits_per_sender_on_this_backend(backen
     stack.fund(amina, "5000", "KES")
     stack.fund(amina, "20", "USDT")
     for amount in (Money.of("49", KES), Money.of("0.01", USDT)):
-        with pytest.raises(InviteLimit) as refused:
-            stack.wallets.send(amina.id, "0733000000", amount)
-        assert refused.value.code == "invite_limit" and refused.value.details["limit"] == "invite.minimum"
-        assert refused.value.details["open_remaining"] == "5"
+        for to in ("0733000000", "0712000002"):  # no wallet, and a wallet: one answer
+            with pytest.raises(SendBelowMinimum) as below:
+                stack.wallets.send(amina.id, to, amount)
+            assert below.value.code == "send_below_minimum" and "to a phone number" in below.value.message
     for n in range(5):
         stack.wallets.send(amina.id, f"073300000{n + 1}", Money.of("50", KES))
     with pytest.raises(InviteLimit) as refused:
         stack.wallets.send(amina.id, "0733000009", Money.of("50", KES))
     assert refused.value.details["limit"] == "invite.open" and refused.value.details["open_remaining"] == "0"
-    stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))  # a wallet: no invitation, no limit
-    assert stack.balance(amina, "KES").amount == 5000 - 250 - 10
+    stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))  # a wallet: no invitation, no limit
+    assert stack.balance(amina, "KES").amount == 5000 - 250 - 50
     refusals = _invite_refusals(backend)
-    assert [r["limit"] for r in refusals] == ["invite.minimum", "invite.minimum", "invite.open"]
+    assert [r["limit"] for r in refusals] == ["invite.open"]
     stack.sign_up("0733000001")  # claims one invitation: a place is free again
     assert stack.wallets.send(amina.id, "0733000009", Money.of("50", KES)).state is TransferState.AWAITING_CLAIM
 

@@ -262,7 +262,7 @@ def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(
     unknown = _check_send(client, to="nobody_here", amount="10", asset="KES")
     assert unknown.status_code == 404 and "nobody has the username" in unknown.get_data(as_text=True)
     for me in ("0712000001", "amina"):
-        refused = _check_send(client, to=me, amount="10", asset="KES")
+        refused = _check_send(client, to=me, amount="50", asset="KES")
         html = refused.get_data(as_text=True)
         assert refused.status_code == 422 and "cannot send to yourself" in html and f'value="{me}"' in html, me
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)

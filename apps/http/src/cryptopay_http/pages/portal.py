@@ -33,7 +33,7 @@ from cryptopay.core.wallets.quotes import QuotePurpose
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import limit_by_client, limit_login
+from cryptopay_http.auth import client_address, limit_by_client, limit_login
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
@@ -128,7 +128,7 @@ def signup_form() -> Response:
 def signup() -> Response:
     phone = request.form.get("phone", "")
     try:
-        verification = runtime().services.wallet_signup.start(phone)
+        verification = runtime().services.wallet_signup.start(phone, client=client_address())
     except CryptopayError as error:
         return page("portal/signup.html", error.http_status, phone=phone, **_refusal(error))
     return redirect(f"/app/signup/{verification.id}", 303)
@@ -143,7 +143,7 @@ def code_form(verification_id: str) -> Response:
 @limit_by_client
 def resend(verification_id: str) -> Response:
     try:
-        runtime().services.wallet_signup.resend(verification_id)
+        runtime().services.wallet_signup.resend(verification_id, client=client_address())
     except CryptopayError as error:
         return page("portal/code.html", error.http_status, verification_id=verification_id, **_refusal(error))
     return redirect(f"/app/signup/{verification_id}?sent=1", 303)

@@ -567,6 +567,7 @@ class Parts:
             quoter=lambda: quoter,
             monitor=self.monitoring_feed,
             invites=self.settings.invites,
+            minimum=self.settings.p2p_minimum,
         )
 
     @functools.cached_property
@@ -702,6 +703,7 @@ class Parts:
             self.ids,
             quoter=lambda: quoter,
             monitor=self.monitoring_feed,
+            sms_rules=self.settings.signup_sms,
         )
 
     @functools.cached_property
