@@ -20,6 +20,7 @@ Feature: Data protection
     And nothing about Otieno appears in the export
     And no password or token is in the export
     And the audit log says Wanjiku exported her own data
+    And Wanjiku is told by email that her data was downloaded, and that is audited
 
   Scenario: a compliance officer exports a person's data, and that is audited
     When the compliance officer Amina looks up 254712000002 and exports that person's data because "request by post"

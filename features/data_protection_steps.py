@@ -15,7 +15,8 @@ from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.documents import DocumentKind
 from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.money import KES, Money
-from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.privacy import NOTICE_ACTION, SubjectExports
+from cryptopay.core.testing.notifications import InMemoryNotifier
 from pytest_bdd import given, parsers, then, when
 
 from tests.support.wallet_stack import WalletStack
@@ -109,7 +110,7 @@ def funded_and_sent(context, name, value, sent, to):
 @when(parsers.re(r"(?P<name>\w+) asks for (his|her) data"))
 def asks_for_own_data(context, name):
     user = _person(context, name)
-    context["export"] = _world(context).exports.export(user.id, actor=f"user:{user.id}")
+    context["export"] = _world(context).exports.export_own(user.id)
 
 
 @when(
@@ -184,6 +185,18 @@ def audited_own(context):
     records = _world(context).audit_about([f"user:{user.id}"])
     assert [(r.actor, r.action) for r in records if r.action == "privacy.exported"] == [
         (f"user:{user.id}", "privacy.exported")
+    ]
+
+
+@then("Wanjiku is told by email that her data was downloaded, and that is audited")
+def told_by_email(context):
+    user, world = _person(context, "Wanjiku"), _world(context)
+    notifier = world.exports.notifier
+    assert isinstance(notifier, InMemoryNotifier)
+    assert [(n.to, n.subject) for n in notifier.sent] == [(user.email, "A copy of your cryptopay data was downloaded")]
+    records = world.audit_about([f"user:{user.id}"])
+    assert [(r.actor, dict(r.details)) for r in records if r.action == NOTICE_ACTION] == [
+        ("system:notify", {"channel": "email", "outcome": "sent"})
     ]
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.storage import InMemoryAuditLog
 from pytest_bdd import scenarios
 
@@ -18,5 +19,5 @@ scenarios("data_protection.feature")
 def privacy_world() -> PrivacyWorld:
     storage = privacy_storage()
     stack = wallet_stack(Backend("memory", storage))
-    exports = SubjectExports(storage.unit_of_work, stack.ledger, stack.clock)
+    exports = SubjectExports(storage.unit_of_work, stack.ledger, stack.clock, InMemoryNotifier(), stack.sms)
     return PrivacyWorld(stack, exports, lambda *a, **k: InMemoryAuditLog(storage.audit_records()).about(*a, **k))

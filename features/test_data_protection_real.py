@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 from cryptopay.adapters.sql.audit import SqlAuditLog
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.testing.notifications import InMemoryNotifier
 from pytest_bdd import scenarios
 from sqlalchemy.engine import Engine
 
@@ -29,7 +30,7 @@ def privacy_world(journey_engine: Engine) -> Iterator[PrivacyWorld]:  # noqa: F8
     empty_postgres(journey_engine)
     backend = sql_backend_from_engine(journey_engine)
     stack = wallet_stack(backend)
-    exports = SubjectExports(backend.storage.unit_of_work, stack.ledger, stack.clock)
+    exports = SubjectExports(backend.storage.unit_of_work, stack.ledger, stack.clock, InMemoryNotifier(), stack.sms)
 
     def audit_about(*args, **kwargs):
         with journey_engine.connect() as conn:

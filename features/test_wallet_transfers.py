@@ -32,6 +32,11 @@ def verified(context, name):
     _stack(context).grant_tier(context["people"][name].id)
 
 
+@when(parsers.parse("{name} verifies his national ID"))
+def verifies(context, name):
+    _stack(context).grant_tier(context["people"][name].id)
+
+
 @given(parsers.re(r"(?P<name>\w+) has KES (?P<value>[\d,]+) in (his|her) wallet"))
 def funded(context, name, value):
     _stack(context).fund(context["people"][name], str(context.amount(value)), "KES")
@@ -77,3 +82,10 @@ def refused_by(context, limit, remaining):
 @then(parsers.parse("{phone} receives an SMS saying money is waiting for seven days"))
 def invited(context, phone):
     assert "within 7 days" in _stack(context).sms.sent_to(phone.replace(" ", ""))[-1].text
+
+
+@then("she is told only that the recipient cannot receive this amount now")
+def recipient_cannot(context):
+    refused = context["refused"]
+    assert refused.code == "recipient_limit" and "cannot receive this amount now" in refused.message
+    assert refused.details == {"field": "amount", "limit": "recipient"}  # nothing of Baraka's tier or receipts

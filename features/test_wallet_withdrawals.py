@@ -14,6 +14,8 @@ from tests.support.withdraw_stack import withdraw_stack
 scenarios("wallet_withdrawals.feature")
 
 ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
+HOT = "0xde709f2102306220921060314715629080e2fb77"
+DEPOSIT = "0x8617E340B3D01FA5F11F306F4090FD50E238070D"
 
 
 class StarvableSender(FakeChainSender):
@@ -45,7 +47,7 @@ class StarvableSender(FakeChainSender):
 @pytest.fixture
 def withdraw_world() -> WithdrawWorld:
     sender = StarvableSender("polygon")
-    stack = withdraw_stack(senders={"polygon": sender})
+    stack = withdraw_stack(senders={"polygon": sender}, hot_wallets={"polygon": HOT})
 
     def received(address: str) -> Money:
         confirmed = [r for r in {r.withdrawal_id: r for r in sender.requests}.values() if r.to_address == address]
@@ -66,4 +68,6 @@ def withdraw_world() -> WithdrawWorld:
         replace=lambda w: sender.finish(w.id, TxState.DROPPED),
         forget=lambda w: sender.forget(w.id),
         waiting=lambda w: w.id in sender.mempool,
+        hot=HOT,
+        deposit=DEPOSIT,
     )

@@ -102,6 +102,7 @@ def withdraw_world(
         validators={"ethereum": validate_address},
         estimators=senders,  # the real sender's gas estimate is the fee's floor (far below 1 USDT on anvil)
         fees=ANVIL_FEES,
+        hot_wallets={"ethereum": hot},
     )
     stack.wallet.rates.set("ETH/KES", "400000")
     nonce = w3.eth.get_transaction_count(hot)
@@ -149,6 +150,8 @@ def withdraw_world(
             replace=replace,
             forget=lambda w: node.rpc("anvil_dropTransaction", tx_hash(w)),
             waiting=waiting,
+            hot=hot,
+            deposit=Account.create().address,  # as a deriver would give Baraka's wallet
         )
     finally:
         node.rpc("evm_setAutomine", True)

@@ -2,7 +2,8 @@ Feature: Depositing crypto into my wallet
   Amina keeps USDT in her cryptopay wallet. She tops it up from an exchange or another wallet by sending USDT to her
   own deposit address on the network she chooses. Her wallet counts the money only once the network has confirmed
   it enough times, so that a block the network later drops cannot leave her with money that never arrived. Money
-  from an address on a sanctions list is kept aside for the compliance officers instead of being credited.
+  from an address on a sanctions list is kept aside for the compliance officers instead of being credited. Until she
+  verifies her national ID her wallet takes small deposits only (KES 5,000 at a time, 10,000 a day, 30,000 a month).
 
   Background:
     Given Amina has a wallet with the phone number 0712 000 001
@@ -37,8 +38,21 @@ Feature: Depositing crypto into my wallet
     And the compliance officers have a blocking alert about Amina
     And the books balance
 
+  Scenario: Before I verify my ID a large deposit waits, and it reaches my wallet once my ID is verified
+    When Amina asks for her Polygon deposit address
+    And a friend sends 100 USDT to it on Polygon
+    And 2 more blocks are mined on Polygon
+    Then the deposit is held because her wallet may not receive that much before she verifies her ID
+    And Amina still has 0 USDT
+    And the books balance
+    When Amina verifies her national ID
+    And 1 more blocks are mined on Polygon
+    Then Amina has 100 USDT and her history shows the deposit
+    And the books balance
+
   Scenario: I deposit USDC on Polygon and it is credited as USDT at the prices of the moment; a reorg takes it back
-    Given USDC trades at 1 USD
+    Given Amina has verified her national ID
+    And USDC trades at 1 USD
     When Amina asks for her Polygon deposit address
     And a friend sends 100 USDC to it on Polygon
     And 2 more blocks are mined on Polygon
@@ -49,7 +63,8 @@ Feature: Depositing crypto into my wallet
     And reconciliation agrees, with 0 USDC in custody on Polygon
 
   Scenario: USDC off its peg is held until it can be priced, then credited
-    Given USDC trades at 0.90 USD
+    Given Amina has verified her national ID
+    And USDC trades at 0.90 USD
     When Amina asks for her Polygon deposit address
     And a friend sends 100 USDC to it on Polygon
     And 2 more blocks are mined on Polygon

@@ -48,6 +48,12 @@ def polygon_requirement(deposits_world: DepositsWorld, count: int) -> None:
     )
 
 
+@given("Amina has verified her national ID")
+@when("Amina verifies her national ID")
+def amina_verified(deposits_world: DepositsWorld) -> None:
+    deposits_world.stack.wallet.grant_tier(_amina(deposits_world).user_id)
+
+
 @given("the friend's address is on a sanctions list")
 def friend_listed(deposits_world: DepositsWorld) -> None:
     deposits_world.stack.list_address("polygon", deposits_world.friend)
@@ -131,6 +137,13 @@ def still(deposits_world: DepositsWorld, amount: str) -> None:
 def held(deposits_world: DepositsWorld) -> None:
     deposit = _deposit(deposits_world)
     assert (deposit.state, deposit.hold_reason) == (DepositState.HELD, HoldReason.SANCTIONED_SENDER)
+
+
+@then("the deposit is held because her wallet may not receive that much before she verifies her ID")
+def held_for_tier(deposits_world: DepositsWorld) -> None:
+    deposit = _deposit(deposits_world)
+    assert (deposit.state, deposit.hold_reason) == (DepositState.HELD, HoldReason.TIER_LIMIT), deposit
+    assert "receive single limit" in (deposit.hold_detail or "") and deposit.watching
 
 
 @then("the compliance officers have a blocking alert about Amina")

@@ -21,6 +21,18 @@ Feature: Sending money to friends by phone number
     Then he is refused by the "p2p.single" limit with KES 0.00 remaining
     And Baraka has KES 100 in his wallet
 
+  Scenario: A friend who has only verified a phone number receives small amounts until he verifies his ID
+    Given Amina has KES 10,000 in her wallet
+    When Amina tries to send KES 8,000 to 0712 000 002
+    Then she is told only that the recipient cannot receive this amount now
+    And Amina has KES 11,000 in her wallet
+    And Baraka has KES 0 in his wallet
+    When Amina sends KES 4,000 to 0712 000 002 with the note "rent"
+    Then Baraka has KES 4,000 in his wallet
+    When Baraka verifies his national ID
+    And Amina sends KES 7,000 to 0712 000 002 with the note "the rest"
+    Then Baraka has KES 11,000 in his wallet
+
   Scenario: A friend without a wallet collects the money by signing up
     When Amina sends KES 300 to 0733 000 003 with the note "for the bus"
     Then 0733 000 003 receives an SMS saying money is waiting for seven days

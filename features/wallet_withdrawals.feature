@@ -3,6 +3,8 @@ Feature: Withdrawing crypto from my wallet
   she confirms she sees our fee and the total that leaves her wallet. The first time she uses an address, cryptopay
   waits a day before sending it, so that someone who took over her account cannot empty it at once. An address on a
   sanctions list is refused before anything is signed, and when the transaction cannot be made her coins come back.
+  An address cryptopay itself controls (its hot wallet, another wallet's deposit address) is refused: a person here
+  is paid by phone or username, not on chain.
 
   Background:
     Given Amina has a verified wallet with the phone number 0712 000 001
@@ -30,6 +32,16 @@ Feature: Withdrawing crypto from my wallet
     Then she is told the withdrawal was blocked by compliance
     And nothing was signed or sent
     And a compliance officer sees a "sanctioned-counterparty" alert
+    And Amina has 300 USDT in her wallet
+
+  Scenario: An address cryptopay controls is refused: she pays a person here by phone or username instead
+    Given Baraka has a verified wallet with the phone number 0712 000 002
+    And Baraka has a deposit address
+    When Amina tries to withdraw 100 USDT to Baraka's deposit address
+    Then she is told the address belongs to cryptopay and to send by phone or username instead
+    When Amina tries to withdraw 100 USDT to the hot wallet
+    Then she is told the address belongs to cryptopay and to send by phone or username instead
+    And nothing was signed or sent
     And Amina has 300 USDT in her wallet
 
   Scenario: A withdrawal above her limit is refused by the limit's name

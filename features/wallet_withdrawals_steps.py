@@ -11,6 +11,8 @@ import pytest
 from cryptopay.core.compliance.monitoring import Blocked
 from cryptopay.core.errors import LimitExceeded, Refused
 from cryptopay.core.money import USDT, Money
+from cryptopay.core.payments.internal import InternalAddress
+from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.reconciliation import Reconciliation
 from cryptopay.core.wallets.withdrawal_model import Withdrawal, WithdrawalState
@@ -32,6 +34,8 @@ class WithdrawWorld:
     replace: Callable[[Withdrawal], None] = lambda _w: None  # dropped: another transaction takes its nonce
     forget: Callable[[Withdrawal], None] = lambda _w: None  # evicted from the mempool, its nonce still free
     waiting: Callable[[Withdrawal], bool] = lambda _w: False  # its transaction is in the mempool
+    hot: str = ""  # the hot wallet's address (configured: ``CRYPTOPAY_<NETWORK>_HOT_WALLET``)
+    deposit: str = ""  # an address a deriver gives another wallet (registered by a step)
 
 
 def _world(context: Any) -> WithdrawWorld:
@@ -97,6 +101,37 @@ def tries_to_withdraw(context, name, value, to):
 @when(parsers.re(r"(?P<name>\w+) tries to withdraw (?P<value>[\d,.]+) USDT to her own address"))
 def tries_to_withdraw_home(context, name, value):
     tries_to_withdraw(context, name, value, "her own address")
+
+
+@given(parsers.re(r"(?P<name>\w+) has a deposit address"))
+def has_deposit_address(context, name):
+    """Registered as the wallet deposits register a derived address (the registry the chain watchers read)."""
+    world, user = _world(context), context["people"][name]
+    address = DepositAddress(world.network, world.deposit, 1000, None, None, world.stack.clock.now(), user.id)
+    in_transaction(world.stack.wallet.backend.uow, lambda uow: uow.deposit_addresses.add(address))
+    context.setdefault("deposit_addresses", {})[name] = world.deposit
+
+
+@when(
+    parsers.re(
+        r"(?P<name>\w+) tries to withdraw (?P<value>[\d,.]+) USDT to (?P<to>the hot wallet|\w+'s deposit address)"
+    )
+)
+def tries_internal(context, name, value, to):
+    world = _world(context)
+    address = world.hot if to == "the hot wallet" else context["deposit_addresses"][to.split("'")[0]]
+    user, amount = context["people"][name].id, _usdt(context, value)
+    with pytest.raises(InternalAddress) as quoted:
+        world.stack.withdrawals.quote(user, world.network, address, amount)
+    with pytest.raises(InternalAddress) as refused:
+        world.stack.withdrawals.request(user, world.network, address, amount)
+    context["refused"], context["quoted"] = refused.value, quoted.value
+
+
+@then("she is told the address belongs to cryptopay and to send by phone or username instead")
+def told_internal(context):
+    for refusal in (context["quoted"], context["refused"]):
+        assert refusal.code == "internal_address" and "phone or username" in refusal.message
 
 
 @when(parsers.re(r"(?P<hours>\d+) hours pass"))

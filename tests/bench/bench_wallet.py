@@ -111,7 +111,8 @@ def _worker(url: str, data_dir: str, kind: str, worker: int, seconds: float, sta
 
     def send() -> None:
         sender, recipient = rng.sample(range(WALLETS), 2)
-        amount = Money.from_minor(rng.randint(100, 10_000), KES)
+        # KES 50-100: a send by phone is worth at least an invitation (review H19; it was KES 1-100)
+        amount = Money.from_minor(rng.randint(5_000, 10_000), KES)
         wiring.wallets.send(f"usr_bench_{sender:05d}", _phone(recipient), amount, note="bench")
 
     send()  # the pool's connection is open and the statements known, as in a running server

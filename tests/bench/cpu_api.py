@@ -38,6 +38,7 @@ from flask import Flask, jsonify
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.bench.bench_api import throwaway_database
 from tests.support.fx_sandbox import running_fx_sandbox
+from tests.support.mailbox import prove_email_in_app
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 ROUNDS = int(os.environ.get("CPU_ROUNDS", "6"))
@@ -93,6 +94,7 @@ def _merchant(app: Flask) -> tuple[str, str]:
         login = client.post("/v1/auth/login", json={"email": email, "password": password})
         return {"authorization": f"Bearer {login.json['access_token']}"}  # type: ignore[index]
 
+    prove_email_in_app(client, email, token(), password)
     settlement = {"schedule": "daily", "method": "mpesa_b2c", "destination": "254708374149"}
     merchant = client.post("/v1/merchants", json={"business_name": "CPU", "settlement": settlement}, headers=token())
     merchant_id, headers = merchant.json["id"], token()  # type: ignore[index]

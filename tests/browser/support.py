@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptopay.adapters.notify import FileNotifier
 from cryptopay.sandbox.anvil import ERC20_TRANSFER
 from cryptopay_cli.demo_e2e import Demo
+
+from tests.support.mailbox import prove_email
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -42,6 +45,9 @@ class Merchant:
         register = {"email": EMAIL, "password": PASSWORD, "role": "merchant"}
         httpx.post(f"{self.api}/v1/auth/register", json=register, timeout=30).raise_for_status()
         token = self._login()
+        sent = FileNotifier(demo.workdir / "notifications.jsonl").read()  # the API's mail (its data dir)
+        with httpx.Client(base_url=self.api, timeout=30) as client:  # the emailed link, as the merchant opens it
+            prove_email(client, sent, EMAIL, {"Authorization": f"Bearer {token}"}, PASSWORD)
         settlement = {"schedule": "daily", "method": "mpesa_b2c", "destination": "254712345678"}
         created = self._call(
             "POST", "/v1/merchants", token, {"business_name": "Duka la Mama Njeri", **{"settlement": settlement}}

@@ -43,8 +43,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptopay.adapters.notify import FileNotifier
 
 from tests.chaos.services import ThrowawayPostgres, ThrowawayRedis, free_port
+from tests.support.mailbox import prove_email
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 # One merchant per Daraja sandbox scenario (the magic numbers of cryptopay's Daraja simulator).
@@ -230,6 +232,9 @@ class Client:
             f"{self.api}/v1/auth/register", json={"email": email, "password": password, "role": "merchant"}, timeout=30
         ).raise_for_status()
         token = self.login(email, password)
+        mail = FileNotifier(self.workdir / "data" / "notifications.jsonl").read()  # the API's (its data dir)
+        with httpx.Client(base_url=self.api, timeout=30) as client:  # the emailed link, as the merchant opens it
+            prove_email(client, mail, email, {"Authorization": f"Bearer {token}"}, password)
         body = {
             "business_name": name,
             "settlement": {

@@ -118,27 +118,81 @@ def test_a_use_is_claimed_only_while_the_link_is_open_and_update_keeps_the_count
         uow.payment_links.add(link(2, expires_at=NOW + timedelta(hours=1)))
     with storage.unit_of_work() as uow:
         stale = uow.payment_links.get("lnk_01")
-        assert [uow.payment_links.claim_use("lnk_01", NOW) for _ in range(3)] == [True, True, False]
-        assert uow.payment_links.claim_use("lnk_02", NOW + timedelta(hours=1)) is False
-        assert uow.payment_links.claim_use("lnk_nope", NOW) is False
+        assert [uow.payment_links.claim_use("lnk_01", f"inv_{n}", NOW) for n in range(3)] == [True, True, False]
+        assert uow.payment_links.claim_use("lnk_02", "inv_x", NOW + timedelta(hours=1)) is False
+        assert uow.payment_links.claim_use("lnk_nope", "inv_y", NOW) is False
     with storage.unit_of_work() as uow:
         assert stale is not None
         uow.payment_links.update(attrs.evolve(stale, active=False, deactivated_at=NOW))
     with storage.unit_of_work() as uow:
         saved = uow.payment_links.get("lnk_01")
         assert saved is not None and (saved.uses, saved.active) == (2, False)
-        assert uow.payment_links.claim_use("lnk_02", NOW) is True
+        assert uow.payment_links.claim_use("lnk_02", "inv_z", NOW) is True
 
 
 def test_a_claim_rolls_back_with_its_transaction(storage):
-    """A use claimed in a transaction that fails is not counted."""
+    """A use claimed in a transaction that fails is not counted, nor held by its invoice."""
     with storage.unit_of_work() as uow:
         uow.payment_links.add(link(1, max_uses=1))
     with pytest.raises(RuntimeError), storage.unit_of_work() as uow:
-        assert uow.payment_links.claim_use("lnk_01", NOW)
+        assert uow.payment_links.claim_use("lnk_01", "inv_1", NOW)
         raise RuntimeError("the invoice could not be stored")
     with storage.unit_of_work() as uow:
-        assert uow.payment_links.claim_use("lnk_01", NOW) is True
+        assert uow.payment_links.release_use("inv_1", NOW) is None
+        assert uow.payment_links.claim_use("lnk_01", "inv_2", NOW) is True
+
+
+def test_an_invoice_gives_its_use_back_once_and_takes_it_again_once_past_the_cap(storage):
+    """Released uses reopen a full link; a use taken again counts even over the cap; each moves once; an invoice
+    holding no use moves nothing."""
+    with storage.unit_of_work() as uow:
+        uow.payment_links.add(link(1, max_uses=2))
+        uow.payment_links.add(link(2))
+    with storage.unit_of_work() as uow:
+        links = uow.payment_links
+        assert links.claim_use("lnk_01", "inv_1", NOW) and links.claim_use("lnk_01", "inv_2", NOW)
+        assert links.claim_use("lnk_01", "inv_3", NOW) is False
+        released = links.release_use("inv_1", NOW)
+        assert released is not None and (released.id, released.uses) == ("lnk_01", 1)
+        assert links.release_use("inv_1", NOW) is None and links.release_use("inv_none", NOW) is None
+        assert links.retake_use("inv_2", NOW) is None and links.retake_use("inv_none", NOW) is None
+    with storage.unit_of_work() as uow:
+        assert uow.payment_links.get("lnk_01").uses == 1
+        assert uow.payment_links.claim_use("lnk_01", "inv_3", NOW) is True
+        retaken = uow.payment_links.retake_use("inv_1", NOW + timedelta(hours=1))
+        assert retaken is not None and (retaken.uses, retaken.max_uses) == (3, 2)
+        assert uow.payment_links.retake_use("inv_1", NOW) is None
+    with storage.unit_of_work() as uow:
+        assert uow.payment_links.get("lnk_01").uses == 3
+        assert uow.payment_links.claim_use("lnk_01", "inv_4", NOW) is False
+        with pytest.raises(Conflict):
+            uow.payment_links.claim_use("lnk_02", "inv_1", NOW)
+
+
+def test_two_claims_for_the_last_use_given_back_never_both_win(storage):
+    """A link capped at two, one use held and one given back: two customers press at once, one invoice gets it;
+    two transactions giving back the same invoice's use at once give it back once."""
+    with storage.unit_of_work() as uow:
+        uow.payment_links.add(link(1, max_uses=2))
+    with storage.unit_of_work() as uow:
+        assert uow.payment_links.claim_use("lnk_01", "inv_a", NOW) and uow.payment_links.claim_use(
+            "lnk_01", "inv_b", NOW
+        )
+        assert uow.payment_links.release_use("inv_b", NOW) is not None
+
+    def claim(n: int) -> bool:
+        with storage.unit_of_work() as uow:
+            return uow.payment_links.claim_use("lnk_01", f"inv_c{n}", NOW)
+
+    assert sorted(race(2, claim)) == [False, True]
+
+    def release(_: int) -> bool:
+        with storage.unit_of_work() as uow:
+            return uow.payment_links.release_use("inv_a", NOW) is not None
+
+    assert sorted(race(2, release)) == [False, True]
+    with storage.unit_of_work() as uow:
+        assert uow.payment_links.get("lnk_01").uses == 1
 
 
 def test_concurrent_claims_never_pass_the_cap(storage):
@@ -146,9 +200,9 @@ def test_concurrent_claims_never_pass_the_cap(storage):
     with storage.unit_of_work() as uow:
         uow.payment_links.add(link(1, max_uses=3))
 
-    def claim(_: int) -> bool:
+    def claim(n: int) -> bool:
         with storage.unit_of_work() as uow:
-            return uow.payment_links.claim_use("lnk_01", NOW)
+            return uow.payment_links.claim_use("lnk_01", f"inv_{n}", NOW)
 
     assert sorted(race(8, claim)) == [False] * 5 + [True] * 3
     with storage.unit_of_work() as uow:

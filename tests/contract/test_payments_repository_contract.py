@@ -118,6 +118,27 @@ def test_deposit_addresses_are_unique_by_key_and_index(storage):
         assert uow.deposit_addresses.addresses_for("ethereum") == [EVM]
 
 
+def test_an_address_is_found_on_any_of_several_networks_in_its_key_form(storage):
+    """``by_address_on``: one lookup over a family of networks (an EVM key on any EVM network), wallets' and
+    invoices' addresses alike, compared as ``address_key`` has them (EVM and bech32 case-insensitive, base58 not)."""
+    wallet = DepositAddress("ethereum", EVM, 3, None, None, NOW, user_id="usr_1")
+    invoice = DepositAddress("tron", "TXyZ", 0, "inv_2", "m1", NOW)
+    bech32 = DepositAddress("bitcoin", "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", 0, "inv_3", "m1", NOW)
+    with storage.unit_of_work() as uow:
+        for address in (wallet, invoice, bech32):
+            uow.deposit_addresses.add(address)
+    with storage.unit_of_work() as uow:
+        found = uow.deposit_addresses
+        assert found.by_address_on(("bsc", "ethereum", "polygon"), EVM.lower()) == wallet
+        assert found.by_address_on(("ethereum",), EVM.upper().replace("0X", "0x")) == wallet
+        assert found.by_address_on(("bsc", "polygon"), EVM) is None  # not derived there (a family lookup finds it)
+        assert found.by_address_on(("tron",), "TXyZ") == invoice
+        assert found.by_address_on(("tron",), "txyz") is None  # base58 is case-sensitive
+        assert found.by_address_on(("bitcoin",), bech32.address.upper()) == bech32
+        assert found.by_address_on(("tron", "bitcoin"), " TXyZ ") == invoice
+        assert found.by_address_on((), EVM) is None
+
+
 def test_one_settlement_per_merchant_and_cut_off(storage):
     """A second settlement at one cut-off is a Conflict; the latest cut-off is the last; states list oldest first."""
     day = timedelta(days=1)

@@ -163,14 +163,14 @@ def test_a_frozen_wallet_neither_sends_nor_receives_on_this_backend(backend: Bac
     stack.fund(baraka, "100", "KES")
     stack.wallets.freeze(amina.id, reason="reported stolen phone", actor="admin:ops")
     with pytest.raises(WalletFrozen, match="this wallet is frozen"):
-        stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+        stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
     with pytest.raises(WalletFrozen, match="cannot receive"):
-        stack.wallets.send(baraka.id, "0712000001", Money.of("10", KES))
+        stack.wallets.send(baraka.id, "0712000001", Money.of("50", KES))
     assert stack.balance(amina, "KES").amount == 100 and stack.balance(baraka, "KES").amount == 100
     stack.wallets.unfreeze(amina.id, actor="admin:ops")
-    sent = stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+    sent = stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
     assert sent.state is TransferState.DELIVERED and sent.recipient_phone == "254712000002"
-    assert stack.balance(baraka, "KES").amount == 110
+    assert stack.balance(baraka, "KES").amount == 150
 
 
 def _buy(bid: str, user: str, *, at=AT, state=None, digest=None):
@@ -328,8 +328,10 @@ def _invite_refusals(backend: Backend) -> list[dict[str, str]]:
 def test_invitations_have_a_minimum_and_limits_per_sender_on_this_backend(backend: Backend):
     """F15: a send to a number with no wallet is worth at least KES 50 (USDT dust is refused); at most 5 wait at
     once; each refusal is a 422 ``invite_limit`` saying what remains, audited ``wallet.invite_refused``, and moves
-    nothing. Sends to people with wallets are not limited; a claimed invitation frees its place."""
-    from cryptopay.core.wallets.service import InviteLimit
+    nothing. Sends to people with wallets are not limited; a claimed invitation frees its place. Since review H19
+    the minimum is every send's to a phone number, checked before anyone is looked up (422 ``send_below_minimum``,
+    the same for a number with a wallet): a small send no longer tells who is a customer."""
+    from cryptopay.core.wallets.service import InviteLimit, SendBelowMinimum
 
     stack = wallet_stack(backend)
     amina = stack.sign_up("0712000001", tier=1, username="amina")
@@ -337,19 +339,19 @@ def test_invitations_have_a_minimum_and_limits_per_sender_on_this_backend(backen
     stack.fund(amina, "5000", "KES")
     stack.fund(amina, "20", "USDT")
     for amount in (Money.of("49", KES), Money.of("0.01", USDT)):
-        with pytest.raises(InviteLimit) as refused:
-            stack.wallets.send(amina.id, "0733000000", amount)
-        assert refused.value.code == "invite_limit" and refused.value.details["limit"] == "invite.minimum"
-        assert refused.value.details["open_remaining"] == "5"
+        for to in ("0733000000", "0712000002"):  # no wallet, and a wallet: one answer
+            with pytest.raises(SendBelowMinimum) as below:
+                stack.wallets.send(amina.id, to, amount)
+            assert below.value.code == "send_below_minimum" and "to a phone number" in below.value.message
     for n in range(5):
         stack.wallets.send(amina.id, f"073300000{n + 1}", Money.of("50", KES))
     with pytest.raises(InviteLimit) as refused:
         stack.wallets.send(amina.id, "0733000009", Money.of("50", KES))
     assert refused.value.details["limit"] == "invite.open" and refused.value.details["open_remaining"] == "0"
-    stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))  # a wallet: no invitation, no limit
-    assert stack.balance(amina, "KES").amount == 5000 - 250 - 10
+    stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))  # a wallet: no invitation, no limit
+    assert stack.balance(amina, "KES").amount == 5000 - 250 - 50
     refusals = _invite_refusals(backend)
-    assert [r["limit"] for r in refusals] == ["invite.minimum", "invite.minimum", "invite.open"]
+    assert [r["limit"] for r in refusals] == ["invite.open"]
     stack.sign_up("0733000001")  # claims one invitation: a place is free again
     assert stack.wallets.send(amina.id, "0733000009", Money.of("50", KES)).state is TransferState.AWAITING_CLAIM
 
@@ -383,6 +385,114 @@ def test_a_sender_invites_at_most_ten_new_numbers_a_day_on_this_backend(backend:
     stack.wallets.send(amina.id, "0733000000", Money.of("50", KES))  # invited today already: not a new number
     stack.clock.advance(days=1)
     assert stack.wallets.send(amina.id, "0733000099", Money.of("50", KES)).state is TransferState.AWAITING_CLAIM
+
+
+def test_the_send_read_gives_the_recipients_profile_and_what_it_received_on_this_backend(backend: Backend):
+    """``SendRepository.parties`` (the one read of a send: on PostgreSQL its statement, on SQLite and in memory the
+    repositories apart) gives the recipient's KYC profile and its ``receive`` usage, found by phone or username,
+    and nothing of either for a number with no wallet; ``record`` counts the recipient's receipt."""
+    from cryptopay.core.flows import p2p_send_key, wallet_account
+    from cryptopay.core.kyc import day_bounds, month_bounds
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    baraka = stack.sign_up("0712000002", username="baraka")
+    stack.fund(amina, "20000", "KES")
+    stack.wallets.send(amina.id, "0712000002", Money.of("3000", KES))
+    stack.clock.advance(days=1)
+    stack.wallets.send(amina.id, "@baraka", Money.of("1500.50", KES))
+    now = stack.clock.now()
+
+    def read(phone: str | None, username: str | None = None):
+        with backend.uow() as uow:
+            return uow.wallet_sends.parties(
+                amina.id,
+                phone=phone,
+                username=username,
+                day_start=day_bounds(now)[0],
+                month_start=month_bounds(now)[0],
+                asset=KES,
+                ledger_keys=[p2p_send_key("trf_never")],
+                ledger_codes=[wallet_account(amina.id, KES)],
+            )
+
+    for found in (read("254712000002"), read(None, "baraka")):
+        assert found.recipient is not None and found.recipient.user_id == baraka.id
+        assert found.recipient_profile is not None and found.recipient_profile.party_id == baraka.id
+        assert found.recipient_profile.tier_at(now).level == 0
+        assert found.received == {"receive": (Money.of("1500.50", KES), Money.of("4500.50", KES))}
+        assert found.usage == {"p2p": (Money.of("1500.50", KES), Money.of("4500.50", KES))}  # the sender's own
+        assert found.profile is not None and found.profile.party_id == amina.id
+    nobody = read("254733000009")
+    assert (nobody.recipient, nobody.recipient_profile, dict(nobody.received)) == (None, None, {})
+
+
+def test_a_send_the_recipients_tier_cannot_take_is_refused_and_moves_nothing_on_this_backend(backend: Backend):
+    """Tier 0 receives KES 10,000 a day: the send past it is refused with ``recipient_limit`` (the sender learns
+    nothing of the recipient's tier or receipts), no transfer, no usage, no money moved; audited for officers.
+    Verified, the same recipient takes it."""
+    from cryptopay.core.wallets.service import RecipientLimit
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    baraka = stack.sign_up("0712000002")
+    stack.fund(amina, "20000", "KES")
+    stack.wallets.send(amina.id, "0712000002", Money.of("5000", KES))
+    stack.wallets.send(amina.id, "0712000002", Money.of("4000", KES))
+    with pytest.raises(RecipientLimit) as refused:
+        stack.wallets.send(amina.id, "0712000002", Money.of("1000.01", KES))
+    assert refused.value.code == "recipient_limit" and refused.value.details == {
+        "field": "amount",
+        "limit": "recipient",
+    }
+    assert "tier" not in refused.value.message and "9,000" not in refused.value.message
+    assert stack.balance(amina, "KES").amount == 11000 and stack.balance(baraka, "KES").amount == 9000
+    assert len(stack.wallets.transfers(amina.id)) == 2
+    with backend.uow() as uow:
+        record = [r for r in uow.audit.records() if r.action == "wallet.send_refused_recipient"][-1]
+        used = uow.wallet_usage.totals(amina.id, day_start=AT.replace(year=2000), month_start=AT.replace(year=2000))
+    assert dict(record.details) == {"recipient": baraka.id, "limit": "receive.daily"}
+    assert used["p2p"][1].amount == 9000
+    stack.wallets.send(amina.id, "0712000002", Money.of("1000", KES))  # exactly the day's limit
+    with pytest.raises(RecipientLimit):
+        stack.wallets.send(amina.id, "0712000002", Money.of("6000", KES))  # above tier 0's single limit too
+    stack.grant_tier(baraka.id)
+    stack.wallets.send(amina.id, "0712000002", Money.of("6000", KES))
+    assert stack.balance(baraka, "KES").amount == 16000
+    assert set(stack.ledger.trial_balance().values()) == {0}
+
+
+def test_an_invitation_must_fit_a_new_wallet_and_claims_past_its_limits_go_back_on_this_backend(backend: Backend):
+    """A number with no wallet gets a tier-0 wallet when it signs up: a send above what that may receive is refused
+    at once; invitations that fit one by one but not together are claimed oldest first until the limit, and the
+    rest stay waiting and go back to their senders when the window ends."""
+    from cryptopay.core.wallets.claims import return_expired_claims
+    from cryptopay.core.wallets.service import RecipientLimit
+
+    stack = wallet_stack(backend)
+    amina, juma = stack.sign_up("0712000001", tier=1), stack.sign_up("0712000004", tier=1)
+    stack.fund(amina, "20000", "KES")
+    stack.fund(juma, "20000", "KES")
+    with pytest.raises(RecipientLimit):
+        stack.wallets.send(amina.id, "0733000003", Money.of("5000.01", KES))
+    first = stack.wallets.send(amina.id, "0733000003", Money.of("5000", KES))
+    second = stack.wallets.send(juma.id, "0733000003", Money.of("4000", KES))
+    third = stack.wallets.send(juma.id, "0733000003", Money.of("2000", KES))
+    chebet = stack.sign_up("0733000003")
+    assert stack.balance(chebet, "KES").amount == 9000  # 5,000 + 4,000; 2,000 more would pass the day's 10,000
+    assert [stack.wallets.transfer(amina.id, first.id).state, stack.wallets.transfer(juma.id, second.id).state] == [
+        TransferState.CLAIMED,
+        TransferState.CLAIMED,
+    ]
+    assert stack.wallets.transfer(juma.id, third.id).state is TransferState.AWAITING_CLAIM
+    stack.clock.advance(days=8)
+    assert return_expired_claims(backend.uow, stack.ledger, now=stack.clock.now()) == 1
+    assert stack.balance(juma, "KES").amount == 16000 and stack.balance(chebet, "KES").amount == 9000
+    with backend.uow() as uow:
+        received = uow.wallet_usage.totals(
+            chebet.id, day_start=AT.replace(year=2000), month_start=AT.replace(year=2000)
+        )
+    assert received == {"receive": (Money.of("9000", KES), Money.of("9000", KES))}
 
 
 def test_the_history_names_a_bill_paid_from_the_wallet_on_this_backend(backend: Backend):

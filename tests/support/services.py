@@ -86,7 +86,7 @@ def in_memory_services(
         audit=ready(audit),
         notifier=ready(notifier),
         totp=ready(StdlibTotp()),
-        subject_exports=ready(SubjectExports(people, Ledger(InMemoryLedgerStore()), the_clock)),
+        subject_exports=ready(SubjectExports(people, Ledger(InMemoryLedgerStore()), the_clock, notifier)),
         retention=ready(RetentionPurge(people, Ledger(InMemoryLedgerStore()), the_clock)),
         kyc_review=ready(kyc_review(clock=the_clock, ids=the_ids, notifier=notifier)),
         monitoring=ready(monitoring(watch, clock=the_clock, ids=the_ids)),

@@ -26,6 +26,7 @@ from cryptopay.core.kyc.applications import ApplicationState, KycApplication, Pe
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.payments.internal import PlatformAddresses
 from cryptopay.core.ports.chains import ChainSender
 from cryptopay.core.ports.withdrawals import NetworkFeeEstimator
 from cryptopay.core.rails import Rail, rail_for
@@ -117,6 +118,7 @@ def withdraw_stack(
     validators: Mapping[str, Callable[[str], str]] | None = None,
     estimators: Mapping[str, NetworkFeeEstimator] | None = None,
     fees: FeeBook = DEFAULT_WITHDRAWAL_FEES,
+    hot_wallets: Mapping[str, str] | None = None,
 ) -> WithdrawStack:
     stack = wallet_stack(backend or memory_withdraw_backend())
     uow, clock, ids = stack.backend.uow, stack.clock, RandomIds()
@@ -152,6 +154,7 @@ def withdraw_stack(
         validators=dict(validators or {}),
         estimators=lambda: dict(estimators or {}),
         fees=fees,
+        platform=PlatformAddresses(hot_wallets or {}),
     )
     return WithdrawStack(stack, withdrawals, the_senders, screening, monitoring, travel)
 

@@ -37,7 +37,8 @@ def installed_stack(networks: tuple[str, ...]) -> Iterator[PaymentsStack]:
     """``stack``'s body over the chains of ``networks`` (the first network's USDT rail is the deployment's)."""
     deployment: Any = PaymentsStack(networks=networks)
     deployment.users = InMemoryUsers()
-    deployment.users.add(User("usr_owner", OWNER, "unused-hash", Role.MERCHANT, deployment.clock.now()))
+    proven = deployment.clock.now()  # the owner proved its email (``identity.email_proof``)
+    deployment.users.add(User("usr_owner", OWNER, "unused-hash", Role.MERCHANT, proven, email_verified_at=proven))
     deployment.users.add(User("usr_pat", "pat@example.com", "unused-hash", Role.PERSONAL, deployment.clock.now()))
     deployment.audit_trail = InMemoryAuditLog()
     deployment.notifier = InMemoryNotifier()

@@ -96,7 +96,8 @@ def test_cli_merchant_teams_invite_set_role_remove(stack):
     invited = cli_json("merchants", "invite", merchant_id, "--email", "wanjiku@duka.co.ke", "--role", "finance")
     assert invited["role"] == "finance" and stack.notifier.sent_to("wanjiku@duka.co.ke")
     token = stack.notifier.sent_to("wanjiku@duka.co.ke")[0].body.split("\n\n")[1].strip()
-    stack.users.add(User("usr_wanjiku", "wanjiku@duka.co.ke", "x", Role.MERCHANT, stack.clock.now()))
+    now = stack.clock.now()
+    stack.users.add(User("usr_wanjiku", "wanjiku@duka.co.ke", "x", Role.MERCHANT, now, email_verified_at=now))
     stack.services.teams.accept(token, user_id="usr_wanjiku")
     listed = cli_json("merchants", "members", merchant_id)["members"]
     assert [(m["email"], m["role"]) for m in listed] == [(OWNER, "owner"), ("wanjiku@duka.co.ke", "finance")]

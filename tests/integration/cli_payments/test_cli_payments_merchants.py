@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cryptopay.core.identity import Role, User
 
 from tests.integration.cli_payments.cli_payments_support import OWNER, cli, cli_json, create_merchant
 
@@ -86,3 +87,12 @@ def test_cli_create_merchant_twice_for_one_owner_is_a_conflict(stack):
     result = cli(*BASE, "--owner", OWNER)
     assert result.exit_code == 4 and "already has a merchant" in result.stderr
     assert len(cli_json("merchants", "list")["merchants"]) == 1
+
+
+def test_cli_create_merchant_for_an_owner_without_a_proven_email_is_refused(stack):
+    """A merchant sets a payout destination: an owner whose email is not proven yet is refused (exit 5, naming
+    why) and nothing is created (review G11)."""
+    stack.users.add(User("usr_new", "new@duka.co.ke", "unused-hash", Role.MERCHANT, stack.clock.now()))
+    result = cli(*BASE, "--owner", "new@duka.co.ke")
+    assert result.exit_code == 5 and "prove your email first" in result.stderr
+    assert cli_json("merchants", "list") == {"merchants": []}

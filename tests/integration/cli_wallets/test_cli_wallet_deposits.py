@@ -34,7 +34,7 @@ def _wallets(*args: str):
 
 def test_an_operator_sees_a_wallets_addresses_and_deposits(stack: DepositStack):
     """Addresses per network by phone; the deposits with their state, confirmations and requirement."""
-    user = stack.sign_up("0712000001", username="amina")
+    user = stack.sign_up("0712000001", username="amina", tier=1)  # 40 USDT is above what tier 0 may receive
     addresses = json.loads(_wallets("deposit-addresses", "@amina", "--json").stdout)["addresses"]
     assert [a["network"] for a in addresses] == ["bitcoin", "bsc", "ethereum", "polygon", "tron"]
     stack.pay(user, "polygon", "40")
@@ -67,3 +67,18 @@ def test_a_held_deposit_is_released_with_a_note_and_audited(stack: DepositStack)
     assert str(stack.balance(user, "USDT").amount) == "40.000000"
     actions = [r.action for r in stack.wallet.backend.storage.audit_records()]
     assert "wallet.deposit_released" in actions
+
+
+def test_a_deposit_held_for_the_tier_is_released_by_an_officer_with_a_note(stack: DepositStack):
+    """Review H14: 40 USDT (KES 5,200) to a phone-only wallet is held ``tier_limit``; an officer may release it
+    before the holder's KYC is approved, with a note (audited)."""
+    user = stack.sign_up("0712000001")
+    stack.pay(user, "polygon", "40")
+    stack.mine("polygon", 2)
+    held = json.loads(_wallets("deposits", user.id, "--json").stdout)["deposits"][0]
+    assert (held["state"], held["reason"]) == ("held", "tier_limit")
+    released = _wallets("release-deposit", held["id"], "--note", "ID seen at the agent, KYC on its way")
+    assert released.exit_code == 0, released.output
+    assert json.loads(released.stdout)["state"] == "credited"
+    with stack.uow() as uow:
+        assert [r.action for r in uow.audit.records()][-1] == "wallet.deposit_released"

@@ -16,7 +16,7 @@ from tests.integration.http.http_support import PASSWORD, bearer
 
 def test_register_answers_check_your_email_and_shows_no_password(client, services):
     """Registering creates a user (it logs in at once) and answers 202 "check your email" with no password or
-    hash; the new address gets a welcome email naming the reset page."""
+    hash; the new address gets an email with its proof link and its "this wasn't me" release link."""
     response = client.post("/v1/auth/register", json={"email": "Wanjiku@Example.co.ke", "password": PASSWORD})
     assert response.status_code == 202
     assert response.json == {"email": "wanjiku@example.co.ke", "detail": response.json["detail"]}
@@ -24,7 +24,7 @@ def test_register_answers_check_your_email_and_shows_no_password(client, service
     assert "password" not in response.get_data(as_text=True)
     assert services.users.by_email("wanjiku@example.co.ke").role.value == "personal"
     [welcome] = services.notifier.sent_to("wanjiku@example.co.ke")
-    assert "/reset-password" in welcome.body
+    assert "/verify-email#token=usr_" in welcome.body and "/verify-email/release#token=usr_" in welcome.body
     assert (
         client.post("/v1/auth/login", json={"email": "wanjiku@example.co.ke", "password": PASSWORD}).status_code == 200
     )

@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 from redis.connection import AbstractConnection
 
 from tests.support.fx_sandbox import running_fx_sandbox
+from tests.support.mailbox import prove_email_in_app
 
 pytestmark = pytest.mark.redis
 
@@ -101,6 +102,7 @@ def _merchant_key(client: FlaskClient) -> str:
         login = client.post("/v1/auth/login", json={"email": email, "password": password})
         return {"authorization": f"Bearer {login.json['access_token']}"}
 
+    prove_email_in_app(client, email, token(), password)
     settlement = {"schedule": "daily", "method": "mpesa_b2c", "destination": "254708374149"}
     merchant = client.post(
         "/v1/merchants", json={"business_name": "Hot paths", "settlement": settlement}, headers=token()

@@ -14,6 +14,7 @@ import pytest
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, ready
 from cryptopay.core.money import USDT, Money
+from cryptopay.core.payments.model import DepositAddress
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import database_env, make_app
@@ -110,6 +111,23 @@ def test_a_refund_address_that_burns_coins_is_refused(api: Api):
         assert answer.status_code == 422 and answer.mimetype == "application/problem+json", answer.get_json()
         assert why in answer.get_json()["detail"] and "refund_address" in str(answer.get_json())
     assert api.stack.remittances.orders() == []
+
+
+def test_a_refund_address_the_platform_controls_is_refused(api: Api):
+    """H20: another order's deposit address (a wallet's alike) as the refund address: 422 ``internal_address`` on
+    ``refund_address``, nothing stored beyond the first order."""
+    first = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("o-1")})
+    assert first.status_code == 201, first.get_json()
+    taken = "TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW"  # as a deriver gives it (the fake chain's own are not Tron-shaped)
+    order, now = api.stack.remittances.orders()[0], api.stack.clock.now()
+    with api.stack.wallet.backend.uow() as uow:
+        uow.deposit_addresses.add(DepositAddress("tron", taken, 900, order.invoice_id, "desk", now))
+    body = {**BODY, "refund_address": taken}
+    answer = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("o-2")})
+    problem = answer.get_json()
+    assert answer.status_code == 422 and answer.mimetype == "application/problem+json", problem
+    assert (problem["code"], problem["errors"][0]["field"]) == ("internal_address", "refund_address")
+    assert len(api.stack.remittances.orders()) == 1
 
 
 def test_a_large_order_without_full_originator_data_is_refused_naming_the_travel_rule(api: Api):
@@ -259,3 +277,20 @@ def test_dust_sent_after_payment_is_kept_and_costs_no_refund(api: Api):
     assert status["state"] == "paid_out" and status["excess"] is None and status["excess_refund"] is None
     assert status["excess_kept"] == {"amount": "0.000005", "asset": "USDT"}
     assert api.stack.senders["tron"].sent == {}
+
+
+def test_an_order_s_qr_link_opens_for_the_sender_without_credentials_and_names_no_invoice(api: Api):
+    """Review H5: each payment option's ``qr_svg_url`` is the order's public QR route (no merchant key, no internal
+    invoice id): an SVG of the same wallet URI the status shows; an unknown order or rail is a 404 problem."""
+    opened = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("qr-1")})
+    order = opened.get_json()
+    [option] = order["payment_options"]
+    assert option["qr_svg_url"] == f"/v1/wallet/remittances/{order['public_id']}/qr.svg?rail=usdt-tron"
+    assert "inv_" not in opened.get_data(as_text=True)
+    image = api.client.get(option["qr_svg_url"])
+    assert image.status_code == 200 and image.mimetype == "image/svg+xml" and b"<svg" in image.data
+    assert api.client.get(f"/v1/wallet/remittances/{order['public_id']}/qr.svg").data == image.data
+    assert api.client.get(f"/v1/wallet/remittances/{order['public_id']}").get_json()["payment_options"] == [option]
+    other_rail = api.client.get(f"/v1/wallet/remittances/{order['public_id']}/qr.svg?rail=usdt-ethereum")
+    assert other_rail.status_code in (404, 422) and other_rail.mimetype == "application/problem+json"
+    assert api.client.get("/v1/wallet/remittances/rem_nope/qr.svg").status_code == 404

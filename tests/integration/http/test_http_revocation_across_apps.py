@@ -21,6 +21,8 @@ from flask.testing import FlaskClient
 from redis.client import PubSub
 from redis.connection import AbstractConnection
 
+from tests.support.mailbox import prove_email_in_app
+
 pytestmark = pytest.mark.redis
 
 PASSWORD = "a long passphrase"
@@ -75,6 +77,7 @@ def _owner(client: FlaskClient) -> tuple[str, dict[str, str]]:
         answer = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD})
         return {"authorization": f"Bearer {answer.json['access_token']}"}  # type: ignore[index]
 
+    prove_email_in_app(client, email, login(), PASSWORD)
     settlement = {"schedule": "daily", "method": "mpesa_b2c", "destination": "254708374149"}
     merchant = client.post(
         "/v1/merchants", json={"business_name": "Revoker", "settlement": settlement}, headers=login()

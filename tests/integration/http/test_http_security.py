@@ -113,6 +113,7 @@ def test_a_step_up_is_bound_to_its_login_and_expires(client, auth, clock):
     """A step-up token from another login of the same user, or an old one, is refused."""
     auth.register("bound@example.co.ke", "merchant")
     first = bearer(auth.login("bound@example.co.ke")["access_token"])
+    auth.prove_email("bound@example.co.ke", first)
     client.post("/v1/merchants", json={"business_name": "Bound", "settlement": SETTLEMENT}, headers=first)
     first = bearer(auth.login("bound@example.co.ke")["access_token"])
     other = bearer(auth.login("bound@example.co.ke")["access_token"])
@@ -156,12 +157,14 @@ def test_logins_are_throttled_per_account_whatever_the_address(client, auth, app
 
 
 def test_security_events_are_audited(client, auth, services):
-    """Registration, a failed and a successful login and a logout each leave an audit record."""
+    """Registration (and its email-proof link), a failed and a successful login and a logout each leave an audit
+    record."""
     auth.register("audited@example.co.ke")
     client.post("/v1/auth/login", json={"email": "audited@example.co.ke", "password": "x" * 12})
     session = auth.login("audited@example.co.ke")
     client.post("/v1/auth/logout", json={"refresh_token": session["refresh_token"]})
-    assert _actions(services) == ["auth.register", "auth.login_failed", "auth.login", "auth.logout"]
+    expected = ["auth.register", "auth.email_proof_sent", "auth.login_failed", "auth.login", "auth.logout"]
+    assert _actions(services) == expected
     assert all(PASSWORD not in str(record) for record in services.audit.records())
 
 

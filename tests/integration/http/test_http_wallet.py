@@ -176,7 +176,7 @@ def test_a_send_to_a_username_never_tells_the_sender_the_phone_behind_it(api: Wa
     api.fund(amina, "1000")
     api.tier_1(amina)
     headers = {**api.login("0712000001"), "Idempotency-Key": secrets.token_urlsafe(16)}
-    body = {"to": "@baraka", "amount": "1", "currency": "KES"}
+    body = {"to": "@baraka", "amount": "10", "currency": "KES"}
     sent = api.client.post("/v1/wallet/transfers", json=body, headers=headers)
     assert sent.status_code == 201, sent.get_json()
     listed = api.client.get("/v1/wallet/transfers", headers=api.login("0712000001")).get_json()["data"]
@@ -372,9 +372,10 @@ def test_sell_usdt_plans_a_b2c_payout_to_my_own_phone(api: WalletApi):
     assert again["kes"] == {"amount": "1293.50", "asset": "KES"}
 
 
-def test_dust_to_a_number_with_no_wallet_is_an_invite_limit_problem(api: WalletApi):
-    """F15: 0.01 USDT-worth (here KES 1) to a number with no wallet: 422 ``invite_limit`` naming the limit, the
-    minimum and what remains; nothing moves, no SMS goes."""
+def test_dust_to_a_number_with_no_wallet_is_a_send_below_minimum_problem(api: WalletApi):
+    """F15: 0.01 USDT-worth (here KES 1) to a number with no wallet is refused; nothing moves, no SMS goes. Since
+    review H19 it is refused before anyone is looked up, the same as to a customer's number: 422
+    ``send_below_minimum`` naming the minimum of a send to a phone number (an invitation's)."""
     amina = api.sign_up("0712000001")["user"]["id"]
     api.tier_1(amina)
     api.fund(amina, "1000")
@@ -383,9 +384,34 @@ def test_dust_to_a_number_with_no_wallet_is_an_invite_limit_problem(api: WalletA
     refused = api.client.post("/v1/wallet/transfers", json=body, headers=headers)
     problem = refused.get_json()
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json", problem
-    assert (problem["code"], problem["limit"], problem["minimum"]) == ("invite_limit", "invite.minimum", "50.00")
-    assert problem["open_remaining"] == "5" and problem["new_numbers_remaining_today"] == "10"
+    assert (problem["code"], problem["minimum"]) == ("send_below_minimum", "50.00")
     assert api.services.wallets.balances(amina)["KES"].amount == 1000
+
+
+def test_a_send_the_recipients_tier_cannot_take_is_a_422_telling_the_sender_only_that(api: WalletApi):
+    """Review H14: Baraka has only a phone (tier 0 receives KES 5,000 at a time): Amina's KES 6,000 is a 422
+    ``recipient_limit`` problem saying the recipient cannot receive it now, with none of Baraka's tier, limits or
+    receipts; nothing moved. Verified, Baraka receives it."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    baraka = api.sign_up("0712000002")["user"]["id"]
+    api.tier_1(amina)
+    api.fund(amina, "10000")
+    headers = {**api.login("0712000001"), "Idempotency-Key": "t-h14"}
+    body = {"to": "0712000002", "amount": {"amount": "6000", "asset": "KES"}}
+    refused = api.client.post("/v1/wallet/transfers", json=body, headers=headers)
+    problem = refused.get_json()
+    assert (refused.status_code, refused.content_type) == (422, "application/problem+json")
+    assert problem["code"] == "recipient_limit" and problem["limit"] == "recipient", problem
+    assert "cannot receive this amount now" in problem["detail"]
+    text = json.dumps(problem)
+    assert not any(word in text for word in ("tier", "5,000", "5000", "remaining", "receive.", baraka))
+    assert api.services.wallets.balances(amina)["KES"].amount == 10000
+    assert api.services.wallets.balances(baraka)["KES"].amount == 0
+    assert api.client.get("/v1/wallet/transfers", headers=api.login("0712000001")).get_json()["data"] == []
+    api.tier_1(baraka)
+    sent = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "t-h14-2"})
+    assert sent.status_code == 201, sent.get_json()
+    assert api.services.wallets.balances(baraka)["KES"].amount == 6000
 
 
 def test_a_username_with_a_non_joiner_is_refused_by_name_and_a_persian_display_name_is_not(api: WalletApi):

@@ -14,6 +14,7 @@ import pytest
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, payout_urls, ready
 from cryptopay.core.payouts.service import Payouts
+from cryptopay.core.ports.system import Clock
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import REJECTED_ACCOUNT, FakeMobileMoney
@@ -32,14 +33,17 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
         yield from _api(settings, tmp_path)
 
 
-def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:
+def _api(env: dict[str, str], data_dir: Path, clock: Clock | None = None) -> Iterator[WalletApi]:
+    """The root's services with bills priced at a fixed 130 KES per USDT; ``clock`` (the root's if None) prices
+    and pays the bills, so a test can let a bill's quote expire."""
     root = build(RootSettings.from_env(env))
     try:
         mpesa = FakeMobileMoney(clock=root.clock)
         quotes = InMemoryQuoteRepository()
-        rates = FixedRateSource("market", root.clock, {"USDT/KES": "130", "USDT/USD": "1"})
-        pricer = Pricer([rates], clock=root.clock, ids=root.ids, quotes=quotes)
-        bills = Bills(root.uow, root.ledger, lambda: pricer, lambda: quotes, root.clock, root.ids)
+        bill_clock = clock or root.clock
+        rates = FixedRateSource("market", bill_clock, {"USDT/KES": "130", "USDT/USD": "1"})
+        pricer = Pricer([rates], clock=bill_clock, ids=root.ids, quotes=quotes)
+        bills = Bills(root.uow, root.ledger, lambda: pricer, lambda: quotes, bill_clock, root.ids)
         payouts = Payouts(
             uow=root.uow, clock=root.clock, ids=root.ids, ledger=root.ledger, gateway=mpesa, urls=payout_urls(PUBLIC)
         )

@@ -130,3 +130,37 @@ def test_unknown_networks_other_users_and_anonymous_callers_are_refused(api: Dep
     assert client.get(f"/v1/wallet/deposits/{deposit_id}", headers=second).status_code == 404
     assert client.get("/v1/wallet/deposits", headers=second).get_json()["data"] == []
     assert client.get("/v1/wallet/deposit-addresses").status_code == 401
+
+
+def test_a_deposit_beyond_what_tier_0_may_receive_is_held_until_kyc_is_approved(api: DepositApi):
+    """Review H14: 100 USDT (KES 13,000) to a phone-only wallet (tier 0 receives KES 5,000 at a time) is shown
+    ``held`` with ``hold_reason`` ``tier_limit``, not in the balance; once the holder's national ID is approved the
+    next confirmation step credits it (audited ``wallet.deposit_released``) and counts it as received."""
+    client, wallets = api.api.client, api.api
+    user = wallets.sign_up("0712000001")["user"]["id"]
+    headers = wallets.login("0712000001")
+    address = client.get("/v1/wallet/deposit-addresses/polygon", headers=headers).get_json()["address"]
+    _pay(api, address, "100")
+    api.chain.mine()
+    api.chain.mine()
+    _confirm(api)
+    deposit = client.get("/v1/wallet/deposits", headers=headers).get_json()["data"][0]
+    assert (deposit["state"], deposit["hold_reason"]) == ("held", "tier_limit"), deposit
+    assert {"amount": "0.000000", "asset": "USDT"} in client.get("/v1/wallet/balances", headers=headers).get_json()
+    _confirm(api)  # checked again at every step: still beyond the tier, nothing new is recorded
+    with wallets.services.uow() as uow:
+        held = [r for r in uow.audit.records() if r.action == "wallet.deposit_held"]
+    assert len(held) == 1
+    wallets.tier_1(user)
+    _confirm(api)
+    deposit = client.get(f"/v1/wallet/deposits/{deposit['id']}", headers=headers).get_json()
+    assert (deposit["state"], deposit["hold_reason"]) == ("credited", None), deposit
+    assert {"amount": "100.000000", "asset": "USDT"} in client.get("/v1/wallet/balances", headers=headers).get_json()
+    with wallets.services.uow() as uow:
+        released = [r for r in uow.audit.records() if r.action == "wallet.deposit_released"]
+        totals = uow.wallet_usage.totals(user, day_start=deposit_time(api), month_start=deposit_time(api))
+    assert len(released) == 1 and totals["receive"][1].amount == 13000
+
+
+def deposit_time(api: DepositApi):
+    return api.api.services.clock.now().replace(year=2000)

@@ -15,6 +15,8 @@ from cryptopay.adapters.sanctions import parse_list
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import USDT, Money
+from cryptopay.core.payments.internal import PlatformAddresses
+from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.rails import rail_for
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
@@ -27,6 +29,8 @@ from tests.integration.http.test_http_wallet import WalletApi
 from tests.support.withdraw_stack import SANCTIONED, SDN
 
 ADDRESS = "0x52908400098527886E0F7030069857D2E4169EE7"
+HOT = "0xde709f2102306220921060314715629080e2fb77"  # the Polygon hot wallet's, in these tests
+DEPOSIT = "0x8617E340B3D01FA5F11F306F4090FD50E238070D"  # registered as a deposit address in a test below
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -60,7 +64,9 @@ def _api(env: dict[str, str], data_dir: Path) -> Iterator[WalletApi]:
     try:
         parsed = parse_list(SDN.read_bytes())
         root.screening.import_list(parsed.source, parsed.version, parsed.entries, actor="operator:test")
-        withdrawals = polygon_withdrawals(root, FakeChainSender("polygon"))
+        withdrawals = polygon_withdrawals(
+            root, FakeChainSender("polygon"), platform=PlatformAddresses({"polygon": HOT})
+        )
         services = attrs.evolve(root, password_hasher=ready(fast_hasher()), withdrawals=ready(withdrawals))
         yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl", FakeMobileMoney())
     finally:
@@ -143,3 +149,29 @@ def test_refusals_are_problems_and_move_nothing(api: WalletApi, change, status, 
     assert next(b["amount"] for b in balances if b["asset"] == "USDT") == "300.000000"
     if code == "limit_exceeded":
         assert answer.get_json()["limit"] == "withdraw.single"
+
+
+@pytest.mark.parametrize("owner", ["hot wallet", "another wallet", "own wallet", "invoice"])
+def test_an_address_the_platform_controls_is_refused_by_the_quote_and_the_withdrawal(api: WalletApi, owner: str):
+    """H20: the hot wallet (in any case), a wallet's deposit address (derived on Ethereum: the same key on Polygon),
+    the user's own, an invoice's: 422 ``internal_address`` problem+json from both endpoints; nothing is held."""
+    amina, headers = _ready(api)
+    address = HOT.upper().replace("0X", "0x") if owner == "hot wallet" else DEPOSIT
+    if owner != "hot wallet":
+        now = api.services.clock.now()
+        user = {"another wallet": "usr_other", "own wallet": amina}.get(owner)
+        invoice = ("inv_1", "mer_1") if owner == "invoice" else (None, None)
+        with api.services.uow() as uow:
+            uow.deposit_addresses.add(DepositAddress("ethereum", DEPOSIT, 5, *invoice, now, user_id=user))
+    body = {"network": "polygon", "address": address, "currency": "USDT", "amount": "10"}
+    quote = api.client.post("/v1/wallet/withdrawal-quotes", json=body, headers=headers)
+    made = api.client.post("/v1/wallet/withdrawals", json=body, headers={**headers, "Idempotency-Key": "w-in"})
+    for answer in (quote, made):
+        assert answer.status_code == 422, answer.get_json()
+        assert answer.headers["Content-Type"].startswith("application/problem+json")
+        problem = answer.get_json()
+        assert (problem["code"], problem["errors"][0]["field"]) == ("internal_address", "address"), problem
+        assert "phone or username" in problem["detail"]
+    assert api.client.get("/v1/wallet/withdrawals", headers=headers).get_json()["data"] == []
+    balances = api.client.get("/v1/wallet/balances", headers=headers).get_json()
+    assert next(b["amount"] for b in balances if b["asset"] == "USDT") == "300.000000"

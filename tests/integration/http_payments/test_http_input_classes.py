@@ -31,7 +31,9 @@ def test_an_amount_outside_the_published_pattern_is_refused_and_creates_nothing(
 
 @pytest.mark.parametrize("amount", ["100", "100.50", "0.5", "12345678"])
 def test_amounts_in_the_published_pattern_are_accepted(client, shop, amount):
-    """Plain digits with an optional fraction create an invoice of exactly that amount."""
+    """Plain digits with an optional fraction create an invoice of exactly that amount (the store sets its own
+    bounds: KES 0.5 and 12,345,678 are outside the defaults a store without bounds gets)."""
+    shop.store(["usdt-tron", "usdt-ethereum"], min_invoice_amount="0.01", max_invoice_amount="100000000")
     created = shop.invoice(amount)
     assert Decimal(created["price"]["amount"]) == Decimal(amount)
 

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 TOUR = {  # the README's curl tour: every call with a JSON body worth showing
     ("post", "/v1/auth/register"),
     ("post", "/v1/auth/login"),
+    ("post", "/v1/auth/email/verify"),
     ("post", "/v1/auth/step-up"),
     ("post", "/v1/merchants"),
     ("put", "/v1/merchants/{merchant_id}/store"),

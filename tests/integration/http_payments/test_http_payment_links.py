@@ -192,3 +192,55 @@ def test_a_public_id_of_the_wrong_shape_is_a_404_before_its_idempotency_key_is_u
     assert (declared["pattern"], declared["maxLength"]) == ("^pl_[A-Za-z0-9_-]{22}$", 25)
     link = _link(client, shop.headers, amount="500")
     assert re.fullmatch(declared["pattern"], link["public_id"])
+
+
+def test_checkouts_left_unpaid_give_their_uses_back_so_a_stranger_cannot_close_a_link(client, auth, stack, shop):
+    """Review H4: two invoices nobody pays close a link capped at two only while they are open; once they expire the
+    link shows no uses and is open again; a paid invoice keeps its use."""
+    key = key_headers(auth.api_key(shop.headers, shop.id, ["payment_links:write", "payment_links:read"]))
+    link = _link(client, key, amount="500", currency="KES", max_uses=2, rails=["usdt-tron"])
+    path = f"/v1/payment-links/{link['public_id']}/invoices"
+    assert [client.post(path, json={"amount": "500"}).status_code for _ in range(2)] == [201, 201]
+    assert client.post(path, json={}).json["code"] == "payment_link_closed"
+    stack.tick(minutes=20)
+    shown = client.get(f"/v1/payment-links/{link['id']}", headers=key).json
+    assert (shown["uses"], shown["open"]) == (0, True), shown
+    paid = client.post(path, json={})
+    assert paid.status_code == 201
+    stack.pay(paid.json["id"])
+    stack.confirm(3)
+    stack.tick(minutes=20)
+    assert client.get(f"/v1/payment-links/{link['id']}", headers=key).json["uses"] == 1
+
+
+def test_a_customer_may_name_the_link_s_currency_and_another_one_is_a_specific_422(client, shop):
+    """Review H16: ``{"amount", "currency"}`` as on every money route; a currency other than the link's is 422
+    ``payment_link_currency`` naming ``currency``, and makes no invoice (the link's uses stay)."""
+    link = _link(client, shop.headers, currency="KES")
+    path = f"/v1/payment-links/{link['public_id']}/invoices"
+    made = client.post(path, json={"amount": "100", "currency": "KES"})
+    assert made.status_code == 201 and made.json["price"] == {"amount": "100.00", "asset": "KES"}
+    other = client.post(path, json={"amount": "100", "currency": "USDT"})
+    assert (other.status_code, other.json["code"]) == (422, "payment_link_currency")
+    assert other.json["errors"][0]["field"] == "currency" and "paid in KES, not USDT" in other.json["detail"]
+    unknown = client.post(path, json={"amount": "100", "currency": "EUR"})
+    assert unknown.status_code == 422
+    fixed = _link(client, shop.headers, amount="500", currency="KES")
+    fixed_path = f"/v1/payment-links/{fixed['public_id']}/invoices"
+    assert client.post(fixed_path, json={"currency": "KES"}).status_code == 201
+    assert client.post(fixed_path, json={"currency": "USDT"}).json["code"] == "payment_link_currency"
+    assert client.get(f"/v1/payment-links/{link['id']}", headers=shop.headers).json["uses"] == 1
+
+
+def test_a_link_invoice_s_qr_link_opens_for_its_customer_without_credentials(client, shop):
+    """Review H5: the invoice answered to a link's customer points its QR codes at the checkout page's public route
+    (by the invoice's public id, already in its checkout_url), not the merchant's ``/v1/invoices/...`` (a 401)."""
+    link = _link(client, shop.headers, amount="500", currency="KES", rails=["usdt-tron"])
+    invoice = client.post(f"/v1/payment-links/{link['public_id']}/invoices", json={}).json
+    [option] = invoice["payment_options"]
+    public_id = invoice["checkout_url"].rsplit("/", 1)[1]
+    assert option["qr_svg_url"] == f"/pay/{public_id}/qr.svg?rail=usdt-tron"
+    image = client.get(option["qr_svg_url"])
+    assert image.status_code == 200 and image.mimetype == "image/svg+xml"
+    merchant_view = client.get(f"/v1/invoices/{invoice['id']}", headers=shop.headers).json
+    assert merchant_view["payment_options"][0]["qr_svg_url"].startswith(f"/v1/invoices/{invoice['id']}/qr.svg")

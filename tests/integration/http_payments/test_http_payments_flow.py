@@ -223,7 +223,9 @@ def test_a_source_allowlist_refuses_callbacks_from_elsewhere(app, client, stack,
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cents=st.integers(min_value=1, max_value=10**9))
 def test_the_amount_due_sold_at_the_bid_covers_the_price_and_no_more(client, shop, cents):
-    """For any KES price, the USDT asked, sold at the quote's bid, covers the price, and one micro-USDT less would not."""
+    """For any KES price, the USDT asked, sold at the quote's bid, covers the price, and one micro-USDT less would not.
+    (The store sets bounds of its own, so prices outside the default KES 10 to 1,000,000 are still tried.)"""
+    shop.store(["usdt-tron", "usdt-ethereum"], min_invoice_amount="0.01", max_invoice_amount="10000000")
     price = Decimal(cents).scaleb(-2)
     invoice = client.post("/v1/invoices", json={"amount": str(price), "currency": "KES"}, headers=shop.headers).json
     assert Decimal(invoice["price"]["amount"]) == price

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import jsonschema_rs
+from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.ports.chains import TxState
 
 from tests.integration.http_payments.payments_support import idem, key_headers
@@ -160,3 +161,19 @@ def test_a_named_quote_is_the_merchants_and_converts_one_refund(client, stack, s
         f"/v1/invoices/{other_invoice['id']}/refunds", json={**body, "quote_id": mine}, headers=idem(rival.stepped)
     )
     assert stolen.status_code == 404
+
+
+def test_a_refund_to_an_address_the_platform_controls_is_refused_and_holds_nothing(client, stack, shop):
+    """H20: a wallet's deposit address (as a deriver gives it) as the customer's: 422 ``internal_address`` naming
+    ``address``; no refund, nothing sent."""
+    invoice = _settled(shop, stack)
+    wallet = "TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW"
+    with stack.uow() as uow:
+        uow.deposit_addresses.add(DepositAddress("tron", wallet, 900, None, None, stack.clock.now(), user_id="usr_1"))
+    path = f"/v1/invoices/{invoice['id']}/refunds"
+    body = {"address": wallet, "amount": "1", "currency": "USDT"}
+    refused = client.post(path, json=body, headers=idem(shop.stepped))
+    assert refused.status_code == 422 and refused.content_type == "application/problem+json", refused.json
+    assert (refused.json["code"], refused.json["errors"][0]["field"]) == ("internal_address", "address")
+    assert client.get(path, headers=shop.headers).json["data"] == []
+    assert stack.senders["tron"].requests == []

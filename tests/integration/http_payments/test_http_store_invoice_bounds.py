@@ -55,3 +55,26 @@ def test_an_invoice_priced_in_crypto_is_bounded_by_its_worth_in_shillings(client
     response = client.post("/v1/invoices", json=body, headers=shop.headers)
     assert (response.status_code, response.json["code"]) == (422, "above_store_maximum")
     assert "1000.00" in response.json["detail"]
+
+
+def test_a_store_without_bounds_gets_the_payment_links_defaults_each_a_422_naming_the_bound(client, shop):
+    """Review H15: KES 0.01 and KES 999,999,999,999,999,999 (and USDT 0.5, USDT 10,001) are refused with the bound
+    named (``link_amounts.LINK_AMOUNTS``: KES 10 to 1,000,000, USDT 1 to 10,000), nothing stored; a bound the store
+    sets replaces that default; the bounds themselves are made."""
+    shop.store(["usdt-tron"])
+    refused = {
+        ("0.01", "KES"): ("amount_below_minimum", "10.00 KES"),
+        ("999999999999999999", "KES"): ("amount_above_maximum", "1000000.00 KES"),
+        ("0.5", "USDT"): ("amount_below_minimum", "1.000000 USDT"),
+        ("10001", "USDT"): ("amount_above_maximum", "10000.000000 USDT"),
+    }
+    for (amount, currency), (code, bound) in refused.items():
+        response = client.post("/v1/invoices", json={"amount": amount, "currency": currency}, headers=shop.headers)
+        assert (response.status_code, response.json["code"]) == (422, code), response.json
+        assert bound in response.json["detail"] and response.json["errors"][0]["field"] == "amount"
+    assert client.get("/v1/invoices", headers=shop.headers).json["data"] == []
+    shop.invoice("10")
+    shop.invoice("1000000")
+    shop.store(["usdt-tron"], min_invoice_amount="1")  # the store's own minimum: KES 5 is its business
+    shop.invoice("5")
+    assert len(client.get("/v1/invoices", headers=shop.headers).json["data"]) == 3

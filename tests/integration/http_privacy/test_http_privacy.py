@@ -1,5 +1,6 @@
-"""A data subject's export over REST: the person's own, and an officer's (role ``compliance``), each audited; and
-closing a merchant (staff, with a step-up), which starts its retention period."""
+"""A data subject's export over REST: the person's own (with a fresh step-up, and the person told by email), and an
+officer's (role ``compliance``), each audited; and closing a merchant (staff, with a step-up), which starts its
+retention period."""
 
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def storage() -> InMemoryStorage:
 def services(clock: ManualClock, storage: InMemoryStorage) -> Iterator[Services]:
     base = in_memory_services(clock=clock, ids=SequentialIds(), hasher=fast_hasher())
     repos = storage.repositories
-    exports = SubjectExports(storage.unit_of_work, Ledger(InMemoryLedgerStore(), clock=clock), clock)
+    ledger = Ledger(InMemoryLedgerStore(), clock=clock)
+    exports = SubjectExports(storage.unit_of_work, ledger, clock, base.notifier)
     yield attrs.evolve(
         base,
         users=ready(repos["users"]),
@@ -62,24 +64,58 @@ def _privacy_records(storage: InMemoryStorage) -> list[tuple[str, str, str, dict
     return [(r.actor, r.action, r.subject, dict(r.details)) for r in storage.audit_records()]
 
 
-def test_a_person_downloads_their_own_data(client, auth, storage):
-    """``/v1/me/export`` is the caller's profile and sessions, never cached, no secret in it, and audited."""
-    headers = auth.user("personal")
+_NOTICE = "A copy of your cryptopay data was downloaded"
+
+
+@pytest.mark.parametrize("role", ["personal", "merchant"])
+def test_a_person_downloads_their_own_data_after_a_step_up_and_is_told(client, auth, storage, services, role):
+    """``/v1/me/export`` is the caller's profile and sessions, never cached, no secret in it, audited, and the person
+    is told by email that an export was made (review H17)."""
+    headers = auth.stepped_up(auth.user(role))
     response = client.get("/v1/me/export", headers=headers)
     assert response.status_code == 200, response.json
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Disposition"].startswith("attachment;")
     body = response.json
     subject = body["subject"]
-    assert body["profile"]["id"] == subject and body["profile"]["email"].startswith("personal")
+    assert body["profile"]["id"] == subject and body["profile"]["email"].startswith(role)
     assert len(body["sessions"]) == 1 and "token_hash" not in body["sessions"][0]
     assert "password_hash" not in response.get_data(as_text=True)
-    assert _privacy_records(storage) == [(f"user:{subject}", "privacy.exported", f"user:{subject}", {})]
+    assert _privacy_records(storage) == [
+        (f"user:{subject}", "privacy.exported", f"user:{subject}", {}),
+        ("system:notify", "privacy.export_notified", f"user:{subject}", {"channel": "email", "outcome": "sent"}),
+    ]
+    told = [n for n in services.notifier.sent if n.subject == _NOTICE]
+    assert [n.to for n in told] == [body["profile"]["email"]] and "Not you?" in told[0].body
+
+
+@pytest.mark.parametrize("role", ["personal", "merchant"])
+def test_a_stolen_access_token_alone_gets_no_export(client, auth, storage, services, role):
+    """Without a step-up (or with a made-up one) the export is a 403 ``step_up_required`` problem, audited as a
+    refusal; nothing is exported and nobody is told."""
+    headers = auth.user(role)
+    for extra in ({}, {"X-Step-Up-Token": "not-a-token"}):
+        refused = client.get("/v1/me/export", headers={**headers, **extra})
+        assert refused.status_code in (401, 403) and refused.headers["Content-Type"] == "application/problem+json"
+    bare = client.get("/v1/me/export", headers=headers)
+    assert bare.status_code == 403 and bare.json["type"].endswith("step_up_required")
+    assert not [r for r in _privacy_records(storage) if r[1].startswith("privacy.")]
+    refusals = [r for r in services.audit.records() if r.action == "access.refused"]
+    assert refusals and {dict(r.details)["reason"] for r in refusals} == {"step_up_required"}
+    assert not [n for n in services.notifier.sent if n.subject == _NOTICE]
+
+
+def test_the_export_documents_its_step_up(client):
+    """The OpenAPI document says the export needs ``X-Step-Up-Token`` and may answer 403."""
+    spec = client.get("/openapi.json").json
+    operation = spec["paths"]["/v1/me/export"]["get"]
+    assert any(p.get("name") == "X-Step-Up-Token" and p.get("required") for p in operation.get("parameters", []))
+    assert "403" in operation["responses"]
 
 
 def test_an_officer_looks_up_and_exports_a_person_and_both_are_audited(client, auth, storage):
     """Officers find a person by email and export them with a reason; others get 403; unknown people 404."""
-    person = auth.user("personal")
+    person = auth.stepped_up(auth.user("personal"))
     subject = client.get("/v1/me/export", headers=person).json["subject"]
     email = client.get("/v1/me/export", headers=person).json["profile"]["email"]
     officer = auth.user("compliance")
@@ -91,7 +127,7 @@ def test_an_officer_looks_up_and_exports_a_person_and_both_are_audited(client, a
     assert found.status_code == 200 and found.json == {"id": subject, "role": "personal"}
     exported = client.get(f"/v1/admin/privacy/subjects/{subject}/export?reason=request+by+post", headers=officer)
     assert exported.status_code == 200 and exported.json["profile"]["email"] == email
-    officer_records = [r for r in _privacy_records(storage) if r[0] != f"user:{subject}"]
+    officer_records = [r for r in _privacy_records(storage) if r[0] not in (f"user:{subject}", "system:notify")]
     actor = officer_records[0][0]
     assert actor.startswith("user:") and officer_records == [
         (actor, "privacy.subject_looked_up", f"user:{subject}", {}),

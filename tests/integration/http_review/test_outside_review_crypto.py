@@ -16,6 +16,7 @@ import attrs
 import pytest
 from cryptopay.adapters.bootstrap import ready
 from cryptopay.adapters.evm.addresses import validate_address as evm_address
+from cryptopay.adapters.sms.file import FileSms
 from cryptopay.adapters.tron.addresses import validate_address as tron_address
 
 from tests.integration.http.http_support import PASSWORD, make_app
@@ -266,14 +267,21 @@ def test_a_remittance_status_cannot_be_guessed_or_probed(remit: RemitApi):
 
 
 def test_my_export_is_mine_and_an_outsider_gets_none(api: WalletApi):
-    """The data-subject export over the root's services: a user's export names only them; no session, a 401."""
+    """The data-subject export over the root's services: a user's export names only them, after a step-up, and a
+    wallet without an email is told by SMS; no session, a 401; a session without a step-up, a 403 (review H17)."""
     amina, _ = _user(api, "0712000001")
     baraka, theirs = _user(api, "0712000002")
     _problem(api.client.get("/v1/me/export"), 401)
+    plain = {k: v for k, v in theirs.items() if k != "X-Step-Up-Token"}
+    assert _problem(api.client.get("/v1/me/export", headers=plain), 403)["type"].endswith("step_up_required")
+    told = [m for m in FileSms(api.sms_file).read() if "data was downloaded" in m.text]
+    assert told == []
     mine = api.client.get("/v1/me/export", headers=theirs)
     assert mine.status_code == 200, mine.get_data(as_text=True)[:300]
     text = mine.get_data(as_text=True)
     assert baraka in text and amina not in text and "0712000001" not in text and "254712000001" not in text
+    told = [m for m in FileSms(api.sms_file).read() if "data was downloaded" in m.text]
+    assert [m.to for m in told] == ["254712000002"]
     _problem(api.client.get(f"/v1/admin/privacy/subjects/{amina}/export", headers=theirs), 403)
     _problem(api.client.get(f"/v1/admin/privacy/subjects?who={amina}", headers=theirs), 403)
 

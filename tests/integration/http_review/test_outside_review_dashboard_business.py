@@ -25,6 +25,7 @@ def test_another_merchant_cannot_refund_cancel_or_print_my_objects(app, client, 
     other = app.test_client()
     auth.register("rival@duka.example", "merchant")
     rival_headers = bearer(auth.login("rival@duka.example")["access_token"])
+    auth.prove_email("rival@duka.example", rival_headers)
     created = other.post(
         "/v1/merchants", json={"business_name": "Rival Ltd", "settlement": INSTANT}, headers=rival_headers
     )

@@ -103,7 +103,7 @@ def test_another_user_gets_404_for_my_transfers_buys_sales_and_bills(api: Wallet
     amina, mine, _, theirs = _two_users(api)
     sent = api.client.post(
         "/v1/wallet/transfers",
-        json={"to": "0712000002", "amount": {"amount": "10", "asset": "KES"}},
+        json={"to": "0712000002", "amount": {"amount": "50", "asset": "KES"}},
         headers=_keyed(mine, "t1"),
     ).get_json()
     buy = api.client.post("/v1/wallet/buys", json={"kes": "100"}, headers=_keyed(mine, "b1")).get_json()
@@ -139,12 +139,12 @@ ODD_TRANSFERS = [
     {"to": "0712000002", "amount": {"amount": "999999999999999999", "asset": "KES"}},
     {"to": "0712000002", "amount": {"amount": "10", "asset": "XYZ"}},
     {"to": "0712000002", "amount": {"amount": 10, "asset": "KES"}},
-    {"to": "0712000002", "amount": {"amount": "10", "asset": "KES"}, "note": "rent\u0000"},
-    {"to": "0712000002", "amount": {"amount": "10", "asset": "KES"}, "note": "\u202erent"},
-    {"to": "0712000002", "amount": {"amount": "10", "asset": "KES"}, "note": "\udc00"},
-    {"to": "0712000001", "amount": {"amount": "10", "asset": "KES"}},
-    {"to": "0712000002\u0000", "amount": {"amount": "10", "asset": "KES"}},
-    {"to": "+254 712 000 002; drop", "amount": {"amount": "10", "asset": "KES"}},
+    {"to": "0712000002", "amount": {"amount": "50", "asset": "KES"}, "note": "rent\u0000"},
+    {"to": "0712000002", "amount": {"amount": "50", "asset": "KES"}, "note": "\u202erent"},
+    {"to": "0712000002", "amount": {"amount": "50", "asset": "KES"}, "note": "\udc00"},
+    {"to": "0712000001", "amount": {"amount": "50", "asset": "KES"}},
+    {"to": "0712000002\u0000", "amount": {"amount": "50", "asset": "KES"}},
+    {"to": "+254 712 000 002; drop", "amount": {"amount": "50", "asset": "KES"}},
 ]
 
 
@@ -159,11 +159,11 @@ def test_odd_transfers_are_4xx_problems_that_move_nothing(api: WalletApi):
 
 def test_a_transfer_key_reused_with_another_body_is_a_conflict(api: WalletApi):
     _, mine, baraka, _ = _two_users(api)
-    body = {"to": "0712000002", "amount": {"amount": "10", "asset": "KES"}}
+    body = {"to": "0712000002", "amount": {"amount": "50", "asset": "KES"}}
     assert api.client.post("/v1/wallet/transfers", json=body, headers=_keyed(mine, "k")).status_code == 201
     changed = {"to": "0712000002", "amount": {"amount": "4000", "asset": "KES"}}
     _problem(api.client.post("/v1/wallet/transfers", json=changed, headers=_keyed(mine, "k")), 409)
-    assert api.services.wallets.balances(baraka)["KES"].amount == 10
+    assert api.services.wallets.balances(baraka)["KES"].amount == 50
 
 
 def _callback_item(payload: dict[str, Any], name: str) -> dict[str, Any]:
@@ -231,7 +231,7 @@ def test_a_sender_s_note_cannot_plant_a_formula_in_the_recipient_s_statement(api
     """A P2P note starting with ``=`` reaches the recipient's CSV statement, if at all, never as a formula."""
     _, mine, _, theirs = _two_users(api)
     note = '=HYPERLINK("https://evil.example","refund")'
-    body = {"to": "0712000002", "amount": {"amount": "10", "asset": "KES"}, "note": note}
+    body = {"to": "0712000002", "amount": {"amount": "50", "asset": "KES"}, "note": note}
     assert api.client.post("/v1/wallet/transfers", json=body, headers=_keyed(mine, "n")).status_code == 201
     month = api.services.clock.now().strftime("%Y-%m")
     statement = api.client.get(f"/v1/wallet/statements/{month}", headers=theirs)

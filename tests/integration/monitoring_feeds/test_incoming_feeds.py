@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 
+import attrs
 import pytest
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
@@ -112,6 +114,8 @@ def test_a_confirmed_invoice_payment_is_journaled_once_with_the_payer_as_counter
 def test_rules_fire_on_merchant_payments_large_velocity_and_a_sanctioned_payer(payments) -> None:
     """A KES 1.3M payment is large; three in an hour trip velocity; a payer on the list is a sanctions hit."""
     start = payments.clock.now()
+    with payments.uow() as uow:  # above the default most an invoice asks (KES 1,000,000): this store sets its own
+        uow.stores.put(attrs.evolve(uow.stores.get("m1"), max_invoice=Decimal("5000000")))
     big = payments.invoicing.create_invoice("m1", Money.of("1300000", KES))
     payments.pay(big.id)
     for _ in range(2):

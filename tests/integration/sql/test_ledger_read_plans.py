@@ -96,5 +96,6 @@ def test_the_wallet_send_read_probes_the_indexes(fresh: psycopg.Connection[Any])
         "day_start": "2026-12-06T00:00:00+00:00",
         "month_start": "2026-12-01T00:00:00+00:00",
         "keys": ["key-7"],
+        "receive": "receive",  # the recipient's receiving usage (review H14)
     }
     _assert_probes(_plans(fresh, _SEND_READ, params))

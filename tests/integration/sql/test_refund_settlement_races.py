@@ -332,3 +332,41 @@ def test_a_refund_racing_a_reorg_of_its_payment_is_never_sent(stack: SqlPayments
         assert stack.senders["tron"].sent == {}
         stack.tick(minutes=1)  # the chain grows past the dropped blocks again
         check_books(stack)
+
+
+def test_a_refund_on_a_desk_invoice_racing_the_worker_that_funds_its_order_never_takes_the_price(
+    pg_engine: Engine, sql_pg_url: str
+) -> None:
+    """A remittance order paid (its desk invoice settled), then a refund of its price and the worker's advance at
+    once, 6 times: the refund is refused whichever commits first (the order's price is spoken for before funding and
+    taken after), the advance never fails, and every order is funded and paid out from its own coins."""
+    from cryptopay.core.remittances import DESK, RemittanceState
+
+    from tests.support.remittance_stack import remittance_stack
+    from tests.support.sql_backends import sql_backend
+
+    backend = sql_backend("sql", sql_pg_url)
+    try:
+        stack = remittance_stack(backend)
+        orders = []
+        for _ in range(6):
+            order = stack.order(amount="1500")
+            stack.pay(order)
+            stack.confirm()
+            orders.append(order)
+
+            def refund(order=order) -> Refund | CryptopayError:
+                return attempt(
+                    lambda: stack.refunds.refund(
+                        order.invoice_id, address=CUSTOMER, requested_by="ops:test", rail="usdt-tron", amount=order.usdt
+                    )
+                )
+
+            refunded, advanced = race(2, lambda n: refund() if n == 0 else attempt(stack.remittances.advance))
+            assert isinstance(refunded, Refused) and not isinstance(advanced, CryptopayError), (refunded, advanced)
+        stack.run()
+        assert {stack.get(order).state for order in orders} == {RemittanceState.PAID_OUT}
+        assert stack.ledger.balance(flows.merchant_liability(DESK, USDT)).available.is_zero()
+        assert stack.books_balanced()
+    finally:
+        backend.engine.dispose()

@@ -171,3 +171,40 @@ def test_invoice_exceptions_are_filled_from_the_documents(empty_url: str) -> Non
         assert found == {"inv_1": "paid_late", "inv_2": None}
     finally:
         engine.dispose()
+
+
+def test_payment_link_uses_are_filled_from_the_invoices_and_abandoned_ones_given_back(empty_url: str) -> None:
+    """0058 gives each link invoice its use row, held unless it ended with nothing paid, and recounts the link: a
+    link closed by two abandoned checkouts (review H4) opens again; the cap no longer binds the column."""
+    upgrade(empty_url, "0048")
+    engine = make_engine(empty_url)
+    link = text(
+        "INSERT INTO payment_links (id, public_id, merchant_id, active, max_uses, uses, doc) "
+        "VALUES ('lnk_1', 'pl_1', 'm1', true, 3, 3, '{}')"
+    )
+    invoice = text(
+        "INSERT INTO invoices (id, merchant_id, state, expires_at, monitoring_until, unconfirmed, created_at, doc) "
+        "VALUES (:id, :merchant, :state, '2026-01-05 10:00:00', '2026-01-05 10:00:00', false, "
+        "'2026-01-05 09:00:00', :doc)"
+    )
+    late = '[{"withdrawn": false}]'
+    rows = [
+        ("inv_open", "m1", "new", '{"metadata": {"payment_link": "lnk_1"}, "payments": []}'),
+        ("inv_gone", "m1", "expired", '{"metadata": {"payment_link": "lnk_1"}, "payments": []}'),
+        ("inv_late", "m1", "expired", '{"metadata": {"payment_link": "lnk_1"}, "payments": ' + late + "}"),
+        ("inv_other", "m2", "new", '{"metadata": {"payment_link": "lnk_1"}, "payments": []}'),  # not the link's
+        ("inv_shop", "m1", "new", '{"metadata": {"cart": "c1"}, "payments": []}'),
+    ]
+    try:
+        with engine.begin() as conn:
+            conn.execute(link)
+            for invoice_id, merchant, state, doc in rows:
+                conn.execute(invoice, {"id": invoice_id, "merchant": merchant, "state": state, "doc": doc})
+        upgrade(empty_url, "0058")
+        with engine.begin() as conn:
+            held = dict(conn.execute(text("SELECT invoice_id, held FROM payment_link_uses ORDER BY invoice_id")).all())
+            assert {k: bool(v) for k, v in held.items()} == {"inv_gone": False, "inv_late": True, "inv_open": True}
+            assert conn.execute(text("SELECT uses FROM payment_links")).scalar_one() == 2
+            conn.execute(text("UPDATE payment_links SET uses = 4"))  # a late payment may take a link past its cap
+    finally:
+        engine.dispose()

@@ -74,7 +74,7 @@ def _user_id(stack: WalletStack, phone: str) -> str:
 def test_a_send_is_two_round_trips(stack: WalletStack, relay: RoundTripRelay) -> None:
     """KES and USDT, by phone and by username: two round trips each, and the money and rows are all there."""
     amina, baraka = _user_id(stack, AMINA), _user_id(stack, BARAKA)
-    stack.wallets.send(amina, BARAKA, Money.of("10", KES))  # the connection is open and warm
+    stack.wallets.send(amina, BARAKA, Money.of("50", KES))  # the connection is open and warm
     for to, amount in ((BARAKA, Money.of("100", KES)), (BARAKA, Money.of("2.5", USDT))):
         relay.reset()
         transfer = stack.wallets.send(amina, to, amount, note="lunch")
@@ -84,12 +84,12 @@ def test_a_send_is_two_round_trips(stack: WalletStack, relay: RoundTripRelay) ->
         assert transfer.state is TransferState.DELIVERED and transfer.recipient_id == baraka
         assert stack.wallets.transfer(amina, transfer.id) == transfer
     balances = stack.ledger.balances([wallet_account(amina, KES), wallet_account(baraka, USDT)])
-    assert balances[wallet_account(amina, KES)].available == Money.of("4890", KES)
+    assert balances[wallet_account(amina, KES)].available == Money.of("4850", KES)
     assert balances[wallet_account(baraka, USDT)].available == Money.of("52.5", USDT)
     start = stack.clock.now().replace(year=2000)
     with stack.backend.uow() as uow:
         usage = uow.wallet_usage.totals(amina, day_start=start, month_start=start)
-    assert usage["p2p"][1] == Money.of("110", KES) + Money.of("325", KES)  # 2.5 USDT at the mid of 130
+    assert usage["p2p"][1] == Money.of("150", KES) + Money.of("325", KES)  # 2.5 USDT at the mid of 130
 
 
 def test_monitoring_as_wired_in_production_costs_no_round_trip(
@@ -100,7 +100,7 @@ def test_monitoring_as_wired_in_production_costs_no_round_trip(
     monitoring = Monitoring(uow=stack.backend.uow, rules=default_rules(), clock=stack.clock, ids=RandomIds())
     stack.wallets.monitor = MonitoringFeed(monitoring)
     amina, baraka = _user_id(stack, AMINA), _user_id(stack, BARAKA)
-    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    stack.wallets.send(amina, BARAKA, Money.of("50", KES))
     relay.reset()
     transfer = stack.wallets.send(amina, BARAKA, Money.of("100", KES))
     assert relay.turns == 2, relay.statements
@@ -121,12 +121,12 @@ def test_refusals_read_once_and_write_nothing(stack: WalletStack, relay: RoundTr
     """A limit or a frozen sender refuses after the one read: then the rollback (psycopg follows it with
     ``DEALLOCATE ALL`` once it holds prepared statements), and nothing is written."""
     amina = _user_id(stack, AMINA)
-    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    stack.wallets.send(amina, BARAKA, Money.of("50", KES))
     if refusal == "frozen":
         stack.wallets.freeze(amina, reason="fraud report", actor="usr_admin")
     relay.reset()
     with pytest.raises(LimitExceeded if refusal == "limit" else WalletFrozen):
-        stack.wallets.send(amina, BARAKA, Money.of("400000" if refusal == "limit" else "10", KES))
+        stack.wallets.send(amina, BARAKA, Money.of("400000" if refusal == "limit" else "50", KES))
     assert relay.statements[0].startswith(READ) and relay.statements[1] == "ROLLBACK", relay.statements
     assert not any(
         s.startswith(("INSERT", "UPDATE", "WITH new", "EXECUTE cryptopay_ledger", "EXECUTE cryptopay_send_w"))
@@ -138,10 +138,10 @@ def test_refusals_read_once_and_write_nothing(stack: WalletStack, relay: RoundTr
     if refusal == "frozen":
         stack.wallets.unfreeze(amina, actor="usr_admin")
     relay.reset()
-    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    stack.wallets.send(amina, BARAKA, Money.of("50", KES))
     assert relay.turns <= 4, relay.statements
     relay.reset()
-    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    stack.wallets.send(amina, BARAKA, Money.of("50", KES))
     assert relay.turns == 2, relay.statements
     assert len(stack.wallets.transfers(amina)) == 3
 
@@ -151,7 +151,7 @@ def test_a_number_without_a_wallet_costs_one_more(stack: WalletStack, relay: Rou
     it, one more round trip; the invitation limits read the sender's transfers of the claim window, one more. The
     SMS invitation's audit record follows the commit in a transaction of its own."""
     amina = _user_id(stack, AMINA)
-    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    stack.wallets.send(amina, BARAKA, Money.of("50", KES))
     relay.reset()
     transfer = stack.wallets.send(amina, NEWCOMER, Money.of("100", KES))
     assert transfer.state is TransferState.AWAITING_CLAIM
@@ -169,7 +169,7 @@ def test_a_read_inside_a_transaction_under_way_takes_the_generic_plans(
     """The read as a later statement of its transaction (no ``BEGIN`` to ride with) still sends the ``SET LOCAL``
     with it, in one round trip, and the transaction runs on generic plans from there on."""
     amina, baraka = _user_id(stack, AMINA), _user_id(stack, BARAKA)
-    stack.wallets.send(amina, BARAKA, Money.of("10", KES))
+    stack.wallets.send(amina, BARAKA, Money.of("50", KES))
     start = stack.clock.now().replace(day=1)
     with stack.backend.uow() as uow:
         assert uow.wallets.get(amina) is not None  # the transaction is under way

@@ -24,6 +24,7 @@ def owner(auth: AuthActions, client: FlaskClient) -> str:
     """A merchant owner with a store on Tron and Ethereum; returns the merchant id."""
     auth.register(EMAIL, "merchant")
     headers = bearer(auth.login(EMAIL)["access_token"])
+    auth.prove_email(EMAIL, headers)
     created = client.post("/v1/merchants", json={"business_name": "Duka Ltd", "settlement": INSTANT}, headers=headers)
     assert created.status_code == 201, created.json
     store = {"rails": ["usdt-tron", "usdt-ethereum"]}

@@ -13,6 +13,7 @@ from tests.integration.http.http_support import PASSWORD
 from tests.integration.http.test_http_wallet import WalletApi, _api
 from tests.integration.http_payments.payments_support import INSTANT
 from tests.integration.web.test_portal_pages import _csrf, _post, _sign_up
+from tests.support.mailbox import prove_email_in_app
 from tests.support.sql_backends import migrated_sqlite
 
 EMAIL = "owner@duka.example"
@@ -30,6 +31,7 @@ def _merchant_on_dashboard(client: FlaskClient) -> None:
     registered = client.post("/v1/auth/register", json={"email": EMAIL, "password": PASSWORD, "role": "merchant"})
     assert registered.status_code == 202, registered.json
     token = client.post("/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}).json["access_token"]
+    prove_email_in_app(client, EMAIL, {"Authorization": f"Bearer {token}"}, PASSWORD)
     made = client.post(
         "/v1/merchants",
         json={"business_name": "Duka Ltd", "settlement": INSTANT},

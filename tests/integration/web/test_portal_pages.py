@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from cryptopay.adapters.sms.file import FileSms
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
-from cryptopay.core.money import KES, Money
+from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.testing.system import ManualClock
+from cryptopay.core.wallets.quotes import QuotePurpose
 from flask.testing import FlaskClient
 
 from tests.integration.http.http_support import PASSWORD
@@ -260,7 +262,7 @@ def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(
     unknown = _check_send(client, to="nobody_here", amount="10", asset="KES")
     assert unknown.status_code == 404 and "nobody has the username" in unknown.get_data(as_text=True)
     for me in ("0712000001", "amina"):
-        refused = _check_send(client, to=me, amount="10", asset="KES")
+        refused = _check_send(client, to=me, amount="50", asset="KES")
         html = refused.get_data(as_text=True)
         assert refused.status_code == 422 and "cannot send to yourself" in html and f'value="{me}"' in html, me
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
@@ -395,6 +397,120 @@ def test_pay_a_prepaid_bill_check_the_meter_pay_and_see_the_token(bills_api: Wal
     done = client.get(f"{path}/status", headers={"HX-Request": "true"})
     text = done.get_data(as_text=True)
     assert done.status_code == 286 and "The bill is paid" in text and re.search(r"\b\d{20}\b", text), text
+
+
+@pytest.fixture
+def usdt_bills(tmp_path: Path) -> Iterator[tuple[WalletApi, ManualClock]]:
+    """The bills stack with the bills' prices and quotes on a clock the test moves (sessions keep the root's)."""
+    from tests.integration.http.test_http_wallet_bills import _api as bills_stack
+
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": "https://pay.example.com"}
+    migrated_sqlite(env)
+    clock = ManualClock(datetime.now(UTC))
+    for api in bills_stack(env, tmp_path, clock):
+        yield api, clock
+
+
+def _usdt_wallet(api: WalletApi, usdt: str = "20") -> tuple[FlaskClient, str]:
+    """A tier-1 user logged in to the portal with ``usdt`` USDT in the wallet."""
+    from cryptopay.core.flows import wallet_account
+    from cryptopay.core.ledger import Account, AccountKind
+
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.tier_1(user_id)
+    inventory = Account("assets:inventory:USDT", AccountKind.ASSET, USDT, allow_negative=True)
+    api.services.ledger.open_account(inventory)
+    api.services.ledger.transfer(
+        "u", debit=inventory.code, credit=wallet_account(user_id, USDT), amount=Money.of(usdt, USDT)
+    )
+    return client, user_id
+
+
+def _check_usdt_bill(client: FlaskClient) -> tuple[str, dict[str, str]]:
+    shown = _post(
+        client,
+        "/app/bills",
+        "/app/bills/check",
+        biller="KPLC_PREPAID",
+        account="01234567890",
+        amount="1000",
+        pay_with="USDT",
+    )
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200, html
+    return html, _hidden(html)
+
+
+def test_a_bill_paid_from_usdt_shows_the_usdt_of_a_locked_quote_and_debits_exactly_that(usdt_bills):
+    """Paid from USDT, the check locks a sale quote and shows the USDT it costs and until when; the confirmation
+    carries the quote's id and the wallet loses exactly the USDT shown."""
+    api, _ = usdt_bills
+    client, user_id = _usdt_wallet(api)
+    html, fields = _check_usdt_bill(client)
+    shown = re.search(r"Paid with ([\d.]+) USDT at [\d.]+ KES per USDT, valid until", html)
+    assert shown and fields["quote_id"] and fields["pay_with"] == "USDT", html
+    paid = client.post("/app/bills", data=fields)
+    assert paid.status_code == 303, paid.get_data(as_text=True)
+    left = api.services.wallets.balances(user_id)["USDT"]
+    assert left == Money.of("20", USDT) - Money.of(shown.group(1), USDT) and left < Money.of("20", USDT)
+    again = client.post("/app/bills", data=fields)  # a double press replays the first bill
+    assert again.headers["Location"] == paid.headers["Location"]
+    assert api.services.wallets.balances(user_id)["USDT"] == left
+
+
+def test_a_bill_confirm_with_another_user_s_quote_or_none_is_refused_and_moves_nothing(usdt_bills):
+    """A quote id swapped for another user's is not found (404), one left out is ``quote_not_shown`` (422): the
+    page shows the check form again, filled in, and neither wallet nor the other user's quote is touched."""
+    from cryptopay.core.wallets.bills import Bills
+
+    api, _ = usdt_bills
+    other = api.sign_up("0712000002")["user"]["id"]
+    client, user_id = _usdt_wallet(api)
+    bills = api.services.wallet_bills
+    checked = Bills.check_in(bills.catalogue, "KPLC_PREPAID", "01234567890", Money.of(1000, KES))
+    theirs, _ = bills.quote(other, checked)
+    _, fields = _check_usdt_bill(client)
+    for tampered, status, code in (({"quote_id": theirs.id}, 404, "not_found"), ({"quote_id": ""}, 422, "")):
+        refused = client.post("/app/bills", data={**fields, **tampered})
+        text = refused.get_data(as_text=True)
+        assert refused.status_code == status and 'role="alert"' in text, text
+        assert 'action="/app/bills/check"' in text and "01234567890" in text
+        if status == 422:
+            assert "does not carry the quote you were shown" in text
+    assert api.services.wallets.balances(user_id)["USDT"] == Money.of("20", USDT)
+    assert bills.wallet_quotes.find(other, theirs.id, QuotePurpose.SELL).id == theirs.id  # still theirs, unused
+    assert client.post("/app/bills", data=fields).status_code == 303  # the user's own quote still pays
+
+
+def test_a_bill_confirmed_after_its_quote_expired_goes_back_to_the_check_and_moves_nothing(usdt_bills):
+    """Past the quote's window the confirmation is refused by ``quote_expired``, shown on the check form, filled
+    in; checking again locks a new quote, which pays."""
+    api, clock = usdt_bills
+    client, user_id = _usdt_wallet(api)
+    _, fields = _check_usdt_bill(client)
+    clock.advance(minutes=3)
+    refused = client.post("/app/bills", data=fields)
+    text = refused.get_data(as_text=True)
+    assert refused.status_code >= 400 and 'role="alert"' in text and "expired" in text, text
+    assert 'action="/app/bills/check"' in text and 'value="USDT" selected' in text
+    assert api.services.wallets.balances(user_id)["USDT"] == Money.of("20", USDT)
+    html = client.get("/app/bills").get_data(as_text=True)
+    swahili = client.post(
+        "/app/bills/check",
+        data={
+            **_hidden(html),
+            "biller": "KPLC_PREPAID",
+            "account": "01234567890",
+            "amount": "1000",
+            "pay_with": "USDT",
+        },
+        headers={"Accept-Language": "sw-KE"},
+    )
+    assert "Inalipwa kwa USDT" in swahili.get_data(as_text=True)  # the quote's terms in Swahili too
+    _, fresh = _check_usdt_bill(client)
+    assert fresh["quote_id"] != fields["quote_id"]
+    assert client.post("/app/bills", data=fresh).status_code == 303
 
 
 def test_the_history_page_offers_the_month_s_statement_as_csv(api: WalletApi):

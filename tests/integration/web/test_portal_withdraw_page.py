@@ -1,6 +1,6 @@
 """The portal's withdraw page ``/app/withdraw`` on the root's real SQL services (SQLite): the address checked, our
 fee and the total shown before confirming, the step-up with the password, a double press withdrawing once, refusals
-(a limit by its name, a sanctioned address, a wrong password) shown on the form with what was typed; in Swahili too."""
+(a limit by its name, a sanctioned address, one cryptopay controls, a wrong password) shown on the form with what was typed; in Swahili too."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from cryptopay.core.money import Money
 
 from tests.integration.http.http_support import PASSWORD
 from tests.integration.http.test_http_wallet import WalletApi
-from tests.integration.http.test_http_wallet_withdrawals import _api, _usdt
+from tests.integration.http.test_http_wallet_withdrawals import HOT, _api, _usdt
 from tests.integration.web.test_portal_pages import _hidden, _sign_up
 from tests.support.sql_backends import migrated_sqlite
 from tests.support.withdraw_stack import SANCTIONED
@@ -103,6 +103,15 @@ def test_a_bad_address_is_refused_at_the_check_with_what_was_typed(api: WalletAp
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "not a polygon address" in html
     assert re.search(r'id="address"[^>]*value="TLsanctionedTronAddressXXXXXXXXXXX"', html)
+
+
+def test_an_address_cryptopay_controls_is_refused_at_the_check(api: WalletApi):
+    """H20: the hot wallet's address (configured in the fixture): refused on the form, told to pay by phone."""
+    client, user_id = _ready(api)
+    refused = _check(client, address=HOT)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "belongs to cryptopay" in html and "phone or username" in html, html
+    assert api.services.withdrawals.for_user(user_id) == []
 
 
 def test_the_page_speaks_swahili(api: WalletApi):

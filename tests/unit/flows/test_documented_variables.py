@@ -220,6 +220,11 @@ PROBES: dict[str, Probe] = {
     "CRYPTOPAY_P2P_INVITE_MINIMUM_KES": Probe("200", lambda s, p: s.wallets.invites.minimum),
     "CRYPTOPAY_P2P_INVITES_WAITING": Probe("2", lambda s, p: s.wallets.invites.open_per_sender),
     "CRYPTOPAY_P2P_INVITE_NUMBERS_PER_DAY": Probe("3", lambda s, p: s.wallets.invites.new_numbers_per_day),
+    "CRYPTOPAY_P2P_MINIMUM_KES": Probe("20", lambda s, p: s.wallets.minimum),
+    "CRYPTOPAY_SIGNUP_SMS_PER_HOUR": Probe("7", lambda s, p: s.wallet_signup.budget.rules.per_hour),
+    "CRYPTOPAY_SIGNUP_SMS_PER_ADDRESS_PER_DAY": Probe(
+        "3", lambda s, p: s.wallet_signup.budget.rules.per_address_per_day
+    ),
     "CRYPTOPAY_WEBHOOK_ALLOW_LOOPBACK": Probe("1", lambda s, p: s.allow_insecure_urls),
     "CRYPTOPAY_SETTLEMENT_REQUIRES_KYB": Probe("on", lambda s, p: p.payout_gate.require_kyb),
     "CRYPTOPAY_RECONCILIATION_KEEP_DAYS": Probe("7", lambda s, p: s.reconciliation._retention.clean),
@@ -338,6 +343,11 @@ def test_bad_values_are_refused_before_anything_is_built(tmp_path):
         ("CRYPTOPAY_P2P_INVITE_MINIMUM_KES", "fifty"),
         ("CRYPTOPAY_P2P_INVITES_WAITING", "0"),
         ("CRYPTOPAY_P2P_INVITE_NUMBERS_PER_DAY", "-1"),
+        ("CRYPTOPAY_P2P_MINIMUM_KES", "0"),
+        ("CRYPTOPAY_P2P_MINIMUM_KES", "ten"),
+        ("CRYPTOPAY_SIGNUP_SMS_PER_HOUR", "0"),
+        ("CRYPTOPAY_SIGNUP_SMS_PER_HOUR", "many"),
+        ("CRYPTOPAY_SIGNUP_SMS_PER_ADDRESS_PER_DAY", "0"),
         ("CRYPTOPAY_DARAJA_CALLBACK_SOURCES", "not-a-network"),
         ("CRYPTOPAY_MPESA_FLOAT_BASELINE", "lots"),
         ("CRYPTOPAY_WEB_WORKERS", "0"),

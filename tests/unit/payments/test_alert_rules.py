@@ -8,6 +8,8 @@ from cryptopay.core.money import USDT, Money
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.testing.treasury import TreasuryStack
+from cryptopay.core.wallets.sms_budget import SignupSmsCounts
+from cryptopay_http.signup_metrics import signup_sms_exposition
 
 RULES = Path(__file__).resolve().parents[3] / "docs" / "alerts.rules.yml"
 REQUIRED = {
@@ -79,7 +81,13 @@ def working_day() -> dict[str, str]:
     stack.observing.measure()
     kinds = {name: "counter" if name in stack.metrics.counters else "gauge" for name, _labels in stack.metrics.values}
     http = {name: "counter" if name.endswith("_total") else "histogram" for name in _HTTP}
-    return kinds | http | dict.fromkeys(treasury_day(), "gauge")
+    return kinds | http | signup_sms() | dict.fromkeys(treasury_day(), "gauge")
+
+
+def signup_sms() -> dict[str, str]:
+    """The API's wallet sign-up SMS metrics, by kind, as its /metrics renders them."""
+    text = signup_sms_exposition(SignupSmsCounts(), per_hour=500).decode()
+    return dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE))
 
 
 def treasury_day() -> set[str]:

@@ -15,7 +15,7 @@ from cryptopay.core.payments.link_amounts import (
     AmountBounds,
     AmountNotWhole,
 )
-from cryptopay.core.payments.links import PaymentLinkClosed, PaymentLinks, PaymentLinkTerms
+from cryptopay.core.payments.links import PaymentLinkClosed, PaymentLinkCurrency, PaymentLinks, PaymentLinkTerms
 from cryptopay.core.payments.model import AboveStoreMaximum, BelowStoreMinimum
 from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.payments_stack import PaymentsStack
@@ -52,14 +52,17 @@ def test_an_entered_amount_must_fit_the_store_bounds(stack: PaymentsStack) -> No
         stack.payment_links.create_invoice(link.public_id, amount=kes("99"))
     with pytest.raises(AboveStoreMaximum):
         stack.payment_links.create_invoice(link.public_id, amount=kes("10001"))
-    with pytest.raises(PaymentLinkTerms, match="KES"):
+    with pytest.raises(PaymentLinkCurrency, match="paid in KES, not USDT"):  # a 422 on currency (review H16)
         stack.payment_links.create_invoice(link.public_id, amount=Money.of("5", USDT))
+    with pytest.raises(PaymentLinkCurrency, match="paid in KES, not USDT") as refused:
+        stack.payment_links.create_invoice(link.public_id, amount=Decimal("250"), currency=USDT)
+    assert refused.value.details["field"] == "currency" and refused.value.http_status == 422
     with pytest.raises(PaymentLinkTerms, match="at most 2 places"):
         stack.payment_links.create_invoice(link.public_id, amount=Decimal("250.001"))
     with pytest.raises(PaymentLinkTerms, match="paid on usdt-tron"):
         restricted = stack.payment_links.create_link("m1", actor="u", description="x", rails=["usdt-tron"])
         stack.payment_links.create_invoice(restricted.public_id, amount=kes("250"), rail="usdt-ethereum")
-    invoice = stack.payment_links.create_invoice(link.public_id, amount=kes("250"))
+    invoice = stack.payment_links.create_invoice(link.public_id, amount=Decimal("250"), currency=KES)
     assert invoice.price == kes("250") and stack.payment_links.get_link(link.id).uses == 1
 
 

@@ -8,6 +8,9 @@ from cryptopay.core.errors import InvalidInput, NotFound, QuoteExpired, QuoteUse
 from cryptopay.core.fx import Pair
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments import Refund, RefundState
+from cryptopay.core.payments.internal import InternalAddress, PlatformAddresses
+from cryptopay.core.payments.model import DepositAddress
+from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.ports.chains import TxState
 from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
@@ -168,6 +171,38 @@ def test_a_refund_address_must_belong_to_the_rail_and_not_be_the_invoice(stack: 
     with pytest.raises(InvalidInput, match="own deposit address"):
         stack.refunds.refund(invoice_id, address=own, requested_by="u", amount=usdt("1"))
     assert stack.refunds.list_refunds(invoice_id) == []
+
+
+HOT = "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7"  # the Tron hot wallet's, in the test below
+
+
+def test_a_refund_never_goes_to_an_address_the_platform_controls(stack: PaymentsStack) -> None:
+    """H20: another invoice's deposit address, a wallet's, the hot wallet: ``internal_address``, nothing held."""
+    refunds = Refunds(
+        uow=stack.uow,
+        clock=stack.clock,
+        ids=stack.ids,
+        ledger=stack.ledger,
+        senders=stack.senders,
+        pricer=stack.pricer,
+        quotes=stack.quotes,
+        platform=PlatformAddresses({"tron": HOT}),
+    )
+    invoice_id = paid_in_kes(stack)
+    other, wallet, now = "TEkxiTehnzSmSe2XqrBj4w32RUN966rdz8", "TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW", stack.clock.now()
+    with stack.uow() as uow:  # the fake chain's own addresses are not Tron-shaped: these are, as a deriver's are
+        uow.deposit_addresses.add(DepositAddress("tron", other, 98, "inv_other", "m2", now))
+        uow.deposit_addresses.add(DepositAddress("tron", wallet, 99, None, None, now, user_id="usr_1"))
+    held = stack.ledger.balance(MERCHANT)
+    for address in (other, wallet, HOT):
+        with pytest.raises(InternalAddress) as refused:
+            refunds.refund(invoice_id, address=address, requested_by="u", amount=usdt("1"))
+        assert (refused.value.code, refused.value.details["field"]) == ("internal_address", "address")
+    assert stack.refunds.list_refunds(invoice_id) == [] and stack.senders["tron"].requests == []
+    assert stack.ledger.balance(MERCHANT) == held
+    assert (
+        refunds.refund(invoice_id, address=CUSTOMER, requested_by="u", amount=usdt("1")).state is RefundState.REQUESTED
+    )
 
 
 def test_without_an_amount_a_refund_takes_what_is_owed_and_nothing_owed_is_asked_for(stack: PaymentsStack) -> None:

@@ -1,7 +1,9 @@
 """Settlement runs: Nairobi cut-offs, conversion at a locked quote, M-Pesa-sized payout plans, holds."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import attrs
 from cryptopay.core import flows
 from cryptopay.core.money import BTC, KES, USDC, USDT, Money
 from cryptopay.core.payouts import PayoutState
@@ -66,6 +68,8 @@ def test_a_large_balance_is_split_into_legal_payouts_within_the_daily_limit(stac
 
 def test_a_balance_below_the_minimum_waits_and_the_cut_off_is_marked_skipped(stack: PaymentsStack) -> None:
     """KES 64 is under the KES 100 minimum: nothing is converted, the cut-off is recorded as skipped."""
+    with stack.uow() as uow:  # USDT 0.5 is under the default least invoice (USDT 1): this store sets its own
+        uow.stores.put(attrs.evolve(uow.stores.get("m1"), min_invoice=Decimal("1")))
     paid(stack, "0.5")
     stack.clock.set(AFTER_CUTOFF)
     [run] = stack.settling.run_settlements()

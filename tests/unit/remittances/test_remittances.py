@@ -16,6 +16,8 @@ from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.payments.internal import InternalAddress
+from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.payouts import AwaitingStatus, PayoutKind
 from cryptopay.core.remittances import DESK, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import RetryPolicy
@@ -145,6 +147,26 @@ def test_bad_orders_are_refused_with_the_field(stack):
     with pytest.raises(InvalidInput):
         Sender(name="Wanjiru", country="KE")
     assert stack.remittances.orders() == []
+
+
+def test_a_refund_address_the_platform_controls_is_refused_when_ordering_and_when_refunding(stack):
+    """H20: a wallet's or an invoice's deposit address as the refund address (Tron, or EVM on any EVM network) is
+    ``internal_address`` on its field; an operator's new refund address too, before anything changes."""
+    wallet, invoice = "TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW", "0xde709f2102306220921060314715629080e2fb77"
+    now = stack.clock.now()
+    with stack.wallet.backend.uow() as uow:
+        uow.deposit_addresses.add(DepositAddress("tron", wallet, 90, None, None, now, user_id="usr_1"))
+        uow.deposit_addresses.add(DepositAddress("polygon", invoice, 91, "inv_x", "m2", now))
+    for address in (wallet, invoice.upper().replace("0X", "0x")):
+        with pytest.raises(InternalAddress) as refused:
+            stack.order(refund_address=address)
+        assert refused.value.details.get("field") == "refund_address"
+    assert stack.remittances.orders() == []
+    order = stack.order()
+    with pytest.raises(InternalAddress):
+        stack.remittances.refund(order.id, actor="ops:a", address=wallet)
+    kept = stack.get(order)
+    assert (kept.state, kept.refund_address) == (RemittanceState.AWAITING_PAYMENT, TRON_REFUND)
 
 
 def test_the_senders_country_reaches_monitoring_once_the_money_arrived(stack):

@@ -223,7 +223,7 @@ def test_a_frozen_wallet_receives_nothing(stack):
 
 def test_bitcoin_deposits_credit_the_btc_balance(stack):
     """BTC on bitcoin, after the bitcoin requirement."""
-    user = stack.sign_up("0712345678")
+    user = stack.sign_up("0712345678", tier=1)  # identified: tier 0 receives small amounts only
     stack.pay(user, "bitcoin", "0.01")
     stack.mine("bitcoin", 1)
     assert stack.balance(user, "BTC") == Money.of("0.01", "BTC")
@@ -313,7 +313,7 @@ def test_usdc_is_credited_as_usdt_and_a_reorg_undoes_the_conversion_exactly(stac
     the spread is USDT revenue; a reorg leaves every account as it was."""
     stack.wallet.rates.set("USDC/USD", "0.9998")
     stack.wallet.rates.set("USDT/USD", "1.0002")
-    user = stack.sign_up("0712345678")
+    user = stack.sign_up("0712345678", tier=1)  # identified: 250 USDC is above what tier 0 may receive
     paid = stack.send(stack.address(user, "polygon"), "polygon", Money.of("250", "USDC"))
     stack.mine("polygon", 2)
     deposit = stack.deposit_of(user)
@@ -405,3 +405,44 @@ def test_a_conversion_never_credits_more_than_the_mids_and_its_reversal_restores
     ):
         found = ledger.balances([code]).get(code)
         assert found is None or found.posted.is_zero(), code
+
+
+def test_tier_0_takes_small_deposits_and_holds_the_rest_counted_with_what_people_send_it(stack):
+    """Review H14: tier 0 receives KES 5,000 at a time and 10,000 a day, deposits and P2P together. Deposits within
+    are credited and counted; one above the single limit is held ``tier_limit`` (watched, checked again every step,
+    quietly) and an officer may release it (audited); one above the day's limit is credited the next day."""
+    from cryptopay.core.wallets.service import RecipientLimit
+
+    user = stack.sign_up("0712345678")
+    friend = stack.sign_up("0712000009", tier=1)
+    stack.wallet.fund(friend, "50000", "KES")
+    stack.pay(user, "polygon", "10")  # KES 1,300
+    stack.mine("polygon", 2)
+    stack.pay(user, "polygon", "30")  # KES 3,900: 5,200 today
+    stack.mine("polygon", 2)
+    assert stack.balance(user, "USDT") == usdt("40")
+    stack.pay(user, "polygon", "40")  # KES 5,200: above the single limit
+    stack.mine("polygon", 2)
+    held = stack.deposit_of(user)
+    assert (held.state, held.hold_reason, held.watching) == (DepositState.HELD, HoldReason.TIER_LIMIT, True)
+    assert "receive single limit" in (held.hold_detail or "") and stack.balance(user, "USDT") == usdt("40")
+    stack.mine("polygon", 3)  # checked again, still beyond: held once, audited once
+    with stack.uow() as uow:
+        assert [r.action for r in uow.audit.records()].count("wallet.deposit_held") == 1
+    with pytest.raises(RecipientLimit):  # 5,200 received today: a P2P of 5,000 would pass the day's 10,000
+        stack.wallet.wallets.send(friend.id, "0712345678", Money.of("5000", "KES"))
+    stack.wallet.wallets.send(friend.id, "0712345678", Money.of("4800", "KES"))
+    released = stack.deposits.release(held.id, actor="usr_officer", note="known customer, ID on file")
+    assert released.state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("80")
+    with stack.uow() as uow:
+        record = [r for r in uow.audit.records() if r.action == "wallet.deposit_released"][-1]
+    assert record.actor == "usr_officer"
+    stack.pay(user, "polygon", "20")  # KES 2,600: today's 10,000 is used up
+    stack.mine("polygon", 2)
+    waiting = stack.deposit_of(user)
+    assert (waiting.state, waiting.hold_reason) == (DepositState.HELD, HoldReason.TIER_LIMIT)
+    assert "today's receive total" in (waiting.hold_detail or "")
+    stack.clock.advance(days=1)
+    stack.mine("polygon", 1)
+    assert stack.deposit_of(user).state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("100")
+    assert set(stack.wallet.ledger.trial_balance().values()) == {0}

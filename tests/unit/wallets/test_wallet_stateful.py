@@ -1,7 +1,7 @@
 """The wallet's money rules under random sequences of real operations (a hypothesis state machine, in memory).
 
 Operations: transfers between people (by phone, to numbers without a wallet too, more than the balance, over the
-limits), purchases by STK Push with every M-Pesa outcome, sales to M-Pesa, claims expiring. After every step:
+sender's limits or the recipient's: a stranger who signs up has tier 0 and claims only what it may receive), purchases by STK Push with every M-Pesa outcome, sales to M-Pesa, claims expiring. After every step:
 the trial balance is zero per asset, no wallet balance is negative, every wallet and the claims account hold what
 the model says, and an operation that was refused changed no balance.
 """
@@ -14,6 +14,7 @@ from decimal import Decimal
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.flows import wallet_account, wallet_claims
 from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.wallets import TransferState
 from cryptopay.core.wallets.buys import BuyState
 from cryptopay.core.wallets.claims import return_expired_claims
 from hypothesis import HealthCheck, settings
@@ -33,7 +34,7 @@ class WalletMachine(RuleBasedStateMachine):
         self.stack = wallet_stack()
         self.users = {p: self.stack.sign_up(p, tier=1) for p in PEOPLE}
         self.expected: dict[str, Decimal] = defaultdict(Decimal)  # account code -> balance the model expects
-        self.waiting: list[tuple[str, str, Money]] = []  # (phone, sender's account, amount) awaiting a claim
+        self.waiting: list[tuple[str, str, Money, str]] = []  # (phone, sender's account, amount, transfer) waiting
         for user in self.users.values():
             self.stack.fund(user, "5000", "KES")
             self.stack.fund(user, "50", "USDT")
@@ -69,7 +70,7 @@ class WalletMachine(RuleBasedStateMachine):
             target = wallet_account(recipient.id, amount.asset) if recipient else wallet_claims(amount.asset)
             self.expected[target] += amount.amount
             if recipient is None:
-                self.waiting.append((to, wallet_account(user.id, amount.asset), amount))
+                self.waiting.append((to, wallet_account(user.id, amount.asset), amount, sent[0].id))
 
     @rule(phone=st.sampled_from(PROMPTS), shillings=st.integers(min_value=1, max_value=6000))
     def buy(self, phone: str, shillings: int) -> None:
@@ -105,16 +106,22 @@ class WalletMachine(RuleBasedStateMachine):
         if stranger in self.users:
             return
         self.users[stranger] = user = self.stack.sign_up(stranger)
-        for phone, _, amount in [w for w in self.waiting if w[0] == stranger]:
-            self.expected[wallet_claims(amount.asset)] -= amount.amount
-            self.expected[wallet_account(user.id, amount.asset)] += amount.amount
-        self.waiting = [w for w in self.waiting if w[0] != stranger]
+        claimed = set()
+        for _, _, amount, transfer_id in [w for w in self.waiting if w[0] == stranger]:
+            # claimed while the new tier-0 wallet may receive them; the others wait and go back to their senders
+            with self.stack.backend.uow() as uow:
+                state = uow.wallet_transfers.get(transfer_id).state
+            if state is TransferState.CLAIMED:
+                self.expected[wallet_claims(amount.asset)] -= amount.amount
+                self.expected[wallet_account(user.id, amount.asset)] += amount.amount
+                claimed.add(transfer_id)
+        self.waiting = [w for w in self.waiting if w[3] not in claimed]
 
     @rule()
     def eight_days_pass(self) -> None:
         self.stack.clock.advance(days=8)
         return_expired_claims(self.stack.backend.uow, self.stack.ledger, now=self.stack.clock.now())
-        for _, sender_account, amount in self.waiting:  # every claim is older than 7 days now: all go back
+        for _, sender_account, amount, _ in self.waiting:  # every claim is older than 7 days now: all go back
             self.expected[wallet_claims(amount.asset)] -= amount.amount
             self.expected[sender_account] += amount.amount
         self.waiting = []

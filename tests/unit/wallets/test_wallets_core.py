@@ -14,7 +14,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.wallets import TransferState
 from cryptopay.core.wallets.claims import return_expired_claims
 from cryptopay.core.wallets.model import FeeChanged
-from cryptopay.core.wallets.service import WalletFrozen
+from cryptopay.core.wallets.service import SendBelowMinimum, WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
 
 from tests.support.wallet_stack import PASSWORD, wallet_stack
@@ -122,7 +122,8 @@ def test_send_by_phone_or_username_moves_money_at_once(stack):
 
 def test_a_usdt_send_worth_less_than_a_cent_is_refused_in_usdt_with_its_minimum(stack):
     """Review F4: 0.000001 USDT (KES 0.00013 at 130) is refused naming the USDT amount and the least one can send,
-    not a KES 0.00 movement; that least amount (0.01 / 130, rounded up) goes through."""
+    not a KES 0.00 movement. Since review H19 that least is the P2P minimum (KES 10 / 130, rounded up): a cent's
+    worth is refused too, naming it, and the minimum goes through."""
     amina = stack.sign_up("0712000001", tier=1)
     baraka = stack.sign_up("0712000002", username="baraka")
     stack.fund(amina, "1", "USDT")
@@ -132,14 +133,19 @@ def test_a_usdt_send_worth_less_than_a_cent_is_refused_in_usdt_with_its_minimum(
         "0.000001 USDT is worth less than KES 0.01 at today's price: send at least 0.000077 USDT"
     )
     assert stack.wallets.transfers(amina.id) == []
-    stack.wallets.send(amina.id, "@baraka", Money.of("0.000077", USDT))
-    assert stack.balance(baraka, "USDT") == Money.of("0.000077", USDT)
+    with pytest.raises(SendBelowMinimum) as refused:
+        stack.wallets.send(amina.id, "@baraka", Money.of("0.000077", USDT))
+    assert str(refused.value) == (
+        "a send is worth at least KES 10.00 (this is KES 0.01): at today's price send at least 0.076924 USDT"
+    )
+    stack.wallets.send(amina.id, "@baraka", Money.of("0.076924", USDT))
+    assert stack.balance(baraka, "USDT") == Money.of("0.076924", USDT)
 
 
 def test_the_daily_p2p_limit_names_itself_and_what_remains(stack):
     """Tier 1 sends KES 100,000 a day: the transfer that would pass it is refused, saying how much remains."""
     amina = stack.sign_up("0712000001", tier=1)
-    stack.sign_up("0712000002")
+    stack.sign_up("0712000002", tier=1)  # tier 1 receives any amount (tier 0 receives small amounts only)
     stack.fund(amina, "200000", "KES")
     for _ in range(2):
         stack.wallets.send(amina.id, "0712000002", Money.of("45000", KES))
@@ -166,11 +172,11 @@ def test_a_frozen_wallet_neither_sends_nor_receives(stack):
     stack.fund(baraka, "100", "KES")
     stack.wallets.freeze(baraka.id, reason="reported stolen phone", actor="admin:ops")
     with pytest.raises(WalletFrozen):
-        stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+        stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
     with pytest.raises(WalletFrozen):
-        stack.wallets.send(baraka.id, "0712000001", Money.of("10", KES))
+        stack.wallets.send(baraka.id, "0712000001", Money.of("50", KES))
     stack.wallets.unfreeze(baraka.id, actor="admin:ops")
-    stack.wallets.send(amina.id, "0712000002", Money.of("10", KES))
+    stack.wallets.send(amina.id, "0712000002", Money.of("50", KES))
     actions = [r.action for r in stack.backend.storage.audit_records()]
     assert "wallet.frozen" in actions and "wallet.unfrozen" in actions
 
@@ -264,12 +270,12 @@ def test_a_send_check_shows_the_fee_the_send_charges_and_moves_nothing(stack):
         fixed,
         Money.of("105", KES),
     )
-    assert stack.wallets.check_send(amina.id, "baraka", Money.of("1", KES)).to == "@baraka"
+    assert stack.wallets.check_send(amina.id, "baraka", Money.of("10", KES)).to == "@baraka"
     assert stack.balance(amina, "KES").amount == 1000 and stack.wallets.transfers(amina.id) == []
     with pytest.raises(NotFound):
-        stack.wallets.check_send(amina.id, "@nobody_here", Money.of("1", KES))
+        stack.wallets.check_send(amina.id, "@nobody_here", Money.of("10", KES))
     for me in ("0712000001", "@amina"):
         with pytest.raises(InvalidInput, match="yourself"):
-            stack.wallets.check_send(amina.id, me, Money.of("1", KES))
+            stack.wallets.check_send(amina.id, me, Money.of("50", KES))
     sent = stack.wallets.send(amina.id, "0712000002", Money.of("100", KES))
     assert sent.fee == checked.fee and stack.balance(amina, "KES").amount == 895

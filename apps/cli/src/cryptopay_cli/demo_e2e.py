@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -250,12 +251,29 @@ class Demo:
         answer.raise_for_status()
         return str(answer.json()["access_token"])
 
+    def _prove_email(self, email: str, password: str, token: str) -> None:
+        """Open the emailed proof link as the merchant does: its token (from the demo's mail, the file notifier's
+        ``notifications.jsonl``) with the merchant's login and password; keys, webhooks and a payout destination
+        need a proven email."""
+        from cryptopay.adapters.notify import FileNotifier
+
+        mail = self._wait(
+            "the email-proof link",
+            lambda: [n for n in FileNotifier(self.workdir / "notifications.jsonl").read() if n.to == email],
+        )
+        found = re.search(r"/verify-email#token=(\S+)", mail[-1].body)
+        if found is None:
+            raise RuntimeError("the registration email carries no proof link")
+        self._call("POST", "/v1/auth/email/verify", token=token, body={"token": found.group(1), "password": password})
+        self.step(f"{email} proved through the emailed link (sandbox mail: {self.workdir / 'notifications.jsonl'})")
+
     def merchant_setup(self) -> None:
         email, password = "duka@example.co.ke", secrets.token_urlsafe(16)
         httpx.post(
             f"{self.api}/v1/auth/register", json={"email": email, "password": password, "role": "merchant"}, timeout=30
         ).raise_for_status()
         token = self._login(email, password)
+        self._prove_email(email, password, token)
         merchant = self._call(
             "POST",
             "/v1/merchants",

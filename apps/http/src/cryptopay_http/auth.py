@@ -29,6 +29,7 @@ from cryptopay.core.identity import (
     Role,
     Unauthenticated,
 )
+from cryptopay.core.identity.email_proof import EmailUnverified, needs_proven_email, require_proven_email
 from cryptopay.core.identity.model import StepUpRequired, TeamRole
 from flask import g, request
 
@@ -43,6 +44,7 @@ __all__ = [
     "access_note",
     "audit_security",
     "audited_step_up",
+    "check_proven_email",
     "check_step_up",
     "check_step_up_audited",
     "client_address",
@@ -167,6 +169,7 @@ def client_address(address: str | None = None) -> str:
 
 
 _LIMITED_BY_CLIENT = (RateLimited, "too many requests from this client address (Retry-After says when to retry)")
+_EMAIL_PROBLEM = (EmailUnverified, "a merchant user whose email is not proven yet (the emailed link; audited)")
 _STEP_UP_PROBLEM = (StepUpRequired, f"no fresh {STEP_UP_HEADER} of the caller's own login (POST /v1/auth/step-up)")
 STEP_UP_NOTE = (
     f"send `{STEP_UP_HEADER}`, a token from `POST /v1/auth/step-up` (the password or a one-time code again), "
@@ -338,6 +341,18 @@ def _audit_refusal(reason: str) -> None:
     audit_security("access.refused", f"route:{route}", method=request.method, reason=reason)
 
 
+def check_proven_email() -> None:
+    """403 ``email_unverified`` (audited ``access.refused``) when the calling user is a merchant user whose email is
+    not proven yet (``identity.email_proof``); API keys (made before the rule) and other users pass."""
+    principal = current_principal()
+    if principal.kind is not PrincipalKind.USER:
+        return
+    user = runtime().services.users.get(principal.id)
+    if user is not None and needs_proven_email(user):
+        _audit_refusal("email_unverified")
+        require_proven_email(user)
+
+
 def _check(principal: Principal, scope: str | None, roles: frozenset[Role], accept_keys: bool) -> None:
     if principal.kind is PrincipalKind.API_KEY and not accept_keys:
         raise refuse("this operation needs a user login; API keys cannot use it")
@@ -360,6 +375,7 @@ def require(
     tenant_arg: str | None = None,
     enrolment: bool = False,
     team: Iterable[TeamRole] = (),
+    proven_email: bool = False,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Authenticate the caller and check its role, scope and tenant, then rate-limit it per route.
 
@@ -368,6 +384,7 @@ def require(
     ``tenant_arg``: a URL argument naming a merchant id the caller must own (404 otherwise; admins pass).
     ``enrolment``: whether a staff login that has not enrolled a second factor yet may call (2FA enrolment only).
     ``team``: the merchant team roles that may call (a merchant user's role in its team; others are not checked).
+    ``proven_email``: a merchant user must have proven its email (``check_proven_email``; 403 ``email_unverified``).
     """
     wanted = frozenset(Role(r) for r in roles)
     team_roles = frozenset(team)
@@ -388,6 +405,8 @@ def require(
                 raise refuse(f"this operation needs the team role {allowed}")
             if tenant_arg is not None:
                 _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str
+            if proven_email:
+                check_proven_email()
             result = view(*args, **kwargs)
             if principal.role is Role.ADMIN and request.method not in _READS:
                 _audit_admin_action()
@@ -398,6 +417,8 @@ def require(
             security.append({"apiKey": [scope] if scope else []})
         access = access_note(scope, wanted, accept_keys=accept_keys, tenant_arg=tenant_arg, team=team_roles)
         problems = _require_problems(wanted, tenant_arg=tenant_arg, enrolment=enrolment)
+        if proven_email:
+            problems += (_EMAIL_PROBLEM,)
         errors = (401, 403, 429) + ((404,) if tenant_arg else ())
         return annotate(wrapper, security=security, errors=errors, problems=problems, access=access)
 

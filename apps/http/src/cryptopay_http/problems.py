@@ -15,7 +15,7 @@ import traceback
 from http import HTTPStatus
 from typing import Any
 
-from cryptopay.core.errors import CryptopayError, InsufficientFunds, LimitExceeded, TransientConflict
+from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidAmount, LimitExceeded, TransientConflict
 from cryptopay.core.identity import RateLimited
 from cryptopay.core.kyc.applications import IdInUse
 from cryptopay.core.redaction import redact
@@ -66,6 +66,8 @@ def _domain_error(error: CryptopayError) -> Response:
         # new_numbers_remaining_today: an invite_limit's (a send to a number with no wallet)
         named = ("limit", "remaining", "possible_from", "minimum", "open_remaining", "new_numbers_remaining_today")
         extra.update({k: error.details[k] for k in named if error.details.get(k) is not None})
+    if isinstance(error, InvalidAmount) and error.details.get("minimum") is not None:  # the least it takes (KES)
+        extra["minimum"] = error.details["minimum"]
     if isinstance(error, InsufficientFunds):  # what the balance holds and what was asked: never the account's code
         extra.update({k: error.details[k] for k in ("available", "needed") if error.details.get(k) is not None})
     if isinstance(error, IdInUse):  # the other accounts that gave the ID (only officers approve)

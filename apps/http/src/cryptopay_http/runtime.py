@@ -16,6 +16,7 @@ from cryptopay.core.identity import (
     TwoFactor,
     UserAdmin,
 )
+from cryptopay.core.identity.email_proof import EmailProofs
 from cryptopay.core.identity.reclaim import Reclaim
 from cryptopay.core.identity.registration import EmailRegistrations
 from flask import current_app
@@ -34,6 +35,7 @@ class Runtime:
     resets: PasswordResets
     user_admin: UserAdmin
     registrations: EmailRegistrations
+    proofs: EmailProofs
 
     @classmethod
     def wire(cls, settings: ApiSettings, services: Services) -> Runtime:
@@ -73,27 +75,31 @@ class Runtime:
             cool_off=timedelta(seconds=settings.destination_cool_off_seconds),
             sms=services.sms,
         )
+        reclaim = Reclaim(
+            merchants=services.merchants,
+            api_keys=services.api_keys,
+            teams=services.team_store,
+            webhook_storage=services.webhook_storage_if_wired,
+            notifier=services.notifier,
+            audit=audit,
+            clock=clock,
+            cool_off=timedelta(seconds=settings.destination_cool_off_seconds),
+        )
         resets = PasswordResets(
             accounts,
             services.notifier,
             link=f"{settings.public_url}/reset-password#token=",
             ttl=timedelta(seconds=settings.reset_ttl_seconds),
-            reclaim=Reclaim(
-                merchants=services.merchants,
-                api_keys=services.api_keys,
-                teams=services.team_store,
-                webhook_storage=services.webhook_storage_if_wired,
-                notifier=services.notifier,
-                audit=audit,
-                clock=clock,
-                cool_off=timedelta(seconds=settings.destination_cool_off_seconds),
-            ),
+            reclaim=reclaim,
         )
+        proofs = EmailProofs(accounts, services.notifier, page=f"{settings.public_url}/verify-email", reclaim=reclaim)
         user_admin = UserAdmin(services.users, services.password_hasher, audit, clock, services.ids, sessions)
         registrations = EmailRegistrations(
-            accounts, services.notifier, reset_page=f"{settings.public_url}/reset-password"
+            accounts, services.notifier, proofs, reset_page=f"{settings.public_url}/reset-password"
         )
-        return cls(settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin, registrations)
+        return cls(
+            settings, services, accounts, api_keys, merchants, two_factor, resets, user_admin, registrations, proofs
+        )
 
 
 def runtime() -> Runtime:

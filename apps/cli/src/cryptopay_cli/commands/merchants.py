@@ -15,6 +15,7 @@ import attrs
 import typer
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.fees import FeeProduct, FeeSchedule
+from cryptopay.core.identity.email_proof import require_proven_email
 from cryptopay.core.identity.merchants import Merchants, check_settlement
 from cryptopay.core.identity.model import Merchant, TeamRole
 from cryptopay.core.listings import each
@@ -85,6 +86,7 @@ def _create(svc: Services, name: str, owner: str, profile: SettlementProfile, st
     user = svc.users.by_email(owner.strip())
     if user is None:
         raise NotFound(f"no user with the email {owner.strip()}: the owner registers first, as a merchant user")
+    require_proven_email(user)  # a merchant sets a payout destination: its owner's email must be proven first
     # Merchants live in the identity repository, outside the payments unit of work: every check that can refuse
     # (owner, role, one merchant per owner, name, store settings) runs before the first write.
     merchants = Merchants(

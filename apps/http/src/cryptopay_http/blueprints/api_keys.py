@@ -89,7 +89,7 @@ class NewApiKeyView:
     ),
     problems=((InvalidInput, "scopes empty or not among the known ones, or a name not 1 to 100 characters"),),
 )
-@require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
+@require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN), proven_email=True)
 @step_up
 def create_api_key(merchant_id: str) -> Response:
     body = read_body(CreateApiKey)

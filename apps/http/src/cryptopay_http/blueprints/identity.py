@@ -103,10 +103,15 @@ class UserView:
     created_at: datetime
     display_name: str | None = None
     phone: str | None = attrs.field(default=None, metadata={"description": "a personal wallet's verified phone"})
+    email_verified: bool = attrs.field(
+        default=False,
+        metadata={"description": "the email was proven (the emailed link, or a password reset); null email: false"},
+    )
 
     @classmethod
     def of(cls, user: User) -> UserView:
-        return cls(user.id, user.email, user.role, user.created_at, user.display_name, user.phone)
+        proven = user.email is not None and user.email_verified_at is not None
+        return cls(user.id, user.email, user.role, user.created_at, user.display_name, user.phone, proven)
 
 
 @attrs.frozen

@@ -21,6 +21,7 @@ from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payment_uri import payment_uri
 from cryptopay.core.payments import StoreSettings
 from cryptopay.core.payments.invoicing import UnpricedRail
+from cryptopay.core.payments.link_amounts import AmountAboveMaximum, AmountBelowMinimum
 from cryptopay.core.payments.model import AboveStoreMaximum, BelowStoreMinimum
 from cryptopay.core.rails import Rail
 from cryptopay.core.text import TextKind
@@ -124,7 +125,10 @@ class PaymentOptionView:
     )
 
     @classmethod
-    def of(cls, invoice_id: str, option: PaymentOption) -> PaymentOptionView:
+    def of(cls, invoice_id: str, option: PaymentOption, *, qr_path: str | None = None) -> PaymentOptionView:
+        """``qr_path``: where the reader of this answer gets the QR code (default the merchant's route, which needs
+        ``invoices:read``); an answer to someone without credentials passes a public route keyed by a public id
+        (``public_qr_path``, a remittance order's), so the link it is given opens for them."""
         rail: Rail = option.rail
         return cls(
             rail=rail.key,
@@ -133,7 +137,7 @@ class PaymentOptionView:
             address=option.address,
             amount=option.due.amount,
             uri=payment_uri(rail, option.address, option.due),
-            qr_svg_url=f"/v1/invoices/{invoice_id}/qr.svg?rail={rail.key}",
+            qr_svg_url=f"{qr_path or f'/v1/invoices/{invoice_id}/qr.svg'}?rail={rail.key}",
             token_contract=rail.token.contract,
             chain_id=rail.network.chain_id,
             confirmations=None if rail.finality else rail.confirmations,
@@ -170,7 +174,10 @@ class InvoiceView:
     )
 
     @classmethod
-    def of(cls, invoice: Invoice) -> InvoiceView:
+    def of(cls, invoice: Invoice, *, public: bool = False) -> InvoiceView:
+        """``public``: the answer goes to someone without credentials (a payment link's customer), so each option's
+        QR code is the hosted checkout page's (``/pay/<public id>/qr.svg``), not the merchant's route."""
+        qr_path = public_qr_path(invoice) if public else None
         return cls(
             id=invoice.id,
             merchant_id=invoice.merchant_id,
@@ -180,7 +187,7 @@ class InvoiceView:
             exception=invoice.exception,
             price=invoice.price,
             quote=_quote(invoice),
-            payment_options=[PaymentOptionView.of(invoice.id, o) for o in invoice.options],
+            payment_options=[PaymentOptionView.of(invoice.id, o, qr_path=qr_path) for o in invoice.options],
             created_at=invoice.created_at,
             expires_at=invoice.expires_at,
             cancelled_at=invoice.cancelled_at,
@@ -188,6 +195,12 @@ class InvoiceView:
             return_url=invoice.return_url,
             shortfall=invoice.shortfall() if invoice.exception is InvoiceException.PAID_UNDER_TOLERATED else None,
         )
+
+
+def public_qr_path(invoice: Invoice) -> str | None:
+    """The QR route of the invoice's hosted checkout page (public by its unguessable id, rate-limited per client
+    address), or None for an invoice made before checkout pages (it keeps the merchant's route)."""
+    return None if invoice.public_id is None else f"/pay/{invoice.public_id}/qr.svg"
 
 
 def _checkout_url(invoice: Invoice) -> str | None:
@@ -296,6 +309,8 @@ def load_invoice(invoice_id: str) -> Invoice:
         (UnpricedRail, "no rate source prices a chosen rail's asset in KES"),
         (BelowStoreMinimum, "worth less than the store's min_invoice_amount (in KES)"),
         (AboveStoreMaximum, "worth more than the store's max_invoice_amount (in KES)"),
+        (AmountBelowMinimum, "a store without min_invoice_amount: below KES 10 or USDT 1 (the links' default)"),
+        (AmountAboveMaximum, "a store without max_invoice_amount: above KES 1,000,000 or USDT 10,000"),
     ),
 )
 @require(scope="invoices:write")

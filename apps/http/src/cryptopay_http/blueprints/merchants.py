@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.identity import Merchant, Role, changes_destination, check_settlement
+from cryptopay.core.identity.email_proof import EmailUnverified
 from cryptopay.core.identity.model import TeamRole
 from cryptopay.core.money import KES
 from cryptopay.core.settlement import SettlementProfile
@@ -17,7 +18,14 @@ from cryptopay.core.settlement.model import SettlementMethod, SettlementSchedule
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import check_step_up, current_principal, documents_step_up_if, not_found, require
+from cryptopay_http.auth import (
+    check_proven_email,
+    check_step_up,
+    current_principal,
+    documents_step_up_if,
+    not_found,
+    require,
+)
 from cryptopay_http.convert import (
     TRIMMED_NAME_PATTERN,
     amount_pattern,
@@ -150,7 +158,7 @@ def load_merchant(merchant_id: str) -> Merchant:
 
 @bp.post("/v1/merchants")
 @operation(
-    "Create the caller's merchant profile",
+    "Create the caller's merchant profile (it sets a payout destination: a proven email first, 403 email_unverified)",
     request=CreateMerchant,
     example={
         "business_name": "Duka",
@@ -182,7 +190,7 @@ def load_merchant(merchant_id: str) -> Merchant:
         ),
     ),
 )
-@require(roles=[Role.MERCHANT])
+@require(roles=[Role.MERCHANT], proven_email=True)
 def create_merchant() -> Response:
     body = read_body(CreateMerchant)
     _check_destination(body.settlement)
@@ -243,10 +251,11 @@ def get_merchant(merchant_id: str) -> Response:
     errors=(403,),
     description=(
         "Changes the business name and/or the settlement profile. A new payout destination needs a "
-        "step-up and then cools off (24 hours by default) before money goes there; the change is audited "
-        "and the owner told."
+        "proven email and a step-up and then cools off (24 hours by default) before money goes there; the change "
+        "is audited and the owner told."
     ),
     problems=(
+        (EmailUnverified, "a new destination by a merchant user whose email is not proven yet (audited)"),
         (
             InvalidInput,
             (
@@ -263,6 +272,7 @@ def update_merchant(merchant_id: str) -> Response:
     _check_destination(body.settlement)
     merchant = load_merchant(merchant_id)
     if body.settlement is not None and changes_destination(merchant.settlement, body.settlement):
+        check_proven_email()
         check_step_up()
     principal = current_principal()
     merchant = runtime().merchants.update(

@@ -5,10 +5,11 @@ and deactivates links. A customer uses one without credentials: ``POST /v1/payme
 (the unguessable public id only; rate-limited per client address) creates an invoice for the link's price, or
 for the amount entered within its currency's bounds (``LINK_AMOUNTS``) and the store's minimum and maximum (each
 refusal a 422 naming ``amount``: ``amount_below_minimum``, ``amount_above_maximum``, ``amount_not_whole``,
-``below_store_minimum``, ``above_store_maximum``); a capped link never makes more invoices than its
-cap. An optional ``Idempotency-Key`` makes a customer's retry return the first invoice instead of using the link
-again; every customer of the link shares its key space, so it must be unguessable (a random UUID: ``anonymous_key``).
-The hosted checkout pages load a link through ``PaymentLinks.load_public``.
+``below_store_minimum``, ``above_store_maximum``; a ``currency`` other than the link's: ``payment_link_currency``); a
+capped link never has more open or paid invoices than its cap (an invoice that ends unpaid gives its use back:
+``payments.link_uses``). An optional ``Idempotency-Key`` makes a customer's retry return the first invoice instead
+of using the link again; every customer of the link shares its key space, so it must be unguessable (a random UUID:
+``anonymous_key``). The hosted checkout pages load a link through ``PaymentLinks.load_public``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cryptopay.core.payments.model import (
     BelowStoreMinimum,
     PaymentLink,
     PaymentLinkClosed,
+    PaymentLinkCurrency,
     PaymentLinkTerms,
 )
 from cryptopay.core.text import TextKind
@@ -132,7 +134,8 @@ _BOUNDS = "; ".join(
 @attrs.frozen
 class UseLink:
     """The customer's choice: the ``amount`` to pay in the link's currency (links without a fixed price; at most
-    that currency's places) and the ``rail`` to pay on (one of the link's). What does not fit the link is a 409."""
+    that currency's places), optionally with that ``currency`` (as on every money route), and the ``rail`` to pay on
+    (one of the link's). What does not fit the link is a 409; a currency other than the link's a 422."""
 
     amount: Decimal | None = attrs.field(
         default=None,
@@ -142,6 +145,10 @@ class UseLink:
             pattern=amount_pattern(18, positive=True),
             hint="must be a positive amount such as 250",
         ),
+    )
+    currency: InvoiceCurrency | None = attrs.field(
+        default=None,
+        metadata=limits("the link's currency (optional): 422 payment_link_currency for another one"),
     )
     rail: str | None = attrs.field(
         default=None, metadata=limits("default every rail of the link", choices=offered_rail_keys, when_empty=NO_RAILS)
@@ -161,7 +168,12 @@ class PaymentLinkView:
     rails: list[str] | None
     expires_at: datetime | None
     max_uses: int | None
-    uses: int
+    uses: int = attrs.field(
+        metadata={
+            "description": "the link's paid invoices plus its open ones: an invoice that expires or is cancelled "
+            "unpaid gives its use back; a late payment takes it again, even past max_uses"
+        }
+    )
     active: bool
     open: bool
     closed_reason: str | None
@@ -333,7 +345,7 @@ def _add_converter(state: BlueprintSetupState) -> None:
 @operation(
     "Use a payment link: an invoice for its price or the amount entered",
     request=UseLink,
-    example={"amount": "750", "rail": "usdt-tron"},
+    example={"amount": "750", "currency": "KES", "rail": "usdt-tron"},
     response=InvoiceView,
     status=201,
     tags=_TAGS,
@@ -341,15 +353,18 @@ def _add_converter(state: BlueprintSetupState) -> None:
     description=(
         "What a customer's checkout calls, without credentials, by the link's public id: makes an invoice "
         "for the link's fixed price, or for the `amount` entered (in the link's currency, within its "
-        "bounds), on the `rail` chosen (default: every rail of the link). A retry with the same "
-        "`Idempotency-Key` returns the same invoice."
+        "bounds; `currency`, optional, is the link's), on the `rail` chosen (default: every rail of the link). "
+        "A retry with the same `Idempotency-Key` returns the same invoice. A capped link counts paid invoices plus "
+        "open ones: an invoice that expires or is cancelled unpaid gives its use back. The answer's `qr_svg_url`s "
+        "are the checkout page's public QR route."
     ),
     problems=(
         (PaymentLinkClosed, "the link is deactivated, expired or used up"),
         (
             PaymentLinkTerms,
-            ("an amount for a fixed-price link, none for an open one, or another currency or rail than the link takes"),
+            ("an amount for a fixed-price link, none for an open one, or a rail the link does not take"),
         ),
+        (PaymentLinkCurrency, "a currency other than the link's"),
         (AmountNotWhole, "cents where the link takes whole amounts"),
         (AmountBelowMinimum, "below the link's minimum"),
         (AmountAboveMaximum, "above the link's maximum"),
@@ -367,5 +382,6 @@ def use_payment_link(public_id: str) -> Response:
     except NotFound:
         raise not_found("payment link", public_id) from None
     body = read_body(UseLink)
-    invoice = links.create_invoice(link.public_id, amount=body.amount, rail=body.rail)
-    return json_response(InvoiceView.of(invoice), 201)
+    currency = asset_by_code(body.currency.value) if body.currency is not None else None
+    invoice = links.create_invoice(link.public_id, amount=body.amount, rail=body.rail, currency=currency)
+    return json_response(InvoiceView.of(invoice, public=True), 201)  # the customer's QR: the checkout page's

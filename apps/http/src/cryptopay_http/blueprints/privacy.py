@@ -1,9 +1,10 @@
 """Data protection: a data subject's export (Kenya's Data Protection Act, 2019, the right of access).
 
-``GET /v1/me/export`` is the signed-in person's own export; ``GET /v1/admin/privacy/subjects?who=`` finds a data
-subject by id, email or phone and ``GET /v1/admin/privacy/subjects/<id>/export`` exports theirs (officers, role
-``compliance``). Every lookup and export is audited with who asked; the export is served as a JSON download and
-never cached.
+``GET /v1/me/export`` is the signed-in person's own export, with a fresh step-up (a stolen access token alone does
+not get the whole identity file: review H17; a refusal is audited), and the person is told that it was made (email,
+or SMS for a wallet without one). ``GET /v1/admin/privacy/subjects?who=`` finds a data subject by id, email or phone
+and ``GET /v1/admin/privacy/subjects/<id>/export`` exports theirs (officers, role ``compliance``). Every lookup and
+export is audited with who asked; the export is served as a JSON download and never cached.
 
 ``POST /v1/admin/merchants/<id>/close`` ends a merchant's relationship (``RetentionPurge.close_merchant``, as
 ``cryptopay merchants close``): the retention period of its people's personal data and KYB particulars runs from
@@ -22,7 +23,7 @@ from cryptopay.core.privacy import SubjectExports
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import current_principal, require, step_up
+from cryptopay_http.auth import audited_step_up, current_principal, require, step_up
 from cryptopay_http.convert import TEXT_PATTERN, json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.query import Param, query
@@ -60,13 +61,16 @@ class SubjectView:
     description=(
         "Everything the service holds about the caller, as one JSON download (`Content-Disposition: "
         "attachment`, `no-store`): profile, KYC applications, wallet and movements, payouts, sessions and "
-        "the audit records about them (a data subject's right of access). The export is itself audited."
+        "the audit records about them (a data subject's right of access). Needs a fresh step-up, personal and "
+        "merchant accounts alike: an access token alone never gets the whole identity file. The export is itself "
+        "audited, and the person is told it was made (an email, or an SMS to a wallet without one)."
     ),
 )
 @require()
+@audited_step_up
 def my_export() -> Response:
     me = current_principal().id
-    return _download(_exports().export(me, actor=f"user:{me}"), me)
+    return _download(_exports().export_own(me), me)
 
 
 @bp.get("/v1/admin/privacy/subjects")

@@ -20,6 +20,7 @@ import attrs
 from cryptopay.core.errors import InvalidInput, NotFound, Refused, Unavailable
 from cryptopay.core.identity import PrincipalKind
 from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import Refund, RefundState
 from cryptopay.core.payments.refunds import KeptAsRevenue
 from flask import Blueprint, Response
@@ -32,7 +33,12 @@ from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
 from cryptopay_http.payments_edge import actor, check_tenant, payments
 
-__all__ = ["RefundView", "bp"]
+__all__ = ["INTERNAL", "RefundView", "bp"]
+
+INTERNAL = (
+    "the address is one cryptopay controls (a hot wallet, or a wallet's, an invoice's or a remittance order's "
+    "deposit address, on any network sharing the key): a refund goes to the customer's own wallet"
+)
 
 bp = Blueprint("refunds", __name__)
 _TAGS = ("refunds",)
@@ -190,6 +196,7 @@ def _refund(refund_id: str) -> Refund:
                 "(dust below the refund floor, excess refunds' network fees), named in the detail"
             ),
         ),
+        (InternalAddress, INTERNAL),
         (NotFound, "no invoice, or `quote_id` is not one of this merchant's quotes"),
         (Unavailable, "no FX rates are configured to convert a KES amount"),
     ),

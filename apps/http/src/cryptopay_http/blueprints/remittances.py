@@ -5,7 +5,9 @@ the sender's originator data and a refund address) and answers where to pay: the
 each network the refund address belongs to. It needs an unguessable ``Idempotency-Key`` (a random UUID; a retry
 replays the first answer, so a lost response never opens two orders) and is rate-limited per client address. ``GET
 /v1/wallet/remittances/{public_id}`` is the order's status by its unguessable public id (the recipient's phone
-masked). Paying out, retries and refunds are the worker's (``remittances.advance``).
+masked), and ``.../{public_id}/qr.svg?rail=`` the QR code of one payment option (each option's ``qr_svg_url``: the
+sender has no merchant key, so the merchant route of the desk's invoice would be a 401; review H5). Paying out,
+retries and refunds are the worker's (``remittances.advance``).
 """
 
 from __future__ import annotations
@@ -16,16 +18,19 @@ from datetime import date, datetime
 from typing import Any, ParamSpec
 
 import attrs
+from cryptopay.adapters.evm.qr import qr_svg
 from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
 from cryptopay.core.errors import InvalidInput, InvalidName, LimitExceeded, NotFound, Unavailable
 from cryptopay.core.identity import RateLimited
 from cryptopay.core.mobile_money import mask_msisdn
 from cryptopay.core.money import Money
+from cryptopay.core.payment_uri import payment_uri
+from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import OrderRequest
 from cryptopay.core.text import TextKind
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
@@ -43,6 +48,7 @@ from cryptopay_http.convert import (
 )
 from cryptopay_http.idempotency import HEADER, idempotent_in, key_parameter, presented_key
 from cryptopay_http.openapi import annotate, operation
+from cryptopay_http.query import Param, query
 from cryptopay_http.runtime import runtime
 
 __all__ = ["bp"]
@@ -191,7 +197,10 @@ class RemittanceView:
             kes=order.kes,
             charge=order.charge,
             rate=str(order.bid),
-            payment_options=[PaymentOptionView.of(invoice.id, option) for option in invoice.options],
+            payment_options=[
+                PaymentOptionView.of(invoice.id, option, qr_path=f"/v1/wallet/remittances/{order.public_id}/qr.svg")
+                for option in invoice.options
+            ],
             expires_at=invoice.expires_at,
             route=order.route,
             created_at=order.created_at,
@@ -251,6 +260,7 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
             ),
         ),
         (InvalidName, "the sender's name has what a name does not (digits, a link)"),
+        (InternalAddress, "the refund address is one cryptopay controls (a hot wallet or a deposit address)"),
         (IncompleteTravelRuleData, "the amount needs the sender's full originator data (the Travel Rule)"),
         (LimitExceeded, "past M-Pesa's daily limit for the recipient"),
         (Unavailable, "no rate to price USDT in KES now"),
@@ -290,8 +300,50 @@ def create_remittance() -> Response:
 )
 @limit_reads_by_client
 def remittance_status(public_id: str) -> Response:
+    return json_response(RemittanceView.of(_public_order(public_id)))
+
+
+# A rail key (the order's rails are the remittance desk's, not the merchant stores' of ``offered_rail_keys``).
+_RAIL = Param(
+    "rail",
+    {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9]+(-[a-z0-9]+)+$"},
+    description="the rail to pay on, one of the order's payment_options (default: its first)",
+)
+
+
+@bp.get("/v1/wallet/remittances/<public_id>/qr.svg")
+@operation(
+    "A QR code to pay a remittance order on one rail (?rail=usdt-tron; default the first)",
+    tags=_TAGS,
+    media_type="image/svg+xml",
+    errors=(404, 422),
+    description=(
+        "An SVG QR code of the payment URI (address and USDT due) of one of the order's payment options, by the "
+        "order's public id, without an account: what each option's `qr_svg_url` names. It shows nothing the "
+        "order's status does not. Cached privately for an hour."
+    ),
+    problems=(
+        (NotFound, "no such order, or the order does not offer the rail named"),
+        (RateLimited, "too many reads from this address (Retry-After says when)"),
+    ),
+)
+@limit_reads_by_client
+@query(_RAIL)
+def remittance_qr(public_id: str) -> Response:
+    order = _public_order(public_id)
+    invoice = runtime().services.remittances.invoice(order)
+    key = (request.args.get("rail") or "").strip().lower()
+    option = next((o for o in invoice.options if o.rail.key == key), None) if key else invoice.options[0]
+    if option is None:
+        offered = ", ".join(o.rail.key for o in invoice.options)
+        raise NotFound(f"remittance order {order.public_id} has no QR code for {key}; it offers {offered}")
+    # The QR encodes the option's wallet URI, which the order's status already shows (address, amount, network).
+    image = qr_svg(payment_uri(option.rail, option.address, option.due))
+    return Response(image, mimetype="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _public_order(public_id: str) -> RemittanceOrder:
     try:
-        order = runtime().services.remittances.get_public(public_id)
+        return runtime().services.remittances.get_public(public_id)
     except NotFound:
         raise not_found("remittance order", public_id) from None
-    return json_response(RemittanceView.of(order))

@@ -1,4 +1,6 @@
-"""Two-factor authentication (TOTP with recovery codes) and account recovery (password reset by an emailed link).
+"""Two-factor authentication (TOTP with recovery codes), account recovery (password reset by an emailed link) and
+proving the email (``identity.email_proof``: the emailed token with the account's login and password; the "this
+wasn't me" release with the token alone).
 
 Enrolling and removing a second factor need a step-up; a staff login that has no second factor yet may call these
 (and nothing else). A reset request answers 202 whether or not the email is known; the link it sends works once,
@@ -9,12 +11,21 @@ from __future__ import annotations
 
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
-from cryptopay.core.identity import Forbidden, RateLimited, Unauthenticated
+from cryptopay.core.identity import Forbidden, RateLimited, StepUpRequired, Unauthenticated
+from cryptopay.core.identity.email_proof import EmailLinkInvalid
 from cryptopay.core.identity.weak_passwords import WeakPassword
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, limit_by_client, limit_login, rate_limits, require, step_up
+from cryptopay_http.auth import (
+    current_principal,
+    limit_account,
+    limit_by_client,
+    limit_login,
+    rate_limits,
+    require,
+    step_up,
+)
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import operation
 from cryptopay_http.runtime import runtime
@@ -162,4 +173,85 @@ def request_reset() -> Response:
 def confirm_reset() -> Response:
     body = read_body(ResetConfirm)
     runtime().resets.reset(body.token, body.password)
+    return Response(status=204)
+
+
+@attrs.frozen
+class EmailProofConfirm:
+    token: str = attrs.field(repr=False, metadata={"description": "the token of the emailed link (after #token=)"})
+    password: str = attrs.field(
+        repr=False, metadata=limits("the account's password, typed again", text=TextKind.SECRET)
+    )
+
+
+@attrs.frozen
+class EmailRelease:
+    token: str = attrs.field(
+        repr=False, metadata={"description": "the token of the emailed release link (after #token=)"}
+    )
+
+
+@bp.post("/v1/auth/email/verify")
+@operation(
+    "Prove the account's email: the emailed token, with this account's login and its password typed again",
+    description=(
+        "The token alone proves nothing: a link clicked in a browser logged into someone else's account must not "
+        "prove the address for that account, so the password is asked too. 403 step_up_required for a wrong "
+        "password, 422 email_link_invalid for a token that is unknown, expired, used or another account's. "
+        + rate_limits(per_client=False, per_account=True)
+    ),
+    request=EmailProofConfirm,
+    example={"token": "usr_2KQ7.Hd8x-example-token-from-the-link", "password": "a long passphrase"},
+    status=204,
+    tags=_TAGS,
+    errors=(422,),
+    problems=(
+        (StepUpRequired, "the password is wrong (audited auth.email_proof_failed)"),
+        (EmailLinkInvalid, "the token is unknown, expired, used or another account's (audited)"),
+        (RateLimited, "too many password checks for this account, whatever the address (Retry-After says when)"),
+    ),
+)
+@require()
+def verify_email() -> Response:
+    body = read_body(EmailProofConfirm)
+    user_id = current_principal().id
+    limit_account(user_id)
+    runtime().proofs.verify(user_id, body.token, body.password)
+    return Response(status=204)
+
+
+@bp.post("/v1/auth/email/resend")
+@operation(
+    "Email a new proof link to the logged-in account (the previous one stops working); nothing once proven",
+    description="At most one a minute per account: 429 with Retry-After. "
+    + rate_limits(per_client=False, per_account=True),
+    status=202,
+    tags=_TAGS,
+    problems=((RateLimited, "a link was sent less than a minute ago (Retry-After says when)"),),
+)
+@require()
+def resend_email_proof() -> Response:
+    user_id = current_principal().id
+    limit_account(user_id, purpose="email_proof")
+    runtime().proofs.resend(user_id)
+    return Response(status=202)
+
+
+@bp.post("/v1/auth/email/release")
+@operation(
+    "This wasn't me: with the emailed token alone, disable the unproven account registered with your address",
+    description=(
+        "The account's email is removed (the address can register again), every session ends, its merchant's API "
+        "keys are revoked, its webhook endpoints disabled and its payout destination held; audited "
+        "auth.email_released. A proven account cannot be released. " + rate_limits(per_client=True, per_account=False)
+    ),
+    request=EmailRelease,
+    status=204,
+    tags=_TAGS,
+    errors=(422,),
+    problems=((EmailLinkInvalid, "the token is unknown, expired or used, or the account is proven or released"),),
+)
+@limit_by_client
+def release_email() -> Response:
+    runtime().proofs.release(read_body(EmailRelease).token)
     return Response(status=204)

@@ -22,6 +22,7 @@ from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
 from cryptopay_http.read_metrics import invoice_read_exposition
 from cryptopay_http.runtime import runtime
+from cryptopay_http.signup_metrics import signup_sms_exposition
 
 __all__ = ["bp", "readiness", "worker_metrics"]
 
@@ -106,8 +107,9 @@ def readyz() -> Response:
     media_type="text/plain",
     errors=(404,),
     description=(
-        "The Prometheus exposition of this process's request counts and durations by route and status and "
-        "its invoice read cache, followed by the worker's fresh metrics text files (queues, scanners, "
+        "The Prometheus exposition of this process's request counts and durations by route and status, "
+        "its invoice read cache and its wallet sign-up SMS (sent, refused by bound, the hourly budget), "
+        "followed by the worker's fresh metrics text files (queues, scanners, "
         "treasury, business, payouts...) labelled `textfile`. Without the scrape token it is a 404, as if "
         "absent."
     ),
@@ -118,7 +120,7 @@ def metrics() -> Response:
     if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
         return problem(404, "not found", code="not_found")
     registry = current_app.extensions["cryptopay.metrics"].registry
-    exposition = generate_latest(registry) + _invoice_reads() + worker_metrics().encode()
+    exposition = generate_latest(registry) + _invoice_reads() + _signup_sms() + worker_metrics().encode()
     return Response(exposition, mimetype=CONTENT_TYPE_LATEST.split(";")[0])
 
 
@@ -129,6 +131,16 @@ def _invoice_reads() -> bytes:
     except Unavailable:
         return b""
     return invoice_read_exposition(invoicing.read_stats())
+
+
+def _signup_sms() -> bytes:
+    """This process's wallet sign-up SMS, sent and refused, and the budget (``cryptopay_http.signup_metrics``);
+    nothing where wallets are not wired."""
+    try:
+        signup = runtime().services.wallet_signup
+    except Unavailable:
+        return b""
+    return signup_sms_exposition(signup.budget.counts, per_hour=signup.sms_rules.per_hour)
 
 
 def worker_metrics() -> str:

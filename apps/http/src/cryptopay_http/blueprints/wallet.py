@@ -48,14 +48,16 @@ from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.model import SENDABLE
 from cryptopay.core.wallets.quotes import QuotePurpose
 from cryptopay.core.wallets.sells import Sale
-from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, WalletFrozen
+from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, RecipientLimit, SendBelowMinimum, WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
+from cryptopay.core.wallets.sms_budget import SignupAddressLimit, SmsBudgetExhausted, SmsRangeRefused
+from cryptopay.core.wallets.usernames import ReservedUsername
 from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
-from cryptopay_http.auth import current_principal, limit_by_client, rate_limits, require
+from cryptopay_http.auth import client_address, current_principal, limit_by_client, limit_caller, rate_limits, require
 from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, UserView
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
@@ -226,7 +228,10 @@ def _verification_view(v: PhoneVerification) -> VerificationView:
         "same whether or not the number already has an account (its owner is told by SMS). "
     )
     + rate_limits(per_client=True, per_account=False)
-    + " At most 5 codes an hour per number.",
+    + " At most 5 codes an hour per number, 50 a day per client address (429 signup_address_limit) and a budget"
+    " for the whole deployment (CRYPTOPAY_SIGNUP_SMS_PER_HOUR, default 500: 429 sms_budget_exhausted, the same"
+    " answer whoever holds the number); a number outside Safaricom's, Airtel's and Telkom's ranges is 422"
+    " sms_range_refused.",
     request=SignupStart,
     response=VerificationView,
     status=202,
@@ -234,6 +239,9 @@ def _verification_view(v: PhoneVerification) -> VerificationView:
     errors=(422, 503),
     problems=(
         (RateLimited, "too many codes for this number (at most 5 an hour) or from this address"),
+        (SmsRangeRefused, "the number is not in Safaricom's, Airtel's or Telkom's mobile ranges: no code is sent"),
+        (SignupAddressLimit, "this client address asked for its day's codes already (50 by default)"),
+        (SmsBudgetExhausted, "the deployment sent its hour's codes: everyone waits for the next hour"),
         (SmsUndeliverable, "the SMS provider refused the number (invalid, blacklisted, do-not-disturb)"),
         (Unavailable, "SMS is not configured on this server, or the provider is down"),
     ),
@@ -241,7 +249,8 @@ def _verification_view(v: PhoneVerification) -> VerificationView:
 @limit_by_client
 def start_signup() -> Response:
     body = read_body(SignupStart)
-    return json_response(_verification_view(runtime().services.wallet_signup.start(body.phone)), 202)
+    verification = runtime().services.wallet_signup.start(body.phone, client=client_address())
+    return json_response(_verification_view(verification), 202)
 
 
 @bp.post("/v1/wallet/signup/<verification_id>/resend")
@@ -259,13 +268,16 @@ def start_signup() -> Response:
         (NotFound, "no such verification"),
         (InvalidState, "the verification was completed already: start again"),
         (RateLimited, "too soon after the last code, or no more codes for it (Retry-After says when)"),
+        (SignupAddressLimit, "this client address asked for its day's codes already (50 by default)"),
+        (SmsBudgetExhausted, "the deployment sent its hour's codes: everyone waits for the next hour"),
         (SmsUndeliverable, "the SMS provider refused the number"),
         (Unavailable, "SMS is not configured, or the provider is down"),
     ),
 )
 @limit_by_client
 def resend_code(verification_id: str) -> Response:
-    return json_response(_verification_view(runtime().services.wallet_signup.resend(verification_id)), 202)
+    verification = runtime().services.wallet_signup.resend(verification_id, client=client_address())
+    return json_response(_verification_view(verification), 202)
 
 
 @bp.post("/v1/wallet/signup/<verification_id>/complete")
@@ -287,6 +299,7 @@ def resend_code(verification_id: str) -> Response:
         (Conflict, "the number already has an account (log in), or the username is taken"),
         (NotFound, "no such verification"),
         (WeakPassword, "the password is too short or easy to guess"),
+        (ReservedUsername, "the username reads as the platform's, a partner's or an official name"),
     ),
 )
 @limit_by_client
@@ -351,8 +364,9 @@ def my_balances() -> Response:
     description=(
         "Sends KES or USDT from the caller's wallet to another wallet named by phone number or username, "
         "at once, with an optional note; the fee (if any) comes on top. A number without a wallet is "
-        "invited by SMS: the money waits for it 7 days, then comes back. The transfer's URL is in "
-        "`Location`."
+        "invited by SMS: the money waits for it 7 days, then comes back. The recipient's KYC tier limits what "
+        "it may receive (a phone-only wallet small amounts): a send beyond it is refused, telling the sender "
+        "only that. The transfer's URL is in `Location`."
     ),
     problems=(
         *MOVEMENT_PROBLEMS,
@@ -360,7 +374,9 @@ def my_balances() -> Response:
         (NotFound, "nobody has the username given"),
         (InvalidInput, "sending to oneself, or a recipient that is neither a phone number nor a username"),
         (InvalidAmount, "not KES or USDT, not positive, or below a cent"),
+        (SendBelowMinimum, "worth less than KES 10, or, to a phone number, less than an invitation (KES 50)"),
         (InviteLimit, "too many sends to numbers without a wallet (today, or still unclaimed)"),
+        (RecipientLimit, "the recipient cannot receive this amount now (its KYC tier; nothing more is said)"),
     ),
 )
 @require(roles=_PERSONAL)
@@ -622,7 +638,8 @@ class BuyView:
     description=(
         "Locks the current USDT/KES price for the caller alone: a buy at its `ask` or a sale at its `bid` "
         "(`side`), used once by POST /v1/wallet/buys or /v1/wallet/sells (`quote_id`) before `expires_at` "
-        "(a few minutes)."
+        "(a few minutes). At most 30 a minute per wallet (the FX quote limit, `quote_rate_limit`); beyond that "
+        "429 with Retry-After."
     ),
     problems=(
         (Unavailable, "no rate is available to price USDT in KES now"),
@@ -631,6 +648,7 @@ class BuyView:
 )
 @require(roles=_PERSONAL)
 def lock_quote() -> Response:
+    limit_caller(runtime().settings.quote_rate_limit)  # each is a stored price only this wallet may trade at
     side = read_body(QuoteRequest, optional=True).side
     purpose = QuotePurpose(side) if side else QuotePurpose.TRADE
     quote = runtime().services.wallet_buys.quote(current_principal().id, purpose)

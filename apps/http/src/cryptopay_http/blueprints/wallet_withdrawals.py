@@ -11,6 +11,9 @@ step-up (``X-Step-Up-Token``: money leaves the platform) and an ``Idempotency-Ke
 so a lost response never withdraws twice); ``max_fee``, the fee the quote showed, is refused with 409 ``fee_changed``
 when the fee is higher now. A withdrawal whose network fee rose above what its fee covers before it was sent is
 ``failed`` with ``failure_code`` ``fee_changed`` (the amount and fee back in the wallet: ask a new quote).
+An address the platform controls (a hot wallet, or a wallet's, an invoice's or a remittance order's deposit
+address) is refused by the quote and the withdrawal with 422 ``internal_address`` (pay a person here by phone or
+username); one that became ours during a cool-off is ``failed`` with ``failure_code`` ``internal_address``.
 ``GET /v1/wallet/withdrawals[/{id}]`` lists them newest first.
 """
 
@@ -25,6 +28,7 @@ from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
 from cryptopay.core.errors import InvalidAmount, InvalidInput, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money, asset_by_code
+from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.wallets.model import FeeChanged
 from cryptopay.core.wallets.withdrawal_model import WITHDRAWABLE, Withdrawal, WithdrawalQuote, WithdrawalState
 from flask import Blueprint, Response
@@ -46,6 +50,10 @@ _TAGS = ("wallet",)
 _PERSONAL = [Role.PERSONAL]
 _AMOUNT = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,8})?$"
 _NETWORK = r"^(ethereum|polygon|bsc|tron|bitcoin)$"
+INTERNAL = (
+    "the address is one cryptopay controls (a hot wallet, or a wallet's, an invoice's or a remittance order's "
+    "deposit address, on any network sharing the key): send to the person by phone or username instead"
+)
 
 
 @attrs.frozen
@@ -141,7 +149,12 @@ class WithdrawalView:
     tx_hash: str | None
     failure: str | None
     failure_code: str | None = attrs.field(
-        metadata={"description": "fee_changed: the network's fee rose above what the fee covers; ask a new quote"}
+        metadata={
+            "description": (
+                "fee_changed: the network's fee rose above what the fee covers (ask a new quote); internal_address: "
+                "the address became one of cryptopay's before it was sent (send by phone or username)"
+            )
+        }
     )
     created_at: datetime
     updated_at: datetime | None
@@ -196,6 +209,7 @@ def _max_fee(asset: str, amount: str) -> Money:
         ),
         (InvalidAmount, "not positive, or below the network's minimum"),
         (Refused, "withdrawals on the network are not configured (no hot wallet)"),
+        (InternalAddress, INTERNAL),
         NO_WALLET,
     ),
 )
@@ -233,6 +247,7 @@ def quote_withdrawal() -> Response:
         ),
         (InvalidAmount, "not positive, or below the network's minimum"),
         (Refused, "withdrawals on the network are not configured (no hot wallet)"),
+        (InternalAddress, INTERNAL),
         (FeeChanged, "the network fee rose above `max_fee`: ask for a new quote"),
         (IncompleteTravelRuleData, "the amount needs `self_hosted` confirmed (the Travel Rule)"),
     ),

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState
 from cryptopay.core.identity import RateLimited, Role
+from cryptopay.core.identity.email_proof import EmailUnverified
 from cryptopay.core.invoices import InvoiceException
 from cryptopay.core.text import TextKind
 from cryptopay.core.webhooks import (
@@ -36,6 +37,7 @@ from flask import Blueprint, Response, request
 
 from cryptopay_http.auth import (
     audit_security,
+    check_proven_email,
     check_step_up,
     current_principal,
     documents_step_up,
@@ -321,7 +323,7 @@ def _status() -> DeliveryStatus | None:
         (InvalidInput, "the merchant already has the most endpoints allowed: delete one first"),
     ),
 )
-@require(scope="webhooks:write", roles=_STAFF)
+@require(scope="webhooks:write", roles=_STAFF, proven_email=True)
 @step_up
 def create_webhook_endpoint() -> Response:
     body = read_body(CreateEndpoint)
@@ -417,9 +419,11 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
     tags=_TAGS,
     description=(
         "Changes the fields sent (`url`, `events`, `description`) or disables the endpoint (`enabled: "
-        "false`); the others stay. Audited with the URL's host only."
+        "false`); the others stay. A new URL needs a proven email, as adding an endpoint does. Audited with "
+        "the URL's host only."
     ),
     problems=(
+        (EmailUnverified, "a new URL, by a merchant user whose email is not proven yet (audited)"),
         (
             InvalidInput,
             (
@@ -435,6 +439,8 @@ def delete_webhook_endpoint(endpoint_id: str) -> Response:
 def update_webhook_endpoint(endpoint_id: str) -> Response:
     endpoint = _endpoint(endpoint_id)  # another tenant's endpoint is a 404 before any step-up question
     body = read_body(UpdateEndpoint)
+    if body.url is not None:  # where events go, as adding an endpoint decides: disabling is never gated
+        check_proven_email()
     check_step_up()
     hooks = webhooks()
     changes = EndpointChanges(url=body.url, events=body.events, description=body.description, enabled=body.enabled)

@@ -15,12 +15,13 @@ from datetime import datetime
 import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState, Refused
 from cryptopay.core.money import Money
+from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.wrong_network import WrongNetworkNotAcceptable, WrongNetworkPayment, WrongNetworkState
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import require
 from cryptopay_http.blueprints.invoices import load_invoice
-from cryptopay_http.blueprints.refunds import RefundView, step_up_for_users
+from cryptopay_http.blueprints.refunds import INTERNAL, RefundView, step_up_for_users
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import operation
@@ -172,6 +173,7 @@ def accept_wrong_network_payment(invoice_id: str, payment_id: str) -> Response:
             ("not yet as deep as the network asks (try again later), or the network has no hot wallet to send refunds"),
         ),
         (InvalidInput, "not a valid address on the payment's network, or the zero or a burn address"),
+        (InternalAddress, INTERNAL),
     ),
 )
 @require(scope="refunds:write")

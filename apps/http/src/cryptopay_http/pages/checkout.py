@@ -20,6 +20,7 @@ from cryptopay.core.invoices.checkout import CheckoutStatus, checkout_status
 from cryptopay.core.payment_uri import payment_uri
 from flask import Response, request
 
+from cryptopay_http.auth import limit_reads_by_client
 from cryptopay_http.pages.web import page, page_blueprint
 from cryptopay_http.runtime import runtime
 
@@ -84,7 +85,10 @@ def checkout_status_fragment(public_id: str) -> Response:
 
 
 @bp.get("/pay/<public_id>/qr.svg")
+@limit_reads_by_client
 def checkout_qr(public_id: str) -> Response:
+    """The chosen rail's QR code alone: the ``qr_svg_url`` of a payment link's invoice answered to its customer
+    (review H5), rate-limited per client address like the other public reads."""
     context = _context(public_id)
     image = qr_svg(context["uri"], scale=5)
     # An option never changes once offered (a wrong-network payment accepted only adds one); the page is public by

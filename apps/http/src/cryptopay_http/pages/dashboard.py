@@ -19,7 +19,8 @@ from urllib.parse import quote, urlsplit
 from cryptopay.core import flows
 from cryptopay.core.errors import CryptopayError, InvalidInput, NotFound
 from cryptopay.core.identity import Forbidden, Principal, Role, TwoFactorRequired, Unauthenticated
-from cryptopay.core.identity.model import MERCHANT_SCOPES, TeamRole
+from cryptopay.core.identity.email_proof import needs_proven_email
+from cryptopay.core.identity.model import MERCHANT_SCOPES, RateLimited, TeamRole
 from cryptopay.core.invoices import Invoice, InvoiceState
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.summary import OPEN, summarise
@@ -85,6 +86,7 @@ _DEVELOPERS = {
     "dashboard.create_api_key",
     "dashboard.revoke_api_key",
     "dashboard.create_webhook_endpoint",
+    "dashboard.resend_email_proof",
     "dashboard.redeliver",
 }
 _PAGE = 25
@@ -511,6 +513,7 @@ def _developers(status: int = 200, **context: Any) -> Response:
     return page(
         "dashboard/developers.html",
         status,
+        email_unproven=_email_unproven(),
         keys=keys,
         creators=creators,
         endpoints=endpoints,
@@ -533,8 +536,18 @@ def _creator(user_id: str) -> str:
     return (user.email or user_id) if user is not None else user_id
 
 
+def _email_unproven() -> bool:
+    """True while the logged-in merchant user has not proven its email (``identity.email_proof``)."""
+    user = runtime().services.users.get(g.principal.id)
+    return user is not None and needs_proven_email(user)
+
+
 def _stepped_up(action: Callable[[], Response]) -> Response:
-    """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does."""
+    """Run ``action`` after a fresh password (or one-time code) check, as the API's step-up does; an unproven
+    email refuses first (403, the page says what to do, audited ``access.refused`` as over the API)."""
+    if _email_unproven():
+        audit_security("access.refused", f"route:{request.path}", method="POST", reason="email_unverified")
+        return _developers(403)
     try:
         step_up_from_form(g.principal)
         return action()
@@ -542,6 +555,16 @@ def _stepped_up(action: Callable[[], Response]) -> Response:
         if error.http_status >= 500:
             raise
         return _developers(error.http_status if error.http_status != 401 else 403, error=error.message)
+
+
+@bp.post("/developers/verify-email")
+def resend_email_proof() -> Response:
+    """Email a new proof link (``EmailProofs.resend``: at most one a minute)."""
+    try:
+        runtime().proofs.resend(g.principal.id)
+    except RateLimited as error:
+        return _developers(429, error=error.message)
+    return _developers(202, proof_sent=True)
 
 
 @bp.post("/developers/api-keys")

@@ -5,10 +5,11 @@ Every view calls the wallet use cases through the app's ``Services`` (``wallet_s
 ``wallet_buys``, ``wallet_sells``, ``wallet_bills``), never HTTP, exactly as ``/v1/wallet`` does. Forms post and
 redirect (POST/redirect/GET), every form carries a CSRF token, the money forms (send, buy, sell, bill) a fresh
 idempotency key (a double press moves money once); a send and a bill are checked first (``/check``: nothing
-moves, the check shows who receives and the fee) and sent by the confirmation form the check shows. Everything
-works without JavaScript: a buy's, a sale's or a bill's status page refreshes itself, and with htmx its status
-fragment is polled until M-Pesa's answer (286 stops the polling). A refusal (a KYC limit by its name, a wrong
-code, a cancelled prompt with its reason) is shown on the form it came from.
+moves, the check shows who receives and the fee, a bill from USDT the USDT at a quote locked for it) and sent by
+the confirmation form the check shows. Everything works without JavaScript: a buy's, a sale's or a bill's status
+page refreshes itself, and with htmx its status fragment is polled until M-Pesa's answer (286 stops the polling).
+A refusal (a KYC limit by its name, a wrong code, a cancelled prompt with its reason) is shown on the form it came
+from.
 
 Example: ``GET /app/signup`` → phone → ``/app/signup/<verification id>`` → code and password → ``/app/`` (logged in).
 """
@@ -32,7 +33,7 @@ from cryptopay.core.wallets.quotes import QuotePurpose
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import limit_by_client, limit_login
+from cryptopay_http.auth import client_address, limit_by_client, limit_login
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
@@ -127,7 +128,7 @@ def signup_form() -> Response:
 def signup() -> Response:
     phone = request.form.get("phone", "")
     try:
-        verification = runtime().services.wallet_signup.start(phone)
+        verification = runtime().services.wallet_signup.start(phone, client=client_address())
     except CryptopayError as error:
         return page("portal/signup.html", error.http_status, phone=phone, **_refusal(error))
     return redirect(f"/app/signup/{verification.id}", 303)
@@ -142,7 +143,7 @@ def code_form(verification_id: str) -> Response:
 @limit_by_client
 def resend(verification_id: str) -> Response:
     try:
-        runtime().services.wallet_signup.resend(verification_id)
+        runtime().services.wallet_signup.resend(verification_id, client=client_address())
     except CryptopayError as error:
         return page("portal/code.html", error.http_status, verification_id=verification_id, **_refusal(error))
     return redirect(f"/app/signup/{verification_id}?sent=1", 303)
@@ -425,17 +426,35 @@ def bill_form() -> Response:
     return page("portal/bills.html", nav="bills", billers=_billers(), form={"pay_with": "KES"})
 
 
+class QuoteNotShown(InvalidInput):
+    """A bill paid from USDT was confirmed without the quote its check locked and showed (the USDT it costs)."""
+
+    code = "quote_not_shown"
+
+
+def _pay_with(form: dict[str, str]) -> str:
+    pay_with = (form["pay_with"] or "KES").upper()
+    if pay_with not in ("KES", "USDT"):
+        raise InvalidInput("a bill is paid from KES or USDT", field="pay_with")
+    return pay_with
+
+
 @bp.post("/bills/check")
 def bill_check() -> Response:
-    """Check the biller, the account's format and the amount (nothing moves); the next form pays."""
+    """Check the biller, the account's format and the amount (nothing moves); the next form pays. Paid from USDT,
+    the check locks a sale quote for the user alone (``Bills.quote``) and shows the USDT it costs and until when;
+    the confirmation carries its id and pays at it (``/app/sell`` locks one the same way)."""
     form = {k: request.form.get(k, "").strip() for k in ("biller", "account", "amount", "pay_with")}
+    bills = runtime().services.wallet_bills
     try:
         amount = Money.of(_amount(form["amount"]), KES)
-        checked = runtime().services.wallet_bills.check(form["biller"], form["account"], amount)
+        form["pay_with"] = _pay_with(form)
+        checked = bills.check(form["biller"], form["account"], amount)
+        quote_, usdt = bills.quote(_user_id(), checked) if form["pay_with"] == "USDT" else (None, None)
     except CryptopayError as error:
         context = {"billers": _billers(), "form": form, **_refusal(error)}
         return page("portal/bills.html", error.http_status, nav="bills", **context)
-    return page("portal/bills.html", nav="bills", form=form, checked=checked, key=_key())
+    return page("portal/bills.html", nav="bills", form=form, checked=checked, quote=quote_, usdt=usdt, key=_key())
 
 
 @bp.post("/bills")
@@ -451,8 +470,16 @@ def pay_bill() -> Response:
 @idempotent_form
 def _pay_bill(form: dict[str, str]) -> Response:
     amount = Money.of(_amount(form["amount"]), KES)
+    pay_with, quote_id = _pay_with(form), None
+    if pay_with == "USDT":  # at the quote the check showed: never a fresh price the user did not see
+        quote_id = request.form.get("quote_id", "").strip()
+        if not quote_id:
+            raise QuoteNotShown(
+                "this confirmation does not carry the quote you were shown: check again, then confirm",
+                field="quote_id",
+            )
     bill = runtime().services.wallet_bills.pay(
-        _user_id(), form["biller"], form["account"], amount, pay_with=form["pay_with"] or "KES"
+        _user_id(), form["biller"], form["account"], amount, pay_with=pay_with, quote_id=quote_id
     )
     return redirect(f"/app/bills/{bill.id}", 303)
 

@@ -38,7 +38,8 @@ from cryptopay.core.money import KES, USDT, Money, to_decimal
 from cryptopay.core.remittances.service import RemittanceRules
 from cryptopay.core.wallets.deposit import DepositMinimums, StablecoinConversion, WalletSpeed
 from cryptopay.core.wallets.quotes import DEFAULT_WALLET_QUOTE_WINDOW
-from cryptopay.core.wallets.service import InviteRules
+from cryptopay.core.wallets.service import P2P_MINIMUM, InviteRules
+from cryptopay.core.wallets.sms_budget import SignupSmsRules
 from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings"]
@@ -105,6 +106,9 @@ class Settings:
     remittance_excess_floor: Money = attrs.field(factory=lambda: Money.of(1, USDT))
     # CRYPTOPAY_P2P_INVITE_MINIMUM_KES, _INVITES_WAITING, _INVITE_NUMBERS_PER_DAY: sends to numbers with no wallet
     invites: InviteRules = attrs.Factory(InviteRules)
+    p2p_minimum: Money = P2P_MINIMUM  # CRYPTOPAY_P2P_MINIMUM_KES: the least any P2P send is worth (KES, at the mid)
+    # CRYPTOPAY_SIGNUP_SMS_PER_HOUR, _PER_ADDRESS_PER_DAY: verification SMS for the deployment and per client address
+    signup_sms: SignupSmsRules = attrs.Factory(SignupSmsRules)
     redis_keys: RedisKeys = attrs.Factory(lambda: RedisKeys(DEFAULT_DEPLOYMENT))  # CRYPTOPAY_DEPLOYMENT
     password_hash_concurrency: int = 2  # password hashes computed at once per process (each takes ~64 MiB)
     invoice_cache_size: int = 10_000  # rendered invoice reads kept per API process on PostgreSQL (0: none)
@@ -190,6 +194,8 @@ class Settings:
                 "REMITTANCE_EXCESS_FLOOR_USDT", get.text("REMITTANCE_EXCESS_FLOOR_USDT"), Money.of(1, USDT)
             ),
             invites=_invites(get),
+            p2p_minimum=_p2p_minimum(get),
+            signup_sms=_signup_sms(get),
             reconciliation_keep_days=_positive(get, "RECONCILIATION_KEEP_DAYS", 30),
             reconciliation_keep_differences_days=_positive(get, "RECONCILIATION_KEEP_DIFFERENCES_DAYS", 2557),
             redis_keys=RedisKeys.of(get.text("DEPLOYMENT") or DEFAULT_DEPLOYMENT),
@@ -293,6 +299,32 @@ def _invites(get: _Reader) -> InviteRules:
         minimum=minimum,
         open_per_sender=_positive(get, "P2P_INVITES_WAITING", default.open_per_sender),
         new_numbers_per_day=_positive(get, "P2P_INVITE_NUMBERS_PER_DAY", default.new_numbers_per_day),
+    )
+
+
+def _p2p_minimum(get: _Reader) -> Money:
+    """``CRYPTOPAY_P2P_MINIMUM_KES``: the least a P2P send is worth, more than 0 KES (default the core's KES 10).
+
+    >>> _p2p_minimum(_Reader({"CRYPTOPAY_P2P_MINIMUM_KES": "20"}))
+    Money('20.00', 'KES')
+    """
+    minimum = _kes("P2P_MINIMUM_KES", get.text("P2P_MINIMUM_KES")) or P2P_MINIMUM
+    if not minimum.is_positive():
+        raise InvalidInput(f"CRYPTOPAY_P2P_MINIMUM_KES must be more than 0 KES, got {get.text('P2P_MINIMUM_KES')!r}")
+    return minimum
+
+
+def _signup_sms(get: _Reader) -> SignupSmsRules:
+    """What wallet sign-up may spend on verification SMS: ``CRYPTOPAY_SIGNUP_SMS_PER_HOUR`` (the whole deployment's,
+    default 500) and ``CRYPTOPAY_SIGNUP_SMS_PER_ADDRESS_PER_DAY`` (one client address's, default 50), each at least 1.
+
+    >>> _signup_sms(_Reader({"CRYPTOPAY_SIGNUP_SMS_PER_HOUR": "200"})).per_hour
+    200
+    """
+    default = SignupSmsRules()
+    return SignupSmsRules(
+        per_hour=_positive(get, "SIGNUP_SMS_PER_HOUR", default.per_hour),
+        per_address_per_day=_positive(get, "SIGNUP_SMS_PER_ADDRESS_PER_DAY", default.per_address_per_day),
     )
 
 

@@ -37,6 +37,7 @@ from cryptopay.core.listings import Listings
 from cryptopay.core.money import KES, USDT
 from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
+from cryptopay.core.payments.internal import PlatformAddresses
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.links import PaymentLinks
 from cryptopay.core.payments.read_cache import UncachedInvoiceReads
@@ -540,7 +541,14 @@ class Parts:
             quotes=self.quotes,
             validators=address_validators(self.settings),
             rails=self.rails,  # a wrong-network payment is refunded once as deep as its network's rail asks
+            platform=self.platform_addresses,
         )
+
+    @functools.cached_property
+    def platform_addresses(self) -> PlatformAddresses:
+        """The hot wallets (``CRYPTOPAY_<NETWORK>_HOT_WALLET``): with the deposit address registry, what a
+        withdrawal or a refund never sends to (``internal_address``)."""
+        return PlatformAddresses({c.network: c.hot_wallet for c in self.settings.chains if c.hot_wallet})
 
     @functools.cached_property
     def payment_links(self) -> PaymentLinks:
@@ -559,6 +567,7 @@ class Parts:
             quoter=lambda: quoter,
             monitor=self.monitoring_feed,
             invites=self.settings.invites,
+            minimum=self.settings.p2p_minimum,
         )
 
     @functools.cached_property
@@ -676,6 +685,7 @@ class Parts:
             monitoring=self.monitoring,
             travel_rule=self.travel_rule,
             cool_off=timedelta(hours=self.settings.withdrawal_cool_off_hours),
+            platform=self.platform_addresses,
         )
 
     @functools.cached_property
@@ -693,6 +703,7 @@ class Parts:
             self.ids,
             quoter=lambda: quoter,
             monitor=self.monitoring_feed,
+            sms_rules=self.settings.signup_sms,
         )
 
     @functools.cached_property

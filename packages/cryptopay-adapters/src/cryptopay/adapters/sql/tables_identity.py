@@ -34,6 +34,8 @@ users = sa.Table(
     sa.Column("phone", sa.String(EMAIL), unique=True),  # keyed hash of a verified phone, a personal wallet's login
     sa.Column("phone_sealed", sa.Text),  # the phone itself, sealed
     sa.Column("email_verified_at", UtcDateTime),  # the account proved its email (0043)
+    sa.Column("email_token_hash", sa.String(HASH)),  # SHA-256 of the pending email-proof link's token (0046)
+    sa.Column("email_token_expires_at", UtcDateTime),
     keep_existing=True,
 )
 

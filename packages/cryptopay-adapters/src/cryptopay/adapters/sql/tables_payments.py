@@ -17,6 +17,7 @@ __all__ = [
     "invoices",
     "order_key",
     "payment_credits",
+    "payment_link_uses",
     "payment_links",
     "payout_queries",
     "payouts",
@@ -198,8 +199,24 @@ payment_links = sa.Table(
     sa.Column("max_uses", sa.Integer),
     sa.Column("uses", sa.Integer, nullable=False),  # the count of record; the document's copy is refreshed from it
     sa.Column("doc", JsonText, nullable=False),
-    sa.CheckConstraint("uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)", name="ck_payment_links_uses"),
+    # Not capped by max_uses since 0058: a late payment to an invoice whose use was given back takes it again, over
+    # the cap if others filled it meanwhile (money is never refused; ``payment_links.link_uses``).
+    sa.CheckConstraint("uses >= 0", name="ck_payment_links_uses"),
     sa.Index("ix_payment_links_merchant", "merchant_id", "id"),
+    keep_existing=True,
+)
+
+# The use each invoice of a capped link holds (since 0058): ``held`` while the invoice is open or paid; false once
+# it ended unpaid and gave it back (``payment_links.uses`` counts the held rows).
+payment_link_uses = sa.Table(
+    "payment_link_uses",
+    metadata,
+    sa.Column("invoice_id", sa.String(ID), primary_key=True),
+    sa.Column("link_id", sa.String(ID), nullable=False),
+    sa.Column("held", sa.Boolean, nullable=False),
+    sa.Column("claimed_at", UtcDateTime, nullable=False),
+    sa.Column("changed_at", UtcDateTime, nullable=True),  # when it was last given back or taken again
+    sa.Index("ix_payment_link_uses_link", "link_id", "held"),
     keep_existing=True,
 )
 

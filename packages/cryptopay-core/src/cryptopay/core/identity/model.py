@@ -187,7 +187,10 @@ class User:
     totp_last_step: int = 0  # the last accepted TOTP time step: a code is never accepted twice
     recovery_code_hashes: tuple[str, ...] = attrs.field(default=(), repr=False)
     phone: str | None = None  # verified at sign-up (personal wallets); unique
-    email_verified_at: datetime | None = None  # when the account first proved it owns ``email`` (a reset's link)
+    email_verified_at: datetime | None = None  # when the account proved it owns ``email`` (``identity.email_proof``)
+    # The pending email-proof link's token: only its SHA-256 is kept, until it is used or ``email_token_expires_at``.
+    email_token_hash: str | None = attrs.field(default=None, repr=False)
+    email_token_expires_at: datetime | None = None
 
     @property
     def login_name(self) -> str:

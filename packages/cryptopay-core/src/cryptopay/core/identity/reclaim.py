@@ -60,15 +60,27 @@ class Reclaim:
         if merchant is None:
             self.audit.append(AuditEvent(actor, "account.reclaimed", f"user:{user.id}", now, {"merchant": "none"}))
             return
+        keys, endpoints, held_until = self._distrust(merchant, actor, now, "account.reclaimed")
+        members = len(self.teams.members(merchant.id))
+        if user.email is not None:
+            body = _notice(merchant, keys, endpoints, held_until, members)
+            self.notifier.send(Notification(user.email, "Check your cryptopay account", body))
+
+    def release(self, user: User, *, actor: str) -> None:
+        """The same revocations and hold for the merchant of an account its email's owner released
+        (``identity.email_proof``), audited ``account.released``; nobody is emailed (the account has no address)."""
+        merchant = self.merchants.by_owner(user.id)
+        if merchant is not None:
+            self._distrust(merchant, actor, self.clock.now(), "account.released")
+
+    def _distrust(self, merchant: Merchant, actor: str, now: datetime, action: str) -> tuple[int, int, datetime]:
         keys = self._revoke_keys(merchant, actor, now)
         endpoints = self._disable_endpoints(merchant, actor, now)
         held_until = self._hold_destination(merchant, actor, now)
-        members = [m.user_id for m in self.teams.members(merchant.id)]
-        details = {"keys": str(keys), "endpoints": str(endpoints), "members": str(len(members))}
-        self.audit.append(AuditEvent(actor, "account.reclaimed", f"merchant:{merchant.id}", now, details))
-        if user.email is not None:
-            body = _notice(merchant, keys, endpoints, held_until, len(members))
-            self.notifier.send(Notification(user.email, "Check your cryptopay account", body))
+        members = len(self.teams.members(merchant.id))
+        details = {"keys": str(keys), "endpoints": str(endpoints), "members": str(members)}
+        self.audit.append(AuditEvent(actor, action, f"merchant:{merchant.id}", now, details))
+        return keys, endpoints, held_until
 
     def _keys(self, merchant_id: str) -> Iterator[ApiKey]:
         before: str | None = None

@@ -2,10 +2,11 @@
 
 ``EmailRegistrations.register`` answers alike for a new and an already registered email: the HTTP shell says
 "check your email" (202) either way, and the email tells the truth to the address's owner only. A new address gets
-its account and a welcome email (reset the password if you did not register: that proves the email, and the first
-reset secures what someone else set up, ``identity.reclaim``); an address that has an account gets no new one, the
-same time spent on hashing, and an email saying someone tried, audited ``auth.register_of_a_customer``. The wallet's
-phone sign-up does the same by SMS (``wallets.signup``).
+its account and an email-proof link (``identity.email_proof``: confirm it logged in, or release the address if you
+did not register); an address that has an account gets no new one, the same time spent on hashing, and an email
+saying someone tried, audited ``auth.register_of_a_customer`` (with a new "this wasn't me" link while that account
+has not proven the email: the one registering may be the address's owner). The wallet's phone sign-up does the same
+by SMS (``wallets.signup``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict
+from cryptopay.core.identity.email_proof import EmailProofs
 from cryptopay.core.identity.model import Role, User
 from cryptopay.core.identity.service import Accounts, check_password, valid_email
 from cryptopay.core.ports.notifications import Notification, Notifier
@@ -23,10 +25,12 @@ __all__ = ["EmailRegistrations"]
 
 @attrs.define
 class EmailRegistrations:
-    """Register by email; ``reset_page`` is where the emails send someone who wants the account back."""
+    """Register by email; ``proofs`` emails a new account its proof link, ``reset_page`` is where the emails send
+    someone who wants the account back."""
 
     accounts: Accounts
     notifier: Notifier
+    proofs: EmailProofs
     reset_page: str = "http://127.0.0.1:8000/reset-password"
 
     def register(self, email: str, password: str, *, role: Role, display_name: str | None = None) -> User | None:
@@ -46,22 +50,27 @@ class EmailRegistrations:
             except Conflict:  # registered meanwhile by a concurrent request
                 existing = self.accounts.users.by_email(address)
             else:
-                self.notifier.send(Notification(address, "Your cryptopay account", self._welcome()))
+                self.proofs.send(user)
                 return user
         else:
             self.accounts.hasher.hash(password)  # the same time as a new account's hashing
         if existing is not None:
-            self.notifier.send(Notification(address, "Someone tried to register with your email", self._taken()))
+            body = self._taken() + self._release(existing)
+            self.notifier.send(Notification(address, "Someone tried to register with your email", body))
             at = self.accounts.clock.now()
             event = AuditEvent("anonymous", "auth.register_of_a_customer", f"user:{existing.id}", at, {})
             self.accounts.audit.append(event)
         return None
 
-    def _welcome(self) -> str:
+    def _release(self, existing: User) -> str:
+        """For an account that never proved the email: the owner, who may be the one registering now, can release
+        the address instead of taking over a stranger's account by a reset (``identity.email_proof``)."""
+        link = self.proofs.release_link(existing)
+        if link is None:
+            return ""
         return (
-            "Your cryptopay account was created with this email; log in to start.\n\n"
-            f"If you did not create it, reset its password at {self.reset_page}: that proves the email is yours, "
-            "ends every session and revokes the API keys and webhooks someone else set up."
+            "\n\nThat account never confirmed this email. If you did not create it, release your address (no login "
+            f"needed): the account is disabled and you can register: {link}"
         )
 
     def _taken(self) -> str:

@@ -18,6 +18,7 @@ phone and email).
 """
 
 from cryptopay.core.kyc.limits import (
+    INCOMING,
     PRODUCT_LIMITS,
     Decision,
     Product,
@@ -28,12 +29,14 @@ from cryptopay.core.kyc.limits import (
     check_wallet_movement,
     day_bounds,
     month_bounds,
+    product_limited,
 )
 from cryptopay.core.kyc.profile import KycEvent, KycProfile, KycStatus
 from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, KycTier, PartyKind, Requirement
 
 __all__ = [
     "DEFAULT_KYC_POLICY",
+    "INCOMING",
     "PRODUCT_LIMITS",
     "Decision",
     "KycEvent",
@@ -51,4 +54,5 @@ __all__ = [
     "check_wallet_movement",
     "day_bounds",
     "month_bounds",
+    "product_limited",
 ]

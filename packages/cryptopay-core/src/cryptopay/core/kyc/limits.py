@@ -5,6 +5,12 @@ for the personal wallet's products (buy, sell, P2P, withdraw, bills), a per-prod
 per tier (``PRODUCT_LIMITS``; a zero limit means the tier may not use the product at all).
 ``check_wallet_movement`` applies both and refuses with the limit's name (``daily``, ``p2p.monthly``, ...) and what
 remains of it. This is the one place limits are checked: a new rule belongs here, not in a use case.
+
+Receiving (``INCOMING``: remittances into the wallet, and ``RECEIVE``: money from other people, claimed invitations
+and crypto deposits) is a budget of its own, as a mobile-money account's limits are: what a party receives is
+checked against the receiving product's rows only, and does not count against the tier's own limits, which bound
+what the party moves (sends, sells, withdraws, pays, buys). A tier-1 user paid KES 150,000 in a day can still send
+that day; a tier-0 wallet (a phone, no ID) receives small amounts only (its ``RECEIVE`` row).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from cryptopay.core.money import KES, Money
 from cryptopay.core.system import NAIROBI
 
 __all__ = [
+    "INCOMING",
     "PRODUCT_LIMITS",
     "Decision",
     "Product",
@@ -32,6 +39,7 @@ __all__ = [
     "check_wallet_movement",
     "day_bounds",
     "month_bounds",
+    "product_limited",
 ]
 
 
@@ -120,6 +128,11 @@ class Product(enum.Enum):
     WITHDRAW = "withdraw"  # send crypto on chain
     BILL = "bill"  # pay a bill
     REMITTANCE = "remittance"  # receive a remittance from abroad into the wallet
+    RECEIVE = "receive"  # receive from another person (a P2P send, a claimed invitation) or a crypto deposit
+
+
+INCOMING = frozenset({Product.REMITTANCE, Product.RECEIVE})
+"""The products that bring money in: checked against their own rows only, not counted in the tier's totals."""
 
 
 def _optional_kes(value: object) -> Money | None:
@@ -185,6 +198,15 @@ PRODUCT_LIMITS = ProductLimits(
         # Tier 1: crypto leaving to an outside address is capped lower than money staying inside Kenya's rails.
         ProductLimit(kind=_P, level=1, product=Product.WITHDRAW, single="50000", daily="100000", monthly="500000"),
         ProductLimit(kind=_P, level=1, product=Product.P2P, daily="100000", monthly="700000"),
+        # Receiving. Tier 0 holds small amounts only: what it may take from other people and from the chain is
+        # bounded like what it may buy (a single payment of KES 5,000; KES 10,000 a day; KES 30,000 a month), so a
+        # phone-only wallet holds at most about KES 60,000 a month it bought or received before its holder is
+        # identified. Tiers 1 and 2 receive without a product limit (no row): the holder is identified.
+        ProductLimit(kind=_P, level=0, product=Product.RECEIVE, single="5000", daily="10000", monthly="30000"),
+        # Remittances from abroad are capped by the tier's own figures, counted on their own (``INCOMING``).
+        ProductLimit(kind=_P, level=0, product=Product.REMITTANCE, single="5000", daily="20000", monthly="100000"),
+        ProductLimit(kind=_P, level=1, product=Product.REMITTANCE, single="70000", daily="150000", monthly="1000000"),
+        ProductLimit(kind=_P, level=2, product=Product.REMITTANCE, single="250000", daily="500000", monthly="3000000"),
     ]
 )
 
@@ -211,8 +233,17 @@ def check_wallet_movement(
     >>> refused = check_wallet_movement(amina, Product.P2P, Money.of("100", KES), spent=Spending.nothing(), at=now)
     >>> refused.limit, refused.remaining, refused.reason
     ('p2p.single', Money('0.00', 'KES'), 'tier 0 (phone verified) cannot send to other people: verify your national ID')
+
+    Receiving (``INCOMING``) is checked against the product's row only (what was received, not what was spent):
+
+    >>> received = Spending.nothing()
+    >>> check_wallet_movement(amina, Product.RECEIVE, Money.of("6000", KES), spent=received, at=now).limit
+    'receive.single'
     """
-    overall, tier = _check_movement(profile, amount, spent.today, spent.this_month, at, policy)
+    if product in INCOMING:
+        overall, tier = _check_receiving(profile, amount, at, policy)
+    else:
+        overall, tier = _check_movement(profile, amount, spent.today, spent.this_month, at, policy)
     if not overall.allowed:
         return overall
     row = None if tier is None else products.find(profile.kind, tier.level, product)
@@ -246,6 +277,42 @@ def check_wallet_movement(
     return Decision(True, f"within the {product.value} limits of {tier.label}")
 
 
+def product_limited(
+    profile: KycProfile,
+    product: Product,
+    *,
+    at: datetime,
+    policy: KycPolicy = DEFAULT_KYC_POLICY,
+    products: ProductLimits = PRODUCT_LIMITS,
+) -> bool:
+    """Whether ``product`` is limited for ``profile`` now beyond nothing: frozen, no tier, or a row for its tier (an
+    amount that cannot be valued can only be taken when this is False).
+
+    >>> now = datetime(2026, 3, 2, 8, 0, tzinfo=NAIROBI)
+    >>> product_limited(KycProfile(party_id="usr_1", kind=PartyKind.PERSONAL), Product.RECEIVE, at=now)
+    True
+    """
+    tier = profile.tier_at(at, policy=policy)
+    return profile.frozen or tier is None or products.find(profile.kind, tier.level, product) is not None
+
+
+def _check_receiving(
+    profile: KycProfile, amount: Money, at: datetime, policy: KycPolicy
+) -> tuple[Decision, KycTier | None]:
+    """Whether ``profile`` may receive at all (a tier, not frozen by compliance), and its tier; the amount's limits
+    are the receiving product's row (``check_wallet_movement``)."""
+    if amount.asset != KES:
+        raise AssetMismatch(f"KYC limits are in KES: convert {amount.asset.code} to its KES value first")
+    if not amount.is_positive():
+        raise InvalidAmount(f"a movement must be positive, got {amount}")
+    if profile.frozen:
+        return Decision(False, f"{profile.party_id} is frozen by compliance: it receives nothing", "frozen"), None
+    tier = profile.tier_at(at, policy=policy)
+    if tier is None:
+        return Decision(False, f"{profile.party_id} is not verified: verify a phone number first", "tier"), tier
+    return Decision(True, f"within the limits of {tier.label}"), tier
+
+
 _VERBS: Mapping[Product, str] = {
     Product.BUY: "buy crypto",
     Product.SELL: "sell crypto",
@@ -253,6 +320,7 @@ _VERBS: Mapping[Product, str] = {
     Product.WITHDRAW: "withdraw crypto",
     Product.BILL: "pay bills",
     Product.REMITTANCE: "receive remittances",
+    Product.RECEIVE: "receive money",
 }
 
 

@@ -12,6 +12,7 @@ from cryptopay.core.invoices import Invoice, InvoiceEvent
 from cryptopay.core.ledger.model import AccountBalance
 from cryptopay.core.money import Money
 from cryptopay.core.outbox import OutboxMessage
+from cryptopay.core.payments.link_uses import follow_link_use
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import IdGenerator
 
@@ -36,10 +37,15 @@ def publish(
 def publish_invoice_events(
     uow: PaymentsUnitOfWork, ids: IdGenerator, invoice: Invoice, events: Iterable[InvoiceEvent]
 ) -> None:
-    """Every invoice event to the outbox, naming the merchant so webhooks can fan it out."""
-    for event in events:
+    """Every invoice event to the outbox, naming the merchant so webhooks can fan it out; and, as the invoice changed,
+    the use it holds of its payment link follows it (given back when it ended unpaid, taken again when money came
+    after all: ``link_uses.follow_link_use``). Every path that changes an invoice publishes its events here."""
+    published = list(events)
+    for event in published:
         payload = {**event.payload, "merchant_id": invoice.merchant_id}
         publish(uow, ids, event.name, payload, at=event.at, key=invoice.id)
+    if published:
+        follow_link_use(uow, invoice, max(event.at for event in published))
 
 
 def audit(uow: PaymentsUnitOfWork, actor: str, action: str, subject: str, at: datetime, **details: object) -> None:

@@ -22,6 +22,7 @@ from cryptopay.core.invoices import Invoice
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish_invoice_events, transaction
+from cryptopay.core.payments.link_amounts import LINK_AMOUNTS, AmountBounds, check_invoice_defaults
 from cryptopay.core.payments.model import DepositAddress, StoreSettings, index_families
 from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice, UncachedInvoiceReads
 from cryptopay.core.ports.chains import AddressDeriver
@@ -94,14 +95,17 @@ class Invoicing:
         derivers: Mapping[str, AddressDeriver],
         reader: PaymentsUowFactory | None = None,
         reads: InvoiceReads | None = None,
+        amounts: Mapping[str, AmountBounds] = LINK_AMOUNTS,
     ) -> None:
         """``reader``: units of work that need no transaction (default ``uow``): the reads, and taking the addresses'
         indexes (one atomic statement each; nothing else in that unit of work). ``reads``: this process's kept
-        renderings for ``render_invoice`` (default: none kept)."""
+        renderings for ``render_invoice`` (default: none kept). ``amounts``: an invoice's bounds per currency where
+        its store sets none (``link_amounts.check_invoice_defaults``; the payment links' table by default)."""
         self._uow, self._clock, self._ids, self._ledger = uow, clock, ids, ledger
         self._pricer, self._derivers = pricer, dict(derivers)
         self._reader = reader or uow
         self._reads: InvoiceReads = reads or UncachedInvoiceReads()
+        self._amounts = amounts
 
     def create_invoice(
         self,
@@ -116,20 +120,29 @@ class Invoicing:
         within: Callable[[PaymentsUnitOfWork], None] | None = None,
         then: Callable[[PaymentsUnitOfWork, Invoice], None] | None = None,
         store: StoreSettings | None = None,
+        default_bounds: bool = True,
     ) -> Invoice:
         """A new invoice for ``price`` (KES or crypto) payable on ``rails`` (rail keys; default: every store rail).
 
+        Its price is within the store's minimum and maximum (``below_store_minimum`` / ``above_store_maximum``) and,
+        for each bound the store does not set, within the deployment's default for its currency (``amounts``: 422
+        ``amount_below_minimum`` / ``amount_above_maximum``). ``default_bounds=False``: a caller whose amounts have
+        bounds of their own (the remittance desk's ``RemittanceRules``) skips the defaults.
+
         ``return_url``: where the hosted checkout page sends the customer back to the shop (http or https).
-        ``within`` runs in the invoice's own transaction before it is stored (a payment link counts its use there):
-        if it raises, nothing is stored. ``then`` runs in the same transaction once the invoice is stored (a remittance
-        order records its invoice there). ``store``: the merchant's store settings when the caller has just read them
-        (the HTTP layer checks the rails against them), so they are not read twice.
+        ``within`` runs in the invoice's own transaction before it is stored: if it raises, nothing is stored. ``then``
+        runs in the same transaction once the invoice is stored (a remittance order records its invoice there, a
+        payment link claims the use the invoice holds); if it raises, nothing is stored either. ``store``: the
+        merchant's store settings when the caller has just read them (the HTTP layer checks the rails against them),
+        so they are not read twice.
         """
         if return_url is not None and not return_url.startswith(("https://", "http://")):
             raise InvalidInput("return_url must be an http or https URL", field="return_url")
         if store is None or store.merchant_id != merchant_id:
             store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
         chosen = _choose(store, rails)
+        if default_bounds:
+            check_invoice_defaults(self._amounts, price, store)
         worth = self._worth_in_kes(price) if store.bounded or store.speed else None
         if worth is not None and store.bounded:
             store.check_invoice_worth(worth)

@@ -10,6 +10,12 @@ link use is one purchase, not a treasury transfer); USDT from 1 to 10,000 (about
 own bounds narrow these (``for_store``, what the hosted page shows); its invoice check then applies as to every
 invoice (``below_store_minimum`` / ``above_store_maximum``).
 
+Decision (review H15): the same table is every invoice's default where its store sets no bound
+(``check_invoice_defaults``): a merchant's invoice in KES or USDT is from KES 10 / USDT 1 (less costs the payer more
+in network fees than it pays, and no M-Pesa payment settles it) to KES 1,000,000 / USDT 10,000, unless the store sets
+its own minimum or maximum (in KES worth), which then replaces that default. Wholeness is the hosted pages' rule only
+(a merchant's invoice may ask cents). An invoice priced in another asset (BTC) has no default: the table names none.
+
 >>> bounds = LINK_AMOUNTS["KES"]
 >>> bounds.check(Money.of("250", KES))
 Money('250.00', 'KES')
@@ -30,7 +36,14 @@ from cryptopay.core.mobile_money.limits import B2C_LIMITS
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.model import StoreSettings
 
-__all__ = ["LINK_AMOUNTS", "AmountAboveMaximum", "AmountBelowMinimum", "AmountBounds", "AmountNotWhole"]
+__all__ = [
+    "LINK_AMOUNTS",
+    "AmountAboveMaximum",
+    "AmountBelowMinimum",
+    "AmountBounds",
+    "AmountNotWhole",
+    "check_invoice_defaults",
+]
 
 
 class AmountBelowMinimum(InvalidInput):
@@ -82,6 +95,37 @@ class AmountBounds:
         if low > high:
             return self  # the store's bounds are outside the platform's: its invoice check refuses every amount
         return AmountBounds(Money.of(low, KES), Money.of(high, KES), self.whole)
+
+
+def check_invoice_defaults(
+    amounts: Mapping[str, AmountBounds], price: Money, store: StoreSettings, *, field: str = "amount"
+) -> None:
+    """Refuse an invoice ``price`` outside ``amounts``' bounds for its currency, each bound where ``store`` sets
+    none of its own (``AmountBelowMinimum`` / ``AmountAboveMaximum``, 422, naming the bound and ``field``).
+
+    >>> from cryptopay.core.rails import rail_for
+    >>> store = StoreSettings(merchant_id="m1", rails=(rail_for("tron", "USDT"),))
+    >>> try:
+    ...     check_invoice_defaults(LINK_AMOUNTS, Money.of("0.01", KES), store)
+    ... except AmountBelowMinimum as error:
+    ...     print(error.message)
+    0.01 KES is below the least an invoice may ask, 10.00 KES (the store sets no minimum invoice amount)
+    """
+    bounds = amounts.get(price.asset.code)
+    if bounds is None:
+        return
+    if store.min_invoice is None and price < bounds.minimum:
+        raise AmountBelowMinimum(
+            f"{price} is below the least an invoice may ask, {bounds.minimum} (the store sets no minimum invoice "
+            "amount)",
+            field=field,
+        )
+    if store.max_invoice is None and price > bounds.maximum:
+        raise AmountAboveMaximum(
+            f"{price} is above the most an invoice may ask, {bounds.maximum} (the store sets no maximum invoice "
+            "amount)",
+            field=field,
+        )
 
 
 LINK_AMOUNTS: Mapping[str, AmountBounds] = {

@@ -3,9 +3,12 @@
 A link asks a fixed ``amount``, or lets the customer enter one in ``currency``; either is within the currency's
 bounds (``link_amounts.LINK_AMOUNTS``: whole shillings from KES 10 to 1,000,000, USDT 1 to 10,000, as data), and the
 store's minimum and maximum invoice amounts apply, as to every invoice. It may expire and may cap its uses. Invariants:
-- a use is counted in the same transaction that stores its invoice (``PaymentLinkRepository.claim_use``, one
-  conditional update), so a capped link never makes more invoices than its cap, however many customers press at
-  once, and a refused invoice (bad amount, no quote) uses nothing;
+- a use is claimed in the same transaction that stores its invoice (``PaymentLinkRepository.claim_use``, one
+  conditional update), so a capped link never has more open or paid invoices than its cap, however many customers
+  press at once, and a refused invoice (bad amount, no quote) uses nothing;
+- the cap counts paid invoices plus open reservations (``link_uses``): an invoice that ends unpaid (expired,
+  cancelled) gives its use back in the transaction that ends it; a payment that arrives after all takes it again,
+  past the cap if need be (money is never refused; audited ``over_cap``);
 - a link is found publicly by ``public_id`` only (unguessable; the internal ``id`` is the merchant's handle);
 - a deactivated link never opens again.
 
@@ -34,7 +37,8 @@ from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, transaction
 from cryptopay.core.payments.invoicing import Invoicing
 from cryptopay.core.payments.link_amounts import LINK_AMOUNTS, AmountBounds
-from cryptopay.core.payments.model import PaymentLink, PaymentLinkClosed, PaymentLinkTerms
+from cryptopay.core.payments.link_uses import LINK_METADATA_KEY
+from cryptopay.core.payments.model import PaymentLink, PaymentLinkClosed, PaymentLinkCurrency, PaymentLinkTerms
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.text import TextKind, checked_text
 
@@ -45,6 +49,7 @@ __all__ = [
     "PUBLIC_ID_PATTERN",
     "PaymentLink",
     "PaymentLinkClosed",
+    "PaymentLinkCurrency",
     "PaymentLinkTerms",
     "PaymentLinks",
     "new_public_id",
@@ -128,18 +133,28 @@ class PaymentLinks:
         return transaction(self._uow, lambda uow: self._deactivate(uow, link_id, actor))
 
     def create_invoice(
-        self, public_id: str, *, amount: Money | Decimal | None = None, rail: str | None = None
+        self,
+        public_id: str,
+        *,
+        amount: Money | Decimal | None = None,
+        rail: str | None = None,
+        currency: Asset | None = None,
     ) -> Invoice:
         """Use the link: an invoice for its price (or the amount entered), counted against its cap atomically.
 
-        ``amount`` (links without a fixed price) is in the link's currency; ``PaymentLinkTerms`` (409) when it or
+        ``amount`` (links without a fixed price) is in the link's currency; ``currency``, when the customer names
+        one (as on every money route), must be the link's: ``PaymentLinkCurrency`` (422, field ``currency``)
+        otherwise, as for an ``amount`` in another currency. ``PaymentLinkTerms`` (409) when the amount or
         ``rail`` does not fit the link, ``PaymentLinkClosed`` (409) once the link is closed; outside its currency's
         bounds ``AmountBelowMinimum``, ``AmountAboveMaximum`` or ``AmountNotWhole`` (422, field ``amount``).
         """
         link, now = self.load_public(public_id), self._clock.now()
         link.check_open(now)
-        if isinstance(amount, Money) and amount.asset != link.currency:
-            raise PaymentLinkTerms(f"this link is paid in {link.currency.code}", field="amount")
+        for named in (currency, amount.asset if isinstance(amount, Money) else None):
+            if named is not None and named != link.currency:
+                raise PaymentLinkCurrency(
+                    f"this link is paid in {link.currency.code}, not {named.code}", field="currency"
+                )
         price = link.price_for(amount.amount if isinstance(amount, Money) else amount)
         if link.amount is None and (bounds := self._amounts.get(link.currency.code)) is not None:
             bounds.check(price)
@@ -149,13 +164,13 @@ class PaymentLinks:
             price,
             rails=rails,
             actor=f"payment_link:{link.id}",
-            metadata={"payment_link": link.id},
-            within=lambda uow: self._claim(uow, link.id),
+            metadata={LINK_METADATA_KEY: link.id},
+            then=lambda uow, invoice: self._claim(uow, link.id, invoice.id),
         )
 
-    def _claim(self, uow: PaymentsUnitOfWork, link_id: str) -> None:
+    def _claim(self, uow: PaymentsUnitOfWork, link_id: str, invoice_id: str) -> None:
         now = self._clock.now()
-        if not uow.payment_links.claim_use(link_id, now):
+        if not uow.payment_links.claim_use(link_id, invoice_id, now):
             link = _found(uow.payment_links.get(link_id), link_id)
             raise PaymentLinkClosed(f"payment link {link.public_id} is closed: {link.closed_reason(now) or 'in use'}")
 

@@ -16,7 +16,7 @@ from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.invoices import DEFAULT_INVOICE_WINDOW, DEFAULT_MONITORING_WINDOW, TransferKey
 from cryptopay.core.money import KES, Asset, Money, to_decimal
 from cryptopay.core.payments.speed import SpeedTier, check_speed_policy, speed_for
-from cryptopay.core.rails import NETWORKS, Rail
+from cryptopay.core.rails import NETWORKS, AddressFormat, Rail
 from cryptopay.core.settlement.policy import DEFAULT_CUTOFF
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Refund",
     "RefundState",
     "StoreSettings",
+    "address_family",
     "address_key",
     "check_tolerance",
     "index_families",
@@ -38,13 +39,37 @@ __all__ = [
 
 
 def address_key(network: str, address: str) -> str:
-    """The form an address is stored and looked up in: EVM addresses lower-cased (checksums differ only in case).
+    """The form an address is stored and looked up in: EVM addresses lower-cased (checksums differ only in case),
+    Bitcoin bech32 ones too (valid in one case or the other, and the same address either way); Tron's base58 and
+    Bitcoin's base58 are case-sensitive and kept as written.
 
-    >>> address_key("ethereum", "0xAbC"), address_key("tron", "TXyZ")
-    ('0xabc', 'TXyZ')
+    >>> address_key("ethereum", "0xAbC"), address_key("tron", "TXyZ"), address_key("bitcoin", "BC1QXY")
+    ('0xabc', 'TXyZ', 'bc1qxy')
+    >>> address_key("bitcoin", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2")
+    '1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2'
+    """
+    known, text = NETWORKS.get(network), address.strip()
+    if known is None:
+        return text
+    if known.is_evm or (known.address_format is AddressFormat.BITCOIN and text.lower().startswith(_BECH32_HRPS)):
+        return text.lower()
+    return text
+
+
+_BECH32_HRPS = ("bc1", "tb1", "bcrt1")  # base58 Bitcoin addresses start with 1, 3, m, n or 2: never one of these
+
+
+def address_family(network: str) -> tuple[str, ...]:
+    """The networks on which an address of ``network`` is the same key's: every EVM network for an EVM one (one
+    xpub, one hot-wallet key, whichever EVM chain the coins are sent on), else the network alone.
+
+    >>> address_family("polygon"), address_family("tron")
+    (('bsc', 'ethereum', 'polygon'), ('tron',))
     """
     known = NETWORKS.get(network)
-    return address.strip().lower() if known is not None and known.is_evm else address.strip()
+    if known is not None and known.is_evm:
+        return tuple(sorted(name for name, n in NETWORKS.items() if n.is_evm))
+    return (network,)
 
 
 def index_families(networks: Iterable[str]) -> dict[tuple[str, ...], list[str]]:
@@ -298,6 +323,12 @@ class PaymentLinkTerms(Conflict):
     A 409 rather than a 422: the request is well-formed; the link it names decides (a page re-reads the link)."""
 
     code = "payment_link_terms"
+
+
+class PaymentLinkCurrency(InvalidInput):
+    """The customer named a currency other than the link's (a 422 on ``currency``: a link is paid in its own)."""
+
+    code = "payment_link_currency"
 
 
 def _rail_keys(value: Sequence[str] | None) -> tuple[str, ...] | None:

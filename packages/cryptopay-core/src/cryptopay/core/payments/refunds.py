@@ -30,6 +30,9 @@ Invariants:
 - a payment on the wrong EVM network (``payments.wrong_network``) is refunded whole, never from the merchant's
   balance: once as deep as that network's rail asks, it is booked into custody against
   ``liabilities:wrong_network:<ASSET>`` and the refund holds it from there (``refund_wrong_network``);
+- a refund never goes to an address the platform controls (a hot wallet, or a wallet's, an invoice's or a
+  remittance order's deposit address, on any network sharing its key): ``InternalAddress`` (422
+  ``internal_address``), checked in the transaction that holds the coins (``cryptopay.core.payments.internal``);
 - every state is an outbox message (``refund.requested|sent|confirmed|failed``, a merchant webhook) and an audit
   record, in the same transaction as the change.
 """
@@ -60,6 +63,7 @@ from cryptopay.core.invoices import Invoice, InvoiceState, PaymentOption, is_con
 from cryptopay.core.ledger import Account, AccountKind, EntryRequest, HoldRequest, Ledger, Posting
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.payments._support import audit, load_invoice, publish, transaction
+from cryptopay.core.payments.internal import PlatformAddresses
 from cryptopay.core.payments.model import Refund, RefundState, address_key
 from cryptopay.core.payments.wrong_network import (
     WrongNetworkPayment,
@@ -146,10 +150,18 @@ class Refunds:
         quotes: QuoteRepository | None = None,
         validators: Mapping[str, AddressValidator] | None = None,
         rails: Mapping[str, Rail] | None = None,
+        platform: PlatformAddresses | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger, self._senders = uow, clock, ids, ledger, dict(senders)
         self._pricer, self._quotes, self._validators = pricer, quotes, dict(validators or {})
         self._rails = dict(rails or {})  # the deployment's rails: a wrong-network payment's depth before a refund
+        self._platform = platform or PlatformAddresses()  # the hot wallets: a refund never goes to one (nor a deposit)
+
+    def refuse_internal(self, network: str, address: str, *, field: str = "address") -> None:
+        """``InternalAddress`` when ``address`` on ``network`` is one the platform controls (a hot wallet, or a
+        wallet's, an invoice's or a remittance order's deposit address: ``cryptopay.core.payments.internal``)."""
+        work = partial(self._platform.refuse, network=network, address=address, field=field)
+        transaction(self._uow, lambda uow: work(uow.deposit_addresses))
 
     def refundable(self, invoice_id: str, rail: str) -> Money:
         """The most a refund on ``rail`` (a rail key such as ``usdt-tron``) may still take: what the invoice
@@ -208,7 +220,8 @@ class Refunds:
         payment = load_wrong_network_payment(uow, payment_id)
         rail = self._rails.get(payment.rail_key) or rail_for(payment.network, payment.transfer.amount.asset)
         self._check_refundable_stray(uow, payment, rail)
-        target = self._check_address(PaymentOption(rail, payment.transfer.to_address, payment.transfer.amount), address)
+        option = PaymentOption(rail, payment.transfer.to_address, payment.transfer.amount)
+        target = self._check_address(uow, option, address)
         amount = payment.transfer.amount
         if not payment.booked:
             store_address(uow.deposit_addresses, payment, now=now)
@@ -336,7 +349,7 @@ class Refunds:
         option = invoice.option(wanted.rail_key)
         if option.rail.network.name not in self._senders:
             raise Refused(f"refunds on {option.rail.network.name} are not configured (no hot wallet)")
-        target = self._check_address(option, address)
+        target = self._check_address(uow, option, address)
         rail_key = option.rail.key
         kept, price = kept_on(uow, invoice, rail_key), _desk_price_on(uow, invoice, rail_key)
         most = refundable_on(uow, invoice, rail_key) - price
@@ -397,12 +410,14 @@ class Refunds:
         )
         return refund
 
-    def _check_address(self, option: PaymentOption, address: str) -> str:
+    def _check_address(self, uow: PaymentsUnitOfWork, option: PaymentOption, address: str) -> str:
         network = option.rail.network.name
         if address_key(network, address) == address_key(network, option.address):
             raise InvalidInput("a refund cannot go to the invoice's own deposit address", field="address")
         refuse_burn_address(address, [option.rail])
-        return valid_address(network, address, self._validators)
+        target = valid_address(network, address, self._validators)
+        self._platform.refuse(uow.deposit_addresses, network, target)  # in the transaction that holds the coins
+        return target
 
     def _hold(self, uow: PaymentsUnitOfWork, invoice: Invoice, refund_id: str, amount: Money) -> str:
         source = flows.merchant_liability(invoice.merchant_id, amount.asset)

@@ -196,6 +196,12 @@ class DepositAddressRepository(Protocol):
 
     def by_address(self, network: str, address: str) -> DepositAddress | None: ...
 
+    def by_address_on(self, networks: Sequence[str], address: str) -> DepositAddress | None:
+        """The deposit address ``address`` on any of ``networks`` (compared in each one's ``address_key`` form),
+        whoever owns it (a wallet, an invoice or a remittance order's invoice); None when it is none of ours. One
+        indexed lookup: what outgoing sends ask before they send coins to an address the platform controls."""
+        ...
+
     def addresses_for(self, network: str) -> list[str]:
         """Every deposit address on ``network`` (for a full rescan; live scanning uses ``Detection.watched``)."""
         ...
@@ -353,12 +359,23 @@ class PaymentLinkRepository(Protocol):
         """The merchant's links newest first (by id, descending), strictly before the link id ``before``."""
         ...
 
-    def claim_use(self, link_id: str, now: datetime) -> bool:
-        """Count one use if the link is active, not expired at ``now`` and under its cap; False otherwise.
+    def claim_use(self, link_id: str, invoice_id: str, now: datetime) -> bool:
+        """Count one use, held by ``invoice_id``, if the link is active, not expired at ``now`` and under its cap;
+        False otherwise.
 
         Atomic (one conditional ``UPDATE``): concurrent claims never take a link past its cap. The claim commits
         or rolls back with the caller's transaction (the invoice the use makes).
         """
+        ...
+
+    def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        """Give back the use ``invoice_id`` holds (its invoice ended unpaid): the link, its count one less; None
+        when the invoice holds none (no link's, or given back before). Atomic: it is given back once."""
+        ...
+
+    def retake_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        """Take again the use ``invoice_id`` gave back (money arrived after all), past the cap if need be: the
+        link, its count one more; None when the invoice had given none back. Atomic: it is taken once."""
         ...
 
 

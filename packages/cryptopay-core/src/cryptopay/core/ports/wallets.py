@@ -168,12 +168,15 @@ class SendingWallet:
 class SendParties:
     """What a P2P send reads before it moves money (``SendRepository.parties``): the sender's wallet (locked; only
     whether it is frozen), the recipient's, the sender's KYC profile and the sender's usage per product (as
-    ``UsageRepository.totals``)."""
+    ``UsageRepository.totals``); the recipient's KYC profile and what the recipient received (its usage of the
+    ``receive`` product only, as ``totals`` gives it; empty when there is no recipient)."""
 
     sender: SendingWallet | None
     recipient: Wallet | None
     profile: KycProfile | None
     usage: Mapping[str, tuple[Money, Money]]
+    recipient_profile: KycProfile | None = None
+    received: Mapping[str, tuple[Money, Money]] = attrs.field(factory=dict)
 
 
 class SendRepository(Protocol):
@@ -194,7 +197,8 @@ class SendRepository(Protocol):
         """The sender's wallet locked as by ``WalletRepository.get(lock=True)`` (nothing else is locked when it has
         none; ``SendingWallet``: whether it is frozen), the recipient's wallet by ``phone`` or else ``username``,
         the sender's KYC profile (not locked: the wallet's lock already queues the sender's movements) and usage
-        totals.
+        totals, the recipient's KYC profile and its ``receive`` usage totals (not locked: two sends to one
+        recipient may both pass a receiving limit only one fits, by at most one send's amount).
 
         An adapter may also prepare the unit's ledger session for the posting that follows: read the idempotency
         ``ledger_keys`` and lock the balances of ``ledger_codes`` and of the recipient's ``asset`` wallet account,
@@ -202,8 +206,11 @@ class SendRepository(Protocol):
         in one statement)."""
         ...
 
-    def record(self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = ()) -> None:
-        """Store a new transfer and the usage it counts (as ``TransferRepository.add`` and ``UsageRepository.add``),
+    def record(
+        self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = (), received: Usage | None = None
+    ) -> None:
+        """Store a new transfer and the usage it counts (as ``TransferRepository.add`` and ``UsageRepository.add``;
+        ``received``: the recipient's, when it has a wallet),
         and journal ``journal``'s movements for AML monitoring (as the unit's ``MovementJournal.add``: a movement
         whose id is journaled already is skipped).
 

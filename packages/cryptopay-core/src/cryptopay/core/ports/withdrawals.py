@@ -14,6 +14,7 @@ from typing import Protocol
 from cryptopay.core.money import Money
 from cryptopay.core.ports.chains import ChainSender, WithdrawalRequest
 from cryptopay.core.ports.kyc import KycApplicationRepository
+from cryptopay.core.ports.payments import DepositAddressRepository
 from cryptopay.core.ports.travel_rule import TravelRuleRepository
 from cryptopay.core.ports.wallets import WalletUnitOfWork
 from cryptopay.core.wallets.withdrawal_model import Withdrawal, WithdrawalState
@@ -58,7 +59,8 @@ class WithdrawalRepository(Protocol):
 
 
 class WithdrawalUnitOfWork(WalletUnitOfWork, Protocol):
-    """The wallet repositories, withdrawals, Travel Rule records and KYC applications (the originator's data)."""
+    """The wallet repositories, withdrawals, Travel Rule records, KYC applications (the originator's data) and the
+    deposit address registry (a withdrawal to an address the platform controls is refused)."""
 
     @property
     def withdrawals(self) -> WithdrawalRepository: ...
@@ -68,6 +70,9 @@ class WithdrawalUnitOfWork(WalletUnitOfWork, Protocol):
 
     @property
     def kyc_applications(self) -> KycApplicationRepository: ...
+
+    @property
+    def deposit_addresses(self) -> DepositAddressRepository: ...
 
 
 class WithdrawalUowFactory(Protocol):

@@ -12,6 +12,14 @@ The other accounts an officer saw sharing the subject's ID document (``OTHER_PAR
 ``id_shared_with`` and ``id_linked``, and the same accounts in the ``kyc.*`` audit records' details) are other
 people's: they are left out.
 
+Compliance's own work about the person is withheld (``DISCLOSURE``, ``WITHHELD_ACTIONS``, ``WITHHELD_DETAILS``):
+what sanctions screening found, why an officer linked accounts or froze one, alerts, cases and reports. Telling a
+subject about these can be tipping-off (POCAMLA s.8), and the Data Protection Act, 2019 (s.51) lets access be
+restricted where it would prejudice the prevention or detection of crime. ``DISCLOSURE`` classifies every field of
+every record in the export (subject, other parties, withheld, secret): a field it does not name is left out, and a
+test fails until it is classified. Every export carries the same ``restrictions`` notice, whether or not anything
+was withheld (a notice only when something was would itself tip the person off).
+
 >>> sorted(SECRET_FIELDS)[:3]
 ['answer_keys', 'callbacks', 'code_hash']
 """
@@ -27,16 +35,36 @@ from typing import Any
 import attrs
 import cattrs
 from cryptopay.core.audit import AuditEvent, AuditRecord
-from cryptopay.core.errors import NotFound
-from cryptopay.core.identity.model import User
+from cryptopay.core.errors import CryptopayError, NotFound
+from cryptopay.core.identity.model import RefreshToken, User
+from cryptopay.core.kyc.applications import KycApplication
+from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
-from cryptopay.core.mobile_money.phones import try_normalize_msisdn
+from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import Asset, Money
+from cryptopay.core.payouts.model import Payout
+from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
+from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.system import Clock
-from cryptopay.core.wallets.history import history
+from cryptopay.core.wallets.buys import Buy
+from cryptopay.core.wallets.history import HistoryLine, history
+from cryptopay.core.wallets.model import Transfer, Wallet
 
-__all__ = ["EXPORT_FORMAT", "OTHER_PARTIES", "SECRET_FIELDS", "SubjectExports", "subject_export"]
+__all__ = [
+    "DISCLOSURE",
+    "EXPORT_FORMAT",
+    "NOTICE_ACTION",
+    "OTHER_PARTIES",
+    "RESTRICTIONS",
+    "SECRET_FIELDS",
+    "WITHHELD_ACTIONS",
+    "WITHHELD_DETAILS",
+    "Disclosure",
+    "SubjectExports",
+    "export_notice",
+    "subject_export",
+]
 
 EXPORT_FORMAT = "cryptopay.subject-export/1"
 SECRET_FIELDS = frozenset(
@@ -56,6 +84,82 @@ SECRET_FIELDS = frozenset(
 OTHER_PARTIES = frozenset({"id_shared_with", "id_linked", "directors_elsewhere", "accounts", "directors"})
 _PAGE = 500
 
+
+class Disclosure(enum.Enum):
+    """What a field of an exported record is to its data subject."""
+
+    SUBJECT = "subject"  # the person's own data: in the export
+    OTHER_PARTY = "other_party"  # names other people (``OTHER_PARTIES``): left out
+    WITHHELD = "withheld"  # compliance's own work (tipping-off, DPA s.51): left out, ``RESTRICTIONS`` says so
+    SECRET = "secret"  # a hash, a secret or a token (``SECRET_FIELDS``): left out
+
+
+def _classified(subject: str, *, others: str = "", withheld: str = "", secret: str = "") -> dict[str, Disclosure]:
+    kinds = ((subject, Disclosure.SUBJECT), (others, Disclosure.OTHER_PARTY), (withheld, Disclosure.WITHHELD))
+    return {name: kind for names, kind in (*kinds, (secret, Disclosure.SECRET)) for name in names.split()}
+
+
+# Every field of every record type in the export, classified; the export keeps the SUBJECT fields only, so a field
+# added to one of these records stays out of the export until it is classified here (a test checks that every field
+# is). Compliance-internal (WITHHELD): what screening found (``sanctions_matches``), why an officer linked accounts
+# sharing an ID (``id_link_reason``) or froze the party (``freeze_reason``, a wallet's ``frozen_reason``): the API
+# hides each of these from the person too. That a freeze happened, and when, the person knows already (their
+# movements are held): it stays in.
+DISCLOSURE: dict[type, dict[str, Disclosure]] = {
+    KycApplication: _classified(
+        "id party_id kind level created_at submitted_by notify_to person business documents state claimed_by "
+        "approvals reason submitted_at decided_at history verified_directors",
+        others="id_shared_with id_linked directors_elsewhere",
+        withheld="sanctions_matches id_link_reason",
+    ),
+    KycProfile: _classified(
+        "party_id kind status level requested_level evidence approvals reason expires_at frozen_at frozen_by",
+        withheld="freeze_reason",
+    ),
+    Wallet: _classified("user_id phone created_at username frozen_at", withheld="frozen_reason"),
+    HistoryLine: _classified("entry_id at amount balance_after kind description transfer_id"),
+    Transfer: _classified(
+        "id sender_id recipient_phone amount fee state created_at recipient_id note claim_expires_at finished_at"
+    ),
+    Buy: _classified(
+        "id user_id phone kes usdt quote_id ask mid state created_at next_query_at checkout_request_id "
+        "merchant_request_id result_code reason receipt finished_at queries answers token_used_at",
+        secret="token_digest",
+    ),
+    Payout: _classified(
+        "id settlement_id merchant_id originator_id method destination amount charge hold_id created_at attempt "
+        "retry_of state submitted_at check_at conversation_id queries receipt result_code result_desc note "
+        "unknown_since overdue_since finished_at retried_by b2b exported_at held held_since biller_token kind",
+        secret="callbacks",
+    ),
+    RefreshToken: _classified("id family_id user_id created_at expires_at rotated_at revoked_at", secret="token_hash"),
+}
+# Audit records about the person that are compliance's own work, withheld whole (an action equal to one of these,
+# or starting with one ending in "."): screening hits, alerts, cases and reports, the Travel Rule's records, the
+# officers' findings that accounts share an ID document or a director and their linking of them.
+WITHHELD_ACTIONS = (
+    "compliance.",
+    "sanctions.",
+    "travel_rule.",
+    "kyc.sanctions_match",
+    "kyc.id_shared",
+    "kyc.director_shared",
+    "kyc.id_linked",
+    "kyc.approval_refused",  # refused only while accounts sharing the ID are not linked (``IdInUse``)
+)
+# Details withheld from audit records otherwise shown: why an officer froze the party, which sanctions list entries
+# a withdrawal's address matched (the person is told the address is listed, never which entry).
+WITHHELD_DETAILS: dict[str, frozenset[str]] = {
+    "kyc.frozen": frozenset({"reason"}),
+    "wallet.frozen": frozenset({"reason"}),
+    "wallet.withdrawal_blocked": frozenset({"lists"}),
+}
+RESTRICTIONS = (
+    "Records kept for the prevention and detection of crime (anti-money-laundering and sanctions compliance) are "
+    "not part of this export (Data Protection Act, 2019, s.51). This notice is in every export, whether or not any "
+    "such record exists."
+)
+
 _json = cattrs.Converter()
 _json.register_unstructure_hook(Decimal, str)
 _json.register_unstructure_hook(datetime, datetime.isoformat)
@@ -72,19 +176,24 @@ def _plain(value: Any) -> Any:
 
 
 def _clean(value: Any) -> Any:
-    """``value`` as JSON-ready data without any secret field."""
+    """``value`` as JSON-ready data: its ``SUBJECT`` fields only (``DISCLOSURE``), without any secret field."""
     data = _plain(value)
+    classes = DISCLOSURE.get(type(value))
+    if classes is not None and isinstance(data, dict):
+        data = {k: v for k, v in data.items() if classes.get(k) is Disclosure.SUBJECT}
     return _drop_secrets(data)
 
 
-def _without_others(application: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in application.items() if k not in OTHER_PARTIES}
+def _withheld(action: str) -> bool:
+    return any(action == w or (w.endswith(".") and action.startswith(w)) for w in WITHHELD_ACTIONS)
 
 
-def _audit_without_others(record: AuditRecord) -> AuditRecord:
-    if not record.action.startswith("kyc."):
-        return record
-    return attrs.evolve(record, details=tuple((k, v) for k, v in record.details if k not in OTHER_PARTIES))
+def _audit_shown(record: AuditRecord) -> AuditRecord:
+    """``record`` without the other parties' accounts (``kyc.*``) and the details compliance withholds."""
+    hidden = WITHHELD_DETAILS.get(record.action, frozenset())
+    if record.action.startswith("kyc."):
+        hidden |= OTHER_PARTIES
+    return attrs.evolve(record, details=tuple((k, v) for k, v in record.details if k not in hidden))
 
 
 def _drop_secrets(data: Any) -> Any:
@@ -137,10 +246,11 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         "format": EXPORT_FORMAT,
         "subject": uid,
         "exported_at": at.isoformat(),
+        "restrictions": RESTRICTIONS,
         "profile": _profile(user),
         "kyc": {
             "profile": _clean(profile) if profile is not None else None,
-            "applications": [_without_others(_clean(a)) for a in uow.kyc_applications.for_party(uid)],
+            "applications": [_clean(a) for a in uow.kyc_applications.for_party(uid)],
         },
         "wallet": _clean(wallet) if wallet is not None else None,
         "movements": [_clean(line) for line in movements],
@@ -148,17 +258,45 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         "buys": [_clean(b) for b in buys],
         "payouts": [_clean(p) for p in payouts],
         "sessions": [_clean(t) for t in uow.refresh_tokens.for_user(uid)],
-        "audit": [_clean(_audit_without_others(r)) for r in audit],
+        "audit": [_clean(_audit_shown(r)) for r in audit if not _withheld(r.action)],
     }
+
+
+NOTICE_ACTION = "privacy.export_notified"
+
+
+def export_notice(at: datetime) -> tuple[str, str]:
+    """The subject and text telling a person their data was exported (the text fits one SMS part).
+
+    It carries nothing anyone typed, only when and what to do if it was not them (review H17: a stolen session).
+
+    >>> from datetime import timezone
+    >>> subject, text = export_notice(datetime(2026, 12, 6, 9, 30, tzinfo=timezone.utc))
+    >>> subject, len(text) <= 160
+    ('A copy of your cryptopay data was downloaded', True)
+    >>> print(text.split(". ")[0])
+    cryptopay: a copy of all your account data was downloaded on 06 Dec 09:30 UTC
+    """
+    when = at.strftime("%d %b %H:%M UTC")
+    return (
+        "A copy of your cryptopay data was downloaded",
+        f"cryptopay: a copy of all your account data was downloaded on {when}. Not you? Change your password and "
+        "call support now.",
+    )
 
 
 @attrs.frozen
 class SubjectExports:
-    """Exports a data subject's records, audited; ``find`` resolves an officer's lookup (id, email or phone)."""
+    """Exports a data subject's records, audited; ``find`` resolves an officer's lookup (id, email or phone).
+
+    A person's own export (``export_own``) also tells them out of band (``notifier``: their email; ``sms``: the
+    phone of a wallet without one; None: no SMS here, the skip is audited)."""
 
     uow: PrivacyUowFactory
     ledger: Ledger
     clock: Clock
+    notifier: Notifier
+    sms: SmsSender | None = None
 
     def find(self, who: str, *, actor: str) -> User:
         """The user with this id, email or phone (the lookup itself is audited: staff reading personal data)."""
@@ -182,3 +320,38 @@ class SubjectExports:
             details = {"reason": reason} if reason else {}
             uow.audit.append(AuditEvent(actor, "privacy.exported", f"user:{user.id}", now, tuple(details.items())))
         return exported
+
+    def export_own(self, user_id: str) -> dict[str, Any]:
+        """The person's own export (asked with a fresh step-up), and a notice to them that it was made: an email,
+        or an SMS to a wallet without one. Sending is best effort after the export is recorded; its outcome (sent,
+        failed, skipped) is the audit record ``privacy.export_notified``."""
+        exported = self.export(user_id, actor=f"user:{user_id}")
+        with self.uow() as uow:
+            user = uow.users.get(user_id)
+        if user is not None:
+            details = self._notify(user)
+            with self.uow() as uow:
+                notice = AuditEvent("system:notify", NOTICE_ACTION, f"user:{user_id}", self.clock.now(), details)
+                uow.audit.append(notice)
+        return exported
+
+    def _notify(self, user: User) -> dict[str, str]:
+        subject, text = export_notice(self.clock.now())
+        if user.email:
+            email = Notification(user.email, subject, text)
+            return {"channel": "email", **_sent(lambda: self.notifier.send(email))}
+        if not user.phone:
+            return {"outcome": "skipped", "reason": "no email and no phone"}
+        facts = {"channel": "sms", "to": mask_msisdn(user.phone)}
+        if self.sms is None:
+            return {**facts, "outcome": "skipped", "reason": "no SMS provider is configured"}
+        sms, phone = self.sms, user.phone
+        return {**facts, **_sent(lambda: sms.send(SmsMessage(phone, text)))}
+
+
+def _sent(send: Callable[[], object]) -> dict[str, str]:
+    try:
+        message_id = send()
+    except CryptopayError as error:  # undeliverable or the provider is down: the export stands, the failure is kept
+        return {"outcome": "failed", "reason": error.message[:200]}
+    return {"outcome": "sent", **({"message_id": message_id} if isinstance(message_id, str) else {})}

@@ -211,8 +211,10 @@ class Remittances:
     def create(self, request: OrderRequest) -> RemittanceOrder:
         """Open an order: lock a quote, price it, check the recipient can receive it, and open the desk's invoice.
 
-        ``InvalidInput`` for a bad phone, name, amount or refund address; ``LimitExceeded`` when the recipient's
-        wallet could not take it; ``Blocked`` when a blocking monitoring rule refuses it. Nothing is stored then.
+        ``InvalidInput`` for a bad phone, name, amount or refund address; ``InternalAddress`` for a refund address
+        the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``LimitExceeded`` when
+        the recipient's wallet could not take it; ``Blocked`` when a blocking monitoring rule refuses it. Nothing is
+        stored then.
         """
         try:
             phone = normalize_msisdn(request.recipient_phone)
@@ -269,6 +271,7 @@ class Remittances:
             actor=f"remittance:{order_id}",
             metadata={"remittance": order_id},
             then=record,
+            default_bounds=False,  # an order is bounded by the remittance rules (its least received, its limits)
         )
         return created[-1]
 
@@ -303,6 +306,8 @@ class Remittances:
                 field="refund_address",
             )
         refuse_burn_address(address, self.rails, field="refund_address")
+        for network in sorted({rail.network.name for rail in fits}):  # never one of the platform's own addresses
+            self.refunds.refuse_internal(network, address, field="refund_address")
         return fits
 
     def _price(self, amount: Money, quote: Quote) -> tuple[Money, Money, Money]:
@@ -469,9 +474,11 @@ class Remittances:
         refuse_burn_address(address, self.rails)
         for network in sorted(networks):
             try:
-                return valid_address(network, address, self.validators)
+                checked = valid_address(network, address, self.validators)
             except InvalidInput:
                 continue
+            self.refunds.refuse_internal(network, checked)  # the refund refuses it too: said before anything moves
+            return checked
         raise InvalidInput(f"not an address on {', '.join(sorted(networks))}", field="address")
 
     # --- the sanctions lists changed -------------------------------------------------------------------------

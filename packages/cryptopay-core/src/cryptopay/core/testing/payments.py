@@ -208,6 +208,10 @@ class InMemoryDepositAddresses:
     def by_address(self, network: str, address: str) -> DepositAddress | None:
         return self._addresses.get((network, address_key(network, address)))
 
+    def by_address_on(self, networks: Sequence[str], address: str) -> DepositAddress | None:
+        found = (self._addresses.get((n, address_key(n, address))) for n in sorted(set(networks)))
+        return next((a for a in found if a is not None), None)
+
     def addresses_for(self, network: str) -> list[str]:
         return sorted(a.address for a in self._addresses.values() if a.network == network)
 
@@ -379,7 +383,12 @@ class InMemoryRefunds(_ById):
 
 
 class InMemoryPaymentLinks(_ById):
-    """Links by id; ``claim_use`` checks and counts under the storage's lock, as one SQL ``UPDATE`` would."""
+    """Links by id; ``claim_use`` checks and counts under the storage's lock, as one SQL ``UPDATE`` would; ``held``
+    is each invoice's use: its link and whether it still holds it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: dict[str, tuple[str, bool]] = {}
 
     def _all(self) -> list[PaymentLink]:
         return [cast(PaymentLink, link) for link in self._items.values()]
@@ -404,12 +413,30 @@ class InMemoryPaymentLinks(_ById):
     def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
         return _newest([link for link in self._all() if link.merchant_id == merchant_id], lambda i: i.id, before, limit)
 
-    def claim_use(self, link_id: str, now: datetime) -> bool:
+    def claim_use(self, link_id: str, invoice_id: str, now: datetime) -> bool:
         link = self._items.get(link_id)
         if link is None or cast(PaymentLink, link).closed_reason(now) is not None:
             return False
+        if invoice_id in self.held:
+            raise Conflict(f"invoice {invoice_id} already holds a payment link's use")
         cast(PaymentLink, link).uses += 1
+        self.held[invoice_id] = (link_id, True)
         return True
+
+    def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        return self._move_use(invoice_id, held=False)
+
+    def retake_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        return self._move_use(invoice_id, held=True)
+
+    def _move_use(self, invoice_id: str, *, held: bool) -> PaymentLink | None:
+        found = self.held.get(invoice_id)
+        if found is None or found[1] is held:
+            return None
+        self.held[invoice_id] = (found[0], held)
+        link = cast(PaymentLink, self._items[found[0]])
+        link.uses += 1 if held else -1
+        return _copy(link)
 
 
 class InMemoryUnmatchedAnswers(_ById):

@@ -19,6 +19,7 @@ from datetime import datetime
 import attrs
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.errors import Conflict, NotFound
+from cryptopay.core.kyc import Product
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.compliance import MovementJournal
 from cryptopay.core.ports.kyc import KycRepository
@@ -243,13 +244,23 @@ class InMemorySends:
         recipient = self._wallets.by_phone(phone) if phone else self._wallets.by_username(username or "")
         profile = self._kyc.get(sender_id)
         usage = self._usage.totals(sender_id, day_start=day_start, month_start=month_start)
-        return SendParties(None if sender is None else SendingWallet.of(sender), recipient, profile, usage)
+        recipient_profile, received = None, {}
+        if recipient is not None:
+            recipient_profile = self._kyc.get(recipient.user_id)
+            totals = self._usage.totals(recipient.user_id, day_start=day_start, month_start=month_start)
+            received = {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
+        sending = None if sender is None else SendingWallet.of(sender)
+        return SendParties(sending, recipient, profile, usage, recipient_profile, received)
 
-    def record(self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = ()) -> None:
+    def record(
+        self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = (), received: Usage | None = None
+    ) -> None:
         movements = self._journal
         if journal and movements is None:
             raise RuntimeError("this storage has no movement journal")
         self._transfers.add(transfer)
         self._usage.add(usage)
+        if received is not None:
+            self._usage.add(received)
         for movement in journal:
             movements.add(movement)  # type: ignore[union-attr]  # not None: checked above

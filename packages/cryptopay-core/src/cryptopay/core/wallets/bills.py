@@ -115,6 +115,12 @@ class Bills:
         found = catalogue.biller(biller)
         return BillCheck(biller=found, account=found.check(account), amount=found.check_amount(amount))
 
+    def quote(self, user_id: str, checked: BillCheck) -> tuple[Quote, Money]:
+        """Lock a USDT/KES sale quote for ``user_id`` alone (``WalletQuotes.lock``, as ``POST /v1/wallet/quotes``
+        with side ``sell``) and the USDT that paying ``checked`` with it takes: what ``pay(..., quote_id=)`` debits."""
+        quote = self.wallet_quotes.lock(user_id, QuotePurpose.SELL)
+        return quote, quote.base_needed(checked.amount, at=self.clock.now())
+
     def pay(
         self,
         user_id: str,

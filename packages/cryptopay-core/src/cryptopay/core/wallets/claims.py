@@ -14,25 +14,62 @@ from datetime import datetime
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import movement
 from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.errors import CryptopayError
 from cryptopay.core.flows import settle_claim
+from cryptopay.core.kyc import Product, check_wallet_movement, day_bounds, month_bounds
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.money import KES, Money
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
+from cryptopay.core.ports.system import IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
-from cryptopay.core.wallets.model import Transfer, TransferState, Wallet
-from cryptopay.core.wallets.service import P2P, kes_value
+from cryptopay.core.wallets.model import Transfer, TransferState, Usage, Wallet
+from cryptopay.core.wallets.service import P2P, kes_value, spending_of
 
 __all__ = ["claimed_movements", "deliver_waiting", "return_expired_claims"]
 
 
-def deliver_waiting(uow: WalletUnitOfWork, ledger: Ledger, wallet: Wallet, *, at: datetime) -> list[Transfer]:
-    """Credit ``wallet`` with every transfer waiting for its phone (inside the caller's unit of work); the transfers
-    claimed (their recipient's side is journaled for AML monitoring once the caller's transaction commits:
-    ``claimed_movements``)."""
-    waiting = uow.wallet_transfers.awaiting_claim(wallet.phone)
+def deliver_waiting(
+    uow: WalletUnitOfWork,
+    ledger: Ledger,
+    wallet: Wallet,
+    *,
+    at: datetime,
+    ids: IdGenerator,
+    quoter: Quoter | None = None,
+) -> list[Transfer]:
+    """Credit ``wallet`` with every transfer waiting for its phone that its tier may receive (inside the caller's
+    unit of work), oldest first; the transfers claimed (their recipient's side is journaled for AML monitoring once
+    the caller's transaction commits: ``claimed_movements``).
+
+    Each claim is checked against the wallet's receiving limits (``Product.RECEIVE``, valued in KES at ``quoter``'s
+    mid) and counted in its usage. A transfer the wallet cannot take (several senders' invitations adding up past
+    what a tier-0 wallet may receive) stays waiting, and goes back to its sender when its claim window ends
+    (``return_expired_claims``); one that cannot be valued now (no price) waits likewise."""
+    waiting = sorted(uow.wallet_transfers.awaiting_claim(wallet.phone), key=lambda t: (t.created_at, t.id))
+    if not waiting:
+        return []
+    profile = uow.kyc.get(wallet.user_id)
+    day_start, month_start = day_bounds(at)[0], month_bounds(at)[0]
+    totals = dict(uow.wallet_usage.totals(wallet.user_id, day_start=day_start, month_start=month_start))
+    claimed = []
     for transfer in waiting:
+        try:
+            value = kes_value(transfer.amount, quoter)
+        except CryptopayError:
+            continue
+        received = spending_of({k: v for k, v in totals.items() if k == Product.RECEIVE.value})
+        if profile is None or not check_wallet_movement(profile, Product.RECEIVE, value, spent=received, at=at).allowed:
+            uow.audit.append(
+                AuditEvent("system", "wallet.claim_refused", f"transfer:{transfer.id}", at, {"user": wallet.user_id})
+            )
+            continue
         _finish(uow, ledger, transfer, wallet.user_id, TransferState.CLAIMED, at)
-    return waiting
+        uow.wallet_usage.add(Usage(ids.new_id("use"), wallet.user_id, Product.RECEIVE.value, value, at, transfer.id))
+        day, month = totals.get(Product.RECEIVE.value, (Money.zero(KES), Money.zero(KES)))
+        totals[Product.RECEIVE.value] = (day + value, month + value)
+        claimed.append(transfer)
+    return claimed
 
 
 def claimed_movements(claimed: Sequence[Transfer], quoter: Quoter | None) -> list[Movement]:

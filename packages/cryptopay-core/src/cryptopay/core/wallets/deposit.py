@@ -77,6 +77,7 @@ class HoldReason(enum.Enum):
     UNSUPPORTED_ASSET = "unsupported_asset"  # an asset the wallet holds no balance of (USDC)
     WALLET_FROZEN = "wallet_frozen"  # an operator froze the wallet: it receives nothing
     AWAITING_CONVERSION = "awaiting_conversion"  # USDC with no USDC/USDT price now: converted when one is had
+    TIER_LIMIT = "tier_limit"  # beyond what the wallet's KYC tier may receive: credited when the tier takes it
 
 
 @attrs.frozen

@@ -59,6 +59,7 @@ from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.screening import AddressMatch
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidInput, InvalidState, NotFound
 from cryptopay.core.fx import Pair
+from cryptopay.core.kyc import Product, check_wallet_movement, product_limited
 from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.money import USD, USDT, Money
 from cryptopay.core.payments.model import DepositAddress, index_families
@@ -87,7 +88,8 @@ from cryptopay.core.wallets.deposit import (
     StablecoinConversion,
     WalletSpeed,
 )
-from cryptopay.core.wallets.service import kes_value
+from cryptopay.core.wallets.model import Usage
+from cryptopay.core.wallets.service import kes_value, spending
 
 __all__ = ["DEPOSIT_PRODUCT", "Deposits", "WalletAddress"]
 
@@ -282,6 +284,8 @@ class Deposits:
                 verdict = self._verdict(deposit)
                 if verdict is None or (awaiting and verdict.reason is HoldReason.AWAITING_CONVERSION):
                     continue  # cannot be valued (or converted) now: the next step asks again
+                if awaiting and verdict.reason is not None and verdict.reason is deposit.hold_reason:
+                    continue  # held for the same reason still
             found = in_transaction(self._uow, partial(self._confirm, reading=reading, verdict=verdict))
             changed += [found] if found is not None else []
         return changed
@@ -485,6 +489,9 @@ class Deposits:
         reason, detail = verdict.reason, verdict.detail
         if reason is None and (wallet is None or wallet.frozen):
             reason, detail = HoldReason.WALLET_FROZEN, "the wallet is frozen"
+        received = None
+        if reason is None:
+            reason, detail, received = self._receivable(uow, deposit, verdict, now)
         deposit.conversion = verdict.conversion if reason is None else None
         entry = flows.book_deposit(
             self._ledger,
@@ -501,28 +508,80 @@ class Deposits:
         deposit.state = DepositState.HELD if reason is not None else DepositState.CREDITED
         deposit.hold_reason, deposit.hold_detail = reason, detail
         deposit.entries, deposit.credited_at = (entry.id,), now
-        deposit.watching = deposit.watching or reason is HoldReason.AWAITING_CONVERSION
+        deposit.watching = deposit.watching or reason in _RECHECKED
         self._journal(uow, deposit, verdict, now)
+        self._count(uow, deposit, received, now)
         action = "wallet.deposit_held" if reason is not None else "wallet.deposit_credited"
         self._audit(uow, action, deposit, now, amount=deposit.credited, entry=entry.id, reason=detail or "")
 
     def _rebook(self, uow: DepositUnitOfWork, deposit: Deposit, verdict: _Verdict, now: datetime) -> None:
-        """A deposit held for want of a price, checked again with one: converted out of the suspense account, or
-        held for another reason the checks found meanwhile (it stays in the suspense account)."""
+        """A deposit held for want of a price or beyond its wallet's tier, checked again: credited out of the
+        suspense account (converted, for USDC) once the checks pass and its tier may receive it (released: the
+        holder's KYC was approved, or a new day or month left room), else held for the reason found (quietly when it
+        is the same as before: it stays in the suspense account)."""
         wallet = uow.wallets.get(deposit.user_id, lock=True)
         reason, detail = verdict.reason, verdict.detail
         if reason is None and (wallet is None or wallet.frozen):
             reason, detail = HoldReason.WALLET_FROZEN, "the wallet is frozen"
-        if reason is not None or verdict.conversion is None:
-            deposit.hold_reason, deposit.hold_detail = reason or deposit.hold_reason, detail
-            self._journal(uow, deposit, verdict, now)
-            self._audit(uow, "wallet.deposit_held", deposit, now, amount=deposit.amount, reason=detail or "")
+        received = None
+        if reason is None:
+            reason, detail, received = self._receivable(uow, deposit, verdict, now)
+        if reason is None and verdict.conversion is None and deposit.asset in CONVERTED:
+            reason, detail = HoldReason.AWAITING_CONVERSION, deposit.hold_detail
+        if reason is not None:
+            same = reason is deposit.hold_reason
+            deposit.hold_reason, deposit.hold_detail = reason, detail
+            deposit.watching = deposit.watching or reason in _RECHECKED
+            if not same:
+                self._journal(uow, deposit, verdict, now)
+                self._audit(uow, "wallet.deposit_held", deposit, now, amount=deposit.amount, reason=detail or "")
             return
-        entry = self._credit_held(uow, deposit, "convert", verdict.conversion)
+        held_for = deposit.hold_reason
+        entry = self._credit_held(uow, deposit, "convert" if verdict.conversion else "release", verdict.conversion)
         deposit.state, deposit.hold_reason, deposit.hold_detail = DepositState.CREDITED, None, None
         deposit.entries, deposit.credited_at = (*deposit.entries, entry.id), now
         self._journal(uow, deposit, verdict, now)
-        self._audit(uow, "wallet.deposit_credited", deposit, now, amount=deposit.credited, entry=entry.id, reason="")
+        self._count(uow, deposit, received, now)
+        if held_for is HoldReason.TIER_LIMIT:
+            deposit.hold_detail = "released from tier_limit: the wallet's tier receives it now"
+            note = "the wallet's KYC tier receives it now"
+            self._audit(uow, "wallet.deposit_released", deposit, now, note=note, entry=entry.id)
+        else:
+            self._audit(
+                uow, "wallet.deposit_credited", deposit, now, amount=deposit.credited, entry=entry.id, reason=""
+            )
+
+    def _receivable(
+        self, uow: DepositUnitOfWork, deposit: Deposit, verdict: _Verdict, now: datetime
+    ) -> tuple[HoldReason | None, str | None, Money | None]:
+        """Whether the wallet's KYC tier may receive the deposit now (``Product.RECEIVE``: tier 0 only small amounts,
+        counted with what it received today and this month): no hold and its KES value, or the hold. A deposit
+        that cannot be valued now is held only when the tier limits receiving; a wallet frozen by compliance is held
+        for compliance."""
+        profile = uow.kyc.get(deposit.user_id)
+        if profile is None:
+            return HoldReason.TIER_LIMIT, "the wallet's owner has no KYC tier", None
+        credited = verdict.conversion.into if verdict.conversion is not None else deposit.amount
+        try:
+            value = verdict.movement.amount if verdict.movement is not None else kes_value(credited, self._quoter())
+        except CryptopayError as error:
+            if not product_limited(profile, Product.RECEIVE, at=now):
+                return None, None, None
+            return HoldReason.TIER_LIMIT, f"cannot be valued in KES now ({error.message}) for the tier's limits", None
+        decision = check_wallet_movement(
+            profile, Product.RECEIVE, value, spent=spending(uow, deposit.user_id, now), at=now
+        )
+        if decision.allowed:
+            return None, None, value
+        if decision.limit == "frozen":
+            return HoldReason.COMPLIANCE, decision.reason, None
+        return HoldReason.TIER_LIMIT, decision.reason, None
+
+    def _count(self, uow: DepositUnitOfWork, deposit: Deposit, received: Money | None, now: datetime) -> None:
+        """A credited deposit's KES value counted in what its wallet received (``Product.RECEIVE``)."""
+        if received is not None and deposit.state is DepositState.CREDITED:
+            usage = Usage(self._ids.new_id("use"), deposit.user_id, Product.RECEIVE.value, received, now, deposit.id)
+            uow.wallet_usage.add(usage)
 
     def _credit_held(self, uow: DepositUnitOfWork, deposit: Deposit, step: str, conversion: Conversion | None) -> Entry:
         """A held deposit into the wallet (converted into USDT when ``conversion`` is given), keyed ``step``."""
@@ -670,9 +729,12 @@ def _amounts(conversion: Conversion | None) -> tuple[Money, Money] | None:
     return (conversion.into, conversion.at_mid) if conversion is not None else None
 
 
+_RECHECKED = frozenset({HoldReason.AWAITING_CONVERSION, HoldReason.TIER_LIMIT})  # held, checked again each step
+
+
 def _awaiting(deposit: Deposit) -> bool:
-    """Held for want of a conversion price: every step tries again."""
-    return deposit.state is DepositState.HELD and deposit.hold_reason is HoldReason.AWAITING_CONVERSION
+    """Held for want of a conversion price or beyond the wallet's tier: every step tries again."""
+    return deposit.state is DepositState.HELD and deposit.hold_reason in _RECHECKED
 
 
 def _observed(deposit: Deposit) -> ObservedTransfer:

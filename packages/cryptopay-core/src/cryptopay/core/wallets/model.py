@@ -14,12 +14,12 @@ False
 from __future__ import annotations
 
 import enum
-import re
 from datetime import datetime
 
 import attrs
 from cryptopay.core.errors import Conflict, InvalidInput
 from cryptopay.core.money import BTC, KES, USDT, Asset, Money
+from cryptopay.core.wallets.usernames import valid_username
 
 __all__ = [
     "FEE_CHANGED",
@@ -45,22 +45,6 @@ class FeeChanged(Conflict):
     again and confirm the new fee."""
 
     code = FEE_CHANGED
-
-
-_USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
-
-
-def valid_username(text: str) -> str:
-    """The lower-cased username (a leading ``@`` dropped); ``InvalidInput`` unless 3 to 30 letters, digits or ``_``,
-    starting with a letter.
-
-    >>> valid_username("@Wanjiku_K")
-    'wanjiku_k'
-    """
-    name = text.strip().removeprefix("@").lower()
-    if not _USERNAME.match(name):
-        raise InvalidInput("a username is 3 to 30 letters, digits or _, starting with a letter", field="username")
-    return name
 
 
 @attrs.define(kw_only=True)

@@ -1,14 +1,15 @@
 """The wallet use cases: balances, sending to a person (P2P), freezing; each movement one unit of work.
 
 Sending is a pure ledger move and the busiest thing a wallet does, so it stays one short transaction: one read
-(``uow.wallet_sends.parties``: the sender's wallet row locked, so movements of one wallet queue and two sends
-cannot both pass a limit only one fits; the recipient; the KYC profile; the month's usage), the KYC limits
-checked (``cryptopay.core.kyc.check_wallet_movement``), the transfer and its usage recorded
-(``uow.wallet_sends.record``), the entry posted. On PostgreSQL that is two round trips: the read also locks the
-ledger balances, and the rows go with the ledger's writes and the ``COMMIT``. AML monitoring's blocking rules run
-before; the two movements are journaled by the same ``record`` when the monitor journals to the wallet's own
-storage (``MonitoringFeed.journals_within``: as production wires it), else after the commit. A number with no
-wallet gets the money as a claim and an SMS invitation after commit.
+(``uow.wallet_sends.parties``: the sender's wallet row locked, so movements of one wallet queue and two sends cannot
+both pass a limit only one fits; the recipient; both KYC profiles; the sender's month's usage and what the recipient
+received), the KYC limits checked (``cryptopay.core.kyc.check_wallet_movement``: the sender's for P2P, then the
+recipient's for receiving, ``RecipientLimit`` telling the sender only that the recipient cannot receive it now), the
+transfer and both usages recorded (``uow.wallet_sends.record``), the entry posted. On PostgreSQL that is two round
+trips: the read also locks the ledger balances, and the rows go with the ledger's writes and the ``COMMIT``. AML
+monitoring's blocking rules run before; the two movements are journaled by the same ``record`` when the monitor
+journals to the wallet's own storage (``MonitoringFeed.journals_within``: as production wires it), else after the
+commit. A number with no wallet gets the money as a claim and an SMS invitation after commit.
 
 Over the in-memory fakes and on SQL alike: ``tests/support/wallet_stack.py`` builds the whole thing.
 """
@@ -27,7 +28,17 @@ from cryptopay.core.errors import InvalidAmount, InvalidInput, LimitExceeded, No
 from cryptopay.core.fees import FeeBook, FeeProduct
 from cryptopay.core.flows import WALLET_ASSETS, p2p_fee, p2p_send_key, send_p2p, wallet_account
 from cryptopay.core.fx import Pair
-from cryptopay.core.kyc import Product, Spending, check_wallet_movement, day_bounds, month_bounds
+from cryptopay.core.kyc import (
+    INCOMING,
+    Decision,
+    PartyKind,
+    Product,
+    Requirement,
+    Spending,
+    check_wallet_movement,
+    day_bounds,
+    month_bounds,
+)
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
@@ -36,24 +47,29 @@ from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import in_transaction
 from cryptopay.core.ports.system import Clock, IdGenerator
-from cryptopay.core.ports.wallets import SellUowFactory, WalletUnitOfWork
+from cryptopay.core.ports.wallets import SellUowFactory, SendParties, WalletUnitOfWork
 from cryptopay.core.text import TextKind, text_problem
 from cryptopay.core.wallets.history import HistoryLine, history, payout_line, statement_csv, statement_period
 from cryptopay.core.wallets.model import SENDABLE, FeeChanged, Transfer, TransferState, Usage, Wallet, valid_username
 
 __all__ = [
     "CLAIM_WINDOW",
+    "P2P_MINIMUM",
     "InviteLimit",
     "InviteRules",
+    "RecipientLimit",
+    "SendBelowMinimum",
     "SendCheck",
     "WalletFrozen",
     "Wallets",
     "kes_value",
+    "new_wallet_profile",
     "spending",
     "spending_of",
 ]
 
 CLAIM_WINDOW = timedelta(days=7)
+P2P_MINIMUM = Money.of(10, KES)  # the least any send is worth (data; CRYPTOPAY_P2P_MINIMUM_KES): dust is spam
 P2P = "p2p"  # the monitoring product of a send
 IN, OUT = Direction.IN, Direction.OUT
 MAX_NOTE = 140
@@ -63,6 +79,20 @@ class WalletFrozen(Refused):
     """An operator froze the wallet: it can neither send nor receive."""
 
     code = "wallet_frozen"
+
+
+class SendBelowMinimum(InvalidAmount):
+    """A send worth less than the P2P minimum, or, to a phone number, less than an invitation is worth."""
+
+    code = "send_below_minimum"
+
+
+class RecipientLimit(LimitExceeded):
+    """The recipient's tier cannot receive this amount now (its ``receive`` limits). The sender is told only that:
+    not the recipient's tier, limits or what it received."""
+
+    code = "recipient_limit"
+    audit: Mapping[str, str] = {}  # for the audit record only (whose limit, which): never in the problem
 
 
 class InviteLimit(LimitExceeded):
@@ -126,7 +156,8 @@ def spending_of(totals: Mapping[str, tuple[Money, Money]]) -> Spending:
     for name, (day_sum, month_sum) in totals.items():
         product = Product(name)
         today[product], month[product] = day_sum, month_sum
-        day_total, month_total = day_total + day_sum, month_total + month_sum
+        if product not in INCOMING:  # what a party receives does not count against what it may move
+            day_total, month_total = day_total + day_sum, month_total + month_sum
     return Spending(day_total, month_total, today, month)
 
 
@@ -163,6 +194,7 @@ class Wallets:
     claim_window: timedelta = CLAIM_WINDOW
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: blocking rules before, the journal after
     invites: InviteRules = attrs.Factory(InviteRules)  # sends to numbers with no wallet: minimum, open, per day
+    minimum: Money = P2P_MINIMUM  # the least any send is worth (KES at the mid); by phone, an invitation's at least
 
     def wallet(self, user_id: str) -> Wallet:
         return in_transaction(self.uow, lambda uow: _wallet(uow, user_id))
@@ -237,6 +269,9 @@ class Wallets:
             details = {k: str(v) for k, v in refused.details.items()}
             self._audit(f"user:{sender_id}", "wallet.invite_refused", f"user:{sender_id}", **details)
             raise
+        except RecipientLimit as refused:  # the officers' record of whose receiving limit refused it
+            self._audit(f"user:{sender_id}", "wallet.send_refused_recipient", f"user:{sender_id}", **refused.audit)
+            raise
         if not journal:
             self.monitor.after(*_p2p_movements(transfer, value))
         if transfer.state is TransferState.AWAITING_CLAIM:
@@ -254,7 +289,32 @@ class Wallets:
         value = kes_value(amount, self.quoter())
         if not value.is_positive():
             raise _below_a_cent(amount, self.quoter())
+        self._at_least_the_minimum(amount, value, by_phone=phone is not None)
         return phone, username, value
+
+    def _at_least_the_minimum(self, amount: Money, value: Money, *, by_phone: bool) -> None:
+        """Refuse dust (``minimum``); to a phone number, anything an invitation could not be (review H19).
+
+        Whether a number has a wallet is only found inside the send: were a send by phone below the invitation
+        minimum delivered to a customer and refused for anyone else, a cent would tell who is a customer. So a send
+        by phone is worth at least an invitation whoever holds the number; a send by username (public already) at
+        least ``minimum``. Checked before the transaction, from the value already computed: no round trip."""
+        least = max(self.minimum, self.invites.minimum) if by_phone else self.minimum
+        if value >= least:
+            return
+        to_whom = "to a phone number " if by_phone and least > self.minimum else ""
+        in_asset = ""
+        if amount.asset != KES:  # say it in what is sent, as the below-a-cent refusal does
+            quoter = self.quoter()
+            assert quoter is not None  # kes_value valued a non-KES amount, so there is a price source
+            mid = quoter.quote(Pair(amount.asset, KES)).mid
+            least_sent = Money.rounded(least.amount / mid, amount.asset, Rounding.UP)
+            in_asset = f": at today's price send at least {least_sent}"
+        raise SendBelowMinimum(
+            f"a send {to_whom}is worth at least KES {least.amount:,} (this is KES {value.amount:,}){in_asset}",
+            field="amount",
+            minimum=str(least.amount),
+        )
 
     def _send(
         self,
@@ -305,6 +365,18 @@ class Wallets:
             raise NotFound(f"{sender_id} has no KYC profile")
         spent = spending_of(parties.usage)
         check_wallet_movement(parties.profile, Product.P2P, value, spent=spent, at=now).enforce()
+        receiving = _may_receive(parties, value, now)
+        if not receiving.allowed:
+            refused = RecipientLimit(
+                "the recipient cannot receive this amount now: send less, or ask them to verify their identity",
+                field="amount",
+                limit="recipient",
+            )
+            refused.audit = {
+                "recipient": recipient.user_id if recipient else "(no wallet)",
+                "limit": str(receiving.limit),
+            }
+            raise refused
         transfer = Transfer(
             id=transfer_id,
             sender_id=sender_id,
@@ -319,7 +391,11 @@ class Wallets:
             finished_at=now if recipient else None,
         )
         usage = Usage(self.ids.new_id("use"), sender_id, Product.P2P.value, value, now, transfer.id)
-        uow.wallet_sends.record(transfer, usage, _p2p_movements(transfer, value) if journal else ())
+        received = None
+        if recipient is not None:
+            received = Usage(self.ids.new_id("use"), recipient.user_id, Product.RECEIVE.value, value, now, transfer.id)
+        movements = _p2p_movements(transfer, value) if journal else ()
+        uow.wallet_sends.record(transfer, usage, movements, received=received)
         send_p2p(
             self.ledger,
             transfer_id=transfer.id,
@@ -490,6 +566,26 @@ def _within_invite_rules(
             limit="invite.per_day",
             **remaining,
         )
+
+
+def _may_receive(parties: SendParties, value: Money, now: datetime) -> Decision:
+    """Whether the recipient may receive ``value`` now (``Product.RECEIVE``: its tier's receiving limits, counted
+    from what it received today and this month). A number with no wallet gets a tier-0 wallet when it signs up and
+    claims: the send must fit what a new tier-0 wallet may receive (the claim is checked again then)."""
+    if parties.recipient is None:
+        profile, received = new_wallet_profile(now), Spending.nothing()
+    elif parties.recipient_profile is None:  # a wallet with no KYC profile has no tier: it receives nothing
+        return Decision(False, "the recipient has no KYC profile", "tier")
+    else:
+        profile, received = parties.recipient_profile, spending_of(parties.received)
+    return check_wallet_movement(profile, Product.RECEIVE, value, spent=received, at=now)
+
+
+def new_wallet_profile(at: datetime, party_id: str = "a new wallet") -> KycProfile:
+    """The KYC profile a wallet has when it signs up: tier 0, its phone verified at ``at``."""
+    profile = KycProfile(party_id=party_id, kind=PartyKind.PERSONAL)
+    profile.submit(0, {Requirement.PHONE}, at=at)
+    return profile
 
 
 def _p2p_movements(transfer: Transfer, value: Money) -> list[Movement]:

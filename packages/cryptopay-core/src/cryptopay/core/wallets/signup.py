@@ -1,8 +1,10 @@
 """Signing up for a personal wallet: verify a Kenyan phone by a one-time SMS code, then choose a password.
 
-``start`` sends a code (at most ``per_phone_hourly`` new verifications an hour per number, through the
-``RateLimiter``; a number that has an account gets the same answer but no code, and its owner a text),
-``resend`` replaces it (not before a minute, at most five times), ``complete`` checks it (five tries) and, in one
+``start`` sends a code within the verification SMS budget (``cryptopay.core.wallets.sms_budget``: the number's range,
+``per_phone_per_hour`` codes a number, ``per_address_per_day`` a client address, ``per_hour`` for the whole
+deployment, through the ``RateLimiter``; a number that has an account gets the same answer but no code, and its
+owner a text, which spends the budget alike), ``resend`` replaces it (within the address's and the deployment's
+budget) (not before a minute, at most five times), ``complete`` checks it (five tries) and, in one
 transaction, creates the user (role personal, the phone verified, the email optional), the wallet with its KES,
 USDT and BTC balances, the KYC profile at tier 0, and delivers any transfer that was waiting for this number.
 Every step is in the audit log; codes are never logged, only the masked number. The transfers it claimed are
@@ -18,7 +20,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.errors import Conflict, NotFound, Refused, Unavailable
 from cryptopay.core.flows import open_wallet_accounts
-from cryptopay.core.identity.model import RateLimited, Role, User
+from cryptopay.core.identity.model import Role, User
 from cryptopay.core.identity.service import check_password, valid_email
 from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
 from cryptopay.core.ledger import Ledger
@@ -32,7 +34,9 @@ from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.text import TextKind, checked_text
 from cryptopay.core.wallets import codes
 from cryptopay.core.wallets.claims import claimed_movements, deliver_waiting
-from cryptopay.core.wallets.model import PhoneVerification, Transfer, Wallet, valid_username
+from cryptopay.core.wallets.model import PhoneVerification, Transfer, Wallet
+from cryptopay.core.wallets.sms_budget import SignupSmsBudget, SignupSmsRules
+from cryptopay.core.wallets.usernames import choosable_username
 
 __all__ = ["SignUp", "WalletSignup"]
 
@@ -71,19 +75,24 @@ class WalletSignup:
     clock: Clock
     ids: IdGenerator
     policy: codes.CodePolicy = codes.DEFAULT_CODES
-    per_phone_hourly: int = 5
+    sms_rules: SignupSmsRules = attrs.Factory(SignupSmsRules)  # what verification SMS may cost (review H8)
     new_code: Callable[[], str] = codes.new_code
     quoter: Callable[[], Quoter | None] = lambda: None  # values a claimed USDT transfer in KES for monitoring
     monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)  # AML: claimed transfers journaled (recipient's side)
+    budget: SignupSmsBudget = attrs.field(init=False)
 
-    def start(self, phone: str) -> PhoneVerification:
-        """Send a one-time code to ``phone``. A number that already has an account gets the same answer (anyone may
-        call this: a different one would tell them who is a customer) but no code: its owner is told instead."""
+    def __attrs_post_init__(self) -> None:
+        self.budget = SignupSmsBudget(self.limiter, self.sms_rules)
+
+    def start(self, phone: str, *, client: str | None = None) -> PhoneVerification:
+        """Send a one-time code to ``phone`` asked by ``client`` (its address, as the per-address limits count it;
+        None when unknown). A number that already has an account gets the same answer (anyone may call this: a
+        different one would tell them who is a customer) but no code: its owner is told instead. Every bound of the
+        SMS budget is checked before the number is looked up, so its refusals are the same for both."""
         number = normalize_msisdn(phone)
+        self.budget.check_range(number)
         sender = self._sender()
-        decision = self.limiter.hit(f"wallet-otp:{number}", limit=self.per_phone_hourly, window_seconds=3600)
-        if not decision.allowed:
-            raise RateLimited("too many codes for this number; try again later", retry_after=decision.retry_after)
+        self.budget.spend(msisdn=number, client=client)
         now, code = self.clock.now(), self.new_code()
         verification = codes.new_verification(self.ids.new_id("ver"), number, code, at=now, policy=self.policy)
 
@@ -92,18 +101,21 @@ class WalletSignup:
             return uow.users.by_phone(number) is not None
 
         if in_transaction(self.uow, work):
-            self._tell_owner(sender, verification)
+            self._tell_owner(sender, verification)  # an SMS too: the budget was spent alike
         else:
             self._send(sender, verification, code)
         return verification
 
-    def resend(self, verification_id: str) -> PhoneVerification:
-        """Send a fresh code for the same verification (not before a minute, at most five sends)."""
+    def resend(self, verification_id: str, *, client: str | None = None) -> PhoneVerification:
+        """Send a fresh code for the same verification (not before a minute, at most five sends), within the
+        address's and the deployment's SMS budget."""
         sender, code = self._sender(), self.new_code()
 
         def work(uow: WalletUnitOfWork) -> tuple[PhoneVerification, bool]:
             found = self._verification(uow, verification_id)
             codes.resend(found, code, at=self.clock.now(), policy=self.policy)
+            # after the verification's own checks (a resend they refuse is free), before the new code is kept
+            self.budget.spend(msisdn=None, client=client)
             uow.phone_verifications.update(found)
             return found, uow.users.by_phone(found.phone) is not None
 
@@ -126,7 +138,7 @@ class WalletSignup:
     ) -> SignUp:
         """Check the code and create the account, its wallet and its tier-0 profile (all or nothing)."""
         address = valid_email(email) if email else None
-        name = valid_username(username) if username else None
+        name = choosable_username(username) if username else None  # a reserved name or look-alike: 422
         if display_name is not None:
             checked_text(display_name, field="display_name", kind=TextKind.NAME)
         check_password(password, address or "")
@@ -182,7 +194,7 @@ class WalletSignup:
         open_wallet_accounts(self.ledger, user.id, session=uow.ledger)
         verification.used_at = now
         uow.phone_verifications.update(verification)
-        claimed = deliver_waiting(uow, self.ledger, wallet, at=now)
+        claimed = deliver_waiting(uow, self.ledger, wallet, at=now, ids=self.ids, quoter=self.quoter())
         self._record(uow, "wallet.signup", phone, user=user.id, claimed=str(len(claimed)))
         return SignUp(user, wallet, tuple(claimed))
 
@@ -193,6 +205,7 @@ class WalletSignup:
         return sender
 
     def _send(self, sender: SmsSender, verification: PhoneVerification, code: str) -> None:
+        self.budget.counts.count_sent()
         minutes = int(self.policy.ttl.total_seconds() // 60)
         text = f"Your cryptopay code is {code}. It expires in {minutes} minutes. Never share it with anyone."
         try:
@@ -207,6 +220,7 @@ class WalletSignup:
             "Someone asked to open a cryptopay wallet with this number, which already has one. If it was you, log in "
             "(or reset your password). If not, you need do nothing."
         )
+        self.budget.counts.count_sent()
         sender.send(SmsMessage(verification.phone, text))
         self.audit.append(self._event("wallet.signup_of_a_customer", verification.phone))
 

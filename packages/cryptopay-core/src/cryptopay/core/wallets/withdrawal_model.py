@@ -27,6 +27,7 @@ from decimal import Decimal
 import attrs
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.money import BTC, USDT, Asset, Money
+from cryptopay.core.payments.internal import INTERNAL_ADDRESS
 from cryptopay.core.wallets.model import FEE_CHANGED
 
 __all__ = [
@@ -143,7 +144,8 @@ class Withdrawal:
     tx_hash: str | None = None
     network_fee: Money | None = None  # what the network charged, once known
     failure: str | None = None
-    failure_code: str | None = None  # what the customer may act on: ``fee_changed`` (ask for a new quote)
+    # what the customer may act on: ``fee_changed`` (ask for a new quote), ``internal_address`` (pay by phone)
+    failure_code: str | None = None
     updated_at: datetime | None = None
 
     @property
@@ -178,6 +180,11 @@ class Withdrawal:
             return (
                 "the network's fee rose above the fee you were quoted, so it was not sent: the amount and the fee are "
                 "back in your wallet; ask for a new quote to withdraw"
+            )
+        if self.state is WithdrawalState.FAILED and self.failure_code == INTERNAL_ADDRESS:
+            return (
+                "the address belongs to cryptopay, so it was not sent: the amount and the fee are back in your "
+                "wallet; send to the person by phone or username instead"
             )
         if self.state is WithdrawalState.FAILED:
             return "it could not be sent: the amount and the fee are back in your wallet"

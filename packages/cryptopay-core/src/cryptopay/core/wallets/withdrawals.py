@@ -3,7 +3,10 @@
 In the order a withdrawal lives (``withdrawal_model`` has the values and the states):
 
 1. ``quote``: the address checked for its network (checksums: the deployment's validators, the ones
-   ``cryptopay addresses validate`` uses), our fee, the network fee estimate (the chain's), the total taken from the
+   ``cryptopay addresses validate`` uses) and refused if the platform controls it (a hot wallet, or a wallet's, an
+   invoice's or a remittance order's deposit address, on any network sharing its key: ``InternalAddress``, 422
+   ``internal_address``, ``cryptopay.core.payments.internal``; a book transfer by phone or username is the way to
+   pay someone here), our fee, the network fee estimate (the chain's), the total taken from the
    wallet, the cool-off if the address is new, and whether the Travel Rule asks for the self-hosted wallet
    attestation. Nothing is written. Our fee is the larger of the schedule for the asset on that network (``FeeBook``
    data, ``withdrawal_schedule``) and the network's fee estimate x (1 + ``network_fee_margin``) valued in the asset
@@ -11,7 +14,8 @@ In the order a withdrawal lives (``withdrawal_model`` has the values and the sta
 2. ``request`` (the shells check the user's step-up first: money leaves): the KYC limits (``withdraw.single``,
    ``.daily``, ``.monthly`` and the tier's, refused by name with what remains), then screening of the address
    (a sanctioned address is blocked before anything is held or signed: monitoring's blocking rule raises the alert,
-   and the refusal is audited), then in one unit of work: the wallet locked and refused if frozen, the limits again,
+   and the refusal is audited), then in one unit of work: the wallet locked and refused if frozen, the limits and
+   the platform's addresses again (one derived since the quote is caught),
    the hold of amount + fee (``flows.hold_withdrawal``), the withdrawal recorded (requested, ``send_after`` now, or
    a cool-off after the first withdrawal to a new address), the limits' usage, the Travel Rule record at or above
    its threshold (with the attestation), the audit record. Monitoring journals the movement (``Monitoring.check``).
@@ -20,9 +24,11 @@ In the order a withdrawal lives (``withdrawal_model`` has the values and the sta
    network's coin (None while the chain or the prices could not say: the fee is then the schedule's, and the cap is
    worked out from the prices at send time).
 3. ``send_due`` (the worker): each requested withdrawal past its ``send_after`` is screened again (a list may have
-   changed during the cool-off), its network fee estimated again (above its ``network_fee_cap``, before anything is
-   signed: it is not sent at a loss but failed with ``failure_code`` ``fee_changed``, the hold voided and audited, and
-   the user asks a new quote; when the chain cannot estimate, the send's own verdict decides) and sent by the
+   changed during the cool-off), its address checked against the platform's again (an address that became ours
+   during the cool-off fails it before signing, ``failure_code`` ``internal_address``, the hold voided), its
+   network fee estimated again (above its ``network_fee_cap``, before anything is signed: it is not sent at a loss
+   but failed with ``failure_code`` ``fee_changed``, the hold voided and audited, and the user asks a new quote;
+   when the chain cannot estimate, the send's own verdict decides) and sent by the
    network's hot-wallet ``ChainSender``, idempotent on the withdrawal id, as refunds are sent. A refusal before
    signing fails it at once (hold voided: the coins stay in the wallet).
 4. ``check_sent`` (the worker): follows sent withdrawals; confirmed: the hold is posted, custody pays out and our
@@ -83,6 +89,7 @@ from cryptopay.core.kyc.applications import ApplicationState, KycApplication
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Asset, Money, Rounding
+from cryptopay.core.payments.internal import INTERNAL_ADDRESS, PlatformAddresses
 from cryptopay.core.payments.model import address_key
 from cryptopay.core.payments.refunds import AddressValidator, check_address_shape, refuse_burn_address
 from cryptopay.core.ports.chains import ChainSender, SentTransaction, TxState, WithdrawalRequest
@@ -221,12 +228,13 @@ class Withdrawals:
     fees: FeeBook = DEFAULT_WITHDRAWAL_FEES
     network_fee_margin: Decimal = DEFAULT_NETWORK_FEE_MARGIN
     cool_off: timedelta = DEFAULT_COOL_OFF
+    platform: PlatformAddresses = attrs.Factory(PlatformAddresses)  # the hot wallets (the registry is the uow's)
 
     # -- before confirming ---------------------------------------------------------------------------------------
     def quote(self, user_id: str, network: str, address: str, amount: Money) -> WithdrawalQuote:
         """What withdrawing ``amount`` to ``address`` on ``network`` would take and cost; nothing is written."""
         plan = self._plan(network, address, amount)
-        send_after, first = in_transaction(self.uow, lambda uow: self._send_after(uow, user_id, plan))
+        send_after, first = in_transaction(self.uow, lambda uow: self._quoted(uow, user_id, plan))
         assessment = plan.assessment
         return WithdrawalQuote(
             network=plan.network,
@@ -272,7 +280,7 @@ class Withdrawals:
                 "is a wallet you own and control",
                 field="self_hosted",
             )
-        in_transaction(self.uow, lambda uow: self._limits(uow, user_id, plan))  # refused by name before screening
+        in_transaction(self.uow, lambda uow: self._checks(uow, user_id, plan))  # refused by name before screening
         self._screen(user_id, withdrawal_id, plan)
         attested = self_hosted and plan.assessment is not None and plan.assessment.applies
         return in_transaction(self.uow, lambda uow: self._record(uow, withdrawal_id, user_id, plan, attested))
@@ -311,6 +319,18 @@ class Withdrawals:
     def _network_fee(self, request: WithdrawalRequest) -> NetworkFee | None:
         """The network's estimate valued in the asset, with the margin (``network_fee``)."""
         return network_fee(self.estimators().get(request.network), request, self.quoter, margin=self.network_fee_margin)
+
+    def _quoted(self, uow: WithdrawalUnitOfWork, user_id: str, plan: _Plan) -> tuple[datetime, bool]:
+        self._refuse_internal(uow, plan.network, plan.address)
+        return self._send_after(uow, user_id, plan)
+
+    def _checks(self, uow: WithdrawalUnitOfWork, user_id: str, plan: _Plan) -> None:
+        self._refuse_internal(uow, plan.network, plan.address)
+        self._limits(uow, user_id, plan)
+
+    def _refuse_internal(self, uow: WithdrawalUnitOfWork, network: str, address: str) -> None:
+        """``InternalAddress`` for an address the platform controls on ``network`` (see the module docstring)."""
+        self.platform.refuse(uow.deposit_addresses, network, address)
 
     def _send_after(self, uow: WithdrawalUnitOfWork, user_id: str, plan: _Plan) -> tuple[datetime, bool]:
         """Now, for an address the user withdrew to before; else the end of its cool-off (which began with the
@@ -360,6 +380,7 @@ class Withdrawals:
         self, uow: WithdrawalUnitOfWork, withdrawal_id: str, user_id: str, plan: _Plan, attested: bool
     ) -> Withdrawal:
         now = self.clock.now()
+        self._refuse_internal(uow, plan.network, plan.address)  # again, in the transaction that holds the coins
         self._limits(uow, user_id, plan)  # again, on the locked wallet: two requests cannot both fit one limit
         send_after, first = self._send_after(uow, user_id, plan)
         try:
@@ -455,6 +476,12 @@ class Withdrawals:
         sender = self.senders().get(withdrawal.network)
         if sender is None:
             return withdrawal  # the hot wallet is not configured in this process: another will send it
+        ours = in_transaction(
+            self.uow, lambda uow: self.platform.owner(uow.deposit_addresses, withdrawal.network, withdrawal.address)
+        )
+        if ours is not None and not _signed(sender, withdrawal.id):
+            why = "the address belongs to cryptopay now: it was not sent (send by phone or username instead)"
+            return self._settle_later(withdrawal.id, None, why, code=INTERNAL_ADDRESS)
         try:
             risen = self._fee_risen(withdrawal)
         except CryptopayError:

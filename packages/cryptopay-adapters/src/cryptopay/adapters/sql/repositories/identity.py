@@ -179,6 +179,8 @@ def _user_row(user: User) -> dict[str, Any]:
         "phone": user.phone,
         "phone_sealed": None,
         "email_verified_at": user.email_verified_at,
+        "email_token_hash": user.email_token_hash,
+        "email_token_expires_at": user.email_token_expires_at,
     }
 
 
@@ -204,6 +206,8 @@ def _user(row: Any, personal: PersonalData) -> User:
         recovery_code_hashes=tuple(m["recovery_code_hashes"] or ()),
         phone=opened("phone", phone),
         email_verified_at=m["email_verified_at"],
+        email_token_hash=m["email_token_hash"],
+        email_token_expires_at=m["email_token_expires_at"],
     )
 
 

@@ -26,6 +26,7 @@ from cryptopay.adapters.sql.tables_payments import (
     invoices,
     order_key,
     payment_credits,
+    payment_link_uses,
     payment_links,
     payout_queries,
     payouts,
@@ -349,6 +350,19 @@ class SqlDepositAddresses:
             return None
         return _deposit_address(row._mapping)
 
+    def by_address_on(self, networks: Sequence[str], address: str) -> DepositAddress | None:
+        """One statement on the primary key (network, address_key). The networks of one family share the key form
+        (``address_family``), so the keys asked for are one (or, across families, forms no other family's address
+        takes): pairing every network with every key finds nothing a per-network lookup would not."""
+        names = sorted(set(networks))
+        if not names:
+            return None
+        d = deposit_addresses.c
+        keys = sorted({address_key(n, address) for n in names})
+        query = sa.select(deposit_addresses).where(d.network.in_(names), d.address_key.in_(keys))
+        row = self._conn.execute(query.order_by(d.network).limit(1)).first()
+        return None if row is None else _deposit_address(row._mapping)
+
     def addresses_for(self, network: str) -> list[str]:
         query = sa.select(deposit_addresses.c.address).where(deposit_addresses.c.network == network)
         return sorted(self._conn.scalars(query))
@@ -620,7 +634,7 @@ class SqlPaymentLinks:
     def list_for_merchant(self, merchant_id: str, *, before: str | None, limit: int) -> list[PaymentLink]:
         return self._read(payment_links.c.merchant_id == merchant_id, before=before, limit=limit)
 
-    def claim_use(self, link_id: str, now: datetime) -> bool:
+    def claim_use(self, link_id: str, invoice_id: str, now: datetime) -> bool:
         c = payment_links.c
         open_now = (
             c.id == link_id,
@@ -629,7 +643,35 @@ class SqlPaymentLinks:
             sa.or_(c.max_uses.is_(None), c.uses < c.max_uses),
         )
         statement = payment_links.update().where(*open_now).values(uses=c.uses + 1).returning(c.id)
-        return self._conn.execute(statement).first() is not None
+        if self._conn.execute(statement).first() is None:
+            return False
+        row = {"invoice_id": invoice_id, "link_id": link_id, "held": True, "claimed_at": now, "changed_at": None}
+        if not insert_new(self._conn, payment_link_uses, row):
+            raise Conflict(f"invoice {invoice_id} already holds a payment link's use")
+        return True
+
+    def release_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        return self._move_use(invoice_id, now, held=False)
+
+    def retake_use(self, invoice_id: str, now: datetime) -> PaymentLink | None:
+        return self._move_use(invoice_id, now, held=True)
+
+    def _move_use(self, invoice_id: str, now: datetime, *, held: bool) -> PaymentLink | None:
+        """One conditional ``UPDATE`` flips the invoice's use (so two transactions never both move it), then the
+        link's count follows by one, uncapped (a use taken again may pass the cap)."""
+        u = payment_link_uses.c
+        flip = (
+            payment_link_uses.update()
+            .where(u.invoice_id == invoice_id, u.held.is_(not held))
+            .values(held=held, changed_at=now)
+            .returning(u.link_id)
+        )
+        link_id = self._conn.execute(flip).scalar_one_or_none()
+        if link_id is None:
+            return None
+        c = payment_links.c
+        self._conn.execute(payment_links.update().where(c.id == link_id).values(uses=c.uses + (1 if held else -1)))
+        return self.get(link_id)
 
 
 class SqlUnmatchedAnswers(_Documents[UnmatchedAnswer]):

@@ -45,6 +45,7 @@ from cryptopay.adapters.sql.types import document_text
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.errors import Conflict
 from cryptopay.core.flows import wallet_account
+from cryptopay.core.kyc import Product
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.wallets import SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
@@ -355,6 +356,14 @@ SELECT 'u', product, NULL, sum(CASE WHEN at >= %(day_start)s THEN kes_value END)
        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM wallet_usage WHERE user_id = %(sender)s AND at >= %(month_start)s GROUP BY product
 UNION ALL
+SELECT 'q', party_id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM kyc_profiles WHERE party_id = (SELECT id FROM recipient)
+UNION ALL
+SELECT 'v', product, NULL, sum(CASE WHEN at >= %(day_start)s THEN kes_value END), sum(kes_value),
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM wallet_usage WHERE user_id = (SELECT id FROM recipient) AND at >= %(month_start)s AND product = %(receive)s
+ GROUP BY product
+UNION ALL
 SELECT 'a', code, NULL, NULL, NULL, kind, asset, allow_negative, debits_posted, credits_posted, debits_pending,
        credits_pending, NULL, NULL, NULL
   FROM locked
@@ -366,7 +375,7 @@ SELECT 'k', i.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r
 
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"  # for this transaction only
 _READ = Statement(
-    "cryptopay_send_read_s1",
+    "cryptopay_send_read_s2",
     _SEND_READ,
     (
         ("sender", "varchar"),
@@ -378,6 +387,7 @@ _READ = Statement(
         ("day_start", "timestamptz"),
         ("month_start", "timestamptz"),
         ("keys", "varchar[]"),
+        ("receive", "varchar"),
     ),
 )
 
@@ -391,6 +401,10 @@ WITH new_transfer AS (
 ), new_usage AS (
   INSERT INTO wallet_usage (id, user_id, product, kes_value, asset, at, reference)
   VALUES (%(u_id)s, %(u_user)s, %(u_product)s, %(u_value)s, %(u_asset)s, %(u_at)s, %(u_reference)s)
+), received AS (
+  INSERT INTO wallet_usage (id, user_id, product, kes_value, asset, at, reference)
+  SELECT %(r_id)s, %(r_user)s, %(r_product)s, %(r_value)s, %(u_asset)s, %(u_at)s, %(u_reference)s
+   WHERE %(r_id)s IS NOT NULL
 )
 INSERT INTO compliance_movements (id, party_id, at, doc)
 SELECT id, party_id, at, doc FROM json_populate_recordset(NULL::compliance_movements, CAST(%(journal)s AS json))
@@ -398,7 +412,7 @@ ON CONFLICT DO NOTHING
 """
 
 _WRITE = Statement(
-    "cryptopay_send_write_s1",
+    "cryptopay_send_write_s2",
     _SEND_WRITE,
     (
         ("t_id", "varchar"),
@@ -415,6 +429,10 @@ _WRITE = Statement(
         ("u_asset", "varchar"),
         ("u_at", "timestamptz"),
         ("u_reference", "varchar"),
+        ("r_id", "varchar"),
+        ("r_user", "varchar"),
+        ("r_product", "varchar"),
+        ("r_value", "numeric"),
         ("journal", "text"),
     ),
 )
@@ -478,13 +496,15 @@ class SqlSends:
             "day_start": day_start,
             "month_start": month_start,
             "keys": list(ledger_keys),
+            "receive": Product.RECEIVE.value,
         }
         found = self._begin((_READ, params), setup=_GENERIC_PLANS, later=(_WRITE,)) if self._begin is not None else None
         if found is None:  # a transaction already under way
             found = self._read(params)
         self._ledger.take_prefetched(found, ledger_keys)
-        sender = recipient = profile = None
+        sender = recipient = profile = recipient_profile = None
         usage: dict[str, tuple[Money, Money]] = {}
+        received: dict[str, tuple[Money, Money]] = {}
         for row in found:
             kind = row["kind"]
             if kind == "s":
@@ -498,7 +518,11 @@ class SqlSends:
                 profile = open_profile(json.loads(row["doc"]), self._personal)
             elif kind == "u":
                 usage[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
-        return SendParties(sender, recipient, profile, usage)
+            elif kind == "q":
+                recipient_profile = open_profile(json.loads(row["doc"]), self._personal)
+            elif kind == "v":
+                received[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
+        return SendParties(sender, recipient, profile, usage, recipient_profile, received)
 
     def _read(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         driver = self._driver
@@ -517,14 +541,24 @@ class SqlSends:
         locked = wallets.get(sender_id, lock=True)
         sender = None if locked is None else SendingWallet.of(locked)
         recipient = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
-        profile = SqlKycProfiles(self._conn, personal=self._personal).get(sender_id)
-        usage = SqlUsage(self._conn).totals(sender_id, day_start=day_start, month_start=month_start)
-        return SendParties(sender, recipient, profile, usage)
+        profiles, usages = SqlKycProfiles(self._conn, personal=self._personal), SqlUsage(self._conn)
+        profile = profiles.get(sender_id)
+        usage = usages.totals(sender_id, day_start=day_start, month_start=month_start)
+        recipient_profile, received = None, {}
+        if recipient is not None:
+            recipient_profile = profiles.get(recipient.user_id)
+            totals = usages.totals(recipient.user_id, day_start=day_start, month_start=month_start)
+            received = {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
+        return SendParties(sender, recipient, profile, usage, recipient_profile, received)
 
-    def record(self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = ()) -> None:
+    def record(
+        self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = (), received: Usage | None = None
+    ) -> None:
         if self._driver is None:
             self._transfers.add(transfer)
             SqlUsage(self._conn).add(usage)
+            if received is not None:
+                SqlUsage(self._conn).add(received)
             movements = SqlMovementJournal(self._conn, personal=self._personal)
             for movement in journal:
                 movements.add(movement)
@@ -550,6 +584,10 @@ class SqlSends:
             "u_asset": usage.kes_value.asset.code,
             "u_at": usage.at,
             "u_reference": usage.reference,
+            "r_id": None if received is None else received.id,
+            "r_user": None if received is None else received.user_id,
+            "r_product": None if received is None else received.product,
+            "r_value": None if received is None else received.kes_value.amount,
             "journal": document_text(journal_rows),
         }
         self._defer(_WRITE, params)

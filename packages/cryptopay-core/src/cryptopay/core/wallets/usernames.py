@@ -1,0 +1,78 @@
+"""Usernames people choose for their wallets: the form, and the names nobody may take (review H13).
+
+A username is sent to (``@wanjiku_k``), so it is trusted: ``@support`` or ``@mpesa_agent`` would be believed to be the
+platform's or a partner's. The reserved names are data (``data/reserved_usernames.txt``) and are compared by a
+cheap look-alike *skeleton*: lower case, ``_`` dropped, the digits people swap for letters read as those letters
+(``0`` o, ``1`` and ``l`` i, ``3`` e, ``4`` a, ``5`` s, ``7`` t, ``8`` b) and ``rn`` read as ``m``, ``vv`` as ``w``.
+Usernames are ASCII only (``valid_username``), so no Unicode confusables reach this rule.
+
+>>> skeleton("Adm1n"), skeleton("s_u_p_p_0_r_t"), skeleton("cryptopay")
+('admin', 'support', 'cryptopay')
+>>> reserved("supp0rt"), reserved("cryptopay_help"), reserved("m_pesa_agent"), reserved("wanjiku")
+(True, True, True, False)
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+
+from cryptopay.core.errors import InvalidInput
+
+__all__ = ["ReservedUsername", "choosable_username", "reserved", "skeleton", "valid_username"]
+
+_USERNAME = re.compile(r"^[a-z][a-z0-9_]{2,29}$")
+_DIGITS = str.maketrans({"0": "o", "1": "i", "l": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "_": None})
+
+
+class ReservedUsername(InvalidInput):
+    """The username is one nobody may take: the platform's, a partner's or an authority's name, or a look-alike."""
+
+    code = "reserved_username"
+
+
+def skeleton(name: str) -> str:
+    """``name`` as it reads (look-alike characters folded), for comparing with the reserved names."""
+    return name.lower().replace("rn", "m").replace("vv", "w").translate(_DIGITS)
+
+
+@functools.cache
+def _reserved() -> tuple[frozenset[str], tuple[str, ...]]:
+    """The reserved names' skeletons: those refused as they are, and the brands refused anywhere in a username."""
+    text = resources.files("cryptopay.core.wallets").joinpath("data/reserved_usernames.txt").read_text("utf-8")
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    brands = tuple(skeleton(line[1:]) for line in lines if line.startswith("*"))
+    return frozenset(skeleton(line.lstrip("*")) for line in lines), brands
+
+
+def reserved(name: str) -> bool:
+    """True when ``name`` (a valid username) reads as a reserved name, or contains a reserved brand."""
+    exact, brands = _reserved()
+    folded = skeleton(name)
+    return folded in exact or any(brand in folded for brand in brands)
+
+
+def valid_username(text: str) -> str:
+    """The lower-cased username (a leading ``@`` dropped); ``InvalidInput`` unless 3 to 30 letters, digits or ``_``,
+    starting with a letter.
+
+    >>> valid_username("@Wanjiku_K")
+    'wanjiku_k'
+    """
+    name = text.strip().removeprefix("@").lower()
+    if not _USERNAME.match(name):
+        raise InvalidInput("a username is 3 to 30 letters, digits or _, starting with a letter", field="username")
+    return name
+
+
+def choosable_username(text: str) -> str:
+    """``valid_username`` for a name being taken (sign-up): ``ReservedUsername`` (422) for a reserved name or a
+    look-alike of one. Sends to a username use ``valid_username``: a name taken before this rule still receives."""
+    name = valid_username(text)
+    if reserved(name):
+        raise ReservedUsername(
+            f"{name!r} is reserved (it reads as the platform's, a partner's or an official name): choose another",
+            field="username",
+        )
+    return name

@@ -1,0 +1,91 @@
+"""A capped payment link counts paid invoices plus open ones (review H4), on memory, SQLite and PostgreSQL: an invoice
+that ends unpaid gives its use back in the transaction that ends it; one paid keeps it; money that arrives late
+takes it again, past the cap if need be, audited."""
+
+from __future__ import annotations
+
+import pytest
+from cryptopay.adapters.sql.uow import SqlStorage
+from cryptopay.core.invoices import InvoiceException, InvoiceState
+from cryptopay.core.money import KES, Money
+from cryptopay.core.payments.links import PaymentLinkClosed
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
+from cryptopay.core.testing.payments_stack import PaymentsStack
+
+from tests.contract.test_payments_repository_contract import SqlPaymentsStack
+
+
+@pytest.fixture
+def stack(engine) -> PaymentsStack:
+    found = PaymentsStack() if engine is None else SqlPaymentsStack(SqlStorage(engine))
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
+    found.add_merchant("m1", settlement=profile)
+    return found
+
+
+def _capped(stack: PaymentsStack, uses: int):
+    links = stack.payment_links
+    return links.create_link("m1", actor="user:u1", description="Tickets", amount=Money.of("500", KES), max_uses=uses)
+
+
+def _audit(stack: PaymentsStack, action: str) -> list[dict[str, str]]:
+    with stack.uow() as uow:
+        return [dict(r.details) for r in uow.audit.records() if r.action == action]
+
+
+def test_abandoned_checkouts_give_their_uses_back_when_they_expire(stack):
+    """The reviewer's reproduction: two invoices close a link capped at two; once they expire unpaid, it is open
+    again with both uses back, each given back audited."""
+    link = _capped(stack, 2)
+    first, second = (stack.payment_links.create_invoice(link.public_id) for _ in range(2))
+    with pytest.raises(PaymentLinkClosed, match="limit"):
+        stack.payment_links.create_invoice(link.public_id)
+    stack.tick(minutes=20)
+    assert {stack.invoice(i.id).state for i in (first, second)} == {InvoiceState.EXPIRED}
+    assert stack.payment_links.get_link(link.id).uses == 0
+    released = _audit(stack, "payment_link.use_released")
+    assert sorted(r["invoice"] for r in released) == sorted([first.id, second.id])
+    assert {r["over_cap"] for r in released} == {"false"}
+    stack.payment_links.create_invoice(link.public_id)
+    stack.payment_links.create_invoice(link.public_id)
+    assert stack.payment_links.get_link(link.id).uses == 2
+
+
+def test_a_cancelled_invoice_gives_its_use_back_and_a_paid_one_keeps_it(stack):
+    """Cancelled unpaid: the use is back in the cancellation's transaction; paid and settled: kept after the expiry."""
+    link = _capped(stack, 1)
+    cancelled = stack.payment_links.create_invoice(link.public_id)
+    stack.invoicing.cancel_invoice(cancelled.id, actor="user:u1")
+    assert stack.payment_links.get_link(link.id).uses == 0
+    paid = stack.payment_links.create_invoice(link.public_id)
+    stack.pay(paid.id)
+    stack.confirm(3)
+    stack.tick(minutes=30)
+    assert stack.invoice(paid.id).state is InvoiceState.SETTLED
+    assert stack.payment_links.get_link(link.id).uses == 1
+    with pytest.raises(PaymentLinkClosed, match="limit"):
+        stack.payment_links.create_invoice(link.public_id)
+
+
+def test_a_late_payment_to_an_expired_invoice_of_a_full_link_takes_its_use_again_over_the_cap(stack):
+    """The first customer's invoice expires (use back), a second customer fills the link, then the first one's
+    money arrives: it is recorded and credited as late, and the link counts two uses of one, audited over the cap."""
+    link = _capped(stack, 1)
+    late = stack.payment_links.create_invoice(link.public_id)
+    stack.tick(minutes=20)
+    assert stack.payment_links.get_link(link.id).uses == 0
+    stack.payment_links.create_invoice(link.public_id)
+    stack.pay(late.id)
+    stack.confirm(3)
+    found = stack.invoice(late.id)
+    assert (found.state, found.exception) == (InvoiceState.EXPIRED, InvoiceException.PAID_LATE)
+    assert stack.payment_links.get_link(link.id).uses == 2
+    [retaken] = _audit(stack, "payment_link.use_retaken")
+    assert (retaken["invoice"], retaken["uses"], retaken["max_uses"], retaken["over_cap"]) == (
+        late.id,
+        "2",
+        "1",
+        "true",
+    )
+    with pytest.raises(PaymentLinkClosed, match="limit"):
+        stack.payment_links.create_invoice(link.public_id)
