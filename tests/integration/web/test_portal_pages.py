@@ -513,6 +513,38 @@ def test_a_bill_confirmed_after_its_quote_expired_goes_back_to_the_check_and_mov
     assert client.post("/app/bills", data=fresh).status_code == 303
 
 
+def test_the_portal_s_quote_pages_are_held_to_the_wallet_quote_limit(usdt_bills):
+    """Each bill check from USDT stores a price for this wallet alone: past the wallet quote limit (a window's
+    ``quote_rate_limit``, as POST /v1/wallet/quotes and the buy and sell quote pages each have) the check is
+    refused with rate_limited (429) on the form and locks nothing more; a bill from KES is not counted."""
+    api, _ = usdt_bills
+    client, _ = _usdt_wallet(api)
+    limit = api.client.application.extensions["cryptopay"].settings.quote_rate_limit
+    for _ in range(limit):
+        _check_usdt_bill(client)
+    refused = _post(
+        client,
+        "/app/bills",
+        "/app/bills/check",
+        biller="KPLC_PREPAID",
+        account="01234567890",
+        amount="1000",
+        pay_with="USDT",
+    )
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and 'role="alert"' in text and 'name="quote_id"' not in text, text
+    kes_bill = _post(
+        client,
+        "/app/bills",
+        "/app/bills/check",
+        biller="KPLC_PREPAID",
+        account="01234567890",
+        amount="1000",
+        pay_with="KES",
+    )
+    assert kes_bill.status_code == 200  # a bill from KES locks no quote: not counted
+
+
 def test_the_history_page_offers_the_month_s_statement_as_csv(api: WalletApi):
     """The month's statement downloads as CSV with the funding in it; a malformed month is refused."""
     client = _sign_up(api)

@@ -33,7 +33,7 @@ from cryptopay.core.wallets.quotes import QuotePurpose
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import client_address, limit_by_client, limit_login
+from cryptopay_http.auth import client_address, limit_by_client, limit_caller, limit_login
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
@@ -105,6 +105,13 @@ def _shown_fee(field: str, asset: Asset) -> Money:
         raise FeeNotShown(
             "this confirmation does not carry the fee you were shown: check again, then confirm", field=field
         ) from None
+
+
+def _quote_budget() -> None:
+    """Each locked quote is a stored price only this wallet may trade at: a page that locks one (buy, sell, a bill
+    from USDT) is held to the wallet quote limit ``POST /v1/wallet/quotes`` has (``quote_rate_limit`` a window,
+    ``RateLimited`` beyond it, shown on the form)."""
+    limit_caller(runtime().settings.quote_rate_limit)
 
 
 def _refusal(error: CryptopayError) -> dict[str, str | None]:
@@ -322,6 +329,7 @@ def buy_quote() -> Response:
     buys = runtime().services.wallet_buys
     try:
         kes = STK_LIMITS.check(Money.of(_amount(text, "kes"), KES))
+        _quote_budget()
         quote_ = buys.quote(_user_id(), QuotePurpose.BUY)
         usdt = quote_.convert(kes, at=runtime().services.clock.now())
     except CryptopayError as error:
@@ -373,6 +381,7 @@ def sell_quote() -> Response:
     text = request.form.get("usdt", "")
     try:
         usdt = Money.of(_amount(text, "usdt"), USDT)
+        _quote_budget()
         quote_ = runtime().services.wallet_buys.quote(_user_id(), QuotePurpose.SELL)
         kes = Money.rounded(usdt.amount * quote_.bid, KES, Rounding.DOWN)
     except CryptopayError as error:
@@ -450,7 +459,10 @@ def bill_check() -> Response:
         amount = Money.of(_amount(form["amount"]), KES)
         form["pay_with"] = _pay_with(form)
         checked = bills.check(form["biller"], form["account"], amount)
-        quote_, usdt = bills.quote(_user_id(), checked) if form["pay_with"] == "USDT" else (None, None)
+        quote_, usdt = None, None
+        if form["pay_with"] == "USDT":
+            _quote_budget()
+            quote_, usdt = bills.quote(_user_id(), checked)
     except CryptopayError as error:
         context = {"billers": _billers(), "form": form, **_refusal(error)}
         return page("portal/bills.html", error.http_status, nav="bills", **context)
