@@ -282,7 +282,7 @@ def create_withdrawal() -> Response:
     ),
 )
 @require(roles=_PERSONAL)
-@paginated
+@paginated("wdr")
 def list_withdrawals() -> Response:
     withdrawals, user_id = runtime().services.withdrawals, current_principal().id
 
