@@ -6,9 +6,9 @@ import re
 import threading
 
 import attrs
+from cryptopay_http.pages import PAGE_BLUEPRINTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from cryptopay_http.pages import PAGE_BLUEPRINTS
 
 from tests.integration.http.http_support import SETTLEMENT, TOKEN_SECRET, AuthActions, bearer, make_app
 
