@@ -427,16 +427,22 @@ def _usdt_wallet(api: WalletApi, usdt: str = "20") -> tuple[FlaskClient, str]:
     return client, user_id
 
 
-def _check_usdt_bill(client: FlaskClient) -> tuple[str, dict[str, str]]:
-    shown = _post(
+def _check_bill(client: FlaskClient, pay_with: str):
+    """The bill form's first post for the same KPLC prepaid bill of 1000 KES, paid from ``pay_with``."""
+    return _post(
         client,
         "/app/bills",
         "/app/bills/check",
         biller="KPLC_PREPAID",
         account="01234567890",
         amount="1000",
-        pay_with="USDT",
+        pay_with=pay_with,
     )
+
+
+def _check_usdt_bill(client: FlaskClient) -> tuple[str, dict[str, str]]:
+    """A bill check from USDT that succeeds: its page and its confirmation form's fields (the locked quote's)."""
+    shown = _check_bill(client, "USDT")
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200, html
     return html, _hidden(html)
@@ -522,26 +528,10 @@ def test_the_portal_s_quote_pages_are_held_to_the_wallet_quote_limit(usdt_bills)
     limit = api.client.application.extensions["cryptopay"].settings.quote_rate_limit
     for _ in range(limit):
         _check_usdt_bill(client)
-    refused = _post(
-        client,
-        "/app/bills",
-        "/app/bills/check",
-        biller="KPLC_PREPAID",
-        account="01234567890",
-        amount="1000",
-        pay_with="USDT",
-    )
+    refused = _check_bill(client, "USDT")
     text = refused.get_data(as_text=True)
     assert refused.status_code == 429 and 'role="alert"' in text and 'name="quote_id"' not in text, text
-    kes_bill = _post(
-        client,
-        "/app/bills",
-        "/app/bills/check",
-        biller="KPLC_PREPAID",
-        account="01234567890",
-        amount="1000",
-        pay_with="KES",
-    )
+    kes_bill = _check_bill(client, "KES")
     assert kes_bill.status_code == 200  # a bill from KES locks no quote: not counted
 
 
