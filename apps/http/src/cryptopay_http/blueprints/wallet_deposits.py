@@ -19,6 +19,7 @@ from cryptopay.core.wallets.deposits import WalletAddress
 from flask import Blueprint, Response
 
 from cryptopay_http.auth import current_principal, require
+from cryptopay_http.blueprints.wallet import NO_WALLET
 from cryptopay_http.convert import json_response
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
@@ -102,7 +103,7 @@ class DepositView:
     )
     + "Allocated on the first ask, then always the same; never anybody else's. One per network: a small "
     "fixed set, answered whole as a JSON array (not a `{data, next_cursor}` page).",
-    problems=((NotFound, "the caller has no wallet"),),
+    problems=(NO_WALLET,),
 )
 @require(roles=_PERSONAL)
 def my_deposit_addresses() -> Response:
