@@ -106,10 +106,8 @@ def test_failed_attempts_are_counted_and_a_requeue_does_not_uncount_them(queue_h
     assert (failed.retried, failed.dead, queue_harness.queue.dead_count()) == (4, 2, 1)
 
 
-def test_a_retried_success_counts_one_retried_failure_and_no_dead_one(queue_harness: Harness) -> None:
-    """Before any failure every counter is there at zero (so the first increase is seen); a job failing once and
-    then succeeding counts one retried attempt and no dead one."""
-    assert [(f.retried, f.dead) for f in queue_harness.queue.failures()] == [(0, 0)]
+def _run_a_job_that_fails_once(queue_harness: Harness) -> list[int]:
+    """Registers, enqueues and runs a job that raises on its first attempt only; returns one entry per attempt."""
     attempts: list[int] = []
 
     def once_broken(payload: dict) -> None:
@@ -120,22 +118,21 @@ def test_a_retried_success_counts_one_retried_failure_and_no_dead_one(queue_harn
     queue_harness.registry.register("once_broken", once_broken)
     queue_harness.queue.enqueue("once_broken", {})
     queue_harness.run()
+    return attempts
+
+
+def test_a_retried_success_counts_one_retried_failure_and_no_dead_one(queue_harness: Harness) -> None:
+    """Before any failure every counter is there at zero (so the first increase is seen); a job failing once and
+    then succeeding counts one retried attempt and no dead one."""
+    assert [(f.retried, f.dead) for f in queue_harness.queue.failures()] == [(0, 0)]
+    _run_a_job_that_fails_once(queue_harness)
     assert [(f.retried, f.dead) for f in queue_harness.queue.failures()] == [(1, 0)]
     assert queue_harness.queue.dead_count() == 0
 
 
 def test_a_job_that_succeeds_on_a_retry_is_not_dead(queue_harness: Harness) -> None:
     """A job that fails once and then succeeds runs twice and leaves no dead letter."""
-    attempts: list[int] = []
-
-    def once_broken(payload: dict) -> None:
-        attempts.append(1)
-        if len(attempts) == 1:
-            raise RuntimeError("first time unlucky")
-
-    queue_harness.registry.register("once_broken", once_broken)
-    queue_harness.queue.enqueue("once_broken", {})
-    queue_harness.run()
+    attempts = _run_a_job_that_fails_once(queue_harness)
     assert len(attempts) == 2 and queue_harness.queue.dead_jobs() == []
 
 

@@ -18,7 +18,7 @@ from cryptopay.core.testing.queue import FakeQueue
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.webhooks import RecordingSender, webhook_storage
 from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from cryptopay.core.webhooks.service import deliver_webhook, fan_out
+from cryptopay.core.webhooks.service import deliver_webhook, fan_out, redeliver_webhook
 
 from tests.support.sql_engines import SQL_BACKENDS, backend_engine, race
 
@@ -180,6 +180,61 @@ def test_fan_out_and_delivery_through_the_use_cases(storage):
     assert sender.sent[1].headers["webhook-id"] == "out_1"
     with storage.unit_of_work() as uow:
         assert [a.status_code for a in uow.webhook_deliveries.attempts(created.id)] == [503, 200]
+
+
+def test_each_dead_lettering_is_counted_and_a_redelivery_does_not_lower_the_count(storage):
+    """Dead-lettered, redelivered, dead-lettered again: ``dead_lettered`` rose by 2 while ``count(DEAD)`` is back
+    to 1 (the alert's counter a redelivery cannot hide). A late attempt on a dead delivery, a retry and a rolled-back
+    dead-lettering count nothing; a delivery added dead counts one."""
+    clock = ManualClock(NOW)
+    sender, queue = RecordingSender(lambda url: 500), FakeQueue(JobRegistry(), clock)
+    message = OutboxMessage.new("out_1", "invoice.settled", {"merchant_id": "m1", "amount": "10.00"}, at=NOW)
+    with storage.unit_of_work() as uow:
+        uow.webhook_endpoints.add(endpoint(1))
+        [created] = fan_out(uow, message, ids=SequentialIds(), now=NOW)
+        before = uow.webhook_deliveries.dead_lettered()
+    deps = {"uow_factory": storage.unit_of_work, "sender": sender, "queue": queue, "clock": clock}
+    one_retry = [timedelta(seconds=5)]
+    assert deliver_webhook(created.id, **deps, schedule=one_retry).status is DeliveryStatus.RETRYING
+    clock.advance(seconds=5)
+    assert deliver_webhook(created.id, **deps, schedule=one_retry).status is DeliveryStatus.DEAD
+    redeliver_webhook(created.id, uow_factory=storage.unit_of_work, queue=queue, clock=clock)
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_deliveries.count(DeliveryStatus.DEAD) == 0
+        assert uow.webhook_deliveries.dead_lettered() == before + 1
+    assert deliver_webhook(created.id, **deps, schedule=[]).status is DeliveryStatus.DEAD
+    with storage.unit_of_work() as uow:
+        dead = uow.webhook_deliveries.get(created.id)
+        uow.webhook_deliveries.save(dead.after_attempt(NOW, ok=False, status_code=500, error=None))  # a late duplicate
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_deliveries.count(DeliveryStatus.DEAD) == 1
+        assert uow.webhook_deliveries.dead_lettered() == before + 2
+    with pytest.raises(RuntimeError), storage.unit_of_work() as uow:
+        uow.webhook_deliveries.add(delivery(7))
+        uow.webhook_deliveries.save(delivery(7).abandoned(NOW, "the endpoint was deleted"))
+        raise RuntimeError("the use case failed")
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_deliveries.dead_lettered() == before + 2
+        uow.webhook_deliveries.add(attrs.evolve(delivery(8), status=DeliveryStatus.DEAD))
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_deliveries.dead_lettered() == before + 3
+
+
+def test_concurrent_dead_letterings_are_all_counted(sql_engine):
+    """Deliveries dead-lettered by concurrent transactions each count one (the counter's upsert loses none)."""
+    storage = SqlStorage(sql_engine, cipher=SecretCipher.from_vault(VAULT))
+    with storage.unit_of_work() as uow:
+        for n in range(4):
+            uow.webhook_deliveries.add(delivery(n))
+
+    def dead_letter(n: int) -> None:
+        with storage.unit_of_work() as uow:
+            found = uow.webhook_deliveries.get(f"whd_{n}")
+            uow.webhook_deliveries.save(found.abandoned(NOW, "the endpoint was deleted"))
+
+    race(4, dead_letter)
+    with storage.unit_of_work() as uow:
+        assert uow.webhook_deliveries.dead_lettered() == 4
 
 
 @pytest.fixture(params=SQL_BACKENDS)

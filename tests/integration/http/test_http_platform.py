@@ -7,6 +7,8 @@ import threading
 
 import attrs
 from cryptopay_http.pages import PAGE_BLUEPRINTS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.integration.http.http_support import SETTLEMENT, TOKEN_SECRET, AuthActions, bearer, make_app
 
@@ -213,9 +215,76 @@ def test_a_cursor_this_list_did_not_give_is_a_422_on_cursor(client, auth):
     following = client.get(f"{keys}?limit=2&cursor={cursor}", headers=owner)
     assert following.status_code == 200 and len(following.json["data"]) == 1
     assert following.json["next_cursor"] is None
+    another_kind = ["inv" + cursor[3:], "po" + cursor[3:], "keys" + cursor[3:], "whe" + cursor[3:]]
     for bad in ("x", "eyJpZCI6Inp6enoifQ==", cursor.upper(), cursor.replace("_", " "), cursor + "'", "_" + cursor):
         refused = _assert_problem(client.get(f"{keys}?cursor={bad}", headers=owner), 422)
         assert [e["field"] for e in refused["errors"]] == ["cursor"], bad
+    for bad in another_kind:
+        refused = _assert_problem(client.get(f"{keys}?cursor={bad}", headers=owner), 422)
+        assert [e["field"] for e in refused["errors"]] == ["cursor"], bad
+
+
+def _cursor_lists(document):
+    """The list operations with a ``cursor`` query parameter: path -> its published cursor schema."""
+    found = {}
+    for path, operations in document["paths"].items():
+        for param in operations.get("get", {}).get("parameters", ()):
+            if param["name"] == "cursor" and param["in"] == "query":
+                found[path] = param["schema"]
+    return found
+
+
+def test_each_list_publishes_and_enforces_its_own_cursor_kind(client, auth):
+    """Review H2 (rest): a cursor of another list's kind (``po_...`` on ``/v1/invoices``) was used as a key-set
+    bound. Each list declares its id prefix once (``@paginated("inv")``): its published cursor pattern carries it and a
+    cursor of another kind is a 422 on ``cursor`` on every list; a cursor of the list's kind pages normally."""
+    document = client.get("/openapi.json").json
+    lists = _cursor_lists(document)
+    prefixes = {path: schema["pattern"].removeprefix("^").partition("_")[0] for path, schema in lists.items()}
+    assert prefixes["/v1/invoices"] == "inv" and prefixes["/v1/payouts"] == "po"
+    generic = {p for p, s in lists.items() if not re.fullmatch(r"\^[a-z]{2,12}_\[0-9A-Z\]\{1,40\}\$", s["pattern"])}
+    assert generic == {"/v1/wallet/history"}, generic  # the history's cursor is a ledger line's, paged by Link
+    owner, merchant_id = auth.merchant()
+    person = auth.user()
+    made_up = "_01J0000000000000000000000"
+    refused_on = []
+    for template, prefix in prefixes.items():
+        if template == "/v1/wallet/history" or template.startswith("/v1/admin/"):
+            continue  # the history pages by Link; the admin lists are for officers
+        path = template.replace("{merchant_id}", merchant_id).replace("{invoice_id}", "inv" + made_up)
+        headers = person if path.startswith("/v1/wallet/") else owner
+        other = "inv" if prefix == "po" else "po"
+        refused = _assert_problem(client.get(f"{path}?cursor={other}{made_up}", headers=headers), 422)
+        assert [e["field"] for e in refused["errors"]] == ["cursor"], path
+        refused_on.append(template)
+    assert len(refused_on) >= 10, refused_on
+    for path, right in (("/v1/merchants", "mer"), (f"/v1/merchants/{merchant_id}/api-keys", "key")):
+        answered = client.get(f"{path}?cursor={right}{made_up}", headers=owner)
+        assert answered.status_code == 200 and answered.json["next_cursor"] is None, (path, answered.json)
+
+
+def test_published_cursor_pattern_is_the_runtime_rule(client, auth):
+    """The pattern /openapi.json publishes for a list's cursor is what the list takes: text generated from it is
+    answered (200), text generated from another list's pattern is a 422 on ``cursor`` (one declaration, no drift)."""
+    lists = _cursor_lists(client.get("/openapi.json").json)
+    owner, merchant_id = auth.merchant()
+    readable = {"/v1/merchants": owner, f"/v1/merchants/{merchant_id}/api-keys": owner}
+    patterns = {p: lists[p.replace(merchant_id, "{merchant_id}")]["pattern"] for p in readable}
+    assert len(set(patterns.values())) == len(patterns)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(st.data())
+    def check(data):
+        path = data.draw(st.sampled_from(sorted(readable)))
+        own = data.draw(st.from_regex(patterns[path], fullmatch=True))
+        assert client.get(path, query_string={"cursor": own}, headers=readable[path]).status_code == 200, own
+        other = data.draw(st.sampled_from(sorted(set(patterns.values()) - {patterns[path]})))
+        foreign = data.draw(st.from_regex(other, fullmatch=True))
+        assert not re.search(patterns[path], foreign)
+        refused = client.get(path, query_string={"cursor": foreign}, headers=readable[path])
+        assert refused.status_code == 422 and refused.json["errors"][0]["field"] == "cursor", foreign
+
+    check()
 
 
 def test_json_in_utf16_or_utf32_or_content_encoded_is_a_415(client):

@@ -208,3 +208,25 @@ def test_payment_link_uses_are_filled_from_the_invoices_and_abandoned_ones_given
             conn.execute(text("UPDATE payment_links SET uses = 4"))  # a late payment may take a link past its cap
     finally:
         engine.dispose()
+
+
+def test_the_dead_letter_counter_starts_at_the_deliveries_dead_now(empty_url: str) -> None:
+    """0064 starts ``webhook_counters.dead_lettered`` at the number of dead deliveries (each was dead-lettered at
+    least once)."""
+    upgrade(empty_url, "0058")
+    engine = make_engine(empty_url)
+    delivery = text(
+        "INSERT INTO webhook_deliveries (id, endpoint_id, merchant_id, event_id, event_type, body, created_at, "
+        "next_attempt_at, status, attempts, failures) VALUES (:id, 'whe_1', 'm1', :id, 'invoice.paid', '{}', "
+        "'2026-01-05 09:00:00', '2026-01-05 09:00:00', :status, 9, 9)"
+    )
+    try:
+        with engine.begin() as conn:
+            for n, status in enumerate(("dead", "dead", "delivered", "retrying")):
+                conn.execute(delivery, {"id": f"whd_{n}", "status": status})
+        upgrade(empty_url, "0064")
+        with engine.begin() as conn:
+            query = text("SELECT value FROM webhook_counters WHERE name = 'dead_lettered'")
+            assert conn.execute(query).scalar_one() == 2
+    finally:
+        engine.dispose()

@@ -128,12 +128,7 @@ def _party(services, app_id: str) -> str:
 def test_an_officer_checks_each_director_of_a_kyb_on_the_console(client, auth, services, ann, bob):
     """A KYB's approval is refused while a director is unchecked; the claiming officer checks the director on the
     page (audited), then the two approvals verify the business."""
-    owner, _ = auth.merchant()
-    app_id = client.post("/v1/kyc/business-applications", json=BUSINESS, headers=owner).json["id"]
-    assert upload(client, owner, app_id, "certificate_of_incorporation", pdf()).status_code == 201
-    for kind in ("id_front", "id_back", "selfie"):
-        assert upload(client, owner, app_id, kind, photo(), director="d1").status_code == 201
-    assert client.post(f"/v1/kyc/applications/{app_id}/submit", headers=owner).status_code == 200
+    app_id, _ = _kyb(client, auth)
     detail = f"/console/kyc/{app_id}"
     check = f"{detail}/directors/d1/verify"
     assert ann.post(check, detail)[0] == 409  # not claimed yet: nothing is checked

@@ -72,6 +72,15 @@ def _sign_up(api: WalletApi, phone: str = "0712 000 001", **extra: str) -> Flask
     return client
 
 
+def _tier_1_with_kes_5000(api: WalletApi) -> tuple[FlaskClient, str]:
+    """A signed-up portal user (0712000001) at tier 1 holding KES 5,000: the logged-in client and the user's id."""
+    client = _sign_up(api)
+    user_id = api.services.users.by_phone("254712000001").id
+    api.fund(user_id, "5000")
+    api.tier_1(user_id)
+    return client, user_id
+
+
 def test_sign_up_by_phone_lands_on_home_with_three_balances(api: WalletApi):
     """Phone, SMS code and a password open the wallet and log in: home shows KES, USDT and BTC and no history."""
     client = _sign_up(api, username="amina")
@@ -145,10 +154,7 @@ def test_send_is_refused_by_the_limit_s_name_at_tier_0_and_moves_money_at_tier_1
 def test_a_decimal_comma_on_send_is_refused_and_moves_nothing(api: WalletApi):
     """Review G2: "10,50" KES was read as 1,050 and sent at once. A comma only groups thousands by three: "10,50"
     re-shows the form (422, use a dot) with nothing moved; "1,050" is one thousand and fifty."""
-    client = _sign_up(api)
-    user_id = api.services.users.by_phone("254712000001").id
-    api.fund(user_id, "5000")
-    api.tier_1(user_id)
+    client, _ = _tier_1_with_kes_5000(api)
     for typed in ("10,50", "0,5", "1,,000", ",5"):
         refused = _check_send(client, to="0712999999", amount=typed, asset="KES")
         html = refused.get_data(as_text=True)
@@ -162,10 +168,7 @@ def test_a_decimal_comma_on_send_is_refused_and_moves_nothing(api: WalletApi):
 def test_a_double_press_on_send_moves_the_money_once(api: WalletApi):
     """The confirmation form's idempotency key: the same post twice replays the first redirect; a form without a
     key is 400."""
-    client = _sign_up(api)
-    user_id = api.services.users.by_phone("254712000001").id
-    api.fund(user_id, "5000")
-    api.tier_1(user_id)
+    client, _ = _tier_1_with_kes_5000(api)
     html = _check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True)
     body = _hidden(html)
     assert body["idempotency_key"] and body["to"] == "0712999999" and body["amount"] == "700", body
@@ -189,10 +192,7 @@ def test_send_refuses_a_bad_amount_without_moving_anything(api: WalletApi):
 def test_the_first_send_post_moves_nothing_and_shows_who_receives_the_amount_and_the_fee(api: WalletApi):
     """The send form only checks: the confirmation shows the number masked (or the @username typed), the amount,
     the fee and the total, with a Confirm button; the money moves when that form is posted, not before."""
-    client = _sign_up(api)
-    user_id = api.services.users.by_phone("254712000001").id
-    api.fund(user_id, "5000")
-    api.tier_1(user_id)
+    client, user_id = _tier_1_with_kes_5000(api)
     form = client.get("/app/send").get_data(as_text=True)
     assert 'action="/app/send/check"' in form and 'name="idempotency_key"' not in form
     checked = _check_send(client, to="0712 999 999", amount="1,200", asset="KES", note="rent")
@@ -211,10 +211,7 @@ def test_the_first_send_post_moves_nothing_and_shows_who_receives_the_amount_and
 def test_a_fee_raised_between_the_check_and_the_confirm_is_refused_and_moves_nothing(api: WalletApi):
     """The confirmation carries the fee it showed: a P2P fee schedule raised in between re-shows the form with a
     409 saying the new fee, and nothing moves."""
-    client = _sign_up(api)
-    user_id = api.services.users.by_phone("254712000001").id
-    api.fund(user_id, "5000")
-    api.tier_1(user_id)
+    client, user_id = _tier_1_with_kes_5000(api)
     html = _check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True)
     assert _hidden(html)["fee"] == "0.00"
     since = datetime(2020, 1, 1, tzinfo=UTC)
@@ -230,10 +227,7 @@ def test_a_fee_raised_between_the_check_and_the_confirm_is_refused_and_moves_not
 def test_a_confirm_without_the_fee_it_showed_moves_nothing_and_goes_back_to_the_check(api: WalletApi, fee: str | None):
     """A confirmation posted with the ``fee`` field missing, blank or not a fee of the asset never sends unguarded,
     even after the fee was raised: a 422 ``fee_not_shown`` shows the send form again, filled in, and nothing moves."""
-    client = _sign_up(api)
-    user_id = api.services.users.by_phone("254712000001").id
-    api.fund(user_id, "5000")
-    api.tier_1(user_id)
+    client, user_id = _tier_1_with_kes_5000(api)
     html = _check_send(client, to="0712999999", amount="700", asset="KES").get_data(as_text=True)
     since = datetime(2020, 1, 1, tzinfo=UTC)
     raised = FeeSchedule(product=FeeProduct.P2P, asset=KES, version=1, effective_from=since, fixed=Money.of("5", KES))
@@ -427,16 +421,22 @@ def _usdt_wallet(api: WalletApi, usdt: str = "20") -> tuple[FlaskClient, str]:
     return client, user_id
 
 
-def _check_usdt_bill(client: FlaskClient) -> tuple[str, dict[str, str]]:
-    shown = _post(
+def _check_bill(client: FlaskClient, pay_with: str):
+    """The bill form's first post for the same KPLC prepaid bill of 1000 KES, paid from ``pay_with``."""
+    return _post(
         client,
         "/app/bills",
         "/app/bills/check",
         biller="KPLC_PREPAID",
         account="01234567890",
         amount="1000",
-        pay_with="USDT",
+        pay_with=pay_with,
     )
+
+
+def _check_usdt_bill(client: FlaskClient) -> tuple[str, dict[str, str]]:
+    """A bill check from USDT that succeeds: its page and its confirmation form's fields (the locked quote's)."""
+    shown = _check_bill(client, "USDT")
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200, html
     return html, _hidden(html)
@@ -522,26 +522,10 @@ def test_the_portal_s_quote_pages_are_held_to_the_wallet_quote_limit(usdt_bills)
     limit = api.client.application.extensions["cryptopay"].settings.quote_rate_limit
     for _ in range(limit):
         _check_usdt_bill(client)
-    refused = _post(
-        client,
-        "/app/bills",
-        "/app/bills/check",
-        biller="KPLC_PREPAID",
-        account="01234567890",
-        amount="1000",
-        pay_with="USDT",
-    )
+    refused = _check_bill(client, "USDT")
     text = refused.get_data(as_text=True)
     assert refused.status_code == 429 and 'role="alert"' in text and 'name="quote_id"' not in text, text
-    kes_bill = _post(
-        client,
-        "/app/bills",
-        "/app/bills/check",
-        biller="KPLC_PREPAID",
-        account="01234567890",
-        amount="1000",
-        pay_with="KES",
-    )
+    kes_bill = _check_bill(client, "KES")
     assert kes_bill.status_code == 200  # a bill from KES locks no quote: not counted
 
 

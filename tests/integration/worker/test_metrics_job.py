@@ -32,6 +32,8 @@ def test_the_scheduled_measure_writes_the_business_gauges(services: Services) ->
         'cryptopay_payouts{state="unknown"} 0',
         "cryptopay_settlements_overdue 0",
         "cryptopay_webhook_dead_letters 0",
+        "cryptopay_webhook_dead_letters_total 0",
+        "# TYPE cryptopay_webhook_dead_letters_total counter",
         "cryptopay_jobs_dead 0",
         'cryptopay_invoices{state="new"} 0',
         "cryptopay_payments_unconfirmed 0",

@@ -52,6 +52,32 @@ def test_dead_webhook_deliveries_are_counted(stack: PaymentsStack) -> None:
     assert stack.metrics.get("cryptopay_webhook_dead_letters") == 1
 
 
+def test_a_dead_letter_redelivered_before_the_measure_still_raises_the_dead_letter_counter(
+    stack: PaymentsStack,
+) -> None:
+    """Dead-lettered, redelivered, dead-lettered again and redelivered between two measures: the gauge of dead
+    deliveries reads 0 both times, ``cryptopay_webhook_dead_letters_total`` (a counter) rose by 2."""
+    now = stack.clock.now()
+    with stack.storage.unit_of_work() as uow:
+        uow.webhook_deliveries.add(WebhookDelivery.new("whd_1", "whe_1", "m1", "evt_1", "invoice.paid", "{}", at=now))
+    stack.observing.measure()
+    assert stack.metrics.get("cryptopay_webhook_dead_letters_total") == 0
+    assert "cryptopay_webhook_dead_letters_total" in stack.metrics.counters
+    for _ in range(2):
+        with stack.storage.unit_of_work() as uow:
+            found = uow.webhook_deliveries.get("whd_1")
+            assert found is not None
+            uow.webhook_deliveries.save(found.abandoned(now, "the endpoint was deleted"))
+        with stack.storage.unit_of_work() as uow:
+            found = uow.webhook_deliveries.get("whd_1")
+            assert found is not None
+            uow.webhook_deliveries.save(found.redelivered(now))
+    measures = stack.observing.measure()
+    assert (measures.webhook_dead_letters, measures.webhook_dead_lettered) == (0, 2)
+    assert stack.metrics.get("cryptopay_webhook_dead_letters") == 0
+    assert stack.metrics.get("cryptopay_webhook_dead_letters_total") == 2
+
+
 def test_the_scanner_reports_how_far_behind_the_head_it_is() -> None:
     """A scanner stepping at most 2 blocks with 5 new ones stays 3 behind, then catches up to 0."""
     stack = PaymentsStack()

@@ -105,8 +105,8 @@ def operation(
     with when: ``(InvalidState, "unless the invoice is open")``), beside those its decorators and inputs imply;
     ``access`` says who may call a view without ``require`` (one that checks another credential itself);
     ``alternatives`` are other media types the same success may be served as (text, e.g. ``text/csv``);
-    ``example`` is a request body the edge accepts (``tests/unit/web/test_openapi_examples.py`` parses each one
-    with ``structure_request``), shown beside the body's schema.
+    ``example`` is a request body the edge accepts, shown beside the body's schema
+    (``tests/integration/http_payments/test_http_openapi_examples.py`` parses each one with ``structure_request``).
 
     >>> @operation("Create a thing", request=dict, example={"name": "Duka"})
     ... def view() -> None: ...

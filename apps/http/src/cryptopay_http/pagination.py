@@ -2,12 +2,13 @@
 
 Listings are keyset-paginated on a sortable key (ids are time-ordered); a merchant's lists are newest first. The
 cursor is the last key seen, which clients treat as opaque and pass back unchanged; the next page holds the items
-that follow it in the listing's order. A cursor that is not in the form of an id (``cursor=x``, a base64 token, a
-lower-case or spaced text) is a 422 on ``cursor`` (review H2): used as a raw bound it silently gave the whole list or
-nothing. Any id-shaped text is a position, the items that follow it (a stale id, or one no longer there, pages on
-from where it was); the form is the published pattern, so every schema-valid cursor is answered (schemathesis holds
-the document to that). Refusing another list's id (``inv_...`` on payouts) would need each list's id prefix in its
-own published pattern: not done.
+that follow it in the listing's order. Each list operation declares the prefix of the ids it lists, once:
+``@paginated("inv")``. That one declaration is the ``cursor`` parameter's published pattern (``^inv_[0-9A-Z]{1,40}$``)
+and the rule the query check holds a request to, so a cursor that is not an id of the list's kind (``cursor=x``, a
+base64 token, a lower-case or spaced text, a ``po_...`` on ``/v1/invoices``) is a 422 on ``cursor`` (review H2): used
+as a raw bound it silently gave the whole list or nothing. Any id-shaped text of the list's kind is a position, the
+items that follow it (a stale id, or one no longer there, pages on from where it was); a truncated id of the right
+kind is such a position too (ids' length is not fixed: the test id source writes ``inv_000001``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from cryptopay_http.openapi import Param
 from cryptopay_http.query import query
 from cryptopay_http.runtime import runtime
 
-__all__ = ["CURSOR_PATTERN", "Page", "decode_cursor", "encode_cursor", "paginate", "paginated"]
+__all__ = [
+    "CURSOR_PATTERN",
+    "Page",
+    "cursor_param",
+    "cursor_pattern",
+    "decode_cursor",
+    "encode_cursor",
+    "paginate",
+    "paginated",
+]
 
 
 class Identified(Protocol):
@@ -94,18 +104,39 @@ def paginate(
 
 CURSOR_PATTERN = r"^[a-z]{2,12}_[0-9A-Z]{1,40}$"  # an id: its prefix, "_", its digits (Crockford base32)
 _KEY = re.compile(CURSOR_PATTERN)
+_PREFIX = re.compile(r"[a-z]{2,12}")
 LIMIT = Param(
     "limit",
     lambda: {"type": "integer", "minimum": 1, "maximum": runtime().settings.max_page_size},
     description="items per page (the default page size when left out)",
 )
-CURSOR = Param(
-    "cursor",
-    {"type": "string", "minLength": 4, "maxLength": 53, "pattern": CURSOR_PATTERN},
-    description="next_cursor of the previous page, passed back unchanged (anything else is a 422 on cursor)",
-)
 
 
-def paginated(view: Callable[P, R]) -> Callable[P, R]:
-    """Check and document the ``limit`` and ``cursor`` query parameters of a listing view."""
-    return query(LIMIT, CURSOR)(view)
+def cursor_pattern(prefix: str) -> str:
+    """The form of a cursor of a list of ``prefix`` ids: that prefix, ``_``, then the id's digits.
+
+    >>> cursor_pattern("inv")
+    '^inv_[0-9A-Z]{1,40}$'
+    """
+    if not _PREFIX.fullmatch(prefix):
+        raise ValueError(f"an id prefix is 2 to 12 lower-case letters, not {prefix!r}")
+    return f"^{prefix}_[0-9A-Z]{{1,40}}$"
+
+
+def cursor_param(prefix: str) -> Param:
+    """The ``cursor`` parameter of a list of ``prefix`` ids: documented and checked with one schema."""
+    schema = {"type": "string", "minLength": len(prefix) + 2, "maxLength": len(prefix) + 41}
+    return Param(
+        "cursor",
+        {**schema, "pattern": cursor_pattern(prefix)},
+        description=(
+            f"next_cursor of the previous page (an id `{prefix}_...` of this list), passed back unchanged "
+            "(anything else is a 422 on cursor)"
+        ),
+    )
+
+
+def paginated(prefix: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Check and document the ``limit`` and ``cursor`` query parameters of a listing of ``prefix`` ids (the one place
+    a list says what kind of id its cursor is: the published pattern and the check both come from it)."""
+    return query(LIMIT, cursor_param(prefix))

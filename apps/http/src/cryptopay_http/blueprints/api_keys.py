@@ -111,7 +111,7 @@ def create_api_key(merchant_id: str) -> Response:
     ),
 )
 @require(roles=_STAFF, tenant_arg="merchant_id", team=(TeamRole.OWNER, TeamRole.ADMIN))
-@paginated
+@paginated("key")
 def list_api_keys(merchant_id: str) -> Response:
     merchant = load_merchant(merchant_id)
     repo = runtime().services.api_keys

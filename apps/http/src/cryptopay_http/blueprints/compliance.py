@@ -154,7 +154,7 @@ def _status_of(kind: type[AlertStatus] | type[CaseStatus]) -> AlertStatus | Case
     ),
 )
 @require(roles=_OFFICERS)
-@paginated
+@paginated("alr")
 @query(enum_param("status", lambda: [s.value for s in AlertStatus], "only alerts in this state"))
 def alerts() -> Response:
     status = _status_of(AlertStatus)
@@ -176,7 +176,7 @@ def alerts() -> Response:
     ),
 )
 @require(roles=_OFFICERS)
-@paginated
+@paginated("cas")
 @query(enum_param("status", lambda: [s.value for s in CaseStatus], "only cases in this status"))
 def cases() -> Response:
     status = _status_of(CaseStatus)

@@ -345,7 +345,7 @@ def create_invoice() -> Response:
     problems=(*ACTING_MERCHANT,),
 )
 @require(scope="invoices:read")
-@paginated
+@paginated("inv")
 @query(MERCHANT_ID)
 def list_invoices() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))

@@ -655,7 +655,7 @@ def _officer_view(application: KycApplication) -> ApplicationView:
     ),
 )
 @require(roles=_OFFICERS)
-@paginated
+@paginated("kya")
 def queue() -> Response:
     def row(application: KycApplication) -> ApplicationView:
         return ApplicationView.of(application, officer=True, particulars=False)

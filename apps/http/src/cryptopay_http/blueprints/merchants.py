@@ -214,7 +214,7 @@ def create_merchant() -> Response:
     ),
 )
 @require(roles=_STAFF)
-@paginated
+@paginated("mer")
 def list_merchants() -> Response:
     principal, repo = current_principal(), runtime().services.merchants
 

@@ -287,7 +287,7 @@ def create_payment_link() -> Response:
     problems=(*ACTING_MERCHANT,),
 )
 @require(scope="payment_links:read")
-@paginated
+@paginated("lnk")
 @query(MERCHANT_ID)
 def list_payment_links() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))

@@ -128,7 +128,7 @@ def _merchant() -> str | None:
     ),
 )
 @require(scope="payouts:read")
-@paginated
+@paginated("po")
 @query(enum_param("state", lambda: [s.value for s in PayoutState], "only payouts in this state"), MERCHANT_ID)
 def list_payouts() -> Response:
     merchant_id, state = _merchant(), _state()

@@ -229,7 +229,7 @@ def create_refund(invoice_id: str) -> Response:
     ),
 )
 @require(scope="refunds:read")
-@paginated
+@paginated("rfd")
 def list_refunds(invoice_id: str) -> Response:
     invoice = load_invoice(invoice_id)
     refunds = payments().refunds

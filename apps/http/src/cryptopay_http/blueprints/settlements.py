@@ -159,7 +159,7 @@ class RunResult:
     problems=(*ACTING_MERCHANT,),
 )
 @require(scope="settlements:read")
-@paginated
+@paginated("stl")
 @query(MERCHANT_ID)
 def list_settlements() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))

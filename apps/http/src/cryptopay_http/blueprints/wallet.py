@@ -400,7 +400,7 @@ def send_transfer() -> Response:
     ),
 )
 @require(roles=_PERSONAL)
-@paginated
+@paginated("trf")
 def list_transfers() -> Response:
     wallets, user_id = runtime().services.wallets, current_principal().id
 
@@ -695,7 +695,7 @@ def start_buy() -> Response:
     ),
 )
 @require(roles=_PERSONAL)
-@paginated
+@paginated("buy")
 def list_buys() -> Response:
     buys, user_id = runtime().services.wallet_buys, current_principal().id
 

@@ -19,7 +19,7 @@ from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
 from cryptopay.core.payouts import PayoutState
 from cryptopay.core.wallets.billers import Biller
-from cryptopay.core.wallets.bills import Bill, BillCheck
+from cryptopay.core.wallets.bills import BILL_PREFIX, Bill, BillCheck
 from flask import Blueprint, Response
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import BaseConverter
@@ -259,7 +259,7 @@ def pay_bill() -> Response:
     ),
 )
 @require(roles=_PERSONAL)
-@paginated
+@paginated(BILL_PREFIX)
 def list_bills() -> Response:
     bills, user_id = runtime().services.wallet_bills, current_principal().id
 

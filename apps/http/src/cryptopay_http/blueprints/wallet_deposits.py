@@ -145,7 +145,7 @@ def my_deposit_address(network: str) -> Response:
     ),
 )
 @require(roles=_PERSONAL)
-@paginated
+@paginated("dep")
 def list_deposits() -> Response:
     deposits, user_id = runtime().services.wallet_deposits, current_principal().id
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
-from cryptopay.core.errors import InvalidAmount, InvalidInput, NotFound, Refused
+from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, NotFound, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payments.internal import InternalAddress
@@ -53,6 +53,13 @@ _NETWORK = r"^(ethereum|polygon|bsc|tron|bitcoin)$"
 INTERNAL = (
     "the address is one cryptopay controls (a hot wallet, or a wallet's, an invoice's or a remittance order's "
     "deposit address, on any network sharing the key): send to the person by phone or username instead"
+)
+# What quoting and creating a withdrawal both refuse about its destination and amount.
+_DESTINATION_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
+    (InvalidInput, "not a valid address on the network, or an asset that cannot be withdrawn on that network here"),
+    (InvalidAmount, "not positive, or below the network's minimum"),
+    (Refused, "withdrawals on the network are not configured (no hot wallet)"),
+    (InternalAddress, INTERNAL),
 )
 
 
@@ -202,16 +209,7 @@ def _max_fee(asset: str, amount: str) -> Money:
         "for a cool-off before it is sent) and whether the Travel Rule asks the caller to confirm the "
         "address is their own. The address is checked; nothing is written or held."
     ),
-    problems=(
-        (
-            InvalidInput,
-            ("not a valid address on the network, or an asset that cannot be withdrawn on that network here"),
-        ),
-        (InvalidAmount, "not positive, or below the network's minimum"),
-        (Refused, "withdrawals on the network are not configured (no hot wallet)"),
-        (InternalAddress, INTERNAL),
-        NO_WALLET,
-    ),
+    problems=(*_DESTINATION_PROBLEMS, NO_WALLET),
 )
 @require(roles=_PERSONAL)
 def quote_withdrawal() -> Response:
@@ -241,13 +239,7 @@ def quote_withdrawal() -> Response:
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
-        (
-            InvalidInput,
-            ("not a valid address on the network, or an asset that cannot be withdrawn on that network here"),
-        ),
-        (InvalidAmount, "not positive, or below the network's minimum"),
-        (Refused, "withdrawals on the network are not configured (no hot wallet)"),
-        (InternalAddress, INTERNAL),
+        *_DESTINATION_PROBLEMS,
         (FeeChanged, "the network fee rose above `max_fee`: ask for a new quote"),
         (IncompleteTravelRuleData, "the amount needs `self_hosted` confirmed (the Travel Rule)"),
     ),
@@ -282,7 +274,7 @@ def create_withdrawal() -> Response:
     ),
 )
 @require(roles=_PERSONAL)
-@paginated
+@paginated("wdr")
 def list_withdrawals() -> Response:
     withdrawals, user_id = runtime().services.withdrawals, current_principal().id
 

@@ -360,7 +360,7 @@ def create_webhook_endpoint() -> Response:
     problems=(*ACTING_MERCHANT,),
 )
 @require(scope="webhooks:read", roles=_STAFF)
-@paginated
+@paginated("whe")
 @query(MERCHANT_ID)
 def list_webhook_endpoints() -> Response:
     merchant_id = acting_merchant(request.args.get("merchant_id"))
@@ -531,7 +531,7 @@ def test_webhook_endpoint(endpoint_id: str) -> Response:
     problems=(*ACTING_MERCHANT,),
 )
 @require(scope="webhooks:read", roles=_STAFF)
-@paginated
+@paginated("whd")
 @query(
     MERCHANT_ID,
     id_param("endpoint_id", "only deliveries to this endpoint"),

@@ -31,6 +31,11 @@ _RELEASE = "recovery/release_email.html"
 _MAX_TOKEN = 2000
 
 
+def _form_token() -> str:
+    """The form's pasted one-time token, trimmed and cut to ``_MAX_TOKEN`` characters."""
+    return request.form.get("token", "").strip()[:_MAX_TOKEN]
+
+
 @bp.get("/reset-password")
 def reset_form() -> Response:
     return page(_TEMPLATE)
@@ -40,7 +45,7 @@ def reset_form() -> Response:
 @limit_by_client
 def reset_password() -> Response:
     check_form_csrf()
-    token = request.form.get("token", "").strip()[:_MAX_TOKEN]
+    token = _form_token()
     password, again = request.form.get("password", ""), request.form.get("password_again", "")
     try:
         if not token:
@@ -64,7 +69,7 @@ def verify_form() -> Response:
 def verify_email() -> Response:
     check_form_csrf()
     principal = page_login(DASHBOARD)
-    token = request.form.get("token", "").strip()[:_MAX_TOKEN]
+    token = _form_token()
     if principal is None:
         return page(_VERIFY, 401, logged_in=False, token=token)
     try:
@@ -86,7 +91,7 @@ def release_form() -> Response:
 @limit_by_client
 def release_email() -> Response:
     check_form_csrf()
-    token = request.form.get("token", "").strip()[:_MAX_TOKEN]
+    token = _form_token()
     try:
         runtime().proofs.release(token)
     except CryptopayError as error:

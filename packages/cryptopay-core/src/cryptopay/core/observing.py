@@ -15,6 +15,10 @@ Jobs: ``cryptopay_jobs_dead`` is how many dead jobs the queue keeps (counted, ne
 backlog); ``cryptopay_job_failures_total`` is the queue's counters of failed attempts, ``outcome="retried"`` or
 ``"dead"``, kept where each failure happened: a counter that a requeue cannot lower, so ``increase()`` over it
 sees every failure even when the dead job was requeued before this measure ran.
+
+Webhooks likewise: ``cryptopay_webhook_dead_letters`` is how many deliveries are dead now (a redelivery lowers it);
+``cryptopay_webhook_dead_letters_total`` is how many times a delivery became dead, ever, counted in the database in
+the transaction that dead-lettered it (``WebhookDeliveries.dead_lettered``), which the alert's ``increase()`` reads.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class Measures:
     wrong_network_pending: int = 0  # payments on an EVM network their invoice did not ask for, undecided
     remittances: RemittanceWatch | None = None  # None: no remittance store given
     notification_queue_usage: float | None = None  # None: the database has no notification queue (SQLite)
+    webhook_dead_lettered: int = 0  # times a delivery became dead, ever (redeliveries do not lower it)
 
 
 class Observing:
@@ -115,6 +120,7 @@ class Observing:
             settlement_lag_seconds=lag,
             float_kes=self._float(),
             webhook_dead_letters=in_transaction(self._webhooks, _dead_letters),
+            webhook_dead_lettered=in_transaction(self._webhooks, lambda uow: uow.webhook_deliveries.dead_lettered()),
             jobs_dead=self._dead.dead_count() if self._dead is not None else None,
             jobs_waiting=self._backlog.waiting() if self._backlog is not None else None,
             job_failures=self._dead.failures() if self._dead is not None else None,
@@ -181,6 +187,8 @@ class Observing:
             gauge("cryptopay_float_kes", m.float_kes, about="M-Pesa float: last Account Balance plus book moves since")
         gauge("cryptopay_wrong_network_payments_pending", m.wrong_network_pending, about=_ABOUT_WRONG_NETWORK)
         gauge("cryptopay_webhook_dead_letters", m.webhook_dead_letters, about="webhook deliveries dead-lettered")
+        dead_lettered = m.webhook_dead_lettered
+        self._metrics.counter("cryptopay_webhook_dead_letters_total", dead_lettered, about=_ABOUT_DEAD_LETTERED)
         if m.jobs_dead is not None:
             gauge("cryptopay_jobs_dead", m.jobs_dead, about="dead jobs kept (failed on every attempt, not requeued)")
         for failed in m.job_failures or []:
@@ -211,6 +219,7 @@ class Observing:
 
 
 _ABOUT_FAILURES = "failed job attempts, by queue and outcome (retried, or dead: no retry left); use increase()"
+_ABOUT_DEAD_LETTERED = "times a webhook delivery was dead-lettered, ever (redeliveries do not lower it); use increase()"
 _ABOUT_AGE = "age of the oldest payout in this state (0 when none)"
 _ABOUT_UNCONFIRMED = "invoices with payments seen on chain, still short of their confirmations"
 _ABOUT_CONFIRMED = "payments confirmed and credited, ever (only grows: use increase())"

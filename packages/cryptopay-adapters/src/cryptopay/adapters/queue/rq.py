@@ -10,7 +10,7 @@ remembered for ``dedup_ttl``. A failing or abandoned job (its worker was killed)
 Failed attempts are counted where they happen, in Redis (``<namespace>:<queue>:job-failures``, a hash of
 ``retried`` and ``dead``), so the counts only grow: a dead job requeued, or a failed attempt retried, before anyone
 looked is still counted (``failures``, exported as ``cryptopay_job_failures_total``). The worker counts every failure
-it handles (``_CountingWorker.handle_job_failure``: a job that raised, a killed or stopped work-horse), and RQ's
+it handles (``_FailureCounting.handle_job_failure``: a job that raised, a killed or stopped work-horse), and RQ's
 abandoned-job cleanup, which may run in any process (the worker's maintenance, ``rq info``), calls each job's failure
 callback, ``count_abandoned``. ``dead_count`` counts the kept dead jobs in the registry's sorted set (``ZCARD`` less
 the expired entries not yet removed) without reading a job.
@@ -96,40 +96,34 @@ def count_abandoned(
 ) -> None:
     """Every job's RQ failure callback: counts a job whose worker died under it (``AbandonedJobError``), found by
     RQ's cleanup of the started-jobs registry in whatever process runs it. The other failures are counted by the
-    worker that handles them (``_CountingWorker``), so this callback ignores them."""
+    worker that handles them (``_FailureCounting``), so this callback ignores them."""
     if isinstance(error, AbandonedJobError):
         _count_failure(connection, job, dead=not job.should_retry)
 
 
-class _CountingWorker(Worker):
+class _FailureCounting(BaseWorker):
+    """The failure counting both RQ worker kinds share: each failed attempt the worker handles is counted before RQ
+    retries or dead-letters the job (a stopped job is dead, it is not retried)."""
+
+    def handle_job_failure(
+        self,
+        job: Job,
+        queue: Queue,
+        started_job_registry: StartedJobRegistry | None = None,
+        exc_string: str = "",
+        execution: Execution | None = None,
+    ) -> None:
+        _count_failure(self.connection, job, dead=self._stopped_job_id == job.id or not job.should_retry)
+        super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+
+
+class _CountingWorker(_FailureCounting, Worker):
     """RQ's forking worker, counting each failed attempt it handles (in the work-horse or, for a killed or stopped
     horse, in the worker) before RQ retries or dead-letters the job."""
 
-    def handle_job_failure(
-        self,
-        job: Job,
-        queue: Queue,
-        started_job_registry: StartedJobRegistry | None = None,
-        exc_string: str = "",
-        execution: Execution | None = None,
-    ) -> None:
-        _count_failure(self.connection, job, dead=self._stopped_job_id == job.id or not job.should_retry)
-        super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
-
-class _CountingSimpleWorker(SimpleWorker):
+class _CountingSimpleWorker(_FailureCounting, SimpleWorker):
     """RQ's worker that runs jobs in its own process, counting each failed attempt like ``_CountingWorker``."""
-
-    def handle_job_failure(
-        self,
-        job: Job,
-        queue: Queue,
-        started_job_registry: StartedJobRegistry | None = None,
-        exc_string: str = "",
-        execution: Execution | None = None,
-    ) -> None:
-        _count_failure(self.connection, job, dead=self._stopped_job_id == job.id or not job.should_retry)
-        super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
 
 
 def _text(value: bytes | str) -> str:

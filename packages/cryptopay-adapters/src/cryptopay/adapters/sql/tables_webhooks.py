@@ -1,4 +1,5 @@
-"""Webhook tables: merchants' endpoints (secrets encrypted), deliveries (one per event and endpoint) and attempts."""
+"""Webhook tables: merchants' endpoints (secrets encrypted), deliveries (one per event and endpoint), attempts, and
+running counters (``dead_lettered``: how many times a delivery became dead, for the dead-letter alert)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sqlalchemy as sa
 from cryptopay.adapters.sql.tables import CODE, ID, metadata
 from cryptopay.adapters.sql.types import JsonText, UtcDateTime
 
-__all__ = ["webhook_attempts", "webhook_deliveries", "webhook_endpoints"]
+__all__ = ["webhook_attempts", "webhook_counters", "webhook_deliveries", "webhook_endpoints"]
 
 URL = 2048
 # keep_existing: pytest's doctest collection (importlib mode) imports this module a second time under another
@@ -68,5 +69,15 @@ webhook_attempts = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("duration_ms", sa.Integer, nullable=False),
     sa.Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
+    keep_existing=True,
+)
+
+# One row per counter, only ever incremented (0064): ``dead_lettered`` rises in the transaction that makes a delivery
+# dead, and a redelivery does not lower it (``SqlWebhookDeliveries.dead_lettered``).
+webhook_counters = sa.Table(
+    "webhook_counters",
+    metadata,
+    sa.Column("name", sa.String(CODE), primary_key=True),
+    sa.Column("value", BIGINT, nullable=False),
     keep_existing=True,
 )

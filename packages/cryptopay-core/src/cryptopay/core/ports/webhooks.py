@@ -85,7 +85,14 @@ class WebhookDeliveries(Protocol):
         ...
 
     def count(self, status: DeliveryStatus) -> int:
-        """How many deliveries (of every merchant) are in ``status``: the dead letters an operator is alerted to."""
+        """How many deliveries (of every merchant) are in ``status``: the dead letters kept now."""
+        ...
+
+    def dead_lettered(self) -> int:
+        """How many times a delivery became dead, ever: ``add`` of a dead delivery or ``save`` of one that was not
+        dead before (or not stored) counts one, in the same transaction. A redelivery does not lower it, so a
+        delivery dead-lettered, redelivered and dead-lettered again counts two; the operator's alert is its
+        ``increase()``."""
         ...
 
 

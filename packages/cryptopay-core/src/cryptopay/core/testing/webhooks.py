@@ -67,6 +67,7 @@ class InMemoryWebhookDeliveries:
     def __init__(self) -> None:
         self._deliveries: dict[str, WebhookDelivery] = {}
         self._attempts: list[WebhookAttempt] = []
+        self._dead_lettered = 0
 
     def add(self, delivery: WebhookDelivery) -> None:
         pair = (delivery.event_id, delivery.endpoint_id)
@@ -74,12 +75,15 @@ class InMemoryWebhookDeliveries:
             (d.event_id, d.endpoint_id) == pair for d in self._deliveries.values()
         ):
             raise Conflict(f"event {delivery.event_id} already has a delivery to endpoint {delivery.endpoint_id}")
-        self._deliveries[delivery.id] = delivery
+        self.save(delivery)
 
     def get(self, delivery_id: str) -> WebhookDelivery | None:
         return self._deliveries.get(delivery_id)
 
     def save(self, delivery: WebhookDelivery) -> None:
+        before = self._deliveries.get(delivery.id)
+        if delivery.status is DeliveryStatus.DEAD and (before is None or before.status is not DeliveryStatus.DEAD):
+            self._dead_lettered += 1
         self._deliveries[delivery.id] = delivery
 
     def due(self, now: datetime, *, limit: int = 100) -> list[WebhookDelivery]:
@@ -114,6 +118,9 @@ class InMemoryWebhookDeliveries:
 
     def count(self, status: DeliveryStatus) -> int:
         return sum(1 for d in self._deliveries.values() if d.status is status)
+
+    def dead_lettered(self) -> int:
+        return self._dead_lettered
 
     def all(self) -> list[WebhookDelivery]:
         """Every delivery, oldest first (for tests)."""

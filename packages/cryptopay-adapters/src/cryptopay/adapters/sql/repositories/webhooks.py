@@ -17,10 +17,16 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, update_or_insert, writing
-from cryptopay.adapters.sql.tables_webhooks import webhook_attempts, webhook_deliveries, webhook_endpoints
+from cryptopay.adapters.sql.tables_webhooks import (
+    webhook_attempts,
+    webhook_counters,
+    webhook_deliveries,
+    webhook_endpoints,
+)
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["SecretCipher", "SqlWebhookDeliveries", "SqlWebhookEndpoints"]
 
@@ -145,7 +151,13 @@ _ATTEMPT_FIELDS = [field.name for field in attrs.fields(WebhookAttempt)]
 
 
 class SqlWebhookDeliveries:
-    """``WebhookDeliveries``: unique per (event, endpoint); ``get`` locks the row (``FOR UPDATE`` on PostgreSQL)."""
+    """``WebhookDeliveries``: unique per (event, endpoint); ``get`` locks the row (``FOR UPDATE`` on PostgreSQL).
+
+    Saving a delivery as dead reads (and locks) the stored row's status first: if it was not dead, the
+    ``dead_lettered`` row of ``webhook_counters`` is incremented in the same transaction, so the count survives any
+    process restart and a rolled-back attempt counts nothing. The increment is an upsert (the row appears with the
+    first dead letter); on PostgreSQL its row lock serializes only transactions dead-lettering at the same moment.
+    """
 
     def __init__(self, bind: Bind) -> None:
         self._bind = bind
@@ -154,6 +166,8 @@ class SqlWebhookDeliveries:
         with writing(self._bind) as conn:
             if not insert_new(conn, webhook_deliveries, _delivery_row(delivery)):
                 raise Conflict(f"event {delivery.event_id} already has a delivery to endpoint {delivery.endpoint_id}")
+            if delivery.status is DeliveryStatus.DEAD:
+                _count_dead_letter(conn)
 
     def get(self, delivery_id: str) -> WebhookDelivery | None:
         query = sa.select(webhook_deliveries).where(webhook_deliveries.c.id == delivery_id).with_for_update()
@@ -164,6 +178,11 @@ class SqlWebhookDeliveries:
     def save(self, delivery: WebhookDelivery) -> None:
         values = _delivery_row(delivery)
         with writing(self._bind) as conn:
+            if delivery.status is DeliveryStatus.DEAD:
+                c = webhook_deliveries.c
+                before = conn.execute(sa.select(c.status).where(c.id == delivery.id).with_for_update()).scalar()
+                if before != DeliveryStatus.DEAD.value:
+                    _count_dead_letter(conn)
             update_or_insert(conn, webhook_deliveries, values)
 
     def due(self, now: datetime, *, limit: int = 100) -> list[WebhookDelivery]:
@@ -211,6 +230,20 @@ class SqlWebhookDeliveries:
         query = sa.select(sa.func.count()).select_from(webhook_deliveries)
         with reading(self._bind) as conn:
             return int(conn.execute(query.where(webhook_deliveries.c.status == status.value)).scalar_one())
+
+    def dead_lettered(self) -> int:
+        query = sa.select(webhook_counters.c.value).where(webhook_counters.c.name == _DEAD_LETTERED)
+        with reading(self._bind) as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+
+_DEAD_LETTERED = "dead_lettered"
+
+
+def _count_dead_letter(conn: sa.Connection) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(webhook_counters).values(name=_DEAD_LETTERED, value=1)
+    conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"value": webhook_counters.c.value + 1}))
 
 
 def _delivery_row(delivery: WebhookDelivery) -> dict[str, Any]:
