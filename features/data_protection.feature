@@ -26,3 +26,17 @@ Feature: Data protection
     When the compliance officer Amina looks up 254712000002 and exports that person's data because "request by post"
     Then the export is Otieno's and nothing about Wanjiku appears in it
     And the audit log says Amina looked up Otieno and exported his data because "request by post"
+
+  Scenario: a merchant owner's export holds the business's application, and of its directors only her
+    Given Wanjiku owns the merchant "Duka Ltd", whose business application names her and Otieno as its directors
+    When Wanjiku asks for her data
+    Then the export holds Duka Ltd's business application with her as its director and her documents' details
+    And the export holds nothing of what sanctions screening found on Duka Ltd
+    And nothing about Otieno appears in the export
+
+  Scenario: a compliance officer's own export says what she did, not to whom
+    Given the compliance officer Amina has an account
+    When the compliance officer Amina looks up 254712000002 and exports that person's data because "request by post"
+    And the compliance officer Amina downloads her own data
+    Then the export says she looked a person up and exported their data, without saying whom
+    And nothing about Otieno appears in the export

@@ -9,13 +9,21 @@ from typing import Any
 
 import attrs
 from cryptopay.core.audit import AuditRecord
-from cryptopay.core.identity.model import RefreshToken
-from cryptopay.core.kyc.applications import KycApplication, PersonDetails, StoredDocument
+from cryptopay.core.identity.model import Merchant, RefreshToken, Role, User
+from cryptopay.core.kyc.applications import (
+    BusinessDetails,
+    Director,
+    KycApplication,
+    PersonDetails,
+    ReviewStep,
+    StoredDocument,
+)
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.documents import DocumentKind
 from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.money import KES, Money
 from cryptopay.core.privacy import NOTICE_ACTION, SubjectExports
+from cryptopay.core.settlement import SettlementMethod, SettlementProfile, SettlementSchedule
 from cryptopay.core.testing.notifications import InMemoryNotifier
 from pytest_bdd import given, parsers, then, when
 
@@ -216,3 +224,100 @@ def audited_officer(context, reason):
         (f"user:{OFFICER}", "privacy.subject_looked_up", None),
         (f"user:{OFFICER}", "privacy.exported", reason),
     ]
+
+
+def _document(doc_id: str, kind: DocumentKind, at: Any, director: str | None) -> StoredDocument:
+    return StoredDocument(
+        id=doc_id, kind=kind, content_type="image/jpeg", size=2048, sha256="b" * 64, uploaded_at=at, director=director
+    )
+
+
+@given(
+    parsers.re(
+        r'(?P<name>\w+) owns the merchant "(?P<business>[^"]+)", whose business application names her and '
+        r"(?P<other>\w+) as its directors"
+    )
+)
+def owns_merchant(context, name, business, other):
+    world, owner, them = _world(context), _person(context, name), _person(context, other)
+    at = world.stack.clock.now()
+    profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, owner.phone)
+    her = Director(name="Wanjiku Kamau", id_type=IdType.NATIONAL_ID, id_number="23456789", party_id=owner.id, id="d1")
+    his = Director(
+        name="Otieno Odhiambo",
+        id_type=IdType.NATIONAL_ID,
+        id_number="12345678",
+        party_id=them.id,
+        id="d2",
+        phone=them.phone,
+        address="Kenyatta Avenue 1",
+    )
+    details = BusinessDetails(
+        registered_name=business,
+        registration_number="PVT-AB12CD3",
+        kra_pin="P051234567Q",
+        phone=owner.phone,
+        address="Moi Avenue 12",
+        directors=(her, his),
+    )
+    documents = (
+        _document("doc_cert", DocumentKind.CERTIFICATE_OF_INCORPORATION, at, None),
+        _document("doc_d1", DocumentKind.ID_FRONT, at, "d1"),
+        _document("doc_d2", DocumentKind.ID_FRONT, at, "d2"),
+    )
+    checks = (ReviewStep(at, "user:usr_ann", "director_verified", "d2 Otieno Odhiambo"),)
+    application = KycApplication(
+        id="kya_duka",
+        party_id="mer_duka",
+        kind=PartyKind.MERCHANT,
+        level=1,
+        created_at=at,
+        submitted_by=owner.id,
+        business=details,
+        documents=documents,
+        history=checks,
+        verified_directors=("d1", "d2"),
+        sanctions_matches=("ofac-sdn 9: Duka Ltd (0.97)",),
+    )
+    with world.stack.backend.uow() as uow:
+        uow.merchants.add(Merchant("mer_duka", owner.id, business, profile, at, at))
+        uow.kyc_applications.add(application)
+
+
+@then(
+    parsers.re(
+        r"the export holds (?P<business>.+)'s business application with her as its director and her documents' details"
+    )
+)
+def holds_business(context, business):
+    [kyb] = [a for a in context["export"]["kyc"]["applications"] if a["kind"] == "merchant"]
+    assert (kyb["party_id"], kyb["business"]["registered_name"]) == ("mer_duka", business)
+    assert [(d["id"], d["name"]) for d in kyb["business"]["directors"]] == [("d1", "Wanjiku Kamau")]
+    assert sorted(d["id"] for d in kyb["documents"]) == ["doc_cert", "doc_d1"]
+    assert kyb["verified_directors"] == ["d1"] and kyb["history"] == []
+
+
+@then(parsers.re(r"the export holds nothing of what sanctions screening found on (?P<business>.+)"))
+def no_screening(context, business):
+    assert "sanctions_matches" not in json.dumps(context["export"]) and "ofac" not in _text(context)
+
+
+@given("the compliance officer Amina has an account")
+def officer_account(context):
+    world = _world(context)
+    with world.stack.backend.uow() as uow:
+        at = world.stack.clock.now()
+        uow.users.add(User(OFFICER, "amina@cryptopay.example", "unused-hash", Role.COMPLIANCE, at))
+
+
+@when("the compliance officer Amina downloads her own data")
+def officer_own_export(context):
+    context["export"] = _world(context).exports.export(OFFICER, actor=f"user:{OFFICER}")
+
+
+@then("the export says she looked a person up and exported their data, without saying whom")
+def officer_actions_without_whom(context):
+    done = [r for r in context["export"]["audit"] if r["action"].startswith("privacy.")]
+    assert [r["action"] for r in done] == ["privacy.subject_looked_up", "privacy.exported"]
+    assert all(r["actor"] == f"user:{OFFICER}" and "subject" not in r and "details" not in r for r in done)
+    assert "request by post" not in _text(context)

@@ -11,7 +11,7 @@ import pytest
 from cryptopay.adapters.bootstrap import ready
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.privacy import SubjectExports
-from cryptopay.core.testing.identity import InMemoryRefreshTokens, InMemoryUsers
+from cryptopay.core.testing.identity import InMemoryMerchants, InMemoryRefreshTokens, InMemoryUsers
 from cryptopay.core.testing.kyc import InMemoryKycApplications, InMemoryKycProfiles
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.payments import payments_storage
@@ -37,6 +37,7 @@ def storage() -> InMemoryStorage:
     """One store the identity routes and the export share (the same users and sessions)."""
     return payments_storage(
         users=InMemoryUsers(),
+        merchants=InMemoryMerchants(),  # the export reads the KYB of the merchant a person owns
         refresh_tokens=InMemoryRefreshTokens(),
         kyc=InMemoryKycProfiles(),
         kyc_applications=InMemoryKycApplications(),
@@ -162,3 +163,25 @@ def test_staff_close_a_merchant_with_a_reason_and_a_step_up(client, auth, servic
     assert [(r.subject, dict(r.details)) for r in records] == [
         (f"merchant:{merchant_id}", {"reason": "contract ended by the merchant"})
     ]
+
+
+def test_an_officers_own_export_says_what_they_did_but_not_to_whom(client, auth, storage):
+    """An officer's own ``/v1/me/export`` keeps their lookups and exports of other people as facts (what, when), but
+    not whom (the target, details and hashes): records they are only the actor of name another person."""
+    person = auth.stepped_up(auth.user("personal"))
+    mine = client.get("/v1/me/export", headers=person).json
+    subject, email = mine["subject"], mine["profile"]["email"]
+    officer, codes = auth.staff("compliance")
+    assert client.get(f"/v1/admin/privacy/subjects?who={email}", headers=officer).status_code == 200
+    url = f"/v1/admin/privacy/subjects/{subject}/export?reason=request+by+post"
+    assert client.get(url, headers=officer).status_code == 200
+    own = client.get("/v1/me/export", headers=auth.stepped_up(officer, code=codes[0]))
+    assert own.status_code == 200, own.json
+    text = own.get_data(as_text=True)
+    assert subject not in text and email not in text and "request by post" not in text
+    done = [r for r in own.json["audit"] if r["action"] in ("privacy.subject_looked_up", "privacy.exported")]
+    assert [(r["action"], "subject" in r, "details" in r) for r in done] == [
+        ("privacy.subject_looked_up", False, False),
+        ("privacy.exported", False, False),
+    ]
+    assert all(r["actor"] == f"user:{own.json['subject']}" and r["at"] for r in done)

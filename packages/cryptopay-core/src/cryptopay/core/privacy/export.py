@@ -10,7 +10,12 @@ Nothing of another person is added: records are read by the subject's id only (a
 the phone they sent to, as they typed it; a transfer they received names the sender's user id, never their phone).
 The other accounts an officer saw sharing the subject's ID document (``OTHER_PARTIES``: an application's
 ``id_shared_with`` and ``id_linked``, and the same accounts in the ``kyc.*`` audit records' details) are other
-people's: they are left out.
+people's: they are left out. So are, in the KYB of a merchant the person owns (its owner sees the business's
+application as its director or owner), the other directors (``_as_director``: their particulars and their documents).
+Audit records are classified by the person's part in them (``AUDIT_DISCLOSURE``): one about the person (its subject is
+theirs: their account, KYC, wallet, transfers, buys, payouts, their merchant's KYB) is shown whole, bar what
+compliance withholds; one where the person is only the actor (a staff member viewing someone's KYC application or
+looking a subject up) keeps what they did and when, without its target and details (which name the other person).
 
 Compliance's own work about the person is withheld (``DISCLOSURE``, ``WITHHELD_ACTIONS``, ``WITHHELD_DETAILS``):
 what sanctions screening found, why an officer linked accounts or froze one, alerts, cases and reports. Telling a
@@ -36,7 +41,7 @@ import attrs
 import cattrs
 from cryptopay.core.audit import AuditEvent, AuditRecord
 from cryptopay.core.errors import CryptopayError, NotFound
-from cryptopay.core.identity.model import RefreshToken, User
+from cryptopay.core.identity.model import RefreshToken, Role, User
 from cryptopay.core.kyc.applications import KycApplication
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
@@ -52,10 +57,12 @@ from cryptopay.core.wallets.history import HistoryLine, history
 from cryptopay.core.wallets.model import Transfer, Wallet
 
 __all__ = [
+    "AUDIT_DISCLOSURE",
     "DISCLOSURE",
     "EXPORT_FORMAT",
     "NOTICE_ACTION",
     "OTHER_PARTIES",
+    "PARTY_KINDS",
     "RESTRICTIONS",
     "SECRET_FIELDS",
     "WITHHELD_ACTIONS",
@@ -134,6 +141,16 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
     ),
     RefreshToken: _classified("id family_id user_id created_at expires_at rotated_at revoked_at", secret="token_hash"),
 }
+# An audit record the person is the target of (True: its subject is one of theirs) is theirs whole; one they are only
+# the actor of (False) is what they did and when: its target, its details and its hashes (with the hashes a reader
+# could confirm a guess at the target) are another person's.
+AUDIT_DISCLOSURE: dict[bool, dict[str, Disclosure]] = {
+    True: _classified("seq id at actor action subject details prev_hash hash"),
+    False: _classified("seq id at actor action", others="subject details prev_hash hash"),
+}
+# Audit subjects naming a party (a person or a merchant): one not the person's own is another party's
+PARTY_KINDS = frozenset({"user", "kyc", "wallet", "merchant"})
+STAFF_ROLES = frozenset({Role.ADMIN, Role.COMPLIANCE})
 # Audit records about the person that are compliance's own work, withheld whole (an action equal to one of these,
 # or starting with one ending in "."): screening hits, alerts, cases and reports, the Travel Rule's records, the
 # officers' findings that accounts share an ID document or a director and their linking of them.
@@ -196,6 +213,43 @@ def _audit_shown(record: AuditRecord) -> AuditRecord:
     return attrs.evolve(record, details=tuple((k, v) for k, v in record.details if k not in hidden))
 
 
+def _target(record: AuditRecord, own: frozenset[str], *, staff: bool) -> bool:
+    """Whether the person is ``record``'s target: its subject is theirs (``own``), or a thing, not a party, that they
+    acted on as a customer (the API lets a customer act on their own withdrawals, keys, invoices only; staff act on
+    other people's)."""
+    if record.subject in own:
+        return True
+    return not staff and record.subject.partition(":")[0] not in PARTY_KINDS
+
+
+def _audit_entry(record: AuditRecord, own: frozenset[str], *, staff: bool) -> dict[str, Any]:
+    """``record`` as exported: whole if the person is its target, else what they did (``AUDIT_DISCLOSURE``)."""
+    target = _target(record, own, staff=staff)
+    data = _plain(_audit_shown(record) if target else record)
+    shown: dict[str, Any] = _drop_secrets(
+        {k: v for k, v in data.items() if AUDIT_DISCLOSURE[target].get(k) is Disclosure.SUBJECT}
+    )
+    return shown
+
+
+def _as_director(application: KycApplication, uid: str) -> KycApplication:
+    """A KYB of the person's merchant as theirs to see: the business, and of its directors only the person's own
+    entry (``Director.party_id``), its documents, check and review steps; the other directors are other people."""
+    business = application.business
+    if business is None:
+        return application
+    own = tuple(d for d in business.directors if d.party_id == uid)
+    ids = {d.id for d in own}
+    others = {d.id for d in business.directors} - ids  # a review step about one names them ("d2 <name>")
+    return attrs.evolve(
+        application,
+        business=attrs.evolve(business, directors=own),
+        history=tuple(s for s in application.history if (s.note or "").split(" ", 1)[0] not in others),
+        documents=tuple(d for d in application.documents if d.director is None or d.director in ids),
+        verified_directors=tuple(d for d in application.verified_directors if d in ids),
+    )
+
+
 def _drop_secrets(data: Any) -> Any:
     if isinstance(data, dict):
         return {k: _drop_secrets(v) for k, v in data.items() if k not in SECRET_FIELDS}
@@ -237,10 +291,13 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
     payouts = _paged(lambda before: uow.payouts.list_for_merchant(uid, before=before, limit=_PAGE), lambda p: p.id)
     wallet = uow.wallets.get(uid)
     profile = uow.kyc.find([uid]).get(uid)
-    subjects = [f"user:{uid}", f"kyc:{uid}", f"wallet:{uid}"]
+    merchant = uow.merchants.by_owner(uid)
+    businesses = [] if merchant is None else uow.kyc_applications.for_party(merchant.id)
+    subjects = [f"user:{uid}", f"kyc:{uid}", f"wallet:{uid}"] + ([f"kyc:{merchant.id}"] if merchant else [])
     subjects += [f"transfer:{t.id}" for t in transfers] + [f"buy:{b.id}" for b in buys]
     subjects += [f"payout:{p.id}" for p in payouts]
     audit = uow.audit.about(subjects, actor=f"user:{uid}")
+    own = frozenset([*subjects, *([f"merchant:{merchant.id}"] if merchant else [])])
     movements = history(ledger, uid, limit=100_000, window=100_000) if wallet is not None else []
     return {
         "format": EXPORT_FORMAT,
@@ -250,7 +307,8 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         "profile": _profile(user),
         "kyc": {
             "profile": _clean(profile) if profile is not None else None,
-            "applications": [_clean(a) for a in uow.kyc_applications.for_party(uid)],
+            "applications": [_clean(a) for a in uow.kyc_applications.for_party(uid)]
+            + [_clean(_as_director(a, uid)) for a in businesses],
         },
         "wallet": _clean(wallet) if wallet is not None else None,
         "movements": [_clean(line) for line in movements],
@@ -258,7 +316,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         "buys": [_clean(b) for b in buys],
         "payouts": [_clean(p) for p in payouts],
         "sessions": [_clean(t) for t in uow.refresh_tokens.for_user(uid)],
-        "audit": [_clean(_audit_shown(r)) for r in audit if not _withheld(r.action)],
+        "audit": [_audit_entry(r, own, staff=user.role in STAFF_ROLES) for r in audit if not _withheld(r.action)],
     }
 
 
