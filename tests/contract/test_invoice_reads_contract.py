@@ -117,6 +117,9 @@ def _postgres(engine: Engine, max_entries: int) -> Iterator[Feed]:
                 f"WHERE application_name = '{FEED_APPLICATION}' AND datname = current_database()"
             ).fetchall()
         assert found, "no feed connection to cut"
+        # Lost means the listener saw its connection end (it forgets every kept read): until then a change is not
+        # "committed while the feed was lost" but within the silence the cache trusts (max_silence).
+        _until(lambda: reads.stats().entries == 0, "the feed lost", lambda: reads.stats())
 
     feed = Feed(reads, SqlStorage(engine).unit_of_work, lambda _id: None, cut, lambda: None)
     feed.add("inv_probe")

@@ -36,7 +36,7 @@ def bitcoin(served):
 def test_a_bitcoin_deposit_is_seen_in_the_mempool_and_credited_at_two_confirmations(bitcoin):
     """Unconfirmed: seen, nothing credited; one block: still seen; two: 0.002 BTC in the BTC balance."""
     stack, chain, watcher = bitcoin
-    user = stack.sign_up("0712000001")
+    user = stack.sign_up("0712000001", tier=1)  # identified: 0.002 BTC is above what tier 0 may receive (H14)
     address = stack.address(user, "bitcoin")
     assert address.startswith("bc1q")
     chain.pay(address, 200_000)
