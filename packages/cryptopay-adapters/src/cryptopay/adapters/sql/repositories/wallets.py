@@ -556,9 +556,10 @@ class SqlSends:
     ) -> None:
         if self._driver is None:
             self._transfers.add(transfer)
-            SqlUsage(self._conn).add(usage)
+            usages = SqlUsage(self._conn)
+            usages.add(usage)
             if received is not None:
-                SqlUsage(self._conn).add(received)
+                usages.add(received)
             movements = SqlMovementJournal(self._conn, personal=self._personal)
             for movement in journal:
                 movements.add(movement)

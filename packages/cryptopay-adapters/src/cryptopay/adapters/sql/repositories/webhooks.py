@@ -16,7 +16,14 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from cryptopay.adapters.sql.repositories._base import Bind, insert_new, reading, update_or_insert, writing
+from cryptopay.adapters.sql.repositories._base import (
+    Bind,
+    increment,
+    insert_new,
+    reading,
+    update_or_insert,
+    writing,
+)
 from cryptopay.adapters.sql.tables_webhooks import (
     webhook_attempts,
     webhook_counters,
@@ -26,7 +33,6 @@ from cryptopay.adapters.sql.tables_webhooks import (
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState
 from cryptopay.core.ports.vault import KeyVault
 from cryptopay.core.webhooks.model import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = ["SecretCipher", "SqlWebhookDeliveries", "SqlWebhookEndpoints"]
 
@@ -241,9 +247,7 @@ _DEAD_LETTERED = "dead_lettered"
 
 
 def _count_dead_letter(conn: sa.Connection) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(webhook_counters).values(name=_DEAD_LETTERED, value=1)
-    conn.execute(statement.on_conflict_do_update(index_elements=["name"], set_={"value": webhook_counters.c.value + 1}))
+    increment(conn, webhook_counters, {"name": _DEAD_LETTERED}, "value")
 
 
 def _delivery_row(delivery: WebhookDelivery) -> dict[str, Any]:
