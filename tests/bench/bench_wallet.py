@@ -78,13 +78,14 @@ class _Wiring:
             sys.exit(f"BENCH_WIRING is root or bare, not {kind!r}")
 
 
-def setup_wallets(url: str, data_dir: str, kind: str) -> None:
-    """Migrate; create 1,000 users with tier-1 wallets (national ID approved) and fund each from the float."""
+def setup_wallets(url: str, data_dir: str, kind: str, count: int = WALLETS) -> None:
+    """Migrate; create ``count`` (1,000) users with tier-1 wallets (national ID approved) and fund each from the
+    float."""
     upgrade(url)
     wiring, now = _Wiring(url, data_dir, kind), datetime.now(UTC)
-    for start in range(0, WALLETS, 100):
+    for start in range(0, count, 100):
         with wiring.uow() as uow:
-            for n in range(start, start + 100):
+            for n in range(start, min(start + 100, count)):
                 user_id = f"usr_bench_{n:05d}"
                 uow.users.add(User(user_id, None, "not-a-login", Role.PERSONAL, now, phone=_phone(n)))
                 uow.wallets.add(Wallet(user_id=user_id, phone=_phone(n), created_at=now))
@@ -98,9 +99,9 @@ def setup_wallets(url: str, data_dir: str, kind: str) -> None:
             f"fund-{n}",
             (Posting.debit(FLOAT, FUNDING), Posting.credit(wallet_account(f"usr_bench_{n:05d}", KES), FUNDING)),
         )
-        for n in range(WALLETS)
+        for n in range(count)
     ]
-    for start in range(0, WALLETS, 200):
+    for start in range(0, count, 200):
         wiring.ledger.post_many(requests[start : start + 200])
     wiring.close()
 

@@ -5,7 +5,7 @@ and take the difference between two run lengths (the imports, wiring and warm-up
     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p .venv/bin/python tests/bench/callgrind_send.py run URL N
     (instructions of run N=220) - (instructions of run N=20), divided by 200: the client's instructions per send
 
-``setup`` creates a database with 50 funded tier-1 wallets (as ``bench_wallet.py``'s ``setup_wallets``, bare
+``setup`` creates a database with 50 funded tier-1 wallets (``bench_wallet.py``'s ``setup_wallets``, bare
 wiring); ``run`` sends ``N`` transfers among them by phone number (bare wiring: ``Wallets`` over ``SqlStorage``).
 ``explain URL`` prints the send read's plan with EXPLAIN (ANALYZE, BUFFERS) for one sender and recipient.
 """
@@ -15,20 +15,15 @@ from __future__ import annotations
 import random
 import secrets
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from cryptopay.adapters.sql import SqlLedgerStore, make_engine, upgrade
+from cryptopay.adapters.sql import SqlLedgerStore, make_engine
 from cryptopay.adapters.sql.uow import SqlStorage
-from cryptopay.core.flows import FLOAT, open_wallet_accounts, wallet_account
-from cryptopay.core.identity import Role, User
-from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
-from cryptopay.core.ledger import EntryRequest, Ledger, Posting
+from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Money
 from cryptopay.core.system import RandomIds, SystemClock
-from cryptopay.core.wallets import Wallet
 from cryptopay.core.wallets.service import Wallets
 
 from tests.bench.bench_ledger import _admin_url, _create_db
@@ -41,32 +36,11 @@ def _phone(n: int) -> str:
 
 
 def setup() -> str:
+    from tests.bench.bench_wallet import setup_wallets  # only here: ``run``'s process need not import the wiring
+
     url = _create_db(_admin_url(), f"cryptopay_callgrind_{secrets.token_hex(3)}")
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    upgrade(url)
-    engine, now = make_engine(url, pool_size=1), datetime.now(UTC)
-    uow, ledger = SqlStorage(engine, ids=RandomIds()).unit_of_work, Ledger(SqlLedgerStore(engine))
-    with uow() as work:
-        for n in range(WALLETS):
-            user_id = f"usr_bench_{n:05d}"
-            work.users.add(User(user_id, None, "not-a-login", Role.PERSONAL, now, phone=_phone(n)))
-            work.wallets.add(Wallet(user_id=user_id, phone=_phone(n), created_at=now))
-            profile = KycProfile(party_id=user_id, kind=PartyKind.PERSONAL)
-            profile.submit(1, {Requirement.PHONE, Requirement.NATIONAL_ID}, at=now)
-            profile.approve("usr_bench_admin", at=now)
-            work.kyc.add(profile)
-            open_wallet_accounts(ledger, user_id, session=work.ledger)
-    funding = Money.of("5000000", KES)
-    ledger.post_many(
-        [
-            EntryRequest(
-                f"fund-{n}",
-                (Posting.debit(FLOAT, funding), Posting.credit(wallet_account(f"usr_bench_{n:05d}", KES), funding)),
-            )
-            for n in range(WALLETS)
-        ]
-    )
-    engine.dispose()
+    setup_wallets(url, "", "bare", count=WALLETS)
     return url
 
 
