@@ -81,6 +81,7 @@ def history(
 
     ``payouts`` names what each of the wallet's payouts was for (payout id -> kind and description, e.g. ``bill``,
     "bill bil_1 to paybill 888880, account 01234567890"): a payout's line says so instead of ``other``."""
+    named = payouts or {}
     lines: list[HistoryLine] = []
     for held in [asset] if asset is not None else list(WALLET_ASSETS):
         if held not in WALLET_ASSETS:
@@ -90,8 +91,8 @@ def history(
             meta = dict(entry.metadata)
             what, description = meta.get("kind", "other"), entry.description
             paid = _PAYOUT_ENTRY.match(entry.idempotency_key) if "kind" not in meta else None
-            if paid is not None and paid.group(1) in (payouts or {}):
-                what, description = (payouts or {})[paid.group(1)]
+            if paid is not None and paid.group(1) in named:
+                what, description = named[paid.group(1)]
             for line in entry.lines:
                 if line.account != code:
                     continue
