@@ -148,12 +148,12 @@ def test_the_dead_job_count_leaves_out_expired_entries_rq_has_not_removed_yet(
     entry is still in the sorted set, but it is not counted (its score, the expiry time, is past)."""
     registry = JobRegistry()
     registry.register("test.raises", lambda payload: 1 / 0)
-    queue = RqQueue(connection, queue_name=f"test-{token}", retries=(), dead_ttl=timedelta(seconds=1))
+    queue = RqQueue(connection, queue_name=f"test-{token}", retries=(), dead_ttl=timedelta(seconds=5))
     for n in range(2):
         queue.enqueue("test.raises", {}, job_id=f"{token}-{n}")
     queue.worker(registry, fork=False).work(burst=True, logging_level="WARNING")
     assert queue.dead_count() == 2
-    time.sleep(2.1)
+    time.sleep(5.1)  # past the entries' expiry (5 s: a loaded machine took over 1 s from failing to counting)
     key = f"rq:failed:test-{token}"
     assert connection.zcard(key) == 2 and queue.dead_count() == 0
     assert _counts(queue)[:2] == (0, 2)  # the failures stay counted
