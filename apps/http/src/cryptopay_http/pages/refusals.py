@@ -48,6 +48,8 @@ BY_CODE = {
     "amount_not_whole": N_("Use whole shillings, without cents."),
     "quote_expired": N_("The price has expired: ask for a new quote."),
     "quote_used": N_("This price was already used: ask for a new quote."),
+    "quote_required": N_("Check again to see the price, then confirm."),
+    "quote_not_shown": N_("Check again to see the price, then confirm."),
     "fee_not_shown": N_("Check again, then confirm."),
     "wrong_code": N_("The code is wrong or has expired."),
     "weak_password": N_("Choose a longer password that is hard to guess."),
