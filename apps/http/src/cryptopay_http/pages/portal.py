@@ -379,7 +379,8 @@ def sell_form() -> Response:
 
 @bp.post("/sell/quote")
 def sell_quote() -> Response:
-    """Lock a quote and show what the USDT fetch at its bid (before M-Pesa's charge); the next form sells."""
+    """Lock a quote and show what the USDT fetch at its bid, M-Pesa's charge and the whole shillings that arrive;
+    the next form sells."""
     text = request.form.get("usdt", "")
     try:
         usdt = Money.of(_amount(text, "usdt"), USDT)
@@ -388,7 +389,9 @@ def sell_quote() -> Response:
         kes = Money.rounded(usdt.amount * quote_.bid, KES, Rounding.DOWN)
     except CryptopayError as error:
         return page("portal/sell.html", error.http_status, nav="sell", usdt=text, **_refusal(error))
-    return page("portal/sell.html", nav="sell", usdt=text, amount=usdt, quote=quote_, kes=kes, key=_key())
+    charge, paid = runtime().services.wallet_sells.payout_of(kes)  # shown before the sale: what arrives, the charge
+    context = {"amount": usdt, "quote": quote_, "kes": kes, "charge": charge, "paid": paid, "key": _key()}
+    return page("portal/sell.html", nav="sell", usdt=text, **context)
 
 
 @bp.post("/sell")
