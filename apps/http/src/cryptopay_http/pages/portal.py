@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import quote
 
-from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, LimitExceeded
+from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, LimitExceeded, QuoteRequired
 from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
 from cryptopay.core.mobile_money.limits import STK_LIMITS
 from cryptopay.core.mobile_money.phones import mask_msisdn
@@ -435,7 +435,7 @@ def bill_form() -> Response:
     return page("portal/bills.html", nav="bills", billers=_billers(), form={"pay_with": "KES"})
 
 
-class QuoteNotShown(InvalidInput):
+class QuoteNotShown(QuoteRequired):
     """A bill paid from USDT was confirmed without the quote its check locked and showed (the USDT it costs)."""
 
     code = "quote_not_shown"
