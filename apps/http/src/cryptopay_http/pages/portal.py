@@ -387,9 +387,9 @@ def sell_quote() -> Response:
         _quote_budget()
         quote_ = runtime().services.wallet_buys.quote(_user_id(), QuotePurpose.SELL)
         kes = Money.rounded(usdt.amount * quote_.bid, KES, Rounding.DOWN)
+        charge, paid = runtime().services.wallet_sells.payout_of(kes)  # shown before the sale: what arrives, the charge
     except CryptopayError as error:
         return page("portal/sell.html", error.http_status, nav="sell", usdt=text, **_refusal(error))
-    charge, paid = runtime().services.wallet_sells.payout_of(kes)  # shown before the sale: what arrives, the charge
     context = {"amount": usdt, "quote": quote_, "kes": kes, "charge": charge, "paid": paid, "key": _key()}
     return page("portal/sell.html", nav="sell", usdt=text, **context)
 
