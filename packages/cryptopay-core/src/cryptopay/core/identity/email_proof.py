@@ -11,7 +11,8 @@ password typed again on the page (``verify``), because of the trap a link alone 
 
 The same email carries a "this wasn't me" link (``release``) that needs the token alone: the address's owner, who
 cannot log in, disables the unproven account and frees the address (the email is removed from it, every session
-ends, what its merchant set up is revoked and its destination held as at a reclaim), audited ``auth.email_released``.
+ends, what its merchant set up is revoked and its destination held as at a reclaim; ``User.disabled_at`` records when),
+audited ``auth.email_released``.
 A proven account cannot be released: whoever proved it held both the password and the mailbox.
 
 Until its email is proven, a merchant user may not set a payout destination (create its merchant, change the
@@ -156,7 +157,7 @@ class EmailProofs:
         if user is None or user.email is None or proven or not self._holds(user, token, now):
             raise EmailLinkInvalid("this link is invalid, expired or used; the account may already be released")
         address = user.email
-        user.email = None
+        user.email, user.disabled_at = None, now
         user.email_token_hash = user.email_token_expires_at = None
         self.accounts.users.update(user)
         actor = "anonymous:email_owner"
