@@ -333,9 +333,8 @@ class Remittances:
             return quote.base_needed(kes + charge, at=at), kes, charge
         if amount.asset != USDT or not amount.is_positive():
             raise InvalidInput("send a positive amount of KES (received) or USDT (sent)", field="amount")
-        total = quote.convert(amount, at=at)
-        charge = self.tariff.charge(total.whole())
-        return amount, self._one_payment(self._at_least_minimum((total - charge).whole(), amount)), charge
+        kes = self._one_payment(self._at_least_minimum(self.tariff.most_sent(quote.convert(amount, at=at)), amount))
+        return amount, kes, self.tariff.charge(kes)  # the charge at the band of what is sent
 
     def _at_least_minimum(self, kes: Money, asked: Money) -> Money:
         """``kes`` if the recipient would receive at least the platform's minimum (``InvalidInput`` otherwise)."""
