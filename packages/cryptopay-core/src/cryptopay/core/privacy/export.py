@@ -285,6 +285,7 @@ def _profile(user: User) -> dict[str, Any]:
         "role": user.role.value,
         "created_at": user.created_at.isoformat(),
         "two_factor": user.two_factor,
+        "disabled_at": user.disabled_at.isoformat() if user.disabled_at is not None else None,
     }
 
 
