@@ -45,7 +45,8 @@ def deliver_waiting(
     Each claim is checked against the wallet's receiving limits (``Product.RECEIVE``, valued in KES at ``quoter``'s
     mid) and counted in its usage. A transfer the wallet cannot take (several senders' invitations adding up past
     what a tier-0 wallet may receive) stays waiting, and goes back to its sender when its claim window ends
-    (``return_expired_claims``); one that cannot be valued now (no price) waits likewise."""
+    (``return_expired_claims``); one that cannot be valued now (no price) waits likewise. Each is locked and read
+    again before it is claimed, so a return committed meanwhile is never followed by a claim of the same money."""
     waiting = sorted(uow.wallet_transfers.awaiting_claim(wallet.phone), key=lambda t: (t.created_at, t.id))
     if not waiting:
         return []
@@ -53,7 +54,12 @@ def deliver_waiting(
     day_start, month_start = day_bounds(at)[0], month_bounds(at)[0]
     totals = dict(uow.wallet_usage.totals(wallet.user_id, day_start=day_start, month_start=month_start))
     claimed = []
-    for transfer in waiting:
+    for found in waiting:
+        # Locked, and read again under the lock: the worker may be returning it to its sender right now
+        # (``_return`` holds it); once that commits it is ``returned`` and is not the wallet's to claim.
+        transfer = uow.wallet_transfers.get(found.id, lock=True)
+        if transfer is None or transfer.state is not TransferState.AWAITING_CLAIM:
+            continue
         try:
             value = kes_value(transfer.amount, quoter)
         except CryptopayError:
