@@ -20,6 +20,7 @@ from cryptopay_http.convert import FieldError, ValidationFailed, json_response
 from cryptopay_http.metrics import scraper_allowed
 from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
+from cryptopay_http.query import after_credential, refuse_undeclared_query
 from cryptopay_http.read_metrics import invoice_read_exposition
 from cryptopay_http.runtime import runtime
 from cryptopay_http.signup_metrics import signup_sms_exposition
@@ -116,9 +117,11 @@ def readyz() -> Response:
     problems=((NotFound, "no or a wrong scrape token, or none is configured"),),
     access=("the deployment's metrics scrape token as `Authorization: Bearer <token>` (none configured: nobody)."),
 )
+@after_credential  # without the token it is absent, whatever the query says
 def metrics() -> Response:
     if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
         return problem(404, "not found", code="not_found")
+    refuse_undeclared_query()
     registry = current_app.extensions["cryptopay.metrics"].registry
     exposition = generate_latest(registry) + _invoice_reads() + _signup_sms() + worker_metrics().encode()
     return Response(exposition, mimetype=CONTENT_TYPE_LATEST.split(";")[0])

@@ -28,7 +28,7 @@ from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
 from flask import Flask, g, request
 
-__all__ = ["LANGUAGES", "LANG_COOKIE", "amount", "gettext", "install_i18n", "language", "when"]
+__all__ = ["LANGUAGES", "LANG_COOKIE", "amount", "gettext", "install_i18n", "language", "translate", "when"]
 
 LANGUAGES = {"en": "English", "sw": "Kiswahili"}
 LANG_COOKIE = "cp_lang"
@@ -71,6 +71,11 @@ def gettext(message: str) -> str:
     """``message`` in the request's language, for texts drawn outside templates (PDFs: ``pages.printables``);
     ``make translations`` extracts its literal calls like the templates' ``_()``."""
     return _catalogue(language()).gettext(message)
+
+
+def translate(message: str, lang: str) -> str:
+    """``message`` in ``lang`` (a message the catalogue lacks stays as it is)."""
+    return _catalogue(lang).gettext(message)
 
 
 def _ngettext(singular: str, plural: str, n: int) -> str:

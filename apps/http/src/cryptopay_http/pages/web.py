@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from cryptopay_http.headers import PAGE_CSP
 from cryptopay_http.pages.assets import asset_url
 from cryptopay_http.pages.i18n import LANG_COOKIE, LANGUAGES, install_i18n, language
+from cryptopay_http.pages.refusals import install_refusals
 from cryptopay_http.pages.session import form_csrf_token, keep_anon_cookie
 from cryptopay_http.runtime import runtime
 
@@ -83,6 +84,7 @@ bp = page_blueprint("web", __name__, template_folder="templates")
 def install_web(app: Flask) -> None:
     """The Jinja setup every page uses."""
     install_i18n(app)
+    install_refusals(app)
     app.jinja_env.globals["asset"] = asset_url
     app.jinja_env.globals["csrf_token"] = form_csrf_token
     app.jinja_env.globals["public_url"] = lambda: runtime().settings.public_url

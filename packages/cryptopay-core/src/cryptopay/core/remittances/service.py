@@ -330,9 +330,8 @@ class Remittances:
             return quote.base_needed(kes + charge, at=at), kes, charge
         if amount.asset != USDT or not amount.is_positive():
             raise InvalidInput("send a positive amount of KES (received) or USDT (sent)", field="amount")
-        total = quote.convert(amount, at=at)
-        charge = self.tariff.charge(total.whole())
-        return amount, self._one_payment(self._at_least_minimum((total - charge).whole(), amount)), charge
+        kes = self._one_payment(self._at_least_minimum(self.tariff.most_sent(quote.convert(amount, at=at)), amount))
+        return amount, kes, self.tariff.charge(kes)  # the charge at the band of what is sent
 
     def _at_least_minimum(self, kes: Money, asked: Money) -> Money:
         """``kes`` if the recipient would receive at least the platform's minimum (``InvalidInput`` otherwise)."""
@@ -452,7 +451,8 @@ class Remittances:
     def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
         """Send the order's USDT back to the sender (``address``: another refund address on the same network).
 
-        Refused once paid out, while a payout is in flight, or when a refund is already under way; refused
+        Refused once paid out, while a payout is in flight, when a refund is already under way, or when nothing
+        confirmed arrived (nothing changes then); refused
         (``AwaitingStatus``) while Transaction Status, asked then, has not confirmed a failed payout was not paid."""
         order = self.get(order_id)
         current = self.payout_of(order)
@@ -1005,6 +1005,10 @@ class Remittances:
             raise Refused(f"remittance {order.id} is {order.state.value}: it cannot be refunded now")
         if payout is not None and payout.state is not PayoutState.FAILED:
             raise Refused(f"remittance {order.id}'s payout {payout.id} is {payout.state.value}: wait for its result")
+        invoice = uow.invoices.get(order.invoice_id)
+        if invoice is None:
+            raise NotFound(f"remittance {order.id} has no invoice {order.invoice_id}")
+        _paid_rail(invoice)  # nothing confirmed arrived: refused before the order leaves its state
         order.refund_address = address
         self._unconvert(uow, order, now, f"refund asked by {actor}")
 
@@ -1041,8 +1045,8 @@ class Remittances:
             refund_id = open_[0].id
         else:
             invoice = self.invoice(order)
-            rail = _paid_rail(invoice)
             try:
+                rail = _paid_rail(invoice)  # the worker holds an order with nothing to refund, never raises on it
                 amount = self.refunds.refundable(invoice.id, rail)
                 refund_id = self.refunds.refund(
                     invoice.id, address=order.refund_address, requested_by=actor, rail=rail, amount=amount

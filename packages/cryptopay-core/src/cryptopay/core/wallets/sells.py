@@ -82,10 +82,11 @@ class Sells:
             raise InvalidInput("sell a positive amount of USDT", field="usdt")
         quote = locked_quote(self.wallet_quotes, user_id, quote_id, QuotePurpose.SELL)
         kes = quote.convert(usdt, at=self.clock.now())
-        charge = self.tariff.charge(kes.whole()) if kes.whole().amount >= B2C_LIMITS.minimum else Money.zero(KES)
-        if (kes - charge).whole().amount < B2C_LIMITS.minimum:
+        sent = self.tariff.most_sent(kes)  # the charge is at the band of what is sent, not of the whole sum
+        if sent.amount < B2C_LIMITS.minimum:
             raise self._below_payout_minimum(usdt, kes, quote)
-        amount = B2C_LIMITS.check((kes - charge).whole())
+        amount = B2C_LIMITS.check(sent)
+        charge = self.tariff.charge(amount)
         if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
             raise Refused(f"M-Pesa cannot pay this sale out right now: {cover.reason}", reason="float_short")
         sale_id = self.ids.new_id("sel")
@@ -146,8 +147,8 @@ class Sells:
         ``InsufficientFunds`` beyond the KES balance."""
         if kes.asset != KES or not kes.is_positive() or kes != kes.whole():
             raise InvalidInput("cash out a positive whole number of shillings", field="kes")
-        charge = self.tariff.charge(kes) if kes.amount >= B2C_LIMITS.minimum else Money.zero(KES)
-        amount = B2C_LIMITS.check((kes - charge).whole())
+        amount = B2C_LIMITS.check(self.tariff.most_sent(kes) if kes.amount >= B2C_LIMITS.minimum else kes)
+        charge = self.tariff.charge(amount)  # at the band of what is sent: cashing out more never pays less
         if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
             raise Refused(f"M-Pesa cannot pay this out right now: {cover.reason}", reason="float_short")
         sale_id = self.ids.new_id("sel")
