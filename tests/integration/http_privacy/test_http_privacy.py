@@ -125,7 +125,7 @@ def test_an_officer_looks_up_and_exports_a_person_and_both_are_audited(client, a
     assert client.get("/v1/admin/privacy/subjects?who=nobody@example.com", headers=officer).status_code == 404
     assert client.get("/v1/admin/privacy/subjects", headers=officer).status_code == 422
     found = client.get(f"/v1/admin/privacy/subjects?who={email}", headers=officer)
-    assert found.status_code == 200 and found.json == {"id": subject, "role": "personal"}
+    assert found.status_code == 200 and found.json == {"id": subject, "role": "personal", "disabled_at": None}
     exported = client.get(f"/v1/admin/privacy/subjects/{subject}/export?reason=request+by+post", headers=officer)
     assert exported.status_code == 200 and exported.json["profile"]["email"] == email
     officer_records = [r for r in _privacy_records(storage) if r[0] not in (f"user:{subject}", "system:notify")]

@@ -84,3 +84,26 @@ def test_refusal_translates_a_limit_s_period_only_off_english():
     assert refusal(with_limit, "en")["limit"] == "withdraw.single"
     assert refusal(InvalidAmount("no", field="kes"), "en")["error_field"] == "kes"
     assert refusal(with_limit, "en")["error_field"] == "amount"
+
+
+def test_an_error_page_speaks_the_page_s_language_and_leads_back(api: WalletApi):
+    """A statement for a month that is no month: the error page in Swahili (the core's words below), a link back to
+    the portal's home, and the brand link goes there too (not to the merchants' dashboard)."""
+    client = _sign_up(api)
+    client.set_cookie(LANG_COOKIE, "sw")
+    answer = client.get("/app/statement?month=13-2026")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "Angalia ulichoandika kisha ujaribu tena." in html
+    assert re.search(r'<small lang="en">a statement month is written YYYY-MM', html), html
+    assert '<a href="/app/">Rudi mwanzo</a>' in html and '<a class="brand" href="/app/">' in html
+
+
+def test_the_history_names_each_movement_s_kind_in_swahili(api: WalletApi):
+    """A send shows in the history as "Uhamisho" on a Swahili page, the ledger's English description beside it."""
+    client, _user = _tier_1_with_kes_5000(api)
+    checked = _post(client, "/app/send", "/app/send/check", to="0712999999", amount="100", asset="KES")
+    hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', checked.get_data(as_text=True)))
+    assert client.post("/app/send", data=hidden).status_code == 303
+    client.set_cookie(LANG_COOKIE, "sw")
+    html = client.get("/app/history").get_data(as_text=True)
+    assert re.search(r"<td>Uhamisho<br><small lang=\"en\">[^<]+</small></td>", html), html

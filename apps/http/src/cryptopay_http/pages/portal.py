@@ -379,16 +379,19 @@ def sell_form() -> Response:
 
 @bp.post("/sell/quote")
 def sell_quote() -> Response:
-    """Lock a quote and show what the USDT fetch at its bid (before M-Pesa's charge); the next form sells."""
+    """Lock a quote and show what the USDT fetch at its bid, M-Pesa's charge and the whole shillings that arrive;
+    the next form sells."""
     text = request.form.get("usdt", "")
     try:
         usdt = Money.of(_amount(text, "usdt"), USDT)
         _quote_budget()
         quote_ = runtime().services.wallet_buys.quote(_user_id(), QuotePurpose.SELL)
         kes = Money.rounded(usdt.amount * quote_.bid, KES, Rounding.DOWN)
+        charge, paid = runtime().services.wallet_sells.payout_of(kes)  # shown before the sale: what arrives, the charge
     except CryptopayError as error:
         return page("portal/sell.html", error.http_status, nav="sell", usdt=text, **_refusal(error))
-    return page("portal/sell.html", nav="sell", usdt=text, amount=usdt, quote=quote_, kes=kes, key=_key())
+    context = {"amount": usdt, "quote": quote_, "kes": kes, "charge": charge, "paid": paid, "key": _key()}
+    return page("portal/sell.html", nav="sell", usdt=text, **context)
 
 
 @bp.post("/sell")

@@ -7,7 +7,9 @@ tokens). Every export is audited (``privacy.exported``: who asked, for whom), wh
 data or an officer asked for theirs.
 
 Nothing of another person is added: records are read by the subject's id only (a transfer the person sent names
-the phone they sent to, as they typed it; a transfer they received names the sender's user id, never their phone).
+the phone it went to as they typed it, or masked when it went straight to a wallet, which may have been by username,
+whose phone is never the sender's to learn; a transfer they received names the sender's user id, never their phone;
+a send the recipient's limits refused never says whose limit or which, ``WITHHELD_DETAILS``).
 The other accounts an officer saw sharing the subject's ID document (``OTHER_PARTIES``: an application's
 ``id_shared_with`` and ``id_linked``, and the same accounts in the ``kyc.*`` audit records' details) are other
 people's: they are left out. So are, in the KYB of a merchant the person owns (its owner sees the business's
@@ -54,7 +56,7 @@ from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.history import HistoryLine, history
-from cryptopay.core.wallets.model import Transfer, Wallet
+from cryptopay.core.wallets.model import Transfer, TransferState, Wallet
 
 __all__ = [
     "AUDIT_DISCLOSURE",
@@ -170,6 +172,9 @@ WITHHELD_DETAILS: dict[str, frozenset[str]] = {
     "kyc.frozen": frozenset({"reason"}),
     "wallet.frozen": frozenset({"reason"}),
     "wallet.withdrawal_blocked": frozenset({"lists"}),
+    # the officers' record of whose receiving limit refused a send, and which: another person's KYC state (a
+    # ``frozen`` limit is compliance's freeze of them); the sender is told only that the recipient cannot receive it
+    "wallet.send_refused_recipient": frozenset({"recipient", "limit"}),
 }
 RESTRICTIONS = (
     "Records kept for the prevention and detection of crime (anti-money-laundering and sanctions compliance) are "
@@ -260,6 +265,17 @@ def _drop_secrets(data: Any) -> Any:
     return data
 
 
+def _transfer(transfer: Transfer, uid: str) -> dict[str, Any]:
+    """A transfer as exported. One the person sent straight to a wallet names its number masked, as the API shows
+    it: it may have been sent to a username, and then the number is the recipient's, never told to the sender (the
+    transfer does not keep which the sender typed). An invitation (a number with no wallet, claimed or not) was sent
+    to the number the sender typed: whole; so is the person's own number on a transfer they received."""
+    data: dict[str, Any] = _clean(transfer)
+    if transfer.sender_id == uid and transfer.state is TransferState.DELIVERED and "recipient_phone" in data:
+        data["recipient_phone"] = mask_msisdn(transfer.recipient_phone)
+    return data
+
+
 def _profile(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -269,6 +285,7 @@ def _profile(user: User) -> dict[str, Any]:
         "role": user.role.value,
         "created_at": user.created_at.isoformat(),
         "two_factor": user.two_factor,
+        "disabled_at": user.disabled_at.isoformat() if user.disabled_at is not None else None,
     }
 
 
@@ -312,7 +329,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         },
         "wallet": _clean(wallet) if wallet is not None else None,
         "movements": [_clean(line) for line in movements],
-        "transfers": [_clean(t) for t in transfers],
+        "transfers": [_transfer(t, uid) for t in transfers],
         "buys": [_clean(b) for b in buys],
         "payouts": [_clean(p) for p in payouts],
         "sessions": [_clean(t) for t in uow.refresh_tokens.for_user(uid)],

@@ -14,7 +14,9 @@ does each thing once):
    shillings it promised (``flows.convert_remittance``, even after the quote's window: the sender paid for it),
    then either credited to the recipient's wallet (a wallet at that phone, not frozen, within its KYC limits for
    ``Product.REMITTANCE``) or paid by a B2C payout of kind ``remittance`` from the desk's KES, which the payout
-   machinery sends, matches and queries exactly as it does a merchant's;
+   machinery sends, matches and queries exactly as it does a merchant's (a phone with no wallet, or one whose
+   wallet's tier cannot take it now: tier 0 holds small amounts only, so more goes to the same phone's M-Pesa
+   account, bounded by M-Pesa's own limits below); held for an operator when the wallet or its holder is frozen;
 2. the payout completed: ``paid_out``, and the recipient is told by SMS (``notified_at`` records it);
 3. the payout failed: after ``RetryPolicy.wait`` a new attempt (``Payouts.retry_failed_payout``), up to
    ``RetryPolicy.attempts`` in all; then, once Transaction Status has confirmed the last attempt was not paid
@@ -48,9 +50,10 @@ in), where the high-risk-jurisdiction rule reads it; the sender's and the recipi
 sanctions lists when the order opens (``Monitoring.screen_names``: a match refuses it before the sender pays, with a
 blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator refunds it or
 retries it, which needs compliance to have cleared every alert in a case closed with no action: ``UnderReview``
-otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits (an
-order that could not be credited is refused before the sender pays). Orders at or above the Travel Rule threshold
-need full originator data (see ``travel``).
+otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits
+(beyond them, B2C to the same phone, as above); an order to a party compliance froze is refused before the sender
+pays (``LimitExceeded``, limit ``frozen``), and one frozen after it opened is held. Orders at or above the Travel
+Rule threshold need full originator data (see ``travel``).
 """
 
 from __future__ import annotations
@@ -353,11 +356,14 @@ class Remittances:
         return checked
 
     def _recipient(self, uow: RemittanceUnitOfWork, phone: str, value: Money, now: datetime) -> Wallet | None:
-        """The recipient's wallet if they have one; refused now if it could not be credited later."""
+        """The recipient's wallet if they have one. Refused now only when compliance froze its holder (it could
+        never be paid: ``LimitExceeded``, limit ``frozen``); an order beyond what the wallet's tier may take is
+        opened and paid by B2C to the same phone (``_pay_out``), as for a phone with no wallet."""
         wallet = uow.wallets.by_phone(phone)
         if wallet is None:
             return None
-        _credit_check(uow, wallet, value, now).enforce()
+        if (decision := _credit_check(uow, wallet, value, now)).limit == _FROZEN:
+            decision.enforce()
         return wallet
 
     def _open_desk(self) -> None:
@@ -810,9 +816,16 @@ class Remittances:
             uow.remittances.update(order)
             uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, {"reason": "wallet_frozen"}))
             return None
-        if wallet is not None and _credit_check(uow, wallet, order.value, now).allowed:
+        decision = None if wallet is None else _credit_check(uow, wallet, order.value, now)
+        if decision is not None and decision.limit == _FROZEN:  # frozen by compliance since the order opened
+            order.hold("compliance froze the recipient: an operator retries (B2C) once it is lifted, or refunds")
+            uow.remittances.update(order)
+            uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, {"reason": "recipient_frozen"}))
+            return None
+        if wallet is not None and decision is not None and decision.allowed:
             self._credit(uow, order, wallet, now)
             return None
+        # No wallet, or more than its tier may take now (tier 0: ``PRODUCT_LIMITS``): M-Pesa pays the same phone.
         order.route, order.state = RemittanceRoute.MPESA, RemittanceState.PAYING_OUT
         if wait := self._wait_for_daily_limit(uow, order, now):
             return wait
@@ -1236,6 +1249,9 @@ def _movement(order_id: str, party: str, value: Money, sender: Sender, at: datet
         asset=USDT.code,
         country=sender.country,
     )
+
+
+_FROZEN = "frozen"  # ``check_wallet_movement``'s limit for a party compliance froze
 
 
 def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: datetime) -> Decision:
