@@ -143,7 +143,8 @@ def test_an_order_to_a_person_compliance_froze_is_refused_and_one_frozen_after_o
     _freeze(stack, achieng.id)
     with pytest.raises(LimitExceeded) as refused:
         stack.order(amount="4000")
-    assert refused.value.details["limit"] == "frozen"
+    assert (refused.value.code, refused.value.details["limit"]) == ("recipient_limit", "recipient")
+    assert "frozen" not in refused.value.message and achieng.id not in refused.value.message  # no tipping-off
     stack.pay(order)
     stack.confirm()
     stack.run()
@@ -153,6 +154,9 @@ def test_an_order_to_a_person_compliance_froze_is_refused_and_one_frozen_after_o
     with stack.wallet.backend.uow() as uow:
         actions = [(e.action, dict(e.details).get("reason")) for e in uow.audit.about([f"remittance:{order.id}"])]
     assert ("remittance.held", "recipient_frozen") in actions
+    with stack.wallet.backend.uow() as uow:
+        refusals = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.refused_recipient"]
+    assert refusals == [{"recipient": achieng.id, "limit": "frozen"}]
     assert stack.books_balanced()
 
 

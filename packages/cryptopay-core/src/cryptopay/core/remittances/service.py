@@ -52,8 +52,8 @@ blocking alert; a possible match opens it, and once paid its payout is ``held`` 
 retries it, which needs compliance to have cleared every alert in a case closed with no action: ``UnderReview``
 otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits
 (beyond them, B2C to the same phone, as above); an order to a party compliance froze is refused before the sender
-pays (``LimitExceeded``, limit ``frozen``), and one frozen after it opened is held. Orders at or above the Travel
-Rule threshold need full originator data (see ``travel``).
+pays (``RecipientLimit``, 422 ``recipient_limit``, saying no more), and one frozen after it opened is held.
+Orders at or above the Travel Rule threshold need full originator data (see ``travel``).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import person_name_problem, quoted_name
 from cryptopay.core.wallets.model import Usage, Wallet
-from cryptopay.core.wallets.service import spending
+from cryptopay.core.wallets.service import RecipientLimit, spending
 from cryptopay.core.wallets.withdrawals import network_fee
 
 __all__ = ["OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
@@ -215,9 +215,9 @@ class Remittances:
         """Open an order: lock a quote, price it, check the recipient can receive it, and open the desk's invoice.
 
         ``InvalidInput`` for a bad phone, name, amount or refund address; ``InternalAddress`` for a refund address
-        the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``LimitExceeded`` when
-        the recipient's wallet could not take it; ``Blocked`` when a blocking monitoring rule refuses it. Nothing is
-        stored then.
+        the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``RecipientLimit`` when
+        compliance froze the recipient (the sender is told no more); ``Blocked`` when a blocking monitoring rule
+        refuses it. Nothing is stored then (but the refusal's audit record).
         """
         try:
             phone = normalize_msisdn(request.recipient_phone)
@@ -230,7 +230,9 @@ class Remittances:
         usdt, kes, charge = self._price(request.amount, quote)
         order_id, now = self.ids.new_id("rmt"), self.clock.now()
         assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
-        recipient = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
+        recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
+        if frozen:
+            self._refuse_frozen(order_id, recipient, now)
         party = recipient.user_id if recipient else f"phone:{phone}"
         planned = _movement(order_id, party, kes + charge, request.sender, now, recipient)
         self.monitoring.before(planned)
@@ -355,16 +357,28 @@ class Remittances:
             raise LimitExceeded(f"M-Pesa pays one customer at most KES {per_day.amount:,} a day")
         return checked
 
-    def _recipient(self, uow: RemittanceUnitOfWork, phone: str, value: Money, now: datetime) -> Wallet | None:
-        """The recipient's wallet if they have one. Refused now only when compliance froze its holder (it could
-        never be paid: ``LimitExceeded``, limit ``frozen``); an order beyond what the wallet's tier may take is
-        opened and paid by B2C to the same phone (``_pay_out``), as for a phone with no wallet."""
+    def _recipient(
+        self, uow: RemittanceUnitOfWork, phone: str, value: Money, now: datetime
+    ) -> tuple[Wallet | None, bool]:
+        """The recipient's wallet if they have one, and whether compliance froze its holder (the order is then
+        refused: it could never be paid). An order beyond what the wallet's tier may take is opened and paid by B2C
+        to the same phone (``_pay_out``), as for a phone with no wallet."""
         wallet = uow.wallets.by_phone(phone)
         if wallet is None:
-            return None
-        if (decision := _credit_check(uow, wallet, value, now)).limit == _FROZEN:
-            decision.enforce()
-        return wallet
+            return None, False
+        return wallet, _credit_check(uow, wallet, value, now).limit == _FROZEN
+
+    def _refuse_frozen(self, order_id: str, wallet: Wallet | None, now: datetime) -> None:
+        """Refuse an order to a party compliance froze, telling the anonymous sender only that the recipient cannot
+        receive it now (never that a freeze exists: no tipping-off, no oracle on someone's compliance state); the
+        officers' audit record (``remittance.refused_recipient``) names the recipient and why. Nothing else is
+        stored."""
+        details = {"recipient": wallet.user_id if wallet else "", "limit": _FROZEN}
+        event = _event(_ACTOR, "remittance.refused_recipient", order_id, now, details)
+        in_transaction(self.uow, lambda uow: uow.audit.append(event))
+        raise RecipientLimit(
+            "the recipient cannot receive this remittance now", field="recipient_phone", limit="recipient"
+        )
 
     def _open_desk(self) -> None:
         """The desk's store: the order rails, no fee (the spread is the desk's margin), its window, no tolerance."""

@@ -56,7 +56,10 @@ def deliver_waiting(
     mid, read under the wallet's receive lock when its tier limits receiving) and counted in its usage. A transfer
     the wallet cannot take stays waiting (audited ``wallet.claim_refused`` when ``audit_refusals``: the sign-up's
     try, not each retry), to be tried again (``WaitingClaims``) or returned to its sender when its claim window
-    ends (``return_expired_claims``); one that cannot be valued now (no price) waits likewise."""
+    ends (``return_expired_claims``); one that cannot be valued now (no price) waits likewise. They are locked
+    before anything is read or moved (``awaiting_claim(lock=True)``, the state matched again under the lock), so a
+    return the worker commits meanwhile is never followed by a claim of the same money, and no ledger balance is
+    held while a transfer's row is waited for."""
     waiting = sorted(uow.wallet_transfers.awaiting_claim(wallet.phone, lock=True), key=lambda t: (t.created_at, t.id))
     if not waiting:
         return []
