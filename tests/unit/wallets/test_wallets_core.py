@@ -46,6 +46,14 @@ def test_the_code_is_stored_hashed_and_never_audited(stack):
     assert all(code not in str(r.event.details) for r in stack.audit.records())
 
 
+def test_the_code_s_sms_is_in_english_then_swahili(stack):
+    """The number's language is not known yet: the code's text says it in English, then in Swahili."""
+    stack.signup.start("0712000001")
+    code, text = stack.last_code("0712000001"), stack.sms.sent_to("254712000001")[-1].text
+    assert text.startswith(f"Your cryptopay code is {code}. It expires in 10 minutes.")
+    assert f"/ Nambari yako ya cryptopay ni {code}. Itaisha baada ya dakika 10. Usimpe mtu yeyote." in text
+
+
 def test_a_wrong_code_uses_up_a_try_and_five_end_the_verification(stack):
     """Each wrong code costs a try (even though the sign-up fails); after five even the right code is refused."""
     verification = stack.signup.start("0712000001")
@@ -88,6 +96,7 @@ def test_a_number_with_an_account_gets_the_same_answer_and_its_owner_a_text(stac
     assert (type(verification), verification.phone) == (type(fresh), "254712000001")
     (told,) = stack.sms.sent_to("254712000001")[before:]
     assert "already has one" in told.text and not re.search(r"[0-9]{6}", told.text)
+    assert "/ Mtu ameomba kufungua pochi ya cryptopay kwa nambari hii" in told.text  # then in Swahili
     assert stack.audit.records()[-2].action == "wallet.signup_of_a_customer"
     stack.clock.advance(minutes=2)
     stack.signup.resend(verification.id)
@@ -187,7 +196,9 @@ def test_a_number_without_a_wallet_is_invited_and_receives_on_sign_up(stack):
     stack.fund(amina, "500", "KES")
     sent = stack.wallets.send(amina.id, "0733000003", Money.of("200", KES))
     assert sent.state is TransferState.AWAITING_CLAIM
-    assert "Sign up with this number within 7 days" in stack.sms.sent_to("0733000003")[-1].text
+    invitation = stack.sms.sent_to("0733000003")[-1].text
+    assert "You have been sent KES 200.00 on cryptopay. Sign up with this number within 7 days" in invitation
+    assert "/ Umetumiwa KES 200.00 kwenye cryptopay. Jisajili kwa nambari hii ndani ya siku 7" in invitation
     assert stack.ledger.balance(wallet_claims(KES)).posted.amount == 200
     chebet = stack.sign_up("0733000003")
     assert stack.balance(chebet, "KES").amount == 200

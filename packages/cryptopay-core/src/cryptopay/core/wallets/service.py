@@ -445,9 +445,12 @@ class Wallets:
         """Tell the number that money waits for it; a failed SMS is audited and the claim stands."""
         sender = self.sms()
         days = self.claim_window.days
-        text = (
-            f"You have been sent {transfer.amount.asset.code} {transfer.amount.amount:,} on cryptopay. Sign up with "
-            f"this number within {days} days to receive it; after that it goes back to the sender."
+        value, code = transfer.amount.amount, transfer.amount.asset.code
+        sent = f"{code} {value:,.2f}" if code == "KES" else f"{code} {value.normalize():,f}"  # USDT 0.5, not 0.500000
+        text = (  # English, then Swahili: the number has no account, so no language of its own yet
+            f"You have been sent {sent} on cryptopay. Sign up with this number within {days} days to receive it; "
+            f"after that it goes back to the sender. / Umetumiwa {sent} kwenye cryptopay. Jisajili kwa nambari hii "
+            f"ndani ya siku {days} uzipokee; baada ya hapo zitarudi kwa aliyekutumia."
         )
         outcome = "skipped: no SMS provider"
         if sender is not None:
