@@ -2,8 +2,7 @@ Feature: Receiving money from family abroad
   Grace lives in London and has no cryptopay account. She sends money home to her sister Achieng: she opens an order
   saying how many shillings Achieng should receive, pays the USDT it asks to the one-time address it gives, and once
   the payment is confirmed Achieng receives the shillings on M-Pesa (or in her cryptopay wallet, if she has one that
-  may take that much) and
-  an SMS saying who sent them. If M-Pesa cannot pay Achieng it is tried again, and in the end the USDT goes back to
+  may take that much) and an SMS saying who sent them. If M-Pesa cannot pay Achieng it is tried again, and in the end the USDT goes back to
   the wallet Grace named. Large amounts need Grace's full details, as the Travel Rule asks.
 
   Scenario: Achieng receives the shillings on M-Pesa

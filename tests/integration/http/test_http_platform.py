@@ -236,8 +236,15 @@ def test_who_is_asking_comes_before_the_query_check_on_every_operation(client, a
             assert [e["field"] for e in answer.json["errors"]] == ["zz_probe"], (method, path)
             public.append(path)
     assert len(protected) > 100 and {"/v1/auth/login", "/v1/wallet/remittances"} <= set(public), (protected, public)
+    invisible = "zz%E2%80%8Bprobe=1"  # a zero-width space in the name: the text rules, checked after the caller too
+    assert client.get(f"/v1/wallet/bills?{invisible}").status_code == 401
+    assert _assert_problem(client.post(f"/v1/auth/login?{invisible}", json={}), 422)["errors"][0]["field"].startswith(
+        "query."
+    )
     personal = auth.user("personal")
     assert client.get("/v1/admin/reconciliation?zz_probe=1", headers=personal).status_code == 403
+    text = _assert_problem(client.get(f"/v1/wallet/bills?{invisible}", headers=personal), 422)
+    assert text["errors"][0]["field"].startswith("query.")
     refused = _assert_problem(client.get("/v1/wallet/bills?zz_probe=1", headers=personal), 422)
     assert refused["errors"][0]["field"] == "zz_probe"
 

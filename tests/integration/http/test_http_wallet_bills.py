@@ -7,6 +7,7 @@ refused); its results are POSTed to the API's own Daraja hook URLs, as Safaricom
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import ROUND_UP, Decimal
 from pathlib import Path
 
@@ -22,10 +23,11 @@ from cryptopay.core.ports.system import Clock
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import REJECTED_ACCOUNT, FakeMobileMoney
+from cryptopay.core.testing.system import ManualClock
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
 
-from tests.integration.http.http_support import database_env, fast_hasher, make_app
+from tests.integration.http.http_support import database_env, fast_hasher, make_app, migrated_sqlite
 from tests.integration.http.test_http_wallet import WalletApi
 
 PUBLIC = "https://pay.example.com"
@@ -182,3 +184,37 @@ def test_a_bill_from_usdt_needs_a_quote_the_payer_locked_and_is_paid_at_its_bid_
         "/v1/wallet/bills", json={**body, "quote_id": theirs["id"]}, headers={**headers, "Idempotency-Key": "u4"}
     )
     assert stolen.status_code == 404
+
+
+@pytest.fixture
+def timed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[WalletApi, ManualClock]]:
+    """The bills API with its prices, quotes and bills on a clock the test moves (SQLite)."""
+    clock = ManualClock(datetime.now(UTC))
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": PUBLIC}
+    migrated_sqlite(env)
+    for api in _api(env, tmp_path, clock):
+        yield api, clock
+
+
+def test_a_bill_from_usdt_at_a_quote_past_its_window_is_a_quote_expired_problem_and_moves_nothing(timed):
+    """The quote was locked, then its window (2 minutes) passed: 422 ``quote_expired`` asking for a new one; the
+    USDT stays, no bill exists; a new quote pays it."""
+    api, clock = timed
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.tier_1(amina)
+    _give_usdt(api, amina, "20")
+    headers = api.login("0712000001")
+    body = {"biller": "GOTV", "account": "1234567890", "amount": "300", "currency": "KES", "pay_with": "USDT"}
+    quote = api.client.post("/v1/wallet/quotes", json={"side": "sell"}, headers=headers).get_json()
+    clock.advance(minutes=3)
+    late = api.client.post(
+        "/v1/wallet/bills", json={**body, "quote_id": quote["id"]}, headers={**headers, "Idempotency-Key": "t1"}
+    )
+    assert late.status_code == 422 and late.get_json()["code"] == "quote_expired", late.get_json()
+    assert api.services.wallets.balances(amina)["USDT"] == Money.of(20, USDT)
+    assert api.client.get("/v1/wallet/bills", headers=headers).get_json()["data"] == []
+    fresh = api.client.post("/v1/wallet/quotes", json={"side": "sell"}, headers=headers).get_json()
+    paid = api.client.post(
+        "/v1/wallet/bills", json={**body, "quote_id": fresh["id"]}, headers={**headers, "Idempotency-Key": "t2"}
+    )
+    assert paid.status_code == 201, paid.get_json()

@@ -11,6 +11,7 @@ import pytest
 from cryptopay.adapters.bootstrap import ready
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.testing.deposits import InMemoryWalletDeposits
 from cryptopay.core.testing.identity import InMemoryMerchants, InMemoryRefreshTokens, InMemoryUsers
 from cryptopay.core.testing.kyc import InMemoryKycApplications, InMemoryKycProfiles
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
@@ -18,6 +19,7 @@ from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.storage import InMemoryStorage
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.wallets import InMemoryBuys, InMemoryTransfers, InMemoryWallets
+from cryptopay.core.testing.withdrawals import InMemoryWithdrawals
 from cryptopay_http import Services
 
 from tests.integration.http.http_support import app as app
@@ -44,6 +46,8 @@ def storage() -> InMemoryStorage:
         wallets=InMemoryWallets(),
         wallet_transfers=InMemoryTransfers(),
         wallet_buys=InMemoryBuys(),
+        wallet_deposits=InMemoryWalletDeposits(),
+        withdrawals=InMemoryWithdrawals(),
     )
 
 

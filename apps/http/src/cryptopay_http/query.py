@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
+from cryptopay.core.text import text_problem
 from flask import current_app, request
 
 from cryptopay_http.convert import TEXT_PATTERN, FieldError, ValidationFailed, pattern_problem
@@ -30,10 +31,12 @@ __all__ = [
     "MERCHANT_ID",
     "Param",
     "after_credential",
+    "checked_after_credential",
     "enum_param",
     "id_param",
     "query",
     "query_names",
+    "query_text_errors",
     "refuse_undeclared",
     "refuse_undeclared_before_view",
     "refuse_undeclared_query",
@@ -143,12 +146,36 @@ def _documented() -> Mapping[str, Any] | None:
     return meta
 
 
+MAX_PARAMETER = 1000  # characters of a path segment, a query parameter's name or value
+
+
+def query_text_errors() -> list[FieldError]:
+    """The query's names and values that break the text rules bodies obey (``text_problem``) or are too long."""
+    if not request.query_string:  # most API reads have none: no query parsing
+        return []
+    pairs = [(f"query.{k}", v) for k, v in request.args.items(multi=True)]
+    pairs += [(f"query.{k}", k) for k in request.args]
+    errors = [FieldError(name, problem) for name, value in pairs if (problem := text_problem(value))]
+    return errors + [FieldError(name, "is too long") for name, value in pairs if len(value) > MAX_PARAMETER]
+
+
+def checked_after_credential() -> bool:
+    """Whether this request's operation checks its query once the caller is known (``require``,
+    ``after_credential``)."""
+    meta = _documented() if request.query_string else None
+    return bool(meta and meta.get(_AFTER_CREDENTIAL))
+
+
 def refuse_undeclared_query() -> None:
-    """``refuse_undeclared`` for this request's documented operation (nothing for the pages and the callbacks):
-    what ``require`` runs once the caller is authenticated and allowed."""
-    meta = _documented() if request.args else None
-    if meta is not None:
-        refuse_undeclared(meta)
+    """The query's text rules (``query_text_errors``), then ``refuse_undeclared``, for this request's documented
+    operation (nothing for the pages and the callbacks): what ``require`` runs once the caller is authenticated and
+    allowed."""
+    meta = _documented() if request.query_string else None
+    if meta is None:
+        return
+    if errors := query_text_errors():
+        raise ValidationFailed(errors)
+    refuse_undeclared(meta)
 
 
 def refuse_undeclared_before_view() -> None:
