@@ -51,6 +51,9 @@ class Decision:
     reason: str
     limit: str | None = None
     remaining: Money | None = None  # what the refusing limit still allows (KES), when a limit refused
+    # Allowed within the product's own row for the tier (``product_limited`` is true): what the party used of the
+    # product counts, so concurrent movements of it must be serialised to keep the row (a tier-0 receipt)
+    limited: bool = False
 
     def enforce(self) -> None:
         """Raise ``LimitExceeded`` with the reason, the limit's name and what remains, if the movement is refused."""
@@ -281,7 +284,7 @@ def check_wallet_movement(
                 f"{product.value} {name} limit of {_shillings(limit)} for {tier.label}; {_shillings(remaining)} remains"
             )
         return Decision(False, reason, what, remaining)
-    return Decision(True, f"within the {product.value} limits of {tier.label}")
+    return Decision(True, f"within the {product.value} limits of {tier.label}", limited=True)
 
 
 def product_limited(

@@ -421,6 +421,8 @@ class Remittances:
 
         An order with compliance alerts (a possible sanctions match) is released only once compliance cleared every
         one of them, each in a case closed with no action (``UnderReview`` otherwise, naming the alerts waiting);
+        an order whose shillings went back into USDT to be refunded (its refund failed) is ``Refused``: it is refunded
+        again, never paid from the desk's shillings, which are other orders';
         the release of a held order is audited ``remittance.released`` (who, the alerts, the cases that cleared
         them)."""
         order = self.get(order_id)
@@ -463,7 +465,7 @@ class Remittances:
     ) -> RemittanceOrder:
         """The daily limit checked and the payout planned in one unit of work, under the recipient's lock (a held
         order's release audited with it)."""
-        self._within_daily_limit(uow, order)
+        self._payable(uow, order)
         if _order(uow, order.id, lock=True).state is RemittanceState.HELD:
             self._release(uow, order, actor, cleared)
         return self._plan_b2c(uow, order.id, actor)
@@ -880,6 +882,16 @@ class Remittances:
             uow.audit.append(_event(_ACTOR, "remittance.waiting", order.id, now, details))
         return _Wait(tomorrow, new=again)
 
+    def _payable(self, uow: PaymentsUnitOfWork, order: RemittanceOrder) -> None:
+        """Refuse (``Refused``) a new payout of an order whose shillings went back into USDT to refund its sender
+        (its conversion reversed: the desk's KES it would hold is other orders'), then check the daily limit."""
+        if uow.ledger.find_idempotencies([remittance_unconvert_key(order.id)]):
+            raise _Unconverted(
+                f"remittance {order.id}'s shillings went back into USDT to refund its sender: it is refunded "
+                "(refund), not paid out"
+            )
+        self._within_daily_limit(uow, order)
+
     def _within_daily_limit(self, uow: PaymentsUnitOfWork, order: RemittanceOrder) -> None:
         """Refuse (``LimitExceeded``) a payout the recipient's M-Pesa daily limit cannot take today."""
         left = self._daily_room(uow, order, self.clock.now())
@@ -996,13 +1008,13 @@ class Remittances:
         operator is refused (``refuse_over_limit``); the worker's next step makes the order wait instead."""
         order = self.get(order_id)
         try:
-            self.payouts().retry_failed_payout(
-                payout_id, actor=actor, check=lambda uow: self._within_daily_limit(uow, order)
-            )
+            self.payouts().retry_failed_payout(payout_id, actor=actor, check=lambda uow: self._payable(uow, order))
         except (LimitExceeded, AwaitingStatus):  # past the limit, or Transaction Status asked: the next run retries
             if refuse_over_limit:
                 raise
             return order
+        except _Unconverted:
+            raise
         except Refused:  # retried already (a crashed run, another worker): the order adopts that attempt
             pass
 
@@ -1178,6 +1190,10 @@ class Remittances:
             return found
 
         return in_transaction(self.uow, record)
+
+
+class _Unconverted(Refused):
+    """A new payout of an order whose conversion was reversed (to refund its sender): it has no shillings."""
 
 
 @attrs.frozen

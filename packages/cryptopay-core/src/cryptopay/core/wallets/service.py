@@ -13,11 +13,11 @@ commit. A number with no wallet gets the money as a claim and an SMS invitation 
 
 What a tier-0 wallet receives, under concurrency. The sender's row lock does not queue two senders paying one
 recipient: each would read what the recipient received before the other commits, and both pass a limit only one
-fits. So when the recipient's tier limits receiving (``product_limited``: tier 0), the send reads it again under the
-recipient's **receive lock** (``SendRepository.received``; on PostgreSQL an advisory lock on the user id, distinct
-from the wallet row, which a send *from* that wallet takes) before it checks. A send to a tier-1+ wallet (no
-``receive`` row) takes no such lock and makes no extra round trip. Claims of waiting transfers
-(``cryptopay.core.wallets.claims``) and crypto deposits (``deposits.Deposits._receivable``) take the same lock
+fits. So when the recipient's tier limits receiving (``Decision.limited``: tier 0's row allowed it), the send reads
+it again under the recipient's **receive lock** (``SendRepository.received``; on PostgreSQL an advisory lock on the
+user id, distinct from the wallet row, which a send *from* that wallet takes) and checks again. A send to a tier-1+
+wallet (no ``receive`` row) takes no such lock, makes no extra round trip and computes nothing more. Claims of waiting
+transfers (``cryptopay.core.wallets.claims``) and crypto deposits (``deposits.Deposits._receivable``) take the same lock
 before they read what the wallet received (``UsageRepository.lock_receiving``).
 
 Lock order, and why it cannot deadlock. Every wallet movement locks its wallet row (a send the sender's, a deposit
@@ -59,7 +59,6 @@ from cryptopay.core.kyc import (
     check_wallet_movement,
     day_bounds,
     month_bounds,
-    product_limited,
 )
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
@@ -388,7 +387,7 @@ class Wallets:
         spent = spending_of(parties.usage)
         check_wallet_movement(parties.profile, Product.P2P, value, spent=spent, at=now).enforce()
         receiving = _may_receive(parties, value, now)
-        if receiving.allowed and recipient is not None and _limited(parties.recipient_profile, now):
+        if receiving.limited and recipient is not None:
             # Read again under the recipient's receive lock: concurrent sends to one tier-0 wallet (module text).
             again = uow.wallet_sends.received(
                 recipient.user_id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0]
@@ -610,11 +609,6 @@ def _may_receive(parties: SendParties, value: Money, now: datetime) -> Decision:
     else:
         profile, received = parties.recipient_profile, spending_of(parties.received)
     return check_wallet_movement(profile, Product.RECEIVE, value, spent=received, at=now)
-
-
-def _limited(profile: KycProfile | None, now: datetime) -> bool:
-    """Whether a recipient's tier limits what it receives (tier 0): only then is the receive lock taken."""
-    return profile is None or product_limited(profile, Product.RECEIVE, at=now)
 
 
 def new_wallet_profile(at: datetime, party_id: str = "a new wallet") -> KycProfile:
