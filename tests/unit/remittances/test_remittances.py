@@ -136,8 +136,9 @@ def _freeze(stack, user_id: str) -> None:
 
 
 def test_an_order_to_a_person_compliance_froze_is_refused_and_one_frozen_after_opening_is_held(stack):
-    """Frozen by compliance before the order: refused before the sender pays (limit ``frozen``). Frozen after it
-    opened: once paid it is held for an operator (audited), neither credited nor sent to M-Pesa."""
+    """Frozen by compliance before the order: refused before the sender pays, told nothing more (audited for
+    officers). Frozen after it opened: once paid it is held for an operator (audited), neither credited nor sent to
+    M-Pesa, and the operator's refund sends the USDT back to the sender's refund address."""
     achieng = stack.wallet.sign_up("0712345678", tier=1)
     order = stack.order(amount="4000")
     _freeze(stack, achieng.id)
@@ -157,6 +158,13 @@ def test_an_order_to_a_person_compliance_froze_is_refused_and_one_frozen_after_o
     with stack.wallet.backend.uow() as uow:
         refusals = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.refused_recipient"]
     assert refusals == [{"recipient": achieng.id, "limit": "frozen"}]
+    stack.remittances.refund(order.id, actor="ops:a")  # the operator sends it back: nothing is lost
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    refunded = stack.get(order)
+    assert refunded.state is RemittanceState.REFUNDED
+    assert stack.refunds.get_refund(refunded.refund_id).address == TRON_REFUND
     assert stack.books_balanced()
 
 

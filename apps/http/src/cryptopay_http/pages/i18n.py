@@ -119,6 +119,16 @@ def install_i18n(app: Flask) -> None:
     app.jinja_env.filters["crypto"] = crypto
     app.jinja_env.filters["plain"] = lambda value: format(value.amount.normalize(), "f")  # for wallets: 38.75969
     app.jinja_env.globals["payout_result"] = payout_result
+    app.jinja_env.filters["network"] = network_name
+
+
+_NETWORK_NAMES = {"bsc": "BNB Smart Chain"}
+
+
+def network_name(network: str) -> str:
+    """A chain's name as people write it (``tron`` -> ``Tron``, ``bsc`` -> ``BNB Smart Chain``); the form's value
+    stays the API's name."""
+    return _NETWORK_NAMES.get(network, network.title())
 
 
 def payout_result(code: str | None) -> str:

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from cryptopay_http.pages.i18n import translate
 
-__all__ = ["install_refusals", "refusal"]
+__all__ = ["N_", "install_refusals", "refusal"]
 
 
 def N_(message: str) -> str:
