@@ -294,3 +294,20 @@ def test_an_order_s_qr_link_opens_for_the_sender_without_credentials_and_names_n
     other_rail = api.client.get(f"/v1/wallet/remittances/{order['public_id']}/qr.svg?rail=usdt-ethereum")
     assert other_rail.status_code in (404, 422) and other_rail.mimetype == "application/problem+json"
     assert api.client.get("/v1/wallet/remittances/rem_nope/qr.svg").status_code == 404
+
+
+def test_an_order_to_someone_compliance_froze_is_a_problem_that_says_no_more_and_stores_nothing(api: Api):
+    """The recipient's wallet holder is frozen by compliance: the anonymous sender gets a 422 ``recipient_limit``
+    saying only that the recipient cannot receive it now (no user id, no freeze, no tier); no order is stored."""
+    achieng = api.stack.wallet.sign_up("0712345678", tier=1)
+    with api.stack.wallet.backend.uow() as uow:
+        profile = uow.kyc.get(achieng.id)
+        profile.freeze("adm_1", "case 7", at=api.stack.clock.now())
+        uow.kyc.update(profile)
+    refused = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("f")})
+    assert refused.status_code == 422 and refused.content_type == "application/problem+json"
+    problem = refused.get_json()
+    assert (problem["code"], problem["limit"]) == ("recipient_limit", "recipient"), problem
+    text = refused.get_data(as_text=True)
+    assert achieng.id not in text and "frozen" not in text and "tier" not in text
+    assert api.stack.remittances.orders() == []
