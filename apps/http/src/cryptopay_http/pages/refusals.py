@@ -84,6 +84,7 @@ BY_CODE = {
     "mpesa_error": N_("M-Pesa could not be reached: try again in a few minutes."),
     "refused": N_("We could not do this."),
 }
+OUT_OF_RANGE = N_("The amount is outside what one payment may be.")
 # The limits' periods (the last part of ``details["limit"]``: ``single``, ``withdraw.daily``) for "Limit reached:
 # ..." in another language; the English page keeps the limit's own name (``sell.single``), as support reads it.
 LIMITS = {
@@ -106,7 +107,9 @@ def refusal(error: CryptopayError, lang: str) -> dict[str, str | None]:
         if translated != error.message:
             shown = translated
         elif error.code in BY_CODE:
-            shown, detail = translate(BY_CODE[error.code], lang), error.message
+            # a limit without a name is a range of the payment itself (M-Pesa's per-payment bounds), not the user's
+            sentence = OUT_OF_RANGE if isinstance(error, LimitExceeded) and not limit else BY_CODE[error.code]
+            shown, detail = translate(sentence, lang), error.message
     return {
         "error": shown,
         "error_detail": detail,
