@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, LimitExceeded
-from flask import Flask
+from flask import Flask, request
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -133,7 +133,14 @@ def _invalid(context: Context, *names: str) -> Markup:
     return Markup("")
 
 
+def _kept(action: str, name: str) -> str:
+    """What was typed in field ``name`` of the form posted to ``action``, when this page shows that post's refusal
+    (a page with several forms fills only the refused one: a long reason survives a wrong one-time code)."""
+    return request.form.get(name, "") if request.method == "POST" and request.path == action else ""
+
+
 def install_refusals(app: Flask) -> None:
-    """``invalid(name)`` for the templates' inputs."""
+    """``invalid(name)`` for the templates' inputs, ``kept(action, name)`` for a refused form's text."""
     globals_: dict[str, Any] = app.jinja_env.globals
     globals_["invalid"] = _invalid
+    globals_["kept"] = _kept
