@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import attrs
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.identity.model import User
-from cryptopay.core.kyc.profile import KycProfile
+from cryptopay.core.kyc.profile import KycStanding
 from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.kyc import KycRepository
 from cryptopay.core.ports.payments import PayoutRepository
@@ -167,15 +167,16 @@ class SendingWallet:
 @attrs.frozen
 class SendParties:
     """What a P2P send reads before it moves money (``SendRepository.parties``): the sender's wallet (locked; only
-    whether it is frozen), the recipient's, the sender's KYC profile and the sender's usage per product (as
-    ``UsageRepository.totals``); the recipient's KYC profile and what the recipient received (its usage of the
-    ``receive`` product only, as ``totals`` gives it; empty when there is no recipient)."""
+    whether it is frozen), the recipient's, the sender's KYC standing (``KycStanding``: what the limits read of its
+    profile, as ``KycProfile.standing`` gives it) and the sender's usage per product (as ``UsageRepository.totals``);
+    the recipient's KYC standing and what the recipient received (its usage of the ``receive`` product only, as
+    ``totals`` gives it; empty when there is no recipient)."""
 
     sender: SendingWallet | None
     recipient: Wallet | None
-    profile: KycProfile | None
+    profile: KycStanding | None
     usage: Mapping[str, tuple[Money, Money]]
-    recipient_profile: KycProfile | None = None
+    recipient_profile: KycStanding | None = None
     received: Mapping[str, tuple[Money, Money]] = attrs.field(factory=dict)
 
 
@@ -196,9 +197,10 @@ class SendRepository(Protocol):
     ) -> SendParties:
         """The sender's wallet locked as by ``WalletRepository.get(lock=True)`` (nothing else is locked when it has
         none; ``SendingWallet``: whether it is frozen), the recipient's wallet by ``phone`` or else ``username``,
-        the sender's KYC profile (not locked: the wallet's lock already queues the sender's movements) and usage
-        totals, the recipient's KYC profile and its ``receive`` usage totals (not locked: two sends to one
-        recipient may both pass a receiving limit only one fits, by at most one send's amount).
+        the sender's KYC standing (``KycProfile.standing`` of its stored profile; not locked: the wallet's lock
+        already queues the sender's movements) and usage totals, the recipient's KYC standing and its ``receive``
+        usage totals (not locked: two sends to one recipient may both pass a receiving limit only one fits, by at
+        most one send's amount).
 
         An adapter may also prepare the unit's ledger session for the posting that follows: read the idempotency
         ``ledger_keys`` and lock the balances of ``ledger_codes`` and of the recipient's ``asset`` wallet account,

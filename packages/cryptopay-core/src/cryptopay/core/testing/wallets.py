@@ -250,7 +250,9 @@ class InMemorySends:
             totals = self._usage.totals(recipient.user_id, day_start=day_start, month_start=month_start)
             received = {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
         sending = None if sender is None else SendingWallet.of(sender)
-        return SendParties(sending, recipient, profile, usage, recipient_profile, received)
+        standing = None if profile is None else profile.standing()
+        recipient_standing = None if recipient_profile is None else recipient_profile.standing()
+        return SendParties(sending, recipient, standing, usage, recipient_standing, received)
 
     def record(
         self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = (), received: Usage | None = None

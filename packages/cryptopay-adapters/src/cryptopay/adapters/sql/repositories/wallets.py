@@ -5,11 +5,12 @@ month in one query (today's part with a ``CASE``), on the ``(user_id, at)`` inde
 
 ``uow.wallet_sends`` (``SqlSends``) is a P2P send in two round trips on PostgreSQL (with psycopg): ``parties``
 is one statement, sent with the transaction's ``BEGIN``, that locks the sender's wallet, finds the recipient, reads
-the KYC profile and the month's usage, and (after the wallet, in code order) locks the ledger balances the entry
-will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer and usage
-rows (one statement) to go with the ledger's writes and the ``COMMIT``. Both are prepared statements: when the unit
-has sent nothing yet, the read begins a transaction the driver owns (``SqlUnitOfWork.begin_prepared``) and each round
-trip is one simple query (``BEGIN; SET LOCAL ...; EXECUTE read``, then ``EXECUTE`` flush and write; ``COMMIT``);
+both parties' KYC standing (``KycStanding``: the profile's columns, its evidence and whether it is frozen; not the
+profile, nor its sealed fields) and their usage, and (after the wallet, in code order) locks the ledger balances
+the entry will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer and
+usage rows (one statement) to go with the ledger's writes and the ``COMMIT``. Both are prepared statements: when the
+unit has sent nothing yet, the read begins a transaction the driver owns (``SqlUnitOfWork.begin_prepared``) and each
+round trip is one simple query (``BEGIN; SET LOCAL ...; EXECUTE read``, then ``EXECUTE`` flush and write; ``COMMIT``);
 inside a transaction already under way the read is pipelined and the write goes in the commit's pipeline. Elsewhere
 (SQLite) it calls the other repositories.
 """
@@ -31,7 +32,7 @@ from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.prepared import Statement
 from cryptopay.adapters.sql.repositories._base import insert_new
 from cryptopay.adapters.sql.repositories.compliance import SqlMovementJournal, movement_row
-from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles, open_profile
+from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import (
     phone_verifications,
@@ -45,7 +46,7 @@ from cryptopay.adapters.sql.types import document_text
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.errors import Conflict
 from cryptopay.core.flows import wallet_account
-from cryptopay.core.kyc import Product
+from cryptopay.core.kyc import KycProfile, KycStanding, PartyKind, Product, Requirement
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.wallets import SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
@@ -313,6 +314,24 @@ def _kes(value: Any) -> Money:
     return Money.of(value if isinstance(value, Decimal) else Decimal(0), KES)
 
 
+def _standing(row: Mapping[str, Any]) -> KycStanding:
+    """A ``p`` or ``q`` row of the send's read: the party's KYC standing from the profile's columns and the two
+    things of its document the limits read (evidence, and whether it is frozen), as ``KycProfile.standing`` gives
+    it, without structuring the profile or opening its sealed fields."""
+    return KycStanding(
+        party_id=row["code"],
+        kind=PartyKind(row["party_kind"]),
+        level=row["level"],
+        expires_at=row["expires_at"],
+        evidence=frozenset(map(Requirement, row["evidence"])),
+        frozen=row["frozen"],
+    )
+
+
+def _standing_of(profile: KycProfile | None) -> KycStanding | None:
+    return None if profile is None else profile.standing()
+
+
 # A P2P send's reads in one statement. The sender's wallet is locked first (a materialised CTE, read by the first
 # branch of the UNION ALL, which PostgreSQL runs in order), then the ledger balances in code order, and only when
 # the sender has a wallet (the one-time EXISTS filter): the lock order every wallet movement takes (wallet row, then
@@ -344,38 +363,47 @@ SELECT 's' AS kind, CAST(id AS varchar) AS code, doc, CAST(NULL AS numeric) AS t
        CAST(NULL AS varchar) AS account_kind, CAST(NULL AS varchar) AS asset, CAST(NULL AS boolean) AS allow_negative,
        CAST(NULL AS numeric) AS debits_posted, CAST(NULL AS numeric) AS credits_posted,
        CAST(NULL AS numeric) AS debits_pending, CAST(NULL AS numeric) AS credits_pending,
-       CAST(NULL AS varchar) AS request_hash, CAST(NULL AS varchar) AS result_kind, CAST(NULL AS varchar) AS result_id
+       CAST(NULL AS varchar) AS request_hash, CAST(NULL AS varchar) AS result_kind, CAST(NULL AS varchar) AS result_id,
+       CAST(NULL AS varchar) AS party_kind, CAST(NULL AS integer) AS level, CAST(NULL AS timestamptz) AS expires_at,
+       CAST(NULL AS varchar[]) AS evidence, CAST(NULL AS boolean) AS frozen
   FROM sender
 UNION ALL
-SELECT 'r', id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM recipient
+SELECT 'r', id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL
+  FROM recipient
 UNION ALL
-SELECT 'p', party_id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'p', party_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       kind, level, expires_at, ARRAY(SELECT json_array_elements_text(CAST(doc AS json) -> 'evidence')),
+       CAST(doc AS json) ->> 'frozen_at' IS NOT NULL
   FROM kyc_profiles WHERE party_id = %(sender)s
 UNION ALL
 SELECT 'u', product, NULL, sum(CASE WHEN at >= %(day_start)s THEN kes_value END), sum(kes_value),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM wallet_usage WHERE user_id = %(sender)s AND at >= %(month_start)s GROUP BY product
 UNION ALL
-SELECT 'q', party_id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'q', party_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       kind, level, expires_at, ARRAY(SELECT json_array_elements_text(CAST(doc AS json) -> 'evidence')),
+       CAST(doc AS json) ->> 'frozen_at' IS NOT NULL
   FROM kyc_profiles WHERE party_id = (SELECT id FROM recipient)
 UNION ALL
 SELECT 'v', product, NULL, sum(CASE WHEN at >= %(day_start)s THEN kes_value END), sum(kes_value),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM wallet_usage WHERE user_id = (SELECT id FROM recipient) AND at >= %(month_start)s AND product = %(receive)s
  GROUP BY product
 UNION ALL
 SELECT 'a', code, NULL, NULL, NULL, kind, asset, allow_negative, debits_posted, credits_posted, debits_pending,
-       credits_pending, NULL, NULL, NULL
+       credits_pending, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM locked
 UNION ALL
-SELECT 'k', i.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, request_hash, result_kind, result_id
+SELECT 'k', i.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, request_hash, result_kind, result_id,
+       NULL, NULL, NULL, NULL, NULL
   FROM unnest(CAST(%(keys)s AS varchar[])) AS wanted_key (key)
  CROSS JOIN LATERAL (SELECT * FROM ledger_idempotency AS t WHERE t.key = wanted_key.key LIMIT 1) AS i
 """
 
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"  # for this transaction only
 _READ = Statement(
-    "cryptopay_send_read_s2",
+    "cryptopay_send_read_s3",
     _SEND_READ,
     (
         ("sender", "varchar"),
@@ -515,11 +543,11 @@ class SqlSends:
                     doc["phone"] = phone
                 recipient = self._wallets._item(row["code"], doc)
             elif kind == "p":
-                profile = open_profile(json.loads(row["doc"]), self._personal)
+                profile = _standing(row)
             elif kind == "u":
                 usage[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
             elif kind == "q":
-                recipient_profile = open_profile(json.loads(row["doc"]), self._personal)
+                recipient_profile = _standing(row)
             elif kind == "v":
                 received[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
         return SendParties(sender, recipient, profile, usage, recipient_profile, received)
@@ -542,11 +570,11 @@ class SqlSends:
         sender = None if locked is None else SendingWallet.of(locked)
         recipient = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
         profiles, usages = SqlKycProfiles(self._conn, personal=self._personal), SqlUsage(self._conn)
-        profile = profiles.get(sender_id)
+        profile = _standing_of(profiles.get(sender_id))
         usage = usages.totals(sender_id, day_start=day_start, month_start=month_start)
         recipient_profile, received = None, {}
         if recipient is not None:
-            recipient_profile = profiles.get(recipient.user_id)
+            recipient_profile = _standing_of(profiles.get(recipient.user_id))
             totals = usages.totals(recipient.user_id, day_start=day_start, month_start=month_start)
             received = {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
         return SendParties(sender, recipient, profile, usage, recipient_profile, received)
