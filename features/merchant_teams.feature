@@ -38,3 +38,15 @@ Feature: A merchant's team works with roles
     When Amina invites late@duka.co.ke as staff
     And 8 days pass
     Then the invitation can no longer be accepted
+
+  Scenario: Accepting with the password proves the email the invitation went to
+    When Amina invites wanjiku@duka.co.ke as finance
+    And Wanjiku, whose email is not proven yet, accepts the invitation with her password
+    Then Wanjiku is finance in the team
+    And Wanjiku's email is proven by the invitation
+
+  Scenario: A wrong password changes nothing
+    When Amina invites wanjiku@duka.co.ke as finance
+    And Wanjiku, whose email is not proven yet, accepts the invitation with a wrong password
+    Then Wanjiku is in no team and her email is not proven
+    And the invitation can still be accepted

@@ -1,8 +1,8 @@
 Feature: Receiving money from family abroad
   Grace lives in London and has no cryptopay account. She sends money home to her sister Achieng: she opens an order
   saying how many shillings Achieng should receive, pays the USDT it asks to the one-time address it gives, and once
-  the payment is confirmed Achieng receives the shillings on M-Pesa (or in her cryptopay wallet, if she has one) and
-  an SMS saying who sent them. If M-Pesa cannot pay Achieng it is tried again, and in the end the USDT goes back to
+  the payment is confirmed Achieng receives the shillings on M-Pesa (or in her cryptopay wallet, if she has one that
+  may take that much) and an SMS saying who sent them. If M-Pesa cannot pay Achieng it is tried again, and in the end the USDT goes back to
   the wallet Grace named. Large amounts need Grace's full details, as the Travel Rule asks.
 
   Scenario: Achieng receives the shillings on M-Pesa
@@ -14,6 +14,13 @@ Feature: Receiving money from family abroad
     Given Achieng has a verified wallet with the phone number 0712 345 678
     When Grace in GB sends KES 5,000 to 0712 345 678 and pays the USDT asked
     Then Achieng has KES 5,000 in her wallet and an SMS naming Grace
+    And the books balance
+
+  Scenario: Achieng's wallet is for small amounts until she verifies her ID, so more goes to her M-Pesa
+    Given Achieng has a wallet with only her phone number 0712 345 678 verified
+    When Grace in GB sends KES 20,000 to 0712 345 678 and pays the USDT asked
+    Then Achieng receives KES 20,000 on M-Pesa and an SMS naming Grace
+    And Achieng has nothing in her wallet
     And the books balance
 
   Scenario: M-Pesa cannot pay Achieng, so Grace gets her USDT back

@@ -31,6 +31,13 @@ def verified_wallet(context, remittance_stack, name, phone):
     context.setdefault("people", {})[name] = remittance_stack.wallet.sign_up(phone, tier=1)
 
 
+@given(parsers.re(r"(?P<name>\w+) has a wallet with only her phone number (?P<phone>[\d ]+) verified"))
+def phone_only_wallet(context, remittance_stack, name, phone):
+    """Tier 0: it takes remittances of KES 5,000 at a time, 10,000 a day, 30,000 a month (``PRODUCT_LIMITS``)."""
+    context["remittance_stack"] = remittance_stack
+    context.setdefault("people", {})[name] = remittance_stack.wallet.sign_up(phone)
+
+
 @given(parsers.re(r"M-Pesa refuses payments to (?P<phone>[\d ]+)"))
 def mpesa_refuses(context, remittance_stack, phone):
     context["remittance_stack"] = remittance_stack
@@ -147,6 +154,12 @@ def has_in_wallet(context, who, value, name):
     assert (order.state, order.route) == (RemittanceState.PAID_OUT, RemittanceRoute.WALLET)
     assert stack.wallet.balance(context["people"][who], "KES") == Money.of(context.amount(value), KES)
     _told(context, name)
+
+
+@then(parsers.re(r"(?P<who>\w+) has nothing in her wallet"))
+def nothing_in_wallet(context, who):
+    stack = _stack(context)
+    assert all(stack.wallet.balance(context["people"][who], asset).is_zero() for asset in ("KES", "USDT"))
 
 
 @then("all the USDT Grace paid goes back to her wallet")

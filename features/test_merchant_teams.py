@@ -2,7 +2,15 @@
 
 import pytest
 from cryptopay.core.errors import Conflict
-from cryptopay.core.identity.model import TEAM_SCOPES, Principal, PrincipalKind, Role, TeamRole, User
+from cryptopay.core.identity.model import (
+    TEAM_SCOPES,
+    Principal,
+    PrincipalKind,
+    Role,
+    StepUpRequired,
+    TeamRole,
+    User,
+)
 from cryptopay.core.testing.identity import team_fixture
 from pytest_bdd import given, parsers, scenarios, then, when
 
@@ -39,6 +47,46 @@ def accept(context, name):
     context["duka"].users.add(user)
     context["people"][name] = user.id
     context["teams"].accept(context["tokens"][email], user_id=user.id)
+
+
+PASSWORD = "a long passphrase for the shop"
+
+
+@when(parsers.parse("{name}, whose email is not proven yet, accepts the invitation with {which} password"))
+def accept_with_password(context, name, which):
+    email = next(e for e in context["tokens"] if e.startswith(name.lower()))
+    duka = context["duka"]
+    user = User(f"usr_{name.lower()}", email, duka.hasher.hash(PASSWORD), Role.MERCHANT, duka.clock.now())
+    duka.users.add(user)
+    context["people"][name] = user.id
+    password = PASSWORD if which == "her" else "not the password"
+    try:
+        context["teams"].accept(context["tokens"][email], user_id=user.id, password=password)
+    except StepUpRequired as refused:
+        context["refused"] = refused
+
+
+@then(parsers.parse("{name}'s email is proven by the invitation"))
+def proven(context, name):
+    user = context["duka"].users.get(_id(context, name))
+    assert user.email_verified_at == context["duka"].clock.now()
+    proofs = [r for r in context["duka"].audit.records() if r.action == "auth.email_proven"]
+    assert [(r.subject, dict(r.details)["via"]) for r in proofs] == [(f"user:{user.id}", "invitation")]
+
+
+@then(parsers.parse("{name} is in no team and her email is not proven"))
+def nothing_changed(context, name):
+    assert context["refused"].code == "step_up_required"
+    assert context["teams"].membership(_id(context, name)) is None
+    assert context["duka"].users.get(_id(context, name)).email_verified_at is None
+    actions = [r.action for r in context["duka"].audit.records()]
+    assert actions == ["team.invite", "auth.email_proof_failed"]
+
+
+@then("the invitation can still be accepted")
+def still_open(context):
+    [invitation] = context["teams"].invitations(context["merchant"].id)
+    assert invitation.open(context["duka"].clock.now())
 
 
 def _principal(context, name: str) -> Principal:

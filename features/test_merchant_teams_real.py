@@ -6,6 +6,7 @@ audit records the steps read are the chain's rows.
 """
 
 import pytest
+from cryptopay.adapters.passwords import Argon2Hasher
 from cryptopay.adapters.sql.audit import SqlAuditLog, SqlAuditTrail
 from cryptopay.adapters.sql.repositories.identity import SqlApiKeys, SqlMerchants, SqlTeams, SqlUsers
 from cryptopay.core.identity.model import Merchant, Role, User
@@ -44,7 +45,7 @@ def duka(journey_engine):  # noqa: F811  (the fixture by that name, imported abo
     profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
     merchant = Merchant("mer_1", owner.id, "Duka", profile, clock.now(), clock.now())
     merchants.add(merchant)
-    notifier = InMemoryNotifier()
+    notifier, hasher = InMemoryNotifier(), Argon2Hasher()
     teams = Teams(
         teams=SqlTeams(journey_engine),
         merchants=merchants,
@@ -54,5 +55,7 @@ def duka(journey_engine):  # noqa: F811  (the fixture by that name, imported abo
         audit=SqlAuditTrail(journey_engine, ids),
         clock=clock,
         ids=ids,
+        hasher=hasher,
     )
-    return TeamFixture(teams, owner, merchant, clock, users, merchants, _ChainRecords(journey_engine), notifier)
+    audit = _ChainRecords(journey_engine)
+    return TeamFixture(teams, owner, merchant, clock, users, merchants, audit, notifier, hasher)

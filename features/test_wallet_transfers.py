@@ -2,7 +2,6 @@
 
 from cryptopay.core.errors import LimitExceeded
 from cryptopay.core.money import KES, Money
-from cryptopay.core.wallets.claims import return_expired_claims
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from tests.support.wallet_stack import wallet_stack
@@ -32,7 +31,7 @@ def verified(context, name):
     _stack(context).grant_tier(context["people"][name].id)
 
 
-@when(parsers.parse("{name} verifies his national ID"))
+@when(parsers.re(r"(?P<name>\w+) verifies (his|her) national ID"))
 def verifies(context, name):
     _stack(context).grant_tier(context["people"][name].id)
 
@@ -56,11 +55,11 @@ def tries_to_send(context, name, value, to):
         context["refused"] = refused
 
 
-@when("eight days pass")
-def eight_days(context):
+@when(parsers.re(r"(?P<days>a|eight) days? pass(es)?"))
+def days_pass(context, days):
     stack = _stack(context)
-    stack.clock.advance(days=8)
-    return_expired_claims(stack.backend.uow, stack.ledger, now=stack.clock.now())  # the worker's job
+    stack.clock.advance(days=1 if days == "a" else 8)
+    stack.waiting_claims.settle()  # the worker's job: claims for wallets first, then the expired go back
 
 
 @then(parsers.re(r"(?P<name>\w+) has KES (?P<value>[\d,]+) in (his|her) wallet"))

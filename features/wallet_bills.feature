@@ -34,6 +34,12 @@ Feature: Paying bills from my wallet
     Then she is told the price was used already and must lock a new one
     And Amina has 20 USDT less what the first bill sold
 
+  Scenario: Paying from USDT needs a price Amina was shown
+    Given Amina has 20 USDT in her wallet
+    When Amina tries to pay KES 500 to GOtv for the smartcard 7012 345 679 from her USDT without locking a price
+    Then she is told to lock a price first
+    And Amina has 20 USDT in her wallet
+
   Scenario: Nobody pays at a price someone else locked
     Given Baraka has a verified wallet with the phone number 0712 000 002
     And Baraka has 20 USDT in his wallet

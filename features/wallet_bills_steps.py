@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteUsed
+from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteRequired, QuoteUsed
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.wallets.bills import Bill, Bills
@@ -112,6 +112,25 @@ def tries_at_a_locked_price(context, name, value, biller, account):
         _pay(context, name, value, biller, account, pay_with="USDT", quote_id=context["quote"].id)
     except (NotFound, QuoteUsed) as refused:
         context["refused"] = refused
+
+
+@when(
+    parsers.re(
+        r"(?P<name>\w+) tries to pay KES (?P<value>[\d,]+) to (?P<biller>.+) for the smartcard (?P<account>[\d ]+) "
+        r"from (his|her) USDT without locking a price"
+    )
+)
+def tries_without_a_price(context, name, value, biller, account):
+    try:
+        _pay(context, name, value, biller, account, pay_with="USDT")
+    except QuoteRequired as refused:
+        context["refused"] = refused
+
+
+@then("she is told to lock a price first")
+def told_to_lock_a_price(context):
+    refused = context["refused"]
+    assert isinstance(refused, QuoteRequired) and "POST /v1/wallet/quotes" in refused.message
 
 
 @then("she is told the price was used already and must lock a new one")

@@ -43,3 +43,25 @@ Feature: Sending money to friends by phone number
     When Amina sends KES 300 to 0733 000 003 with the note "for the bus"
     And eight days pass
     Then Amina has KES 1,000 in her wallet
+
+  Scenario: Money a new wallet could not take at once is collected when she verifies her ID
+    Given Amina has KES 15,000 in her wallet
+    When Amina sends KES 5,000 to 0733 000 003 with the note "school fees"
+    And Amina sends KES 5,000 to 0733 000 003 with the note "uniform"
+    And Amina sends KES 5,000 to 0733 000 003 with the note "books"
+    And Chebet signs up with the phone number 0733 000 003 and the code she receives by SMS
+    Then Chebet has KES 10,000 in her wallet
+    When Chebet verifies her national ID
+    Then Chebet has KES 15,000 in her wallet
+    And Amina has KES 1,000 in her wallet
+
+  Scenario: Money a new wallet could not take today is collected the next day, not sent back
+    Given Amina has KES 15,000 in her wallet
+    When Amina sends KES 5,000 to 0733 000 003 with the note "school fees"
+    And Amina sends KES 5,000 to 0733 000 003 with the note "uniform"
+    And Amina sends KES 5,000 to 0733 000 003 with the note "books"
+    And Chebet signs up with the phone number 0733 000 003 and the code she receives by SMS
+    Then Chebet has KES 10,000 in her wallet
+    When a day passes
+    Then Chebet has KES 15,000 in her wallet
+    And Amina has KES 1,000 in her wallet

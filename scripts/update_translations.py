@@ -16,7 +16,13 @@ from cryptopay.core.mobile_money.wording import PAYOUT_FALLBACK, PAYOUT_WORDING
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "apps/http/src/cryptopay_http/pages"
 # PDFs' texts: ``_()`` in printables; the pages' own error messages: ``gettext()`` in their modules.
-METHODS = [("templates/**.html", "jinja2"), ("printables.py", "python"), ("dashboard_business.py", "python")]
+METHODS = [
+    ("templates/**.html", "jinja2"),
+    *(
+        (name, "python")
+        for name in ("printables.py", "dashboard_business.py", "portal.py", "portal_account.py", "refusals.py")
+    ),
+]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 
 

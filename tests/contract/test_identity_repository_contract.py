@@ -369,14 +369,19 @@ def test_an_invitation_is_found_by_its_token_hash_and_claimed_once(repos):
 
 def test_an_email_proof_token_is_kept_and_a_released_address_can_register_again(repos):
     """The pending proof link's hash and expiry come back as stored; an account whose email was released (set to
-    None) is no longer found by it, and the address can register a new account (review G11)."""
+    None) is no longer found by it, keeps when it was disabled (``disabled_at``, migration 0072), and the address can
+    register a new account (review G11)."""
     users = repos["users"]
     pending = attrs.evolve(user(1, "ann@example.com"), email_token_hash="a" * 64, email_token_expires_at=NOW)
     users.add(pending)
     assert users.get("usr_1").email_token_hash == "a" * 64 and users.get("usr_1").email_token_expires_at == NOW
-    released = attrs.evolve(users.get("usr_1"), email=None, email_token_hash=None, email_token_expires_at=None)
+    assert users.get("usr_1").disabled_at is None
+    released = attrs.evolve(
+        users.get("usr_1"), email=None, email_token_hash=None, email_token_expires_at=None, disabled_at=NOW
+    )
     users.update(released)
     assert users.by_email("ann@example.com") is None and users.get("usr_1").email is None
+    assert users.get("usr_1").disabled_at == NOW
     assert users.get("usr_1").email_token_hash is None
     users.add(user(2, "ANN@example.com"))
     assert users.by_email("ann@example.com").id == "usr_2"

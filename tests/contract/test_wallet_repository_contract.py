@@ -552,3 +552,130 @@ def test_the_history_names_a_bill_paid_from_the_wallet_on_this_backend(backend: 
     [line] = stack.wallets.history(amina.id, kind="bill")
     assert line.amount == Money.of(-1000, KES)
     assert line.description == f"bill {bill.id} paid to paybill 888880, account 01234567890"
+
+
+def _attempt(call):
+    """The call's result, or the CryptopayError it raised (the business refusal a race may end in)."""
+    from cryptopay.core.errors import CryptopayError
+
+    try:
+        return call()
+    except CryptopayError as error:
+        return error
+
+
+def _received_today(backend: Backend, user_id: str, now: datetime) -> Money:
+    from cryptopay.core.kyc import day_bounds, month_bounds
+
+    with backend.uow() as uow:
+        totals = uow.wallet_usage.totals(user_id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0])
+    return totals.get("receive", (Money.zero(KES), Money.zero(KES)))[0]
+
+
+def test_concurrent_sends_to_one_tier_0_wallet_never_pass_its_daily_limit_on_this_backend(backend: Backend):
+    """Eight verified senders send KES 3,000 each at once (threads released together) to one tier-0 wallet, which
+    receives KES 10,000 a day: three arrive and five are refused ``recipient_limit`` (never a database error nor a
+    retry exhausted); the wallet's balance and its receive usage are KES 9,000. Without the receive lock, every
+    send read KES 0 received before any committed, and all eight arrived on PostgreSQL."""
+    from tests.support.sql_engines import race
+
+    stack = wallet_stack(backend)
+    senders = [stack.sign_up(f"07120000{n:02d}", tier=1) for n in range(1, 9)]
+    baraka = stack.sign_up("0712000099")
+    for sender in senders:
+        stack.fund(sender, "3000", "KES")
+    outcomes = race(
+        8, lambda i: _attempt(lambda: stack.wallets.send(senders[i].id, "0712000099", Money.of("3000", KES)))
+    )
+    refused = [o for o in outcomes if not isinstance(o, Transfer)]
+    assert len(outcomes) - len(refused) == 3, outcomes
+    assert {o.code for o in refused} == {"recipient_limit"}, refused
+    assert stack.balance(baraka, "KES").amount == 9000
+    assert _received_today(backend, baraka.id, stack.clock.now()).amount == 9000
+
+
+def test_a_retried_claim_racing_sends_never_passes_the_daily_limit_on_this_backend(backend: Backend):
+    """Three KES 5,000 invitations wait for one number; its tier-0 wallet claims two at sign-up (KES 10,000 a day)
+    and the third waits. The next day the worker's retry of the claim races four sends of KES 3,000 to the wallet:
+    what arrives that day stays within KES 10,000, and the balance is what the usage counts."""
+    from tests.support.sql_engines import race
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    senders = [stack.sign_up(f"07120000{n:02d}", tier=1) for n in range(2, 6)]
+    stack.fund(amina, "15000", "KES")
+    for _ in range(3):
+        stack.wallets.send(amina.id, "0733000003", Money.of("5000", KES))
+    chebet = stack.sign_up("0733000003")
+    assert stack.balance(chebet, "KES").amount == 10000
+    stack.clock.advance(days=1)
+    for sender in senders:
+        stack.fund(sender, "3000", "KES")
+
+    def work(i: int):
+        if i == 0:
+            return stack.waiting_claims.claim(chebet.id)
+        return _attempt(lambda: stack.wallets.send(senders[i - 1].id, "0733000003", Money.of("3000", KES)))
+
+    outcomes = race(5, work)
+    assert {o.code for o in outcomes[1:] if not isinstance(o, Transfer)} <= {"recipient_limit"}, outcomes
+    today = _received_today(backend, chebet.id, stack.clock.now()).amount
+    assert 8000 <= today <= 10000
+    assert stack.balance(chebet, "KES").amount == 10000 + today
+
+
+def test_a_send_does_not_wait_for_a_receive_lock_another_transaction_holds_on_this_backend(backend: Backend):
+    """``SendRepository.received`` tries the recipient's receive lock: while another transaction holds it
+    (``UsageRepository.lock_receiving``), it raises ``TransientConflict`` at once instead of waiting (PostgreSQL;
+    SQLite and the fakes run one writer at a time); once that transaction ends, it reads what it committed."""
+    import threading
+
+    from cryptopay.core.errors import TransientConflict
+    from cryptopay.core.kyc import day_bounds, month_bounds
+
+    if backend.name != "postgres":
+        pytest.skip("one writer at a time: a second transaction cannot be open while the first holds the lock")
+    stack = wallet_stack(backend)
+    baraka = stack.sign_up("0712000002")
+    now = stack.clock.now()
+    bounds = {"day_start": day_bounds(now)[0], "month_start": month_bounds(now)[0]}
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with backend.uow() as uow:
+            uow.wallet_usage.lock_receiving(baraka.id)
+            uow.wallet_usage.add(Usage("use_held", baraka.id, "receive", Money.of("700", KES), now, "trf_held"))
+            held.set()
+            release.wait(timeout=60)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        held.wait(timeout=60)
+        with pytest.raises(TransientConflict), backend.uow() as uow:
+            uow.wallet_sends.received(baraka.id, **bounds)
+    finally:
+        release.set()
+        thread.join()
+    with backend.uow() as uow:
+        assert uow.wallet_sends.received(baraka.id, **bounds)["receive"][0].amount == 700
+
+
+def test_awaiting_registered_names_the_wallets_whose_phone_has_transfers_waiting_on_this_backend(backend: Backend):
+    """``awaiting_registered`` gives the user ids of wallets whose phone has transfers still awaiting a claim, once
+    each, ascending and paged by id; a claimed transfer and a number with no wallet do not count. ``awaiting_claim``
+    locks them when asked, and ``lock_receiving`` is taken in the same transaction."""
+    with backend.uow() as uow:
+        for user_id, phone in (("usr_b", "254733000003"), ("usr_a", "254733000004"), ("usr_c", "254733000005")):
+            uow.wallets.add(Wallet(user_id=user_id, phone=phone, created_at=AT))
+        uow.wallet_transfers.add(_transfer("trf_1", "usr_x"))
+        uow.wallet_transfers.add(_transfer("trf_2", "usr_x", phone="254733000004"))
+        uow.wallet_transfers.add(_transfer("trf_3", "usr_x", phone="254733000004"))
+        uow.wallet_transfers.add(_transfer("trf_4", "usr_x", phone="254733000005", state=TransferState.CLAIMED))
+        uow.wallet_transfers.add(_transfer("trf_5", "usr_x", phone="254733000009"))
+    with backend.uow() as uow:
+        assert uow.wallet_transfers.awaiting_registered(after=None, limit=10) == ["usr_a", "usr_b"]
+        assert uow.wallet_transfers.awaiting_registered(after="usr_a", limit=10) == ["usr_b"]
+        assert uow.wallet_transfers.awaiting_registered(after=None, limit=1) == ["usr_a"]
+        uow.wallet_usage.lock_receiving("usr_a")
+        assert [t.id for t in uow.wallet_transfers.awaiting_claim("254733000004", lock=True)] == ["trf_2", "trf_3"]

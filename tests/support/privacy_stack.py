@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from cryptopay.core.testing.deposits import InMemoryWalletDeposits
 from cryptopay.core.testing.identity import InMemoryMerchants, InMemoryRefreshTokens, InMemoryTeams
 from cryptopay.core.testing.kyc import InMemoryKycApplications
 from cryptopay.core.testing.storage import InMemoryStorage
+from cryptopay.core.testing.withdrawals import InMemoryWithdrawals
 
 from tests.support.wallet_stack import memory_wallet_storage
 
@@ -18,4 +20,6 @@ def privacy_storage() -> InMemoryStorage:
         refresh_tokens=InMemoryRefreshTokens(),
         merchants=InMemoryMerchants(),
         teams=InMemoryTeams(),
+        wallet_deposits=InMemoryWalletDeposits(),
+        withdrawals=InMemoryWithdrawals(),
     )

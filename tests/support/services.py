@@ -37,6 +37,7 @@ from cryptopay.core.reports import Reports
 from cryptopay.core.search import TransactionSearch
 from cryptopay.core.system import RandomIds, SystemClock
 from cryptopay.core.testing.compliance import monitoring_repositories
+from cryptopay.core.testing.deposits import InMemoryWalletDeposits
 from cryptopay.core.testing.identity import (
     InMemoryApiKeys,
     InMemoryIdempotency,
@@ -54,6 +55,7 @@ from cryptopay.core.testing.payments_stack import PaymentsStack
 from cryptopay.core.testing.search import InMemoryTransactionIndex
 from cryptopay.core.testing.storage import InMemoryAuditLog, InMemoryStorage
 from cryptopay.core.testing.wallets import InMemoryBuys, InMemoryTransfers, InMemoryWallets
+from cryptopay.core.testing.withdrawals import InMemoryWithdrawals
 from cryptopay.core.webhooks import UowFactory
 from flask import Flask
 
@@ -107,6 +109,8 @@ def _people(
         "wallets": InMemoryWallets(),
         "wallet_transfers": InMemoryTransfers(),
         "wallet_buys": InMemoryBuys(),
+        "wallet_deposits": InMemoryWalletDeposits(),
+        "withdrawals": InMemoryWithdrawals(),
         "payouts": InMemoryPayouts(),
     }
 

@@ -1,7 +1,8 @@
 """A personal-wallet stack over one storage backend (in memory, SQLite or PostgreSQL) for tests and features.
 
 ``sign_up`` goes through the real sign-up (the code is read from the SMS the fake provider received, as a person
-reads it from their phone); ``grant_tier`` records an admin's KYC approval; ``fund`` books money into a wallet
+reads it from their phone); ``grant_tier`` records an admin's KYC approval (and claims what waited on it, as the
+wiring's ``KycReview.on_granted`` does); ``fund`` books money into a wallet
 from the M-Pesa float, standing in for a purchase.
 """
 
@@ -41,6 +42,7 @@ from cryptopay.core.testing.wallets import (
     InMemoryWallets,
 )
 from cryptopay.core.wallets.buys import Buys
+from cryptopay.core.wallets.claims import WaitingClaims
 from cryptopay.core.wallets.sells import Sells
 from cryptopay.core.wallets.service import Wallets
 from cryptopay.core.wallets.signup import WalletSignup
@@ -63,12 +65,13 @@ def memory_wallet_storage(**extra: Any) -> InMemoryStorage:
 
     >>> storage = memory_wallet_storage(travel_rule=InMemoryTravelRule())
     """
+    wallets = InMemoryWallets()
     return payments_storage(
         users=InMemoryUsers(),
         kyc=InMemoryKycProfiles(),
-        wallets=InMemoryWallets(),
+        wallets=wallets,
         phone_verifications=InMemoryPhoneVerifications(),
-        wallet_transfers=InMemoryTransfers(),
+        wallet_transfers=InMemoryTransfers(wallets),
         wallet_usage=InMemoryUsage(),
         wallet_buys=InMemoryBuys(),
         **extra,
@@ -99,6 +102,7 @@ class WalletStack:
     rates: FixedRateSource
     sells: Sells
     payouts: Payouts
+    waiting_claims: WaitingClaims
 
     def deliver_callbacks(self) -> int:
         """POST every STK callback M-Pesa has sent so far to our handler (as the HTTP hook does); how many."""
@@ -132,6 +136,7 @@ class WalletStack:
             profile.submit(1, {Requirement.NATIONAL_ID}, at=self.clock.now())
             profile.approve("usr_admin", at=self.clock.now())
             uow.kyc.update(profile)
+        self.waiting_claims.after_verification(user_id)  # as ``KycReview.on_granted`` does in the wiring
 
     def fund(self, user: User, amount: str, asset: str) -> None:
         money = Money.of(amount, asset_by_code(asset))
@@ -194,7 +199,10 @@ def wallet_stack(backend: Backend | None = None, *, clock: ManualClock | None = 
     )
     sells = Sells(the_backend.uow, ledger, lambda: pricer, lambda: quotes, the_clock, ids)
     payouts = Payouts(uow=the_backend.uow, clock=the_clock, ids=ids, ledger=ledger, gateway=mpesa, urls=PAYOUT_URLS)
-    return WalletStack(the_backend, the_clock, ledger, sms, signup, wallets, audit, buys, mpesa, rates, sells, payouts)
+    claims = WaitingClaims(uow=the_backend.uow, ledger=ledger, clock=the_clock, ids=ids, quoter=lambda: pricer)
+    return WalletStack(
+        the_backend, the_clock, ledger, sms, signup, wallets, audit, buys, mpesa, rates, sells, payouts, claims
+    )
 
 
 __all__ = ["PASSWORD", "WalletStack", "memory_wallet_backend", "memory_wallet_storage", "wallet_stack"]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import redis
 from cryptopay.adapters.cache import CachedApiKeys, CachedMerchants, RedisEpoch
+from cryptopay.adapters.passwords import Argon2Hasher
 from cryptopay.adapters.sql import make_engine, upgrade
 from cryptopay.adapters.sql.repositories.identity import sql_identity_repositories
 from cryptopay.core.identity import ApiKeys, Unauthenticated
@@ -99,6 +100,7 @@ def test_removing_a_member_revokes_their_keys_in_every_process_at_once(engine, r
         audit=InMemoryAuditLog(),
         clock=SystemClock(),
         ids=RandomIds(),
+        hasher=Argon2Hasher(),
     )
     teams.remove(merchant_id, admin, actor=repositories["merchants"].get(merchant_id).owner_user_id)
     with pytest.raises(Unauthenticated):

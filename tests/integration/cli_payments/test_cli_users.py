@@ -1,11 +1,18 @@
-"""``cryptopay users create-admin|set-role``: operators appoint admins and change roles, each audited."""
+"""``cryptopay users show|create-admin|set-role``: operators look accounts up, appoint admins and change roles, each
+audited."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
+from cryptopay.adapters.bootstrap import Services, Settings, build
 from cryptopay.core.identity import Role
-from cryptopay_cli.context import operator
+from cryptopay.core.identity.model import User
+from cryptopay_cli.context import operator, use_services
 from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
 
@@ -54,3 +61,43 @@ def test_set_role_changes_the_role_and_is_audited(stack):
         "after": "compliance",
     }
     assert _users("set-role", "nobody@example.co.ke", "admin").exit_code == 3
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[Services]:
+    """A real SQLite deployment built by the composition root, as the CLI's services."""
+    built = build(Settings.for_data_dir(tmp_path))
+    use_services(built)
+    yield built
+    use_services(None)
+    built.close()
+
+
+def test_show_prints_when_an_account_was_disabled_and_audits_the_lookup(deployment):
+    """show (by email, id or phone) prints the account with ``disabled_at``: null while usable, the time once
+    disabled (stored and read back by the SQL repository); the lookup is audited as the console's is; an unknown
+    account exits 3. The person's own export carries ``disabled_at`` too."""
+    at = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    deployment.users.add(User("usr_w", "w@example.com", "h", Role.MERCHANT, at, phone="254712000001"))
+    shown = _users("show", "w@example.com")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout) == {
+        "id": "usr_w",
+        "email": "w@example.com",
+        "role": "merchant",
+        "created_at": at.isoformat(),
+        "email_verified_at": None,
+        "disabled_at": None,
+    }
+    user = deployment.users.get("usr_w")
+    user.email, user.disabled_at = None, at  # released, as EmailProofs.release leaves it
+    deployment.users.update(user)
+    for who in ("usr_w", "0712000001"):
+        released = json.loads(_users("show", who).stdout)
+        assert (released["email"], released["disabled_at"]) == (None, at.isoformat())
+    with deployment.uow() as uow:
+        looked_up = [r for r in uow.audit.about(["user:usr_w"]) if r.action == "privacy.subject_looked_up"]
+    assert [r.actor for r in looked_up] == [operator()] * 3
+    assert _users("show", "usr_nobody").exit_code == 3
+    exported = deployment.subject_exports.export_own("usr_w")
+    assert exported["profile"]["disabled_at"] == at.isoformat()

@@ -96,9 +96,10 @@ def test_an_expired_or_replaced_link_proves_nothing(client, auth, services, cloc
     assert _actions(services).count("auth.email_proof_sent") == 3
 
 
-def test_this_was_not_me_releases_the_address_without_a_login(client, auth, services):
-    """The owner's release link (no login) disables the squatter's account: its sessions end, it cannot log in, the
-    address is free to register again (a new account, with its own link); audited and the owner is told."""
+def test_this_was_not_me_releases_the_address_without_a_login(client, auth, services, clock):
+    """The owner's release link (no login) disables the squatter's account (``disabled_at``: when): its sessions end,
+    it cannot log in, the address is free to register again (a new account, with its own link); audited and the
+    owner is told."""
     squatter = _unproven(auth)
     squatter_id = services.users.by_email(EMAIL).id
     release = _token(services, release=True)
@@ -106,6 +107,7 @@ def test_this_was_not_me_releases_the_address_without_a_login(client, auth, serv
     assert client.get("/v1/me", headers=squatter).status_code == 401
     assert client.post("/v1/auth/login", json={"email": EMAIL, "password": PASSWORD}).status_code == 401
     assert services.users.get(squatter_id).email is None
+    assert services.users.get(squatter_id).disabled_at == clock.now()
     _problem(client.post("/v1/auth/email/release", json={"token": release}), 422, "email_link_invalid")
     owner = _unproven(auth)
     assert services.users.by_email(EMAIL).id != squatter_id

@@ -202,6 +202,53 @@ def test_every_documented_operation_refuses_an_undeclared_query_parameter(client
     assert _assert_problem(gone, 422)["errors"][0]["field"] == "force"
 
 
+_PATH_SAMPLES = {"month": "2026-01", "^pl_[A-Za-z0-9_-]{22}$": "pl_" + "A" * 22}  # the two patterned path parameters
+
+
+def _operations(document):
+    """Every operation of the document as (path with its parameters filled in to route, method, operation)."""
+    for template, operations in document["paths"].items():
+        for method, op in operations.items():
+            path = template
+            for param in op.get("parameters", ()):
+                if param["in"] == "path":
+                    known = _PATH_SAMPLES.get(param["name"]) or _PATH_SAMPLES.get(param["schema"].get("pattern"))
+                    sample = known or f"{param['name'][:3]}_01J0000000000000000000000"
+                    path = path.replace("{" + param["name"] + "}", sample)
+            yield path, method, op
+
+
+def test_who_is_asking_comes_before_the_query_check_on_every_operation(client, auth):
+    """An anonymous request with a stray query parameter gets each protected operation's 401 (the scrape-token
+    metrics: its 404, as if absent), never a 422 naming the parameters it takes; a public operation still answers the
+    422 naming it. A caller of the wrong role gets the 403 first; the right caller, the 422."""
+    document = client.get("/openapi.json").json
+    protected, public = [], []
+    for path, method, op in _operations(document):
+        answer = client.open(f"{path}?zz_probe=1", method=method.upper())
+        if op["security"]:
+            assert answer.status_code == 401, (method, path, answer.status_code, answer.get_data(as_text=True))
+            protected.append(path)
+        elif path == "/metrics":
+            assert answer.status_code == 404, answer.get_data(as_text=True)
+        else:
+            assert answer.status_code == 422, (method, path, answer.status_code, answer.get_data(as_text=True))
+            assert [e["field"] for e in answer.json["errors"]] == ["zz_probe"], (method, path)
+            public.append(path)
+    assert len(protected) > 100 and {"/v1/auth/login", "/v1/wallet/remittances"} <= set(public), (protected, public)
+    invisible = "zz%E2%80%8Bprobe=1"  # a zero-width space in the name: the text rules, checked after the caller too
+    assert client.get(f"/v1/wallet/bills?{invisible}").status_code == 401
+    assert _assert_problem(client.post(f"/v1/auth/login?{invisible}", json={}), 422)["errors"][0]["field"].startswith(
+        "query."
+    )
+    personal = auth.user("personal")
+    assert client.get("/v1/admin/reconciliation?zz_probe=1", headers=personal).status_code == 403
+    text = _assert_problem(client.get(f"/v1/wallet/bills?{invisible}", headers=personal), 422)
+    assert text["errors"][0]["field"].startswith("query.")
+    refused = _assert_problem(client.get("/v1/wallet/bills?zz_probe=1", headers=personal), 422)
+    assert refused["errors"][0]["field"] == "zz_probe"
+
+
 def test_a_cursor_this_list_did_not_give_is_a_422_on_cursor(client, auth):
     """Review H2: any text was used as a key-set bound (``cursor=x`` gave the whole list, a made-up one an empty
     page). A cursor not in the form of an id is a 422 on ``cursor``; a real next_cursor pages on."""

@@ -131,3 +131,55 @@ def test_giving_admin_or_finance_needs_a_step_up_and_staff_does_not(client, auth
     assert invited.status_code == 201 and invited.json["role"] == "admin"
     changes = [dict(r.details) for r in services.audit.records() if r.action == "team.role_changed"]
     assert changes[-1]["after"] == "admin"
+
+
+def test_accepting_with_the_password_proves_the_invited_email(client, auth, services):
+    """An unproven account accepting its invitation with its password typed again is proven (``email_proven``,
+    audited auth.email_proven via invitation): as an admin it creates API keys without a 403 email_unverified. The
+    invitation's answer never carries the token: it went by email only."""
+    owner, merchant_id = auth.merchant()
+    body = {"email": "achieng@duka.co.ke", "role": "admin"}
+    invited = client.post("/v1/merchants/me/invitations", json=body, headers=auth.stepped_up(owner))
+    token = _token(services, "achieng@duka.co.ke")
+    assert token not in invited.get_data(as_text=True) and "token" not in invited.json
+    auth.register("achieng@duka.co.ke", "merchant")
+    achieng = bearer(auth.login("achieng@duka.co.ke")["access_token"])
+    accepted = client.post("/v1/invitations/accept", json={"token": token, "password": PASSWORD}, headers=achieng)
+    assert accepted.status_code == 200, accepted.json
+    assert (accepted.json["role"], accepted.json["email_proven"]) == ("admin", True)
+    user = services.users.by_email("achieng@duka.co.ke")
+    assert user.email_verified_at is not None and user.email_token_hash is None  # the emailed link is spent
+    [proof] = [r for r in services.audit.records() if r.action == "auth.email_proven"][-1:]
+    assert proof.subject == f"user:{user.id}" and dict(proof.details)["via"] == "invitation"
+    key = {"name": "till", "scopes": ["invoices:read"]}
+    made = client.post(f"/v1/merchants/{merchant_id}/api-keys", json=key, headers=auth.stepped_up(achieng))
+    assert made.status_code == 201, made.json
+
+
+def test_an_invitation_proves_nothing_for_another_address_a_wrong_password_or_no_password(client, auth, services):
+    """Another account (whatever its password) is refused 403 and stays unproven; the invited account with a wrong
+    password is refused 403 step_up_required (audited auth.email_proof_failed) and nothing changes: no member, the
+    invitation still open; without a password it joins and stays unproven (``email_proven`` false)."""
+    owner, _ = auth.merchant()
+    client.post("/v1/merchants/me/invitations", json={"email": "njeri@duka.co.ke", "role": "staff"}, headers=owner)
+    token = _token(services, "njeri@duka.co.ke")
+    auth.register("squatter@evil.example", "merchant")
+    squatter = bearer(auth.login("squatter@evil.example")["access_token"])
+    refused = client.post("/v1/invitations/accept", json={"token": token, "password": PASSWORD}, headers=squatter)
+    assert (refused.status_code, refused.json["code"]) == (403, "forbidden")
+    assert services.users.by_email("squatter@evil.example").email_verified_at is None
+    auth.register("njeri@duka.co.ke", "merchant")
+    njeri = bearer(auth.login("njeri@duka.co.ke")["access_token"])
+    wrong = client.post("/v1/invitations/accept", json={"token": token, "password": "not it at all"}, headers=njeri)
+    assert (wrong.status_code, wrong.json["code"]) == (403, "step_up_required"), wrong.json
+    njeri_id = services.users.by_email("njeri@duka.co.ke").id
+    failed = [r for r in services.audit.records() if r.action == "auth.email_proof_failed"]
+    assert [(r.subject, dict(r.details)["via"]) for r in failed] == [(f"user:{njeri_id}", "invitation")]
+    assert [m["role"] for m in client.get("/v1/merchants/me/members", headers=owner).json["members"]] == ["owner"]
+    [listed] = client.get("/v1/merchants/me/invitations", headers=owner).json["invitations"]
+    assert listed["accepted_at"] is None
+    joined = client.post("/v1/invitations/accept", json={"token": token}, headers=njeri)
+    assert (joined.status_code, joined.json["email_proven"]) == (200, False)
+    assert services.users.by_email("njeri@duka.co.ke").email_verified_at is None
+    proofs = [r for r in services.audit.records() if r.action == "auth.email_proven"]
+    assert f"user:{njeri_id}" not in [r.subject for r in proofs]

@@ -7,20 +7,27 @@ refused); its results are POSTed to the API's own Daraja hook URLs, as Safaricom
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import ROUND_UP, Decimal
 from pathlib import Path
 
 import attrs
 import pytest
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, payout_urls, ready
+from cryptopay.core.flows import wallet_account
+from cryptopay.core.ledger import Account, AccountKind
+from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts.service import Payouts
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.pricing import Pricer
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.mobile_money import REJECTED_ACCOUNT, FakeMobileMoney
+from cryptopay.core.testing.system import ManualClock
 from cryptopay.core.wallets.bills import Bills
+from cryptopay.core.wallets.buys import Buys
 
-from tests.integration.http.http_support import database_env, fast_hasher, make_app
+from tests.integration.http.http_support import database_env, fast_hasher, make_app, migrated_sqlite
 from tests.integration.http.test_http_wallet import WalletApi
 
 PUBLIC = "https://pay.example.com"
@@ -44,11 +51,25 @@ def _api(env: dict[str, str], data_dir: Path, clock: Clock | None = None) -> Ite
         rates = FixedRateSource("market", bill_clock, {"USDT/KES": "130", "USDT/USD": "1"})
         pricer = Pricer([rates], clock=bill_clock, ids=root.ids, quotes=quotes)
         bills = Bills(root.uow, root.ledger, lambda: pricer, lambda: quotes, bill_clock, root.ids)
+        buys = Buys(  # POST /v1/wallet/quotes locks at the same pricer: the quote a bill from USDT names
+            root.uow,
+            root.ledger,
+            lambda: pricer,
+            lambda: quotes,
+            lambda: mpesa,
+            lambda token: f"{PUBLIC}/hooks/daraja/stk/{token}",
+            bill_clock,
+            root.ids,
+        )
         payouts = Payouts(
             uow=root.uow, clock=root.clock, ids=root.ids, ledger=root.ledger, gateway=mpesa, urls=payout_urls(PUBLIC)
         )
         services = attrs.evolve(
-            root, password_hasher=ready(fast_hasher()), wallet_bills=ready(bills), payouts=ready(payouts)
+            root,
+            password_hasher=ready(fast_hasher()),
+            wallet_bills=ready(bills),
+            wallet_buys=ready(buys),
+            payouts=ready(payouts),
         )
         yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl", mpesa)
     finally:
@@ -113,3 +134,87 @@ def test_a_rejected_bill_returns_the_shillings_and_bad_input_is_a_problem(api: W
     other = api.sign_up("0712000002")
     assert other
     assert api.client.get(f"/v1/wallet/bills/{bill['id']}", headers=api.login("0712000002")).status_code == 404
+
+
+def _give_usdt(api: WalletApi, user_id: str, amount: str) -> None:
+    inventory = Account("assets:inventory:USDT", AccountKind.ASSET, USDT, allow_negative=True)
+    api.services.ledger.open_account(inventory)
+    api.services.ledger.transfer(
+        f"give:{user_id}", debit=inventory.code, credit=wallet_account(user_id, USDT), amount=Money.of(amount, USDT)
+    )
+
+
+def test_a_bill_from_usdt_needs_a_quote_the_payer_locked_and_is_paid_at_its_bid_once(api: WalletApi):
+    """Without ``quote_id`` a bill from USDT is a 422 ``quote_required`` naming POST /v1/wallet/quotes, and a
+    buy-side quote a 422: nothing moves. With a sale quote it is paid at that bid (the USDT the bid shows); the same
+    quote again is a 409 ``quote_used``, someone else's a 404."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.tier_1(amina)
+    _give_usdt(api, amina, "20")
+    headers = api.login("0712000001")
+    body = {"biller": "DSTV", "account": "7012345678", "amount": "1300", "currency": "KES", "pay_with": "USDT"}
+    missing = api.client.post("/v1/wallet/bills", json=body, headers={**headers, "Idempotency-Key": "u0"})
+    assert missing.status_code == 422 and missing.content_type == "application/problem+json"
+    problem = missing.get_json()
+    assert problem["code"] == "quote_required" and "POST /v1/wallet/quotes" in problem["detail"], problem
+    to_buy = api.client.post("/v1/wallet/quotes", json={"side": "buy"}, headers=headers).get_json()
+    wrong = api.client.post(
+        "/v1/wallet/bills", json={**body, "quote_id": to_buy["id"]}, headers={**headers, "Idempotency-Key": "u1"}
+    )
+    assert wrong.status_code == 422 and "locked to buy" in wrong.get_json()["detail"]
+    assert api.services.wallets.balances(amina)["USDT"] == Money.of(20, USDT)
+    assert api.client.get("/v1/wallet/bills", headers=headers).get_json()["data"] == []
+    quote = api.client.post("/v1/wallet/quotes", json={"side": "sell"}, headers=headers).get_json()
+    paid = api.client.post(
+        "/v1/wallet/bills", json={**body, "quote_id": quote["id"]}, headers={**headers, "Idempotency-Key": "u2"}
+    )
+    assert paid.status_code == 201, paid.get_json()
+    usdt = Money.rounded(Decimal(1300) / Decimal(quote["bid"]), USDT, ROUND_UP)
+    assert paid.get_json()["paid_with"] == {"amount": str(usdt.amount), "asset": "USDT"}
+    assert api.services.wallets.balances(amina)["USDT"] == Money.of(20, USDT) - usdt
+    assert api.services.wallets.balances(amina)["KES"] < Money.of(1, KES)
+    again = api.client.post(
+        "/v1/wallet/bills", json={**body, "quote_id": quote["id"]}, headers={**headers, "Idempotency-Key": "u3"}
+    )
+    assert again.status_code == 409 and again.get_json()["code"] == "quote_used"
+    api.sign_up("0712000002")
+    baraka = api.login("0712000002")
+    theirs = api.client.post("/v1/wallet/quotes", json={"side": "sell"}, headers=baraka).get_json()
+    stolen = api.client.post(
+        "/v1/wallet/bills", json={**body, "quote_id": theirs["id"]}, headers={**headers, "Idempotency-Key": "u4"}
+    )
+    assert stolen.status_code == 404
+
+
+@pytest.fixture
+def timed(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[WalletApi, ManualClock]]:
+    """The bills API with its prices, quotes and bills on a clock the test moves (SQLite)."""
+    clock = ManualClock(datetime.now(UTC))
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_PUBLIC_URL": PUBLIC}
+    migrated_sqlite(env)
+    for api in _api(env, tmp_path, clock):
+        yield api, clock
+
+
+def test_a_bill_from_usdt_at_a_quote_past_its_window_is_a_quote_expired_problem_and_moves_nothing(timed):
+    """The quote was locked, then its window (2 minutes) passed: 422 ``quote_expired`` asking for a new one; the
+    USDT stays, no bill exists; a new quote pays it."""
+    api, clock = timed
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.tier_1(amina)
+    _give_usdt(api, amina, "20")
+    headers = api.login("0712000001")
+    body = {"biller": "GOTV", "account": "1234567890", "amount": "300", "currency": "KES", "pay_with": "USDT"}
+    quote = api.client.post("/v1/wallet/quotes", json={"side": "sell"}, headers=headers).get_json()
+    clock.advance(minutes=3)
+    late = api.client.post(
+        "/v1/wallet/bills", json={**body, "quote_id": quote["id"]}, headers={**headers, "Idempotency-Key": "t1"}
+    )
+    assert late.status_code == 422 and late.get_json()["code"] == "quote_expired", late.get_json()
+    assert api.services.wallets.balances(amina)["USDT"] == Money.of(20, USDT)
+    assert api.client.get("/v1/wallet/bills", headers=headers).get_json()["data"] == []
+    fresh = api.client.post("/v1/wallet/quotes", json={"side": "sell"}, headers=headers).get_json()
+    paid = api.client.post(
+        "/v1/wallet/bills", json={**body, "quote_id": fresh["id"]}, headers={**headers, "Idempotency-Key": "t2"}
+    )
+    assert paid.status_code == 201, paid.get_json()

@@ -11,6 +11,7 @@ import pytest
 from cryptopay.adapters.bootstrap import ready
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.privacy import SubjectExports
+from cryptopay.core.testing.deposits import InMemoryWalletDeposits
 from cryptopay.core.testing.identity import InMemoryMerchants, InMemoryRefreshTokens, InMemoryUsers
 from cryptopay.core.testing.kyc import InMemoryKycApplications, InMemoryKycProfiles
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
@@ -18,6 +19,7 @@ from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.storage import InMemoryStorage
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.testing.wallets import InMemoryBuys, InMemoryTransfers, InMemoryWallets
+from cryptopay.core.testing.withdrawals import InMemoryWithdrawals
 from cryptopay_http import Services
 
 from tests.integration.http.http_support import app as app
@@ -44,6 +46,8 @@ def storage() -> InMemoryStorage:
         wallets=InMemoryWallets(),
         wallet_transfers=InMemoryTransfers(),
         wallet_buys=InMemoryBuys(),
+        wallet_deposits=InMemoryWalletDeposits(),
+        withdrawals=InMemoryWithdrawals(),
     )
 
 
@@ -125,7 +129,7 @@ def test_an_officer_looks_up_and_exports_a_person_and_both_are_audited(client, a
     assert client.get("/v1/admin/privacy/subjects?who=nobody@example.com", headers=officer).status_code == 404
     assert client.get("/v1/admin/privacy/subjects", headers=officer).status_code == 422
     found = client.get(f"/v1/admin/privacy/subjects?who={email}", headers=officer)
-    assert found.status_code == 200 and found.json == {"id": subject, "role": "personal"}
+    assert found.status_code == 200 and found.json == {"id": subject, "role": "personal", "disabled_at": None}
     exported = client.get(f"/v1/admin/privacy/subjects/{subject}/export?reason=request+by+post", headers=officer)
     assert exported.status_code == 200 and exported.json["profile"]["email"] == email
     officer_records = [r for r in _privacy_records(storage) if r[0] not in (f"user:{subject}", "system:notify")]

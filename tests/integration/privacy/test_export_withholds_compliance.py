@@ -32,8 +32,10 @@ from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.storage import InMemoryStorage
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay.core.wallets.buys import Buy
+from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.history import HistoryLine
 from cryptopay.core.wallets.model import Transfer, Wallet
+from cryptopay.core.wallets.withdrawal_model import Withdrawal
 
 from tests.support.kyc_rig import START, KycRig, person
 from tests.support.privacy_stack import privacy_storage
@@ -116,11 +118,31 @@ def test_every_export_carries_the_same_restrictions_notice_whether_or_not_anythi
 
 def test_every_field_of_every_exported_record_is_classified() -> None:
     """A field added to a record the export holds must be classified in ``DISCLOSURE`` (until then it stays out)."""
-    assert set(DISCLOSURE) == {KycApplication, KycProfile, Wallet, HistoryLine, Transfer, Buy, Payout, RefreshToken}
+    records = {
+        KycApplication,
+        KycProfile,
+        Wallet,
+        HistoryLine,
+        Transfer,
+        Buy,
+        Deposit,
+        Withdrawal,
+        Payout,
+        RefreshToken,
+    }
+    assert set(DISCLOSURE) == records
     for record, classes in DISCLOSURE.items():
         assert set(classes) == {f.name for f in attrs.fields(record)}, record.__name__
         for name, kind in classes.items():
             assert (kind is Disclosure.SECRET) == (name in SECRET_FIELDS), (record.__name__, name)
             assert kind is not Disclosure.OTHER_PARTY or name in OTHER_PARTIES, (record.__name__, name)
     withheld = {name for classes in DISCLOSURE.values() for name, k in classes.items() if k is Disclosure.WITHHELD}
-    assert withheld == {"sanctions_matches", "id_link_reason", "freeze_reason", "frozen_reason"}
+    assert withheld == {
+        "sanctions_matches",
+        "id_link_reason",
+        "freeze_reason",
+        "frozen_reason",
+        "hold_detail",
+        "failure",
+        "travel_rule_id",
+    }

@@ -97,7 +97,8 @@ def _emptied(stack: WalletStack, phone: str) -> Any:
 
 
 def test_a_person_is_anonymised_the_day_the_period_ends_and_only_once(stack):
-    """Seven years after the last movement (2,557 days): profile, KYC details, phones and sessions are gone; audited."""
+    """Seven years after the last movement (2,557 days): profile, KYC details, phones and sessions are gone, the
+    account disabled (``disabled_at``); audited."""
     user = _emptied(stack, "254712000001")
     ended = stack.clock.now()
     stack.clock.set(ended + SEVEN_YEARS - timedelta(minutes=1))
@@ -107,6 +108,7 @@ def test_a_person_is_anonymised_the_day_the_period_ends_and_only_once(stack):
     with stack.backend.uow() as uow:
         erased = uow.users.get(user.id)
         assert (erased.email, erased.phone, erased.display_name) == (None, None, None)
+        assert erased.disabled_at == ended + SEVEN_YEARS  # the account is disabled from then on
         assert uow.users.by_phone("254712000001") is None and uow.wallets.by_phone("254712000001") is None
         [application] = uow.kyc_applications.for_party(user.id)
         assert (application.person, application.notify_to, application.documents) == (None, None, ())
@@ -242,6 +244,8 @@ def test_a_closed_merchants_people_and_kyb_are_anonymised_after_the_period_its_p
         for user_id in ("usr_owner1", "usr_fin1"):
             erased = uow.users.get(user_id)
             assert (erased.email, erased.phone, erased.display_name) == (None, None, None)
+            assert erased.disabled_at == ended + SEVEN_YEARS
+        assert uow.users.get("usr_owner2").disabled_at is None
         assert all(t.revoked_at is not None for t in uow.refresh_tokens.for_user("usr_owner1"))
         assert uow.users.by_email("owner1@duka.co.ke") is None and uow.users.by_phone("254711000001") is None
         assert [i.email for i in uow.teams.invitations(closed)] == [f"{ERASED}:inv_1"]

@@ -230,3 +230,70 @@ def test_the_dead_letter_counter_starts_at_the_deliveries_dead_now(empty_url: st
             assert conn.execute(query).scalar_one() == 2
     finally:
         engine.dispose()
+
+
+def test_disabled_accounts_get_the_time_the_audit_log_gives(empty_url: str) -> None:
+    """0072 adds ``users.disabled_at``: a released account gets its ``auth.email_released`` time, an erased profile
+    its ``privacy.anonymised`` time (its own rule ``profile``, or its merchant's ``merchant_people``, as owner or
+    member); an account the log says nothing of, or a usable one, stays NULL."""
+    upgrade(empty_url, "0064")
+    engine = make_engine(empty_url)
+    user = text(
+        "INSERT INTO users (id, email, password_hash, role, created_at, session_version, totp_last_step) "
+        "VALUES (:id, NULL, :hash, 'merchant', '2026-01-05 09:00:00', 0, 0)"
+    )
+    audit = text(
+        "INSERT INTO audit_log (seq, id, at, actor, action, subject, details, prev_hash, hash) "
+        "VALUES (:seq, :id, :at, 'x', :action, :subject, :details, '0', '0')"
+    )
+    users = {
+        "usr_released": "h",
+        "usr_erased": "!erased",
+        "usr_owner": "!erased",
+        "usr_member": "!erased",
+        "usr_quiet": "!erased",  # erased before the log said so: no time to give
+        "usr_active": "h",
+    }
+    records = [
+        ("2026-02-01 10:00:00", "auth.email_released", "user:usr_released", "[]"),
+        ("2026-02-02 10:00:00", "privacy.anonymised", "user:usr_erased", '[["rules","financial,profile"]]'),
+        ("2026-02-03 10:00:00", "privacy.anonymised", "user:usr_active", '[["rules","sessions"]]'),
+        ("2026-02-04 10:00:00", "privacy.anonymised", "merchant:mer_1", '[["rules","kyb,merchant_people"]]'),
+        ("2026-02-05 10:00:00", "auth.login", "user:usr_active", "[]"),
+    ]
+    try:
+        with engine.begin() as conn:
+            for user_id, password_hash in users.items():
+                conn.execute(user, {"id": user_id, "hash": password_hash})
+            conn.execute(
+                text(
+                    "INSERT INTO merchants (id, owner_user_id, business_name, settlement_schedule, settlement_method, "
+                    "settlement_destination, created_at, updated_at) VALUES ('mer_1', 'usr_owner', 'Duka', 'daily', "
+                    "'mpesa_b2c', 'erased', '2026-01-05 09:00:00', '2026-01-05 09:00:00')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO merchant_members (user_id, merchant_id, role, added_at, added_by) "
+                    "VALUES ('usr_member', 'mer_1', 'staff', '2026-01-05 09:00:00', 'usr_owner')"
+                )
+            )
+            for seq, (at, action, subject, details) in enumerate(records, start=1):
+                values = {"seq": seq, "id": f"aud_{seq}", "at": at, "action": action, "subject": subject}
+                conn.execute(audit, {**values, "details": details})
+        upgrade(empty_url, "0072")
+        with engine.begin() as conn:
+            rows = conn.execute(text("SELECT id, disabled_at FROM users")).all()
+            found = {row[0]: str(row[1])[:19] if row[1] is not None else None for row in rows}
+        assert found == {
+            "usr_released": "2026-02-01 10:00:00",
+            "usr_erased": "2026-02-02 10:00:00",
+            "usr_owner": "2026-02-04 10:00:00",
+            "usr_member": "2026-02-04 10:00:00",
+            "usr_quiet": None,
+            "usr_active": None,
+        }
+        downgrade(empty_url, "0064")
+        upgrade(empty_url, "0072")  # down and up again
+    finally:
+        engine.dispose()

@@ -25,6 +25,7 @@ from tests.integration.http.http_support import PASSWORD, AuthActions, bearer, m
 from tests.integration.http.test_http_kyc import BUSINESS, PERSON, upload
 from tests.integration.web.test_dashboard_pages import _csrf
 from tests.support.kyc_rig import pdf, photo
+from tests.support.mailbox import link_token
 
 
 class Staff:
@@ -471,3 +472,19 @@ def test_staff_search_transactions_by_id_and_address(shop, ann, chief):
     status, html = ann.get("/console/search?q=%3Cscript%3E")
     assert status == 422 and 'role="alert"' in html
     assert "Nothing matches." in ann.get("/console/search?q=inv_nope")[1]
+
+
+def test_an_officer_sees_when_an_account_was_disabled(client, auth, services, ann):
+    """An account released by its address's owner ("this wasn't me") shows "Disabled" with the time, in the search
+    by id and on its page; a usable account shows no such line."""
+    auth.register("squatter@duka.co.ke", "merchant")
+    user = services.users.by_email("squatter@duka.co.ke")
+    assert "Disabled" not in ann.get(f"/console/accounts/{user.id}")[1]
+    token = link_token(services.notifier.sent, "squatter@duka.co.ke", release=True)
+    assert client.post("/v1/auth/email/release", json={"token": token}).status_code == 204
+    disabled_at = services.users.get(user.id).disabled_at
+    assert disabled_at is not None
+    status, page = ann.get(f"/console/accounts/{user.id}")
+    assert status == 200 and "<dt>Disabled</dt>" in page and str(disabled_at.year) in page
+    status, found = ann.get(f"/console/accounts?q={user.id}")
+    assert status == 200 and "<strong>Disabled</strong>" in found

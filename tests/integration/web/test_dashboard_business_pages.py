@@ -236,7 +236,7 @@ def test_the_owner_applies_for_kyb_uploads_the_certificate_and_submits(client, o
     assert submitted.status_code == 303, submitted.text[:800]
     (application,) = services.kyc_review.standing(owner).applications
     assert application.state.value == "submitted"
-    assert "submitted" in client.get("/dashboard/kyb").text
+    assert "waiting for an officer" in client.get("/dashboard/kyb").text  # the state in words
 
 
 def _png() -> bytes:

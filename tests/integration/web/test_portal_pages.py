@@ -342,6 +342,7 @@ def test_sell_usdt_is_refused_by_name_at_tier_0_and_plans_a_payout_to_my_phone_a
     shown = _post(client, "/app/sell", "/app/sell/quote", usdt="10")
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and "KES 1,293.50" in html, html
+    assert "KES 1,288.00" in html and "charge of KES 5.00" in html  # what arrives and M-Pesa's charge, before selling
     refused = client.post("/app/sell", data=_hidden(html))
     assert refused.status_code == 422 and "Limit reached: sell.single" in refused.get_data(as_text=True)
     api.tier_1(user_id)

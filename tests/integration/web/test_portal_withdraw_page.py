@@ -120,3 +120,13 @@ def test_the_page_speaks_swahili(api: WalletApi):
     client.get("/lang/sw?next=/app/withdraw")
     html = client.get("/app/withdraw").get_data(as_text=True)
     assert "Toa sarafu za kidijitali" in html and "Hakiki anwani na ada" in html
+
+
+def test_networks_are_named_as_people_write_them(api: WalletApi):
+    """The network list reads Tron, Polygon, BNB Smart Chain (the values stay the API's names), and so does the
+    check's destination."""
+    client, _user = _ready(api)
+    form = client.get("/app/withdraw").get_data(as_text=True)
+    assert '<option value="bsc">BNB Smart Chain</option>' in form and '<option value="tron"' in form
+    assert re.search(r'<option value="polygon"[^>]*>Polygon</option>', form), form
+    assert "(Polygon)</dd>" in _check(client).get_data(as_text=True)

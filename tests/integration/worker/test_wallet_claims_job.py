@@ -81,3 +81,55 @@ def test_quote_claims_a_week_past_their_window_are_pruned_by_the_hourly_job(tmp_
         assert "wallet quote claims pruned: 1" in caplog.text
     finally:
         services.close()
+
+
+def _signed_up(services, tmp_path, phone: str):
+    verification = services.wallet_signup.start(phone)
+    message = [m for m in FileSms(tmp_path / "sms.jsonl").read() if m.to == phone][-1]
+    code = re.search(r"\d{6}", message.text).group(0)
+    return services.wallet_signup.complete(verification.id, code, password="a long passphrase").user
+
+
+def _invited(services, tmp_path, sender_id: str, phone: str):
+    """Three KES 5,000 sends to ``phone`` before it signs up; the user it signs up."""
+    for _ in range(3):
+        services.wallets.send(sender_id, phone, Money.of(5000, KES))
+    return _signed_up(services, tmp_path, phone)
+
+
+def test_the_root_claims_what_tier_0_could_not_take_after_kyc_approval_and_in_the_job(tmp_path):
+    """Wired as production wires it: an officer's KYC approval (``kyc_review``'s ``on_granted``) claims the transfer
+    a tier-0 wallet could not take at sign-up; and the job claims what a new day has room for before returning."""
+    from tests.support.kyc_rig import person
+
+    clock = ManualClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    env = {"CRYPTOPAY_DATA_DIR": str(tmp_path)}
+    migrated_sqlite(env)
+    services = build(RootSettings.from_env(env), clock=clock)
+    try:
+        amina = _signed_up(services, tmp_path, "254712000001")
+        with services.uow() as uow:
+            profile = uow.kyc.get(amina.id)
+            profile.submit(1, {Requirement.NATIONAL_ID}, at=clock.now())
+            profile.approve("usr_admin", at=clock.now())
+            uow.kyc.update(profile)
+        services.ledger.open_account(Account(FLOAT, AccountKind.ASSET, KES, allow_negative=True))
+        services.ledger.transfer("fund", debit=FLOAT, credit=wallet_account(amina.id, KES), amount=Money.of(30000, KES))
+        chebet, daudi = (_invited(services, tmp_path, amina.id, phone) for phone in ("254733000003", "254733000004"))
+        assert services.wallets.balances(chebet.id)["KES"] == Money.of(10000, KES)
+        review = services.kyc_review
+        application = review.apply_personal(chebet.id, 1, person(), notify_to="chebet@example.co.ke")
+        review.submit(chebet.id, application.id)
+        review.claim("usr_officer", application.id)
+        review.approve("usr_officer", application.id)
+        assert services.wallets.balances(chebet.id)["KES"] == Money.of(15000, KES)
+        clock.advance(days=1)
+        services.queue.enqueue(WALLET_CLAIMS_EXPIRE, {})
+        services.queue.drain()
+        assert services.wallets.balances(daudi.id)["KES"] == Money.of(15000, KES)
+        clock.advance(days=7)
+        services.queue.enqueue(WALLET_CLAIMS_EXPIRE, {})
+        services.queue.drain()
+        assert services.wallets.balances(amina.id)["KES"] == Money.of(0, KES)  # nothing went back
+    finally:
+        services.close()

@@ -50,6 +50,24 @@ def test_tier_0_receives_small_amounts_as_it_buys_them_and_tier_1_without_a_prod
     assert Product.RECEIVE in INCOMING and Product.REMITTANCE in INCOMING
 
 
+def test_tier_0_takes_remittances_as_it_receives_from_anyone_and_identified_tiers_keep_their_figures():
+    """Tier 0's remittance row is its receive row (5,000 / 10,000 / 30,000: small amounts only), counted on its own;
+    tiers 1 and 2 keep their tiers' figures; a remittance past the daily limit names ``remittance.daily``."""
+    rows = {
+        (level, product): PRODUCT_LIMITS.find(PartyKind.PERSONAL, level, product)
+        for level in (0, 1, 2)
+        for product in (Product.REMITTANCE, Product.RECEIVE)
+    }
+    figures = {key: (row.single, row.daily, row.monthly) for key, row in rows.items() if row is not None}
+    assert figures[(0, Product.REMITTANCE)] == figures[(0, Product.RECEIVE)] == (kes(5000), kes(10000), kes(30000))
+    assert figures[(1, Product.REMITTANCE)] == (kes(70000), kes(150000), kes(1000000))
+    assert figures[(2, Product.REMITTANCE)] == (kes(250000), kes(500000), kes(3000000))
+    remitted = spending_of({"remittance": (kes(8000), kes(8000)), "receive": (kes(9000), kes(9000))})
+    daily = check_wallet_movement(person(0), Product.REMITTANCE, kes(2500), spent=remitted, at=NOW)
+    assert (daily.allowed, daily.limit, daily.remaining) == (False, "remittance.daily", kes(2000))
+    assert check_wallet_movement(person(0), Product.REMITTANCE, kes(2000), spent=remitted, at=NOW).allowed
+
+
 def test_each_receiving_limit_names_itself_and_what_remains():
     nothing = Spending.nothing()
     single = check_wallet_movement(person(0), Product.RECEIVE, kes("5000.01"), spent=nothing, at=NOW)

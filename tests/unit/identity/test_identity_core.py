@@ -205,3 +205,21 @@ def test_a_keys_principal_is_kept_while_the_epoch_is_unchanged():
     store.update(attrs.evolve(other, revoked_at=NOW))
     with pytest.raises(Unauthenticated):
         unkept.authenticate(secret)
+
+
+def test_a_disabled_account_logs_in_by_no_name_and_refreshes_no_login(accounts):
+    """An account with ``disabled_at`` (released, erased) is refused at login as an unknown one would be, by its
+    phone too (audited ``auth.login_failed``, reason ``disabled``), and its refresh tokens no longer refresh."""
+    user = accounts.register("c@example.co.ke", "plenty of words", role=Role.PERSONAL)
+    user.phone = "254712345678"
+    accounts.users.update(user)
+    pair = accounts.login("0712345678", "plenty of words")
+    user.disabled_at = accounts.clock.now()
+    accounts.users.update(user)
+    for name in ("c@example.co.ke", "0712345678"):
+        with pytest.raises(Unauthenticated, match="the email or password is wrong"):
+            accounts.login(name, "plenty of words")
+    with pytest.raises(Unauthenticated, match="no longer exists"):
+        accounts.refresh(pair.refresh_token)
+    failed = [r for r in accounts.audit.records() if r.action == "auth.login_failed"]
+    assert [dict(r.details)["reason"] for r in failed] == ["disabled", "disabled"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from cryptopay.core.mobile_money.limits import B2C_TARIFF
 from cryptopay.core.money import KES, USDT, Money
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,9 +28,12 @@ def test_an_order_in_shillings_costs_just_enough_usdt(kes):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(usdt=st.decimals(min_value=Decimal("1"), max_value=Decimal("1900"), places=6))
-def test_an_order_in_usdt_pays_whole_shillings_and_keeps_less_than_one(usdt):
-    """What is sent, at the bid, pays the whole shillings and the charge, with less than a shilling left over."""
+def test_an_order_in_usdt_pays_the_most_whole_shillings_that_fit(usdt):
+    """What is sent, at the bid, pays the most whole shillings that fit with the charge on them (at their band)."""
     order = STACK.order(amount=str(usdt), asset="USDT")
     assert order.usdt == Money.of(usdt, USDT) and order.kes.amount == order.kes.amount.to_integral_value()
     worth = (order.usdt.amount * order.bid).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
-    assert Decimal(0) <= worth - (order.kes + order.charge).amount < 1
+    assert order.charge == B2C_TARIFF.charge(order.kes)  # at the band of what is sent
+    assert Decimal(0) <= worth - (order.kes + order.charge).amount
+    more = order.kes + Money.of(1, KES)  # one shilling more, with its own charge, would not fit
+    assert (more + B2C_TARIFF.charge(more)).amount > worth

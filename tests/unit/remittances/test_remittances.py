@@ -89,11 +89,83 @@ def test_a_recipient_with_a_wallet_is_credited_instead(stack):
     assert stack.books_balanced()
 
 
-def test_an_order_the_recipients_wallet_could_not_take_is_refused_before_anything(stack):
-    """Tier 0 wallets receive little: an order above its limit is refused with the limit's name."""
-    stack.wallet.sign_up("0712345678")
-    with pytest.raises(LimitExceeded):
-        stack.order(amount="200000")
+def test_a_tier_0_wallet_takes_small_remittances_and_the_rest_goes_to_the_same_phone_by_b2c(stack):
+    """Tier 0 takes KES 10,000 a day from abroad (its receive figures): of three orders of KES 4,000 opened at once,
+    two are credited to the wallet and the third, past the daily limit, is paid by B2C to the same phone; nothing
+    waits, nothing is lost, the books balance."""
+    achieng = stack.wallet.sign_up("0712345678")
+    orders = [stack.order(amount="4000") for _ in range(3)]
+    for order in orders:
+        stack.pay(order)
+    stack.confirm()
+    stack.run()
+    done = [stack.get(order) for order in orders]
+    assert all(d.state is RemittanceState.PAID_OUT for d in done)
+    routes = [d.route for d in done]
+    assert sorted(r.value for r in routes) == sorted(["wallet", "wallet", "mpesa"]), routes
+    credited = [d for d in done if d.route is RemittanceRoute.WALLET]
+    assert stack.wallet.balance(achieng, "KES") == sum((d.kes for d in credited), Money.zero(KES))
+    by_mpesa = next(d for d in done if d.route is RemittanceRoute.MPESA)
+    assert [tx.remarks for tx in stack.wallet.mpesa.transactions()] == [f"Remittance {by_mpesa.id}"]
+    assert stack.remittances.payout_of(by_mpesa).destination == "254712345678"
+    assert stack.books_balanced()
+
+
+def test_an_order_beyond_what_a_tier_0_wallet_may_take_is_opened_and_paid_by_b2c(stack):
+    """A phone whose wallet is tier 0 is paid like a phone with no wallet when the order is beyond the wallet's
+    remittance limits: the order opens (M-Pesa's own limits bound it) and its shillings reach the phone by B2C."""
+    achieng = stack.wallet.sign_up("0712345678")
+    order = stack.order(amount="200000")
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    done = stack.get(order)
+    assert done.state is RemittanceState.PAID_OUT and done.route is RemittanceRoute.MPESA
+    assert stack.wallet.balance(achieng, "KES").is_zero()
+    assert stack.remittances.payout_of(done).amount == Money.of(200000, KES)
+    with pytest.raises(InvalidInput, match="one M-Pesa payment can carry"):
+        stack.order(amount="300000")  # beyond one B2C payment: refused before anything, wallet or not
+    assert stack.books_balanced()
+
+
+def _freeze(stack, user_id: str) -> None:
+    with stack.wallet.backend.uow() as uow:
+        profile = uow.kyc.get(user_id)
+        profile.freeze("adm_1", "case 7", at=stack.clock.now())
+        uow.kyc.update(profile)
+
+
+def test_an_order_to_a_person_compliance_froze_is_refused_and_one_frozen_after_opening_is_held(stack):
+    """Frozen by compliance before the order: refused before the sender pays, told nothing more (audited for
+    officers). Frozen after it opened: once paid it is held for an operator (audited), neither credited nor sent to
+    M-Pesa, and the operator's refund sends the USDT back to the sender's refund address."""
+    achieng = stack.wallet.sign_up("0712345678", tier=1)
+    order = stack.order(amount="4000")
+    _freeze(stack, achieng.id)
+    with pytest.raises(LimitExceeded) as refused:
+        stack.order(amount="4000")
+    assert (refused.value.code, refused.value.details["limit"]) == ("recipient_limit", "recipient")
+    assert "frozen" not in refused.value.message and achieng.id not in refused.value.message  # no tipping-off
+    stack.pay(order)
+    stack.confirm()
+    stack.run()
+    held = stack.get(order)
+    assert held.state is RemittanceState.HELD and "compliance froze the recipient" in (held.note or "")
+    assert stack.wallet.balance(achieng, "KES").is_zero() and stack.wallet.mpesa.transactions() == []
+    with stack.wallet.backend.uow() as uow:
+        actions = [(e.action, dict(e.details).get("reason")) for e in uow.audit.about([f"remittance:{order.id}"])]
+    assert ("remittance.held", "recipient_frozen") in actions
+    with stack.wallet.backend.uow() as uow:
+        refusals = [dict(r.details) for r in uow.audit.records() if r.action == "remittance.refused_recipient"]
+    assert refusals == [{"recipient": achieng.id, "limit": "frozen"}]
+    stack.remittances.refund(order.id, actor="ops:a")  # the operator sends it back: nothing is lost
+    stack.run()
+    stack.confirm_refunds()
+    stack.run()
+    refunded = stack.get(order)
+    assert refunded.state is RemittanceState.REFUNDED
+    assert stack.refunds.get_refund(refunded.refund_id).address == TRON_REFUND
+    assert stack.books_balanced()
 
 
 def test_a_failing_payout_is_retried_then_refunded_on_chain_to_the_sender(stack):

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteExpired, QuoteUsed, Refused
+from cryptopay.core.errors import (
+    InvalidInput,
+    LimitExceeded,
+    NotFound,
+    QuoteExpired,
+    QuoteRequired,
+    QuoteUsed,
+    Refused,
+)
 from cryptopay.core.flows import FLOAT, IN_FLIGHT
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.testing.mobile_money import REJECTED_ACCOUNT
@@ -87,6 +95,26 @@ def test_a_bill_paid_from_usdt_sells_just_enough_at_the_locked_bid(stack, bills)
     stack.clock.advance(seconds=120)
     with pytest.raises(QuoteExpired):
         bills.pay(amina.id, "DSTV", "7012345678", Money.of(100, KES), pay_with="USDT", quote_id=later.id)
+
+
+def test_a_bill_from_usdt_without_a_locked_sale_quote_is_refused_and_moves_nothing(stack, bills):
+    """No quote (or an empty id) is ``quote_required`` (422) naming how to lock one, never a fresh price; a quote
+    locked to buy is the wrong side: nothing is sold, held or sent, and the sale quote still pays the bill after."""
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "10", "USDT")
+    for quote_id in (None, ""):
+        with pytest.raises(QuoteRequired, match="POST /v1/wallet/quotes") as missing:
+            bills.pay(amina.id, "DSTV", "7012345678", Money.of(100, KES), pay_with="USDT", quote_id=quote_id)
+        assert (missing.value.code, missing.value.http_status) == ("quote_required", 422)
+        assert missing.value.details["field"] == "quote_id"
+    to_buy = stack.buys.quote(amina.id, QuotePurpose.BUY)
+    with pytest.raises(InvalidInput, match="locked to buy"):
+        bills.pay(amina.id, "DSTV", "7012345678", Money.of(100, KES), pay_with="USDT", quote_id=to_buy.id)
+    assert stack.balance(amina, "USDT") == Money.of(10, USDT) and stack.balance(amina, "KES").is_zero()
+    assert stack.mpesa.transactions() == [] and bills.for_user(amina.id, after=None, limit=10) == []
+    to_sell = stack.buys.quote(amina.id, QuotePurpose.SELL)
+    bill = bills.pay(amina.id, "DSTV", "7012345678", Money.of(100, KES), pay_with="USDT", quote_id=to_sell.id)
+    assert bill.paid_with == to_sell.base_needed(Money.of(100, KES), at=stack.clock.now())
 
 
 def test_bad_bills_are_refused_before_anything_moves(stack, bills):

@@ -46,6 +46,14 @@ def test_the_code_is_stored_hashed_and_never_audited(stack):
     assert all(code not in str(r.event.details) for r in stack.audit.records())
 
 
+def test_the_code_s_sms_is_in_english_then_swahili(stack):
+    """The number's language is not known yet: the code's text says it in English, then in Swahili."""
+    stack.signup.start("0712000001")
+    code, text = stack.last_code("0712000001"), stack.sms.sent_to("254712000001")[-1].text
+    assert text.startswith(f"Your cryptopay code is {code}. It expires in 10 minutes.")
+    assert f"/ Nambari yako ya cryptopay ni {code}. Itaisha baada ya dakika 10. Usimpe mtu yeyote." in text
+
+
 def test_a_wrong_code_uses_up_a_try_and_five_end_the_verification(stack):
     """Each wrong code costs a try (even though the sign-up fails); after five even the right code is refused."""
     verification = stack.signup.start("0712000001")
@@ -88,6 +96,7 @@ def test_a_number_with_an_account_gets_the_same_answer_and_its_owner_a_text(stac
     assert (type(verification), verification.phone) == (type(fresh), "254712000001")
     (told,) = stack.sms.sent_to("254712000001")[before:]
     assert "already has one" in told.text and not re.search(r"[0-9]{6}", told.text)
+    assert "/ Mtu ameomba kufungua pochi ya cryptopay kwa nambari hii" in told.text  # then in Swahili
     assert stack.audit.records()[-2].action == "wallet.signup_of_a_customer"
     stack.clock.advance(minutes=2)
     stack.signup.resend(verification.id)
@@ -187,7 +196,9 @@ def test_a_number_without_a_wallet_is_invited_and_receives_on_sign_up(stack):
     stack.fund(amina, "500", "KES")
     sent = stack.wallets.send(amina.id, "0733000003", Money.of("200", KES))
     assert sent.state is TransferState.AWAITING_CLAIM
-    assert "Sign up with this number within 7 days" in stack.sms.sent_to("0733000003")[-1].text
+    invitation = stack.sms.sent_to("0733000003")[-1].text
+    assert "You have been sent KES 200.00 on cryptopay. Sign up with this number within 7 days" in invitation
+    assert "/ Umetumiwa KES 200.00 kwenye cryptopay. Jisajili kwa nambari hii ndani ya siku 7" in invitation
     assert stack.ledger.balance(wallet_claims(KES)).posted.amount == 200
     chebet = stack.sign_up("0733000003")
     assert stack.balance(chebet, "KES").amount == 200
@@ -279,3 +290,69 @@ def test_a_send_check_shows_the_fee_the_send_charges_and_moves_nothing(stack):
             stack.wallets.check_send(amina.id, me, Money.of("50", KES))
     sent = stack.wallets.send(amina.id, "0712000002", Money.of("100", KES))
     assert sent.fee == checked.fee and stack.balance(amina, "KES").amount == 895
+
+
+def _three_invitations_and_a_sign_up(stack):
+    """Amina sends three KES 5,000 invitations to Chebet's number; Chebet signs up (tier 0: KES 10,000 a day) and
+    claims the first two; the third waits. Amina, Chebet and the waiting transfer."""
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "15000", "KES")
+    sent = [stack.wallets.send(amina.id, "0733000003", Money.of("5000", KES)) for _ in range(3)]
+    chebet = stack.sign_up("0733000003")
+    assert stack.balance(chebet, "KES").amount == 10000
+    assert stack.wallets.transfer(amina.id, sent[2].id).state is TransferState.AWAITING_CLAIM
+    return amina, chebet, sent[2]
+
+
+def test_a_transfer_refused_at_sign_up_is_claimed_when_a_kyc_approval_grants_a_tier():
+    """The officer's approval of Chebet's ID (``KycReview``, whose ``on_granted`` the wiring points at
+    ``WaitingClaims.after_verification``) claims the transfer her tier-0 wallet could not take, at once, audited
+    ``wallet.transfer_claimed``; nothing is left for the job to return."""
+    from cryptopay.core.testing.kyc import InMemoryKycApplications
+    from cryptopay.core.testing.remittances import InMemoryRemittances
+    from cryptopay.core.testing.travel_rule import InMemoryTravelRule
+
+    from tests.support.kyc_rig import KycRig
+    from tests.support.sql_backends import Backend
+    from tests.support.wallet_stack import memory_wallet_storage
+
+    storage = memory_wallet_storage(
+        kyc_applications=InMemoryKycApplications(), remittances=InMemoryRemittances(), travel_rule=InMemoryTravelRule()
+    )
+    stack = wallet_stack(Backend("memory", storage))
+    _amina, chebet, waiting = _three_invitations_and_a_sign_up(stack)
+    rig = KycRig(storage)
+    rig.review.clock, rig.review.on_granted = stack.clock, stack.waiting_claims.after_verification
+    rig.decide("usr_officer", rig.personal(chebet.id, level=1))
+    assert stack.balance(chebet, "KES").amount == 15000
+    assert stack.wallets.transfer(chebet.id, waiting.id).state is TransferState.CLAIMED
+    claimed = [r for r in storage.audit_records() if r.action == "wallet.transfer_claimed"]
+    assert [r.subject for r in claimed][-1] == f"transfer:{waiting.id}"
+    stack.clock.advance(days=8)
+    assert stack.waiting_claims.settle() == (0, 0)
+
+
+def test_the_job_claims_what_a_new_day_has_room_for_before_returning_the_expired(stack):
+    """The worker's job (``WaitingClaims.settle``) tries the waiting transfers of registered recipients first: the
+    same day there is no room (nothing claimed, nothing audited again); the next day the third transfer is claimed,
+    even with its claim window ended, instead of going back to Amina."""
+    amina, chebet, waiting = _three_invitations_and_a_sign_up(stack)
+    refusals = [r for r in stack.backend.storage.audit_records() if r.action == "wallet.claim_refused"]
+    assert [r.subject for r in refusals] == [f"transfer:{waiting.id}"]
+    assert stack.waiting_claims.settle() == (0, 0)
+    assert stack.wallets.transfer(amina.id, waiting.id).state is TransferState.AWAITING_CLAIM
+    assert len([r for r in stack.backend.storage.audit_records() if r.action == "wallet.claim_refused"]) == 1
+    stack.clock.advance(days=8)  # a new day, and the claim window has ended
+    assert stack.waiting_claims.settle() == (1, 0)
+    assert stack.balance(chebet, "KES").amount == 15000 and stack.balance(amina, "KES").amount == 0
+    assert stack.wallets.transfer(chebet.id, waiting.id).state is TransferState.CLAIMED
+
+
+def test_the_job_leaves_a_frozen_wallets_transfers_to_go_back(stack):
+    """A frozen wallet claims nothing when the job runs: its waiting transfer goes back to the sender once expired."""
+    amina, chebet, waiting = _three_invitations_and_a_sign_up(stack)
+    stack.wallets.freeze(chebet.id, reason="fraud report", actor="usr_officer")
+    stack.clock.advance(days=8)
+    assert stack.waiting_claims.settle() == (0, 1)
+    assert stack.wallets.transfer(amina.id, waiting.id).state is TransferState.RETURNED
+    assert stack.balance(amina, "KES").amount == 5000

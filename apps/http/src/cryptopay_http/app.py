@@ -8,7 +8,7 @@ from typing import ParamSpec, TypeVar, cast
 from cryptopay.adapters.bootstrap import Services
 from cryptopay.core import redaction
 from cryptopay.core.errors import InvalidInput
-from flask import Flask, current_app, request
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cryptopay_http.blueprints import (
@@ -44,10 +44,9 @@ from cryptopay_http.blueprints import (
 from cryptopay_http.edge import RequestEdge
 from cryptopay_http.headers import SecurityHeaders
 from cryptopay_http.metrics import HttpMetrics
-from cryptopay_http.openapi import INTERNAL_TAG
 from cryptopay_http.pages import install_pages
 from cryptopay_http.problems import install_problem_handlers
-from cryptopay_http.query import refuse_undeclared
+from cryptopay_http.query import refuse_undeclared_before_view
 from cryptopay_http.runtime import Runtime
 
 __all__ = ["BLUEPRINTS", "create_app"]
@@ -96,16 +95,6 @@ class _Flask(Flask):
         return cast("Callable[P, R]", found)
 
 
-def _refuse_undeclared_query() -> None:
-    """Every documented operation takes only the query parameters it declares, each once (``query``). The HTML pages
-    and the internal callbacks (no ``summary``, or tagged internal) keep their own rules."""
-    if not request.args or request.endpoint is None:
-        return
-    meta = getattr(current_app.view_functions.get(request.endpoint), "__openapi__", None)
-    if meta and "summary" in meta and INTERNAL_TAG not in meta.get("tags", ()):
-        refuse_undeclared(meta)
-
-
 def create_app(services: Services) -> Flask:
     """Build the API over ``services``; its settings are ``services.settings.api`` (``CRYPTOPAY_TOKEN_SECRET``)."""
     redaction.install()  # no secret in any log line, werkzeug's and httpx's included
@@ -124,6 +113,8 @@ def create_app(services: Services) -> Flask:
     install_problem_handlers(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    app.before_request(_refuse_undeclared_query)  # review H1: an unknown or repeated query parameter is a 422
+    # Review H1: an unknown or repeated query parameter is a 422; on a public operation before its view, on one
+    # behind a credential once the caller is known (``require``): an anonymous caller gets the 401 first.
+    app.before_request(refuse_undeclared_before_view)
     install_pages(app)  # the HTML pages: checkout, dashboard (cryptopay_http.pages)
     return app

@@ -35,6 +35,7 @@ from flask import g, request
 
 from cryptopay_http.edge import RATE_DECISION
 from cryptopay_http.openapi import annotate
+from cryptopay_http.query import after_credential, refuse_undeclared_query
 from cryptopay_http.runtime import Runtime, runtime
 from cryptopay_http.settings import ApiSettings
 
@@ -407,6 +408,7 @@ def require(
                 _check_tenant(principal, tenant_arg, str(kwargs[tenant_arg]))  # a URL argument: always a str
             if proven_email:
                 check_proven_email()
+            refuse_undeclared_query()  # who is asking first: a stranger learns no parameter names (``query``)
             result = view(*args, **kwargs)
             if principal.role is Role.ADMIN and request.method not in _READS:
                 _audit_admin_action()
@@ -420,7 +422,8 @@ def require(
         if proven_email:
             problems += (_EMAIL_PROBLEM,)
         errors = (401, 403, 429) + ((404,) if tenant_arg else ())
-        return annotate(wrapper, security=security, errors=errors, problems=problems, access=access)
+        annotate(wrapper, security=security, errors=errors, problems=problems, access=access)
+        return after_credential(wrapper)
 
     return decorate
 

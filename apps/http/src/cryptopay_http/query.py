@@ -6,6 +6,12 @@ checked against (types, enums, patterns, lengths and bounds), so the two cannot 
 fit is a 422 naming it. A parameter the operation does not declare, or a declared one given twice, is a 422 naming
 it too (``refuse_undeclared``, run before every documented operation): ignoring it silently answered
 ``GET /v1/invoices?state=settled`` with every invoice (review H1), and a repeated one meant the first won.
+
+Who is asking comes first: on an operation behind a credential (``require``, or a view that checks its own, marked
+``after_credential``) the check runs once the caller is authenticated and allowed (``refuse_undeclared_query``,
+called by ``require``), so an anonymous caller gets the 401 (or the 404 an unlisted operation gives), never a 422
+naming the parameters a protected route takes. Public operations are checked before their view, by the app's
+``before_request`` hook (``refuse_undeclared_before_view``).
 """
 
 from __future__ import annotations
@@ -15,12 +21,26 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar
 
-from flask import request
+from cryptopay.core.text import text_problem
+from flask import current_app, request
 
 from cryptopay_http.convert import TEXT_PATTERN, FieldError, ValidationFailed, pattern_problem
-from cryptopay_http.openapi import Param, annotate
+from cryptopay_http.openapi import INTERNAL_TAG, Param, annotate
 
-__all__ = ["MERCHANT_ID", "Param", "enum_param", "id_param", "query", "query_names", "refuse_undeclared"]
+__all__ = [
+    "MERCHANT_ID",
+    "Param",
+    "after_credential",
+    "checked_after_credential",
+    "enum_param",
+    "id_param",
+    "query",
+    "query_names",
+    "query_text_errors",
+    "refuse_undeclared",
+    "refuse_undeclared_before_view",
+    "refuse_undeclared_query",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -105,6 +125,65 @@ def refuse_undeclared(meta: Mapping[str, Any]) -> None:
 
 
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]")
+_AFTER_CREDENTIAL = "query_after_credential"  # the operation's facts: its query is checked once the caller is known
+
+
+def after_credential(view: Callable[P, R]) -> Callable[P, R]:
+    """Mark an operation whose query is checked after its credential: ``require`` marks its own; a view that checks
+    another credential itself (``/metrics``' scrape token) is marked with this and calls ``refuse_undeclared_query``
+    once the credential passed."""
+    return annotate(view, **{_AFTER_CREDENTIAL: True})
+
+
+def _documented() -> Mapping[str, Any] | None:
+    """The OpenAPI facts of this request's operation when it is one of the documented REST API's: the HTML pages
+    and the internal callbacks (no ``summary``, or tagged internal) keep their own rules."""
+    if request.endpoint is None:
+        return None
+    meta: Mapping[str, Any] | None = getattr(current_app.view_functions.get(request.endpoint), "__openapi__", None)
+    if not meta or "summary" not in meta or INTERNAL_TAG in meta.get("tags", ()):
+        return None
+    return meta
+
+
+MAX_PARAMETER = 1000  # characters of a path segment, a query parameter's name or value
+
+
+def query_text_errors() -> list[FieldError]:
+    """The query's names and values that break the text rules bodies obey (``text_problem``) or are too long."""
+    if not request.query_string:  # most API reads have none: no query parsing
+        return []
+    pairs = [(f"query.{k}", v) for k, v in request.args.items(multi=True)]
+    pairs += [(f"query.{k}", k) for k in request.args]
+    errors = [FieldError(name, problem) for name, value in pairs if (problem := text_problem(value))]
+    return errors + [FieldError(name, "is too long") for name, value in pairs if len(value) > MAX_PARAMETER]
+
+
+def checked_after_credential() -> bool:
+    """Whether this request's operation checks its query once the caller is known (``require``,
+    ``after_credential``)."""
+    meta = _documented() if request.query_string else None
+    return bool(meta and meta.get(_AFTER_CREDENTIAL))
+
+
+def refuse_undeclared_query() -> None:
+    """The query's text rules (``query_text_errors``), then ``refuse_undeclared``, for this request's documented
+    operation (nothing for the pages and the callbacks): what ``require`` runs once the caller is authenticated and
+    allowed."""
+    meta = _documented() if request.query_string else None
+    if meta is None:
+        return
+    if errors := query_text_errors():
+        raise ValidationFailed(errors)
+    refuse_undeclared(meta)
+
+
+def refuse_undeclared_before_view() -> None:
+    """The app's ``before_request`` hook: ``refuse_undeclared`` for the public operations alone; one behind a
+    credential is checked after it (``require``, ``after_credential``), so anonymous callers learn nothing of it."""
+    meta = _documented() if request.args else None
+    if meta is not None and not meta.get(_AFTER_CREDENTIAL):
+        refuse_undeclared(meta)
 
 
 def query(*params: Param) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -1,4 +1,9 @@
-"""``cryptopay users``: appoint an admin and change roles, as an operator on the server (audited).
+"""``cryptopay users``: look an account up, appoint an admin and change roles, as an operator on the server (audited).
+
+``show`` finds an account by id, email or phone through the data-protection lookup the console uses (audited
+``privacy.subject_looked_up``) and prints when it was created, proved its email and was disabled (``disabled_at``:
+its email released by the address's owner, or its profile erased; null for a usable account, or one disabled before
+migration 0072 whose audit log did not say when).
 
 ``create-admin`` reads the password from a hidden prompt (or standard input with ``--password-stdin``), never
 from the command line. The new admin must enrol a second factor at its first login. ``set-role`` applies to open
@@ -8,6 +13,7 @@ sessions at once: every request reloads the role.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import typer
 from cryptopay.core.identity import Role, SessionStates, UserAdmin
@@ -16,7 +22,7 @@ from cryptopay.core.identity.model import User
 from cryptopay_cli.context import operator, services
 from cryptopay_cli.output import emit_json, errors_to_exit_codes
 
-app = typer.Typer(help="Users: create an admin, change a role (audited).", no_args_is_help=True)
+app = typer.Typer(help="Users: show an account, create an admin, change a role (audited).", no_args_is_help=True)
 
 
 def _admin() -> UserAdmin:
@@ -26,8 +32,28 @@ def _admin() -> UserAdmin:
     return UserAdmin(svc.users, svc.password_hasher, svc.audit, svc.clock, svc.ids, sessions)
 
 
+def _at(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
 def _show(user: User) -> None:
-    emit_json({"id": user.id, "email": user.email, "role": user.role.value})
+    emit_json(
+        {
+            "id": user.id,
+            "email": user.email,
+            "role": user.role.value,
+            "created_at": user.created_at.isoformat(),
+            "email_verified_at": _at(user.email_verified_at),
+            "disabled_at": _at(user.disabled_at),
+        }
+    )
+
+
+@app.command("show")
+def show(who: str = typer.Argument(..., help="The account's id, email address or phone number.")) -> None:
+    """One account as JSON, with ``disabled_at`` (exit 3 if there is no such account; the lookup is audited)."""
+    with errors_to_exit_codes():
+        _show(services().subject_exports.find(who.strip(), actor=operator()))
 
 
 @app.command("create-admin")

@@ -121,8 +121,10 @@ register_schema(CreatePaymentLink, _create_link_schema)
 
 
 def _plain(value: Money) -> str:
-    """``10`` rather than ``10.00``: a bound is a round figure."""
-    return f"{value.amount:,.0f}" if value.amount == value.amount.to_integral_value() else f"{value.amount:,}"
+    """``10`` rather than ``10.00``, ``0.0001`` rather than ``0.00010000``: a bound is a round figure."""
+    if value.amount == value.amount.to_integral_value():
+        return f"{value.amount:,.0f}"
+    return f"{value.amount.normalize():,f}"
 
 
 _BOUNDS = "; ".join(

@@ -52,6 +52,9 @@ class SubjectView:
 
     id: str
     role: str
+    disabled_at: datetime | None = attrs.field(
+        default=None, metadata={"description": "when the account was disabled (released, or its profile erased)"}
+    )
 
 
 @bp.get("/v1/me/export")
@@ -79,8 +82,8 @@ def my_export() -> Response:
     response=SubjectView,
     tags=("admin",),
     description=(
-        "Looks up a data subject by user id, email or phone (2547...) and returns its id and role, for a "
-        "subject access request. Every lookup is audited, found or not."
+        "Looks up a data subject by user id, email or phone (2547...) and returns its id, role and when the account "
+        "was disabled (null: usable), for a subject access request. Every lookup is audited, found or not."
     ),
     problems=((NotFound, "nobody matches"),),
 )
@@ -89,7 +92,7 @@ def my_export() -> Response:
 def find_subject() -> Response:
     who = request.args.get("who", "").strip()
     user = _exports().find(who, actor=f"user:{current_principal().id}")
-    return json_response(SubjectView(user.id, user.role.value), headers=_NO_STORE)
+    return json_response(SubjectView(user.id, user.role.value, user.disabled_at), headers=_NO_STORE)
 
 
 @bp.get("/v1/admin/privacy/subjects/<subject_id>/export")

@@ -30,6 +30,7 @@ from cryptopay.core.payments.model import RefundState
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
 from cryptopay.core.remittances.service import OrderRequest
 from cryptopay.core.text import TextKind
+from cryptopay.core.wallets.service import RecipientLimit
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest
 
@@ -263,6 +264,7 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
         (InternalAddress, "the refund address is one cryptopay controls (a hot wallet or a deposit address)"),
         (IncompleteTravelRuleData, "the amount needs the sender's full originator data (the Travel Rule)"),
         (LimitExceeded, "past M-Pesa's daily limit for the recipient"),
+        (RecipientLimit, "the recipient cannot receive a remittance now (nothing more is said)"),
         (Unavailable, "no rate to price USDT in KES now"),
     ),
 )

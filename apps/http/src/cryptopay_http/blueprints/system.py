@@ -20,6 +20,13 @@ from cryptopay_http.convert import FieldError, ValidationFailed, json_response
 from cryptopay_http.metrics import scraper_allowed
 from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
+from cryptopay_http.query import (
+    MAX_PARAMETER,
+    after_credential,
+    checked_after_credential,
+    query_text_errors,
+    refuse_undeclared_query,
+)
 from cryptopay_http.read_metrics import invoice_read_exposition
 from cryptopay_http.runtime import runtime
 from cryptopay_http.signup_metrics import signup_sms_exposition
@@ -30,19 +37,15 @@ bp = Blueprint("system", __name__)
 _log = logging.getLogger("cryptopay.http")
 
 
-_MAX_PARAMETER = 1000
-
-
 @bp.before_app_request
 def refuse_invalid_text() -> None:
-    """Path segments and query parameters obey the same text rules as bodies (422 before any view runs)."""
+    """Path segments and query parameters obey the same text rules as bodies (422 before any view runs); the query
+    of an operation behind a credential is checked once the caller is known (``query.refuse_undeclared_query``)."""
     pairs = [(f"path.{k}", v) for k, v in (request.view_args or {}).items() if isinstance(v, str)]
-    if request.query_string:  # most API reads have none: no query parsing, no pairs
-        pairs += [(f"query.{k}", v) for k, v in request.args.items(multi=True)]
-        pairs += [(f"query.{k}", k) for k in request.args]
-    problems = [(name, text_problem(value)) for name, value in pairs]
-    errors = [FieldError(name, problem) for name, problem in problems if problem]
-    errors += [FieldError(name, "is too long") for name, value in pairs if len(value) > _MAX_PARAMETER]
+    errors = [FieldError(name, problem) for name, value in pairs if (problem := text_problem(value))]
+    errors += [FieldError(name, "is too long") for name, value in pairs if len(value) > MAX_PARAMETER]
+    if not checked_after_credential():
+        errors += query_text_errors()
     if errors:
         raise ValidationFailed(errors)
 
@@ -116,9 +119,11 @@ def readyz() -> Response:
     problems=((NotFound, "no or a wrong scrape token, or none is configured"),),
     access=("the deployment's metrics scrape token as `Authorization: Bearer <token>` (none configured: nobody)."),
 )
+@after_credential  # without the token it is absent, whatever the query says
 def metrics() -> Response:
     if not scraper_allowed(runtime().settings.metrics_token, request.headers.get("Authorization", "")):
         return problem(404, "not found", code="not_found")
+    refuse_undeclared_query()
     registry = current_app.extensions["cryptopay.metrics"].registry
     exposition = generate_latest(registry) + _invoice_reads() + _signup_sms() + worker_metrics().encode()
     return Response(exposition, mimetype=CONTENT_TYPE_LATEST.split(";")[0])

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import attrs
-from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, Refused
+from cryptopay.core.errors import InvalidInput, LimitExceeded, NotFound, QuoteRequired, Refused
 from cryptopay.core.identity import Role
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
@@ -94,7 +94,10 @@ class BillRequest(BillCheckRequest):
     pay_with: str = attrs.field(default="KES", metadata=limits("KES, or USDT sold at the bid", pattern="^(KES|USDT)$"))
     quote_id: str | None = attrs.field(
         default=None,
-        metadata=limits("with USDT: my unused quote from POST /v1/wallet/quotes, before its expires_at", max_length=64),
+        metadata=limits(
+            "required with USDT: my unused quote from POST /v1/wallet/quotes (side sell), before its expires_at",
+            max_length=64,
+        ),
     )
 
 
@@ -215,14 +218,16 @@ def validate_bill() -> Response:
     errors=(404, 409, 422, 503),
     description=(
         "Pays a biller's paybill by M-Pesa B2B for an account, in whole shillings: from the caller's KES, "
-        "or from its USDT sold at the locked quote's bid (`pay_with`, `quote_id`). The payment is "
-        "followed to M-Pesa's result (a prepaid token, e.g. KPLC's, shows once paid); its URL is in "
-        "`Location`."
+        "or from its USDT sold at the bid of a quote it locked first (`pay_with` USDT needs `quote_id`, from "
+        "`POST /v1/wallet/quotes` with side `sell`: the USDT debited is the bill's shillings at that bid, "
+        "never a fresh price). The payment is followed to M-Pesa's result (a prepaid token, e.g. KPLC's, "
+        "shows once paid); its URL is in `Location`."
     ),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
         *QUOTE_PROBLEMS,
+        (QuoteRequired, "paid from USDT without a quote_id: lock one with POST /v1/wallet/quotes (side sell)"),
         (
             InvalidInput,
             (

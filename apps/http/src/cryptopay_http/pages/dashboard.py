@@ -30,7 +30,8 @@ from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import audit_security, limit_by_client, limit_login
 from cryptopay_http.idempotency import idempotent_form, new_form_key
-from cryptopay_http.pages.i18n import NAIROBI
+from cryptopay_http.pages.i18n import NAIROBI, language
+from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import (
     DASHBOARD,
     check_form_csrf,
@@ -91,6 +92,11 @@ _DEVELOPERS = {
 }
 _PAGE = 25
 _REFUNDABLE = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
+
+
+def _shown(error: CryptopayError) -> dict[str, str | None]:
+    """A refusal as the page shows it: in its language, tied to its field (``refusals.refusal``)."""
+    return refusal(error, language())
 
 
 @bp.before_request
@@ -163,9 +169,9 @@ def login() -> ResponseReturnValue:
     try:
         pair = runtime().accounts.login(email, password, code=code)
     except TwoFactorRequired as error:
-        return page("dashboard/login.html", 401, next=target, email=email, need_code=True, error=error.message)
+        return page("dashboard/login.html", 401, next=target, email=email, need_code=True, **_shown(error))
     except Unauthenticated as error:
-        return page("dashboard/login.html", 401, next=target, email=email, error=error.message)
+        return page("dashboard/login.html", 401, next=target, email=email, **_shown(error))
     response = redirect(target, 303)
     start_page_session(response, pair, DASHBOARD)
     return response
@@ -299,7 +305,7 @@ def _on_invoice(
             raise
         status = 403 if error.http_status == 401 else error.http_status
         shown = where or ("refund_error" if refund else "cancel_error")
-        return _invoice_page(invoice_id, status, **{shown: error.message})
+        return _invoice_page(invoice_id, status, **{shown: _shown(error)["error"]})
 
 
 @bp.post("/invoices/<invoice_id>/refunds")
@@ -425,7 +431,7 @@ def create_invoice() -> ResponseReturnValue:
             _merchant_id(), price, rails=form.getlist("rails") or None, order_id=order_id, actor=_actor()
         )
     except InvalidInput as error:
-        return _new_invoice_form(422, error=error.message)
+        return _new_invoice_form(422, **_shown(error))
     return redirect(f"/dashboard/invoices/{invoice.id}", 303)
 
 
@@ -470,7 +476,7 @@ def create_payment_link() -> ResponseReturnValue:
             max_uses=_max_uses(form.get("max_uses", "")),
         )
     except InvalidInput as error:
-        return _links_page(422, error=error.message)
+        return _links_page(422, **_shown(error))
     return redirect("/dashboard/links", 303)
 
 
@@ -554,7 +560,10 @@ def _stepped_up(action: Callable[[], Response]) -> Response:
     except CryptopayError as error:
         if error.http_status >= 500:
             raise
-        return _developers(error.http_status if error.http_status != 401 else 403, error=error.message)
+        status = error.http_status if error.http_status != 401 else 403
+        # the form that was refused stays open with what was typed (never the password or code)
+        which = {"/dashboard/developers/api-keys": "key", "/dashboard/developers/webhooks": "hook"}.get(request.path)
+        return _developers(status, open_form=which, form=request.form, **_shown(error))
 
 
 @bp.post("/developers/verify-email")
@@ -563,7 +572,7 @@ def resend_email_proof() -> Response:
     try:
         runtime().proofs.resend(g.principal.id)
     except RateLimited as error:
-        return _developers(429, error=error.message)
+        return _developers(429, **_shown(error))
     return _developers(202, proof_sent=True)
 
 

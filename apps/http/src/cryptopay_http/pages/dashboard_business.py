@@ -35,8 +35,9 @@ from flask.typing import ResponseReturnValue
 from cryptopay_http.blueprints.kyc import BusinessApplication, DirectorRequest
 from cryptopay_http.pages.charts import column_chart, drawn, row_chart, stacked_chart
 from cryptopay_http.pages.dashboard import bp, merchant_id
-from cryptopay_http.pages.i18n import gettext
+from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.printables import merchant_statement, pdf_filename, pdf_response, tax_report, till_poster
+from cryptopay_http.pages.refusals import N_, refusal
 from cryptopay_http.pages.session import step_up_from_form
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
@@ -214,7 +215,7 @@ def _team_action(action: Any) -> Response:
     except CryptopayError as error:
         if error.http_status >= 500:
             raise
-        return _team_page(error.http_status, error=error.message)
+        return _team_page(error.http_status, **refusal(error, language()))
     return redirect("/dashboard/team", 303)
 
 
@@ -235,7 +236,7 @@ def invite_member() -> Response:
     def invite() -> None:
         email = (request.form.get("email") or "").strip()[:254]
         if not re.fullmatch(EMAIL_PATTERN, email, re.ASCII):  # the core's one email rule (review H11)
-            raise InvalidInput(gettext("enter the person's email address, such as name@example.com"), field="email")
+            raise InvalidInput(N_("enter the person's email address, such as name@example.com"), field="email")
         role = _role()
         _step_up_to_grant(role)
         runtime().services.teams.invite(merchant_id(), actor=g.principal.id, email=email, role=role, via="dashboard")
@@ -306,7 +307,7 @@ def _kyb_action(action: Any) -> Response:
     except CryptopayError as error:
         if error.http_status >= 500:
             raise
-        return _kyb_page(error.http_status, error=error.message)
+        return _kyb_page(error.http_status, **refusal(error, language()))
     return redirect("/dashboard/kyb", 303)
 
 

@@ -28,7 +28,7 @@ from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money
 from flask import Flask, g, request
 
-__all__ = ["LANGUAGES", "LANG_COOKIE", "amount", "gettext", "install_i18n", "language", "when"]
+__all__ = ["LANGUAGES", "LANG_COOKIE", "amount", "gettext", "install_i18n", "language", "translate", "when"]
 
 LANGUAGES = {"en": "English", "sw": "Kiswahili"}
 LANG_COOKIE = "cp_lang"
@@ -73,6 +73,11 @@ def gettext(message: str) -> str:
     return _catalogue(language()).gettext(message)
 
 
+def translate(message: str, lang: str) -> str:
+    """``message`` in ``lang`` (a message the catalogue lacks stays as it is)."""
+    return _catalogue(lang).gettext(message)
+
+
 def _ngettext(singular: str, plural: str, n: int) -> str:
     return _catalogue(language()).ngettext(singular, plural, n)
 
@@ -114,6 +119,16 @@ def install_i18n(app: Flask) -> None:
     app.jinja_env.filters["crypto"] = crypto
     app.jinja_env.filters["plain"] = lambda value: format(value.amount.normalize(), "f")  # for wallets: 38.75969
     app.jinja_env.globals["payout_result"] = payout_result
+    app.jinja_env.filters["network"] = network_name
+
+
+_NETWORK_NAMES = {"bsc": "BNB Smart Chain"}
+
+
+def network_name(network: str) -> str:
+    """A chain's name as people write it (``tron`` -> ``Tron``, ``bsc`` -> ``BNB Smart Chain``); the form's value
+    stays the API's name."""
+    return _NETWORK_NAMES.get(network, network.title())
 
 
 def payout_result(code: str | None) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import quote
 
-from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, LimitExceeded
+from cryptopay.core.errors import CryptopayError, InvalidAmount, InvalidInput, QuoteRequired
 from cryptopay.core.identity import Forbidden, Role, TwoFactorRequired, Unauthenticated
 from cryptopay.core.mobile_money.limits import STK_LIMITS
 from cryptopay.core.mobile_money.phones import mask_msisdn
@@ -35,8 +35,9 @@ from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import client_address, limit_by_client, limit_caller, limit_login
 from cryptopay_http.idempotency import idempotent_form, new_form_key
-from cryptopay_http.pages.i18n import NAIROBI
+from cryptopay_http.pages.i18n import NAIROBI, gettext, language
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
+from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import PORTAL, check_form_csrf, end_page_session, page_login, start_page_session
 from cryptopay_http.pages.web import local_target, page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.runtime import runtime
@@ -115,9 +116,9 @@ def _quote_budget() -> None:
 
 
 def _refusal(error: CryptopayError) -> dict[str, str | None]:
-    """What a form shows for a refusal: the message, and a limit's name when a KYC limit refused it."""
-    limit = error.details.get("limit") if isinstance(error, LimitExceeded) else None
-    return {"error": error.message, "error_code": error.code, "limit": str(limit) if limit else None}
+    """What a form shows for a refusal (``refusals.refusal``): the message in the page's language, the field it is
+    about, and a limit's name when a KYC limit refused it."""
+    return refusal(error, language())
 
 
 # --- sign-up and login ------------------------------------------------------------------------------------------
@@ -192,13 +193,14 @@ def login() -> Response:
     try:
         pair = runtime().accounts.login(phone, password, code=code)
     except TwoFactorRequired as error:
-        return page("portal/login.html", 401, next=target, phone=phone, need_code=True, error=error.message)
+        return page("portal/login.html", 401, next=target, phone=phone, need_code=True, **_refusal(error))
     except Unauthenticated:
-        message = "the phone number or password is wrong"
-        return page("portal/login.html", 401, next=target, phone=phone, error=message)
+        message = gettext("the phone number or password is wrong")
+        return page("portal/login.html", 401, next=target, phone=phone, error=message, error_field="password")
     if pair.user.role is not Role.PERSONAL:
         runtime().accounts.logout(pair.refresh_token)
-        return page("portal/login.html", 403, next=target, phone=phone, error="this is not a personal wallet")
+        message = gettext("this is not a personal wallet")
+        return page("portal/login.html", 403, next=target, phone=phone, error=message, error_field="phone")
     response = redirect(target, 303)
     start_page_session(response, pair, PORTAL)
     return response
@@ -377,16 +379,19 @@ def sell_form() -> Response:
 
 @bp.post("/sell/quote")
 def sell_quote() -> Response:
-    """Lock a quote and show what the USDT fetch at its bid (before M-Pesa's charge); the next form sells."""
+    """Lock a quote and show what the USDT fetch at its bid, M-Pesa's charge and the whole shillings that arrive;
+    the next form sells."""
     text = request.form.get("usdt", "")
     try:
         usdt = Money.of(_amount(text, "usdt"), USDT)
         _quote_budget()
         quote_ = runtime().services.wallet_buys.quote(_user_id(), QuotePurpose.SELL)
         kes = Money.rounded(usdt.amount * quote_.bid, KES, Rounding.DOWN)
+        charge, paid = runtime().services.wallet_sells.payout_of(kes)  # shown before the sale: what arrives, the charge
     except CryptopayError as error:
         return page("portal/sell.html", error.http_status, nav="sell", usdt=text, **_refusal(error))
-    return page("portal/sell.html", nav="sell", usdt=text, amount=usdt, quote=quote_, kes=kes, key=_key())
+    context = {"amount": usdt, "quote": quote_, "kes": kes, "charge": charge, "paid": paid, "key": _key()}
+    return page("portal/sell.html", nav="sell", usdt=text, **context)
 
 
 @bp.post("/sell")
@@ -435,7 +440,7 @@ def bill_form() -> Response:
     return page("portal/bills.html", nav="bills", billers=_billers(), form={"pay_with": "KES"})
 
 
-class QuoteNotShown(InvalidInput):
+class QuoteNotShown(QuoteRequired):
     """A bill paid from USDT was confirmed without the quote its check locked and showed (the USDT it costs)."""
 
     code = "quote_not_shown"

@@ -29,7 +29,8 @@ from cryptopay.core.kyc.tiers import KycTier
 from flask import Response, g, request
 
 from cryptopay_http.auth import limit_account
-from cryptopay_http.pages.portal import bp
+from cryptopay_http.pages.i18n import gettext
+from cryptopay_http.pages.portal import _refusal, bp
 from cryptopay_http.pages.session import PORTAL, end_page_session, step_up_from_form
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
@@ -119,7 +120,7 @@ def apply() -> Response:
         notify = user.email if user is not None else None
         runtime().services.kyc_review.apply_personal(_user_id(), level, _details(form), notify_to=notify)
     except CryptopayError as error:
-        return _verify_page(error.http_status, form=form, error=error.message)
+        return _verify_page(error.http_status, form=form, **_refusal(error))
     return redirect("/app/verify", 303)
 
 
@@ -130,12 +131,12 @@ def upload_documents(application_id: str) -> Response:
     chosen = [(kind, request.files.get(kind.value)) for kind in PHOTO_FIELDS]
     files = [(kind, item) for kind, item in chosen if item is not None and item.filename]
     if not files:
-        return _verify_page(422, error="choose at least one photo to upload")
+        return _verify_page(422, error=gettext("choose at least one photo to upload"))
     try:
         for kind, item in files:
             review.upload(user_id, application_id, kind, item.read(MAX_DOCUMENT_BYTES + 1))
     except CryptopayError as error:
-        return _verify_page(error.http_status, error=error.message)
+        return _verify_page(error.http_status, **_refusal(error))
     return redirect("/app/verify", 303)
 
 
@@ -144,7 +145,7 @@ def submit_application(application_id: str) -> Response:
     try:
         runtime().services.kyc_review.submit(_user_id(), application_id)
     except CryptopayError as error:
-        return _verify_page(error.http_status, error=error.message)
+        return _verify_page(error.http_status, **_refusal(error))
     return redirect("/app/verify?submitted=1", 303)
 
 
@@ -172,7 +173,7 @@ def enrol_two_factor() -> Response:
         step_up_from_form(g.principal)
         enrolment = runtime().two_factor.begin(_user_id())
     except CryptopayError as error:
-        return _settings_page(error.http_status, error=error.message)
+        return _settings_page(error.http_status, **_refusal(error))
     return _settings_page(secret=enrolment.secret, uri=enrolment.uri)
 
 
@@ -182,7 +183,7 @@ def confirm_two_factor() -> Response:
     try:
         codes = runtime().two_factor.confirm(_user_id(), request.form.get("code", "").strip())
     except CryptopayError as error:
-        return _settings_page(error.http_status, error=error.message, confirming=True)
+        return _settings_page(error.http_status, **_refusal(error), confirming=True)
     response = _settings_page(recovery_codes=codes)  # this login ended with the enrolment: the next asks for a code
     end_page_session(response, PORTAL)
     return response
@@ -194,7 +195,7 @@ def remove_two_factor() -> Response:
         step_up_from_form(g.principal)
         runtime().two_factor.remove(_user_id())
     except CryptopayError as error:
-        return _settings_page(error.http_status, error=error.message)
+        return _settings_page(error.http_status, **_refusal(error))
     return redirect("/app/settings?done=2fa_off", 303)
 
 
@@ -207,7 +208,7 @@ def change_password() -> Response:
             raise InvalidInput("the two new passwords differ", field="new_password_again")
         runtime().accounts.change_password(_user_id(), request.form.get("current_password", ""), new)
     except CryptopayError as error:
-        return _settings_page(error.http_status, error=error.message)
+        return _settings_page(error.http_status, **_refusal(error))
     response = redirect("/app/login?changed=1", 303)
     end_page_session(response, PORTAL)
     return response

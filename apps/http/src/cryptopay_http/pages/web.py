@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from cryptopay_http.headers import PAGE_CSP
 from cryptopay_http.pages.assets import asset_url
 from cryptopay_http.pages.i18n import LANG_COOKIE, LANGUAGES, install_i18n, language
+from cryptopay_http.pages.refusals import install_refusals, refusal
 from cryptopay_http.pages.session import form_csrf_token, keep_anon_cookie
 from cryptopay_http.runtime import runtime
 
@@ -35,12 +36,13 @@ def page(template: str, http_status: int = 200, /, **context: Any) -> Response:
     return Response(render_template(template, **context), status=http_status, mimetype="text/html")
 
 
-def _error_page(status: int, message: str) -> Response:
-    return page("error.html", status, status=status, message=message)
+def _error_page(status: int, message: str, detail: str | None = None) -> Response:
+    return page("error.html", status, status=status, message=message, detail=detail)
 
 
 def _domain_error(error: CryptopayError) -> Response:
-    return _error_page(error.http_status, error.message)
+    shown = refusal(error, language())  # in the page's language, the core's English words below
+    return _error_page(error.http_status, shown["error"] or error.message, shown["error_detail"])
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -83,6 +85,7 @@ bp = page_blueprint("web", __name__, template_folder="templates")
 def install_web(app: Flask) -> None:
     """The Jinja setup every page uses."""
     install_i18n(app)
+    install_refusals(app)
     app.jinja_env.globals["asset"] = asset_url
     app.jinja_env.globals["csrf_token"] = form_csrf_token
     app.jinja_env.globals["public_url"] = lambda: runtime().settings.public_url

@@ -21,6 +21,7 @@ __all__ = [
     "LimitExceeded",
     "NotFound",
     "QuoteExpired",
+    "QuoteRequired",
     "QuoteUsed",
     "Refused",
     "SmsUndeliverable",
@@ -116,6 +117,12 @@ class LimitExceeded(Refused):
 
 class QuoteExpired(Refused):
     code = "quote_expired"
+
+
+class QuoteRequired(InvalidInput):
+    """A trade that must happen at a price its owner saw (a bill paid from USDT) named no locked quote: lock one."""
+
+    code = "quote_required"
 
 
 class QuoteUsed(Conflict):

@@ -26,6 +26,8 @@ from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import audit_security, refuse
+from cryptopay_http.pages.i18n import language
+from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login
 from cryptopay_http.pages.web import page_blueprint, redirect
 
@@ -117,7 +119,9 @@ def refused(action: Callable[[], Response], again: Callable[[int, str], Response
     except CryptopayError as error:
         if error.http_status >= 500:
             raise
-        return again(403 if error.http_status == 401 else error.http_status, error.message)
+        shown = refusal(error, language())  # in the page's language, the core's English words after it
+        message = f"{shown['error']} ({shown['error_detail']})" if shown["error_detail"] else str(shown["error"])
+        return again(403 if error.http_status == 401 else error.http_status, message)
 
 
 @bp.get("/")

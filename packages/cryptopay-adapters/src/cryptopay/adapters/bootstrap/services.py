@@ -208,6 +208,7 @@ class Services:
             audit=self.audit,
             clock=self.clock,
             ids=self.ids,
+            hasher=self.password_hasher,
             webhook_storage=self.webhook_storage_if_wired,
         )
 

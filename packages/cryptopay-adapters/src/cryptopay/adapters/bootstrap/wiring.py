@@ -88,7 +88,7 @@ from cryptopay.core.settlement.service import Settling
 from cryptopay.core.treasury import FloatGuard, Rebalancing, Sweeps, Treasury
 from cryptopay.core.wallets.bills import Bills
 from cryptopay.core.wallets.buys import Buys
-from cryptopay.core.wallets.claims import return_expired_claims
+from cryptopay.core.wallets.claims import WaitingClaims
 from cryptopay.core.wallets.deposits import Deposits
 from cryptopay.core.wallets.quotes import prune_claims
 from cryptopay.core.wallets.sells import Sells
@@ -729,6 +729,21 @@ class Parts:
             clock=self.clock,
             ids=self.ids,
             screening=self.screening,
+            on_granted=self.waiting_claims.after_verification,
+        )
+
+    @functools.cached_property
+    def waiting_claims(self) -> WaitingClaims:
+        """Transfers left waiting by tier 0's receiving limits, tried again after a KYC approval and by the worker's
+        job before the expired ones go back (their claims valued in KES by the pricer, for monitoring)."""
+        quoter = LazyQuoter(lambda: self.pricer)
+        return WaitingClaims(
+            uow=self.storage.unit_of_work,
+            ledger=self.ledger,
+            clock=self.clock,
+            ids=self.ids,
+            quoter=lambda: quoter,
+            monitor=self.monitoring_feed,
         )
 
     @functools.cached_property
@@ -1148,9 +1163,7 @@ class Parts:
             "privacy.retention": lambda _payload: self.retention.run(),
             "treasury.sweep": lambda _payload: self.sweeps.run(),
             "treasury.measure": lambda _payload: self.treasury.measure(),
-            "wallets.expire_claims": lambda _payload: return_expired_claims(
-                self.storage.unit_of_work, self.ledger, now=self.clock.now()
-            ),
+            "wallets.expire_claims": lambda _payload: self.waiting_claims.settle(),
             "wallets.prune_quotes": lambda _payload: prune_claims(self.storage.unit_of_work, self.clock),
             "wallets.stk_query": lambda _payload: self.wallet_buys.follow_up(),
             "remittances.advance": lambda _payload: self.remittances.advance(),

@@ -36,6 +36,7 @@ users = sa.Table(
     sa.Column("email_verified_at", UtcDateTime),  # the account proved its email (0043)
     sa.Column("email_token_hash", sa.String(HASH)),  # SHA-256 of the pending email-proof link's token (0046)
     sa.Column("email_token_expires_at", UtcDateTime),
+    sa.Column("disabled_at", UtcDateTime),  # the account was disabled: released, or its profile erased (0072)
     keep_existing=True,
 )
 

@@ -11,13 +11,16 @@ password typed again on the page (``verify``), because of the trap a link alone 
 
 The same email carries a "this wasn't me" link (``release``) that needs the token alone: the address's owner, who
 cannot log in, disables the unproven account and frees the address (the email is removed from it, every session
-ends, what its merchant set up is revoked and its destination held as at a reclaim), audited ``auth.email_released``.
+ends, what its merchant set up is revoked and its destination held as at a reclaim; ``User.disabled_at`` records when),
+audited ``auth.email_released``.
 A proven account cannot be released: whoever proved it held both the password and the mailbox.
 
 Until its email is proven, a merchant user may not set a payout destination (create its merchant, change the
 destination), create API keys or add webhook endpoints (``require_proven_email``: 403 ``email_unverified``).
 Accounts without an email (a personal wallet signed up by phone) and staff an operator appointed are not asked; a
-first password reset proves the email too (``identity.recovery``). API keys made before this rule keep working.
+first password reset proves the email too (``identity.recovery``), and so does accepting a team invitation with the
+password typed again (``identity.teams``: the invitation's token went by email to that very address, and the same
+trap is closed the same way). API keys made before this rule keep working.
 """
 
 from __future__ import annotations
@@ -31,9 +34,17 @@ from cryptopay.core.identity.credentials import hash_secret, new_secret, secrets
 from cryptopay.core.identity.model import Forbidden, RateLimited, Role, StepUpRequired, Unauthenticated, User
 from cryptopay.core.identity.reclaim import Reclaim
 from cryptopay.core.identity.service import Accounts
+from cryptopay.core.ports.identity import AuditTrail, UserRepository
 from cryptopay.core.ports.notifications import Notification, Notifier
 
-__all__ = ["EmailLinkInvalid", "EmailProofs", "EmailUnverified", "needs_proven_email", "require_proven_email"]
+__all__ = [
+    "EmailLinkInvalid",
+    "EmailProofs",
+    "EmailUnverified",
+    "needs_proven_email",
+    "prove_email",
+    "require_proven_email",
+]
 
 
 class EmailUnverified(Forbidden):
@@ -68,6 +79,17 @@ def require_proven_email(user: User) -> None:
         raise EmailUnverified(
             "prove your email first: open the link we emailed you (POST /v1/auth/email/resend sends a new one)"
         )
+
+
+def prove_email(user: User, users: UserRepository, audit: AuditTrail, at: datetime, **details: str) -> None:
+    """Record that ``user`` proved its email ``at`` (its pending link stops working), audited ``auth.email_proven``
+    with ``details`` (``via``: how); nothing for an account already proven or without an email."""
+    if user.email is None or user.email_verified_at is not None:
+        return
+    user.email_verified_at = at
+    user.email_token_hash = user.email_token_expires_at = None
+    users.update(user)
+    audit.append(AuditEvent(f"user:{user.id}", "auth.email_proven", f"user:{user.id}", at, details))
 
 
 @attrs.define
@@ -124,10 +146,7 @@ class EmailProofs:
         if not self._holds(user, token, self.accounts.clock.now()):
             self._record(user, "auth.email_proof_failed", reason="token")
             raise EmailLinkInvalid("this link is invalid, expired, used, or for another account: ask for a new one")
-        user.email_verified_at = self.accounts.clock.now()
-        user.email_token_hash = user.email_token_expires_at = None
-        self.accounts.users.update(user)
-        self._record(user, "auth.email_proven", via="link")
+        prove_email(user, self.accounts.users, self.accounts.audit, self.accounts.clock.now(), via="link")
         return user
 
     def release(self, token: str) -> None:
@@ -138,7 +157,7 @@ class EmailProofs:
         if user is None or user.email is None or proven or not self._holds(user, token, now):
             raise EmailLinkInvalid("this link is invalid, expired or used; the account may already be released")
         address = user.email
-        user.email = None
+        user.email, user.disabled_at = None, now
         user.email_token_hash = user.email_token_expires_at = None
         self.accounts.users.update(user)
         actor = "anonymous:email_owner"

@@ -191,6 +191,10 @@ class User:
     # The pending email-proof link's token: only its SHA-256 is kept, until it is used or ``email_token_expires_at``.
     email_token_hash: str | None = attrs.field(default=None, repr=False)
     email_token_expires_at: datetime | None = None
+    # When the account was disabled: its email released by the address's owner (``email_proof.release``) or its
+    # profile erased (``privacy.retention``); nobody logs in to it again. None: usable (or disabled before 0072
+    # where the audit log does not say when).
+    disabled_at: datetime | None = None
 
     @property
     def login_name(self) -> str:

@@ -119,10 +119,14 @@ class Accounts:
         """Check the password (and the second factor if the account has one) and start a new login family.
 
         ``email`` is the email, or the verified phone of a personal wallet (``07…``, ``+2547…``).
-        The same error for an unknown email or a bad password. A staff account without a second factor gets an
-        enrolment-only session: it can do nothing but enrol one.
+        The same error for an unknown email, a bad password or a disabled account (``User.disabled_at``: it is as
+        good as gone). A staff account without a second factor gets an enrolment-only session: it can do nothing but
+        enrol one.
         """
         user = self._by_login_name(email)
+        if user is not None and user.disabled_at is not None:
+            self._record(user.id, "auth.login_failed", reason="disabled")
+            user = None
         if user is None:
             self.hasher.verify(self._timing_hash(), password)  # spend the same time as a real check
             raise Unauthenticated("the email or password is wrong")
@@ -183,7 +187,7 @@ class Accounts:
         if now >= token.expires_at:
             raise Unauthenticated("the refresh token has expired; log in again")
         user = self.users.get(token.user_id)
-        if user is None:
+        if user is None or user.disabled_at is not None:
             raise Unauthenticated("the account no longer exists")
         return self._issue(user, family_id=token.family_id, expires_at=token.expires_at)
 

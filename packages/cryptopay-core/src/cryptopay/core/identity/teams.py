@@ -12,6 +12,17 @@ member, or demoting one below admin, revokes the keys they created (each audited
 repository's ``update``, which the API's key cache honours at once) and disables the webhook endpoints they added
 (``WebhookEndpoint.created_by``; audited ``webhook_endpoint.disabled``).
 
+Decision (proof): accepting an invitation with the account's password typed again proves the account's email
+(``email_proof.prove_email``, audited ``auth.email_proven`` via ``invitation``), as the emailed link does. The token
+went by email to the invitation's address only (every shell drops what ``invite`` returns), so whoever holds it reads
+that mailbox; the proof holds only where the invitation's address is exactly the account's and the accepting login is
+that account (an invitation accepted into an account with another address is refused, 403, and proves nothing). The
+password is asked for the reason the link asks it: someone who registered a victim's address and invites it cannot
+read the token, but a victim who follows the invitation in a browser logged into the squatter's account (login CSRF,
+a shared computer) would otherwise prove the address for the squatter; the squatter's password is what the victim
+lacks. A wrong password refuses the acceptance (403 ``step_up_required``, audited ``auth.email_proof_failed``) and
+changes nothing; without a password the acceptance joins the team as before and proves nothing.
+
 >>> from cryptopay.core.testing.identity import team_fixture
 >>> duka = team_fixture()
 >>> invitation, token = duka.teams.invite("mer_1", actor=duka.owner.id, email="amina@duka.co.ke", role=TeamRole.FINANCE)
@@ -29,13 +40,15 @@ from datetime import datetime, timedelta
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
-from cryptopay.core.identity.model import Forbidden, Merchant, Role, TeamRole, User
+from cryptopay.core.identity.email_proof import prove_email
+from cryptopay.core.identity.model import Forbidden, Merchant, Role, StepUpRequired, TeamRole, User
 from cryptopay.core.identity.revocation import disable_endpoints, revoke_keys
 from cryptopay.core.identity.service import valid_email
 from cryptopay.core.ports.identity import (
     ApiKeyRepository,
     AuditTrail,
     MerchantRepository,
+    PasswordHasher,
     TeamRepository,
     UserRepository,
 )
@@ -104,8 +117,11 @@ class Teams:
         ids: IdGenerator,
         tokens: Callable[[], str] = lambda: secrets.token_urlsafe(32),
         ttl: timedelta = INVITATION_TTL,
+        hasher: PasswordHasher,
         webhook_storage: Callable[[], UowFactory | None] = lambda: None,
     ) -> None:
+        """``hasher`` checks the password an acceptance that proves the email carries."""
+        self._hasher = hasher
         self._teams, self._merchants, self._users, self._notifier = teams, merchants, users, notifier
         self._api_keys, self._webhook_storage = api_keys, webhook_storage
         self._audit, self._clock, self._ids, self._tokens, self._ttl = audit, clock, ids, tokens, ttl
@@ -169,7 +185,8 @@ class Teams:
         body = (
             f"You are invited to act for {merchant.business_name} on cryptopay as {role.value}.\n"
             f"Register or log in as a merchant user with {address}, then accept with this token "
-            f"(POST /v1/invitations/accept) before {invitation.expires_at.isoformat()}:\n\n{token}\n"
+            f"(POST /v1/invitations/accept; with your password typed again, it confirms this email too) before "
+            f"{invitation.expires_at.isoformat()}:\n\n{token}\n"
         )
         self._notifier.send(Notification(address, f"Join {merchant.business_name} on cryptopay", body))
         return invitation, token
@@ -186,8 +203,10 @@ class Teams:
             self._record(actor, "team.invitation_revoked", merchant.id, invitation=invitation.id)
         return invitation
 
-    def accept(self, token: str, *, user_id: str) -> Member:
-        """The logged-in merchant user ``user_id`` joins the team of the invitation ``token`` names."""
+    def accept(self, token: str, *, user_id: str, password: str | None = None) -> Member:
+        """The logged-in merchant user ``user_id`` joins the team of the invitation ``token`` names; with its
+        ``password`` typed again, that also proves its email (see the module's "proof"; a wrong one changes nothing).
+        """
         invitation = self._teams.invitation_by_hash(invitation_digest(token.strip()))
         now = self._clock.now()
         if invitation is None or not invitation.open(now):
@@ -199,6 +218,8 @@ class Teams:
             raise Forbidden("this invitation was sent to another email address")
         if self._merchants.by_owner(user.id) is not None or self._teams.membership(user.id) is not None:
             raise Conflict("this user already acts for a merchant (a user belongs to one team)")
+        if password is not None:
+            self._check_password(user, password, invitation)
         if not self._teams.claim_invitation(invitation.id, user.id, at=now):
             raise Conflict("this invitation was used meanwhile")
         member = Member(
@@ -210,7 +231,16 @@ class Teams:
         )
         self._teams.add_member(member)
         self._record(user.id, "team.join", invitation.merchant_id, invitation=invitation.id, role=member.role.value)
+        if password is not None and user.email == invitation.email:  # exactly the address the token went to
+            prove_email(user, self._users, self._audit, now, via="invitation", invitation=invitation.id)
         return member
+
+    def _check_password(self, user: User, password: str, invitation: Invitation) -> None:
+        if not self._hasher.verify(user.password_hash, password):
+            details = {"reason": "password", "via": "invitation", "invitation": invitation.id}
+            at, who = self._clock.now(), f"user:{user.id}"
+            self._audit.append(AuditEvent(who, "auth.email_proof_failed", who, at, details))
+            raise StepUpRequired("the password is wrong")
 
     # --- changes --------------------------------------------------------------------------------------------------
 

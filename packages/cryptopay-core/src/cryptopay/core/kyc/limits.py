@@ -52,6 +52,9 @@ class Decision:
     reason: str
     limit: str | None = None
     remaining: Money | None = None  # what the refusing limit still allows (KES), when a limit refused
+    # Allowed within the product's own row for the tier (``product_limited`` is true): what the party used of the
+    # product counts, so concurrent movements of it must be serialised to keep the row (a tier-0 receipt)
+    limited: bool = False
 
     def enforce(self) -> None:
         """Raise ``LimitExceeded`` with the reason, the limit's name and what remains, if the movement is refused."""
@@ -209,8 +212,15 @@ PRODUCT_LIMITS = ProductLimits(
         # phone-only wallet holds at most about KES 60,000 a month it bought or received before its holder is
         # identified. Tiers 1 and 2 receive without a product limit (no row): the holder is identified.
         ProductLimit(kind=_P, level=0, product=Product.RECEIVE, single="5000", daily="10000", monthly="30000"),
-        # Remittances from abroad are capped by the tier's own figures, counted on their own (``INCOMING``).
-        ProductLimit(kind=_P, level=0, product=Product.REMITTANCE, single="5000", daily="20000", monthly="100000"),
+        # Remittances from abroad into a wallet, counted on their own (``INCOMING``). Tier 0 takes what it takes from
+        # anyone (its RECEIVE row): a phone-only wallet is "hold and buy small amounts only" (issue #14), and a
+        # remittance is the riskier inflow (cross-border, a sender we know by name and country only: FATF R.16's
+        # originator data is complete only from its threshold, ``compliance.travel_rule``). The tier's own figures
+        # (20,000 a day, 100,000 a month) let an unidentified wallet take in five times its RECEIVE budget. More than
+        # this row is not lost nor refused: it is paid by B2C to the same phone's M-Pesa account, whose holder
+        # Safaricom identified at registration and whose own limits (KES 250,000 a payment, 500,000 a day) apply,
+        # as for a phone with no wallet (``remittances.service``). Tiers 1 and 2 (ID verified) keep their tiers'.
+        ProductLimit(kind=_P, level=0, product=Product.REMITTANCE, single="5000", daily="10000", monthly="30000"),
         ProductLimit(kind=_P, level=1, product=Product.REMITTANCE, single="70000", daily="150000", monthly="1000000"),
         ProductLimit(kind=_P, level=2, product=Product.REMITTANCE, single="250000", daily="500000", monthly="3000000"),
     ]
@@ -280,7 +290,7 @@ def check_wallet_movement(
                 f"{product.value} {name} limit of {_shillings(limit)} for {tier.label}; {_shillings(remaining)} remains"
             )
         return Decision(False, reason, what, remaining)
-    return Decision(True, f"within the {product.value} limits of {tier.label}")
+    return Decision(True, f"within the {product.value} limits of {tier.label}", limited=True)
 
 
 def product_limited(

@@ -1,7 +1,8 @@
 """KYC/KYB review, the use cases: applicants apply and upload, officers claim, approve, reject or ask for more.
 
 Every step is one transaction over the profile, the application, the audit log and the outbox; a tier granted by
-the last approval is in force as soon as it commits (limits read the profile). Four-eyes is the profile's rule
+the last approval is in force as soon as it commits (limits read the profile; ``on_granted`` is then told, for
+what waited on the tier). Four-eyes is the profile's rule
 (``KycTier.approvals_required``): a first approval sends the application back to the queue, and the officer who
 gave it can neither claim it again nor approve it twice. The applicant is told each outcome by the notifier, after
 the commit; a notice that cannot be sent is audited (``kyc.notice_failed``), the decision stands.
@@ -75,6 +76,9 @@ class KycReview:
     ids: IdGenerator
     policy: KycPolicy = DEFAULT_KYC_POLICY
     screening: ScreeningPort | None = None  # names screened against the sanctions lists at submission
+    # Called with the party id once an approval that granted a tier has committed (the personal wallet's transfers
+    # left waiting by tier 0's receiving limits are claimed then: ``wallets.claims.WaitingClaims.after_verification``)
+    on_granted: Callable[[str], None] | None = None
 
     # -- applicants --------------------------------------------------------------------------------------------
     def apply_personal(
@@ -534,6 +538,9 @@ class KycReview:
         if refused is not None:
             raise refused
         self._tell(application, events, now)
+        if self.on_granted is not None:
+            for party_id in {e.party_id for e in events if e.name == "kyc.approved"}:
+                self.on_granted(party_id)
         return application
 
     def _tell(self, application: KycApplication, events: list[KycEvent], at: datetime) -> None:

@@ -104,6 +104,21 @@ class Tariff:
                 return Money.of(fee, KES)
         raise LimitExceeded(f"{self.product} has no tariff for KES {whole:,}")
 
+    def most_sent(self, total: Money) -> Money:
+        """The most whole shillings that can be sent out of ``total`` with the charge on them (zero when not even
+        the least band fits). The charge is by band of the amount *sent*, so just above a band's edge sending a
+        little less costs a smaller charge and pays the recipient more; ``LimitExceeded`` when ``total`` is more
+        than the top band and its charge.
+
+        >>> B2C_TARIFF.most_sent(Money.of("1503.40", KES))  # 1,498 + 5 (at the band of 1,503 it was 1,494 + 9)
+        Money('1498.00', 'KES')
+        """
+        top, top_fee = max((high, fee) for _, high, fee in self.bands)
+        if total.amount - top_fee >= top + 1:
+            raise LimitExceeded(f"{self.product} sends at most KES {top:,} a transaction")
+        fits = (min(high, int((total.amount - fee) // 1)) for low, high, fee in self.bands if total.amount - fee >= low)
+        return Money.of(max(fits, default=0), KES)
+
 
 # Safaricom's B2C charges to registered customers as published for bulk disbursements (review when Safaricom
 # changes them: this table is the only place they live).

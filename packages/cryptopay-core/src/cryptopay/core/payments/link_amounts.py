@@ -14,7 +14,17 @@ Decision (review H15): the same table is every invoice's default where its store
 (``check_invoice_defaults``): a merchant's invoice in KES or USDT is from KES 10 / USDT 1 (less costs the payer more
 in network fees than it pays, and no M-Pesa payment settles it) to KES 1,000,000 / USDT 10,000, unless the store sets
 its own minimum or maximum (in KES worth), which then replaces that default. Wholeness is the hosted pages' rule only
-(a merchant's invoice may ask cents). An invoice priced in another asset (BTC) has no default: the table names none.
+(a merchant's invoice may ask cents).
+
+Decision: every asset an invoice can be priced in has a row. The API and the dashboard price in KES or USDT, but the
+core's ``create_invoice`` (an SDK caller) and the CLI's payment links take any asset of ``money.ASSETS``; before,
+an invoice priced in BTC, ETH or USDC had no default bound at all. The other rows are stated per asset (a rate
+moves; a table of round figures does not): USD and USDC as USDT (a dollar is a dollar); each volatile asset from
+about a USDT minimum's worth, above what moving one payment costs on its network at a busy hour (a Bitcoin input
+at 100 sat/vB, an Ether transfer's gas at 30 gwei), to about the USDT maximum's worth, at the reference prices its
+row names (``test_link_amounts`` holds every row to these ranges). A deployment whose prices drift far passes its
+own table (``Invoicing(amounts=...)``, ``PaymentLinks(amounts=...)``); a store's own bounds (in KES worth, valued
+at the current quote) always replace the defaults.
 
 >>> bounds = LINK_AMOUNTS["KES"]
 >>> bounds.check(Money.of("250", KES))
@@ -33,7 +43,7 @@ from collections.abc import Mapping
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.mobile_money.limits import B2C_LIMITS
-from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.money import BNB, BTC, ETH, KES, POL, TRX, USD, USDC, USDT, Money
 from cryptopay.core.payments.model import StoreSettings
 
 __all__ = [
@@ -131,4 +141,18 @@ def check_invoice_defaults(
 LINK_AMOUNTS: Mapping[str, AmountBounds] = {
     "KES": AmountBounds(Money.of(B2C_LIMITS.minimum, KES), Money.of(1_000_000, KES), whole=True),
     "USDT": AmountBounds(Money.of(1, USDT), Money.of(10_000, USDT)),
+    "USDC": AmountBounds(Money.of(1, USDC), Money.of(10_000, USDC)),
+    "USD": AmountBounds(Money.of(1, USD), Money.of(10_000, USD)),
+    # BTC at USD 60,000 to 120,000: USD 6 to 12 (a 68-vbyte input at 100 sat/vB costs 6,800 sats) up to USD
+    # 6,000 to 12,000
+    "BTC": AmountBounds(Money.of("0.0001", BTC), Money.of("0.1", BTC)),
+    # ETH at USD 2,000 to 4,000: USD 4 to 8 (21,000 gas at 30 gwei is 0.00063 ETH) up to USD 6,000 to 12,000
+    "ETH": AmountBounds(Money.of("0.002", ETH), Money.of(3, ETH)),
+    # BNB at USD 500 to 1,000: USD 2.50 to 5 (a BSC transfer costs cents) up to USD 5,000 to 10,000
+    "BNB": AmountBounds(Money.of("0.005", BNB), Money.of(10, BNB)),
+    # POL at USD 0.20 to 0.60: USD 1 to 3 up to USD 4,000 to 12,000
+    "POL": AmountBounds(Money.of(5, POL), Money.of(20_000, POL)),
+    # TRX at USD 0.20 to 0.40: USD 2 to 4 (a transfer without staked bandwidth burns about 0.3 TRX) up to USD
+    # 6,000 to 12,000
+    "TRX": AmountBounds(Money.of(10, TRX), Money.of(30_000, TRX)),
 }

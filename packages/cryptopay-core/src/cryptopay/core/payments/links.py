@@ -1,8 +1,9 @@
 """Payment links: a reusable request to be paid; each use creates an invoice.
 
 A link asks a fixed ``amount``, or lets the customer enter one in ``currency``; either is within the currency's
-bounds (``link_amounts.LINK_AMOUNTS``: whole shillings from KES 10 to 1,000,000, USDT 1 to 10,000, as data), and the
-store's minimum and maximum invoice amounts apply, as to every invoice. It may expire and may cap its uses. Invariants:
+bounds (``link_amounts.LINK_AMOUNTS``, data with a row per asset: whole shillings from KES 10 to 1,000,000, USDT 1 to
+10,000), and the store's minimum and maximum invoice amounts apply, as to every invoice. It may expire and may cap
+its uses. Invariants:
 - a use is claimed in the same transaction that stores its invoice (``PaymentLinkRepository.claim_use``, one
   conditional update), so a capped link never has more open or paid invoices than its cap, however many customers
   press at once, and a refused invoice (bad amount, no quote) uses nothing;

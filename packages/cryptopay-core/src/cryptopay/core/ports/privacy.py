@@ -5,11 +5,13 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from cryptopay.core.ports.deposits import WalletDepositRepository
 from cryptopay.core.ports.identity import MerchantRepository, RefreshTokenRepository, TeamRepository, UserRepository
 from cryptopay.core.ports.kyc import KycApplicationRepository, KycRepository
 from cryptopay.core.ports.payments import PayoutRepository
 from cryptopay.core.ports.storage import UnitOfWork
 from cryptopay.core.ports.wallets import BuyRepository, TransferRepository, WalletRepository
+from cryptopay.core.ports.withdrawals import WithdrawalRepository
 
 __all__ = ["PrivacyUnitOfWork", "PrivacyUowFactory"]
 
@@ -37,6 +39,12 @@ class PrivacyUnitOfWork(UnitOfWork, Protocol):
 
     @property
     def wallet_buys(self) -> BuyRepository: ...
+
+    @property
+    def wallet_deposits(self) -> WalletDepositRepository: ...
+
+    @property
+    def withdrawals(self) -> WithdrawalRepository: ...
 
     @property
     def payouts(self) -> PayoutRepository: ...

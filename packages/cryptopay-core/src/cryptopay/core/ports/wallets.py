@@ -79,8 +79,14 @@ class TransferRepository(Protocol):
 
     def update(self, transfer: Transfer) -> None: ...
 
-    def awaiting_claim(self, phone: str) -> list[Transfer]:
-        """Transfers waiting for a wallet at ``phone``, oldest first."""
+    def awaiting_claim(self, phone: str, *, lock: bool = False) -> list[Transfer]:
+        """Transfers waiting for a wallet at ``phone``, oldest first; ``lock``: their rows locked until the
+        transaction ends (a claim, so the expiry job's return of one of them waits and then finds it claimed)."""
+        ...
+
+    def awaiting_registered(self, *, after: str | None, limit: int) -> list[str]:
+        """The user ids of the wallets whose phone has transfers waiting for it (sent before the number signed
+        up, not claimed then), ascending, strictly after ``after``."""
         ...
 
     def claims_expiring(self, before: datetime, *, limit: int) -> list[Transfer]:
@@ -146,6 +152,14 @@ class UsageRepository(Protocol):
         reference first: ids are time-ordered), those below ``after`` when it is given."""
         ...
 
+    def lock_receiving(self, user_id: str) -> None:
+        """Hold ``user_id``'s receive lock until the transaction ends, waiting for it: whatever credits a wallet
+        whose tier limits receiving (a claim, a crypto deposit) takes it before it reads what the wallet received,
+        so two cannot both pass a limit that only one fits (a send takes it without waiting:
+        ``SendRepository.received``). Take it after the wallet's row and before any ledger balance: the lock order
+        in ``cryptopay.core.wallets.service``. Not the wallet's row lock (a send from that wallet takes that one)."""
+        ...
+
 
 @attrs.frozen
 class SendingWallet:
@@ -199,8 +213,8 @@ class SendRepository(Protocol):
         none; ``SendingWallet``: whether it is frozen), the recipient's wallet by ``phone`` or else ``username``,
         the sender's KYC standing (``KycProfile.standing`` of its stored profile; not locked: the wallet's lock
         already queues the sender's movements) and usage totals, the recipient's KYC standing and its ``receive``
-        usage totals (not locked: two sends to one recipient may both pass a receiving limit only one fits, by at
-        most one send's amount).
+        usage totals (not locked: a send to a recipient whose tier limits receiving reads them again under its
+        receive lock, ``received``).
 
         An adapter may also prepare the unit's ledger session for the posting that follows: read the idempotency
         ``ledger_keys`` and lock the balances of ``ledger_codes`` and of the recipient's ``asset`` wallet account,
@@ -219,6 +233,15 @@ class SendRepository(Protocol):
         An adapter may write them only when the unit commits (the SQL adapter sends them with the ledger's writes
         and the ``COMMIT``): reads in the same unit may not see them, and a taken id fails the commit with a
         ``TransientConflict`` (retried with fresh ids) instead of raising ``Conflict`` here."""
+        ...
+
+    def received(
+        self, recipient_id: str, *, day_start: datetime, month_start: datetime
+    ) -> Mapping[str, tuple[Money, Money]]:
+        """The recipient's ``receive`` usage totals (as ``parties`` gives them) read again under its receive lock
+        (``UsageRepository.lock_receiving``), which this call takes without waiting: after ``parties`` the send may
+        hold ledger balances, and a claim or a deposit holding the receive lock may be waiting for one of them.
+        ``TransientConflict`` when another transaction holds it (the send is retried, ``in_transaction``)."""
         ...
 
 

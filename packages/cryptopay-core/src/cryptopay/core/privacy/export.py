@@ -1,13 +1,16 @@
 """A data subject's export (Kenya's Data Protection Act, 2019, s.26: the right of access): all and only their data.
 
 The export is one JSON document: the profile, the KYC profile and applications (documents as metadata, never their
-content), the wallet, its movements (from the ledger), transfers, purchases, payouts, sessions, and the audit
+content), the wallet, its movements (from the ledger), transfers, purchases, crypto deposits and withdrawals,
+payouts, sessions, and the audit
 records about the person or by them. Secrets are never in it (password and token hashes, TOTP secrets, callback
 tokens). Every export is audited (``privacy.exported``: who asked, for whom), whether the person asked for their own
 data or an officer asked for theirs.
 
 Nothing of another person is added: records are read by the subject's id only (a transfer the person sent names
-the phone they sent to, as they typed it; a transfer they received names the sender's user id, never their phone).
+the phone it went to as they typed it, or masked when it went straight to a wallet, which may have been by username,
+whose phone is never the sender's to learn; a transfer they received names the sender's user id, never their phone;
+a send the recipient's limits refused never says whose limit or which, ``WITHHELD_DETAILS``).
 The other accounts an officer saw sharing the subject's ID document (``OTHER_PARTIES``: an application's
 ``id_shared_with`` and ``id_linked``, and the same accounts in the ``kyc.*`` audit records' details) are other
 people's: they are left out. So are, in the KYB of a merchant the person owns (its owner sees the business's
@@ -53,8 +56,10 @@ from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.wallets.buys import Buy
+from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.history import HistoryLine, history
-from cryptopay.core.wallets.model import Transfer, Wallet
+from cryptopay.core.wallets.model import Transfer, TransferState, Wallet
+from cryptopay.core.wallets.withdrawal_model import Withdrawal, WithdrawalState
 
 __all__ = [
     "AUDIT_DISCLOSURE",
@@ -140,6 +145,20 @@ DISCLOSURE: dict[type, dict[str, Disclosure]] = {
         secret="callbacks",
     ),
     RefreshToken: _classified("id family_id user_id created_at expires_at rotated_at revoked_at", secret="token_hash"),
+    # A deposit's ``hold_detail`` names the list entry a sanctioned sender matched (the API shows ``hold_reason``,
+    # never the detail); a withdrawal's ``failure`` is the operators' own account (``Withdrawal.outward_failure``)
+    # and ``travel_rule_id`` compliance's record.
+    Deposit: _classified(
+        "id user_id network address tx_hash index amount requirement seen_at state from_address block_number "
+        "block_hash confirmations generation watching hold_reason entries clawback_pending credited_at withdrawn_at "
+        "withdrawn_why conversion",
+        withheld="hold_detail",
+    ),
+    Withdrawal: _classified(
+        "id user_id network address amount fee kes_value hold_id created_at send_after first_time_address "
+        "token_contract network_fee_estimate network_fee_cap state tx_hash network_fee failure_code updated_at",
+        withheld="failure travel_rule_id",
+    ),
 }
 # An audit record the person is the target of (True: its subject is one of theirs) is theirs whole; one they are only
 # the actor of (False) is what they did and when: its target, its details and its hashes (with the hashes a reader
@@ -170,6 +189,15 @@ WITHHELD_DETAILS: dict[str, frozenset[str]] = {
     "kyc.frozen": frozenset({"reason"}),
     "wallet.frozen": frozenset({"reason"}),
     "wallet.withdrawal_blocked": frozenset({"lists"}),
+    # the officers' record of whose receiving limit refused a send, and which: another person's KYC state (a
+    # ``frozen`` limit is compliance's freeze of them); the sender is told only that the recipient cannot receive it
+    "wallet.send_refused_recipient": frozenset({"recipient", "limit"}),
+    # a deposit's hold detail (the list entry a sender matched) and an officer's note releasing it; a withdrawal's
+    # failure as the operators record it, and an operator's reason for resolving it
+    "wallet.deposit_held": frozenset({"reason"}),
+    "wallet.deposit_released": frozenset({"note"}),
+    **{f"wallet.withdrawal_{state.value}": frozenset({"failure"}) for state in WithdrawalState},
+    "wallet.withdrawal_resolve": frozenset({"reason"}),
 }
 RESTRICTIONS = (
     "Records kept for the prevention and detection of crime (anti-money-laundering and sanctions compliance) are "
@@ -260,6 +288,17 @@ def _drop_secrets(data: Any) -> Any:
     return data
 
 
+def _transfer(transfer: Transfer, uid: str) -> dict[str, Any]:
+    """A transfer as exported. One the person sent straight to a wallet names its number masked, as the API shows
+    it: it may have been sent to a username, and then the number is the recipient's, never told to the sender (the
+    transfer does not keep which the sender typed). An invitation (a number with no wallet, claimed or not) was sent
+    to the number the sender typed: whole; so is the person's own number on a transfer they received."""
+    data: dict[str, Any] = _clean(transfer)
+    if transfer.sender_id == uid and transfer.state is TransferState.DELIVERED and "recipient_phone" in data:
+        data["recipient_phone"] = mask_msisdn(transfer.recipient_phone)
+    return data
+
+
 def _profile(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -269,6 +308,7 @@ def _profile(user: User) -> dict[str, Any]:
         "role": user.role.value,
         "created_at": user.created_at.isoformat(),
         "two_factor": user.two_factor,
+        "disabled_at": user.disabled_at.isoformat() if user.disabled_at is not None else None,
     }
 
 
@@ -289,6 +329,8 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
     transfers = _paged(lambda after: uow.wallet_transfers.for_user(uid, after=after, limit=_PAGE), lambda t: t.id)
     buys = _paged(lambda after: uow.wallet_buys.for_user(uid, after=after, limit=_PAGE), lambda b: b.id)
     payouts = _paged(lambda before: uow.payouts.list_for_merchant(uid, before=before, limit=_PAGE), lambda p: p.id)
+    deposits = _paged(lambda before: uow.wallet_deposits.for_user(uid, before=before, limit=_PAGE), lambda d: d.id)
+    withdrawals = _paged(lambda after: uow.withdrawals.for_user(uid, after=after, limit=_PAGE), lambda w: w.id)
     wallet = uow.wallets.get(uid)
     profile = uow.kyc.find([uid]).get(uid)
     merchant = uow.merchants.by_owner(uid)
@@ -296,6 +338,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
     subjects = [f"user:{uid}", f"kyc:{uid}", f"wallet:{uid}"] + ([f"kyc:{merchant.id}"] if merchant else [])
     subjects += [f"transfer:{t.id}" for t in transfers] + [f"buy:{b.id}" for b in buys]
     subjects += [f"payout:{p.id}" for p in payouts]
+    subjects += [f"deposit:{d.id}" for d in deposits] + [f"withdrawal:{w.id}" for w in withdrawals]
     audit = uow.audit.about(subjects, actor=f"user:{uid}")
     own = frozenset([*subjects, *([f"merchant:{merchant.id}"] if merchant else [])])
     movements = history(ledger, uid, limit=100_000, window=100_000) if wallet is not None else []
@@ -312,8 +355,10 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         },
         "wallet": _clean(wallet) if wallet is not None else None,
         "movements": [_clean(line) for line in movements],
-        "transfers": [_clean(t) for t in transfers],
+        "transfers": [_transfer(t, uid) for t in transfers],
         "buys": [_clean(b) for b in buys],
+        "deposits": [_clean(d) for d in deposits],
+        "withdrawals": [_clean(w) for w in withdrawals],
         "payouts": [_clean(p) for p in payouts],
         "sessions": [_clean(t) for t in uow.refresh_tokens.for_user(uid)],
         "audit": [_audit_entry(r, own, staff=user.role in STAFF_ROLES) for r in audit if not _withheld(r.action)],

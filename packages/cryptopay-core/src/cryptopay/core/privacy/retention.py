@@ -11,7 +11,8 @@ while the wallet holds nothing and is not frozen (money held or an investigation
 
 What is done when a rule is due (``RetentionPurge.run``, the worker's ``privacy.retention`` job, daily):
 
-- ``profile``/anonymise: email, phone and display name removed, the password made unusable;
+- ``profile``/anonymise: email, phone and display name removed, the password made unusable (the account disabled:
+  ``User.disabled_at``);
 - ``kyc``/anonymise: the applications' personal details and e-mail removed, their documents detached (the document
   sweep deletes the blobs);
 - ``financial``/anonymise: the wallet's phone and username, the phones of transfers sent and purchases made replaced;
@@ -226,6 +227,7 @@ class RetentionPurge:
 def _profile(uow: PrivacyUnitOfWork, user: User, wallet: Wallet | None, now: datetime) -> None:
     user.email = user.phone = user.display_name = None
     user.password_hash = f"!{ERASED}"  # no password hashes to this: the account cannot log in
+    user.disabled_at = user.disabled_at or now
     user.totp_secret, user.totp_confirmed_at, user.recovery_code_hashes = None, None, ()
     user.session_version += 1
     uow.users.update(user)

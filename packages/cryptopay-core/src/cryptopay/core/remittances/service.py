@@ -14,7 +14,9 @@ does each thing once):
    shillings it promised (``flows.convert_remittance``, even after the quote's window: the sender paid for it),
    then either credited to the recipient's wallet (a wallet at that phone, not frozen, within its KYC limits for
    ``Product.REMITTANCE``) or paid by a B2C payout of kind ``remittance`` from the desk's KES, which the payout
-   machinery sends, matches and queries exactly as it does a merchant's;
+   machinery sends, matches and queries exactly as it does a merchant's (a phone with no wallet, or one whose
+   wallet's tier cannot take it now: tier 0 holds small amounts only, so more goes to the same phone's M-Pesa
+   account, bounded by M-Pesa's own limits below); held for an operator when the wallet or its holder is frozen;
 2. the payout completed: ``paid_out``, and the recipient is told by SMS (``notified_at`` records it);
 3. the payout failed: after ``RetryPolicy.wait`` a new attempt (``Payouts.retry_failed_payout``), up to
    ``RetryPolicy.attempts`` in all; then, once Transaction Status has confirmed the last attempt was not paid
@@ -48,9 +50,10 @@ in), where the high-risk-jurisdiction rule reads it; the sender's and the recipi
 sanctions lists when the order opens (``Monitoring.screen_names``: a match refuses it before the sender pays, with a
 blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator refunds it or
 retries it, which needs compliance to have cleared every alert in a case closed with no action: ``UnderReview``
-otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits (an
-order that could not be credited is refused before the sender pays). Orders at or above the Travel Rule threshold
-need full originator data (see ``travel``).
+otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits
+(beyond them, B2C to the same phone, as above); an order to a party compliance froze is refused before the sender
+pays (``RecipientLimit``, 422 ``recipient_limit``, saying no more), and one frozen after it opened is held.
+Orders at or above the Travel Rule threshold need full originator data (see ``travel``).
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import person_name_problem, quoted_name
 from cryptopay.core.wallets.model import Usage, Wallet
-from cryptopay.core.wallets.service import spending
+from cryptopay.core.wallets.service import RecipientLimit, spending
 from cryptopay.core.wallets.withdrawals import network_fee
 
 __all__ = ["OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
@@ -212,9 +215,9 @@ class Remittances:
         """Open an order: lock a quote, price it, check the recipient can receive it, and open the desk's invoice.
 
         ``InvalidInput`` for a bad phone, name, amount or refund address; ``InternalAddress`` for a refund address
-        the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``LimitExceeded`` when
-        the recipient's wallet could not take it; ``Blocked`` when a blocking monitoring rule refuses it. Nothing is
-        stored then.
+        the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``RecipientLimit`` when
+        compliance froze the recipient (the sender is told no more); ``Blocked`` when a blocking monitoring rule
+        refuses it. Nothing is stored then (but the refusal's audit record).
         """
         try:
             phone = normalize_msisdn(request.recipient_phone)
@@ -227,7 +230,9 @@ class Remittances:
         usdt, kes, charge = self._price(request.amount, quote)
         order_id, now = self.ids.new_id("rmt"), self.clock.now()
         assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
-        recipient = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
+        recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
+        if frozen:
+            self._refuse_frozen(order_id, recipient, now)
         party = recipient.user_id if recipient else f"phone:{phone}"
         planned = _movement(order_id, party, kes + charge, request.sender, now, recipient)
         self.monitoring.before(planned)
@@ -330,9 +335,8 @@ class Remittances:
             return quote.base_needed(kes + charge, at=at), kes, charge
         if amount.asset != USDT or not amount.is_positive():
             raise InvalidInput("send a positive amount of KES (received) or USDT (sent)", field="amount")
-        total = quote.convert(amount, at=at)
-        charge = self.tariff.charge(total.whole())
-        return amount, self._one_payment(self._at_least_minimum((total - charge).whole(), amount)), charge
+        kes = self._one_payment(self._at_least_minimum(self.tariff.most_sent(quote.convert(amount, at=at)), amount))
+        return amount, kes, self.tariff.charge(kes)  # the charge at the band of what is sent
 
     def _at_least_minimum(self, kes: Money, asked: Money) -> Money:
         """``kes`` if the recipient would receive at least the platform's minimum (``InvalidInput`` otherwise)."""
@@ -353,13 +357,28 @@ class Remittances:
             raise LimitExceeded(f"M-Pesa pays one customer at most KES {per_day.amount:,} a day")
         return checked
 
-    def _recipient(self, uow: RemittanceUnitOfWork, phone: str, value: Money, now: datetime) -> Wallet | None:
-        """The recipient's wallet if they have one; refused now if it could not be credited later."""
+    def _recipient(
+        self, uow: RemittanceUnitOfWork, phone: str, value: Money, now: datetime
+    ) -> tuple[Wallet | None, bool]:
+        """The recipient's wallet if they have one, and whether compliance froze its holder (the order is then
+        refused: it could never be paid). An order beyond what the wallet's tier may take is opened and paid by B2C
+        to the same phone (``_pay_out``), as for a phone with no wallet."""
         wallet = uow.wallets.by_phone(phone)
         if wallet is None:
-            return None
-        _credit_check(uow, wallet, value, now).enforce()
-        return wallet
+            return None, False
+        return wallet, _credit_check(uow, wallet, value, now).limit == _FROZEN
+
+    def _refuse_frozen(self, order_id: str, wallet: Wallet | None, now: datetime) -> None:
+        """Refuse an order to a party compliance froze, telling the anonymous sender only that the recipient cannot
+        receive it now (never that a freeze exists: no tipping-off, no oracle on someone's compliance state); the
+        officers' audit record (``remittance.refused_recipient``) names the recipient and why. Nothing else is
+        stored."""
+        details = {"recipient": wallet.user_id if wallet else "", "limit": _FROZEN}
+        event = _event(_ACTOR, "remittance.refused_recipient", order_id, now, details)
+        in_transaction(self.uow, lambda uow: uow.audit.append(event))
+        raise RecipientLimit(
+            "the recipient cannot receive this remittance now", field="recipient_phone", limit="recipient"
+        )
 
     def _open_desk(self) -> None:
         """The desk's store: the order rails, no fee (the spread is the desk's margin), its window, no tolerance."""
@@ -402,6 +421,8 @@ class Remittances:
 
         An order with compliance alerts (a possible sanctions match) is released only once compliance cleared every
         one of them, each in a case closed with no action (``UnderReview`` otherwise, naming the alerts waiting);
+        an order whose shillings went back into USDT to be refunded (its refund failed) is ``Refused``: it is refunded
+        again, never paid from the desk's shillings, which are other orders';
         the release of a held order is audited ``remittance.released`` (who, the alerts, the cases that cleared
         them)."""
         order = self.get(order_id)
@@ -444,7 +465,7 @@ class Remittances:
     ) -> RemittanceOrder:
         """The daily limit checked and the payout planned in one unit of work, under the recipient's lock (a held
         order's release audited with it)."""
-        self._within_daily_limit(uow, order)
+        self._payable(uow, order)
         if _order(uow, order.id, lock=True).state is RemittanceState.HELD:
             self._release(uow, order, actor, cleared)
         return self._plan_b2c(uow, order.id, actor)
@@ -452,7 +473,8 @@ class Remittances:
     def refund(self, order_id: str, *, actor: str, address: str | None = None) -> RemittanceOrder:
         """Send the order's USDT back to the sender (``address``: another refund address on the same network).
 
-        Refused once paid out, while a payout is in flight, or when a refund is already under way; refused
+        Refused once paid out, while a payout is in flight, when a refund is already under way, or when nothing
+        confirmed arrived (nothing changes then); refused
         (``AwaitingStatus``) while Transaction Status, asked then, has not confirmed a failed payout was not paid."""
         order = self.get(order_id)
         current = self.payout_of(order)
@@ -810,9 +832,16 @@ class Remittances:
             uow.remittances.update(order)
             uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, {"reason": "wallet_frozen"}))
             return None
-        if wallet is not None and _credit_check(uow, wallet, order.value, now).allowed:
+        decision = None if wallet is None else _credit_check(uow, wallet, order.value, now)
+        if decision is not None and decision.limit == _FROZEN:  # frozen by compliance since the order opened
+            order.hold("compliance froze the recipient: an operator retries (B2C) once it is lifted, or refunds")
+            uow.remittances.update(order)
+            uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, {"reason": "recipient_frozen"}))
+            return None
+        if wallet is not None and decision is not None and decision.allowed:
             self._credit(uow, order, wallet, now)
             return None
+        # No wallet, or more than its tier may take now (tier 0: ``PRODUCT_LIMITS``): M-Pesa pays the same phone.
         order.route, order.state = RemittanceRoute.MPESA, RemittanceState.PAYING_OUT
         if wait := self._wait_for_daily_limit(uow, order, now):
             return wait
@@ -852,6 +881,16 @@ class Remittances:
             details = {"until": tomorrow.isoformat(), "remaining_today": str(left.amount), "amount": str(order.kes)}
             uow.audit.append(_event(_ACTOR, "remittance.waiting", order.id, now, details))
         return _Wait(tomorrow, new=again)
+
+    def _payable(self, uow: PaymentsUnitOfWork, order: RemittanceOrder) -> None:
+        """Refuse (``Refused``) a new payout of an order whose shillings went back into USDT to refund its sender
+        (its conversion reversed: the desk's KES it would hold is other orders'), then check the daily limit."""
+        if uow.ledger.find_idempotencies([remittance_unconvert_key(order.id)]):
+            raise _Unconverted(
+                f"remittance {order.id}'s shillings went back into USDT to refund its sender: it is refunded "
+                "(refund), not paid out"
+            )
+        self._within_daily_limit(uow, order)
 
     def _within_daily_limit(self, uow: PaymentsUnitOfWork, order: RemittanceOrder) -> None:
         """Refuse (``LimitExceeded``) a payout the recipient's M-Pesa daily limit cannot take today."""
@@ -969,13 +1008,13 @@ class Remittances:
         operator is refused (``refuse_over_limit``); the worker's next step makes the order wait instead."""
         order = self.get(order_id)
         try:
-            self.payouts().retry_failed_payout(
-                payout_id, actor=actor, check=lambda uow: self._within_daily_limit(uow, order)
-            )
+            self.payouts().retry_failed_payout(payout_id, actor=actor, check=lambda uow: self._payable(uow, order))
         except (LimitExceeded, AwaitingStatus):  # past the limit, or Transaction Status asked: the next run retries
             if refuse_over_limit:
                 raise
             return order
+        except _Unconverted:
+            raise
         except Refused:  # retried already (a crashed run, another worker): the order adopts that attempt
             pass
 
@@ -1005,6 +1044,10 @@ class Remittances:
             raise Refused(f"remittance {order.id} is {order.state.value}: it cannot be refunded now")
         if payout is not None and payout.state is not PayoutState.FAILED:
             raise Refused(f"remittance {order.id}'s payout {payout.id} is {payout.state.value}: wait for its result")
+        invoice = uow.invoices.get(order.invoice_id)
+        if invoice is None:
+            raise NotFound(f"remittance {order.id} has no invoice {order.invoice_id}")
+        _paid_rail(invoice)  # nothing confirmed arrived: refused before the order leaves its state
         order.refund_address = address
         self._unconvert(uow, order, now, f"refund asked by {actor}")
 
@@ -1041,8 +1084,8 @@ class Remittances:
             refund_id = open_[0].id
         else:
             invoice = self.invoice(order)
-            rail = _paid_rail(invoice)
             try:
+                rail = _paid_rail(invoice)  # the worker holds an order with nothing to refund, never raises on it
                 amount = self.refunds.refundable(invoice.id, rail)
                 refund_id = self.refunds.refund(
                     invoice.id, address=order.refund_address, requested_by=actor, rail=rail, amount=amount
@@ -1149,6 +1192,10 @@ class Remittances:
         return in_transaction(self.uow, record)
 
 
+class _Unconverted(Refused):
+    """A new payout of an order whose conversion was reversed (to refund its sender): it has no shillings."""
+
+
 @attrs.frozen
 class _Wait:
     """A payout waiting for the next day in Nairobi: ``until`` then; ``new`` when this step began the wait."""
@@ -1232,6 +1279,9 @@ def _movement(order_id: str, party: str, value: Money, sender: Sender, at: datet
         asset=USDT.code,
         country=sender.country,
     )
+
+
+_FROZEN = "frozen"  # ``check_wallet_movement``'s limit for a party compliance froze
 
 
 def _credit_check(uow: RemittanceUnitOfWork, wallet: Wallet, value: Money, now: datetime) -> Decision:

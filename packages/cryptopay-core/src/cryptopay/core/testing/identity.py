@@ -30,6 +30,7 @@ from cryptopay.core.identity.model import (
     User,
 )
 from cryptopay.core.identity.teams import Invitation, Member, Teams
+from cryptopay.core.ports.identity import PasswordHasher
 from cryptopay.core.testing.notifications import InMemoryNotifier
 from cryptopay.core.testing.storage import InMemoryAuditLog
 from cryptopay.core.testing.system import ManualClock, SequentialIds
@@ -253,6 +254,7 @@ class TeamFixture:
     merchants: InMemoryMerchants
     audit: InMemoryAuditLog
     notifier: InMemoryNotifier
+    hasher: PasswordHasher  # the one ``teams`` checks an accepting password with
 
 
 def team_fixture() -> TeamFixture:
@@ -266,6 +268,7 @@ def team_fixture() -> TeamFixture:
     profile = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254712345678")
     merchant = Merchant("mer_1", owner.id, "Duka", profile, clock.now(), clock.now())
     merchants.add(merchant)
+    hasher = FastPasswordHasher()
     teams = Teams(
         teams=InMemoryTeams(),
         merchants=merchants,
@@ -275,8 +278,9 @@ def team_fixture() -> TeamFixture:
         audit=audit,
         clock=clock,
         ids=SequentialIds(),
+        hasher=hasher,
     )
-    return TeamFixture(teams, owner, merchant, clock, users, merchants, audit, notifier)
+    return TeamFixture(teams, owner, merchant, clock, users, merchants, audit, notifier, hasher)
 
 
 class InMemoryApiKeys:

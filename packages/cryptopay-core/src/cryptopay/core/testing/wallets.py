@@ -90,8 +90,11 @@ class InMemoryPhoneVerifications:
 
 
 class InMemoryTransfers:
-    def __init__(self) -> None:
+    """Transfers; ``wallets`` (the storage's own) lets ``awaiting_registered`` find whose phone has a wallet."""
+
+    def __init__(self, wallets: InMemoryWallets | None = None) -> None:
         self._rows: dict[str, Transfer] = {}
+        self._wallets = wallets
 
     def add(self, transfer: Transfer) -> None:
         if transfer.id in self._rows:
@@ -107,11 +110,18 @@ class InMemoryTransfers:
             raise NotFound(f"no transfer {transfer.id}")
         self._rows[transfer.id] = attrs.evolve(transfer)
 
-    def awaiting_claim(self, phone: str) -> list[Transfer]:
+    def awaiting_claim(self, phone: str, *, lock: bool = False) -> list[Transfer]:
         found = [
             t for t in self._rows.values() if t.state is TransferState.AWAITING_CLAIM and t.recipient_phone == phone
         ]
         return [attrs.evolve(t) for t in sorted(found, key=lambda t: (t.created_at, t.id))]
+
+    def awaiting_registered(self, *, after: str | None, limit: int) -> list[str]:
+        if self._wallets is None:
+            raise RuntimeError("these transfers were not given the storage's wallets")
+        phones = {t.recipient_phone for t in self._rows.values() if t.state is TransferState.AWAITING_CLAIM}
+        found = {w.user_id for p in phones if (w := self._wallets.by_phone(p)) is not None}
+        return sorted(u for u in found if after is None or u > after)[:limit]
 
     def claims_expiring(self, before: datetime, *, limit: int) -> list[Transfer]:
         found = [
@@ -150,6 +160,9 @@ class InMemoryUsage:
     def references(self, user_id: str, product: str, *, after: str | None, limit: int) -> list[str]:
         mine = {u.reference for u in self._rows.values() if (u.user_id, u.product) == (user_id, product)}
         return sorted((r for r in mine if after is None or r < after), reverse=True)[:limit]
+
+    def lock_receiving(self, user_id: str) -> None:
+        """Nothing to take: the storage's lock already runs one unit of work at a time."""
 
 
 class InMemoryBuys:
@@ -253,6 +266,13 @@ class InMemorySends:
         standing = None if profile is None else profile.standing()
         recipient_standing = None if recipient_profile is None else recipient_profile.standing()
         return SendParties(sending, recipient, standing, usage, recipient_standing, received)
+
+    def received(
+        self, recipient_id: str, *, day_start: datetime, month_start: datetime
+    ) -> dict[str, tuple[Money, Money]]:
+        """Read again (the storage's lock already runs one unit of work at a time: there is nothing to take)."""
+        totals = self._usage.totals(recipient_id, day_start=day_start, month_start=month_start)
+        return {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
 
     def record(
         self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = (), received: Usage | None = None

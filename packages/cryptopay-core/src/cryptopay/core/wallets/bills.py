@@ -7,6 +7,13 @@ biller's paybill, the account as AccountReference), whose ``settlement_id`` is t
 USDT needed is first sold at the locked bid into the wallet's KES (``flows.sell_for_kes``, the sale keyed by the
 bill's id); the sub-shilling rest stays in the wallet as KES.
 
+Paid from USDT, a bill names the quote its payer locked and saw (``quote_id``: ``Bills.quote``, or
+``POST /v1/wallet/quotes`` with side ``sell``): the user's own, for selling, unused and in its window
+(``WalletQuotes.find``), used by this bill in its unit of work. Without one it is ``QuoteRequired``, never a
+fresh price: the USDT debited is then exactly what ``quote.base_needed(amount)`` showed (a quote is a price, not
+an amount, so any bill within the biller's bounds is covered: rounded up, its USDT sells for at least the
+shillings, and a bill carries no fee of ours).
+
 From there ``Payouts`` does what it does for merchants' bank payouts: records the request before sending it, matches
 the result (amount, paybill and ``BillReferenceNumber``), asks Transaction Status when none comes, posts the hold on
 success and voids it on failure. A failed bill therefore gives the shillings back to the wallet's KES balance (a bill
@@ -27,7 +34,7 @@ from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction
-from cryptopay.core.errors import InvalidInput, NotFound, Refused
+from cryptopay.core.errors import InvalidInput, NotFound, QuoteRequired, Refused
 from cryptopay.core.fx import Quote
 from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.ledger import Ledger
@@ -44,7 +51,6 @@ from cryptopay.core.treasury.cover import Cover
 from cryptopay.core.wallets.billers import Biller, BillerCatalogue, biller_catalogue
 from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuotes
-from cryptopay.core.wallets.sells import locked_quote
 from cryptopay.core.wallets.service import _sender, spending
 
 __all__ = ["BILL_PREFIX", "KPLC_TOKEN_NOTE", "Bill", "BillCheck", "Bills"]
@@ -132,12 +138,12 @@ class Bills:
         quote_id: str | None = None,
     ) -> Bill:
         """Pay ``amount`` (whole KES) to ``biller`` for ``account`` from the wallet's KES, or from its USDT sold at
-        a locked bid (``quote_id``, or a fresh quote)."""
+        the bid of the user's locked quote ``quote_id`` (required then: ``QuoteRequired``; ignored for KES)."""
         checked = self.check(biller, account, amount)
         if pay_with.upper() not in _PAYABLE_FROM:
             raise InvalidInput("a bill is paid from KES or USDT", field="pay_with")
         from_usdt = pay_with.upper() == "USDT"
-        quote = locked_quote(self.wallet_quotes, user_id, quote_id, QuotePurpose.SELL) if from_usdt else None
+        quote = self._locked(user_id, quote_id) if from_usdt else None
         if self.float_cover is not None and not (cover := self.float_cover(checked.amount)).ok:
             raise Refused(f"M-Pesa cannot pay this bill right now: {cover.reason}", reason="float_short")
         bill_id, to_whom = self.ids.new_id(BILL_PREFIX), f"{checked.biller.paybill}#{checked.account}"
@@ -147,10 +153,19 @@ class Bills:
             bill_id, user_id, "bill", Direction.OUT, checked.amount, now, counterparty=to_whom, asset=asset
         )
         self.monitor.before(paying)
-        used = quote_id if from_usdt else None
-        bill = in_transaction(self.uow, lambda uow: self._plan(uow, bill_id, user_id, checked, quote, used))
+        bill = in_transaction(self.uow, lambda uow: self._plan(uow, bill_id, user_id, checked, quote))
         self.monitor.after(paying)
         return bill
+
+    def _locked(self, user_id: str, quote_id: str | None) -> Quote:
+        """The user's sale quote ``quote_id`` as it was shown: a bill from USDT never sells at a price nobody saw."""
+        if not quote_id:
+            raise QuoteRequired(
+                "a bill paid from USDT is paid at a quote you locked and saw: lock one to sell "
+                "(POST /v1/wallet/quotes with side sell) and pay naming its quote_id before it expires",
+                field="quote_id",
+            )
+        return self.wallet_quotes.find(user_id, quote_id, QuotePurpose.SELL)
 
     @property
     def wallet_quotes(self) -> WalletQuotes:
@@ -163,11 +178,10 @@ class Bills:
         user_id: str,
         checked: BillCheck,
         quote: Quote | None,
-        quote_id: str | None,
     ) -> Bill:
         now = self.clock.now()
-        if quote_id is not None:  # the user's quote: used by this bill, in its unit of work
-            self.wallet_quotes.use(uow, user_id, quote_id, used_by=bill_id)
+        if quote is not None:  # the user's quote: used by this bill, in its unit of work
+            self.wallet_quotes.use(uow, user_id, quote.id, used_by=bill_id)
         _, profile = _sender(uow, user_id)
         check_wallet_movement(
             profile, Product.BILL, checked.amount, spent=spending(uow, user_id, now), at=now
@@ -177,6 +191,7 @@ class Bills:
         if quote is not None:
             paid_with = quote.base_needed(checked.amount, at=now)
             kes = quote.convert(paid_with, at=now)
+            assert kes >= checked.amount, "rounded up, the USDT sold covers the bill"
             flows.sell_for_kes(
                 self.ledger,
                 sale_id=bill_id,

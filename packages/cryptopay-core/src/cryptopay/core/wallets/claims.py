@@ -1,32 +1,41 @@
 """Transfers waiting for a recipient: delivered when the number signs up, returned to the sender after 7 days.
 
 A transfer to a number with no wallet is booked to ``liabilities:wallet_claims:<ASSET>`` at once (the sender's
-money has left); the recipient is invited by SMS. Signing up with that number delivers every waiting transfer in
-the sign-up's own transaction; the worker's ``wallets.expire_claims`` job returns the ones nobody claimed.
+money has left); the recipient is invited by SMS. Signing up with that number delivers every waiting transfer its
+tier-0 wallet may receive, oldest first, in the sign-up's own transaction. The ones that did not fit (several
+senders' invitations adding up past tier 0's receiving limits) stay waiting and are tried again (``WaitingClaims``):
+as soon as the holder's KYC approval raises the tier (``KycReview``'s ``on_granted``), and by the worker's
+``wallets.expire_claims`` job (every 10 minutes) before it returns to their senders the ones whose window ended
+(``return_expired_claims``): a new day or month may have left room.
+
+Locks: a claim takes the wallet's row (where it has one already), the waiting transfers' rows (so the job's return
+of one of them waits, then finds it claimed), then the wallet's receive lock when its tier limits receiving, then
+the ledger balances: the order in ``cryptopay.core.wallets.service``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
+import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.feed import movement
+from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import CryptopayError
 from cryptopay.core.flows import settle_claim
-from cryptopay.core.kyc import Product, check_wallet_movement, day_bounds, month_bounds
+from cryptopay.core.kyc import Product, check_wallet_movement, day_bounds, month_bounds, product_limited
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Money
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.storage import in_transaction
-from cryptopay.core.ports.system import IdGenerator
+from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.wallets.model import Transfer, TransferState, Usage, Wallet
 from cryptopay.core.wallets.service import P2P, kes_value, spending_of
 
-__all__ = ["claimed_movements", "deliver_waiting", "return_expired_claims"]
+__all__ = ["WaitingClaims", "claimed_movements", "deliver_waiting", "return_expired_claims"]
 
 
 def deliver_waiting(
@@ -37,19 +46,26 @@ def deliver_waiting(
     at: datetime,
     ids: IdGenerator,
     quoter: Quoter | None = None,
+    audit_refusals: bool = True,
 ) -> list[Transfer]:
     """Credit ``wallet`` with every transfer waiting for its phone that its tier may receive (inside the caller's
-    unit of work), oldest first; the transfers claimed (their recipient's side is journaled for AML monitoring once
-    the caller's transaction commits: ``claimed_movements``).
+    unit of work, which holds the wallet's row), oldest first; the transfers claimed (their recipient's side is
+    journaled for AML monitoring once the caller's transaction commits: ``claimed_movements``).
 
     Each claim is checked against the wallet's receiving limits (``Product.RECEIVE``, valued in KES at ``quoter``'s
-    mid) and counted in its usage. A transfer the wallet cannot take (several senders' invitations adding up past
-    what a tier-0 wallet may receive) stays waiting, and goes back to its sender when its claim window ends
-    (``return_expired_claims``); one that cannot be valued now (no price) waits likewise."""
-    waiting = sorted(uow.wallet_transfers.awaiting_claim(wallet.phone), key=lambda t: (t.created_at, t.id))
+    mid, read under the wallet's receive lock when its tier limits receiving) and counted in its usage. A transfer
+    the wallet cannot take stays waiting (audited ``wallet.claim_refused`` when ``audit_refusals``: the sign-up's
+    try, not each retry), to be tried again (``WaitingClaims``) or returned to its sender when its claim window
+    ends (``return_expired_claims``); one that cannot be valued now (no price) waits likewise. They are locked
+    before anything is read or moved (``awaiting_claim(lock=True)``, the state matched again under the lock), so a
+    return the worker commits meanwhile is never followed by a claim of the same money, and no ledger balance is
+    held while a transfer's row is waited for."""
+    waiting = sorted(uow.wallet_transfers.awaiting_claim(wallet.phone, lock=True), key=lambda t: (t.created_at, t.id))
     if not waiting:
         return []
     profile = uow.kyc.get(wallet.user_id)
+    if profile is None or product_limited(profile, Product.RECEIVE, at=at):
+        uow.wallet_usage.lock_receiving(wallet.user_id)
     day_start, month_start = day_bounds(at)[0], month_bounds(at)[0]
     totals = dict(uow.wallet_usage.totals(wallet.user_id, day_start=day_start, month_start=month_start))
     claimed = []
@@ -60,9 +76,11 @@ def deliver_waiting(
             continue
         received = spending_of({k: v for k, v in totals.items() if k == Product.RECEIVE.value})
         if profile is None or not check_wallet_movement(profile, Product.RECEIVE, value, spent=received, at=at).allowed:
-            uow.audit.append(
-                AuditEvent("system", "wallet.claim_refused", f"transfer:{transfer.id}", at, {"user": wallet.user_id})
-            )
+            if audit_refusals:
+                event = AuditEvent(
+                    "system", "wallet.claim_refused", f"transfer:{transfer.id}", at, {"user": wallet.user_id}
+                )
+                uow.audit.append(event)
             continue
         _finish(uow, ledger, transfer, wallet.user_id, TransferState.CLAIMED, at)
         uow.wallet_usage.add(Usage(ids.new_id("use"), wallet.user_id, Product.RECEIVE.value, value, at, transfer.id))
@@ -70,6 +88,67 @@ def deliver_waiting(
         totals[Product.RECEIVE.value] = (day + value, month + value)
         claimed.append(transfer)
     return claimed
+
+
+@attrs.define(kw_only=True)
+class WaitingClaims:
+    """Transfers waiting for a wallet that exists, tried again: after its holder's KYC approval (``claim``) and by
+    the worker's job before the expired ones go back to their senders (``settle``). Each wallet's try is one unit of
+    work; each claim is audited ``wallet.transfer_claimed`` and journaled for AML monitoring after the commit.
+    Wired once in the composition root: ``WaitingClaims(uow=..., ledger=..., clock=..., ids=...).settle()``."""
+
+    uow: WalletUowFactory
+    ledger: Ledger
+    clock: Clock
+    ids: IdGenerator
+    quoter: Callable[[], Quoter | None] = lambda: None
+    monitor: MonitoringFeed = attrs.Factory(MonitoringFeed)
+    batch: int = 100
+
+    def claim(self, user_id: str) -> list[Transfer]:
+        """Deliver to ``user_id``'s wallet the transfers waiting for its phone that it may receive now, oldest first,
+        while they fit (none when it has no wallet or its wallet is frozen); the transfers claimed."""
+        claimed = in_transaction(self.uow, functools.partial(self._claim, user_id=user_id))
+        if claimed:
+            self.monitor.after_valued(f"claims of {user_id}", lambda: claimed_movements(claimed, self.quoter()))
+        return claimed
+
+    def after_verification(self, user_id: str) -> None:
+        """``claim`` once ``user_id``'s KYC tier was granted (``KycReview.on_granted``); a failure is audited
+        (``wallet.claims_failed``), not raised: the approval stands, and the worker's job tries again."""
+        try:
+            self.claim(user_id)
+        except CryptopayError as error:
+            event = AuditEvent(
+                "system", "wallet.claims_failed", f"user:{user_id}", self.clock.now(), {"error": error.code}
+            )
+            in_transaction(self.uow, lambda uow: uow.audit.append(event))
+
+    def settle(self) -> tuple[int, int]:
+        """The worker's job: every wallet with transfers waiting for it tried (``claim``), then the transfers whose
+        claim window ended returned to their senders; how many were claimed and how many returned."""
+        claimed, after = 0, None
+        while True:
+            users = in_transaction(self.uow, functools.partial(_registered, after=after, limit=self.batch))
+            for user_id in users:
+                claimed += len(self.claim(user_id))
+            if len(users) < self.batch:
+                break
+            after = users[-1]
+        return claimed, return_expired_claims(self.uow, self.ledger, now=self.clock.now(), batch=self.batch)
+
+    def _claim(self, uow: WalletUnitOfWork, *, user_id: str) -> list[Transfer]:
+        wallet = uow.wallets.get(user_id, lock=True)
+        if wallet is None or wallet.frozen:
+            return []
+        quoter = self.quoter()
+        return deliver_waiting(
+            uow, self.ledger, wallet, at=self.clock.now(), ids=self.ids, quoter=quoter, audit_refusals=False
+        )
+
+
+def _registered(uow: WalletUnitOfWork, *, after: str | None, limit: int) -> list[str]:
+    return uow.wallet_transfers.awaiting_registered(after=after, limit=limit)
 
 
 def claimed_movements(claimed: Sequence[Transfer], quoter: Quoter | None) -> list[Movement]:

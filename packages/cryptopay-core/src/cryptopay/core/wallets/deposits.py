@@ -555,9 +555,9 @@ class Deposits:
         self, uow: DepositUnitOfWork, deposit: Deposit, verdict: _Verdict, now: datetime
     ) -> tuple[HoldReason | None, str | None, Money | None]:
         """Whether the wallet's KYC tier may receive the deposit now (``Product.RECEIVE``: tier 0 only small amounts,
-        counted with what it received today and this month): no hold and its KES value, or the hold. A deposit
-        that cannot be valued now is held only when the tier limits receiving; a wallet frozen by compliance is held
-        for compliance."""
+        counted with what it received today and this month, read under its receive lock when the tier limits
+        receiving): no hold and its KES value, or the hold. A deposit that cannot be valued now is held only when
+        the tier limits receiving; a wallet frozen by compliance is held for compliance."""
         profile = uow.kyc.get(deposit.user_id)
         if profile is None:
             return HoldReason.TIER_LIMIT, "the wallet's owner has no KYC tier", None
@@ -568,6 +568,8 @@ class Deposits:
             if not product_limited(profile, Product.RECEIVE, at=now):
                 return None, None, None
             return HoldReason.TIER_LIMIT, f"cannot be valued in KES now ({error.message}) for the tier's limits", None
+        if product_limited(profile, Product.RECEIVE, at=now):  # after the wallet's row, before any balance
+            uow.wallet_usage.lock_receiving(deposit.user_id)  # the lock order in ``cryptopay.core.wallets.service``
         decision = check_wallet_movement(
             profile, Product.RECEIVE, value, spent=spending(uow, deposit.user_id, now), at=now
         )

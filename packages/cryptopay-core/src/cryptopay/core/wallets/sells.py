@@ -82,10 +82,10 @@ class Sells:
             raise InvalidInput("sell a positive amount of USDT", field="usdt")
         quote = locked_quote(self.wallet_quotes, user_id, quote_id, QuotePurpose.SELL)
         kes = quote.convert(usdt, at=self.clock.now())
-        charge = self.tariff.charge(kes.whole()) if kes.whole().amount >= B2C_LIMITS.minimum else Money.zero(KES)
-        if (kes - charge).whole().amount < B2C_LIMITS.minimum:
+        charge, sent = self.payout_of(kes)
+        if sent.amount < B2C_LIMITS.minimum:
             raise self._below_payout_minimum(usdt, kes, quote)
-        amount = B2C_LIMITS.check((kes - charge).whole())
+        amount = B2C_LIMITS.check(sent)
         if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
             raise Refused(f"M-Pesa cannot pay this sale out right now: {cover.reason}", reason="float_short")
         sale_id = self.ids.new_id("sel")
@@ -96,6 +96,13 @@ class Sells:
         )
         self.monitor.after(attrs.evolve(sold, counterparty=sale.payout.destination))
         return sale
+
+    def payout_of(self, kes: Money) -> tuple[Money, Money]:
+        """M-Pesa's charge on a sale that fetches ``kes`` at the bid, and the whole shillings paid out after it (what
+        a quote shows before the sale; ``start`` pays the same). Example: KES 1,293.50 -> (KES 5.00, KES 1,288.00)
+        on the sandbox tariff."""
+        sent = self.tariff.most_sent(kes)  # the charge is at the band of what is sent, not of the whole sum
+        return (self.tariff.charge(sent) if sent.amount >= B2C_LIMITS.minimum else Money.zero(KES)), sent
 
     def _below_payout_minimum(self, usdt: Money, kes: Money, quote: Quote) -> LimitExceeded:
         """A sale too small for M-Pesa, told in the user's terms: its KES at the bid and the least USDT to sell."""
@@ -146,8 +153,8 @@ class Sells:
         ``InsufficientFunds`` beyond the KES balance."""
         if kes.asset != KES or not kes.is_positive() or kes != kes.whole():
             raise InvalidInput("cash out a positive whole number of shillings", field="kes")
-        charge = self.tariff.charge(kes) if kes.amount >= B2C_LIMITS.minimum else Money.zero(KES)
-        amount = B2C_LIMITS.check((kes - charge).whole())
+        amount = B2C_LIMITS.check(self.tariff.most_sent(kes) if kes.amount >= B2C_LIMITS.minimum else kes)
+        charge = self.tariff.charge(amount)  # at the band of what is sent: cashing out more never pays less
         if self.float_cover is not None and not (cover := self.float_cover(amount)).ok:
             raise Refused(f"M-Pesa cannot pay this out right now: {cover.reason}", reason="float_short")
         sale_id = self.ids.new_id("sel")

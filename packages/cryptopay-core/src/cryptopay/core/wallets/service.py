@@ -11,6 +11,27 @@ monitoring's blocking rules run before; the two movements are journaled by the s
 journals to the wallet's own storage (``MonitoringFeed.journals_within``: as production wires it), else after the
 commit. A number with no wallet gets the money as a claim and an SMS invitation after commit.
 
+What a tier-0 wallet receives, under concurrency. The sender's row lock does not queue two senders paying one
+recipient: each would read what the recipient received before the other commits, and both pass a limit only one
+fits. So when the recipient's tier limits receiving (``Decision.limited``: tier 0's row allowed it), the send reads
+it again under the recipient's **receive lock** (``SendRepository.received``; on PostgreSQL an advisory lock on the
+user id, distinct from the wallet row, which a send *from* that wallet takes) and checks again. A send to a tier-1+
+wallet (no ``receive`` row) takes no such lock, makes no extra round trip and computes nothing more. Claims of waiting
+transfers (``cryptopay.core.wallets.claims``) and crypto deposits (``deposits.Deposits._receivable``) take the same lock
+before they read what the wallet received (``UsageRepository.lock_receiving``).
+
+Lock order, and why it cannot deadlock. Every wallet movement locks its wallet row (a send the sender's, a deposit
+the recipient's own, a claim the recipient's, where it has one already), then the ledger balances it moves, sorted
+by code. A receive lock comes after the wallet row and at most one per transaction (one recipient's). A claim or a
+deposit waits for it before it locks any balance. A send cannot: its one read (``parties``) locked its balances
+already (the recipient's wallet balance among them), so it only *tries* the lock and, if another transaction holds
+it, gives up everything (``TransientConflict``, retried by ``in_transaction``). So nobody waits for a receive lock
+while holding balances; a transaction holding one waits afterwards only for balances (a claim or a deposit) or for
+nothing (a send); a transaction holding balances waits only for balances, taken in one global order. No cycle can
+form: wallet rows, then at most one receive lock, then balances in code order. Two sends of one asset to one
+recipient already queue on its wallet balance, so the try almost always succeeds at once; it fails only against a
+claim, a deposit or a send of another asset to the same wallet at the same moment.
+
 Over the in-memory fakes and on SQL alike: ``tests/support/wallet_stack.py`` builds the whole thing.
 """
 
@@ -367,6 +388,12 @@ class Wallets:
         spent = spending_of(parties.usage)
         check_wallet_movement(parties.profile, Product.P2P, value, spent=spent, at=now).enforce()
         receiving = _may_receive(parties, value, now)
+        if receiving.limited and recipient is not None:
+            # Read again under the recipient's receive lock: concurrent sends to one tier-0 wallet (module text).
+            again = uow.wallet_sends.received(
+                recipient.user_id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0]
+            )
+            receiving = _may_receive(attrs.evolve(parties, received=again), value, now)
         if not receiving.allowed:
             refused = RecipientLimit(
                 "the recipient cannot receive this amount now: send less, or ask them to verify their identity",
@@ -418,9 +445,12 @@ class Wallets:
         """Tell the number that money waits for it; a failed SMS is audited and the claim stands."""
         sender = self.sms()
         days = self.claim_window.days
-        text = (
-            f"You have been sent {transfer.amount.asset.code} {transfer.amount.amount:,} on cryptopay. Sign up with "
-            f"this number within {days} days to receive it; after that it goes back to the sender."
+        value, code = transfer.amount.amount, transfer.amount.asset.code
+        sent = f"{code} {value:,.2f}" if code == "KES" else f"{code} {value.normalize():,f}"  # USDT 0.5, not 0.500000
+        text = (  # English, then Swahili: the number has no account, so no language of its own yet
+            f"You have been sent {sent} on cryptopay. Sign up with this number within {days} days to receive it; "
+            f"after that it goes back to the sender. / Umetumiwa {sent} kwenye cryptopay. Jisajili kwa nambari hii "
+            f"ndani ya siku {days} uzipokee; baada ya hapo zitarudi kwa aliyekutumia."
         )
         outcome = "skipped: no SMS provider"
         if sender is not None:

@@ -207,7 +207,10 @@ class WalletSignup:
     def _send(self, sender: SmsSender, verification: PhoneVerification, code: str) -> None:
         self.budget.counts.count_sent()
         minutes = int(self.policy.ttl.total_seconds() // 60)
-        text = f"Your cryptopay code is {code}. It expires in {minutes} minutes. Never share it with anyone."
+        text = (  # English, then Swahili (as every SMS to a number whose language we do not know)
+            f"Your cryptopay code is {code}. It expires in {minutes} minutes. Never share it with anyone. / "
+            f"Nambari yako ya cryptopay ni {code}. Itaisha baada ya dakika {minutes}. Usimpe mtu yeyote."
+        )
         try:
             sender.send(SmsMessage(verification.phone, text))
         except Refused as error:  # the provider refuses this number: say so; the code is useless anyway
@@ -218,7 +221,9 @@ class WalletSignup:
     def _tell_owner(self, sender: SmsSender, verification: PhoneVerification) -> None:
         text = (
             "Someone asked to open a cryptopay wallet with this number, which already has one. If it was you, log in "
-            "(or reset your password). If not, you need do nothing."
+            "(or reset your password). If not, you need do nothing. / Mtu ameomba kufungua pochi ya cryptopay kwa "
+            "nambari hii, ambayo tayari ina pochi. Kama ni wewe, ingia (au badilisha nenosiri). Kama si wewe, "
+            "huhitaji kufanya lolote."
         )
         self.budget.counts.count_sent()
         sender.send(SmsMessage(verification.phone, text))

@@ -181,6 +181,7 @@ def _user_row(user: User) -> dict[str, Any]:
         "email_verified_at": user.email_verified_at,
         "email_token_hash": user.email_token_hash,
         "email_token_expires_at": user.email_token_expires_at,
+        "disabled_at": user.disabled_at,
     }
 
 
@@ -208,6 +209,7 @@ def _user(row: Any, personal: PersonalData) -> User:
         email_verified_at=m["email_verified_at"],
         email_token_hash=m["email_token_hash"],
         email_token_expires_at=m["email_token_expires_at"],
+        disabled_at=m["disabled_at"],
     )
 
 

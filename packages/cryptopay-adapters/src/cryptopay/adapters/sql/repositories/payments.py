@@ -117,11 +117,12 @@ class _Documents(Generic[T]):
         order: tuple[str, ...] = ("id",),
         limit: int | None = None,
         newest_first: bool = False,
+        lock: bool = False,
     ) -> list[T]:
         columns = [self.table.c[name] for name in order]
         ordering = [c.desc() for c in columns] if newest_first else columns
-        query = sa.select(*self._keyed_doc()).where(*where).order_by(*ordering)
-        return self._items(query.limit(limit))
+        query = sa.select(*self._keyed_doc()).where(*where).order_by(*ordering).limit(limit)
+        return self._items(query.with_for_update() if lock and self._locking else query)
 
     def _keyed_doc(self) -> tuple[sa.ColumnElement[Any], ...]:
         """The document, with its row id before it when personal fields are opened (bound to the row)."""

@@ -17,6 +17,7 @@ inside a transaction already under way the read is pipelined and the write goes 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -44,7 +45,7 @@ from cryptopay.adapters.sql.tables_wallets import (
 )
 from cryptopay.adapters.sql.types import document_text
 from cryptopay.core.compliance.rules import Movement
-from cryptopay.core.errors import Conflict
+from cryptopay.core.errors import Conflict, TransientConflict
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.kyc import KycProfile, KycStanding, PartyKind, Product, Requirement
 from cryptopay.core.money import KES, Asset, Money
@@ -158,12 +159,24 @@ class SqlTransfers(_Documents[Transfer]):
     def update(self, transfer: Transfer) -> None:
         self._update(transfer)
 
-    def awaiting_claim(self, phone: str) -> list[Transfer]:
+    def awaiting_claim(self, phone: str, *, lock: bool = False) -> list[Transfer]:
         where = (
             wallet_transfers.c.state == TransferState.AWAITING_CLAIM.value,
             wallet_transfers.c.recipient_phone == self._personal.lookup(phone),
         )
-        return sorted(self._select(*where), key=lambda t: (t.created_at, t.id))
+        return sorted(self._select(*where, order=("id",), lock=lock), key=lambda t: (t.created_at, t.id))
+
+    def awaiting_registered(self, *, after: str | None, limit: int) -> list[str]:
+        t, w = wallet_transfers.c, wallets.c
+        query = (
+            sa.select(w.id)
+            .join_from(wallet_transfers, wallets, w.phone == t.recipient_phone)
+            .where(t.state == TransferState.AWAITING_CLAIM.value)
+            .distinct()
+        )
+        if after is not None:
+            query = query.where(w.id > after)
+        return list(self._conn.scalars(query.order_by(w.id).limit(limit)))
 
     def claims_expiring(self, before: datetime, *, limit: int) -> list[Transfer]:
         t = wallet_transfers.c
@@ -309,6 +322,28 @@ class SqlUsage:
             query = query.where(u.reference < after)
         return list(self._conn.scalars(query.order_by(u.reference.desc()).limit(limit)))
 
+    def lock_receiving(self, user_id: str) -> None:
+        """A transaction-level advisory lock on the user id (PostgreSQL; released at commit or rollback). SQLite
+        needs none: a writer's ``BEGIN IMMEDIATE`` already serialises every writer."""
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(_RECEIVE_LOCK, {"space": _RECEIVE_LOCKS, "key": _receive_key(user_id)})
+
+
+# pg_advisory_xact_lock(int, int): a namespace of its own for what wallets receive, then 32 bits of the user id's
+# hash (two users sharing them only wait for each other; each transaction takes at most one receive lock).
+_RECEIVE_LOCKS = 0x52454356  # "RECV"
+_RECEIVE_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
+_TRY_RECEIVE_LOCK = "SELECT pg_try_advisory_xact_lock(%(space)s, %(key)s)"
+
+
+def _receive_key(user_id: str) -> int:
+    """A signed 32-bit key for a user's receive lock.
+
+    >>> _receive_key("usr_1") == _receive_key("usr_1"), -(2**31) <= _receive_key("usr_2") < 2**31
+    (True, True)
+    """
+    return int.from_bytes(hashlib.sha256(user_id.encode()).digest()[:4], "big", signed=True)
+
 
 def _kes(value: Any) -> Money:
     return Money.of(value if isinstance(value, Decimal) else Decimal(0), KES)
@@ -335,7 +370,9 @@ def _standing_of(profile: KycProfile | None) -> KycStanding | None:
 # A P2P send's reads in one statement. The sender's wallet is locked first (a materialised CTE, read by the first
 # branch of the UNION ALL, which PostgreSQL runs in order), then the ledger balances in code order, and only when
 # the sender has a wallet (the one-time EXISTS filter): the lock order every wallet movement takes (wallet row, then
-# accounts sorted by code), so sends, buys, sells and bills queue rather than deadlock. The recipient's account code
+# accounts sorted by code), so sends, buys, sells and bills queue rather than deadlock. What the recipient received is
+# read here without its receive lock; a recipient whose tier limits receiving is read again under it (``received``),
+# tried and never waited for, since this statement holds the balances by then. The recipient's account code
 # is built as ``flows.wallet_account`` builds it (its prefix and suffix around the user id are parameters). The
 # rows of the ``a`` and ``k`` kinds have the ledger prefetch's shape (``SqlLedgerSession.take_prefetched``).
 # Accounts and idempotency keys are each found by an index probe (``LATERAL ... LIMIT 1``, which the planner cannot
@@ -578,6 +615,20 @@ class SqlSends:
             totals = usages.totals(recipient.user_id, day_start=day_start, month_start=month_start)
             received = {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
         return SendParties(sender, recipient, profile, usage, recipient_profile, received)
+
+    def received(
+        self, recipient_id: str, *, day_start: datetime, month_start: datetime
+    ) -> dict[str, tuple[Money, Money]]:
+        # Tried, never waited for: the send's read locked its ledger balances already (see the lock order in
+        # ``cryptopay.core.wallets.service``). The totals are a statement of their own after the lock: in READ
+        # COMMITTED a statement sees what committed before it began, so only a read after the lock sees the
+        # usage of the transaction that held it. SQLite: ``BEGIN IMMEDIATE`` serialised the writers already.
+        if self._conn.dialect.name == "postgresql":
+            params = {"space": _RECEIVE_LOCKS, "key": _receive_key(recipient_id)}
+            if not self._conn.exec_driver_sql(_TRY_RECEIVE_LOCK, params).scalar_one():
+                raise TransientConflict("another payment to this wallet is being made: try again")
+        totals = SqlUsage(self._conn).totals(recipient_id, day_start=day_start, month_start=month_start)
+        return {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
 
     def record(
         self, transfer: Transfer, usage: Usage, journal: Sequence[Movement] = (), received: Usage | None = None
