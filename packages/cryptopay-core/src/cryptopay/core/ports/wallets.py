@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the buys and quotes modules import this port
 __all__ = [
     "BuyRepository",
     "PhoneVerificationRepository",
+    "ReceivingWallet",
     "SellUnitOfWork",
     "SellUowFactory",
     "SendParties",
@@ -179,15 +180,33 @@ class SendingWallet:
 
 
 @attrs.frozen
+class ReceivingWallet:
+    """What a send needs of its recipient's wallet: whose it is, its phone (the transfer's ``recipient_phone``) and
+    whether it is frozen; not when it was made, its username or why it was frozen.
+
+    >>> ReceivingWallet.of(Wallet(user_id="usr_2", phone="254712345678", created_at=datetime(2026, 1, 1)))
+    ReceivingWallet(user_id='usr_2', phone='254712345678', frozen=False)
+    """
+
+    user_id: str
+    phone: str
+    frozen: bool
+
+    @classmethod
+    def of(cls, wallet: Wallet) -> ReceivingWallet:
+        return cls(wallet.user_id, wallet.phone, wallet.frozen)
+
+
+@attrs.frozen
 class SendParties:
     """What a P2P send reads before it moves money (``SendRepository.parties``): the sender's wallet (locked; only
-    whether it is frozen), the recipient's, the sender's KYC standing (``KycStanding``: what the limits read of its
-    profile, as ``KycProfile.standing`` gives it) and the sender's usage per product (as ``UsageRepository.totals``);
-    the recipient's KYC standing and what the recipient received (its usage of the ``receive`` product only, as
-    ``totals`` gives it; empty when there is no recipient)."""
+    whether it is frozen), the recipient's (``ReceivingWallet``), the sender's KYC standing (``KycStanding``: what
+    the limits read of its profile, as ``KycProfile.standing`` gives it) and the sender's usage per product (as
+    ``UsageRepository.totals``); the recipient's KYC standing and what the recipient received (its usage of the
+    ``receive`` product only, as ``totals`` gives it; empty when there is no recipient)."""
 
     sender: SendingWallet | None
-    recipient: Wallet | None
+    recipient: ReceivingWallet | None
     profile: KycStanding | None
     usage: Mapping[str, tuple[Money, Money]]
     recipient_profile: KycStanding | None = None

@@ -23,7 +23,7 @@ from cryptopay.core.kyc import Product
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.compliance import MovementJournal
 from cryptopay.core.ports.kyc import KycRepository
-from cryptopay.core.ports.wallets import SendingWallet, SendParties
+from cryptopay.core.ports.wallets import ReceivingWallet, SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 from cryptopay.core.wallets.quotes import WalletQuote
@@ -265,7 +265,8 @@ class InMemorySends:
         sending = None if sender is None else SendingWallet.of(sender)
         standing = None if profile is None else profile.standing()
         recipient_standing = None if recipient_profile is None else recipient_profile.standing()
-        return SendParties(sending, recipient, standing, usage, recipient_standing, received)
+        receiving = None if recipient is None else ReceivingWallet.of(recipient)
+        return SendParties(sending, receiving, standing, usage, recipient_standing, received)
 
     def received(
         self, recipient_id: str, *, day_start: datetime, month_start: datetime

@@ -18,7 +18,6 @@ inside a transaction already under way the read is pipelined and the write goes 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -49,7 +48,7 @@ from cryptopay.core.errors import Conflict, TransientConflict
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.kyc import KycProfile, KycStanding, PartyKind, Product, Requirement
 from cryptopay.core.money import KES, Asset, Money
-from cryptopay.core.ports.wallets import SendingWallet, SendParties
+from cryptopay.core.ports.wallets import ReceivingWallet, SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
@@ -73,10 +72,10 @@ class SqlWallets(_Documents[Wallet]):
     cls, table, what = Wallet, wallets, "wallet"
     fields = PersonalFields("wallets", ("phone",))
 
-    @staticmethod
-    def sending(user_id: str, doc: Mapping[str, Any]) -> SendingWallet:
-        """What a send needs of a stored wallet document (``Wallet.frozen``), its sealed phone left unopened."""
-        return SendingWallet(user_id, doc.get("frozen_at") is not None)
+    def open_phone(self, user_id: str, stored: str) -> str:
+        """The phone of a wallet document's ``phone`` field as stored (sealed, or in the clear on an old row)."""
+        opened: str = self.fields.open({"phone": stored}, user_id, self._personal)["phone"]
+        return opened
 
     def _columns(self, item: Wallet) -> dict[str, Any]:
         return {"id": item.user_id, "phone": self._personal.lookup(item.phone), "username": item.username}
@@ -383,9 +382,9 @@ def _standing_of(profile: KycProfile | None) -> KycStanding | None:
 # look cheaper to it, knowing the arrays' lengths), 0.5 ms of server CPU each time.
 _SEND_READ = """
 WITH sender AS MATERIALIZED (
-  SELECT id, doc FROM wallets WHERE id = %(sender)s FOR UPDATE
+  SELECT id, CAST(doc AS json) ->> 'frozen_at' IS NOT NULL AS frozen FROM wallets WHERE id = %(sender)s FOR UPDATE
 ), recipient AS MATERIALIZED (
-  SELECT id, doc FROM wallets WHERE phone = %(phone)s OR username = %(username)s LIMIT 1
+  SELECT id, CAST(doc AS json) AS doc FROM wallets WHERE phone = %(phone)s OR username = %(username)s LIMIT 1
 ), wanted AS (
   SELECT code FROM unnest(CAST(%(codes)s AS varchar[])
                           || ARRAY(SELECT CAST(%(prefix)s AS varchar) || r.id || CAST(%(suffix)s AS varchar)
@@ -396,17 +395,18 @@ WITH sender AS MATERIALIZED (
   SELECT a.* FROM wanted
    CROSS JOIN LATERAL (SELECT * FROM ledger_accounts AS t WHERE t.code = wanted.code LIMIT 1 FOR UPDATE) AS a
 )
-SELECT 's' AS kind, CAST(id AS varchar) AS code, doc, CAST(NULL AS numeric) AS today, CAST(NULL AS numeric) AS month,
+SELECT 's' AS kind, CAST(id AS varchar) AS code, CAST(NULL AS text) AS doc, CAST(NULL AS numeric) AS today,
+       CAST(NULL AS numeric) AS month,
        CAST(NULL AS varchar) AS account_kind, CAST(NULL AS varchar) AS asset, CAST(NULL AS boolean) AS allow_negative,
        CAST(NULL AS numeric) AS debits_posted, CAST(NULL AS numeric) AS credits_posted,
        CAST(NULL AS numeric) AS debits_pending, CAST(NULL AS numeric) AS credits_pending,
        CAST(NULL AS varchar) AS request_hash, CAST(NULL AS varchar) AS result_kind, CAST(NULL AS varchar) AS result_id,
        CAST(NULL AS varchar) AS party_kind, CAST(NULL AS integer) AS level, CAST(NULL AS timestamptz) AS expires_at,
-       CAST(NULL AS varchar[]) AS evidence, CAST(NULL AS boolean) AS frozen
+       CAST(NULL AS varchar[]) AS evidence, frozen
   FROM sender
 UNION ALL
-SELECT 'r', id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, NULL, NULL
+SELECT 'r', id, doc ->> 'phone', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, doc ->> 'frozen_at' IS NOT NULL
   FROM recipient
 UNION ALL
 SELECT 'p', party_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -440,7 +440,7 @@ SELECT 'k', i.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r
 
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"  # for this transaction only
 _READ = Statement(
-    "cryptopay_send_read_s3",
+    "cryptopay_send_read_s4",
     _SEND_READ,
     (
         ("sender", "varchar"),
@@ -573,12 +573,11 @@ class SqlSends:
         for row in found:
             kind = row["kind"]
             if kind == "s":
-                sender = self._wallets.sending(row["code"], json.loads(row["doc"]))
+                sender = SendingWallet(row["code"], row["frozen"])
             elif kind == "r":
-                doc = json.loads(row["doc"])
-                if phone is not None:  # found by the phone's keyed hash: its phone is this one, no need to open it
-                    doc["phone"] = phone
-                recipient = self._wallets._item(row["code"], doc)
+                # Found by the phone's keyed hash: its phone is this one, no need to open it (the stored one, sealed).
+                found_phone = phone if phone is not None else self._wallets.open_phone(row["code"], row["doc"])
+                recipient = ReceivingWallet(row["code"], found_phone, row["frozen"])
             elif kind == "p":
                 profile = _standing(row)
             elif kind == "u":
@@ -605,7 +604,8 @@ class SqlSends:
         wallets = self._wallets
         locked = wallets.get(sender_id, lock=True)
         sender = None if locked is None else SendingWallet.of(locked)
-        recipient = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
+        found = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
+        recipient = None if found is None else ReceivingWallet.of(found)
         profiles, usages = SqlKycProfiles(self._conn, personal=self._personal), SqlUsage(self._conn)
         profile = _standing_of(profiles.get(sender_id))
         usage = usages.totals(sender_id, day_start=day_start, month_start=month_start)
