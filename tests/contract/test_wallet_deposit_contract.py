@@ -5,6 +5,7 @@ invoices)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from cryptopay.adapters.evm.addresses import EvmAddressDeriver
@@ -198,3 +199,44 @@ def test_an_evm_network_added_later_gives_a_user_the_evm_address_they_already_ho
     assert len(mine) == 1 and mine.isdisjoint({first_evm, other_evm})
     with stack.uow() as uow:
         assert {uow.deposit_addresses.by_address(n, first_evm).user_id for n in EVM_NETWORKS} == {early.id}
+
+
+def test_a_deposit_racing_sends_to_a_tier_0_wallet_never_passes_its_daily_limit(backend: Backend):
+    """A confirmed 30 USDT deposit (KES 3,900) and three KES 3,000 sends reach one tier-0 wallet (KES 10,000 a day)
+    at once, threads released together: whatever order they commit in, what the wallet received today stays within
+    KES 10,000 (the deposit held ``tier_limit`` if the sends came first, or one send refused ``recipient_limit``),
+    and the books balance. Deposits take the wallet's receive lock before they read what it received."""
+    from cryptopay.core.errors import CryptopayError
+    from cryptopay.core.kyc import day_bounds, month_bounds
+
+    from tests.support.sql_engines import race
+
+    stack = deposit_stack(backend)
+    amina = stack.sign_up("0712345678")
+    senders = [stack.sign_up(f"07120000{n:02d}", tier=1) for n in range(1, 4)]
+    for sender in senders:
+        stack.wallet.fund(sender, "3000", "KES")
+    stack.pay(amina, "polygon", "30")
+    stack.mine("polygon", 1)
+    stack.clock.advance(seconds=12)
+    stack.chains["polygon"].mine()  # its third block: the next sync credits it (or holds it)
+
+    def work(i: int) -> object:
+        try:
+            if i == 0:
+                return stack.sync()
+            return stack.wallet.wallets.send(senders[i - 1].id, "0712345678", Money.of("3000", KES))
+        except CryptopayError as error:
+            return error
+
+    outcomes = race(4, work)
+    assert all(getattr(o, "code", "recipient_limit") == "recipient_limit" for o in outcomes), outcomes
+    now = stack.clock.now()
+    with backend.uow() as uow:
+        totals = uow.wallet_usage.totals(amina.id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0])
+    received = totals["receive"][0].amount
+    deposit = stack.deposit_of(amina)
+    credited = Decimal(3900) if deposit.state is DepositState.CREDITED else Decimal(0)
+    assert received <= 10000 and received == stack.balance(amina, "KES").amount + credited, (received, deposit.state)
+    assert deposit.state is DepositState.CREDITED or deposit.hold_reason is HoldReason.TIER_LIMIT
+    assert set(stack.wallet.ledger.trial_balance().values()) == {0}

@@ -174,6 +174,25 @@ def test_a_sanctioned_sender_is_refused_naming_the_rule_and_never_the_list_entry
     )
 
 
+def test_a_listed_name_with_look_alike_letters_or_more_given_names_is_refused(api: Api):
+    """review3 I1/I2: a word mixing Cyrillic look-alikes with Latin letters is not a name (422 ``invalid_name``); the
+    listed name with one more given name, or a word split by ``-``, is the listed name (422 ``blocked_by_compliance``).
+    Nothing is stored."""
+    api.stack.list_sanctioned("Ali Mohamed Hassan")
+    spoofed = {**BODY, "sender": {"name": "Аli Моhаmеd Наssаn", "country": "GB", "address": "1 Main Street"}}
+    answer = api.client.post("/v1/wallet/remittances", json=spoofed, headers={"Idempotency-Key": customer_key("i1")})
+    problem = answer.get_json()
+    assert answer.status_code == 422 and problem["code"] == "invalid_name" and "sender.name" in str(problem), problem
+    for n, name in enumerate(("Ali Mohamed Hassan Abdullahi", "Ali Mohamed Has-san", "Aly Mohammed Hasan")):
+        body = {**BODY, "sender": {"name": name, "country": "GB", "address": "1 Main Street"}}
+        answer = api.client.post(
+            "/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key(f"i2{n}")}
+        )
+        problem = answer.get_json()
+        assert answer.status_code == 422 and problem["code"] == "blocked_by_compliance", (name, problem)
+    assert api.stack.remittances.orders() == []
+
+
 def test_a_possible_sanctions_match_opens_the_order_as_any_other(api: Api):
     """A possible match is for compliance to review: the sender is told nothing of it (201, the usual body)."""
     api.stack.list_sanctioned("Dmitri Ivanovich Petrov")
@@ -294,3 +313,20 @@ def test_an_order_s_qr_link_opens_for_the_sender_without_credentials_and_names_n
     other_rail = api.client.get(f"/v1/wallet/remittances/{order['public_id']}/qr.svg?rail=usdt-ethereum")
     assert other_rail.status_code in (404, 422) and other_rail.mimetype == "application/problem+json"
     assert api.client.get("/v1/wallet/remittances/rem_nope/qr.svg").status_code == 404
+
+
+def test_an_order_to_someone_compliance_froze_is_a_problem_that_says_no_more_and_stores_nothing(api: Api):
+    """The recipient's wallet holder is frozen by compliance: the anonymous sender gets a 422 ``recipient_limit``
+    saying only that the recipient cannot receive it now (no user id, no freeze, no tier); no order is stored."""
+    achieng = api.stack.wallet.sign_up("0712345678", tier=1)
+    with api.stack.wallet.backend.uow() as uow:
+        profile = uow.kyc.get(achieng.id)
+        profile.freeze("adm_1", "case 7", at=api.stack.clock.now())
+        uow.kyc.update(profile)
+    refused = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("f")})
+    assert refused.status_code == 422 and refused.content_type == "application/problem+json"
+    problem = refused.get_json()
+    assert (problem["code"], problem["limit"]) == ("recipient_limit", "recipient"), problem
+    text = refused.get_data(as_text=True)
+    assert achieng.id not in text and "frozen" not in text and "tier" not in text
+    assert api.stack.remittances.orders() == []

@@ -49,3 +49,5 @@ def test_the_reset_page_speaks_swahili_and_a_bad_code_is_an_html_error(client):
     forged = {"token": "not.a.token", "password": NEW, "password_again": NEW, "csrf_token": _csrf(page)}
     answer = client.post("/reset-password", data=forged)
     assert answer.status_code == 401 and answer.mimetype == "text/html"
+    html = answer.get_data(as_text=True)  # the refusal in Swahili, the core's English words below it
+    assert "Nenosiri au msimbo si sahihi." in html and '<small lang="en">' in html

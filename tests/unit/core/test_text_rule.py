@@ -96,7 +96,10 @@ def test_checked_text_names_the_field():
 _KINDS = (TextKind.IDENTIFIER, TextKind.NAME, TextKind.PROSE, TextKind.SECRET)
 _JOINING = [chr(c) for first, last in _JOINING_LETTERS for c in range(first, last + 1) if chr(c).isalpha()]
 _joining_letter = st.sampled_from(_JOINING)
-_marks = st.text(st.characters(whitelist_categories=("Mn",)), max_size=2)
+# marks that show: the blank ones (U+034F, Khmer's inherent vowels U+17B4/U+17B5) are refused as invisible anywhere
+_marks = st.text(
+    st.characters(whitelist_categories=("Mn",)).filter(lambda ch: ch not in "\u034f\u17b4\u17b5"), max_size=2
+)
 _not_joining_letter = st.characters(whitelist_categories=("Lu", "Ll", "Lo", "Lt", "Lm")).filter(
     lambda ch: ch not in _JOINING
 )

@@ -18,6 +18,8 @@ from cryptopay.core.identity import Role, Unauthenticated
 from flask import Response, request
 
 from cryptopay_http.auth import limit_account, limit_by_client
+from cryptopay_http.pages.i18n import language
+from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import DASHBOARD, check_form_csrf, page_login
 from cryptopay_http.pages.web import page, page_blueprint
 from cryptopay_http.runtime import runtime
@@ -54,7 +56,7 @@ def reset_password() -> Response:
             raise InvalidInput("the two passwords differ: type the same new password twice", field="password")
         user = runtime().resets.reset(token, password)
     except (InvalidInput, Unauthenticated) as error:
-        return page(_TEMPLATE, error.http_status, error=error.message, token=token)
+        return page(_TEMPLATE, error.http_status, **refusal(error, language()), token=token)
     login = "/app/login" if user.role is Role.PERSONAL else "/dashboard/login"
     return page(_TEMPLATE, done=True, login=login)
 
@@ -78,7 +80,7 @@ def verify_email() -> Response:
     except CryptopayError as error:
         if error.http_status >= 500:
             raise
-        return page(_VERIFY, error.http_status, logged_in=True, error=error.message, token=token)
+        return page(_VERIFY, error.http_status, logged_in=True, **refusal(error, language()), token=token)
     return page(_VERIFY, done=True, logged_in=True)
 
 
@@ -97,5 +99,5 @@ def release_email() -> Response:
     except CryptopayError as error:
         if error.http_status >= 500:
             raise
-        return page(_RELEASE, error.http_status, error=error.message, token=token)
+        return page(_RELEASE, error.http_status, **refusal(error, language()), token=token)
     return page(_RELEASE, done=True)

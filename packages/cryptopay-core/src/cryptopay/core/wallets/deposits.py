@@ -40,7 +40,8 @@ USDC deposit converts it the same way. A reorg reverses a converted deposit exac
 
 Reorgs. A booked deposit stays watched until it is settled (``DepositRequirement.settled``). If its block leaves
 the chain, the credit is reversed (kind ``deposit_reversed``); if the wallet no longer holds the amount (already
-spent), the wallet is frozen, the deposit keeps ``clawback_pending`` and the reversal is retried at every step.
+spent), the wallet is frozen, the deposit keeps ``clawback_pending`` and the reversal is retried at every step;
+if the transfer is mined again meanwhile, nothing is owed: the booking stands and that freeze is lifted (audited).
 """
 
 from __future__ import annotations
@@ -453,6 +454,7 @@ class Deposits:
             deposit.state = DepositState.HELD if deposit.hold_reason is not None else DepositState.CREDITED
             deposit.clawback_pending, stands = False, True
             self._audit(uow, "wallet.deposit_clawback_cancelled", deposit, now, amount=deposit.amount)
+            self._unfreeze(uow, deposit, now)  # nothing is owed: the freeze the owed reversal put on goes
         if not stands and deposit.state is not DepositState.SEEN:
             deposit.generation += 1  # booked under new keys once confirmed again
             deposit.state, deposit.entries = DepositState.SEEN, ()
@@ -657,11 +659,21 @@ class Deposits:
     def _freeze(self, uow: DepositUnitOfWork, deposit: Deposit, now: datetime) -> None:
         wallet = uow.wallets.get(deposit.user_id, lock=True)
         if wallet is not None and not wallet.frozen:
-            wallet.frozen_at, wallet.frozen_reason = now, f"deposit {deposit.id} was reversed by the chain; it is owed"
+            wallet.frozen_at, wallet.frozen_reason = now, _owed(deposit)
             uow.wallets.update(wallet)
             uow.audit.append(
                 AuditEvent(_ACTOR, "wallet.frozen", f"user:{deposit.user_id}", now, _text(deposit=deposit.id))
             )
+
+    def _unfreeze(self, uow: DepositUnitOfWork, deposit: Deposit, now: datetime) -> None:
+        """Lift the freeze ``_freeze`` put on for this deposit's owed reversal, and only that one (a freeze an
+        officer put on since, for their own reason, stays)."""
+        wallet = uow.wallets.get(deposit.user_id, lock=True)
+        if wallet is not None and wallet.frozen and wallet.frozen_reason == _owed(deposit):
+            wallet.frozen_at, wallet.frozen_reason = None, None
+            uow.wallets.update(wallet)
+            details = _text(deposit=deposit.id, why="the transfer was mined again: nothing is owed")
+            uow.audit.append(AuditEvent(_ACTOR, "wallet.unfrozen", f"user:{deposit.user_id}", now, details))
 
     def _release(
         self, uow: DepositUnitOfWork, deposit_id: str, actor: str, note: str, conversion: Conversion | None
@@ -775,6 +787,11 @@ def _tx(deposit: Deposit) -> str:
 
 def _text(**details: object) -> dict[str, str]:
     return {k: str(v) for k, v in details.items()}
+
+
+def _owed(deposit: Deposit) -> str:
+    """The reason of the freeze an uncovered reversal puts on the wallet (``_freeze``; ``_unfreeze`` matches it)."""
+    return f"deposit {deposit.id} was reversed by the chain; it is owed"
 
 
 def _movement_id(deposit: Deposit) -> str:
