@@ -84,6 +84,7 @@ BY_CODE = {
     "mpesa_error": N_("M-Pesa could not be reached: try again in a few minutes."),
     "refused": N_("We could not do this."),
 }
+_AMOUNTS = ("amount", "kes", "usdt")  # the forms' names for an amount field
 OUT_OF_RANGE = N_("The amount is outside what one payment may be.")
 # The limits' periods (the last part of ``details["limit"]``: ``single``, ``withdraw.daily``) for "Limit reached:
 # ..." in another language; the English page keeps the limit's own name (``sell.single``), as support reads it.
@@ -109,6 +110,8 @@ def refusal(error: CryptopayError, lang: str) -> dict[str, str | None]:
         elif error.code in BY_CODE:
             # a limit without a name is a range of the payment itself (M-Pesa's per-payment bounds), not the user's
             sentence = OUT_OF_RANGE if isinstance(error, LimitExceeded) and not limit else BY_CODE[error.code]
+            if error.code == "invalid_input" and field in _AMOUNTS:  # a malformed amount says so
+                sentence = BY_CODE["invalid_amount"]
             shown, detail = translate(sentence, lang), error.message
     return {
         "error": shown,
