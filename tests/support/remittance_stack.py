@@ -164,10 +164,11 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
     derivers = {n: SequentialDeriver(n) for n in NETWORKS}
     cursors = InMemoryScanCursorStore()
     invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=pricer, derivers=derivers)
-    detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=cursors)
     refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=senders, pricer=pricer, quotes=quotes)
     screening = Screening(uow=uow, matcher=RapidfuzzMatcher(), clock=clock, ids=ids)
     monitoring = Monitoring(uow=uow, rules=default_rules(), clock=clock, ids=ids, screening=screening)
+    feed = MonitoringFeed(monitoring)  # as wired: detection journals invoice payments, the desk's orders journal theirs
+    detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=cursors, monitor=feed, quoter=pricer)
     rails = tuple(rail_for(n, "USDT", confirmations=3) for n in NETWORKS)
     remittances = Remittances(
         uow=uow,
@@ -180,7 +181,7 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
         ids=ids,
         rails=rails,
         sms=lambda: wallet.sms,
-        monitoring=MonitoringFeed(monitoring),
+        monitoring=feed,
         policy=policy or RetryPolicy(),
         travel_rule=TravelRule(quoter=pricer, clock=clock, ids=ids),
     )

@@ -15,6 +15,7 @@ import attrs
 import pytest
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.bootstrap import build, payout_urls, ready
+from cryptopay.adapters.ratelimit.process import ProcessRateLimiter
 from cryptopay.core.flows import wallet_account
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import KES, USDT, Money
@@ -42,7 +43,8 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WalletApi]:
 
 def _api(env: dict[str, str], data_dir: Path, clock: Clock | None = None) -> Iterator[WalletApi]:
     """The root's services with bills priced at a fixed 130 KES per USDT; ``clock`` (the root's if None) prices
-    and pays the bills, so a test can let a bill's quote expire."""
+    and pays the bills, so a test can let a bill's quote expire, and counts the rate limits' windows (on the
+    system clock, a test's run of calls could straddle a window's end and find its count started again)."""
     root = build(RootSettings.from_env(env))
     try:
         mpesa = FakeMobileMoney(clock=root.clock)

@@ -270,6 +270,7 @@ def _buy(api: WalletApi, client: FlaskClient, kes: str = "1000") -> str:
     shown = _post(client, "/app/buy", "/app/buy/quote", kes=kes)
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and "USDT" in html and "Pay with M-Pesa" in html
+    assert re.search(r'<p class="figure">USDT [0-9.]+</p>', html), html  # the code first, as every amount
     fields = _hidden(html)
     assert fields["quote_id"] and fields["idempotency_key"]
     started = client.post("/app/buy", data=fields)
@@ -343,6 +344,7 @@ def test_sell_usdt_is_refused_by_name_at_tier_0_and_plans_a_payout_to_my_phone_a
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and "KES 1,293.50" in html, html
     assert "KES 1,288.00" in html and "charge of KES 5.00" in html  # what arrives and M-Pesa's charge, before selling
+    assert '<a href="/app/sell">Change the amount</a>' in html
     refused = client.post("/app/sell", data=_hidden(html))
     assert refused.status_code == 422 and "Limit reached: sell.single" in refused.get_data(as_text=True)
     api.tier_1(user_id)
@@ -379,6 +381,7 @@ def test_pay_a_prepaid_bill_check_the_meter_pay_and_see_the_token(bills_api: Wal
         client, "/app/bills", "/app/bills/check", biller="KPLC_PREPAID", account="0123 4567 890", amount="1000"
     ).get_data(as_text=True)
     assert "01234567890" in html and "888880" in html, html
+    assert "We charge no fee" in html and '<a href="/app/bills">Change the bill</a>' in html  # no dead end
     fields = _hidden(html)
     first, again = client.post("/app/bills", data=fields), client.post("/app/bills", data=fields)
     assert first.status_code == again.status_code == 303 and first.headers["Location"] == again.headers["Location"]

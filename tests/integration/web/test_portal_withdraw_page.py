@@ -129,4 +129,5 @@ def test_networks_are_named_as_people_write_them(api: WalletApi):
     form = client.get("/app/withdraw").get_data(as_text=True)
     assert '<option value="bsc">BNB Smart Chain</option>' in form and '<option value="tron"' in form
     assert re.search(r'<option value="polygon"[^>]*>Polygon</option>', form), form
-    assert "(Polygon)</dd>" in _check(client).get_data(as_text=True)
+    checked = _check(client).get_data(as_text=True)
+    assert "(Polygon)</dd>" in checked and '<a href="/app/withdraw">Change the withdrawal</a>' in checked

@@ -546,3 +546,24 @@ def test_a_recipient_whose_payout_waits_for_the_next_day_is_told_once_per_wait(s
     stack.run()
     assert stack.get(second).state is RemittanceState.PAID_OUT
     assert sum("KES 6,000" in m.text for m in stack.wallet.sms.sent_to("254712345678")) == 3
+
+
+def test_one_paid_order_is_one_remittance_in_on_its_network_in_the_monthly_flows(stack):
+    """The desk's invoice payment is not journaled as a merchant payment too: the monthly virtual-asset flows show
+    one paid order once, as a remittance in on the network it was paid on, from the payer's address."""
+    from cryptopay.core.compliance.reports import Reporting
+
+    order = stack.order(amount="10000")
+    transfer = stack.pay(order)
+    stack.confirm()
+    stack.run()
+    assert stack.get(order).state is RemittanceState.PAID_OUT
+    at = stack.clock.now()
+    rows = Reporting(uow=stack.wallet.backend.uow, clock=stack.clock).monthly(at.year, at.month)
+    assert [(r.asset, r.network, r.product, r.direction, r.count) for r in rows] == [
+        ("USDT", "tron", "remittance", "in", 1)
+    ]
+    with stack.wallet.backend.uow() as uow:
+        [moved] = uow.movements.for_party("phone:254712345678", since=order.created_at - timedelta(days=1))
+        assert uow.movements.for_party(DESK, since=order.created_at - timedelta(days=1)) == []
+    assert (moved.counterparty, moved.network, moved.amount) == (transfer.from_address, "tron", order.value)

@@ -5,7 +5,9 @@ changed in its own transaction together with its ledger credits (see ``crediting
 audit records. Chain reads (block hashes, depths) happen before the transaction, never inside it.
 
 Monitoring: each payment credited to a merchant is journaled for AML monitoring (product ``merchant_payment``, in,
-valued in KES, the payer's address as counterparty) once its transaction committed (``compliance.feed``).
+valued in KES, the payer's address as counterparty) once its transaction committed (``compliance.feed``). The
+remittance desk's invoices are not a merchant's: their payments are journaled once, by the order (product
+``remittance``, with the network and the payer's address: ``remittances.service``), never here too.
 
 Wrong network: on the EVM networks the scan also watches the open and recent invoices' addresses of the other EVM
 networks; a transfer to one of them is recorded as a ``WrongNetworkPayment`` of the invoice (never credited by
@@ -356,7 +358,7 @@ class Detection:
     def _step(self, work: Callable[[PaymentsUnitOfWork], _Saved]) -> list[InvoiceEvent]:
         """One invoice's transaction; once it committed, the payments it credited are journaled for monitoring."""
         saved = transaction(self._uow, work)
-        if saved.credited:
+        if saved.credited and saved.invoice.merchant_id != flows.REMITTANCE_DESK:  # the order journals the desk's
             invoice, credited = saved.invoice, saved.credited
             self._monitor.after_valued(f"invoice {invoice.id}", lambda: _payments_in(invoice, credited, self._quoter))
         return saved.events

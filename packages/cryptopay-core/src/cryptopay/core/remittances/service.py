@@ -81,7 +81,14 @@ from cryptopay.core.errors import (
     Refused,
 )
 from cryptopay.core.fx import Pair, Quote
-from cryptopay.core.invoices import Invoice, InvoiceException, InvoiceReceivedPayment, InvoiceState, is_confirmed
+from cryptopay.core.invoices import (
+    Invoice,
+    InvoiceException,
+    InvoicePayment,
+    InvoiceReceivedPayment,
+    InvoiceState,
+    is_confirmed,
+)
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
@@ -732,8 +739,11 @@ class Remittances:
         order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id))
         if action in ("funded", "funded_waiting"):
             # The money arrived (committed): journal the movement for the batch rules (the high-risk country).
+            # Once, here (detection does not journal the desk's invoices as a merchant's payments): with the network
+            # and the payer's address of the payment the order took, as the monthly flow report and rules read them.
             party = order.recipient_id or f"phone:{order.recipient_phone}"
-            self.monitoring.after(_movement(order.id, party, order.value, order.sender, order.created_at, None))
+            paid = _first_confirmed(self.invoice(order))
+            self.monitoring.after(_movement(order.id, party, order.value, order.sender, order.created_at, None, paid))
             waiting = "waiting" if action == "funded_waiting" else None
             action = "notify" if order.state is RemittanceState.PAID_OUT else waiting
         if action == "waiting":
@@ -1265,8 +1275,18 @@ def waiting_text(order_id: str, kes: Money, sender: Sender, until: datetime) -> 
     )
 
 
-def _movement(order_id: str, party: str, value: Money, sender: Sender, at: datetime, wallet: Wallet | None) -> Movement:
-    """The remittance as monitoring sees it: value in, to the recipient, from the sender's country."""
+def _movement(
+    order_id: str,
+    party: str,
+    value: Money,
+    sender: Sender,
+    at: datetime,
+    wallet: Wallet | None,
+    paid: InvoicePayment | None = None,
+) -> Movement:
+    """The remittance as monitoring sees it: value in, to the recipient, from the sender's country; once paid
+    (``paid``: the payment the order took), on its network from the payer's address (before, the sender's name is
+    the only counterparty there is)."""
     return Movement(
         id=f"remittance:{order_id}",
         party_id=party,
@@ -1274,11 +1294,17 @@ def _movement(order_id: str, party: str, value: Money, sender: Sender, at: datet
         direction=Direction.IN,
         amount=value,
         at=at,
-        counterparty=sender.name,
+        counterparty=(paid.transfer.from_address if paid else None) or sender.name,
+        network=paid.transfer.network if paid else None,
         party_since=wallet.created_at if wallet else None,
         asset=USDT.code,
         country=sender.country,
     )
+
+
+def _first_confirmed(invoice: Invoice) -> InvoicePayment | None:
+    """The invoice's first confirmed payment (the one an order's price is taken from), if any."""
+    return next((p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))), None)
 
 
 _FROZEN = "frozen"  # ``check_wallet_movement``'s limit for a party compliance froze

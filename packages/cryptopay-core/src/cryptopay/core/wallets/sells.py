@@ -134,6 +134,7 @@ class Sells:
         if quote_id is not None:  # the user's quote: used by this sale, in its unit of work
             self.wallet_quotes.use(uow, user_id, quote_id, used_by=sale_id)
         phone = self._checked(uow, user_id, kes, amount)
+        flows.lock_wallet_sale(uow.ledger, user_id, usdt.asset)  # after the number and the wallet: the lock order
         flows.sell_for_kes(
             self.ledger,
             sale_id=sale_id,
