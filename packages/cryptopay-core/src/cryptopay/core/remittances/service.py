@@ -127,6 +127,7 @@ from cryptopay.core.remittances.model import (
     RemittanceRoute,
     RemittanceState,
     Sender,
+    check_sender,
     remittance_unconvert_key,
 )
 from cryptopay.core.remittances.watch import current_payout as _current_payout
@@ -246,6 +247,7 @@ class Remittances:
             raise InvalidInput(error.message, field="recipient_phone") from None
         name = _recipient_name(request.recipient_name)
         _sender_name(request.sender.name)
+        check_sender(request.sender, today=self.clock.now().date())
         rails = self._rails_for(request.refund_address)
         quote = self.quoter().quote(USDT_KES)
         usdt, kes, charge = self._price(request.amount, quote)
