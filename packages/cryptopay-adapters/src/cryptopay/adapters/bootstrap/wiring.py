@@ -585,6 +585,8 @@ class Parts:
             validators=address_validators(self.settings),
             rails=self.rails,  # a wrong-network payment is refunded once as deep as its network's rail asks
             platform=self.platform_addresses,
+            screening=lambda: self.screening,  # a refund (and a remittance's payer) to a listed address: refused
+            monitoring=lambda: self.monitoring_feed,
         )
 
     @functools.cached_property
