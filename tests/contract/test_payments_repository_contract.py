@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -245,8 +246,8 @@ def test_credits_are_found_by_merchant_and_time_a_page_at_a_time(storage):
 class SqlPaymentsStack(PaymentsStack):
     """The in-memory deployment of the payment use cases, with its storage and ledger swapped for SQL."""
 
-    def __init__(self, storage: SqlStorage) -> None:
-        super().__init__()
+    def __init__(self, storage: SqlStorage, *, networks: Sequence[str] = ("tron",)) -> None:
+        super().__init__(networks=networks)
         self.storage, self.uow = storage, storage.unit_of_work
         self.ledger = Ledger(SqlLedgerStore(storage.engine), clock=self.clock, ids=self.ids)
         self.wire_use_cases()

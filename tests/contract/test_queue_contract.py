@@ -182,3 +182,51 @@ def test_the_backlog_counts_jobs_not_started_yet(queue_harness: Harness) -> None
     queue_harness.wait(2.1)
     queue_harness.run()
     assert seen == [{"n": 1}] and sum(queue_harness.queue.waiting().values()) == before
+
+
+def test_a_coalescing_job_is_not_enqueued_again_while_its_previous_copy_waits(queue_harness: Harness) -> None:
+    """While a coalescing job of a name waits, another coalescing enqueue of the name (any id) does nothing and
+    answers the waiting id; once it has run, the next one is queued."""
+    seen = _recorder(queue_harness)
+    later = timedelta(seconds=1)
+    first = queue_harness.queue.enqueue("record", {"n": 1}, job_id=queue_harness.jid("p1"), delay=later, coalesce=True)
+    before = sum(queue_harness.queue.waiting().values())
+    for n in range(2, 6):
+        again = queue_harness.queue.enqueue("record", {"n": n}, job_id=queue_harness.jid(f"p{n}"), coalesce=True)
+        assert (again.job_id, again.created) == (first.job_id, False)
+    assert sum(queue_harness.queue.waiting().values()) == before
+    queue_harness.wait(2.1)
+    queue_harness.run()
+    assert seen == [{"n": 1}]
+    assert queue_harness.queue.enqueue("record", {"n": 6}, job_id=queue_harness.jid("p6"), coalesce=True).created
+    queue_harness.run()
+    assert seen == [{"n": 1}, {"n": 6}]
+
+
+def test_a_running_coalescing_job_lets_the_next_copy_wait_behind_it(queue_harness: Harness) -> None:
+    """A coalescing job that has started no longer counts as waiting: work arriving mid-run gets its own run."""
+    answers: list[bool] = []
+
+    def tick(payload: dict) -> None:
+        if not answers:
+            answers.append(
+                queue_harness.queue.enqueue("tick", {}, job_id=queue_harness.jid("t2"), coalesce=True).created
+            )
+        else:
+            answers.append(True)
+
+    queue_harness.registry.register("tick", tick)
+    queue_harness.queue.enqueue("tick", {}, job_id=queue_harness.jid("t1"), coalesce=True)
+    queue_harness.run()
+    queue_harness.run()
+    assert answers == [True, True]
+
+
+def test_coalescing_is_per_job_name_and_leaves_other_enqueues_alone(queue_harness: Harness) -> None:
+    """A waiting coalescing job holds back only coalescing enqueues of its own name."""
+    later = timedelta(seconds=30)
+    q = queue_harness.queue
+    q.enqueue("record", {}, job_id=queue_harness.jid("a1"), delay=later, coalesce=True)
+    assert q.enqueue("other", {}, job_id=queue_harness.jid("b1"), delay=later, coalesce=True).created
+    assert q.enqueue("record", {}, job_id=queue_harness.jid("a2"), delay=later).created
+    assert not q.enqueue("record", {}, job_id=queue_harness.jid("a3"), delay=later, coalesce=True).created

@@ -427,6 +427,48 @@ def test_the_send_read_gives_the_recipients_profile_and_what_it_received_on_this
     assert (nobody.recipient, nobody.recipient_profile, dict(nobody.received)) == (None, None, {})
 
 
+def test_the_send_read_gives_each_partys_kyc_standing_as_its_profile_gives_it_on_this_backend(backend: Backend):
+    """``SendRepository.parties`` gives each party's ``KycStanding`` (on PostgreSQL from the profile's columns and
+    two fields of its document, the sealed ones unopened): what ``KycProfile.standing`` of the stored profile gives,
+    for a lapsed approval (the tier falls back to what the evidence holds) and a party frozen by compliance too."""
+    from cryptopay.core.flows import p2p_send_key, wallet_account
+    from cryptopay.core.kyc import day_bounds, month_bounds
+
+    stack = wallet_stack(backend)
+    amina = stack.sign_up("0712000001", tier=1)
+    baraka = stack.sign_up("0712000002", username="baraka")
+    now = stack.clock.now()
+
+    def read():
+        with backend.uow() as uow:
+            parties = uow.wallet_sends.parties(
+                amina.id,
+                phone="254712000002",
+                username=None,
+                day_start=day_bounds(now)[0],
+                month_start=month_bounds(now)[0],
+                asset=KES,
+                ledger_keys=[p2p_send_key("trf_never")],
+                ledger_codes=[wallet_account(amina.id, KES)],
+            )
+        with backend.uow() as uow:
+            profiles = uow.kyc.get(amina.id), uow.kyc.get(baraka.id)
+        assert (parties.profile, parties.recipient_profile) == tuple(p.standing() for p in profiles)
+        return parties
+
+    found = read()
+    assert found.profile.tier_at(now).level == 1 and not found.profile.frozen
+    assert found.recipient_profile.tier_at(now).level == 0
+    with backend.uow() as uow:
+        lapsed, frozen = uow.kyc.get(amina.id), uow.kyc.get(baraka.id)
+        lapsed.expires_at = now - timedelta(days=1)
+        frozen.freeze("usr_officer", "a court order about this person", at=now)
+        uow.kyc.update(lapsed)
+        uow.kyc.update(frozen)
+    found = read()
+    assert found.profile.tier_at(now).level == 0 and found.recipient_profile.frozen
+
+
 def test_a_send_the_recipients_tier_cannot_take_is_refused_and_moves_nothing_on_this_backend(backend: Backend):
     """Tier 0 receives KES 10,000 a day: the send past it is refused with ``recipient_limit`` (the sender learns
     nothing of the recipient's tier or receipts), no transfer, no usage, no money moved; audited for officers.

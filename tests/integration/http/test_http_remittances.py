@@ -174,6 +174,25 @@ def test_a_sanctioned_sender_is_refused_naming_the_rule_and_never_the_list_entry
     )
 
 
+def test_a_listed_name_with_look_alike_letters_or_more_given_names_is_refused(api: Api):
+    """review3 I1/I2: a word mixing Cyrillic look-alikes with Latin letters is not a name (422 ``invalid_name``); the
+    listed name with one more given name, or a word split by ``-``, is the listed name (422 ``blocked_by_compliance``).
+    Nothing is stored."""
+    api.stack.list_sanctioned("Ali Mohamed Hassan")
+    spoofed = {**BODY, "sender": {"name": "Аli Моhаmеd Наssаn", "country": "GB", "address": "1 Main Street"}}
+    answer = api.client.post("/v1/wallet/remittances", json=spoofed, headers={"Idempotency-Key": customer_key("i1")})
+    problem = answer.get_json()
+    assert answer.status_code == 422 and problem["code"] == "invalid_name" and "sender.name" in str(problem), problem
+    for n, name in enumerate(("Ali Mohamed Hassan Abdullahi", "Ali Mohamed Has-san", "Aly Mohammed Hasan")):
+        body = {**BODY, "sender": {"name": name, "country": "GB", "address": "1 Main Street"}}
+        answer = api.client.post(
+            "/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key(f"i2{n}")}
+        )
+        problem = answer.get_json()
+        assert answer.status_code == 422 and problem["code"] == "blocked_by_compliance", (name, problem)
+    assert api.stack.remittances.orders() == []
+
+
 def test_a_possible_sanctions_match_opens_the_order_as_any_other(api: Api):
     """A possible match is for compliance to review: the sender is told nothing of it (201, the usual body)."""
     api.stack.list_sanctioned("Dmitri Ivanovich Petrov")

@@ -73,6 +73,8 @@ def _api(env: dict[str, str], data_dir: Path, clock: Clock | None = None) -> Ite
             wallet_buys=ready(buys),
             payouts=ready(payouts),
         )
+        if clock is not None:
+            services = attrs.evolve(services, rate_limiter=ready(ProcessRateLimiter(clock)))
         yield WalletApi(make_app(services).test_client(), services, data_dir / "sms.jsonl", mpesa)
     finally:
         root.close()

@@ -325,6 +325,7 @@ def test_freezing_an_account_needs_a_reason_and_a_fresh_code(client, auth, servi
     assert status == 200 and party in html
     status, html, _ = ann.post(f"{page}/freeze", page, reason="sanctions match under review", code="000000")
     assert status == 403 and "active" in ann.get(page)[1]
+    assert ">sanctions match under review</textarea>" in html  # the reason typed survives a wrong code
     assert ann.post(f"{page}/freeze", page, reason="sanctions match under review", code=ann.code())[0] == 303
     assert "frozen" in ann.get(page)[1] and _audited(services, "kyc.frozen")
     assert ann.post(f"{page}/unfreeze", page, code=ann.code())[0] == 303

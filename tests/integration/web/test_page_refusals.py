@@ -107,3 +107,19 @@ def test_the_history_names_each_movement_s_kind_in_swahili(api: WalletApi):
     client.set_cookie(LANG_COOKIE, "sw")
     html = client.get("/app/history").get_data(as_text=True)
     assert re.search(r"<td>Uhamisho<br><small lang=\"en\">[^<]+</small></td>", html), html
+
+
+def test_a_limit_without_a_name_is_the_payment_s_range_not_the_user_s_limit():
+    """M-Pesa's per-payment range (a ``LimitExceeded`` naming no limit) is not called "your limit" in Swahili."""
+    stk = LimitExceeded("STK Push moves KES 1 to 250,000 a transaction; KES 500,000 is above the maximum")
+    shown = refusal(stk, "sw")
+    assert shown["error"] == "Kiasi kiko nje ya kiwango kinachoruhusiwa kwa malipo moja."
+    assert shown["error_detail"] == stk.message and shown["limit"] is None
+
+
+def test_a_malformed_amount_says_so_whatever_the_error_s_kind():
+    """An ``InvalidInput`` on an amount field reads as the amount's sentence, not the general one."""
+    from cryptopay.core.errors import InvalidInput
+
+    shown = refusal(InvalidInput("enter an amount such as 5000 or 12.50", field="amount"), "sw")
+    assert shown["error"] == "Angalia kiasi: andika nambari kama 1500." and shown["error_field"] == "amount"

@@ -34,6 +34,9 @@ def test_an_open_amount_link_asks_for_the_amount(client, shop):
     assert 'id="amount"' in html
     bad = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html), "amount": "lots"})
     assert bad.status_code == 422 and "enter an amount" in bad.get_data(as_text=True)
+    amount = re.search(r'<input id="amount"[^>]*>', bad.get_data(as_text=True))
+    assert amount and 'value="lots"' in amount.group(0) and 'aria-invalid="true"' in amount.group(0)
+    assert "refusal" in amount.group(0)  # described by the refusal (and the bounds)
     good = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html), "amount": "1,250"})
     assert good.status_code == 303
     assert "KES 1,250.00" in client.get(good.headers["Location"]).get_data(as_text=True)

@@ -270,6 +270,7 @@ def _buy(api: WalletApi, client: FlaskClient, kes: str = "1000") -> str:
     shown = _post(client, "/app/buy", "/app/buy/quote", kes=kes)
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and "USDT" in html and "Pay with M-Pesa" in html
+    assert re.search(r'<p class="figure">USDT [0-9.]+</p>', html), html  # the code first, as every amount
     fields = _hidden(html)
     assert fields["quote_id"] and fields["idempotency_key"]
     started = client.post("/app/buy", data=fields)

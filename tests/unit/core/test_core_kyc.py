@@ -5,15 +5,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptopay.core.errors import AssetMismatch, Conflict, InvalidInput, InvalidState, LimitExceeded, Refused
 from cryptopay.core.kyc import (
+    DEFAULT_KYC_POLICY,
     KycProfile,
     KycStatus,
     PartyKind,
+    Product,
     Requirement,
+    Spending,
     check_movement,
+    check_wallet_movement,
     day_bounds,
     month_bounds,
+    product_limited,
 )
 from cryptopay.core.money import KES, USDT, Money
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 CONTACT = {Requirement.PHONE, Requirement.EMAIL}
@@ -175,3 +182,39 @@ def test_days_and_months_follow_nairobi_time():
     assert day_bounds(late)[0].isoformat() == "2026-04-01T00:00:00+03:00"
     assert [d.isoformat() for d in month_bounds(late)] == ["2026-04-01T00:00:00+03:00", "2026-05-01T00:00:00+03:00"]
     assert month_bounds(datetime(2026, 12, 5, tzinfo=UTC))[1].isoformat() == "2027-01-01T00:00:00+03:00"
+
+
+@settings(deadline=None)
+@given(
+    kind=st.sampled_from(list(PartyKind)),
+    level=st.sampled_from([None, 0, 1, 2]),
+    evidence=st.frozensets(st.sampled_from(list(Requirement))),
+    expires_in=st.one_of(st.none(), st.integers(-400, 400)),
+    frozen=st.booleans(),
+    product=st.sampled_from(list(Product)),
+    amount=st.integers(1, 3_000_000),
+    spent=st.integers(0, 3_000_000),
+)
+def test_a_standing_decides_every_limit_as_its_profile_does(
+    kind, level, evidence, expires_in, frozen, product, amount, spent
+):
+    """``KycStanding`` (what the limits read of a profile, ``KycProfile.standing``) holds the same tier at every
+    moment and gets the same decision from every limit check as the whole profile, lapsed or frozen."""
+    profile = KycProfile(party_id="usr_1", kind=kind, evidence=evidence)
+    if level is not None and level < len(DEFAULT_KYC_POLICY.for_kind(kind)):
+        profile.level, profile.status = level, KycStatus.APPROVED
+        profile.expires_at = None if expires_in is None else NOW + timedelta(days=expires_in)
+    if frozen:
+        profile.freeze("usr_officer", "a court order", at=NOW)
+    standing = profile.standing()
+    assert (standing.party_id, standing.kind, standing.frozen) == (profile.party_id, profile.kind, profile.frozen)
+    used = Spending(kes(spent), kes(spent), {product: kes(spent)}, {product: kes(spent)})
+    for at in (NOW, NOW + timedelta(days=200), NOW + timedelta(days=500)):
+        assert standing.tier_at(at) == profile.tier_at(at)
+        assert check_wallet_movement(standing, product, kes(amount), spent=used, at=at) == check_wallet_movement(
+            profile, product, kes(amount), spent=used, at=at
+        )
+        assert product_limited(standing, product, at=at) == product_limited(profile, product, at=at)
+        assert check_movement(
+            standing, kes(amount), spent_today=kes(spent), spent_this_month=kes(spent), at=at
+        ) == check_movement(profile, kes(amount), spent_today=kes(spent), spent_this_month=kes(spent), at=at)

@@ -52,3 +52,15 @@ def test_the_schedule_covers_every_recurring_job_and_the_registry_takes_the_lead
     assert scheduled == set(CORE_JOBS) - {"webhooks.deliver"} | set(LEAD_JOBS)
     services = WorkerServices(None, None, None, ManualClock(), None, jobs={"fx.refresh": lambda p: None})  # type: ignore[arg-type]
     assert set(build_registry(services)) == set(CORE_JOBS) | {"fx.refresh"}
+
+
+def test_a_worker_behind_the_schedule_finds_one_waiting_copy_of_each_repeating_job() -> None:
+    """With no worker and the clock advancing a hundred periods, the queue holds one job per schedule entry."""
+    clock, registry = ManualClock(AT), JobRegistry()
+    for entry in SCHEDULE:
+        registry.register(entry.job_name, lambda p: None)
+    queue = FakeQueue(registry, clock)
+    for _ in range(100):
+        enqueue_due(queue, SCHEDULE, clock.now(), known=registry)
+        clock.advance(seconds=5)
+    assert sorted(job.job_name for job in queue.pending) == sorted(entry.job_name for entry in SCHEDULE)

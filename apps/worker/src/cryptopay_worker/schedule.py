@@ -2,7 +2,9 @@
 
 Each entry names a period (every N seconds, or once a day at a local time); the period's job id is derived
 from the job name and the period, so two schedulers (or one restarted mid-period) enqueue the same id and the
-queue drops the duplicate.
+queue drops the duplicate. Each is enqueued with ``coalesce``: while the previous period's job still waits (the
+workers are behind), the new period adds nothing, since each run does all the work due. The queue holds at most one
+waiting copy of each repeating job, and event jobs (webhook deliveries, payouts) never queue behind a pile of them.
 
 >>> from datetime import datetime, timezone
 >>> at = datetime(2026, 1, 5, 9, 0, 7, tzinfo=timezone.utc)
@@ -148,14 +150,15 @@ def fast(schedule: Sequence[Every | Daily], interval: timedelta = timedelta(seco
 def enqueue_due(
     queue: JobQueue, schedule: Sequence[Entry], now: datetime, *, known: Container[str]
 ) -> list[EnqueuedJob]:
-    """Enqueue the current period's job of every entry whose job has a handler; the queue drops repeats."""
+    """Enqueue the current period's job of every entry whose job has a handler, unless that job's previous copy
+    still waits; the queue drops repeats."""
     enqueued = []
     for entry in schedule:
         job_id = entry.job_id(now)
         if job_id is None or entry.job_name not in known:
             continue
         try:
-            enqueued.append(queue.enqueue(entry.job_name, entry.payload, job_id=job_id))
+            enqueued.append(queue.enqueue(entry.job_name, entry.payload, job_id=job_id, coalesce=True))
         except CryptopayError as error:
             log.warning("could not enqueue %s: %s", job_id, error.message)
     return enqueued

@@ -28,7 +28,7 @@ from cryptopay.core.payment_uri import payment_uri
 from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
-from cryptopay.core.remittances.service import OrderRequest
+from cryptopay.core.remittances.service import OrderRequest, RecipientNotMpesa
 from cryptopay.core.text import TextKind
 from cryptopay.core.wallets.service import RecipientLimit
 from flask import Blueprint, Response, request
@@ -261,6 +261,11 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
             ),
         ),
         (InvalidName, "the sender's name has what a name does not (digits, a link)"),
+        (
+            RecipientNotMpesa,
+            "the recipient's number is not Safaricom's (Airtel, Telkom) and has no wallet that takes the order: "
+            "M-Pesa cannot pay it",
+        ),
         (InternalAddress, "the refund address is one cryptopay controls (a hot wallet or a deposit address)"),
         (IncompleteTravelRuleData, "the amount needs the sender's full originator data (the Travel Rule)"),
         (LimitExceeded, "past M-Pesa's daily limit for the recipient"),

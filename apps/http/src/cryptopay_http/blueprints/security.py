@@ -134,14 +134,17 @@ def remove() -> Response:
 @operation(
     "Ask for a password-reset link by email (same answer for unknown emails)",
     description=(
-        "Emails a single-use password-reset link to the address if it has an account; the answer is the "
-        "same 202 for an unknown address, so it tells nobody who is a customer. "
+        "Emails a single-use password-reset link to the address if it has an account, and a note that it has "
+        "none otherwise: the same 202 and the same work for both, so it tells nobody who is a customer. "
     )
     + rate_limits(per_client=True, per_account=True),
     request=ResetRequest,
     status=202,
     tags=_TAGS,
-    problems=((RateLimited, "too many requests for this account, whatever the address (Retry-After says when)"),),
+    problems=(
+        (InvalidInput, "not an email address"),
+        (RateLimited, "too many requests for this account, whatever the address (Retry-After says when)"),
+    ),
 )
 @limit_by_client
 def request_reset() -> Response:

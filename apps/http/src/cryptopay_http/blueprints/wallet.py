@@ -34,7 +34,7 @@ from cryptopay.core.fx import Quote
 from cryptopay.core.identity import RateLimited, Role
 from cryptopay.core.identity.service import MAX_PASSWORD, MIN_PASSWORD
 from cryptopay.core.identity.weak_passwords import WeakPassword
-from cryptopay.core.mobile_money.phones import mask_msisdn
+from cryptopay.core.mobile_money.phones import NotMpesaNumber, mask_msisdn
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import Money, asset_by_code
 from cryptopay.core.payouts import PayoutState
@@ -89,6 +89,8 @@ MOVEMENT_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
     (InsufficientFunds, "the balance does not cover it (the problem says what is available)"),
 )
 NO_WALLET = (NotFound, "the caller has no wallet")
+# M-Pesa prompts and pays only Safaricom numbers; a wallet on Airtel or Telkom uses P2P and on-chain USDT instead
+NOT_MPESA = (NotMpesaNumber, "the wallet's number is not Safaricom's (Airtel, Telkom): M-Pesa cannot prompt or pay it")
 # A locked quote named by ``quote_id`` (``wallets.quotes``).
 QUOTE_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
     (NotFound, "no such quote of the caller's"),
@@ -666,12 +668,14 @@ def lock_quote() -> Response:
     description=(
         "Buys USDT with M-Pesa: the caller's phone gets an STK Push prompt for the amount (whole "
         "shillings, KES 1 to 250,000); once it is paid, USDT at the locked quote's ask (or the current "
-        "one) is credited. Followed by M-Pesa's callback; the buy's URL is in `Location`."
+        "one) is credited. Followed by M-Pesa's callback; the buy's URL is in `Location`. M-Pesa serves only "
+        "Safaricom numbers: a wallet on an Airtel or Telkom number is refused (422 `not_mpesa_number`)."
     ),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
         *QUOTE_PROBLEMS,
+        NOT_MPESA,
         (InvalidInput, "the shillings buy less than the smallest USDT unit"),
     ),
 )
@@ -772,12 +776,14 @@ class SellView:
     description=(
         "Sells USDT at the locked quote's bid (or the current one) and pays the shillings by M-Pesa B2C "
         "to the caller's own verified number: whole shillings after M-Pesa's charge (KES 10 to 250,000); "
-        "the rest under a shilling stays in the KES balance. The sale's URL is in `Location`."
+        "the rest under a shilling stays in the KES balance. The sale's URL is in `Location`. M-Pesa pays "
+        "only Safaricom numbers: a wallet on an Airtel or Telkom number is refused (422 `not_mpesa_number`)."
     ),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
         *QUOTE_PROBLEMS,
+        NOT_MPESA,
         (LimitExceeded, "the sale pays out less than M-Pesa's minimum (the problem says the least USDT)"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
     ),

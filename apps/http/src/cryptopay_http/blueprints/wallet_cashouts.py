@@ -18,7 +18,7 @@ from flask import Blueprint, Response
 
 from cryptopay_http.amounts import CURRENCY, AmountRule
 from cryptopay_http.auth import current_principal, require
-from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, SellView
+from cryptopay_http.blueprints.wallet import MOVEMENT_PROBLEMS, NO_WALLET, NOT_MPESA, SellView
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
 from cryptopay_http.openapi import operation
@@ -59,11 +59,13 @@ CASHOUT_AMOUNT.document(CashOutRequest)
     description=(
         "Pays whole shillings of the caller's KES balance (what a failed sale or a transfer left there) "
         "by M-Pesa B2C to the caller's own verified number; M-Pesa's charge comes out of them (KES 10 or "
-        "more). Followed as a sale of no USDT: its URL (under /v1/wallet/sells) is in `Location`."
+        "more). Followed as a sale of no USDT: its URL (under /v1/wallet/sells) is in `Location`. Only for "
+        "a Safaricom number (422 `not_mpesa_number` otherwise)."
     ),
     problems=(
         *MOVEMENT_PROBLEMS,
         NO_WALLET,
+        NOT_MPESA,
         (InvalidInput, "not a positive whole number of shillings"),
         (Refused, "M-Pesa cannot pay it out right now (float short)"),
     ),

@@ -16,6 +16,8 @@ from flask import Response, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import limit_by_client
+from cryptopay_http.pages.i18n import language
+from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import check_form_csrf
 from cryptopay_http.pages.web import page, page_blueprint, redirect, typed_decimal
 from cryptopay_http.runtime import runtime
@@ -25,13 +27,14 @@ __all__ = ["bp"]
 bp = page_blueprint("links", __name__)
 
 
-def _show(link: PaymentLink, status: int = 200, error: str | None = None) -> Response:
+def _show(link: PaymentLink, status: int = 200, **refused: str | None) -> Response:
     services = runtime().services
     merchant = services.merchants.get(link.merchant_id)
     closed = link.closed_reason(services.clock.now())
     name = merchant.business_name if merchant else ""
     bounds = services.payment_links.amount_bounds(link)
-    return page("link.html", status, link=link, merchant_name=name, closed=closed, error=error, bounds=bounds)
+    context = {"link": link, "merchant_name": name, "closed": closed, "bounds": bounds}
+    return page("link.html", status, **context, **refused)
 
 
 @bp.get("/link/<public_id>")
@@ -55,5 +58,6 @@ def use_payment_link(public_id: str) -> ResponseReturnValue:
         amount = _amount(request.form.get("amount")) if link.amount is None else None
         invoice = links.create_invoice(link.public_id, amount=amount)
     except (InvalidInput, PaymentLinkTerms) as error:
-        return _show(link, 422, error.message)
+        # in the payer's language, and what they typed stays in the form
+        return _show(link, 422, amount=request.form.get("amount", ""), **refusal(error, language()))
     return redirect(f"/pay/{invoice.public_id}")

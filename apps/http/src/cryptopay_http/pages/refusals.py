@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, LimitExceeded
-from flask import Flask
+from flask import Flask, request
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -84,6 +84,8 @@ BY_CODE = {
     "mpesa_error": N_("M-Pesa could not be reached: try again in a few minutes."),
     "refused": N_("We could not do this."),
 }
+_AMOUNTS = ("amount", "kes", "usdt")  # the forms' names for an amount field
+OUT_OF_RANGE = N_("The amount is outside what one payment may be.")
 # The limits' periods (the last part of ``details["limit"]``: ``single``, ``withdraw.daily``) for "Limit reached:
 # ..." in another language; the English page keeps the limit's own name (``sell.single``), as support reads it.
 LIMITS = {
@@ -106,7 +108,11 @@ def refusal(error: CryptopayError, lang: str) -> dict[str, str | None]:
         if translated != error.message:
             shown = translated
         elif error.code in BY_CODE:
-            shown, detail = translate(BY_CODE[error.code], lang), error.message
+            # a limit without a name is a range of the payment itself (M-Pesa's per-payment bounds), not the user's
+            sentence = OUT_OF_RANGE if isinstance(error, LimitExceeded) and not limit else BY_CODE[error.code]
+            if error.code == "invalid_input" and field in _AMOUNTS:  # a malformed amount says so
+                sentence = BY_CODE["invalid_amount"]
+            shown, detail = translate(sentence, lang), error.message
     return {
         "error": shown,
         "error_detail": detail,
@@ -125,12 +131,19 @@ def _limit_name(limit: str, lang: str) -> str:
 def _invalid(context: Context, *names: str) -> Markup:
     """``aria-invalid`` and ``aria-describedby`` for an input when the page's refusal is about one of ``names`` (its
     own name, and the core's name for it where they differ: ``invalid("kes", "amount")``)."""
-    if context.get("error") and context.get("error_field") in names:
+    if context.get("error_field") in names:  # set only with a refusal (a page may name it ``refund_error``)
         return Markup(' aria-invalid="true" aria-describedby="refusal"')
     return Markup("")
 
 
+def _kept(action: str, name: str) -> str:
+    """What was typed in field ``name`` of the form posted to ``action``, when this page shows that post's refusal
+    (a page with several forms fills only the refused one: a long reason survives a wrong one-time code)."""
+    return request.form.get(name, "") if request.method == "POST" and request.path == action else ""
+
+
 def install_refusals(app: Flask) -> None:
-    """``invalid(name)`` for the templates' inputs."""
+    """``invalid(name)`` for the templates' inputs, ``kept(action, name)`` for a refused form's text."""
     globals_: dict[str, Any] = app.jinja_env.globals
     globals_["invalid"] = _invalid
+    globals_["kept"] = _kept

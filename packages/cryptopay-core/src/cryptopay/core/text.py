@@ -274,7 +274,30 @@ def person_name_problem(value: str, *, most: int = NAME_MOST) -> str | None:
         return "a person's name starts with a letter"
     if "  " in text:
         return "a person's name has single spaces between its words"
+    if any(len(_scripts(word)) > 1 for word in text.split(" ")):
+        return "a person's name has no word mixing letters of different scripts"
     return None
+
+
+# Scripts written together in one word (Japanese mixes kanji and kana; Korean may mix hanja and hangul).
+_EAST_ASIAN = frozenset({"CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO", "IDEOGRAPHIC"})
+
+
+def _scripts(word: str) -> set[str]:
+    """The scripts of a word's letters, from their Unicode names ("CYRILLIC SMALL LETTER A": Cyrillic); marks and
+    modifier letters belong to no script. A word of Latin letters with one Cyrillic "а" is two scripts -- the
+    look-alike spelling that evades sanctions screening (UTS #39's single-script rule, per word).
+
+    >>> sorted(_scripts("Mоhamed")), sorted(_scripts("山田たろう"))  # a Cyrillic о; kanji and hiragana
+    (['CYRILLIC', 'LATIN'], ['EAST ASIAN'])
+    """
+    found: set[str] = set()
+    for ch in unicodedata.normalize("NFKC", word):
+        if unicodedata.category(ch) not in ("Lu", "Ll", "Lt", "Lo"):
+            continue
+        script = unicodedata.name(ch, "UNKNOWN").split(" ")[0]
+        found.add("EAST ASIAN" if script in _EAST_ASIAN else script)
+    return found
 
 
 def quoted_name(value: str, *, most: int = SMS_NAME_MOST, fallback: str = "a sender abroad") -> str:

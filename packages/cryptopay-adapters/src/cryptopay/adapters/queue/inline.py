@@ -59,6 +59,7 @@ class InlineQueue:
         self._dedup_ttl = dedup_ttl.total_seconds()
         self._heap: list[_Job] = []
         self._seen: dict[str, float] = {}  # job id -> when the dedup memory of it lapses (monotonic)
+        self._coalesced: dict[str, str] = {}  # job name -> the id of its last coalescing job
         self._dead: dict[str, FailedJob] = {}
         self._failed = JobFailures("inline")  # failed attempts since this process started, only growing
         self._seq = itertools.count()
@@ -68,16 +69,27 @@ class InlineQueue:
         self._thread: threading.Thread | None = None
 
     def enqueue(
-        self, job_name: str, payload: Payload, *, job_id: str | None = None, delay: timedelta | None = None
+        self,
+        job_name: str,
+        payload: Payload,
+        *,
+        job_id: str | None = None,
+        delay: timedelta | None = None,
+        coalesce: bool = False,
     ) -> EnqueuedJob:
         data = check_payload(payload)
         now = time.monotonic()
         with self._changed:
             the_id = check_job_id(job_id) if job_id is not None else f"inline-{next(self._seq)}-{time.time_ns()}"
+            waiting = self._coalesced.get(job_name) if coalesce else None
+            if waiting is not None and any(job.job_id == waiting for job in self._heap):
+                return EnqueuedJob(waiting, job_name, created=False)
             self._forget_expired(now)
             if self._seen.get(the_id, 0.0) > now:
                 return EnqueuedJob(the_id, job_name, created=False)
             self._seen[the_id] = now + self._dedup_ttl
+            if coalesce:
+                self._coalesced[job_name] = the_id
             run_at = now + (delay.total_seconds() if delay else 0.0)
             heapq.heappush(self._heap, _Job(run_at, next(self._seq), the_id, job_name, data))
             self._start()

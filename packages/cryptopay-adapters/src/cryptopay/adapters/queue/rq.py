@@ -15,6 +15,13 @@ abandoned-job cleanup, which may run in any process (the worker's maintenance, `
 callback, ``count_abandoned``. ``dead_count`` counts the kept dead jobs in the registry's sorted set (``ZCARD`` less
 the expired entries not yet removed) without reading a job.
 
+Coalescing (``enqueue(..., coalesce=True)``, the schedule's repeating jobs): the id of a name's last coalescing
+job is kept at ``<namespace>:<queue>:waiting:<job name>``; an enqueue that finds that job still waiting (its RQ
+status queued, scheduled, deferred: not started, finished, failed, stopped or cancelled, and not expired) does
+nothing. RQ's own ``unique=True`` drops only the same id, and each period has its own, so without this a worker
+slower than the schedule found a growing backlog of copies ahead of the event jobs (review 3, I5). The check and
+the enqueue are two steps: two schedulers racing across a period boundary may leave two copies, never more.
+
 Several deployments may share one Redis: ``namespace`` (the deployment's name, ``CRYPTOPAY_DEPLOYMENT``) prefixes
 every queue name (``<namespace>:<queue>``) and every job id stored in Redis (``<namespace>-<job id>``: RQ allows
 only letters, digits, ``_`` and ``-``), so one deployment's scheduled job ids are never another's duplicates.
@@ -126,6 +133,19 @@ class _CountingSimpleWorker(_FailureCounting, SimpleWorker):
     """RQ's worker that runs jobs in its own process, counting each failed attempt like ``_CountingWorker``."""
 
 
+# The id of a name's last coalescing job if that job still waits: it exists and has not started or ended.
+_WAITING = """
+local last = redis.call('GET', KEYS[1])
+if not last then return false end
+local status = redis.call('HGET', ARGV[1] .. last, 'status')
+if not status or status == 'started' or status == 'finished' or status == 'failed'
+    or status == 'stopped' or status == 'canceled' then
+  return false
+end
+return last
+"""
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -168,6 +188,8 @@ class RqQueue:
         self._queue_prefix = f"{namespace}:" if namespace else ""
         self._id_prefix = f"{check_job_id(namespace)}-" if namespace else ""
         self._retry = [int(wait.total_seconds()) for wait in retries]
+        self._dedup_ttl = _seconds(dedup_ttl)
+        self._waiting_job = connection.register_script(_WAITING)
         self._options = {
             "job_timeout": _seconds(timeout),
             "result_ttl": _seconds(dedup_ttl),
@@ -198,10 +220,40 @@ class RqQueue:
         return stored.removeprefix(self._id_prefix)
 
     def enqueue(
-        self, job_name: str, payload: Payload, *, job_id: str | None = None, delay: timedelta | None = None
+        self,
+        job_name: str,
+        payload: Payload,
+        *,
+        job_id: str | None = None,
+        delay: timedelta | None = None,
+        coalesce: bool = False,
     ) -> EnqueuedJob:
         data = check_payload(payload)
         queue = self._queue(self._routes.get(job_name, self._default))
+        marker = f"{queue.name}:waiting:{job_name}"
+        if coalesce and (waiting := self._still_waiting(marker)) is not None:
+            return EnqueuedJob(self._caller_id(waiting), job_name, created=False)
+        enqueued = self._enqueue(queue, job_name, data, job_id=job_id, delay=delay)
+        if coalesce and enqueued.created:
+            self._remember_waiting(marker, enqueued.job_id)
+        return enqueued
+
+    def _still_waiting(self, marker: str) -> str | None:
+        try:
+            found = self._waiting_job(keys=[marker], args=[Job.redis_job_namespace_prefix])
+        except redis.RedisError as error:
+            raise Unavailable(f"the job queue is unreachable ({type(error).__name__})") from None
+        return _text(found) if found else None
+
+    def _remember_waiting(self, marker: str, job_id: str) -> None:
+        try:
+            self._connection.set(marker, self._stored_id(job_id), ex=self._dedup_ttl)
+        except redis.RedisError as error:  # the job is queued; the next period may add one more copy
+            log.warning("could not note %s as waiting (%s)", job_id, type(error).__name__)
+
+    def _enqueue(
+        self, queue: Queue, job_name: str, data: dict[str, JsonValue], *, job_id: str | None, delay: timedelta | None
+    ) -> EnqueuedJob:
         options: dict[str, object] = {**self._options, "description": job_name}
         if job_id is not None:
             options.update(job_id=self._stored_id(job_id), unique=True)

@@ -1,14 +1,22 @@
 """Sanctions screening: lists as versioned snapshots, names matched fuzzily, on-chain addresses matched exactly.
 
 Names are compared after ``normalize_name`` (Unicode compatibility form, accents removed, case folded, punctuation
-to spaces), so "José Ñúñez" and "JOSE NUNEZ" are the same name; the ``NameMatcher`` port scores two normalised names
-from 0 to 100 (rapidfuzz in production) and must be symmetric. A match at or above the threshold is reported with the
-list entry, the name it matched and the score. Addresses are matched exactly per network family (EVM addresses
-case-insensitively, the same key on Ethereum, Polygon and BSC); a list's "Digital Currency Address - ETH" is an EVM
-address, "- XBT" a Bitcoin one, "- TRX" a Tron one, "- USDT" whichever chain its form says.
+to spaces), so "José Ñúñez" and "JOSE NUNEZ" are the same name, and again after ``fold_name``: each letter replaced
+by its look-alike prototype from Unicode's confusables table (UTS #39, shipped as ``data/confusables.json``, generated
+by ``scripts/generate_confusables.py``), so a Cyrillic "Аli Моhаmеd" is the Latin "Ali Mohamed", and common
+transliteration variants merged (doubled letters, ``y``/``i``, ``ph``/``f``, ``ou``/``u``), so "Aly Mohammed Hasan"
+is "Ali Mohamed Hassan". The ``NameMatcher`` port scores a screened name against a listed one from 0 to 100
+(rapidfuzz in production); the score of a name is the better of the two forms' scores. A match at or above the
+threshold is reported with the list entry, the name it matched and the score.
+
+Addresses are matched exactly per network family (EVM addresses case-insensitively, the same key on Ethereum,
+Polygon and BSC); a list's "Digital Currency Address - ETH" is an EVM address, "- XBT" a Bitcoin one, "- TRX" a
+Tron one, "- USDT" whichever chain its form says.
 
 >>> normalize_name("  José  Ñúñez-O'Brien ")
 'jose nunez o brien'
+>>> fold_name("Аli Моhаmеd Наssаn"), fold_name("Aly Mohammed Hasan"), fold_name("ALI MOHAMED HASSAN")
+('ali mohamed hasan', 'ali mohamed hasan', 'ali mohamed hasan')
 >>> xbt, usdt = "Digital Currency Address - XBT", "Digital Currency Address - USDT"
 >>> address_network(xbt, "bc1qxyz"), address_network(usdt, "TXyz")
 ('bitcoin', 'tron')
@@ -16,12 +24,15 @@ address, "- XBT" a Bitcoin one, "- TRX" a Tron one, "- USDT" whichever chain its
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
+from importlib import resources
 from typing import Protocol
 
 import attrs
@@ -41,6 +52,7 @@ __all__ = [
     "Snapshot",
     "address_key",
     "address_network",
+    "fold_name",
     "normalize_name",
 ]
 
@@ -50,11 +62,67 @@ _CURRENCY_NETWORKS = {"XBT": "bitcoin", "BTC": "bitcoin", "ETH": "ethereum", "TR
 _PUNCTUATION = re.compile(r"[^\w]+|_")
 
 
+@functools.cache
+def _prototypes() -> dict[str, str]:
+    """Unicode's confusables (UTS #39): each character and the prototype it is confused with."""
+    text = resources.files("cryptopay.core.compliance").joinpath("data/confusables.json").read_text(encoding="utf-8")
+    prototypes: dict[str, str] = json.loads(text)["prototypes"]
+    return prototypes
+
+
+def _latin(text: str) -> bool:
+    return bool(text) and all("a" <= c <= "z" for c in text.casefold())
+
+
+@functools.lru_cache(maxsize=4096)
+def _fold_letter(c: str) -> str:
+    """One character's look-alike in lower-case Latin where it has one (case-insensitively), else it case folded.
+
+    A lower-case letter is looked up as it is (Cyrillic "р" is "p"), else as a capital (Cyrillic "н" is a small
+    capital "Н", which is "H"); Latin letters stay as they are (the table's "I" is "l" and "m" is "rn": true for
+    shapes, wrong for case-insensitive names).
+    """
+    if c.isascii():
+        return c.casefold()
+    prototypes = _prototypes()
+    for form in (c.casefold(), c, c.upper()):
+        if _latin(prototypes.get(form, "")):
+            return prototypes[form].casefold()
+    return prototypes.get(c, c).casefold()
+
+
+_VARIANTS = (
+    (re.compile("ph"), "f"),
+    (re.compile("ou|oo"), "u"),
+    (re.compile("ee|y"), "i"),
+    (re.compile(r"(\w)\1+"), r"\1"),  # doubled letters as one
+)
+
+
+def _plain(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def normalize_name(name: str) -> str:
     """A name in the form matching compares: no accents, case folded, punctuation as spaces, single spaces."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(_PUNCTUATION.sub(" ", plain.casefold()).split())
+    return " ".join(_PUNCTUATION.sub(" ", _plain(name).casefold()).split())
+
+
+def fold_name(name: str) -> str:
+    """``normalize_name`` with look-alike letters of any script as their Latin prototype and spelling variants merged.
+
+    >>> fold_name("Каmаu Wеkеsа Оtіеnо") == fold_name("Kamau Wekesa Otieno")  # Cyrillic К а е О і о
+    True
+    >>> fold_name("Mohammed Youssef Philip")
+    'mohamed iusef filip'
+    """
+    folded = name
+    for _ in range(2):  # the raw letters first (a compatibility form may lose one), then their decompositions
+        folded = _plain("".join(_fold_letter(c) for c in folded))
+    words = _PUNCTUATION.sub(" ", folded.casefold()).split()
+    for pattern, replacement in _VARIANTS:
+        words = [pattern.sub(replacement, w) for w in words]
+    return " ".join(words)
 
 
 def address_network(id_type: str, address: str) -> str | None:
@@ -123,7 +191,8 @@ class AddressMatch:
 
 
 class NameMatcher(Protocol):
-    """Scores two normalised names from 0 (nothing alike) to 100 (the same); symmetric."""
+    """Scores a screened name ``a`` against a listed name ``b`` (both normalised) from 0 (nothing alike) to 100 (the
+    listed name): word order ignored, and words ``a`` has beyond ``b``'s do not lower the score."""
 
     def score(self, a: str, b: str) -> float: ...
 
@@ -167,7 +236,7 @@ class Screening:
     clock: Clock
     ids: IdGenerator
     threshold: float = DEFAULT_THRESHOLD
-    _cache: dict[str, list[tuple[str, ListEntry, tuple[str, ...]]]] = attrs.field(factory=dict, init=False)
+    _cache: dict[str, list[tuple[str, ListEntry, tuple[tuple[str, str], ...]]]] = attrs.field(factory=dict, init=False)
 
     def import_list(self, source: str, version: str, entries: Sequence[ListEntry], *, actor: str) -> Snapshot:
         """Store a new snapshot of ``source`` (the same entries as the latest: that snapshot, nothing stored)."""
@@ -205,12 +274,14 @@ class Screening:
         wanted = normalize_name(name)
         if not wanted:
             raise InvalidInput("screen a name with at least one letter or digit", field="name")
+        folded = fold_name(name)
         limit = self.threshold if threshold is None else threshold
         matches: list[NameMatch] = []
         for snapshot in self._latest():
-            for source, entry, normalised in self._entries(snapshot):
+            for source, entry, forms in self._entries(snapshot):
                 best = max(
-                    ((self.matcher.score(wanted, n), listed) for n, listed in zip(normalised, entry.names, strict=True))
+                    (max(self.matcher.score(wanted, plain), self.matcher.score(folded, fold)), listed)
+                    for (plain, fold), listed in zip(forms, entry.names, strict=True)
                 )
                 if best[0] >= limit:
                     matches.append(NameMatch(source, snapshot.id, entry.ref, best[1], round(best[0], 1)))
@@ -237,12 +308,14 @@ class Screening:
             found = [uow.sanctions.latest(source) for source in {s.source for s in uow.sanctions.snapshots()}]
         return sorted((s for s in found if s is not None), key=lambda s: s.source)
 
-    def _entries(self, snapshot: Snapshot) -> list[tuple[str, ListEntry, tuple[str, ...]]]:
+    def _entries(self, snapshot: Snapshot) -> list[tuple[str, ListEntry, tuple[tuple[str, str], ...]]]:
         if snapshot.id not in self._cache:
             with self.uow() as uow:
                 entries = uow.sanctions.entries(snapshot.id)
             self._cache[snapshot.id] = [
-                (snapshot.source, e, tuple(normalize_name(n) for n in e.names)) for e in entries if e.names
+                (snapshot.source, e, tuple((normalize_name(n), fold_name(n)) for n in e.names))
+                for e in entries
+                if e.names
             ]
         return self._cache[snapshot.id]
 

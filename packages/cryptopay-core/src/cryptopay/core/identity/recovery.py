@@ -2,7 +2,10 @@
 
 The reset token is signed (like access tokens) and bound to a fingerprint of the account's current password hash
 and session version, so it stops working as soon as it is used (the reset changes both) and after ``ttl``. A reset
-ends every session of the account. Asking for a reset answers the same whether or not the email is known.
+ends every session of the account. Asking for a reset answers the same whether or not the email is known, and
+does the same work (review 3, I14: a synchronous SMTP session for customers only timed who is one): a known address
+gets its link, an unknown one an email saying it has no account (as registration tells an address's owner, never
+the caller), each after signing a token and auditing the request.
 The first reset of an account is also the first proof that its email is the caller's: ``User.email_verified_at``
 is set, and ``reclaim`` (when given) distrusts what the account set up before (``identity.reclaim``).
 """
@@ -16,7 +19,7 @@ from cryptopay.core.audit import AuditEvent
 from cryptopay.core.identity.credentials import hash_secret, secrets_equal
 from cryptopay.core.identity.model import Unauthenticated, User
 from cryptopay.core.identity.reclaim import Reclaim
-from cryptopay.core.identity.service import Accounts, check_password
+from cryptopay.core.identity.service import Accounts, check_password, valid_email
 from cryptopay.core.ports.notifications import Notification, Notifier
 
 __all__ = ["PasswordResets"]
@@ -37,21 +40,34 @@ class PasswordResets:
     reclaim: Reclaim | None = None  # run at the account's first proof of its email
 
     def request(self, email: str) -> None:
-        """Send a reset link if the account exists; nothing observable differs when it does not."""
-        user = self.accounts.users.by_email(email.strip().lower())
-        if user is None:
-            return
+        """Email the address a reset link if it has an account, else a note that it has none: the same steps
+        (look-up, token signed, one email, one audit record) either way. A malformed address is ``InvalidInput``."""
+        address = valid_email(email)
+        user = self.accounts.users.by_email(address)
         expires_at = self.accounts.clock.now() + self.ttl
-        token = self.accounts.signer.sign_reset(user.id, _fingerprint(user), expires_at=expires_at)
+        subject = user.id if user is not None else "unknown"
+        fingerprint = _fingerprint(user) if user is not None else hash_secret(address)[:32]
+        token = self.accounts.signer.sign_reset(subject, fingerprint, expires_at=expires_at)
+        if user is None:
+            self.notifier.send(Notification(address, "About resetting a cryptopay password", self._no_account()))
+            self.accounts.audit.append(
+                AuditEvent("anonymous", "auth.password_reset_of_no_account", "user:none", self.accounts.clock.now())
+            )
+            return
         minutes = int(self.ttl.total_seconds() // 60)
         body = (
             f"Someone asked to reset the password of this account.\n\nReset it within {minutes} minutes: "
             f"{self.link}{token}\n\nIf it was not you, ignore this message; your password stays as it is."
         )
-        if user.email is None:  # found by email, so it has one
-            return
-        self.notifier.send(Notification(user.email, "Reset your cryptopay password", body))
+        self.notifier.send(Notification(address, "Reset your cryptopay password", body))
         self._record(user, "auth.password_reset_requested")
+
+    def _no_account(self) -> str:
+        return (
+            "Someone asked to reset the password of a cryptopay account with this email, but it has none, so no "
+            "link was made.\n\nIf it was you, you may have signed up with another email or by phone. If not, you "
+            "need do nothing."
+        )
 
     def reset(self, token: str, new_password: str) -> User:
         """Set a new password with a reset token, and end every session of the account; at the account's first

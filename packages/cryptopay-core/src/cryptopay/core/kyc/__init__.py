@@ -25,13 +25,14 @@ from cryptopay.core.kyc.limits import (
     ProductLimit,
     ProductLimits,
     Spending,
+    Standing,
     check_movement,
     check_wallet_movement,
     day_bounds,
     month_bounds,
     product_limited,
 )
-from cryptopay.core.kyc.profile import KycEvent, KycProfile, KycStatus
+from cryptopay.core.kyc.profile import KycEvent, KycProfile, KycStanding, KycStatus
 from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, KycTier, PartyKind, Requirement
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "KycEvent",
     "KycPolicy",
     "KycProfile",
+    "KycStanding",
     "KycStatus",
     "KycTier",
     "PartyKind",
@@ -50,6 +52,7 @@ __all__ = [
     "ProductLimits",
     "Requirement",
     "Spending",
+    "Standing",
     "check_movement",
     "check_wallet_movement",
     "day_bounds",

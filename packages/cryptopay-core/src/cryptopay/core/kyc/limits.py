@@ -21,7 +21,7 @@ from datetime import datetime, time, timedelta
 
 import attrs
 from cryptopay.core.errors import AssetMismatch, InvalidAmount, LimitExceeded
-from cryptopay.core.kyc.profile import KycProfile
+from cryptopay.core.kyc.profile import KycProfile, KycStanding
 from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, KycTier, PartyKind
 from cryptopay.core.money import KES, Money
 from cryptopay.core.system import NAIROBI
@@ -34,6 +34,7 @@ __all__ = [
     "ProductLimit",
     "ProductLimits",
     "Spending",
+    "Standing",
     "check_movement",
     "check_payout",
     "check_wallet_movement",
@@ -62,12 +63,17 @@ class Decision:
             raise LimitExceeded(self.reason, limit=self.limit, remaining=remaining)
 
 
+Standing = KycProfile | KycStanding
+"""What the limit checks take of a party: its whole KYC profile, or only its standing (``KycStanding``, what they read
+of the profile: the tier in force and whether it is frozen)."""
+
+
 def _shillings(money: Money) -> str:
     return f"KES {money.amount:,}"
 
 
 def check_movement(
-    profile: KycProfile,
+    profile: Standing,
     amount: Money,
     *,
     spent_today: Money,
@@ -87,7 +93,7 @@ _OPENINGS = {
 
 
 def _check_movement(
-    profile: KycProfile, amount: Money, spent_today: Money, spent_this_month: Money, at: datetime, policy: KycPolicy
+    profile: Standing, amount: Money, spent_today: Money, spent_this_month: Money, at: datetime, policy: KycPolicy
 ) -> tuple[Decision, KycTier | None]:
     """``check_movement``'s decision and the tier it found (None when the profile holds none)."""
     for money in (amount, spent_today, spent_this_month):
@@ -222,7 +228,7 @@ PRODUCT_LIMITS = ProductLimits(
 
 
 def check_wallet_movement(
-    profile: KycProfile,
+    profile: Standing,
     product: Product,
     amount: Money,
     *,
@@ -288,7 +294,7 @@ def check_wallet_movement(
 
 
 def product_limited(
-    profile: KycProfile,
+    profile: Standing,
     product: Product,
     *,
     at: datetime,
@@ -307,7 +313,7 @@ def product_limited(
 
 
 def _check_receiving(
-    profile: KycProfile, amount: Money, at: datetime, policy: KycPolicy
+    profile: Standing, amount: Money, at: datetime, policy: KycPolicy
 ) -> tuple[Decision, KycTier | None]:
     """Whether ``profile`` may receive at all (a tier, not frozen by compliance), and its tier; the amount's limits
     are the receiving product's row (``check_wallet_movement``)."""

@@ -10,7 +10,7 @@ import attrs
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, Refused
 from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, KycTier, PartyKind, Requirement
 
-__all__ = ["KycEvent", "KycProfile", "KycStatus"]
+__all__ = ["KycEvent", "KycProfile", "KycStanding", "KycStatus"]
 
 
 def _requirements(values: Iterable[Requirement]) -> frozenset[Requirement]:
@@ -141,10 +141,18 @@ class KycProfile:
 
     def tier_at(self, at: datetime, *, policy: KycPolicy = DEFAULT_KYC_POLICY) -> KycTier | None:
         """The tier in force at ``at`` (a lapsed approval counts as lapsed even before ``expire`` ran)."""
-        level = self.level
-        if self.expires_at is not None and at >= self.expires_at:
-            level = self._fallback_level(policy)
-        return None if level is None else policy.tier(self.kind, level)
+        return _tier_in_force(self.kind, self.level, self.expires_at, self.evidence, at, policy)
+
+    def standing(self) -> KycStanding:
+        """What the limits read of this profile (``KycStanding``)."""
+        return KycStanding(
+            party_id=self.party_id,
+            kind=self.kind,
+            level=self.level,
+            expires_at=self.expires_at,
+            evidence=self.evidence,
+            frozen=self.frozen,
+        )
 
     def _pending_tier(self, policy: KycPolicy) -> KycTier:
         if self.status is not KycStatus.PENDING or self.requested_level is None:
@@ -157,5 +165,52 @@ class KycProfile:
         return [self._event("kyc.approved", at, level=tier.level, approvals=len(self.approvals))]
 
     def _fallback_level(self, policy: KycPolicy) -> int | None:
-        kept = [t.level for t in policy.for_kind(self.kind) if t.validity is None and t.requirements <= self.evidence]
-        return max(kept, default=None)
+        return _fallback_level(self.kind, self.evidence, policy)
+
+
+@attrs.frozen(kw_only=True)
+class KycStanding:
+    """A party's standing for limits: what the limit checks (``cryptopay.core.kyc.limits``) read of its KYC profile,
+    and nothing of its application or the officers' notes. The tier in force is computed as the profile computes it
+    (``tier_at``: the granted ``level`` until ``expires_at``, then what the ``evidence`` holds without review), and
+    ``frozen`` is whether compliance froze the party. A profile gives it (``KycProfile.standing``); an adapter may
+    read it without the whole profile (the P2P send reads both parties' from columns).
+
+    >>> from datetime import timezone
+    >>> now = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+    >>> amina = KycStanding(party_id="usr_1", kind=PartyKind.PERSONAL, level=1, expires_at=now,
+    ...                     evidence=frozenset({Requirement.PHONE, Requirement.NATIONAL_ID}), frozen=False)
+    >>> amina.tier_at(now).label  # the approval lapsed: back to what a verified phone holds
+    'tier 0 (phone verified)'
+    """
+
+    party_id: str
+    kind: PartyKind
+    level: int | None
+    expires_at: datetime | None
+    evidence: frozenset[Requirement] = attrs.field(converter=_requirements)
+    frozen: bool
+
+    def tier_at(self, at: datetime, *, policy: KycPolicy = DEFAULT_KYC_POLICY) -> KycTier | None:
+        """The tier in force at ``at``, as ``KycProfile.tier_at`` finds it."""
+        return _tier_in_force(self.kind, self.level, self.expires_at, self.evidence, at, policy)
+
+
+def _tier_in_force(
+    kind: PartyKind,
+    level: int | None,
+    expires_at: datetime | None,
+    evidence: frozenset[Requirement],
+    at: datetime,
+    policy: KycPolicy,
+) -> KycTier | None:
+    """The tier a party holds at ``at``: its granted ``level``, or once that lapsed (``expires_at``) the highest tier
+    needing no review that its ``evidence`` covers."""
+    if expires_at is not None and at >= expires_at:
+        level = _fallback_level(kind, evidence, policy)
+    return None if level is None else policy.tier(kind, level)
+
+
+def _fallback_level(kind: PartyKind, evidence: frozenset[Requirement], policy: KycPolicy) -> int | None:
+    kept = [t.level for t in policy.for_kind(kind) if t.validity is None and t.requirements <= evidence]
+    return max(kept, default=None)

@@ -6,15 +6,30 @@
 '254110123456'
 >>> mask_msisdn("254712345678")
 '2547******78'
+>>> mobile_operator("254733123456"), mpesa_can_pay("254733123456"), mpesa_can_pay("254110123456")
+('Airtel', False, True)
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from importlib import resources
 
 from cryptopay.core.errors import InvalidInput
 
-__all__ = ["InvalidPhoneNumber", "mask_msisdn", "normalize_msisdn", "try_normalize_msisdn"]
+__all__ = [
+    "MPESA_OPERATOR",
+    "InvalidPhoneNumber",
+    "NotMpesaNumber",
+    "mask_msisdn",
+    "mobile_operator",
+    "mpesa_can_pay",
+    "normalize_msisdn",
+    "try_normalize_msisdn",
+]
+
+MPESA_OPERATOR = "Safaricom"  # M-Pesa's network: STK Push prompts and B2C pays only its numbers
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 # Safaricom-era mobile ranges: 07XX XXX XXX and 01XX XXX XXX (nine digits after the country code).
@@ -27,6 +42,12 @@ class InvalidPhoneNumber(InvalidInput):
     """The text is not a Kenyan mobile number M-Pesa can reach."""
 
     code = "invalid_phone_number"
+
+
+class NotMpesaNumber(InvalidPhoneNumber):
+    """A Kenyan mobile number in another operator's range (Airtel, Equitel, Telkom): M-Pesa cannot prompt or pay it."""
+
+    code = "not_mpesa_number"
 
 
 def normalize_msisdn(text: object) -> str:
@@ -56,3 +77,32 @@ def mask_msisdn(msisdn: str) -> str:
     if len(msisdn) < 8:
         return "*" * len(msisdn)
     return msisdn[:4] + "*" * (len(msisdn) - 6) + msisdn[-2:]
+
+
+@functools.cache
+def _ranges() -> dict[str, str]:
+    """The operator of each assigned national destination code (``"0712"``; data, ``data/mobile_ranges.txt``)."""
+    text = resources.files("cryptopay.core.mobile_money").joinpath("data/mobile_ranges.txt").read_text("utf-8")
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        span, operator = line.split(maxsplit=1)
+        first, _, last = span.partition("-")
+        for code in range(int(first), int(last or first) + 1):
+            found[f"0{code:03d}"] = operator.strip()
+    return found
+
+
+def mobile_operator(msisdn: str) -> str | None:
+    """The operator whose range ``msisdn`` (wire form, ``2547…``) is in (``Safaricom``, ``Airtel``, ``Equitel``,
+    ``Telkom``), or None for a range no listed operator holds."""
+    return _ranges().get("0" + msisdn[3:6])
+
+
+def mpesa_can_pay(msisdn: str) -> bool:
+    """Whether ``msisdn`` is in Safaricom's ranges, the only numbers an STK Push prompts and a B2C payment reaches.
+
+    Kenya has number portability, so a prefix is strong evidence, not proof: a number ported away from Safaricom
+    still fails at Daraja (B2C 2040, which the payout paths handle); one ported to Safaricom is refused here."""
+    return mobile_operator(msisdn) == MPESA_OPERATOR

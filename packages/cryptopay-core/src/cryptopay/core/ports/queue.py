@@ -5,6 +5,12 @@ travel as strings). ``job_id`` is a deduplication key: while the queue remembers
 it again does nothing (ids are letters, digits, ``_`` and ``-``). Handlers must still be idempotent: a queue
 may run a job twice after a crash.
 
+``coalesce=True`` is for repeating jobs whose every run does all the work due (the schedule's): while a job of
+that name enqueued with ``coalesce`` still waits (not started: queued, delayed, or waiting for a retry), another
+coalescing enqueue of the name does nothing and answers the waiting job's id. A job already running does not
+count: the next one may wait behind it, so work arriving mid-run is not missed. So a worker that falls behind
+the schedule finds one copy of each repeating job, never a backlog of them.
+
 >>> registry = JobRegistry()
 >>> @registry.handler("greet")
 ... def greet(payload: Payload) -> None:
@@ -89,9 +95,16 @@ class JobQueue(Protocol):
     """Where use cases put work for later; the embedded default runs it in-process, production on RQ."""
 
     def enqueue(
-        self, job_name: str, payload: Payload, *, job_id: str | None = None, delay: timedelta | None = None
+        self,
+        job_name: str,
+        payload: Payload,
+        *,
+        job_id: str | None = None,
+        delay: timedelta | None = None,
+        coalesce: bool = False,
     ) -> EnqueuedJob:
-        """Queue ``job_name`` with ``payload``; a ``job_id`` the queue still remembers makes this a no-op."""
+        """Queue ``job_name`` with ``payload``; a ``job_id`` the queue still remembers makes this a no-op, and so
+        does ``coalesce`` while a coalescing job of this name waits (``created`` False, the waiting job's id)."""
         ...
 
 

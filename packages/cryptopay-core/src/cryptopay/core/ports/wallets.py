@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import attrs
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.identity.model import User
-from cryptopay.core.kyc.profile import KycProfile
+from cryptopay.core.kyc.profile import KycStanding
 from cryptopay.core.money import Asset, Money
 from cryptopay.core.ports.kyc import KycRepository
 from cryptopay.core.ports.payments import PayoutRepository
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the buys and quotes modules import this port
 __all__ = [
     "BuyRepository",
     "PhoneVerificationRepository",
+    "ReceivingWallet",
     "SellUnitOfWork",
     "SellUowFactory",
     "SendParties",
@@ -179,17 +180,36 @@ class SendingWallet:
 
 
 @attrs.frozen
+class ReceivingWallet:
+    """What a send needs of its recipient's wallet: whose it is, its phone (the transfer's ``recipient_phone``) and
+    whether it is frozen; not when it was made, its username or why it was frozen.
+
+    >>> ReceivingWallet.of(Wallet(user_id="usr_2", phone="254712345678", created_at=datetime(2026, 1, 1)))
+    ReceivingWallet(user_id='usr_2', phone='254712345678', frozen=False)
+    """
+
+    user_id: str
+    phone: str
+    frozen: bool
+
+    @classmethod
+    def of(cls, wallet: Wallet) -> ReceivingWallet:
+        return cls(wallet.user_id, wallet.phone, wallet.frozen)
+
+
+@attrs.frozen
 class SendParties:
     """What a P2P send reads before it moves money (``SendRepository.parties``): the sender's wallet (locked; only
-    whether it is frozen), the recipient's, the sender's KYC profile and the sender's usage per product (as
-    ``UsageRepository.totals``); the recipient's KYC profile and what the recipient received (its usage of the
+    whether it is frozen), the recipient's (``ReceivingWallet``), the sender's KYC standing (``KycStanding``: what
+    the limits read of its profile, as ``KycProfile.standing`` gives it) and the sender's usage per product (as
+    ``UsageRepository.totals``); the recipient's KYC standing and what the recipient received (its usage of the
     ``receive`` product only, as ``totals`` gives it; empty when there is no recipient)."""
 
     sender: SendingWallet | None
-    recipient: Wallet | None
-    profile: KycProfile | None
+    recipient: ReceivingWallet | None
+    profile: KycStanding | None
     usage: Mapping[str, tuple[Money, Money]]
-    recipient_profile: KycProfile | None = None
+    recipient_profile: KycStanding | None = None
     received: Mapping[str, tuple[Money, Money]] = attrs.field(factory=dict)
 
 
@@ -210,9 +230,10 @@ class SendRepository(Protocol):
     ) -> SendParties:
         """The sender's wallet locked as by ``WalletRepository.get(lock=True)`` (nothing else is locked when it has
         none; ``SendingWallet``: whether it is frozen), the recipient's wallet by ``phone`` or else ``username``,
-        the sender's KYC profile (not locked: the wallet's lock already queues the sender's movements) and usage
-        totals, the recipient's KYC profile and its ``receive`` usage totals (not locked: a send to a recipient whose
-        tier limits receiving reads them again under its receive lock, ``received``).
+        the sender's KYC standing (``KycProfile.standing`` of its stored profile; not locked: the wallet's lock
+        already queues the sender's movements) and usage totals, the recipient's KYC standing and its ``receive``
+        usage totals (not locked: a send to a recipient whose tier limits receiving reads them again under its
+        receive lock, ``received``).
 
         An adapter may also prepare the unit's ledger session for the posting that follows: read the idempotency
         ``ledger_keys`` and lock the balances of ``ledger_codes`` and of the recipient's ``asset`` wallet account,

@@ -101,7 +101,13 @@ from cryptopay.core.kyc import Decision, Product, check_wallet_movement
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
-from cryptopay.core.mobile_money.phones import mask_msisdn, normalize_msisdn
+from cryptopay.core.mobile_money.phones import (
+    NotMpesaNumber,
+    mask_msisdn,
+    mobile_operator,
+    mpesa_can_pay,
+    normalize_msisdn,
+)
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payments.invoicing import Invoicing, new_public_id
@@ -142,12 +148,28 @@ from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import RecipientLimit, spending
 from cryptopay.core.wallets.withdrawals import network_fee
 
-__all__ = ["ORIGINATOR_WINDOW", "OrderRequest", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
+__all__ = [
+    "ORIGINATOR_WINDOW",
+    "OrderRequest",
+    "RecipientNotMpesa",
+    "RemittanceRules",
+    "Remittances",
+    "RetryPolicy",
+    "waiting_text",
+]
 
 # How far back an originator's orders are summed for the Travel Rule (decision): a day, FATF's linked-transactions
 # horizon for occasional transactions; at most ``_ORIGINATOR_ORDERS`` of them are read (more is far past it anyway).
 ORIGINATOR_WINDOW = timedelta(hours=24)
 _ORIGINATOR_ORDERS = 200
+
+
+class RecipientNotMpesa(NotMpesaNumber):
+    """The recipient's number is in another operator's range (Airtel, Telkom): M-Pesa B2C cannot pay it, and it
+    has no wallet that takes the order (review3 I24). Refused before the sender pays anything."""
+
+    code = "recipient_not_mpesa"
+
 
 _ACTOR = "system:remittances"
 _SCREENING = "system:screening"  # the sanctions lists changed
@@ -254,6 +276,7 @@ class Remittances:
         recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
         if frozen:
             self._refuse_frozen(order_id, recipient, now)
+        self._check_reachable(phone, recipient, kes + charge, now)
         party = recipient.user_id if recipient else f"phone:{phone}"
         planned = _movement(order_id, party, kes + charge, request.sender, now, recipient)
         self.monitoring.before(planned)
@@ -409,6 +432,23 @@ class Remittances:
         if wallet is None:
             return None, False
         return wallet, _credit_check(uow, wallet, value, now).limit == _FROZEN
+
+    def _check_reachable(self, phone: str, wallet: Wallet | None, value: Money, now: datetime) -> None:
+        """``RecipientNotMpesa`` unless M-Pesa can pay ``phone`` (a Safaricom range) or its wallet takes the order
+        now (credited, no B2C): an order the platform could never pay would cost the sender a refund's network fee
+        after every B2C attempt failed (result 2040)."""
+        if mpesa_can_pay(phone):
+            return
+        if wallet is not None and in_transaction(self.uow, lambda uow: _credit_check(uow, wallet, value, now).allowed):
+            return
+        network = mobile_operator(phone)
+        where = f"is on {network}'s network" if network else "is not in a Safaricom range"
+        raise RecipientNotMpesa(
+            f"{mask_msisdn(phone)} {where}: remittances are paid out by M-Pesa, which pays only "
+            "Safaricom numbers (or to a cryptopay wallet that can take this amount); send to the recipient's "
+            "M-Pesa number",
+            field="recipient_phone",
+        )
 
     def _refuse_frozen(self, order_id: str, wallet: Wallet | None, now: datetime) -> None:
         """Refuse an order to a party compliance froze, telling the anonymous sender only that the recipient cannot

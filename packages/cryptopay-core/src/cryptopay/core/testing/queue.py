@@ -51,19 +51,31 @@ class FakeQueue:
         self._max_attempts = max_attempts
         self._ids = itertools.count(1)
         self._known: set[str] = set()
+        self._coalesced: dict[str, str] = {}  # job name -> the id of its last coalescing job
         self.pending: list[QueuedJob] = []
         self.dead: dict[str, FailedJob] = {}
         self.runs: list[tuple[str, str]] = []  # (job_id, job_name) of every run, successful or not
         self.failed = JobFailures("fake")  # failed attempts, only growing
 
     def enqueue(
-        self, job_name: str, payload: Payload, *, job_id: str | None = None, delay: timedelta | None = None
+        self,
+        job_name: str,
+        payload: Payload,
+        *,
+        job_id: str | None = None,
+        delay: timedelta | None = None,
+        coalesce: bool = False,
     ) -> EnqueuedJob:
         data = check_payload(payload)
         the_id = check_job_id(job_id) if job_id is not None else f"job_{next(self._ids):06d}"
+        waiting = self._coalesced.get(job_name) if coalesce else None
+        if waiting is not None and any(job.job_id == waiting for job in self.pending):
+            return EnqueuedJob(waiting, job_name, created=False)
         if the_id in self._known:
             return EnqueuedJob(the_id, job_name, created=False)
         self._known.add(the_id)
+        if coalesce:
+            self._coalesced[job_name] = the_id
         self.pending.append(QueuedJob(the_id, job_name, data, self._clock.now() + (delay or timedelta(0))))
         return EnqueuedJob(the_id, job_name, created=True)
 

@@ -23,7 +23,7 @@ from cryptopay.core.kyc import Product
 from cryptopay.core.money import KES, Asset, Money
 from cryptopay.core.ports.compliance import MovementJournal
 from cryptopay.core.ports.kyc import KycRepository
-from cryptopay.core.ports.wallets import SendingWallet, SendParties
+from cryptopay.core.ports.wallets import ReceivingWallet, SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 from cryptopay.core.wallets.quotes import WalletQuote
@@ -263,7 +263,10 @@ class InMemorySends:
             totals = self._usage.totals(recipient.user_id, day_start=day_start, month_start=month_start)
             received = {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
         sending = None if sender is None else SendingWallet.of(sender)
-        return SendParties(sending, recipient, profile, usage, recipient_profile, received)
+        standing = None if profile is None else profile.standing()
+        recipient_standing = None if recipient_profile is None else recipient_profile.standing()
+        receiving = None if recipient is None else ReceivingWallet.of(recipient)
+        return SendParties(sending, receiving, standing, usage, recipient_standing, received)
 
     def received(
         self, recipient_id: str, *, day_start: datetime, month_start: datetime

@@ -192,6 +192,7 @@ class Bills:
             paid_with = quote.base_needed(checked.amount, at=now)
             kes = quote.convert(paid_with, at=now)
             assert kes >= checked.amount, "rounded up, the USDT sold covers the bill"
+            flows.lock_wallet_sale(uow.ledger, user_id, paid_with.asset)  # the sale and the hold: one lock, in order
             flows.sell_for_kes(
                 self.ledger,
                 sale_id=bill_id,

@@ -54,7 +54,7 @@ from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.ports.wallets import WalletUnitOfWork, WalletUowFactory
 from cryptopay.core.wallets.model import Usage
 from cryptopay.core.wallets.quotes import DEFAULT_WALLET_QUOTE_WINDOW, QuotePurpose, WalletQuotes
-from cryptopay.core.wallets.sells import locked_quote
+from cryptopay.core.wallets.sells import locked_quote, refuse_unless_mpesa
 from cryptopay.core.wallets.service import _sender, spending
 
 BUY = "wallet_buy"  # the monitoring product of a buy
@@ -163,6 +163,7 @@ class Buys:
         if quote_id is not None:  # the user's quote: used by this buy, in its unit of work
             self.wallet_quotes.use(uow, user_id, quote_id, used_by=buy_id)
         wallet, profile = _sender(uow, user_id)
+        refuse_unless_mpesa(wallet.phone, "buy with M-Pesa")
         check_wallet_movement(profile, Product.BUY, kes, spent=spending(uow, user_id, now), at=now).enforce()
         buy = Buy(
             id=buy_id,

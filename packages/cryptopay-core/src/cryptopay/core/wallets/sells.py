@@ -33,6 +33,7 @@ from cryptopay.core.kyc import Product, check_wallet_movement
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Entry, Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, DAILY_CUSTOMER_LIMIT, Tariff
+from cryptopay.core.mobile_money.phones import NotMpesaNumber, mask_msisdn, mobile_operator, mpesa_can_pay
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.payouts import Payout, PayoutKind, paid_to
 from cryptopay.core.ports.fx import QuoteRepository
@@ -134,6 +135,7 @@ class Sells:
         if quote_id is not None:  # the user's quote: used by this sale, in its unit of work
             self.wallet_quotes.use(uow, user_id, quote_id, used_by=sale_id)
         phone = self._checked(uow, user_id, kes, amount)
+        flows.lock_wallet_sale(uow.ledger, user_id, usdt.asset)  # after the number and the wallet: the lock order
         flows.sell_for_kes(
             self.ledger,
             sale_id=sale_id,
@@ -179,6 +181,7 @@ class Sells:
         # (a remittance or a merchant's settlement to the same number plans under it too).
         uow.payouts.lock_destination(_wallet(uow, user_id).phone)
         wallet, profile = _sender(uow, user_id)
+        refuse_unless_mpesa(wallet.phone, "sell or cash out to M-Pesa")
         spent = spending(uow, user_id, now)
         check_wallet_movement(profile, Product.SELL, kes, spent=spent, at=now).enforce()
         self._mpesa_daily(paid_to(uow.payouts, wallet.phone, since=day_bounds(now)[0]), amount)
@@ -246,6 +249,28 @@ class Sells:
             return _sale(sale_id, payouts[-1], entry)
 
         return in_transaction(self.uow, work)
+
+
+def refuse_unless_mpesa(phone: str, what: str) -> None:
+    """``NotMpesaNumber`` (422 ``not_mpesa_number``) when the wallet's number is not in a Safaricom range: M-Pesa
+    neither prompts (buys) nor pays (sales, cash-outs) another operator's number. Such a wallet (sign-up admits
+    Airtel and Telkom numbers) sends and receives USDT and P2P, and withdraws on chain (review3 I24).
+
+    >>> refuse_unless_mpesa("254712345678", "buy")
+    >>> refuse_unless_mpesa("254733123456", "buy")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    cryptopay.core.mobile_money.phones.NotMpesaNumber: 2547******56 is on Airtel's network: M-Pesa serves only ...
+    """
+    if mpesa_can_pay(phone):
+        return
+    network = mobile_operator(phone)
+    where = f"is on {network}'s network" if network else "is not in a Safaricom range"
+    raise NotMpesaNumber(
+        f"{mask_msisdn(phone)} {where}: M-Pesa serves only Safaricom numbers, so this wallet cannot {what}; it can "
+        "still send and receive (P2P, remittances), and deposit or withdraw USDT on chain",
+        field="phone",
+    )
 
 
 def locked_quote(quotes: WalletQuotes, user_id: str, quote_id: str | None, purpose: QuotePurpose) -> Quote:

@@ -56,6 +56,7 @@ from cryptopay.core.kyc import (
     Product,
     Requirement,
     Spending,
+    Standing,
     check_wallet_movement,
     day_bounds,
     month_bounds,
@@ -602,6 +603,7 @@ def _may_receive(parties: SendParties, value: Money, now: datetime) -> Decision:
     """Whether the recipient may receive ``value`` now (``Product.RECEIVE``: its tier's receiving limits, counted
     from what it received today and this month). A number with no wallet gets a tier-0 wallet when it signs up and
     claims: the send must fit what a new tier-0 wallet may receive (the claim is checked again then)."""
+    profile: Standing
     if parties.recipient is None:
         profile, received = new_wallet_profile(now), Spending.nothing()
     elif parties.recipient_profile is None:  # a wallet with no KYC profile has no tier: it receives nothing

@@ -4,8 +4,8 @@ Anyone may ask ``POST /v1/wallet/signup`` to text a code to a number, and each t
 checked in this order before anything is looked up or sent (so every answer is the same whether or not the number
 has an account), each refusal counted for ``/metrics``:
 
-1. the number's range (data, ``data/sms_ranges.txt``): only Safaricom's, Airtel's (with Equitel) and Telkom's
-   mobile ranges get codes; any other is ``SmsRangeRefused`` (422 ``sms_range_refused``);
+1. the number's range (data, ``mobile_money/data/mobile_ranges.txt``): only Safaricom's, Airtel's (with Equitel)
+   and Telkom's mobile ranges get codes; any other is ``SmsRangeRefused`` (422 ``sms_range_refused``);
 2. the number: ``per_phone_per_hour`` codes (``RateLimited``, 429);
 3. the client address (an IPv4 address, an IPv6 /64): ``per_address_per_day`` codes a day, starts and resends
    together (``SignupAddressLimit``, 429 ``signup_address_limit``);
@@ -28,15 +28,13 @@ True
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Mapping
-from importlib import resources
 
 import attrs
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity.model import RateLimited
-from cryptopay.core.mobile_money.phones import InvalidPhoneNumber, mask_msisdn
+from cryptopay.core.mobile_money.phones import InvalidPhoneNumber, mask_msisdn, mobile_operator
 from cryptopay.core.ports.identity import RateLimiter
 
 __all__ = [
@@ -106,24 +104,9 @@ class SignupSmsCounts:
             return self.sent, dict(self.refused)
 
 
-@functools.cache
-def _ranges() -> dict[str, str]:
-    """The operator of each national destination code (``"0712"``) that gets codes."""
-    text = resources.files("cryptopay.core.wallets").joinpath("data/sms_ranges.txt").read_text("utf-8")
-    found: dict[str, str] = {}
-    for line in text.splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        span, operator = line.split(maxsplit=1)
-        first, _, last = span.partition("-")
-        for code in range(int(first), int(last or first) + 1):
-            found[f"0{code:03d}"] = operator.strip()
-    return found
-
-
 def sms_operator(msisdn: str) -> str | None:
     """The operator whose range ``msisdn`` (wire form, ``2547…``) is in, or None when sign-up texts no such range."""
-    return _ranges().get("0" + msisdn[3:6])
+    return mobile_operator(msisdn)
 
 
 @attrs.define

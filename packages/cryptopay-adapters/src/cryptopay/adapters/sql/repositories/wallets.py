@@ -5,11 +5,12 @@ month in one query (today's part with a ``CASE``), on the ``(user_id, at)`` inde
 
 ``uow.wallet_sends`` (``SqlSends``) is a P2P send in two round trips on PostgreSQL (with psycopg): ``parties``
 is one statement, sent with the transaction's ``BEGIN``, that locks the sender's wallet, finds the recipient, reads
-the KYC profile and the month's usage, and (after the wallet, in code order) locks the ledger balances the entry
-will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer and usage
-rows (one statement) to go with the ledger's writes and the ``COMMIT``. Both are prepared statements: when the unit
-has sent nothing yet, the read begins a transaction the driver owns (``SqlUnitOfWork.begin_prepared``) and each round
-trip is one simple query (``BEGIN; SET LOCAL ...; EXECUTE read``, then ``EXECUTE`` flush and write; ``COMMIT``);
+both parties' KYC standing (``KycStanding``: the profile's columns, its evidence and whether it is frozen; not the
+profile, nor its sealed fields) and their usage, and (after the wallet, in code order) locks the ledger balances
+the entry will move and reads its idempotency key into the unit's ledger session; ``record`` queues the transfer and
+usage rows (one statement) to go with the ledger's writes and the ``COMMIT``. Both are prepared statements: when the
+unit has sent nothing yet, the read begins a transaction the driver owns (``SqlUnitOfWork.begin_prepared``) and each
+round trip is one simple query (``BEGIN; SET LOCAL ...; EXECUTE read``, then ``EXECUTE`` flush and write; ``COMMIT``);
 inside a transaction already under way the read is pipelined and the write goes in the commit's pipeline. Elsewhere
 (SQLite) it calls the other repositories.
 """
@@ -17,7 +18,6 @@ inside a transaction already under way the read is pipelined and the write goes 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -32,7 +32,7 @@ from cryptopay.adapters.sql.personal import PersonalData, PersonalFields
 from cryptopay.adapters.sql.prepared import Statement
 from cryptopay.adapters.sql.repositories._base import insert_new
 from cryptopay.adapters.sql.repositories.compliance import SqlMovementJournal, movement_row
-from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles, open_profile
+from cryptopay.adapters.sql.repositories.kyc_fees import SqlKycProfiles
 from cryptopay.adapters.sql.repositories.payments import _Documents
 from cryptopay.adapters.sql.tables_wallets import (
     phone_verifications,
@@ -46,9 +46,9 @@ from cryptopay.adapters.sql.types import document_text
 from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.errors import Conflict, TransientConflict
 from cryptopay.core.flows import wallet_account
-from cryptopay.core.kyc import Product
+from cryptopay.core.kyc import KycProfile, KycStanding, PartyKind, Product, Requirement
 from cryptopay.core.money import KES, Asset, Money
-from cryptopay.core.ports.wallets import SendingWallet, SendParties
+from cryptopay.core.ports.wallets import ReceivingWallet, SendingWallet, SendParties
 from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.model import PhoneVerification, Transfer, TransferState, Usage, Wallet
 from cryptopay.core.wallets.quotes import QuotePurpose, WalletQuote
@@ -72,10 +72,10 @@ class SqlWallets(_Documents[Wallet]):
     cls, table, what = Wallet, wallets, "wallet"
     fields = PersonalFields("wallets", ("phone",))
 
-    @staticmethod
-    def sending(user_id: str, doc: Mapping[str, Any]) -> SendingWallet:
-        """What a send needs of a stored wallet document (``Wallet.frozen``), its sealed phone left unopened."""
-        return SendingWallet(user_id, doc.get("frozen_at") is not None)
+    def open_phone(self, user_id: str, stored: str) -> str:
+        """The phone of a wallet document's ``phone`` field as stored (sealed, or in the clear on an old row)."""
+        opened: str = self.fields.open({"phone": stored}, user_id, self._personal)["phone"]
+        return opened
 
     def _columns(self, item: Wallet) -> dict[str, Any]:
         return {"id": item.user_id, "phone": self._personal.lookup(item.phone), "username": item.username}
@@ -348,6 +348,24 @@ def _kes(value: Any) -> Money:
     return Money.of(value if isinstance(value, Decimal) else Decimal(0), KES)
 
 
+def _standing(row: Mapping[str, Any]) -> KycStanding:
+    """A ``p`` or ``q`` row of the send's read: the party's KYC standing from the profile's columns and the two
+    things of its document the limits read (evidence, and whether it is frozen), as ``KycProfile.standing`` gives
+    it, without structuring the profile or opening its sealed fields."""
+    return KycStanding(
+        party_id=row["code"],
+        kind=PartyKind(row["party_kind"]),
+        level=row["level"],
+        expires_at=row["expires_at"],
+        evidence=frozenset(map(Requirement, row["evidence"])),
+        frozen=row["frozen"],
+    )
+
+
+def _standing_of(profile: KycProfile | None) -> KycStanding | None:
+    return None if profile is None else profile.standing()
+
+
 # A P2P send's reads in one statement. The sender's wallet is locked first (a materialised CTE, read by the first
 # branch of the UNION ALL, which PostgreSQL runs in order), then the ledger balances in code order, and only when
 # the sender has a wallet (the one-time EXISTS filter): the lock order every wallet movement takes (wallet row, then
@@ -364,9 +382,9 @@ def _kes(value: Any) -> Money:
 # look cheaper to it, knowing the arrays' lengths), 0.5 ms of server CPU each time.
 _SEND_READ = """
 WITH sender AS MATERIALIZED (
-  SELECT id, doc FROM wallets WHERE id = %(sender)s FOR UPDATE
+  SELECT id, CAST(doc AS json) ->> 'frozen_at' IS NOT NULL AS frozen FROM wallets WHERE id = %(sender)s FOR UPDATE
 ), recipient AS MATERIALIZED (
-  SELECT id, doc FROM wallets WHERE phone = %(phone)s OR username = %(username)s LIMIT 1
+  SELECT id, CAST(doc AS json) AS doc FROM wallets WHERE phone = %(phone)s OR username = %(username)s LIMIT 1
 ), wanted AS (
   SELECT code FROM unnest(CAST(%(codes)s AS varchar[])
                           || ARRAY(SELECT CAST(%(prefix)s AS varchar) || r.id || CAST(%(suffix)s AS varchar)
@@ -377,42 +395,52 @@ WITH sender AS MATERIALIZED (
   SELECT a.* FROM wanted
    CROSS JOIN LATERAL (SELECT * FROM ledger_accounts AS t WHERE t.code = wanted.code LIMIT 1 FOR UPDATE) AS a
 )
-SELECT 's' AS kind, CAST(id AS varchar) AS code, doc, CAST(NULL AS numeric) AS today, CAST(NULL AS numeric) AS month,
+SELECT 's' AS kind, CAST(id AS varchar) AS code, CAST(NULL AS text) AS doc, CAST(NULL AS numeric) AS today,
+       CAST(NULL AS numeric) AS month,
        CAST(NULL AS varchar) AS account_kind, CAST(NULL AS varchar) AS asset, CAST(NULL AS boolean) AS allow_negative,
        CAST(NULL AS numeric) AS debits_posted, CAST(NULL AS numeric) AS credits_posted,
        CAST(NULL AS numeric) AS debits_pending, CAST(NULL AS numeric) AS credits_pending,
-       CAST(NULL AS varchar) AS request_hash, CAST(NULL AS varchar) AS result_kind, CAST(NULL AS varchar) AS result_id
+       CAST(NULL AS varchar) AS request_hash, CAST(NULL AS varchar) AS result_kind, CAST(NULL AS varchar) AS result_id,
+       CAST(NULL AS varchar) AS party_kind, CAST(NULL AS integer) AS level, CAST(NULL AS timestamptz) AS expires_at,
+       CAST(NULL AS varchar[]) AS evidence, frozen
   FROM sender
 UNION ALL
-SELECT 'r', id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM recipient
+SELECT 'r', id, doc ->> 'phone', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, doc ->> 'frozen_at' IS NOT NULL
+  FROM recipient
 UNION ALL
-SELECT 'p', party_id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'p', party_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       kind, level, expires_at, ARRAY(SELECT json_array_elements_text(CAST(doc AS json) -> 'evidence')),
+       CAST(doc AS json) ->> 'frozen_at' IS NOT NULL
   FROM kyc_profiles WHERE party_id = %(sender)s
 UNION ALL
 SELECT 'u', product, NULL, sum(CASE WHEN at >= %(day_start)s THEN kes_value END), sum(kes_value),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM wallet_usage WHERE user_id = %(sender)s AND at >= %(month_start)s GROUP BY product
 UNION ALL
-SELECT 'q', party_id, doc, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+SELECT 'q', party_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       kind, level, expires_at, ARRAY(SELECT json_array_elements_text(CAST(doc AS json) -> 'evidence')),
+       CAST(doc AS json) ->> 'frozen_at' IS NOT NULL
   FROM kyc_profiles WHERE party_id = (SELECT id FROM recipient)
 UNION ALL
 SELECT 'v', product, NULL, sum(CASE WHEN at >= %(day_start)s THEN kes_value END), sum(kes_value),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM wallet_usage WHERE user_id = (SELECT id FROM recipient) AND at >= %(month_start)s AND product = %(receive)s
  GROUP BY product
 UNION ALL
 SELECT 'a', code, NULL, NULL, NULL, kind, asset, allow_negative, debits_posted, credits_posted, debits_pending,
-       credits_pending, NULL, NULL, NULL
+       credits_pending, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM locked
 UNION ALL
-SELECT 'k', i.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, request_hash, result_kind, result_id
+SELECT 'k', i.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, request_hash, result_kind, result_id,
+       NULL, NULL, NULL, NULL, NULL
   FROM unnest(CAST(%(keys)s AS varchar[])) AS wanted_key (key)
  CROSS JOIN LATERAL (SELECT * FROM ledger_idempotency AS t WHERE t.key = wanted_key.key LIMIT 1) AS i
 """
 
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"  # for this transaction only
 _READ = Statement(
-    "cryptopay_send_read_s2",
+    "cryptopay_send_read_s4",
     _SEND_READ,
     (
         ("sender", "varchar"),
@@ -545,18 +573,17 @@ class SqlSends:
         for row in found:
             kind = row["kind"]
             if kind == "s":
-                sender = self._wallets.sending(row["code"], json.loads(row["doc"]))
+                sender = SendingWallet(row["code"], row["frozen"])
             elif kind == "r":
-                doc = json.loads(row["doc"])
-                if phone is not None:  # found by the phone's keyed hash: its phone is this one, no need to open it
-                    doc["phone"] = phone
-                recipient = self._wallets._item(row["code"], doc)
+                # Found by the phone's keyed hash: its phone is this one, no need to open it (the stored one, sealed).
+                found_phone = phone if phone is not None else self._wallets.open_phone(row["code"], row["doc"])
+                recipient = ReceivingWallet(row["code"], found_phone, row["frozen"])
             elif kind == "p":
-                profile = open_profile(json.loads(row["doc"]), self._personal)
+                profile = _standing(row)
             elif kind == "u":
                 usage[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
             elif kind == "q":
-                recipient_profile = open_profile(json.loads(row["doc"]), self._personal)
+                recipient_profile = _standing(row)
             elif kind == "v":
                 received[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
         return SendParties(sender, recipient, profile, usage, recipient_profile, received)
@@ -577,13 +604,14 @@ class SqlSends:
         wallets = self._wallets
         locked = wallets.get(sender_id, lock=True)
         sender = None if locked is None else SendingWallet.of(locked)
-        recipient = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
+        found = wallets.by_phone(phone) if phone else wallets.by_username(username or "")
+        recipient = None if found is None else ReceivingWallet.of(found)
         profiles, usages = SqlKycProfiles(self._conn, personal=self._personal), SqlUsage(self._conn)
-        profile = profiles.get(sender_id)
+        profile = _standing_of(profiles.get(sender_id))
         usage = usages.totals(sender_id, day_start=day_start, month_start=month_start)
         recipient_profile, received = None, {}
         if recipient is not None:
-            recipient_profile = profiles.get(recipient.user_id)
+            recipient_profile = _standing_of(profiles.get(recipient.user_id))
             totals = usages.totals(recipient.user_id, day_start=day_start, month_start=month_start)
             received = {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
         return SendParties(sender, recipient, profile, usage, recipient_profile, received)
