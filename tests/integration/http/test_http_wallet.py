@@ -21,7 +21,7 @@ from cryptopay.adapters.bootstrap import Services, build, ready
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.sms.file import FileSms
 from cryptopay.core.flows import FLOAT, wallet_account
-from cryptopay.core.kyc import Requirement
+from cryptopay.core.kyc import PartyKind, Requirement
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.pricing import Pricer
@@ -435,3 +435,27 @@ def test_a_username_with_a_non_joiner_is_refused_by_name_and_a_persian_display_n
     assert done.status_code == 201, done.get_json()
     login = {"email": "0712000009", "password": "correct\u200chorse\u00adbattery staple"}
     assert api.client.post("/v1/auth/login", json=login).status_code == 200
+
+
+def test_a_compliance_freeze_is_a_neutral_refusal_that_names_neither_compliance_nor_the_party(api: WalletApi):
+    """Finding I15 (tipping off): a holder compliance froze is refused every movement with the documented, neutral
+    422 ``movement_unavailable`` (no party id, no limit, nothing of compliance); ``frozen`` on the wallet stays an
+    operator's freeze only; the reason is the officer's, in the audit log."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.sign_up("0712000002")
+    api.fund(amina, "1000")
+    api.tier_1(amina)
+    api.services.kyc_review.freeze("usr_officer", amina, PartyKind.PERSONAL, "STR 17 filed: structuring")
+    headers = api.login("0712000001")
+    body = {"to": "0712000002", "amount": {"amount": "300", "asset": "KES"}}
+    refused = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "t-1"})
+    problem = refused.get_json()
+    assert (refused.status_code, problem["code"]) == (422, "movement_unavailable"), problem
+    assert "limit" not in problem and "contact support" in problem["detail"]
+    text = refused.get_data(as_text=True).lower()
+    assert amina.lower() not in text and "compliance" not in text and "frozen" not in text
+    assert api.services.wallets.balances(amina)["KES"].amount == 1000
+    assert api.client.get("/v1/wallet", headers=headers).get_json()["frozen"] is False
+    with api.services.uow() as uow:
+        [frozen] = [r for r in uow.audit.records() if r.action == "kyc.frozen"]
+    assert dict(frozen.details)["reason"] == "STR 17 filed: structuring"
