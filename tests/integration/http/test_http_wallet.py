@@ -128,6 +128,23 @@ def test_sign_up_by_phone_log_in_by_phone_and_see_three_balances(api: WalletApi)
     ]
 
 
+def test_a_taken_email_uses_the_code_up_so_one_code_tests_one_address(api: WalletApi):
+    """An email with an account is a 409 that spends the SMS code (review 3, I12: one code tested address after
+    address); the same code then fails for a free email too, and a new sign-up with a new code succeeds."""
+    api.client.post(
+        "/v1/auth/register", json={"email": "duka1@example.co.ke", "password": PASSWORD, "role": "merchant"}
+    )
+    body = api.client.post("/v1/wallet/signup", json={"phone": "0712000031"}).get_json()
+    path, code = f"/v1/wallet/signup/{body['verification_id']}/complete", api.code("254712000031")
+    taken = api.client.post(path, json={"code": code, "password": PASSWORD, "email": "duka1@example.co.ke"})
+    assert taken.status_code == 409 and "used up" in taken.get_json()["detail"]
+    again = api.client.post(path, json={"code": code, "password": PASSWORD, "email": "nobody1@example.co.ke"})
+    assert again.status_code == 403 and again.get_json()["code"] == "wrong_code"
+    assert api.sign_up("0712000031", email="nobody1@example.co.ke")["user"]["email"] == "nobody1@example.co.ke"
+    with api.services.uow() as uow:
+        assert "wallet.signup_email_taken" in {r.action for r in uow.audit.records()}
+
+
 def test_a_wrong_code_is_a_403_problem_and_creates_nothing(api: WalletApi):
     """A wrong code answers a problem (the phone is not proven) and no account exists; a bad number is a 422."""
     body = api.client.post("/v1/wallet/signup", json={"phone": "0712000001"}).get_json()

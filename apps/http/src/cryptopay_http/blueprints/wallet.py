@@ -300,7 +300,11 @@ def resend_code(verification_id: str) -> Response:
     ),
     problems=(
         (WrongCode, "the code is wrong, expired or used up (too many tries): start again"),
-        (Conflict, "the number already has an account (log in), or the username is taken"),
+        (
+            Conflict,
+            "the number already has an account (log in), the username is taken, or the email has an account "
+            "(the code is then used up: start again)",
+        ),
         (NotFound, "no such verification"),
         (WeakPassword, "the password is too short or easy to guess"),
         (ReservedUsername, "the username reads as the platform's, a partner's or an official name"),

@@ -136,6 +136,7 @@ from cryptopay.core.remittances.model import (
     RemittanceRoute,
     RemittanceState,
     Sender,
+    check_sender,
     originator_keys,
     remittance_unconvert_key,
 )
@@ -279,6 +280,7 @@ class Remittances:
             raise InvalidInput(error.message, field="recipient_phone") from None
         name = _recipient_name(request.recipient_name)
         _sender_name(request.sender.name)
+        check_sender(request.sender, today=self.clock.now().date())
         rails = self._rails_for(request.refund_address)
         quote = self.quoter().quote(USDT_KES)
         usdt, kes, charge = self._price(request.amount, quote)
