@@ -133,8 +133,9 @@ def about_all(
     >>> from cryptopay.core.audit import AuditEvent
     >>> from cryptopay.core.testing.storage import InMemoryAuditLog
     >>> log = InMemoryAuditLog()
+    >>> at = datetime(2026, 12, 6, tzinfo=UTC)
     >>> for n in range(5):
-    ...     _ = log.append(AuditEvent(f"user:u{n % 2}", "user.seen", f"user:u{n % 2}", datetime(2026, 12, 6, tzinfo=UTC)))
+    ...     _ = log.append(AuditEvent(f"user:u{n % 2}", "user.seen", f"user:u{n % 2}", at))
     >>> [r.seq for r in about_all(log, ["user:u0"], page=2)]
     [1, 3, 5]
     """
