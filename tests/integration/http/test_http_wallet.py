@@ -22,7 +22,7 @@ from cryptopay.adapters.bootstrap import Services, build, ready
 from cryptopay.adapters.bootstrap import Settings as RootSettings
 from cryptopay.adapters.sms.file import FileSms
 from cryptopay.core.flows import FLOAT, wallet_account
-from cryptopay.core.kyc import Requirement
+from cryptopay.core.kyc import PartyKind, Requirement
 from cryptopay.core.ledger import Account, AccountKind
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.pricing import Pricer
@@ -127,6 +127,23 @@ def test_sign_up_by_phone_log_in_by_phone_and_see_three_balances(api: WalletApi)
         ("USDT", "0.000000"),
         ("BTC", "0.00000000"),
     ]
+
+
+def test_a_taken_email_uses_the_code_up_so_one_code_tests_one_address(api: WalletApi):
+    """An email with an account is a 409 that spends the SMS code (review 3, I12: one code tested address after
+    address); the same code then fails for a free email too, and a new sign-up with a new code succeeds."""
+    api.client.post(
+        "/v1/auth/register", json={"email": "duka1@example.co.ke", "password": PASSWORD, "role": "merchant"}
+    )
+    body = api.client.post("/v1/wallet/signup", json={"phone": "0712000031"}).get_json()
+    path, code = f"/v1/wallet/signup/{body['verification_id']}/complete", api.code("254712000031")
+    taken = api.client.post(path, json={"code": code, "password": PASSWORD, "email": "duka1@example.co.ke"})
+    assert taken.status_code == 409 and "used up" in taken.get_json()["detail"]
+    again = api.client.post(path, json={"code": code, "password": PASSWORD, "email": "nobody1@example.co.ke"})
+    assert again.status_code == 403 and again.get_json()["code"] == "wrong_code"
+    assert api.sign_up("0712000031", email="nobody1@example.co.ke")["user"]["email"] == "nobody1@example.co.ke"
+    with api.services.uow() as uow:
+        assert "wallet.signup_email_taken" in {r.action for r in uow.audit.records()}
 
 
 def test_a_wrong_code_is_a_403_problem_and_creates_nothing(api: WalletApi):
@@ -473,3 +490,27 @@ def test_a_username_with_a_non_joiner_is_refused_by_name_and_a_persian_display_n
     assert done.status_code == 201, done.get_json()
     login = {"email": "0712000009", "password": "correct\u200chorse\u00adbattery staple"}
     assert api.client.post("/v1/auth/login", json=login).status_code == 200
+
+
+def test_a_compliance_freeze_is_a_neutral_refusal_that_names_neither_compliance_nor_the_party(api: WalletApi):
+    """Finding I15 (tipping off): a holder compliance froze is refused every movement with the documented, neutral
+    422 ``movement_unavailable`` (no party id, no limit, nothing of compliance); ``frozen`` on the wallet stays an
+    operator's freeze only; the reason is the officer's, in the audit log."""
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.sign_up("0712000002")
+    api.fund(amina, "1000")
+    api.tier_1(amina)
+    api.services.kyc_review.freeze("usr_officer", amina, PartyKind.PERSONAL, "STR 17 filed: structuring")
+    headers = api.login("0712000001")
+    body = {"to": "0712000002", "amount": {"amount": "300", "asset": "KES"}}
+    refused = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "t-1"})
+    problem = refused.get_json()
+    assert (refused.status_code, problem["code"]) == (422, "movement_unavailable"), problem
+    assert "limit" not in problem and "contact support" in problem["detail"]
+    text = refused.get_data(as_text=True).lower()
+    assert amina.lower() not in text and "compliance" not in text and "frozen" not in text
+    assert api.services.wallets.balances(amina)["KES"].amount == 1000
+    assert api.client.get("/v1/wallet", headers=headers).get_json()["frozen"] is False
+    with api.services.uow() as uow:
+        [frozen] = [r for r in uow.audit.records() if r.action == "kyc.frozen"]
+    assert dict(frozen.details)["reason"] == "STR 17 filed: structuring"

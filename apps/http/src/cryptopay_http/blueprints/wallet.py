@@ -23,6 +23,7 @@ from cryptopay.core.errors import (
     InvalidInput,
     InvalidState,
     LimitExceeded,
+    MovementUnavailable,
     NotFound,
     QuoteExpired,
     QuoteUsed,
@@ -85,6 +86,7 @@ _PDF = "application/pdf"
 MOVEMENT_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
     (WalletFrozen, "an operator froze the wallet"),
     (LimitExceeded, "past a limit of the caller's KYC tier (the problem names the limit and what remains)"),
+    (MovementUnavailable, "the account may not make this movement at the moment (no reason is given): contact support"),
     (Blocked, "a compliance rule refused the movement"),
     (InsufficientFunds, "the balance does not cover it (the problem says what is available)"),
 )
@@ -298,7 +300,11 @@ def resend_code(verification_id: str) -> Response:
     ),
     problems=(
         (WrongCode, "the code is wrong, expired or used up (too many tries): start again"),
-        (Conflict, "the number already has an account (log in), or the username is taken"),
+        (
+            Conflict,
+            "the number already has an account (log in), the username is taken, or the email has an account "
+            "(the code is then used up: start again)",
+        ),
         (NotFound, "no such verification"),
         (WeakPassword, "the password is too short or easy to guess"),
         (ReservedUsername, "the username reads as the platform's, a partner's or an official name"),
@@ -328,7 +334,9 @@ def complete_signup(verification_id: str) -> Response:
     errors=(404,),
     description=(
         "The caller's wallet: its phone (masked), username, whether it is frozen, and its balance per "
-        "asset (KES, USDT)."
+        "asset (KES, USDT). `frozen` is an operator's freeze of the wallet (`cryptopay wallets freeze`, refused "
+        "with `wallet_frozen`); a hold decided by compliance is not shown here (its subject is not told) and "
+        "refuses movements with `movement_unavailable`."
     ),
     problems=(NO_WALLET,),
 )

@@ -305,7 +305,8 @@ def _on_invoice(
             raise
         status = 403 if error.http_status == 401 else error.http_status
         shown = where or ("refund_error" if refund else "cancel_error")
-        return _invoice_page(invoice_id, status, **{shown: _shown(error)["error"]})
+        refused = _shown(error)
+        return _invoice_page(invoice_id, status, **{shown: refused["error"], "error_field": refused["error_field"]})
 
 
 @bp.post("/invoices/<invoice_id>/refunds")

@@ -27,7 +27,9 @@ action" list: ``call-for-action-remittance`` (KP, IR: countermeasures) is blocki
 the sender pays; ``high-risk-remittance`` (KP, IR, MM) flags paid orders in batch. A deployment edits the countries
 in its own rule set (``CRYPTOPAY_MONITORING_RULES``) as the list changes. Version 4 adds
 ``sanctioned-remittance-party`` (``sanctioned_name``, blocking, possible matches from a score of 80): a remittance's
-sender and recipient names are screened when the order opens.
+sender and recipient names are screened when the order opens. Version 5 adds ``sanctioned-address``
+(``sanctioned_counterparty``, blocking, products ``refund`` out and ``remittance_payment`` in): a refund's destination
+and a remittance order's paying address are screened (``compliance.addresses``).
 """
 
 from __future__ import annotations

@@ -66,6 +66,7 @@ from typing import cast
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, listed_address
 from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import UnderReview
@@ -127,6 +128,7 @@ from cryptopay.core.remittances.model import (
     RemittanceRoute,
     RemittanceState,
     Sender,
+    check_sender,
     remittance_unconvert_key,
 )
 from cryptopay.core.remittances.watch import current_payout as _current_payout
@@ -161,6 +163,16 @@ _EXCESS_STATES = (
     RemittanceState.REFUNDED,
 )
 USDT_KES = Pair(USDT, KES)
+
+
+@attrs.frozen
+class _ListedPayer:
+    """A paid order's paying address found on a sanctions list, and the alerts raised on it."""
+
+    network: str
+    address: str
+    refs: str
+    alerts: tuple[str, ...]
 
 
 @attrs.frozen
@@ -246,10 +258,19 @@ class Remittances:
             raise InvalidInput(error.message, field="recipient_phone") from None
         name = _recipient_name(request.recipient_name)
         _sender_name(request.sender.name)
+        check_sender(request.sender, today=self.clock.now().date())
         rails = self._rails_for(request.refund_address)
         quote = self.quoter().quote(USDT_KES)
         usdt, kes, charge = self._price(request.amount, quote)
         order_id, now = self.ids.new_id("rmt"), self.clock.now()
+        for network in sorted({rail.network.name for rail in rails}):  # a listed refund address: refused, alerted
+            self.refunds.refuse_listed(
+                f"remittance:{order_id}",
+                f"phone:{phone}",
+                network,
+                request.refund_address,
+                requested_by=f"remittance:{order_id}",
+            )
         assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
         recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
         if frozen:
@@ -526,6 +547,12 @@ class Remittances:
             )
         if address is not None:
             order.refund_address = self._refund_address(order, address)
+        invoice = self.invoice(order)
+        for network in sorted({p.transfer.network for p in invoice.payments}):  # refused before the order changes
+            party = order.recipient_id or f"phone:{order.recipient_phone}"
+            self.refunds.refuse_listed(
+                f"remittance:{order.id}", party, network, order.refund_address, requested_by=actor
+            )
         in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address))
         return self._request_refund(order_id, actor)
 
@@ -768,7 +795,8 @@ class Remittances:
         return [self.refunds.get_refund(refund_id) for refund_id in order.excess_refund_ids]
 
     def _advance(self, order_id: str) -> RemittanceOrder:
-        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id))
+        payer = self._listed_payer(order_id)  # read before the step's transaction, as deposits screen theirs
+        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id, payer))
         if action in ("funded", "funded_waiting"):
             # The money arrived (committed): journal the movement for the batch rules (the high-risk country).
             # Once, here (detection does not journal the desk's invoices as a merchant's payments): with the network
@@ -795,10 +823,37 @@ class Remittances:
             return self._notify(order)
         return order
 
-    def _step(self, uow: RemittanceUnitOfWork, order_id: str) -> tuple[RemittanceOrder, str | None]:
+    def _listed_payer(self, order_id: str) -> _ListedPayer | None:
+        """A paid order's paying addresses screened against the sanctions lists (the blocking alert raised through
+        monitoring's ``sanctioned-address`` rule, product ``remittance_payment``); None when none is listed."""
+        order = self.get(order_id)
+        if order.state is not RemittanceState.AWAITING_PAYMENT:
+            return None
+        invoice = self.invoice(order)
+        if invoice.state is not InvoiceState.SETTLED:
+            return None
+        party = order.recipient_id or f"phone:{order.recipient_phone}"
+        for payment in invoice.payments:
+            transfer = payment.transfer
+            if not transfer.from_address or not is_confirmed(payment, invoice.option(payment.rail_key)):
+                continue
+            movement = attrs.evolve(
+                _movement(order.id, party, order.value, order.sender, order.created_at, None, payment),
+                id=f"remittance-payment:{order.id}:{transfer.tx_hash}:{transfer.index}",
+                product=REMITTANCE_PAYMENT,
+            )
+            matches, alerts = listed_address(self.refunds.screening(), self.monitoring, movement)
+            if matches:
+                refs = ",".join(sorted({m.ref for m in matches}))
+                return _ListedPayer(transfer.network, transfer.from_address, refs, alerts)
+        return None
+
+    def _step(
+        self, uow: RemittanceUnitOfWork, order_id: str, payer: _ListedPayer | None = None
+    ) -> tuple[RemittanceOrder, str | None]:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         if order.state is RemittanceState.AWAITING_PAYMENT:
-            return order, self._on_invoice(uow, order, now)
+            return order, self._on_invoice(uow, order, now, payer)
         elif order.state is RemittanceState.PAYING_OUT:
             return order, self._on_payout(uow, order, now)
         elif order.state is RemittanceState.REFUNDING:
@@ -807,7 +862,9 @@ class Remittances:
             return order, "notify"
         return order, None
 
-    def _on_invoice(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
+    def _on_invoice(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payer: _ListedPayer | None = None
+    ) -> str | None:
         invoice = uow.invoices.get(order.invoice_id)
         if invoice is None:
             raise NotFound(f"remittance {order.id} has no invoice {order.invoice_id}")
@@ -819,9 +876,27 @@ class Remittances:
             if self.limits.per_day is not None:  # the global lock order: the recipient's lock before the ledger's
                 uow.payouts.lock_destination(order.recipient_phone)
             self._fund(uow, order, invoice, now)
+            if payer is not None:
+                self._hold_listed_payer(uow, order, payer, now)
+                return "funded"
             wait = self._pay_out(uow, order, now)
             return "funded_waiting" if wait is not None and wait.new else "funded"
         return None
+
+    def _hold_listed_payer(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, payer: _ListedPayer, now: datetime
+    ) -> None:
+        """A listed address paid the order: nothing is paid out; held for compliance (its alerts on the order, so a
+        release needs them cleared, as a sanctions match's does), an operator refunds or retries."""
+        order.review_alerts = (*order.review_alerts, *(a for a in payer.alerts if a not in order.review_alerts))
+        order.hold(
+            f"the address that paid it is on a sanctions list ({payer.network}): held for compliance review; an "
+            "operator pays it out (retry) once compliance cleared it, or it stays with compliance"
+        )
+        uow.remittances.update(order)
+        details = {"reason": "sanctioned_payer", "network": payer.network, "address": payer.address}
+        details |= {"lists": payer.refs, "alerts": ",".join(payer.alerts)}
+        uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, details))
 
     def _fund(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, invoice: Invoice, now: datetime) -> None:
         """Convert the order's USDT into the shillings it promised, at its locked quote."""
