@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import jsonschema_rs
 import pypdf
 import pytest
 from cryptopay.adapters.bootstrap import Services, build, ready
@@ -514,3 +515,24 @@ def test_a_compliance_freeze_is_a_neutral_refusal_that_names_neither_compliance_
     with api.services.uow() as uow:
         [frozen] = [r for r in uow.audit.records() if r.action == "kyc.frozen"]
     assert dict(frozen.details)["reason"] == "STR 17 filed: structuring"
+
+
+def test_a_history_with_a_debit_is_valid_under_the_documented_schema(api: WalletApi):
+    """Review3 I6: a history line of money that left the wallet has a negative amount; the operation's documented
+    200 schema (``SignedMoney``) accepts it, and an unsigned ``Money`` still refuses a sign."""
+    amina = api.sign_up("0712000011")["user"]["id"]
+    api.sign_up("0712000012")
+    api.fund(amina, "1000")
+    api.tier_1(amina)
+    headers = api.login("0712000011")
+    body = {"to": "0712000012", "amount": {"amount": "300", "asset": "KES"}}
+    sent = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "i6"})
+    assert sent.status_code == 201, sent.get_json()
+    lines = api.client.get("/v1/wallet/history?asset=KES", headers=headers).get_json()
+    assert any(line["amount"]["amount"].startswith("-") for line in lines), lines
+    document = api.client.get("/openapi.json").get_json()
+    answer = document["paths"]["/v1/wallet/history"]["get"]["responses"]["200"]["content"]["application/json"]
+    schema = {**answer["schema"], "components": document["components"]}
+    assert [e.message for e in jsonschema_rs.validator_for(schema).iter_errors(lines)] == []
+    money = {"$ref": "#/components/schemas/Money", "components": document["components"]}
+    assert not jsonschema_rs.validator_for(money).is_valid({"amount": "-300.00", "asset": "KES"})

@@ -56,6 +56,7 @@ from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.storage import about_all
 from cryptopay.core.ports.system import Clock
+from cryptopay.core.system import NAIROBI
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.history import HistoryLine, history
@@ -379,9 +380,9 @@ def export_notice(at: datetime) -> tuple[str, str]:
     >>> subject, len(text) <= 160
     ('A copy of your cryptopay data was downloaded', True)
     >>> print(text.split(". ")[0])
-    cryptopay: a copy of all your account data was downloaded on 06 Dec 09:30 UTC
+    cryptopay: a copy of all your account data was downloaded on 06 Dec 12:30 EAT
     """
-    when = at.strftime("%d %b %H:%M UTC")
+    when = at.astimezone(NAIROBI).strftime("%d %b %H:%M EAT")  # the reader's clock (Nairobi), as every page
     return (
         "A copy of your cryptopay data was downloaded",
         f"cryptopay: a copy of all your account data was downloaded on {when}. Not you? Change your password and "

@@ -54,6 +54,14 @@ otherwise; a release is audited ``remittance.released``); the recipient's wallet
 (beyond them, B2C to the same phone, as above); an order to a party compliance froze is refused before the sender
 pays (``RecipientLimit``, 422 ``recipient_limit``, saying no more), and one frozen after it opened is held.
 Orders at or above the Travel Rule threshold need full originator data (see ``travel``).
+
+Linked orders (decision): an order below the threshold whose sum with the orders the same originator opened in the
+last 24 hours (``ORIGINATOR_WINDOW``; the same refund address or the same sender name as name matching compares it,
+``originator_keys``; refused and expired orders excluded) reaches it needs the full originator data too: it is
+refused with 422 ``travel_rule_incomplete`` before the sender pays (rather than held after: the sender can give the
+data, and no money waits on an operator), and once paid its Travel Rule record is kept as for one large order. Two
+such orders opened at the same instant can both pass; the batch rule ``structuring-travel-rule`` (``compliance/data/
+rules.json``) flags split orders to one recipient after the fact.
 """
 
 from __future__ import annotations
@@ -71,7 +79,7 @@ from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
-from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
+from cryptopay.core.compliance.travel_rule import Assessment, IncompleteTravelRuleData, TravelRule, check_complete
 from cryptopay.core.errors import (
     CryptopayError,
     InvalidInput,
@@ -129,6 +137,7 @@ from cryptopay.core.remittances.model import (
     RemittanceState,
     Sender,
     check_sender,
+    originator_keys,
     remittance_unconvert_key,
 )
 from cryptopay.core.remittances.watch import current_payout as _current_payout
@@ -141,7 +150,20 @@ from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import RecipientLimit, spending
 from cryptopay.core.wallets.withdrawals import network_fee
 
-__all__ = ["OrderRequest", "RecipientNotMpesa", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
+__all__ = [
+    "ORIGINATOR_WINDOW",
+    "OrderRequest",
+    "RecipientNotMpesa",
+    "RemittanceRules",
+    "Remittances",
+    "RetryPolicy",
+    "waiting_text",
+]
+
+# How far back an originator's orders are summed for the Travel Rule (decision): a day, FATF's linked-transactions
+# horizon for occasional transactions; at most ``_ORIGINATOR_ORDERS`` of them are read (more is far past it anyway).
+ORIGINATOR_WINDOW = timedelta(hours=24)
+_ORIGINATOR_ORDERS = 200
 
 
 class RecipientNotMpesa(NotMpesaNumber):
@@ -331,12 +353,33 @@ class Remittances:
         if self.travel_rule is None:
             return None
         assessment = self.travel_rule.assess(usdt)
+        sender = travel.originator(request.sender, request.refund_address.strip())
+        parties = (travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone))
         if assessment.applies:
-            sender = travel.originator(request.sender, request.refund_address.strip())
-            check_complete(
-                travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone), None, None
-            )
-        return assessment
+            check_complete(*parties, None, None)
+            return assessment
+        earlier = self._originator_sum(request)
+        if not earlier.is_positive() or not (total := self.travel_rule.assess(earlier + usdt)).applies:
+            return assessment
+        try:
+            check_complete(*parties, None, None)
+        except IncompleteTravelRuleData as error:
+            raise IncompleteTravelRuleData(
+                f"with this sender's orders of the last 24 hours (same refund address or name) this order reaches "
+                f"the Travel Rule threshold ({total.equivalent} in all): {error.message}"
+            ) from None
+        return attrs.evolve(assessment, applies=True)  # the record is kept once paid, as for one order that large
+
+    def _originator_sum(self, request: OrderRequest) -> Money:
+        """The USDT of the orders the same originator (refund address or sender name: ``originator_keys``) opened in
+        the last ``ORIGINATOR_WINDOW`` that may still be or were paid (refused and expired ones moved nothing)."""
+        address, name = originator_keys(request.refund_address, request.sender.name)
+        since = self.clock.now() - ORIGINATOR_WINDOW
+        found = in_transaction(
+            self.uow, lambda uow: uow.remittances.by_originator(address, name, since=since, limit=_ORIGINATOR_ORDERS)
+        )
+        counted = [o.usdt for o in found if o.state not in (RemittanceState.REFUSED, RemittanceState.EXPIRED)]
+        return sum(counted, Money.zero(USDT))
 
     def _rails_for(self, address: str) -> list[Rail]:
         """The desk's USDT rails whose network ``address`` belongs to: the refund goes back the way coins came."""
