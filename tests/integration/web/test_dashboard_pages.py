@@ -190,3 +190,64 @@ def test_a_password_with_invisible_characters_logs_in_on_the_page(client, auth):
         form = client.get("/dashboard/login").get_data(as_text=True)
         body = {"email": EMAIL, "password": password, "csrf_token": _csrf(form)}
         assert client.post("/dashboard/login", data=body).status_code == status, password
+
+
+# --- review3 I17: the forms apply the API's text rule (core.text, the field's TextKind) to the same fields: the use
+# cases check them whichever shell called. Each text field of each form, given a bidi override, a control character
+# or too many characters, is a 422 page and stores nothing (the API refuses the same; it never serves such text).
+
+BIDI, CONTROL = "ORD\u202egnp.exe", "hooks\u0007x"
+
+# (form page, form action, the other fields, the text field under test, where what it would create is listed)
+FORMS = [
+    (
+        "/dashboard/invoices/new",
+        "/dashboard/invoices/new",
+        {"amount": "500", "currency": "KES", "rails": "usdt-tron"},
+        "order_id",
+        "/v1/invoices",
+    ),
+    ("/dashboard/links", "/dashboard/links", {"amount": "50", "currency": "KES"}, "description", "/v1/payment-links"),
+    (
+        "/dashboard/developers",
+        "/dashboard/developers/webhooks",
+        {"url": "https://duka.example/hooks", "password": PASSWORD},
+        "description",
+        "/v1/webhook-endpoints",
+    ),
+    (
+        "/dashboard/developers",
+        "/dashboard/developers/api-keys",
+        {"password": PASSWORD},
+        "name",
+        "/v1/merchants/{m}/api-keys",
+    ),
+]
+
+
+@pytest.mark.parametrize("value", [BIDI, CONTROL, "long" * 60], ids=["bidi-override", "control", "too-long"])
+@pytest.mark.parametrize(
+    ("page", "action", "fields", "field", "listing"), FORMS, ids=[f[1] + ":" + f[3] for f in FORMS]
+)
+def test_every_dashboard_text_field_refuses_what_the_api_refuses(
+    client,
+    owner,
+    auth,
+    page,
+    action,
+    fields,
+    field,
+    listing,
+    value,
+):
+    _log_in(client)
+    headers = bearer(auth.login(EMAIL)["access_token"])
+    listing = listing.format(m=owner)
+    before = client.get(listing, headers=headers)
+    token = _csrf(client.get(page).get_data(as_text=True))
+    answer = client.post(action, data={"csrf_token": token, **fields, field: value})
+    assert answer.status_code == 422, (action, field, answer.status_code)
+    after = client.get(listing, headers=headers)
+    assert after.status_code == before.status_code
+    if after.status_code == 200:
+        assert after.json["data"] == before.json["data"]

@@ -80,6 +80,9 @@ def test_a_refund_without_the_confirmation_or_beyond_what_was_received_changes_n
     assert refused.status_code in (409, 422) and 'role="alert"' in refused.text
     bad = client.post(action, data=_refund_form(client, invoice_id, amount="lots", currency="USDT", password=PASSWORD))
     assert bad.status_code == 422 and "enter an amount" in bad.text
+    # the refusal is read on the amount's field, which keeps what was typed
+    assert 'id="refund-amount" name="amount" aria-invalid="true" aria-describedby="refusal"' in bad.text
+    assert 'value="lots"' in bad.text and '<p role="alert" class="error" id="refusal">' in bad.text
     assert stack.refunds.list_refunds(invoice_id) == []
 
 

@@ -8,7 +8,7 @@ import pytest
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.rules import load_rules
-from cryptopay.core.errors import Conflict, InvalidInput
+from cryptopay.core.errors import Conflict, InvalidInput, MovementUnavailable
 from cryptopay.core.kyc import KycProfile, PartyKind, Requirement
 from cryptopay.core.kyc.limits import check_movement, check_payout
 from cryptopay.core.money import KES, USDT, Money
@@ -62,7 +62,11 @@ def test_a_freeze_refuses_every_movement_and_is_part_of_the_limit_check():
     profile = verified_merchant()
     profile.freeze("usr_ann", "court order 12/2026", at=NOW)
     assert check_payout(profile, [], paid_today=ZERO, paid_this_month=ZERO, at=NOW, require_kyb=False).limit == "frozen"
-    assert check_movement(profile, kes("1"), spent_today=ZERO, spent_this_month=ZERO, at=NOW).limit == "frozen"
+    frozen = check_movement(profile, kes("1"), spent_today=ZERO, spent_this_month=ZERO, at=NOW)
+    assert frozen.limit == "frozen" and profile.party_id not in frozen.reason and "compliance" not in frozen.reason
+    with pytest.raises(MovementUnavailable) as refused:  # neutral, never a limit_exceeded naming the freeze
+        frozen.enforce()
+    assert refused.value.code == "movement_unavailable" and "limit" not in refused.value.details
     with pytest.raises(Conflict):
         profile.freeze("usr_bob", "again", at=NOW)
     profile.unfreeze("usr_bob", at=NOW)
@@ -115,7 +119,7 @@ def test_a_frozen_merchants_planned_payouts_stay_planned_until_unfrozen():
     assert gated.stack.payouts.get_payout(payout.id).state is PayoutState.PLANNED
     gated.paid("10")
     [held] = gated.stack.settling.run_settlements()
-    assert held.reason.startswith("held (frozen)")
+    assert held.reason == "held: this cannot be done on this account at the moment: contact support"  # no tipping off
     gated.kyc.review.unfreeze("usr_bob", "mer_duka", PartyKind.MERCHANT)
     [sent] = gated.stack.payouts.submit_payouts()
     assert sent.state is PayoutState.SUBMITTED

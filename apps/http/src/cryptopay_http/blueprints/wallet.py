@@ -23,6 +23,7 @@ from cryptopay.core.errors import (
     InvalidInput,
     InvalidState,
     LimitExceeded,
+    MovementUnavailable,
     NotFound,
     QuoteExpired,
     QuoteUsed,
@@ -62,7 +63,7 @@ from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, 
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
-from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema, signed_money
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
 from cryptopay_http.pagination import CURSOR_PATTERN, paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
@@ -85,6 +86,7 @@ _PDF = "application/pdf"
 MOVEMENT_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
     (WalletFrozen, "an operator froze the wallet"),
     (LimitExceeded, "past a limit of the caller's KYC tier (the problem names the limit and what remains)"),
+    (MovementUnavailable, "the account may not make this movement at the moment (no reason is given): contact support"),
     (Blocked, "a compliance rule refused the movement"),
     (InsufficientFunds, "the balance does not cover it (the problem says what is available)"),
 )
@@ -298,7 +300,11 @@ def resend_code(verification_id: str) -> Response:
     ),
     problems=(
         (WrongCode, "the code is wrong, expired or used up (too many tries): start again"),
-        (Conflict, "the number already has an account (log in), or the username is taken"),
+        (
+            Conflict,
+            "the number already has an account (log in), the username is taken, or the email has an account "
+            "(the code is then used up: start again)",
+        ),
         (NotFound, "no such verification"),
         (WeakPassword, "the password is too short or easy to guess"),
         (ReservedUsername, "the username reads as the platform's, a partner's or an official name"),
@@ -328,7 +334,9 @@ def complete_signup(verification_id: str) -> Response:
     errors=(404,),
     description=(
         "The caller's wallet: its phone (masked), username, whether it is frozen, and its balance per "
-        "asset (KES, USDT)."
+        "asset (KES, USDT). `frozen` is an operator's freeze of the wallet (`cryptopay wallets freeze`, refused "
+        "with `wallet_frozen`); a hold decided by compliance is not shown here (its subject is not told) and "
+        "refuses movements with `movement_unavailable`."
     ),
     problems=(NO_WALLET,),
 )
@@ -443,6 +451,14 @@ class HistoryView:
     def of(cls, h: HistoryLine) -> HistoryView:
         return cls(h.entry_id, h.at, h.amount, h.balance_after, h.kind, h.description, h.transfer_id)
 
+
+def _history_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """The fields, with ``amount`` signed (``SignedMoney``: ``-`` for what left the wallet; review3 I6)."""
+    schema = object_schema(HistoryView, components)
+    return {**schema, "properties": {**schema["properties"], "amount": signed_money(components)}}
+
+
+register_schema(HistoryView, _history_schema)
 
 _MONTH = {"type": "string", "minLength": 7, "maxLength": 7, "pattern": MONTH_PATTERN}
 

@@ -305,7 +305,8 @@ def _on_invoice(
             raise
         status = 403 if error.http_status == 401 else error.http_status
         shown = where or ("refund_error" if refund else "cancel_error")
-        return _invoice_page(invoice_id, status, **{shown: _shown(error)["error"]})
+        refused = _shown(error)
+        return _invoice_page(invoice_id, status, **{shown: refused["error"], "error_field": refused["error_field"]})
 
 
 @bp.post("/invoices/<invoice_id>/refunds")
@@ -426,7 +427,7 @@ def create_invoice() -> ResponseReturnValue:
     form = request.form
     try:
         price = _price(form.get("amount", ""), form.get("currency", "KES"))
-        order_id = (form.get("order_id") or "").strip()[:100] or None
+        order_id = (form.get("order_id") or "").strip() or None  # the core checks it as the API does
         invoice = runtime().services.invoicing.create_invoice(
             _merchant_id(), price, rails=form.getlist("rails") or None, order_id=order_id, actor=_actor()
         )
@@ -462,7 +463,7 @@ def _max_uses(text: str) -> int | None:
 def create_payment_link() -> ResponseReturnValue:
     form = request.form
     try:
-        description = (form.get("description") or "").strip()[:200]
+        description = (form.get("description") or "").strip()
         if not description:
             raise InvalidInput("say what the customer pays for", field="description")
         currency = form.get("currency", "KES")
@@ -579,7 +580,7 @@ def resend_email_proof() -> Response:
 @bp.post("/developers/api-keys")
 def create_api_key() -> Response:
     def create() -> Response:
-        name = (request.form.get("name") or "").strip()[:100]
+        name = (request.form.get("name") or "").strip()
         if not name:
             raise InvalidInput("give the key a name", field="name")
         scopes = request.form.getlist("scopes") or sorted(MERCHANT_SCOPES)
@@ -607,7 +608,7 @@ def create_webhook_endpoint() -> Response:
             _merchant_id(),
             url,
             events=(),
-            description=(request.form.get("description") or "").strip()[:200],
+            description=(request.form.get("description") or "").strip(),
             uow_factory=hooks.uow,
             ids=hooks.ids,
             clock=hooks.clock,

@@ -131,7 +131,7 @@ def _limit_name(limit: str, lang: str) -> str:
 def _invalid(context: Context, *names: str) -> Markup:
     """``aria-invalid`` and ``aria-describedby`` for an input when the page's refusal is about one of ``names`` (its
     own name, and the core's name for it where they differ: ``invalid("kes", "amount")``)."""
-    if context.get("error") and context.get("error_field") in names:
+    if context.get("error_field") in names:  # set only with a refusal (a page may name it ``refund_error``)
         return Markup(' aria-invalid="true" aria-describedby="refusal"')
     return Markup("")
 

@@ -115,6 +115,21 @@ class LimitExceeded(Refused):
     code = "limit_exceeded"
 
 
+class MovementUnavailable(Refused):
+    """A movement the party may not make now, for a reason it is not told: a compliance freeze must not be
+    disclosed to its subject (tipping off, POCAMLA s.8). The message is the same neutral sentence whatever the
+    reason; officers read the reason in the audit log and the console.
+
+    >>> MovementUnavailable(MOVEMENT_UNAVAILABLE).code
+    'movement_unavailable'
+    """
+
+    code = "movement_unavailable"
+
+
+MOVEMENT_UNAVAILABLE = "this cannot be done on this account at the moment: contact support"
+
+
 class QuoteExpired(Refused):
     code = "quote_expired"
 

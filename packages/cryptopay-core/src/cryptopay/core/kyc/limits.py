@@ -20,13 +20,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, time, timedelta
 
 import attrs
-from cryptopay.core.errors import AssetMismatch, InvalidAmount, LimitExceeded
+from cryptopay.core.errors import MOVEMENT_UNAVAILABLE, AssetMismatch, InvalidAmount, LimitExceeded, MovementUnavailable
 from cryptopay.core.kyc.profile import KycProfile, KycStanding
 from cryptopay.core.kyc.tiers import DEFAULT_KYC_POLICY, KycPolicy, KycTier, PartyKind
 from cryptopay.core.money import KES, Money
 from cryptopay.core.system import NAIROBI
 
 __all__ = [
+    "FROZEN",
     "INCOMING",
     "PRODUCT_LIMITS",
     "Decision",
@@ -44,6 +45,11 @@ __all__ = [
 ]
 
 
+# ``Decision.limit`` of a party compliance froze: internal (settlement, deposits and remittances hold on it); the
+# party itself is only ever told ``MOVEMENT_UNAVAILABLE``, never that compliance acted (tipping off)
+FROZEN = "frozen"
+
+
 @attrs.frozen
 class Decision:
     """Whether a movement is allowed, and why not (``limit`` names the rule that refused it)."""
@@ -57,7 +63,17 @@ class Decision:
     limited: bool = False
 
     def enforce(self) -> None:
-        """Raise ``LimitExceeded`` with the reason, the limit's name and what remains, if the movement is refused."""
+        """Raise ``LimitExceeded`` with the reason, the limit's name and what remains, if the movement is refused;
+        a compliance freeze (``limit`` ``frozen``) raises the neutral ``MovementUnavailable`` instead, which names
+        neither the party nor compliance (no tipping off).
+
+        >>> Decision(False, MOVEMENT_UNAVAILABLE, FROZEN).enforce()
+        Traceback (most recent call last):
+        ...
+        cryptopay.core.errors.MovementUnavailable: this cannot be done on this account at the moment: contact support
+        """
+        if not self.allowed and self.limit == FROZEN:
+            raise MovementUnavailable(MOVEMENT_UNAVAILABLE)
         if not self.allowed:
             remaining = None if self.remaining is None else str(self.remaining.amount)
             raise LimitExceeded(self.reason, limit=self.limit, remaining=remaining)
@@ -102,9 +118,7 @@ def _check_movement(
     if not amount.is_positive():
         raise InvalidAmount(f"a movement must be positive, got {amount}")
     if profile.frozen:
-        return Decision(
-            False, f"{profile.party_id} is frozen by compliance: outgoing movements are held", "frozen"
-        ), None
+        return Decision(False, MOVEMENT_UNAVAILABLE, FROZEN), None
     tier = profile.tier_at(at, policy=policy)
     if tier is None:
         return Decision(False, f"{profile.party_id} is not verified: verify a phone number first", "tier"), tier
@@ -322,7 +336,7 @@ def _check_receiving(
     if not amount.is_positive():
         raise InvalidAmount(f"a movement must be positive, got {amount}")
     if profile.frozen:
-        return Decision(False, f"{profile.party_id} is frozen by compliance: it receives nothing", "frozen"), None
+        return Decision(False, MOVEMENT_UNAVAILABLE, FROZEN), None
     tier = profile.tier_at(at, policy=policy)
     if tier is None:
         return Decision(False, f"{profile.party_id} is not verified: verify a phone number first", "tier"), tier
@@ -361,7 +375,7 @@ def check_payout(
     'kyb'
     """
     if profile is not None and profile.frozen:
-        return Decision(False, f"{profile.party_id} is frozen by compliance: outgoing movements are held", "frozen")
+        return Decision(False, MOVEMENT_UNAVAILABLE, FROZEN)
     tier = None if profile is None else profile.tier_at(at, policy=policy)
     if require_kyb and (tier is None or tier.level < 1):
         name = "this merchant" if profile is None else profile.party_id

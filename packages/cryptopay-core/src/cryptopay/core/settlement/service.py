@@ -35,7 +35,7 @@ from cryptopay.core.errors import CryptopayError, NotFound
 from cryptopay.core.fx import Pair, Quote
 from cryptopay.core.identity.model import Merchant
 from cryptopay.core.kyc.gate import PayoutGate
-from cryptopay.core.kyc.limits import Decision, day_bounds, month_bounds
+from cryptopay.core.kyc.limits import FROZEN, Decision, day_bounds, month_bounds
 from cryptopay.core.ledger import AccountBalance, Ledger, trading_account
 from cryptopay.core.mobile_money.wording import payout_wording
 from cryptopay.core.money import BTC, KES, USDC, USDT, Asset, Money
@@ -174,7 +174,7 @@ class Settling:
         if cooling := _cooling_until(merchant, now):
             return SettlementRun(merchant_id, f"the new payout destination cools off until {cooling}; payouts wait")
         if (held := page.held.get(merchant_id)) is not None and not held.allowed:
-            return SettlementRun(merchant_id, f"held ({held.limit}): {held.reason}")
+            return SettlementRun(merchant_id, _held(held))
         cutoff = _cutoff(policy, now)
         last = page.last.get(merchant_id)
         if last is not None and not policy.is_due(last.cutoff, now):
@@ -218,7 +218,7 @@ class Settling:
             return parts
         decision = self._gate.settlement(merchant_id, parts, paid_today=paid_today, paid_this_month=paid_month)
         if not decision.allowed:  # nothing written: the funds stay where they are for the next run
-            return SettlementRun(merchant_id, f"held ({decision.limit}): {decision.reason}", plan=plan)
+            return SettlementRun(merchant_id, _held(decision), plan=plan)
         return parts
 
     def _policy(self, store: StoreSettings, merchant: Merchant | None, at: datetime) -> SettlementPolicy:
@@ -548,3 +548,13 @@ def _awaiting_operator(uow: PaymentsUnitOfWork, settlement_id: str) -> Payout | 
         if payout.state is PayoutState.FAILED and payout.retried_by is None:
             return payout
     return None
+
+
+def _held(decision: Decision) -> str:
+    """A held run's reason, which the merchant reads: a compliance freeze is the neutral ``held: ...`` (no tipping
+    off; officers see the freeze and its reason in the console and the audit log), other holds name their limit.
+
+    >>> _held(Decision(False, "not KYB-verified yet", "kyb"))
+    'held (kyb): not KYB-verified yet'
+    """
+    return f"held: {decision.reason}" if decision.limit == FROZEN else f"held ({decision.limit}): {decision.reason}"
