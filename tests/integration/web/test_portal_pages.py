@@ -132,14 +132,16 @@ def test_log_out_and_log_in_by_phone(api: WalletApi):
 
 
 def test_send_is_refused_by_the_limit_s_name_at_tier_0_and_moves_money_at_tier_1(api: WalletApi):
-    """Tier 0 may not send: the refusal names the limit and nothing moves; at tier 1 the money arrives."""
+    """Tier 0 may not send: the check already refuses it (no confirmation shown), naming the limit on the amount
+    field, and nothing moves; at tier 1 the money arrives."""
     client = _sign_up(api)
     user_id = api.services.users.by_phone("254712000001").id
     api.fund(user_id, "5000")
-    refused = _send(client, to="0712999999", amount="1,000", asset="KES")
+    refused = _check_send(client, to="0712999999", amount="1,000", asset="KES")
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422, refused.status_code
-    assert "Limit reached: p2p" in html and 'value="0712999999"' in html
+    assert "Limit reached: p2p" in html and 'value="0712999999"' in html and 'action="/app/send"' not in html
+    assert re.search(r'<input[^>]*id="amount"[^>]*aria-invalid="true"', html), html
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
     api.tier_1(user_id)
     sent = _send(client, to="0712999999", amount="1,000", asset="KES", note="rent")
@@ -149,6 +151,31 @@ def test_send_is_refused_by_the_limit_s_name_at_tier_0_and_moves_money_at_tier_1
     home = client.get("/app/").get_data(as_text=True)
     assert "KES 4,000.00" in home
     assert "KES -1,000.00" in client.get("/app/history").get_data(as_text=True)
+
+
+def test_the_send_check_refuses_what_the_confirm_would_a_short_balance_and_a_limit(api: WalletApi):
+    """A send that cannot happen gets no confirmation: over what the recipient may receive, more than the wallet
+    holds (the posting's own words: what is available, what it needs), over the sender's limit (its name and
+    figure; before the balance, as in the send), each refused at the check on the amount field; nothing moves, and
+    what can happen is still shown for confirming."""
+    client, user_id = _tier_1_with_kes_5000(api)
+    unverified = _check_send(client, to="0712999999", amount="6,000", asset="KES")  # no wallet: an invitation's cap
+    assert unverified.status_code == 422 and "Limit reached: recipient" in unverified.get_data(as_text=True)
+    api.sign_up("0712000002")
+    api.tier_1(api.services.users.by_phone("254712000002").id)
+    short = _check_send(client, to="0712000002", amount="6,000", asset="KES")
+    html = short.get_data(as_text=True)
+    assert (
+        short.status_code == 422
+        and "not enough KES: the available balance is 5000.00 KES; this needs 6000.00 KES" in html
+    )
+    assert re.search(r'<input[^>]*id="amount"[^>]*aria-invalid="true"', html) and 'action="/app/send"' not in html
+    over = _check_send(client, to="0712000002", amount="9,000,000", asset="KES")
+    page = over.get_data(as_text=True)
+    assert over.status_code == 422 and "Limit reached: single" in page and "KES 70,000.00" in page, page
+    assert re.search(r'<input[^>]*id="amount"[^>]*aria-invalid="true"', page)
+    assert api.services.wallets.transfers(user_id) == []
+    assert _check_send(client, to="0712000002", amount="5,000", asset="KES").status_code == 200
 
 
 def test_a_decimal_comma_on_send_is_refused_and_moves_nothing(api: WalletApi):
@@ -251,6 +278,7 @@ def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(
     client = _sign_up(api, username="amina")
     user_id = api.services.users.by_phone("254712000001").id
     api.fund(user_id, "5000")
+    api.tier_1(user_id)  # tier 0 may not send: the check would refuse it (the limit)
     shown = _check_send(client, to="@baraka", amount="10", asset="KES").get_data(as_text=True)
     assert "@baraka" in shown and "2547" not in shown.split("<main")[-1], shown
     unknown = _check_send(client, to="nobody_here", amount="10", asset="KES")
@@ -260,7 +288,6 @@ def test_the_send_check_names_a_username_and_refuses_an_unknown_one_and_oneself(
         html = refused.get_data(as_text=True)
         assert refused.status_code == 422 and "cannot send to yourself" in html and f'value="{me}"' in html, me
     assert "KES 5,000.00" in client.get("/app/").get_data(as_text=True)
-    api.tier_1(user_id)
     sent = client.post("/app/send", data=_hidden(shown))  # the receipt masks the number too
     receipt = client.get(sent.headers["Location"]).get_data(as_text=True)
     assert sent.status_code == 303 and "2547******02" in receipt and "712000002" not in receipt, receipt

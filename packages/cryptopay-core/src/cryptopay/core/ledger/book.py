@@ -19,6 +19,7 @@ from cryptopay.core.money import Money
 __all__ = [
     "apply_hold",
     "apply_postings",
+    "check_can_take",
     "check_non_negative",
     "release_hold",
     "request_hash",
@@ -91,6 +92,22 @@ def check_non_negative(balances: Iterable[AccountBalance], before: Mapping[str, 
                 available=str(held.amount),
                 needed=str(needed.amount),
             )
+
+
+def check_can_take(balance: AccountBalance, amount: Money) -> None:
+    """Refuse, as posting would (``check_non_negative``'s ``InsufficientFunds``), when debiting ``amount`` from the
+    account of ``balance`` would leave its available balance negative; nothing is posted (a movement's check step
+    refuses what its confirm would).
+
+    >>> from cryptopay.core.ledger.model import Account, AccountKind
+    >>> from cryptopay.core.money import KES
+    >>> wallet = Account("wallet:u1:KES", AccountKind.LIABILITY, KES)
+    >>> check_can_take(AccountBalance(wallet, credits_posted=Decimal(100)), Money.of("100", "KES"))
+    >>> check_can_take(AccountBalance(wallet, credits_posted=Decimal(100)), Money.of("101", "KES"))
+    Traceback (most recent call last):
+    cryptopay.core.errors.InsufficientFunds: not enough KES: the available balance is 100.00 KES; this needs 101.00 KES
+    """
+    check_non_negative([_posted(balance, amount.amount)], {balance.account.code: balance})
 
 
 def _posted(balance: AccountBalance, signed: Decimal) -> AccountBalance:

@@ -65,6 +65,7 @@ from cryptopay.core.kyc import (
 )
 from cryptopay.core.kyc.profile import KycProfile
 from cryptopay.core.ledger import Ledger
+from cryptopay.core.ledger.book import check_can_take
 from cryptopay.core.mobile_money.phones import mask_msisdn, try_normalize_msisdn
 from cryptopay.core.money import KES, Asset, Money, Rounding
 from cryptopay.core.ports.payments import Quoter
@@ -252,22 +253,28 @@ class Wallets:
     def check_send(self, sender_id: str, to: str, amount: Money, *, note: str | None = None) -> SendCheck:
         """What ``send`` would do, before the sender confirms it; nothing moves and nothing is recorded.
 
-        The same checks of the amount, the note and the recipient's form as ``send``, a username that nobody has
-        and the sender's own wallet refused as ``send`` refuses them; the fee from the P2P schedule. Whether a
-        phone number has a wallet is not looked up (``send``'s receipt tells that, once the money has moved), and
-        the limits are checked by ``send``.
+        Every refusal ``send`` would give, from the same code (``_cleared``): the amount, the note and the
+        recipient's form, a username nobody has, the sender's own wallet, a frozen wallet, an invitation's rules, the
+        sender's KYC limits (``LimitExceeded`` with the limit's name and what remains), the recipient's receiving
+        limit, and a balance short of the amount and the fee (``InsufficientFunds``, as the posting says it). The
+        check is not audited (nothing was attempted; ``send`` audits its own refusals) and a phone number's wallet
+        is not named (the receipt of ``send`` tells that, once the money has moved). The fee from the P2P schedule.
+
+        Example: ``wallets.check_send("u_1", "@baraka", Money.of("100", KES)).total`` is ``KES 100.00`` on a free
+        schedule, or raises ``InsufficientFunds`` when the wallet holds less.
         """
-        phone, username, _value = self._valid_send(to, amount, note)
+        phone, username, value = self._valid_send(to, amount, note)
+        now, code = self.clock.now(), wallet_account(sender_id, amount.asset)
 
-        def work(uow: WalletUnitOfWork) -> tuple[Wallet, Wallet | None]:
-            return _wallet(uow, sender_id), uow.wallets.by_username(username) if username else None
+        def work(uow: WalletUnitOfWork) -> Money:
+            fee, _parties = self._cleared(uow, None, sender_id, phone, username, amount, value, now)
+            balance = uow.ledger.lock_balances([code]).get(code)  # locked already by the parties' read
+            if balance is not None:
+                check_can_take(balance, amount + fee)
+            return fee
 
-        sender, recipient = in_transaction(self.uow, work)
-        if username and recipient is None:
-            raise NotFound(f"nobody has the username {username!r}", field="to")
-        if (recipient and recipient.user_id == sender_id) or phone == sender.phone:
-            raise InvalidInput("you cannot send to yourself", field="to")
-        return SendCheck(mask_msisdn(phone) if phone else f"@{username}", amount, self._fee(amount, self.clock.now()))
+        fee = in_transaction(self.uow, work)
+        return SendCheck(mask_msisdn(phone) if phone else f"@{username}", amount, fee)
 
     def send(
         self, sender_id: str, to: str, amount: Money, *, note: str | None = None, max_fee: Money | None = None
@@ -340,21 +347,21 @@ class Wallets:
             minimum=str(least.amount),
         )
 
-    def _send(
+    def _cleared(
         self,
         uow: WalletUnitOfWork,
-        transfer_id: str,
+        transfer_id: str | None,
         sender_id: str,
         phone: str | None,
         username: str | None,
         amount: Money,
         value: Money,
-        note: str | None,
-        *,
-        journal: bool,
+        now: datetime,
         max_fee: Money | None = None,
-    ) -> Transfer:
-        now = self.clock.now()
+    ) -> tuple[Money, SendParties]:
+        """Every refusal of a send before its posting (the fee against the one shown, a frozen wallet, the
+        recipient, an invitation's rules, the sender's KYC limits, the recipient's receiving limit), with the fee and
+        the parties read; ``transfer_id`` None for ``check_send`` (no posting follows, so no ledger key to read)."""
         fee = self._fee(amount, now)
         if max_fee is not None and (max_fee.asset != fee.asset or fee > max_fee):
             raise FeeChanged(
@@ -369,7 +376,7 @@ class Wallets:
             day_start=day_bounds(now)[0],
             month_start=month_bounds(now)[0],
             asset=amount.asset,
-            ledger_keys=[p2p_send_key(transfer_id)],
+            ledger_keys=[p2p_send_key(transfer_id)] if transfer_id else [],
             ledger_codes=codes,
         )
         if parties.sender is None:
@@ -408,6 +415,25 @@ class Wallets:
                 "limit": str(receiving.limit),
             }
             raise refused
+        return fee, parties
+
+    def _send(
+        self,
+        uow: WalletUnitOfWork,
+        transfer_id: str,
+        sender_id: str,
+        phone: str | None,
+        username: str | None,
+        amount: Money,
+        value: Money,
+        note: str | None,
+        *,
+        journal: bool,
+        max_fee: Money | None = None,
+    ) -> Transfer:
+        now = self.clock.now()
+        fee, parties = self._cleared(uow, transfer_id, sender_id, phone, username, amount, value, now, max_fee)
+        recipient = parties.recipient
         transfer = Transfer(
             id=transfer_id,
             sender_id=sender_id,
