@@ -63,7 +63,7 @@ from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, 
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
-from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema, signed_money
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
 from cryptopay_http.pagination import CURSOR_PATTERN, paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
@@ -451,6 +451,14 @@ class HistoryView:
     def of(cls, h: HistoryLine) -> HistoryView:
         return cls(h.entry_id, h.at, h.amount, h.balance_after, h.kind, h.description, h.transfer_id)
 
+
+def _history_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """The fields, with ``amount`` signed (``SignedMoney``: ``-`` for what left the wallet; review3 I6)."""
+    schema = object_schema(HistoryView, components)
+    return {**schema, "properties": {**schema["properties"], "amount": signed_money(components)}}
+
+
+register_schema(HistoryView, _history_schema)
 
 _MONTH = {"type": "string", "minLength": 7, "maxLength": 7, "pattern": MONTH_PATTERN}
 

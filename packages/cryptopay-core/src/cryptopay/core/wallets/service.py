@@ -478,14 +478,23 @@ class Wallets:
         since: datetime | None = None,
         until: datetime | None = None,
         kind: str | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
         after: str | None = None,
     ) -> list[HistoryLine]:
         """The wallet's movements with running balances, newest first (see ``cryptopay.core.wallets.history``);
         ``after`` an ``entry_id`` of the previous page: the lines that follow it."""
         self.wallet(user_id)
         mine = in_transaction(self.uow, lambda uow: uow.payouts.list_for_merchant(user_id, before=None, limit=1000))
-        payouts = {p.id: line for p in mine if (line := payout_line(p)) is not None}
+        known: dict[str, tuple[str, str] | None] = {p.id: payout_line(p) for p in mine}
+
+        def named(payout_id: str) -> tuple[str, str] | None:
+            """An older payout than the newest 1,000 read up front is read when its line comes up."""
+            if payout_id not in known:
+                found = in_transaction(self.uow, lambda uow: uow.payouts.get(payout_id))
+                mine = found is not None and found.merchant_id == user_id
+                known[payout_id] = payout_line(found) if found is not None and mine else None
+            return known[payout_id]
+
         return history(
             self.ledger,
             user_id,
@@ -494,14 +503,15 @@ class Wallets:
             until=until,
             kind=kind,
             limit=limit,
-            payouts=payouts,
+            payouts=named,
             after=after,
         )
 
     def statement_lines(self, user_id: str, month: str) -> list[HistoryLine]:
-        """The month's movements (``YYYY-MM``, Nairobi time), newest first: what a statement shows (CSV or PDF)."""
+        """Every movement of the month (``YYYY-MM``, Nairobi time), newest first: what a statement shows (CSV or
+        PDF), however many there are (the ledger is read in keyset pages)."""
         since, until = statement_period(month)
-        return self.history(user_id, since=since, until=until, limit=100_000)
+        return self.history(user_id, since=since, until=until, limit=None)
 
     def statement(self, user_id: str, month: str) -> str:
         """The month's statement (``YYYY-MM``, Nairobi time) as CSV, oldest first."""
