@@ -11,6 +11,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +251,43 @@ def test_history_and_the_monthly_statement(api: WalletApi):
     assert accepted.mimetype == "application/pdf"
     assert api.client.get(f"/v1/wallet/statements/{month}?format=doc", headers=headers).status_code == 422
     assert api.client.get("/v1/wallet/history?month=march", headers=headers).status_code == 422
+
+
+def test_a_busy_month_s_statement_holds_every_movement(api: WalletApi):
+    """Review 3 (E): a statement read only the latest 1,000 ledger entries per asset. 1,201 movements in one month
+    (posted at once through ``post_many``, many in one millisecond) are all in the CSV and the PDF, oldest first, each
+    balance the previous one plus its amount, the first from zero and the last the wallet's balance."""
+    from cryptopay.core.ledger import EntryRequest, Posting
+
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.fund(amina, "1")
+    mine = wallet_account(amina, KES)
+    requests = []
+    for n in range(1200):  # in 1,000 to 1,999 shillings, out every fifth time a shilling less than came in before
+        amount = Money.of(str(1000 + n), KES)
+        out = n % 5 == 4
+        legs = (Posting.debit(mine, amount), Posting.credit(FLOAT, amount)) if out else None
+        requests.append(EntryRequest(f"busy:{n}", legs or (Posting.debit(FLOAT, amount), Posting.credit(mine, amount))))
+    api.services.ledger.post_many(requests)
+    balance = api.services.ledger.balance(mine).posted.amount
+    headers = api.login("0712000001")
+    month = api.services.clock.now().strftime("%Y-%m")
+    answer = api.client.get(f"/v1/wallet/statements/{month}", headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    rows = [line.split(",") for line in answer.get_data(as_text=True).splitlines()[1:]]
+    assert len(rows) == 1201 and {r[1] for r in rows} == {"KES"}
+    running = Decimal(0)
+    for row in rows:
+        running += Decimal(row[2])
+        assert Decimal(row[3]) == running, row
+    assert (
+        running
+        == balance
+        == Decimal(1) + sum((Decimal(1000 + n) * (-1 if n % 5 == 4 else 1) for n in range(1200)), Decimal(0))
+    )
+    pdf = api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers=headers)
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "1201" in text and format(balance, "f") in text
 
 
 def test_history_pages_by_its_link_header(api: WalletApi):

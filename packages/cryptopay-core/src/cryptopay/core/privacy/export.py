@@ -54,6 +54,7 @@ from cryptopay.core.payouts.model import Payout
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
+from cryptopay.core.ports.storage import about_all
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.wallets.buys import Buy
@@ -340,9 +341,9 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
     subjects += [f"transfer:{t.id}" for t in transfers] + [f"buy:{b.id}" for b in buys]
     subjects += [f"payout:{p.id}" for p in payouts]
     subjects += [f"deposit:{d.id}" for d in deposits] + [f"withdrawal:{w.id}" for w in withdrawals]
-    audit = uow.audit.about(subjects, actor=f"user:{uid}")
+    audit = about_all(uow.audit, subjects, actor=f"user:{uid}")
     own = frozenset([*subjects, *([f"merchant:{merchant.id}"] if merchant else [])])
-    movements = history(ledger, uid, limit=100_000, window=100_000) if wallet is not None else []
+    movements = history(ledger, uid, limit=None) if wallet is not None else []
     return {
         "format": EXPORT_FORMAT,
         "subject": uid,
