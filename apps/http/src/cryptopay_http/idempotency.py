@@ -62,6 +62,7 @@ __all__ = [
     "anonymous_key",
     "idempotent",
     "idempotent_form",
+    "idempotent_form_in",
     "idempotent_in",
     "key_parameter",
     "new_form_key",
@@ -310,7 +311,27 @@ def idempotent_form(view: Callable[P, Response]) -> Callable[P, Response]:
     rendered form), so a double press or a resent post replays the first success (its redirect) instead of moving
     money twice. A refusal (any ``CryptopayError``) is raised to the page, which shows it on the form with a fresh
     key; it changed nothing, so it is not kept. The page's session principal must be in ``g.principal``."""
+    return _form_once(view, lambda **_: scope_of(current_principal()), anonymous=False)
 
+
+def idempotent_form_in(scope: Callable[..., str]) -> Callable[[Callable[P, Response]], Callable[P, Response]]:
+    """``idempotent_form`` for a page without a login (a payment link's pay button): the keys live in the scope
+    ``scope(**view_args)`` names, shared by every visitor, so the form's key must be unguessable (``new_form_key``
+    is; a weak one is refused like ``anonymous_key``'s, 422 ``weak_idempotency_key``).
+
+    Example::
+
+        @idempotent_form_in(lambda public_id: f"payment_link:{public_id}")
+        def _pay(public_id: str) -> Response: ...
+    """
+
+    def decorate(view: Callable[P, Response]) -> Callable[P, Response]:
+        return _form_once(view, scope, anonymous=True)
+
+    return decorate
+
+
+def _form_once(view: Callable[P, Response], scope: Callable[..., str], *, anonymous: bool) -> Callable[P, Response]:
     def successes_only(*args: P.args, **kwargs: P.kwargs) -> Response:
         try:
             return view(*args, **kwargs)
@@ -322,8 +343,10 @@ def idempotent_form(view: Callable[P, Response]) -> Callable[P, Response]:
         key = request.form.get(FORM_FIELD, "")
         if not (0 < len(key) <= 255 and key.isascii() and key.isprintable()):
             raise BadRequest("the form has no idempotency key: reload the page and try again")
+        if anonymous and guessable(key):
+            raise WeakIdempotencyKey("the form's idempotency key is guessable: reload the page and try again")
         try:
-            return _once(key, scope_of(current_principal()), successes_only, *args, **kwargs)
+            return _once(key, scope(**kwargs), successes_only, *args, **kwargs)
         except _NotKept as refused:
             raise refused.error from None
 

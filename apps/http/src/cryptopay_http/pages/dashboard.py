@@ -401,6 +401,7 @@ def _cancel(invoice_id: str) -> Response:
 def _new_invoice_form(status: int = 200, **context: Any) -> Response:
     store = runtime().services.listings.store(_merchant_id())
     rails = list(store.rails) if store else []
+    context |= {"key": new_form_key()}  # a fresh key per rendering: a double press of one makes one invoice
     return page("dashboard/new_invoice.html", status, rails=rails, form=request.form, nav="new", **context)
 
 
@@ -424,15 +425,22 @@ def _price(amount: str, currency: str) -> Money:
 
 @bp.post("/invoices/new")
 def create_invoice() -> ResponseReturnValue:
-    form = request.form
+    """Make an invoice; the form carries a form key, so a double press (or a resent post) makes one invoice and
+    both answers lead to it."""
     try:
-        price = _price(form.get("amount", ""), form.get("currency", "KES"))
-        order_id = (form.get("order_id") or "").strip() or None  # the core checks it as the API does
-        invoice = runtime().services.invoicing.create_invoice(
-            _merchant_id(), price, rails=form.getlist("rails") or None, order_id=order_id, actor=_actor()
-        )
+        return _create_invoice()
     except InvalidInput as error:
         return _new_invoice_form(422, **_shown(error))
+
+
+@idempotent_form
+def _create_invoice() -> Response:
+    form = request.form
+    price = _price(form.get("amount", ""), form.get("currency", "KES"))
+    order_id = (form.get("order_id") or "").strip() or None  # the core checks it as the API does
+    invoice = runtime().services.invoicing.create_invoice(
+        _merchant_id(), price, rails=form.getlist("rails") or None, order_id=order_id, actor=_actor()
+    )
     return redirect(f"/dashboard/invoices/{invoice.id}", 303)
 
 
