@@ -47,7 +47,7 @@ from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.history import KINDS as HISTORY_KINDS
 from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.model import SENDABLE
-from cryptopay.core.wallets.quotes import QuotePurpose
+from cryptopay.core.wallets.quotes import QuotePurpose, QuotePurposeMismatch
 from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, RecipientLimit, SendBelowMinimum, WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
@@ -98,7 +98,7 @@ QUOTE_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
     (NotFound, "no such quote of the caller's"),
     (QuoteExpired, "the quote expired: lock a new one"),
     (QuoteUsed, "the quote was used already: lock a new one"),
-    (InvalidInput, "the quote was locked for the other side (buy or sell)"),
+    (QuotePurposeMismatch, "the quote was locked for the other side (buy or sell)"),
 )
 
 
