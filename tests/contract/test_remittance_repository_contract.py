@@ -92,6 +92,57 @@ def test_the_worker_walks_active_orders_and_operators_list_by_state(backend: Bac
         assert [o.id for o in uow.remittances.list(state=None, before="rmt_3", limit=1)] == ["rmt_2"]
 
 
+def test_an_originators_orders_are_found_by_refund_address_or_sender_name_since_a_time(backend: Backend):
+    """``by_originator``: the orders opened since a time whose refund address (an EVM one in any case) or sender name
+    (as name matching compares it) is the originator's; newest first; others and older ones are not."""
+    from datetime import timedelta
+
+    evm = EVM_REFUND.upper().replace("0X", "0x")
+    with backend.uow() as uow:
+        uow.remittances.add(_order(1, created_at=AT - timedelta(hours=25)))  # too old
+        uow.remittances.add(_order(2, created_at=AT, refund_address=evm, sender=Sender(name="Ann Lee", country="GB")))
+        uow.remittances.add(_order(3, created_at=AT + timedelta(hours=1)))  # Grace's name, a Tron address
+        uow.remittances.add(_order(4, created_at=AT + timedelta(hours=2), sender=Sender(name="Ann Lee", country="GB")))
+    since = AT - timedelta(hours=1)
+    with backend.uow() as uow:
+        by_address = uow.remittances.by_originator(EVM_REFUND.lower(), "nobody", since=since)
+        by_name = uow.remittances.by_originator("Tnone", "grace otieno", since=since)
+        both = uow.remittances.by_originator(TRON_REFUND, "ann lee", since=since)
+    assert [o.id for o in by_address] == ["rmt_2"]
+    assert [o.id for o in by_name] == ["rmt_3"]
+    assert [o.id for o in both] == ["rmt_4", "rmt_3", "rmt_2"]
+
+
+def test_orders_of_one_originator_that_sum_to_the_travel_rule_threshold_need_the_full_data(backend: Backend):
+    """Split under the threshold: a second order whose 24-hour sum with the same refund address's (or the same
+    sender name's) first reaches USD 1,000 is refused (travel_rule_incomplete) before anything is stored; with the
+    full originator data it opens, its Travel Rule record kept once paid; another originator's does not add up, and
+    after 24 hours nothing does."""
+
+    from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
+
+    stack = remittance_stack(backend)
+    bare = Sender(name="John Smith", country="GB")
+    first = stack.order(amount="70000", sender=bare)  # about USD 540: alone below the threshold
+    assert not first.assessment.applies
+    with pytest.raises(IncompleteTravelRuleData, match="last 24 hours"):
+        stack.order(amount="70000", sender=bare, phone="254712300011")
+    with pytest.raises(IncompleteTravelRuleData, match="last 24 hours"):  # same name, another refund address
+        stack.order(amount="70000", sender=Sender(name="JOHN SMITH", country="GB"), refund_address=EVM_REFUND)
+    stored = in_transaction(backend.uow, lambda uow: uow.remittances.list(state=None, before=None, limit=9))
+    assert [o.id for o in stored] == [first.id]
+    linked = stack.order(amount="70000")  # the full originator data: opens, and the record is kept once paid
+    assert linked.assessment.applies and linked.assessment.amount == linked.usdt
+    stack.pay(linked)
+    stack.confirm()
+    stack.run()
+    assert stack.get(linked).travel_rule_id is not None
+    other = stack.order(amount="70000", sender=Sender(name="Ann Lee", country="GB"), refund_address=EVM_REFUND)
+    assert not other.assessment.applies  # another originator
+    stack.clock.advance(hours=24, minutes=1)
+    assert not stack.order(amount="70000", sender=bare).assessment.applies
+
+
 def test_a_remittance_is_paid_out_end_to_end(backend: Backend):
     """Order, payment, confirmations, B2C, SMS: paid out and the books balance, on every backend."""
     stack = remittance_stack(backend)

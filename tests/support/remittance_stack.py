@@ -85,10 +85,15 @@ class RemittanceStack:
         )
         return self.remittances.create(request)
 
-    def pay(self, order: RemittanceOrder, amount: Money | None = None, *, network: str = "tron") -> ObservedTransfer:
-        """The sender pays what the order asks (or ``amount``) to its one-time address on ``network``."""
+    def pay(
+        self, order: RemittanceOrder, amount: Money | None = None, *, network: str = "tron", payer: str | None = None
+    ) -> ObservedTransfer:
+        """The sender pays what the order asks (or ``amount``) to its one-time address on ``network`` (from
+        ``payer``, when given)."""
         invoice = self.remittances.invoice(order)
         option = next(o for o in invoice.options if o.rail.network.name == network)
+        if payer is not None:
+            return self.chains[network].pay(option.address, amount or option.due, sender=payer)
         return self.chains[network].pay(option.address, amount or option.due)
 
     def confirm(self, blocks: int = 20) -> None:
@@ -141,12 +146,15 @@ class RemittanceStack:
         for withdrawal_id in list(sender.sent):
             sender.finish(withdrawal_id, TxState.CONFIRMED)
 
-    def list_sanctioned(self, *names: str) -> None:
-        """An OFAC-style list naming one listed individual per name (``ofac:9000N``)."""
+    def list_sanctioned(self, *names: str, addresses: tuple[tuple[str, str], ...] = ()) -> None:
+        """An OFAC-style list naming one listed individual per name (``ofac:9000N``), and one (``ofac:9100``)
+        listing ``addresses`` ((network, address) pairs) when there are any."""
         entries = [
             ListEntry(ref=f"ofac:{9000 + i}", kind="individual", names=(n,), programs=("SDGT",))
             for i, n in enumerate(names, 1)
         ]
+        if addresses:
+            entries.append(ListEntry(ref="ofac:9100", kind="entity", names=("BADGUY CRYPTO",), addresses=addresses))
         self.screening.import_list("ofac_sdn", "12/01/2026", entries, actor="operator:test")
 
     def books_balanced(self) -> bool:
@@ -164,10 +172,27 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
     derivers = {n: SequentialDeriver(n) for n in NETWORKS}
     cursors = InMemoryScanCursorStore()
     invoicing = Invoicing(uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=pricer, derivers=derivers)
-    refunds = Refunds(uow=uow, clock=clock, ids=ids, ledger=ledger, senders=senders, pricer=pricer, quotes=quotes)
     screening = Screening(uow=uow, matcher=RapidfuzzMatcher(), clock=clock, ids=ids)
-    monitoring = Monitoring(uow=uow, rules=default_rules(), clock=clock, ids=ids, screening=screening)
+    monitoring = Monitoring(
+        uow=uow,
+        rules=default_rules(),
+        clock=clock,
+        ids=ids,
+        screen=lambda m: screening.sanctioned_counterparty(m.network, m.counterparty),  # as wired
+        screening=screening,
+    )
     feed = MonitoringFeed(monitoring)  # as wired: detection journals invoice payments, the desk's orders journal theirs
+    refunds = Refunds(
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        ledger=ledger,
+        senders=senders,
+        pricer=pricer,
+        quotes=quotes,
+        screening=lambda: screening,
+        monitoring=lambda: feed,
+    )
     detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=cursors, monitor=feed, quoter=pricer)
     rails = tuple(rail_for(n, "USDT", confirmations=3) for n in NETWORKS)
     remittances = Remittances(

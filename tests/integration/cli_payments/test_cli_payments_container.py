@@ -35,3 +35,13 @@ def test_cli_payment_commands_read_a_fresh_sqlite_deployment(embedded):
         listed = runner.invoke(app, [group, "list", "--json"])
         assert listed.exit_code == 0, listed.output
         assert json.loads(listed.stdout) == {group: []}
+
+
+def test_an_unknown_payout_is_not_found_without_daraja_settings(embedded):
+    """`payouts show` and `payouts retry` of an unknown id exit 3 (not found) on a deployment with no M-Pesa settings:
+    the Daraja client is built only when M-Pesa is asked (review 3, I8: it was exit 2 "missing Daraja settings")."""
+    runner = CliRunner()
+    for command in (["payouts", "show", "po_nope"], ["payouts", "retry", "po_nope"]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 3, result.output
+        assert "no payout po_nope" in result.output and "Daraja" not in result.output

@@ -193,6 +193,27 @@ def test_a_listed_name_with_look_alike_letters_or_more_given_names_is_refused(ap
     assert api.stack.remittances.orders() == []
 
 
+def test_a_listed_refund_address_is_refused_and_a_listed_payer_is_held(api: Api):
+    """review3 I20: a refund address on a sanctions list is a 422 ``blocked_by_compliance`` naming the rule, not the
+    list, and nothing is stored; an order paid from a listed address is held (its status says ``held``), no payout."""
+    listed, payer = "TQn9Y2khEsLJW1ChVWFMSMeRDow5KcbLSE", "TLsanctionedTronAddressXXXXXXXXXXX"
+    api.stack.list_sanctioned("Nobody Listed", addresses=(("tron", listed), ("tron", payer)))
+    body = {**BODY, "refund_address": listed}
+    refused = api.client.post("/v1/wallet/remittances", json=body, headers={"Idempotency-Key": customer_key("i20")})
+    problem = refused.get_json()
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json", problem
+    assert problem["code"] == "blocked_by_compliance" and "sanctioned-address" in problem["detail"]
+    assert "ofac" not in refused.get_data(as_text=True).lower() and api.stack.remittances.orders() == []
+    opened = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("i20b")})
+    assert opened.status_code == 201, opened.get_json()
+    [order] = api.stack.remittances.orders()
+    api.stack.pay(order, payer=payer)
+    api.stack.confirm()
+    api.stack.run()
+    status = api.client.get(f"/v1/wallet/remittances/{order.public_id}").get_json()
+    assert status["state"] == "held" and api.stack.remittances.payout_of(api.stack.get(order)) is None, status
+
+
 def test_a_possible_sanctions_match_opens_the_order_as_any_other(api: Api):
     """A possible match is for compliance to review: the sender is told nothing of it (201, the usual body)."""
     api.stack.list_sanctioned("Dmitri Ivanovich Petrov")

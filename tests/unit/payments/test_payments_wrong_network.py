@@ -303,3 +303,39 @@ def test_usdc_to_a_usdt_invoice_on_its_own_network_is_a_wrong_asset_payment_owed
     assert stack.balance(flows.custody("ethereum", USDC)) == Money.of("0", USDC) and stack.books_balanced()
     checks = stack.reconciliation.reconcile().by_check()
     assert (checks["wrong-payments-owed"], checks["custody"]) == (0, 0)
+
+
+def test_a_refund_to_a_listed_address_is_refused_and_the_payment_stays_pending(stack: PaymentsStack) -> None:
+    """review3 I20: the payer's address is on a sanctions list (as an OFAC "Digital Currency Address - ETH"): the
+    wrong-network refund and a merchant's refund to it are ``Blocked`` before anything is booked or held, audited
+    ``refund.blocked``; the payment stays pending for compliance."""
+    from cryptopay.adapters.sanctions import RapidfuzzMatcher
+    from cryptopay.core.compliance.monitoring import Blocked
+    from cryptopay.core.compliance.screening import ListEntry, Screening
+    from cryptopay.core.payments.refunds import Refunds
+    from cryptopay.core.testing.compliance import monitoring_repositories
+    from cryptopay.core.testing.storage import InMemoryStorage
+
+    lists = InMemoryStorage(**monitoring_repositories())
+    screening = Screening(uow=lists.unit_of_work, matcher=RapidfuzzMatcher(), clock=stack.clock, ids=stack.ids)
+    entry = ListEntry(ref="ofac:38", kind="individual", names=("BADGUY, Crypto",), addresses=(("ethereum", PAYER),))
+    screening.import_list("ofac_sdn", "test", [entry], actor="operator:test")
+    refunds = Refunds(
+        uow=stack.uow,
+        clock=stack.clock,
+        ids=stack.ids,
+        ledger=stack.ledger,
+        senders=stack.senders,
+        rails=stack.refunds._rails,
+        screening=lambda: screening,
+    )
+    invoice_id, record_id = _paid_on_polygon(stack)
+    stack.confirm(2)
+    with pytest.raises(Blocked) as refused:
+        refunds.refund_wrong_network(record_id, address=PAYER.upper().replace("0X", "0x"), requested_by="user:owner")
+    assert refused.value.code == "blocked_by_compliance" and "ofac" not in refused.value.message
+    assert stack.detection.wrong_network_payment(record_id).state is WrongNetworkState.PENDING
+    assert refunds.list_refunds(invoice_id) == [] and stack.books_balanced()
+    with stack.uow() as uow:
+        [blocked] = [r for r in uow.audit.about([f"invoice:{invoice_id}"]) if r.action == "refund.blocked"]
+    assert (blocked.actor, dict(blocked.details)["lists"]) == ("user:owner", "ofac:38")

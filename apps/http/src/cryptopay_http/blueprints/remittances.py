@@ -28,6 +28,7 @@ from cryptopay.core.payment_uri import payment_uri
 from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import RefundState
 from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, RemittanceState, Sender
+from cryptopay.core.remittances.model import ImplausibleSender
 from cryptopay.core.remittances.service import OrderRequest, RecipientNotMpesa
 from cryptopay.core.text import TextKind
 from cryptopay.core.wallets.service import RecipientLimit
@@ -268,6 +269,12 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
         ),
         (InternalAddress, "the refund address is one cryptopay controls (a hot wallet or a deposit address)"),
         (IncompleteTravelRuleData, "the amount needs the sender's full originator data (the Travel Rule)"),
+        (
+            ImplausibleSender,
+            "a sender field that cannot be true (the problem's `field`): a country ISO 3166-1 does not assign, "
+            "a name without two letters, an address without a street's name, an identity number under 4 "
+            "characters, a birth date not 18 to 120 years ago",
+        ),
         (LimitExceeded, "past M-Pesa's daily limit for the recipient"),
         (RecipientLimit, "the recipient cannot receive a remittance now (nothing more is said)"),
         (Unavailable, "no rate to price USDT in KES now"),

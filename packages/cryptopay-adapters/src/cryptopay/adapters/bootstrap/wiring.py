@@ -34,6 +34,16 @@ from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.listings import Listings
+from cryptopay.core.mobile_money.requests import (
+    AccountBalanceRequest,
+    B2BRequest,
+    B2CRequest,
+    C2BRegistration,
+    ReversalRequest,
+    StkPushRequest,
+    TransactionStatusRequest,
+)
+from cryptopay.core.mobile_money.results import Acknowledgement, MpesaResult, StkPushAccepted
 from cryptopay.core.money import KES, USDT
 from cryptopay.core.observing import Observing
 from cryptopay.core.payments.detection import Detection
@@ -132,6 +142,39 @@ class LazyQuoter:
 
     def prices(self, pair: Pair) -> bool:
         return self._pricer().prices(pair)
+
+
+class LazyGateway:
+    """A ``MobileMoneyGateway`` that builds the Daraja client at the first request to M-Pesa, not when a use case is
+    built: reading or retrying a payout (``payouts show``/``retry``) needs no Daraja settings until M-Pesa is asked
+    (review 3, I8: an unknown payout was "missing Daraja settings", exit 2, where the README says exit 3)."""
+
+    def __init__(self, gateway: Callable[[], MobileMoneyGateway]) -> None:
+        self._gateway = gateway
+
+    def stk_push(self, request: StkPushRequest) -> StkPushAccepted:
+        return self._gateway().stk_push(request)
+
+    def stk_query(self, checkout_request_id: str) -> MpesaResult:
+        return self._gateway().stk_query(checkout_request_id)
+
+    def b2c(self, request: B2CRequest) -> Acknowledgement:
+        return self._gateway().b2c(request)
+
+    def b2b(self, request: B2BRequest) -> Acknowledgement:
+        return self._gateway().b2b(request)
+
+    def transaction_status(self, request: TransactionStatusRequest) -> Acknowledgement:
+        return self._gateway().transaction_status(request)
+
+    def account_balance(self, request: AccountBalanceRequest) -> Acknowledgement:
+        return self._gateway().account_balance(request)
+
+    def reversal(self, request: ReversalRequest) -> Acknowledgement:
+        return self._gateway().reversal(request)
+
+    def register_c2b_urls(self, request: C2BRegistration) -> Acknowledgement:
+        return self._gateway().register_c2b_urls(request)
 
 
 class Parts:
@@ -498,7 +541,7 @@ class Parts:
             clock=self.clock,
             ids=self.ids,
             ledger=self.ledger,
-            gateway=self.mobile_money,
+            gateway=LazyGateway(lambda: self.mobile_money),
             urls=payout_urls(self.settings.public_url),
             faults=self.settings.faults,
             metrics=self._payout_metrics,
@@ -542,6 +585,8 @@ class Parts:
             validators=address_validators(self.settings),
             rails=self.rails,  # a wrong-network payment is refunded once as deep as its network's rail asks
             platform=self.platform_addresses,
+            screening=lambda: self.screening,  # a refund (and a remittance's payer) to a listed address: refused
+            monitoring=lambda: self.monitoring_feed,
         )
 
     @functools.cached_property

@@ -40,9 +40,11 @@ NAMED = "sanctioned_name"  # the rule kind whose names ``screen_names`` screens
 
 
 class Blocked(Refused):
-    """A blocking monitoring rule refused the movement before anything moved."""
+    """A blocking monitoring rule refused the movement before anything moved (``alert_ids``: the blocking alerts it
+    raised, for a product that holds money on them; never in the problem a caller is shown)."""
 
     code = "blocked_by_compliance"
+    alert_ids: tuple[str, ...] = ()
 
 
 class UnderReview(Refused):
@@ -88,7 +90,9 @@ class Monitoring:
         blocking = [a for a in alerts if a.blocking]
         if blocking:
             rule = blocking[0].rule_id
-            raise Blocked(f"refused by compliance rule {rule!r}: the movement was not made", rule=rule)
+            blocked = Blocked(f"refused by compliance rule {rule!r}: the movement was not made", rule=rule)
+            blocked.alert_ids = tuple(a.id for a in blocking)
+            raise blocked
         return alerts
 
     def screen_names(self, movement: Movement, names: Sequence[tuple[str, str]]) -> list[Alert]:

@@ -30,6 +30,10 @@ Invariants:
 - a payment on the wrong EVM network (``payments.wrong_network``) is refunded whole, never from the merchant's
   balance: once as deep as that network's rail asks, it is booked into custody against
   ``liabilities:wrong_network:<ASSET>`` and the refund holds it from there (``refund_wrong_network``);
+- a refund never goes to an address on a sanctions list: its destination is screened (``compliance.addresses``)
+  before anything is held, a listed one refused with ``Blocked`` (422 ``blocked_by_compliance``), a blocking
+  alert raised (rule ``sanctioned-address``) and the refusal audited ``refund.blocked``; the coins stay where they
+  were (a remittance order's are held for an operator);
 - a refund never goes to an address the platform controls (a hot wallet, or a wallet's, an invoice's or a
   remittance order's deposit address, on any network sharing its key): ``InternalAddress`` (422
   ``internal_address``), checked in the transaction that holds the coins (``cryptopay.core.payments.internal``);
@@ -49,6 +53,10 @@ from typing import TYPE_CHECKING, cast
 
 import attrs
 from cryptopay.core import flows
+from cryptopay.core.compliance.addresses import REFUND, RULE, listed_address
+from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import Blocked
+from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.errors import (
     CryptopayError,
     InsufficientFunds,
@@ -78,6 +86,7 @@ from cryptopay.core.rails import NETWORKS, AddressFormat, Rail, rail_for
 from cryptopay.core.wallets.quotes import QuotePurpose, check_claim, claim_quote, owned_quote, use_claim
 
 if TYPE_CHECKING:
+    from cryptopay.core.ports.compliance import ScreeningPort
     from cryptopay.core.ports.payments import PaymentsUnitOfWork, PaymentsUowFactory, Quoter
     from cryptopay.core.ports.remittances import RemittanceUnitOfWork
     from cryptopay.core.remittances.model import RemittanceOrder
@@ -151,8 +160,11 @@ class Refunds:
         validators: Mapping[str, AddressValidator] | None = None,
         rails: Mapping[str, Rail] | None = None,
         platform: PlatformAddresses | None = None,
+        screening: Callable[[], ScreeningPort | None] = lambda: None,
+        monitoring: Callable[[], MonitoringFeed] = MonitoringFeed,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger, self._senders = uow, clock, ids, ledger, dict(senders)
+        self._screening, self._monitoring = screening, monitoring  # a listed destination is refused (and alerted)
         self._pricer, self._quotes, self._validators = pricer, quotes, dict(validators or {})
         self._rails = dict(rails or {})  # the deployment's rails: a wrong-network payment's depth before a refund
         self._platform = platform or PlatformAddresses()  # the hot wallets: a refund never goes to one (nor a deposit)
@@ -200,15 +212,52 @@ class Refunds:
         """
         invoice = self.get_invoice(invoice_id)
         option = _closed_option(invoice, _rail_of(invoice, rail))  # refused before any quote is locked
+        network = option.rail.network.name
+        self.refuse_listed(f"invoice:{invoice.id}", invoice.merchant_id, network, address, requested_by=requested_by)
         wanted = self._convert(invoice, option, amount, quote_id)
         return transaction(self._uow, lambda uow: self._request(uow, invoice_id, address, requested_by, wanted))
+
+    def screening(self) -> ScreeningPort | None:
+        """The sanctions screening refunds ask (None: not configured)."""
+        return self._screening()
+
+    def refuse_listed(self, subject: str, party: str, network: str, address: str, *, requested_by: str) -> None:
+        """``Blocked`` when ``address`` on ``network`` is on a sanctions list (a blocking alert raised on ``party``,
+        the refusal audited ``refund.blocked`` on ``subject``): what a refund asks before anything is held or sent,
+        and a remittance order of its refund address when it opens.
+
+        >>> # refunds.refuse_listed("invoice:inv_1", "mer_1", "tron", "T...", requested_by="user:u1")
+        """
+        now, target = self._clock.now(), address.strip()
+        movement = Movement(
+            id=f"refund:{subject}:{':'.join(address_key(network, target))}",
+            party_id=party,
+            product=REFUND,
+            direction=Direction.OUT,
+            amount=Money.zero(KES),  # not yet priced: the rule screens the address, never the value
+            at=now,
+            counterparty=target,
+            network=network,
+        )
+        monitoring = self._monitoring()
+        matches, alerts = listed_address(self._screening(), monitoring, movement)
+        if not matches:
+            return
+        if alerts or monitoring.monitor is None:  # audited with its alert, once (a worker asks again every run)
+            refs = ",".join(sorted({m.ref for m in matches}))
+            details = {"network": network, "address": target, "lists": refs, "alerts": ",".join(alerts)}
+            transaction(self._uow, lambda uow: audit(uow, requested_by, "refund.blocked", subject, now, **details))
+        raise Blocked(f"refused by compliance rule {RULE!r}: the refund address is on a sanctions list", rule=RULE)
 
     def refund_wrong_network(self, payment_id: str, *, address: str, requested_by: str) -> Refund:
         """Send a payment made on the wrong EVM network back whole to ``address`` (the payer's, on that network).
 
         Refused until it is as deep as that network's rail asks; a conflict unless it is pending (or refunded by a
         refund that failed). The merchant's balance is never touched."""
-        invoice_id = transaction(self._uow, lambda uow: load_wrong_network_payment(uow, payment_id).invoice_id)
+        payment = transaction(self._uow, lambda uow: load_wrong_network_payment(uow, payment_id))
+        invoice_id = payment.invoice_id
+        merchant = self.get_invoice(invoice_id).merchant_id
+        self.refuse_listed(f"invoice:{invoice_id}", merchant, payment.network, address, requested_by=requested_by)
         work = partial(self._refund_stray, invoice_id=invoice_id, payment_id=payment_id)
         return transaction(self._uow, partial(work, address=address, requested_by=requested_by))
 

@@ -7,6 +7,7 @@ until the transaction ends (``SELECT ... FOR UPDATE`` on PostgreSQL), so two wor
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Protocol
 
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
@@ -36,6 +37,11 @@ class RemittanceRepository(Protocol):
 
     def active(self, *, limit: int = 100) -> list[RemittanceOrder]:
         """Orders the worker still has to move (``RemittanceOrder.is_active``), oldest first."""
+        ...
+
+    def by_originator(self, address: str, name: str, *, since: datetime, limit: int = 100) -> list[RemittanceOrder]:
+        """Orders opened at or after ``since`` whose ``RemittanceOrder.originator`` has the refund address
+        ``address`` or the sender name ``name`` (the keys ``originator_keys`` gives), newest first."""
         ...
 
     def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:

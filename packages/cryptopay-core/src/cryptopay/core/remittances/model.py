@@ -23,18 +23,23 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import attrs
+from cryptopay.core.compliance.screening import normalize_name
 from cryptopay.core.compliance.travel_rule import Assessment
+from cryptopay.core.countries import UNINHABITED, is_assigned_country
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.flows import REMITTANCE_DESK
+from cryptopay.core.kyc.checks import check_birth_date
 from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.text import TextKind, text_problem
 
 __all__ = [
     "DESK",
+    "ImplausibleSender",
     "RemittanceOrder",
     "RemittanceRoute",
     "RemittanceState",
     "Sender",
+    "check_sender",
     "remittance_unconvert_key",
 ]
 
@@ -114,6 +119,62 @@ class Sender:
             raise InvalidInput("a date of birth goes with a place of birth", field="sender.place_of_birth")
 
 
+class ImplausibleSender(InvalidInput):
+    """A sender field that cannot be true (review3 I22): the originator record (IVMS101, goAML) must identify a
+    person, so a country no ISO code assigns, a birth date in the future or 200 years ago, a one-character address or
+    identity number is refused, naming the field."""
+
+    code = "implausible_sender"
+
+
+_ADDRESS_LEAST, _ADDRESS_LETTERS, _PLACE_LETTERS, _ID_LEAST = 5, 3, 2, 4
+
+
+def check_sender(sender: Sender, *, today: date) -> None:
+    """``ImplausibleSender`` (422 ``implausible_sender`` naming ``sender.<field>``) unless every given field of
+    ``sender`` can be true: an assigned ISO 3166-1 country where people live; a name with at least two letters; an
+    address of at least 5 characters with 3 letters; a place of birth with 2 letters; an identity number of at least
+    4 letters or digits; a date of birth of an adult (the KYC rule: 18 to 120 years ago). The text rules
+    (``TextKind``) and lengths are ``Sender``'s own. Checked when an order opens, whatever the amount.
+
+    >>> check_sender(Sender(name="Grace Otieno", country="GB", address="12 Acacia Road"), today=date(2026, 12, 6))
+    >>> try:
+    ...     check_sender(Sender(name="Grace Otieno", country="XX"), today=date(2026, 12, 6))
+    ... except ImplausibleSender as refused:
+    ...     print(refused.details["field"], "-", refused.message)
+    sender.country - XX is no country (ISO 3166-1 assigns it to none)
+    """
+
+    def refuse(field: str, message: str) -> None:
+        raise ImplausibleSender(message, field=f"sender.{field}")
+
+    if not is_assigned_country(sender.country):
+        refuse("country", f"{sender.country} is no country (ISO 3166-1 assigns it to none)")
+    if sender.country in UNINHABITED:
+        refuse("country", f"nobody lives in {sender.country}: give the country the sender lives in")
+    if _letters(sender.name) < 2:
+        refuse("name", "the sender's name has at least two letters")
+    if sender.address is not None:
+        address = sender.address.strip()
+        if len(address) < _ADDRESS_LEAST or _letters(address) < _ADDRESS_LETTERS:
+            refuse("address", "the sender's address is a street address (at least 5 characters, with a street's name)")
+    if sender.place_of_birth is not None and _letters(sender.place_of_birth) < _PLACE_LETTERS:
+        refuse("place_of_birth", "the sender's place of birth is a town's name")
+    if sender.id_number is not None and sum(c.isalnum() for c in sender.id_number) < _ID_LEAST:
+        refuse("id_number", "the sender's identity number has at least 4 letters or digits")
+    if sender.date_of_birth is not None:
+        if sender.date_of_birth >= today:
+            refuse("date_of_birth", "the sender's date of birth is in the past")
+        try:
+            check_birth_date(sender.date_of_birth, today=today)
+        except InvalidInput:
+            refuse("date_of_birth", "the sender's date of birth is an adult's: 18 to 120 years ago")
+
+
+def _letters(text: str) -> int:
+    return sum(c.isalpha() for c in text)
+
+
 @attrs.define(kw_only=True)
 class RemittanceOrder:
     """One order. ``usdt`` is what the sender pays (the invoice's price), ``kes`` what the recipient receives
@@ -190,6 +251,12 @@ class RemittanceOrder:
         """What the order is worth in shillings (for limits and monitoring): the payout and its charge."""
         return self.kes + self.charge
 
+    @property
+    def originator(self) -> tuple[str, str]:
+        """The keys an order's originator is aggregated by (the Travel Rule over 24 hours): its refund address (an
+        EVM one lower-cased) and the sender's name as name matching compares it (``originator_keys``)."""
+        return originator_keys(self.refund_address, self.sender.name)
+
     def hold(self, note: str) -> None:
         """Stop the automatic path: an operator decides (``retry`` or ``refund``)."""
         self.state, self.note, self.next_attempt_at = RemittanceState.HELD, note, None
@@ -197,3 +264,14 @@ class RemittanceOrder:
     def finish(self, state: RemittanceState, now: datetime, note: str | None = None) -> None:
         self.state, self.finished_at, self.next_attempt_at = state, now, None
         self.note = note or self.note
+
+
+def originator_keys(refund_address: str, sender_name: str) -> tuple[str, str]:
+    """(refund address, sender name) as orders of one originator are found by: an EVM address lower-cased (its
+    checksum case is not part of it), the name without accents, case or punctuation.
+
+    >>> originator_keys(" 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 ", "JOHN  smith.")
+    ('0x70997970c51812dc3a010c7d01b50e0d17dc79c8', 'john smith')
+    """
+    address = refund_address.strip()
+    return (address.lower() if address.startswith("0x") else address), normalize_name(sender_name)

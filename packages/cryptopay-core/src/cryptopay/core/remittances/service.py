@@ -54,6 +54,14 @@ otherwise; a release is audited ``remittance.released``); the recipient's wallet
 (beyond them, B2C to the same phone, as above); an order to a party compliance froze is refused before the sender
 pays (``RecipientLimit``, 422 ``recipient_limit``, saying no more), and one frozen after it opened is held.
 Orders at or above the Travel Rule threshold need full originator data (see ``travel``).
+
+Linked orders (decision): an order below the threshold whose sum with the orders the same originator opened in the
+last 24 hours (``ORIGINATOR_WINDOW``; the same refund address or the same sender name as name matching compares it,
+``originator_keys``; refused and expired orders excluded) reaches it needs the full originator data too: it is
+refused with 422 ``travel_rule_incomplete`` before the sender pays (rather than held after: the sender can give the
+data, and no money waits on an operator), and once paid its Travel Rule record is kept as for one large order. Two
+such orders opened at the same instant can both pass; the batch rule ``structuring-travel-rule`` (``compliance/data/
+rules.json``) flags split orders to one recipient after the fact.
 """
 
 from __future__ import annotations
@@ -66,11 +74,12 @@ from typing import cast
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, listed_address
 from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
-from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
+from cryptopay.core.compliance.travel_rule import Assessment, IncompleteTravelRuleData, TravelRule, check_complete
 from cryptopay.core.errors import (
     CryptopayError,
     InvalidInput,
@@ -127,6 +136,8 @@ from cryptopay.core.remittances.model import (
     RemittanceRoute,
     RemittanceState,
     Sender,
+    check_sender,
+    originator_keys,
     remittance_unconvert_key,
 )
 from cryptopay.core.remittances.watch import current_payout as _current_payout
@@ -139,7 +150,20 @@ from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import RecipientLimit, spending
 from cryptopay.core.wallets.withdrawals import network_fee
 
-__all__ = ["OrderRequest", "RecipientNotMpesa", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
+__all__ = [
+    "ORIGINATOR_WINDOW",
+    "OrderRequest",
+    "RecipientNotMpesa",
+    "RemittanceRules",
+    "Remittances",
+    "RetryPolicy",
+    "waiting_text",
+]
+
+# How far back an originator's orders are summed for the Travel Rule (decision): a day, FATF's linked-transactions
+# horizon for occasional transactions; at most ``_ORIGINATOR_ORDERS`` of them are read (more is far past it anyway).
+ORIGINATOR_WINDOW = timedelta(hours=24)
+_ORIGINATOR_ORDERS = 200
 
 
 class RecipientNotMpesa(NotMpesaNumber):
@@ -161,6 +185,16 @@ _EXCESS_STATES = (
     RemittanceState.REFUNDED,
 )
 USDT_KES = Pair(USDT, KES)
+
+
+@attrs.frozen
+class _ListedPayer:
+    """A paid order's paying address found on a sanctions list, and the alerts raised on it."""
+
+    network: str
+    address: str
+    refs: str
+    alerts: tuple[str, ...]
 
 
 @attrs.frozen
@@ -246,10 +280,19 @@ class Remittances:
             raise InvalidInput(error.message, field="recipient_phone") from None
         name = _recipient_name(request.recipient_name)
         _sender_name(request.sender.name)
+        check_sender(request.sender, today=self.clock.now().date())
         rails = self._rails_for(request.refund_address)
         quote = self.quoter().quote(USDT_KES)
         usdt, kes, charge = self._price(request.amount, quote)
         order_id, now = self.ids.new_id("rmt"), self.clock.now()
+        for network in sorted({rail.network.name for rail in rails}):  # a listed refund address: refused, alerted
+            self.refunds.refuse_listed(
+                f"remittance:{order_id}",
+                f"phone:{phone}",
+                network,
+                request.refund_address,
+                requested_by=f"remittance:{order_id}",
+            )
         assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
         recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
         if frozen:
@@ -310,12 +353,33 @@ class Remittances:
         if self.travel_rule is None:
             return None
         assessment = self.travel_rule.assess(usdt)
+        sender = travel.originator(request.sender, request.refund_address.strip())
+        parties = (travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone))
         if assessment.applies:
-            sender = travel.originator(request.sender, request.refund_address.strip())
-            check_complete(
-                travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone), None, None
-            )
-        return assessment
+            check_complete(*parties, None, None)
+            return assessment
+        earlier = self._originator_sum(request)
+        if not earlier.is_positive() or not (total := self.travel_rule.assess(earlier + usdt)).applies:
+            return assessment
+        try:
+            check_complete(*parties, None, None)
+        except IncompleteTravelRuleData as error:
+            raise IncompleteTravelRuleData(
+                f"with this sender's orders of the last 24 hours (same refund address or name) this order reaches "
+                f"the Travel Rule threshold ({total.equivalent} in all): {error.message}"
+            ) from None
+        return attrs.evolve(assessment, applies=True)  # the record is kept once paid, as for one order that large
+
+    def _originator_sum(self, request: OrderRequest) -> Money:
+        """The USDT of the orders the same originator (refund address or sender name: ``originator_keys``) opened in
+        the last ``ORIGINATOR_WINDOW`` that may still be or were paid (refused and expired ones moved nothing)."""
+        address, name = originator_keys(request.refund_address, request.sender.name)
+        since = self.clock.now() - ORIGINATOR_WINDOW
+        found = in_transaction(
+            self.uow, lambda uow: uow.remittances.by_originator(address, name, since=since, limit=_ORIGINATOR_ORDERS)
+        )
+        counted = [o.usdt for o in found if o.state not in (RemittanceState.REFUSED, RemittanceState.EXPIRED)]
+        return sum(counted, Money.zero(USDT))
 
     def _rails_for(self, address: str) -> list[Rail]:
         """The desk's USDT rails whose network ``address`` belongs to: the refund goes back the way coins came."""
@@ -526,6 +590,12 @@ class Remittances:
             )
         if address is not None:
             order.refund_address = self._refund_address(order, address)
+        invoice = self.invoice(order)
+        for network in sorted({p.transfer.network for p in invoice.payments}):  # refused before the order changes
+            party = order.recipient_id or f"phone:{order.recipient_phone}"
+            self.refunds.refuse_listed(
+                f"remittance:{order.id}", party, network, order.refund_address, requested_by=actor
+            )
         in_transaction(self.uow, lambda uow: self._start_refund(uow, order_id, actor, order.refund_address))
         return self._request_refund(order_id, actor)
 
@@ -768,7 +838,8 @@ class Remittances:
         return [self.refunds.get_refund(refund_id) for refund_id in order.excess_refund_ids]
 
     def _advance(self, order_id: str) -> RemittanceOrder:
-        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id))
+        payer = self._listed_payer(order_id)  # read before the step's transaction, as deposits screen theirs
+        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id, payer))
         if action in ("funded", "funded_waiting"):
             # The money arrived (committed): journal the movement for the batch rules (the high-risk country).
             # Once, here (detection does not journal the desk's invoices as a merchant's payments): with the network
@@ -795,10 +866,37 @@ class Remittances:
             return self._notify(order)
         return order
 
-    def _step(self, uow: RemittanceUnitOfWork, order_id: str) -> tuple[RemittanceOrder, str | None]:
+    def _listed_payer(self, order_id: str) -> _ListedPayer | None:
+        """A paid order's paying addresses screened against the sanctions lists (the blocking alert raised through
+        monitoring's ``sanctioned-address`` rule, product ``remittance_payment``); None when none is listed."""
+        order = self.get(order_id)
+        if order.state is not RemittanceState.AWAITING_PAYMENT:
+            return None
+        invoice = self.invoice(order)
+        if invoice.state is not InvoiceState.SETTLED:
+            return None
+        party = order.recipient_id or f"phone:{order.recipient_phone}"
+        for payment in invoice.payments:
+            transfer = payment.transfer
+            if not transfer.from_address or not is_confirmed(payment, invoice.option(payment.rail_key)):
+                continue
+            movement = attrs.evolve(
+                _movement(order.id, party, order.value, order.sender, order.created_at, None, payment),
+                id=f"remittance-payment:{order.id}:{transfer.tx_hash}:{transfer.index}",
+                product=REMITTANCE_PAYMENT,
+            )
+            matches, alerts = listed_address(self.refunds.screening(), self.monitoring, movement)
+            if matches:
+                refs = ",".join(sorted({m.ref for m in matches}))
+                return _ListedPayer(transfer.network, transfer.from_address, refs, alerts)
+        return None
+
+    def _step(
+        self, uow: RemittanceUnitOfWork, order_id: str, payer: _ListedPayer | None = None
+    ) -> tuple[RemittanceOrder, str | None]:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         if order.state is RemittanceState.AWAITING_PAYMENT:
-            return order, self._on_invoice(uow, order, now)
+            return order, self._on_invoice(uow, order, now, payer)
         elif order.state is RemittanceState.PAYING_OUT:
             return order, self._on_payout(uow, order, now)
         elif order.state is RemittanceState.REFUNDING:
@@ -807,7 +905,9 @@ class Remittances:
             return order, "notify"
         return order, None
 
-    def _on_invoice(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
+    def _on_invoice(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payer: _ListedPayer | None = None
+    ) -> str | None:
         invoice = uow.invoices.get(order.invoice_id)
         if invoice is None:
             raise NotFound(f"remittance {order.id} has no invoice {order.invoice_id}")
@@ -819,9 +919,27 @@ class Remittances:
             if self.limits.per_day is not None:  # the global lock order: the recipient's lock before the ledger's
                 uow.payouts.lock_destination(order.recipient_phone)
             self._fund(uow, order, invoice, now)
+            if payer is not None:
+                self._hold_listed_payer(uow, order, payer, now)
+                return "funded"
             wait = self._pay_out(uow, order, now)
             return "funded_waiting" if wait is not None and wait.new else "funded"
         return None
+
+    def _hold_listed_payer(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, payer: _ListedPayer, now: datetime
+    ) -> None:
+        """A listed address paid the order: nothing is paid out; held for compliance (its alerts on the order, so a
+        release needs them cleared, as a sanctions match's does), an operator refunds or retries."""
+        order.review_alerts = (*order.review_alerts, *(a for a in payer.alerts if a not in order.review_alerts))
+        order.hold(
+            f"the address that paid it is on a sanctions list ({payer.network}): held for compliance review; an "
+            "operator pays it out (retry) once compliance cleared it, or it stays with compliance"
+        )
+        uow.remittances.update(order)
+        details = {"reason": "sanctioned_payer", "network": payer.network, "address": payer.address}
+        details |= {"lists": payer.refs, "alerts": ",".join(payer.alerts)}
+        uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, details))
 
     def _fund(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, invoice: Invoice, now: datetime) -> None:
         """Convert the order's USDT into the shillings it promised, at its locked quote."""

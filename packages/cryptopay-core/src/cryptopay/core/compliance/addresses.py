@@ -1,0 +1,56 @@
+"""Sanctioned on-chain addresses wherever money comes from or goes to an address outside the platform.
+
+The wallet's withdrawals and deposits screen their addresses themselves (``wallets.withdrawals``,
+``wallets.deposits``). Every other external address goes through here: a refund's destination (a merchant's refund,
+a remittance order's refund or excess, a wrong-network payment sent back: ``payments.refunds``), a remittance
+order's refund address when it opens, and the address that paid a remittance order (``remittances.service``).
+
+A listed address raises a blocking alert through monitoring's ``sanctioned_counterparty`` rule watching the
+movement's product and direction (``sanctioned-address`` in the default rule set: products ``refund`` and
+``remittance_payment``), and the movement is refused (``Blocked``, 422 ``blocked_by_compliance``) whether or not a
+rule watches it: a deployment's own rule set cannot turn the screening off, only the alert.
+
+>>> refuse_listed_address(None, MonitoringFeed(), None)  # no screening configured: nothing to refuse
+[]
+"""
+
+from __future__ import annotations
+
+from cryptopay.core.compliance.feed import MonitoringFeed
+from cryptopay.core.compliance.monitoring import Blocked
+from cryptopay.core.compliance.rules import Movement
+from cryptopay.core.compliance.screening import AddressMatch
+from cryptopay.core.ports.compliance import ScreeningPort
+
+__all__ = ["REFUND", "REMITTANCE_PAYMENT", "RULE", "listed_address", "refuse_listed_address"]
+
+REFUND = "refund"  # the movement product of a refund's destination (out)
+REMITTANCE_PAYMENT = "remittance_payment"  # the movement product of a remittance order's payer (in)
+RULE = "sanctioned-address"  # the default rule's id, named when no rule of a deployment's set watched the movement
+
+
+def listed_address(
+    screening: ScreeningPort | None, monitoring: MonitoringFeed, movement: Movement | None
+) -> tuple[list[AddressMatch], tuple[str, ...]]:
+    """The list entries naming the movement's counterparty address (on its network) and the blocking alerts raised
+    on them (none when no rule watches the movement); nothing is refused. No screening, or no address: none."""
+    if screening is None or movement is None or not movement.counterparty or movement.network is None:
+        return [], ()
+    matches = screening.screen_address(movement.network, movement.counterparty)
+    if not matches:
+        return [], ()
+    try:
+        monitoring.before(movement)
+    except Blocked as blocked:
+        return matches, blocked.alert_ids
+    return matches, ()
+
+
+def refuse_listed_address(
+    screening: ScreeningPort | None, monitoring: MonitoringFeed, movement: Movement | None
+) -> list[AddressMatch]:
+    """``Blocked`` (its alert committed first) when the movement's counterparty address is listed; else nothing."""
+    matches, _ = listed_address(screening, monitoring, movement)
+    if matches:
+        raise Blocked(f"refused by compliance rule {RULE!r}: the address is on a sanctions list", rule=RULE)
+    return matches
