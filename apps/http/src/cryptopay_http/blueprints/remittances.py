@@ -314,7 +314,8 @@ def create_remittance() -> Response:
 )
 @limit_reads_by_client
 def remittance_status(public_id: str) -> Response:
-    return json_response(RemittanceView.of(_public_order(public_id)))
+    # no credential, but a person's name and amounts behind a bearer id: no cache keeps it (review3 I23)
+    return json_response(RemittanceView.of(_public_order(public_id)), headers={"Cache-Control": "no-store"})
 
 
 # A rail key (the order's rails are the remittance desk's, not the merchant stores' of ``offered_rail_keys``).
