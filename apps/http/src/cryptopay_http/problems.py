@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidAmount, LimitExceeded, TransientConflict
 from cryptopay.core.identity import RateLimited
-from cryptopay.core.kyc.applications import IdInUse
+from cryptopay.core.kyc.applications import DocumentsNotReviewed, IdInUse
 from cryptopay.core.redaction import redact
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -74,6 +74,8 @@ def _domain_error(error: CryptopayError) -> Response:
         extra.update({k: error.details[k] for k in ("available", "needed") if error.details.get(k) is not None})
     if isinstance(error, IdInUse):  # the other accounts that gave the ID (only officers approve)
         extra["accounts"] = error.details.get("accounts", [])
+    if isinstance(error, DocumentsNotReviewed):  # what the approving officer has still to read
+        extra["unread"] = error.details.get("unread", [])
     if error.details.get("account") is not None:  # a ledger refusal's account: for the logs, never the caller
         _log.info("refused %s on ledger account %s", error.code, error.details["account"])
     if error.http_status == 401:
