@@ -38,6 +38,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from hypothesis import settings
+
+# No per-example deadline anywhere: hypothesis's default (200 ms) is a timed assertion, and on a loaded machine an
+# example that is correct but slow failed as DeadlineExceeded / Flaky. A test's own ``settings`` still applies.
+settings.register_profile("cryptopay", deadline=None)
+settings.load_profile("cryptopay")
 
 GROUPS = {"tests/browser/": "stacks", "tests/e2e/": "stacks"}
 """Directories whose tests run whole on one worker: the browser tests share one live stack and one Chromium; the

@@ -220,3 +220,35 @@ def test_find_idempotencies_reads_in_bulk(backend, ledger):
         found = s.find_idempotencies(["t1", "nope"])
     assert list(found) == ["t1"]
     assert found["t1"] == IdempotencyRecord("t1", found["t1"].request_hash, "entry", entry.id)
+
+
+def test_entries_are_read_in_keyset_pages_within_a_time_range(backend, ledger, clock):
+    """``entries(since, until, before)``: an account's entries created in [since, until), newest first by
+    ``(created_at, id)``, strictly older than the keyset ``before``; ``Ledger.walk`` pages through all of them, several
+    in one instant included, each once."""
+    start = clock.now()
+    keys = []
+    for n in range(9):
+        ledger.post_many(
+            [
+                EntryRequest(f"t{n}{i}", (Posting.debit(FLOAT, kes("1")), Posting.credit(ALICE, kes("1"))))
+                for i in range(2)  # two entries at one instant: the id orders them
+            ]
+        )
+        keys += [f"t{n}0", f"t{n}1"]
+        clock.advance(seconds=1)
+    ledger.transfer("bob", debit=FLOAT, credit=BOB, amount=kes("1"))
+    since, until = start + timedelta(seconds=2), start + timedelta(seconds=7)  # entries t2* to t6*
+    inside = [e.idempotency_key for e in backend.ledger_store.entries(account=ALICE, since=since, until=until)]
+    assert sorted(inside) == sorted(keys[4:14]) and len(inside) == 10
+    first = backend.ledger_store.entries(account=ALICE, since=since, until=until, limit=3)
+    rest = backend.ledger_store.entries(
+        account=ALICE, since=since, until=until, before=(first[-1].created_at, first[-1].id), limit=100
+    )
+    assert [e.idempotency_key for e in first + rest] == inside
+    order = [(e.created_at, e.id) for e in first + rest]
+    assert order == sorted(order, reverse=True)
+    walked = [e.idempotency_key for e in ledger.walk(ALICE, page=4)]
+    assert walked == [e.idempotency_key for e in backend.ledger_store.entries(account=ALICE, limit=100)]
+    assert sorted(walked) == sorted(keys)
+    assert [e.idempotency_key for e in ledger.walk(ALICE, since=since, until=until, page=3)] == inside

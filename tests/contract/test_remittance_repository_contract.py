@@ -92,6 +92,118 @@ def test_the_worker_walks_active_orders_and_operators_list_by_state(backend: Bac
         assert [o.id for o in uow.remittances.list(state=None, before="rmt_3", limit=1)] == ["rmt_2"]
 
 
+def test_an_originators_orders_are_found_by_refund_address_or_sender_name_since_a_time(backend: Backend):
+    """``by_originator``: the orders opened since a time whose refund address (an EVM one in any case) or sender name
+    (as name matching compares it) is the originator's; newest first; others and older ones are not."""
+    from datetime import timedelta
+
+    evm = EVM_REFUND.upper().replace("0X", "0x")
+    with backend.uow() as uow:
+        uow.remittances.add(_order(1, created_at=AT - timedelta(hours=25)))  # too old
+        uow.remittances.add(_order(2, created_at=AT, refund_address=evm, sender=Sender(name="Ann Lee", country="GB")))
+        uow.remittances.add(_order(3, created_at=AT + timedelta(hours=1)))  # Grace's name, a Tron address
+        uow.remittances.add(_order(4, created_at=AT + timedelta(hours=2), sender=Sender(name="Ann Lee", country="GB")))
+    since = AT - timedelta(hours=1)
+    with backend.uow() as uow:
+        by_address = uow.remittances.by_originator(EVM_REFUND.lower(), "nobody", since=since)
+        by_name = uow.remittances.by_originator("Tnone", "grace otieno", since=since)
+        both = uow.remittances.by_originator(TRON_REFUND, "ann lee", since=since)
+    assert [o.id for o in by_address] == ["rmt_2"]
+    assert [o.id for o in by_name] == ["rmt_3"]
+    assert [o.id for o in both] == ["rmt_4", "rmt_3", "rmt_2"]
+
+
+def test_orders_of_one_originator_that_sum_to_the_travel_rule_threshold_need_the_full_data(backend: Backend):
+    """Split under the threshold: a second order whose 24-hour sum with the same refund address's (or the same
+    sender name's) first reaches USD 1,000 is refused (travel_rule_incomplete) before anything is stored; with the
+    full originator data it opens, its Travel Rule record kept once paid; another originator's does not add up, and
+    after 24 hours nothing does."""
+
+    from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
+
+    stack = remittance_stack(backend)
+    bare = Sender(name="John Smith", country="GB")
+    first = stack.order(amount="70000", sender=bare)  # about USD 540: alone below the threshold
+    assert not first.assessment.applies
+    with pytest.raises(IncompleteTravelRuleData, match="last 24 hours"):
+        stack.order(amount="70000", sender=bare, phone="254712300011")
+    with pytest.raises(IncompleteTravelRuleData, match="last 24 hours"):  # same name, another refund address
+        stack.order(amount="70000", sender=Sender(name="JOHN SMITH", country="GB"), refund_address=EVM_REFUND)
+    stored = in_transaction(backend.uow, lambda uow: uow.remittances.list(state=None, before=None, limit=9))
+    assert [o.id for o in stored] == [first.id]
+    linked = stack.order(amount="70000")  # the full originator data: opens, and the record is kept once paid
+    assert linked.assessment.applies and linked.assessment.amount == linked.usdt
+    stack.pay(linked)
+    stack.confirm()
+    stack.run()
+    assert stack.get(linked).travel_rule_id is not None
+    other = stack.order(amount="70000", sender=Sender(name="Ann Lee", country="GB"), refund_address=EVM_REFUND)
+    assert not other.assessment.applies  # another originator
+    stack.clock.advance(hours=24, minutes=1)
+    assert not stack.order(amount="70000", sender=bare).assessment.applies
+
+
+def _verified(stack: RemittanceStack, phone: str, legal_name: str) -> str:
+    """A tier-1 wallet at ``phone`` whose approved KYC application names ``legal_name``; its user id."""
+    from datetime import date
+
+    from cryptopay.core.kyc.applications import ApplicationState, IdType, KycApplication, PersonDetails
+    from cryptopay.core.kyc.tiers import PartyKind
+
+    user = stack.wallet.sign_up(phone, tier=1)
+    person = PersonDetails(
+        legal_name=legal_name,
+        date_of_birth=date(1990, 4, 1),
+        id_type=IdType.NATIONAL_ID,
+        id_number="12345678",
+        phone=user.phone or "254712300001",
+        address="Moi Avenue 12, Nairobi",
+    )
+    application = KycApplication(
+        id=f"kya_{user.id}",
+        party_id=user.id,
+        kind=PartyKind.PERSONAL,
+        level=1,
+        created_at=stack.clock.now(),
+        submitted_by=user.id,
+        person=person,
+        state=ApplicationState.APPROVED,
+        decided_at=stack.clock.now(),
+    )
+    with stack.wallet.backend.uow() as uow:
+        uow.kyc_applications.add(application)
+    return user.id
+
+
+def test_a_wallet_is_credited_only_when_the_recipient_name_is_its_holders_verified_name(backend: Backend):
+    """The number's wallet belongs to Amina Wanjiru (verified): an order naming her (any word order or case) is
+    credited to the wallet; one naming someone else is paid by M-Pesa B2C to the phone instead (Safaricom's
+    registered holder), audited ``remittance.name_mismatch`` with the score and no name; the wallet gets nothing."""
+    stack = remittance_stack(backend)
+    amina = _verified(stack, "0712300001", "Amina Wanjiru")
+    hers = stack.order(phone="0712300001", amount="3000", name="WANJIRU Amina")
+    other = stack.order(phone="0712300001", amount="3000", name="Kamau Wekesa Otieno Kiprotich")
+    for order in (hers, other):
+        stack.pay(order)
+    stack.confirm()
+    stack.run()
+    credited, paid = stack.get(hers), stack.get(other)
+    assert (credited.state, credited.route, credited.recipient_id) == (
+        RemittanceState.PAID_OUT,
+        RemittanceRoute.WALLET,
+        amina,
+    )
+    assert (paid.state, paid.route, paid.recipient_id) == (RemittanceState.PAID_OUT, RemittanceRoute.MPESA, None)
+    assert stack.remittances.payout_of(paid).destination == "254712300001"
+    assert stack.wallet.wallets.balances(amina)["KES"] == Money.of(3000, KES)
+    with backend.uow() as uow:
+        [audited] = [r for r in uow.audit.records() if r.action == "remittance.name_mismatch"]
+    details = dict(audited.details)
+    assert audited.subject.endswith(other.id) and details["user"] == amina and details["route"] == "mpesa"
+    assert "Kamau" not in str(details) and float(details["score"]) < 70
+    assert stack.books_balanced()
+
+
 def test_a_remittance_is_paid_out_end_to_end(backend: Backend):
     """Order, payment, confirmations, B2C, SMS: paid out and the books balance, on every backend."""
     stack = remittance_stack(backend)

@@ -389,8 +389,8 @@ def test_a_sender_invites_at_most_ten_new_numbers_a_day_on_this_backend(backend:
 
 def test_the_send_read_gives_the_recipients_profile_and_what_it_received_on_this_backend(backend: Backend):
     """``SendRepository.parties`` (the one read of a send: on PostgreSQL its statement, on SQLite and in memory the
-    repositories apart) gives the recipient's KYC profile and its ``receive`` usage, found by phone or username,
-    and nothing of either for a number with no wallet; ``record`` counts the recipient's receipt."""
+    repositories apart) gives the recipient's KYC standing, found by phone or username, and nothing for a number
+    with no wallet; ``received`` (under the receive lock) gives its ``receive`` usage, which ``record`` counts."""
     from cryptopay.core.flows import p2p_send_key, wallet_account
     from cryptopay.core.kyc import day_bounds, month_bounds
 
@@ -405,7 +405,7 @@ def test_the_send_read_gives_the_recipients_profile_and_what_it_received_on_this
 
     def read(phone: str | None, username: str | None = None):
         with backend.uow() as uow:
-            return uow.wallet_sends.parties(
+            parties = uow.wallet_sends.parties(
                 amina.id,
                 phone=phone,
                 username=username,
@@ -415,16 +415,20 @@ def test_the_send_read_gives_the_recipients_profile_and_what_it_received_on_this
                 ledger_keys=[p2p_send_key("trf_never")],
                 ledger_codes=[wallet_account(amina.id, KES)],
             )
+            found = parties.recipient
+            received = None if found is None else dict(uow.wallet_sends.received(found.user_id, **bounds))
+            return parties, received
 
-    for found in (read("254712000002"), read(None, "baraka")):
+    bounds = {"day_start": day_bounds(now)[0], "month_start": month_bounds(now)[0]}
+    for found, received in (read("254712000002"), read(None, "baraka")):
         assert found.recipient is not None and found.recipient.user_id == baraka.id
         assert found.recipient_profile is not None and found.recipient_profile.party_id == baraka.id
         assert found.recipient_profile.tier_at(now).level == 0
-        assert found.received == {"receive": (Money.of("1500.50", KES), Money.of("4500.50", KES))}
+        assert received == {"receive": (Money.of("1500.50", KES), Money.of("4500.50", KES))}
         assert found.usage == {"p2p": (Money.of("1500.50", KES), Money.of("4500.50", KES))}  # the sender's own
         assert found.profile is not None and found.profile.party_id == amina.id
-    nobody = read("254733000009")
-    assert (nobody.recipient, nobody.recipient_profile, dict(nobody.received)) == (None, None, {})
+    nobody, nothing = read("254733000009")
+    assert (nobody.recipient, nobody.recipient_profile, nothing) == (None, None, None)
 
 
 def test_the_send_read_gives_each_partys_kyc_standing_as_its_profile_gives_it_on_this_backend(backend: Backend):

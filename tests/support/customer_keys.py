@@ -16,5 +16,6 @@ _NAMESPACE = uuid.UUID("6f0b6a55-3f0e-4d8a-9d1c-2b7f4f1c9e10")
 
 
 def customer_key(label: str) -> str:
-    """A UUID derived from ``label`` (as random-looking as a uuid4; the server cannot tell them apart)."""
-    return str(uuid.uuid5(_NAMESPACE, label))
+    """A version-4 UUID derived from ``label`` (the server cannot tell it from a random one; it refuses other
+    versions, review 3 I16)."""
+    return str(uuid.UUID(bytes=uuid.uuid5(_NAMESPACE, label).bytes, version=4))

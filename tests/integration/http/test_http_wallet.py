@@ -11,10 +11,12 @@ import re
 import secrets
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import attrs
+import jsonschema_rs
 import pypdf
 import pytest
 from cryptopay.adapters.bootstrap import Services, build, ready
@@ -128,6 +130,23 @@ def test_sign_up_by_phone_log_in_by_phone_and_see_three_balances(api: WalletApi)
     ]
 
 
+def test_a_taken_email_uses_the_code_up_so_one_code_tests_one_address(api: WalletApi):
+    """An email with an account is a 409 that spends the SMS code (review 3, I12: one code tested address after
+    address); the same code then fails for a free email too, and a new sign-up with a new code succeeds."""
+    api.client.post(
+        "/v1/auth/register", json={"email": "duka1@example.co.ke", "password": PASSWORD, "role": "merchant"}
+    )
+    body = api.client.post("/v1/wallet/signup", json={"phone": "0712000031"}).get_json()
+    path, code = f"/v1/wallet/signup/{body['verification_id']}/complete", api.code("254712000031")
+    taken = api.client.post(path, json={"code": code, "password": PASSWORD, "email": "duka1@example.co.ke"})
+    assert taken.status_code == 409 and "used up" in taken.get_json()["detail"]
+    again = api.client.post(path, json={"code": code, "password": PASSWORD, "email": "nobody1@example.co.ke"})
+    assert again.status_code == 403 and again.get_json()["code"] == "wrong_code"
+    assert api.sign_up("0712000031", email="nobody1@example.co.ke")["user"]["email"] == "nobody1@example.co.ke"
+    with api.services.uow() as uow:
+        assert "wallet.signup_email_taken" in {r.action for r in uow.audit.records()}
+
+
 def test_a_wrong_code_is_a_403_problem_and_creates_nothing(api: WalletApi):
     """A wrong code answers a problem (the phone is not proven) and no account exists; a bad number is a 422."""
     body = api.client.post("/v1/wallet/signup", json={"phone": "0712000001"}).get_json()
@@ -234,6 +253,43 @@ def test_history_and_the_monthly_statement(api: WalletApi):
     assert api.client.get("/v1/wallet/history?month=march", headers=headers).status_code == 422
 
 
+def test_a_busy_month_s_statement_holds_every_movement(api: WalletApi):
+    """Review 3 (E): a statement read only the latest 1,000 ledger entries per asset. 1,201 movements in one month
+    (posted at once through ``post_many``, many in one millisecond) are all in the CSV and the PDF, oldest first, each
+    balance the previous one plus its amount, the first from zero and the last the wallet's balance."""
+    from cryptopay.core.ledger import EntryRequest, Posting
+
+    amina = api.sign_up("0712000001")["user"]["id"]
+    api.fund(amina, "1")
+    mine = wallet_account(amina, KES)
+    requests = []
+    for n in range(1200):  # in 1,000 to 1,999 shillings, out every fifth time a shilling less than came in before
+        amount = Money.of(str(1000 + n), KES)
+        out = n % 5 == 4
+        legs = (Posting.debit(mine, amount), Posting.credit(FLOAT, amount)) if out else None
+        requests.append(EntryRequest(f"busy:{n}", legs or (Posting.debit(FLOAT, amount), Posting.credit(mine, amount))))
+    api.services.ledger.post_many(requests)
+    balance = api.services.ledger.balance(mine).posted.amount
+    headers = api.login("0712000001")
+    month = api.services.clock.now().strftime("%Y-%m")
+    answer = api.client.get(f"/v1/wallet/statements/{month}", headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    rows = [line.split(",") for line in answer.get_data(as_text=True).splitlines()[1:]]
+    assert len(rows) == 1201 and {r[1] for r in rows} == {"KES"}
+    running = Decimal(0)
+    for row in rows:
+        running += Decimal(row[2])
+        assert Decimal(row[3]) == running, row
+    assert (
+        running
+        == balance
+        == Decimal(1) + sum((Decimal(1000 + n) * (-1 if n % 5 == 4 else 1) for n in range(1200)), Decimal(0))
+    )
+    pdf = api.client.get(f"/v1/wallet/statements/{month}?format=pdf", headers=headers)
+    text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "1201" in text and format(balance, "f") in text
+
+
 def test_history_pages_by_its_link_header(api: WalletApi):
     """Review H9: the history is a bare array (kept for existing clients) that could not be paged; when more lines
     follow, an RFC 8288 ``Link: <...>; rel="next"`` header gives the next page (the same filters, a cursor), the
@@ -326,6 +382,7 @@ def test_a_quote_is_its_lockers_alone_and_used_once(api: WalletApi):
     )
     assert (bought.status_code, bought.get_json()["errors"][0]["field"]) == (422, "quote_id")
     assert "locked to sell; lock one to buy" in bought.get_json()["detail"]
+    assert bought.get_json()["code"] == "quote_purpose"  # review3 I7: not a generic invalid_input
     odd = api.client.post("/v1/wallet/quotes", json={"side": "hold"}, headers=amina)
     assert (odd.status_code, odd.get_json()["errors"][0]["field"]) == (422, "side")
 
@@ -459,3 +516,24 @@ def test_a_compliance_freeze_is_a_neutral_refusal_that_names_neither_compliance_
     with api.services.uow() as uow:
         [frozen] = [r for r in uow.audit.records() if r.action == "kyc.frozen"]
     assert dict(frozen.details)["reason"] == "STR 17 filed: structuring"
+
+
+def test_a_history_with_a_debit_is_valid_under_the_documented_schema(api: WalletApi):
+    """Review3 I6: a history line of money that left the wallet has a negative amount; the operation's documented
+    200 schema (``SignedMoney``) accepts it, and an unsigned ``Money`` still refuses a sign."""
+    amina = api.sign_up("0712000011")["user"]["id"]
+    api.sign_up("0712000012")
+    api.fund(amina, "1000")
+    api.tier_1(amina)
+    headers = api.login("0712000011")
+    body = {"to": "0712000012", "amount": {"amount": "300", "asset": "KES"}}
+    sent = api.client.post("/v1/wallet/transfers", json=body, headers={**headers, "Idempotency-Key": "i6"})
+    assert sent.status_code == 201, sent.get_json()
+    lines = api.client.get("/v1/wallet/history?asset=KES", headers=headers).get_json()
+    assert any(line["amount"]["amount"].startswith("-") for line in lines), lines
+    document = api.client.get("/openapi.json").get_json()
+    answer = document["paths"]["/v1/wallet/history"]["get"]["responses"]["200"]["content"]["application/json"]
+    schema = {**answer["schema"], "components": document["components"]}
+    assert [e.message for e in jsonschema_rs.validator_for(schema).iter_errors(lines)] == []
+    money = {"$ref": "#/components/schemas/Money", "components": document["components"]}
+    assert not jsonschema_rs.validator_for(money).is_valid({"amount": "-300.00", "asset": "KES"})

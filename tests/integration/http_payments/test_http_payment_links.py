@@ -130,7 +130,9 @@ def test_a_guessable_key_is_refused_so_customers_of_a_link_never_share_one(clien
     two invoices, each its own customer's. The OpenAPI document says what a key must be."""
     link = _link(client, shop.headers, currency="KES", max_uses=5)
     path = f"/v1/payment-links/{link['public_id']}/invoices"
-    for weak in ("order-1", "1", "00000000-0000-0000-0000-000000000001", "a" * 40, "order 1001 of the duka shop"):
+    weak_keys = ("order-1", "1", "00000000-0000-0000-0000-000000000001", "a" * 40, "order 1001 of the duka shop")
+    sequences = ("12345678-1234-1234-1234-123456789012", "abcdefghijklmnopqrstuvwxyz", "order-1001-order-1001-order")
+    for weak in weak_keys + sequences:  # the last three: review 3, I16
         refused = client.post(path, json={"amount": "250"}, headers={"Idempotency-Key": weak})
         assert (refused.status_code, refused.json["code"]) == (422, "weak_idempotency_key"), (weak, refused.json)
         assert "random UUID" in refused.json["detail"] and refused.json["errors"][0]["field"] == "Idempotency-Key"

@@ -19,6 +19,12 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
+def _keyed(html: str) -> dict[str, str]:
+    """The first form's CSRF token and, for a money form, its form key (``idempotency_key``)."""
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+    return {"csrf_token": _csrf(html), **({"idempotency_key": key.group(1)} if key else {})}
+
+
 @pytest.fixture
 def owner(auth: AuthActions, client: FlaskClient) -> str:
     """A merchant owner with a store on Tron and Ethereum; returns the merchant id."""
@@ -54,7 +60,7 @@ def test_login_create_an_invoice_and_find_it(client, owner):
     home = client.get("/dashboard/")
     assert home.status_code == 200 and "Duka Ltd" in home.get_data(as_text=True)
     form = client.get("/dashboard/invoices/new").get_data(as_text=True)
-    body = {"csrf_token": _csrf(form), "amount": "2,500", "currency": "KES", "order_id": "A-1001"}
+    body = {**_keyed(form), "amount": "2,500", "currency": "KES", "order_id": "A-1001"}
     body["rails"] = ["usdt-tron"]
     created = client.post("/dashboard/invoices/new", data=body)
     assert created.status_code == 303
@@ -65,11 +71,32 @@ def test_login_create_an_invoice_and_find_it(client, owner):
     assert "A-1001" not in client.get("/dashboard/invoices?state=settled").get_data(as_text=True)
 
 
+def test_a_double_press_of_create_invoice_makes_one_invoice(client, owner):
+    """The new-invoice form posted twice with its form key (a double press, a resent post) makes one invoice; both
+    answers lead to it. A refused form is shown again with a fresh key; a form without a key makes nothing."""
+    _log_in(client)
+    form = client.get("/dashboard/invoices/new").get_data(as_text=True)
+    body = {**_keyed(form), "amount": "700", "currency": "KES", "order_id": "D-77", "rails": ["usdt-tron"]}
+    first = client.post("/dashboard/invoices/new", data=body)
+    second = client.post("/dashboard/invoices/new", data=body)
+    assert first.status_code == second.status_code == 303
+    assert second.headers["Location"] == first.headers["Location"] and second.headers["Idempotent-Replayed"] == "true"
+    listing = client.get("/dashboard/invoices?q=D-77").get_data(as_text=True)
+    assert listing.count(">D-77</a>") == 1, listing
+    keyless = {k: v for k, v in body.items() if k != "idempotency_key"}
+    assert client.post("/dashboard/invoices/new", data=keyless).status_code == 400
+    refused = client.post("/dashboard/invoices/new", data={**body, "idempotency_key": "k-2", "amount": "lots"})
+    assert refused.status_code == 422 and _keyed(refused.text)["idempotency_key"] not in (
+        "k-2",
+        body["idempotency_key"],
+    )
+
+
 def test_bad_form_input_is_a_422_page_and_creates_nothing(client, owner):
     """An amount that is not a number re-shows the form with the reason; no invoice is made."""
     _log_in(client)
     form = client.get("/dashboard/invoices/new").get_data(as_text=True)
-    bad = client.post("/dashboard/invoices/new", data={"csrf_token": _csrf(form), "amount": "lots", "currency": "KES"})
+    bad = client.post("/dashboard/invoices/new", data={**_keyed(form), "amount": "lots", "currency": "KES"})
     assert bad.status_code == 422 and "enter an amount" in bad.get_data(as_text=True)
     assert "No invoices found" in client.get("/dashboard/invoices").get_data(as_text=True)
 
@@ -79,7 +106,7 @@ def test_a_decimal_comma_in_a_price_is_refused_not_read_as_thousands(client, own
     """A comma that does not group thousands by three is a 422 saying to use a dot, not a price 100 times over."""
     _log_in(client)
     form = client.get("/dashboard/invoices/new").get_data(as_text=True)
-    body = {"csrf_token": _csrf(form), "amount": amount, "currency": "KES", "rails": ["usdt-tron"]}
+    body = {**_keyed(form), "amount": amount, "currency": "KES", "rails": ["usdt-tron"]}
     bad = client.post("/dashboard/invoices/new", data=body)
     assert bad.status_code == 422 and "use a dot for decimals" in bad.get_data(as_text=True)
     assert "No invoices found" in client.get("/dashboard/invoices").get_data(as_text=True)
@@ -168,7 +195,7 @@ def test_webhook_endpoint_delivery_log_and_redelivery(client, owner, hooks):
     added = client.post("/dashboard/developers/webhooks", data=body)
     assert added.status_code == 201 and "whsec_" in added.get_data(as_text=True)
     form = client.get("/dashboard/invoices/new").get_data(as_text=True)
-    invoice = {"csrf_token": _csrf(form), "amount": "900", "currency": "KES", "rails": ["usdt-tron"]}
+    invoice = {**_keyed(form), "amount": "900", "currency": "KES", "rails": ["usdt-tron"]}
     assert client.post("/dashboard/invoices/new", data=invoice).status_code == 303
     delivery_id = hooks.relay()[0]  # invoice.created
     hooks.run_jobs()
@@ -190,3 +217,64 @@ def test_a_password_with_invisible_characters_logs_in_on_the_page(client, auth):
         form = client.get("/dashboard/login").get_data(as_text=True)
         body = {"email": EMAIL, "password": password, "csrf_token": _csrf(form)}
         assert client.post("/dashboard/login", data=body).status_code == status, password
+
+
+# --- review3 I17: the forms apply the API's text rule (core.text, the field's TextKind) to the same fields: the use
+# cases check them whichever shell called. Each text field of each form, given a bidi override, a control character
+# or too many characters, is a 422 page and stores nothing (the API refuses the same; it never serves such text).
+
+BIDI, CONTROL = "ORD\u202egnp.exe", "hooks\u0007x"
+
+# (form page, form action, the other fields, the text field under test, where what it would create is listed)
+FORMS = [
+    (
+        "/dashboard/invoices/new",
+        "/dashboard/invoices/new",
+        {"amount": "500", "currency": "KES", "rails": "usdt-tron"},
+        "order_id",
+        "/v1/invoices",
+    ),
+    ("/dashboard/links", "/dashboard/links", {"amount": "50", "currency": "KES"}, "description", "/v1/payment-links"),
+    (
+        "/dashboard/developers",
+        "/dashboard/developers/webhooks",
+        {"url": "https://duka.example/hooks", "password": PASSWORD},
+        "description",
+        "/v1/webhook-endpoints",
+    ),
+    (
+        "/dashboard/developers",
+        "/dashboard/developers/api-keys",
+        {"password": PASSWORD},
+        "name",
+        "/v1/merchants/{m}/api-keys",
+    ),
+]
+
+
+@pytest.mark.parametrize("value", [BIDI, CONTROL, "long" * 60], ids=["bidi-override", "control", "too-long"])
+@pytest.mark.parametrize(
+    ("page", "action", "fields", "field", "listing"), FORMS, ids=[f[1] + ":" + f[3] for f in FORMS]
+)
+def test_every_dashboard_text_field_refuses_what_the_api_refuses(
+    client,
+    owner,
+    auth,
+    page,
+    action,
+    fields,
+    field,
+    listing,
+    value,
+):
+    _log_in(client)
+    headers = bearer(auth.login(EMAIL)["access_token"])
+    listing = listing.format(m=owner)
+    before = client.get(listing, headers=headers)
+    hidden = _keyed(client.get(page).get_data(as_text=True))
+    answer = client.post(action, data={**hidden, **fields, field: value})
+    assert answer.status_code == 422, (action, field, answer.status_code)
+    after = client.get(listing, headers=headers)
+    assert after.status_code == before.status_code
+    if after.status_code == 200:
+        assert after.json["data"] == before.json["data"]

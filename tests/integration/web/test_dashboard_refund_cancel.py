@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from tests.integration.http.http_support import PASSWORD, bearer
 from tests.integration.http.test_http_teams import join
 from tests.integration.http_review.test_outside_review_dashboard import _page_login as page_login
-from tests.integration.web.test_dashboard_pages import EMAIL, _csrf, _log_in
+from tests.integration.web.test_dashboard_pages import EMAIL, _csrf, _keyed, _log_in
 from tests.integration.web.test_dashboard_pages import owner as owner
 
 CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
@@ -25,7 +25,7 @@ def _hidden(html: str, form_action: str) -> dict[str, str]:
 
 def _invoice(client: FlaskClient, amount: str = "1300") -> str:
     form = client.get("/dashboard/invoices/new").text
-    body = {"csrf_token": _csrf(form), "amount": amount, "currency": "KES", "rails": ["usdt-tron"], "order_id": "R-1"}
+    body = {**_keyed(form), "amount": amount, "currency": "KES", "rails": ["usdt-tron"], "order_id": "R-1"}
     made = client.post("/dashboard/invoices/new", data=body)
     assert made.status_code == 303, made.text
     return str(made.headers["Location"].rsplit("/", 1)[1])

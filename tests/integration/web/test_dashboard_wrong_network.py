@@ -9,7 +9,7 @@ from cryptopay.core.money import Money
 from cryptopay.core.testing.payments_stack import PaymentsStack
 
 from tests.integration.http.http_support import PASSWORD
-from tests.integration.web.test_dashboard_pages import _csrf, _log_in
+from tests.integration.web.test_dashboard_pages import _keyed, _log_in
 from tests.integration.web.test_dashboard_pages import owner as owner
 
 
@@ -20,7 +20,7 @@ def stack() -> PaymentsStack:
 
 def _ethereum_invoice(client) -> str:
     form = client.get("/dashboard/invoices/new").text
-    body = {"csrf_token": _csrf(form), "amount": "25", "currency": "USDT", "rails": ["usdt-ethereum"]}
+    body = {**_keyed(form), "amount": "25", "currency": "USDT", "rails": ["usdt-ethereum"]}
     made = client.post("/dashboard/invoices/new", data=body)
     assert made.status_code == 303, made.text
     return str(made.headers["Location"].rsplit("/", 1)[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.integration.web.test_dashboard_pages import _csrf
+from tests.integration.web.test_dashboard_pages import _csrf, _keyed
 from tests.integration.web.test_dashboard_pages import owner as owner
 
 
@@ -20,7 +20,7 @@ def test_a_fixed_price_link_opens_a_checkout_page(client, shop):
     page = client.get(f"/link/{public_id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "KES 500.00" in html and "Duka Ltd" in html
-    used = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html)})
+    used = client.post(f"/link/{public_id}", data={**_keyed(html)})
     assert used.status_code == 303 and re.fullmatch(r"/pay/[A-Za-z0-9_-]{22}", used.headers["Location"])
     assert "KES 500.00" in client.get(used.headers["Location"]).get_data(as_text=True)
     closed = client.get(f"/link/{public_id}").get_data(as_text=True)
@@ -32,12 +32,12 @@ def test_an_open_amount_link_asks_for_the_amount(client, shop):
     public_id = _link(client, shop)
     html = client.get(f"/link/{public_id}").get_data(as_text=True)
     assert 'id="amount"' in html
-    bad = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html), "amount": "lots"})
+    bad = client.post(f"/link/{public_id}", data={**_keyed(html), "amount": "lots"})
     assert bad.status_code == 422 and "enter an amount" in bad.get_data(as_text=True)
     amount = re.search(r'<input id="amount"[^>]*>', bad.get_data(as_text=True))
     assert amount and 'value="lots"' in amount.group(0) and 'aria-invalid="true"' in amount.group(0)
     assert "refusal" in amount.group(0)  # described by the refusal (and the bounds)
-    good = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html), "amount": "1,250"})
+    good = client.post(f"/link/{public_id}", data={**_keyed(html), "amount": "1,250"})
     assert good.status_code == 303
     assert "KES 1,250.00" in client.get(good.headers["Location"]).get_data(as_text=True)
 
@@ -85,10 +85,29 @@ def test_an_open_amount_link_says_its_bounds_and_refuses_amounts_outside_them(cl
     assert "From KES 10.00 to KES 1,000,000.00." in html and "Whole amounts only, no cents." in html
     assert 'aria-describedby="amount-bounds"' in html and 'inputmode="numeric"' in html
     for amount, why in (("5", "below this link"), ("2,000,000", "above this link"), ("250.50", "whole")):
-        refused = client.post(f"/link/{public_id}", data={"csrf_token": _csrf(html), "amount": amount})
+        refused = client.post(f"/link/{public_id}", data={**_keyed(html), "amount": amount})
         assert refused.status_code == 422 and why in refused.get_data(as_text=True), amount
     client.get("/lang/sw?next=/")
     swahili = client.get(f"/link/{public_id}").get_data(as_text=True)
     assert "Kuanzia KES 10.00 hadi KES 1,000,000.00." in swahili and "Kiasi kamili tu, bila senti." in swahili
     shop_invoices = client.get("/v1/invoices", headers=shop.headers).json["data"]
     assert shop_invoices == []
+
+
+def test_a_double_press_of_the_pay_button_makes_one_invoice(client, shop):
+    """The same form posted twice (a double press, a resent post) leads to the same checkout: one invoice, one use
+    of the link. A fresh rendering is a new payment; a form without its key, or with a guessable one, makes none."""
+    public_id = _link(client, shop, amount="500", rails=["usdt-tron"], max_uses=2)
+    html = client.get(f"/link/{public_id}").get_data(as_text=True)
+    form = _keyed(html)
+    first = client.post(f"/link/{public_id}", data=form)
+    second = client.post(f"/link/{public_id}", data=form)
+    assert first.status_code == second.status_code == 303
+    assert second.headers["Location"] == first.headers["Location"] and second.headers["Idempotent-Replayed"] == "true"
+    assert "Continue to pay" in client.get(f"/link/{public_id}").get_data(as_text=True)  # one use of two
+    missing = client.post(f"/link/{public_id}", data={"csrf_token": form["csrf_token"]})
+    weak = client.post(f"/link/{public_id}", data={**form, "idempotency_key": "order-1"})
+    assert missing.status_code == 400 and weak.status_code == 422
+    again = client.post(f"/link/{public_id}", data=_keyed(client.get(f"/link/{public_id}").get_data(as_text=True)))
+    assert again.status_code == 303 and again.headers["Location"] != first.headers["Location"]
+    assert "This payment link is closed." in client.get(f"/link/{public_id}").get_data(as_text=True)  # two uses

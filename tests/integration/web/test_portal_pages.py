@@ -86,7 +86,7 @@ def test_sign_up_by_phone_lands_on_home_with_three_balances(api: WalletApi):
     client = _sign_up(api, username="amina")
     home = client.get("/app/?welcome=1")
     html = home.get_data(as_text=True)
-    assert home.status_code == 200 and "254712000001" in html and "@amina" in html
+    assert home.status_code == 200 and "+254 712 000 001" in html and "@amina" in html
     for balance in ("KES 0.00", "USDT 0", "BTC 0"):
         assert balance in html, balance
     assert client.get("/app/history").status_code == 200
@@ -352,7 +352,7 @@ def test_sell_usdt_is_refused_by_name_at_tier_0_and_plans_a_payout_to_my_phone_a
     sold = client.post("/app/sell", data=_hidden(html))
     assert sold.status_code == 303, sold.get_data(as_text=True)
     page = client.get(sold.headers["Location"]).get_data(as_text=True)
-    assert "KES 1,288.00 to M-Pesa 254712000001" in page and "Sending to your M-Pesa" in page
+    assert "KES 1,288.00 to M-Pesa +254 712 000 001" in page and "Sending to your M-Pesa" in page
     polled = client.get(f"{sold.headers['Location']}/status", headers={"HX-Request": "true"})
     assert polled.status_code == 200
     assert "USDT 0" in client.get("/app/").get_data(as_text=True)

@@ -74,3 +74,14 @@ def test_a_failed_or_impossible_sms_keeps_the_change_and_is_audited():
 
 def _till() -> SettlementProfile:
     return SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_TILL, "123456")
+
+
+def test_the_notice_gives_the_time_on_the_reader_s_clock_nairobi():
+    """The change's time is Nairobi's (EAT), as the pages show times, not UTC; the text stays one SMS part."""
+    from datetime import UTC, datetime
+
+    from cryptopay.core.identity.old_destination import notice_text
+
+    new = SettlementProfile(SettlementSchedule.DAILY, SettlementMethod.MPESA_B2C, "254722000111")
+    text = notice_text(new, datetime(2026, 12, 6, 21, 30, tzinfo=UTC))
+    assert "on 07 Dec 00:30 EAT." in text and "UTC" not in text and len(text) <= 160

@@ -567,3 +567,21 @@ def test_one_paid_order_is_one_remittance_in_on_its_network_in_the_monthly_flows
         [moved] = uow.movements.for_party("phone:254712345678", since=order.created_at - timedelta(days=1))
         assert uow.movements.for_party(DESK, since=order.created_at - timedelta(days=1)) == []
     assert (moved.counterparty, moved.network, moved.amount) == (transfer.from_address, "tron", order.value)
+
+
+def test_orders_split_under_the_travel_rule_threshold_to_one_recipient_raise_a_structuring_alert(stack):
+    """Two senders (no link between them the order can see) each send just under USD 1,000 to one number within a
+    day: the batch rule ``structuring-travel-rule`` flags the recipient with both orders; one such order does not."""
+    orders = [
+        stack.order(amount="125000", sender=Sender(name="John Smith", country="GB")),
+        stack.order(amount="125000", sender=Sender(name="Ann Lee", country="US"), refund_address=EVM_REFUND),
+    ]
+    stack.pay(orders[0])
+    stack.pay(orders[1], network="ethereum")
+    stack.confirm()
+    stack.run()
+    assert all(stack.get(o).state is RemittanceState.PAID_OUT for o in orders)
+    alerts = stack.monitoring.run_batch(orders[0].created_at - timedelta(minutes=1))
+    flagged = [a for a in alerts if a.rule_id == "structuring-travel-rule"]
+    assert flagged and {a.party_id for a in flagged} == {"phone:254712345678"}
+    assert {m for a in flagged for m in a.evidence["movements"].split(",")} == {f"remittance:{o.id}" for o in orders}

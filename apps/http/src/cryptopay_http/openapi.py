@@ -42,13 +42,14 @@ __all__ = [
     "operation",
     "register_schema",
     "schema_for",
+    "signed_money",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
-# The problems the edge answers as plain HTTP errors (werkzeug's, ``type`` ``about:blank``): their ``code`` is the
-# status phrase in snake case (``problems.problem``).
+# The problems the edge answers as plain HTTP errors (werkzeug's): their ``code`` is the status phrase in snake case
+# (``problems.problem``), their ``type`` the same urn as every other problem's.
 HTTP_PROBLEMS: dict[str, int] = {
     "bad_request": 400,
     "request_entity_too_large": 413,
@@ -274,15 +275,29 @@ def _retext(schema: dict[str, Any], pattern: str) -> None:
             _retext(schema[inner], pattern)
 
 
-def _money_schema() -> dict[str, Any]:
-    """An amount of one asset, written with at most the asset's places."""
+def _money_schema(*, signed: bool = False) -> dict[str, Any]:
+    """An amount of one asset, written with at most the asset's places (``signed``: a ``-`` before a debit)."""
+
+    def pattern(decimals: int) -> str:
+        unsigned = amount_pattern(decimals)
+        return "^-?" + unsigned[1:] if signed else unsigned
+
     variants = [
-        {"properties": {"asset": {"const": a.code}, "amount": {"pattern": amount_pattern(a.decimals)}}}
+        {"properties": {"asset": {"const": a.code}, "amount": {"pattern": pattern(a.decimals)}}}
         for a in ASSETS.values()
     ]
-    properties = {"amount": {"type": "string", "examples": ["12.50"]}, "asset": {"enum": sorted(ASSETS)}}
+    example = "-12.50" if signed else "12.50"
+    properties = {"amount": {"type": "string", "examples": [example]}, "asset": {"enum": sorted(ASSETS)}}
     schema = {"type": "object", "properties": properties, "required": ["amount", "asset"]}
     return {**schema, "additionalProperties": False, "oneOf": variants}
+
+
+def signed_money(components: dict[str, Any]) -> dict[str, Any]:
+    """A reference to ``SignedMoney`` (registered in ``components`` once): ``Money`` whose amount may be negative, for
+    the signed figures of a history (``-`` out, no sign in) that ``Money``'s unsigned pattern would refuse."""
+    if "SignedMoney" not in components:
+        components["SignedMoney"] = _money_schema(signed=True)
+    return {"$ref": "#/components/schemas/SignedMoney"}
 
 
 def object_schema(cls: type, components: dict[str, Any]) -> dict[str, Any]:
@@ -456,7 +471,7 @@ def _has_amounts(schema: Any, components: Mapping[str, Any], seen: set[str]) -> 
     ref = schema.get("$ref")
     if isinstance(ref, str):
         name = ref.rsplit("/", 1)[-1]
-        if name == "Money":
+        if name in ("Money", "SignedMoney"):
             return True
         if name in seen:
             return False
@@ -501,7 +516,8 @@ def _shared_problems(operations: list[list[ProblemRow]]) -> str:
     plain = ", ".join(f"`{c}`" for c in sorted(HTTP_PROBLEMS))
     return (
         "Errors are RFC 9457 `application/problem+json` with a stable `code`; `type` is "
-        f"`urn:cryptopay:problem:<code>` (`about:blank` for {plain}). A refused request changes nothing. "
+        f"`urn:cryptopay:problem:<code>` for every problem (plain HTTP errors too: {plain}). A refused request "
+        "changes nothing. "
         "Each operation's description lists its own problems with when they happen, then the ones its guards and "
         "inputs share with others, which mean:\n" + "\n".join(lines)
     )

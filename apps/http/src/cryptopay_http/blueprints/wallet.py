@@ -47,7 +47,7 @@ from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.history import KINDS as HISTORY_KINDS
 from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.model import SENDABLE
-from cryptopay.core.wallets.quotes import QuotePurpose
+from cryptopay.core.wallets.quotes import QuotePurpose, QuotePurposeMismatch
 from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, RecipientLimit, SendBelowMinimum, WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
@@ -63,7 +63,7 @@ from cryptopay_http.blueprints.identity import EMAIL_FIELD_PATTERN, EMAIL_HINT, 
 from cryptopay_http.blueprints.payouts import RESULT_WORDING
 from cryptopay_http.convert import TRIMMED_HINT, TRIMMED_NAME_PATTERN, json_response, limits, read_body
 from cryptopay_http.idempotency import idempotent
-from cryptopay_http.openapi import PageOf, operation
+from cryptopay_http.openapi import PageOf, object_schema, operation, register_schema, signed_money
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
 from cryptopay_http.pagination import CURSOR_PATTERN, paginate, paginated
 from cryptopay_http.query import Param, enum_param, query
@@ -98,7 +98,7 @@ QUOTE_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
     (NotFound, "no such quote of the caller's"),
     (QuoteExpired, "the quote expired: lock a new one"),
     (QuoteUsed, "the quote was used already: lock a new one"),
-    (InvalidInput, "the quote was locked for the other side (buy or sell)"),
+    (QuotePurposeMismatch, "the quote was locked for the other side (buy or sell)"),
 )
 
 
@@ -300,7 +300,11 @@ def resend_code(verification_id: str) -> Response:
     ),
     problems=(
         (WrongCode, "the code is wrong, expired or used up (too many tries): start again"),
-        (Conflict, "the number already has an account (log in), or the username is taken"),
+        (
+            Conflict,
+            "the number already has an account (log in), the username is taken, or the email has an account "
+            "(the code is then used up: start again)",
+        ),
         (NotFound, "no such verification"),
         (WeakPassword, "the password is too short or easy to guess"),
         (ReservedUsername, "the username reads as the platform's, a partner's or an official name"),
@@ -448,6 +452,14 @@ class HistoryView:
         return cls(h.entry_id, h.at, h.amount, h.balance_after, h.kind, h.description, h.transfer_id)
 
 
+def _history_schema(components: dict[str, Any]) -> dict[str, Any]:
+    """The fields, with ``amount`` signed (``SignedMoney``: ``-`` for what left the wallet; review3 I6)."""
+    schema = object_schema(HistoryView, components)
+    return {**schema, "properties": {**schema["properties"], "amount": signed_money(components)}}
+
+
+register_schema(HistoryView, _history_schema)
+
 _MONTH = {"type": "string", "minLength": 7, "maxLength": 7, "pattern": MONTH_PATTERN}
 
 
@@ -522,8 +534,9 @@ def _next_link(query: dict[str, str]) -> str:
     errors=(404, 422),
     alternatives=(_PDF,),
     description=(
-        "The caller's statement for one Nairobi calendar month: opening balance, every movement and "
-        "closing balance per asset, as CSV, or as PDF with `format=pdf` or `Accept: application/pdf`."
+        "The caller's statement for one Nairobi calendar month: every movement of the month, oldest first, each "
+        "with the asset's balance after it (the first line's balance less its amount is the opening balance, the "
+        "last line's the closing one), as CSV, or as PDF with `format=pdf` or `Accept: application/pdf`."
     ),
     problems=(NO_WALLET,),
 )
@@ -539,9 +552,9 @@ def my_statement(month: str) -> Response:
         holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
         document = wallet_statement(wallets.statement_lines(user_id, month), label, holder)
         return pdf_response(document, pdf_filename("cryptopay-statement", label))
-    text = wallets.statement(user_id, month)
+    chunks = wallets.statement_chunks(user_id, month)  # every movement of the month, written as it is sent
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
-    return Response(text, mimetype="text/csv", headers={"Content-Disposition": disposition})
+    return Response(chunks, mimetype="text/csv", headers={"Content-Disposition": disposition})
 
 
 # Whole shillings, KES 1 to 250,000 (M-Pesa's STK range), as a string like every amount.

@@ -401,6 +401,7 @@ def _cancel(invoice_id: str) -> Response:
 def _new_invoice_form(status: int = 200, **context: Any) -> Response:
     store = runtime().services.listings.store(_merchant_id())
     rails = list(store.rails) if store else []
+    context |= {"key": new_form_key()}  # a fresh key per rendering: a double press of one makes one invoice
     return page("dashboard/new_invoice.html", status, rails=rails, form=request.form, nav="new", **context)
 
 
@@ -424,15 +425,22 @@ def _price(amount: str, currency: str) -> Money:
 
 @bp.post("/invoices/new")
 def create_invoice() -> ResponseReturnValue:
-    form = request.form
+    """Make an invoice; the form carries a form key, so a double press (or a resent post) makes one invoice and
+    both answers lead to it."""
     try:
-        price = _price(form.get("amount", ""), form.get("currency", "KES"))
-        order_id = (form.get("order_id") or "").strip()[:100] or None
-        invoice = runtime().services.invoicing.create_invoice(
-            _merchant_id(), price, rails=form.getlist("rails") or None, order_id=order_id, actor=_actor()
-        )
+        return _create_invoice()
     except InvalidInput as error:
         return _new_invoice_form(422, **_shown(error))
+
+
+@idempotent_form
+def _create_invoice() -> Response:
+    form = request.form
+    price = _price(form.get("amount", ""), form.get("currency", "KES"))
+    order_id = (form.get("order_id") or "").strip() or None  # the core checks it as the API does
+    invoice = runtime().services.invoicing.create_invoice(
+        _merchant_id(), price, rails=form.getlist("rails") or None, order_id=order_id, actor=_actor()
+    )
     return redirect(f"/dashboard/invoices/{invoice.id}", 303)
 
 
@@ -463,7 +471,7 @@ def _max_uses(text: str) -> int | None:
 def create_payment_link() -> ResponseReturnValue:
     form = request.form
     try:
-        description = (form.get("description") or "").strip()[:200]
+        description = (form.get("description") or "").strip()
         if not description:
             raise InvalidInput("say what the customer pays for", field="description")
         currency = form.get("currency", "KES")
@@ -580,7 +588,7 @@ def resend_email_proof() -> Response:
 @bp.post("/developers/api-keys")
 def create_api_key() -> Response:
     def create() -> Response:
-        name = (request.form.get("name") or "").strip()[:100]
+        name = (request.form.get("name") or "").strip()
         if not name:
             raise InvalidInput("give the key a name", field="name")
         scopes = request.form.getlist("scopes") or sorted(MERCHANT_SCOPES)
@@ -608,7 +616,7 @@ def create_webhook_endpoint() -> Response:
             _merchant_id(),
             url,
             events=(),
-            description=(request.form.get("description") or "").strip()[:200],
+            description=(request.form.get("description") or "").strip(),
             uow_factory=hooks.uow,
             ids=hooks.ids,
             clock=hooks.clock,

@@ -120,6 +120,14 @@ def install_i18n(app: Flask) -> None:
     app.jinja_env.filters["plain"] = lambda value: format(value.amount.normalize(), "f")  # for wallets: 38.75969
     app.jinja_env.globals["payout_result"] = payout_result
     app.jinja_env.filters["network"] = network_name
+    app.jinja_env.filters["phone"] = phone_number
+
+
+def phone_number(msisdn: str) -> str:
+    """A Kenyan number as people read it: ``254712345678`` -> ``+254 712 345 678`` (anything else as it is)."""
+    if len(msisdn) == 12 and msisdn.startswith("254") and msisdn.isdigit():
+        return f"+254 {msisdn[3:6]} {msisdn[6:9]} {msisdn[9:]}"
+    return msisdn
 
 
 _NETWORK_NAMES = {"bsc": "BNB Smart Chain"}

@@ -2,8 +2,9 @@
 link leaves it open (the page says from what to what: ``PaymentLinks.amount_bounds``), and gets an invoice's hosted
 checkout page (``core.payments.links.PaymentLinks``).
 
-The form carries a CSRF token bound to the browser's anonymous cookie, and is rate-limited per client like the
-public API's ``POST /v1/payment-links/<id>/invoices``. A closed link (deactivated, expired, used up) says why.
+The form carries a CSRF token bound to the browser's anonymous cookie and a fresh form key (a double press makes one
+invoice: ``idempotency.idempotent_form_in``, in the link's scope), and is rate-limited per client like the public
+API's ``POST /v1/payment-links/<id>/invoices``. A closed link (deactivated, expired, used up) says why.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from flask import Response, request
 from flask.typing import ResponseReturnValue
 
 from cryptopay_http.auth import limit_by_client
+from cryptopay_http.idempotency import idempotent_form_in, new_form_key
 from cryptopay_http.pages.i18n import language
 from cryptopay_http.pages.refusals import refusal
 from cryptopay_http.pages.session import check_form_csrf
@@ -33,7 +35,8 @@ def _show(link: PaymentLink, status: int = 200, **refused: str | None) -> Respon
     closed = link.closed_reason(services.clock.now())
     name = merchant.business_name if merchant else ""
     bounds = services.payment_links.amount_bounds(link)
-    context = {"link": link, "merchant_name": name, "closed": closed, "bounds": bounds}
+    # a fresh form key per rendering: a double press of the pay button makes one invoice (``idempotent_form_in``)
+    context = {"link": link, "merchant_name": name, "closed": closed, "bounds": bounds, "key": new_form_key()}
     return page("link.html", status, **context, **refused)
 
 
@@ -51,13 +54,21 @@ def _amount(text: str | None) -> Decimal | None:
 @bp.post("/link/<public_id>")
 @limit_by_client
 def use_payment_link(public_id: str) -> ResponseReturnValue:
+    """Make the link's invoice and send the payer to its checkout; the form's key makes a double press (or a resent
+    post) one invoice, both answers leading to its checkout page."""
     check_form_csrf()
-    links = runtime().services.payment_links
-    link = links.load_public(public_id[:64])
+    link = runtime().services.payment_links.load_public(public_id[:64])
     try:
-        amount = _amount(request.form.get("amount")) if link.amount is None else None
-        invoice = links.create_invoice(link.public_id, amount=amount)
+        return _pay(public_id=link.public_id)
     except (InvalidInput, PaymentLinkTerms) as error:
         # in the payer's language, and what they typed stays in the form
         return _show(link, 422, amount=request.form.get("amount", ""), **refusal(error, language()))
+
+
+@idempotent_form_in(lambda public_id: f"payment_link:{public_id}")  # the scope of the API's key for this link
+def _pay(public_id: str) -> Response:
+    links = runtime().services.payment_links
+    link = links.load_public(public_id)
+    amount = _amount(request.form.get("amount")) if link.amount is None else None
+    invoice = links.create_invoice(link.public_id, amount=amount)
     return redirect(f"/pay/{invoice.public_id}")

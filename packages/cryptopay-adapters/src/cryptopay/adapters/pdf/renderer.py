@@ -1,7 +1,12 @@
 """``FpdfRenderer``: a ``Printable`` as an A4 PDF (fpdf2), tables paged with their header row repeated.
 
-The built-in Helvetica covers Latin-1, which English and Swahili need; any other character is replaced by its
-nearest ASCII form (dashes, quotes, ellipsis) or ``?``, never dropped silently from an amount. A QR code is drawn
+Text is set in DejaVu Sans (``fonts/``: regular and bold, shipped in the package under the Bitstream Vera licence
+with DejaVu's public-domain changes, ``fonts/LICENSE``; embedded as a subset), so names in Latin, Greek, Cyrillic,
+Arabic and Hebrew letters print as written (review 3, I11: the built-in Helvetica covers Latin-1 only, and a shop
+named in another script printed as ``????``). A character the font lacks (Chinese, Japanese and Korean among them:
+no font of a size to ship covers them) prints as ``?``, never dropped silently from an amount. Arabic and Hebrew
+are drawn letter by letter, unshaped and left to right (fpdf2 shapes only with ``uharfbuzz``, which is not a
+dependency). A QR code is drawn
 from segno's module matrix as filled squares: sharp at any print size, no image library.
 
 >>> pdf = FpdfRenderer().render(Printable("Statement", blocks=(Paragraph("Habari"),)))
@@ -11,25 +16,45 @@ from segno's module matrix as filled squares: sharp at any print size, no image 
 
 from __future__ import annotations
 
+import functools
+from importlib import resources
+from pathlib import Path
+
 import segno
 from cryptopay.core.printing import Facts, Heading, Layout, Paragraph, Printable, QrCode, Table
 from fpdf import FPDF
 from fpdf.enums import Align, TableCellFillMode
+from fpdf.fonts import TTFFont
 
 __all__ = ["FpdfRenderer"]
 
-_FONT = "Helvetica"
-_ASCII = str.maketrans({"–": "-", "—": "-", "‘": "'", "’": "'", "“": '"', "”": '"', "…": "...", "\u00a0": " "})
+_FONT = "DejaVuSans"
+_FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
 _GREEN = (11, 93, 75)
 
 
-def printable_text(text: str) -> str:
-    """``text`` in the characters the built-in fonts have (Latin-1).
+def _font_path(file: str) -> Path:
+    return Path(str(resources.files("cryptopay.adapters.pdf").joinpath("fonts", file)))
 
-    >>> printable_text("Lipa — “sasa” … ₿")
-    'Lipa - "sasa" ... ?'
+
+@functools.cache
+def _covered() -> frozenset[int]:
+    """The code points both weights of the font draw (read once, as fpdf2 parses them)."""
+    probe = FPDF()
+    for style, file in _FONTS.items():
+        probe.add_font(_FONT, style, _font_path(file))
+    maps = [set(font.cmap) for font in probe.fonts.values() if isinstance(font, TTFFont)]
+    return frozenset(set.intersection(*maps))
+
+
+def printable_text(text: str) -> str:
+    """``text`` in the characters the font has: any other one (and any control character) is ``?``.
+
+    >>> printable_text("Duka la Ahmed — Ολγα, Сергей “sasa” … 张记")
+    'Duka la Ahmed — Ολγα, Сергей “sasa” … ??'
     """
-    return text.translate(_ASCII).encode("latin-1", "replace").decode("latin-1")
+    covered = _covered()
+    return "".join(ch if ch >= " " and ord(ch) in covered else "?" for ch in text)
 
 
 class FpdfRenderer:
@@ -59,6 +84,8 @@ class _Document(FPDF):
         landscape = document.layout is Layout.LANDSCAPE
         super().__init__(orientation="L" if landscape else "P", unit="mm", format="A4")
         self._poster = document.layout is Layout.POSTER
+        for style, file in _FONTS.items():
+            self.add_font(_FONT, style, _font_path(file))
         self._footer_text = printable_text(document.footer)
         self.set_title(printable_text(document.title))
         self.set_creator(producer)

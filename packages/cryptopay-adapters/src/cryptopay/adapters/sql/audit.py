@@ -129,11 +129,13 @@ class SqlAuditLog:
         seq, last_hash = self._conn.execute(_HEAD).one()
         return (int(seq), str(last_hash)) if seq else None
 
-    def about(self, subjects: Sequence[str], *, actor: str | None = None, limit: int = 10_000) -> list[AuditRecord]:
+    def about(
+        self, subjects: Sequence[str], *, actor: str | None = None, after_seq: int = 0, limit: int = 10_000
+    ) -> list[AuditRecord]:
         c = audit_log.c
         self._written()
         matches = [c.subject.in_(list(subjects))] + ([c.actor == actor] if actor is not None else [])
-        query = sa.select(audit_log).where(sa.or_(*matches)).order_by(c.seq).limit(limit)
+        query = sa.select(audit_log).where(sa.or_(*matches), c.seq > after_seq).order_by(c.seq).limit(limit)
         return [_record(r) for r in self._conn.execute(query)]
 
 

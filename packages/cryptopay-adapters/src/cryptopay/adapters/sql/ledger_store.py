@@ -437,12 +437,26 @@ class SqlLedgerStore:
                     found[r.code] = rows.balance_from_row(r._mapping)
             return [found[c] for c in codes if c in found]
 
-    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]:
+    def entries(
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Entry]:
+        c = ledger_entries.c
         where: sa.ColumnElement[bool] = sa.true()
         if account is not None:
-            where = ledger_entries.c.id.in_(
-                sa.select(ledger_lines.c.entry_id).where(ledger_lines.c.account_code == account)
-            )
+            where = c.id.in_(sa.select(ledger_lines.c.entry_id).where(ledger_lines.c.account_code == account))
+        if since is not None:
+            where = sa.and_(where, c.created_at >= since)
+        if until is not None:
+            where = sa.and_(where, c.created_at < until)
+        if before is not None:
+            at, entry_id = before
+            where = sa.and_(where, sa.or_(c.created_at < at, sa.and_(c.created_at == at, c.id < entry_id)))
         with reading(self._engine) as conn:
             return _load_entries(conn, where, limit)
 

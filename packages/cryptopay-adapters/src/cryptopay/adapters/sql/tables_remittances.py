@@ -1,11 +1,11 @@
 """Remittance orders: the JSON document plus the columns they are looked up by (public id, invoice, the worker's
-``active`` flag with the id it walks in order, the state operators list by)."""
+``active`` flag with the id it walks in order, the state operators list by, the originator's keys)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.tables import ID, metadata
-from cryptopay.adapters.sql.types import JsonText
+from cryptopay.adapters.sql.types import JsonText, UtcDateTime
 
 __all__ = ["remittance_orders"]
 
@@ -20,7 +20,14 @@ remittance_orders = sa.Table(
     sa.Column("state", sa.String(24), nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("doc", JsonText, nullable=False),
+    # The originator's keyed refund address and sender name (``originator_keys``) and when the order opened: an
+    # originator's orders of the last 24 hours (the Travel Rule's sum). NULL on orders opened before revision 0080.
+    sa.Column("originator_address", sa.String(255)),
+    sa.Column("originator_name", sa.String(255)),
+    sa.Column("created_at", UtcDateTime),
     sa.Index("ix_remittance_orders_active", "active", "id"),
     sa.Index("ix_remittance_orders_state", "state", "id"),
+    sa.Index("ix_remittance_orders_originator_address", "originator_address", "created_at"),
+    sa.Index("ix_remittance_orders_originator_name", "originator_name", "created_at"),
     keep_existing=True,
 )

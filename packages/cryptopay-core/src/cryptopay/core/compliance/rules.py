@@ -29,7 +29,15 @@ in its own rule set (``CRYPTOPAY_MONITORING_RULES``) as the list changes. Versio
 ``sanctioned-remittance-party`` (``sanctioned_name``, blocking, possible matches from a score of 80): a remittance's
 sender and recipient names are screened when the order opens. Version 5 adds ``sanctioned-address``
 (``sanctioned_counterparty``, blocking, products ``refund`` out and ``remittance_payment`` in): a refund's destination
-and a remittance order's paying address are screened (``compliance.addresses``).
+and a remittance order's paying address are screened (``compliance.addresses``). Version 6 adds structuring rules
+where splitting pays for a personal customer (``structuring-day`` at KES 1,000,000 can only fire for merchants):
+``structuring-travel-rule`` (two or more remittances to one recipient within 24 hours each within 20% under KES
+129,000, the Travel Rule's USD 1,000: orders split to avoid giving originator data; a deployment whose
+``CRYPTOPAY_TRAVEL_RULE_THRESHOLD_USD`` or rate differs edits ``threshold_kes``), and ``structuring-tier1-single`` /
+``structuring-tier2-single`` (three or more wallet movements within a day each within 20% under a tier's
+single-transaction limit, KES 70,000 and KES 250,000: ``kyc.limits``). The remittance service also aggregates an
+order's originator (``remittances.service``: same refund address or sender name within 24 hours) before the sender
+pays.
 """
 
 from __future__ import annotations

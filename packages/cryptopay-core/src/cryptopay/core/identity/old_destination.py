@@ -12,7 +12,7 @@ audit record ``merchant.old_destination_notified``.
 >>> text = notice_text(new, datetime(2026, 12, 6, 9, 30, tzinfo=timezone.utc))
 >>> import textwrap
 >>> print(textwrap.fill(text, 100))
-cryptopay: your payouts move from this number to the M-Pesa number ending 999 on 06 Dec 09:30 UTC.
+cryptopay: your payouts move from this number to the M-Pesa number ending 999 on 06 Dec 12:30 EAT.
 Not you? Change your password and call support now.
 >>> len(text) <= 160
 True
@@ -30,6 +30,7 @@ from cryptopay.core.ports.identity import AuditTrail
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
 from cryptopay.core.ports.system import Clock
 from cryptopay.core.settlement.model import SettlementMethod, SettlementProfile
+from cryptopay.core.system import NAIROBI
 
 __all__ = ["ACTION", "notice_text", "notify_old_destination"]
 
@@ -49,7 +50,7 @@ def notice_text(new: SettlementProfile, ready_at: datetime | None) -> str:
     It carries nothing the account holder typed (not even the business name): whoever changed the destination could
     have chosen that text, and this message must not become their channel to the real owner.
     """
-    when = ready_at.strftime("%d %b %H:%M UTC") if ready_at else "now"
+    when = ready_at.astimezone(NAIROBI).strftime("%d %b %H:%M EAT") if ready_at else "now"  # the reader's clock
     return (
         f"cryptopay: your payouts move from this number to {_KINDS[new.method]} ending {new.destination[-3:]} "
         f"on {when}. Not you? Change your password and call support now."

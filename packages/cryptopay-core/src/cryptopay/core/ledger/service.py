@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
@@ -441,9 +441,56 @@ class Ledger:
             raise NotFound(f"no ledger account {code!r}")
         return found[0]
 
-    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]:
-        """The latest entries (touching ``account``), newest first, each line with its balance before and after."""
-        return self._store.entries(account=account, limit=limit)
+    def entries(
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Entry]:
+        """The latest entries (touching ``account``), newest first, each line with its balance before and after;
+        created in [``since``, ``until``) and older than the keyset ``before`` when given (see ``walk``)."""
+        return self._store.entries(account=account, limit=limit, since=since, until=until, before=before)
+
+    def entry(self, entry_id: str) -> Entry | None:
+        """The entry with this id, or None."""
+        with self._store.session() as s:
+            return s.get_entry(entry_id)
+
+    def walk(
+        self,
+        account: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, str] | None = None,
+        page: int = 500,
+    ) -> Iterator[Entry]:
+        """Every entry touching ``account`` created in [``since``, ``until``), newest first, read ``page`` at a time
+        (keyset pages on ``(created_at, id)``: nothing skipped or repeated, however many there are).
+
+        >>> from cryptopay.core.testing.ledger import InMemoryLedgerStore
+        >>> from cryptopay.core.ledger import Account, AccountKind
+        >>> from cryptopay.core.money import KES, Money
+        >>> ledger = Ledger(InMemoryLedgerStore())
+        >>> _ = ledger.open_account(Account("assets:bank:KES", AccountKind.ASSET, KES, allow_negative=True))
+        >>> _ = ledger.open_account(Account("liabilities:user:u1:KES", AccountKind.LIABILITY, KES))
+        >>> for n in range(5):
+        ...     _ = ledger.transfer(f"k{n}", debit="assets:bank:KES", credit="liabilities:user:u1:KES",
+        ...                         amount=Money.of("1", KES))
+        >>> [e.idempotency_key for e in ledger.walk("liabilities:user:u1:KES", page=2)]
+        ['k4', 'k3', 'k2', 'k1', 'k0']
+        """
+        if page < 1:
+            raise ValueError("a page holds at least one entry")
+        while True:
+            found = self._store.entries(account=account, limit=page, since=since, until=until, before=before)
+            yield from found
+            if len(found) < page:
+                return
+            before = (found[-1].created_at, found[-1].id)
 
     def balances(self, codes: Sequence[str]) -> dict[str, AccountBalance]:
         """The balances of ``codes`` in one read (accounts that do not exist are absent)."""

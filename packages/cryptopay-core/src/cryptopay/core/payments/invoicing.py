@@ -28,11 +28,12 @@ from cryptopay.core.payments.read_cache import InvoiceReadStats, RenderedInvoice
 from cryptopay.core.ports.chains import AddressDeriver
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Rail
+from cryptopay.core.text import checked_text
 
 if TYPE_CHECKING:
     from cryptopay.core.ports.payments import InvoiceReads, PaymentsUnitOfWork, PaymentsUowFactory, Quoter
 
-__all__ = ["Invoicing", "UnpricedRail", "new_public_id", "refuse_unpriced_rails"]
+__all__ = ["ORDER_ID_MOST", "Invoicing", "UnpricedRail", "check_order_id", "new_public_id", "refuse_unpriced_rails"]
 
 
 def new_public_id() -> str:
@@ -138,6 +139,8 @@ class Invoicing:
         """
         if return_url is not None and not return_url.startswith(("https://", "http://")):
             raise InvalidInput("return_url must be an http or https URL", field="return_url")
+        if order_id is not None:
+            check_order_id(order_id)
         if store is None or store.merchant_id != merchant_id:
             store = transaction(self._reader, lambda uow: _store(uow, merchant_id))
         chosen = _choose(store, rails)
@@ -328,3 +331,24 @@ def _choose(store: StoreSettings, keys: Sequence[str] | None) -> list[Rail]:
     if not keys:
         raise InvalidInput("choose at least one rail for the invoice")
     return [store.rail(key.strip().lower()) for key in dict.fromkeys(keys)]
+
+
+ORDER_ID_MOST = 100  # an invoice's order_id, the shop's reference: 1 to 100 characters of identifier text
+
+
+def check_order_id(order_id: str) -> str:
+    """``order_id`` if it is a shop's reference every shell accepts alike (review3 I17: the dashboard stored what the
+    API refuses): 1 to 100 characters of identifier text (``TextKind.IDENTIFIER``: no control, bidi override or
+    invisible character), else ``InvalidInput`` naming ``order_id``.
+
+    >>> check_order_id("ORD-1001")
+    'ORD-1001'
+    >>> try:
+    ...     check_order_id("ORD\u202egnp.exe")
+    ... except InvalidInput as error:
+    ...     error.details["field"], error.message[:39]
+    ('order_id', 'order_id must not contain bidirectional')
+    """
+    if not 0 < len(order_id) <= ORDER_ID_MOST:
+        raise InvalidInput(f"must be 1 to {ORDER_ID_MOST} characters", field="order_id")
+    return checked_text(order_id, field="order_id")

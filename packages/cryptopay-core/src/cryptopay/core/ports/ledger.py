@@ -73,7 +73,19 @@ class LedgerStore(Protocol):
 
     def balances(self, codes: Sequence[str] | None = None) -> list[AccountBalance]: ...
 
-    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]: ...
+    def entries(
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Entry]:
+        """At most ``limit`` entries (touching ``account``), newest first by ``(created_at, id)``: created at or after
+        ``since`` and before ``until``, and with ``before`` (the ``(created_at, id)`` of the previous page's last
+        entry) only those strictly older than it: a keyset page, so paging reads every entry exactly once."""
+        ...
 
     def holds(self, *, pending_only: bool = False, expiring_before: datetime | None = None) -> list[Hold]: ...
 

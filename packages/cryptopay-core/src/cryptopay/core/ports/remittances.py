@@ -7,8 +7,10 @@ until the transaction ends (``SELECT ... FOR UPDATE`` on PostgreSQL), so two wor
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Protocol
 
+from cryptopay.core.ports.kyc import KycApplicationRepository
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
 from cryptopay.core.ports.travel_rule import TravelRuleUnitOfWork
 from cryptopay.core.ports.wallets import SellUnitOfWork
@@ -38,6 +40,11 @@ class RemittanceRepository(Protocol):
         """Orders the worker still has to move (``RemittanceOrder.is_active``), oldest first."""
         ...
 
+    def by_originator(self, address: str, name: str, *, since: datetime, limit: int = 100) -> list[RemittanceOrder]:
+        """Orders opened at or after ``since`` whose ``RemittanceOrder.originator`` has the refund address
+        ``address`` or the sender name ``name`` (the keys ``originator_keys`` gives), newest first."""
+        ...
+
     def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:
         """Orders newest first (by id, descending), strictly before ``before``, in ``state`` when given."""
         ...
@@ -59,6 +66,9 @@ class RemittanceUnitOfWork(SellUnitOfWork, PaymentsUnitOfWork, TravelRuleUnitOfW
 
     @property
     def remittances(self) -> RemittanceRepository: ...
+
+    @property
+    def kyc_applications(self) -> KycApplicationRepository: ...  # a wallet holder's verified name
 
 
 class RemittanceUowFactory(Protocol):

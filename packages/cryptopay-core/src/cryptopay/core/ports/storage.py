@@ -31,6 +31,7 @@ __all__ = [
     "Outbox",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "about_all",
     "in_transaction",
     "retrying",
 ]
@@ -52,9 +53,12 @@ class AuditLog(Protocol):
         """The (seq, hash) of the last record as the head pointer names it; None for an empty log."""
         ...
 
-    def about(self, subjects: Sequence[str], *, actor: str | None = None, limit: int = 10_000) -> list[AuditRecord]:
-        """Records whose subject is one of ``subjects`` or whose actor is ``actor``, in ``seq`` order (a data
-        subject's export)."""
+    def about(
+        self, subjects: Sequence[str], *, actor: str | None = None, after_seq: int = 0, limit: int = 10_000
+    ) -> list[AuditRecord]:
+        """At most ``limit`` records whose subject is one of ``subjects`` or whose actor is ``actor``, in ``seq``
+        order, starting after ``after_seq`` (a keyset page: pass the last ``seq`` of the previous page; a data
+        subject's export reads them all with ``about_all``)."""
         ...
 
 
@@ -117,3 +121,29 @@ def in_transaction(
             return work(uow)
 
     return retrying(attempt, max_attempts=max_attempts, sleep=sleep)
+
+
+def about_all(
+    log: AuditLog, subjects: Sequence[str], *, actor: str | None = None, page: int = 5000
+) -> list[AuditRecord]:
+    """Every record ``log.about`` matches, in ``seq`` order, read ``page`` at a time (keyset on ``seq``): a data
+    subject's export holds all of them, however many.
+
+    >>> from datetime import UTC
+    >>> from cryptopay.core.audit import AuditEvent
+    >>> from cryptopay.core.testing.storage import InMemoryAuditLog
+    >>> log = InMemoryAuditLog()
+    >>> at = datetime(2026, 12, 6, tzinfo=UTC)
+    >>> for n in range(5):
+    ...     _ = log.append(AuditEvent(f"user:u{n % 2}", "user.seen", f"user:u{n % 2}", at))
+    >>> [r.seq for r in about_all(log, ["user:u0"], page=2)]
+    [1, 3, 5]
+    """
+    found: list[AuditRecord] = []
+    after = 0
+    while True:
+        batch = log.about(subjects, actor=actor, after_seq=after, limit=page)
+        found += batch
+        if len(batch) < page:
+            return found
+        after = batch[-1].seq

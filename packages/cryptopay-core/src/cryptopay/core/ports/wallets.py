@@ -202,15 +202,15 @@ class SendParties:
     """What a P2P send reads before it moves money (``SendRepository.parties``): the sender's wallet (locked; only
     whether it is frozen), the recipient's (``ReceivingWallet``), the sender's KYC standing (``KycStanding``: what
     the limits read of its profile, as ``KycProfile.standing`` gives it) and the sender's usage per product (as
-    ``UsageRepository.totals``); the recipient's KYC standing and what the recipient received (its usage of the
-    ``receive`` product only, as ``totals`` gives it; empty when there is no recipient)."""
+    ``UsageRepository.totals``); the recipient's KYC standing. Not what the recipient received: that counts only
+    when its tier limits receiving, and then the send reads it under the recipient's receive lock
+    (``SendRepository.received``)."""
 
     sender: SendingWallet | None
     recipient: ReceivingWallet | None
     profile: KycStanding | None
     usage: Mapping[str, tuple[Money, Money]]
     recipient_profile: KycStanding | None = None
-    received: Mapping[str, tuple[Money, Money]] = attrs.field(factory=dict)
 
 
 class SendRepository(Protocol):
@@ -231,9 +231,9 @@ class SendRepository(Protocol):
         """The sender's wallet locked as by ``WalletRepository.get(lock=True)`` (nothing else is locked when it has
         none; ``SendingWallet``: whether it is frozen), the recipient's wallet by ``phone`` or else ``username``,
         the sender's KYC standing (``KycProfile.standing`` of its stored profile; not locked: the wallet's lock
-        already queues the sender's movements) and usage totals, the recipient's KYC standing and its ``receive``
-        usage totals (not locked: a send to a recipient whose tier limits receiving reads them again under its
-        receive lock, ``received``).
+        already queues the sender's movements) and usage totals, and the recipient's KYC standing (nothing of what
+        the recipient received: a send to a recipient whose tier limits receiving reads that under its receive
+        lock, ``received``; to any other it does not count).
 
         An adapter may also prepare the unit's ledger session for the posting that follows: read the idempotency
         ``ledger_keys`` and lock the balances of ``ledger_codes`` and of the recipient's ``asset`` wallet account,
@@ -257,8 +257,8 @@ class SendRepository(Protocol):
     def received(
         self, recipient_id: str, *, day_start: datetime, month_start: datetime
     ) -> Mapping[str, tuple[Money, Money]]:
-        """The recipient's ``receive`` usage totals (as ``parties`` gives them) read again under its receive lock
-        (``UsageRepository.lock_receiving``), which this call takes without waiting: after ``parties`` the send may
+        """The recipient's ``receive`` usage totals (as ``UsageRepository.totals`` gives them) read under its receive
+        lock (``UsageRepository.lock_receiving``), which this call takes without waiting: after ``parties`` the send may
         hold ledger balances, and a claim or a deposit holding the receive lock may be waiting for one of them.
         ``TransientConflict`` when another transaction holds it (the send is retried, ``in_transaction``)."""
         ...

@@ -54,7 +54,9 @@ from cryptopay.core.payouts.model import Payout
 from cryptopay.core.ports.notifications import Notification, Notifier
 from cryptopay.core.ports.privacy import PrivacyUnitOfWork, PrivacyUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
+from cryptopay.core.ports.storage import about_all
 from cryptopay.core.ports.system import Clock
+from cryptopay.core.system import NAIROBI
 from cryptopay.core.wallets.buys import Buy
 from cryptopay.core.wallets.deposit import Deposit
 from cryptopay.core.wallets.history import HistoryLine, history
@@ -339,9 +341,9 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
     subjects += [f"transfer:{t.id}" for t in transfers] + [f"buy:{b.id}" for b in buys]
     subjects += [f"payout:{p.id}" for p in payouts]
     subjects += [f"deposit:{d.id}" for d in deposits] + [f"withdrawal:{w.id}" for w in withdrawals]
-    audit = uow.audit.about(subjects, actor=f"user:{uid}")
+    audit = about_all(uow.audit, subjects, actor=f"user:{uid}")
     own = frozenset([*subjects, *([f"merchant:{merchant.id}"] if merchant else [])])
-    movements = history(ledger, uid, limit=100_000, window=100_000) if wallet is not None else []
+    movements = history(ledger, uid, limit=None) if wallet is not None else []
     return {
         "format": EXPORT_FORMAT,
         "subject": uid,
@@ -378,9 +380,9 @@ def export_notice(at: datetime) -> tuple[str, str]:
     >>> subject, len(text) <= 160
     ('A copy of your cryptopay data was downloaded', True)
     >>> print(text.split(". ")[0])
-    cryptopay: a copy of all your account data was downloaded on 06 Dec 09:30 UTC
+    cryptopay: a copy of all your account data was downloaded on 06 Dec 12:30 EAT
     """
-    when = at.strftime("%d %b %H:%M UTC")
+    when = at.astimezone(NAIROBI).strftime("%d %b %H:%M EAT")  # the reader's clock (Nairobi), as every page
     return (
         "A copy of your cryptopay data was downloaded",
         f"cryptopay: a copy of all your account data was downloaded on {when}. Not you? Change your password and "

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import attrs
+from cryptopay.core.compliance.screening import normalize_name
 from cryptopay.core.compliance.travel_rule import Assessment
 from cryptopay.core.countries import UNINHABITED, is_assigned_country
 from cryptopay.core.errors import InvalidInput
@@ -250,6 +251,12 @@ class RemittanceOrder:
         """What the order is worth in shillings (for limits and monitoring): the payout and its charge."""
         return self.kes + self.charge
 
+    @property
+    def originator(self) -> tuple[str, str]:
+        """The keys an order's originator is aggregated by (the Travel Rule over 24 hours): its refund address (an
+        EVM one lower-cased) and the sender's name as name matching compares it (``originator_keys``)."""
+        return originator_keys(self.refund_address, self.sender.name)
+
     def hold(self, note: str) -> None:
         """Stop the automatic path: an operator decides (``retry`` or ``refund``)."""
         self.state, self.note, self.next_attempt_at = RemittanceState.HELD, note, None
@@ -257,3 +264,14 @@ class RemittanceOrder:
     def finish(self, state: RemittanceState, now: datetime, note: str | None = None) -> None:
         self.state, self.finished_at, self.next_attempt_at = state, now, None
         self.note = note or self.note
+
+
+def originator_keys(refund_address: str, sender_name: str) -> tuple[str, str]:
+    """(refund address, sender name) as orders of one originator are found by: an EVM address lower-cased (its
+    checksum case is not part of it), the name without accents, case or punctuation.
+
+    >>> originator_keys(" 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 ", "JOHN  smith.")
+    ('0x70997970c51812dc3a010c7d01b50e0d17dc79c8', 'john smith')
+    """
+    address = refund_address.strip()
+    return (address.lower() if address.startswith("0x") else address), normalize_name(sender_name)

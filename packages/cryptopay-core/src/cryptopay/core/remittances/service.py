@@ -13,7 +13,10 @@ does each thing once):
 1. the invoice is settled (paid and confirmed): its USDT is converted at the order's locked quote into the
    shillings it promised (``flows.convert_remittance``, even after the quote's window: the sender paid for it),
    then either credited to the recipient's wallet (a wallet at that phone, not frozen, within its KYC limits for
-   ``Product.REMITTANCE``) or paid by a B2C payout of kind ``remittance`` from the desk's KES, which the payout
+   ``Product.REMITTANCE``, and whose holder's verified legal name matches the order's ``recipient_name``: the
+   Travel Rule beneficiary and the screened name are the account's holder, else the phone is paid by B2C, where
+   M-Pesa's registered holder applies, audited ``remittance.name_mismatch``; a tier-0 holder has no verified name
+   and takes small amounts only) or paid by a B2C payout of kind ``remittance`` from the desk's KES, which the payout
    machinery sends, matches and queries exactly as it does a merchant's (a phone with no wallet, or one whose
    wallet's tier cannot take it now: tier 0 holds small amounts only, so more goes to the same phone's M-Pesa
    account, bounded by M-Pesa's own limits below); held for an operator when the wallet or its holder is frozen;
@@ -54,6 +57,14 @@ otherwise; a release is audited ``remittance.released``); the recipient's wallet
 (beyond them, B2C to the same phone, as above); an order to a party compliance froze is refused before the sender
 pays (``RecipientLimit``, 422 ``recipient_limit``, saying no more), and one frozen after it opened is held.
 Orders at or above the Travel Rule threshold need full originator data (see ``travel``).
+
+Linked orders (decision): an order below the threshold whose sum with the orders the same originator opened in the
+last 24 hours (``ORIGINATOR_WINDOW``; the same refund address or the same sender name as name matching compares it,
+``originator_keys``; refused and expired orders excluded) reaches it needs the full originator data too: it is
+refused with 422 ``travel_rule_incomplete`` before the sender pays (rather than held after: the sender can give the
+data, and no money waits on an operator), and once paid its Travel Rule record is kept as for one large order. Two
+such orders opened at the same instant can both pass; the batch rule ``structuring-travel-rule`` (``compliance/data/
+rules.json``) flags split orders to one recipient after the fact.
 """
 
 from __future__ import annotations
@@ -71,7 +82,8 @@ from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
-from cryptopay.core.compliance.travel_rule import Assessment, TravelRule, check_complete
+from cryptopay.core.compliance.screening import NameMatcher, normalize_name
+from cryptopay.core.compliance.travel_rule import Assessment, IncompleteTravelRuleData, TravelRule, check_complete
 from cryptopay.core.errors import (
     CryptopayError,
     InvalidInput,
@@ -91,6 +103,7 @@ from cryptopay.core.invoices import (
     is_confirmed,
 )
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
+from cryptopay.core.kyc.applications import ApplicationState
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
@@ -129,6 +142,7 @@ from cryptopay.core.remittances.model import (
     RemittanceState,
     Sender,
     check_sender,
+    originator_keys,
     remittance_unconvert_key,
 )
 from cryptopay.core.remittances.watch import current_payout as _current_payout
@@ -141,7 +155,20 @@ from cryptopay.core.wallets.model import Usage, Wallet
 from cryptopay.core.wallets.service import RecipientLimit, spending
 from cryptopay.core.wallets.withdrawals import network_fee
 
-__all__ = ["OrderRequest", "RecipientNotMpesa", "RemittanceRules", "Remittances", "RetryPolicy", "waiting_text"]
+__all__ = [
+    "ORIGINATOR_WINDOW",
+    "OrderRequest",
+    "RecipientNotMpesa",
+    "RemittanceRules",
+    "Remittances",
+    "RetryPolicy",
+    "waiting_text",
+]
+
+# How far back an originator's orders are summed for the Travel Rule (decision): a day, FATF's linked-transactions
+# horizon for occasional transactions; at most ``_ORIGINATOR_ORDERS`` of them are read (more is far past it anyway).
+ORIGINATOR_WINDOW = timedelta(hours=24)
+_ORIGINATOR_ORDERS = 200
 
 
 class RecipientNotMpesa(NotMpesaNumber):
@@ -241,6 +268,10 @@ class Remittances:
     rules: RemittanceRules = attrs.Factory(RemittanceRules)  # the minimum received, the SMS a number gets a day
     # The hot wallets' fee estimates: an excess refund deducts the network's fee (valued as withdrawals value it)
     estimators: Callable[[], Mapping[str, NetworkFeeEstimator]] = lambda: {}
+    # The recipient's name against a wallet holder's verified legal name (the screening's matcher; None: unchecked):
+    # a wallet is credited only when ``recipient_name`` scores at least ``name_match`` against it (review3 I18)
+    matcher: NameMatcher | None = None
+    name_match: float = 70.0
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -331,12 +362,33 @@ class Remittances:
         if self.travel_rule is None:
             return None
         assessment = self.travel_rule.assess(usdt)
+        sender = travel.originator(request.sender, request.refund_address.strip())
+        parties = (travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone))
         if assessment.applies:
-            sender = travel.originator(request.sender, request.refund_address.strip())
-            check_complete(
-                travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone), None, None
-            )
-        return assessment
+            check_complete(*parties, None, None)
+            return assessment
+        earlier = self._originator_sum(request)
+        if not earlier.is_positive() or not (total := self.travel_rule.assess(earlier + usdt)).applies:
+            return assessment
+        try:
+            check_complete(*parties, None, None)
+        except IncompleteTravelRuleData as error:
+            raise IncompleteTravelRuleData(
+                f"with this sender's orders of the last 24 hours (same refund address or name) this order reaches "
+                f"the Travel Rule threshold ({total.equivalent} in all): {error.message}"
+            ) from None
+        return attrs.evolve(assessment, applies=True)  # the record is kept once paid, as for one order that large
+
+    def _originator_sum(self, request: OrderRequest) -> Money:
+        """The USDT of the orders the same originator (refund address or sender name: ``originator_keys``) opened in
+        the last ``ORIGINATOR_WINDOW`` that may still be or were paid (refused and expired ones moved nothing)."""
+        address, name = originator_keys(request.refund_address, request.sender.name)
+        since = self.clock.now() - ORIGINATOR_WINDOW
+        found = in_transaction(
+            self.uow, lambda uow: uow.remittances.by_originator(address, name, since=since, limit=_ORIGINATOR_ORDERS)
+        )
+        counted = [o.usdt for o in found if o.state not in (RemittanceState.REFUSED, RemittanceState.EXPIRED)]
+        return sum(counted, Money.zero(USDT))
 
     def _rails_for(self, address: str) -> list[Rail]:
         """The desk's USDT rails whose network ``address`` belongs to: the refund goes back the way coins came."""
@@ -956,9 +1008,15 @@ class Remittances:
             uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, {"reason": "recipient_frozen"}))
             return None
         if wallet is not None and decision is not None and decision.allowed:
-            self._credit(uow, order, wallet, now)
-            return None
-        # No wallet, or more than its tier may take now (tier 0: ``PRODUCT_LIMITS``): M-Pesa pays the same phone.
+            if (score := self._name_mismatch(uow, order, wallet)) is None:
+                self._credit(uow, order, wallet, now)
+                return None
+            # The holder's verified name is not the beneficiary the sender named: not credited to that account;
+            # M-Pesa pays the phone, whose registered name Safaricom identified (the sender's risk, as with no wallet).
+            details = {"user": wallet.user_id, "score": f"{score:.0f}", "route": RemittanceRoute.MPESA.value}
+            uow.audit.append(_event(_ACTOR, "remittance.name_mismatch", order.id, now, details))
+        # No wallet, or more than its tier may take now (tier 0: ``PRODUCT_LIMITS``), or a holder whose verified name
+        # is not the recipient's: M-Pesa pays the same phone.
         order.route, order.state = RemittanceRoute.MPESA, RemittanceState.PAYING_OUT
         if wait := self._wait_for_daily_limit(uow, order, now):
             return wait
@@ -1019,6 +1077,21 @@ class Remittances:
                 limit="mpesa.daily",
                 remaining=str(left.amount),
             )
+
+    def _name_mismatch(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet) -> float | None:
+        """How far the order's ``recipient_name`` is from the wallet holder's verified legal name (their approved
+        KYC application's), when it is below ``name_match``: the best of the two ways round of ``matcher``'s score
+        (a sender may write fewer or more of the names). None when they match, when no matcher is configured, or
+        when the holder has no verified name (tier 0: a phone only, whose remittance limits are small)."""
+        if self.matcher is None:
+            return None
+        applications = uow.kyc_applications.for_party(wallet.user_id)
+        approved = [a.person for a in applications if a.state is ApplicationState.APPROVED and a.person is not None]
+        if not approved:
+            return None
+        given, legal = normalize_name(order.recipient_name), normalize_name(approved[-1].legal_name)
+        score = max(self.matcher.score(given, legal), self.matcher.score(legal, given))
+        return score if score < self.name_match else None
 
     def _credit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet, now: datetime) -> None:
         flows.open_wallet_accounts(self.ledger, wallet.user_id, session=uow.ledger)

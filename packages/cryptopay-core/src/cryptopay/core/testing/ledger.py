@@ -114,8 +114,23 @@ class InMemoryLedgerStore:
         wanted = sorted(state.balances) if codes is None else [c for c in codes if c in state.balances]
         return [state.balances[c] for c in wanted]
 
-    def entries(self, *, account: str | None = None, limit: int = 100) -> list[Entry]:
-        found = [e for e in self._state.entries.values() if account is None or account in {x.account for x in e.lines}]
+    def entries(
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before: tuple[datetime, str] | None = None,
+    ) -> list[Entry]:
+        found = [
+            e
+            for e in self._state.entries.values()
+            if (account is None or account in {x.account for x in e.lines})
+            and (since is None or e.created_at >= since)
+            and (until is None or e.created_at < until)
+            and (before is None or (e.created_at, e.id) < before)
+        ]
         return sorted(found, key=lambda e: (e.created_at, e.id), reverse=True)[:limit]
 
     def holds(self, *, pending_only: bool = False, expiring_before: datetime | None = None) -> list[Hold]:

@@ -5,6 +5,8 @@ Used inside ``InMemoryStorage(remittances=InMemoryRemittances(), ...)``, whose u
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 from cryptopay.core.errors import Conflict, NotFound
 from cryptopay.core.remittances.model import RemittanceOrder, RemittanceState
@@ -36,6 +38,14 @@ class InMemoryRemittances:
 
     def active(self, *, limit: int = 100) -> list[RemittanceOrder]:
         return [attrs.evolve(o) for o in sorted(self._rows.values(), key=lambda o: o.id) if o.is_active][:limit]
+
+    def by_originator(self, address: str, name: str, *, since: datetime, limit: int = 100) -> list[RemittanceOrder]:
+        rows = [
+            o
+            for o in self._rows.values()
+            if o.created_at >= since and (o.originator[0] == address or o.originator[1] == name)
+        ]
+        return [attrs.evolve(o) for o in sorted(rows, key=lambda o: o.created_at, reverse=True)[:limit]]
 
     def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:
         rows = [

@@ -59,9 +59,15 @@ class InMemoryAuditLog:
     def head(self) -> tuple[int, str] | None:
         return (self._records[-1].seq, self._records[-1].hash) if self._records else None
 
-    def about(self, subjects: Sequence[str], *, actor: str | None = None, limit: int = 10_000) -> list[AuditRecord]:
+    def about(
+        self, subjects: Sequence[str], *, actor: str | None = None, after_seq: int = 0, limit: int = 10_000
+    ) -> list[AuditRecord]:
         wanted = set(subjects)
-        found = [r for r in self.records() if r.subject in wanted or (actor is not None and r.actor == actor)]
+        found = [
+            r
+            for r in self.records(after_seq=after_seq)
+            if r.subject in wanted or (actor is not None and r.actor == actor)
+        ]
         return found[:limit]
 
 

@@ -257,16 +257,12 @@ class InMemorySends:
         recipient = self._wallets.by_phone(phone) if phone else self._wallets.by_username(username or "")
         profile = self._kyc.get(sender_id)
         usage = self._usage.totals(sender_id, day_start=day_start, month_start=month_start)
-        recipient_profile, received = None, {}
-        if recipient is not None:
-            recipient_profile = self._kyc.get(recipient.user_id)
-            totals = self._usage.totals(recipient.user_id, day_start=day_start, month_start=month_start)
-            received = {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
+        recipient_profile = None if recipient is None else self._kyc.get(recipient.user_id)
         sending = None if sender is None else SendingWallet.of(sender)
         standing = None if profile is None else profile.standing()
         recipient_standing = None if recipient_profile is None else recipient_profile.standing()
         receiving = None if recipient is None else ReceivingWallet.of(recipient)
-        return SendParties(sending, receiving, standing, usage, recipient_standing, received)
+        return SendParties(sending, receiving, standing, usage, recipient_standing)
 
     def received(
         self, recipient_id: str, *, day_start: datetime, month_start: datetime

@@ -2,16 +2,18 @@
 
 The ledger keeps each line's balance before and after, so running balances are the books' own, never recomputed.
 A wallet account is a liability: a credit raises the user's balance, so the amount shown is the line negated.
-Reads the latest ``window`` entries per asset (1,000 by default) and filters them: older ones need paging by time,
-which the ledger store does not offer yet.
+Reads the ledger's entries of each asset's account page by page (keyset pages on ``(created_at, id)``, the time
+bounds given to the store), merged newest first, until the page asked for is full: a month's statement holds every
+movement of the month however busy the wallet.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 import attrs
@@ -25,7 +27,16 @@ from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
 
-__all__ = ["KINDS", "MONTH_PATTERN", "HistoryLine", "history", "payout_line", "statement_csv", "statement_period"]
+__all__ = [
+    "KINDS",
+    "MONTH_PATTERN",
+    "HistoryLine",
+    "history",
+    "payout_line",
+    "statement_csv",
+    "statement_period",
+    "statement_rows",
+]
 
 _MONTH = re.compile(MONTH_PATTERN)
 
@@ -70,58 +81,108 @@ def history(
     since: datetime | None = None,
     until: datetime | None = None,
     kind: str | None = None,
-    limit: int = 100,
-    window: int = 1000,
-    payouts: Mapping[str, tuple[str, str]] | None = None,
+    limit: int | None = 100,
+    payouts: Callable[[str], tuple[str, str] | None] | None = None,
     after: str | None = None,
+    page: int = 500,
 ) -> list[HistoryLine]:
-    """The user's movements, newest first, at or after ``since`` and before ``until``, of ``kind`` if given; with
-    ``after`` (the ``entry_id`` of the last line of the previous page) the ones that follow that line (a page:
-    ``InvalidInput`` on ``cursor`` when no line of this history has that id).
+    """The user's movements, newest first, at or after ``since`` and before ``until``, of ``kind`` if given, at most
+    ``limit`` (None: every one); with ``after`` (the ``entry_id`` of the last line of the previous page) the ones that
+    follow that line (a page: ``InvalidInput`` on ``cursor`` when no line of this history has that id).
 
-    ``payouts`` names what each of the wallet's payouts was for (payout id -> kind and description, e.g. ``bill``,
-    "bill bil_1 to paybill 888880, account 01234567890"): a payout's line says so instead of ``other``."""
-    named = payouts or {}
-    lines: list[HistoryLine] = []
-    for held in [asset] if asset is not None else list(WALLET_ASSETS):
-        if held not in WALLET_ASSETS:
-            raise InvalidInput(f"a wallet holds KES, USDT and BTC, not {held.code}", field="asset")
-        code = wallet_account(user_id, held)
-        for entry in ledger.entries(account=code, limit=window):
-            meta = dict(entry.metadata)
-            what, description = meta.get("kind", "other"), entry.description
-            paid = _PAYOUT_ENTRY.match(entry.idempotency_key) if "kind" not in meta else None
-            if paid is not None and paid.group(1) in named:
-                what, description = named[paid.group(1)]
-            for line in entry.lines:
-                if line.account != code:
-                    continue
-                lines.append(
-                    HistoryLine(
-                        entry.id,
-                        entry.created_at,
-                        Money(-line.amount.amount, held),
-                        Money.of(line.balance_after, held),
-                        what,
-                        description,
-                        meta.get("transfer_id"),
-                    )
-                )
-    chosen = [
-        h
-        for h in lines
-        if (since is None or h.at >= since) and (until is None or h.at < until) and (kind is None or h.kind == kind)
-    ]
-    # Newest first; within one instant by entry id (ids are time-ordered), so a page boundary is a fixed position.
-    ordered = sorted(chosen, key=lambda h: (h.at, h.entry_id), reverse=True)
+    ``payouts`` names what a payout from the wallet was for (payout id -> kind and description, e.g. ``bill``,
+    "bill bil_1 to paybill 888880, account 01234567890", or None): a payout's line says so instead of ``other``.
+    The ledger is read ``page`` entries at a time per asset, only as far as the answer needs."""
+    return list(
+        _lines(
+            ledger,
+            user_id,
+            asset,
+            since=since,
+            until=until,
+            kind=kind,
+            limit=limit,
+            payouts=payouts,
+            after=after,
+            page=page,
+        )
+    )
+
+
+def _lines(
+    ledger: Ledger,
+    user_id: str,
+    asset: Asset | None,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    kind: str | None,
+    limit: int | None,
+    payouts: Callable[[str], tuple[str, str] | None] | None,
+    after: str | None,
+    page: int,
+) -> Iterator[HistoryLine]:
+    held = [asset] if asset is not None else list(WALLET_ASSETS)
+    for each in held:
+        if each not in WALLET_ASSETS:
+            raise InvalidInput(f"a wallet holds KES, USDT and BTC, not {each.code}", field="asset")
+    codes = {wallet_account(user_id, each): each for each in held}
+    before = None
     if after is not None:
-        bound = next((h for h in ordered if h.entry_id == after), None)
-        if bound is None:
+        bound = ledger.entry(after)
+        if bound is None or not codes.keys() & {line.account for line in bound.lines}:
             raise InvalidInput(
                 "cursor is not a line of this history (pass back the next page's cursor)", field="cursor"
             )
-        ordered = [h for h in ordered if (h.at, h.entry_id) < (bound.at, bound.entry_id)]
-    return ordered[:limit]
+        before = (bound.created_at, bound.id)
+    # Newest first; within one instant by entry id (ids are time-ordered), so a page boundary is a fixed position.
+    merged = heapq.merge(
+        *(
+            _account_lines(ledger, code, each, since=since, until=until, before=before, payouts=payouts, page=page)
+            for code, each in codes.items()
+        ),
+        key=lambda h: (h.at, h.entry_id),
+        reverse=True,
+    )
+    shown = 0
+    for h in merged:
+        if limit is not None and shown >= limit:
+            return
+        if kind is None or h.kind == kind:
+            shown += 1
+            yield h
+
+
+def _account_lines(
+    ledger: Ledger,
+    code: str,
+    held: Asset,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    before: tuple[datetime, str] | None,
+    payouts: Callable[[str], tuple[str, str] | None] | None,
+    page: int,
+) -> Iterator[HistoryLine]:
+    """One account's lines, newest first, read a page of entries at a time."""
+    for entry in ledger.walk(code, since=since, until=until, before=before, page=page):
+        meta = dict(entry.metadata)
+        what, description = meta.get("kind", "other"), entry.description
+        paid = _PAYOUT_ENTRY.match(entry.idempotency_key) if "kind" not in meta else None
+        named = payouts(paid.group(1)) if paid is not None and payouts is not None else None
+        if named is not None:
+            what, description = named
+        for line in entry.lines:
+            if line.account == code:
+                yield HistoryLine(
+                    entry.id,
+                    entry.created_at,
+                    Money(-line.amount.amount, held),
+                    Money.of(line.balance_after, held),
+                    what,
+                    description,
+                    meta.get("transfer_id"),
+                )
 
 
 def payout_line(payout: Payout) -> tuple[str, str] | None:
@@ -153,11 +214,24 @@ def statement_period(month: str) -> tuple[datetime, datetime]:
 def statement_csv(lines: Iterable[HistoryLine]) -> str:
     """A statement as CSV, oldest first (``lines`` newest first, as ``history`` gives them): date (Nairobi), asset,
     amount, balance after, kind, description, reference."""
+    return "".join(statement_rows(lines))
+
+
+def statement_rows(lines: Iterable[HistoryLine], *, chunk: int = 500) -> Iterator[str]:
+    """``statement_csv`` in pieces of ``chunk`` rows (the header first), for a response streamed as it is written.
+
+    >>> list(statement_rows([]))
+    ['date,asset,amount,balance_after,kind,description,reference\\n']
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "asset", "amount", "balance_after", "kind", "description", "reference"])
     oldest_first = list(lines)[::-1]  # ``lines`` come newest first; a stable sort keeps ties in ledger order
-    for h in sorted(oldest_first, key=lambda h: h.at):
+    for n, h in enumerate(sorted(oldest_first, key=lambda h: h.at)):
+        if n % chunk == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
         writer.writerow(
             spreadsheet_row(
                 [
@@ -171,4 +245,4 @@ def statement_csv(lines: Iterable[HistoryLine]) -> str:
                 ]
             )
         )
-    return out.getvalue()
+    yield out.getvalue()

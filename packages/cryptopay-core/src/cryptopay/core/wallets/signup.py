@@ -7,6 +7,8 @@ owner a text, which spends the budget alike), ``resend`` replaces it (within the
 budget) (not before a minute, at most five times), ``complete`` checks it (five tries) and, in one
 transaction, creates the user (role personal, the phone verified, the email optional), the wallet with its KES,
 USDT and BTC balances, the KYC profile at tier 0, and delivers any transfer that was waiting for this number.
+An email that already has an account is a 409 that uses the code up (review 3, I12: one code tested address after
+address), so each such answer costs a fresh SMS code to a real phone.
 Every step is in the audit log; codes are never logged, only the masked number. The transfers it claimed are
 journaled for AML monitoring on the recipient's side (``p2p``, in) once that transaction committed.
 """
@@ -146,9 +148,19 @@ class WalletSignup:
         if outcome != "ok":
             raise WrongCode(_WHY[outcome], field="code")
         password_hash = self.hasher.hash(password)
-        done = in_transaction(
-            self.uow, lambda uow: self._create(uow, verification_id, password_hash, address, name, display_name)
-        )
+        try:
+            done = in_transaction(
+                self.uow, lambda uow: self._create(uow, verification_id, password_hash, address, name, display_name)
+            )
+        except Conflict as refused:
+            if refused.details.get("field") != "email":
+                raise
+            in_transaction(self.uow, lambda uow: self._use_up(uow, verification_id))
+            raise Conflict(
+                "an account with this email already exists; this code is now used up: start again, with another "
+                "email or none",
+                field="email",
+            ) from None
         if done.transfers:
             claimed = done.transfers
             self.monitor.after_valued(f"claims of {done.user.id}", lambda: claimed_movements(claimed, self.quoter()))
@@ -197,6 +209,14 @@ class WalletSignup:
         claimed = deliver_waiting(uow, self.ledger, wallet, at=now, ids=self.ids, quoter=self.quoter())
         self._record(uow, "wallet.signup", phone, user=user.id, claimed=str(len(claimed)))
         return SignUp(user, wallet, tuple(claimed))
+
+    def _use_up(self, uow: WalletUnitOfWork, verification_id: str) -> None:
+        """Spend the verification whose sign-up named a taken email: the next try needs a new code by SMS."""
+        verification = self._verification(uow, verification_id)
+        if verification.used_at is None:
+            verification.used_at = self.clock.now()
+            uow.phone_verifications.update(verification)
+        self._record(uow, "wallet.signup_email_taken", verification.phone)
 
     def _sender(self) -> SmsSender:
         sender = self.sms()

@@ -19,6 +19,7 @@ from cryptopay.core.errors import InvalidInput, NotFound, Unavailable
 from cryptopay.core.outbox import OutboxMessage
 from cryptopay.core.ports.queue import JobQueue
 from cryptopay.core.ports.system import Clock, IdGenerator
+from cryptopay.core.text import TextKind, checked_text
 from cryptopay.core.webhooks.model import (
     DEFAULT_LEASE,
     DEFAULT_ROTATION_OVERLAP,
@@ -214,8 +215,7 @@ def create_endpoint(
     A merchant has at most ``max_endpoints`` enabled endpoints: each one is retried for days, so an unbounded
     number would let one merchant multiply our outgoing traffic.
     """
-    if len(description) > 200:
-        raise InvalidInput("an endpoint description is at most 200 characters")
+    _check_description(description)
     endpoint = WebhookEndpoint(
         ids.new_id("whe"),
         merchant_id,
@@ -261,8 +261,8 @@ def update_endpoint(
 ) -> WebhookEndpoint:
     """Change an enabled endpoint's URL (checked as at creation), event types or description, or disable it, in one
     transaction; the secret stays."""
-    if changes.description is not None and len(changes.description) > 200:
-        raise InvalidInput("an endpoint description is at most 200 characters")
+    if changes.description is not None:
+        _check_description(changes.description)
     url = None if changes.url is None else check_endpoint_url(changes.url, allow_insecure=allow_insecure)
     with uow_factory() as uow:
         endpoint = _enabled_endpoint(uow, endpoint_id, merchant_id)
@@ -312,3 +312,11 @@ def send_test_event(
         uow.webhook_deliveries.add(delivery)
     nudge(queue, delivery, now)
     return delivery
+
+
+def _check_description(description: str) -> None:
+    """An endpoint's description: at most 200 characters of free text (``TextKind.PROSE``), whichever shell it came
+    through (review3 I17: the dashboard stored bidi overrides and control characters the API refuses)."""
+    if len(description) > 200:
+        raise InvalidInput("an endpoint description is at most 200 characters", field="description")
+    checked_text(description, field="description", kind=TextKind.PROSE)

@@ -3,8 +3,10 @@ PostgreSQL), so two workers never step one order at once."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import PersonalFields
 from cryptopay.adapters.sql.repositories.payments import _Documents, _older
 from cryptopay.adapters.sql.tables_remittances import remittance_orders
@@ -37,6 +39,9 @@ class SqlRemittances(_Documents[RemittanceOrder]):
             "invoice_id": item.invoice_id,
             "state": item.state.value,
             "active": item.is_active,
+            "originator_address": self._personal.lookup(item.originator[0]),
+            "originator_name": self._personal.lookup(item.originator[1]),
+            "created_at": item.created_at,
         }
 
     def add(self, order: RemittanceOrder) -> None:
@@ -53,6 +58,13 @@ class SqlRemittances(_Documents[RemittanceOrder]):
 
     def active(self, *, limit: int = 100) -> list[RemittanceOrder]:
         return self._select(remittance_orders.c.active.is_(True), limit=limit)
+
+    def by_originator(self, address: str, name: str, *, since: datetime, limit: int = 100) -> list[RemittanceOrder]:
+        c = remittance_orders.c
+        keyed = sa.or_(
+            c.originator_address == self._personal.lookup(address), c.originator_name == self._personal.lookup(name)
+        )
+        return self._select(keyed, c.created_at >= since, order=("created_at", "id"), limit=limit, newest_first=True)
 
     def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:
         in_state = () if state is None else (remittance_orders.c.state == state.value,)

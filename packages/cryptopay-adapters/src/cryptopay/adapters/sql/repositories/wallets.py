@@ -370,10 +370,11 @@ def _standing_of(profile: KycProfile | None) -> KycStanding | None:
 # branch of the UNION ALL, which PostgreSQL runs in order), then the ledger balances in code order, and only when
 # the sender has a wallet (the one-time EXISTS filter): the lock order every wallet movement takes (wallet row, then
 # accounts sorted by code), so sends, buys, sells and bills queue rather than deadlock. What the recipient received is
-# read here without its receive lock; a recipient whose tier limits receiving is read again under it (``received``),
-# tried and never waited for, since this statement holds the balances by then. The recipient's account code
-# is built as ``flows.wallet_account`` builds it (its prefix and suffix around the user id are parameters). The
-# rows of the ``a`` and ``k`` kinds have the ledger prefetch's shape (``SqlLedgerSession.take_prefetched``).
+# not read here: it counts only when the recipient's tier limits receiving, and then it is read under the recipient's
+# receive lock (``received``), tried and never waited for, since this statement holds the balances by then. The
+# recipient's account code is built as ``flows.wallet_account`` builds it (its prefix and suffix around the user id
+# are parameters). The rows of the ``a`` and ``k`` kinds have the ledger prefetch's shape
+# (``SqlLedgerSession.take_prefetched``).
 # Accounts and idempotency keys are each found by an index probe (``LATERAL ... LIMIT 1``, which the planner cannot
 # turn into a join): planned as a join, a fresh or growing table's statistics made it a hash join over a sequential
 # scan of every account and every key (1.1 ms of server CPU per send at 3,000 accounts, growing with the keys). The
@@ -423,11 +424,6 @@ SELECT 'q', party_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
        CAST(doc AS json) ->> 'frozen_at' IS NOT NULL
   FROM kyc_profiles WHERE party_id = (SELECT id FROM recipient)
 UNION ALL
-SELECT 'v', product, NULL, sum(CASE WHEN at >= %(day_start)s THEN kes_value END), sum(kes_value),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-  FROM wallet_usage WHERE user_id = (SELECT id FROM recipient) AND at >= %(month_start)s AND product = %(receive)s
- GROUP BY product
-UNION ALL
 SELECT 'a', code, NULL, NULL, NULL, kind, asset, allow_negative, debits_posted, credits_posted, debits_pending,
        credits_pending, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
   FROM locked
@@ -440,7 +436,7 @@ SELECT 'k', i.key, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, r
 
 _GENERIC_PLANS = "SET LOCAL plan_cache_mode = force_generic_plan"  # for this transaction only
 _READ = Statement(
-    "cryptopay_send_read_s4",
+    "cryptopay_send_read_s5",
     _SEND_READ,
     (
         ("sender", "varchar"),
@@ -452,7 +448,6 @@ _READ = Statement(
         ("day_start", "timestamptz"),
         ("month_start", "timestamptz"),
         ("keys", "varchar[]"),
-        ("receive", "varchar"),
     ),
 )
 
@@ -561,7 +556,6 @@ class SqlSends:
             "day_start": day_start,
             "month_start": month_start,
             "keys": list(ledger_keys),
-            "receive": Product.RECEIVE.value,
         }
         found = self._begin((_READ, params), setup=_GENERIC_PLANS, later=(_WRITE,)) if self._begin is not None else None
         if found is None:  # a transaction already under way
@@ -569,7 +563,6 @@ class SqlSends:
         self._ledger.take_prefetched(found, ledger_keys)
         sender = recipient = profile = recipient_profile = None
         usage: dict[str, tuple[Money, Money]] = {}
-        received: dict[str, tuple[Money, Money]] = {}
         for row in found:
             kind = row["kind"]
             if kind == "s":
@@ -584,9 +577,7 @@ class SqlSends:
                 usage[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
             elif kind == "q":
                 recipient_profile = _standing(row)
-            elif kind == "v":
-                received[row["code"]] = (_kes(row["today"]), _kes(row["month"]))
-        return SendParties(sender, recipient, profile, usage, recipient_profile, received)
+        return SendParties(sender, recipient, profile, usage, recipient_profile)
 
     def _read(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         driver = self._driver
@@ -609,12 +600,8 @@ class SqlSends:
         profiles, usages = SqlKycProfiles(self._conn, personal=self._personal), SqlUsage(self._conn)
         profile = _standing_of(profiles.get(sender_id))
         usage = usages.totals(sender_id, day_start=day_start, month_start=month_start)
-        recipient_profile, received = None, {}
-        if recipient is not None:
-            recipient_profile = _standing_of(profiles.get(recipient.user_id))
-            totals = usages.totals(recipient.user_id, day_start=day_start, month_start=month_start)
-            received = {name: sums for name, sums in totals.items() if name == Product.RECEIVE.value}
-        return SendParties(sender, recipient, profile, usage, recipient_profile, received)
+        recipient_profile = None if recipient is None else _standing_of(profiles.get(recipient.user_id))
+        return SendParties(sender, recipient, profile, usage, recipient_profile)
 
     def received(
         self, recipient_id: str, *, day_start: datetime, month_start: datetime
