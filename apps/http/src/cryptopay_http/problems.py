@@ -36,15 +36,17 @@ _log = logging.getLogger("cryptopay.http")
 def problem(
     status: int, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response:
-    """A problem+json response; ``type`` names our error code, or is ``about:blank`` for plain HTTP errors."""
+    """A problem+json response; ``type`` is ``urn:cryptopay:problem:<code>`` for every problem, plain HTTP errors
+    too (their ``code`` the status phrase in snake case): one ``type`` per ``code`` (review3 I19)."""
     title = HTTPStatus(status).phrase
+    code = code or title.lower().replace(" ", "_").replace("-", "_")
     body: dict[str, Any] = {
-        "type": f"urn:cryptopay:problem:{code}" if code else "about:blank",
+        "type": f"urn:cryptopay:problem:{code}",
         "title": title,
         "status": status,
         "detail": detail,
         "instance": redact(request.path),  # a Daraja hook's path ends in its secret token
-        "code": code or title.lower().replace(" ", "_").replace("-", "_"),
+        "code": code,
         **extra,
     }
     return Response(json.dumps(body), status=status, headers=headers, mimetype=PROBLEM_JSON)
