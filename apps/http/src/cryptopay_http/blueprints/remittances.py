@@ -19,6 +19,7 @@ from typing import Any, ParamSpec
 
 import attrs
 from cryptopay.adapters.evm.qr import qr_svg
+from cryptopay.core.compliance.monitoring import Blocked
 from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
 from cryptopay.core.errors import InvalidInput, InvalidName, LimitExceeded, NotFound, Unavailable
 from cryptopay.core.identity import RateLimited
@@ -280,6 +281,11 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
             "characters, a birth date not 18 to 120 years ago",
         ),
         (LimitExceeded, "past M-Pesa's daily limit for the recipient"),
+        (
+            Blocked,
+            "a compliance rule refused the order: the sender or recipient matches a sanctions list, or the sender's "
+            "country is under a FATF call for action; do not retry",
+        ),
         (RecipientLimit, "the recipient cannot receive a remittance now (nothing more is said)"),
         (Unavailable, "no rate to price USDT in KES now"),
     ),
