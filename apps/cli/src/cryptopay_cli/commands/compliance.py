@@ -219,7 +219,7 @@ def _kind(party_id: str) -> PartyKind:
     if svc.merchants.get(party_id) is not None:
         return PartyKind.MERCHANT
     user = svc.users.get(party_id)
-    if user is not None and user.role is Role.PERSONAL:
+    if user is not None and (user.role is Role.PERSONAL or svc.holds_wallet(party_id)):  # a wallet, whatever role
         return PartyKind.PERSONAL
     raise NotFound(f"no merchant or personal account {party_id}")
 

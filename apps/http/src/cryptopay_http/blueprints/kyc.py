@@ -872,12 +872,13 @@ class AccountStateView:
 
 
 def party_kind(party_id: str) -> PartyKind:
-    """A merchant id or a personal user's id; anything else is a 404."""
+    """A merchant id, a personal user's id or a wallet holder's (whatever role the account has now); anything else
+    is a 404."""
     services = runtime().services
     if services.merchants.get(party_id) is not None:
         return PartyKind.MERCHANT
     user = services.users.get(party_id)
-    if user is not None and user.role is Role.PERSONAL:
+    if user is not None and (user.role is Role.PERSONAL or services.holds_wallet(party_id)):  # a wallet's holder
         return PartyKind.PERSONAL
     raise not_found("account", party_id)
 

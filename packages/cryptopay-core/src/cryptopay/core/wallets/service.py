@@ -230,6 +230,11 @@ class Wallets:
     def wallet(self, user_id: str) -> Wallet:
         return in_transaction(self.uow, lambda uow: _wallet(uow, user_id))
 
+    def holds(self, user_id: str) -> bool:
+        """Whether ``user_id`` holds a wallet (whatever its role now)."""
+        with self.uow() as uow:
+            return uow.wallets.get(user_id) is not None
+
     def find(self, who: str, *, actor: str) -> Wallet:
         """A wallet by user id, phone number or username, for staff (``actor``): the lookup is audited
         (``wallet.looked_up``: staff reading a person's data); ``NotFound`` otherwise."""
