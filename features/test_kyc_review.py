@@ -10,7 +10,7 @@ from cryptopay.core.kyc.applications import ApplicationState, RegistrationInUse
 from cryptopay.core.kyc.documents import DocumentKind
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from tests.support.kyc_rig import GatedStack, KycRig, business, director
+from tests.support.kyc_rig import GatedStack, KycRig, approve_after_reading, business, director
 
 scenarios("kyc_review.feature")
 
@@ -64,14 +64,14 @@ def checks_one_director(office, name):
 @then(parsers.parse("{name} cannot approve the business: Achieng is not verified"))
 def cannot_approve_yet(office, name):
     with pytest.raises(InvalidState, match="Achieng Atieno"):
-        rig_of(office).review.approve(OFFICERS[name], office["application"])
+        approve_after_reading(rig_of(office).review, OFFICERS[name], office["application"])
 
 
 @when(parsers.parse("officer {name} checks Achieng's ID and selfie too and approves"))
 def checks_the_other_director(office, name):
     review = rig_of(office).review
     review.verify_director(OFFICERS[name], office["application"], "d2")
-    review.approve(OFFICERS[name], office["application"])
+    approve_after_reading(review, OFFICERS[name], office["application"])
 
 
 @when(parsers.parse("officer {name} claims the application and approves it"))
@@ -298,7 +298,7 @@ def links(office, name, reason):
 
 @when(parsers.parse("officer {name} now approves it"))
 def approves_claimed(office, name):
-    rig_of(office).review.approve(OFFICERS[name], office["application"])
+    approve_after_reading(rig_of(office).review, OFFICERS[name], office["application"])
 
 
 @then(parsers.parse("{merchant} holds business tier {level:d}"))

@@ -119,6 +119,7 @@ def _sale_and_bill(demo: WalletDemo, phone: str = CUSTOMER_PHONE) -> dict[str, s
     }
     application = demo._call("POST", "/v1/kyc/applications", token=token, body=identity)
     demo._call("POST", f"/v1/kyc/applications/{application['id']}/submit", token=token, body={})
+    cli(demo, "compliance", "show", application["id"], "--officer", OFFICER_EMAIL)  # the officer's read, first
     cli(demo, "compliance", "approve", application["id"], "--officer", OFFICER_EMAIL)
     demo.buy(token, "2600")
     bill = demo.pay_bill(token, "500")

@@ -24,7 +24,7 @@ from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.tiers import PartyKind
 from cryptopay.core.testing.kyc import InMemoryDocumentStore, InMemoryKycApplications
 
-from tests.support.kyc_rig import START, KycRig, business, director, person
+from tests.support.kyc_rig import START, KycRig, approve_after_reading, business, director, person
 from tests.support.s3 import s3_store
 from tests.support.sql_backends import TEST_PERSONAL
 
@@ -251,7 +251,7 @@ def test_a_second_account_with_the_same_id_waits_for_an_officer_to_link_them(rig
     assert draft.party_id not in found.id_shared_with
     rig.review.claim("usr_ann", second)
     with pytest.raises(IdInUse) as refused:
-        rig.review.approve("usr_ann", second)
+        approve_after_reading(rig.review, "usr_ann", second)
     assert refused.value.details == {"accounts": ["usr_amina"]} and refused.value.code == "id_in_use"
     assert rig.review.standing("usr_fake2").profile.level is None
     assert rig.review.application("usr_ann", second).state is ApplicationState.IN_REVIEW
@@ -261,7 +261,7 @@ def test_a_second_account_with_the_same_id_waits_for_an_officer_to_link_them(rig
         rig.review.link_id("usr_bob", second, "not mine to link")  # claimed by another officer
     linked = rig.review.link_id("usr_ann", second, "same person: the first SIM was lost, account closed")
     assert linked.id_linked == ("usr_amina",) and linked.id_unlinked == ()
-    rig.review.approve("usr_ann", second)
+    approve_after_reading(rig.review, "usr_ann", second)
     rig.decide("usr_bob", second)
     assert rig.review.standing("usr_fake2").profile.level == 2
     assert "SIM was lost" in _linked_audit(rig, "usr_amina")["reason"]
@@ -274,11 +274,11 @@ def test_an_id_shared_after_submission_is_found_at_approval(rig):
     two = rig.personal("usr_two", level=1)
     rig.review.claim("usr_ann", one)
     with pytest.raises(IdInUse):
-        rig.review.approve("usr_ann", one)
+        approve_after_reading(rig.review, "usr_ann", one)
     assert rig.review.application("usr_ann", one).id_shared_with == ("usr_two",)
     rig.review.claim("usr_bob", two)
     rig.review.reject("usr_bob", two, "a second account for one person")
-    rig.review.approve("usr_ann", one)  # the rejected one claims the ID no more
+    approve_after_reading(rig.review, "usr_ann", one)  # the rejected one claims the ID no more
     assert rig.review.standing("usr_one").profile.level == 1
 
 
@@ -339,7 +339,7 @@ def test_a_second_merchant_with_the_same_registration_waits_for_an_officer_to_li
     assert rig.review.standing("mer_duka2").profile.level is None
     linked = rig.review.link_id("usr_ann", second, "the same company: its first merchant account is closed")
     assert linked.id_linked == ("mer_duka",)
-    rig.review.approve("usr_ann", second)
+    approve_after_reading(rig.review, "usr_ann", second)
     rig.decide("usr_bob", second)
     assert rig.review.standing("mer_duka2").profile.level == 1
     assert "closed" in _linked_audit(rig, "mer_duka")["reason"]

@@ -143,6 +143,67 @@ def test_orders_of_one_originator_that_sum_to_the_travel_rule_threshold_need_the
     assert not stack.order(amount="70000", sender=bare).assessment.applies
 
 
+def _verified(stack: RemittanceStack, phone: str, legal_name: str) -> str:
+    """A tier-1 wallet at ``phone`` whose approved KYC application names ``legal_name``; its user id."""
+    from datetime import date
+
+    from cryptopay.core.kyc.applications import ApplicationState, IdType, KycApplication, PersonDetails
+    from cryptopay.core.kyc.tiers import PartyKind
+
+    user = stack.wallet.sign_up(phone, tier=1)
+    person = PersonDetails(
+        legal_name=legal_name,
+        date_of_birth=date(1990, 4, 1),
+        id_type=IdType.NATIONAL_ID,
+        id_number="12345678",
+        phone=user.phone or "254712300001",
+        address="Moi Avenue 12, Nairobi",
+    )
+    application = KycApplication(
+        id=f"kya_{user.id}",
+        party_id=user.id,
+        kind=PartyKind.PERSONAL,
+        level=1,
+        created_at=stack.clock.now(),
+        submitted_by=user.id,
+        person=person,
+        state=ApplicationState.APPROVED,
+        decided_at=stack.clock.now(),
+    )
+    with stack.wallet.backend.uow() as uow:
+        uow.kyc_applications.add(application)
+    return user.id
+
+
+def test_a_wallet_is_credited_only_when_the_recipient_name_is_its_holders_verified_name(backend: Backend):
+    """The number's wallet belongs to Amina Wanjiru (verified): an order naming her (any word order or case) is
+    credited to the wallet; one naming someone else is paid by M-Pesa B2C to the phone instead (Safaricom's
+    registered holder), audited ``remittance.name_mismatch`` with the score and no name; the wallet gets nothing."""
+    stack = remittance_stack(backend)
+    amina = _verified(stack, "0712300001", "Amina Wanjiru")
+    hers = stack.order(phone="0712300001", amount="3000", name="WANJIRU Amina")
+    other = stack.order(phone="0712300001", amount="3000", name="Kamau Wekesa Otieno Kiprotich")
+    for order in (hers, other):
+        stack.pay(order)
+    stack.confirm()
+    stack.run()
+    credited, paid = stack.get(hers), stack.get(other)
+    assert (credited.state, credited.route, credited.recipient_id) == (
+        RemittanceState.PAID_OUT,
+        RemittanceRoute.WALLET,
+        amina,
+    )
+    assert (paid.state, paid.route, paid.recipient_id) == (RemittanceState.PAID_OUT, RemittanceRoute.MPESA, None)
+    assert stack.remittances.payout_of(paid).destination == "254712300001"
+    assert stack.wallet.wallets.balances(amina)["KES"] == Money.of(3000, KES)
+    with backend.uow() as uow:
+        [audited] = [r for r in uow.audit.records() if r.action == "remittance.name_mismatch"]
+    details = dict(audited.details)
+    assert audited.subject.endswith(other.id) and details["user"] == amina and details["route"] == "mpesa"
+    assert "Kamau" not in str(details) and float(details["score"]) < 70
+    assert stack.books_balanced()
+
+
 def test_a_remittance_is_paid_out_end_to_end(backend: Backend):
     """Order, payment, confirmations, B2C, SMS: paid out and the books balance, on every backend."""
     stack = remittance_stack(backend)
@@ -276,8 +337,9 @@ def test_a_new_sanctions_list_refuses_unpaid_orders_and_holds_paid_ones_once_per
 
 def test_usdc_sent_to_a_remittances_usdt_address_is_recorded_as_a_wrong_asset_payment_and_refunded(backend: Backend):
     """The sender sends USDC on Ethereum to the order's Ethereum address (it asks for USDT there): stored as a
-    pending wrong-asset payment of the order's invoice, the order still awaiting payment; the operator refunds it
-    whole to the sender, from custody, never from the desk's balance."""
+    pending wrong-asset payment of the order's invoice, the order still awaiting payment; once as deep as the rail
+    asks the worker refunds it whole to the order's refund address (review3 I13), from custody, never from the
+    desk's balance; the order shows the refund, in USDC, and it is audited ``remittance.stray_refund``."""
     stack = remittance_stack(backend)
     order = stack.order(refund_address=EVM_REFUND)
     invoice = stack.remittances.invoice(order)
@@ -290,9 +352,16 @@ def test_usdc_sent_to_a_remittances_usdt_address_is_recorded_as_a_wrong_asset_pa
     assert (
         stack.remittances.invoice(order).payments == [] and stack.get(order).state is RemittanceState.AWAITING_PAYMENT
     )
-    refund = stack.refunds.refund_wrong_network(record.id, address=EVM_REFUND, requested_by="ops:payments")
-    assert refund.amount == Money.of(order.usdt.amount, USDC)
     stack.run(rounds=1)
+    [refund] = stack.remittances.excess_refunds(stack.get(order))
+    assert (refund.amount, refund.address) == (Money.of(order.usdt.amount, USDC), EVM_REFUND)
+    assert stack.detection.wrong_network_payment(record.id).state.value == "refunded"
+    with backend.uow() as uow:
+        assert [r.action for r in uow.audit.records() if r.action == "remittance.stray_refund"] == [
+            "remittance.stray_refund"
+        ]
+    stack.run(rounds=1)  # nothing more: refunded once
+    assert len(stack.remittances.excess_refunds(stack.get(order))) == 1
     stack.confirm_refunds("ethereum")
     stack.refunds.check_refunds()
     assert stack.refunds.get_refund(refund.id).state.value == "confirmed"

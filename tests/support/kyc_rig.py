@@ -12,7 +12,7 @@ from typing import Any
 from cryptopay.adapters.documents import PillowProbe
 from cryptopay.adapters.vault import EnvelopeVault, generate_kek
 from cryptopay.core.compliance.feed import MonitoringFeed
-from cryptopay.core.kyc.applications import BusinessDetails, Director, PersonDetails
+from cryptopay.core.kyc.applications import BusinessDetails, Director, KycApplication, PersonDetails
 from cryptopay.core.kyc.checks import IdType
 from cryptopay.core.kyc.documents import DocumentKind
 from cryptopay.core.kyc.gate import PayoutGate
@@ -130,11 +130,28 @@ class KycRig:
             application = uow.kyc_applications.get(application_id)
         for each in application.directors if application else ():
             self.review.verify_director(officer, application_id, each.id)
-        self.review.approve(officer, application_id)
+        approve_after_reading(self.review, officer, application_id)
 
     def audit_actions(self) -> list[str]:
         with self.storage.unit_of_work() as uow:
             return [r.action for r in uow.audit.records()]
+
+    def audit_records(self) -> list[Any]:
+        with self.storage.unit_of_work() as uow:
+            return list(uow.audit.records())
+
+
+def read_everything(review: KycReview, officer: str, application_id: str) -> None:
+    """What an officer does on the console's review page before deciding: read the particulars and open every
+    document (each read audited, as approving requires)."""
+    for document in review.application(officer, application_id).documents:
+        review.document(officer, application_id, document.id)
+
+
+def approve_after_reading(review: KycReview, officer: str, application_id: str) -> KycApplication:
+    """``read_everything``, then approve."""
+    read_everything(review, officer, application_id)
+    return review.approve(officer, application_id)
 
 
 class GatedStack:

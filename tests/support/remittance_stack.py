@@ -209,6 +209,7 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
         monitoring=feed,
         policy=policy or RetryPolicy(),
         travel_rule=TravelRule(quoter=pricer, clock=clock, ids=ids),
+        matcher=screening.matcher,
     )
     scanners = {n: ChainScanner(c, cursors, start_block=c.head() + 1) for n, c in chains.items()}
     return RemittanceStack(

@@ -26,7 +26,7 @@ from cryptopay.core.system import RandomIds
 from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.fx import FixedRateSource, InMemoryQuoteRepository
 from cryptopay.core.testing.identity import FastPasswordHasher, InMemoryUsers
-from cryptopay.core.testing.kyc import InMemoryKycProfiles
+from cryptopay.core.testing.kyc import InMemoryKycApplications, InMemoryKycProfiles
 from cryptopay.core.testing.mobile_money import FakeMobileMoney, Scenario
 from cryptopay.core.testing.payments import payments_storage
 from cryptopay.core.testing.remittances import InMemoryRemittances
@@ -83,7 +83,10 @@ def memory_wallet_backend() -> Backend:
     return Backend(
         "memory",
         memory_wallet_storage(
-            remittances=InMemoryRemittances(), travel_rule=InMemoryTravelRule(), **monitoring_repositories()
+            remittances=InMemoryRemittances(),
+            travel_rule=InMemoryTravelRule(),
+            kyc_applications=InMemoryKycApplications(),  # a remittance reads a wallet holder's verified name
+            **monitoring_repositories(),
         ),
     )
 

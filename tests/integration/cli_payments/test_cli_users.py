@@ -12,6 +12,7 @@ import pytest
 from cryptopay.adapters.bootstrap import Services, Settings, build
 from cryptopay.core.identity import Role
 from cryptopay.core.identity.model import User
+from cryptopay.core.wallets.model import Wallet
 from cryptopay_cli.context import operator, use_services
 from cryptopay_cli.main import build_app
 from typer.testing import CliRunner
@@ -101,3 +102,24 @@ def test_show_prints_when_an_account_was_disabled_and_audits_the_lookup(deployme
     assert _users("show", "usr_nobody").exit_code == 3
     exported = deployment.subject_exports.export_own("usr_w")
     assert exported["profile"]["disabled_at"] == at.isoformat()
+
+
+def test_a_wallet_holders_role_stays_and_compliance_finds_a_stranded_wallet(deployment):
+    """Finding I21: set-role for an account holding a personal wallet is exit 4 (``holds_wallet``), nothing
+    changed; a wallet stranded before this (its user given another role) is still found and frozen by compliance."""
+    at = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    deployment.users.add(User("usr_w", "w@example.com", "h", Role.PERSONAL, at, phone="254712000001"))
+    deployment.users.add(User("usr_off", "off@example.com", "h", Role.COMPLIANCE, at))
+    with deployment.uow() as uow:
+        uow.wallets.add(Wallet(user_id="usr_w", phone="254712000001", created_at=at))
+    refused = _users("set-role", "w@example.com", "compliance")
+    assert refused.exit_code == 4 and "wallet" in refused.output
+    assert deployment.users.get("usr_w").role is Role.PERSONAL
+    with deployment.uow() as uow:
+        assert not [r for r in uow.audit.records() if r.action == "user.role_changed"]
+    stranded = deployment.users.get("usr_w")
+    stranded.role = Role.MERCHANT  # as a role change before the fix left it
+    deployment.users.update(stranded)
+    frozen = runner.invoke(app, ["compliance", "freeze", "usr_w", "--officer", "off@example.com", "--reason", "review"])
+    assert frozen.exit_code == 0, frozen.output
+    assert json.loads(frozen.stdout)["state"] == "frozen"

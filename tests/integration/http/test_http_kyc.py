@@ -43,9 +43,19 @@ def upload(client, headers, app_id, kind, content, director=None):
     return client.post(f"/v1/kyc/applications/{app_id}/documents", json=body, headers=headers)
 
 
+def read_everything(client, officer, app_id):
+    """What approving needs first: this officer's audited reads of the application and each document."""
+    shown = client.get(f"/v1/admin/kyc/applications/{app_id}", headers=officer)
+    assert shown.status_code == 200, shown.json
+    for document in shown.json["documents"]:
+        read = client.get(f"/v1/admin/kyc/applications/{app_id}/documents/{document['id']}", headers=officer)
+        assert read.status_code == 200
+
+
 def decide(client, officer, app_id, action="approve", body=None):
     claimed = client.post(f"/v1/admin/kyc/applications/{app_id}/claim", headers=officer)
     assert claimed.status_code == 200, claimed.json
+    read_everything(client, officer, app_id)
     return client.post(f"/v1/admin/kyc/applications/{app_id}/{action}", json=body, headers=officer)
 
 
@@ -269,3 +279,21 @@ def test_an_officer_freezes_and_unfreezes_a_merchant(client, auth, services):
     assert client.post(f"{path}/unfreeze", headers=officer).json["state"] == "active"
     assert client.post(f"{path}/unfreeze", headers=officer).status_code == 409
     assert client.post("/v1/admin/accounts/mer_nobody/freeze", json={"reason": "x"}, headers=officer).status_code == 404
+
+
+def test_an_approval_without_reading_the_documents_is_a_409_naming_what_is_unread(client, auth, services):
+    """Finding I9: claim + approve with no read is refused ``documents_not_reviewed`` (the problem lists what this
+    officer has still to open); once the officer read the particulars and each photo, the approval counts."""
+    customer, ann = auth.user("personal"), auth.user("compliance")
+    app_id = client.post("/v1/kyc/applications", json=PERSON, headers=customer).json["id"]
+    for kind in ("id_front", "id_back", "selfie"):
+        assert upload(client, customer, app_id, kind, photo()).status_code == 201
+    assert client.post(f"/v1/kyc/applications/{app_id}/submit", headers=customer).status_code == 200
+    assert client.post(f"/v1/admin/kyc/applications/{app_id}/claim", headers=ann).status_code == 200
+    refused = client.post(f"/v1/admin/kyc/applications/{app_id}/approve", headers=ann)
+    assert (refused.status_code, refused.json["code"]) == (409, "documents_not_reviewed"), refused.json
+    assert refused.json["unread"] == ["application", "id_front", "id_back", "selfie"]
+    assert client.get(f"/v1/admin/kyc/applications/{app_id}", headers=ann).json["approvals"] == 0
+    read_everything(client, ann, app_id)
+    approved = client.post(f"/v1/admin/kyc/applications/{app_id}/approve", headers=ann)
+    assert approved.status_code == 200 and approved.json["approvals"] == 1

@@ -175,7 +175,7 @@ def test_the_plain_http_problems_are_answered_with_the_documented_codes(app):
     assert set(sent) == set(HTTP_PROBLEMS)
     for code, response in sent.items():
         assert (response.status_code, response.json["code"]) == (HTTP_PROBLEMS[code], code)
-        assert response.json["type"] == "about:blank"
+        assert response.json["type"] == f"urn:cryptopay:problem:{code}"  # review3 I19: one type per code
         assert HTTPStatus(HTTP_PROBLEMS[code]).phrase.lower().replace(" ", "_") == code
 
 
@@ -190,3 +190,27 @@ def test_the_docs_page_shows_each_operations_description(app):
     """/docs, the readable index, unfolds each operation's description (escaped text)."""
     page = app.test_client().get("/docs").get_data(as_text=True)
     assert page.count("<details>") > 100 and "**Who may call:**" in page and "`payment_link_closed`" in page
+
+
+# Review3 I19: codes an operation's use case sends that an integrator must switch on, each in the operation's
+# description (the ``problems=`` declaration lists it), so a client never falls through to "unknown error".
+SENT_CODES = {
+    ("/v1/wallet/remittances", "post"): (
+        "blocked_by_compliance",
+        "recipient_not_mpesa",
+        "implausible_sender",
+        "travel_rule_incomplete",
+        "recipient_limit",
+        "internal_address",
+    ),
+    ("/v1/wallet/buys", "post"): ("not_mpesa_number", "quote_purpose", "quote_used", "quote_expired"),
+    ("/v1/wallet/sells", "post"): ("not_mpesa_number", "quote_purpose", "quote_used", "quote_expired"),
+    ("/v1/wallet/cashouts", "post"): ("not_mpesa_number",),
+}
+
+
+@pytest.mark.parametrize(("path", "method"), list(SENT_CODES))
+def test_the_codes_an_operation_sends_are_in_its_description(document, path, method):
+    description = document["paths"][path][method]["description"]
+    missing = [code for code in SENT_CODES[path, method] if f"`{code}`" not in description]
+    assert missing == [], (path, method, missing)

@@ -145,7 +145,7 @@ def test_problem_shapes_for_http_errors(client, auth):
     _assert_problem(client.post("/v1/auth/login", data="{nope", content_type="application/json"), 400)
     _assert_problem(client.get("/v1/me"), 401)
     _assert_problem(client.post("/v1/merchants", json={}, headers=headers), 403)
-    assert _assert_problem(client.get("/v1/nowhere"), 404)["type"] == "about:blank"
+    assert _assert_problem(client.get("/v1/nowhere"), 404)["type"] == "urn:cryptopay:problem:not_found"
     not_allowed = client.delete("/v1/me")
     _assert_problem(not_allowed, 405)
     assert "GET" in not_allowed.headers["Allow"]

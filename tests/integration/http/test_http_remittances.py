@@ -76,8 +76,10 @@ def test_a_keyed_order_is_opened_once_and_its_status_follows_the_money(api: Api)
     api.stack.pay(found)
     api.stack.confirm()
     api.stack.run()
-    status = api.client.get(f"/v1/wallet/remittances/{order['public_id']}").get_json()
+    answer = api.client.get(f"/v1/wallet/remittances/{order['public_id']}")
+    status = answer.get_json()
     assert (status["state"], status["route"]) == ("paid_out", "mpesa")
+    assert answer.headers["Cache-Control"] == "no-store"  # review3 I23: a name and amounts, no credential
 
 
 def test_bad_orders_are_problems_that_change_nothing(api: Api):

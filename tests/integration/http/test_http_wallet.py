@@ -382,6 +382,7 @@ def test_a_quote_is_its_lockers_alone_and_used_once(api: WalletApi):
     )
     assert (bought.status_code, bought.get_json()["errors"][0]["field"]) == (422, "quote_id")
     assert "locked to sell; lock one to buy" in bought.get_json()["detail"]
+    assert bought.get_json()["code"] == "quote_purpose"  # review3 I7: not a generic invalid_input
     odd = api.client.post("/v1/wallet/quotes", json={"side": "hold"}, headers=amina)
     assert (odd.status_code, odd.get_json()["errors"][0]["field"]) == (422, "side")
 

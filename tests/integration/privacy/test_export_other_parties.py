@@ -12,7 +12,7 @@ from cryptopay.core.ledger import Ledger
 from cryptopay.core.privacy.export import subject_export
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 
-from tests.support.kyc_rig import START, KycRig
+from tests.support.kyc_rig import START, KycRig, approve_after_reading
 from tests.support.privacy_stack import privacy_storage
 
 
@@ -24,9 +24,9 @@ def test_the_export_names_no_other_account_that_gave_the_same_id() -> None:
     second = rig.personal("usr_fake2", level=1)
     rig.review.claim("usr_ann", second)
     with pytest.raises(IdInUse):
-        rig.review.approve("usr_ann", second)
+        approve_after_reading(rig.review, "usr_ann", second)
     rig.review.link_id("usr_ann", second, "same person")
-    rig.review.approve("usr_ann", second)
+    approve_after_reading(rig.review, "usr_ann", second)
     with storage.unit_of_work() as uow:
         uow.users.add(User("usr_fake2", "fake2@example.co.ke", "unused-hash", Role.PERSONAL, START))
         user = uow.users.get("usr_fake2")

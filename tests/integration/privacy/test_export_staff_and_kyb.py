@@ -16,7 +16,7 @@ from cryptopay.core.settlement import SettlementMethod, SettlementProfile, Settl
 from cryptopay.core.testing.ledger import InMemoryLedgerStore
 from cryptopay.core.testing.notifications import InMemoryNotifier
 
-from tests.support.kyc_rig import START, KycRig, business, director
+from tests.support.kyc_rig import START, KycRig, approve_after_reading, business, director
 from tests.support.privacy_stack import privacy_storage
 
 OFFICER = "usr_ann"
@@ -71,7 +71,7 @@ def _owned_kyb(rig: KycRig, owner: str) -> str:
     kyb = rig.kyb("mer_duka", owner, business("PVT-AB12CD3", mine, other))
     rig.decide(OFFICER, kyb)
     rig.review.claim("usr_bob", kyb)  # a KYB is four-eyes
-    rig.review.approve("usr_bob", kyb)
+    approve_after_reading(rig.review, "usr_bob", kyb)
     with rig.storage.unit_of_work() as uow:  # what screening found stays compliance's own
         found = uow.kyc_applications.get(kyb)
         assert found is not None

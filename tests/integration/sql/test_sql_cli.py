@@ -87,3 +87,23 @@ def test_ledger_balances_and_trial_balance(url: str) -> None:
     assert code == 0 and json.loads(out) == {"balanced": True, "assets": {"KES": "0.00"}}
     code, out = _run("ledger", "balances", "--url", url)
     assert code == 0 and "liabilities:user:a:KES" in out
+
+
+def test_decimals_print_positionally_never_in_exponent_form() -> None:
+    """Review3 I23: a BTC zero of the trial balance (``Decimal("0E-8")``) prints as ``0.00000000``, in tables and
+    ``--json`` alike."""
+    from decimal import Decimal
+
+    import typer
+    from cryptopay_cli.output import emit_json, emit_table
+    from typer.testing import CliRunner
+
+    app = typer.Typer()
+
+    @app.command()
+    def show() -> None:
+        emit_json({"BTC": Decimal("0E-8")})
+        emit_table([{"asset": "BTC", "total": Decimal("0E-8")}], ["asset", "total"])
+
+    out = CliRunner().invoke(app, []).output
+    assert '"BTC": "0.00000000"' in out and "0.00000000" in out.splitlines()[-1] and "E-" not in out

@@ -108,22 +108,54 @@ def test_two_officers_approve_a_kyc_and_the_same_officer_cannot_give_both(client
     status, html = ann.get(detail)
     assert status == 200 and "Wanjiku Kamau" in html and "23456789" in html
     assert ann.post(f"{detail}/claim", detail)[2] == detail
-    assert ann.post(f"{detail}/approve", detail)[2] == detail
+    assert _approve(ann, detail)[2] == detail
     status, html = ann.get(detail)
     assert "1/2" in html and "a second officer must give the next one" in html
     status, html, _ = ann.post(f"{detail}/claim", detail)
     assert status == 409 and 'role="alert"' in html
     assert bob.post(f"{detail}/claim", detail)[0] == 303
-    assert bob.post(f"{detail}/approve", detail)[0] == 303
+    assert _approve(bob, detail)[0] == 303
     assert services.kyc_review.standing(_party(services, app_id)).profile.level == 2
     approvals = _audited(services, "kyc.application_approved") + _audited(services, "kyc.approval_recorded")
     assert {r.actor for r in approvals} >= {f"user:{bob.id}"}
     assert {r.actor for r in _audited(services, "kyc.application_viewed")} == {f"user:{ann.id}", f"user:{bob.id}"}
 
 
+def _read(officer, page: str) -> None:
+    """What an officer does on the review page before deciding: read it, open each document's viewer, whose
+    picture (or PDF link) is the document's content: each read audited, as approving requires (finding I9)."""
+    status, html = officer.get(page)
+    assert status == 200
+    for viewer in dict.fromkeys(re.findall(rf'href="({re.escape(page)}/documents/[^"/]+)"', html)):
+        status, shown = officer.get(viewer)
+        assert status == 200 and f"{viewer}/content" in shown
+        assert officer.client.get(f"{viewer}/content").status_code == 200
+
+
+def _approve(officer, page: str) -> tuple[int, str, str]:
+    """Read everything on the page, then approve."""
+    _read(officer, page)
+    return officer.post(f"{page}/approve", page)
+
+
 def _party(services, app_id: str) -> str:
     with services.kyc_review.uow() as uow:
         return uow.kyc_applications.get(app_id).party_id
+
+
+def test_an_approval_before_opening_every_document_is_refused_on_the_page(client, auth, services, ann):
+    """Finding I9: the console refuses an approval (409, in the page's alert) until this officer opened the
+    application and each document; opening them from the page is what records the reads."""
+    app_id, selfie = _application(client, auth)
+    detail = f"/console/kyc/{app_id}"
+    ann.get(detail)
+    assert ann.post(f"{detail}/claim", detail)[2] == detail
+    status, html, _ = ann.post(f"{detail}/approve", detail)
+    assert status == 409 and 'role="alert"' in html and "id_front" in html
+    assert not _audited(services, "kyc.approval_recorded") and not _audited(services, "kyc.application_approved")
+    assert _approve(ann, detail)[0] == 303
+    viewed = {dict(r.details)["document"] for r in _audited(services, "kyc.document_viewed")}
+    assert selfie in viewed and len(viewed) == 3
 
 
 def test_an_officer_checks_each_director_of_a_kyb_on_the_console(client, auth, services, ann, bob):
@@ -135,15 +167,15 @@ def test_an_officer_checks_each_director_of_a_kyb_on_the_console(client, auth, s
     assert ann.post(check, detail)[0] == 409  # not claimed yet: nothing is checked
     assert ann.post(f"{detail}/claim", detail)[2] == detail
     assert check in ann.get(detail)[1]
-    status, html, _ = ann.post(f"{detail}/approve", detail)
+    status, html, _ = _approve(ann, detail)
     assert status == 409 and "Otieno Odhiambo" in html
     assert ann.post(check, detail)[2] == detail
     status, html = ann.get(detail)
     assert check not in html and "checked" in html
     assert [r.actor for r in _audited(services, "kyc.director_verified")] == [f"user:{ann.id}"]
-    assert ann.post(f"{detail}/approve", detail)[0] == 303
+    assert _approve(ann, detail)[0] == 303
     assert bob.post(f"{detail}/claim", detail)[0] == 303
-    assert bob.post(f"{detail}/approve", detail)[0] == 303
+    assert _approve(bob, detail)[0] == 303
     assert services.kyc_review.standing(_party(services, app_id)).profile.level == 1
 
 
@@ -154,7 +186,7 @@ def test_a_second_account_with_the_same_id_is_flagged_and_approved_only_once_lin
     for officer in (ann, bob):
         page = f"/console/kyc/{first}"
         officer.post(f"{page}/claim", page)
-        assert officer.post(f"{page}/approve", page)[0] == 303
+        assert _approve(officer, page)[0] == 303
     verified = _party(services, first)
     second, _ = _application(client, auth)
     status, queue = ann.get("/console/kyc")
@@ -164,7 +196,7 @@ def test_a_second_account_with_the_same_id_is_flagged_and_approved_only_once_lin
     assert "The same ID document was given by other accounts" in html and verified in html
     assert f"{detail}/link-id" not in html  # only the claiming officer links
     ann.post(f"{detail}/claim", detail)
-    status, html, _ = ann.post(f"{detail}/approve", detail)
+    status, html, _ = _approve(ann, detail)
     assert status == 409 and verified in html and f"{detail}/link-id" in html
     status, html, _ = ann.post(f"{detail}/link-id", detail, id_link_reason="  ")
     assert status == 422 and not _audited(services, "kyc.id_linked")
@@ -172,9 +204,9 @@ def test_a_second_account_with_the_same_id_is_flagged_and_approved_only_once_lin
     status, html = ann.get(detail)
     assert "Linked because: same person, first SIM lost" in html and f"{detail}/link-id" not in html
     assert "ID used by another account" not in ann.get("/console/kyc")[1]
-    assert ann.post(f"{detail}/approve", detail)[0] == 303
+    assert _approve(ann, detail)[0] == 303
     assert bob.post(f"{detail}/claim", detail)[0] == 303
-    assert bob.post(f"{detail}/approve", detail)[0] == 303
+    assert _approve(bob, detail)[0] == 303
     assert services.kyc_review.standing(_party(services, second)).profile.level == 2
     [linked] = _audited(services, "kyc.id_linked")
     assert linked.actor == f"user:{ann.id}" and dict(linked.details)["accounts"] == verified
@@ -202,7 +234,7 @@ def test_a_second_merchant_with_the_same_registration_is_flagged_and_approved_on
         page = f"/console/kyc/{first}"
         officer.post(f"{page}/claim", page)
         officer.post(f"{page}/directors/d1/verify", page)
-        assert officer.post(f"{page}/approve", page)[0] == 303
+        assert _approve(officer, page)[0] == 303
     second, _ = _kyb(client, auth, {**BUSINESS, "registration_number": "PVT/AB12CD3"})
     assert "Registration number used by another merchant" in ann.get("/console/kyc")[1]
     detail = f"/console/kyc/{second}"
@@ -211,7 +243,7 @@ def test_a_second_merchant_with_the_same_registration_is_flagged_and_approved_on
     assert "Directors also named on other businesses" in html
     ann.post(f"{detail}/claim", detail)
     ann.post(f"{detail}/directors/d1/verify", detail)
-    status, html, _ = ann.post(f"{detail}/approve", detail)
+    status, html, _ = _approve(ann, detail)
     assert status == 409 and verified in html and f"{detail}/link-id" in html
     assert "One business, one verified merchant" in html
     ann.client.set_cookie("cp_lang", "sw")
@@ -220,7 +252,7 @@ def test_a_second_merchant_with_the_same_registration_is_flagged_and_approved_on
     assert "Wakurugenzi ambao pia wametajwa kwenye biashara nyingine" in html
     ann.client.set_cookie("cp_lang", "en")
     assert ann.post(f"{detail}/link-id", detail, id_link_reason="one company, re-registered")[2] == detail
-    assert ann.post(f"{detail}/approve", detail)[0] == 303
+    assert _approve(ann, detail)[0] == 303
     [linked] = _audited(services, "kyc.id_linked")
     assert dict(linked.details)["accounts"] == verified
 

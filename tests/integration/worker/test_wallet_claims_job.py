@@ -17,6 +17,7 @@ from cryptopay.core.wallets import TransferState
 from cryptopay_worker import WorkerServices, build_registry
 from cryptopay_worker.jobs import WALLET_CLAIMS_EXPIRE
 
+from tests.support.kyc_rig import approve_after_reading
 from tests.support.sql_backends import migrated_sqlite
 
 
@@ -121,7 +122,7 @@ def test_the_root_claims_what_tier_0_could_not_take_after_kyc_approval_and_in_th
         application = review.apply_personal(chebet.id, 1, person(), notify_to="chebet@example.co.ke")
         review.submit(chebet.id, application.id)
         review.claim("usr_officer", application.id)
-        review.approve("usr_officer", application.id)
+        approve_after_reading(review, "usr_officer", application.id)
         assert services.wallets.balances(chebet.id)["KES"] == Money.of(15000, KES)
         clock.advance(days=1)
         services.queue.enqueue(WALLET_CLAIMS_EXPIRE, {})

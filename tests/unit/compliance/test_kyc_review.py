@@ -14,7 +14,7 @@ from cryptopay.core.kyc.documents import DocumentKind, DocumentRejected
 from cryptopay.core.kyc.review import document_context
 from cryptopay.core.testing.kyc import InMemoryDocumentStore
 
-from tests.support.kyc_rig import KycRig, business, director, pdf, person, photo
+from tests.support.kyc_rig import KycRig, approve_after_reading, business, director, pdf, person, photo
 
 
 @pytest.fixture
@@ -68,13 +68,13 @@ def test_an_application_claimed_by_one_officer_cannot_be_decided_by_another(rig)
     with pytest.raises(Conflict):
         rig.review.claim("usr_bob", app_id)
     with pytest.raises(Conflict):
-        rig.review.approve("usr_bob", app_id)
+        approve_after_reading(rig.review, "usr_bob", app_id)
 
 
 def test_deciding_needs_a_claim(rig):
     """An unclaimed application cannot be approved."""
     with pytest.raises(InvalidState):
-        rig.review.approve("usr_ann", rig.personal(level=1))
+        approve_after_reading(rig.review, "usr_ann", rig.personal(level=1))
 
 
 def test_a_rejection_needs_a_reason_and_tells_the_applicant(rig):
@@ -209,12 +209,13 @@ def test_the_officers_free_text_stays_in_the_application_not_in_the_audit_log(ri
 
 
 def test_every_step_is_audited(rig):
-    """Opening, uploads, submission, claim and decisions each leave an audit record."""
+    """Opening, uploads, submission, claim, the officer's reads and decisions each leave an audit record."""
     rig.decide("usr_ann", rig.personal(level=1))
     assert rig.audit_actions() == [
         "kyc.application_opened",
         "kyc.application_submitted",
         "kyc.application_claimed",
+        "kyc.application_viewed",
         "kyc.application_approved",
     ]
 
@@ -357,7 +358,7 @@ def test_kyb_approval_needs_every_director_verified_by_the_reviewing_officer():
     with pytest.raises(Conflict):  # another officer's claim
         rig.review.verify_director("usr_bob", app_id, "d1")
     with pytest.raises(InvalidState, match="d1 \\(Otieno Odhiambo\\)"):
-        rig.review.approve("usr_ann", app_id)
+        approve_after_reading(rig.review, "usr_ann", app_id)
     verified = rig.review.verify_director("usr_ann", app_id, "d1")
     assert verified.verified_directors == ("d1",) and "kyc.director_verified" in rig.audit_actions()
     rig.review.request_information("usr_ann", app_id, "the director's selfie is blurred")
@@ -372,3 +373,43 @@ def test_a_kyb_is_granted_after_two_officers_once_its_directors_are_verified():
     rig.decide("usr_ann", app_id)
     rig.decide("usr_bob", app_id)
     assert rig.review.standing("mer_duka").profile.level == 1
+
+
+def test_four_eyes_need_eyes_each_officer_reads_everything_since_the_last_submission(rig):
+    """Finding I9: an approval is refused (409 ``documents_not_reviewed``, naming what is unread, nothing changed)
+    until *this* officer read the particulars and every document since the last submission; another officer's
+    reads, or reads before a resubmission, do not count."""
+    from cryptopay.core.errors import Refused
+    from cryptopay.core.kyc.applications import DocumentsNotReviewed
+
+    from tests.support.kyc_rig import read_everything
+
+    app_id = rig.personal(level=2)
+    rig.review.claim("usr_ann", app_id)
+    with pytest.raises(DocumentsNotReviewed) as refused:
+        rig.review.approve("usr_ann", app_id)
+    assert refused.value.http_status == 409
+    assert refused.value.details["unread"] == ["application", "id_front", "id_back", "selfie"]
+    rig.review.application("usr_ann", app_id)
+    first = rig.review.application("usr_ann", app_id).documents[0]
+    rig.review.document("usr_ann", app_id, first.id)
+    with pytest.raises(DocumentsNotReviewed) as refused:
+        rig.review.approve("usr_ann", app_id)
+    assert refused.value.details["unread"] == ["id_back", "selfie"]
+    assert "kyc.application_approved" not in rig.audit_actions()
+    read_everything(rig.review, "usr_ann", app_id)
+    rig.review.approve("usr_ann", app_id)
+    read_everything(rig.review, "usr_ann", app_id)  # Ann's reads are not Bob's
+    rig.review.claim("usr_bob", app_id)
+    with pytest.raises(DocumentsNotReviewed):
+        rig.review.approve("usr_bob", app_id)
+    read_everything(rig.review, "usr_bob", app_id)
+    with pytest.raises(Refused):  # from a shell (an operator named): two officers cannot be proven
+        rig.review.approve("usr_bob", app_id, operator="ops:root")
+    assert rig.review.approve("usr_bob", app_id).state.value == "approved"
+    one = rig.personal("usr_otieno", level=1, id_number="34567890")
+    rig.review.claim("usr_ann", one)
+    read_everything(rig.review, "usr_ann", one)
+    assert rig.review.approve("usr_ann", one, operator="ops:root").state.value == "approved"
+    [approved] = [r for r in rig.audit_records() if dict(r.details).get("application") == one][-1:]
+    assert (approved.actor, dict(approved.details)["operator"]) == ("user:usr_ann", "ops:root")

@@ -223,3 +223,23 @@ def test_a_disabled_account_logs_in_by_no_name_and_refreshes_no_login(accounts):
         accounts.refresh(pair.refresh_token)
     failed = [r for r in accounts.audit.records() if r.action == "auth.login_failed"]
     assert [dict(r.details)["reason"] for r in failed] == ["disabled", "disabled"]
+
+
+def test_a_wallet_holders_role_is_not_changed():
+    """Finding I21: another role would strand a personal wallet (its routes need the personal role): refused
+    ``holds_wallet`` (409), nothing changed, nothing audited; an account without a wallet changes as before."""
+    from cryptopay.core.identity.admin import HoldsWallet, UserAdmin
+    from cryptopay.core.identity.model import Role, User
+    from cryptopay.core.testing.identity import FastPasswordHasher, InMemoryUsers
+    from cryptopay.core.testing.storage import InMemoryAuditLog
+    from cryptopay.core.testing.system import ManualClock, SequentialIds
+
+    clock, users, audit = ManualClock(), InMemoryUsers(), InMemoryAuditLog()
+    users.add(User("usr_w", "w@example.com", "h", Role.PERSONAL, clock.now()))
+    users.add(User("usr_m", "m@example.com", "h", Role.MERCHANT, clock.now()))
+    admin = UserAdmin(users, FastPasswordHasher(), audit, clock, SequentialIds(), holds_wallet={"usr_w"}.__contains__)
+    with pytest.raises(HoldsWallet) as refused:
+        admin.set_role("w@example.com", Role.COMPLIANCE, actor="ops:amina")
+    assert refused.value.http_status == 409 and refused.value.exit_code == 4
+    assert users.get("usr_w").role is Role.PERSONAL and audit.records() == []
+    assert admin.set_role("m@example.com", Role.COMPLIANCE, actor="ops:amina").role is Role.COMPLIANCE

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from cryptopay.core.errors import InsufficientFunds, InvalidAmount, InvalidInput, LimitExceeded, NotFound
+from cryptopay.core.errors import InsufficientFunds, InvalidInput, LimitExceeded, NotFound
 from cryptopay.core.fees import FeeBook, FeeProduct, FeeSchedule
 from cryptopay.core.flows import wallet_claims
 from cryptopay.core.identity.model import RateLimited
@@ -132,14 +132,14 @@ def test_send_by_phone_or_username_moves_money_at_once(stack):
 def test_a_usdt_send_worth_less_than_a_cent_is_refused_in_usdt_with_its_minimum(stack):
     """Review F4: 0.000001 USDT (KES 0.00013 at 130) is refused naming the USDT amount and the least one can send,
     not a KES 0.00 movement. Since review H19 that least is the P2P minimum (KES 10 / 130, rounded up): a cent's
-    worth is refused too, naming it, and the minimum goes through."""
+    worth is refused too, naming it, and the minimum goes through; since review3 I7 both name the same least."""
     amina = stack.sign_up("0712000001", tier=1)
     baraka = stack.sign_up("0712000002", username="baraka")
     stack.fund(amina, "1", "USDT")
-    with pytest.raises(InvalidAmount) as refused:
+    with pytest.raises(SendBelowMinimum) as refused:  # review3 I7: the minimum first, one refusal to follow
         stack.wallets.send(amina.id, "@baraka", Money.of("0.000001", USDT))
     assert str(refused.value) == (
-        "0.000001 USDT is worth less than KES 0.01 at today's price: send at least 0.000077 USDT"
+        "a send is worth at least KES 10.00 (this is KES 0.00): at today's price send at least 0.076924 USDT"
     )
     assert stack.wallets.transfers(amina.id) == []
     with pytest.raises(SendBelowMinimum) as refused:

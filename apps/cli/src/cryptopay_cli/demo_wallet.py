@@ -85,8 +85,9 @@ class WalletDemo(Demo):
         self._call("POST", f"/v1/kyc/applications/{application['id']}/submit", token=token, body={})
         self._cli("users", "create-admin", "--email", OFFICER, "--password-stdin", input_text=f"{PASSWORD}\n")
         self._cli("users", "set-role", OFFICER, "compliance")
+        self._cli("compliance", "show", application["id"], "--officer", OFFICER)  # read first (audited)
         self._cli("compliance", "approve", application["id"], "--officer", OFFICER)
-        self.step("Amina's national ID approved by a compliance officer (cryptopay compliance approve): tier 1")
+        self.step("Amina's national ID read and approved by an officer (cryptopay compliance show, approve): tier 1")
 
     def buy(self, token: str, kes: str) -> dict[str, Any]:
         quote = self._call("POST", "/v1/wallet/quotes", token=token)

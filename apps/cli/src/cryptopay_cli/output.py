@@ -16,8 +16,8 @@ T = TypeVar("T")
 
 
 def _default(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
+    if isinstance(value, Decimal):  # positional, never the exponent form (a BTC zero is 0.00000000, not 0E-8)
+        return format(value, "f")
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)

@@ -48,8 +48,8 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
-# The problems the edge answers as plain HTTP errors (werkzeug's, ``type`` ``about:blank``): their ``code`` is the
-# status phrase in snake case (``problems.problem``).
+# The problems the edge answers as plain HTTP errors (werkzeug's): their ``code`` is the status phrase in snake case
+# (``problems.problem``), their ``type`` the same urn as every other problem's.
 HTTP_PROBLEMS: dict[str, int] = {
     "bad_request": 400,
     "request_entity_too_large": 413,
@@ -516,7 +516,8 @@ def _shared_problems(operations: list[list[ProblemRow]]) -> str:
     plain = ", ".join(f"`{c}`" for c in sorted(HTTP_PROBLEMS))
     return (
         "Errors are RFC 9457 `application/problem+json` with a stable `code`; `type` is "
-        f"`urn:cryptopay:problem:<code>` (`about:blank` for {plain}). A refused request changes nothing. "
+        f"`urn:cryptopay:problem:<code>` for every problem (plain HTTP errors too: {plain}). A refused request "
+        "changes nothing. "
         "Each operation's description lists its own problems with when they happen, then the ones its guards and "
         "inputs share with others, which mean:\n" + "\n".join(lines)
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidAmount, LimitExceeded, TransientConflict
 from cryptopay.core.identity import RateLimited
-from cryptopay.core.kyc.applications import IdInUse
+from cryptopay.core.kyc.applications import DocumentsNotReviewed, IdInUse
 from cryptopay.core.redaction import redact
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -36,15 +36,17 @@ _log = logging.getLogger("cryptopay.http")
 def problem(
     status: int, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
 ) -> Response:
-    """A problem+json response; ``type`` names our error code, or is ``about:blank`` for plain HTTP errors."""
+    """A problem+json response; ``type`` is ``urn:cryptopay:problem:<code>`` for every problem, plain HTTP errors
+    too (their ``code`` the status phrase in snake case): one ``type`` per ``code`` (review3 I19)."""
     title = HTTPStatus(status).phrase
+    code = code or title.lower().replace(" ", "_").replace("-", "_")
     body: dict[str, Any] = {
-        "type": f"urn:cryptopay:problem:{code}" if code else "about:blank",
+        "type": f"urn:cryptopay:problem:{code}",
         "title": title,
         "status": status,
         "detail": detail,
         "instance": redact(request.path),  # a Daraja hook's path ends in its secret token
-        "code": code or title.lower().replace(" ", "_").replace("-", "_"),
+        "code": code,
         **extra,
     }
     return Response(json.dumps(body), status=status, headers=headers, mimetype=PROBLEM_JSON)
@@ -72,6 +74,8 @@ def _domain_error(error: CryptopayError) -> Response:
         extra.update({k: error.details[k] for k in ("available", "needed") if error.details.get(k) is not None})
     if isinstance(error, IdInUse):  # the other accounts that gave the ID (only officers approve)
         extra["accounts"] = error.details.get("accounts", [])
+    if isinstance(error, DocumentsNotReviewed):  # what the approving officer has still to read
+        extra["unread"] = error.details.get("unread", [])
     if error.details.get("account") is not None:  # a ledger refusal's account: for the logs, never the caller
         _log.info("refused %s on ledger account %s", error.code, error.details["account"])
     if error.http_status == 401:

@@ -40,6 +40,7 @@ __all__ = [
     "refuse_undeclared",
     "refuse_undeclared_before_view",
     "refuse_undeclared_query",
+    "text_errors",
 ]
 
 P = ParamSpec("P")
@@ -155,6 +156,17 @@ def query_text_errors() -> list[FieldError]:
         return []
     pairs = [(f"query.{k}", v) for k, v in request.args.items(multi=True)]
     pairs += [(f"query.{k}", k) for k in request.args]
+    return text_errors(pairs)
+
+
+def text_errors(pairs: Iterable[tuple[str, str]]) -> list[FieldError]:
+    """The ``(name, value)`` pairs of a request's path or query that break the text rules bodies obey
+    (``text_problem``), then those longer than ``MAX_PARAMETER``.
+
+    >>> [(e.field, e.detail) for e in text_errors([("path.id", "inv_1"), ("query.q", "x" * 1001)])]
+    [('query.q', 'is too long')]
+    """
+    pairs = list(pairs)
     errors = [FieldError(name, problem) for name, value in pairs if (problem := text_problem(value))]
     return errors + [FieldError(name, "is too long") for name, value in pairs if len(value) > MAX_PARAMETER]
 

@@ -93,7 +93,15 @@ class Runtime:
             reclaim=reclaim,
         )
         proofs = EmailProofs(accounts, services.notifier, page=f"{settings.public_url}/verify-email", reclaim=reclaim)
-        user_admin = UserAdmin(services.users, services.password_hasher, audit, clock, services.ids, sessions)
+        user_admin = UserAdmin(
+            services.users,
+            services.password_hasher,
+            audit,
+            clock,
+            services.ids,
+            sessions,
+            holds_wallet=services.holds_wallet,
+        )
         registrations = EmailRegistrations(
             accounts, services.notifier, proofs, reset_page=f"{settings.public_url}/reset-password"
         )

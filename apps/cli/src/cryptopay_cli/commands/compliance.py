@@ -149,10 +149,16 @@ def approve(
     officer: str = OFFICER,
     claim_first: bool = typer.Option(True, "--claim/--no-claim", help="Claim it first if it is waiting."),
 ) -> None:
-    """Approve (the tier is granted at the last approval the tier needs; exit 4 for the same officer twice)."""
+    """Approve an application one officer decides (a personal tier 1): the officer must have read it since its
+    last submission (``show``, or the console), else exit 4 ``documents_not_reviewed``. One that needs two officers
+    (tier 2, every KYB) is refused with exit 5, nothing claimed: the shell cannot prove which officer is at the
+    keyboard, so those are approved on the console. The audit record names the operator too (``ops:<login>``)."""
     with errors_to_exit_codes():
+        officer_id = _officer(officer)
+        if _review().approvals_needed(application_id) > 1:  # refused before anything is claimed
+            _show(_review().approve(officer_id, application_id, operator=operator()))
         officer_id = _deciding(officer, application_id, claim_first)
-        _show(_review().approve(officer_id, application_id))
+        _show(_review().approve(officer_id, application_id, operator=operator()))
 
 
 @app.command("link-id")
@@ -213,7 +219,7 @@ def _kind(party_id: str) -> PartyKind:
     if svc.merchants.get(party_id) is not None:
         return PartyKind.MERCHANT
     user = svc.users.get(party_id)
-    if user is not None and user.role is Role.PERSONAL:
+    if user is not None and (user.role is Role.PERSONAL or svc.holds_wallet(party_id)):  # a wallet, whatever role
         return PartyKind.PERSONAL
     raise NotFound(f"no merchant or personal account {party_id}")
 

@@ -29,7 +29,9 @@ def _admin() -> UserAdmin:
     svc = services()
     # with Redis, forgetting the user bumps the shared epoch: every API process reloads its role at once
     sessions = SessionStates(svc.users, svc.refresh_tokens, svc.clock, epoch=svc.session_epoch)
-    return UserAdmin(svc.users, svc.password_hasher, svc.audit, svc.clock, svc.ids, sessions)
+    return UserAdmin(
+        svc.users, svc.password_hasher, svc.audit, svc.clock, svc.ids, sessions, holds_wallet=svc.holds_wallet
+    )
 
 
 def _at(moment: datetime | None) -> str | None:

@@ -24,6 +24,7 @@ from cryptopay.core.kyc import KycProfile, PartyKind
 from cryptopay.core.kyc.applications import (
     BusinessDetails,
     Director,
+    DocumentsNotReviewed,
     IdInUse,
     KycApplication,
     PersonDetails,
@@ -706,10 +707,14 @@ def claim(application_id: str) -> Response:
         "different officer. While another account that gave the same ID document is not linked to it, "
         "approval is refused with `id_in_use` naming those accounts (see link-id); for a KYB, with "
         "`registration_in_use` while another merchant that gave the same registration number is not. A "
-        "director named on other businesses is only shown (`directors_elsewhere`), never a refusal."
+        "director named on other businesses is only shown (`directors_elsewhere`), never a refusal. Four eyes "
+        "need eyes: the approving officer must have read the application (`GET .../applications/{id}`) and "
+        "each of its documents (`GET .../documents/{document_id}`) since its last submission, else "
+        "`documents_not_reviewed` names what is still unread (`unread`)."
     ),
     problems=(
         *_DECISION,
+        (DocumentsNotReviewed, "this officer has not read the application or a document since its last submission"),
         (IdInUse, ("another account gave the same ID document and is not linked (the problem names the accounts)")),
         (RegistrationInUse, "a KYB: another merchant gave the same registration number and is not linked"),
         (InvalidState, "a KYB director is not verified yet"),
@@ -867,12 +872,13 @@ class AccountStateView:
 
 
 def party_kind(party_id: str) -> PartyKind:
-    """A merchant id or a personal user's id; anything else is a 404."""
+    """A merchant id, a personal user's id or a wallet holder's (whatever role the account has now); anything else
+    is a 404."""
     services = runtime().services
     if services.merchants.get(party_id) is not None:
         return PartyKind.MERCHANT
     user = services.users.get(party_id)
-    if user is not None and user.role is Role.PERSONAL:
+    if user is not None and (user.role is Role.PERSONAL or services.holds_wallet(party_id)):  # a wallet's holder
         return PartyKind.PERSONAL
     raise not_found("account", party_id)
 

@@ -19,6 +19,7 @@ from typing import Any, ParamSpec
 
 import attrs
 from cryptopay.adapters.evm.qr import qr_svg
+from cryptopay.core.compliance.monitoring import Blocked
 from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
 from cryptopay.core.errors import InvalidInput, InvalidName, LimitExceeded, NotFound, Unavailable
 from cryptopay.core.identity import RateLimited
@@ -161,7 +162,8 @@ class RemittanceView:
         default=None,
         metadata={
             "description": "USDT that arrived beyond the order (a second or late payment, an overpayment, or what an "
-            "order that expired unpaid received), refunded automatically to the refund address"
+            "order that expired unpaid received), or another asset or network the order does not ask for (USDC sent "
+            "to a USDT order's address: refunded whole, in that asset), refunded automatically to the refund address"
         },
     )
     excess_refund: str | None = attrs.field(
@@ -185,6 +187,9 @@ class RemittanceView:
         invoice = remittances.invoice(order)
         refunds = remittances.excess_refunds(order)
         kept = [r.amount for r in refunds if r.state is not RefundState.FAILED] or [r.amount for r in refunds[-1:]]
+        kept = [
+            amount for amount in kept if amount.asset == kept[-1].asset
+        ]  # a stray USDC refund is not summed in USDT
         excess = sum(kept[1:], kept[0]) if kept else None
         state = refunds[-1].state.value if refunds else None
         return cls(
@@ -276,6 +281,11 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
             "characters, a birth date not 18 to 120 years ago",
         ),
         (LimitExceeded, "past M-Pesa's daily limit for the recipient"),
+        (
+            Blocked,
+            "a compliance rule refused the order: the sender or recipient matches a sanctions list, or the sender's "
+            "country is under a FATF call for action; do not retry",
+        ),
         (RecipientLimit, "the recipient cannot receive a remittance now (nothing more is said)"),
         (Unavailable, "no rate to price USDT in KES now"),
     ),
@@ -314,7 +324,8 @@ def create_remittance() -> Response:
 )
 @limit_reads_by_client
 def remittance_status(public_id: str) -> Response:
-    return json_response(RemittanceView.of(_public_order(public_id)))
+    # no credential, but a person's name and amounts behind a bearer id: no cache keeps it (review3 I23)
+    return json_response(RemittanceView.of(_public_order(public_id)), headers={"Cache-Control": "no-store"})
 
 
 # A rail key (the order's rails are the remittance desk's, not the merchant stores' of ``offered_rail_keys``).

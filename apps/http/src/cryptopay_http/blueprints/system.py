@@ -11,21 +11,20 @@ from typing import Any
 import attrs
 from cryptopay.adapters.metrics import worker_textfiles
 from cryptopay.core.errors import NotFound, Unavailable
-from cryptopay.core.text import text_problem
 from flask import Blueprint, Response, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cryptopay_http.amounts import SUNSET
-from cryptopay_http.convert import FieldError, ValidationFailed, json_response
+from cryptopay_http.convert import ValidationFailed, json_response
 from cryptopay_http.metrics import scraper_allowed
 from cryptopay_http.openapi import build_document, operation
 from cryptopay_http.problems import problem
 from cryptopay_http.query import (
-    MAX_PARAMETER,
     after_credential,
     checked_after_credential,
     query_text_errors,
     refuse_undeclared_query,
+    text_errors,
 )
 from cryptopay_http.read_metrics import invoice_read_exposition
 from cryptopay_http.runtime import runtime
@@ -42,8 +41,7 @@ def refuse_invalid_text() -> None:
     """Path segments and query parameters obey the same text rules as bodies (422 before any view runs); the query
     of an operation behind a credential is checked once the caller is known (``query.refuse_undeclared_query``)."""
     pairs = [(f"path.{k}", v) for k, v in (request.view_args or {}).items() if isinstance(v, str)]
-    errors = [FieldError(name, problem) for name, value in pairs if (problem := text_problem(value))]
-    errors += [FieldError(name, "is too long") for name, value in pairs if len(value) > MAX_PARAMETER]
+    errors = text_errors(pairs)
     if not checked_after_credential():
         errors += query_text_errors()
     if errors:

@@ -47,7 +47,7 @@ from cryptopay.core.wallets.buys import Buy, BuyState
 from cryptopay.core.wallets.history import KINDS as HISTORY_KINDS
 from cryptopay.core.wallets.history import HistoryLine, statement_period
 from cryptopay.core.wallets.model import SENDABLE
-from cryptopay.core.wallets.quotes import QuotePurpose
+from cryptopay.core.wallets.quotes import QuotePurpose, QuotePurposeMismatch
 from cryptopay.core.wallets.sells import Sale
 from cryptopay.core.wallets.service import MAX_NOTE, InviteLimit, RecipientLimit, SendBelowMinimum, WalletFrozen
 from cryptopay.core.wallets.signup import WrongCode
@@ -98,7 +98,7 @@ QUOTE_PROBLEMS: tuple[tuple[type[CryptopayError], str], ...] = (
     (NotFound, "no such quote of the caller's"),
     (QuoteExpired, "the quote expired: lock a new one"),
     (QuoteUsed, "the quote was used already: lock a new one"),
-    (InvalidInput, "the quote was locked for the other side (buy or sell)"),
+    (QuotePurposeMismatch, "the quote was locked for the other side (buy or sell)"),
 )
 
 
@@ -534,8 +534,9 @@ def _next_link(query: dict[str, str]) -> str:
     errors=(404, 422),
     alternatives=(_PDF,),
     description=(
-        "The caller's statement for one Nairobi calendar month: opening balance, every movement and "
-        "closing balance per asset, as CSV, or as PDF with `format=pdf` or `Accept: application/pdf`."
+        "The caller's statement for one Nairobi calendar month: every movement of the month, oldest first, each "
+        "with the asset's balance after it (the first line's balance less its amount is the opening balance, the "
+        "last line's the closing one), as CSV, or as PDF with `format=pdf` or `Accept: application/pdf`."
     ),
     problems=(NO_WALLET,),
 )
@@ -551,9 +552,9 @@ def my_statement(month: str) -> Response:
         holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
         document = wallet_statement(wallets.statement_lines(user_id, month), label, holder)
         return pdf_response(document, pdf_filename("cryptopay-statement", label))
-    text = wallets.statement(user_id, month)
+    chunks = wallets.statement_chunks(user_id, month)  # every movement of the month, written as it is sent
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
-    return Response(text, mimetype="text/csv", headers={"Content-Disposition": disposition})
+    return Response(chunks, mimetype="text/csv", headers={"Content-Disposition": disposition})
 
 
 # Whole shillings, KES 1 to 250,000 (M-Pesa's STK range), as a string like every amount.

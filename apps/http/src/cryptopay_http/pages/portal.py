@@ -246,9 +246,9 @@ def statement() -> Response:
         holder = f"{wallet.phone} @{wallet.username}" if wallet.username else wallet.phone
         label = f"{statement_period(month)[0]:%Y-%m}"
         return pdf_response(wallet_statement(lines, label, holder), pdf_filename("cryptopay-statement", label))
-    text = wallets.statement(user_id, month)
+    chunks = wallets.statement_chunks(user_id, month)  # every movement of the month, written as it is sent
     disposition = f'attachment; filename="cryptopay-statement-{statement_period(month)[0]:%Y-%m}.csv"'
-    return Response(text, mimetype="text/csv", headers={"Content-Disposition": disposition})
+    return Response(chunks, mimetype="text/csv", headers={"Content-Disposition": disposition})
 
 
 # --- send -------------------------------------------------------------------------------------------------------

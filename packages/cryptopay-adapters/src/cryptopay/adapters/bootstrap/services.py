@@ -331,6 +331,14 @@ class Services:
     def wallets(self) -> Wallets:
         return self._wallets.get()
 
+    def holds_wallet(self, user_id: str) -> bool:
+        """Whether ``user_id`` holds a personal wallet; False where wallets are not wired (none can exist)."""
+        try:
+            wallets = self.wallets
+        except Unavailable:
+            return False
+        return wallets.holds(user_id)
+
     @property
     def wallet_signup(self) -> WalletSignup:
         return self._wallet_signup.get()

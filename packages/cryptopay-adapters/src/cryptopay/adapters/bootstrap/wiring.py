@@ -709,6 +709,7 @@ class Parts:
             ),
             travel_rule=self.travel_rule,
             estimators=lambda: self.senders,  # an excess refund deducts the network's fee, as withdrawals charge it
+            matcher=self.screening.matcher,  # a wallet is credited only when the recipient's name is its holder's
         )
 
     @functools.cached_property

@@ -7,11 +7,12 @@ order's refund address when it opens, and the address that paid a remittance ord
 
 A listed address raises a blocking alert through monitoring's ``sanctioned_counterparty`` rule watching the
 movement's product and direction (``sanctioned-address`` in the default rule set: products ``refund`` and
-``remittance_payment``), and the movement is refused (``Blocked``, 422 ``blocked_by_compliance``) whether or not a
-rule watches it: a deployment's own rule set cannot turn the screening off, only the alert.
+``remittance_payment``), and the caller refuses the movement (``Blocked``, 422 ``blocked_by_compliance``: the
+refunds' ``refuse_listed``, the remittance desk) whether or not a rule watches it: a deployment's own rule set cannot
+turn the screening off, only the alert.
 
->>> refuse_listed_address(None, MonitoringFeed(), None)  # no screening configured: nothing to refuse
-[]
+>>> listed_address(None, MonitoringFeed(), None)  # no screening configured: none
+([], ())
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cryptopay.core.compliance.rules import Movement
 from cryptopay.core.compliance.screening import AddressMatch
 from cryptopay.core.ports.compliance import ScreeningPort
 
-__all__ = ["REFUND", "REMITTANCE_PAYMENT", "RULE", "listed_address", "refuse_listed_address"]
+__all__ = ["REFUND", "REMITTANCE_PAYMENT", "RULE", "listed_address"]
 
 REFUND = "refund"  # the movement product of a refund's destination (out)
 REMITTANCE_PAYMENT = "remittance_payment"  # the movement product of a remittance order's payer (in)
@@ -44,13 +45,3 @@ def listed_address(
     except Blocked as blocked:
         return matches, blocked.alert_ids
     return matches, ()
-
-
-def refuse_listed_address(
-    screening: ScreeningPort | None, monitoring: MonitoringFeed, movement: Movement | None
-) -> list[AddressMatch]:
-    """``Blocked`` (its alert committed first) when the movement's counterparty address is listed; else nothing."""
-    matches, _ = listed_address(screening, monitoring, movement)
-    if matches:
-        raise Blocked(f"refused by compliance rule {RULE!r}: the address is on a sanctions list", rule=RULE)
-    return matches

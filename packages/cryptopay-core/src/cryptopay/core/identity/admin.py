@@ -6,6 +6,8 @@ processes within the session cache's few seconds). Staff roles must then enrol a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, NotFound
@@ -15,7 +17,14 @@ from cryptopay.core.identity.sessions import SessionStates
 from cryptopay.core.ports.identity import AuditTrail, PasswordHasher, UserRepository
 from cryptopay.core.ports.system import Clock, IdGenerator
 
-__all__ = ["UserAdmin"]
+__all__ = ["HoldsWallet", "UserAdmin"]
+
+
+class HoldsWallet(Conflict):
+    """The account holds a personal wallet: another role would strand it (its routes need the personal role) and
+    hide it from compliance, so its role stays (close or move the wallet first)."""
+
+    code = "holds_wallet"
 
 
 @attrs.define
@@ -26,6 +35,8 @@ class UserAdmin:
     clock: Clock
     ids: IdGenerator
     sessions: SessionStates | None = None  # an API process forgets its cached state of the changed user at once
+    # whether the user holds a personal wallet (``Wallets.holds``); None where no wallets are wired
+    holds_wallet: Callable[[str], bool] | None = None
 
     def create_admin(self, email: str, password: str, *, actor: str, display_name: str | None = None) -> User:
         """A new admin account (it must enrol a second factor at its first login)."""
@@ -40,13 +51,16 @@ class UserAdmin:
         return user
 
     def set_role(self, email: str, role: Role, *, actor: str) -> User:
-        """Give an existing account another role; ``NotFound`` for an unknown email."""
+        """Give an existing account another role; ``NotFound`` for an unknown email, ``HoldsWallet`` (409, exit 4)
+        for an account holding a personal wallet."""
         user = self.users.by_email(email.strip().lower())
         if user is None:
             raise NotFound(f"no account with the email {email.strip()}")
         before = user.role
         if before is role:
             return user
+        if self.holds_wallet is not None and self.holds_wallet(user.id):
+            raise HoldsWallet(f"{user.id} holds a personal wallet: its role stays {before.value}")
         user.role = role
         self.users.update(user)
         if self.sessions is not None:

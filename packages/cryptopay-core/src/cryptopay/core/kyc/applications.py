@@ -33,6 +33,7 @@ __all__ = [
     "ApplicationState",
     "BusinessDetails",
     "Director",
+    "DocumentsNotReviewed",
     "IdInUse",
     "KycApplication",
     "PersonDetails",
@@ -77,6 +78,15 @@ class IdInUse(Conflict):
     (``KycReview.link_id``); the details name the accounts (``accounts``)."""
 
     code = "id_in_use"
+
+
+class DocumentsNotReviewed(Conflict):
+    """Four eyes need eyes: the approving officer has not read the application's particulars, or one of its
+    documents, since its last submission (audited ``kyc.application_viewed`` / ``kyc.document_viewed`` by that
+    officer); the details name what is still unread (``unread``: ``application`` and document kinds, a director's
+    as ``<director>:<kind>``). Open them, then approve."""
+
+    code = "documents_not_reviewed"
 
 
 class RegistrationInUse(IdInUse):

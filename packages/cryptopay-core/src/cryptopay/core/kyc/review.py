@@ -20,10 +20,11 @@ from datetime import datetime, timedelta
 
 import attrs
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.errors import Conflict, CryptopayError, InvalidInput, NotFound
+from cryptopay.core.errors import Conflict, CryptopayError, InvalidInput, NotFound, Refused
 from cryptopay.core.kyc.applications import (
     ApplicationState,
     BusinessDetails,
+    DocumentsNotReviewed,
     IdInUse,
     KycApplication,
     PersonDetails,
@@ -270,8 +271,11 @@ class KycReview:
             officer, application_id, "kyc.application_claimed", lambda a, p, at: a.claim(officer, at=at)
         )
 
-    def approve(self, officer: str, application_id: str) -> KycApplication:
-        """Approve; the tier is granted (at once) when this is the last approval the tier needs."""
+    def approve(self, officer: str, application_id: str, *, operator: str | None = None) -> KycApplication:
+        """Approve; the tier is granted (at once) when this is the last approval the tier needs. The officer must
+        have read the particulars and every document since the last submission (``DocumentsNotReviewed``, 409);
+        ``operator`` (``ops:<login>``) is who ran the command for the officer, when it came from the shell, kept in
+        the audit record's details."""
 
         def step(application: KycApplication, profile: KycProfile, at: datetime) -> list[KycEvent]:
             application._claimed_by(officer)  # checked before the profile records anything
@@ -295,7 +299,24 @@ class KycReview:
             application.record_approval(officer, granted=granted, needed=needed, at=at)
             return events
 
-        return self._decide(officer, application_id, "kyc.application_approved", step, before=self._find_id_shared)
+        def before(uow: KycUnitOfWork, application: KycApplication, at: datetime) -> None:
+            if operator is not None:
+                _shell_may_approve(self.policy, application)
+            application._claimed_by(officer)  # not claimed by this officer: that refusal first
+            _require_read(uow, officer, application)
+            self._find_id_shared(uow, application, at)
+
+        shell = {} if operator is None else {"operator": operator}  # who ran the command for the officer
+        return self._decide(
+            officer, application_id, "kyc.application_approved", step, before=before, details=lambda: shell
+        )
+
+    def approvals_needed(self, application_id: str) -> int:
+        """How many different officers the application's tier needs (2: a personal tier 2 and every KYB); no
+        personal data, so not an audited read. ``NotFound`` for an unknown id."""
+        with self.uow() as uow:
+            application = _load(uow, application_id)
+        return self.policy.tier(application.kind, application.level).approvals_required
 
     def link_id(self, officer: str, application_id: str, reason: str) -> KycApplication:
         """The reviewing officer links the other accounts that gave the applicant's ID document to this application,
@@ -571,6 +592,47 @@ def _load(uow: KycUnitOfWork, application_id: str) -> KycApplication:
     if application is None:
         raise NotFound(f"no application {application_id}")
     return application
+
+
+def _shell_may_approve(policy: KycPolicy, application: KycApplication) -> None:
+    """Four eyes cannot be proven from a shell (one operator can name any two officers): an approval that needs two
+    officers is given on the console or the API, each officer signed in with their second factor."""
+    if policy.tier(application.kind, application.level).approvals_required > 1:
+        raise Refused(
+            f"application {application.id} needs two officers' approvals: give them on the console (each officer "
+            "signed in with their second factor), not from the shell"
+        )
+
+
+def _require_read(uow: KycUnitOfWork, officer: str, application: KycApplication) -> None:
+    """Refuse (``DocumentsNotReviewed``) unless ``officer`` read the application's particulars and each of its
+    documents since its last submission, as the audit log records it (``application`` / ``document``, which the
+    console's review page and the API's reads write): an approval is the approving officer's own look."""
+    since = application.submitted_at
+    read_application, read_documents = False, set()
+    for record in uow.audit.about([f"kyc:{application.party_id}"]):
+        details = dict(record.details)
+        if record.actor != f"user:{officer}" or details.get("application") != application.id:
+            continue
+        if since is not None and record.at < since:
+            continue
+        if record.action == "kyc.application_viewed":
+            read_application = True
+        elif record.action == "kyc.document_viewed":
+            read_documents.add(details.get("document"))
+    unread = [] if read_application else ["application"]
+    unread += [
+        f"{d.director}:{d.kind.value}" if d.director else d.kind.value
+        for d in application.documents
+        if d.id not in read_documents
+    ]
+    if unread:
+        raise DocumentsNotReviewed(
+            f"application {application.id}: not read since its last submission by the approving officer: "
+            f"{', '.join(unread)}; open them, then approve (each approving officer reads the particulars and "
+            "every document)",
+            unread=unread,
+        )
 
 
 def _audit(

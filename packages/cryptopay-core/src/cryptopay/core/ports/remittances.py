@@ -10,6 +10,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from cryptopay.core.ports.kyc import KycApplicationRepository
 from cryptopay.core.ports.payments import PaymentsUnitOfWork
 from cryptopay.core.ports.travel_rule import TravelRuleUnitOfWork
 from cryptopay.core.ports.wallets import SellUnitOfWork
@@ -65,6 +66,9 @@ class RemittanceUnitOfWork(SellUnitOfWork, PaymentsUnitOfWork, TravelRuleUnitOfW
 
     @property
     def remittances(self) -> RemittanceRepository: ...
+
+    @property
+    def kyc_applications(self) -> KycApplicationRepository: ...  # a wallet holder's verified name
 
 
 class RemittanceUowFactory(Protocol):

@@ -13,7 +13,10 @@ does each thing once):
 1. the invoice is settled (paid and confirmed): its USDT is converted at the order's locked quote into the
    shillings it promised (``flows.convert_remittance``, even after the quote's window: the sender paid for it),
    then either credited to the recipient's wallet (a wallet at that phone, not frozen, within its KYC limits for
-   ``Product.REMITTANCE``) or paid by a B2C payout of kind ``remittance`` from the desk's KES, which the payout
+   ``Product.REMITTANCE``, and whose holder's verified legal name matches the order's ``recipient_name``: the
+   Travel Rule beneficiary and the screened name are the account's holder, else the phone is paid by B2C, where
+   M-Pesa's registered holder applies, audited ``remittance.name_mismatch``; a tier-0 holder has no verified name
+   and takes small amounts only) or paid by a B2C payout of kind ``remittance`` from the desk's KES, which the payout
    machinery sends, matches and queries exactly as it does a merchant's (a phone with no wallet, or one whose
    wallet's tier cannot take it now: tier 0 holds small amounts only, so more goes to the same phone's M-Pesa
    account, bounded by M-Pesa's own limits below); held for an operator when the wallet or its holder is frozen;
@@ -79,6 +82,7 @@ from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import UnderReview
 from cryptopay.core.compliance.rules import Direction, Movement
+from cryptopay.core.compliance.screening import NameMatcher, normalize_name
 from cryptopay.core.compliance.travel_rule import Assessment, IncompleteTravelRuleData, TravelRule, check_complete
 from cryptopay.core.errors import (
     CryptopayError,
@@ -99,6 +103,7 @@ from cryptopay.core.invoices import (
     is_confirmed,
 )
 from cryptopay.core.kyc import Decision, Product, check_wallet_movement
+from cryptopay.core.kyc.applications import ApplicationState
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF, Tariff
@@ -120,6 +125,7 @@ from cryptopay.core.payments.refunds import (
     refuse_burn_address,
     valid_address,
 )
+from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.chains import WithdrawalRequest
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
@@ -263,6 +269,10 @@ class Remittances:
     rules: RemittanceRules = attrs.Factory(RemittanceRules)  # the minimum received, the SMS a number gets a day
     # The hot wallets' fee estimates: an excess refund deducts the network's fee (valued as withdrawals value it)
     estimators: Callable[[], Mapping[str, NetworkFeeEstimator]] = lambda: {}
+    # The recipient's name against a wallet holder's verified legal name (the screening's matcher; None: unchecked):
+    # a wallet is credited only when ``recipient_name`` scores at least ``name_match`` against it (review3 I18)
+    matcher: NameMatcher | None = None
+    name_match: float = 70.0
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -738,7 +748,44 @@ class Remittances:
         for order_id, invoice_id in owed:
             if (order := self._refund_excess_of(order_id, invoice_id)) is not None:
                 changed.append(order)
+        return changed + self.refund_strays()
+
+    def refund_strays(self) -> list[RemittanceOrder]:
+        """Send back, whole, what reached an order's address in an asset or on a network the order does not ask for
+        (USDC to a USDT order's address: detection records it as a pending wrong-asset payment of the desk's invoice,
+        ``payments.wrong_network``), to the order's refund address, through the invoice machinery's own
+        ``Refunds.refund_wrong_network`` (custody, never the desk's balance), once it is as deep as that network's
+        rail asks (until then the next run tries again). Whatever the order's state: the sender's coins are not the
+        order's. The refund is the order's (``excess_refund_ids``: the status shows it as ``excess`` /
+        ``excess_refund`` in its asset), audited ``remittance.stray_refund``; one that cannot be sent is kept on the
+        order (``excess_note``, audited ``remittance.excess_held``) for an operator. Returns the orders changed."""
+        changed: list[RemittanceOrder] = []
+        before: str | None = None
+        while page := in_transaction(self.uow, partial(_pending_strays, before=before)):
+            before = page[-1][0].id
+            for stray, order_id in page:
+                if order_id is not None and (order := self._refund_stray(stray, order_id)) is not None:
+                    changed.append(order)
         return changed
+
+    def _refund_stray(self, stray: WrongNetworkPayment, order_id: str) -> RemittanceOrder | None:
+        order = self.get(order_id)
+        try:
+            refund = self.refunds.refund_wrong_network(stray.id, address=order.refund_address, requested_by=_ACTOR)
+        except InvalidState:
+            return None  # not deep enough yet (or another worker refunded it meanwhile): the next run looks again
+        except CryptopayError as error:
+            return in_transaction(self.uow, partial(self._excess_held, order_id=order_id, error=error))
+
+        def asked(uow: RemittanceUnitOfWork) -> RemittanceOrder:
+            found, now = _order(uow, order_id, lock=True), self.clock.now()
+            found.excess_refund_ids = (*found.excess_refund_ids, refund.id)
+            uow.remittances.update(found)
+            details = {"refund": refund.id, "amount": str(refund.amount), "payment": stray.id, "wrong": stray.wrong}
+            uow.audit.append(_event(_ACTOR, "remittance.stray_refund", order_id, now, details))
+            return found
+
+        return in_transaction(self.uow, asked)
 
     def _refund_excess_of(self, order_id: str, invoice_id: str) -> RemittanceOrder | None:
         order = self.get(order_id)
@@ -999,9 +1046,15 @@ class Remittances:
             uow.audit.append(_event(_ACTOR, "remittance.held", order.id, now, {"reason": "recipient_frozen"}))
             return None
         if wallet is not None and decision is not None and decision.allowed:
-            self._credit(uow, order, wallet, now)
-            return None
-        # No wallet, or more than its tier may take now (tier 0: ``PRODUCT_LIMITS``): M-Pesa pays the same phone.
+            if (score := self._name_mismatch(uow, order, wallet)) is None:
+                self._credit(uow, order, wallet, now)
+                return None
+            # The holder's verified name is not the beneficiary the sender named: not credited to that account;
+            # M-Pesa pays the phone, whose registered name Safaricom identified (the sender's risk, as with no wallet).
+            details = {"user": wallet.user_id, "score": f"{score:.0f}", "route": RemittanceRoute.MPESA.value}
+            uow.audit.append(_event(_ACTOR, "remittance.name_mismatch", order.id, now, details))
+        # No wallet, or more than its tier may take now (tier 0: ``PRODUCT_LIMITS``), or a holder whose verified name
+        # is not the recipient's: M-Pesa pays the same phone.
         order.route, order.state = RemittanceRoute.MPESA, RemittanceState.PAYING_OUT
         if wait := self._wait_for_daily_limit(uow, order, now):
             return wait
@@ -1062,6 +1115,21 @@ class Remittances:
                 limit="mpesa.daily",
                 remaining=str(left.amount),
             )
+
+    def _name_mismatch(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet) -> float | None:
+        """How far the order's ``recipient_name`` is from the wallet holder's verified legal name (their approved
+        KYC application's), when it is below ``name_match``: the best of the two ways round of ``matcher``'s score
+        (a sender may write fewer or more of the names). None when they match, when no matcher is configured, or
+        when the holder has no verified name (tier 0: a phone only, whose remittance limits are small)."""
+        if self.matcher is None:
+            return None
+        applications = uow.kyc_applications.for_party(wallet.user_id)
+        approved = [a.person for a in applications if a.state is ApplicationState.APPROVED and a.person is not None]
+        if not approved:
+            return None
+        given, legal = normalize_name(order.recipient_name), normalize_name(approved[-1].legal_name)
+        score = max(self.matcher.score(given, legal), self.matcher.score(legal, given))
+        return score if score < self.name_match else None
 
     def _credit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet, now: datetime) -> None:
         flows.open_wallet_accounts(self.ledger, wallet.user_id, session=uow.ledger)
@@ -1509,3 +1577,14 @@ def _recipient_name(name: str) -> str:
     if (problem := person_name_problem(name, most=100)) is not None:
         raise InvalidName(f"the recipient's name: {problem}", field="recipient_name")
     return name.strip()
+
+
+_STRAY_PAGE = 100
+
+
+def _pending_strays(uow: RemittanceUnitOfWork, before: str | None) -> list[tuple[WrongNetworkPayment, str | None]]:
+    """A page of the desk's pending wrong-network and wrong-asset payments with the order of each one's invoice."""
+    page = uow.wrong_network_payments.list(
+        state=WrongNetworkState.PENDING, before=before, limit=_STRAY_PAGE, merchant_id=DESK
+    )
+    return [(stray, invoice.order_id if (invoice := uow.invoices.get(stray.invoice_id)) else None) for stray in page]

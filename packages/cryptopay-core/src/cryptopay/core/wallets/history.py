@@ -27,7 +27,16 @@ from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import spreadsheet_row
 
-__all__ = ["KINDS", "MONTH_PATTERN", "HistoryLine", "history", "payout_line", "statement_csv", "statement_period"]
+__all__ = [
+    "KINDS",
+    "MONTH_PATTERN",
+    "HistoryLine",
+    "history",
+    "payout_line",
+    "statement_csv",
+    "statement_period",
+    "statement_rows",
+]
 
 _MONTH = re.compile(MONTH_PATTERN)
 
@@ -205,11 +214,24 @@ def statement_period(month: str) -> tuple[datetime, datetime]:
 def statement_csv(lines: Iterable[HistoryLine]) -> str:
     """A statement as CSV, oldest first (``lines`` newest first, as ``history`` gives them): date (Nairobi), asset,
     amount, balance after, kind, description, reference."""
+    return "".join(statement_rows(lines))
+
+
+def statement_rows(lines: Iterable[HistoryLine], *, chunk: int = 500) -> Iterator[str]:
+    """``statement_csv`` in pieces of ``chunk`` rows (the header first), for a response streamed as it is written.
+
+    >>> list(statement_rows([]))
+    ['date,asset,amount,balance_after,kind,description,reference\\n']
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", "asset", "amount", "balance_after", "kind", "description", "reference"])
     oldest_first = list(lines)[::-1]  # ``lines`` come newest first; a stable sort keeps ties in ledger order
-    for h in sorted(oldest_first, key=lambda h: h.at):
+    for n, h in enumerate(sorted(oldest_first, key=lambda h: h.at)):
+        if n % chunk == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
         writer.writerow(
             spreadsheet_row(
                 [
@@ -223,4 +245,4 @@ def statement_csv(lines: Iterable[HistoryLine]) -> str:
                 ]
             )
         )
-    return out.getvalue()
+    yield out.getvalue()

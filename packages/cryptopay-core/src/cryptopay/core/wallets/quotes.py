@@ -52,6 +52,7 @@ __all__ = [
     "USDT_KES",
     "ClaimsUnitOfWork",
     "QuotePurpose",
+    "QuotePurposeMismatch",
     "WalletQuote",
     "WalletQuotes",
     "check_claim",
@@ -67,6 +68,12 @@ USDT_KES = Pair(USDT, KES)
 DEFAULT_WALLET_QUOTE_WINDOW = timedelta(minutes=2)  # read the price, confirm (the STK prompt comes after)
 CLAIMS_KEPT = timedelta(days=7)  # past its window, a claim is kept this long (then ``prune_claims`` deletes it)
 PRUNE_BATCH = 1000  # claims deleted per transaction: short row locks, a bounded transaction
+
+
+class QuotePurposeMismatch(InvalidInput):
+    """The quote named was locked for the other side (a ``buy`` quote used to sell, or a ``sell`` one to buy)."""
+
+    code = "quote_purpose"
 
 
 class QuotePurpose(enum.Enum):
@@ -174,12 +181,12 @@ def check_claim(
     claim: WalletQuote | None, owner_id: str, quote_id: str, purpose: QuotePurpose, *, now: datetime
 ) -> WalletQuote:
     """``claim`` if it is ``owner_id``'s, for ``purpose``, unused and in its window at ``now``: ``NotFound`` for
-    anyone else's or none (ids cannot be probed), ``InvalidInput`` for another purpose, ``QuoteUsed``,
+    anyone else's or none (ids cannot be probed), ``QuotePurposeMismatch`` for another purpose, ``QuoteUsed``,
     ``QuoteExpired``."""
     if claim is None or claim.owner_id != owner_id:
         raise NotFound(f"no quote {quote_id!r} of yours", field="quote_id")
     if not claim.purpose.allows(purpose):
-        raise InvalidInput(
+        raise QuotePurposeMismatch(
             f"quote {quote_id} was locked to {claim.purpose.value}; lock one to {purpose.value}", field="quote_id"
         )
     if claim.used_by is not None:
