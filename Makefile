@@ -11,13 +11,13 @@ PYTEST_ARGS ?=
 # PYTEST_WORKERS: pytest-xdist workers (conftest.py keeps them apart); 2 (the default, measured on 2 cores); 0: one process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help setup demo demo-btc-tron test lint typecheck unit translations screenshots lighthouse bench-ledger bench-chains bench-api bench-settlement bench-wallet bench-dead-jobs chaos clean
+.PHONY: help setup demo demo-btc-tron test lint typecheck unit translations screenshots lighthouse bench-ledger bench-chains bench-api bench-settlement bench-wallet bench-dead-jobs bench-screening chaos clean
 
 help:
 	@echo "make demo   - run the end-to-end demo on the embedded defaults"
 	@echo "make demo-btc-tron - the second demo flow: BTC (Esplora simulator) and USDT on Tron (TronGrid simulator)"
 	@echo "make test   - lint, type checks, import contracts and the whole test suite (real PostgreSQL/Redis/anvil)"
-	@echo "make bench-ledger | bench-chains | bench-api | bench-settlement | bench-wallet | bench-dead-jobs - benchmarks (print figures, never assert timings)"
+	@echo "make bench-ledger | bench-chains | bench-api | bench-settlement | bench-wallet | bench-dead-jobs | bench-screening - benchmarks (print figures, never assert timings)"
 	@echo "make chaos  - kill processes, crash the database, pause Redis while invoices are paid; check the money"
 	@echo "make screenshots | lighthouse - PNGs of every page into docs/screenshots / Lighthouse scores (mobile)"
 	@echo "make translations - extract the pages' messages into the catalogues (then translate the new ones)"
@@ -84,6 +84,9 @@ demo-btc-tron: setup
 
 bench-ledger: setup
 	scripts/with-services.sh $(BIN)/python tests/bench/bench_ledger.py
+
+bench-screening: setup
+	$(BIN)/python tests/bench/bench_screening.py
 
 bench-chains: setup
 	$(BIN)/python tests/bench/bench_chains.py

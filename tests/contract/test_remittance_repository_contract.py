@@ -337,8 +337,9 @@ def test_a_new_sanctions_list_refuses_unpaid_orders_and_holds_paid_ones_once_per
 
 def test_usdc_sent_to_a_remittances_usdt_address_is_recorded_as_a_wrong_asset_payment_and_refunded(backend: Backend):
     """The sender sends USDC on Ethereum to the order's Ethereum address (it asks for USDT there): stored as a
-    pending wrong-asset payment of the order's invoice, the order still awaiting payment; the operator refunds it
-    whole to the sender, from custody, never from the desk's balance."""
+    pending wrong-asset payment of the order's invoice, the order still awaiting payment; once as deep as the rail
+    asks the worker refunds it whole to the order's refund address (review3 I13), from custody, never from the
+    desk's balance; the order shows the refund, in USDC, and it is audited ``remittance.stray_refund``."""
     stack = remittance_stack(backend)
     order = stack.order(refund_address=EVM_REFUND)
     invoice = stack.remittances.invoice(order)
@@ -351,9 +352,16 @@ def test_usdc_sent_to_a_remittances_usdt_address_is_recorded_as_a_wrong_asset_pa
     assert (
         stack.remittances.invoice(order).payments == [] and stack.get(order).state is RemittanceState.AWAITING_PAYMENT
     )
-    refund = stack.refunds.refund_wrong_network(record.id, address=EVM_REFUND, requested_by="ops:payments")
-    assert refund.amount == Money.of(order.usdt.amount, USDC)
     stack.run(rounds=1)
+    [refund] = stack.remittances.excess_refunds(stack.get(order))
+    assert (refund.amount, refund.address) == (Money.of(order.usdt.amount, USDC), EVM_REFUND)
+    assert stack.detection.wrong_network_payment(record.id).state.value == "refunded"
+    with backend.uow() as uow:
+        assert [r.action for r in uow.audit.records() if r.action == "remittance.stray_refund"] == [
+            "remittance.stray_refund"
+        ]
+    stack.run(rounds=1)  # nothing more: refunded once
+    assert len(stack.remittances.excess_refunds(stack.get(order))) == 1
     stack.confirm_refunds("ethereum")
     stack.refunds.check_refunds()
     assert stack.refunds.get_refund(refund.id).state.value == "confirmed"

@@ -162,7 +162,8 @@ class RemittanceView:
         default=None,
         metadata={
             "description": "USDT that arrived beyond the order (a second or late payment, an overpayment, or what an "
-            "order that expired unpaid received), refunded automatically to the refund address"
+            "order that expired unpaid received), or another asset or network the order does not ask for (USDC sent "
+            "to a USDT order's address: refunded whole, in that asset), refunded automatically to the refund address"
         },
     )
     excess_refund: str | None = attrs.field(
@@ -186,6 +187,9 @@ class RemittanceView:
         invoice = remittances.invoice(order)
         refunds = remittances.excess_refunds(order)
         kept = [r.amount for r in refunds if r.state is not RefundState.FAILED] or [r.amount for r in refunds[-1:]]
+        kept = [
+            amount for amount in kept if amount.asset == kept[-1].asset
+        ]  # a stray USDC refund is not summed in USDT
         excess = sum(kept[1:], kept[0]) if kept else None
         state = refunds[-1].state.value if refunds else None
         return cls(

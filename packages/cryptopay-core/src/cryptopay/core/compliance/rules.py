@@ -22,10 +22,10 @@ against the sanctions lists by ``Monitoring.screen_names`` before the money move
 the screening's threshold, ``CRYPTOPAY_SANCTIONS_THRESHOLD``, is refused when the rule is blocking; one from
 ``review_score`` up to it is a possible match, raised as a non-blocking alert for an officer).
 
-The default set (``data/rules.json``, version 3) screens a remittance sender's country against FATF's "call for
-action" list: ``call-for-action-remittance`` (KP, IR: countermeasures) is blocking, so the order is refused before
-the sender pays; ``high-risk-remittance`` (KP, IR, MM) flags paid orders in batch. A deployment edits the countries
-in its own rule set (``CRYPTOPAY_MONITORING_RULES``) as the list changes. Version 4 adds
+The default set (``data/rules.json``, version 6) screens, since version 3, a remittance sender's country against FATF's
+"call for action" list: ``call-for-action-remittance`` (KP, IR: countermeasures) is blocking, so the order is refused
+before the sender pays; ``high-risk-remittance`` (KP, IR, MM) flags paid orders in batch. A deployment edits the
+countries in its own rule set (``CRYPTOPAY_MONITORING_RULES``) as the list changes. Version 4 adds
 ``sanctioned-remittance-party`` (``sanctioned_name``, blocking, possible matches from a score of 80): a remittance's
 sender and recipient names are screened when the order opens. Version 5 adds ``sanctioned-address``
 (``sanctioned_counterparty``, blocking, products ``refund`` out and ``remittance_payment`` in): a refund's destination

@@ -7,7 +7,9 @@ by ``scripts/generate_confusables.py``), so a Cyrillic "Аli Моhаmеd" is the
 transliteration variants merged (doubled letters, ``y``/``i``, ``ph``/``f``, ``ou``/``u``), so "Aly Mohammed Hasan"
 is "Ali Mohamed Hassan". The ``NameMatcher`` port scores a screened name against a listed one from 0 to 100
 (rapidfuzz in production); the score of a name is the better of the two forms' scores. A match at or above the
-threshold is reported with the list entry, the name it matched and the score.
+threshold is reported with the list entry, the name it matched and the score. The matcher also indexes each list
+version's names once (``NameMatcher.index``), and a screening scores only the names the index says may reach the
+threshold -- a superset of those that do, so the index makes screening fast and never changes its answer.
 
 Addresses are matched exactly per network family (EVM addresses case-insensitively, the same key on Ethereum,
 Polygon and BSC); a list's "Digital Currency Address - ETH" is an EVM address, "- XBT" a Bitcoin one, "- TRX" a
@@ -29,7 +31,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from importlib import resources
@@ -45,6 +47,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "AddressMatch",
     "ListEntry",
+    "NameIndex",
     "NameMatch",
     "NameMatcher",
     "SanctionsRepository",
@@ -190,11 +193,35 @@ class AddressMatch:
     address: str
 
 
+class NameIndex(Protocol):
+    """Listed names prepared for screening: which of them may score a threshold against a screened name."""
+
+    def candidates(self, a: str, threshold: float) -> Collection[int]:
+        """Positions of the names that may score at least ``threshold`` against ``a``: every name whose ``score``
+        reaches it is among them (more are allowed; each is scored)."""
+        ...
+
+
 class NameMatcher(Protocol):
     """Scores a screened name ``a`` against a listed name ``b`` (both normalised) from 0 (nothing alike) to 100 (the
     listed name): word order ignored, and words ``a`` has beyond ``b``'s do not lower the score."""
 
     def score(self, a: str, b: str) -> float: ...
+
+    def index(self, names: Sequence[str]) -> NameIndex:
+        """These listed names (normalised) indexed, once per list version, for ``NameIndex.candidates``."""
+        ...
+
+
+@attrs.frozen
+class _Listed:
+    """One snapshot's entries with names, their (normalised, folded) forms, and both forms' indexes."""
+
+    source: str
+    entries: list[tuple[str, ListEntry, tuple[tuple[str, str], ...]]]
+    owners: list[int]  # the entry of each name, in the order the indexes hold them
+    plain: NameIndex
+    folded: NameIndex
 
 
 class SanctionsRepository(Protocol):
@@ -236,7 +263,7 @@ class Screening:
     clock: Clock
     ids: IdGenerator
     threshold: float = DEFAULT_THRESHOLD
-    _cache: dict[str, list[tuple[str, ListEntry, tuple[tuple[str, str], ...]]]] = attrs.field(factory=dict, init=False)
+    _cache: dict[str, _Listed] = attrs.field(factory=dict, init=False)  # by snapshot id: each source's last used
 
     def import_list(self, source: str, version: str, entries: Sequence[ListEntry], *, actor: str) -> Snapshot:
         """Store a new snapshot of ``source`` (the same entries as the latest: that snapshot, nothing stored)."""
@@ -278,7 +305,10 @@ class Screening:
         limit = self.threshold if threshold is None else threshold
         matches: list[NameMatch] = []
         for snapshot in self._latest():
-            for source, entry, forms in self._entries(snapshot):
+            listed = self._entries(snapshot)
+            hits = {*listed.plain.candidates(wanted, limit), *listed.folded.candidates(folded, limit)}
+            for at in sorted({listed.owners[n] for n in hits}):  # the others score below the limit
+                source, entry, forms = listed.entries[at]
                 best = max(
                     (max(self.matcher.score(wanted, plain), self.matcher.score(folded, fold)), listed)
                     for (plain, fold), listed in zip(forms, entry.names, strict=True)
@@ -308,15 +338,27 @@ class Screening:
             found = [uow.sanctions.latest(source) for source in {s.source for s in uow.sanctions.snapshots()}]
         return sorted((s for s in found if s is not None), key=lambda s: s.source)
 
-    def _entries(self, snapshot: Snapshot) -> list[tuple[str, ListEntry, tuple[tuple[str, str], ...]]]:
+    def _entries(self, snapshot: Snapshot) -> _Listed:
+        """A snapshot's entries and indexes, built on first use (a snapshot never changes)."""
         if snapshot.id not in self._cache:
             with self.uow() as uow:
                 entries = uow.sanctions.entries(snapshot.id)
-            self._cache[snapshot.id] = [
+            rows = [
                 (snapshot.source, e, tuple((normalize_name(n), fold_name(n)) for n in e.names))
                 for e in entries
                 if e.names
             ]
+            owners = [at for at, (_, _, forms) in enumerate(rows) for _ in forms]
+            plain = self.matcher.index([p for _, _, forms in rows for p, _ in forms])
+            folded = self.matcher.index([f for _, _, forms in rows for _, f in forms])
+            listed = _Listed(snapshot.source, rows, owners, plain, folded)
+            # one snapshot per source kept: a long-running process importing a list daily would otherwise hold
+            # every day's entries and indexes (an older snapshot asked for again is rebuilt)
+            stale = [key for key, kept in list(self._cache.items()) if kept.source == snapshot.source]
+            for key in stale:
+                self._cache.pop(key, None)
+            self._cache[snapshot.id] = listed
+            return listed
         return self._cache[snapshot.id]
 
     def snapshot(self, snapshot_id: str) -> Snapshot:

@@ -125,6 +125,7 @@ from cryptopay.core.payments.refunds import (
     refuse_burn_address,
     valid_address,
 )
+from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.chains import WithdrawalRequest
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
@@ -747,7 +748,44 @@ class Remittances:
         for order_id, invoice_id in owed:
             if (order := self._refund_excess_of(order_id, invoice_id)) is not None:
                 changed.append(order)
+        return changed + self.refund_strays()
+
+    def refund_strays(self) -> list[RemittanceOrder]:
+        """Send back, whole, what reached an order's address in an asset or on a network the order does not ask for
+        (USDC to a USDT order's address: detection records it as a pending wrong-asset payment of the desk's invoice,
+        ``payments.wrong_network``), to the order's refund address, through the invoice machinery's own
+        ``Refunds.refund_wrong_network`` (custody, never the desk's balance), once it is as deep as that network's
+        rail asks (until then the next run tries again). Whatever the order's state: the sender's coins are not the
+        order's. The refund is the order's (``excess_refund_ids``: the status shows it as ``excess`` /
+        ``excess_refund`` in its asset), audited ``remittance.stray_refund``; one that cannot be sent is kept on the
+        order (``excess_note``, audited ``remittance.excess_held``) for an operator. Returns the orders changed."""
+        changed: list[RemittanceOrder] = []
+        before: str | None = None
+        while page := in_transaction(self.uow, partial(_pending_strays, before=before)):
+            before = page[-1][0].id
+            for stray, order_id in page:
+                if order_id is not None and (order := self._refund_stray(stray, order_id)) is not None:
+                    changed.append(order)
         return changed
+
+    def _refund_stray(self, stray: WrongNetworkPayment, order_id: str) -> RemittanceOrder | None:
+        order = self.get(order_id)
+        try:
+            refund = self.refunds.refund_wrong_network(stray.id, address=order.refund_address, requested_by=_ACTOR)
+        except InvalidState:
+            return None  # not deep enough yet (or another worker refunded it meanwhile): the next run looks again
+        except CryptopayError as error:
+            return in_transaction(self.uow, partial(self._excess_held, order_id=order_id, error=error))
+
+        def asked(uow: RemittanceUnitOfWork) -> RemittanceOrder:
+            found, now = _order(uow, order_id, lock=True), self.clock.now()
+            found.excess_refund_ids = (*found.excess_refund_ids, refund.id)
+            uow.remittances.update(found)
+            details = {"refund": refund.id, "amount": str(refund.amount), "payment": stray.id, "wrong": stray.wrong}
+            uow.audit.append(_event(_ACTOR, "remittance.stray_refund", order_id, now, details))
+            return found
+
+        return in_transaction(self.uow, asked)
 
     def _refund_excess_of(self, order_id: str, invoice_id: str) -> RemittanceOrder | None:
         order = self.get(order_id)
@@ -1539,3 +1577,14 @@ def _recipient_name(name: str) -> str:
     if (problem := person_name_problem(name, most=100)) is not None:
         raise InvalidName(f"the recipient's name: {problem}", field="recipient_name")
     return name.strip()
+
+
+_STRAY_PAGE = 100
+
+
+def _pending_strays(uow: RemittanceUnitOfWork, before: str | None) -> list[tuple[WrongNetworkPayment, str | None]]:
+    """A page of the desk's pending wrong-network and wrong-asset payments with the order of each one's invoice."""
+    page = uow.wrong_network_payments.list(
+        state=WrongNetworkState.PENDING, before=before, limit=_STRAY_PAGE, merchant_id=DESK
+    )
+    return [(stray, invoice.order_id if (invoice := uow.invoices.get(stray.invoice_id)) else None) for stray in page]

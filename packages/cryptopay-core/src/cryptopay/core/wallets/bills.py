@@ -191,7 +191,8 @@ class Bills:
         if quote is not None:
             paid_with = quote.base_needed(checked.amount, at=now)
             kes = quote.convert(paid_with, at=now)
-            assert kes >= checked.amount, "rounded up, the USDT sold covers the bill"
+            if kes < checked.amount:  # rounded up, the USDT sold covers the bill; never pay a biller short
+                raise RuntimeError(f"{paid_with} at quote {quote.id} sells for {kes}, short of {checked.amount}")
             flows.lock_wallet_sale(uow.ledger, user_id, paid_with.asset)  # the sale and the hold: one lock, in order
             flows.sell_for_kes(
                 self.ledger,
