@@ -511,7 +511,11 @@ def test_staff_search_transactions_by_id_and_address(shop, ann, chief):
     assert "Nothing matches." in ann.get("/console/search?q=inv_nope")[1]
     # Finding I10: a search by phone is a lookup of a person's finances: audited, the number masked
     ann.get("/console/search?q=254712300001")
-    [by_phone] = [r for r in _audited(ann.app.extensions["cryptopay"].services, "console.search") if dict(r.details)["kind"] == "phone"]
+    [by_phone] = [
+        r
+        for r in _audited(ann.app.extensions["cryptopay"].services, "console.search")
+        if dict(r.details)["kind"] == "phone"
+    ]
     assert dict(by_phone.details)["query"] == "2547******01" and "254712300001" not in str(by_phone.details)
 
 
