@@ -49,6 +49,14 @@ def test_an_officer_turns_alerts_into_a_case_and_reports_it(client, auth, servic
     listed = client.get("/v1/admin/compliance/cases?status=reported", headers=officer).json["data"]
     assert [c["id"] for c in listed] == [case_id]
     assert client.get("/v1/admin/compliance/cases/cas_nope", headers=officer).status_code == 404
+    # Finding I10: the reads of alerts and cases (names, numbers, amounts) are audited, by the reading officer
+    reads = [r for r in services.audit.records() if r.action.endswith(("alerts_viewed", "cases_viewed", "case_viewed"))]
+    assert {r.action for r in reads} == {"compliance.alerts_viewed", "compliance.cases_viewed"}
+    [alerts_read] = [r for r in reads if r.action == "compliance.alerts_viewed"]
+    assert dict(alerts_read.details)["ids"] == alert["id"] and dict(alerts_read.details)["status"] == "open"
+    client.get(path, headers=officer)
+    [case_read] = [r for r in services.audit.records() if r.action == "compliance.case_viewed"]
+    assert case_read.subject == f"case:{case_id}" and case_read.actor.startswith("user:")
 
 
 def test_officers_screen_names_and_addresses_and_read_the_monthly_flows(client, auth, services, clock):

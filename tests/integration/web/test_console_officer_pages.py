@@ -346,6 +346,10 @@ def test_an_alert_becomes_a_case_that_is_noted_assigned_reported_and_exported(se
     for action in ("compliance.case_opened", "compliance.case_noted", "compliance.case_assigned"):
         assert _audited(services, action), action
     assert [r.actor for r in _audited(services, "compliance.str_exported")] == [f"user:{bob.email}"]
+    # Finding I10: reading the alerts, the cases and a case is audited, by whoever read
+    assert {r.actor for r in _audited(services, "compliance.alerts_viewed")} == {f"user:{ann.id}"}
+    assert f"user:{bob.id}" in {r.actor for r in _audited(services, "compliance.case_viewed")}
+    assert [r.actor for r in _audited(services, "compliance.cases_viewed")] == [f"user:{bob.id}"]
 
 
 def test_freezing_an_account_needs_a_reason_and_a_fresh_code(client, auth, services, ann):
@@ -505,6 +509,14 @@ def test_staff_search_transactions_by_id_and_address(shop, ann, chief):
     status, html = ann.get("/console/search?q=%3Cscript%3E")
     assert status == 422 and 'role="alert"' in html
     assert "Nothing matches." in ann.get("/console/search?q=inv_nope")[1]
+    # Finding I10: a search by phone is a lookup of a person's finances: audited, the number masked
+    ann.get("/console/search?q=254712300001")
+    [by_phone] = [
+        r
+        for r in _audited(ann.app.extensions["cryptopay"].services, "console.search")
+        if dict(r.details)["kind"] == "phone"
+    ]
+    assert dict(by_phone.details)["query"] == "2547******01" and "254712300001" not in str(by_phone.details)
 
 
 def test_an_officer_sees_when_an_account_was_disabled(client, auth, services, ann):

@@ -97,3 +97,15 @@ def test_the_words_rule_alone_finds_keys_through_their_deletions_and_long_keys_b
     for name, listed in cases:
         assert MATCHER.score(name, listed) >= 90
         assert list(MATCHER.index(["peter jones", listed]).candidates(name, 90)) == [1], name
+
+
+def test_a_new_snapshot_of_a_list_replaces_the_old_one_s_index_and_screens_against_the_new_entries():
+    """A process importing a list daily keeps one snapshot's entries and indexes per source, not every day's; the
+    screening answers from the latest snapshot."""
+    storage = InMemoryStorage(**monitoring_repositories())
+    service = Screening(uow=storage.unit_of_work, matcher=MATCHER, clock=ManualClock(), ids=SequentialIds())
+    service.import_list("ofac_sdn", "1", [ListEntry(ref="t:1", kind="individual", names=("Ali Hassan",))], actor="o")
+    assert [m.ref for m in service.screen_name("Ali Hassan")] == ["t:1"]
+    service.import_list("ofac_sdn", "2", [ListEntry(ref="t:2", kind="individual", names=("Juma Otieno",))], actor="o")
+    assert service.screen_name("Ali Hassan") == [] and [m.ref for m in service.screen_name("Juma Otieno")] == ["t:2"]
+    assert len(service._cache) == 1

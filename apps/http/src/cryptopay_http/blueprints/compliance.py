@@ -8,6 +8,7 @@ Every change is audited.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
@@ -19,7 +20,7 @@ from cryptopay.core.reports.periods import MONTH_PATTERN
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response, request
 
-from cryptopay_http.auth import current_principal, require
+from cryptopay_http.auth import audit_security, current_principal, require
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.openapi import PageOf, operation
 from cryptopay_http.pagination import paginate, paginated
@@ -161,7 +162,10 @@ def alerts() -> Response:
     assert status is None or isinstance(status, AlertStatus)
 
     def fetch(after: str | None, limit: int) -> list[Alert]:
-        return _monitoring().alerts(status=status, after=after, limit=limit)
+        found = _monitoring().alerts(status=status, after=after, limit=limit)
+        # names, phone numbers and amounts: an officer's read is audited, as a KYC application's is
+        audit_security("compliance.alerts_viewed", "compliance:alerts", **_listing(status, after, found))
+        return found
 
     return json_response(paginate(fetch, AlertView.of))
 
@@ -183,7 +187,9 @@ def cases() -> Response:
     assert status is None or isinstance(status, CaseStatus)
 
     def fetch(after: str | None, limit: int) -> list[Case]:
-        return _monitoring().cases(status=status, after=after, limit=limit)
+        found = _monitoring().cases(status=status, after=after, limit=limit)
+        audit_security("compliance.cases_viewed", "compliance:cases", **_listing(status, after, found))
+        return found
 
     return json_response(paginate(fetch, CaseView.of))
 
@@ -218,7 +224,15 @@ def open_case() -> Response:
 )
 @require(roles=_OFFICERS)
 def read_case(case_id: str) -> Response:
-    return json_response(CaseView.of(_monitoring().case(case_id)))
+    case = _monitoring().case(case_id)
+    audit_security("compliance.case_viewed", f"case:{case.id}")
+    return json_response(CaseView.of(case))
+
+
+def _listing(status: object, after: str | None, found: Sequence[Alert] | Sequence[Case]) -> dict[str, str]:
+    """An audited list read's details: the filter and which rows were shown (ids, no personal data)."""
+    shown = ",".join(row.id for row in found)
+    return {"status": getattr(status, "value", "all"), "after": after or "", "count": str(len(found)), "ids": shown}
 
 
 @bp.post("/v1/admin/compliance/cases/<case_id>/notes")

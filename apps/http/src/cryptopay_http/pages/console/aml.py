@@ -8,16 +8,17 @@ or CSV). Each of these is audited by the use case (``compliance.case_*``, ``comp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from cryptopay.core.compliance.cases import AlertStatus, CaseStatus
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.reports import Reporter, goaml_xml, str_csv
 from cryptopay.core.errors import InvalidInput, NotFound
 from cryptopay.core.identity import Role
 from flask import Response, request
 
+from cryptopay_http.auth import audit_security
 from cryptopay_http.pages.console import bp, officer, refused
 from cryptopay_http.pages.web import page, redirect
 from cryptopay_http.runtime import runtime
@@ -43,6 +44,12 @@ def _status(kind: type[S]) -> S | None:
         raise InvalidInput(f"no such status: {text}", field="status") from None
 
 
+def _shown(wanted: object, rows: Sequence[Alert] | Sequence[Case]) -> dict[str, str]:
+    """An audited list page's details: the filter and the rows shown (ids only)."""
+    ids = ",".join(row.id for row in rows)
+    return {"status": getattr(wanted, "value", "all"), "count": str(len(rows)), "ids": ids}
+
+
 def _page_of(rows: list[T], key: Callable[[T], str]) -> tuple[list[T], str | None]:
     return rows[:_PAGE], (key(rows[_PAGE - 1]) if len(rows) > _PAGE else None)
 
@@ -53,6 +60,7 @@ def _alerts_page(status: int = 200, **context: Any) -> Response:
         _monitoring().alerts(status=wanted, after=request.args.get("after") or None, limit=_PAGE + 1),
         lambda a: a.id,
     )
+    audit_security("compliance.alerts_viewed", "compliance:alerts", **_shown(wanted, rows))
     statuses = [s.value for s in AlertStatus]
     return page(
         "console/alerts.html", status, rows=rows, more=more, wanted=wanted, statuses=statuses, nav="alerts", **context
@@ -83,6 +91,7 @@ def aml_cases() -> Response:
         _monitoring().cases(status=wanted, after=request.args.get("after") or None, limit=_PAGE + 1),
         lambda c: c.id,
     )
+    audit_security("compliance.cases_viewed", "compliance:cases", **_shown(wanted, rows))
     now = runtime().services.clock.now()
     statuses = [s.value for s in CaseStatus]
     return page("console/cases.html", rows=rows, more=more, wanted=wanted, statuses=statuses, now=now, nav="cases")
@@ -90,6 +99,7 @@ def aml_cases() -> Response:
 
 def _case_page(case_id: str, status: int = 200, **context: Any) -> Response:
     case, alerts = _monitoring().case_alerts(case_id)
+    audit_security("compliance.case_viewed", f"case:{case.id}")  # names, numbers, amounts: an audited read
     now = runtime().services.clock.now()
     moves = [s.value for s in CaseStatus if s is not case.status and s is not CaseStatus.OPEN]
     return page(

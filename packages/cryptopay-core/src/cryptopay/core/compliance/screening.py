@@ -217,6 +217,7 @@ class NameMatcher(Protocol):
 class _Listed:
     """One snapshot's entries with names, their (normalised, folded) forms, and both forms' indexes."""
 
+    source: str
     entries: list[tuple[str, ListEntry, tuple[tuple[str, str], ...]]]
     owners: list[int]  # the entry of each name, in the order the indexes hold them
     plain: NameIndex
@@ -262,7 +263,7 @@ class Screening:
     clock: Clock
     ids: IdGenerator
     threshold: float = DEFAULT_THRESHOLD
-    _cache: dict[str, _Listed] = attrs.field(factory=dict, init=False)
+    _cache: dict[str, _Listed] = attrs.field(factory=dict, init=False)  # by snapshot id: each source's last used
 
     def import_list(self, source: str, version: str, entries: Sequence[ListEntry], *, actor: str) -> Snapshot:
         """Store a new snapshot of ``source`` (the same entries as the latest: that snapshot, nothing stored)."""
@@ -350,7 +351,14 @@ class Screening:
             owners = [at for at, (_, _, forms) in enumerate(rows) for _ in forms]
             plain = self.matcher.index([p for _, _, forms in rows for p, _ in forms])
             folded = self.matcher.index([f for _, _, forms in rows for _, f in forms])
-            self._cache[snapshot.id] = _Listed(rows, owners, plain, folded)
+            listed = _Listed(snapshot.source, rows, owners, plain, folded)
+            # one snapshot per source kept: a long-running process importing a list daily would otherwise hold
+            # every day's entries and indexes (an older snapshot asked for again is rebuilt)
+            stale = [key for key, kept in list(self._cache.items()) if kept.source == snapshot.source]
+            for key in stale:
+                self._cache.pop(key, None)
+            self._cache[snapshot.id] = listed
+            return listed
         return self._cache[snapshot.id]
 
     def snapshot(self, snapshot_id: str) -> Snapshot:
