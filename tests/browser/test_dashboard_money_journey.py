@@ -71,3 +71,27 @@ def chart_label_heights(page) -> list[float]:
         """() => [...document.querySelectorAll("figure.chart svg text")]
             .map((t) => t.getBoundingClientRect().height).filter((h) => h > 0)"""
     )
+
+
+def test_a_double_click_on_create_invoice_makes_one_invoice(browser, merchant):
+    """Two quick clicks on "Create invoice": the merchant lands on one invoice, and the API lists one invoice with
+    that reference. (Chromium here posts once, the second click falling on the page being left; the form key's
+    replay of a second post is proved by the page test ``test_a_double_press_of_create_invoice_makes_one_invoice``.)"""
+    context = browser.new_context(viewport=DESKTOP, locale="en-KE")
+    page = context.new_page()
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" and "/invoices/new" in r.url else None)
+    page.goto(f"{merchant.api}/dashboard/invoices/new")
+    page.locator("#email").fill(EMAIL)
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/dashboard/invoices/new")
+    page.locator("#amount").fill("1200")
+    page.locator("#order_id").fill("DBL-1")
+    page.get_by_role("button", name="Create invoice").dblclick()
+    page.wait_for_url("**/dashboard/invoices/*_*")
+    assert page.get_by_text("DBL-1").first.is_visible()
+    assert posts, "the form was posted"
+    listed = merchant._call("GET", "/v1/invoices?limit=100", merchant.token)["data"]
+    assert [i["order_id"] for i in listed].count("DBL-1") == 1, (len(posts), listed)
+    context.close()
