@@ -59,9 +59,8 @@ def test_a_limit_is_named_in_swahili_and_tied_to_the_amount(api: WalletApi):
     """A KYC limit on a Swahili page: "Kikomo kimefikiwa" with its period in Swahili, on the amount field."""
     client, _user = _tier_1_with_kes_5000(api)
     client.set_cookie(LANG_COOKIE, "sw")
-    checked = _post(client, "/app/send", "/app/send/check", to="0712999999", amount="80,000", asset="KES")
-    hidden = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', checked.get_data(as_text=True)))
-    refused = client.post("/app/send", data=hidden)
+    # the check refuses it, before any confirmation (webpass2: the check runs the send's own checks)
+    refused = _post(client, "/app/send", "/app/send/check", to="0712999999", amount="80,000", asset="KES")
     html = refused.get_data(as_text=True)
     assert refused.status_code == 422 and "Kikomo kimefikiwa: malipo moja" in html, html
     assert "Hiki kinazidi kikomo chako." in html and 'aria-describedby="refusal"' in _field(html, "amount")
@@ -123,3 +122,13 @@ def test_a_malformed_amount_says_so_whatever_the_error_s_kind():
 
     shown = refusal(InvalidInput("enter an amount such as 5000 or 12.50", field="amount"), "sw")
     assert shown["error"] == "Angalia kiasi: andika nambari kama 1500." and shown["error_field"] == "amount"
+
+
+def test_a_compliance_freeze_reads_in_swahili_without_naming_compliance():
+    """The neutral refusal a compliance freeze gives its subject (review 3, I15) has its own Swahili sentence, which
+    says no more than the English one: no party, no compliance."""
+    from cryptopay.core.errors import MOVEMENT_UNAVAILABLE, MovementUnavailable
+
+    shown = refusal(MovementUnavailable(MOVEMENT_UNAVAILABLE), "sw")
+    assert shown["error"] == "Hili haliwezi kufanyika kwenye akaunti hii kwa sasa: wasiliana na huduma kwa wateja."
+    assert shown["error_detail"] == MOVEMENT_UNAVAILABLE and "complian" not in str(shown).lower()

@@ -83,6 +83,12 @@ BY_CODE = {
     "mpesa_throttled": N_("M-Pesa could not be reached: try again in a few minutes."),
     "mpesa_error": N_("M-Pesa could not be reached: try again in a few minutes."),
     "refused": N_("We could not do this."),
+    "movement_unavailable": N_("This cannot be done on this account at the moment: contact support."),
+    "not_mpesa_number": N_("M-Pesa cannot pay this number: use a Safaricom number."),
+    "quote_purpose": N_("This price was for another kind of payment: ask for a new quote."),
+    "documents_not_reviewed": N_("Open the application and every document before approving."),
+    "holds_wallet": N_("This account holds a wallet: its role cannot be changed."),
+    "weak_idempotency_key": N_("This form has expired: reload the page and try again."),
 }
 _AMOUNTS = ("amount", "kes", "usdt")  # the forms' names for an amount field
 OUT_OF_RANGE = N_("The amount is outside what one payment may be.")
