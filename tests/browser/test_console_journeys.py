@@ -47,7 +47,6 @@ def _checked(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"], page.url
 
 
-@pytest.mark.parametrize(("viewport", "locale"), CASES)
 def _read_documents(page, live, app_id: str) -> None:
     """Open each document the review page links to and let its picture load (each read is audited, as approving
     needs), then come back to the review page."""
@@ -58,6 +57,7 @@ def _read_documents(page, live, app_id: str) -> None:
     page.goto(f"{live.api}/console/kyc/{app_id}")
 
 
+@pytest.mark.parametrize(("viewport", "locale"), CASES)
 def test_two_officers_approve_a_kyc_with_four_eyes(browser, live, officers, viewport, locale):
     """Ann claims and approves (1 of 2), reads the selfie, and is refused the second approval; Bob gives it."""
     words = WORDS[locale]
