@@ -7,13 +7,13 @@ import pytest
 from cryptopay.adapters.ratelimit import ProcessRateLimiter
 from cryptopay.core.errors import InvalidInput
 from cryptopay.core.identity.model import RateLimited
+from cryptopay.core.mobile_money.phones import mobile_operator
 from cryptopay.core.wallets.sms_budget import (
     SignupAddressLimit,
     SignupSmsBudget,
     SignupSmsRules,
     SmsBudgetExhausted,
     SmsRangeRefused,
-    sms_operator,
 )
 from cryptopay.core.wallets.usernames import ReservedUsername, choosable_username, reserved, skeleton
 
@@ -107,7 +107,7 @@ def test_a_range_outside_the_three_operators_is_refused_before_anything_is_spent
 
 def test_the_ranges_are_safaricom_airtel_and_telkom():
     """The data names the operator of each range it texts."""
-    assert [sms_operator("254" + p) for p in ("712345678", "733345678", "773345678", "110345678", "101345678")] == [
+    assert [mobile_operator("254" + p) for p in ("712345678", "733345678", "773345678", "110345678", "101345678")] == [
         "Safaricom",
         "Airtel",
         "Telkom",

@@ -134,7 +134,7 @@ class KycProfile:
         """Lapse the granted tier if its validity is over (nothing happens otherwise)."""
         if self.expires_at is None or at < self.expires_at:
             return []
-        lapsed, self.level, self.expires_at = self.level, self._fallback_level(policy), None
+        lapsed, self.level, self.expires_at = self.level, _fallback_level(self.kind, self.evidence, policy), None
         if self.status is KycStatus.APPROVED:
             self.status = KycStatus.EXPIRED
         return [self._event("kyc.expired", at, level=lapsed, now_level=self.level)]
@@ -163,9 +163,6 @@ class KycProfile:
         self.status, self.level, self.requested_level = KycStatus.APPROVED, tier.level, None
         self.expires_at = None if tier.validity is None else at + tier.validity
         return [self._event("kyc.approved", at, level=tier.level, approvals=len(self.approvals))]
-
-    def _fallback_level(self, policy: KycPolicy) -> int | None:
-        return _fallback_level(self.kind, self.evidence, policy)
 
 
 @attrs.frozen(kw_only=True)

@@ -20,9 +20,9 @@ busy budget is leased in small parts, so one process may be refused a few hits e
 counted its own hit, never a later one: a refused address does not spend the deployment's budget.
 
 >>> rules = SignupSmsRules(per_hour=100, per_address_per_day=10)
->>> rules.per_phone_per_hour, sms_operator("254712345678"), sms_operator("254110123456")
+>>> rules.per_phone_per_hour, mobile_operator("254712345678"), mobile_operator("254110123456")
 (5, 'Safaricom', 'Safaricom')
->>> sms_operator("254747123456") is None
+>>> mobile_operator("254747123456") is None
 True
 """
 
@@ -45,7 +45,6 @@ __all__ = [
     "SignupSmsRules",
     "SmsBudgetExhausted",
     "SmsRangeRefused",
-    "sms_operator",
 ]
 
 REFUSALS = ("range", "number", "address", "budget")  # why a verification SMS was not sent (the metric's reasons)
@@ -104,11 +103,6 @@ class SignupSmsCounts:
             return self.sent, dict(self.refused)
 
 
-def sms_operator(msisdn: str) -> str | None:
-    """The operator whose range ``msisdn`` (wire form, ``2547…``) is in, or None when sign-up texts no such range."""
-    return mobile_operator(msisdn)
-
-
 @attrs.define
 class SignupSmsBudget:
     """Spends one verification SMS against the bounds (module docstring), or refuses it."""
@@ -119,7 +113,7 @@ class SignupSmsBudget:
 
     def check_range(self, msisdn: str) -> None:
         """``SmsRangeRefused`` unless ``msisdn`` is in a range sign-up sends codes to."""
-        if sms_operator(msisdn) is None:
+        if mobile_operator(msisdn) is None:
             self.counts.count_refused("range")
             raise SmsRangeRefused(
                 f"{mask_msisdn(msisdn)} is not a Safaricom, Airtel or Telkom mobile number: we cannot send it a code",
