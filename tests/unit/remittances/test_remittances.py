@@ -585,3 +585,34 @@ def test_orders_split_under_the_travel_rule_threshold_to_one_recipient_raise_a_s
     flagged = [a for a in alerts if a.rule_id == "structuring-travel-rule"]
     assert flagged and {a.party_id for a in flagged} == {"phone:254712345678"}
     assert {m for a in flagged for m in a.evidence["movements"].split(",")} == {f"remittance:{o.id}" for o in orders}
+
+
+def test_one_order_that_raises_does_not_stop_the_others_and_waits_unchanged_for_the_next_run(stack, caplog):
+    """Three paid orders, the first the worker reads broken (its invoice is gone): the other two are paid out; the
+    broken one is logged by id and error kind (not the error's text), counted in the run's gauge, and left as it
+    was; once mended, the next run pays it out too."""
+    from cryptopay.core.testing.metrics import RecordingMetrics
+
+    metrics = RecordingMetrics()
+    stack.remittances = attrs.evolve(stack.remittances, metrics=metrics)
+    orders = [stack.order(amount="1000") for _ in range(3)]
+    for order in orders:
+        stack.pay(order)
+    stack.confirm()
+    bad = min(orders, key=lambda o: o.id)  # the first the worker reads
+    with stack.wallet.backend.uow() as uow:
+        uow.remittances.update(attrs.evolve(uow.remittances.get(bad.id), invoice_id="inv_gone"))
+    with caplog.at_level("WARNING", logger="cryptopay.core.remittances.service"):
+        stack.run()
+    states = {o.id: stack.get(o).state for o in orders}
+    assert states.pop(bad.id) is RemittanceState.AWAITING_PAYMENT
+    assert set(states.values()) == {RemittanceState.PAID_OUT}
+    failures = [r.getMessage() for r in caplog.records if bad.id in r.getMessage()]
+    assert failures and all("NotFound (not_found)" in line and "inv_gone" not in line for line in failures)
+    assert metrics.get("cryptopay_remittances_failed") == 1
+    with stack.wallet.backend.uow() as uow:
+        uow.remittances.update(attrs.evolve(uow.remittances.get(bad.id), invoice_id=bad.invoice_id))
+    stack.run()
+    assert stack.get(bad).state is RemittanceState.PAID_OUT
+    assert metrics.get("cryptopay_remittances_failed") == 0
+    assert stack.books_balanced()

@@ -712,7 +712,14 @@ class Parts:
             travel_rule=self.travel_rule,
             estimators=lambda: self.senders,  # an excess refund deducts the network's fee, as withdrawals charge it
             matcher=self.screening.matcher,  # a wallet is credited only when the recipient's name is its holder's
+            metrics=self._remittance_metrics,
         )
+
+    @functools.cached_property
+    def _remittance_metrics(self) -> Metrics:
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return PrometheusMetrics(textfile=self.settings.metrics_dir / "remittances.prom")
 
     @functools.cached_property
     def withdrawals(self) -> Withdrawals:

@@ -9,7 +9,9 @@ remittance is: the locked quote, the recipient, the sender's originator data, an
 
 The steps (``advance``, the worker's ``remittances.advance`` job; each step one unit of work on the order's locked
 row, and each derived from the state of the invoice, payout or refund it waits for, so a repeated or crashed run
-does each thing once):
+does each thing once; an order whose step raises is logged by its id and the error's kind, never the error's text,
+counted in the run's ``cryptopay_remittances_failed`` gauge and left as it was for the next run, and the others move
+on: one bad order never stops the rest, nor the excess refunds after them):
 1. the invoice is settled (paid and confirmed): its USDT is converted at the order's locked quote into the
    shillings it promised (``flows.convert_remittance``, even after the quote's window: the sender paid for it),
    then either credited to the recipient's wallet (a wallet at that phone, not frozen, within its KYC limits for
@@ -69,6 +71,7 @@ rules.json``) flags split orders to one recipient after the fact.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
@@ -128,6 +131,7 @@ from cryptopay.core.payments.refunds import (
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.chains import WithdrawalRequest
+from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
 from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
@@ -179,7 +183,11 @@ class RecipientNotMpesa(NotMpesaNumber):
     code = "recipient_not_mpesa"
 
 
+_log = logging.getLogger(__name__)
 _ACTOR = "system:remittances"
+_ABOUT_FAILED = (
+    "remittance orders (or excess-refund passes) that raised in the worker's last run; each waits for the next"
+)
 _SCREENING = "system:screening"  # the sanctions lists changed
 _CLOSED_INVOICES = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 _EXCESS_EXCEPTIONS = (InvoiceException.PAID_OVER, InvoiceException.PAID_LATE, InvoiceException.PAID_PARTIAL)
@@ -263,6 +271,7 @@ class Remittances:
     # a wallet is credited only when ``recipient_name`` scores at least ``name_match`` against it (review3 I18)
     matcher: NameMatcher | None = None
     name_match: float = 70.0
+    metrics: Metrics | None = None  # how many orders the last run could not move (``cryptopay_remittances_failed``)
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -701,8 +710,20 @@ class Remittances:
         """The worker's job: move every active order one step (see the module docstring), then refund what any
         order received beyond it (``refund_excess``); returns the active orders after."""
         active = in_transaction(self.uow, lambda uow: uow.remittances.active(limit=limit))
-        moved = [self._advance(order.id) for order in active]
-        self.refund_excess()
+        moved, failed = [], 0
+        for order in active:
+            try:
+                moved.append(self._advance(order.id))
+            except Exception as error:  # one bad order must not stop the others: it waits for the next run
+                failed += 1
+                _failed(order.id, "advance", error)
+        try:
+            self.refund_excess()
+        except Exception as error:  # its own orders are isolated there; this is the read of them failing
+            failed += 1
+            _failed("(excess refunds)", "refund_excess", error)
+        if self.metrics is not None:
+            self.metrics.gauge("cryptopay_remittances_failed", failed, about=_ABOUT_FAILED)
         return moved
 
     # --- what arrived beyond the order -----------------------------------------------------------------------
@@ -736,7 +757,12 @@ class Remittances:
         )
         changed = []
         for order_id, invoice_id in owed:
-            if (order := self._refund_excess_of(order_id, invoice_id)) is not None:
+            try:
+                order = self._refund_excess_of(order_id, invoice_id)
+            except Exception as error:  # one bad order must not stop the others' refunds
+                _failed(order_id, "refund_excess", error)
+                continue
+            if order is not None:
                 changed.append(order)
         return changed + self.refund_strays()
 
@@ -754,7 +780,14 @@ class Remittances:
         while page := in_transaction(self.uow, partial(_pending_strays, before=before)):
             before = page[-1][0].id
             for stray, order_id in page:
-                if order_id is not None and (order := self._refund_stray(stray, order_id)) is not None:
+                if order_id is None:
+                    continue
+                try:
+                    order = self._refund_stray(stray, order_id)
+                except Exception as error:  # one bad order must not stop the others' refunds
+                    _failed(order_id, "refund_stray", error)
+                    continue
+                if order is not None:
                     changed.append(order)
         return changed
 
@@ -1546,6 +1579,13 @@ def _order(uow: RemittanceUnitOfWork, order_id: str, *, lock: bool = False) -> R
 def _remittance_uow(uow: PaymentsUnitOfWork) -> RemittanceUnitOfWork:
     """The invoice's unit of work is the remittance one: ``Remittances`` is given one storage for both."""
     return cast(RemittanceUnitOfWork, uow)
+
+
+def _failed(order_id: str, step: str, error: Exception) -> None:
+    """Log an order the worker could not move: its id, the step and the error's kind and code, never the error's
+    text (it may carry a phone, a name or a URL with a key); the order waits, unchanged, for the next run."""
+    code = error.code if isinstance(error, CryptopayError) else "unexpected"
+    _log.warning("remittance %s: %s raised %s (%s); left for the next run", order_id, step, type(error).__name__, code)
 
 
 def _event(actor: str, action: str, order_id: str, at: datetime, details: Mapping[str, str]) -> AuditEvent:
