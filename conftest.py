@@ -21,6 +21,16 @@ after each test (an xdist worker being shut down is interrupted with SIGINT, whi
 Tests that share one stack run on one worker (``GROUPS``, by path: a scheduler of our own): the browser tests (one
 live stack and one Chromium for all of them) and the end-to-end demos (one whole stack at a time).
 
+The hang guard (pytest-timeout; ``timeout`` and ``timeout_method`` in pyproject.toml): a guard against a run that
+never ends, not a timed assertion. A test that is still running after ``timeout`` seconds (its fixtures' setup and
+teardown included: the last test of a worker also tears the session fixtures down) fails with the stacks of every
+thread (SIGALRM interrupts the main thread, whose traceback is the failure; the other threads' stacks are in its
+captured output), and the run goes on. Some waits cannot be interrupted by a signal (a C call that retries, RQ's
+in-process worker, which takes SIGALRM for its own job timeouts), so ``pytest_timeout_set_timer`` below also starts
+a thread that, ``HANG_GRACE`` seconds after the timeout, dumps every thread's stack and ends the worker process:
+pytest-xdist reports the test as crashed (a failure) and starts another worker, so the run goes on or ends, never
+in silence. A test that may take longer has its own ``@pytest.mark.timeout(seconds)``.
+
 >>> redis_for_worker("redis://127.0.0.1:6379/0", "gw2")
 'redis://127.0.0.1:6379/3'
 >>> redis_for_worker("redis://:secret@cache:6380", "gw0")
@@ -32,7 +42,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import tempfile
+import threading
+import traceback
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -96,6 +109,57 @@ def group_of(nodeid: str) -> str | None:
     """
     path = nodeid.partition("::")[0]
     return next((name for prefix, name in GROUPS.items() if path.startswith(prefix)), None)
+
+
+HANG_GRACE = 120.0
+"""Seconds after a test's timeout at which the hang guard's thread ends the worker (see the module's docstring)."""
+
+_backstop = pytest.StashKey[threading.Timer]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> None:
+    """Besides pytest-timeout's SIGALRM: a thread that, HANG_GRACE s later, dumps every stack and ends this process."""
+
+    def backstop() -> None:
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.suspend_global_capture(in_=True)
+        # To file descriptor 2, not to the terminal writer: on an xdist worker that is the controller's stderr, while
+        # its standard output is /dev/null (pytest-timeout's own thread method writes the stacks there, lost).
+        stream = sys.__stderr__
+        assert stream is not None
+        stream.write(
+            f"\n{'+' * 30} hang guard {'+' * 30}\n{item.nodeid} still runs {HANG_GRACE:.0f} s after its timeout of"
+            f" {settings.timeout:.0f} s (SIGALRM did not stop it); every thread's stack, then this process ends\n"
+            + every_stack()
+        )
+        stream.flush()
+        os._exit(1)
+
+    timer = threading.Timer(settings.timeout + HANG_GRACE, backstop)
+    timer.name = f"hang guard {item.nodeid}"
+    timer.daemon = True
+    item.stash[_backstop] = timer
+    timer.start()
+
+
+def every_stack() -> str:
+    """The stack of every thread of this process but the caller's, by name."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return "".join(
+        f"--- thread {names.get(ident, ident)!r}\n" + "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+        if ident != threading.get_ident()
+    )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> None:
+    timer = item.stash.get(_backstop, None)
+    if timer is not None:
+        timer.cancel()
+        del item.stash[_backstop]
 
 
 @pytest.fixture(autouse=True)

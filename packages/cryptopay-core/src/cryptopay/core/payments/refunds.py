@@ -538,9 +538,11 @@ class Refunds:
 
 def refundable_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
     """Confirmed receipts on the rail less every refund on it that has not failed (pending ones included) and what
-    the platform kept (``kept_on``), in the caller's unit of work (``Refunds.refundable`` in its own)."""
+    the platform kept (``kept_on``), in the caller's unit of work (``Refunds.refundable`` in its own). A payment
+    compliance holds (a listed payer: ``crediting``) is not the merchant's to refund."""
     option = _closed_option(invoice, rail_key)
-    mine = [p for p in invoice.payments if p.rail_key == rail_key and is_confirmed(p, option)]
+    held = {c.transfer for c in uow.payment_credits.for_invoice(invoice.id) if c.held and c.reversal_entry_id is None}
+    mine = [p for p in invoice.payments if p.rail_key == rail_key and is_confirmed(p, option) and p.key not in held]
     received = sum((p.amount for p in mine), Money.zero(option.due.asset))
     taken = _refunded(uow, invoice, rail_key, option.due.asset) + kept_on(uow, invoice, rail_key)
     return max(received - taken, Money.zero(option.due.asset))

@@ -83,7 +83,7 @@ from typing import cast
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, listed_address
+from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, ListedPayer, listed_payer
 from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import UnderReview
@@ -202,16 +202,6 @@ _EXCESS_STATES = (
     RemittanceState.REFUNDED,
 )
 USDT_KES = Pair(USDT, KES)
-
-
-@attrs.frozen
-class _ListedPayer:
-    """A paid order's paying address found on a sanctions list, and the alerts raised on it."""
-
-    network: str
-    address: str
-    refs: str
-    alerts: tuple[str, ...]
 
 
 @attrs.frozen
@@ -967,7 +957,7 @@ class Remittances:
             return self._notify(order)
         return order
 
-    def _listed_payer(self, order_id: str) -> _ListedPayer | None:
+    def _listed_payer(self, order_id: str) -> ListedPayer | None:
         """A paid order's paying addresses screened against the sanctions lists (the blocking alert raised through
         monitoring's ``sanctioned-address`` rule, product ``remittance_payment``); None when none is listed."""
         order = self.get(order_id)
@@ -986,14 +976,13 @@ class Remittances:
                 id=f"remittance-payment:{order.id}:{transfer.tx_hash}:{transfer.index}",
                 product=REMITTANCE_PAYMENT,
             )
-            matches, alerts = listed_address(self.refunds.screening(), self.monitoring, movement)
-            if matches:
-                refs = ",".join(sorted({m.ref for m in matches}))
-                return _ListedPayer(transfer.network, transfer.from_address, refs, alerts)
+            listed = listed_payer(self.refunds.screening(), self.monitoring, movement)
+            if listed is not None:
+                return listed
         return None
 
     def _step(
-        self, uow: RemittanceUnitOfWork, order_id: str, payer: _ListedPayer | None = None
+        self, uow: RemittanceUnitOfWork, order_id: str, payer: ListedPayer | None = None
     ) -> tuple[RemittanceOrder, str | None]:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         if order.state is RemittanceState.AWAITING_PAYMENT:
@@ -1007,7 +996,7 @@ class Remittances:
         return order, None
 
     def _on_invoice(
-        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payer: _ListedPayer | None = None
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payer: ListedPayer | None = None
     ) -> str | None:
         invoice = uow.invoices.get(order.invoice_id)
         if invoice is None:
@@ -1028,7 +1017,7 @@ class Remittances:
         return None
 
     def _hold_listed_payer(
-        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, payer: _ListedPayer, now: datetime
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, payer: ListedPayer, now: datetime
     ) -> None:
         """A listed address paid the order: nothing is paid out; held for compliance (its alerts on the order, so a
         release needs them cleared, as a sanctions match's does), an operator refunds or retries."""
