@@ -1035,6 +1035,7 @@ class Remittances:
         """Convert the order's USDT into the shillings it promised, at its locked quote."""
         paid = [p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
         order.network = paid[0].transfer.network if paid else None
+        order.paid_from = tuple(dict.fromkeys(p.transfer.from_address for p in paid if p.transfer.from_address))
         entry = flows.convert_remittance(
             self.ledger,
             order_id=order.id,
@@ -1046,7 +1047,7 @@ class Remittances:
         )
         order.conversion_entry_id = entry.id
         self._keep_travel_record(uow, order, paid[0].transfer.tx_hash if paid else "")
-        details = {"entry": entry.id, "network": order.network or ""}
+        details = {"entry": entry.id, "network": order.network or "", "paid_from": ",".join(order.paid_from)}
         uow.audit.append(_event(_ACTOR, "remittance.funded", order.id, now, details))
 
     def _keep_travel_record(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, tx_hash: str) -> None:
@@ -1057,7 +1058,7 @@ class Remittances:
             uow,
             travel.transfer(order.id, order.network, order.usdt, tx_hash),
             order.assessment,
-            originator=travel.originator(order.sender, order.refund_address),
+            originator=travel.originator(order.sender, order.refund_address, paid_from=order.paid_from),
             beneficiary=travel.beneficiary(order.recipient_name, order.recipient_phone),
             actor=_ACTOR,
         )
