@@ -190,6 +190,15 @@ class RateLimiter(Protocol):
         """Count one request under ``key`` in the current fixed window and say whether it is allowed."""
         ...
 
+    def take_back(self, key: str, *, window_seconds: int) -> None:
+        """Uncount one hit under ``key`` in the current window (never below nothing): an attempt that turned out not
+        to count, e.g. a password check that passed when only failures count."""
+        ...
+
+    def clear(self, key: str, *, window_seconds: int) -> None:
+        """Forget every hit under ``key`` in the current window (e.g. the failures before an owner's login)."""
+        ...
+
 
 class AuditTrail(Protocol):
     """The hash-chained audit log outside a unit of work: each append is its own committed transaction."""

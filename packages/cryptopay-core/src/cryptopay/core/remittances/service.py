@@ -80,7 +80,7 @@ from typing import cast
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, listed_address
+from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, ListedPayer, listed_payer
 from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import UnderReview
@@ -199,16 +199,6 @@ _EXCESS_STATES = (
     RemittanceState.REFUNDED,
 )
 USDT_KES = Pair(USDT, KES)
-
-
-@attrs.frozen
-class _ListedPayer:
-    """A paid order's paying address found on a sanctions list, and the alerts raised on it."""
-
-    network: str
-    address: str
-    refs: str
-    alerts: tuple[str, ...]
 
 
 @attrs.frozen
@@ -946,7 +936,7 @@ class Remittances:
             return self._notify(order)
         return order
 
-    def _listed_payer(self, order_id: str) -> _ListedPayer | None:
+    def _listed_payer(self, order_id: str) -> ListedPayer | None:
         """A paid order's paying addresses screened against the sanctions lists (the blocking alert raised through
         monitoring's ``sanctioned-address`` rule, product ``remittance_payment``); None when none is listed."""
         order = self.get(order_id)
@@ -965,14 +955,13 @@ class Remittances:
                 id=f"remittance-payment:{order.id}:{transfer.tx_hash}:{transfer.index}",
                 product=REMITTANCE_PAYMENT,
             )
-            matches, alerts = listed_address(self.refunds.screening(), self.monitoring, movement)
-            if matches:
-                refs = ",".join(sorted({m.ref for m in matches}))
-                return _ListedPayer(transfer.network, transfer.from_address, refs, alerts)
+            listed = listed_payer(self.refunds.screening(), self.monitoring, movement)
+            if listed is not None:
+                return listed
         return None
 
     def _step(
-        self, uow: RemittanceUnitOfWork, order_id: str, payer: _ListedPayer | None = None
+        self, uow: RemittanceUnitOfWork, order_id: str, payer: ListedPayer | None = None
     ) -> tuple[RemittanceOrder, str | None]:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         if order.state is RemittanceState.AWAITING_PAYMENT:
@@ -986,7 +975,7 @@ class Remittances:
         return order, None
 
     def _on_invoice(
-        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payer: _ListedPayer | None = None
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payer: ListedPayer | None = None
     ) -> str | None:
         invoice = uow.invoices.get(order.invoice_id)
         if invoice is None:
@@ -1007,7 +996,7 @@ class Remittances:
         return None
 
     def _hold_listed_payer(
-        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, payer: _ListedPayer, now: datetime
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, payer: ListedPayer, now: datetime
     ) -> None:
         """A listed address paid the order: nothing is paid out; held for compliance (its alerts on the order, so a
         release needs them cleared, as a sanctions match's does), an operator refunds or retries."""
@@ -1025,6 +1014,7 @@ class Remittances:
         """Convert the order's USDT into the shillings it promised, at its locked quote."""
         paid = [p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
         order.network = paid[0].transfer.network if paid else None
+        order.paid_from = tuple(dict.fromkeys(p.transfer.from_address for p in paid if p.transfer.from_address))
         entry = flows.convert_remittance(
             self.ledger,
             order_id=order.id,
@@ -1036,7 +1026,7 @@ class Remittances:
         )
         order.conversion_entry_id = entry.id
         self._keep_travel_record(uow, order, paid[0].transfer.tx_hash if paid else "")
-        details = {"entry": entry.id, "network": order.network or ""}
+        details = {"entry": entry.id, "network": order.network or "", "paid_from": ",".join(order.paid_from)}
         uow.audit.append(_event(_ACTOR, "remittance.funded", order.id, now, details))
 
     def _keep_travel_record(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, tx_hash: str) -> None:
@@ -1047,7 +1037,7 @@ class Remittances:
             uow,
             travel.transfer(order.id, order.network, order.usdt, tx_hash),
             order.assessment,
-            originator=travel.originator(order.sender, order.refund_address),
+            originator=travel.originator(order.sender, order.refund_address, paid_from=order.paid_from),
             beneficiary=travel.beneficiary(order.recipient_name, order.recipient_phone),
             actor=_ACTOR,
         )
