@@ -11,6 +11,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.wallets import PhoneVerification, Transfer, TransferState, Usage, Wallet
 
 from tests.support.sql_backends import Backend
+from tests.support.threads import joined
 from tests.support.wallet_stack import memory_wallet_backend, wallet_stack
 
 AT = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
@@ -660,7 +661,7 @@ def test_a_send_does_not_wait_for_a_receive_lock_another_transaction_holds_on_th
             uow.wallet_sends.received(baraka.id, **bounds)
     finally:
         release.set()
-        thread.join()
+        joined(thread)
     with backend.uow() as uow:
         assert uow.wallet_sends.received(baraka.id, **bounds)["receive"][0].amount == 700
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import attrs
+from cryptopay.adapters._env import deployment_is_production
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.treasury_settings import TreasurySettings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
@@ -152,7 +153,7 @@ class Settings:
         source = dict(os.environ if env is None else env)
         get = _Reader(source)
         data_dir = Path(get.text("DATA_DIR") or ".cryptopay").resolve()
-        production = get.text("ENV").lower() == "production"
+        production = deployment_is_production(source)
         settings = cls(
             data_dir=data_dir,
             database_url=get.text("DATABASE_URL") or f"sqlite:///{data_dir / 'cryptopay.db'}",
