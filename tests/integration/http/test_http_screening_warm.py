@@ -17,6 +17,7 @@ from cryptopay.core.testing.system import ManualClock, SequentialIds
 from cryptopay_http.wsgi import keep_screening_warm
 
 from tests.support.services import in_memory_services
+from tests.support.threads import joined
 from tests.unit.compliance.test_screening_prepared import CountingMatcher
 
 LISTED = ListEntry(ref="ofac:1", kind="individual", names=("Ali Mohamed Hassan",))
@@ -48,8 +49,7 @@ def test_a_worker_builds_each_new_version_in_the_background_and_screenings_build
         assert len(matcher.built) == 8  # the request built nothing
     finally:
         stopped.set()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+        joined(thread)
 
 
 def test_a_deployment_without_screening_starts_no_thread() -> None:

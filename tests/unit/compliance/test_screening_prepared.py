@@ -15,6 +15,8 @@ from cryptopay.core.testing.compliance import monitoring_repositories
 from cryptopay.core.testing.storage import InMemoryStorage
 from cryptopay.core.testing.system import ManualClock, SequentialIds
 
+from tests.support.threads import joined
+
 ENTRIES = [
     ListEntry(ref="ofac:1", kind="individual", names=("Ali Mohamed Hassan",)),
     ListEntry(ref="ofac:2", kind="entity", names=("Badguy Crypto Ltd", "BGC")),
@@ -71,6 +73,5 @@ def test_screenings_arriving_during_a_build_wait_for_it_rather_than_build_again(
     threads = [threading.Thread(target=lambda: found.append(api.screen_name("Ali Mohamed Hassan"))) for _ in range(4)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    joined(*threads)
     assert len(found) == 4 and len(matcher.built) == 2 + 2  # the import's build, then this process's one
