@@ -305,7 +305,8 @@ class Remittances:
                 request.refund_address,
                 requested_by=f"remittance:{order_id}",
             )
-        assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
+        valued = self.travel_rule.valuer(USDT) if self.travel_rule is not None else None  # one quote, locked here
+        assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name, valued)
         recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
         if frozen:
             self._refuse_frozen(order_id, recipient, now)
@@ -323,7 +324,7 @@ class Remittances:
             # Again under the originator's lock, in the insert's transaction: two orders of one originator opened at
             # the same instant are summed one after the other, never both against the orders before them.
             nonlocal assessment
-            assessment = self._travel_check(order_id, request, name, phone, usdt, network, _remittance_uow(uow))
+            assessment = self._travel_check(order_id, request, name, phone, usdt, network, valued, _remittance_uow(uow))
 
         def record(uow: PaymentsUnitOfWork, invoice: Invoice) -> None:
             order = RemittanceOrder(
@@ -373,14 +374,17 @@ class Remittances:
         phone: str,
         usdt: Money,
         network: str,
+        valued: Callable[[Money], Assessment] | None,
         uow: RemittanceUnitOfWork | None = None,
     ) -> Assessment | None:
         """At or above the Travel Rule threshold, refuse (``IncompleteTravelRuleData``) unless the originator data
-        is full, before the sender pays anything. With ``uow`` (the order's own insert's): the originator's lock
-        is taken first, so the orders summed include every one another order of theirs committed meanwhile."""
-        if self.travel_rule is None:
+        is full, before the sender pays anything; ``valued``: the Travel Rule's valuation at the quote locked when
+        the order opened (no quote is locked inside a transaction). With ``uow`` (the order's own insert's): the
+        originator's lock is taken first, so the orders summed include every one another order of theirs committed
+        meanwhile."""
+        if valued is None:
             return None
-        assessment = self.travel_rule.assess(usdt)
+        assessment = valued(usdt)
         sender = travel.originator(request.sender, request.refund_address.strip())
         parties = (travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone))
         if assessment.applies:
@@ -391,7 +395,7 @@ class Remittances:
         else:
             uow.remittances.lock_originator(*originator_keys(request.refund_address, request.sender.name))
             earlier = self._originator_sum(uow, request)
-        if not earlier.is_positive() or not (total := self.travel_rule.assess(earlier + usdt)).applies:
+        if not earlier.is_positive() or not (total := valued(earlier + usdt)).applies:
             return assessment
         try:
             check_complete(*parties, None, None)
