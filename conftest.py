@@ -13,6 +13,10 @@ directories, under ``popen-gwN``) are its own. What is shared by name on the mac
   anyway; RQ's worker registry and scheduler keys are not).
 - bitcoinlib's data directory (``BCL_DATA_DIR``): it is written when bitcoinlib is first imported, and three workers
   importing it at once into one fresh directory could read each other's half-copied files.
+- Our data directory (``CRYPTOPAY_DATA_DIR``, else ``.cryptopay`` in the working directory: the embedded SQLite
+  database, the dev keys, a sandbox's manifest, ``serve --dev``'s address): each test process (each worker, or the
+  one process of a serial run) has a new one, unless the variable is set, so that a test that builds on the defaults
+  meets neither the other worker's files nor those an earlier run, a demo or a developer left in the checkout.
 
 A test that runs an RQ worker in this process leaves RQ's SIGINT/SIGTERM handlers installed; they are put back
 after each test (an xdist worker being shut down is interrupted with SIGINT, which RQ's handler turned into a
@@ -74,13 +78,22 @@ def redis_for_worker(url: str, worker: str) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None and config.getoption("numprocesses", None):
+        return  # the controller of xdist workers runs no test; each worker makes its own below
+    if "CRYPTOPAY_DATA_DIR" not in os.environ:
+        _private_directory(config, "CRYPTOPAY_DATA_DIR", f"cryptopay-data-{worker or 'main'}-")
     if worker is None:
         return
     os.environ["REDIS_URL"] = redis_for_worker(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), worker)
     if "BCL_DATA_DIR" not in os.environ:
-        home = tempfile.mkdtemp(prefix=f"cryptopay-bitcoinlib-{worker}-")
-        os.environ["BCL_DATA_DIR"] = home
-        config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+        _private_directory(config, "BCL_DATA_DIR", f"cryptopay-bitcoinlib-{worker}-")
+
+
+def _private_directory(config: pytest.Config, variable: str, prefix: str) -> None:
+    """Set ``variable`` to a new directory of this process's own, removed at the end of the session."""
+    home = tempfile.mkdtemp(prefix=prefix)
+    os.environ[variable] = home
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -99,6 +99,20 @@ def test_bad_orders_are_problems_that_change_nothing(api: Api):
     assert api.stack.remittances.orders() == []
 
 
+def test_a_sender_born_in_the_future_is_implausible_naming_the_field(api: Api):
+    """As every other implausible originator datum (review3 I22): 422 ``implausible_sender`` on
+    ``sender.date_of_birth``, not a bare ``invalid_input``; nothing stored."""
+    for born in ("2031-01-01", "2999-12-31"):
+        sender = {**BODY["sender"], "date_of_birth": born, "place_of_birth": "London"}
+        answer = api.client.post(
+            "/v1/wallet/remittances", json={**BODY, "sender": sender}, headers={"Idempotency-Key": customer_key(born)}
+        )
+        problem = answer.get_json()
+        assert answer.status_code == 422 and problem["code"] == "implausible_sender", problem
+        assert [e["field"] for e in problem["errors"]] == ["sender.date_of_birth"]
+    assert api.stack.remittances.orders() == []
+
+
 def test_a_refund_address_that_burns_coins_is_refused(api: Api):
     """The zero address and the USDT contract itself are well-formed Tron addresses, but coins sent there are lost:
     each is a 422 naming ``refund_address`` and saying why, and nothing is stored."""
@@ -353,3 +367,26 @@ def test_an_order_to_someone_compliance_froze_is_a_problem_that_says_no_more_and
     text = refused.get_data(as_text=True)
     assert achieng.id not in text and "frozen" not in text and "tier" not in text
     assert api.stack.remittances.orders() == []
+
+
+def test_an_order_paid_after_it_expired_shows_what_arrived_as_excess_and_its_refund(api: Api):
+    """Expired unpaid, then the sender pays the full price late: the status stays ``expired`` and shows what arrived
+    as ``excess`` (all of it goes back: the order took nothing) with its refund's state, as a paid order's status
+    shows a second payment; never ``excess: null`` while the USDT is on its way back."""
+    opened = api.client.post("/v1/wallet/remittances", json=BODY, headers={"Idempotency-Key": customer_key("late")})
+    public_id = opened.get_json()["public_id"]
+    found = api.stack.remittances.get_public(public_id)
+    api.stack.clock.advance(minutes=31)
+    api.stack.confirm(2)
+    api.stack.run()
+    assert api.stack.remittances.get_public(public_id).state.value == "expired"
+    api.stack.pay(found)
+    api.stack.confirm()
+    api.stack.run()
+    status = api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()
+    assert status["state"] == "expired"
+    assert status["excess"] == {"amount": str(found.usdt.amount), "asset": "USDT"}, status
+    assert status["excess_refund"] in ("requested", "sent")
+    api.stack.confirm_refunds()
+    api.stack.run()
+    assert api.client.get(f"/v1/wallet/remittances/{public_id}").get_json()["excess_refund"] == "confirmed"

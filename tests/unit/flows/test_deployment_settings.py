@@ -1,7 +1,7 @@
 """Deployment settings of the faults work: the Redis namespace and the fault points, checked at start-up."""
 
 import pytest
-from cryptopay.adapters.bootstrap import Settings
+from cryptopay.adapters.bootstrap import ApiSettings, Settings
 from cryptopay.adapters.fx import FxSettings
 from cryptopay.core.errors import InvalidInput
 
@@ -32,3 +32,25 @@ def test_a_daraja_throughput_below_one_request_a_second_is_refused(tmp_path, val
     with pytest.raises(InvalidInput, match="CRYPTOPAY_DARAJA_THROUGHPUT"):
         Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DARAJA_THROUGHPUT": value})
     assert Settings.from_env({"CRYPTOPAY_DATA_DIR": str(tmp_path)}).daraja_throughput == 5
+
+
+@pytest.mark.parametrize("value", ["prod", "live", "Producton", "staging-prod", "test"])
+def test_a_misspelt_environment_is_refused_not_read_as_development(tmp_path, value: str) -> None:
+    """review4 R1: CRYPTOPAY_ENV is production or development; anything else is refused (naming the variable and
+    the accepted values) by Settings and ApiSettings alike, never silently a development deployment."""
+    env = {
+        **PRODUCTION,
+        "CRYPTOPAY_DATA_DIR": str(tmp_path),
+        "CRYPTOPAY_ENV": value,
+        "CRYPTOPAY_TOKEN_SECRET": "s" * 40,
+    }
+    expected = f"CRYPTOPAY_ENV must be production or development, got '{value.lower()}'"
+    with pytest.raises(InvalidInput, match=expected):
+        Settings.from_env(env)
+    with pytest.raises(InvalidInput, match=expected):
+        ApiSettings.from_env(env)
+    assert not list(tmp_path.iterdir())  # no development database or keys were written
+    for spelling, production in (("Production", True), (" development ", False), ("", False)):
+        settings = Settings.from_env(env | {"CRYPTOPAY_ENV": spelling})
+        assert settings.production is production and settings.api is not None
+        assert settings.api.production is production

@@ -150,7 +150,9 @@ def _treasury_probes() -> dict[str, Probe]:
 
 
 PROBES: dict[str, Probe] = {
-    "CRYPTOPAY_ENV": Probe("production", lambda s, p: s.settings.production, PRODUCTION | {"CRYPTOPAY_ENV": "dev"}),
+    "CRYPTOPAY_ENV": Probe(
+        "production", lambda s, p: s.settings.production, PRODUCTION | {"CRYPTOPAY_ENV": "development"}
+    ),
     "CRYPTOPAY_DATA_DIR": Probe("elsewhere", lambda s, p: s.settings.data_dir.name),
     "CRYPTOPAY_DATABASE_URL": Probe("sqlite:////tmp/other.db", lambda s, p: s.settings.database_url),
     "CRYPTOPAY_REDIS_URL": Probe("redis://127.0.0.1:9/0", lambda s, p: type(s.queue).__name__),

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 
 import attrs
+from cryptopay.adapters._env import deployment_is_production
 from cryptopay.core.errors import InvalidInput
 
 __all__ = ["ApiSettings"]
@@ -94,7 +95,7 @@ class ApiSettings:
             destination_cool_off_seconds=int(env.get("CRYPTOPAY_DESTINATION_COOL_OFF_SECONDS", str(24 * 3600))),
             session_cache_seconds=int(env.get("CRYPTOPAY_SESSION_CACHE_SECONDS", "2")),
             public_url=env.get("CRYPTOPAY_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
-            production=env.get("CRYPTOPAY_ENV", "development").lower() == "production",
+            production=deployment_is_production(env),
             metrics_token=metrics_token,
             metrics_textfile_max_age_seconds=int(textfile_age),
         )

@@ -22,7 +22,7 @@ from cryptopay.adapters.bootstrap.chains import (
     sender_for,
     watcher_for,
 )
-from cryptopay.adapters.bootstrap.settings import Settings
+from cryptopay.adapters.bootstrap.settings import Settings, lookup_key
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.screening import Screening
@@ -304,11 +304,7 @@ class Parts:
             raise Unavailable(
                 f"production needs {LOOKUP_KEY_ENV} (base64, 32 bytes): phones and emails are keyed by it"
             )
-        try:
-            key = base64.b64decode(encoded, validate=True)
-        except ValueError:
-            raise InvalidInput(f"{LOOKUP_KEY_ENV} is not valid base64") from None
-        return PersonalData(self.vault, key)
+        return PersonalData(self.vault, lookup_key(encoded))
 
     # -- the outside world -----------------------------------------------------------------------------------
     @functools.cached_property

@@ -64,9 +64,12 @@ Linked orders (decision): an order below the threshold whose sum with the orders
 last 24 hours (``ORIGINATOR_WINDOW``; the same refund address or the same sender name as name matching compares it,
 ``originator_keys``; refused and expired orders excluded) reaches it needs the full originator data too: it is
 refused with 422 ``travel_rule_incomplete`` before the sender pays (rather than held after: the sender can give the
-data, and no money waits on an operator), and once paid its Travel Rule record is kept as for one large order. Two
-such orders opened at the same instant can both pass; the batch rule ``structuring-travel-rule`` (``compliance/data/
-rules.json``) flags split orders to one recipient after the fact.
+data, and no money waits on an operator), and once paid its Travel Rule record is kept as for one large order. The
+sum is checked again in the order's own insert, under the originator's lock (``uow.remittances.lock_originator``:
+transaction-level advisory locks on the keyed hashes of its refund address and of its name on PostgreSQL), so two
+orders of one originator opened at the same instant are summed one after the other: the second sees the first. The
+batch rule ``structuring-travel-rule`` (``compliance/data/rules.json``) also flags split orders to one recipient after
+the fact (across originators).
 """
 
 from __future__ import annotations
@@ -315,7 +318,8 @@ class Remittances:
                 request.refund_address,
                 requested_by=f"remittance:{order_id}",
             )
-        assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name)
+        valued = self.travel_rule.valuer(USDT) if self.travel_rule is not None else None  # one quote, locked here
+        assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name, valued)
         recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
         if frozen:
             self._refuse_frozen(order_id, recipient, now)
@@ -327,6 +331,13 @@ class Remittances:
         self._open_desk()
 
         created: list[RemittanceOrder] = []
+        network = rails[0].network.name
+
+        def linked(uow: PaymentsUnitOfWork) -> None:
+            # Again under the originator's lock, in the insert's transaction: two orders of one originator opened at
+            # the same instant are summed one after the other, never both against the orders before them.
+            nonlocal assessment
+            assessment = self._travel_check(order_id, request, name, phone, usdt, network, valued, _remittance_uow(uow))
 
         def record(uow: PaymentsUnitOfWork, invoice: Invoice) -> None:
             order = RemittanceOrder(
@@ -362,26 +373,42 @@ class Remittances:
             order_id=order_id,
             actor=f"remittance:{order_id}",
             metadata={"remittance": order_id},
+            within=linked,
             then=record,
             default_bounds=False,  # an order is bounded by the remittance rules (its least received, its limits)
         )
         return created[-1]
 
     def _travel_check(
-        self, order_id: str, request: OrderRequest, name: str, phone: str, usdt: Money, network: str
+        self,
+        order_id: str,
+        request: OrderRequest,
+        name: str,
+        phone: str,
+        usdt: Money,
+        network: str,
+        valued: Callable[[Money], Assessment] | None,
+        uow: RemittanceUnitOfWork | None = None,
     ) -> Assessment | None:
         """At or above the Travel Rule threshold, refuse (``IncompleteTravelRuleData``) unless the originator data
-        is full, before the sender pays anything."""
-        if self.travel_rule is None:
+        is full, before the sender pays anything; ``valued``: the Travel Rule's valuation at the quote locked when
+        the order opened (no quote is locked inside a transaction). With ``uow`` (the order's own insert's): the
+        originator's lock is taken first, so the orders summed include every one another order of theirs committed
+        meanwhile."""
+        if valued is None:
             return None
-        assessment = self.travel_rule.assess(usdt)
+        assessment = valued(usdt)
         sender = travel.originator(request.sender, request.refund_address.strip())
         parties = (travel.transfer(order_id, network, usdt), sender, travel.beneficiary(name, phone))
         if assessment.applies:
             check_complete(*parties, None, None)
             return assessment
-        earlier = self._originator_sum(request)
-        if not earlier.is_positive() or not (total := self.travel_rule.assess(earlier + usdt)).applies:
+        if uow is None:
+            earlier = in_transaction(self.uow, partial(self._originator_sum, request=request))
+        else:
+            uow.remittances.lock_originator(*originator_keys(request.refund_address, request.sender.name))
+            earlier = self._originator_sum(uow, request)
+        if not earlier.is_positive() or not (total := valued(earlier + usdt)).applies:
             return assessment
         try:
             check_complete(*parties, None, None)
@@ -392,14 +419,12 @@ class Remittances:
             ) from None
         return attrs.evolve(assessment, applies=True)  # the record is kept once paid, as for one order that large
 
-    def _originator_sum(self, request: OrderRequest) -> Money:
+    def _originator_sum(self, uow: RemittanceUnitOfWork, request: OrderRequest) -> Money:
         """The USDT of the orders the same originator (refund address or sender name: ``originator_keys``) opened in
         the last ``ORIGINATOR_WINDOW`` that may still be or were paid (refused and expired ones moved nothing)."""
         address, name = originator_keys(request.refund_address, request.sender.name)
         since = self.clock.now() - ORIGINATOR_WINDOW
-        found = in_transaction(
-            self.uow, lambda uow: uow.remittances.by_originator(address, name, since=since, limit=_ORIGINATOR_ORDERS)
-        )
+        found = uow.remittances.by_originator(address, name, since=since, limit=_ORIGINATOR_ORDERS)
         counted = [o.usdt for o in found if o.state not in (RemittanceState.REFUSED, RemittanceState.EXPIRED)]
         return sum(counted, Money.zero(USDT))
 
