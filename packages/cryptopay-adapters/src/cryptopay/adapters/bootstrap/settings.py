@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import attrs
-from cryptopay.adapters._env import deployment_is_production
+from cryptopay.adapters._env import Variables, deployment_is_production
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.treasury_settings import TreasurySettings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
@@ -292,7 +292,8 @@ class _Reader:
         return self.env.get(f"CRYPTOPAY_{name}", "").strip()
 
     def flag(self, name: str) -> bool:
-        return self.text(name).lower() in _TRUE
+        """An off-by-default switch: the documented spellings only (``adapters._env.Variables.flag``)."""
+        return Variables(self.env).flag(name)
 
     def switch(self, name: str, *, default: bool) -> bool:
         """An explicit on/off (``1/true/yes/on`` or ``0/false/no/off``); unset is ``default``; anything else refused."""
