@@ -395,7 +395,7 @@ def test_a_textfile_age_that_is_not_whole_seconds_is_refused(value):
     from cryptopay.core.errors import InvalidInput
 
     env = {"CRYPTOPAY_TOKEN_SECRET": "s" * 32, "CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS": value}
-    with pytest.raises(InvalidInput, match="whole number of seconds"):
+    with pytest.raises(InvalidInput, match="CRYPTOPAY_METRICS_TEXTFILE_MAX_AGE_SECONDS must be a whole number"):
         ApiSettings.from_env(env)
     assert (
         ApiSettings.from_env(

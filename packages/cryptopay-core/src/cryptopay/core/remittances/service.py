@@ -205,6 +205,19 @@ USDT_KES = Pair(USDT, KES)
 
 
 @attrs.frozen
+class _PayeeName:
+    """Who M-Pesa says a completed payout's number is registered to, scored against the order's recipient name, and
+    the alerts a mismatch raised."""
+
+    payout_id: str
+    score: float
+    alerts: tuple[str, ...]
+
+    def matched(self, threshold: float) -> bool:
+        return self.score >= threshold
+
+
+@attrs.frozen
 class RetryPolicy:
     """How often a failed remittance payout is tried (``attempts`` in all), ``wait`` apart, before it is refunded."""
 
@@ -933,8 +946,10 @@ class Remittances:
         return [self.refunds.get_refund(refund_id) for refund_id in order.excess_refund_ids]
 
     def _advance(self, order_id: str) -> RemittanceOrder:
-        payer = self._listed_payer(order_id)  # read before the step's transaction, as deposits screen theirs
-        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id, payer))
+        before = self.get(order_id)
+        payer = self._listed_payer(before)  # read before the step's transaction, as deposits screen theirs
+        payee = self._payee_name(before)  # likewise: the alert's transaction is monitoring's own
+        order, action = in_transaction(self.uow, lambda uow: self._step(uow, order_id, payer, payee))
         if action in ("funded", "funded_waiting"):
             # The money arrived (committed): journal the movement for the batch rules (the high-risk country).
             # Once, here (detection does not journal the desk's invoices as a merchant's payments): with the network
@@ -961,10 +976,29 @@ class Remittances:
             return self._notify(order)
         return order
 
-    def _listed_payer(self, order_id: str) -> ListedPayer | None:
+    def _payee_name(self, order: RemittanceOrder) -> _PayeeName | None:
+        """Once M-Pesa paid the order's current payout: the name its result says the number is registered to
+        (``ReceiverPartyPublicName``) against the order's ``recipient_name``, by the matcher the wallet credit's name
+        match uses. A mismatch raises the ``payee-name-mismatch`` alert for the officers (once: the same alert is
+        returned again); the payout stands (the money has gone). None before that, or with no matcher or no name."""
+        if self.matcher is None or order.state is not RemittanceState.PAYING_OUT or order.payout_id is None:
+            return None
+        payout = self.payout_of(order)
+        if payout is None or payout.state is not PayoutState.COMPLETED or not payout.receiver_name:
+            return None
+        score = self._name_score(order.recipient_name, payout.receiver_name)
+        if score >= self.name_match:
+            return _PayeeName(payout.id, score, ())
+        party = order.recipient_id or f"phone:{order.recipient_phone}"
+        made = _movement(order.id, party, order.value, order.sender, order.created_at, None)
+        evidence = {"role": "recipient", "counterparty": order.recipient_name, "name": payout.receiver_name}
+        evidence |= {"score": f"{score:.0f}", "threshold": f"{self.name_match:g}", "ref": payout.id}
+        alerts = self.monitoring.payee_name_mismatch(made, evidence)
+        return _PayeeName(payout.id, score, tuple(a.id for a in alerts))
+
+    def _listed_payer(self, order: RemittanceOrder) -> ListedPayer | None:
         """A paid order's paying addresses screened against the sanctions lists (the blocking alert raised through
         monitoring's ``sanctioned-address`` rule, product ``remittance_payment``); None when none is listed."""
-        order = self.get(order_id)
         if order.state is not RemittanceState.AWAITING_PAYMENT:
             return None
         invoice = self.invoice(order)
@@ -986,13 +1020,17 @@ class Remittances:
         return None
 
     def _step(
-        self, uow: RemittanceUnitOfWork, order_id: str, payer: ListedPayer | None = None
+        self,
+        uow: RemittanceUnitOfWork,
+        order_id: str,
+        payer: ListedPayer | None = None,
+        payee: _PayeeName | None = None,
     ) -> tuple[RemittanceOrder, str | None]:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         if order.state is RemittanceState.AWAITING_PAYMENT:
             return order, self._on_invoice(uow, order, now, payer)
         elif order.state is RemittanceState.PAYING_OUT:
-            return order, self._on_payout(uow, order, now)
+            return order, self._on_payout(uow, order, now, payee)
         elif order.state is RemittanceState.REFUNDING:
             return order, self._on_refund(uow, order, now)
         elif order.state is RemittanceState.PAID_OUT and order.notified_at is None:
@@ -1164,6 +1202,13 @@ class Remittances:
                 remaining=str(left.amount),
             )
 
+    def _name_score(self, given: str, registered: str) -> float:
+        """How alike a name the sender gave and a name on record are (0-100): the best of the two ways round of
+        ``matcher``'s score on the normalised names (a sender may write fewer or more of the names)."""
+        assert self.matcher is not None  # the callers check it
+        one, other = normalize_name(given), normalize_name(registered)
+        return max(self.matcher.score(one, other), self.matcher.score(other, one))
+
     def _name_mismatch(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet) -> float | None:
         """How far the order's ``recipient_name`` is from the wallet holder's verified legal name (their approved
         KYC application's), when it is below ``name_match``: the best of the two ways round of ``matcher``'s score
@@ -1175,8 +1220,7 @@ class Remittances:
         approved = [a.person for a in applications if a.state is ApplicationState.APPROVED and a.person is not None]
         if not approved:
             return None
-        given, legal = normalize_name(order.recipient_name), normalize_name(approved[-1].legal_name)
-        score = max(self.matcher.score(given, legal), self.matcher.score(legal, given))
+        score = self._name_score(order.recipient_name, approved[-1].legal_name)
         return score if score < self.name_match else None
 
     def _credit(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, wallet: Wallet, now: datetime) -> None:
@@ -1229,7 +1273,9 @@ class Remittances:
         uow.audit.append(_event(actor, "remittance.payout", order.id, now, details))
         return order
 
-    def _on_payout(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime) -> str | None:
+    def _on_payout(
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payee: _PayeeName | None = None
+    ) -> str | None:
         if order.payout_id is None:  # waiting for the recipient's M-Pesa daily limit
             if order.next_attempt_at is not None and now < order.next_attempt_at:
                 return None
@@ -1245,11 +1291,21 @@ class Remittances:
         if payout is None or not payout.is_final:
             return None
         if payout.state is PayoutState.COMPLETED:
+            named = self.matcher is not None and bool(payout.receiver_name)
+            if named and (payee is None or payee.payout_id != payout.id):
+                return None  # completed since the name was compared (none yet): the next run compares it first
             order.paid_out_at = payout.finished_at or now
             order.finish(RemittanceState.PAID_OUT, now, f"paid by M-Pesa, receipt {payout.receipt}")
             uow.remittances.update(order)
             details = {"payout": payout.id, "receipt": payout.receipt or ""}
             uow.audit.append(_event(_ACTOR, "remittance.paid_out", order.id, now, details))
+            if payee is not None and payee.payout_id == payout.id:  # who M-Pesa says it paid, for the officers
+                checked = {"payout": payout.id, "score": f"{payee.score:.0f}"}
+                if payee.matched(self.name_match):
+                    uow.audit.append(_event(_ACTOR, "remittance.payout_name_matched", order.id, now, checked))
+                else:
+                    checked["alert"] = ",".join(payee.alerts)
+                    uow.audit.append(_event(_ACTOR, "remittance.payout_name_mismatch", order.id, now, checked))
             return "notify"
         why = f"payout {payout.id} failed ({payout.result_code}: {payout_wording(payout.result_code)})"
         if order.attempts >= self.policy.attempts:
