@@ -83,6 +83,25 @@ def test_raw_balanced_entry_is_accepted(books: Engine) -> None:
         _insert_entry(conn, "raw_ok", [("assets:bank:KES", "KES", "1.00"), ("liabilities:user:a:KES", "KES", "-1.00")])
 
 
+def test_raw_second_reversal_of_an_entry_is_refused(books: Engine) -> None:
+    """Two entries reversing the same entry are refused by the database (``uq_ledger_entries_reverses``, partial
+    since 0090: entries that reverse nothing are not in it, and any number of them may exist)."""
+    insert = text(
+        "INSERT INTO ledger_entries (id, idempotency_key, description, created_at, meta, reverses) "
+        "VALUES (:id, :id, 'raw', :at, '[]', :reverses)"
+    )
+    with books.connect() as conn:
+        seed = conn.execute(text("SELECT id FROM ledger_entries WHERE idempotency_key = 'seed'")).scalar_one()
+    with books.connect() as conn:
+        writing = conn.begin()  # entries without lines: the balance check at commit would refuse them, roll back
+        conn.execute(insert, {"id": "raw_rev_1", "at": NOW, "reverses": seed})
+        conn.execute(insert, {"id": "raw_plain_1", "at": NOW, "reverses": None})
+        conn.execute(insert, {"id": "raw_plain_2", "at": NOW, "reverses": None})
+        with pytest.raises(exc.IntegrityError, match="uq_ledger_entries_reverses"), conn.begin_nested():
+            conn.execute(insert, {"id": "raw_rev_2", "at": NOW, "reverses": seed})
+        writing.rollback()
+
+
 def test_entries_and_lines_are_append_only(books: Engine) -> None:
     """UPDATE and DELETE of posted entries and lines are refused."""
     for statement in (
