@@ -187,6 +187,20 @@ def test_raw_lines_of_a_missing_entry_are_refused(books: Engine) -> None:
         assert conn.execute(text("SELECT count(*) FROM ledger_lines WHERE entry_id = 'ghost'")).scalar() == 0
 
 
+def test_a_statements_missing_entry_is_named_before_its_unknown_account(books: Engine) -> None:
+    """Lines inserted by one statement, the first naming an unknown account and the second a missing entry: the
+    refusal names the entry, as the two checks of 0005 did (0091 looks for both at once, then says which)."""
+    with pytest.raises(exc.IntegrityError, match="names entry ghost") as refused, books.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ledger_lines (entry_id, line_no, account_code, asset, amount, balance_before,"
+                " balance_after) VALUES ((SELECT min(id) FROM ledger_entries), 7, 'liabilities:user:nobody:KES',"
+                " 'KES', 1, 0, 0), ('ghost', 0, 'assets:bank:KES', 'KES', 1, 0, 0)"
+            )
+        )
+    assert getattr(getattr(refused.value.orig, "diag", None), "constraint_name", None) == "fk_lines_entry"
+
+
 @pytest.mark.parametrize(
     "statement",
     [
