@@ -13,6 +13,10 @@ directories, under ``popen-gwN``) are its own. What is shared by name on the mac
   anyway; RQ's worker registry and scheduler keys are not).
 - bitcoinlib's data directory (``BCL_DATA_DIR``): it is written when bitcoinlib is first imported, and three workers
   importing it at once into one fresh directory could read each other's half-copied files.
+- Our data directory (``CRYPTOPAY_DATA_DIR``, else ``.cryptopay`` in the working directory: the embedded SQLite
+  database, the dev keys, a sandbox's manifest, ``serve --dev``'s address): each test process (each worker, or the
+  one process of a serial run) has a new one, unless the variable is set, so that a test that builds on the defaults
+  meets neither the other worker's files nor those an earlier run, a demo or a developer left in the checkout.
 
 A test that runs an RQ worker in this process leaves RQ's SIGINT/SIGTERM handlers installed; they are put back
 after each test (an xdist worker being shut down is interrupted with SIGINT, which RQ's handler turned into a
@@ -20,6 +24,16 @@ after each test (an xdist worker being shut down is interrupted with SIGINT, whi
 
 Tests that share one stack run on one worker (``GROUPS``, by path: a scheduler of our own): the browser tests (one
 live stack and one Chromium for all of them) and the end-to-end demos (one whole stack at a time).
+
+The hang guard (pytest-timeout; ``timeout`` and ``timeout_method`` in pyproject.toml): a guard against a run that
+never ends, not a timed assertion. A test that is still running after ``timeout`` seconds (its fixtures' setup and
+teardown included: the last test of a worker also tears the session fixtures down) fails with the stacks of every
+thread (SIGALRM interrupts the main thread, whose traceback is the failure; the other threads' stacks are in its
+captured output), and the run goes on. Some waits cannot be interrupted by a signal (a C call that retries, RQ's
+in-process worker, which takes SIGALRM for its own job timeouts), so ``pytest_timeout_set_timer`` below also starts
+a thread that, ``HANG_GRACE`` seconds after the timeout, dumps every thread's stack and ends the worker process:
+pytest-xdist reports the test as crashed (a failure) and starts another worker, so the run goes on or ends, never
+in silence. A test that may take longer has its own ``@pytest.mark.timeout(seconds)``.
 
 >>> redis_for_worker("redis://127.0.0.1:6379/0", "gw2")
 'redis://127.0.0.1:6379/3'
@@ -32,7 +46,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import tempfile
+import threading
+import traceback
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -61,13 +78,22 @@ def redis_for_worker(url: str, worker: str) -> str:
 
 def pytest_configure(config: pytest.Config) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None and config.getoption("numprocesses", None):
+        return  # the controller of xdist workers runs no test; each worker makes its own below
+    if "CRYPTOPAY_DATA_DIR" not in os.environ:
+        _private_directory(config, "CRYPTOPAY_DATA_DIR", f"cryptopay-data-{worker or 'main'}-")
     if worker is None:
         return
     os.environ["REDIS_URL"] = redis_for_worker(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), worker)
     if "BCL_DATA_DIR" not in os.environ:
-        home = tempfile.mkdtemp(prefix=f"cryptopay-bitcoinlib-{worker}-")
-        os.environ["BCL_DATA_DIR"] = home
-        config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+        _private_directory(config, "BCL_DATA_DIR", f"cryptopay-bitcoinlib-{worker}-")
+
+
+def _private_directory(config: pytest.Config, variable: str, prefix: str) -> None:
+    """Set ``variable`` to a new directory of this process's own, removed at the end of the session."""
+    home = tempfile.mkdtemp(prefix=prefix)
+    os.environ[variable] = home
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -96,6 +122,57 @@ def group_of(nodeid: str) -> str | None:
     """
     path = nodeid.partition("::")[0]
     return next((name for prefix, name in GROUPS.items() if path.startswith(prefix)), None)
+
+
+HANG_GRACE = 120.0
+"""Seconds after a test's timeout at which the hang guard's thread ends the worker (see the module's docstring)."""
+
+_backstop = pytest.StashKey[threading.Timer]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> None:
+    """Besides pytest-timeout's SIGALRM: a thread that, HANG_GRACE s later, dumps every stack and ends this process."""
+
+    def backstop() -> None:
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.suspend_global_capture(in_=True)
+        # To file descriptor 2, not to the terminal writer: on an xdist worker that is the controller's stderr, while
+        # its standard output is /dev/null (pytest-timeout's own thread method writes the stacks there, lost).
+        stream = sys.__stderr__
+        assert stream is not None
+        stream.write(
+            f"\n{'+' * 30} hang guard {'+' * 30}\n{item.nodeid} still runs {HANG_GRACE:.0f} s after its timeout of"
+            f" {settings.timeout:.0f} s (SIGALRM did not stop it); every thread's stack, then this process ends\n"
+            + every_stack()
+        )
+        stream.flush()
+        os._exit(1)
+
+    timer = threading.Timer(settings.timeout + HANG_GRACE, backstop)
+    timer.name = f"hang guard {item.nodeid}"
+    timer.daemon = True
+    item.stash[_backstop] = timer
+    timer.start()
+
+
+def every_stack() -> str:
+    """The stack of every thread of this process but the caller's, by name."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return "".join(
+        f"--- thread {names.get(ident, ident)!r}\n" + "".join(traceback.format_stack(frame))
+        for ident, frame in sys._current_frames().items()
+        if ident != threading.get_ident()
+    )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> None:
+    timer = item.stash.get(_backstop, None)
+    if timer is not None:
+        timer.cancel()
+        del item.stash[_backstop]
 
 
 @pytest.fixture(autouse=True)

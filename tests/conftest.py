@@ -46,9 +46,10 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for this test session (SQLAlchemy URL), dropped at the end."""
     import psycopg
 
+    from tests.support.sql_backends import create_database
+
     name = f"cryptopay_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    create_database(postgres_admin_url, name)
     base, _, _ = postgres_admin_url.rpartition("/")
     yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
     with psycopg.connect(postgres_admin_url, autocommit=True) as conn:

@@ -106,6 +106,7 @@ def cli(demo: Demo, *args: str, stdin: str | None = None) -> str:
         check=True,
         text=True,
         capture_output=True,
+        timeout=180,  # a bound, not a timing: a command takes seconds
     )
     return done.stdout
 

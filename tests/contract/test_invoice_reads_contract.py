@@ -26,6 +26,7 @@ from cryptopay.core.testing.payments import AnnouncedInvoiceReads, payments_stor
 from sqlalchemy.engine import Engine
 
 from tests.support.sql_backends import empty_postgres
+from tests.support.threads import joined
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 DEADLINE = 10.0  # seconds a feed may take to deliver or reconnect on a loaded machine (not a performance bound)
@@ -213,8 +214,7 @@ def test_concurrent_readers_never_see_an_announced_change_undone(feed: Feed) -> 
     announced.set()
     time.sleep(0.1)
     stop.set()
-    for thread in threads:
-        thread.join()
+    joined(*threads)
     assert seen_after and set(seen_after) == {"cancelled"}
 
 

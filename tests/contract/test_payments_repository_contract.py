@@ -615,3 +615,14 @@ def test_watched_invoices_are_found_by_merchant_and_exception(engine):
         assert [i.id for i in uow.invoices.watched_with_exception("m2", wanted, now)] == [elsewhere.id]
         assert uow.invoices.watched_with_exception("m1", (InvoiceException.PAID_LATE,), now) == []
         assert uow.invoices.watched_with_exception("m1", wanted, closes) == []
+
+
+def test_a_held_credit_reads_back_held(storage):
+    """A payment compliance held (a listed payer) keeps its ``held`` mark; older rows without it read as not held."""
+    at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    with storage.unit_of_work() as uow:
+        uow.payment_credits.add(attrs.evolve(credit(91, at), held=True, fee=Money.zero(USDT)))
+        uow.payment_credits.add(credit(92, at))
+    with storage.unit_of_work() as uow:
+        assert [c.held for c in uow.payment_credits.for_invoice("inv_91")] == [True]
+        assert [c.held for c in uow.payment_credits.for_invoice("inv_92")] == [False]

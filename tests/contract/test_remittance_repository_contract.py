@@ -143,6 +143,41 @@ def test_orders_of_one_originator_that_sum_to_the_travel_rule_threshold_need_the
     assert not stack.order(amount="70000", sender=bare).assessment.applies
 
 
+def test_two_orders_of_one_originator_opened_at_the_same_instant_never_both_pass_the_travel_rule(backend: Backend):
+    """Split under the threshold at the same instant: two orders of about USD 540 each by one originator (no full
+    data), released together by a barrier, to two recipients. One opens and the other is refused
+    travel_rule_incomplete, whatever the interleaving: the sum is read again in the insert's transaction under the
+    originator's lock (PostgreSQL's advisory locks), so the second sees the first. Before, both read the sum before
+    either was stored and both opened."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cryptopay.core.compliance.travel_rule import IncompleteTravelRuleData
+
+    stack = remittance_stack(backend)
+    bare = Sender(name="John Smith", country="GB")
+    start = threading.Barrier(2, timeout=30)
+
+    def open_order(phone: str) -> RemittanceOrder | IncompleteTravelRuleData:
+        start.wait()
+        try:
+            return stack.order(amount="70000", sender=bare, phone=phone)
+        except IncompleteTravelRuleData as refused:
+            return refused
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = [
+            f.result(timeout=120) for f in [pool.submit(open_order, p) for p in ("254712300011", "254712300012")]
+        ]
+    opened = [o for o in outcomes if isinstance(o, RemittanceOrder)]
+    refused = [o for o in outcomes if isinstance(o, IncompleteTravelRuleData)]
+    assert (len(opened), len(refused)) == (1, 1), outcomes
+    assert "last 24 hours" in refused[0].message
+    stored = in_transaction(backend.uow, lambda uow: uow.remittances.list(state=None, before=None, limit=9))
+    assert [o.id for o in stored] == [opened[0].id]
+    assert not opened[0].assessment.applies
+
+
 def _verified(stack: RemittanceStack, phone: str, legal_name: str) -> str:
     """A tier-1 wallet at ``phone`` whose approved KYC application names ``legal_name``; its user id."""
     from datetime import date

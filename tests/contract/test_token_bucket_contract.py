@@ -12,6 +12,8 @@ import redis
 from cryptopay.adapters.ratelimit import ProcessTokenBucket, RedisTokenBucket
 from cryptopay.core.ports.throughput import Throughput, TokenBucket
 
+from tests.support.threads import joined
+
 
 @pytest.fixture(params=["process", "redis"])
 def bucket(request: pytest.FixtureRequest) -> Iterator[TokenBucket]:
@@ -62,8 +64,7 @@ def test_concurrent_takers_share_one_bucket_and_never_over_grant(bucket: TokenBu
     threads = [threading.Thread(target=take_many) for _ in range(4)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    joined(*threads)
     assert sum(granted) == 10
 
 

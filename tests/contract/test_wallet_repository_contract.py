@@ -11,6 +11,7 @@ from cryptopay.core.money import KES, USDT, Money
 from cryptopay.core.wallets import PhoneVerification, Transfer, TransferState, Usage, Wallet
 
 from tests.support.sql_backends import Backend
+from tests.support.threads import joined
 from tests.support.wallet_stack import memory_wallet_backend, wallet_stack
 
 AT = datetime(2026, 3, 2, 8, 0, 0, 123456, tzinfo=UTC)
@@ -660,7 +661,7 @@ def test_a_send_does_not_wait_for_a_receive_lock_another_transaction_holds_on_th
             uow.wallet_sends.received(baraka.id, **bounds)
     finally:
         release.set()
-        thread.join()
+        joined(thread)
     with backend.uow() as uow:
         assert uow.wallet_sends.received(baraka.id, **bounds)["receive"][0].amount == 700
 
@@ -683,3 +684,61 @@ def test_awaiting_registered_names_the_wallets_whose_phone_has_transfers_waiting
         assert uow.wallet_transfers.awaiting_registered(after=None, limit=1) == ["usr_a"]
         uow.wallet_usage.lock_receiving("usr_a")
         assert [t.id for t in uow.wallet_transfers.awaiting_claim("254733000004", lock=True)] == ["trf_2", "trf_3"]
+
+
+def _together(count: int, work):
+    """``work(i)`` on ``count`` threads released together by a barrier (every wait bounded); results in order."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(count, timeout=30)
+
+    def run(i: int):
+        start.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(run, i) for i in range(count)]
+        return [future.result(timeout=120) for future in futures]
+
+
+@pytest.mark.parametrize("bound", ["balance", "daily_limit"])
+def test_two_bills_paid_at_once_from_one_wallet_never_pass_its_balance_or_daily_limit(backend: Backend, bound: str):
+    """Two KES 20,000 bills from one tier-1 wallet at the same instant, where only one fits: its KES 30,000 balance
+    (``balance``), or its KES 150,000 daily limit with KES 120,000 paid in bills earlier today (``daily_limit``).
+    Exactly one is planned and the other refused by a business rule (never a database error); the wallet is debited
+    once, one payout and one usage row are recorded, and the books balance: nothing is spent twice."""
+    from cryptopay.core.errors import CryptopayError
+    from cryptopay.core.payouts import PayoutKind
+    from cryptopay.core.wallets.bills import Bill, Bills
+
+    stack = wallet_stack(backend)
+    bills = Bills(stack.backend.uow, stack.ledger, stack.sells.quoter, stack.sells.quotes, stack.clock, stack.sells.ids)
+    amina = stack.sign_up("0712000001", tier=1)
+    stack.fund(amina, "30000" if bound == "balance" else "200000", "KES")
+    if bound == "daily_limit":
+        for n in range(4):
+            bills.pay(amina.id, "KPLC_PREPAID", f"0123456789{n}", Money.of(30000, KES))
+    before = stack.balance(amina, "KES")
+    outcomes = _together(
+        2, lambda i: _attempt(lambda: bills.pay(amina.id, "KPLC_PREPAID", "01234567899", Money.of(20000, KES)))
+    )
+    paid = [o for o in outcomes if isinstance(o, Bill)]
+    refused = [o for o in outcomes if not isinstance(o, Bill)]
+    assert len(paid) == 1 and len(refused) == 1, outcomes
+    assert isinstance(refused[0], CryptopayError) and refused[0].code in {"limit_exceeded", "insufficient_funds"}, (
+        refused
+    )
+    assert stack.balance(amina, "KES") == before - Money.of(20000, KES)
+    from cryptopay.core.kyc import day_bounds, month_bounds
+
+    now = stack.clock.now()
+    with backend.uow() as uow:
+        bill_payouts = [
+            p for p in uow.payouts.list_for_merchant(amina.id, before=None, limit=50) if p.kind is PayoutKind.BILL
+        ]
+        usage = uow.wallet_usage.totals(amina.id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0])
+    spent = Money.of(20000 if bound == "balance" else 140000, KES)
+    assert usage["bill"][0] == spent
+    assert sum((p.amount for p in bill_payouts), Money.zero(KES)) == spent
+    assert set(stack.ledger.trial_balance().values()) <= {0}

@@ -15,6 +15,8 @@ import psycopg
 import pytest
 from cryptopay_cli.demo_e2e import Demo
 
+from tests.support.sql_backends import create_database
+
 pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 
 
@@ -22,9 +24,7 @@ pytestmark = [pytest.mark.anvil, pytest.mark.slow]
 def fresh_postgres(postgres_admin_url: str, tmp_path: Path):
     """An empty PostgreSQL database of its own (the demo migrates it), dropped afterwards."""
     name = f"cryptopay_e2e_{os.getpid()}_{secrets.token_hex(4)}"  # unique: other runs share this server
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    create_database(postgres_admin_url, name)
     base = postgres_admin_url.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://", 1)
     yield f"{base}/{name}"
     with psycopg.connect(postgres_admin_url, autocommit=True) as conn:

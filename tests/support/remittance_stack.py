@@ -193,7 +193,16 @@ def remittance_stack(backend: Backend | None = None, *, policy: RetryPolicy | No
         screening=lambda: screening,
         monitoring=lambda: feed,
     )
-    detection = Detection(uow=uow, clock=clock, ids=ids, ledger=ledger, cursors=cursors, monitor=feed, quoter=pricer)
+    detection = Detection(
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        ledger=ledger,
+        cursors=cursors,
+        monitor=feed,
+        quoter=pricer,
+        screening=lambda: screening,  # as wired (the desk's own invoices are screened by their orders)
+    )
     rails = tuple(rail_for(n, "USDT", confirmations=3) for n in NETWORKS)
     remittances = Remittances(
         uow=uow,

@@ -27,6 +27,11 @@ from sqlalchemy.engine import Engine
 
 TABLES_KEPT = {"alembic_version", "audit_head"}
 
+WAIT_BOUNDS = {"lock_timeout": "2min", "idle_in_transaction_session_timeout": "10min"}
+"""Every test database's bounds on waiting (``create_database``): a statement that waits two minutes for a lock fails
+naming itself (a test that waits on a lock on purpose waits seconds), and a connection left idle in a transaction for
+ten minutes is closed by the server, instead of a run that hangs until CI's limit with nothing said."""
+
 TEST_PERSONAL = PersonalData(EnvelopeVault.from_spec(f"test:{generate_kek()}"), secrets.token_bytes(32))
 """Personal data sealed as in production: every contract suite on SQL proves lookups work through keyed hashes."""
 
@@ -64,8 +69,7 @@ def postgres_database(admin_url: str, prefix: str = "cryptopay_sql") -> Iterator
     name = _restored(admin_url)
     if name is None:
         name = f"{prefix}_{secrets.token_hex(4)}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        create_database(admin_url, name, template=template)
     try:
         yield _database_url(admin_url, name)
     finally:
@@ -91,8 +95,7 @@ def migrated_template(admin_url: str) -> str:
     """
     if admin_url not in _templates:
         name = f"cryptopay_template_{os.getpid()}_{secrets.token_hex(3)}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+        create_database(admin_url, name)
         try:
             upgrade(_database_url(admin_url, name))  # disposes its engine: nobody is connected when it is copied
             with psycopg.connect(_server_url(admin_url, name)) as conn:
@@ -104,6 +107,15 @@ def migrated_template(admin_url: str) -> str:
             atexit.register(drop_templates)
         _templates[admin_url] = name
     return _templates[admin_url]
+
+
+def create_database(admin_url: str, name: str, *, template: str | None = None) -> None:
+    """``CREATE DATABASE name`` (a copy of ``template``) on the server of ``admin_url``, with ``WAIT_BOUNDS`` (a copy
+    does not inherit its template's settings: each database gets them here)."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        for setting, value in WAIT_BOUNDS.items():
+            conn.execute(f"ALTER DATABASE \"{name}\" SET {setting} = '{value}'")
 
 
 def drop_templates() -> None:

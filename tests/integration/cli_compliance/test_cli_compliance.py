@@ -136,6 +136,42 @@ def test_alerts_and_cases_from_the_cli(rig):
     assert "reported" in cli("cases", "list").stdout
 
 
+def test_the_cli_s_reads_of_alerts_and_cases_are_audited_naming_the_operator(rig, monkeypatch):
+    """The console's and the API's reads of AML alerts and cases (names, numbers, amounts) are audited; the CLI's
+    ``alerts``, ``cases list`` and ``cases show`` were not. Each is now, by the OS operator, with the ids shown."""
+    from cryptopay_cli.context import services as current
+
+    from tests.support.monitoring_rig import MonitoringRig
+
+    monkeypatch.setenv("LOGNAME", "kamau")
+    monkeypatch.setenv("USER", "kamau")
+    monitoring = MonitoringRig()
+    for minutes, kes in ((0, "140000"), (240, "145000"), (600, "139500")):
+        monitoring.monitoring.observe(monitoring.movement(kes, minutes=minutes))
+    use_services(attrs.evolve(current(), monitoring=ready(monitoring.monitoring), clock=monitoring.clock))
+    monitoring.clock.advance(hours=12)
+    alert = json.loads(cli("monitor", "--days", "1").stdout)
+    case = json.loads(cli("cases", "open", alert["id"], "--officer", "ann@example.co.ke").stdout)
+    audit = current().audit
+
+    def reads() -> list:
+        viewed = ("compliance.alerts_viewed", "compliance.cases_viewed", "compliance.case_viewed")
+        return [r for r in audit.records() if r.action in viewed]
+
+    assert reads() == []
+    assert cli("alerts", "--status", "in_case").exit_code == 0
+    assert cli("cases", "list", "--json").exit_code == 0
+    assert cli("cases", "show", case["id"]).exit_code == 0
+    alerts_read, cases_read, case_read = reads()
+    assert {r.actor for r in reads()} == {"ops:kamau"}
+    assert (alerts_read.action, alerts_read.subject) == ("compliance.alerts_viewed", "compliance:alerts")
+    assert dict(alerts_read.details) == {"status": "in_case", "after": "", "count": "1", "ids": alert["id"]}
+    assert (cases_read.action, dict(cases_read.details)["ids"]) == ("compliance.cases_viewed", case["id"])
+    assert (case_read.action, case_read.subject) == ("compliance.case_viewed", f"case:{case['id']}")
+    assert cli("cases", "show", "cas_nope").exit_code == 3
+    assert len(reads()) == 3  # a case that does not exist was not read
+
+
 def test_lists_import_and_screening_from_the_cli(rig):
     """`lists import` reads the official files; `screen` exits 5 on a match and 0 when clean."""
     from pathlib import Path

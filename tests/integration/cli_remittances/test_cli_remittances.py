@@ -49,6 +49,7 @@ def test_list_and_show_an_order_then_a_failed_payout_is_retried_by_an_operator(s
     shown = _json("show", order.id)
     assert (shown["state"], shown["payout_state"], shown["invoice_state"]) == ("refunding", "failed", "settled")
     assert shown["refund"] and shown["refund_address"] == TRON_REFUND
+    assert shown["paid_from"] == "0xcustomer"  # the Travel Rule originator's account (the fake chain's default payer)
     refused = runner.invoke(app, ["remittances", "retry", order.id])
     assert refused.exit_code != 0 and "refunding" in refused.output
     assert _json("list", "--state", "refunding")[0]["id"] == order.id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import attrs
@@ -12,6 +13,7 @@ from cryptopay.adapters.sql import current, head, upgrade
 
 from tests.integration.http.http_support import fast_hasher, make_app
 from tests.support.services import in_memory_services
+from tests.support.sql_backends import create_database
 
 
 def _readyz(env: dict[str, str]) -> tuple[int, dict[str, str]]:
@@ -27,10 +29,8 @@ def _readyz(env: dict[str, str]) -> tuple[int, dict[str, str]]:
 
 def test_readyz_is_503_on_an_unmigrated_database_and_ok_at_head(postgres_admin_url, tmp_path: Path):
     """An empty PostgreSQL database answers but is not ready until it is migrated to head."""
-    name = f"cryptopay_readyz_{tmp_path.name[-8:].replace('-', '_')}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name = f"cryptopay_readyz_{secrets.token_hex(4)}"  # unique: other runs and workers share this server
+    create_database(postgres_admin_url, name)
     url = postgres_admin_url.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
     env = {"CRYPTOPAY_DATA_DIR": str(tmp_path), "CRYPTOPAY_DATABASE_URL": url}
     try:

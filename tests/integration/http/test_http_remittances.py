@@ -99,6 +99,20 @@ def test_bad_orders_are_problems_that_change_nothing(api: Api):
     assert api.stack.remittances.orders() == []
 
 
+def test_a_sender_born_in_the_future_is_implausible_naming_the_field(api: Api):
+    """As every other implausible originator datum (review3 I22): 422 ``implausible_sender`` on
+    ``sender.date_of_birth``, not a bare ``invalid_input``; nothing stored."""
+    for born in ("2031-01-01", "2999-12-31"):
+        sender = {**BODY["sender"], "date_of_birth": born, "place_of_birth": "London"}
+        answer = api.client.post(
+            "/v1/wallet/remittances", json={**BODY, "sender": sender}, headers={"Idempotency-Key": customer_key(born)}
+        )
+        problem = answer.get_json()
+        assert answer.status_code == 422 and problem["code"] == "implausible_sender", problem
+        assert [e["field"] for e in problem["errors"]] == ["sender.date_of_birth"]
+    assert api.stack.remittances.orders() == []
+
+
 def test_a_refund_address_that_burns_coins_is_refused(api: Api):
     """The zero address and the USDT contract itself are well-formed Tron addresses, but coins sent there are lost:
     each is a 422 naming ``refund_address`` and saying why, and nothing is stored."""

@@ -36,16 +36,18 @@ def api(tmp_path: Path) -> Iterator[WalletApi]:
 
 
 def _guess(api: WalletApi, form: str, name: str, n: int, password: str | None = None) -> int:
-    """One password guess at ``name`` through one of the three login forms, from its own IPv4 address."""
+    """One password guess at ``name`` through one of the three login forms, from its own IPv4 address and browser
+    (a client of its own: a login's session cookie never carries over to the next guess)."""
     password = password or f"guess number {n}"
     environ = {"REMOTE_ADDR": f"198.51.100.{n}"}
+    client = api.client.application.test_client()
     if form == "api":
         body = {"email": name, "password": password}
-        return api.client.post("/v1/auth/login", json=body, environ_base=environ).status_code
+        return client.post("/v1/auth/login", json=body, environ_base=environ).status_code
     field, path = ("phone", "/app/login") if form == "portal" else ("email", "/dashboard/login")
-    token = _csrf(api.client.get(path).get_data(as_text=True))
+    token = _csrf(client.get(path).get_data(as_text=True))
     form_data = {field: name, "password": password, "csrf_token": token}
-    page = api.client.post(path, data=form_data, environ_base=environ)
+    page = client.post(path, data=form_data, environ_base=environ)
     return page.status_code
 
 
@@ -109,3 +111,16 @@ def test_made_up_names_neither_grow_the_leases_without_bound_nor_free_a_refused_
         limiter.hit(f"account:made-up-{n}@example.com", limit=10, window_seconds=900)
     assert len(limiter._leases) <= leases._MAX_KEYS
     assert not limiter.hit("victim", limit=1, window_seconds=900).allowed
+
+
+def test_logging_in_often_through_every_form_never_locks_a_wallet(api: WalletApi):
+    """Only failures count toward the per-account limit: the owner logging in through the API, the portal and the
+    dashboard many times a window is never refused, and the guesses after still meet the limit."""
+    api.sign_up("0712000033")
+    limit = api.client.application.extensions["cryptopay"].settings.login_account_limit
+    forms = ["api", "portal", "dashboard"]
+    answers = [_guess(api, forms[n % 3], "0712000033", n, password=PASSWORD) for n in range(2 * limit)]
+    assert 429 not in answers and set(answers) <= {200, 303}, answers
+    guesses = [_guess(api, forms[n % 3], "0712000033", n) for n in range(limit)]
+    assert set(guesses) == {401}, guesses
+    assert _guess(api, "portal", "0712000033", limit, password=PASSWORD) == 429

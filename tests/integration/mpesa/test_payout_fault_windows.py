@@ -61,7 +61,11 @@ def killed_worker(stack: RealPaymentsStack, database_url: str, cert_path: Path, 
     }
     env = {**os.environ, "CRYPTOPAY_FAULT_POINTS": f"{window}=kill"}
     done = subprocess.run(
-        [sys.executable, "-m", "tests.support.fault_worker", json.dumps(job)], cwd=ROOT, env=env, capture_output=True
+        [sys.executable, "-m", "tests.support.fault_worker", json.dumps(job)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=180,  # a bound, not a timing: the worker dies within seconds
     )
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
 

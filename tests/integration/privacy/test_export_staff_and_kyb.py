@@ -56,10 +56,10 @@ def test_a_staff_members_export_keeps_their_actions_on_others_without_whom() -> 
     text = json.dumps(exported)
     assert "usr_wanjiku" not in text and "254712345678" not in text and application not in text
     assert "po_9" not in text and "254799000001" not in text
-    # the person looked at still sees who looked (they are the target)
+    # the person looked at sees that an officer looked (they are the target), never which one
     theirs = exports.export("usr_wanjiku", actor="user:usr_wanjiku")
     viewed = [r for r in theirs["audit"] if r["action"] == "kyc.application_viewed"]
-    assert [(r["actor"], r["subject"]) for r in viewed] == [(f"user:{OFFICER}", "kyc:usr_wanjiku")]
+    assert [(r["actor"], r["subject"]) for r in viewed] == [("compliance officer", "kyc:usr_wanjiku")]  # not whom
 
 
 def _owned_kyb(rig: KycRig, owner: str) -> str:
@@ -107,3 +107,42 @@ def test_another_persons_export_holds_no_kyb_of_a_merchant_they_do_not_own() -> 
     _owned_kyb(rig, "usr_wanjiku")
     exported = _exports(rig, "usr_otieno").export("usr_otieno", actor="user:usr_otieno")
     assert exported["kyc"]["applications"] == [] and "mer_duka" not in json.dumps(exported)
+
+
+def test_an_export_names_staff_by_role_never_by_id_and_the_audit_log_keeps_the_ids() -> None:
+    """Which officer claimed, approved, froze or looked at the person, and which operator ran a command, is staff's:
+    the export says "compliance officer", "administrator" or "operator" wherever a staff id was (the records' fields,
+    the audit records' actors and details); the audit log itself still names them."""
+    from cryptopay.core.kyc.tiers import PartyKind
+
+    rig = KycRig(privacy_storage())
+    application = rig.personal("usr_wanjiku", level=1)
+    exports = _exports(rig, OFFICER, "usr_wanjiku")
+    with rig.storage.unit_of_work() as uow:
+        uow.users.add(User("usr_boss", "boss@example.co.ke", "unused-hash", Role.ADMIN, START))
+    rig.review.claim(OFFICER, application)
+    rig.review.application(OFFICER, application)
+    rig.review.approve(OFFICER, application, operator="ops:kamau")
+    rig.review.freeze(OFFICER, "usr_wanjiku", PartyKind.PERSONAL, "a court order")
+    with rig.storage.unit_of_work() as uow:
+        uow.audit.append(AuditEvent("ops:kamau", "wallet.looked_up", "wallet:usr_wanjiku", START, ()))
+        uow.audit.append(AuditEvent("user:usr_boss", "user.role_changed", "user:usr_wanjiku", START, ()))
+    exported = exports.export("usr_wanjiku", actor="user:usr_wanjiku")
+    text = json.dumps(exported)
+    assert OFFICER not in text and "kamau" not in text and "usr_boss" not in text
+    [shown] = exported["kyc"]["applications"]
+    assert shown["approvals"] == ["compliance officer"]
+    assert [(s["action"], s["actor"]) for s in shown["history"] if s["action"] in ("claimed", "approved")] == [
+        ("claimed", "compliance officer"),
+        ("approved", "compliance officer"),
+    ]
+    assert exported["kyc"]["profile"]["frozen_by"] == "compliance officer"
+    actors = {r["action"]: r["actor"] for r in exported["audit"]}
+    assert actors["kyc.application_viewed"] == actors["kyc.frozen"] == "compliance officer"
+    assert (actors["wallet.looked_up"], actors["user.role_changed"]) == ("operator", "administrator")
+    assert actors["kyc.application_submitted"] == "user:usr_wanjiku"  # the person's own id stays
+    approved = next(r for r in exported["audit"] if r["action"] == "kyc.application_approved")
+    assert dict(approved["details"])["operator"] == "operator"
+    with rig.storage.unit_of_work() as uow:  # the audit log keeps who did what
+        kept = {r.action: r.actor for r in uow.audit.records()}
+    assert kept["kyc.application_viewed"] == f"user:{OFFICER}" and kept["wallet.looked_up"] == "ops:kamau"

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.support.sql_backends import TEST_PERSONAL, Backend
+from tests.support.threads import joined
 from tests.support.wallet_stack import PASSWORD, wallet_stack
 
 _WAITING = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
@@ -48,7 +49,7 @@ def test_a_sign_up_does_not_claim_a_transfer_the_worker_is_returning(stack, pg_e
         with pg_engine.connect() as watch:  # until the sign-up waits for the return's locks (or has finished)
             while worker.is_alive() and not watch.execute(text(_WAITING)).scalar():
                 time.sleep(0.01)
-    worker.join()
+    joined(worker)
     [done] = signed
     with stack.backend.uow() as uow:
         transfer = uow.wallet_transfers.get(late.id)

@@ -80,7 +80,7 @@ def test_a_change_written_by_another_process_is_read_once_announced(pg_engine: E
             "    conn.execute(\"UPDATE invoices SET doc = jsonb_set(doc::jsonb, '{state}', '\\\"invalid\\\"')::text"
             " WHERE id = 'inv_1'\")\n"
         )
-        subprocess.run([sys.executable, "-c", script, conninfo_of(pg_engine)], check=True)
+        subprocess.run([sys.executable, "-c", script, conninfo_of(pg_engine)], check=True, timeout=120)
         _until(lambda: reads.stats().announcements > before, "the other process's change announced")
         assert [reads.read("inv_1", render).body for _ in range(3)] == [b"invalid"] * 3
         assert renders[-1] == "invalid" and renders.count("invalid") == 1

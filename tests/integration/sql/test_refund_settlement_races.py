@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 
 from tests.contract.test_payments_repository_contract import SqlPaymentsStack
 from tests.support.sql_engines import race
+from tests.support.threads import joined
 
 CUSTOMER = "TJRabPrwbZy45sbavfcjinPJC18kjpRTv8"
 MERCHANT_USDT = flows.merchant_liability("m1", USDT)
@@ -234,8 +235,7 @@ def test_a_refund_confirmed_while_a_payment_is_credited_takes_the_accounts_in_co
         wait_for(1)
         crediting, credited = started(lambda: stack.tick(minutes=1))
         wait_for(2)
-    for thread in (confirming, crediting):
-        thread.join()
+    joined(confirming, crediting)
     assert not isinstance(confirmed[0], CryptopayError) and not isinstance(credited[0], CryptopayError)
     assert stack.refunds.get_refund(refund.id).state is RefundState.CONFIRMED
     assert stack.invoice(late.id).state is InvoiceState.SETTLED
@@ -288,8 +288,7 @@ def test_two_merchants_settling_different_assets_at_once_take_the_accounts_in_co
         wait_for(1)
         second, second_run = started(lambda: stack.settling.run_settlements(merchant_id="m2"))
         wait_for(2)
-    for thread in (first, second):
-        thread.join()
+    joined(first, second)
     for result in (first_run, second_run):
         assert not isinstance(result[0], CryptopayError), result
         [run] = result[0]

@@ -35,6 +35,7 @@ from tests.contract.test_payments_repository_contract import SqlPaymentsStack
 from tests.integration.sql.test_refund_settlement_races import attempt, check_books, deadlocks, holding, started
 from tests.support.sql_backends import Backend
 from tests.support.sql_engines import race
+from tests.support.threads import joined
 from tests.support.wallet_stack import WalletStack, wallet_stack
 
 ROUNDS = 20
@@ -165,8 +166,7 @@ def test_a_refund_and_a_multi_asset_settlement_queued_on_one_balance_do_not_dead
             )
         )
         wait_for(2)
-    for thread in (settling, refunding):
-        thread.join()
+    joined(settling, refunding)
     assert not isinstance(settled[0], CryptopayError), settled
     assert isinstance(refunded[0], Refund | Refused), refunded
     assert all(stack.ledger.balance(liability(a)).available.is_zero() for a in ASSETS)
@@ -254,8 +254,7 @@ def test_a_wallet_sale_and_the_answer_to_its_earlier_payout_queued_on_the_payout
         wait_for(1)
         selling, second = started(lambda: wallets.sells.start(user_id, SOLD))
         wait_for(2)
-    for thread in (answering, selling):
-        thread.join()
+    joined(answering, selling)
     assert not isinstance(answered[0], CryptopayError), answered
     assert isinstance(second[0], Sale), second
     assert stack.payouts.get_payout(first.payout.id).state is PayoutState.COMPLETED

@@ -14,6 +14,8 @@ from cryptopay.core.money import KES, Money
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from tests.support.threads import joined
+
 THREADS = 16
 OPS = 40
 BANK = "assets:bank:KES"
@@ -83,8 +85,7 @@ def test_sixteen_writers_keep_every_invariant(pg_engine: Engine) -> None:
     threads = [threading.Thread(target=_worker, args=(pg_engine, s, results, errors, lock)) for s in range(THREADS)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    joined(*threads)
 
     assert errors == []
     assert ledger.trial_balance() == {"KES": Decimal("0.00")}

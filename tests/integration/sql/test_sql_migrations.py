@@ -16,6 +16,8 @@ from cryptopay.core.ledger import Account, AccountKind, Ledger
 from cryptopay.core.money import KES, Money
 from sqlalchemy import exc, text
 
+from tests.support.sql_backends import create_database
+
 TABLES = {
     "ledger_accounts",
     "ledger_entries",
@@ -36,8 +38,7 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     admin = request.getfixturevalue("postgres_admin_url")
     name = f"cryptopay_migrate_{secrets.token_hex(4)}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    create_database(admin, name)
     yield f"{admin.rpartition('/')[0]}/{name}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

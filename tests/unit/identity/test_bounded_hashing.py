@@ -9,6 +9,8 @@ from cryptopay.adapters.bounded_hashing import BoundedHasher
 from cryptopay.adapters.passwords import Argon2Hasher
 from cryptopay.core.errors import Unavailable
 
+from tests.support.threads import WITHIN, joined
+
 
 class HeldHasher:
     """A ``PasswordHasher`` whose verify waits until released, so a slot can be held on purpose."""
@@ -22,7 +24,7 @@ class HeldHasher:
 
     def verify(self, password_hash: str, password: str) -> bool:
         self.entered.set()
-        self.release.wait()
+        assert self.release.wait(WITHIN), "the test never released the held hash"
         return self.inner.verify(password_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
@@ -37,11 +39,11 @@ def test_past_the_cap_a_caller_is_refused_with_unavailable_not_queued_forever() 
     results: list[bool] = []
     first = threading.Thread(target=lambda: results.append(hasher.verify(stored, "a long passphrase")))
     first.start()
-    held.entered.wait()
+    assert held.entered.wait(WITHIN), "the first verify never reached the hasher"
     with pytest.raises(Unavailable, match="retry"):
         hasher.hash("another passphrase")
     held.release.set()
-    first.join()
+    joined(first)
     assert results == [True] and hasher.verify(stored, "a long passphrase")
 
 

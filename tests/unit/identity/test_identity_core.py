@@ -34,6 +34,8 @@ from cryptopay.core.testing.system import ManualClock, SequentialIds
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.threads import joined
+
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 KEY = b"k" * 32
 
@@ -120,8 +122,7 @@ def test_refresh_expires_and_concurrent_refreshes_have_one_winner(accounts):
     threads = [threading.Thread(target=attempt) for _ in range(8)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    joined(*threads)
     assert results.count("ok") == 1
     fresh = accounts.login("a@example.co.ke", "plenty of words")
     accounts.clock.advance(days=31)

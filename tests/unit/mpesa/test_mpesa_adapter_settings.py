@@ -9,6 +9,8 @@ import pytest
 from cryptopay.adapters.mpesa import SANDBOX_URL, DarajaSettings, TokenCache, is_sandbox_url
 from cryptopay.core.errors import InvalidInput
 
+from tests.support.threads import joined
+
 KEYS = {"consumer_key": "k", "consumer_secret": "s", "shortcode": "174379"}
 
 
@@ -85,6 +87,5 @@ def test_token_cache_fetches_once_for_many_threads() -> None:
     threads = [threading.Thread(target=lambda: tokens.append(cache.get())) for _ in range(8)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    joined(*threads)
     assert tokens == ["shared"] * 8 and len(calls) == 1

@@ -15,7 +15,7 @@ from cryptopay.core.flows import FLOAT, IN_FLIGHT, merchant_liability
 from cryptopay.core.invoices import InvoiceState
 from cryptopay.core.kyc.limits import day_bounds
 from cryptopay.core.mobile_money.limits import B2C_LIMITS, B2C_TARIFF
-from cryptopay.core.money import KES, USDT, Money
+from cryptopay.core.money import KES, USDT, Money, Rounding
 from cryptopay.core.payments.internal import InternalAddress
 from cryptopay.core.payments.model import DepositAddress
 from cryptopay.core.payouts import AwaitingStatus, PayoutKind
@@ -419,9 +419,31 @@ def test_above_the_travel_rule_threshold_full_originator_data_is_required_and_ke
         small_record = uow.travel_rule.for_transfer(TransferDirection.IN, small.id)
     assert record.id == done.travel_rule_id and record.transfer.tx_hash == transfer.tx_hash
     payload = record.ivms101()
-    assert payload["originator"]["accountNumber"] == [TRON_REFUND]
+    # the address that paid is the originator's account number (FATF R.16), then the refund address
+    assert payload["originator"]["accountNumber"] == [transfer.from_address, TRON_REFUND]
     assert payload["beneficiary"]["accountNumber"] == ["254712345678"]
+    assert done.paid_from == (transfer.from_address,)
     assert small_record is None
+
+
+def test_the_addresses_that_paid_an_order_are_recorded_as_its_originator_accounts(stack):
+    """Paid in two transfers from two addresses (neither the refund address): once funded, the order names both
+    (``paid_from``, in the order they came, each once), audited with ``remittance.funded``; below the Travel Rule
+    threshold too (no IVMS101 record is kept then, but officers see the payers on the order)."""
+    order = stack.order(amount="1000")
+    half = Money.rounded(order.usdt.amount / 2, USDT, Rounding.UP)
+    stack.pay(order, half, payer="TPayerOneXXXXXXXXXXXXXXXXXXXXXXXXX")
+    stack.pay(order, order.usdt - half, payer="TPayerTwoXXXXXXXXXXXXXXXXXXXXXXXXX")
+    stack.confirm()
+    stack.run()
+    funded = stack.get(order)
+    assert funded.state is RemittanceState.PAID_OUT and funded.travel_rule_id is None
+    assert funded.paid_from == ("TPayerOneXXXXXXXXXXXXXXXXXXXXXXXXX", "TPayerTwoXXXXXXXXXXXXXXXXXXXXXXXXX")
+    with stack.wallet.backend.uow() as uow:
+        [details] = [
+            dict(r.details) for r in uow.audit.about([f"remittance:{order.id}"]) if r.action == "remittance.funded"
+        ]
+    assert details["paid_from"] == "TPayerOneXXXXXXXXXXXXXXXXXXXXXXXXX,TPayerTwoXXXXXXXXXXXXXXXXXXXXXXXXX"
 
 
 def test_the_desk_is_never_settled():
@@ -585,3 +607,34 @@ def test_orders_split_under_the_travel_rule_threshold_to_one_recipient_raise_a_s
     flagged = [a for a in alerts if a.rule_id == "structuring-travel-rule"]
     assert flagged and {a.party_id for a in flagged} == {"phone:254712345678"}
     assert {m for a in flagged for m in a.evidence["movements"].split(",")} == {f"remittance:{o.id}" for o in orders}
+
+
+def test_one_order_that_raises_does_not_stop_the_others_and_waits_unchanged_for_the_next_run(stack, caplog):
+    """Three paid orders, the first the worker reads broken (its invoice is gone): the other two are paid out; the
+    broken one is logged by id and error kind (not the error's text), counted in the run's gauge, and left as it
+    was; once mended, the next run pays it out too."""
+    from cryptopay.core.testing.metrics import RecordingMetrics
+
+    metrics = RecordingMetrics()
+    stack.remittances = attrs.evolve(stack.remittances, metrics=metrics)
+    orders = [stack.order(amount="1000") for _ in range(3)]
+    for order in orders:
+        stack.pay(order)
+    stack.confirm()
+    bad = min(orders, key=lambda o: o.id)  # the first the worker reads
+    with stack.wallet.backend.uow() as uow:
+        uow.remittances.update(attrs.evolve(uow.remittances.get(bad.id), invoice_id="inv_gone"))
+    with caplog.at_level("WARNING", logger="cryptopay.core.remittances.service"):
+        stack.run()
+    states = {o.id: stack.get(o).state for o in orders}
+    assert states.pop(bad.id) is RemittanceState.AWAITING_PAYMENT
+    assert set(states.values()) == {RemittanceState.PAID_OUT}
+    failures = [r.getMessage() for r in caplog.records if bad.id in r.getMessage()]
+    assert failures and all("NotFound (not_found)" in line and "inv_gone" not in line for line in failures)
+    assert metrics.get("cryptopay_remittances_failed") == 1
+    with stack.wallet.backend.uow() as uow:
+        uow.remittances.update(attrs.evolve(uow.remittances.get(bad.id), invoice_id=bad.invoice_id))
+    stack.run()
+    assert stack.get(bad).state is RemittanceState.PAID_OUT
+    assert metrics.get("cryptopay_remittances_failed") == 0
+    assert stack.books_balanced()

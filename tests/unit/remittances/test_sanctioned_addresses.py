@@ -101,3 +101,45 @@ def test_a_refund_of_any_invoice_to_a_listed_address_is_refused_before_anything_
         stack.refunds.refund(order.invoice_id, address=LISTED_REFUND, requested_by="ops:a", amount=Money.of(1, USDT))
     assert stack.refunds.list_refunds(order.invoice_id) == []
     assert [a for a, _ in _actions(stack, f"invoice:{order.invoice_id}")].count("refund.blocked") == 1
+
+
+def test_every_refusal_of_a_refund_by_screening_is_audited_whatever_the_monitor_does(stack):
+    """``refund.blocked`` was written only with a new alert (or with no monitor at all): an operator's second
+    refund to the same listed address, or any refusal under a rule set that raises no alert for it, left no record.
+    Every refusal is audited now; only a worker's repeat of one it already has on record is not written again."""
+    from cryptopay.core.compliance.feed import MonitoringFeed
+    from cryptopay.core.compliance.monitoring import Monitoring
+    from cryptopay.core.compliance.rules import RuleSet, default_rules
+    from cryptopay.core.payments.refunds import Refunds
+
+    order = stack.order(amount="1000")
+    stack.pay(order, order.usdt + Money.of(5, USDT))
+    stack.confirm()
+    stack.list_sanctioned("Nobody Listed", addresses=(("tron", LISTED_REFUND),))
+
+    def blocked() -> list[dict[str, str]]:
+        return [d for a, d in _actions(stack, f"invoice:{order.invoice_id}") if a == "refund.blocked"]
+
+    for _ in range(2):
+        with pytest.raises(Blocked):
+            stack.refunds.refund(
+                order.invoice_id, address=LISTED_REFUND, requested_by="ops:a", amount=Money.of(1, USDT)
+            )
+    assert len(blocked()) == 2 and blocked()[1]["alerts"] == ""  # the alert was raised by the first refusal
+    shipped = default_rules()
+    quiet = RuleSet(shipped.version, tuple(r for r in shipped.rules if r.id != "sanctioned-address"))
+    clock, ids, uow = stack.wallet.clock, stack.refunds._ids, stack.wallet.backend.uow
+    monitor = Monitoring(uow=uow, rules=quiet, clock=clock, ids=ids, screening=stack.screening)
+    refunds = Refunds(
+        uow=uow,
+        clock=clock,
+        ids=ids,
+        ledger=stack.wallet.ledger,
+        senders=stack.senders,
+        screening=lambda: stack.screening,
+        monitoring=lambda: MonitoringFeed(monitor),
+    )
+    with pytest.raises(Blocked):
+        refunds.refund(order.invoice_id, address=LISTED_REFUND, requested_by="ops:b", amount=Money.of(1, USDT))
+    assert [d["address"] for d in blocked()] == [LISTED_REFUND] * 3
+    assert stack.refunds.list_refunds(order.invoice_id) == []

@@ -446,3 +446,28 @@ def test_tier_0_takes_small_deposits_and_holds_the_rest_counted_with_what_people
     stack.mine("polygon", 1)
     assert stack.deposit_of(user).state is DepositState.CREDITED and stack.balance(user, "USDT") == usdt("100")
     assert set(stack.wallet.ledger.trial_balance().values()) == {0}
+
+
+def test_an_officers_release_counts_in_what_a_tier_0_wallet_received(stack):
+    """A deposit held beyond tier 0's single limit (KES 5,200) and released by an officer is a receive like a credited
+    deposit: counted in the day's receive total, so a P2P of KES 5,000 to the wallet the same day would pass its KES
+    10,000 and is refused, while one of KES 4,800 arrives. Before, the release was not counted and both arrived."""
+    from cryptopay.core.kyc import day_bounds, month_bounds
+    from cryptopay.core.wallets.service import RecipientLimit
+
+    user = stack.sign_up("0712345678")
+    friend = stack.sign_up("0712000009", tier=1)
+    stack.wallet.fund(friend, "50000", "KES")
+    stack.pay(user, "polygon", "40")  # KES 5,200: above the single limit
+    stack.mine("polygon", 2)
+    held = stack.deposit_of(user)
+    assert (held.state, held.hold_reason) == (DepositState.HELD, HoldReason.TIER_LIMIT)
+    stack.deposits.release(held.id, actor="usr_officer", note="known customer, ID on file")
+    now = stack.clock.now()
+    with stack.uow() as uow:
+        totals = uow.wallet_usage.totals(user.id, day_start=day_bounds(now)[0], month_start=month_bounds(now)[0])
+    assert totals["receive"][0] == Money.of("5200", "KES")
+    with pytest.raises(RecipientLimit):
+        stack.wallet.wallets.send(friend.id, "0712345678", Money.of("5000", "KES"))
+    stack.wallet.wallets.send(friend.id, "0712345678", Money.of("4800", "KES"))
+    assert set(stack.wallet.ledger.trial_balance().values()) == {0}

@@ -59,6 +59,7 @@ __all__ = [
     "limit_login",
     "limit_merchant",
     "not_found",
+    "passed_account_check",
     "rate_limits",
     "refuse",
     "require",
@@ -206,11 +207,28 @@ def limit_account(user_id: str, *, purpose: str = "password") -> None:
     """Per-account backoff for password and code checks (login, step-up, a page's step-up, two-factor and password
     changes), whatever the address: one count per account and ``purpose`` across every route and login form.
 
-    Counted through the rate limiter port (Redis when configured), so every API process shares the count.
+    Counted through the rate limiter port (Redis when configured), so every API process shares the count. Each
+    attempt is counted before its check (so parallel guesses never pass the limit) and a login or step-up whose
+    check passes takes its hit back (``passed_account_check``): only failures fill the count.
     """
     settings = runtime().settings
     key = f"account:{purpose}:{user_id}"
     _rate_limit(key, settings.login_account_limit, settings.login_account_window_seconds, per_route=False)
+
+
+def passed_account_check(user_id: str, *, login: bool = False) -> None:
+    """The password or code check ``limit_account`` counted for ``user_id`` passed: its hit is taken back, so a
+    person who logs in or steps up many times a window is never locked out while an attacker's failures still
+    count. ``login`` (a whole login passed: the password, and the code when the account has a second factor) also
+    clears the failures before it, as most systems do. Only the account's owner can: a right password with a wrong
+    or missing code is a failure (``Accounts.login`` raises before this is called), so knowing the password never
+    lets anyone alternate successes with guesses of the code; a step-up's success only takes back its own hit."""
+    limiter, window = runtime().services.rate_limiter, runtime().settings.login_account_window_seconds
+    key = f"rl:account:password:{user_id}"  # ``limit_account``'s key (``_rate_limit``, not per route)
+    if login:
+        limiter.clear(key, window_seconds=window)
+    else:
+        limiter.take_back(key, window_seconds=window)
 
 
 def limit_login(name: str, *, purpose: str = "password") -> None:

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import typer
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.audit import AuditEvent
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
 from cryptopay.core.compliance.reports import Reporter, goaml_xml, str_csv
 from cryptopay.core.compliance.screening import Snapshot
 from cryptopay.core.errors import NotFound, Refused, Unavailable
@@ -285,6 +286,14 @@ def _case_row(c: Case) -> dict[str, Any]:
     }
 
 
+def _audit_read(action: str, subject: str, **details: str) -> None:
+    """An operator's read of alerts or cases (names, phone numbers, amounts), audited as the console's and the API's
+    officer reads are (``compliance.alerts_viewed``, ``cases_viewed``, ``case_viewed``), by the OS operator
+    (``ops:<login>``): the shell's reads name no officer."""
+    svc = services()
+    svc.audit.append(AuditEvent(operator(), action, subject, svc.clock.now(), details))
+
+
 def _emit(rows: list[dict[str, Any]], columns: list[str], as_json: bool) -> None:
     if as_json:
         for row in rows:
@@ -299,9 +308,11 @@ def alerts(
     limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
     as_json: bool = JSON,
 ) -> None:
-    """Alerts raised by the monitoring rules, oldest first."""
+    """Alerts raised by the monitoring rules, oldest first (the read is audited)."""
     with errors_to_exit_codes():
-        rows = [_alert_row(a) for a in services().monitoring.alerts(status=status, limit=limit)]
+        found = services().monitoring.alerts(status=status, limit=limit)
+        _audit_read("compliance.alerts_viewed", "compliance:alerts", **read_details(status, found))
+        rows = [_alert_row(a) for a in found]
     _emit(rows, ["id", "rule", "party", "movement", "status", "case", "created_at", "evidence"], as_json)
 
 
@@ -323,9 +334,11 @@ def list_cases(
     limit: int = typer.Option(100, "--limit", min=1, max=1000, help="At most this many."),
     as_json: bool = JSON,
 ) -> None:
-    """Cases, oldest first."""
+    """Cases, oldest first (the read is audited)."""
     with errors_to_exit_codes():
-        rows = [_case_row(c) for c in services().monitoring.cases(status=status, limit=limit)]
+        found = services().monitoring.cases(status=status, limit=limit)
+        _audit_read("compliance.cases_viewed", "compliance:cases", **read_details(status, found))
+        rows = [_case_row(c) for c in found]
     _emit(rows, ["id", "party", "status", "assignee", "alerts", "deadline", "notes"], as_json)
 
 
@@ -341,9 +354,10 @@ def open_case(
 
 @cases_app.command("show")
 def show_case(case_id: str) -> None:
-    """A case with its notes."""
+    """A case with its notes (the read is audited)."""
     with errors_to_exit_codes():
         case = services().monitoring.case(case_id)
+        _audit_read("compliance.case_viewed", f"case:{case.id}")
         notes = [{"at": n.at, "author": n.author, "text": n.text} for n in case.notes]
         emit_json({**_case_row(case), "notes": notes, "closed_at": case.closed_at})
 

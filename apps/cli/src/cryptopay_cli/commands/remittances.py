@@ -1,6 +1,7 @@
 """``cryptopay remittances``: remittance orders from abroad, for operators.
 
-``list`` (newest first, by state), ``show`` (the order, its invoice, its current payout, its refund), ``retry`` (pay a
+``list`` (newest first, by state), ``show`` (the order, its invoice, the addresses that paid it, its current payout,
+its refund), ``retry`` (pay a
 held or failed order out again now: a new B2C attempt, audited), ``refund`` (send the order's USDT back to the
 sender, optionally to another address on the same network, audited), ``advance`` (what the worker's
 ``remittances.advance`` job does, once).
@@ -49,6 +50,7 @@ def _detail(order: RemittanceOrder) -> dict[str, Any]:
         "quote": order.quote_id,
         "bid": str(order.bid),
         "refund_address": order.refund_address,
+        "paid_from": " ".join(order.paid_from),  # the Travel Rule originator's account numbers, once paid
         "network": order.network or "",
         "payout": payout.id if payout else "",
         "payout_state": payout.state.value if payout else "",

@@ -8,11 +8,10 @@ Every change is audited.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus, read_details
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
 from cryptopay.core.identity import Role
@@ -164,7 +163,7 @@ def alerts() -> Response:
     def fetch(after: str | None, limit: int) -> list[Alert]:
         found = _monitoring().alerts(status=status, after=after, limit=limit)
         # names, phone numbers and amounts: an officer's read is audited, as a KYC application's is
-        audit_security("compliance.alerts_viewed", "compliance:alerts", **_listing(status, after, found))
+        audit_security("compliance.alerts_viewed", "compliance:alerts", **read_details(status, found, after=after))
         return found
 
     return json_response(paginate(fetch, AlertView.of))
@@ -188,7 +187,7 @@ def cases() -> Response:
 
     def fetch(after: str | None, limit: int) -> list[Case]:
         found = _monitoring().cases(status=status, after=after, limit=limit)
-        audit_security("compliance.cases_viewed", "compliance:cases", **_listing(status, after, found))
+        audit_security("compliance.cases_viewed", "compliance:cases", **read_details(status, found, after=after))
         return found
 
     return json_response(paginate(fetch, CaseView.of))
@@ -227,12 +226,6 @@ def read_case(case_id: str) -> Response:
     case = _monitoring().case(case_id)
     audit_security("compliance.case_viewed", f"case:{case.id}")
     return json_response(CaseView.of(case))
-
-
-def _listing(status: object, after: str | None, found: Sequence[Alert] | Sequence[Case]) -> dict[str, str]:
-    """An audited list read's details: the filter and which rows were shown (ids, no personal data)."""
-    shown = ",".join(row.id for row in found)
-    return {"status": getattr(status, "value", "all"), "after": after or "", "count": str(len(found)), "ids": shown}
 
 
 @bp.post("/v1/admin/compliance/cases/<case_id>/notes")

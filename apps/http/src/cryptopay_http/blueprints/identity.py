@@ -1,6 +1,7 @@
 """Identity: register, log in (with a second factor when enrolled), refresh (rotating), log out, step up, who am I.
 
-Logins and step-ups are throttled per client address and per account (``limit_account``). Web pages log in
+Logins and step-ups are throttled per client address and per account (``limit_account``; only failures count
+there: a check that passes is taken back, a whole login clears the account's count). Web pages log in
 with ``"cookie": true``: the refresh token then travels only in an httpOnly cookie, and
 refresh/logout by cookie need the ``X-CSRF-Token`` header (see ``cryptopay_http.csrf``).
 """
@@ -19,7 +20,15 @@ from cryptopay.core.identity.weak_passwords import WeakPassword
 from cryptopay.core.text import TextKind
 from flask import Blueprint, Response
 
-from cryptopay_http.auth import current_principal, limit_account, limit_by_client, limit_login, rate_limits, require
+from cryptopay_http.auth import (
+    current_principal,
+    limit_account,
+    limit_by_client,
+    limit_login,
+    passed_account_check,
+    rate_limits,
+    require,
+)
 from cryptopay_http.convert import json_response, limits, read_body
 from cryptopay_http.csrf import clear_session_cookies, cookie_refresh_token, set_session_cookies
 from cryptopay_http.openapi import object_schema, operation, register_schema
@@ -201,14 +210,16 @@ def register() -> Response:
     problems=(
         (Unauthenticated, "the email or password is wrong (the same answer for an unknown email)"),
         (TwoFactorRequired, ("the account uses two-factor authentication and the code is missing, wrong or used")),
-        (RateLimited, "too many attempts for this account, whatever the address (Retry-After says when)"),
+        (RateLimited, "too many failed attempts for this account, whatever the address (Retry-After says when)"),
     ),
 )
 @limit_by_client
 def login() -> Response:
     body = read_body(LoginRequest)
     limit_login(body.email)
-    return _session(runtime().accounts.login(body.email, body.password, code=body.code), cookie=body.cookie)
+    pair = runtime().accounts.login(body.email, body.password, code=body.code)
+    passed_account_check(pair.user.id, login=True)
+    return _session(pair, cookie=body.cookie)
 
 
 @bp.post("/v1/auth/step-up")
@@ -233,7 +244,7 @@ def login() -> Response:
         ),
         (InvalidInput, "neither a password nor a code was sent"),
         (Forbidden, "an API key cannot step up"),
-        (RateLimited, "too many attempts for this account (Retry-After says when)"),
+        (RateLimited, "too many failed attempts for this account (Retry-After says when)"),
     ),
 )
 @require(enrolment=True)
@@ -242,6 +253,7 @@ def step_up() -> Response:
     principal = current_principal()
     limit_account(principal.id)
     token = runtime().accounts.step_up(principal, password=body.password, code=body.code)
+    passed_account_check(principal.id)
     view = StepUpView(token, runtime().settings.step_up_ttl_seconds)
     return json_response(view, headers={"Cache-Control": "no-store"})
 

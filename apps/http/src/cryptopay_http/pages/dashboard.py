@@ -28,7 +28,7 @@ from cryptopay.core.webhooks import DeliveryStatus, create_endpoint
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import audit_security, limit_by_client, limit_login
+from cryptopay_http.auth import audit_security, limit_by_client, limit_login, passed_account_check
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI, language
 from cryptopay_http.pages.refusals import refusal
@@ -172,6 +172,7 @@ def login() -> ResponseReturnValue:
         return page("dashboard/login.html", 401, next=target, email=email, need_code=True, **_shown(error))
     except Unauthenticated as error:
         return page("dashboard/login.html", 401, next=target, email=email, **_shown(error))
+    passed_account_check(pair.user.id, login=True)
     response = redirect(target, 303)
     start_page_session(response, pair, DASHBOARD)
     return response

@@ -33,7 +33,7 @@ from cryptopay.core.wallets.quotes import QuotePurpose
 from flask import Response, g, request
 from flask.typing import ResponseReturnValue
 
-from cryptopay_http.auth import client_address, limit_by_client, limit_caller, limit_login
+from cryptopay_http.auth import client_address, limit_by_client, limit_caller, limit_login, passed_account_check
 from cryptopay_http.idempotency import idempotent_form, new_form_key
 from cryptopay_http.pages.i18n import NAIROBI, gettext, language
 from cryptopay_http.pages.printables import pdf_filename, pdf_response, wallet_statement
@@ -197,6 +197,7 @@ def login() -> Response:
     except Unauthenticated:
         message = gettext("the phone number or password is wrong")
         return page("portal/login.html", 401, next=target, phone=phone, error=message, error_field="password")
+    passed_account_check(pair.user.id, login=True)
     if pair.user.role is not Role.PERSONAL:
         runtime().accounts.logout(pair.refresh_token)
         message = gettext("this is not a personal wallet")

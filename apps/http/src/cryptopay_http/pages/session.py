@@ -32,7 +32,7 @@ import attrs
 from cryptopay.core.identity import Forbidden, Principal, PrincipalKind, TokenPair, new_secret
 from flask import Response, g, request
 
-from cryptopay_http.auth import limit_account, with_team
+from cryptopay_http.auth import limit_account, passed_account_check, with_team
 from cryptopay_http.csrf import check_csrf_token, csrf_token
 from cryptopay_http.runtime import runtime
 
@@ -194,9 +194,11 @@ def check_form_csrf() -> None:
 def step_up_from_form(principal: Principal) -> None:
     """Check the fresh password or one-time code posted with a form (``password``, ``code``) before an action that
     redirects money, hands out a secret or freezes an account: the API's step-up (``X-Step-Up-Token``) on a page.
-    Rate-limited per account like a login; ``Unauthenticated`` when neither is right.
+    Rate-limited per account like a login (a check that passes does not count); ``Unauthenticated`` when neither
+    is right.
     """
     password, code = request.form.get("password") or None, request.form.get("code") or None
     limit_account(principal.id)
     token = runtime().accounts.step_up(principal, password=password, code=code)
+    passed_account_check(principal.id)
     runtime().accounts.check_step_up(principal, token)

@@ -21,6 +21,7 @@ __all__ = [
     "PAYOUT_SUBMITTED",
     "STATUS_ASKED",
     "STATUS_RECORDED",
+    "TEAM_JOINED",
     "WINDOWS",
     "FaultPoints",
     "NoFaults",
@@ -31,7 +32,10 @@ PAYOUT_SENT = "payout.sent"  # M-Pesa accepted the B2C/B2B; its acknowledgement 
 PAYOUT_ACKNOWLEDGED = "payout.acknowledged"  # acknowledgement stored; the result not in yet
 STATUS_RECORDED = "status.recorded"  # a status query and its tokens committed; Transaction Status not called yet
 STATUS_ASKED = "status.asked"  # Transaction Status accepted the query; its ids not stored yet
-WINDOWS = frozenset({PAYOUT_SUBMITTED, PAYOUT_SENT, PAYOUT_ACKNOWLEDGED, STATUS_RECORDED, STATUS_ASKED})
+# Inside one transaction (nothing to recover: a crash here must leave nothing): a team invitation claimed and its
+# member added, the join not yet audited nor the email proven (``identity.teams``)
+TEAM_JOINED = "team.joined"
+WINDOWS = frozenset({PAYOUT_SUBMITTED, PAYOUT_SENT, PAYOUT_ACKNOWLEDGED, STATUS_RECORDED, STATUS_ASKED, TEAM_JOINED})
 
 
 class FaultPoints(Protocol):

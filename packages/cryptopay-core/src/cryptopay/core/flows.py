@@ -61,6 +61,7 @@ __all__ = [
     "open_wallet_accounts",
     "p2p_fee",
     "p2p_send_key",
+    "payments_held",
     "release_deposit",
     "remittance_dust",
     "reverse_deposit",
@@ -155,6 +156,15 @@ def book_wrong_network_payment(
     ledger.post(request, session=session)
 
 
+def payments_held(asset: Asset) -> str:
+    """What we hold of merchants' invoice payments compliance stopped (a listed payer: ``payments.crediting``).
+
+    >>> payments_held(USDT)
+    'liabilities:payments_held:USDT'
+    """
+    return f"liabilities:payments_held:{asset.code}"
+
+
 def credit_invoice_payment(
     ledger: Ledger,
     *,
@@ -165,14 +175,23 @@ def credit_invoice_payment(
     fees: FeeSchedule,
     reference: str | None = None,
     session: LedgerSession | None = None,
+    held: bool = False,
 ) -> tuple[Entry, FeeQuote]:
     """Book confirmed crypto: Dr custody (gross) / Cr merchant liability (net) / Cr merchant fee revenue.
 
     ``reference`` names this credit (one per payment and per re-mining of it); by default one per invoice/network.
+    ``held`` (compliance stopped it: a listed payer): Dr custody / Cr ``payments_held`` (gross, no fee taken); the
+    merchant's balance is untouched, so nothing of it is settled or refunded by the merchant.
     """
-    fee = fees.quote(received)
+    fee = FeeQuote(fees.id, received, Money.zero(received.asset), ()) if held else fees.quote(received)
     postings = [Posting.debit(custody(network, received.asset), received)]
-    postings.append(Posting.credit(merchant_liability(merchant_id, received.asset), fee.net))
+    if held:
+        ledger.open_account(
+            Account(payments_held(received.asset), AccountKind.LIABILITY, received.asset), session=session
+        )
+        postings.append(Posting.credit(payments_held(received.asset), received))
+    else:
+        postings.append(Posting.credit(merchant_liability(merchant_id, received.asset), fee.net))
     if fee.fee.is_positive():
         postings.append(Posting.credit(merchant_fee(received.asset), fee.fee))
     request = EntryRequest(

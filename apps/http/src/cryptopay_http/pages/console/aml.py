@@ -8,10 +8,10 @@ or CSV). Each of these is audited by the use case (``compliance.case_*``, ``comp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-from cryptopay.core.compliance.cases import Alert, AlertStatus, Case, CaseStatus
+from cryptopay.core.compliance.cases import AlertStatus, CaseStatus, read_details
 from cryptopay.core.compliance.monitoring import Monitoring
 from cryptopay.core.compliance.reports import Reporter, goaml_xml, str_csv
 from cryptopay.core.errors import InvalidInput, NotFound
@@ -44,23 +44,17 @@ def _status(kind: type[S]) -> S | None:
         raise InvalidInput(f"no such status: {text}", field="status") from None
 
 
-def _shown(wanted: object, rows: Sequence[Alert] | Sequence[Case]) -> dict[str, str]:
-    """An audited list page's details: the filter and the rows shown (ids only)."""
-    ids = ",".join(row.id for row in rows)
-    return {"status": getattr(wanted, "value", "all"), "count": str(len(rows)), "ids": ids}
-
-
 def _page_of(rows: list[T], key: Callable[[T], str]) -> tuple[list[T], str | None]:
     return rows[:_PAGE], (key(rows[_PAGE - 1]) if len(rows) > _PAGE else None)
 
 
 def _alerts_page(status: int = 200, **context: Any) -> Response:
-    wanted = _status(AlertStatus)
+    wanted, after = _status(AlertStatus), request.args.get("after") or None
     rows, more = _page_of(
-        _monitoring().alerts(status=wanted, after=request.args.get("after") or None, limit=_PAGE + 1),
+        _monitoring().alerts(status=wanted, after=after, limit=_PAGE + 1),
         lambda a: a.id,
     )
-    audit_security("compliance.alerts_viewed", "compliance:alerts", **_shown(wanted, rows))
+    audit_security("compliance.alerts_viewed", "compliance:alerts", **read_details(wanted, rows, after=after))
     statuses = [s.value for s in AlertStatus]
     return page(
         "console/alerts.html", status, rows=rows, more=more, wanted=wanted, statuses=statuses, nav="alerts", **context
@@ -86,12 +80,12 @@ def aml_open_case() -> Response:
 
 @bp.get("/cases")
 def aml_cases() -> Response:
-    wanted = _status(CaseStatus)
+    wanted, after = _status(CaseStatus), request.args.get("after") or None
     rows, more = _page_of(
-        _monitoring().cases(status=wanted, after=request.args.get("after") or None, limit=_PAGE + 1),
+        _monitoring().cases(status=wanted, after=after, limit=_PAGE + 1),
         lambda c: c.id,
     )
-    audit_security("compliance.cases_viewed", "compliance:cases", **_shown(wanted, rows))
+    audit_security("compliance.cases_viewed", "compliance:cases", **read_details(wanted, rows, after=after))
     now = runtime().services.clock.now()
     statuses = [s.value for s in CaseStatus]
     return page("console/cases.html", rows=rows, more=more, wanted=wanted, statuses=statuses, now=now, nav="cases")

@@ -64,6 +64,7 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, ids: 
         refresh_tokens=Lazy(lambda: parts.refresh_tokens),
         merchants=Lazy(lambda: parts.merchants),
         team_store=Lazy(lambda: parts.team_store),
+        team_units=Lazy(lambda: parts.storage.unit_of_work),
         api_keys=Lazy(lambda: parts.api_keys),
         idempotency=Lazy(lambda: parts.idempotency),
         password_hasher=Lazy(lambda: parts.password_hasher),

@@ -40,6 +40,7 @@ from cryptopay.core.ports.identity import (
     RateLimiter,
     RefreshTokenRepository,
     TeamRepository,
+    TeamUowFactory,
     TotpEngine,
     UserRepository,
 )
@@ -107,6 +108,8 @@ class Services:
     _api_keys: Lazy[ApiKeyRepository] = attrs.field(factory=lambda: missing("API keys"))
     _idempotency: Lazy[IdempotencyRepository] = attrs.field(factory=lambda: missing("idempotency records"))
     _team_store: Lazy[TeamRepository] = attrs.field(factory=lambda: missing("merchant teams"))
+    # one transaction over teams and users (an invitation accepted); None: each store's call is its own (the fakes)
+    _team_units: Lazy[TeamUowFactory | None] = attrs.Factory(lambda: Lazy(lambda: None))
     _password_hasher: Lazy[PasswordHasher] = attrs.field(factory=lambda: missing("password hashing"))
     _rate_limiter: Lazy[RateLimiter] = attrs.field(factory=lambda: missing("rate limits"))
     _audit: Lazy[AuditTrail] = attrs.field(factory=lambda: missing("the audit trail"))
@@ -210,6 +213,8 @@ class Services:
             ids=self.ids,
             hasher=self.password_hasher,
             webhook_storage=self.webhook_storage_if_wired,
+            units=self._team_units.get(),
+            faults=self.settings.faults,
         )
 
     def webhook_storage_if_wired(self) -> UowFactory | None:

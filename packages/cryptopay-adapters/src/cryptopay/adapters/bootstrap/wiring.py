@@ -437,7 +437,8 @@ class Parts:
 
     @functools.cached_property
     def detection(self) -> Detection:
-        """Chain detection; credited payments feed AML monitoring (the pricer values those not priced in KES)."""
+        """Chain detection; credited payments feed AML monitoring (the pricer values those not priced in KES), and
+        each payer is screened as its payment confirms."""
         return Detection(
             uow=self.storage.unit_of_work,
             clock=self.clock,
@@ -448,6 +449,7 @@ class Parts:
             quoter=LazyQuoter(lambda: self.pricer),
             rails=self.rails,  # a wrong-network payment accepted waits for its network's depth
             sweepable=[c.network for c in self.settings.chains if c.hot_wallet],
+            screening=lambda: self.screening,  # a merchant's payment from a listed address is held
         )
 
     @functools.cached_property
@@ -710,7 +712,14 @@ class Parts:
             travel_rule=self.travel_rule,
             estimators=lambda: self.senders,  # an excess refund deducts the network's fee, as withdrawals charge it
             matcher=self.screening.matcher,  # a wallet is credited only when the recipient's name is its holder's
+            metrics=self._remittance_metrics,
         )
+
+    @functools.cached_property
+    def _remittance_metrics(self) -> Metrics:
+        from cryptopay.adapters.metrics import PrometheusMetrics
+
+        return PrometheusMetrics(textfile=self.settings.metrics_dir / "remittances.prom")
 
     @functools.cached_property
     def withdrawals(self) -> Withdrawals:

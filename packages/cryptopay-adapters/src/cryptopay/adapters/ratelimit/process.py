@@ -4,6 +4,9 @@
 >>> limiter = ProcessRateLimiter(SystemClock())
 >>> [limiter.hit("k", limit=2, window_seconds=60).allowed for _ in range(3)]
 [True, True, False]
+>>> limiter.take_back("k", window_seconds=60); limiter.take_back("k", window_seconds=60)
+>>> limiter.hit("k", limit=2, window_seconds=60).allowed
+True
 """
 
 from __future__ import annotations
@@ -43,3 +46,18 @@ class ProcessRateLimiter:
             self._counts[(key, window_seconds, window)] = count
         retry_after = max(1, int((window + 1) * window_seconds - now + 0.999))
         return RateDecision(count <= limit, limit, max(0, limit - count), retry_after)
+
+    def take_back(self, key: str, *, window_seconds: int) -> None:
+        counter = self._counter(key, window_seconds)
+        with self._lock:
+            count = self._counts.get(counter, 0)
+            if count > 0:
+                self._counts[counter] = count - 1
+
+    def clear(self, key: str, *, window_seconds: int) -> None:
+        counter = self._counter(key, window_seconds)
+        with self._lock:
+            self._counts.pop(counter, None)
+
+    def _counter(self, key: str, window_seconds: int) -> tuple[str, int, int]:
+        return key, window_seconds, int(self._clock.now().timestamp() // window_seconds)

@@ -13,6 +13,10 @@ over N processes may get its 429 up to (N - 1) leases early. That is why a lease
 under 128 (login and other strict limits count every hit in Redis, exactly as before). ``RateLimit-Remaining``
 is exact for a key used by one process. A refusal is remembered until the window ends (the counter only grows
 within it), so a key hammering past its limit costs no round trips either.
+
+``take_back`` (one hit uncounted, e.g. a password check that passed) and ``clear`` (the window's count forgotten)
+are the exceptions: they change the counter in Redis and drop this process's lease of the key; another process
+that remembered a refusal of the key keeps refusing until the window ends (stricter, never looser).
 """
 
 from __future__ import annotations
@@ -48,6 +52,15 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1]) * 1000
 end
 return {count, ttl, take}
+"""
+
+# KEYS[1] the window's counter: one hit uncounted, never below nothing, and nothing made for a window already ended.
+_TAKE_BACK = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+if count > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
 """
 
 
@@ -95,6 +108,7 @@ class RedisRateLimiter:
         self._redis = client
         self._prefix = prefix
         self._lease = client.register_script(_LEASE)
+        self._take_back = client.register_script(_TAKE_BACK)
         self._now = now
         self._leases: dict[str, _Lease] = {}
         self._lock = threading.Lock()
@@ -120,3 +134,18 @@ class RedisRateLimiter:
                 self._leases = _pruned(self._leases, now)
             self._leases[key] = lease  # replaces a lease a concurrent request took: stricter, never looser
         return lease.decision(int(taken) > 0, now)
+
+    def take_back(self, key: str, *, window_seconds: int) -> None:
+        """One hit uncounted in Redis; this process's lease of the key is dropped, so its next hit asks Redis (a
+        lease that remembered the full count would refuse it; unspent leased hits are given up: stricter, never
+        looser)."""
+        with self._lock:
+            self._leases.pop(key, None)
+        self._take_back(keys=[f"{self._prefix}{key}"])
+
+    def clear(self, key: str, *, window_seconds: int) -> None:
+        """The window's counter deleted in Redis, and this process's lease of it dropped. Other processes may still
+        hold a refused lease of the key until its window ends (stricter, never looser)."""
+        with self._lock:
+            self._leases.pop(key, None)
+        self._redis.delete(f"{self._prefix}{key}")

@@ -13,13 +13,13 @@ A closed case is final; a note is added at every step that needs one (closing, r
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import attrs
 from cryptopay.core.errors import InvalidInput, InvalidState
 
-__all__ = ["Alert", "AlertStatus", "Case", "CaseNote", "CaseStatus", "Clearance"]
+__all__ = ["Alert", "AlertStatus", "Case", "CaseNote", "CaseStatus", "Clearance", "read_details"]
 
 
 class AlertStatus(enum.Enum):
@@ -130,3 +130,17 @@ class Clearance:
         if self.case_id is None:
             return f"alert {self.alert_id}: {'unknown' if self.state == 'missing' else 'in no case yet'}"
         return f"alert {self.alert_id}: case {self.case_id} is {self.state}"
+
+
+def read_details(
+    status: AlertStatus | CaseStatus | None, rows: Sequence[Alert] | Sequence[Case], *, after: str | None = None
+) -> dict[str, str]:
+    """What a staff read of alerts or cases records in the audit log (``compliance.alerts_viewed`` /
+    ``compliance.cases_viewed``, by the API, the console and the CLI alike): the filter and the ids shown, never
+    the names, numbers or amounts themselves.
+
+    >>> read_details(None, [])
+    {'status': 'all', 'after': '', 'count': '0', 'ids': ''}
+    """
+    shown = ",".join(row.id for row in rows)
+    return {"status": status.value if status else "all", "after": after or "", "count": str(len(rows)), "ids": shown}

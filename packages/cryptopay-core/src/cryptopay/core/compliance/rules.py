@@ -22,7 +22,7 @@ against the sanctions lists by ``Monitoring.screen_names`` before the money move
 the screening's threshold, ``CRYPTOPAY_SANCTIONS_THRESHOLD``, is refused when the rule is blocking; one from
 ``review_score`` up to it is a possible match, raised as a non-blocking alert for an officer).
 
-The default set (``data/rules.json``, version 6) screens, since version 3, a remittance sender's country against FATF's
+The default set (``data/rules.json``, version 7) screens, since version 3, a remittance sender's country against FATF's
 "call for action" list: ``call-for-action-remittance`` (KP, IR: countermeasures) is blocking, so the order is refused
 before the sender pays; ``high-risk-remittance`` (KP, IR, MM) flags paid orders in batch. A deployment edits the
 countries in its own rule set (``CRYPTOPAY_MONITORING_RULES``) as the list changes. Version 4 adds
@@ -37,7 +37,8 @@ where splitting pays for a personal customer (``structuring-day`` at KES 1,000,0
 ``structuring-tier2-single`` (three or more wallet movements within a day each within 20% under a tier's
 single-transaction limit, KES 70,000 and KES 250,000: ``kyc.limits``). The remittance service also aggregates an
 order's originator (``remittances.service``: same refund address or sender name within 24 hours) before the sender
-pays.
+pays. Version 7 adds product ``merchant_payer`` (in) to ``sanctioned-address``: the address that paid a merchant's
+invoice is screened when the payment confirms, and a listed one's payment is held (``payments.crediting``).
 """
 
 from __future__ import annotations

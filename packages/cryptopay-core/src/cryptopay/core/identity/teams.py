@@ -38,8 +38,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import attrs
+from cryptopay.core import faults
 from cryptopay.core.audit import AuditEvent
 from cryptopay.core.errors import Conflict, InvalidInput, NotFound
+from cryptopay.core.faults import NO_FAULTS, FaultPoints
 from cryptopay.core.identity.email_proof import prove_email
 from cryptopay.core.identity.model import Forbidden, Merchant, Role, StepUpRequired, TeamRole, User
 from cryptopay.core.identity.revocation import disable_endpoints, revoke_keys
@@ -50,6 +52,7 @@ from cryptopay.core.ports.identity import (
     MerchantRepository,
     PasswordHasher,
     TeamRepository,
+    TeamUowFactory,
     UserRepository,
 )
 from cryptopay.core.ports.notifications import Notification, Notifier
@@ -119,9 +122,12 @@ class Teams:
         ttl: timedelta = INVITATION_TTL,
         hasher: PasswordHasher,
         webhook_storage: Callable[[], UowFactory | None] = lambda: None,
+        units: TeamUowFactory | None = None,
+        faults: FaultPoints = NO_FAULTS,
     ) -> None:
-        """``hasher`` checks the password an acceptance that proves the email carries."""
-        self._hasher = hasher
+        """``hasher`` checks the password an acceptance that proves the email carries; ``units`` makes an
+        acceptance's writes one transaction (None: each repository call is its own, as the in-memory fakes are)."""
+        self._hasher, self._units, self._faults = hasher, units, faults
         self._teams, self._merchants, self._users, self._notifier = teams, merchants, users, notifier
         self._api_keys, self._webhook_storage = api_keys, webhook_storage
         self._audit, self._clock, self._ids, self._tokens, self._ttl = audit, clock, ids, tokens, ttl
@@ -219,8 +225,28 @@ class Teams:
         if self._merchants.by_owner(user.id) is not None or self._teams.membership(user.id) is not None:
             raise Conflict("this user already acts for a merchant (a user belongs to one team)")
         if password is not None:
-            self._check_password(user, password, invitation)
-        if not self._teams.claim_invitation(invitation.id, user.id, at=now):
+            self._check_password(user, password, invitation)  # a refusal audited on its own, before any write
+        proves = password is not None and user.email == invitation.email  # exactly the address the token went to
+        if self._units is None:
+            return self._join(self._teams, self._users, self._audit, invitation, user, proves, now)
+        with self._units() as uow:
+            return self._join(uow.teams, uow.users, uow.audit, invitation, user, proves, now)
+
+    def _join(
+        self,
+        teams: TeamRepository,
+        users: UserRepository,
+        audit: AuditTrail,
+        invitation: Invitation,
+        user: User,
+        proves: bool,
+        now: datetime,
+    ) -> Member:
+        """An acceptance's writes: the invitation claimed, the member added, ``team.join`` audited and, when
+        ``proves``, the email proven. One unit of work where ``units`` is wired (SQL), so a failure half way (a
+        crash, a lost connection: ``faults.TEAM_JOINED`` stands for it) leaves none of them: the invitation stays
+        open and the user may accept it again."""
+        if not teams.claim_invitation(invitation.id, user.id, at=now):
             raise Conflict("this invitation was used meanwhile")
         member = Member(
             merchant_id=invitation.merchant_id,
@@ -229,10 +255,12 @@ class Teams:
             added_at=now,
             added_by=invitation.invited_by,
         )
-        self._teams.add_member(member)
-        self._record(user.id, "team.join", invitation.merchant_id, invitation=invitation.id, role=member.role.value)
-        if password is not None and user.email == invitation.email:  # exactly the address the token went to
-            prove_email(user, self._users, self._audit, now, via="invitation", invitation=invitation.id)
+        teams.add_member(member)
+        self._faults.reached(faults.TEAM_JOINED)
+        details = {"invitation": invitation.id, "role": member.role.value}
+        audit.append(AuditEvent(f"user:{user.id}", "team.join", f"merchant:{invitation.merchant_id}", now, details))
+        if proves:
+            prove_email(user, users, audit, now, via="invitation", invitation=invitation.id)
         return member
 
     def _check_password(self, user: User, password: str, invitation: Invitation) -> None:

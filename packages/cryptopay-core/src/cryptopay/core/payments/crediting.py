@@ -5,17 +5,25 @@ in any order (or twice) books each confirmed payment exactly once. A transfer re
 reversed; if it is mined again it is credited again under a new ledger key (its ``generation``). A reversal the
 merchant's balance cannot cover (the money was already settled) is kept as a pending clawback and retried before
 the merchant's next settlement; it never blocks detection.
+
+A payment from an address a sanctions list names (``listed``: screened by ``Detection`` before the transaction, as
+the remittance desk screens its payers) is **held**: booked Dr custody / Cr ``payments_held`` (never the merchant's
+balance: not settled, not refundable by the merchant), audited ``invoice.payment_held`` with the lists and the
+blocking alerts raised (rule ``sanctioned-address``, product ``merchant_payer``), and not returned as credited (it is
+not the merchant's turnover); a transfer once held is held again when mined again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from cryptopay.core import flows
+from cryptopay.core.compliance.addresses import ListedPayer
 from cryptopay.core.errors import InsufficientFunds
 from cryptopay.core.fees import FeeProduct, FeeSchedule
-from cryptopay.core.invoices import Invoice, InvoicePayment, is_confirmed
+from cryptopay.core.invoices import Invoice, InvoicePayment, TransferKey, is_confirmed
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import Asset
 from cryptopay.core.payments._support import audit
@@ -31,10 +39,17 @@ _ACTOR = "system:payments"
 
 
 def sync_credits(
-    uow: PaymentsUnitOfWork, ledger: Ledger, ids: IdGenerator, invoice: Invoice, *, now: datetime
+    uow: PaymentsUnitOfWork,
+    ledger: Ledger,
+    ids: IdGenerator,
+    invoice: Invoice,
+    *,
+    now: datetime,
+    listed: Mapping[TransferKey, ListedPayer] | None = None,
 ) -> list[InvoicePayment]:
     """Credit the confirmed payments not yet credited; reverse the credits of payments no longer confirmed.
-    The payments credited now (what AML monitoring journals once the transaction commits)."""
+    ``listed``: the payments whose payer a sanctions list names, held instead of credited (as is a transfer held
+    before). The payments credited now (what AML monitoring journals once the transaction commits)."""
     confirmed = {p.key: p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))}
     credits = uow.payment_credits.for_invoice(invoice.id)
     live = {c.transfer: c for c in credits if c.reversal_entry_id is None}
@@ -49,8 +64,13 @@ def sync_credits(
     for key, payment in confirmed.items():
         if key not in live:
             generation = sum(1 for c in credits if c.transfer == key)
-            _credit(uow, ledger, ids, invoice, payment, generation, now)
-            credited.append(payment)
+            payer = (listed or {}).get(key)
+            held = payer is not None or any(c.held for c in credits if c.transfer == key)
+            _credit(uow, ledger, ids, invoice, payment, generation, now, held=held)
+            if held:
+                _audit_hold(uow, invoice, payment, payer, now)
+            else:
+                credited.append(payment)
     return credited
 
 
@@ -72,6 +92,8 @@ def _credit(
     payment: InvoicePayment,
     generation: int,
     now: datetime,
+    *,
+    held: bool = False,
 ) -> None:
     network, tx_hash, index = payment.key
     store = uow.stores.get(invoice.merchant_id)
@@ -86,6 +108,7 @@ def _credit(
         received=payment.amount,
         fees=_merchant_fee(store, payment.amount.asset, now),
         session=uow.ledger,
+        held=held,
     )
     late = payment.is_late(invoice.expires_at)
     credit = PaymentCredit(
@@ -99,6 +122,7 @@ def _credit(
         entry_id=entry.id,
         credited_at=now,
         late=late,
+        held=held,
     )
     uow.payment_credits.add(credit)
     audit(
@@ -112,6 +136,30 @@ def _credit(
         fee=fee.fee,
         tx=f"{network}:{tx_hash}#{index}",
         late=str(late).lower(),
+        held=str(held).lower(),
+    )
+
+
+def _audit_hold(
+    uow: PaymentsUnitOfWork, invoice: Invoice, payment: InvoicePayment, payer: ListedPayer | None, now: datetime
+) -> None:
+    """The officers' record of a held payment: the payer, the lists naming it and the alerts raised on it (a
+    re-mining of a transfer held before: the earlier hold's)."""
+    network, tx_hash, index = payment.key
+    address = payer.address if payer is not None else payment.transfer.from_address or ""
+    audit(
+        uow,
+        _ACTOR,
+        "invoice.payment_held",
+        f"invoice:{invoice.id}",
+        now,
+        reason="sanctioned_payer",
+        network=network,
+        address=address,
+        lists=payer.refs if payer is not None else "held before",
+        alerts=",".join(payer.alerts) if payer is not None else "",
+        tx=f"{network}:{tx_hash}#{index}",
+        amount=payment.amount,
     )
 
 

@@ -9,6 +9,11 @@ valued in KES, the payer's address as counterparty) once its transaction committ
 remittance desk's invoices are not a merchant's: their payments are journaled once, by the order (product
 ``remittance``, with the network and the payer's address: ``remittances.service``), never here too.
 
+Sanctioned payers: before the transaction of a step that confirms a merchant's payment, its payer's address is
+screened against the sanctions lists (``compliance.addresses``, rule ``sanctioned-address``, product
+``merchant_payer``: a blocking alert for the officers); a listed payer's payment is held, never credited to the
+merchant (``crediting``). The remittance desk screens its own payers (``remittances.service``).
+
 Wrong network: on the EVM networks the scan also watches the open and recent invoices' addresses of the other EVM
 networks; a transfer to one of them is recorded as a ``WrongNetworkPayment`` of the invoice (never credited by
 itself), followed for reorgs and accepted on request (``payments.wrong_network``). Wrong asset: a mined transfer of a
@@ -29,10 +34,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 from cryptopay.core import flows
+from cryptopay.core.compliance.addresses import MERCHANT_PAYER, ListedPayer, listed_payer
 from cryptopay.core.compliance.feed import MonitoringFeed, movement
 from cryptopay.core.compliance.rules import Direction, Movement
-from cryptopay.core.errors import Conflict, InvalidInput, InvalidState, NotFound
-from cryptopay.core.invoices import Invoice, InvoiceEvent, InvoicePayment, TransferKey
+from cryptopay.core.errors import Conflict, CryptopayError, InvalidInput, InvalidState, NotFound
+from cryptopay.core.invoices import Invoice, InvoiceEvent, InvoicePayment, TransferKey, is_confirmed
 from cryptopay.core.ledger import Ledger
 from cryptopay.core.money import KES, Money, Rounding
 from cryptopay.core.payments._support import audit, publish_invoice_events, transaction
@@ -54,6 +60,7 @@ from cryptopay.core.ports.chains import (
     ScanCursorStore,
     TxState,
 )
+from cryptopay.core.ports.compliance import ScreeningPort
 from cryptopay.core.ports.payments import Quoter
 from cryptopay.core.ports.system import Clock, IdGenerator
 from cryptopay.core.rails import Finality, Rail
@@ -105,6 +112,7 @@ class Detection:
         quoter: Quoter | None = None,
         rails: Mapping[str, Rail] | None = None,
         sweepable: Collection[str] = (),
+        screening: Callable[[], ScreeningPort | None] | None = None,
     ) -> None:
         self._uow, self._clock, self._ids, self._ledger, self._cursors = uow, clock, ids, ledger, cursors
         self._monitor = monitor or MonitoringFeed()  # AML: credited payments journaled (merchant_payment, in)
@@ -112,6 +120,7 @@ class Detection:
         # What accepting a wrong-network payment needs: the deployment's rails by key (the network's depth), and
         # the networks whose deposit addresses a hot wallet sweeps.
         self._rails, self._sweepable = dict(rails or {}), frozenset(sweepable)
+        self._screening = screening  # a merchant's payment from a listed address is held (lazy: built when asked)
 
     def chain_now(self, network: str) -> datetime:
         """The time as ``network`` has been read: the earlier of the wall clock and the scan cursor's block time."""
@@ -165,7 +174,9 @@ class Detection:
             if mempool is not None:
                 depths += [_dropped(p) for p in _in_mempool(invoice, network) if _is_dropped(mempool, p)]
             if depths:
-                found = self._step(partial(self._confirm, invoice_id=invoice.id, depths=depths, network=network))
+                listed = self._listed_payers(invoice, depths)  # screened before the transaction, as deposits are
+                confirm = partial(self._confirm, invoice_id=invoice.id, depths=depths, network=network, listed=listed)
+                found = self._step(confirm)
                 changed += [invoice.id] if found else []
                 events += found
         events += self._follow_strays(network, watcher)
@@ -398,7 +409,36 @@ class Detection:
         saved = self._save(uow, invoice, events, now)
         return attrs.evolve(saved, events=[*strays, *saved.events]) if strays else saved
 
-    def _confirm(self, uow: PaymentsUnitOfWork, invoice_id: str, depths: Sequence[_Depth], network: str) -> _Saved:
+    def _listed_payers(self, invoice: Invoice, depths: Sequence[_Depth]) -> dict[TransferKey, ListedPayer]:
+        """The payments of a merchant's invoice this step confirms whose payer a sanctions list names (a blocking
+        alert raised on each, rule ``sanctioned-address``, product ``merchant_payer``). None for the remittance
+        desk's invoices (the order screens its payers) or without screening."""
+        screening = self._screening() if self._screening is not None else None
+        if screening is None or invoice.merchant_id == flows.REMITTANCE_DESK:
+            return {}
+        current = {p.key: p for p in invoice.payments}
+        found: dict[TransferKey, ListedPayer] = {}
+        for seen in depths:
+            payment = current.get(seen.key)
+            if payment is None or seen.gone or not payment.transfer.from_address:
+                continue
+            option = invoice.option(payment.rail_key)
+            deeper = attrs.evolve(payment, confirmations=seen.depth, finality=seen.finality or payment.finality)
+            if is_confirmed(payment, option) or not is_confirmed(deeper, option):
+                continue  # confirmed (and screened) before, or not confirmed by this step
+            planned = _payer_movement(invoice, payment, self._quoter)
+            if (payer := listed_payer(screening, self._monitor, planned)) is not None:
+                found[payment.key] = payer
+        return found
+
+    def _confirm(
+        self,
+        uow: PaymentsUnitOfWork,
+        invoice_id: str,
+        depths: Sequence[_Depth],
+        network: str,
+        listed: Mapping[TransferKey, ListedPayer] | None = None,
+    ) -> _Saved:
         invoice = _load(uow, invoice_id)
         now, events = self.chain_now(network), list[InvoiceEvent]()
         current = {p.key: p for p in invoice.payments}
@@ -413,16 +453,23 @@ class Detection:
                     events += invoice.confirm_transfer(seen.key, seen.depth, now=now, finality=seen.finality)
             except InvalidState:
                 continue
-        return self._save(uow, invoice, events, now)
+        return self._save(uow, invoice, events, now, listed)
 
     def _refresh(self, uow: PaymentsUnitOfWork, invoice_id: str, at: datetime) -> _Saved:
         invoice = _load(uow, invoice_id)
         return self._save(uow, invoice, invoice.refresh(now=at), at)
 
-    def _save(self, uow: PaymentsUnitOfWork, invoice: Invoice, events: list[InvoiceEvent], now: datetime) -> _Saved:
+    def _save(
+        self,
+        uow: PaymentsUnitOfWork,
+        invoice: Invoice,
+        events: list[InvoiceEvent],
+        now: datetime,
+        listed: Mapping[TransferKey, ListedPayer] | None = None,
+    ) -> _Saved:
         if not events:
             return _Saved(invoice)
-        credited = sync_credits(uow, self._ledger, self._ids, invoice, now=now)
+        credited = sync_credits(uow, self._ledger, self._ids, invoice, now=now, listed=listed)
         uow.invoices.update(invoice)
         publish_invoice_events(uow, self._ids, invoice, events)
         for event in events:
@@ -463,28 +510,44 @@ def _payments_in(invoice: Invoice, credited: Sequence[InvoicePayment], quoter: Q
     """The merchant's side of each credited payment: in, valued in KES (at the invoice's own rate when it is priced
     in KES, else at a fresh quote), the payer's address as counterparty. One movement per transfer, whatever its
     re-minings."""
-    moved = []
-    for payment in credited:
-        network = payment.key[0]
-        received = payment.amount
-        due = invoice.option(payment.rail_key).due
-        if invoice.price.asset == KES:
-            value = Money.rounded(received.amount * invoice.price.amount / due.amount, KES, Rounding.HALF_EVEN)
-        else:
-            value = kes_value(received, quoter)
-        item = movement(
-            payment_movement_id(payment.key),
-            invoice.merchant_id,
-            MERCHANT_PAYMENT,
-            Direction.IN,
-            value,
-            payment.paid_at,
-            counterparty=payment.transfer.from_address,
-            asset=received.asset.code,
-            network=network,
-        )
-        moved.append(item)
-    return moved
+    return [
+        _incoming(invoice, p, MERCHANT_PAYMENT, payment_movement_id(p.key), _value(invoice, p, quoter))
+        for p in credited
+    ]
+
+
+def _payer_movement(invoice: Invoice, payment: InvoicePayment, quoter: Quoter | None) -> Movement:
+    """A payment's payer as the movement screened before it is credited (product ``merchant_payer``, its own id:
+    never the journaled ``merchant_payment``'s); valued as that one is, or at zero when no price can be had now (the
+    screening needs none)."""
+    try:
+        value = _value(invoice, payment, quoter)
+    except CryptopayError:
+        value = Money.zero(KES)
+    return _incoming(invoice, payment, MERCHANT_PAYER, "payer:" + payment_movement_id(payment.key)[4:], value)
+
+
+def _value(invoice: Invoice, payment: InvoicePayment, quoter: Quoter | None) -> Money:
+    """A payment's KES value: at the invoice's own rate when it is priced in KES, else at a fresh quote."""
+    received, due = payment.amount, invoice.option(payment.rail_key).due
+    if invoice.price.asset == KES:
+        return Money.rounded(received.amount * invoice.price.amount / due.amount, KES, Rounding.HALF_EVEN)
+    return kes_value(received, quoter)
+
+
+def _incoming(invoice: Invoice, payment: InvoicePayment, product: str, movement_id: str, value: Money) -> Movement:
+    """The merchant's side of a payment: in, from the payer's address on its network."""
+    return movement(
+        movement_id,
+        invoice.merchant_id,
+        product,
+        Direction.IN,
+        value,
+        payment.paid_at,
+        counterparty=payment.transfer.from_address,
+        asset=payment.amount.asset.code,
+        network=payment.key[0],
+    )
 
 
 _Batches = dict[str, list[ObservedTransfer]]

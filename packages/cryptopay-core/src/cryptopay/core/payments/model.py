@@ -243,7 +243,9 @@ class PaymentCredit:
 
     ``generation`` counts earlier credits of the same transfer (a transfer reorganised away and mined again is
     credited again under a new ledger key). ``clawback_pending`` marks a reversal the merchant's balance could not
-    cover yet (the money was already settled); it is retried before the merchant's next settlement.
+    cover yet (the money was already settled); it is retried before the merchant's next settlement. ``held``:
+    compliance stopped it (a listed payer, ``crediting``): booked to ``payments_held``, not the merchant's balance,
+    no fee taken; a re-mining of a held transfer is held again.
     """
 
     id: str
@@ -258,6 +260,7 @@ class PaymentCredit:
     late: bool = False
     reversal_entry_id: str | None = None
     clawback_pending: bool = False
+    held: bool = False
 
 
 class RefundState(enum.Enum):

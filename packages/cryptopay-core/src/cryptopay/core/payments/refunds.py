@@ -32,7 +32,7 @@ Invariants:
   ``liabilities:wrong_network:<ASSET>`` and the refund holds it from there (``refund_wrong_network``);
 - a refund never goes to an address on a sanctions list: its destination is screened (``compliance.addresses``)
   before anything is held, a listed one refused with ``Blocked`` (422 ``blocked_by_compliance``), a blocking
-  alert raised (rule ``sanctioned-address``) and the refusal audited ``refund.blocked``; the coins stay where they
+  alert raised (rule ``sanctioned-address``) and every refusal audited ``refund.blocked``; the coins stay where they
   were (a remittance order's are held for an operator);
 - a refund never goes to an address the platform controls (a hot wallet, or a wallet's, an invoice's or a
   remittance order's deposit address, on any network sharing its key): ``InternalAddress`` (422
@@ -223,8 +223,9 @@ class Refunds:
 
     def refuse_listed(self, subject: str, party: str, network: str, address: str, *, requested_by: str) -> None:
         """``Blocked`` when ``address`` on ``network`` is on a sanctions list (a blocking alert raised on ``party``,
-        the refusal audited ``refund.blocked`` on ``subject``): what a refund asks before anything is held or sent,
-        and a remittance order of its refund address when it opens.
+        once; the refusal audited ``refund.blocked`` on ``subject`` every time, whatever the monitor does, but for a
+        worker's repeat: ``_audit_blocked``): what a refund asks before anything is held or sent, and a remittance
+        order of its refund address when it opens.
 
         >>> # refunds.refuse_listed("invoice:inv_1", "mer_1", "tron", "T...", requested_by="user:u1")
         """
@@ -243,10 +244,9 @@ class Refunds:
         matches, alerts = listed_address(self._screening(), monitoring, movement)
         if not matches:
             return
-        if alerts or monitoring.monitor is None:  # audited with its alert, once (a worker asks again every run)
-            refs = ",".join(sorted({m.ref for m in matches}))
-            details = {"network": network, "address": target, "lists": refs, "alerts": ",".join(alerts)}
-            transaction(self._uow, lambda uow: audit(uow, requested_by, "refund.blocked", subject, now, **details))
+        refs = ",".join(sorted({m.ref for m in matches}))
+        details = {"network": network, "address": target, "lists": refs, "alerts": ",".join(alerts)}
+        transaction(self._uow, lambda uow: _audit_blocked(uow, requested_by, subject, now, details))
         raise Blocked(f"refused by compliance rule {RULE!r}: the refund address is on a sanctions list", rule=RULE)
 
     def refund_wrong_network(self, payment_id: str, *, address: str, requested_by: str) -> Refund:
@@ -538,9 +538,11 @@ class Refunds:
 
 def refundable_on(uow: PaymentsUnitOfWork, invoice: Invoice, rail_key: str) -> Money:
     """Confirmed receipts on the rail less every refund on it that has not failed (pending ones included) and what
-    the platform kept (``kept_on``), in the caller's unit of work (``Refunds.refundable`` in its own)."""
+    the platform kept (``kept_on``), in the caller's unit of work (``Refunds.refundable`` in its own). A payment
+    compliance holds (a listed payer: ``crediting``) is not the merchant's to refund."""
     option = _closed_option(invoice, rail_key)
-    mine = [p for p in invoice.payments if p.rail_key == rail_key and is_confirmed(p, option)]
+    held = {c.transfer for c in uow.payment_credits.for_invoice(invoice.id) if c.held and c.reversal_entry_id is None}
+    mine = [p for p in invoice.payments if p.rail_key == rail_key and is_confirmed(p, option) and p.key not in held]
     received = sum((p.amount for p in mine), Money.zero(option.due.asset))
     taken = _refunded(uow, invoice, rail_key, option.due.asset) + kept_on(uow, invoice, rail_key)
     return max(received - taken, Money.zero(option.due.asset))
@@ -751,3 +753,19 @@ def _refund(uow: PaymentsUnitOfWork, refund_id: str) -> Refund:
     if refund is None:
         raise NotFound(f"no refund {refund_id}")
     return refund
+
+
+def _audit_blocked(uow: PaymentsUnitOfWork, actor: str, subject: str, at: datetime, details: Mapping[str, str]) -> None:
+    """``refund.blocked`` for a refusal by screening: every refusal a person or a request asked for is recorded,
+    with its alerts or none (a rule set that raises none, or the alert raised by an earlier refusal); a worker
+    (``system:...``), which asks again every run, is recorded once per subject and address."""
+    if actor.startswith("system:"):
+        address = details["address"]
+        for record in uow.audit.about([subject]):
+            if (
+                record.action == "refund.blocked"
+                and record.actor == actor
+                and dict(record.details)["address"] == address
+            ):
+                return
+    audit(uow, actor, "refund.blocked", subject, at, **details)

@@ -9,10 +9,12 @@ never both win.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from cryptopay.core.audit import AuditEvent, AuditRecord
+from cryptopay.core.ports.storage import UnitOfWork
 
 if TYPE_CHECKING:
     from cryptopay.core.identity.teams import Invitation, Member
@@ -36,6 +38,8 @@ __all__ = [
     "RateLimiter",
     "RefreshTokenRepository",
     "TeamRepository",
+    "TeamUnitOfWork",
+    "TeamUowFactory",
     "TotpEngine",
     "UserRepository",
 ]
@@ -190,11 +194,35 @@ class RateLimiter(Protocol):
         """Count one request under ``key`` in the current fixed window and say whether it is allowed."""
         ...
 
+    def take_back(self, key: str, *, window_seconds: int) -> None:
+        """Uncount one hit under ``key`` in the current window (never below nothing): an attempt that turned out not
+        to count, e.g. a password check that passed when only failures count."""
+        ...
+
+    def clear(self, key: str, *, window_seconds: int) -> None:
+        """Forget every hit under ``key`` in the current window (e.g. the failures before an owner's login)."""
+        ...
+
 
 class AuditTrail(Protocol):
     """The hash-chained audit log outside a unit of work: each append is its own committed transaction."""
 
     def append(self, event: AuditEvent) -> AuditRecord: ...
+
+
+class TeamUnitOfWork(UnitOfWork, Protocol):
+    """One transaction over a team's rows and its users' (an invitation accepted: claimed, joined, audited, the email
+    proven, all or nothing)."""
+
+    @property
+    def teams(self) -> TeamRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+
+class TeamUowFactory(Protocol):
+    def __call__(self) -> AbstractContextManager[TeamUnitOfWork]: ...
 
 
 class TotpEngine(Protocol):

@@ -45,6 +45,12 @@ class RemittanceRepository(Protocol):
         ``address`` or the sender name ``name`` (the keys ``originator_keys`` gives), newest first."""
         ...
 
+    def lock_originator(self, address: str, name: str) -> None:
+        """Hold the locks of an originator's keys (``originator_keys``: its refund address and its name) to the end
+        of this unit of work: another unit of work locking either waits, so an originator's orders of the last day
+        summed and a new order inserted are never interleaved with another new order of theirs."""
+        ...
+
     def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:
         """Orders newest first (by id, descending), strictly before ``before``, in ``state`` when given."""
         ...

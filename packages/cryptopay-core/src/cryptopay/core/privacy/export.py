@@ -19,6 +19,8 @@ Audit records are classified by the person's part in them (``AUDIT_DISCLOSURE``)
 theirs: their account, KYC, wallet, transfers, buys, payouts, their merchant's KYB) is shown whole, bar what
 compliance withholds; one where the person is only the actor (a staff member viewing someone's KYC application or
 looking a subject up) keeps what they did and when, without its target and details (which name the other person).
+Staff are named by role, never by id (``STAFF_LABELS``, ``_staff_by_role``): the person learns that a compliance
+officer approved or froze them, or that an operator looked them up, not which one; the audit log keeps the ids.
 
 Compliance's own work about the person is withheld (``DISCLOSURE``, ``WITHHELD_ACTIONS``, ``WITHHELD_DETAILS``):
 what sanctions screening found, why an officer linked accounts or froze one, alerts, cases and reports. Telling a
@@ -35,6 +37,7 @@ was withheld (a notice only when something was would itself tip the person off).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -72,6 +75,7 @@ __all__ = [
     "PARTY_KINDS",
     "RESTRICTIONS",
     "SECRET_FIELDS",
+    "STAFF_LABELS",
     "WITHHELD_ACTIONS",
     "WITHHELD_DETAILS",
     "Disclosure",
@@ -172,6 +176,13 @@ AUDIT_DISCLOSURE: dict[bool, dict[str, Disclosure]] = {
 # Audit subjects naming a party (a person or a merchant): one not the person's own is another party's
 PARTY_KINDS = frozenset({"user", "kyc", "wallet", "merchant"})
 STAFF_ROLES = frozenset({Role.ADMIN, Role.COMPLIANCE})
+# Staff are named by their role, never by id: which officer claimed, approved, froze or looked at the person, or which
+# operator ran a command, is staff's (the audit log keeps it). A staff user's id (bare or ``user:<id>``) becomes its
+# role's label, an operator at the shell (``ops:<login>``) ``OPERATOR_LABEL``; the person's own id stays.
+STAFF_LABELS = {Role.ADMIN: "administrator", Role.COMPLIANCE: "compliance officer"}
+OPERATOR_LABEL = "operator"
+_OPERATORS = ("ops:", "operator:")
+_USER_ID = re.compile(r"(?:user:)?(usr_[A-Za-z0-9]+)")
 # Audit records about the person that are compliance's own work, withheld whole (an action equal to one of these,
 # or starting with one ending in "."): screening hits, alerts, cases and reports, the Travel Rule's records, the
 # officers' findings that accounts share an ID document or a director and their linking of them.
@@ -314,6 +325,56 @@ def _profile(user: User) -> dict[str, Any]:
     }
 
 
+class _StaffLabels:
+    """``label(value)``: ``value``, or its staff label when it names a staff member other than the person (looked up
+    once per distinct id)."""
+
+    def __init__(self, uow: PrivacyUnitOfWork, uid: str) -> None:
+        self._uow, self._own = uow, {uid, f"user:{uid}"}
+        self._found: dict[str, str | None] = {}
+
+    def __call__(self, value: Any) -> Any:
+        if not isinstance(value, str) or value in self._own:
+            return value
+        if value not in self._found:
+            self._found[value] = self._label(value)
+        return self._found[value] or value
+
+    def _label(self, value: str) -> str | None:
+        if value.startswith(_OPERATORS):
+            return OPERATOR_LABEL
+        named = _USER_ID.fullmatch(value)
+        user = self._uow.users.get(named.group(1)) if named is not None else None
+        return STAFF_LABELS.get(user.role) if user is not None else None
+
+
+def _staff_by_role(uow: PrivacyUnitOfWork, exported: dict[str, Any], uid: str) -> dict[str, Any]:
+    """``exported`` with every staff member named by role (``STAFF_LABELS``) where they were named by id: the
+    applications' and the KYC profile's officers (``claimed_by``, ``approvals``, ``frozen_by``, the review history's
+    actors) and the audit records' actors and details. An audit record that changed loses its hashes, which no
+    longer verify and would let a reader confirm a guess at whom (an operator's login is easy to guess)."""
+    label = _StaffLabels(uow, uid)
+    kyc = exported["kyc"]
+    for record in [*kyc["applications"], *([kyc["profile"]] if kyc["profile"] is not None else [])]:
+        for field in ("claimed_by", "frozen_by"):
+            if field in record:
+                record[field] = label(record[field])
+        if "approvals" in record:
+            record["approvals"] = [label(officer) for officer in record["approvals"]]
+        for step in record.get("history", ()):
+            step["actor"] = label(step["actor"])
+    for entry in exported["audit"]:
+        actor = label(entry["actor"])
+        details = [[key, label(value)] for key, value in entry.get("details", ())]
+        if actor != entry["actor"] or details != entry.get("details", []):
+            entry["actor"] = actor
+            if "details" in entry:
+                entry["details"] = details
+            entry.pop("hash", None)
+            entry.pop("prev_hash", None)
+    return exported
+
+
 def _paged(read: Callable[[str | None], list[Any]], key: Callable[[Any], str]) -> list[Any]:
     found: list[Any] = []
     after: str | None = None
@@ -344,7 +405,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
     audit = about_all(uow.audit, subjects, actor=f"user:{uid}")
     own = frozenset([*subjects, *([f"merchant:{merchant.id}"] if merchant else [])])
     movements = history(ledger, uid, limit=None) if wallet is not None else []
-    return {
+    exported = {
         "format": EXPORT_FORMAT,
         "subject": uid,
         "exported_at": at.isoformat(),
@@ -365,6 +426,7 @@ def subject_export(uow: PrivacyUnitOfWork, ledger: Ledger, user: User, *, at: da
         "sessions": [_clean(t) for t in uow.refresh_tokens.for_user(uid)],
         "audit": [_audit_entry(r, own, staff=user.role in STAFF_ROLES) for r in audit if not _withheld(r.action)],
     }
+    return _staff_by_role(uow, exported, uid)
 
 
 NOTICE_ACTION = "privacy.export_notified"

@@ -200,6 +200,9 @@ class RemittanceOrder:
     route: RemittanceRoute | None = None  # decided when it is paid out
     recipient_id: str | None = None  # the wallet credited
     network: str | None = None  # where the USDT arrived
+    # The addresses that paid it, in the order they came, each once (recorded when it is funded): the Travel Rule
+    # originator's account numbers (FATF R.16, IVMS101 ``accountNumber``) ahead of the refund address
+    paid_from: tuple[str, ...] = ()
     payout_id: str | None = None
     attempts: int = 0  # payouts tried
     next_attempt_at: datetime | None = None

@@ -9,7 +9,9 @@ remittance is: the locked quote, the recipient, the sender's originator data, an
 
 The steps (``advance``, the worker's ``remittances.advance`` job; each step one unit of work on the order's locked
 row, and each derived from the state of the invoice, payout or refund it waits for, so a repeated or crashed run
-does each thing once):
+does each thing once; an order whose step raises is logged by its id and the error's kind, never the error's text,
+counted in the run's ``cryptopay_remittances_failed`` gauge and left as it was for the next run, and the others move
+on: one bad order never stops the rest, nor the excess refunds after them):
 1. the invoice is settled (paid and confirmed): its USDT is converted at the order's locked quote into the
    shillings it promised (``flows.convert_remittance``, even after the quote's window: the sender paid for it),
    then either credited to the recipient's wallet (a wallet at that phone, not frozen, within its KYC limits for
@@ -62,13 +64,17 @@ Linked orders (decision): an order below the threshold whose sum with the orders
 last 24 hours (``ORIGINATOR_WINDOW``; the same refund address or the same sender name as name matching compares it,
 ``originator_keys``; refused and expired orders excluded) reaches it needs the full originator data too: it is
 refused with 422 ``travel_rule_incomplete`` before the sender pays (rather than held after: the sender can give the
-data, and no money waits on an operator), and once paid its Travel Rule record is kept as for one large order. Two
-such orders opened at the same instant can both pass; the batch rule ``structuring-travel-rule`` (``compliance/data/
-rules.json``) flags split orders to one recipient after the fact.
+data, and no money waits on an operator), and once paid its Travel Rule record is kept as for one large order. The
+sum is checked again in the order's own insert, under the originator's lock (``uow.remittances.lock_originator``:
+transaction-level advisory locks on the keyed hashes of its refund address and of its name on PostgreSQL), so two
+orders of one originator opened at the same instant are summed one after the other: the second sees the first. The
+batch rule ``structuring-travel-rule`` (``compliance/data/rules.json``) also flags split orders to one recipient after
+the fact (across originators).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
@@ -77,7 +83,7 @@ from typing import cast
 import attrs
 from cryptopay.core import flows
 from cryptopay.core.audit import AuditEvent
-from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, listed_address
+from cryptopay.core.compliance.addresses import REMITTANCE_PAYMENT, ListedPayer, listed_payer
 from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.feed import MonitoringFeed
 from cryptopay.core.compliance.monitoring import UnderReview
@@ -128,6 +134,7 @@ from cryptopay.core.payments.refunds import (
 from cryptopay.core.payments.wrong_network import WrongNetworkPayment, WrongNetworkState
 from cryptopay.core.payouts import AwaitingStatus, Payout, PayoutKind, Payouts, PayoutState, paid_to
 from cryptopay.core.ports.chains import WithdrawalRequest
+from cryptopay.core.ports.monitoring import Metrics
 from cryptopay.core.ports.payments import PaymentsUnitOfWork, Quoter
 from cryptopay.core.ports.remittances import RemittanceUnitOfWork, RemittanceUowFactory
 from cryptopay.core.ports.sms import SmsMessage, SmsSender
@@ -179,7 +186,11 @@ class RecipientNotMpesa(NotMpesaNumber):
     code = "recipient_not_mpesa"
 
 
+_log = logging.getLogger(__name__)
 _ACTOR = "system:remittances"
+_ABOUT_FAILED = (
+    "remittance orders (or excess-refund passes) that raised in the worker's last run; each waits for the next"
+)
 _SCREENING = "system:screening"  # the sanctions lists changed
 _CLOSED_INVOICES = (InvoiceState.SETTLED, InvoiceState.EXPIRED, InvoiceState.INVALID, InvoiceState.CANCELLED)
 _EXCESS_EXCEPTIONS = (InvoiceException.PAID_OVER, InvoiceException.PAID_LATE, InvoiceException.PAID_PARTIAL)
@@ -191,16 +202,6 @@ _EXCESS_STATES = (
     RemittanceState.REFUNDED,
 )
 USDT_KES = Pair(USDT, KES)
-
-
-@attrs.frozen
-class _ListedPayer:
-    """A paid order's paying address found on a sanctions list, and the alerts raised on it."""
-
-    network: str
-    address: str
-    refs: str
-    alerts: tuple[str, ...]
 
 
 @attrs.frozen
@@ -273,6 +274,7 @@ class Remittances:
     # a wallet is credited only when ``recipient_name`` scores at least ``name_match`` against it (review3 I18)
     matcher: NameMatcher | None = None
     name_match: float = 70.0
+    metrics: Metrics | None = None  # how many orders the last run could not move (``cryptopay_remittances_failed``)
 
     # --- the sender ----------------------------------------------------------------------------------------------
 
@@ -315,6 +317,13 @@ class Remittances:
         self._open_desk()
 
         created: list[RemittanceOrder] = []
+        network = rails[0].network.name
+
+        def linked(uow: PaymentsUnitOfWork) -> None:
+            # Again under the originator's lock, in the insert's transaction: two orders of one originator opened at
+            # the same instant are summed one after the other, never both against the orders before them.
+            nonlocal assessment
+            assessment = self._travel_check(order_id, request, name, phone, usdt, network, _remittance_uow(uow))
 
         def record(uow: PaymentsUnitOfWork, invoice: Invoice) -> None:
             order = RemittanceOrder(
@@ -350,16 +359,25 @@ class Remittances:
             order_id=order_id,
             actor=f"remittance:{order_id}",
             metadata={"remittance": order_id},
+            within=linked,
             then=record,
             default_bounds=False,  # an order is bounded by the remittance rules (its least received, its limits)
         )
         return created[-1]
 
     def _travel_check(
-        self, order_id: str, request: OrderRequest, name: str, phone: str, usdt: Money, network: str
+        self,
+        order_id: str,
+        request: OrderRequest,
+        name: str,
+        phone: str,
+        usdt: Money,
+        network: str,
+        uow: RemittanceUnitOfWork | None = None,
     ) -> Assessment | None:
         """At or above the Travel Rule threshold, refuse (``IncompleteTravelRuleData``) unless the originator data
-        is full, before the sender pays anything."""
+        is full, before the sender pays anything. With ``uow`` (the order's own insert's): the originator's lock
+        is taken first, so the orders summed include every one another order of theirs committed meanwhile."""
         if self.travel_rule is None:
             return None
         assessment = self.travel_rule.assess(usdt)
@@ -368,7 +386,11 @@ class Remittances:
         if assessment.applies:
             check_complete(*parties, None, None)
             return assessment
-        earlier = self._originator_sum(request)
+        if uow is None:
+            earlier = in_transaction(self.uow, partial(self._originator_sum, request=request))
+        else:
+            uow.remittances.lock_originator(*originator_keys(request.refund_address, request.sender.name))
+            earlier = self._originator_sum(uow, request)
         if not earlier.is_positive() or not (total := self.travel_rule.assess(earlier + usdt)).applies:
             return assessment
         try:
@@ -380,14 +402,12 @@ class Remittances:
             ) from None
         return attrs.evolve(assessment, applies=True)  # the record is kept once paid, as for one order that large
 
-    def _originator_sum(self, request: OrderRequest) -> Money:
+    def _originator_sum(self, uow: RemittanceUnitOfWork, request: OrderRequest) -> Money:
         """The USDT of the orders the same originator (refund address or sender name: ``originator_keys``) opened in
         the last ``ORIGINATOR_WINDOW`` that may still be or were paid (refused and expired ones moved nothing)."""
         address, name = originator_keys(request.refund_address, request.sender.name)
         since = self.clock.now() - ORIGINATOR_WINDOW
-        found = in_transaction(
-            self.uow, lambda uow: uow.remittances.by_originator(address, name, since=since, limit=_ORIGINATOR_ORDERS)
-        )
+        found = uow.remittances.by_originator(address, name, since=since, limit=_ORIGINATOR_ORDERS)
         counted = [o.usdt for o in found if o.state not in (RemittanceState.REFUSED, RemittanceState.EXPIRED)]
         return sum(counted, Money.zero(USDT))
 
@@ -711,8 +731,20 @@ class Remittances:
         """The worker's job: move every active order one step (see the module docstring), then refund what any
         order received beyond it (``refund_excess``); returns the active orders after."""
         active = in_transaction(self.uow, lambda uow: uow.remittances.active(limit=limit))
-        moved = [self._advance(order.id) for order in active]
-        self.refund_excess()
+        moved, failed = [], 0
+        for order in active:
+            try:
+                moved.append(self._advance(order.id))
+            except Exception as error:  # one bad order must not stop the others: it waits for the next run
+                failed += 1
+                _failed(order.id, "advance", error)
+        try:
+            self.refund_excess()
+        except Exception as error:  # its own orders are isolated there; this is the read of them failing
+            failed += 1
+            _failed("(excess refunds)", "refund_excess", error)
+        if self.metrics is not None:
+            self.metrics.gauge("cryptopay_remittances_failed", failed, about=_ABOUT_FAILED)
         return moved
 
     # --- what arrived beyond the order -----------------------------------------------------------------------
@@ -746,7 +778,12 @@ class Remittances:
         )
         changed = []
         for order_id, invoice_id in owed:
-            if (order := self._refund_excess_of(order_id, invoice_id)) is not None:
+            try:
+                order = self._refund_excess_of(order_id, invoice_id)
+            except Exception as error:  # one bad order must not stop the others' refunds
+                _failed(order_id, "refund_excess", error)
+                continue
+            if order is not None:
                 changed.append(order)
         return changed + self.refund_strays()
 
@@ -764,7 +801,14 @@ class Remittances:
         while page := in_transaction(self.uow, partial(_pending_strays, before=before)):
             before = page[-1][0].id
             for stray, order_id in page:
-                if order_id is not None and (order := self._refund_stray(stray, order_id)) is not None:
+                if order_id is None:
+                    continue
+                try:
+                    order = self._refund_stray(stray, order_id)
+                except Exception as error:  # one bad order must not stop the others' refunds
+                    _failed(order_id, "refund_stray", error)
+                    continue
+                if order is not None:
                     changed.append(order)
         return changed
 
@@ -913,7 +957,7 @@ class Remittances:
             return self._notify(order)
         return order
 
-    def _listed_payer(self, order_id: str) -> _ListedPayer | None:
+    def _listed_payer(self, order_id: str) -> ListedPayer | None:
         """A paid order's paying addresses screened against the sanctions lists (the blocking alert raised through
         monitoring's ``sanctioned-address`` rule, product ``remittance_payment``); None when none is listed."""
         order = self.get(order_id)
@@ -932,14 +976,13 @@ class Remittances:
                 id=f"remittance-payment:{order.id}:{transfer.tx_hash}:{transfer.index}",
                 product=REMITTANCE_PAYMENT,
             )
-            matches, alerts = listed_address(self.refunds.screening(), self.monitoring, movement)
-            if matches:
-                refs = ",".join(sorted({m.ref for m in matches}))
-                return _ListedPayer(transfer.network, transfer.from_address, refs, alerts)
+            listed = listed_payer(self.refunds.screening(), self.monitoring, movement)
+            if listed is not None:
+                return listed
         return None
 
     def _step(
-        self, uow: RemittanceUnitOfWork, order_id: str, payer: _ListedPayer | None = None
+        self, uow: RemittanceUnitOfWork, order_id: str, payer: ListedPayer | None = None
     ) -> tuple[RemittanceOrder, str | None]:
         order, now = _order(uow, order_id, lock=True), self.clock.now()
         if order.state is RemittanceState.AWAITING_PAYMENT:
@@ -953,7 +996,7 @@ class Remittances:
         return order, None
 
     def _on_invoice(
-        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payer: _ListedPayer | None = None
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, now: datetime, payer: ListedPayer | None = None
     ) -> str | None:
         invoice = uow.invoices.get(order.invoice_id)
         if invoice is None:
@@ -974,7 +1017,7 @@ class Remittances:
         return None
 
     def _hold_listed_payer(
-        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, payer: _ListedPayer, now: datetime
+        self, uow: RemittanceUnitOfWork, order: RemittanceOrder, payer: ListedPayer, now: datetime
     ) -> None:
         """A listed address paid the order: nothing is paid out; held for compliance (its alerts on the order, so a
         release needs them cleared, as a sanctions match's does), an operator refunds or retries."""
@@ -992,6 +1035,7 @@ class Remittances:
         """Convert the order's USDT into the shillings it promised, at its locked quote."""
         paid = [p for p in invoice.payments if is_confirmed(p, invoice.option(p.rail_key))]
         order.network = paid[0].transfer.network if paid else None
+        order.paid_from = tuple(dict.fromkeys(p.transfer.from_address for p in paid if p.transfer.from_address))
         entry = flows.convert_remittance(
             self.ledger,
             order_id=order.id,
@@ -1003,7 +1047,7 @@ class Remittances:
         )
         order.conversion_entry_id = entry.id
         self._keep_travel_record(uow, order, paid[0].transfer.tx_hash if paid else "")
-        details = {"entry": entry.id, "network": order.network or ""}
+        details = {"entry": entry.id, "network": order.network or "", "paid_from": ",".join(order.paid_from)}
         uow.audit.append(_event(_ACTOR, "remittance.funded", order.id, now, details))
 
     def _keep_travel_record(self, uow: RemittanceUnitOfWork, order: RemittanceOrder, tx_hash: str) -> None:
@@ -1014,7 +1058,7 @@ class Remittances:
             uow,
             travel.transfer(order.id, order.network, order.usdt, tx_hash),
             order.assessment,
-            originator=travel.originator(order.sender, order.refund_address),
+            originator=travel.originator(order.sender, order.refund_address, paid_from=order.paid_from),
             beneficiary=travel.beneficiary(order.recipient_name, order.recipient_phone),
             actor=_ACTOR,
         )
@@ -1557,6 +1601,13 @@ def _order(uow: RemittanceUnitOfWork, order_id: str, *, lock: bool = False) -> R
 def _remittance_uow(uow: PaymentsUnitOfWork) -> RemittanceUnitOfWork:
     """The invoice's unit of work is the remittance one: ``Remittances`` is given one storage for both."""
     return cast(RemittanceUnitOfWork, uow)
+
+
+def _failed(order_id: str, step: str, error: Exception) -> None:
+    """Log an order the worker could not move: its id, the step and the error's kind and code, never the error's
+    text (it may carry a phone, a name or a URL with a key); the order waits, unchanged, for the next run."""
+    code = error.code if isinstance(error, CryptopayError) else "unexpected"
+    _log.warning("remittance %s: %s raised %s (%s); left for the next run", order_id, step, type(error).__name__, code)
 
 
 def _event(actor: str, action: str, order_id: str, at: datetime, details: Mapping[str, str]) -> AuditEvent:

@@ -1,16 +1,21 @@
 """A remittance in Travel Rule terms (FATF Recommendation 16): the sender is the originator, the recipient the
 beneficiary, in the IVMS101 types of ``cryptopay.core.compliance.travel_rule``, which keeps the records.
 
-The sender's refund address is the originator's account number (their own wallet; senders are never matched by the
-address they pay from), the recipient's phone the beneficiary's. An order at or above the threshold is refused when
+The originator's account numbers are the addresses the order was paid from (recorded once it is funded:
+``RemittanceOrder.paid_from``, the accounts the transfer came from, as FATF R.16 asks), then the sender's refund
+address (their own wallet, where a refund goes) when it is not one of them; the recipient's phone is the
+beneficiary's. An order at or above the threshold is refused when
 it is opened unless the originator is placed (an address, an identity number, or date and place of birth); its
 record is kept once the USDT arrived, with the network and transaction it came in.
 
 >>> from cryptopay.core.remittances.model import Sender
 >>> grace = Sender(name="Grace Wanjiru Otieno", country="GB", address="12 Acacia Road, London")
->>> person = originator(grace, "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf").persons[0]
+>>> party = originator(grace, "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf", paid_from=("TPaidFromXXXXXXXXXXXXXXXXXXXXXXXXX",))
+>>> person = party.persons[0]
 >>> person.names[0].primary, person.names[0].secondary, person.addresses[0].town_name
 ('Otieno', 'Grace Wanjiru', 'London')
+>>> party.account_numbers
+('TPaidFromXXXXXXXXXXXXXXXXXXXXXXXXX', 'TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf')
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ def _name(full: str) -> NameIdentifier:
     return NameIdentifier(words[-1][:100], " ".join(words[:-1])[:100])
 
 
-def originator(sender: Sender, refund_address: str) -> Party:
-    """The sender as the originator; their refund address is their account number."""
+def originator(sender: Sender, refund_address: str, *, paid_from: tuple[str, ...] = ()) -> Party:
+    """The sender as the originator; the addresses that paid (none before the order is paid) and the refund address
+    are their account numbers, each once."""
     addresses: tuple[Address, ...] = ()
     if sender.address:
         town = sender.address.rsplit(",", 1)[-1].strip() or sender.address
@@ -64,7 +70,7 @@ def originator(sender: Sender, refund_address: str) -> Party:
         date_and_place_of_birth=born,
         country_of_residence=sender.country,
     )
-    return Party(persons=(person,), account_numbers=(refund_address,))
+    return Party(persons=(person,), account_numbers=tuple(dict.fromkeys((*paid_from, refund_address))))
 
 
 def beneficiary(name: str, phone: str) -> Party:

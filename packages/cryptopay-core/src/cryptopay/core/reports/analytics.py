@@ -76,7 +76,7 @@ def analyse(span: ReportSpan, credits: Iterable[PaymentCredit], invoices: Iterab
     volume: dict[str, dict[date, Money]] = {}
     by_rail: dict[tuple[str, str], list[Money]] = defaultdict(list)
     for credit in credits:
-        if credit.reversal_entry_id is not None:
+        if credit.reversal_entry_id is not None or credit.held:  # held by compliance: not the merchant's turnover
             continue
         received, day = credit.received, credit.credited_at.astimezone(NAIROBI).date()
         per_day = volume.setdefault(received.asset.code, {d: Money.zero(received.asset) for d in days})

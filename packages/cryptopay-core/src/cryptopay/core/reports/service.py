@@ -225,7 +225,7 @@ class Reports:
 
         for credit in each(page, _id_of, page=_PAGE):
             bucket = span.bucket_of(credit.credited_at)
-            if credit.reversal_entry_id is None and bucket is not None:
+            if credit.reversal_entry_id is None and not credit.held and bucket is not None:  # held: not the merchant's
                 yield credit, bucket
 
     def _settlements(self, merchant_id: str, span: ReportSpan) -> Iterator[Settlement]:

@@ -46,6 +46,7 @@ from cryptopay.core.payments.refunds import Refunds
 from cryptopay.core.payouts.model import Payout
 from cryptopay.core.payouts.service import Payouts, PayoutUrls
 from cryptopay.core.ports.chains import ObservedTransfer, SentTransaction, TxState, WithdrawalRequest
+from cryptopay.core.ports.compliance import ScreeningPort
 from cryptopay.core.ports.fx import QuoteRepository
 from cryptopay.core.ports.mobile_money import MobileMoneyGateway
 from cryptopay.core.ports.queue import JobRegistry
@@ -301,6 +302,7 @@ class PaymentsStack:
             status_timeout=f"{CALLBACK_BASE}/status/timeout",
         )
         self.monitor = MonitoringFeed()  # what detection feeds AML monitoring (a test sets one, then rewires)
+        self.screening: ScreeningPort | None = None  # the sanctions lists detection screens payers against (likewise)
         self.wire_use_cases()
 
     def wire_use_cases(self, *, gateway: MobileMoneyGateway | None = None) -> None:
@@ -318,6 +320,7 @@ class PaymentsStack:
             quoter=self.pricer,
             rails={r.key: r for n in self.chains for r in _stack_rails(n)},  # a wrong-network payment's depth
             sweepable=list(self.senders),  # every fake chain has a hot wallet
+            screening=lambda: self.screening,  # a test sets one: a listed payer's payment is held
         )
         self.settling = Settling(
             uow=uow, clock=clock, ids=ids, ledger=ledger, pricer=self.pricer, merchants=self.merchants

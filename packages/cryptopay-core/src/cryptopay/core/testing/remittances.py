@@ -47,6 +47,9 @@ class InMemoryRemittances:
         ]
         return [attrs.evolve(o) for o in sorted(rows, key=lambda o: o.created_at, reverse=True)[:limit]]
 
+    def lock_originator(self, address: str, name: str) -> None:
+        """Nothing more to do: an in-memory unit of work holds the whole storage's lock already."""
+
     def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:
         rows = [
             o for o in self._rows.values() if (state is None or o.state is state) and (before is None or o.id < before)

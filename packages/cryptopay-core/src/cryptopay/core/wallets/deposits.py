@@ -58,7 +58,14 @@ from cryptopay.core.compliance.cases import Alert
 from cryptopay.core.compliance.monitoring import Blocked, Monitoring
 from cryptopay.core.compliance.rules import Direction, Movement
 from cryptopay.core.compliance.screening import AddressMatch
-from cryptopay.core.errors import CryptopayError, InsufficientFunds, InvalidInput, InvalidState, NotFound
+from cryptopay.core.errors import (
+    CryptopayError,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    Unavailable,
+)
 from cryptopay.core.fx import Pair
 from cryptopay.core.kyc import Product, check_wallet_movement, product_limited
 from cryptopay.core.ledger import Entry, Ledger
@@ -308,7 +315,8 @@ class Deposits:
 
     def release(self, deposit_id: str, *, actor: str, note: str) -> Deposit:
         """An officer's decision: credit a held deposit to its wallet (Dr deposits_held / Cr wallet; USDC converted
-        into USDT at a price now, ``Unavailable`` without one), audited."""
+        into USDT at a price now, ``Unavailable`` without one), counted in what the wallet received as a credited
+        deposit is (``_released_value``), audited."""
         if not note.strip():
             raise InvalidInput("releasing a held deposit needs a note saying why", field="note")
         found = self.deposit(deposit_id)
@@ -686,8 +694,10 @@ class Deposits:
         if deposit.asset not in WALLET_DEPOSIT_ASSETS and conversion is None:
             raise InvalidState(f"the wallet holds no {deposit.asset.code}: return it to the sender instead")
         now = self._clock.now()
+        received = self._released_value(uow, deposit, conversion, now)
         entry = self._credit_held(uow, deposit, "release", conversion)
         deposit.state, deposit.entries = DepositState.CREDITED, (*deposit.entries, entry.id)
+        self._count(uow, deposit, received, now)
         deposit.hold_reason, deposit.hold_detail = (
             None,
             f"released from {deposit.hold_reason.value if deposit.hold_reason else 'hold'} by {actor}: {note}",
@@ -695,6 +705,31 @@ class Deposits:
         uow.wallet_deposits.update(deposit)
         self._audit(uow, "wallet.deposit_released", deposit, now, actor=actor, note=note, entry=entry.id)
         return deposit
+
+    def _released_value(
+        self, uow: DepositUnitOfWork, deposit: Deposit, conversion: Conversion | None, now: datetime
+    ) -> Money | None:
+        """The KES value an officer's release counts in what the wallet received (``Product.RECEIVE``), as a credited
+        deposit's is: the officer decides past the tier's limits, never around its count. Taken under the wallet's
+        row and receive lock when the tier limits receiving (the lock order of ``_receivable``); such a deposit that
+        cannot be valued now is ``Unavailable`` (released later, once a price is had); None (not counted) only for a
+        tier that receives without limits, as for a deposit credited unvalued."""
+        profile = uow.kyc.get(deposit.user_id)
+        limited = profile is not None and product_limited(profile, Product.RECEIVE, at=now)
+        credited = conversion.into if conversion is not None else deposit.amount
+        try:
+            value = kes_value(credited, self._quoter())
+        except CryptopayError as error:
+            if limited:
+                raise Unavailable(
+                    f"the deposit cannot be valued in KES now ({error.message}) for the tier's receive limits: "
+                    "release it again once a price is had"
+                ) from None
+            return None
+        if limited:
+            uow.wallets.get(deposit.user_id, lock=True)
+            uow.wallet_usage.lock_receiving(deposit.user_id)
+        return value
 
     def _audit(self, uow: DepositUnitOfWork, action: str, deposit: Deposit, at: datetime, **details: object) -> None:
         actor = str(details.pop("actor", _ACTOR))

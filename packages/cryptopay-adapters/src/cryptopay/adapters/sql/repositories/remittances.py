@@ -8,11 +8,15 @@ from typing import Any
 
 import sqlalchemy as sa
 from cryptopay.adapters.sql.personal import PersonalFields
-from cryptopay.adapters.sql.repositories.payments import _Documents, _older
+from cryptopay.adapters.sql.repositories.payments import _Documents, _lock_key, _older
 from cryptopay.adapters.sql.tables_remittances import remittance_orders
 from cryptopay.core.remittances.model import RemittanceOrder, RemittanceState
 
 __all__ = ["SqlRemittances"]
+
+# pg_advisory_xact_lock(int, int): a namespace of its own for remittance originators, then 32 bits of the keyed hash
+_ORIGINATOR_LOCKS = 0x524D544F  # "RMTO"
+_ORIGINATOR_LOCK = sa.text("SELECT pg_advisory_xact_lock(:space, :key)")
 
 
 class SqlRemittances(_Documents[RemittanceOrder]):
@@ -65,6 +69,15 @@ class SqlRemittances(_Documents[RemittanceOrder]):
             c.originator_address == self._personal.lookup(address), c.originator_name == self._personal.lookup(name)
         )
         return self._select(keyed, c.created_at >= since, order=("created_at", "id"), limit=limit, newest_first=True)
+
+    def lock_originator(self, address: str, name: str) -> None:
+        """Transaction-level advisory locks on the keyed hashes of the originator's refund address and name
+        (PostgreSQL; released at commit or rollback), taken in one order so two takers never deadlock. SQLite needs
+        none: a writer's ``BEGIN IMMEDIATE`` already serialises every writer."""
+        if self._conn.dialect.name != "postgresql" or not self._locking:
+            return
+        for key in sorted({_lock_key(self._personal.lookup(address)), _lock_key(self._personal.lookup(name))}):
+            self._conn.execute(_ORIGINATOR_LOCK, {"space": _ORIGINATOR_LOCKS, "key": key})
 
     def list(self, *, state: RemittanceState | None, before: str | None, limit: int) -> list[RemittanceOrder]:
         in_state = () if state is None else (remittance_orders.c.state == state.value,)
