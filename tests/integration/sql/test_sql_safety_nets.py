@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -61,6 +62,33 @@ def test_raw_single_line_and_cross_asset_entries_are_refused(books: Engine) -> N
         _insert_entry(
             conn, "raw_3", [("liabilities:user:a:KES", "KES", "1"), ("liabilities:user:a:USDT", "USDT", "-1")]
         )
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (
+            [("assets:bank:KES", "KES", "5.00"), ("liabilities:user:a:KES", "KES", "-4.99")],
+            "ledger entry raw_sum does not sum to zero: KES off by 0.010000000000000000",
+        ),
+        (
+            [
+                ("liabilities:user:a:USDT", "USDT", "2"),
+                ("liabilities:user:a:KES", "KES", "-1"),
+                ("assets:bank:KES", "KES", "3"),
+            ],
+            "ledger entry raw_sum does not sum to zero: KES off by 2.000000000000000000",
+        ),
+    ],
+    ids=["one-asset", "first-asset-named"],
+)
+def test_raw_unbalanced_entry_names_the_first_asset_off_and_by_how_much(
+    books: Engine, lines: list[tuple[str, str, str]], message: str
+) -> None:
+    """The refusal names the first asset (in code order) whose lines do not sum to zero and its sum: an entry in one
+    asset is checked by one plain aggregate since 0091, one in several by each asset's sum, with the same words."""
+    with pytest.raises(exc.IntegrityError, match=re.escape(message)), books.begin() as conn:
+        _insert_entry(conn, "raw_sum", lines)
 
 
 def test_raw_line_added_to_an_old_entry_is_refused(books: Engine) -> None:
