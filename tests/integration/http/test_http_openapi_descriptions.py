@@ -200,7 +200,6 @@ SENT_CODES = {
         "recipient_not_mpesa",
         "implausible_sender",
         "travel_rule_incomplete",
-        "recipient_limit",
         "internal_address",
     ),
     ("/v1/wallet/buys", "post"): ("not_mpesa_number", "quote_purpose", "quote_used", "quote_expired"),

@@ -32,7 +32,6 @@ from cryptopay.core.remittances import RemittanceOrder, RemittanceRoute, Remitta
 from cryptopay.core.remittances.model import ImplausibleSender
 from cryptopay.core.remittances.service import OrderRequest, RecipientNotMpesa
 from cryptopay.core.text import TextKind
-from cryptopay.core.wallets.service import RecipientLimit
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest
 
@@ -286,7 +285,6 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
             "a compliance rule refused the order: the sender or recipient matches a sanctions list, or the sender's "
             "country is under a FATF call for action; do not retry",
         ),
-        (RecipientLimit, "the recipient cannot receive a remittance now (nothing more is said)"),
         (Unavailable, "no rate to price USDT in KES now"),
     ),
 )
