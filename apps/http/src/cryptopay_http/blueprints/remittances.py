@@ -268,8 +268,8 @@ def _keyed(view: Callable[P, Response]) -> Callable[P, Response]:
         (InvalidName, "the sender's name has what a name does not (digits, a link)"),
         (
             RecipientNotMpesa,
-            "the recipient's number is not Safaricom's (Airtel, Telkom) and has no wallet that takes the order: "
-            "M-Pesa cannot pay it",
+            "the recipient's number is not Safaricom's (Airtel, Telkom): M-Pesa cannot pay it (said alike whether "
+            "a cryptopay wallet holds the number or not)",
         ),
         (InternalAddress, "the refund address is one cryptopay controls (a hot wallet or a deposit address)"),
         (IncompleteTravelRuleData, "the amount needs the sender's full originator data (the Travel Rule)"),

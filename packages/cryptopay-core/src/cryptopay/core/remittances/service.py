@@ -181,8 +181,8 @@ _ORIGINATOR_ORDERS = 200
 
 
 class RecipientNotMpesa(NotMpesaNumber):
-    """The recipient's number is in another operator's range (Airtel, Telkom): M-Pesa B2C cannot pay it, and it
-    has no wallet that takes the order (review3 I24). Refused before the sender pays anything."""
+    """The recipient's number is in another operator's range (Airtel, Telkom): M-Pesa B2C cannot pay it (review3
+    I24). Refused before the sender pays anything, whether a wallet holds the number or not (review4 R4)."""
 
     code = "recipient_not_mpesa"
 
@@ -321,7 +321,7 @@ class Remittances:
         valued = self.travel_rule.valuer(USDT) if self.travel_rule is not None else None  # one quote, locked here
         assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name, valued)
         recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
-        self._check_reachable(phone, recipient, kes + charge, now)
+        self._check_reachable(phone)
         party = recipient.user_id if recipient else f"phone:{phone}"
         planned = _movement(order_id, party, kes + charge, request.sender, now, recipient)
         self.monitoring.before(planned)
@@ -503,20 +503,24 @@ class Remittances:
             return None, False
         return wallet, _credit_check(uow, wallet, value, now).limit == _FROZEN
 
-    def _check_reachable(self, phone: str, wallet: Wallet | None, value: Money, now: datetime) -> None:
-        """``RecipientNotMpesa`` unless M-Pesa can pay ``phone`` (a Safaricom range) or its wallet takes the order
-        now (credited, no B2C): an order the platform could never pay would cost the sender a refund's network fee
-        after every B2C attempt failed (result 2040)."""
+    @staticmethod
+    def _check_reachable(phone: str) -> None:
+        """``RecipientNotMpesa`` unless M-Pesa can pay ``phone`` (a Safaricom range): an order the platform could
+        never pay would cost the sender a refund's network fee after every B2C attempt failed (result 2040).
+
+        Decision (review4 R4): judged on the number's range alone, public data, never on whether a wallet holds the
+        number nor on what its tier may take. Admitting a non-Safaricom number whose wallet takes the order (review3
+        I24) made this public, credential-free route an oracle: 201 told a stranger "this number has a cryptopay
+        wallet", and the amount at which it turned into a refusal told its KYC tier. The smallest change keeping the
+        order's promise (one order, one payment, decided before the sender pays): every non-Safaricom number is
+        refused alike; its wallet still receives from inside (P2P, deposits)."""
         if mpesa_can_pay(phone):
-            return
-        if wallet is not None and in_transaction(self.uow, lambda uow: _credit_check(uow, wallet, value, now).allowed):
             return
         network = mobile_operator(phone)
         where = f"is on {network}'s network" if network else "is not in a Safaricom range"
         raise RecipientNotMpesa(
             f"{mask_msisdn(phone)} {where}: remittances are paid out by M-Pesa, which pays only "
-            "Safaricom numbers (or to a cryptopay wallet that can take this amount); send to the recipient's "
-            "M-Pesa number",
+            "Safaricom numbers; send to the recipient's M-Pesa number",
             field="recipient_phone",
         )
 
