@@ -30,6 +30,7 @@ from cryptopay.core.compliance.travel_rule import ThresholdPolicy, TravelRule
 from cryptopay.core.dead_jobs import DeadJobs
 from cryptopay.core.errors import CryptopayError, InvalidInput, Unavailable
 from cryptopay.core.fx import Pair, Quote
+from cryptopay.core.identity.teams import parties_of
 from cryptopay.core.kyc.gate import PayoutGate
 from cryptopay.core.kyc.review import KycReview
 from cryptopay.core.ledger import Ledger
@@ -415,6 +416,7 @@ class Parts:
             derivers=self.derivers,
             reader=self.storage.reading,
             reads=self.invoice_reads,
+            merchants=self.merchants,  # a closed merchant takes no new invoices (``Invoicing.check_open``)
         )
 
     @functools.cached_property
@@ -781,6 +783,7 @@ class Parts:
             ids=self.ids,
             screening=self.screening,
             on_granted=self.waiting_claims.after_verification,
+            parties_of=functools.partial(parties_of, self.merchants, self.team_store),  # no officer acts on its own
         )
 
     @functools.cached_property
