@@ -111,3 +111,40 @@ def test_good_numbers_and_switches_still_read() -> None:
     assert api.proxy_count == 2 and api.cookie_secure is False and api.rate_limit == 600
     daraja = DarajaSettings.from_env({**_MPESA, "CRYPTOPAY_MPESA_TIMEOUT_SECONDS": "2.5"})
     assert daraja.timeout_seconds == 2.5 and daraja.max_attempts == 3
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.1:9000",
+        "http://127.0.0.2",
+        "http://0.0.0.0:8545",
+        "http://[::1]:5000",
+        "http://[::ffff:127.0.0.1]",
+        "http://LOCALHOST",
+        "http://localhost.:5000",
+        "http://2130706433",
+        "https://sandbox.safaricom.co.ke",
+        "https://SANDBOX.safaricom.co.ke/",
+    ],
+)
+def test_production_refuses_a_loopback_or_sandbox_service_url_in_any_spelling(url: str) -> None:
+    """review4 R3: an external service's URL (Daraja, chains, SMS, FX...) is judged by its parsed host: every
+    loopback spelling and a sandbox host are refused in production without CRYPTOPAY_ALLOW_SANDBOX."""
+    with pytest.raises(InvalidInput, match="CRYPTOPAY_MPESA_BASE_URL points at a sandbox or loopback host"):
+        Settings.from_env({**PRODUCTION, "CRYPTOPAY_MPESA_BASE_URL": url})
+    assert Settings.from_env({**PRODUCTION, "CRYPTOPAY_TRON_API_URL": "https://api.trongrid.io"}).production
+    internal = Settings.from_env({**PRODUCTION, "CRYPTOPAY_ETHEREUM_RPC_URL": "http://10.0.0.5:8545"})
+    assert internal.chain("ethereum") is not None  # a node on the private network is not a sandbox
+
+
+def test_a_local_database_and_redis_do_not_need_allow_sandbox() -> None:
+    """review4 R3: PostgreSQL (or pgbouncer) and Redis on the same host are ordinary infrastructure: production
+    accepts them without CRYPTOPAY_ALLOW_SANDBOX (which would also admit the Daraja sandbox)."""
+    local = {
+        **PRODUCTION,
+        "CRYPTOPAY_DATABASE_URL": "postgresql+psycopg://app@127.0.0.1:6432/cp",
+        "CRYPTOPAY_REDIS_URL": "redis://localhost:6379/0",
+    }
+    settings = Settings.from_env(local)
+    assert settings.production and not settings.allow_sandbox

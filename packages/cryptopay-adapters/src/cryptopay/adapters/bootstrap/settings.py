@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import attrs
 from cryptopay.adapters._env import Variables, deployment_is_production
+from cryptopay.adapters._urls import is_loopback_or_sandbox_url
 from cryptopay.adapters.bootstrap.api_settings import ApiSettings
 from cryptopay.adapters.bootstrap.treasury_settings import TreasurySettings
 from cryptopay.adapters.bootstrap.web_settings import WebSettings
@@ -47,7 +48,7 @@ from cryptopay.core.webhooks.service import MAX_ENDPOINTS
 __all__ = ["EVM_NETWORKS", "ChainSettings", "Settings", "lookup_key"]
 
 EVM_NETWORKS = ("ethereum", "polygon", "bsc")
-_SANDBOX_HOSTS = ("127.0.0.1", "localhost", "[::1]", "sandbox.safaricom.co.ke")
+_INFRASTRUCTURE_URLS = ("CRYPTOPAY_DATABASE_URL", "CRYPTOPAY_REDIS_URL")  # loopback allowed in production
 _TRUE = {"1", "true", "yes", "on"}
 _LOOKUP_KEY = "CRYPTOPAY_PII_LOOKUP_KEY"
 _WALLET_QUOTE_SECONDS = int(DEFAULT_WALLET_QUOTE_WINDOW.total_seconds())  # 120
@@ -224,7 +225,8 @@ class Settings:
         )
 
     def check(self, env: Mapping[str, str]) -> None:
-        """Production refuses the embedded database, an open Daraja callback path and (unless allowed) sandbox URLs."""
+        """Production refuses the embedded database, an open Daraja callback path and (unless allowed) an external
+        service's URL on a sandbox or loopback host (``is_loopback_or_sandbox_url``)."""
         if not self.production:
             return
         if self.webhook_allow_loopback:
@@ -239,8 +241,13 @@ class Settings:
             )
         if self.allow_sandbox:
             return
-        for name, value in env.items():
-            if name.startswith("CRYPTOPAY_") and name.endswith("_URL") and any(h in value for h in _SANDBOX_HOSTS):
+        # The external services' URLs, by parsed host (the database and Redis on this host are ordinary
+        # infrastructure, not a sandbox: they never need CRYPTOPAY_ALLOW_SANDBOX).
+        services = (
+            n for n in env if n.startswith("CRYPTOPAY_") and n.endswith("_URL") and n not in _INFRASTRUCTURE_URLS
+        )
+        for name in services:
+            if is_loopback_or_sandbox_url(env[name]):
                 raise InvalidInput(f"{name} points at a sandbox or loopback host; set CRYPTOPAY_ALLOW_SANDBOX=1")
 
     def check_keys(self) -> None:

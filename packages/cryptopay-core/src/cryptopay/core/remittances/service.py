@@ -56,8 +56,9 @@ sanctions lists when the order opens (``Monitoring.screen_names``: a match refus
 blocking alert; a possible match opens it, and once paid its payout is ``held`` until an operator refunds it or
 retries it, which needs compliance to have cleared every alert in a case closed with no action: ``UnderReview``
 otherwise; a release is audited ``remittance.released``); the recipient's wallet credit is within its KYC limits
-(beyond them, B2C to the same phone, as above); an order to a party compliance froze is refused before the sender
-pays (``RecipientLimit``, 422 ``recipient_limit``, saying no more), and one frozen after it opened is held.
+(beyond them, B2C to the same phone, as above); an order to a party compliance froze opens as any other (review4
+R6: a refusal, however neutral, was an oracle on someone's freeze, since nothing else refuses a Safaricom number),
+audited ``remittance.frozen_recipient`` for officers, and once paid it is held, as one frozen after it opened.
 Orders at or above the Travel Rule threshold need full originator data (see ``travel``).
 
 Linked orders (decision): an order below the threshold whose sum with the orders the same originator opened in the
@@ -160,7 +161,7 @@ from cryptopay.core.settlement.policy import MPESA_B2C_PAYOUTS, PayoutLimits
 from cryptopay.core.system import NAIROBI
 from cryptopay.core.text import person_name_problem, quoted_name
 from cryptopay.core.wallets.model import Usage, Wallet
-from cryptopay.core.wallets.service import RecipientLimit, spending
+from cryptopay.core.wallets.service import spending
 from cryptopay.core.wallets.withdrawals import network_fee
 
 __all__ = [
@@ -180,8 +181,8 @@ _ORIGINATOR_ORDERS = 200
 
 
 class RecipientNotMpesa(NotMpesaNumber):
-    """The recipient's number is in another operator's range (Airtel, Telkom): M-Pesa B2C cannot pay it, and it
-    has no wallet that takes the order (review3 I24). Refused before the sender pays anything."""
+    """The recipient's number is in another operator's range (Airtel, Telkom): M-Pesa B2C cannot pay it (review3
+    I24). Refused before the sender pays anything, whether a wallet holds the number or not (review4 R4)."""
 
     code = "recipient_not_mpesa"
 
@@ -295,9 +296,8 @@ class Remittances:
         """Open an order: lock a quote, price it, check the recipient can receive it, and open the desk's invoice.
 
         ``InvalidInput`` for a bad phone, name, amount or refund address; ``InternalAddress`` for a refund address
-        the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``RecipientLimit`` when
-        compliance froze the recipient (the sender is told no more); ``Blocked`` when a blocking monitoring rule
-        refuses it. Nothing is stored then (but the refusal's audit record).
+        the platform controls (a hot wallet, a wallet's or an invoice's deposit address); ``Blocked`` when a
+        blocking monitoring rule refuses it. Nothing is stored then (but the refusal's audit record).
         """
         try:
             phone = normalize_msisdn(request.recipient_phone)
@@ -321,9 +321,7 @@ class Remittances:
         valued = self.travel_rule.valuer(USDT) if self.travel_rule is not None else None  # one quote, locked here
         assessment = self._travel_check(order_id, request, name, phone, usdt, rails[0].network.name, valued)
         recipient, frozen = in_transaction(self.uow, lambda uow: self._recipient(uow, phone, kes + charge, now))
-        if frozen:
-            self._refuse_frozen(order_id, recipient, now)
-        self._check_reachable(phone, recipient, kes + charge, now)
+        self._check_reachable(phone)
         party = recipient.user_id if recipient else f"phone:{phone}"
         planned = _movement(order_id, party, kes + charge, request.sender, now, recipient)
         self.monitoring.before(planned)
@@ -364,6 +362,9 @@ class Remittances:
             if review:
                 details["review_alerts"] = ",".join(order.review_alerts)
             uow.audit.append(_event(f"remittance:{order_id}", "remittance.create", order_id, now, details))
+            if frozen and recipient is not None:  # opened as for anyone (no tipping-off); the officers are told
+                told = {"recipient": recipient.user_id, "limit": _FROZEN}
+                uow.audit.append(_event(_ACTOR, "remittance.frozen_recipient", order_id, now, told))
             created.append(order)
 
         self.invoicing.create_invoice(
@@ -493,41 +494,34 @@ class Remittances:
     def _recipient(
         self, uow: RemittanceUnitOfWork, phone: str, value: Money, now: datetime
     ) -> tuple[Wallet | None, bool]:
-        """The recipient's wallet if they have one, and whether compliance froze its holder (the order is then
-        refused: it could never be paid). An order beyond what the wallet's tier may take is opened and paid by B2C
-        to the same phone (``_pay_out``), as for a phone with no wallet."""
+        """The recipient's wallet if they have one, and whether compliance froze its holder (the order opens as
+        any other, so the anonymous sender learns nothing, review4 R6; officers are told by its audit record
+        ``remittance.frozen_recipient``, and once paid it is held: ``_pay_out``). An order beyond what the wallet's
+        tier may take is opened and paid by B2C to the same phone (``_pay_out``), as for a phone with no wallet."""
         wallet = uow.wallets.by_phone(phone)
         if wallet is None:
             return None, False
         return wallet, _credit_check(uow, wallet, value, now).limit == _FROZEN
 
-    def _check_reachable(self, phone: str, wallet: Wallet | None, value: Money, now: datetime) -> None:
-        """``RecipientNotMpesa`` unless M-Pesa can pay ``phone`` (a Safaricom range) or its wallet takes the order
-        now (credited, no B2C): an order the platform could never pay would cost the sender a refund's network fee
-        after every B2C attempt failed (result 2040)."""
+    @staticmethod
+    def _check_reachable(phone: str) -> None:
+        """``RecipientNotMpesa`` unless M-Pesa can pay ``phone`` (a Safaricom range): an order the platform could
+        never pay would cost the sender a refund's network fee after every B2C attempt failed (result 2040).
+
+        Decision (review4 R4): judged on the number's range alone, public data, never on whether a wallet holds the
+        number nor on what its tier may take. Admitting a non-Safaricom number whose wallet takes the order (review3
+        I24) made this public, credential-free route an oracle: 201 told a stranger "this number has a cryptopay
+        wallet", and the amount at which it turned into a refusal told its KYC tier. The smallest change keeping the
+        order's promise (one order, one payment, decided before the sender pays): every non-Safaricom number is
+        refused alike; its wallet still receives from inside (P2P, deposits)."""
         if mpesa_can_pay(phone):
-            return
-        if wallet is not None and in_transaction(self.uow, lambda uow: _credit_check(uow, wallet, value, now).allowed):
             return
         network = mobile_operator(phone)
         where = f"is on {network}'s network" if network else "is not in a Safaricom range"
         raise RecipientNotMpesa(
             f"{mask_msisdn(phone)} {where}: remittances are paid out by M-Pesa, which pays only "
-            "Safaricom numbers (or to a cryptopay wallet that can take this amount); send to the recipient's "
-            "M-Pesa number",
+            "Safaricom numbers; send to the recipient's M-Pesa number",
             field="recipient_phone",
-        )
-
-    def _refuse_frozen(self, order_id: str, wallet: Wallet | None, now: datetime) -> None:
-        """Refuse an order to a party compliance froze, telling the anonymous sender only that the recipient cannot
-        receive it now (never that a freeze exists: no tipping-off, no oracle on someone's compliance state); the
-        officers' audit record (``remittance.refused_recipient``) names the recipient and why. Nothing else is
-        stored."""
-        details = {"recipient": wallet.user_id if wallet else "", "limit": _FROZEN}
-        event = _event(_ACTOR, "remittance.refused_recipient", order_id, now, details)
-        in_transaction(self.uow, lambda uow: uow.audit.append(event))
-        raise RecipientLimit(
-            "the recipient cannot receive this remittance now", field="recipient_phone", limit="recipient"
         )
 
     def _open_desk(self) -> None:
